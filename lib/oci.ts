@@ -1,0 +1,69 @@
+/**
+ * The OCI runtime spec (config.json), the subset this workbook fills in.
+ *
+ * This is the central type: chapter 01 fills `process`, 02 `hostname` and
+ * `linux.namespaces`, 03 `root` and `mounts`, 04 `linux.resources`, and chapter 09 writes
+ * the whole object to a bundle's config.json, exactly as containerd hands one to runc.
+ * Field names and meanings follow github.com/opencontainers/runtime-spec (config.md).
+ */
+
+export interface Spec {
+  ociVersion: string
+  process: Process
+  root?: Root
+  hostname?: string
+  mounts?: Mount[]
+  linux?: Linux
+  annotations?: Record<string, string>
+}
+
+export interface Process {
+  /** argv; args[0] is looked up in the env's PATH when it has no slash */
+  args: string[]
+  /** "KEY=value" strings */
+  env: string[]
+  /** absolute path inside the container */
+  cwd: string
+  terminal?: boolean
+  user?: { uid: number; gid: number; additionalGids?: number[] }
+}
+
+export interface Root {
+  /** the root filesystem, absolute or relative to the bundle */
+  path: string
+  readonly?: boolean
+}
+
+export interface Mount {
+  destination: string
+  type?: string
+  source?: string
+  /** fstab-style options: "bind", "rbind", "ro", "nosuid", "mode=755", ... */
+  options?: string[]
+}
+
+export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time'
+
+export interface Linux {
+  namespaces?: { type: NamespaceType; path?: string }[]
+  resources?: Resources
+  cgroupsPath?: string
+  maskedPaths?: string[]
+  readonlyPaths?: string[]
+}
+
+export interface Resources {
+  /** bytes */
+  memory?: { limit?: number; swap?: number }
+  /** CFS bandwidth: `quota` microseconds of CPU time every `period` microseconds */
+  cpu?: { quota?: number; period?: number; shares?: number }
+  pids?: { limit: number }
+}
+
+/** The PATH Docker puts in a container's env when the image sets none. */
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/** A spec that runs `args` with nothing else set: the starting point every chapter adds to. */
+export function baseSpec(args: string[], env: string[] = [DEFAULT_PATH]): Spec {
+  return { ociVersion: '1.0.2', process: { args, env, cwd: '/' } }
+}

@@ -1,0 +1,36 @@
+/**
+ * How the chapters compose into one program while some are still starters.
+ *
+ * The learner's minidocker after chapter N does what chapters 1..N teach. A step from a
+ * chapter that is not written yet throws NotImplementedError: optional() turns that into a
+ * one-line note and runs without the layer; required() says which chapter the request needs.
+ */
+import chalk from 'chalk'
+import { NotImplementedError } from '../lib/errors.ts'
+
+const noted = new Set<string>()
+
+/** Run a chapter's step; when the chapter is not written yet, note it once and go on. */
+export async function optional<T>(step: () => Promise<T> | T, without: string): Promise<T | undefined> {
+  try {
+    return await step()
+  } catch (error) {
+    if (!(error instanceof NotImplementedError)) throw error
+    if (!noted.has(error.chapter)) {
+      noted.add(error.chapter)
+      process.stderr.write(chalk.dim(`minidocker: chapter ${error.chapter} is not done yet, so ${without}\n`))
+    }
+    return undefined
+  }
+}
+
+/** Run a chapter's step that this command cannot do without. */
+export async function required<T>(step: () => Promise<T> | T, what: string): Promise<T> {
+  try {
+    return await step()
+  } catch (error) {
+    if (error instanceof NotImplementedError)
+      throw new Error(`${what} needs chapter ${error.chapter}: ${error.message}`)
+    throw error
+  }
+}

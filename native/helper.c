@@ -1,0 +1,635 @@
+/*
+ * minidocker-helper: performs primitive operations on request, one at a time.
+ *
+ * Node is multithreaded, and the kernel refuses unshare(CLONE_NEWNS), unshare(CLONE_NEWUSER)
+ * and setns() into a mount namespace from a threaded process. runc has the same problem with
+ * Go and solves it with nsexec.c, which runs before the Go runtime starts. This helper plays
+ * that part for the workbook: it is single-threaded, it makes no decisions, and it reports
+ * every failure as data. What to do and in which order is decided by the TypeScript side.
+ *
+ * Protocol (on the control socket, fd given as argv[1]):
+ *   request  = COUNT NUL FIELD NUL FIELD NUL ...   COUNT fields, the first is the operation
+ *   response = one line of JSON: {"ok":true,...} or {"ok":false,"syscall":...,"errno":...}
+ * A successful `exec` sends no response: the control socket is close-on-exec, so the
+ * TypeScript side sees end-of-file. That is how Go's os/exec tells exec success from failure.
+ * After `fork`, the parent answers with the child's PID, closes its end of the socket and
+ * relays the child's exit; the child goes on serving requests.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_FIELDS 4096
+
+static int ctl = -1;        /* control socket */
+static FILE *ctl_in;        /* buffered reader over ctl */
+
+/* ---------- output: one JSON line per request ---------- */
+
+static char out[1 << 16];
+static size_t out_len;
+
+static void put(const char *s) {
+  size_t n = strlen(s);
+  if (out_len + n >= sizeof out) n = sizeof out - out_len - 1;
+  memcpy(out + out_len, s, n);
+  out_len += n;
+  out[out_len] = 0;
+}
+
+static void putf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(out + out_len, sizeof out - out_len, fmt, ap);
+  va_end(ap);
+  if (n > 0) out_len += (size_t)n < sizeof out - out_len ? (size_t)n : sizeof out - out_len - 1;
+}
+
+/* Append s as a JSON string literal. */
+static void put_json(const char *s) {
+  put("\"");
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') putf("\\%c", *p);
+    else if (*p == '\n') put("\\n");
+    else if (*p < 0x20) putf("\\u%04x", *p);
+    else { char c[2] = {(char)*p, 0}; put(c); }
+  }
+  put("\"");
+}
+
+static void send_line(void) {
+  put("\n");
+  size_t off = 0;
+  while (off < out_len) {
+    ssize_t n = write(ctl, out + off, out_len - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break; /* the other side went away: nothing left to tell */
+    off += (size_t)n;
+  }
+  out_len = 0;
+  out[0] = 0;
+}
+
+/* ---------- failures, named like Node's SystemError ---------- */
+
+/* The call as text, e.g. pivot_root("/r", "/r/.old"); built by the op before it runs. */
+static char call[8192];
+static const char *err_path, *err_dest;
+
+static void call_begin(const char *name) {
+  snprintf(call, sizeof call, "%s(", name);
+  err_path = err_dest = NULL;
+}
+
+static void call_arg(const char *fmt, ...) {
+  size_t len = strlen(call);
+  if (call[len - 1] != '(' && len + 2 < sizeof call) { strcat(call, ", "); len += 2; }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(call + len, sizeof call - len, fmt, ap);
+  va_end(ap);
+}
+
+static void call_str(const char *s) {
+  if (!s) { call_arg("NULL"); return; }
+  call_arg("\"%s\"", s);
+}
+
+static void call_end(void) {
+  size_t len = strlen(call);
+  if (len + 1 < sizeof call) strcat(call, ")");
+}
+
+static int fail(const char *syscall_name) {
+  int e = errno;
+  const char *name = strerrorname_np(e);
+  put("{\"ok\":false,\"syscall\":");
+  put_json(syscall_name);
+  put(",\"call\":");
+  put_json(call);
+  putf(",\"errno\":%d,\"code\":", e);
+  put_json(name ? name : "EUNKNOWN");
+  put(",\"message\":");
+  put_json(strerror(e));
+  if (err_path) { put(",\"path\":"); put_json(err_path); }
+  if (err_dest) { put(",\"dest\":"); put_json(err_dest); }
+  put("}");
+  send_line();
+  return -1;
+}
+
+/* A request that does not make sense is reported like a syscall failing with EINVAL. */
+static int bad_request(const char *op, const char *why) {
+  snprintf(call, sizeof call, "%s: %s", op, why);
+  errno = EINVAL;
+  return fail(op);
+}
+
+static int ok(void) {
+  put("{\"ok\":true}");
+  send_line();
+  return 0;
+}
+
+/* ---------- names for flags ---------- */
+
+struct flag { const char *name, *constant; unsigned long value; };
+
+static const struct flag ns_flags[] = {
+  {"mount", "CLONE_NEWNS", CLONE_NEWNS}, {"uts", "CLONE_NEWUTS", CLONE_NEWUTS},
+  {"ipc", "CLONE_NEWIPC", CLONE_NEWIPC}, {"pid", "CLONE_NEWPID", CLONE_NEWPID},
+  {"network", "CLONE_NEWNET", CLONE_NEWNET}, {"user", "CLONE_NEWUSER", CLONE_NEWUSER},
+  {"cgroup", "CLONE_NEWCGROUP", CLONE_NEWCGROUP}, {"time", "CLONE_NEWTIME", CLONE_NEWTIME},
+  {0, 0, 0}};
+
+static const struct flag mount_flags[] = {
+  {"rdonly", "MS_RDONLY", MS_RDONLY}, {"nosuid", "MS_NOSUID", MS_NOSUID},
+  {"nodev", "MS_NODEV", MS_NODEV}, {"noexec", "MS_NOEXEC", MS_NOEXEC},
+  {"remount", "MS_REMOUNT", MS_REMOUNT}, {"bind", "MS_BIND", MS_BIND}, {"rec", "MS_REC", MS_REC},
+  {"private", "MS_PRIVATE", MS_PRIVATE}, {"slave", "MS_SLAVE", MS_SLAVE},
+  {"shared", "MS_SHARED", MS_SHARED}, {"unbindable", "MS_UNBINDABLE", MS_UNBINDABLE},
+  {"move", "MS_MOVE", MS_MOVE}, {"relatime", "MS_RELATIME", MS_RELATIME},
+  {"noatime", "MS_NOATIME", MS_NOATIME}, {"strictatime", "MS_STRICTATIME", MS_STRICTATIME},
+  {"nodiratime", "MS_NODIRATIME", MS_NODIRATIME}, {0, 0, 0}};
+
+static const struct flag umount_flags[] = {
+  {"force", "MNT_FORCE", MNT_FORCE}, {"detach", "MNT_DETACH", MNT_DETACH},
+  {"expire", "MNT_EXPIRE", MNT_EXPIRE}, {"nofollow", "UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW},
+  {0, 0, 0}};
+
+/* Parse "a,b,c" against a table; writes the kernel's names, "A|B" (or "0"), into text. */
+static int parse_flags(const struct flag *table, const char *list, unsigned long *value,
+                       char *text, size_t text_len) {
+  *value = 0;
+  text[0] = 0;
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    const struct flag *f = table;
+    while (f->name && strcmp(f->name, tok)) f++;
+    if (!f->name) return -1;
+    *value |= f->value;
+    size_t len = strlen(text);
+    snprintf(text + len, text_len - len, "%s%s", len ? "|" : "", f->constant);
+  }
+  if (!text[0]) snprintf(text, text_len, "0");
+  return 0;
+}
+
+static int parse_int(const char *s, long *v) {
+  char *end;
+  errno = 0;
+  *v = strtol(s, &end, 10);
+  return (errno || !*s || *end) ? -1 : 0;
+}
+
+/* ---------- operations ---------- */
+
+/* exec FILE ARGC ARGV... ENV...: execve, searching PATH from the new env when FILE has no '/'.
+ * This mirrors what runc does after it has entered the container's root. */
+static int op_exec(int argc, char **argv) {
+  long n;
+  if (argc < 3 || parse_int(argv[2], &n) || n < 1 || n > argc - 3)
+    return bad_request("exec", "expected FILE ARGC ARGV... ENV...");
+  const char *file = argv[1];
+  char **args = calloc((size_t)n + 1, sizeof *args);
+  if (!args) return bad_request("exec", "out of memory");
+  memcpy(args, &argv[3], (size_t)n * sizeof *args);
+  char **env = &argv[3 + n]; /* the request's field list is NULL-terminated */
+  call_begin("execve");
+  call_str(file);
+  call_end();
+  err_path = file;
+  if (strchr(file, '/')) {
+    execve(file, args, env);
+    free(args);
+    return fail("execve");
+  }
+  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (char **e = env; *e; e++)
+    if (!strncmp(*e, "PATH=", 5)) path = *e + 5;
+  int saw_eacces = 0;
+  char candidate[PATH_MAX];
+  for (const char *p = path;; p = strchr(p, ':') + 1) {
+    size_t len = strcspn(p, ":");
+    snprintf(candidate, sizeof candidate, "%.*s%s%s", (int)len, p, len ? "/" : "", file);
+    execve(candidate, args, env);
+    if (errno == EACCES) saw_eacces = 1;
+    else if (errno != ENOENT && errno != ENOTDIR) break;
+    if (!p[len]) break;
+  }
+  free(args);
+  if (saw_eacces) errno = EACCES;
+  else if (errno == ENOTDIR) errno = ENOENT;
+  return fail("execve");
+}
+
+static pid_t relay_child;
+
+static void relay_signal(int sig) {
+  if (relay_child > 0) kill(relay_child, sig);
+}
+
+/* The parent after fork: wait for the child, passing on the signals a terminal or a
+ * supervisor sends, then leave the way the child left (exit code, or the same signal). */
+static void relay(pid_t child) {
+  relay_child = child;
+  static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  struct sigaction sa = {.sa_handler = relay_signal, .sa_flags = SA_RESTART};
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
+  int status;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) _exit(255);
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WTERMSIG(status);
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  _exit(128 + sig); /* a signal that does not kill (e.g. SIGCHLD) */
+}
+
+static int op_fork(void) {
+  call_begin("fork");
+  call_end();
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return fail("fork");
+  if (pid == 0) return 0; /* the child keeps serving; the parent answers for both */
+  putf("{\"ok\":true,\"pid\":%d}", pid);
+  send_line();
+  close(ctl);
+  relay(pid);
+  return 0;
+}
+
+static int op_unshare(const char *list) {
+  unsigned long flags;
+  char text[512];
+  if (parse_flags(ns_flags, list, &flags, text, sizeof text))
+    return bad_request("unshare", "unknown namespace (expected mount,uts,ipc,pid,network,user,cgroup,time)");
+  call_begin("unshare");
+  call_arg("%s", text);
+  call_end();
+  return unshare((int)flags) ? fail("unshare") : ok();
+}
+
+static int op_setns(const char *path) {
+  call_begin("open");
+  call_str(path);
+  call_arg("O_RDONLY");
+  call_end();
+  err_path = path;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("open");
+  call_begin("setns");
+  call_str(path);
+  call_arg("0");
+  call_end();
+  err_path = path;
+  int r = setns(fd, 0);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r ? fail("setns") : ok();
+}
+
+static int op_mount(char **a) {
+  unsigned long flags;
+  char text[512];
+  if (parse_flags(mount_flags, a[4], &flags, text, sizeof text))
+    return bad_request("mount", "unknown mount flag");
+  const char *src = *a[1] ? a[1] : NULL, *type = *a[3] ? a[3] : NULL, *data = *a[5] ? a[5] : NULL;
+  call_begin("mount");
+  call_str(src);
+  call_str(a[2]);
+  call_str(type);
+  call_arg("%s", text);
+  call_str(data);
+  call_end();
+  err_path = src ? src : a[2];
+  err_dest = a[2];
+  return mount(src, a[2], type, flags, data) ? fail("mount") : ok();
+}
+
+static int op_umount2(const char *target, const char *list) {
+  unsigned long flags;
+  char text[256];
+  if (parse_flags(umount_flags, list, &flags, text, sizeof text))
+    return bad_request("umount2", "unknown flag (expected force,detach,expire,nofollow)");
+  call_begin("umount2");
+  call_str(target);
+  call_arg("%s", text);
+  call_end();
+  err_path = target;
+  return umount2(target, (int)flags) ? fail("umount2") : ok();
+}
+
+static void call_path2(const char *name, const char *a, const char *b) {
+  call_begin(name);
+  call_str(a);
+  call_str(b);
+  call_end();
+  err_path = a;
+  err_dest = b;
+}
+
+static int op_pivot_root(const char *new_root, const char *put_old) {
+  call_path2("pivot_root", new_root, put_old);
+  return syscall(SYS_pivot_root, new_root, put_old) ? fail("pivot_root") : ok();
+}
+
+static int op_symlink(const char *target, const char *linkpath) {
+  call_path2("symlink", target, linkpath);
+  err_path = linkpath;
+  err_dest = NULL;
+  return symlink(target, linkpath) ? fail("symlink") : ok();
+}
+
+static int op_path1(const char *name, const char *path, int (*fn)(const char *)) {
+  call_begin(name);
+  call_str(path);
+  call_end();
+  err_path = path;
+  return fn(path) ? fail(name) : ok();
+}
+
+static int op_mkdir(const char *path, const char *mode_s) {
+  long mode;
+  if (parse_int(mode_s, &mode)) return bad_request("mkdir", "mode must be a number");
+  call_begin("mkdir");
+  call_str(path);
+  call_arg("0%lo", mode);
+  call_end();
+  err_path = path;
+  return mkdir(path, (mode_t)mode) ? fail("mkdir") : ok();
+}
+
+/* mknod PATH c|b MODE MAJOR MINOR */
+static int op_mknod(char **a) {
+  long mode, major_n, minor_n;
+  if ((strcmp(a[2], "c") && strcmp(a[2], "b")) || parse_int(a[3], &mode) ||
+      parse_int(a[4], &major_n) || parse_int(a[5], &minor_n))
+    return bad_request("mknod", "expected PATH c|b MODE MAJOR MINOR");
+  mode_t type = a[2][0] == 'c' ? S_IFCHR : S_IFBLK;
+  call_begin("mknod");
+  call_str(a[1]);
+  call_arg("%s|0%lo", type == S_IFCHR ? "S_IFCHR" : "S_IFBLK", mode);
+  call_arg("makedev(%ld, %ld)", major_n, minor_n);
+  call_end();
+  err_path = a[1];
+  if (mknod(a[1], type | (mode_t)mode, makedev(major_n, minor_n))) return fail("mknod");
+  /* mknod's mode is filtered by the umask; devices must keep exactly the mode asked for */
+  call_begin("chmod");
+  call_str(a[1]);
+  call_arg("0%lo", mode);
+  call_end();
+  return chmod(a[1], (mode_t)mode) ? fail("chmod") : ok();
+}
+
+static int op_write_file(const char *path, const char *data) {
+  call_begin("open");
+  call_str(path);
+  call_arg("O_WRONLY|O_CREAT|O_TRUNC");
+  call_end();
+  err_path = path;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("open");
+  call_begin("write");
+  call_str(path);
+  call_arg("%zu bytes", strlen(data));
+  call_end();
+  ssize_t n = write(fd, data, strlen(data));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n < 0 ? fail("write") : ok();
+}
+
+static int op_sethostname(const char *name) {
+  call_begin("sethostname");
+  call_str(name);
+  call_end();
+  return sethostname(name, strlen(name)) ? fail("sethostname") : ok();
+}
+
+static int op_prctl(const char *what, const char *arg) {
+  long v;
+  call_begin("prctl");
+  if (!strcmp(what, "subreaper")) {
+    call_arg("PR_SET_CHILD_SUBREAPER, 1");
+    call_end();
+    return prctl(PR_SET_CHILD_SUBREAPER, 1) ? fail("prctl") : ok();
+  }
+  if (!strcmp(what, "pdeathsig") && !parse_int(arg, &v)) {
+    call_arg("PR_SET_PDEATHSIG, %ld", v);
+    call_end();
+    return prctl(PR_SET_PDEATHSIG, v) ? fail("prctl") : ok();
+  }
+  if (!strcmp(what, "no_new_privs")) {
+    call_arg("PR_SET_NO_NEW_PRIVS, 1");
+    call_end();
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? fail("prctl") : ok();
+  }
+  return bad_request("prctl", "expected subreaper, pdeathsig SIG or no_new_privs");
+}
+
+static int op_setgroups(int argc, char **argv) {
+  gid_t groups[256];
+  if (argc - 1 > 256) return bad_request("setgroups", "too many groups");
+  call_begin("setgroups");
+  call_arg("%d, [", argc - 1);
+  for (int i = 1; i < argc; i++) {
+    long g;
+    if (parse_int(argv[i], &g)) return bad_request("setgroups", "gids must be numbers");
+    groups[i - 1] = (gid_t)g;
+    size_t len = strlen(call);
+    snprintf(call + len, sizeof call - len, "%s%ld", i > 1 ? ", " : "", g);
+  }
+  strncat(call, "]", sizeof call - strlen(call) - 1);
+  call_end();
+  return setgroups((size_t)(argc - 1), groups) ? fail("setgroups") : ok();
+}
+
+static int op_setid(const char *name, const char *id_s) {
+  long id;
+  if (parse_int(id_s, &id)) return bad_request(name, "id must be a number");
+  call_begin(name);
+  call_arg("%ld", id);
+  call_end();
+  int r = !strcmp(name, "setuid") ? setuid((uid_t)id) : setgid((gid_t)id);
+  return r ? fail(name) : ok();
+}
+
+static int op_setsid(void) {
+  call_begin("setsid");
+  call_end();
+  return setsid() < 0 ? fail("setsid") : ok();
+}
+
+/* Close every fd from 3 up, except the control socket (close-on-exec anyway). */
+static int op_close_fds(void) {
+  call_begin("close_range");
+  call_arg("3, ~0U, 0");
+  call_end();
+  if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0)) return fail("close_range");
+  if (syscall(SYS_close_range, ctl + 1 > 3 ? ctl + 1 : 3, ~0U, 0)) return fail("close_range");
+  return ok();
+}
+
+/* Block until someone opens the fifo for reading: runc's exec.fifo handshake. */
+static int op_wait_fifo(const char *path) {
+  call_begin("open");
+  call_str(path);
+  call_arg("O_WRONLY");
+  call_end();
+  err_path = path;
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISFIFO(st.st_mode)) {
+    errno = EINVAL; /* opening a regular file would not block: that is a caller's mistake */
+    return fail("open");
+  }
+  int fd;
+  while ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (fd < 0) return fail("open");
+  call_begin("write");
+  call_str(path);
+  call_arg("\"0\"");
+  call_end();
+  ssize_t n = write(fd, "0", 1);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n != 1 ? fail("write") : ok();
+}
+
+/* Block until one byte arrives on an inherited fd (a sync pipe). End-of-file is an error. */
+static int op_wait_fd(const char *fd_s) {
+  long fd;
+  if (parse_int(fd_s, &fd)) return bad_request("wait_fd", "fd must be a number");
+  call_begin("read");
+  call_arg("%ld", fd);
+  call_arg("1");
+  call_end();
+  char c;
+  ssize_t n;
+  while ((n = read((int)fd, &c, 1)) < 0 && errno == EINTR) {}
+  if (n == 0) errno = EPIPE;
+  if (n != 1) return fail("read");
+  close((int)fd);
+  return ok();
+}
+
+/* waitpid(PID or -1): reports how a child ended; a subreaper uses it for orphans too. */
+static int op_wait(const char *pid_s) {
+  long pid;
+  if (parse_int(pid_s, &pid)) return bad_request("wait", "pid must be a number");
+  call_begin("waitpid");
+  call_arg("%ld", pid);
+  call_end();
+  int status;
+  pid_t r;
+  while ((r = waitpid((pid_t)pid, &status, 0)) < 0 && errno == EINTR) {}
+  if (r < 0) return fail("waitpid");
+  if (WIFEXITED(status)) putf("{\"ok\":true,\"pid\":%d,\"exit\":%d}", r, WEXITSTATUS(status));
+  else putf("{\"ok\":true,\"pid\":%d,\"signal\":%d}", r, WTERMSIG(status));
+  send_line();
+  return 0;
+}
+
+static int chroot_fn(const char *p) { return chroot(p); }
+static int chdir_fn(const char *p) { return chdir(p); }
+static int rmdir_fn(const char *p) { return rmdir(p); }
+
+/* ---------- the request loop ---------- */
+
+/* Read one NUL-terminated field; returns NULL at end of input. */
+static char *read_field(void) {
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getdelim(&line, &cap, '\0', ctl_in);
+  if (n <= 0) { free(line); return NULL; }
+  return line;
+}
+
+static int dispatch(int argc, char **a) {
+  const char *op = a[0];
+#define NEED(n) if (argc != (n) + 1) return bad_request(op, "wrong number of arguments")
+  if (!strcmp(op, "exec")) return op_exec(argc, a);
+  if (!strcmp(op, "fork")) { NEED(0); return op_fork(); }
+  if (!strcmp(op, "unshare")) { NEED(1); return op_unshare(a[1]); }
+  if (!strcmp(op, "setns")) { NEED(1); return op_setns(a[1]); }
+  if (!strcmp(op, "mount")) { NEED(5); return op_mount(a); }
+  if (!strcmp(op, "umount2")) { NEED(2); return op_umount2(a[1], a[2]); }
+  if (!strcmp(op, "pivot_root")) { NEED(2); return op_pivot_root(a[1], a[2]); }
+  if (!strcmp(op, "chroot")) { NEED(1); return op_path1("chroot", a[1], chroot_fn); }
+  if (!strcmp(op, "chdir")) { NEED(1); return op_path1("chdir", a[1], chdir_fn); }
+  if (!strcmp(op, "rmdir")) { NEED(1); return op_path1("rmdir", a[1], rmdir_fn); }
+  if (!strcmp(op, "mkdir")) { NEED(2); return op_mkdir(a[1], a[2]); }
+  if (!strcmp(op, "mknod")) { NEED(5); return op_mknod(a); }
+  if (!strcmp(op, "symlink")) { NEED(2); return op_symlink(a[1], a[2]); }
+  if (!strcmp(op, "write_file")) { NEED(2); return op_write_file(a[1], a[2]); }
+  if (!strcmp(op, "sethostname")) { NEED(1); return op_sethostname(a[1]); }
+  if (!strcmp(op, "prctl")) { NEED(2); return op_prctl(a[1], a[2]); }
+  if (!strcmp(op, "setgroups")) return op_setgroups(argc, a);
+  if (!strcmp(op, "setgid") || !strcmp(op, "setuid")) { NEED(1); return op_setid(op, a[1]); }
+  if (!strcmp(op, "setsid")) { NEED(0); return op_setsid(); }
+  if (!strcmp(op, "close_fds")) { NEED(0); return op_close_fds(); }
+  if (!strcmp(op, "wait_fifo")) { NEED(1); return op_wait_fifo(a[1]); }
+  if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
+  if (!strcmp(op, "wait")) { NEED(1); return op_wait(a[1]); }
+#undef NEED
+  return bad_request(op, "unknown operation");
+}
+
+int main(int argc, char **argv) {
+  long fd;
+  if (argc != 2 || parse_int(argv[1], &fd) || fd < 0) {
+    fprintf(stderr, "usage: %s CONTROL_FD\n"
+            "minidocker's native helper: it serves requests from the TypeScript side "
+            "(native/helper.ts) and is not meant to be run by hand.\n", argv[0]);
+    return 2;
+  }
+  ctl = (int)fd;
+  if (fcntl(ctl, F_SETFD, FD_CLOEXEC) < 0) {
+    fprintf(stderr, "minidocker-helper: fd %d is not open: %s\n", ctl, strerror(errno));
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN); /* a vanished caller shows up as EPIPE, not as our death */
+  ctl_in = fdopen(ctl, "r"); /* reads are buffered; responses are written to ctl directly */
+  if (!ctl_in) return 2;
+  for (;;) {
+    char *count_s = read_field();
+    if (!count_s) return 0; /* the caller closed the socket: nothing more to do */
+    long count;
+    if (parse_int(count_s, &count) || count < 1 || count > MAX_FIELDS) {
+      bad_request("request", "malformed request header");
+      return 2;
+    }
+    free(count_s);
+    char **fields = calloc((size_t)count + 1, sizeof *fields);
+    for (long i = 0; i < count; i++)
+      if (!(fields[i] = read_field())) return 2;
+    dispatch((int)count, fields);
+    for (long i = 0; i < count; i++) free(fields[i]);
+    free(fields);
+  }
+}

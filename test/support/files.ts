@@ -1,0 +1,39 @@
+/** Temporary files and directories that are removed after each test, pass or fail. */
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach } from 'vitest'
+
+const cleanups: (() => void)[] = []
+
+afterEach(() => {
+  for (const fn of cleanups.splice(0).reverse()) fn()
+})
+
+/** A fresh directory under /tmp, removed after the test. */
+export function tempDir(prefix = 'minidocker-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A file to hand to a process as its stdout or stderr; read() gives what it wrote. */
+export function captureFile(name: string): { fd: number; read(): string } {
+  const path = join(tempDir(), name)
+  const fd = openSync(path, 'w+')
+  let closed = false
+  cleanups.push(() => closed || closeSync(fd))
+  return {
+    fd,
+    read() {
+      if (!closed) closeSync(fd)
+      closed = true
+      return readFileSync(path, 'utf8')
+    },
+  }
+}
+
+/** Register any cleanup to run after the current test. */
+export function onCleanup(fn: () => void): void {
+  cleanups.push(fn)
+}

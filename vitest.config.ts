@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config'
+import { defaultServerConditions } from 'vite'
+import { conditionsFor } from './workbook/conditions.mjs'
+
+// "#ch/NN-slug/..." imports resolve to the learner's chapters/ or to solutions/ by condition.
+const conditions = [...conditionsFor(), ...defaultServerConditions]
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Kernel tests share one machine (mount tables, cgroup trees): a few files at a time.
+    maxWorkers: 2,
+  },
+})

@@ -1,0 +1,40 @@
+/** The chapter metadata (chapters.json), read by the CLI, the grader and the book. */
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+export interface Chapter {
+  id: string
+  slug: string
+  title: string
+  /** the piece of real Docker the chapter mirrors */
+  realWorld: string
+  /** folder of the tests that grade it */
+  tests: string
+  hints: string[]
+  /** on the map, not written yet: no folders, no tests */
+  planned?: boolean
+}
+
+/** "01-process" */
+export const folderOf = (c: Chapter): string => `${c.id}-${c.slug}`
+
+export function loadChapters(root = ROOT): Chapter[] {
+  return JSON.parse(readFileSync(`${root}/workbook/chapters.json`, 'utf8')) as Chapter[]
+}
+
+/** The chapters that exist: written, with starters, solutions and tests. */
+export const writtenChapters = (root = ROOT): Chapter[] => loadChapters(root).filter((c) => !c.planned)
+
+/** Find a chapter by "3", "03", "03-rootfs" or "rootfs". */
+export function findChapter(key: string, chapters = loadChapters()): Chapter {
+  const found = chapters.find(
+    (c) => c.id === key.padStart(2, '0') || c.slug === key || folderOf(c) === key,
+  )
+  if (!found) {
+    const list = chapters.map((c) => `${c.id} ${c.slug}`).join(', ')
+    throw new Error(`no chapter "${key}": the chapters are ${list}`)
+  }
+  return found
+}
