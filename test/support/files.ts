@@ -18,13 +18,15 @@ export function tempDir(prefix = 'minidocker-test-'): string {
 }
 
 /** A file to hand to a process as its stdout or stderr; read() gives what it wrote. */
-export function captureFile(name: string): { fd: number; read(): string } {
+export function captureFile(name: string): { fd: number; read(): string; peek(): string } {
   const path = join(tempDir(), name)
   const fd = openSync(path, 'w+')
   let closed = false
   cleanups.push(() => closed || closeSync(fd))
   return {
     fd,
+    /** what was written so far, leaving the file open */
+    peek: () => readFileSync(path, 'utf8'),
     read() {
       if (!closed) closeSync(fd)
       closed = true

@@ -1,0 +1,69 @@
+/**
+ * `npm test`: everything that must hold for the workbook itself.
+ *   1. starters, solutions and tools type-check;
+ *   2. the metadata, folders, imports map and starter TODOs agree;
+ *   3. every test passes against the reference solutions (and none is skipped under CI);
+ *   4. every starter fails each of its chapter's tests with NotImplementedError, and nothing
+ *      else, with the reference standing in for the chapters below it.
+ * It ends with one line: "selftest: N passed, N failed".
+ */
+import chalk from 'chalk'
+import { execa } from 'execa'
+import { folderOf, ROOT, writtenChapters } from './chapters.ts'
+import { consistencyProblems } from './consistency.ts'
+import { notImplemented, runTests, type TestResult } from './runner.ts'
+
+let passed = 0
+let failed = 0
+
+function report(ok: boolean, what: string, details: string[] = []): void {
+  if (ok) passed++
+  else failed++
+  console.log(`${ok ? chalk.green('✓') : chalk.red('✗')} ${what}`)
+  for (const line of details.slice(0, 20)) console.log(`    ${line}`)
+  if (details.length > 20) console.log(`    ... and ${details.length - 20} more`)
+}
+
+async function typecheck(): Promise<void> {
+  const tsc = await execa('node_modules/.bin/tsc', ['--noEmit', '-p', '.'], { cwd: ROOT, reject: false, all: true })
+  report(tsc.exitCode === 0, 'starters, solutions and tools type-check (tsc --noEmit)', tsc.all ? tsc.all.split('\n') : [])
+}
+
+async function referencePasses(): Promise<void> {
+  console.log(chalk.bold('\nAll tests against the reference solutions'))
+  const results = await runTests([], { impl: 'solutions' }, { echo: true })
+  const bad = results.filter((t) => t.status === 'failed')
+  const skipped = results.filter((t) => t.status === 'skipped')
+  passed += results.length - bad.length - skipped.length
+  failed += bad.length
+  // A skipped test is not a passed one; on CI it is a failure.
+  if (process.env.CI === 'true') failed += skipped.length
+  report(bad.length === 0, `reference: ${results.length - bad.length - skipped.length} of ${results.length} tests pass`, bad.map((t) => `${t.file}: ${t.name}`))
+  if (skipped.length) report(process.env.CI !== 'true', `${skipped.length} tests skipped`, skipped.map((t) => `${t.file}: ${t.name}`))
+}
+
+async function startersFail(): Promise<void> {
+  console.log(chalk.bold('\nEvery starter fails its own chapter\'s tests with NotImplementedError'))
+  for (const chapter of writtenChapters()) {
+    const results: TestResult[] = await runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })
+    const wrong = results.filter((t) => !notImplemented(t))
+    report(
+      results.length > 0 && wrong.length === 0,
+      `${folderOf(chapter)}: starter fails ${results.length - wrong.length} of ${results.length} tests with NotImplementedError`,
+      wrong.map((t) => `${t.name}: ${t.status}${t.failure ? `, ${t.failure.split('\n')[0]}` : ' (this test does not exercise the learner\'s code)'}`),
+    )
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(chalk.bold('Workbook self-test'))
+  await typecheck()
+  const problems = consistencyProblems()
+  report(problems.length === 0, 'chapters.json, folders, imports and starter TODOs agree', problems)
+  await referencePasses()
+  await startersFail()
+  console.log(`\nselftest: ${passed} passed, ${failed} failed`)
+  process.exitCode = failed === 0 ? 0 : 1
+}
+
+await main()
