@@ -33,6 +33,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define MAX_FIELDS 4096
@@ -201,6 +202,7 @@ static int parse_int(const char *s, long *v) {
 
 /* ---------- operations ---------- */
 
+// #region exec
 /* exec FILE ARGC ARGV... ENV...: execve, searching PATH from the new env when FILE has no '/'.
  * This mirrors what runc does after it has entered the container's root. */
 static int op_exec(int argc, char **argv) {
@@ -239,7 +241,9 @@ static int op_exec(int argc, char **argv) {
   else if (errno == ENOTDIR) errno = ENOENT;
   return fail("execve");
 }
+// #endregion exec
 
+// #region relay
 static pid_t relay_child;
 
 static void relay_signal(int sig) {
@@ -247,15 +251,19 @@ static void relay_signal(int sig) {
 }
 
 /* The parent after fork: wait for the child, passing on the signals a terminal or a
- * supervisor sends, then leave the way the child left (exit code, or the same signal). */
+ * supervisor sends, then leave the way the child left (exit code, or the same signal).
+ * It reaps every child while it waits: made a subreaper, it collects orphans as a shim does. */
 static void relay(pid_t child) {
   relay_child = child;
   static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
   struct sigaction sa = {.sa_handler = relay_signal, .sa_flags = SA_RESTART};
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &sa, NULL);
   int status;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) _exit(255);
+  for (;;) {
+    pid_t r = waitpid(-1, &status, 0);
+    if (r == child) break;
+    if (r < 0 && errno != EINTR) _exit(255);
+  }
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   int sig = WTERMSIG(status);
   signal(sig, SIG_DFL);
@@ -280,6 +288,7 @@ static int op_fork(void) {
   relay(pid);
   return 0;
 }
+// #endregion relay
 
 static int op_unshare(const char *list) {
   unsigned long flags;
@@ -538,19 +547,34 @@ static int op_wait_fd(const char *fd_s) {
   return ok();
 }
 
-/* waitpid(PID or -1): reports how a child ended; a subreaper uses it for orphans too. */
-static int op_wait(const char *pid_s) {
-  long pid;
-  if (parse_int(pid_s, &pid)) return bad_request("wait", "pid must be a number");
-  call_begin("waitpid");
-  call_arg("%ld", pid);
+/* lsetxattr PATH NAME VALUE: e.g. trusted.overlay.opaque=y on an overlay upper dir.
+ * The l- variant: an xattr on a symlink names the link itself, never what it points to. */
+static int op_setxattr(const char *path, const char *name, const char *value) {
+  call_begin("lsetxattr");
+  call_str(path);
+  call_str(name);
+  call_str(value);
+  call_arg("%zu", strlen(value));
+  call_arg("0");
   call_end();
-  int status;
-  pid_t r;
-  while ((r = waitpid((pid_t)pid, &status, 0)) < 0 && errno == EINTR) {}
-  if (r < 0) return fail("waitpid");
-  if (WIFEXITED(status)) putf("{\"ok\":true,\"pid\":%d,\"exit\":%d}", r, WEXITSTATUS(status));
-  else putf("{\"ok\":true,\"pid\":%d,\"signal\":%d}", r, WTERMSIG(status));
+  err_path = path;
+  return lsetxattr(path, name, value, strlen(value), 0) ? fail("lsetxattr") : ok();
+}
+
+/* lgetxattr PATH NAME: answers {"ok":true,"value":"..."}; trusted.* needs CAP_SYS_ADMIN. */
+static int op_getxattr(const char *path, const char *name) {
+  char value[4096];
+  call_begin("lgetxattr");
+  call_str(path);
+  call_str(name);
+  call_end();
+  err_path = path;
+  ssize_t n = lgetxattr(path, name, value, sizeof value - 1);
+  if (n < 0) return fail("lgetxattr");
+  value[n] = 0;
+  put("{\"ok\":true,\"value\":");
+  put_json(value);
+  put("}");
   send_line();
   return 0;
 }
@@ -595,7 +619,8 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "close_fds")) { NEED(0); return op_close_fds(); }
   if (!strcmp(op, "wait_fifo")) { NEED(1); return op_wait_fifo(a[1]); }
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
-  if (!strcmp(op, "wait")) { NEED(1); return op_wait(a[1]); }
+  if (!strcmp(op, "setxattr")) { NEED(3); return op_setxattr(a[1], a[2], a[3]); }
+  if (!strcmp(op, "getxattr")) { NEED(2); return op_getxattr(a[1], a[2]); }
 #undef NEED
   return bad_request(op, "unknown operation");
 }

@@ -75,7 +75,6 @@ interface Reply {
   ok: boolean
   pid?: number
   code?: string
-  exit?: number
   signal?: number
   syscall?: string
   call?: string
@@ -83,6 +82,7 @@ interface Reply {
   message?: string
   path?: string
   dest?: string
+  value?: string
 }
 
 export class Helper {
@@ -273,6 +273,16 @@ export class Helper {
     return this.#call('close_fds')
   }
 
+  /** lsetxattr(): set an extended attribute on `path` itself (not on a symlink's target). */
+  setxattr(path: string, name: string, value: string): Promise<unknown> {
+    return this.#call('setxattr', path, name, value)
+  }
+
+  /** lgetxattr(): an extended attribute's value as text (ENODATA when it is not set). */
+  async getxattr(path: string, name: string): Promise<string> {
+    return (await this.#call('getxattr', path, name)).value ?? ''
+  }
+
   /** Block until a reader opens this fifo (runc's exec.fifo). */
   waitFifo(path: string): Promise<unknown> {
     return this.#call('wait_fifo', path)
@@ -281,12 +291,6 @@ export class Helper {
   /** Block until one byte arrives on an inherited fd. */
   waitFd(fd: number): Promise<unknown> {
     return this.#call('wait_fd', String(fd))
-  }
-
-  /** waitpid(pid) (or -1 for any child): how that child ended. */
-  async waitpid(pid: number): Promise<ExitStatus & { pid: number }> {
-    const r = await this.#call('wait', String(pid))
-    return { pid: r.pid!, code: r.exit ?? null, signal: r.signal ?? null }
   }
 
   /** Stop sending requests: the helper exits once it has nothing left to do. */

@@ -288,8 +288,9 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     if (pipe(fds)) fail(name, "pipe");
     pid_t child = fork();
     if (child == 0) {
+      pid_t parent = getpid();
       if (fork() == 0) {
-        while (getppid() == child) usleep(1000);
+        while (getppid() == parent) usleep(1000);
         char buf[32];
         int n = snprintf(buf, sizeof buf, "%d", getppid());
         (void)!write(fds[1], buf, (size_t)n);

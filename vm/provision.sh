@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Turns a fresh Debian (12 or 13) or Ubuntu machine into one where the workbook's commands
 # work: the Debian packages the chapters and their tests use, then the project's own install
-# (npm ci, which builds the native helper). Idempotent. Used by CI (.ci/run) and by the VM.
+# (npm ci, which builds the native helper). Idempotent: a second run installs nothing new.
+#
+# One script for every machine that runs the workbook:
+#   CI             .ci/run runs it as root on the CI machine
+#   the VM         vm/Vagrantfile runs it as root inside the Debian 13 guest
+#   the VM test    test/vm/run.sh boots a pristine guest with these packages already in its
+#                  image and runs it there with SKIP_APT=1 NPM_OFFLINE=1 (the guest has no network)
+#   a Linux host   a learner runs it as root once
+#
+# Environment:
+#   SKIP_APT=1     install no Debian packages (they are already there); missing ones are listed
+#   NPM_OFFLINE=1  npm ci --offline: every package must already be in npm's cache
+#                  (npm_config_cache=DIR points npm at another cache folder)
+# `provision.sh --packages` prints the Debian packages it installs, one a line, and exits.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,14 +32,39 @@ packages=(
   chromium              # the book's browser test (headless)
   ca-certificates git
 )
+# Node.js and npm come from Debian unless a node is already there (nodesource, nvm, ...).
+command -v node >/dev/null || packages+=(nodejs npm)
 
-if [ "${SKIP_APT:-}" != 1 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  command -v node >/dev/null || packages+=(nodejs npm)
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+if [ "${1:-}" = --packages ]; then
+  # Listed whether or not a node is installed: an image built from this list needs both.
+  printf '%s\n' "${packages[@]}" nodejs npm | awk '!seen[$0]++'
+  exit 0
 fi
 
+missing=()
+for p in "${packages[@]}"; do
+  [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} = 0 ]; then
+  echo "provision: all ${#packages[@]} Debian packages are installed"
+elif [ "${SKIP_APT:-}" = 1 ]; then
+  echo "provision: SKIP_APT=1, so not installing: ${missing[*]}"
+else
+  if [ "$(id -u)" != 0 ]; then
+    echo "provision: run me as root (sudo bash vm/provision.sh): apt-get must install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "provision: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null; then
+  echo "provision: there is no node: install Node.js 20.19 or newer (Debian 13's nodejs package)" >&2
+  exit 1
+fi
 node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); console.log(a>20||(a===20&&b>=19))')
 if [ "$node_ok" != true ]; then
   echo "provision: Node.js $(node --version) is too old: the workbook needs 20.19 or newer (Debian 13 ships it)." >&2
@@ -34,5 +72,7 @@ if [ "$node_ok" != true ]; then
 fi
 
 cd "$repo"
-npm ci --no-audit --no-fund ${NPM_OFFLINE:+--offline}
-echo "provision: ready. Next: npx workbook"
+offline=()
+[ "${NPM_OFFLINE:-}" = 1 ] && offline=(--offline)
+npm ci --no-audit --no-fund "${offline[@]}"
+echo "provision: ready (node $(node --version), npm $(npm --version)). Next: npx workbook"

@@ -1,5 +1,5 @@
 /** The chapter metadata (chapters.json), read by the CLI, the grader and the book. */
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -37,4 +37,14 @@ export function findChapter(key: string, chapters = loadChapters()): Chapter {
     throw new Error(`no chapter "${key}": the chapters are ${list}`)
   }
   return found
+}
+
+/** The files a learner edits in a chapter, relative to the root: its .ts modules. */
+export function chapterFiles(c: Chapter, root = ROOT): string[] {
+  const dir = `chapters/${folderOf(c)}`
+  if (!existsSync(`${root}/${dir}`)) return []
+  return readdirSync(`${root}/${dir}`, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .sort()
+    .map((f) => `${dir}/${f}`)
 }

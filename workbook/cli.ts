@@ -1,57 +1,72 @@
 /**
  * The learner's and instructor's command: `npx workbook [COMMAND]`.
- *   (none) | progress   where you stand in every chapter, and what to do next
- *   check N            run chapter N's tests against your code
- *   hint N             one more hint for chapter N
- *   selftest           the workbook's own test suite (what `npm test` runs)
+ *   (none) | progress       where you stand in every chapter, and the one command to run next
+ *   watch [N]               re-run the current chapter's tests on every change under chapters/
+ *   check [N]               run chapter N's tests against your code, once
+ *   hint [N]                one more hint for chapter N
+ *   reset N [--from REV|DIR] restore chapter N's starter; your version is kept in .workbook/saved/
+ *   grade [--chapter N]... [--reference-below] [--out DIR] [--timeout SEC] PATH...
+ *                           grade learners' checkouts with this repo's tests: table, JSON, JUnit
+ *   selftest                the workbook's own test suite (what `npm test` runs)
+ * N defaults to the current chapter: the first that does not pass yet.
  */
+import { join, relative, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
 import chalk from 'chalk'
-import { findChapter, folderOf, loadChapters, type Chapter } from './chapters.ts'
-import { loadState, saveState } from './state.ts'
-import { checkAll, checkChapter, type ChapterResult } from './status.ts'
+import { chapterFiles, findChapter, folderOf, loadChapters, ROOT, type Chapter } from './chapters.ts'
+import { bar, failureLines, mark, percent, seconds, table } from './format.ts'
+import { findCheckouts, gradeCheckout, reportNames, summaryOf, writeReports, type CheckoutReport } from './grade.ts'
+import { nextHint } from './hints.ts'
+import { environmentProblems, folderProblems } from './preflight.ts'
+import { resetChapter } from './reset.ts'
+import { checkAll, checkChapter, currentChapter, rememberedCurrent, type ChapterResult } from './status.ts'
 
-const USAGE = `usage: npx workbook [progress | check N | hint N | selftest]`
+// chalk already drops colour when stdout is not a terminal; NO_COLOR (no-color.org) too.
+if (process.env.NO_COLOR) chalk.level = 0
 
-const mark = { done: chalk.green('✓'), 'in progress': chalk.yellow('◐'), 'not started': chalk.dim('·') }
+const USAGE = `usage: npx workbook [progress | watch [N] | check [N] | hint [N] | reset N [--from REV|DIR] | grade [--chapter N]... [--reference-below] [--out DIR] PATH... | selftest]`
 
-function bar(done: number, total: number, width = 24): string {
-  const full = Math.round((done / total) * width)
-  return chalk.green('█'.repeat(full)) + chalk.dim('░'.repeat(width - full))
+/** An error a learner can act on: printed as one line, no stack. */
+class Stop extends Error {}
+
+function preflight(options: { folders?: boolean } = {}): void {
+  const { fatal, warnings } = environmentProblems()
+  if (fatal.length) throw new Stop(fatal[0])
+  for (const w of warnings) console.log(chalk.yellow(`note: ${w}`))
+  if (options.folders) for (const p of folderProblems()) console.log(chalk.yellow(`note: ${p}`))
 }
 
 async function progress(): Promise<number> {
+  preflight({ folders: true })
   const chapters = loadChapters()
-  console.log(chalk.dim('running every chapter\'s tests against your code...'))
-  const results = await checkAll()
-  const byId = new Map(results.map((r) => [r.chapter.id, r]))
-  const done = results.filter((r) => r.status === 'done').length
-  console.log(`\n${chalk.bold('minidocker workbook')}  ${bar(done, chapters.length)}  ${done}/${chapters.length} chapters\n`)
-  for (const c of chapters) {
+  const results = await checkAll(ROOT, (c) => console.log(chalk.dim(`checking chapter ${c.id}...`)))
+  const byId = new Map(results.map((r) => [r.chapter.id, r.saved]))
+  const done = results.filter((r) => r.saved.status === 'done').length
+  console.log(`\n${chalk.bold('minidocker workbook')}  ${bar(done, chapters.length)}  ${done}/${chapters.length} chapters done\n`)
+  const rows = chapters.map((c) => {
     const r = byId.get(c.id)
-    const state = r ? `${mark[r.status]} ${c.id} ${c.title}` : chalk.dim(`  ${c.id} ${c.title} (coming)`)
-    const count = r ? chalk.dim(`  ${r.results.filter((t) => t.status === 'passed').length}/${r.results.length} tests`) : ''
-    console.log(`  ${state}${count}`)
+    if (!r) return [' ', chalk.dim(`${c.id} ${c.title}`), chalk.dim('coming'), '']
+    return [mark[r.status], `${c.id} ${c.title}`, chalk.dim(`${r.passed}/${r.total} tests`), r.status === 'done' ? chalk.dim(`compare: solutions/${folderOf(c)}/`) : '']
+  })
+  for (const line of table(rows)) console.log(`  ${line}`)
+  const now = results.find((r) => r.saved.status !== 'done')?.chapter
+  if (!now) {
+    console.log(chalk.green(`\nEvery written chapter passes. Compare your code with the reference in solutions/.`))
+    return 0
   }
-  const next = results.find((r) => r.status !== 'done')
-  if (next) {
-    console.log(`\nnext: chapter ${next.chapter.id}, ${next.chapter.title}`)
-    console.log(`  read   chapters/${folderOf(next.chapter)}/README.md`)
-    console.log(`  write  chapters/${folderOf(next.chapter)}/*.ts`)
-    console.log(`  run    npx workbook check ${Number(next.chapter.id)}`)
-  } else console.log(chalk.green('\nEvery written chapter passes. Compare your code with solutions/.'))
+  console.log(`\n${chalk.bold(`Now: chapter ${now.id}, ${now.title}`)}`)
+  console.log(`  read  chapters/${folderOf(now)}/README.md`)
+  chapterFiles(now).forEach((f, i) => console.log(`  ${i === 0 ? 'edit' : '    '}  ${f}`))
+  console.log(`  run   ${chalk.bold('npx workbook watch')}`)
   return 0
 }
 
 function printCheck(r: ChapterResult): void {
-  for (const t of r.results) {
-    const m = t.status === 'passed' ? chalk.green('✓') : t.status === 'skipped' ? chalk.yellow('-') : chalk.red('✗')
-    console.log(`  ${m} ${t.name}`)
-  }
+  for (const t of r.results) console.log(`  ${mark[t.status]} ${t.name}`)
   const first = r.results.find((t) => t.status === 'failed')
-  if (first?.failure) {
+  if (first) {
     console.log(`\n${chalk.bold('First failure:')} ${first.name}`)
-    const lines = first.failure.split('\n').filter((l) => !/node_modules|node:internal/.test(l))
-    for (const line of lines.slice(0, 14)) console.log(`  ${line}`)
+    for (const line of failureLines(first.failure ?? 'failed', 14)) console.log(`  ${line}`)
   }
 }
 
@@ -59,60 +74,163 @@ async function check(chapter: Chapter): Promise<number> {
   console.log(chalk.bold(`Chapter ${chapter.id}: ${chapter.title}`) + chalk.dim(`  (tests: ${chapter.tests}, reference code below chapter ${chapter.id})`))
   const r = await checkChapter(chapter)
   printCheck(r)
-  const passed = r.results.filter((t) => t.status === 'passed').length
-  console.log(`\n${passed} passed, ${r.results.length - passed} failed`)
+  const count = (s: string) => r.results.filter((t) => t.status === s).length
+  console.log(`\n${count('passed')} passed, ${count('failed')} failed${count('skipped') ? `, ${count('skipped')} skipped` : ''}`)
   if (r.status === 'done') {
     console.log(chalk.green(`\nChapter ${chapter.id} is done. Compare with the reference: solutions/${folderOf(chapter)}/`))
     return 0
   }
-  console.log(chalk.dim(`\nStuck? npx workbook hint ${Number(chapter.id)}`))
+  if (count('failed') === 0 && count('skipped') > 0) console.log(chalk.yellow('\nThe skipped tests need root on Linux: run as root, or in the VM (see vm/README.md).'))
+  else console.log(chalk.dim(`\nStuck? npx workbook hint ${Number(chapter.id)}`))
   return 1
 }
 
 function hint(chapter: Chapter): number {
-  const state = loadState()
-  const shown = Math.min((state.hints[chapter.id] ?? 0) + 1, chapter.hints.length)
-  state.hints[chapter.id] = shown
-  saveState(state)
-  console.log(chalk.bold(`Chapter ${chapter.id} hints (${shown} of ${chapter.hints.length}):`))
-  chapter.hints.slice(0, shown).forEach((h, i) => console.log(`\n  ${i + 1}. ${h}`))
-  if (shown === chapter.hints.length) console.log(chalk.dim(`\nThat was the last hint. The TODO comments in chapters/${folderOf(chapter)}/ have more.`))
+  const { shown, hints } = nextHint(chapter)
+  if (hints.length === 0) {
+    console.log(`Chapter ${chapter.id} has no hints: the TODO comments in chapters/${folderOf(chapter)}/ guide you.`)
+    return 0
+  }
+  console.log(chalk.bold(`Chapter ${chapter.id} hints (${shown} of ${hints.length}):`))
+  hints.slice(0, shown).forEach((h, i) => console.log(`\n  ${i + 1}. ${h}`))
+  if (shown === hints.length) console.log(chalk.dim(`\nThat was the last hint. The TODO comments in chapters/${folderOf(chapter)}/ have more.`))
+  else console.log(chalk.dim(`\nAnother: npx workbook hint ${Number(chapter.id)}`))
   return 0
 }
 
-function written(key: string | undefined): Chapter {
-  if (!key) throw new Error(`which chapter? ${USAGE}`)
+async function reset(chapter: Chapter, from: string | undefined): Promise<number> {
+  const r = await resetChapter(chapter, { from })
+  const folder = `chapters/${folderOf(chapter)}/`
+  if (r.unchanged) {
+    console.log(`${folder} already holds the starter (${r.source}): nothing to do.`)
+    return 0
+  }
+  if (r.saved) console.log(`Your version of ${folder} is kept in ${r.saved}/`)
+  console.log(`Restored the starter ${folder} (${r.files.join(', ')}) from ${r.source}.`)
+  return 0
+}
+
+function chapterRows(report: CheckoutReport): string[][] {
+  const rows = [['chapter', 'passed', 'failed', 'skipped', 'score', 'time', ''].map((h) => chalk.bold(h))]
+  for (const c of report.chapters)
+    rows.push([`${mark[c.status]} ${c.folder}`, String(c.passed), String(c.failed), String(c.skipped), percent(c.score), seconds(c.durationMs), chalk.dim(c.notes.join('; '))])
+  rows.push([chalk.bold('  total'), String(report.passed), String(report.failed), String(report.skipped), chalk.bold(percent(report.score)), seconds(report.durationMs), ''])
+  return rows
+}
+
+async function grade(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      chapter: { type: 'string', multiple: true },
+      'reference-below': { type: 'boolean', default: false },
+      out: { type: 'string', default: 'reports' },
+      timeout: { type: 'string', default: '600' },
+    },
+  })
+  if (positionals.length === 0) throw new Stop(`which checkout? usage: npx workbook grade [--chapter N]... [--reference-below] [--out DIR] PATH...`)
+  preflight()
+  const chapters = values.chapter?.flatMap((v) => v.split(',')).map((k) => written(k))
+  const checkouts = findCheckouts(positionals)
+  const names = reportNames(checkouts)
+  const out = resolve(values.out)
+  const many = checkouts.length > 1
+  const how = values['reference-below'] ? 'each chapter with the reference for the chapters below it' : "the learner's code for every chapter"
+  console.log(chalk.dim(`grading ${checkouts.length} checkout${many ? 's' : ''} with the tests of ${ROOT}, ${how}`))
+  const reports: CheckoutReport[] = []
+  for (const [i, checkout] of checkouts.entries()) {
+    console.log(`\n${chalk.bold(names[i]!)}  ${chalk.dim(checkout)}`)
+    const report = await gradeCheckout(checkout, names[i]!, {
+      chapters,
+      referenceBelow: values['reference-below'],
+      timeoutMs: Number(values.timeout) * 1000,
+      onChapter: (c) => process.stdout.isTTY && process.stdout.write(chalk.dim(`  chapter ${c.id}...\r`)),
+    })
+    for (const line of table(chapterRows(report), [1, 2, 3, 4, 5])) console.log(`  ${line}`)
+    const files = writeReports(report, many ? join(out, report.name) : out)
+    console.log(chalk.dim(`  reports: ${files.map((f) => relative(process.cwd(), f)).join(', ')}`))
+    reports.push(report)
+  }
+  if (many) {
+    const summary = summaryOf(reports, out)
+    const rows = [['checkout', 'chapters done', 'passed', 'failed', 'skipped', 'score', 'time'].map((h) => chalk.bold(h))]
+    for (const r of summary.checkouts)
+      rows.push([r.name, `${r.chaptersDone}/${reports[0]!.chapters.length}`, String(r.passed), String(r.failed), String(r.skipped), percent(r.score), seconds(r.durationMs)])
+    console.log(`\n${chalk.bold('Summary')}`)
+    for (const line of table(rows, [1, 2, 3, 4, 5, 6])) console.log(`  ${line}`)
+    const { writeFileSync, mkdirSync } = await import('node:fs')
+    mkdirSync(out, { recursive: true })
+    writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n')
+    console.log(chalk.dim(`  summary: ${relative(process.cwd(), join(out, 'summary.json'))}`))
+  }
+  return reports.every((r) => r.failed === 0) ? 0 : 1
+}
+
+function written(key: string): Chapter {
   const chapter = findChapter(key)
-  if (chapter.planned) throw new Error(`chapter ${chapter.id} (${chapter.title}) is not written yet`)
+  if (chapter.planned) throw new Stop(`chapter ${chapter.id} (${chapter.title}) is not written yet`)
   return chapter
 }
 
-async function main([command, arg]: string[]): Promise<number> {
+/** Chapter N if given, else the current one (from remembered results, or by running them). */
+async function chapterArg(key: string | undefined, options: { run: boolean }): Promise<Chapter> {
+  if (key) return written(key)
+  const found = options.run ? await currentChapter(ROOT, (c) => console.log(chalk.dim(`checking chapter ${c.id}...`))) : rememberedCurrent()
+  if (!found) throw new Stop('every written chapter passes: give a chapter number')
+  return found
+}
+
+/** A learner's chapter folder must be where chapters.json says, or the tests cannot find it. */
+function needFolder(chapter: Chapter): Chapter {
+  const problem = folderProblems().find((p) => p.includes(`chapters/${folderOf(chapter)}`))
+  if (problem) throw new Stop(problem)
+  return chapter
+}
+
+async function main([command, ...rest]: string[]): Promise<number> {
   switch (command) {
     case undefined:
     case 'progress':
       return progress()
-    case 'check':
-      return check(written(arg))
+    case 'check': {
+      preflight()
+      return check(needFolder(await chapterArg(rest[0], { run: false })))
+    }
+    case 'watch': {
+      preflight({ folders: true })
+      const start = rest[0] ? needFolder(written(rest[0])) : undefined
+      const { watch } = await import('./watch.ts')
+      return watch(start)
+    }
     case 'hint':
-      return hint(written(arg))
+      return hint(await chapterArg(rest[0], { run: false }))
+    case 'reset': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { from: { type: 'string' } } })
+      if (!positionals[0]) throw new Stop('which chapter? usage: npx workbook reset N [--from REV|DIR]')
+      return reset(written(positionals[0]), values.from)
+    }
+    case 'grade':
+      return grade(rest)
     case 'selftest':
       await import('./selftest.ts')
       return process.exitCode === undefined ? 0 : Number(process.exitCode)
     case 'help':
     case '--help':
+    case '-h':
       console.log(USAGE)
       return 0
     default:
-      throw new Error(`unknown command "${command}". ${USAGE}`)
+      throw new Stop(`unknown command "${command}". ${USAGE}`)
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(chalk.red(`workbook: ${error instanceof Error ? error.message : String(error)}`))
+    const message = error instanceof Error ? error.message : String(error)
+    console.error(chalk.red(`workbook: ${message}`))
+    if (!(error instanceof Stop) && error instanceof Error && process.env.WORKBOOK_DEBUG) console.error(error.stack)
     process.exit(2)
   },
 )
-

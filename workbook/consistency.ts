@@ -3,7 +3,7 @@
  * package.json "imports" map, and the starters' TODOs.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { folderOf, loadChapters, ROOT, type Chapter } from './chapters.ts'
 
 const filesOf = (dir: string): string[] =>
@@ -31,9 +31,9 @@ function chapterProblems(root: string, c: Chapter, imports: Record<string, Recor
   const folder = folderOf(c)
   const dirs = ['chapters', 'solutions', c.tests].map((d) => join(root, d === c.tests ? d : `${d}/${folder}`))
   if (c.planned) {
-    return dirs.filter(existsSync).map((d) => `${folder} is planned in chapters.json but ${d.slice(root.length + 1)} exists`)
+    return dirs.filter(existsSync).map((d) => `${folder} is planned in chapters.json but ${relative(root, d)} exists`)
   }
-  const problems = dirs.filter((d) => !existsSync(d)).map((d) => `${folder}: ${d.slice(root.length + 1)} is missing`)
+  const problems = dirs.filter((d) => !existsSync(d)).map((d) => `${folder}: ${relative(root, d)} is missing`)
   if (!existsSync(join(root, 'chapters', folder, 'README.md'))) problems.push(`${folder}: the chapter's text (README.md) is missing`)
   if (c.hints.length === 0) problems.push(`${folder}: chapters.json gives it no hints`)
   const starters = filesOf(join(root, 'chapters', folder))

@@ -46,7 +46,18 @@ export function modeEnv(mode: Mode): Record<string, string> {
  * Run the test files under `paths` (relative to `root`). With `echo`, vitest's own report is
  * shown as it runs; either way the results come back parsed from its JSON report.
  */
-export async function runTests(paths: string[], mode: Mode, options: { root?: string; echo?: boolean } = {}): Promise<TestResult[]> {
+export interface RunOptions {
+  /** the workbook tree whose tests, config and code run (a grading copy, say); default this one */
+  root?: string
+  /** show vitest's own report as it runs */
+  echo?: boolean
+  /** stop vitest after this long (then no results: an error says so) */
+  timeoutMs?: number
+  /** stop vitest when this aborts (watch mode, on quit) */
+  signal?: AbortSignal
+}
+
+export async function runTests(paths: string[], mode: Mode, options: RunOptions = {}): Promise<TestResult[]> {
   const root = options.root ?? ROOT
   const dir = mkdtempSync(join(tmpdir(), 'workbook-report-'))
   const report = join(dir, 'report.json')
@@ -54,10 +65,14 @@ export async function runTests(paths: string[], mode: Mode, options: { root?: st
     const reporters = options.echo ? ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`] : ['--reporter=json', `--outputFile=${report}`]
     const run = await execa(join(root, 'node_modules/.bin/vitest'), ['run', ...reporters, ...paths], {
       cwd: root,
-      env: { ...modeEnv(mode), FORCE_COLOR: options.echo && process.stdout.isTTY ? '1' : '0' },
+      env: { ...modeEnv(mode), FORCE_COLOR: options.echo && process.stdout.isTTY && !process.env.NO_COLOR ? '1' : '0' },
       stdio: options.echo ? 'inherit' : 'pipe',
       reject: false,
+      timeout: options.timeoutMs,
+      cancelSignal: options.signal,
     })
+    if (run.timedOut) throw new Error(`the tests did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s and were stopped`)
+    if (run.isCanceled) throw new Error('the test run was cancelled')
     let json: VitestJson
     try {
       json = JSON.parse(readFileSync(report, 'utf8')) as VitestJson

@@ -50,7 +50,11 @@ async function startersFail(): Promise<void> {
     report(
       results.length > 0 && wrong.length === 0,
       `${folderOf(chapter)}: starter fails ${results.length - wrong.length} of ${results.length} tests with NotImplementedError`,
-      wrong.map((t) => `${t.name}: ${t.status}${t.failure ? `, ${t.failure.split('\n')[0]}` : ' (this test does not exercise the learner\'s code)'}`),
+      wrong.map((t) =>
+        t.failure
+          ? `${t.name}: failed with "${t.failure.split('\n')[0]}" (catch expected errors with test/support/errors.ts's caught(), which lets NotImplementedError through)`
+          : `${t.name}: ${t.status} (this test does not exercise the learner's code)`,
+      ),
     )
   }
 }

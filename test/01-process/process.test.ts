@@ -5,6 +5,7 @@ import { buildEnv, exitCode, runProcess, startProcess } from '#ch/01-process/pro
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_PATH, type Process } from '../../lib/oci.ts'
 import { Helper, SyscallError } from '../../native/helper.ts'
+import { caught } from '../support/errors.ts'
 import { captureFile, tempDir } from '../support/files.ts'
 import { PROBE_PATH, probeValue } from '../support/probe.ts'
 
@@ -59,8 +60,8 @@ describe('buildEnv', () => {
     ])
   })
 
-  it('refuses a flag with no name', () => {
-    expect(() => buildEnv(['=oops'])).toThrow(ContainerError)
+  it('refuses a flag with no name', async () => {
+    expect(await caught(() => buildEnv(['=oops']))).toBeInstanceOf(ContainerError)
   })
 })
 
@@ -68,7 +69,7 @@ describe('startProcess', () => {
   it('reports a missing working directory as the chdir SyscallError', async () => {
     const helper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
     try {
-      const error = await startProcess(helper, proc(['/bin/true'], { cwd: '/does/not/exist' })).catch((e) => e)
+      const error = await caught(() => startProcess(helper, proc(['/bin/true'], { cwd: '/does/not/exist' })))
       expect(error, 'a failed helper call must surface as the SyscallError it threw').toBeInstanceOf(SyscallError)
       expect(error).toMatchObject({ syscall: 'chdir', code: 'ENOENT', path: '/does/not/exist' })
       expect(String(error.message)).toBe('chdir("/does/not/exist") failed: ENOENT (No such file or directory)')
@@ -81,7 +82,7 @@ describe('startProcess', () => {
   it('refuses an empty command with a ContainerError (125)', async () => {
     const helper = Helper.start()
     try {
-      await expect(startProcess(helper, proc([]))).rejects.toMatchObject({ name: 'ContainerError', exitCode: 125 })
+      expect(await caught(() => startProcess(helper, proc([])))).toMatchObject({ name: 'ContainerError', exitCode: 125 })
     } finally {
       helper.kill()
       await helper.exited
@@ -134,7 +135,7 @@ describe('runProcess', () => {
   })
 
   it('fails with 127 and a clear message when the executable does not exist', async () => {
-    const error = await run(proc(['no-such-command-anywhere'])).catch((e) => e)
+    const error = await caught(() => run(proc(['no-such-command-anywhere'])))
     expect(error, 'a missing command is a ContainerError, not a crash').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(127)
     expect(error.message).toBe('exec: "no-such-command-anywhere": executable file not found in $PATH')
@@ -144,7 +145,7 @@ describe('runProcess', () => {
     const file = join(tempDir(), 'not-executable')
     writeFileSync(file, '#!/bin/sh\n')
     chmodSync(file, 0o644)
-    const error = await run(proc([file])).catch((e) => e)
+    const error = await caught(() => run(proc([file])))
     expect(error).toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(126)
   })
@@ -163,7 +164,7 @@ describe('runProcess', () => {
       pid = h.pid
       throw new Error('prepare failed')
     }
-    await expect(runProcess(proc(['/bin/true']), {}, failing)).rejects.toThrow('prepare failed')
+    expect(await caught(() => runProcess(proc(['/bin/true']), {}, failing))).toMatchObject({ message: 'prepare failed' })
     expect(() => process.kill(pid, 0), `helper ${pid} is still running: kill it when prepare or startProcess throws`).toThrow()
   })
 })

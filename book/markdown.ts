@@ -1,0 +1,157 @@
+/**
+ * Markdown to HTML with marked: headings with anchors, code highlighted with highlight.js at
+ * build time (the reader's browser runs no highlighter), included regions with a caption,
+ * and links checked and rewritten to the book's own pages.
+ */
+import hljs from 'highlight.js'
+import { Marked, type Tokens } from 'marked'
+import type { CodeInclude } from './includes.ts'
+
+export interface Heading {
+  depth: number
+  /** the heading as plain text */
+  text: string
+  id: string
+}
+
+/** What a link in the text points to, once the builder has looked. */
+export type LinkTarget = { href: string } | { error: string }
+
+export interface RenderContext {
+  /** the included regions, by the N of an `@include:N` fence */
+  includes?: CodeInclude[]
+  /** the href for a region's file (its source page), or null for none */
+  sourceHref?: (file: string, line: number) => string | null
+  /** rewrite a relative link; absolute URLs and #anchors never reach it */
+  resolveLink?: (href: string) => LinkTarget
+  /** a line above the page's h1, e.g. "Chapter 01" */
+  kicker?: string
+}
+
+export interface Rendered {
+  html: string
+  headings: Heading[]
+  /** links that point nowhere, with the reason */
+  brokenLinks: string[]
+}
+
+export const escapeHtml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+
+export const stripTags = (html: string): string =>
+  html.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
+
+export function slugify(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, '-').replace(/^-+|-+$/g, '') || 'section'
+}
+
+const ALIASES: Record<string, string> = { console: 'shell', sh: 'bash', ts: 'typescript', text: 'plaintext', txt: 'plaintext' }
+
+/** Highlighted HTML for `code` in `language` (plain, escaped, when the language is unknown). */
+export function highlight(code: string, language: string): string {
+  const lang = ALIASES[language] ?? language
+  if (!lang || lang === 'plaintext' || !hljs.getLanguage(lang)) return escapeHtml(code)
+  return hljs.highlight(code, { language: lang, ignoreIllegals: true }).value
+}
+
+const LABELS: Record<CodeInclude['kind'], string> = { starter: 'Starter', solution: 'Reference solution', native: 'Native helper' }
+
+function codeBlock(code: string, language: string, caption = '', classes = ''): string {
+  const lang = ALIASES[language] ?? language
+  const body = `<pre><code class="hljs language-${escapeHtml(lang || 'plaintext')}">${highlight(code, language)}</code></pre>`
+  const tag = caption ? 'figure' : 'div'
+  return `<${tag} class="code-block${classes}" data-lang="${escapeHtml(language || 'text')}">${caption}${body}</${tag}>\n`
+}
+
+export function render(markdown: string, context: RenderContext = {}): Rendered {
+  const headings: Heading[] = []
+  const brokenLinks: string[] = []
+  const ids = new Map<string, number>()
+  const uniqueId = (base: string): string => {
+    const n = ids.get(base) ?? 0
+    ids.set(base, n + 1)
+    return n ? `${base}-${n}` : base
+  }
+
+  const marked = new Marked({ gfm: true })
+  marked.use({
+    renderer: {
+      heading(token: Tokens.Heading) {
+        let tokens = token.tokens
+        let explicit: string | undefined
+        // "## Title {#id}" sets the anchor
+        const last = tokens[tokens.length - 1]
+        const m = last?.type === 'text' ? /\s*\{#([\w-]+)\}\s*$/.exec(last.raw) : null
+        if (m && last) {
+          explicit = m[1]
+          const raw = last.raw.slice(0, m.index)
+          tokens = [...tokens.slice(0, -1), { ...last, raw, text: raw } as Tokens.Text]
+        }
+        const inner = this.parser.parseInline(tokens)
+        const text = stripTags(inner).trim()
+        const id = uniqueId(explicit ?? slugify(text))
+        headings.push({ depth: token.depth, text, id })
+        const kicker = token.depth === 1 && context.kicker ? `<span class="kicker">${escapeHtml(context.kicker)}</span>` : ''
+        return `<h${token.depth} id="${id}">${kicker}<a class="heading-link" href="#${id}">${inner}</a></h${token.depth}>\n`
+      },
+      code(token: Tokens.Code) {
+        const info = (token.lang ?? '').trim()
+        const [language = '', ...rest] = info.split(/\s+/)
+        const inc = /^@include:(\d+)$/.exec(rest.join(' '))
+        const include = inc ? context.includes?.[Number(inc[1])] : undefined
+        if (!include) return codeBlock(token.text, language)
+        const { region, kind } = include
+        const href = context.sourceHref?.(region.file, region.start + 1)
+        const where = `${escapeHtml(region.file)}<span class="region-name">#${escapeHtml(region.name)}</span>`
+        const file = href ? `<a class="source-link" href="${escapeHtml(href)}">${where}</a>` : `<span class="source-link">${where}</span>`
+        const lines = `<span class="lines">lines ${region.start + 1}–${region.end - 1}</span>`
+        const caption = `<figcaption><span class="label">${LABELS[kind]}</span>${file}${lines}</figcaption>`
+        return codeBlock(token.text, include.language, caption, ` include kind-${kind}`)
+      },
+      link(token: Tokens.Link) {
+        const text = this.parser.parseInline(token.tokens)
+        const title = token.title ? ` title="${escapeHtml(token.title)}"` : ''
+        const href = token.href
+        if (/^[a-z][a-z0-9+.-]*:/i.test(href)) return `<a class="external" href="${escapeHtml(href)}"${title} rel="noopener">${text}</a>`
+        if (href.startsWith('#') || !context.resolveLink) return `<a href="${escapeHtml(href)}"${title}>${text}</a>`
+        const target = context.resolveLink(href)
+        if ('error' in target) {
+          brokenLinks.push(`${href}: ${target.error}`)
+          return `<span class="broken-link">${text}</span>`
+        }
+        return `<a href="${escapeHtml(target.href)}"${title}>${text}</a>`
+      },
+      table(token: Tokens.Table) {
+        // wide tables scroll on a phone instead of widening the page
+        const header = token.header.map((c) => `<th${c.align ? ` style="text-align:${c.align}"` : ''}>${this.parser.parseInline(c.tokens)}</th>`).join('')
+        const rows = token.rows.map((r) => `<tr>${r.map((c) => `<td${c.align ? ` style="text-align:${c.align}"` : ''}>${this.parser.parseInline(c.tokens)}</td>`).join('')}</tr>`).join('\n')
+        return `<div class="table-wrap"><table><thead><tr>${header}</tr></thead><tbody>${rows}</tbody></table></div>\n`
+      },
+    },
+  })
+  const html = marked.parse(markdown, { async: false })
+  return { html, headings, brokenLinks }
+}
+
+/**
+ * Highlighted source split into lines, for the source pages. highlight.js spans may cross
+ * lines (a block comment), so each line closes the spans still open and the next reopens them.
+ */
+export function highlightLines(code: string, language: string): string[] {
+  const html = highlight(code, language)
+  const lines: string[] = []
+  const open: string[] = []
+  let current = ''
+  for (const part of html.split(/(<span[^>]*>|<\/span>|\n)/)) {
+    if (part === '\n') {
+      lines.push(current + '</span>'.repeat(open.length))
+      current = open.join('')
+    } else {
+      if (part.startsWith('<span')) open.push(part)
+      else if (part === '</span>') open.pop()
+      current += part
+    }
+  }
+  lines.push(current + '</span>'.repeat(open.length))
+  return lines
+}

@@ -1,0 +1,56 @@
+/**
+ * setxattr / getxattr: how the workbook marks an overlay directory opaque
+ * (trusted.overlay.opaque=y) and reads the mark back.
+ */
+import { mkdirSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, expect, it } from 'vitest'
+import { Helper, SyscallError } from '../../native/helper.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { tempDir } from '../support/files.ts'
+
+const helpers: Helper[] = []
+afterEach(async () => {
+  for (const h of helpers.splice(0)) {
+    h.kill()
+    await h.exited
+  }
+})
+
+function start(): Helper {
+  const h = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
+  helpers.push(h)
+  return h
+}
+
+describeKernel('setxattr and getxattr', () => {
+  it('set a trusted.* attribute and read it back', async () => {
+    const dir = join(tempDir(), 'd')
+    mkdirSync(dir)
+    const h = start()
+    await h.setxattr(dir, 'trusted.overlay.opaque', 'y')
+    expect(await h.getxattr(dir, 'trusted.overlay.opaque')).toBe('y')
+  })
+
+  it('act on a symlink itself, not on what it points to', async () => {
+    const root = tempDir()
+    mkdirSync(join(root, 'target'))
+    symlinkSync('target', join(root, 'link'))
+    const h = start()
+    await h.setxattr(join(root, 'link'), 'trusted.test', 'on-the-link')
+    expect(await h.getxattr(join(root, 'link'), 'trusted.test')).toBe('on-the-link')
+    const error = await h.getxattr(join(root, 'target'), 'trusted.test').catch((e) => e)
+    expect(error, 'lsetxattr must not follow the symlink').toBeInstanceOf(SyscallError)
+  })
+
+  it('report a missing attribute as ENODATA and a missing file as ENOENT', async () => {
+    const dir = tempDir()
+    const h = start()
+    const unset = await h.getxattr(dir, 'trusted.overlay.opaque').catch((e) => e)
+    expect(unset).toBeInstanceOf(SyscallError)
+    expect(unset).toMatchObject({ syscall: 'lgetxattr', code: 'ENODATA', path: dir })
+    const missing = (await h.setxattr(join(dir, 'nope'), 'trusted.x', 'y').catch((e) => e)) as SyscallError
+    expect(missing).toMatchObject({ syscall: 'lsetxattr', code: 'ENOENT' })
+    expect(String(missing.message)).toBe(`lsetxattr("${join(dir, 'nope')}", "trusted.x", "y", 1, 0) failed: ENOENT (No such file or directory)`)
+  })
+})
