@@ -1,7 +1,8 @@
 /**
  * How much does minidocker's path cost? Times, in one run and on one machine:
  *   fork+exec of /bin/true (the floor), `node -e 0` (Node's own start-up),
- *   and the reference `minidocker run /bin/true` (Node + tsx + the helper + exec),
+ *   the reference `minidocker run /bin/true` (Node + tsx + the helper + exec), and a whole
+ *   container: `minidocker run --memory 64m probe` (namespaces, rootfs, cgroup),
  * and prints each as a ratio to fork+exec. Run with `npm run bench`.
  */
 import { spawnSync } from 'node:child_process'
@@ -28,6 +29,8 @@ const rows: [string, number][] = [
   ['fork+exec /bin/true', time('/bin/true', [])],
   ['node -e 0', time(process.execPath, ['-e', '0'])],
   ['minidocker --reference run /bin/true', time(process.execPath, [minidocker, '--reference', 'run', '--', '/bin/true'])],
+  // the same with namespaces, a rootfs unpacked from the probe image's tarball, and a cgroup
+  ['minidocker run --memory 64m probe', time(process.execPath, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0'])],
 ]
 const floor = rows[0]![1]
 console.log(`median of ${ROUNDS} runs each`)

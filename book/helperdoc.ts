@@ -36,8 +36,10 @@ interface CFunction { line: number; comment: string; body: string }
 /** The C side: dispatch lines (op → function, argument count) and each op_* function. */
 function parseC(text: string): { dispatch: Map<string, { fn: string; args: number | null; name?: string }>; functions: Map<string, CFunction> } {
   const dispatch = new Map<string, { fn: string; args: number | null; name?: string }>()
-  for (const m of text.matchAll(/strcmp\(op, "(\w+)"\)\)\s*(?:\{\s*NEED\((\d+)\);\s*)?return (op_\w+)\(("(\w+)")?/g))
-    dispatch.set(m[1], { fn: m[3], args: m[2] === undefined ? null : Number(m[2]), name: m[5] })
+  // if (!strcmp(op, "a") || !strcmp(op, "b")) { NEED(1); return op_x("name", ...
+  for (const m of text.matchAll(/if \(((?:!strcmp\(op, "\w+"\)(?: \|\| )?)+)\)\s*(?:\{\s*NEED\((\d+)\);\s*)?return (op_\w+)\(("(\w+)")?/g))
+    for (const [, op] of m[1].matchAll(/"(\w+)"/g))
+      dispatch.set(op, { fn: m[3], args: m[2] === undefined ? null : Number(m[2]), name: m[5] })
   const functions = new Map<string, CFunction>()
   const lines = text.split('\n')
   lines.forEach((line, i) => {
@@ -95,7 +97,8 @@ export function helperOps(root: string): { ops: HelperOp[]; protocol: string; wa
       const fn = d && functions.get(d.fn)
       if (!d || !fn) warnings.push({ file: TS_FILE, line, message: `Helper.${method} sends "${sent[1]}", which ${C_FILE} does not dispatch` })
       else {
-        const named = [...fn.body.matchAll(/call_begin\((?:"(\w+)"|name)\)/g)].map((m) => m[1] ?? d.name ?? sent[1])
+        // the system calls it names in its error reports: call_begin("x"), call_path2("x", ...), fail("x")
+        const named = [...fn.body.matchAll(/(?:call_begin|call_path2|fail)\((?:"(\w+)"|name\b)/g)].map((m) => m[1] ?? d.name ?? sent[1])
         op.c = { fn: d.fn, line: fn.line, comment: fn.comment, syscalls: [...new Set(named)], args: d.args }
       }
     }
@@ -165,9 +168,9 @@ export function helperAppendix(root: string, sourceHref: (file: string, line: nu
   for (const o of requests) {
     out.push(`### \`${o.method}\` {#op-${o.method}}`, '', '```ts\n' + o.signature + '\n```', '')
     out.push(o.summary || '_Not documented in helper.ts yet._', '')
-    const facts = [`**Request:** \`${o.op}\`${o.c?.args != null ? ` with ${o.c.args} argument${o.c.args === 1 ? '' : 's'}` : ''}`]
-    if (o.c) facts.push(`**System calls:** ${o.c.syscalls.map(manLink).join(', ')}`, `**Source:** ${at(C_FILE, o.c.line, `${o.c.fn}()`)} · ${at(TS_FILE, o.line, `Helper.${o.method}`)}`)
-    out.push(facts.join('  \n'), '')
+    const request = `\`${o.op}\`${o.c?.args != null ? `, ${o.c.args} argument${o.c.args === 1 ? '' : 's'}` : ''}`
+    const source = o.c ? `${at(C_FILE, o.c.line, `${o.c.fn}()`)} · ${at(TS_FILE, o.line, `Helper.${o.method}`)}` : at(TS_FILE, o.line, `Helper.${o.method}`)
+    out.push('| request | system calls | source |', '|---|---|---|', `| ${request} | ${(o.c?.syscalls ?? []).map(manLink).join(', ')} | ${source} |`, '')
     if (o.params.length) out.push('**Arguments**', '', ...o.params.map((p) => `- \`${p.name}\`: ${p.text}`), '')
     if (o.returns) out.push(`**Returns** ${o.returns}`, '')
     if (o.throws.length) out.push('**Errors**', '', ...o.throws.map((t) => `- ${errorItem(t)}`), '')

@@ -8,10 +8,12 @@
  *   - PATH is relative to the repository and lies under chapters/, solutions/ or native/;
  *     a missing file or region, or a malformed include line, fails the build with the
  *     chapter file and line;
- *   - an include of chapters/X#R also *uses* solutions/X#R: the instructors' edition shows it
- *     right after the starter, labelled "Reference solution" (a missing one fails that edition
- *     and warns in the learner's);
- *   - a direct include of solutions/... shows only in the instructors' edition;
+ *   - chapters/X#R and solutions/X#R name one pair of regions, and both must exist (a
+ *     missing half fails every edition). The learner's edition (the default) shows the
+ *     starter's region either way, so it never reveals a solution. The instructors' edition
+ *     shows what the line names: the solution's region for solutions/X#R, and for
+ *     chapters/X#R the starter's followed by the solution's;
+ *   - native/ regions show in both editions;
  *   - a region defined in the written chapters' folders or in native/ that nothing uses is a
  *     warning (the folders of planned chapters are left alone until they are written).
  */
@@ -133,7 +135,6 @@ export interface Resolved {
   /** "path#name" of every region this text uses, whatever the edition */
   used: Set<string>
   errors: Problem[]
-  warnings: Problem[]
 }
 
 const kindOf = (path: string): CodeInclude['kind'] =>
@@ -151,7 +152,6 @@ export function resolveIncludes(markdown: string, store: RegionStore, options: R
   const includes: CodeInclude[] = []
   const used = new Set<string>()
   const errors: Problem[] = []
-  const warnings: Problem[] = []
   let inFence: string | null = null
 
   const block = (region: Region): string => {
@@ -195,28 +195,25 @@ export function resolveIncludes(markdown: string, store: RegionStore, options: R
       return line
     }
     used.add(`${path}#${name}`)
-    const kind = kindOf(path)
-    if (kind === 'solution') {
-      return options.edition === 'instructors'
-        ? block(region)
-        : '<p class="edition-note">The reference solution for this part is shown in the instructors\' edition.</p>'
-    }
-    const parts = [block(region)]
-    if (kind === 'starter') {
-      const solutionPath = `solutions/${path.slice('chapters/'.length)}`
-      const solution = store.region(solutionPath, name)
-      if (solution) {
-        used.add(`${solutionPath}#${name}`)
-        if (options.edition === 'instructors') parts.push(block(solution))
+    if (kindOf(path) === 'native') return block(region)
+    // chapters/X#R and solutions/X#R name the same pair of regions: the starter's and the solution's
+    const rel = path.slice(path.indexOf('/') + 1)
+    const pair: Region[] = []
+    for (const other of [`chapters/${rel}`, `solutions/${rel}`]) {
+      const found = other === path ? region : store.region(other, name)
+      if (found) {
+        used.add(`${other}#${name}`)
+        pair.push(found)
       } else {
-        const problem = { ...at, message: `include ${target}: ${solutionPath} has no region "${name}", so the instructors' edition has no reference solution to show next to it` }
-        if (options.edition === 'instructors') errors.push(problem)
-        else warnings.push(problem)
+        errors.push({ ...at, message: `include ${target}: ${other} has no region "${name}"; starter and solution must both mark it, since the learner's edition shows the starter's and the instructors' edition the solution's` })
       }
     }
-    return parts.join('\n\n')
+    if (pair.length < 2) return line
+    const [starter, solution] = pair
+    if (options.edition === 'learner') return block(starter)
+    return kindOf(path) === 'solution' ? block(solution) : [block(starter), block(solution)].join('\n\n')
   })
-  return { markdown: out.join('\n'), includes, used, errors, warnings }
+  return { markdown: out.join('\n'), includes, used, errors }
 }
 
 function sourceFiles(root: string, dir: string): string[] {

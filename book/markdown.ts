@@ -32,14 +32,15 @@ export interface Rendered {
   html: string
   headings: Heading[]
   /** links that point nowhere, with the reason */
-  brokenLinks: string[]
+  brokenLinks: { href: string; error: string }[]
 }
 
 export const escapeHtml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 export const stripTags = (html: string): string =>
-  html.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
+  html.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
+    .replace(/&#(x?)([0-9a-f]+);/gi, (_, hex: string, n: string) => String.fromCodePoint(parseInt(n, hex ? 16 : 10))).replace(/&amp;/g, '&')
 
 export function slugify(text: string): string {
   return text.toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, '-').replace(/^-+|-+$/g, '') || 'section'
@@ -65,7 +66,7 @@ function codeBlock(code: string, language: string, caption = '', classes = ''): 
 
 export function render(markdown: string, context: RenderContext = {}): Rendered {
   const headings: Heading[] = []
-  const brokenLinks: string[] = []
+  const brokenLinks: Rendered['brokenLinks'] = []
   const ids = new Map<string, number>()
   const uniqueId = (base: string): string => {
     const n = ids.get(base) ?? 0
@@ -116,7 +117,7 @@ export function render(markdown: string, context: RenderContext = {}): Rendered 
         if (href.startsWith('#') || !context.resolveLink) return `<a href="${escapeHtml(href)}"${title}>${text}</a>`
         const target = context.resolveLink(href)
         if ('error' in target) {
-          brokenLinks.push(`${href}: ${target.error}`)
+          brokenLinks.push({ href, error: target.error })
           return `<span class="broken-link">${text}</span>`
         }
         return `<a href="${escapeHtml(target.href)}"${title}>${text}</a>`

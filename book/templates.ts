@@ -92,7 +92,6 @@ export function layout(page: Page, options: LayoutOptions): string {
 <meta name="color-scheme" content="light dark">
 <title>${escapeHtml(title)}</title>
 <link rel="icon" href="${base}assets/favicon.svg" type="image/svg+xml">
-<link rel="preload" href="${base}assets/fonts/source-serif-4-latin-wght-normal.woff2" as="font" type="font/woff2" crossorigin>
 <link rel="stylesheet" href="${base}assets/book.css">
 <script>try{var t=localStorage.getItem('book-theme');if(t==='light'||t==='dark')document.documentElement.dataset.theme=t}catch(e){}</script>
 ${rel}
@@ -105,7 +104,7 @@ ${rel}
 <a class="topbar-title" href="${base}index.html">${BOOK_TITLE}</a>${edition}
 <div class="search" role="search">
 <label class="search-box">${ICONS.search}<input id="search" type="search" placeholder="Search" aria-label="Search the book" autocomplete="off" spellcheck="false"><kbd class="search-key">/</kbd></label>
-<div id="search-results" class="search-results" hidden></div>
+<div id="search-results" class="search-results" role="listbox" aria-label="Search results" hidden></div>
 </div>
 <button type="button" class="icon-button theme-toggle" aria-label="Switch between light and dark theme">${ICONS.theme}</button>
 </header>

@@ -67,3 +67,27 @@ export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 export function baseSpec(args: string[], env: string[] = [DEFAULT_PATH]): Spec {
   return { ociVersion: '1.0.2', process: { args, env, cwd: '/' } }
 }
+
+/** The mounts every container gets, as Docker's default spec lists them (oci/defaults.go). */
+export const DEFAULT_MOUNTS: Mount[] = [
+  { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+  { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+  { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+  { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+  { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+]
+
+/**
+ * The devices the runtime spec says every container has (config-linux.md, "Default Devices"):
+ * name, major, minor of each character device, mode 0666.
+ */
+export const DEFAULT_DEVICES: [name: string, major: number, minor: number][] = [
+  ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],
+]
+
+/** The /dev symlinks of the runtime spec ("Dev symbolic links"), and ptmx into the container's devpts: [target, link]. */
+export const DEV_SYMLINKS: [target: string, link: string][] = [
+  ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx'],
+]

@@ -2,59 +2,143 @@
  * The learner's container tool. Run it as `npx minidocker ...`; `--reference` runs the
  * reference solutions instead of chapters/ (see workbook/conditions.mjs).
  */
+import { randomBytes } from 'node:crypto'
 import chalk from 'chalk'
 import { buildEnv } from '#ch/01-process/process.ts'
+import { CHAPTER_NAMESPACES } from '#ch/02-namespaces/namespaces.ts'
+import { DEFAULT_MOUNTS, parseVolume } from '#ch/03-rootfs/rootfs.ts'
 import { ContainerError } from '../lib/errors.ts'
-import { baseSpec } from '../lib/oci.ts'
+import { baseSpec, type Resources, type Spec } from '../lib/oci.ts'
 import { runContainer } from './container.ts'
+import { imageRootfs } from './image.ts'
+import { IMAGES_USAGE, imageCommand, withImageConfig } from './images.ts'
 import { required } from './layers.ts'
+import { pull } from './pull.ts'
 
 const USAGE = `usage: minidocker [--reference] COMMAND
 
 commands:
-  run [OPTIONS] [--] COMMAND [ARG...]   run a command in a new container
+  run [OPTIONS] IMAGE COMMAND [ARG...]  run a command in a new container
+  run [OPTIONS] -- COMMAND [ARG...]     the same in the host's root filesystem
+  pull [--platform P] NAME[:TAG|@DIGEST]
+                                        pull an image from a registry into the store
+
+${IMAGES_USAGE}
+
+IMAGE is a rootfs directory, a rootfs tarball, an image in the store, or a built-in
+image: probe, busybox
 
 run options:
   -e, --env KEY[=VALUE]    set an environment variable (repeatable)
-  -w, --workdir DIR        working directory inside the container`
+  -w, --workdir DIR        working directory inside the container
+  -h, --hostname NAME      the container's hostname
+  -v, --volume HOST:CONTAINER[:ro]
+                           bind-mount a host path (repeatable)
+  --memory SIZE            memory limit: 64m, 1g, 512k or bytes
+  --cpus N                 CPU limit in CPUs, e.g. 0.5
+  --pids N                 limit on the number of processes`
 
-/** Options for `run`, as docker parses them: flags first, then the command, untouched. */
+/** Options for `run`, as docker parses them: flags first, then the image and command, untouched. */
 export interface RunOptions {
   env: string[]
+  volumes: string[]
   workdir?: string
+  hostname?: string
+  memory?: string
+  cpus?: string
+  pids?: string
+  /** absent for `run -- COMMAND`, which runs in the host's root filesystem */
+  image?: string
   command: string[]
 }
 
-const VALUE_FLAGS: Record<string, keyof RunOptions> = {
-  '-e': 'env', '--env': 'env', '-w': 'workdir', '--workdir': 'workdir',
+type Flag = 'env' | 'volumes' | 'workdir' | 'hostname' | 'memory' | 'cpus' | 'pids'
+
+const VALUE_FLAGS: Record<string, Flag> = {
+  '-e': 'env', '--env': 'env', '-w': 'workdir', '--workdir': 'workdir', '-h': 'hostname',
+  '--hostname': 'hostname', '-v': 'volumes', '--volume': 'volumes', '--memory': 'memory', '-m': 'memory',
+  '--cpus': 'cpus', '--pids': 'pids', '--pids-limit': 'pids',
 }
 
 export function parseRun(args: string[]): RunOptions {
-  const options: RunOptions = { env: [], command: [] }
+  const options: RunOptions = { env: [], volumes: [], command: [] }
   let i = 0
+  let imageless = false
   for (; i < args.length; i++) {
     const arg = args[i]!
-    if (arg === '--') { i++; break }
+    if (arg === '--') { i++; imageless = true; break }
     if (!arg.startsWith('-')) break
     const [flag, inline] = arg.includes('=') && arg.startsWith('--') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
     const key = VALUE_FLAGS[flag]
     if (!key) throw new ContainerError(`unknown flag: ${flag}\n\n${USAGE}`, 125)
     const value = inline ?? args[++i]
     if (value === undefined) throw new ContainerError(`flag needs an argument: ${flag}`, 125)
-    if (key === 'env') options.env.push(value)
-    else if (key === 'workdir') options.workdir = value
+    if (key === 'env' || key === 'volumes') options[key].push(value)
+    else options[key] = value
   }
+  if (!imageless) options.image = args[i++]
   options.command = args.slice(i)
-  if (options.command.length === 0) throw new ContainerError(`"run" requires a command to run\n\n${USAGE}`, 125)
+  if (options.command.length === 0 && options.image === undefined) throw new ContainerError(`"run" requires an image and a command to run\n\n${USAGE}`, 125)
   return options
+}
+
+/** "64m", "1g", "512k", "1048576" as bytes, the way `docker run --memory` reads them. */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(text)
+  if (!match) throw new ContainerError(`invalid size "${text}": expected a number with an optional unit b, k, m or g`, 125)
+  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2]!.toLowerCase() as '' | 'b' | 'k' | 'm' | 'g']
+  return Math.floor(Number(match[1]) * unit)
+}
+
+function positive(flag: string, text: string, integer: boolean): number {
+  const n = Number(text)
+  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new ContainerError(`invalid ${flag} "${text}": expected a positive ${integer ? 'integer' : 'number'}`, 125)
+  return n
+}
+
+/** --memory, --cpus and --pids as linux.resources (CFS quota per 100 ms period, as Docker sets it). */
+function resources(options: RunOptions): Resources {
+  const r: Resources = {}
+  if (options.memory !== undefined) r.memory = { limit: parseSize(options.memory) }
+  if (options.cpus !== undefined) r.cpu = { quota: Math.round(positive('--cpus', options.cpus, false) * 100_000), period: 100_000 }
+  if (options.pids !== undefined) r.pids = { limit: positive('--pids', options.pids, true) }
+  return r
+}
+
+/** The config.json of the container these options describe, with its rootfs at `rootfs`. */
+async function runSpec(options: RunOptions, rootfs: string | undefined): Promise<Spec> {
+  const env = await required(() => buildEnv(options.env, process.env), 'run -e')
+  const spec = baseSpec(options.command, env)
+  if (options.workdir) spec.process.cwd = options.workdir
+  if (options.hostname !== undefined) spec.hostname = options.hostname
+  const namespaces = rootfs === undefined ? CHAPTER_NAMESPACES : [...CHAPTER_NAMESPACES, 'mount' as const]
+  spec.linux = {
+    namespaces: namespaces.map((type) => ({ type })),
+    resources: resources(options),
+    cgroupsPath: `minidocker/${randomBytes(6).toString('hex')}`,
+  }
+  const volumes = await required(() => options.volumes.map(parseVolume), '-v')
+  if (rootfs === undefined) {
+    if (volumes.length > 0) throw new ContainerError('-v needs an IMAGE: volumes are mounted into its root filesystem', 125)
+    return spec
+  }
+  spec.root = { path: rootfs }
+  spec.mounts = [...DEFAULT_MOUNTS, ...volumes]
+  return spec
 }
 
 async function run(args: string[]): Promise<number> {
   const options = parseRun(args)
-  const env = await required(() => buildEnv(options.env, process.env), 'run -e')
-  const spec = baseSpec(options.command, env)
-  if (options.workdir) spec.process.cwd = options.workdir
-  return runContainer(spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' })
+  const image = options.image === undefined ? undefined : await imageRootfs(options.image)
+  try {
+    let spec = await runSpec(options, image?.rootfs)
+    if (image?.config) spec = await withImageConfig(spec, image.config, options, image.rootfs)
+    const exit = await runContainer(spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' })
+    if (exit.oomKilled) console.error(chalk.red(`minidocker: the container was OOM-killed: it went past its memory limit (--memory ${options.memory})`))
+    return exit.code
+  } finally {
+    await image?.release()
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -62,6 +146,13 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return run(rest)
+    case 'pull':
+      return pull(rest)
+    case 'images':
+    case 'rmi':
+    case 'inspect':
+    case 'load':
+      return (await imageCommand(command, rest))!
     case undefined:
     case 'help':
     case '--help':

@@ -1,14 +1,62 @@
 /**
  * `minidocker run`: one container from start to exit, composed from the chapters.
  *
- * The order is runc's: start the helper (01); in it, unshare namespaces and fork so the
- * container's process is PID 1 (02); put that process in its cgroup before it runs anything
- * (04); build its root filesystem and pivot_root into it (03); exec the command (01).
+ * The order is runc's: create the cgroup (04); start the helper (01); in it, unshare namespaces
+ * and fork so the container's process is PID 1 (02); put that process in its cgroup before it
+ * runs anything (04); build its root filesystem and pivot_root into it (03); exec the command
+ * (01); when it has exited, note an OOM kill and remove the cgroup (04).
+ *
+ * A chapter that is still a starter is skipped with a note (optional), unless the spec asks for
+ * something only that chapter can do, such as a hostname or a memory limit (required).
  */
 import { runProcess, type Stdio } from '#ch/01-process/process.ts'
+import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
+import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
+import { createCgroup, joinCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import type { Spec } from '../lib/oci.ts'
+import type { Helper } from '../native/helper.ts'
+import { optional, required } from './layers.ts'
 
-/** Run the container described by `spec` and return the exit code `docker run` would. */
-export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<number> {
-  return runProcess(spec.process, stdio)
+/** How a container ended. */
+export interface ContainerExit {
+  /** the number `docker run` exits with */
+  code: number
+  /** whether the kernel's OOM killer killed a process in its cgroup */
+  oomKilled: boolean
+}
+
+/** Run the container described by `spec` to the end. */
+export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<ContainerExit> {
+  const limited = Object.keys(spec.linux?.resources ?? {}).length > 0
+  const cgroup = spec.linux?.cgroupsPath === undefined
+    ? undefined
+    : limited
+      ? await required(() => createCgroup(spec), 'a memory, CPU or pids limit')
+      : await optional(() => createCgroup(spec), 'running without a cgroup')
+  // Like `docker run`'s signal proxy: a signal sent to minidocker goes to the container, and
+  // minidocker stays to remove the cgroup once the container has exited.
+  let started: Helper | undefined
+  const proxy = (signal: NodeJS.Signals) => started?.process.kill(signal)
+  for (const signal of PROXIED) process.on(signal, proxy)
+  try {
+    const code = await runProcess(spec.process, stdio, (helper) => prepare((started = helper), spec, cgroup))
+    return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
+  } finally {
+    for (const signal of PROXIED) process.off(signal, proxy)
+    if (cgroup) await removeCgroup(cgroup)
+  }
+}
+
+const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
+
+/** Everything between the helper's start and exec. */
+async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined): Promise<void> {
+  const enter = () => enterNamespaces(helper, spec)
+  const pid = spec.hostname === undefined
+    ? await optional(enter, 'running in the host\'s namespaces and root filesystem')
+    : await required(enter, '--hostname')
+  // Without chapter 02 there is no fork: the helper itself becomes the container's process.
+  if (cgroup) await joinCgroup(cgroup, pid ?? helper.pid)
+  // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
+  if (spec.root && pid !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
 }

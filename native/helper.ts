@@ -113,7 +113,11 @@ export class Helper {
     )
   }
 
-  /** Start a helper whose stdio is wired as asked; it waits for requests. */
+  /**
+   * Start a helper whose stdio is wired as asked; it waits for requests.
+   * @param options the helper's stdin, stdout and stderr (they become the container's), whether it runs detached in its own session, and extra fds passed on as 4, 5, ...
+   * @throws Error when the helper is not built (run `npm install`).
+   */
   static start(options: HelperOptions = {}): Helper {
     if (!existsSync(HELPER_PATH))
       throw new Error(`the native helper is not built (${HELPER_PATH}): run \`npm install\``)
@@ -168,7 +172,16 @@ export class Helper {
     return reply
   }
 
-  /** execve(); PATH is searched in `env` when `file` has no slash. Resolves once exec happened. */
+  /**
+   * execve(): replace the helper with `file`. Resolves once the exec happened: the control socket is close-on-exec, so success is end-of-file.
+   * @param file the program; without a slash it is searched in the PATH of `env`, not of the caller
+   * @param argv the complete argv, argv[0] included
+   * @param env the complete environment, as KEY=value strings
+   * @throws ENOENT when no such file is found (on the PATH); Docker reports it as exit code 127.
+   * @throws EACCES when the file is found but not executable, or a directory on the way is not searchable; Docker reports 126.
+   * @throws ENOEXEC when the file is not a format the kernel can run.
+   * @precondition Everything the process needs (namespaces, cgroup, root, working directory) is set up first: after the exec, the helper takes no more requests.
+   */
   async exec(file: string, argv: string[], env: string[]): Promise<void> {
     const reply = await this.#request('exec', file, String(argv.length), ...argv, ...env)
     if (reply === null) return // close-on-exec closed the socket: the new program runs
@@ -178,117 +191,282 @@ export class Helper {
     )
   }
 
-  /** fork(): later requests go to the child; returns the child's PID on the host. */
+  /**
+   * fork(): later requests go to the child; the parent becomes a relay that forwards signals, reaps children and leaves exactly as the child leaves.
+   * @returns the child's PID as the host sees it (in a new PID namespace the child sees itself as 1).
+   * @throws EAGAIN when a pids limit (cgroup pids.max or RLIMIT_NPROC) is reached.
+   * @precondition After unshare(['pid']) the fork is what creates the namespace's PID 1: the caller itself never enters a new PID namespace.
+   */
   async fork(): Promise<number> {
     return (await this.#call('fork')).pid!
   }
 
+  /**
+   * unshare(): move the helper into new namespaces of the given kinds.
+   * @param namespaces config.json's names: mount, uts, ipc, pid, network, user, cgroup, time
+   * @throws EPERM without CAP_SYS_ADMIN (outside a user namespace).
+   * @throws EINVAL for a kind the kernel does not know, or for mount or user namespaces in a threaded process (which is why this is a separate, single-threaded program).
+   * @throws EINVAL for an unknown name (the helper rejects it before any system call).
+   * @precondition For pid, the new namespace applies only to children: fork() next.
+   */
   unshare(namespaces: Namespace[]): Promise<unknown> {
     return this.#call('unshare', namespaces.join(','))
   }
 
-  /** Join the namespace behind a path such as /proc/PID/ns/net. */
+  /**
+   * Join the namespace behind a path such as /proc/PID/ns/net.
+   * @param path a /proc/PID/ns/KIND file, or a bind mount of one
+   * @throws ENOENT when the path does not exist (the process is gone).
+   * @throws EINVAL when the file is not a namespace, or joining a mount namespace from a threaded process.
+   * @throws EPERM without CAP_SYS_ADMIN in the namespace's owning user namespace.
+   */
   setns(path: string): Promise<unknown> {
     return this.#call('setns', path)
   }
 
+  /**
+   * sethostname(): set the host name of the helper's UTS namespace.
+   * @param name at most 64 bytes
+   * @throws EINVAL when the name is longer than 64 bytes.
+   * @throws EPERM without CAP_SYS_ADMIN.
+   * @precondition In a new UTS namespace (unshare(['uts'])), or the host's own name changes.
+   */
   sethostname(name: string): Promise<unknown> {
     return this.#call('sethostname', name)
   }
 
+  /**
+   * mount(): attach a filesystem, make a bind mount, or change a mount's propagation or flags.
+   * @param source a device, a directory to bind, or a name such as "proc"; null for none
+   * @param target the mount point, which must exist
+   * @param fstype proc, tmpfs, sysfs, overlay, ...; null for bind mounts and propagation changes
+   * @param flags MS_ flags without the prefix: bind, rec, private, rdonly, remount, nosuid, ...
+   * @param data filesystem options, e.g. overlay's lowerdir=...,upperdir=...,workdir=...
+   * @throws ENOENT when the target (or a bind source) does not exist.
+   * @throws EINVAL for an invalid combination of flags, or a propagation change on something that is not a mount point.
+   * @throws EPERM without CAP_SYS_ADMIN.
+   * @throws EBUSY when the source is already mounted.
+   * @precondition In a new mount namespace whose mounts were made private first (mount(null, '/', null, ['rec', 'private'])), or the mount propagates to the host.
+   */
   mount(source: string | null, target: string, fstype: string | null, flags: MountFlag[] = [], data: string | null = null): Promise<unknown> {
     return this.#call('mount', source ?? '', target, fstype ?? '', flags.join(','), data ?? '')
   }
 
+  /**
+   * umount2(): detach the filesystem mounted at `target`.
+   * @param target a mount point
+   * @param flags force, detach (lazy: detach now, clean up when unused), expire, nofollow
+   * @throws EBUSY when something still uses the mount (use detach).
+   * @throws EINVAL when the target is not a mount point.
+   * @throws EPERM without CAP_SYS_ADMIN.
+   */
   umount2(target: string, flags: UmountFlag[] = []): Promise<unknown> {
     return this.#call('umount2', target, flags.join(','))
   }
 
+  /**
+   * pivot_root(): make `newRoot` the root of the mount namespace and move the old root to `putOld`, from where it can be unmounted.
+   * @param newRoot the new root; it must be a mount point (bind-mount it onto itself first)
+   * @param putOld a directory at or under newRoot
+   * @throws EINVAL when newRoot is not a mount point, putOld is not under it, or the current root is on a shared mount.
+   * @throws EBUSY when newRoot or putOld is the current root.
+   * @throws EPERM without CAP_SYS_ADMIN.
+   * @precondition In a new mount namespace whose mounts were made private. Unlike chroot, it leaves no way back to the host's files once putOld is unmounted.
+   */
   pivotRoot(newRoot: string, putOld: string): Promise<unknown> {
     return this.#call('pivot_root', newRoot, putOld)
   }
 
+  /**
+   * chroot(): change the helper's root directory (not its mount namespace).
+   * @param path the new root
+   * @throws ENOENT when the path does not exist.
+   * @throws EPERM without CAP_SYS_CHROOT.
+   * @precondition chdir into the new root too: a process whose working directory is outside its root can walk out of it.
+   */
   chroot(path: string): Promise<unknown> {
     return this.#call('chroot', path)
   }
 
+  /**
+   * chdir(): change the working directory (config.json's process.cwd).
+   * @param path the new working directory, seen from the current root
+   * @throws ENOENT when it does not exist.
+   * @throws ENOTDIR when it is not a directory.
+   * @throws EACCES when a directory on the way is not searchable.
+   */
   chdir(path: string): Promise<unknown> {
     return this.#call('chdir', path)
   }
 
+  /**
+   * mkdir(): make one directory, as the helper sees the filesystem.
+   * @param path the directory
+   * @param mode its permission bits, before the umask
+   * @throws EEXIST when it already exists.
+   * @throws ENOENT when its parent does not exist.
+   */
   mkdir(path: string, mode = 0o755): Promise<unknown> {
     return this.#call('mkdir', path, String(mode))
   }
 
+  /**
+   * rmdir(): remove an empty directory.
+   * @param path the directory
+   * @throws ENOTEMPTY when it is not empty.
+   * @throws EBUSY when it is a mount point in use.
+   */
   rmdir(path: string): Promise<unknown> {
     return this.#call('rmdir', path)
   }
 
-  /** mknod() a device node with exactly `mode` (the umask is not applied). */
+  /**
+   * mknod() a device node with exactly `mode` (the umask is not applied).
+   * @param path the node to create
+   * @param type c for a character device, b for a block device
+   * @param mode its permission bits
+   * @param major the device's major number (0 with minor 0 makes an overlayfs whiteout)
+   * @param minor the device's minor number
+   * @throws EEXIST when the path exists.
+   * @throws EPERM without CAP_MKNOD, or inside a user namespace.
+   */
   mknod(path: string, type: 'c' | 'b', mode: number, major: number, minor: number): Promise<unknown> {
     return this.#call('mknod', path, type, String(mode), String(major), String(minor))
   }
 
+  /**
+   * symlink(): make `linkPath` a symbolic link to `target`.
+   * @param target what the link points to; not checked
+   * @param linkPath the link to create
+   * @throws EEXIST when linkPath exists.
+   * @throws ENOENT when its directory does not exist.
+   */
   symlink(target: string, linkPath: string): Promise<unknown> {
     return this.#call('symlink', target, linkPath)
   }
 
-  /** Write a whole file as the helper sees it (its mount namespace, its root). */
+  /**
+   * Write a whole file as the helper sees it (its mount namespace, its root).
+   * @param path the file, created or truncated
+   * @param data its contents
+   * @throws ENOENT when the directory does not exist.
+   * @throws EROFS when the filesystem is mounted read-only.
+   */
   writeFile(path: string, data: string): Promise<unknown> {
     return this.#call('write_file', path, data)
   }
 
-  /** prctl(PR_SET_CHILD_SUBREAPER): orphans below this process are reparented to it. */
+  /**
+   * prctl(PR_SET_CHILD_SUBREAPER): orphans below this process are reparented to it.
+   * @precondition A shim sets it before starting the container, so it collects the exit of every process the container leaves behind.
+   */
   setSubreaper(): Promise<unknown> {
     return this.#call('prctl', 'subreaper', '')
   }
 
-  /** prctl(PR_SET_PDEATHSIG): get `signal` when the parent dies. */
+  /**
+   * prctl(PR_SET_PDEATHSIG): get `signal` when the parent dies.
+   * @param signal the signal number
+   * @throws EINVAL for an invalid signal number.
+   */
   setParentDeathSignal(signal: number): Promise<unknown> {
     return this.#call('prctl', 'pdeathsig', String(signal))
   }
 
+  /**
+   * prctl(PR_SET_NO_NEW_PRIVS): no exec can raise privileges from here on (setuid bits and file capabilities are ignored).
+   */
   setNoNewPrivs(): Promise<unknown> {
     return this.#call('prctl', 'no_new_privs', '')
   }
 
+  /**
+   * setgroups(): set the supplementary groups.
+   * @param gids the group IDs
+   * @throws EPERM without CAP_SETGID, or in a user namespace whose setgroups file says deny.
+   * @precondition Before setgid and setuid: after setuid the process may no longer change them.
+   */
   setgroups(gids: number[]): Promise<unknown> {
     return this.#call('setgroups', ...gids.map(String))
   }
 
+  /**
+   * setgid(): set the real, effective and saved group ID.
+   * @param gid the group ID
+   * @throws EPERM without CAP_SETGID.
+   * @throws EINVAL when the ID is not mapped in the user namespace.
+   * @precondition Before setuid, which gives up the right to change groups.
+   */
   setgid(gid: number): Promise<unknown> {
     return this.#call('setgid', String(gid))
   }
 
+  /**
+   * setuid(): set the real, effective and saved user ID (config.json's process.user.uid).
+   * @param uid the user ID
+   * @throws EPERM without CAP_SETUID.
+   * @throws EINVAL when the ID is not mapped in the user namespace.
+   * @precondition Last of the identity calls: a non-root user can change nothing afterwards.
+   */
   setuid(uid: number): Promise<unknown> {
     return this.#call('setuid', String(uid))
   }
 
+  /**
+   * setsid(): start a new session, without a controlling terminal.
+   * @throws EPERM when the helper already leads a process group (fork first).
+   */
   setsid(): Promise<unknown> {
     return this.#call('setsid')
   }
 
-  /** Close every inherited fd from 3 up, so none leaks into the container. */
+  /**
+   * Close every inherited fd from 3 up, so none leaks into the container.
+   */
   closeFds(): Promise<unknown> {
     return this.#call('close_fds')
   }
 
-  /** lsetxattr(): set an extended attribute on `path` itself (not on a symlink's target). */
+  /**
+   * lsetxattr(): set an extended attribute on `path` itself (not on a symlink's target).
+   * @param path the file or directory
+   * @param name the attribute, e.g. trusted.overlay.opaque
+   * @param value its value, e.g. y
+   * @throws EPERM for a trusted.* attribute without CAP_SYS_ADMIN.
+   * @throws ENOTSUP when the filesystem does not support extended attributes (or not that namespace).
+   */
   setxattr(path: string, name: string, value: string): Promise<unknown> {
     return this.#call('setxattr', path, name, value)
   }
 
-  /** lgetxattr(): an extended attribute's value as text (ENODATA when it is not set). */
+  /**
+   * lgetxattr(): an extended attribute's value as text.
+   * @param path the file or directory (a symlink itself, not its target)
+   * @param name the attribute
+   * @returns the value.
+   * @throws ENODATA when the attribute is not set.
+   * @throws ENOTSUP when the filesystem does not support extended attributes.
+   */
   async getxattr(path: string, name: string): Promise<string> {
     return (await this.#call('getxattr', path, name)).value ?? ''
   }
 
-  /** Block until a reader opens this fifo (runc's exec.fifo). */
+  /**
+   * Block until a reader opens this fifo (runc's exec.fifo): the process is created but not started until `start` reads it.
+   * @param path a fifo, made with mkfifo
+   * @throws ENOENT when the fifo does not exist.
+   * @throws EINVAL when the path is not a fifo (opening a plain file would not block).
+   */
   waitFifo(path: string): Promise<unknown> {
     return this.#call('wait_fifo', path)
   }
 
-  /** Block until one byte arrives on an inherited fd. */
+  /**
+   * Block until one byte arrives on an inherited fd (a sync pipe).
+   * @param fd the fd, as the helper sees it (4 and up for extraFds)
+   * @throws EBADF when the fd is not open.
+   * @throws EPIPE on end-of-file: the other side closed without writing.
+   */
   waitFd(fd: number): Promise<unknown> {
     return this.#call('wait_fd', String(fd))
   }

@@ -8,18 +8,18 @@
  *   grade [--chapter N]... [--reference-below] [--out DIR] [--timeout SEC] PATH...
  *                           grade learners' checkouts with this repo's tests: table, JSON, JUnit
  *   selftest                the workbook's own test suite (what `npm test` runs)
- * N defaults to the current chapter: the first that does not pass yet.
+ * N defaults to the current chapter: the first whose last remembered result does not pass.
  */
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import chalk from 'chalk'
-import { chapterFiles, findChapter, folderOf, loadChapters, ROOT, type Chapter } from './chapters.ts'
+import { chapterFiles, findChapter, folderOf, loadChapters, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { bar, failureLines, mark, percent, seconds, table } from './format.ts'
-import { findCheckouts, gradeCheckout, reportNames, summaryOf, writeReports, type CheckoutReport } from './grade.ts'
+import { findCheckouts, gradeCheckout, reportNames, writeReports, writeSummary, type CheckoutReport } from './grade.ts'
 import { nextHint } from './hints.ts'
 import { environmentProblems, folderProblems } from './preflight.ts'
 import { resetChapter } from './reset.ts'
-import { checkAll, checkChapter, currentChapter, rememberedCurrent, type ChapterResult } from './status.ts'
+import { checkChapter, rememberedCurrent, standings, type ChapterResult, type Standing } from './status.ts'
 
 // chalk already drops colour when stdout is not a terminal; NO_COLOR (no-color.org) too.
 if (process.env.NO_COLOR) chalk.level = 0
@@ -29,34 +29,41 @@ const USAGE = `usage: npx workbook [progress | watch [N] | check [N] | hint [N] 
 /** An error a learner can act on: printed as one line, no stack. */
 class Stop extends Error {}
 
-function preflight(options: { folders?: boolean } = {}): void {
+/** Stop at the first problem that keeps the tests from running, and at missing chapter folders. */
+function preflight(folders: Chapter[] = []): void {
   const { fatal, warnings } = environmentProblems()
   if (fatal.length) throw new Stop(fatal[0])
   for (const w of warnings) console.log(chalk.yellow(`note: ${w}`))
-  if (options.folders) for (const p of folderProblems()) console.log(chalk.yellow(`note: ${p}`))
+  const problems = folderProblems(ROOT, folders)
+  if (problems.length) throw new Stop(problems.join('\nworkbook: '))
+}
+
+function standingCells(s: Standing): string[] {
+  const c = s.chapter
+  if (!s.saved) return [mark['not started'], `${c.id} ${c.title}`, chalk.dim(`${s.stubs} function${s.stubs === 1 ? '' : 's'} to write`), '']
+  const compare = s.saved.status === 'done' ? chalk.dim(`compare: solutions/${folderOf(c)}/`) : ''
+  return [mark[s.saved.status], `${c.id} ${c.title}`, chalk.dim(`${s.saved.passed}/${s.saved.total} tests`), compare]
 }
 
 async function progress(): Promise<number> {
-  preflight({ folders: true })
+  preflight(writtenChapters())
   const chapters = loadChapters()
-  const results = await checkAll(ROOT, (c) => console.log(chalk.dim(`checking chapter ${c.id}...`)))
-  const byId = new Map(results.map((r) => [r.chapter.id, r.saved]))
-  const done = results.filter((r) => r.saved.status === 'done').length
+  const { all, current } = await standings(ROOT, (c) => console.log(chalk.dim(`checking chapter ${c.id}...`)))
+  const byId = new Map(all.map((s) => [s.chapter.id, s]))
+  const done = all.filter((s) => s.saved?.status === 'done').length
   console.log(`\n${chalk.bold('minidocker workbook')}  ${bar(done, chapters.length)}  ${done}/${chapters.length} chapters done\n`)
   const rows = chapters.map((c) => {
-    const r = byId.get(c.id)
-    if (!r) return [' ', chalk.dim(`${c.id} ${c.title}`), chalk.dim('coming'), '']
-    return [mark[r.status], `${c.id} ${c.title}`, chalk.dim(`${r.passed}/${r.total} tests`), r.status === 'done' ? chalk.dim(`compare: solutions/${folderOf(c)}/`) : '']
+    const s = byId.get(c.id)
+    return s ? standingCells(s) : [' ', chalk.dim(`${c.id} ${c.title}`), chalk.dim('coming'), '']
   })
   for (const line of table(rows)) console.log(`  ${line}`)
-  const now = results.find((r) => r.saved.status !== 'done')?.chapter
-  if (!now) {
+  if (!current) {
     console.log(chalk.green(`\nEvery written chapter passes. Compare your code with the reference in solutions/.`))
     return 0
   }
-  console.log(`\n${chalk.bold(`Now: chapter ${now.id}, ${now.title}`)}`)
-  console.log(`  read  chapters/${folderOf(now)}/README.md`)
-  chapterFiles(now).forEach((f, i) => console.log(`  ${i === 0 ? 'edit' : '    '}  ${f}`))
+  console.log(`\n${chalk.bold(`Now: chapter ${current.id}, ${current.title}`)}`)
+  console.log(`  read  chapters/${folderOf(current)}/README.md`)
+  chapterFiles(current).forEach((f, i) => console.log(`  ${i === 0 ? 'edit' : '    '}  ${f}`))
   console.log(`  run   ${chalk.bold('npx workbook watch')}`)
   return 0
 }
@@ -78,6 +85,7 @@ async function check(chapter: Chapter): Promise<number> {
   console.log(`\n${count('passed')} passed, ${count('failed')} failed${count('skipped') ? `, ${count('skipped')} skipped` : ''}`)
   if (r.status === 'done') {
     console.log(chalk.green(`\nChapter ${chapter.id} is done. Compare with the reference: solutions/${folderOf(chapter)}/`))
+    console.log(chalk.dim('Next: npx workbook'))
     return 0
   }
   if (count('failed') === 0 && count('skipped') > 0) console.log(chalk.yellow('\nThe skipped tests need root on Linux: run as root, or in the VM (see vm/README.md).'))
@@ -110,6 +118,12 @@ async function reset(chapter: Chapter, from: string | undefined): Promise<number
   return 0
 }
 
+/** A path as the user would type it: relative when it is under the current directory. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel.startsWith('..') ? path : rel
+}
+
 function chapterRows(report: CheckoutReport): string[][] {
   const rows = [['chapter', 'passed', 'failed', 'skipped', 'score', 'time', ''].map((h) => chalk.bold(h))]
   for (const c of report.chapters)
@@ -130,6 +144,8 @@ async function grade(args: string[]): Promise<number> {
     },
   })
   if (positionals.length === 0) throw new Stop(`which checkout? usage: npx workbook grade [--chapter N]... [--reference-below] [--out DIR] PATH...`)
+  const timeout = Number(values.timeout)
+  if (!(timeout > 0)) throw new Stop(`--timeout takes a number of seconds, not "${values.timeout}"`)
   preflight()
   const chapters = values.chapter?.flatMap((v) => v.split(',')).map((k) => written(k))
   const checkouts = findCheckouts(positionals)
@@ -144,25 +160,22 @@ async function grade(args: string[]): Promise<number> {
     const report = await gradeCheckout(checkout, names[i]!, {
       chapters,
       referenceBelow: values['reference-below'],
-      timeoutMs: Number(values.timeout) * 1000,
+      timeoutMs: timeout * 1000,
       onChapter: (c) => process.stdout.isTTY && process.stdout.write(chalk.dim(`  chapter ${c.id}...\r`)),
     })
     for (const line of table(chapterRows(report), [1, 2, 3, 4, 5])) console.log(`  ${line}`)
     const files = writeReports(report, many ? join(out, report.name) : out)
-    console.log(chalk.dim(`  reports: ${files.map((f) => relative(process.cwd(), f)).join(', ')}`))
+    console.log(chalk.dim(`  reports: ${files.map(shown).join(', ')}`))
     reports.push(report)
   }
   if (many) {
-    const summary = summaryOf(reports, out)
+    const { summary, file } = writeSummary(reports, out)
     const rows = [['checkout', 'chapters done', 'passed', 'failed', 'skipped', 'score', 'time'].map((h) => chalk.bold(h))]
     for (const r of summary.checkouts)
       rows.push([r.name, `${r.chaptersDone}/${reports[0]!.chapters.length}`, String(r.passed), String(r.failed), String(r.skipped), percent(r.score), seconds(r.durationMs)])
     console.log(`\n${chalk.bold('Summary')}`)
     for (const line of table(rows, [1, 2, 3, 4, 5, 6])) console.log(`  ${line}`)
-    const { writeFileSync, mkdirSync } = await import('node:fs')
-    mkdirSync(out, { recursive: true })
-    writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n')
-    console.log(chalk.dim(`  summary: ${relative(process.cwd(), join(out, 'summary.json'))}`))
+    console.log(chalk.dim(`  summary: ${shown(file)}`))
   }
   return reports.every((r) => r.failed === 0) ? 0 : 1
 }
@@ -173,19 +186,12 @@ function written(key: string): Chapter {
   return chapter
 }
 
-/** Chapter N if given, else the current one (from remembered results, or by running them). */
-async function chapterArg(key: string | undefined, options: { run: boolean }): Promise<Chapter> {
+/** Chapter N if given, else the current one by remembered results (no test runs). */
+function chapterArg(key: string | undefined): Chapter {
   if (key) return written(key)
-  const found = options.run ? await currentChapter(ROOT, (c) => console.log(chalk.dim(`checking chapter ${c.id}...`))) : rememberedCurrent()
-  if (!found) throw new Stop('every written chapter passes: give a chapter number')
+  const found = rememberedCurrent()
+  if (!found) throw new Stop('no chapter is written yet')
   return found
-}
-
-/** A learner's chapter folder must be where chapters.json says, or the tests cannot find it. */
-function needFolder(chapter: Chapter): Chapter {
-  const problem = folderProblems().find((p) => p.includes(`chapters/${folderOf(chapter)}`))
-  if (problem) throw new Stop(problem)
-  return chapter
 }
 
 async function main([command, ...rest]: string[]): Promise<number> {
@@ -194,17 +200,17 @@ async function main([command, ...rest]: string[]): Promise<number> {
     case 'progress':
       return progress()
     case 'check': {
-      preflight()
-      return check(needFolder(await chapterArg(rest[0], { run: false })))
+      const chapter = chapterArg(rest[0])
+      preflight([chapter])
+      return check(chapter)
     }
     case 'watch': {
-      preflight({ folders: true })
-      const start = rest[0] ? needFolder(written(rest[0])) : undefined
+      preflight(writtenChapters())
       const { watch } = await import('./watch.ts')
-      return watch(start)
+      return watch(rest[0] ? written(rest[0]) : undefined)
     }
     case 'hint':
-      return hint(await chapterArg(rest[0], { run: false }))
+      return hint(chapterArg(rest[0]))
     case 'reset': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { from: { type: 'string' } } })
       if (!positionals[0]) throw new Stop('which chapter? usage: npx workbook reset N [--from REV|DIR]')

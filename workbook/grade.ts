@@ -5,12 +5,13 @@
  * a symlink to ours) into which only the learner's chapters/ is put, so the tests, the test
  * tools, lib/, native/ and the reference are ours, whatever the checkout holds.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { basename, join, relative, resolve } from 'node:path'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
 import { folderOf, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { junitXml } from './junit.ts'
 import { runTests, type TestResult } from './runner.ts'
+import { statusOf } from './status.ts'
+import { copyWorkbook } from './tree.ts'
 
 export interface ChapterReport {
   id: string
@@ -88,34 +89,33 @@ export function reportNames(checkouts: string[]): string[] {
   })
 }
 
-const SKIP_TOP = new Set(['.git', 'node_modules', '.workbook', 'reports', 'scratch', 'chapters'])
+/** A learner's file that reaches into solutions/ would be graded as the reference's work. */
+const usesReference = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && /\bsolutions\//.test(readFileSync(join(dir, f), 'utf8')))
+    .sort()
 
 /**
  * A copy of this workbook with the learner's chapters in it. Chapter folders the checkout does
- * not have (an older clone) keep our starters; the notes say which.
+ * not have (an older clone) keep our starters; the notes say which, and name any learner's
+ * file that mentions solutions/.
  */
-export function gradingCopy(checkout: string, root = ROOT): { dir: string; notes: Map<string, string> } {
-  const dir = mkdtempSync(join(tmpdir(), 'workbook-grade-'))
+export function gradingCopy(checkout: string, root = ROOT): { dir: string; notes: Map<string, string[]> } {
+  const dir = copyWorkbook(root, 'workbook-grade-', ['chapters'])
   try {
-    cpSync(root, dir, {
-      recursive: true,
-      filter: (src) => {
-        const rel = relative(root, src)
-        return !SKIP_TOP.has(rel.split('/')[0]!) && rel !== 'book/site'
-      },
-    })
-    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
     cpSync(join(root, 'chapters'), join(dir, 'chapters'), { recursive: true })
-    const notes = new Map<string, string>()
+    const notes = new Map<string, string[]>()
     for (const c of writtenChapters(root)) {
       const folder = folderOf(c)
       const theirs = join(checkout, 'chapters', folder)
       if (!existsSync(theirs)) {
-        notes.set(c.id, `the checkout has no chapters/${folder}: graded the starter`)
+        notes.set(c.id, [`the checkout has no chapters/${folder}: graded the starter`])
         continue
       }
       rmSync(join(dir, 'chapters', folder), { recursive: true, force: true })
       cpSync(theirs, join(dir, 'chapters', folder), { recursive: true, dereference: true })
+      const suspicious = usesReference(join(dir, 'chapters', folder))
+      if (suspicious.length) notes.set(c.id, [`${suspicious.map((f) => `chapters/${folder}/${f}`).join(', ')} mentions solutions/: look at it by hand`])
     }
     return { dir, notes }
   } catch (error) {
@@ -127,13 +127,12 @@ export function gradingCopy(checkout: string, root = ROOT): { dir: string; notes
 function chapterReport(c: Chapter, tests: TestResult[], durationMs: number, referenceBelow: boolean, notes: string[]): ChapterReport {
   const count = (s: TestResult['status']) => tests.filter((t) => t.status === s).length
   const passed = count('passed')
-  const notStarted = tests.every((t) => t.status === 'failed' && /^NotImplementedError\b/.test(t.failure ?? ''))
   return {
     id: c.id,
     folder: folderOf(c),
     title: c.title,
     referenceBelow,
-    status: tests.length > 0 && passed === tests.length ? 'done' : notStarted ? 'not started' : 'in progress',
+    status: statusOf(tests),
     score: tests.length === 0 ? 0 : passed / tests.length,
     passed,
     failed: count('failed'),
@@ -157,10 +156,11 @@ export async function gradeCheckout(checkout: string, name: string, options: Gra
       options.onChapter?.(c)
       const t0 = Date.now()
       const mode = { impl: 'chapters' as const, referenceBelow: referenceBelow ? Number(c.id) : 0 }
-      const chapterNotes = notes.has(c.id) ? [notes.get(c.id)!] : []
+      const chapterNotes = [...(notes.get(c.id) ?? [])]
       let tests: TestResult[]
       try {
-        tests = await runTests([c.tests], mode, { root: dir, timeoutMs: options.timeoutMs })
+        // Stack traces name files in the grading copy, which is about to go: make them relative.
+        tests = (await runTests([c.tests], mode, { root: dir, timeoutMs: options.timeoutMs })).map((t) => ({ ...t, failure: t.failure?.replaceAll(`${dir}/`, '') }))
         if (tests.length === 0) chapterNotes.push('no tests ran')
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error)
@@ -204,8 +204,9 @@ export interface Summary {
   checkouts: { name: string; checkout: string; score: number; passed: number; failed: number; skipped: number; total: number; chaptersDone: number; durationMs: number; report: string }[]
 }
 
-export function summaryOf(reports: CheckoutReport[], outDir: string): Summary {
-  return {
+/** The summary of a class: one row per checkout, pointing at its report. Written to DIR/summary.json. */
+export function writeSummary(reports: CheckoutReport[], outDir: string): { summary: Summary; file: string } {
+  const summary: Summary = {
     gradedAt: reports[0]?.gradedAt ?? new Date().toISOString(),
     referenceBelow: reports[0]?.referenceBelow ?? false,
     checkouts: reports.map((r) => ({
@@ -221,4 +222,8 @@ export function summaryOf(reports: CheckoutReport[], outDir: string): Summary {
       report: join(outDir, r.name, 'report.json'),
     })),
   }
+  mkdirSync(outDir, { recursive: true })
+  const file = join(outDir, 'summary.json')
+  writeFileSync(file, JSON.stringify(summary, null, 2) + '\n')
+  return { summary, file }
 }

@@ -42,13 +42,13 @@ export function junitXml(report: CheckoutReport): string {
     for (const note of c.notes) out.push(`      <property${attrs({ name: 'note', value: note })}/>`)
     out.push(`    </properties>`)
     for (const t of c.tests) {
-      const head = `      <testcase${attrs({ classname: `${c.folder}.${t.file}`, name: t.name, time: secs(t.durationMs) })}`
+      const head = `    <testcase${attrs({ classname: t.file, name: t.name, time: secs(t.durationMs) })}`
       if (t.status === 'passed') out.push(`${head}/>`)
-      else if (t.status === 'skipped') out.push(`${head}>`, `        <skipped/>`, `      </testcase>`)
+      else if (t.status === 'skipped') out.push(`${head}>`, `      <skipped/>`, `    </testcase>`)
       else {
         const failure = t.failure ?? 'failed'
         const type = /^(\w*Error)\b/.exec(failure)?.[1] ?? 'AssertionError'
-        out.push(`${head}>`, `        <failure${attrs({ message: failure.split('\n')[0]!, type })}>${escapeXml(failure)}</failure>`, `      </testcase>`)
+        out.push(`${head}>`, `      <failure${attrs({ message: failure.split('\n')[0]!, type })}>${escapeXml(failure)}</failure>`, `    </testcase>`)
       }
     }
     out.push(`  </testsuite>`)

@@ -11,29 +11,37 @@ export interface Problems {
   warnings: string[]
 }
 
+/** What the checks look at: this machine, unless a test says otherwise. */
+export interface Machine {
+  platform: NodeJS.Platform
+  uid: number | undefined
+}
+
+const thisMachine = (): Machine => ({ platform: process.platform, uid: process.getuid?.() })
+
 /** Linux, root, the native helper. */
-export function environmentProblems(root = ROOT): Problems {
-  if (process.platform !== 'linux')
+export function environmentProblems(root = ROOT, machine = thisMachine()): Problems {
+  if (machine.platform !== 'linux')
     return {
-      fatal: [`this is ${process.platform}, not Linux: containers are Linux kernel features, so work in the VM (see vm/README.md)`],
+      fatal: [`this is ${machine.platform}, not Linux: containers are Linux kernel features, so work in the VM (see vm/README.md)`],
       warnings: [],
     }
   const fatal: string[] = []
   const warnings: string[] = []
   if (!existsSync(join(root, 'native/build/minidocker-helper')))
     fatal.push('the native helper is not built (native/build/minidocker-helper is missing): run `npm install`')
-  if (process.getuid?.() !== 0)
+  if (machine.uid !== 0)
     warnings.push('you are not root, so the kernel tests will skip and chapters past 01 cannot pass: run as root, or in the VM (see vm/README.md)')
   return { fatal, warnings }
 }
 
-/** Chapter folders that are missing or renamed in chapters/. */
-export function folderProblems(root = ROOT): string[] {
+/** Chapter folders (of `chapters`, by default every written one) missing or renamed in chapters/. */
+export function folderProblems(root = ROOT, chapters = writtenChapters(root)): string[] {
   const present = existsSync(join(root, 'chapters'))
     ? readdirSync(join(root, 'chapters'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)
     : []
   const problems: string[] = []
-  for (const c of writtenChapters(root)) {
+  for (const c of chapters) {
     const folder = folderOf(c)
     if (present.includes(folder)) continue
     const renamed = present.find((d) => d.startsWith(`${c.id}-`) || d.startsWith(`${c.id}_`) || d.endsWith(c.slug))

@@ -55,7 +55,7 @@ async function fromGit(root: string, folder: string, rev?: string): Promise<{ fi
   if (names.length === 0) throw new Error(`git revision ${commit} has no chapters/${folder}`)
   const files: Files = new Map()
   for (const name of names) {
-    const show = await execa('git', ['-C', root, 'show', `${commit}:${name}`], { encoding: 'buffer' })
+    const show = await execa('git', ['-C', root, 'show', `${commit}:${name}`], { encoding: 'buffer', stripFinalNewline: false })
     files.set(name.slice(path.length + 1), Buffer.from(show.stdout))
   }
   return { files, source: `git ${commit.slice(0, 7)}` }

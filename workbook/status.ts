@@ -1,5 +1,7 @@
 /** Where a learner stands in each chapter, measured by running the chapter's tests. */
-import { ROOT, writtenChapters, type Chapter } from './chapters.ts'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { chapterFiles, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { fingerprint } from './fingerprint.ts'
 import { notImplemented, runTests, type RunOptions, type TestResult } from './runner.ts'
 import { loadState, updateState, type SavedResult } from './state.ts'
@@ -38,35 +40,42 @@ export function savedResult(chapter: Chapter, root = ROOT): SavedResult | undefi
   return saved && saved.key === fingerprint(chapter, root) ? saved : undefined
 }
 
-/** Every written chapter's result: remembered where still valid, run otherwise. */
-export async function checkAll(root = ROOT, onRun: (c: Chapter) => void = () => {}): Promise<{ chapter: Chapter; saved: SavedResult }[]> {
-  const out: { chapter: Chapter; saved: SavedResult }[] = []
-  for (const chapter of writtenChapters(root)) {
-    let saved = savedResult(chapter, root)
-    if (!saved) {
-      onRun(chapter)
-      await checkChapter(chapter, { root })
-      saved = loadState(root).results[chapter.id]!
-    }
-    out.push({ chapter, saved })
-  }
-  return out
+/** How many starter functions in the chapter's folder still throw NotImplementedError. */
+export function stubsLeft(chapter: Chapter, root = ROOT): number {
+  return chapterFiles(chapter, root).reduce((n, f) => n + (readFileSync(join(root, f), 'utf8').match(/throw new NotImplementedError\(/g)?.length ?? 0), 0)
+}
+
+export interface Standing {
+  chapter: Chapter
+  /** its result, remembered or just measured; none for a later chapter not run yet */
+  saved?: SavedResult
+  /** starter functions left to write (stubsLeft) */
+  stubs: number
 }
 
 /**
- * The chapter to work on: the first written one that does not pass. Chapters are run in order
- * (remembered results are used where valid) only until one is found.
+ * Where the learner stands, cheaply: chapters are run in order (remembered results are used
+ * where still valid) up to the first that does not pass, the current one. A later chapter is
+ * run only if all its functions are written; otherwise its remembered result, or its count of
+ * functions left, stands for it. `fresh` is the current chapter's full result if it just ran.
  */
-export async function currentChapter(root = ROOT, onRun: (c: Chapter) => void = () => {}): Promise<Chapter | undefined> {
+export async function standings(root = ROOT, onRun: (c: Chapter) => void = () => {}): Promise<{ all: Standing[]; current?: Chapter; fresh?: ChapterResult }> {
+  const all: Standing[] = []
+  let current: Chapter | undefined
+  let fresh: ChapterResult | undefined
   for (const chapter of writtenChapters(root)) {
-    let status = savedResult(chapter, root)?.status
-    if (!status) {
+    const stubs = stubsLeft(chapter, root)
+    let saved = savedResult(chapter, root)
+    if (!saved && (!current || stubs === 0)) {
       onRun(chapter)
-      status = (await checkChapter(chapter, { root })).status
+      const result = await checkChapter(chapter, { root })
+      saved = loadState(root).results[chapter.id]
+      if (!current && result.status !== 'done') fresh = result
     }
-    if (status !== 'done') return chapter
+    if (!current && saved?.status !== 'done') current = chapter
+    all.push({ chapter, saved, stubs })
   }
-  return undefined
+  return { all, current, fresh }
 }
 
 /** The chapter to work on by remembered results alone (no test runs): for `hint` without N. */

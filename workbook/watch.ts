@@ -1,8 +1,9 @@
 /**
  * `workbook watch`: re-run the current chapter's tests whenever a file under chapters/ changes,
  * show a compact screen (what passes, the first failure with its message), and move on to the
- * next chapter when one passes. On a terminal, keys: h hint, n next chapter, l list, r re-run,
- * q quit. Without a terminal it prints one screen after another and runs until it is signalled.
+ * next chapter when one passes. Keys: h hint, n next chapter, l list, r re-run, q quit (read
+ * raw from a terminal, or a line at a time from a pipe). Without a terminal on stdout it prints
+ * one screen after another instead of redrawing.
  */
 import { watch as watchFiles, type FSWatcher } from 'node:fs'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import chalk from 'chalk'
 import { chapterFiles, folderOf, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { bar, failureLines, groups, mark } from './format.ts'
 import { nextHint } from './hints.ts'
-import { checkChapter, currentChapter, savedResult, type ChapterResult } from './status.ts'
+import { checkChapter, savedResult, standings, type ChapterResult } from './status.ts'
 
 const DEBOUNCE_MS = 250
 
@@ -18,11 +19,14 @@ const DEBOUNCE_MS = 250
 const ignored = (name: string): boolean => name.split('/').some((p) => p.startsWith('.')) || /(~|\.swp|\.swx|\.tmp|^4913)$/.test(name)
 
 export async function watch(start: Chapter | undefined, root = ROOT): Promise<number> {
-  const tty = Boolean(process.stdout.isTTY && process.stdin.isTTY)
+  const tty = Boolean(process.stdout.isTTY)
+  const raw = Boolean(process.stdin.isTTY)
   const out = (line = '') => process.stdout.write(line + '\n')
   const chapters = writtenChapters(root)
+  const at = (c: Chapter): number => chapters.findIndex((x) => x.id === c.id)
 
-  let current = start ?? (await currentChapter(root, (c) => out(chalk.dim(`checking chapter ${c.id}...`))))
+  const found = start ? undefined : await standings(root, (c) => out(chalk.dim(`checking chapter ${c.id}...`)))
+  let current = start ?? found?.current
   if (!current) {
     out(chalk.green('Every written chapter passes. Compare your code with solutions/.'))
     return 0
@@ -33,12 +37,11 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
   let pending: string | undefined
   let timer: NodeJS.Timeout | undefined
   let banner: string[] = []
-  let last: ChapterResult | undefined
   let finish: (code: number) => void = () => {}
   const finished = new Promise<number>((r) => (finish = r))
   let quitting = false
 
-  const keys = tty ? `${chalk.bold('h')} hint  ${chalk.bold('n')} next chapter  ${chalk.bold('l')} list  ${chalk.bold('r')} re-run  ${chalk.bold('q')} quit` : ''
+  const keys = `${chalk.bold('h')} hint  ${chalk.bold('n')} next chapter  ${chalk.bold('l')} list  ${chalk.bold('r')} re-run  ${chalk.bold('q')} quit${raw ? '' : ' (then Enter)'}`
 
   function screen(r: ChapterResult, why: string): void {
     const c = r.chapter
@@ -61,7 +64,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
     const skipped = r.results.filter((t) => t.status === 'skipped').length
     if (skipped) out(chalk.yellow(`\n${skipped} tests skipped: the kernel tests need root on Linux (see vm/README.md)`))
     out(`\n${chalk.dim('edit')} ${chapterFiles(c, root).join('  ')}`)
-    out(tty ? `\n${keys}` : chalk.dim(`watching chapters/ for changes`))
+    out(`\n${chalk.dim('watching chapters/ for changes')}  ${keys}`)
   }
 
   async function run(why: string): Promise<void> {
@@ -70,40 +73,45 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
       return
     }
     const chapter = current!
+    let last: ChapterResult | undefined
     running = new AbortController()
     runs++
     if (tty) process.stdout.write(chalk.dim(`\nrunning chapter ${chapter.id}'s tests...\n`))
     try {
       last = await checkChapter(chapter, { root, signal: running.signal })
     } catch (error) {
-      running = undefined
-      if (quitting) return
-      out(chalk.red(`the tests could not run: ${error instanceof Error ? error.message : String(error)}`))
-      return
+      if (!quitting) out(chalk.red(`the tests could not run: ${error instanceof Error ? error.message : String(error)}`))
+      last = undefined
     }
     running = undefined
     if (quitting) return
-    if (last.status === 'done') {
-      banner = [chalk.green(`✓ Chapter ${chapter.id} is done. Compare with the reference: solutions/${folderOf(chapter)}/`), '']
-      const next = chapters.slice(chapters.indexOf(chapter) + 1).find((c) => savedResult(c, root)?.status !== 'done')
-      screen(last, why)
-      if (!next) {
-        out(chalk.green('\nEvery written chapter passes. Well done!'))
-        quit(0)
-        return
-      }
-      out(chalk.bold(`\nOn to chapter ${next.id}: ${next.title}. Read chapters/${folderOf(next)}/README.md`))
-      current = next
-      pending = `chapter ${chapter.id} passed`
-    } else {
-      screen(last, why)
-      banner = []
-    }
+    if (last) show(last, why)
     if (pending) {
       const again = pending
       pending = undefined
       await run(again)
     }
+  }
+
+  /** Show a result; when the chapter passes, move on to the next one not done (and run it). */
+  function show(result: ChapterResult, why: string): void {
+    const chapter = result.chapter
+    if (result.status !== 'done') {
+      screen(result, why)
+      banner = []
+      return
+    }
+    banner = [chalk.green(`✓ Chapter ${chapter.id} is done. Compare with the reference: solutions/${folderOf(chapter)}/`), '']
+    const next = chapters.slice(at(chapter) + 1).find((c) => savedResult(c, root)?.status !== 'done')
+    screen(result, why)
+    if (!next) {
+      out(chalk.green('\nEvery written chapter passes. Well done!'))
+      quit(0)
+      return
+    }
+    out(chalk.bold(`\nOn to chapter ${next.id}: ${next.title}. Read chapters/${folderOf(next)}/README.md`))
+    current = next
+    pending = `chapter ${chapter.id} passed`
   }
 
   function changed(name: string): void {
@@ -119,10 +127,8 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
     clearInterval(orphan)
     watcher.close()
     running?.abort()
-    if (tty) {
-      process.stdin.setRawMode(false)
-      process.stdin.pause()
-    }
+    if (raw) process.stdin.setRawMode(false)
+    process.stdin.removeAllListeners('data').pause()
     finish(code)
   }
 
@@ -135,7 +141,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
       return
     }
     if (k === 'n') {
-      const next = chapters[chapters.indexOf(current!) + 1]
+      const next = chapters[at(current!) + 1]
       if (!next) return void out(chalk.dim('\nthis is the last written chapter'))
       current = next
       banner = []
@@ -146,7 +152,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
       for (const c of chapters) {
         const s = savedResult(c, root)
         const state = s ? `${mark[s.status]} ${c.id} ${c.title}  ${chalk.dim(`${s.passed}/${s.total}`)}` : `${chalk.dim('?')} ${c.id} ${c.title}  ${chalk.dim('not run yet')}`
-        out(`  ${c === current ? chalk.bold(state) : state}`)
+        out(`  ${c.id === current!.id ? chalk.bold(state) : state}`)
       }
     }
   }
@@ -163,11 +169,13 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
   process.once('SIGTERM', () => quit(143))
   process.once('SIGINT', () => quit(130))
   process.once('SIGHUP', () => quit(129))
-  if (tty) {
-    process.stdin.setRawMode(true)
-    process.stdin.setEncoding('utf8')
-    process.stdin.on('data', (data: string) => [...data].forEach(key))
-  }
-  void run('started')
+  if (raw) process.stdin.setRawMode(true)
+  process.stdin.setEncoding('utf8')
+  process.stdin.on('data', (data: string) => [...data].forEach(key))
+  // The first screen: the current chapter's result if finding it just ran the tests.
+  if (found?.fresh) {
+    runs++
+    show(found.fresh, 'started')
+  } else void run('started')
   return finished
 }

@@ -1,0 +1,66 @@
+/**
+ * Chapter 07: choosing one image from an OCI index or a Docker manifest list, as
+ * containerd's platforms package does: the entry whose os, architecture and variant match.
+ *
+ * Check your work with `npx workbook check 7`.
+ */
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { Descriptor, ImageIndex } from '../../lib/registry.ts'
+
+export interface Platform {
+  os: string
+  architecture: string
+  variant?: string
+}
+
+/** Node's names for architectures → OCI's (GOARCH) names. */
+const NODE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' }
+
+/** The platform of this machine: linux and its architecture (arm64 is variant v8, as containerd assumes). */
+export function hostPlatform(): Platform {
+  const architecture = NODE_ARCH[process.arch] ?? process.arch
+  return architecture === 'arm64' ? { os: 'linux', architecture, variant: 'v8' } : { os: 'linux', architecture }
+}
+
+/** "linux/arm64/v8" → a Platform; what `docker pull --platform` takes. */
+export function parsePlatform(text: string): Platform {
+  const [os, architecture, variant, extra] = text.split('/')
+  if (!os || !architecture || extra !== undefined) throw new Error(`invalid platform "${text}": expected os/architecture[/variant]`)
+  return variant ? { os, architecture, variant } : { os, architecture }
+}
+
+/** "linux/arm64/v8" */
+export const formatPlatform = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/')
+
+// #region normalizePlatform
+/**
+ * The canonical spelling: lower case, "x86_64" and "x86-64" are amd64, "aarch64" is arm64,
+ * and arm64's default variant v8 is written out, so that "arm64" and "arm64/v8" compare equal.
+ */
+export function normalizePlatform(p: Platform): Platform {
+  // TODO(07): one spelling for each platform.
+  //   1. Lower-case os, architecture and variant; treat an empty variant as none.
+  //   2. x86_64 and x86-64 are amd64; aarch64 is arm64.
+  //   3. arm64 with no variant (or "8") is variant "v8".
+  //   4. Return { os, architecture } plus variant only when there is one.
+  throw new NotImplementedError('07-registry', 'normalizePlatform')
+}
+// #endregion normalizePlatform
+
+// #region selectManifest
+/**
+ * The entry of `index` for `wanted`: os and architecture must match, after normalising both
+ * sides; a variant, when `wanted` names one, must match too. Entries without a platform (or
+ * for "unknown/unknown", where BuildKit keeps attestations) never match. None matching is an
+ * error that lists what the index does offer.
+ */
+export function selectManifest(index: ImageIndex, wanted: Platform): Descriptor {
+  // TODO(07): find this platform's entry in an index.
+  //   1. Normalise `wanted` once.
+  //   2. Take the first entry that has a platform whose normalised os and architecture equal the
+  //      wanted ones, and, when the wanted platform has a variant, the same variant.
+  //   3. None: throw an Error that starts "no matching manifest for " + formatPlatform(wanted) +
+  //      " in the manifest list entries" and lists each entry's platform (formatPlatform).
+  throw new NotImplementedError('07-registry', 'selectManifest')
+}
+// #endregion selectManifest

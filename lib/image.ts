@@ -1,0 +1,180 @@
+/**
+ * Images' plumbing, shared by chapter 06's starter and reference (and by the chapters that use
+ * the image store after it): where the store keeps what (the layout itself is described in
+ * chapter 06's store.ts), the image config's shape, index entries, the tag file, and the bytes
+ * of a layer blob. The store's decisions (digests, chain IDs, safe unpacking, sharing layers)
+ * are chapter 06's.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { Readable } from 'node:stream'
+import { createGunzip } from 'node:zlib'
+import type { Descriptor } from './registry.ts'
+
+// ---------- the store's layout and records ----------
+
+/** The default store, as /var/lib/docker is Docker's; MINIDOCKER_ROOT moves it. */
+export const DEFAULT_ROOT = process.env.MINIDOCKER_ROOT ?? '/var/lib/minidocker'
+
+/** The folders of the store at `root`, by Docker's names (chapter 06's store.ts draws the tree). */
+export function storePaths(root: string) {
+  const image = join(root, 'image', 'overlay2')
+  return {
+    imagedb: join(image, 'imagedb', 'content'),
+    layerdb: join(image, 'layerdb'),
+    repositories: join(image, 'repositories.json'),
+    diffIdByDigest: join(image, 'distribution', 'diffid-by-digest'),
+    graph: join(root, 'overlay2'),
+    blobs: join(root, 'blobs'),
+    containers: join(root, 'containers'),
+  }
+}
+
+/** An image or a tag the store does not have. */
+export class NoSuchImageError extends Error {
+  override name = 'NoSuchImageError'
+  constructor(readonly ref: string) {
+    super(`No such image: ${ref}`)
+  }
+}
+
+/** One layer of the layer store: layerdb/sha256/<chain ID>/ and its overlay2 folder. */
+export interface LayerRecord {
+  chainId: string
+  diffId: string
+  parent?: string
+  /** the layer's folder name under overlay2/ */
+  cacheId: string
+  /** bytes of the uncompressed tar */
+  size: number
+}
+
+// ---------- blobs ----------
+
+/** A blob whose bytes do not match the digest it was stored or fetched under. */
+export class DigestMismatchError extends Error {
+  override name = 'DigestMismatchError'
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`digest mismatch: expected ${expected}, got ${actual}; nothing was stored`)
+  }
+}
+
+/** Bytes, or a stream of chunks (a file, an HTTP body). */
+export type Source = Uint8Array | AsyncIterable<Uint8Array>
+
+/** "sha256:" + the hex of the sha256 of `data`. */
+export function sha256(data: Uint8Array | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`
+}
+
+// ---------- configs and index entries ----------
+
+/** The image config (OCI image spec config.md), the fields this workbook uses. */
+export interface ImageConfig {
+  architecture: string
+  os: string
+  variant?: string
+  created?: string
+  author?: string
+  config?: {
+    Env?: string[] | null
+    Cmd?: string[] | null
+    Entrypoint?: string[] | null
+    WorkingDir?: string
+    User?: string
+    Labels?: Record<string, string> | null
+  }
+  rootfs: { type: 'layers'; diff_ids: string[] }
+  history?: { created?: string; created_by?: string; empty_layer?: boolean }[]
+}
+
+/** Parse and check a config's JSON: a layer list is what makes it an image. */
+export function parseImageConfig(json: string | Uint8Array): ImageConfig {
+  const config = JSON.parse(typeof json === 'string' ? json : Buffer.from(json).toString('utf8')) as ImageConfig
+  if (config?.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids))
+    throw new Error('not an image config: rootfs.diff_ids is missing')
+  return config
+}
+
+/** An index.json entry: a descriptor that may carry the image's name. */
+export type IndexEntry = Descriptor & { annotations?: Record<string, string> }
+
+/** The image name an OCI index entry carries, if any (containerd's annotation, or a ref.name that is a whole reference). */
+export function nameOf(descriptor: IndexEntry): string[] {
+  const a = descriptor.annotations ?? {}
+  const name = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name']
+  return name && /[:/]/.test(name) ? [name] : []
+}
+
+/** This machine's architecture, by OCI's names. */
+export const hostArch = (): string => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386' })[process.arch as string] ?? process.arch
+
+// ---------- tags: Docker's repositories.json, {"Repositories": {"busybox": {"busybox:latest": ID}}} ----------
+
+type Repositories = Record<string, Record<string, string>>
+
+function readRepositories(file: string): Repositories {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { Repositories: Repositories }).Repositories : {}
+}
+
+function writeRepositories(file: string, repos: Repositories): void {
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(`${file}.tmp`, JSON.stringify({ Repositories: repos }))
+  renameSync(`${file}.tmp`, file)
+}
+
+/** "busybox" → "busybox:latest"; a name with a tag or a digest is kept as it is. */
+export function withTag(ref: string): string {
+  return ref.includes('@') || /:[^/]+$/.test(ref) ? ref : `${ref}:latest`
+}
+
+/** The repository of a reference: "busybox:latest" → "busybox". */
+const repoOf = (ref: string) => ref.replace(/@.*$/, '').replace(/:[^/]+$/, '')
+
+/** In tag file `file`, point `ref` at image `id` (undefined: remove the tag). */
+export function setTag(file: string, ref: string, id: string | undefined): void {
+  const repos = readRepositories(file)
+  const tagged = withTag(ref)
+  const repo = (repos[repoOf(tagged)] ??= {})
+  if (id === undefined) delete repo[tagged]
+  else repo[tagged] = id
+  if (Object.keys(repo).length === 0) delete repos[repoOf(tagged)]
+  writeRepositories(file, repos)
+}
+
+/** Every tag in tag file `file`, as [reference, image ID]. */
+export function readTags(file: string): [string, string][] {
+  return Object.values(readRepositories(file)).flatMap((tags) => Object.entries(tags))
+}
+
+// ---------- layer blobs ----------
+
+/**
+ * The tar inside a layer blob: gunzipped when it starts with gzip's magic number, and padded
+ * to a whole 512-byte block, because some tools (umoci 0.4) end a layer without the two zero
+ * blocks, even in the middle of the last block. `onData` sees the tar's own bytes, padding
+ * excluded: hash them for the diff ID.
+ */
+export async function* layerTar(source: Source, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  const input = (async function* () {
+    yield* source instanceof Uint8Array ? [source] : source
+  })()
+  const first = await input.next()
+  if (first.done) return
+  const all = (async function* () {
+    yield first.value
+    yield* input
+  })()
+  const bytes = first.value[0] === 0x1f && first.value[1] === 0x8b ? Readable.from(all).pipe(createGunzip()) : all
+  let size = 0
+  for await (const chunk of bytes) {
+    onData(chunk)
+    size += chunk.length
+    yield chunk
+  }
+  if (size % 512 !== 0) yield new Uint8Array(512 - (size % 512))
+}

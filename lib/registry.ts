@@ -1,0 +1,132 @@
+/**
+ * The Registry HTTP API's types and plumbing, shared by chapter 07's starter and reference
+ * (and by the daemon later): media types, descriptors, manifests, error answers, and a
+ * fetch() that carries a session's token. The protocol's decisions are chapter 07's.
+ */
+
+/** The manifest media types a pull understands. */
+export const MEDIA_TYPES = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+} as const
+
+/** An index or manifest list: one manifest per platform. */
+export const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]
+/** An image manifest: a config and layers. */
+export const IMAGE_TYPES: string[] = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]
+
+/** The most bytes a manifest may have (containerd's limit): it is read into memory whole. */
+export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+
+/** Where the Hub's API really lives: "docker.io" is a name, not a host. */
+export const DOCKER_HUB_ENDPOINT = 'https://registry-1.docker.io'
+
+/** A pointer to content: what a manifest says about each config, layer or child manifest. */
+export interface Descriptor {
+  mediaType: string
+  digest: string
+  size: number
+  platform?: { os: string; architecture: string; variant?: string }
+  urls?: string[]
+}
+
+export interface ImageManifest {
+  schemaVersion: 2
+  mediaType?: string
+  config: Descriptor
+  layers: Descriptor[]
+}
+
+export interface ImageIndex {
+  schemaVersion: 2
+  mediaType?: string
+  manifests: Descriptor[]
+}
+
+/** A manifest as fetched: its bytes, what they are, and the digest they were checked against. */
+export interface FetchedManifest {
+  mediaType: string
+  digest: string
+  body: Buffer
+}
+
+/** One repository on one registry, with the token (if any) every request carries. */
+export interface Session {
+  /** "https://registry-1.docker.io", "http://127.0.0.1:5000" */
+  endpoint: string
+  /** "library/busybox" */
+  repository: string
+  token?: string
+}
+
+/** An error answer from the registry, with the code from its JSON body ("MANIFEST_UNKNOWN"). */
+export class RegistryError extends Error {
+  override name = 'RegistryError'
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The RegistryError for a failed response: `what` failed, with the registry's own words. */
+export async function registryError(response: Response, what: string): Promise<RegistryError> {
+  const text = await response.text().catch(() => '')
+  let detail = `${response.status} ${response.statusText}`
+  let code: string | undefined
+  try {
+    const first = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors?.[0]
+    if (first) {
+      code = first.code
+      detail = `${first.message ?? first.code} (${first.code}, ${response.status})`
+    }
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new RegistryError(`${what}: ${detail}`, response.status, code)
+}
+
+/** fetch() against the session's registry, with its token; a connection failure names the URL. */
+export async function request(session: Session, path: string, init: RequestInit = {}): Promise<Response> {
+  const url = `${session.endpoint}${path}`
+  const headers = new Headers(init.headers)
+  if (session.token) headers.set('Authorization', `Bearer ${session.token}`)
+  try {
+    return await fetch(url, { ...init, headers })
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error
+    const cause = (error as Error).cause as Error | undefined
+    throw new Error(`Get "${url}": ${cause?.message ?? (error as Error).message}`)
+  }
+}
+
+/** A queue that runs at most `limit` tasks at a time; `onWait` tells when a task has to queue. */
+export function taskPool(limit: number) {
+  let active = 0
+  const waiting: (() => void)[] = []
+  return async <T>(task: () => Promise<T>, onWait?: () => void): Promise<T> => {
+    if (active >= limit) {
+      onWait?.()
+      await new Promise<void>((resolve) => waiting.push(resolve))
+    }
+    active++
+    try {
+      return await task()
+    } finally {
+      active--
+      waiting.shift()?.()
+    }
+  }
+}
+
+/** Pass a stream through, letting `onData` see each chunk. */
+export async function* observed(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    onData(chunk)
+    yield chunk
+  }
+}

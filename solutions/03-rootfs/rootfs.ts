@@ -1,0 +1,158 @@
+/**
+ * Chapter 03: a root filesystem of its own. In a new mount namespace the container gets a
+ * private copy of the mount tree, its rootfs as `/` (pivot_root), a fresh /proc, a minimal
+ * /dev, a read-only /sys and the bind mounts asked for with `-v`.
+ *
+ * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order
+ * (libcontainer/rootfs_linux.go: prepareRootfs, then pivotRoot).
+ */
+import { existsSync, statSync } from 'node:fs'
+import { isAbsolute, join, resolve } from 'node:path'
+import { ContainerError } from '../../lib/errors.ts'
+import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
+import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
+
+/** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
+export { DEFAULT_MOUNTS }
+
+/** Where the old root is parked during pivot_root, inside the new root. */
+export const PUT_OLD = '.oldroot'
+
+/** `mkdir -p` through the helper, so it happens in the container's mount namespace. */
+export async function mkdirAll(helper: Helper, path: string): Promise<void> {
+  let current = ''
+  for (const part of path.split('/').filter(Boolean)) {
+    current += `/${part}`
+    await helper.mkdir(current).catch((error: unknown) => {
+      if (!(error instanceof SyscallError && error.code === 'EEXIST')) throw error
+    })
+  }
+}
+
+// #region parseVolume
+/** `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. */
+export function parseVolume(flag: string): Mount {
+  const [source, destination, mode, ...rest] = flag.split(':')
+  if (!source || !destination || rest.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
+    throw new ContainerError(`invalid volume "${flag}": expected /host/path:/container/path[:ro]`, 125)
+  if (!isAbsolute(source)) throw new ContainerError(`invalid volume "${flag}": the host path must be absolute (named volumes are not supported)`, 125)
+  if (!isAbsolute(destination)) throw new ContainerError(`invalid volume "${flag}": the container path must be absolute`, 125)
+  return { destination, type: 'bind', source, options: mode === 'ro' ? ['rbind', 'ro'] : ['rbind'] }
+}
+// #endregion parseVolume
+
+// #region mountOptions
+const FLAG_OPTIONS: Record<string, MountFlag[]> = {
+  ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
+  rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
+  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
+}
+
+/** fstab-style options ("ro", "nosuid", "mode=755") split into mount(2) flags and its data string. */
+export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string } {
+  const flags = new Set<MountFlag>()
+  const data: string[] = []
+  for (const option of options) {
+    if (option === 'rw') continue // the default: no flag
+    const known = FLAG_OPTIONS[option]
+    if (known) known.forEach((f) => flags.add(f))
+    else data.push(option)
+  }
+  return { flags: [...flags], data: data.join(',') }
+}
+// #endregion mountOptions
+
+// #region makeMountsPrivate
+/**
+ * Stop mount events from crossing between the container and the host. The namespace starts
+ * as a copy of the host's tree with the host's propagation: where `/` is shared (systemd makes
+ * it so), every mount below would appear on the host too.
+ */
+export async function makeMountsPrivate(helper: Helper): Promise<void> {
+  await helper.mount(null, '/', null, ['rec', 'private'])
+}
+// #endregion makeMountsPrivate
+
+// #region bindRootfs
+/** Make the rootfs a mount point of its own, which pivot_root requires of new_root. */
+export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> {
+  try {
+    await helper.mount(rootfs, rootfs, null, ['bind', 'rec'])
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === 'ENOENT')
+      throw new ContainerError(`rootfs "${rootfs}" does not exist (${error.message})`, 125)
+    throw error
+  }
+}
+// #endregion bindRootfs
+
+// #region mountInRootfs
+/** Mount one entry of spec.mounts below the rootfs, creating its mount point first. */
+export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
+  const target = join(rootfs, mount.destination)
+  const { flags, data } = mountOptions(mount.options)
+  const isBind = flags.includes('bind')
+  if (isBind && !(mount.source && existsSync(mount.source)))
+    throw new ContainerError(`bind source path does not exist: ${mount.source}`, 125)
+  // A file can only be bind-mounted onto a file, a directory onto a directory.
+  if (isBind && mount.source && statSync(mount.source).isFile()) {
+    await mkdirAll(helper, join(target, '..'))
+    if (!existsSync(target)) await helper.writeFile(target, '')
+  } else {
+    await mkdirAll(helper, target)
+  }
+  await helper.mount(mount.source ?? null, target, isBind ? null : (mount.type ?? null), flags, data || null)
+  // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount.
+  if (isBind && flags.includes('rdonly'))
+    await helper.mount(null, target, null, ['remount', 'bind', ...flags.filter((f) => f !== 'bind' && f !== 'rec')])
+}
+// #endregion mountInRootfs
+
+// #region createDevices
+/** Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. */
+export async function createDevices(helper: Helper, rootfs: string): Promise<void> {
+  for (const [name, major, minor] of DEFAULT_DEVICES) await helper.mknod(join(rootfs, 'dev', name), 'c', 0o666, major, minor)
+  for (const [target, link] of DEV_SYMLINKS) await helper.symlink(target, join(rootfs, link))
+}
+// #endregion createDevices
+
+// #region pivotRoot
+/**
+ * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
+ * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
+ */
+export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
+  const putOld = join(rootfs, PUT_OLD)
+  await mkdirAll(helper, putOld)
+  await helper.pivotRoot(rootfs, putOld)
+  await helper.chdir('/')
+  await helper.umount2(`/${PUT_OLD}`, ['detach'])
+  await helper.rmdir(`/${PUT_OLD}`)
+}
+// #endregion pivotRoot
+
+// #region chrootInto
+/** The old way: change where "/" starts for this process only. Escapable (see the exercise). */
+export async function chrootInto(helper: Helper, rootfs: string): Promise<void> {
+  await helper.chroot(rootfs)
+  await helper.chdir('/')
+}
+// #endregion chrootInto
+
+// #region setupRootfs
+/** Build the container's filesystem view from spec.root and spec.mounts, runc's way. */
+export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
+  if (!spec.root) return
+  if (!spec.linux?.namespaces?.some((ns) => ns.type === 'mount'))
+    throw new ContainerError('a root filesystem needs a mount namespace: add {"type": "mount"} to linux.namespaces', 125)
+  const rootfs = resolve(spec.root.path)
+  await makeMountsPrivate(helper)
+  await bindRootfs(helper, rootfs)
+  const mounts = spec.mounts ?? []
+  for (const mount of mounts) await mountInRootfs(helper, rootfs, mount)
+  // Device nodes go only into a /dev tmpfs of the container's, never into the rootfs itself.
+  if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs)
+  await pivotRoot(helper, rootfs)
+  if (spec.root.readonly) await helper.mount(null, '/', null, ['remount', 'bind', 'rdonly'])
+}
+// #endregion setupRootfs

@@ -1,0 +1,245 @@
+/**
+ * Chapter 04: cgroups. The container gets a cgroup of its own with memory, CPU and process
+ * limits (config.json's linux.resources), its PID 1 joins it before exec, an OOM kill is
+ * noticed, and the cgroup is removed when the container is gone.
+ *
+ * Two kernel interfaces, one idea. cgroup v1 has a hierarchy per controller
+ * (/sys/fs/cgroup/memory, /sys/fs/cgroup/pids, ...); cgroup v2 has one tree where each
+ * directory holds every controller's files. This module speaks both, chosen by what the host
+ * has, and takes the cgroup filesystem's root as a parameter so it can be tried on a plain
+ * directory laid out the same way.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { dirname, isAbsolute, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ContainerError } from '../../lib/errors.ts'
+import type { Resources, Spec } from '../../lib/oci.ts'
+
+export const CGROUP_ROOT = '/sys/fs/cgroup'
+
+/** The controllers a container uses; cpuacct exists only on v1, where it counts CPU time. */
+export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids'
+export const V1_CONTROLLERS: Controller[] = ['memory', 'cpu', 'cpuacct', 'pids']
+
+/** One container's cgroup. */
+export interface Cgroup {
+  version: 1 | 2
+  /** the directory of each controller (on v2, all the same directory) */
+  dirs: Partial<Record<Controller, string>>
+  /** every directory to rmdir on removal, deepest first (the leaf, then its new parents) */
+  removeOrder: string[]
+}
+
+export interface CgroupOptions {
+  /** where the cgroup filesystem is mounted */
+  root?: string
+  /** the caller's /proc/self/cgroup, as text */
+  self?: string
+}
+
+/** How the container ended, and whether the kernel's OOM killer was involved. */
+export interface CgroupExit {
+  code: number
+  oomKilled: boolean
+}
+
+/** Write one cgroup file; the error names the file and the value, which Node's does not. */
+function writeCgroupFile(path: string, value: string): void {
+  try {
+    writeFileSync(path, value)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    throw new ContainerError(`cannot write "${value}" to ${path}: ${code}`, 125)
+  }
+}
+
+/** The lines "KEY VALUE" of a flat-keyed cgroup file (memory.events, cpu.stat, ...) as numbers. */
+export function readKeyed(path: string): Record<string, number> {
+  const entries = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' '))
+  return Object.fromEntries(entries.map(([key, value]) => [key!, Number(value)]))
+}
+
+// #region cgroupVersion
+/**
+ * v2 when `root` is a cgroup2 mount (it has cgroup.controllers); v1 otherwise, which includes
+ * the hybrid layout where a cgroup2 tree sits at root/unified holding no controller used here.
+ */
+export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 {
+  return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1
+}
+// #endregion cgroupVersion
+
+// #region ownCgroup
+/**
+ * The caller's own cgroup path from /proc/self/cgroup, whose lines read
+ * "ID:CONTROLLERS:PATH": "4:memory:/user/1" on v1, "0::/user.slice/..." on v2.
+ * `controller` null asks for the v2 line.
+ */
+export function ownCgroup(self: string, controller: Controller | null): string {
+  for (const line of self.split('\n').filter(Boolean)) {
+    const [, controllers, ...path] = line.split(':')
+    const matches = controller === null ? controllers === '' : controllers!.split(',').includes(controller)
+    if (matches) return path.join(':')
+  }
+  throw new ContainerError(`no ${controller ?? 'cgroup v2'} line in /proc/self/cgroup:\n${self}`, 125)
+}
+// #endregion ownCgroup
+
+// #region cgroupDirs
+/**
+ * Where the container's cgroup goes. An absolute cgroupsPath is taken from the root of the
+ * hierarchy; a relative one is nested below the caller's own cgroup on v1 and below its parent
+ * on v2, where the caller's own cgroup holds processes and so cannot have controllers for
+ * children ("no internal processes"). runc does the same.
+ */
+export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
+  if (version === 2) {
+    const base = isAbsolute(cgroupsPath) ? '/' : dirname(ownCgroup(self, null))
+    const dir = join(root, base, cgroupsPath)
+    return { memory: dir, cpu: dir, pids: dir }
+  }
+  const dirs: Partial<Record<Controller, string>> = {}
+  for (const c of V1_CONTROLLERS) {
+    const base = isAbsolute(cgroupsPath) ? '/' : ownCgroup(self, c)
+    dirs[c] = join(root, c, base, cgroupsPath)
+  }
+  return dirs
+}
+// #endregion cgroupDirs
+
+// #region resourceFiles
+/** linux.resources as the files to write, in order: [controller, file name, value]. */
+export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
+  const { memory, cpu, pids } = resources
+  const files: [Controller, string, string][] = []
+  const max = (n: number) => (n > 0 ? String(n) : 'max') // OCI: 0 or -1 means no limit
+  if (version === 1) {
+    if (memory?.limit !== undefined) files.push(['memory', 'memory.limit_in_bytes', String(memory.limit)])
+    if (memory?.swap !== undefined) files.push(['memory', 'memory.memsw.limit_in_bytes', String(memory.swap)])
+    if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.shares', String(cpu.shares)])
+    if (cpu?.period !== undefined) files.push(['cpu', 'cpu.cfs_period_us', String(cpu.period)])
+    if (cpu?.quota !== undefined) files.push(['cpu', 'cpu.cfs_quota_us', String(cpu.quota)])
+    if (pids) files.push(['pids', 'pids.max', max(pids.limit)])
+    return files
+  }
+  if (memory?.limit !== undefined) files.push(['memory', 'memory.max', max(memory.limit)])
+  // OCI's swap counts memory + swap; v2's memory.swap.max counts the swap alone.
+  if (memory?.swap !== undefined) files.push(['memory', 'memory.swap.max', String(Math.max(0, memory.swap - (memory.limit ?? 0)))])
+  if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((cpu.shares - 2) * 9999) / 262142))])
+  if (cpu?.quota !== undefined || cpu?.period !== undefined)
+    files.push(['cpu', 'cpu.max', `${cpu.quota && cpu.quota > 0 ? cpu.quota : 'max'} ${cpu.period ?? 100000}`])
+  if (pids) files.push(['pids', 'pids.max', max(pids.limit)])
+  return files
+}
+// #endregion resourceFiles
+
+// #region createCgroup
+/**
+ * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. A failure
+ * removes whatever was created, so a container that cannot start leaves nothing behind.
+ */
+export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Promise<Cgroup> {
+  const root = options.root ?? CGROUP_ROOT
+  const path = spec.linux?.cgroupsPath
+  if (!path) throw new ContainerError('spec.linux.cgroupsPath is not set', 125)
+  const version = cgroupVersion(root)
+  const self = options.self ?? readFileSync('/proc/self/cgroup', 'utf8')
+  const dirs = cgroupDirs(path, version, root, self)
+  const files = resourceFiles(spec.linux?.resources ?? {}, version)
+  const leaves = [...new Set(Object.values(dirs))]
+  const levels = path.split('/').filter(Boolean).length
+  const cgroup: Cgroup = { version, dirs, removeOrder: [] }
+  // Remove only what the path added: each leaf and the directories above it up to the base.
+  for (const leaf of leaves) {
+    for (let i = 0, dir = leaf; i < levels; i++, dir = dirname(dir)) cgroup.removeOrder.push(dir)
+  }
+  try {
+    for (const leaf of leaves) mkdirSync(leaf, { recursive: true })
+    if (version === 2) enableControllers(root, leaves[0]!, [...new Set(files.map(([c]) => c))])
+    for (const [controller, file, value] of files) writeCgroupFile(join(dirs[controller]!, file), value)
+  } catch (error) {
+    await removeCgroup(cgroup)
+    throw error
+  }
+  return cgroup
+}
+// #endregion createCgroup
+
+// #region enableControllers
+/**
+ * v2: a controller's files appear in a cgroup only when its parent lists the controller in
+ * cgroup.subtree_control, and a parent can only enable what its own parent enabled. So walk
+ * from the root down to the leaf's parent, adding what each one lacks (runc does the same).
+ */
+export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
+  const parents: string[] = []
+  for (let dir = dirname(leaf); dir.startsWith(root); dir = dirname(dir)) parents.unshift(dir)
+  for (const dir of parents) {
+    const file = join(dir, 'cgroup.subtree_control')
+    const enabled = existsSync(file) ? readFileSync(file, 'utf8').split(/\s+/) : []
+    const missing = controllers.filter((c) => !enabled.includes(c))
+    if (missing.length > 0) writeCgroupFile(file, missing.map((c) => `+${c}`).join(' '))
+  }
+}
+// #endregion enableControllers
+
+// #region joinCgroup
+/** Move process `pid` (a host PID) into the cgroup: every controller's cgroup.procs. */
+export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
+  for (const dir of new Set(Object.values(cgroup.dirs))) writeCgroupFile(join(dir, 'cgroup.procs'), String(pid))
+}
+// #endregion joinCgroup
+
+// #region oomKilled
+/** Whether the kernel's OOM killer killed a process in this cgroup. */
+export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
+  const file = join(cgroup.dirs.memory!, cgroup.version === 1 ? 'memory.oom_control' : 'memory.events')
+  if (!existsSync(file)) return false // v2 without the memory controller: no memory limit, no OOM
+  const counters = readKeyed(file)
+  return (counters.oom_kill ?? 0) > 0
+}
+// #endregion oomKilled
+
+// #region removeCgroup
+/**
+ * Remove the cgroup's directories, deepest first. rmdir is the only way (the files in them are
+ * not real files), it fails with EBUSY while a process is still inside, and parents shared
+ * with other containers are left when not empty.
+ */
+export async function removeCgroup(cgroup: Cgroup): Promise<void> {
+  const leaves = new Set(Object.values(cgroup.dirs))
+  for (const dir of cgroup.removeOrder) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmdirSync(dir)
+        break
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ENOENT' || (!leaves.has(dir) && (code === 'EBUSY' || code === 'ENOTEMPTY'))) break
+        if (code !== 'EBUSY' || attempt === 100) throw error // processes still exiting: wait
+        await sleep(10)
+      }
+    }
+  }
+}
+// #endregion removeCgroup
+
+// #region withCgroup
+/**
+ * Run a container in a cgroup: create it, `run` (which must join the container's process to it
+ * before exec and return the exit code), note an OOM kill, and remove the cgroup, whatever happens.
+ */
+export async function withCgroup(
+  spec: Spec,
+  run: (cgroup: Cgroup) => Promise<number>,
+  options: CgroupOptions = {},
+): Promise<CgroupExit> {
+  const cgroup = await createCgroup(spec, options)
+  try {
+    const code = await run(cgroup)
+    return { code, oomKilled: await oomKilled(cgroup) }
+  } finally {
+    await removeCgroup(cgroup)
+  }
+}
+// #endregion withCgroup

@@ -1,0 +1,81 @@
+/**
+ * Chapter 05: the overlay2 graph driver's layout, as /var/lib/docker/overlay2 holds it.
+ *
+ *   <root>/<id>/diff     the layer's own files (an image layer's unpacked tar, or a
+ *                        container's writable layer)
+ *   <root>/<id>/link     a short name, so that a mount's data fits in one page
+ *   <root>/<id>/lower    the parents' short names, "l/ABC:l/DEF", nearest parent first
+ *   <root>/<id>/work     overlayfs's work dir for when this layer is the upper one
+ *   <root>/<id>/merged   where the union is mounted
+ *   <root>/l/<LINK>      symlink to ../<id>/diff
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { OverlayDirs } from './overlay.ts'
+
+/** The folders of one layer, by the driver's names. */
+export interface LayerPaths {
+  dir: string
+  diff: string
+  work: string
+  merged: string
+}
+
+export function layerPaths(root: string, id: string): LayerPaths {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) throw new Error(`invalid layer id: "${id}"`)
+  const dir = join(root, id)
+  return { dir, diff: join(dir, 'diff'), work: join(dir, 'work'), merged: join(dir, 'merged') }
+}
+
+/** A short, random link name: 26 upper-case letters and digits, like Docker's. */
+function shortName(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  return [...randomBytes(26)].map((b) => alphabet[b % 32]).join('')
+}
+
+// #region createLayer
+/**
+ * Create layer `id` on top of `parent` (none for a base layer): its diff, work and merged
+ * folders, its link, and its lower file, which names the parent's link followed by the
+ * parent's own lower file, so the whole chain is written down in every layer.
+ */
+export function createLayer(root: string, id: string, parent?: string): LayerPaths {
+  const paths = layerPaths(root, id)
+  if (existsSync(paths.dir)) throw new Error(`layer ${id} already exists`)
+  let lower = ''
+  if (parent !== undefined) {
+    const parentDir = layerPaths(root, parent).dir
+    if (!existsSync(parentDir)) throw new Error(`parent layer ${parent} does not exist`)
+    const parentLink = readFileSync(join(parentDir, 'link'), 'utf8')
+    const parentLower = existsSync(join(parentDir, 'lower')) ? readFileSync(join(parentDir, 'lower'), 'utf8') : ''
+    lower = parentLower ? `l/${parentLink}:${parentLower}` : `l/${parentLink}`
+  }
+  for (const dir of [paths.diff, paths.work, paths.merged]) mkdirSync(dir, { recursive: true })
+  mkdirSync(join(root, 'l'), { recursive: true })
+  const link = shortName()
+  symlinkSync(`../${id}/diff`, join(root, 'l', link))
+  writeFileSync(join(paths.dir, 'link'), link)
+  if (lower) writeFileSync(join(paths.dir, 'lower'), lower)
+  return paths
+}
+// #endregion createLayer
+
+// #region overlayDirs
+/** The overlay mount for layer `id`: its parents (from its lower file) under its own diff. */
+export function overlayDirs(root: string, id: string): OverlayDirs {
+  const paths = layerPaths(root, id)
+  const lowerFile = join(paths.dir, 'lower')
+  if (!existsSync(lowerFile)) throw new Error(`layer ${id} has no parent layers to mount under it`)
+  const lower = readFileSync(lowerFile, 'utf8').split(':').map((link) => join(root, link))
+  return { lower, upper: paths.diff, work: paths.work }
+}
+// #endregion overlayDirs
+
+/** Remove layer `id` and its short link. The caller makes sure nothing has it mounted. */
+export function removeLayer(root: string, id: string): void {
+  const { dir } = layerPaths(root, id)
+  const linkFile = join(dir, 'link')
+  if (existsSync(linkFile)) rmSync(join(root, 'l', readFileSync(linkFile, 'utf8')), { force: true })
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,82 @@
+/**
+ * Chapter 06: the image config, and what `docker run` takes from it. The config is the JSON
+ * whose digest is the image ID; its "config" object is the part a container starts from.
+ */
+import { ContainerError } from '../../lib/errors.ts'
+import type { ImageConfig } from '../../lib/image.ts'
+import { DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
+
+export { parseImageConfig, type ImageConfig } from '../../lib/image.ts'
+
+/** What `docker run` flags can override: --entrypoint, the command, -e, -w, -u. */
+export interface RunOptions {
+  entrypoint?: string[]
+  command?: string[]
+  env?: string[]
+  workdir?: string
+  user?: string
+}
+
+/** The container's /etc/passwd and /etc/group, to look user and group names up in. */
+export interface UserFiles {
+  passwd?: string
+  group?: string
+}
+
+const keyOf = (entry: string) => entry.split('=', 1)[0]!
+
+// #region resolveUser
+/**
+ * "uid", "uid:gid", "name" or "name:group" to numbers, as runc does it: names are looked up in
+ * the container's own /etc/passwd and /etc/group; a user without a group gets the primary
+ * group from passwd (0 when passwd does not know a numeric uid), plus every group in
+ * /etc/group that lists the user by name.
+ */
+export function resolveUser(user: string, files: UserFiles = {}): { uid: number; gid: number; additionalGids?: number[] } {
+  if (user === '') return { uid: 0, gid: 0 }
+  const [who, group] = user.split(':', 2) as [string, string | undefined]
+  const passwd = (files.passwd ?? '').split('\n').filter(Boolean).map((l) => l.split(':'))
+  const groups = (files.group ?? '').split('\n').filter(Boolean).map((l) => l.split(':'))
+  const entry = passwd.find((f) => f[0] === who || (/^\d+$/.test(who) && f[2] === who))
+  if (!entry && !/^\d+$/.test(who)) throw new ContainerError(`unable to find user ${who}: no matching entries in passwd file`, 125)
+  const uid = entry ? Number(entry[2]) : Number(who)
+  let gid = entry ? Number(entry[3]) : 0
+  if (group !== undefined) {
+    const g = groups.find((f) => f[0] === group || (/^\d+$/.test(group) && f[2] === group))
+    if (!g && !/^\d+$/.test(group)) throw new ContainerError(`unable to find group ${group}: no matching entries in group file`, 125)
+    gid = g ? Number(g[2]) : Number(group)
+  }
+  const name = entry?.[0]
+  const additionalGids = name ? groups.filter((f) => (f[3] ?? '').split(',').includes(name)).map((f) => Number(f[2])) : []
+  return additionalGids.length ? { uid, gid, additionalGids } : { uid, gid }
+}
+// #endregion resolveUser
+
+// #region applyImageConfig
+/**
+ * Fill spec.process from the image config and the run flags, as dockerd does:
+ *   args = (--entrypoint or Entrypoint) + (the command, or Cmd); a --entrypoint drops Cmd
+ *   env  = the image's Env, then -e flags replacing by key; PATH defaults when neither has one
+ *   cwd  = -w, or WorkingDir, or "/"
+ *   user = -u, or User, resolved with resolveUser()
+ */
+export function applyImageConfig(spec: Spec, image: ImageConfig, run: RunOptions = {}, files: UserFiles = {}): Spec {
+  const c = image.config ?? {}
+  const entrypoint = run.entrypoint ?? c.Entrypoint ?? []
+  const cmd = run.command?.length ? run.command : run.entrypoint ? [] : (c.Cmd ?? [])
+  const args = [...entrypoint, ...cmd]
+  if (args.length === 0) throw new ContainerError('no command specified: the image has no Cmd or Entrypoint and none was given', 125)
+  const given = [...(c.Env ?? []), ...(run.env ?? [])]
+  const env = new Map<string, string>()
+  if (!given.some((e) => keyOf(e) === 'PATH')) env.set('PATH', DEFAULT_PATH)
+  for (const entry of given) env.set(keyOf(entry), entry)
+  spec.process = {
+    ...spec.process,
+    args,
+    env: [...env.values()],
+    cwd: run.workdir || c.WorkingDir || '/',
+    user: resolveUser(run.user ?? c.User ?? '', files),
+  }
+  return spec
+}
+// #endregion applyImageConfig

@@ -1,0 +1,215 @@
+/**
+ * Chapter 06: the local image store, laid out as Docker's /var/lib/docker is:
+ *
+ *   image/overlay2/imagedb/content/sha256/<image id>   image configs (a CAS: id = digest)
+ *   image/overlay2/layerdb/sha256/<chain id>/          one folder per layer: diff (its
+ *                                                      diff ID), parent, cache-id, size
+ *   image/overlay2/repositories.json                   tags → image IDs
+ *   image/overlay2/distribution/diffid-by-digest/      registry blob digest → diff ID
+ *   overlay2/<cache id>/                               the unpacked layer (chapter 05)
+ *   blobs/sha256/<digest>                              manifests and layer blobs (chapter 07)
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
+import { blobPath, DigestMismatchError, parseDigest, readBlob, writeBlob, type Source } from './cas.ts'
+import { NoSuchImageError, parseImageConfig, readTags, setTag, storePaths, withTag, type ImageConfig, type LayerRecord } from '../../lib/image.ts'
+import { chainId, chainIds } from './ids.ts'
+import { applyLayer } from './unpack.ts'
+
+export { DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
+
+// ---------- the layer store ----------
+
+const layerEntry = (root: string, chain: string) => blobPath(storePaths(root).layerdb, chain)
+
+export function hasLayer(root: string, chain: string): boolean {
+  return existsSync(layerEntry(root, chain))
+}
+
+export function readLayer(root: string, chain: string): LayerRecord {
+  const dir = layerEntry(root, chain)
+  if (!existsSync(dir)) throw new Error(`layer ${chain} is not in the layer store`)
+  const read = (name: string) => readFileSync(join(dir, name), 'utf8')
+  return {
+    chainId: chain,
+    diffId: read('diff'),
+    parent: existsSync(join(dir, 'parent')) ? read('parent') : undefined,
+    cacheId: read('cache-id'),
+    size: Number(read('size')),
+  }
+}
+
+/** Every layer record, by chain ID. */
+export function allLayers(root: string): LayerRecord[] {
+  const dir = join(storePaths(root).layerdb, 'sha256')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((hex) => readLayer(root, `sha256:${hex}`))
+}
+
+// #region registerLayer
+/**
+ * Unpack `source` as a new layer on top of layer `parent` (a chain ID, or null for a base
+ * layer): a fresh overlay2 folder named by a random cache ID, then a layerdb entry named by
+ * the chain ID. When `expectedDiffId` is given the unpacked tar must have that digest. On any
+ * failure nothing is left. A layer whose chain ID already exists is not kept twice.
+ */
+export async function registerLayer(root: string, parent: string | null, source: Source, expectedDiffId?: string): Promise<LayerRecord> {
+  const paths = storePaths(root)
+  const parentCache = parent === null ? undefined : readLayer(root, parent).cacheId
+  const cacheId = randomBytes(32).toString('hex')
+  const layer = createLayer(paths.graph, cacheId, parentCache)
+  try {
+    rmSync(layer.diff, { recursive: true })
+    const { diffId, size } = await applyLayer(source, layer.diff)
+    if (expectedDiffId !== undefined && diffId !== expectedDiffId) throw new DigestMismatchError(expectedDiffId, diffId)
+    const chain = chainId(parent ?? undefined, diffId)
+    if (hasLayer(root, chain)) {
+      removeLayer(paths.graph, cacheId)
+      return readLayer(root, chain)
+    }
+    const entry = layerEntry(root, chain)
+    const tmp = `${entry}.tmp-${cacheId.slice(0, 8)}`
+    mkdirSync(tmp, { recursive: true })
+    writeFileSync(join(tmp, 'diff'), diffId)
+    if (parent !== null) writeFileSync(join(tmp, 'parent'), parent)
+    writeFileSync(join(tmp, 'cache-id'), cacheId)
+    writeFileSync(join(tmp, 'size'), String(size))
+    renameSync(tmp, entry)
+    return { chainId: chain, diffId, parent: parent ?? undefined, cacheId, size }
+  } catch (error) {
+    removeLayer(paths.graph, cacheId)
+    throw error
+  }
+}
+// #endregion registerLayer
+
+/** Remember which diff ID a registry blob unpacks to, so a later pull can skip it. */
+export function rememberDiffId(root: string, blobDigest: string, diffId: string): void {
+  const file = blobPath(storePaths(root).diffIdByDigest, blobDigest)
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, diffId)
+}
+
+/** The diff ID a registry blob was seen to unpack to, if it ever was. */
+export function rememberedDiffId(root: string, blobDigest: string): string | undefined {
+  const file = blobPath(storePaths(root).diffIdByDigest, blobDigest)
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined
+}
+
+// ---------- tags: repositories.json ----------
+
+export { withTag }
+
+/** Point tag `ref` ("busybox" means "busybox:latest") at image `id`. */
+export function tagImage(root: string, ref: string, id: string): void {
+  parseDigest(id)
+  setTag(storePaths(root).repositories, ref, id)
+}
+
+/** Remove tag `ref`; the image stays. */
+export const untagImage = (root: string, ref: string): void => setTag(storePaths(root).repositories, ref, undefined)
+
+/** Every tag, as [reference, image ID]. */
+export const allTags = (root: string): [string, string][] => readTags(storePaths(root).repositories)
+
+/** The tags that point at image `id`. */
+export const tagsOf = (root: string, id: string): string[] => allTags(root).filter(([, v]) => v === id).map(([k]) => k)
+
+/** Every image ID in the store. */
+export function allImageIds(root: string): string[] {
+  const dir = join(storePaths(root).imagedb, 'sha256')
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((hex) => `sha256:${hex}`) : []
+}
+
+// #region resolveImage
+/**
+ * The image ID for a tag ("busybox", "busybox:1.36"), a full ID ("sha256:<hex>"), or an ID
+ * prefix of at least one hex digit that only one image has, as `docker run 3f5` accepts it.
+ */
+export function resolveImage(root: string, ref: string): string {
+  const tagged = allTags(root).find(([name]) => name === withTag(ref))
+  if (tagged) return tagged[1]
+  const hex = ref.replace(/^sha256:/, '')
+  if (/^[a-f0-9]{1,64}$/.test(hex)) {
+    const matches = allImageIds(root).filter((id) => id.slice(7).startsWith(hex))
+    if (matches.length === 1) return matches[0]!
+  }
+  throw new NoSuchImageError(ref)
+}
+// #endregion resolveImage
+
+export function imageConfig(root: string, id: string): ImageConfig {
+  return parseImageConfig(readBlob(storePaths(root).imagedb, id))
+}
+
+/** The image's layers, bottom first, as layer records. */
+export function imageLayers(root: string, id: string): LayerRecord[] {
+  return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
+}
+
+// #region addImage
+/**
+ * Record an image whose layers are all in the layer store: its config goes into the image
+ * DB (the CAS names it by its digest, which is the image ID) and each tag points at it.
+ */
+export async function addImage(root: string, config: Uint8Array, tags: string[] = []): Promise<string> {
+  const parsed = parseImageConfig(config)
+  const chains = chainIds(parsed.rootfs.diff_ids)
+  chains.forEach((chain, i) => {
+    if (!hasLayer(root, chain)) throw new Error(`layer ${i} of the image (diff ID ${parsed.rootfs.diff_ids[i]}) is not in the layer store`)
+  })
+  const { digest: id } = await writeBlob(storePaths(root).imagedb, config)
+  for (const tag of tags) tagImage(root, tag, id)
+  return id
+}
+// #endregion addImage
+
+// #region importImage
+/**
+ * Store an image from its config and a way to read each of its layers (bottom first):
+ * layers whose chain ID is already in the store are skipped (unpacked once, shared), the
+ * others are registered in order, each checked against its diff ID. Returns the image ID.
+ */
+export async function importImage(root: string, config: Uint8Array, openLayer: (index: number) => Source, tags: string[] = []): Promise<string> {
+  const diffIds = parseImageConfig(config).rootfs.diff_ids
+  const chains = chainIds(diffIds)
+  for (let i = 0; i < chains.length; i++) {
+    if (hasLayer(root, chains[i]!)) continue
+    await registerLayer(root, chains[i - 1] ?? null, openLayer(i), diffIds[i])
+  }
+  return addImage(root, config, tags)
+}
+// #endregion importImage
+
+/** What `docker rmi` reports, one line per step. */
+export type RemoveReport = { Untagged: string } | { Deleted: string }
+
+// #region removeImage
+/**
+ * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
+ * then every one of its layers, top down, that no other image still uses.
+ */
+export function removeImage(root: string, ref: string): RemoveReport[] {
+  const id = resolveImage(root, ref)
+  const named = tagsOf(root, id).includes(withTag(ref)) ? [withTag(ref)] : tagsOf(root, id)
+  const report: RemoveReport[] = []
+  for (const tag of named) {
+    untagImage(root, tag)
+    report.push({ Untagged: tag })
+  }
+  if (tagsOf(root, id).length > 0) return report
+  const layers = imageLayers(root, id)
+  rmSync(blobPath(storePaths(root).imagedb, id))
+  report.push({ Deleted: id })
+  const inUse = new Set(allImageIds(root).flatMap((other) => chainIds(imageConfig(root, other).rootfs.diff_ids)))
+  for (const layer of layers.reverse()) {
+    if (inUse.has(layer.chainId)) continue
+    removeLayer(storePaths(root).graph, layer.cacheId)
+    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
+    report.push({ Deleted: layer.chainId })
+  }
+  return report
+}
+// #endregion removeImage

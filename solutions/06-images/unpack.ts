@@ -1,0 +1,195 @@
+/**
+ * Chapter 06: applying a layer tar to a directory, safely.
+ *
+ * A layer comes from someone else. Unpacking is where container runtimes have had their
+ * worst bugs: a tar entry named "../../etc/cron.d/x", an absolute path, or a symlink
+ * "a -> /etc" followed by an entry "a/passwd" writes outside the layer, as root. Every path
+ * is therefore resolved here by hand, one component at a time, before anything is written.
+ */
+import { createHash } from 'node:crypto'
+import { chmodSync, createWriteStream, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import { dirname, join, posix } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import tar, { type Header } from 'tar-stream'
+import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
+import { layerTar } from '../../lib/image.ts'
+import { Helper } from '../../native/helper.ts'
+import type { Source } from './cas.ts'
+
+/** A tar entry that would write outside the layer, or cannot be applied at all. */
+export class UnsafeLayerError extends Error {
+  override name = 'UnsafeLayerError'
+}
+
+/** aufs's whiteout prefix, used by every layer tar: ".wh.NAME" deletes NAME. */
+export const WHITEOUT_PREFIX = '.wh.'
+/** aufs's opaque marker: this directory hides everything below it. */
+export const OPAQUE_MARKER = '.wh..wh..opq'
+
+/** The most symlinks followed while resolving one path, as the kernel's ELOOP limit. */
+const MAX_SYMLINKS = 40
+
+// #region resolveInside
+/**
+ * The host path where tar entry `name` goes inside `root`. Refuses an absolute name, a ".."
+ * component, and a name whose parent directories pass through a symlink that leads outside
+ * `root` (an absolute target, or a relative one that climbs above root). Symlinks that stay
+ * inside are followed, so "a -> b" then "a/file" lands in root/b/file. The last component
+ * itself is never followed: writing an entry replaces whatever is there.
+ */
+export function resolveInside(root: string, name: string): string {
+  if (name.startsWith('/')) throw new UnsafeLayerError(`refusing "${name}": an absolute path in a layer`)
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.')
+  if (parts.includes('..')) throw new UnsafeLayerError(`refusing "${name}": ".." would climb out of the layer`)
+  if (parts.length === 0) return root
+  let done: string[] = []
+  let todo = parts.slice(0, -1)
+  for (let hops = 0; todo.length > 0; ) {
+    const part = todo.shift()!
+    const here = join(root, ...done, part)
+    if (!lstatSync(here, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      done.push(part)
+      continue
+    }
+    if (++hops > MAX_SYMLINKS) throw new UnsafeLayerError(`refusing "${name}": too many levels of symlinks`)
+    const target = readlinkSync(here)
+    const resolved = posix.normalize(posix.join(...done, target))
+    if (target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
+      const via = [...done, part].join('/')
+      throw new UnsafeLayerError(`refusing "${name}": it would be written through symlink "${via}" -> "${target}", which points outside the layer`)
+    }
+    done = []
+    todo = [...resolved.split('/').filter((p) => p !== '' && p !== '.'), ...todo]
+  }
+  return join(root, ...done, parts.at(-1)!)
+}
+// #endregion resolveInside
+
+/** What an aufs-style name in a layer tar asks for. */
+export type AufsMarker = { kind: 'opaque'; dir: string } | { kind: 'whiteout'; path: string }
+
+// #region aufsMarker
+/**
+ * Read an entry name the aufs way: "DIR/.wh..wh..opq" makes DIR opaque, "DIR/.wh.NAME"
+ * deletes DIR/NAME, anything else is an ordinary entry (undefined). The names returned are
+ * still tar names, to be resolved with resolveInside(); a whiteout of "", "." or ".." would
+ * delete the directory itself or its parent and is refused.
+ */
+export function aufsMarker(name: string): AufsMarker | undefined {
+  const trimmed = name.replace(/\/+$/, '')
+  const slash = trimmed.lastIndexOf('/')
+  const dir = slash < 0 ? '.' : trimmed.slice(0, slash)
+  const base = trimmed.slice(slash + 1)
+  if (base === OPAQUE_MARKER) return { kind: 'opaque', dir }
+  if (!base.startsWith(WHITEOUT_PREFIX)) return undefined
+  const hidden = base.slice(WHITEOUT_PREFIX.length)
+  if (hidden === '' || hidden === '.' || hidden === '..') throw new UnsafeLayerError(`refusing whiteout "${name}": it names no file`)
+  return { kind: 'whiteout', path: `${dir}/${hidden}` }
+}
+// #endregion aufsMarker
+
+/** Which helper makes device nodes and whiteouts (started on first use). */
+export type HelperFor = () => Helper
+
+// #region writeEntry
+/**
+ * Write one ordinary tar entry at `path` (already resolved inside the layer), replacing what
+ * is there unless both are directories: a directory, a file with the bytes of `content`, a
+ * symlink (its target is stored as it is: it is only dangerous when written through, which
+ * resolveInside() refuses), a hard link to an earlier entry of this layer, or a device.
+ * Owner, mode and mtime come from the header.
+ */
+export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true })
+  const existing = lstatSync(path, { throwIfNoEntry: false })
+  if (existing && !(existing.isDirectory() && header.type === 'directory')) rmSync(path, { recursive: true, force: true })
+  switch (header.type) {
+    case 'directory':
+      mkdirSync(path, { recursive: true })
+      break
+    case 'file':
+    case 'contiguous-file':
+      await pipeline(content, createWriteStream(path, { flags: 'wx', mode: header.mode }))
+      break
+    case 'symlink':
+      symlinkSync(header.linkname, path)
+      break
+    case 'link': {
+      const target = resolveInside(root, header.linkname)
+      if (!lstatSync(target, { throwIfNoEntry: false }))
+        throw new UnsafeLayerError(`refusing hard link "${header.name}": its target "${header.linkname}" is not in this layer`)
+      linkSync(target, path)
+      return
+    }
+    case 'character-device':
+    case 'block-device':
+      await helper().mknod(path, header.type === 'character-device' ? 'c' : 'b', header.mode, header.devmajor, header.devminor)
+      break
+    default:
+      return // a fifo carries nothing a container image needs
+  }
+  lchownSync(path, header.uid, header.gid)
+  if (header.type === 'symlink') return
+  chmodSync(path, header.mode)
+  if (header.type !== 'directory') lutimesSync(path, header.mtime, header.mtime)
+}
+// #endregion writeEntry
+
+// #region applyLayer
+/**
+ * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet, and
+ * return its diff ID (the sha256 of the uncompressed tar) and size. aufs whiteouts become
+ * overlay ones: ".wh.NAME" a 0/0 device named NAME, ".wh..wh..opq" the opaque xattr on its
+ * directory. The layer is built in "<dir>.partial" and renamed into place at the end, so a
+ * refused entry (or any failure) leaves nothing behind.
+ */
+export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
+  if (existsSync(dir)) throw new Error(`cannot apply a layer into ${dir}: it already exists`)
+  const work = `${dir}.partial`
+  rmSync(work, { recursive: true, force: true })
+  mkdirSync(work, { recursive: true })
+  const hash = createHash('sha256')
+  let size = 0
+  let started: Helper | undefined
+  const helper = () => (started ??= Helper.start({ stdout: 'ignore', stderr: 'ignore' }))
+  const opaque = new Set<string>()
+  const extract = tar.extract()
+  const feeding = Readable.from(layerTar(source, (chunk) => {
+    hash.update(chunk)
+    size += chunk.length
+  })).pipe(extract)
+  feeding.on('error', () => {}) // a broken tar surfaces through the extract iterator
+  try {
+    for await (const entry of extract) {
+      const marker = aufsMarker(entry.header.name)
+      if (marker?.kind === 'opaque') {
+        // the marker may come before its directory's own entry (umoci writes it so)
+        const path = resolveInside(work, marker.dir)
+        mkdirSync(path, { recursive: true })
+        opaque.add(path)
+      } else if (marker?.kind === 'whiteout') {
+        const path = resolveInside(work, marker.path)
+        mkdirSync(dirname(path), { recursive: true })
+        rmSync(path, { recursive: true, force: true })
+        await makeWhiteout(helper(), path)
+      } else {
+        const content = entry as unknown as AsyncIterable<Uint8Array> // a streamx Readable; its typings omit the iterator
+        await writeEntry(work, resolveInside(work, entry.header.name), entry.header, content, helper)
+      }
+      entry.resume() // skip whatever the entry's data the writer did not read
+    }
+    for (const path of opaque) await makeOpaque(helper(), path)
+    renameSync(work, dir)
+    return { diffId: `sha256:${hash.digest('hex')}`, size }
+  } catch (error) {
+    rmSync(work, { recursive: true, force: true })
+    throw error
+  } finally {
+    if (started) {
+      started.close()
+      await started.exited
+    }
+  }
+}
+// #endregion applyLayer

@@ -1,0 +1,76 @@
+/**
+ * Chapter 07: talking to a registry (the Registry HTTP API v2, distribution's
+ * docs/spec/api.md; the OCI distribution spec is the same protocol).
+ *
+ *   GET /v2/                              is this a v2 registry, and does it want a token?
+ *   GET /v2/<name>/manifests/<reference>  a manifest or an index, by tag or by digest
+ *   GET /v2/<name>/blobs/<digest>         a config or a layer
+ */
+import { createHash } from 'node:crypto'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_MANIFEST_SIZE, DOCKER_HUB_ENDPOINT, MEDIA_TYPES, RegistryError, registryError, request, type FetchedManifest, type Session } from '../../lib/registry.ts'
+import { DigestMismatchError } from '#ch/06-images/cas.ts'
+import { fetchToken, parseChallenge, pullScope } from './auth.ts'
+import { DEFAULT_DOMAIN, type Reference } from './reference.ts'
+
+// #region endpointFor
+/**
+ * The base URL of a registry's API. docker.io is served from DOCKER_HUB_ENDPOINT. A registry
+ * on the loopback interface (localhost, 127.0.0.0/8, [::1]) is spoken to in plain HTTP, as
+ * dockerd treats 127.0.0.0/8 as an insecure registry; every other one over HTTPS.
+ */
+export function endpointFor(domain: string): string {
+  if (domain === DEFAULT_DOMAIN) return DOCKER_HUB_ENDPOINT
+  const host = domain.replace(/:\d+$/, '')
+  const loopback = host === 'localhost' || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]'
+  return `${loopback ? 'http' : 'https'}://${domain}`
+}
+// #endregion endpointFor
+
+// #region openSession
+/**
+ * Start talking to `ref`'s repository, as dockerd does: GET /v2/. A 200 means no token is
+ * needed. A 401 carries a WWW-Authenticate challenge: fetch a token for pulling this
+ * repository and keep it in the session. Anything else means this is not a v2 registry.
+ */
+export async function openSession(ref: Reference): Promise<Session> {
+  const session: Session = { endpoint: endpointFor(ref.domain), repository: ref.path }
+  const response = await request(session, '/v2/')
+  await response.body?.cancel()
+  if (response.ok) return session
+  const challenge = response.headers.get('www-authenticate')
+  if (response.status !== 401 || !challenge)
+    throw new RegistryError(`${session.endpoint}/v2/ answered ${response.status}: not a Registry v2 endpoint`, response.status)
+  session.token = await fetchToken(parseChallenge(challenge), pullScope(ref.path))
+  return session
+}
+// #endregion openSession
+
+// #region fetchManifest
+/**
+ * GET the manifest `reference` (a tag or a digest). The Accept header lists every type this
+ * pull can use: a registry only serves an OCI manifest or index to a client that says it
+ * accepts one, and converts a Docker manifest to the old schema 1 for a client that says
+ * nothing. The bytes are checked against the digest: the one asked for, or else the
+ * Docker-Content-Digest the registry answers with.
+ */
+export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
+  const response = await request(session, `/v2/${session.repository}/manifests/${reference}`, {
+    headers: { Accept: [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerList, MEDIA_TYPES.dockerManifest].join(', ') },
+  })
+  if (!response.ok) throw await registryError(response, `manifest ${session.repository}:${reference}`)
+  const length = Number(response.headers.get('content-length') ?? 0)
+  if (length > MAX_MANIFEST_SIZE) {
+    await response.body?.cancel()
+    throw new Error(`manifest ${reference} is ${length} bytes, more than the ${MAX_MANIFEST_SIZE} a manifest may have`)
+  }
+  const body = Buffer.from(await response.arrayBuffer())
+  const actual = `sha256:${createHash('sha256').update(body).digest('hex')}`
+  const expected = reference.startsWith('sha256:') ? reference : (response.headers.get('docker-content-digest') ?? actual)
+  if (actual !== expected) throw new DigestMismatchError(expected, actual)
+  const declared = (JSON.parse(body.toString('utf8')) as { mediaType?: string }).mediaType
+  const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim() || declared || ''
+  if (![...INDEX_TYPES, ...IMAGE_TYPES].includes(mediaType))
+    throw new Error(`manifest ${reference} is "${mediaType}", which this pull cannot use (Docker schema 1 is no longer supported)`)
+  return { mediaType, digest: actual, body }
+}
+// #endregion fetchManifest

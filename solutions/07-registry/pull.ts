@@ -1,0 +1,156 @@
+/**
+ * Chapter 07: `docker pull`, from a reference to an image in the store.
+ *
+ *   reference → GET /v2/ (+ token) → manifest (→ index → this platform's manifest)
+ *   → config → which layers the store already has → download the rest, a few at once,
+ *   each verified → unpack them in order (chapter 06) → the image, tagged
+ *
+ * Every step reports Docker's progress messages.
+ */
+import { createReadStream } from 'node:fs'
+import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
+import { parseImageConfig } from '#ch/06-images/config.ts'
+import { chainIds, imageId } from '#ch/06-images/ids.ts'
+import { addImage, allImageIds, hasLayer, registerLayer, rememberDiffId, storePaths } from '#ch/06-images/store.ts'
+import { IMAGE_TYPES, INDEX_TYPES, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type Session } from '../../lib/registry.ts'
+import { fetchManifest, openSession } from './client.ts'
+import { downloadBlob } from './download.ts'
+import { hostPlatform, selectManifest, type Platform } from './platform.ts'
+import { shortDigest, type ProgressSink } from '../../lib/jsonmessage.ts'
+import { progressCounter, statusMessage } from './progress.ts'
+import { familiarName, parseReference, type Reference } from './reference.ts'
+
+/** dockerd's default --max-concurrent-downloads. */
+export const MAX_CONCURRENT_DOWNLOADS = 3
+
+export interface PullOptions {
+  /** the image store (chapter 06) */
+  root: string
+  /** the image to take from an index (default: this machine's) */
+  platform?: Platform
+  progress?: ProgressSink
+  concurrency?: number
+}
+
+export interface PullResult {
+  /** the image ID */
+  id: string
+  /** the digest of what the reference named: the index, or the manifest */
+  digest: string
+  /** the name the image is tagged with: "busybox:latest" */
+  name: string
+  /** how many layers were downloaded (the others were in the store already) */
+  downloaded: number
+}
+
+/** fetchManifest, with the errors `docker pull` gives for a missing or forbidden image. */
+async function manifestFor(session: Session, ref: Reference, reference: string): Promise<FetchedManifest> {
+  try {
+    return await fetchManifest(session, reference)
+  } catch (error) {
+    if (!(error instanceof RegistryError)) throw error
+    const repo = familiarName({ domain: ref.domain, path: ref.path })
+    if (error.status === 401 || error.status === 403)
+      throw new Error(`pull access denied for ${repo}, repository does not exist or may require 'docker login': ${error.message}`, { cause: error })
+    if (error.status === 404) throw new Error(`manifest for ${familiarName(ref)} not found: ${error.message}`, { cause: error })
+    throw error
+  }
+}
+
+// #region resolveManifest
+/**
+ * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
+ * that is an index or a manifest list, select the platform's entry and fetch its manifest.
+ * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
+ * (its digest is the one `docker pull` reports) and the parsed image manifest.
+ */
+export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
+  const top = await manifestFor(session, ref, ref.digest ?? ref.tag!)
+  await writeBlob(blobs, top.body, top.digest)
+  let fetched = top
+  if (INDEX_TYPES.includes(top.mediaType)) {
+    const entry = selectManifest(JSON.parse(top.body.toString('utf8')) as ImageIndex, platform)
+    fetched = await manifestFor(session, ref, entry.digest)
+    await writeBlob(blobs, fetched.body, fetched.digest)
+  }
+  if (!IMAGE_TYPES.includes(fetched.mediaType))
+    throw new Error(`${familiarName(ref)}: expected an image manifest, got ${fetched.mediaType}`)
+  return { top, manifest: JSON.parse(fetched.body.toString('utf8')) as ImageManifest }
+}
+// #endregion resolveManifest
+
+// #region pullImage
+/**
+ * Pull `reference` into the store at options.root and tag it with its familiar name.
+ * Reports, as dockerd does: "Pulling from", per layer "Already exists" or "Pulling fs layer"
+ * (then "Waiting" when it has to queue), "Downloading" with a bar, "Verifying Checksum",
+ * "Download complete", "Extracting", "Pull complete"; then "Digest: " and "Status: ".
+ * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
+ * any failure the other downloads are stopped and the first error is thrown.
+ */
+export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
+  const { root } = options
+  const progress = options.progress ?? (() => {})
+  const ref = parseReference(reference)
+  const name = familiarName(ref)
+  const session = await openSession(ref)
+  progress({ status: `Pulling from ${familiarName({ domain: ref.domain, path: ref.path })}`, id: ref.digest ?? ref.tag })
+
+  const paths = storePaths(root)
+  const { top, manifest } = await resolveManifest(session, ref, paths.blobs, options.platform ?? hostPlatform())
+
+  if (!hasBlob(paths.blobs, manifest.config.digest)) await downloadBlob(session, manifest.config, paths.blobs)
+  const config = readBlob(paths.blobs, manifest.config.digest)
+  const diffIds = parseImageConfig(config).rootfs.diff_ids
+  if (diffIds.length !== manifest.layers.length)
+    throw new Error(`${name}: the manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff IDs`)
+  const chains = chainIds(diffIds)
+  const present = chains.map((chain) => hasLayer(root, chain))
+  manifest.layers.forEach((layer, i) => progress(statusMessage(shortDigest(layer.digest), present[i] ? 'Already exists' : 'Pulling fs layer')))
+
+  const controller = new AbortController()
+  let failure: unknown
+  const run = taskPool(options.concurrency ?? MAX_CONCURRENT_DOWNLOADS)
+  const downloads = manifest.layers.map(async (layer, i) => {
+    if (present[i]) return
+    const id = shortDigest(layer.digest)
+    try {
+      await run(async () => {
+        controller.signal.throwIfAborted()
+        if (hasBlob(paths.blobs, layer.digest)) return
+        await downloadBlob(session, layer, paths.blobs, progressCounter(progress, id, 'Downloading', layer.size), controller.signal)
+        progress(statusMessage(id, 'Verifying Checksum'))
+      }, () => progress(statusMessage(id, 'Waiting')))
+      progress(statusMessage(id, 'Download complete'))
+    } catch (error) {
+      failure ??= error
+      controller.abort()
+      throw error
+    }
+  })
+  // each failure is handled below, in order; keep Node from calling an early one unhandled
+  for (const download of downloads) download.catch(() => {})
+  try {
+    for (let i = 0; i < manifest.layers.length; i++) {
+      if (present[i]) continue
+      await downloads[i]
+      const layer = manifest.layers[i]!
+      const extracting = progressCounter(progress, shortDigest(layer.digest), 'Extracting', layer.size)
+      await registerLayer(root, chains[i - 1] ?? null, observed(createReadStream(blobPath(paths.blobs, layer.digest)), extracting), diffIds[i])
+      rememberDiffId(root, layer.digest, diffIds[i]!)
+      progress(statusMessage(shortDigest(layer.digest), 'Pull complete'))
+    }
+  } catch (error) {
+    controller.abort()
+    await Promise.allSettled(downloads)
+    throw failure ?? error
+  }
+
+  const existed = allImageIds(root).includes(imageId(config))
+  const id = await addImage(root, config, [name])
+  const downloaded = present.filter((p) => !p).length
+  progress({ status: `Digest: ${top.digest}` })
+  progress({ status: `Status: ${existed && downloaded === 0 ? 'Image is up to date' : 'Downloaded newer image'} for ${name}` })
+  return { id, digest: top.digest, name, downloaded }
+}
+// #endregion pullImage

@@ -1,0 +1,134 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DigestMismatchError } from '#ch/06-images/cas.ts'
+import {
+  addImage, allLayers, importImage, NoSuchImageError, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
+} from '#ch/06-images/store.ts'
+import { caught } from '../support/errors.ts'
+import { tempDir } from '../support/files.ts'
+import { buildImage, sha256, type Entry, type TestImage } from '../support/images.ts'
+
+const BASE: Entry[] = [{ name: 'etc/' }, { name: 'etc/os-release', content: 'base\n' }]
+const APP: Entry[] = [{ name: 'app/' }, { name: 'app/run', content: 'run\n', mode: 0o755 }]
+const OTHER: Entry[] = [{ name: 'other/' }, { name: 'other/file', content: 'other\n' }]
+
+/** Import `image`, counting which of its layers the store asked for. */
+async function load(root: string, image: TestImage, tags: string[] = []) {
+  const opened: number[] = []
+  const id = await importImage(root, image.config.data, (i) => {
+    opened.push(i)
+    return image.layers[i]!.data
+  }, tags)
+  return { id, opened }
+}
+
+describe('the layer store', () => {
+  it('unpacks a layer into overlay2/<cache id>/diff and records it under its chain ID', async () => {
+    const root = tempDir()
+    const image = await buildImage([BASE, APP])
+    await load(root, image)
+    const [d1, d2] = image.layers.map((l) => l.diffId) as [string, string]
+    const top = readLayer(root, sha256(`${d1} ${d2}`))
+    expect(top.diffId, 'layerdb/sha256/<chain id>/diff holds the diff ID').toBe(d2)
+    expect(top.parent, 'the parent file holds the chain ID below').toBe(d1)
+    expect(readFileSync(join(storePaths(root).graph, top.cacheId, 'diff/app/run'), 'utf8'), 'the layer\'s files are in overlay2/<cache-id>/diff').toBe('run\n')
+    const bottom = readLayer(root, d1)
+    expect(bottom.parent, 'the bottom layer has no parent').toBeUndefined()
+    expect(readFileSync(join(storePaths(root).layerdb, 'sha256', d1.slice(7), 'cache-id'), 'utf8')).toBe(bottom.cacheId)
+    expect(readFileSync(join(storePaths(root).graph, top.cacheId, 'lower'), 'utf8'), 'the layer is stacked on its parent with chapter 05\'s lower file')
+      .toBe(`l/${readFileSync(join(storePaths(root).graph, bottom.cacheId, 'link'), 'utf8')}`)
+  })
+
+  it('refuses a layer whose tar does not have the expected diff ID, and keeps nothing of it', async () => {
+    const root = tempDir()
+    const image = await buildImage([BASE])
+    const error = await caught(() => registerLayer(root, null, image.layers[0]!.data, sha256('something else')))
+    expect(error, 'a layer that is not the one the config lists is a DigestMismatchError').toBeInstanceOf(DigestMismatchError)
+    expect(allLayers(root), 'no layerdb entry may be written').toEqual([])
+    const graph = existsSync(storePaths(root).graph) ? readdirSync(storePaths(root).graph).filter((n) => n !== 'l') : []
+    expect(graph, 'the unpacked folder must be removed again').toEqual([])
+  })
+
+  it('unpacks a layer shared by two images once', async () => {
+    const root = tempDir()
+    const first = await buildImage([BASE, APP])
+    const second = await buildImage([BASE, OTHER])
+    await load(root, first)
+    const { opened } = await load(root, second)
+    expect(opened, 'the base layer is stored already (same chain ID): only layer 1 may be read').toEqual([1])
+    expect(allLayers(root).length, 'three distinct layers: base, app, other').toBe(3)
+    expect(readdirSync(storePaths(root).graph).filter((n) => n !== 'l').length, 'and three folders in overlay2/').toBe(3)
+  })
+
+  it('keeps the same layer on different parents apart: the chain ID covers everything below', async () => {
+    const root = tempDir()
+    await load(root, await buildImage([BASE, APP]))
+    const { opened } = await load(root, await buildImage([OTHER, APP]))
+    expect(opened, 'APP on OTHER is not APP on BASE: both layers must be unpacked').toEqual([0, 1])
+  })
+})
+
+describe('images and tags', () => {
+  it('names an image by the digest of its config and finds it by tag, ID or ID prefix', async () => {
+    const root = tempDir()
+    const image = await buildImage([BASE])
+    const { id } = await load(root, image, ['probe:1.0', 'probe'])
+    expect(id, 'the image ID is the sha256 of the config bytes').toBe(image.id)
+    expect(readFileSync(join(storePaths(root).imagedb, 'sha256', id.slice(7))), 'the config is stored as it came').toEqual(image.config.data)
+    expect(resolveImage(root, 'probe:1.0')).toBe(id)
+    expect(resolveImage(root, 'probe'), '"probe" means "probe:latest"').toBe(id)
+    expect(resolveImage(root, id)).toBe(id)
+    expect(resolveImage(root, id.slice(7, 19)), 'a short ID as `docker images` prints it').toBe(id)
+    const error = await caught(() => resolveImage(root, 'nope'))
+    expect(error, 'an unknown name is a NoSuchImageError').toBeInstanceOf(NoSuchImageError)
+    expect(error.message).toContain('nope')
+  })
+
+  it('refuses to record an image whose layers are not stored', async () => {
+    const root = tempDir()
+    const image = await buildImage([BASE])
+    const error = await caught(() => addImage(root, image.config.data, ['orphan']))
+    expect(error, 'addImage() must check every chain ID against the layer store').toBeInstanceOf(Error)
+    expect(error.message).toContain(image.layers[0]!.diffId)
+    expect(existsSync(join(storePaths(root).imagedb, 'sha256', image.id.slice(7))), 'no config may be stored').toBe(false)
+  })
+})
+
+describe('rmi', () => {
+  it('untags first, and deletes the image only with its last tag', async () => {
+    const root = tempDir()
+    const { id } = await load(root, await buildImage([BASE]), ['a:1', 'b:1'])
+    expect(removeImage(root, 'a:1')).toEqual([{ Untagged: 'a:1' }])
+    expect(resolveImage(root, 'b:1'), 'the image is still there under its other tag').toBe(id)
+    const report = removeImage(root, 'b:1')
+    expect(report.slice(0, 2)).toEqual([{ Untagged: 'b:1' }, { Deleted: id }])
+    expect(tagsOf(root, id)).toEqual([])
+    expect(await caught(() => resolveImage(root, id)), 'the image is gone').toBeInstanceOf(NoSuchImageError)
+  })
+
+  it('keeps a layer while another image uses it, and removes it with the last one', async () => {
+    const root = tempDir()
+    const first = await buildImage([BASE, APP])
+    const second = await buildImage([BASE, OTHER])
+    await load(root, first, ['first'])
+    await load(root, second, ['second'])
+    const base = readLayer(root, first.layers[0]!.diffId)
+    const deleted = removeImage(root, 'first').flatMap((r) => ('Deleted' in r ? [r.Deleted] : []))
+    expect(deleted, 'the image and its own top layer are deleted').toEqual([first.id, sha256(`${first.layers[0]!.diffId} ${first.layers[1]!.diffId}`)])
+    expect(existsSync(join(storePaths(root).graph, base.cacheId, 'diff/etc/os-release')), 'the base layer is still used by "second": it must stay').toBe(true)
+    removeImage(root, 'second')
+    expect(allLayers(root), 'with the last image gone, no layer is left').toEqual([])
+    expect(readdirSync(storePaths(root).graph).filter((n) => n !== 'l'), 'nor any unpacked folder').toEqual([])
+    expect(readdirSync(join(storePaths(root).graph, 'l')), 'nor any short link').toEqual([])
+  })
+
+  it('removes an image given by ID together with all its tags', async () => {
+    const root = tempDir()
+    const { id } = await load(root, await buildImage([BASE]), ['x', 'y:2'])
+    tagImage(root, 'z', id)
+    const untagged = removeImage(root, id.slice(7, 19)).flatMap((r) => ('Untagged' in r ? [r.Untagged] : []))
+    expect(untagged.sort()).toEqual(['x:latest', 'y:2', 'z:latest'])
+    expect(allLayers(root)).toEqual([])
+  })
+})

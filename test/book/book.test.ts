@@ -1,0 +1,237 @@
+/**
+ * The book, built for real and read in Debian's chromium (headless, driven by playwright-core):
+ * every page loads cleanly, fits a phone's width and has no broken internal link; search finds
+ * a chapter without a server; ←/→ walk the whole book in order; the theme follows the system
+ * and the toggle; copy buttons copy; and the front page and a chapter page are photographed at
+ * desktop and phone width into reports/book/. Before the browser, the include rules themselves.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { buildBook, chapterFile, type BuildResult } from '../../book/build.ts'
+import { parseRegions, RegionStore, resolveIncludes, unusedRegions } from '../../book/includes.ts'
+import { serveSite, type BookServer } from '../../book/serve.ts'
+import { findChapter, ROOT } from '../../workbook/chapters.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOTS = join(ROOT, 'reports/book')
+/** A term only a written chapter explains, and the page search must land on for it. */
+const SEARCH = { term: 'pivot_root', page: chapterFile(findChapter('03')) }
+/** The chapter page that is photographed. */
+const PHOTO_PAGE = chapterFile(findChapter('03'))
+
+describe('region includes', () => {
+  let root: string
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'book-includes-'))
+    const region = (body: string): string => `export const x = 1\n// #region add\n${body}\n// #endregion add\n// #region spare\nconst y = 2\n// #endregion spare\n`
+    mkdirSync(join(root, 'chapters/01-x'), { recursive: true })
+    mkdirSync(join(root, 'solutions/01-x'), { recursive: true })
+    writeFileSync(join(root, 'chapters/01-x/m.ts'), region("  throw new Error('starter')"))
+    writeFileSync(join(root, 'solutions/01-x/m.ts'), region('  return a + b'))
+  })
+  afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+  test('the learner\'s edition shows the starter, the instructors\' edition the solution', () => {
+    const store = new RegionStore(root)
+    const text = '<!-- include: solutions/01-x/m.ts#add -->'
+    const learner = resolveIncludes(text, store, { edition: 'learner', source: 'README.md' })
+    const instructors = resolveIncludes(text, store, { edition: 'instructors', source: 'README.md' })
+    expect(learner.errors, 'a well-formed include of an existing region is no error').toEqual([])
+    expect(learner.markdown, 'an include of solutions/X#R must show the starter\'s region R in the learner\'s edition, never the solution').toContain("throw new Error('starter')")
+    expect(learner.markdown, 'the learner\'s edition must not reveal the solution').not.toContain('return a + b')
+    expect(instructors.markdown, 'the instructors\' edition shows the solution\'s region').toContain('return a + b')
+    const both = resolveIncludes('<!-- include: chapters/01-x/m.ts#add -->', store, { edition: 'instructors', source: 'README.md' })
+    expect(both.includes.map((i) => i.kind), 'an include of chapters/X#R shows the starter and then the solution in the instructors\' edition').toEqual(['starter', 'solution'])
+  })
+
+  test('a missing region fails, an unused one warns', () => {
+    const store = new RegionStore(root)
+    const missing = resolveIncludes('<!-- include: chapters/01-x/m.ts#nope -->', store, { edition: 'learner', source: 'README.md' })
+    expect(missing.errors.map((e) => e.message).join('\n'), 'a missing region is an error that names the file and lists its regions').toMatch(/has no region "nope".*add, spare/)
+    const used = resolveIncludes('<!-- include: chapters/01-x/m.ts#add -->', store, { edition: 'learner', source: 'README.md' }).used
+    const unused = unusedRegions(store, ['chapters/01-x', 'solutions/01-x'], used).map((w) => `${w.file}: ${w.message}`)
+    expect(unused, 'only the region nothing includes ("spare", in both files) is reported').toEqual([
+      'chapters/01-x/m.ts: region "spare" is never included in the book',
+      'solutions/01-x/m.ts: region "spare" is never included in the book',
+    ])
+    expect(parseRegions('// #region a\n', 'f.ts').problems[0]?.message, 'an unclosed region is reported').toMatch(/never closed/)
+  })
+})
+
+test('the instructors\' edition builds, with the reference solutions next to the starters', () => {
+  const out = mkdtempSync(join(tmpdir(), 'book-instructors-'))
+  try {
+    const { pages } = buildBook({ out, edition: 'instructors' })
+    const chapters = pages.filter((p) => p.kind === 'chapter').map((p) => p.html).join('\n')
+    expect(chapters, 'the instructors\' edition shows reference solution regions (figure.kind-solution)').toContain('kind-solution')
+    expect(existsSync(join(out, 'source/solutions')), 'it has source pages for the solutions the text shows').toBe(true)
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+})
+
+describe('the book in a browser', () => {
+  let out: string
+  let site: BuildResult
+  let server: BookServer
+  let browser: Browser
+
+  beforeAll(async () => {
+    expect(existsSync(CHROMIUM), `the browser test drives Debian's chromium at ${CHROMIUM}: apt-get install chromium`).toBe(true)
+    out = mkdtempSync(join(tmpdir(), 'book-site-'))
+    site = buildBook({ out })
+    server = await serveSite(out)
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
+  }, 60_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    if (out) rmSync(out, { recursive: true, force: true })
+  })
+
+  /** A fresh page; `problems` collects console errors, uncaught exceptions and failed loads. */
+  async function open(options: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options })
+    const page = await context.newPage()
+    const problems: string[] = []
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error on ${page.url()}: ${m.text()}`) })
+    page.on('pageerror', (e) => problems.push(`uncaught exception on ${page.url()}: ${e.message}`))
+    // ERR_ABORTED is a load cut short by the next navigation; a missing file shows as a 404
+    page.on('requestfailed', (r) => { if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`${r.url()} failed to load: ${r.failure()?.errorText}`) })
+    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.url()} answered ${r.status()}`) })
+    return { context, page, problems }
+  }
+
+  const pathOf = (url: string): string => new URL(url).pathname.replace(/^\//, '')
+
+  test('every page loads with no console error, no broken internal link, and fits a phone\'s width', async () => {
+    const { context, page, problems } = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    const ids = new Map<string, Set<string>>()
+    const idsOf = (file: string): Set<string> | undefined => {
+      if (!ids.has(file) && existsSync(join(out, file)))
+        ids.set(file, new Set([...readFileSync(join(out, file), 'utf8').matchAll(/\sid="([^"]+)"/g)].map((m) => m[1])))
+      return ids.get(file)
+    }
+    for (const file of site.files) {
+      await page.goto(server.url + file)
+      // a phone's browser widens the window to fit wide content, so compare with the screen
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth) - page.viewportSize()!.width
+      if (overflow > 0) problems.push(`${file} is ${overflow}px wider than a phone's screen: a table, code block or long word does not wrap or scroll on its own`)
+      const links = await page.$$eval('a[href], link[rel="prev"], link[rel="next"]', (els) => els.map((e) => (e as HTMLAnchorElement).href))
+      for (const href of links) {
+        if (!href.startsWith(server.url)) continue
+        const url = new URL(href)
+        const target = pathOf(href) || 'index.html'
+        const targetIds = idsOf(target)
+        if (!targetIds) problems.push(`${file} links to ${target}, which the book does not have`)
+        else if (url.hash && !targetIds.has(decodeURIComponent(url.hash.slice(1))))
+          problems.push(`${file} links to ${target}${url.hash}, but ${target} has no element with that id`)
+      }
+    }
+    await context.close()
+    expect(problems, 'each line is a page that logged an error or a link that leads nowhere').toEqual([])
+  }, 180_000)
+
+  test(`search for "${SEARCH.term}" lands on ${SEARCH.page}, with no server`, async () => {
+    const { context, page, problems } = await open()
+    // from file:// on purpose: the index is a script built with the book, so search needs no server
+    await page.goto(pathToFileURL(join(out, 'index.html')).href)
+    await page.keyboard.press('/')
+    await page.keyboard.type(SEARCH.term)
+    await page.waitForSelector('#search-results a', { timeout: 15_000 })
+    const first = await page.$eval('#search-results a', (a) => (a as HTMLAnchorElement).href)
+    expect(first, `the first result for "${SEARCH.term}" should be in ${SEARCH.page}; look at the ranking in book/assets/book.js`).toContain(SEARCH.page)
+    await Promise.all([page.waitForURL((u) => u.pathname.endsWith(SEARCH.page)), page.keyboard.press('Enter')])
+    await context.close()
+    expect(problems, 'searching logged no error').toEqual([])
+  }, 60_000)
+
+  test('← and → walk the whole book in order, and the pager links walk it back', async () => {
+    const { context, page, problems } = await open()
+    const order = site.pages.map((p) => p.file)
+    await page.goto(server.url + order[0])
+    const seen = [pathOf(page.url())]
+    for (const next of order.slice(1)) {
+      await Promise.all([page.waitForURL((u) => u.pathname.endsWith(`/${next}`), { timeout: 15_000 }).catch(() => {}), page.keyboard.press('ArrowRight')])
+      seen.push(pathOf(page.url()))
+    }
+    expect(seen, '→ from the front page should visit every page in chapters.json\'s order, then the appendices').toEqual(order)
+    expect(await page.$('link[rel="next"]'), 'the last page has no next page').toBeNull()
+    const back = [pathOf(page.url())]
+    for (const previous of order.slice(0, -1).reverse()) {
+      await Promise.all([page.waitForURL((u) => u.pathname.endsWith(`/${previous}`), { timeout: 15_000 }).catch(() => {}), page.click('a.pager-prev')])
+      back.push(pathOf(page.url()))
+    }
+    expect(back, 'the "Previous" links lead back through the same pages').toEqual([...order].reverse())
+    await Promise.all([page.waitForURL((u) => u.pathname.endsWith(`/${order[1]}`)), page.keyboard.press('ArrowRight')])
+    await page.keyboard.press('ArrowLeft')
+    await page.waitForURL((u) => u.pathname.endsWith(`/${order[0]}`))
+    await context.close()
+    expect(problems, 'walking the book logged no error').toEqual([])
+  }, 120_000)
+
+  test('the theme follows the system and the toggle switches it, remembered across pages', async () => {
+    const background = (page: Page): Promise<string> => page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    const dark = await open({ colorScheme: 'dark' })
+    await dark.page.goto(server.url + PHOTO_PAGE)
+    const darkBackground = await background(dark.page)
+    await dark.context.close()
+
+    const { context, page, problems } = await open({ colorScheme: 'light' })
+    await page.goto(server.url + PHOTO_PAGE)
+    const lightBackground = await background(page)
+    expect(lightBackground, 'a system in dark mode should get a different background than one in light mode (light-dark() colours in book.css)').not.toBe(darkBackground)
+    await page.click('.theme-toggle')
+    expect(await page.getAttribute('html', 'data-theme'), 'the toggle pins the other theme on <html>').toBe('dark')
+    expect(await background(page), 'after the toggle the light system gets the dark background').toBe(darkBackground)
+    await page.goto(server.url + 'index.html')
+    expect(await page.getAttribute('html', 'data-theme'), 'the choice is remembered on the next page').toBe('dark')
+    await page.click('.theme-toggle')
+    expect(await background(page), 'toggling back restores the light background').toBe(lightBackground)
+    expect(await page.evaluate(() => localStorage.getItem('book-theme')), 'choosing the system\'s own theme forgets the choice, so the page follows the system again').toBeNull()
+    await context.close()
+    expect(problems, 'switching themes logged no error').toEqual([])
+  }, 60_000)
+
+  test('a code block\'s copy button copies its code', async () => {
+    const { context, page, problems } = await open()
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'])
+    await page.goto(server.url + PHOTO_PAGE)
+    const block = page.locator('figure.code-block').first()
+    const code = await block.locator('code').textContent()
+    await block.hover()
+    await block.locator('button.copy').click()
+    await page.waitForFunction(() => document.querySelector('figure.code-block button.copy')?.textContent === 'Copied')
+    expect(await page.evaluate(() => navigator.clipboard.readText()), 'the clipboard should hold exactly the included code').toBe(code)
+    await context.close()
+    expect(problems, 'copying logged no error').toEqual([])
+  }, 60_000)
+
+  test('a chapter page at desktop and phone width', async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true })
+    const shots: string[] = []
+    for (const [name, options] of [
+      ['desktop', { viewport: { width: 1280, height: 900 } }],
+      ['phone', { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }],
+    ] as const) {
+      const { context, page, problems } = await open(options)
+      for (const file of ['index.html', PHOTO_PAGE]) {
+        await page.goto(server.url + file)
+        await page.evaluate(() => document.fonts.ready)
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth) - page.viewportSize()!.width
+        expect(overflow, `${file} is wider than a ${name} screen by ${overflow}px: something (a table, a code block, the diagram) does not wrap or scroll on its own`).toBeLessThanOrEqual(0)
+        const path = join(SCREENSHOTS, `${file.replace(/\.html$/, '')}-${name}.png`)
+        await page.screenshot({ path })
+        shots.push(path)
+      }
+      await context.close()
+      expect(problems, 'the pages logged no error').toEqual([])
+    }
+    console.log(`book screenshots:\n  ${shots.join('\n  ')}`)
+  }, 60_000)
+})
