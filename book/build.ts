@@ -192,13 +192,27 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   warnings.push(...unusedRegions(store, folders, used))
   if (errors.length) throw new BookError(errors)
 
-  // the source pages
-  const sourcePages: Page[] = [...sources].sort().map((path) => {
-    const lines = highlightLines(readFileSync(join(root, path), 'utf8').replace(/\n$/, ''), languageOf(path))
-    const body = lines.map((l, i) => `<span class="line" id="L${i + 1}"><a class="ln" href="#L${i + 1}" aria-hidden="true" tabindex="-1">${i + 1}</a>${l}</span>`).join('')
-    const html = `<h1 id="source"><span class="kicker">Source</span>${escapeHtml(path)}</h1>\n<pre class="source"><code class="hljs">${body}</code></pre>`
-    return { file: sourceFile(path), title: path, kind: 'source', html, headings: [] }
-  })
+  // the source pages; a markdown file is shown rendered, and may link to further files
+  const sourcePages: Page[] = []
+  const done = new Set<string>()
+  for (let todo = [...sources]; todo.length; todo = [...sources].filter((f) => !done.has(f))) {
+    for (const path of todo.sort()) {
+      done.add(path)
+      const text = readFileSync(join(root, path), 'utf8')
+      let html: string
+      if (path.endsWith('.md')) {
+        const rendered = render(text, { sourceHref, resolveLink: linkResolver(posix.dirname(path)), kicker: path })
+        // a document the chapters merely link to does not fail the book, but its dead links are worth a look
+        warnings.push(...rendered.brokenLinks.map(({ href, error }) => ({ file: path, line: 1, message: `broken link to ${href}: ${error}` })))
+        html = rendered.html
+      } else {
+        const lines = highlightLines(text.replace(/\n$/, ''), languageOf(path))
+        const body = lines.map((l, i) => `<span class="line" id="L${i + 1}"><a class="ln" href="#L${i + 1}" aria-hidden="true" tabindex="-1">${i + 1}</a>${l}</span>`).join('')
+        html = `<h1 id="source"><span class="kicker">Source</span>${escapeHtml(path)}</h1>\n<pre class="source"><code class="hljs">${body}</code></pre>`
+      }
+      sourcePages.push({ file: sourceFile(path), title: path, kind: 'source', html, headings: [] })
+    }
+  }
 
   // write the site
   const toc: TocEntry[] = [

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import type { Descriptor } from './registry.ts'
 
@@ -169,7 +170,12 @@ export async function* layerTar(source: Source, onData: (chunk: Uint8Array) => v
     yield first.value
     yield* input
   })()
-  const bytes = first.value[0] === 0x1f && first.value[1] === 0x8b ? Readable.from(all).pipe(createGunzip()) : all
+  let bytes: AsyncIterable<Uint8Array> = all
+  if (first.value[0] === 0x1f && first.value[1] === 0x8b) {
+    const gunzip = createGunzip()
+    pipeline(Readable.from(all), gunzip).catch(() => {}) // a failure destroys gunzip, whose reader then throws it
+    bytes = gunzip
+  }
   let size = 0
   for await (const chunk of bytes) {
     onData(chunk)

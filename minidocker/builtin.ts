@@ -47,6 +47,7 @@ export function unpackTarball(tarPath: string, dir: string): string {
 }
 
 function fillRootfs(dir: string, busybox: boolean): void {
+  chmodSync(dir, 0o755) // the image's / (a temp dir starts as 0700): any user must reach its files
   for (const d of DIRS) mkdirSync(join(dir, d), { recursive: true })
   chmodSync(join(dir, 'tmp'), 0o1777)
   copyFileSync(PROBE_PATH, join(dir, 'bin/probe'))

@@ -32,6 +32,7 @@ run options:
   -e, --env KEY[=VALUE]    set an environment variable (repeatable)
   -w, --workdir DIR        working directory inside the container
   -h, --hostname NAME      the container's hostname
+  -u, --user USER[:GROUP]  the user to run as (a name or ID, looked up in the image)
   -v, --volume HOST:CONTAINER[:ro]
                            bind-mount a host path (repeatable)
   --memory SIZE            memory limit: 64m, 1g, 512k or bytes
@@ -44,6 +45,7 @@ export interface RunOptions {
   volumes: string[]
   workdir?: string
   hostname?: string
+  user?: string
   memory?: string
   cpus?: string
   pids?: string
@@ -52,11 +54,11 @@ export interface RunOptions {
   command: string[]
 }
 
-type Flag = 'env' | 'volumes' | 'workdir' | 'hostname' | 'memory' | 'cpus' | 'pids'
+type Flag = 'env' | 'volumes' | 'workdir' | 'hostname' | 'user' | 'memory' | 'cpus' | 'pids'
 
 const VALUE_FLAGS: Record<string, Flag> = {
   '-e': 'env', '--env': 'env', '-w': 'workdir', '--workdir': 'workdir', '-h': 'hostname',
-  '--hostname': 'hostname', '-v': 'volumes', '--volume': 'volumes', '--memory': 'memory', '-m': 'memory',
+  '--hostname': 'hostname', '-u': 'user', '--user': 'user', '-v': 'volumes', '--volume': 'volumes', '--memory': 'memory', '-m': 'memory',
   '--cpus': 'cpus', '--pids': 'pids', '--pids-limit': 'pids',
 }
 
@@ -80,6 +82,16 @@ export function parseRun(args: string[]): RunOptions {
   options.command = args.slice(i)
   if (options.command.length === 0 && options.image === undefined) throw new ContainerError(`"run" requires an image and a command to run\n\n${USAGE}`, 125)
   return options
+}
+
+/**
+ * -u UID[:GID] for a root filesystem without an image config. An image from the store resolves
+ * names in its own /etc/passwd instead (chapter 06's applyImageConfig replaces this).
+ */
+function numericUser(text: string): NonNullable<Spec['process']['user']> {
+  const match = /^(\d+)(?::(\d+))?$/.exec(text)
+  if (!match) throw new ContainerError(`-u ${text}: only an image from the store has an /etc/passwd to look a name up in; give UID[:GID]`, 125)
+  return { uid: Number(match[1]), gid: Number(match[2] ?? match[1]) }
 }
 
 /** "64m", "1g", "512k", "1048576" as bytes, the way `docker run --memory` reads them. */
@@ -133,6 +145,7 @@ async function run(args: string[]): Promise<number> {
   try {
     let spec = await runSpec(options, image?.rootfs)
     if (image?.config) spec = await withImageConfig(spec, image.config, options, image.rootfs)
+    else if (options.user !== undefined) spec.process.user = numericUser(options.user)
     const exit = await runContainer(spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' })
     if (exit.oomKilled) console.error(chalk.red(`minidocker: the container was OOM-killed: it went past its memory limit (--memory ${options.memory})`))
     return exit.code

@@ -3,8 +3,8 @@
  *
  * The order is runc's: create the cgroup (04); start the helper (01); in it, unshare namespaces
  * and fork so the container's process is PID 1 (02); put that process in its cgroup before it
- * runs anything (04); build its root filesystem and pivot_root into it (03); exec the command
- * (01); when it has exited, note an OOM kill and remove the cgroup (04).
+ * runs anything (04); build its root filesystem and pivot_root into it (03); become the
+ * configured user; exec the command (01); when it has exited, note an OOM kill and remove the cgroup (04).
  *
  * A chapter that is still a starter is skipped with a note (optional), unless the spec asks for
  * something only that chapter can do, such as a hostname or a memory limit (required).
@@ -59,4 +59,15 @@ async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined): 
   if (cgroup) await joinCgroup(cgroup, pid ?? helper.pid)
   // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
   if (spec.root && pid !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
+  if (spec.process.user) await switchUser(helper, spec.process.user)
+}
+
+/**
+ * Become config.json's process.user, last of all, as runc's finalizeNamespace does: groups
+ * first, then the gid, then the uid, because after setuid() the process may change neither.
+ */
+async function switchUser(helper: Helper, user: NonNullable<Spec['process']['user']>): Promise<void> {
+  await helper.setgroups(user.additionalGids ?? [])
+  await helper.setgid(user.gid)
+  await helper.setuid(user.uid)
 }

@@ -178,12 +178,12 @@ function rootfsFile(rootfs: string, path: string): string | undefined {
 
 /**
  * Merge the image's Env, Cmd, Entrypoint, WorkingDir and User into `spec` under the run flags
- * (the command, -e as buildEnv() resolved them into spec.process.env, -w), as dockerd does.
+ * (the command, -e as buildEnv() resolved them into spec.process.env, -w, -u), as dockerd does.
  */
-export async function withImageConfig(spec: Spec, config: ImageConfig, flags: { command: string[]; env: string[]; workdir?: string }, rootfs: string): Promise<Spec> {
+export async function withImageConfig(spec: Spec, config: ImageConfig, flags: { command: string[]; env: string[]; workdir?: string; user?: string }, rootfs: string): Promise<Spec> {
   // buildEnv() put Docker's default PATH first; the image's own PATH must win over it
   const setsPath = flags.env.some((f) => f === 'PATH' || f.startsWith('PATH='))
   const env = setsPath ? spec.process.env : spec.process.env.filter((e) => e !== DEFAULT_PATH)
   const files = { passwd: rootfsFile(rootfs, 'etc/passwd'), group: rootfsFile(rootfs, 'etc/group') }
-  return required(() => applyImageConfig(spec, config, { command: flags.command, env, workdir: flags.workdir }, files), 'run of a stored image')
+  return required(() => applyImageConfig(spec, config, { command: flags.command, env, workdir: flags.workdir, user: flags.user }, files), 'run of a stored image')
 }

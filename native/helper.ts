@@ -96,6 +96,8 @@ export class Helper {
   #buffered = ''
   #pending: Pending[] = []
   #closed = false
+  /** after fork(): the host PID of the child that now serves requests */
+  #served: number | undefined
 
   private constructor(proc: ChildProcess) {
     if (proc.pid === undefined) throw new Error(`cannot start ${HELPER_PATH}`)
@@ -198,7 +200,8 @@ export class Helper {
    * @precondition After unshare(['pid']) the fork is what creates the namespace's PID 1: the caller itself never enters a new PID namespace.
    */
   async fork(): Promise<number> {
-    return (await this.#call('fork')).pid!
+    this.#served = (await this.#call('fork')).pid!
+    return this.#served
   }
 
   /**
@@ -476,8 +479,17 @@ export class Helper {
     this.#control.end()
   }
 
-  /** Kill the helper (and, through the relay, nothing else: the caller decides). */
+  /**
+   * Kill the helper. After fork() the signal goes to the process serving requests (the
+   * container's PID 1 until it execs): its relay reaps it and then dies of the same signal, so
+   * when `exited` settles nothing of the container is left, not even a zombie in its cgroup.
+   */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    try {
+      if (this.#served !== undefined) return void process.kill(this.#served, signal)
+    } catch {
+      // already gone: the relay is on its way out, or still there to be killed below
+    }
     this.process.kill(signal)
   }
 }

@@ -122,8 +122,9 @@ export async function writeEntry(root: string, path: string, header: Header, con
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
   // TODO(06): the whole layer, atomically.
   //   1. Refuse an existing `dir`. Build in work = `${dir}.partial` (remove a stale one, mkdir it).
-  //   2. Readable.from(layerTar(source, chunk => { hash it, count it })).pipe(tar.extract()),
-  //      and ignore the pipe's own 'error' event (the extract iterator reports it).
+  //   2. extract = tar.extract(); pipeline(Readable.from(layerTar(source, chunk => { hash it,
+  //      count it })), extract).catch(() => {}): a failure (bad gzip) destroys extract, and the
+  //      loop below throws it. Do not await the pipeline: the loop is what consumes it.
   //   3. for await (const entry of extract): m = aufsMarker(entry.header.name).
   //      opaque: mkdir resolveInside(work, m.dir) and remember it. whiteout: p = resolveInside(work,
   //      m.path), mkdir its parent, rmSync p, makeWhiteout(helper(), p). otherwise: writeEntry(work,

@@ -155,11 +155,12 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   const helper = () => (started ??= Helper.start({ stdout: 'ignore', stderr: 'ignore' }))
   const opaque = new Set<string>()
   const extract = tar.extract()
-  const feeding = Readable.from(layerTar(source, (chunk) => {
+  const bytes = Readable.from(layerTar(source, (chunk) => {
     hash.update(chunk)
     size += chunk.length
-  })).pipe(extract)
-  feeding.on('error', () => {}) // a broken tar surfaces through the extract iterator
+  }))
+  // a failure (bad gzip, a read error) destroys extract, and the loop below throws it
+  pipeline(bytes, extract).catch(() => {})
   try {
     for await (const entry of extract) {
       const marker = aufsMarker(entry.header.name)

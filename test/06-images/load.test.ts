@@ -107,10 +107,19 @@ describeKernel('minidocker load, then run', () => {
       expect(lines[2]!.cat, '/etc/hostname comes from the container\'s -init layer').toMatch(/^[0-9a-f]{12}\n$/)
       expect(lines[3]!.cat, `run ${round} must see the image's file, not a write of an earlier container`).toBe('from the app layer\n')
     }
+    const asUser = await minidocker(root, ['run', '-u', '1000:1001', 'probe-app:1', 'id'])
+    const id = probeLines(asUser.stdout)[0] as { uid: number; gid: number; groups: number[] }
+    expect(id, `-u 1000:1001 must run the process as uid 1000, gid 1001 (${asUser.stderr})`).toMatchObject({ uid: 1000, gid: 1001 })
+    expect(id.groups, 'root\'s supplementary groups must be replaced (setgroups before setuid)').not.toContain(0)
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     expect(mounts, 'the container\'s overlay must be unmounted after the run').not.toContain(root)
     const layers = allLayers(root).map((l) => l.cacheId).sort()
     expect(readdirSync(storePaths(root).graph).filter((n) => n !== 'l').sort(), 'the containers\' own layers must be removed after the run').toEqual(layers)
+    const inspect = await minidocker(root, ['inspect', 'probe-app:1'])
+    const [details] = JSON.parse(inspect.stdout)
+    expect(details, '`minidocker inspect` shows the ID, the tags and the diff IDs').toMatchObject({
+      Id: image.id, RepoTags: ['probe-app:1'], RootFS: { Type: 'layers', Layers: image.layers.map((l) => l.diffId) },
+    })
     const rmi = await minidocker(root, ['rmi', 'probe-app:1'])
     expect(rmi.stdout).toContain(`Deleted: ${image.id}`)
     expect(allLayers(root), 'rmi of the only image removes its layers').toEqual([])

@@ -1,12 +1,15 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { mountOverlay } from '#ch/05-layers/overlay.ts'
 import { DigestMismatchError } from '#ch/06-images/cas.ts'
 import {
-  addImage, allLayers, importImage, NoSuchImageError, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
+  addImage, allLayers, imageLayers, importImage, NoSuchImageError, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
 } from '#ch/06-images/store.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { mountNamespace } from '../support/mountns.ts'
 import { buildImage, sha256, type Entry, type TestImage } from '../support/images.ts'
 
 const BASE: Entry[] = [{ name: 'etc/' }, { name: 'etc/os-release', content: 'base\n' }]
@@ -130,5 +133,24 @@ describe('rmi', () => {
     const untagged = removeImage(root, id.slice(7, 19)).flatMap((r) => ('Untagged' in r ? [r.Untagged] : []))
     expect(untagged.sort()).toEqual(['x:latest', 'y:2', 'z:latest'])
     expect(allLayers(root)).toEqual([])
+  })
+})
+
+describeKernel('a stored image under overlayfs', () => {
+  it('hides what a higher layer deleted (.wh.NAME) and replaced (.wh..wh..opq)', async () => {
+    const root = tempDir()
+    const image = await buildImage([
+      [{ name: 'etc/' }, { name: 'etc/motd', content: 'old\n' }, { name: 'etc/hosts', content: 'h\n' }, { name: 'data/' }, { name: 'data/old.txt', content: 'old\n' }],
+      [{ name: 'etc/' }, { name: 'etc/.wh.motd', content: '' }, { name: 'data/' }, { name: 'data/.wh..wh..opq', content: '' }, { name: 'data/new.txt', content: 'new\n' }],
+    ])
+    const { id } = await load(root, image)
+    const graph = storePaths(root).graph
+    const lower = imageLayers(root, id).reverse().map((l) => join(graph, l.cacheId, 'diff'))
+    const [upper, work, merged] = ['upper', 'work', 'merged'].map((d) => join(tempDir(), d)) as [string, string, string]
+    for (const d of [upper, work, merged]) mkdirSync(d)
+    const ns = await mountNamespace()
+    await mountOverlay(ns.helper, { lower, upper, work }, merged)
+    expect(readdirSync(ns.inside(join(merged, 'etc'))), 'etc/.wh.motd must hide the lower layer\'s motd').toEqual(['hosts'])
+    expect(readdirSync(ns.inside(join(merged, 'data'))), 'data/.wh..wh..opq must hide all of the lower data/').toEqual(['new.txt'])
   })
 })

@@ -120,6 +120,14 @@ describe('applyLayer', () => {
     expect(readFileSync(join(s.layer, 'etc/motd'), 'utf8'), 'the last file is whole even though its block padding is missing').toBe('hello there')
   })
 
+  it('fails on a broken gzip stream and leaves nothing behind', async () => {
+    const s = sandbox()
+    const gz = gzipSync(await tarOf([{ name: 'a.txt', content: 'a'.repeat(5000) }]))
+    const error = await caught(() => applyLayer(gz.subarray(0, gz.length - 40), s.layer))
+    expect(error, 'a truncated gzip stream must reject (not hang, not succeed)').toBeInstanceOf(Error)
+    expect(existsSync(s.layer) || existsSync(`${s.layer}.partial`), 'neither the layer nor its partial dir may be left').toBe(false)
+  })
+
   it('refuses an entry with ".."', async () => {
     await expectRefused([{ name: 'ok.txt', content: 'fine' }, { name: '../outside/passwd', content: 'pwned' }], /\.\./)
   })
@@ -151,6 +159,10 @@ describe('applyLayer', () => {
   it('refuses a hard link to a file outside the layer', async () => {
     await expectRefused([{ name: 'stolen', type: 'link', linkname: '../../outside/passwd' }], /\.\./)
     await expectRefused([{ name: 'stolen', type: 'link', linkname: '/etc/passwd' }], /absolute/)
+    await expectRefused([
+      { name: 'door', type: 'symlink', linkname: '../../outside' },
+      { name: 'stolen', type: 'link', linkname: 'door/passwd' },
+    ], /symlink "door"/)
   })
 })
 

@@ -104,6 +104,20 @@ describe('fork', () => {
     expect(probeValue(out.read(), 'signal')).toBe(15)
   })
 
+  it('kill() after fork ends the serving child first, so nothing is left when exited settles', async () => {
+    const h = start()
+    const child = await h.fork()
+    h.kill()
+    expect(describeStatus(await h.exited)).toBe('killed by signal 9 (SIGKILL)')
+    let gone = false
+    try {
+      process.kill(child, 0)
+    } catch {
+      gone = true
+    }
+    expect(gone, 'the child must be killed and reaped by its relay, not left running or as a zombie').toBe(true)
+  })
+
   it('fails with EAGAIN when RLIMIT_NPROC is exhausted for the user', async () => {
     // Lower the limit while the helper is root, then drop to a uid the limit applies to.
     const h = start()

@@ -3,7 +3,6 @@
  * manifests, OCI layouts and `docker save` folders. The probe (native/probe.c) is the program
  * inside, so a pulled or loaded image can really run.
  */
-import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +10,7 @@ import { gzipSync } from 'node:zlib'
 import { execa } from 'execa'
 import tar from 'tar-stream'
 import { NotImplementedError } from '../../lib/errors.ts'
+import { sha256 } from '../../lib/image.ts'
 import { PROBE_PATH } from '../../native/helper.ts'
 
 export interface Entry {
@@ -21,7 +21,7 @@ export interface Entry {
   linkname?: string
 }
 
-export const sha256 = (data: Buffer | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`
+export { sha256 }
 
 /** A tar of `entries`, in order, with the two zero blocks at the end unless `trailer` is false. */
 export async function tarOf(entries: Entry[], { trailer = true } = {}): Promise<Buffer> {
