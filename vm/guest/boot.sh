@@ -9,8 +9,11 @@
 #
 # The guest runs under software emulation (TCG: KVM is not assumed), 2 vCPUs and 2 GiB, with
 # no network device at all, and boots its own kernel and initrd with cgroup v2 only.
+# One host thread runs both vCPUs (thread=single): with a thread each, a guest kernel that
+# patches its own code while the other vCPU runs it (static keys, e.g. when a cgroup first
+# gets a cpu.max) can execute a stale breakpoint and panic ("Oops: int3" in update_curr).
 #
-# Environment: VM_TIMEOUT  seconds before the guest is stopped (default 480): exit code 124.
+# Environment: VM_TIMEOUT  seconds before the guest is stopped (default 540): exit code 124.
 set -euo pipefail
 
 image=${1:?usage: boot.sh IMAGE_DIR SERIAL_LOG TAG=HOST_DIR[:rw]...}
@@ -32,7 +35,7 @@ cmdline=(
 )
 
 qemu-system-x86_64 \
-  -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
+  -accel tcg,thread=single -cpu max -smp 2 -m 2048 \
   -display none -monitor none -serial "file:$serial" -no-reboot -nic none \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "${cmdline[*]}" \
   -drive "file=$image/rootfs.img,if=virtio,format=raw,snapshot=on" \
@@ -41,7 +44,7 @@ qemu=$!
 # Whatever stops this script stops the guest: no QEMU is left behind.
 trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT INT TERM
 
-timeout=${VM_TIMEOUT:-480}
+timeout=${VM_TIMEOUT:-540}
 for ((waited = 0; waited < timeout; waited++)); do
   if ! kill -0 "$qemu" 2>/dev/null; then
     trap - EXIT INT TERM

@@ -90,6 +90,8 @@ build() {
 [Unit]
 Description=Run the job the host shared in
 ConditionKernelCommandLine=minidocker.job
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
 
 [Service]
 Type=oneshot
@@ -101,8 +103,6 @@ StandardOutput=tty
 StandardError=tty
 TTYPath=/dev/ttyS0
 TimeoutStartSec=infinity
-SuccessAction=poweroff-force
-FailureAction=poweroff-force
 
 [Install]
 WantedBy=multi-user.target

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs inside the pristine guest (as root, from the share tagged "job": this folder), the way a learner's
-# `vagrant up` and `vagrant ssh` would: copy the workbook in as Vagrant's rsync synced folder
+# Runs inside the pristine guest as root (from the share tagged "job": this folder), the way
+# a learner's `vagrant up` and `vagrant ssh` would: copy the workbook in as Vagrant's rsync synced folder
 # does, run vm/provision.sh with no network (SKIP_APT=1: the packages are in the image;
 # NPM_OFFLINE=1: npm's cache comes from the host), then run the chapters' tests.
 #
 # Shares (see test/vm/run.sh): workbook (the checkout, read-only), npmcache (the host's npm
-# cache, read-only), results (read-write: job.env in, stages, status and report.json out).
+# cache, read-only), results (read-write: job.env in, status and report.json out).
 set -uo pipefail
 
 results=/run/results
@@ -13,29 +13,34 @@ mount9p() { # TAG DIR [ro]
   mkdir -p "$2" && mount -t 9p -o "trans=virtio,version=9p2000.L,msize=512000${3:+,$3}" "$1" "$2"
 }
 mount9p results "$results" || { echo "vm-job: cannot mount the results share"; exit 1; }
+# Every line of the job's output carries the guest's uptime, to see where the time goes.
+exec > >(while IFS= read -r line; do read -r up _ </proc/uptime; printf '(%7s) %s\n' "$up" "$line"; done) 2>&1
+logger=$!
+finish() { # CODE: record it, and let the last lines reach the console before the guest goes down
+  echo "$1" >"$results/status"
+  sync
+  exec >&- 2>&-
+  # A process left behind with our stdout would keep the logger waiting for ever.
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$logger" 2>/dev/null || break; sleep 0.5; done
+  exit "$1"
+}
 # shellcheck source=/dev/null
 . "$results/job.env"
 
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
-last=$(uptime_s)
-stage() { # NAME: the time since the previous stage ended
-  local now; now=$(uptime_s)
-  local took; took=$(awk -v a="$last" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
-  echo "$1 $took" >>"$results/stages"
-  echo "vm-job: stage $1 took $took s"
-  last=$now
-}
-fail() { echo "vm-job: $*"; echo 1 >"$results/status"; sync; exit 1; }
+# Stage markers: the host times each stage by its own clock when the line reaches the console,
+# so the times add up to QEMU's whole run.
+stage() { echo "vm-job: stage $1 done"; }
+fail() { echo "vm-job: $*"; finish 1; }
 
-echo "boot $last" >"$results/stages"
-echo "vm-job: up after $last s: $(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r), $(nproc) CPUs"
+echo "vm-job: stage boot done: $(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r), $(nproc) CPUs"
 
-# The checkout, as Vagrant's rsync synced folder copies it: without the host's node_modules,
-# native build and learner state, which the guest makes for itself.
+# The checkout, as vm/Vagrantfile's rsync synced folder copies it (the same exclusions): without
+# the host's node_modules, native build and learner state, which the guest makes for itself.
 mount9p workbook /mnt/workbook ro || fail "cannot mount the workbook share"
 mkdir -p /workbook
-tar -C /mnt/workbook --exclude=./node_modules --exclude=./native/build --exclude=./.workbook \
-    --exclude=./.git -cf - . | tar -C /workbook -xf - || fail "cannot copy the workbook in"
+excludes=(.git node_modules native/build .workbook book/site reports scratch)
+tar -C /mnt/workbook "${excludes[@]/#/--exclude=./}" --exclude=.vagrant -cf - . |
+  tar -C /workbook -xf - || fail "cannot copy the workbook in"
 umount /mnt/workbook
 
 # npm's cache from the host, read-only below a writable layer: npm may write, the host's stays as it was.
@@ -47,6 +52,8 @@ stage copy
 
 cd /workbook
 SKIP_APT=1 NPM_OFFLINE=1 npm_config_cache=/var/cache/npm bash vm/provision.sh || fail "vm/provision.sh failed"
+# The tests look at the whole mount table (an overlay left mounted is a failure of theirs).
+umount /var/cache/npm /mnt/npm-host
 stage provision
 
 # Pure cgroup v2: one cgroup2 hierarchy at /sys/fs/cgroup and no v1 hierarchy anywhere.
@@ -54,17 +61,27 @@ stage provision
 [ -z "$(findmnt -n -t cgroup)" ] || fail "cgroup v1 hierarchies are mounted: $(findmnt -t cgroup)"
 echo "vm-job: cgroup v2 only; controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 
+cgroups_before=$(find /sys/fs/cgroup -mindepth 1 -type d | sort)
+# Emulated CPUs are several times slower than the host's: the same tests, longer time-outs.
 echo "vm-job: tests against the reference: $TESTS"
 # shellcheck disable=SC2086
 CI=true NO_COLOR=1 WORKBOOK_IMPL=solutions WORKBOOK_REFERENCE_BELOW=0 \
-  node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json="$results/report.json" $TESTS
+  node_modules/.bin/vitest run --testTimeout=120000 --hookTimeout=180000 --reporter=default --reporter=json --outputFile.json="$results/report.json" $TESTS
 code=$?
 stage tests
 
-# Nothing the tests made may be left: no mount below /workbook or /tmp, no cgroup of theirs.
+# Nothing the tests made may be left: no mount below /workbook or /tmp, no cgroup, no process.
 leftover=$(findmnt -rn -o TARGET | grep -E '^/(tmp|workbook)/' || true)
 [ -z "$leftover" ] || { echo "vm-job: mounts left behind: $leftover"; code=1; }
+cgroups_after=$(find /sys/fs/cgroup -mindepth 1 -type d | sort)
+leftover=$(comm -13 <(echo "$cgroups_before") <(echo "$cgroups_after"))
+[ -z "$leftover" ] || { echo "vm-job: cgroups left behind: $leftover"; code=1; }
+# Processes: every one left in this job's cgroup but this script and its logger (builtins only
+# here, so that no process of the check itself is counted).
+mapfile -t procs <"/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cgroup.procs"
+for pid in "${procs[@]}"; do
+  [ "$pid" = $$ ] || [ "$pid" = "$logger" ] || [ "$pid" = "$BASHPID" ] && continue
+  read -r comm <"/proc/$pid/comm" 2>/dev/null && { echo "vm-job: process left behind: $pid $comm"; code=1; }
+done
 
-echo "$code" >"$results/status"
-sync
-exit "$code"
+finish "$code"
