@@ -13,37 +13,34 @@ import { runTests, type TestResult } from './runner.ts'
 import { statusOf } from './status.ts'
 import { copyWorkbook } from './tree.ts'
 
-export interface ChapterReport {
+/** The counts a report gives for a chapter and for a whole checkout. */
+export interface Tally {
+  /** 0..1: for a chapter passed / total; for a checkout the mean of its chapters' scores, so every chapter weighs the same */
+  score: number
+  passed: number
+  failed: number
+  skipped: number
+  total: number
+  durationMs: number
+}
+
+export interface ChapterReport extends Tally {
   id: string
   folder: string
   title: string
   /** graded with the reference for the chapters below (true) or the learner's code throughout */
   referenceBelow: boolean
   status: 'done' | 'in progress' | 'not started'
-  /** passed / total, 0..1 */
-  score: number
-  passed: number
-  failed: number
-  skipped: number
-  total: number
-  durationMs: number
   /** things the instructor should know: a missing folder, tests that could not run */
   notes: string[]
   tests: TestResult[]
 }
 
-export interface CheckoutReport {
+export interface CheckoutReport extends Tally {
   name: string
   checkout: string
   gradedAt: string
   referenceBelow: boolean
-  /** the mean of the chapters' scores, 0..1: every chapter weighs the same */
-  score: number
-  passed: number
-  failed: number
-  skipped: number
-  total: number
-  durationMs: number
   chapters: ChapterReport[]
 }
 
