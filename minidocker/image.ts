@@ -14,13 +14,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ContainerError } from '../lib/errors.ts'
+import { DEFAULT_ROOT } from '../lib/image.ts'
 import { BUILTIN_IMAGES, buildRootfsTarball, isBuiltinImage, unpackTarball, type BuiltinImage } from './builtin.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
 import { storedRootfs } from './images.ts'
 import { optional } from './layers.ts'
-
-/** Where minidocker keeps its state. */
-export const MINIDOCKER_ROOT = process.env.MINIDOCKER_ROOT ?? '/var/lib/minidocker'
 
 /** A root filesystem to run a container in, and what to do once the container is gone. */
 export interface ImageRootfs {
@@ -64,7 +62,7 @@ function unpacked(tarball: string): ImageRootfs {
 
 /** The cached tarball of a built-in image, built on first use. */
 function builtinTarball(image: BuiltinImage): string {
-  const dir = join(MINIDOCKER_ROOT, 'builtin')
+  const dir = join(DEFAULT_ROOT, 'builtin')
   const tarball = join(dir, `${image}.tar`)
   if (existsSync(tarball)) return tarball
   mkdirSync(dir, { recursive: true })

@@ -6,6 +6,7 @@ import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_PATH, type Process } from '../../lib/oci.ts'
 import { Helper, SyscallError } from '../../native/helper.ts'
 import { caught } from '../support/errors.ts'
+import { startHelper } from '../support/helper.ts'
 import { captureFile, tempDir } from '../support/files.ts'
 import { PROBE_PATH, probeValue } from '../support/probe.ts'
 
@@ -67,26 +68,16 @@ describe('buildEnv', () => {
 
 describe('startProcess', () => {
   it('reports a missing working directory as the chdir SyscallError', async () => {
-    const helper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
-    try {
-      const error = await caught(() => startProcess(helper, proc(['/bin/true'], { cwd: '/does/not/exist' })))
-      expect(error, 'a failed helper call must surface as the SyscallError it threw').toBeInstanceOf(SyscallError)
-      expect(error).toMatchObject({ syscall: 'chdir', code: 'ENOENT', path: '/does/not/exist' })
-      expect(String(error.message)).toBe('chdir("/does/not/exist") failed: ENOENT (No such file or directory)')
-    } finally {
-      helper.kill()
-      await helper.exited
-    }
+    const helper = startHelper()
+    const error = await caught(() => startProcess(helper, proc(['/bin/true'], { cwd: '/does/not/exist' })))
+    expect(error, 'a failed helper call must surface as the SyscallError it threw').toBeInstanceOf(SyscallError)
+    expect(error).toMatchObject({ syscall: 'chdir', code: 'ENOENT', path: '/does/not/exist' })
+    expect(String(error.message)).toBe('chdir("/does/not/exist") failed: ENOENT (No such file or directory)')
   })
 
   it('refuses an empty command with a ContainerError (125)', async () => {
-    const helper = Helper.start()
-    try {
-      expect(await caught(() => startProcess(helper, proc([])))).toMatchObject({ name: 'ContainerError', exitCode: 125 })
-    } finally {
-      helper.kill()
-      await helper.exited
-    }
+    const helper = startHelper()
+    expect(await caught(() => startProcess(helper, proc([])))).toMatchObject({ name: 'ContainerError', exitCode: 125 })
   })
 })
 

@@ -7,11 +7,11 @@ import { runProcess } from '#ch/01-process/process.ts'
 import { enterNamespaces, namespacesToCreate, setHostname } from '#ch/02-namespaces/namespaces.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, type Spec } from '../../lib/oci.ts'
-import { Helper } from '../../native/helper.ts'
 import { alive, probeSpec, runCaptured, waitFor } from '../support/container.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
+import { startHelper } from '../support/helper.ts'
 import { PROBE_PATH, probeLines, probeValue } from '../support/probe.ts'
 
 /** Run `spec` in its namespaces; also returns the host PID enterNamespaces gave back. */
@@ -123,8 +123,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
   })
 
   it('refuses a hostname without a UTS namespace, leaving the hostname untouched', async () => {
-    const helper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
-    onCleanup(() => helper.kill())
+    const helper = startHelper()
     await helper.unshare(['uts']) // a sandbox: a broken setHostname renames only this namespace
     await helper.sethostname('sandbox')
     const spec = probeSpec([], ['pid'])

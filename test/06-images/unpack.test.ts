@@ -4,10 +4,10 @@ import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { isOpaque } from '#ch/05-layers/whiteout.ts'
 import { applyLayer, aufsMarker, resolveInside, UnsafeLayerError } from '#ch/06-images/unpack.ts'
-import { Helper } from '../../native/helper.ts'
 import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { onCleanup, tempDir } from '../support/files.ts'
+import { startHelper } from '../support/helper.ts'
+import { tempDir } from '../support/files.ts'
 import { sha256, tarOf, type Entry } from '../support/images.ts'
 
 /** A sandbox: `layer` is where the tar goes, `outside` a folder next to it that must stay untouched. */
@@ -180,8 +180,7 @@ describeKernel('whiteouts while applying a layer', () => {
     expect(whiteout.isCharacterDevice() && whiteout.rdev === 0, '.wh.motd must become a 0/0 character device named motd').toBe(true)
     expect(existsSync(join(s.layer, 'etc/.wh.motd')), 'the aufs marker itself is not kept').toBe(false)
     expect(readdirSync(join(s.layer, 'data')), 'the opaque marker is not kept either').toEqual(['new.txt'])
-    const helper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
-    onCleanup(() => helper.kill())
+    const helper = startHelper()
     expect(await isOpaque(helper, join(s.layer, 'data')), '.wh..wh..opq must become trusted.overlay.opaque=y on data/').toBe(true)
   })
 })

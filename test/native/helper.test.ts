@@ -6,26 +6,14 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { describe as describeStatus, Helper, PROBE_PATH, SyscallError } from '../../native/helper.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { captureFile, tempDir } from '../support/files.ts'
+import { startHelper } from '../support/helper.ts'
 import { probeLines, probeValue } from '../support/probe.ts'
 
-const helpers: Helper[] = []
-
-afterEach(async () => {
-  for (const h of helpers.splice(0)) {
-    h.kill()
-    await h.exited
-  }
-})
-
-function start(options: Parameters<typeof Helper.start>[0] = {}): Helper {
-  const h = Helper.start({ stdout: 'ignore', stderr: 'ignore', ...options })
-  helpers.push(h)
-  return h
-}
+const start = startHelper
 
 /** The SyscallError a call rejects with. */
 async function failure(call: Promise<unknown>): Promise<SyscallError> {

@@ -4,24 +4,13 @@
  */
 import { mkdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, expect, it } from 'vitest'
-import { Helper, SyscallError } from '../../native/helper.ts'
+import { expect, it } from 'vitest'
+import { SyscallError } from '../../native/helper.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { tempDir } from '../support/files.ts'
+import { startHelper } from '../support/helper.ts'
 
-const helpers: Helper[] = []
-afterEach(async () => {
-  for (const h of helpers.splice(0)) {
-    h.kill()
-    await h.exited
-  }
-})
-
-function start(): Helper {
-  const h = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
-  helpers.push(h)
-  return h
-}
+const start = () => startHelper()
 
 describeKernel('setxattr and getxattr', () => {
   it('set a trusted.* attribute and read it back', async () => {

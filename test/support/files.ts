@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach } from 'vitest'
 
-const cleanups: (() => void)[] = []
+const cleanups: (() => unknown)[] = []
 
-afterEach(() => {
-  for (const fn of cleanups.splice(0).reverse()) fn()
+// Newest first: what a test made last (a helper, a mount) goes before what it stands in.
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
 /** A fresh directory under /tmp, removed after the test. */
@@ -35,7 +36,7 @@ export function captureFile(name: string): { fd: number; read(): string; peek():
   }
 }
 
-/** Register any cleanup to run after the current test. */
-export function onCleanup(fn: () => void): void {
+/** Register any cleanup to run after the current test (awaited when it returns a promise). */
+export function onCleanup(fn: () => unknown): void {
   cleanups.push(fn)
 }
