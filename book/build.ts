@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url'
 import { folderOf, loadChapters, ROOT, type Chapter } from '../workbook/chapters.ts'
 import { pathDiagram } from './diagram.ts'
 import { helperAppendix } from './helperdoc.ts'
-import { formatProblem, languageOf, RegionStore, resolveIncludes, unusedRegions, type Edition, type Problem } from './includes.ts'
+import { formatProblem, languageOf, RegionStore, resolveIncludes, unusedRegions, type Edition, type Problem, type Region } from './includes.ts'
 import { escapeHtml, highlightLines, render, type LinkTarget } from './markdown.ts'
 import { searchIndexScript, sectionsOf, type SearchPage } from './search.ts'
-import { layout, type Page, type TocEntry } from './templates.ts'
+import { baseOf, layout, type Page, type TocEntry } from './templates.ts'
 
 const BOOK_DIR = fileURLToPath(new URL('.', import.meta.url))
 
@@ -76,6 +76,34 @@ function chapterCards(chapters: Chapter[]): string {
   return `<ol class="cards">${items.join('')}</ol>`
 }
 
+/** A source file's lines, each with its number; a region the book shows is one element, so a link highlights all of it. */
+function sourceLines(lines: string[], regions: Region[]): string {
+  const starts = new Map<number, Region>()
+  for (const r of [...regions].sort((a, b) => a.start - b.start))
+    if (![...starts.values()].some((o) => o.name === r.name || (r.start <= o.end && o.start <= r.end))) starts.set(r.start, r)
+  let open: Region | null = null
+  return lines.map((l, i) => {
+    const n = i + 1
+    let html = `<span class="line" id="L${n}"><a class="ln" href="#L${n}" aria-hidden="true" tabindex="-1">${n}</a>${l}</span>`
+    const start = starts.get(n)
+    if (start) { open = start; html = `<span class="region" id="region-${escapeHtml(start.name)}">${html}` }
+    if (open && n === open.end) { open = null; html += '</span>' }
+    return html
+  }).join('')
+}
+
+/** "Shown in": the chapters that include parts of this file, linked to the very blocks. */
+function shownInHtml(uses: { region: Region; page: string; title: string; id: string }[], base: string): string {
+  if (!uses.length) return ''
+  const pages = [...new Set(uses.map((u) => u.page))]
+  const items = pages.map((page) => {
+    const here = uses.filter((u) => u.page === page)
+    const regions = here.map((u) => `<a href="${base}${escapeHtml(page)}#${u.id}"><code>${escapeHtml(u.region.name)}</code></a>`).join(', ')
+    return `<li><a href="${base}${escapeHtml(page)}">${escapeHtml(here[0].title)}</a>: ${regions}</li>`
+  })
+  return `<div class="shown-in"><p>Shown in the book:</p><ul>${items.join('')}</ul></div>\n`
+}
+
 export function buildBook(options: BuildOptions = {}): BuildResult {
   const started = performance.now()
   const root = options.root ?? ROOT
@@ -90,10 +118,19 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   const sources = new Set<string>()
   const showable = (path: string): boolean => edition === 'instructors' || !path.startsWith('solutions/')
 
-  const sourceHref = (file: string, line: number): string | null => {
-    if (!showable(file)) return null
-    sources.add(file)
-    return `${sourceFile(file)}#L${line}`
+  /** for each source file, the regions the pages show and where: its source page links back */
+  const shownIn = new Map<string, { region: Region; page: string; title: string; id: string }[]>()
+  let rendering: { file: string; title: string } | null = null
+  const sourceHref = (region: Region): string | null => {
+    if (!showable(region.file)) return null
+    sources.add(region.file)
+    if (rendering) {
+      const uses = shownIn.get(region.file) ?? []
+      const n = uses.filter((u) => u.page === rendering!.file && u.region.name === region.name).length
+      uses.push({ region, page: rendering.file, title: rendering.title, id: `code-${region.name}${n ? `-${n}` : ''}` })
+      shownIn.set(region.file, uses)
+    }
+    return `${sourceFile(region.file)}#region-${region.name}`
   }
 
   /** Relative links in a text found in `dir`: to chapters, to the book's pages, to source pages. */
@@ -114,7 +151,8 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     return { href: sourceFile(file) + (hash ? `#${hash}` : '') }
   }
 
-  const renderText = (markdown: string, source: string, kicker?: string): { html: string; headings: Page['headings'] } => {
+  const renderText = (markdown: string, source: string, kicker?: string, page?: { file: string; title: string }): { html: string; headings: Page['headings'] } => {
+    rendering = page ?? null
     const resolved = resolveIncludes(markdown, store, { edition, source })
     errors.push(...resolved.errors)
     resolved.used.forEach((u) => used.add(u))
@@ -167,7 +205,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     }
     // the page's kicker says "Chapter 01", so a "01 · " in front of the title would say it twice
     const text = readFileSync(join(root, source), 'utf8').replace(/^# \d+\s*[·.:-]\s*/, '# ')
-    const rendered = renderText(text, source, `Chapter ${c.id}`)
+    const rendered = renderText(text, source, `Chapter ${c.id}`, { file: chapterFile(c), title: `Chapter ${c.id} · ${c.title}` })
     // under the title: the piece of real Docker it mirrors, and the command that grades it
     const meta = `<p class="chapter-meta"><span>The real piece: ${inlineCode(c.realWorld)}</span><span>Check your work: <code>npx workbook check ${Number(c.id)}</code></span></p>\n`
     const html = rendered.html.replace(/<\/h1>\n/, (h1) => h1 + meta)
@@ -184,7 +222,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   ]
   appendices.forEach(([file, title, markdown], i) => {
     const number = String.fromCharCode(65 + i)
-    pages.push({ file, title, kind: 'appendix', number, ...renderText(markdown, `book/${file}`, `Appendix ${number}`) })
+    pages.push({ file, title, kind: 'appendix', number, ...renderText(markdown, `book/${file}`, `Appendix ${number}`, { file, title: `Appendix ${number} · ${title}` }) })
   })
 
   // every region of the written chapters and of native/ should appear somewhere
@@ -200,6 +238,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
       done.add(path)
       const text = readFileSync(join(root, path), 'utf8')
       let html: string
+      rendering = null
       if (path.endsWith('.md')) {
         const rendered = render(text, { sourceHref, resolveLink: linkResolver(posix.dirname(path)), kicker: path })
         // a document the chapters merely link to does not fail the book, but its dead links are worth a look
@@ -207,8 +246,8 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
         html = rendered.html
       } else {
         const lines = highlightLines(text.replace(/\n$/, ''), languageOf(path))
-        const body = lines.map((l, i) => `<span class="line" id="L${i + 1}"><a class="ln" href="#L${i + 1}" aria-hidden="true" tabindex="-1">${i + 1}</a>${l}</span>`).join('')
-        html = `<h1 id="source"><span class="kicker">Source</span>${escapeHtml(path)}</h1>\n<pre class="source"><code class="hljs">${body}</code></pre>`
+        const uses = shownIn.get(path) ?? []
+        html = `<h1 id="source"><span class="kicker">Source</span>${escapeHtml(path)}</h1>\n${shownInHtml(uses, baseOf(sourceFile(path)))}<pre class="source"><code class="hljs">${sourceLines(lines, uses.map((u) => u.region))}</code></pre>`
       }
       sourcePages.push({ file: sourceFile(path), title: path, kind: 'source', html, headings: [] })
     }
@@ -228,8 +267,14 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     writeFileSync(path, layout(page, { toc, prev, next, edition, liveReload: options.liveReload ?? false }))
     return page.file
   }
+  // the whole book on one page, to print or save as PDF
+  const whole: Page = {
+    file: 'print.html', title: 'The whole book', kind: 'print', headings: [],
+    html: pages.map((p) => `<section class="print-chapter">\n${p.html}</section>`).join('\n'),
+  }
   const files = [
     ...pages.map((p, i) => write(p, pages[i - 1], pages[i + 1])),
+    write(whole),
     ...sourcePages.map((p) => write(p)),
   ]
   for (const name of readdirSync(ASSETS)) cpSync(join(ASSETS, name), join(out, 'assets', name))
