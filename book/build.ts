@@ -8,9 +8,11 @@ import { dirname, join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { folderOf, loadChapters, ROOT, type Chapter } from '../workbook/chapters.ts'
 import { pathDiagram } from './diagram.ts'
+import { figure, FIGURE_NAMES } from './figures.ts'
 import { helperAppendix } from './helperdoc.ts'
 import { formatProblem, languageOf, RegionStore, resolveIncludes, unusedRegions, type Edition, type Problem, type Region } from './includes.ts'
 import { escapeHtml, highlightLines, render, type LinkTarget } from './markdown.ts'
+import { shortLinks } from './sources.ts'
 import { searchIndexScript, sectionsOf, type SearchPage } from './search.ts'
 import { baseOf, layout, type Page, type TocEntry } from './templates.ts'
 
@@ -116,6 +118,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   const warnings: Problem[] = []
   const used = new Set<string>()
   const sources = new Set<string>()
+  const expandLink = shortLinks(root)
   const showable = (path: string): boolean => edition === 'instructors' || !path.startsWith('solutions/')
 
   /** for each source file, the regions the pages show and where: its source page links back */
@@ -153,13 +156,22 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
 
   const renderText = (markdown: string, source: string, kicker?: string, page?: { file: string; title: string }): { html: string; headings: Page['headings'] } => {
     rendering = page ?? null
-    const resolved = resolveIncludes(markdown, store, { edition, source })
+    // a figure replaces its marker line, on one line, so the line numbers of later errors hold
+    const withFigures = markdown.split('\n').map((line, i) => {
+      const name = /^<!--\s*figure:\s*([\w-]+)\s*-->\s*$/.exec(line)?.[1]
+      if (!name) return line
+      const html = figure(name)
+      if (!html) errors.push({ file: source, line: i + 1, message: `there is no figure "${name}" (book/figures.ts draws ${FIGURE_NAMES.join(', ')})` })
+      return html?.replace(/\n/g, '') ?? line
+    }).join('\n')
+    const resolved = resolveIncludes(withFigures, store, { edition, source })
     errors.push(...resolved.errors)
     resolved.used.forEach((u) => used.add(u))
     const rendered = render(resolved.markdown, {
       includes: resolved.includes,
       sourceHref,
       resolveLink: linkResolver(posix.dirname(source)),
+      expandLink,
       kicker,
     })
     // the line in the file the text came from (the front page quotes README.md)
@@ -193,6 +205,10 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     readmeSection(root, 'Setting up'),
     '',
     readmeSection(root, 'For learners').replace(/^## For learners/, '## How you work {#how-you-work}'),
+    '',
+    readmeSection(root, 'The versions the text describes'),
+    '',
+    readmeSection(root, 'Credits'),
   ].join('\n'), 'README.md')
   const pages: Page[] = [{ file: 'index.html', title: 'Introduction', kind: 'front', ...front }]
 
@@ -240,7 +256,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
       let html: string
       rendering = null
       if (path.endsWith('.md')) {
-        const rendered = render(text, { sourceHref, resolveLink: linkResolver(posix.dirname(path)), kicker: path })
+        const rendered = render(text, { sourceHref, resolveLink: linkResolver(posix.dirname(path)), expandLink, kicker: path })
         // a document the chapters merely link to does not fail the book, but its dead links are worth a look
         warnings.push(...rendered.brokenLinks.map(({ href, error }) => ({ file: path, line: 1, message: `broken link to ${href}: ${error}` })))
         html = rendered.html

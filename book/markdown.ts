@@ -24,6 +24,8 @@ export interface RenderContext {
   sourceHref?: (region: Region) => string | null
   /** rewrite a relative link; absolute URLs and #anchors never reach it */
   resolveLink?: (href: string) => LinkTarget
+  /** expand a short link (`moby:PATH`, `man:NAME(N)`) to its URL; null when it is not one */
+  expandLink?: (href: string) => string | { error: string } | null
   /** a line above the page's h1, e.g. "Chapter 01" */
   kicker?: string
 }
@@ -166,7 +168,12 @@ export function render(markdown: string, context: RenderContext = {}): Rendered 
       link(token: Tokens.Link) {
         const text = this.parser.parseInline(token.tokens)
         const title = token.title ? ` title="${escapeHtml(token.title)}"` : ''
-        const href = token.href
+        const expanded = context.expandLink?.(token.href) ?? token.href
+        if (typeof expanded !== 'string') {
+          brokenLinks.push({ href: token.href, error: expanded.error })
+          return `<span class="broken-link">${text}</span>`
+        }
+        const href = expanded
         if (/^[a-z][a-z0-9+.-]*:/i.test(href)) return `<a class="external" href="${escapeHtml(href)}"${title} rel="noopener">${text}</a>`
         if (href.startsWith('#') || !context.resolveLink) return `<a href="${escapeHtml(href)}"${title}>${text}</a>`
         const target = context.resolveLink(href)
