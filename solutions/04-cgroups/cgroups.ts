@@ -112,19 +112,21 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   const { memory, cpu, pids } = resources
   const files: [Controller, string, string][] = []
-  const max = (n: number) => (n > 0 ? String(n) : 'max') // OCI: 0 or -1 means no limit
+  // OCI: 0 or -1 means no limit, which v2's files and pids.max spell "max" and v1's other files -1
+  const max = (n: number) => (n > 0 ? String(n) : 'max')
+  const v1 = (n: number) => (n > 0 ? String(n) : '-1')
   if (version === 1) {
-    if (memory?.limit !== undefined) files.push(['memory', 'memory.limit_in_bytes', String(memory.limit)])
-    if (memory?.swap !== undefined) files.push(['memory', 'memory.memsw.limit_in_bytes', String(memory.swap)])
+    if (memory?.limit !== undefined) files.push(['memory', 'memory.limit_in_bytes', v1(memory.limit)])
+    if (memory?.swap !== undefined) files.push(['memory', 'memory.memsw.limit_in_bytes', v1(memory.swap)])
     if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.shares', String(cpu.shares)])
     if (cpu?.period !== undefined) files.push(['cpu', 'cpu.cfs_period_us', String(cpu.period)])
-    if (cpu?.quota !== undefined) files.push(['cpu', 'cpu.cfs_quota_us', String(cpu.quota)])
+    if (cpu?.quota !== undefined) files.push(['cpu', 'cpu.cfs_quota_us', v1(cpu.quota)])
     if (pids) files.push(['pids', 'pids.max', max(pids.limit)])
     return files
   }
   if (memory?.limit !== undefined) files.push(['memory', 'memory.max', max(memory.limit)])
   // OCI's swap counts memory + swap; v2's memory.swap.max counts the swap alone.
-  if (memory?.swap !== undefined) files.push(['memory', 'memory.swap.max', String(Math.max(0, memory.swap - (memory.limit ?? 0)))])
+  if (memory?.swap !== undefined) files.push(['memory', 'memory.swap.max', memory.swap < 0 ? 'max' : String(Math.max(0, memory.swap - (memory.limit ?? 0)))])
   if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((cpu.shares - 2) * 9999) / 262142))])
   if (cpu?.quota !== undefined || cpu?.period !== undefined)
     files.push(['cpu', 'cpu.max', `${cpu.quota && cpu.quota > 0 ? cpu.quota : 'max'} ${cpu.period ?? 100000}`])

@@ -94,6 +94,15 @@ describe('resourceFiles', () => {
   it('writes nothing for resources that are not set, and "max" for an unlimited pids limit', () => {
     expect(resourceFiles({}, 2)).toEqual([])
     expect(resourceFiles({ pids: { limit: 0 } }, 1)).toEqual([['pids', 'pids.max', 'max']])
+    expect(resourceFiles({ memory: { limit: -1, swap: -1 }, cpu: { quota: -1 } }, 1), 'v1 spells "no limit" -1 in the memory and cpu files').toEqual([
+      ['memory', 'memory.limit_in_bytes', '-1'],
+      ['memory', 'memory.memsw.limit_in_bytes', '-1'],
+      ['cpu', 'cpu.cfs_quota_us', '-1'],
+    ])
+    expect(resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, 2), 'an OCI swap of -1 is unlimited swap: "max"').toEqual([
+      ['memory', 'memory.max', String(64 * MiB)],
+      ['memory', 'memory.swap.max', 'max'],
+    ])
   })
 })
 
