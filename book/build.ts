@@ -106,6 +106,36 @@ function shownInHtml(uses: { region: Region; page: string; title: string; id: st
   return `<div class="shown-in"><p>Shown in the book:</p><ul>${items.join('')}</ul></div>\n`
 }
 
+/** "→ `region` in [file.ts](file.ts)": the line before an include that a raw README shows instead of the block. */
+const POINTER = /^→ `([^`]+)` in \[([^\]]+)\]\(([^)]+)\)$/
+const POINTER_LINE = /^→ `[^`]+` in \[[^\]]+\]\([^)]+\)$/gm
+const INCLUDE_LINE = /^<!--\s*include:\s*(\S+)#(\S+)\s*-->$/
+
+/**
+ * A chapter's README is read raw too (on GitHub, in an editor), where an include shows
+ * nothing. So each include must follow a pointer line naming its region and file, and that
+ * pointer must follow prose, not a heading or another block: no block without a word about it.
+ */
+function pointerProblems(markdown: string, source: string): Problem[] {
+  const lines = markdown.split('\n')
+  const before = (i: number): number => { let j = i - 1; while (j >= 0 && !lines[j]!.trim()) j--; return j }
+  const problems: Problem[] = []
+  lines.forEach((line, i) => {
+    const include = INCLUDE_LINE.exec(line)
+    if (!include) return
+    const [, path, region] = include as unknown as [string, string, string]
+    const p = before(i)
+    const pointer = POINTER.exec(lines[p] ?? '')
+    const expected = `→ \`${region}\` in [${posix.basename(path)}](...)`
+    if (!pointer || pointer[1] !== region || posix.basename(pointer[3]!) !== posix.basename(path))
+      return void problems.push({ file: source, line: i + 1, message: `the include of ${path}#${region} needs the line "${expected}" before it, so the README read raw says what to open` })
+    const prose = lines[before(p)] ?? ''
+    if (!prose.trim() || /^#|^<!--|^→ /.test(prose))
+      problems.push({ file: source, line: p + 1, message: `the include of ${path}#${region} follows ${prose.startsWith('#') ? 'a heading' : 'another block'}: say in a sentence what it shows` })
+  })
+  return problems
+}
+
 export function buildBook(options: BuildOptions = {}): BuildResult {
   const started = performance.now()
   const root = options.root ?? ROOT
@@ -164,7 +194,9 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
       if (!html) errors.push({ file: source, line: i + 1, message: `there is no figure "${name}" (book/figures.ts draws ${FIGURE_NAMES.join(', ')})` })
       return html?.replace(/\n/g, '') ?? line
     }).join('\n')
-    const resolved = resolveIncludes(withFigures, store, { edition, source })
+    if (source.startsWith('chapters/')) errors.push(...pointerProblems(withFigures, source))
+    // the pointer line says in the README what the block's caption says in the book
+    const resolved = resolveIncludes(withFigures.replace(POINTER_LINE, ''), store, { edition, source })
     errors.push(...resolved.errors)
     resolved.used.forEach((u) => used.add(u))
     const rendered = render(resolved.markdown, {
