@@ -173,9 +173,10 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       progress(statusMessage(shortDigest(layer.digest), 'Pull complete'))
     }
   } catch (error) {
+    failure ??= error
     controller.abort()
     await Promise.allSettled(downloads)
-    throw failure ?? error
+    throw failure
   }
 
   const id = await addImage(root, config, [name])
