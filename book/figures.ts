@@ -124,7 +124,7 @@ function overlay(): string {
       if (!cell) return
       const cx = x0 + c * cw + 6
       const whiteout = cell === 'c 0 0'
-      out.push(rect(cx, y + 12, cw - 12, rh - 24, whiteout ? 'fg-file fg-whiteout' : 'fg-file'), text(cx + (cw - 12) / 2, y + rh / 2 + 5, whiteout ? 'whiteout c 0 0' : cell, whiteout ? 'fg-small fg-gone' : 'fg-small', 'middle'))
+      out.push(rect(cx, y + 12, cw - 12, rh - 24, whiteout ? 'fg-file fg-whiteout' : 'fg-file'), text(cx + (cw - 12) / 2, y + rh / 2 + 5, whiteout ? 'whiteout' : cell, whiteout ? 'fg-small fg-gone' : 'fg-small', 'middle'))
     })
   })
   const col = (c: number): number => x0 + c * cw + cw / 2
@@ -136,30 +136,44 @@ function overlay(): string {
   const bottom = yOf(4) + 4
   out.push(
     rect(4, bottom, x0 + cols.length * cw, 44, 'fg-layer fg-work'),
-    text(14, bottom + 27, 'workdir: overlay\'s scratch space, on the upper\'s filesystem (a copy-up is built here, then renamed)', 'fg-note'),
+    text(14, bottom + 27, 'workdir: scratch space on the upper\'s filesystem, where a copy-up is built before it is renamed into place', 'fg-note'),
   )
   return svg(x0 + cols.length * cw + 8, bottom + 50, 'An overlay mount: two lower layers, the upper layer with a copied-up file and a whiteout, and the merged view',
     out.join(''))
 }
 
+/** Boxes one under the other, joined by arrows: [name, what it is, a note on the right, arrow label]. */
+function column(title: string, boxes: [string, string, string, string?][], key = -1): string {
+  const w = 560, h = 58, gap = 30
+  const out = boxes.map(([name, role, where, label], i) => {
+    const y = 8 + i * (h + gap)
+    return rect(4, y, w - 8, h, i === key ? 'fg-box fg-key-box' : 'fg-box') + text(18, y + 24, name, 'fg-name') + text(18, y + 45, role, 'fg-note') +
+      (where ? text(w - 16, y + 24, where, 'fg-small', 'end') : '') +
+      (i < boxes.length - 1 ? arrow(40, y + h + 2, 40, y + h + gap - 3) + (label ? text(52, y + h + gap / 2 + 5, label, 'fg-label') : '') : '')
+  })
+  return svg(w, 8 + boxes.length * (h + gap) - gap + 8, title, out.join(''))
+}
+
+/** 01: who does what when a container's process starts. */
+function helper(): string {
+  return column('Your TypeScript drives the single-threaded C helper, which execs the command', [
+    ['npx minidocker run …', 'Node.js: your code decides which calls, in which order', 'chapters/', 'requests on a socket: chdir, exec, …'],
+    ['native/helper', 'C, one thread: one system call per request, each error as data', 'native/helper.c', 'execve: the helper becomes the command'],
+    ['echo hello', 'the container\'s process, with the helper\'s PID and stdio', '', 'its exit code, or 128 + its signal'],
+    ['helper.exited', 'what runProcess turns into minidocker\'s exit code', 'process.ts'],
+  ], 1)
+}
+
 /** 06: from a manifest to the layers on disk. */
 function store(): string {
-  const boxes: [string, string, string][] = [
+  return column('From an image manifest to its layers on disk', [
     ['manifest', 'config digest, layer digests (compressed blobs)', ''],
     ['config', 'sha256 of its bytes = the image ID', 'image/overlay2/imagedb/content/sha256/<image ID>'],
     ['rootfs.diff_ids', 'sha256 of each layer\'s uncompressed tar', ''],
     ['chain IDs', 'C1 = D1,  Cn = sha256("Cn-1 Dn")', ''],
     ['layerdb/sha256/<chain ID>/', 'diff, parent, cache-id, size', 'image/overlay2/layerdb/'],
     ['overlay2/<cache-id>/', 'diff/ link lower work/', '/var/lib/docker/overlay2/'],
-  ]
-  const w = 560, h = 58, gap = 26
-  const out = boxes.map(([name, role, where], i) => {
-    const y = 8 + i * (h + gap)
-    return rect(4, y, w - 8, h, i === 3 ? 'fg-box fg-key-box' : 'fg-box') + text(18, y + 24, name, 'fg-name') + text(18, y + 45, role, 'fg-note') +
-      (where ? text(w - 16, y + 24, where, 'fg-small', 'end') : '') +
-      (i < boxes.length - 1 ? arrow(40, y + h + 2, 40, y + h + gap - 3) : '')
-  })
-  return svg(w, 8 + boxes.length * (h + gap) - gap + 8, 'From an image manifest to its layers on disk', out.join(''))
+  ], 3)
 }
 
 /** 07: the requests of a pull, in order. */
@@ -191,6 +205,7 @@ function pull(): string {
 
 /** The figures by name, with their captions (HTML). */
 const FIGURES: Record<string, { caption: string; draw: () => string }> = {
+  helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
   'pid-namespace': { draw: pidNamespace, caption: 'The same processes, two sets of numbers: the relay stays on the host, its child is PID 1 of the new namespace.' },
   'pivot-root': { draw: pivotRoot, caption: 'The container\'s mount namespace before and after <code>pivot_root</code>: the rootfs becomes <code>/</code>, and with <code>.oldroot</code> detached no mount leads back to the host.' },
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
