@@ -183,6 +183,11 @@ export function render(markdown: string, context: RenderContext = {}): Rendered 
         }
         return `<a href="${escapeHtml(target.href)}"${title}>${text}</a>`
       },
+      blockquote(token: Tokens.Blockquote) {
+        // "> **What changed since.** ..." is a box of its own: where Docker has moved on
+        const inner = this.parser.parse(token.tokens)
+        return `<blockquote${inner.startsWith('<p><strong>What changed since') ? ' class="changed"' : ''}>\n${inner}</blockquote>\n`
+      },
       codespan(token: Tokens.Codespan) {
         // short code never breaks at its hyphens (`--memory-swap`); long code still wraps
         return `<code${token.text.length <= 28 ? ' class="nowrap"' : ''}>${escapeHtml(token.text)}</code>`
