@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { folderOf, loadChapters, ROOT, type Chapter } from '../workbook/chapters.ts'
 import { pathDiagram } from './diagram.ts'
 import { figure, FIGURE_NAMES } from './figures.ts'
+import { glossaryTerms, linkGlossaryTerms } from './glossary.ts'
 import { helperAppendix } from './helperdoc.ts'
 import { formatProblem, languageOf, RegionStore, resolveIncludes, unusedRegions, type Edition, type Problem, type Region } from './includes.ts'
 import { escapeHtml, highlightLines, render, type LinkTarget } from './markdown.ts'
@@ -245,6 +246,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   const pages: Page[] = [{ file: 'index.html', title: 'Introduction', kind: 'front', ...front }]
 
   // the chapters
+  const terms = glossaryTerms(readFileSync(join(BOOK_DIR, 'content/glossary.md'), 'utf8'))
   for (const c of written) {
     const source = `chapters/${folderOf(c)}/README.md`
     if (!existsSync(join(root, source))) {
@@ -256,7 +258,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     const rendered = renderText(text, source, `Chapter ${c.id}`, { file: chapterFile(c), title: `Chapter ${c.id} · ${c.title}` })
     // under the title: the piece of real Docker it mirrors, and the command that grades it
     const meta = `<p class="chapter-meta"><span>The real piece: ${inlineCode(c.realWorld)}</span><span>Check your work: <code>npx workbook check ${Number(c.id)}</code></span></p>\n`
-    const html = rendered.html.replace(/<\/h1>\n/, (h1) => h1 + meta)
+    const html = linkGlossaryTerms(rendered.html, terms).replace(/<\/h1>\n/, (h1) => h1 + meta)
     pages.push({ file: chapterFile(c), title: c.title, kind: 'chapter', number: c.id, html, headings: rendered.headings })
   }
 

@@ -376,25 +376,29 @@ describe('the book in a browser', () => {
     expect(problems, 'copying logged no error').toEqual([])
   }, 60_000)
 
-  test('a chapter page at desktop and phone width', async () => {
+  test('the front page and a chapter at desktop and phone width, light and dark, and printed', async () => {
     mkdirSync(SCREENSHOTS, { recursive: true })
     const shots: string[] = []
     for (const [name, options] of [
       ['desktop', { viewport: { width: 1280, height: 900 } }],
       ['phone', { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }],
+      ['print', { viewport: { width: 720, height: 1000 } }],
     ] as const) {
-      const { context, page, problems } = await open(options)
-      for (const file of ['index.html', PHOTO_PAGE]) {
-        await page.goto(server.url + file)
-        await page.evaluate(() => document.fonts.ready)
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth) - page.viewportSize()!.width
-        expect(overflow, `${file} is wider than a ${name} screen by ${overflow}px: something (a table, a code block, the diagram) does not wrap or scroll on its own`).toBeLessThanOrEqual(0)
-        const path = join(SCREENSHOTS, `${file.replace(/\.html$/, '')}-${name}.png`)
-        await page.screenshot({ path })
-        shots.push(path)
+      for (const scheme of name === 'print' ? ['light'] as const : ['light', 'dark'] as const) {
+        const { context, page, problems } = await open({ ...options, colorScheme: scheme })
+        if (name === 'print') await page.emulateMedia({ media: 'print' })
+        for (const file of ['index.html', PHOTO_PAGE]) {
+          await page.goto(server.url + file)
+          await page.evaluate(() => document.fonts.ready)
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth) - page.viewportSize()!.width
+          expect(overflow, `${file} is wider than a ${name} screen by ${overflow}px: something (a table, a code block, the diagram) does not wrap or scroll on its own`).toBeLessThanOrEqual(0)
+          const path = join(SCREENSHOTS, `${file.replace(/\.html$/, '')}-${name}-${scheme}.png`)
+          await page.screenshot({ path, fullPage: name === 'print' })
+          shots.push(path)
+        }
+        await context.close()
+        expect(problems, 'the pages logged no error').toEqual([])
       }
-      await context.close()
-      expect(problems, 'the pages logged no error').toEqual([])
     }
     console.log(`book screenshots:\n  ${shots.join('\n  ')}`)
   }, 60_000)
