@@ -13,12 +13,12 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import { createReadStream } from 'node:fs'
 import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
-import { chainIds, imageId } from '#ch/06-images/ids.ts'
-import { addImage, allImageIds, hasLayer, registerLayer, rememberDiffId, storePaths } from '#ch/06-images/store.ts'
+import { chainIds } from '#ch/06-images/ids.ts'
+import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
 import { IMAGE_TYPES, INDEX_TYPES, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
-import { hostPlatform, selectManifest, type Platform } from './platform.ts'
+import { hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
 import { shortDigest, type ProgressSink } from '../../lib/jsonmessage.ts'
 import { progressCounter, statusMessage } from './progress.ts'
 import { familiarName, parseReference, type Reference } from './reference.ts'
@@ -83,6 +83,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
+ * As dockerd does, it stops right after the manifest when the store has the image (its ID is
+ * the config's digest), and otherwise fetches the config and the layers together: a layer is
+ * known from its blob digest (the diff ID a former pull remembered for it), not from the config.
  * Reports, as dockerd does: "Pulling from", per layer "Already exists" or "Pulling fs layer"
  * (then "Waiting" when it has to queue), "Downloading" with a bar, "Verifying Checksum",
  * "Download complete", "Extracting", "Pull complete"; then "Digest: " and "Status: ".
@@ -94,24 +97,29 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //   1. parseReference, familiarName (the tag name), openSession. Report
   //      { status: 'Pulling from ' + the familiar repository (no tag), id: the digest or the tag },
   //      then resolveManifest(session, ref, storePaths(root).blobs, options.platform ?? hostPlatform()).
-  //   2. The config: downloadBlob it into blobs/ unless hasBlob, readBlob it, take
-  //      rootfs.diff_ids (one per layer) and chainIds(diffIds). A layer is present when
-  //      hasLayer(root, chain). Report statusMessage(shortDigest(layer.digest), 'Already exists'
-  //      or 'Pulling fs layer') for each.
-  //   3. Start every missing layer's download at once through taskPool(options.concurrency ??
+  //   2. When options.platform is given and the top manifest is not an index, the image's config
+  //      (os, architecture, variant, after normalizePlatform) must match it: throw otherwise.
+  //   3. If allImageIds(root) has manifest.config.digest, the image is there: tagImage(root, name,
+  //      it), report 'Digest: ' + top.digest and 'Status: Image is up to date for NAME', return.
+  //   4. Start the config's download (downloadBlob unless hasBlob). At the same time decide each
+  //      layer from the store alone: present when rememberedDiffId() knows its blob digest and
+  //      every one below it, and hasLayer(root, the chain ID of those diff IDs). Report
+  //      statusMessage(shortDigest(layer.digest), 'Already exists' or 'Pulling fs layer') for each.
+  //   5. Start every missing layer's download at once through taskPool(options.concurrency ??
   //      MAX_CONCURRENT_DOWNLOADS), with onWait reporting 'Waiting'. Each: downloadBlob with
   //      progressCounter(progress, id, 'Downloading', layer.size) and an AbortController's signal,
   //      then 'Verifying Checksum'; after the pool, 'Download complete'. Remember the first error
   //      and abort the controller. Add .catch(() => {}) to each promise so an early failure is not
   //      "unhandled" before you await it.
-  //   4. Then, bottom first, for each missing layer: await its download, registerLayer(root,
-  //      chains[i - 1] ?? null, the blob's read stream passed through observed() with an
-  //      'Extracting' progressCounter, diffIds[i]), rememberDiffId, report 'Pull complete'. On any
-  //      error: abort, await Promise.allSettled(downloads), throw the first error.
-  //   5. Note whether imageId(config) was in the store already, addImage(root, config, [name]),
-  //      report { status: 'Digest: ' + top.digest } and { status: 'Status: Downloaded newer image
-  //      for NAME' } (or 'Image is up to date for NAME' when nothing was downloaded and the image
-  //      was there). Return { id, digest: top.digest, name, downloaded }.
+  //   6. Await the config, readBlob it, check step 2 and that rootfs.diff_ids has one per layer and
+  //      agrees with the remembered ones; chainIds(diffIds). Then, bottom first, for each missing
+  //      layer: await its download, registerLayer(root, chains[i - 1] ?? null, the blob's read
+  //      stream passed through observed() with an 'Extracting' progressCounter, diffIds[i]),
+  //      rememberDiffId, report 'Pull complete'. On any error: remember it as the first unless
+  //      there is one, abort, await Promise.allSettled(downloads), throw the first error.
+  //   7. addImage(root, config, [name]), report { status: 'Digest: ' + top.digest } and
+  //      { status: 'Status: Downloaded newer image for NAME' }. Return { id, digest: top.digest,
+  //      name, downloaded }.
   throw new NotImplementedError('07-registry', 'pullImage')
 }
 // #endregion pullImage
