@@ -93,33 +93,20 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * any failure the other downloads are stopped and the first error is thrown.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
-  // TODO(07): the whole pull, in dockerd's order.
-  //   1. parseReference, familiarName (the tag name), openSession. Report
-  //      { status: 'Pulling from ' + the familiar repository (no tag), id: the digest or the tag },
-  //      then resolveManifest(session, ref, storePaths(root).blobs, options.platform ?? hostPlatform()).
-  //   2. When options.platform is given and the top manifest is not an index, the image's config
-  //      (os, architecture, variant, after normalizePlatform) must match it: throw otherwise.
-  //   3. If allImageIds(root) has manifest.config.digest, the image is there: tagImage(root, name,
-  //      it), report 'Digest: ' + top.digest and 'Status: Image is up to date for NAME', return.
-  //   4. Start the config's download (downloadBlob unless hasBlob). At the same time decide each
-  //      layer from the store alone: present when rememberedDiffId() knows its blob digest and
-  //      every one below it, and hasLayer(root, the chain ID of those diff IDs). Report
-  //      statusMessage(shortDigest(layer.digest), 'Already exists' or 'Pulling fs layer') for each.
-  //   5. Start every missing layer's download at once through taskPool(options.concurrency ??
-  //      MAX_CONCURRENT_DOWNLOADS), with onWait reporting 'Waiting'. Each: downloadBlob with
-  //      progressCounter(progress, id, 'Downloading', layer.size) and an AbortController's signal,
-  //      then 'Verifying Checksum'; after the pool, 'Download complete'. Remember the first error
-  //      and abort the controller. Add .catch(() => {}) to each promise so an early failure is not
-  //      "unhandled" before you await it.
-  //   6. Await the config, readBlob it, check step 2 and that rootfs.diff_ids has one per layer and
-  //      agrees with the remembered ones; chainIds(diffIds). Then, bottom first, for each missing
-  //      layer: await its download, registerLayer(root, chains[i - 1] ?? null, the blob's read
-  //      stream passed through observed() with an 'Extracting' progressCounter, diffIds[i]),
-  //      rememberDiffId, report 'Pull complete'. On any error: remember it as the first unless
-  //      there is one, abort, await Promise.allSettled(downloads), throw the first error.
-  //   7. addImage(root, config, [name]), report { status: 'Digest: ' + top.digest } and
-  //      { status: 'Status: Downloaded newer image for NAME' }. Return { id, digest: top.digest,
-  //      name, downloaded }.
+  // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull").
+  //   1. Open a session, report where you pull from, and resolve the manifest for the platform
+  //      asked for, or this machine's.
+  //   2. An image pushed without an index cannot be chosen by platform: when one was asked for,
+  //      the image's config must be for it.
+  //   3. The store may have the image already (an image ID is its config's digest): then tag it,
+  //      report the digest and "Image is up to date", and stop.
+  //   4. Otherwise start fetching the config, and meanwhile decide each layer from the store
+  //      alone (the diff ID earlier pulls remembered for its blob, and for every layer below it);
+  //      report each as "Already exists" or "Pulling fs layer".
+  //   5. Download the missing layers together, a few at a time, with progress; the first failure
+  //      stops the others and is the one reported, never the aborts it causes.
+  //   6. With the config in, check its diff IDs; register the layers bottom first as their
+  //      downloads finish, record the image under its name, report the digest and the status.
   throw new NotImplementedError('07-registry', 'pullImage')
 }
 // #endregion pullImage
