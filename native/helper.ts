@@ -208,7 +208,7 @@ export class Helper {
    * unshare(): move the helper into new namespaces of the given kinds.
    * @param namespaces config.json's names: mount, uts, ipc, pid, network, user, cgroup, time
    * @throws EPERM without CAP_SYS_ADMIN (outside a user namespace).
-   * @throws EINVAL for a kind the kernel does not know, or for mount or user namespaces in a threaded process (which is why this is a separate, single-threaded program).
+   * @throws EINVAL for a kind the kernel does not know, or for a user namespace in a threaded process (which, with a mount namespace that would hold only the calling thread, is why this is a separate, single-threaded program).
    * @throws EINVAL for an unknown name (the helper rejects it before any system call).
    * @precondition For pid, the new namespace applies only to children: fork() next.
    */
