@@ -188,7 +188,7 @@ function pull(): string {
   ]
   const left = 60, right = 520, top = 50, step = 64
   const out: string[] = [
-    text(left, 24, 'minidocker pull', 'fg-name', 'middle'), text(right, 24, 'registry', 'fg-name', 'middle'),
+    text(4, 24, 'minidocker pull', 'fg-name'), text(right + 36, 24, 'registry', 'fg-name', 'end'),
     `<path class="fg-life" d="M${left} 34V${top + steps.length * step}M${right} 34V${top + steps.length * step}"/>`,
   ]
   steps.forEach(([request, answer, together], i) => {
