@@ -7,6 +7,9 @@ import { buildImage, probeEntries, type Entry, type TestImage } from '../support
 import { describeKernel } from '../support/kernel.ts'
 import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
 import { interpose, type Faults } from './interposer.ts'
+import { loopbackOnly } from './loopback-only.ts'
+
+loopbackOnly()
 
 /** Wait until `condition` holds, or 2 s have passed. */
 async function until(condition: () => boolean): Promise<void> {

@@ -13,6 +13,9 @@ import { describeKernel } from '../support/kernel.ts'
 import { probeValue } from '../support/probe.ts'
 import { pushImage, pushIndex, startRegistry, storedBlobPath, type Registry } from '../support/registry.ts'
 import { runImage } from './run-image.ts'
+import { loopbackOnly } from './loopback-only.ts'
+
+loopbackOnly()
 
 /** A pull into a fresh store, collecting its progress messages. */
 async function pull(reference: string, options: { root?: string; platform?: { os: string; architecture: string }; concurrency?: number } = {}) {
