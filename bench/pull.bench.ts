@@ -15,13 +15,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { conditionsFor } from '../workbook/conditions.mjs'
+import { conditionsFor } from '../workbook/conditions.cjs'
 import { buildImage, probeEntries } from '../test/support/images.ts'
 import { pushImage, startRegistry } from '../test/support/registry.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 const WARMUP = 2
-const minidocker = fileURLToPath(new URL('../bin/minidocker.mjs', import.meta.url))
+const minidocker = fileURLToPath(new URL('../bin/minidocker.cjs', import.meta.url))
 
 const median = (samples: number[]) => samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!
 

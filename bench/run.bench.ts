@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
-const minidocker = fileURLToPath(new URL('../bin/minidocker.mjs', import.meta.url))
+const minidocker = fileURLToPath(new URL('../bin/minidocker.cjs', import.meta.url))
 
 function time(command: string, args: string[]): number {
   const samples: number[] = []

@@ -1,6 +1,6 @@
 /**
  * The learner's container tool. Run it as `npx minidocker ...`; `--reference` runs the
- * reference solutions instead of chapters/ (see workbook/conditions.mjs).
+ * reference solutions instead of chapters/ (see workbook/conditions.cjs).
  */
 import { randomBytes } from 'node:crypto'
 import chalk from 'chalk'

@@ -59,7 +59,8 @@ async function startersFail(): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
+/** The whole self-test; sets process.exitCode. */
+export async function selftest(): Promise<void> {
   console.log(chalk.bold('Workbook self-test'))
   await typecheck()
   const problems = consistencyProblems()
@@ -70,4 +71,3 @@ async function main(): Promise<void> {
   process.exitCode = failed === 0 ? 0 : 1
 }
 
-await main()
