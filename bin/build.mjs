@@ -81,7 +81,7 @@ function describe(errors, conditions) {
     const [, folder, id, module] = missing
     if (conditions.includes(`ref-${id}`))
       return `solutions/${folder}/${module} does not exist (imported by ${where}): the reference for chapter ${id} is not there, so run without --reference, or with --reference-below ${Number(id)}`
-    return `chapters/${folder}/${module} does not exist (imported by ${where}): restore the starter with \`npx workbook reset ${Number(id)}\` (your folder is kept in .workbook/saved/)`
+    return `chapters/${folder}/${module} does not exist (imported by ${where}): restore it with \`git checkout chapters/${folder}/${module}\`, or the chapter's starter with \`npx workbook reset ${Number(id)}\``
   }
   return `${where ? `${where}: ` : ''}${e.text}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`
 }
