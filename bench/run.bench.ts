@@ -104,20 +104,34 @@ const reference = { ...process.env, WORKBOOK_IMPL: 'solutions' }
 const scratch = mkdtempSync(join(tmpdir(), 'minidocker-bench-'))
 const registry = await startRegistry()
 try {
-  // Start-up: every command the workbook has, warm and after a change.
-  const bare = time(() => once(node, ['-e', '0']))
+  // Start-up: every command the workbook has, warm and after a change. The warm starts and
+  // `node -e 0` take turns within each round, so a machine whose load changes during the run
+  // weighs on both alike; the ratio is the median of each round's ratio.
   const bins = Object.entries(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin as Record<string, string>)
-  const startRows: [string, Sample][] = [['node -e 0', bare]]
-  for (const [name, bin] of bins) {
+  const commands = bins.map(([name, bin]) => {
     const path = join(ROOT, bin)
     const entry = /start\('[^']+', '([^']+)'/.exec(readFileSync(path, 'utf8'))?.[1]
     if (!entry) throw new Error(`${bin} does not start an entry with start(NAME, ENTRY)`)
-    const base = bundleBase(entry, conditionsFor(reference))
-    const forget = () => readdirSync(dirname(base)).filter((f) => f.startsWith(`${basename(base)}.`)).forEach((f) => rmSync(join(dirname(base), f)))
-    startRows.push([`${name} --help (warm)`, time(() => once(node, [path, '--help'], reference))])
-    startRows.push([`${name} --help (after a change: compile)`, time(() => once(node, [path, '--help'], reference), forget, 5)])
+    return { name, base: bundleBase(entry, conditionsFor(reference)), run: () => once(node, [path, '--help'], reference) }
+  })
+  const rounds: Sample[][] = []
+  for (let i = 0; i < ROUNDS + WARMUP; i++) {
+    const round = [once(node, ['-e', '0']), ...commands.map((c) => c.run())]
+    if (i >= WARMUP) rounds.push(round)
   }
-  table('start-up', startRows, bare, 'node -e 0')
+  const column = (k: number): Sample => ({ ms: median(rounds.map((r) => r[k]!.ms)), rssMiB: median(rounds.map((r) => r[k]!.rssMiB)) })
+  const bare = column(0)
+  console.log(`\nstart-up (median of ${ROUNDS} runs each, taking turns with node -e 0)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${'x node -e 0'.padStart(16)}  ${'peak RSS'.padStart(9)}`)
+  const row = (name: string, s: Sample, ratio: number) =>
+    console.log(`${name.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${ratio.toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+  row('node -e 0', bare, 1)
+  commands.forEach((c, k) => {
+    row(`${c.name} --help (warm)`, column(k + 1), median(rounds.map((r) => r[k + 1]!.ms / r[0]!.ms)))
+    const forget = () => readdirSync(dirname(c.base)).filter((f) => f.startsWith(`${basename(c.base)}.`)).forEach((f) => rmSync(join(dirname(c.base), f)))
+    const cold = time(c.run, forget, 5)
+    row(`${c.name} --help (after a change: compile)`, cold, cold.ms / bare.ms)
+  })
 
   // run: from a plain fork+exec to a whole container, ours and the real runtimes'.
   const minidocker = join(ROOT, 'bin/minidocker.cjs')

@@ -2,7 +2,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { ROOT } from './chapters.ts'
 
 /** Whose code runs: the learner's chapters/ (optionally with the reference below chapter N) or solutions/. */
@@ -63,6 +62,7 @@ export async function runTests(paths: string[], mode: Mode, options: RunOptions 
   const report = join(dir, 'report.json')
   try {
     const reporters = options.echo ? ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`] : ['--reporter=json', `--outputFile=${report}`]
+    const { execa } = await import('execa') // loaded when used: it is most of a start otherwise
     const run = await execa(join(root, 'node_modules/.bin/vitest'), ['run', ...reporters, ...paths], {
       cwd: root,
       env: { ...modeEnv(mode), FORCE_COLOR: options.echo && process.stdout.isTTY && !process.env.NO_COLOR ? '1' : '0' },
