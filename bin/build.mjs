@@ -2,9 +2,9 @@
 // bundle the entry with esbuild into one CommonJS file with its source map, keyed by the
 // content of every input, and say nothing unless the build fails.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire, isBuiltin } from 'node:module'
-import { dirname, join, relative } from 'node:path'
+import { basename, dirname, join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
 
@@ -123,9 +123,12 @@ export async function bundle({ root, entry, conditions, base, manifest }) {
     throw new Error(error.errors?.length ? describe(error.errors, conditions) : String(error.message ?? error))
   }
   const files = [...new Set([...ALWAYS, ...Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('lazy-builtin:'))])].sort()
+  const hash = contentHash(root, files)
   mkdirSync(dirname(outfile), { recursive: true })
-  for (const out of result.outputFiles) writeAtomically(out.path, out.contents)
-  writeAtomically(`${base}.json`, JSON.stringify({ entry: relative(root, join(root, entry)), conditions, hash: contentHash(root, files), inputs: stats(root, files) }))
+  // Code caches of earlier builds go; the bundle ends with the hash its cache is named by.
+  for (const old of readdirSync(dirname(outfile))) if (old.startsWith(`${basename(outfile)}.`) && old.endsWith('.cache')) rmSync(join(dirname(outfile), old), { force: true })
+  for (const out of result.outputFiles) writeAtomically(out.path, out.path === outfile ? `${out.text}// inputs ${hash.slice(0, 16)}\n` : out.contents)
+  writeAtomically(`${base}.json`, JSON.stringify({ entry: relative(root, join(root, entry)), conditions, hash, inputs: stats(root, files) }))
 }
 
 /** Write to a temp file and rename, so a concurrent start sees the old file or the new one. */

@@ -6,8 +6,9 @@
 // CommonJS on purpose: this file, the bundle and workbook/conditions.cjs load without Node's
 // ESM loader, and nothing here loads what a warm start does not need (no esbuild, no crypto).
 'use strict'
-const { readFileSync, statSync, writeFileSync } = require('node:fs')
-const { join } = require('node:path')
+const { readFileSync, renameSync, statSync, writeFileSync } = require('node:fs')
+const { createRequire, SourceMap } = require('node:module')
+const { join, resolve } = require('node:path')
 const vm = require('node:vm')
 const { conditionsFor } = require('../workbook/conditions.cjs')
 
@@ -69,28 +70,31 @@ const NOT_INSTALLED =
     : `this is ${process.platform}, not Linux: containers are Linux kernel features, so work in the VM (see vm/README.md)`
 
 /**
- * Run the bundle as a CommonJS module, compiled from V8's code cache (`.cache` beside it)
- * when there is one: compiling the bundle is most of a warm start otherwise. The cache is
- * written at exit, so it holds every function this run compiled.
+ * Run the bundle as a CommonJS module, compiled from V8's code cache when there is one:
+ * compiling the bundle is most of a warm start otherwise. The cache is written at exit, so it
+ * holds every function this run compiled. It is named by the inputs' hash that ends the
+ * bundle, because V8 checks only a cache's source length: a cache of an older bundle of the
+ * same length would run the older code.
  */
 function run(file) {
-  const cacheFile = `${file}.cache`
+  const source = readFileSync(file, 'utf8')
+  const cacheFile = `${file}.${/\/\/ inputs (\w+)\s*$/.exec(source)?.[1]}.cache`
   let cachedData
   try {
     cachedData = readFileSync(cacheFile)
   } catch {}
-  const wrapper = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`
+  const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`
   const script = new vm.Script(wrapper, { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
   if (!cachedData || script.cachedDataRejected)
     process.once('exit', () => {
       try {
         writeFileSync(`${cacheFile}.${process.pid}.tmp`, script.createCachedData())
-        require('node:fs').renameSync(`${cacheFile}.${process.pid}.tmp`, cacheFile)
+        renameSync(`${cacheFile}.${process.pid}.tmp`, cacheFile)
       } catch {} // a cache that cannot be written costs time, nothing else
     })
   mapStackTraces(file)
   const module = { exports: {}, filename: file, id: file }
-  script.runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, join(file, '..'))
+  script.runInThisContext()(module.exports, createRequire(file), module, file, join(file, '..'))
 }
 
 /**
@@ -101,11 +105,11 @@ function run(file) {
 function mapStackTraces(file) {
   let map
   Error.prepareStackTrace = (error, frames) => {
-    map ??= new (require('node:module').SourceMap)(JSON.parse(readFileSync(`${file}.map`, 'utf8')))
+    map ??= new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')))
     const lines = frames.map((frame) => {
       const entry = frame.getFileName() === file && map.findEntry(frame.getLineNumber() - 1, frame.getColumnNumber() - 1)
       if (!entry?.originalSource) return `    at ${frame}`
-      const source = require('node:path').resolve(join(file, '..'), entry.originalSource)
+      const source = resolve(join(file, '..'), entry.originalSource)
       const fn = frame.getFunctionName()
       const where = `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`
       return `    at ${fn ? `${fn} (${where})` : where}`
