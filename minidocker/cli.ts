@@ -1,6 +1,7 @@
 /**
  * The learner's container tool. Run it as `npx minidocker ...`; `--reference` runs the
- * reference solutions instead of chapters/ (see workbook/conditions.mjs).
+ * reference solutions instead of chapters/, `--reference-below N` only for the chapters below
+ * N (see workbook/conditions.cjs and bin/start.cjs).
  */
 import { randomBytes } from 'node:crypto'
 import chalk from 'chalk'
@@ -15,7 +16,7 @@ import { IMAGES_USAGE, imageCommand, withImageConfig } from './images.ts'
 import { required } from './layers.ts'
 import { pull } from './pull.ts'
 
-const USAGE = `usage: minidocker [--reference] COMMAND
+const USAGE = `usage: minidocker [--reference | --reference-below N] COMMAND
 
 commands:
   run [OPTIONS] IMAGE COMMAND [ARG...]  run a command in a new container

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describe as describeStatus, Helper, PROBE_PATH, SyscallError } from '../../native/helper.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { captureFile, tempDir } from '../support/files.ts'
+import { captureFile, runnableByAnyone, tempDir } from '../support/files.ts'
 import { startHelper } from '../support/helper.ts'
 import { probeLines, probeValue } from '../support/probe.ts'
 
@@ -25,9 +25,13 @@ async function failure(call: Promise<unknown>): Promise<SyscallError> {
   return error as SyscallError
 }
 
-/** exec the probe in `h` and return what it printed. */
+/** exec the probe (or a copy of it at `path`) in `h` and return what it printed. */
 async function probe(h: Helper, out: ReturnType<typeof captureFile>, ...steps: string[]): Promise<string> {
-  await h.exec(PROBE_PATH, ['probe', ...steps], [])
+  return probeAt(PROBE_PATH, h, out, ...steps)
+}
+
+async function probeAt(path: string, h: Helper, out: ReturnType<typeof captureFile>, ...steps: string[]): Promise<string> {
+  await h.exec(path, ['probe', ...steps], [])
   await h.exited
   return out.read()
 }
@@ -316,6 +320,7 @@ describe('process attributes', () => {
 
   it('setgroups, setgid and setuid change the credentials; EPERM once privileges are gone', async () => {
     const out = captureFile('out')
+    const probePath = runnableByAnyone(PROBE_PATH) // uid 1000 may not reach the checkout
     const h = start({ stdout: out.fd })
     await h.setgroups([1000, 1001])
     await h.setgid(1000)
@@ -323,7 +328,7 @@ describe('process attributes', () => {
     expect(await failure(h.setuid(0))).toMatchObject({ syscall: 'setuid', code: 'EPERM' })
     expect(await failure(h.setgid(0))).toMatchObject({ syscall: 'setgid', code: 'EPERM' })
     expect(await failure(h.setgroups([0]))).toMatchObject({ syscall: 'setgroups', code: 'EPERM' })
-    expect(probeLines(await probe(h, out, 'id'))[0]).toEqual({ uid: 1000, gid: 1000, groups: [1000, 1001] })
+    expect(probeLines(await probeAt(probePath, h, out, 'id'))[0]).toEqual({ uid: 1000, gid: 1000, groups: [1000, 1001] })
   })
 
   it('setsid makes a new session; EPERM when already a session leader', async () => {
