@@ -206,7 +206,7 @@ export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () =>
   //      already run. The caller execs as soon as this resolves.
   //   3. `fork` may resolve to undefined: nothing was forked, and the helper itself will exec.
   //   4. runc's initProcess.start (libcontainer/process_linux.go) puts its init in the cgroup
-  //      before that init clones the container's process. Why can this function not simply do the
+  //      before that init clones the container's process. Why can you not simply do the
   //      same with helper.pid? Chapter text: "No window without limits".
   throw new NotImplementedError('04-cgroups', 'forkIntoCgroup')
 }
