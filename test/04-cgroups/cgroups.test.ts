@@ -188,6 +188,8 @@ describe('cgroup v2, on a directory laid out like one', () => {
 // The title names the host's version without calling chapter code while tests are collected.
 const HOST_V2 = existsSync(join(CGROUP_ROOT, 'cgroup.controllers'))
 const HOST_VERSION = HOST_V2 ? 'v2' : 'v1 (or hybrid)'
+/** A cgroup2 tree: the whole hierarchy on a v2 host, root/unified on a hybrid one. */
+const V2_TREE = [CGROUP_ROOT, join(CGROUP_ROOT, 'unified')].find((dir) => existsSync(join(dir, 'cgroup.controllers')))
 
 describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () => {
   const ownPath = (controller: Controller) => {
@@ -223,6 +225,22 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const seen = parseCgroups(probeValue<string>(run!.stdout, 'cgroup'))
     for (const [controller, path] of expectedPaths(cgroup!))
       expect(seen.get(controller), `fork resolved to undefined, so helper.pid execs: it must be in ${path} before forkIntoCgroup resolves`).toBe(path)
+  })
+
+  it(`joins a real cgroup2 tree as well (${V2_TREE ?? 'none on this machine'}), and removes it`, async () => {
+    expect(V2_TREE, 'this machine mounts no cgroup2 tree, neither at /sys/fs/cgroup nor at /sys/fs/cgroup/unified').toBeDefined()
+    const spec = limitedSpec(['cgroup', 'exit:0'], {}) // no controllers: a hybrid host's tree may offer none
+    let cgroup: Cgroup | undefined
+    let run: Run | undefined
+    await withCgroup(spec, async (cg) => {
+      cgroup = cg
+      run = await runCaptured(spec, (h) => forkIntoCgroup(h, cg, () => enterNamespaces(h, spec)))
+      return run.code
+    }, { root: V2_TREE })
+    expect(cgroup!.version, `${V2_TREE} holds cgroup.controllers: it is a v2 tree`).toBe(2)
+    const path = cgroup!.dirs.pids!.slice(V2_TREE!.length)
+    expect(parseCgroups(probeValue<string>(run!.stdout, 'cgroup')).get(''), `the probe's first instruction must run in ${path} of the v2 tree`).toBe(path)
+    expect(existsSync(cgroup!.dirs.pids!), `${cgroup!.dirs.pids} is still there after the run`).toBe(false)
   })
 
   it('leaves the helper\'s relay outside: under pids.max 8 the container holds exactly 8 processes', async () => {
