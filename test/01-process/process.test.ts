@@ -56,7 +56,7 @@ describe('buildEnv', () => {
   })
 
   it('splits at the first "=" only and keeps empty values', () => {
-    expect(buildEnv(['URL=a=b=c', 'EMPTY='])).toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
+    expect(buildEnv(['URL=a=b=c', 'EMPTY=']), 'URL=a=b=c sets URL to "a=b=c": split at the first "=" only').toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
   })
 
   it('lets a later flag replace an earlier one, PATH included, in its first position', () => {
@@ -85,7 +85,7 @@ describe('searchPath', () => {
   })
 
   it('takes a name with a slash as it is, without searching', () => {
-    expect(searchPath('/bin/sh', [DEFAULT_PATH])).toEqual(['/bin/sh'])
+    expect(searchPath('/bin/sh', [DEFAULT_PATH]), 'a name with a slash is a path: it is not searched on the PATH').toEqual(['/bin/sh'])
     expect(searchPath('./run.sh', [DEFAULT_PATH]), 'a relative path with a slash names a file, it is not searched').toEqual(['./run.sh'])
   })
 })
@@ -98,10 +98,11 @@ describe('startProcess', () => {
     const out = captureFile('stdout')
     const helper = startHelper({ stdout: out.fd })
     await helper.chroot(root)
-    await startProcess(helper, proc(['/probe', 'cwd'], { cwd }))
-    await helper.exited
+    const error = await caught(() => startProcess(helper, proc(['/probe', 'cwd'], { cwd })))
     expect(existsSync(cwd), `${cwd} was created on the host: make the directory through the helper, which sees the container's filesystem (after chapter 03, its own root), not with Node's fs`).toBe(false)
-    expect(existsSync(join(root, cwd)), 'the missing working directory was not created in the container\'s filesystem: runc creates it (MkdirAll) before chdir').toBe(true)
+    expect(existsSync(join(root, cwd)), `the missing working directory was not created in the container's filesystem (${error?.message ?? 'no error'}): runc creates it (MkdirAll) before chdir`).toBe(true)
+    expect(error).toBeUndefined()
+    await helper.exited
     expect(probeValue(out.read(), 'cwd')).toBe(cwd)
   })
 
@@ -213,9 +214,11 @@ describe('runProcess', () => {
     const root = tempDir()
     copyFileSync(PROBE_PATH, join(root, 'probe'))
     const out = captureFile('stdout')
-    const code = await runProcess(proc(['/probe', 'out:in-root']), { stdout: out.fd }, (h) => h.chroot(root).then(() => undefined))
-      .catch((error: Error) => error.message)
-    expect(code, `/probe exists only in the root that prepare(helper) chroots into — run prepare before startProcess, in the same helper`).toBe(0)
+    let code: number | undefined
+    const error = await caught(async () => {
+      code = await runProcess(proc(['/probe', 'out:in-root']), { stdout: out.fd }, (h) => h.chroot(root).then(() => undefined))
+    })
+    expect(code, `/probe exists only in the root that prepare(helper) chroots into (${error?.message ?? 'no error'}): run prepare before startProcess, in the same helper`).toBe(0)
     expect(out.read()).toBe('in-root\n')
   })
 
