@@ -16,7 +16,7 @@ import chalk from 'chalk'
 import { chapterFiles, findChapter, folderOf, loadChapters, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { bar, failureLines, mark, percent, seconds, table } from './format.ts'
 import { findCheckouts, gradeCheckout, reportNames, writeReports, writeSummary, type CheckoutReport } from './grade.ts'
-import { nextHint } from './hints.ts'
+import { hintsLeft, nextHint } from './hints.ts'
 import { environmentProblems, folderProblems } from './preflight.ts'
 import { resetChapter } from './reset.ts'
 import { checkChapter, rememberedCurrent, standings, type ChapterResult, type Standing } from './status.ts'
@@ -89,7 +89,7 @@ async function check(chapter: Chapter): Promise<number> {
     return 0
   }
   if (count('failed') === 0 && count('skipped') > 0) console.log(chalk.yellow('\nThe skipped tests need root on Linux: run as root, or in the VM (see vm/README.md).'))
-  else console.log(chalk.dim(`\nStuck? npx workbook hint ${Number(chapter.id)}`))
+  else console.log(chalk.dim(`\nStuck? npx workbook hint ${Number(chapter.id)} (${hintsLeft(chapter)})`))
   return 1
 }
 

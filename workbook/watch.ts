@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import chalk from 'chalk'
 import { chapterFiles, folderOf, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { bar, failureLines, groups, mark } from './format.ts'
-import { nextHint } from './hints.ts'
+import { hintsLeft, nextHint } from './hints.ts'
 import { checkChapter, savedResult, standings, type ChapterResult } from './status.ts'
 
 const DEBOUNCE_MS = 250
@@ -64,7 +64,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
     const skipped = r.results.filter((t) => t.status === 'skipped').length
     if (skipped) out(chalk.yellow(`\n${skipped} tests skipped: the kernel tests need root on Linux (see vm/README.md)`))
     out(`\n${chalk.dim('edit')} ${chapterFiles(c, root).join('  ')}`)
-    out(`\n${chalk.dim('watching chapters/ for changes')}  ${keys}`)
+    out(`\n${chalk.dim('watching chapters/ for changes')}  ${keys}  ${chalk.dim(`(${hintsLeft(c, root)})`)}`)
   }
 
   async function run(why: string): Promise<void> {

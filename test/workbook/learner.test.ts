@@ -48,6 +48,7 @@ describe('workbook check', () => {
     expect(check.stdout).toContain('First failure:')
     expect(check.stdout).toMatch(/NotImplementedError: \w+\(\) is not written yet/)
     expect(check.stdout).toContain('Stuck? npx workbook hint 2')
+    expect(check.stdout, 'check says how many hints are left').toMatch(/\d+ of \d+ hints left/)
   })
 })
 
