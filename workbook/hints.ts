@@ -12,8 +12,11 @@ export function nextHint(chapter: Chapter, root = ROOT): { shown: number; hints:
   return { shown, hints: chapter.hints }
 }
 
-/** "3 of 13 hints left" (or that none are left), for `check` and `watch`. */
-export function hintsLeft(chapter: Chapter, root = ROOT): string {
-  const left = chapter.hints.length - Math.min(loadState(root).hints[chapter.id] ?? 0, chapter.hints.length)
-  return left === 0 ? 'no hints left' : `${left} of ${chapter.hints.length} hints left`
+/** "2 of 9 hints used: npx workbook hint 3 for the next", or nothing for a chapter without hints. */
+export function hintsLine(chapter: Chapter, root = ROOT): string | undefined {
+  const total = chapter.hints.length
+  if (total === 0) return undefined
+  const used = Math.min(loadState(root).hints[chapter.id] ?? 0, total)
+  if (used === total) return `all ${total} hints used (npx workbook hint ${Number(chapter.id)} shows them again)`
+  return `${used} of ${total} hints used: npx workbook hint ${Number(chapter.id)} for the next`
 }
