@@ -81,7 +81,7 @@ describe('searchPath', () => {
   })
 
   it('never uses the host\'s PATH: without PATH in the container\'s env there is nothing to try', () => {
-    expect(searchPath('ls', ['HOME=/root']), `nothing to try, but got files: is process.env.PATH (the host's, ${process.env.PATH}) being searched?`).toEqual([])
+    expect(searchPath('ls', ['HOME=/root']), "nothing to try, but got files: is process.env.PATH (the host's) being searched?").toEqual([])
   })
 
   it('takes a name with a slash as it is, without searching', () => {
