@@ -136,7 +136,7 @@ function overlay(): string {
   const bottom = yOf(4) + 4
   out.push(
     rect(4, bottom, x0 + cols.length * cw, 44, 'fg-layer fg-work'),
-    text(14, bottom + 27, 'workdir: scratch space on the upper\'s filesystem, where a copy-up is built before it is renamed into place', 'fg-note'),
+    text(14, bottom + 27, 'workdir: the upper\'s scratch space, where a copy-up is built, then renamed', 'fg-note'),
   )
   return svg(x0 + cols.length * cw + 8, bottom + 50, 'An overlay mount: two lower layers, the upper layer with a copied-up file and a whiteout, and the merged view',
     out.join(''))

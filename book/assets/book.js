@@ -64,6 +64,16 @@
   const markScrolling = () => {
     for (const pre of document.querySelectorAll('.code-block pre'))
       pre.parentElement.classList.toggle('scrolls', pre.scrollWidth > pre.clientWidth + 1)
+    for (const figure of document.querySelectorAll('.figure-scroll'))
+      figure.parentElement.classList.toggle('scrolls', figure.scrollWidth > figure.clientWidth + 1)
+  }
+  // a figure keeps its labels readable on a phone by scrolling sideways, and says so
+  for (const figure of document.querySelectorAll('figure.figure')) {
+    const svg = figure.querySelector('svg')
+    const wrap = Object.assign(document.createElement('div'), { className: 'figure-scroll' })
+    svg.replaceWith(wrap)
+    wrap.append(svg)
+    wrap.after(Object.assign(document.createElement('p'), { className: 'scroll-hint', textContent: 'Scroll the figure sideways →' }))
   }
   for (const block of document.querySelectorAll('.code-block')) {
     const code = block.querySelector('code')

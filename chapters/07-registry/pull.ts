@@ -68,14 +68,13 @@ async function manifestFor(session: Session, ref: Reference, reference: string):
  * (its digest is the one `docker pull` reports) and the parsed image manifest.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
-  // TODO(07): from a tag or digest to one image manifest.
-  //   1. const top = await manifestFor(session, ref, ref.digest ?? ref.tag!) (it turns a 401 or a
-  //      404 into Docker's messages), and keep it: writeBlob(blobs, top.body, top.digest).
-  //   2. If top.mediaType is one of INDEX_TYPES, parse it as an ImageIndex,
-  //      selectManifest(index, platform), then fetch and keep that entry's manifest the same way.
-  //   3. What you have now must be one of IMAGE_TYPES; anything else is an Error naming its type.
-  //   4. Return { top, manifest: the parsed ImageManifest }: `top` is what the reference named, and
-  //      its digest is the one the pull reports.
+  // TODO(07): from a tag or a digest to one image manifest (moby's distribution/pull_v2.go,
+  //   pullManifestList and pullSchema2).
+  //   1. Fetch what the reference names, through manifestFor() above: it turns a 401 or a 404 into
+  //      Docker's messages.
+  //   2. An index or a manifest list is not an image yet: this platform's entry names the manifest to fetch next.
+  //   3. Keep every manifest you fetch in the blob store; `top` is the first one, whose digest the pull reports.
+  //   4. What you end with must be an image manifest; anything else is an Error naming its type.
   throw new NotImplementedError('07-registry', 'resolveManifest')
 }
 // #endregion resolveManifest
@@ -86,27 +85,37 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * As dockerd does, it stops right after the manifest when the store has the image (its ID is
  * the config's digest), and otherwise fetches the config and the layers together: a layer is
  * known from its blob digest (the diff ID a former pull remembered for it), not from the config.
- * Reports, as dockerd does: "Pulling from", per layer "Already exists" or "Pulling fs layer"
- * (then "Waiting" when it has to queue), "Downloading" with a bar, "Verifying Checksum",
- * "Download complete", "Extracting", "Pull complete"; then "Digest: " and "Status: ".
+ * Reports, as dockerd does: "Pulling from REPOSITORY" (the familiar name without tag or
+ * digest; its id is the tag, or else the digest); then per layer, by its short digest
+ * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" when it has to
+ * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
+ * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
+ * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
+ * NAME" when the store had the image already.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
-  // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull").
-  //   1. Open a session, report where you pull from, and resolve the manifest for the platform
-  //      asked for, or this machine's.
-  //   2. An image pushed without an index cannot be chosen by platform: when one was asked for,
-  //      the image's config must be for it.
-  //   3. The store may have the image already (an image ID is its config's digest): then tag it,
-  //      report the digest and "Image is up to date", and stop.
-  //   4. Otherwise start fetching the config, and meanwhile decide each layer from the store
-  //      alone (the diff ID earlier pulls remembered for its blob, and for every layer below it);
-  //      report each as "Already exists" or "Pulling fs layer".
-  //   5. Download the missing layers together, a few at a time, with progress; the first failure
-  //      stops the others and is the one reported, never the aborts it causes.
-  //   6. With the config in, check its diff IDs; register the layers bottom first as their
-  //      downloads finish, record the image under its name, report the digest and the status.
+  // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull"; moby's
+  //   daemon/internal/distribution/pull_v2.go and its xfer/download.go).
+  //   1. Reference, session, manifest; "Pulling from" goes out before anything is fetched.
+  //   2. An image pushed without an index cannot be chosen by platform: when options.platform was
+  //      given, its config must be for it.
+  //   3. The store may have the image already (what is an image ID made of?): then it only needs its
+  //      tag, the "Digest:" line and "Image is up to date", and nothing is downloaded.
+  //   4. Otherwise the config downloads together with the layers. Which layers the store has you
+  //      decide before the config arrives, from what earlier pulls remembered of each blob digest
+  //      (chapter 06) for it and every layer below it. Those are never downloaded.
+  //   5. The other layers download together, but never more than options.concurrency at once (default
+  //      MAX_CONCURRENT_DOWNLOADS); a layer that has to queue says "Waiting". lib/registry.ts has a pool.
+  //   6. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
+  //      first, each layer on its parent's chain ID, while later layers may still be downloading.
+  //   7. When one step fails, stop the downloads still running and throw that first failure, not the
+  //      abort it caused in another layer. A download can fail at any moment, also while you are
+  //      still waiting for a layer below it: Node must never see that rejection unhandled. Nothing
+  //      from bytes that failed their check may end up as a layer, an image or a tag.
+  //   8. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
+  //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')
 }
 // #endregion pullImage
