@@ -116,7 +116,12 @@ export async function writeEntry(root: string, path: string, header: Header, con
       symlinkSync(header.linkname, path)
       break
     case 'link': {
-      const target = resolveInside(root, header.linkname)
+      let target: string
+      try {
+        target = resolveInside(root, header.linkname)
+      } catch (error) {
+        throw new UnsafeLayerError(`refusing hard link "${header.name}" -> "${header.linkname}": ${(error as Error).message}`)
+      }
       if (!lstatSync(target, { throwIfNoEntry: false }))
         throw new UnsafeLayerError(`refusing hard link "${header.name}": its target "${header.linkname}" is not in this layer`)
       linkSync(target, path)
@@ -165,8 +170,9 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
     for await (const entry of extract) {
       const marker = aufsMarker(entry.header.name)
       if (marker?.kind === 'opaque') {
-        // the marker may come before its directory's own entry (umoci writes it so)
-        const path = resolveInside(work, marker.dir)
+        // resolved as the entry it is, so a symlinked directory is followed or refused like any
+        // parent; the marker may come before its directory's own entry (umoci writes it so)
+        const path = dirname(resolveInside(work, entry.header.name))
         mkdirSync(path, { recursive: true })
         opaque.add(path)
       } else if (marker?.kind === 'whiteout') {
