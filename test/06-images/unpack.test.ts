@@ -47,25 +47,25 @@ describe('resolveInside', () => {
     expect(climbing.message).toMatch(/"a\/\.\.\/\.\.\/etc\/passwd".*\.\./)
   })
 
-  it('follows a symlink that stays inside, and refuses one that leads out', () => {
+  it('follows a symlink that stays inside, and refuses one that leads out', async () => {
     const root = tempDir()
     mkdirSync(join(root, 'real'))
     symlinkSync('real', join(root, 'inside'))
     symlinkSync('../..', join(root, 'up'))
     symlinkSync('/etc', join(root, 'abs'))
     const leadsOut = 'must be refused, naming the symlink and its target: does the walk lstat each parent (stat follows the link before you can see it)?'
-    expect(() => resolveInside(root, 'up/file'), `"up" -> "../.." ${leadsOut}`).toThrow(/symlink "up" -> "\.\.\/\.\."/)
-    expect(() => resolveInside(root, 'abs/passwd'), `"abs" -> "/etc" ${leadsOut}`).toThrow(/symlink "abs" -> "\/etc"/)
+    expect((await caught(() => resolveInside(root, 'up/file')))?.message, `"up" -> "../.." ${leadsOut}`).toMatch(/symlink "up" -> "\.\.\/\.\."/)
+    expect((await caught(() => resolveInside(root, 'abs/passwd')))?.message, `"abs" -> "/etc" ${leadsOut}`).toMatch(/symlink "abs" -> "\/etc"/)
     expect(resolveInside(root, 'inside/file'), 'a symlink within the layer is followed, as the kernel will follow it in the container').toBe(join(root, 'real', 'file'))
   })
 
-  it('never follows the last component: the entry replaces what is there', () => {
+  it('never follows the last component: the entry replaces what is there', async () => {
     const root = tempDir()
     mkdirSync(join(root, 'real'))
     symlinkSync('real', join(root, 'inside'))
     symlinkSync('/etc', join(root, 'abs'))
     const replaced = 'the last component is the entry itself: it is replaced, never followed'
-    expect(() => resolveInside(root, 'abs'), `"abs" -> "/etc": ${replaced}`).not.toThrow()
+    expect((await caught(() => resolveInside(root, 'abs')))?.message, `"abs" -> "/etc": ${replaced}`).toBeUndefined()
     expect(resolveInside(root, 'abs'), `"abs" -> "/etc": ${replaced}`).toBe(join(root, 'abs'))
     expect(resolveInside(root, 'inside'), `"inside" -> "real": ${replaced}`).toBe(join(root, 'inside'))
   })
