@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config'
 import { defaultServerConditions } from 'vite'
-import { conditionsFor } from './workbook/conditions.mjs'
+import { conditionsFor } from './workbook/conditions.cjs'
 
 // "#ch/NN-slug/..." imports resolve to the learner's chapters/ or to solutions/ by condition.
 const conditions = [...conditionsFor(), ...defaultServerConditions]

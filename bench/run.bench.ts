@@ -1,40 +1,177 @@
 /**
- * How much does minidocker's path cost? Times, in one run and on one machine:
- *   fork+exec of /bin/true (the floor), `node -e 0` (Node's own start-up),
- *   the reference `minidocker run /bin/true` (Node + tsx + the helper + exec), and a whole
- *   container: `minidocker run --memory 64m probe` (namespaces, rootfs, cgroup),
- * and prints each as a ratio to fork+exec. Run with `npm run bench`.
+ * `npm run bench`: what each path costs, in one run on one machine. For every row, the
+ * median wall time of ROUNDS runs (after WARMUP runs) and the peak RSS of the process tree's
+ * largest process (GNU time's %M). Three tables:
+ *
+ *   start-up   `node -e 0`, then each command in package.json's "bin" started with --help
+ *              from a warm cache, as a ratio to `node -e 0` (the target is 1.3x), and the
+ *              compile-on-change cost: the same start after its bundle was removed, which is
+ *              what the first start after an edit pays (bin/build.mjs)
+ *   run        fork+exec of /bin/true, `minidocker --reference run -- /bin/true`, a whole
+ *              container (`minidocker --reference run --memory 64m probe`), and the same
+ *              container from an OCI bundle through `runc run` and `crun run`
+ *   pull       the reference pull of a one-layer image from a local registry (docker-registry
+ *              on a loopback port, started here): pullImage() in one process, through the
+ *              `minidocker` command, and `skopeo copy` into an OCI layout
+ *
+ * The in-process pull runs in a child started with the reference's resolver conditions:
+ * this file again, with --in-process IMAGE.
  */
 import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { conditionsFor } from '../workbook/conditions.cjs'
+import { buildRootfsTarball, unpackTarball } from '../minidocker/builtin.ts'
+import { buildImage, probeEntries } from '../test/support/images.ts'
+import { pushImage, startRegistry } from '../test/support/registry.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
-const minidocker = fileURLToPath(new URL('../bin/minidocker.mjs', import.meta.url))
+const WARMUP = 2
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const TIME = '/usr/bin/time'
+const { bundleBase } = createRequire(import.meta.url)('../bin/start.cjs') as { bundleBase(entry: string, conditions: string[]): string }
 
-function time(command: string, args: string[]): number {
-  const samples: number[] = []
-  for (let i = 0; i < ROUNDS + 2; i++) {
-    const start = performance.now()
-    const r = spawnSync(command, args, { stdio: 'ignore' })
-    const ms = performance.now() - start
-    if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}`)
-    if (i >= 2) samples.push(ms) // the first runs warm the page cache
-  }
-  samples.sort((a, b) => a - b)
-  return samples[Math.floor(samples.length / 2)]!
+interface Sample {
+  ms: number
+  rssMiB: number
 }
 
-const rows: [string, number][] = [
-  ['fork+exec /bin/true', time('/bin/true', [])],
-  ['node -e 0', time(process.execPath, ['-e', '0'])],
-  ['minidocker --reference run /bin/true', time(process.execPath, [minidocker, '--reference', 'run', '--', '/bin/true'])],
-  // the same with namespaces, a rootfs unpacked from the probe image's tarball, and a cgroup
-  ['minidocker run --memory 64m probe', time(process.execPath, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0'])],
-]
-const floor = rows[0]![1]
-console.log(`median of ${ROUNDS} runs each`)
-for (const [name, ms] of rows)
-  console.log(`${name.padEnd(40)} ${ms.toFixed(2).padStart(9)} ms  ${(ms / floor).toFixed(0).padStart(6)}x fork+exec`)
-const node = rows[1]![1]
-console.log(`minidocker run / node -e 0: ${(rows[2]![1] / node).toFixed(2)}x`)
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+/** Run a command that must succeed, under GNU time; its wall time and peak RSS. */
+function once(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Sample {
+  const start = performance.now()
+  const r = spawnSync(TIME, ['-f', '%M', command, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' })
+  const ms = performance.now() - start
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`)
+  return { ms, rssMiB: Number(r.stderr.trim().split('\n').pop()) / 1024 }
+}
+
+/** The medians of `round` over ROUNDS runs (after WARMUP); `before` runs untimed before each. */
+function time(round: () => Sample, before: () => void = () => {}, rounds = ROUNDS): Sample {
+  const samples: Sample[] = []
+  for (let i = 0; i < rounds + WARMUP; i++) {
+    before()
+    const s = round()
+    if (i >= WARMUP) samples.push(s)
+  }
+  return { ms: median(samples.map((s) => s.ms)), rssMiB: median(samples.map((s) => s.rssMiB)) }
+}
+
+/** Print a table: name, median ms, ratio to `base`, peak RSS. */
+function table(title: string, rows: [string, Sample][], base: Sample, against: string): void {
+  console.log(`\n${title} (median of ${ROUNDS} runs each)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${`x ${against}`.padStart(16)}  ${'peak RSS'.padStart(9)}`)
+  for (const [name, s] of rows)
+    console.log(`${name.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${(s.ms / base.ms).toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+}
+
+/** An OCI bundle of the probe image running `/bin/probe exit:0` with 64 MiB, from `runc spec`. */
+function ociBundle(dir: string): string {
+  const bundle = join(dir, 'bundle')
+  unpackTarball(buildRootfsTarball('probe', join(dir, 'probe.tar')), join(bundle, 'rootfs'))
+  spawnSync('runc', ['spec', '--bundle', bundle], { stdio: 'inherit' })
+  const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
+  config.process.terminal = false
+  config.process.args = ['/bin/probe', 'exit:0']
+  config.linux.resources = { ...config.linux.resources, memory: { limit: 64 * 1024 * 1024 } }
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
+  return bundle
+}
+
+if (process.argv[2] === '--in-process') {
+  const { pullImage } = await import('#ch/07-registry/pull.ts')
+  const image = process.argv[3]!
+  const samples: number[] = []
+  for (let i = 0; i < ROUNDS + WARMUP; i++) {
+    const dir = mkdtempSync(join(tmpdir(), 'minidocker-bench-'))
+    const start = performance.now()
+    await pullImage(image, { root: dir })
+    if (i >= WARMUP) samples.push(performance.now() - start)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  console.log(JSON.stringify({ ms: median(samples), rssMiB: process.resourceUsage().maxRSS / 1024 }))
+  process.exit(0)
+}
+
+if (!existsSync(TIME)) throw new Error(`${TIME} is missing: install Debian's time package (bash vm/provision.sh does)`)
+const node = process.execPath
+const reference = { ...process.env, WORKBOOK_IMPL: 'solutions' }
+const scratch = mkdtempSync(join(tmpdir(), 'minidocker-bench-'))
+const registry = await startRegistry()
+try {
+  // Start-up: every command the workbook has, warm and after a change. The warm starts and
+  // `node -e 0` take turns within each round, so a machine whose load changes during the run
+  // weighs on both alike; the ratio is the median of each round's ratio.
+  const bins = Object.entries(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin as Record<string, string>)
+  const commands = bins.map(([name, bin]) => {
+    const path = join(ROOT, bin)
+    const entry = /start\('[^']+', '([^']+)'/.exec(readFileSync(path, 'utf8'))?.[1]
+    if (!entry) throw new Error(`${bin} does not start an entry with start(NAME, ENTRY)`)
+    return { name, base: bundleBase(entry, conditionsFor(reference)), run: () => once(node, [path, '--help'], reference) }
+  })
+  const rounds: Sample[][] = []
+  for (let i = 0; i < ROUNDS + WARMUP; i++) {
+    const round = [once(node, ['-e', '0']), ...commands.map((c) => c.run())]
+    if (i >= WARMUP) rounds.push(round)
+  }
+  const column = (k: number): Sample => ({ ms: median(rounds.map((r) => r[k]!.ms)), rssMiB: median(rounds.map((r) => r[k]!.rssMiB)) })
+  const bare = column(0)
+  console.log(`\nstart-up (median of ${ROUNDS} runs each, taking turns with node -e 0)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${'x node -e 0'.padStart(16)}  ${'peak RSS'.padStart(9)}`)
+  const row = (name: string, s: Sample, ratio: number) =>
+    console.log(`${name.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${ratio.toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+  row('node -e 0', bare, 1)
+  commands.forEach((c, k) => {
+    row(`${c.name} --help (warm)`, column(k + 1), median(rounds.map((r) => r[k + 1]!.ms / r[0]!.ms)))
+    const forget = () => readdirSync(dirname(c.base)).filter((f) => f.startsWith(`${basename(c.base)}.`)).forEach((f) => rmSync(join(dirname(c.base), f)))
+    const cold = time(c.run, forget, 5)
+    row(`${c.name} --help (after a change: compile)`, cold, cold.ms / bare.ms)
+  })
+
+  // run: from a plain fork+exec to a whole container, ours and the real runtimes'.
+  const minidocker = join(ROOT, 'bin/minidocker.cjs')
+  const bundle = ociBundle(scratch)
+  let id = 0
+  const runtime = (tool: string) => () => once(tool, ['--root', join(scratch, `${tool}-state`), 'run', '--bundle', bundle, `bench-${process.pid}-${id++}`])
+  // crun refuses a hybrid cgroup host (v1 hierarchies beside a v2 mount with controllers),
+  // with or without a cgroup manager; it runs on a v2 host such as the VM's guest.
+  const hybrid = !existsSync('/sys/fs/cgroup/cgroup.controllers')
+  const forkExec = time(() => once('/bin/true', []))
+  const runRows: [string, Sample][] = [
+    ['fork+exec /bin/true', forkExec],
+    ['node -e 0', bare],
+    ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true']))],
+    ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0']))],
+    ['runc run (the same probe, 64 MiB)', time(runtime('runc'))],
+  ]
+  if (!hybrid) runRows.push(['crun run (the same probe, 64 MiB)', time(runtime('crun'))])
+  table('run', runRows, forkExec, 'fork+exec')
+  if (hybrid) console.log('crun run: not timed: crun refuses this host\'s hybrid cgroup layout (cgroup v1 beside v2)')
+
+  // pull: one local registry, the one-layer probe image, into a fresh store each time.
+  const probe = await buildImage([probeEntries()])
+  await pushImage(registry, 'probe', 'latest', probe)
+  const image = `${registry.host}/probe:latest`
+  const tsx = fileURLToPath(import.meta.resolve('tsx'))
+  const flags = conditionsFor(reference).map((c) => `--conditions=${c}`)
+  const r = spawnSync(node, [...flags, '--import', tsx, fileURLToPath(import.meta.url), '--in-process', image], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`the in-process pull exited ${r.status}`)
+  const inProcess = JSON.parse(r.stdout) as Sample
+  const store = join(scratch, 'store')
+  const fresh = () => rmSync(store, { recursive: true, force: true })
+  const layout = join(scratch, 'layout')
+  const skopeo = time(() => once('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${image}`, `oci:${layout}:latest`]), () => rmSync(layout, { recursive: true, force: true }))
+  table(`pull (the probe image: 1 layer, ${(probe.layers[0]!.size / 1000).toFixed(0)} kB compressed)`, [
+    ['pullImage() (reference, in process)', inProcess],
+    ['minidocker --reference pull', time(() => once(node, [minidocker, '--reference', 'pull', '-q', image], { ...process.env, MINIDOCKER_ROOT: store }), fresh)],
+    ['skopeo copy to an OCI layout', skopeo],
+  ], skopeo, 'skopeo')
+} finally {
+  await registry.stop()
+  rmSync(scratch, { recursive: true, force: true })
+}

@@ -1,6 +1,7 @@
 /**
  * The learner's container tool. Run it as `npx minidocker ...`; `--reference` runs the
- * reference solutions instead of chapters/ (see workbook/conditions.mjs).
+ * reference solutions instead of chapters/, `--reference-below N` only for the chapters below
+ * N (see workbook/conditions.cjs and bin/start.cjs).
  */
 import { randomBytes } from 'node:crypto'
 import chalk from 'chalk'
@@ -15,7 +16,7 @@ import { IMAGES_USAGE, imageCommand, withImageConfig } from './images.ts'
 import { required } from './layers.ts'
 import { pull } from './pull.ts'
 
-const USAGE = `usage: minidocker [--reference] COMMAND
+const USAGE = `usage: minidocker [--reference | --reference-below N] COMMAND
 
 commands:
   run [OPTIONS] IMAGE COMMAND [ARG...]  run a command in a new container
@@ -119,7 +120,8 @@ function resources(options: RunOptions): Resources {
 
 /** The config.json of the container these options describe, with its rootfs at `rootfs`. */
 async function runSpec(options: RunOptions, rootfs: string | undefined): Promise<Spec> {
-  const env = await required(() => buildEnv(options.env, process.env), 'run -e')
+  // Without -e the env is Docker's default PATH alone, which needs no chapter.
+  const env = options.env.length > 0 ? await required(() => buildEnv(options.env, process.env), 'run -e') : undefined
   const spec = baseSpec(options.command, env)
   if (options.workdir) spec.process.cwd = options.workdir
   if (options.hostname !== undefined) spec.hostname = options.hostname

@@ -175,17 +175,18 @@ export class Helper {
   }
 
   /**
-   * execve(): replace the helper with `file`. Resolves once the exec happened: the control socket is close-on-exec, so success is end-of-file.
-   * @param file the program; without a slash it is searched in the PATH of `env`, not of the caller
+   * execve(): replace the helper with the program at `path`. Resolves once the exec happened: the control socket is close-on-exec, so success is end-of-file.
+   * @param path the program's path, as the helper sees the filesystem; no PATH is searched (a name without a slash is a file in the working directory)
    * @param argv the complete argv, argv[0] included
    * @param env the complete environment, as KEY=value strings
-   * @throws ENOENT when no such file is found (on the PATH); Docker reports it as exit code 127.
-   * @throws EACCES when the file is found but not executable, or a directory on the way is not searchable; Docker reports 126.
+   * @throws ENOENT when there is no file at `path`.
+   * @throws ENOTDIR when a component of `path` on the way is not a directory.
+   * @throws EACCES when the file is not executable (a directory included), or a directory on the way is not searchable.
    * @throws ENOEXEC when the file is not a format the kernel can run.
    * @precondition Everything the process needs (namespaces, cgroup, root, working directory) is set up first: after the exec, the helper takes no more requests.
    */
-  async exec(file: string, argv: string[], env: string[]): Promise<void> {
-    const reply = await this.#request('exec', file, String(argv.length), ...argv, ...env)
+  async exec(path: string, argv: string[], env: string[]): Promise<void> {
+    const reply = await this.#request('exec', path, String(argv.length), ...argv, ...env)
     if (reply === null) return // close-on-exec closed the socket: the new program runs
     throw new SyscallError(
       String(reply.code), -(reply.errno ?? 0), 'execve', reply.call ?? 'execve', reply.path,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Turns a fresh Debian (12 or 13) or Ubuntu machine into one where the workbook's commands
 # work: the Debian packages the chapters and their tests use, then the project's own install
-# (npm ci, which builds the native helper). Idempotent: a second run installs nothing new.
+# (npm ci, which builds the native helper). Idempotent: a second run installs nothing new, and
+# runs npm ci again only when package.json, package-lock.json, node or npm changed.
 #
 # One script for every machine that runs the workbook:
 #   CI             .ci/run runs it as root on the CI machine
@@ -27,7 +28,8 @@ packages=(
   busybox-static        # a static shell and tools for test images
   docker-registry       # a real registry (distribution v2) for the registry chapter
   skopeo                # the reference image copier, for the pull benchmark
-  runc                  # the reference OCI runtime
+  runc crun             # the reference OCI runtimes
+  time                  # GNU time: the benchmark's peak memory
   openssl               # certificates for the registry's token auth in tests
   chromium              # the book's browser test (headless)
   ca-certificates git
@@ -72,7 +74,17 @@ if [ "$node_ok" != true ]; then
 fi
 
 cd "$repo"
-offline=()
-[ "${NPM_OFFLINE:-}" = 1 ] && offline=(--offline)
-npm ci --no-audit --no-fund "${offline[@]}"
+# What node_modules was installed from; kept in it, so a copy of node_modules carries it.
+stamp=node_modules/.provisioned
+want="$(cat package.json package-lock.json | sha256sum | cut -c1-16) node $(node --version) npm $(npm --version)"
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  echo "provision: node_modules is current ($want): building the native helper only"
+  make -s -C native
+else
+  offline=()
+  [ "${NPM_OFFLINE:-}" = 1 ] && offline=(--offline)
+  # --loglevel=warn: a warning still shows, npm's progress and notices do not.
+  npm ci --no-audit --no-fund --loglevel=warn "${offline[@]}"
+  echo "$want" >"$stamp"
+fi
 echo "provision: ready (node $(node --version), npm $(npm --version)). Next: npx workbook"

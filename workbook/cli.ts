@@ -219,7 +219,7 @@ async function main([command, ...rest]: string[]): Promise<number> {
     case 'grade':
       return grade(rest)
     case 'selftest':
-      await import('./selftest.ts')
+      await (await import('./selftest.ts')).selftest()
       return process.exitCode === undefined ? 0 : Number(process.exitCode)
     case 'help':
     case '--help':

@@ -8,7 +8,6 @@
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { execa } from 'execa'
 import { folderOf, ROOT, type Chapter } from './chapters.ts'
 
 export interface ResetResult {
@@ -26,12 +25,15 @@ type Files = Map<string, Buffer>
 
 const STUB = 'throw new NotImplementedError'
 
+// execa is imported where it is used: loaded at start, it is most of the workbook command's start-up.
 async function git(root: string, args: string[]): Promise<string> {
+  const { execa } = await import('execa')
   return (await execa('git', ['-C', root, ...args])).stdout
 }
 
 /** The starter files from git history. */
 async function fromGit(root: string, folder: string, rev?: string): Promise<{ files: Files; source: string }> {
+  const { execa } = await import('execa')
   let prefix: string
   try {
     prefix = await git(root, ['rev-parse', '--show-prefix'])

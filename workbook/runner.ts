@@ -2,7 +2,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { ROOT } from './chapters.ts'
 import type { ReportedTest } from './reporter.ts'
 
@@ -53,6 +52,7 @@ export async function runTests(paths: string[], mode: Mode, options: RunOptions 
   try {
     const reporters = [...(options.echo ? ['--reporter=default'] : []), `--reporter=${join(ROOT, 'workbook/reporter.ts')}`]
     const filter = options.testNamePattern ? ['--testNamePattern', options.testNamePattern] : []
+    const { execa } = await import('execa') // loaded when used: it is most of a start otherwise
     const run = await execa(join(root, 'node_modules/.bin/vitest'), ['run', ...reporters, ...filter, ...paths], {
       cwd: root,
       env: { ...modeEnv(mode), WORKBOOK_REPORT: report, FORCE_COLOR: options.echo && process.stdout.isTTY && !process.env.NO_COLOR ? '1' : '0' },

@@ -70,7 +70,8 @@ async function mistakesCaught(): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
+/** The whole self-test; sets process.exitCode. */
+export async function selftest(): Promise<void> {
   console.log(chalk.bold('Workbook self-test'))
   await typecheck()
   const problems = consistencyProblems()
@@ -82,4 +83,3 @@ async function main(): Promise<void> {
   process.exitCode = failed === 0 ? 0 : 1
 }
 
-await main()

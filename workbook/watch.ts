@@ -168,7 +168,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
   } catch (error) {
     throw new Error(`cannot watch chapters/ (${error instanceof Error ? error.message : String(error)}): use \`npx workbook check N\` instead`)
   }
-  // The launcher (bin/workbook.mjs) waits for us; if it goes away, so do we.
+  // If whatever started us (a terminal, npx) goes away, so do we.
   const parent = process.ppid
   const orphan = setInterval(() => process.ppid !== parent && quit(1), 1000)
   process.once('SIGTERM', () => quit(143))

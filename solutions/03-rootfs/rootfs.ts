@@ -74,7 +74,10 @@ export async function makeMountsPrivate(helper: Helper): Promise<void> {
 // #endregion makeMountsPrivate
 
 // #region bindRootfs
-/** Make the rootfs a mount point of its own, which pivot_root requires of new_root. */
+/**
+ * Make the rootfs a mount point of its own, which pivot_root requires of new_root.
+ * @throws ContainerError (125) whose message names the rootfs and says it "does not exist".
+ */
 export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> {
   try {
     await helper.mount(rootfs, rootfs, null, ['bind', 'rec'])
@@ -87,7 +90,11 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
 // #endregion bindRootfs
 
 // #region mountInRootfs
-/** Mount one entry of spec.mounts below the rootfs, creating its mount point first. */
+/**
+ * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
+ * bind mount is read-only inside the container only: its source stays writable on the host.
+ * @throws ContainerError (125) naming a bind mount's source that does not exist.
+ */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
   const target = join(rootfs, mount.destination)
   const { flags, data } = mountOptions(mount.options)
@@ -120,6 +127,8 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
 /**
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
  * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
+ * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
+ * @throws SyscallError from pivot_root itself, unchanged (e.g. new_root is not a mount point).
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   const putOld = join(rootfs, PUT_OLD)
@@ -140,7 +149,11 @@ export async function chrootInto(helper: Helper, rootfs: string): Promise<void> 
 // #endregion chrootInto
 
 // #region setupRootfs
-/** Build the container's filesystem view from spec.root and spec.mounts, runc's way. */
+/**
+ * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
+ * it may reach the host: no mount propagates out, nothing is written into the image.
+ * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
+ */
 export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
   if (!spec.root) return
   if (!spec.linux?.namespaces?.some((ns) => ns.type === 'mount'))

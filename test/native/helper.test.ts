@@ -3,13 +3,13 @@
  * where the failure must come back as a SyscallError naming the call and the errno.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { describe as describeStatus, Helper, PROBE_PATH, SyscallError } from '../../native/helper.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { captureFile, tempDir } from '../support/files.ts'
+import { captureFile, runnableByAnyone, tempDir } from '../support/files.ts'
 import { startHelper } from '../support/helper.ts'
 import { probeLines, probeValue } from '../support/probe.ts'
 
@@ -25,9 +25,13 @@ async function failure(call: Promise<unknown>): Promise<SyscallError> {
   return error as SyscallError
 }
 
-/** exec the probe in `h` and return what it printed. */
+/** exec the probe (or a copy of it at `path`) in `h` and return what it printed. */
 async function probe(h: Helper, out: ReturnType<typeof captureFile>, ...steps: string[]): Promise<string> {
-  await h.exec(PROBE_PATH, ['probe', ...steps], [])
+  return probeAt(PROBE_PATH, h, out, ...steps)
+}
+
+async function probeAt(path: string, h: Helper, out: ReturnType<typeof captureFile>, ...steps: string[]): Promise<string> {
+  await h.exec(path, ['probe', ...steps], [])
   await h.exited
   return out.read()
 }
@@ -41,9 +45,14 @@ describe('exec', () => {
     expect(probeValue(out.read(), 'env')).toEqual(['A=1', 'B=two'])
   })
 
-  it('searches PATH in the env it is given', async () => {
+  it('searches no PATH: a name without a slash is a file in the working directory', async () => {
+    const dir = tempDir()
+    copyFileSync(PROBE_PATH, join(dir, 'here'))
     const h = start()
-    await h.exec('true', ['true'], ['PATH=/nonexistent:/usr/bin:/bin'])
+    const e = await failure(h.exec('true', ['true'], ['PATH=/usr/bin:/bin']))
+    expect(e, 'the PATH search is the TypeScript side\'s job, not the helper\'s').toMatchObject({ code: 'ENOENT', path: 'true' })
+    await h.chdir(dir)
+    await h.exec('here', ['here', 'exit:0'], ['PATH=/nonexistent'])
     expect(await h.exited).toEqual({ code: 0, signal: null })
   })
 
@@ -316,6 +325,7 @@ describe('process attributes', () => {
 
   it('setgroups, setgid and setuid change the credentials; EPERM once privileges are gone', async () => {
     const out = captureFile('out')
+    const probePath = runnableByAnyone(PROBE_PATH) // uid 1000 may not reach the checkout
     const h = start({ stdout: out.fd })
     await h.setgroups([1000, 1001])
     await h.setgid(1000)
@@ -323,7 +333,7 @@ describe('process attributes', () => {
     expect(await failure(h.setuid(0))).toMatchObject({ syscall: 'setuid', code: 'EPERM' })
     expect(await failure(h.setgid(0))).toMatchObject({ syscall: 'setgid', code: 'EPERM' })
     expect(await failure(h.setgroups([0]))).toMatchObject({ syscall: 'setgroups', code: 'EPERM' })
-    expect(probeLines(await probe(h, out, 'id'))[0]).toEqual({ uid: 1000, gid: 1000, groups: [1000, 1001] })
+    expect(probeLines(await probeAt(probePath, h, out, 'id'))[0]).toEqual({ uid: 1000, gid: 1000, groups: [1000, 1001] })
   })
 
   it('setsid makes a new session; EPERM when already a session leader', async () => {
@@ -390,7 +400,7 @@ describe('requests', () => {
 
   it('a call after the helper is gone says so', async () => {
     const h = start()
-    await h.exec('true', ['true'], ['PATH=/usr/bin:/bin'])
+    await h.exec('/bin/true', ['true'], [])
     await h.exited
     await expect(h.chdir('/')).rejects.toThrow(/is gone/)
   })

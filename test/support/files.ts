@@ -1,7 +1,7 @@
 /** Temporary files and directories that are removed after each test, pass or fail. */
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterEach } from 'vitest'
 
 const cleanups: (() => unknown)[] = []
@@ -16,6 +16,20 @@ export function tempDir(prefix = 'minidocker-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   return dir
+}
+
+/**
+ * A copy of the program at `path` that any user can run, removed after the test. A test that
+ * drops privileges before exec must not depend on the checkout being reachable by that user:
+ * a clone under /root (mode 0700) is not.
+ */
+export function runnableByAnyone(path: string): string {
+  const dir = tempDir()
+  chmodSync(dir, 0o755)
+  const copy = join(dir, basename(path))
+  copyFileSync(path, copy)
+  chmodSync(copy, 0o755)
+  return copy
 }
 
 /** A file to hand to a process as its stdout or stderr; read() gives what it wrote. */

@@ -186,7 +186,7 @@ export interface MinidockerRun {
  * yet fails the test with that NotImplementedError, as a direct call would.
  */
 export async function minidocker(root: string, args: string[]): Promise<MinidockerRun> {
-  const bin = fileURLToPath(new URL('../../bin/minidocker.mjs', import.meta.url))
+  const bin = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
   const result = await execa(process.execPath, [bin, ...args], { env: { MINIDOCKER_ROOT: root }, reject: false, stdin: 'ignore' })
   const missing = /(\w+)\(\) is not written yet: follow the TODO in it, in chapters\/([\w-]+)\//.exec(result.stderr)
   if (missing) throw new NotImplementedError(missing[2]!, missing[1]!)

@@ -6,9 +6,17 @@
 # `vagrant up` would, and runs the written chapters' tests against the reference on a
 # pure cgroup v2 kernel. Fails if anything in the guest fails; prints each stage's time.
 #
+# Each stage of the guest has its own time limit, about four times what it takes on a quiet
+# machine, so a machine twice as slow and busy still passes; one that runs out stops the guest
+# and says which stage it was. The node_modules the guest installs is cached on the host
+# ($VM_CACHE/node_modules/), keyed by package.json, package-lock.json and the guest image,
+# so only the first run with a new lock file pays the guest's npm ci.
+#
 # Environment:
 #   VM_CHAPTERS  the chapters to test: "01 04", or "all" written ones (default: 01 02 03 04)
-#   VM_SUITE, VM_CACHE, VM_MIRROR  see vm/guest/build-image.sh;  VM_TIMEOUT  see vm/guest/boot.sh
+#   VM_LIMIT_BOOT, VM_LIMIT_COPY, VM_LIMIT_PROVISION, VM_LIMIT_TESTS, VM_LIMIT_POWEROFF
+#                each stage's limit in seconds (defaults below)
+#   VM_SUITE, VM_CACHE, VM_MIRROR  see vm/guest/build-image.sh
 # Needs root, qemu-system-x86, debootstrap (.ci/run installs them).
 set -euo pipefail
 
@@ -42,39 +50,78 @@ bash test/vm/validate-vagrantfile.sh
 stage vagrant-validate $((SECONDS - clock))
 
 clock=$SECONDS
-image=$(bash vm/guest/build-image.sh)
+image_limit=${VM_LIMIT_IMAGE:-2400}
+if ! image=$(timeout -k 30 "$image_limit" bash vm/guest/build-image.sh); then
+  echo "vm-test: building the guest image failed or ran out of its $image_limit s (stage image)" >&2
+  exit 1
+fi
 stage image $((SECONDS - clock))
+
+# Each guest stage's limit in seconds. On a quiet machine: boot about 2 min, copy seconds,
+# provision 1 min (5 when npm ci runs), tests 3 min, poweroff seconds.
+declare -A limit=(
+  [boot]=${VM_LIMIT_BOOT:-600} [copy]=${VM_LIMIT_COPY:-300} [provision]=${VM_LIMIT_PROVISION:-1500}
+  [tests]=${VM_LIMIT_TESTS:-1800} [poweroff]=${VM_LIMIT_POWEROFF:-300}
+)
 
 results=$(mktemp -d /tmp/minidocker-vm.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 echo "TESTS='$tests'" >"$results/job.env"
 
+# node_modules as the guest installed it, for this lock file and this guest image.
+nm_cache="${VM_CACHE:-/var/cache/minidocker-vm}/node_modules"
+nm_tar="$( { cat package.json package-lock.json; echo "$image"; } | sha256sum | cut -c1-16).tar"
+shares=(job="$repo/test/vm/guest" workbook="$repo" npmcache="$npm_cache" results="$results:rw")
+if [ -f "$nm_cache/$nm_tar" ]; then
+  echo "NODE_MODULES_TAR='$nm_tar'" >>"$results/job.env"
+  shares+=(nmcache="$nm_cache")
+  echo "vm-test: the guest's node_modules comes from the cache ($nm_cache/$nm_tar)"
+fi
+
 echo "vm-test: booting the guest (QEMU, software emulation, 2 vCPUs, 2 GiB, no network): $tests"
 guest=$SECONDS
 clock=$SECONDS
-bash vm/guest/boot.sh "$image" "$results/serial.log" \
-  job="$repo/test/vm/guest" workbook="$repo" npmcache="$npm_cache" results="$results:rw" &
+total_limit=0
+for name in "${!limit[@]}"; do total_limit=$((total_limit + limit[$name])); done
+VM_TIMEOUT=$((total_limit + 60)) bash vm/guest/boot.sh "$image" "$results/serial.log" "${shares[@]}" &
 qemu=$!
 trap 'kill "$qemu" 2>/dev/null; wait "$qemu" 2>/dev/null; rm -rf "$results"' EXIT
 inside=()
-# Each stage ends when the guest's marker for it reaches the console: timed by the host's clock.
-for name in boot copy provision tests; do
-  while kill -0 "$qemu" 2>/dev/null && ! grep -aq "vm-job: stage $name done" "$results/serial.log" 2>/dev/null; do sleep 1; done
-  grep -aq "vm-job: stage $name done" "$results/serial.log" 2>/dev/null || break
+ran_out=
+# Each stage ends when the guest's marker for it reaches the console (poweroff: when QEMU
+# exits), timed by the host's clock, and must end within its limit.
+for name in boot copy provision tests poweroff; do
+  done_yet() { if [ "$name" = poweroff ]; then ! kill -0 "$qemu" 2>/dev/null; else grep -aq "vm-job: stage $name done" "$results/serial.log" 2>/dev/null; fi; }
+  while kill -0 "$qemu" 2>/dev/null && ! done_yet && [ $((SECONDS - clock)) -lt "${limit[$name]}" ]; do sleep 1; done
+  if ! done_yet && kill -0 "$qemu" 2>/dev/null; then
+    ran_out=$name
+    echo "vm-test: the guest's stage $name did not finish within its ${limit[$name]} s (VM_LIMIT_${name^^}): stopping the guest"
+    kill "$qemu" 2>/dev/null
+  fi
+  done_yet || break
   inside+=("$name" $((SECONDS - clock)))
   clock=$SECONDS
 done
 boot=0
 wait "$qemu" || boot=$?
 trap 'rm -rf "$results"' EXIT
-inside+=(poweroff $((SECONDS - clock)))
+[ -n "$ran_out" ] && inside+=("$ran_out (ran out)" $((SECONDS - clock)))
 stage guest $((SECONDS - guest))
 for ((i = 0; i < ${#inside[@]}; i += 2)); do stage "  ${inside[i]}" "${inside[i + 1]}"; done
 # The last run's console stays in the cache folder, to read after the fact.
 cp "$results/serial.log" "${VM_CACHE:-/var/cache/minidocker-vm}/last-serial.log" 2>/dev/null || true
 
 status=$(cat "$results/status" 2>/dev/null || echo none)
-if [ "$boot" != 0 ] || [ "$status" != 0 ]; then
+# A guest that installed node_modules leaves it for the next run (one tarball is kept).
+if [ "$status" = 0 ] && [ -f "$results/node_modules.tar" ]; then
+  mkdir -p "$nm_cache"
+  rm -f "$nm_cache"/*.tar
+  mv "$results/node_modules.tar" "$nm_cache/$nm_tar"
+fi
+if [ -n "$ran_out" ]; then
+  echo "vm-test: the guest ran out of time in stage $ran_out. Its serial console:"
+  cat "$results/serial.log" || true
+elif [ "$boot" != 0 ] || [ "$status" != 0 ]; then
   echo "vm-test: the guest failed (QEMU exit $boot, job status $status). Its serial console:"
   cat "$results/serial.log" || true
 else
@@ -93,4 +140,4 @@ counts=$(node -e '
   } catch { console.log("0 1") }' "$results/report.json")
 read -r passed failed <<<"$counts"
 echo "vm-test: $passed passed, $failed failed"
-[ "$boot" = 0 ] && [ "$status" = 0 ] && [ "$failed" = 0 ]
+[ -z "$ran_out" ] && [ "$boot" = 0 ] && [ "$status" = 0 ] && [ "$failed" = 0 ]

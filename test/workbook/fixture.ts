@@ -81,5 +81,5 @@ function learnerEnv(): Record<string, string> {
 
 /** `npx workbook ARGS` in `dir`, its output piped (so: no terminal). */
 export function workbook(dir: string, args: string[], options: { detached?: boolean } = {}) {
-  return execa(process.execPath, [join(dir, 'bin/workbook.mjs'), ...args], { cwd: dir, env: learnerEnv(), extendEnv: false, reject: false, stdin: 'pipe', ...options })
+  return execa(process.execPath, [join(dir, 'bin/workbook.cjs'), ...args], { cwd: dir, env: learnerEnv(), extendEnv: false, reject: false, stdin: 'pipe', ...options })
 }

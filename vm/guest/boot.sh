@@ -13,7 +13,8 @@
 # patches its own code while the other vCPU runs it (static keys, e.g. when a cgroup first
 # gets a cpu.max) can execute a stale breakpoint and panic ("Oops: int3" in update_curr).
 #
-# Environment: VM_TIMEOUT  seconds before the guest is stopped (default 540): exit code 124.
+# Environment: VM_TIMEOUT  seconds before the guest is stopped (default 3600): exit code 124.
+# (test/vm/run.sh also limits each stage of the job, and names the one that ran out.)
 set -euo pipefail
 
 image=${1:?usage: boot.sh IMAGE_DIR SERIAL_LOG TAG=HOST_DIR[:rw]...}
@@ -44,7 +45,7 @@ qemu=$!
 # Whatever stops this script stops the guest: no QEMU is left behind.
 trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT INT TERM
 
-timeout=${VM_TIMEOUT:-540}
+timeout=${VM_TIMEOUT:-3600}
 for ((waited = 0; waited < timeout; waited++)); do
   if ! kill -0 "$qemu" 2>/dev/null; then
     trap - EXIT INT TERM

@@ -5,7 +5,9 @@
 # NPM_OFFLINE=1: npm's cache comes from the host), then run the chapters' tests.
 #
 # Shares (see test/vm/run.sh): workbook (the checkout, read-only), npmcache (the host's npm
-# cache, read-only), results (read-write: job.env in, status and report.json out).
+# cache, read-only), results (read-write: job.env in, status and report.json out), and when
+# the host has one, nmcache (read-only): a tarball of the node_modules an earlier guest
+# installed from the same package-lock.json, so this one skips npm ci (job.env names it).
 set -uo pipefail
 
 results=/run/results
@@ -16,12 +18,15 @@ mount9p results "$results" || { echo "vm-job: cannot mount the results share"; e
 # Every line of the job's output carries the guest's uptime, to see where the time goes.
 exec > >(while IFS= read -r line; do read -r up _ </proc/uptime; printf '(%7s) %s\n' "$up" "$line"; done) 2>&1
 logger=$!
-finish() { # CODE: record it, and let the last lines reach the console before the guest goes down
+finish() { # CODE: record it, let the last lines reach the console, and power off at once
   echo "$1" >"$results/status"
   sync
   exec >&- 2>&-
   # A process left behind with our stdout would keep the logger waiting for ever.
   for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$logger" 2>/dev/null || break; sleep 0.5; done
+  # The disk is a throw-away snapshot and the results are synced: an orderly shutdown of
+  # every unit would only cost minutes of emulated CPU.
+  systemctl poweroff --force --force
   exit "$1"
 }
 # shellcheck source=/dev/null
@@ -51,9 +56,19 @@ mount -t overlay overlay -o lowerdir=/mnt/npm-host,upperdir=/var/tmp/npm/upper,w
 stage copy
 
 cd /workbook
+if [ -n "${NODE_MODULES_TAR:-}" ]; then
+  # node_modules as an earlier guest installed it; provision.sh sees that it is current.
+  mount9p nmcache /mnt/nm-host ro || fail "cannot mount the node_modules cache share"
+  tar -C /workbook -xf "/mnt/nm-host/$NODE_MODULES_TAR" || fail "cannot unpack the cached node_modules"
+  umount /mnt/nm-host
+fi
 SKIP_APT=1 NPM_OFFLINE=1 npm_config_cache=/var/cache/npm bash vm/provision.sh || fail "vm/provision.sh failed"
 # The tests look at the whole mount table (an overlay left mounted is a failure of theirs).
 umount /var/cache/npm /mnt/npm-host
+# For the host's cache: the next guest with the same package-lock.json unpacks this instead.
+if [ -z "${NODE_MODULES_TAR:-}" ]; then
+  tar -C /workbook -cf "$results/node_modules.tar" node_modules || fail "cannot pack node_modules for the cache"
+fi
 stage provision
 
 # Pure cgroup v2: one cgroup2 hierarchy at /sys/fs/cgroup and no v1 hierarchy anywhere.
