@@ -137,4 +137,5 @@ async function main(keys: string[]): Promise<void> {
   process.exitCode = missed ? 1 : 0
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2))
+// Run as a script (not when imported): no top-level await, so the CommonJS bundle can hold this module.
+if (import.meta.url === `file://${process.argv[1]}`) void main(process.argv.slice(2))

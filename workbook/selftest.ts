@@ -64,8 +64,21 @@ async function startersFail(): Promise<void> {
 
 async function mistakesCaught(): Promise<void> {
   console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
-  for (const chapter of writtenChapters()) {
-    const results = await checkMistakes(chapter, undefined, (r) => report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`))
+  // Two chapters at a time (each mistake is one short vitest run); each chapter's lines are printed together.
+  const chapters = writtenChapters()
+  let free = 2
+  const waiting: (() => void)[] = []
+  const acquire = (): Promise<void> => (free > 0 ? (free--, Promise.resolve()) : new Promise((resolve) => waiting.push(resolve)))
+  const release = (): void => {
+    const next = waiting.shift()
+    if (next) next()
+    else free++
+  }
+  const runs = chapters.map((c) => acquire().then(() => checkMistakes(c)).finally(release))
+  for (const run of runs) run.catch(() => {}) // awaited in order below; a later one may fail first
+  for (const [i, chapter] of chapters.entries()) {
+    const results = await runs[i]!
+    for (const r of results) report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`)
     report(results.length >= MIN_MISTAKES, `${folderOf(chapter)} lists ${results.length} mistakes (at least ${MIN_MISTAKES})`)
   }
 }

@@ -47,6 +47,7 @@ describe('workbook check', () => {
     expect(check.exitCode, 'a chapter that does not pass exits 1').toBe(1)
     expect(check.stdout).toMatch(/NotImplementedError: \w+\(\) is not written yet/)
     expect(check.stdout).toMatch(/Stuck\? 0 of \d+ hints used: npx workbook hint 2 for the next/)
+    expect(check.stdout, 'a starter type-checks: the compiler must find its own lib files from the bundled command').not.toContain('does not type-check')
   })
 
   it("shows the compiler's errors, then every failing test: the first with its diff, the others by their messages", { timeout: 60_000 }, async () => {
