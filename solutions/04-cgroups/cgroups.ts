@@ -211,8 +211,8 @@ export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
  * instruction (runc's sync pipe does the same). `fork` is chapter 02's enterNamespaces for this
  * helper: it forks the process that will exec the container's program and resolves to its host
  * PID, or to undefined when nothing was forked (the helper itself then execs). When this
- * resolves, that process is in `cgroup`, and the helper's relay, which stays on the host's side
- * for the whole run, is not. Returns the PID that joined.
+ * resolves, the process that will exec is in `cgroup`, and no process that is not the
+ * container's is. Returns the PID that joined.
  */
 export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
   const pid = (await fork()) ?? helper.pid
