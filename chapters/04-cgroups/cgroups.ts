@@ -246,8 +246,9 @@ export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   // TODO(04): remove what createCgroup made, deepest first.
   //   1. A cgroup's files are the kernel's: only rmdir removes a cgroup, and only once it holds
-  //      no process and no child cgroup (man 2 rmdir; cgroup-v1/cgroups.rst and cgroup-v2.rst say
-  //      which errno a cgroup gives for either; a plain directory answers differently).
+  //      no process and no child cgroup. Which errno does it give for either? (Try rmdir by hand
+  //      on a cgroup with a child, or kernel/cgroup/cgroup.c, cgroup_destroy_locked; a plain
+  //      directory answers differently.)
   //   2. The container's last processes may still be on their way out when this is called.
   //      Which refusal will go away if you wait a moment, and which never will?
   //   3. Already gone is fine. A parent another container still uses is not this one's to remove
