@@ -3,8 +3,8 @@
  * objects of its own, while it still shares everything else with the host.
  *
  * The work happens in the helper, between its start and exec (chapter 01's `prepare` step):
- * unshare the namespaces listed in config.json's linux.namespaces, fork so the child is PID 1
- * of the new PID namespace, and set the hostname in the new UTS namespace.
+ * the namespaces config.json's linux.namespaces lists, a PID 1 in the new PID namespace that
+ * dies with the helper's relay, and the hostname in the new UTS namespace.
  */
 import { readFileSync } from 'node:fs'
 import { constants } from 'node:os'
