@@ -99,7 +99,7 @@ function relayDyingBeforePrctl(helper: Helper) {
       if (key === 'setParentDeathSignal' && state.forked)
         return async (signal: number) => {
           process.kill(target.pid, 'SIGKILL')
-          await waitFor(() => parentOf(state.forked) !== target.pid, 2000)
+          await waitFor(() => parentOf(state.forked) !== target.pid, 10_000)
           return target.setParentDeathSignal(signal)
         }
       const value: unknown = Reflect.get(target, key, target)
@@ -252,8 +252,8 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     onCleanup(() => state.forked > 0 && alive(state.forked) && process.kill(state.forked, 'SIGKILL'))
     const error = await caught(() => enterNamespaces(racing, probeSpec([])))
     expect(state.forked, 'enterNamespaces never forked').toBeGreaterThan(0)
-    const gone = await waitFor(() => ended(state.forked), 2000)
-    expect(gone, `the relay died between fork and PID 1's prctl(PR_SET_PDEATHSIG), and PID 1 (host PID ${state.forked}) lived on: a parent-death signal asked for after the parent is gone never comes. How does runc notice (the getppid() check in standard_init_linux.go), and which PID tells you here?`).toBe(true)
+    const gone = await waitFor(() => ended(state.forked), 5000)
+    expect(gone, `the relay died between fork and PID 1's prctl(PR_SET_PDEATHSIG), and PID 1 (host PID ${state.forked}) was still running 5 s later: a parent-death signal asked for after the parent is gone never comes. How does runc notice (the getppid() check in standard_init_linux.go), and which PID tells you here?`).toBe(true)
     expect(error, 'with its relay gone the container cannot run: enterNamespaces must fail with a ContainerError').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
   })
