@@ -110,6 +110,10 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   // TODO(03): one entry of spec.mounts, mounted at its destination inside the rootfs.
   //   1. The mount point must exist first, inside the rootfs (mkdirAll above does mkdir -p
   //      through the helper). What kind of mount point does a bind mount of a single file need?
+  //      And when the image already has a file there (an /etc/hosts), it must come out of
+  //      this unchanged. Two questions decide it: which view of the rootfs does Node's fs have,
+  //      and which does the helper have (native/helper.ts, and the tests' stand-in host under
+  //      "Check your work")? Which of the helper's calls change a file that exists?
   //   2. Bind mounts differ from the others: what do they mount, and do they take a
   //      filesystem type? A bind source that does not exist is a ContainerError (125).
   //   3. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
@@ -144,13 +148,14 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   // TODO(03): make the rootfs the root of this mount namespace, and leave no way back.
-  //   1. Read pivot_root(2): what are new_root and put_old, what must exist before the call,
-  //      and where is the old root afterwards (PUT_OLD names the directory to use)?
+  //   1. Read pivot_root(2): what are new_root and put_old, what must hold for each before
+  //      the call, and where is the old root afterwards?
   //   2. Constraints, all tested: afterwards the caller's working directory is the new /;
-  //      no mount of the old root is left in the namespace (it is still in use, so a plain
-  //      unmount fails: umount2(2) has a flag for that); no put_old directory is left in /.
+  //      no mount of the old root is left in the namespace, although this very process was
+  //      using it a moment ago (umount2(2)); no directory of yours is left in /.
   //   3. Let pivot_root's own SyscallError through unchanged.
-  //   runc: pivotRoot() in libcontainer/rootfs_linux.go (it avoids put_old with a trick);
+  //   runc: pivotRoot() in libcontainer/rootfs_linux.go (it needs no put_old directory: see
+  //   pivot_root(2), NOTES); either way passes the tests;
   //   chapter: "Why chroot is not enough".
   throw new NotImplementedError('03-rootfs', 'pivotRoot')
 }
@@ -178,9 +183,10 @@ export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
   //      ContainerError (125) before anything is mounted. Why? (the chapter's first section)
   //   2. Which step must come first so that no mount below reaches the host, and which must
   //      come before pivot_root? Resolve the rootfs path, since mounts need it absolute.
-  //   3. spec.mounts in the order that keeps everything inside the container's own mounts:
-  //      what happens to /dev/pts, or to a device node, made before /dev's tmpfs is mounted?
-  //      Device nodes only when spec.mounts gives /dev a tmpfs: never write into the image.
+  //   3. spec.mounts as a runtime takes them: in the order the spec lists them (tested with
+  //      a spec that lists a child before its parent; what does runc's loop do, and whose job
+  //      is putting parents first?). Device nodes: what happens to one made before /dev's
+  //      tmpfs is mounted? Only when spec.mounts gives /dev a tmpfs: never write into the image.
   //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
   //      making the filesystem the rootfs lives on read-only for the host.
   //   runc: prepareRootfs() in libcontainer/rootfs_linux.go; chapter: "The whole setup".

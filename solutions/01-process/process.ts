@@ -21,19 +21,23 @@ export function exitCode(status: ExitStatus): number {
 
 // #region buildEnv
 /**
- * The container's environment from `-e` flags, as `docker run -e` builds it:
- * `KEY=value` sets KEY, a bare `KEY` copies it from the host (or drops it when the host has
- * none), a later flag wins over an earlier one, and PATH defaults to Docker's default.
+ * The container's environment from `-e` flags, as `docker run -e` and dockerd build it:
+ * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), and a
+ * bare `KEY` copies KEY from the host. A bare KEY the host lacks reaches dockerd as "unset KEY",
+ * which applies only to dockerd's own defaults: here PATH, which defaults to DEFAULT_PATH.
+ * A flag with no name is refused as the docker CLI does: `invalid environment variable: FLAG`, 125.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   const env = new Map<string, string>()
   env.set('PATH', DEFAULT_PATH.slice('PATH='.length))
   for (const flag of flags) {
     const [key, value] = splitVar(flag)
-    if (key === '') throw new ContainerError(`invalid environment variable: "${flag}"`, 125)
-    const fromHost = hostEnv[key]
-    if (value !== undefined) env.set(key, value)
-    else if (fromHost !== undefined) env.set(key, fromHost)
+    if (key === '') throw new ContainerError(`invalid environment variable: ${flag}`, 125)
+    const resolved = value ?? hostEnv[key]
+    if (resolved !== undefined) env.set(key, resolved)
+    // dockerd unsets a default named by a bare flag (moby's ReplaceOrAppendEnvValues); a key
+    // that an earlier flag set is not one of its defaults and stays.
+    else if (key === 'PATH') env.delete(key)
   }
   return [...env].map(([key, value]) => `${key}=${value}`)
 }
@@ -47,29 +51,30 @@ function splitVar(text: string): [string, string | undefined] {
 // #region searchPath
 /**
  * The files to try, in order, for the command `file` in a container whose environment is `env`:
- * `file` itself when it contains a slash, otherwise `DIR/file` for each DIR of the PATH in
- * `env` (never the caller's own PATH). No PATH in `env` means nothing to try.
+ * `file` itself when it contains a slash, otherwise `DIR/file` for each absolute DIR of the
+ * PATH in `env` (never the caller's own PATH). No PATH in `env` means nothing to try.
  */
 export function searchPath(file: string, env: string[]): string[] {
   if (file.includes('/')) return [file]
   const path = env.find((v) => v.startsWith('PATH='))?.slice('PATH='.length) ?? ''
-  // An empty entry would mean the working directory, which Go (and so runc) refuses to run from.
-  return path.split(':').filter((dir) => dir !== '').map((dir) => `${dir.replace(/\/$/, '')}/${file}`)
+  // An empty entry means "." to execvp(3), and a relative one is relative too: Go's LookPath
+  // (and so runc) refuses to run a program found relative to the working directory.
+  return path.split(':').filter((dir) => dir.startsWith('/')).map((dir) => `${dir.replace(/\/$/, '')}/${file}`)
 }
 // #endregion searchPath
 
 // #region execCommand
 /**
- * Exec `args` in the helper as runc does: try each of searchPath()'s files and decide Docker's
- * exit code when none runs. Errors, with this exact wording:
- * - a name found nowhere on the PATH: `exec: "NAME": executable file not found in $PATH`, 127
- *   (a file that is there but not executable does not count: the search goes on);
- * - a path with a slash that does not exist: `exec: "PATH": stat PATH: no such file or directory`, 127;
- * - a path with a slash that exists but cannot be executed: `exec: "PATH": permission denied`, 126.
+ * Exec `args` in the helper as runc does: try each of searchPath()'s files, and when none runs,
+ * fail with runc's message and the exit code `docker run` makes of it. runc's messages:
+ * - `exec: "NAME": executable file not found in $PATH`
+ * - `exec: "PATH": stat PATH: no such file or directory` (or `not a directory`)
+ * - `exec: "PATH": permission denied`
+ * An empty `args` is refused with dockerd's `no command specified`.
  */
 export async function execCommand(helper: Helper, args: string[], env: string[]): Promise<void> {
   const [file] = args
-  if (file === undefined) throw new ContainerError('no command given: process.args is empty', 125)
+  if (file === undefined) throw new ContainerError('no command specified', 125)
   const searching = !file.includes('/')
   for (const candidate of searchPath(file, env)) {
     try {
@@ -78,8 +83,10 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
       if (!(error instanceof SyscallError)) throw error
       // On the PATH, a missing or unusable file only means: look in the next directory.
       if (searching && SKIPPED.has(error.code)) continue
-      if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
-        throw new ContainerError(`exec: "${file}": stat ${file}: ${REASON[error.code]}`, 127)
+      if (error.code === 'ENOENT') throw new ContainerError(`exec: "${file}": stat ${file}: no such file or directory`, 127)
+      // Docker's exit code comes from runc's message: "not a directory" is neither "not found"
+      // nor "permission denied", so it is Docker's own 125.
+      if (error.code === 'ENOTDIR') throw new ContainerError(`exec: "${file}": stat ${file}: not a directory`, 125)
       if (error.code === 'EACCES') throw new ContainerError(`exec: "${file}": permission denied`, 126)
       throw error
     }
@@ -88,13 +95,12 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
 }
 
 const SKIPPED = new Set(['ENOENT', 'ENOTDIR', 'EACCES'])
-const REASON = { ENOENT: 'no such file or directory', ENOTDIR: 'not a directory' }
 // #endregion execCommand
 
 // #region startProcess
 /**
  * The end of runc's init: enter the working directory, creating it when it is missing (as runc
- * does), then exec. The working directory must be an absolute path (a ContainerError, 125).
+ * does), then exec. A working directory that is not absolute is refused (a ContainerError).
  */
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
   if (!process.cwd.startsWith('/'))

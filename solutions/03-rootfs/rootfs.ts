@@ -91,6 +91,22 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
 
 // #region mountInRootfs
 /**
+ * An empty file at `path` unless something is there already, as the helper sees it (in the
+ * container's mount namespace): runc's createIfNotExists. writeFile would empty a file the
+ * image has, and mkdir is the helper's call that tells "exists" (EEXIST) without changing it.
+ */
+async function createFileIfMissing(helper: Helper, path: string): Promise<void> {
+  try {
+    await helper.mkdir(path)
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === 'EEXIST') return
+    throw error
+  }
+  await helper.rmdir(path)
+  await helper.writeFile(path, '')
+}
+
+/**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
  * bind mount is read-only inside the container only: its source stays writable on the host.
  * @throws ContainerError (125) naming a bind mount's source that does not exist.
@@ -104,7 +120,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   // A file can only be bind-mounted onto a file, a directory onto a directory.
   if (isBind && mount.source && statSync(mount.source).isFile()) {
     await mkdirAll(helper, join(target, '..'))
-    if (!existsSync(target)) await helper.writeFile(target, '')
+    await createFileIfMissing(helper, target)
   } else {
     await mkdirAll(helper, target)
   }

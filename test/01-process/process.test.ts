@@ -63,15 +63,31 @@ describe('buildEnv', () => {
     expect(buildEnv(['A=1', 'PATH=/bin', 'A=2'])).toEqual(['PATH=/bin', 'A=2'])
   })
 
-  it('copies a bare KEY from the host, and drops it when the host has none', () => {
+  it('copies a bare KEY from the host, and adds nothing for a KEY the host lacks', () => {
     expect(buildEnv(['HOME', 'NOT_ON_HOST'], { HOME: '/root' }), 'docker run -e HOME copies the host\'s HOME').toEqual([
       DEFAULT_PATH,
       'HOME=/root',
     ])
   })
 
-  it('refuses a flag with no name', async () => {
-    expect(await caught(() => buildEnv(['=oops']))).toBeInstanceOf(ContainerError)
+  it('keeps an earlier KEY=value when a bare KEY the host lacks follows, as dockerd does', () => {
+    expect(
+      buildEnv(['A=1', 'A'], {}),
+      'a bare KEY the host lacks reaches dockerd as "unset KEY", which only unsets dockerd\'s own defaults (PATH): the earlier A=1 must stay',
+    ).toEqual([DEFAULT_PATH, 'A=1'])
+  })
+
+  it('unsets the default PATH for a bare -e PATH when the host has no PATH, as dockerd does', () => {
+    expect(buildEnv(['PATH'], {}), 'dockerd reads a bare PATH as "unset PATH" and removes its default: the env must have no PATH at all').toEqual([])
+    expect(buildEnv(['PATH=/x', 'A=1', 'PATH'], {}), 'the bare PATH unsets PATH whatever set it before').toEqual(['A=1'])
+    expect(buildEnv(['PATH'], { PATH: '/host/bin' }), 'with a host PATH, a bare PATH copies it').toEqual(['PATH=/host/bin'])
+  })
+
+  it('refuses a flag with no name, with the docker CLI\'s message and 125', async () => {
+    const error = await caught(() => buildEnv(['A=1', '=oops']))
+    expect(error, '-e =oops names no variable: a ContainerError').toBeInstanceOf(ContainerError)
+    expect(error.message, 'the docker CLI (opts.ValidateEnv) says: invalid environment variable: =oops').toBe('invalid environment variable: =oops')
+    expect(error.exitCode, 'a flag docker itself refuses exits 125').toBe(125)
   })
 })
 
@@ -87,6 +103,14 @@ describe('searchPath', () => {
   it('takes a name with a slash as it is, without searching', () => {
     expect(searchPath('/bin/sh', [DEFAULT_PATH]), 'a name with a slash is a path: it is not searched on the PATH').toEqual(['/bin/sh'])
     expect(searchPath('./run.sh', [DEFAULT_PATH]), 'a relative path with a slash names a file, it is not searched').toEqual(['./run.sh'])
+  })
+
+
+  it('tries no directory relative to the working directory: an empty or relative PATH entry adds nothing', () => {
+    expect(
+      searchPath('tool', ['PATH=:/first::bin:/second:']),
+      'an empty entry means "." (execvp(3)), and "bin" is relative too: runc (Go\'s exec.LookPath) never runs a program found relative to the working directory, and "" + "/tool" would be /tool, a file of the root',
+    ).toEqual(['/first/tool', '/second/tool'])
   })
 })
 
@@ -121,7 +145,9 @@ describe('startProcess', () => {
 
   it('refuses an empty command with a ContainerError (125)', async () => {
     const helper = startHelper()
-    expect(await caught(() => startProcess(helper, proc([])))).toMatchObject({ name: 'ContainerError', exitCode: 125 })
+    const error = await caught(() => startProcess(helper, proc([])))
+    expect(error, 'an empty process.args: dockerd says "no command specified"').toMatchObject({ name: 'ContainerError', exitCode: 125 })
+    expect(error.message).toMatch(/no command specified/)
   })
 })
 
@@ -183,6 +209,15 @@ describe('runProcess', () => {
     expect(error.exitCode).toBe(127)
   })
 
+  it('fails with 125 and stat\'s reason when a path with a slash goes through a file', async () => {
+    const file = join(tempDir(), 'a-file')
+    writeFileSync(file, '')
+    const error = await caught(() => run(proc([`${file}/x`])))
+    expect(error, `${file} is a file, so ${file}/x cannot exist: a ContainerError, not a crash (${error?.message})`).toBeInstanceOf(ContainerError)
+    expect(error.message, 'runc says what stat said: not a directory').toBe(`exec: "${file}/x": stat ${file}/x: not a directory`)
+    expect(error.exitCode, 'Docker gives 127 only for "not found" or "no such file or directory" and 126 for "permission denied"; "not a directory" is neither: 125').toBe(125)
+  })
+
   it('fails with 126 when the file exists but cannot be executed', async () => {
     const file = join(tempDir(), 'not-executable')
     writeFileSync(file, '#!/bin/sh\n')
@@ -208,6 +243,14 @@ describe('runProcess', () => {
     writeFileSync(join(dir, 'data-only'), 'x', { mode: 0o644 })
     const error = await caught(() => run(proc(['data-only'], { env: [`PATH=${dir}`] })))
     expect(error?.exitCode, `runc found no executable data-only on the PATH: exec: "data-only": executable file not found in $PATH (127), but got ${error?.message}`).toBe(127)
+  })
+
+  it('never runs a program found relative to the working directory through an empty PATH entry', async () => {
+    const cwd = tempDir()
+    copyFileSync(PROBE_PATH, join(cwd, 'my-probe'))
+    const result = await runOrError(proc(['my-probe', 'out:ran'], { cwd, env: ['PATH=:/nonexistent'] }))
+    expect(result.stdout, `my-probe is only in the working directory, which the empty PATH entry names: runc refuses to run it (Go's exec.LookPath, ErrDot), so nothing may run`).toBe('')
+    expect(result.error, 'nothing on the PATH may run: a ContainerError').toBeInstanceOf(ContainerError)
   })
 
   it('runs the prepare step in the helper before exec', async () => {
