@@ -83,7 +83,8 @@ describe('workbook grade', () => {
     const run = await workbook(instructor, ['grade', '--out', out, students])
     expect(run.exitCode, `some tests fail, so grade exits 1\n${run.stderr}`).toBe(1)
     expect(run.stdout).not.toMatch(/\x1b\[/)
-    expect(gradingCopies(), 'the grading copies are removed').toEqual(before)
+    // Only copies this run made count: other runs on the machine make and remove their own.
+    expect(gradingCopies().filter((d) => !before.includes(d)), 'the grading copies are removed').toEqual([])
 
     const alice = json<CheckoutReport>(join(out, 'alice/report.json'))
     expect(alice.chapters.map((c) => [c.id, c.status, c.score])).toEqual([
