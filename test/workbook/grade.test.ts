@@ -75,7 +75,7 @@ function junit(file: string, report: CheckoutReport): Suite[] {
 }
 
 describe('workbook grade', () => {
-  it("grades a directory of checkouts with the instructor's tests: a report each and a summary", { timeout: 120_000 }, async () => {
+  it("grades a directory of checkouts with the instructor's tests: a report each and a summary", { timeout: 300_000 }, async () => {
     const instructor = await workbookCopy()
     const students = await classroom()
     const out = join(tempDir(), 'reports')
@@ -120,7 +120,7 @@ describe('workbook grade', () => {
     expect(run.stdout).toMatch(/Summary\n +checkout +chapters done +passed +failed +skipped +score +time\n +alice +1\/2 /)
   })
 
-  it('grades one chapter with the reference standing in for the chapters below it', { timeout: 60_000 }, async () => {
+  it('grades one chapter with the reference standing in for the chapters below it', { timeout: 180_000 }, async () => {
     const instructor = await workbookCopy()
     const bob = await workbookCopy()
     solve(bob, SECOND)
