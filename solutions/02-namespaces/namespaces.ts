@@ -52,7 +52,7 @@ export async function setHostname(helper: Helper, spec: Spec, created: Namespace
  * helper requests go to the container's process; the helper's own process stays behind as a
  * relay that exits the way the container's process exits. If the relay dies, at any moment,
  * the container's process must die too, and if the relay is already gone when this returns,
- * it throws a ContainerError (125). Nothing is mounted here: the container has no mount
+ * it leaves no container process behind and throws a ContainerError (125). Nothing is mounted here: the container has no mount
  * namespace of its own yet.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec): Promise<number> {

@@ -242,7 +242,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
     process.kill(helper.pid, 'SIGKILL') // the relay, as a supervisor that gives up on a start would
     const gone = await waitFor(() => ended(pid), 2000)
-    expect(gone, `PID 1 (host PID ${pid}) was still running 2 s after its relay was killed: which process must hold a parent-death signal, and what does fork(2) do to one? (prctl(2); "The relay, and dying with it")`).toBe(true)
+    expect(gone, `PID 1 (host PID ${pid}) was still running 2 s after its relay was killed: which process must hold a parent-death signal, what does fork(2) do to one, and which signal can a PID 1 not ignore? (prctl(2); "The relay, and dying with it"; "PID 1 is special")`).toBe(true)
   })
 
   it('does not leave PID 1 behind when the relay dies before PID 1 asked to die with it', async () => {
