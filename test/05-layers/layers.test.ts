@@ -238,7 +238,7 @@ describe('the -init layer', () => {
   it('maps localhost and the container\'s own hostname in /etc/hosts', () => {
     const hosts = hostsFile('c0ffee')
     expect(hosts).toMatch(/^127\.0\.0\.1\s+localhost$/m)
-    expect(hosts, 'the container must resolve its own hostname, on a loopback address: it has no network of its own yet').toMatch(/^(127(\.\d{1,3}){3}|::1)\s+(\S+\s+)*c0ffee$/m)
+    expect(hosts, 'the container must resolve its own hostname, on a loopback address: it has no network of its own yet').toMatch(/^(127(\.\d{1,3}){3}|::1)[ \t]+([^\s]+[ \t]+)*c0ffee$/m)
   })
 })
 
