@@ -528,7 +528,7 @@ static int op_wait_fd(const char *fd_s) {
   return ok();
 }
 
-/* lsetxattr PATH NAME VALUE: set an extended attribute on PATH itself, not on what a symlink names.
+/* lsetxattr PATH NAME VALUE: set one extended attribute.
  * The l- variant: an xattr on a symlink names the link itself, never what it points to. */
 static int op_setxattr(const char *path, const char *name, const char *value) {
   call_begin("lsetxattr");
