@@ -196,9 +196,8 @@ export class Helper {
 
   /**
    * fork(): later requests go to the child; the parent becomes a relay that forwards signals, reaps children and leaves exactly as the child leaves.
-   * @returns the child's PID as the host sees it (in a new PID namespace the child sees itself as 1).
+   * @returns the child's PID as the host sees it.
    * @throws EAGAIN when a pids limit (cgroup pids.max or RLIMIT_NPROC) is reached.
-   * @precondition After unshare(['pid']) the fork is what creates the namespace's PID 1: the caller itself never enters a new PID namespace.
    */
   async fork(): Promise<number> {
     this.#served = (await this.#call('fork')).pid!
@@ -206,12 +205,11 @@ export class Helper {
   }
 
   /**
-   * unshare(): move the helper into new namespaces of the given kinds.
+   * unshare(2) with the CLONE_NEW* flag of each given kind.
    * @param namespaces config.json's names: mount, uts, ipc, pid, network, user, cgroup, time
    * @throws EPERM without CAP_SYS_ADMIN (outside a user namespace).
    * @throws EINVAL for a kind the kernel does not know, or for a user namespace in a threaded process (which, with a mount namespace that would hold only the calling thread, is why this is a separate, single-threaded program).
    * @throws EINVAL for an unknown name (the helper rejects it before any system call).
-   * @precondition For pid, the new namespace applies only to children: fork() next.
    */
   unshare(namespaces: Namespace[]): Promise<unknown> {
     return this.#call('unshare', namespaces.join(','))
@@ -229,11 +227,10 @@ export class Helper {
   }
 
   /**
-   * sethostname(): set the host name of the helper's UTS namespace.
+   * sethostname(2) with `name`.
    * @param name at most 64 bytes
    * @throws EINVAL when the name is longer than 64 bytes.
    * @throws EPERM without CAP_SYS_ADMIN.
-   * @precondition In a new UTS namespace (unshare(['uts'])), or the host's own name changes.
    */
   sethostname(name: string): Promise<unknown> {
     return this.#call('sethostname', name)
@@ -369,7 +366,7 @@ export class Helper {
   }
 
   /**
-   * prctl(PR_SET_PDEATHSIG): get `signal` when the parent dies.
+   * prctl(PR_SET_PDEATHSIG, signal).
    * @param signal the signal number
    * @throws EINVAL for an invalid signal number.
    */

@@ -25,10 +25,9 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   // TODO(02): what config.json's linux.namespaces asks for.
-  //   1. A spec may have no linux section at all: what does that ask for?
-  //   2. An entry either makes a new namespace or joins an existing one: which field tells them
+  //   1. An entry either makes a new namespace or joins an existing one: which field tells them
   //      apart, and what does runc make of that field when it is an empty string?
-  //   3. A type listed twice is still one namespace: unshare(2) takes a set of flags.
+  //   2. What if a type is listed twice? (unshare(2)'s flags)
   //   The runtime spec's config-linux.md, "Namespaces"; runc's configs/namespaces_linux.go and
   //   configs/validate/validator.go; "Which namespaces" in the chapter text.
   throw new NotImplementedError('02-namespaces', 'namespacesToCreate')
@@ -70,12 +69,10 @@ export async function enterNamespaces(helper: Helper, spec: Spec): Promise<numbe
   //      makes afterwards? Read the flags one by one, and pid_namespaces(7).
   //   2. Which process runs the command in the end, which stays behind as the relay, and by
   //      which PID does the host know the first? (Not /proc/self: that is Node.)
-  //   3. The relay may die at any moment from the fork on. What can a process ask the kernel
-  //      so that it dies with its parent, which process must ask, and what does fork(2) say a
-  //      child keeps of such a request? (prctl(2))
-  //   4. And if the relay is already dead when that request arrives? Find what runc checks,
-  //      and where, in standard_init_linux.go, and why getppid() inside a new PID namespace
-  //      cannot tell you (proc(5) can).
+  //   3. The relay may die at any moment from the fork on. What can the kernel do for the
+  //      container then, and who has to ask it, when? (prctl(2), fork(2))
+  //   4. And if the relay dies before that request arrives? What does runc's
+  //      standard_init_linux.go do about it, and does that work as is for a PID 1?
   //   5. At which point of all this does sethostname(2) act on the container's UTS namespace?
   //   "unshare, and why PID needs a fork" and "The relay, and dying with it" in the chapter
   //   text; unshare(1)'s --fork; runc's libcontainer/nsenter/nsexec.c.
