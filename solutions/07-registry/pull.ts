@@ -85,6 +85,8 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * Reports, as dockerd does: "Pulling from", per layer "Already exists" or "Pulling fs layer"
  * (then "Waiting" when it has to queue), "Downloading" with a bar, "Verifying Checksum",
  * "Download complete", "Extracting", "Pull complete"; then "Digest: " and "Status: ".
+ * "Pulling from", "Digest:" and "Status:" are bare { status[, id] } objects. "Verifying
+ * Checksum" only reports: writeBlob checked the digest while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */
