@@ -54,6 +54,14 @@ describe('parseReference', () => {
     expect(parsed('Registry/x', 'an upper-case first component is a host name').domain, 'an upper-case first component can only be a host name').toBe('Registry')
   })
 
+  it('measures the 255-character limit on the normalised name, without tag or digest', async () => {
+    const longest = 'a'.repeat(255 - 'docker.io/library/'.length)
+    expect(referenceString(parsed(`${longest}:latest`, 'docker.io/library/ and these 237 characters make exactly 255, the most distribution allows; the ":latest" is not part of the name (see parseReference\'s doc comment)'))).toBe(`docker.io/library/${longest}:latest`)
+    const error = await caught(() => parseReference(`${longest}a`))
+    expect(error, `"${longest.slice(0, 8)}..." is 238 characters as typed, but docker.io/library/ makes it 256: distribution measures the normalised name (see parseReference's doc comment)`).toBeInstanceOf(InvalidReferenceError)
+    expect(error.message, 'the message must name what is wrong').toContain('not be more than 255')
+  })
+
   const invalid: [string, string][] = [
     ['', 'at least one component'],
     ['Busybox', 'must be lowercase'],
@@ -77,16 +85,6 @@ describe('parseReference', () => {
       expect(error.message, 'the message must name what is wrong').toContain(reason)
     })
   }
-})
-
-describe('parseReference: the length limit', () => {
-  it('measures the 255 characters on the normalised name, without tag or digest', async () => {
-    const longest = 'a'.repeat(255 - 'docker.io/library/'.length)
-    expect(referenceString(parseReference(`${longest}:latest`)), 'docker.io/library/ and these 237 characters make exactly 255, the most distribution allows; the ":latest" is not part of the name (see parseReference\'s doc comment)').toBe(`docker.io/library/${longest}:latest`)
-    const error = await caught(() => parseReference(`${longest}a`))
-    expect(error, `"${longest.slice(0, 8)}..." is 238 characters as typed, but docker.io/library/ makes it 256: distribution measures the normalised name (see parseReference's doc comment)`).toBeInstanceOf(InvalidReferenceError)
-    expect(error.message, 'the message must name what is wrong').toContain('not be more than 255')
-  })
 })
 
 describe('familiarName', () => {
