@@ -8,11 +8,14 @@ import { dirname, join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { folderOf, loadChapters, ROOT, type Chapter } from '../workbook/chapters.ts'
 import { pathDiagram } from './diagram.ts'
+import { figure, FIGURE_NAMES } from './figures.ts'
+import { glossaryTerms, linkGlossaryTerms } from './glossary.ts'
 import { helperAppendix } from './helperdoc.ts'
-import { formatProblem, languageOf, RegionStore, resolveIncludes, unusedRegions, type Edition, type Problem } from './includes.ts'
+import { formatProblem, languageOf, RegionStore, resolveIncludes, unusedRegions, type Edition, type Problem, type Region } from './includes.ts'
 import { escapeHtml, highlightLines, render, type LinkTarget } from './markdown.ts'
+import { shortLinks } from './sources.ts'
 import { searchIndexScript, sectionsOf, type SearchPage } from './search.ts'
-import { layout, type Page, type TocEntry } from './templates.ts'
+import { baseOf, layout, type Page, type TocEntry } from './templates.ts'
 
 const BOOK_DIR = fileURLToPath(new URL('.', import.meta.url))
 
@@ -76,6 +79,64 @@ function chapterCards(chapters: Chapter[]): string {
   return `<ol class="cards">${items.join('')}</ol>`
 }
 
+/** A source file's lines, each with its number; a region the book shows is one element, so a link highlights all of it. */
+function sourceLines(lines: string[], regions: Region[]): string {
+  const starts = new Map<number, Region>()
+  for (const r of [...regions].sort((a, b) => a.start - b.start))
+    if (![...starts.values()].some((o) => o.name === r.name || (r.start <= o.end && o.start <= r.end))) starts.set(r.start, r)
+  let open: Region | null = null
+  return lines.map((l, i) => {
+    const n = i + 1
+    let html = `<span class="line" id="L${n}"><a class="ln" href="#L${n}" aria-hidden="true" tabindex="-1">${n}</a>${l}</span>`
+    const start = starts.get(n)
+    if (start) { open = start; html = `<span class="region" id="region-${escapeHtml(start.name)}">${html}` }
+    if (open && n === open.end) { open = null; html += '</span>' }
+    return html
+  }).join('')
+}
+
+/** "Shown in": the chapters that include parts of this file, linked to the very blocks. */
+function shownInHtml(uses: { region: Region; page: string; title: string; id: string }[], base: string): string {
+  if (!uses.length) return ''
+  const pages = [...new Set(uses.map((u) => u.page))]
+  const items = pages.map((page) => {
+    const here = uses.filter((u) => u.page === page)
+    const regions = here.map((u) => `<a href="${base}${escapeHtml(page)}#${u.id}"><code>${escapeHtml(u.region.name)}</code></a>`).join(', ')
+    return `<li><a href="${base}${escapeHtml(page)}">${escapeHtml(here[0].title)}</a>: ${regions}</li>`
+  })
+  return `<div class="shown-in"><p>Shown in the book:</p><ul>${items.join('')}</ul></div>\n`
+}
+
+/** "→ `region` in [file.ts](file.ts)": the line before an include that a raw README shows instead of the block. */
+const POINTER = /^→ `([^`]+)` in \[([^\]]+)\]\(([^)]+)\)$/
+const POINTER_LINE = /^→ `[^`]+` in \[[^\]]+\]\([^)]+\)$/gm
+const INCLUDE_LINE = /^<!--\s*include:\s*(\S+)#(\S+)\s*-->$/
+
+/**
+ * A chapter's README is read raw too (on GitHub, in an editor), where an include shows
+ * nothing. So each include must follow a pointer line naming its region and file, and that
+ * pointer must follow prose, not a heading or another block: no block without a word about it.
+ */
+function pointerProblems(markdown: string, source: string): Problem[] {
+  const lines = markdown.split('\n')
+  const before = (i: number): number => { let j = i - 1; while (j >= 0 && !lines[j]!.trim()) j--; return j }
+  const problems: Problem[] = []
+  lines.forEach((line, i) => {
+    const include = INCLUDE_LINE.exec(line)
+    if (!include) return
+    const [, path, region] = include as unknown as [string, string, string]
+    const p = before(i)
+    const pointer = POINTER.exec(lines[p] ?? '')
+    const expected = `→ \`${region}\` in [${posix.basename(path)}](...)`
+    if (!pointer || pointer[1] !== region || posix.basename(pointer[3]!) !== posix.basename(path))
+      return void problems.push({ file: source, line: i + 1, message: `the include of ${path}#${region} needs the line "${expected}" before it, so the README read raw says what to open` })
+    const prose = lines[before(p)] ?? ''
+    if (!prose.trim() || /^#|^<!--|^→ /.test(prose))
+      problems.push({ file: source, line: p + 1, message: `the include of ${path}#${region} follows ${prose.startsWith('#') ? 'a heading' : 'another block'}: say in a sentence what it shows` })
+  })
+  return problems
+}
+
 export function buildBook(options: BuildOptions = {}): BuildResult {
   const started = performance.now()
   const root = options.root ?? ROOT
@@ -88,12 +149,22 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   const warnings: Problem[] = []
   const used = new Set<string>()
   const sources = new Set<string>()
+  const expandLink = shortLinks(root)
   const showable = (path: string): boolean => edition === 'instructors' || !path.startsWith('solutions/')
 
-  const sourceHref = (file: string, line: number): string | null => {
-    if (!showable(file)) return null
-    sources.add(file)
-    return `${sourceFile(file)}#L${line}`
+  /** for each source file, the regions the pages show and where: its source page links back */
+  const shownIn = new Map<string, { region: Region; page: string; title: string; id: string }[]>()
+  let rendering: { file: string; title: string } | null = null
+  const sourceHref = (region: Region): string | null => {
+    if (!showable(region.file)) return null
+    sources.add(region.file)
+    if (rendering) {
+      const uses = shownIn.get(region.file) ?? []
+      const n = uses.filter((u) => u.page === rendering!.file && u.region.name === region.name).length
+      uses.push({ region, page: rendering.file, title: rendering.title, id: `code-${region.name}${n ? `-${n}` : ''}` })
+      shownIn.set(region.file, uses)
+    }
+    return `${sourceFile(region.file)}#region-${region.name}`
   }
 
   /** Relative links in a text found in `dir`: to chapters, to the book's pages, to source pages. */
@@ -114,14 +185,26 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     return { href: sourceFile(file) + (hash ? `#${hash}` : '') }
   }
 
-  const renderText = (markdown: string, source: string, kicker?: string): { html: string; headings: Page['headings'] } => {
-    const resolved = resolveIncludes(markdown, store, { edition, source })
+  const renderText = (markdown: string, source: string, kicker?: string, page?: { file: string; title: string }): { html: string; headings: Page['headings'] } => {
+    rendering = page ?? null
+    // a figure replaces its marker line, on one line, so the line numbers of later errors hold
+    const withFigures = markdown.split('\n').map((line, i) => {
+      const name = /^<!--\s*figure:\s*([\w-]+)\s*-->\s*$/.exec(line)?.[1]
+      if (!name) return line
+      const html = figure(name)
+      if (!html) errors.push({ file: source, line: i + 1, message: `there is no figure "${name}" (book/figures.ts draws ${FIGURE_NAMES.join(', ')})` })
+      return html?.replace(/\n/g, '') ?? line
+    }).join('\n')
+    if (source.startsWith('chapters/')) errors.push(...pointerProblems(withFigures, source))
+    // the pointer line says in the README what the block's caption says in the book
+    const resolved = resolveIncludes(withFigures.replace(POINTER_LINE, ''), store, { edition, source })
     errors.push(...resolved.errors)
     resolved.used.forEach((u) => used.add(u))
     const rendered = render(resolved.markdown, {
       includes: resolved.includes,
       sourceHref,
       resolveLink: linkResolver(posix.dirname(source)),
+      expandLink,
       kicker,
     })
     // the line in the file the text came from (the front page quotes README.md)
@@ -155,10 +238,15 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     readmeSection(root, 'Setting up'),
     '',
     readmeSection(root, 'For learners').replace(/^## For learners/, '## How you work {#how-you-work}'),
+    '',
+    readmeSection(root, 'The versions the text describes'),
+    '',
+    readmeSection(root, 'Credits'),
   ].join('\n'), 'README.md')
   const pages: Page[] = [{ file: 'index.html', title: 'Introduction', kind: 'front', ...front }]
 
   // the chapters
+  const terms = glossaryTerms(readFileSync(join(BOOK_DIR, 'content/glossary.md'), 'utf8'))
   for (const c of written) {
     const source = `chapters/${folderOf(c)}/README.md`
     if (!existsSync(join(root, source))) {
@@ -167,10 +255,10 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     }
     // the page's kicker says "Chapter 01", so a "01 · " in front of the title would say it twice
     const text = readFileSync(join(root, source), 'utf8').replace(/^# \d+\s*[·.:-]\s*/, '# ')
-    const rendered = renderText(text, source, `Chapter ${c.id}`)
+    const rendered = renderText(text, source, `Chapter ${c.id}`, { file: chapterFile(c), title: `Chapter ${c.id} · ${c.title}` })
     // under the title: the piece of real Docker it mirrors, and the command that grades it
     const meta = `<p class="chapter-meta"><span>The real piece: ${inlineCode(c.realWorld)}</span><span>Check your work: <code>npx workbook check ${Number(c.id)}</code></span></p>\n`
-    const html = rendered.html.replace(/<\/h1>\n/, (h1) => h1 + meta)
+    const html = linkGlossaryTerms(rendered.html, terms).replace(/<\/h1>\n/, (h1) => h1 + meta)
     pages.push({ file: chapterFile(c), title: c.title, kind: 'chapter', number: c.id, html, headings: rendered.headings })
   }
 
@@ -184,7 +272,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   ]
   appendices.forEach(([file, title, markdown], i) => {
     const number = String.fromCharCode(65 + i)
-    pages.push({ file, title, kind: 'appendix', number, ...renderText(markdown, `book/${file}`, `Appendix ${number}`) })
+    pages.push({ file, title, kind: 'appendix', number, ...renderText(markdown, `book/${file}`, `Appendix ${number}`, { file, title: `Appendix ${number} · ${title}` }) })
   })
 
   // every region of the written chapters and of native/ should appear somewhere
@@ -200,15 +288,16 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
       done.add(path)
       const text = readFileSync(join(root, path), 'utf8')
       let html: string
+      rendering = null
       if (path.endsWith('.md')) {
-        const rendered = render(text, { sourceHref, resolveLink: linkResolver(posix.dirname(path)), kicker: path })
+        const rendered = render(text, { sourceHref, resolveLink: linkResolver(posix.dirname(path)), expandLink, kicker: path })
         // a document the chapters merely link to does not fail the book, but its dead links are worth a look
         warnings.push(...rendered.brokenLinks.map(({ href, error }) => ({ file: path, line: 1, message: `broken link to ${href}: ${error}` })))
         html = rendered.html
       } else {
         const lines = highlightLines(text.replace(/\n$/, ''), languageOf(path))
-        const body = lines.map((l, i) => `<span class="line" id="L${i + 1}"><a class="ln" href="#L${i + 1}" aria-hidden="true" tabindex="-1">${i + 1}</a>${l}</span>`).join('')
-        html = `<h1 id="source"><span class="kicker">Source</span>${escapeHtml(path)}</h1>\n<pre class="source"><code class="hljs">${body}</code></pre>`
+        const uses = shownIn.get(path) ?? []
+        html = `<h1 id="source"><span class="kicker">Source</span>${escapeHtml(path)}</h1>\n${shownInHtml(uses, baseOf(sourceFile(path)))}<pre class="source"><code class="hljs">${sourceLines(lines, uses.map((u) => u.region))}</code></pre>`
       }
       sourcePages.push({ file: sourceFile(path), title: path, kind: 'source', html, headings: [] })
     }
@@ -228,8 +317,14 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     writeFileSync(path, layout(page, { toc, prev, next, edition, liveReload: options.liveReload ?? false }))
     return page.file
   }
+  // the whole book on one page, to print or save as PDF
+  const whole: Page = {
+    file: 'print.html', title: 'The whole book', kind: 'print', headings: [],
+    html: pages.map((p) => `<section class="print-chapter">\n${p.html}</section>`).join('\n'),
+  }
   const files = [
     ...pages.map((p, i) => write(p, pages[i - 1], pages[i + 1])),
+    write(whole),
     ...sourcePages.map((p) => write(p)),
   ]
   for (const name of readdirSync(ASSETS)) cpSync(join(ASSETS, name), join(out, 'assets', name))

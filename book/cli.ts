@@ -32,7 +32,7 @@ function build(): boolean {
     const result = buildBook(options)
     for (const w of result.warnings) console.log(chalk.yellow(`warning: ${formatProblem(w)}`))
     const where = relative(process.cwd(), join(result.out, 'index.html')) || 'index.html'
-    console.log(`book: ${result.pages.length} pages and ${result.files.length - result.pages.length} source pages (${options.edition === 'instructors' ? 'instructors\'' : 'learner\'s'} edition) in ${result.ms} ms → ${where}`)
+    console.log(`book: ${result.pages.length} pages, the whole book on one page, and ${result.files.length - result.pages.length - 1} source pages (${options.edition === 'instructors' ? 'instructors\'' : 'learner\'s'} edition) in ${result.ms} ms → ${where}`)
     return true
   } catch (error) {
     if (!(error instanceof BookError)) throw error

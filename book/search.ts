@@ -24,18 +24,24 @@ export interface SearchSection {
   x: string
 }
 
+/** Tags that end a word: blocks, table cells, an SVG's texts, and the captions' separate parts. */
+const WORD_BREAK = /<\/?(?:p|li|ol|ul|h\d|div|td|th|tr|pre|figure|figcaption|blockquote|br|text|tspan|title|svg|g|button)\b[^>]*>|<span class="(?:kicker|label|lines|region-name)">/g
+
+/** The words of some HTML as a reader sees them: never glued across a block or an SVG label. */
+export const plainText = (html: string): string => stripTags(html.replace(WORD_BREAK, ' $&')).replace(/\s+/g, ' ').trim()
+
 /** Split a rendered page into sections at its h2 and h3 headings. */
 export function sectionsOf(html: string, page: number): SearchSection[] {
   const sections: SearchSection[] = []
   const heading = /<h([1-3]) id="([^"]+)">([\s\S]*?)<\/h\1>/g
   let last = { t: '', a: '', start: 0 }
   const push = (end: number): void => {
-    const x = stripTags(html.slice(last.start, end)).replace(/\s+/g, ' ').trim()
+    const x = plainText(html.slice(last.start, end))
     if (x || last.t) sections.push({ p: page, t: last.t, a: last.a, x })
   }
   for (let m; (m = heading.exec(html)); ) {
     push(m.index)
-    last = { t: stripTags(m[3]).replace(/\s+/g, ' ').trim(), a: m[2], start: m.index + m[0].length }
+    last = { t: plainText(m[3].replace(/<span class="kicker">.*?<\/span>/, '')), a: m[2], start: m.index + m[0].length }
   }
   push(html.length)
   return sections

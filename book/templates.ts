@@ -8,7 +8,7 @@ export interface Page {
   /** output file, relative to the site, e.g. "01-process.html" or "source/native/helper.c.html" */
   file: string
   title: string
-  kind: 'front' | 'chapter' | 'appendix' | 'source'
+  kind: 'front' | 'chapter' | 'appendix' | 'source' | 'print'
   /** "01" for chapters, "A" for appendices */
   number?: string
   html: string
@@ -63,6 +63,7 @@ function tocHtml(page: Page, options: LayoutOptions, base: string): string {
     `<ol class="toc">${chapters.map(item).join('')}</ol>`,
     '<p class="toc-heading">Appendices</p>',
     `<ol class="toc">${appendices.map(item).join('')}</ol>`,
+    `<p class="toc-print"><a href="${base}print.html"${page.file === 'print.html' ? ' aria-current="page"' : ''}>The whole book on one page, to print</a></p>`,
   ].join('\n')
 }
 
@@ -117,7 +118,7 @@ ${tocHtml(page, options, base)}
 <article class="page">
 ${page.html}
 </article>
-${page.kind === 'source' ? '' : pagerHtml(options, base)}
+${page.kind === 'source' || page.kind === 'print' ? '' : pagerHtml(options, base)}
 <footer class="footer"><p>${BOOK_TITLE}: the workbook's own chapters, rendered from its sources. Keys: <kbd>←</kbd> <kbd>→</kbd> previous and next page, <kbd>/</kbd> search.</p></footer>
 </main>
 </body>

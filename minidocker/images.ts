@@ -35,6 +35,24 @@ export interface ImageSummary {
   size: number
 }
 
+/**
+ * A name as Docker shows it: `docker.io/library/demo:v1`, `library/demo:v1` and `demo:v1` are
+ * one name (`demo:v1`), and a name without tag or digest means `:latest`. An image ID, or what
+ * may be the start of one, is left as it is.
+ */
+export function familiar(ref: string): string {
+  if (/^(sha256:)?[a-f0-9]+$/.test(ref)) return ref
+  let name = ref.replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//, '')
+  name = name.replace(/^library\/(?=[^/]+$)/, '')
+  return /@|:[^/]*$/.test(name) ? name : `${name}:latest`
+}
+
+/** The stored tag `ref` means, however it is spelled (the store may hold either spelling). */
+export function storedName(root: string, ref: string): string {
+  const wanted = familiar(ref)
+  return allTags(root).find(([tag]) => familiar(tag) === wanted)?.[0] ?? ref
+}
+
 /** `docker images`: one row per tag, plus untagged images as <none>. */
 export function listImages(root: string): ImageSummary[] {
   const row = (repository: string, tag: string, id: string): ImageSummary => ({
@@ -42,14 +60,18 @@ export function listImages(root: string): ImageSummary[] {
     created: imageConfig(root, id).created,
     size: imageLayers(root, id).reduce((sum, l) => sum + l.size, 0),
   })
-  const rows = allTags(root).map(([ref, id]) => row(ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1), id))
+  // a name pulled by digest has no tag: Docker shows its repository and <none>
+  const split = (ref: string): [string, string] => ref.includes('@')
+    ? [ref.slice(0, ref.indexOf('@')), '<none>']
+    : [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)]
+  const rows = allTags(root).map(([ref, id]) => row(...split(familiar(ref)), id))
   const tagged = new Set(allTags(root).map(([, id]) => id))
   return [...rows, ...allImageIds(root).filter((id) => !tagged.has(id)).map((id) => row('<none>', '<none>', id))]
 }
 
 /** `docker image inspect`, the fields the store has. */
 export function inspectImage(root: string, ref: string) {
-  const id = resolveImage(root, ref)
+  const id = resolveImage(root, storedName(root, ref))
   const config = imageConfig(root, id)
   const layers = imageLayers(root, id)
   const top = layers.at(-1)
@@ -92,7 +114,7 @@ export async function imageCommand(command: string, args: string[]): Promise<num
     case 'rmi':
       if (args.length === 0) throw new ContainerError('"rmi" requires at least one image', 125)
       for (const ref of args) {
-        for (const step of await required(() => removeImage(root, ref), 'rmi')) {
+        for (const step of await required(() => removeImage(root, storedName(root, ref)), 'rmi')) {
           console.log('Untagged' in step ? `Untagged: ${step.Untagged}` : `Deleted: ${step.Deleted}`)
         }
       }
@@ -132,7 +154,7 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
   if (!existsSync(storePaths(root).imagedb)) return undefined // nothing was ever stored
   let id: string
   try {
-    id = resolveImage(root, ref)
+    id = resolveImage(root, storedName(root, ref))
   } catch (error) {
     if ((error as Error).name === 'NoSuchImageError') return undefined
     throw error

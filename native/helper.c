@@ -1,8 +1,9 @@
 /*
  * minidocker-helper: performs primitive operations on request, one at a time.
  *
- * Node is multithreaded, and the kernel refuses unshare(CLONE_NEWNS), unshare(CLONE_NEWUSER)
- * and setns() into a mount namespace from a threaded process. runc has the same problem with
+ * Node is multithreaded: the kernel refuses unshare(CLONE_NEWUSER) and setns() into a mount
+ * namespace to a threaded process, and unshare(CLONE_NEWNS) moves only the calling thread,
+ * not the threads that would go on to start processes. runc has the same problem with
  * Go and solves it with nsexec.c, which runs before the Go runtime starts. This helper plays
  * that part for the workbook: it is single-threaded, it makes no decisions, and it reports
  * every failure as data. What to do and in which order is decided by the TypeScript side.
@@ -527,7 +528,7 @@ static int op_wait_fd(const char *fd_s) {
   return ok();
 }
 
-/* lsetxattr PATH NAME VALUE: e.g. trusted.overlay.opaque=y on an overlay upper dir.
+/* lsetxattr PATH NAME VALUE: set one extended attribute.
  * The l- variant: an xattr on a symlink names the link itself, never what it points to. */
 static int op_setxattr(const char *path, const char *name, const char *value) {
   call_begin("lsetxattr");

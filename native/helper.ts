@@ -209,7 +209,7 @@ export class Helper {
    * unshare(): move the helper into new namespaces of the given kinds.
    * @param namespaces config.json's names: mount, uts, ipc, pid, network, user, cgroup, time
    * @throws EPERM without CAP_SYS_ADMIN (outside a user namespace).
-   * @throws EINVAL for a kind the kernel does not know, or for mount or user namespaces in a threaded process (which is why this is a separate, single-threaded program).
+   * @throws EINVAL for a kind the kernel does not know, or for a user namespace in a threaded process (which, with a mount namespace that would hold only the calling thread, is why this is a separate, single-threaded program).
    * @throws EINVAL for an unknown name (the helper rejects it before any system call).
    * @precondition For pid, the new namespace applies only to children: fork() next.
    */
@@ -245,7 +245,7 @@ export class Helper {
    * @param target the mount point, which must exist
    * @param fstype proc, tmpfs, sysfs, overlay, ...; null for bind mounts and propagation changes
    * @param flags MS_ flags without the prefix: bind, rec, private, rdonly, remount, nosuid, ...
-   * @param data filesystem options, e.g. overlay's lowerdir=...,upperdir=...,workdir=...
+   * @param data the filesystem's own options, as text (man 8 mount lists them per filesystem); null for none
    * @throws ENOENT when the target (or a bind source) does not exist.
    * @throws EINVAL for an invalid combination of flags, or a propagation change on something that is not a mount point.
    * @throws EPERM without CAP_SYS_ADMIN.
@@ -259,8 +259,8 @@ export class Helper {
   /**
    * umount2(): detach the filesystem mounted at `target`.
    * @param target a mount point
-   * @param flags force, detach (lazy: detach now, clean up when unused), expire, nofollow
-   * @throws EBUSY when something still uses the mount (a process's root or working directory, an open file), unless detach is given.
+   * @param flags umount2(2)'s flags, lower-case and without their prefix: force, detach, expire, nofollow
+   * @throws EBUSY when something still uses the mount (a process's root or working directory, an open file).
    * @throws EINVAL when the target is not a mount point.
    * @throws EPERM without CAP_SYS_ADMIN.
    */
@@ -329,7 +329,7 @@ export class Helper {
    * @param path the node to create
    * @param type c for a character device, b for a block device
    * @param mode its permission bits
-   * @param major the device's major number (0 with minor 0 makes an overlayfs whiteout)
+   * @param major the device's major number
    * @param minor the device's minor number
    * @throws EEXIST when the path exists.
    * @throws EPERM without CAP_MKNOD, or inside a user namespace.
@@ -434,8 +434,8 @@ export class Helper {
   /**
    * lsetxattr(): set an extended attribute on `path` itself (not on a symlink's target).
    * @param path the file or directory
-   * @param name the attribute, e.g. trusted.overlay.opaque
-   * @param value its value, e.g. y
+   * @param name the attribute, with its namespace prefix (user., trusted., security.)
+   * @param value its value, as text
    * @throws EPERM for a trusted.* attribute without CAP_SYS_ADMIN.
    * @throws ENOTSUP when the filesystem does not support extended attributes (or not that namespace).
    */

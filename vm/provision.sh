@@ -16,7 +16,22 @@
 #   NPM_OFFLINE=1  npm ci --offline: every package must already be in npm's cache
 #                  (npm_config_cache=DIR points npm at another cache folder)
 # `provision.sh --packages` prints the Debian packages it installs, one a line, and exits.
+# `provision.sh --docker` installs Debian's docker.io for the chapters' "The real thing"
+# commands, and leaves it stopped and disabled: the learner starts it when wanted.
 set -euo pipefail
+
+if [ "${1:-}" = --docker ]; then
+  [ "$(id -u)" = 0 ] || { echo "provision: run me as root (sudo bash vm/provision.sh --docker)" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d keeps the package's scripts from starting the daemon
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true; fi
+  echo "provision: $(dockerd --version) installed, stopped: systemctl start docker (or dockerd &) to use it"
+  exit 0
+fi
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 

@@ -42,15 +42,47 @@
     document.execCommand('copy')
     area.remove()
   }
+  // A console block is copied without its prompts and output: the commands, each with its
+  // continuation lines (a trailing \) and its here-document up to the terminator, so the paste
+  // runs. A server that stays in the foreground ends the copy: nothing after it would run.
+  const FOREGROUND_SERVER = /(^|\s)(--serve|serve|watch|dockerd|containerd)(\s|$)/
+  const commandsOf = (text) => {
+    const lines = text.split('\n')
+    const commands = []
+    for (let i = 0; i < lines.length; i++) {
+      if (!/^[$#] /.test(lines[i])) continue
+      const command = [lines[i].slice(2)]
+      while (command.at(-1).endsWith('\\') && i + 1 < lines.length) command.push(lines[++i])
+      const heredoc = /<<-?\s*(['"]?)([\w.-]+)\1/.exec(command.join('\n'))
+      if (heredoc) while (i + 1 < lines.length && command.at(-1).trim() !== heredoc[2]) command.push(lines[++i])
+      commands.push(command.join('\n'))
+      const bare = command[0].replace(/\s#\s.*$/, '').trim()
+      if (FOREGROUND_SERVER.test(bare) && !bare.endsWith('&')) break
+    }
+    return commands
+  }
+  const markScrolling = () => {
+    for (const pre of document.querySelectorAll('.code-block pre'))
+      pre.parentElement.classList.toggle('scrolls', pre.scrollWidth > pre.clientWidth + 1)
+    for (const figure of document.querySelectorAll('.figure-scroll'))
+      figure.parentElement.classList.toggle('scrolls', figure.scrollWidth > figure.clientWidth + 1)
+  }
+  // a figure keeps its labels readable on a phone by scrolling sideways, and says so
+  for (const figure of document.querySelectorAll('figure.figure')) {
+    const svg = figure.querySelector('svg')
+    const wrap = Object.assign(document.createElement('div'), { className: 'figure-scroll' })
+    svg.replaceWith(wrap)
+    wrap.append(svg)
+    wrap.after(Object.assign(document.createElement('p'), { className: 'scroll-hint', textContent: 'Scroll the figure sideways →' }))
+  }
   for (const block of document.querySelectorAll('.code-block')) {
     const code = block.querySelector('code')
     const button = Object.assign(document.createElement('button'), { type: 'button', className: 'copy', textContent: 'Copy' })
     button.setAttribute('aria-label', 'Copy this code')
     button.addEventListener('click', async () => {
-      // a console block is copied without its prompts and output: only the commands
       let text = code.textContent
       if (block.dataset.lang === 'console') {
-        const commands = text.split('\n').filter((l) => /^[$#] /.test(l)).map((l) => l.slice(2))
+        const commands = commandsOf(text)
         if (commands.length) text = commands.join('\n')
       }
       try {
@@ -63,7 +95,11 @@
       setTimeout(() => { button.textContent = 'Copy'; button.classList.remove('copied') }, 1600)
     })
     block.prepend(button)
+    block.append(Object.assign(document.createElement('p'), { className: 'scroll-hint', textContent: 'Long lines: scroll sideways →' }))
   }
+  markScrolling()
+  addEventListener('resize', markScrolling)
+  document.fonts?.ready.then(markScrolling)
 
   // ---- search
   const input = document.getElementById('search')
@@ -80,7 +116,10 @@
     })
     return loading
   }
-  const words = (s) => s.toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter(Boolean)
+  // a run of Chinese or Japanese characters is a term of its own, also when glued to Latin
+  // letters ("走进docker" is "走进" and "docker"): those scripts put no spaces between words
+  const words = (s) => s.toLowerCase().split(/[^\p{L}\p{N}_]+/u)
+    .flatMap((w) => w.match(/[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+|[^\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/gu) ?? [])
   const escape = (s) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
   const count = (hay, needle) => {
     let n = 0
@@ -115,7 +154,7 @@
     const at = Math.max(0, Math.min(...terms.map((t) => { const i = lower.indexOf(t); return i < 0 ? Infinity : i })) - 60)
     const start = Number.isFinite(at) ? at : 0
     let cut = text.slice(start, start + 180)
-    if (start > 0) cut = '…' + cut.slice(cut.indexOf(' ') + 1)
+    if (start > 0) cut = '…' + (cut.indexOf(' ') >= 0 && cut.indexOf(' ') < 20 ? cut.slice(cut.indexOf(' ') + 1) : cut)
     if (start + 180 < text.length) cut += '…'
     let html = escape(cut)
     for (const t of terms) html = html.replace(new RegExp(`(${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')})`, 'gi'), '<mark>$1</mark>')

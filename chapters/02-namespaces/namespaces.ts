@@ -3,8 +3,8 @@
  * objects of its own, while it still shares everything else with the host.
  *
  * The work happens in the helper, between its start and exec (chapter 01's `prepare` step):
- * unshare the namespaces listed in config.json's linux.namespaces, fork so the child is PID 1
- * of the new PID namespace, and set the hostname in the new UTS namespace.
+ * the namespaces config.json's linux.namespaces lists, a PID 1 in the new PID namespace that
+ * dies with the helper's relay, and the hostname in the new UTS namespace.
  *
  * Check your work with `npx workbook check 2`.
  */
@@ -21,14 +21,16 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
  * The namespaces to create for `spec`: the types in linux.namespaces, each once, in the order
  * they first appear. An entry with a `path` asks to join an existing namespace instead (setns),
  * which `minidocker exec` does in chapter 10; here it is refused with a ContainerError (125)
- * that names the entry's type and path.
+ * that names the entry's type and path. An empty path is no path, as in runc.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   // TODO(02): what config.json's linux.namespaces asks for.
   //   1. A spec may have no linux section at all: what does that ask for?
-  //   2. An entry is either "make a new one" or "join this one": which field tells them apart?
+  //   2. An entry either makes a new namespace or joins an existing one: which field tells them
+  //      apart, and what does runc make of that field when it is an empty string?
   //   3. A type listed twice is still one namespace: unshare(2) takes a set of flags.
-  //   The runtime spec's config-linux.md, "Namespaces"; runc's configs/validate/validator.go.
+  //   The runtime spec's config-linux.md, "Namespaces"; runc's configs/namespaces_linux.go and
+  //   configs/validate/validator.go; "Which namespaces" in the chapter text.
   throw new NotImplementedError('02-namespaces', 'namespacesToCreate')
 }
 // #endregion namespacesToCreate
@@ -38,14 +40,16 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
  * Give the container its hostname. Only allowed in a UTS namespace of its own (`created` holds
  * the namespaces enterNamespaces made): without one, sethostname() would rename the host, so it
  * is refused with a ContainerError (125) before anything is changed, as runc refuses it.
+ * An empty hostname is no hostname, as in runc: the container keeps the name it inherited.
  */
 export async function setHostname(helper: Helper, spec: Spec, created: NamespaceType[]): Promise<void> {
   // TODO(02): the hostname, and only where it is the container's own.
-  //   1. Whose hostname does sethostname(2) change? Read "The hostname" in the chapter text.
-  //   2. What must be true before the helper is asked anything, and what if it is not?
-  //   3. A spec without a hostname asks for nothing.
+  //   1. Whose hostname does sethostname(2) change? (uts_namespaces(7); "The hostname")
+  //   2. If the call would rename something that is not the container's, when must you find
+  //      out: can an error thrown after the call still undo it?
+  //   3. Which values of spec.hostname ask for nothing at all? (runc's standard_init_linux.go)
   //   runc's validator.go refuses the same spec ("unable to set hostname without a private
-  //   UTS namespace"); standard_init_linux.go sets it.
+  //   UTS namespace").
   throw new NotImplementedError('02-namespaces', 'setHostname')
 }
 // #endregion setHostname
@@ -53,21 +57,28 @@ export async function setHostname(helper: Helper, spec: Spec, created: Namespace
 // #region enterNamespaces
 /**
  * Put the helper's next process into the namespaces `spec` asks for and return that process's
- * PID on the host. After this, helper requests go to the container's PID 1; the helper's own
- * process stays behind as a relay that exits the way PID 1 exits. If the relay is killed, PID 1
- * must die with it. Nothing is mounted here: the container has no mount namespace of its own yet.
+ * PID on the host. The helper always forks, with or without a new PID namespace: after this,
+ * helper requests go to the container's process; the helper's own process stays behind as a
+ * relay that exits the way the container's process exits. If the relay dies, at any moment,
+ * the container's process must die too, and if the relay is already gone when this returns,
+ * it leaves no container process behind and throws a ContainerError (125). Nothing is mounted here: the container has no mount
+ * namespace of its own yet.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec): Promise<number> {
   // TODO(02): new namespaces, a PID 1, and a container that cannot outlive its relay.
-  //   1. unshare(2) moves the caller into new UTS and IPC namespaces, but not into a new PID
-  //      namespace: who enters that one, and what must happen after unshare for it?
-  //   2. Which PID does the host know PID 1 by, and who tells you? (Not /proc/self: that is
-  //      Node.) Chapter 04 needs it to put the process into its cgroup.
-  //   3. If the relay dies, PID 1 must die too: prctl(2), PR_SET_PDEATHSIG. Which process must
-  //      ask, and when? (fork(2) says what a child does not inherit.)
-  //   4. Where in this sequence may the hostname be set, so that it is the container's?
-  //   "unshare, and why PID needs a fork" in the chapter text; unshare(1)'s --fork; runc's
-  //   libcontainer/nsenter/nsexec.c, which clones twice.
+  //   1. After unshare(2), who is in each new namespace: the caller, or only the children it
+  //      makes afterwards? Read the flags one by one, and pid_namespaces(7).
+  //   2. Which process runs the command in the end, which stays behind as the relay, and by
+  //      which PID does the host know the first? (Not /proc/self: that is Node.)
+  //   3. The relay may die at any moment from the fork on. What can a process ask the kernel
+  //      so that it dies with its parent, which process must ask, and what does fork(2) say a
+  //      child keeps of such a request? (prctl(2))
+  //   4. And if the relay is already dead when that request arrives? Find what runc checks,
+  //      and where, in standard_init_linux.go, and why getppid() inside a new PID namespace
+  //      cannot tell you (proc(5) can).
+  //   5. At which point of all this does sethostname(2) act on the container's UTS namespace?
+  //   "unshare, and why PID needs a fork" and "The relay, and dying with it" in the chapter
+  //   text; unshare(1)'s --fork; runc's libcontainer/nsenter/nsexec.c.
   throw new NotImplementedError('02-namespaces', 'enterNamespaces')
 }
 // #endregion enterNamespaces

@@ -29,7 +29,10 @@ export interface Cgroup {
   version: 1 | 2
   /** the directory of each controller (on v2, all the same directory) */
   dirs: Partial<Record<Controller, string>>
-  /** every directory to rmdir on removal, deepest first (the leaf, then its new parents) */
+  /**
+   * every directory to rmdir on removal, deepest first: the leaf and each parent cgroupsPath
+   * names, in every hierarchy; never the base it was nested in, nor anything above
+   */
   removeOrder: string[]
 }
 
@@ -120,21 +123,25 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value], memory first, then swap, CPU and pids (the tests compare whole lists). A limit of 0
- * or less means "no limit", written as each file accepts it.
+ * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). A limit of
+ * 0 or less means "no limit", written as each file accepts it. A swap limit (OCI's memory.swap
+ * counts memory + swap) without a memory limit, or below it, is a ContainerError (125) that
+ * names memory.swap and memory.limit, as runc refuses it.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   // TODO(04): translate linux.resources into this version's files, in the order to write them.
   //   1. Only what is set: a resource left out keeps the kernel's default.
   //   2. The chapter text's table names the files; runc's libcontainer/cgroups/fs/ (v1) and fs2/
-  //      (v2) write the same ones. Two differ in meaning, not only in name: OCI's swap counts
-  //      memory plus swap where v2's swap file counts swap alone, and v2's CPU weight has another
-  //      range than v1's shares (runc's ConvertCPUSharesToCgroupV2Value).
-  //   3. A limit of 0 or less means "no limit", and the kernel does not spell that the same way in
-  //      every file. Find the word each file takes (Documentation/admin-guide/cgroup-v1/ and
-  //      cgroup-v2.rst, or try it by hand in a cgroup you made); the wrong one is EINVAL.
-  //   4. v1 checks a new CPU quota against the period in force and against the parent's share of
-  //      CPU. For a cgroup just made, which of the two files must come first?
+  //      (v2) write the same ones. Some differ in meaning, not only in name: compare what OCI's
+  //      memory.swap counts with what each version's swap file counts, and v1's shares with v2's
+  //      weight (runc's ConvertCPUSharesToCgroupV2Value).
+  //   3. "No limit" is a word each file defines for itself, and a word a file does not know is
+  //      EINVAL. Each controller's document says its own (chapter text: "From linux.resources to
+  //      files" lists them).
+  //   4. The kernel checks every write against the limits the cgroup has at that moment, not
+  //      against the ones you are about to write. Which v1 files does that tie together?
+  //   5. Some requests make no sense in any order: runc refuses them before writing anything
+  //      (its ConvertMemorySwapToCgroupV2Value).
   throw new NotImplementedError('04-cgroups', 'resourceFiles')
 }
 // #endregion resourceFiles
@@ -148,10 +155,14 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   // TODO(04): make the cgroup and write its limits: all of it, or nothing.
   //   1. No cgroupsPath in the spec: a ContainerError (125). The caller's place comes from
   //      options.self (or /proc/self/cgroup), the mount from options.root (or CGROUP_ROOT).
-  //   2. removeOrder tells removeCgroup what to remove: the directories cgroupsPath adds (the leaf
-  //      and its new parents, deepest first), never the base they were nested in.
-  //   3. On v2 a controller's files appear in a cgroup only once every parent enables it
-  //      (enableControllers), so that happens before any limit is written.
+  //   2. Other containers run at the same time with a cgroupsPath beside this one (every
+  //      minidocker run is minidocker/ID), so the parents cgroupsPath names are shared: another
+  //      run may be creating them, or removing them, while this one is. What must removeOrder hold
+  //      so that the last container out leaves no parent behind, whoever made it, and no run ever
+  //      takes the base it nested in? (Cgroup.removeOrder; chapter text: "Removing it".)
+  //   3. On v2 a controller's files appear in a cgroup only once every parent enables it. Enable
+  //      the controllers this cgroup's limits use and no others: each one enabled costs every
+  //      cgroup beside it, and a hybrid host's cgroup2 tree offers none.
   //   4. Any write can fail (a quota under the kernel's minimum, a controller the parent lacks).
   //      Then nothing may be left behind, and the error that comes out names the file and the
   //      value (writeCgroupFile, given, does that).
@@ -170,9 +181,10 @@ export function enableControllers(root: string, leaf: string, controllers: Contr
   //   1. Documentation/admin-guide/cgroup-v2.rst, "Enabling and Disabling": a cgroup hands a
   //      controller to its children through a file of its own, and only one its parent handed it.
   //   2. So every level from root down to the leaf's parent, top first. A level may enable some
-  //      already (the kernel lists them without the sign you write): write only what it lacks,
-  //      and nothing where nothing lacks. A file that is not there enables nothing.
-  //   3. runc does the same in fs2.CreateCgroupPath.
+  //      already, maybe set by someone else: write only what it lacks, and nothing where nothing
+  //      lacks. Read what the kernel shows in that file before you compare it with what you write.
+  //   3. runc does the same in fs2.CreateCgroupPath (which enables every controller offered; here
+  //      only `controllers`).
   throw new NotImplementedError('04-cgroups', 'enableControllers')
 }
 // #endregion enableControllers
@@ -194,20 +206,21 @@ export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
  * instruction (runc's sync pipe does the same). `fork` is chapter 02's enterNamespaces for this
  * helper: it forks the process that will exec the container's program and resolves to its host
  * PID, or to undefined when nothing was forked (the helper itself then execs). When this
- * resolves, that process is in `cgroup`, and the helper's relay, which stays on the host's side
- * for the whole run, is not. Returns the PID that joined.
+ * resolves, the process that will exec is in `cgroup`, and no process that is not the
+ * container's is. Returns the PID that joined.
  */
 export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
-  // TODO(04): the chapter's central step: no instruction of the container may run unlimited.
-  //   1. Which process? After the fork there are two: the helper's relay (helper.pid), which stays
-  //      on the host's side for the whole run, like a shim, and the child that will exec. Only the
-  //      container's own processes belong in its cgroup: the relay would count against pids.max.
-  //   2. When? Children are born in their parent's cgroup, and a process that joins late has
-  //      already run. The caller execs as soon as this resolves.
-  //   3. `fork` may resolve to undefined: nothing was forked, and the helper itself will exec.
+  // TODO(04): the chapter's central step: no instruction of the container may run unlimited,
+  //   and nothing that is not the container may count against its limits.
+  //   1. When? The caller execs as soon as this resolves. Children are born in their parent's
+  //      cgroup, and a process that joins late has already run.
+  //   2. Which process? Draw the processes before and after `fork`, and mark which of them
+  //      execs the container's program and which stays on the host's side for the whole run
+  //      (chapter 02's relay). `docker run --pids-limit 8` promises the container 8 processes.
+  //   3. `fork` may also resolve to undefined: what execs then?
   //   4. runc's initProcess.start (libcontainer/process_linux.go) puts its init in the cgroup
-  //      before that init clones the container's process. Why can you not simply do the
-  //      same with helper.pid? Chapter text: "No window without limits".
+  //      before that init clones the container's process. Would that be right here? Chapter
+  //      text: "No window without limits".
   throw new NotImplementedError('04-cgroups', 'forkIntoCgroup')
 }
 // #endregion forkIntoCgroup
@@ -233,12 +246,13 @@ export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   // TODO(04): remove what createCgroup made, deepest first.
   //   1. A cgroup's files are the kernel's: only rmdir removes a cgroup, and only once it holds
-  //      no process and no child cgroup.
-  //   2. The container's last processes may still be on their way out when this is called: rmdir
-  //      then fails with EBUSY for a moment. Wait and retry for about a second before giving up
-  //      with the error.
-  //   3. Already gone is fine. A parent in removeOrder that another container still uses stays,
-  //      and that is no error; a leaf that stays is one.
+  //      no process and no child cgroup. Which errno does it give for either? (Try rmdir by hand
+  //      on a cgroup with a child, or kernel/cgroup/cgroup.c, cgroup_destroy_locked; a plain
+  //      directory answers differently.)
+  //   2. The container's last processes may still be on their way out when this is called.
+  //      Which refusal will go away if you wait a moment, and which never will?
+  //   3. Already gone is fine. A parent another container still uses is not this one's to remove
+  //      nor to wait for, and that is no error; a leaf that stays is one.
   throw new NotImplementedError('04-cgroups', 'removeCgroup')
 }
 // #endregion removeCgroup

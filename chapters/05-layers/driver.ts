@@ -4,7 +4,7 @@
  *   <root>/<id>/diff     the layer's own files (an image layer's unpacked tar, or a
  *                        container's writable layer)
  *   <root>/<id>/link     a short name, so that a mount's data fits in one page
- *   <root>/<id>/lower    the parents' short names, "l/ABC:l/DEF", nearest parent first
+ *   <root>/<id>/lower    the layers below it, by short name, as a mount's lowerdir wants them
  *   <root>/<id>/work     overlayfs's work dir for when this layer is the upper one
  *   <root>/<id>/merged   where the union is mounted
  *   <root>/l/<LINK>      symlink to ../<id>/diff
@@ -40,8 +40,9 @@ function shortName(): string {
 // #region createLayer
 /**
  * Create layer `id` on top of `parent` (none for a base layer): its diff, work and merged
- * folders, its link, and its lower file, which names the parent's link followed by the
- * parent's own lower file, so the whole chain is written down in every layer.
+ * folders, its short link, its link file and, with a parent, its lower file. link holds the
+ * bare short name, lower each layer as `l/<short name>` (relative to root); Docker reads both
+ * back byte for byte, so neither ends with a newline.
  */
 export function createLayer(root: string, id: string, parent?: string): LayerPaths {
   // TODO(05): lay out one layer as overlay2 does (the comment at the top of this file).
@@ -49,8 +50,9 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
   //   2. Each layer gets a short random name (shortName) that leads to its diff from root/l/: mount
   //      options then name l/XYZ instead of long paths, so a deep image fits in one page.
   //   3. The lower file must let a layer be mounted without asking anyone about its ancestry: so
-  //      what must it hold, in which order? A base layer has none. moby's
-  //      daemon/graphdriver/overlay2/overlay.go (create, getLower).
+  //      which layers must it name, in which order, and where can you find them without walking
+  //      the chain yourself? A base layer has none. moby's daemon/graphdriver/overlay2/overlay.go
+  //      (create, getLower); a Docker host's /var/lib/docker/overlay2/*/lower.
   throw new NotImplementedError('05-layers', 'createLayer')
 }
 // #endregion createLayer

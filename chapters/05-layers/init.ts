@@ -22,28 +22,32 @@ export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
 
 // #region resolvConf
 /**
- * The container's resolv.conf from the host's: a nameserver on the host's loopback
- * (systemd-resolved's 127.0.0.53, a local dnsmasq) cannot be reached from the container's
- * own network namespace, so those lines go; with none left, Google's public DNS is used,
- * as dockerd does. Every other line (search, options) is kept.
+ * The container's resolv.conf from the host's: the nameservers a container in a network
+ * namespace of its own cannot reach go; with none left, FALLBACK_NAMESERVERS, as dockerd does.
+ * The tests compare the text: every other line stays, in order; blank lines go; the fallbacks
+ * are `nameserver <ip>` lines at the end; the text ends with a newline.
  */
 export function resolvConf(host: string): string {
   // TODO(05): the host's resolv.conf, made fit for a container.
-  //   1. A nameserver on the host's loopback (any 127.x address, ::1) answers only on the host's
-  //      own loopback, which the container's network namespace does not share: it goes.
-  //   2. With no nameserver left, the container gets FALLBACK_NAMESERVERS, as dockerd does
-  //      (libnetwork/resolvconf). Every other line stays; blank lines go; end with a newline.
+  //   1. Which nameserver addresses answer only on the host itself, and so not from a container's
+  //      own network namespace? Think of systemd-resolved's stub, a local dnsmasq, and IPv6: the
+  //      whole range, not one address. Chapter text, "A container's own layers".
+  //   2. dockerd does the same in libnetwork's resolvconf package (FilterResolvDNS).
   throw new NotImplementedError('05-layers', 'resolvConf')
 }
 // #endregion resolvConf
 
 // #region hostsFile
-/** /etc/hosts for a container with no network yet: loopback names and its own hostname. */
+/**
+ * /etc/hosts for a container with no network yet: `127.0.0.1<TAB>localhost`, Docker's other
+ * default lines, and its own hostname on a loopback address (any one).
+ */
 export function hostsFile(hostname: string): string {
   // TODO(05): /etc/hosts for a container that has no network of its own yet.
-  //   1. Docker's default lines for localhost and the IPv6 names, tab-separated (`docker run --rm
-  //      busybox cat /etc/hosts`, or libnetwork's etchosts package).
-  //   2. The container must resolve its own hostname: one more line, on a loopback address.
+  //   1. Docker's default lines for localhost and the IPv6 names (`docker run --rm busybox cat
+  //      /etc/hosts` on a Docker host, or libnetwork's etchosts package), tab-separated.
+  //   2. The container must resolve its own hostname before it has any network: which addresses
+  //      does it have then? (Debian's own /etc/hosts has a habit here.)
   throw new NotImplementedError('05-layers', 'hostsFile')
 }
 // #endregion hostsFile
@@ -51,16 +55,18 @@ export function hostsFile(hostname: string): string {
 // #region createContainerLayers
 /**
  * Create "<id>-init" on top of the image's top layer and "<id>" on top of that, fill the
- * init layer, and return the overlay mount of the container's layer.
+ * init layer, and return the overlay mount of the container's layer. Its etc/hostname holds
+ * the hostname and a newline; its etc/resolv.conf is resolvConf() of files.hostResolvConf
+ * (of "" without one).
  */
 export function createContainerLayers(root: string, id: string, imageTop: string, files: InitFiles): OverlayDirs {
   // TODO(05): a container's own two layers, on top of the image's.
   //   1. "<id>-init" sits on the image's top layer and "<id>" on the init layer. The container
   //      writes only into its own layer; the image's layers are shared by every container of
   //      that image and never change.
-  //   2. The init layer holds etc/hostname (the name and a newline), etc/hosts, etc/resolv.conf
-  //      (from files.hostResolvConf, or from nothing) and an empty .dockerenv: chapter text, "A
-  //      container's own layers"; moby's layer/layer_store.go (initMount).
+  //   2. Which files must every container find as its own, whatever its image holds? Chapter
+  //      text, "The real thing"; moby's daemon/initlayer (Setup) and layer/layer_store.go
+  //      (initMount). Here the init layer holds their contents, not empty files.
   //   3. Return what mounting the container's layer takes.
   throw new NotImplementedError('05-layers', 'createContainerLayers')
 }

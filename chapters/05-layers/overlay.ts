@@ -10,7 +10,7 @@ import type { Helper } from '../../native/helper.ts'
 
 /** The directories of one overlay mount. */
 export interface OverlayDirs {
-  /** read-only layers, the TOPMOST first (the order of the lowerdir= option) */
+  /** read-only layers, the TOPMOST first */
   lower: string[]
   /** the writable layer: every change lands here */
   upper: string
@@ -20,18 +20,18 @@ export interface OverlayDirs {
 
 // #region overlayOptions
 /**
- * The data string mount(2) takes for overlayfs: `lowerdir=TOP:...:BOTTOM,upperdir=U,workdir=W`.
- * The kernel splits it at ',' and lowerdir at ':', so paths holding either are refused.
+ * The data string mount(2) takes for overlayfs, naming every directory of `dirs`. The kernel
+ * splits it at ',' and ':' and knows no escaping, so a path holding either is refused with an
+ * Error naming the path; an overlay without a lower directory is refused with one saying "lower".
  */
 export function overlayOptions(dirs: OverlayDirs): string {
   // TODO(05): the one string that configures an overlay mount.
-  //   1. man 8 mount, "Mount options for overlay", and the kernel's
-  //      Documentation/filesystems/overlayfs.rst ("Multiple lower layers"): which option names,
-  //      which separators, and in which order the lower layers are listed.
-  //   2. OverlayDirs.lower is ordered as its doc comment says; the order the kernel reads decides
-  //      which layer wins when two hold the same file.
-  //   3. The kernel splits this string at its separators and knows no escaping: refuse, with an
-  //      Error naming the path, any path that holds one, and an overlay with no lower layer.
+  //   1. Which options name the three kinds of directory, and what separates the options and the
+  //      lower directories? man 8 mount, "Mount options for overlay"; the kernel's
+  //      Documentation/filesystems/overlayfs.rst, "Multiple lower layers".
+  //   2. When two lower layers hold the same path, which one does the kernel show: the first it
+  //      reads or the last? OverlayDirs.lower is topmost first; the topmost layer must win.
+  //   3. Refuse what the kernel would split wrongly before building anything.
   throw new NotImplementedError('05-layers', 'overlayOptions')
 }
 // #endregion overlayOptions
@@ -51,15 +51,16 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
 
 // #region unmountOverlay
 /**
- * Unmount the union at `target`. A lazy (detached) unmount is the fallback when something
- * still holds it busy, so that a container that left a process behind does not leak a mount.
+ * Unmount the union at `target`, even when a process still uses it: a container that left a
+ * process behind must not leak its mount. Any other failure is thrown.
  */
 export async function unmountOverlay(helper: Helper, target: string): Promise<void> {
   // TODO(05): unmount the union, even when something still uses it.
-  //   1. man 2 umount2: a mount a process still uses (an open file, a working directory inside)
-  //      refuses with EBUSY.
-  //   2. A container that left such a process behind must not leak its mount: Docker then
-  //      detaches it lazily (which flag?). Any other error is a real one.
+  //   1. man 2 umount2: what does the kernel answer when a process still has a file open or its
+  //      working directory inside the mount? The helper's SyscallError carries that errno.
+  //   2. Docker neither kills such a process nor leaks the mount: which of umount2's flags makes
+  //      the mount disappear now and lets the kernel free it when its last user is gone? (moby's
+  //      daemon/graphdriver/overlay2/overlay.go, Put, uses it every time.)
   throw new NotImplementedError('05-layers', 'unmountOverlay')
 }
 // #endregion unmountOverlay

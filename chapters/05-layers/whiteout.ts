@@ -1,8 +1,8 @@
 /**
- * Chapter 05: how a layer says "deleted". overlayfs marks a deleted name with a whiteout, a
- * character device 0/0, and a directory whose lower contents must not show through with the
- * xattr trusted.overlay.opaque=y. (aufs said the same with `.wh.NAME` and `.wh..wh..opq`
- * files; chapter 06 converts those when it applies a layer.)
+ * Chapter 05: how a layer says "deleted". overlayfs marks a deleted name with a whiteout and
+ * a directory whose lower contents must not show through as opaque (the kernel's
+ * Documentation/filesystems/overlayfs.rst). aufs said the same with `.wh.NAME` and
+ * `.wh..wh..opq` files; chapter 06 converts those when it applies a layer.
  *
  * Check your work with `npx workbook check 5`.
  */
@@ -22,65 +22,73 @@ export interface Change {
 }
 
 // #region isWhiteout
-/** Is this an overlay whiteout: a character device with device number 0/0? */
+/** Is this overlayfs's whiteout, the mark of a deleted name in an upper layer? */
 export function isWhiteout(stats: Stats): boolean {
   // TODO(05): recognise overlayfs's "deleted" mark.
-  //   1. Documentation/filesystems/overlayfs.rst, "whiteouts and opaque directories": what kind of
-  //      file, with which device number?
-  //   2. Both must hold: a regular file has a device number of 0 too.
+  //   1. What does overlayfs leave in the upper layer when a lower file is deleted through the
+  //      union? overlayfs.rst, "whiteouts and opaque directories", or look at one yourself (the
+  //      chapter text's "Try it"): which kind of file is it, and what sets it apart?
+  //   2. Nothing else may pass: not a regular file, not another device such as /dev/null. Which
+  //      of the properties you found does a regular file share?
   throw new NotImplementedError('05-layers', 'isWhiteout')
 }
 // #endregion isWhiteout
 
 // #region makeWhiteout
-/** Hide `path` of the lower layers: a 0/0 character device in the upper layer. */
+/** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
 export async function makeWhiteout(helper: Helper, path: string): Promise<void> {
   // TODO(05): hide `path` of the lower layers.
-  //   1. The mark must be exactly what overlayfs writes itself when a lower file is deleted (see
-  //      isWhiteout). aufs' empty .wh. files mean nothing to overlayfs.
-  //   2. Node cannot make such a file (man 2 mknod); the helper can, as root.
+  //   1. The mark must be exactly the one overlayfs writes itself (isWhiteout recognises it):
+  //      overlayfs reads nothing else as "deleted", and aufs' empty .wh. files show as files.
+  //   2. Which system call makes such a file (man 2 mknod), and can Node make it? If not, look
+  //      through native/helper.ts: it runs as root.
   throw new NotImplementedError('05-layers', 'makeWhiteout')
 }
 // #endregion makeWhiteout
 
 // #region makeOpaque
-/** Hide everything the lower layers hold under directory `dir`. */
+/** Hide everything the lower layers hold under directory `dir` (in the upper layer), and nothing else. */
 export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
   // TODO(05): make `dir` hide everything the lower layers hold below it, and nothing else.
-  //   1. overlayfs.rst, "whiteouts and opaque directories": an extended attribute (OPAQUE_XATTR)
-  //      with one exact value; overlayfs ignores any other.
-  //   2. It goes on the replaced directory itself, in the upper layer. Node cannot set extended
-  //      attributes (man 2 setxattr); the helper can.
+  //   1. The mark is an extended attribute, OPAQUE_XATTR, and overlayfs honours one value of it
+  //      only: which? overlayfs.rst, "whiteouts and opaque directories", or read the one overlayfs
+  //      writes itself when you replace a directory through the union (getfattr -d -m - DIR).
+  //   2. Which directory carries it, so that exactly `dir`'s lower contents vanish? Extended
+  //      attributes are set with man 2 setxattr: can Node, or only native/helper.ts?
   throw new NotImplementedError('05-layers', 'makeOpaque')
 }
 // #endregion makeOpaque
 
 // #region isOpaque
-/** Does directory `dir` carry trusted.overlay.opaque=y? */
+/** Does directory `dir` carry overlayfs's opaque mark? */
 export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
   // TODO(05): read the opaque mark back.
-  //   1. man 2 getxattr: what does a file without the attribute answer? Here that means "not
-  //      opaque", not an error.
-  //   2. Any other failure is a real one: let it through.
+  //   1. Only the value overlayfs honours (see makeOpaque) makes a directory opaque.
+  //   2. man 2 getxattr, ERRORS: what does it answer for a file without the attribute? Here that
+  //      means "not opaque", not an error; any other failure is a real one: let it through.
   throw new NotImplementedError('05-layers', 'isOpaque')
 }
 // #endregion isOpaque
 
 // #region changes
 /**
- * What a container changed, read from its upper layer alone, as `docker diff` lists it:
- * a whiteout is D, a name no lower layer has is A, anything else is C. Sorted by path.
+ * What a container changed, read from its upper layer alone, as `docker diff` lists it: D for
+ * a deleted name, C for a name some lower layer shows, A for one that none shows. A directory
+ * the container replaced (opaque in upper, and a lower layer has it) counts as deleted, as
+ * moby's overlayDeletedFile says. Sorted by path, each path once.
  */
-export function changes(dirs: OverlayDirs): Change[] {
+export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change[]> {
   // TODO(05): `docker diff` for a container, from its layers.
   //   1. What the container changed is in its upper dir and nowhere else: the merged view cannot
   //      tell an edit from the original, nor show a deletion.
-  //   2. A whiteout is a deletion (D). Any other name is a change (C) if some lower layer has that
-  //      path, whichever layer that is, and an addition (A) if none has it.
-  //   3. "Has the path" means an entry of any kind. A layer's symlinks point at paths inside the
-  //      container (often absolute), so on the host they dangle or lead elsewhere: do not follow them.
+  //   2. "Has the path" means an entry of any kind. A layer's symlinks point at paths inside the
+  //      container (often absolute), so on the host they dangle or lead elsewhere: do not follow
+  //      them. Any lower layer counts, not only the nearest.
+  //   3. A directory the container removed and made anew is opaque in upper: what does that say
+  //      about the lower layers below it, for this directory and for everything in it? moby's
+  //      pkg/archive (changes.go and overlayDeletedFile) reports the same way.
   //   4. Paths start with "/", every level is listed (a directory that holds a change is itself
-  //      a C or an A), sorted by path. moby's pkg/archive/changes.go does the same walk.
+  //      a change), sorted by path.
   throw new NotImplementedError('05-layers', 'changes')
 }
 // #endregion changes

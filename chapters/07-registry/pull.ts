@@ -13,12 +13,12 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import { createReadStream } from 'node:fs'
 import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
-import { chainIds, imageId } from '#ch/06-images/ids.ts'
-import { addImage, allImageIds, hasLayer, registerLayer, rememberDiffId, storePaths } from '#ch/06-images/store.ts'
+import { chainIds } from '#ch/06-images/ids.ts'
+import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
 import { IMAGE_TYPES, INDEX_TYPES, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
-import { hostPlatform, selectManifest, type Platform } from './platform.ts'
+import { hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
 import { shortDigest, type ProgressSink } from '../../lib/jsonmessage.ts'
 import { progressCounter, statusMessage } from './progress.ts'
 import { familiarName, parseReference, type Reference } from './reference.ts'
@@ -82,36 +82,44 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
+ * As dockerd does, it stops right after the manifest when the store has the image (its ID is
+ * the config's digest), and otherwise fetches the config and the layers together: a layer is
+ * known from its blob digest (the diff ID a former pull remembered for it), not from the config.
  * Reports, as dockerd does: "Pulling from REPOSITORY" (the familiar name without tag or
  * digest; its id is the tag, or else the digest); then per layer, by its short digest
  * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" when it has to
  * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
  * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
- * Downloaded newer image for NAME", or "Status: Image is up to date for NAME" when nothing was
- * downloaded and the store had the image already. A layer's lines are statusMessage()s or
- * progress bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for
- * the first and { status } for the other two, as dockerd sends them. "Verifying Checksum" only
- * reports: the digest was checked by writeBlob while the bytes streamed.
+ * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
+ * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
+ * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
+ * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
+ * the digest was checked by writeBlob while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
   // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull"; moby's
-  //   distribution/pull_v2.go and distribution/xfer/download.go).
+  //   daemon/internal/distribution/pull_v2.go and its xfer/download.go).
   //   1. Reference, session, manifest; "Pulling from" goes out before anything is fetched.
-  //   2. The config comes before any layer. What does it give you that the manifest does not, and how
-  //      does it tell you which layers the store already has? Those are never downloaded.
-  //   3. The other layers download together, but never more than options.concurrency at once (default
+  //   2. An image pushed without an index cannot be chosen by platform: when options.platform was
+  //      given, its config must be for it.
+  //   3. The store may have the image already (what is an image ID made of?): then it only needs its
+  //      tag, the "Digest:" line and "Image is up to date", and nothing is downloaded.
+  //   4. Otherwise the config downloads together with the layers. Which layers the store has you
+  //      decide before the config arrives, from what earlier pulls remembered of each blob digest
+  //      (chapter 06) for it and every layer below it. Those are never downloaded.
+  //   5. The other layers download together, but never more than options.concurrency at once (default
   //      MAX_CONCURRENT_DOWNLOADS); a layer that has to queue says "Waiting". lib/registry.ts has a pool.
-  //   4. Unpacking goes bottom first, each layer on its parent's chain ID, while later layers may still
-  //      be downloading.
-  //   5. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when
-  //      one layer fails, the downloads still running must stop, and the pull throws that first failure,
+  //   6. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
+  //      first, each layer on its parent's chain ID, while later layers may still be downloading.
+  //   7. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when
+  //      one step fails, the downloads still running must stop, and the pull throws that first failure,
   //      not an error it caused in another layer. A download can fail at any moment, also while you still
   //      wait on a layer below it, and Node must never see a rejection unhandled. Nothing from bytes that
   //      failed their check may end up as a layer, an image or a tag. What state does the pull need for
   //      this, and at which moment must each download's failure have someone listening?
-  //   6. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
+  //   8. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
   //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')
 }

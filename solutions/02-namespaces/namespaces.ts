@@ -3,9 +3,10 @@
  * objects of its own, while it still shares everything else with the host.
  *
  * The work happens in the helper, between its start and exec (chapter 01's `prepare` step):
- * unshare the namespaces listed in config.json's linux.namespaces, fork so the child is PID 1
- * of the new PID namespace, and set the hostname in the new UTS namespace.
+ * the namespaces config.json's linux.namespaces lists, a PID 1 in the new PID namespace that
+ * dies with the helper's relay, and the hostname in the new UTS namespace.
  */
+import { readFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import type { NamespaceType, Spec } from '../../lib/oci.ts'
@@ -19,11 +20,11 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
  * The namespaces to create for `spec`: the types in linux.namespaces, each once, in the order
  * they first appear. An entry with a `path` asks to join an existing namespace instead (setns),
  * which `minidocker exec` does in chapter 10; here it is refused with a ContainerError (125)
- * that names the entry's type and path.
+ * that names the entry's type and path. An empty path is no path, as in runc.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   const entries = spec.linux?.namespaces ?? []
-  const joined = entries.find((ns) => ns.path !== undefined)
+  const joined = entries.find((ns) => ns.path)
   if (joined) throw new ContainerError(`joining the ${joined.type} namespace at ${joined.path} is not supported here`, 125)
   return [...new Set(entries.map((ns) => ns.type))]
 }
@@ -34,9 +35,10 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
  * Give the container its hostname. Only allowed in a UTS namespace of its own (`created` holds
  * the namespaces enterNamespaces made): without one, sethostname() would rename the host, so it
  * is refused with a ContainerError (125) before anything is changed, as runc refuses it.
+ * An empty hostname is no hostname, as in runc: the container keeps the name it inherited.
  */
 export async function setHostname(helper: Helper, spec: Spec, created: NamespaceType[]): Promise<void> {
-  if (spec.hostname === undefined) return
+  if (!spec.hostname) return
   if (!created.includes('uts'))
     throw new ContainerError('unable to set hostname without a private UTS namespace', 125)
   await helper.sethostname(spec.hostname)
@@ -46,9 +48,12 @@ export async function setHostname(helper: Helper, spec: Spec, created: Namespace
 // #region enterNamespaces
 /**
  * Put the helper's next process into the namespaces `spec` asks for and return that process's
- * PID on the host. After this, helper requests go to the container's PID 1; the helper's own
- * process stays behind as a relay that exits the way PID 1 exits. If the relay is killed, PID 1
- * must die with it. Nothing is mounted here: the container has no mount namespace of its own yet.
+ * PID on the host. The helper always forks, with or without a new PID namespace: after this,
+ * helper requests go to the container's process; the helper's own process stays behind as a
+ * relay that exits the way the container's process exits. If the relay dies, at any moment,
+ * the container's process must die too, and if the relay is already gone when this returns,
+ * it leaves no container process behind and throws a ContainerError (125). Nothing is mounted here: the container has no mount
+ * namespace of its own yet.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec): Promise<number> {
   const created = namespacesToCreate(spec)
@@ -57,7 +62,17 @@ export async function enterNamespaces(helper: Helper, spec: Spec): Promise<numbe
   const pid = await helper.fork()
   // If the relay is killed, take PID 1 (and with it the whole namespace) down too.
   await helper.setParentDeathSignal(constants.signals.SIGKILL)
+  // A relay that died before the prctl sends no signal: the child was already reparented.
+  if (parentOf(pid) !== helper.pid) {
+    process.kill(pid, 'SIGKILL')
+    throw new ContainerError(`the relay (PID ${helper.pid}) died before the container's process (PID ${pid}) could ask to die with it`, 125)
+  }
   await setHostname(helper, spec, created)
   return pid
+}
+
+/** The host PID of `pid`'s parent (getppid() inside a new PID namespace says only 0). */
+function parentOf(pid: number): number {
+  return Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
 }
 // #endregion enterNamespaces

@@ -27,7 +27,10 @@ export interface Cgroup {
   version: 1 | 2
   /** the directory of each controller (on v2, all the same directory) */
   dirs: Partial<Record<Controller, string>>
-  /** every directory to rmdir on removal, deepest first (the leaf, then its new parents) */
+  /**
+   * every directory to rmdir on removal, deepest first: the leaf and each parent cgroupsPath
+   * names, in every hierarchy; never the base it was nested in, nor anything above
+   */
   removeOrder: string[]
 }
 
@@ -111,14 +114,19 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value], memory first, then swap, CPU and pids (the tests compare whole lists). A limit of 0
- * or less means "no limit", written as each file accepts it.
+ * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). A limit of
+ * 0 or less means "no limit", written as each file accepts it. A swap limit (OCI's memory.swap
+ * counts memory + swap) without a memory limit, or below it, is a ContainerError (125) that
+ * names memory.swap and memory.limit, as runc refuses it.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   const { memory, cpu, pids } = resources
   const files: [Controller, string, string][] = []
   const unlimited = version === 1 ? '-1' : 'max'
   const limit = (n: number, none = unlimited) => (n > 0 ? String(n) : none)
+  // OCI's swap is memory + swap: it means nothing without a memory limit, and cannot be below it.
+  if (memory?.swap !== undefined && memory.swap > 0 && !(memory.limit !== undefined && memory.limit > 0 && memory.swap >= memory.limit))
+    throw new ContainerError(`memory.swap ${memory.swap} (memory + swap) needs a memory.limit it is not below, and memory.limit is ${memory.limit ?? 'not set'}`, 125)
   if (version === 1) {
     if (memory?.limit !== undefined) files.push(['memory', 'memory.limit_in_bytes', limit(memory.limit)])
     if (memory?.swap !== undefined) files.push(['memory', 'memory.memsw.limit_in_bytes', limit(memory.swap)])
@@ -130,9 +138,8 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
     return files
   }
   if (memory?.limit !== undefined) files.push(['memory', 'memory.max', limit(memory.limit)])
-  // OCI's swap counts memory + swap; v2's memory.swap.max counts the swap alone.
-  if (memory?.swap !== undefined)
-    files.push(['memory', 'memory.swap.max', memory.swap > 0 ? String(Math.max(0, memory.swap - (memory.limit ?? 0))) : 'max'])
+  // v2's memory.swap.max counts the swap alone.
+  if (memory?.swap !== undefined) files.push(['memory', 'memory.swap.max', memory.swap > 0 ? String(memory.swap - memory.limit!) : 'max'])
   if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((cpu.shares - 2) * 9999) / 262142))])
   if (cpu?.quota !== undefined || cpu?.period !== undefined)
     files.push(['cpu', 'cpu.max', `${limit(cpu.quota ?? 0)} ${cpu.period ?? 100000}`])
@@ -204,8 +211,8 @@ export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
  * instruction (runc's sync pipe does the same). `fork` is chapter 02's enterNamespaces for this
  * helper: it forks the process that will exec the container's program and resolves to its host
  * PID, or to undefined when nothing was forked (the helper itself then execs). When this
- * resolves, that process is in `cgroup`, and the helper's relay, which stays on the host's side
- * for the whole run, is not. Returns the PID that joined.
+ * resolves, the process that will exec is in `cgroup`, and no process that is not the
+ * container's is. Returns the PID that joined.
  */
 export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
   const pid = (await fork()) ?? helper.pid

@@ -4,7 +4,7 @@
  *   <root>/<id>/diff     the layer's own files (an image layer's unpacked tar, or a
  *                        container's writable layer)
  *   <root>/<id>/link     a short name, so that a mount's data fits in one page
- *   <root>/<id>/lower    the parents' short names, "l/ABC:l/DEF", nearest parent first
+ *   <root>/<id>/lower    the layers below it, by short name, as a mount's lowerdir wants them
  *   <root>/<id>/work     overlayfs's work dir for when this layer is the upper one
  *   <root>/<id>/merged   where the union is mounted
  *   <root>/l/<LINK>      symlink to ../<id>/diff
@@ -37,8 +37,9 @@ function shortName(): string {
 // #region createLayer
 /**
  * Create layer `id` on top of `parent` (none for a base layer): its diff, work and merged
- * folders, its link, and its lower file, which names the parent's link followed by the
- * parent's own lower file, so the whole chain is written down in every layer.
+ * folders, its short link, its link file and, with a parent, its lower file. link holds the
+ * bare short name, lower each layer as `l/<short name>` (relative to root); Docker reads both
+ * back byte for byte, so neither ends with a newline.
  */
 export function createLayer(root: string, id: string, parent?: string): LayerPaths {
   const paths = layerPaths(root, id)

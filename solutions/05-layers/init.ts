@@ -19,10 +19,10 @@ export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
 
 // #region resolvConf
 /**
- * The container's resolv.conf from the host's: a nameserver on the host's loopback
- * (systemd-resolved's 127.0.0.53, a local dnsmasq) cannot be reached from the container's
- * own network namespace, so those lines go; with none left, Google's public DNS is used,
- * as dockerd does. Every other line (search, options) is kept.
+ * The container's resolv.conf from the host's: the nameservers a container in a network
+ * namespace of its own cannot reach go; with none left, FALLBACK_NAMESERVERS, as dockerd does.
+ * The tests compare the text: every other line stays, in order; blank lines go; the fallbacks
+ * are `nameserver <ip>` lines at the end; the text ends with a newline.
  */
 export function resolvConf(host: string): string {
   const lines = host.split('\n').filter((line) => line.trim() !== '')
@@ -35,7 +35,10 @@ export function resolvConf(host: string): string {
 // #endregion resolvConf
 
 // #region hostsFile
-/** /etc/hosts for a container with no network yet: loopback names and its own hostname. */
+/**
+ * /etc/hosts for a container with no network yet: `127.0.0.1<TAB>localhost`, Docker's other
+ * default lines, and its own hostname on a loopback address (any one).
+ */
 export function hostsFile(hostname: string): string {
   return [
     '127.0.0.1\tlocalhost',
@@ -52,7 +55,9 @@ export function hostsFile(hostname: string): string {
 // #region createContainerLayers
 /**
  * Create "<id>-init" on top of the image's top layer and "<id>" on top of that, fill the
- * init layer, and return the overlay mount of the container's layer.
+ * init layer, and return the overlay mount of the container's layer. Its etc/hostname holds
+ * the hostname and a newline; its etc/resolv.conf is resolvConf() of files.hostResolvConf
+ * (of "" without one).
  */
 export function createContainerLayers(root: string, id: string, imageTop: string, files: InitFiles): OverlayDirs {
   const init = createLayer(root, `${id}-init`, imageTop)

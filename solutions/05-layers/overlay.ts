@@ -7,7 +7,7 @@ import type { Helper } from '../../native/helper.ts'
 
 /** The directories of one overlay mount. */
 export interface OverlayDirs {
-  /** read-only layers, the TOPMOST first (the order of the lowerdir= option) */
+  /** read-only layers, the TOPMOST first */
   lower: string[]
   /** the writable layer: every change lands here */
   upper: string
@@ -17,8 +17,9 @@ export interface OverlayDirs {
 
 // #region overlayOptions
 /**
- * The data string mount(2) takes for overlayfs: `lowerdir=TOP:...:BOTTOM,upperdir=U,workdir=W`.
- * The kernel splits it at ',' and lowerdir at ':', so paths holding either are refused.
+ * The data string mount(2) takes for overlayfs, naming every directory of `dirs`. The kernel
+ * splits it at ',' and ':' and knows no escaping, so a path holding either is refused with an
+ * Error naming the path; an overlay without a lower directory is refused with one saying "lower".
  */
 export function overlayOptions(dirs: OverlayDirs): string {
   if (dirs.lower.length === 0) throw new Error('an overlay needs at least one lower directory')
@@ -38,8 +39,8 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
 
 // #region unmountOverlay
 /**
- * Unmount the union at `target`. A lazy (detached) unmount is the fallback when something
- * still holds it busy, so that a container that left a process behind does not leak a mount.
+ * Unmount the union at `target`, even when a process still uses it: a container that left a
+ * process behind must not leak its mount. Any other failure is thrown.
  */
 export async function unmountOverlay(helper: Helper, target: string): Promise<void> {
   try {

@@ -1,8 +1,8 @@
 /**
- * Chapter 05: how a layer says "deleted". overlayfs marks a deleted name with a whiteout, a
- * character device 0/0, and a directory whose lower contents must not show through with the
- * xattr trusted.overlay.opaque=y. (aufs said the same with `.wh.NAME` and `.wh..wh..opq`
- * files; chapter 06 converts those when it applies a layer.)
+ * Chapter 05: how a layer says "deleted". overlayfs marks a deleted name with a whiteout and
+ * a directory whose lower contents must not show through as opaque (the kernel's
+ * Documentation/filesystems/overlayfs.rst). aufs said the same with `.wh.NAME` and
+ * `.wh..wh..opq` files; chapter 06 converts those when it applies a layer.
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
@@ -19,28 +19,28 @@ export interface Change {
 }
 
 // #region isWhiteout
-/** Is this an overlay whiteout: a character device with device number 0/0? */
+/** Is this overlayfs's whiteout, the mark of a deleted name in an upper layer? */
 export function isWhiteout(stats: Stats): boolean {
   return stats.isCharacterDevice() && stats.rdev === 0
 }
 // #endregion isWhiteout
 
 // #region makeWhiteout
-/** Hide `path` of the lower layers: a 0/0 character device in the upper layer. */
+/** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
 export async function makeWhiteout(helper: Helper, path: string): Promise<void> {
   await helper.mknod(path, 'c', 0, 0, 0)
 }
 // #endregion makeWhiteout
 
 // #region makeOpaque
-/** Hide everything the lower layers hold under directory `dir`. */
+/** Hide everything the lower layers hold under directory `dir` (in the upper layer), and nothing else. */
 export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
   await helper.setxattr(dir, OPAQUE_XATTR, 'y')
 }
 // #endregion makeOpaque
 
 // #region isOpaque
-/** Does directory `dir` carry trusted.overlay.opaque=y? */
+/** Does directory `dir` carry overlayfs's opaque mark? */
 export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
   try {
     return (await helper.getxattr(dir, OPAQUE_XATTR)) === 'y'
@@ -53,22 +53,31 @@ export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
 
 // #region changes
 /**
- * What a container changed, read from its upper layer alone, as `docker diff` lists it:
- * a whiteout is D, a name no lower layer has is A, anything else is C. Sorted by path.
+ * What a container changed, read from its upper layer alone, as `docker diff` lists it: D for
+ * a deleted name, C for a name some lower layer shows, A for one that none shows. A directory
+ * the container replaced (opaque in upper, and a lower layer has it) counts as deleted, as
+ * moby's overlayDeletedFile says. Sorted by path, each path once.
  */
-export function changes(dirs: OverlayDirs): Change[] {
+export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change[]> {
   const found: Change[] = []
   const inLower = (rel: string) => dirs.lower.some((l) => lstatSync(join(l, rel), { throwIfNoEntry: false }))
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(join(dirs.upper, rel)).sort()) {
+  const walk = async (rel: string, lowerShows: boolean): Promise<void> => {
+    for (const name of readdirSync(join(dirs.upper, rel))) {
       const child = join(rel, name)
       const stats = lstatSync(join(dirs.upper, child))
-      if (isWhiteout(stats)) found.push({ kind: 'D', path: child })
-      else found.push({ kind: inLower(child) ? 'C' : 'A', path: child })
-      if (stats.isDirectory()) walk(child)
+      const below = lowerShows && inLower(child)
+      if (isWhiteout(stats)) {
+        found.push({ kind: 'D', path: child })
+      } else if (stats.isDirectory() && (await isOpaque(helper, join(dirs.upper, child)))) {
+        found.push({ kind: below ? 'D' : 'A', path: child })
+        await walk(child, false)
+      } else {
+        found.push({ kind: below ? 'C' : 'A', path: child })
+        if (stats.isDirectory()) await walk(child, lowerShows)
+      }
     }
   }
-  walk('/')
+  await walk('/', true)
   return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 // #endregion changes

@@ -10,12 +10,12 @@
 import { createReadStream } from 'node:fs'
 import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
-import { chainIds, imageId } from '#ch/06-images/ids.ts'
-import { addImage, allImageIds, hasLayer, registerLayer, rememberDiffId, storePaths } from '#ch/06-images/store.ts'
+import { chainIds } from '#ch/06-images/ids.ts'
+import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
 import { IMAGE_TYPES, INDEX_TYPES, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
-import { hostPlatform, selectManifest, type Platform } from './platform.ts'
+import { hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
 import { shortDigest, type ProgressSink } from '../../lib/jsonmessage.ts'
 import { progressCounter, statusMessage } from './progress.ts'
 import { familiarName, parseReference, type Reference } from './reference.ts'
@@ -82,9 +82,16 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
- * Reports, as dockerd does: "Pulling from", per layer "Already exists" or "Pulling fs layer"
- * (then "Waiting" when it has to queue), "Downloading" with a bar, "Verifying Checksum",
- * "Download complete", "Extracting", "Pull complete"; then "Digest: " and "Status: ".
+ * As dockerd does, it stops right after the manifest when the store has the image (its ID is
+ * the config's digest), and otherwise fetches the config and the layers together: a layer is
+ * known from its blob digest (the diff ID a former pull remembered for it), not from the config.
+ * Reports, as dockerd does: "Pulling from REPOSITORY" (the familiar name without tag or
+ * digest; its id is the tag, or else the digest); then per layer, by its short digest
+ * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" when it has to
+ * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
+ * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
+ * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
+ * NAME" when the store had the image already.
  * "Pulling from", "Digest:" and "Status:" are bare { status[, id] } objects. "Verifying
  * Checksum" only reports: writeBlob checked the digest while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
@@ -101,13 +108,28 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const paths = storePaths(root)
   const { top, manifest } = await resolveManifest(session, ref, paths.blobs, options.platform ?? hostPlatform())
 
-  if (!hasBlob(paths.blobs, manifest.config.digest)) await downloadBlob(session, manifest.config, paths.blobs)
-  const config = readBlob(paths.blobs, manifest.config.digest)
-  const diffIds = parseImageConfig(config).rootfs.diff_ids
-  if (diffIds.length !== manifest.layers.length)
-    throw new Error(`${name}: the manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff IDs`)
-  const chains = chainIds(diffIds)
-  const present = chains.map((chain) => hasLayer(root, chain))
+  // an image of one platform has no index to choose from: dockerd checks its config instead
+  const platformName = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/')
+  const checkPlatform = (image: Platform): void => {
+    if (!options.platform || INDEX_TYPES.includes(top.mediaType)) return
+    const [actual, wanted] = [normalizePlatform(image), normalizePlatform(options.platform)]
+    if (actual.os !== wanted.os || actual.architecture !== wanted.architecture || (wanted.variant && wanted.variant !== actual.variant))
+      throw new Error(`${name}: the image is for ${platformName(actual)}, not the ${platformName(wanted)} asked for, and it has no other platforms`)
+  }
+  if (allImageIds(root).includes(manifest.config.digest)) {
+    const id = manifest.config.digest
+    checkPlatform(imageConfig(root, id))
+    tagImage(root, name, id)
+    progress({ status: `Digest: ${top.digest}` })
+    progress({ status: `Status: Image is up to date for ${name}` })
+    return { id, digest: top.digest, name, downloaded: 0 }
+  }
+  const configDone = hasBlob(paths.blobs, manifest.config.digest) ? Promise.resolve() : downloadBlob(session, manifest.config, paths.blobs)
+  configDone.catch(() => {})
+  // a layer is there when the diff IDs of it and of every layer below are remembered and the chain is stored
+  const remembered: (string | undefined)[] = []
+  for (const layer of manifest.layers) remembered.push(remembered.includes(undefined) ? undefined : rememberedDiffId(root, layer.digest))
+  const present = manifest.layers.map((_, i) => !remembered.slice(0, i + 1).includes(undefined) && hasLayer(root, chainIds(remembered.slice(0, i + 1) as string[])[i]!))
   manifest.layers.forEach((layer, i) => progress(statusMessage(shortDigest(layer.digest), present[i] ? 'Already exists' : 'Pulling fs layer')))
 
   const controller = new AbortController()
@@ -132,7 +154,21 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   })
   // each failure is handled below, in order; keep Node from calling an early one unhandled
   for (const download of downloads) download.catch(() => {})
+  let config: Buffer
+  let diffIds: string[]
+  let chains: string[]
   try {
+    await configDone
+    config = readBlob(paths.blobs, manifest.config.digest)
+    const image = parseImageConfig(config)
+    checkPlatform(image)
+    diffIds = image.rootfs.diff_ids
+    if (diffIds.length !== manifest.layers.length)
+      throw new Error(`${name}: the manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff IDs`)
+    diffIds.forEach((d, i) => {
+      if (present[i] && d !== remembered[i]) throw new Error(`${name}: layer ${manifest.layers[i]!.digest} unpacked to ${remembered[i]} before, but the config says ${d}`)
+    })
+    chains = chainIds(diffIds)
     for (let i = 0; i < manifest.layers.length; i++) {
       if (present[i]) continue
       await downloads[i]
@@ -143,16 +179,16 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       progress(statusMessage(shortDigest(layer.digest), 'Pull complete'))
     }
   } catch (error) {
+    failure ??= error
     controller.abort()
     await Promise.allSettled(downloads)
-    throw failure ?? error
+    throw failure
   }
 
-  const existed = allImageIds(root).includes(imageId(config))
   const id = await addImage(root, config, [name])
   const downloaded = present.filter((p) => !p).length
   progress({ status: `Digest: ${top.digest}` })
-  progress({ status: `Status: ${existed && downloaded === 0 ? 'Image is up to date' : 'Downloaded newer image'} for ${name}` })
+  progress({ status: `Status: Downloaded newer image for ${name}` })
   return { id, digest: top.digest, name, downloaded }
 }
 // #endregion pullImage

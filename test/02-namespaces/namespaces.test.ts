@@ -35,6 +35,24 @@ async function hostnameIn(path: string): Promise<string> {
 
 const SANDBOX_HOSTNAME = 'sandbox-02'
 
+/** The host PID of `pid`'s parent, or 0 once it is gone. */
+function parentOf(pid: number): number {
+  try {
+    return Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+  } catch {
+    return 0
+  }
+}
+
+/** True once `pid` has exited (gone, or a zombie nobody reaped yet). */
+function ended(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')
+  } catch {
+    return true
+  }
+}
+
 /**
  * What the test puts around the learner's code before it runs: a UTS and a mount namespace of
  * the test's own, so a sethostname or a mount in the wrong place changes nothing of the
@@ -55,15 +73,40 @@ async function sandbox(h: Helper) {
 }
 type Sandbox = Awaited<ReturnType<typeof sandbox>>
 
-/** Run `spec` in its namespaces, inside a sandbox; also gives the host PID enterNamespaces returned. */
+/** Run `spec` in its namespaces, inside a sandbox; also gives the host PID enterNamespaces returned and the helper's (the relay's). */
 async function runInNamespaces(spec: Spec) {
   let pid = 0
+  let relay = 0
   let box: Sandbox | undefined
   const run = await runCaptured(spec, async (h) => {
+    relay = h.pid
     box = await sandbox(h)
     pid = await enterNamespaces(h, spec)
   })
-  return { ...run, pid, sandbox: box! }
+  return { ...run, pid, relay, sandbox: box! }
+}
+
+/**
+ * `helper` as enterNamespaces sees it, except that the relay is killed (and the child
+ * reparented) just before the child's prctl(PR_SET_PDEATHSIG) arrives: the race runc closes
+ * by checking its parent afterwards. Gives the forked PID even when enterNamespaces throws.
+ */
+function relayDyingBeforePrctl(helper: Helper) {
+  const state = { forked: 0 }
+  const racing = new Proxy(helper, {
+    get(target, key) {
+      if (key === 'fork') return async () => (state.forked = await target.fork())
+      if (key === 'setParentDeathSignal' && state.forked)
+        return async (signal: number) => {
+          process.kill(target.pid, 'SIGKILL')
+          await waitFor(() => parentOf(state.forked) !== target.pid, 10_000)
+          return target.setParentDeathSignal(signal)
+        }
+      const value: unknown = Reflect.get(target, key, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { racing, state }
 }
 
 describe('namespacesToCreate', () => {
@@ -74,6 +117,14 @@ describe('namespacesToCreate', () => {
 
   it('gives an empty list when the spec has no linux section', () => {
     expect(namespacesToCreate(baseSpec(['true'])), 'no linux.namespaces means: create none').toEqual([])
+  })
+
+  it('treats an empty path as no path: a new namespace, as runc does', async () => {
+    const spec = probeSpec([], ['uts'])
+    spec.linux!.namespaces!.push({ type: 'network', path: '' })
+    const error = await caught(() => namespacesToCreate(spec))
+    expect(error?.message, 'the "network" entry has path "", which runc reads as no path at all (Go\'s empty string): it asks for a new namespace, not to join one').toBeUndefined()
+    expect(namespacesToCreate(spec)).toEqual(['uts', 'network'])
   })
 
   it('refuses an entry with a path (joining a namespace comes later), naming it', async () => {
@@ -91,7 +142,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const { code, stdout } = await runInNamespaces(probeSpec(['pid']))
     expect(code).toBe(0)
     const seen = probeLines(stdout).find((l) => 'pid' in l) as { pid: number; ppid: number }
-    expect(seen.pid, `expected PID 1 inside the container but saw ${seen.pid} — did the process fork after unshare(CLONE_NEWPID)?`).toBe(1)
+    expect(seen.pid, `expected PID 1 inside the container but saw ${seen.pid}: who enters a new PID namespace, the process that calls unshare(CLONE_NEWPID) or the children it makes afterwards? (pid_namespaces(7); "unshare, and why PID needs a fork")`).toBe(1)
     expect(seen.ppid, 'PID 1 has no parent inside its namespace: getppid() must be 0').toBe(0)
   })
 
@@ -106,8 +157,8 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
       returned = await enterNamespaces(h, spec)
       nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${returned}/status`, 'utf8'))?.[1] ?? ''
     })
-    expect(returned, `enterNamespaces returned the helper's own PID ${relay}: that process stays outside as the relay; return the PID fork() gave`).not.toBe(relay)
-    expect(nspid.split(/\s+/), `enterNamespaces returned ${returned}: that must be the PID fork() gave, which the host sees and the container calls 1`).toEqual([String(returned), '1'])
+    expect(returned, `enterNamespaces returned the helper's own PID ${relay}: after the fork that process is the relay, which stays outside; which process will run the command? ("The relay, and dying with it")`).not.toBe(relay)
+    expect(nspid.split(/\s+/), `enterNamespaces returned ${returned}, whose NSpid is ${nspid || 'unknown'}: the PID to return is the host's number for the process the container calls 1`).toEqual([String(returned), '1'])
   })
 
   it('sets the container\'s hostname and leaves the one it started with alone', async () => {
@@ -116,15 +167,16 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     spec.hostname = 'box-02'
     const { stdout, sandbox: box } = await runInNamespaces(spec)
     expect(probeValue(stdout, 'hostname'), 'the probe must see the hostname from spec.hostname').toBe('box-02')
-    expect(await box.hostname(), 'the UTS namespace the container started from was renamed (here the test\'s sandbox; without it, the host): was sethostname() called before unshare(CLONE_NEWUTS)?').toBe(SANDBOX_HOSTNAME)
+    expect(await box.hostname(), 'the UTS namespace the container started from was renamed (here the test\'s sandbox; without it, the host): whose UTS namespace is the caller in at the moment sethostname(2) runs? ("The hostname")').toBe(SANDBOX_HOSTNAME)
     expect(hostname()).toBe(before)
   })
 
   it('has its own pid, uts and ipc namespaces and shares the others', async () => {
     const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['ns']))
     const inside = probeValue<Record<Kind, string>>(stdout, 'ns')
-    for (const kind of ['pid', 'uts', 'ipc'] as const)
-      expect(inside[kind], `/proc/self/ns/${kind} is the one the container started from: was "${kind}" unshared before fork?`).not.toBe(box.namespaces[kind])
+    expect(inside.pid, 'the command\'s /proc/self/ns/pid is the one it started in: a new PID namespace has no member until a process is created in it (pid_namespaces(7))').not.toBe(box.namespaces.pid)
+    for (const kind of ['uts', 'ipc'] as const)
+      expect(inside[kind], `the command's /proc/self/ns/${kind} is the one it started in, although the spec lists "${kind}": what does unshare(2) do to its caller, and which process then runs the command?`).not.toBe(box.namespaces[kind])
     for (const kind of ['net', 'mnt', 'user', 'cgroup'] as const)
       expect(inside[kind], `/proc/self/ns/${kind} must stay the one the container started from in this chapter: unshare only what the spec lists`).toBe(box.namespaces[kind])
   })
@@ -134,7 +186,16 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const inside = probeValue<Record<Kind, string>>(stdout, 'ns')
     expect(inside.pid, 'the spec lists "pid": the container needs its own').not.toBe(box.namespaces.pid)
     for (const kind of ['uts', 'ipc'] as const)
-      expect(inside[kind], `the spec lists only "pid", yet the container has a ${kind} namespace of its own: read linux.namespaces instead of a fixed list`).toBe(box.namespaces[kind])
+      expect(inside[kind], `the spec lists only "pid", yet the container has a ${kind} namespace of its own: which namespaces does config.json's linux.namespaces ask for?`).toBe(box.namespaces[kind])
+  })
+
+  it('forks even without a PID namespace: the container\'s process is always the relay\'s child', async () => {
+    const { code, stdout, pid, relay } = await runInNamespaces(probeSpec(['pid'], ['uts', 'ipc']))
+    expect(code).toBe(0)
+    const seen = probeLines(stdout).find((l) => 'pid' in l) as { pid: number; ppid: number }
+    expect(pid, `the spec lists no "pid" and enterNamespaces returned the helper's own PID ${relay}: the doc comment asks for a fork whatever the namespaces, so the relay, the parent-death signal and the PID returned work the same for every spec`).not.toBe(relay)
+    expect(seen.ppid, `the command's parent is ${seen.ppid}, not the relay ${relay}: the command must run in the forked child`).toBe(relay)
+    expect(seen.pid, 'without a PID namespace the command sees its host PID: the one enterNamespaces returned').toBe(pid)
   })
 
   it('mounts nothing: the container sees the mount table it started with', async () => {
@@ -171,7 +232,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
       stdout!.once('end', () => resolve(true))
       setTimeout(() => resolve(false), 2000)
     })
-    expect(closed, 'a background process outlived PID 1 by 2 s and still holds stdout: in a PID namespace the kernel kills every process when PID 1 exits — did the command run after fork()?').toBe(true)
+    expect(closed, 'a background process outlived PID 1 by 2 s and still holds stdout: the kernel kills every process of a PID namespace when its PID 1 exits: was the shell PID 1 of a new one?').toBe(true)
   })
 
   it('dies with its relay: killing the helper\'s first process kills PID 1', async () => {
@@ -180,8 +241,21 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const pid = await enterNamespaces(helper, probeSpec([]))
     onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
     process.kill(helper.pid, 'SIGKILL') // the relay, as a supervisor that gives up on a start would
-    const gone = await waitFor(() => !alive(pid) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 2000)
-    expect(gone, `PID 1 (host PID ${pid}) survived its relay: ask for SIGKILL on parent death (setParentDeathSignal) in the child, right after fork — set before it, it belongs to the parent and fork clears it`).toBe(true)
+    const gone = await waitFor(() => ended(pid), 2000)
+    expect(gone, `PID 1 (host PID ${pid}) was still running 2 s after its relay was killed: which process must hold a parent-death signal, what does fork(2) do to one, and which signal can a PID 1 not ignore? (prctl(2); "The relay, and dying with it"; "PID 1 is special")`).toBe(true)
+  })
+
+  it('does not leave PID 1 behind when the relay dies before PID 1 asked to die with it', async () => {
+    const helper = startHelper()
+    await sandbox(helper)
+    const { racing, state } = relayDyingBeforePrctl(helper)
+    onCleanup(() => state.forked > 0 && alive(state.forked) && process.kill(state.forked, 'SIGKILL'))
+    const error = await caught(() => enterNamespaces(racing, probeSpec([])))
+    expect(state.forked, 'enterNamespaces never forked').toBeGreaterThan(0)
+    const gone = await waitFor(() => ended(state.forked), 5000)
+    expect(gone, `the relay died between fork and PID 1's prctl(PR_SET_PDEATHSIG), and PID 1 (host PID ${state.forked}) was still running 5 s later: a parent-death signal asked for after the parent is gone never comes. How does runc notice (the getppid() check in standard_init_linux.go), and which PID tells you here?`).toBe(true)
+    expect(error, 'with its relay gone the container cannot run: enterNamespaces must fail with a ContainerError').toBeInstanceOf(ContainerError)
+    expect(error.exitCode).toBe(125)
   })
 
   it('refuses a hostname without a UTS namespace, before it touches any hostname', async () => {
@@ -191,8 +265,20 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const spec = probeSpec([], ['pid'])
     spec.hostname = 'not-allowed'
     const error = await caught(() => setHostname(helper, spec, ['pid']))
-    expect(await hostnameIn(`/proc/${helper.pid}/ns/uts`), 'the hostname changed although "uts" was not created: check before calling sethostname, which would rename the host').toBe('sandbox')
+    expect(await hostnameIn(`/proc/${helper.pid}/ns/uts`), 'the hostname changed although "uts" was not created (here a sandbox; without it, the host\'s): whose hostname does sethostname(2) change, and what can an error thrown afterwards still undo? ("The hostname")').toBe('sandbox')
     expect(error, 'setting a hostname without "uts" in the created namespaces must throw a ContainerError').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
+  })
+
+  it('treats an empty hostname as none, as runc does', async () => {
+    const spec = probeSpec(['hostname'], ['pid', 'uts'])
+    spec.hostname = ''
+    const { code, stdout } = await runInNamespaces(spec)
+    expect(code).toBe(0)
+    expect(probeValue(stdout, 'hostname'), 'spec.hostname is "": runc sets a hostname only when it is not empty, so the container keeps the name its new UTS namespace copied').toBe(SANDBOX_HOSTNAME)
+    const helper = startHelper()
+    await helper.unshare(['uts'])
+    const refused = await caught(() => setHostname(helper, spec, ['pid']))
+    expect(refused?.message, 'spec.hostname is "" and there is no UTS namespace: an empty hostname asks for nothing, so there is nothing to refuse').toBeUndefined()
   })
 })

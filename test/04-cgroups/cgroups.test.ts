@@ -87,21 +87,83 @@ describe('cgroupDirs', () => {
   })
 })
 
+/** The limits a kernel holds after a run of writes; Infinity is "no limit". */
+interface Limits { memory: number; memsw: number; swap: number; quota: number; period: number; pids: number }
+
+/**
+ * What a kernel makes of resourceFiles' writes, in their order: each file's parser, and on v1 the
+ * checks across files (mm/memcontrol.c keeps memory+swap at or above memory after every write;
+ * kernel/sched/core.c checks a new quota against the period in force and the parent's share of
+ * CPU). Resolves to the first refusal, or to the limits set.
+ */
+function kernelModel(version: 1 | 2, files: [Controller, string, string][], parentCpu = Infinity): { refused?: string; limits: Limits } {
+  const limits: Limits = { memory: Infinity, memsw: Infinity, swap: Infinity, quota: Infinity, period: 100000, pids: Infinity }
+  const written: string[] = []
+  const bytesOrNone = (n: number) => (n === Infinity ? 'no limit' : String(n))
+  const number = (value: string, none: string) => (value === none ? Infinity : /^\d+$/.test(value) ? Number(value) : NaN)
+  for (const [, file, value] of files) {
+    const refuse = (why: string) => ({
+      refused: `a v${version} kernel refuses "${value}" in ${file} with EINVAL${written.length ? ` (after ${written.join(', ')})` : ''}: ${why}`,
+      limits,
+    })
+    const docs = version === 1 ? 'Documentation/admin-guide/cgroup-v1/' : 'Documentation/admin-guide/cgroup-v2.rst'
+    if (file === 'memory.limit_in_bytes' || file === 'memory.memsw.limit_in_bytes') {
+      const bytes = number(value, '-1')
+      if (Number.isNaN(bytes)) return refuse(`it takes a number of bytes, or this file's own word for "no limit": see ${docs}memory.rst`)
+      const next = { ...limits, [file === 'memory.limit_in_bytes' ? 'memory' : 'memsw']: bytes }
+      if (next.memsw < next.memory) return refuse(`memory+swap may never be below memory, after any single write (memory ${limits.memory}, memory+swap ${limits.memsw} before it): ${docs}memory.rst, "memsw"`)
+      Object.assign(limits, next)
+    } else if (file === 'cpu.cfs_period_us' || file === 'cpu.cfs_quota_us') {
+      const us = number(value, '-1')
+      if (Number.isNaN(us) || us < 1000) return refuse(`it takes microseconds, at least 1000, or this file's own word for "no limit": see Documentation/scheduler/sched-bwc.rst`)
+      const next = { ...limits, [file === 'cpu.cfs_period_us' ? 'period' : 'quota']: us }
+      // No quota of its own is fine: the cgroup is then held to its parent's.
+      if (next.quota !== Infinity && next.quota / next.period > parentCpu)
+        return refuse(`the parent may use ${parentCpu} CPU, and ${next.quota} µs per the period in force (${next.period} µs) is more: a new quota is checked against the period the cgroup has at that moment (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`)
+      Object.assign(limits, next)
+    } else if (file === 'memory.max' || file === 'memory.swap.max') {
+      const bytes = number(value, 'max')
+      if (Number.isNaN(bytes)) return refuse(`it takes a number of bytes or this file's word for "no limit": see ${docs}, "${file}"`)
+      limits[file === 'memory.max' ? 'memory' : 'swap'] = bytes
+    } else if (file === 'cpu.max') {
+      const [quota = '', period = '100000', extra] = value.split(' ')
+      const us = number(quota, 'max')
+      if (Number.isNaN(us) || !/^\d+$/.test(period) || extra !== undefined) return refuse(`it takes "QUOTA PERIOD", with this file's word for "no limit" as the quota: see ${docs}, "cpu.max"`)
+      Object.assign(limits, { quota: us, period: Number(period) })
+    } else if (file === 'pids.max') {
+      const max = number(value, 'max')
+      if (Number.isNaN(max)) return refuse(`it takes a count, or this file's own word for "no limit": see ${version === 1 ? `${docs}pids.rst` : `${docs}, "pids.max"`}`)
+      limits.pids = max
+    } else if (file === 'cpu.shares' || file === 'cpu.weight') {
+      if (!/^\d+$/.test(value)) return refuse('it takes a number')
+    } else return refuse(`a v${version} cgroup has no file ${file}`)
+    written.push(`${file} ${value}`)
+  }
+  return { limits }
+}
+
+/** The files' names and values, whatever the order. */
+const byName = (files: [Controller, string, string][]) => Object.fromEntries(files.map(([, file, value]) => [file, value]))
+
 describe('resourceFiles', () => {
   const resources: Resources = { memory: { limit: 64 * MiB, swap: 64 * MiB }, cpu: { quota: 20000, period: 100000 }, pids: { limit: 32 } }
+  const unlimited: Resources = { memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 100000 }, pids: { limit: -1 } }
 
-  it('writes v1\'s files, period before quota and memory before memory+swap', () => {
-    expect(resourceFiles(resources, 1), 'v1 writes the period before the quota (a quota is checked against the current period)').toEqual([
-      ['memory', 'memory.limit_in_bytes', String(64 * MiB)],
-      ['memory', 'memory.memsw.limit_in_bytes', String(64 * MiB)],
-      ['cpu', 'cpu.cfs_period_us', '100000'],
-      ['cpu', 'cpu.cfs_quota_us', '20000'],
-      ['pids', 'pids.max', '32'],
-    ])
+  it('writes v1\'s files, in an order a v1 kernel accepts', () => {
+    const files = resourceFiles(resources, 1)
+    expect(byName(files), 'v1 has a file per limit, named after its controller (chapter text, "From linux.resources to files")').toEqual({
+      'memory.limit_in_bytes': String(64 * MiB),
+      'memory.memsw.limit_in_bytes': String(64 * MiB),
+      'cpu.cfs_period_us': '100000',
+      'cpu.cfs_quota_us': '20000',
+      'pids.max': '32',
+    })
+    const { refused } = kernelModel(1, files)
+    expect(refused, refused).toBeUndefined()
   })
 
   it('writes v2\'s files: memory.max, swap alone in memory.swap.max, "quota period" in cpu.max', () => {
-    expect(resourceFiles(resources, 2), 'OCI\'s swap counts memory + swap, v2\'s memory.swap.max the swap alone (swap - limit); cpu.max is "QUOTA PERIOD"').toEqual([
+    expect(resourceFiles(resources, 2), 'OCI\'s swap counts memory + swap, v2\'s memory.swap.max the swap alone; cpu.max holds quota and period').toEqual([
       ['memory', 'memory.max', String(64 * MiB)],
       ['memory', 'memory.swap.max', '0'],
       ['cpu', 'cpu.max', '20000 100000'],
@@ -109,26 +171,52 @@ describe('resourceFiles', () => {
     ])
   })
 
-  it('writes nothing for resources that are not set, and "max" for an unlimited pids limit', () => {
+  it('writes nothing for resources that are not set', () => {
+    expect(resourceFiles({}, 1)).toEqual([])
     expect(resourceFiles({}, 2)).toEqual([])
     expect(resourceFiles({ pids: { limit: 0 } }, 1)).toEqual([['pids', 'pids.max', 'max']])
-  })
-
-  it('spells "no limit" as the kernel wants it: -1 in v1\'s memory and CPU files, max on v2 and in pids.max', () => {
-    const unlimited: Resources = { memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 100000 }, pids: { limit: -1 } }
-    expect(resourceFiles(unlimited, 1), 'v1 refuses "max" in memory.limit_in_bytes, memory.memsw.limit_in_bytes and cpu.cfs_quota_us (EINVAL): no limit is -1 there, while pids.max takes "max" (and refuses -1)').toEqual([
+    expect(resourceFiles({ memory: { limit: -1, swap: -1 }, cpu: { quota: -1 } }, 1), 'v1 spells "no limit" -1 in the memory and cpu files').toEqual([
       ['memory', 'memory.limit_in_bytes', '-1'],
       ['memory', 'memory.memsw.limit_in_bytes', '-1'],
-      ['cpu', 'cpu.cfs_period_us', '100000'],
       ['cpu', 'cpu.cfs_quota_us', '-1'],
-      ['pids', 'pids.max', 'max'],
     ])
-    expect(resourceFiles(unlimited, 2), 'v2 spells no limit "max" in every file (memory.swap.max included), never -1').toEqual([
-      ['memory', 'memory.max', 'max'],
+    expect(resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, 2), 'an OCI swap of -1 is unlimited swap: "max"').toEqual([
+      ['memory', 'memory.max', String(64 * MiB)],
       ['memory', 'memory.swap.max', 'max'],
-      ['cpu', 'cpu.max', 'max 100000'],
-      ['pids', 'pids.max', 'max'],
     ])
+  })
+
+  for (const version of [1, 2] as const) {
+    it(`spells "no limit" in each v${version} file as that file takes it`, () => {
+      const files = resourceFiles(unlimited, version)
+      const { refused, limits } = kernelModel(version, files)
+      expect(refused, refused).toBeUndefined()
+      for (const limit of ['memory', version === 1 ? 'memsw' : 'swap', 'quota', 'pids'] as const)
+        expect(limits[limit], `a limit of -1 means no limit, but after ${files.map(([, f, v]) => `${f} ${v}`).join(', ')} the ${limit} limit is ${limits[limit]}`).toBe(Infinity)
+    })
+  }
+
+  it('sets a v1 CPU limit below a parent that has one, in an order the kernel accepts', () => {
+    // 80 ms per 200 ms is 0.4 CPU, below a parent's 0.5; the cgroup starts with a 100 ms period.
+    const { refused, limits } = kernelModel(1, resourceFiles({ cpu: { quota: 80000, period: 200000 } }, 1), 0.5)
+    expect(refused, refused).toBeUndefined()
+    expect(limits.quota / limits.period).toBe(0.4)
+  })
+
+  it('sets memory and memory+swap on v1 in an order the kernel accepts', () => {
+    const { refused } = kernelModel(1, resourceFiles({ memory: { limit: 16 * MiB, swap: 32 * MiB } }, 1))
+    expect(refused, refused).toBeUndefined()
+  })
+
+  it('refuses a swap limit without a memory limit or below it, as runc does', async () => {
+    for (const memory of [{ swap: 64 * MiB }, { limit: -1, swap: 64 * MiB }, { limit: 64 * MiB, swap: 32 * MiB }]) {
+      for (const version of [1, 2] as const) {
+        const error = await caught(() => resourceFiles({ memory }, version))
+        const what = `v${version}, memory ${JSON.stringify(memory)}`
+        expect(error, `${what}: OCI's memory.swap counts memory + swap, so it needs a memory limit it is not below (runc: "unable to set swap limit without memory limit"); expected a ContainerError`).toBeInstanceOf(ContainerError)
+        expect(error.message, `${what}: the error must name both memory.swap and memory.limit`).toMatch(/memory\.swap.*memory\.limit|memory\.limit.*memory\.swap/)
+      }
+    }
   })
 })
 
@@ -183,6 +271,38 @@ describe('cgroup v2, on a directory laid out like one', () => {
     expect(read('user.slice'), 'user.slice lacks pids: write "+pids" (and only that) to its cgroup.subtree_control').toBe('+pids')
     expect(read('user.slice/user-0.slice').split(' ').sort(), 'a parent below must enable both').toEqual(['+memory', '+pids'])
   })
+
+  it('enables only the controllers the limits use, and none for no limits', async () => {
+    const root = fakeV2()
+    const spec = probeSpec([])
+    spec.linux!.resources = { pids: { limit: 32 } }
+    spec.linux!.cgroupsPath = 'minidocker/c3'
+    await createCgroup(spec, { root, self: V2_SELF })
+    const subtree = (dir: string) => {
+      const file = join(root, dir, 'cgroup.subtree_control')
+      return existsSync(file) ? readFileSync(file, 'utf8').trim() : '(never written)'
+    }
+    for (const dir of ['.', 'user.slice', 'user.slice/user-0.slice', 'user.slice/user-0.slice/minidocker'])
+      expect(subtree(dir), `${dir}/cgroup.subtree_control: only pids is limited, so only pids is enabled (an enabled controller costs every sibling, and a hybrid host's cgroup2 tree has none to offer)`).toBe('+pids')
+    const bare = probeSpec([])
+    bare.linux!.cgroupsPath = 'minidocker/c4'
+    const other = fakeV2()
+    await createCgroup(bare, { root: other, self: V2_SELF })
+    expect(existsSync(join(other, 'cgroup.subtree_control')), 'no limits, no controller to enable: cgroup.subtree_control must stay unwritten').toBe(false)
+  })
+
+  it('removes what cgroupsPath names and never the base it nested in, even when that is empty', async () => {
+    const root = fakeV2()
+    // The caller says it is in /lonely/caller: the base is /lonely, which is not the container's.
+    mkdirSync(join(root, 'lonely'))
+    const spec = probeSpec([])
+    spec.linux!.cgroupsPath = 'minidocker/c5'
+    const cgroup = await createCgroup(spec, { root, self: '0::/lonely/caller\n' })
+    await removeCgroup(cgroup)
+    expect(existsSync(join(root, 'lonely/minidocker/c5')), 'the leaf is still there').toBe(false)
+    expect(existsSync(join(root, 'lonely/minidocker')), 'lonely/minidocker, named by cgroupsPath and now empty, is still there: the last container out removes the parents its cgroupsPath names').toBe(false)
+    expect(existsSync(join(root, 'lonely')), 'lonely/ was removed: it is the base the cgroup was nested in (someone else\'s cgroup), and removal must stop below it').toBe(true)
+  })
 })
 
 // The title names the host's version without calling chapter code while tests are collected.
@@ -209,7 +329,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const { cgroup, stdout } = await runLimited(limitedSpec(['cgroup', 'exit:0'], { pids: { limit: 64 } }))
     const seen = parseCgroups(probeValue<string>(stdout, 'cgroup'))
     for (const [controller, path] of expectedPaths(cgroup)) {
-      expect(seen.get(controller), `the probe's first instruction ran in ${controller || 'v2'} cgroup ${seen.get(controller)}, not in the container's ${path}: did forkIntoCgroup join the PID fork() returned (not the helper's relay), in every hierarchy, before it resolved?`).toBe(path)
+      expect(seen.get(controller), `the probe's first instruction ran in ${controller || 'v2'} cgroup ${seen.get(controller)}, not in the container's ${path}: was the process that execs in this hierarchy's cgroup when forkIntoCgroup resolved? (chapter text: "No window without limits")`).toBe(path)
     }
   })
 
@@ -224,7 +344,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     })
     const seen = parseCgroups(probeValue<string>(run!.stdout, 'cgroup'))
     for (const [controller, path] of expectedPaths(cgroup!))
-      expect(seen.get(controller), `fork resolved to undefined, so helper.pid execs: it must be in ${path} before forkIntoCgroup resolves`).toBe(path)
+      expect(seen.get(controller), `fork resolved to undefined: nothing was forked, and the process that execs the probe ran outside ${path}`).toBe(path)
   })
 
   it(`joins a real cgroup2 tree as well (${V2_TREE ?? 'none on this machine'}), and removes it`, async () => {
@@ -248,7 +368,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const forked = probeValue<number>(stdout, 'forked')
     const why = forked > 7
       ? 'the limit did not hold: was the process in the cgroup before exec?'
-      : 'a process that is not the container\'s counts against its limit: is the helper\'s relay (helper.pid, which stays on the host\'s side for the whole run) in the cgroup? Join only the PID fork() returned'
+      : 'a process that is not the container\'s counts against its limit: is the helper\'s relay (helper.pid, which stays on the host\'s side for the whole run) in the cgroup?'
     expect(forked, `PID 1 forked ${forked} children under pids.max 8 (PID 1 + 7 expected): ${why}`).toBe(7)
     expect(probeValue(stdout, 'error'), 'fork past pids.max fails with EAGAIN').toBe('EAGAIN')
   })
@@ -257,7 +377,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const spec = limitedSpec(['alloc:64'], { memory: { limit: 16 * MiB, swap: 16 * MiB } })
     const { code, oomKilled: oom } = await runLimited(spec)
     expect(code, 'a process killed by the OOM killer dies of SIGKILL: 128 + 9').toBe(137)
-    expect(oom, 'the run must report the OOM kill: read oom_kill (memory.oom_control on v1, memory.events on v2) while the cgroup still exists, before it is removed').toBe(true)
+    expect(oom, 'the run did not report the OOM kill: the kernel counts OOM kills in a file of the cgroup, which goes when the cgroup is removed').toBe(true)
   })
 
   it('does not report an OOM kill for a process within its limit', async () => {
@@ -283,7 +403,9 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
   })
 
   it('is removed after the container exits', async () => {
-    const { cgroup } = await runLimited(limitedSpec(['exit:3'], { pids: { limit: 8 } }))
+    const spec = limitedSpec(['exit:3'], { pids: { limit: 8 } })
+    spec.linux!.cgroupsPath += '/c' // a parent of this test's own: minidocker-test/ may hold other runs
+    const { cgroup } = await runLimited(spec)
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there: rmdir it after the container exits`).toBe(false)
     for (const dir of dirsOf(cgroup)) expect(existsSync(dirname(dir)), `${dirname(dir)} (made for this cgroup) is still there`).toBe(false)
   })
@@ -310,18 +432,38 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
   it('accepts "no limit" in every file, spelled as this kernel version wants it', async () => {
     const spec = limitedSpec(['exit:0'], { memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 100000 }, pids: { limit: -1 } })
     const error = await caught(async () => removeCgroup(await createCgroup(spec)))
-    expect(error?.message, 'the kernel refused "no limit": v1 spells it -1 in memory.limit_in_bytes, memory.memsw.limit_in_bytes and cpu.cfs_quota_us, v2 spells it max; pids.max says max on both').toBeUndefined()
+    expect(error?.message, `the kernel refused "no limit" (${error?.message}): each file documents its own word for it (Documentation/admin-guide/cgroup-v1/ or cgroup-v2.rst)`).toBeUndefined()
   })
 
-  it('sets a CPU limit below a parent that has one (v1: the period before the quota)', async () => {
+  it('sets a 0.4 CPU limit (80 ms per 200 ms) below a parent limited to 0.5 CPU', async () => {
     const parent = limitedSpec(['exit:0'], { cpu: { quota: 50000, period: 100000 } })
     const child = limitedSpec(['exit:0'], { cpu: { quota: 80000, period: 200000 } })
     child.linux!.cgroupsPath = `${parent.linux!.cgroupsPath}/c`
     const outer = await createCgroup(parent)
-    // 0.4 CPU fits the parent's 0.5, but 80 ms per the default 100 ms period would not (EINVAL).
     const error = await caught(async () => removeCgroup(await createCgroup(child)))
     await removeCgroup(outer)
-    expect(error?.message, 'a 0.4 CPU limit below a 0.5 CPU parent was refused: on v1, write cpu.cfs_period_us before cpu.cfs_quota_us, or the new quota is checked against the old 100 ms period').toBeUndefined()
+    expect(error?.message, `a 0.4 CPU limit below a 0.5 CPU parent was refused (${error?.message}): what does the kernel check a new quota against, at the moment it is written? (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`).toBeUndefined()
+  })
+
+  it('lets two containers share a parent: neither removes or waits on the other\'s, and the last one out removes it', async () => {
+    const shared = testCgroupPath()
+    const specs = ['a', 'b'].map((name) => {
+      const spec = probeSpec([])
+      spec.linux!.resources = { pids: { limit: 8 } }
+      spec.linux!.cgroupsPath = `${shared}/${name}`
+      return spec
+    })
+    const first = await createCgroup(specs[0]!)
+    const second = await createCgroup(specs[1]!)
+    const started = Date.now()
+    const error = await caught(() => removeCgroup(first))
+    const waited = Date.now() - started
+    expect(error?.message, `removing the first container failed while the second still uses their shared parent (${error?.message}): a parent another container uses is not this one's to remove, and that is no error`).toBeUndefined()
+    expect(waited, `removing the first container took ${waited} ms: a parent in use by another container will not empty by waiting; only a leaf is worth retrying`).toBeLessThan(500)
+    for (const dir of dirsOf(second)) expect(existsSync(dir), `${dir}, the other container's cgroup, is gone: removal must never take what another container uses`).toBe(true)
+    await removeCgroup(second)
+    for (const dir of dirsOf(second))
+      expect(existsSync(dirname(dir)), `${dirname(dir)}, shared by both, is still there after both ended: the last container out removes the parents its cgroupsPath names, also when another container made them`).toBe(false)
   })
 
   it('waits for the last process to leave before removing the cgroup (rmdir fails with EBUSY until then)', async () => {
@@ -331,7 +473,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     await joinCgroup(cgroup, helper.pid)
     await helper.exec(PROBE_PATH, [PROBE_PATH, 'sleep:100'], [])
     const error = await caught(() => removeCgroup(cgroup))
-    expect(error?.message, 'removeCgroup gave up while a process was still inside for 100 ms more: retry rmdir on EBUSY for about a second').toBeUndefined()
+    expect(error?.message, `removeCgroup gave up (${error?.message}) while a process was still inside for 100 ms more: a container's last processes take a moment to leave`).toBeUndefined()
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after removeCgroup resolved`).toBe(false)
   })
 })

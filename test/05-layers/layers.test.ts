@@ -21,6 +21,23 @@ function populate(dir: string, files: Record<string, string>): void {
   }
 }
 
+/** The parts of an overlay data string, option by option (the kernel does not mind their order). */
+function parseOptions(data: string): Record<string, string> {
+  return Object.fromEntries(data.split(',').map((option) => {
+    const eq = option.indexOf('=')
+    return eq === -1 ? [option, ''] : [option.slice(0, eq), option.slice(eq + 1)]
+  }))
+}
+
+/** What kind of file `path` is, in words, for a failure message. */
+function describeEntry(path: string): string {
+  const stats = lstatSync(path, { throwIfNoEntry: false })
+  if (!stats) return 'nothing'
+  if (stats.isFile()) return `a regular file of ${stats.size} bytes`
+  if (stats.isCharacterDevice()) return `a character device ${stats.rdev >> 8}:${stats.rdev & 0xff}`
+  return stats.isDirectory() ? 'a directory' : 'neither a file nor a character device'
+}
+
 /** A two-layer "image" and an empty upper/work pair, in plain folders. */
 function stack(): OverlayDirs & { root: string; base: string; top: string; merged: string } {
   const root = tempDir()
@@ -34,9 +51,10 @@ function stack(): OverlayDirs & { root: string; base: string; top: string; merge
 
 describe('overlayOptions', () => {
   it('lists lowerdir topmost first, then upperdir and workdir', () => {
-    expect(overlayOptions({ lower: ['/l/top', '/l/mid', '/l/base'], upper: '/c/diff', work: '/c/work' }), 'lower[0] is the topmost layer, and lowerdir lists the topmost first').toBe(
-      'lowerdir=/l/top:/l/mid:/l/base,upperdir=/c/diff,workdir=/c/work',
-    )
+    const options = parseOptions(overlayOptions({ lower: ['/l/top', '/l/mid', '/l/base'], upper: '/c/diff', work: '/c/work' }))
+    expect(Object.keys(options).sort(), 'the options an overlay with an upper layer takes (man 8 mount, "Mount options for overlay"), each once').toEqual(['lowerdir', 'upperdir', 'workdir'])
+    expect(options.lowerdir, 'lower[0] is the topmost layer: in which order does the kernel read lowerdir, and what separates its entries? (overlayfs.rst, "Multiple lower layers")').toBe('/l/top:/l/mid:/l/base')
+    expect([options.upperdir, options.workdir]).toEqual(['/c/diff', '/c/work'])
   })
 
   it('refuses paths the kernel would split at "," or ":"', async () => {
@@ -68,14 +86,14 @@ describeKernel('mountOverlay', () => {
     expect(existsSync(join(s.upper, 'etc/motd')), 'only the written file is copied up').toBe(false)
   })
 
-  it('leaves a whiteout (a 0/0 character device) in the upper layer for a deleted file', async () => {
+  it('leaves a whiteout in the upper layer for a deleted file', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
     rmSync(ns.inside(join(s.merged, 'data/old.txt')))
-    const mark = lstatSync(join(s.upper, 'data/old.txt'))
-    expect(mark.isCharacterDevice() && mark.rdev === 0, 'a deleted lower file is recorded as a 0/0 char device').toBe(true)
-    expect(isWhiteout(mark), 'isWhiteout() must recognise the mark overlayfs wrote').toBe(true)
+    expect(isWhiteout(lstatSync(join(s.upper, 'data/old.txt'))), 'isWhiteout() must recognise the mark overlayfs left in upper for the deleted data/old.txt (look at it: ls -l; overlayfs.rst, "whiteouts and opaque directories")').toBe(true)
+    expect(isWhiteout(lstatSync(join(s.base, 'etc/os-release'))), 'isWhiteout() took a regular file for a whiteout: what else does every regular file share with the mark?').toBe(false)
+    expect(isWhiteout(lstatSync('/dev/null')), 'isWhiteout() took /dev/null (a character device 1/3) for a whiteout').toBe(false)
     expect(existsSync(join(s.base, 'data/old.txt')), 'the lower layer still has the file').toBe(true)
     expect(existsSync(ns.inside(join(s.merged, 'data/old.txt'))), 'the container no longer sees it').toBe(false)
   })
@@ -88,7 +106,7 @@ describeKernel('mountOverlay', () => {
     rmSync(data, { recursive: true })
     mkdirSync(data)
     writeFileSync(join(data, 'new.txt'), 'new\n')
-    expect(await isOpaque(ns.helper, join(s.upper, 'data')), 'the new dir hides the old one: trusted.overlay.opaque=y').toBe(true)
+    expect(await isOpaque(ns.helper, join(s.upper, 'data')), 'isOpaque() must recognise the mark overlayfs put on the replaced data/ in upper (getfattr -d -m - shows it; overlayfs.rst, "whiteouts and opaque directories")').toBe(true)
     expect(await isOpaque(ns.helper, join(s.upper)), 'a dir that was not replaced is not opaque').toBe(false)
     expect(readdirSync(data), 'nothing of the lower data/ may show through an opaque dir').toEqual(['new.txt'])
   })
@@ -103,13 +121,13 @@ describeKernel('mountOverlay', () => {
     expect(readdirSync(ns.inside(s.merged)), 'the mount point is an empty dir again').toEqual([])
   })
 
-  it('still unmounts a union a process holds busy, lazily', async () => {
+  it('still unmounts a union a process holds busy', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
     await ns.helper.chdir(join(s.merged, 'etc'))
     await unmountOverlay(ns.helper, s.merged)
-    expect(await ns.mounts(), 'a busy union must be detached (umount2 with "detach") after EBUSY, not left mounted').not.toContain(s.merged)
+    expect(await ns.mounts(), 'a union a process still uses (its working directory is inside) is still mounted: what does umount2 answer then, and how does Docker get rid of it anyway? (man 2 umount2)').not.toContain(s.merged)
   })
 })
 
@@ -119,14 +137,13 @@ describeKernel('whiteouts made by hand', () => {
     const ns = await mountNamespace()
     mkdirSync(join(s.upper, 'etc'))
     await makeWhiteout(ns.helper, join(s.upper, 'etc/motd'))
-    const mark = lstatSync(join(s.upper, 'etc/motd'))
-    expect(mark.isCharacterDevice() && mark.rdev === 0, `makeWhiteout made a ${mark.isFile() ? 'regular file' : 'non-device'}: overlayfs reads only a character device 0/0 as "deleted"`).toBe(true)
+    const made = describeEntry(join(s.upper, 'etc/motd'))
     mkdirSync(join(s.upper, 'data/sub'), { recursive: true })
     writeFileSync(join(s.upper, 'data/sub/only.txt'), 'only\n')
     await makeOpaque(ns.helper, join(s.upper, 'data/sub'))
     await mountOverlay(ns.helper, s, s.merged)
-    expect(readdirSync(ns.inside(join(s.merged, 'etc'))).sort(), 'a whiteout in upper hides motd of every lower layer').toEqual(['localtime', 'os-release'])
-    expect(readdirSync(ns.inside(join(s.merged, 'data/sub'))), 'the lower data/sub/deep.txt shows through: the opaque mark is the xattr trusted.overlay.opaque with the value "y", on data/sub itself').toEqual(['only.txt'])
+    expect(readdirSync(ns.inside(join(s.merged, 'etc'))).sort(), `etc/motd still shows: makeWhiteout() made ${made}, which overlayfs does not read as "deleted" (compare with the mark it leaves itself, test "leaves a whiteout"; overlayfs.rst, "whiteouts and opaque directories")`).toEqual(['localtime', 'os-release'])
+    expect(readdirSync(ns.inside(join(s.merged, 'data/sub'))), 'the lower data/sub/deep.txt shows through data/sub: overlayfs did not take makeOpaque()\'s mark (which attribute, which value, on which directory? compare with the mark overlayfs leaves itself, test "marks a directory replaced")').toEqual(['only.txt'])
     expect(readdirSync(ns.inside(join(s.merged, 'data'))).sort(), 'data/old.txt vanished, so data/ (the parent) was made opaque too: only the directory given may hide its lower contents').toEqual(['old.txt', 'sub'])
   })
 
@@ -136,18 +153,48 @@ describeKernel('whiteouts made by hand', () => {
     await mountOverlay(ns.helper, s, s.merged)
     const m = ns.inside(s.merged)
     writeFileSync(join(m, 'etc/motd'), 'edited\n')
+    writeFileSync(join(m, 'etc/os-release'), 'edited\n')
     writeFileSync(join(m, 'etc/new'), 'new\n')
     rmSync(join(m, 'data/old.txt'))
     rmSync(join(m, 'etc/localtime'))
     writeFileSync(join(m, 'etc/localtime'), 'UTC\n')
-    expect(changes(s), 'docker diff reads the upper dir alone: D for a whiteout (a 0/0 char device, not any file with rdev 0), C when ANY lower layer has the path (lstat: a dangling symlink is there too), A otherwise; paths start with "/"').toEqual([
+    const found = await changes(ns.helper, s)
+    expect(found.filter((c) => c.kind === 'D'), 'D for deleted names only: does isWhiteout() take an ordinary file for a whiteout?').toEqual([{ kind: 'D', path: '/data/old.txt' }])
+    expect(found.find((c) => c.path === '/etc/motd')?.kind, '/etc/motd is in the top lower layer and was edited: C').toBe('C')
+    expect(found.find((c) => c.path === '/etc/os-release')?.kind, '/etc/os-release is only in the BASE layer and was edited: C when ANY lower layer has the path, not only the nearest').toBe('C')
+    expect(found.find((c) => c.path === '/etc/localtime')?.kind, '/etc/localtime is a symlink of the base layer, absolute, so it dangles on the host; the container replaced it by a file: C, since the base layer has the entry itself, whatever it points at').toBe('C')
+    expect(found, 'docker diff reads the upper dir alone: every level, paths from "/", sorted').toEqual([
       { kind: 'C', path: '/data' },
       { kind: 'D', path: '/data/old.txt' },
       { kind: 'C', path: '/etc' },
       { kind: 'C', path: '/etc/localtime' },
       { kind: 'C', path: '/etc/motd' },
       { kind: 'A', path: '/etc/new' },
+      { kind: 'C', path: '/etc/os-release' },
     ])
+  })
+
+  it('list a replaced directory as docker diff does: deleted, and everything in it added', async () => {
+    const s = stack()
+    const ns = await mountNamespace()
+    mkdirSync(join(s.upper, 'fresh'))
+    await makeOpaque(ns.helper, join(s.upper, 'fresh'))
+    await mountOverlay(ns.helper, s, s.merged)
+    const data = ns.inside(join(s.merged, 'data'))
+    rmSync(data, { recursive: true })
+    mkdirSync(data)
+    writeFileSync(join(data, 'old.txt'), 'again\n')
+    mkdirSync(join(data, 'sub'))
+    writeFileSync(join(data, 'new.txt'), 'new\n')
+    const found = await changes(ns.helper, s)
+    expect(found.find((c) => c.path === '/data')?.kind, 'data/ was removed and made anew, so overlayfs marked it opaque in upper: its whole lower content is gone, which docker diff reports as D (moby\'s overlayDeletedFile in pkg/archive)').toBe('D')
+    expect(found.filter((c) => c.path.startsWith('/data/')), 'below an opaque directory no lower layer shows through: data/old.txt and data/sub have the names of lower entries but are new files, so A').toEqual([
+      { kind: 'A', path: '/data/new.txt' },
+      { kind: 'A', path: '/data/old.txt' },
+      { kind: 'A', path: '/data/sub' },
+    ])
+    expect(found.find((c) => c.path === '/fresh')?.kind, 'an opaque directory that no lower layer has deleted nothing: A').toBe('A')
+    expect(found.map((c) => c.path), 'each path once, sorted').toEqual(['/data', '/data/new.txt', '/data/old.txt', '/data/sub', '/fresh'])
   })
 })
 
@@ -157,7 +204,7 @@ describe('the overlay2 layout', () => {
     const base = createLayer(root, 'base')
     for (const d of [base.diff, base.work, base.merged]) expect(existsSync(d), `${d} is missing`).toBe(true)
     const link = readFileSync(join(root, 'base', 'link'), 'utf8')
-    expect(link, 'link holds a short name (26 characters in Docker)').toMatch(/^[A-Z0-9]{26}$/)
+    expect(link, 'link holds the short name alone, without a newline (26 characters in Docker)').toMatch(/^[A-Z0-9]{26}$/)
     expect(readlinkSync(join(root, 'l', link)), 'l/<link> points at the layer\'s diff').toBe('../base/diff')
     expect(existsSync(join(root, 'base', 'lower')), 'a base layer has no parents: no lower file').toBe(false)
   })
@@ -168,7 +215,9 @@ describe('the overlay2 layout', () => {
     createLayer(root, 'b', 'a')
     createLayer(root, 'c', 'b')
     const link = (id: string) => readFileSync(join(root, id, 'link'), 'utf8')
-    expect(readFileSync(join(root, 'c', 'lower'), 'utf8'), 'a lower file names the whole chain, nearest first: the parent\'s link, then the parent\'s own lower file').toBe(`l/${link('b')}:l/${link('a')}`)
+    const lower = readFileSync(join(root, 'c', 'lower'), 'utf8')
+    expect(lower.endsWith('\n'), 'the lower file ends with a newline, which overlayDirs() and Docker would take for part of the last layer\'s name').toBe(false)
+    expect(lower, 'c\'s lower file must name the whole chain below it, nearest first, by short name (moby\'s overlay2 getLower; chapter text, "The layout on disk")').toBe(`l/${link('b')}:l/${link('a')}`)
     expect(overlayDirs(root, 'c')).toEqual({
       lower: [join(root, 'l', link('b')), join(root, 'l', link('a'))],
       upper: join(root, 'c', 'diff'),
@@ -182,13 +231,14 @@ describe('the -init layer', () => {
     expect(resolvConf('nameserver 127.0.0.53\noptions edns0\n'), 'systemd-resolved\'s stub is unreachable from a container').toBe(
       'options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n',
     )
-    expect(resolvConf('search lan\nnameserver 10.0.0.1\nnameserver ::1\n')).toBe('search lan\nnameserver 10.0.0.1\n')
+    expect(resolvConf('search lan\nnameserver 10.0.0.1\nnameserver ::1\n'), '::1 is the host\'s loopback too').toBe('search lan\nnameserver 10.0.0.1\n')
+    expect(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n'), 'a local dnsmasq (127.0.1.1) is on the host\'s loopback too: all of 127.0.0.0/8 is').toBe('nameserver 192.168.1.1\n')
   })
 
   it('maps localhost and the container\'s own hostname in /etc/hosts', () => {
     const hosts = hostsFile('c0ffee')
     expect(hosts).toMatch(/^127\.0\.0\.1\s+localhost$/m)
-    expect(hosts, 'the container must resolve its own hostname').toMatch(/\sc0ffee$/m)
+    expect(hosts, 'the container must resolve its own hostname, on a loopback address: it has no network of its own yet').toMatch(/^(127(\.\d{1,3}){3}|::1)[ \t]+([^\s]+[ \t]+)*c0ffee$/m)
   })
 })
 
@@ -234,6 +284,7 @@ describeKernel('container layers', () => {
     expect(readFileSync(join(root, 'img-base/diff/etc/os-release'), 'utf8'), 'the image layer changed').toBe('image\n')
     await unmountOverlay(ns.helper, m1)
     await unmountOverlay(ns.helper, m2)
-    expect(await ns.mounts(), 'both overlays must be gone after unmounting').not.toMatch(/ overlay /)
+    const left = await ns.mounts()
+    expect([m1, m2].filter((m) => left.includes(` ${m} `)), 'still mounted after unmountOverlay()').toEqual([])
   })
 })

@@ -21,12 +21,14 @@ export interface Faults {
   blobDelayMs?: number
   /** blob digest → another blob whose answer must have been sent whole before this one starts */
   after?: Record<string, string>
+  /** blobs left out of maxBlobsInFlight: an image's config, which dockerd fetches beside the layers' pool */
+  uncounted?: string[]
 }
 
 export interface Interposer {
   /** "127.0.0.1:PORT": the domain to pull through */
   host: string
-  /** the most blob requests that were open at the same time */
+  /** the most blob requests that were open at the same time (those in `uncounted` aside) */
   maxBlobsInFlight: number
   /** the stalled blobs whose download the client stopped (by closing the connection) */
   abandoned: string[]
@@ -50,12 +52,13 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
   }
   const server = createServer((req, res) => {
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1]
+    const counted = blob !== undefined && !faults.uncounted?.includes(blob)
     if (blob) {
-      inFlight++
+      if (counted) inFlight++
       state.maxBlobsInFlight = Math.max(state.maxBlobsInFlight, inFlight)
       res.once('finish', () => sentWhole(blob).resolve())
       res.once('close', () => {
-        inFlight--
+        if (counted) inFlight--
         // a stalled answer never finishes: closed unfinished, the client gave up on it
         if (faults.stall?.includes(blob) && !res.writableFinished) state.abandoned.push(blob)
       })

@@ -5,6 +5,7 @@
  * and the toggle; copy buttons copy; and the front page and a chapter page are photographed at
  * desktop and phone width into reports/book/. Before the browser, the include rules themselves.
  */
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -73,6 +74,69 @@ test('the instructors\' edition builds, with the reference solutions next to the
     rmSync(out, { recursive: true, force: true })
   }
 })
+
+/**
+ * Runs in the page: every visible piece of text (HTML text and SVG labels) whose contrast with
+ * what is behind it is below 4.5:1, as "ratio colour-on-background: text".
+ */
+function contrastFailures(): string[] {
+  const parse = (c: string): number[] => {
+    const m = /rgba?\(([^)]+)\)/.exec(c) ?? /color\(srgb ([^)]+)\)/.exec(c)
+    if (!m) return [0, 0, 0, 0]
+    const parts = m[1]!.split(/[\s,/]+/).filter(Boolean).map(Number)
+    const scale = c.startsWith('color(') ? 255 : 1
+    return [parts[0]! * scale, parts[1]! * scale, parts[2]! * scale, parts[3] ?? 1]
+  }
+  const over = (top: number[], bottom: number[]): number[] => {
+    const a = top[3]!
+    return [0, 1, 2].map((i) => top[i]! * a + bottom[i]! * (1 - a)).concat(1)
+  }
+  const background = (el: Element | null): number[] => {
+    const layers: number[][] = []
+    for (let e = el; e; e = e.parentElement) {
+      const bg = parse(getComputedStyle(e).backgroundColor)
+      if (bg[3]! > 0) layers.push(bg)
+      if (bg[3] === 1) break
+    }
+    return layers.reduceRight((acc, layer) => over(layer, acc), [255, 255, 255, 1])
+  }
+  const luminance = (c: number[]): number => {
+    const [r, g, b] = c.slice(0, 3).map((v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4 })
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
+  }
+  const ratio = (a: number[], b: number[]): number => { const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p); return (x! + 0.05) / (y! + 0.05) }
+  const failures: string[] = []
+  const seen = new Set<Element>()
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT)
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement
+    if (!el || seen.has(el) || !node.textContent?.trim()) continue
+    seen.add(el)
+    const style = getComputedStyle(el)
+    const box = el.getBoundingClientRect()
+    if (style.visibility !== 'visible' || box.width === 0 || box.height === 0 || el.closest('[hidden], title, desc, .skip-link')) continue
+    let opacity = 1
+    for (let e: Element | null = el; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity)
+    if (opacity < 0.1) continue
+    const svg = el.closest('svg')
+    let behind = background(svg ?? el)
+    if (svg) {
+      // an SVG label sits on the last shape drawn before it that covers its centre
+      const x = box.left + box.width / 2, y = box.top + box.height / 2
+      const under = Array.from(svg.querySelectorAll('rect')).filter((r) => {
+        const b = r.getBoundingClientRect()
+        return (r.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING) && b.left <= x && x <= b.right && b.top <= y && y <= b.bottom
+      }).at(-1)
+      const fill = under ? parse(getComputedStyle(under).fill) : [0, 0, 0, 0]
+      if (fill[3]! > 0) behind = over(fill, behind)
+    }
+    const colour = parse(svg ? style.fill : style.color)
+    const fg = over([colour[0]!, colour[1]!, colour[2]!, colour[3]! * opacity], behind)
+    const r = ratio(fg, behind)
+    if (r < 4.5) failures.push(`${r.toFixed(2)} ${svg ? style.fill : style.color} on rgb(${behind.slice(0, 3).map(Math.round).join(', ')}): ${node.textContent.trim().slice(0, 40)}`)
+  }
+  return failures
+}
 
 describe('the book in a browser', () => {
   let out: string
@@ -198,6 +262,106 @@ describe('the book in a browser', () => {
     expect(problems, 'switching themes logged no error').toEqual([])
   }, 60_000)
 
+  /** The written chapters, the whole-book page and one source page: where code is shown. */
+  const codePages = (): string[] => [...site.pages.filter((p) => p.kind === 'chapter').map((p) => p.file), 'print.html', 'source/chapters/03-rootfs/rootfs.ts.html']
+
+  /** Code blocks whose lines are wider than the block, by what the browser laid out. */
+  const overflowing = (page: Page): Promise<string[]> => page.$$eval('.code-block pre, pre.source', (pres) =>
+    pres.filter((pre) => pre.scrollWidth > pre.clientWidth + 1).map((pre) => {
+      const caption = pre.closest('.code-block')?.querySelector('figcaption')?.textContent
+      return caption ?? (pre.textContent ?? '').split('\n').find((l) => l.length > 60)?.slice(0, 60) ?? ''
+    }))
+
+  test('every line of code is visible at 1280 px and in print', async () => {
+    const problems: string[] = []
+    for (const [name, options, media] of [
+      ['a 1280 px screen', { viewport: { width: 1280, height: 900 } }, 'screen'],
+      // an A4 page at 96 dpi, less the printer's margins
+      ['print', { viewport: { width: 720, height: 1000 } }, 'print'],
+    ] as const) {
+      const { context, page } = await open(options)
+      await page.emulateMedia({ media })
+      for (const file of codePages()) {
+        await page.goto(server.url + file)
+        await page.evaluate(() => document.fonts.ready)
+        for (const block of await overflowing(page)) problems.push(`${name}: ${file}: a block is wider than its box, its lines cut off: ${block}`)
+      }
+      await context.close()
+    }
+    expect(problems, 'on a desktop and on paper long code lines must wrap (book.css), never hide behind a scroll bar').toEqual([])
+  }, 180_000)
+
+  test('at 390 px a code block that scrolls sideways says so', async () => {
+    const { context, page, problems } = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    let scrolling = 0
+    for (const file of site.pages.filter((p) => p.kind === 'chapter').map((p) => p.file)) {
+      await page.goto(server.url + file)
+      await page.evaluate(() => document.fonts.ready)
+      const blocks = await page.$$eval('.code-block pre', (pres) => pres.filter((pre) => pre.scrollWidth > pre.clientWidth + 1).map((pre) => {
+        const block = pre.closest('.code-block')!
+        const hint = block.querySelector('.scroll-hint') as HTMLElement | null
+        return { caption: block.querySelector('figcaption')?.textContent ?? pre.textContent!.slice(0, 40), shown: !!hint && hint.offsetHeight > 0 && getComputedStyle(hint).visibility === 'visible' }
+      }))
+      scrolling += blocks.length
+      for (const b of blocks) if (!b.shown) problems.push(`${file}: a block scrolls sideways with no visible hint: ${b.caption}`)
+    }
+    await context.close()
+    expect(scrolling, 'some starter code is wider than a phone, so this test has blocks to look at').toBeGreaterThan(0)
+    expect(problems, 'a block that scrolls shows "scroll sideways" (book.js adds .scrolls, book.css shows the hint)').toEqual([])
+  }, 120_000)
+
+  test('Copy on a here-document block gives a command that runs', async () => {
+    const { context, page, problems } = await open()
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'])
+    await page.goto(server.url + chapterFile(findChapter('07')))
+    const block = page.locator('.code-block', { hasText: "<<'EOF'" }).first()
+    await block.hover()
+    await block.locator('button.copy').click()
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('button.copy')).some((b) => b.textContent === 'Copied'))
+    const copied = await page.evaluate(() => navigator.clipboard.readText())
+    expect(copied, 'the here-document keeps its body and its terminator').toMatch(/<<'EOF'\n(.+\n)+EOF\n/)
+    expect(copied, 'prompts and output are left out').not.toMatch(/^# |HTTP\/1\.1/m)
+    const check = spawnSync('bash', ['-n'], { input: copied, encoding: 'utf8' })
+    expect(check.status, `bash -n accepts the copied text: ${check.stderr}`).toBe(0)
+    await context.close()
+    expect(problems, 'copying logged no error').toEqual([])
+  }, 60_000)
+
+  test('search snippets keep the spaces between words, and Chinese finds the credits', async () => {
+    const { context, page, problems } = await open()
+    await page.goto(pathToFileURL(join(out, 'index.html')).href)
+    const results = async (query: string): Promise<{ href: string; snippet: string }[]> => {
+      await page.fill('#search', '')
+      await page.fill('#search', query)
+      await page.waitForSelector('#search-results:not([hidden])', { timeout: 15_000 })
+      return page.$$eval('#search-results a', (as) => as.map((a) => ({ href: (a as HTMLAnchorElement).href, snippet: a.querySelector('.result-snippet')?.textContent ?? '' })))
+    }
+    const union = await results('union filesystems')
+    expect(union[0]?.snippet, 'a snippet is words with spaces between them').toMatch(/\w \w/)
+    const sections = await page.evaluate(() => (window as unknown as { BOOK_SEARCH: { sections: { t: string; x: string }[] } }).BOOK_SEARCH.sections)
+    expect(sections.map((s) => s.x).join('\n'), 'the front page diagram\'s labels are separate words').toContain('docker the client')
+    const glued = sections.filter((s) => /Chapter \d\d[A-Z]|Appendix [A-Z][A-Z][a-z]|forkfork|\dlines \d/.test(`${s.t} ${s.x}`)).map((s) => s.t)
+    expect(glued, 'no section text glues a kicker, a caption or a label to the next word').toEqual([])
+    const chinese = await results('走进docker')
+    expect(chinese.map((r) => r.href).join(' '), 'a Chinese query finds the credits on the front page').toContain('index.html')
+    await context.close()
+    expect(problems, 'searching logged no error').toEqual([])
+  }, 60_000)
+
+  test('text contrast is at least 4.5:1 in both themes', async () => {
+    const failures: string[] = []
+    for (const scheme of ['light', 'dark'] as const) {
+      const { context, page } = await open({ colorScheme: scheme })
+      for (const file of ['index.html', PHOTO_PAGE, chapterFile(findChapter('07')), 'glossary.html', 'source/chapters/03-rootfs/rootfs.ts.html']) {
+        await page.goto(server.url + file)
+        const low = await page.evaluate(contrastFailures)
+        failures.push(...low.map((l) => `${scheme}: ${file}: ${l}`))
+      }
+      await context.close()
+    }
+    expect([...new Set(failures)], 'each line is text below WCAG AA (4.5:1) against what is behind it: darken or lighten its colour in book.css').toEqual([])
+  }, 120_000)
+
   test('a code block\'s copy button copies its code', async () => {
     const { context, page, problems } = await open()
     await context.grantPermissions(['clipboard-read', 'clipboard-write'])
@@ -212,25 +376,29 @@ describe('the book in a browser', () => {
     expect(problems, 'copying logged no error').toEqual([])
   }, 60_000)
 
-  test('a chapter page at desktop and phone width', async () => {
+  test('the front page and a chapter at desktop and phone width, light and dark, and printed', async () => {
     mkdirSync(SCREENSHOTS, { recursive: true })
     const shots: string[] = []
     for (const [name, options] of [
       ['desktop', { viewport: { width: 1280, height: 900 } }],
       ['phone', { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }],
+      ['print', { viewport: { width: 720, height: 1000 } }],
     ] as const) {
-      const { context, page, problems } = await open(options)
-      for (const file of ['index.html', PHOTO_PAGE]) {
-        await page.goto(server.url + file)
-        await page.evaluate(() => document.fonts.ready)
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth) - page.viewportSize()!.width
-        expect(overflow, `${file} is wider than a ${name} screen by ${overflow}px: something (a table, a code block, the diagram) does not wrap or scroll on its own`).toBeLessThanOrEqual(0)
-        const path = join(SCREENSHOTS, `${file.replace(/\.html$/, '')}-${name}.png`)
-        await page.screenshot({ path })
-        shots.push(path)
+      for (const scheme of name === 'print' ? ['light'] as const : ['light', 'dark'] as const) {
+        const { context, page, problems } = await open({ ...options, colorScheme: scheme })
+        if (name === 'print') await page.emulateMedia({ media: 'print' })
+        for (const file of ['index.html', PHOTO_PAGE]) {
+          await page.goto(server.url + file)
+          await page.evaluate(() => document.fonts.ready)
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth) - page.viewportSize()!.width
+          expect(overflow, `${file} is wider than a ${name} screen by ${overflow}px: something (a table, a code block, the diagram) does not wrap or scroll on its own`).toBeLessThanOrEqual(0)
+          const path = join(SCREENSHOTS, `${file.replace(/\.html$/, '')}-${name}-${scheme}.png`)
+          await page.screenshot({ path, fullPage: name === 'print' })
+          shots.push(path)
+        }
+        await context.close()
+        expect(problems, 'the pages logged no error').toEqual([])
       }
-      await context.close()
-      expect(problems, 'the pages logged no error').toEqual([])
     }
     console.log(`book screenshots:\n  ${shots.join('\n  ')}`)
   }, 60_000)

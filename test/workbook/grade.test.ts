@@ -75,7 +75,7 @@ function junit(file: string, report: CheckoutReport): Suite[] {
 }
 
 describe('workbook grade', () => {
-  it("grades a directory of checkouts with the instructor's tests: a report each and a summary", { timeout: 120_000 }, async () => {
+  it("grades a directory of checkouts with the instructor's tests: a report each and a summary", { timeout: 300_000 }, async () => {
     const instructor = await workbookCopy()
     const students = await classroom()
     const out = join(tempDir(), 'reports')
@@ -83,7 +83,8 @@ describe('workbook grade', () => {
     const run = await workbook(instructor, ['grade', '--out', out, students])
     expect(run.exitCode, `some tests fail, so grade exits 1\n${run.stderr}`).toBe(1)
     expect(run.stdout).not.toMatch(/\x1b\[/)
-    expect(gradingCopies(), 'the grading copies are removed').toEqual(before)
+    // Only copies this run made count: other runs on the machine make and remove their own.
+    expect(gradingCopies().filter((d) => !before.includes(d)), 'the grading copies are removed').toEqual([])
 
     const alice = json<CheckoutReport>(join(out, 'alice/report.json'))
     expect(alice.chapters.map((c) => [c.id, c.status, c.score])).toEqual([
@@ -119,7 +120,7 @@ describe('workbook grade', () => {
     expect(run.stdout).toMatch(/Summary\n +checkout +chapters done +passed +failed +skipped +score +time\n +alice +1\/2 /)
   })
 
-  it('grades one chapter with the reference standing in for the chapters below it', { timeout: 60_000 }, async () => {
+  it('grades one chapter with the reference standing in for the chapters below it', { timeout: 180_000 }, async () => {
     const instructor = await workbookCopy()
     const bob = await workbookCopy()
     solve(bob, SECOND)

@@ -12,7 +12,7 @@ const COLOUR = /\x1b\[/
 const read = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8')
 
 describe('workbook (no arguments)', () => {
-  it('shows the progress bar, the current chapter, its files and the command to run next', { timeout: 90_000 }, async () => {
+  it('shows the progress bar, the current chapter, its files and the command to run next', { timeout: 240_000 }, async () => {
     const dir = await workbookCopy()
     const fresh = await workbook(dir, [])
     expect(fresh.exitCode, fresh.stderr).toBe(0)
@@ -41,7 +41,7 @@ describe('workbook (no arguments)', () => {
 })
 
 describe('workbook check', () => {
-  it('shows how to get a hint when nothing is written yet', { timeout: 60_000 }, async () => {
+  it('shows how to get a hint when nothing is written yet', { timeout: 180_000 }, async () => {
     const dir = await workbookCopy()
     const check = await workbook(dir, ['check', '2'])
     expect(check.exitCode, 'a chapter that does not pass exits 1').toBe(1)
@@ -50,7 +50,7 @@ describe('workbook check', () => {
     expect(check.stdout, 'a starter type-checks: the compiler must find its own lib files from the bundled command').not.toContain('does not type-check')
   })
 
-  it("shows the compiler's errors, then every failing test: the first with its diff, the others by their messages", { timeout: 60_000 }, async () => {
+  it("shows the compiler's errors, then every failing test: the first with its diff, the others by their messages", { timeout: 180_000 }, async () => {
     const dir = await workbookCopy()
     solve(dir, SECOND)
     const file = join(dir, `chapters/${SECOND}/process.ts`)
@@ -146,7 +146,7 @@ describe('errors a learner can hit', () => {
 })
 
 describe('workbook watch', () => {
-  it('re-runs when a file changes, answers keys, and moves on when the chapter passes', { timeout: 90_000 }, async () => {
+  it('re-runs when a file changes, answers keys, and moves on when the chapter passes', { timeout: 240_000 }, async () => {
     const dir = await workbookCopy()
     // Its own process group, so that a failing test can stop the launcher, the CLI and vitest at once.
     const child = workbook(dir, ['watch'], { detached: true })
@@ -158,7 +158,7 @@ describe('workbook watch', () => {
     const screens = () => output.split('watching chapters/ for changes').length - 1
     async function until(what: string, done: () => boolean): Promise<void> {
       for (let waited = 0; !done(); waited += 100) {
-        if (waited > 80_000 || child.exitCode !== null) throw new Error(`watch never showed ${what}; it printed:\n${output}`)
+        if (waited > 200_000 || child.exitCode !== null) throw new Error(`watch never showed ${what}; it printed:\n${output}`)
         await new Promise((r) => setTimeout(r, 100))
       }
     }

@@ -1,0 +1,223 @@
+/**
+ * The chapters' figures, drawn as inline SVG from the data below, so they take the theme's
+ * colours (book.css, the .fg-* classes) and change with the text that describes them. A
+ * chapter asks for one with `<!-- figure: NAME -->` alone on a line, after a sentence that says
+ * what it shows (so the README still reads well where the figure is not drawn).
+ */
+import { escapeHtml } from './markdown.ts'
+
+/** Monospace labels at 14px: about this wide per character. */
+const CHAR = 8.4
+const ROW = 26
+
+type Cls = '' | 'fg-new' | 'fg-gone' | 'fg-key'
+/** depth, label, a note to its right, and how it is drawn */
+type TreeRow = [number, string, string?, Cls?]
+
+const text = (x: number, y: number, s: string, cls: string, anchor = 'start'): string =>
+  `<text class="${cls}" x="${x}" y="${y}" text-anchor="${anchor}">${escapeHtml(s)}</text>`
+const rect = (x: number, y: number, w: number, h: number, cls: string): string =>
+  `<rect class="${cls}" x="${x}" y="${y}" width="${w}" height="${h}" rx="6"/>`
+const arrow = (x1: number, y1: number, x2: number, y2: number, cls = 'fg-arrow'): string =>
+  `<path class="${cls}" d="M${x1} ${y1}L${x2} ${y2}" marker-end="url(#fg-head)"/>`
+
+/** A tree of names, one row each, drawn with connectors like `tree(1)`. */
+function tree(x: number, y: number, rows: TreeRow[], noteAt: number): string {
+  const out: string[] = []
+  rows.forEach(([depth, label, note, cls = ''], i) => {
+    const ry = y + i * ROW
+    const lx = x + depth * 22
+    if (depth > 0) {
+      let parent = i - 1
+      while (parent > 0 && rows[parent][0] >= depth) parent--
+      const px = x + (depth - 1) * 22 + 6
+      out.push(`<path class="fg-line" d="M${px} ${y + parent * ROW + 6}V${ry - 5}H${lx - 4}"/>`)
+    }
+    out.push(text(lx, ry, label, `fg-name ${cls}`))
+    if (note) out.push(text(Math.max(noteAt, lx + label.length * CHAR + 14), ry, note, `fg-note ${cls}`))
+  })
+  return out.join('')
+}
+
+function svg(width: number, height: number, title: string, body: string): string {
+  return `<svg class="fg" viewBox="0 0 ${width} ${height}" style="max-width:${width}px" role="img" aria-label="${escapeHtml(title)}" xmlns="http://www.w3.org/2000/svg">` +
+    '<defs><marker id="fg-head" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker></defs>' +
+    `${body}</svg>`
+}
+
+/** 02: one PID namespace, seen from the host and from inside. */
+function pidNamespace(): string {
+  const rows: TreeRow[] = [
+    [0, 'node minidocker run', 'PID 4100 on the host'],
+    [1, 'helper (relay)', 'PID 4101: unshare(CLONE_NEWPID), fork', 'fg-key'],
+    [2, 'sh', 'PID 4102 on the host, PID 1 inside', 'fg-new'],
+    [3, 'ps', 'PID 4103 on the host, PID 2 inside', 'fg-new'],
+  ]
+  const h = 40 + rows.length * ROW + 40
+  return svg(560, h, 'The process tree of a container: the relay on the host, PID 1 and its child in the new PID namespace',
+    rect(24, 34 + 2 * ROW - 20, 520, 2 * ROW + 8, 'fg-ns') + text(536, 34 + 4 * ROW + 6, 'new PID, UTS and IPC namespaces', 'fg-label', 'end') +
+    tree(36, 34, rows, 250))
+}
+
+/** 03: the mount tree before and after pivot_root. */
+function pivotRoot(): string {
+  const before: TreeRow[] = [
+    [0, '/', 'the host\'s root (a copy, made private)'],
+    [1, 'proc  sys  home  …', 'the host\'s mounts'],
+    [1, 'tmp/…/rootfs', 'bound onto itself: a mount point', 'fg-key'],
+    [2, 'proc', 'proc of the new PID namespace', 'fg-new'],
+    [2, 'dev', 'tmpfs, with null, zero, tty…', 'fg-new'],
+    [3, 'pts', 'devpts, newinstance', 'fg-new'],
+    [3, 'shm', 'tmpfs', 'fg-new'],
+    [2, 'sys', 'sysfs, read-only', 'fg-new'],
+    [2, 'data', 'bind of /srv/data (-v)', 'fg-new'],
+  ]
+  const after: TreeRow[] = [
+    [0, '/', 'was tmp/…/rootfs', 'fg-key'],
+    [1, 'proc  dev  dev/pts  dev/shm  sys  data', '', 'fg-new'],
+    [1, '.oldroot', 'the host\'s root: detached, then removed', 'fg-gone'],
+  ]
+  const top = 52, mid = top + before.length * ROW + 20, low = mid + 92
+  return svg(560, low + after.length * ROW + 12, 'The container\'s mount tree before and after pivot_root',
+    text(12, 24, 'Before: the container\'s mount namespace, mounts made', 'fg-head') +
+    tree(24, top, before, 250) +
+    arrow(36, mid - 4, 36, mid + 46) +
+    text(56, mid + 14, 'pivot_root(rootfs, rootfs/.oldroot), chdir("/")', 'fg-code') +
+    text(56, mid + 36, 'umount2("/.oldroot", MNT_DETACH)', 'fg-code') +
+    text(12, low - 10, 'After: what the container sees', 'fg-head') +
+    tree(24, low + 16, after, 250))
+}
+
+/** 04: the cgroup v2 hierarchy and the container's place in it. */
+function cgroupTree(): string {
+  const rows: TreeRow[] = [
+    [0, '/sys/fs/cgroup', 'subtree_control: +cpu +memory +pids'],
+    [1, 'system.slice', ''],
+    [2, 'docker-<id>.scope', 'Docker, systemd driver', 'fg-key'],
+    [1, 'user.slice/user-0.slice', 'subtree_control: +cpu +memory +pids'],
+    [2, 'session-3.scope', 'you: cgroup.procs holds your shell'],
+    [2, 'minidocker', ''],
+    [3, '<id>', 'the container', 'fg-new'],
+    [4, 'cgroup.procs', '← PID 1 written here', 'fg-new'],
+    [4, 'memory.max  memory.swap.max', '-m, --memory-swap', 'fg-new'],
+    [4, 'cpu.max  pids.max', '--cpus, --pids-limit', 'fg-new'],
+  ]
+  return svg(600, 30 + rows.length * ROW, 'The cgroup v2 hierarchy with the container\'s cgroup, a sibling of your own',
+    tree(12, 24, rows, 300))
+}
+
+/** 05: an overlay mount: what each layer holds and what the merged view shows. */
+function overlay(): string {
+  const cols = ['bin/sh', 'etc/hosts', 'etc/passwd', 'tmp/junk']
+  const layers: [string, string, (string | null)[], string][] = [
+    ['merged/', 'what the container sees', ['bin/sh', 'etc/hosts', 'etc/passwd*', null], 'fg-merged'],
+    ['upperdir', 'diff/ of the container layer', [null, null, 'etc/passwd*', 'c 0 0'], 'fg-upper'],
+    ['lowerdir 1', 'the image\'s top layer', [null, 'etc/hosts', null, null], 'fg-lower'],
+    ['lowerdir 2', 'the image\'s bottom layer', ['bin/sh', null, 'etc/passwd', 'tmp/junk'], 'fg-lower'],
+  ]
+  const x0 = 150, cw = 112, rh = 58, y0 = 40
+  const out: string[] = cols.map((c, i) => text(x0 + i * cw + cw / 2, 24, c, 'fg-note', 'middle'))
+  layers.forEach(([name, role, cells, cls], r) => {
+    const y = y0 + r * (rh + 14)
+    out.push(rect(4, y, x0 + cols.length * cw, rh, `fg-layer ${cls}`), text(14, y + 25, name, 'fg-name'), text(14, y + 45, role, 'fg-note'))
+    cells.forEach((cell, c) => {
+      if (!cell) return
+      const cx = x0 + c * cw + 6
+      const whiteout = cell === 'c 0 0'
+      out.push(rect(cx, y + 12, cw - 12, rh - 24, whiteout ? 'fg-file fg-whiteout' : 'fg-file'), text(cx + (cw - 12) / 2, y + rh / 2 + 5, whiteout ? 'whiteout' : cell, whiteout ? 'fg-small fg-gone' : 'fg-small', 'middle'))
+    })
+  })
+  const col = (c: number): number => x0 + c * cw + cw / 2
+  const yOf = (r: number): number => y0 + r * (rh + 14)
+  out.push(
+    `<path class="fg-arrow fg-copyup" d="M${col(2) + 30} ${yOf(3) + 12}C${col(2) + 80} ${yOf(3) - 40} ${col(2) + 80} ${yOf(1) + rh + 30} ${col(2) + 34} ${yOf(1) + rh - 10}" marker-end="url(#fg-head)"/>`,
+    text(col(2) + 60, yOf(2) + rh / 2 + 4, 'copy-up', 'fg-label', 'start'),
+  )
+  const bottom = yOf(4) + 4
+  out.push(
+    rect(4, bottom, x0 + cols.length * cw, 44, 'fg-layer fg-work'),
+    text(14, bottom + 27, 'workdir: the upper\'s scratch space, where a copy-up is built, then renamed', 'fg-note'),
+  )
+  return svg(x0 + cols.length * cw + 8, bottom + 50, 'An overlay mount: two lower layers, the upper layer with a copied-up file and a whiteout, and the merged view',
+    out.join(''))
+}
+
+/** Boxes one under the other, joined by arrows: [name, what it is, a note on the right, arrow label]. */
+function column(title: string, boxes: [string, string, string, string?][], key = -1): string {
+  const w = 560, h = 58, gap = 30
+  const out = boxes.map(([name, role, where, label], i) => {
+    const y = 8 + i * (h + gap)
+    return rect(4, y, w - 8, h, i === key ? 'fg-box fg-key-box' : 'fg-box') + text(18, y + 24, name, 'fg-name') + text(18, y + 45, role, 'fg-note') +
+      (where ? text(w - 16, y + 24, where, 'fg-small', 'end') : '') +
+      (i < boxes.length - 1 ? arrow(40, y + h + 2, 40, y + h + gap - 3) + (label ? text(52, y + h + gap / 2 + 5, label, 'fg-label') : '') : '')
+  })
+  return svg(w, 8 + boxes.length * (h + gap) - gap + 8, title, out.join(''))
+}
+
+/** 01: who does what when a container's process starts. */
+function helper(): string {
+  return column('Your TypeScript drives the single-threaded C helper, which execs the command', [
+    ['npx minidocker run …', 'Node.js: your code decides which calls, in which order', 'chapters/', 'requests on a socket: chdir, exec, …'],
+    ['native/helper', 'C, one thread: one system call per request, each error as data', 'native/helper.c', 'execve: the helper becomes the command'],
+    ['echo hello', 'the container\'s process, with the helper\'s PID and stdio', '', 'its exit code, or 128 + its signal'],
+    ['helper.exited', 'what runProcess turns into minidocker\'s exit code', 'process.ts'],
+  ], 1)
+}
+
+/** 06: from a manifest to the layers on disk. */
+function store(): string {
+  return column('From an image manifest to its layers on disk', [
+    ['manifest', 'config digest, layer digests (compressed blobs)', ''],
+    ['config', 'sha256 of its bytes = the image ID', 'image/overlay2/imagedb/content/sha256/<image ID>'],
+    ['rootfs.diff_ids', 'sha256 of each layer\'s uncompressed tar', ''],
+    ['chain IDs', 'C1 = D1,  Cn = sha256("Cn-1 Dn")', ''],
+    ['layerdb/sha256/<chain ID>/', 'diff, parent, cache-id, size', 'image/overlay2/layerdb/'],
+    ['overlay2/<cache-id>/', 'diff/ link lower work/', '/var/lib/docker/overlay2/'],
+  ], 3)
+}
+
+/** 07: the requests of a pull, in order. */
+function pull(): string {
+  const steps: [string, string, boolean][] = [
+    ['GET /v2/', '401, WWW-Authenticate: Bearer realm=…', false],
+    ['GET realm?service=…&scope=repository:NAME:pull', '200 {"token": …}', false],
+    ['GET /v2/NAME/manifests/TAG  (Accept: 4 types)', '200 index: one manifest per platform', false],
+    ['GET /v2/NAME/manifests/sha256:… (this platform)', '200 manifest: config + layers', false],
+    ['GET /v2/NAME/blobs/<config>   } at the same time,', '200 config (its diff_ids)', true],
+    ['GET /v2/NAME/blobs/<layer n>  } 3 at a time', '200 layer tar.gz, digest checked', true],
+  ]
+  const left = 60, right = 520, top = 50, step = 64
+  const out: string[] = [
+    text(4, 24, 'minidocker pull', 'fg-name'), text(right + 36, 24, 'registry', 'fg-name', 'end'),
+    `<path class="fg-life" d="M${left} 34V${top + steps.length * step}M${right} 34V${top + steps.length * step}"/>`,
+  ]
+  steps.forEach(([request, answer, together], i) => {
+    const y = top + i * step
+    out.push(
+      arrow(left, y + 10, right - 4, y + 10), text(left + 10, y + 2, request, together ? 'fg-small fg-key' : 'fg-small'),
+      arrow(right, y + 40, left + 4, y + 40, 'fg-arrow fg-answer'), text(right - 10, y + 34, answer, 'fg-small', 'end'),
+    )
+  })
+  const y = top + steps.length * step + 10
+  out.push(text(left, y + 14, 'then, bottom layer first: unpack each into the layer store (chapter 06), tag the image', 'fg-note'))
+  return svg(580, y + 26, 'The requests of a registry pull, in order', out.join(''))
+}
+
+/** The figures by name, with their captions (HTML). */
+const FIGURES: Record<string, { caption: string; draw: () => string }> = {
+  helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
+  'pid-namespace': { draw: pidNamespace, caption: 'The same processes, two sets of numbers: the relay stays on the host, its child is PID 1 of the new namespace.' },
+  'pivot-root': { draw: pivotRoot, caption: 'The container\'s mount namespace before and after <code>pivot_root</code>: the rootfs becomes <code>/</code>, and with <code>.oldroot</code> detached no mount leads back to the host.' },
+  'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
+  overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
+  store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
+  pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
+}
+
+export const FIGURE_NAMES = Object.keys(FIGURES)
+
+/** The figure NAME as HTML, or null when there is none by that name. */
+export function figure(name: string): string | null {
+  const f = FIGURES[name]
+  return f ? `<figure class="figure" id="figure-${name}">\n${f.draw()}\n<figcaption>${f.caption}</figcaption>\n</figure>` : null
+}
