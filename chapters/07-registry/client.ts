@@ -24,8 +24,8 @@ import { DEFAULT_DOMAIN, type Reference } from './reference.ts'
 export function endpointFor(domain: string): string {
   // TODO(07): from a reference's domain to the URL its API is on (the chapter's "Where the registry is").
   //   1. "docker.io" is only a name: where does the Hub's API live? (lib/registry.ts has it.)
-  //   2. Which hosts are loopback, and how do you recognise one when the domain carries a port? A host
-  //      name that merely starts with "127." is not one.
+  //   2. Which hosts are loopback, and how do you recognise one when the domain carries a port? Think of
+  //      every host name a registry on the Internet could choose, and which of them your test accepts.
   //   3. Only loopback may go without TLS. The port, if any, stays.
   throw new NotImplementedError('07-registry', 'endpointFor')
 }
@@ -56,7 +56,10 @@ export async function openSession(ref: Reference): Promise<Session> {
  * pull can use: a registry only serves an OCI manifest or index to a client that says it
  * accepts one, and converts a Docker manifest to the old schema 1 for a client that says
  * nothing. The bytes are checked against the digest: the one asked for, or else the
- * Docker-Content-Digest the registry answers with.
+ * Docker-Content-Digest the registry answers with. The answer's Content-Type, without its
+ * parameters, says what the manifest is; only an answer without one is read by the body's own
+ * "mediaType". A type this pull cannot use (Docker schema 1, and application/json, which
+ * distribution reads as schema 1) is an Error naming that type.
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
   // TODO(07): GET a manifest and trust nothing about it (the chapter's "Asking for a manifest";
@@ -68,8 +71,8 @@ export async function fetchManifest(session: Session, reference: string): Promis
   //      before you read it.
   //   4. Which digest must the bytes have, when you asked by digest, and when by tag? A difference is a
   //      DigestMismatchError(expected, actual).
-  //   5. What is it? The Content-Type without its parameters, else the body's own mediaType. A type this
-  //      pull cannot use (Docker schema 1) is an Error naming it.
+  //   5. What is it? The doc comment says which of the two claims decides, and when the other may speak;
+  //      distribution's UnmarshalManifest (manifests.go) and containerd's getManifestMediaType do the same.
   throw new NotImplementedError('07-registry', 'fetchManifest')
 }
 // #endregion fetchManifest

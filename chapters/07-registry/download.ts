@@ -18,8 +18,9 @@ import { registryError, request, type Descriptor, type Session } from '../../lib
  */
 export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, what: string): AsyncGenerator<Uint8Array> {
   // TODO(07): a counting pass-through (a generator: it yields what it reads).
-  //   1. When must a body that is too long be stopped: before or after you hand on the chunk that went
-  //      past `size`? Nothing more may be read from it either (the test counts the chunks you pull).
+  //   1. A registry that keeps sending would fill the disk. What is the earliest moment you know the body
+  //      is too long, and where must the chunk that tells you so never arrive? What becomes of the rest
+  //      of the body once you stop (the test counts what your generator pulls from its source)?
   //   2. A body that ends short is an error too, naming `what`, the bytes seen and `size`.
   throw new NotImplementedError('07-registry', 'exactly')
 }

@@ -91,7 +91,10 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
  * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
  * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
- * NAME" when the store had the image already.
+ * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
+ * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
+ * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
+ * the digest was checked by writeBlob while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */
@@ -110,10 +113,12 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      MAX_CONCURRENT_DOWNLOADS); a layer that has to queue says "Waiting". lib/registry.ts has a pool.
   //   6. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
   //      first, each layer on its parent's chain ID, while later layers may still be downloading.
-  //   7. When one step fails, stop the downloads still running and throw that first failure, not the
-  //      abort it caused in another layer. A download can fail at any moment, also while you are
-  //      still waiting for a layer below it: Node must never see that rejection unhandled. Nothing
-  //      from bytes that failed their check may end up as a layer, an image or a tag.
+  //   7. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when
+  //      one step fails, the downloads still running must stop, and the pull throws that first failure,
+  //      not an error it caused in another layer. A download can fail at any moment, also while you still
+  //      wait on a layer below it, and Node must never see a rejection unhandled. Nothing from bytes that
+  //      failed their check may end up as a layer, an image or a tag. What state does the pull need for
+  //      this, and at which moment must each download's failure have someone listening?
   //   8. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
   //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')

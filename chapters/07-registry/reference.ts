@@ -27,7 +27,7 @@ export const LEGACY_DEFAULT_DOMAIN = 'index.docker.io'
 /** Where the Hub's official images live: "busybox" is "library/busybox". */
 export const OFFICIAL_REPO_PREFIX = 'library/'
 export const DEFAULT_TAG = 'latest'
-/** The longest repository name (domain included) distribution accepts. */
+/** The longest repository name distribution accepts, counted on the normalised name: "docker.io/library/busybox" is 25. */
 export const NAME_TOTAL_LENGTH_MAX = 255
 
 /** The grammar's pieces as regular expressions, anchored, from distribution's regexp.go. */
@@ -79,6 +79,8 @@ export function referenceString(ref: Reference): string {
  *   cannot specify 64-byte hexadecimal strings as a repository name
  *   invalid repository name component "COMPONENT"
  *   repository name must not be more than 255 characters
+ * The length limit applies to the name once normalised (domain, "/", path with any library/),
+ * without its tag or digest, as distribution's Parse counts it.
  */
 export function parseReference(text: string): Reference {
   // TODO(07): split, check and normalise the reference (the chapter's "A name is a reference").
@@ -92,6 +94,7 @@ export function parseReference(text: string): Reference {
   //      with one of the reasons listed above.
   //   4. Then Docker's defaults: the domain, library/ (only on the Hub, only for a one-component path),
   //      the tag (a digest alone gets none). The result holds only the fields that are set.
+  //   5. The length limit: which string does distribution measure, and so at which step can you check it?
   throw new NotImplementedError('07-registry', 'parseReference')
 }
 // #endregion parseReference

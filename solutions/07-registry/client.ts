@@ -51,7 +51,10 @@ export async function openSession(ref: Reference): Promise<Session> {
  * pull can use: a registry only serves an OCI manifest or index to a client that says it
  * accepts one, and converts a Docker manifest to the old schema 1 for a client that says
  * nothing. The bytes are checked against the digest: the one asked for, or else the
- * Docker-Content-Digest the registry answers with.
+ * Docker-Content-Digest the registry answers with. The answer's Content-Type, without its
+ * parameters, says what the manifest is; only an answer without one is read by the body's own
+ * "mediaType". A type this pull cannot use (Docker schema 1, and application/json, which
+ * distribution reads as schema 1) is an Error naming that type.
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
   const response = await request(session, `/v2/${session.repository}/manifests/${reference}`, {

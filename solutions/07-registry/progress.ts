@@ -24,8 +24,9 @@ export const BAR_WIDTH = 50
 /**
  * The "progress" text of a message, as moby's JSONProgress.String() draws it for a wide
  * terminal: "[" + one "=" per 2 % (at most BAR_WIDTH) + ">" + spaces up to BAR_WIDTH + "] ",
- * then the current size right-aligned in 8 characters, "/", the total. With no total, or a
- * current size past the total, only the current size (right-aligned in 8); with neither, "".
+ * then the current size right-aligned in 8 characters, "/", the total. A current size past
+ * the total keeps the (full) bar and drops only "/" and the total. With no total, no bar:
+ * only the current size, right-aligned in 8; with neither, "".
  */
 export function progressBar(current: number, total: number | undefined): string {
   if (total === undefined || total <= 0) return current <= 0 ? '' : humanSize(current).padStart(8)

@@ -92,6 +92,8 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
  * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
  * NAME" when the store had the image already.
+ * "Pulling from", "Digest:" and "Status:" are bare { status[, id] } objects. "Verifying
+ * Checksum" only reports: writeBlob checked the digest while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */

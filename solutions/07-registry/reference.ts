@@ -24,7 +24,7 @@ export const LEGACY_DEFAULT_DOMAIN = 'index.docker.io'
 /** Where the Hub's official images live: "busybox" is "library/busybox". */
 export const OFFICIAL_REPO_PREFIX = 'library/'
 export const DEFAULT_TAG = 'latest'
-/** The longest repository name (domain included) distribution accepts. */
+/** The longest repository name distribution accepts, counted on the normalised name: "docker.io/library/busybox" is 25. */
 export const NAME_TOTAL_LENGTH_MAX = 255
 
 /** The grammar's pieces as regular expressions, anchored, from distribution's regexp.go. */
@@ -76,6 +76,8 @@ export function referenceString(ref: Reference): string {
  *   cannot specify 64-byte hexadecimal strings as a repository name
  *   invalid repository name component "COMPONENT"
  *   repository name must not be more than 255 characters
+ * The length limit applies to the name once normalised (domain, "/", path with any library/),
+ * without its tag or digest, as distribution's Parse counts it.
  */
 export function parseReference(text: string): Reference {
   if (text === '') throw new InvalidReferenceError(text, 'repository name must have at least one component')

@@ -104,4 +104,16 @@ describeKernel('pulling through a link that misbehaves', () => {
     expect(error?.name, `by tag, the registry's Docker-Content-Digest header says ${stacked.manifest.digest}, but the bytes are another manifest: hash them and refuse the mismatch with a DigestMismatchError${error ? '' : ' (the pull succeeded with the wrong image)'}`).toBe('DigestMismatchError')
     expect(allImageIds(root), 'no image may come from a manifest that failed its check').toEqual([])
   })
+
+  it('takes a manifest\'s type from Content-Type, and from its own mediaType only when there is none', async () => {
+    const bare = await through({ contentTypes: { stacked: null } })
+    const root = tempDir('minidocker-store-')
+    const pulled = await caught(() => pullImage(`${bare.host}/faults:stacked`, { root }))
+    expect(pulled, `the answer has no Content-Type: the manifest's own "mediaType" field says what it is (fetchManifest's doc comment), but the pull failed: ${pulled?.message}`).toBeUndefined()
+    expect(allImageIds(root), 'the manifest without Content-Type pulls its image').toEqual([stacked.id])
+
+    const json = await through({ contentTypes: { stacked: 'application/json; charset=utf-8' } })
+    const error = await caught(() => pullImage(`${json.host}/faults:stacked`, { root: tempDir('minidocker-store-') }))
+    expect(error?.message, `the registry says application/json, which distribution reads as schema 1: the header decides, and a type this pull cannot use is an Error naming it (fetchManifest's doc comment)${error ? '' : ', but the pull trusted the body instead'}`).toContain('application/json')
+  })
 })

@@ -1,8 +1,8 @@
 /**
  * A loopback HTTP server between a pull and the tests' registry that misbehaves on demand, as
  * a broken mirror or a slow link would: it holds a blob's answer open half-sent until the
- * client gives up, flips a byte of a blob, answers a manifest with other bytes, orders blob
- * answers, and counts how many blob downloads are open at once.
+ * client gives up, flips a byte of a blob, answers a manifest with other bytes or another
+ * Content-Type, orders blob answers, and counts how many blob downloads are open at once.
  */
 import { createServer, type ServerResponse } from 'node:http'
 import type { Blob } from '../support/images.ts'
@@ -15,6 +15,8 @@ export interface Faults {
   corrupt?: string[]
   /** manifest references (tag or digest) answered with these bytes, the registry's headers kept */
   manifests?: Record<string, Blob>
+  /** manifest references (tag or digest) answered with this Content-Type instead of the registry's (null: none) */
+  contentTypes?: Record<string, string | null>
   /** how long each blob's answer waits before its first byte, so that downloads overlap */
   blobDelayMs?: number
   /** blob digest → another blob whose answer must have been sent whole before this one starts */
@@ -80,6 +82,9 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
     }
     const out: Record<string, string> = { 'content-length': String(body.length) }
     for (const h of FORWARDED) if (upstream.headers.has(h)) out[h] = upstream.headers.get(h)!
+    const contentType = reference === undefined ? undefined : faults.contentTypes?.[decodeURIComponent(reference)]
+    if (contentType === null) delete out['content-type']
+    else if (contentType !== undefined) out['content-type'] = contentType
     res.writeHead(upstream.status, out)
     if (blob && upstream.ok && faults.stall?.includes(blob)) {
       res.write(body.subarray(0, body.length >> 1))

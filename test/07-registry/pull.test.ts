@@ -89,7 +89,7 @@ describeKernel('pulling from a registry', () => {
   it('reports Docker\'s progress messages, in Docker\'s order', async () => {
     const { messages } = await pull(`${registry.host}/probe`)
     const id = layerId(probe, 0)
-    expect(messages[0], 'first "Pulling from <repository>" with the tag as id').toEqual({ status: `Pulling from ${registry.host}/probe`, id: 'latest' })
+    expect(messages[0], 'first "Pulling from <repository>" with the tag as id: a bare { status, id }, without progressDetail (pullImage\'s doc comment)').toEqual({ status: `Pulling from ${registry.host}/probe`, id: 'latest' })
     expect(statusesOf(messages, id), `the layer's lines, by its 12-digit short digest ${id}`).toEqual([
       'Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete',
     ])
@@ -97,8 +97,8 @@ describeKernel('pulling from a registry', () => {
     const downloads = messages.filter((m) => m.id === id && m.status === 'Downloading')
     expect(downloads.at(-1)?.progressDetail, 'the last "Downloading" counts every byte of the blob').toEqual({ current: size, total: size })
     expect(downloads.at(-1)?.progress, 'with moby\'s bar as text').toMatch(/^\[=+>\] +\S+\/\S+$/)
-    expect(messages.at(-2), 'then the digest of what was pulled').toEqual({ status: `Digest: ${probe.manifest.digest}` })
-    expect(messages.at(-1), 'and last the status line with the name it is tagged with').toEqual({ status: `Status: Downloaded newer image for ${registry.host}/probe:latest` })
+    expect(messages.at(-2), 'then the digest of what was pulled, as a bare { status } (not a statusMessage(): see pullImage\'s doc comment)').toEqual({ status: `Digest: ${probe.manifest.digest}` })
+    expect(messages.at(-1), 'and last the status line with the name it is tagged with, a bare { status } too').toEqual({ status: `Status: Downloaded newer image for ${registry.host}/probe:latest` })
   })
 
   it('skips what the store has: a second pull downloads nothing', async () => {
