@@ -28,18 +28,17 @@ export function exitCode(status: ExitStatus): number {
 // #region buildEnv
 /**
  * The container's environment from `-e` flags, as `docker run -e` and dockerd build it:
- * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), and a
- * bare `KEY` copies KEY from the host. A bare KEY the host lacks reaches dockerd as "unset KEY",
- * which applies only to dockerd's own defaults: here PATH, which defaults to DEFAULT_PATH.
- * A flag with no name is refused as the docker CLI does: `invalid environment variable: FLAG`, 125.
+ * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), a bare
+ * `KEY` copies KEY from the host, and PATH defaults to DEFAULT_PATH. A flag with no name is
+ * refused in the docker CLI's words: `invalid environment variable: FLAG`.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   // TODO(01): the "KEY=value" list a container starts with, from the -e flags.
   //   1. Values may contain "=" (URL=a=b) or be empty (A=); a later flag replaces an earlier
   //      one, yet every key keeps the position where it first appeared, PATH included.
-  //   2. A bare KEY is resolved on the client; what dockerd then does with a KEY that is still
-  //      bare decides whether the container has a PATH at all. Never read process.env here:
-  //      the host's environment is `hostEnv`.
+  //   2. A bare KEY is resolved on the client, and one the client lacks travels on as it is:
+  //      what does dockerd then do with it, and to which entries? Think of -e A=1 -e A, and of
+  //      -e PATH. Never read process.env here: the host's environment is `hostEnv`.
   //   3. Where to look: opts.ValidateEnv (docker CLI, opts/env.go), moby's
   //      ReplaceOrAppendEnvValues (container/env.go) and "The environment" in the chapter text.
   throw new NotImplementedError('01-process', 'buildEnv')
@@ -49,16 +48,15 @@ export function buildEnv(flags: string[], hostEnv: Record<string, string | undef
 // #region searchPath
 /**
  * The files to try, in order, for the command `file` in a container whose environment is `env`:
- * `file` itself when it contains a slash, otherwise `DIR/file` for each absolute DIR of the
- * PATH in `env` (never the caller's own PATH). No PATH in `env` means nothing to try.
+ * a path is tried as it is, a name is looked up in the container's PATH (never the caller's).
  */
 export function searchPath(file: string, env: string[]): string[] {
   // TODO(01): whose PATH, and what is a command name?
   //   1. The process runs with `env`, not with this Node process's environment: the PATH to
   //      search is the container's, even when the host has one that would work.
   //   2. "./run.sh" and "/bin/sh" name files; "sh" is a name to look up. A PATH may hold
-  //      entries that are empty or relative: runc never runs what it finds relative to the
-  //      working directory.
+  //      entries that are empty or relative: what do they name, and what does runc do with a
+  //      program it finds there? The helper cannot look at a file without running it.
   //   3. Where to look: execvp(3) (how it reads PATH), Go's exec.LookPath (os/exec/lp_unix.go,
   //      which runc calls) and "Finding the command" in the chapter text.
   throw new NotImplementedError('01-process', 'searchPath')
@@ -67,8 +65,8 @@ export function searchPath(file: string, env: string[]): string[] {
 
 // #region execCommand
 /**
- * Exec `args` in the helper as runc does: try each of searchPath()'s files, and when none runs,
- * fail with runc's message and the exit code `docker run` makes of it. runc's messages:
+ * Exec `args` in the helper as runc does: try searchPath()'s files, and when none runs, fail
+ * with runc's message and the exit code `docker run` makes of that message. runc's wording:
  * - `exec: "NAME": executable file not found in $PATH`
  * - `exec: "PATH": stat PATH: no such file or directory` (or `not a directory`)
  * - `exec: "PATH": permission denied`
@@ -79,10 +77,12 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
   //   1. The helper execs exactly the path it is given; a failed exec leaves it alive and
   //      answering, a successful one leaves nothing to try. Which errors of execve mean "not
   //      here", and does that depend on whether the name was searched or given as a path?
-  //   2. The exit code is Docker's reading of runc's message, not a choice of yours; an error
-  //      that is none of runc's cases must reach the caller as the SyscallError it is.
+  //   2. The exit code is Docker's reading of runc's message, not a choice of yours: find the
+  //      code the docker CLI gives each of the messages above. An error that is none of runc's
+  //      cases must reach the caller as the SyscallError it is.
   //   3. Where to look: execve(2) ERRORS, helper.exec's @throws, runc's
-  //      libcontainer/standard_init_linux.go, Docker's docs on exit codes 125, 126 and 127, and
+  //      libcontainer/standard_init_linux.go, the "Exit status" section of Docker's `docker run`
+  //      reference, toStatusError in the docker CLI (cli/command/container/run.go), and
   //      "Finding the command" and "Exit codes" in the chapter text.
   throw new NotImplementedError('01-process', 'execCommand')
 }
@@ -91,7 +91,8 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
 // #region startProcess
 /**
  * The end of runc's init: enter the working directory, creating it when it is missing (as runc
- * does), then exec. A working directory that is not absolute is refused (a ContainerError).
+ * does), then exec. A working directory that is not absolute is refused with a ContainerError
+ * (the wording is yours; runc says `Cwd must be an absolute path`).
  */
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
   // TODO(01): the working directory, then the exec.

@@ -22,10 +22,9 @@ export function exitCode(status: ExitStatus): number {
 // #region buildEnv
 /**
  * The container's environment from `-e` flags, as `docker run -e` and dockerd build it:
- * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), and a
- * bare `KEY` copies KEY from the host. A bare KEY the host lacks reaches dockerd as "unset KEY",
- * which applies only to dockerd's own defaults: here PATH, which defaults to DEFAULT_PATH.
- * A flag with no name is refused as the docker CLI does: `invalid environment variable: FLAG`, 125.
+ * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), a bare
+ * `KEY` copies KEY from the host, and PATH defaults to DEFAULT_PATH. A flag with no name is
+ * refused in the docker CLI's words: `invalid environment variable: FLAG`.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   const env = new Map<string, string>()
@@ -51,8 +50,7 @@ function splitVar(text: string): [string, string | undefined] {
 // #region searchPath
 /**
  * The files to try, in order, for the command `file` in a container whose environment is `env`:
- * `file` itself when it contains a slash, otherwise `DIR/file` for each absolute DIR of the
- * PATH in `env` (never the caller's own PATH). No PATH in `env` means nothing to try.
+ * a path is tried as it is, a name is looked up in the container's PATH (never the caller's).
  */
 export function searchPath(file: string, env: string[]): string[] {
   if (file.includes('/')) return [file]
@@ -65,8 +63,8 @@ export function searchPath(file: string, env: string[]): string[] {
 
 // #region execCommand
 /**
- * Exec `args` in the helper as runc does: try each of searchPath()'s files, and when none runs,
- * fail with runc's message and the exit code `docker run` makes of it. runc's messages:
+ * Exec `args` in the helper as runc does: try searchPath()'s files, and when none runs, fail
+ * with runc's message and the exit code `docker run` makes of that message. runc's wording:
  * - `exec: "NAME": executable file not found in $PATH`
  * - `exec: "PATH": stat PATH: no such file or directory` (or `not a directory`)
  * - `exec: "PATH": permission denied`
@@ -100,7 +98,8 @@ const SKIPPED = new Set(['ENOENT', 'ENOTDIR', 'EACCES'])
 // #region startProcess
 /**
  * The end of runc's init: enter the working directory, creating it when it is missing (as runc
- * does), then exec. A working directory that is not absolute is refused (a ContainerError).
+ * does), then exec. A working directory that is not absolute is refused with a ContainerError
+ * (the wording is yours; runc says `Cwd must be an absolute path`).
  */
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
   if (!process.cwd.startsWith('/'))

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { buildEnv, exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
@@ -18,6 +18,22 @@ const proc = (args: string[], extra: Partial<Process> = {}): Process => ({
 })
 
 const PROBE_DIR = dirname(PROBE_PATH)
+
+/**
+ * What is left of process `pid`: undefined when it is gone, 'dying' when it is a zombie (dead,
+ * not yet reaped) or has a signal pending, 'alive' otherwise.
+ */
+function leftOf(pid: number): 'dying' | 'alive' | undefined {
+  let status: string
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return undefined
+  }
+  const field = (name: string) => status.match(new RegExp(`^${name}:\\s*(\\S+)`, 'm'))?.[1] ?? ''
+  const pending = [field('SigPnd'), field('ShdPnd')].some((mask) => /[1-9a-f]/.test(mask))
+  return field('State') === 'Z' || pending ? 'dying' : 'alive'
+}
 
 /** Run with stdout and stderr captured into files. */
 async function run(process: Process) {
@@ -73,13 +89,13 @@ describe('buildEnv', () => {
   it('keeps an earlier KEY=value when a bare KEY the host lacks follows, as dockerd does', () => {
     expect(
       buildEnv(['A=1', 'A'], {}),
-      'a bare KEY the host lacks reaches dockerd as "unset KEY", which only unsets dockerd\'s own defaults (PATH): the earlier A=1 must stay',
+      '-e A=1 -e A, with no A on the host: Docker\'s container keeps A=1 (what does moby\'s ReplaceOrAppendEnvValues do with a KEY that has no "="?)',
     ).toEqual([DEFAULT_PATH, 'A=1'])
   })
 
   it('unsets the default PATH for a bare -e PATH when the host has no PATH, as dockerd does', () => {
-    expect(buildEnv(['PATH'], {}), 'dockerd reads a bare PATH as "unset PATH" and removes its default: the env must have no PATH at all').toEqual([])
-    expect(buildEnv(['PATH=/x', 'A=1', 'PATH'], {}), 'the bare PATH unsets PATH whatever set it before').toEqual(['A=1'])
+    expect(buildEnv(['PATH'], {}), '-e PATH, with no PATH on the host: Docker\'s container has no PATH at all (ReplaceOrAppendEnvValues)').toEqual([])
+    expect(buildEnv(['PATH=/x', 'A=1', 'PATH'], {}), '-e PATH=/x -e A=1 -e PATH, with no PATH on the host: no PATH either').toEqual(['A=1'])
     expect(buildEnv(['PATH'], { PATH: '/host/bin' }), 'with a host PATH, a bare PATH copies it').toEqual(['PATH=/host/bin'])
   })
 
@@ -87,7 +103,7 @@ describe('buildEnv', () => {
     const error = await caught(() => buildEnv(['A=1', '=oops']))
     expect(error, '-e =oops names no variable: a ContainerError').toBeInstanceOf(ContainerError)
     expect(error.message, 'the docker CLI (opts.ValidateEnv) says: invalid environment variable: =oops').toBe('invalid environment variable: =oops')
-    expect(error.exitCode, 'a flag docker itself refuses exits 125').toBe(125)
+    expect(error.exitCode, 'the docker CLI refuses -e =oops itself: which exit code does `docker run` document for its own errors?').toBe(125)
   })
 })
 
@@ -106,10 +122,10 @@ describe('searchPath', () => {
   })
 
 
-  it('tries no directory relative to the working directory: an empty or relative PATH entry adds nothing', () => {
+  it('never offers a file that depends on the working directory or is not on the PATH', () => {
     expect(
       searchPath('tool', ['PATH=:/first::bin:/second:']),
-      'an empty entry means "." (execvp(3)), and "bin" is relative too: runc (Go\'s exec.LookPath) never runs a program found relative to the working directory, and "" + "/tool" would be /tool, a file of the root',
+      'PATH=:/first::bin:/second: has empty entries and a relative one: what does each name to execvp(3), and what does runc (Go\'s exec.LookPath) do with a program found there?',
     ).toEqual(['/first/tool', '/second/tool'])
   })
 })
@@ -209,13 +225,13 @@ describe('runProcess', () => {
     expect(error.exitCode).toBe(127)
   })
 
-  it('fails with 125 and stat\'s reason when a path with a slash goes through a file', async () => {
+  it('fails with stat\'s reason and docker run\'s exit code when a path with a slash goes through a file', async () => {
     const file = join(tempDir(), 'a-file')
     writeFileSync(file, '')
     const error = await caught(() => run(proc([`${file}/x`])))
     expect(error, `${file} is a file, so ${file}/x cannot exist: a ContainerError, not a crash (${error?.message})`).toBeInstanceOf(ContainerError)
     expect(error.message, 'runc says what stat said: not a directory').toBe(`exec: "${file}/x": stat ${file}/x: not a directory`)
-    expect(error.exitCode, 'Docker gives 127 only for "not found" or "no such file or directory" and 126 for "permission denied"; "not a directory" is neither: 125').toBe(125)
+    expect(error.exitCode, `the exit code docker run gives runc's "not a directory", as the docker CLI reads runc's message (toStatusError, cli/command/container/run.go)`).toBe(125)
   })
 
   it('fails with 126 when the file exists but cannot be executed', async () => {
@@ -225,8 +241,8 @@ describe('runProcess', () => {
     for (const path of [file, tempDir()]) {
       const error = await caught(() => run(proc([path])))
       expect(error, `${path} exists but is not executable: a ContainerError`).toBeInstanceOf(ContainerError)
-      expect(error.message, 'Docker maps "permission denied" to 126').toBe(`exec: "${path}": permission denied`)
-      expect(error.exitCode).toBe(126)
+      expect(error.message, 'runc says: permission denied').toBe(`exec: "${path}": permission denied`)
+      expect(error.exitCode, `the exit code docker run gives runc's "permission denied" (toStatusError in the docker CLI)`).toBe(126)
     }
   })
 
@@ -235,14 +251,14 @@ describe('runProcess', () => {
     writeFileSync(join(first, 'my-probe'), '#!/bin/sh\n', { mode: 0o644 })
     copyFileSync(PROBE_PATH, join(second, 'my-probe'))
     const result = await runOrError(proc(['my-probe', 'out:second'], { env: [`PATH=${first}:${second}`] }))
-    expect(result.stdout, `${first}/my-probe is not executable, ${second}/my-probe is (${result.error?.message ?? 'no error'}): EACCES on the PATH means "look further", not 126`).toBe('second\n')
+    expect(result.stdout, `${first}/my-probe is not executable, ${second}/my-probe is (${result.error?.message ?? 'no error'}): runc runs the second one (the table's "cat" line says what runc does with a file on the PATH it cannot execute)`).toBe('second\n')
   })
 
   it('fails with 127 when the PATH has the name only as a file that is not executable', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'data-only'), 'x', { mode: 0o644 })
     const error = await caught(() => run(proc(['data-only'], { env: [`PATH=${dir}`] })))
-    expect(error?.exitCode, `runc found no executable data-only on the PATH: exec: "data-only": executable file not found in $PATH (127), but got ${error?.message}`).toBe(127)
+    expect(error?.exitCode, `runc finds no executable data-only on the PATH and says exec: "data-only": executable file not found in $PATH, but got ${error?.message}`).toBe(127)
   })
 
   it('never runs a program found relative to the working directory through an empty PATH entry', async () => {
@@ -272,6 +288,9 @@ describe('runProcess', () => {
       throw new Error('prepare failed')
     }
     expect(await caught(() => runProcess(proc(['/bin/true']), {}, failing))).toMatchObject({ message: 'prepare failed' })
-    expect(() => process.kill(pid, 0), `helper ${pid} is still running: kill it when prepare or startProcess throws`).toThrow()
+    const left = leftOf(pid)
+    if (left === 'alive') process.kill(pid, 'SIGKILL') // leave nothing behind when the check fails
+    expect(left, `helper ${pid} was signalled but not yet gone (or not yet reaped) when runProcess rejected: the error reached the caller before the helper had exited`).not.toBe('dying')
+    expect(left, `helper ${pid} is still running after runProcess rejected: a failed start must not leave its helper behind`).toBeUndefined()
   })
 })
