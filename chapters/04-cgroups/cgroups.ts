@@ -29,10 +29,7 @@ export interface Cgroup {
   version: 1 | 2
   /** the directory of each controller (on v2, all the same directory) */
   dirs: Partial<Record<Controller, string>>
-  /**
-   * every directory to rmdir on removal, deepest first: the leaf and each parent cgroupsPath
-   * names, in every hierarchy; never the base it was nested in, nor anything above
-   */
+  /** every directory this run may try to rmdir when it is removed, deepest first */
   removeOrder: string[]
 }
 
@@ -67,17 +64,18 @@ export function readKeyed(path: string): Record<string, number> {
 
 // #region cgroupVersion
 /**
- * v2 when `root` is a cgroup2 mount (it has cgroup.controllers); v1 otherwise, which includes
- * the hybrid layout where a cgroup2 tree sits at root/unified holding no controller used here.
+ * v2 when `root` is a cgroup2 mount; v1 otherwise, which includes the hybrid layout where a
+ * cgroup2 tree sits at root/unified holding no controller used here.
  */
 export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 {
   // TODO(04): tell the two kernel interfaces apart by what is mounted at `root`.
   //   1. Never assume one: the same code runs on v1, v2 and hybrid hosts. A hybrid host mounts v1
   //      hierarchies at root and a cgroup2 tree below it, and must count as v1 here, because the
   //      controllers a container needs are bound to the v1 hierarchies.
-  //   2. One file exists only at the top of a cgroup2 mount. Which one? (man 7 cgroups, "Cgroups
-  //      version 2"; runc's cgroups.IsCgroup2UnifiedMode asks the same question with statfs.)
-  //      Chapter text: "Two versions".
+  //   2. What does the top of a cgroup2 mount hold that no v1 hierarchy, and no hybrid root, has?
+  //      Compare `ls` of both, or man 7 cgroups, "Cgroups version 2" (runc's
+  //      cgroups.IsCgroup2UnifiedMode asks the same question with statfs). Chapter text: "Two
+  //      versions".
   throw new NotImplementedError('04-cgroups', 'cgroupVersion')
 }
 // #endregion cgroupVersion
@@ -100,10 +98,10 @@ export function ownCgroup(self: string, controller: Controller | null): string {
 
 // #region cgroupDirs
 /**
- * Where the container's cgroup goes. An absolute cgroupsPath is taken from the root of the
- * hierarchy; a relative one is nested below the caller's own cgroup on v1 and below its parent
- * on v2, where the caller's own cgroup holds processes and so cannot have controllers for
- * children ("no internal processes"). runc does the same.
+ * Where the container's cgroup goes: one directory per controller this version has (v2 has no
+ * cpuacct; its cpu controller counts CPU time in cpu.stat). An absolute cgroupsPath is taken
+ * from the root of the hierarchy; a relative one stays within the limits put on the caller,
+ * where its controllers can still be handed to it. runc makes the same choice.
  */
 export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
   // TODO(04): decide where the container's cgroup is made, for each controller.
@@ -112,9 +110,9 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
   //      container's cgroup goes").
   //   2. v1: one directory in each controller's own hierarchy (V1_CONTROLLERS), each below the
   //      caller's cgroup in that hierarchy; those differ from one hierarchy to the next.
-  //   3. v2: one directory for every controller, but not below the caller's own cgroup: that one
-  //      holds processes, and the "no internal processes" rule forbids it to hand controllers to
-  //      children. Then where? runc's libcontainer/cgroups/fs2/defaultpath.go.
+  //   3. v2: one directory for every controller v2 has, but not below the caller's own cgroup:
+  //      that one holds processes, and the "no internal processes" rule forbids it to hand
+  //      controllers to children. Then where? runc's libcontainer/cgroups/fs2/defaultpath.go.
   //   4. An absolute cgroupsPath starts from the hierarchy's root instead.
   throw new NotImplementedError('04-cgroups', 'cgroupDirs')
 }
@@ -123,14 +121,17 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). A limit of
- * 0 or less means "no limit", written as each file accepts it. A swap limit (OCI's memory.swap
- * counts memory + swap) without a memory limit, or below it, is a ContainerError (125) that
- * names memory.swap and memory.limit, as runc refuses it.
+ * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). As runc
+ * reads OCI: a value of 0 (or none) is "not set" and writes nothing; below 0 is "no limit",
+ * written as each file accepts it. On v2, shares map linearly onto cpu.weight (2 -> 1,
+ * 262144 -> 10000, rounded down), and cpu.max carries a period only when one is set. A swap
+ * limit (OCI's memory.swap counts memory + swap) without a memory limit, or below it, is a
+ * ContainerError (125) that names memory.swap and memory.limit, as runc refuses it.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   // TODO(04): translate linux.resources into this version's files, in the order to write them.
-  //   1. Only what is set: a resource left out keeps the kernel's default.
+  //   1. Only what is set: a resource left out, or 0, keeps the kernel's default (runc's fs/ and
+  //      fs2/ test each value against 0 before they write it).
   //   2. The chapter text's table names the files; runc's libcontainer/cgroups/fs/ (v1) and fs2/
   //      (v2) write the same ones. Some differ in meaning, not only in name: compare what OCI's
   //      memory.swap counts with what each version's swap file counts, and v1's shares with v2's
@@ -202,25 +203,22 @@ export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
 
 // #region forkIntoCgroup
 /**
- * The step between fork and exec that makes the limits hold from the container's first
- * instruction (runc's sync pipe does the same). `fork` is chapter 02's enterNamespaces for this
- * helper: it forks the process that will exec the container's program and resolves to its host
- * PID, or to undefined when nothing was forked (the helper itself then execs). When this
- * resolves, the process that will exec is in `cgroup`, and no process that is not the
- * container's is. Returns the PID that joined.
+ * The step between fork and exec that puts the container under its limits (runc's sync pipe
+ * is the same step). `fork` is chapter 02's enterNamespaces for this helper: it forks the
+ * process that will exec the container's program and resolves to its host PID, or to undefined
+ * when nothing was forked (the helper itself then execs). The caller execs as soon as this
+ * resolves. Returns the PID that joined.
  */
 export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
   // TODO(04): the chapter's central step: no instruction of the container may run unlimited,
   //   and nothing that is not the container may count against its limits.
   //   1. When? The caller execs as soon as this resolves. Children are born in their parent's
   //      cgroup, and a process that joins late has already run.
-  //   2. Which process? Draw the processes before and after `fork`, and mark which of them
-  //      execs the container's program and which stays on the host's side for the whole run
-  //      (chapter 02's relay). `docker run --pids-limit 8` promises the container 8 processes.
+  //   2. Which process? Draw chapter 02's processes before and after `fork`, and what each one
+  //      does until the container exits. Every process in the cgroup counts against its limits.
   //   3. `fork` may also resolve to undefined: what execs then?
-  //   4. runc's initProcess.start (libcontainer/process_linux.go) puts its init in the cgroup
-  //      before that init clones the container's process. Would that be right here? Chapter
-  //      text: "No window without limits".
+  //   4. runc's initProcess.start (libcontainer/process_linux.go) is this step for runc's own
+  //      process tree, which is not chapter 02's. Chapter text: "No window without limits".
   throw new NotImplementedError('04-cgroups', 'forkIntoCgroup')
 }
 // #endregion forkIntoCgroup
@@ -239,18 +237,18 @@ export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
 
 // #region removeCgroup
 /**
- * Remove the cgroup's directories, deepest first. rmdir is the only way (the files in them are
- * not real files), it fails with EBUSY while a process is still inside, and parents shared
- * with other containers are left when not empty.
+ * Remove what removeOrder lists, deepest first: the container's own cgroup must go, and nothing
+ * another container still uses may be taken or waited for.
  */
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   // TODO(04): remove what createCgroup made, deepest first.
   //   1. A cgroup's files are the kernel's: only rmdir removes a cgroup, and only once it holds
-  //      no process and no child cgroup. Which errno does it give for either? (Try rmdir by hand
-  //      on a cgroup with a child, or kernel/cgroup/cgroup.c, cgroup_destroy_locked; a plain
-  //      directory answers differently.)
+  //      no process and no child cgroup. Try rmdir by hand on a cgroup with a process in it and
+  //      on one with a child, and compare the errnos (kernel/cgroup/cgroup.c,
+  //      cgroup_destroy_locked). A plain directory, like the fake v2 tree's, answers differently.
   //   2. The container's last processes may still be on their way out when this is called.
-  //      Which refusal will go away if you wait a moment, and which never will?
+  //      Which refusal will go away if you wait a moment, which never will, and what tells you
+  //      which one you are looking at?
   //   3. Already gone is fine. A parent another container still uses is not this one's to remove
   //      nor to wait for, and that is no error; a leaf that stays is one.
   throw new NotImplementedError('04-cgroups', 'removeCgroup')

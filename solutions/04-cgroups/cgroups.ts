@@ -27,10 +27,7 @@ export interface Cgroup {
   version: 1 | 2
   /** the directory of each controller (on v2, all the same directory) */
   dirs: Partial<Record<Controller, string>>
-  /**
-   * every directory to rmdir on removal, deepest first: the leaf and each parent cgroupsPath
-   * names, in every hierarchy; never the base it was nested in, nor anything above
-   */
+  /** every directory this run may try to rmdir when it is removed, deepest first */
   removeOrder: string[]
 }
 
@@ -65,8 +62,8 @@ export function readKeyed(path: string): Record<string, number> {
 
 // #region cgroupVersion
 /**
- * v2 when `root` is a cgroup2 mount (it has cgroup.controllers); v1 otherwise, which includes
- * the hybrid layout where a cgroup2 tree sits at root/unified holding no controller used here.
+ * v2 when `root` is a cgroup2 mount; v1 otherwise, which includes the hybrid layout where a
+ * cgroup2 tree sits at root/unified holding no controller used here.
  */
 export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 {
   return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1
@@ -91,10 +88,10 @@ export function ownCgroup(self: string, controller: Controller | null): string {
 
 // #region cgroupDirs
 /**
- * Where the container's cgroup goes. An absolute cgroupsPath is taken from the root of the
- * hierarchy; a relative one is nested below the caller's own cgroup on v1 and below its parent
- * on v2, where the caller's own cgroup holds processes and so cannot have controllers for
- * children ("no internal processes"). runc does the same.
+ * Where the container's cgroup goes: one directory per controller this version has (v2 has no
+ * cpuacct; its cpu controller counts CPU time in cpu.stat). An absolute cgroupsPath is taken
+ * from the root of the hierarchy; a relative one stays within the limits put on the caller,
+ * where its controllers can still be handed to it. runc makes the same choice.
  */
 export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
   if (version === 2) {
@@ -114,36 +111,43 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). A limit of
- * 0 or less means "no limit", written as each file accepts it. A swap limit (OCI's memory.swap
- * counts memory + swap) without a memory limit, or below it, is a ContainerError (125) that
- * names memory.swap and memory.limit, as runc refuses it.
+ * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). As runc
+ * reads OCI: a value of 0 (or none) is "not set" and writes nothing; below 0 is "no limit",
+ * written as each file accepts it. On v2, shares map linearly onto cpu.weight (2 -> 1,
+ * 262144 -> 10000, rounded down), and cpu.max carries a period only when one is set. A swap
+ * limit (OCI's memory.swap counts memory + swap) without a memory limit, or below it, is a
+ * ContainerError (125) that names memory.swap and memory.limit, as runc refuses it.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   const { memory, cpu, pids } = resources
   const files: [Controller, string, string][] = []
+  // OCI's 0 is "not set", as runc reads it: nothing is written and the kernel's default stays.
+  const set = (n: number | undefined): n is number => n !== undefined && n !== 0
   const unlimited = version === 1 ? '-1' : 'max'
   const limit = (n: number, none = unlimited) => (n > 0 ? String(n) : none)
+  const swap = memory?.swap
   // OCI's swap is memory + swap: it means nothing without a memory limit, and cannot be below it.
-  if (memory?.swap !== undefined && memory.swap > 0 && !(memory.limit !== undefined && memory.limit > 0 && memory.swap >= memory.limit))
-    throw new ContainerError(`memory.swap ${memory.swap} (memory + swap) needs a memory.limit it is not below, and memory.limit is ${memory.limit ?? 'not set'}`, 125)
+  if (swap !== undefined && swap > 0 && !(memory?.limit !== undefined && memory.limit > 0 && swap >= memory.limit))
+    throw new ContainerError(`memory.swap ${swap} (memory + swap) needs a memory.limit it is not below, and memory.limit is ${memory?.limit ?? 'not set'}`, 125)
   if (version === 1) {
-    if (memory?.limit !== undefined) files.push(['memory', 'memory.limit_in_bytes', limit(memory.limit)])
-    if (memory?.swap !== undefined) files.push(['memory', 'memory.memsw.limit_in_bytes', limit(memory.swap)])
-    if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.shares', String(cpu.shares)])
+    if (set(memory?.limit)) files.push(['memory', 'memory.limit_in_bytes', limit(memory.limit)])
+    if (set(swap)) files.push(['memory', 'memory.memsw.limit_in_bytes', limit(swap)])
+    if (set(cpu?.shares)) files.push(['cpu', 'cpu.shares', String(cpu.shares)])
     // The period first: a new quota is checked against the current period and the parent's ratio.
-    if (cpu?.period !== undefined) files.push(['cpu', 'cpu.cfs_period_us', String(cpu.period)])
-    if (cpu?.quota !== undefined) files.push(['cpu', 'cpu.cfs_quota_us', limit(cpu.quota)])
-    if (pids) files.push(['pids', 'pids.max', limit(pids.limit, 'max')])
+    if (set(cpu?.period)) files.push(['cpu', 'cpu.cfs_period_us', String(cpu.period)])
+    if (set(cpu?.quota)) files.push(['cpu', 'cpu.cfs_quota_us', limit(cpu.quota)])
+    if (set(pids?.limit)) files.push(['pids', 'pids.max', limit(pids.limit, 'max')])
     return files
   }
-  if (memory?.limit !== undefined) files.push(['memory', 'memory.max', limit(memory.limit)])
+  if (set(memory?.limit)) files.push(['memory', 'memory.max', limit(memory.limit)])
   // v2's memory.swap.max counts the swap alone.
-  if (memory?.swap !== undefined) files.push(['memory', 'memory.swap.max', memory.swap > 0 ? String(memory.swap - memory.limit!) : 'max'])
-  if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((cpu.shares - 2) * 9999) / 262142))])
-  if (cpu?.quota !== undefined || cpu?.period !== undefined)
-    files.push(['cpu', 'cpu.max', `${limit(cpu.quota ?? 0)} ${cpu.period ?? 100000}`])
-  if (pids) files.push(['pids', 'pids.max', limit(pids.limit)])
+  if (set(swap)) files.push(['memory', 'memory.swap.max', swap > 0 ? String(swap - memory!.limit!) : 'max'])
+  // Shares [2, 262144] onto weight [1, 10000], linearly.
+  if (set(cpu?.shares)) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((cpu.shares - 2) * 9999) / 262142))])
+  // A period only when one is set: without it the kernel keeps the cgroup's own.
+  if (set(cpu?.quota) || set(cpu?.period))
+    files.push(['cpu', 'cpu.max', set(cpu.period) ? `${limit(cpu.quota ?? 0)} ${cpu.period}` : limit(cpu.quota ?? 0)])
+  if (set(pids?.limit)) files.push(['pids', 'pids.max', limit(pids.limit)])
   return files
 }
 // #endregion resourceFiles
@@ -207,12 +211,11 @@ export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
 
 // #region forkIntoCgroup
 /**
- * The step between fork and exec that makes the limits hold from the container's first
- * instruction (runc's sync pipe does the same). `fork` is chapter 02's enterNamespaces for this
- * helper: it forks the process that will exec the container's program and resolves to its host
- * PID, or to undefined when nothing was forked (the helper itself then execs). When this
- * resolves, the process that will exec is in `cgroup`, and no process that is not the
- * container's is. Returns the PID that joined.
+ * The step between fork and exec that puts the container under its limits (runc's sync pipe
+ * is the same step). `fork` is chapter 02's enterNamespaces for this helper: it forks the
+ * process that will exec the container's program and resolves to its host PID, or to undefined
+ * when nothing was forked (the helper itself then execs). The caller execs as soon as this
+ * resolves. Returns the PID that joined.
  */
 export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
   const pid = (await fork()) ?? helper.pid
@@ -233,9 +236,8 @@ export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
 
 // #region removeCgroup
 /**
- * Remove the cgroup's directories, deepest first. rmdir is the only way (the files in them are
- * not real files), it fails with EBUSY while a process is still inside, and parents shared
- * with other containers are left when not empty.
+ * Remove what removeOrder lists, deepest first: the container's own cgroup must go, and nothing
+ * another container still uses may be taken or waited for.
  */
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   const leaves = new Set(Object.values(cgroup.dirs))

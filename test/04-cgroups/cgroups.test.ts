@@ -72,9 +72,11 @@ describe('cgroupDirs', () => {
     })
   })
 
-  it('on v2 nests below the parent of the caller\'s cgroup, which may not hold processes', () => {
+  it('on v2 nests where the caller\'s limits hold and controllers can be handed down', () => {
     const dir = '/cg/user.slice/user-0.slice/minidocker/c1'
-    expect(cgroupDirs('minidocker/c1', 2, '/cg', V2_SELF), 'v2: below the PARENT of the caller\'s cgroup, which holds processes and so may not enable controllers for children (no internal processes)').toEqual({ memory: dir, cpu: dir, pids: dir })
+    const dirs = cgroupDirs('minidocker/c1', 2, '/cg', V2_SELF)
+    expect(Object.keys(dirs).sort(), 'v2 has memory, cpu and pids but no cpuacct controller (its cpu controller counts CPU time in cpu.stat): a cpuacct entry would name a controller v2 lacks').toEqual(['cpu', 'memory', 'pids'])
+    expect(dirs, 'v2: the caller\'s own cgroup holds processes and so may not enable controllers for children (no internal processes), and the container\'s must stay within the caller\'s limits: where does runc\'s fs2/defaultpath.go nest it?').toEqual({ memory: dir, cpu: dir, pids: dir })
   })
 
   it('takes an absolute cgroupsPath from the root of the hierarchy', () => {
@@ -174,7 +176,11 @@ describe('resourceFiles', () => {
   it('writes nothing for resources that are not set', () => {
     expect(resourceFiles({}, 1)).toEqual([])
     expect(resourceFiles({}, 2)).toEqual([])
-    expect(resourceFiles({ pids: { limit: 0 } }, 1)).toEqual([['pids', 'pids.max', 'max']])
+    const zeros: Resources = { memory: { limit: 0, swap: 0 }, cpu: { quota: 0, period: 0, shares: 0 }, pids: { limit: 0 } }
+    for (const version of [1, 2] as const)
+      expect(resourceFiles({ memory: { limit: 64 * MiB, swap: 0 } }, version).map(([, file]) => file), `v${version}: a swap of 0 is not set (runc writes no swap file for it), not "no limit"`).toEqual([version === 1 ? 'memory.limit_in_bytes' : 'memory.max'])
+    for (const version of [1, 2] as const)
+      expect(resourceFiles(zeros, version), `v${version}: OCI's 0 is "not set", as runc reads it (fs/ and fs2/ write a value only when it is not 0): nothing to write`).toEqual([])
     expect(resourceFiles({ memory: { limit: -1, swap: -1 }, cpu: { quota: -1 } }, 1), 'v1 spells "no limit" -1 in the memory and cpu files').toEqual([
       ['memory', 'memory.limit_in_bytes', '-1'],
       ['memory', 'memory.memsw.limit_in_bytes', '-1'],
@@ -184,6 +190,19 @@ describe('resourceFiles', () => {
       ['memory', 'memory.max', String(64 * MiB)],
       ['memory', 'memory.swap.max', 'max'],
     ])
+  })
+
+  it('writes only the CPU value that is set, as runc does', () => {
+    expect(resourceFiles({ cpu: { quota: 20000 } }, 1), 'v1: a quota without a period writes cpu.cfs_quota_us alone').toEqual([['cpu', 'cpu.cfs_quota_us', '20000']])
+    expect(resourceFiles({ cpu: { period: 200000 } }, 1), 'v1: a period without a quota writes cpu.cfs_period_us alone').toEqual([['cpu', 'cpu.cfs_period_us', '200000']])
+    expect(resourceFiles({ cpu: { quota: 20000 } }, 2), 'v2: a quota without a period is "QUOTA" alone in cpu.max, so the kernel keeps the period it has (runc\'s fs2/cpu.go)').toEqual([['cpu', 'cpu.max', '20000']])
+    expect(resourceFiles({ cpu: { period: 200000 } }, 2), 'v2: a period without a quota is "max PERIOD" in cpu.max (runc\'s fs2/cpu.go)').toEqual([['cpu', 'cpu.max', 'max 200000']])
+  })
+
+  it('turns v1 shares into a v2 weight', () => {
+    expect(resourceFiles({ cpu: { shares: 1024 } }, 1)).toEqual([['cpu', 'cpu.shares', '1024']])
+    const weights = [2, 1024, 262144].map((shares) => byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight'])
+    expect(weights, 'shares 2, 1024 and 262144 as cpu.weight: v1\'s range [2, 262144] maps linearly onto v2\'s [1, 10000], rounded down (runc\'s ConvertCPUSharesToCgroupV2Value); writing the shares unchanged gives a weight v2 reads differently or refuses').toEqual(['1', '39', '10000'])
   })
 
   for (const version of [1, 2] as const) {
@@ -229,7 +248,7 @@ describe('cgroup v2, on a directory laid out like one', () => {
     return root
   }
 
-  it('is detected as v2 by its cgroup.controllers', () => {
+  it('is detected as v2, and a plain directory as v1', () => {
     expect(cgroupVersion(fakeV2())).toBe(2)
     expect(cgroupVersion(tempDir())).toBe(1)
   })
@@ -363,7 +382,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     expect(existsSync(cgroup!.dirs.pids!), `${cgroup!.dirs.pids} is still there after the run`).toBe(false)
   })
 
-  it('leaves the helper\'s relay outside: under pids.max 8 the container holds exactly 8 processes', async () => {
+  it('gives the container the 8 processes pids.max 8 allows, no more and no fewer', async () => {
     const { stdout } = await runLimited(limitedSpec(['fork:20'], { pids: { limit: 8 } }))
     const forked = probeValue<number>(stdout, 'forked')
     const why = forked > 7
@@ -466,7 +485,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
       expect(existsSync(dirname(dir)), `${dirname(dir)}, shared by both, is still there after both ended: the last container out removes the parents its cgroupsPath names, also when another container made them`).toBe(false)
   })
 
-  it('waits for the last process to leave before removing the cgroup (rmdir fails with EBUSY until then)', async () => {
+  it('waits for the last process to leave, then removes the cgroup', async () => {
     const spec = limitedSpec(['exit:0'], { pids: { limit: 8 } })
     const cgroup = await createCgroup(spec)
     const helper = startHelper()
