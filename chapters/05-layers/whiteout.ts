@@ -12,8 +12,6 @@ import { join } from 'node:path'
 import { SyscallError, type Helper } from '../../native/helper.ts'
 import type { OverlayDirs } from './overlay.ts'
 
-export const OPAQUE_XATTR = 'trusted.overlay.opaque'
-
 /** One line of `docker diff`: A added, C changed, D deleted. */
 export interface Change {
   kind: 'A' | 'C' | 'D'
@@ -40,8 +38,8 @@ export async function makeWhiteout(helper: Helper, path: string): Promise<void> 
   // TODO(05): hide `path` of the lower layers.
   //   1. The mark must be exactly the one overlayfs writes itself (isWhiteout recognises it):
   //      overlayfs reads nothing else as "deleted", and aufs' empty .wh. files show as files.
-  //   2. Which system call makes such a file (man 2 mknod), and can Node make it? If not, look
-  //      through native/helper.ts: it runs as root.
+  //   2. Which system call makes a file of that kind (man 7 inode, "The file type and mode"),
+  //      and can Node make one? If not, look through native/helper.ts: it runs as root.
   throw new NotImplementedError('05-layers', 'makeWhiteout')
 }
 // #endregion makeWhiteout
@@ -50,11 +48,12 @@ export async function makeWhiteout(helper: Helper, path: string): Promise<void> 
 /** Hide everything the lower layers hold under directory `dir` (in the upper layer), and nothing else. */
 export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
   // TODO(05): make `dir` hide everything the lower layers hold below it, and nothing else.
-  //   1. The mark is an extended attribute, OPAQUE_XATTR, and overlayfs honours one value of it
-  //      only: which? overlayfs.rst, "whiteouts and opaque directories", or read the one overlayfs
-  //      writes itself when you replace a directory through the union (getfattr -d -m - DIR).
-  //   2. Which directory carries it, so that exactly `dir`'s lower contents vanish? Extended
-  //      attributes are set with man 2 setxattr: can Node, or only native/helper.ts?
+  //   1. overlayfs reads this mark from the directory's extended attributes: which attribute,
+  //      and which value does it honour? overlayfs.rst, "whiteouts and opaque directories", or
+  //      read the one overlayfs writes itself when you replace a directory through the union
+  //      (the chapter text's "Try it").
+  //   2. Which directory carries it, so that exactly `dir`'s lower contents vanish? Can Node set
+  //      an extended attribute (man 2 setxattr), or only native/helper.ts?
   throw new NotImplementedError('05-layers', 'makeOpaque')
 }
 // #endregion makeOpaque
@@ -64,8 +63,8 @@ export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
 export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
   // TODO(05): read the opaque mark back.
   //   1. Only the value overlayfs honours (see makeOpaque) makes a directory opaque.
-  //   2. man 2 getxattr, ERRORS: what does it answer for a file without the attribute? Here that
-  //      means "not opaque", not an error; any other failure is a real one: let it through.
+  //   2. Most directories carry no such attribute at all: what does man 2 getxattr (ERRORS)
+  //      answer then? That means "not opaque"; any other failure is a real one: let it through.
   throw new NotImplementedError('05-layers', 'isOpaque')
 }
 // #endregion isOpaque

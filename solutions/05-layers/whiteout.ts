@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { SyscallError, type Helper } from '../../native/helper.ts'
 import type { OverlayDirs } from './overlay.ts'
 
-export const OPAQUE_XATTR = 'trusted.overlay.opaque'
+/** overlayfs's opaque mark (overlayfs.rst, "whiteouts and opaque directories") */
+const OPAQUE_XATTR = 'trusted.overlay.opaque'
 
 /** One line of `docker diff`: A added, C changed, D deleted. */
 export interface Change {

@@ -106,7 +106,7 @@ describeKernel('mountOverlay', () => {
     rmSync(data, { recursive: true })
     mkdirSync(data)
     writeFileSync(join(data, 'new.txt'), 'new\n')
-    expect(await isOpaque(ns.helper, join(s.upper, 'data')), 'isOpaque() must recognise the mark overlayfs put on the replaced data/ in upper (getfattr -d -m - shows it; overlayfs.rst, "whiteouts and opaque directories")').toBe(true)
+    expect(await isOpaque(ns.helper, join(s.upper, 'data')), 'isOpaque() must recognise the mark overlayfs put on the replaced data/ in upper (the chapter text\'s "Try it" lists its extended attributes; overlayfs.rst, "whiteouts and opaque directories")').toBe(true)
     expect(await isOpaque(ns.helper, join(s.upper)), 'a dir that was not replaced is not opaque').toBe(false)
     expect(readdirSync(data), 'nothing of the lower data/ may show through an opaque dir').toEqual(['new.txt'])
   })
