@@ -7,7 +7,7 @@
  * Check your work with `npx workbook check 5`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { lstatSync, readdirSync, type Stats } from 'node:fs'
+import { lstatSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { SyscallError, type Helper } from '../../native/helper.ts'
 import type { OverlayDirs } from './overlay.ts'
@@ -19,24 +19,11 @@ export interface Change {
   path: string
 }
 
-// #region isWhiteout
-/** Is this overlayfs's whiteout, the mark of a deleted name in an upper layer? */
-export function isWhiteout(stats: Stats): boolean {
-  // TODO(05): recognise overlayfs's "deleted" mark.
-  //   1. What does overlayfs leave in the upper layer when a lower file is deleted through the
-  //      union? overlayfs.rst, "whiteouts and opaque directories", or look at one yourself (the
-  //      chapter text's "Try it"): which kind of file is it, and what sets it apart?
-  //   2. Nothing else may pass: not a regular file, not another device such as /dev/null. Which
-  //      of the properties you found does a regular file share?
-  throw new NotImplementedError('05-layers', 'isWhiteout')
-}
-// #endregion isWhiteout
-
 // #region makeWhiteout
 /** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
 export async function makeWhiteout(helper: Helper, path: string): Promise<void> {
   // TODO(05): hide `path` of the lower layers.
-  //   1. The mark must be exactly the one overlayfs writes itself (isWhiteout recognises it):
+  //   1. The mark must be exactly the one overlayfs writes itself (changes recognises it):
   //      overlayfs reads nothing else as "deleted", and aufs' empty .wh. files show as files.
   //   2. Which system call makes a file of that kind (man 7 inode, "The file type and mode"),
   //      and can Node make one? If not, look through native/helper.ts: it runs as root.
@@ -80,13 +67,17 @@ export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change
   // TODO(05): `docker diff` for a container, from its layers.
   //   1. What the container changed is in its upper dir and nowhere else: the merged view cannot
   //      tell an edit from the original, nor show a deletion.
-  //   2. "Has the path" means an entry of any kind. A layer's symlinks point at paths inside the
+  //   2. What does overlayfs leave in upper for a name deleted through the union? overlayfs.rst,
+  //      "whiteouts and opaque directories", or look at one yourself (the chapter text's "Try
+  //      it"): which kind of file is it, and what sets it apart? Nothing else may count as
+  //      deleted: not a regular file, not another device such as /dev/null.
+  //   3. "Has the path" means an entry of any kind. A layer's symlinks point at paths inside the
   //      container (often absolute), so on the host they dangle or lead elsewhere: do not follow
   //      them. Any lower layer counts, not only the nearest.
-  //   3. A directory the container removed and made anew is opaque in upper: what does that say
+  //   4. A directory the container removed and made anew is opaque in upper: what does that say
   //      about the lower layers below it, for this directory and for everything in it? moby's
   //      pkg/archive (changes.go and overlayDeletedFile) reports the same way.
-  //   4. Paths start with "/", every level is listed (a directory that holds a change is itself
+  //   5. Paths start with "/", every level is listed (a directory that holds a change is itself
   //      a change), sorted by path.
   throw new NotImplementedError('05-layers', 'changes')
 }

@@ -19,13 +19,6 @@ export interface Change {
   path: string
 }
 
-// #region isWhiteout
-/** Is this overlayfs's whiteout, the mark of a deleted name in an upper layer? */
-export function isWhiteout(stats: Stats): boolean {
-  return stats.isCharacterDevice() && stats.rdev === 0
-}
-// #endregion isWhiteout
-
 // #region makeWhiteout
 /** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
 export async function makeWhiteout(helper: Helper, path: string): Promise<void> {
@@ -60,6 +53,7 @@ export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
  * moby's overlayDeletedFile says. Sorted by path, each path once.
  */
 export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change[]> {
+  const isWhiteout = (stats: Stats) => stats.isCharacterDevice() && stats.rdev === 0
   const found: Change[] = []
   const inLower = (rel: string) => dirs.lower.some((l) => lstatSync(join(l, rel), { throwIfNoEntry: false }))
   const walk = async (rel: string, lowerShows: boolean): Promise<void> => {
