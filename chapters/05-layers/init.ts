@@ -30,8 +30,9 @@ export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
 export function resolvConf(host: string): string {
   // TODO(05): the host's resolv.conf, made fit for a container.
   //   1. Which nameserver addresses answer only on the host itself, and so not from a container's
-  //      own network namespace? Think of systemd-resolved's stub, a local dnsmasq, and IPv6: the
-  //      whole range, not one address. Chapter text, "A container's own layers".
+  //      own network namespace? systemd-resolved's stub and a local dnsmasq are two examples; which
+  //      addresses does IPv4's loopback cover (all of them, not only those two), and which one is
+  //      IPv6's? Chapter text, "A container's own layers"; man 7 ip, man 7 ipv6.
   //   2. dockerd does the same in libnetwork's resolvconf package (FilterResolvDNS).
   throw new NotImplementedError('05-layers', 'resolvConf')
 }
@@ -40,12 +41,13 @@ export function resolvConf(host: string): string {
 // #region hostsFile
 /**
  * /etc/hosts for a container with no network yet: `127.0.0.1<TAB>localhost`, Docker's other
- * default lines, and its own hostname on a loopback address (any one).
+ * default lines (`::1 localhost ip6-localhost ip6-loopback`, `fe00::0 ip6-localnet`,
+ * `ff00::0 ip6-mcastprefix`, `ff02::1 ip6-allnodes`, `ff02::2 ip6-allrouters`; the tests do
+ * not check those), and a line that lets the container resolve its own hostname.
  */
 export function hostsFile(hostname: string): string {
   // TODO(05): /etc/hosts for a container that has no network of its own yet.
-  //   1. Docker's default lines for localhost and the IPv6 names (`docker run --rm busybox cat
-  //      /etc/hosts` on a Docker host, or libnetwork's etchosts package), tab-separated.
+  //   1. Docker's default lines, above, tab-separated (libnetwork's etchosts package writes them).
   //   2. The container must resolve its own hostname before it has any network: which addresses
   //      does it have then? (Debian's own /etc/hosts has a habit here.)
   throw new NotImplementedError('05-layers', 'hostsFile')

@@ -37,15 +37,12 @@ export function overlayOptions(dirs: OverlayDirs): string {
 // #endregion overlayOptions
 
 // #region mountOverlay
-/** Mount the union of `dirs` at `target`, in the helper's mount namespace. */
+/**
+ * Mount the union of `dirs` at `target`, in the helper's mount namespace (given: the decisions
+ * are overlayOptions'). An overlay has no device, so the source is only the name /proc/mounts shows.
+ */
 export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: string): Promise<void> {
-  // TODO(05): mount the union at `target`, from the helper.
-  //   1. Node cannot mount; the helper can (native/helper.ts). It mounts in its own mount
-  //      namespace, which the caller made private, so nothing here reaches the host's mounts.
-  //   2. An overlay has no device: its source only shows in /proc/mounts. The filesystem type and
-  //      the data string (overlayOptions) are what count.
-  //   3. Let the helper's SyscallError through: it names the call and the errno.
-  throw new NotImplementedError('05-layers', 'mountOverlay')
+  await helper.mount('overlay', target, 'overlay', [], overlayOptions(dirs))
 }
 // #endregion mountOverlay
 
@@ -56,11 +53,10 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
  */
 export async function unmountOverlay(helper: Helper, target: string): Promise<void> {
   // TODO(05): unmount the union, even when something still uses it.
-  //   1. man 2 umount2: what does the kernel answer when a process still has a file open or its
-  //      working directory inside the mount? The helper's SyscallError carries that errno.
-  //   2. Docker neither kills such a process nor leaks the mount: which of umount2's flags makes
-  //      the mount disappear now and lets the kernel free it when its last user is gone? (moby's
-  //      daemon/graphdriver/overlay2/overlay.go, Put, uses it every time.)
+  //   1. man 2 umount2, ERRORS: what does the kernel answer when a process still has a file open
+  //      or its working directory inside the mount? The helper's SyscallError carries that errno.
+  //   2. Docker neither kills such a process nor leaks the mount: what does moby's
+  //      daemon/graphdriver/overlay2/overlay.go (Put) ask umount2 for, and why is that safe?
   throw new NotImplementedError('05-layers', 'unmountOverlay')
 }
 // #endregion unmountOverlay

@@ -7,12 +7,10 @@
  * Check your work with `npx workbook check 5`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { lstatSync, readdirSync, type Stats } from 'node:fs'
+import { lstatSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { SyscallError, type Helper } from '../../native/helper.ts'
 import type { OverlayDirs } from './overlay.ts'
-
-export const OPAQUE_XATTR = 'trusted.overlay.opaque'
 
 /** One line of `docker diff`: A added, C changed, D deleted. */
 export interface Change {
@@ -21,27 +19,14 @@ export interface Change {
   path: string
 }
 
-// #region isWhiteout
-/** Is this overlayfs's whiteout, the mark of a deleted name in an upper layer? */
-export function isWhiteout(stats: Stats): boolean {
-  // TODO(05): recognise overlayfs's "deleted" mark.
-  //   1. What does overlayfs leave in the upper layer when a lower file is deleted through the
-  //      union? overlayfs.rst, "whiteouts and opaque directories", or look at one yourself (the
-  //      chapter text's "Try it"): which kind of file is it, and what sets it apart?
-  //   2. Nothing else may pass: not a regular file, not another device such as /dev/null. Which
-  //      of the properties you found does a regular file share?
-  throw new NotImplementedError('05-layers', 'isWhiteout')
-}
-// #endregion isWhiteout
-
 // #region makeWhiteout
 /** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
 export async function makeWhiteout(helper: Helper, path: string): Promise<void> {
   // TODO(05): hide `path` of the lower layers.
-  //   1. The mark must be exactly the one overlayfs writes itself (isWhiteout recognises it):
+  //   1. The mark must be exactly the one overlayfs writes itself (changes recognises it):
   //      overlayfs reads nothing else as "deleted", and aufs' empty .wh. files show as files.
-  //   2. Which system call makes such a file (man 2 mknod), and can Node make it? If not, look
-  //      through native/helper.ts: it runs as root.
+  //   2. Which system call makes a file of that kind (man 7 inode, "The file type and mode"),
+  //      and can Node make one? If not, look through native/helper.ts: it runs as root.
   throw new NotImplementedError('05-layers', 'makeWhiteout')
 }
 // #endregion makeWhiteout
@@ -50,11 +35,12 @@ export async function makeWhiteout(helper: Helper, path: string): Promise<void> 
 /** Hide everything the lower layers hold under directory `dir` (in the upper layer), and nothing else. */
 export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
   // TODO(05): make `dir` hide everything the lower layers hold below it, and nothing else.
-  //   1. The mark is an extended attribute, OPAQUE_XATTR, and overlayfs honours one value of it
-  //      only: which? overlayfs.rst, "whiteouts and opaque directories", or read the one overlayfs
-  //      writes itself when you replace a directory through the union (getfattr -d -m - DIR).
-  //   2. Which directory carries it, so that exactly `dir`'s lower contents vanish? Extended
-  //      attributes are set with man 2 setxattr: can Node, or only native/helper.ts?
+  //   1. overlayfs reads this mark from the directory's extended attributes: which attribute,
+  //      and which value does it honour? overlayfs.rst, "whiteouts and opaque directories", or
+  //      read the one overlayfs writes itself when you replace a directory through the union
+  //      (the chapter text's "Try it").
+  //   2. Which directory carries it, so that exactly `dir`'s lower contents vanish? Can Node set
+  //      an extended attribute (man 2 setxattr), or only native/helper.ts?
   throw new NotImplementedError('05-layers', 'makeOpaque')
 }
 // #endregion makeOpaque
@@ -64,8 +50,8 @@ export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
 export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
   // TODO(05): read the opaque mark back.
   //   1. Only the value overlayfs honours (see makeOpaque) makes a directory opaque.
-  //   2. man 2 getxattr, ERRORS: what does it answer for a file without the attribute? Here that
-  //      means "not opaque", not an error; any other failure is a real one: let it through.
+  //   2. Most directories carry no such attribute at all: what does man 2 getxattr (ERRORS)
+  //      answer then? That means "not opaque"; any other failure is a real one: let it through.
   throw new NotImplementedError('05-layers', 'isOpaque')
 }
 // #endregion isOpaque
@@ -81,13 +67,17 @@ export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change
   // TODO(05): `docker diff` for a container, from its layers.
   //   1. What the container changed is in its upper dir and nowhere else: the merged view cannot
   //      tell an edit from the original, nor show a deletion.
-  //   2. "Has the path" means an entry of any kind. A layer's symlinks point at paths inside the
+  //   2. What does overlayfs leave in upper for a name deleted through the union? overlayfs.rst,
+  //      "whiteouts and opaque directories", or look at one yourself (the chapter text's "Try
+  //      it"): which kind of file is it, and what sets it apart? Nothing else may count as
+  //      deleted: not a regular file, not another device such as /dev/null.
+  //   3. "Has the path" means an entry of any kind. A layer's symlinks point at paths inside the
   //      container (often absolute), so on the host they dangle or lead elsewhere: do not follow
   //      them. Any lower layer counts, not only the nearest.
-  //   3. A directory the container removed and made anew is opaque in upper: what does that say
+  //   4. A directory the container removed and made anew is opaque in upper: what does that say
   //      about the lower layers below it, for this directory and for everything in it? moby's
   //      pkg/archive (changes.go and overlayDeletedFile) reports the same way.
-  //   4. Paths start with "/", every level is listed (a directory that holds a change is itself
+  //   5. Paths start with "/", every level is listed (a directory that holds a change is itself
   //      a change), sorted by path.
   throw new NotImplementedError('05-layers', 'changes')
 }

@@ -37,7 +37,9 @@ export function resolvConf(host: string): string {
 // #region hostsFile
 /**
  * /etc/hosts for a container with no network yet: `127.0.0.1<TAB>localhost`, Docker's other
- * default lines, and its own hostname on a loopback address (any one).
+ * default lines (`::1 localhost ip6-localhost ip6-loopback`, `fe00::0 ip6-localnet`,
+ * `ff00::0 ip6-mcastprefix`, `ff02::1 ip6-allnodes`, `ff02::2 ip6-allrouters`; the tests do
+ * not check those), and a line that lets the container resolve its own hostname.
  */
 export function hostsFile(hostname: string): string {
   return [

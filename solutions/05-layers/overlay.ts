@@ -31,7 +31,10 @@ export function overlayOptions(dirs: OverlayDirs): string {
 // #endregion overlayOptions
 
 // #region mountOverlay
-/** Mount the union of `dirs` at `target`, in the helper's mount namespace. */
+/**
+ * Mount the union of `dirs` at `target`, in the helper's mount namespace (given: the decisions
+ * are overlayOptions'). An overlay has no device, so the source is only the name /proc/mounts shows.
+ */
 export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: string): Promise<void> {
   await helper.mount('overlay', target, 'overlay', [], overlayOptions(dirs))
 }

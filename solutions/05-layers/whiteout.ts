@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { SyscallError, type Helper } from '../../native/helper.ts'
 import type { OverlayDirs } from './overlay.ts'
 
-export const OPAQUE_XATTR = 'trusted.overlay.opaque'
+/** overlayfs's opaque mark (overlayfs.rst, "whiteouts and opaque directories") */
+const OPAQUE_XATTR = 'trusted.overlay.opaque'
 
 /** One line of `docker diff`: A added, C changed, D deleted. */
 export interface Change {
@@ -17,13 +18,6 @@ export interface Change {
   /** absolute inside the container, e.g. "/etc/hosts" */
   path: string
 }
-
-// #region isWhiteout
-/** Is this overlayfs's whiteout, the mark of a deleted name in an upper layer? */
-export function isWhiteout(stats: Stats): boolean {
-  return stats.isCharacterDevice() && stats.rdev === 0
-}
-// #endregion isWhiteout
 
 // #region makeWhiteout
 /** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
@@ -59,6 +53,7 @@ export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
  * moby's overlayDeletedFile says. Sorted by path, each path once.
  */
 export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change[]> {
+  const isWhiteout = (stats: Stats) => stats.isCharacterDevice() && stats.rdev === 0
   const found: Change[] = []
   const inLower = (rel: string) => dirs.lower.some((l) => lstatSync(join(l, rel), { throwIfNoEntry: false }))
   const walk = async (rel: string, lowerShows: boolean): Promise<void> => {
