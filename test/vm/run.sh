@@ -112,8 +112,9 @@ for ((i = 0; i < ${#inside[@]}; i += 2)); do stage "  ${inside[i]}" "${inside[i 
 cp "$results/serial.log" "${VM_CACHE:-/var/cache/minidocker-vm}/last-serial.log" 2>/dev/null || true
 
 status=$(cat "$results/status" 2>/dev/null || echo none)
-# A guest that installed node_modules leaves it for the next run (one tarball is kept).
-if [ "$status" = 0 ] && [ -f "$results/node_modules.tar" ]; then
+# A guest that installed node_modules leaves it for the next run (one tarball is kept), even
+# when its tests failed: it writes the tarball only once provision.sh has succeeded.
+if [ -f "$results/node_modules.tar" ]; then
   mkdir -p "$nm_cache"
   rm -f "$nm_cache"/*.tar
   mv "$results/node_modules.tar" "$nm_cache/$nm_tar"
