@@ -117,6 +117,8 @@ export async function bundle({ root, entry, conditions, base, manifest }) {
       sourcemap: 'linked',
       sourcesContent: false,
       logLevel: 'silent',
+      // The compiler reads its lib.*.d.ts files next to its own module: it must load from node_modules.
+      external: ['typescript'],
       plugins: [importMeta, lazyBuiltins],
     })
   } catch (error) {

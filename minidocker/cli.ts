@@ -120,7 +120,8 @@ function resources(options: RunOptions): Resources {
 
 /** The config.json of the container these options describe, with its rootfs at `rootfs`. */
 async function runSpec(options: RunOptions, rootfs: string | undefined): Promise<Spec> {
-  const env = await required(() => buildEnv(options.env, process.env), 'run -e')
+  // Without -e the env is Docker's default PATH alone, which needs no chapter.
+  const env = options.env.length > 0 ? await required(() => buildEnv(options.env, process.env), 'run -e') : undefined
   const spec = baseSpec(options.command, env)
   if (options.workdir) spec.process.cwd = options.workdir
   if (options.hostname !== undefined) spec.hostname = options.hostname

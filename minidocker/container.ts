@@ -12,7 +12,7 @@
 import { runProcess, type Stdio } from '#ch/01-process/process.ts'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
-import { createCgroup, joinCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
+import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import type { Spec } from '../lib/oci.ts'
 import type { Helper } from '../native/helper.ts'
 import { optional, required } from './layers.ts'
@@ -39,7 +39,7 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<Conta
   const proxy = (signal: NodeJS.Signals) => started?.process.kill(signal)
   for (const signal of PROXIED) process.on(signal, proxy)
   try {
-    const code = await runProcess(spec.process, stdio, (helper) => prepare((started = helper), spec, cgroup))
+    const code = await runProcess(spec.process, stdio, (helper) => prepare((started = helper), spec, cgroup, limited))
     return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
   } finally {
     for (const signal of PROXIED) process.off(signal, proxy)
@@ -50,15 +50,27 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<Conta
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
 /** Everything between the helper's start and exec. */
-async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined): Promise<void> {
-  const enter = () => enterNamespaces(helper, spec)
-  const pid = spec.hostname === undefined
-    ? await optional(enter, 'running in the host\'s namespaces and root filesystem')
-    : await required(enter, '--hostname')
+async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined, limited: boolean): Promise<void> {
   // Without chapter 02 there is no fork: the helper itself becomes the container's process.
-  if (cgroup) await joinCgroup(cgroup, pid ?? helper.pid)
+  let forked: number | undefined
+  let entered = false
+  const enter = async () => {
+    entered = true
+    const step = () => enterNamespaces(helper, spec)
+    forked = spec.hostname === undefined
+      ? await optional(step, 'running in the host\'s namespaces and root filesystem')
+      : await required(step, '--hostname')
+    return forked
+  }
+  // Chapter 04 decides when the process joins its cgroup: after the fork, before anything runs.
+  if (cgroup) {
+    const join = () => forkIntoCgroup(helper, cgroup, enter)
+    if (limited) await required(join, 'a memory, CPU or pids limit')
+    else await optional(join, 'running outside its cgroup')
+  }
+  if (!entered) await enter()
   // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
-  if (spec.root && pid !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
+  if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
   if (spec.process.user) await switchUser(helper, spec.process.user)
 }
 

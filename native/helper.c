@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -203,42 +202,23 @@ static int parse_int(const char *s, long *v) {
 /* ---------- operations ---------- */
 
 // #region exec
-/* exec FILE ARGC ARGV... ENV...: execve, searching PATH from the new env when FILE has no '/'.
- * This mirrors what runc does after it has entered the container's root. */
+/* exec PATH ARGC ARGV... ENV...: one execve of exactly PATH. No PATH search: which file runs
+ * (runc looks the command up in the container's PATH) is the TypeScript side's decision. */
 static int op_exec(int argc, char **argv) {
   long n;
   if (argc < 3 || parse_int(argv[2], &n) || n < 1 || n > argc - 3)
-    return bad_request("exec", "expected FILE ARGC ARGV... ENV...");
-  const char *file = argv[1];
+    return bad_request("exec", "expected PATH ARGC ARGV... ENV...");
+  const char *path = argv[1];
   char **args = calloc((size_t)n + 1, sizeof *args);
   if (!args) return bad_request("exec", "out of memory");
   memcpy(args, &argv[3], (size_t)n * sizeof *args);
   char **env = &argv[3 + n]; /* the request's field list is NULL-terminated */
   call_begin("execve");
-  call_str(file);
+  call_str(path);
   call_end();
-  err_path = file;
-  if (strchr(file, '/')) {
-    execve(file, args, env);
-    free(args);
-    return fail("execve");
-  }
-  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (char **e = env; *e; e++)
-    if (!strncmp(*e, "PATH=", 5)) path = *e + 5;
-  int saw_eacces = 0;
-  char candidate[PATH_MAX];
-  for (const char *p = path;; p = strchr(p, ':') + 1) {
-    size_t len = strcspn(p, ":");
-    snprintf(candidate, sizeof candidate, "%.*s%s%s", (int)len, p, len ? "/" : "", file);
-    execve(candidate, args, env);
-    if (errno == EACCES) saw_eacces = 1;
-    else if (errno != ENOENT && errno != ENOTDIR) break;
-    if (!p[len]) break;
-  }
+  err_path = path;
+  execve(path, args, env);
   free(args);
-  if (saw_eacces) errno = EACCES;
-  else if (errno == ENOTDIR) errno = ENOENT;
   return fail("execve");
 }
 // #endregion exec

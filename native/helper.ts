@@ -175,17 +175,18 @@ export class Helper {
   }
 
   /**
-   * execve(): replace the helper with `file`. Resolves once the exec happened: the control socket is close-on-exec, so success is end-of-file.
-   * @param file the program; without a slash it is searched in the PATH of `env`, not of the caller
+   * execve(): replace the helper with the program at `path`. Resolves once the exec happened: the control socket is close-on-exec, so success is end-of-file.
+   * @param path the program's path, as the helper sees the filesystem; no PATH is searched (a name without a slash is a file in the working directory)
    * @param argv the complete argv, argv[0] included
    * @param env the complete environment, as KEY=value strings
-   * @throws ENOENT when no such file is found (on the PATH); Docker reports it as exit code 127.
-   * @throws EACCES when the file is found but not executable, or a directory on the way is not searchable; Docker reports 126.
+   * @throws ENOENT when there is no file at `path`.
+   * @throws ENOTDIR when a component of `path` on the way is not a directory.
+   * @throws EACCES when the file is not executable (a directory included), or a directory on the way is not searchable.
    * @throws ENOEXEC when the file is not a format the kernel can run.
    * @precondition Everything the process needs (namespaces, cgroup, root, working directory) is set up first: after the exec, the helper takes no more requests.
    */
-  async exec(file: string, argv: string[], env: string[]): Promise<void> {
-    const reply = await this.#request('exec', file, String(argv.length), ...argv, ...env)
+  async exec(path: string, argv: string[], env: string[]): Promise<void> {
+    const reply = await this.#request('exec', path, String(argv.length), ...argv, ...env)
     if (reply === null) return // close-on-exec closed the socket: the new program runs
     throw new SyscallError(
       String(reply.code), -(reply.errno ?? 0), 'execve', reply.call ?? 'execve', reply.path,
@@ -249,7 +250,7 @@ export class Helper {
    * @throws EINVAL for an invalid combination of flags, or a propagation change on something that is not a mount point.
    * @throws EPERM without CAP_SYS_ADMIN.
    * @throws EBUSY when the source is already mounted.
-   * @precondition In a new mount namespace whose mounts were made private first (mount(null, '/', null, ['rec', 'private'])), or the mount propagates to the host.
+   * @precondition In a mount namespace of its own, or the mount changes the host's. A new namespace copies the host's propagation: a mount below a shared mount also appears in every peer of it, the host's included (mount_namespaces(7), "Shared subtrees").
    */
   mount(source: string | null, target: string, fstype: string | null, flags: MountFlag[] = [], data: string | null = null): Promise<unknown> {
     return this.#call('mount', source ?? '', target, fstype ?? '', flags.join(','), data ?? '')
@@ -259,7 +260,7 @@ export class Helper {
    * umount2(): detach the filesystem mounted at `target`.
    * @param target a mount point
    * @param flags force, detach (lazy: detach now, clean up when unused), expire, nofollow
-   * @throws EBUSY when something still uses the mount (use detach).
+   * @throws EBUSY when something still uses the mount (a process's root or working directory, an open file), unless detach is given.
    * @throws EINVAL when the target is not a mount point.
    * @throws EPERM without CAP_SYS_ADMIN.
    */
@@ -269,12 +270,12 @@ export class Helper {
 
   /**
    * pivot_root(): make `newRoot` the root of the mount namespace and move the old root to `putOld`, from where it can be unmounted.
-   * @param newRoot the new root; it must be a mount point (bind-mount it onto itself first)
-   * @param putOld a directory at or under newRoot
+   * @param newRoot the new root; it must be a mount point, and not on the same mount as the current root (pivot_root(2), "ERRORS")
+   * @param putOld a directory at or under newRoot; it may be newRoot itself, which stacks the old root on top of the new one (pivot_root(2), "NOTES")
    * @throws EINVAL when newRoot is not a mount point, putOld is not under it, or the current root is on a shared mount.
    * @throws EBUSY when newRoot or putOld is the current root.
    * @throws EPERM without CAP_SYS_ADMIN.
-   * @precondition In a new mount namespace whose mounts were made private. Unlike chroot, it leaves no way back to the host's files once putOld is unmounted.
+   * @precondition In a mount namespace of its own; the kernel refuses it (EINVAL) when newRoot's mount, its parent or the current root's parent is shared (pivot_root(2), "ERRORS"). It may or may not change the working directory of the caller (pivot_root(2)). Unlike chroot, it leaves no way back to the host's files once the old root is unmounted.
    */
   pivotRoot(newRoot: string, putOld: string): Promise<unknown> {
     return this.#call('pivot_root', newRoot, putOld)
@@ -285,7 +286,7 @@ export class Helper {
    * @param path the new root
    * @throws ENOENT when the path does not exist.
    * @throws EPERM without CAP_SYS_CHROOT.
-   * @precondition chdir into the new root too: a process whose working directory is outside its root can walk out of it.
+   * @precondition It changes the root only, not the working directory, which may stay outside the new root; from there `..` is never stopped at the root (chroot(2), "DESCRIPTION").
    */
   chroot(path: string): Promise<unknown> {
     return this.#call('chroot', path)

@@ -4,13 +4,16 @@
  *   2. the metadata, folders, imports map and starter TODOs agree;
  *   3. every test passes against the reference solutions (and none is skipped under CI);
  *   4. every starter fails each of its chapter's tests with NotImplementedError, and nothing
- *      else, with the reference standing in for the chapters below it.
+ *      else, with the reference standing in for the chapters below it;
+ *   5. every mistake a chapter lists (solutions/NN-slug/mistakes.json) is caught by a test
+ *      whose message names its cause, and every chapter lists at least five.
  * It ends with one line: "selftest: N passed, N failed".
  */
 import chalk from 'chalk'
 import { execa } from 'execa'
 import { folderOf, ROOT, writtenChapters } from './chapters.ts'
 import { consistencyProblems } from './consistency.ts'
+import { checkMistakes, MIN_MISTAKES } from './mistakes.ts'
 import { notImplemented, runTests, type TestResult } from './runner.ts'
 
 let passed = 0
@@ -59,6 +62,27 @@ async function startersFail(): Promise<void> {
   }
 }
 
+async function mistakesCaught(): Promise<void> {
+  console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
+  // Two chapters at a time (each mistake is one short vitest run); each chapter's lines are printed together.
+  const chapters = writtenChapters()
+  let free = 2
+  const waiting: (() => void)[] = []
+  const acquire = (): Promise<void> => (free > 0 ? (free--, Promise.resolve()) : new Promise((resolve) => waiting.push(resolve)))
+  const release = (): void => {
+    const next = waiting.shift()
+    if (next) next()
+    else free++
+  }
+  const runs = chapters.map((c) => acquire().then(() => checkMistakes(c)).finally(release))
+  for (const run of runs) run.catch(() => {}) // awaited in order below; a later one may fail first
+  for (const [i, chapter] of chapters.entries()) {
+    const results = await runs[i]!
+    for (const r of results) report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`)
+    report(results.length >= MIN_MISTAKES, `${folderOf(chapter)} lists ${results.length} mistakes (at least ${MIN_MISTAKES})`)
+  }
+}
+
 /** The whole self-test; sets process.exitCode. */
 export async function selftest(): Promise<void> {
   console.log(chalk.bold('Workbook self-test'))
@@ -67,6 +91,7 @@ export async function selftest(): Promise<void> {
   report(problems.length === 0, 'chapters.json, folders, imports and starter TODOs agree', problems)
   await referencePasses()
   await startersFail()
+  await mistakesCaught()
   console.log(`\nselftest: ${passed} passed, ${failed} failed`)
   process.exitCode = failed === 0 ? 0 : 1
 }

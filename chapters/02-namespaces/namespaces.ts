@@ -18,30 +18,34 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 
 // #region namespacesToCreate
 /**
- * The namespaces to create for `spec`: the types in linux.namespaces, each once. An entry with
- * a `path` asks to join an existing namespace instead (setns), which `minidocker exec` does in
- * chapter 10; here it is refused.
+ * The namespaces to create for `spec`: the types in linux.namespaces, each once, in the order
+ * they first appear. An entry with a `path` asks to join an existing namespace instead (setns),
+ * which `minidocker exec` does in chapter 10; here it is refused with a ContainerError (125)
+ * that names the entry's type and path.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
-  // TODO(02): read linux.namespaces.
-  //   1. spec.linux?.namespaces may be missing: treat that as an empty list.
-  //   2. If an entry has a `path`, throw new ContainerError(message, 125): joining is for later.
-  //   3. Return each entry's `type`, without duplicates, in the order they first appear.
+  // TODO(02): what config.json's linux.namespaces asks for.
+  //   1. A spec may have no linux section at all: what does that ask for?
+  //   2. An entry is either "make a new one" or "join this one": which field tells them apart?
+  //   3. A type listed twice is still one namespace: unshare(2) takes a set of flags.
+  //   The runtime spec's config-linux.md, "Namespaces"; runc's configs/validate/validator.go.
   throw new NotImplementedError('02-namespaces', 'namespacesToCreate')
 }
 // #endregion namespacesToCreate
 
 // #region setHostname
 /**
- * Give the container its hostname. Only allowed in a UTS namespace of its own: without one,
- * sethostname() would rename the host (runc refuses the same way).
+ * Give the container its hostname. Only allowed in a UTS namespace of its own (`created` holds
+ * the namespaces enterNamespaces made): without one, sethostname() would rename the host, so it
+ * is refused with a ContainerError (125) before anything is changed, as runc refuses it.
  */
 export async function setHostname(helper: Helper, spec: Spec, created: NamespaceType[]): Promise<void> {
-  // TODO(02): set spec.hostname, safely.
-  //   1. No spec.hostname: nothing to do.
-  //   2. If 'uts' is not in `created`, throw new ContainerError(message, 125) BEFORE calling the
-  //      helper: the helper would otherwise rename the host itself.
-  //   3. await helper.sethostname(spec.hostname).
+  // TODO(02): the hostname, and only where it is the container's own.
+  //   1. Whose hostname does sethostname(2) change? Read "The hostname" in the chapter text.
+  //   2. What must be true before the helper is asked anything, and what if it is not?
+  //   3. A spec without a hostname asks for nothing.
+  //   runc's validator.go refuses the same spec ("unable to set hostname without a private
+  //   UTS namespace"); standard_init_linux.go sets it.
   throw new NotImplementedError('02-namespaces', 'setHostname')
 }
 // #endregion setHostname
@@ -50,16 +54,20 @@ export async function setHostname(helper: Helper, spec: Spec, created: Namespace
 /**
  * Put the helper's next process into the namespaces `spec` asks for and return that process's
  * PID on the host. After this, helper requests go to the container's PID 1; the helper's own
- * process stays behind as a relay that exits the way PID 1 exits.
+ * process stays behind as a relay that exits the way PID 1 exits. If the relay is killed, PID 1
+ * must die with it. Nothing is mounted here: the container has no mount namespace of its own yet.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec): Promise<number> {
-  // TODO(02): unshare, fork, then configure the child.
-  //   1. const created = namespacesToCreate(spec); await helper.unshare(created).
-  //   2. const pid = await helper.fork(): unshare(CLONE_NEWPID) does not move the caller, only
-  //      its next child, which becomes PID 1. From now on the helper's requests go to it.
-  //   3. await helper.setParentDeathSignal(constants.signals.SIGKILL), so killing the relay
-  //      (what runProcess does when something fails) also kills the container.
-  //   4. await setHostname(helper, spec, created), then return pid (chapter 04 needs it).
+  // TODO(02): new namespaces, a PID 1, and a container that cannot outlive its relay.
+  //   1. unshare(2) moves the caller into new UTS and IPC namespaces, but not into a new PID
+  //      namespace: who enters that one, and what must happen after unshare for it?
+  //   2. Which PID does the host know PID 1 by, and who tells you? (Not /proc/self: that is
+  //      Node.) Chapter 04 needs it to put the process into its cgroup.
+  //   3. If the relay dies, PID 1 must die too: prctl(2), PR_SET_PDEATHSIG. Which process must
+  //      ask, and when? (fork(2) says what a child does not inherit.)
+  //   4. Where in this sequence may the hostname be set, so that it is the container's?
+  //   "unshare, and why PID needs a fork" in the chapter text; unshare(1)'s --fork; runc's
+  //   libcontainer/nsenter/nsexec.c, which clones twice.
   throw new NotImplementedError('02-namespaces', 'enterNamespaces')
 }
 // #endregion enterNamespaces

@@ -34,11 +34,13 @@ export async function mkdirAll(helper: Helper, path: string): Promise<void> {
 // #region parseVolume
 /** `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. */
 export function parseVolume(flag: string): Mount {
-  // TODO(03): parse docker's -v syntax.
-  //   1. Split at ":" into source, destination and an optional mode.
-  //   2. Refuse with new ContainerError(message, 125): a missing part, more than three parts,
-  //      a mode other than "ro" or "rw", or a path that is not absolute (isAbsolute).
-  //   3. Return { destination, type: 'bind', source, options: ['rbind'] }, plus 'ro' for :ro.
+  // TODO(03): read docker's -v flag: a host path, a container path and an optional mode.
+  //   1. What does Docker accept here, and what does it refuse? Its parser is
+  //      volume/mounts/linux_parser.go in moby; the chapter's "The mounts of the spec" says
+  //      which refusals this one needs. Refuse with a ContainerError (exit code 125) whose
+  //      message quotes the flag and says what is wrong.
+  //   2. The result is the same kind of entry as the last one of the chapter's config.json:
+  //      a recursive bind mount, and a read-only one for :ro.
   throw new NotImplementedError('03-rootfs', 'parseVolume')
 }
 // #endregion parseVolume
@@ -52,11 +54,12 @@ const FLAG_OPTIONS: Record<string, MountFlag[]> = {
 
 /** fstab-style options ("ro", "nosuid", "mode=755") split into mount(2) flags and its data string. */
 export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string } {
-  // TODO(03): split options into flags and data.
-  //   1. Skip "rw": it is what you get without MS_RDONLY.
-  //   2. An option in FLAG_OPTIONS adds its flags (each flag once: a Set helps).
-  //   3. Anything else ("mode=755", "size=65536k", "newinstance") belongs to the filesystem:
-  //      join those with "," in their order, as the data argument of mount(2).
+  // TODO(03): one list of fstab-style options is two things for mount(2).
+  //   1. Which options are flags the kernel applies to any mount (FLAG_OPTIONS maps them), and
+  //      which are a string only one filesystem's driver reads? See mount(2), "data", and the
+  //      chapter's "The mounts of the spec".
+  //   2. Constraints: each flag once; the data keeps the options' order; "rw" is not a flag
+  //      but the absence of one.
   throw new NotImplementedError('03-rootfs', 'mountOptions')
 }
 // #endregion mountOptions
@@ -68,34 +71,56 @@ export function mountOptions(options: string[] = []): { flags: MountFlag[]; data
  * it so), every mount below would appear on the host too.
  */
 export async function makeMountsPrivate(helper: Helper): Promise<void> {
-  // TODO(03): one mount call, with no source, no fstype: mount --make-rprivate /.
-  //   1. await helper.mount(null, '/', null, ['rec', 'private']).
+  // TODO(03): cut propagation between this namespace and the host, before anything is mounted.
+  //   1. A new mount namespace copies the host's mounts *with their propagation*. Read
+  //      mount_namespaces(7), "Shared subtrees", and the chapter's "A mount namespace, made
+  //      private": which propagation type stops events both ways, and how do you change it
+  //      with mount(2) (which arguments does a propagation change ignore)?
+  //   2. Constraint: / is not the only mount. Every mount below it (the disk your rootfs sits
+  //      on may be one) must change too, or mounts made there still reach the host.
+  //   runc: prepareRoot() in libcontainer/rootfs_linux.go.
   throw new NotImplementedError('03-rootfs', 'makeMountsPrivate')
 }
 // #endregion makeMountsPrivate
 
 // #region bindRootfs
-/** Make the rootfs a mount point of its own, which pivot_root requires of new_root. */
+/**
+ * Make the rootfs a mount point of its own, which pivot_root requires of new_root.
+ * @throws ContainerError (125) whose message names the rootfs and says it "does not exist".
+ */
 export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> {
-  // TODO(03): bind the rootfs onto itself.
-  //   1. await helper.mount(rootfs, rootfs, null, ['bind', 'rec']).
-  //   2. If that throws a SyscallError with code "ENOENT", the rootfs is missing: throw
-  //      new ContainerError(`rootfs "${rootfs}" does not exist ...`, 125). Rethrow the rest.
+  // TODO(03): pivot_root(2) wants new_root to be a mount point; an unpacked image is a plain
+  //   directory. Make it a mount point without copying anything (chapter: "pivot_root wants
+  //   a mount point"; runc: prepareRoot() in libcontainer/rootfs_linux.go).
+  //   1. Keep what is already mounted below the rootfs visible in it.
+  //   2. A rootfs that does not exist fails right here: turn that syscall error into a
+  //      ContainerError (125) whose message names the rootfs and says "does not exist".
+  //      Any other error goes through unchanged.
   throw new NotImplementedError('03-rootfs', 'bindRootfs')
 }
 // #endregion bindRootfs
 
 // #region mountInRootfs
-/** Mount one entry of spec.mounts below the rootfs, creating its mount point first. */
+/**
+ * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
+ * bind mount is read-only inside the container only: its source stays writable on the host.
+ * @throws ContainerError (125) naming a bind mount's source that does not exist.
+ */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
-  // TODO(03): one mount from spec.mounts.
-  //   1. target = join(rootfs, mount.destination); { flags, data } = mountOptions(mount.options).
-  //   2. For a bind mount (flags has 'bind'): a missing source is a ContainerError (125). If the
-  //      source is a file (statSync), mkdirAll the target's parent and create an empty file
-  //      with helper.writeFile(target, '') unless it exists; otherwise mkdirAll(helper, target).
-  //   3. helper.mount(source, target, fstype, flags, data || null); a bind mount takes no fstype.
-  //   4. MS_BIND ignores MS_RDONLY: for a read-only bind, mount again with
-  //      ['remount', 'bind', 'rdonly', ...the other flags].
+  // TODO(03): one entry of spec.mounts, mounted at its destination inside the rootfs.
+  //   1. The mount point must exist first, inside the rootfs (mkdirAll above does mkdir -p
+  //      through the helper). What kind of mount point does a bind mount of a single file need?
+  //      And when the image already has a file there (an /etc/hosts), it must come out of
+  //      this unchanged. Two questions decide it: which view of the rootfs does Node's fs have,
+  //      and which does the helper have (native/helper.ts, and the tests' stand-in host under
+  //      "Check your work")? Which of the helper's calls change a file that exists?
+  //   2. Bind mounts differ from the others: what do they mount, and do they take a
+  //      filesystem type? A bind source that does not exist is a ContainerError (125).
+  //   3. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
+  //      mount read-only, and how do you make sure only this mount turns read-only, not the
+  //      filesystem it comes from (a whole host disk)?
+  //   runc: mountToRootfs() and its bind-mount remount in libcontainer/rootfs_linux.go;
+  //   chapter: "The mounts of the spec".
   throw new NotImplementedError('03-rootfs', 'mountInRootfs')
 }
 // #endregion mountInRootfs
@@ -103,10 +128,13 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
 // #region createDevices
 /** Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. */
 export async function createDevices(helper: Helper, rootfs: string): Promise<void> {
-  // TODO(03): device nodes and symlinks in rootfs/dev.
-  //   1. For each [name, major, minor] of DEFAULT_DEVICES (lib/oci.ts):
-  //      helper.mknod(join(rootfs, 'dev', name), 'c', 0o666, major, minor).
-  //   2. For each [target, link] of DEV_SYMLINKS (lib/oci.ts): helper.symlink(target, join(rootfs, link)).
+  // TODO(03): the device nodes and /dev symlinks a program expects, in the container's /dev.
+  //   1. Which devices, with which type, numbers and mode? DEFAULT_DEVICES and DEV_SYMLINKS
+  //      in lib/oci.ts list them (the runtime spec's "Default Devices", "Dev symbolic links").
+  //   2. Which call makes a device node? mknod(2); the helper wraps it.
+  //   3. Constraint: rootfs/dev must already be the container's own tmpfs when this runs,
+  //      never the image's directory.
+  //   runc: createDevices() and setupDevSymlinks() in libcontainer/rootfs_linux.go.
   throw new NotImplementedError('03-rootfs', 'createDevices')
 }
 // #endregion createDevices
@@ -115,13 +143,20 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
 /**
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
  * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
+ * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
+ * @throws SyscallError from pivot_root itself, unchanged (e.g. new_root is not a mount point).
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
-  // TODO(03): swap the roots, then cut the old one off.
-  //   1. putOld = join(rootfs, PUT_OLD); mkdirAll(helper, putOld).
-  //   2. await helper.pivotRoot(rootfs, putOld): rootfs becomes /, the old / moves to /.oldroot.
-  //   3. helper.chdir('/'), then helper.umount2(`/${PUT_OLD}`, ['detach']): a lazy unmount,
-  //      since the old root is still busy. Then helper.rmdir it.
+  // TODO(03): make the rootfs the root of this mount namespace, and leave no way back.
+  //   1. Read pivot_root(2): what are new_root and put_old, what must hold for each before
+  //      the call, and where is the old root afterwards?
+  //   2. Constraints, all tested: afterwards the caller's working directory is the new /;
+  //      no mount of the old root is left in the namespace, although this very process was
+  //      using it a moment ago (umount2(2)); no directory of yours is left in /.
+  //   3. Let pivot_root's own SyscallError through unchanged.
+  //   runc: pivotRoot() in libcontainer/rootfs_linux.go (it needs no put_old directory: see
+  //   pivot_root(2), NOTES); either way passes the tests;
+  //   chapter: "Why chroot is not enough".
   throw new NotImplementedError('03-rootfs', 'pivotRoot')
 }
 // #endregion pivotRoot
@@ -129,22 +164,32 @@ export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
 // #region chrootInto
 /** The old way: change where "/" starts for this process only. Escapable (see the exercise). */
 export async function chrootInto(helper: Helper, rootfs: string): Promise<void> {
-  // TODO(03): the chroot-only container, for the escape exercise.
-  //   1. await helper.chroot(rootfs), then helper.chdir('/').
+  // TODO(03): the old way, for the escape exercise: make the rootfs this process's "/" only.
+  //   1. chroot(2) changes the root, not the working directory: where must the process be
+  //      afterwards so that "/" and "." agree? Chapter: "Why chroot is not enough".
   throw new NotImplementedError('03-rootfs', 'chrootInto')
 }
 // #endregion chrootInto
 
 // #region setupRootfs
-/** Build the container's filesystem view from spec.root and spec.mounts, runc's way. */
+/**
+ * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
+ * it may reach the host: no mount propagates out, nothing is written into the image.
+ * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
+ */
 export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
-  // TODO(03): runc's order.
-  //   1. No spec.root: return. No 'mount' in spec.linux.namespaces: throw a ContainerError (125),
-  //      because every step below would change the host's own mount table.
-  //   2. rootfs = resolve(spec.root.path); makeMountsPrivate; bindRootfs.
-  //   3. mountInRootfs for each of spec.mounts, in order (/dev before /dev/pts).
-  //   4. createDevices, only when spec.mounts has a tmpfs at /dev (never write into the rootfs).
-  //   5. pivotRoot. If spec.root.readonly, remount / with ['remount', 'bind', 'rdonly'].
+  // TODO(03): the whole setup, in runc's order. You decide the order; the tests check it.
+  //   1. No spec.root: nothing to do. A spec without a mount namespace: refuse with a
+  //      ContainerError (125) before anything is mounted. Why? (the chapter's first section)
+  //   2. Which step must come first so that no mount below reaches the host, and which must
+  //      come before pivot_root? Resolve the rootfs path, since mounts need it absolute.
+  //   3. spec.mounts as a runtime takes them: in the order the spec lists them (tested with
+  //      a spec that lists a child before its parent; what does runc's loop do, and whose job
+  //      is putting parents first?). Device nodes: what happens to one made before /dev's
+  //      tmpfs is mounted? Only when spec.mounts gives /dev a tmpfs: never write into the image.
+  //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
+  //      making the filesystem the rootfs lives on read-only for the host.
+  //   runc: prepareRootfs() in libcontainer/rootfs_linux.go; chapter: "The whole setup".
   throw new NotImplementedError('03-rootfs', 'setupRootfs')
 }
 // #endregion setupRootfs

@@ -16,6 +16,7 @@ import { dirname, isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
+import type { Helper } from '../../native/helper.ts'
 
 export const CGROUP_ROOT = '/sys/fs/cgroup'
 
@@ -67,10 +68,13 @@ export function readKeyed(path: string): Record<string, number> {
  * the hybrid layout where a cgroup2 tree sits at root/unified holding no controller used here.
  */
 export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 {
-  // TODO(04): tell v2 from v1 by one file.
-  //   1. A cgroup2 mount has a file named cgroup.controllers at its root; v1 has none (on a
-  //      hybrid host the cgroup2 tree is at root/unified, not at root).
-  //   2. Return 2 if join(root, 'cgroup.controllers') exists (existsSync), else 1.
+  // TODO(04): tell the two kernel interfaces apart by what is mounted at `root`.
+  //   1. Never assume one: the same code runs on v1, v2 and hybrid hosts. A hybrid host mounts v1
+  //      hierarchies at root and a cgroup2 tree below it, and must count as v1 here, because the
+  //      controllers a container needs are bound to the v1 hierarchies.
+  //   2. One file exists only at the top of a cgroup2 mount. Which one? (man 7 cgroups, "Cgroups
+  //      version 2"; runc's cgroups.IsCgroup2UnifiedMode asks the same question with statfs.)
+  //      Chapter text: "Two versions".
   throw new NotImplementedError('04-cgroups', 'cgroupVersion')
 }
 // #endregion cgroupVersion
@@ -82,12 +86,11 @@ export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 {
  * `controller` null asks for the v2 line.
  */
 export function ownCgroup(self: string, controller: Controller | null): string {
-  // TODO(04): find the caller's cgroup in /proc/self/cgroup.
-  //   1. Each line is "ID:CONTROLLERS:PATH". Split at ":"; the path may itself contain ":",
-  //      so join everything after the second field back together.
-  //   2. For a controller, the line whose CONTROLLERS (comma-separated, e.g. "cpu,cpuacct")
-  //      includes it; for null, the v2 line, whose CONTROLLERS field is empty ("0::/...").
-  //   3. No matching line: throw new ContainerError(message, 125) that shows the text.
+  // TODO(04): find where the caller already is.
+  //   1. man 7 cgroups, "/proc/[pid]/cgroup": one line per hierarchy, three fields. A v1 line can
+  //      name several controllers at once ("cpu,cpuacct"); the v2 line names none.
+  //   2. The path is the last field, and a path may itself contain the field separator.
+  //   3. No line for what was asked: a ContainerError (exit code 125) that shows the text searched.
   throw new NotImplementedError('04-cgroups', 'ownCgroup')
 }
 // #endregion ownCgroup
@@ -100,29 +103,38 @@ export function ownCgroup(self: string, controller: Controller | null): string {
  * children ("no internal processes"). runc does the same.
  */
 export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
-  // TODO(04): one directory per controller.
-  //   1. v2: one directory for all. Its base is "/" for an absolute cgroupsPath, otherwise
-  //      dirname(ownCgroup(self, null)): the PARENT of the caller's cgroup, because the caller's
-  //      own cgroup holds processes and so may not enable controllers for children.
-  //      Return { memory: dir, cpu: dir, pids: dir } with dir = join(root, base, cgroupsPath).
-  //   2. v1: for each c of V1_CONTROLLERS, base is "/" for an absolute path, otherwise
-  //      ownCgroup(self, c); dirs[c] = join(root, c, base, cgroupsPath).
+  // TODO(04): decide where the container's cgroup is made, for each controller.
+  //   1. Never at a hierarchy's root: a relative cgroupsPath goes below where the caller already
+  //      is, so the limits someone put on the caller still hold (chapter text: "Where the
+  //      container's cgroup goes").
+  //   2. v1: one directory in each controller's own hierarchy (V1_CONTROLLERS), each below the
+  //      caller's cgroup in that hierarchy; those differ from one hierarchy to the next.
+  //   3. v2: one directory for every controller, but not below the caller's own cgroup: that one
+  //      holds processes, and the "no internal processes" rule forbids it to hand controllers to
+  //      children. Then where? runc's libcontainer/cgroups/fs2/defaultpath.go.
+  //   4. An absolute cgroupsPath starts from the hierarchy's root instead.
   throw new NotImplementedError('04-cgroups', 'cgroupDirs')
 }
 // #endregion cgroupDirs
 
 // #region resourceFiles
-/** linux.resources as the files to write, in order: [controller, file name, value]. */
+/**
+ * linux.resources as the files to write, in the order to write them: [controller, file name,
+ * value], memory first, then swap, CPU and pids (the tests compare whole lists). A limit of 0
+ * or less means "no limit", written as each file accepts it.
+ */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
-  // TODO(04): linux.resources as [controller, file, value] triples.
-  //   1. An OCI limit of 0 or less means "no limit": write "max" for it (pids, v2 memory).
-  //   2. v1, in this order: memory.limit_in_bytes, memory.memsw.limit_in_bytes (from swap),
-  //      cpu.shares, cpu.cfs_period_us, cpu.cfs_quota_us (period first: the kernel checks the
-  //      quota against the current period), pids.max. Only the fields that are set.
-  //   3. v2: memory.max; memory.swap.max = swap - limit (OCI's swap is memory + swap, v2's is
-  //      the swap alone, never below 0); cpu.weight from shares (1 + (shares - 2) * 9999 / 262142,
-  //      rounded down); cpu.max as "QUOTA PERIOD" ("max" for no quota, period 100000 by default)
-  //      when either is set; pids.max.
+  // TODO(04): translate linux.resources into this version's files, in the order to write them.
+  //   1. Only what is set: a resource left out keeps the kernel's default.
+  //   2. The chapter text's table names the files; runc's libcontainer/cgroups/fs/ (v1) and fs2/
+  //      (v2) write the same ones. Two differ in meaning, not only in name: OCI's swap counts
+  //      memory plus swap where v2's swap file counts swap alone, and v2's CPU weight has another
+  //      range than v1's shares (runc's ConvertCPUSharesToCgroupV2Value).
+  //   3. A limit of 0 or less means "no limit", and the kernel does not spell that the same way in
+  //      every file. Find the word each file takes (Documentation/admin-guide/cgroup-v1/ and
+  //      cgroup-v2.rst, or try it by hand in a cgroup you made); the wrong one is EINVAL.
+  //   4. v1 checks a new CPU quota against the period in force and against the parent's share of
+  //      CPU. For a cgroup just made, which of the two files must come first?
   throw new NotImplementedError('04-cgroups', 'resourceFiles')
 }
 // #endregion resourceFiles
@@ -133,15 +145,16 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
  * removes whatever was created, so a container that cannot start leaves nothing behind.
  */
 export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Promise<Cgroup> {
-  // TODO(04): mkdir and write, or undo.
-  //   1. root = options.root ?? CGROUP_ROOT. No spec.linux.cgroupsPath: ContainerError (125).
-  //   2. version = cgroupVersion(root); self = options.self ?? the text of /proc/self/cgroup;
-  //      dirs = cgroupDirs(...); files = resourceFiles(spec.linux.resources ?? {}, version).
-  //   3. removeOrder: for each distinct dir, the dir and its parents, as many levels as
-  //      cgroupsPath has parts ("a/b" gives .../a/b then .../a), so nothing older is removed.
-  //   4. In a try: mkdirSync each distinct dir (recursive); on v2 enableControllers(root, leaf,
-  //      the controllers `files` uses); writeCgroupFile(join(dirs[controller], file), value) for each.
-  //   5. If anything throws: await removeCgroup(cgroup), then rethrow. Return the Cgroup.
+  // TODO(04): make the cgroup and write its limits: all of it, or nothing.
+  //   1. No cgroupsPath in the spec: a ContainerError (125). The caller's place comes from
+  //      options.self (or /proc/self/cgroup), the mount from options.root (or CGROUP_ROOT).
+  //   2. removeOrder tells removeCgroup what to remove: the directories cgroupsPath adds (the leaf
+  //      and its new parents, deepest first), never the base they were nested in.
+  //   3. On v2 a controller's files appear in a cgroup only once every parent enables it
+  //      (enableControllers), so that happens before any limit is written.
+  //   4. Any write can fail (a quota under the kernel's minimum, a controller the parent lacks).
+  //      Then nothing may be left behind, and the error that comes out names the file and the
+  //      value (writeCgroupFile, given, does that).
   throw new NotImplementedError('04-cgroups', 'createCgroup')
 }
 // #endregion createCgroup
@@ -153,12 +166,13 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
  * from the root down to the leaf's parent, adding what each one lacks (runc does the same).
  */
 export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
-  // TODO(04): cgroup.subtree_control from the top down.
-  //   1. Collect dirname(leaf), its parent, ... while the path still starts with root; reverse
-  //      the list so it goes from root down to the leaf's parent.
-  //   2. For each, read its cgroup.subtree_control (a missing file counts as empty) and find the
-  //      controllers not listed yet.
-  //   3. If some are missing, writeCgroupFile(file, "+memory +pids") with a "+" before each.
+  // TODO(04): make the controllers available all the way down to the leaf's parent.
+  //   1. Documentation/admin-guide/cgroup-v2.rst, "Enabling and Disabling": a cgroup hands a
+  //      controller to its children through a file of its own, and only one its parent handed it.
+  //   2. So every level from root down to the leaf's parent, top first. A level may enable some
+  //      already (the kernel lists them without the sign you write): write only what it lacks,
+  //      and nothing where nothing lacks. A file that is not there enables nothing.
+  //   3. runc does the same in fs2.CreateCgroupPath.
   throw new NotImplementedError('04-cgroups', 'enableControllers')
 }
 // #endregion enableControllers
@@ -166,20 +180,46 @@ export function enableControllers(root: string, leaf: string, controllers: Contr
 // #region joinCgroup
 /** Move process `pid` (a host PID) into the cgroup: every controller's cgroup.procs. */
 export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
-  // TODO(04): one write per cgroup directory.
-  //   1. For each distinct directory in cgroup.dirs (a Set: on v2 they are all the same),
-  //      writeCgroupFile(join(dir, 'cgroup.procs'), String(pid)). The kernel moves the process.
+  // TODO(04): move a process into the cgroup.
+  //   1. man 7 cgroups, "Creating cgroups and moving processes": a process moves when its PID is
+  //      written to a file of the cgroup, one hierarchy per write.
+  //   2. So every directory the cgroup has, and each once (on v2 they are all the same).
   throw new NotImplementedError('04-cgroups', 'joinCgroup')
 }
 // #endregion joinCgroup
 
+// #region forkIntoCgroup
+/**
+ * The step between fork and exec that makes the limits hold from the container's first
+ * instruction (runc's sync pipe does the same). `fork` is chapter 02's enterNamespaces for this
+ * helper: it forks the process that will exec the container's program and resolves to its host
+ * PID, or to undefined when nothing was forked (the helper itself then execs). When this
+ * resolves, that process is in `cgroup`, and the helper's relay, which stays on the host's side
+ * for the whole run, is not. Returns the PID that joined.
+ */
+export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
+  // TODO(04): the chapter's central step: no instruction of the container may run unlimited.
+  //   1. Which process? After the fork there are two: the helper's relay (helper.pid), which stays
+  //      on the host's side for the whole run, like a shim, and the child that will exec. Only the
+  //      container's own processes belong in its cgroup: the relay would count against pids.max.
+  //   2. When? Children are born in their parent's cgroup, and a process that joins late has
+  //      already run. The caller execs as soon as this resolves.
+  //   3. `fork` may resolve to undefined: nothing was forked, and the helper itself will exec.
+  //   4. runc's initProcess.start (libcontainer/process_linux.go) puts its init in the cgroup
+  //      before that init clones the container's process. Why can you not simply do the
+  //      same with helper.pid? Chapter text: "No window without limits".
+  throw new NotImplementedError('04-cgroups', 'forkIntoCgroup')
+}
+// #endregion forkIntoCgroup
+
 // #region oomKilled
 /** Whether the kernel's OOM killer killed a process in this cgroup. */
 export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
-  // TODO(04): read the OOM counter.
-  //   1. The file is memory.oom_control on v1 and memory.events on v2, in cgroup.dirs.memory.
-  //   2. If it does not exist (v2 with no memory controller enabled), return false.
-  //   3. readKeyed(file).oom_kill > 0 means the OOM killer killed a process in this cgroup.
+  // TODO(04): did the kernel's OOM killer end a process of this cgroup?
+  //   1. From outside an OOM kill is a SIGKILL like any other (137). The memory controller counts
+  //      them: which file holds the counter on v1, which on v2 (cgroup-v1/memory.rst, the
+  //      "memory.events" entry of cgroup-v2.rst)? readKeyed (given) parses such files.
+  //   2. On v2 with no memory controller enabled the file does not exist: then there was no OOM kill.
   throw new NotImplementedError('04-cgroups', 'oomKilled')
 }
 // #endregion oomKilled
@@ -191,13 +231,14 @@ export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
  * with other containers are left when not empty.
  */
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
-  // TODO(04): rmdir, deepest first, patiently.
-  //   1. For each dir of cgroup.removeOrder: rmdirSync(dir) (never rm -r: the files inside are
-  //      the kernel's and go away with the directory).
-  //   2. ENOENT: already gone, go on. A parent (not one of cgroup.dirs) that is EBUSY or
-  //      ENOTEMPTY is shared with another container: leave it.
-  //   3. A leaf that is EBUSY still has exiting processes: wait 10 ms (sleep) and retry, up to
-  //      about a second, then rethrow. Rethrow any other error.
+  // TODO(04): remove what createCgroup made, deepest first.
+  //   1. A cgroup's files are the kernel's: only rmdir removes a cgroup, and only once it holds
+  //      no process and no child cgroup.
+  //   2. The container's last processes may still be on their way out when this is called: rmdir
+  //      then fails with EBUSY for a moment. Wait and retry for about a second before giving up
+  //      with the error.
+  //   3. Already gone is fine. A parent in removeOrder that another container still uses stays,
+  //      and that is no error; a leaf that stays is one.
   throw new NotImplementedError('04-cgroups', 'removeCgroup')
 }
 // #endregion removeCgroup
@@ -212,10 +253,11 @@ export async function withCgroup(
   run: (cgroup: Cgroup) => Promise<number>,
   options: CgroupOptions = {},
 ): Promise<CgroupExit> {
-  // TODO(04): create, run, check for OOM, always remove.
-  //   1. const cgroup = await createCgroup(spec, options).
-  //   2. In a try: const code = await run(cgroup); return { code, oomKilled: await oomKilled(cgroup) }.
-  //   3. In its finally: await removeCgroup(cgroup), so a failed start removes it too.
+  // TODO(04): a cgroup's whole life around one run.
+  //   1. The cgroup exists before `run` starts the process; `run` returns its exit code.
+  //   2. Whatever happens in `run`, the cgroup is gone afterwards: a container that failed to
+  //      start leaves nothing behind, and the run's own error is the one that comes out.
+  //   3. The OOM counter lives in the cgroup: think about when it can still be read.
   throw new NotImplementedError('04-cgroups', 'withCgroup')
 }
 // #endregion withCgroup

@@ -44,14 +44,13 @@ function shortName(): string {
  * parent's own lower file, so the whole chain is written down in every layer.
  */
 export function createLayer(root: string, id: string, parent?: string): LayerPaths {
-  // TODO(05): lay out one layer the way overlay2 does.
-  //   1. paths = layerPaths(root, id); refuse an id whose dir already exists, and a parent
-  //      whose dir does not.
-  //   2. mkdir paths.diff, paths.work and paths.merged (recursive), and root/l.
-  //   3. link = shortName(); symlink `../${id}/diff` at root/l/<link>; write it to <dir>/link.
-  //   4. With a parent: lower = `l/<parent's link>`, followed by ":" and the parent's own lower
-  //      file when it has one (nearest parent first). Write it to <dir>/lower.
-  //   5. Return paths.
+  // TODO(05): lay out one layer as overlay2 does (the comment at the top of this file).
+  //   1. Refuse an id that exists already and a parent that does not, with an Error naming it.
+  //   2. Each layer gets a short random name (shortName) that leads to its diff from root/l/: mount
+  //      options then name l/XYZ instead of long paths, so a deep image fits in one page.
+  //   3. The lower file must let a layer be mounted without asking anyone about its ancestry: so
+  //      what must it hold, in which order? A base layer has none. moby's
+  //      daemon/graphdriver/overlay2/overlay.go (create, getLower).
   throw new NotImplementedError('05-layers', 'createLayer')
 }
 // #endregion createLayer
@@ -59,10 +58,11 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
 // #region overlayDirs
 /** The overlay mount for layer `id`: its parents (from its lower file) under its own diff. */
 export function overlayDirs(root: string, id: string): OverlayDirs {
-  // TODO(05): turn a layer's lower file into mount directories.
-  //   1. Read <dir>/lower (a layer without one has no parents: throw an Error).
-  //   2. Split it at ":" and join each "l/XYZ" onto root: those are the lower dirs, in order.
-  //   3. upper is the layer's diff, work its work dir.
+  // TODO(05): the overlay mount of layer `id`, from its own files alone.
+  //   1. Its lower file lists short names relative to root, already in the order a mount wants.
+  //   2. A layer without parents cannot be mounted as a union: an Error.
+  //   3. Upper and work come from the layer's own folder (layerPaths): overlayfs wants the work
+  //      dir empty and on the same filesystem as the upper dir, which is why both live there.
   throw new NotImplementedError('05-layers', 'overlayDirs')
 }
 // #endregion overlayDirs

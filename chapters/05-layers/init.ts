@@ -28,12 +28,11 @@ export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
  * as dockerd does. Every other line (search, options) is kept.
  */
 export function resolvConf(host: string): string {
-  // TODO(05): filter the host's resolv.conf for a container.
-  //   1. Split into lines and drop empty ones.
-  //   2. Drop "nameserver 127.x.x.x" and "nameserver ::1" lines: the host's loopback is not the
-  //      container's.
-  //   3. If no nameserver line is left, add one for each of FALLBACK_NAMESERVERS.
-  //   4. Join with "\n" and end with a newline.
+  // TODO(05): the host's resolv.conf, made fit for a container.
+  //   1. A nameserver on the host's loopback (any 127.x address, ::1) answers only on the host's
+  //      own loopback, which the container's network namespace does not share: it goes.
+  //   2. With no nameserver left, the container gets FALLBACK_NAMESERVERS, as dockerd does
+  //      (libnetwork/resolvconf). Every other line stays; blank lines go; end with a newline.
   throw new NotImplementedError('05-layers', 'resolvConf')
 }
 // #endregion resolvConf
@@ -41,11 +40,10 @@ export function resolvConf(host: string): string {
 // #region hostsFile
 /** /etc/hosts for a container with no network yet: loopback names and its own hostname. */
 export function hostsFile(hostname: string): string {
-  // TODO(05): /etc/hosts for a container.
-  //   1. Docker's lines: "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-  //      fe00::0 ip6-localnet, ff00::0 ip6-mcastprefix, ff02::1 ip6-allnodes, ff02::2 ip6-allrouters.
-  //   2. Then one line for the container's own name, e.g. `127.0.1.1\t${hostname}`.
-  //   3. Join with "\n" and end with a newline.
+  // TODO(05): /etc/hosts for a container that has no network of its own yet.
+  //   1. Docker's default lines for localhost and the IPv6 names, tab-separated (`docker run --rm
+  //      busybox cat /etc/hosts`, or libnetwork's etchosts package).
+  //   2. The container must resolve its own hostname: one more line, on a loopback address.
   throw new NotImplementedError('05-layers', 'hostsFile')
 }
 // #endregion hostsFile
@@ -56,13 +54,14 @@ export function hostsFile(hostname: string): string {
  * init layer, and return the overlay mount of the container's layer.
  */
 export function createContainerLayers(root: string, id: string, imageTop: string, files: InitFiles): OverlayDirs {
-  // TODO(05): the container's two layers.
-  //   1. createLayer(root, `${id}-init`, imageTop).
-  //   2. In its diff, write etc/hostname (the name and a newline), etc/hosts (hostsFile) and
-  //      etc/resolv.conf (resolvConf of files.hostResolvConf, or of "" when it is not given),
-  //      plus an empty /.dockerenv as Docker does.
-  //   3. createLayer(root, id, `${id}-init`): the container's writable layer.
-  //   4. Return overlayDirs(root, id).
+  // TODO(05): a container's own two layers, on top of the image's.
+  //   1. "<id>-init" sits on the image's top layer and "<id>" on the init layer. The container
+  //      writes only into its own layer; the image's layers are shared by every container of
+  //      that image and never change.
+  //   2. The init layer holds etc/hostname (the name and a newline), etc/hosts, etc/resolv.conf
+  //      (from files.hostResolvConf, or from nothing) and an empty .dockerenv: chapter text, "A
+  //      container's own layers"; moby's layer/layer_store.go (initMount).
+  //   3. Return what mounting the container's layer takes.
   throw new NotImplementedError('05-layers', 'createContainerLayers')
 }
 // #endregion createContainerLayers

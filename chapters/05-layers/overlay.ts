@@ -24,12 +24,14 @@ export interface OverlayDirs {
  * The kernel splits it at ',' and lowerdir at ':', so paths holding either are refused.
  */
 export function overlayOptions(dirs: OverlayDirs): string {
-  // TODO(05): build "lowerdir=...,upperdir=...,workdir=...".
-  //   1. An overlay with no lower directory is no union: throw an Error.
-  //   2. The kernel splits the data at "," and lowerdir at ":": throw an Error naming any path
-  //      (lower, upper or work) that contains either character.
-  //   3. Join the lower dirs with ":" in the order given: lower[0] is the TOPMOST layer.
-  //   4. Return `lowerdir=${...},upperdir=${dirs.upper},workdir=${dirs.work}`.
+  // TODO(05): the one string that configures an overlay mount.
+  //   1. man 8 mount, "Mount options for overlay", and the kernel's
+  //      Documentation/filesystems/overlayfs.rst ("Multiple lower layers"): which option names,
+  //      which separators, and in which order the lower layers are listed.
+  //   2. OverlayDirs.lower is ordered as its doc comment says; the order the kernel reads decides
+  //      which layer wins when two hold the same file.
+  //   3. The kernel splits this string at its separators and knows no escaping: refuse, with an
+  //      Error naming the path, any path that holds one, and an overlay with no lower layer.
   throw new NotImplementedError('05-layers', 'overlayOptions')
 }
 // #endregion overlayOptions
@@ -37,10 +39,12 @@ export function overlayOptions(dirs: OverlayDirs): string {
 // #region mountOverlay
 /** Mount the union of `dirs` at `target`, in the helper's mount namespace. */
 export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: string): Promise<void> {
-  // TODO(05): one mount(2) call, made by the helper.
-  //   1. Source "overlay" (only shown in /proc/mounts), filesystem type "overlay", no flags.
-  //   2. The data string is overlayOptions(dirs).
-  //   3. helper.mount(source, target, fstype, flags, data); let its SyscallError through.
+  // TODO(05): mount the union at `target`, from the helper.
+  //   1. Node cannot mount; the helper can (native/helper.ts). It mounts in its own mount
+  //      namespace, which the caller made private, so nothing here reaches the host's mounts.
+  //   2. An overlay has no device: its source only shows in /proc/mounts. The filesystem type and
+  //      the data string (overlayOptions) are what count.
+  //   3. Let the helper's SyscallError through: it names the call and the errno.
   throw new NotImplementedError('05-layers', 'mountOverlay')
 }
 // #endregion mountOverlay
@@ -51,11 +55,11 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
  * still holds it busy, so that a container that left a process behind does not leak a mount.
  */
 export async function unmountOverlay(helper: Helper, target: string): Promise<void> {
-  // TODO(05): umount2 the union.
-  //   1. await helper.umount2(target).
-  //   2. If that fails with code "EBUSY" (a process still has a file open in it), retry with
-  //      the ['detach'] flag: a lazy unmount, finished once the last user is gone.
-  //   3. Rethrow any other error.
+  // TODO(05): unmount the union, even when something still uses it.
+  //   1. man 2 umount2: a mount a process still uses (an open file, a working directory inside)
+  //      refuses with EBUSY.
+  //   2. A container that left such a process behind must not leak its mount: Docker then
+  //      detaches it lazily (which flag?). Any other error is a real one.
   throw new NotImplementedError('05-layers', 'unmountOverlay')
 }
 // #endregion unmountOverlay

@@ -6,10 +6,8 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { createHash, randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { finished } from 'node:stream/promises'
 import { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
 
 export { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
@@ -21,11 +19,13 @@ export { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
  * never reach the file system.
  */
 export function parseDigest(digest: string): string {
-  // TODO(06): check a digest before it becomes a file name.
-  //   1. Match /^sha256:([a-f0-9]{64})$/: the algorithm, a colon, 64 lower-case hex digits.
-  //   2. Anything else ("sha256:../../etc", upper case, md5:...) throws an Error that quotes the
-  //      digest it refused.
-  //   3. Return the hex part.
+  // TODO(06): the gate every digest passes before it becomes a file name.
+  //   1. Accept exactly one form: the algorithm "sha256", a colon, and the hash as lower-case hex
+  //      of the length a sha256 has. Anything else (another algorithm, upper case, a short or long
+  //      hash, "sha256:../../etc") throws an Error that quotes the digest it refused.
+  //   2. Return only the hex part: that is the file name.
+  //   Where: the OCI image spec, descriptor.md ("Digests"); go-digest's Digest.Validate(), which
+  //   containerd and moby call on every digest they are given.
   throw new NotImplementedError('06-images', 'parseDigest')
 }
 // #endregion parseDigest
@@ -52,16 +52,17 @@ export async function writeBlob(
   expected?: string,
   onData?: (chunk: Uint8Array) => void,
 ): Promise<{ digest: string; size: number }> {
-  // TODO(06): stream bytes into the store, verified before anyone can see them.
-  //   1. Check `expected` with parseDigest() first, when given. Make <dir>/tmp and <dir>/sha256.
-  //   2. Open a temporary file in <dir>/tmp (createWriteStream); for each chunk of `source`
-  //      (a Uint8Array is one chunk): hash.update(chunk), add to the size, call onData, write it
-  //      (wait for 'drain' when write() returns false).
-  //   3. End the file and await finished(out). digest = "sha256:" + hash.digest('hex').
-  //   4. If `expected` was given and differs: throw new DigestMismatchError(expected, digest).
-  //   5. Otherwise renameSync the temporary file to blobPath(dir, digest) (a rename is atomic:
-  //      readers see the whole blob or none) and return { digest, size }.
-  //   6. On any error remove the temporary file, then rethrow.
+  // TODO(06): stream bytes into the store so that no reader ever sees a wrong or partial blob.
+  //   1. The digest is known only after the last byte, yet the bytes must go somewhere while
+  //      they stream: where can they wait, unseen by readers, on the same file system as sha256/?
+  //   2. Hash and count every chunk as it passes, show it to onData, and do not outrun the disk
+  //      (a write stream tells you when to wait).
+  //   3. Decide before the blob becomes visible: only a digest equal to `expected` (when given)
+  //      may get a name under sha256/. A mismatch is a DigestMismatchError(expected, actual).
+  //   4. Whatever fails (a mismatch, a source that errors), nothing stays: no blob under either
+  //      digest, no temporary file.
+  //   Where: "A store named by content" in README.md; containerd's content/local/writer.go
+  //   (Commit: verify the digest, then rename); rename(2) on what atomic means.
   throw new NotImplementedError('06-images', 'writeBlob')
 }
 // #endregion writeBlob
@@ -69,10 +70,9 @@ export async function writeBlob(
 // #region readBlob
 /** Read blob `digest`, checking that the bytes still match their name. */
 export function readBlob(dir: string, digest: string): Buffer {
-  // TODO(06): read a blob and check it again.
-  //   1. readFileSync(blobPath(dir, digest)).
-  //   2. If sha256(data) is not `digest`, the file changed on disk: throw a DigestMismatchError.
-  //   3. Return the data.
+  // TODO(06): read a blob, trusting nothing.
+  //   1. A blob on disk is as untrusted as one from the wire: before returning its bytes, check
+  //      them against the name they were asked for; a difference is a DigestMismatchError.
   throw new NotImplementedError('06-images', 'readBlob')
 }
 // #endregion readBlob

@@ -36,16 +36,15 @@ const keyOf = (entry: string) => entry.split('=', 1)[0]!
  */
 export function resolveUser(user: string, files: UserFiles = {}): { uid: number; gid: number; additionalGids?: number[] } {
   // TODO(06): turn -u / User into numbers, the way runc looks them up.
-  //   1. "" means root: { uid: 0, gid: 0 }.
-  //   2. Split at the first ":" into user and an optional group. Parse passwd and group into lines
-  //      of ":"-separated fields (name:x:uid:gid:... and name:x:gid:members).
-  //   3. Find the passwd entry whose name is the user, or whose uid is it when it is a number. A
-  //      name with no entry throws a ContainerError (exit code 125) naming the user.
-  //   4. uid comes from the entry (or the number); gid from the entry's 4th field (0 without one).
-  //   5. A group given after ":" replaces gid: looked up by name or gid in /etc/group, or taken as
-  //      a number; an unknown name is a ContainerError too.
-  //   6. additionalGids: every group whose member list (4th field, comma-separated) has the user's
-  //      name. Leave the key out when there are none.
+  //   1. The forms: "" (root), "uid", "name", each optionally followed by ":group" (a gid or a
+  //      group name). Names are looked up in the container's files (passwd(5), group(5) give the
+  //      fields), never in the host's.
+  //   2. A name the files do not know is a ContainerError with exit code 125 that names it; a
+  //      number needs no entry.
+  //   3. The primary group: a given group wins; otherwise the passwd entry's (0 without one).
+  //   4. Supplementary groups: every group that lists the user by name among its members. Leave
+  //      the key out when there are none.
+  //   Where: runc's libcontainer/user (GetExecUser).
   throw new NotImplementedError('06-images', 'resolveUser')
 }
 // #endregion resolveUser
@@ -60,14 +59,13 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
  */
 export function applyImageConfig(spec: Spec, image: ImageConfig, run: RunOptions = {}, files: UserFiles = {}): Spec {
   // TODO(06): what `docker run` takes from the image.
-  //   1. c = image.config ?? {}. entrypoint = run.entrypoint ?? c.Entrypoint ?? [].
-  //   2. cmd = run.command when it is non-empty; otherwise [] if run.entrypoint was given (a
-  //      --entrypoint drops the image's Cmd), else c.Cmd ?? [].
-  //   3. args = [...entrypoint, ...cmd]; none at all is a ContainerError (125): nothing to run.
-  //   4. env: the image's Env, then run.env, the later replacing an earlier one with the same key
-  //      (keep the first position, a Map does that); add DEFAULT_PATH first when neither sets PATH.
-  //   5. cwd = run.workdir || c.WorkingDir || "/"; user = resolveUser(run.user ?? c.User ?? "", files).
-  //   6. Set spec.process to the old process with args, env, cwd and user replaced; return spec.
+  //   1. The rules are in the doc comment; mind what --entrypoint does to the image's Cmd, and
+  //      what a command does to its Entrypoint.
+  //   2. Env: a later entry replaces an earlier one with the same key (the part before "="),
+  //      keeping the earlier one's place; Docker's DEFAULT_PATH only when no one sets PATH.
+  //   3. Nothing to run at all is a ContainerError with exit code 125.
+  //   4. Keep what spec.process already holds; replace args, env, cwd and user. Return the spec.
+  //   Where: "What docker run takes from the config" in README.md; moby's daemon/commit.go (merge).
   throw new NotImplementedError('06-images', 'applyImageConfig')
 }
 // #endregion applyImageConfig

@@ -17,10 +17,11 @@ import { sha256 } from './cas.ts'
  * Two images that share their bottom layers share those chain IDs, and so share the layers.
  */
 export function chainId(parent: string | undefined, diffId: string): string {
-  // TODO(06): one layer's chain ID.
-  //   1. No parent: the chain ID is the diff ID itself.
-  //   2. Otherwise: sha256 of the text `${parent} ${diffId}` (one space), with the "sha256:" prefix
-  //      (the sha256() helper of cas.ts gives exactly that).
+  // TODO(06): one layer's chain ID, exactly as the OCI image spec defines it.
+  //   1. Read the definition: the OCI image spec, config.md, "Layer ChainID". What is the chain
+  //      ID of a layer with no parent? Above it, which exact text is hashed, with which separator?
+  //   2. The result is a digest string like its inputs ("sha256:<hex>"); cas.ts has the hash.
+  //   Where: moby's layer/layer.go (CreateChainID); the Bonus of README.md checks it by hand.
   throw new NotImplementedError('06-images', 'chainId')
 }
 // #endregion chainId
@@ -29,8 +30,9 @@ export function chainId(parent: string | undefined, diffId: string): string {
 /** The chain ID of every layer of an image, bottom first, from its diff IDs. */
 export function chainIds(diffIds: string[]): string[] {
   // TODO(06): the chain ID of every layer, bottom first.
-  //   1. Walk the diff IDs in order, keeping the previous chain ID (undefined for the first).
-  //   2. Each chain ID is chainId(previous, diffId).
+  //   1. Each layer's parent is the layer below it. Which of the parent's IDs goes into the next
+  //      chain ID: its diff ID or its chain ID? (Why does the answer keep APP-on-BASE and
+  //      APP-on-OTHER apart?)
   throw new NotImplementedError('06-images', 'chainIds')
 }
 // #endregion chainIds
@@ -39,7 +41,10 @@ export function chainIds(diffIds: string[]): string[] {
 /** The image ID: the digest of the config exactly as stored (never of a re-serialised copy). */
 export function imageId(config: Uint8Array | string): string {
   // TODO(06): the image ID.
-  //   1. It is sha256() of the config bytes exactly as given: never parse and re-serialise them.
+  //   1. It names the config exactly as stored ("Diff IDs, chain IDs and the image ID" in
+  //      README.md): what must never happen to the bytes before they are hashed? Text and bytes
+  //      of the same config give the same ID.
+  //   Where: moby's image/fs.go and image/store.go (Create).
   throw new NotImplementedError('06-images', 'imageId')
 }
 // #endregion imageId

@@ -11,7 +11,7 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs'
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { join, sep } from 'node:path'
 import { hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
 import { INDEX_TYPES } from '../../lib/registry.ts'
@@ -40,14 +40,14 @@ export function archiveFile(dir: string, name: string): string {
 /** Load every image an OCI layout's index.json lists (for an index, this machine's platform). */
 export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]> {
   // TODO(06): load an OCI image layout.
-  //   1. index.json lists descriptors ({ mediaType, digest, size, annotations }). For each, the
-  //      tags are nameOf(descriptor).
-  //   2. Read each blob with readBlob(join(dir, 'blobs'), digest): it checks the digest for you.
-  //   3. An index (a mediaType of INDEX_TYPES) lists manifests per platform: pick the one with no
-  //      platform or with os "linux" and architecture hostArch(), and visit it instead (none:
-  //      throw an Error naming the platform).
-  //   4. A manifest has config and layers descriptors: importImage(root, config bytes,
-  //      i => the bytes of layers[i], tags), and add { id, tags } to the result.
+  //   1. index.json lists descriptors; each one's tags come from nameOf().
+  //   2. A layout is untrusted input: read every blob by its digest through the CAS check.
+  //   3. A descriptor may be an index (INDEX_TYPES) of per-platform manifests: choose this
+  //      machine's (os linux, architecture hostArch(); an entry without a platform fits any), and
+  //      fail naming the platform when none fits.
+  //   4. A manifest names a config and its layers: hand them to the store, which opens a layer
+  //      only when it needs it. Return what each image became.
+  //   Where: the OCI image spec, image-layout.md, image-index.md, manifest.md.
   throw new NotImplementedError('06-images', 'loadOciLayout')
 }
 // #endregion loadOciLayout
@@ -56,11 +56,11 @@ export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]
 /** Load every image a `docker save` folder's manifest.json lists, with its RepoTags. */
 export async function loadDockerArchive(root: string, dir: string): Promise<Loaded[]> {
   // TODO(06): load a `docker save` folder.
-  //   1. manifest.json is a list of { Config, RepoTags, Layers }.
-  //   2. The paths come from the archive: open them only through archiveFile(dir, path), which
-  //      refuses anything that leads outside the folder.
-  //   3. For each entry: importImage(root, the config bytes, i => createReadStream(the layer
-  //      file i), RepoTags ?? []), and add { id, tags } to the result.
+  //   1. manifest.json lists { Config, RepoTags, Layers }, paths relative to the folder.
+  //   2. Those paths come from the archive: open nothing except through archiveFile(), which
+  //      refuses what leads outside.
+  //   3. Open a layer only when the store asks for it, and as a stream (layers can be large).
+  //   Where: moby's image/tarexport/load.go.
   throw new NotImplementedError('06-images', 'loadDockerArchive')
 }
 // #endregion loadDockerArchive

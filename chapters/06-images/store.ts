@@ -12,8 +12,7 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, parseDigest, readBlob, writeBlob, type Source } from './cas.ts'
@@ -59,17 +58,18 @@ export function allLayers(root: string): LayerRecord[] {
  * failure nothing is left. A layer whose chain ID already exists is not kept twice.
  */
 export async function registerLayer(root: string, parent: string | null, source: Source, expectedDiffId?: string): Promise<LayerRecord> {
-  // TODO(06): unpack one layer into the store.
-  //   1. The parent's cache ID: readLayer(root, parent).cacheId (none for a base layer).
-  //   2. cacheId = 64 random hex characters; createLayer(storePaths(root).graph, cacheId, parent's
-  //      cache ID) from chapter 05, then remove its empty diff dir: applyLayer() creates it.
-  //   3. { diffId, size } = await applyLayer(source, layer.diff). With expectedDiffId given and
-  //      different: throw new DigestMismatchError(expectedDiffId, diffId).
-  //   4. chain = chainId(parent ?? undefined, diffId). Already in the store (hasLayer)? Remove the
-  //      new copy (removeLayer) and return readLayer(root, chain): a layer is unpacked once.
-  //   5. Write the layerdb entry in a temporary folder next to layerEntry(root, chain): files
-  //      diff, parent (only with a parent), cache-id, size. Rename it into place; return the record.
-  //   6. On any error removeLayer(graph, cacheId) and rethrow.
+  // TODO(06): unpack one layer into the store and record it under its chain ID.
+  //   1. The unpacked files go into a chapter-05 layer folder named by a fresh random cache ID
+  //      (64 hex digits), stacked on the parent layer's folder; the tar is applied as its diff.
+  //   2. The diff ID is known only once the tar is applied: compare it with `expectedDiffId`
+  //      (a DigestMismatchError) before anything is recorded.
+  //   3. The chain ID names the layerdb entry, a folder holding the files diff, parent (only with
+  //      a parent), cache-id and size. Other readers look at the layer store: the entry appears
+  //      whole or not at all.
+  //   4. A chain ID already recorded keeps its layer: throw the new copy away, return the record.
+  //   5. On any failure nothing of this layer stays: no folder, no entry.
+  //   Where: "The layer store and the image DB" in README.md; moby's layer/layer_store.go
+  //   (registerWithDescriptor) and layer/filestore.go.
   throw new NotImplementedError('06-images', 'registerLayer')
 }
 // #endregion registerLayer
@@ -119,10 +119,10 @@ export function allImageIds(root: string): string[] {
  */
 export function resolveImage(root: string, ref: string): string {
   // TODO(06): a reference to an image ID.
-  //   1. A tag first: the entry of allTags(root) whose name is withTag(ref).
-  //   2. Otherwise strip "sha256:"; if what is left is 1 to 64 hex digits, the images of
-  //      allImageIds(root) whose hex starts with it: exactly one match is the answer.
-  //   3. Nothing (or more than one): throw new NoSuchImageError(ref).
+  //   1. A tag first ("busybox" means "busybox:latest": withTag() knows the rule).
+  //   2. Otherwise an image ID, with or without "sha256:", or a prefix of its hex digits that
+  //      exactly one image has.
+  //   3. No match, or a prefix two images share: a NoSuchImageError naming the reference.
   throw new NotImplementedError('06-images', 'resolveImage')
 }
 // #endregion resolveImage
@@ -143,11 +143,11 @@ export function imageLayers(root: string, id: string): LayerRecord[] {
  */
 export async function addImage(root: string, config: Uint8Array, tags: string[] = []): Promise<string> {
   // TODO(06): record an image whose layers are stored.
-  //   1. parseImageConfig(config); chainIds of its rootfs.diff_ids.
-  //   2. Every chain ID must be in the layer store (hasLayer): otherwise throw an Error naming the
-  //      layer's index and diff ID.
-  //   3. writeBlob(storePaths(root).imagedb, config): the digest it returns is the image ID.
-  //   4. tagImage() each tag, and return the ID.
+  //   1. Refuse an image unless every layer its config lists is in the layer store (asked by
+  //      chain ID); the Error names the missing layer's diff ID. Nothing is stored then.
+  //   2. The config goes into the image DB, which is a CAS (cas.ts): the digest it gets there is
+  //      the image ID. Then point each tag at it.
+  //   Where: moby's image/store.go (Create).
   throw new NotImplementedError('06-images', 'addImage')
 }
 // #endregion addImage
@@ -159,12 +159,13 @@ export async function addImage(root: string, config: Uint8Array, tags: string[] 
  * others are registered in order, each checked against its diff ID. Returns the image ID.
  */
 export async function importImage(root: string, config: Uint8Array, openLayer: (index: number) => Source, tags: string[] = []): Promise<string> {
-  // TODO(06): store a whole image, sharing layers.
-  //   1. diffIds from the parsed config, chains = chainIds(diffIds).
-  //   2. For each layer i, bottom first: skip it when hasLayer(root, chains[i]); otherwise
-  //      registerLayer(root, chains[i - 1] ?? null, openLayer(i), diffIds[i]).
-  //      (Call openLayer only for layers you need: that is the whole point.)
-  //   3. return addImage(root, config, tags).
+  // TODO(06): store a whole image, sharing the layers the store has.
+  //   1. Layers go in bottom first, each on top of the one below it.
+  //   2. A layer whose chain ID is already stored must be neither opened nor unpacked again:
+  //      that is how two images share their base (the tests count which layers you open).
+  //   3. Every layer you do unpack must have the diff ID the config promises.
+  //   4. Then record the image and return its ID.
+  //   Where: moby's image/tarexport/load.go; chapter 07's pull does the same with blobs.
   throw new NotImplementedError('06-images', 'importImage')
 }
 // #endregion importImage
@@ -179,15 +180,13 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
  */
 export function removeImage(root: string, ref: string): RemoveReport[] {
   // TODO(06): docker rmi.
-  //   1. id = resolveImage(root, ref). If ref is one of the image's tags (tagsOf, compare with
-  //      withTag(ref)), untag only that one; if it was an ID, untag them all. Report each as
-  //      { Untagged: tag }.
-  //   2. If tags are left, stop: return the report.
-  //   3. Read the image's layers (imageLayers) before deleting its config from the imagedb
-  //      (rmSync the blob); report { Deleted: id }.
-  //   4. Collect every chain ID the remaining images use. Then, top layer first, delete each layer
-  //      of this image that none of them uses: removeLayer(graph, cacheId) and its layerdb folder;
-  //      report { Deleted: chainId }.
+  //   1. A tag removes that tag only; an ID removes every tag of the image. Report each untag.
+  //   2. The image itself goes only when no tag names it any more; report it.
+  //   3. Then its layers, top first, each only when no remaining image uses it. Which ID says
+  //      "the same layer" across two images? Read what you need from the image's config before
+  //      you delete it. Report each deleted layer by its chain ID.
+  //   Where: `docker rmi`'s output; moby's daemon/images/image_delete.go, and layer_store.go's
+  //   Release, which counts references instead of searching.
   throw new NotImplementedError('06-images', 'removeImage')
 }
 // #endregion removeImage

@@ -9,11 +9,6 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { createHash } from 'node:crypto'
-import { chmodSync, createWriteStream, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs'
-import { dirname, join, posix } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import tar, { type Header } from 'tar-stream'
 import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
 import { layerTar } from '../../lib/image.ts'
@@ -39,22 +34,26 @@ const MAX_SYMLINKS = 40
  * component, and a name whose parent directories pass through a symlink that leads outside
  * `root` (an absolute target, or a relative one that climbs above root). Symlinks that stay
  * inside are followed, so "a -> b" then "a/file" lands in root/b/file. The last component
- * itself is never followed: writing an entry replaces whatever is there.
+ * itself is never followed: writing an entry replaces whatever is there. A refusal is an
+ * UnsafeLayerError that quotes the name, then gives the reason in words the tests look for:
+ * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"` (LINK as a
+ * path inside the layer, TARGET as the link says).
  */
 export function resolveInside(root: string, name: string): string {
-  // TODO(06): resolve an entry name without ever leaving root.
-  //   1. A name starting with "/" is absolute: throw UnsafeLayerError. Split the rest at "/",
-  //      dropping "" and "."; any ".." component: throw UnsafeLayerError. No part left: return root.
-  //   2. Walk the parent components (all but the last) one at a time, keeping the components
-  //      resolved so far. lstatSync (never statSync: it would follow the link) each step.
-  //   3. Not a symlink (or not there yet): keep the component and go on.
-  //   4. A symlink: readlinkSync it. An absolute target, or a relative one that, joined onto the
-  //      components resolved so far and normalised (posix.join/posix.normalize), starts with "..":
-  //      throw UnsafeLayerError naming the entry, the symlink and its target.
-  //   5. Otherwise restart from root with the target's components followed by those still to do.
-  //      Count the symlinks followed; more than MAX_SYMLINKS is a loop: throw.
-  //   6. Return join(root, ...resolved, last component): the last one is the entry itself and is
-  //      not followed.
+  // TODO(06): where an entry goes, decided without ever leaving root.
+  //   1. The name comes from whoever built the tar. Some names are refused before the disk is
+  //      even looked at (the doc comment says which, and how the error reads).
+  //   2. Walk the parent directories one component at a time and look at each without following
+  //      it: a symlink there is what an earlier entry planted. Which fs call shows you the symlink
+  //      itself, and which one follows it before you can look?
+  //   3. A symlink that stays inside is followed the way the kernel will follow it once the layer
+  //      is mounted (so its target is relative to the directory the link is in). One whose target
+  //      is absolute, or climbs above root, is refused, naming the entry, the symlink and its
+  //      target. Links can form a loop: give up after MAX_SYMLINKS.
+  //   4. The last component is the entry itself: it is never followed (an entry replaces what is
+  //      there, see writeEntry()).
+  //   Where: "Unpacking without escaping" in README.md; path_resolution(7); containerd's
+  //   continuity fs.RootPath and cyphar/filepath-securejoin (which clamp where this refuses).
   throw new NotImplementedError('06-images', 'resolveInside')
 }
 // #endregion resolveInside
@@ -67,17 +66,18 @@ export type AufsMarker = { kind: 'opaque'; dir: string } | { kind: 'whiteout'; p
  * Read an entry name the aufs way: "DIR/.wh..wh..opq" makes DIR opaque, "DIR/.wh.NAME"
  * deletes DIR/NAME, anything else is an ordinary entry (undefined). The names returned are
  * still tar names, to be resolved with resolveInside(); a whiteout of "", "." or ".." would
- * delete the directory itself or its parent and is refused.
+ * delete the directory itself or its parent and is refused with an UnsafeLayerError that says
+ * "whiteout".
  */
 export function aufsMarker(name: string): AufsMarker | undefined {
-  // TODO(06): read an entry name the aufs way.
-  //   1. Strip trailing "/"; split into dir (everything before the last "/", or "." when there is
-  //      none) and base (the last component). Do not use path.join: it would swallow "..".
-  //   2. base === OPAQUE_MARKER: return { kind: 'opaque', dir }.
-  //   3. base starts with WHITEOUT_PREFIX: the hidden name is the rest. "", "." or ".." would
-  //      whiteout the directory itself or its parent: throw UnsafeLayerError. Otherwise return
-  //      { kind: 'whiteout', path: `${dir}/${hidden}` }.
-  //   4. Anything else is an ordinary entry: return undefined.
+  // TODO(06): read an entry name the aufs way; pure string work, no file system.
+  //   1. Which part of the name is the marker, and which part the directory it applies to? A
+  //      name may end in "/"; a marker at the top of the layer has no directory part.
+  //   2. ".wh..wh..opq" makes its directory opaque; ".wh.NAME" deletes NAME in that directory.
+  //   3. A whiteout whose NAME is empty, "." or ".." names no file of its directory: it would
+  //      delete the directory itself or its parent. Refuse it with an UnsafeLayerError, and look
+  //      at NAME itself: path helpers normalise "etc/.." to "." before you can see it.
+  //   Where: the OCI image spec, layer.md ("Whiteouts"); moby's pkg/archive/whiteouts.go.
   throw new NotImplementedError('06-images', 'aufsMarker')
 }
 // #endregion aufsMarker
@@ -91,22 +91,25 @@ export type HelperFor = () => Helper
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
  * resolveInside() refuses), a hard link to an earlier entry of this layer, or a device.
- * Owner, mode and mtime come from the header.
+ * Owner, mode and mtime come from the header. A hard link to a target that escapes or is not
+ * there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
-  // TODO(06): write one ordinary entry.
-  //   1. mkdirSync(dirname(path), { recursive: true }). If something is already at path (lstatSync)
-  //      and it is not the case "directory over directory", rmSync it (recursive, force): an entry
-  //      replaces what an earlier one left, and a symlink is removed, never written through.
-  //   2. By header.type: 'directory' mkdirSync; 'file'/'contiguous-file' pipeline(content,
-  //      createWriteStream(path, { flags: 'wx', mode })) ('wx' refuses to follow anything there);
-  //      'symlink' symlinkSync(header.linkname, path); devices helper().mknod(...).
-  //   3. 'link': the target is another entry of this layer: resolveInside(root, header.linkname);
-  //      if nothing is there, throw UnsafeLayerError; else linkSync(target, path) and return
-  //      (a hard link shares its target's owner and mode).
-  //   4. Any other type (fifo): return.
-  //   5. lchownSync to header.uid/gid; unless it is a symlink, chmodSync to header.mode and, for
-  //      anything but a directory, lutimesSync to header.mtime.
+  // TODO(06): write one ordinary entry at a path that is already resolved.
+  //   1. An entry replaces whatever an earlier entry left at `path` (except a directory over a
+  //      directory, which keeps its contents), and must never write through it: picture a symlink
+  //      left at `path` that points at the host's /etc/passwd. How do you create a file so that the
+  //      open fails, rather than follows, when anything is already there?
+  //   2. The types that matter: directory; file (stream `content`, do not buffer a whole layer);
+  //      symlink (store the target as it is: it is harmless until something writes through it);
+  //      character and block devices (only root makes them: ask `helper()`); hard link. Any other
+  //      type carries nothing an image needs.
+  //   3. A hard link's target is another entry of this same layer, named like any entry: resolve
+  //      it the same way. A target that escapes or is not there is an UnsafeLayerError naming the
+  //      link entry (header.name) and its target. A hard link shares its target's owner and mode.
+  //   4. Then owner, mode and mtime from the header, never through a symlink (a symlink has no
+  //      mode of its own on Linux). Mind the order: chown(2) clears the setuid bit.
+  //   Where: moby's pkg/archive/archive.go (createTarFile); containerd's archive/tar.go.
   throw new NotImplementedError('06-images', 'writeEntry')
 }
 // #endregion writeEntry
@@ -120,19 +123,22 @@ export async function writeEntry(root: string, path: string, header: Header, con
  * refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
-  // TODO(06): the whole layer, atomically.
-  //   1. Refuse an existing `dir`. Build in work = `${dir}.partial` (remove a stale one, mkdir it).
-  //   2. extract = tar.extract(); pipeline(Readable.from(layerTar(source, chunk => { hash it,
-  //      count it })), extract).catch(() => {}): a failure (bad gzip) destroys extract, and the
-  //      loop below throws it. Do not await the pipeline: the loop is what consumes it.
-  //   3. for await (const entry of extract): m = aufsMarker(entry.header.name).
-  //      opaque: mkdir resolveInside(work, m.dir) and remember it. whiteout: p = resolveInside(work,
-  //      m.path), mkdir its parent, rmSync p, makeWhiteout(helper(), p). otherwise: writeEntry(work,
-  //      resolveInside(work, name), entry.header, entry, helper). Then entry.resume().
-  //   4. After the loop, makeOpaque() every remembered dir (the marker can come before its dir's
-  //      own entry), renameSync(work, dir), return { diffId: "sha256:" + hex, size }.
-  //   5. On any error rmSync(work) and rethrow. Finally close the helper if you started one
-  //      (helper.close(); await helper.exited). Start it lazily: most layers need none.
+  // TODO(06): apply a whole layer atomically, turning aufs markers into overlay ones.
+  //   1. Nothing may appear at `dir` until the layer is complete: build it next to `dir` (the doc
+  //      comment says where) and move it into place in one step at the very end. On any error,
+  //      remove what you built and let the error through, so a refused layer leaves nothing.
+  //   2. The diff ID is the sha256 of the uncompressed tar, computed while it streams by: the
+  //      bytes are read once. layerTar() (lib/image.ts) gunzips and shows you each chunk;
+  //      tar-stream's extract() parses; a broken stream must reject, not hang.
+  //   3. Every name is resolved inside the layer before anything is written, markers included:
+  //      a marker is an entry like any other, and a symlink can stand where its directory should.
+  //   4. A whiteout becomes chapter 05's overlay whiteout. An opaque marker may come before its
+  //      directory's own entry (umoci writes it so): when can the xattr be set so that it is on
+  //      the directory that finally exists?
+  //   5. Devices and xattrs need root's helper: start it only when an entry needs it, and close
+  //      it (and wait until it has exited) before you return or throw.
+  //   Where: "Unpacking without escaping" in README.md; moby's pkg/archive/archive.go (Unpack) and
+  //   archive_linux.go (overlayWhiteoutConverter); containerd's archive/tar.go (applyNaive).
   throw new NotImplementedError('06-images', 'applyLayer')
 }
 // #endregion applyLayer

@@ -29,13 +29,12 @@ export const pullScope = (repository: string): string => `repository:${repositor
  * Keys are case-insensitive (lower-cased here); backslash escapes a character in a quoted value.
  */
 export function parseChallenge(header: string): Challenge {
-  // TODO(07): read "Bearer realm="...",service="...",scope="..."".
-  //   1. The scheme is the first word; lower-case it.
-  //   2. After it come key=value pairs separated by commas. A value is either quoted ("...", where
-  //      a backslash escapes the next character and commas are part of the value) or a bare token
-  //      up to the next comma or space. A regular expression with matchAll() does it in one line.
-  //   3. Lower-case the keys; unquote and unescape the values.
-  //   4. Something that does not start with a scheme is an Error quoting the header.
+  // TODO(07): the challenge syntax of RFC 7235, the part registries use (distribution's
+  //   registry/client/auth/challenge/authchallenge.go does the same).
+  //   1. A scheme first, then key=value pairs separated by commas. Why can you not simply split at the
+  //      commas? Look at the scope in the doc comment.
+  //   2. A value is either a quoted string, where a backslash escapes the next character, or a bare token.
+  //   3. A header that does not start with a scheme is an Error that quotes it.
   throw new NotImplementedError('07-registry', 'parseChallenge')
 }
 // #endregion parseChallenge
@@ -47,15 +46,13 @@ export function parseChallenge(header: string): Challenge {
  * "token" (or "access_token", the OAuth2 name for the same thing).
  */
 export async function fetchToken(challenge: Challenge, scope: string): Promise<string> {
-  // TODO(07): one GET to the token server.
-  //   1. Only the "bearer" scheme with a realm parameter can give a token: anything else is an
-  //      Error that names the scheme.
-  //   2. Build the URL: new URL(realm), then searchParams service (when the challenge has one)
-  //      and scope (the argument, not the challenge's).
-  //   3. fetch() it. A connection failure, or a status that is not ok, is an Error naming the
-  //      token server's origin (url.origin) and, for a refusal, the scope and status.
-  //   4. The JSON answer has "token", or "access_token" from OAuth2 servers: return whichever is
-  //      there; neither is an Error.
+  // TODO(07): one request to the token server (distribution's docs/spec/auth/token.md, "Requesting a
+  //   Token"; the client side is registry/client/auth/session.go).
+  //   1. Which challenges can give you a token at all? Any other is an Error that names its scheme.
+  //   2. What must the request tell the token server? Take the service from the challenge, but the scope
+  //      from the caller: the challenge of GET /v2/ names none.
+  //   3. Three failures, each an Error naming the token server's origin: it cannot be reached; it
+  //      refuses (say which scope and the status); it answers without a token.
   throw new NotImplementedError('07-registry', 'fetchToken')
 }
 // #endregion fetchToken

@@ -22,11 +22,11 @@ import { DEFAULT_DOMAIN, type Reference } from './reference.ts'
  * dockerd treats 127.0.0.0/8 as an insecure registry; every other one over HTTPS.
  */
 export function endpointFor(domain: string): string {
-  // TODO(07): from a reference's domain to a base URL.
-  //   1. DEFAULT_DOMAIN ("docker.io") is a name: return DOCKER_HUB_ENDPOINT.
-  //   2. Strip a ":port" to get the host. localhost, [::1] and 127.x.y.z (four numbers, so that
-  //      "127.0.0.1.example" does not count) are loopback: "http://" + domain.
-  //   3. Everything else: "https://" + domain (the port stays).
+  // TODO(07): from a reference's domain to the URL its API is on (the chapter's "Where the registry is").
+  //   1. "docker.io" is only a name: where does the Hub's API live? (lib/registry.ts has it.)
+  //   2. Which hosts are loopback, and how do you recognise one when the domain carries a port? A host
+  //      name that merely starts with "127." is not one.
+  //   3. Only loopback may go without TLS. The port, if any, stays.
   throw new NotImplementedError('07-registry', 'endpointFor')
 }
 // #endregion endpointFor
@@ -38,14 +38,14 @@ export function endpointFor(domain: string): string {
  * repository and keep it in the session. Anything else means this is not a v2 registry.
  */
 export async function openSession(ref: Reference): Promise<Session> {
-  // TODO(07): ping the registry and get a token if it wants one.
-  //   1. const session = { endpoint: endpointFor(ref.domain), repository: ref.path }.
-  //   2. await request(session, '/v2/'); cancel the body (response.body?.cancel()) since you do
-  //      not read it, or the connection stays busy.
-  //   3. 200: return the session as it is.
-  //   4. 401 with a WWW-Authenticate header: session.token = await fetchToken(parseChallenge(header),
-  //      pullScope(ref.path)); return the session.
-  //   5. Anything else: throw a RegistryError saying this is not a Registry v2 endpoint.
+  // TODO(07): the first request of every pull (moby's PingV2Registry, in registry/auth.go).
+  //   1. GET /v2/ through request() from lib/registry.ts. You never read this body: release it, or the
+  //      connection stays busy.
+  //   2. 200: nobody needs a token. 401 with a WWW-Authenticate challenge: get a token that lets you
+  //      pull this repository (pullScope). Which name does the registry check: the repository path,
+  //      or the reference with its domain?
+  //   3. Every request after this one must carry the token. How does request() learn it?
+  //   4. Any other answer: a RegistryError saying this is not a Registry v2 endpoint.
   throw new NotImplementedError('07-registry', 'openSession')
 }
 // #endregion openSession
@@ -59,18 +59,17 @@ export async function openSession(ref: Reference): Promise<Session> {
  * Docker-Content-Digest the registry answers with.
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
-  // TODO(07): GET a manifest and check it.
-  //   1. request(session, `/v2/${repository}/manifests/${reference}`) with an Accept header that
-  //      lists all four MEDIA_TYPES, comma-separated. Leave one out and distribution answers 404
-  //      for an OCI image, or converts a Docker manifest to schema 1.
-  //   2. Not ok: throw await registryError(response, what).
-  //   3. Refuse a Content-Length above MAX_MANIFEST_SIZE before reading the body.
-  //   4. Read the body (arrayBuffer) and hash it with sha256. The expected digest is the reference
-  //      itself when it is a digest, else the Docker-Content-Digest header (if present). A
-  //      difference is a DigestMismatchError(expected, actual).
-  //   5. The media type is the Content-Type header without parameters, or the body's mediaType.
-  //      It must be one of INDEX_TYPES or IMAGE_TYPES; anything else (schema 1) is an Error.
-  //   6. Return { mediaType, digest: actual, body }.
+  // TODO(07): GET a manifest and trust nothing about it (the chapter's "Asking for a manifest";
+  //   containerd's remotes/docker/resolver.go sends the same request).
+  //   1. What must your request say for the registry to serve each of the four kinds this pull reads?
+  //      The chapter shows what distribution does when you leave some out.
+  //   2. An error answer becomes registryError()'s RegistryError, so that the caller can tell a 404 from a 401.
+  //   3. The manifest is read whole into memory: refuse one that declares more than MAX_MANIFEST_SIZE
+  //      before you read it.
+  //   4. Which digest must the bytes have, when you asked by digest, and when by tag? A difference is a
+  //      DigestMismatchError(expected, actual).
+  //   5. What is it? The Content-Type without its parameters, else the body's own mediaType. A type this
+  //      pull cannot use (Docker schema 1) is an Error naming it.
   throw new NotImplementedError('07-registry', 'fetchManifest')
 }
 // #endregion fetchManifest

@@ -17,11 +17,10 @@ import { registryError, request, type Descriptor, type Session } from '../../lib
  * disk), and one that stops early gets an error saying so instead of a digest mismatch.
  */
 export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, what: string): AsyncGenerator<Uint8Array> {
-  // TODO(07): count the bytes as they pass.
-  //   1. for await each chunk of body: add its length to a counter.
-  //   2. Past `size`: throw an Error naming `what` at once, before yielding the chunk: do not read on.
-  //   3. Otherwise yield the chunk.
-  //   4. When the body ends short of `size`, throw an Error naming `what`, the bytes seen and `size`.
+  // TODO(07): a counting pass-through (a generator: it yields what it reads).
+  //   1. When must a body that is too long be stopped: before or after you hand on the chunk that went
+  //      past `size`? Nothing more may be read from it either (the test counts the chunks you pull).
+  //   2. A body that ends short is an error too, naming `what`, the bytes seen and `size`.
   throw new NotImplementedError('07-registry', 'exactly')
 }
 // #endregion exactly
@@ -39,14 +38,13 @@ export async function downloadBlob(
   onData?: (chunk: Uint8Array) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  // TODO(07): stream one blob into the store, verified.
-  //   1. parseDigest(descriptor.digest) first: a digest goes into a URL and a file name.
-  //   2. request(session, `/v2/${session.repository}/blobs/${digest}`, { signal }).
-  //   3. Not ok (or no body): throw await registryError(response, `blob ${digest}`).
-  //   4. Node can read the body with for await (cast it: response.body as unknown as
-  //      AsyncIterable<Uint8Array>). Pass it through exactly(body, descriptor.size, what).
-  //   5. writeBlob(dir, that, descriptor.digest, onData) from chapter 06 hashes while it writes and
-  //      refuses a mismatch with a DigestMismatchError, leaving nothing behind.
+  // TODO(07): stream one blob into the store, verified (the chapter's "Downloading, verified while streaming").
+  //   1. The digest becomes part of a URL and of a file name: check it before it is either (chapter 06).
+  //   2. A failed answer is registryError()'s error, naming the blob.
+  //   3. The body is never held in memory: it flows through the size check into chapter 06's writeBlob,
+  //      which hashes it on the way and stores nothing under a digest it does not match. (Node's
+  //      response body can be read with for await, though the DOM typings do not say so.)
+  //   4. `signal` must be able to stop the request, and `onData` must see every chunk.
   throw new NotImplementedError('07-registry', 'downloadBlob')
 }
 // #endregion downloadBlob

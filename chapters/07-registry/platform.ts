@@ -38,11 +38,10 @@ export const formatPlatform = (p: Platform): string => [p.os, p.architecture, p.
  * and arm64's default variant v8 is written out, so that "arm64" and "arm64/v8" compare equal.
  */
 export function normalizePlatform(p: Platform): Platform {
-  // TODO(07): one spelling for each platform.
-  //   1. Lower-case os, architecture and variant; treat an empty variant as none.
-  //   2. x86_64 and x86-64 are amd64; aarch64 is arm64.
-  //   3. arm64 with no variant (or "8") is variant "v8".
-  //   4. Return { os, architecture } plus variant only when there is one.
+  // TODO(07): one spelling per platform (containerd's platforms.Normalize).
+  //   1. Which architecture names are synonyms, and which variant does arm64 mean when it names none?
+  //   2. Case does not count, and an empty variant is no variant. The result has a variant field only
+  //      when there is one (the tests compare with toEqual).
   throw new NotImplementedError('07-registry', 'normalizePlatform')
 }
 // #endregion normalizePlatform
@@ -55,12 +54,11 @@ export function normalizePlatform(p: Platform): Platform {
  * error that lists what the index does offer.
  */
 export function selectManifest(index: ImageIndex, wanted: Platform): Descriptor {
-  // TODO(07): find this platform's entry in an index.
-  //   1. Normalise `wanted` once.
-  //   2. Take the first entry that has a platform whose normalised os and architecture equal the
-  //      wanted ones, and, when the wanted platform has a variant, the same variant.
-  //   3. None: throw an Error that starts "no matching manifest for " + formatPlatform(wanted) +
-  //      " in the manifest list entries" and lists each entry's platform (formatPlatform).
+  // TODO(07): find this platform's entry in an index (containerd's platforms.Only(...).Match, simplified).
+  //   1. Compare normalised platforms on both sides. When must the variant match, and when can any do?
+  //   2. An entry without a platform is never an image for one.
+  //   3. None: an Error whose message starts "no matching manifest for <platform> in the manifest list
+  //      entries" (Docker's words; formatPlatform writes a platform) and lists what the index offers.
   throw new NotImplementedError('07-registry', 'selectManifest')
 }
 // #endregion selectManifest

@@ -31,14 +31,11 @@ export const BAR_WIDTH = 50
  * current size past the total, only the current size (right-aligned in 8); with neither, "".
  */
 export function progressBar(current: number, total: number | undefined): string {
-  // TODO(07): moby's JSONProgress.String(), for a wide terminal.
-  //   1. Nothing counted and no total: "". No total (undefined or <= 0): the current size,
-  //      humanSize(current), right-aligned in 8 characters (padStart).
-  //   2. percent = Math.floor(current / total * 100); filled = Math.floor(percent / 2), at most
-  //      BAR_WIDTH.
-  //   3. The bar: "[" + "=" x filled + ">" + " " x (BAR_WIDTH - filled) + "] ".
-  //   4. Then humanSize(current) padded to 8, "/", humanSize(total); but when current > total,
-  //      only the padded current size.
+  // TODO(07): moby's JSONProgress.String() (pkg/jsonmessage/jsonmessage.go), for a wide terminal.
+  //   1. Which inputs give only the size, and which give nothing? (The doc comment says.)
+  //   2. The bar counts whole per cent, two per "=", and never grows past BAR_WIDTH; the padding keeps
+  //      its width the same at every step.
+  //   3. Sizes are written by humanSize() (lib/jsonmessage.ts), the current one right-aligned in 8 characters.
   throw new NotImplementedError('07-registry', 'progressBar')
 }
 // #endregion progressBar

@@ -68,14 +68,13 @@ async function manifestFor(session: Session, ref: Reference, reference: string):
  * (its digest is the one `docker pull` reports) and the parsed image manifest.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
-  // TODO(07): from a tag or digest to one image manifest.
-  //   1. const top = await manifestFor(session, ref, ref.digest ?? ref.tag!) (it turns a 401 or a
-  //      404 into Docker's messages), and keep it: writeBlob(blobs, top.body, top.digest).
-  //   2. If top.mediaType is one of INDEX_TYPES, parse it as an ImageIndex,
-  //      selectManifest(index, platform), then fetch and keep that entry's manifest the same way.
-  //   3. What you have now must be one of IMAGE_TYPES; anything else is an Error naming its type.
-  //   4. Return { top, manifest: the parsed ImageManifest }: `top` is what the reference named, and
-  //      its digest is the one the pull reports.
+  // TODO(07): from a tag or a digest to one image manifest (moby's distribution/pull_v2.go,
+  //   pullManifestList and pullSchema2).
+  //   1. Fetch what the reference names, through manifestFor() above: it turns a 401 or a 404 into
+  //      Docker's messages.
+  //   2. An index or a manifest list is not an image yet: this platform's entry names the manifest to fetch next.
+  //   3. Keep every manifest you fetch in the blob store; `top` is the first one, whose digest the pull reports.
+  //   4. What you end with must be an image manifest; anything else is an Error naming its type.
   throw new NotImplementedError('07-registry', 'resolveManifest')
 }
 // #endregion resolveManifest
@@ -83,35 +82,32 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
- * Reports, as dockerd does: "Pulling from", per layer "Already exists" or "Pulling fs layer"
- * (then "Waiting" when it has to queue), "Downloading" with a bar, "Verifying Checksum",
- * "Download complete", "Extracting", "Pull complete"; then "Digest: " and "Status: ".
+ * Reports, as dockerd does: "Pulling from REPOSITORY" (the familiar name without tag or
+ * digest; its id is the tag, or else the digest); then per layer, by its short digest
+ * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" when it has to
+ * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
+ * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
+ * Downloaded newer image for NAME", or "Status: Image is up to date for NAME" when nothing was
+ * downloaded and the store had the image already.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
-  // TODO(07): the whole pull, in dockerd's order.
-  //   1. parseReference, familiarName (the tag name), openSession. Report
-  //      { status: 'Pulling from ' + the familiar repository (no tag), id: the digest or the tag },
-  //      then resolveManifest(session, ref, storePaths(root).blobs, options.platform ?? hostPlatform()).
-  //   2. The config: downloadBlob it into blobs/ unless hasBlob, readBlob it, take
-  //      rootfs.diff_ids (one per layer) and chainIds(diffIds). A layer is present when
-  //      hasLayer(root, chain). Report statusMessage(shortDigest(layer.digest), 'Already exists'
-  //      or 'Pulling fs layer') for each.
-  //   3. Start every missing layer's download at once through taskPool(options.concurrency ??
-  //      MAX_CONCURRENT_DOWNLOADS), with onWait reporting 'Waiting'. Each: downloadBlob with
-  //      progressCounter(progress, id, 'Downloading', layer.size) and an AbortController's signal,
-  //      then 'Verifying Checksum'; after the pool, 'Download complete'. Remember the first error
-  //      and abort the controller. Add .catch(() => {}) to each promise so an early failure is not
-  //      "unhandled" before you await it.
-  //   4. Then, bottom first, for each missing layer: await its download, registerLayer(root,
-  //      chains[i - 1] ?? null, the blob's read stream passed through observed() with an
-  //      'Extracting' progressCounter, diffIds[i]), rememberDiffId, report 'Pull complete'. On any
-  //      error: abort, await Promise.allSettled(downloads), throw the first error.
-  //   5. Note whether imageId(config) was in the store already, addImage(root, config, [name]),
-  //      report { status: 'Digest: ' + top.digest } and { status: 'Status: Downloaded newer image
-  //      for NAME' } (or 'Image is up to date for NAME' when nothing was downloaded and the image
-  //      was there). Return { id, digest: top.digest, name, downloaded }.
+  // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull"; moby's
+  //   distribution/pull_v2.go and distribution/xfer/download.go).
+  //   1. Reference, session, manifest; "Pulling from" goes out before anything is fetched.
+  //   2. The config comes before any layer. What does it give you that the manifest does not, and how
+  //      does it tell you which layers the store already has? Those are never downloaded.
+  //   3. The other layers download together, but never more than options.concurrency at once (default
+  //      MAX_CONCURRENT_DOWNLOADS); a layer that has to queue says "Waiting". lib/registry.ts has a pool.
+  //   4. Unpacking goes bottom first, each layer on its parent's chain ID, while later layers may still
+  //      be downloading.
+  //   5. When one layer fails, stop the downloads still running and throw that first failure, not the
+  //      abort it caused in another layer. A download can fail at any moment, also while you are
+  //      still waiting for a layer below it: Node must never see that rejection unhandled. Nothing
+  //      from bytes that failed their check may end up as a layer, an image or a tag.
+  //   6. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
+  //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')
 }
 // #endregion pullImage

@@ -70,24 +70,28 @@ export function referenceString(ref: Reference): string {
  * whether the first path component is a registry (it is when it contains "." or ":", is
  * "localhost", or has upper-case letters), default the domain to docker.io and official
  * images to library/, and default the tag to "latest" unless a digest was given.
+ *
+ * A string that is not a reference throws InvalidReferenceError(text, reason), the reason
+ * naming what is wrong, in distribution's words:
+ *   repository name must have at least one component
+ *   invalid tag "TAG"            invalid digest "DIGEST": ...         invalid registry "DOMAIN"
+ *   repository name must be lowercase
+ *   cannot specify 64-byte hexadecimal strings as a repository name
+ *   invalid repository name component "COMPONENT"
+ *   repository name must not be more than 255 characters
  */
 export function parseReference(text: string): Reference {
-  // TODO(07): split, check and normalise the reference.
-  //   1. "" is invalid ("repository name must have at least one component"). Every refusal is
-  //      new InvalidReferenceError(text, reason); the class adds "invalid reference format: ".
-  //   2. Split off "@digest" first (at the first "@"), then ":tag", but only a ":" after the last
-  //      "/" starts a tag ("127.0.0.1:5000/probe" has a port, not a tag). Check each with GRAMMAR.
-  //   3. The part before the first "/" is a domain only if there is a "/" and that part contains
-  //      "." or ":", is "localhost", or is not all lower case. Otherwise the domain is
-  //      DEFAULT_DOMAIN and the whole rest is the path. Check the domain with GRAMMAR.domain;
-  //      rewrite LEGACY_DEFAULT_DOMAIN to DEFAULT_DOMAIN.
-  //   4. Refuse a path with upper case ("repository name must be lowercase"), a path of 64 hex
-  //      digits (it looks like an image ID), and any "/"-separated component that
-  //      GRAMMAR.pathComponent rejects.
-  //   5. On docker.io, a path without "/" is an official image: prefix OFFICIAL_REPO_PREFIX.
-  //      Refuse a name (domain + "/" + path) longer than NAME_TOTAL_LENGTH_MAX.
-  //   6. No tag and no digest: the tag is DEFAULT_TAG. Return { domain, path } plus tag and digest
-  //      only when they are set (the tests compare with toEqual).
+  // TODO(07): split, check and normalise the reference (the chapter's "A name is a reference").
+  //   1. A name can be followed by ":tag", "@digest", or both. In which order do you cut them off, and
+  //      which ":" can start a tag, so that neither a registry's port ("127.0.0.1:5000/probe") nor
+  //      the digest's own ":" is read as one?
+  //   2. Is the first path component a registry or the start of a path on the Hub? distribution's
+  //      splitDockerDomain (normalize.go) decides; "someone/tool", "localhost/x", "registry.example/x"
+  //      and "Registry/x" each come out differently.
+  //   3. Check every part against GRAMMAR before you use it. Each refusal is an InvalidReferenceError
+  //      with one of the reasons listed above.
+  //   4. Then Docker's defaults: the domain, library/ (only on the Hub, only for a one-component path),
+  //      the tag (a digest alone gets none). The result holds only the fields that are set.
   throw new NotImplementedError('07-registry', 'parseReference')
 }
 // #endregion parseReference
@@ -99,11 +103,9 @@ export function parseReference(text: string): Reference {
  * reads "someone/tool:1". Other registries keep their domain.
  */
 export function familiarName(ref: Reference): string {
-  // TODO(07): the short name Docker shows.
-  //   1. Start from "domain/path".
-  //   2. On DEFAULT_DOMAIN drop the domain, and drop OFFICIAL_REPO_PREFIX too when the path is
-  //      exactly "library/NAME" (one more component, no deeper).
-  //   3. Append ":tag" and "@digest" when the reference has them.
+  // TODO(07): undo the defaults that parseReference added (distribution's FamiliarName).
+  //   1. Which part does docker.io lose, and when does library/ go too? ("docker.io/library/a/b" keeps it.)
+  //   2. A tag and a digest stay as they are.
   throw new NotImplementedError('07-registry', 'familiarName')
 }
 // #endregion familiarName

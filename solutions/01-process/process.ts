@@ -44,25 +44,76 @@ function splitVar(text: string): [string, string | undefined] {
 }
 // #endregion buildEnv
 
+// #region searchPath
+/**
+ * The files to try, in order, for the command `file` in a container whose environment is `env`:
+ * `file` itself when it contains a slash, otherwise `DIR/file` for each DIR of the PATH in
+ * `env` (never the caller's own PATH). No PATH in `env` means nothing to try.
+ */
+export function searchPath(file: string, env: string[]): string[] {
+  if (file.includes('/')) return [file]
+  const path = env.find((v) => v.startsWith('PATH='))?.slice('PATH='.length) ?? ''
+  // An empty entry would mean the working directory, which Go (and so runc) refuses to run from.
+  return path.split(':').filter((dir) => dir !== '').map((dir) => `${dir.replace(/\/$/, '')}/${file}`)
+}
+// #endregion searchPath
+
+// #region execCommand
+/**
+ * Exec `args` in the helper as runc does: try each of searchPath()'s files and decide Docker's
+ * exit code when none runs. Errors, with this exact wording:
+ * - a name found nowhere on the PATH: `exec: "NAME": executable file not found in $PATH`, 127
+ *   (a file that is there but not executable does not count: the search goes on);
+ * - a path with a slash that does not exist: `exec: "PATH": stat PATH: no such file or directory`, 127;
+ * - a path with a slash that exists but cannot be executed: `exec: "PATH": permission denied`, 126.
+ */
+export async function execCommand(helper: Helper, args: string[], env: string[]): Promise<void> {
+  const [file] = args
+  if (file === undefined) throw new ContainerError('no command given: process.args is empty', 125)
+  const searching = !file.includes('/')
+  for (const candidate of searchPath(file, env)) {
+    try {
+      return await helper.exec(candidate, args, env)
+    } catch (error) {
+      if (!(error instanceof SyscallError)) throw error
+      // On the PATH, a missing or unusable file only means: look in the next directory.
+      if (searching && SKIPPED.has(error.code)) continue
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR')
+        throw new ContainerError(`exec: "${file}": stat ${file}: ${REASON[error.code]}`, 127)
+      if (error.code === 'EACCES') throw new ContainerError(`exec: "${file}": permission denied`, 126)
+      throw error
+    }
+  }
+  throw new ContainerError(`exec: "${file}": executable file not found in $PATH`, 127)
+}
+
+const SKIPPED = new Set(['ENOENT', 'ENOTDIR', 'EACCES'])
+const REASON = { ENOENT: 'no such file or directory', ENOTDIR: 'not a directory' }
+// #endregion execCommand
+
 // #region startProcess
 /**
- * Enter the working directory and exec the process in the helper. Resolves once the new
- * program is running; a program that cannot be found or run becomes a ContainerError with
- * Docker's exit code (127 not found, 126 not executable).
+ * The end of runc's init: enter the working directory, creating it when it is missing (as runc
+ * does), then exec. The working directory must be an absolute path (a ContainerError, 125).
  */
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
-  const [file] = process.args
-  if (file === undefined) throw new ContainerError('no command given: process.args is empty', 125)
+  if (!process.cwd.startsWith('/'))
+    throw new ContainerError(`the working directory "${process.cwd}" is not an absolute path`, 125)
+  await makeDirs(helper, process.cwd)
   await helper.chdir(process.cwd)
-  try {
-    await helper.exec(file, process.args, process.env)
-  } catch (error) {
-    if (!(error instanceof SyscallError)) throw error
-    if (error.code === 'ENOENT')
-      throw new ContainerError(`exec: "${file}": executable file not found in $PATH`, 127)
-    if (error.code === 'EACCES')
-      throw new ContainerError(`exec: "${file}": permission denied`, 126)
-    throw error
+  await execCommand(helper, process.args, process.env)
+}
+
+/** mkdir -p through the helper: the directory is made as the container sees the filesystem. */
+async function makeDirs(helper: Helper, dir: string): Promise<void> {
+  let path = ''
+  for (const part of dir.split('/').filter((p) => p !== '')) {
+    path += `/${part}`
+    try {
+      await helper.mkdir(path, 0o755)
+    } catch (error) {
+      if (!(error instanceof SyscallError && error.code === 'EEXIST')) throw error
+    }
   }
 }
 // #endregion startProcess

@@ -16,9 +16,10 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 
 // #region namespacesToCreate
 /**
- * The namespaces to create for `spec`: the types in linux.namespaces, each once. An entry with
- * a `path` asks to join an existing namespace instead (setns), which `minidocker exec` does in
- * chapter 10; here it is refused.
+ * The namespaces to create for `spec`: the types in linux.namespaces, each once, in the order
+ * they first appear. An entry with a `path` asks to join an existing namespace instead (setns),
+ * which `minidocker exec` does in chapter 10; here it is refused with a ContainerError (125)
+ * that names the entry's type and path.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   const entries = spec.linux?.namespaces ?? []
@@ -30,8 +31,9 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
 
 // #region setHostname
 /**
- * Give the container its hostname. Only allowed in a UTS namespace of its own: without one,
- * sethostname() would rename the host (runc refuses the same way).
+ * Give the container its hostname. Only allowed in a UTS namespace of its own (`created` holds
+ * the namespaces enterNamespaces made): without one, sethostname() would rename the host, so it
+ * is refused with a ContainerError (125) before anything is changed, as runc refuses it.
  */
 export async function setHostname(helper: Helper, spec: Spec, created: NamespaceType[]): Promise<void> {
   if (spec.hostname === undefined) return
@@ -45,7 +47,8 @@ export async function setHostname(helper: Helper, spec: Spec, created: Namespace
 /**
  * Put the helper's next process into the namespaces `spec` asks for and return that process's
  * PID on the host. After this, helper requests go to the container's PID 1; the helper's own
- * process stays behind as a relay that exits the way PID 1 exits.
+ * process stays behind as a relay that exits the way PID 1 exits. If the relay is killed, PID 1
+ * must die with it. Nothing is mounted here: the container has no mount namespace of its own yet.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec): Promise<number> {
   const created = namespacesToCreate(spec)

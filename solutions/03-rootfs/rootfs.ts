@@ -74,7 +74,10 @@ export async function makeMountsPrivate(helper: Helper): Promise<void> {
 // #endregion makeMountsPrivate
 
 // #region bindRootfs
-/** Make the rootfs a mount point of its own, which pivot_root requires of new_root. */
+/**
+ * Make the rootfs a mount point of its own, which pivot_root requires of new_root.
+ * @throws ContainerError (125) whose message names the rootfs and says it "does not exist".
+ */
 export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> {
   try {
     await helper.mount(rootfs, rootfs, null, ['bind', 'rec'])
@@ -87,7 +90,27 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
 // #endregion bindRootfs
 
 // #region mountInRootfs
-/** Mount one entry of spec.mounts below the rootfs, creating its mount point first. */
+/**
+ * An empty file at `path` unless something is there already, as the helper sees it (in the
+ * container's mount namespace): runc's createIfNotExists. writeFile would empty a file the
+ * image has, and mkdir is the helper's call that tells "exists" (EEXIST) without changing it.
+ */
+async function createFileIfMissing(helper: Helper, path: string): Promise<void> {
+  try {
+    await helper.mkdir(path)
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === 'EEXIST') return
+    throw error
+  }
+  await helper.rmdir(path)
+  await helper.writeFile(path, '')
+}
+
+/**
+ * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
+ * bind mount is read-only inside the container only: its source stays writable on the host.
+ * @throws ContainerError (125) naming a bind mount's source that does not exist.
+ */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
   const target = join(rootfs, mount.destination)
   const { flags, data } = mountOptions(mount.options)
@@ -97,7 +120,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   // A file can only be bind-mounted onto a file, a directory onto a directory.
   if (isBind && mount.source && statSync(mount.source).isFile()) {
     await mkdirAll(helper, join(target, '..'))
-    if (!existsSync(target)) await helper.writeFile(target, '')
+    await createFileIfMissing(helper, target)
   } else {
     await mkdirAll(helper, target)
   }
@@ -120,6 +143,8 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
 /**
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
  * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
+ * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
+ * @throws SyscallError from pivot_root itself, unchanged (e.g. new_root is not a mount point).
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   const putOld = join(rootfs, PUT_OLD)
@@ -140,7 +165,11 @@ export async function chrootInto(helper: Helper, rootfs: string): Promise<void> 
 // #endregion chrootInto
 
 // #region setupRootfs
-/** Build the container's filesystem view from spec.root and spec.mounts, runc's way. */
+/**
+ * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
+ * it may reach the host: no mount propagates out, nothing is written into the image.
+ * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
+ */
 export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
   if (!spec.root) return
   if (!spec.linux?.namespaces?.some((ns) => ns.type === 'mount'))

@@ -14,6 +14,7 @@ import { dirname, isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
+import type { Helper } from '../../native/helper.ts'
 
 export const CGROUP_ROOT = '/sys/fs/cgroup'
 
@@ -108,27 +109,34 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #endregion cgroupDirs
 
 // #region resourceFiles
-/** linux.resources as the files to write, in order: [controller, file name, value]. */
+/**
+ * linux.resources as the files to write, in the order to write them: [controller, file name,
+ * value], memory first, then swap, CPU and pids (the tests compare whole lists). A limit of 0
+ * or less means "no limit", written as each file accepts it.
+ */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   const { memory, cpu, pids } = resources
   const files: [Controller, string, string][] = []
-  const max = (n: number) => (n > 0 ? String(n) : 'max') // OCI: 0 or -1 means no limit
+  const unlimited = version === 1 ? '-1' : 'max'
+  const limit = (n: number, none = unlimited) => (n > 0 ? String(n) : none)
   if (version === 1) {
-    if (memory?.limit !== undefined) files.push(['memory', 'memory.limit_in_bytes', String(memory.limit)])
-    if (memory?.swap !== undefined) files.push(['memory', 'memory.memsw.limit_in_bytes', String(memory.swap)])
+    if (memory?.limit !== undefined) files.push(['memory', 'memory.limit_in_bytes', limit(memory.limit)])
+    if (memory?.swap !== undefined) files.push(['memory', 'memory.memsw.limit_in_bytes', limit(memory.swap)])
     if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.shares', String(cpu.shares)])
+    // The period first: a new quota is checked against the current period and the parent's ratio.
     if (cpu?.period !== undefined) files.push(['cpu', 'cpu.cfs_period_us', String(cpu.period)])
-    if (cpu?.quota !== undefined) files.push(['cpu', 'cpu.cfs_quota_us', String(cpu.quota)])
-    if (pids) files.push(['pids', 'pids.max', max(pids.limit)])
+    if (cpu?.quota !== undefined) files.push(['cpu', 'cpu.cfs_quota_us', limit(cpu.quota)])
+    if (pids) files.push(['pids', 'pids.max', limit(pids.limit, 'max')])
     return files
   }
-  if (memory?.limit !== undefined) files.push(['memory', 'memory.max', max(memory.limit)])
+  if (memory?.limit !== undefined) files.push(['memory', 'memory.max', limit(memory.limit)])
   // OCI's swap counts memory + swap; v2's memory.swap.max counts the swap alone.
-  if (memory?.swap !== undefined) files.push(['memory', 'memory.swap.max', String(Math.max(0, memory.swap - (memory.limit ?? 0)))])
+  if (memory?.swap !== undefined)
+    files.push(['memory', 'memory.swap.max', memory.swap > 0 ? String(Math.max(0, memory.swap - (memory.limit ?? 0))) : 'max'])
   if (cpu?.shares !== undefined) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((cpu.shares - 2) * 9999) / 262142))])
   if (cpu?.quota !== undefined || cpu?.period !== undefined)
-    files.push(['cpu', 'cpu.max', `${cpu.quota && cpu.quota > 0 ? cpu.quota : 'max'} ${cpu.period ?? 100000}`])
-  if (pids) files.push(['pids', 'pids.max', max(pids.limit)])
+    files.push(['cpu', 'cpu.max', `${limit(cpu.quota ?? 0)} ${cpu.period ?? 100000}`])
+  if (pids) files.push(['pids', 'pids.max', limit(pids.limit)])
   return files
 }
 // #endregion resourceFiles
@@ -189,6 +197,22 @@ export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
   for (const dir of new Set(Object.values(cgroup.dirs))) writeCgroupFile(join(dir, 'cgroup.procs'), String(pid))
 }
 // #endregion joinCgroup
+
+// #region forkIntoCgroup
+/**
+ * The step between fork and exec that makes the limits hold from the container's first
+ * instruction (runc's sync pipe does the same). `fork` is chapter 02's enterNamespaces for this
+ * helper: it forks the process that will exec the container's program and resolves to its host
+ * PID, or to undefined when nothing was forked (the helper itself then execs). When this
+ * resolves, that process is in `cgroup`, and the helper's relay, which stays on the host's side
+ * for the whole run, is not. Returns the PID that joined.
+ */
+export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
+  const pid = (await fork()) ?? helper.pid
+  await joinCgroup(cgroup, pid)
+  return pid
+}
+// #endregion forkIntoCgroup
 
 // #region oomKilled
 /** Whether the kernel's OOM killer killed a process in this cgroup. */

@@ -36,7 +36,10 @@ const MAX_SYMLINKS = 40
  * component, and a name whose parent directories pass through a symlink that leads outside
  * `root` (an absolute target, or a relative one that climbs above root). Symlinks that stay
  * inside are followed, so "a -> b" then "a/file" lands in root/b/file. The last component
- * itself is never followed: writing an entry replaces whatever is there.
+ * itself is never followed: writing an entry replaces whatever is there. A refusal is an
+ * UnsafeLayerError that quotes the name, then gives the reason in words the tests look for:
+ * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"` (LINK as a
+ * path inside the layer, TARGET as the link says).
  */
 export function resolveInside(root: string, name: string): string {
   if (name.startsWith('/')) throw new UnsafeLayerError(`refusing "${name}": an absolute path in a layer`)
@@ -74,7 +77,8 @@ export type AufsMarker = { kind: 'opaque'; dir: string } | { kind: 'whiteout'; p
  * Read an entry name the aufs way: "DIR/.wh..wh..opq" makes DIR opaque, "DIR/.wh.NAME"
  * deletes DIR/NAME, anything else is an ordinary entry (undefined). The names returned are
  * still tar names, to be resolved with resolveInside(); a whiteout of "", "." or ".." would
- * delete the directory itself or its parent and is refused.
+ * delete the directory itself or its parent and is refused with an UnsafeLayerError that says
+ * "whiteout".
  */
 export function aufsMarker(name: string): AufsMarker | undefined {
   const trimmed = name.replace(/\/+$/, '')
@@ -98,7 +102,8 @@ export type HelperFor = () => Helper
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
  * resolveInside() refuses), a hard link to an earlier entry of this layer, or a device.
- * Owner, mode and mtime come from the header.
+ * Owner, mode and mtime come from the header. A hard link to a target that escapes or is not
+ * there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
   mkdirSync(dirname(path), { recursive: true })
@@ -116,7 +121,12 @@ export async function writeEntry(root: string, path: string, header: Header, con
       symlinkSync(header.linkname, path)
       break
     case 'link': {
-      const target = resolveInside(root, header.linkname)
+      let target: string
+      try {
+        target = resolveInside(root, header.linkname)
+      } catch (error) {
+        throw new UnsafeLayerError(`refusing hard link "${header.name}" -> "${header.linkname}": ${(error as Error).message}`)
+      }
       if (!lstatSync(target, { throwIfNoEntry: false }))
         throw new UnsafeLayerError(`refusing hard link "${header.name}": its target "${header.linkname}" is not in this layer`)
       linkSync(target, path)
@@ -165,8 +175,9 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
     for await (const entry of extract) {
       const marker = aufsMarker(entry.header.name)
       if (marker?.kind === 'opaque') {
-        // the marker may come before its directory's own entry (umoci writes it so)
-        const path = resolveInside(work, marker.dir)
+        // resolved as the entry it is, so a symlinked directory is followed or refused like any
+        // parent; the marker may come before its directory's own entry (umoci writes it so)
+        const path = dirname(resolveInside(work, entry.header.name))
         mkdirSync(path, { recursive: true })
         opaque.add(path)
       } else if (marker?.kind === 'whiteout') {

@@ -67,6 +67,15 @@ export function referenceString(ref: Reference): string {
  * whether the first path component is a registry (it is when it contains "." or ":", is
  * "localhost", or has upper-case letters), default the domain to docker.io and official
  * images to library/, and default the tag to "latest" unless a digest was given.
+ *
+ * A string that is not a reference throws InvalidReferenceError(text, reason), the reason
+ * naming what is wrong, in distribution's words:
+ *   repository name must have at least one component
+ *   invalid tag "TAG"            invalid digest "DIGEST": ...         invalid registry "DOMAIN"
+ *   repository name must be lowercase
+ *   cannot specify 64-byte hexadecimal strings as a repository name
+ *   invalid repository name component "COMPONENT"
+ *   repository name must not be more than 255 characters
  */
 export function parseReference(text: string): Reference {
   if (text === '') throw new InvalidReferenceError(text, 'repository name must have at least one component')

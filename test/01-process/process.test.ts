@@ -1,7 +1,7 @@
-import { chmodSync, copyFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { buildEnv, exitCode, runProcess, startProcess } from '#ch/01-process/process.ts'
+import { buildEnv, exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_PATH, type Process } from '../../lib/oci.ts'
 import { Helper, SyscallError } from '../../native/helper.ts'
@@ -17,12 +17,21 @@ const proc = (args: string[], extra: Partial<Process> = {}): Process => ({
   ...extra,
 })
 
+const PROBE_DIR = dirname(PROBE_PATH)
+
 /** Run with stdout and stderr captured into files. */
 async function run(process: Process) {
   const out = captureFile('stdout')
   const err = captureFile('stderr')
   const code = await runProcess(process, { stdout: out.fd, stderr: err.fd })
   return { code, stdout: out.read(), stderr: err.read() }
+}
+
+/** Run, and on failure keep the error, so an assertion can name it. */
+async function runOrError(process: Process): Promise<{ stdout: string; error?: Error }> {
+  const out = captureFile('stdout')
+  const error = await caught(() => runProcess(process, { stdout: out.fd, stderr: 'ignore' }))
+  return { stdout: out.read(), error }
 }
 
 describe('exitCode', () => {
@@ -47,7 +56,7 @@ describe('buildEnv', () => {
   })
 
   it('splits at the first "=" only and keeps empty values', () => {
-    expect(buildEnv(['URL=a=b=c', 'EMPTY='])).toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
+    expect(buildEnv(['URL=a=b=c', 'EMPTY=']), 'URL=a=b=c sets URL to "a=b=c": split at the first "=" only').toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
   })
 
   it('lets a later flag replace an earlier one, PATH included, in its first position', () => {
@@ -66,13 +75,48 @@ describe('buildEnv', () => {
   })
 })
 
+describe('searchPath', () => {
+  it('lists DIR/NAME for each directory of the PATH in the container\'s env, in order', () => {
+    expect(searchPath('tool', ['A=1', 'PATH=/first:/second/bin']), 'the PATH to search is the one in the env argument').toEqual(['/first/tool', '/second/bin/tool'])
+  })
+
+  it('never uses the host\'s PATH: without PATH in the container\'s env there is nothing to try', () => {
+    expect(searchPath('ls', ['HOME=/root']), "nothing to try, but got files: is process.env.PATH (the host's) being searched?").toEqual([])
+  })
+
+  it('takes a name with a slash as it is, without searching', () => {
+    expect(searchPath('/bin/sh', [DEFAULT_PATH]), 'a name with a slash is a path: it is not searched on the PATH').toEqual(['/bin/sh'])
+    expect(searchPath('./run.sh', [DEFAULT_PATH]), 'a relative path with a slash names a file, it is not searched').toEqual(['./run.sh'])
+  })
+})
+
 describe('startProcess', () => {
-  it('reports a missing working directory as the chdir SyscallError', async () => {
-    const helper = startHelper()
-    const error = await caught(() => startProcess(helper, proc(['/bin/true'], { cwd: '/does/not/exist' })))
+  it('creates a missing working directory as the container sees the filesystem, as runc does', async () => {
+    const root = tempDir() // the helper's root below: the container's filesystem is not Node's
+    copyFileSync(PROBE_PATH, join(root, 'probe'))
+    const cwd = join(tempDir(), 'made', 'here')
+    const out = captureFile('stdout')
+    const helper = startHelper({ stdout: out.fd })
+    await helper.chroot(root)
+    const error = await caught(() => startProcess(helper, proc(['/probe', 'cwd'], { cwd })))
+    expect(existsSync(cwd), `${cwd} was created on the host: make the directory through the helper, which sees the container's filesystem (after chapter 03, its own root), not with Node's fs`).toBe(false)
+    expect(existsSync(join(root, cwd)), `the missing working directory was not created in the container's filesystem (${error?.message ?? 'no error'}): runc creates it (MkdirAll) before chdir`).toBe(true)
+    expect(error).toBeUndefined()
+    await helper.exited
+    expect(probeValue(out.read(), 'cwd')).toBe(cwd)
+  })
+
+  it('reports a working directory that cannot be made as the SyscallError that says why', async () => {
+    const file = join(tempDir(), 'a-file')
+    writeFileSync(file, '')
+    const error = await caught(() => startProcess(startHelper(), proc(['/bin/true'], { cwd: `${file}/sub` })))
     expect(error, 'a failed helper call must surface as the SyscallError it threw').toBeInstanceOf(SyscallError)
-    expect(error).toMatchObject({ syscall: 'chdir', code: 'ENOENT', path: '/does/not/exist' })
-    expect(String(error.message)).toBe('chdir("/does/not/exist") failed: ENOENT (No such file or directory)')
+    expect(error).toMatchObject({ code: 'ENOTDIR' })
+  })
+
+  it('refuses a relative working directory with a ContainerError (125)', async () => {
+    const error = await caught(() => startProcess(startHelper(), proc(['/bin/true'], { cwd: 'relative/dir' })))
+    expect(error, 'process.cwd must be absolute (runc: "Cwd must be an absolute path")').toMatchObject({ name: 'ContainerError', exitCode: 125 })
   })
 
   it('refuses an empty command with a ContainerError (125)', async () => {
@@ -98,9 +142,8 @@ describe('runProcess', () => {
   it('looks the command up in the PATH of the container\'s env', async () => {
     const bin = tempDir()
     copyFileSync(PROBE_PATH, join(bin, 'my-probe'))
-    const { code, stdout } = await run(proc(['my-probe', 'out:found'], { env: [`PATH=/nonexistent:${bin}`] }))
-    expect(code).toBe(0)
-    expect(stdout).toBe('found\n')
+    const result = await runOrError(proc(['my-probe', 'out:found'], { env: [`PATH=/nonexistent:${bin}`] }))
+    expect(result.stdout, `my-probe is only in ${bin}, the second directory of the container's PATH (${result.error?.message ?? 'no error'}): search every directory of the env's PATH, not the host's, and go on after ENOENT`).toBe('found\n')
   })
 
   it('runs in the working directory it was given', async () => {
@@ -132,21 +175,51 @@ describe('runProcess', () => {
     expect(error.message).toBe('exec: "no-such-command-anywhere": executable file not found in $PATH')
   })
 
+  it('fails with 127 and stat\'s reason when a path with a slash does not exist', async () => {
+    const missing = join(tempDir(), 'no-such-program')
+    const error = await caught(() => run(proc([missing], { env: [`PATH=${PROBE_DIR}`] })))
+    expect(error, 'a missing program is a ContainerError, not a crash').toBeInstanceOf(ContainerError)
+    expect(error.message, 'a path with a slash is not searched on the PATH: runc says what stat said about it').toBe(`exec: "${missing}": stat ${missing}: no such file or directory`)
+    expect(error.exitCode).toBe(127)
+  })
+
   it('fails with 126 when the file exists but cannot be executed', async () => {
     const file = join(tempDir(), 'not-executable')
     writeFileSync(file, '#!/bin/sh\n')
     chmodSync(file, 0o644)
-    const error = await caught(() => run(proc([file])))
-    expect(error).toBeInstanceOf(ContainerError)
-    expect(error.exitCode).toBe(126)
+    for (const path of [file, tempDir()]) {
+      const error = await caught(() => run(proc([path])))
+      expect(error, `${path} exists but is not executable: a ContainerError`).toBeInstanceOf(ContainerError)
+      expect(error.message, 'Docker maps "permission denied" to 126').toBe(`exec: "${path}": permission denied`)
+      expect(error.exitCode).toBe(126)
+    }
+  })
+
+  it('skips a file on the PATH that is not executable and runs the next one, as runc does', async () => {
+    const [first, second] = [tempDir(), tempDir()]
+    writeFileSync(join(first, 'my-probe'), '#!/bin/sh\n', { mode: 0o644 })
+    copyFileSync(PROBE_PATH, join(second, 'my-probe'))
+    const result = await runOrError(proc(['my-probe', 'out:second'], { env: [`PATH=${first}:${second}`] }))
+    expect(result.stdout, `${first}/my-probe is not executable, ${second}/my-probe is (${result.error?.message ?? 'no error'}): EACCES on the PATH means "look further", not 126`).toBe('second\n')
+  })
+
+  it('fails with 127 when the PATH has the name only as a file that is not executable', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'data-only'), 'x', { mode: 0o644 })
+    const error = await caught(() => run(proc(['data-only'], { env: [`PATH=${dir}`] })))
+    expect(error?.exitCode, `runc found no executable data-only on the PATH: exec: "data-only": executable file not found in $PATH (127), but got ${error?.message}`).toBe(127)
   })
 
   it('runs the prepare step in the helper before exec', async () => {
-    const dir = tempDir()
+    const root = tempDir()
+    copyFileSync(PROBE_PATH, join(root, 'probe'))
     const out = captureFile('stdout')
-    const code = await runProcess(proc([PROBE_PATH, 'cwd'], { cwd: '.' }), { stdout: out.fd }, (h) => h.chdir(dir).then(() => undefined))
-    expect(code).toBe(0)
-    expect(probeValue(out.read(), 'cwd'), 'prepare(helper) must run before startProcess').toBe(dir)
+    let code: number | undefined
+    const error = await caught(async () => {
+      code = await runProcess(proc(['/probe', 'out:in-root']), { stdout: out.fd }, (h) => h.chroot(root).then(() => undefined))
+    })
+    expect(code, `/probe exists only in the root that prepare(helper) chroots into (${error?.message ?? 'no error'}): run prepare before startProcess, in the same helper`).toBe(0)
+    expect(out.read()).toBe('in-root\n')
   })
 
   it('leaves no helper behind when prepare fails', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readlinkSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -7,36 +7,82 @@ import { runProcess } from '#ch/01-process/process.ts'
 import { enterNamespaces, namespacesToCreate, setHostname } from '#ch/02-namespaces/namespaces.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, type Spec } from '../../lib/oci.ts'
+import type { Helper } from '../../native/helper.ts'
 import { alive, probeSpec, runCaptured, waitFor } from '../support/container.ts'
 import { caught } from '../support/errors.ts'
-import { onCleanup, tempDir } from '../support/files.ts'
+import { captureFile, onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { startHelper } from '../support/helper.ts'
 import { PROBE_PATH, probeLines, probeValue } from '../support/probe.ts'
 
-/** Run `spec` in its namespaces; also returns the host PID enterNamespaces gave back. */
+const KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts'] as const
+type Kind = (typeof KINDS)[number]
+
+/** The namespaces a helper is in, by /proc/PID/ns's names. */
+function namespacesOf(pid: number): Record<Kind, string> {
+  return Object.fromEntries(KINDS.map((kind) => [kind, readlinkSync(`/proc/${pid}/ns/${kind}`)])) as Record<Kind, string>
+}
+
+/** The hostname of the UTS namespace at `path` (a /proc/PID/ns/uts or an fd on one), read by a probe that joins it. */
+async function hostnameIn(path: string): Promise<string> {
+  const out = captureFile('hostname')
+  const helper = startHelper({ stdout: out.fd })
+  await helper.setns(path)
+  await helper.exec(PROBE_PATH, ['probe', 'hostname'], [])
+  await helper.exited
+  return probeValue(out.read(), 'hostname')
+}
+
+const SANDBOX_HOSTNAME = 'sandbox-02'
+
+/**
+ * What the test puts around the learner's code before it runs: a UTS and a mount namespace of
+ * the test's own, so a sethostname or a mount in the wrong place changes nothing of the
+ * host's. Gives the namespaces the container starts from, its mount table, and a way to read
+ * the sandbox's hostname afterwards (an fd keeps its UTS namespace alive).
+ */
+async function sandbox(h: Helper) {
+  await h.unshare(['uts', 'mount'])
+  await h.mount(null, '/', null, ['rec', 'private'])
+  await h.sethostname(SANDBOX_HOSTNAME)
+  const uts = openSync(`/proc/${h.pid}/ns/uts`, 'r')
+  onCleanup(() => closeSync(uts))
+  return {
+    namespaces: namespacesOf(h.pid),
+    mounts: readFileSync(`/proc/${h.pid}/mountinfo`, 'utf8'),
+    hostname: () => hostnameIn(`/proc/${process.pid}/fd/${uts}`),
+  }
+}
+type Sandbox = Awaited<ReturnType<typeof sandbox>>
+
+/** Run `spec` in its namespaces, inside a sandbox; also gives the host PID enterNamespaces returned. */
 async function runInNamespaces(spec: Spec) {
   let pid = 0
+  let box: Sandbox | undefined
   const run = await runCaptured(spec, async (h) => {
+    box = await sandbox(h)
     pid = await enterNamespaces(h, spec)
   })
-  return { ...run, pid }
+  return { ...run, pid, sandbox: box! }
 }
 
 describe('namespacesToCreate', () => {
   it('lists the types in linux.namespaces, each once, in order', () => {
     const spec = probeSpec([], ['uts', 'pid', 'uts', 'ipc'])
-    expect(namespacesToCreate(spec)).toEqual(['uts', 'pid', 'ipc'])
+    expect(namespacesToCreate(spec), 'each type once, in the order it first appears: a type listed twice is still one namespace').toEqual(['uts', 'pid', 'ipc'])
   })
 
   it('gives an empty list when the spec has no linux section', () => {
     expect(namespacesToCreate(baseSpec(['true'])), 'no linux.namespaces means: create none').toEqual([])
   })
 
-  it('refuses an entry with a path (joining a namespace comes later)', async () => {
+  it('refuses an entry with a path (joining a namespace comes later), naming it', async () => {
     const spec = probeSpec([])
     spec.linux!.namespaces!.push({ type: 'network', path: '/proc/1/ns/net' })
-    expect(await caught(() => namespacesToCreate(spec)), 'a namespace with a path must be refused with a ContainerError').toBeInstanceOf(ContainerError)
+    const error = await caught(() => namespacesToCreate(spec))
+    expect(error, 'an entry with a path asks to join that namespace, not to create one: refuse it with a ContainerError').toBeInstanceOf(ContainerError)
+    expect(error.exitCode).toBe(125)
+    expect(error.message, 'the error must name the entry: its type and its path').toMatch(/network.*\/proc\/1\/ns\/net|\/proc\/1\/ns\/net.*network/)
   })
 })
 
@@ -52,31 +98,49 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
   it('returns the host PID of the container\'s PID 1', async () => {
     let nspid = ''
     let returned = 0
+    let relay = 0
     const spec = probeSpec(['exit:0'])
     await runCaptured(spec, async (h) => {
+      relay = h.pid
+      await sandbox(h)
       returned = await enterNamespaces(h, spec)
       nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${returned}/status`, 'utf8'))?.[1] ?? ''
     })
+    expect(returned, `enterNamespaces returned the helper's own PID ${relay}: that process stays outside as the relay; return the PID fork() gave`).not.toBe(relay)
     expect(nspid.split(/\s+/), `enterNamespaces returned ${returned}: that must be the PID fork() gave, which the host sees and the container calls 1`).toEqual([String(returned), '1'])
   })
 
-  it('sets the container\'s hostname and leaves the host\'s alone', async () => {
+  it('sets the container\'s hostname and leaves the one it started with alone', async () => {
     const before = hostname()
     const spec = probeSpec(['hostname'])
     spec.hostname = 'box-02'
-    const { stdout } = await runInNamespaces(spec)
+    const { stdout, sandbox: box } = await runInNamespaces(spec)
     expect(probeValue(stdout, 'hostname'), 'the probe must see the hostname from spec.hostname').toBe('box-02')
-    expect(hostname(), 'the host\'s hostname changed: was sethostname() called before unshare(CLONE_NEWUTS)?').toBe(before)
+    expect(await box.hostname(), 'the UTS namespace the container started from was renamed (here the test\'s sandbox; without it, the host): was sethostname() called before unshare(CLONE_NEWUTS)?').toBe(SANDBOX_HOSTNAME)
+    expect(hostname()).toBe(before)
   })
 
-  it('has its own pid, uts and ipc namespaces and shares the others with the host', async () => {
-    const { stdout } = await runInNamespaces(probeSpec(['ns']))
-    const inside = probeValue<Record<string, string>>(stdout, 'ns')
-    const host = (kind: string) => readlinkSync(`/proc/self/ns/${kind}`)
-    for (const kind of ['pid', 'uts', 'ipc'])
-      expect(inside[kind], `/proc/self/ns/${kind} is the host's: was "${kind}" unshared before fork?`).not.toBe(host(kind))
-    for (const kind of ['net', 'mnt', 'user', 'cgroup'])
-      expect(inside[kind], `/proc/self/ns/${kind} must stay the host's in this chapter: unshare only what the spec lists`).toBe(host(kind))
+  it('has its own pid, uts and ipc namespaces and shares the others', async () => {
+    const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['ns']))
+    const inside = probeValue<Record<Kind, string>>(stdout, 'ns')
+    for (const kind of ['pid', 'uts', 'ipc'] as const)
+      expect(inside[kind], `/proc/self/ns/${kind} is the one the container started from: was "${kind}" unshared before fork?`).not.toBe(box.namespaces[kind])
+    for (const kind of ['net', 'mnt', 'user', 'cgroup'] as const)
+      expect(inside[kind], `/proc/self/ns/${kind} must stay the one the container started from in this chapter: unshare only what the spec lists`).toBe(box.namespaces[kind])
+  })
+
+  it('creates only the namespaces the spec lists', async () => {
+    const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['ns'], ['pid']))
+    const inside = probeValue<Record<Kind, string>>(stdout, 'ns')
+    expect(inside.pid, 'the spec lists "pid": the container needs its own').not.toBe(box.namespaces.pid)
+    for (const kind of ['uts', 'ipc'] as const)
+      expect(inside[kind], `the spec lists only "pid", yet the container has a ${kind} namespace of its own: read linux.namespaces instead of a fixed list`).toBe(box.namespaces[kind])
+  })
+
+  it('mounts nothing: the container sees the mount table it started with', async () => {
+    const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['mounts']))
+    const extra = probeValue<string>(stdout, 'mounts').split('\n').filter((line) => line && !box.mounts.includes(line))
+    expect(extra, 'chapter 02 mounts nothing: without a mount namespace of its own a new /proc would replace the host\'s (here the test\'s sandbox took it); /proc is chapter 03\'s, in its own mount namespace').toEqual([])
   })
 
   it('keeps an IPC object made inside invisible outside', async () => {
@@ -97,6 +161,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const code = await runProcess(spec.process, { stdout: 'pipe', stderr: 'ignore' }, async (h) => {
       stdout = h.process.stdout
       stdout!.resume()
+      await sandbox(h)
       await enterNamespaces(h, spec)
     })
     expect(code, 'the shell (PID 1) exited 3: runProcess must return that').toBe(3)
@@ -109,26 +174,24 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(closed, 'a background process outlived PID 1 by 2 s and still holds stdout: in a PID namespace the kernel kills every process when PID 1 exits — did the command run after fork()?').toBe(true)
   })
 
-  it('dies with the helper: killing the relay kills PID 1', async () => {
-    let pid = 0
-    const spec = probeSpec(['sleep:10000'])
-    const failing = runProcess(spec.process, { stdout: 'ignore' }, async (h) => {
-      pid = await enterNamespaces(h, spec)
-      onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
-      throw new Error('prepare failed on purpose')
-    })
-    expect((await caught(() => failing))?.message).toBe('prepare failed on purpose')
+  it('dies with its relay: killing the helper\'s first process kills PID 1', async () => {
+    const helper = startHelper()
+    await sandbox(helper)
+    const pid = await enterNamespaces(helper, probeSpec([]))
+    onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
+    process.kill(helper.pid, 'SIGKILL') // the relay, as a supervisor that gives up on a start would
     const gone = await waitFor(() => !alive(pid) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'), 2000)
-    expect(gone, `PID 1 (host PID ${pid}) survived its relay: ask for SIGKILL on parent death (setParentDeathSignal) right after fork`).toBe(true)
+    expect(gone, `PID 1 (host PID ${pid}) survived its relay: ask for SIGKILL on parent death (setParentDeathSignal) in the child, right after fork — set before it, it belongs to the parent and fork clears it`).toBe(true)
   })
 
-  it('refuses a hostname without a UTS namespace, leaving the hostname untouched', async () => {
+  it('refuses a hostname without a UTS namespace, before it touches any hostname', async () => {
     const helper = startHelper()
     await helper.unshare(['uts']) // a sandbox: a broken setHostname renames only this namespace
     await helper.sethostname('sandbox')
     const spec = probeSpec([], ['pid'])
     spec.hostname = 'not-allowed'
     const error = await caught(() => setHostname(helper, spec, ['pid']))
+    expect(await hostnameIn(`/proc/${helper.pid}/ns/uts`), 'the hostname changed although "uts" was not created: check before calling sethostname, which would rename the host').toBe('sandbox')
     expect(error, 'setting a hostname without "uts" in the created namespaces must throw a ContainerError').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
   })

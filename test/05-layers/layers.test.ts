@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createLayer, overlayDirs } from '#ch/05-layers/driver.ts'
@@ -27,13 +27,14 @@ function stack(): OverlayDirs & { root: string; base: string; top: string; merge
   const [base, top, upper, work, merged] = ['base', 'top', 'upper', 'work', 'merged'].map((d) => join(root, d))
   for (const d of [base, top, upper, work, merged]) mkdirSync(d!)
   populate(base!, { 'etc/os-release': 'base\n', 'etc/motd': 'from base\n', 'data/old.txt': 'old\n', 'data/sub/deep.txt': 'deep\n' })
+  symlinkSync('/usr/share/zoneinfo/Nowhere/Atlantis', join(base!, 'etc/localtime')) // absolute: dangles on the host
   populate(top!, { 'etc/motd': 'from top\n', 'bin/tool': 'tool\n' })
   return { root, base: base!, top: top!, merged: merged!, lower: [top!, base!], upper: upper!, work: work! }
 }
 
 describe('overlayOptions', () => {
   it('lists lowerdir topmost first, then upperdir and workdir', () => {
-    expect(overlayOptions({ lower: ['/l/top', '/l/mid', '/l/base'], upper: '/c/diff', work: '/c/work' })).toBe(
+    expect(overlayOptions({ lower: ['/l/top', '/l/mid', '/l/base'], upper: '/c/diff', work: '/c/work' }), 'lower[0] is the topmost layer, and lowerdir lists the topmost first').toBe(
       'lowerdir=/l/top:/l/mid:/l/base,upperdir=/c/diff,workdir=/c/work',
     )
   })
@@ -118,12 +119,15 @@ describeKernel('whiteouts made by hand', () => {
     const ns = await mountNamespace()
     mkdirSync(join(s.upper, 'etc'))
     await makeWhiteout(ns.helper, join(s.upper, 'etc/motd'))
-    mkdirSync(join(s.upper, 'data'))
-    writeFileSync(join(s.upper, 'data/only.txt'), 'only\n')
-    await makeOpaque(ns.helper, join(s.upper, 'data'))
+    const mark = lstatSync(join(s.upper, 'etc/motd'))
+    expect(mark.isCharacterDevice() && mark.rdev === 0, `makeWhiteout made a ${mark.isFile() ? 'regular file' : 'non-device'}: overlayfs reads only a character device 0/0 as "deleted"`).toBe(true)
+    mkdirSync(join(s.upper, 'data/sub'), { recursive: true })
+    writeFileSync(join(s.upper, 'data/sub/only.txt'), 'only\n')
+    await makeOpaque(ns.helper, join(s.upper, 'data/sub'))
     await mountOverlay(ns.helper, s, s.merged)
-    expect(readdirSync(ns.inside(join(s.merged, 'etc'))), 'a whiteout in upper hides motd of every lower layer').toEqual(['os-release'])
-    expect(readdirSync(ns.inside(join(s.merged, 'data'))), 'an opaque upper dir hides all lower content').toEqual(['only.txt'])
+    expect(readdirSync(ns.inside(join(s.merged, 'etc'))).sort(), 'a whiteout in upper hides motd of every lower layer').toEqual(['localtime', 'os-release'])
+    expect(readdirSync(ns.inside(join(s.merged, 'data/sub'))), 'the lower data/sub/deep.txt shows through: the opaque mark is the xattr trusted.overlay.opaque with the value "y", on data/sub itself').toEqual(['only.txt'])
+    expect(readdirSync(ns.inside(join(s.merged, 'data'))).sort(), 'data/old.txt vanished, so data/ (the parent) was made opaque too: only the directory given may hide its lower contents').toEqual(['old.txt', 'sub'])
   })
 
   it('are listed as changes, the way docker diff does', async () => {
@@ -134,10 +138,13 @@ describeKernel('whiteouts made by hand', () => {
     writeFileSync(join(m, 'etc/motd'), 'edited\n')
     writeFileSync(join(m, 'etc/new'), 'new\n')
     rmSync(join(m, 'data/old.txt'))
-    expect(changes(s)).toEqual([
+    rmSync(join(m, 'etc/localtime'))
+    writeFileSync(join(m, 'etc/localtime'), 'UTC\n')
+    expect(changes(s), 'docker diff reads the upper dir alone: D for a whiteout (a 0/0 char device, not any file with rdev 0), C when ANY lower layer has the path (lstat: a dangling symlink is there too), A otherwise; paths start with "/"').toEqual([
       { kind: 'C', path: '/data' },
       { kind: 'D', path: '/data/old.txt' },
       { kind: 'C', path: '/etc' },
+      { kind: 'C', path: '/etc/localtime' },
       { kind: 'C', path: '/etc/motd' },
       { kind: 'A', path: '/etc/new' },
     ])
@@ -161,7 +168,7 @@ describe('the overlay2 layout', () => {
     createLayer(root, 'b', 'a')
     createLayer(root, 'c', 'b')
     const link = (id: string) => readFileSync(join(root, id, 'link'), 'utf8')
-    expect(readFileSync(join(root, 'c', 'lower'), 'utf8')).toBe(`l/${link('b')}:l/${link('a')}`)
+    expect(readFileSync(join(root, 'c', 'lower'), 'utf8'), 'a lower file names the whole chain, nearest first: the parent\'s link, then the parent\'s own lower file').toBe(`l/${link('b')}:l/${link('a')}`)
     expect(overlayDirs(root, 'c')).toEqual({
       lower: [join(root, 'l', link('b')), join(root, 'l', link('a'))],
       upper: join(root, 'c', 'diff'),
@@ -195,7 +202,9 @@ describeKernel('container layers', () => {
   it('put an -init layer with hostname, hosts and resolv.conf between the image and the rw layer', async () => {
     const root = tempDir()
     const dirs = createContainerLayers(root, 'c1', image(root), { hostname: 'c1host', hostResolvConf: 'nameserver 10.1.1.1\n' })
-    expect(readFileSync(join(root, 'c1-init/diff/etc/hostname'), 'utf8')).toBe('c1host\n')
+    expect(readdirSync(join(root, 'img-top/diff')), 'the image\'s top layer changed: init files go into <id>-init/diff, never into an image layer, which every container shares').toEqual(['app'])
+    const hostname = join(root, 'c1-init/diff/etc/hostname')
+    expect(existsSync(hostname) && readFileSync(hostname, 'utf8'), 'c1-init/diff/etc/hostname must hold the hostname and a newline').toBe('c1host\n')
     expect(dirs.upper, 'the container writes into its own layer, not into the init layer').toBe(join(root, 'c1', 'diff'))
     expect(dirs.lower.length, 'lower = init layer + the image\'s two layers').toBe(3)
     const ns = await mountNamespace()

@@ -42,7 +42,7 @@ describe('the content-addressable store', () => {
     expect(error.message).toContain(HELLO)
     expect(error.message).toContain(sha256('tampered'))
     expect(existsSync(blobPath(dir, HELLO)), 'nothing may be stored under the expected digest').toBe(false)
-    expect(existsSync(blobPath(dir, sha256('tampered'))), 'nor under the actual one').toBe(false)
+    expect(existsSync(blobPath(dir, sha256('tampered'))), 'nor under the actual one: was the blob renamed into place before its digest was compared?').toBe(false)
     const leftovers = readdirSync(dir, { recursive: true }).filter((f) => !['sha256', 'tmp'].includes(String(f)))
     expect(leftovers, 'no temporary file may be left behind').toEqual([])
   })
@@ -62,20 +62,22 @@ describe('diff IDs, chain IDs and image IDs', () => {
   const d3 = sha256('layer three')
 
   it('gives the bottom layer its diff ID as chain ID', () => {
-    expect(chainId(undefined, d1)).toBe(d1)
-    expect(chainIds([d1])).toEqual([d1])
+    const bottom = 'the bottom layer\'s chain ID is its diff ID itself, not hashed again'
+    expect(chainId(undefined, d1), bottom).toBe(d1)
+    expect(chainIds([d1]), bottom).toEqual([d1])
   })
 
   it('chains each next layer as sha256("<parent chain> <diff>")', () => {
     const c2 = sha256(`${d1} ${d2}`)
-    expect(chainId(d1, d2)).toBe(c2)
-    expect(chainIds([d1, d2, d3]), 'each chain ID covers the layer and everything below it').toEqual([d1, c2, sha256(`${c2} ${d3}`)])
+    expect(chainId(d1, d2), 'sha256 of "<parent chain ID> <diff ID>", both with their "sha256:" prefix and one space between them').toBe(c2)
+    expect(chainIds([d1, d2, d3]), 'each chain ID hashes the chain ID below (not the diff ID below) with its own diff ID').toEqual([d1, c2, sha256(`${c2} ${d3}`)])
   })
 
   it('takes the image ID from the config bytes exactly as stored', () => {
-    const json = '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-    expect(imageId(json)).toBe(sha256(json))
-    expect(imageId(Buffer.from(json))).toBe(sha256(json))
-    expect(imageId(JSON.stringify(JSON.parse(json), null, 2)), 'reformatting the JSON makes another image').not.toBe(sha256(json))
+    // as a registry or an archive may deliver it: indented, keys in no particular order
+    const json = '{\n  "rootfs": {"type": "layers", "diff_ids": []},\n  "os": "linux", "architecture": "amd64"\n}\n'
+    const exactly = 'the image ID is the sha256 of the config bytes as given: were they parsed and serialised again?'
+    expect(imageId(json), exactly).toBe(sha256(json))
+    expect(imageId(Buffer.from(json)), exactly).toBe(sha256(json))
   })
 })

@@ -26,7 +26,7 @@ describe('applyImageConfig', () => {
 
   it('adds -e flags over the image\'s Env by key, and Docker\'s PATH when neither sets one', () => {
     const spec = applyImageConfig(baseSpec([]), image({ Cmd: ['x'], Env: ['A=image', 'B=image'] }), { env: ['B=flag', 'C=flag'] })
-    expect(spec.process.env).toEqual([DEFAULT_PATH, 'A=image', 'B=flag', 'C=flag'])
+    expect(spec.process.env, '-e B=flag replaces the image\'s B (one entry per key, in the image\'s order), and PATH comes first').toEqual([DEFAULT_PATH, 'A=image', 'B=flag', 'C=flag'])
   })
 
   it('prefers -w and -u over WorkingDir and User', () => {

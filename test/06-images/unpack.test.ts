@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { isOpaque } from '#ch/05-layers/whiteout.ts'
@@ -26,8 +26,8 @@ async function expectRefused(entries: Entry[], why: RegExp) {
   const tar = await tarOf(entries)
   const error = await caught(() => applyLayer(tar, s.layer))
   expect(error, 'a tar entry that escapes the layer must be refused with an UnsafeLayerError').toBeInstanceOf(UnsafeLayerError)
-  expect(error.message).toMatch(why)
-  expect(readdirSync(join(s.root, 'layers')), 'a refused layer must leave nothing behind: no layer dir, no partial dir').toEqual([])
+  expect(error.message, 'the error must name the entry and the reason').toMatch(why)
+  expect(readdirSync(join(s.root, 'layers')), 'a refused layer must leave nothing behind: did applyLayer() remove its <dir>.partial folder on the error?').toEqual([])
   expect(readdirSync(s.outside), 'nothing may be written outside the layer').toEqual(['passwd'])
   expect(readFileSync(join(s.outside, 'passwd'), 'utf8')).toBe('precious\n')
 }
@@ -47,25 +47,46 @@ describe('resolveInside', () => {
     expect(climbing.message).toMatch(/"a\/\.\.\/\.\.\/etc\/passwd".*\.\./)
   })
 
-  it('follows a symlink that stays inside, and refuses one that leads out', () => {
+  it('follows a symlink that stays inside, and refuses one that leads out', async () => {
     const root = tempDir()
     mkdirSync(join(root, 'real'))
     symlinkSync('real', join(root, 'inside'))
     symlinkSync('../..', join(root, 'up'))
     symlinkSync('/etc', join(root, 'abs'))
-    expect(resolveInside(root, 'inside/file'), 'a symlink within the layer is followed').toBe(join(root, 'real', 'file'))
-    expect(() => resolveInside(root, 'up/file')).toThrow(/symlink "up" -> "\.\.\/\.\."/)
-    expect(() => resolveInside(root, 'abs/passwd')).toThrow(/symlink "abs" -> "\/etc"/)
-    expect(resolveInside(root, 'abs'), 'the last component is the entry itself: it is replaced, not followed').toBe(join(root, 'abs'))
+    const leadsOut = 'a parent that is a symlink leading out must be refused, naming the symlink and its target: does the walk lstat each parent (stat follows the link before you can see it)?'
+    for (const [name, link] of [['up/file', /symlink "up" -> "\.\.\/\.\."/], ['abs/passwd', /symlink "abs" -> "\/etc"/]] as const) {
+      const error = await caught(() => resolveInside(root, name))
+      expect(error, `"${name}": ${leadsOut}`).toBeInstanceOf(UnsafeLayerError)
+      expect(error.message, `"${name}": ${leadsOut}`).toMatch(link)
+    }
+    expect(resolveInside(root, 'inside/file'), 'a symlink within the layer is followed, as the kernel will follow it in the container').toBe(join(root, 'real', 'file'))
+  })
+
+  it('never follows the last component: the entry replaces what is there', async () => {
+    const root = tempDir()
+    mkdirSync(join(root, 'real'))
+    symlinkSync('real', join(root, 'inside'))
+    symlinkSync('/etc', join(root, 'abs'))
+    const replaced = 'the last component is the entry itself: it is replaced, never followed'
+    expect((await caught(() => resolveInside(root, 'abs')))?.message, `"abs" -> "/etc": ${replaced}`).toBeUndefined()
+    expect(resolveInside(root, 'abs'), `"abs" -> "/etc": ${replaced}`).toBe(join(root, 'abs'))
+    expect(resolveInside(root, 'inside'), `"inside" -> "real": ${replaced}`).toBe(join(root, 'inside'))
   })
 })
 
+/** A marker with its name normalised: "./bin" and "bin" are the same tar name. */
+function normalised(name: string) {
+  const m = aufsMarker(name)
+  if (m?.kind === 'opaque') return { ...m, dir: posix.normalize(m.dir || '.') }
+  return m && { ...m, path: posix.normalize(m.path) }
+}
+
 describe('aufsMarker', () => {
   it('reads .wh..wh..opq as "this directory is opaque" and .wh.NAME as "NAME is deleted"', () => {
-    expect(aufsMarker('usr/share/.wh..wh..opq')).toEqual({ kind: 'opaque', dir: 'usr/share' })
-    expect(aufsMarker('.wh..wh..opq'), 'a marker at the top makes the layer root opaque').toEqual({ kind: 'opaque', dir: '.' })
-    expect(aufsMarker('etc/.wh.motd')).toEqual({ kind: 'whiteout', path: 'etc/motd' })
-    expect(aufsMarker('.wh.bin'), 'a top-level whiteout').toEqual({ kind: 'whiteout', path: './bin' })
+    expect(normalised('usr/share/.wh..wh..opq')).toEqual({ kind: 'opaque', dir: 'usr/share' })
+    expect(normalised('.wh..wh..opq'), 'a marker at the top makes the layer root opaque').toEqual({ kind: 'opaque', dir: '.' })
+    expect(normalised('etc/.wh.motd')).toEqual({ kind: 'whiteout', path: 'etc/motd' })
+    expect(normalised('.wh.bin'), 'a top-level whiteout').toEqual({ kind: 'whiteout', path: 'bin' })
   })
 
   it('leaves ordinary names alone, ".wh." inside a name included', () => {
@@ -156,13 +177,40 @@ describe('applyLayer', () => {
     await expectRefused([{ name: 'etc/' }, { name: 'etc/.wh...', content: '' }], /whiteout/)
   })
 
-  it('refuses a hard link to a file outside the layer', async () => {
-    await expectRefused([{ name: 'stolen', type: 'link', linkname: '../../outside/passwd' }], /\.\./)
-    await expectRefused([{ name: 'stolen', type: 'link', linkname: '/etc/passwd' }], /absolute/)
+  it('refuses a hard link to a file outside the layer, naming the link', async () => {
+    await expectRefused([{ name: 'stolen', type: 'link', linkname: '../../outside/passwd' }], /"stolen"[^]*\.\./)
+    await expectRefused([{ name: 'stolen', type: 'link', linkname: '/etc/passwd' }], /"stolen"[^]*absolute/)
     await expectRefused([
       { name: 'door', type: 'symlink', linkname: '../../outside' },
       { name: 'stolen', type: 'link', linkname: 'door/passwd' },
-    ], /symlink "door"/)
+    ], /"stolen"[^]*symlink "door"/)
+  })
+
+  it('refuses a hard link whose target is not in the layer, naming the link and its target', async () => {
+    await expectRefused([{ name: 'etc/' }, { name: 'etc/stolen', type: 'link', linkname: 'etc/shadow' }], /etc\/stolen[^]*etc\/shadow|etc\/shadow[^]*etc\/stolen/)
+  })
+
+  it('replaces a symlink with a later entry of the same name instead of writing through it', async () => {
+    const s = sandbox()
+    await applyLayer(await tarOf([
+      { name: 'evil', type: 'symlink', linkname: join(s.outside, 'passwd') },
+      { name: 'evil', content: 'replaced\n' },
+    ]), s.layer)
+    expect(readFileSync(join(s.outside, 'passwd'), 'utf8'), 'the file entry "evil" was written through the symlink "evil": an entry replaces what is there, its last component is never followed').toBe('precious\n')
+    expect(lstatSync(join(s.layer, 'evil')).isFile(), 'the layer\'s "evil" must be the regular file of the second entry').toBe(true)
+    expect(readFileSync(join(s.layer, 'evil'), 'utf8')).toBe('replaced\n')
+  })
+
+  it('refuses an opaque marker reached through a symlink that leads out', async () => {
+    const s = sandbox()
+    await expectRefused([
+      { name: 'evil', type: 'symlink', linkname: s.outside },
+      { name: 'evil/.wh..wh..opq', content: '' },
+    ], /evil\/\.wh\.\.wh\.\.opq[^]*symlink "evil"/)
+    await expectRefused([
+      { name: 'evil', type: 'symlink', linkname: '../../outside' },
+      { name: 'evil/sub/.wh..wh..opq', content: '' },
+    ], /evil\/sub[^]*symlink "evil"/)
   })
 })
 

@@ -6,39 +6,52 @@ import { normalizePlatform, selectManifest } from '#ch/07-registry/platform.ts'
 import { BAR_WIDTH, progressBar } from '#ch/07-registry/progress.ts'
 import { familiarName, InvalidReferenceError, parseReference, referenceString } from '#ch/07-registry/reference.ts'
 import type { ImageIndex } from '../../lib/registry.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`
 
 describe('parseReference', () => {
-  const normalised: [string, string][] = [
-    ['busybox', 'docker.io/library/busybox:latest'],
-    ['busybox:1.36', 'docker.io/library/busybox:1.36'],
-    ['someone/tool', 'docker.io/someone/tool:latest'],
-    ['index.docker.io/library/busybox', 'docker.io/library/busybox:latest'],
-    ['docker.io/busybox', 'docker.io/library/busybox:latest'],
-    ['localhost/probe', 'localhost/probe:latest'],
-    ['127.0.0.1:5000/probe', '127.0.0.1:5000/probe:latest'],
-    ['127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1', '127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1'],
-    ['registry.example:443/team/app', 'registry.example:443/team/app:latest'],
-    [`busybox@${DIGEST}`, `docker.io/library/busybox@${DIGEST}`],
-    [`busybox:1.36@${DIGEST}`, `docker.io/library/busybox:1.36@${DIGEST}`],
+  /** parseReference(input), or a failure that says why `input` is a valid reference. */
+  const parsed = (input: string, why: string) => {
+    try {
+      return parseReference(input)
+    } catch (error) {
+      if (error instanceof NotImplementedError) throw error
+      return expect.fail(`"${input}" is a valid reference but parseReference threw "${(error as Error).message}": ${why}`)
+    }
+  }
+  const normalised: [string, string, string][] = [
+    ['busybox', 'docker.io/library/busybox:latest', 'a name alone is an official image on docker.io, tagged latest'],
+    ['busybox:1.36', 'docker.io/library/busybox:1.36', 'the ":" after the last "/" starts the tag'],
+    ['someone/tool', 'docker.io/someone/tool:latest', '"someone" has no "." or ":" and is not localhost: a Hub user, not a registry'],
+    ['index.docker.io/library/busybox', 'docker.io/library/busybox:latest', 'index.docker.io is the Hub\'s old name, rewritten to docker.io'],
+    ['docker.io/busybox', 'docker.io/library/busybox:latest', 'an official image named with docker.io still goes under library/'],
+    ['localhost/probe', 'localhost/probe:latest', '"localhost" is a registry host even without a "." or a ":"'],
+    ['registry.example/team/app', 'registry.example/team/app:latest', 'a "." makes the first component a registry host, not part of the path'],
+    ['127.0.0.1:5000/probe', '127.0.0.1:5000/probe:latest', 'a ":" before the last "/" is the registry\'s port, not a tag'],
+    ['127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1', '127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1', 'a port, a nested path with separators, and a tag: only the ":" after the last "/" starts the tag'],
+    ['registry.example:443/team/app', 'registry.example:443/team/app:latest', 'a ":" before the last "/" is the registry\'s port, not a tag'],
+    [`busybox@${DIGEST}`, `docker.io/library/busybox@${DIGEST}`, 'a digest alone gets no "latest" tag'],
+    [`busybox:1.36@${DIGEST}`, `docker.io/library/busybox:1.36@${DIGEST}`, 'the "@digest" is split off first, then the tag'],
   ]
-  for (const [input, expected] of normalised) {
+  for (const [input, expected, why] of normalised) {
     it(`normalises "${input}" to ${expected}`, () => {
-      expect(referenceString(parseReference(input)), 'domain defaults to docker.io, official images go under library/, the tag to latest unless there is a digest').toBe(expected)
+      expect(referenceString(parsed(input, why)), why).toBe(expected)
     })
   }
 
   it('splits domain, repository path, tag and digest', () => {
-    expect(parseReference(`127.0.0.1:5000/a/b:v2@${DIGEST}`), 'every part in its field: domain with port, path, tag, digest').toEqual({ domain: '127.0.0.1:5000', path: 'a/b', tag: 'v2', digest: DIGEST })
+    expect(parsed(`127.0.0.1:5000/a/b:v2@${DIGEST}`, 'the digest after "@", the tag after the last ":" past the last "/", the port before it'), 'every part in its field: domain with port, path, tag, digest').toEqual({ domain: '127.0.0.1:5000', path: 'a/b', tag: 'v2', digest: DIGEST })
     expect(parseReference(`busybox@${DIGEST}`), 'a digest alone gets no "latest" tag').toEqual({ domain: 'docker.io', path: 'library/busybox', digest: DIGEST })
   })
 
   it('takes a first component as a registry only when it has "." or ":", is localhost, or has upper case', () => {
     expect(parseReference('someone/tool').domain, '"someone" is a Hub user, not a host').toBe('docker.io')
-    expect(parseReference('localhost:5000/x').domain, 'a ":" (a port) makes it a host').toBe('localhost:5000')
-    expect(parseReference('Registry/x').domain, 'an upper-case first component can only be a host name').toBe('Registry')
+    expect(parsed('localhost:5000/x', 'a ":" before the last "/" is a port').domain, 'a ":" (a port) makes it a host').toBe('localhost:5000')
+    expect(parsed('localhost/x', '"localhost" is a host name').domain, '"localhost" is a host even without a "." or a ":"').toBe('localhost')
+    expect(parsed('registry.example/x', 'a "." makes a host name').domain, 'a "." makes it a host').toBe('registry.example')
+    expect(parsed('Registry/x', 'an upper-case first component is a host name').domain, 'an upper-case first component can only be a host name').toBe('Registry')
   })
 
   const invalid: [string, string][] = [
@@ -131,8 +144,8 @@ describe('platforms', () => {
   })
 
   it('picks the entry for the wanted os, architecture and variant', () => {
-    expect(selectManifest(index, { os: 'linux', architecture: 'amd64' }).digest, 'linux/amd64 is entry 4, not the windows one').toBe(index.manifests[4]!.digest)
-    expect(selectManifest(index, { os: 'linux', architecture: 'arm', variant: 'v7' }).digest).toBe(index.manifests[2]!.digest)
+    expect(selectManifest(index, { os: 'linux', architecture: 'amd64' }).digest, 'linux/amd64 is entry 4: os and architecture must both match, so not the first entry nor the windows one').toBe(index.manifests[4]!.digest)
+    expect(selectManifest(index, { os: 'linux', architecture: 'arm', variant: 'v7' }).digest, 'linux/arm/v7 is entry 2, not linux/arm/v6: when the wanted platform names a variant, the variant must match too').toBe(index.manifests[2]!.digest)
     expect(selectManifest(index, { os: 'linux', architecture: 'aarch64' }).digest, 'aarch64 means arm64/v8').toBe(index.manifests[3]!.digest)
   })
 

@@ -13,6 +13,9 @@ import { describeKernel } from '../support/kernel.ts'
 import { probeValue } from '../support/probe.ts'
 import { pushImage, pushIndex, startRegistry, storedBlobPath, type Registry } from '../support/registry.ts'
 import { runImage } from './run-image.ts'
+import { loopbackOnly } from './loopback-only.ts'
+
+loopbackOnly()
 
 /** A pull into a fresh store, collecting its progress messages. */
 async function pull(reference: string, options: { root?: string; platform?: { os: string; architecture: string }; concurrency?: number } = {}) {
@@ -54,7 +57,8 @@ describeKernel('pulling from a registry', () => {
     const small = (n: number): Entry[] => [{ name: `f${n}`, content: `layer ${n}\n`.repeat(1000) }]
     several = await buildImage([probeEntries(), small(2), small(3), small(4)])
     corrupt = await buildImage([[...probeEntries(), { name: 'tampered', content: 'x'.repeat(4096) }]])
-    for (const arch of [hostPlatform().architecture, OTHER_ARCH]) {
+    // this machine's entry second, so that taking an index's first entry is caught
+    for (const arch of [OTHER_ARCH, hostPlatform().architecture]) {
       platforms[arch] = await platformImage(arch)
       dockerPlatforms[arch] = await platformImage(arch, true)
     }
@@ -100,7 +104,7 @@ describeKernel('pulling from a registry', () => {
   it('skips what the store has: a second pull downloads nothing', async () => {
     const { root } = await pull(`${registry.host}/probe`)
     const again = await pull(`${registry.host}/probe`, { root })
-    expect(again.result.downloaded, 'every layer is in the store already').toBe(0)
+    expect(again.result.downloaded, 'every layer is in the store already: a layer whose chain ID the store has is not downloaded again').toBe(0)
     expect(statusesOf(again.messages, layerId(probe, 0)), 'a layer the store has is reported as "Already exists" and not fetched').toEqual(['Already exists'])
     expect(again.messages.at(-1)?.status, 'nothing new: "Image is up to date"').toBe(`Status: Image is up to date for ${registry.host}/probe:latest`)
     expect(allLayers(root), 'nothing is stored twice').toHaveLength(1)
@@ -108,7 +112,10 @@ describeKernel('pulling from a registry', () => {
 
   it('downloads several layers at once, skipping a shared base layer, and unpacks them in order', async () => {
     const { root } = await pull(`${registry.host}/probe`)
-    const { messages, result } = await pull(`${registry.host}/several`, { root, concurrency: 2 })
+    let pulled: Awaited<ReturnType<typeof pull>> | undefined
+    const error = await caught(async () => (pulled = await pull(`${registry.host}/several`, { root, concurrency: 2 })))
+    if (error) expect.fail(`pulling a 4-layer image failed: ${error.message} — a layer can only be registered on its parent, so unpack them bottom first, in the manifest's order`)
+    const { messages, result } = pulled!
     expect(result.id, 'the image ID is the digest of the config pushed').toBe(several.id)
     expect(result.downloaded, 'the probe layer is the same as the probe image\'s: only 3 of 4 are fetched').toBe(3)
     expect(statusesOf(messages, layerId(several, 0))).toEqual(['Already exists'])
@@ -132,11 +139,11 @@ describeKernel('pulling from a registry', () => {
 
   it('picks this machine\'s image from an OCI index, or the one --platform names', async () => {
     const { root, result } = await pull(`${registry.host}/multi`)
-    expect(result.id, `the index has linux/${hostPlatform().architecture} and linux/${OTHER_ARCH}: take this machine's`).toBe(platforms[hostPlatform().architecture]!.id)
+    expect(result.id, `the index has linux/${OTHER_ARCH} first, then linux/${hostPlatform().architecture}: select this machine's entry, not the first`).toBe(platforms[hostPlatform().architecture]!.id)
     const run = await runImage(root, `${registry.host}/multi`)
     expect(probeValue(run.stdout, 'cat'), run.stderr).toBe(hostPlatform().architecture)
     const other = await pull(`${registry.host}/multi`, { platform: { os: 'linux', architecture: OTHER_ARCH } })
-    expect(other.result.id, 'an explicit platform picks its entry').toBe(platforms[OTHER_ARCH]!.id)
+    expect(other.result.id, 'an explicit platform picks its entry, not this machine\'s').toBe(platforms[OTHER_ARCH]!.id)
     const missing = await caught(() => pull(`${registry.host}/multi`, { platform: { os: 'linux', architecture: 's390x' } }))
     expect(missing?.message, 'a platform the index lacks is an error in Docker\'s words').toContain('no matching manifest for linux/s390x')
   })
@@ -208,11 +215,14 @@ describeKernel('pulling from a registry that wants a token', () => {
 
   it('answers the 401 challenge with a token from the realm, for the service and scope, and pulls', async () => {
     const before = registry.tokens!.requests.length
-    const { root, result } = await pull(`${registry.host}/library/probe`)
-    expect(result.id, 'the image behind the token flow').toBe(probe.id)
-    expect(registry.tokens!.requests.slice(before), 'one token request, naming the service from the challenge and the pull scope of the repository').toEqual([
+    let pulled: Awaited<ReturnType<typeof pull>> | undefined
+    const error = await caught(async () => (pulled = await pull(`${registry.host}/library/probe`)))
+    expect(registry.tokens!.requests.slice(before), 'after the 401 from /v2/, one token request, naming the service from the challenge and the pull scope of the repository path (repository:library/probe:pull)').toEqual([
       { service: 'minidocker-test-registry', scope: 'repository:library/probe:pull', granted: true },
     ])
+    if (error) expect.fail(`the token was granted, but the pull failed: ${error.message} — keep the token in the session, so that every request after the 401 carries it`)
+    const { root, result } = pulled!
+    expect(result.id, 'the image behind the token flow').toBe(probe.id)
     const run = await runImage(root, `${registry.host}/library/probe`)
     expect(run.code, run.stderr).toBe(0)
   })

@@ -3,7 +3,7 @@
  * where the failure must come back as a SyscallError naming the call and the errno.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -45,9 +45,14 @@ describe('exec', () => {
     expect(probeValue(out.read(), 'env')).toEqual(['A=1', 'B=two'])
   })
 
-  it('searches PATH in the env it is given', async () => {
+  it('searches no PATH: a name without a slash is a file in the working directory', async () => {
+    const dir = tempDir()
+    copyFileSync(PROBE_PATH, join(dir, 'here'))
     const h = start()
-    await h.exec('true', ['true'], ['PATH=/nonexistent:/usr/bin:/bin'])
+    const e = await failure(h.exec('true', ['true'], ['PATH=/usr/bin:/bin']))
+    expect(e, 'the PATH search is the TypeScript side\'s job, not the helper\'s').toMatchObject({ code: 'ENOENT', path: 'true' })
+    await h.chdir(dir)
+    await h.exec('here', ['here', 'exit:0'], ['PATH=/nonexistent'])
     expect(await h.exited).toEqual({ code: 0, signal: null })
   })
 
@@ -395,7 +400,7 @@ describe('requests', () => {
 
   it('a call after the helper is gone says so', async () => {
     const h = start()
-    await h.exec('true', ['true'], ['PATH=/usr/bin:/bin'])
+    await h.exec('/bin/true', ['true'], [])
     await h.exited
     await expect(h.chdir('/')).rejects.toThrow(/is gone/)
   })

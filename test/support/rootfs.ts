@@ -28,12 +28,13 @@ function tarball(image: BuiltinImage): string {
 }
 
 /**
- * A fresh root filesystem from built-in image `image`, removed after the test. Any mount a
- * broken container leaked onto the host below it is detached first, so removing the directory
- * can never delete through a bind mount into the host's own files.
+ * A fresh root filesystem from built-in image `image` in `dir` (a new temp dir unless given),
+ * removed after the test. Any mount a broken container leaked onto the host below it is
+ * detached first, so removing the directory can never delete through a bind mount into the
+ * host's own files.
  */
-export function tempRootfs(image: BuiltinImage = 'probe'): string {
-  const dir = unpackTarball(tarball(image), tempDir('minidocker-rootfs-'))
+export function tempRootfs(image: BuiltinImage = 'probe', dir = tempDir('minidocker-rootfs-')): string {
+  unpackTarball(tarball(image), dir)
   onCleanup(() => {
     for (const m of mountsBelow(dir).reverse()) execFileSync('umount', ['-l', m])
   })

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { allImageIds, allLayers, allTags } from '#ch/06-images/store.ts'
+import { pullImage } from '#ch/07-registry/pull.ts'
+import { caught } from '../support/errors.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
+import { buildImage, probeEntries, type Entry, type TestImage } from '../support/images.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
+import { interpose, type Faults } from './interposer.ts'
+import { loopbackOnly } from './loopback-only.ts'
+
+loopbackOnly()
+
+/** Wait until `condition` holds, or 2 s have passed. */
+async function until(condition: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 2000; !condition() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20))
+}
+
+/** How long a pull may go on after one of its layers failed. */
+const AFTER_FAILURE_MS = 10_000
+
+describeKernel('pulling through a link that misbehaves', () => {
+  let registry: Registry
+  let stacked: TestImage
+  let other: TestImage
+  let unpacking: TestImage
+
+  beforeAll(async () => {
+    registry = await startRegistry()
+    const small = (n: number): Entry[] => [{ name: `f${n}`, content: `layer ${n}\n`.repeat(1000) }]
+    stacked = await buildImage([probeEntries(), small(1), small(2)])
+    other = await buildImage([probeEntries()])
+    // 32 MiB of zeros: a small blob that takes a while to unpack
+    unpacking = await buildImage([[{ name: 'zeros', content: Buffer.alloc(32 << 20) }], small(1)])
+    await pushImage(registry, 'faults', 'unpacking', unpacking)
+    await pushImage(registry, 'faults', 'stacked', stacked)
+    await pushImage(registry, 'faults', 'other', other)
+  })
+  afterAll(async () => {
+    await registry?.stop()
+  })
+
+  async function through(faults: Faults) {
+    const proxy = await interpose(registry, faults)
+    onCleanup(() => proxy.stop())
+    return proxy
+  }
+
+  it('reports the first failure, not the aborts it caused, and stops the other downloads', async () => {
+    const [bottom, failing] = [stacked.layers[0]!, stacked.layers[1]!]
+    const proxy = await through({ stall: [bottom.digest], corrupt: [failing.digest] })
+    const root = tempDir('minidocker-store-')
+    const pulling = caught(() => pullImage(`${proxy.host}/faults:stacked`, { root }))
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), AFTER_FAILURE_MS)))
+    const error = await Promise.race([pulling, late]).finally(() => clearTimeout(timer))
+    if (error === 'late')
+      expect.fail(`layer 1 failed its digest check, but the pull was still running ${AFTER_FAILURE_MS / 1000} s later, waiting on layer 0's stalled download: on the first failure, abort the other downloads`)
+    expect(error, 'a corrupted layer 1 must fail the pull').toBeDefined()
+    expect(
+      `${error.name}: ${error.message}`,
+      `layer 1 failed its digest check, which stopped layer 0's download: report the first failure (a DigestMismatchError for layer 1), not the abort it caused`,
+    ).toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
+    await until(() => proxy.abandoned.length > 0)
+    expect(proxy.abandoned, 'layer 0\'s download, held open by the registry, must be stopped when layer 1 fails').toEqual([bottom.digest])
+    expect(allLayers(root), 'no layer may be registered from a failed pull').toEqual([])
+    expect(allImageIds(root), 'and no image').toEqual([])
+    expect(allTags(root), 'and no tag').toEqual([])
+  })
+
+  it('reports a layer that fails while an earlier one is unpacking, and leaves no rejection unhandled', async () => {
+    const [bottom, failing] = [unpacking.layers[0]!, unpacking.layers[1]!]
+    // layer 1's bytes come once layer 0's are sent: it fails while layer 0 is being unpacked
+    const proxy = await through({ corrupt: [failing.digest], after: { [failing.digest]: bottom.digest } })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    onCleanup(() => process.off('unhandledRejection', onUnhandled))
+    const error = await caught(() => pullImage(`${proxy.host}/faults:unpacking`, { root: tempDir('minidocker-store-') }))
+    expect(unhandled.map(String), 'layer 1\'s download failed while layer 0 was being unpacked, and nothing handled that failure: Node reports an unhandled rejection (and would end the CLI on it). Every download\'s failure must be handled from the moment it can happen, not only when its layer\'s turn comes').toEqual([])
+    expect(`${error?.name}: ${error?.message}`, 'the pull still fails with layer 1\'s DigestMismatchError').toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
+  })
+
+  it('keeps at most `concurrency` downloads open at once, and uses them all', async () => {
+    const proxy = await through({ blobDelayMs: 150 })
+    await pullImage(`${proxy.host}/faults:stacked`, { root: tempDir('minidocker-store-'), concurrency: 2 })
+    expect(proxy.maxBlobsInFlight, 'with concurrency 2 and 3 layers to fetch, exactly 2 blob downloads must be open at the same time: no more (bound them with a pool), no fewer (start them together, not one after another)').toBe(2)
+  })
+
+  it('refuses a manifest whose bytes are not the digest asked for', async () => {
+    const proxy = await through({ manifests: { [stacked.manifest.digest]: other.manifest } })
+    const root = tempDir('minidocker-store-')
+    const error = await caught(() => pullImage(`${proxy.host}/faults@${stacked.manifest.digest}`, { root }))
+    expect(error?.name, `asked for ${stacked.manifest.digest}, the registry sent another manifest: hash the bytes and refuse them with a DigestMismatchError${error ? '' : ' (the pull succeeded with the wrong image)'}`).toBe('DigestMismatchError')
+    expect(error.message, 'the error names the digest that was asked for').toContain(stacked.manifest.digest)
+    expect(allImageIds(root), 'no image may come from a manifest that failed its check').toEqual([])
+  })
+
+  it('refuses a manifest whose bytes are not the Docker-Content-Digest the registry gives', async () => {
+    const proxy = await through({ manifests: { stacked: other.manifest } })
+    const root = tempDir('minidocker-store-')
+    const error = await caught(() => pullImage(`${proxy.host}/faults:stacked`, { root }))
+    expect(error?.name, `by tag, the registry's Docker-Content-Digest header says ${stacked.manifest.digest}, but the bytes are another manifest: hash them and refuse the mismatch with a DigestMismatchError${error ? '' : ' (the pull succeeded with the wrong image)'}`).toBe('DigestMismatchError')
+    expect(allImageIds(root), 'no image may come from a manifest that failed its check').toEqual([])
+  })
+})
