@@ -3,13 +3,16 @@
  * without checking them, so a learner's type error would otherwise surface only as a wrong
  * result at run time, or never.
  */
+import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 import chalk from 'chalk'
-import ts from 'typescript'
+import type TS from 'typescript'
 import { chapterFiles, folderOf, ROOT, type Chapter } from './chapters.ts'
 
 /** "chapters/01-process/process.ts:12:5 Type 'string' is not assignable ..." for each error in the chapter's files. */
 export function typeErrors(chapter: Chapter, root = ROOT): string[] {
+  // Loaded when a check runs: at start it would cost every workbook command most of a second.
+  const ts = createRequire(import.meta.url)('typescript') as typeof TS
   const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })
   if (!config) return []
   const files = chapterFiles(chapter, root).map((f) => join(root, f))

@@ -67,7 +67,8 @@ SKIP_APT=1 NPM_OFFLINE=1 npm_config_cache=/var/cache/npm bash vm/provision.sh ||
 umount /var/cache/npm /mnt/npm-host
 # For the host's cache: the next guest with the same package-lock.json unpacks this instead.
 if [ -z "${NODE_MODULES_TAR:-}" ]; then
-  tar -C /workbook -cf "$results/node_modules.tar" node_modules || fail "cannot pack node_modules for the cache"
+  tar -C /workbook -cf "$results/node_modules.tar.part" node_modules && mv "$results/node_modules.tar.part" "$results/node_modules.tar" ||
+    fail "cannot pack node_modules for the cache"
 fi
 stage provision
 
@@ -78,10 +79,12 @@ echo "vm-job: cgroup v2 only; controllers: $(cat /sys/fs/cgroup/cgroup.controlle
 
 cgroups_before=$(find /sys/fs/cgroup -mindepth 1 -type d | sort)
 # Emulated CPUs are several times slower than the host's: the same tests, longer time-outs.
+# One test file at a time: both vCPUs run on one host thread, so a second worker only makes
+# each start slower, and vitest gives a worker 60 s to start (not configurable).
 echo "vm-job: tests against the reference: $TESTS"
 # shellcheck disable=SC2086
 CI=true NO_COLOR=1 WORKBOOK_IMPL=solutions WORKBOOK_REFERENCE_BELOW=0 \
-  node_modules/.bin/vitest run --testTimeout=120000 --hookTimeout=180000 --reporter=default --reporter=json --outputFile.json="$results/report.json" $TESTS
+  node_modules/.bin/vitest run --maxWorkers=1 --testTimeout=120000 --hookTimeout=180000 --reporter=default --reporter=json --outputFile.json="$results/report.json" $TESTS
 code=$?
 stage tests
 
