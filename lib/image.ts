@@ -154,11 +154,34 @@ export function readTags(file: string): [string, string][] {
 
 // ---------- layer blobs ----------
 
+const BLOCK = 512
+/** The most bytes a pax or GNU long-name header may carry (tar-stream's own limit). */
+const MAX_LONG_HEADER = 4 * 1024 * 1024
+/** Typeflags (minus '0', as tar-stream numbers them) whose data describes the next entry. */
+const PAX = 72 // 'x'
+const PAX_GLOBAL = 55 // 'g'
+const LONG_HEADERS = new Set([PAX, PAX_GLOBAL, 27, 28, 30]) // and 'K', 'L', 'N'
+
+/** A tar number: octal text, or base-256 when the first byte's top bit is set. */
+function tarNumber(field: Uint8Array): number {
+  if (field[0]! & 0x80) return field.subarray(1).reduce((n, b) => n * 256 + b, field[0]! & 0x7f)
+  const text = Buffer.from(field).toString('latin1').replace(/\0.*$/s, '').trim()
+  return text === '' ? 0 : parseInt(text, 8)
+}
+
+/** The size record of a pax header's data ("<len> size=<n>\n"), if it has one. */
+function paxSize(data: Buffer): number | undefined {
+  const match = /(?:^|\n)\d+ size=(\d+)\n/.exec(data.toString('latin1'))
+  return match ? Number(match[1]) : undefined
+}
+
 /**
- * The tar inside a layer blob: gunzipped when it starts with gzip's magic number, and padded
- * to a whole 512-byte block, because some tools (umoci 0.4) end a layer without the two zero
- * blocks, even in the middle of the last block. `onData` sees the tar's own bytes, padding
- * excluded: hash them for the diff ID.
+ * The tar inside a layer blob, checked block by block the way Go's archive/tar reads it:
+ * gunzipped when it starts with gzip's magic number; ended at the end-of-archive marker (a
+ * zero block), so entries hidden after it are never applied; and refused when an entry's data
+ * is cut short, rather than unpacked with made-up bytes. A tar that stops inside the padding
+ * of its last block is completed: some tools (umoci 0.4) write them so. `onData` sees every
+ * byte of the tar, the part after the marker included: hash them for the diff ID.
  */
 export async function* layerTar(source: Source, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
   const input = (async function* () {
@@ -176,11 +199,73 @@ export async function* layerTar(source: Source, onData: (chunk: Uint8Array) => v
     pipeline(Readable.from(all), gunzip).catch(() => {}) // a failure destroys gunzip, whose reader then throws it
     bytes = gunzip
   }
-  let size = 0
+  let pending = Buffer.alloc(0) // bytes read but not yet passed on
+  let ended = false
+  let entry = '' // the name of the entry whose data is being read
+  let data = 0 // bytes of its data still to come
+  let padding = 0 // then bytes of padding to the next block
+  let long: { type: number; parts: Buffer[] } | undefined // a pax or long-name header being read
+  let nextSize: number | undefined // a pax size record for the next entry
+  let globalSize: number | undefined
   for await (const chunk of bytes) {
     onData(chunk)
-    size += chunk.length
-    yield chunk
+    if (ended) continue // keep reading: the diff ID covers every byte
+    pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk])
+    while (!ended) {
+      if (data + padding > 0) {
+        const n = Math.min(data + padding, pending.length)
+        if (n === 0) break
+        const part = pending.subarray(0, n)
+        pending = pending.subarray(n)
+        const fromData = Math.min(n, data)
+        long?.parts.push(part.subarray(0, fromData))
+        data -= fromData
+        padding -= n - fromData
+        yield part
+        if (data === 0 && padding === 0 && long) {
+          const size = paxSize(Buffer.concat(long.parts))
+          if (long.type === PAX) nextSize = size ?? globalSize
+          if (long.type === PAX_GLOBAL) globalSize = size
+          long = undefined
+        }
+        continue
+      }
+      if (pending.length < BLOCK) break
+      const header = pending.subarray(0, BLOCK)
+      pending = pending.subarray(BLOCK)
+      let sum = 0
+      header.forEach((b, i) => (sum += i >= 148 && i < 156 ? 32 : b))
+      // the end-of-archive marker: nothing after it belongs to the layer
+      ended = sum === 8 * 32
+      if (!ended) {
+        const typeflag = header[156] === 0 ? 0 : header[156]! - 48
+        const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '')
+        const ustar = header.subarray(257, 263).toString('latin1') === 'ustar\0'
+        const prefix = ustar ? header.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '') : ''
+        let size = tarNumber(header.subarray(124, 136))
+        if (LONG_HEADERS.has(typeflag)) {
+          if (size > MAX_LONG_HEADER) throw new Error(`refusing the layer: a long-name or pax header of ${size} bytes`)
+          long = { type: typeflag, parts: [] }
+        } else {
+          if (nextSize !== undefined) size = nextSize
+          nextSize = undefined
+          // as tar-stream reads it: a directory, or an old-style file named "dir/", has no data
+          if (typeflag === 5 || (typeflag === 0 && name.endsWith('/'))) size = 0
+          entry = prefix ? `${prefix}/${name}` : name
+        }
+        if (!(size >= 0)) throw new Error(`refusing the layer: entry ${JSON.stringify(entry)} has an invalid size`)
+        data = size
+        padding = (BLOCK - (size % BLOCK)) % BLOCK
+      }
+      yield header
+    }
   }
-  if (size % 512 !== 0) yield new Uint8Array(512 - (size % 512))
+  if (ended) return
+  if (pending.length > 0 && data === 0 && padding === 0)
+    throw new Error(`refusing the layer: the tar ends inside a header, after entry ${JSON.stringify(entry)}`)
+  if (data > 0) {
+    const what = long ? 'a long-name or pax header' : `entry ${JSON.stringify(entry)}`
+    throw new Error(`refusing the layer: ${what} is cut short: ${data} of its bytes are missing`)
+  }
+  if (padding > 0) yield new Uint8Array(padding)
 }

@@ -7,13 +7,14 @@
  * is therefore resolved here by hand, one component at a time, before anything is written.
  */
 import { createHash } from 'node:crypto'
-import { chmodSync, createWriteStream, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs'
-import { dirname, join, posix } from 'node:path'
+import { chmodSync, createWriteStream, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar, { type Header } from 'tar-stream'
 import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
 import { layerTar } from '../../lib/image.ts'
+import { PathEscapeError, resolveInRoot } from '../../lib/paths.ts'
 import { Helper } from '../../native/helper.ts'
 import type { Source } from './cas.ts'
 
@@ -27,9 +28,6 @@ export const WHITEOUT_PREFIX = '.wh.'
 /** aufs's opaque marker: this directory hides everything below it. */
 export const OPAQUE_MARKER = '.wh..wh..opq'
 
-/** The most symlinks followed while resolving one path, as the kernel's ELOOP limit. */
-const MAX_SYMLINKS = 40
-
 // #region resolveInside
 /**
  * The host path where tar entry `name` goes inside `root`. Refuses an absolute name, a ".."
@@ -39,30 +37,11 @@ const MAX_SYMLINKS = 40
  * itself is never followed: writing an entry replaces whatever is there.
  */
 export function resolveInside(root: string, name: string): string {
-  if (name.startsWith('/')) throw new UnsafeLayerError(`refusing "${name}": an absolute path in a layer`)
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.')
-  if (parts.includes('..')) throw new UnsafeLayerError(`refusing "${name}": ".." would climb out of the layer`)
-  if (parts.length === 0) return root
-  let done: string[] = []
-  let todo = parts.slice(0, -1)
-  for (let hops = 0; todo.length > 0; ) {
-    const part = todo.shift()!
-    const here = join(root, ...done, part)
-    if (!lstatSync(here, { throwIfNoEntry: false })?.isSymbolicLink()) {
-      done.push(part)
-      continue
-    }
-    if (++hops > MAX_SYMLINKS) throw new UnsafeLayerError(`refusing "${name}": too many levels of symlinks`)
-    const target = readlinkSync(here)
-    const resolved = posix.normalize(posix.join(...done, target))
-    if (target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
-      const via = [...done, part].join('/')
-      throw new UnsafeLayerError(`refusing "${name}": it would be written through symlink "${via}" -> "${target}", which points outside the layer`)
-    }
-    done = []
-    todo = [...resolved.split('/').filter((p) => p !== '' && p !== '.'), ...todo]
+  try {
+    return resolveInRoot(root, name, { escapes: 'refuse', where: 'the layer' })
+  } catch (error) {
+    throw error instanceof PathEscapeError ? new UnsafeLayerError(error.message) : error
   }
-  return join(root, ...done, parts.at(-1)!)
 }
 // #endregion resolveInside
 
@@ -97,10 +76,14 @@ export type HelperFor = () => Helper
  * Write one ordinary tar entry at `path` (already resolved inside the layer), replacing what
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
- * resolveInside() refuses), a hard link to an earlier entry of this layer, or a device.
- * Owner, mode and mtime come from the header.
+ * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
+ * fifo. Owner, mode and mtime come from the header. The layer's root itself ("." or "./")
+ * may only be a directory: as a symlink it would send every later entry to wherever it points.
+ * Any other entry type is refused, never dropped without a word.
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
+  if (path === root && header.type !== 'directory')
+    throw new UnsafeLayerError(`refusing ${JSON.stringify(header.name)}: the layer's root must be a directory, not a ${header.type ?? 'entry of unknown type'}`)
   mkdirSync(dirname(path), { recursive: true })
   const existing = lstatSync(path, { throwIfNoEntry: false })
   if (existing && !(existing.isDirectory() && header.type === 'directory')) rmSync(path, { recursive: true, force: true })
@@ -126,8 +109,11 @@ export async function writeEntry(root: string, path: string, header: Header, con
     case 'block-device':
       await helper().mknod(path, header.type === 'character-device' ? 'c' : 'b', header.mode, header.devmajor, header.devminor)
       break
+    case 'fifo':
+      await helper().mknod(path, 'p', header.mode, 0, 0)
+      break
     default:
-      return // a fifo carries nothing a container image needs
+      throw new UnsafeLayerError(`refusing ${JSON.stringify(header.name)}: unknown entry type ${JSON.stringify(header.type ?? 'unknown')}`)
   }
   lchownSync(path, header.uid, header.gid)
   if (header.type === 'symlink') return
