@@ -6,11 +6,12 @@
  * are chapter 06's.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
+import { checkImageName } from './names.ts'
 import type { Descriptor } from './registry.ts'
 
 // ---------- the store's layout and records ----------
@@ -30,6 +31,47 @@ export function storePaths(root: string) {
     blobs: join(root, 'blobs'),
     containers: join(root, 'containers'),
   }
+}
+
+/**
+ * Create the store at `root` if it is missing, and keep other users out of everything in it, as
+ * dockerd keeps /var/lib/docker and its layers (0710, 0700): a layer's setuid programs and
+ * device nodes must be reachable only through a container, never from the host.
+ */
+export function prepareStore(root: string): void {
+  mkdirSync(root, { recursive: true, mode: 0o700 })
+  const paths = storePaths(root)
+  for (const dir of [join(root, 'image'), paths.graph, paths.blobs, paths.containers]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    chmodSync(dir, 0o700)
+  }
+}
+
+/**
+ * Containers running from the store's images, as dockerd keeps containers/<id>/config.v2.json:
+ * minidocker writes containers/<id>/image.json while a container runs on an image's layers,
+ * so that rmi can tell which images (and so which layers) are in use.
+ */
+export function recordContainer(root: string, container: string, image: string): void {
+  const dir = join(storePaths(root).containers, container)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  writeFileSync(join(dir, 'image.json'), JSON.stringify({ Image: image, Pid: process.pid }))
+}
+
+export function forgetContainer(root: string, container: string): void {
+  rmSync(join(storePaths(root).containers, container), { recursive: true, force: true })
+}
+
+/** The IDs of the running containers that use image `id` (a record whose minidocker has died does not count). */
+export function containersUsing(root: string, id: string): string[] {
+  const dir = storePaths(root).containers
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((container) => {
+    const file = join(dir, container, 'image.json')
+    if (!existsSync(file)) return false
+    const { Image, Pid } = JSON.parse(readFileSync(file, 'utf8')) as { Image: string; Pid: number }
+    return Image === id && existsSync(`/proc/${Pid}`)
+  })
 }
 
 /** An image or a tag the store does not have. */
@@ -104,11 +146,14 @@ export function parseImageConfig(json: string | Uint8Array): ImageConfig {
 /** An index.json entry: a descriptor that may carry the image's name. */
 export type IndexEntry = Descriptor & { annotations?: Record<string, string> }
 
-/** The image name an OCI index entry carries, if any (containerd's annotation, or a ref.name that is a whole reference). */
+/**
+ * The image name an OCI index entry carries, if any (containerd's annotation, or a ref.name
+ * that is a whole reference), checked against the reference grammar.
+ */
 export function nameOf(descriptor: IndexEntry): string[] {
   const a = descriptor.annotations ?? {}
   const name = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name']
-  return name && /[:/]/.test(name) ? [name] : []
+  return typeof name === 'string' && /[:/]/.test(name) ? [checkImageName(name, 'the annotations of index.json')] : []
 }
 
 /** This machine's architecture, by OCI's names. */
@@ -116,15 +161,19 @@ export const hostArch = (): string => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm
 
 // ---------- tags: Docker's repositories.json, {"Repositories": {"busybox": {"busybox:latest": ID}}} ----------
 
-type Repositories = Record<string, Record<string, string>>
+// Maps, never plain objects: a name such as "__proto__" used as an object key would reach Object.prototype.
+type Repositories = Map<string, Map<string, string>>
 
 function readRepositories(file: string): Repositories {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { Repositories: Repositories }).Repositories : {}
+  if (!existsSync(file)) return new Map()
+  const { Repositories: repos = {} } = JSON.parse(readFileSync(file, 'utf8')) as { Repositories?: Record<string, Record<string, string>> }
+  return new Map(Object.entries(repos).map(([repo, tags]) => [repo, new Map(Object.entries(tags))]))
 }
 
 function writeRepositories(file: string, repos: Repositories): void {
   mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(`${file}.tmp`, JSON.stringify({ Repositories: repos }))
+  const json = Object.fromEntries([...repos].map(([repo, tags]) => [repo, Object.fromEntries(tags)]))
+  writeFileSync(`${file}.tmp`, JSON.stringify({ Repositories: json }))
   renameSync(`${file}.tmp`, file)
 }
 
@@ -139,17 +188,18 @@ const repoOf = (ref: string) => ref.replace(/@.*$/, '').replace(/:[^/]+$/, '')
 /** In tag file `file`, point `ref` at image `id` (undefined: remove the tag). */
 export function setTag(file: string, ref: string, id: string | undefined): void {
   const repos = readRepositories(file)
-  const tagged = withTag(ref)
-  const repo = (repos[repoOf(tagged)] ??= {})
-  if (id === undefined) delete repo[tagged]
-  else repo[tagged] = id
-  if (Object.keys(repo).length === 0) delete repos[repoOf(tagged)]
+  const tagged = withTag(id === undefined ? ref : checkImageName(ref, 'a tag'))
+  const repo = repos.get(repoOf(tagged)) ?? new Map<string, string>()
+  if (id === undefined) repo.delete(tagged)
+  else repo.set(tagged, id)
+  if (repo.size === 0) repos.delete(repoOf(tagged))
+  else repos.set(repoOf(tagged), repo)
   writeRepositories(file, repos)
 }
 
 /** Every tag in tag file `file`, as [reference, image ID]. */
 export function readTags(file: string): [string, string][] {
-  return Object.values(readRepositories(file)).flatMap((tags) => Object.entries(tags))
+  return [...readRepositories(file).values()].flatMap((tags) => [...tags])
 }
 
 // ---------- layer blobs ----------

@@ -21,7 +21,7 @@ import { NoSuchImageError, parseImageConfig, readTags, setTag, storePaths, withT
 import { chainId, chainIds } from './ids.ts'
 import { applyLayer } from './unpack.ts'
 
-export { DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
+export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
 
 // ---------- the layer store ----------
 
@@ -175,9 +175,13 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
 // #region removeImage
 /**
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
- * then every one of its layers, top down, that no other image still uses.
+ * then every one of its layers, top down, that no other image still uses. An image a running
+ * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
+ * remove repository reference "REF" (must force) - container ID is using its referenced image
+ * ID", and nothing is untagged. With `force` it is deleted, but its layers stay while the
+ * container runs on them.
  */
-export function removeImage(root: string, ref: string): RemoveReport[] {
+export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
   // TODO(06): docker rmi.
   //   1. id = resolveImage(root, ref). If ref is one of the image's tags (tagsOf, compare with
   //      withTag(ref)), untag only that one; if it was an ID, untag them all. Report each as
