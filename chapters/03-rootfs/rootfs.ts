@@ -32,7 +32,11 @@ export async function mkdirAll(helper: Helper, path: string): Promise<void> {
 }
 
 // #region parseVolume
-/** `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. */
+/**
+ * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. A container path
+ * with a ".." component is refused, as Docker refuses it: the destination is resolved inside
+ * the rootfs, and ".." only ever makes that harder to read.
+ */
 export function parseVolume(flag: string): Mount {
   // TODO(03): parse docker's -v syntax.
   //   1. Split at ":" into source, destination and an optional mode.
@@ -86,7 +90,12 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
 // #endregion bindRootfs
 
 // #region mountInRootfs
-/** Mount one entry of spec.mounts below the rootfs, creating its mount point first. */
+/**
+ * Mount one entry of spec.mounts below the rootfs, creating its mount point first. The
+ * destination belongs to the image, which may have made it (or a directory above it) a symlink
+ * to "/etc" or "../../..": it is resolved inside the rootfs as if the rootfs were "/" (runc's
+ * securejoin, lib/paths.ts), so neither the mount point nor the mount can land on the host.
+ */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
   // TODO(03): one mount from spec.mounts.
   //   1. target = join(rootfs, mount.destination); { flags, data } = mountOptions(mount.options).
