@@ -6,7 +6,7 @@
  * are chapter 06's.
  */
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -108,6 +108,11 @@ export class DigestMismatchError extends Error {
 
 /** Bytes, or a stream of chunks (a file, an HTTP body). */
 export type Source = Uint8Array | AsyncIterable<Uint8Array>
+
+/** A file's bytes as a Source, opened only when read: a Source nobody reads opens nothing. */
+export async function* fileSource(path: string): AsyncGenerator<Uint8Array> {
+  yield* createReadStream(path)
+}
 
 /** "sha256:" + the hex of the sha256 of `data`. */
 export function sha256(data: Uint8Array | string): string {

@@ -10,7 +10,7 @@
  */
 import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
+import { fileSource, hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
 import { INDEX_TYPES } from '../../lib/registry.ts'
 import { removeLayer } from '#ch/05-layers/driver.ts'
 import { checkImageNames } from '../../lib/names.ts'
@@ -134,7 +134,7 @@ export async function loadImages(root: string, path: string): Promise<Loaded[]> 
       mkdirSync(root, { recursive: true })
       unpacked = mkdtempSync(join(root, 'load-'))
       dir = join(unpacked, 'archive')
-      await applyLayer(createReadStream(path), dir)
+      await applyLayer(fileSource(path), dir)
     }
     if (lstatSync(join(dir, 'manifest.json'), { throwIfNoEntry: false })) return await loadDockerArchive(root, dir)
     if (lstatSync(join(dir, 'index.json'), { throwIfNoEntry: false })) return await loadOciLayout(root, dir)
