@@ -11,6 +11,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // Whole values in assertion messages: a learner needs to see what differed.
+    chaiConfig: { truncateThreshold: 0 },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Kernel tests share one machine (mount tables, cgroup trees): a few files at a time.

@@ -14,12 +14,13 @@ import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import chalk from 'chalk'
 import { chapterFiles, findChapter, folderOf, loadChapters, ROOT, writtenChapters, type Chapter } from './chapters.ts'
-import { bar, failureLines, mark, percent, seconds, table } from './format.ts'
+import { bar, failureReport, mark, percent, seconds, table } from './format.ts'
 import { findCheckouts, gradeCheckout, reportNames, writeReports, writeSummary, type CheckoutReport } from './grade.ts'
-import { nextHint } from './hints.ts'
+import { hintsLine, nextHint } from './hints.ts'
 import { environmentProblems, folderProblems } from './preflight.ts'
 import { resetChapter } from './reset.ts'
 import { checkChapter, rememberedCurrent, standings, type ChapterResult, type Standing } from './status.ts'
+import { typeErrorLines } from './typecheck.ts'
 
 // chalk already drops colour when stdout is not a terminal; NO_COLOR (no-color.org) too.
 if (process.env.NO_COLOR) chalk.level = 0
@@ -70,15 +71,14 @@ async function progress(): Promise<number> {
 
 function printCheck(r: ChapterResult): void {
   for (const t of r.results) console.log(`  ${mark[t.status]} ${t.name}`)
-  const first = r.results.find((t) => t.status === 'failed')
-  if (first) {
-    console.log(`\n${chalk.bold('First failure:')} ${first.name}`)
-    for (const line of failureLines(first.failure ?? 'failed', 14)) console.log(`  ${line}`)
-  }
+  const failures = failureReport(r.results)
+  if (failures.length) console.log('')
+  for (const line of failures) console.log(`  ${line}`)
 }
 
 async function check(chapter: Chapter): Promise<number> {
   console.log(chalk.bold(`Chapter ${chapter.id}: ${chapter.title}`) + chalk.dim(`  (tests: ${chapter.tests}, reference code below chapter ${chapter.id})`))
+  for (const line of typeErrorLines(chapter)) console.log(line)
   const r = await checkChapter(chapter)
   printCheck(r)
   const count = (s: string) => r.results.filter((t) => t.status === s).length
@@ -89,7 +89,7 @@ async function check(chapter: Chapter): Promise<number> {
     return 0
   }
   if (count('failed') === 0 && count('skipped') > 0) console.log(chalk.yellow('\nThe skipped tests need root on Linux: run as root, or in the VM (see vm/README.md).'))
-  else console.log(chalk.dim(`\nStuck? npx workbook hint ${Number(chapter.id)}`))
+  else console.log(chalk.dim(`\nStuck? ${hintsLine(chapter) ?? `the TODO comments in chapters/${folderOf(chapter)}/ guide you`}`))
   return 1
 }
 

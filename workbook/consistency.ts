@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { folderOf, loadChapters, ROOT, type Chapter } from './chapters.ts'
+import { loadMistakes } from './mistakes.ts'
 
 const filesOf = (dir: string): string[] =>
   existsSync(dir) ? readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).sort() : []
@@ -50,10 +51,35 @@ function chapterProblems(root: string, c: Chapter, imports: Record<string, Recor
       stubs++
       if (!/TODO\(\d\d\)/.test(body.text) || !/^\s*\/\/\s+1\. /m.test(body.text))
         problems.push(`chapters/${folder}/${file}: ${body.fn}() throws NotImplementedError without a TODO(NN) and numbered hints`)
+      const code = dictated(body.text)
+      if (code)
+        problems.push(`chapters/${folder}/${file}: the TODO of ${body.fn}() gives the code (${code}): state the goal, the constraints and where to look; calls belong in the hints`)
     }
   }
   if (stubs === 0) problems.push(`${folder}: no starter function throws NotImplementedError`)
+  try {
+    loadMistakes(c, root)
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error))
+  }
   return problems
+}
+
+/**
+ * Code a TODO hands the learner instead of asking for it: helper calls, awaited calls, calls
+ * with literal arguments, option arrays, constructor calls. A man page reference such as
+ * pivot_root(2) is not a call.
+ */
+const DICTATES = [/helper\.\w+\(/, /\bawait\s+[\w.]+\(/, /\b\w+\((?!\d\))[^)\n]*['"`[{]/, /\[\s*'[\w-]+'\s*(,\s*'[\w-]+'\s*)+\]/, /\bnew \w+\(/]
+
+function dictated(body: string): string | undefined {
+  const todo = body.slice(body.search(/TODO\(\d\d\)/))
+  const comments = todo.split('\n').filter((l) => /^\s*\/\//.test(l)).join('\n')
+  for (const re of DICTATES) {
+    const found = comments.match(re)
+    if (found) return found[0]
+  }
+  return undefined
 }
 
 /** The text between each `throw new NotImplementedError(...)` and the function head above it. */

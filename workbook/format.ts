@@ -16,18 +16,44 @@ export function bar(done: number, total: number, width = 24): string {
   return chalk.green('█'.repeat(full)) + chalk.dim('░'.repeat(width - full))
 }
 
+/** A diff line in the colours vitest uses: expected green, received red. */
+const coloured = (line: string): string => (/^- /.test(line) ? chalk.green(line) : /^\+ /.test(line) ? chalk.red(line) : line)
+
 /**
- * A failure as a learner wants it: the message (with its expected/received diff), then the
- * first stack line outside node_modules, which names the test file and line.
+ * A failure as a learner wants it: the message, its expected/received diff, and the line of
+ * the test file that failed (the runner's reporter puts them in that order).
  */
-export function failureLines(failure: string, max = 12): string[] {
+export function failureLines(failure: string, max = 30): string[] {
   const lines = failure.replace(/\x1b\[[0-9;]*m/g, '').split('\n')
-  const stackAt = lines.findIndex((l) => /^\s+at /.test(l))
-  const message = (stackAt === -1 ? lines : lines.slice(0, stackAt)).filter((l, i, all) => l.trim() !== '' || (i > 0 && all[i - 1]!.trim() !== ''))
-  const where = stackAt === -1 ? undefined : lines.slice(stackAt).find((l) => !/node_modules|node:internal/.test(l))
-  const out = message.slice(0, max)
-  if (message.length > max) out.push(`... (${message.length - max} more lines)`)
-  if (where) out.push(where.trim())
+  const at = lines.findIndex((l) => /^\s+at /.test(l))
+  const body = (at === -1 ? lines : lines.slice(0, at)).map(coloured)
+  const out = body.slice(0, max)
+  if (body.length > max) out.push(chalk.dim(`... (${body.length - max} more lines)`))
+  if (at !== -1) out.push(...lines.slice(at).filter((l) => /^\s+at /.test(l)).map((l) => chalk.dim(l.trim())))
+  return out
+}
+
+/** The teaching message of a failure alone: its first line, without the assertion's own words. */
+export function failureSummary(failure: string): string {
+  const first = failure.replace(/\x1b\[[0-9;]*m/g, '').split('\n')[0] ?? ''
+  return first.replace(/^AssertionError: /, '')
+}
+
+/** Every failing test: the first in full (message, diff, line), each other one by its message. */
+export function failureReport(results: TestResult[]): string[] {
+  const failed = results.filter((t) => t.status === 'failed')
+  if (failed.length === 0) return []
+  const [first, ...rest] = failed
+  const out = [`${chalk.red('✗')} ${chalk.bold(first!.name)}`, ...failureLines(first!.failure ?? 'failed').map((l) => `    ${l}`)]
+  if (rest.length) out.push('', chalk.bold(`${rest.length} more failing:`))
+  let said = failureSummary(first!.failure ?? 'failed')
+  for (const t of rest) {
+    out.push(`${chalk.red('✗')} ${t.name}`)
+    // The same message as the test before (a function not written yet, say) is not repeated.
+    const summary = failureSummary(t.failure ?? 'failed')
+    if (summary !== said) out.push(`    ${chalk.dim(summary)}`)
+    said = summary
+  }
   return out
 }
 

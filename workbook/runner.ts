@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { ROOT } from './chapters.ts'
+import type { ReportedTest } from './reporter.ts'
 
 /** Whose code runs: the learner's chapters/ (optionally with the reference below chapter N) or solutions/. */
 export interface Mode {
@@ -16,23 +17,9 @@ export interface TestResult {
   /** "describe > it" */
   name: string
   status: 'passed' | 'failed' | 'skipped'
-  /** the first failure message, as vitest printed it */
+  /** the failure: message, expected/received diff, and the test file's line */
   failure?: string
   durationMs: number
-}
-
-interface VitestJson {
-  testResults: {
-    name: string
-    message?: string
-    assertionResults: {
-      ancestorTitles: string[]
-      title: string
-      status: string
-      failureMessages: string[]
-      duration?: number
-    }[]
-  }[]
 }
 
 export function modeEnv(mode: Mode): Record<string, string> {
@@ -55,6 +42,8 @@ export interface RunOptions {
   timeoutMs?: number
   /** stop vitest when this aborts (watch mode, on quit) */
   signal?: AbortSignal
+  /** run only the tests whose full name matches this regular expression */
+  testNamePattern?: string
 }
 
 export async function runTests(paths: string[], mode: Mode, options: RunOptions = {}): Promise<TestResult[]> {
@@ -62,10 +51,11 @@ export async function runTests(paths: string[], mode: Mode, options: RunOptions 
   const dir = mkdtempSync(join(tmpdir(), 'workbook-report-'))
   const report = join(dir, 'report.json')
   try {
-    const reporters = options.echo ? ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`] : ['--reporter=json', `--outputFile=${report}`]
-    const run = await execa(join(root, 'node_modules/.bin/vitest'), ['run', ...reporters, ...paths], {
+    const reporters = [...(options.echo ? ['--reporter=default'] : []), `--reporter=${join(ROOT, 'workbook/reporter.ts')}`]
+    const filter = options.testNamePattern ? ['--testNamePattern', options.testNamePattern] : []
+    const run = await execa(join(root, 'node_modules/.bin/vitest'), ['run', ...reporters, ...filter, ...paths], {
       cwd: root,
-      env: { ...modeEnv(mode), FORCE_COLOR: options.echo && process.stdout.isTTY && !process.env.NO_COLOR ? '1' : '0' },
+      env: { ...modeEnv(mode), WORKBOOK_REPORT: report, FORCE_COLOR: options.echo && process.stdout.isTTY && !process.env.NO_COLOR ? '1' : '0' },
       stdio: options.echo ? 'inherit' : 'pipe',
       reject: false,
       timeout: options.timeoutMs,
@@ -73,24 +63,22 @@ export async function runTests(paths: string[], mode: Mode, options: RunOptions 
     })
     if (run.timedOut) throw new Error(`the tests did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s and were stopped`)
     if (run.isCanceled) throw new Error('the test run was cancelled')
-    let json: VitestJson
+    let json: { tests: ReportedTest[]; errors: string[] }
     try {
-      json = JSON.parse(readFileSync(report, 'utf8')) as VitestJson
+      json = JSON.parse(readFileSync(report, 'utf8'))
     } catch {
       throw new Error(`vitest wrote no report (exit ${run.exitCode}):\n${run.stderr ?? ''}${run.stdout ?? ''}`)
     }
-    return json.testResults.flatMap((file) => {
-      const relative = file.name.startsWith(root) ? file.name.slice(root.length).replace(/^\//, '') : file.name
-      if (file.assertionResults.length === 0 && file.message)
-        return [{ file: relative, name: '(the file failed to load)', status: 'failed' as const, failure: file.message, durationMs: 0 }]
-      return file.assertionResults.map((t) => ({
-        file: relative,
-        name: [...t.ancestorTitles, t.title].join(' > '),
-        status: t.status === 'passed' ? 'passed' : t.status === 'failed' ? 'failed' : 'skipped',
-        failure: t.failureMessages[0],
-        durationMs: Math.round(t.duration ?? 0),
-      }))
-    })
+    const results: TestResult[] = json.tests.map((t) => ({
+      file: t.file,
+      name: t.name,
+      status: t.state === 'passed' ? 'passed' : t.state === 'failed' ? 'failed' : 'skipped',
+      failure: t.failure,
+      durationMs: t.durationMs,
+    }))
+    // An error outside any test (an unhandled rejection, say) fails the run: show it as a test.
+    for (const failure of json.errors) results.push({ file: '', name: '(an error outside the tests)', status: 'failed', failure, durationMs: 0 })
+    return results
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

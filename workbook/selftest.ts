@@ -4,13 +4,16 @@
  *   2. the metadata, folders, imports map and starter TODOs agree;
  *   3. every test passes against the reference solutions (and none is skipped under CI);
  *   4. every starter fails each of its chapter's tests with NotImplementedError, and nothing
- *      else, with the reference standing in for the chapters below it.
+ *      else, with the reference standing in for the chapters below it;
+ *   5. every mistake a chapter lists (solutions/NN-slug/mistakes.json) is caught by a test
+ *      whose message names its cause, and every chapter lists at least five.
  * It ends with one line: "selftest: N passed, N failed".
  */
 import chalk from 'chalk'
 import { execa } from 'execa'
 import { folderOf, ROOT, writtenChapters } from './chapters.ts'
 import { consistencyProblems } from './consistency.ts'
+import { checkMistakes, MIN_MISTAKES } from './mistakes.ts'
 import { notImplemented, runTests, type TestResult } from './runner.ts'
 
 let passed = 0
@@ -59,6 +62,14 @@ async function startersFail(): Promise<void> {
   }
 }
 
+async function mistakesCaught(): Promise<void> {
+  console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
+  for (const chapter of writtenChapters()) {
+    const results = await checkMistakes(chapter, undefined, (r) => report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`))
+    report(results.length >= MIN_MISTAKES, `${folderOf(chapter)} lists ${results.length} mistakes (at least ${MIN_MISTAKES})`)
+  }
+}
+
 async function main(): Promise<void> {
   console.log(chalk.bold('Workbook self-test'))
   await typecheck()
@@ -66,6 +77,7 @@ async function main(): Promise<void> {
   report(problems.length === 0, 'chapters.json, folders, imports and starter TODOs agree', problems)
   await referencePasses()
   await startersFail()
+  await mistakesCaught()
   console.log(`\nselftest: ${passed} passed, ${failed} failed`)
   process.exitCode = failed === 0 ? 0 : 1
 }

@@ -9,9 +9,10 @@ import { watch as watchFiles, type FSWatcher } from 'node:fs'
 import { join } from 'node:path'
 import chalk from 'chalk'
 import { chapterFiles, folderOf, ROOT, writtenChapters, type Chapter } from './chapters.ts'
-import { bar, failureLines, groups, mark } from './format.ts'
-import { nextHint } from './hints.ts'
+import { bar, failureReport, groups, mark } from './format.ts'
+import { hintsLine, nextHint } from './hints.ts'
 import { checkChapter, savedResult, standings, type ChapterResult } from './status.ts'
+import { typeErrorLines } from './typecheck.ts'
 
 const DEBOUNCE_MS = 250
 
@@ -37,6 +38,8 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
   let pending: string | undefined
   let timer: NodeJS.Timeout | undefined
   let banner: string[] = []
+  /** the compiler's errors in the chapter's files at the last run */
+  let types: string[] = []
   let finish: (code: number) => void = () => {}
   const finished = new Promise<number>((r) => (finish = r))
   let quitting = false
@@ -49,6 +52,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
     if (tty) process.stdout.write('\x1b[2J\x1b[H')
     else out(chalk.dim(`──── run ${runs}: chapter ${c.id} (${why}) ────`))
     for (const line of banner) out(line)
+    for (const line of types) out(line)
     out(`${chalk.bold(`Chapter ${c.id}: ${c.title}`)}  ${bar(passed, r.results.length, 20)}  ${passed}/${r.results.length} tests pass`)
     out(
       '  ' +
@@ -56,11 +60,11 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
           .map((g) => `${g.passed === g.total ? mark.passed : g.passed === 0 ? mark.failed : mark['in progress']} ${g.name} ${g.passed}/${g.total}`)
           .join('   '),
     )
-    const first = r.results.find((t) => t.status === 'failed')
-    if (first) {
-      out(`\n${chalk.red('✗')} ${chalk.bold(first.name)}`)
-      for (const line of failureLines(first.failure ?? 'failed')) out(`    ${line}`)
-    }
+    const failures = failureReport(r.results)
+    if (failures.length) out('')
+    for (const line of failures) out(`  ${line}`)
+    const hints = failures.length ? hintsLine(c, root) : undefined
+    if (hints) out(chalk.dim(`\n${hints}`))
     const skipped = r.results.filter((t) => t.status === 'skipped').length
     if (skipped) out(chalk.yellow(`\n${skipped} tests skipped: the kernel tests need root on Linux (see vm/README.md)`))
     out(`\n${chalk.dim('edit')} ${chapterFiles(c, root).join('  ')}`)
@@ -78,6 +82,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
     runs++
     if (tty) process.stdout.write(chalk.dim(`\nrunning chapter ${chapter.id}'s tests...\n`))
     try {
+      types = typeErrorLines(chapter, root)
       last = await checkChapter(chapter, { root, signal: running.signal })
     } catch (error) {
       if (!quitting) out(chalk.red(`the tests could not run: ${error instanceof Error ? error.message : String(error)}`))

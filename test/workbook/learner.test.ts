@@ -41,13 +41,28 @@ describe('workbook (no arguments)', () => {
 })
 
 describe('workbook check', () => {
-  it('shows the first failure with its teaching message and how to get a hint', { timeout: 60_000 }, async () => {
+  it('shows how to get a hint when nothing is written yet', { timeout: 60_000 }, async () => {
     const dir = await workbookCopy()
     const check = await workbook(dir, ['check', '2'])
     expect(check.exitCode, 'a chapter that does not pass exits 1').toBe(1)
-    expect(check.stdout).toContain('First failure:')
     expect(check.stdout).toMatch(/NotImplementedError: \w+\(\) is not written yet/)
-    expect(check.stdout).toContain('Stuck? npx workbook hint 2')
+    expect(check.stdout).toMatch(/Stuck\? 0 of \d+ hints used: npx workbook hint 2 for the next/)
+  })
+
+  it("shows the compiler's errors, then every failing test: the first with its diff, the others by their messages", { timeout: 60_000 }, async () => {
+    const dir = await workbookCopy()
+    solve(dir, SECOND)
+    const file = join(dir, `chapters/${SECOND}/process.ts`)
+    const code = read(dir, `chapters/${SECOND}/process.ts`)
+    expect(code, 'the fixture breaks the reference exitCode()').toContain('return 128 + status.signal')
+    writeFileSync(file, code.replace('return 128 + status.signal', 'return status.signal') + "\nexport const notANumber: number = 'nine'\n")
+    const check = await workbook(dir, ['check', '2'])
+    expect(check.exitCode).toBe(1)
+    expect(check.stdout, "the compiler's error with file and line").toMatch(new RegExp(`chapters/${SECOND}/process\\.ts:\\d+:\\d+ Type 'string' is not assignable to type 'number'`))
+    expect(check.stdout, 'the expected/received diff of the first failure').toMatch(/- Expected\n.*\+ Received[\s\S]*- 137\n.*\+ 9/)
+    expect(check.stdout, "the first failure's line in the test file").toMatch(new RegExp(`at test/${SECOND}/\\S+\\.test\\.ts:\\d+:\\d+`))
+    expect(check.stdout, "another failing test's teaching message").toContain('SIGKILL is 9: docker reports 137')
+    expect(check.stdout).toMatch(/2 more failing:/)
   })
 })
 

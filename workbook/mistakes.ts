@@ -1,0 +1,140 @@
+/**
+ * The mistakes learners really make, each proven caught. A chapter lists them beside its
+ * reference, in solutions/NN-slug/mistakes.json (learners do not read solutions/), as small
+ * edits to the reference. For each one, a copy of the workbook gets the edited reference as
+ * the learner's chapter, and the test named by `caughtBy` must then fail, not with
+ * NotImplementedError, and with a message matching `message`: the words that name the cause.
+ *
+ *   npx tsx workbook/mistakes.ts [N ...]   a line per mistake; exit 1 if one is not caught
+ * `npm test` runs it for every written chapter.
+ */
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { folderOf, ROOT, type Chapter } from './chapters.ts'
+import { failureSummary } from './format.ts'
+import { notImplemented, runTests } from './runner.ts'
+import { copyWorkbook } from './tree.ts'
+
+export interface Mistake {
+  /** short, unique in the chapter: "oldroot-kept" */
+  id: string
+  /** what the learner did and what it breaks */
+  mistake: string
+  /** the learner's version, as edits to the reference: `find` occurs exactly once in `file` */
+  edits: { file: string; find: string; replace: string }[]
+  /** a substring of the full name ("describe > it") of the test that must fail */
+  caughtBy: string
+  /** a regular expression (case-insensitive) the failure must match */
+  message: string
+}
+
+export interface MistakeResult {
+  mistake: Mistake
+  caught: boolean
+  /** which test caught it and what it said, or why it was not caught */
+  detail: string
+}
+
+/** At least this many per chapter. */
+export const MIN_MISTAKES = 5
+
+export const mistakesFile = (chapter: Chapter, root = ROOT): string => join(root, 'solutions', folderOf(chapter), 'mistakes.json')
+
+/** The chapter's list ([] when it has none), checked for shape so a typo is named, not run. */
+export function loadMistakes(chapter: Chapter, root = ROOT): Mistake[] {
+  const file = mistakesFile(chapter, root)
+  if (!existsSync(file)) return []
+  const where = `solutions/${folderOf(chapter)}/mistakes.json`
+  let list: unknown
+  try {
+    list = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new Error(`${where} is not JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  if (!Array.isArray(list)) throw new Error(`${where} must hold an array of mistakes`)
+  const ids = new Set<string>()
+  for (const [i, m] of list.entries()) {
+    const bad = (why: string) => new Error(`${where}, mistake ${i + 1}${m?.id ? ` ("${m.id}")` : ''}: ${why}`)
+    for (const key of ['id', 'mistake', 'caughtBy', 'message'] as const) if (typeof m?.[key] !== 'string' || !m[key]) throw bad(`"${key}" must be a non-empty string`)
+    if (ids.has(m.id)) throw bad('the id is used twice')
+    ids.add(m.id)
+    if (!Array.isArray(m.edits) || m.edits.length === 0) throw bad('"edits" must list at least one edit')
+    for (const e of m.edits) if (typeof e?.file !== 'string' || typeof e.find !== 'string' || !e.find || typeof e.replace !== 'string') throw bad('each edit needs "file", a non-empty "find" and "replace"')
+    try {
+      new RegExp(m.message, 'i')
+    } catch {
+      throw bad(`"message" is not a regular expression: ${m.message}`)
+    }
+  }
+  return list as Mistake[]
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Put the reference with the mistake's edits in place of the learner's chapter in `copy`; undefined or why not. */
+function plant(chapter: Chapter, mistake: Mistake, root: string, copy: string): string | undefined {
+  const target = join(copy, 'chapters', folderOf(chapter))
+  rmSync(target, { recursive: true, force: true })
+  cpSync(join(root, 'solutions', folderOf(chapter)), target, { recursive: true })
+  for (const edit of mistake.edits) {
+    const file = join(target, edit.file)
+    if (!existsSync(file)) return `solutions/${folderOf(chapter)}/${edit.file} does not exist`
+    const text = readFileSync(file, 'utf8')
+    const count = text.split(edit.find).length - 1
+    if (count !== 1) return `the text to replace occurs ${count} times in solutions/${folderOf(chapter)}/${edit.file} (it must occur once): ${JSON.stringify(edit.find.slice(0, 60))}`
+    writeFileSync(file, text.replace(edit.find, () => edit.replace))
+  }
+  return undefined
+}
+
+/** Apply each of the chapter's mistakes in turn and see which test catches it. */
+export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r: MistakeResult) => void = () => {}): Promise<MistakeResult[]> {
+  const mistakes = loadMistakes(chapter, root)
+  if (mistakes.length === 0) return []
+  const copy = copyWorkbook(root, 'workbook-mistakes-')
+  const results: MistakeResult[] = []
+  try {
+    for (const mistake of mistakes) {
+      const result = await checkOne(chapter, mistake, root, copy)
+      results.push(result)
+      onResult(result)
+    }
+  } finally {
+    rmSync(copy, { recursive: true, force: true })
+  }
+  return results
+}
+
+async function checkOne(chapter: Chapter, mistake: Mistake, root: string, copy: string): Promise<MistakeResult> {
+  const unplanted = plant(chapter, mistake, root, copy)
+  if (unplanted) return { mistake, caught: false, detail: unplanted }
+  // vitest matches -t against names joined with spaces: filter by the test's own title, then by the full name.
+  const title = mistake.caughtBy.split(' > ').at(-1)!
+  const tests = (await runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) }, { root: copy, testNamePattern: escape(title) })).filter((t) =>
+    t.name.includes(mistake.caughtBy),
+  )
+  if (tests.length === 0) return { mistake, caught: false, detail: `no test of ${chapter.tests} is named like "${mistake.caughtBy}"` }
+  const failed = tests.filter((t) => t.status === 'failed' && !notImplemented(t))
+  if (failed.length === 0) return { mistake, caught: false, detail: `not caught: "${tests[0]!.name}" ${tests[0]!.status === 'failed' ? 'failed with NotImplementedError' : tests[0]!.status}` }
+  const pattern = new RegExp(mistake.message, 'i')
+  const named = failed.find((t) => pattern.test(t.failure ?? ''))
+  if (!named) return { mistake, caught: false, detail: `"${failed[0]!.name}" fails, but its message does not match /${mistake.message}/i: ${failureSummary(failed[0]!.failure ?? '')}` }
+  return { mistake, caught: true, detail: `caught by "${named.name}": ${failureSummary(named.failure ?? '')}` }
+}
+
+async function main(keys: string[]): Promise<void> {
+  const { findChapter, writtenChapters } = await import('./chapters.ts')
+  const chapters = keys.length ? keys.map((k) => findChapter(k)) : writtenChapters()
+  let missed = 0
+  for (const chapter of chapters) {
+    const results = await checkMistakes(chapter, ROOT, (r) => console.log(`${r.caught ? '✓' : '✗'} ${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`))
+    missed += results.filter((r) => !r.caught).length
+    if (results.length < MIN_MISTAKES) {
+      console.log(`✗ ${folderOf(chapter)} lists ${results.length} mistakes in solutions/${folderOf(chapter)}/mistakes.json; at least ${MIN_MISTAKES}`)
+      missed++
+    }
+  }
+  process.exitCode = missed ? 1 : 0
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2))

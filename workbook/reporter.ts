@@ -1,0 +1,61 @@
+/**
+ * A vitest reporter that writes every test's result, with each failure's message, its
+ * expected/received diff and the test file's line, as JSON to the file named by
+ * WORKBOOK_REPORT. vitest's own JSON reporter drops the diff, which is what a learner needs.
+ */
+import { writeFileSync } from 'node:fs'
+import { relative } from 'node:path'
+import type { Reporter, SerializedError, TestModule } from 'vitest/node'
+
+export interface ReportedTest {
+  file: string
+  name: string
+  state: 'passed' | 'failed' | 'skipped' | 'pending'
+  durationMs: number
+  /** message, diff and the first stack line inside the test file, in that order */
+  failure?: string
+}
+
+type Frame = NonNullable<SerializedError['stacks']>[number]
+const frame = (f: Frame): string => `    at ${f.method ? `${f.method} (` : ''}${relative(process.cwd(), f.file)}:${f.line}:${f.column}${f.method ? ')' : ''}`
+
+/** The message, its diff, where it was thrown and the line of the test file it came through. */
+function describeError(error: SerializedError & { diff?: string }, file: string): string {
+  const stacks = error.stacks ?? []
+  const inTest = stacks.find((s) => s.file.endsWith(file))
+  const where = [...new Set([stacks[0], inTest].filter((f): f is Frame => f !== undefined))]
+  return [
+    `${error.name && !error.message.startsWith(error.name) ? `${error.name}: ` : ''}${error.message}`,
+    ...(error.diff ? ['', error.diff] : []),
+    ...where.map(frame),
+  ]
+    .join('\n')
+    .replace(/\x1b\[[0-9;]*m/g, '')
+}
+
+export default class WorkbookReporter implements Reporter {
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError>): void {
+    const out = process.env.WORKBOOK_REPORT
+    if (!out) return
+    const tests: ReportedTest[] = []
+    for (const module of modules) {
+      const file = module.relativeModuleId
+      const loadErrors = module.errors()
+      if (loadErrors.length && module.children.size === 0)
+        tests.push({ file, name: '(the file failed to load)', state: 'failed', durationMs: 0, failure: loadErrors.map((e) => describeError(e, file)).join('\n\n') })
+      for (const test of module.children.allTests()) {
+        const result = test.result()
+        const errors = result.errors ?? []
+        tests.push({
+          file,
+          name: test.fullName,
+          state: result.state,
+          durationMs: Math.round(test.diagnostic()?.duration ?? 0),
+          failure: errors.length ? errors.map((e) => describeError(e, file)).join('\n\n') : undefined,
+        })
+      }
+    }
+    const errors = unhandled.map((e) => describeError(e, ''))
+    writeFileSync(out, JSON.stringify({ tests, errors }))
+  }
+}
