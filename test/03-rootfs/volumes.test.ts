@@ -35,7 +35,8 @@ describe('parseVolume and ".."', () => {
 describeKernel('volume destinations through the image\'s symlinks', () => {
   it('are resolved inside the rootfs, never on the host', async () => {
     const rootfs = tempRootfs()
-    const canary = tempDir() // a host folder the image's symlinks aim at
+    const canary = tempDir() // host folders the image's symlinks aim at, as they would at /etc
+    for (const dir of ['a', 'r', 't']) mkdirSync(join(canary, dir))
     const host = tempDir()
     writeFileSync(join(host, 'in.txt'), 'volume\n')
     const depth = '../'.repeat(rootfs.split('/').length + 2)
@@ -46,11 +47,14 @@ describeKernel('volume destinations through the image\'s symlinks', () => {
     const spec: Spec = probeSpec(['cat:/abs/in.txt', 'cat:/rel/in.txt', 'cat:/srv/top/deep/in.txt'], ['pid', 'ipc', 'uts', 'mount'], '/bin/probe')
     spec.root = { path: rootfs }
     spec.mounts = [...DEFAULT_MOUNTS, ...['/abs', '/rel', '/srv/top/deep'].map((d) => parseVolume(`${host}:${d}:ro`))]
-    const { code, stdout, stderr } = await runCaptured(spec, async (h) => {
+    const run = await runCaptured(spec, async (h) => {
       await enterNamespaces(h, spec)
       await setupRootfs(h, spec)
-    })
-    expect(readdirSync(canary), 'a mount point was created on the host through the image\'s symlink: resolve the destination inside the rootfs (lib/paths.ts)').toEqual([])
+    }).catch((error: Error) => error)
+    for (const dir of ['a', 'r', 't'])
+      expect(readdirSync(join(canary, dir)), 'a mount point was created on the host through the image\'s symlink: resolve the destination inside the rootfs (lib/paths.ts)').toEqual([])
+    if (run instanceof Error) throw new Error(`the container did not start: ${run.message}; was the mount point resolved inside the rootfs?`)
+    const { code, stdout, stderr } = run
     expect(code, stderr).toBe(0)
     expect(probeLines(stdout).map((l) => l.cat), 'inside, each volume is where the symlink leads when / is the rootfs').toEqual(['volume\n', 'volume\n', 'volume\n'])
     for (const made of ['a', 'r', 't/deep'])

@@ -82,6 +82,7 @@ describe('a blob whose descriptor gives no size', () => {
       const before = blobRequests.length
       const descriptor = { mediaType: OCI.layer, digest: sha256('x'), size } as unknown as Descriptor
       const error = await caught(() => downloadBlob(session, descriptor, tempDir()))
+      expect(blobRequests.length, 'without a size nothing bounds what the registry sends: refuse before the GET').toBe(before)
       expect(error?.message, 'without a size nothing bounds what the registry sends: refuse before the GET').toMatch(/no valid size/)
       expect(blobRequests.length, 'no request may be made').toBe(before)
     })
