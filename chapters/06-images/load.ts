@@ -57,7 +57,11 @@ export function archiveJson(dir: string, name: string): unknown {
 }
 
 // #region loadOciLayout
-/** Load every image an OCI layout's index.json lists (for an index, this machine's platform). */
+/**
+ * Load every image an OCI layout's index.json lists (for an index, this machine's platform).
+ * Every name is checked before anything is stored, and every blob is read from blobs/ itself,
+ * never through a symlink.
+ */
 export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]> {
   // TODO(06): load an OCI image layout.
   //   1. index.json lists descriptors ({ mediaType, digest, size, annotations }). For each, the
@@ -73,7 +77,10 @@ export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]
 // #endregion loadOciLayout
 
 // #region loadDockerArchive
-/** Load every image a `docker save` folder's manifest.json lists, with its RepoTags. */
+/**
+ * Load every image a `docker save` folder's manifest.json lists, with its RepoTags. Every name
+ * and every path is checked before anything is stored.
+ */
 export async function loadDockerArchive(root: string, dir: string): Promise<Loaded[]> {
   // TODO(06): load a `docker save` folder.
   //   1. manifest.json is a list of { Config, RepoTags, Layers }.

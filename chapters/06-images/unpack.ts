@@ -90,8 +90,10 @@ export type HelperFor = () => Helper
  * Write one ordinary tar entry at `path` (already resolved inside the layer), replacing what
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
- * resolveInside() refuses), a hard link to an earlier entry of this layer, or a device.
- * Owner, mode and mtime come from the header.
+ * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
+ * fifo. Owner, mode and mtime come from the header. The layer's root itself ("." or "./")
+ * may only be a directory: as a symlink it would send every later entry to wherever it points.
+ * Any other entry type is refused, never dropped without a word.
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
   // TODO(06): write one ordinary entry.
