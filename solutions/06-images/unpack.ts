@@ -113,7 +113,7 @@ export async function writeEntry(root: string, path: string, header: Header, con
       await helper().mknod(path, 'p', header.mode, 0, 0)
       break
     default:
-      throw new UnsafeLayerError(`refusing ${JSON.stringify(header.name)}: unknown entry type ${JSON.stringify(header.type ?? 'unknown')}`)
+      throw new UnsafeLayerError(`refusing ${JSON.stringify(header.name)}: unknown entry type${header.type ? ` "${header.type}"` : ''}`)
   }
   lchownSync(path, header.uid, header.gid)
   if (header.type === 'symlink') return
