@@ -45,7 +45,6 @@ function isSymlink(path: string): boolean {
   }
 }
 
-// #region resolveInRoot
 /** The host path of `path` inside `root`, with every symlink on the way resolved inside root. */
 export function resolveInRoot(root: string, path: string, options: InRootOptions): string {
   const { escapes, followLast = false, where = 'its root' } = options
@@ -80,4 +79,3 @@ export function resolveInRoot(root: string, path: string, options: InRootOptions
   }
   return join(root, ...done)
 }
-// #endregion resolveInRoot
