@@ -3,7 +3,7 @@
  * rmi while a container runs, an image's IDs that wrap.
  */
 import { fileURLToPath } from 'node:url'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
@@ -25,12 +25,19 @@ async function loadProbe(root: string, name: string) {
 
 describeKernel('hostile input through minidocker', () => {
   it('keeps other users out of the store: its folders are 0700, as dockerd keeps /var/lib/docker', async () => {
-    const root = join(tempDir(), 'store')
+    const parent = tempDir()
+    chmodSync(parent, 0o755) // as /var/lib is: only the store itself may keep others out
+    const root = join(parent, 'store')
     await loadProbe(root, 'perm:1')
     const paths = storePaths(root)
     for (const dir of [root, join(root, 'image'), paths.graph, paths.blobs, paths.containers]) {
       expect(statSync(dir).mode & 0o077, `${dir} lets other users in: a layer's setuid programs and device nodes would be theirs to use`).toBe(0)
     }
+    const layer = allLayers(root).find((l) => existsSync(join(paths.graph, l.cacheId, 'diff', 'null')))!
+    const node = join(paths.graph, layer.cacheId, 'diff', 'null')
+    const other = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `: > ${node}`], { reject: false })
+    expect(other.exitCode, 'a host user other than root opened the layer\'s device node').not.toBe(0)
+    expect(other.stderr).toMatch(/Permission denied/)
   }, 90_000)
 
   it('refuses rmi of an image a running container uses, unless forced, and keeps its layers', async () => {
