@@ -13,10 +13,10 @@ import { applyImageConfig, type ImageConfig } from '#ch/06-images/config.ts'
 import { shortId } from '#ch/06-images/ids.ts'
 import { loadImages } from '#ch/06-images/load.ts'
 import {
-  DEFAULT_ROOT, imageConfig, imageLayers, removeImage, resolveImage, storePaths, allImageIds, allTags, tagsOf,
+  DEFAULT_ROOT, imageConfig, imageLayers, pruneLayers, removeImage, resolveImage, storePaths, allImageIds, allTags, tagsOf,
 } from '#ch/06-images/store.ts'
 import { ContainerError } from '../lib/errors.ts'
-import { forgetContainer, recordContainer } from '../lib/image.ts'
+import { containersUsing, forgetContainer, recordContainer } from '../lib/image.ts'
 import { resolveInRoot } from '../lib/paths.ts'
 import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
 import { Helper } from '../native/helper.ts'
@@ -143,7 +143,8 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
     if ((error as Error).name === 'NoSuchImageError') return undefined
     throw error
   }
-  const top = imageLayers(root, id).at(-1)
+  const layers = imageLayers(root, id)
+  const top = layers.at(-1)
   if (!top) throw new ContainerError(`image ${ref} has no layers to run`, 125)
   const graph = storePaths(root).graph
   const container = randomBytes(32).toString('hex')
@@ -176,6 +177,8 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
     async release() {
       await inHelper((helper) => unmountOverlay(helper, merged))
       remove()
+      // the image went with `rmi -f` while this container ran: its layers go with the last container
+      if (!allImageIds(root).includes(id) && containersUsing(root, id).length === 0) pruneLayers(root, layers)
     },
   }
 }

@@ -12,10 +12,9 @@ import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSy
 import { join } from 'node:path'
 import { fileSource, hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
 import { INDEX_TYPES } from '../../lib/registry.ts'
-import { removeLayer } from '#ch/05-layers/driver.ts'
 import { checkImageNames } from '../../lib/names.ts'
-import { blobPath, parseDigest, readBlob } from './cas.ts'
-import { allImageIds, allLayers, imageLayers, importImage, storePaths } from './store.ts'
+import { parseDigest, readBlob } from './cas.ts'
+import { allLayers, importImage, pruneLayers } from './store.ts'
 import { PathEscapeError, resolveInRoot } from '../../lib/paths.ts'
 import { applyLayer, UnsafeLayerError } from './unpack.ts'
 
@@ -66,12 +65,7 @@ async function importAll(root: string, images: { tags: string[]; load: () => Pro
     for (const { tags, load } of images) loaded.push({ id: await load(), tags })
     return loaded
   } catch (error) {
-    const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
-    for (const layer of allLayers(root)) {
-      if (before.has(layer.chainId) || used.has(layer.chainId)) continue
-      removeLayer(storePaths(root).graph, layer.cacheId)
-      rmSync(blobPath(storePaths(root).layerdb, layer.chainId), { recursive: true, force: true })
-    }
+    pruneLayers(root, allLayers(root).filter((l) => !before.has(l.chainId)))
     throw error
   }
 }

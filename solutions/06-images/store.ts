@@ -149,6 +149,21 @@ export function imageLayers(root: string, id: string): LayerRecord[] {
   return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
 }
 
+/**
+ * Delete those of `layers` that no image in the store uses any more, top first: what a load
+ * that failed half way added, or the layers of an image removed with `rmi -f` once its last
+ * container has gone. Returns the chain IDs deleted.
+ */
+export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
+  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
+  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
+  for (const layer of gone) {
+    removeLayer(storePaths(root).graph, layer.cacheId)
+    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
+  }
+  return gone.map((l) => l.chainId)
+}
+
 // #region addImage
 /**
  * Record an image whose layers are all in the layer store: its config goes into the image

@@ -60,6 +60,7 @@ describeKernel('hostile input through minidocker', () => {
     const { exitCode, stdout, stderr } = await run
     expect(exitCode, `the container must run to its end on its own files: ${stderr}`).toBe(0)
     expect(stdout, 'the image\'s files were still there').toContain('probe:x:1000')
+    expect(allLayers(root), 'with the image gone and its last container ended, its layers go too').toEqual([])
   }, 120_000)
 
   it('refuses a User or -u that wraps, rather than run as root', async () => {
