@@ -55,7 +55,8 @@ export async function openSession(ref: Reference): Promise<Session> {
  * GET the manifest `reference` (a tag or a digest). The Accept header lists every type this
  * pull can use: a registry only serves an OCI manifest or index to a client that says it
  * accepts one, and converts a Docker manifest to the old schema 1 for a client that says
- * nothing. The bytes are checked against the digest: the one asked for, or else the
+ * nothing. The body is read up to MAX_MANIFEST_SIZE and no further, whatever Content-Length
+ * says. The bytes are checked against the digest: the one asked for, or else the
  * Docker-Content-Digest the registry answers with.
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {

@@ -29,7 +29,8 @@ export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, wh
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
  * `dir`, verified against the digest as it streams (writeBlob does the hashing), and against
- * the descriptor's size. `onData` sees every chunk, for progress; `signal` aborts the download.
+ * the descriptor's size, which is required: without it nothing would bound what the registry
+ * sends. `onData` sees every chunk, for progress; `signal` aborts the download.
  */
 export async function downloadBlob(
   session: Session,

@@ -64,7 +64,9 @@ async function manifestFor(session: Session, ref: Reference, reference: string):
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
- * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
+ * An index's entry is fetched by its digest only (never by a "digest" that is really a tag)
+ * and must have the size the index gives. Every manifest fetched is kept in the blob store at
+ * `blobs`. Returns the first one fetched
  * (its digest is the one `docker pull` reports) and the parsed image manifest.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
