@@ -41,7 +41,8 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
   //      group name). Names are looked up in the container's files (passwd(5), group(5) give the
   //      fields), never in the host's.
   //   2. A name the files do not know is a ContainerError with exit code 125 that names it; a
-  //      number needs no entry.
+  //      number needs no entry, but must fit: what does "4294967296" become on its way to
+  //      setuid(2), and which range does runc accept?
   //   3. The primary group: a given group wins; otherwise the passwd entry's (0 without one).
   //   4. Supplementary groups: every group that lists the user by name among its members. Leave
   //      the key out when there are none.

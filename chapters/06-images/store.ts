@@ -204,6 +204,10 @@ export function removeImage(root: string, ref: string, force = false): RemoveRep
   //   3. Then its layers, top first, each only when no remaining image uses it. Which ID says
   //      "the same layer" across two images? Read what you need from the image's config before
   //      you delete it. Report each deleted layer by its chain ID.
+  //   4. Before any of that: is a running container using this image? Deleting its layers pulls
+  //      the files from under its overlay. Refuse as dockerd does (the doc comment gives the
+  //      words), untagging nothing; with `force`, which part may go now and which must wait for
+  //      the container to end? (This module re-exports what tells you who uses an image.)
   //   Where: `docker rmi`'s output; moby's daemon/images/image_delete.go, and layer_store.go's
   //   Release, which counts references instead of searching.
   throw new NotImplementedError('06-images', 'removeImage')

@@ -90,9 +90,9 @@ describe('a blob whose descriptor gives no size', () => {
 })
 
 describe('an index entry', () => {
-  const ref = parseReference('127.0.0.1:5000/evil')
   for (const [name, why] of [['tag-as-digest', /"latest".*not a sha256 digest/], ['path-as-digest', /"sha256:\.\.\/\.\.\/\.\.\/etc\/passwd".*not a sha256 digest/], ['wrong-size', /bytes, but the index gives/]] as const) {
     it(`is fetched by a valid digest of its given size only (${name})`, async () => {
+      const ref = parseReference('127.0.0.1:5000/evil')
       const error = await caught(() => resolveManifest(session, { ...ref, tag: name }, tempDir(), hostPlatform()))
       expect(error, 'an index child must be fetched by its digest, never by a tag, and be the size the index says').toBeInstanceOf(Error)
       expect(error.message).toMatch(why)
