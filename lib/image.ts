@@ -6,11 +6,12 @@
  * are chapter 06's.
  */
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
+import { checkImageName } from './names.ts'
 import type { Descriptor } from './registry.ts'
 
 // ---------- the store's layout and records ----------
@@ -30,6 +31,47 @@ export function storePaths(root: string) {
     blobs: join(root, 'blobs'),
     containers: join(root, 'containers'),
   }
+}
+
+/**
+ * Create the store at `root` if it is missing, and keep other users out of everything in it, as
+ * dockerd keeps /var/lib/docker and its layers (0710, 0700): a layer's setuid programs and
+ * device nodes must be reachable only through a container, never from the host.
+ */
+export function prepareStore(root: string): void {
+  mkdirSync(root, { recursive: true, mode: 0o700 })
+  const paths = storePaths(root)
+  for (const dir of [join(root, 'image'), paths.graph, paths.blobs, paths.containers]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    chmodSync(dir, 0o700)
+  }
+}
+
+/**
+ * Containers running from the store's images, as dockerd keeps containers/<id>/config.v2.json:
+ * minidocker writes containers/<id>/image.json while a container runs on an image's layers,
+ * so that rmi can tell which images (and so which layers) are in use.
+ */
+export function recordContainer(root: string, container: string, image: string): void {
+  const dir = join(storePaths(root).containers, container)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  writeFileSync(join(dir, 'image.json'), JSON.stringify({ Image: image, Pid: process.pid }))
+}
+
+export function forgetContainer(root: string, container: string): void {
+  rmSync(join(storePaths(root).containers, container), { recursive: true, force: true })
+}
+
+/** The IDs of the running containers that use image `id` (a record whose minidocker has died does not count). */
+export function containersUsing(root: string, id: string): string[] {
+  const dir = storePaths(root).containers
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((container) => {
+    const file = join(dir, container, 'image.json')
+    if (!existsSync(file)) return false
+    const { Image, Pid } = JSON.parse(readFileSync(file, 'utf8')) as { Image: string; Pid: number }
+    return Image === id && existsSync(`/proc/${Pid}`)
+  })
 }
 
 /** An image or a tag the store does not have. */
@@ -66,6 +108,11 @@ export class DigestMismatchError extends Error {
 
 /** Bytes, or a stream of chunks (a file, an HTTP body). */
 export type Source = Uint8Array | AsyncIterable<Uint8Array>
+
+/** A file's bytes as a Source, opened only when read: a Source nobody reads opens nothing. */
+export async function* fileSource(path: string): AsyncGenerator<Uint8Array> {
+  yield* createReadStream(path)
+}
 
 /** "sha256:" + the hex of the sha256 of `data`. */
 export function sha256(data: Uint8Array | string): string {
@@ -104,11 +151,14 @@ export function parseImageConfig(json: string | Uint8Array): ImageConfig {
 /** An index.json entry: a descriptor that may carry the image's name. */
 export type IndexEntry = Descriptor & { annotations?: Record<string, string> }
 
-/** The image name an OCI index entry carries, if any (containerd's annotation, or a ref.name that is a whole reference). */
+/**
+ * The image name an OCI index entry carries, if any (containerd's annotation, or a ref.name
+ * that is a whole reference), checked against the reference grammar.
+ */
 export function nameOf(descriptor: IndexEntry): string[] {
   const a = descriptor.annotations ?? {}
   const name = a['io.containerd.image.name'] ?? a['org.opencontainers.image.ref.name']
-  return name && /[:/]/.test(name) ? [name] : []
+  return typeof name === 'string' && /[:/]/.test(name) ? [checkImageName(name, 'the annotations of index.json')] : []
 }
 
 /** This machine's architecture, by OCI's names. */
@@ -116,15 +166,19 @@ export const hostArch = (): string => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm
 
 // ---------- tags: Docker's repositories.json, {"Repositories": {"busybox": {"busybox:latest": ID}}} ----------
 
-type Repositories = Record<string, Record<string, string>>
+// Maps, never plain objects: a name such as "__proto__" used as an object key would reach Object.prototype.
+type Repositories = Map<string, Map<string, string>>
 
 function readRepositories(file: string): Repositories {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { Repositories: Repositories }).Repositories : {}
+  if (!existsSync(file)) return new Map()
+  const { Repositories: repos = {} } = JSON.parse(readFileSync(file, 'utf8')) as { Repositories?: Record<string, Record<string, string>> }
+  return new Map(Object.entries(repos).map(([repo, tags]) => [repo, new Map(Object.entries(tags))]))
 }
 
 function writeRepositories(file: string, repos: Repositories): void {
   mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(`${file}.tmp`, JSON.stringify({ Repositories: repos }))
+  const json = Object.fromEntries([...repos].map(([repo, tags]) => [repo, Object.fromEntries(tags)]))
+  writeFileSync(`${file}.tmp`, JSON.stringify({ Repositories: json }))
   renameSync(`${file}.tmp`, file)
 }
 
@@ -139,26 +193,50 @@ const repoOf = (ref: string) => ref.replace(/@.*$/, '').replace(/:[^/]+$/, '')
 /** In tag file `file`, point `ref` at image `id` (undefined: remove the tag). */
 export function setTag(file: string, ref: string, id: string | undefined): void {
   const repos = readRepositories(file)
-  const tagged = withTag(ref)
-  const repo = (repos[repoOf(tagged)] ??= {})
-  if (id === undefined) delete repo[tagged]
-  else repo[tagged] = id
-  if (Object.keys(repo).length === 0) delete repos[repoOf(tagged)]
+  const tagged = withTag(id === undefined ? ref : checkImageName(ref, 'a tag'))
+  const repo = repos.get(repoOf(tagged)) ?? new Map<string, string>()
+  if (id === undefined) repo.delete(tagged)
+  else repo.set(tagged, id)
+  if (repo.size === 0) repos.delete(repoOf(tagged))
+  else repos.set(repoOf(tagged), repo)
   writeRepositories(file, repos)
 }
 
 /** Every tag in tag file `file`, as [reference, image ID]. */
 export function readTags(file: string): [string, string][] {
-  return Object.values(readRepositories(file)).flatMap((tags) => Object.entries(tags))
+  return [...readRepositories(file).values()].flatMap((tags) => [...tags])
 }
 
 // ---------- layer blobs ----------
 
+const BLOCK = 512
+/** The most bytes a pax or GNU long-name header may carry (tar-stream's own limit). */
+const MAX_LONG_HEADER = 4 * 1024 * 1024
+/** Typeflags (minus '0', as tar-stream numbers them) whose data describes the next entry. */
+const PAX = 72 // 'x'
+const PAX_GLOBAL = 55 // 'g'
+const LONG_HEADERS = new Set([PAX, PAX_GLOBAL, 27, 28, 30]) // and 'K', 'L', 'N'
+
+/** A tar number: octal text, or base-256 when the first byte's top bit is set. */
+function tarNumber(field: Uint8Array): number {
+  if (field[0]! & 0x80) return field.subarray(1).reduce((n, b) => n * 256 + b, field[0]! & 0x7f)
+  const text = Buffer.from(field).toString('latin1').replace(/\0.*$/s, '').trim()
+  return text === '' ? 0 : parseInt(text, 8)
+}
+
+/** The size record of a pax header's data ("<len> size=<n>\n"), if it has one. */
+function paxSize(data: Buffer): number | undefined {
+  const match = /(?:^|\n)\d+ size=(\d+)\n/.exec(data.toString('latin1'))
+  return match ? Number(match[1]) : undefined
+}
+
 /**
- * The tar inside a layer blob: gunzipped when it starts with gzip's magic number, and padded
- * to a whole 512-byte block, because some tools (umoci 0.4) end a layer without the two zero
- * blocks, even in the middle of the last block. `onData` sees the tar's own bytes, padding
- * excluded: hash them for the diff ID.
+ * The tar inside a layer blob, checked block by block the way Go's archive/tar reads it:
+ * gunzipped when it starts with gzip's magic number; ended at the end-of-archive marker (a
+ * zero block), so entries hidden after it are never applied; and refused when an entry's data
+ * is cut short, rather than unpacked with made-up bytes. A tar that stops inside the padding
+ * of its last block is completed: some tools (umoci 0.4) write them so. `onData` sees every
+ * byte of the tar, the part after the marker included: hash them for the diff ID.
  */
 export async function* layerTar(source: Source, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
   const input = (async function* () {
@@ -176,11 +254,73 @@ export async function* layerTar(source: Source, onData: (chunk: Uint8Array) => v
     pipeline(Readable.from(all), gunzip).catch(() => {}) // a failure destroys gunzip, whose reader then throws it
     bytes = gunzip
   }
-  let size = 0
+  let pending = Buffer.alloc(0) // bytes read but not yet passed on
+  let ended = false
+  let entry = '' // the name of the entry whose data is being read
+  let data = 0 // bytes of its data still to come
+  let padding = 0 // then bytes of padding to the next block
+  let long: { type: number; parts: Buffer[] } | undefined // a pax or long-name header being read
+  let nextSize: number | undefined // a pax size record for the next entry
+  let globalSize: number | undefined
   for await (const chunk of bytes) {
     onData(chunk)
-    size += chunk.length
-    yield chunk
+    if (ended) continue // keep reading: the diff ID covers every byte
+    pending = pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([pending, chunk])
+    while (!ended) {
+      if (data + padding > 0) {
+        const n = Math.min(data + padding, pending.length)
+        if (n === 0) break
+        const part = pending.subarray(0, n)
+        pending = pending.subarray(n)
+        const fromData = Math.min(n, data)
+        long?.parts.push(part.subarray(0, fromData))
+        data -= fromData
+        padding -= n - fromData
+        yield part
+        if (data === 0 && padding === 0 && long) {
+          const size = paxSize(Buffer.concat(long.parts))
+          if (long.type === PAX) nextSize = size ?? globalSize
+          if (long.type === PAX_GLOBAL) globalSize = size
+          long = undefined
+        }
+        continue
+      }
+      if (pending.length < BLOCK) break
+      const header = pending.subarray(0, BLOCK)
+      pending = pending.subarray(BLOCK)
+      let sum = 0
+      header.forEach((b, i) => (sum += i >= 148 && i < 156 ? 32 : b))
+      // the end-of-archive marker: nothing after it belongs to the layer
+      ended = sum === 8 * 32
+      if (!ended) {
+        const typeflag = header[156] === 0 ? 0 : header[156]! - 48
+        const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '')
+        const ustar = header.subarray(257, 263).toString('latin1') === 'ustar\0'
+        const prefix = ustar ? header.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '') : ''
+        let size = tarNumber(header.subarray(124, 136))
+        if (LONG_HEADERS.has(typeflag)) {
+          if (size > MAX_LONG_HEADER) throw new Error(`refusing the layer: a long-name or pax header of ${size} bytes`)
+          long = { type: typeflag, parts: [] }
+        } else {
+          if (nextSize !== undefined) size = nextSize
+          nextSize = undefined
+          // as tar-stream reads it: a directory, or an old-style file named "dir/", has no data
+          if (typeflag === 5 || (typeflag === 0 && name.endsWith('/'))) size = 0
+          entry = prefix ? `${prefix}/${name}` : name
+        }
+        if (!(size >= 0)) throw new Error(`refusing the layer: entry ${JSON.stringify(entry)} has an invalid size`)
+        data = size
+        padding = (BLOCK - (size % BLOCK)) % BLOCK
+      }
+      yield header
+    }
   }
-  if (size % 512 !== 0) yield new Uint8Array(512 - (size % 512))
+  if (ended) return
+  if (pending.length > 0 && data === 0 && padding === 0)
+    throw new Error(`refusing the layer: the tar ends inside a header, after entry ${JSON.stringify(entry)}`)
+  if (data > 0) {
+    const what = long ? 'a long-name or pax header' : `entry ${JSON.stringify(entry)}`
+    throw new Error(`refusing the layer: ${what} is cut short: ${data} of its bytes are missing`)
+  }
+  if (padding > 0) yield new Uint8Array(padding)
 }

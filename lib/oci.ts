@@ -7,6 +7,8 @@
  * Field names and meanings follow github.com/opencontainers/runtime-spec (config.md).
  */
 
+import { ContainerError } from './errors.ts'
+
 export interface Spec {
   ociVersion: string
   process: Process
@@ -91,3 +93,13 @@ export const DEV_SYMLINKS: [target: string, link: string][] = [
   ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
   ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx'],
 ]
+
+/** The largest uid or gid: 2^32-1 is (uid_t)-1, which setuid() and chown() read as "no change". */
+export const MAX_ID = 2 ** 32 - 2
+
+/** A uid or gid as a number, refused outside 0..MAX_ID: a bigger one would wrap to root on its way to the kernel. */
+export function checkId(text: string, what: 'uid' | 'gid'): number {
+  const id = /^\d+$/.test(text) ? Number(text) : NaN
+  if (!(id <= MAX_ID)) throw new ContainerError(`invalid ${what} ${JSON.stringify(text)}: uids and gids must be in range 0-${MAX_ID}`, 125)
+  return id
+}

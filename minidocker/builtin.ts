@@ -11,6 +11,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, sy
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execFileSync } from 'node:child_process'
+import { ContainerError } from '../lib/errors.ts'
 import { PROBE_PATH } from '../native/helper.ts'
 
 export const BUILTIN_IMAGES = ['probe', 'busybox'] as const
@@ -42,7 +43,13 @@ export function buildRootfsTarball(image: BuiltinImage, tarPath: string): string
 /** Unpack a rootfs tarball into `dir` (created if missing), keeping modes and owners. */
 export function unpackTarball(tarPath: string, dir: string): string {
   mkdirSync(dir, { recursive: true })
-  execFileSync('tar', ['--numeric-owner', '-C', dir, '-xf', tarPath])
+  try {
+    execFileSync('tar', ['--numeric-owner', '-C', dir, '-xf', tarPath], { stdio: ['ignore', 'ignore', 'pipe'] })
+  } catch (error) {
+    // GNU tar skips an entry that would escape and fails at the end: say which, on one line
+    const why = String((error as { stderr?: Buffer }).stderr ?? '').split('\n').filter((l) => l && !l.includes('Exiting with failure'))
+    throw new ContainerError(`refusing rootfs tarball ${tarPath}: ${why.join('; ') || (error as Error).message}`, 125)
+  }
   return dir
 }
 

@@ -9,7 +9,8 @@ import { buildEnv } from '#ch/01-process/process.ts'
 import { CHAPTER_NAMESPACES } from '#ch/02-namespaces/namespaces.ts'
 import { DEFAULT_MOUNTS, parseVolume } from '#ch/03-rootfs/rootfs.ts'
 import { ContainerError } from '../lib/errors.ts'
-import { baseSpec, type Resources, type Spec } from '../lib/oci.ts'
+import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
+import { baseSpec, checkId, type Resources, type Spec } from '../lib/oci.ts'
 import { runContainer } from './container.ts'
 import { imageRootfs } from './image.ts'
 import { IMAGES_USAGE, imageCommand, withImageConfig } from './images.ts'
@@ -92,7 +93,7 @@ export function parseRun(args: string[]): RunOptions {
 function numericUser(text: string): NonNullable<Spec['process']['user']> {
   const match = /^(\d+)(?::(\d+))?$/.exec(text)
   if (!match) throw new ContainerError(`-u ${text}: only an image from the store has an /etc/passwd to look a name up in; give UID[:GID]`, 125)
-  return { uid: Number(match[1]), gid: Number(match[2] ?? match[1]) }
+  return { uid: checkId(match[1]!, 'uid'), gid: checkId(match[2] ?? match[1]!, 'gid') }
 }
 
 /** "64m", "1g", "512k", "1048576" as bytes, the way `docker run --memory` reads them. */
@@ -156,8 +157,11 @@ async function run(args: string[]): Promise<number> {
   }
 }
 
+const STORE_COMMANDS = ['run', 'pull', 'images', 'rmi', 'inspect', 'load']
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
+  if (STORE_COMMANDS.includes(command!)) prepareStore(DEFAULT_ROOT)
   switch (command) {
     case 'run':
       return run(rest)

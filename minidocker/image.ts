@@ -46,7 +46,13 @@ export async function imageRootfs(image: string): Promise<ImageRootfs> {
 
 /** A fresh copy of a tarball's files, so the container's writes never reach the image. */
 function unpacked(tarball: string): ImageRootfs {
-  const rootfs = unpackTarball(tarball, mkdtempSync(join(tmpdir(), 'minidocker-rootfs-')))
+  const rootfs = mkdtempSync(join(tmpdir(), 'minidocker-rootfs-'))
+  try {
+    unpackTarball(tarball, rootfs)
+  } catch (error) {
+    rmSync(rootfs, { recursive: true, force: true })
+    throw error
+  }
   return {
     rootfs,
     async release() {

@@ -13,15 +13,18 @@ import { applyImageConfig, type ImageConfig } from '#ch/06-images/config.ts'
 import { shortId } from '#ch/06-images/ids.ts'
 import { loadImages } from '#ch/06-images/load.ts'
 import {
-  DEFAULT_ROOT, imageConfig, imageLayers, removeImage, resolveImage, storePaths, allImageIds, allTags, tagsOf,
+  DEFAULT_ROOT, imageConfig, imageLayers, pruneLayers, removeImage, resolveImage, storePaths, allImageIds, allTags, tagsOf,
 } from '#ch/06-images/store.ts'
 import { ContainerError } from '../lib/errors.ts'
+import { containersUsing, forgetContainer, recordContainer } from '../lib/image.ts'
+import { resolveInRoot } from '../lib/paths.ts'
 import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
 import { Helper } from '../native/helper.ts'
 import { required } from './layers.ts'
 
 export const IMAGES_USAGE = `  images                               list the images in the store
-  rmi IMAGE [IMAGE...]                 untag, and remove images no tag names any more
+  rmi [-f] IMAGE [IMAGE...]            untag, and remove images no tag names any more
+                                       (-f: even one a running container uses)
   inspect IMAGE                        an image's config and layers, as JSON
   load -i FILE|DIR                     load an OCI image layout or a docker save archive`
 
@@ -111,14 +114,17 @@ export async function imageCommand(command: string, args: string[]): Promise<num
       for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('   ').trimEnd())
       return 0
     }
-    case 'rmi':
-      if (args.length === 0) throw new ContainerError('"rmi" requires at least one image', 125)
-      for (const ref of args) {
-        for (const step of await required(() => removeImage(root, storedName(root, ref)), 'rmi')) {
+    case 'rmi': {
+      const force = args.some((a) => a === '-f' || a === '--force')
+      const refs = args.filter((a) => a !== '-f' && a !== '--force')
+      if (refs.length === 0) throw new ContainerError('"rmi" requires at least one image', 125)
+      for (const ref of refs) {
+        for (const step of await required(() => removeImage(root, storedName(root, ref), force), 'rmi')) {
           console.log('Untagged' in step ? `Untagged: ${step.Untagged}` : `Deleted: ${step.Deleted}`)
         }
       }
       return 0
+    }
     case 'inspect':
       if (args.length === 0) throw new ContainerError('"inspect" requires at least one image', 125)
       console.log(JSON.stringify(await required(() => args.map((ref) => inspectImage(root, ref)), 'inspect'), null, 4))
@@ -159,12 +165,16 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
     if ((error as Error).name === 'NoSuchImageError') return undefined
     throw error
   }
-  const top = imageLayers(root, id).at(-1)
+  const layers = imageLayers(root, id)
+  const top = layers.at(-1)
   if (!top) throw new ContainerError(`image ${ref} has no layers to run`, 125)
   const graph = storePaths(root).graph
   const container = randomBytes(32).toString('hex')
   const hostResolvConf = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : undefined
-  const remove = () => [container, `${container}-init`].forEach((layer) => removeLayer(graph, layer))
+  const remove = () => {
+    [container, `${container}-init`].forEach((layer) => removeLayer(graph, layer))
+    forgetContainer(root, container)
+  }
   const merged = layerPaths(graph, container).merged
   const inHelper = async (step: (helper: Helper) => Promise<void>) => {
     const helper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
@@ -176,6 +186,7 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
     }
   }
   try {
+    recordContainer(root, container, id)
     const dirs = await required(() => createContainerLayers(graph, container, top.cacheId, { hostname: hostname ?? container.slice(0, 12), hostResolvConf }), `run ${ref}`)
     await inHelper((helper) => mountOverlay(helper, dirs, merged))
   } catch (error) {
@@ -188,13 +199,15 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
     async release() {
       await inHelper((helper) => unmountOverlay(helper, merged))
       remove()
+      // the image went with `rmi -f` while this container ran: its layers go with the last container
+      if (!allImageIds(root).includes(id) && containersUsing(root, id).length === 0) pruneLayers(root, layers)
     },
   }
 }
 
-/** A regular file of the container's rootfs, or undefined (a symlink could lead to the host's). */
+/** A regular file of the container's rootfs, its symlinks resolved inside the rootfs, or undefined. */
 function rootfsFile(rootfs: string, path: string): string | undefined {
-  const file = join(rootfs, path)
+  const file = resolveInRoot(rootfs, path, { escapes: 'scope', followLast: true })
   return lstatSync(file, { throwIfNoEntry: false })?.isFile() ? readFileSync(file, 'utf8') : undefined
 }
 

@@ -373,16 +373,16 @@ static int op_mkdir(const char *path, const char *mode_s) {
   return mkdir(path, (mode_t)mode) ? fail("mkdir") : ok();
 }
 
-/* mknod PATH c|b MODE MAJOR MINOR */
+/* mknod PATH c|b|p MODE MAJOR MINOR */
 static int op_mknod(char **a) {
   long mode, major_n, minor_n;
-  if ((strcmp(a[2], "c") && strcmp(a[2], "b")) || parse_int(a[3], &mode) ||
+  if ((strcmp(a[2], "c") && strcmp(a[2], "b") && strcmp(a[2], "p")) || parse_int(a[3], &mode) ||
       parse_int(a[4], &major_n) || parse_int(a[5], &minor_n))
-    return bad_request("mknod", "expected PATH c|b MODE MAJOR MINOR");
-  mode_t type = a[2][0] == 'c' ? S_IFCHR : S_IFBLK;
+    return bad_request("mknod", "expected PATH c|b|p MODE MAJOR MINOR");
+  mode_t type = a[2][0] == 'c' ? S_IFCHR : a[2][0] == 'b' ? S_IFBLK : S_IFIFO;
   call_begin("mknod");
   call_str(a[1]);
-  call_arg("%s|0%lo", type == S_IFCHR ? "S_IFCHR" : "S_IFBLK", mode);
+  call_arg("%s|0%lo", type == S_IFCHR ? "S_IFCHR" : type == S_IFBLK ? "S_IFBLK" : "S_IFIFO", mode);
   call_arg("makedev(%ld, %ld)", major_n, minor_n);
   call_end();
   err_path = a[1];

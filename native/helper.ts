@@ -322,16 +322,16 @@ export class Helper {
   }
 
   /**
-   * mknod() a device node with exactly `mode` (the umask is not applied).
+   * mknod() a device node or a fifo with exactly `mode` (the umask is not applied).
    * @param path the node to create
-   * @param type c for a character device, b for a block device
+   * @param type c for a character device, b for a block device, p for a fifo (major and minor 0)
    * @param mode its permission bits
    * @param major the device's major number
    * @param minor the device's minor number
    * @throws EEXIST when the path exists.
    * @throws EPERM without CAP_MKNOD, or inside a user namespace.
    */
-  mknod(path: string, type: 'c' | 'b', mode: number, major: number, minor: number): Promise<unknown> {
+  mknod(path: string, type: 'c' | 'b' | 'p', mode: number, major: number, minor: number): Promise<unknown> {
     return this.#call('mknod', path, type, String(mode), String(major), String(minor))
   }
 

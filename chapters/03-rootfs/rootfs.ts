@@ -32,7 +32,11 @@ export async function mkdirAll(helper: Helper, path: string): Promise<void> {
 }
 
 // #region parseVolume
-/** `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. */
+/**
+ * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. A container path
+ * with a ".." component is refused, as Docker refuses it: the destination is resolved inside
+ * the rootfs, and ".." only ever makes that harder to read.
+ */
 export function parseVolume(flag: string): Mount {
   // TODO(03): read docker's -v flag: a host path, a container path and an optional mode.
   //   1. What does Docker accept here, and what does it refuse? Its parser is
@@ -104,19 +108,27 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
 /**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
  * bind mount is read-only inside the container only: its source stays writable on the host.
+ * The destination belongs to the image, which may have made it (or a directory above it) a
+ * symlink to "/etc" or "../../..": it is resolved inside the rootfs as if the rootfs were "/"
+ * (runc's securejoin, lib/paths.ts), so neither the mount point nor the mount can land on the
+ * host.
  * @throws ContainerError (125) naming a bind mount's source that does not exist.
  */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
   // TODO(03): one entry of spec.mounts, mounted at its destination inside the rootfs.
-  //   1. The mount point must exist first, inside the rootfs (mkdirAll above does mkdir -p
+  //   1. Where is "inside the rootfs"? The image chose the destination and may have made it, or
+  //      a directory above it, a symlink to /etc or ../../..: a path glued onto the rootfs would
+  //      then name the host. lib/paths.ts resolves a path the way runc's securejoin does; which
+  //      of its modes treats the rootfs as "/"? Create nothing before that.
+  //   2. The mount point must exist first, inside the rootfs (mkdirAll above does mkdir -p
   //      through the helper). What kind of mount point does a bind mount of a single file need?
   //      And when the image already has a file there (an /etc/hosts), it must come out of
   //      this unchanged. Two questions decide it: which view of the rootfs does Node's fs have,
   //      and which does the helper have (native/helper.ts, and the tests' stand-in host under
   //      "Check your work")? Which of the helper's calls change a file that exists?
-  //   2. Bind mounts differ from the others: what do they mount, and do they take a
+  //   3. Bind mounts differ from the others: what do they mount, and do they take a
   //      filesystem type? A bind source that does not exist is a ContainerError (125).
-  //   3. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
+  //   4. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
   //      mount read-only, and how do you make sure only this mount turns read-only, not the
   //      filesystem it comes from (a whole host disk)?
   //   runc: mountToRootfs() and its bind-mount remount in libcontainer/rootfs_linux.go;

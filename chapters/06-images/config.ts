@@ -32,7 +32,8 @@ const keyOf = (entry: string) => entry.split('=', 1)[0]!
  * "uid", "uid:gid", "name" or "name:group" to numbers, as runc does it: names are looked up in
  * the container's own /etc/passwd and /etc/group; a user without a group gets the primary
  * group from passwd (0 when passwd does not know a numeric uid), plus every group in
- * /etc/group that lists the user by name.
+ * /etc/group that lists the user by name. An ID outside 0..2^32-2 is an error, as runc makes
+ * it: "4294967296" would wrap to 0 on its way to setuid() and run the container as root.
  */
 export function resolveUser(user: string, files: UserFiles = {}): { uid: number; gid: number; additionalGids?: number[] } {
   // TODO(06): turn -u / User into numbers, the way runc looks them up.
@@ -40,7 +41,8 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
   //      group name). Names are looked up in the container's files (passwd(5), group(5) give the
   //      fields), never in the host's.
   //   2. A name the files do not know is a ContainerError with exit code 125 that names it; a
-  //      number needs no entry.
+  //      number needs no entry, but must fit: what does "4294967296" become on its way to
+  //      setuid(2), and which range does runc accept?
   //   3. The primary group: a given group wins; otherwise the passwd entry's (0 without one).
   //   4. Supplementary groups: every group that lists the user by name among its members. Leave
   //      the key out when there are none.

@@ -11,13 +11,14 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs'
-import { join, sep } from 'node:path'
-import { hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
+import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileSource, hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
 import { INDEX_TYPES } from '../../lib/registry.ts'
 import { readBlob } from './cas.ts'
 import { importImage } from './store.ts'
-import { applyLayer, resolveInside, UnsafeLayerError } from './unpack.ts'
+import { PathEscapeError, resolveInRoot } from '../../lib/paths.ts'
+import { applyLayer, UnsafeLayerError } from './unpack.ts'
 
 /** What one loaded image became. */
 export interface Loaded {
@@ -26,18 +27,41 @@ export interface Loaded {
 }
 
 /**
- * The file a `docker save` manifest names, refused unless it really is inside the archive.
- * Unlike a layer entry, it is read through its last symlink too (docker save links a layer
- * that two images share), so the check is on the path every symlink leads to.
+ * The file `name` of an archive at `dir`, refused unless it is a regular file inside it.
+ * Symlinks inside the archive are followed only with `followLinks` (docker save links a layer
+ * that two images share); manifest.json, index.json and blobs are never read through one, so
+ * an archive cannot make the load read the host's files.
  */
-export function archiveFile(dir: string, name: string): string {
-  const path = realpathSync(resolveInside(dir, name))
-  if (!path.startsWith(realpathSync(dir) + sep)) throw new UnsafeLayerError(`refusing "${name}": it leads outside the archive`)
+export function archiveFile(dir: string, name: string, followLinks = true): string {
+  if (typeof name !== 'string') throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: not a file name`)
+  let path: string
+  try {
+    path = resolveInRoot(dir, name, { escapes: 'refuse', followLast: followLinks, where: 'the archive' })
+  } catch (error) {
+    throw error instanceof PathEscapeError ? new UnsafeLayerError(error.message) : error
+  }
+  const stat = lstatSync(path, { throwIfNoEntry: false })
+  if (!stat?.isFile())
+    throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: ${stat?.isSymbolicLink() ? 'a symlink' : stat ? 'not a regular file' : 'no such file'} in the archive`)
   return path
 }
 
+/** The JSON file `name` of the archive; a parse error never quotes the content. */
+export function archiveJson(dir: string, name: string): unknown {
+  try {
+    return JSON.parse(readFileSync(archiveFile(dir, name, false), 'utf8'))
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new Error(`${name} in the archive is not valid JSON`)
+    throw error
+  }
+}
+
 // #region loadOciLayout
-/** Load every image an OCI layout's index.json lists (for an index, this machine's platform). */
+/**
+ * Load every image an OCI layout's index.json lists (for an index, this machine's platform).
+ * Every name is checked before anything is stored, and every blob is read from blobs/ itself,
+ * never through a symlink.
+ */
 export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]> {
   // TODO(06): load an OCI image layout.
   //   1. index.json lists descriptors; each one's tags come from nameOf().
@@ -47,19 +71,28 @@ export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]
   //      fail naming the platform when none fits.
   //   4. A manifest names a config and its layers: hand them to the store, which opens a layer
   //      only when it needs it. Return what each image became.
+  //   5. Names come from whoever made the layout: refuse a tag the reference grammar rejects
+  //      before anything is stored, read index.json only as a regular file of the folder, and
+  //      leave no layer behind when a later image fails (see lib/names.ts and store.ts).
   //   Where: the OCI image spec, image-layout.md, image-index.md, manifest.md.
   throw new NotImplementedError('06-images', 'loadOciLayout')
 }
 // #endregion loadOciLayout
 
 // #region loadDockerArchive
-/** Load every image a `docker save` folder's manifest.json lists, with its RepoTags. */
+/**
+ * Load every image a `docker save` folder's manifest.json lists, with its RepoTags. Every name
+ * and every path is checked before anything is stored.
+ */
 export async function loadDockerArchive(root: string, dir: string): Promise<Loaded[]> {
   // TODO(06): load a `docker save` folder.
   //   1. manifest.json lists { Config, RepoTags, Layers }, paths relative to the folder.
   //   2. Those paths come from the archive: open nothing except through archiveFile(), which
   //      refuses what leads outside.
   //   3. Open a layer only when the store asks for it, and as a stream (layers can be large).
+  //   4. RepoTags is the archive's word too: it may be no list at all, or hold "../x", a NUL or
+  //      "__proto__". Every tag passes the reference grammar before anything is stored, and a
+  //      load that fails half way leaves no layer behind (see lib/names.ts and store.ts).
   //   Where: moby's image/tarexport/load.go.
   throw new NotImplementedError('06-images', 'loadDockerArchive')
 }
@@ -70,15 +103,15 @@ export async function loadDockerArchive(root: string, dir: string): Promise<Load
 export async function loadImages(root: string, path: string): Promise<Loaded[]> {
   let dir = path
   let unpacked: string | undefined
-  if (!statSync(path).isDirectory()) {
-    mkdirSync(root, { recursive: true })
-    unpacked = mkdtempSync(join(root, 'load-'))
-    dir = join(unpacked, 'archive')
-    await applyLayer(createReadStream(path), dir)
-  }
   try {
-    if (existsSync(join(dir, 'manifest.json'))) return await loadDockerArchive(root, dir)
-    if (existsSync(join(dir, 'index.json'))) return await loadOciLayout(root, dir)
+    if (!statSync(path).isDirectory()) {
+      mkdirSync(root, { recursive: true })
+      unpacked = mkdtempSync(join(root, 'load-'))
+      dir = join(unpacked, 'archive')
+      await applyLayer(fileSource(path), dir)
+    }
+    if (lstatSync(join(dir, 'manifest.json'), { throwIfNoEntry: false })) return await loadDockerArchive(root, dir)
+    if (lstatSync(join(dir, 'index.json'), { throwIfNoEntry: false })) return await loadOciLayout(root, dir)
     throw new Error(`${path} is neither an OCI image layout (index.json) nor a docker save archive (manifest.json)`)
   } finally {
     if (unpacked) rmSync(unpacked, { recursive: true, force: true })

@@ -12,7 +12,7 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, parseDigest, readBlob, writeBlob, type Source } from './cas.ts'
@@ -20,7 +20,7 @@ import { NoSuchImageError, parseImageConfig, readTags, setTag, storePaths, withT
 import { chainId, chainIds } from './ids.ts'
 import { applyLayer } from './unpack.ts'
 
-export { DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
+export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
 
 // ---------- the layer store ----------
 
@@ -136,6 +136,21 @@ export function imageLayers(root: string, id: string): LayerRecord[] {
   return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
 }
 
+/**
+ * Delete those of `layers` that no image in the store uses any more, top first: what a load
+ * that failed half way added, or the layers of an image removed with `rmi -f` once its last
+ * container has gone. Returns the chain IDs deleted.
+ */
+export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
+  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
+  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
+  for (const layer of gone) {
+    removeLayer(storePaths(root).graph, layer.cacheId)
+    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
+  }
+  return gone.map((l) => l.chainId)
+}
+
 // #region addImage
 /**
  * Record an image whose layers are all in the layer store: its config goes into the image
@@ -176,15 +191,23 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
 // #region removeImage
 /**
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
- * then every one of its layers, top down, that no other image still uses.
+ * then every one of its layers, top down, that no other image still uses. An image a running
+ * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
+ * remove repository reference "REF" (must force) - container ID is using its referenced image
+ * ID", and nothing is untagged. With `force` it is deleted, but its layers stay while the
+ * container runs on them.
  */
-export function removeImage(root: string, ref: string): RemoveReport[] {
+export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
   // TODO(06): docker rmi.
   //   1. A tag removes that tag only; an ID removes every tag of the image. Report each untag.
   //   2. The image itself goes only when no tag names it any more; report it.
   //   3. Then its layers, top first, each only when no remaining image uses it. Which ID says
   //      "the same layer" across two images? Read what you need from the image's config before
   //      you delete it. Report each deleted layer by its chain ID.
+  //   4. Before any of that: is a running container using this image? Deleting its layers pulls
+  //      the files from under its overlay. Refuse as dockerd does (the doc comment gives the
+  //      words), untagging nothing; with `force`, which part may go now and which must wait for
+  //      the container to end? (This module re-exports what tells you who uses an image.)
   //   Where: `docker rmi`'s output; moby's daemon/images/image_delete.go, and layer_store.go's
   //   Release, which counts references instead of searching.
   throw new NotImplementedError('06-images', 'removeImage')

@@ -90,24 +90,30 @@ export type HelperFor = () => Helper
  * Write one ordinary tar entry at `path` (already resolved inside the layer), replacing what
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
- * resolveInside() refuses), a hard link to an earlier entry of this layer, or a device.
- * Owner, mode and mtime come from the header. A hard link to a target that escapes or is not
- * there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
+ * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
+ * fifo. Owner, mode and mtime come from the header. A hard link to a target that escapes or is
+ * not there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
+ * The layer's root itself ("." or "./") may only be a directory: as a symlink it would send
+ * every later entry to wherever it points. Any other entry type is refused, never dropped
+ * without a word.
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
   // TODO(06): write one ordinary entry at a path that is already resolved.
-  //   1. An entry replaces whatever an earlier entry left at `path` (except a directory over a
+  //   1. `path` may be the layer's root itself (an entry named ".", "./" or ""). What may the
+  //      root be, and what would a symlink there do to every later entry?
+  //   2. An entry replaces whatever an earlier entry left at `path` (except a directory over a
   //      directory, which keeps its contents), and must never write through it: picture a symlink
   //      left at `path` that points at the host's /etc/passwd. How do you create a file so that the
   //      open fails, rather than follows, when anything is already there?
-  //   2. The types that matter: directory; file (stream `content`, do not buffer a whole layer);
+  //   3. The types that matter: directory; file (stream `content`, do not buffer a whole layer);
   //      symlink (store the target as it is: it is harmless until something writes through it);
-  //      character and block devices (only root makes them: ask `helper()`); hard link. Any other
-  //      type carries nothing an image needs.
-  //   3. A hard link's target is another entry of this same layer, named like any entry: resolve
+  //      character and block devices and fifos (only root makes them: ask `helper()`); hard link.
+  //      Any other type is an UnsafeLayerError naming the entry: dropping it silently would run
+  //      something other than the image its author tested.
+  //   4. A hard link's target is another entry of this same layer, named like any entry: resolve
   //      it the same way. A target that escapes or is not there is an UnsafeLayerError naming the
   //      link entry (header.name) and its target. A hard link shares its target's owner and mode.
-  //   4. Then owner, mode and mtime from the header, never through a symlink (a symlink has no
+  //   5. Then owner, mode and mtime from the header, never through a symlink (a symlink has no
   //      mode of its own on Linux). Mind the order: chown(2) clears the setuid bit.
   //   Where: moby's pkg/archive/archive.go (createTarFile); containerd's archive/tar.go.
   throw new NotImplementedError('06-images', 'writeEntry')

@@ -52,12 +52,13 @@ export async function openSession(ref: Reference): Promise<Session> {
 
 // #region fetchManifest
 /**
- * GET the manifest `reference` (a tag or a digest). The Accept header lists every type this
- * pull can use: a registry only serves an OCI manifest or index to a client that says it
- * accepts one, and converts a Docker manifest to the old schema 1 for a client that says
- * nothing. The bytes are checked against the digest: the one asked for, or else the
- * Docker-Content-Digest the registry answers with. The answer's Content-Type, without its
- * parameters, says what the manifest is; only an answer without one is read by the body's own
+ * GET the manifest `reference` (a tag or a digest). The Accept header lists every type this pull
+ * can use: a registry only serves an OCI manifest or index to a client that says it accepts one,
+ * and converts a Docker manifest to the old schema 1 for a client that says nothing. The body is
+ * read up to MAX_MANIFEST_SIZE and no further, whatever Content-Length says; a refusal names the
+ * manifest and the limit in bytes. The bytes are checked against the digest: the one asked for,
+ * or else the Docker-Content-Digest the registry answers with. The answer's Content-Type, without
+ * its parameters, says what the manifest is; only an answer without one is read by the body's own
  * "mediaType". A type this pull cannot use (Docker schema 1, and application/json, which
  * distribution reads as schema 1) is an Error naming that type.
  */
@@ -67,8 +68,10 @@ export async function fetchManifest(session: Session, reference: string): Promis
   //   1. What must your request say for the registry to serve each of the four kinds this pull reads?
   //      The chapter shows what distribution does when you leave some out.
   //   2. An error answer becomes registryError()'s RegistryError, so that the caller can tell a 404 from a 401.
-  //   3. The manifest is read whole into memory: refuse one that declares more than MAX_MANIFEST_SIZE
-  //      before you read it.
+  //   3. The manifest is read whole into memory, so it must be bounded by MAX_MANIFEST_SIZE. Which
+  //      part of the answer says how big it is, and can you believe it? (A chunked answer declares
+  //      nothing.) Refuse early what declares too much, and stop reading what turns out too big;
+  //      the error names the manifest and the limit. lib/registry.ts has the plumbing for reading.
   //   4. Which digest must the bytes have, when you asked by digest, and when by tag? A difference is a
   //      DigestMismatchError(expected, actual).
   //   5. What is it? The doc comment says which of the two claims decides, and when the other may speak;

@@ -30,7 +30,9 @@ export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, wh
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
  * `dir`, verified against the digest as it streams (writeBlob does the hashing), and against
- * the descriptor's size. `onData` sees every chunk, for progress; `signal` aborts the download.
+ * the descriptor's size, which is required: without it nothing would bound what the registry
+ * sends, so a descriptor without a valid size is refused before any request, with an Error
+ * whose message says "no valid size". `onData` sees every chunk, for progress; `signal` aborts the download.
  */
 export async function downloadBlob(
   session: Session,
@@ -41,6 +43,8 @@ export async function downloadBlob(
 ): Promise<void> {
   // TODO(07): stream one blob into the store, verified (the chapter's "Downloading, verified while streaming").
   //   1. The digest becomes part of a URL and of a file name: check it before it is either (chapter 06).
+  //      The size is the registry's word too, and the only thing that bounds the body: what makes
+  //      a size usable, and what do you do before any request when it is not?
   //   2. A failed answer is registryError()'s error, naming the blob.
   //   3. The body is never held in memory: it flows through the size check into chapter 06's writeBlob,
   //      which hashes it on the way and stores nothing under a digest it does not match. (Node's

@@ -64,7 +64,10 @@ async function manifestFor(session: Session, ref: Reference, reference: string):
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
- * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
+ * An index's entry is fetched by its digest only (never by a "digest" that is really a tag)
+ * and must have the size the index gives: a refusal says the entry's digest is "not a sha256
+ * digest", or that the manifest "is N bytes, but the index gives M". Every manifest fetched is kept in the blob store at
+ * `blobs`. Returns the first one fetched
  * (its digest is the one `docker pull` reports) and the parsed image manifest.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
@@ -73,6 +76,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   //   1. Fetch what the reference names, through manifestFor() above: it turns a 401 or a 404 into
   //      Docker's messages.
   //   2. An index or a manifest list is not an image yet: this platform's entry names the manifest to fetch next.
+  //      That entry comes from the registry too: a "digest" of `latest` would turn a pull by digest
+  //      into a pull by tag. What must the entry's digest be before it goes into a URL, and what
+  //      must the manifest you get back agree with besides its digest?
   //   3. Keep every manifest you fetch in the blob store; `top` is the first one, whose digest the pull reports.
   //   4. What you end with must be an image manifest; anything else is an Error naming its type.
   throw new NotImplementedError('07-registry', 'resolveManifest')

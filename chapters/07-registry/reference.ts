@@ -27,16 +27,8 @@ export const LEGACY_DEFAULT_DOMAIN = 'index.docker.io'
 /** Where the Hub's official images live: "busybox" is "library/busybox". */
 export const OFFICIAL_REPO_PREFIX = 'library/'
 export const DEFAULT_TAG = 'latest'
-/** The longest repository name distribution accepts, counted on the normalised name: "docker.io/library/busybox" is 25. */
-export const NAME_TOTAL_LENGTH_MAX = 255
-
-/** The grammar's pieces as regular expressions, anchored, from distribution's regexp.go. */
-export const GRAMMAR = {
-  domain: /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/,
-  pathComponent: /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$/,
-  tag: /^[\w][\w.-]{0,127}$/,
-  digest: /^sha256:[a-f0-9]{64}$/,
-}
+export { GRAMMAR, NAME_TOTAL_LENGTH_MAX } from '../../lib/names.ts'
+import { GRAMMAR, NAME_TOTAL_LENGTH_MAX } from '../../lib/names.ts' // for your parseReference
 
 /** A normalised reference. `tag` is set unless only a digest was given. */
 export interface Reference {

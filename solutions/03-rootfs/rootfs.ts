@@ -10,6 +10,7 @@ import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
+import { resolveInRoot } from '../../lib/paths.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
 
 /** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
@@ -30,13 +31,18 @@ export async function mkdirAll(helper: Helper, path: string): Promise<void> {
 }
 
 // #region parseVolume
-/** `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. */
+/**
+ * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. A container path
+ * with a ".." component is refused, as Docker refuses it: the destination is resolved inside
+ * the rootfs, and ".." only ever makes that harder to read.
+ */
 export function parseVolume(flag: string): Mount {
   const [source, destination, mode, ...rest] = flag.split(':')
   if (!source || !destination || rest.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
     throw new ContainerError(`invalid volume "${flag}": expected /host/path:/container/path[:ro]`, 125)
   if (!isAbsolute(source)) throw new ContainerError(`invalid volume "${flag}": the host path must be absolute (named volumes are not supported)`, 125)
   if (!isAbsolute(destination)) throw new ContainerError(`invalid volume "${flag}": the container path must be absolute`, 125)
+  if (destination.split('/').includes('..')) throw new ContainerError(`invalid volume "${flag}": the container path may not contain ".."`, 125)
   return { destination, type: 'bind', source, options: mode === 'ro' ? ['rbind', 'ro'] : ['rbind'] }
 }
 // #endregion parseVolume
@@ -109,10 +115,14 @@ async function createFileIfMissing(helper: Helper, path: string): Promise<void> 
 /**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
  * bind mount is read-only inside the container only: its source stays writable on the host.
+ * The destination belongs to the image, which may have made it (or a directory above it) a
+ * symlink to "/etc" or "../../..": it is resolved inside the rootfs as if the rootfs were "/"
+ * (runc's securejoin, lib/paths.ts), so neither the mount point nor the mount can land on the
+ * host.
  * @throws ContainerError (125) naming a bind mount's source that does not exist.
  */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
-  const target = join(rootfs, mount.destination)
+  const target = resolveInRoot(rootfs, mount.destination, { escapes: 'scope', followLast: true })
   const { flags, data } = mountOptions(mount.options)
   const isBind = flags.includes('bind')
   if (isBind && !(mount.source && existsSync(mount.source)))

@@ -4,7 +4,7 @@
  */
 import { ContainerError } from '../../lib/errors.ts'
 import type { ImageConfig } from '../../lib/image.ts'
-import { DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
+import { checkId, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
 
 export { parseImageConfig, type ImageConfig } from '../../lib/image.ts'
 
@@ -30,7 +30,8 @@ const keyOf = (entry: string) => entry.split('=', 1)[0]!
  * "uid", "uid:gid", "name" or "name:group" to numbers, as runc does it: names are looked up in
  * the container's own /etc/passwd and /etc/group; a user without a group gets the primary
  * group from passwd (0 when passwd does not know a numeric uid), plus every group in
- * /etc/group that lists the user by name.
+ * /etc/group that lists the user by name. An ID outside 0..2^32-2 is an error, as runc makes
+ * it: "4294967296" would wrap to 0 on its way to setuid() and run the container as root.
  */
 export function resolveUser(user: string, files: UserFiles = {}): { uid: number; gid: number; additionalGids?: number[] } {
   if (user === '') return { uid: 0, gid: 0 }
@@ -39,12 +40,12 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
   const groups = (files.group ?? '').split('\n').filter(Boolean).map((l) => l.split(':'))
   const entry = passwd.find((f) => f[0] === who || (/^\d+$/.test(who) && f[2] === who))
   if (!entry && !/^\d+$/.test(who)) throw new ContainerError(`unable to find user ${who}: no matching entries in passwd file`, 125)
-  const uid = entry ? Number(entry[2]) : Number(who)
-  let gid = entry ? Number(entry[3]) : 0
+  const uid = checkId(entry ? entry[2]! : who, 'uid')
+  let gid = entry ? checkId(entry[3]!, 'gid') : 0
   if (group !== undefined) {
     const g = groups.find((f) => f[0] === group || (/^\d+$/.test(group) && f[2] === group))
     if (!g && !/^\d+$/.test(group)) throw new ContainerError(`unable to find group ${group}: no matching entries in group file`, 125)
-    gid = g ? Number(g[2]) : Number(group)
+    gid = checkId(g ? g[2]! : group, 'gid')
   }
   const name = entry?.[0]
   const additionalGids = name ? groups.filter((f) => (f[3] ?? '').split(',').includes(name)).map((f) => Number(f[2])) : []

@@ -8,13 +8,15 @@
  *
  * Either may come as a directory or packed into one tar.
  */
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs'
-import { join, sep } from 'node:path'
-import { hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
+import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileSource, hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
 import { INDEX_TYPES } from '../../lib/registry.ts'
-import { readBlob } from './cas.ts'
-import { importImage } from './store.ts'
-import { applyLayer, resolveInside, UnsafeLayerError } from './unpack.ts'
+import { checkImageNames } from '../../lib/names.ts'
+import { parseDigest, readBlob } from './cas.ts'
+import { allLayers, importImage, pruneLayers } from './store.ts'
+import { PathEscapeError, resolveInRoot } from '../../lib/paths.ts'
+import { applyLayer, UnsafeLayerError } from './unpack.ts'
 
 /** What one loaded image became. */
 export interface Loaded {
@@ -23,52 +25,96 @@ export interface Loaded {
 }
 
 /**
- * The file a `docker save` manifest names, refused unless it really is inside the archive.
- * Unlike a layer entry, it is read through its last symlink too (docker save links a layer
- * that two images share), so the check is on the path every symlink leads to.
+ * The file `name` of an archive at `dir`, refused unless it is a regular file inside it.
+ * Symlinks inside the archive are followed only with `followLinks` (docker save links a layer
+ * that two images share); manifest.json, index.json and blobs are never read through one, so
+ * an archive cannot make the load read the host's files.
  */
-export function archiveFile(dir: string, name: string): string {
-  const path = realpathSync(resolveInside(dir, name))
-  if (!path.startsWith(realpathSync(dir) + sep)) throw new UnsafeLayerError(`refusing "${name}": it leads outside the archive`)
+export function archiveFile(dir: string, name: string, followLinks = true): string {
+  if (typeof name !== 'string') throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: not a file name`)
+  let path: string
+  try {
+    path = resolveInRoot(dir, name, { escapes: 'refuse', followLast: followLinks, where: 'the archive' })
+  } catch (error) {
+    throw error instanceof PathEscapeError ? new UnsafeLayerError(error.message) : error
+  }
+  const stat = lstatSync(path, { throwIfNoEntry: false })
+  if (!stat?.isFile())
+    throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: ${stat?.isSymbolicLink() ? 'a symlink' : stat ? 'not a regular file' : 'no such file'} in the archive`)
   return path
 }
 
-// #region loadOciLayout
-/** Load every image an OCI layout's index.json lists (for an index, this machine's platform). */
-export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]> {
-  const blobs = join(dir, 'blobs')
+/** The JSON file `name` of the archive; a parse error never quotes the content. */
+export function archiveJson(dir: string, name: string): unknown {
+  try {
+    return JSON.parse(readFileSync(archiveFile(dir, name, false), 'utf8'))
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new Error(`${name} in the archive is not valid JSON`)
+    throw error
+  }
+}
+
+/**
+ * Import images one by one; when one fails, remove the layers it had added that no image
+ * uses, so a refused archive leaves nothing in the store.
+ */
+async function importAll(root: string, images: { tags: string[]; load: () => Promise<string> }[]): Promise<Loaded[]> {
+  const before = new Set(allLayers(root).map((l) => l.chainId))
   const loaded: Loaded[] = []
-  const visit = async (descriptor: IndexEntry, tags: string[]): Promise<void> => {
-    const body = readBlob(blobs, descriptor.digest)
+  try {
+    for (const { tags, load } of images) loaded.push({ id: await load(), tags })
+    return loaded
+  } catch (error) {
+    pruneLayers(root, allLayers(root).filter((l) => !before.has(l.chainId)))
+    throw error
+  }
+}
+
+// #region loadOciLayout
+/**
+ * Load every image an OCI layout's index.json lists (for an index, this machine's platform).
+ * Every name is checked before anything is stored, and every blob is read from blobs/ itself,
+ * never through a symlink.
+ */
+export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]> {
+  const blob = (digest: string) => {
+    archiveFile(dir, `blobs/sha256/${parseDigest(digest)}`, false)
+    return readBlob(join(dir, 'blobs'), digest)
+  }
+  const image = async (descriptor: IndexEntry, tags: string[]): Promise<string> => {
+    const body = blob(descriptor.digest)
     if (INDEX_TYPES.includes(descriptor.mediaType)) {
       const index = JSON.parse(body.toString('utf8')) as { manifests: IndexEntry[] }
       const pick = index.manifests.find((m) => !m.platform || (m.platform.os === 'linux' && m.platform.architecture === hostArch()))
       if (!pick) throw new Error(`${descriptor.digest} has no image for linux/${hostArch()}`)
-      return visit(pick, tags)
+      return image(pick, tags)
     }
     const manifest = JSON.parse(body.toString('utf8')) as { config: IndexEntry; layers: IndexEntry[] }
-    const config = readBlob(blobs, manifest.config.digest)
-    const id = await importImage(root, config, (i) => readBlob(blobs, manifest.layers[i]!.digest), tags)
-    loaded.push({ id, tags })
+    return importImage(root, blob(manifest.config.digest), (i) => blob(manifest.layers[i]!.digest), tags)
   }
-  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: IndexEntry[] }
-  for (const descriptor of index.manifests) await visit(descriptor, nameOf(descriptor))
-  return loaded
+  const index = archiveJson(dir, 'index.json') as { manifests?: IndexEntry[] }
+  if (!Array.isArray(index?.manifests)) throw new Error('index.json in the archive lists no manifests')
+  return importAll(root, index.manifests.map((descriptor) => {
+    const tags = nameOf(descriptor)
+    return { tags, load: () => image(descriptor, tags) }
+  }))
 }
 // #endregion loadOciLayout
 
 // #region loadDockerArchive
-/** Load every image a `docker save` folder's manifest.json lists, with its RepoTags. */
+/**
+ * Load every image a `docker save` folder's manifest.json lists, with its RepoTags. Every name
+ * and every path is checked before anything is stored.
+ */
 export async function loadDockerArchive(root: string, dir: string): Promise<Loaded[]> {
-  const entries = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[]
-  const loaded: Loaded[] = []
-  for (const entry of entries) {
+  const entries = archiveJson(dir, 'manifest.json') as { Config: string; RepoTags?: unknown; Layers: string[] }[]
+  if (!Array.isArray(entries)) throw new Error('manifest.json in the archive is not a list of images')
+  return importAll(root, entries.map((entry) => {
+    const tags = checkImageNames(entry.RepoTags, 'manifest.json')
     const config = readFileSync(archiveFile(dir, entry.Config))
-    const tags = entry.RepoTags ?? []
-    const id = await importImage(root, config, (i) => createReadStream(archiveFile(dir, entry.Layers[i]!)), tags)
-    loaded.push({ id, tags })
-  }
-  return loaded
+    const layers = (Array.isArray(entry.Layers) ? entry.Layers : []).map((layer) => archiveFile(dir, layer))
+    return { tags, load: () => importImage(root, config, (i) => createReadStream(layers[i]!), tags) }
+  }))
 }
 // #endregion loadDockerArchive
 
@@ -77,15 +123,15 @@ export async function loadDockerArchive(root: string, dir: string): Promise<Load
 export async function loadImages(root: string, path: string): Promise<Loaded[]> {
   let dir = path
   let unpacked: string | undefined
-  if (!statSync(path).isDirectory()) {
-    mkdirSync(root, { recursive: true })
-    unpacked = mkdtempSync(join(root, 'load-'))
-    dir = join(unpacked, 'archive')
-    await applyLayer(createReadStream(path), dir)
-  }
   try {
-    if (existsSync(join(dir, 'manifest.json'))) return await loadDockerArchive(root, dir)
-    if (existsSync(join(dir, 'index.json'))) return await loadOciLayout(root, dir)
+    if (!statSync(path).isDirectory()) {
+      mkdirSync(root, { recursive: true })
+      unpacked = mkdtempSync(join(root, 'load-'))
+      dir = join(unpacked, 'archive')
+      await applyLayer(fileSource(path), dir)
+    }
+    if (lstatSync(join(dir, 'manifest.json'), { throwIfNoEntry: false })) return await loadDockerArchive(root, dir)
+    if (lstatSync(join(dir, 'index.json'), { throwIfNoEntry: false })) return await loadOciLayout(root, dir)
     throw new Error(`${path} is neither an OCI image layout (index.json) nor a docker save archive (manifest.json)`)
   } finally {
     if (unpacked) rmSync(unpacked, { recursive: true, force: true })

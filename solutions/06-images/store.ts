@@ -14,11 +14,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, parseDigest, readBlob, writeBlob, type Source } from './cas.ts'
-import { NoSuchImageError, parseImageConfig, readTags, setTag, storePaths, withTag, type ImageConfig, type LayerRecord } from '../../lib/image.ts'
-import { chainId, chainIds } from './ids.ts'
+import { containersUsing, NoSuchImageError, parseImageConfig, readTags, setTag, storePaths, withTag, type ImageConfig, type LayerRecord } from '../../lib/image.ts'
+import { chainId, chainIds, shortId } from './ids.ts'
 import { applyLayer } from './unpack.ts'
 
-export { DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
+export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
 
 // ---------- the layer store ----------
 
@@ -149,6 +149,21 @@ export function imageLayers(root: string, id: string): LayerRecord[] {
   return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
 }
 
+/**
+ * Delete those of `layers` that no image in the store uses any more, top first: what a load
+ * that failed half way added, or the layers of an image removed with `rmi -f` once its last
+ * container has gone. Returns the chain IDs deleted.
+ */
+export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
+  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
+  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
+  for (const layer of gone) {
+    removeLayer(storePaths(root).graph, layer.cacheId)
+    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
+  }
+  return gone.map((l) => l.chainId)
+}
+
 // #region addImage
 /**
  * Record an image whose layers are all in the layer store: its config goes into the image
@@ -189,11 +204,18 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
 // #region removeImage
 /**
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
- * then every one of its layers, top down, that no other image still uses.
+ * then every one of its layers, top down, that no other image still uses. An image a running
+ * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
+ * remove repository reference "REF" (must force) - container ID is using its referenced image
+ * ID", and nothing is untagged. With `force` it is deleted, but its layers stay while the
+ * container runs on them.
  */
-export function removeImage(root: string, ref: string): RemoveReport[] {
+export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
   const id = resolveImage(root, ref)
   const named = tagsOf(root, id).includes(withTag(ref)) ? [withTag(ref)] : tagsOf(root, id)
+  const users = containersUsing(root, id)
+  if (users.length > 0 && named.length === tagsOf(root, id).length && !force)
+    throw new Error(`conflict: unable to remove repository reference ${JSON.stringify(ref)} (must force) - container ${users[0]!.slice(0, 12)} is using its referenced image ${shortId(id)}`)
   const report: RemoveReport[] = []
   for (const tag of named) {
     untagImage(root, tag)
@@ -204,6 +226,7 @@ export function removeImage(root: string, ref: string): RemoveReport[] {
   rmSync(blobPath(storePaths(root).imagedb, id))
   report.push({ Deleted: id })
   const inUse = new Set(allImageIds(root).flatMap((other) => chainIds(imageConfig(root, other).rootfs.diff_ids)))
+  if (users.length > 0) return report // a running container's overlay still stacks them
   for (const layer of layers.reverse()) {
     if (inUse.has(layer.chainId)) continue
     removeLayer(storePaths(root).graph, layer.cacheId)

@@ -101,11 +101,16 @@ export type HelperFor = () => Helper
  * Write one ordinary tar entry at `path` (already resolved inside the layer), replacing what
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
- * resolveInside() refuses), a hard link to an earlier entry of this layer, or a device.
- * Owner, mode and mtime come from the header. A hard link to a target that escapes or is not
- * there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
+ * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
+ * fifo. Owner, mode and mtime come from the header. A hard link to a target that escapes or is
+ * not there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
+ * The layer's root itself ("." or "./") may only be a directory: as a symlink it would send
+ * every later entry to wherever it points. Any other entry type is refused, never dropped
+ * without a word.
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
+  if (path === root && header.type !== 'directory')
+    throw new UnsafeLayerError(`refusing ${JSON.stringify(header.name)}: the layer's root must be a directory, not a ${header.type ?? 'entry of unknown type'}`)
   mkdirSync(dirname(path), { recursive: true })
   const existing = lstatSync(path, { throwIfNoEntry: false })
   if (existing && !(existing.isDirectory() && header.type === 'directory')) rmSync(path, { recursive: true, force: true })
@@ -136,8 +141,11 @@ export async function writeEntry(root: string, path: string, header: Header, con
     case 'block-device':
       await helper().mknod(path, header.type === 'character-device' ? 'c' : 'b', header.mode, header.devmajor, header.devminor)
       break
+    case 'fifo':
+      await helper().mknod(path, 'p', header.mode, 0, 0)
+      break
     default:
-      return // a fifo carries nothing a container image needs
+      throw new UnsafeLayerError(`refusing ${JSON.stringify(header.name)}: unknown entry type${header.type ? ` "${header.type}"` : ''}`)
   }
   lchownSync(path, header.uid, header.gid)
   if (header.type === 'symlink') return

@@ -7,7 +7,7 @@
  *   GET /v2/<name>/blobs/<digest>         a config or a layer
  */
 import { createHash } from 'node:crypto'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_MANIFEST_SIZE, DOCKER_HUB_ENDPOINT, MEDIA_TYPES, RegistryError, registryError, request, type FetchedManifest, type Session } from '../../lib/registry.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_MANIFEST_SIZE, DOCKER_HUB_ENDPOINT, MEDIA_TYPES, RegistryError, readBounded, registryError, request, type FetchedManifest, type Session } from '../../lib/registry.ts'
 import { DigestMismatchError } from '#ch/06-images/cas.ts'
 import { fetchToken, parseChallenge, pullScope } from './auth.ts'
 import { DEFAULT_DOMAIN, type Reference } from './reference.ts'
@@ -47,14 +47,15 @@ export async function openSession(ref: Reference): Promise<Session> {
 
 // #region fetchManifest
 /**
- * GET the manifest `reference` (a tag or a digest). The Accept header lists every type this
- * pull can use: a registry only serves an OCI manifest or index to a client that says it
- * accepts one, and converts a Docker manifest to the old schema 1 for a client that says
- * nothing. The bytes are checked against the digest: the one asked for, or else the
- * Docker-Content-Digest the registry answers with. The answer's Content-Type, without its
- * parameters, says what the manifest is; only an answer without one is read by the body's own
- * "mediaType". A type this pull cannot use (Docker schema 1, and application/json, which
- * distribution reads as schema 1) is an Error naming that type.
+ * GET the manifest `reference` (a tag or a digest). The Accept header lists every type this pull
+ * can use: a registry only serves an OCI manifest or index to a client that says it accepts one,
+ * and converts a Docker manifest to the old schema 1 for a client that says nothing. The body is
+ * read up to MAX_MANIFEST_SIZE and no further, whatever Content-Length says. The bytes are
+ * checked against the digest: the one asked for, or else the Docker-Content-Digest the registry
+ * answers with. The answer's Content-Type, without its parameters, says what the manifest is;
+ * only an answer without one is read by the body's own "mediaType". A type this pull cannot use
+ * (Docker schema 1, and application/json, which distribution reads as schema 1) is an Error
+ * naming that type.
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
   const response = await request(session, `/v2/${session.repository}/manifests/${reference}`, {
@@ -66,7 +67,8 @@ export async function fetchManifest(session: Session, reference: string): Promis
     await response.body?.cancel()
     throw new Error(`manifest ${reference} is ${length} bytes, more than the ${MAX_MANIFEST_SIZE} a manifest may have`)
   }
-  const body = Buffer.from(await response.arrayBuffer())
+  // Content-Length is only what the registry says: a chunked answer has none
+  const body = await readBounded(response, MAX_MANIFEST_SIZE, `manifest ${reference}`)
   const actual = `sha256:${createHash('sha256').update(body).digest('hex')}`
   const expected = reference.startsWith('sha256:') ? reference : (response.headers.get('docker-content-digest') ?? actual)
   if (actual !== expected) throw new DigestMismatchError(expected, actual)

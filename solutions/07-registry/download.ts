@@ -28,7 +28,8 @@ export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, wh
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
  * `dir`, verified against the digest as it streams (writeBlob does the hashing), and against
- * the descriptor's size. `onData` sees every chunk, for progress; `signal` aborts the download.
+ * the descriptor's size, which is required: without it nothing would bound what the registry
+ * sends. `onData` sees every chunk, for progress; `signal` aborts the download.
  */
 export async function downloadBlob(
   session: Session,
@@ -39,6 +40,8 @@ export async function downloadBlob(
 ): Promise<void> {
   parseDigest(descriptor.digest)
   const what = `blob ${descriptor.digest}`
+  if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0)
+    throw new Error(`${what}: the manifest gives it no valid size (${JSON.stringify(descriptor.size)}), so its download could not be bounded`)
   const response = await request(session, `/v2/${session.repository}/blobs/${descriptor.digest}`, { signal })
   if (!response.ok || !response.body) throw await registryError(response, what)
   // Node's web streams are async iterables; the DOM typings do not say so

@@ -15,10 +15,10 @@ import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDi
 import { IMAGE_TYPES, INDEX_TYPES, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
-import { hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
+import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
 import { shortDigest, type ProgressSink } from '../../lib/jsonmessage.ts'
 import { progressCounter, statusMessage } from './progress.ts'
-import { familiarName, parseReference, type Reference } from './reference.ts'
+import { familiarName, GRAMMAR, parseReference, type Reference } from './reference.ts'
 
 /** dockerd's default --max-concurrent-downloads. */
 export const MAX_CONCURRENT_DOWNLOADS = 3
@@ -61,7 +61,9 @@ async function manifestFor(session: Session, ref: Reference, reference: string):
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
- * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
+ * An index's entry is fetched by its digest only (never by a "digest" that is really a tag)
+ * and must have the size the index gives. Every manifest fetched is kept in the blob store at
+ * `blobs`. Returns the first one fetched
  * (its digest is the one `docker pull` reports) and the parsed image manifest.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
@@ -70,7 +72,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   let fetched = top
   if (INDEX_TYPES.includes(top.mediaType)) {
     const entry = selectManifest(JSON.parse(top.body.toString('utf8')) as ImageIndex, platform)
+    if (!GRAMMAR.digest.test(entry.digest)) throw new Error(`${familiarName(ref)}: the index's entry for ${formatPlatform(platform)} has digest ${JSON.stringify(entry.digest)}, not a sha256 digest`)
     fetched = await manifestFor(session, ref, entry.digest)
+    if (fetched.body.length !== entry.size) throw new Error(`${familiarName(ref)}: manifest ${entry.digest} is ${fetched.body.length} bytes, but the index gives ${entry.size}`)
     await writeBlob(blobs, fetched.body, fetched.digest)
   }
   if (!IMAGE_TYPES.includes(fetched.mediaType))

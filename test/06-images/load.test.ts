@@ -123,5 +123,5 @@ describeKernel('minidocker load, then run', () => {
     const rmi = await minidocker(root, ['rmi', 'probe-app:1'])
     expect(rmi.stdout).toContain(`Deleted: ${image.id}`)
     expect(allLayers(root), 'rmi of the only image removes its layers').toEqual([])
-  })
+  }, 90_000) // seven minidocker commands, each a fresh node
 })

@@ -15,13 +15,23 @@ import { PROBE_PATH } from '../../native/helper.ts'
 
 export interface Entry {
   name: string
-  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device'
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'
   content?: string | Buffer
   mode?: number
   linkname?: string
 }
 
 export { sha256 }
+
+/** Tar `tar` with the typeflag of the header at byte `offset` set to `flag`, its checksum redone. */
+export function withTypeflag(tar: Buffer, offset: number, flag: string): Buffer {
+  const out = Buffer.from(tar)
+  out[offset + 156] = flag.charCodeAt(0)
+  out.fill(0x20, offset + 148, offset + 156)
+  const sum = out.subarray(offset, offset + 512).reduce((a, b) => a + b, 0)
+  out.write(`${sum.toString(8).padStart(6, '0')}\0 `, offset + 148, 'latin1')
+  return out
+}
 
 /** A tar of `entries`, in order, with the two zero blocks at the end unless `trailer` is false. */
 export async function tarOf(entries: Entry[], { trailer = true } = {}): Promise<Buffer> {
@@ -181,13 +191,14 @@ export interface MinidockerRun {
 }
 
 /**
- * Run the `minidocker` command with the store at `root`. It resolves chapters the way this
- * test run does (the WORKBOOK_* variables are inherited). A chapter step that is not written
- * yet fails the test with that NotImplementedError, as a direct call would.
+ * Run the `minidocker` command with the store at `root` and `env` added to the environment. It
+ * resolves chapters the way this test run does (the WORKBOOK_* variables are inherited). A
+ * chapter step that is not written yet fails the test with that NotImplementedError, as a
+ * direct call would.
  */
-export async function minidocker(root: string, args: string[]): Promise<MinidockerRun> {
+export async function minidocker(root: string, args: string[], env: Record<string, string> = {}): Promise<MinidockerRun> {
   const bin = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
-  const result = await execa(process.execPath, [bin, ...args], { env: { MINIDOCKER_ROOT: root }, reject: false, stdin: 'ignore' })
+  const result = await execa(process.execPath, [bin, ...args], { env: { MINIDOCKER_ROOT: root, ...env }, reject: false, stdin: 'ignore' })
   const missing = /(\w+)\(\) is not written yet: follow the TODO in it, in chapters\/([\w-]+)\//.exec(result.stderr)
   if (missing) throw new NotImplementedError(missing[2]!, missing[1]!)
   return { code: result.exitCode ?? 128 + 9, stdout: result.stdout, stderr: result.stderr }

@@ -1,0 +1,63 @@
+/**
+ * Volume destinations belong to the image's file tree, which an attacker may have filled with
+ * symlinks: every mount point is resolved inside the rootfs as if it were "/", and nothing is
+ * ever created outside it.
+ */
+import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
+import { DEFAULT_MOUNTS, parseVolume, setupRootfs } from '#ch/03-rootfs/rootfs.ts'
+import { ContainerError } from '../../lib/errors.ts'
+import type { Spec } from '../../lib/oci.ts'
+import { probeSpec, runCaptured } from '../support/container.ts'
+import { caught } from '../support/errors.ts'
+import { tempDir } from '../support/files.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { probeLines } from '../support/probe.ts'
+import { tempRootfs } from '../support/rootfs.ts'
+
+describe('parseVolume and ".."', () => {
+  for (const flag of ['/src:/a/../../x', '/src:/..', '/src:/etc/..:ro', '/src:/a/../b']) {
+    it(`refuses -v ${flag}, as Docker does`, async () => {
+      const error = await caught(() => parseVolume(flag))
+      expect(error, `-v ${flag}: a container path with ".." must be a ContainerError`).toBeInstanceOf(ContainerError)
+      expect(error.message, 'name the flag and the reason').toMatch(/\.\./)
+      expect(error.message).toContain(flag)
+    })
+  }
+
+  it('still takes names that merely contain dots', () => {
+    expect(parseVolume('/src:/a..b/.x').destination).toBe('/a..b/.x')
+  })
+})
+
+describeKernel('volume destinations through the image\'s symlinks', () => {
+  it('are resolved inside the rootfs, never on the host', async () => {
+    const rootfs = tempRootfs()
+    const canary = tempDir() // host folders the image's symlinks aim at, as they would at /etc
+    for (const dir of ['a', 'r', 't']) mkdirSync(join(canary, dir))
+    const host = tempDir()
+    writeFileSync(join(host, 'in.txt'), 'volume\n')
+    const depth = '../'.repeat(rootfs.split('/').length + 2)
+    symlinkSync(`${canary}/a`, join(rootfs, 'abs')) // an absolute target
+    symlinkSync(`${depth}${canary.slice(1)}/r`, join(rootfs, 'rel')) // a relative one that climbs out
+    mkdirSync(join(rootfs, 'srv'))
+    symlinkSync(`${canary}/t`, join(rootfs, 'srv', 'top')) // a parent of the destination
+    const spec: Spec = probeSpec(['cat:/abs/in.txt', 'cat:/rel/in.txt', 'cat:/srv/top/deep/in.txt'], ['pid', 'ipc', 'uts', 'mount'], '/bin/probe')
+    spec.root = { path: rootfs }
+    spec.mounts = [...DEFAULT_MOUNTS, ...['/abs', '/rel', '/srv/top/deep'].map((d) => parseVolume(`${host}:${d}:ro`))]
+    const run = await runCaptured(spec, async (h) => {
+      await enterNamespaces(h, spec)
+      await setupRootfs(h, spec)
+    }).catch((error: Error) => error)
+    for (const dir of ['a', 'r', 't'])
+      expect(readdirSync(join(canary, dir)), 'a mount point was created on the host through the image\'s symlink: resolve the destination inside the rootfs (lib/paths.ts)').toEqual([])
+    if (run instanceof Error) throw new Error(`the container did not start: ${run.message}; was the mount point resolved inside the rootfs?`)
+    const { code, stdout, stderr } = run
+    expect(code, stderr).toBe(0)
+    expect(probeLines(stdout).map((l) => l.cat), 'inside, each volume is where the symlink leads when / is the rootfs').toEqual(['volume\n', 'volume\n', 'volume\n'])
+    for (const made of ['a', 'r', 't/deep'])
+      expect(lstatSync(join(rootfs, canary.slice(1), made)).isDirectory(), `the mount point ${made} must be made inside the rootfs, where the symlink leads from its /`).toBe(true)
+  })
+})
