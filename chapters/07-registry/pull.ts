@@ -109,7 +109,8 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //   daemon/internal/distribution/pull_v2.go and its xfer/download.go).
   //   1. Reference, session, manifest; "Pulling from" goes out before anything is fetched.
   //   2. An image pushed without an index cannot be chosen by platform: when options.platform was
-  //      given, its config must be for it.
+  //      given, its config must be for it, or the pull fails saying the image is "not the
+  //      OS/ARCH asked for".
   //   3. The store may have the image already (what is an image ID made of?): then it only needs its
   //      tag, the "Digest:" line and "Image is up to date", and nothing is downloaded.
   //   4. Otherwise the config downloads together with the layers. Which layers the store has you
