@@ -23,3 +23,8 @@ export class ContainerError extends Error {
     super(message)
   }
 }
+
+/** A tar entry or archive path that would reach outside the layer or archive, or cannot be applied at all. */
+export class UnsafeLayerError extends Error {
+  override name = 'UnsafeLayerError'
+}

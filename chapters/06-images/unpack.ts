@@ -8,17 +8,15 @@
  *
  * Check your work with `npx workbook check 6`.
  */
-import { NotImplementedError } from '../../lib/errors.ts'
+import { NotImplementedError, UnsafeLayerError } from '../../lib/errors.ts'
 import tar, { type Header } from 'tar-stream'
 import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
 import { layerTar } from '../../lib/image.ts'
 import { Helper } from '../../native/helper.ts'
 import type { Source } from './cas.ts'
 
-/** A tar entry that would write outside the layer, or cannot be applied at all. */
-export class UnsafeLayerError extends Error {
-  override name = 'UnsafeLayerError'
-}
+/** A tar entry that would write outside the layer, or cannot be applied at all (lib/errors.ts). */
+export { UnsafeLayerError }
 
 /** aufs's whiteout prefix, used by every layer tar: ".wh.NAME" deletes NAME. */
 export const WHITEOUT_PREFIX = '.wh.'
