@@ -16,22 +16,7 @@
 #   NPM_OFFLINE=1  npm ci --offline: every package must already be in npm's cache
 #                  (npm_config_cache=DIR points npm at another cache folder)
 # `provision.sh --packages` prints the Debian packages it installs, one a line, and exits.
-# `provision.sh --docker` installs Debian's docker.io for the chapters' "The real thing"
-# commands, and leaves it stopped and disabled: the learner starts it when wanted.
 set -euo pipefail
-
-if [ "${1:-}" = --docker ]; then
-  [ "$(id -u)" = 0 ] || { echo "provision: run me as root (sudo bash vm/provision.sh --docker)" >&2; exit 1; }
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # policy-rc.d keeps the package's scripts from starting the daemon
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-  apt-get install -y -qq --no-install-recommends docker.io >/dev/null
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true; fi
-  echo "provision: $(dockerd --version) installed, stopped: systemctl start docker (or dockerd &) to use it"
-  exit 0
-fi
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -44,6 +29,7 @@ packages=(
   docker-registry       # a real registry (distribution v2) for the registry chapter
   skopeo                # the reference image copier, for the pull benchmark
   runc crun             # the reference OCI runtimes
+  containerd docker.io  # the real stack the runtime, shim, daemon and client chapters are tested against
   time                  # GNU time: the benchmark's peak memory
   openssl               # certificates for the registry's token auth in tests
   chromium              # the book's browser test (headless)
@@ -75,7 +61,16 @@ else
   echo "provision: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Installed, never started: policy-rc.d keeps the packages' scripts from starting containerd
+  # or dockerd; the tests start their own from temp directories, on their own sockets.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v node >/dev/null; then
