@@ -27,19 +27,14 @@ export interface ContainerExit {
 
 /** Run the container described by `spec` to the end. */
 export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<ContainerExit> {
-  const limited = Object.keys(spec.linux?.resources ?? {}).length > 0
-  const cgroup = spec.linux?.cgroupsPath === undefined
-    ? undefined
-    : limited
-      ? await required(() => createCgroup(spec), 'a memory, CPU or pids limit')
-      : await optional(() => createCgroup(spec), 'running without a cgroup')
+  const { cgroup, limited } = await containerCgroup(spec)
   // Like `docker run`'s signal proxy: a signal sent to minidocker goes to the container, and
   // minidocker stays to remove the cgroup once the container has exited.
   let started: Helper | undefined
   const proxy = (signal: NodeJS.Signals) => started?.process.kill(signal)
   for (const signal of PROXIED) process.on(signal, proxy)
   try {
-    const code = await runProcess(spec.process, stdio, (helper) => prepare((started = helper), spec, cgroup, limited))
+    const code = await runProcess(spec.process, stdio, async (helper) => void await prepare((started = helper), spec, cgroup, limited))
     return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
   } finally {
     for (const signal of PROXIED) process.off(signal, proxy)
@@ -49,8 +44,32 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<Conta
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
-/** Everything between the helper's start and exec. */
-async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined, limited: boolean): Promise<void> {
+/** The container's cgroup (04), when spec.linux.cgroupsPath names one; `limited` when it sets limits. */
+export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | undefined; limited: boolean }> {
+  const { memory, cpu, pids } = spec.linux?.resources ?? {}
+  const limited = memory !== undefined || cpu !== undefined || pids !== undefined
+  const cgroup = spec.linux?.cgroupsPath === undefined
+    ? undefined
+    : limited
+      ? await required(() => createCgroup(spec), 'a memory, CPU or pids limit')
+      : await optional(() => createCgroup(spec), 'running without a cgroup')
+  return { cgroup, limited }
+}
+
+/**
+ * Everything between the helper's start and exec, for `minidocker run` and the runtime's
+ * `create` alike. `onForked` runs once the container's process exists, is in its namespaces and
+ * cgroup and has not touched its root filesystem: where runc runs the prestart and
+ * createRuntime hooks (dockerd's network set-up among them). Returns the process's host PID
+ * (undefined when chapter 02 is not done and the helper itself will exec).
+ */
+export async function prepare(
+  helper: Helper,
+  spec: Spec,
+  cgroup: Cgroup | undefined,
+  limited: boolean,
+  onForked?: (pid: number) => Promise<void>,
+): Promise<number | undefined> {
   // Without chapter 02 there is no fork: the helper itself becomes the container's process.
   let forked: number | undefined
   let entered = false
@@ -69,9 +88,11 @@ async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined, l
     else await optional(join, 'running outside its cgroup')
   }
   if (!entered) await enter()
+  if (forked !== undefined) await onForked?.(forked)
   // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
   if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
   if (spec.process.user) await switchUser(helper, spec.process.user)
+  return forked
 }
 
 /**
