@@ -3,21 +3,13 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
-import { constants } from 'node:os'
-import { join, posix } from 'node:path'
-import { execFileSync } from 'node:child_process'
-import { exitCode, searchPath } from '#ch/01-process/process.ts'
-import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
-import { removeCgroup } from '#ch/04-cgroups/cgroups.ts'
-import { containerCgroup, prepare } from '../../minidocker/container.ts'
-import { resolveInRoot } from '../../lib/paths.ts'
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { NotImplementedError } from '../../lib/errors.ts'
 import type { Spec } from '../../lib/oci.ts'
-import { EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
-import { Helper } from '../../native/helper.ts'
-import { checkContainerId, loadBundle } from './bundle.ts'
-import { runHooks } from './hooks.ts'
-import { containerStatus, loadContainer, publicState } from './state.ts'
+import { processStartTime, RuntimeError, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
+import type { Helper } from '../../native/helper.ts'
+import { containerStatus } from './state.ts'
 
 export interface CreateOptions {
   bundle: string
@@ -35,23 +27,13 @@ export interface CreateOptions {
  * found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`, `exec: "PATH": permission denied`.
  */
 export function findExecutable(pid: number, process: Spec['process']): string {
-  const [file] = process.args
-  const root = `/proc/${pid}/root`
-  for (const candidate of searchPath(file!, process.env)) {
-    const path = posix.resolve(process.cwd, candidate)
-    let mode: number
-    try {
-      const stat = statSync(resolveInRoot(root, path, { escapes: 'scope', followLast: true }))
-      if (!stat.isFile()) continue
-      mode = stat.mode
-    } catch {
-      continue
-    }
-    if (mode & 0o111) return path
-    if (file!.includes('/')) throw new RuntimeError(`exec: "${file}": permission denied`)
-  }
-  if (file!.includes('/')) throw new RuntimeError(`exec: "${file}": stat ${file}: no such file or directory`)
-  throw new RuntimeError(`exec: "${file}": executable file not found in $PATH`)
+  // TODO(09): find the program before the container parks on exec.fifo, so create can report it.
+  //   1. Chapter 01 already knows which files to try for a name; here they must be looked at
+  //      as the container sees them. Which host path shows the container's root, and why must
+  //      its symlinks be resolved inside it (lib/paths.ts) rather than by the host's kernel?
+  //   2. What makes a candidate the one: it exists, is a regular file, and can be executed.
+  //   3. The three errors in the doc comment are the words the caller will see.
+  throw new NotImplementedError('09-runtime', 'findExecutable')
 }
 // #endregion findExecutable
 
@@ -69,72 +51,23 @@ export function findExecutable(pid: number, process: Spec['process']): string {
  * A failure at any point leaves nothing: no process, cgroup or state directory.
  */
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
-  checkContainerId(id)
-  const spec = withoutCgroupMounts(loadBundle(options.bundle))
-  if (options.consoleSocket) throw new RuntimeError('--console-socket is not supported by minirunc yet')
-  if (spec.process.terminal) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket')
-  noteIgnored(spec, log)
-  mkdirSync(root, { recursive: true, mode: 0o700 })
-  const dir = join(root, id)
-  try {
-    mkdirSync(dir, { mode: 0o711 })
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new RuntimeError(`container with id exists: ${id}`)
-    throw error
-  }
-  const record: ContainerRecord = {
-    ociVersion: spec.ociVersion, id, pid: 0, bundle: options.bundle, rootfs: spec.root!.path,
-    created: new Date().toISOString(), annotations: spec.annotations ?? {}, owner: '', startTime: 0, hooks: spec.hooks,
-  }
-  let helper: Helper | undefined
-  let fifo: number | undefined
-  try {
-    // Written first, so that a create killed half-way leaves a record `delete --force` can act on.
-    saveRecord(dir, record)
-    const fifoPath = join(dir, EXEC_FIFO)
-    execFileSync('mkfifo', ['-m', '0622', fifoPath])
-    // After pivot_root the host's path is out of the process's sight: hand it an fd instead.
-    fifo = openSync(fifoPath, O_PATH)
-    const { cgroup, limited } = await containerCgroup(spec)
-    record.cgroup = cgroup
-    saveRecord(dir, record)
-    helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
-    const pid = await prepare(helper, spec, cgroup, limited, async (pid) => {
-      record.pid = pid
-      record.startTime = processStartTime(pid) ?? 0
-      saveRecord(dir, record)
-      const state = { ...publicState(dir, record), status: 'creating' as const }
-      await runHooks('prestart', spec.hooks?.prestart, state)
-      await runHooks('createRuntime', spec.hooks?.createRuntime, state)
-    })
-    if (pid === undefined) throw new RuntimeError('the runtime needs chapter 02: the container\'s process must be forked into its namespaces')
-    await mkdirAll(helper, spec.process.cwd)
-    await helper.chdir(spec.process.cwd)
-    const path = findExecutable(pid, spec.process)
-    if (detach) {
-      // The relay would collect the process's exit, which the caller's subreaper must see.
-      await helper.setParentDeathSignal(0)
-      helper.process.kill('SIGKILL')
-      await helper.exited
-    }
-    // Served after `start`, by a process no one is listening to any more: replies go nowhere.
-    const queued = [helper.waitFifo('/proc/self/fd/4'), helper.closeFds(), helper.exec(path, spec.process.args, spec.process.env)]
-    for (const request of queued) request.catch(() => {})
-    if (detach) await helper.detach()
-    if (options.pidFile) writeAtomically(options.pidFile, String(pid))
-    return helper
-  } catch (error) {
-    if (helper) {
-      helper.kill('SIGKILL')
-      await helper.exited
-      if (record.pid) await killAndWait(record, dir)
-    }
-    if (record.cgroup) await removeCgroup(record.cgroup)
-    rmSync(dir, { recursive: true, force: true })
-    throw error
-  } finally {
-    if (fifo !== undefined) closeSync(fifo)
-  }
+  // TODO(09): runc create. Read the doc comment and the chapter's "create" section first.
+  //   1. Refuse everything you can (ID, bundle, terminal without a console socket) before
+  //      anything exists (withoutCgroupMounts and noteIgnored, given below, deal with what
+  //      this runtime leaves out of config.json); from the first directory made on, a failure must remove all of it,
+  //      the container's process included.
+  //   2. The state directory: made exclusively (two creates of one ID race), with the record
+  //      written as early as there is something delete --force would need to clean.
+  //   3. exec.fifo: after pivot_root the container's process cannot see the host's path to it.
+  //      How does runc hand it over (an fd opened beforehand; /proc/self/fd)?
+  //   4. The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
+  //      prestart and createRuntime hooks run, and what does their state need (the PID)?
+  //   5. create exits while the process waits: the requests it serves after `start` must be
+  //      queued now, in order, and nothing may leak into the program (fds). The caller may
+  //      read the pid file the moment it exists (writeAtomically, given).
+  //   6. detach: whose child must the container's process be once create has exited, so that
+  //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
+  throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create
 
@@ -146,44 +79,23 @@ export async function create(root: string, id: string, options: CreateOptions, l
  * now running), then run the poststart hooks, whose failure is only logged.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
-  const { dir, record } = loadContainer(root, id)
-  const status = containerStatus(dir, record)
-  if (status === 'stopped') throw new RuntimeError('cannot start a container that has stopped')
-  if (status !== 'created') throw new RuntimeError(`cannot start an already ${status} container`)
-  const fifoPath = join(dir, EXEC_FIFO)
-  // Blocking here would hang for ever if the process died: poll, and watch the process.
-  const fd = openSync(fifoPath, fs.O_RDONLY | fs.O_NONBLOCK)
-  try {
-    const byte = Buffer.alloc(1)
-    for (;;) {
-      let n = 0
-      try {
-        n = readSync(fd, byte)
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
-      }
-      if (n === 1) break
-      if (processStartTime(record.pid) !== record.startTime) throw new RuntimeError('cannot start a container that has stopped')
-      await sleep(1)
-    }
-  } finally {
-    closeSync(fd)
-  }
-  unlinkSync(fifoPath)
-  try {
-    await runHooks('poststart', record.hooks?.poststart, publicState(dir, record))
-  } catch (error) {
-    log.write('warning', (error as Error).message)
-  }
+  // TODO(09): runc start: release the process parked on exec.fifo.
+  //   1. Only a created container may start; the two refusals are in the doc comment.
+  //   2. Opening a fifo for reading blocks until a writer comes, and the writer may be dead.
+  //      How do you wait for the byte without ever hanging (fifo(7), O_NONBLOCK)?
+  //   3. After the byte, what makes every later command see "running" rather than "created"?
+  //   4. poststart hooks run after the program started; their failure is only a warning.
+  throw new NotImplementedError('09-runtime', 'start')
 }
 // #endregion start
 
 // #region parseSignal
 /** A signal by number (`9`) or name (`KILL`, `SIGKILL`, any case), refused otherwise: `invalid signal: TEXT`. */
 export function parseSignal(text: string): number {
-  const number = /^\d+$/.test(text) ? Number(text) : constants.signals[`SIG${text.toUpperCase().replace(/^SIG/, '')}` as NodeJS.Signals]
-  if (number === undefined || !Object.values(constants.signals).includes(number)) throw new RuntimeError(`invalid signal: ${text}`)
-  return number
+  // TODO(09): turn the text kill was given into a signal number.
+  //   1. containerd sends numbers, people type names, with or without SIG, in any case.
+  //   2. Anything else, including a number no signal has, is `invalid signal: TEXT`.
+  throw new NotImplementedError('09-runtime', 'parseSignal')
 }
 // #endregion parseSignal
 
@@ -194,16 +106,12 @@ export function parseSignal(text: string): number {
  * mean "already gone".
  */
 export async function kill(root: string, id: string, signal: number, all: boolean): Promise<void> {
-  const { dir, record } = loadContainer(root, id)
-  if (containerStatus(dir, record) === 'stopped') throw new RuntimeError('container not running')
-  const pids = all ? cgroupPids(record) : [record.pid]
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
-    }
-  }
+  // TODO(09): runc kill.
+  //   1. Signalling a PID from an old record could hit a stranger: check the status first.
+  //      A stopped container is refused in the words containerd expects (doc comment).
+  //   2. With `all`, which processes belong to the container (cgroupPids, given)?
+  //   3. A process may exit between the listing and the signal: that is no error.
+  throw new NotImplementedError('09-runtime', 'kill')
 }
 // #endregion kill
 
@@ -215,35 +123,24 @@ export async function kill(root: string, id: string, signal: number, all: boolea
  * for them; a created container is killed and deleted as runc does.
  */
 export async function deleteContainer(root: string, id: string, force: boolean, log: RuntimeLog): Promise<void> {
-  const { dir, record } = loadContainer(root, id)
-  const status = containerStatus(dir, record)
-  if (status !== 'stopped' && status !== 'created' && !force)
-    throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`)
-  await killAndWait(record, dir)
-  const state = publicState(dir, record)
-  if (record.cgroup) await removeCgroup(record.cgroup)
-  rmSync(dir, { recursive: true, force: true })
-  try {
-    await runHooks('poststop', record.hooks?.poststop, state)
-  } catch (error) {
-    log.write('warning', (error as Error).message)
-  }
+  // TODO(09): runc delete, per the runtime spec (runtime.md, "Delete").
+  //   1. Which statuses may be deleted without --force, and what does runc do with "created"?
+  //      A refusal must change nothing.
+  //   2. With --force: nothing of the container may survive (killAndWait, given), before its
+  //      cgroup can go (chapter 04 removes it; it refuses while a process is in it).
+  //   3. The poststop hooks get the state as it was; their failure is only a warning.
+  throw new NotImplementedError('09-runtime', 'deleteContainer')
 }
 // #endregion deleteContainer
 
 // #region run
 /** runc run: create (keeping the relay), start, wait for the exit, delete; resolves to the exit code `docker run` would give. */
 export async function run(root: string, id: string, options: CreateOptions, log: RuntimeLog): Promise<number> {
-  const helper = await create(root, id, options, log, false)
-  const forward = (signal: NodeJS.Signals) => helper.process.kill(signal)
-  for (const signal of FORWARDED) process.on(signal, forward)
-  try {
-    await start(root, id, log)
-    return exitCode(await helper.exited)
-  } finally {
-    for (const signal of FORWARDED) process.off(signal, forward)
-    await deleteContainer(root, id, true, log)
-  }
+  // TODO(09): runc run is create, start, wait, delete, with one difference from create.
+  //   1. Who can report the container's exit code to this process? (create's `detach`.)
+  //   2. Signals sent to run (Ctrl-C, a supervisor's SIGTERM) are the container's business.
+  //   3. Whatever happens, the container is deleted at the end.
+  throw new NotImplementedError('09-runtime', 'run')
 }
 // #endregion run
 

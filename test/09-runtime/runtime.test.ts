@@ -203,9 +203,16 @@ describeKernel('minirunc: hooks', () => {
     const { pid } = await t.state('h1')
     expect((await t.rt('start', 'h1')).code).toBe(0)
     expect((await t.rt('delete', '--force', 'h1')).code).toBe(0)
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf(' ')), JSON.parse(l.slice(l.indexOf(' ') + 1))] as const)
+    const json = (text: string) => {
+      try {
+        return JSON.parse(text)
+      } catch {
+        return text
+      }
+    }
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf(' ')), json(l.slice(l.indexOf(' ') + 1))] as const)
     expect(lines.map(([name]) => name), 'hooks run at their points, in this order').toEqual(['prestart', 'createRuntime', 'poststart', 'poststop'])
-    for (const [name, state] of lines) expect(state, `${name} hook's stdin must be the state JSON`).toMatchObject({ id: 'h1', bundle: t.bundle, ociVersion: '1.0.2' })
+    for (const [name, state] of lines) expect(state, `${name} hook's stdin must be the state JSON; it read ${JSON.stringify(state)}`).toMatchObject({ id: 'h1', bundle: t.bundle, ociVersion: '1.0.2' })
     expect(lines[0]![1].pid, 'prestart needs the process\'s PID (dockerd finds the network namespace by it)').toBe(pid)
   })
 
