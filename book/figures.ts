@@ -203,6 +203,29 @@ function pull(): string {
   return svg(580, y + 26, 'The requests of a registry pull, in order', out.join(''))
 }
 
+/** 09: who calls the runtime, what each command leaves on disk, and where the process waits. */
+function runtime(): string {
+  const lanes: [string, number][] = [['containerd-shim-runc-v2', 90], ['minirunc', 330], ['the container\'s process', 540]]
+  const steps: [number, number, string, string][] = [
+    [0, 1, 'create --bundle B --pid-file B/init.pid ID', 'reads B/config.json; makes ROOT/ID/state.json, exec.fifo'],
+    [1, 2, 'helper: namespaces, cgroup, hooks, pivot_root', 'open(exec.fifo, O_WRONLY) blocks: "created"'],
+    [0, 1, 'start ID', 'open(exec.fifo, O_RDONLY|O_NONBLOCK), read'],
+    [1, 2, 'the process writes "0" and execs', 'exec.fifo removed: "running"'],
+    [0, 1, 'kill ID 9', 'kill(2) of the process; the shim, a subreaper, reaps it'],
+    [0, 1, 'delete ID', 'cgroup and ROOT/ID removed; poststop hooks'],
+  ]
+  const top = 50, step = 58
+  const bottom = top + steps.length * step
+  const out: string[] = lanes.map(([name, x]) => text(x, 24, name, 'fg-name', 'middle'))
+  out.push(`<path class="fg-life" d="${lanes.map(([, x]) => `M${x} 34V${bottom}`).join('')}"/>`)
+  steps.forEach(([from, to, label, note], i) => {
+    const y = top + i * step
+    const x1 = lanes[from]![1], x2 = lanes[to]![1]
+    out.push(arrow(x1, y + 12, x2 - 4, y + 12), text(x1 + 8, y + 4, label, from === 0 ? 'fg-small fg-key' : 'fg-small'), text(x1 + 8, y + 32, note, 'fg-note'))
+  })
+  return svg(660, bottom + 16, 'The runtime\'s life cycle: create parks the process on exec.fifo, start releases it', out.join(''))
+}
+
 /** The figures by name, with their captions (HTML). */
 const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
@@ -211,6 +234,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
+  runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }
 

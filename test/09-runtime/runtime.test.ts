@@ -153,8 +153,9 @@ describeKernel('minirunc: errors as runc gives them', () => {
     it(`the ID ${JSON.stringify(id)} is refused before anything is made`, async () => {
       const t = setup(['pid'])
       const r = await t.create(id)
-      expect(r.code).toBe(1)
-      expect(t.out(), 'an ID with "/" or ".." would put the state directory outside --root').toMatch(/invalid id format/)
+      const why = 'an ID with "/" or ".." would put the state directory outside --root'
+      expect(r.code, `create ${id} must fail: ${why}`).toBe(1)
+      expect(t.out(), why).toMatch(/invalid id format/)
       expect(existsSync(join(t.dir, 'escape')), 'nothing may be created outside --root').toBe(false)
       expect(existsSync(t.root) ? readdirSync(t.root) : []).toEqual([])
     })
