@@ -9,7 +9,9 @@
  *              what the first start after an edit pays (bin/build.mjs)
  *   run        fork+exec of /bin/true, `minidocker --reference run -- /bin/true`, a whole
  *              container (`minidocker --reference run --memory 64m probe`), and the same
- *              container from an OCI bundle through `runc run` and `crun run`
+ *              container from an OCI bundle through `runc run`, `crun run` and `minirunc run`
+ *   runtime    each of runc's and minirunc's commands on its own (create, state, start, kill,
+ *              delete --force), one process each, as containerd's shim calls them
  *   pull       the reference pull of a one-layer image from a local registry (docker-registry
  *              on a loopback port, started here): pullImage() in one process, through the
  *              `minidocker` command, and `skopeo copy` into an OCI layout
@@ -18,7 +20,7 @@
  * this file again, with --in-process IMAGE.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -70,14 +72,14 @@ function table(title: string, rows: [string, Sample][], base: Sample, against: s
     console.log(`${name.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${(s.ms / base.ms).toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
 }
 
-/** An OCI bundle of the probe image running `/bin/probe exit:0` with 64 MiB, from `runc spec`. */
-function ociBundle(dir: string): string {
+/** An OCI bundle of the probe image running `args` (`/bin/probe exit:0`) with 64 MiB, from `runc spec`. */
+function ociBundle(dir: string, args = ['/bin/probe', 'exit:0']): string {
   const bundle = join(dir, 'bundle')
   unpackTarball(buildRootfsTarball('probe', join(dir, 'probe.tar')), join(bundle, 'rootfs'))
   spawnSync('runc', ['spec', '--bundle', bundle], { stdio: 'inherit' })
   const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
   config.process.terminal = false
-  config.process.args = ['/bin/probe', 'exit:0']
+  config.process.args = args
   config.linux.resources = { ...config.linux.resources, memory: { limit: 64 * 1024 * 1024 } }
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
   return bundle
@@ -135,6 +137,7 @@ try {
 
   // run: from a plain fork+exec to a whole container, ours and the real runtimes'.
   const minidocker = join(ROOT, 'bin/minidocker.cjs')
+  const minirunc = join(ROOT, 'bin/minirunc.cjs')
   const bundle = ociBundle(scratch)
   let id = 0
   const runtime = (tool: string) => () => once(tool, ['--root', join(scratch, `${tool}-state`), 'run', '--bundle', bundle, `bench-${process.pid}-${id++}`])
@@ -148,10 +151,39 @@ try {
     ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true']))],
     ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0']))],
     ['runc run (the same probe, 64 MiB)', time(runtime('runc'))],
+    ['minirunc run (reference, the same bundle)', time(() => once(node, [minirunc, '--root', join(scratch, 'minirunc-state'), 'run', '--bundle', bundle, `bench-${process.pid}-${id++}`], reference))],
   ]
   if (!hybrid) runRows.push(['crun run (the same probe, 64 MiB)', time(runtime('crun'))])
   table('run', runRows, forkExec, 'fork+exec')
   if (hybrid) console.log('crun run: not timed: crun refuses this host\'s hybrid cgroup layout (cgroup v1 beside v2)')
+
+  // Each runtime command on its own, as a shim calls them one process at a time.
+  mkdirSync(join(scratch, 'waiting'))
+  const waiting = ociBundle(join(scratch, 'waiting'), ['/bin/probe', 'sleep:60000'])
+  const runtimeCommands = (argv: string[], env: NodeJS.ProcessEnv) => {
+    const samples: Record<string, Sample[]> = { create: [], state: [], start: [], kill: [], 'delete --force': [] }
+    for (let i = 0; i < ROUNDS + WARMUP; i++) {
+      const root = join(scratch, `${basename(argv.at(-1)!)}-commands`)
+      const name = `bench-${process.pid}-${id++}`
+      const round = {
+        create: once(argv[0]!, [...argv.slice(1), '--root', root, 'create', '--bundle', waiting, name], env),
+        state: once(argv[0]!, [...argv.slice(1), '--root', root, 'state', name], env),
+        start: once(argv[0]!, [...argv.slice(1), '--root', root, 'start', name], env),
+        kill: once(argv[0]!, [...argv.slice(1), '--root', root, 'kill', name, 'KILL'], env),
+        'delete --force': once(argv[0]!, [...argv.slice(1), '--root', root, 'delete', '--force', name], env),
+      }
+      if (i >= WARMUP) for (const [k, v] of Object.entries(round)) samples[k]!.push(v)
+    }
+    return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, { ms: median(v.map((x) => x.ms)), rssMiB: median(v.map((x) => x.rssMiB)) }])) as Record<string, Sample>
+  }
+  const runc = runtimeCommands(['runc'], process.env)
+  const ours = runtimeCommands([node, minirunc], reference)
+  console.log(`\nruntime commands, one process each (median of ${ROUNDS} runs each)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${'x runc'.padStart(16)}  ${'peak RSS'.padStart(9)}`)
+  for (const [k, s] of Object.entries(ours)) {
+    console.log(`${`runc ${k}`.padEnd(46)} ${runc[k]!.ms.toFixed(1).padStart(9)}  ${'1.00'.padStart(16)}  ${`${runc[k]!.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+    console.log(`${`minirunc ${k}`.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${(s.ms / runc[k]!.ms).toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+  }
 
   // pull: one local registry, the one-layer probe image, into a fresh store each time.
   const probe = await buildImage([probeEntries()])

@@ -71,6 +71,8 @@ export function findExecutable(pid: number, process: Spec['process']): string {
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
   checkContainerId(id)
   const spec = withoutCgroupMounts(loadBundle(options.bundle))
+  // Limits without a cgroupsPath go to a cgroup named for the container, as runc does.
+  if (spec.linux?.resources && !spec.linux.cgroupsPath) spec.linux.cgroupsPath = id
   if (options.consoleSocket) throw new RuntimeError('--console-socket is not supported by minirunc yet')
   if (spec.process.terminal) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket')
   noteIgnored(spec, log)

@@ -211,7 +211,7 @@ describeKernel('minirunc: hooks', () => {
         return text
       }
     }
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf(' ')), json(l.slice(l.indexOf(' ') + 1))] as const)
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => /^(\S+) ?(.*)$/.exec(l)!).map(([, name, stdin]) => [name!, json(stdin!)] as const)
     expect(lines.map(([name]) => name), 'hooks run at their points, in this order').toEqual(['prestart', 'createRuntime', 'poststart', 'poststop'])
     for (const [name, state] of lines) expect(state, `${name} hook's stdin must be the state JSON; it read ${JSON.stringify(state)}`).toMatchObject({ id: 'h1', bundle: t.bundle, ociVersion: '1.0.2' })
     expect(lines[0]![1].pid, 'prestart needs the process\'s PID (dockerd finds the network namespace by it)').toBe(pid)
