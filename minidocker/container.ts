@@ -99,7 +99,7 @@ export async function prepare(
  * Become config.json's process.user, last of all, as runc's finalizeNamespace does: groups
  * first, then the gid, then the uid, because after setuid() the process may change neither.
  */
-async function switchUser(helper: Helper, user: NonNullable<Spec['process']['user']>): Promise<void> {
+export async function switchUser(helper: Helper, user: NonNullable<Spec['process']['user']>): Promise<void> {
   await helper.setgroups(user.additionalGids ?? [])
   await helper.setgid(user.gid)
   await helper.setuid(user.uid)

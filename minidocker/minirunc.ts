@@ -7,9 +7,10 @@
  */
 import { writeSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { create, deleteContainer, kill, parseSignal, run, start, cgroupPids } from '#ch/09-runtime/runtime.ts'
+import { cgroupPids, create, deleteContainer, execProcess, kill, parseSignal, run, start } from '#ch/09-runtime/runtime.ts'
 import { loadContainer, publicState } from '#ch/09-runtime/state.ts'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
 import { RuntimeError, RuntimeLog } from '../lib/runtime.ts'
 
 const VERSION = 'minirunc version 0.1.0\nspec: 1.0.2\n'
@@ -26,18 +27,23 @@ commands (runc's):
   delete [--force] ID                      remove a stopped container
   list [--format table|json]               every container under --root
   ps [--format table|json] ID              the host PIDs in the container
+  exec [--detach] [--pid-file F] (--process FILE | [--cwd D] [--env K=V] ID COMMAND...)
+                                           run another process in a running container
 `
 
 /** Flags that take a value, per command (runc's names); every other flag is a switch. */
-const VALUED = new Set(['root', 'log', 'log-format', 'bundle', 'b', 'pid-file', 'console-socket', 'format', 'f', 'criu', 'rootless'])
+const VALUED = new Set(['root', 'log', 'log-format', 'bundle', 'b', 'pid-file', 'console-socket', 'format', 'f', 'criu', 'rootless', 'process', 'p', 'cwd', 'env', 'e', 'user', 'u'])
 
 interface Parsed {
   flags: Map<string, string | true>
+  /** every value of a flag given more than once (exec --env) */
+  all: Map<string, string[]>
   args: string[]
 }
 
 function parse(argv: string[]): Parsed {
   const flags = new Map<string, string | true>()
+  const all = new Map<string, string[]>()
   const args: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -47,13 +53,16 @@ function parse(argv: string[]): Parsed {
       continue
     }
     const [, name, value] = m
-    if (value !== undefined) flags.set(name!, value)
-    else if (VALUED.has(name!)) {
-      if (i + 1 >= argv.length) throw new RuntimeError(`flag needs an argument: --${name}`)
-      flags.set(name!, argv[++i]!)
-    } else flags.set(name!, true)
+    if (value === undefined && !VALUED.has(name!)) {
+      flags.set(name!, true)
+      continue
+    }
+    if (value === undefined && i + 1 >= argv.length) throw new RuntimeError(`flag needs an argument: --${name}`)
+    const text = value ?? argv[++i]!
+    flags.set(name!, text)
+    all.set(name!, [...(all.get(name!) ?? []), text])
   }
-  return { flags, args }
+  return { flags, all, args }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -69,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     if (global.flags.has('systemd-cgroup'))
       throw new RuntimeError('--systemd-cgroup is not supported: minirunc manages cgroups through cgroupfs only')
     const root = resolve(str(global.flags.get('root')) ?? DEFAULT_ROOT)
-    const { flags, args } = parse(rest)
+    const { flags, all, args } = parse(rest)
     const id = () => {
       if (!args[0]) throw new RuntimeError(`"${command}" requires a container ID`)
       return args[0]
@@ -98,6 +107,19 @@ async function main(argv: string[]): Promise<number> {
       case 'delete':
         await deleteContainer(root, id(), flags.has('force') || flags.has('f'), log)
         return 0
+      case 'exec': {
+        const file = str(flags.get('process') ?? flags.get('p'))
+        const process = file
+          ? (JSON.parse(readFileSync(file, 'utf8')) as Spec['process'])
+          : { args: args.slice(1), env: [DEFAULT_PATH, ...(all.get('env') ?? []), ...(all.get('e') ?? [])], cwd: str(flags.get('cwd')) ?? '/', terminal: flags.has('tty') || flags.has('t') }
+        if (!file && process.args.length === 0) throw new RuntimeError('exec needs --process FILE or a command after the ID')
+        // containerd leaves env out when the container has none (ctr run without --env).
+        process.env ??= []
+        return await execProcess(root, id(), {
+          process, detach: flags.has('detach') || flags.has('d'),
+          pidFile: str(flags.get('pid-file')) && resolve(str(flags.get('pid-file'))!), consoleSocket: str(flags.get('console-socket')),
+        })
+      }
       case 'list':
         return out(list(root, flags.get('format') ?? flags.get('f')))
       case 'ps': {

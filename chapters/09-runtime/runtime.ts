@@ -11,6 +11,13 @@ import { processStartTime, RuntimeError, type ContainerRecord, type RuntimeLog }
 import type { Helper } from '../../native/helper.ts'
 import { containerStatus } from './state.ts'
 
+export interface ExecOptions {
+  process: Spec['process']
+  detach: boolean
+  pidFile?: string
+  consoleSocket?: string
+}
+
 export interface CreateOptions {
   bundle: string
   pidFile?: string
@@ -132,6 +139,28 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   throw new NotImplementedError('09-runtime', 'deleteContainer')
 }
 // #endregion deleteContainer
+
+// #region execProcess
+/**
+ * runc exec: run `process` inside running container `id`: the helper joins each namespace the
+ * container's process has apart from the host's (setns through /proc/PID/ns), forks so that the
+ * PID namespace applies, joins the container's cgroup, becomes the process's user, and execs.
+ * A container that is not running is refused: `cannot exec in a stopped container`. With
+ * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
+ * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
+ */
+export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
+  // TODO(09): runc exec: a second process in a running container, the way nsenter(1) enters one.
+  //   1. Which namespaces to join: only those the container's process does not share with the
+  //      host (compare the /proc/PID/ns links, setns(2)); and in which order, given that after
+  //      the mount namespace the host's /proc is no longer what you see?
+  //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)):
+  //      what must happen before the process is in it, and before it joins the cgroup?
+  //   3. Then it is create's end game: user, working directory, the program looked up inside,
+  //      and exec; with detach, the same hand-over to the caller's subreaper as create.
+  throw new NotImplementedError('09-runtime', 'execProcess')
+}
+// #endregion execProcess
 
 // #region run
 /** runc run: create (keeping the relay), start, wait for the exit, delete; resolves to the exit code `docker run` would give. */

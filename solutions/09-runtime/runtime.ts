@@ -3,14 +3,14 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
 import { join, posix } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
-import { removeCgroup } from '#ch/04-cgroups/cgroups.ts'
-import { containerCgroup, prepare } from '../../minidocker/container.ts'
+import { joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
+import { containerCgroup, prepare, switchUser } from '../../minidocker/container.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
@@ -18,6 +18,13 @@ import { Helper } from '../../native/helper.ts'
 import { checkContainerId, loadBundle } from './bundle.ts'
 import { runHooks } from './hooks.ts'
 import { containerStatus, loadContainer, publicState } from './state.ts'
+
+export interface ExecOptions {
+  process: Spec['process']
+  detach: boolean
+  pidFile?: string
+  consoleSocket?: string
+}
 
 export interface CreateOptions {
   bundle: string
@@ -232,6 +239,50 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   }
 }
 // #endregion deleteContainer
+
+// #region execProcess
+/**
+ * runc exec: run `process` inside running container `id`: the helper joins each namespace the
+ * container's process has apart from the host's (setns through /proc/PID/ns), forks so that the
+ * PID namespace applies, joins the container's cgroup, becomes the process's user, and execs.
+ * A container that is not running is refused: `cannot exec in a stopped container`. With
+ * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
+ * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
+ */
+export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
+  const { dir, record } = loadContainer(root, id)
+  if (containerStatus(dir, record) !== 'running') throw new RuntimeError('cannot exec in a stopped container')
+  if (options.consoleSocket || options.process.terminal) throw new RuntimeError('--console-socket is not supported by minirunc yet')
+  const helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: options.detach })
+  try {
+    // The mount namespace last: after it, /proc/PID/ns of the host's view is out of sight.
+    for (const ns of ['ipc', 'uts', 'net', 'pid', 'mnt']) {
+      const path = `/proc/${record.pid}/ns/${ns}`
+      if (readlinkSync(path) !== readlinkSync(`/proc/self/ns/${ns}`)) await helper.setns(path)
+    }
+    const pid = await helper.fork()
+    if (record.cgroup) await joinCgroup(record.cgroup, pid)
+    if (options.process.user) await switchUser(helper, options.process.user)
+    await mkdirAll(helper, options.process.cwd)
+    await helper.chdir(options.process.cwd)
+    const path = findExecutable(pid, options.process)
+    if (!options.detach) {
+      await helper.exec(path, options.process.args, options.process.env)
+      return exitCode(await helper.exited)
+    }
+    helper.process.kill('SIGKILL')
+    await helper.exited
+    for (const request of [helper.closeFds(), helper.exec(path, options.process.args, options.process.env)]) request.catch(() => {})
+    await helper.detach()
+    if (options.pidFile) writeAtomically(options.pidFile, String(pid))
+    return 0
+  } catch (error) {
+    helper.kill('SIGKILL')
+    await helper.exited
+    throw error
+  }
+}
+// #endregion execProcess
 
 // #region run
 /** runc run: create (keeping the relay), start, wait for the exit, delete; resolves to the exit code `docker run` would give. */

@@ -71,7 +71,19 @@ describeKernel('minirunc under containerd (ctr run --runc-binary)', () => {
     } finally {
       await remove(id)
     }
-  })
+  }, 180_000)
+
+  it('task exec runs a second process inside the container\'s namespaces', async () => {
+    const { id, result } = await ctrRun(['-d'], ['sleep:60000'])
+    try {
+      expect(result.code, `ctr run -d failed: ${result.stderr}`).toBe(0)
+      const r = await containerd.ctr(['task', 'exec', '--exec-id', 'x1', id, '/bin/probe', 'pid', 'exit:5'])
+      expect(probeLines(r.stdout), `task exec calls \`exec --process FILE --detach --pid-file F ID\`; it exited ${r.code}: ${r.stderr}`).toEqual([{ pid: 2, ppid: 0 }])
+      expect(r.code, 'the exec\'d process\'s exit code').toBe(5)
+    } finally {
+      await remove(id)
+    }
+  }, 180_000)
 
   it('a program that does not exist: ctr shows minirunc\'s error from its log', async () => {
     const id = `c${next++}`

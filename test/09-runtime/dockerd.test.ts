@@ -60,6 +60,21 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
     expect((await dockerd.docker(['rm', id])).code).toBe(0)
   })
 
+  it('docker exec joins the container: its PID namespace and hostname, and the exit code', async () => {
+    const r = await dockerd.docker([...RUN, '-d', '--hostname', 'box', 'probe', '/probe', 'sleep:60000'])
+    expect(r.code, r.stderr).toBe(0)
+    const id = r.stdout.trim()
+    try {
+      const exec = await dockerd.docker(['exec', id, '/probe', 'pid', 'hostname', 'exit:6'])
+      expect(probeLines(exec.stdout), `docker exec: a second process in the container's PID and UTS namespaces; stderr: ${exec.stderr}`).toEqual([{ pid: 2, ppid: 0 }, { hostname: 'box' }])
+      expect(exec.code).toBe(6)
+      const missing = await dockerd.docker(['exec', id, '/nope'])
+      expect(missing.stdout + missing.stderr, 'exec of a missing program fails in the runtime\'s words (docker prints it on stdout)').toMatch(/exec: "\/nope": stat \/nope: no such file or directory/)
+    } finally {
+      await dockerd.docker(['rm', '-f', id])
+    }
+  })
+
   it('docker rm -f removes a running container', async () => {
     const r = await dockerd.docker([...RUN, '-d', 'probe', '/probe', 'sleep:60000'])
     expect(r.code, r.stderr).toBe(0)
