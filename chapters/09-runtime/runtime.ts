@@ -204,11 +204,10 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
  * (EBUSY); runc builds a tmpfs of bind mounts of the container's own cgroups there instead.
  */
 function withoutCgroupMounts(spec: Spec): Spec {
-  const mounts = spec.mounts?.filter((m) => m.type !== 'cgroup')
-  return mounts?.length === spec.mounts?.length ? spec : { ...spec, mounts, dropped: true } as Spec
+  return spec.mounts ? { ...spec, mounts: spec.mounts.filter((m) => m.type !== 'cgroup') } : spec
 }
 
-/** What config.json asks for that this runtime does not do yet, noted once per container. */
+/** What config.json asks for that this runtime does not do yet, noted once per container (given the spec as loaded). */
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
@@ -218,7 +217,7 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['linux.readonlyPaths', raw.linux?.readonlyPaths], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
     ['hooks.createContainer', spec.hooks?.createContainer], ['hooks.startContainer', spec.hooks?.startContainer],
-    ['mounts of type cgroup', raw.dropped],
+    ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
 }

@@ -77,12 +77,13 @@ export function findExecutable(pid: number, process: Spec['process']): string {
  */
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
   checkContainerId(id)
-  const spec = withoutCgroupMounts(loadBundle(options.bundle))
+  const loaded = loadBundle(options.bundle)
+  const spec = withoutCgroupMounts(loaded)
   // Limits without a cgroupsPath go to a cgroup named for the container, as runc does.
   if (spec.linux?.resources && !spec.linux.cgroupsPath) spec.linux.cgroupsPath = id
   if (options.consoleSocket) throw new RuntimeError('--console-socket is not supported by minirunc yet')
   if (spec.process.terminal) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket')
-  noteIgnored(spec, log)
+  noteIgnored(loaded, log)
   mkdirSync(root, { recursive: true, mode: 0o700 })
   const dir = join(root, id)
   try {
@@ -101,6 +102,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     // Written first, so that a create killed half-way leaves a record `delete --force` can act on.
     saveRecord(dir, record)
     const fifoPath = join(dir, EXEC_FIFO)
+    // node:fs cannot make a fifo (mkfifo(3)); coreutils' mkfifo can.
     execFileSync('mkfifo', ['-m', '0622', fifoPath])
     // After pivot_root the host's path is out of the process's sight: hand it an fd instead.
     fifo = openSync(fifoPath, O_PATH)
@@ -331,11 +333,10 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
  * (EBUSY); runc builds a tmpfs of bind mounts of the container's own cgroups there instead.
  */
 function withoutCgroupMounts(spec: Spec): Spec {
-  const mounts = spec.mounts?.filter((m) => m.type !== 'cgroup')
-  return mounts?.length === spec.mounts?.length ? spec : { ...spec, mounts, dropped: true } as Spec
+  return spec.mounts ? { ...spec, mounts: spec.mounts.filter((m) => m.type !== 'cgroup') } : spec
 }
 
-/** What config.json asks for that this runtime does not do yet, noted once per container. */
+/** What config.json asks for that this runtime does not do yet, noted once per container (given the spec as loaded). */
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
@@ -345,7 +346,7 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['linux.readonlyPaths', raw.linux?.readonlyPaths], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
     ['hooks.createContainer', spec.hooks?.createContainer], ['hooks.startContainer', spec.hooks?.startContainer],
-    ['mounts of type cgroup', raw.dropped],
+    ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
 }
