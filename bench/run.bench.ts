@@ -162,6 +162,15 @@ try {
   const waiting = ociBundle(join(scratch, 'waiting'), ['/bin/probe', 'sleep:60000'])
   const runtimeCommands = (argv: string[], env: NodeJS.ProcessEnv) => {
     const samples: Record<string, Sample[]> = { create: [], state: [], start: [], kill: [], 'delete --force': [] }
+    // create leaves the container holding its stdio, so nothing may be a pipe: GNU time reports to a file.
+    const report = join(scratch, 'time.txt')
+    const once = (command: string, args: string[], env: NodeJS.ProcessEnv): Sample => {
+      const start = performance.now()
+      const r = spawnSync(TIME, ['-f', '%M', '-o', report, command, ...args], { stdio: 'ignore', env })
+      const ms = performance.now() - start
+      if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}`)
+      return { ms, rssMiB: Number(readFileSync(report, 'utf8').trim().split('\n').pop()) / 1024 }
+    }
     for (let i = 0; i < ROUNDS + WARMUP; i++) {
       const root = join(scratch, `${basename(argv.at(-1)!)}-commands`)
       const name = `bench-${process.pid}-${id++}`
