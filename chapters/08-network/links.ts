@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { command } from '../../lib/command.ts'
-import { ContainerError } from '../../lib/errors.ts'
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { Lease } from './ipam.ts'
 
 /** A bridge network: the bridge's name and the subnet its containers take addresses from. */
@@ -56,13 +56,17 @@ export function macFor(address: string): string {
  * already done (every run calls it); the caller holds a lock, so two runs never race here.
  */
 export async function ensureBridge(bridge: Bridge, gateway: string, prefix: number): Promise<void> {
-  const exists = await command(['ip', '-o', 'link', 'show', 'dev', bridge.name]).then(() => true, () => false)
-  if (!exists) await command(['ip', 'link', 'add', 'name', bridge.name, 'type', 'bridge'])
-  // replace, not add: idempotent when the address is already there.
-  await ipBatch([`addr replace ${gateway}/${prefix} dev ${bridge.name}`, `link set ${bridge.name} up`])
-  // Without forwarding, what DNAT sends on to a container is dropped: the host is a router here.
-  // /proc/sys/net belongs to the network namespace of the process that opens it.
-  await writeFile('/proc/sys/net/ipv4/ip_forward', '1')
+  // TODO(08): the host's side of the network, made idempotently: every run calls this.
+  //   1. The bridge: create it only when it does not exist (which `ip link` subcommand shows one
+  //      device and fails when it is missing?).
+  //   2. The gateway address on it, and the bridge up. Which `ip addr` verb does not fail when
+  //      the address is already there?
+  //   3. The host must forward IPv4 between interfaces, or what DNAT sends on is dropped: which
+  //      sysctl, and why does writing it in /proc/sys/net change only this network namespace?
+  //   Use `command` or `ipBatch`. Where: man 8 ip-link (type bridge), man 8 ip-address,
+  //   libnetwork's bridge driver (setupDevice, setupBridgeIPv4, setupIPForwarding).
+  //   Chapter text: "The bridge".
+  throw new NotImplementedError('08-network', 'ensureBridge')
 }
 // #endregion ensureBridge
 
@@ -74,34 +78,18 @@ export async function ensureBridge(bridge: Bridge, gateway: string, prefix: numb
  * gateway. Returns the host end's name. On failure the pair is deleted again: nothing is left.
  */
 export async function connectContainer(pid: number, bridge: Bridge, lease: Lease): Promise<string> {
-  // Names are at most 15 bytes; random ones, as Docker's, never collide between parallel runs.
-  const host = `veth${randomBytes(4).toString('hex').slice(0, 7)}`
-  const peer = `${host}c`
-  await ipBatch([
-    `link add ${host} type veth peer name ${peer}`,
-    `link set ${host} master ${bridge.name}`,
-    `link set ${host} up`,
-    `link set ${peer} netns ${pid}`,
-  ]).catch(async (error: unknown) => {
-    await disconnectContainer(host)
-    throw error
-  })
-  try {
-    // In the container's namespace: the order matters. A route via the gateway needs an address
-    // on the same subnet, on a link that is up, or the kernel refuses it.
-    await ipBatch([
-      `link set ${peer} name eth0`,
-      `link set eth0 address ${macFor(lease.address)}`,
-      `addr add ${lease.address}/${lease.prefix} dev eth0`,
-      'link set eth0 up',
-      'link set lo up',
-      `route add default via ${lease.gateway}`,
-    ], inNetns(pid, []))
-  } catch (error) {
-    await disconnectContainer(host)
-    throw error
-  }
-  return host
+  // TODO(08): wire the container whose PID 1 is `pid` to the bridge with `lease`.
+  //   1. A veth pair: one end on the bridge and up, the other moved into the container's
+  //      network namespace (ip-link can move a link to the namespace of a PID). Names are at
+  //      most 15 bytes and must not collide with a run started at the same moment.
+  //   2. In the container's namespace (inNetns): rename its end eth0, give it a MAC of its own
+  //      (two veths with one MAC break the bridge), its address, bring it and lo up, and a
+  //      default route via the gateway. What does the kernel say to a route via a gateway
+  //      that no address on an up link can reach? So, in which order?
+  //   3. Return the host end's name. On any failure, delete the pair before throwing.
+  //   Where: man 8 ip-link (type veth, netns, name, address), man 1 nsenter, libnetwork's
+  //   bridge driver (CreateEndpoint) and osl (the sandbox side). Chapter text: "A veth pair".
+  throw new NotImplementedError('08-network', 'connectContainer')
 }
 // #endregion connectContainer
 
@@ -111,15 +99,21 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
  * is already gone (the container's namespace went away, and took the pair with it) is no error.
  */
 export async function disconnectContainer(host: string): Promise<void> {
-  await command(['ip', 'link', 'del', host]).catch((error: unknown) => {
-    if (!/Cannot find device/.test(String(error))) throw error
-  })
+  // TODO(08): delete the host end of a container's veth pair (the other end goes with it).
+  //   1. When the container's namespace is already gone, the pair went with it: that is no
+  //      error, but any other failure is.
+  //   Where: man 8 ip-link (delete). Chapter text: "A veth pair".
+  throw new NotImplementedError('08-network', 'disconnectContainer')
 }
 // #endregion disconnectContainer
 
 // #region loopbackUp
 /** Bring up lo in the container's network namespace: a new namespace's lo is down. */
 export async function loopbackUp(pid: number): Promise<void> {
-  await command(inNetns(pid, ['ip', 'link', 'set', 'lo', 'up']))
+  // TODO(08): bring up lo in the container's network namespace, not the host's.
+  //   1. A new network namespace has lo, down. Which process's namespace does `ip` act on,
+  //      and how do you run it in the container's?
+  //   Where: man 1 nsenter, man 8 ip-link. Chapter text: "--network none and host".
+  throw new NotImplementedError('08-network', 'loopbackUp')
 }
 // #endregion loopbackUp

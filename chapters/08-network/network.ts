@@ -7,9 +7,12 @@
  *   --network host     the host's namespace: nothing to do
  *   --network bridge   the default: an address, a veth on the bridge, published ports, and the
  *                      container's /etc/hosts, /etc/hostname and /etc/resolv.conf
+ *
+ * Check your work with `npx workbook check 8`.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { NotImplementedError } from '../../lib/errors.ts'
 import type { Mount } from '../../lib/oci.ts'
 import { allocate, parseSubnet, release, toAddress, withLock } from './ipam.ts'
 import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp, type Bridge } from './links.ts'
@@ -56,17 +59,15 @@ export function resolvConf(host: string): string {
  * address, the container's hostname on that address.
  */
 export function nameFiles(dir: string, hostname: string, address: string | undefined): Mount[] {
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...(address ? [`${address}\t${hostname}`] : [])]
-  const files: Record<string, string> = {
-    hostname: `${hostname}\n`,
-    hosts: hosts.join('\n') + '\n',
-    'resolv.conf': resolvConf(readFileSync('/etc/resolv.conf', 'utf8')),
-  }
-  return Object.entries(files).map(([name, text]) => {
-    writeFileSync(join(dir, name), text)
-    return { destination: `/etc/${name}`, type: 'bind', source: join(dir, name), options: ['rbind'] }
-  })
+  // TODO(08): write the container's hostname, hosts and resolv.conf into `dir` and return the
+  //   bind mounts that put them at /etc/hostname, /etc/hosts and /etc/resolv.conf.
+  //   1. Why into the container's own directory and bind-mounted, never into the image?
+  //   2. hosts: localhost for 127.0.0.1 and ::1, and the hostname on `address` when there is one.
+  //   3. resolv.conf: the host's, through resolvConf (why must a nameserver on 127.0.0.53 go?).
+  //   4. The mounts are Mount entries as `-v` makes them (chapter 03 mounts them).
+  //   Where: moby's daemon/container_operations_unix.go and libnetwork's sandbox_dns_unix.go
+  //   (buildHostsFile, setupResolutionFiles). Chapter text: "Names".
+  throw new NotImplementedError('08-network', 'nameFiles')
 }
 // #endregion nameFiles
 
@@ -78,38 +79,16 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
  * address allocated, no veth, no rule and no proxy. detach() runs the same undos.
  */
 export async function attachNetwork(pid: number, request: NetworkRequest): Promise<Attachment> {
-  const undo: (() => Promise<void> | void)[] = []
-  const detach = async () => {
-    for (const step of undo.splice(0).reverse()) await step()
-  }
-  try {
-    if (request.mode === 'host') return { mounts: [], detach }
-    const dir = join(request.root, 'containers', request.id)
-    undo.push(() => rmSync(dir, { recursive: true, force: true }))
-    if (request.mode === 'none') {
-      await loopbackUp(pid)
-      return { mounts: request.files ? nameFiles(dir, request.hostname, undefined) : [], detach }
-    }
-    const bridge = request.bridge ?? DEFAULT_BRIDGE
-    const state = join(request.root, 'network')
-    const { network, prefix } = parseSubnet(bridge.subnet)
-    // The host's side is made once, by whichever run comes first: the IPAM lock keeps two
-    // runs from creating the same bridge or chain at the same time.
-    await withLock(state, async () => {
-      await ensureBridge(bridge, toAddress(network + 1), prefix)
-      await ensureChains(bridge)
-    })
-    const lease = await allocate(state, bridge.subnet, pid)
-    undo.push(() => release(state, lease.address))
-    const veth = await connectContainer(pid, bridge, lease)
-    undo.push(() => disconnectContainer(veth))
-    const published = await publishPorts(request.ports, bridge, lease.address)
-    undo.push(() => unpublishPorts(published))
-    const mounts = request.files ? nameFiles(dir, request.hostname, lease.address) : []
-    return { mounts, address: lease.address, detach }
-  } catch (error) {
-    await detach()
-    throw error
-  }
+  // TODO(08): give the container the network `request` asks for, while its PID 1 waits.
+  //   1. host: nothing to do. none: lo up, and the /etc files without an address.
+  //   2. bridge: the host's side (ensureBridge, ensureChains) under the IPAM lock, so two
+  //      runs never create them at once; an address (owned by `pid`); the veth; the ports; the
+  //      /etc files (only when request.files) in root/containers/ID.
+  //   3. Every step that changes something must be undone if a later one fails, in reverse
+  //      order; detach() runs the same undos when the container has ended. What must never
+  //      be left: an address, a veth, a rule, a proxy, the container's directory.
+  //   Where: libnetwork's sandbox and endpoint Join; dockerd's libnetwork-setkey hook.
+  //   Chapter text: "Putting it together".
+  throw new NotImplementedError('08-network', 'attachNetwork')
 }
 // #endregion attachNetwork

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { command } from '../../lib/command.ts'
-import { ContainerError } from '../../lib/errors.ts'
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { Bridge } from './links.ts'
 
 export type Protocol = 'tcp' | 'udp'
@@ -50,22 +50,16 @@ const iptables = (args: string[]) => command(['iptables', '-w', ...args])
  * quotes the flag and names what is wrong with it, before anything is created.
  */
 export function parsePublish(text: string): PortMapping {
-  const usage = `invalid -p "${text}": expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]`
-  const [ports, proto = 'tcp', ...extra] = text.split('/')
-  if (extra.length > 0) throw new ContainerError(usage, 125)
-  if (proto !== 'tcp' && proto !== 'udp') throw new ContainerError(`invalid -p "${text}": unsupported protocol "${proto}": expected tcp or udp`, 125)
-  const parts = ports!.split(':')
-  if (parts.length < 2 || parts.length > 3) throw new ContainerError(usage, 125)
-  const [hostIp = '0.0.0.0', hostPort, containerPort] = parts.length === 3 ? parts : [undefined, ...parts]
-  const octets = hostIp.split('.')
-  if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255))
-    throw new ContainerError(`invalid -p "${text}": host IP "${hostIp}" is not an IPv4 address`, 125)
-  const port = (value: string | undefined, which: string): number => {
-    const n = Number(value)
-    if (!/^\d+$/.test(value ?? '') || n < 1 || n > 65535) throw new ContainerError(`invalid -p "${text}": ${which} port "${value}" is out of range 1-65535`, 125)
-    return n
-  }
-  return { hostIp, hostPort: port(hostPort, 'host'), containerPort: port(containerPort, 'container'), proto }
+  // TODO(08): read one -p value: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp].
+  //   1. Which parts are optional, and what do they default to? (docker run --help, and the
+  //      PortMapping type.)
+  //   2. Refuse with a ContainerError (125) that quotes the value: a port that is not a whole
+  //      number from 1 to 65535 (the message says "out of range 1-65535" and quotes the
+  //      port), a protocol other than tcp or udp (quote it), a host IP that is not a dotted
+  //      quad, and any other shape (name the expected form).
+  //   Where: docker/cli's opts/port.go and go-connections' nat.ParsePortSpec.
+  //   Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'parsePublish')
 }
 // #endregion parsePublish
 
@@ -84,13 +78,16 @@ async function ensureRule(table: string, args: string[]): Promise<void> {
  * running Docker drops forwarded traffic by default).
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
-  const exists = await iptables(['-t', 'nat', '-n', '-L', CHAIN]).then(() => true, () => false)
-  if (!exists) await iptables(['-t', 'nat', '-N', CHAIN])
-  await ensureRule('nat', ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
-  await ensureRule('nat', ['OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
-  await ensureRule('nat', ['POSTROUTING', '-s', bridge.subnet, '!', '-o', bridge.name, '-j', 'MASQUERADE'])
-  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-j', 'ACCEPT'])
-  await ensureRule('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])
+  // TODO(08): the host's iptables rules for the bridge, made once (every run calls this).
+  //   1. A nat chain of its own (CHAIN) that the DNAT rules go in, reached from PREROUTING
+  //      (traffic from outside) and OUTPUT (the host's own traffic to its own addresses, but
+  //      not to 127.0.0.0/8, which the proxy serves). Which match selects "to a local address"?
+  //   2. MASQUERADE for what the containers send out through another interface.
+  //   3. FORWARD must accept traffic to and from the bridge: a host running Docker drops it.
+  //   4. Idempotent: a rule that is there already is not added twice (iptables can check).
+  //   Where: man 8 iptables-extensions (addrtype, DNAT, MASQUERADE); libnetwork's
+  //   drivers/bridge/setup_ip_tables.go. Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'ensureChains')
 }
 // #endregion ensureChains
 
@@ -102,19 +99,15 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
  * run that was killed.
  */
 export async function startProxy(mapping: PortMapping, containerIp: string): Promise<ChildProcess> {
-  const proxy = spawn(process.execPath, [
-    PROXY_PATH, '-proto', mapping.proto, '-host-ip', mapping.hostIp, '-host-port', String(mapping.hostPort),
-    '-container-ip', containerIp, '-container-port', String(mapping.containerPort),
-  ], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let said = ''
-  proxy.stdout!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk))
-  proxy.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk))
-  const ready = new Promise<boolean>((resolve) => {
-    proxy.stdout!.on('data', () => said.includes('ready\n') && resolve(true))
-    proxy.once('exit', () => resolve(false))
-  })
-  if (!(await ready)) throw new ContainerError(`cannot publish ${mapping.hostIp}:${mapping.hostPort}/${mapping.proto}: ${said.trim() || 'the proxy exited'}`, 125)
-  return proxy
+  // TODO(08): start one minidocker-proxy (PROXY_PATH, with docker-proxy's flags) and
+  //   resolve once it listens.
+  //   1. How do you learn it listens, and how that it could not (it prints "ready", or exits
+  //      with its reason on stderr)? The refusal is a ContainerError (125) carrying what it said.
+  //   2. It must end with the run, even a run that is killed: what does the proxy watch
+  //      (see minidocker/proxy.ts), and so what must its stdin be?
+  //   Where: moby's daemon/libnetwork/portmapper (how dockerd starts docker-proxy).
+  //   Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'startProxy')
 }
 // #endregion startProxy
 
@@ -142,26 +135,22 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
  * before the error is thrown: no proxy runs and no rule stays.
  */
 export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
-  const published: Published = { rules: [], proxies: [] }
-  try {
-    for (const mapping of mappings) {
-      published.proxies.push(await startProxy(mapping, containerIp))
-      const rule = dnatRule(mapping, bridge, containerIp)
-      await iptables(['-t', 'nat', '-A', ...rule])
-      published.rules.push(rule)
-    }
-    return published
-  } catch (error) {
-    await unpublishPorts(published)
-    throw error
-  }
+  // TODO(08): publish each mapping to the container at `containerIp`.
+  //   1. Per port a proxy and a DNAT rule (dnatRule builds its arguments). Which comes first,
+  //      so that a port already taken fails before any rule exists?
+  //   2. If anything fails, undo what this call made (unpublishPorts), then throw.
+  //   Where: libnetwork's portmapper MapRange and bridge driver allocatePorts.
+  //   Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'publishPorts')
 }
 // #endregion publishPorts
 
 // #region unpublishPorts
 /** Undo publishPorts: delete each DNAT rule and end each proxy. */
 export async function unpublishPorts(published: Published): Promise<void> {
-  for (const rule of published.rules.splice(0)) await iptables(['-t', 'nat', '-D', ...rule])
-  await Promise.all(published.proxies.splice(0).map(stopProxy))
+  // TODO(08): undo publishPorts: every DNAT rule deleted, every proxy ended (stopProxy).
+  //   1. A rule is deleted by repeating it with the delete command instead of append.
+  //   Where: man 8 iptables (-D). Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'unpublishPorts')
 }
 // #endregion unpublishPorts

@@ -7,7 +7,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
-import { ContainerError } from '../../lib/errors.ts'
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { PortMapping } from './ports.ts'
 
 /** What the proxy forwards: the mapping's host side to the container's address. */
@@ -34,25 +34,16 @@ function bindError(target: ProxyTarget, error: NodeJS.ErrnoException): Error {
  * already allocated".
  */
 export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
-  const open = new Set<Socket>()
-  const server = createServer((client) => {
-    const upstream = connect(target.containerPort, target.containerIp)
-    for (const socket of [client, upstream]) {
-      open.add(socket)
-      socket.on('close', () => open.delete(socket))
-      // A reset on one side ends the other; without a handler the error would end the proxy.
-      socket.on('error', () => (socket === client ? upstream : client).destroy())
-    }
-    client.pipe(upstream).pipe(client)
-  })
-  server.listen(target.hostPort, target.hostIp)
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(bindError(target, error as NodeJS.ErrnoException)))])
-  return {
-    close: async () => {
-      for (const socket of open) socket.destroy()
-      await new Promise((resolve) => server.close(resolve))
-    },
-  }
+  // TODO(08): forward TCP from the host side to the container.
+  //   1. Listen on the mapping's host address and port; for each connection open one to the
+  //      container and copy both ways until either side ends.
+  //   2. A reset on one side must close the other, and must never end the proxy itself.
+  //   3. Resolve once listening. A taken port rejects with
+  //      "Bind for HOST_IP:HOST_PORT failed: port is already allocated" (bindError).
+  //   4. close() stops listening and ends the open connections.
+  //   Where: Node's net module (createServer, connect, pipe); moby's cmd/docker-proxy
+  //   (tcp_proxy.go). Chapter text: "The proxy".
+  throw new NotImplementedError('08-network', 'proxyTcp')
 }
 // #endregion proxyTcp
 
@@ -63,26 +54,12 @@ export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
  * Resolves once bound; a port that is taken rejects as proxyTcp does.
  */
 export async function proxyUdp(target: ProxyTarget): Promise<Proxy> {
-  const server = createSocket('udp4')
-  const upstreams = new Map<string, UdpSocket>()
-  server.on('message', (message: Buffer, client: RemoteInfo) => {
-    const key = `${client.address}:${client.port}`
-    let upstream = upstreams.get(key)
-    if (!upstream) {
-      upstream = createSocket('udp4')
-      upstream.on('message', (reply: Buffer) => server.send(reply, client.port, client.address))
-      upstream.on('error', () => upstreams.delete(key))
-      upstreams.set(key, upstream)
-    }
-    upstream.send(message, target.containerPort, target.containerIp)
-  })
-  server.bind(target.hostPort, target.hostIp)
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(bindError(target, error as NodeJS.ErrnoException)))])
-  return {
-    close: async () => {
-      for (const upstream of upstreams.values()) upstream.close()
-      await new Promise<void>((resolve) => server.close(resolve))
-    },
-  }
+  // TODO(08): forward UDP from the host side to the container, and the replies back.
+  //   1. UDP has no connections: how does a reply from the container find the client it
+  //      answers? (One upstream socket per client address and port.)
+  //   2. Resolve once bound; a taken port rejects as proxyTcp does. close() closes every socket.
+  //   Where: Node's dgram module; moby's cmd/docker-proxy (udp_proxy.go).
+  //   Chapter text: "The proxy".
+  throw new NotImplementedError('08-network', 'proxyUdp')
 }
 // #endregion proxyUdp
