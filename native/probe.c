@@ -327,6 +327,9 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)num(name, port))};
     if (inet_pton(AF_INET, arg, &a.sin_addr) != 1) { errno = EINVAL; fail(name, "bad address"); }
     int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval limit = {.tv_sec = 5};  /* a dropped SYN fails in 5 s, not after minutes of retries */
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     if (connect(s, (struct sockaddr *)&a, sizeof a)) fail(name, "connect");
     (void)!write(s, "ping\n", 5);
     char buf[64] = "";

@@ -43,8 +43,9 @@ describe('allocate and release', () => {
 
   it('never gives one address twice to allocations made at the same time', async () => {
     const dir = tempDir()
-    const leases = await Promise.all(Array.from({ length: 8 }, () => allocate(dir, '10.0.1.0/24', process.pid)))
-    const addresses = leases.map((l) => l.address)
+    const leases = await outcome(Promise.all(Array.from({ length: 8 }, () => allocate(dir, '10.0.1.0/24', process.pid))))
+    expect(leases, `8 allocations at once failed: ${String(leases)} — did you hold the lock from the read to the write?`).toBeInstanceOf(Array)
+    const addresses = (leases as { address: string }[]).map((l) => l.address)
     expect(new Set(addresses).size, `8 allocations at once got ${addresses.join(', ')}: two read the same state before either wrote it — did you hold the lock from the read to the write?`).toBe(8)
   })
 
