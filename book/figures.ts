@@ -203,6 +203,22 @@ function pull(): string {
   return svg(580, y + 26, 'The requests of a registry pull, in order', out.join(''))
 }
 
+/** 08: what `run -p 8080:80` makes in the host's network namespace and the container's. */
+function network(): string {
+  const rows: TreeRow[] = [
+    [0, 'host network namespace', 'lo, eth0 and the rest stay as they were'],
+    [1, 'minidocker0  172.29.0.1/16', 'the bridge; net.ipv4.ip_forward = 1', 'fg-key'],
+    [2, 'veth3f9a1c2', 'one end of a veth pair, on the bridge', 'fg-new'],
+    [3, 'eth0  172.29.0.2/16', 'the other end, in the container\'s namespace', 'fg-new'],
+    [3, 'lo  127.0.0.1', 'up; default route via 172.29.0.1', 'fg-new'],
+    [1, 'nat MINIDOCKER', 'from PREROUTING and OUTPUT, to local addresses'],
+    [2, 'DNAT tcp :8080 → 172.29.0.2:80', 'traffic from outside', 'fg-new'],
+    [1, 'minidocker-proxy 0.0.0.0:8080', 'traffic to 127.0.0.1:8080', 'fg-new'],
+    [1, 'network/ipam.json', '172.29.0.2 → its owner\'s PID and start time', 'fg-new'],
+  ]
+  return svg(640, 30 + rows.length * ROW, 'The bridge, a container\'s veth pair, its DNAT rule and proxy', tree(12, 24, rows, 300))
+}
+
 /** The figures by name, with their captions (HTML). */
 const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
@@ -211,6 +227,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
+  network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }
 

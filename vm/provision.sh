@@ -24,6 +24,7 @@ packages=(
   build-essential       # cc and libc's static archive for native/ (helper and probe)
   util-linux            # unshare, nsenter, prlimit, findmnt: to look at what the chapters do
   iproute2              # ip: network namespaces, veth and bridges
+  iptables              # chapter 08: DNAT rules for published ports (the nf_tables backend)
   procps psmisc         # ps, pgrep, pstree
   busybox-static        # a static shell and tools for test images
   docker-registry       # a real registry (distribution v2) for the registry chapter
