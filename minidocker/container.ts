@@ -3,8 +3,9 @@
  *
  * The order is runc's: create the cgroup (04); start the helper (01); in it, unshare namespaces
  * and fork so the container's process is PID 1 (02); put that process in its cgroup before it
- * runs anything (04); build its root filesystem and pivot_root into it (03); become the
- * configured user; exec the command (01); when it has exited, note an OOM kill and remove the cgroup (04).
+ * runs anything (04); give it its network (08); build its root filesystem and pivot_root into
+ * it (03); become the configured user; exec the command (01); when it has exited, note an OOM
+ * kill, undo the network (08) and remove the cgroup (04).
  *
  * A chapter that is still a starter is skipped with a note (optional), unless the spec asks for
  * something only that chapter can do, such as a hostname or a memory limit (required).
@@ -60,9 +61,10 @@ async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined, l
   const enter = async () => {
     entered = true
     const step = () => enterNamespaces(helper, spec)
-    forked = spec.hostname === undefined
+    const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : undefined
+    forked = needs === undefined
       ? await optional(step, 'running in the host\'s namespaces and root filesystem')
-      : await required(step, '--hostname')
+      : await required(step, needs)
     return forked
   }
   // Chapter 04 decides when the process joins its cgroup: after the fork, before anything runs.

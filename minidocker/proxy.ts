@@ -18,6 +18,7 @@ function flags(argv: string[]): Record<string, string> {
 }
 
 async function main(): Promise<void> {
+  if (['--help', '-h', 'help'].includes(process.argv[2] ?? '')) return void console.log(USAGE)
   const f = flags(process.argv.slice(2))
   if (f.proto !== 'tcp' && f.proto !== 'udp') throw new Error(`unsupported protocol "${f.proto}"\n${USAGE}`)
   const target = { proto: f.proto, hostIp: f['host-ip']!, hostPort: Number(f['host-port']), containerIp: f['container-ip']!, containerPort: Number(f['container-port']) } as const

@@ -79,13 +79,17 @@ describeKernel('the container network', () => {
     expect(macs[0], `both containers' eth0 have MAC ${macs[0]}: the bridge cannot tell them apart — did you give every veth the same address?`).not.toBe(macs[1])
   })
 
-  it('brings lo up in the container\'s namespace, with --network bridge and --network none', async () => {
+  it('brings lo up in the container\'s namespace, with --network bridge and --network none, where the host is out of reach', async () => {
     for (const mode of ['bridge', 'none']) {
       const run = await done(host().minidocker(['run', '--network', mode, 'probe', '/bin/probe', netdev, 'cat:/sys/class/net/lo/flags']))
       const flags = probeLines(run.stdout).find((l) => /^0x/.test(String(l.cat)))?.cat
       // IFF_UP is bit 0 of the flags; without it, 127.0.0.1 is unreachable inside the container.
       expect(Number(flags) & 1, `--network ${mode}: lo's flags are ${String(flags ?? run.stderr).trim()}, without IFF_UP — did you bring lo up in the container's namespace?`).toBe(1)
-      if (mode === 'none') expect(interfaces(run.stdout), '--network none: a namespace of its own with only lo').toEqual(['lo'])
+      if (mode !== 'none') continue
+      expect(interfaces(run.stdout), '--network none: a namespace of its own with only lo').toEqual(['lo'])
+      const isolated = await done(host().minidocker(['run', '--network', 'none', 'probe', '/bin/probe', 'connect:172.29.0.1:7000']))
+      const refused = probeLines(isolated.stdout).find((l) => l.step === 'connect')
+      expect(refused?.errno, `--network none: the host's bridge address must be unreachable (ENETUNREACH), but saw ${refused?.errno ?? isolated.stdout} — is the container in a network namespace of its own?`).toBe('ENETUNREACH')
     }
   })
 
