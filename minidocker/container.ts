@@ -46,8 +46,11 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}, network?: Netw
     return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
   } finally {
     for (const signal of PROXIED) process.off(signal, proxy)
-    await attached.network?.detach()
-    if (cgroup) await removeCgroup(cgroup)
+    try {
+      await attached.network?.detach()
+    } finally {
+      if (cgroup) await removeCgroup(cgroup)
+    }
   }
 }
 
