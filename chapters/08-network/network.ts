@@ -43,12 +43,26 @@ export interface Attachment {
   detach(): Promise<void>
 }
 
-/** The host's nameservers for the container, as dockerd filters them: loopback ones cannot work from another namespace. */
-export function resolvConf(host: string): string {
+/**
+ * The host's nameservers for the container, as dockerd filters them: loopback ones cannot work
+ * from another namespace. `host` is the host's /etc/resolv.conf, or undefined on a host that has
+ * none (one without any network, such as the VM test's guest).
+ */
+export function resolvConf(host = ''): string {
   const kept = host.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line))
   // dockerd's fallback when nothing usable is left: Google's public servers.
   if (!kept.some((line) => /^\s*nameserver\s/.test(line))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4')
   return kept.filter((line, i, all) => line !== '' || i < all.length - 1).join('\n') + '\n'
+}
+
+/** The host's /etc/resolv.conf, or undefined when it has none. */
+export function hostResolvConf(): string | undefined {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
 }
 
 // #region nameFiles
@@ -63,7 +77,8 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
   //   bind mounts that put them at /etc/hostname, /etc/hosts and /etc/resolv.conf.
   //   1. Why into the container's own directory and bind-mounted, never into the image?
   //   2. hosts: localhost for 127.0.0.1 and ::1, and the hostname on `address` when there is one.
-  //   3. resolv.conf: the host's, through resolvConf (why must a nameserver on 127.0.0.53 go?).
+  //   3. resolv.conf: the host's (hostResolvConf; a host may have none) through resolvConf: why
+  //      must a nameserver on 127.0.0.53 go?
   //   4. The mounts are Mount entries as `-v` makes them (chapter 03 mounts them).
   //   Where: moby's daemon/container_operations_unix.go and libnetwork's sandbox_dns_unix.go
   //   (buildHostsFile, setupResolutionFiles). Chapter text: "Names".

@@ -40,12 +40,26 @@ export interface Attachment {
   detach(): Promise<void>
 }
 
-/** The host's nameservers for the container, as dockerd filters them: loopback ones cannot work from another namespace. */
-export function resolvConf(host: string): string {
+/**
+ * The host's nameservers for the container, as dockerd filters them: loopback ones cannot work
+ * from another namespace. `host` is the host's /etc/resolv.conf, or undefined on a host that has
+ * none (one without any network, such as the VM test's guest).
+ */
+export function resolvConf(host = ''): string {
   const kept = host.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line))
   // dockerd's fallback when nothing usable is left: Google's public servers.
   if (!kept.some((line) => /^\s*nameserver\s/.test(line))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4')
   return kept.filter((line, i, all) => line !== '' || i < all.length - 1).join('\n') + '\n'
+}
+
+/** The host's /etc/resolv.conf, or undefined when it has none. */
+export function hostResolvConf(): string | undefined {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
 }
 
 // #region nameFiles
@@ -61,7 +75,7 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
   const files: Record<string, string> = {
     hostname: `${hostname}\n`,
     hosts: hosts.join('\n') + '\n',
-    'resolv.conf': resolvConf(readFileSync('/etc/resolv.conf', 'utf8')),
+    'resolv.conf': resolvConf(hostResolvConf()),
   }
   return Object.entries(files).map(([name, text]) => {
     writeFileSync(join(dir, name), text)

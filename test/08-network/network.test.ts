@@ -1,5 +1,5 @@
 import { readlinkSync } from 'node:fs'
-import { expect, it } from 'vitest'
+import { expect, it, vi } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { startHelper } from '../support/helper.ts'
@@ -28,7 +28,7 @@ async function done(run: Run): Promise<Awaited<Run>> {
 async function printed(run: Run, pattern: RegExp, what: string): Promise<string> {
   let out = ''
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: nothing matching ${pattern} within 20 s; it printed: ${out}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`${what}: nothing matching ${pattern} within 60 s; it printed: ${out}`)), 60_000)
     run.stderr!.on('data', (chunk: Buffer) => {
       const error = unwritten(chunk.toString())
       if (error) clearTimeout(timer), reject(error)
@@ -63,6 +63,9 @@ const netdev = 'cat:/proc/net/dev'
 
 describeKernel('the container network', () => {
   const host = useStandInHost()
+  // A test here runs minidocker up to six times, a second each on a busy machine and ten in the
+  // VM test's emulated guest.
+  vi.setConfig({ testTimeout: 180_000 })
 
   it('connects two containers on the bridge that reach each other by address, each with only lo and eth0 and a MAC of its own', async () => {
     const server = host().minidocker(['run', 'probe', '/bin/probe', hosts, netdev, 'cat:/sys/class/net/eth0/address', 'listen:7000'])
