@@ -141,10 +141,16 @@ describeKernel('the container network', () => {
   })
 
   it('gives concurrent runs distinct addresses and releases them at exit', async () => {
-    const runs = await Promise.all([0, 1, 2].map(() => done(host().minidocker(['run', 'probe', '/bin/probe', hosts, 'sleep:1500']))))
-    for (const run of runs) expect(run.exitCode, run.stderr).toBe(0)
-    const addresses = runs.map((run) => addressIn(run.stdout))
+    // Started together, and each waits for a connection, so all three are alive at once
+    // however slowly the machine starts them.
+    const runs = [0, 1, 2].map(() => host().minidocker(['run', 'probe', '/bin/probe', hosts, 'listen:7000']))
+    const addresses = (await Promise.all(runs.map((run, i) => printed(run, /"listening"/, `container ${i + 1} of 3`)))).map(addressIn)
     expect(new Set(addresses).size, `three containers running at once got ${addresses.join(', ')} — is the allocation made under a lock?`).toBe(3)
+    for (const address of addresses) await host().run([PROBE_PATH, `connect:${address}:7000`])
+    for (const run of runs) {
+      const result = await done(run)
+      expect(result.exitCode, String(result.stderr)).toBe(0)
+    }
     const after = await done(host().minidocker(['run', 'probe', '/bin/probe', hosts]))
     expect(addressIn(after.stdout), 'once they have ended, their addresses are free again and the next run gets the first one — did you release the address when the container ended?').toBe('172.29.0.2')
   })
