@@ -206,17 +206,17 @@ function pull(): string {
 /** 08: what `run -p 8080:80` makes in the host's network namespace and the container's. */
 function network(): string {
   const rows: TreeRow[] = [
-    [0, 'host network namespace', 'lo, eth0 and the rest stay as they were'],
+    [0, 'the host', 'its own lo, eth0 and routes stay as they were'],
     [1, 'minidocker0  172.29.0.1/16', 'the bridge; net.ipv4.ip_forward = 1', 'fg-key'],
     [2, 'veth3f9a1c2', 'one end of a veth pair, on the bridge', 'fg-new'],
-    [3, 'eth0  172.29.0.2/16', 'the other end, in the container\'s namespace', 'fg-new'],
-    [3, 'lo  127.0.0.1', 'up; default route via 172.29.0.1', 'fg-new'],
+    [3, 'eth0  172.29.0.2/16', 'its peer, moved into the container\'s namespace', 'fg-new'],
+    [3, 'lo  127.0.0.1', 'the container\'s, up; default via 172.29.0.1', 'fg-new'],
     [1, 'nat MINIDOCKER', 'from PREROUTING and OUTPUT, to local addresses'],
     [2, 'DNAT tcp :8080 → 172.29.0.2:80', 'traffic from outside', 'fg-new'],
     [1, 'minidocker-proxy 0.0.0.0:8080', 'traffic to 127.0.0.1:8080', 'fg-new'],
     [1, 'network/ipam.json', '172.29.0.2 → its owner\'s PID and start time', 'fg-new'],
   ]
-  return svg(640, 30 + rows.length * ROW, 'The bridge, a container\'s veth pair, its DNAT rule and proxy', tree(12, 24, rows, 300))
+  return svg(700, 30 + rows.length * ROW, 'The bridge, a container\'s veth pair, its DNAT rule and proxy', tree(12, 24, rows, 340))
 }
 
 /** The figures by name, with their captions (HTML). */
