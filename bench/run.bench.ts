@@ -12,6 +12,9 @@
  *              container from an OCI bundle through `runc run`, `crun run` and `minirunc run`
  *   runtime    each of runc's and minirunc's commands on its own (create, state, start, kill,
  *              delete --force), one process each, as containerd's shim calls them
+ *   network    chapter 08's setup: `run --network none` against the default bridge (a veth and
+ *              an address) and `run -p` (a DNAT rule and a proxy too), in a network namespace
+ *              made for the bench, so this machine's own network is never changed
  *   pull       the reference pull of a one-layer image from a local registry (docker-registry
  *              on a loopback port, started here): pullImage() in one process, through the
  *              `minidocker` command, and `skopeo copy` into an OCI layout
@@ -19,8 +22,8 @@
  * The in-process pull runs in a child started with the reference's resolver conditions:
  * this file again, with --in-process IMAGE.
  */
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -103,6 +106,8 @@ if (process.argv[2] === '--in-process') {
 if (!existsSync(TIME)) throw new Error(`${TIME} is missing: install Debian's time package (bash vm/provision.sh does)`)
 const node = process.execPath
 const reference = { ...process.env, WORKBOOK_IMPL: 'solutions' }
+// The rows that are not about chapter 08 keep the machine's network, as before that chapter.
+const hostNetwork = { ...process.env, MINIDOCKER_NETWORK: 'host' }
 const scratch = mkdtempSync(join(tmpdir(), 'minidocker-bench-'))
 const registry = await startRegistry()
 try {
@@ -148,8 +153,8 @@ try {
   const runRows: [string, Sample][] = [
     ['fork+exec /bin/true', forkExec],
     ['node -e 0', bare],
-    ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true']))],
-    ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0']))],
+    ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true'], hostNetwork))],
+    ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0'], hostNetwork))],
     ['runc run (the same probe, 64 MiB)', time(runtime('runc'))],
     ['minirunc run (reference, the same bundle)', time(() => once(node, [minirunc, '--root', join(scratch, 'minirunc-state'), 'run', '--bundle', bundle, `bench-${process.pid}-${id++}`], reference))],
   ]
@@ -192,6 +197,22 @@ try {
   for (const [k, s] of Object.entries(ours)) {
     console.log(`${`runc ${k}`.padEnd(46)} ${runc[k]!.ms.toFixed(1).padStart(9)}  ${'1.00'.padStart(16)}  ${`${runc[k]!.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
     console.log(`${`minirunc ${k}`.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${(s.ms / runc[k]!.ms).toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+  }
+
+  // network: the same container with chapter 08's modes, all in a stand-in host namespace.
+  const standIn = spawn('unshare', ['--net', '--mount', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' })
+  try {
+    const own = readlinkSync('/proc/self/ns/net')
+    for (let i = 0; i < 500 && readlinkSync(`/proc/${standIn.pid}/ns/net`) === own; i++) await new Promise((r) => setTimeout(r, 10))
+    const inStandIn = (args: string[]) => () => once('nsenter', [`--net=/proc/${standIn.pid}/ns/net`, `--mount=/proc/${standIn.pid}/ns/mnt`, node, minidocker, '--reference', 'run', ...args, 'probe', '/bin/probe', 'exit:0'], { ...reference, MINIDOCKER_ROOT: join(scratch, 'network-root') })
+    const none = time(inStandIn(['--network', 'none']))
+    table('network (the probe container; a fresh network namespace stands in for the host)', [
+      ['minidocker --reference run --network none probe', none],
+      ['minidocker --reference run probe (bridge)', time(inStandIn([]))],
+      ['minidocker --reference run -p 8080:7000 probe', time(inStandIn(['-p', '8080:7000']))],
+    ], none, '--network none')
+  } finally {
+    standIn.kill('SIGKILL')
   }
 
   // pull: one local registry, the one-layer probe image, into a fresh store each time.

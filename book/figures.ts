@@ -203,6 +203,22 @@ function pull(): string {
   return svg(580, y + 26, 'The requests of a registry pull, in order', out.join(''))
 }
 
+/** 08: what `run -p 8080:80` makes in the host's network namespace and the container's. */
+function network(): string {
+  const rows: TreeRow[] = [
+    [0, 'the host', 'its own lo, eth0 and routes stay as they were'],
+    [1, 'minidocker0  172.29.0.1/16', 'the bridge; net.ipv4.ip_forward = 1', 'fg-key'],
+    [2, 'veth3f9a1c2', 'one end of a veth pair, on the bridge', 'fg-new'],
+    [3, 'eth0  172.29.0.2/16', 'its peer, moved into the container\'s namespace', 'fg-new'],
+    [3, 'lo  127.0.0.1', 'the container\'s, up; default via 172.29.0.1', 'fg-new'],
+    [1, 'nat MINIDOCKER', 'from PREROUTING and OUTPUT, to local addresses'],
+    [2, 'DNAT tcp :8080 → 172.29.0.2:80', 'traffic from outside', 'fg-new'],
+    [1, 'minidocker-proxy 0.0.0.0:8080', 'traffic to 127.0.0.1:8080', 'fg-new'],
+    [1, 'network/ipam.json', '172.29.0.2 → its owner\'s PID and start time', 'fg-new'],
+  ]
+  return svg(700, 30 + rows.length * ROW, 'The bridge, a container\'s veth pair, its DNAT rule and proxy', tree(12, 24, rows, 340))
+}
+
 /** 09: who calls the runtime, what each command leaves on disk, and where the process waits. */
 function runtime(): string {
   const lanes: [string, number][] = [['containerd-shim-runc-v2', 90], ['minirunc', 330], ['the container\'s process', 540]]
@@ -234,6 +250,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
+  network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }

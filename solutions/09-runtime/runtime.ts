@@ -110,7 +110,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     record.cgroup = cgroup
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
-    const pid = await prepare(helper, spec, cgroup, limited, async (pid) => {
+    const pid = await prepare(helper, spec, cgroup, limited, undefined, {}, async (pid) => {
       record.pid = pid
       record.startTime = processStartTime(pid) ?? 0
       saveRecord(dir, record)
