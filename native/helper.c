@@ -27,13 +27,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define MAX_FIELDS 4096
@@ -560,6 +564,97 @@ static int op_getxattr(const char *path, const char *name) {
   return 0;
 }
 
+/* Answer {"ok":true,"fd":N}: an fd the helper keeps open for a later request. */
+static int ok_fd(int fd) {
+  putf("{\"ok\":true,\"fd\":%d}", fd);
+  send_line();
+  return 0;
+}
+
+/* connect PATH: a SOCK_STREAM unix socket connected to PATH (a console socket), kept open. */
+static int op_connect(const char *path) {
+  call_begin("connect");
+  call_str(path);
+  call_end();
+  err_path = path;
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(path) >= sizeof addr.sun_path) { errno = ENAMETOOLONG; return fail("connect"); }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail("socket");
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr)) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return fail("connect");
+  }
+  return ok_fd(fd);
+}
+
+/* openpt PATH: open a pty multiplexer (a devpts's ptmx) and unlock its new slave; answers the master's fd. */
+static int op_openpt(const char *path) {
+  call_begin("open");
+  call_str(path);
+  call_arg("O_RDWR|O_NOCTTY");
+  call_end();
+  err_path = path;
+  int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return fail("open");
+  int unlock = 0;
+  call_begin("ioctl");
+  call_arg("%d, TIOCSPTLCK, 0", fd);
+  call_end();
+  if (ioctl(fd, TIOCSPTLCK, &unlock)) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return fail("ioctl");
+  }
+  return ok_fd(fd);
+}
+
+/* set_ctty MASTER: the master's slave becomes fds 0, 1, 2 and the controlling terminal (after setsid). */
+static int op_set_ctty(const char *fd_s) {
+  long master;
+  if (parse_int(fd_s, &master)) return bad_request("set_ctty", "fd must be a number");
+  call_begin("ioctl");
+  call_arg("%ld, TIOCGPTPEER, O_RDWR", master);
+  call_end();
+  int slave = ioctl((int)master, TIOCGPTPEER, O_RDWR);
+  if (slave < 0) return fail("ioctl");
+  for (int i = 0; i <= 2; i++)
+    if (dup2(slave, i) < 0) return fail("dup2");
+  if (slave > 2) close(slave);
+  call_begin("ioctl");
+  call_arg("0, TIOCSCTTY, 0");
+  call_end();
+  return ioctl(0, TIOCSCTTY, 0) ? fail("ioctl") : ok();
+}
+
+/* send_fd SOCK FD NAME: one message on SOCK, data NAME and FD as SCM_RIGHTS (runc's console protocol). */
+static int op_send_fd(const char *sock_s, const char *fd_s, const char *name) {
+  long sock, fd;
+  if (parse_int(sock_s, &sock) || parse_int(fd_s, &fd)) return bad_request("send_fd", "fds must be numbers");
+  call_begin("sendmsg");
+  call_arg("%ld", sock);
+  call_str(name);
+  call_arg("SCM_RIGHTS [%ld]", fd);
+  call_end();
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int f = (int)fd;
+  memcpy(CMSG_DATA(c), &f, sizeof f);
+  ssize_t n;
+  while ((n = sendmsg((int)sock, &msg, 0)) < 0 && errno == EINTR) {}
+  return n < 0 ? fail("sendmsg") : ok();
+}
+
 static int chroot_fn(const char *p) { return chroot(p); }
 static int chdir_fn(const char *p) { return chdir(p); }
 static int rmdir_fn(const char *p) { return rmdir(p); }
@@ -602,6 +697,10 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
   if (!strcmp(op, "setxattr")) { NEED(3); return op_setxattr(a[1], a[2], a[3]); }
   if (!strcmp(op, "getxattr")) { NEED(2); return op_getxattr(a[1], a[2]); }
+  if (!strcmp(op, "connect")) { NEED(1); return op_connect(a[1]); }
+  if (!strcmp(op, "openpt")) { NEED(1); return op_openpt(a[1]); }
+  if (!strcmp(op, "set_ctty")) { NEED(1); return op_set_ctty(a[1]); }
+  if (!strcmp(op, "send_fd")) { NEED(3); return op_send_fd(a[1], a[2], a[3]); }
 #undef NEED
   return bad_request(op, "unknown operation");
 }

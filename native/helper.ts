@@ -83,6 +83,7 @@ interface Reply {
   path?: string
   dest?: string
   value?: string
+  fd?: number
 }
 
 export class Helper {
@@ -470,6 +471,51 @@ export class Helper {
    */
   waitFd(fd: number): Promise<unknown> {
     return this.#call('wait_fd', String(fd))
+  }
+
+  /**
+   * Connect to a unix stream socket (a console socket) and keep the connection open as an fd of the helper's.
+   * @param path the socket's path, as the helper sees the filesystem now
+   * @returns the connected socket's fd (close-on-exec).
+   * @throws ENOENT when nothing is at the path.
+   * @throws ECONNREFUSED when no one listens there.
+   */
+  async connect(path: string): Promise<number> {
+    return (await this.#call('connect', path)).fd!
+  }
+
+  /**
+   * Open a pseudo-terminal multiplexer (a devpts's ptmx) and unlock the slave it made.
+   * @param path the multiplexer, as the helper sees the filesystem now: its devpts decides which instance the pty belongs to
+   * @returns the master's fd (close-on-exec).
+   * @throws ENOENT when there is no such file.
+   * @throws ENODEV/ENXIO when the file is not a working pty multiplexer.
+   */
+  async openpt(path: string): Promise<number> {
+    return (await this.#call('openpt', path)).fd!
+  }
+
+  /**
+   * Make the slave of pty `master` the helper's stdin, stdout and stderr and its controlling terminal (ioctl TIOCGPTPEER, dup2, TIOCSCTTY).
+   * @param master a master's fd, from openpt
+   * @throws EBADF/ENOTTY when the fd is not a pty master.
+   * @throws EPERM when the helper does not lead a session (setsid first) or the terminal belongs to another session.
+   */
+  setControllingTerminal(master: number): Promise<unknown> {
+    return this.#call('set_ctty', String(master))
+  }
+
+  /**
+   * sendmsg(): one message on a connected socket, with `name` as its data and `fd` as SCM_RIGHTS ancillary data, which Node cannot send.
+   * @param socket the socket's fd, from connect
+   * @param fd the fd to pass
+   * @param name the data sent with it
+   * @throws EBADF when either fd is not open.
+   * @throws ENOTSOCK when `socket` is not a socket.
+   * @throws EPIPE when the other side has closed.
+   */
+  sendFd(socket: number, fd: number, name: string): Promise<unknown> {
+    return this.#call('send_fd', String(socket), String(fd), name)
   }
 
   /** Stop sending requests: the helper exits once it has nothing left to do. */

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -390,6 +391,34 @@ describe('waiting', () => {
       closeSync(one)
       closeSync(empty)
     }
+  })
+})
+
+describe('terminals', () => {
+  it('connect, openpt, setControllingTerminal, sendFd: the slave becomes the terminal, the master goes out with its name', async () => {
+    const path = join(tempDir(), 'console.sock')
+    const received = new Promise<string>((resolve) => {
+      const server = createServer((socket) => socket.on('data', (data) => { resolve(String(data)); server.close() })).listen(path)
+    })
+    const h = start()
+    const pid = await h.fork()
+    const socket = await h.connect(path)
+    const master = await h.openpt('/dev/ptmx')
+    await h.setsid()
+    await h.setControllingTerminal(master)
+    await h.sendFd(socket, master, '/dev/ptmx')
+    expect(await received, 'the data sent with the fd').toBe('/dev/ptmx')
+    for (const fd of [0, 1, 2]) expect(readlinkSync(`/proc/${pid}/fd/${fd}`), `fd ${fd} must be the pty's slave`).toMatch(/^\/dev\/pts\/\d+$/)
+    const ttyNr = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[4])
+    expect(ttyNr, 'the slave must be the controlling terminal (stat\'s tty_nr)').not.toBe(0)
+  })
+
+  it('each fails with the errno: no socket, not a multiplexer, not a master, not a socket', async () => {
+    const h = start()
+    expect(await failure(h.connect(join(tempDir(), 'none.sock')))).toMatchObject({ syscall: 'connect', code: 'ENOENT' })
+    expect(await failure(h.openpt('/dev/null'))).toMatchObject({ syscall: 'ioctl', code: 'ENOTTY' })
+    expect(await failure(h.setControllingTerminal(99))).toMatchObject({ syscall: 'ioctl', code: 'EBADF' })
+    expect(await failure(h.sendFd(1, 1, 'x'))).toMatchObject({ syscall: 'sendmsg', code: 'ENOTSOCK' })
   })
 })
 
