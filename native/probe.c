@@ -6,6 +6,7 @@
  * and the probe exits 1. `argv` prints the remaining arguments and ends the list.
  *
  *   pid  hostname  id  cwd  env  ns  mounts  fds  cgroup   what the process sees
+ *   tty   stdin's terminal (or null) and whether it is the session's controlling terminal
  *   ls:DIR  cat:FILE  write:FILE:TEXT  mkdir:DIR  stat:PATH   files
  *   out:TEXT  err:TEXT  argv ARGS...   stdio and arguments
  *   sleep:MS  exit:N  kill:SIG  wait-signal   time and endings
@@ -34,6 +35,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,7 +160,12 @@ static void step_chroot_escape(void) {
 
 static int step(char *name, char *arg, char **rest, int nrest) {
   if (!strcmp(name, "pid")) printf("{\"pid\":%d,\"ppid\":%d}\n", getpid(), getppid());
-  else if (!strcmp(name, "hostname")) {
+  else if (!strcmp(name, "tty")) {
+    const char *tty = ttyname(0);
+    printf("{\"tty\":");
+    if (tty) printf("\"%s\"", tty); else printf("null");
+    printf(",\"controlling\":%s}\n", tty && tcgetsid(0) == getsid(0) ? "true" : "false");
+  } else if (!strcmp(name, "hostname")) {
     char h[256] = "";
     gethostname(h, sizeof h);
     key_str("hostname", h);

@@ -74,6 +74,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      read the pid file the moment it exists (writeAtomically, given).
   //   6. detach: whose child must the container's process be once create has exited, so that
   //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
+  //   7. process.terminal: the console socket's path is the host's. When must the helper
+  //      connect to it, given where the process ends up, and when is setupConsole's moment?
   throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create
@@ -95,6 +97,30 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   throw new NotImplementedError('09-runtime', 'start')
 }
 // #endregion start
+
+// #region setupConsole
+/**
+ * process.terminal: a pseudo-terminal for the container's process, whose master goes to the
+ * caller through the console socket (`socket`, connected by connectConsole). Called in the
+ * process, after its root filesystem and mounts, so that /dev/ptmx is its own devpts's and the
+ * pty belongs to the container. The slave becomes its stdin, stdout, stderr and controlling
+ * terminal, which only a process leading a session of its own may take. The master is sent with
+ * the name runc sends, `/dev/ptmx` (runc's setupConsole and utils.SendFile).
+ */
+export async function setupConsole(helper: Helper, socket: number): Promise<void> {
+  // TODO(09): a terminal for the container's process, the way runc's init makes one.
+  //   1. Which /dev/ptmx: the pty must belong to the container's own devpts instance
+  //      (devpts(5), "newinstance"; pts(4)), so think about when this runs relative to
+  //      pivot_root and the mounts, and what the container would see in /dev/pts otherwise.
+  //   2. The slave must be stdin, stdout, stderr and the controlling terminal (credentials(7),
+  //      "Sessions"; TIOCSCTTY in ioctl_tty(2)): what must the process be before the kernel
+  //      lets it take one, and what does it lose by becoming that?
+  //   3. The master goes to the caller as runc's utils.SendFile sends it (runtime-cli.md,
+  //      "Console socket"); Node cannot pass an fd, the helper can (native/helper.ts).
+  //   4. After exec, no copy of the master may stay in the container: who holds it then?
+  throw new NotImplementedError('09-runtime', 'setupConsole')
+}
+// #endregion setupConsole
 
 // #region parseSignal
 /** A signal by number (`9`) or name (`KILL`, `SIGKILL`, any case), refused otherwise: `invalid signal: TEXT`. */
@@ -156,8 +182,9 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      the mount namespace the host's /proc is no longer what you see?
   //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)):
   //      what must happen before the process is in it, and before it joins the cgroup?
-  //   3. Then it is create's end game: user, working directory, the program looked up inside,
-  //      and exec; with detach, the same hand-over to the caller's subreaper as create.
+  //   3. Then it is create's end game: user, working directory, the terminal (docker exec -it),
+  //      the program looked up inside, and exec; with detach, the same hand-over to the
+  //      caller's subreaper as create.
   throw new NotImplementedError('09-runtime', 'execProcess')
 }
 // #endregion execProcess

@@ -81,8 +81,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   const spec = withoutCgroupMounts(loaded)
   // Limits without a cgroupsPath go to a cgroup named for the container, as runc does.
   if (spec.linux?.resources && !spec.linux.cgroupsPath) spec.linux.cgroupsPath = id
-  if (options.consoleSocket) throw new RuntimeError('--console-socket is not supported by minirunc yet')
-  if (spec.process.terminal) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket')
+  checkTerminal(spec.process, options.consoleSocket)
   noteIgnored(loaded, log)
   mkdirSync(root, { recursive: true, mode: 0o700 })
   const dir = join(root, id)
@@ -110,6 +109,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     record.cgroup = cgroup
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
+    const console = await connectConsole(helper, options.consoleSocket)
     const pid = await prepare(helper, spec, cgroup, limited, undefined, {}, async (pid) => {
       record.pid = pid
       record.startTime = processStartTime(pid) ?? 0
@@ -121,6 +121,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     if (pid === undefined) throw new RuntimeError('the runtime needs chapter 02: the container\'s process must be forked into its namespaces')
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
+    if (console !== undefined) await setupConsole(helper, console)
     const path = findExecutable(pid, spec.process)
     if (detach) {
       // The relay would collect the process's exit, which the caller's subreaper must see.
@@ -189,6 +190,25 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
 }
 // #endregion start
 
+// #region setupConsole
+/**
+ * process.terminal: a pseudo-terminal for the container's process, whose master goes to the
+ * caller through the console socket (`socket`, connected by connectConsole). Called in the
+ * process, after its root filesystem and mounts, so that /dev/ptmx is its own devpts's and the
+ * pty belongs to the container. The slave becomes its stdin, stdout, stderr and controlling
+ * terminal, which only a process leading a session of its own may take. The master is sent with
+ * the name runc sends, `/dev/ptmx` (runc's setupConsole and utils.SendFile).
+ */
+export async function setupConsole(helper: Helper, socket: number): Promise<void> {
+  const master = await helper.openpt('/dev/ptmx')
+  // A controlling terminal is a session's: the process leaves the runtime's session first.
+  await helper.setsid()
+  await helper.setControllingTerminal(master)
+  // The master is close-on-exec: once the program runs, the caller holds the only copy.
+  await helper.sendFd(socket, master, '/dev/ptmx')
+}
+// #endregion setupConsole
+
 // #region parseSignal
 /** A signal by number (`9`) or name (`KILL`, `SIGKILL`, any case), refused otherwise: `invalid signal: TEXT`. */
 export function parseSignal(text: string): number {
@@ -254,9 +274,10 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
   const { dir, record } = loadContainer(root, id)
   if (containerStatus(dir, record) !== 'running') throw new RuntimeError('cannot exec in a stopped container')
-  if (options.consoleSocket || options.process.terminal) throw new RuntimeError('--console-socket is not supported by minirunc yet')
+  checkTerminal(options.process, options.consoleSocket)
   const helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: options.detach })
   try {
+    const console = await connectConsole(helper, options.consoleSocket)
     // The mount namespace last: after it, /proc/PID/ns of the host's view is out of sight.
     for (const ns of ['ipc', 'uts', 'net', 'pid', 'mnt']) {
       const path = `/proc/${record.pid}/ns/${ns}`
@@ -267,6 +288,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     if (options.process.user) await switchUser(helper, options.process.user)
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)
+    if (console !== undefined) await setupConsole(helper, console)
     const path = findExecutable(pid, options.process)
     if (!options.detach) {
       await helper.exec(path, options.process.args, options.process.env)
@@ -349,6 +371,22 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
+}
+
+/** A terminal needs a console socket to go to, and a console socket a terminal to carry (runc's words). */
+function checkTerminal(process: Spec['process'], consoleSocket: string | undefined): void {
+  if (process.terminal && !consoleSocket) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket')
+  if (!process.terminal && consoleSocket) throw new RuntimeError('cannot use console socket if runc will not detach or allocate tty')
+}
+
+/** The console socket, connected by the helper while its host path is still in sight (before setns and pivot_root). */
+async function connectConsole(helper: Helper, path: string | undefined): Promise<number | undefined> {
+  if (!path) return undefined
+  try {
+    return await helper.connect(path)
+  } catch (error) {
+    throw new RuntimeError(`failed to connect to console socket ${path}: ${(error as Error).message}`)
+  }
 }
 
 /** The caller may read the pid file as soon as it exists: it must never be seen half-written. */

@@ -85,6 +85,15 @@ describeKernel('minirunc under containerd (ctr run --runc-binary)', () => {
     }
   }, 180_000)
 
+  it('ctr run -t: the container\'s process has a terminal, its master sent to the shim over --console-socket', async () => {
+    const id = `c${next++}`
+    const r = await containerd.ctr(['run', '--rm', '-t', '--runc-binary', runtime, '--runc-root', join(dir, 'runc'), '--rootfs', rootfs, id, '/bin/probe', 'tty', 'out:on-a-tty', 'exit:3'], true)
+    await remove(id)
+    expect(probeLines(r.stdout)[0], `stdin must be a pty slave of the container's devpts and its controlling terminal: did create connect to the console socket before the set-up, and setupConsole open /dev/ptmx after pivot_root, setsid, then make the slave the terminal? output: ${r.stdout}`).toEqual({ tty: '/dev/pts/0', controlling: true })
+    expect(r.stdout, 'ctr -t shows what the container wrote to its terminal').toContain('on-a-tty')
+    expect(r.code, 'ctr exits with the container\'s code').toBe(3)
+  }, 120_000)
+
   it('a program that does not exist: ctr shows minirunc\'s error from its log', async () => {
     const id = `c${next++}`
     const r = await containerd.ctr(['run', '--rm', '--runc-binary', runtime, '--runc-root', join(dir, 'runc'), '--rootfs', rootfs, id, '/bin/nope'])

@@ -75,6 +75,22 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
     }
   })
 
+  it('docker run -it and docker exec -it: a terminal through the console socket, and the exit code', async () => {
+    const run = await dockerd.dockerTty([...RUN, '-it', '--rm', 'probe', '/probe', 'tty', 'exit:5'])
+    expect(probeLines(run.stdout), `docker run -it: the container's stdin must be its own pty slave and controlling terminal; output: ${run.stdout}`).toEqual([{ tty: '/dev/pts/0', controlling: true }])
+    expect(run.code, 'docker run -it exits with the container\'s code').toBe(5)
+    const r = await dockerd.docker([...RUN, '-d', 'probe', '/probe', 'sleep:60000'])
+    expect(r.code, r.stderr).toBe(0)
+    const id = r.stdout.trim()
+    try {
+      const exec = await dockerd.dockerTty(['exec', '-it', id, '/probe', 'tty', 'pid', 'exit:7'])
+      expect(probeLines(exec.stdout), `docker exec -it: exec --detach --console-socket; output: ${exec.stdout}`).toEqual([{ tty: '/dev/pts/0', controlling: true }, { pid: 2, ppid: 0 }])
+      expect(exec.code, 'docker exec -it exits with the process\'s code').toBe(7)
+    } finally {
+      await dockerd.docker(['rm', '-f', id])
+    }
+  }, 120_000)
+
   it('docker rm -f removes a running container', async () => {
     const r = await dockerd.docker([...RUN, '-d', 'probe', '/probe', 'sleep:60000'])
     expect(r.code, r.stderr).toBe(0)

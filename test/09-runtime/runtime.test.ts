@@ -184,6 +184,30 @@ describeKernel('minirunc: errors as runc gives them', () => {
   }
 })
 
+describeKernel('minirunc: the terminal', () => {
+  it('a terminal without a console socket, a socket without a terminal, a socket that is not there: refused, nothing left', async () => {
+    const cgroupsPath = testCgroupPath()
+    const t = setup(['pid'], (spec) => {
+      spec.process.terminal = true
+      spec.linux!.cgroupsPath = cgroupsPath
+    })
+    const none = await t.create('t1')
+    expect(none.code, 'process.terminal needs --console-socket: the pty master has nowhere else to go').toBe(1)
+    expect(t.logLines().at(-1)?.msg).toBe('cannot allocate tty if runc will detach without setting console socket')
+    const missing = await t.create('t2', '--console-socket', join(t.dir, 'nope.sock'))
+    expect(missing.code).toBe(1)
+    expect(t.logLines().at(-1)?.msg, 'the error names the socket and the failed connect').toMatch(/^failed to connect to console socket \S*nope\.sock: connect\(".*nope\.sock"\) failed: ENOENT/)
+    expect(readdirSync(t.root), 'a failed create must remove ROOT/ID').toEqual([])
+    const leftover = readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c, cgroupsPath)).filter((d) => existsSync(d))
+    expect(leftover, 'a failed create must remove the container\'s cgroup').toEqual([])
+    const spec = JSON.parse(readFileSync(join(t.bundle, 'config.json'), 'utf8')) as Spec
+    spec.process.terminal = false
+    writeFileSync(join(t.bundle, 'config.json'), JSON.stringify(spec))
+    expect((await t.create('t3', '--console-socket', join(t.dir, 'nope.sock'))).code).toBe(1)
+    expect(t.logLines().at(-1)?.msg).toBe('cannot use console socket if runc will not detach or allocate tty')
+  })
+})
+
 describeKernel('minirunc: hooks', () => {
   /** A hook script that appends its name and its stdin to `file`, then exits with `code`. */
   function hookScript(dir: string, name: string, file: string, body = ''): string {

@@ -136,8 +136,20 @@ function startDaemon(command: string, args: string[], socket: string, dir: strin
   })
 }
 
+/**
+ * Run `command args` with stdin, stdout and stderr on a pseudo-terminal, as at a terminal
+ * (`ctr run -t` and `docker run -it` insist on one): util-linux script(1), which exits with the
+ * command's code; its output is what the terminal showed, with LF line ends.
+ */
+function inTerminal(command: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const quoted = [command, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
+  const result = settle(execa('script', ['-qec', quoted, '/dev/null'], { reject: false, input: '', timeout: 60_000, env }))
+  // The terminal's echo of script's end of input (^@, ^D) and its CR LF are not the program's.
+  return result.then((r) => ({ ...r, stdout: r.stdout.replace(/\^[@D]|\r/g, '') }))
+}
+
 /** Debian's containerd on a socket in `dir`, with its root and state in `dir`; `ctr` talks to it. */
-export async function startContainerd(dir: string): Promise<Daemon & { ctr(args: string[]): Promise<Result> }> {
+export async function startContainerd(dir: string): Promise<Daemon & { ctr(args: string[], tty?: boolean): Promise<Result> }> {
   const socket = join(dir, 'containerd.sock')
   const config = join(dir, 'config.toml')
   writeFileSync(config, [
@@ -147,23 +159,25 @@ export async function startContainerd(dir: string): Promise<Daemon & { ctr(args:
   const daemon = await startDaemon('containerd', ['--config', config], socket, dir, join(dir, 'containerd.log'))
   return {
     ...daemon,
-    ctr: (args) => settle(execa('ctr', ['--address', socket, '-n', 'minirunc-test', ...args], { reject: false, stdin: 'ignore', timeout: 60_000 })),
+    ctr: (args, tty = false) => {
+      const all = ['--address', socket, '-n', 'minirunc-test', ...args]
+      return tty ? inTerminal('ctr', all) : settle(execa('ctr', all, { reject: false, stdin: 'ignore', timeout: 60_000 }))
+    },
   }
 }
 
 /** Debian's dockerd with its data and exec roots in `dir`, no networking set up, and `runtime` added as "minidocker". */
-export async function startDockerd(dir: string, runtime: string): Promise<Daemon & { docker(args: string[], input?: string): Promise<Result> }> {
+export async function startDockerd(dir: string, runtime: string): Promise<Daemon & { docker(args: string[], input?: string): Promise<Result>; dockerTty(args: string[]): Promise<Result> }> {
   const socket = join(dir, 'docker.sock')
   const daemon = await startDaemon('dockerd', [
     '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
     '--pidfile', join(dir, 'docker.pid'), '--bridge=none', '--iptables=false', '--ip6tables=false',
     '--ip-forward=false', '--ip-masq=false', '--add-runtime', `minidocker=${runtime}`,
   ], socket, dir, join(dir, 'dockerd.log'))
+  const env = { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'client') }
   return {
     ...daemon,
-    docker: (args, input) => settle(execa('docker', args, {
-      reject: false, input, stdin: input === undefined ? 'ignore' : undefined, timeout: 60_000,
-      env: { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'client') },
-    })),
+    docker: (args, input) => settle(execa('docker', args, { reject: false, input, stdin: input === undefined ? 'ignore' : undefined, timeout: 60_000, env })),
+    dockerTty: (args) => inTerminal('docker', args, env),
   }
 }
