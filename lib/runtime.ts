@@ -19,6 +19,8 @@ export interface ContainerRecord extends Omit<State, 'status'> {
   /** the cgroup to remove on delete (chapter 04's Cgroup), if one was made */
   cgroup?: Cgroup
   hooks?: Hooks
+  /** the freezer cgroup `pause` froze the processes in, and what delete removes of it (v1: a hierarchy of its own; v2: the container's cgroup, nothing to remove) */
+  freezer?: { dir: string; version: 1 | 2; removeOrder: string[] }
 }
 
 /** The file name of the container's record in its state directory. */

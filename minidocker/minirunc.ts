@@ -7,7 +7,7 @@
  */
 import { writeSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { cgroupPids, create, deleteContainer, execProcess, kill, parseSignal, run, start } from '#ch/09-runtime/runtime.ts'
+import { cgroupPids, create, deleteContainer, execProcess, kill, parseSignal, pause, run, start } from '#ch/09-runtime/runtime.ts'
 import { loadContainer, publicState } from '#ch/09-runtime/state.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
@@ -22,9 +22,11 @@ commands (runc's):
   create --bundle DIR [--pid-file F] ID   set the container up; it waits for start
   start ID                                 let it run its program
   run --bundle DIR [--pid-file F] ID       create, start, wait, delete
+  (create, run, exec: --console-socket S for process.terminal)
   state ID                                 print its state as JSON
   kill [--all] ID [SIGNAL]                 send a signal (default SIGTERM)
   delete [--force] ID                      remove a stopped container
+  pause ID / resume ID                     freeze and thaw every process in it
   list [--format table|json]               every container under --root
   ps [--format table|json] ID              the host PIDs in the container
   exec [--detach] [--pid-file F] (--process FILE | [--cwd D] [--env K=V] ID COMMAND...)
@@ -120,6 +122,10 @@ async function main(argv: string[]): Promise<number> {
           pidFile: str(flags.get('pid-file')) && resolve(str(flags.get('pid-file'))!), consoleSocket: str(flags.get('console-socket')),
         })
       }
+      case 'pause':
+      case 'resume':
+        await pause(root, id(), command === 'pause')
+        return 0
       case 'list':
         return out(list(root, flags.get('format') ?? flags.get('f')))
       case 'ps': {

@@ -122,6 +122,38 @@ export async function setupConsole(helper: Helper, socket: number): Promise<void
 }
 // #endregion setupConsole
 
+// #region setFrozen
+/**
+ * Freeze (pause) or thaw (resume) every process of the container with the cgroup freezer, and
+ * resolve once the kernel has done it; the freezer used is saved in the record (`status` reads
+ * it, delete removes it). On cgroup v2 the freezer is the container's own cgroup: cgroup.freeze,
+ * done when cgroup.events says `frozen 1` (or 0). On v1 it is a hierarchy of its own that chapter
+ * 04 did not join: FREEZER/PATH, PATH being that of the container's other cgroups, and every process
+ * must be in it before freezer.state is set to FROZEN; it reads FREEZING until all are stopped.
+ * A container without a cgroup cannot be frozen: `container ID has no cgroup to freeze`.
+ */
+export async function setFrozen(dir: string, record: ContainerRecord, frozen: boolean): Promise<void> {
+  // TODO(09): the freezer, as runc's libcontainer/cgroups/fs/freezer.go and fs2/freeze.go use it.
+  //   1. Which directory: on v2 every controller lives in the container's one cgroup; on v1
+  //      the freezer is a hierarchy of its own, with the same relative path as the others.
+  //      Remember what you made (record.freezer, saved), so delete removes that and no more.
+  //   2. v1: freezing a cgroup stops the processes in it, not those of the container outside
+  //      it. How do you get every process in while the container keeps forking, without
+  //      missing one born during the move?
+  //   3. Writing the file starts the change; when is it done? (v1's FREEZING; v2's
+  //      cgroup.events.) Never wait for ever: the error names the container and the file.
+  throw new NotImplementedError('09-runtime', 'setFrozen')
+}
+// #endregion setFrozen
+
+// #region pause
+/** runc pause and resume: only a running container pauses (`container not running`), only a paused one resumes (`container not paused`). */
+export async function pause(root: string, id: string, paused: boolean): Promise<void> {
+  // TODO(09): runc pause and resume: the state checks in the doc comment, then setFrozen.
+  throw new NotImplementedError('09-runtime', 'pause')
+}
+// #endregion pause
+
 // #region parseSignal
 /** A signal by number (`9`) or name (`KILL`, `SIGKILL`, any case), refused otherwise: `invalid signal: TEXT`. */
 export function parseSignal(text: string): number {
@@ -160,7 +192,8 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   //   1. Which statuses may be deleted without --force, and what does runc do with "created"?
   //      A refusal must change nothing.
   //   2. With --force: nothing of the container may survive (killAndWait, given), before its
-  //      cgroup can go (chapter 04 removes it; it refuses while a process is in it).
+  //      cgroup can go (chapter 04 removes it; it refuses while a process is in it), and the
+  //      freezer cgroup pause made, if any.
   //   3. The poststop hooks get the state as it was; their failure is only a warning.
   throw new NotImplementedError('09-runtime', 'deleteContainer')
 }
@@ -221,6 +254,8 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
         // gone already
       }
     }
+    // A frozen process dies only once thawed (v1), as runc's delete --force does.
+    if (i === 0 && record.freezer) await setFrozen(dir, record, false)
     await sleep(10)
   }
   throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)

@@ -28,7 +28,7 @@ export function loadContainer(root: string, id: string): { dir: string; record: 
 /**
  * The status now, from the kernel and the state directory (runc's refreshState): stopped when
  * the process is gone, or a zombie, or its PID now belongs to another process; created while
- * exec.fifo exists; otherwise running.
+ * exec.fifo exists; paused while its freezer cgroup says frozen; otherwise running.
  */
 export function containerStatus(dir: string, record: ContainerRecord): State['status'] {
   // TODO(09): work out the status from the kernel, never from what was written at create.
@@ -37,6 +37,9 @@ export function containerStatus(dir: string, record: ContainerRecord): State['st
   //   2. PIDs are reused: how does the record tell this container's process from a stranger
   //      that got the same PID later? (ContainerRecord.startTime; runc's refreshState.)
   //   3. What on disk says "created, not started yet"? (the chapter's text, "exec.fifo").
+  //   4. Paused is the kernel's word too: the freezer cgroup pause used (record.freezer) says
+  //      whether its processes are frozen (cgroup-v1/freezer-subsystem.rst; cgroup-v2.rst,
+  //      "cgroup.freeze"). A freezer that cannot be read means nothing is frozen.
   throw new NotImplementedError('09-runtime', 'containerStatus')
 }
 // #endregion containerStatus
@@ -44,6 +47,6 @@ export function containerStatus(dir: string, record: ContainerRecord): State['st
 /** The state as `state` prints it and hooks read it: the public fields and the status, with pid 0 once stopped. */
 export function publicState(dir: string, record: ContainerRecord): State {
   const status = containerStatus(dir, record)
-  const { startTime: _t, cgroup: _c, hooks: _h, ...state } = record
+  const { startTime: _t, cgroup: _c, hooks: _h, freezer: _f, ...state } = record
   return { ...state, status, pid: status === 'stopped' ? 0 : record.pid }
 }

@@ -3,13 +3,13 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
-import { join, posix } from 'node:path'
+import { dirname, join, posix, relative } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
-import { joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
+import { CGROUP_ROOT, joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
 import { containerCgroup, prepare, switchUser } from '../../minidocker/container.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
@@ -209,6 +209,64 @@ export async function setupConsole(helper: Helper, socket: number): Promise<void
 }
 // #endregion setupConsole
 
+// #region setFrozen
+/**
+ * Freeze (pause) or thaw (resume) every process of the container with the cgroup freezer, and
+ * resolve once the kernel has done it; the freezer used is saved in the record (`status` reads
+ * it, delete removes it). On cgroup v2 the freezer is the container's own cgroup: cgroup.freeze,
+ * done when cgroup.events says `frozen 1` (or 0). On v1 it is a hierarchy of its own that chapter
+ * 04 did not join: FREEZER/PATH, PATH being that of the container's other cgroups, and every process
+ * must be in it before freezer.state is set to FROZEN; it reads FREEZING until all are stopped.
+ * A container without a cgroup cannot be frozen: `container ID has no cgroup to freeze`.
+ */
+export async function setFrozen(dir: string, record: ContainerRecord, frozen: boolean): Promise<void> {
+  const cgroup = record.cgroup
+  const [controller, own] = Object.entries(cgroup?.dirs ?? {})[0] ?? []
+  if (!cgroup || !own) throw new RuntimeError(`container ${record.id} has no cgroup to freeze`)
+  if (!record.freezer) {
+    const freezerDir = cgroup.version === 2 ? own : join(CGROUP_ROOT, 'freezer', relative(join(CGROUP_ROOT, controller!), own))
+    const removeOrder: string[] = []
+    // Only what this runtime made is removed later, deepest first.
+    for (let d = freezerDir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
+    mkdirSync(freezerDir, { recursive: true })
+    record.freezer = { dir: freezerDir, version: cgroup.version, removeOrder }
+    saveRecord(dir, record)
+  }
+  const freezer = record.freezer
+  if (freezer.version === 1 && frozen) {
+    // A process forked while we move the others is born in its parent's cgroup: repeat until
+    // none is left outside, and from then on every new one is born inside.
+    for (let moved = true; moved; ) {
+      const inside = new Set(readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number))
+      const outside = cgroupPids(record).filter((pid) => !inside.has(pid))
+      for (const pid of outside) writeFileSync(join(freezer.dir, 'cgroup.procs'), String(pid))
+      moved = outside.length > 0
+    }
+  }
+  const [file, value, done] = freezer.version === 2
+    ? ['cgroup.freeze', frozen ? '1' : '0', () => readFileSync(join(freezer.dir, 'cgroup.events'), 'utf8').includes(`frozen ${frozen ? 1 : 0}`)]
+    : ['freezer.state', frozen ? 'FROZEN' : 'THAWED', () => readFileSync(join(freezer.dir, 'freezer.state'), 'utf8').trim() === (frozen ? 'FROZEN' : 'THAWED')]
+  for (let i = 0; i < 1000; i++) {
+    // v1 freezes one pass at a time: write again until the state settles (runc does the same).
+    writeFileSync(join(freezer.dir, file), value)
+    if (done()) return
+    await sleep(10)
+  }
+  throw new RuntimeError(`container ${record.id} did not ${frozen ? 'freeze' : 'thaw'} within 10 seconds (${join(freezer.dir, file)})`)
+}
+// #endregion setFrozen
+
+// #region pause
+/** runc pause and resume: only a running container pauses (`container not running`), only a paused one resumes (`container not paused`). */
+export async function pause(root: string, id: string, paused: boolean): Promise<void> {
+  const { dir, record } = loadContainer(root, id)
+  const status = containerStatus(dir, record)
+  if (paused && status !== 'running') throw new RuntimeError('container not running')
+  if (!paused && status !== 'paused') throw new RuntimeError('container not paused')
+  await setFrozen(dir, record, paused)
+}
+// #endregion pause
+
 // #region parseSignal
 /** A signal by number (`9`) or name (`KILL`, `SIGKILL`, any case), refused otherwise: `invalid signal: TEXT`. */
 export function parseSignal(text: string): number {
@@ -253,6 +311,7 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   await killAndWait(record, dir)
   const state = publicState(dir, record)
   if (record.cgroup) await removeCgroup(record.cgroup)
+  if (record.freezer) await removeCgroup({ version: record.freezer.version, dirs: {}, removeOrder: record.freezer.removeOrder })
   rmSync(dir, { recursive: true, force: true })
   try {
     await runHooks('poststop', record.hooks?.poststop, state)
@@ -345,6 +404,8 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
         // gone already
       }
     }
+    // A frozen process dies only once thawed (v1), as runc's delete --force does.
+    if (i === 0 && record.freezer) await setFrozen(dir, record, false)
     await sleep(10)
   }
   throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)

@@ -32,17 +32,29 @@ export function loadContainer(root: string, id: string): { dir: string; record: 
 /**
  * The status now, from the kernel and the state directory (runc's refreshState): stopped when
  * the process is gone, or a zombie, or its PID now belongs to another process; created while
- * exec.fifo exists; otherwise running.
+ * exec.fifo exists; paused while its freezer cgroup says frozen; otherwise running.
  */
 export function containerStatus(dir: string, record: ContainerRecord): State['status'] {
   if (record.pid === 0 || processStartTime(record.pid) !== record.startTime) return 'stopped'
-  return existsSync(join(dir, EXEC_FIFO)) ? 'created' : 'running'
+  if (existsSync(join(dir, EXEC_FIFO))) return 'created'
+  return record.freezer && frozen(record.freezer) ? 'paused' : 'running'
+}
+
+/** Whether the freezer cgroup holds its processes frozen (v1's FREEZING counts: it is on its way). */
+function frozen(freezer: NonNullable<ContainerRecord['freezer']>): boolean {
+  try {
+    return freezer.version === 2
+      ? readFileSync(join(freezer.dir, 'cgroup.freeze'), 'utf8').trim() === '1'
+      : readFileSync(join(freezer.dir, 'freezer.state'), 'utf8').trim() !== 'THAWED'
+  } catch {
+    return false
+  }
 }
 // #endregion containerStatus
 
 /** The state as `state` prints it and hooks read it: the public fields and the status, with pid 0 once stopped. */
 export function publicState(dir: string, record: ContainerRecord): State {
   const status = containerStatus(dir, record)
-  const { startTime: _t, cgroup: _c, hooks: _h, ...state } = record
+  const { startTime: _t, cgroup: _c, hooks: _h, freezer: _f, ...state } = record
   return { ...state, status, pid: status === 'stopped' ? 0 : record.pid }
 }

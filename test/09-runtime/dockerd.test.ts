@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buildImage, probeEntries, tarFolder, writeDockerSave } from '../support/images.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
-import { runtimeWrapper, startDockerd } from '../support/runtime.ts'
+import { cpuUsedIn, runtimeWrapper, startDockerd } from '../support/runtime.ts'
 
 let dir: string
 let dockerd: Awaited<ReturnType<typeof startDockerd>>
@@ -86,6 +86,26 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
       const exec = await dockerd.dockerTty(['exec', '-it', id, '/probe', 'tty', 'pid', 'exit:7'])
       expect(probeLines(exec.stdout), `docker exec -it: exec --detach --console-socket; output: ${exec.stdout}`).toEqual([{ tty: '/dev/pts/0', controlling: true }, { pid: 2, ppid: 0 }])
       expect(exec.code, 'docker exec -it exits with the process\'s code').toBe(7)
+    } finally {
+      await dockerd.docker(['rm', '-f', id])
+    }
+  }, 120_000)
+
+  it('docker pause and unpause: the container\'s processes stop using the CPU, then go on', async () => {
+    const r = await dockerd.docker([...RUN, '-d', 'probe', '/probe', 'burn:60000'])
+    expect(r.code, r.stderr).toBe(0)
+    const id = r.stdout.trim()
+    const inspect = async (format: string) => (await dockerd.docker(['inspect', '-f', format, id])).stdout.trim()
+    try {
+      const pid = Number(await inspect('{{.State.Pid}}'))
+      const paused = await dockerd.docker(['pause', id])
+      expect(paused.code, `docker pause calls \`pause ID\`: ${paused.stderr}`).toBe(0)
+      expect(await inspect('{{.State.Status}}')).toBe('paused')
+      expect(await cpuUsedIn(pid, 300), 'a paused container\'s process must not run: is it in the frozen cgroup?').toBe(0)
+      const unpaused = await dockerd.docker(['unpause', id])
+      expect(unpaused.code, `docker unpause calls \`resume ID\`: ${unpaused.stderr}`).toBe(0)
+      expect(await inspect('{{.State.Status}}')).toBe('running')
+      expect(await cpuUsedIn(pid, 300), 'after unpause the process runs again').toBeGreaterThan(0)
     } finally {
       await dockerd.docker(['rm', '-f', id])
     }

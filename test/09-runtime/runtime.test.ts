@@ -4,16 +4,17 @@
  * state JSON, hooks with the state on their stdin, and refusals in runc's words that leave
  * nothing behind.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
+import type { ContainerRecord } from '../../lib/runtime.ts'
 import { alive, waitFor } from '../support/container.ts'
 import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
-import { minirunc, probeBundle } from '../support/runtime.ts'
+import { cpuTicks, cpuUsedIn, minirunc, probeBundle } from '../support/runtime.ts'
 
 /** A state root and a bundle for one test; every container left in the root is force-deleted after it. */
 function setup(steps: string[], edit?: (spec: Spec) => void) {
@@ -35,7 +36,9 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   }
   const logLines = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: string; msg: string; time: string }) : [])
   const out = () => (existsSync(output) ? readFileSync(output, 'utf8') : '')
-  return { dir, root, bundle, rt, create, state, logLines, out }
+  /** exec --detach, its output to the same file: the exec'd process keeps it open */
+  const execDetached = (id: string, ...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'exec', '--detach', id, ...args], { output })
+  return { dir, root, bundle, rt, create, execDetached, state, logLines, out }
 }
 
 /** The cgroup directories named by a /proc/PID/cgroup text (v1 lines and v2's "0::"). */
@@ -182,6 +185,48 @@ describeKernel('minirunc: errors as runc gives them', () => {
       expect(existsSync(join(t.root, 'bad')), 'a failed create must remove ROOT/ID').toBe(false)
     })
   }
+})
+
+describeKernel('minirunc: pause and resume', () => {
+  it('pause freezes every process (state "paused"), resume thaws them, delete --force removes a paused container', async () => {
+    const t = setup(['burn:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
+    expect((await t.create('p1')).code, t.out()).toBe(0)
+    // Before the delete --force of setup() (cleanups run last first): a runtime that cannot thaw
+    // must not leave frozen processes, which nothing else could kill, nor its freezer cgroup.
+    onCleanup(async () => {
+      const record = JSON.parse(readFileSync(join(t.root, 'p1', 'state.json'), 'utf8')) as ContainerRecord
+      const freezer = record.freezer
+      if (!freezer || !existsSync(freezer.dir)) return
+      writeFileSync(join(freezer.dir, freezer.version === 2 ? 'cgroup.freeze' : 'freezer.state'), freezer.version === 2 ? '0' : 'THAWED')
+      for (const pid of readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL')
+      await waitFor(() => readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8') === '', 5_000)
+      if (freezer.version === 1) for (const dir of freezer.removeOrder) rmdirSync(dir)
+    })
+    expect((await t.rt('resume', 'p1')).stderr, 'only a paused container resumes').toMatch(/container not paused/)
+    expect((await t.rt('start', 'p1')).code).toBe(0)
+    const { pid } = await t.state('p1')
+    expect(await waitFor(() => cpuTicks(pid) > 0, 10_000), 'the probe must burn CPU once started').toBe(true)
+    const exec = await t.execDetached('p1', '/bin/probe', 'burn:60000')
+    expect(exec.code, `exec --detach failed: ${exec.stderr}`).toBe(0)
+    const paused = await t.rt('pause', 'p1')
+    expect(paused.code, `pause failed: ${paused.stderr}`).toBe(0)
+    expect((await t.state('p1')).status, 'after pause, state must say "paused" (read from the freezer, not remembered)').toBe('paused')
+    const ps = await t.rt('ps', '--format', 'json', 'p1')
+    const pids = JSON.parse(ps.stdout) as number[]
+    expect(pids.length, 'the probe and the exec\'d one').toBe(2)
+    for (const p of pids) expect(await cpuUsedIn(p, 300), `process ${p} still ran after pause: is every process of the container in the frozen cgroup?`).toBe(0)
+    expect((await t.rt('pause', 'p1')).stderr, 'a paused container is not running').toMatch(/container not running/)
+    const resumed = await t.rt('resume', 'p1')
+    expect(resumed.code, `resume failed: ${resumed.stderr}`).toBe(0)
+    expect((await t.state('p1')).status).toBe('running')
+    expect(await cpuUsedIn(pid, 300), 'after resume the probe must run again').toBeGreaterThan(0)
+    expect((await t.rt('pause', 'p1')).code).toBe(0)
+    const { freezer } = JSON.parse(readFileSync(join(t.root, 'p1', 'state.json'), 'utf8')) as { freezer: { dir: string } }
+    const deleted = await t.rt('delete', '--force', 'p1')
+    expect(deleted.code, `delete --force of a paused container failed: ${deleted.stderr}`).toBe(0)
+    expect(await waitFor(() => pids.every((p) => !alive(p)), 5_000), 'delete --force must kill a paused container\'s processes (thaw them so that SIGKILL lands)').toBe(true)
+    expect(existsSync(freezer.dir), `delete must remove the freezer cgroup pause made (${freezer.dir})`).toBe(false)
+  }, 60_000)
 })
 
 describeKernel('minirunc: the terminal', () => {

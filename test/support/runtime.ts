@@ -93,6 +93,19 @@ export function probeBundle(dir: string, steps: string[], edit: (spec: Spec) => 
   return dir
 }
 
+/** The CPU time (clock ticks, user + system) process `pid` has used so far: what a frozen process does not gain. */
+export function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+/** How much CPU time `pid` uses in `ms`. */
+export async function cpuUsedIn(pid: number, ms: number): Promise<number> {
+  const before = cpuTicks(pid)
+  await new Promise((r) => setTimeout(r, ms))
+  return cpuTicks(pid) - before
+}
+
 /** A daemon this test started: its PID, and stop(), which ends it and whatever it left. */
 export interface Daemon {
   pid: number
