@@ -65,6 +65,10 @@ export interface Process {
   cwd: string
   terminal?: boolean
   user?: { uid: number; gid: number; additionalGids?: number[] }
+  /** setrlimit(2)'s limits, e.g. { type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 } */
+  rlimits?: { type: string; soft: number; hard: number }[]
+  /** written to /proc/PID/oom_score_adj: -1000 (never OOM-killed) to 1000 (first) */
+  oomScoreAdj?: number
 }
 
 export interface Root {
@@ -89,6 +93,8 @@ export interface Linux {
   cgroupsPath?: string
   maskedPaths?: string[]
   readonlyPaths?: string[]
+  /** namespaced kernel parameters by their dotted names, e.g. "net.ipv4.ip_unprivileged_port_start": "0" */
+  sysctl?: Record<string, string>
 }
 
 export interface Resources {

@@ -29,6 +29,7 @@
 #include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -172,6 +173,17 @@ static const struct flag mount_flags[] = {
   {"move", "MS_MOVE", MS_MOVE}, {"relatime", "MS_RELATIME", MS_RELATIME},
   {"noatime", "MS_NOATIME", MS_NOATIME}, {"strictatime", "MS_STRICTATIME", MS_STRICTATIME},
   {"nodiratime", "MS_NODIRATIME", MS_NODIRATIME}, {0, 0, 0}};
+
+static const struct flag rlimit_names[] = {
+  {"RLIMIT_CPU", "RLIMIT_CPU", RLIMIT_CPU}, {"RLIMIT_FSIZE", "RLIMIT_FSIZE", RLIMIT_FSIZE},
+  {"RLIMIT_DATA", "RLIMIT_DATA", RLIMIT_DATA}, {"RLIMIT_STACK", "RLIMIT_STACK", RLIMIT_STACK},
+  {"RLIMIT_CORE", "RLIMIT_CORE", RLIMIT_CORE}, {"RLIMIT_RSS", "RLIMIT_RSS", RLIMIT_RSS},
+  {"RLIMIT_NPROC", "RLIMIT_NPROC", RLIMIT_NPROC}, {"RLIMIT_NOFILE", "RLIMIT_NOFILE", RLIMIT_NOFILE},
+  {"RLIMIT_MEMLOCK", "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", "RLIMIT_AS", RLIMIT_AS},
+  {"RLIMIT_LOCKS", "RLIMIT_LOCKS", RLIMIT_LOCKS}, {"RLIMIT_SIGPENDING", "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+  {"RLIMIT_MSGQUEUE", "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", "RLIMIT_NICE", RLIMIT_NICE},
+  {"RLIMIT_RTPRIO", "RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", "RLIMIT_RTTIME", RLIMIT_RTTIME},
+  {0, 0, 0}};
 
 static const struct flag umount_flags[] = {
   {"force", "MNT_FORCE", MNT_FORCE}, {"detach", "MNT_DETACH", MNT_DETACH},
@@ -564,6 +576,22 @@ static int op_getxattr(const char *path, const char *name) {
   return 0;
 }
 
+/* setrlimit NAME SOFT HARD: one resource limit of the helper, inherited across exec (config.json's process.rlimits). */
+static int op_setrlimit(const char *name, const char *soft_s, const char *hard_s) {
+  unsigned long resource;
+  char constant[64];
+  if (parse_flags(rlimit_names, name, &resource, constant, sizeof constant) || strchr(name, ','))
+    return bad_request("setrlimit", "unknown resource");
+  char *end_soft, *end_hard;
+  errno = 0;
+  struct rlimit limit = { .rlim_cur = strtoull(soft_s, &end_soft, 10), .rlim_max = strtoull(hard_s, &end_hard, 10) };
+  if (errno || *end_soft || *end_hard || !*soft_s || !*hard_s) return bad_request("setrlimit", "limits must be numbers");
+  call_begin("setrlimit");
+  call_arg("%s, {%s, %s}", constant, soft_s, hard_s);
+  call_end();
+  return setrlimit((int)resource, &limit) ? fail("setrlimit") : ok();
+}
+
 /* Answer {"ok":true,"fd":N}: an fd the helper keeps open for a later request. */
 static int ok_fd(int fd) {
   putf("{\"ok\":true,\"fd\":%d}", fd);
@@ -697,6 +725,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
   if (!strcmp(op, "setxattr")) { NEED(3); return op_setxattr(a[1], a[2], a[3]); }
   if (!strcmp(op, "getxattr")) { NEED(2); return op_getxattr(a[1], a[2]); }
+  if (!strcmp(op, "setrlimit")) { NEED(3); return op_setrlimit(a[1], a[2], a[3]); }
   if (!strcmp(op, "connect")) { NEED(1); return op_connect(a[1]); }
   if (!strcmp(op, "openpt")) { NEED(1); return op_openpt(a[1]); }
   if (!strcmp(op, "set_ctty")) { NEED(1); return op_set_ctty(a[1]); }

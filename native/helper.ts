@@ -474,6 +474,18 @@ export class Helper {
   }
 
   /**
+   * setrlimit(): one resource limit of the helper, which the program it execs inherits.
+   * @param resource the limit's name as config.json and getrlimit(2) spell it, e.g. RLIMIT_NOFILE
+   * @param soft the soft limit (what the process gets)
+   * @param hard the hard limit (how far it may raise the soft one); 18446744073709551615 is RLIM_INFINITY
+   * @throws EINVAL when soft is above hard.
+   * @throws EPERM when raising a hard limit without CAP_SYS_RESOURCE (after setuid, say).
+   */
+  setrlimit(resource: string, soft: bigint | number, hard: bigint | number): Promise<unknown> {
+    return this.#call('setrlimit', resource, String(soft), String(hard))
+  }
+
+  /**
    * Connect to a unix stream socket (a console socket) and keep the connection open as an fd of the helper's.
    * @param path the socket's path, as the helper sees the filesystem now
    * @returns the connected socket's fd (close-on-exec).

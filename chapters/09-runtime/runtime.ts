@@ -74,7 +74,10 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      read the pid file the moment it exists (writeAtomically, given).
   //   6. detach: whose child must the container's process be once create has exited, so that
   //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
-  //   7. process.terminal: the console socket's path is the host's. When must the helper
+  //   7. What config.json asks of the process beyond chapters 01-08 (applyProcessLimits,
+  //      applySysctl, protectPaths): each has a moment in the set-up; find it from what it
+  //      needs (root privileges, the namespaces, the container's mounts).
+  //   8. process.terminal: the console socket's path is the host's. When must the helper
   //      connect to it, given where the process ends up, and when is setupConsole's moment?
   throw new NotImplementedError('09-runtime', 'create')
 }
@@ -97,6 +100,67 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   throw new NotImplementedError('09-runtime', 'start')
 }
 // #endregion start
+
+// #region applyProcessLimits
+/**
+ * process.rlimits and process.oomScoreAdj, applied to the container's process while it is still
+ * root and has not exec'd (the hard limits may go up only with CAP_SYS_RESOURCE): each limit
+ * by the helper in itself, since exec keeps them; the OOM score from outside, through
+ * /proc/PID/oom_score_adj. A limit of 2^64-1 is RLIM_INFINITY, which JSON.parse cannot hold exactly.
+ */
+export async function applyProcessLimits(helper: Helper, pid: number, process: Spec['process']): Promise<void> {
+  // TODO(09): the limits config.json puts on the process (config.md, "POSIX process").
+  //   1. Limits are per process and survive exec (getrlimit(2)); Node cannot set them for
+  //      another process, the helper can set its own. Why must it happen before the user
+  //      changes (the hard limits)?
+  //   2. JSON numbers are doubles: what does 2^64-1, the spec's "unlimited", become after
+  //      JSON.parse, and what must the helper receive instead?
+  //   3. The OOM score is written from outside (proc(5), /proc/PID/oom_score_adj).
+  throw new NotImplementedError('09-runtime', 'applyProcessLimits')
+}
+// #endregion applyProcessLimits
+
+// #region applySysctl
+/**
+ * linux.sysctl: each key written under /proc/sys (dots become slashes) by the container's
+ * process itself, once it is in its namespaces and before its own /proc is mounted: the
+ * files of /proc/sys/net and of the IPC keys show the namespaces of whoever opens them. Only a
+ * namespaced key of a namespace the container does not share with the host is allowed (runc's
+ * validator): net.* needs a network namespace; kernel.shm*, kernel.msg*, kernel.sem and
+ * fs.mqueue.* an IPC namespace. Anything else would change the host: `sysctl "KEY" is not in a
+ * separate kernel namespace`.
+ */
+export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
+  // TODO(09): linux.sysctl, as runc writes it (libcontainer/configs/validate's sysctl rules).
+  //   1. Whose /proc/sys/net do you see when you open it: the process's, or the namespace it
+  //      was mounted in? (proc(5), "/proc/sys/net"; ipc_namespaces(7) for the IPC keys.) So
+  //      who must write, and when?
+  //   2. Which keys belong to a namespace at all, and which namespace? A key the container
+  //      shares with the host must be refused before anything is written, in the words above.
+  throw new NotImplementedError('09-runtime', 'applySysctl')
+}
+// #endregion applySysctl
+
+// #region protectPaths
+/**
+ * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
+ * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's
+ * maskPath and readonlyPath do: a masked file gets /dev/null bound over it, a masked directory
+ * an empty read-only tmpfs; a read-only path is bound onto itself and the bind remounted
+ * read-only (a bind mount takes no flags of its own on its first mount), before the masks, as
+ * runc orders them. A path the container does not have is skipped.
+ */
+export async function protectPaths(helper: Helper, pid: number, spec: Spec): Promise<void> {
+  // TODO(09): hide and protect what the container's /proc and /sys show of the host.
+  //   1. The paths are the container's: after pivot_root, in its mount namespace. How does
+  //      the runtime find out, from the host, whether each is a file, a directory or absent?
+  //   2. What can be mounted over a file, and what over a directory, so that reading shows
+  //      nothing (runc's maskPath)?
+  //   3. Read-only for a bind mount: what does mount(2) ("MS_BIND", "MS_REMOUNT") say about
+  //      flags given with the first bind?
+  throw new NotImplementedError('09-runtime', 'protectPaths')
+}
+// #endregion protectPaths
 
 // #region setupConsole
 /**
@@ -215,7 +279,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      the mount namespace the host's /proc is no longer what you see?
   //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)):
   //      what must happen before the process is in it, and before it joins the cgroup?
-  //   3. Then it is create's end game: user, working directory, the terminal (docker exec -it),
+  //   3. Then it is create's end game: limits, user, working directory, the terminal (docker exec -it),
   //      the program looked up inside, and exec; with detach, the same hand-over to the
   //      caller's subreaper as create.
   throw new NotImplementedError('09-runtime', 'execProcess')
@@ -273,10 +337,8 @@ function withoutCgroupMounts(spec: Spec): Spec {
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
-    ['process.capabilities', raw.process?.capabilities], ['process.rlimits', raw.process?.rlimits],
-    ['process.noNewPrivileges', raw.process?.noNewPrivileges], ['process.oomScoreAdj', raw.process?.oomScoreAdj],
-    ['linux.seccomp', raw.linux?.seccomp], ['linux.sysctl', raw.linux?.sysctl], ['linux.maskedPaths', raw.linux?.maskedPaths],
-    ['linux.readonlyPaths', raw.linux?.readonlyPaths], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
+    ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
+    ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
     ['hooks.createContainer', spec.hooks?.createContainer], ['hooks.startContainer', spec.hooks?.startContainer],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],

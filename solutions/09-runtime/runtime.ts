@@ -114,11 +114,14 @@ export async function create(root: string, id: string, options: CreateOptions, l
       record.pid = pid
       record.startTime = processStartTime(pid) ?? 0
       saveRecord(dir, record)
+      await applyProcessLimits(helper!, pid, spec.process)
+      await applySysctl(helper!, spec)
       const state = { ...publicState(dir, record), status: 'creating' as const }
       await runHooks('prestart', spec.hooks?.prestart, state)
       await runHooks('createRuntime', spec.hooks?.createRuntime, state)
     })
     if (pid === undefined) throw new RuntimeError('the runtime needs chapter 02: the container\'s process must be forked into its namespaces')
+    await protectPaths(helper, pid, spec)
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
@@ -189,6 +192,71 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   }
 }
 // #endregion start
+
+// #region applyProcessLimits
+/**
+ * process.rlimits and process.oomScoreAdj, applied to the container's process while it is still
+ * root and has not exec'd (the hard limits may go up only with CAP_SYS_RESOURCE): each limit
+ * by the helper in itself, since exec keeps them; the OOM score from outside, through
+ * /proc/PID/oom_score_adj. A limit of 2^64-1 is RLIM_INFINITY, which JSON.parse cannot hold exactly.
+ */
+export async function applyProcessLimits(helper: Helper, pid: number, process: Spec['process']): Promise<void> {
+  const exact = (n: number) => (Number.isSafeInteger(n) ? BigInt(n) : 2n ** 64n - 1n)
+  for (const { type, soft, hard } of process.rlimits ?? []) await helper.setrlimit(type, exact(soft), exact(hard))
+  if (process.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(process.oomScoreAdj))
+}
+// #endregion applyProcessLimits
+
+// #region applySysctl
+/**
+ * linux.sysctl: each key written under /proc/sys (dots become slashes) by the container's
+ * process itself, once it is in its namespaces and before its own /proc is mounted: the
+ * files of /proc/sys/net and of the IPC keys show the namespaces of whoever opens them. Only a
+ * namespaced key of a namespace the container does not share with the host is allowed (runc's
+ * validator): net.* needs a network namespace; kernel.shm*, kernel.msg*, kernel.sem and
+ * fs.mqueue.* an IPC namespace. Anything else would change the host: `sysctl "KEY" is not in a
+ * separate kernel namespace`.
+ */
+export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
+  const own = new Set((spec.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type))
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    const ipc = /^(kernel\.(shm|msg)|kernel\.sem$|fs\.mqueue\.)/.test(key)
+    const net = key.startsWith('net.')
+    if (!(ipc && own.has('ipc')) && !(net && own.has('network'))) throw new RuntimeError(`sysctl "${key}" is not in a separate kernel namespace`)
+    await helper.writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, value)
+  }
+}
+// #endregion applySysctl
+
+// #region protectPaths
+/**
+ * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
+ * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's
+ * maskPath and readonlyPath do: a masked file gets /dev/null bound over it, a masked directory
+ * an empty read-only tmpfs; a read-only path is bound onto itself and the bind remounted
+ * read-only (a bind mount takes no flags of its own on its first mount), before the masks, as
+ * runc orders them. A path the container does not have is skipped.
+ */
+export async function protectPaths(helper: Helper, pid: number, spec: Spec): Promise<void> {
+  const kind = (path: string) => {
+    try {
+      return statSync(`/proc/${pid}/root${path}`).isDirectory() ? 'dir' : 'file'
+    } catch {
+      return undefined
+    }
+  }
+  for (const path of spec.linux?.readonlyPaths ?? []) {
+    if (!kind(path)) continue
+    await helper.mount(path, path, null, ['bind', 'rec'])
+    await helper.mount(path, path, null, ['bind', 'remount', 'rdonly', 'nosuid', 'nodev', 'noexec'])
+  }
+  for (const path of spec.linux?.maskedPaths ?? []) {
+    const k = kind(path)
+    if (k === 'dir') await helper.mount('tmpfs', path, 'tmpfs', ['rdonly'])
+    else if (k === 'file') await helper.mount('/dev/null', path, null, ['bind'])
+  }
+}
+// #endregion protectPaths
 
 // #region setupConsole
 /**
@@ -344,6 +412,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     }
     const pid = await helper.fork()
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
+    await applyProcessLimits(helper, pid, options.process)
     if (options.process.user) await switchUser(helper, options.process.user)
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)
@@ -423,10 +492,8 @@ function withoutCgroupMounts(spec: Spec): Spec {
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
-    ['process.capabilities', raw.process?.capabilities], ['process.rlimits', raw.process?.rlimits],
-    ['process.noNewPrivileges', raw.process?.noNewPrivileges], ['process.oomScoreAdj', raw.process?.oomScoreAdj],
-    ['linux.seccomp', raw.linux?.seccomp], ['linux.sysctl', raw.linux?.sysctl], ['linux.maskedPaths', raw.linux?.maskedPaths],
-    ['linux.readonlyPaths', raw.linux?.readonlyPaths], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
+    ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
+    ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
     ['hooks.createContainer', spec.hooks?.createContainer], ['hooks.startContainer', spec.hooks?.startContainer],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],

@@ -111,6 +111,17 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
     }
   }, 120_000)
 
+  it('docker run --ulimit, --sysctl, --oom-score-adj, and the masked and read-only paths of docker\'s config.json', async () => {
+    const r = await dockerd.docker([...RUN, '--rm', '--ulimit', 'nofile=1000:2000', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=77', '--oom-score-adj', '200',
+      'probe', '/probe', 'cat:/proc/self/limits', 'cat:/proc/sys/net/ipv4/ip_unprivileged_port_start', 'cat:/proc/self/oom_score_adj', 'stat:/proc/timer_list', 'write:/proc/sys/kernel/domainname:x'])
+    const [limits, portStart, oom, timerList, write] = probeLines(r.stdout)
+    expect(limits?.cat, `--ulimit arrives as process.rlimits; stderr: ${r.stderr}`).toMatch(/^Max open files\s+1000\s+2000\s/m)
+    expect(portStart?.cat, '--sysctl arrives as linux.sysctl, written in the container\'s network namespace').toBe('77\n')
+    expect(oom?.cat, '--oom-score-adj arrives as process.oomScoreAdj').toBe('200\n')
+    expect(timerList?.rdev, 'docker masks /proc/timer_list (maskedPaths): /dev/null over it').toEqual([1, 3])
+    expect(write, 'docker makes /proc/sys read-only (readonlyPaths)').toMatchObject({ step: 'write', errno: 'EROFS' })
+  })
+
   it('docker rm -f removes a running container', async () => {
     const r = await dockerd.docker([...RUN, '-d', 'probe', '/probe', 'sleep:60000'])
     expect(r.code, r.stderr).toBe(0)

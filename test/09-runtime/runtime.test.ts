@@ -229,6 +229,48 @@ describeKernel('minirunc: pause and resume', () => {
   }, 60_000)
 })
 
+describeKernel('minirunc: what else config.json asks', () => {
+  it('rlimits, oomScoreAdj, a network sysctl, masked and read-only paths reach the container\'s process', async () => {
+    const t = setup(['cat:/proc/self/limits', 'cat:/proc/self/oom_score_adj', 'cat:/proc/sys/net/ipv4/ip_unprivileged_port_start', 'stat:/proc/timer_list', 'ls:/proc/tty', 'write:/proc/sys/kernel/domainname:x'], (spec) => {
+      spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1000, hard: 2000 }, { type: 'RLIMIT_CORE', soft: 2 ** 64 - 1, hard: 2 ** 64 - 1 }]
+      spec.process.oomScoreAdj = 345
+      spec.linux!.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '123' }
+      spec.linux!.maskedPaths = ['/proc/timer_list', '/proc/tty', '/proc/not-there']
+      spec.linux!.readonlyPaths = ['/proc/sys']
+    })
+    const hostPortStart = readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')
+    expect((await t.create('x1')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'x1')).code).toBe(0)
+    expect(await waitFor(() => t.out().includes('"step"'), 10_000), `the probe must end with the refused write; it printed: ${t.out()}`).toBe(true)
+    const [limits, oom, portStart, timerList, tty, write] = probeLines(t.out())
+    expect(limits!.cat, 'process.rlimits: did the container\'s process set its limits before exec?').toMatch(/^Max open files\s+1000\s+2000\s/m)
+    expect(limits!.cat, 'a limit of 2^64-1 is unlimited (RLIM_INFINITY)').toMatch(/^Max core file size\s+unlimited\s+unlimited\s/m)
+    expect(oom!.cat, 'process.oomScoreAdj goes to /proc/PID/oom_score_adj').toBe('345\n')
+    expect(portStart!.cat, 'the sysctl must be written inside the container\'s network namespace').toBe('123\n')
+    expect(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'), 'the host\'s own value must not change').toBe(hostPortStart)
+    expect(timerList!.rdev, 'a masked file is /dev/null bound over it (1:3)').toEqual([1, 3])
+    expect(tty!.ls, 'a masked directory is an empty tmpfs').toEqual([])
+    expect(write, 'a read-only path is remounted read-only: writing under /proc/sys must fail').toMatchObject({ step: 'write', errno: 'EROFS' })
+  })
+
+  it('a sysctl that is not namespaced, or of a namespace the container shares with the host, is refused before it is written', async () => {
+    const t = setup(['pid'], (spec) => (spec.linux!.sysctl = { 'vm.swappiness': '0' }))
+    const swappiness = readFileSync('/proc/sys/vm/swappiness', 'utf8')
+    expect((await t.create('s1')).code).toBe(1)
+    expect(t.logLines().at(-1)?.msg, 'vm.* is the host\'s: runc refuses it').toBe('sysctl "vm.swappiness" is not in a separate kernel namespace')
+    expect(readFileSync('/proc/sys/vm/swappiness', 'utf8')).toBe(swappiness)
+    const u = setup(['pid'], (spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network')
+      spec.linux!.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '1' }
+    })
+    const portStart = readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')
+    expect((await u.create('s2')).code, 'a net.* sysctl without a network namespace of its own would change the host\'s').toBe(1)
+    expect(u.logLines().at(-1)?.msg).toBe('sysctl "net.ipv4.ip_unprivileged_port_start" is not in a separate kernel namespace')
+    expect(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')).toBe(portStart)
+    expect(readdirSync(u.root), 'a refused create leaves no state directory').toEqual([])
+  })
+})
+
 describeKernel('minirunc: the terminal', () => {
   it('a terminal without a console socket, a socket without a terminal, a socket that is not there: refused, nothing left', async () => {
     const cgroupsPath = testCgroupPath()

@@ -394,6 +394,16 @@ describe('waiting', () => {
   })
 })
 
+describe('limits', () => {
+  it('setrlimit sets the soft and hard limit, and fails with EINVAL when soft is above hard', async () => {
+    const h = start()
+    await h.setrlimit('RLIMIT_NOFILE', 100, 200)
+    expect(readFileSync(`/proc/${h.pid}/limits`, 'utf8')).toMatch(/^Max open files\s+100\s+200\s/m)
+    expect(await failure(h.setrlimit('RLIMIT_NOFILE', 300, 200))).toMatchObject({ syscall: 'setrlimit', code: 'EINVAL' })
+    await expect(h.setrlimit('RLIMIT_NOPE', 1, 1)).rejects.toThrow(/unknown resource/)
+  })
+})
+
 describe('terminals', () => {
   it('connect, openpt, setControllingTerminal, sendFd: the slave becomes the terminal, the master goes out with its name', async () => {
     const path = join(tempDir(), 'console.sock')
