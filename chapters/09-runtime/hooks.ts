@@ -7,6 +7,16 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import type { Hook, State } from '../../lib/oci.ts'
 import { RuntimeError } from '../../lib/runtime.ts'
 
+/**
+ * A hook run inside the container (createContainer, startContainer): in the namespaces of its
+ * process `pid`, with the hook's path resolved on the host (`runtime`, createContainer's) or in
+ * the container (`container`, startContainer's).
+ */
+export interface InContainer {
+  pid: number
+  resolve: 'runtime' | 'container'
+}
+
 /** How long a hook without a timeout of its own may run. */
 export const DEFAULT_HOOK_TIMEOUT = 30
 
@@ -17,9 +27,10 @@ export const DEFAULT_HOOK_TIMEOUT = 30
  * stops the rest and throws a RuntimeError: `error running NAME hook #I: exit status N, stdout:
  * OUT, stderr: ERR` (runc's words), or `... timed out after S seconds` for one that outlives its
  * timeout (default DEFAULT_HOOK_TIMEOUT), which is killed first. A hook that never reads its
- * stdin is no failure.
+ * stdin is no failure. With `inside`, the hook runs in the container's namespaces by
+ * util-linux nsenter(1), and its argv[0] is its path (nsenter sets no other).
  */
-export async function runHooks(name: string, hooks: Hook[] | undefined, state: State): Promise<void> {
+export async function runHooks(name: string, hooks: Hook[] | undefined, state: State, inside?: InContainer): Promise<void> {
   // TODO(09): run each hook as the runtime spec says (config.md, "POSIX-platform Hooks").
   //   1. What does a hook get: which argv (args[0] is argv[0], not the path), which environment
   //      (its own list, nothing inherited), and the state on its stdin as JSON.
@@ -28,6 +39,9 @@ export async function runHooks(name: string, hooks: Hook[] | undefined, state: S
   //      DEFAULT_HOOK_TIMEOUT seconds) kill all of it, then fail with `timed out after S seconds`.
   //   4. The first failure stops the rest, with runc's words and what the hook printed (see
   //      the doc comment above). Which events of a child process say that its output is complete?
+  //   5. inside: the hook joins the container's namespaces (nsenter(1) does it, given the PID).
+  //      Where does its path resolve once in the mount namespace, and how can a host path
+  //      still be run from there (an fd opened before; /proc/self/fd)?
   throw new NotImplementedError('09-runtime', 'runHooks')
 }
 // #endregion runHooks

@@ -69,6 +69,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      How does runc hand it over (an fd opened beforehand; /proc/self/fd)?
   //   4. The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
   //      prestart and createRuntime hooks run, and what does their state need (the PID)?
+  //      createContainer's hooks run in the container, once its mounts are made.
   //   5. create exits while the process waits: the requests it serves after `start` must be
   //      queued now, in order, and nothing may leak into the program (fds). The caller may
   //      read the pid file the moment it exists (writeAtomically, given).
@@ -88,7 +89,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
  * runc start: only a created container may start (`cannot start a container that has stopped`,
  * `cannot start an already running container`). Open exec.fifo for reading without blocking,
  * read the byte the process writes once it opens the fifo, remove the fifo (the container is
- * now running), then run the poststart hooks, whose failure is only logged.
+ * now running), then run the poststart hooks, whose failure is only logged. The startContainer
+ * hooks run first, in the container; one that fails stops the container and start fails.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
   // TODO(09): runc start: release the process parked on exec.fifo.
@@ -96,7 +98,8 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   //   2. Opening a fifo for reading blocks until a writer comes, and the writer may be dead.
   //      How do you wait for the byte without ever hanging (fifo(7), O_NONBLOCK)?
   //   3. After the byte, what makes every later command see "running" rather than "created"?
-  //   4. poststart hooks run after the program started; their failure is only a warning.
+  //   4. startContainer hooks run inside the container before its program (runHooks'
+  //      `inside`); poststart hooks after it, and their failure is only a warning.
   throw new NotImplementedError('09-runtime', 'start')
 }
 // #endregion start
@@ -340,7 +343,6 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
     ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
-    ['hooks.createContainer', spec.hooks?.createContainer], ['hooks.startContainer', spec.hooks?.startContainer],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)

@@ -4,8 +4,19 @@
  * each reads the container's state JSON on its stdin.
  */
 import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import type { Hook, State } from '../../lib/oci.ts'
 import { RuntimeError } from '../../lib/runtime.ts'
+
+/**
+ * A hook run inside the container (createContainer, startContainer): in the namespaces of its
+ * process `pid`, with the hook's path resolved on the host (`runtime`, createContainer's) or in
+ * the container (`container`, startContainer's).
+ */
+export interface InContainer {
+  pid: number
+  resolve: 'runtime' | 'container'
+}
 
 /** How long a hook without a timeout of its own may run. */
 export const DEFAULT_HOOK_TIMEOUT = 30
@@ -17,20 +28,31 @@ export const DEFAULT_HOOK_TIMEOUT = 30
  * stops the rest and throws a RuntimeError: `error running NAME hook #I: exit status N, stdout:
  * OUT, stderr: ERR` (runc's words), or `... timed out after S seconds` for one that outlives its
  * timeout (default DEFAULT_HOOK_TIMEOUT), which is killed first. A hook that never reads its
- * stdin is no failure.
+ * stdin is no failure. With `inside`, the hook runs in the container's namespaces by
+ * util-linux nsenter(1), and its argv[0] is its path (nsenter sets no other).
  */
-export async function runHooks(name: string, hooks: Hook[] | undefined, state: State): Promise<void> {
+export async function runHooks(name: string, hooks: Hook[] | undefined, state: State, inside?: InContainer): Promise<void> {
   for (const [index, hook] of (hooks ?? []).entries()) {
     const [argv0, ...args] = hook.args?.length ? hook.args : [hook.path]
+    // A host path must be opened before nsenter enters the container's mount namespace, where
+    // the hook then runs as /proc/self/fd/3 (the container's /proc, seen from its PID namespace).
+    const program = inside?.resolve === 'runtime' ? openSync(hook.path, 'r') : undefined
+    const command = inside
+      ? ['/usr/bin/nsenter', '-t', String(inside.pid), '-m', '-u', '-i', '-n', '-p', '--', program === undefined ? hook.path : '/proc/self/fd/3', ...args]
+      : [hook.path, ...args]
     // In a process group of its own, so that a timeout kills whatever the hook started too.
-    const child = spawn(hook.path, args, { argv0, env: envObject(hook.env ?? []), stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+    const child = spawn(command[0]!, command.slice(1), {
+      argv0: inside ? undefined : argv0, env: envObject(hook.env ?? []), detached: true,
+      stdio: ['pipe', 'pipe', 'pipe', ...(program === undefined ? [] : [program])],
+    })
+    if (program !== undefined) closeSync(program)
     const out: Buffer[] = []
     const err: Buffer[] = []
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
+    child.stdout!.on('data', (chunk: Buffer) => out.push(chunk))
+    child.stderr!.on('data', (chunk: Buffer) => err.push(chunk))
     // EPIPE when the hook exits without reading: not its failure.
-    child.stdin.on('error', () => {})
-    child.stdin.end(JSON.stringify(state))
+    child.stdin!.on('error', () => {})
+    child.stdin!.end(JSON.stringify(state))
     const seconds = hook.timeout ?? DEFAULT_HOOK_TIMEOUT
     let timedOut = false
     const timer = setTimeout(() => {

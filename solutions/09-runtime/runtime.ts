@@ -122,6 +122,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
     })
     if (pid === undefined) throw new RuntimeError('the runtime needs chapter 02: the container\'s process must be forked into its namespaces')
     await protectPaths(helper, pid, spec)
+    // The runtime spec wants them before pivot_root; prepare() has no stop there, so they run
+    // just after it, still in the container's namespaces, with the path resolved on the host.
+    await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid, resolve: 'runtime' })
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
@@ -158,13 +161,21 @@ export async function create(root: string, id: string, options: CreateOptions, l
  * runc start: only a created container may start (`cannot start a container that has stopped`,
  * `cannot start an already running container`). Open exec.fifo for reading without blocking,
  * read the byte the process writes once it opens the fifo, remove the fifo (the container is
- * now running), then run the poststart hooks, whose failure is only logged.
+ * now running), then run the poststart hooks, whose failure is only logged. The startContainer
+ * hooks run first, in the container; one that fails stops the container and start fails.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
   const { dir, record } = loadContainer(root, id)
   const status = containerStatus(dir, record)
   if (status === 'stopped') throw new RuntimeError('cannot start a container that has stopped')
   if (status !== 'created') throw new RuntimeError(`cannot start an already ${status} container`)
+  try {
+    // Before the program runs, inside the container, path and all (runtime spec, "startContainer").
+    await runHooks('startContainer', record.hooks?.startContainer, publicState(dir, record), { pid: record.pid, resolve: 'container' })
+  } catch (error) {
+    process.kill(record.pid, 'SIGKILL')
+    throw error
+  }
   const fifoPath = join(dir, EXEC_FIFO)
   // Blocking here would hang for ever if the process died: poll, and watch the process.
   const fd = openSync(fifoPath, fs.O_RDONLY | fs.O_NONBLOCK)
@@ -495,7 +506,6 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
     ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
-    ['hooks.createContainer', spec.hooks?.createContainer], ['hooks.startContainer', spec.hooks?.startContainer],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)

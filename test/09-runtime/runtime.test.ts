@@ -13,7 +13,7 @@ import { alive, waitFor } from '../support/container.ts'
 import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { probeLines } from '../support/probe.ts'
+import { PROBE_PATH, probeLines } from '../support/probe.ts'
 import { cpuTicks, cpuUsedIn, minirunc, probeBundle } from '../support/runtime.ts'
 
 /** A state root and a bundle for one test; every container left in the root is force-deleted after it. */
@@ -326,6 +326,20 @@ describeKernel('minirunc: hooks', () => {
     expect(lines.map(([name]) => name), 'hooks run at their points, in this order').toEqual(['prestart', 'createRuntime', 'poststart', 'poststop'])
     for (const [name, state] of lines) expect(state, `${name} hook's stdin must be the state JSON; it read ${JSON.stringify(state)}`).toMatchObject({ id: 'h1', bundle: t.bundle, ociVersion: '1.0.2' })
     expect(lines[0]![1].pid, 'prestart needs the process\'s PID (dockerd finds the network namespace by it)').toBe(pid)
+  })
+
+  it('createContainer and startContainer run inside the container: its namespaces, its root; startContainer before the program', async () => {
+    const t = setup(['cat:/by-create-hook', 'cat:/by-start-hook'], (spec) => (spec.hooks = {
+      // createContainer's path is the host's, startContainer's the container's (runtime spec, "Hooks").
+      createContainer: [{ path: PROBE_PATH, args: ['probe', 'write:/by-create-hook:created'] }],
+      startContainer: [{ path: '/bin/probe', args: ['probe', 'write:/by-start-hook:started'] }],
+    }))
+    expect((await t.create('h4')).code, t.out()).toBe(0)
+    expect(readFileSync(join(t.bundle, 'rootfs', 'by-create-hook'), 'utf8'), 'createContainer runs in the container\'s mount namespace: "/" is its root').toBe('created')
+    expect(existsSync(join(t.bundle, 'rootfs', 'by-start-hook')), 'startContainer runs at start, not at create').toBe(false)
+    expect((await t.rt('start', 'h4')).code, t.out()).toBe(0)
+    expect(await waitFor(() => probeLines(t.out()).length === 2, 10_000), `the program must see both files; it printed: ${t.out()}`).toBe(true)
+    expect(probeLines(t.out()), 'startContainer must have run, in the container, before the program').toEqual([{ cat: 'created' }, { cat: 'started' }])
   })
 
   it('a prestart hook that fails stops create, with its output in the error, and leaves nothing', async () => {
