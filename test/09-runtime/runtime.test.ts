@@ -194,7 +194,9 @@ describeKernel('minirunc: pause and resume', () => {
     // Before the delete --force of setup() (cleanups run last first): a runtime that cannot thaw
     // must not leave frozen processes, which nothing else could kill, nor its freezer cgroup.
     onCleanup(async () => {
-      const record = JSON.parse(readFileSync(join(t.root, 'p1', 'state.json'), 'utf8')) as ContainerRecord
+      const file = join(t.root, 'p1', 'state.json')
+      if (!existsSync(file)) return
+      const record = JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord
       const freezer = record.freezer
       if (!freezer || !existsSync(freezer.dir)) return
       writeFileSync(join(freezer.dir, freezer.version === 2 ? 'cgroup.freeze' : 'freezer.state'), freezer.version === 2 ? '0' : 'THAWED')
