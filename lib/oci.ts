@@ -103,6 +103,8 @@ export interface Resources {
   /** CFS bandwidth: `quota` microseconds of CPU time every `period` microseconds */
   cpu?: { quota?: number; period?: number; shares?: number }
   pids?: { limit: number }
+  /** the devices cgroup's rules, in order: the first matching one decides (v1 devices.allow / devices.deny) */
+  devices?: { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access?: string }[]
 }
 
 /** The PATH Docker puts in a container's env when the image sets none. */

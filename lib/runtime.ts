@@ -2,9 +2,9 @@
  * Plumbing the runtime chapter's starter and reference share: the record a container's state
  * directory keeps, /proc reading, and the runtime's log, whose JSON lines containerd's shim reads.
  */
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import type { Cgroup } from '#ch/04-cgroups/cgroups.ts'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { CGROUP_ROOT, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import type { Hooks, State } from './oci.ts'
 
 /** A runtime command that failed: the CLI logs the message and exits 1, as runc does. */
@@ -21,6 +21,22 @@ export interface ContainerRecord extends Omit<State, 'status'> {
   hooks?: Hooks
   /** the freezer cgroup `pause` froze the processes in, and what delete removes of it (v1: a hierarchy of its own; v2: the container's cgroup, nothing to remove) */
   freezer?: { dir: string; version: 1 | 2; removeOrder: string[] }
+  /** the v1 devices cgroup create made for linux.resources.devices, and what delete removes of it */
+  devices?: { dir: string; removeOrder: string[] }
+}
+
+/**
+ * A cgroup v1 hierarchy chapter 04 does not use (freezer, devices): the directory at the same
+ * path as the container's other cgroups, made if needed, and what was made (deepest first),
+ * which is all that may be removed later.
+ */
+export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; removeOrder: string[] } {
+  const [used, own] = Object.entries(cgroup.dirs)[0]!
+  const dir = join(CGROUP_ROOT, controller, relative(join(CGROUP_ROOT, used), own!))
+  const removeOrder: string[] = []
+  for (let d = dir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
+  mkdirSync(dir, { recursive: true })
+  return { dir, removeOrder }
 }
 
 /** The file name of the container's record in its state directory. */

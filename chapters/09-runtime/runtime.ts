@@ -3,7 +3,7 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Spec } from '../../lib/oci.ts'
@@ -76,7 +76,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   6. detach: whose child must the container's process be once create has exited, so that
   //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
   //   7. What config.json asks of the process beyond chapters 01-08 (applyProcessLimits,
-  //      applySysctl, protectPaths): each has a moment in the set-up; find it from what it
+  //      applySysctl, applyDeviceRules, protectPaths): each has a moment in the set-up; find it from what it
   //      needs (root privileges, the namespaces, the container's mounts).
   //   8. process.terminal: the console socket's path is the host's. When must the helper
   //      connect to it, given where the process ends up, and when is setupConsole's moment?
@@ -143,6 +143,27 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
   throw new NotImplementedError('09-runtime', 'applySysctl')
 }
 // #endregion applySysctl
+
+// #region applyDeviceRules
+/**
+ * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
+ * hierarchy chapter 04 does not use), its rules written in order, each `TYPE MAJOR:MINOR ACCESS`
+ * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), and only
+ * then the process moved in: after its /dev is made (mknod is an access the rules usually
+ * deny) and before it runs anything. Saved in the record for exec and delete.
+ * On cgroup v2 the device rules are an eBPF program, which this runtime does not load (noted).
+ */
+export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
+  // TODO(09): the devices cgroup (cgroup-v1/devices.rst; runc's libcontainer/cgroups/devices).
+  //   1. Which directory, and how do you keep delete able to remove exactly what you made
+  //      (lib/runtime.ts has the plumbing)?
+  //   2. The rules are ordered, and the kernel's list starts from its parent's: what does the
+  //      usual first rule, deny everything, do, and why must every rule be written before the
+  //      process is moved in?
+  //   3. exec'd processes must obey the same rules: where does the record keep the directory?
+  throw new NotImplementedError('09-runtime', 'applyDeviceRules')
+}
+// #endregion applyDeviceRules
 
 // #region protectPaths
 /**
@@ -282,7 +303,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      the mount namespace the host's /proc is no longer what you see?
   //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)):
   //      what must happen before the process is in it, and before it joins the cgroup?
-  //   3. Then it is create's end game: limits, user, working directory, the terminal (docker exec -it),
+  //   3. Then it is create's end game: the devices cgroup, limits, user, working directory, the terminal (docker exec -it),
   //      the program looked up inside, and exec; with detach, the same hand-over to the
   //      caller's subreaper as create.
   throw new NotImplementedError('09-runtime', 'execProcess')
@@ -342,7 +363,8 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const ignored = [
     ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
     ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
-    ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
+    // On a cgroup v2 host device rules would need an eBPF program.
+    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)

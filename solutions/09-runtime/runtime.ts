@@ -5,15 +5,15 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
-import { dirname, join, posix, relative } from 'node:path'
+import { join, posix } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
-import { CGROUP_ROOT, joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
+import { joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
 import { containerCgroup, prepare, switchUser } from '../../minidocker/container.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
-import { EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
+import { EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import { Helper } from '../../native/helper.ts'
 import { checkContainerId, loadBundle } from './bundle.ts'
 import { runHooks } from './hooks.ts'
@@ -122,6 +122,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     })
     if (pid === undefined) throw new RuntimeError('the runtime needs chapter 02: the container\'s process must be forked into its namespaces')
     await protectPaths(helper, pid, spec)
+    await applyDeviceRules(dir, record, pid, spec)
     // The runtime spec wants them before pivot_root; prepare() has no stop there, so they run
     // just after it, still in the container's namespaces, with the path resolved on the host.
     await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid, resolve: 'runtime' })
@@ -148,6 +149,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
       if (record.pid) await killAndWait(record, dir)
     }
     if (record.cgroup) await removeCgroup(record.cgroup)
+    if (record.devices) await removeCgroup({ version: 1, dirs: {}, removeOrder: record.devices.removeOrder })
     rmSync(dir, { recursive: true, force: true })
     throw error
   } finally {
@@ -239,6 +241,26 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
 }
 // #endregion applySysctl
 
+// #region applyDeviceRules
+/**
+ * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
+ * hierarchy chapter 04 does not use), its rules written in order, each `TYPE MAJOR:MINOR ACCESS`
+ * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), and only
+ * then the process moved in: after its /dev is made (mknod is an access the rules usually
+ * deny) and before it runs anything. Saved in the record for exec and delete.
+ * On cgroup v2 the device rules are an eBPF program, which this runtime does not load (noted).
+ */
+export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
+  const rules = spec.linux?.resources?.devices
+  if (!rules?.length || record.cgroup?.version !== 1) return
+  record.devices = v1Cgroup(record.cgroup, 'devices')
+  saveRecord(dir, record)
+  for (const { allow, type, major, minor, access } of rules)
+    writeFileSync(join(record.devices.dir, allow ? 'devices.allow' : 'devices.deny'), `${type ?? 'a'} ${major ?? '*'}:${minor ?? '*'} ${access ?? 'rwm'}`)
+  writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
+}
+// #endregion applyDeviceRules
+
 // #region protectPaths
 /**
  * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
@@ -300,15 +322,11 @@ export async function setupConsole(helper: Helper, socket: number): Promise<void
  */
 export async function setFrozen(dir: string, record: ContainerRecord, frozen: boolean): Promise<void> {
   const cgroup = record.cgroup
-  const [controller, own] = Object.entries(cgroup?.dirs ?? {})[0] ?? []
+  const own = Object.values(cgroup?.dirs ?? {})[0]
   if (!cgroup || !own) throw new RuntimeError(`container ${record.id} has no cgroup to freeze`)
   if (!record.freezer) {
-    const freezerDir = cgroup.version === 2 ? own : join(CGROUP_ROOT, 'freezer', relative(join(CGROUP_ROOT, controller!), own))
-    const removeOrder: string[] = []
-    // Only what this runtime made is removed later, deepest first.
-    for (let d = freezerDir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
-    mkdirSync(freezerDir, { recursive: true })
-    record.freezer = { dir: freezerDir, version: cgroup.version, removeOrder }
+    const made = cgroup.version === 2 ? { dir: own, removeOrder: [] } : v1Cgroup(cgroup, 'freezer')
+    record.freezer = { ...made, version: cgroup.version }
     saveRecord(dir, record)
   }
   const freezer = record.freezer
@@ -390,7 +408,7 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   await killAndWait(record, dir)
   const state = publicState(dir, record)
   if (record.cgroup) await removeCgroup(record.cgroup)
-  if (record.freezer) await removeCgroup({ version: record.freezer.version, dirs: {}, removeOrder: record.freezer.removeOrder })
+  for (const extra of [record.freezer, record.devices]) if (extra) await removeCgroup({ version: 1, dirs: {}, removeOrder: extra.removeOrder })
   rmSync(dir, { recursive: true, force: true })
   try {
     await runHooks('poststop', record.hooks?.poststop, state)
@@ -423,6 +441,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     }
     const pid = await helper.fork()
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
+    if (record.devices) writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
     await applyProcessLimits(helper, pid, options.process)
     if (options.process.user) await switchUser(helper, options.process.user)
     await mkdirAll(helper, options.process.cwd)
@@ -505,7 +524,8 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const ignored = [
     ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
     ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
-    ['linux.resources.devices', raw.linux?.resources?.devices], ['linux.uidMappings', raw.linux?.uidMappings],
+    // On a cgroup v2 host device rules would need an eBPF program.
+    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
