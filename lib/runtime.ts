@@ -5,7 +5,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { CGROUP_ROOT, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
-import type { Hooks, State } from './oci.ts'
+import type { Hooks, Resources, State } from './oci.ts'
 
 /** A runtime command that failed: the CLI logs the message and exits 1, as runc does. */
 export class RuntimeError extends Error {
@@ -24,6 +24,18 @@ export interface ContainerRecord extends Omit<State, 'status'> {
   /** the v1 devices cgroup create made for linux.resources.devices, and what delete removes of it */
   devices?: { dir: string; removeOrder: string[] }
 }
+
+/**
+ * The device rules runc appends to every container's own (libcontainer/specconv's
+ * AllowedDevices): creating any node, the standard devices, /dev/pts/* and /dev/ptmx (a
+ * terminal), /dev/net/tun. docker's config.json counts on them: it denies everything and allows
+ * only a few itself.
+ */
+export const ALLOWED_DEVICES: NonNullable<NonNullable<Resources['devices']>> = [
+  { allow: true, type: 'c', access: 'm' }, { allow: true, type: 'b', access: 'm' },
+  ...[[1, 3], [1, 8], [1, 7], [5, 0], [1, 5], [1, 9], [5, 2], [10, 200]].map(([major, minor]) => ({ allow: true, type: 'c' as const, major, minor, access: 'rwm' })),
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+]
 
 /**
  * A cgroup v1 hierarchy chapter 04 does not use (freezer, devices): the directory at the same

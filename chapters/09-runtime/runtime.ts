@@ -148,9 +148,9 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
 /**
  * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
  * hierarchy chapter 04 does not use), its rules written in order, each `TYPE MAJOR:MINOR ACCESS`
- * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), and only
- * then the process moved in: after its /dev is made (mknod is an access the rules usually
- * deny) and before it runs anything. Saved in the record for exec and delete.
+ * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), runc's
+ * ALLOWED_DEVICES after the spec's own, and only
+ * then the process moved in, before it runs anything. Saved in the record for exec and delete.
  * On cgroup v2 the device rules are an eBPF program, which this runtime does not load (noted).
  */
 export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
@@ -160,7 +160,9 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   //   2. The rules are ordered, and the kernel's list starts from its parent's: what does the
   //      usual first rule, deny everything, do, and why must every rule be written before the
   //      process is moved in?
-  //   3. exec'd processes must obey the same rules: where does the record keep the directory?
+  //   3. docker's list denies nearly everything, counting on the runtime to add runc's own
+  //      defaults (lib/runtime.ts says which): what would docker run -it meet without them?
+  //   4. exec'd processes must obey the same rules: where does the record keep the directory?
   throw new NotImplementedError('09-runtime', 'applyDeviceRules')
 }
 // #endregion applyDeviceRules

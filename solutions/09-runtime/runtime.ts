@@ -13,7 +13,7 @@ import { joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
 import { containerCgroup, prepare, switchUser } from '../../minidocker/container.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
-import { EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
+import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import { Helper } from '../../native/helper.ts'
 import { checkContainerId, loadBundle } from './bundle.ts'
 import { runHooks } from './hooks.ts'
@@ -245,9 +245,9 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
 /**
  * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
  * hierarchy chapter 04 does not use), its rules written in order, each `TYPE MAJOR:MINOR ACCESS`
- * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), and only
- * then the process moved in: after its /dev is made (mknod is an access the rules usually
- * deny) and before it runs anything. Saved in the record for exec and delete.
+ * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), runc's
+ * ALLOWED_DEVICES after the spec's own, and only
+ * then the process moved in, before it runs anything. Saved in the record for exec and delete.
  * On cgroup v2 the device rules are an eBPF program, which this runtime does not load (noted).
  */
 export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
@@ -255,7 +255,7 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   if (!rules?.length || record.cgroup?.version !== 1) return
   record.devices = v1Cgroup(record.cgroup, 'devices')
   saveRecord(dir, record)
-  for (const { allow, type, major, minor, access } of rules)
+  for (const { allow, type, major, minor, access } of [...rules, ...ALLOWED_DEVICES])
     writeFileSync(join(record.devices.dir, allow ? 'devices.allow' : 'devices.deny'), `${type ?? 'a'} ${major ?? '*'}:${minor ?? '*'} ${access ?? 'rwm'}`)
   writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
 }
