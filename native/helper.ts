@@ -472,6 +472,18 @@ export class Helper {
     return this.#call('wait_fd', String(fd))
   }
 
+  /**
+   * Fork a reaper: the parent reaps every child and adopted orphan and reports each as a line
+   * "PID exit CODE" or "PID signal SIG" on a socket; later requests go to the child, which
+   * holds the socket's other end at `fd` (kept across exec).
+   * @param fd where the child gets its end (3 and up; it replaces whatever was there)
+   * @returns the PID of the child that goes on serving requests (and execs what comes next).
+   * @precondition setSubreaper() first, or orphans go to init instead of the reaper.
+   */
+  async reaper(fd: number): Promise<number> {
+    return (await this.#call('reaper', String(fd))).pid!
+  }
+
   /** Stop sending requests: the helper exits once it has nothing left to do. */
   close(): void {
     this.#control.end()

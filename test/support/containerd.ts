@@ -1,0 +1,135 @@
+/**
+ * The real containerd 1.6 for a test file: started from a temp directory on its own sockets,
+ * with a directory holding `containerd-shim-minidocker-v2` first on its PATH, and stopped by
+ * PID afterwards with everything it left (tasks, shims, runtime state, mounts) cleaned up.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { execa } from 'execa'
+import { PROBE_PATH } from '../../native/helper.ts'
+
+export const CONTAINERD = '/usr/bin/containerd'
+export const CTR = '/usr/bin/ctr'
+const ROOT = join(import.meta.dirname, '..', '..')
+export const SHIM_ENTRY = join(ROOT, 'bin', 'containerd-shim-minidocker-v2.cjs')
+/**
+ * The OCI runtime the shim starts in the tests: runc, until chapter 09's minirunc is there.
+ * (MINIDOCKER_SHIM_RUNTIME: the shim's own choice; without it the shim starts minirunc.)
+ */
+export const TEST_RUNTIME = '/usr/sbin/runc'
+
+export interface Containerd {
+  dir: string
+  /** the gRPC socket (`ctr --address`) */
+  address: string
+  namespace: string
+  pid: number
+  /** run ctr against it; never throws, gives the exit code and output */
+  ctr(args: string[], options?: { input?: string; timeout?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>
+  /** kill -9 containerd, as a crash would */
+  crash(): Promise<void>
+  /** start it again on the same directories */
+  restart(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** A directory holding the shim under the name containerd looks for. */
+export function shimDir(dir: string): string {
+  const bin = join(dir, 'bin')
+  mkdirSync(bin, { recursive: true })
+  symlinkSync(SHIM_ENTRY, join(bin, 'containerd-shim-minidocker-v2'))
+  return bin
+}
+
+/** A rootfs with the probe as /probe and busybox's sh (when installed) as /bin/sh and friends. */
+export function probeRootfs(dir: string): string {
+  const rootfs = join(dir, 'rootfs')
+  mkdirSync(join(rootfs, 'bin'), { recursive: true })
+  for (const d of ['proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true })
+  cpSync(PROBE_PATH, join(rootfs, 'probe'))
+  if (existsSync('/bin/busybox')) {
+    cpSync('/bin/busybox', join(rootfs, 'bin', 'busybox'))
+    for (const tool of ['sh', 'echo', 'sleep', 'cat', 'true', 'false', 'ls']) symlinkSync('busybox', join(rootfs, 'bin', tool))
+  }
+  return rootfs
+}
+
+async function waitForSocket(path: string, proc: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (existsSync(path)) return
+    if (proc.exitCode !== null) throw new Error(`containerd exited with ${proc.exitCode} before it listened: ${log()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`containerd did not listen on ${path} within 15 s: ${log()}`)
+}
+
+/** Start containerd from a fresh temp directory; `stop()` must run after the file's tests. */
+export async function startContainerd(options: { env?: Record<string, string>; namespace?: string } = {}): Promise<Containerd> {
+  const dir = mkdtempSync(join(tmpdir(), 'minidocker-ctd-'))
+  const address = join(dir, 'c.sock')
+  const config = join(dir, 'config.toml')
+  writeFileSync(config, [
+    'version = 2',
+    `root = "${dir}/root"`,
+    `state = "${dir}/state"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper"]',
+    '[grpc]',
+    `  address = "${address}"`,
+    '[debug]',
+    '  level = "info"',
+  ].join('\n') + '\n')
+  const env = {
+    ...process.env,
+    PATH: `${shimDir(dir)}:${dirname(process.execPath)}:${process.env.PATH}`,
+    MINIDOCKER_SHIM_RUNTIME: TEST_RUNTIME,
+    ...options.env,
+  }
+  let output = ''
+  let proc!: ChildProcess
+  const launch = async () => {
+    rmSync(address, { force: true })
+    proc = spawn(CONTAINERD, ['--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    proc.stdout!.on('data', (b: Buffer) => (output += b))
+    proc.stderr!.on('data', (b: Buffer) => (output = (output + b).slice(-20000)))
+    await waitForSocket(address, proc, () => output.slice(-2000))
+  }
+  await launch()
+  const namespace = options.namespace ?? 'minidocker-test'
+  const exited = () => new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once('exit', () => resolve())))
+  const ctd: Containerd = {
+    dir,
+    address,
+    namespace,
+    get pid() {
+      return proc.pid!
+    },
+    async ctr(args, { input, timeout = 60_000 } = {}) {
+      const r = await execa(CTR, ['--address', address, '--namespace', namespace, ...args], { reject: false, input, timeout, env })
+      return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
+    },
+    async crash() {
+      proc.kill('SIGKILL')
+      await exited()
+    },
+    async restart() {
+      await launch()
+    },
+    async stop() {
+      // kill every task left, through containerd, so the shims and runtimes clean up
+      const tasks = await ctd.ctr(['task', 'ls', '-q'])
+      for (const id of tasks.stdout.split('\n').filter(Boolean)) await ctd.ctr(['task', 'rm', '-f', id])
+      const containers = await ctd.ctr(['containers', 'ls', '-q'])
+      for (const id of containers.stdout.split('\n').filter(Boolean)) await ctd.ctr(['containers', 'rm', id])
+      proc.kill('SIGTERM')
+      await Promise.race([exited(), new Promise((resolve) => setTimeout(resolve, 5000))])
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL')
+        await exited()
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return ctd
+}
