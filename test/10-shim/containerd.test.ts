@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
-import { ctrOk, parentOf, processGone, taskRow, waitUntil } from './support.ts'
+import { ctrOk, parentOf, processGone, taskRow, waitUntil, type CtrResult } from './support.ts'
 
 const RUNTIME = 'io.containerd.minidocker.v2'
 
@@ -44,8 +44,12 @@ describeKernel('the shim under the real containerd', () => {
 
   it('reports a process killed by a signal as 128 + the signal', async () => {
     const id = name('signal')
-    const running = run(['--rm'], id, ['sleep', '600'])
-    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'RUNNING', 15_000, `expected ${id} RUNNING in ctr task ls`)
+    let ended: CtrResult | undefined
+    const running = run(['--rm'], id, ['sleep', '600']).then((r) => (ended = r))
+    await waitUntil(async () => {
+      if (ended) ctrOk(ended, 'ctr run --rm sleep')
+      return taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'RUNNING'
+    }, 15_000, `expected ${id} RUNNING in ctr task ls, then to kill it`)
     ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill')
     const r = ctrOk(await running, 'ctr run --rm')
     expect(r.exitCode, `expected 137 (128 + SIGKILL) but saw ${r.exitCode} — is a death by signal N reported as 128 + N?`).toBe(137)
