@@ -18,8 +18,8 @@ describeKernel('the shim under the real containerd', () => {
   let n = 0
   const name = (what: string) => `${what}-${++n}`
   /** ctr run with our shim, the test rootfs and a PATH for busybox */
-  const run = (flags: string[], id: string, cmd: string[], input?: string) =>
-    ctd.ctr(['run', ...flags, '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd], { input })
+  const run = (flags: string[], id: string, cmd: string[], input?: string, timeout?: number) =>
+    ctd.ctr(['run', ...flags, '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd], { input, timeout })
 
   beforeAll(async () => {
     ctd = await startContainerd()
@@ -37,7 +37,7 @@ describeKernel('the shim under the real containerd', () => {
   }, 60_000)
 
   it('passes stdin through and closes it at end of input', async () => {
-    const r = ctrOk(await run(['--rm'], name('stdin'), ['sh', '-c', 'cat; echo done'], 'abc\n'), 'ctr run --rm with stdin')
+    const r = ctrOk(await run(['--rm'], name('stdin'), ['sh', '-c', 'cat; echo done'], 'abc\n', 20_000), 'ctr run --rm with stdin', 'cat never saw the end of its input: is the end of the stdin FIFO passed on to the process?')
     expect(r.stdout, `expected "abc" then "done" but saw ${JSON.stringify(r.stdout)} — is the stdin FIFO copied into the process, and its end passed on so cat sees end-of-file?`).toBe('abc\ndone')
     expect(r.exitCode).toBe(0)
   }, 60_000)
