@@ -203,6 +203,26 @@ function pull(): string {
   return svg(580, y + 26, 'The requests of a registry pull, in order', out.join(''))
 }
 
+/** 10: one `ctr run` through the shim: the process tree, and the sockets and FIFOs between them. */
+function shim(): string {
+  const rows: TreeRow[] = [
+    [0, 'systemd (1)'],
+    [1, 'containerd', 'gRPC c.sock, ttrpc c.sock.ttrpc (events in)'],
+    [1, 'ctr run', 'makes the FIFOs: ID-stdin, ID-stdout, ID-stderr'],
+    [1, 'minidocker-helper', 'subreaper: reaps, writes "PID exit N" on fd 4', 'fg-key'],
+    [2, 'node shim serve', 'ttrpc /run/minidocker-shim/HASH.sock'],
+    [3, 'runc create', 'exits; its child is reparented', 'fg-gone'],
+    [2, 'sh (the container)', 'PID 1 inside; pipes to the shim', 'fg-new'],
+  ]
+  const top = 34
+  const h = top + rows.length * ROW + 3 * ROW
+  const y = top + rows.length * ROW + 8
+  return svg(640, h, 'The process tree of a container run through the shim, with the sockets and FIFOs between containerd, the shim and the container',
+    tree(20, top, rows, 250) +
+    text(20, y + 10, 'containerd → shim: ttrpc Task calls (Create, Start, Wait ...); shim → containerd: Events/Forward', 'fg-note') +
+    text(20, y + 10 + ROW, 'ctr ⇄ FIFOs ⇄ shim ⇄ pipes ⇄ container: the shim holds both ends, so output survives a restart', 'fg-note'))
+}
+
 /** The figures by name, with their captions (HTML). */
 const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
@@ -211,6 +231,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
+  shim: { draw: shim, caption: 'One <code>ctr run</code> through the shim. The shim is not containerd\'s child, so it outlives it; the container is the child of the shim\'s subreaper, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }
 

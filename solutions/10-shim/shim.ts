@@ -55,13 +55,11 @@ export function runtimeFor(flags: ShimFlags, binaryName = ''): Runtime {
   return new Runtime(binary, join('/run/containerd/runc', flags.namespace), flags.bundle)
 }
 
-// #region socketPath
 /** One socket per container, named by a hash of containerd's address, namespace and id. */
 export function socketPath(flags: ShimFlags): string {
   const hash = createHash('sha256').update(`${flags.address}/${flags.namespace}/${flags.id}`).digest('hex').slice(0, 32)
   return join(SOCKET_DIR, `${hash}.sock`)
 }
-// #endregion socketPath
 
 /** True when something accepts connections on the socket. */
 function listening(path: string): Promise<boolean> {
