@@ -10,6 +10,10 @@
  *   run        fork+exec of /bin/true, `minidocker --reference run -- /bin/true`, a whole
  *              container (`minidocker --reference run --memory 64m probe`), and the same
  *              container from an OCI bundle through `runc run` and `crun run`
+ *   shim       `ctr run --rm` of /bin/true under the real containerd (one, started here from a
+ *              temp directory) through the reference containerd-shim-minidocker-v2 and through
+ *              containerd's containerd-shim-runc-v2, both with runc below; and the resident
+ *              memory of one idle shim of each (ours: the Node process plus its reaper)
  *   pull       the reference pull of a one-layer image from a local registry (docker-registry
  *              on a loopback port, started here): pullImage() in one process, through the
  *              `minidocker` command, and `skopeo copy` into an OCI layout
@@ -28,6 +32,7 @@ import { conditionsFor } from '../workbook/conditions.cjs'
 import { buildRootfsTarball, unpackTarball } from '../minidocker/builtin.ts'
 import { buildImage, probeEntries } from '../test/support/images.ts'
 import { pushImage, startRegistry } from '../test/support/registry.ts'
+import { CTR, probeRootfs, startContainerd } from '../test/support/containerd.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 const WARMUP = 2
@@ -38,6 +43,14 @@ const { bundleBase } = createRequire(import.meta.url)('../bin/start.cjs') as { b
 interface Sample {
   ms: number
   rssMiB: number
+}
+
+const safeRead = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
@@ -152,6 +165,39 @@ try {
   if (!hybrid) runRows.push(['crun run (the same probe, 64 MiB)', time(runtime('crun'))])
   table('run', runRows, forkExec, 'fork+exec')
   if (hybrid) console.log('crun run: not timed: crun refuses this host\'s hybrid cgroup layout (cgroup v1 beside v2)')
+
+  // shim: the same containerd and runc below both shims; only the shim differs.
+  const ctd = await startContainerd({ env: { WORKBOOK_IMPL: 'solutions' }, namespace: 'bench' })
+  try {
+    const rootfs = probeRootfs(ctd.dir)
+    const ctrRun = (runtime: string[]) => () =>
+      once(CTR, ['--address', ctd.address, '--namespace', 'bench', 'run', '--rm', ...runtime, '--rootfs', rootfs, `bench-${id++}`, '/probe', 'exit:0'])
+    const real = time(ctrRun([]))
+    table('shim (ctr run --rm of the probe, exit 0, under containerd 1.6 with runc)', [
+      ['through containerd-shim-runc-v2', real],
+      ['through containerd-shim-minidocker-v2 (reference)', time(ctrRun(['--runtime', 'io.containerd.minidocker.v2']))],
+    ], real, 'runc-v2')
+    const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+    const idle = async (runtime: string[], shim: RegExp): Promise<number> => {
+      const name = `bench-idle-${id++}`
+      await ctd.ctr(['run', '-d', ...runtime, '--rootfs', rootfs, name, '/probe', 'sleep:600000'])
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const pid = Number(readFileSync(join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', 'bench', name, 'init.pid'), 'utf8'))
+      const reaper = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])
+      const shims = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && shim.test(safeRead(`/proc/${p}/cmdline`)) && safeRead(`/proc/${p}/cmdline`).includes(name))
+      const rss = shims.reduce((sum, p) => sum + rssOf(Number(p)), 0) + (shim.source.includes('minidocker') ? rssOf(reaper) : 0)
+      await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', name])
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      await ctd.ctr(['task', 'rm', name])
+      await ctd.ctr(['containers', 'rm', name])
+      return rss
+    }
+    const runcRss = await idle([], /containerd-shim-runc-v2/)
+    const oursRss = await idle(['--runtime', 'io.containerd.minidocker.v2'], /containerd-shim-minidocker-v2/)
+    console.log(`\nidle shim, resident memory: containerd-shim-runc-v2 ${runcRss.toFixed(1)} MiB, containerd-shim-minidocker-v2 ${oursRss.toFixed(1)} MiB (x ${(oursRss / runcRss).toFixed(1)})`)
+  } finally {
+    await ctd.stop()
+  }
 
   // pull: one local registry, the one-layer probe image, into a fresh store each time.
   const probe = await buildImage([probeEntries()])
