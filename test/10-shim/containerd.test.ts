@@ -115,6 +115,26 @@ describeKernel('the shim under the real containerd', () => {
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 120_000)
 
+  it('cleans up after a shim that was killed: the container is killed, the task is gone', async () => {
+    const id = name('orphan')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    const pid = taskRow(await ctd.ctr(['task', 'ls']), id)!.pid
+    const shim = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).find((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
+        return cmd.includes(id) && cmd.includes('serve')
+      } catch {
+        return false
+      }
+    })
+    expect(shim, `expected a shim process serving ${id}`).toBeDefined()
+    process.kill(shim!, 'SIGKILL')
+    await waitUntil(() => processGone(pid), 15_000, `expected the container's process ${pid} killed after its shim died — containerd runs the shim's delete subcommand then: does it run the runtime's delete --force?`)
+    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status !== 'RUNNING', 15_000, `expected ${id} no longer RUNNING after its shim died`)
+    await ctd.ctr(['task', 'rm', '-f', id])
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 90_000)
+
   it('runs a process with ctr task exec: its output and its exit code', async () => {
     const id = name('exec')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
@@ -125,11 +145,11 @@ describeKernel('the shim under the real containerd', () => {
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 90_000)
 
-  it('runs 10 containers at once, each with its own exit code', async () => {
-    const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => run(['--rm'], name('many'), ['sh', '-c', `echo ${i}; exit ${i}`])))
+  it('runs 20 containers at once, each with its own exit code', async () => {
+    const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => run(['--rm'], name('many'), ['sh', '-c', `echo ${i}; exit ${i}`])))
     runs.forEach((r, i) => {
       ctrOk(r, `ctr run --rm #${i}`)
-      expect({ out: r.stdout, code: r.exitCode }, `container ${i} of 10: ${r.stderr.trim()}`).toEqual({ out: String(i), code: i })
+      expect({ out: r.stdout, code: r.exitCode }, `container ${i} of 20: ${r.stderr.trim()}`).toEqual({ out: String(i), code: i })
     })
     expect(readdirSync(join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', ctd.namespace)), 'expected every bundle removed').toEqual([])
   }, 180_000)

@@ -4,7 +4,7 @@
  * PID afterwards with everything it left (tasks, shims, runtime state, mounts) cleaned up.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
@@ -86,6 +86,7 @@ export async function startContainerd(options: { env?: Record<string, string>; n
     MINIDOCKER_SHIM_RUNTIME: TEST_RUNTIME,
     ...options.env,
   }
+  const sockets = new Set(existsSync(SHIM_SOCKETS) ? readdirSync(SHIM_SOCKETS) : [])
   let output = ''
   let proc!: ChildProcess
   const launch = async () => {
@@ -96,7 +97,7 @@ export async function startContainerd(options: { env?: Record<string, string>; n
     await waitForSocket(address, proc, () => output.slice(-2000))
   }
   await launch()
-  const namespace = options.namespace ?? 'minidocker-test'
+  const namespace = options.namespace ?? `minidocker-test-${process.pid}`
   const exited = () => new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once('exit', () => resolve())))
   const ctd: Containerd = {
     dir,
@@ -117,19 +118,51 @@ export async function startContainerd(options: { env?: Record<string, string>; n
       await launch()
     },
     async stop() {
-      // kill every task left, through containerd, so the shims and runtimes clean up
-      const tasks = await ctd.ctr(['task', 'ls', '-q'])
-      for (const id of tasks.stdout.split('\n').filter(Boolean)) await ctd.ctr(['task', 'rm', '-f', id])
-      const containers = await ctd.ctr(['containers', 'ls', '-q'])
-      for (const id of containers.stdout.split('\n').filter(Boolean)) await ctd.ctr(['containers', 'rm', id])
-      proc.kill('SIGTERM')
-      await Promise.race([exited(), new Promise((resolve) => setTimeout(resolve, 5000))])
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL')
-        await exited()
+      try {
+        // every task left, through containerd, so the shims and runtimes clean up
+        const tasks = await ctd.ctr(['task', 'ls', '-q'], { timeout: 10_000 })
+        for (const id of tasks.stdout.split('\n').filter(Boolean)) await ctd.ctr(['task', 'rm', '-f', id], { timeout: 10_000 })
+        const containers = await ctd.ctr(['containers', 'ls', '-q'], { timeout: 10_000 })
+        for (const id of containers.stdout.split('\n').filter(Boolean)) await ctd.ctr(['containers', 'rm', id], { timeout: 10_000 })
+      } finally {
+        proc.kill('SIGTERM')
+        await Promise.race([exited(), new Promise((resolve) => setTimeout(resolve, 5000))])
+        if (proc.exitCode === null && proc.signalCode === null) {
+          proc.kill('SIGKILL')
+          await exited()
+        }
+        await leftovers(dir, namespace, sockets)
       }
-      rmSync(dir, { recursive: true, force: true })
     },
   }
   return ctd
+}
+
+const SHIM_SOCKETS = '/run/minidocker-shim'
+
+/**
+ * What a broken shim under test can leave: containers the runtime still has in this
+ * namespace (deleted with --force, which kills them), shims started for this containerd (their
+ * command line names its directory), sockets they made, the runtime's state directory.
+ */
+async function leftovers(dir: string, namespace: string, socketsBefore: Set<string>): Promise<void> {
+  const root = join('/run/containerd/runc', namespace)
+  const list = await execa(TEST_RUNTIME, ['--root', root, 'list', '-q'], { reject: false })
+  for (const id of String(list.stdout).split('\n').filter(Boolean)) await execa(TEST_RUNTIME, ['--root', root, 'delete', '--force', id], { reject: false })
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let cmdline = ''
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+    } catch {}
+    if (cmdline.includes(`${dir}/`) && Number(entry) !== process.pid) {
+      try {
+        process.kill(Number(entry), 'SIGKILL')
+      } catch {}
+    }
+  }
+  // the shims of this containerd are gone by now: a socket that came with them goes too
+  if (existsSync(SHIM_SOCKETS)) for (const socket of readdirSync(SHIM_SOCKETS)) if (!socketsBefore.has(socket)) rmSync(join(SHIM_SOCKETS, socket), { force: true })
+  rmSync(root, { recursive: true, force: true })
+  rmSync(dir, { recursive: true, force: true })
 }
