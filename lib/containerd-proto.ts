@@ -7,6 +7,7 @@
  * Plumbing shared by the shim, our containerd and the daemon: which messages exist and their
  * field numbers are containerd's interface, not something to work out.
  */
+import * as protoLoader from '@grpc/proto-loader'
 import protobuf from 'protobufjs'
 import { fileURLToPath } from 'node:url'
 
@@ -39,6 +40,23 @@ function load(): protobuf.Root {
 /** Add more .proto files (paths below lib/proto/) to the same root. */
 export function loadProto(...files: string[]): void {
   load().loadSync(files, { keepCase: true })
+}
+
+/** containerd's gRPC services (version, containers, tasks, events), as a client or server of them loads them. */
+export const SERVICE_FILES = [
+  'api/services/version/v1/version.proto',
+  'api/services/containers/v1/containers.proto',
+  'api/services/tasks/v1/tasks.proto',
+  'api/services/events/v1/events.proto',
+]
+
+/**
+ * The services for @grpc/grpc-js (`grpc.loadPackageDefinition`), from the same files: fields
+ * keep their .proto names, int64s are numbers, enums numbers, defaults filled in.
+ */
+export function grpcDefinition(): protoLoader.PackageDefinition {
+  loadProto(...SERVICE_FILES)
+  return protoLoader.fromJSON(load().toJSON(), { keepCase: true, longs: Number, enums: Number, defaults: true })
 }
 
 /** A message type by its full name, e.g. `containerd.task.v2.CreateTaskRequest`. */

@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import * as grpc from '@grpc/grpc-js'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { Status, grpcDefinition } from '../../lib/containerd-proto.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
 import { ctrOk, parentOf, processGone, taskRow, waitUntil, type CtrResult } from './support.ts'
@@ -134,6 +136,27 @@ describeKernel('the shim under the real containerd', () => {
     await ctd.ctr(['task', 'rm', '-f', id])
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 90_000)
+
+  it('shows the task to a gRPC client of containerd\'s own services (lib/proto), as the daemon will see it', async () => {
+    const id = name('grpc')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    const services = (grpc.loadPackageDefinition(grpcDefinition()) as any).containerd.services
+    const metadata = new grpc.Metadata()
+    metadata.set('containerd-namespace', ctd.namespace)
+    const call = (Service: any, method: string, request: object): Promise<any> => {
+      const client = new Service(`unix://${ctd.address}`, grpc.credentials.createInsecure())
+      return new Promise((resolve, reject) => client[method](request, metadata, (error: Error | null, response: unknown) => (client.close(), error ? reject(error) : resolve(response))))
+    }
+    const version = await call(services.version.v1.Version, 'Version', {})
+    expect(version.version, 'expected containerd\'s version through version.v1.Version').toMatch(/^1\.6\./)
+    const { containers } = await call(services.containers.v1.Containers, 'List', {})
+    expect(containers.find((c: any) => c.id === id)?.runtime?.name, 'expected the container to name our runtime').toBe(RUNTIME)
+    const { tasks } = await call(services.tasks.v1.Tasks, 'List', {})
+    const task = tasks.find((t: any) => t.id === id)
+    expect(task && [task.status, task.pid > 0], `expected ${id} RUNNING with a PID in tasks.v1.Tasks/List (which containerd answers from the shim's State)`).toEqual([Status.RUNNING, true])
+    ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 60_000)
 
   it('runs a process with ctr task exec: its output and its exit code', async () => {
     const id = name('exec')
