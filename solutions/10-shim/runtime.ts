@@ -57,7 +57,10 @@ export class Runtime {
       child.stdio.fill(null, 0, 3)
     } else child.stderr?.on('data', (b: Buffer) => stderr.push(b))
     return new Promise((resolve, reject) => {
-      child.once('error', (error) => reject(new RpcError(Code.Unknown, `${this.binary} ${args[0]}: ${error.message}`)))
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new RpcError(Code.Unknown, error.code === 'ENOENT'
+          ? `the OCI runtime ${this.binary} was not found on the PATH (MINIDOCKER_SHIM_RUNTIME names another, e.g. runc)`
+          : `${this.binary} ${args[0]}: ${error.message}`)))
       child.once('exit', (code, signal) => {
         if (code === 0) return resolve(pipes)
         for (const pipe of Object.values(pipes)) pipe?.destroy()
