@@ -123,6 +123,7 @@ describe('the event publisher', () => {
     let early = ''
     const server = createServer((socket) => {
       sockets.push(socket)
+      socket.on('error', () => socket.destroy())
       const reader = new FrameReader()
       socket.on('data', (chunk: Buffer) => {
         for (const frame of reader.push(chunk)) {
@@ -132,6 +133,7 @@ describe('the event publisher', () => {
           received.push(topic)
           setTimeout(() => {
             if (first) firstAnswered = true
+            if (socket.writableEnded) return // this connection was closed: the publisher must dial again
             socket.write(encodeFrame(frame.streamId, TYPE_RESPONSE, encode('ttrpc.Response', { payload: Buffer.alloc(0) })))
             if (topic === '/tasks/start') socket.end() // containerd goes away after the second event
           }, first ? 300 : 0)

@@ -126,6 +126,7 @@ describe('a ttrpc server', () => {
     const client = await dialTtrpc(await listen(service))
     onCleanup(() => client.close())
     const wait = client.call(SERVICE, 'Wait', 'containerd.task.v2.WaitRequest', { id: 'c' }, 'containerd.task.v2.WaitResponse')
+    wait.catch(() => {}) // awaited below; a failure before then is reported by the first await
     const state = await Promise.race([
       client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
       new Promise((_, reject) => setTimeout(() => reject(new Error('State got no answer while Wait was outstanding — are requests handled one at a time? Answer each when it is ready')), 3000)),
@@ -198,6 +199,7 @@ describe('a ttrpc client', () => {
     onCleanup(() => client.close())
     const a = client.call(SERVICE, 'Start', 'containerd.task.v2.StartRequest', { id: 'a' }, 'containerd.task.v2.StartResponse')
     const b = client.call(SERVICE, 'Start', 'containerd.task.v2.StartRequest', { id: 'b' }, 'containerd.task.v2.StartResponse')
+    b.catch(() => {}) // awaited below, after a
     expect([await a, await b], 'expected each call to get the answer for its own stream id').toEqual([{ pid: 100 }, { pid: 300 }])
     expect(seen, 'expected stream ids 1 then 3: a client\'s are odd and increase by 2').toEqual([1, 3])
   })
