@@ -49,9 +49,13 @@ export function parseFlags(argv: string[]): ShimFlags {
   return flags
 }
 
-/** The runtime binary: the env var, else the runc options' binary_name, else minirunc. */
-export function runtimeFor(flags: ShimFlags, binaryName = ''): Runtime {
-  const binary = process.env.MINIDOCKER_SHIM_RUNTIME || binaryName || DEFAULT_RUNTIME
+/**
+ * The runtime: MINIDOCKER_SHIM_RUNTIME (containerd passes its environment to the shims it
+ * starts), else minirunc. runc's shim reads it from the runc options instead, which ctr sends
+ * only to io.containerd.runc.v2.
+ */
+export function runtimeFor(flags: ShimFlags): Runtime {
+  const binary = process.env.MINIDOCKER_SHIM_RUNTIME || DEFAULT_RUNTIME
   return new Runtime(binary, join('/run/containerd/runc', flags.namespace), flags.bundle)
 }
 
