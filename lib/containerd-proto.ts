@@ -18,7 +18,6 @@ const CONTAINERD = 'github.com/containerd/containerd/'
 const FILES = [
   'ttrpc/request.proto',
   'runtime/v2/task/shim.proto',
-  'runtime/v2/runc/options/oci.proto',
   'api/events/task.proto',
   'api/services/ttrpc/events/v1/events.proto',
 ]
