@@ -41,9 +41,10 @@ export function loadProto(...files: string[]): void {
   load().loadSync(files, { keepCase: true })
 }
 
-/** containerd's gRPC services (version, containers, tasks, events), as a client or server of them loads them. */
+/** containerd's gRPC services (version, introspection, containers, tasks, events), as a client or server of them loads them. */
 export const SERVICE_FILES = [
   'api/services/version/v1/version.proto',
+  'api/services/introspection/v1/introspection.proto',
   'api/services/containers/v1/containers.proto',
   'api/services/tasks/v1/tasks.proto',
   'api/services/events/v1/events.proto',
