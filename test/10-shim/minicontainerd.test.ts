@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import { grpcDefinition } from '../../lib/containerd-proto.ts'
-import { CTR, probeRootfs, shimDir, TEST_RUNTIME } from '../support/containerd.ts'
+import { CTR, probeRootfs, shimDir, shimSockets, TEST_RUNTIME } from '../support/containerd.ts'
 import { onCleanup } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { ctrOk, taskRow, waitUntil } from './support.ts'
@@ -24,6 +24,7 @@ async function minicontainerd(namespace: string) {
   const dir = mkdtempSync(join(tmpdir(), 'minidocker-mctd-'))
   const address = join(dir, 'm.sock')
   const env = { ...process.env, PATH: `${shimDir(dir)}:${dirname(process.execPath)}:${process.env.PATH}`, MINIDOCKER_SHIM_RUNTIME: TEST_RUNTIME }
+  const sockets = shimSockets()
   let proc!: ChildProcess
   let stderr = ''
   const launch = async () => {
@@ -51,6 +52,8 @@ async function minicontainerd(namespace: string) {
     for (const id of String(list.stdout).split('\n').filter(Boolean)) await execa(TEST_RUNTIME, ['--root', root, 'delete', '--force', id], { reject: false })
     rmSync(root, { recursive: true, force: true })
     rmSync(dir, { recursive: true, force: true })
+    await new Promise((resolve) => setTimeout(resolve, 200)) // the killed shims' sockets are released
+    sockets()
   })
   await launch()
   const ctr = async (args: string[]) => {

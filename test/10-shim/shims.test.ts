@@ -4,14 +4,13 @@
  * same way, as a containerd of your own will.
  */
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { constants, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import { dialTtrpc, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
-import { probeRootfs, SHIM_ENTRY, TEST_RUNTIME } from '../support/containerd.ts'
+import { probeRootfs, SHIM_ENTRY, shimSockets, TEST_RUNTIME } from '../support/containerd.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { ctrOk } from './support.ts'
@@ -89,6 +88,7 @@ describeKernel('your ttrpc client driving a shim, as containerd does', () => {
       const b = bundle(7)
       const id = `shims-${process.pid}-${name.length}`
       const namespace = `minidocker-shims-${process.pid}`
+      const sockets = shimSockets()
       const events = await eventsServer()
       const address = join(tempDir(), 'none.sock')
       const flags = ['-namespace', namespace, '-address', address, '-publish-binary', '/usr/bin/containerd', '-id', id]
@@ -98,8 +98,8 @@ describeKernel('your ttrpc client driving a shim, as containerd does', () => {
         await execa(binary, [...flags, '-bundle', b, 'delete'], { cwd: b, env, reject: false, timeout: 20_000 })
         await execa(TEST_RUNTIME, ['--root', join('/run/containerd/runc', namespace), 'delete', '--force', id], { reject: false })
         rmSync(join('/run/containerd/runc', namespace), { recursive: true, force: true })
-        // a killed runc shim leaves its socket, named as runtime/v2/shim's SocketAddress names it
-        rmSync(join('/run/containerd/s', createHash('sha256').update(join(address, namespace, id)).digest('hex')), { force: true })
+        await new Promise((resolve) => setTimeout(resolve, 200)) // the killed shims' sockets are released
+        sockets()
       })
       const started = await execa(binary, [...flags, 'start'], { cwd: b, env, input: '', timeout: 20_000, reject: false })
       ctrOk({ exitCode: started.exitCode ?? -1, stdout: String(started.stdout), stderr: String(started.stderr) }, `${name} start`)

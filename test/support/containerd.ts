@@ -86,7 +86,7 @@ export async function startContainerd(options: { env?: Record<string, string>; n
     MINIDOCKER_SHIM_RUNTIME: TEST_RUNTIME,
     ...options.env,
   }
-  const sockets = new Set(existsSync(SHIM_SOCKETS) ? readdirSync(SHIM_SOCKETS) : [])
+  const sockets = shimSockets()
   let output = ''
   let proc!: ChildProcess
   const launch = async () => {
@@ -138,14 +138,29 @@ export async function startContainerd(options: { env?: Record<string, string>; n
   return ctd
 }
 
-const SHIM_SOCKETS = '/run/minidocker-shim'
+/** Where shims put their sockets: ours, and containerd's runc shim. */
+const SHIM_SOCKETS = ['/run/minidocker-shim', '/run/containerd/s']
+
+/**
+ * The shim sockets there are now; the function returned removes those made since that no
+ * process holds any more (a killed shim leaves its socket behind).
+ */
+export function shimSockets(): () => void {
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : [])
+  const before = new Set(SHIM_SOCKETS.flatMap((dir) => list(dir).map((f) => join(dir, f))))
+  return () => {
+    const bound = readFileSync('/proc/net/unix', 'utf8')
+    for (const path of SHIM_SOCKETS.flatMap((dir) => list(dir).map((f) => join(dir, f))))
+      if (!before.has(path) && !bound.includes(path)) rmSync(path, { force: true })
+  }
+}
 
 /**
  * What a broken shim under test can leave: containers the runtime still has in this
  * namespace (deleted with --force, which kills them), shims started for this containerd (their
  * command line names its directory), sockets they made, the runtime's state directory.
  */
-async function leftovers(dir: string, namespace: string, socketsBefore: Set<string>): Promise<void> {
+async function leftovers(dir: string, namespace: string, socketsBefore: () => void): Promise<void> {
   const root = join('/run/containerd/runc', namespace)
   const list = await execa(TEST_RUNTIME, ['--root', root, 'list', '-q'], { reject: false })
   for (const id of String(list.stdout).split('\n').filter(Boolean)) await execa(TEST_RUNTIME, ['--root', root, 'delete', '--force', id], { reject: false })
@@ -161,8 +176,7 @@ async function leftovers(dir: string, namespace: string, socketsBefore: Set<stri
       } catch {}
     }
   }
-  // the shims of this containerd are gone by now: a socket that came with them goes too
-  if (existsSync(SHIM_SOCKETS)) for (const socket of readdirSync(SHIM_SOCKETS)) if (!socketsBefore.has(socket)) rmSync(join(SHIM_SOCKETS, socket), { force: true })
+  socketsBefore()
   rmSync(root, { recursive: true, force: true })
   rmSync(dir, { recursive: true, force: true })
 }
