@@ -7,7 +7,7 @@
  *   serve   (ours, not containerd's) the long-lived shim itself, below the helper's reaper.
  */
 import { createHash } from 'node:crypto'
-import { closeSync, constants, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { connect, createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { Helper } from '../../native/helper.ts'
@@ -160,10 +160,11 @@ async function mountRootfs(bundle: string, mounts: { type: string; source: strin
   }
 }
 
-/** Unmount bundle/rootfs if something is mounted there. */
+/** Unmount bundle/rootfs if something is mounted there (mountinfo says; no helper otherwise). */
 async function unmountRootfs(bundle: string): Promise<void> {
   const rootfs = join(bundle, 'rootfs')
-  if (!existsSync(rootfs)) return
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === rootfs)
+  if (!mounted) return
   const helper = Helper.start()
   try {
     for (;;) await helper.umount2(rootfs, ['detach'])
