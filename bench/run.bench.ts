@@ -9,7 +9,12 @@
  *              what the first start after an edit pays (bin/build.mjs)
  *   run        fork+exec of /bin/true, `minidocker --reference run -- /bin/true`, a whole
  *              container (`minidocker --reference run --memory 64m probe`), and the same
- *              container from an OCI bundle through `runc run` and `crun run`
+ *              container from an OCI bundle through `runc run`, `crun run` and `minirunc run`
+ *   runtime    each of runc's and minirunc's commands on its own (create, state, start, kill,
+ *              delete --force), one process each, as containerd's shim calls them
+ *   network    chapter 08's setup: `run --network none` against the default bridge (a veth and
+ *              an address) and `run -p` (a DNAT rule and a proxy too), in a network namespace
+ *              made for the bench, so this machine's own network is never changed
  *   shim       `ctr run --rm` of /bin/true under the real containerd (one, started here from a
  *              temp directory) through the reference containerd-shim-minidocker-v2 and through
  *              containerd's containerd-shim-runc-v2, both with runc below; and the resident
@@ -21,8 +26,8 @@
  * The in-process pull runs in a child started with the reference's resolver conditions:
  * this file again, with --in-process IMAGE.
  */
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -83,14 +88,14 @@ function table(title: string, rows: [string, Sample][], base: Sample, against: s
     console.log(`${name.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${(s.ms / base.ms).toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
 }
 
-/** An OCI bundle of the probe image running `/bin/probe exit:0` with 64 MiB, from `runc spec`. */
-function ociBundle(dir: string): string {
+/** An OCI bundle of the probe image running `args` (`/bin/probe exit:0`) with 64 MiB, from `runc spec`. */
+function ociBundle(dir: string, args = ['/bin/probe', 'exit:0']): string {
   const bundle = join(dir, 'bundle')
   unpackTarball(buildRootfsTarball('probe', join(dir, 'probe.tar')), join(bundle, 'rootfs'))
   spawnSync('runc', ['spec', '--bundle', bundle], { stdio: 'inherit' })
   const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
   config.process.terminal = false
-  config.process.args = ['/bin/probe', 'exit:0']
+  config.process.args = args
   config.linux.resources = { ...config.linux.resources, memory: { limit: 64 * 1024 * 1024 } }
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
   return bundle
@@ -114,6 +119,8 @@ if (process.argv[2] === '--in-process') {
 if (!existsSync(TIME)) throw new Error(`${TIME} is missing: install Debian's time package (bash vm/provision.sh does)`)
 const node = process.execPath
 const reference = { ...process.env, WORKBOOK_IMPL: 'solutions' }
+// The rows that are not about chapter 08 keep the machine's network, as before that chapter.
+const hostNetwork = { ...process.env, MINIDOCKER_NETWORK: 'host' }
 const scratch = mkdtempSync(join(tmpdir(), 'minidocker-bench-'))
 const registry = await startRegistry()
 try {
@@ -148,6 +155,7 @@ try {
 
   // run: from a plain fork+exec to a whole container, ours and the real runtimes'.
   const minidocker = join(ROOT, 'bin/minidocker.cjs')
+  const minirunc = join(ROOT, 'bin/minirunc.cjs')
   const bundle = ociBundle(scratch)
   let id = 0
   const runtime = (tool: string) => () => once(tool, ['--root', join(scratch, `${tool}-state`), 'run', '--bundle', bundle, `bench-${process.pid}-${id++}`])
@@ -158,13 +166,67 @@ try {
   const runRows: [string, Sample][] = [
     ['fork+exec /bin/true', forkExec],
     ['node -e 0', bare],
-    ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true']))],
-    ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0']))],
+    ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true'], hostNetwork))],
+    ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0'], hostNetwork))],
     ['runc run (the same probe, 64 MiB)', time(runtime('runc'))],
+    ['minirunc run (reference, the same bundle)', time(() => once(node, [minirunc, '--root', join(scratch, 'minirunc-state'), 'run', '--bundle', bundle, `bench-${process.pid}-${id++}`], reference))],
   ]
   if (!hybrid) runRows.push(['crun run (the same probe, 64 MiB)', time(runtime('crun'))])
   table('run', runRows, forkExec, 'fork+exec')
   if (hybrid) console.log('crun run: not timed: crun refuses this host\'s hybrid cgroup layout (cgroup v1 beside v2)')
+
+  // Each runtime command on its own, as a shim calls them one process at a time.
+  mkdirSync(join(scratch, 'waiting'))
+  const waiting = ociBundle(join(scratch, 'waiting'), ['/bin/probe', 'sleep:60000'])
+  const runtimeCommands = (argv: string[], env: NodeJS.ProcessEnv) => {
+    const samples: Record<string, Sample[]> = { create: [], state: [], start: [], kill: [], 'delete --force': [] }
+    // create leaves the container holding its stdio, so nothing may be a pipe: GNU time reports to a file.
+    const report = join(scratch, 'time.txt')
+    const once = (command: string, args: string[], env: NodeJS.ProcessEnv): Sample => {
+      const start = performance.now()
+      const r = spawnSync(TIME, ['-f', '%M', '-o', report, command, ...args], { stdio: 'ignore', env })
+      const ms = performance.now() - start
+      if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}`)
+      return { ms, rssMiB: Number(readFileSync(report, 'utf8').trim().split('\n').pop()) / 1024 }
+    }
+    for (let i = 0; i < ROUNDS + WARMUP; i++) {
+      const root = join(scratch, `${basename(argv.at(-1)!)}-commands`)
+      const name = `bench-${process.pid}-${id++}`
+      const round = {
+        create: once(argv[0]!, [...argv.slice(1), '--root', root, 'create', '--bundle', waiting, name], env),
+        state: once(argv[0]!, [...argv.slice(1), '--root', root, 'state', name], env),
+        start: once(argv[0]!, [...argv.slice(1), '--root', root, 'start', name], env),
+        kill: once(argv[0]!, [...argv.slice(1), '--root', root, 'kill', name, 'KILL'], env),
+        'delete --force': once(argv[0]!, [...argv.slice(1), '--root', root, 'delete', '--force', name], env),
+      }
+      if (i >= WARMUP) for (const [k, v] of Object.entries(round)) samples[k]!.push(v)
+    }
+    return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, { ms: median(v.map((x) => x.ms)), rssMiB: median(v.map((x) => x.rssMiB)) }])) as Record<string, Sample>
+  }
+  const runc = runtimeCommands(['runc'], process.env)
+  const ours = runtimeCommands([node, minirunc], reference)
+  console.log(`\nruntime commands, one process each (median of ${ROUNDS} runs each)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${'x runc'.padStart(16)}  ${'peak RSS'.padStart(9)}`)
+  for (const [k, s] of Object.entries(ours)) {
+    console.log(`${`runc ${k}`.padEnd(46)} ${runc[k]!.ms.toFixed(1).padStart(9)}  ${'1.00'.padStart(16)}  ${`${runc[k]!.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+    console.log(`${`minirunc ${k}`.padEnd(46)} ${s.ms.toFixed(1).padStart(9)}  ${(s.ms / runc[k]!.ms).toFixed(2).padStart(16)}  ${`${s.rssMiB.toFixed(0)} MiB`.padStart(9)}`)
+  }
+
+  // network: the same container with chapter 08's modes, all in a stand-in host namespace.
+  const standIn = spawn('unshare', ['--net', '--mount', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' })
+  try {
+    const own = readlinkSync('/proc/self/ns/net')
+    for (let i = 0; i < 500 && readlinkSync(`/proc/${standIn.pid}/ns/net`) === own; i++) await new Promise((r) => setTimeout(r, 10))
+    const inStandIn = (args: string[]) => () => once('nsenter', [`--net=/proc/${standIn.pid}/ns/net`, `--mount=/proc/${standIn.pid}/ns/mnt`, node, minidocker, '--reference', 'run', ...args, 'probe', '/bin/probe', 'exit:0'], { ...reference, MINIDOCKER_ROOT: join(scratch, 'network-root') })
+    const none = time(inStandIn(['--network', 'none']))
+    table('network (the probe container; a fresh network namespace stands in for the host)', [
+      ['minidocker --reference run --network none probe', none],
+      ['minidocker --reference run probe (bridge)', time(inStandIn([]))],
+      ['minidocker --reference run -p 8080:7000 probe', time(inStandIn(['-p', '8080:7000']))],
+    ], none, '--network none')
+  } finally {
+    standIn.kill('SIGKILL')
+  }
 
   // shim: the same containerd and runc below both shims; only the shim differs.
   const ctd = await startContainerd({ env: { WORKBOOK_IMPL: 'solutions' }, namespace: 'bench' })

@@ -223,6 +223,45 @@ function shim(): string {
     text(20, y + 10 + ROW, 'ctr ⇄ FIFOs ⇄ shim ⇄ pipes ⇄ container: the shim holds both ends, so output survives a restart', 'fg-note'))
 }
 
+/** 08: what `run -p 8080:80` makes in the host's network namespace and the container's. */
+function network(): string {
+  const rows: TreeRow[] = [
+    [0, 'the host', 'its own lo, eth0 and routes stay as they were'],
+    [1, 'minidocker0  172.29.0.1/16', 'the bridge; net.ipv4.ip_forward = 1', 'fg-key'],
+    [2, 'veth3f9a1c2', 'one end of a veth pair, on the bridge', 'fg-new'],
+    [3, 'eth0  172.29.0.2/16', 'its peer, moved into the container\'s namespace', 'fg-new'],
+    [3, 'lo  127.0.0.1', 'the container\'s, up; default via 172.29.0.1', 'fg-new'],
+    [1, 'nat MINIDOCKER', 'from PREROUTING and OUTPUT, to local addresses'],
+    [2, 'DNAT tcp :8080 → 172.29.0.2:80', 'traffic from outside', 'fg-new'],
+    [1, 'minidocker-proxy 0.0.0.0:8080', 'traffic to 127.0.0.1:8080', 'fg-new'],
+    [1, 'network/ipam.json', '172.29.0.2 → its owner\'s PID and start time', 'fg-new'],
+  ]
+  return svg(700, 30 + rows.length * ROW, 'The bridge, a container\'s veth pair, its DNAT rule and proxy', tree(12, 24, rows, 340))
+}
+
+/** 09: who calls the runtime, what each command leaves on disk, and where the process waits. */
+function runtime(): string {
+  const lanes: [string, number][] = [['containerd-shim-runc-v2', 90], ['minirunc', 330], ['the container\'s process', 540]]
+  const steps: [number, number, string, string][] = [
+    [0, 1, 'create --bundle B --pid-file B/init.pid ID', 'reads B/config.json; makes ROOT/ID/state.json, exec.fifo'],
+    [1, 2, 'helper: namespaces, cgroup, hooks, pivot_root', 'open(exec.fifo, O_WRONLY) blocks: "created"'],
+    [0, 1, 'start ID', 'open(exec.fifo, O_RDONLY|O_NONBLOCK), read'],
+    [1, 2, 'the process writes "0" and execs', 'exec.fifo removed: "running"'],
+    [0, 1, 'kill ID 9', 'kill(2) of the process; the shim, a subreaper, reaps it'],
+    [0, 1, 'delete ID', 'cgroup and ROOT/ID removed; poststop hooks'],
+  ]
+  const top = 50, step = 58
+  const bottom = top + steps.length * step
+  const out: string[] = lanes.map(([name, x]) => text(x, 24, name, 'fg-name', 'middle'))
+  out.push(`<path class="fg-life" d="${lanes.map(([, x]) => `M${x} 34V${bottom}`).join('')}"/>`)
+  steps.forEach(([from, to, label, note], i) => {
+    const y = top + i * step
+    const x1 = lanes[from]![1], x2 = lanes[to]![1]
+    out.push(arrow(x1, y + 12, x2 - 4, y + 12), text(x1 + 8, y + 4, label, from === 0 ? 'fg-small fg-key' : 'fg-small'), text(x1 + 8, y + 32, note, 'fg-note'))
+  })
+  return svg(660, bottom + 16, 'The runtime\'s life cycle: create parks the process on exec.fifo, start releases it', out.join(''))
+}
+
 /** The figures by name, with their captions (HTML). */
 const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
@@ -231,6 +270,8 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
+  network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
+  runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
   shim: { draw: shim, caption: 'One <code>ctr run</code> through the shim. The shim is not containerd\'s child, so it outlives it; the container is the child of the shim\'s subreaper, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }

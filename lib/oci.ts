@@ -17,6 +17,43 @@ export interface Spec {
   mounts?: Mount[]
   linux?: Linux
   annotations?: Record<string, string>
+  /** chapter 09: programs the runtime runs at points of the container's life (config.md, "POSIX-platform Hooks") */
+  hooks?: Hooks
+}
+
+/** One hook: a program, run with the container's state JSON on its stdin. */
+export interface Hook {
+  path: string
+  /** argv, args[0] included */
+  args?: string[]
+  env?: string[]
+  /** seconds */
+  timeout?: number
+}
+
+export interface Hooks {
+  prestart?: Hook[]
+  createRuntime?: Hook[]
+  createContainer?: Hook[]
+  startContainer?: Hook[]
+  poststart?: Hook[]
+  poststop?: Hook[]
+}
+
+/** The state of a container, as `runc state` prints it and hooks read it (runtime.md, "State"). */
+export interface State {
+  ociVersion: string
+  id: string
+  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused'
+  /** the container's process on the host; 0 once stopped */
+  pid: number
+  /** the bundle's absolute path */
+  bundle: string
+  rootfs: string
+  /** RFC 3339 */
+  created: string
+  annotations: Record<string, string>
+  owner: string
 }
 
 export interface Process {

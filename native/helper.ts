@@ -490,6 +490,16 @@ export class Helper {
   }
 
   /**
+   * Stop sending requests and resolve once every request sent so far has reached the helper:
+   * a runtime's `create` queues the requests its process serves after `start` (wait_fifo, then
+   * exec), and exits while they are still pending. Their replies go nowhere.
+   */
+  async detach(): Promise<void> {
+    for (const p of this.#pending.splice(0)) p.resolve(null)
+    await new Promise<void>((resolve) => this.#control.end(resolve))
+  }
+
+  /**
    * Kill the helper. After fork() the signal goes to the process serving requests (the
    * container's PID 1 until it execs): its relay reaps it and then dies of the same signal, so
    * when `exited` settles nothing of the container is left, not even a zombie in its cgroup.

@@ -1,0 +1,48 @@
+/**
+ * Chapter 09: the state directory. Each container is ROOT/ID with state.json (its record) and,
+ * between create and start, exec.fifo. Every command reads the record and works out the status
+ * from the kernel, because the container's process may have exited, or been replaced, since.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { State } from '../../lib/oci.ts'
+import { EXEC_FIFO, processStartTime, RuntimeError, STATE_FILE, type ContainerRecord } from '../../lib/runtime.ts'
+import { checkContainerId } from './bundle.ts'
+
+// #region loadContainer
+/**
+ * The state directory of container `id` under `root` and its record. An unknown ID (no
+ * directory, or no state.json in it) is refused with runc's words, `container does not exist`,
+ * which containerd recognises; an ID that is not a valid ID with checkContainerId's error.
+ */
+export function loadContainer(root: string, id: string): { dir: string; record: ContainerRecord } {
+  checkContainerId(id)
+  const dir = join(root, id)
+  let text: string
+  try {
+    text = readFileSync(join(dir, STATE_FILE), 'utf8')
+  } catch {
+    throw new RuntimeError('container does not exist')
+  }
+  return { dir, record: JSON.parse(text) as ContainerRecord }
+}
+// #endregion loadContainer
+
+// #region containerStatus
+/**
+ * The status now, from the kernel and the state directory (runc's refreshState): stopped when
+ * the process is gone, or a zombie, or its PID now belongs to another process; created while
+ * exec.fifo exists; otherwise running.
+ */
+export function containerStatus(dir: string, record: ContainerRecord): State['status'] {
+  if (record.pid === 0 || processStartTime(record.pid) !== record.startTime) return 'stopped'
+  return existsSync(join(dir, EXEC_FIFO)) ? 'created' : 'running'
+}
+// #endregion containerStatus
+
+/** The state as `state` prints it and hooks read it: the public fields and the status, with pid 0 once stopped. */
+export function publicState(dir: string, record: ContainerRecord): State {
+  const status = containerStatus(dir, record)
+  const { startTime: _t, cgroup: _c, hooks: _h, ...state } = record
+  return { ...state, status, pid: status === 'stopped' ? 0 : record.pid }
+}
