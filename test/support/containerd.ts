@@ -14,11 +14,13 @@ export const CONTAINERD = '/usr/bin/containerd'
 export const CTR = '/usr/bin/ctr'
 const ROOT = join(import.meta.dirname, '..', '..')
 export const SHIM_ENTRY = join(ROOT, 'bin', 'containerd-shim-minidocker-v2.cjs')
+const MINIRUNC = join(ROOT, 'bin', 'minirunc.cjs')
 /**
- * The OCI runtime the shim starts in the tests: runc, until chapter 09's minirunc is there.
- * (MINIDOCKER_SHIM_RUNTIME: the shim's own choice; without it the shim starts minirunc.)
+ * The OCI runtime the shims start in the tests: runc, or what MINIDOCKER_TEST_RUNTIME names
+ * (`minirunc` for chapter 09's, which shimDir puts on containerd's PATH). The tests hand it to
+ * the shim as MINIDOCKER_SHIM_RUNTIME; without that the shim starts minirunc.
  */
-export const TEST_RUNTIME = '/usr/sbin/runc'
+export const TEST_RUNTIME = process.env.MINIDOCKER_TEST_RUNTIME ?? '/usr/sbin/runc'
 
 export interface Containerd {
   dir: string
@@ -40,6 +42,7 @@ export function shimDir(dir: string): string {
   const bin = join(dir, 'bin')
   mkdirSync(bin, { recursive: true })
   symlinkSync(SHIM_ENTRY, join(bin, 'containerd-shim-minidocker-v2'))
+  if (existsSync(MINIRUNC)) symlinkSync(MINIRUNC, join(bin, 'minirunc'))
   return bin
 }
 
