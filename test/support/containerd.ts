@@ -179,6 +179,7 @@ async function leftovers(dir: string, namespace: string, socketsBefore: () => vo
       } catch {}
     }
   }
+  await new Promise((resolve) => setTimeout(resolve, 200)) // the killed shims' sockets are released
   socketsBefore()
   rmSync(root, { recursive: true, force: true })
   rmSync(dir, { recursive: true, force: true })
