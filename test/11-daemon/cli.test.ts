@@ -1,0 +1,170 @@
+/**
+ * minidockerd driven by the real docker CLIs (28.2.2 and Debian's 20.10), running containers
+ * through the real containerd 1.6 with its runc shim. One containerd, registry and daemon
+ * for the whole file.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeKernel } from '../support/kernel.ts'
+import {
+  CLIS, docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
+  type Cli, type Containerd, type Dockerd,
+} from '../support/daemon.ts'
+import type { Registry } from '../support/registry.ts'
+
+let dir: string
+let containerd: Containerd
+let registry: Registry
+let daemon: Dockerd
+let busybox: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-'))
+  containerd = await startContainerd(join(dir, 'containerd'))
+  registry = await imageRegistry()
+  daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+  busybox = `${registry.host}/busybox`
+}, 120_000)
+
+afterAll(async () => {
+  // containers a failed test left: removed through the daemon, so that containerd stops their shims
+  if (daemon) {
+    const left = await docker('28.2.2', daemon.host, ['ps', '-a', '-q']).catch(() => undefined)
+    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', daemon.host, ['rm', '-f', id]).catch(() => {})
+    await daemon.stop()
+  }
+  await containerd?.stop()
+  await registry?.stop()
+  removeDaemonCgroups()
+  if (dir) removeDir(dir)
+}, 120_000)
+
+const run = (cli: Cli, args: string[], input?: string) => docker(cli, daemon.host, args, { input })
+
+/** One raw HTTP request on the daemon's socket: status, headers, body. */
+function http(method: string, path: string, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: daemon.host.slice('unix://'.length), method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let text = ''
+      res.on('data', (d) => { text += d })
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+describeKernel('minidockerd with the real docker CLI', () => {
+  it('answers _ping with Api-Version 1.41 and Ostype, so both CLIs use /v1.41 paths', async () => {
+    const ping = await http('HEAD', '/_ping')
+    expect(ping.status, 'expected 200 for HEAD /_ping').toBe(200)
+    expect(ping.headers['api-version'], 'expected the Api-Version header the CLI reads its version from').toBe('1.41')
+    expect(ping.headers.ostype).toBe('linux')
+    const version = await run('28.2.2', ['version', '--format', '{{.Server.APIVersion}}'])
+    expect(version.stdout.trim(), `expected "docker version" to show the server's API 1.41, saw ${version.stdout}${version.stderr}`).toBe('1.41')
+  })
+
+  for (const cli of Object.keys(CLIS) as Cli[]) {
+    it(`${cli}: pull shows the progress, images lists the image`, async () => {
+      const pull = await run(cli, ['pull', busybox])
+      expect(pull.exitCode, `docker pull failed: ${pull.stderr}`).toBe(0)
+      expect(pull.stdout, 'expected dockerd\'s last progress lines — does the pull stream JSON messages?').toMatch(/Digest: sha256:[a-f0-9]{64}\n/)
+      expect(pull.stdout).toMatch(/Status: (Downloaded newer image|Image is up to date) for 127\.0\.0\.1:\d+\/busybox:latest/)
+      const images = await run(cli, ['images', '--format', '{{.Repository}}:{{.Tag}}'])
+      expect(images.stdout.split('\n'), 'expected the pulled image in docker images').toContain(`${busybox}:latest`)
+    })
+
+    it(`${cli}: run --rm prints the container's output and exits with its code, and leaves nothing`, async () => {
+      const hi = await run(cli, ['run', '--rm', '--network', 'none', busybox, 'echo', 'hi'])
+      expect(hi.stderr).toBe('')
+      expect(hi.stdout, 'expected "hi" from the container — is the attach stream framed (8-byte headers) and ended after the exit?').toBe('hi\n')
+      expect(hi.exitCode).toBe(0)
+      const code = await run(cli, ['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 3'])
+      expect([code.stdout, code.stderr], 'expected stdout and stderr apart — stream 1 for stdout, 2 for stderr?').toEqual(['out\n', 'err\n'])
+      expect(code.exitCode, 'expected the CLI to exit 3 — does the wait body carry StatusCode?').toBe(3)
+      const all = await run(cli, ['ps', '-a', '-q'])
+      expect(all.stdout, 'expected no container left after --rm — is AutoRemove honoured before the "removed" wait is answered?').toBe('')
+    })
+
+    it(`${cli}: run -i passes piped stdin and its end`, async () => {
+      const cat = await run(cli, ['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'hello-stdin\n')
+      expect(cat.stdout, 'expected cat to echo stdin and exit — is the stdin sent before start kept, and the client\'s half-close passed on as EOF?').toBe('hello-stdin\n')
+      expect(cat.exitCode).toBe(0)
+    })
+  }
+
+  it('run -d, ps, logs, inspect, stop, start, kill, rm work on a named container', async () => {
+    const cli: Cli = '20.10'
+    const started = await run(cli, ['run', '-d', '--name', 'worker', '--network', 'none', '-e', 'WHO=tests', '-w', '/tmp', '-h', 'box', busybox,
+      'sh', '-c', 'echo "$WHO in $(pwd) on $(hostname)"; echo oops >&2; trap "exit 7" TERM; while true; do sleep 0.1; done'])
+    expect(started.exitCode, `run -d failed: ${started.stderr}`).toBe(0)
+    const id = started.stdout.trim()
+    expect(id, 'expected the full container ID on stdout').toMatch(/^[a-f0-9]{64}$/)
+    const ps = await run(cli, ['ps', '--format', '{{.Names}} {{.Status}}'])
+    expect(ps.stdout, 'expected the running container in docker ps').toMatch(/^worker Up /m)
+    let logs = await run('28.2.2', ['logs', 'worker'])
+    for (let i = 0; i < 50 && !logs.stderr.includes('oops'); i++) logs = await run('28.2.2', ['logs', 'worker'])
+    expect([logs.stdout, logs.stderr], 'expected the log split by stream, with -e, -w and -h applied').toEqual(['tests in /tmp on box\n', 'oops\n'])
+    const state = await run(cli, ['inspect', '-f', '{{.State.Status}} {{.State.Running}} {{.Name}} {{.Config.Hostname}}', 'worker'])
+    expect(state.stdout).toBe('running true /worker box\n')
+    const files = readdirSync(join(daemon.root, 'containers', id)).sort()
+    for (const f of ['config.v2.json', 'hostconfig.json', 'hostname', 'hosts', 'resolv.conf', `${id}-json.log`])
+      expect(files, `expected ${f} in ROOT/containers/ID, as dockerd keeps a container`).toContain(f)
+    expect(JSON.parse(readFileSync(join(daemon.root, 'containers', id, 'config.v2.json'), 'utf8')).State.Running).toBe(true)
+
+    const stop = await run(cli, ['stop', 'worker'])
+    expect(stop.exitCode, `stop failed: ${stop.stderr}`).toBe(0)
+    const stopped = await run(cli, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'worker'])
+    expect(stopped.stdout, 'expected the trap\'s exit 7 after SIGTERM — does stop send SIGTERM first?').toBe('exited 7\n')
+    expect((await run(cli, ['ps', '-q'])).stdout).toBe('')
+    expect((await run(cli, ['ps', '-a', '--format', '{{.Names}} {{.Status}}'])).stdout).toMatch(/^worker Exited \(7\) /m)
+
+    expect((await run(cli, ['start', 'worker'])).exitCode).toBe(0)
+    const kill = await run(cli, ['kill', '-s', 'KILL', 'worker'])
+    expect(kill.exitCode, `kill failed: ${kill.stderr}`).toBe(0)
+    const wait = await run(cli, ['wait', 'worker'])
+    expect(wait.stdout, 'expected 137 (128+9) after kill -s KILL').toBe('137\n')
+    const rm = await run(cli, ['rm', 'worker'])
+    expect(rm.exitCode, `rm failed: ${rm.stderr}`).toBe(0)
+    expect(existsSync(join(daemon.root, 'containers', id)), 'expected rm to remove ROOT/containers/ID').toBe(false)
+  })
+
+  it('rm -f removes a running container; a running one without -f is a conflict', async () => {
+    const started = await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])
+    const id = started.stdout.trim()
+    const refused = await run('28.2.2', ['rm', id])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr, 'expected dockerd\'s refusal of rm on a running container').toMatch(/You cannot remove a running container/)
+    const forced = await run('28.2.2', ['rm', '-f', id])
+    expect(forced.exitCode, `rm -f failed: ${forced.stderr}`).toBe(0)
+    expect((await run('28.2.2', ['ps', '-a', '-q'])).stdout).toBe('')
+  })
+
+  it('answers bad requests with Docker\'s codes and words, and keeps serving', async () => {
+    const missing = await run('28.2.2', ['inspect', '--type', 'container', 'nope'])
+    expect(missing.stderr, 'expected the CLI to print dockerd\'s "No such container"').toMatch(/No such container: nope/)
+    const noImage = await http('POST', '/v1.41/containers/create', JSON.stringify({ Image: `${registry.host}/busybox:absent`, HostConfig: { NetworkMode: 'none' } }))
+    expect([noImage.status, JSON.parse(noImage.body).message], 'expected 404 "No such image" for create, which makes the CLI pull').toEqual([404, `No such image: ${registry.host}/busybox:absent`])
+    const badJson = await http('POST', '/v1.41/containers/create', '{"Image":')
+    expect(badJson.status, 'expected 400 for a body that is not JSON').toBe(400)
+    const badType = await http('POST', '/v1.41/containers/create', JSON.stringify({ Image: busybox, Cmd: 'echo hi' }))
+    expect(badType.status, 'expected 400 for a Cmd that is not a list of strings').toBe(400)
+    const pull = await run('28.2.2', ['pull', `${busybox}:does-not-exist`])
+    expect(pull.exitCode).toBe(1)
+    expect(pull.stderr, 'expected the registry\'s "not found" before the progress stream began').toMatch(/Error response from daemon: manifest for .*busybox:does-not-exist not found/)
+    expect((await http('GET', '/v1.41/containers/json')).status, 'the daemon must keep serving after bad requests').toBe(200)
+  })
+
+  it('runs with the image\'s own config when the CLI gives no command, and rmi refuses an image in use', async () => {
+    await run('28.2.2', ['pull', `${registry.host}/probe`])
+    const probe = await run('28.2.2', ['run', '--rm', '--network', 'none', '-h', 'probed', `${registry.host}/probe`])
+    expect(probe.stdout, 'expected the image\'s Cmd (/probe hostname) to run').toMatch(/"hostname":"probed"/)
+    const held = await run('28.2.2', ['create', '--network', 'none', busybox, 'true'])
+    const rmi = await run('28.2.2', ['rmi', busybox])
+    expect(rmi.stderr, 'expected rmi to refuse an image a container uses').toMatch(/conflict: unable to remove repository reference/)
+    await run('28.2.2', ['rm', held.stdout.trim()])
+  })
+})
