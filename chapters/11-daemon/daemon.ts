@@ -4,6 +4,7 @@
  * container from create to rm, its output fanned out to the log and to every attached
  * client, and the exit that wakes the waiters. The HTTP side is in routes.ts.
  */
+import { NotImplementedError } from '../../lib/errors.ts'
 import { execFileSync } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
@@ -87,32 +88,13 @@ export class Daemon {
    * layers on top of the image's, and the image is marked in use so rmi refuses it.
    */
   create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Container {
-    const root = this.options.root
-    const ref = imageRef(body.Image ?? '')
-    let imageId: string
-    try {
-      imageId = resolveImage(root, ref)
-    } catch (error) {
-      if ((error as Error).name === 'NoSuchImageError') throw new EngineError(404, `No such image: ${ref}`)
-      throw error
-    }
-    const mode = body.HostConfig?.NetworkMode || 'default'
-    if (!['none', 'host'].includes(mode))
-      throw new EngineError(501, `network mode "${mode}" needs a bridge, which minidockerd does not have yet: use --network none or --network host`)
-    if (body.HostConfig?.Init) throw new EngineError(501, '--init is not implemented by minidockerd yet')
-    const c = newContainer(root, body, { id: imageId, config: imageConfig(root, imageId) }, name, [...this.containers.values()])
-    const top = imageLayers(root, imageId).at(-1)
-    if (!top) throw badRequest(`image ${ref} has no layers to run`)
-    recordContainer(root, c.ID, imageId)
-    try {
-      createContainerLayers(storePaths(root).graph, c.ID, top.cacheId, { hostname: c.Config.Hostname })
-      this.save(c)
-    } catch (error) {
-      this.dropFiles(c)
-      throw error
-    }
-    this.containers.set(c.ID, c)
-    return c
+    // TODO(11): POST /containers/create (moby daemon/create.go).
+    //   1. Find the image in chapter 06's store by the reference as the store tags it (imageRef): what must a
+    //      missing image answer for the CLI to pull it and try again?
+    //   2. Which network modes and options can this daemon honour (refuse the others with a clear 501)?
+    //   3. Record the container (records.ts), give it its two layers on top of the image's (chapter 05), mark
+    //      the image as in use, and save. If a step fails, nothing of the container may stay behind.
+    throw new NotImplementedError('11-daemon', 'create')
   }
   // #endregion create
 
@@ -139,47 +121,16 @@ export class Daemon {
    * and watch for the exit. Starting a running container is a 304.
    */
   async start(c: Container): Promise<'started' | 'already'> {
-    if (c.State.Running) return 'already'
-    const live = this.liveOf(c.ID)
-    const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
-    mkdirSync(fifoDir, { recursive: true, mode: 0o700 })
-    const io: TaskIO = { stdout: join(fifoDir, 'init-stdout'), terminal: c.Config.Tty }
-    if (!c.Config.Tty) io.stderr = join(fifoDir, 'init-stderr')
-    if (c.Config.OpenStdin) io.stdin = join(fifoDir, 'init-stdin')
-    const fifos = [io.stdout, io.stderr, io.stdin].filter((f): f is string => f !== undefined)
-    execFileSync('mkfifo', ['-m', '600', ...fifos.filter((f) => !existsSync(f))])
-
-    const log = logWriter(c.LogPath)
-    // our read end, and a write end held open so that the reader waits for the shim instead of reading EOF
-    const readers = ([['stdout', io.stdout], ['stderr', io.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
-      const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
-      const keeper = openSync(path!, constants.O_WRONLY | constants.O_NONBLOCK)
-      socket.on('data', (chunk: Buffer) => {
-        log.write(stream, chunk)
-        for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
-      })
-      return { keeper, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
-    })
-    if (io.stdin) {
-      live.stdin = new Socket({ fd: openSync(io.stdin, 'r+'), readable: false, writable: true })
-      live.stdin.on('error', () => {})
-    }
-    const rootfs: Mount[] = [{ type: 'overlay', source: 'overlay', options: overlayOptions(overlayDirs(storePaths(this.options.root).graph, c.ID)).split(',') }]
-    let pid: number
-    try {
-      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io)
-    } catch (error) {
-      for (const r of readers) closeSync(r.keeper)
-      live.stdin?.destroy()
-      log.close()
-      throw error
-    }
-    Object.assign(c.State, { Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME })
-    this.save(c)
-    for (const chunk of live.stdinEarly.splice(0)) live.stdin?.write(chunk)
-    if (live.stdinEnded) void this.closeStdin(c)
-    live.finished = this.monitor(c, readers, log)
-    return 'started'
+    // TODO(11): POST /containers/{id}/start (moby daemon/start.go, the text's "Start, and the FIFOs").
+    //   1. What answers a start of a running container?
+    //   2. The shim writes the output into FIFOs you create: which ones, with and without a tty and stdin?
+    //      Who must have each FIFO open before the shim opens its end, and why does a reader that opens a FIFO
+    //      nobody writes to read end-of-file at once (fifo(7))? How do you read one without blocking Node?
+    //   3. Each chunk goes to the log and to every attached client that asked for its stream, framed or raw.
+    //   4. The rootfs: the container's overlay (chapter 05) as a mount for Tasks.Create. Then record the PID and
+    //      StartedAt, hand over stdin that came early, and watch for the exit (monitor). A failed start must
+    //      close what it opened.
+    throw new NotImplementedError('11-daemon', 'start')
   }
   // #endregion start
 
@@ -190,28 +141,12 @@ export class Daemon {
    * streams, wake the waiters, and remove the container itself when AutoRemove.
    */
   private async monitor(c: Container, readers: { keeper: number; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
-    const live = this.liveOf(c.ID)
-    let code: number
-    try {
-      code = await waitTask(this.options.containerd, c.ID)
-    } catch (error) {
-      code = 255
-      c.State.Error = (error as Error).message
-    }
-    await deleteTask(this.options.containerd, c.ID).catch(() => {})
-    for (const r of readers) closeSync(r.keeper)
-    await Promise.all(readers.map((r) => r.drained))
-    log.close()
-    live.stdin?.destroy()
-    live.stdin = undefined
-    rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true })
-    Object.assign(c.State, { Running: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() })
-    if (this.containers.has(c.ID)) this.save(c)
-    for (const a of live.attached) a.socket.end()
-    live.attached.clear()
-    live.finished = undefined
-    live.events.emit('exit', code)
-    if (c.HostConfig.AutoRemove) await this.remove(c, true).catch(() => {})
+    // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
+    //   1. When has all of the output reached your FIFO readers, and what makes them see end-of-file?
+    //   2. In which order: containerd cleanup, draining, the record (ExitCode, FinishedAt), the attached
+    //      clients, the waiters, AutoRemove? What would a client of `docker run --rm` see if you woke the
+    //      waiters before the output was drained?
+    throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
 
@@ -223,29 +158,13 @@ export class Daemon {
    * has already exited has no stream to join: the connection ends at once.
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
-    const live = this.liveOf(c.ID)
-    const streams = new Set<StreamName>()
-    if (want.stdout) streams.add('stdout')
-    if (want.stderr) streams.add('stderr')
-    const attachment = { socket, streams }
-    if (c.State.FinishedAt !== ZERO_TIME && !c.State.Running) {
-      socket.end()
-      return
-    }
-    live.attached.add(attachment)
-    socket.on('close', () => live.attached.delete(attachment))
-    if (want.stdin && c.Config.OpenStdin) {
-      socket.on('data', (chunk: Buffer) => {
-        if (live.stdin) live.stdin.write(chunk)
-        else live.stdinEarly.push(chunk)
-      })
-      socket.on('end', () => {
-        live.stdinEnded = true
-        if (live.stdin) void this.closeStdin(c)
-      })
-    } else {
-      socket.resume() // a client without stdin half-closes at once: keep writing to it
-    }
+    // TODO(11): a hijacked connection joins the container (moby daemon/attach.go).
+    //   1. Which streams did the client ask for, and what does an attach to an exited container get?
+    //   2. stdin: the client may send it (and half-close) before the container starts. Where does it wait?
+    //      What does the half-close mean for the container, and what must a client WITHOUT stdin's half-close
+    //      not do to your writing?
+    //   3. A client that goes away must stop receiving.
+    throw new NotImplementedError('11-daemon', 'attach')
   }
   // #endregion attach
 
@@ -264,16 +183,11 @@ export class Daemon {
    * else is a 400 "invalid condition". The caller has sent its headers already.
    */
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`)
-    const live = this.liveOf(c.ID)
-    if (condition === 'not-running' && !c.State.Running) return { done: Promise.resolve(c.State.ExitCode), cancel() {} }
-    const event = condition === 'removed' ? 'removed' : 'exit'
-    let listener: () => void = () => {}
-    const done = new Promise<number>((resolve) => {
-      listener = () => resolve(c.State.ExitCode)
-      live.events.once(event, listener)
-    })
-    return { done, cancel: () => live.events.off(event, listener) }
+    // TODO(11): the three wait conditions (moby daemon/wait.go, the API reference's ContainerWait).
+    //   1. Which condition is answered at once for a container that is not running, and which only at the next
+    //      exit or at the removal? What answers an unknown condition?
+    //   2. A client that goes away (docker run -d drops its wait) must not leave a listener behind.
+    throw new NotImplementedError('11-daemon', 'wait')
   }
   // #endregion wait
 
@@ -283,16 +197,10 @@ export class Daemon {
    * seconds later; resolves once it has exited. A container that is not running: 'not running' (a 304).
    */
   async stop(c: Container, timeout: number): Promise<'stopped' | 'not running'> {
-    const live = this.liveOf(c.ID)
-    if (!c.State.Running || !live.finished) return 'not running'
-    const finished = live.finished
-    await killTask(this.options.containerd, c.ID, 15).catch(() => {})
-    const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), timeout * 1000).unref())
-    if ((await Promise.race([finished.then(() => 'done' as const), timer])) === 'late') {
-      await killTask(this.options.containerd, c.ID, 9).catch(() => {})
-      await finished
-    }
-    return 'stopped'
+    // TODO(11): docker stop (moby daemon/stop.go).
+    //   1. Which signal first, and what after `timeout` seconds? The request returns once the container has exited.
+    //   2. What does stopping a container that is not running answer?
+    throw new NotImplementedError('11-daemon', 'stop')
   }
   // #endregion stop
 
@@ -310,22 +218,11 @@ export class Daemon {
    * "removed" waiters wake. Removing twice at once removes once.
    */
   remove(c: Container, force: boolean): Promise<void> {
-    const live = this.liveOf(c.ID)
-    if (live.removing) return live.removing
-    if (c.State.Running && !force)
-      throw conflict(`You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`)
-    live.removing = (async () => {
-      if (c.State.Running && live.finished) {
-        const finished = live.finished
-        await killTask(this.options.containerd, c.ID, 9).catch(() => {})
-        await finished
-      }
-      this.containers.delete(c.ID)
-      this.dropFiles(c)
-      this.live.delete(c.ID)
-      live.events.emit('removed')
-    })()
-    return live.removing
+    // TODO(11): docker rm (moby daemon/delete.go).
+    //   1. When is a running container refused (the doc comment has the words), and what does force do first?
+    //   2. What goes: the record, the folder, the layers, the image's "in use" mark. Who waits for the removal?
+    //   3. `docker run --rm` removes through AutoRemove while the CLI may send its own rm: remove only once.
+    throw new NotImplementedError('11-daemon', 'remove')
   }
   // #endregion remove
 

@@ -5,6 +5,7 @@
  * Tasks.Start), Tasks.Wait reports the exit, Tasks.Delete and Containers.Delete forget it.
  * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
  */
+import { NotImplementedError } from '../../lib/errors.ts'
 import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
@@ -34,46 +35,14 @@ type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<stri
  * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
  */
 export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
-  const env = [...c.Config.Env]
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH)
-  env.push(`HOSTNAME=${c.Config.Hostname}`)
-  if (c.Config.Tty) env.push('TERM=xterm')
-  const host = c.HostConfig
-  const binds = (host.Binds ?? []).map((bind) => {
-    const [source, destination, mode] = bind.split(':')
-    return { destination: destination!, type: 'bind', source: source!, options: ['rbind', mode === 'ro' ? 'ro' : 'rw'] }
-  })
-  const etc = [['/etc/resolv.conf', c.ResolvConfPath], ['/etc/hostname', c.HostnamePath], ['/etc/hosts', c.HostsPath]]
-    .map(([destination, source]) => ({ destination: destination!, type: 'bind', source: source!, options: ['rbind', 'rprivate'] }))
-  const resources: NonNullable<Spec['linux']>['resources'] = {}
-  if (host.Memory) resources.memory = { limit: host.Memory }
-  if (host.NanoCpus) resources.cpu = { quota: Math.round((host.NanoCpus / 1e9) * 100_000), period: 100_000 }
-  if (host.PidsLimit && host.PidsLimit > 0) resources.pids = { limit: host.PidsLimit }
-  const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }]
-  if (host.NetworkMode !== 'host') namespaces.push({ type: 'network' })
-  const caps = DEFAULT_CAPABILITIES
-  return {
-    ociVersion: '1.0.2',
-    process: {
-      terminal: c.Config.Tty,
-      user: resolveUser(c.Config.User, files),
-      args: [c.Path, ...c.Args],
-      env,
-      cwd: c.Config.WorkingDir || '/',
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false,
-    },
-    root: { path: 'rootfs' },
-    hostname: c.Config.Hostname,
-    mounts: [...DEFAULT_MOUNTS, ...etc, ...binds],
-    linux: {
-      namespaces,
-      resources,
-      cgroupsPath: `/minidockerd/${c.ID}`,
-      maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware'],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-    },
-  }
+  // TODO(11): the OCI spec for runc, as dockerd builds it in daemon/oci_linux.go (the text's "The spec").
+  //   1. process: what runs, with which environment (what does dockerd always add, and what with a tty?),
+  //      in which directory, as which user (chapter 06 resolves names in the image's files)?
+  //   2. root: where will containerd's shim have mounted the rootfs, relative to the bundle?
+  //   3. mounts: the defaults, then the container's own /etc files bound over the image's, then -v binds.
+  //   4. linux: which namespaces (what changes with NetworkMode "host"?), which cgroup path, which resources
+  //      from Memory, NanoCpus (CFS quota and period in microseconds) and PidsLimit?
+  throw new NotImplementedError('11-daemon', 'runtimeSpec')
 }
 // #endregion runtimeSpec
 
@@ -86,34 +55,21 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
  * exists").
  */
 export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO): Promise<number> {
-  await containerd.containers.Create({
-    container: {
-      id: c.ID,
-      labels: {},
-      image: c.Config.Image,
-      runtime: { name: RUNC_RUNTIME },
-      spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
-    },
-  })
-  try {
-    await containerd.tasks.Create({
-      container_id: c.ID, rootfs, terminal: io.terminal,
-      stdin: io.stdin ?? '', stdout: io.stdout, stderr: io.stderr ?? '',
-    })
-    const { pid } = await containerd.tasks.Start({ container_id: c.ID })
-    return pid as number
-  } catch (error) {
-    await deleteTask(containerd, c.ID)
-    throw error
-  }
+  // TODO(11): run the container through containerd (libcontainerd/remote/client.go Create and Start).
+  //   1. Containers.Create first: which fields of containerd.services.containers.v1.Container does a run need?
+  //      How is a JSON spec carried in a google.protobuf.Any (lib/containerd.ts has the type URL)?
+  //   2. Then Tasks.Create with the rootfs mounts and the FIFO paths of `io`, then Tasks.Start: which one
+  //      gives you the PID?
+  //   3. If a step after Containers.Create fails, what must you undo so that a second start can work?
+  throw new NotImplementedError('11-daemon', 'startTask')
 }
 // #endregion startTask
 
 // #region waitTask
 /** Block until the task's process exits, and return its exit status (128+N for a signal, as the shim reports it). */
 export async function waitTask(containerd: Containerd, id: string): Promise<number> {
-  const { exit_status } = await containerd.tasks.Wait({ container_id: id })
-  return exit_status as number
+  // TODO(11): the exit status, from containerd's Tasks service (tasks.proto: which call blocks until the exit?).
+  throw new NotImplementedError('11-daemon', 'waitTask')
 }
 // #endregion waitTask
 
@@ -123,11 +79,11 @@ export async function waitTask(containerd: Containerd, id: string): Promise<numb
  * runc delete the cgroup). Either may already be gone: NotFound is no error here.
  */
 export async function deleteTask(containerd: Containerd, id: string): Promise<void> {
-  const ignoreNotFound = (error: unknown) => {
-    if (!(error instanceof ContainerdError && error.code === GRPC_NOT_FOUND)) throw error
-  }
-  await containerd.tasks.Delete({ container_id: id }).catch(ignoreNotFound)
-  await containerd.containers.Delete({ id }).catch(ignoreNotFound)
+  // TODO(11): forget the task, then the containerd container.
+  //   1. What does Tasks.Delete make the shim do (output, rootfs, cgroup)?
+  //   2. Either may be gone already (a failed start, a second rm): which gRPC status means that, and why is it
+  //      no error here while every other one is?
+  throw new NotImplementedError('11-daemon', 'deleteTask')
 }
 // #endregion deleteTask
 

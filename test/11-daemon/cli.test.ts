@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import {
-  CLIS, docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
+  CLIS, docker, imageRegistry, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
   type Cli, type Containerd, type Dockerd,
 } from '../support/daemon.ts'
 import type { Registry } from '../support/registry.ts'
@@ -50,7 +50,14 @@ function http(method: string, path: string, body?: string): Promise<{ status: nu
     const req = request({ socketPath: daemon.host.slice('unix://'.length), method, path, headers: body ? { 'Content-Type': 'application/json' } : {} }, (res) => {
       let text = ''
       res.on('data', (d) => { text += d })
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }))
+      res.on('end', () => {
+        try {
+          throwIfUnwritten(text)
+          resolve({ status: res.statusCode!, headers: res.headers, body: text })
+        } catch (error) {
+          reject(error)
+        }
+      })
     })
     req.on('error', reject)
     req.end(body)
@@ -59,6 +66,8 @@ function http(method: string, path: string, body?: string): Promise<{ status: nu
 
 describeKernel('minidockerd with the real docker CLI', () => {
   it('answers _ping with Api-Version 1.41 and Ostype, so both CLIs use /v1.41 paths', async () => {
+    const get = await http('GET', '/_ping')
+    expect([get.status, get.body], 'expected 200 "OK" for GET /_ping').toEqual([200, 'OK'])
     const ping = await http('HEAD', '/_ping')
     expect(ping.status, 'expected 200 for HEAD /_ping').toBe(200)
     expect(ping.headers['api-version'], 'expected the Api-Version header the CLI reads its version from').toBe('1.41')

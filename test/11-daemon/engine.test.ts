@@ -14,7 +14,7 @@ const temp = () => {
   dirs.push(d)
   return d
 }
-const image = { id: 'sha256:' + 'a'.repeat(64), config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], WorkingDir: '/w' } } }
+const image = { id: 'sha256:' + 'a'.repeat(64), config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' as const, diff_ids: [] }, config: { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], WorkingDir: '/w' } } }
 
 describe('the API version in the path', () => {
   it('takes /v1.41/..., /v1.24/... and no prefix as the same route', () => {

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -128,6 +129,25 @@ export interface DockerResult {
   exitCode: number
 }
 
+/** A daemon's answer that names a chapter function not written yet, rethrown as that NotImplementedError. */
+export function throwIfUnwritten(text: string): void {
+  const unwritten = /(\w+)\(\) is not written yet: follow the TODO in it, in chapters\/([\w-]+)\//.exec(text)
+  if (unwritten) throw new NotImplementedError(unwritten[2]!, unwritten[1]!)
+}
+
+/** The body of GET /_ping on a daemon's unix socket. */
+function getPing(host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: host.replace(/^unix:\/\//, ''), path: '/_ping' }, (res) => {
+      let text = ''
+      res.on('data', (d) => { text += d })
+      res.on('end', () => resolve(text))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
 /**
  * Run a docker CLI against `host`. A daemon answer that says a chapter function is not
  * written yet is rethrown as that NotImplementedError, so a starter fails for what it is.
@@ -137,8 +157,9 @@ export async function docker(cli: Cli, host: string, args: string[], options: { 
     env: { DOCKER_HOST: host, DOCKER_CONFIG: join(ROOT, '.workbook', 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     input: options.input ?? '', reject: false, timeout: options.timeout ?? 60_000, stripFinalNewline: false,
   })
-  const unwritten = /(\w+)\(\) is not written yet: follow the TODO in it, in chapters\/([\w-]+)\//.exec(`${result.stderr}`)
-  if (unwritten) throw new NotImplementedError(unwritten[2]!, unwritten[1]!)
+  throwIfUnwritten(String(result.stderr))
+  // a failed HEAD /_ping has no body: the CLI shows only the status, so ask for the reason with a GET
+  if (/request returned 500 Internal Server Error for API route/.test(String(result.stderr))) throwIfUnwritten(await getPing(host))
   if (result.timedOut) throw new Error(`docker ${args.join(' ')} did not finish in ${options.timeout ?? 60_000} ms (a wait whose headers never came, an attach never closed?)`)
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
 }
