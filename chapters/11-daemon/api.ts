@@ -33,7 +33,7 @@ export const badRequest = (message: string) => new EngineError(400, message)
 export function engineHeaders(): Record<string, string> {
   // TODO(11): the headers every answer carries.
   //   1. Which header does the CLI read its API version from, and what does it do with it (the text's "Versions")?
-  //   2. docs/api-reference.md and the captured ping list four: the version, whether the daemon is experimental, the OS type, the server's name.
+  //   2. The captured ping in the text ("Rules for every request") lists four: the version, whether the daemon is experimental, the OS type, the server's name.
   throw new NotImplementedError('11-daemon', 'engineHeaders')
 }
 // #endregion engineHeaders

@@ -7,7 +7,7 @@
 import { NotImplementedError } from '../../lib/errors.ts'
 import { execFileSync } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -116,16 +116,15 @@ export class Daemon {
   // #region start
   /**
    * `POST /containers/{id}/start`: make the stdio FIFOs and open our ends before containerd's
-   * shim opens theirs (a FIFO read before any writer has it open reads end-of-file at once),
-   * run the task with the container's layers as an overlay rootfs mount, record the PID,
-   * and watch for the exit. Starting a running container is a 304.
+   * shim opens theirs, run the task with the container's layers as an overlay rootfs mount,
+   * record the PID, and watch for the exit. Starting a running container is a 304.
    */
   async start(c: Container): Promise<'started' | 'already'> {
     // TODO(11): POST /containers/{id}/start (moby daemon/start.go, the text's "Start, and the FIFOs").
     //   1. What answers a start of a running container?
     //   2. The shim writes the output into FIFOs you create: which ones, with and without a tty and stdin?
-    //      Who must have each FIFO open before the shim opens its end, and why does a reader that opens a FIFO
-    //      nobody writes to read end-of-file at once (fifo(7))? How do you read one without blocking Node?
+    //      Why must your ends be open before the shim opens its own (fifo(7): who blocks, who reads EOF)?
+    //      How do you read a FIFO without a thread of Node blocking in read() (the text's "Start, and the FIFOs")?
     //   3. Each chunk goes to the log and to every attached client that asked for its stream, framed or raw.
     //   4. The rootfs: the container's overlay (chapter 05) as a mount for Tasks.Create. Then record the PID and
     //      StartedAt, hand over stdin that came early, and watch for the exit (monitor). A failed start must
@@ -137,12 +136,12 @@ export class Daemon {
   // #region monitor
   /**
    * After the exit: forget the task in containerd (the shim has then copied all output into
-   * the FIFOs), let our readers drain, record ExitCode and FinishedAt, end the attached
-   * streams, wake the waiters, and remove the container itself when AutoRemove.
+   * the FIFOs and closed them), let our readers drain, record ExitCode and FinishedAt, end the
+   * attached streams, wake the waiters, and remove the container itself when AutoRemove.
    */
-  private async monitor(c: Container, readers: { keeper: number; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
+  private async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
-    //   1. When has all of the output reached your FIFO readers, and what makes them see end-of-file?
+    //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
     //   2. In which order: containerd cleanup, draining, the record (ExitCode, FinishedAt), the attached
     //      clients, the waiters, AutoRemove? What would a client of `docker run --rm` see if you woke the
     //      waiters before the output was drained?

@@ -220,7 +220,7 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
   // TODO(11): dispatch one request (moby api/server/router/*: the routes and their methods).
   //   1. The version prefix first (apiPath). _ping answers HEAD and GET with the headers of the captured
   //      ping and no JSON. Which requests arrive with a socket instead of a response (attachRoute)?
-  //   2. The table of docs/api-reference.md and of the text: which method and path for each command, which
+  //   2. The text's figure and sections: which method and path for each command, which
   //      status for each answer (201 for create, 204 for start, stop, kill and rm, 304 for a start or stop
   //      with nothing to do)? A name may hold "/" in an image path, never in a container's.
   //   3. Every error ends as Docker's {"message"} answer with its status, even on a hijacked socket

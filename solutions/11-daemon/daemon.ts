@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { EventEmitter } from 'node:events'
-import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -134,9 +134,8 @@ export class Daemon {
   // #region start
   /**
    * `POST /containers/{id}/start`: make the stdio FIFOs and open our ends before containerd's
-   * shim opens theirs (a FIFO read before any writer has it open reads end-of-file at once),
-   * run the task with the container's layers as an overlay rootfs mount, record the PID,
-   * and watch for the exit. Starting a running container is a 304.
+   * shim opens theirs, run the task with the container's layers as an overlay rootfs mount,
+   * record the PID, and watch for the exit. Starting a running container is a 304.
    */
   async start(c: Container): Promise<'started' | 'already'> {
     if (c.State.Running) return 'already'
@@ -150,15 +149,15 @@ export class Daemon {
     execFileSync('mkfifo', ['-m', '600', ...fifos.filter((f) => !existsSync(f))])
 
     const log = logWriter(c.LogPath)
-    // our read end, and a write end held open so that the reader waits for the shim instead of reading EOF
+    // Our read ends, non-blocking and driven by epoll: the reader waits for the shim to open its
+    // end, and sees end-of-file once the shim has closed it, after the last byte.
     const readers = ([['stdout', io.stdout], ['stderr', io.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
       const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
-      const keeper = openSync(path!, constants.O_WRONLY | constants.O_NONBLOCK)
       socket.on('data', (chunk: Buffer) => {
         log.write(stream, chunk)
         for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
       })
-      return { keeper, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
+      return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
     })
     if (io.stdin) {
       live.stdin = new Socket({ fd: openSync(io.stdin, 'r+'), readable: false, writable: true })
@@ -169,7 +168,7 @@ export class Daemon {
     try {
       pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io)
     } catch (error) {
-      for (const r of readers) closeSync(r.keeper)
+      for (const r of readers) r.socket.destroy()
       live.stdin?.destroy()
       log.close()
       throw error
@@ -186,10 +185,10 @@ export class Daemon {
   // #region monitor
   /**
    * After the exit: forget the task in containerd (the shim has then copied all output into
-   * the FIFOs), let our readers drain, record ExitCode and FinishedAt, end the attached
-   * streams, wake the waiters, and remove the container itself when AutoRemove.
+   * the FIFOs and closed them), let our readers drain, record ExitCode and FinishedAt, end the
+   * attached streams, wake the waiters, and remove the container itself when AutoRemove.
    */
-  private async monitor(c: Container, readers: { keeper: number; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
+  private async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     const live = this.liveOf(c.ID)
     let code: number
     try {
@@ -199,7 +198,6 @@ export class Daemon {
       c.State.Error = (error as Error).message
     }
     await deleteTask(this.options.containerd, c.ID).catch(() => {})
-    for (const r of readers) closeSync(r.keeper)
     await Promise.all(readers.map((r) => r.drained))
     log.close()
     live.stdin?.destroy()

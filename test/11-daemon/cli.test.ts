@@ -42,7 +42,8 @@ afterAll(async () => {
   if (dir) removeDir(dir)
 }, 120_000)
 
-const run = (cli: Cli, args: string[], input?: string) => docker(cli, daemon.host, args, { input })
+/** A CLI command against the daemon; `stuck` says what to suspect if it hangs (20 s, within the test's 30 s). */
+const run = (cli: Cli, args: string[], input?: string, stuck?: string) => docker(cli, daemon.host, args, { input, stuck, timeout: 20_000 })
 
 /** One raw HTTP request on the daemon's socket: status, headers, body. */
 function http(method: string, path: string, body?: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -87,10 +88,11 @@ describeKernel('minidockerd with the real docker CLI', () => {
     })
 
     it(`${cli}: run --rm prints the container's output and exits with its code, and leaves nothing`, async () => {
-      const hi = await run(cli, ['run', '--rm', '--network', 'none', busybox, 'echo', 'hi'])
-      expect(hi.stderr).toBe('')
-      expect(hi.stdout, 'expected "hi" from the container — is the attach stream framed (8-byte headers) and ended after the exit?').toBe('hi\n')
-      expect(hi.exitCode).toBe(0)
+      const hi = await run(cli, ['run', '--rm', '--network', 'none', busybox, 'echo', 'hi'], undefined,
+        'the CLI starts the container only once the wait\'s response headers have arrived: are they sent (and flushed) before the wait blocks?')
+      expect(hi.stdout, `expected "hi" from the container but saw ${JSON.stringify(hi.stdout)} — are the FIFOs open for reading before the task is created, and are they drained before the attach stream ends?`).toBe('hi\n')
+      expect(hi.exitCode, `expected exit 0, saw ${hi.exitCode}: ${hi.stderr}`).toBe(0)
+      expect(hi.stderr, 'expected nothing on stderr but the pull\'s progress').not.toMatch(/error/i)
       const code = await run(cli, ['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 3'])
       expect([code.stdout, code.stderr], 'expected stdout and stderr apart — stream 1 for stdout, 2 for stderr?').toEqual(['out\n', 'err\n'])
       expect(code.exitCode, 'expected the CLI to exit 3 — does the wait body carry StatusCode?').toBe(3)
@@ -99,7 +101,8 @@ describeKernel('minidockerd with the real docker CLI', () => {
     })
 
     it(`${cli}: run -i passes piped stdin and its end`, async () => {
-      const cat = await run(cli, ['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'hello-stdin\n')
+      const cat = await run(cli, ['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'hello-stdin\n',
+        'cat never saw the end of its stdin: is the client\'s half-close passed on to the container (your end of the stdin FIFO closed, CloseIO)?')
       expect(cat.stdout, 'expected cat to echo stdin and exit — is the stdin sent before start kept, and the client\'s half-close passed on as EOF?').toBe('hello-stdin\n')
       expect(cat.exitCode).toBe(0)
     })
@@ -136,6 +139,8 @@ describeKernel('minidockerd with the real docker CLI', () => {
     expect(kill.exitCode, `kill failed: ${kill.stderr}`).toBe(0)
     const wait = await run(cli, ['wait', 'worker'])
     expect(wait.stdout, 'expected 137 (128+9) after kill -s KILL').toBe('137\n')
+    const again = await run(cli, ['wait', 'worker'], undefined, 'docker wait on an exited container must answer at once: does the not-running condition look at the state before it waits for an exit?')
+    expect(again.stdout, 'expected the exit code of an exited container at once').toBe('137\n')
     const rm = await run(cli, ['rm', 'worker'])
     expect(rm.exitCode, `rm failed: ${rm.stderr}`).toBe(0)
     expect(existsSync(join(daemon.root, 'containers', id)), 'expected rm to remove ROOT/containers/ID').toBe(false)
@@ -145,8 +150,8 @@ describeKernel('minidockerd with the real docker CLI', () => {
     const started = await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])
     const id = started.stdout.trim()
     const refused = await run('28.2.2', ['rm', id])
-    expect(refused.exitCode).toBe(1)
     expect(refused.stderr, 'expected dockerd\'s refusal of rm on a running container').toMatch(/You cannot remove a running container/)
+    expect(refused.exitCode).toBe(1)
     const forced = await run('28.2.2', ['rm', '-f', id])
     expect(forced.exitCode, `rm -f failed: ${forced.stderr}`).toBe(0)
     expect((await run('28.2.2', ['ps', '-a', '-q'])).stdout).toBe('')

@@ -152,7 +152,7 @@ function getPing(host: string): Promise<string> {
  * Run a docker CLI against `host`. A daemon answer that says a chapter function is not
  * written yet is rethrown as that NotImplementedError, so a starter fails for what it is.
  */
-export async function docker(cli: Cli, host: string, args: string[], options: { input?: string; timeout?: number } = {}): Promise<DockerResult> {
+export async function docker(cli: Cli, host: string, args: string[], options: { input?: string; timeout?: number; stuck?: string } = {}): Promise<DockerResult> {
   const result = await execa(CLIS[cli], args, {
     env: { DOCKER_HOST: host, DOCKER_CONFIG: join(ROOT, '.workbook', 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     input: options.input ?? '', reject: false, timeout: options.timeout ?? 60_000, stripFinalNewline: false,
@@ -160,7 +160,7 @@ export async function docker(cli: Cli, host: string, args: string[], options: { 
   throwIfUnwritten(String(result.stderr))
   // a failed HEAD /_ping has no body: the CLI shows only the status, so ask for the reason with a GET
   if (/request returned 500 Internal Server Error for API route/.test(String(result.stderr))) throwIfUnwritten(await getPing(host))
-  if (result.timedOut) throw new Error(`docker ${args.join(' ')} did not finish in ${options.timeout ?? 60_000} ms (a wait whose headers never came, an attach never closed?)`)
+  if (result.timedOut) throw new Error(`docker ${args.join(' ')} did not finish in ${options.timeout ?? 60_000} ms: ${options.stuck ?? 'does every answer go out (the wait\'s headers at once), and does the attach stream end when the container has exited?'}`)
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
 }
 
