@@ -12,6 +12,8 @@ const PROTO_DIR = fileURLToPath(new URL('./proto', import.meta.url))
 
 /** The type URL containerd gives an OCI runtime spec packed in a google.protobuf.Any. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec'
+/** The type URL of an OCI process (an exec's) packed in an Any. */
+export const PROCESS_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process'
 /** containerd's runc shim: containerd runs `containerd-shim-runc-v2` for it. */
 export const RUNC_RUNTIME = 'io.containerd.runc.v2'
 

@@ -19,7 +19,7 @@ export interface EngineCall {
   body: Buffer
   /** an ordinary request's response */
   res?: ServerResponse
-  /** an upgrade request's socket: raw bytes from here on (anything the client sent after the body is still to be read) */
+  /** an upgrade request's socket, paused: raw bytes from here on (anything the client sent after the body is still to be read; resume() once you listen) */
   socket?: Duplex
 }
 
@@ -32,6 +32,7 @@ async function bodyOf(req: IncomingMessage): Promise<Buffer> {
 
 /** An upgrade request's body: Content-Length bytes from `head`, then from the socket; the rest goes back. */
 async function upgradeBody(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<Buffer> {
+  socket.pause() // nothing read from here on is lost before the handler listens (and resumes)
   const length = Number(req.headers['content-length'] ?? 0)
   let buffered = head
   while (buffered.length < length) {

@@ -6,6 +6,7 @@
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
@@ -16,7 +17,7 @@ import { overlayDirs, removeLayer } from '#ch/05-layers/driver.ts'
 import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { imageLayers, resolveImage, storePaths, imageConfig } from '#ch/06-images/store.ts'
 import type { UserFiles } from '#ch/06-images/config.ts'
-import type { Containerd, Mount } from '../../lib/containerd.ts'
+import { PROCESS_TYPE_URL, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { forgetContainer, recordContainer } from '../../lib/image.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
@@ -44,6 +45,23 @@ interface Live {
   removing?: Promise<void>
 }
 
+/** An exec instance (`docker exec`): created by one request, run by another, inspected by a third. */
+export interface Exec {
+  ID: string
+  ContainerID: string
+  Cmd: string[]
+  Env: string[]
+  User: string
+  WorkingDir: string
+  Tty: boolean
+  AttachStdin: boolean
+  AttachStdout: boolean
+  AttachStderr: boolean
+  Running: boolean
+  ExitCode: number | null
+  Pid: number
+}
+
 export interface DaemonOptions {
   /** the data root: the image store and ROOT/containers */
   root: string
@@ -52,8 +70,22 @@ export interface DaemonOptions {
   containerd: Containerd
 }
 
+/**
+ * Our read ends of output FIFOs, non-blocking and driven by epoll (a stream of fs would block a
+ * libuv thread in read() for good): a reader waits for the shim to open its end, and sees
+ * end-of-file once the shim has closed it, after the last byte; `drained` resolves then.
+ */
+function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void) {
+  return ([['stdout', paths.stdout], ['stderr', paths.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
+    const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+    socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
+    return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
+  })
+}
+
 export class Daemon {
   readonly containers = new Map<string, Container>()
+  readonly execs = new Map<string, Exec>()
   private readonly live = new Map<string, Live>()
   constructor(readonly options: DaemonOptions) {
     for (const c of loadContainers(options.root)) {
@@ -87,7 +119,7 @@ export class Daemon {
    * which makes the CLI pull and ask again); the container gets its record and its own two
    * layers on top of the image's, and the image is marked in use so rmi refuses it.
    */
-  create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Container {
+  async create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Promise<Container> {
     // TODO(11): POST /containers/create (moby daemon/create.go).
     //   1. Find the image in chapter 06's store by the reference as the store tags it (imageRef): what must a
     //      missing image answer for the CLI to pull it and try again?
@@ -229,6 +261,53 @@ export class Daemon {
     const graph = storePaths(this.options.root).graph
     for (const layer of [c.ID, `${c.ID}-init`]) removeLayer(graph, layer)
     forgetContainer(this.options.root, c.ID)
+  }
+
+  /** `POST /containers/{id}/exec`: an exec instance of a running container, not started yet. */
+  createExec(c: Container, body: { Cmd?: string[]; Env?: string[] | null; User?: string; WorkingDir?: string; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean }): Exec {
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    if (!body.Cmd?.length) throw badRequest('No exec command specified')
+    const exec: Exec = {
+      ID: randomBytes(32).toString('hex'), ContainerID: c.ID, Cmd: body.Cmd, Env: body.Env ?? [], User: body.User ?? '', WorkingDir: body.WorkingDir ?? '',
+      Tty: body.Tty ?? false, AttachStdin: body.AttachStdin ?? false, AttachStdout: body.AttachStdout ?? true, AttachStderr: body.AttachStderr ?? true,
+      Running: false, ExitCode: null, Pid: 0,
+    }
+    this.execs.set(exec.ID, exec)
+    return exec
+  }
+
+  // #region startExec
+  /**
+   * `POST /exec/{id}/start` on a hijacked socket: run the exec's process in the container
+   * through Tasks.Exec (its OCI process as an Any of type PROCESS_TYPE_URL: the container's
+   * own, with the exec's command, env added, user and directory), stream its output to
+   * `socket` as attach does, and end the socket once it has exited and its output is drained;
+   * ExitCode then answers `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
+   */
+  async startExec(exec: Exec, socket: Duplex): Promise<void> {
+    // TODO(11): docker exec (moby daemon/exec.go ContainerExecStart, libcontainerd's task.Exec).
+    //   1. The exec's FIFOs and readers are as in start(), but its output goes only to this socket.
+    //   2. containerd wants the whole OCI process: which parts come from the container's spec, which from the exec?
+    //      How is it packed (lib/containerd.ts)? Then the same Start and Wait as the container's, with the exec's ID.
+    //   3. stdin: the shim holds the FIFO open itself; what ends the process's stdin, and when may you send it
+    //      (what happens to bytes in a FIFO that nobody holds open any more)?
+    //   4. The exit code is what GET /exec/ID/json reports; the socket ends after the output is drained.
+    throw new NotImplementedError('11-daemon', 'startExec')
+  }
+  // #endregion startExec
+
+  /** `docker top`: the container's processes (Tasks.ListPids), as the host's `ps -ef` shows them, as dockerd does. */
+  async top(c: Container): Promise<{ Titles: string[]; Processes: string[][] }> {
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    const { processes } = await this.options.containerd.tasks.ListPids({ container_id: c.ID })
+    const pids = new Set((processes as { pid: number }[]).map((p) => String(p.pid)))
+    const [head, ...lines] = execFileSync('ps', ['-ef'], { encoding: 'utf8' }).trimEnd().split('\n')
+    const titles = head!.trim().split(/\s+/)
+    const rows = lines.map((line) => {
+      const fields = line.trim().split(/\s+/)
+      return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]
+    })
+    return { Titles: titles, Processes: rows.filter((row) => pids.has(row[titles.indexOf('PID')]!)) }
   }
 
   /** `POST /containers/{id}/resize` for a tty. */

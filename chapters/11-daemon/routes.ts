@@ -14,7 +14,7 @@ import { layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
 import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage, sendError, sendJson } from './api.ts'
-import type { Daemon } from './daemon.ts'
+import type { Daemon, Exec } from './daemon.ts'
 import { stateWord, statusText, type Container } from './records.ts'
 import { frame, logOptions, readLog } from './streams.ts'
 
@@ -243,3 +243,21 @@ function attachRoute(daemon: Daemon, call: EngineCall, path: string): void {
   throw new NotImplementedError('11-daemon', 'attachRoute')
 }
 // #endregion attachRoute
+
+/** `POST /exec/{id}/start`: the 101 (with the Engine headers, as dockerd sends them here), then the exec's stream. */
+function execStartRoute(daemon: Daemon, call: EngineCall, id: string): void {
+  const exec = daemon.execs.get(id)
+  if (!exec) throw new EngineError(404, `No such exec instance: ${id}`)
+  if (exec.Running || exec.ExitCode !== null) throw new EngineError(409, `Exec ${id} has already run`)
+  writeUpgradeHead(call.socket!, { ...engineHeaders(), 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' })
+  void daemon.startExec(exec, call.socket!).catch(() => call.socket!.destroy())
+}
+
+/** `GET /exec/{id}/json`: the CLI's exit status is ExitCode. */
+function inspectExec(exec: Exec) {
+  return {
+    ID: exec.ID, Running: exec.Running, ExitCode: exec.ExitCode, ContainerID: exec.ContainerID, Pid: exec.Pid, CanRemove: false, DetachKeys: '',
+    OpenStdin: exec.AttachStdin, OpenStdout: exec.AttachStdout, OpenStderr: exec.AttachStderr,
+    ProcessConfig: { tty: exec.Tty, entrypoint: exec.Cmd[0], arguments: exec.Cmd.slice(1), privileged: false, user: exec.User },
+  }
+}

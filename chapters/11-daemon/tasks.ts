@@ -68,7 +68,8 @@ export async function startTask(containerd: Containerd, c: Container, spec: Full
 // #region waitTask
 /** Block until the task's process exits, and return its exit status (128+N for a signal, as the shim reports it). */
 export async function waitTask(containerd: Containerd, id: string): Promise<number> {
-  // TODO(11): the exit status, from containerd's Tasks service (tasks.proto: which call blocks until the exit?).
+  // TODO(11): the exit status, from containerd's Tasks service.
+  //   1. Which call of tasks.proto blocks until the process has exited, and which field holds the status?
   throw new NotImplementedError('11-daemon', 'waitTask')
 }
 // #endregion waitTask

@@ -5,6 +5,7 @@
  * client, and the exit that wakes the waiters. The HTTP side is in routes.ts.
  */
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
@@ -15,7 +16,7 @@ import { overlayDirs, removeLayer } from '#ch/05-layers/driver.ts'
 import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { imageLayers, resolveImage, storePaths, imageConfig } from '#ch/06-images/store.ts'
 import type { UserFiles } from '#ch/06-images/config.ts'
-import type { Containerd, Mount } from '../../lib/containerd.ts'
+import { PROCESS_TYPE_URL, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { forgetContainer, recordContainer } from '../../lib/image.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
@@ -43,6 +44,23 @@ interface Live {
   removing?: Promise<void>
 }
 
+/** An exec instance (`docker exec`): created by one request, run by another, inspected by a third. */
+export interface Exec {
+  ID: string
+  ContainerID: string
+  Cmd: string[]
+  Env: string[]
+  User: string
+  WorkingDir: string
+  Tty: boolean
+  AttachStdin: boolean
+  AttachStdout: boolean
+  AttachStderr: boolean
+  Running: boolean
+  ExitCode: number | null
+  Pid: number
+}
+
 export interface DaemonOptions {
   /** the data root: the image store and ROOT/containers */
   root: string
@@ -51,8 +69,22 @@ export interface DaemonOptions {
   containerd: Containerd
 }
 
+/**
+ * Our read ends of output FIFOs, non-blocking and driven by epoll (a stream of fs would block a
+ * libuv thread in read() for good): a reader waits for the shim to open its end, and sees
+ * end-of-file once the shim has closed it, after the last byte; `drained` resolves then.
+ */
+function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void) {
+  return ([['stdout', paths.stdout], ['stderr', paths.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
+    const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+    socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
+    return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
+  })
+}
+
 export class Daemon {
   readonly containers = new Map<string, Container>()
+  readonly execs = new Map<string, Exec>()
   private readonly live = new Map<string, Live>()
   constructor(readonly options: DaemonOptions) {
     for (const c of loadContainers(options.root)) {
@@ -86,7 +118,7 @@ export class Daemon {
    * which makes the CLI pull and ask again); the container gets its record and its own two
    * layers on top of the image's, and the image is marked in use so rmi refuses it.
    */
-  create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Container {
+  async create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Promise<Container> {
     const root = this.options.root
     const ref = imageRef(body.Image ?? '')
     let imageId: string
@@ -149,15 +181,9 @@ export class Daemon {
     execFileSync('mkfifo', ['-m', '600', ...fifos.filter((f) => !existsSync(f))])
 
     const log = logWriter(c.LogPath)
-    // Our read ends, non-blocking and driven by epoll: the reader waits for the shim to open its
-    // end, and sees end-of-file once the shim has closed it, after the last byte.
-    const readers = ([['stdout', io.stdout], ['stderr', io.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
-      const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
-      socket.on('data', (chunk: Buffer) => {
-        log.write(stream, chunk)
-        for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
-      })
-      return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
+    const readers = outputReaders(io, (stream, chunk) => {
+      log.write(stream, chunk)
+      for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
     })
     if (io.stdin) {
       live.stdin = new Socket({ fd: openSync(io.stdin, 'r+'), readable: false, writable: true })
@@ -241,9 +267,9 @@ export class Daemon {
         live.stdinEnded = true
         if (live.stdin) void this.closeStdin(c)
       })
-    } else {
-      socket.resume() // a client without stdin half-closes at once: keep writing to it
     }
+    // without stdin, a client half-closes at once: read its end, keep writing to it
+    socket.resume()
   }
   // #endregion attach
 
@@ -331,6 +357,99 @@ export class Daemon {
     const graph = storePaths(this.options.root).graph
     for (const layer of [c.ID, `${c.ID}-init`]) removeLayer(graph, layer)
     forgetContainer(this.options.root, c.ID)
+  }
+
+  /** `POST /containers/{id}/exec`: an exec instance of a running container, not started yet. */
+  createExec(c: Container, body: { Cmd?: string[]; Env?: string[] | null; User?: string; WorkingDir?: string; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean }): Exec {
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    if (!body.Cmd?.length) throw badRequest('No exec command specified')
+    const exec: Exec = {
+      ID: randomBytes(32).toString('hex'), ContainerID: c.ID, Cmd: body.Cmd, Env: body.Env ?? [], User: body.User ?? '', WorkingDir: body.WorkingDir ?? '',
+      Tty: body.Tty ?? false, AttachStdin: body.AttachStdin ?? false, AttachStdout: body.AttachStdout ?? true, AttachStderr: body.AttachStderr ?? true,
+      Running: false, ExitCode: null, Pid: 0,
+    }
+    this.execs.set(exec.ID, exec)
+    return exec
+  }
+
+  // #region startExec
+  /**
+   * `POST /exec/{id}/start` on a hijacked socket: run the exec's process in the container
+   * through Tasks.Exec (its OCI process as an Any of type PROCESS_TYPE_URL: the container's
+   * own, with the exec's command, env added, user and directory), stream its output to
+   * `socket` as attach does, and end the socket once it has exited and its output is drained;
+   * ExitCode then answers `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
+   */
+  async startExec(exec: Exec, socket: Duplex): Promise<void> {
+    if (exec.Running || exec.ExitCode !== null) throw conflict(`Exec ${exec.ID} has already run`)
+    const c = this.get(exec.ContainerID)
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    const dir = join(this.options.runRoot, 'containerd', c.ID)
+    const paths = { stdout: join(dir, `${exec.ID}-stdout`), stderr: exec.Tty ? undefined : join(dir, `${exec.ID}-stderr`), stdin: exec.AttachStdin ? join(dir, `${exec.ID}-stdin`) : undefined }
+    execFileSync('mkfifo', ['-m', '600', ...[paths.stdout, paths.stderr, paths.stdin].filter((f): f is string => f !== undefined)])
+    const wanted = new Set<StreamName>([...(exec.AttachStdout ? ['stdout' as const] : []), ...(exec.AttachStderr ? ['stderr' as const] : [])])
+    const readers = outputReaders({ stdout: paths.stdout, stderr: paths.stderr }, (stream, chunk) => {
+      if (wanted.has(stream)) socket.write(exec.Tty ? chunk : frame(stream, chunk))
+    })
+    const containerd = this.options.containerd
+    // the shim holds the stdin FIFO open itself: only CloseIO ends the process's stdin, and only once the process exists
+    let stdin: Socket | undefined
+    let inputEnded = false
+    // (our own end closes only then too: a FIFO nobody holds open loses what it buffered)
+    const closeIO = () => {
+      stdin?.end()
+      void containerd.tasks.CloseIO({ container_id: c.ID, exec_id: exec.ID, stdin: true }).catch(() => {})
+    }
+    if (paths.stdin) {
+      stdin = new Socket({ fd: openSync(paths.stdin, 'r+'), readable: false, writable: true })
+      stdin.on('error', () => {})
+      socket.on('data', (chunk: Buffer) => stdin?.write(chunk))
+      socket.on('end', () => {
+        inputEnded = true
+        if (exec.Running) closeIO()
+      })
+    }
+    socket.resume()
+    const spec = runtimeSpec(c, this.userFiles(c))
+    const user = exec.User ? runtimeSpec({ ...c, Config: { ...c.Config, User: exec.User } }, this.userFiles(c)).process.user : spec.process.user
+    const process = { ...spec.process, args: exec.Cmd, env: [...spec.process.env, ...exec.Env], cwd: exec.WorkingDir || spec.process.cwd, terminal: exec.Tty, user }
+    try {
+      await containerd.tasks.Exec({
+        container_id: c.ID, exec_id: exec.ID, terminal: exec.Tty, stdin: paths.stdin ?? '', stdout: paths.stdout, stderr: paths.stderr ?? '',
+        spec: { type_url: PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(process)) },
+      })
+      exec.Pid = (await containerd.tasks.Start({ container_id: c.ID, exec_id: exec.ID })).pid
+      exec.Running = true
+      if (inputEnded) closeIO()
+      const { exit_status } = await containerd.tasks.Wait({ container_id: c.ID, exec_id: exec.ID })
+      await containerd.tasks.DeleteProcess({ container_id: c.ID, exec_id: exec.ID }).catch(() => {})
+      await Promise.all(readers.map((r) => r.drained))
+      exec.ExitCode = exit_status
+    } catch (error) {
+      readers.forEach((r) => r.socket.destroy())
+      exec.ExitCode = 126
+      socket.write(frame('stderr', Buffer.from(`${(error as Error).message}\n`)))
+    } finally {
+      exec.Running = false
+      stdin?.destroy()
+      for (const path of [paths.stdout, paths.stderr, paths.stdin]) if (path) rmSync(path, { force: true })
+      socket.end()
+    }
+  }
+  // #endregion startExec
+
+  /** `docker top`: the container's processes (Tasks.ListPids), as the host's `ps -ef` shows them, as dockerd does. */
+  async top(c: Container): Promise<{ Titles: string[]; Processes: string[][] }> {
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    const { processes } = await this.options.containerd.tasks.ListPids({ container_id: c.ID })
+    const pids = new Set((processes as { pid: number }[]).map((p) => String(p.pid)))
+    const [head, ...lines] = execFileSync('ps', ['-ef'], { encoding: 'utf8' }).trimEnd().split('\n')
+    const titles = head!.trim().split(/\s+/)
+    const rows = lines.map((line) => {
+      const fields = line.trim().split(/\s+/)
+      return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]
+    })
+    return { Titles: titles, Processes: rows.filter((row) => pids.has(row[titles.indexOf('PID')]!)) }
   }
 
   /** `POST /containers/{id}/resize` for a tty. */

@@ -13,7 +13,7 @@ import { layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
 import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage, sendError, sendJson } from './api.ts'
-import type { Daemon } from './daemon.ts'
+import type { Daemon, Exec } from './daemon.ts'
 import { stateWord, statusText, type Container } from './records.ts'
 import { frame, logOptions, readLog } from './streams.ts'
 
@@ -297,7 +297,7 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
     if (m === 'POST' && path === '/containers/create') {
       const body = jsonBody(call)
       checkCreateBody(body)
-      const c = daemon.create(body, call.query.get('name') ?? undefined, imageRef)
+      const c = await daemon.create(body, call.query.get('name') ?? undefined, imageRef)
       return sendJson(res!, 201, { Id: c.ID, Warnings: [] })
     }
     if (m === 'GET' && path === '/containers/json') return sendJson(res!, 200, listContainers(daemon.containers.values(), call.query))
@@ -323,6 +323,19 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
           await daemon.kill(c, signalNumber(call.query.get('signal'), 9))
           res!.writeHead(204, engineHeaders())
           return void res!.end()
+        case 'POST exec': {
+          const body = jsonBody(call)
+          checkCreateBody(body)
+          return sendJson(res!, 201, { Id: daemon.createExec(c, body).ID })
+        }
+        case 'POST restart': {
+          const t = call.query.get('t')
+          await daemon.stop(c, t === null ? 10 : Number(t))
+          await daemon.start(c)
+          res!.writeHead(204, engineHeaders())
+          return void res!.end()
+        }
+        case 'GET top': return sendJson(res!, 200, await daemon.top(c))
         case 'POST resize':
           await daemon.resize(c, Number(call.query.get('w')), Number(call.query.get('h')))
           return sendJson(res!, 200, {})
@@ -330,6 +343,15 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
           await daemon.remove(c, flag(call.query, 'force'))
           res!.writeHead(204, engineHeaders())
           return void res!.end()
+      }
+    }
+    if ((match = /^\/exec\/([a-f0-9]{64})\/(json|resize)$/.exec(path))) {
+      const exec = daemon.execs.get(match[1]!)
+      if (!exec) throw new EngineError(404, `No such exec instance: ${match[1]}`)
+      if (m === 'GET' && match[2] === 'json') return sendJson(res!, 200, inspectExec(exec))
+      if (m === 'POST' && match[2] === 'resize') {
+        await daemon.options.containerd.tasks.ResizePty({ container_id: exec.ContainerID, exec_id: exec.ID, width: Number(call.query.get('w')), height: Number(call.query.get('h')) })
+        return sendJson(res!, 200, {})
       }
     }
     throw new EngineError(501, `minidockerd does not implement ${m} ${path}`)
@@ -352,6 +374,8 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
  * the container. Anything else asking to upgrade is a 501.
  */
 function attachRoute(daemon: Daemon, call: EngineCall, path: string): void {
+  const execMatch = /^\/exec\/([a-f0-9]{64})\/start$/.exec(path)
+  if (call.method === 'POST' && execMatch) return execStartRoute(daemon, call, execMatch[1]!)
   const match = /^\/containers\/([^/]+)\/attach$/.exec(path)
   if (call.method !== 'POST' || !match) throw new EngineError(501, `minidockerd does not implement ${call.method} ${path} with an upgrade`)
   const c = daemon.get(match[1]!)
@@ -359,3 +383,21 @@ function attachRoute(daemon: Daemon, call: EngineCall, path: string): void {
   daemon.attach(c, call.socket!, { stdin: flag(call.query, 'stdin'), stdout: flag(call.query, 'stdout'), stderr: flag(call.query, 'stderr') })
 }
 // #endregion attachRoute
+
+/** `POST /exec/{id}/start`: the 101 (with the Engine headers, as dockerd sends them here), then the exec's stream. */
+function execStartRoute(daemon: Daemon, call: EngineCall, id: string): void {
+  const exec = daemon.execs.get(id)
+  if (!exec) throw new EngineError(404, `No such exec instance: ${id}`)
+  if (exec.Running || exec.ExitCode !== null) throw new EngineError(409, `Exec ${id} has already run`)
+  writeUpgradeHead(call.socket!, { ...engineHeaders(), 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' })
+  void daemon.startExec(exec, call.socket!).catch(() => call.socket!.destroy())
+}
+
+/** `GET /exec/{id}/json`: the CLI's exit status is ExitCode. */
+function inspectExec(exec: Exec) {
+  return {
+    ID: exec.ID, Running: exec.Running, ExitCode: exec.ExitCode, ContainerID: exec.ContainerID, Pid: exec.Pid, CanRemove: false, DetachKeys: '',
+    OpenStdin: exec.AttachStdin, OpenStdout: exec.AttachStdout, OpenStderr: exec.AttachStderr,
+    ProcessConfig: { tty: exec.Tty, entrypoint: exec.Cmd[0], arguments: exec.Cmd.slice(1), privileged: false, user: exec.User },
+  }
+}
