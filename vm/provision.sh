@@ -16,6 +16,8 @@
 #   NPM_OFFLINE=1  npm ci --offline: every package must already be in npm's cache
 #                  (npm_config_cache=DIR points npm at another cache folder)
 # `provision.sh --packages` prints the Debian packages it installs, one a line, and exits.
+# `provision.sh --npm-key` prints a key of what npm ci installs (dependencies and lock file, not
+# the project's own scripts or bin entries), which node_modules is stamped with, and exits.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +25,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   build-essential       # cc and libc's static archive for native/ (helper and probe)
   util-linux            # unshare, nsenter, prlimit, findmnt: to look at what the chapters do
-  iproute2              # ip: network namespaces, veth and bridges
+  iproute2 iptables     # ip and iptables: network namespaces, veths, bridges, published ports
   procps psmisc         # ps, pgrep, pstree
   busybox-static        # a static shell and tools for test images
   docker-registry       # a real registry (distribution v2) for the registry chapter
@@ -37,6 +39,15 @@ packages=(
 )
 # Node.js and npm come from Debian unless a node is already there (nodesource, nvm, ...).
 command -v node >/dev/null || packages+=(nodejs npm)
+
+npm_key() {
+  (cd "$repo" && node -e '
+    const pkg = require("./package.json"), lock = require("./package-lock.json")
+    delete lock.packages[""]
+    process.stdout.write(JSON.stringify([pkg.dependencies, pkg.devDependencies, pkg.allowScripts, pkg.scripts.postinstall, lock.packages]))' |
+    sha256sum | cut -c1-16)
+}
+if [ "${1:-}" = --npm-key ]; then npm_key; exit 0; fi
 
 if [ "${1:-}" = --packages ]; then
   # Listed whether or not a node is installed: an image built from this list needs both.
@@ -86,7 +97,7 @@ fi
 cd "$repo"
 # What node_modules was installed from; kept in it, so a copy of node_modules carries it.
 stamp=node_modules/.provisioned
-want="$(cat package.json package-lock.json | sha256sum | cut -c1-16) node $(node --version) npm $(npm --version)"
+want="$(npm_key) node $(node --version) npm $(npm --version)"
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "provision: node_modules is current ($want): building the native helper only"
   make -s -C native

@@ -9,7 +9,7 @@
 # Each stage of the guest has its own time limit, several times what it takes on a quiet
 # machine, so a machine twice as slow and busy still passes; one that runs out stops the guest
 # and says which stage it was. The node_modules the guest installs is cached on the host
-# ($VM_CACHE/node_modules/), keyed by package.json, package-lock.json and the guest image,
+# ($VM_CACHE/node_modules/), keyed by what npm installs (vm/provision.sh --npm-key) and the guest image,
 # so only the first run with a new lock file pays the guest's npm ci.
 #
 # Environment:
@@ -71,7 +71,7 @@ echo "TESTS='$tests'" >"$results/job.env"
 
 # node_modules as the guest installed it, for this lock file and this guest image.
 nm_cache="${VM_CACHE:-/var/cache/minidocker-vm}/node_modules"
-nm_tar="$( { cat package.json package-lock.json; echo "$image"; } | sha256sum | cut -c1-16).tar"
+nm_tar="$( { bash vm/provision.sh --npm-key; echo "$image"; } | sha256sum | cut -c1-16).tar"
 shares=(job="$repo/test/vm/guest" workbook="$repo" npmcache="$npm_cache" results="$results:rw")
 if [ -f "$nm_cache/$nm_tar" ]; then
   echo "NODE_MODULES_TAR='$nm_tar'" >>"$results/job.env"

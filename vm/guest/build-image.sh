@@ -77,12 +77,14 @@ build() {
   log "apt-get install took $((SECONDS - start)) s"
 
   # The guest: root on the first virtio disk, no getty on the serial console (it would cut the
-  # job's output off), no timers that would start apt or man-db in the middle of a test.
+  # job's output off), no timers that would start apt or man-db in the middle of a test, and
+  # no Docker or containerd of the system's own (the tests start theirs from temp directories).
   echo minidocker >"$root/etc/hostname"
   echo '/dev/vda / ext4 defaults 0 1' >"$root/etc/fstab"
   local unit
   for unit in serial-getty@ttyS0.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer \
-              man-db.timer fstrim.timer e2scrub_all.timer systemd-tmpfiles-clean.timer; do
+              man-db.timer fstrim.timer e2scrub_all.timer systemd-tmpfiles-clean.timer \
+              docker.service docker.socket containerd.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$unit"
   done
 
