@@ -20,6 +20,10 @@ function parse(args: string[]) {
   const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker' }
   const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace' }
   for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--help' || args[i] === '-h') {
+      process.stdout.write(`${USAGE}\n`)
+      process.exit(0)
+    }
     const [flag, inline] = args[i]!.split(/=(.*)/s)
     const key = names[flag!]
     const value = inline ?? args[++i]

@@ -85,12 +85,18 @@ const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
 /** Where a container's files are. */
 export const containerDir = (root: string, id: string) => join(root, 'containers', id)
 
-/** A random name for a container created without one (dockerd picks "adjective_scientist"). */
-function randomName(): string {
-  const left = ['brave', 'calm', 'eager', 'happy', 'keen', 'quiet', 'swift', 'wise']
-  const right = ['curie', 'hopper', 'lovelace', 'turing', 'noether', 'ritchie', 'thompson', 'wozniak']
-  const [a, b] = randomBytes(2)
-  return `${left[a! % left.length]}_${right[b! % right.length]}`
+/**
+ * A free random name for a container created without one: "adjective_scientist" as dockerd's
+ * namesgenerator makes them, with a number added after a few names already taken, as it does.
+ */
+function randomName(taken: (name: string) => boolean): string {
+  const left = ['brave', 'calm', 'eager', 'happy', 'keen', 'quiet', 'swift', 'wise', 'bold', 'gentle', 'jolly', 'lucid', 'proud', 'sharp', 'vivid', 'zen']
+  const right = ['curie', 'hopper', 'lovelace', 'turing', 'noether', 'ritchie', 'thompson', 'wozniak', 'babbage', 'dijkstra', 'hamilton', 'knuth', 'liskov', 'meitner', 'pike', 'shannon']
+  for (let attempt = 0; ; attempt++) {
+    const [a, b, n] = randomBytes(3)
+    const name = `${left[a! % left.length]}_${right[b! % right.length]}${attempt < 5 ? '' : n}`
+    if (!taken(`/${name}`)) return name
+  }
 }
 
 // #region newContainer

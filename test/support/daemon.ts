@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, wr
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { connectContainerd } from '../../lib/containerd.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { buildImage, probeEntries, type Entry } from './images.ts'
 import { pushImage, startRegistry, type Registry } from './registry.ts'
@@ -62,7 +63,36 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   child.stdout!.on('data', (d) => { log += d })
   child.stderr!.on('data', (d) => { log += d })
   await waitFor('containerd', () => existsSync(socket), child, () => log)
-  return { socket, stop: () => stopChild(child) }
+  return {
+    socket,
+    async stop() {
+      // shims outlive containerd, with the rootfs mounted: end every task a daemon left before containerd goes
+      for (const namespace of NAMESPACES) await removeTasks(socket, namespace).catch(() => {})
+      await stopChild(child)
+    },
+  }
+}
+
+/** The containerd namespaces the tests' daemons use. */
+export const NAMESPACES = ['minidocker-test']
+
+/** Kill and delete every task and container in `namespace`, through containerd's own API. */
+async function removeTasks(socket: string, namespace: string): Promise<void> {
+  const client = connectContainerd(socket, namespace)
+  try {
+    const { tasks } = await client.tasks.List({})
+    for (const task of tasks as { id: string; status: string }[]) {
+      if (task.status !== 'STOPPED') {
+        await client.tasks.Kill({ container_id: task.id, signal: 9, all: true }).catch(() => {})
+        await client.tasks.Wait({ container_id: task.id }).catch(() => {})
+      }
+      await client.tasks.Delete({ container_id: task.id }).catch(() => {})
+    }
+    const { containers } = await client.containers.List({})
+    for (const c of containers as { id: string }[]) await client.containers.Delete({ id: c.id }).catch(() => {})
+  } finally {
+    client.close()
+  }
 }
 
 /** A busybox image: the probe's files, the host's static busybox and a link per applet used here. */
