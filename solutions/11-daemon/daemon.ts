@@ -320,9 +320,9 @@ export class Daemon {
   }
   // #endregion stop
 
-  /** `docker kill -s SIG`: a container that is not running is a 409. */
-  async kill(c: Container, signal: number): Promise<void> {
-    if (!c.State.Running) throw conflict(`Cannot kill container: ${c.ID}: Container ${c.ID} is not running`)
+  /** `docker kill -s SIG`: a container that is not running is a 409 naming it as the client did (`ref`) and by its ID. */
+  async kill(c: Container, signal: number, ref = c.ID): Promise<void> {
+    if (!c.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.ID} is not running`)
     await killTask(this.options.containerd, c.ID, signal)
   }
 

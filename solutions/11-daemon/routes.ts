@@ -320,7 +320,7 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
           return void res!.end()
         }
         case 'POST kill':
-          await daemon.kill(c, signalNumber(call.query.get('signal'), 9))
+          await daemon.kill(c, signalNumber(call.query.get('signal'), 9), match[1]!)
           res!.writeHead(204, engineHeaders())
           return void res!.end()
         case 'POST exec': {
