@@ -40,6 +40,7 @@ async function main(): Promise<void> {
   mkdirSync(options.runRoot, { recursive: true, mode: 0o700 })
   mkdirSync(dirname(options.host), { recursive: true })
   const daemon = new Daemon({ root: options.root, runRoot: options.runRoot, containerd: connectContainerd(options.containerd, options.namespace) })
+  await daemon.restore() // containers that ran on while no daemon was there
   // route() answers its own errors; one that escapes it (a chapter not written yet) is a 500, never a dead daemon
   const server = await serveUnix(options.host, 0o660, (call) => route(daemon, call).catch((error: unknown) => {
     const text = `${JSON.stringify({ message: (error as Error).message })}\n`

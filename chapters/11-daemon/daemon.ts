@@ -88,10 +88,49 @@ export class Daemon {
   readonly execs = new Map<string, Exec>()
   private readonly live = new Map<string, Live>()
   constructor(readonly options: DaemonOptions) {
-    for (const c of loadContainers(options.root)) {
-      // a container that was running when a previous daemon stopped is reported as exited
-      if (c.State.Running) Object.assign(c.State, { Running: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() })
-      this.containers.set(c.ID, c)
+    for (const c of loadContainers(options.root)) this.containers.set(c.ID, c)
+  }
+
+  /**
+   * After a restart of the daemon: the containers that were running are still held by
+   * containerd and their shims (moby daemon/daemon.go restore). One still running gets its
+   * FIFOs read again (what it wrote meanwhile waited in the pipes) and is watched as if just
+   * started; one that exited meanwhile reports the shim's exit status and is cleaned up (its
+   * FIFOs died with its process: output written after the old daemon went is lost); one
+   * containerd does not know any more has exited with 255.
+   */
+  async restore(): Promise<void> {
+    for (const c of this.containers.values()) {
+      if (!c.State.Running) continue
+      const live = this.liveOf(c.ID)
+      const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
+      let status = 'UNKNOWN'
+      try {
+        status = (await this.options.containerd.tasks.Get({ container_id: c.ID })).process.status
+      } catch {
+        // no such task: containerd lost it
+      }
+      if (status === 'UNKNOWN' || !existsSync(join(fifoDir, 'init-stdout'))) {
+        await deleteTask(this.options.containerd, c.ID).catch(() => {})
+        Object.assign(c.State, { Running: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() })
+        this.save(c)
+        continue
+      }
+      const log = logWriter(c.LogPath)
+      if (status === 'STOPPED') {
+        // the shim closed the FIFOs at the exit: what the container wrote after the old daemon went is lost
+        live.finished = this.monitor(c, [], log)
+        continue
+      }
+      const readers = outputReaders({ stdout: join(fifoDir, 'init-stdout'), stderr: c.Config.Tty ? undefined : join(fifoDir, 'init-stderr') }, (stream, chunk) => {
+        log.write(stream, chunk)
+        for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
+      })
+      if (existsSync(join(fifoDir, 'init-stdin'))) {
+        live.stdin = new Socket({ fd: openSync(join(fifoDir, 'init-stdin'), 'r+'), readable: false, writable: true })
+        live.stdin.on('error', () => {})
+      }
+      live.finished = this.monitor(c, readers, log) // Tasks.Wait answers at once for a task that has exited
     }
   }
 

@@ -188,6 +188,29 @@ describeKernel('minidockerd with the real docker CLI', () => {
     expect(it.exitCode).toBe(0)
   })
 
+  it('a restarted daemon finds its containers: one still running, one that exited meanwhile with its code and its output', async () => {
+    const sleeper = (await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])).stdout.trim()
+    const brief = (await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sh', '-c', 'echo before; sleep 1; exit 5'])).stdout.trim()
+    const talker = (await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sh', '-c', 'echo one; sleep 2; echo two; sleep 30'])).stdout.trim()
+    for (let i = 0; i < 50 && !(await run('28.2.2', ['logs', talker])).stdout.includes('one'); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect([sleeper, brief, talker].every((id) => /^[a-f0-9]{64}$/.test(id)), 'expected two containers started').toBe(true)
+    await daemon.stop()
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+    const ps = await run('28.2.2', ['ps', '-q', '--no-trunc'])
+    expect(ps.stdout, 'expected the container still running after the daemon\'s restart — containerd and its shim kept it: does the daemon ask containerd (Tasks.Get) instead of marking it exited?').toContain(sleeper)
+    const wait = await run('28.2.2', ['wait', brief], undefined, 'a container that exited while no daemon ran must report its exit (Tasks.Wait answers at once)')
+    expect(wait.stdout, 'expected the exit code of the container that exited while the daemon was down').toBe('5\n')
+    expect((await run('28.2.2', ['logs', brief])).stdout, 'expected the log written before the restart').toBe('before\n')
+    let logs = ''
+    for (let i = 0; i < 50 && !logs.includes('two'); i++) {
+      logs = (await run('28.2.2', ['logs', talker])).stdout
+      if (!logs.includes('two')) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(logs, 'expected a running container\'s later output in the log after the restart — are its FIFOs read again?').toBe('one\ntwo\n')
+    await run('28.2.2', ['rm', '-f', sleeper, brief, talker])
+  })
+
   it('rm -f removes a running container; a running one without -f is a conflict', async () => {
     const started = await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])
     const id = started.stdout.trim()

@@ -131,6 +131,7 @@ export interface Dockerd {
 export async function startMinidockerd(dir: string, containerdSocket: string): Promise<Dockerd> {
   const socket = join(dir, 'minidockerd.sock')
   const root = join(dir, 'data')
+  rmSync(socket, { force: true }) // a restarted daemon's old socket must not pass for the new one's
   let log = ''
   const child = spawn(process.execPath, [join(ROOT, 'bin/minidockerd.cjs'), '-H', `unix://${socket}`, '--data-root', root,
     '--exec-root', join(dir, 'exec'), '--containerd', containerdSocket, '--namespace', 'minidocker-test'], { stdio: ['ignore', 'pipe', 'pipe'] })
