@@ -9,10 +9,14 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
+import { INIT_PATH } from '../../native/helper.ts'
 import type { Container } from './records.ts'
 
 /** The capabilities a container keeps by default (moby oci/caps/defaults.go). */
 export const DEFAULT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE']
+
+/** Where `--init` puts the init in the container, as dockerd does. */
+export const INIT_DESTINATION = '/sbin/docker-init'
 
 /** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
 export interface TaskIO {
@@ -33,6 +37,8 @@ type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<stri
  * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
  * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
  * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
+ * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
+ * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
  */
 export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   // TODO(11): the OCI spec for runc, as dockerd builds it in daemon/oci_linux.go (the text's "The spec").
@@ -42,6 +48,7 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   //   3. mounts: the defaults, then the container's own /etc files bound over the image's, then -v binds.
   //   4. linux: which namespaces (what changes with NetworkMode "host"?), which cgroup path, which resources
   //      from Memory, NanoCpus (CFS quota and period in microseconds) and PidsLimit?
+  //   5. --init: where must the init be inside the container, how does it get there, and what runs it?
   throw new NotImplementedError('11-daemon', 'runtimeSpec')
 }
 // #endregion runtimeSpec

@@ -170,7 +170,6 @@ export class Daemon {
     const mode = body.HostConfig?.NetworkMode || 'default'
     if (!['none', 'host'].includes(mode))
       throw new EngineError(501, `network mode "${mode}" needs a bridge, which minidockerd does not have yet: use --network none or --network host`)
-    if (body.HostConfig?.Init) throw new EngineError(501, '--init is not implemented by minidockerd yet')
     const c = newContainer(root, body, { id: imageId, config: imageConfig(root, imageId) }, name, [...this.containers.values()])
     const top = imageLayers(root, imageId).at(-1)
     if (!top) throw badRequest(`image ${ref} has no layers to run`)

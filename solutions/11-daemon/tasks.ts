@@ -8,10 +8,14 @@
 import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
+import { INIT_PATH } from '../../native/helper.ts'
 import type { Container } from './records.ts'
 
 /** The capabilities a container keeps by default (moby oci/caps/defaults.go). */
 export const DEFAULT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE']
+
+/** Where `--init` puts the init in the container, as dockerd does. */
+export const INIT_DESTINATION = '/sbin/docker-init'
 
 /** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
 export interface TaskIO {
@@ -32,6 +36,8 @@ type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<stri
  * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
  * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
  * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
+ * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
+ * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
  */
 export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   const env = [...c.Config.Env]
@@ -52,12 +58,17 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }]
   if (host.NetworkMode !== 'host') namespaces.push({ type: 'network' })
   const caps = DEFAULT_CAPABILITIES
+  const args = [c.Path, ...c.Args]
+  if (host.Init) {
+    binds.push({ destination: INIT_DESTINATION, type: 'bind', source: INIT_PATH, options: ['rbind', 'ro'] })
+    args.unshift(INIT_DESTINATION, '--')
+  }
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: c.Config.Tty,
       user: resolveUser(c.Config.User, files),
-      args: [c.Path, ...c.Args],
+      args,
       env,
       cwd: c.Config.WorkingDir || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps },

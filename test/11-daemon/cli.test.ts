@@ -211,6 +211,18 @@ describeKernel('minidockerd with the real docker CLI', () => {
     await run('28.2.2', ['rm', '-f', sleeper, brief, talker])
   })
 
+  it('--init puts an init first, which passes docker stop\'s SIGTERM on and reaps orphans', async () => {
+    const tree = await run('28.2.2', ['run', '--rm', '--init', '--network', 'none', busybox, 'sh', '-c', '(sleep 0.2 &); sleep 0.5; ps -o pid,stat,comm'])
+    expect(tree.stdout, 'expected docker-init as PID 1 and the command below it').toMatch(/^\s*1\s+\S+\s+docker-init$/m)
+    expect(tree.stdout, 'expected no zombie: the orphaned sleep must have been reaped by the init').not.toMatch(/\sZ\S*\s/)
+    const id = (await run('28.2.2', ['run', '-d', '--init', '--network', 'none', busybox, 'sleep', '30'])).stdout.trim()
+    const started = Date.now()
+    await run('28.2.2', ['stop', id])
+    expect(Date.now() - started, 'expected sleep to die of the SIGTERM the init passed on, not of the SIGKILL 10 s later').toBeLessThan(8000)
+    expect((await run('28.2.2', ['inspect', '-f', '{{.State.ExitCode}}', id])).stdout, 'expected 143 (128+SIGTERM), as docker-init reports it').toBe('143\n')
+    await run('28.2.2', ['rm', id])
+  })
+
   it('rm -f removes a running container; a running one without -f is a conflict', async () => {
     const started = await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])
     const id = started.stdout.trim()
