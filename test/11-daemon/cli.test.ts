@@ -3,7 +3,7 @@
  * through the real containerd 1.6 with its runc shim. One containerd, registry and daemon
  * for the whole file.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -209,6 +209,22 @@ describeKernel('minidockerd with the real docker CLI', () => {
     }
     expect(logs, 'expected a running container\'s later output in the log after the restart — are its FIFOs read again?').toBe('one\ntwo\n')
     await run('28.2.2', ['rm', '-f', sleeper, brief, talker])
+  })
+
+  it('-v binds a host directory, and --memory, --cpus and --pids-limit reach the container\'s cgroup', async () => {
+    const shared = join(dir, 'shared')
+    mkdirSync(shared)
+    writeFileSync(join(shared, 'note'), 'from the host\n')
+    const id = (await run('20.10', ['run', '-d', '--network', 'none', '-v', `${shared}:/data`, '-v', `${shared}:/ro:ro`, '--memory', '64m', '--cpus', '0.5', '--pids-limit', '20', busybox, 'sleep', '30'])).stdout.trim()
+    expect(id, 'expected the container to start').toMatch(/^[a-f0-9]{64}$/)
+    expect((await run('20.10', ['exec', id, 'cat', '/data/note'])).stdout, 'expected the host file through the -v bind').toBe('from the host\n')
+    expect((await run('20.10', ['exec', id, 'sh', '-c', 'touch /ro/x'])).exitCode, 'expected a :ro bind to refuse writes').not.toBe(0)
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    const cgroup = (controller: string, file: string) => readFileSync(v2 ? join('/sys/fs/cgroup/minidockerd', id, file) : join('/sys/fs/cgroup', controller, 'minidockerd', id, file), 'utf8').trim()
+    expect(cgroup('memory', v2 ? 'memory.max' : 'memory.limit_in_bytes'), 'expected --memory 64m as the memory limit').toBe(String(64 * 1024 * 1024))
+    expect(cgroup('pids', 'pids.max'), 'expected --pids-limit 20').toBe('20')
+    expect(v2 ? cgroup('cpu', 'cpu.max') : cgroup('cpu', 'cpu.cfs_quota_us'), 'expected --cpus 0.5 as 50000 µs of every 100000').toBe(v2 ? '50000 100000' : '50000')
+    await run('20.10', ['rm', '-f', id])
   })
 
   it('--init puts an init first, which passes docker stop\'s SIGTERM on and reaps orphans', async () => {
