@@ -65,7 +65,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
         [['run', '--rm', '--network', 'none', '-e', 'A=1', '-w', '/tmp', '-u', '1000', '-h', 'named', busybox, 'sh', '-c', 'echo $A; pwd; id -u; hostname']],
         [['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'piped\n'],
         [['run', '--rm', '--network', 'none', '--entrypoint', '/bin/echo', busybox, 'from', 'entrypoint']],
-        [['run', '--rm', '--network', 'none', '--init', busybox, 'ps', '-o', 'pid,comm']],
+        [['run', '--rm', '--network', 'none', '--init', busybox, 'ps', '-o', 'comm']],
       ]
       for (const [args, input] of commands) {
         const { mine, theirs } = await both(cli, args, input)
