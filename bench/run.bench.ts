@@ -10,6 +10,9 @@
  *   run        fork+exec of /bin/true, `minidocker --reference run -- /bin/true`, a whole
  *              container (`minidocker --reference run --memory 64m probe`), and the same
  *              container from an OCI bundle through `runc run` and `crun run`
+ *   network    chapter 08's setup: `run --network none` against the default bridge (a veth and
+ *              an address) and `run -p` (a DNAT rule and a proxy too), in a network namespace
+ *              made for the bench, so this machine's own network is never changed
  *   pull       the reference pull of a one-layer image from a local registry (docker-registry
  *              on a loopback port, started here): pullImage() in one process, through the
  *              `minidocker` command, and `skopeo copy` into an OCI layout
@@ -20,8 +23,8 @@
  * The in-process pull runs in a child started with the reference's resolver conditions:
  * this file again, with --in-process IMAGE.
  */
-import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -105,6 +108,8 @@ if (process.argv[2] === '--in-process') {
 if (!existsSync(TIME)) throw new Error(`${TIME} is missing: install Debian's time package (bash vm/provision.sh does)`)
 const node = process.execPath
 const reference = { ...process.env, WORKBOOK_IMPL: 'solutions' }
+// The rows that are not about chapter 08 keep the machine's network, as before that chapter.
+const hostNetwork = { ...process.env, MINIDOCKER_NETWORK: 'host' }
 const scratch = mkdtempSync(join(tmpdir(), 'minidocker-bench-'))
 const registry = await startRegistry()
 try {
@@ -149,13 +154,29 @@ try {
   const runRows: [string, Sample][] = [
     ['fork+exec /bin/true', forkExec],
     ['node -e 0', bare],
-    ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true']))],
-    ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0']))],
+    ['minidocker --reference run -- /bin/true', time(() => once(node, [minidocker, '--reference', 'run', '--', '/bin/true'], hostNetwork))],
+    ['minidocker --reference run --memory 64m probe', time(() => once(node, [minidocker, '--reference', 'run', '--memory', '64m', 'probe', '/bin/probe', 'exit:0'], hostNetwork))],
     ['runc run (the same probe, 64 MiB)', time(runtime('runc'))],
   ]
   if (!hybrid) runRows.push(['crun run (the same probe, 64 MiB)', time(runtime('crun'))])
   table('run', runRows, forkExec, 'fork+exec')
   if (hybrid) console.log('crun run: not timed: crun refuses this host\'s hybrid cgroup layout (cgroup v1 beside v2)')
+
+  // network: the same container with chapter 08's modes, all in a stand-in host namespace.
+  const standIn = spawn('unshare', ['--net', '--mount', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' })
+  try {
+    const own = readlinkSync('/proc/self/ns/net')
+    for (let i = 0; i < 500 && readlinkSync(`/proc/${standIn.pid}/ns/net`) === own; i++) await new Promise((r) => setTimeout(r, 10))
+    const inStandIn = (args: string[]) => () => once('nsenter', [`--net=/proc/${standIn.pid}/ns/net`, `--mount=/proc/${standIn.pid}/ns/mnt`, node, minidocker, '--reference', 'run', ...args, 'probe', '/bin/probe', 'exit:0'], { ...reference, MINIDOCKER_ROOT: join(scratch, 'network-root') })
+    const none = time(inStandIn(['--network', 'none']))
+    table('network (the probe container; a fresh network namespace stands in for the host)', [
+      ['minidocker --reference run --network none probe', none],
+      ['minidocker --reference run probe (bridge)', time(inStandIn([]))],
+      ['minidocker --reference run -p 8080:7000 probe', time(inStandIn(['-p', '8080:7000']))],
+    ], none, '--network none')
+  } finally {
+    standIn.kill('SIGKILL')
+  }
 
   // pull: one local registry, the one-layer probe image, into a fresh store each time.
   const probe = await buildImage([probeEntries()])

@@ -236,9 +236,25 @@ function dockerRun(): string {
     out.push(text(right ? a + 8 : a - 8, y + 2, label, to === 'containerd' ? 'fg-small fg-key' : 'fg-small', right ? 'start' : 'end'))
     if (answer) out.push(text(right ? b - 8 : b + 8, y + 22, answer, 'fg-note', right ? 'end' : 'start'))
   })
-  const tree = ['pstree while it runs:', 'minidockerd (Node)', 'containerd', '└─ containerd-shim-runc-v2', '     └─ echo hi   (runc has exited)']
+  const tree = ['the processes while it runs:', 'minidockerd (Node)', 'containerd', 'containerd-shim-runc-v2   (a child of PID 1: it outlives containerd)', '└─ echo hi   (runc has exited)']
   tree.forEach((line, i) => out.push(text(x.cli - 20, bottom + 26 + i * 18, line, i === 0 ? 'fg-note' : 'fg-small')))
   return svg(640, bottom + 26 + tree.length * 18, 'The requests of docker run against minidockerd, and the gRPC calls they cause in containerd', out.join(''))
+}
+
+/** 08: what `run -p 8080:80` makes in the host's network namespace and the container's. */
+function network(): string {
+  const rows: TreeRow[] = [
+    [0, 'the host', 'its own lo, eth0 and routes stay as they were'],
+    [1, 'minidocker0  172.29.0.1/16', 'the bridge; net.ipv4.ip_forward = 1', 'fg-key'],
+    [2, 'veth3f9a1c2', 'one end of a veth pair, on the bridge', 'fg-new'],
+    [3, 'eth0  172.29.0.2/16', 'its peer, moved into the container\'s namespace', 'fg-new'],
+    [3, 'lo  127.0.0.1', 'the container\'s, up; default via 172.29.0.1', 'fg-new'],
+    [1, 'nat MINIDOCKER', 'from PREROUTING and OUTPUT, to local addresses'],
+    [2, 'DNAT tcp :8080 → 172.29.0.2:80', 'traffic from outside', 'fg-new'],
+    [1, 'minidocker-proxy 0.0.0.0:8080', 'traffic to 127.0.0.1:8080', 'fg-new'],
+    [1, 'network/ipam.json', '172.29.0.2 → its owner\'s PID and start time', 'fg-new'],
+  ]
+  return svg(700, 30 + rows.length * ROW, 'The bridge, a container\'s veth pair, its DNAT rule and proxy', tree(12, 24, rows, 340))
 }
 
 /** The figures by name, with their captions (HTML). */
@@ -250,6 +266,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
   'docker-run': { draw: dockerRun, caption: '<code>docker run --rm busybox echo hi</code> through minidockerd: the CLI attaches and waits before it starts, the wait\'s headers go out at once, and the daemon drives containerd, whose shim runs runc and outlives it.' },
+  network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }
 

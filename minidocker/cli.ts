@@ -8,6 +8,8 @@ import chalk from 'chalk'
 import { buildEnv } from '#ch/01-process/process.ts'
 import { CHAPTER_NAMESPACES } from '#ch/02-namespaces/namespaces.ts'
 import { DEFAULT_MOUNTS, parseVolume } from '#ch/03-rootfs/rootfs.ts'
+import { NETWORK_MODES, type NetworkMode, type NetworkRequest } from '#ch/08-network/network.ts'
+import { parsePublish } from '#ch/08-network/ports.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { baseSpec, checkId, type Resources, type Spec } from '../lib/oci.ts'
@@ -39,12 +41,18 @@ run options:
                            bind-mount a host path (repeatable)
   --memory SIZE            memory limit: 64m, 1g, 512k or bytes
   --cpus N                 CPU limit in CPUs, e.g. 0.5
-  --pids N                 limit on the number of processes`
+  --pids N                 limit on the number of processes
+  --network MODE           bridge (the default with an IMAGE), none (lo only) or host
+                           (the default without; MINIDOCKER_NETWORK changes the default)
+  -p, --publish [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]
+                           publish a container's port on the host (repeatable)`
 
 /** Options for `run`, as docker parses them: flags first, then the image and command, untouched. */
 export interface RunOptions {
   env: string[]
   volumes: string[]
+  publish: string[]
+  network?: string
   workdir?: string
   hostname?: string
   user?: string
@@ -56,16 +64,16 @@ export interface RunOptions {
   command: string[]
 }
 
-type Flag = 'env' | 'volumes' | 'workdir' | 'hostname' | 'user' | 'memory' | 'cpus' | 'pids'
+type Flag = 'env' | 'volumes' | 'publish' | 'network' | 'workdir' | 'hostname' | 'user' | 'memory' | 'cpus' | 'pids'
 
 const VALUE_FLAGS: Record<string, Flag> = {
   '-e': 'env', '--env': 'env', '-w': 'workdir', '--workdir': 'workdir', '-h': 'hostname',
   '--hostname': 'hostname', '-u': 'user', '--user': 'user', '-v': 'volumes', '--volume': 'volumes', '--memory': 'memory', '-m': 'memory',
-  '--cpus': 'cpus', '--pids': 'pids', '--pids-limit': 'pids',
+  '--cpus': 'cpus', '--pids': 'pids', '--pids-limit': 'pids', '-p': 'publish', '--publish': 'publish', '--network': 'network', '--net': 'network',
 }
 
 export function parseRun(args: string[]): RunOptions {
-  const options: RunOptions = { env: [], volumes: [], command: [] }
+  const options: RunOptions = { env: [], volumes: [], publish: [], command: [] }
   let i = 0
   let imageless = false
   for (; i < args.length; i++) {
@@ -77,7 +85,7 @@ export function parseRun(args: string[]): RunOptions {
     if (!key) throw new ContainerError(`unknown flag: ${flag}\n\n${USAGE}`, 125)
     const value = inline ?? args[++i]
     if (value === undefined) throw new ContainerError(`flag needs an argument: ${flag}`, 125)
-    if (key === 'env' || key === 'volumes') options[key].push(value)
+    if (key === 'env' || key === 'volumes' || key === 'publish') options[key].push(value)
     else options[key] = value
   }
   if (!imageless) options.image = args[i++]
@@ -119,14 +127,27 @@ function resources(options: RunOptions): Resources {
   return r
 }
 
+/**
+ * `--network` and `-p` as chapter 08's request, checked before anything is created. Without an
+ * IMAGE the container shares the host's network, as it shares its root filesystem.
+ */
+async function networkRequest(options: RunOptions, rootfs: string | undefined, hostname: string | undefined): Promise<NetworkRequest> {
+  const mode = (options.network ?? process.env.MINIDOCKER_NETWORK ?? (rootfs === undefined ? 'host' : 'bridge')) as NetworkMode
+  if (!NETWORK_MODES.includes(mode)) throw new ContainerError(`invalid --network "${mode}": expected ${NETWORK_MODES.join(', ')}`, 125)
+  if (options.publish.length > 0 && mode !== 'bridge') throw new ContainerError(`-p needs --network bridge: with --network ${mode} there is no container address to publish`, 125)
+  const ports = await required(() => options.publish.map(parsePublish), '-p')
+  const id = randomBytes(32).toString('hex')
+  return { mode, ports, root: DEFAULT_ROOT, id, hostname: hostname ?? id.slice(0, 12), files: rootfs !== undefined }
+}
+
 /** The config.json of the container these options describe, with its rootfs at `rootfs`. */
-async function runSpec(options: RunOptions, rootfs: string | undefined): Promise<Spec> {
+async function runSpec(options: RunOptions, rootfs: string | undefined, network: NetworkMode): Promise<Spec> {
   // Without -e the env is Docker's default PATH alone, which needs no chapter.
   const env = options.env.length > 0 ? await required(() => buildEnv(options.env, process.env), 'run -e') : undefined
   const spec = baseSpec(options.command, env)
   if (options.workdir) spec.process.cwd = options.workdir
   if (options.hostname !== undefined) spec.hostname = options.hostname
-  const namespaces = rootfs === undefined ? CHAPTER_NAMESPACES : [...CHAPTER_NAMESPACES, 'mount' as const]
+  const namespaces = [...CHAPTER_NAMESPACES, ...(rootfs === undefined ? [] : ['mount' as const]), ...(network === 'host' ? [] : ['network' as const])]
   spec.linux = {
     namespaces: namespaces.map((type) => ({ type })),
     resources: resources(options),
@@ -146,10 +167,11 @@ async function run(args: string[]): Promise<number> {
   const options = parseRun(args)
   const image = options.image === undefined ? undefined : await imageRootfs(options.image)
   try {
-    let spec = await runSpec(options, image?.rootfs)
+    const network = await networkRequest(options, image?.rootfs, options.hostname)
+    let spec = await runSpec(options, image?.rootfs, network.mode)
     if (image?.config) spec = await withImageConfig(spec, image.config, options, image.rootfs)
     else if (options.user !== undefined) spec.process.user = numericUser(options.user)
-    const exit = await runContainer(spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' })
+    const exit = await runContainer(spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, network)
     if (exit.oomKilled) console.error(chalk.red(`minidocker: the container was OOM-killed: it went past its memory limit (--memory ${options.memory})`))
     return exit.code
   } finally {

@@ -3,8 +3,9 @@
  *
  * The order is runc's: create the cgroup (04); start the helper (01); in it, unshare namespaces
  * and fork so the container's process is PID 1 (02); put that process in its cgroup before it
- * runs anything (04); build its root filesystem and pivot_root into it (03); become the
- * configured user; exec the command (01); when it has exited, note an OOM kill and remove the cgroup (04).
+ * runs anything (04); give it its network (08); build its root filesystem and pivot_root into
+ * it (03); become the configured user; exec the command (01); when it has exited, note an OOM
+ * kill, undo the network (08) and remove the cgroup (04).
  *
  * A chapter that is still a starter is skipped with a note (optional), unless the spec asks for
  * something only that chapter can do, such as a hostname or a memory limit (required).
@@ -13,6 +14,7 @@ import { runProcess, type Stdio } from '#ch/01-process/process.ts'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
 import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
+import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-network/network.ts'
 import type { Spec } from '../lib/oci.ts'
 import type { Helper } from '../native/helper.ts'
 import { optional, required } from './layers.ts'
@@ -25,8 +27,8 @@ export interface ContainerExit {
   oomKilled: boolean
 }
 
-/** Run the container described by `spec` to the end. */
-export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<ContainerExit> {
+/** Run the container described by `spec` to the end, with the network `network` asks for (08). */
+export async function runContainer(spec: Spec, stdio: Stdio = {}, network?: NetworkRequest): Promise<ContainerExit> {
   const limited = Object.keys(spec.linux?.resources ?? {}).length > 0
   const cgroup = spec.linux?.cgroupsPath === undefined
     ? undefined
@@ -36,30 +38,36 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}): Promise<Conta
   // Like `docker run`'s signal proxy: a signal sent to minidocker goes to the container, and
   // minidocker stays to remove the cgroup once the container has exited.
   let started: Helper | undefined
+  const attached: { network?: Attachment } = {}
   const proxy = (signal: NodeJS.Signals) => started?.process.kill(signal)
   for (const signal of PROXIED) process.on(signal, proxy)
   try {
-    const code = await runProcess(spec.process, stdio, (helper) => prepare((started = helper), spec, cgroup, limited))
+    const code = await runProcess(spec.process, stdio, (helper) => prepare((started = helper), spec, cgroup, limited, network, attached))
     return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
   } finally {
     for (const signal of PROXIED) process.off(signal, proxy)
-    if (cgroup) await removeCgroup(cgroup)
+    try {
+      await attached.network?.detach()
+    } finally {
+      if (cgroup) await removeCgroup(cgroup)
+    }
   }
 }
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
 /** Everything between the helper's start and exec. */
-async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined, limited: boolean): Promise<void> {
+async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined, limited: boolean, network: NetworkRequest | undefined, attached: { network?: Attachment }): Promise<void> {
   // Without chapter 02 there is no fork: the helper itself becomes the container's process.
   let forked: number | undefined
   let entered = false
   const enter = async () => {
     entered = true
     const step = () => enterNamespaces(helper, spec)
-    forked = spec.hostname === undefined
+    const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : undefined
+    forked = needs === undefined
       ? await optional(step, 'running in the host\'s namespaces and root filesystem')
-      : await required(step, '--hostname')
+      : await required(step, needs)
     return forked
   }
   // Chapter 04 decides when the process joins its cgroup: after the fork, before anything runs.
@@ -69,6 +77,13 @@ async function prepare(helper: Helper, spec: Spec, cgroup: Cgroup | undefined, l
     else await optional(join, 'running outside its cgroup')
   }
   if (!entered) await enter()
+  // Chapter 08 wires the network while PID 1 waits, as dockerd's libnetwork-setkey hook does
+  // between runc's create and start; without chapter 02's fork there is no namespace to wire.
+  if (network && forked !== undefined) {
+    const step = () => attachNetwork(forked!, network)
+    attached.network = network.ports.length > 0 ? await required(step, '-p') : await optional(step, 'running without a network')
+    spec.mounts?.push(...(attached.network?.mounts ?? []))
+  }
   // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
   if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
   if (spec.process.user) await switchUser(helper, spec.process.user)

@@ -10,7 +10,8 @@
  *   out:TEXT  err:TEXT  argv ARGS...   stdio and arguments
  *   sleep:MS  exit:N  kill:SIG  wait-signal   time and endings
  *   alloc:MIB  fork:N  zombies:N  burn:MS  orphan   resources and processes
- *   listen:PORT  connect:HOST:PORT   network (one line is echoed back)
+ *   listen:PORT  connect:HOST:PORT   TCP: one connection, its peer printed, one line echoed back
+ *   udp-echo:PORT  udp:HOST:PORT        UDP: one datagram echoed back, its peer printed
  *   shm-create:KEY  shm-check:KEY  chroot-escape   namespaces and escapes
  */
 #define _GNU_SOURCE
@@ -310,8 +311,12 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 1)) fail(name, "bind/listen");
     printf("{\"listening\":%d}\n", ntohs(a.sin_port));
     fflush(stdout);
-    int c = accept(s, NULL, NULL);
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    int c = accept(s, (struct sockaddr *)&peer, &len);
     if (c < 0) fail(name, "accept");
+    key_str("peer", inet_ntoa(peer.sin_addr));
+    fflush(stdout);
     echo_line(c);
     close(c);
     close(s);
@@ -322,11 +327,43 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)num(name, port))};
     if (inet_pton(AF_INET, arg, &a.sin_addr) != 1) { errno = EINVAL; fail(name, "bad address"); }
     int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval limit = {.tv_sec = 5};  /* a dropped SYN fails in 5 s, not after minutes of retries */
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     if (connect(s, (struct sockaddr *)&a, sizeof a)) fail(name, "connect");
     (void)!write(s, "ping\n", 5);
     char buf[64] = "";
     ssize_t n = read(s, buf, sizeof buf - 1);
     buf[n > 0 ? n : 0] = 0;
+    key_str("reply", buf);
+    close(s);
+  } else if (!strcmp(name, "udp-echo")) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)num(name, arg))}, peer;
+    if (bind(s, (struct sockaddr *)&a, sizeof a)) fail(name, "bind");
+    printf("{\"listening\":%d}\n", ntohs(a.sin_port));
+    fflush(stdout);
+    char buf[64];
+    socklen_t len = sizeof peer;
+    ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+    if (n < 0) fail(name, "recvfrom");
+    key_str("peer", inet_ntoa(peer.sin_addr));
+    if (sendto(s, buf, (size_t)n, 0, (struct sockaddr *)&peer, len) < 0) fail(name, "sendto");
+    close(s);
+  } else if (!strcmp(name, "udp")) {
+    char *port = arg ? strrchr(arg, ':') : NULL;
+    if (!port) { errno = EINVAL; fail(name, "expected udp:HOST:PORT"); }
+    *port++ = 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)num(name, port))};
+    if (inet_pton(AF_INET, arg, &a.sin_addr) != 1) { errno = EINVAL; fail(name, "bad address"); }
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct timeval limit = {.tv_sec = 5};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) || write(s, "ping\n", 5) != 5) fail(name, "send");
+    char buf[64] = "";
+    ssize_t n = read(s, buf, sizeof buf - 1);
+    if (n < 0) fail(name, "no reply within 5 s");
+    buf[n] = 0;
     key_str("reply", buf);
     close(s);
   } else if (!strcmp(name, "shm-create") || !strcmp(name, "shm-check")) {

@@ -13,7 +13,7 @@
 # so only the first run with a new lock file pays the guest's npm ci.
 #
 # Environment:
-#   VM_CHAPTERS  the chapters to test: "01 04", or "all" written ones (default: 01 02 03 04)
+#   VM_CHAPTERS  the chapters to test: "01 04", or "all" written ones (default: 01 02 03 04 08)
 #   VM_LIMIT_BOOT, VM_LIMIT_COPY, VM_LIMIT_PROVISION, VM_LIMIT_TESTS, VM_LIMIT_POWEROFF
 #                each stage's limit in seconds (defaults below)
 #   VM_SUITE, VM_CACHE, VM_MIRROR  see vm/guest/build-image.sh
@@ -33,9 +33,10 @@ clock=$SECONDS
 stage() { stages+=("$(printf '%-18s %6s s' "$1" "$2")"); }
 
 # The tests the guest runs: the written chapters (chapters.json) among those whose code meets
-# the kernel's differences head-on (01-04: process, namespaces, rootfs, cgroups v1 or v2),
+# the kernel's differences head-on (01-04: process, namespaces, rootfs, cgroups v1 or v2; 08:
+# links, rules and `run -p` in a namespace standing in for the guest),
 # or the ones VM_CHAPTERS names ("all": every written chapter); and the native helper's own.
-tests=$(VM_CHAPTERS=${VM_CHAPTERS:-01 02 03 04} node -e '
+tests=$(VM_CHAPTERS=${VM_CHAPTERS:-01 02 03 04 08} node -e '
   const written = require("./workbook/chapters.json").filter((c) => !c.planned)
   const wanted = process.env.VM_CHAPTERS.trim() === "all" ? written.map((c) => c.id)
     : process.env.VM_CHAPTERS.split(/\s+/).filter(Boolean).map((id) => id.padStart(2, "0"))

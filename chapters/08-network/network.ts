@@ -1,0 +1,109 @@
+/**
+ * Chapter 08: the container's network, composed. `minidocker run` calls attachNetwork once,
+ * after the fork and before exec, while the container's PID 1 waits (the moment chapter 04
+ * puts it in its cgroup), and the returned detach() when the container has ended.
+ *
+ *   --network none     its own namespace with lo only (and up)
+ *   --network host     the host's namespace: nothing to do
+ *   --network bridge   the default: an address, a veth on the bridge, published ports, and the
+ *                      container's /etc/hosts, /etc/hostname and /etc/resolv.conf
+ *
+ * Check your work with `npx workbook check 8`.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { Mount } from '../../lib/oci.ts'
+import { allocate, parseSubnet, release, toAddress, withLock } from './ipam.ts'
+import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp, type Bridge } from './links.ts'
+import { ensureChains, publishPorts, unpublishPorts, type PortMapping } from './ports.ts'
+
+export type NetworkMode = 'none' | 'host' | 'bridge'
+export const NETWORK_MODES: NetworkMode[] = ['none', 'host', 'bridge']
+
+/** What `run` asks for: Docker's HostConfig.NetworkMode and PortBindings, and where the files go. */
+export interface NetworkRequest {
+  mode: NetworkMode
+  ports: PortMapping[]
+  /** minidocker's root (DEFAULT_ROOT): IPAM state under network/, the container's files under containers/ID/ */
+  root: string
+  /** the container's ID */
+  id: string
+  /** the name /etc/hostname and /etc/hosts give the container */
+  hostname: string
+  /** whether the container has a root filesystem of its own to mount the /etc files into */
+  files: boolean
+  bridge?: Bridge
+}
+
+/** A container's network: the bind mounts of its /etc files, its address, and how to undo it all. */
+export interface Attachment {
+  mounts: Mount[]
+  address?: string
+  detach(): Promise<void>
+}
+
+/**
+ * The host's nameservers for the container, as dockerd filters them: loopback ones cannot work
+ * from another namespace. `host` is the host's /etc/resolv.conf, or undefined on a host that has
+ * none (one without any network, such as the VM test's guest).
+ */
+export function resolvConf(host = ''): string {
+  const kept = host.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line))
+  // dockerd's fallback when nothing usable is left: Google's public servers.
+  if (!kept.some((line) => /^\s*nameserver\s/.test(line))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4')
+  return kept.filter((line, i, all) => line !== '' || i < all.length - 1).join('\n') + '\n'
+}
+
+/** The host's /etc/resolv.conf, or undefined when it has none. */
+export function hostResolvConf(): string | undefined {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+// #region nameFiles
+/**
+ * Write the container's hostname, hosts and resolv.conf into `dir` (its own directory, as
+ * dockerd writes containers/ID/hosts) and return the bind mounts that put them at /etc/...
+ * The image's own files are never written to. hosts names localhost and, when it has an
+ * address, the container's hostname on that address.
+ */
+export function nameFiles(dir: string, hostname: string, address: string | undefined): Mount[] {
+  // TODO(08): write the container's hostname, hosts and resolv.conf into `dir` and return the
+  //   bind mounts that put them at /etc/hostname, /etc/hosts and /etc/resolv.conf.
+  //   1. Why into the container's own directory and bind-mounted, never into the image?
+  //   2. hosts: localhost for 127.0.0.1 and ::1, and the hostname on `address` when there is one.
+  //   3. resolv.conf: the host's (hostResolvConf; a host may have none) through resolvConf: why
+  //      must a nameserver on 127.0.0.53 go?
+  //   4. The mounts are Mount entries as `-v` makes them (chapter 03 mounts them).
+  //   Where: moby's daemon/container_operations_unix.go and libnetwork's sandbox_dns_unix.go
+  //   (buildHostsFile, setupResolutionFiles). Chapter text: "Names".
+  throw new NotImplementedError('08-network', 'nameFiles')
+}
+// #endregion nameFiles
+
+// #region attachNetwork
+/**
+ * Give the container whose PID 1 is `pid` (a host PID, waiting before exec) the network
+ * `request` asks for. Each step that changes something registers its undo first; if a later
+ * step fails, the undos run in reverse and the error is thrown, so a failed attach leaves no
+ * address allocated, no veth, no rule and no proxy. detach() runs the same undos.
+ */
+export async function attachNetwork(pid: number, request: NetworkRequest): Promise<Attachment> {
+  // TODO(08): give the container the network `request` asks for, while its PID 1 waits.
+  //   1. host: nothing to do. none: lo up, and the /etc files without an address.
+  //   2. bridge: the host's side (ensureBridge, ensureChains) under the IPAM lock, so two
+  //      runs never create them at once; an address (owned by `pid`); the veth; the ports; the
+  //      /etc files (only when request.files) in root/containers/ID.
+  //   3. Every step that changes something must be undone if a later one fails, in reverse
+  //      order; detach() runs the same undos when the container has ended. What must never
+  //      be left: an address, a veth, a rule, a proxy, the container's directory.
+  //   Where: libnetwork's sandbox and endpoint Join; dockerd's libnetwork-setkey hook.
+  //   Chapter text: "Putting it together".
+  throw new NotImplementedError('08-network', 'attachNetwork')
+}
+// #endregion attachNetwork

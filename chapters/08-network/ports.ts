@@ -1,0 +1,156 @@
+/**
+ * Chapter 08: published ports, `-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]`, the two ways
+ * Docker does it: a DNAT rule in the nat table for traffic that arrives from outside the host,
+ * and a userland proxy (minidocker-proxy, the workbook's docker-proxy) for traffic from the
+ * host's own loopback, which DNAT does not see: a packet to 127.0.0.1 never leaves lo, and a
+ * DNAT to another interface would need route_localnet.
+ *
+ * Rules are made with iptables (its nf_tables backend, iptables-nft): the chains Docker makes
+ * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { command } from '../../lib/command.ts'
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
+import type { Bridge } from './links.ts'
+
+export type Protocol = 'tcp' | 'udp'
+
+/** One `-p`: HOST_IP:HOST_PORT on the host to CONTAINER_PORT in the container. */
+export interface PortMapping {
+  /** 0.0.0.0 when the flag names none: every address of the host */
+  hostIp: string
+  hostPort: number
+  containerPort: number
+  proto: Protocol
+}
+
+/** What publishing made, to be undone when the container ends. */
+export interface Published {
+  /** each DNAT rule as the iptables arguments that follow -A or -D */
+  rules: string[][]
+  /** one minidocker-proxy per port */
+  proxies: ChildProcess[]
+}
+
+/** The nat chain holding the DNAT rules, as Docker's is DOCKER. */
+export const CHAIN = 'MINIDOCKER'
+
+/** The proxy's command; it prints "ready" once it listens, and exits when its stdin closes. */
+export const PROXY_PATH = fileURLToPath(new URL('../../bin/minidocker-proxy.cjs', import.meta.url))
+
+/** iptables, waiting for the xtables lock rather than failing when another iptables holds it. */
+const iptables = (args: string[]) => command(['iptables', '-w', ...args])
+
+// #region parsePublish
+/**
+ * One `-p` value as a PortMapping. Ports are whole numbers from 1 to 65535, the protocol tcp
+ * (the default) or udp, the host IP a dotted quad. Anything else is a ContainerError (125) that
+ * quotes the flag and names what is wrong with it, before anything is created.
+ */
+export function parsePublish(text: string): PortMapping {
+  // TODO(08): read one -p value: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp].
+  //   1. Which parts are optional, and what do they default to? (docker run --help, and the
+  //      PortMapping type.)
+  //   2. Refuse with a ContainerError (125) that quotes the value: a port that is not a whole
+  //      number from 1 to 65535 (the message says "out of range 1-65535" and quotes the
+  //      port), a protocol other than tcp or udp (quote it), a host IP that is not a dotted
+  //      quad, and any other shape (name the expected form).
+  //   Where: docker/cli's opts/port.go and go-connections' nat.ParsePortSpec.
+  //   Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'parsePublish')
+}
+// #endregion parsePublish
+
+/** Add the rule `args` to `table` unless it is there already (-C checks). */
+async function ensureRule(table: string, args: string[]): Promise<void> {
+  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
+  if (!present) await iptables(['-t', table, '-A', ...args])
+}
+
+// #region ensureChains
+/**
+ * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
+ * the MINIDOCKER nat chain, jumped to from PREROUTING and OUTPUT for packets to one of the
+ * host's own addresses (but not 127.0.0.0/8, the proxy's), MASQUERADE for what containers send
+ * out through another interface, and FORWARD accepting traffic to and from the bridge (a host
+ * running Docker drops forwarded traffic by default).
+ */
+export async function ensureChains(bridge: Bridge): Promise<void> {
+  // TODO(08): the host's iptables rules for the bridge, made once (every run calls this).
+  //   1. A nat chain of its own (CHAIN) that the DNAT rules go in, reached from PREROUTING
+  //      (traffic from outside) and OUTPUT (the host's own traffic to its own addresses, but
+  //      not to 127.0.0.0/8, which the proxy serves). Which match selects "to a local address"?
+  //   2. MASQUERADE for what the containers send out through another interface.
+  //   3. FORWARD must accept traffic to and from the bridge: a host running Docker drops it.
+  //   4. Idempotent: a rule that is there already is not added twice (iptables can check).
+  //   Where: man 8 iptables-extensions (addrtype, DNAT, MASQUERADE); libnetwork's
+  //   drivers/bridge/setup_ip_tables.go. Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'ensureChains')
+}
+// #endregion ensureChains
+
+// #region startProxy
+/**
+ * Start one minidocker-proxy for `mapping` to `containerIp`, and resolve once it listens. A proxy
+ * that cannot listen (the port is taken) exits: that is a ContainerError (125) carrying what it
+ * said. Its stdin stays a pipe from this process, so the proxy ends when the run does, even a
+ * run that was killed.
+ */
+export async function startProxy(mapping: PortMapping, containerIp: string): Promise<ChildProcess> {
+  // TODO(08): start one minidocker-proxy (PROXY_PATH, with docker-proxy's flags) and
+  //   resolve once it listens.
+  //   1. How do you learn it listens, and how that it could not (it prints "ready", or exits
+  //      with its reason on stderr)? The refusal is a ContainerError (125) carrying what it said.
+  //   2. It must end with the run, even a run that is killed: what does the proxy watch
+  //      (see minidocker/proxy.ts), and so what must its stdin be?
+  //   Where: moby's daemon/libnetwork/portmapper (how dockerd starts docker-proxy).
+  //   Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'startProxy')
+}
+// #endregion startProxy
+
+/** End a proxy: close its stdin and wait until it has exited. */
+export async function stopProxy(proxy: ChildProcess): Promise<void> {
+  if (proxy.exitCode !== null || proxy.signalCode !== null) return
+  const exited = once(proxy, 'exit')
+  proxy.stdin!.end()
+  await exited
+}
+
+/** The DNAT rule for `mapping`, as the arguments that follow -A or -D. */
+export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  return [
+    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
+    // What comes from the bridge itself is container-to-container traffic: leave it alone.
+    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
+  ]
+}
+
+// #region publishPorts
+/**
+ * Publish each mapping to the container at `containerIp`: its proxy first (listening is what
+ * proves the port free), then its DNAT rule. If one fails, whatever this call made is undone
+ * before the error is thrown: no proxy runs and no rule stays.
+ */
+export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
+  // TODO(08): publish each mapping to the container at `containerIp`.
+  //   1. Per port a proxy and a DNAT rule (dnatRule builds its arguments). Which comes first,
+  //      so that a port already taken fails before any rule exists?
+  //   2. If anything fails, undo what this call made (unpublishPorts), then throw.
+  //   Where: libnetwork's portmapper MapRange and bridge driver allocatePorts.
+  //   Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'publishPorts')
+}
+// #endregion publishPorts
+
+// #region unpublishPorts
+/** Undo publishPorts: delete each DNAT rule and end each proxy. */
+export async function unpublishPorts(published: Published): Promise<void> {
+  // TODO(08): undo publishPorts: every DNAT rule deleted, every proxy ended (stopProxy).
+  //   1. A rule is deleted by repeating it with the delete command instead of append.
+  //   Where: man 8 iptables (-D). Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'unpublishPorts')
+}
+// #endregion unpublishPorts

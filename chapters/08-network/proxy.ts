@@ -1,0 +1,65 @@
+/**
+ * Chapter 08: the userland proxy, the workbook's docker-proxy. One process per published port
+ * listens on HOST_IP:HOST_PORT and forwards every TCP connection, or every UDP client's
+ * datagrams, to the container's address and port. It serves what DNAT cannot: connections from
+ * the host to its own loopback.
+ */
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram'
+import { once } from 'node:events'
+import { connect, createServer, type Socket } from 'node:net'
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
+import type { PortMapping } from './ports.ts'
+
+/** What the proxy forwards: the mapping's host side to the container's address. */
+export interface ProxyTarget extends PortMapping {
+  containerIp: string
+}
+
+/** A running proxy; close() stops listening and ends every forwarded connection. */
+export interface Proxy {
+  close(): Promise<void>
+}
+
+/** docker-proxy's words when the host port is taken. */
+function bindError(target: ProxyTarget, error: NodeJS.ErrnoException): Error {
+  const why = error.code === 'EADDRINUSE' ? 'port is already allocated' : `${error.code ?? error.message}`
+  return new ContainerError(`Bind for ${target.hostIp}:${target.hostPort} failed: ${why}`, 125)
+}
+
+// #region proxyTcp
+/**
+ * Listen on the host side and, for each connection, open one to the container and copy bytes
+ * both ways until either side closes; a side that fails closes the other. Resolves once
+ * listening; a port that is taken rejects with "Bind for HOST_IP:HOST_PORT failed: port is
+ * already allocated".
+ */
+export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
+  // TODO(08): forward TCP from the host side to the container.
+  //   1. Listen on the mapping's host address and port; for each connection open one to the
+  //      container and copy both ways until either side ends.
+  //   2. A reset on one side must close the other, and must never end the proxy itself.
+  //   3. Resolve once listening. A taken port rejects with
+  //      "Bind for HOST_IP:HOST_PORT failed: port is already allocated" (bindError).
+  //   4. close() stops listening and ends the open connections.
+  //   Where: Node's net module (createServer, connect, pipe); moby's cmd/docker-proxy
+  //   (tcp_proxy.go). Chapter text: "The proxy".
+  throw new NotImplementedError('08-network', 'proxyTcp')
+}
+// #endregion proxyTcp
+
+// #region proxyUdp
+/**
+ * Listen on the host side; give each client (address and port) a socket of its own towards the
+ * container, so that the container's replies can be sent back to the client they answer.
+ * Resolves once bound; a port that is taken rejects as proxyTcp does.
+ */
+export async function proxyUdp(target: ProxyTarget): Promise<Proxy> {
+  // TODO(08): forward UDP from the host side to the container, and the replies back.
+  //   1. UDP has no connections: how does a reply from the container find the client it
+  //      answers? (One upstream socket per client address and port.)
+  //   2. Resolve once bound; a taken port rejects as proxyTcp does. close() closes every socket.
+  //   Where: Node's dgram module; moby's cmd/docker-proxy (udp_proxy.go).
+  //   Chapter text: "The proxy".
+  throw new NotImplementedError('08-network', 'proxyUdp')
+}
+// #endregion proxyUdp

@@ -1,0 +1,125 @@
+/**
+ * Chapter 08: links. The bridge (minidocker0, the workbook's docker0) with the gateway address,
+ * and a veth pair per container: one end on the bridge, the other moved into the container's
+ * network namespace and configured there as eth0.
+ *
+ * Links and addresses are made with iproute2's `ip`, which speaks netlink to the kernel: Node
+ * cannot open a netlink socket, and `ip` is what you type to look at the result. Commands run in
+ * the namespace of the process that runs them, so everything meant for the container's side goes
+ * through nsenter --net=/proc/PID/ns/net. The host side is wherever minidocker itself runs (in the
+ * tests, a network namespace that stands in for the host).
+ */
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { command } from '../../lib/command.ts'
+import { ContainerError } from '../../lib/errors.ts'
+import type { Lease } from './ipam.ts'
+
+/** A bridge network: the bridge's name and the subnet its containers take addresses from. */
+export interface Bridge {
+  name: string
+  subnet: string
+}
+
+/** The workbook's docker0: Docker's default bridge is docker0 on 172.17.0.0/16. */
+export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
+
+/** `argv` run by nsenter in the network namespace of process `pid`. */
+export function inNetns(pid: number, argv: string[]): string[] {
+  return ['nsenter', `--net=/proc/${pid}/ns/net`, '--', ...argv]
+}
+
+/**
+ * Run several `ip` commands (one per line, without the leading "ip") in one process, `prefix`
+ * (such as nsenter's) before it, stopping at the first failure, which is named in the error.
+ */
+export async function ipBatch(lines: string[], prefix: string[] = []): Promise<string> {
+  try {
+    return await command([...prefix, 'ip', '-batch', '-'], lines.join('\n') + '\n')
+  } catch (error) {
+    const failed = /Command failed -:(\d+)/.exec(String(error))
+    if (!failed || !(error instanceof ContainerError)) throw error
+    const why = error.message.slice(error.message.indexOf(': ') + 2).replace(/;?\s*Command failed -:\d+/, '')
+    throw new ContainerError(`${[...prefix, 'ip', lines[Number(failed[1]) - 1]].join(' ')}: ${why}`, 125)
+  }
+}
+
+/** Docker's MAC for an address (02:42 and the address's four bytes): two containers never share one. */
+export function macFor(address: string): string {
+  return ['02', '42', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':')
+}
+
+// #region ensureBridge
+/**
+ * Make sure the bridge exists, holds the gateway (the subnet's first host address) and is up,
+ * and that the host forwards IPv4 between its interfaces. Safe to call when all of it is
+ * already done (every run calls it); the caller holds a lock, so two runs never race here.
+ */
+export async function ensureBridge(bridge: Bridge, gateway: string, prefix: number): Promise<void> {
+  const exists = await command(['ip', '-o', 'link', 'show', 'dev', bridge.name]).then(() => true, () => false)
+  if (!exists) await command(['ip', 'link', 'add', 'name', bridge.name, 'type', 'bridge'])
+  // replace, not add: idempotent when the address is already there.
+  await ipBatch([`addr replace ${gateway}/${prefix} dev ${bridge.name}`, `link set ${bridge.name} up`])
+  // Without forwarding, what DNAT sends on to a container is dropped: the host is a router here.
+  // /proc/sys/net belongs to the network namespace of the process that opens it.
+  await writeFile('/proc/sys/net/ipv4/ip_forward', '1')
+}
+// #endregion ensureBridge
+
+// #region connectContainer
+/**
+ * Connect the container whose PID 1 is `pid` (host PID) to the bridge with `lease`: a veth pair,
+ * one end on the bridge and up, the other moved into the container's network namespace, renamed
+ * eth0, given a MAC of its own, its address, brought up with lo, and a default route via the
+ * gateway. Returns the host end's name. On failure the pair is deleted again: nothing is left.
+ */
+export async function connectContainer(pid: number, bridge: Bridge, lease: Lease): Promise<string> {
+  // Names are at most 15 bytes; random ones, as Docker's, never collide between parallel runs.
+  const host = `veth${randomBytes(4).toString('hex').slice(0, 7)}`
+  const peer = `${host}c`
+  await ipBatch([
+    `link add ${host} type veth peer name ${peer}`,
+    `link set ${host} master ${bridge.name}`,
+    `link set ${host} up`,
+    `link set ${peer} netns ${pid}`,
+  ]).catch(async (error: unknown) => {
+    await disconnectContainer(host)
+    throw error
+  })
+  try {
+    // In the container's namespace: the order matters. A route via the gateway needs an address
+    // on the same subnet, on a link that is up, or the kernel refuses it.
+    await ipBatch([
+      `link set ${peer} name eth0`,
+      `link set eth0 address ${macFor(lease.address)}`,
+      `addr add ${lease.address}/${lease.prefix} dev eth0`,
+      'link set eth0 up',
+      'link set lo up',
+      `route add default via ${lease.gateway}`,
+    ], inNetns(pid, []))
+  } catch (error) {
+    await disconnectContainer(host)
+    throw error
+  }
+  return host
+}
+// #endregion connectContainer
+
+// #region disconnectContainer
+/**
+ * Delete the host end of a container's veth pair, which deletes the other end too. A pair that
+ * is already gone (the container's namespace went away, and took the pair with it) is no error.
+ */
+export async function disconnectContainer(host: string): Promise<void> {
+  await command(['ip', 'link', 'del', host]).catch((error: unknown) => {
+    if (!/Cannot find device/.test(String(error))) throw error
+  })
+}
+// #endregion disconnectContainer
+
+// #region loopbackUp
+/** Bring up lo in the container's network namespace: a new namespace's lo is down. */
+export async function loopbackUp(pid: number): Promise<void> {
+  await command(inNetns(pid, ['ip', 'link', 'set', 'lo', 'up']))
+}
+// #endregion loopbackUp

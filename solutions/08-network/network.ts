@@ -1,0 +1,129 @@
+/**
+ * Chapter 08: the container's network, composed. `minidocker run` calls attachNetwork once,
+ * after the fork and before exec, while the container's PID 1 waits (the moment chapter 04
+ * puts it in its cgroup), and the returned detach() when the container has ended.
+ *
+ *   --network none     its own namespace with lo only (and up)
+ *   --network host     the host's namespace: nothing to do
+ *   --network bridge   the default: an address, a veth on the bridge, published ports, and the
+ *                      container's /etc/hosts, /etc/hostname and /etc/resolv.conf
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Mount } from '../../lib/oci.ts'
+import { allocate, parseSubnet, release, toAddress, withLock } from './ipam.ts'
+import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp, type Bridge } from './links.ts'
+import { ensureChains, publishPorts, unpublishPorts, type PortMapping } from './ports.ts'
+
+export type NetworkMode = 'none' | 'host' | 'bridge'
+export const NETWORK_MODES: NetworkMode[] = ['none', 'host', 'bridge']
+
+/** What `run` asks for: Docker's HostConfig.NetworkMode and PortBindings, and where the files go. */
+export interface NetworkRequest {
+  mode: NetworkMode
+  ports: PortMapping[]
+  /** minidocker's root (DEFAULT_ROOT): IPAM state under network/, the container's files under containers/ID/ */
+  root: string
+  /** the container's ID */
+  id: string
+  /** the name /etc/hostname and /etc/hosts give the container */
+  hostname: string
+  /** whether the container has a root filesystem of its own to mount the /etc files into */
+  files: boolean
+  bridge?: Bridge
+}
+
+/** A container's network: the bind mounts of its /etc files, its address, and how to undo it all. */
+export interface Attachment {
+  mounts: Mount[]
+  address?: string
+  detach(): Promise<void>
+}
+
+/**
+ * The host's nameservers for the container, as dockerd filters them: loopback ones cannot work
+ * from another namespace. `host` is the host's /etc/resolv.conf, or undefined on a host that has
+ * none (one without any network, such as the VM test's guest).
+ */
+export function resolvConf(host = ''): string {
+  const kept = host.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line))
+  // dockerd's fallback when nothing usable is left: Google's public servers.
+  if (!kept.some((line) => /^\s*nameserver\s/.test(line))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4')
+  return kept.filter((line, i, all) => line !== '' || i < all.length - 1).join('\n') + '\n'
+}
+
+/** The host's /etc/resolv.conf, or undefined when it has none. */
+export function hostResolvConf(): string | undefined {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+// #region nameFiles
+/**
+ * Write the container's hostname, hosts and resolv.conf into `dir` (its own directory, as
+ * dockerd writes containers/ID/hosts) and return the bind mounts that put them at /etc/...
+ * The image's own files are never written to. hosts names localhost and, when it has an
+ * address, the container's hostname on that address.
+ */
+export function nameFiles(dir: string, hostname: string, address: string | undefined): Mount[] {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...(address ? [`${address}\t${hostname}`] : [])]
+  const files: Record<string, string> = {
+    hostname: `${hostname}\n`,
+    hosts: hosts.join('\n') + '\n',
+    'resolv.conf': resolvConf(hostResolvConf()),
+  }
+  return Object.entries(files).map(([name, text]) => {
+    writeFileSync(join(dir, name), text)
+    return { destination: `/etc/${name}`, type: 'bind', source: join(dir, name), options: ['rbind'] }
+  })
+}
+// #endregion nameFiles
+
+// #region attachNetwork
+/**
+ * Give the container whose PID 1 is `pid` (a host PID, waiting before exec) the network
+ * `request` asks for. Each step that changes something registers its undo first; if a later
+ * step fails, the undos run in reverse and the error is thrown, so a failed attach leaves no
+ * address allocated, no veth, no rule and no proxy. detach() runs the same undos.
+ */
+export async function attachNetwork(pid: number, request: NetworkRequest): Promise<Attachment> {
+  const undo: (() => Promise<void> | void)[] = []
+  const detach = async () => {
+    for (const step of undo.splice(0).reverse()) await step()
+  }
+  try {
+    if (request.mode === 'host') return { mounts: [], detach }
+    const dir = join(request.root, 'containers', request.id)
+    undo.push(() => rmSync(dir, { recursive: true, force: true }))
+    if (request.mode === 'none') {
+      await loopbackUp(pid)
+      return { mounts: request.files ? nameFiles(dir, request.hostname, undefined) : [], detach }
+    }
+    const bridge = request.bridge ?? DEFAULT_BRIDGE
+    const state = join(request.root, 'network')
+    const { network, prefix } = parseSubnet(bridge.subnet)
+    // The host's side is made once, by whichever run comes first: the IPAM lock keeps two
+    // runs from creating the same bridge or chain at the same time.
+    await withLock(state, async () => {
+      await ensureBridge(bridge, toAddress(network + 1), prefix)
+      await ensureChains(bridge)
+    })
+    const lease = await allocate(state, bridge.subnet, pid)
+    undo.push(() => release(state, lease.address))
+    const veth = await connectContainer(pid, bridge, lease)
+    undo.push(() => disconnectContainer(veth))
+    const published = await publishPorts(request.ports, bridge, lease.address)
+    undo.push(() => unpublishPorts(published))
+    const mounts = request.files ? nameFiles(dir, request.hostname, lease.address) : []
+    return { mounts, address: lease.address, detach }
+  } catch (error) {
+    await detach()
+    throw error
+  }
+}
+// #endregion attachNetwork

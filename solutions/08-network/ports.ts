@@ -1,0 +1,167 @@
+/**
+ * Chapter 08: published ports, `-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]`, the two ways
+ * Docker does it: a DNAT rule in the nat table for traffic that arrives from outside the host,
+ * and a userland proxy (minidocker-proxy, the workbook's docker-proxy) for traffic from the
+ * host's own loopback, which DNAT does not see: a packet to 127.0.0.1 never leaves lo, and a
+ * DNAT to another interface would need route_localnet.
+ *
+ * Rules are made with iptables (its nf_tables backend, iptables-nft): the chains Docker makes
+ * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { command } from '../../lib/command.ts'
+import { ContainerError } from '../../lib/errors.ts'
+import type { Bridge } from './links.ts'
+
+export type Protocol = 'tcp' | 'udp'
+
+/** One `-p`: HOST_IP:HOST_PORT on the host to CONTAINER_PORT in the container. */
+export interface PortMapping {
+  /** 0.0.0.0 when the flag names none: every address of the host */
+  hostIp: string
+  hostPort: number
+  containerPort: number
+  proto: Protocol
+}
+
+/** What publishing made, to be undone when the container ends. */
+export interface Published {
+  /** each DNAT rule as the iptables arguments that follow -A or -D */
+  rules: string[][]
+  /** one minidocker-proxy per port */
+  proxies: ChildProcess[]
+}
+
+/** The nat chain holding the DNAT rules, as Docker's is DOCKER. */
+export const CHAIN = 'MINIDOCKER'
+
+/** The proxy's command; it prints "ready" once it listens, and exits when its stdin closes. */
+export const PROXY_PATH = fileURLToPath(new URL('../../bin/minidocker-proxy.cjs', import.meta.url))
+
+/** iptables, waiting for the xtables lock rather than failing when another iptables holds it. */
+const iptables = (args: string[]) => command(['iptables', '-w', ...args])
+
+// #region parsePublish
+/**
+ * One `-p` value as a PortMapping. Ports are whole numbers from 1 to 65535, the protocol tcp
+ * (the default) or udp, the host IP a dotted quad. Anything else is a ContainerError (125) that
+ * quotes the flag and names what is wrong with it, before anything is created.
+ */
+export function parsePublish(text: string): PortMapping {
+  const usage = `invalid -p "${text}": expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]`
+  const [ports, proto = 'tcp', ...extra] = text.split('/')
+  if (extra.length > 0) throw new ContainerError(usage, 125)
+  if (proto !== 'tcp' && proto !== 'udp') throw new ContainerError(`invalid -p "${text}": unsupported protocol "${proto}": expected tcp or udp`, 125)
+  const parts = ports!.split(':')
+  if (parts.length < 2 || parts.length > 3) throw new ContainerError(usage, 125)
+  const [hostIp = '0.0.0.0', hostPort, containerPort] = parts.length === 3 ? parts : [undefined, ...parts]
+  const octets = hostIp.split('.')
+  if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255))
+    throw new ContainerError(`invalid -p "${text}": host IP "${hostIp}" is not an IPv4 address`, 125)
+  const port = (value: string | undefined, which: string): number => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value ?? '') || n < 1 || n > 65535) throw new ContainerError(`invalid -p "${text}": ${which} port "${value}" is out of range 1-65535`, 125)
+    return n
+  }
+  return { hostIp, hostPort: port(hostPort, 'host'), containerPort: port(containerPort, 'container'), proto }
+}
+// #endregion parsePublish
+
+/** Add the rule `args` to `table` unless it is there already (-C checks). */
+async function ensureRule(table: string, args: string[]): Promise<void> {
+  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
+  if (!present) await iptables(['-t', table, '-A', ...args])
+}
+
+// #region ensureChains
+/**
+ * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
+ * the MINIDOCKER nat chain, jumped to from PREROUTING and OUTPUT for packets to one of the
+ * host's own addresses (but not 127.0.0.0/8, the proxy's), MASQUERADE for what containers send
+ * out through another interface, and FORWARD accepting traffic to and from the bridge (a host
+ * running Docker drops forwarded traffic by default).
+ */
+export async function ensureChains(bridge: Bridge): Promise<void> {
+  const exists = await iptables(['-t', 'nat', '-n', '-L', CHAIN]).then(() => true, () => false)
+  if (!exists) await iptables(['-t', 'nat', '-N', CHAIN])
+  await ensureRule('nat', ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
+  await ensureRule('nat', ['OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
+  await ensureRule('nat', ['POSTROUTING', '-s', bridge.subnet, '!', '-o', bridge.name, '-j', 'MASQUERADE'])
+  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-j', 'ACCEPT'])
+  await ensureRule('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])
+}
+// #endregion ensureChains
+
+// #region startProxy
+/**
+ * Start one minidocker-proxy for `mapping` to `containerIp`, and resolve once it listens. A proxy
+ * that cannot listen (the port is taken) exits: that is a ContainerError (125) carrying what it
+ * said. Its stdin stays a pipe from this process, so the proxy ends when the run does, even a
+ * run that was killed.
+ */
+export async function startProxy(mapping: PortMapping, containerIp: string): Promise<ChildProcess> {
+  const proxy = spawn(process.execPath, [
+    PROXY_PATH, '-proto', mapping.proto, '-host-ip', mapping.hostIp, '-host-port', String(mapping.hostPort),
+    '-container-ip', containerIp, '-container-port', String(mapping.containerPort),
+  ], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let said = ''
+  proxy.stdout!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk))
+  proxy.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk))
+  const ready = new Promise<boolean>((resolve) => {
+    proxy.stdout!.on('data', () => said.includes('ready\n') && resolve(true))
+    proxy.once('exit', () => resolve(false))
+  })
+  if (!(await ready)) throw new ContainerError(`cannot publish ${mapping.hostIp}:${mapping.hostPort}/${mapping.proto}: ${said.trim() || 'the proxy exited'}`, 125)
+  return proxy
+}
+// #endregion startProxy
+
+/** End a proxy: close its stdin and wait until it has exited. */
+export async function stopProxy(proxy: ChildProcess): Promise<void> {
+  if (proxy.exitCode !== null || proxy.signalCode !== null) return
+  const exited = once(proxy, 'exit')
+  proxy.stdin!.end()
+  await exited
+}
+
+/** The DNAT rule for `mapping`, as the arguments that follow -A or -D. */
+export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  return [
+    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
+    // What comes from the bridge itself is container-to-container traffic: leave it alone.
+    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
+  ]
+}
+
+// #region publishPorts
+/**
+ * Publish each mapping to the container at `containerIp`: its proxy first (listening is what
+ * proves the port free), then its DNAT rule. If one fails, whatever this call made is undone
+ * before the error is thrown: no proxy runs and no rule stays.
+ */
+export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
+  const published: Published = { rules: [], proxies: [] }
+  try {
+    for (const mapping of mappings) {
+      published.proxies.push(await startProxy(mapping, containerIp))
+      const rule = dnatRule(mapping, bridge, containerIp)
+      await iptables(['-t', 'nat', '-A', ...rule])
+      published.rules.push(rule)
+    }
+    return published
+  } catch (error) {
+    await unpublishPorts(published)
+    throw error
+  }
+}
+// #endregion publishPorts
+
+// #region unpublishPorts
+/** Undo publishPorts: delete each DNAT rule and end each proxy. */
+export async function unpublishPorts(published: Published): Promise<void> {
+  for (const rule of published.rules.splice(0)) await iptables(['-t', 'nat', '-D', ...rule])
+  await Promise.all(published.proxies.splice(0).map(stopProxy))
+}
+// #endregion unpublishPorts

@@ -1,0 +1,129 @@
+/**
+ * A stand-in host for chapter 08: a network namespace and a mount namespace held open by a
+ * helper, in which minidocker runs. Its bridge, veths, iptables rules, sysctls and proxies all
+ * land in the stand-in, never in the machine's own namespace, even when the code under test is
+ * wrong (an `ip link add` without nsenter makes a link in the stand-in). Nothing outlives it:
+ * after each test every process started in it is killed, with its descendants (containers
+ * included) and their cgroups; after the file the namespaces go with their holder, and every
+ * link and rule with them.
+ */
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execa, type ResultPromise } from 'execa'
+import { afterAll, afterEach, beforeAll } from 'vitest'
+import { Helper } from '../../native/helper.ts'
+import { alive } from './container.ts'
+
+const MINIDOCKER = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
+
+export interface StandIn {
+  /** the holder's PID: /proc/PID/ns/net is the stand-in's network namespace */
+  pid: number
+  /** `argv` run inside the stand-in (its network and mount namespaces) */
+  run(argv: string[]): ResultPromise<{ reject: false; stdin: 'ignore' }>
+  /** `minidocker ARGS` run inside the stand-in, with its own MINIDOCKER_ROOT and Docker's default network */
+  minidocker(args: string[]): ResultPromise<{ reject: false; stdin: 'ignore'; env: NodeJS.ProcessEnv; extendEnv: false }>
+  /** minidocker's root for this file's runs */
+  root: string
+  /** the PIDs of the processes in the stand-in's network namespace, the holder left out */
+  processes(): number[]
+  /** SIGKILL every process started in the stand-in and their descendants; remove their cgroups */
+  killAll(): Promise<void>
+}
+
+const netnsOf = (pid: number | string) => {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`)
+  } catch {
+    return undefined
+  }
+}
+
+const parentOf = (pid: number): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** Register a stand-in host for the describe block it is called in; the getter is valid from beforeAll on. */
+export function useStandInHost(): () => StandIn {
+  let holder: Helper | undefined
+  let standIn: StandIn | undefined
+  let root_: string | undefined
+  beforeAll(async () => {
+    holder = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
+    await holder.unshare(['network', 'mount'])
+    // Mounts made in the stand-in (none are expected) must not reach the machine's table.
+    await holder.mount(null, '/', null, ['rec', 'private'])
+    const pid = holder.pid
+    const enter = ['nsenter', `--net=/proc/${pid}/ns/net`, `--mount=/proc/${pid}/ns/mnt`, '--']
+    // One root for the file, so that its IPAM state carries from test to test.
+    const root = (root_ = mkdtempSync(join(tmpdir(), 'minidocker-netroot-')))
+    const env = { ...process.env }
+    delete env.MINIDOCKER_NETWORK
+    env.MINIDOCKER_ROOT = root
+    const processes = () => {
+      const ns = netnsOf(pid)
+      return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== pid && netnsOf(p) === ns).map(Number)
+    }
+    standIn = {
+      pid,
+      root,
+      run: (argv) => execa(enter[0]!, [...enter.slice(1), ...argv], { reject: false, stdin: 'ignore' }),
+      minidocker: (args) => execa(enter[0]!, [...enter.slice(1), process.execPath, MINIDOCKER, ...args], { reject: false, stdin: 'ignore', env, extendEnv: false }),
+      processes,
+      killAll: async () => {
+        // The whole tree at once: a relay whose minidocker died first would be reparented out of sight.
+        const inside = new Set(processes())
+        const all = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number)
+        const below = (p: number): boolean => {
+          for (let q = parentOf(p); q !== undefined && q > 1; q = parentOf(q)) if (inside.has(q)) return true
+          return false
+        }
+        const doomed = all.filter((p) => inside.has(p) || below(p))
+        // Their cgroups (a killed run cannot remove its own): minidocker/HEX in any hierarchy.
+        const cgroups = new Set(doomed.flatMap((p) => {
+          try {
+            return [...readFileSync(`/proc/${p}/cgroup`, 'utf8').matchAll(/:(\/\S*minidocker\/[0-9a-f]+)$/gm)].map((m) => m[1]!)
+          } catch {
+            return []
+          }
+        }))
+        for (const p of doomed) {
+          try {
+            process.kill(p, 'SIGKILL')
+          } catch { /* already gone */ }
+        }
+        const deadline = Date.now() + 10_000
+        while (doomed.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+        const mounts = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]
+        for (const cgroup of cgroups) {
+          for (const mount of mounts) {
+            try {
+              rmdirSync(`${mount}${cgroup}`)
+            } catch { /* not in this hierarchy, or removed by its run */ }
+          }
+        }
+      },
+    }
+    await standIn.run(['ip', 'link', 'set', 'lo', 'up'])
+  })
+  afterEach(async () => {
+    await standIn?.killAll()
+  })
+  afterAll(async () => {
+    await standIn?.killAll()
+    holder?.kill()
+    await holder?.exited
+    if (root_) rmSync(root_, { recursive: true, force: true })
+  })
+  return () => {
+    if (!standIn) throw new Error('the stand-in host is made in beforeAll: use it inside a test')
+    return standIn
+  }
+}
