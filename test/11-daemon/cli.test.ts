@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import {
   CLIS, docker, imageRegistry, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
@@ -65,6 +65,9 @@ function http(method: string, path: string, body?: string): Promise<{ status: nu
     req.end(body)
   })
 }
+
+// Each CLI call is cut at 20 s with a message naming what to suspect; a test gets room for one such hang.
+vi.setConfig({ testTimeout: 60_000 })
 
 describeKernel('minidockerd with the real docker CLI', () => {
   it('answers _ping with Api-Version 1.41 and Ostype, so both CLIs use /v1.41 paths', async () => {
