@@ -22,6 +22,9 @@
  *   pull       the reference pull of a one-layer image from a local registry (docker-registry
  *              on a loopback port, started here): pullImage() in one process, through the
  *              `minidocker` command, and `skopeo copy` into an OCI layout
+ *   daemon     `docker run --rm IMAGE true` through minidockerd (the reference, on Debian's
+ *              containerd) and through a real dockerd, by the same docker CLI, and 50 of them
+ *              at once through each (bench/daemon.ts)
  *
  * The in-process pull runs in a child started with the reference's resolver conditions:
  * this file again, with --in-process IMAGE.
@@ -38,6 +41,7 @@ import { buildRootfsTarball, unpackTarball } from '../minidocker/builtin.ts'
 import { buildImage, probeEntries } from '../test/support/images.ts'
 import { pushImage, startRegistry } from '../test/support/registry.ts'
 import { CTR, probeRootfs, startContainerd } from '../test/support/containerd.ts'
+import { benchDaemon } from './daemon.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 const WARMUP = 2
@@ -279,6 +283,15 @@ try {
     ['minidocker --reference pull', time(() => once(node, [minidocker, '--reference', 'pull', '-q', image], { ...process.env, MINIDOCKER_ROOT: store }), fresh)],
     ['skopeo copy to an OCI layout', skopeo],
   ], skopeo, 'skopeo')
+
+  // daemon: our dockerd against the real one, each on its own containerd, from temp dirs
+  const d = await benchDaemon(join(scratch, 'daemons'), ROUNDS)
+  console.log(`\ndaemon: docker run --rm --network none busybox true (median of ${ROUNDS} runs each, taking turns)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${'x dockerd'.padStart(16)}`)
+  for (const [name, ms, base] of [
+    ['through minidockerd (reference)', d.ours, d.real], ['through dockerd 20.10', d.real, d.real],
+    ['50 at once, through minidockerd: total', d.oursConcurrent, d.realConcurrent], ['50 at once, through dockerd 20.10: total', d.realConcurrent, d.realConcurrent],
+  ] as const) console.log(`${name.padEnd(46)} ${ms.toFixed(1).padStart(9)}  ${(ms / base).toFixed(2).padStart(16)}`)
 } finally {
   await registry.stop()
   rmSync(scratch, { recursive: true, force: true })

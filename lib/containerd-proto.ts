@@ -52,11 +52,12 @@ export const SERVICE_FILES = [
 
 /**
  * The services for @grpc/grpc-js (`grpc.loadPackageDefinition`), from the same files: fields
- * keep their .proto names, int64s are numbers, enums numbers, defaults filled in.
+ * keep their .proto names, int64s are numbers, defaults filled in, and enums numbers (a server
+ * sets them so) or, for a client that reads them, their names (`'STOPPED'`).
  */
-export function grpcDefinition(): protoLoader.PackageDefinition {
+export function grpcDefinition(enums: typeof Number | typeof String = Number): protoLoader.PackageDefinition {
   loadProto(...SERVICE_FILES)
-  return protoLoader.fromJSON(load().toJSON(), { keepCase: true, longs: Number, enums: Number, defaults: true })
+  return protoLoader.fromJSON(load().toJSON(), { keepCase: true, longs: Number, enums, defaults: true })
 }
 
 /** A message type by its full name, e.g. `containerd.task.v2.CreateTaskRequest`. */

@@ -17,6 +17,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 
 export const HELPER_PATH = fileURLToPath(new URL('./build/minidocker-helper', import.meta.url))
 export const PROBE_PATH = fileURLToPath(new URL('./build/probe', import.meta.url))
+/** The init `docker run --init` puts first in a container (native/init.c, chapter 11). */
+export const INIT_PATH = fileURLToPath(new URL('./build/minidocker-init', import.meta.url))
 
 /** A failed syscall, shaped like Node's SystemError. */
 export class SyscallError extends Error {
