@@ -141,9 +141,11 @@ describeKernel('minidockerd with the real docker CLI', () => {
     expect((await run(cli, ['start', 'worker'])).exitCode).toBe(0)
     const kill = await run(cli, ['kill', '-s', 'KILL', 'worker'])
     expect(kill.exitCode, `kill failed: ${kill.stderr}`).toBe(0)
-    const wait = await run(cli, ['wait', 'worker'])
+    // the container may have exited before the wait arrives, so both waits may meet a stopped container
+    const exited = 'docker wait on an exited container must answer at once: does the not-running condition look at the state before it waits for an exit?'
+    const wait = await run(cli, ['wait', 'worker'], undefined, exited)
     expect(wait.stdout, 'expected 137 (128+9) after kill -s KILL').toBe('137\n')
-    const again = await run(cli, ['wait', 'worker'], undefined, 'docker wait on an exited container must answer at once: does the not-running condition look at the state before it waits for an exit?')
+    const again = await run(cli, ['wait', 'worker'], undefined, exited)
     expect(again.stdout, 'expected the exit code of an exited container at once').toBe('137\n')
     const rm = await run(cli, ['rm', 'worker'])
     expect(rm.exitCode, `rm failed: ${rm.stderr}`).toBe(0)
