@@ -162,7 +162,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
       expect(as.stdout, 'expected -u, -w and -e to apply to the exec\'s process').toBe('1000\n/tmp\nexec\n')
     }
     const piped = await run('20.10', ['exec', '-i', 'host-of-execs', 'cat'], 'to-exec\n', 'does the exec\'s stdin end when the client half-closes?')
-    expect(piped.stdout, `expected the exec's stdin echoed but saw ${JSON.stringify(piped.stdout)} — is your end of its FIFO kept open until the shim holds it (after Tasks.Exec), so the bytes in it are not lost?`).toBe('to-exec\n')
+    expect(piped.stdout, `expected the exec's stdin echoed but saw ${JSON.stringify(piped.stdout)} — is your end of its FIFO kept open until the shim has opened its own (it opens an exec's FIFOs when the exec starts), so the bytes in it are not lost?`).toBe('to-exec\n')
     const top = await run('28.2.2', ['top', 'host-of-execs'])
     expect(top.stdout, 'expected docker top to list the container\'s sleep').toMatch(/sleep 30/)
     const before = (await run('28.2.2', ['inspect', '-f', '{{.State.Pid}}', id])).stdout
