@@ -15,9 +15,16 @@
  *   network    chapter 08's setup: `run --network none` against the default bridge (a veth and
  *              an address) and `run -p` (a DNAT rule and a proxy too), in a network namespace
  *              made for the bench, so this machine's own network is never changed
+ *   shim       `ctr run --rm` of /bin/true under the real containerd (one, started here from a
+ *              temp directory) through the reference containerd-shim-minidocker-v2 and through
+ *              containerd's containerd-shim-runc-v2, both with runc below; and the resident
+ *              memory of one idle shim of each (ours: the Node process plus its reaper)
  *   pull       the reference pull of a one-layer image from a local registry (docker-registry
  *              on a loopback port, started here): pullImage() in one process, through the
  *              `minidocker` command, and `skopeo copy` into an OCI layout
+ *   daemon     `docker run --rm IMAGE true` through minidockerd (the reference, on Debian's
+ *              containerd) and through a real dockerd, by the same docker CLI, and 50 of them
+ *              at once through each (bench/daemon.ts)
  *
  * The in-process pull runs in a child started with the reference's resolver conditions:
  * this file again, with --in-process IMAGE.
@@ -33,6 +40,8 @@ import { conditionsFor } from '../workbook/conditions.cjs'
 import { buildRootfsTarball, unpackTarball } from '../minidocker/builtin.ts'
 import { buildImage, probeEntries } from '../test/support/images.ts'
 import { pushImage, startRegistry } from '../test/support/registry.ts'
+import { CTR, probeRootfs, startContainerd } from '../test/support/containerd.ts'
+import { benchDaemon } from './daemon.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
 const WARMUP = 2
@@ -43,6 +52,14 @@ const { bundleBase } = createRequire(import.meta.url)('../bin/start.cjs') as { b
 interface Sample {
   ms: number
   rssMiB: number
+}
+
+const safeRead = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
@@ -215,6 +232,39 @@ try {
     standIn.kill('SIGKILL')
   }
 
+  // shim: the same containerd and runc below both shims; only the shim differs.
+  const ctd = await startContainerd({ env: { WORKBOOK_IMPL: 'solutions' }, namespace: 'bench' })
+  try {
+    const rootfs = probeRootfs(ctd.dir)
+    const ctrRun = (runtime: string[]) => () =>
+      once(CTR, ['--address', ctd.address, '--namespace', 'bench', 'run', '--rm', ...runtime, '--rootfs', rootfs, `bench-${id++}`, '/probe', 'exit:0'])
+    const real = time(ctrRun([]))
+    table('shim (ctr run --rm of the probe, exit 0, under containerd 1.6 with runc)', [
+      ['through containerd-shim-runc-v2', real],
+      ['through containerd-shim-minidocker-v2 (reference)', time(ctrRun(['--runtime', 'io.containerd.minidocker.v2']))],
+    ], real, 'runc-v2')
+    const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
+    const idle = async (runtime: string[], shim: RegExp): Promise<number> => {
+      const name = `bench-idle-${id++}`
+      await ctd.ctr(['run', '-d', ...runtime, '--rootfs', rootfs, name, '/probe', 'sleep:600000'])
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const pid = Number(readFileSync(join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', 'bench', name, 'init.pid'), 'utf8'))
+      const reaper = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])
+      const shims = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && shim.test(safeRead(`/proc/${p}/cmdline`)) && safeRead(`/proc/${p}/cmdline`).includes(name))
+      const rss = shims.reduce((sum, p) => sum + rssOf(Number(p)), 0) + (shim.source.includes('minidocker') ? rssOf(reaper) : 0)
+      await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', name])
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      await ctd.ctr(['task', 'rm', name])
+      await ctd.ctr(['containers', 'rm', name])
+      return rss
+    }
+    const runcRss = await idle([], /containerd-shim-runc-v2/)
+    const oursRss = await idle(['--runtime', 'io.containerd.minidocker.v2'], /containerd-shim-minidocker-v2/)
+    console.log(`\nidle shim, resident memory: containerd-shim-runc-v2 ${runcRss.toFixed(1)} MiB, containerd-shim-minidocker-v2 ${oursRss.toFixed(1)} MiB (x ${(oursRss / runcRss).toFixed(1)})`)
+  } finally {
+    await ctd.stop()
+  }
+
   // pull: one local registry, the one-layer probe image, into a fresh store each time.
   const probe = await buildImage([probeEntries()])
   await pushImage(registry, 'probe', 'latest', probe)
@@ -233,6 +283,15 @@ try {
     ['minidocker --reference pull', time(() => once(node, [minidocker, '--reference', 'pull', '-q', image], { ...process.env, MINIDOCKER_ROOT: store }), fresh)],
     ['skopeo copy to an OCI layout', skopeo],
   ], skopeo, 'skopeo')
+
+  // daemon: our dockerd against the real one, each on its own containerd, from temp dirs
+  const d = await benchDaemon(join(scratch, 'daemons'), ROUNDS)
+  console.log(`\ndaemon: docker run --rm --network none busybox true (median of ${ROUNDS} runs each, taking turns)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${'x dockerd'.padStart(16)}`)
+  for (const [name, ms, base] of [
+    ['through minidockerd (reference)', d.ours, d.real], ['through dockerd 20.10', d.real, d.real],
+    ['50 at once, through minidockerd: total', d.oursConcurrent, d.realConcurrent], ['50 at once, through dockerd 20.10: total', d.realConcurrent, d.realConcurrent],
+  ] as const) console.log(`${name.padEnd(46)} ${ms.toFixed(1).padStart(9)}  ${(ms / base).toFixed(2).padStart(16)}`)
 } finally {
   await registry.stop()
   rmSync(scratch, { recursive: true, force: true })

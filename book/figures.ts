@@ -203,6 +203,64 @@ function pull(): string {
   return svg(580, y + 26, 'The requests of a registry pull, in order', out.join(''))
 }
 
+/** 10: one `ctr run` through the shim: the process tree, and the sockets and FIFOs between them. */
+function shim(): string {
+  const rows: TreeRow[] = [
+    [0, 'systemd (1)'],
+    [1, 'containerd', 'gRPC c.sock, ttrpc c.sock.ttrpc (events in)'],
+    [1, 'ctr run', 'makes the FIFOs: ID-stdin, ID-stdout, ID-stderr'],
+    [1, 'minidocker-helper', 'subreaper: reaps, writes "PID exit N" on fd 4', 'fg-key'],
+    [2, 'node shim serve', 'ttrpc /run/minidocker-shim/HASH.sock'],
+    [3, 'runc create', 'exits; its child is reparented', 'fg-gone'],
+    [2, 'sh (the container)', 'PID 1 inside; pipes to the shim', 'fg-new'],
+  ]
+  const top = 34
+  const h = top + rows.length * ROW + 3 * ROW
+  const y = top + rows.length * ROW + 8
+  return svg(640, h, 'The process tree of a container run through the shim, with the sockets and FIFOs between containerd, the shim and the container',
+    tree(20, top, rows, 250) +
+    text(20, y + 10, 'containerd → shim: ttrpc Task calls (Create, Start, Wait ...); shim → containerd: Events/Forward', 'fg-note') +
+    text(20, y + 10 + ROW, 'ctr ⇄ FIFOs ⇄ shim ⇄ pipes ⇄ container: the shim holds both ends, so output survives a restart', 'fg-note'))
+}
+
+/** 11: the requests of `docker run --rm` and the calls they cause below the daemon. */
+function dockerRun(): string {
+  const x = { cli: 40, daemon: 300, containerd: 560 }
+  // [from, to, label, answer?]: one row each, in the order they happen
+  const rows: [keyof typeof x, keyof typeof x, string, string?][] = [
+    ['cli', 'daemon', 'HEAD /_ping', '200, Api-Version: 1.41'],
+    ['cli', 'daemon', 'POST /v1.41/containers/create', '201 {"Id"} (404: pull, then again)'],
+    ['cli', 'daemon', 'POST …/attach (Upgrade: tcp)', '101 UPGRADED: a raw stream'],
+    ['cli', 'daemon', 'POST …/wait?condition=removed', '200, headers only, at once'],
+    ['cli', 'daemon', 'POST …/start'],
+    ['daemon', 'containerd', 'Containers.Create (spec)'],
+    ['daemon', 'containerd', 'Tasks.Create (rootfs, FIFOs)', 'shim starts; runc create'],
+    ['daemon', 'containerd', 'Tasks.Start', 'runc start: pid'],
+    ['daemon', 'cli', '204 (start done)'],
+    ['daemon', 'cli', 'attach: 01 00 00 00 00 00 00 03 "hi\\n"'],
+    ['daemon', 'containerd', 'Tasks.Wait', 'exit_status 0'],
+    ['daemon', 'containerd', 'Tasks.Delete, Containers.Delete'],
+    ['daemon', 'cli', 'wait body {"StatusCode":0}, after rm'],
+  ]
+  const top = 50, step = 34
+  const bottom = top + rows.length * step
+  const out: string[] = [
+    text(x.cli, 24, 'docker CLI', 'fg-name', 'middle'), text(x.daemon, 24, 'minidockerd', 'fg-name', 'middle'), text(x.containerd, 24, 'containerd', 'fg-name', 'middle'),
+    `<path class="fg-life" d="M${x.cli} 34V${bottom}M${x.daemon} 34V${bottom}M${x.containerd} 34V${bottom}"/>`,
+  ]
+  rows.forEach(([from, to, label, answer], i) => {
+    const y = top + i * step
+    const [a, b] = [x[from], x[to]]
+    const right = b > a
+    out.push(arrow(a, y + 8, right ? b - 4 : b + 4, y + 8, from === 'cli' || to === 'cli' ? 'fg-arrow' : 'fg-arrow fg-answer'))
+    out.push(text(right ? a + 8 : a - 8, y + 2, label, to === 'containerd' ? 'fg-small fg-key' : 'fg-small', right ? 'start' : 'end'))
+    if (answer) out.push(text(right ? b - 8 : b + 8, y + 22, answer, 'fg-note', right ? 'end' : 'start'))
+  })
+  const tree = ['the processes while it runs:', 'minidockerd (Node)', 'containerd', 'containerd-shim-runc-v2   (a child of PID 1: it outlives containerd)', '└─ echo hi   (runc has exited)']
+  tree.forEach((line, i) => out.push(text(x.cli - 20, bottom + 26 + i * 18, line, i === 0 ? 'fg-note' : 'fg-small')))
+  return svg(640, bottom + 26 + tree.length * 18, 'The requests of docker run against minidockerd, and the gRPC calls they cause in containerd', out.join(''))
+}
+
 /** 08: what `run -p 8080:80` makes in the host's network namespace and the container's. */
 function network(): string {
   const rows: TreeRow[] = [
@@ -250,8 +308,10 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
+  'docker-run': { draw: dockerRun, caption: '<code>docker run --rm busybox echo hi</code> through minidockerd: the CLI attaches and waits before it starts, the wait\'s headers go out at once, and the daemon drives containerd, whose shim runs runc and outlives it.' },
   network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
+  shim: { draw: shim, caption: 'One <code>ctr run</code> through the shim. The shim is not containerd\'s child, so it outlives it; the container is the child of the shim\'s subreaper, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }
 

@@ -683,6 +683,49 @@ static int op_send_fd(const char *sock_s, const char *fd_s, const char *name) {
   return n < 0 ? fail("sendmsg") : ok();
 }
 
+/* reaper FD: for a subreaper (prctl subreaper first) that must tell its caller about every
+ * process it adopts. Forks; the child keeps serving requests and gets, at FD, one end of a new
+ * socket pair (kept across exec). The parent closes the control socket and reaps every child,
+ * adopted orphans included, writing "PID exit CODE" or "PID signal SIG" per line to the other
+ * end, until it has no children left; it exits as its first child did. Node can neither be a
+ * subreaper nor reap a process it did not spawn (a shim's container outlives the runtime). */
+static int op_reaper(const char *fd_s) {
+  long fd;
+  int sv[2];
+  if (parse_int(fd_s, &fd) || fd < 3) return bad_request("reaper", "FD must be a number from 3 up");
+  call_begin("socketpair");
+  call_arg("AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC");
+  call_end();
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return fail("socketpair");
+  call_begin("fork");
+  call_end();
+  fflush(NULL);
+  pid_t child = fork();
+  if (child < 0) return fail("fork");
+  if (child == 0) {
+    close(sv[0]);
+    if (sv[1] != fd) { dup2(sv[1], (int)fd); close(sv[1]); }
+    else fcntl((int)fd, F_SETFD, 0);
+    return 0;
+  }
+  close(sv[1]);
+  putf("{\"ok\":true,\"pid\":%d}", child);
+  send_line();
+  close(ctl);
+  int status, first = 0;
+  for (;;) {
+    pid_t r = waitpid(-1, &status, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break; /* ECHILD: nobody left to reap */
+    if (r == child) first = status;
+    char line[64];
+    int n = WIFEXITED(status) ? snprintf(line, sizeof line, "%d exit %d\n", r, WEXITSTATUS(status))
+                              : snprintf(line, sizeof line, "%d signal %d\n", r, WTERMSIG(status));
+    if (write(sv[0], line, (size_t)n) < 0) {} /* the caller is gone: keep reaping all the same */
+  }
+  _exit(WIFEXITED(first) ? WEXITSTATUS(first) : 128 + WTERMSIG(first));
+}
+
 static int chroot_fn(const char *p) { return chroot(p); }
 static int chdir_fn(const char *p) { return chdir(p); }
 static int rmdir_fn(const char *p) { return rmdir(p); }
@@ -730,6 +773,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "openpt")) { NEED(1); return op_openpt(a[1]); }
   if (!strcmp(op, "set_ctty")) { NEED(1); return op_set_ctty(a[1]); }
   if (!strcmp(op, "send_fd")) { NEED(3); return op_send_fd(a[1], a[2], a[3]); }
+  if (!strcmp(op, "reaper")) { NEED(1); return op_reaper(a[1]); }
 #undef NEED
   return bad_request(op, "unknown operation");
 }

@@ -17,6 +17,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 
 export const HELPER_PATH = fileURLToPath(new URL('./build/minidocker-helper', import.meta.url))
 export const PROBE_PATH = fileURLToPath(new URL('./build/probe', import.meta.url))
+/** The init `docker run --init` puts first in a container (native/init.c, chapter 11). */
+export const INIT_PATH = fileURLToPath(new URL('./build/minidocker-init', import.meta.url))
 
 /** A failed syscall, shaped like Node's SystemError. */
 export class SyscallError extends Error {
@@ -528,6 +530,18 @@ export class Helper {
    */
   sendFd(socket: number, fd: number, name: string): Promise<unknown> {
     return this.#call('send_fd', String(socket), String(fd), name)
+  }
+
+  /**
+   * Fork a reaper: the parent reaps every child and adopted orphan and reports each as a line
+   * "PID exit CODE" or "PID signal SIG" on a socket; later requests go to the child, which
+   * holds the socket's other end at `fd` (kept across exec).
+   * @param fd where the child gets its end (3 and up; it replaces whatever was there)
+   * @returns the PID of the child that goes on serving requests (and execs what comes next).
+   * @precondition setSubreaper() first, or orphans go to init instead of the reaper.
+   */
+  async reaper(fd: number): Promise<number> {
+    return (await this.#call('reaper', String(fd))).pid!
   }
 
   /** Stop sending requests: the helper exits once it has nothing left to do. */

@@ -76,7 +76,8 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
   // TODO(08): write the container's hostname, hosts and resolv.conf into `dir` and return the
   //   bind mounts that put them at /etc/hostname, /etc/hosts and /etc/resolv.conf.
   //   1. Why into the container's own directory and bind-mounted, never into the image?
-  //   2. hosts: localhost for 127.0.0.1 and ::1, and the hostname on `address` when there is one.
+  //   2. hosts: localhost for 127.0.0.1 and ::1, and the hostname on `address` when there is one,
+  //      as its last line: the address, a tab, the name (Docker's layout; the tests read it so).
   //   3. resolv.conf: the host's (hostResolvConf; a host may have none) through resolvConf: why
   //      must a nameserver on 127.0.0.53 go?
   //   4. The mounts are Mount entries as `-v` makes them (chapter 03 mounts them).
@@ -97,7 +98,8 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
   // TODO(08): give the container the network `request` asks for, while its PID 1 waits.
   //   1. host: nothing to do. none: lo up, and the /etc files without an address.
   //   2. bridge: the host's side (ensureBridge, ensureChains) under the IPAM lock, so two
-  //      runs never create them at once; an address (owned by `pid`); the veth; the ports; the
+  //      runs never create them at once (the lock is not reentrant: allocate takes it itself,
+  //      and a holder that asks again waits for ever); an address (owned by `pid`); the veth; the ports; the
   //      /etc files (only when request.files) in root/containers/ID.
   //   3. Every step that changes something must be undone if a later one fails, in reverse
   //      order; detach() runs the same undos when the container has ended. What must never

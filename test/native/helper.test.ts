@@ -311,6 +311,18 @@ describe('process attributes', () => {
     expect(line.adopted_by, 'with PR_SET_CHILD_SUBREAPER the orphan is reparented to the probe, not to init').toBe(line.self)
   })
 
+  it('reaper: the parent reaps an adopted orphan and reports it on the socket its child holds; an FD below 3 is refused', async () => {
+    const out = captureFile('out')
+    const h = start({ stdout: out.fd })
+    expect((await failure(h.reaper(2))).message).toMatch(/^reaper: FD must be a number from 3 up failed: EINVAL/)
+    await h.setSubreaper()
+    expect(await h.reaper(5), 'expected the PID of the child that goes on serving').not.toBe(h.pid)
+    // the orphan (its parent, the subshell, exits at once) goes to the reaper, which reports its exit
+    await h.exec('/bin/sh', ['sh', '-c', '(sh -c "sleep 0.1; exit 3" &); read line <&5; echo "$line"'], [])
+    expect(describeStatus(await h.exited), 'the reaper leaves as its first child left, once nothing is left to reap').toBe('exit code 0')
+    expect(out.read()).toMatch(/^\d+ exit 3\n$/)
+  })
+
   it('prctl pdeathsig: accepted for a real signal, EINVAL for a bogus one', async () => {
     const h = start()
     await h.setParentDeathSignal(9)

@@ -1,0 +1,89 @@
+/**
+ * Chapter 11: the Engine API's rules that hold for every request, as dockerd applies them in
+ * its router (moby api/server/server.go, api/server/middleware/version.go,
+ * api/server/httpstatus/status.go): the version in the path, the headers on every response,
+ * and errors as `{"message": ...}` with the status code the CLI acts on.
+ */
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { ServerResponse } from 'node:http'
+
+/** The API version this daemon speaks, as dockerd 20.10 does, and the oldest it accepts. */
+export const API_VERSION = '1.41'
+export const MIN_API_VERSION = '1.12'
+export const SERVER = 'Docker/20.10.24-minidocker (linux)'
+
+/** An error with the HTTP status the Engine API gives it. */
+export class EngineError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+    this.name = 'EngineError'
+  }
+}
+
+export const noSuchContainer = (ref: string) => new EngineError(404, `No such container: ${ref}`)
+export const noSuchImage = (ref: string) => new EngineError(404, `No such image: ${ref}`)
+export const conflict = (message: string) => new EngineError(409, message)
+export const badRequest = (message: string) => new EngineError(400, message)
+
+// #region engineHeaders
+/**
+ * The headers dockerd puts on every response, the 101 of an exec start included: the CLI
+ * reads `Api-Version` from the first `_ping` and takes min(its own, this) for every later path.
+ */
+export function engineHeaders(): Record<string, string> {
+  // TODO(11): the headers every answer carries.
+  //   1. Which header does the CLI read its API version from, and what does it do with it (the text's "Versions")?
+  //   2. The captured ping in the text ("Rules for every request") lists four: the version, whether the daemon is experimental, the OS type, the server's name.
+  throw new NotImplementedError('11-daemon', 'engineHeaders')
+}
+// #endregion engineHeaders
+
+const versionNumber = (v: string) => v.split('.').map(Number).reduce((major, minor) => major * 1000 + minor)
+
+// #region apiPath
+/**
+ * The route part of a request path: `/v1.41/containers/json` and `/containers/json` are the
+ * same route. A version above API_VERSION or below MIN_API_VERSION is a 400 with dockerd's
+ * words: "client version 1.50 is too new. Maximum supported API version is 1.41" and
+ * "client version 1.11 is too old. Minimum supported API version is 1.12, please upgrade your
+ * client to a newer version".
+ */
+export function apiPath(path: string): { version: string; route: string } {
+  // TODO(11): the route of a path, with or without its version prefix.
+  //   1. What does a versioned path look like (the CLI's first request after _ping), and what is the rest of it?
+  //   2. Which versions can this daemon not honour, and with which status and words does dockerd refuse each
+  //      (moby api/server/middleware/version.go; the doc comment has the words the tests check)?
+  //   3. Compare versions as numbers, not as strings: is 1.9 below 1.41?
+  throw new NotImplementedError('11-daemon', 'apiPath')
+}
+// #endregion apiPath
+
+/** A JSON response with the Engine headers. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`
+  res.writeHead(status, { ...engineHeaders(), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+// #region errorStatus
+/**
+ * The status an error answers with: an EngineError's own; a request body that is not JSON,
+ * or whose fields have the wrong type, 400; everything else 500 (dockerd's "System error").
+ */
+export function errorStatus(error: unknown): number {
+  // TODO(11): the HTTP status of an error (moby api/server/httpstatus/status.go does this for dockerd).
+  //   1. An EngineError knows its own status. Which errors can only come from a client's bad body, and so are
+  //      its fault (4xx), and which are the daemon's own (5xx)?
+  throw new NotImplementedError('11-daemon', 'errorStatus')
+}
+// #endregion errorStatus
+
+/** Answer `error` as dockerd does: its status and `{"message": ...}`; the CLI prints "Error response from daemon: MESSAGE". */
+export function sendError(res: ServerResponse, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error)
+  if (res.headersSent) {
+    res.destroy() // the stream already started: all that is left is to cut it
+    return
+  }
+  sendJson(res, errorStatus(error), { message })
+}

@@ -1,0 +1,184 @@
+/**
+ * Chapter 11: containers on disk, as dockerd keeps them under ROOT/containers/ID/
+ * (moby daemon/container/container.go ToDisk, daemon/create.go): config.v2.json (the
+ * container: its config, its state, its name), hostconfig.json (how to run it), and the
+ * files bind-mounted into it (hostname, hosts, resolv.conf) beside its json-file log.
+ */
+import { NotImplementedError } from '../../lib/errors.ts'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
+import type { ImageConfig } from '#ch/06-images/config.ts'
+import { badRequest, conflict, EngineError, noSuchContainer } from './api.ts'
+
+/** The container config the API takes in `POST /containers/create` (moby api/types/container Config). */
+export interface ContainerConfig {
+  Hostname: string
+  Domainname: string
+  User: string
+  AttachStdin: boolean
+  AttachStdout: boolean
+  AttachStderr: boolean
+  Tty: boolean
+  OpenStdin: boolean
+  StdinOnce: boolean
+  Env: string[]
+  Cmd: string[]
+  Image: string
+  WorkingDir: string
+  Entrypoint: string[] | null
+  Labels: Record<string, string>
+}
+
+/** The HostConfig fields this daemon acts on; the rest is kept as the client sent it. */
+export interface HostConfig {
+  Binds?: string[] | null
+  Memory?: number
+  NanoCpus?: number
+  PidsLimit?: number | null
+  NetworkMode?: string
+  AutoRemove?: boolean
+  Init?: boolean | null
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> | null
+  [key: string]: unknown
+}
+
+export interface ContainerState {
+  Running: boolean
+  Paused: boolean
+  Restarting: boolean
+  OOMKilled: boolean
+  RemovalInProgress: boolean
+  Dead: boolean
+  Pid: number
+  ExitCode: number
+  Error: string
+  StartedAt: string
+  FinishedAt: string
+}
+
+/** A container record: config.v2.json's fields (HostConfig lives in hostconfig.json). */
+export interface Container {
+  ID: string
+  Created: string
+  Path: string
+  Args: string[]
+  Config: ContainerConfig
+  /** the image ID (sha256:...) */
+  Image: string
+  State: ContainerState
+  /** "/name", as dockerd stores it */
+  Name: string
+  RestartCount: number
+  Driver: string
+  LogPath: string
+  HostnamePath: string
+  HostsPath: string
+  ResolvConfPath: string
+  HostConfig: HostConfig
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z'
+const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
+
+/** Where a container's files are. */
+export const containerDir = (root: string, id: string) => join(root, 'containers', id)
+
+/**
+ * A free random name for a container created without one: "adjective_scientist" as dockerd's
+ * namesgenerator makes them, with a number added after a few names already taken, as it does.
+ */
+function randomName(taken: (name: string) => boolean): string {
+  const left = ['brave', 'calm', 'eager', 'happy', 'keen', 'quiet', 'swift', 'wise', 'bold', 'gentle', 'jolly', 'lucid', 'proud', 'sharp', 'vivid', 'zen']
+  const right = ['curie', 'hopper', 'lovelace', 'turing', 'noether', 'ritchie', 'thompson', 'wozniak', 'babbage', 'dijkstra', 'hamilton', 'knuth', 'liskov', 'meitner', 'pike', 'shannon']
+  for (let attempt = 0; ; attempt++) {
+    const [a, b, n] = randomBytes(3)
+    const name = `${left[a! % left.length]}_${right[b! % right.length]}${attempt < 5 ? '' : n}`
+    if (!taken(`/${name}`)) return name
+  }
+}
+
+// #region newContainer
+/**
+ * A new container from a create request's body, the image's config and the name (or none):
+ * the image's Env first and the request's over it by key, the request's Cmd or else the
+ * image's (an Entrypoint given in the request drops the image's Cmd), Entrypoint, WorkingDir
+ * and User likewise; Path and Args are what will run. An invalid name is a 400 with dockerd's
+ * words ("Invalid container name (NAME), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"); a name
+ * in use is a 409: `Conflict. The container name "/NAME" is already in use by container "ID".
+ * You have to remove (or rename) that container to be able to reuse that name.` A command-less
+ * result is a 400 "No command specified".
+ */
+export function newContainer(root: string, body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, image: { id: string; config: ImageConfig }, name: string | undefined, existing: Container[]): Container {
+  // TODO(11): a container record from a create request (moby daemon/create.go, daemon/container.go).
+  //   1. Check the name first: which names does dockerd refuse, and what must happen when another container
+  //      already has it (the doc comment has the words; both are tested word for word)?
+  //   2. Merge: which of Env, Cmd, Entrypoint, WorkingDir and User come from the image when the request has
+  //      none, and how do the two Envs combine? Why does an Entrypoint in the request drop the image's Cmd?
+  //   3. Path and Args are what will run. Where do the log, hostname, hosts and resolv.conf files live
+  //      (the text's "A container on disk")? Every field of the Container type needs a value.
+  throw new NotImplementedError('11-daemon', 'newContainer')
+}
+// #endregion newContainer
+
+// #region saveContainer
+/**
+ * Write the record: config.v2.json and hostconfig.json (each replaced whole, never half
+ * written: a daemon killed mid-write must find the old record or the new one), and on the
+ * first save the hostname, hosts and resolv.conf files the container gets bind-mounted.
+ */
+export function saveContainer(root: string, container: Container, hostResolvConf = ''): void {
+  // TODO(11): write the record where dockerd keeps it (the text's "A container on disk").
+  //   1. Which fields go to config.v2.json and which to hostconfig.json?
+  //   2. The daemon may be killed at any moment: how do you replace a file so that a reader finds the old
+  //      whole file or the new whole file, never half of one?
+  //   3. The hostname, hosts and resolv.conf files are written once (chapter 05 has their contents).
+  throw new NotImplementedError('11-daemon', 'saveContainer')
+}
+// #endregion saveContainer
+
+/** Every container record under ROOT/containers (a folder without config.v2.json is not a container). */
+export function loadContainers(root: string): Container[] {
+  const dir = join(root, 'containers')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((id) => existsSync(join(dir, id, 'config.v2.json'))).map((id) => ({
+    ...JSON.parse(readFileSync(join(dir, id, 'config.v2.json'), 'utf8')),
+    HostConfig: JSON.parse(readFileSync(join(dir, id, 'hostconfig.json'), 'utf8')),
+  }))
+}
+
+// #region findContainer
+/**
+ * The container `ref` names, as dockerd's GetContainer looks: the full ID, then the name
+ * (with or without its "/"), then a unique ID prefix. None is a 404 "No such container: REF";
+ * a prefix of several IDs is a 400 "Multiple IDs found with provided prefix: REF".
+ */
+export function findContainer(containers: Iterable<Container>, ref: string): Container {
+  // TODO(11): look a container up the way dockerd's GetContainer does.
+  //   1. In which order are the full ID, the name (stored with a leading "/") and an ID prefix tried?
+  //   2. What answers a prefix that fits several containers, and one that fits none (status and words)?
+  throw new NotImplementedError('11-daemon', 'findContainer')
+}
+// #endregion findContainer
+
+/** "Up 3 seconds", "Exited (0) 2 minutes ago", "Created": the words of `docker ps`'s STATUS (moby daemon/list.go, go-units HumanDuration). */
+export function statusText(c: Container, now = Date.now()): string {
+  const human = (ms: number) => {
+    const s = Math.round(ms / 1000)
+    if (s < 1) return 'Less than a second'
+    if (s === 1) return '1 second'
+    if (s < 60) return `${s} seconds`
+    const m = Math.round(s / 60)
+    if (m === 1) return 'About a minute'
+    if (m < 60) return `${m} minutes`
+    const h = Math.round(m / 60)
+    return h === 1 ? 'About an hour' : `${h} hours`
+  }
+  if (c.State.Running) return `Up ${human(now - Date.parse(c.State.StartedAt))}`
+  if (c.State.FinishedAt !== ZERO_TIME) return `Exited (${c.State.ExitCode}) ${human(now - Date.parse(c.State.FinishedAt))} ago`
+  return 'Created'
+}
+
+/** The state word of ps and inspect: created, running, exited (removing, dead, paused are not reached here). */
+export const stateWord = (c: Container) => (c.State.Running ? 'running' : c.State.FinishedAt !== ZERO_TIME ? 'exited' : 'created')

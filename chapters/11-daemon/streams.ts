@@ -1,0 +1,84 @@
+/**
+ * Chapter 11: the bytes of a container's output on their two ways out, as dockerd writes
+ * them: the 8-byte multiplexed frames of an attach or logs stream without a tty (moby
+ * pkg/stdcopy), and the json-file log (daemon/logger/jsonfilelog), one JSON object a line.
+ */
+import { NotImplementedError } from '../../lib/errors.ts'
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+
+/** Stream numbers of the multiplexed format: 0 stdin, 1 stdout, 2 stderr. */
+export type StreamName = 'stdout' | 'stderr'
+const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
+
+// #region frame
+/**
+ * One frame of the multiplexed stream: a header of 8 bytes, [stream number, 0, 0, 0, the
+ * payload's length as a big-endian uint32], then the payload. The client tells the frames
+ * from raw bytes by the container's Tty alone, so a tty's output is never framed.
+ */
+export function frame(stream: StreamName, payload: Uint8Array): Buffer {
+  // TODO(11): one frame of the multiplexed stream (moby pkg/stdcopy, the text's "Frames").
+  //   1. What are the header's 8 bytes, which byte order is the length in, and which number is each stream?
+  throw new NotImplementedError('11-daemon', 'frame')
+}
+// #endregion frame
+
+/** One line of the json-file log. */
+export interface LogEntry {
+  log: string
+  stream: StreamName
+  /** RFC 3339 with nanoseconds, UTC */
+  time: string
+}
+
+// #region logWriter
+/**
+ * A writer of ID-json.log: every line the container writes becomes one entry
+ * `{"log":"hi\n","stream":"stdout","time":"..."}` and one line of the file. A chunk may end in
+ * the middle of a line: the rest waits for the next chunk of the same stream (stdout and
+ * stderr never share a line), and flush() writes what is left when the container is gone.
+ */
+export function logWriter(path: string): { write(stream: StreamName, chunk: Buffer): void; flush(): void; close(): void } {
+  // TODO(11): the json-file log writer (moby daemon/logger/jsonfilelog).
+  //   1. A container's write may hold several lines, or half of one: what becomes of the part after the last newline?
+  //   2. Why must stdout's partial line never be joined with stderr's?
+  //   3. What must flush() and close() write before the file is closed? Which fields does each entry have,
+  //      and in which time format?
+  throw new NotImplementedError('11-daemon', 'logWriter')
+}
+// #endregion logWriter
+
+export interface LogOptions {
+  stdout: boolean
+  stderr: boolean
+  /** how many entries from the end ("all" or a number) */
+  tail: string
+  /** unix seconds: only entries at or after */
+  since: number
+  /** prefix each line with its time */
+  timestamps: boolean
+}
+
+/** Parse `docker logs`'s query: stdout, stderr, tail, since, timestamps. */
+export function logOptions(query: URLSearchParams): LogOptions {
+  const flag = (name: string) => ['1', 'true'].includes(query.get(name) ?? '')
+  return { stdout: flag('stdout'), stderr: flag('stderr'), tail: query.get('tail') || 'all', since: Number(query.get('since') ?? 0) || 0, timestamps: flag('timestamps') }
+}
+
+// #region readLog
+/**
+ * The entries of a json-file log the options select, in order: only the streams asked for,
+ * none before `since`, the last `tail` of them ("all" or a number; 0 is none), each line
+ * prefixed with its time and a space when `timestamps`. Returns the entries and the byte
+ * offset read up to, so that a follower can go on from there. A last line without its
+ * newline is still being written: it is not read yet.
+ */
+export function readLog(path: string, options: LogOptions, from = 0): { entries: LogEntry[]; offset: number } {
+  // TODO(11): read the entries `docker logs` asked for.
+  //   1. The writer may be in the middle of a line: which bytes are safe to parse now, and what offset lets a
+  //      follower continue where you stopped?
+  //   2. In which order do the stream filter, `since` and `tail` apply? What does tail "0" mean?
+  //   3. `timestamps` puts the entry's time before its text.
+  throw new NotImplementedError('11-daemon', 'readLog')
+}
+// #endregion readLog

@@ -1,0 +1,101 @@
+/**
+ * Chapter 11: running a container through containerd's gRPC API, as dockerd 20.10 does in
+ * libcontainerd/remote/client.go: a containerd container holds the OCI spec (Containers.Create),
+ * a task runs it (Tasks.Create with the rootfs as mounts and the stdio as FIFO paths, then
+ * Tasks.Start), Tasks.Wait reports the exit, Tasks.Delete and Containers.Delete forget it.
+ * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
+ */
+import { NotImplementedError } from '../../lib/errors.ts'
+import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
+import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
+import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
+import { INIT_PATH } from '../../native/helper.ts'
+import type { Container } from './records.ts'
+
+/** The capabilities a container keeps by default (moby oci/caps/defaults.go). */
+export const DEFAULT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE']
+
+/** Where `--init` puts the init in the container, as dockerd does. */
+export const INIT_DESTINATION = '/sbin/docker-init'
+
+/** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
+export interface TaskIO {
+  stdin?: string
+  stdout: string
+  stderr?: string
+  terminal: boolean
+}
+
+/** Spec fields runc reads that lib/oci.ts does not model. */
+type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean } }
+
+// #region runtimeSpec
+/**
+ * The OCI spec dockerd would give runc for `c` (moby daemon/oci_linux.go): its process (Path
+ * and Args, Env with a PATH and HOSTNAME, TERM=xterm with a tty, WorkingDir or "/", User
+ * resolved in the image's own passwd and group files), root "rootfs" (the shim mounts the
+ * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
+ * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
+ * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
+ * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
+ * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
+ */
+export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
+  // TODO(11): the OCI spec for runc, as dockerd builds it in daemon/oci_linux.go (the text's "The spec").
+  //   1. process: what runs, with which environment (what does dockerd always add, and what with a tty?),
+  //      in which directory, as which user (chapter 06 resolves names in the image's files)?
+  //   2. root: where will containerd's shim have mounted the rootfs, relative to the bundle?
+  //   3. mounts: the defaults, then the container's own /etc files bound over the image's, then -v binds.
+  //   4. linux: which namespaces (what changes with NetworkMode "host"?), which cgroup path, which resources
+  //      from Memory, NanoCpus (CFS quota and period in microseconds) and PidsLimit?
+  //   5. --init: where must the init be inside the container, how does it get there, and what runs it?
+  throw new NotImplementedError('11-daemon', 'runtimeSpec')
+}
+// #endregion runtimeSpec
+
+// #region startTask
+/**
+ * Run `c` in containerd: create the containerd container (same ID, the spec packed as an Any
+ * of type SPEC_TYPE_URL holding its JSON, runtime RUNC_RUNTIME), create its task with
+ * `rootfs` and the FIFOs of `io`, start it, and return the process's PID. A failure after the
+ * containerd container exists must not leave it behind (the next start would meet "already
+ * exists").
+ */
+export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO): Promise<number> {
+  // TODO(11): run the container through containerd (libcontainerd/remote/client.go Create and Start).
+  //   1. Containers.Create first: which fields of containerd.services.containers.v1.Container does a run need?
+  //      How is a JSON spec carried in a google.protobuf.Any (lib/containerd.ts has the type URL)?
+  //   2. Then Tasks.Create with the rootfs mounts and the FIFO paths of `io`, then Tasks.Start: which one
+  //      gives you the PID?
+  //   3. If a step after Containers.Create fails, what must you undo so that a second start can work?
+  throw new NotImplementedError('11-daemon', 'startTask')
+}
+// #endregion startTask
+
+// #region waitTask
+/** Block until the task's process exits, and return its exit status (128+N for a signal, as the shim reports it). */
+export async function waitTask(containerd: Containerd, id: string): Promise<number> {
+  // TODO(11): the exit status, from containerd's Tasks service.
+  //   1. Which call of tasks.proto blocks until the process has exited, and which field holds the status?
+  throw new NotImplementedError('11-daemon', 'waitTask')
+}
+// #endregion waitTask
+
+// #region deleteTask
+/**
+ * Forget the task and the containerd container (the shim exits, unmounts the rootfs and has
+ * runc delete the cgroup). Either may already be gone: NotFound is no error here.
+ */
+export async function deleteTask(containerd: Containerd, id: string): Promise<void> {
+  // TODO(11): forget the task, then the containerd container.
+  //   1. What does Tasks.Delete make the shim do (output, rootfs, cgroup)?
+  //   2. Either may be gone already (a failed start, a second rm): which gRPC status means that, and why is it
+  //      no error here while every other one is?
+  throw new NotImplementedError('11-daemon', 'deleteTask')
+}
+// #endregion deleteTask
+
+/** Send `signal` (a number) to the task's process. */
+export async function killTask(containerd: Containerd, id: string, signal: number): Promise<void> {
+  await containerd.tasks.Kill({ container_id: id, signal, all: false })
+}

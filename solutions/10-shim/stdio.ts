@@ -1,0 +1,101 @@
+/**
+ * The container's stdio. containerd (or ctr) makes a FIFO for each of stdin, stdout and stderr
+ * and hands the shim their paths; the container gets pipes, and the shim copies between them.
+ * The shim holds the FIFOs, not containerd: when containerd dies, output waits in the shim
+ * (and in the FIFO's buffer) instead of being lost, and a restarted containerd reads on.
+ */
+import { closeSync, constants, openSync } from 'node:fs'
+import { Socket } from 'node:net'
+import type { Readable, Writable } from 'node:stream'
+
+/** The FIFO paths containerd sends in Create and Exec ('' for none). */
+export interface StdioPaths {
+  stdin: string
+  stdout: string
+  stderr: string
+}
+
+/** The container side: the shim's ends of the pipes given to the runtime ('ignore' ones are null). */
+export interface ProcessPipes {
+  stdin: Writable | null
+  stdout: Readable | null
+  stderr: Readable | null
+}
+
+export interface Copying {
+  /** settles when stdout and stderr have reached end-of-file and their FIFOs are closed */
+  done: Promise<void>
+  /** close the process's stdin (CloseIO): it reads end-of-file */
+  closeStdin(): void
+}
+
+// #region openOutput
+/**
+ * Open an output FIFO for writing once its reader is there, without blocking: a non-blocking
+ * write-only open fails (ENXIO) until someone opens the FIFO for reading. Then hold a read end
+ * too, as containerd's runc shim does: with it, the FIFO keeps its buffered output when the
+ * reader goes away (containerd restarting), and writes never fail with EPIPE.
+ */
+export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: number }> {
+  for (;;) {
+    try {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK)
+      const keeper = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+      return { fifo: new Socket({ fd, readable: false, writable: true }), keeper }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+}
+// #endregion openOutput
+
+// #region copyStdio
+/**
+ * Copy stdin's FIFO into the process and the process's stdout and stderr into their FIFOs.
+ * No open may block the shim: a FIFO's open waits for the other side, which may never come.
+ * An output FIFO is closed once the process's pipe reaches end-of-file, so the reader sees
+ * end-of-file too; until it is open, output waits in the process's pipe. The stdin FIFO is
+ * opened read-only and non-blocking; epoll reports it only once a writer has come, and
+ * end-of-file once the writer has gone, which is then passed on. Streams are sockets over the
+ * fds (epoll), never fs streams, whose blocking reads hold a thread and keep Node from exiting.
+ */
+export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
+  const outputs: Promise<void>[] = []
+  for (const name of ['stdout', 'stderr'] as const) {
+    const source = pipes[name]
+    if (!source) continue
+    if (!paths[name]) {
+      source.resume() // nobody reads: drain, so the process never blocks on a full pipe
+      outputs.push(new Promise((resolve) => source.once('close', resolve)))
+      continue
+    }
+    outputs.push(
+      openOutput(paths[name]).then(({ fifo, keeper }) => {
+        fifo.on('error', () => source.resume()) // a FIFO that fails costs its output, not the shim
+        source.pipe(fifo)
+        return new Promise<void>((resolve) =>
+          fifo.once('close', () => {
+            closeSync(keeper)
+            resolve()
+          }),
+        )
+      }),
+    )
+  }
+  let input: Socket | undefined
+  if (paths.stdin && pipes.stdin) {
+    input = new Socket({ fd: openSync(paths.stdin, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+    input.on('error', () => pipes.stdin?.end())
+    pipes.stdin.on('error', () => input?.destroy())
+    input.pipe(pipes.stdin)
+  } else pipes.stdin?.end()
+  return {
+    done: Promise.all(outputs).then(() => undefined),
+    closeStdin() {
+      input?.destroy()
+      pipes.stdin?.end()
+    },
+  }
+}
+// #endregion copyStdio

@@ -1,0 +1,253 @@
+/**
+ * The Task service (containerd.task.v2.Task) for one container: its init process and the
+ * processes exec'd into it. containerd calls it over ttrpc; the shim answers from what it
+ * holds (the PIDs, the states, the exit statuses) and asks the runtime only to act. containerd
+ * 1.6's runc shim is the model: runtime/v2/runc/task/service.go and pkg/process.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Code, RpcError, Status, timestamp } from '../../lib/containerd-proto.ts'
+import type { Publisher } from './events.ts'
+import type { Exit, Reaper } from './reaper.ts'
+import type { Runtime } from './runtime.ts'
+import { copyStdio, type Copying, type StdioPaths } from './stdio.ts'
+
+/** One process of the task: the container's init ('' as its id) or an exec. */
+export interface Proc {
+  id: string
+  pid: number
+  status: 'created' | 'running' | 'stopped'
+  stdio: StdioPaths & { terminal: boolean }
+  exitStatus: number
+  exitedAt: Date | null
+  /** settles when the exit is recorded (and published) */
+  exited: Promise<void>
+  io: Copying | null
+  /** set while Start runs: an exit must wait for the TaskStart event before its TaskExit */
+  starting: Promise<void> | null
+}
+
+export interface TaskOptions {
+  id: string
+  bundle: string
+  runtime: Runtime
+  reaper: Reaper
+  publisher: Publisher
+  /** mount the rootfs mounts Create carries on bundle/rootfs, and the reverse */
+  mountRootfs(mounts: { type: string; source: string; target: string; options: string[] }[]): Promise<void>
+  unmountRootfs(): Promise<void>
+  /** the shim is asked to go: close the socket and exit once the answer is out */
+  shutdown(): void
+}
+
+const STATUS = { created: Status.CREATED, running: Status.RUNNING, stopped: Status.STOPPED }
+
+export class Task {
+  #init: Proc | null = null
+  #execs = new Map<string, Proc>()
+  #deleted = false
+
+  constructor(readonly options: TaskOptions) {}
+
+  #process(execId: string): Proc {
+    const p = execId ? this.#execs.get(execId) : this.#init
+    if (!p || (!execId && this.#deleted)) throw new RpcError(Code.NotFound, `process ${execId || this.options.id} does not exist: not found`)
+    return p
+  }
+
+  #newProc(id: string, stdio: Proc['stdio']): Proc & { markExited(): void } {
+    let markExited!: () => void
+    const exited = new Promise<void>((resolve) => (markExited = resolve))
+    return { id, pid: 0, status: 'created', stdio, exitStatus: 0, exitedAt: null, exited, io: null, starting: null, markExited }
+  }
+
+  // #region create
+  /**
+   * Create: mount the rootfs, start the runtime's `create` with pipes for stdio and copy them
+   * to containerd's FIFOs, learn the init's PID, watch for its exit, publish TaskCreate.
+   * A runtime that fails leaves nothing mounted and reports the runtime's own error.
+   */
+  async create(request: any): Promise<object> {
+    const { id, bundle } = this.options
+    if (this.#init) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
+    if (request.terminal) throw new RpcError(Code.Unimplemented, 'a terminal (ctr run -t) is not supported by this shim')
+    const p = this.#newProc('', { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false })
+    await this.options.mountRootfs(request.rootfs)
+    const pidFile = join(bundle, 'init.pid')
+    try {
+      const pipes = await this.options.runtime.run(['create', '--bundle', bundle, '--pid-file', pidFile, id], [request.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'])
+      p.io = copyStdio(p.stdio, pipes)
+      p.pid = Number(readFileSync(pidFile, 'utf8'))
+    } catch (error) {
+      await this.options.runtime.run(['delete', '--force', id]).catch(() => {})
+      await this.options.unmountRootfs()
+      throw new RpcError((error as RpcError).code ?? Code.Unknown, `OCI runtime create failed: ${(error as Error).message}`)
+    }
+    this.#init = p
+    this.#watch(p)
+    this.options.publisher.publish('/tasks/create', {
+      container_id: id, bundle, rootfs: request.rootfs, pid: p.pid,
+      io: { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal },
+    })
+    return { pid: p.pid }
+  }
+  // #endregion create
+
+  // #region watch
+  /**
+   * When the reaper reports the process's exit: wait until a Start in progress has published
+   * TaskStart, and until the output is copied, then record the status and publish TaskExit.
+   * Exactly once per process.
+   */
+  #watch(p: Proc & { markExited?: () => void }): void {
+    this.options.reaper.exited(p.pid).then(async (exit: Exit) => {
+      await p.starting
+      await p.io?.done
+      p.status = 'stopped'
+      p.exitStatus = exit.status
+      p.exitedAt = exit.at
+      this.options.publisher.publish('/tasks/exit', {
+        container_id: this.options.id, id: p.id || this.options.id, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(exit.at),
+      })
+      p.markExited?.()
+    })
+  }
+  // #endregion watch
+
+  // #region start
+  /** Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or TaskExecStarted. */
+  async start(request: any): Promise<object> {
+    const p = this.#process(request.exec_id)
+    if (p.status !== 'created') throw new RpcError(Code.FailedPrecondition, `process ${request.exec_id || this.options.id} is ${p.status}, not created`)
+    let started!: () => void
+    p.starting = new Promise((resolve) => (started = resolve))
+    try {
+      if (p.id) await this.#startExec(p)
+      else await this.options.runtime.run(['start', this.options.id])
+      if (p.status === 'created') p.status = 'running'
+      if (p.id) this.options.publisher.publish('/tasks/exec-started', { container_id: this.options.id, exec_id: p.id, pid: p.pid })
+      else this.options.publisher.publish('/tasks/start', { container_id: this.options.id, pid: p.pid })
+    } finally {
+      started()
+      p.starting = null
+    }
+    return { pid: p.pid }
+  }
+  // #endregion start
+
+  /** `exec --detach` with the process spec containerd sent, then the exec's PID and its exit. */
+  async #startExec(p: Proc & { spec?: Buffer }): Promise<void> {
+    const { bundle, id } = this.options
+    const processFile = join(bundle, `${p.id}.process.json`)
+    const pidFile = join(bundle, `${p.id}.pid`)
+    writeFileSync(processFile, p.spec!)
+    try {
+      const pipes = await this.options.runtime.run(['exec', '--process', processFile, '--detach', '--pid-file', pidFile, id], [p.stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'])
+      p.io = copyStdio(p.stdio, pipes)
+      p.pid = Number(readFileSync(pidFile, 'utf8'))
+    } catch (error) {
+      throw new RpcError((error as RpcError).code ?? Code.Unknown, `OCI runtime exec failed: ${(error as Error).message}`)
+    } finally {
+      rmSync(processFile, { force: true })
+    }
+    this.#watch(p)
+  }
+
+  // #region exec
+  /** Exec: record the process (its spec is an OCI `process`, as JSON in an Any); Start runs it. */
+  async exec(request: any): Promise<object> {
+    if (!this.#init || this.#init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `container ${this.options.id} is not running`)
+    if (this.#execs.has(request.exec_id)) throw new RpcError(Code.AlreadyExists, `exec ${request.exec_id}: already exists`)
+    if (request.terminal) throw new RpcError(Code.Unimplemented, 'a terminal (exec -t) is not supported by this shim')
+    const p = Object.assign(this.#newProc(request.exec_id, { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false }), { spec: request.spec?.value })
+    this.#execs.set(request.exec_id, p)
+    this.options.publisher.publish('/tasks/exec-added', { container_id: this.options.id, exec_id: request.exec_id })
+    return {}
+  }
+  // #endregion exec
+
+  // #region state
+  async state(request: any): Promise<object> {
+    const p = this.#process(request.exec_id)
+    return {
+      id: p.id || this.options.id, exec_id: p.id, bundle: this.options.bundle, pid: p.pid, status: STATUS[p.status],
+      stdin: p.stdio.stdin, stdout: p.stdio.stdout, stderr: p.stdio.stderr, terminal: p.stdio.terminal,
+      exit_status: p.exitStatus, exited_at: p.exitedAt ? timestamp(p.exitedAt) : null,
+    }
+  }
+  // #endregion state
+
+  // #region wait
+  async wait(request: any): Promise<object> {
+    const p = this.#process(request.exec_id)
+    await p.exited
+    return { exit_status: p.exitStatus, exited_at: timestamp(p.exitedAt!) }
+  }
+  // #endregion wait
+
+  // #region kill
+  /** Kill: the runtime's `kill` for init (`--all` when asked), kill(2) for an exec. */
+  async kill(request: any): Promise<object> {
+    const p = this.#process(request.exec_id)
+    if (p.status === 'stopped') throw new RpcError(Code.NotFound, `process ${request.exec_id || this.options.id}: process already finished: not found`)
+    if (p.id) {
+      try {
+        process.kill(p.pid, request.signal)
+      } catch {
+        throw new RpcError(Code.NotFound, `process ${p.id}: process already finished: not found`)
+      }
+      return {}
+    }
+    await this.options.runtime.run(['kill', ...(request.all ? ['--all'] : []), this.options.id, String(request.signal)])
+    return {}
+  }
+  // #endregion kill
+
+  // #region delete
+  /**
+   * Delete: only a process that is not running. For init, the runtime's `delete` and the
+   * rootfs unmounted; then TaskDelete with the exit status, which is also the answer.
+   */
+  async delete(request: any): Promise<object> {
+    const p = this.#process(request.exec_id)
+    if (p.status === 'running') throw new RpcError(Code.FailedPrecondition, `cannot delete process ${request.exec_id || this.options.id}: it is running`)
+    if (p.id) this.#execs.delete(p.id)
+    else {
+      await this.options.runtime.run(['delete', '--force', this.options.id]).catch((error: RpcError) => {
+        if (error.code !== Code.NotFound) throw error
+      })
+      await this.options.unmountRootfs()
+      this.#deleted = true
+    }
+    const exitedAt = p.exitedAt ?? new Date()
+    this.options.publisher.publish('/tasks/delete', {
+      container_id: this.options.id, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(exitedAt), id: p.id || this.options.id,
+    })
+    return { pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(exitedAt) }
+  }
+  // #endregion delete
+
+  async pids(): Promise<object> {
+    if (!this.#init || this.#deleted) throw new RpcError(Code.NotFound, `task ${this.options.id}: not found`)
+    const pids = await this.options.runtime.ps(this.options.id)
+    return { processes: pids.map((pid) => ({ pid })) }
+  }
+
+  async connect(): Promise<object> {
+    return { shim_pid: process.pid, task_pid: this.#init?.pid ?? 0, version: '' }
+  }
+
+  async closeIO(request: any): Promise<object> {
+    const p = this.#process(request.exec_id)
+    if (request.stdin) p.io?.closeStdin()
+    return {}
+  }
+
+  // #region shutdown
+  /** Shutdown: the shim exits once its task is deleted (or when told `now`); otherwise it stays. */
+  async shutdown(request: any): Promise<object> {
+    if (request.now || !this.#init || this.#deleted) setImmediate(() => this.options.shutdown())
+    return {}
+  }
+  // #endregion shutdown
+}

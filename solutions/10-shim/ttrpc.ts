@@ -1,0 +1,223 @@
+/**
+ * ttrpc, containerd's small RPC protocol for talking to shims over a unix socket: gRPC's
+ * services, codes and protobuf messages without HTTP/2. Each message is a frame: a 10-byte
+ * big-endian header (payload length, stream id, type, flags), then the payload. A request
+ * carries a ttrpc.Request, its answer a ttrpc.Response on the same stream id. Many calls share
+ * one connection, and answers come back in whatever order the calls finish.
+ */
+import { connect, type Socket } from 'node:net'
+import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
+
+/** Header: uint32 length, uint32 stream id, uint8 type, uint8 flags. */
+export const HEADER_SIZE = 10
+/** ttrpc's messageLengthMax: a larger payload is refused, never buffered. */
+export const MAX_MESSAGE = 4 << 20
+export const TYPE_REQUEST = 1
+export const TYPE_RESPONSE = 2
+
+export interface Frame {
+  streamId: number
+  type: number
+  flags: number
+  /** null when the announced length was over MAX_MESSAGE: the payload was skipped */
+  payload: Buffer | null
+  /** the length the header announced */
+  length: number
+}
+
+// #region encodeFrame
+/** One frame: the header, then the payload. */
+export function encodeFrame(streamId: number, type: number, payload: Uint8Array): Buffer {
+  if (payload.length > MAX_MESSAGE) throw new RpcError(Code.ResourceExhausted, `message length ${payload.length} exceeds the maximum message size of ${MAX_MESSAGE}`)
+  const header = Buffer.alloc(HEADER_SIZE)
+  header.writeUInt32BE(payload.length, 0)
+  header.writeUInt32BE(streamId, 4)
+  header.writeUInt8(type, 8)
+  header.writeUInt8(0, 9)
+  return Buffer.concat([header, payload])
+}
+// #endregion encodeFrame
+
+// #region FrameReader
+/**
+ * Cuts a byte stream into frames. Chunks arrive as the socket delivers them: a header may be
+ * split over two chunks, and one chunk may hold several frames. An announced length over
+ * MAX_MESSAGE is not buffered: its bytes are skipped as they arrive and the frame is returned
+ * with `payload: null`, so the server can answer it and go on.
+ */
+export class FrameReader {
+  #buffer: Buffer = Buffer.alloc(0)
+  /** bytes of an oversized payload still to skip */
+  #skip = 0
+
+  push(chunk: Buffer): Frame[] {
+    if (this.#skip > 0) {
+      const n = Math.min(this.#skip, chunk.length)
+      this.#skip -= n
+      chunk = chunk.subarray(n)
+    }
+    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk
+    const frames: Frame[] = []
+    while (this.#buffer.length >= HEADER_SIZE) {
+      const length = this.#buffer.readUInt32BE(0)
+      const streamId = this.#buffer.readUInt32BE(4)
+      const type = this.#buffer.readUInt8(8)
+      const flags = this.#buffer.readUInt8(9)
+      if (length > MAX_MESSAGE) {
+        // skip what is here, and the rest as it arrives
+        const here = Math.min(length, this.#buffer.length - HEADER_SIZE)
+        this.#skip = length - here
+        this.#buffer = this.#buffer.subarray(HEADER_SIZE + here)
+        frames.push({ streamId, type, flags, payload: null, length })
+        if (this.#skip > 0) break
+        continue
+      }
+      if (this.#buffer.length < HEADER_SIZE + length) break
+      frames.push({ streamId, type, flags, payload: Buffer.from(this.#buffer.subarray(HEADER_SIZE, HEADER_SIZE + length)), length })
+      this.#buffer = this.#buffer.subarray(HEADER_SIZE + length)
+    }
+    return frames
+  }
+}
+// #endregion FrameReader
+
+/** A method: takes the decoded request, returns the response object (or throws an RpcError). */
+export type Method = (request: any) => Promise<object>
+/** A service: its full name, and each method's request and response message names. */
+export interface Service {
+  name: string
+  methods: Record<string, { request: string; response: string; handle?: Method }>
+}
+
+/** A ttrpc.Response for a failure: gRPC's code and the message. */
+function errorResponse(error: unknown): Uint8Array {
+  const code = error instanceof RpcError ? error.code : Code.Unknown
+  const message = error instanceof Error ? error.message : String(error)
+  return encode('ttrpc.Response', { status: { code, message } })
+}
+
+// #region serveConnection
+/**
+ * Serve ttrpc on one accepted connection. Each request is handled as soon as it arrives, and
+ * its answer is written when it is ready, so a Wait that blocks until the container exits
+ * never holds back the Start behind it. Whatever a client sends (an oversized frame, an even
+ * stream id, an unknown service or method, bytes that are no protobuf) is answered with an
+ * error status on that stream, never with a crash.
+ */
+export function serveConnection(socket: Socket, services: Service[]): void {
+  const reader = new FrameReader()
+  const reply = (streamId: number, payload: Uint8Array) => {
+    if (!socket.destroyed) socket.write(encodeFrame(streamId, TYPE_RESPONSE, payload))
+  }
+  socket.on('error', () => socket.destroy())
+  socket.on('data', (chunk: Buffer) => {
+    for (const frame of reader.push(chunk)) {
+      if (frame.type !== TYPE_REQUEST) continue // ttrpc ignores other types, for later versions
+      if (frame.payload === null) {
+        reply(frame.streamId, errorResponse(new RpcError(Code.ResourceExhausted, `message length ${frame.length} exceeds the maximum message size of ${MAX_MESSAGE}`)))
+        continue
+      }
+      if (frame.streamId % 2 !== 1) {
+        reply(frame.streamId, errorResponse(new RpcError(Code.InvalidArgument, `stream id ${frame.streamId} must be odd for client-initiated streams`)))
+        continue
+      }
+      handle(services, frame.payload).then((payload) => reply(frame.streamId, payload))
+    }
+  })
+}
+
+/** One request to its response, every failure turned into a status. */
+async function handle(services: Service[], bytes: Buffer): Promise<Uint8Array> {
+  try {
+    let request
+    try {
+      request = decode('ttrpc.Request', bytes)
+    } catch (error) {
+      throw new RpcError(Code.InvalidArgument, `malformed ttrpc request: ${(error as Error).message}`)
+    }
+    const service = services.find((s) => s.name === request.service)
+    if (!service) throw new RpcError(Code.Unimplemented, `service ${request.service} is not implemented`)
+    const method = service.methods[request.method]
+    if (!method?.handle) throw new RpcError(Code.Unimplemented, `method ${request.service}/${request.method} is not implemented`)
+    let input
+    try {
+      input = decode(method.request, request.payload)
+    } catch (error) {
+      throw new RpcError(Code.InvalidArgument, `malformed ${method.request}: ${(error as Error).message}`)
+    }
+    const output = await method.handle(input)
+    return encode('ttrpc.Response', { payload: encode(method.response, output) })
+  } catch (error) {
+    return errorResponse(error)
+  }
+}
+// #endregion serveConnection
+
+// #region TtrpcClient
+/** A ttrpc client on one connection: calls go out on odd, increasing stream ids. */
+export class TtrpcClient {
+  #socket: Socket
+  #next = 1
+  #pending = new Map<number, { resolve(payload: Buffer): void; reject(error: Error): void }>()
+  /** settles when the connection is gone */
+  readonly closed: Promise<void>
+
+  constructor(socket: Socket) {
+    this.#socket = socket
+    const reader = new FrameReader()
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of reader.push(chunk)) this.#settle(frame)
+    })
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        for (const call of this.#pending.values()) call.reject(new RpcError(Code.Unavailable, 'ttrpc: connection closed'))
+        this.#pending.clear()
+        resolve()
+      }),
+    )
+    socket.on('error', () => socket.destroy())
+  }
+
+  /** A response frame settles the call waiting on its stream id: with its payload, or its status as an RpcError. */
+  #settle(frame: Frame): void {
+    const call = this.#pending.get(frame.streamId)
+    if (!call || frame.type !== TYPE_RESPONSE) return
+    this.#pending.delete(frame.streamId)
+    if (!frame.payload) return call.reject(new RpcError(Code.ResourceExhausted, `response of ${frame.length} bytes is over the limit`))
+    try {
+      const response = decode('ttrpc.Response', frame.payload)
+      if (response.status && response.status.code !== Code.OK) call.reject(new RpcError(response.status.code, response.status.message))
+      else call.resolve(response.payload)
+    } catch (error) {
+      call.reject(error as Error)
+    }
+  }
+
+  /** Call SERVICE/METHOD with `request` (a REQUEST message); resolves with the decoded RESPONSE. */
+  async call(service: string, method: string, requestType: string, request: object, responseType: string): Promise<any> {
+    if (this.#socket.destroyed) throw new RpcError(Code.Unavailable, 'ttrpc: connection closed')
+    const streamId = this.#next
+    this.#next += 2
+    const payload = encode('ttrpc.Request', { service, method, payload: encode(requestType, request) })
+    const answer = new Promise<Buffer>((resolve, reject) => this.#pending.set(streamId, { resolve, reject }))
+    this.#socket.write(encodeFrame(streamId, TYPE_REQUEST, payload))
+    return decode(responseType, await answer)
+  }
+
+  close(): void {
+    this.#socket.destroy()
+  }
+}
+// #endregion TtrpcClient
+
+/** Connect to a ttrpc server on a unix socket (a path, or an address with `unix://`). */
+export function dialTtrpc(address: string): Promise<TtrpcClient> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(address.replace(/^unix:\/\//, ''))
+    socket.once('error', reject)
+    socket.once('connect', () => {
+      socket.off('error', reject)
+      resolve(new TtrpcClient(socket))
+    })
+  })
+}

@@ -1,0 +1,235 @@
+/**
+ * Chapter 11: containers on disk, as dockerd keeps them under ROOT/containers/ID/
+ * (moby daemon/container/container.go ToDisk, daemon/create.go): config.v2.json (the
+ * container: its config, its state, its name), hostconfig.json (how to run it), and the
+ * files bind-mounted into it (hostname, hosts, resolv.conf) beside its json-file log.
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
+import type { ImageConfig } from '#ch/06-images/config.ts'
+import { badRequest, conflict, EngineError, noSuchContainer } from './api.ts'
+
+/** The container config the API takes in `POST /containers/create` (moby api/types/container Config). */
+export interface ContainerConfig {
+  Hostname: string
+  Domainname: string
+  User: string
+  AttachStdin: boolean
+  AttachStdout: boolean
+  AttachStderr: boolean
+  Tty: boolean
+  OpenStdin: boolean
+  StdinOnce: boolean
+  Env: string[]
+  Cmd: string[]
+  Image: string
+  WorkingDir: string
+  Entrypoint: string[] | null
+  Labels: Record<string, string>
+}
+
+/** The HostConfig fields this daemon acts on; the rest is kept as the client sent it. */
+export interface HostConfig {
+  Binds?: string[] | null
+  Memory?: number
+  NanoCpus?: number
+  PidsLimit?: number | null
+  NetworkMode?: string
+  AutoRemove?: boolean
+  Init?: boolean | null
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> | null
+  [key: string]: unknown
+}
+
+export interface ContainerState {
+  Running: boolean
+  Paused: boolean
+  Restarting: boolean
+  OOMKilled: boolean
+  RemovalInProgress: boolean
+  Dead: boolean
+  Pid: number
+  ExitCode: number
+  Error: string
+  StartedAt: string
+  FinishedAt: string
+}
+
+/** A container record: config.v2.json's fields (HostConfig lives in hostconfig.json). */
+export interface Container {
+  ID: string
+  Created: string
+  Path: string
+  Args: string[]
+  Config: ContainerConfig
+  /** the image ID (sha256:...) */
+  Image: string
+  State: ContainerState
+  /** "/name", as dockerd stores it */
+  Name: string
+  RestartCount: number
+  Driver: string
+  LogPath: string
+  HostnamePath: string
+  HostsPath: string
+  ResolvConfPath: string
+  HostConfig: HostConfig
+}
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z'
+const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
+
+/** Where a container's files are. */
+export const containerDir = (root: string, id: string) => join(root, 'containers', id)
+
+/**
+ * A free random name for a container created without one: "adjective_scientist" as dockerd's
+ * namesgenerator makes them, with a number added after a few names already taken, as it does.
+ */
+function randomName(taken: (name: string) => boolean): string {
+  const left = ['brave', 'calm', 'eager', 'happy', 'keen', 'quiet', 'swift', 'wise', 'bold', 'gentle', 'jolly', 'lucid', 'proud', 'sharp', 'vivid', 'zen']
+  const right = ['curie', 'hopper', 'lovelace', 'turing', 'noether', 'ritchie', 'thompson', 'wozniak', 'babbage', 'dijkstra', 'hamilton', 'knuth', 'liskov', 'meitner', 'pike', 'shannon']
+  for (let attempt = 0; ; attempt++) {
+    const [a, b, n] = randomBytes(3)
+    const name = `${left[a! % left.length]}_${right[b! % right.length]}${attempt < 5 ? '' : n}`
+    if (!taken(`/${name}`)) return name
+  }
+}
+
+// #region newContainer
+/**
+ * A new container from a create request's body, the image's config and the name (or none):
+ * the image's Env first and the request's over it by key, the request's Cmd or else the
+ * image's (an Entrypoint given in the request drops the image's Cmd), Entrypoint, WorkingDir
+ * and User likewise; Path and Args are what will run. An invalid name is a 400 with dockerd's
+ * words ("Invalid container name (NAME), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"); a name
+ * in use is a 409: `Conflict. The container name "/NAME" is already in use by container "ID".
+ * You have to remove (or rename) that container to be able to reuse that name.` A command-less
+ * result is a 400 "No command specified".
+ */
+export function newContainer(root: string, body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, image: { id: string; config: ImageConfig }, name: string | undefined, existing: Container[]): Container {
+  if (name !== undefined && name !== '' && !VALID_NAME.test(name))
+    throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
+  const fullName = `/${(name || randomName((n) => existing.some((c) => c.Name === n))).replace(/^\//, '')}`
+  const owner = existing.find((c) => c.Name === fullName)
+  if (owner)
+    throw conflict(`Conflict. The container name "${fullName}" is already in use by container "${owner.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
+  const id = randomBytes(32).toString('hex')
+  const fromImage = image.config.config ?? {}
+  const env = new Map<string, string>()
+  for (const entry of [...(fromImage.Env ?? []), ...(body.Env ?? [])]) env.set(entry.split('=', 1)[0]!, entry)
+  const entrypoint = body.Entrypoint?.length ? body.Entrypoint : (fromImage.Entrypoint ?? null)
+  const cmd = body.Cmd?.length ? body.Cmd : body.Entrypoint?.length ? [] : (fromImage.Cmd ?? [])
+  const argv = [...(entrypoint ?? []), ...cmd]
+  if (argv.length === 0) throw badRequest('No command specified')
+  const dir = containerDir(root, id)
+  const config: ContainerConfig = {
+    Hostname: body.Hostname || id.slice(0, 12),
+    Domainname: body.Domainname ?? '',
+    User: body.User || fromImage.User || '',
+    AttachStdin: body.AttachStdin ?? false,
+    AttachStdout: body.AttachStdout ?? false,
+    AttachStderr: body.AttachStderr ?? false,
+    Tty: body.Tty ?? false,
+    OpenStdin: body.OpenStdin ?? false,
+    StdinOnce: body.StdinOnce ?? false,
+    Env: [...env.values()],
+    Cmd: cmd,
+    Image: body.Image ?? '',
+    WorkingDir: body.WorkingDir || fromImage.WorkingDir || '',
+    Entrypoint: entrypoint,
+    Labels: body.Labels ?? {},
+  }
+  return {
+    ID: id,
+    Created: new Date().toISOString(),
+    Path: argv[0]!,
+    Args: argv.slice(1),
+    Config: config,
+    Image: image.id,
+    State: { Running: false, Paused: false, Restarting: false, OOMKilled: false, RemovalInProgress: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
+    Name: fullName,
+    RestartCount: 0,
+    Driver: 'overlay2',
+    LogPath: join(dir, `${id}-json.log`),
+    HostnamePath: join(dir, 'hostname'),
+    HostsPath: join(dir, 'hosts'),
+    ResolvConfPath: join(dir, 'resolv.conf'),
+    HostConfig: body.HostConfig ?? {},
+  }
+}
+// #endregion newContainer
+
+// #region saveContainer
+/**
+ * Write the record: config.v2.json and hostconfig.json (each replaced whole, never half
+ * written: a daemon killed mid-write must find the old record or the new one), and on the
+ * first save the hostname, hosts and resolv.conf files the container gets bind-mounted.
+ */
+export function saveContainer(root: string, container: Container, hostResolvConf = ''): void {
+  const dir = containerDir(root, container.ID)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const replace = (file: string, text: string) => {
+    writeFileSync(`${file}.tmp`, text)
+    renameSync(`${file}.tmp`, file)
+  }
+  const { HostConfig, ...config } = container
+  replace(join(dir, 'config.v2.json'), JSON.stringify(config))
+  replace(join(dir, 'hostconfig.json'), JSON.stringify(HostConfig))
+  if (!existsSync(container.HostnamePath)) {
+    writeFileSync(container.HostnamePath, `${container.Config.Hostname}\n`)
+    writeFileSync(container.HostsPath, hostsFile(container.Config.Hostname))
+    writeFileSync(container.ResolvConfPath, resolvConf(hostResolvConf))
+  }
+}
+// #endregion saveContainer
+
+/** Every container record under ROOT/containers (a folder without config.v2.json is not a container). */
+export function loadContainers(root: string): Container[] {
+  const dir = join(root, 'containers')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((id) => existsSync(join(dir, id, 'config.v2.json'))).map((id) => ({
+    ...JSON.parse(readFileSync(join(dir, id, 'config.v2.json'), 'utf8')),
+    HostConfig: JSON.parse(readFileSync(join(dir, id, 'hostconfig.json'), 'utf8')),
+  }))
+}
+
+// #region findContainer
+/**
+ * The container `ref` names, as dockerd's GetContainer looks: the full ID, then the name
+ * (with or without its "/"), then a unique ID prefix. None is a 404 "No such container: REF";
+ * a prefix of several IDs is a 400 "Multiple IDs found with provided prefix: REF".
+ */
+export function findContainer(containers: Iterable<Container>, ref: string): Container {
+  const all = [...containers]
+  const exact = all.find((c) => c.ID === ref) ?? all.find((c) => c.Name === `/${ref.replace(/^\//, '')}`)
+  if (exact) return exact
+  const prefixed = /^[a-f0-9]+$/.test(ref) ? all.filter((c) => c.ID.startsWith(ref)) : []
+  if (prefixed.length > 1) throw new EngineError(400, `Multiple IDs found with provided prefix: ${ref}`)
+  if (prefixed.length === 0) throw noSuchContainer(ref)
+  return prefixed[0]!
+}
+// #endregion findContainer
+
+/** "Up 3 seconds", "Exited (0) 2 minutes ago", "Created": the words of `docker ps`'s STATUS (moby daemon/list.go, go-units HumanDuration). */
+export function statusText(c: Container, now = Date.now()): string {
+  const human = (ms: number) => {
+    const s = Math.round(ms / 1000)
+    if (s < 1) return 'Less than a second'
+    if (s === 1) return '1 second'
+    if (s < 60) return `${s} seconds`
+    const m = Math.round(s / 60)
+    if (m === 1) return 'About a minute'
+    if (m < 60) return `${m} minutes`
+    const h = Math.round(m / 60)
+    return h === 1 ? 'About an hour' : `${h} hours`
+  }
+  if (c.State.Running) return `Up ${human(now - Date.parse(c.State.StartedAt))}`
+  if (c.State.FinishedAt !== ZERO_TIME) return `Exited (${c.State.ExitCode}) ${human(now - Date.parse(c.State.FinishedAt))} ago`
+  return 'Created'
+}
+
+/** The state word of ps and inspect: created, running, exited (removing, dead, paused are not reached here). */
+export const stateWord = (c: Container) => (c.State.Running ? 'running' : c.State.FinishedAt !== ZERO_TIME ? 'exited' : 'created')

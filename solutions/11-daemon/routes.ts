@@ -1,0 +1,403 @@
+/**
+ * Chapter 11: the Engine API's routes, as moby's api/server/router/{system,image,container}
+ * declare them, and what each answers: status codes, JSON shapes and the order in which
+ * headers and bodies go out. The container life behind them is daemon.ts's.
+ */
+import { cpus, hostname, release, totalmem } from 'node:os'
+import { constants } from 'node:os'
+import type { ServerResponse } from 'node:http'
+import { imageConfig, imageLayers, allImageIds, allTags, tagsOf, removeImage, resolveImage, storePaths } from '#ch/06-images/store.ts'
+import { pullImage } from '#ch/07-registry/pull.ts'
+import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
+import { layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
+import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
+import type { JSONMessage } from '../../lib/jsonmessage.ts'
+import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage, sendError, sendJson } from './api.ts'
+import type { Daemon, Exec } from './daemon.ts'
+import { stateWord, statusText, type Container } from './records.ts'
+import { frame, logOptions, readLog } from './streams.ts'
+
+export const VERSION = '20.10.24-minidocker'
+
+/** An image reference as the store tags it: "busybox" is "busybox:latest"; an ID stays as it is. */
+export function imageRef(ref: string): string {
+  if (/^(sha256:)?[a-f0-9]{12,64}$/.test(ref)) return ref
+  try {
+    return familiarName(parseReference(ref))
+  } catch {
+    return ref
+  }
+}
+
+const unixTime = (iso: string | undefined) => (iso ? Math.floor(Date.parse(iso) / 1000) : 0)
+const flag = (query: URLSearchParams, name: string) => ['1', 'true', 'True'].includes(query.get(name) ?? '')
+
+/** A JSON object from a request body; anything else is a 400. */
+function jsonBody(call: EngineCall): Record<string, unknown> {
+  if (call.body.length === 0) return {}
+  const body: unknown = JSON.parse(call.body.toString('utf8'))
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+/** Fields of a create body that must be lists of strings (or null): a wrong type is a 400 naming the field. */
+function checkCreateBody(body: Record<string, unknown>): void {
+  for (const field of ['Cmd', 'Env', 'Entrypoint']) {
+    const value = body[field]
+    if (value === undefined || value === null) continue
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+      throw badRequest(`json: cannot unmarshal ${JSON.stringify(value)} into Go struct field Config.${field} of type []string`)
+  }
+  if (body.HostConfig !== undefined && (typeof body.HostConfig !== 'object' || Array.isArray(body.HostConfig)))
+    throw badRequest('json: cannot unmarshal HostConfig: it must be an object')
+}
+
+// #region signalNumber
+/** A signal as `docker kill -s` sends it: "KILL", "SIGKILL" or "9"; unknown is a 400 "Invalid signal: X". */
+export function signalNumber(text: string | null, fallback: number): number {
+  if (!text) return fallback
+  if (/^\d+$/.test(text)) return Number(text)
+  const name = (text.startsWith('SIG') ? text : `SIG${text}`).toUpperCase() as keyof typeof constants.signals
+  const number = constants.signals[name]
+  if (number === undefined) throw badRequest(`Invalid signal: ${text}`)
+  return number
+}
+// #endregion signalNumber
+
+/** `GET /containers/{id}/json`: the fields `docker inspect` and its -f templates read. */
+export function inspectContainer(c: Container, graphRoot: string) {
+  const own = layerPaths(graphRoot, c.ID)
+  const graph = { Name: 'overlay2', Data: { LowerDir: overlayDirs(graphRoot, c.ID).lower.join(':'), MergedDir: own.merged, UpperDir: own.diff, WorkDir: own.work } }
+  const network = c.HostConfig.NetworkMode || 'default'
+  return {
+    Id: c.ID, Created: c.Created, Path: c.Path, Args: c.Args,
+    State: { Status: stateWord(c), Running: c.State.Running, Paused: false, Restarting: false, OOMKilled: c.State.OOMKilled, Dead: false, Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt },
+    Image: c.Image, ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath, HostsPath: c.HostsPath, LogPath: c.LogPath,
+    Name: c.Name, RestartCount: c.RestartCount, Driver: c.Driver, Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
+    HostConfig: c.HostConfig, GraphDriver: graph,
+    Mounts: (c.HostConfig.Binds ?? []).map((b) => {
+      const [source, destination, mode] = b.split(':')
+      return { Type: 'bind', Source: source, Destination: destination, Mode: mode ?? '', RW: mode !== 'ro', Propagation: 'rprivate' }
+    }),
+    Config: { ...c.Config, Volumes: null, OnBuild: null },
+    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: { [network]: { IPAddress: '', Gateway: '', MacAddress: '', NetworkID: '', EndpointID: '' } } },
+  }
+}
+
+/** One item of `GET /containers/json`. */
+function containerSummary(c: Container) {
+  const network = c.HostConfig.NetworkMode || 'default'
+  return {
+    Id: c.ID, Names: [c.Name], Image: c.Config.Image, ImageID: c.Image,
+    Command: [c.Path, ...c.Args].join(' '), Created: unixTime(c.Created), Ports: [], Labels: c.Config.Labels,
+    State: stateWord(c), Status: statusText(c), HostConfig: { NetworkMode: network },
+    NetworkSettings: { Networks: { [network]: { IPAddress: '' } } }, Mounts: [],
+  }
+}
+
+// #region listContainers
+/**
+ * `docker ps`: running containers, or all with `all`; newest first; `filters` is a JSON map
+ * of lists: `status` (created, running, exited), `name` (a substring of the name), `id`
+ * (a prefix), `label` ("key" or "key=value"). A filters value that is not such JSON is a 400.
+ */
+export function listContainers(containers: Iterable<Container>, query: URLSearchParams) {
+  let filters: Record<string, string[]> = {}
+  try {
+    filters = JSON.parse(query.get('filters') || '{}') as Record<string, string[]>
+  } catch {
+    throw badRequest(`invalid filter: ${query.get('filters')}`)
+  }
+  const all = flag(query, 'all') || (filters.status?.length ?? 0) > 0
+  const match = (c: Container) =>
+    (all || c.State.Running) &&
+    (!filters.status || filters.status.includes(stateWord(c))) &&
+    (!filters.name || filters.name.some((n) => c.Name.includes(n))) &&
+    (!filters.id || filters.id.some((id) => c.ID.startsWith(id))) &&
+    (!filters.label || filters.label.every((l) => {
+      const [k, v] = l.split('=')
+      return k! in c.Config.Labels && (v === undefined || c.Config.Labels[k!] === v)
+    }))
+  return [...containers].filter(match).sort((a, b) => b.Created.localeCompare(a.Created)).map(containerSummary)
+}
+// #endregion listContainers
+
+/** `GET /images/json` and `GET /images/{name}/json` from chapter 06's store. */
+function imageSummary(root: string, id: string) {
+  const config = imageConfig(root, id)
+  const size = imageLayers(root, id).reduce((sum, l) => sum + l.size, 0)
+  return { Id: id, ParentId: '', RepoTags: tagsOf(root, id), RepoDigests: [], Created: unixTime(config.created), Size: size, VirtualSize: size, SharedSize: -1, Labels: config.config?.Labels ?? null, Containers: -1 }
+}
+
+function inspectImage(root: string, ref: string) {
+  let id: string
+  try {
+    id = resolveImage(root, imageRef(ref))
+  } catch {
+    throw noSuchImage(ref)
+  }
+  const config = imageConfig(root, id)
+  const layers = imageLayers(root, id)
+  const graph = storePaths(root).graph
+  const top = layers.at(-1)
+  return {
+    ...imageSummary(root, id), Parent: '', Comment: '', Container: '', ContainerConfig: {}, DockerVersion: '', Author: config.author ?? '',
+    Config: config.config ?? {}, Architecture: config.architecture, Os: config.os,
+    GraphDriver: { Name: 'overlay2', Data: top ? { UpperDir: layerPaths(graph, top.cacheId).diff, LowerDir: top.parent ? overlayDirs(graph, top.cacheId).lower.join(':') : undefined } : {} },
+    RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  }
+}
+
+/** Chunked response headers, sent at once (wait, logs, pull stream their bodies later). */
+function streamHeaders(res: ServerResponse, contentType?: string): void {
+  res.writeHead(200, { ...engineHeaders(), ...(contentType ? { 'Content-Type': contentType } : {}) })
+  res.flushHeaders()
+}
+
+// #region pull
+/**
+ * `POST /images/create?fromImage=&tag=`: chapter 07's pull with its progress as a stream of
+ * JSON objects. An error before the stream begins (no such repository or tag) is a plain
+ * 404 (500 for others); once the stream has begun, it is an `{"errorDetail":{"message":M},
+ * "error":M}` object at its end. The first message ("Pulling from") waits until the manifest
+ * has been found, so that a missing image still gets a plain 404.
+ */
+async function pull(daemon: Daemon, call: EngineCall, res: ServerResponse): Promise<void> {
+  const from = call.query.get('fromImage')
+  if (!from) throw badRequest('fromImage is required (importing with fromSrc is not supported)')
+  const tag = call.query.get('tag')
+  const reference = !tag ? from : tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`
+  const held: JSONMessage[] = []
+  const send = (m: JSONMessage) => res.write(`${JSON.stringify(m)}\r\n`)
+  const progress = (m: JSONMessage) => {
+    if (!res.headersSent && held.length === 0) {
+      held.push(m) // "Pulling from": keep it until the manifest is found
+      return
+    }
+    if (!res.headersSent) {
+      streamHeaders(res, 'application/json')
+      held.splice(0).forEach(send)
+    }
+    send(m)
+  }
+  try {
+    await pullImage(reference, { root: daemon.options.root, progress })
+  } catch (error) {
+    const message = (error as Error).message
+    if (!res.headersSent) throw new EngineError(/not found|does not exist|manifest unknown|pull access denied/.test(message) ? 404 : 500, message)
+    send({ errorDetail: { message }, error: message })
+  }
+  res.end()
+}
+// #endregion pull
+
+// #region waitRoute
+/**
+ * `POST /containers/{id}/wait?condition=`: headers go out at once (the CLI starts the
+ * container only once they have arrived), the body `{"Error":null,"StatusCode":N}` when the
+ * condition holds. A client that goes away stops the waiting.
+ */
+function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): void {
+  const waiting = daemon.wait(c, call.query.get('condition') || 'not-running')
+  streamHeaders(res, 'application/json')
+  res.on('close', waiting.cancel)
+  void waiting.done.then((code) => res.end(`${JSON.stringify({ Error: null, StatusCode: code })}\n`))
+}
+// #endregion waitRoute
+
+// #region logsRoute
+/**
+ * `GET /containers/{id}/logs`: the json-file log as frames (raw bytes for a tty), neither
+ * stream asked for is a 400 "You must choose at least one stream". Without `follow` the body
+ * ends when the log is read; with it, new lines go out as they come until the container has
+ * stopped.
+ */
+async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): Promise<void> {
+  const options = logOptions(call.query)
+  if (!options.stdout && !options.stderr) throw badRequest('You must choose at least one stream')
+  streamHeaders(res)
+  const send = (entries: { log: string; stream: 'stdout' | 'stderr' }[]) => {
+    for (const e of entries) res.write(c.Config.Tty ? Buffer.from(e.log) : frame(e.stream, Buffer.from(e.log)))
+  }
+  let { entries, offset } = readLog(c.LogPath, options)
+  send(entries)
+  if (flag(call.query, 'follow') && c.State.Running) {
+    const more = { ...options, tail: 'all' }
+    const exited = new Promise<void>((resolve) => daemon.wait(c, 'next-exit').done.then(() => resolve()))
+    let gone = false
+    res.on('close', () => { gone = true })
+    while (!gone && c.State.Running) {
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 100))])
+      ;({ entries, offset } = readLog(c.LogPath, more, offset))
+      send(entries)
+    }
+  }
+  res.end()
+}
+// #endregion logsRoute
+
+const systemInfo = (daemon: Daemon) => {
+  const all = [...daemon.containers.values()]
+  return {
+    ID: hostname(), Containers: all.length, ContainersRunning: all.filter((c) => c.State.Running).length, ContainersPaused: 0,
+    ContainersStopped: all.filter((c) => !c.State.Running).length, Images: allImageIds(daemon.options.root).length,
+    Driver: 'overlay2', DriverStatus: [], Plugins: { Volume: [], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+    MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, PidsLimit: true, IPv4Forwarding: false,
+    Debug: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file', CgroupDriver: 'cgroupfs',
+    CgroupVersion: '1', NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'minidocker', OSVersion: '', OSType: 'linux',
+    Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
+    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+    NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: daemon.options.root, Name: hostname(), Labels: [], ExperimentalBuild: false,
+    ServerVersion: VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc', Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+    LiveRestoreEnabled: false, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '', Expected: '' }, RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' },
+    SecurityOptions: [], Warnings: ['WARNING: minidockerd has no bridge network yet: use --network none or host'],
+  }
+}
+
+// #region route
+/**
+ * Answer one request. The path's version prefix goes first (apiPath); then the route by
+ * method and path, a container or image name being everything between the fixed parts
+ * (image names hold slashes). A route this daemon does not have answers 501 naming it.
+ * Every error becomes the `{"message"}` answer dockerd gives, or, on a hijacked connection,
+ * a plain HTTP error response before the upgrade.
+ */
+export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
+  const res = call.res
+  try {
+    const { route: path } = apiPath(call.path)
+    const m = call.method
+    let match: RegExpExecArray | null
+    if ((m === 'GET' || m === 'HEAD') && path === '/_ping') {
+      res!.writeHead(200, { ...engineHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Content-Length': m === 'HEAD' ? 0 : 2 })
+      return void res!.end(m === 'HEAD' ? undefined : 'OK')
+    }
+    if (call.socket) return attachRoute(daemon, call, path)
+    if (m === 'GET' && path === '/version')
+      return sendJson(res!, 200, { Platform: { Name: 'minidocker' }, Components: [{ Name: 'Engine', Version: VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: 'amd64', KernelVersion: release() } }], Version: VERSION, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: 'minidocker', GoVersion: process.version, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, KernelVersion: release(), BuildTime: '' })
+    if (m === 'GET' && path === '/info') return sendJson(res!, 200, systemInfo(daemon))
+    if (m === 'POST' && path === '/images/create') return await pull(daemon, call, res!)
+    if (m === 'GET' && path === '/images/json') return sendJson(res!, 200, allImageIds(daemon.options.root).map((id) => imageSummary(daemon.options.root, id)))
+    if (m === 'GET' && (match = /^\/images\/(.+)\/json$/.exec(path))) return sendJson(res!, 200, inspectImage(daemon.options.root, match[1]!))
+    if (m === 'DELETE' && (match = /^\/images\/(.+)$/.exec(path))) {
+      const root = daemon.options.root
+      const ref = match[1]!
+      try {
+        resolveImage(root, imageRef(ref))
+      } catch {
+        throw noSuchImage(ref)
+      }
+      try {
+        return sendJson(res!, 200, removeImage(root, imageRef(ref), flag(call.query, 'force')))
+      } catch (error) {
+        if ((error as Error).message.startsWith('conflict')) throw new EngineError(409, (error as Error).message)
+        throw error
+      }
+    }
+    if (m === 'POST' && path === '/containers/create') {
+      const body = jsonBody(call)
+      checkCreateBody(body)
+      const c = await daemon.create(body, call.query.get('name') ?? undefined, imageRef)
+      return sendJson(res!, 201, { Id: c.ID, Warnings: [] })
+    }
+    if (m === 'GET' && path === '/containers/json') return sendJson(res!, 200, listContainers(daemon.containers.values(), call.query))
+    if ((match = /^\/containers\/([^/]+)(?:\/([a-z]+))?$/.exec(path))) {
+      const c = daemon.get(match[1]!)
+      const action = `${m} ${match[2] ?? ''}`
+      switch (action) {
+        case 'GET json': return sendJson(res!, 200, inspectContainer(c, storePaths(daemon.options.root).graph))
+        case 'POST start': {
+          const result = await daemon.start(c)
+          res!.writeHead(result === 'already' ? 304 : 204, engineHeaders())
+          return void res!.end()
+        }
+        case 'POST wait': return waitRoute(daemon, c, call, res!)
+        case 'GET logs': return await logsRoute(daemon, c, call, res!)
+        case 'POST stop': {
+          const t = call.query.get('t')
+          const result = await daemon.stop(c, t === null ? 10 : Number(t))
+          res!.writeHead(result === 'stopped' ? 204 : 304, engineHeaders())
+          return void res!.end()
+        }
+        case 'POST kill':
+          await daemon.kill(c, signalNumber(call.query.get('signal'), 9), match[1]!)
+          res!.writeHead(204, engineHeaders())
+          return void res!.end()
+        case 'POST exec': {
+          const body = jsonBody(call)
+          checkCreateBody(body)
+          return sendJson(res!, 201, { Id: daemon.createExec(c, body).ID })
+        }
+        case 'POST restart': {
+          const t = call.query.get('t')
+          await daemon.stop(c, t === null ? 10 : Number(t))
+          await daemon.start(c)
+          res!.writeHead(204, engineHeaders())
+          return void res!.end()
+        }
+        case 'GET top': return sendJson(res!, 200, await daemon.top(c))
+        case 'POST resize':
+          await daemon.resize(c, Number(call.query.get('w')), Number(call.query.get('h')))
+          return sendJson(res!, 200, {})
+        case 'DELETE ':
+          await daemon.remove(c, flag(call.query, 'force'))
+          res!.writeHead(204, engineHeaders())
+          return void res!.end()
+      }
+    }
+    if ((match = /^\/exec\/([a-f0-9]{64})\/(json|resize)$/.exec(path))) {
+      const exec = daemon.execs.get(match[1]!)
+      if (!exec) throw new EngineError(404, `No such exec instance: ${match[1]}`)
+      if (m === 'GET' && match[2] === 'json') return sendJson(res!, 200, inspectExec(exec))
+      if (m === 'POST' && match[2] === 'resize') {
+        await daemon.options.containerd.tasks.ResizePty({ container_id: exec.ContainerID, exec_id: exec.ID, width: Number(call.query.get('w')), height: Number(call.query.get('h')) })
+        return sendJson(res!, 200, {})
+      }
+    }
+    throw new EngineError(501, `minidockerd does not implement ${m} ${path}`)
+  } catch (error) {
+    if (res) sendError(res, error)
+    else if (call.socket) {
+      const text = `${JSON.stringify({ message: (error as Error).message })}\n`
+      const status = error instanceof EngineError ? error.status : 500
+      writeUpgradeHead(call.socket, { ...engineHeaders(), 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }, status, status === 404 ? 'Not Found' : 'Error')
+      call.socket.end(text)
+    }
+  }
+}
+// #endregion route
+
+// #region attachRoute
+/**
+ * `POST /containers/{id}/attach` with `Upgrade: tcp`: answer `101 UPGRADED` (content type
+ * application/vnd.docker.raw-stream, Connection and Upgrade echoed), then hand the socket to
+ * the container. Anything else asking to upgrade is a 501.
+ */
+function attachRoute(daemon: Daemon, call: EngineCall, path: string): void {
+  const execMatch = /^\/exec\/([a-f0-9]{64})\/start$/.exec(path)
+  if (call.method === 'POST' && execMatch) return execStartRoute(daemon, call, execMatch[1]!)
+  const match = /^\/containers\/([^/]+)\/attach$/.exec(path)
+  if (call.method !== 'POST' || !match) throw new EngineError(501, `minidockerd does not implement ${call.method} ${path} with an upgrade`)
+  const c = daemon.get(match[1]!)
+  writeUpgradeHead(call.socket!, { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' })
+  daemon.attach(c, call.socket!, { stdin: flag(call.query, 'stdin'), stdout: flag(call.query, 'stdout'), stderr: flag(call.query, 'stderr') })
+}
+// #endregion attachRoute
+
+/** `POST /exec/{id}/start`: the 101 (with the Engine headers, as dockerd sends them here), then the exec's stream. */
+function execStartRoute(daemon: Daemon, call: EngineCall, id: string): void {
+  const exec = daemon.execs.get(id)
+  if (!exec) throw new EngineError(404, `No such exec instance: ${id}`)
+  if (exec.Running || exec.ExitCode !== null) throw new EngineError(409, `Exec ${id} has already run`)
+  writeUpgradeHead(call.socket!, { ...engineHeaders(), 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' })
+  void daemon.startExec(exec, call.socket!).catch(() => call.socket!.destroy())
+}
+
+/** `GET /exec/{id}/json`: the CLI's exit status is ExitCode. */
+function inspectExec(exec: Exec) {
+  return {
+    ID: exec.ID, Running: exec.Running, ExitCode: exec.ExitCode, ContainerID: exec.ContainerID, Pid: exec.Pid, CanRemove: false, DetachKeys: '',
+    OpenStdin: exec.AttachStdin, OpenStdout: exec.AttachStdout, OpenStderr: exec.AttachStderr,
+    ProcessConfig: { tty: exec.Tty, entrypoint: exec.Cmd[0], arguments: exec.Cmd.slice(1), privileged: false, user: exec.User },
+  }
+}

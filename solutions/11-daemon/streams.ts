@@ -1,0 +1,112 @@
+/**
+ * Chapter 11: the bytes of a container's output on their two ways out, as dockerd writes
+ * them: the 8-byte multiplexed frames of an attach or logs stream without a tty (moby
+ * pkg/stdcopy), and the json-file log (daemon/logger/jsonfilelog), one JSON object a line.
+ */
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+
+/** Stream numbers of the multiplexed format: 0 stdin, 1 stdout, 2 stderr. */
+export type StreamName = 'stdout' | 'stderr'
+const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
+
+// #region frame
+/**
+ * One frame of the multiplexed stream: a header of 8 bytes, [stream number, 0, 0, 0, the
+ * payload's length as a big-endian uint32], then the payload. The client tells the frames
+ * from raw bytes by the container's Tty alone, so a tty's output is never framed.
+ */
+export function frame(stream: StreamName, payload: Uint8Array): Buffer {
+  const header = Buffer.alloc(8)
+  header[0] = STREAM_NUMBER[stream]
+  header.writeUInt32BE(payload.length, 4)
+  return Buffer.concat([header, payload])
+}
+// #endregion frame
+
+/** One line of the json-file log. */
+export interface LogEntry {
+  log: string
+  stream: StreamName
+  /** RFC 3339 with nanoseconds, UTC */
+  time: string
+}
+
+// #region logWriter
+/**
+ * A writer of ID-json.log: every line the container writes becomes one entry
+ * `{"log":"hi\n","stream":"stdout","time":"..."}` and one line of the file. A chunk may end in
+ * the middle of a line: the rest waits for the next chunk of the same stream (stdout and
+ * stderr never share a line), and flush() writes what is left when the container is gone.
+ */
+export function logWriter(path: string): { write(stream: StreamName, chunk: Buffer): void; flush(): void; close(): void } {
+  const fd = openSync(path, 'a', 0o640)
+  const partial: Record<StreamName, Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }
+  const entry = (stream: StreamName, text: Buffer) =>
+    writeSync(fd, `${JSON.stringify({ log: text.toString('utf8'), stream, time: new Date().toISOString() })}\n`)
+  const flush = () => {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (partial[stream].length > 0) entry(stream, partial[stream])
+      partial[stream] = Buffer.alloc(0)
+    }
+  }
+  return {
+    write(stream, chunk) {
+      let data = Buffer.concat([partial[stream], chunk])
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10)) {
+        entry(stream, data.subarray(0, nl + 1))
+        data = data.subarray(nl + 1)
+      }
+      partial[stream] = data
+    },
+    flush,
+    close() {
+      flush()
+      closeSync(fd)
+    },
+  }
+}
+// #endregion logWriter
+
+export interface LogOptions {
+  stdout: boolean
+  stderr: boolean
+  /** how many entries from the end ("all" or a number) */
+  tail: string
+  /** unix seconds: only entries at or after */
+  since: number
+  /** prefix each line with its time */
+  timestamps: boolean
+}
+
+/** Parse `docker logs`'s query: stdout, stderr, tail, since, timestamps. */
+export function logOptions(query: URLSearchParams): LogOptions {
+  const flag = (name: string) => ['1', 'true'].includes(query.get(name) ?? '')
+  return { stdout: flag('stdout'), stderr: flag('stderr'), tail: query.get('tail') || 'all', since: Number(query.get('since') ?? 0) || 0, timestamps: flag('timestamps') }
+}
+
+// #region readLog
+/**
+ * The entries of a json-file log the options select, in order: only the streams asked for,
+ * none before `since`, the last `tail` of them ("all" or a number; 0 is none), each line
+ * prefixed with its time and a space when `timestamps`. Returns the entries and the byte
+ * offset read up to, so that a follower can go on from there. A last line without its
+ * newline is still being written: it is not read yet.
+ */
+export function readLog(path: string, options: LogOptions, from = 0): { entries: LogEntry[]; offset: number } {
+  let text: Buffer
+  try {
+    text = readFileSync(path).subarray(from)
+  } catch {
+    return { entries: [], offset: from }
+  }
+  const complete = text.lastIndexOf(10) + 1
+  let entries = text.subarray(0, complete).toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogEntry)
+  entries = entries.filter((e) => options[e.stream] && Date.parse(e.time) >= options.since * 1000)
+  if (options.tail !== 'all') {
+    const n = Number(options.tail)
+    if (Number.isInteger(n) && n >= 0) entries = n === 0 ? [] : entries.slice(-n)
+  }
+  if (options.timestamps) entries = entries.map((e) => ({ ...e, log: `${e.time} ${e.log}` }))
+  return { entries, offset: from + complete }
+}
+// #endregion readLog

@@ -1,0 +1,148 @@
+/**
+ * Chapter 11: running a container through containerd's gRPC API, as dockerd 20.10 does in
+ * libcontainerd/remote/client.go: a containerd container holds the OCI spec (Containers.Create),
+ * a task runs it (Tasks.Create with the rootfs as mounts and the stdio as FIFO paths, then
+ * Tasks.Start), Tasks.Wait reports the exit, Tasks.Delete and Containers.Delete forget it.
+ * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
+ */
+import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
+import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
+import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
+import { INIT_PATH } from '../../native/helper.ts'
+import type { Container } from './records.ts'
+
+/** The capabilities a container keeps by default (moby oci/caps/defaults.go). */
+export const DEFAULT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE']
+
+/** Where `--init` puts the init in the container, as dockerd does. */
+export const INIT_DESTINATION = '/sbin/docker-init'
+
+/** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
+export interface TaskIO {
+  stdin?: string
+  stdout: string
+  stderr?: string
+  terminal: boolean
+}
+
+/** Spec fields runc reads that lib/oci.ts does not model. */
+type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean } }
+
+// #region runtimeSpec
+/**
+ * The OCI spec dockerd would give runc for `c` (moby daemon/oci_linux.go): its process (Path
+ * and Args, Env with a PATH and HOSTNAME, TERM=xterm with a tty, WorkingDir or "/", User
+ * resolved in the image's own passwd and group files), root "rootfs" (the shim mounts the
+ * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
+ * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
+ * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
+ * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
+ * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
+ */
+export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
+  const env = [...c.Config.Env]
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH)
+  env.push(`HOSTNAME=${c.Config.Hostname}`)
+  if (c.Config.Tty) env.push('TERM=xterm')
+  const host = c.HostConfig
+  const binds = (host.Binds ?? []).map((bind) => {
+    const [source, destination, mode] = bind.split(':')
+    return { destination: destination!, type: 'bind', source: source!, options: ['rbind', mode === 'ro' ? 'ro' : 'rw'] }
+  })
+  const etc = [['/etc/resolv.conf', c.ResolvConfPath], ['/etc/hostname', c.HostnamePath], ['/etc/hosts', c.HostsPath]]
+    .map(([destination, source]) => ({ destination: destination!, type: 'bind', source: source!, options: ['rbind', 'rprivate'] }))
+  const resources: NonNullable<Spec['linux']>['resources'] = {}
+  if (host.Memory) resources.memory = { limit: host.Memory }
+  if (host.NanoCpus) resources.cpu = { quota: Math.round((host.NanoCpus / 1e9) * 100_000), period: 100_000 }
+  if (host.PidsLimit && host.PidsLimit > 0) resources.pids = { limit: host.PidsLimit }
+  const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }]
+  if (host.NetworkMode !== 'host') namespaces.push({ type: 'network' })
+  const caps = DEFAULT_CAPABILITIES
+  const args = [c.Path, ...c.Args]
+  if (host.Init) {
+    binds.push({ destination: INIT_DESTINATION, type: 'bind', source: INIT_PATH, options: ['rbind', 'ro'] })
+    args.unshift(INIT_DESTINATION, '--')
+  }
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: c.Config.Tty,
+      user: resolveUser(c.Config.User, files),
+      args,
+      env,
+      cwd: c.Config.WorkingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: false,
+    },
+    root: { path: 'rootfs' },
+    hostname: c.Config.Hostname,
+    mounts: [...DEFAULT_MOUNTS, ...etc, ...binds],
+    linux: {
+      namespaces,
+      resources,
+      cgroupsPath: `/minidockerd/${c.ID}`,
+      maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware'],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+  }
+}
+// #endregion runtimeSpec
+
+// #region startTask
+/**
+ * Run `c` in containerd: create the containerd container (same ID, the spec packed as an Any
+ * of type SPEC_TYPE_URL holding its JSON, runtime RUNC_RUNTIME), create its task with
+ * `rootfs` and the FIFOs of `io`, start it, and return the process's PID. A failure after the
+ * containerd container exists must not leave it behind (the next start would meet "already
+ * exists").
+ */
+export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO): Promise<number> {
+  await containerd.containers.Create({
+    container: {
+      id: c.ID,
+      labels: {},
+      image: c.Config.Image,
+      runtime: { name: RUNC_RUNTIME },
+      spec: { type_url: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
+    },
+  })
+  try {
+    await containerd.tasks.Create({
+      container_id: c.ID, rootfs, terminal: io.terminal,
+      stdin: io.stdin ?? '', stdout: io.stdout, stderr: io.stderr ?? '',
+    })
+    const { pid } = await containerd.tasks.Start({ container_id: c.ID })
+    return pid as number
+  } catch (error) {
+    await deleteTask(containerd, c.ID)
+    throw error
+  }
+}
+// #endregion startTask
+
+// #region waitTask
+/** Block until the task's process exits, and return its exit status (128+N for a signal, as the shim reports it). */
+export async function waitTask(containerd: Containerd, id: string): Promise<number> {
+  const { exit_status } = await containerd.tasks.Wait({ container_id: id })
+  return exit_status as number
+}
+// #endregion waitTask
+
+// #region deleteTask
+/**
+ * Forget the task and the containerd container (the shim exits, unmounts the rootfs and has
+ * runc delete the cgroup). Either may already be gone: NotFound is no error here.
+ */
+export async function deleteTask(containerd: Containerd, id: string): Promise<void> {
+  const ignoreNotFound = (error: unknown) => {
+    if (!(error instanceof ContainerdError && error.code === GRPC_NOT_FOUND)) throw error
+  }
+  await containerd.tasks.Delete({ container_id: id }).catch(ignoreNotFound)
+  await containerd.containers.Delete({ id }).catch(ignoreNotFound)
+}
+// #endregion deleteTask
+
+/** Send `signal` (a number) to the task's process. */
+export async function killTask(containerd: Containerd, id: string, signal: number): Promise<void> {
+  await containerd.tasks.Kill({ container_id: id, signal, all: false })
+}

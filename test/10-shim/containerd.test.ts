@@ -1,0 +1,179 @@
+/**
+ * The shim driven by the real containerd 1.6 and its ctr: one containerd for the file, the
+ * shim found on its PATH as containerd-shim-minidocker-v2, runc as the runtime below it.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import * as grpc from '@grpc/grpc-js'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { Status, grpcDefinition } from '../../lib/containerd-proto.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
+import { ctrOk, parentOf, processGone, taskRow, waitUntil, type CtrResult } from './support.ts'
+
+const RUNTIME = 'io.containerd.minidocker.v2'
+
+describeKernel('the shim under the real containerd', () => {
+  let ctd: Containerd
+  let rootfs: string
+  let n = 0
+  const name = (what: string) => `${what}-${++n}`
+  /** ctr run with our shim, the test rootfs and a PATH for busybox */
+  const run = (flags: string[], id: string, cmd: string[], input?: string, timeout?: number) =>
+    ctd.ctr(['run', ...flags, '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd], { input, timeout })
+
+  beforeAll(async () => {
+    ctd = await startContainerd()
+    rootfs = probeRootfs(ctd.dir)
+  }, 60_000)
+  afterAll(async () => {
+    await ctd?.stop()
+  }, 60_000)
+
+  it('runs a container with ctr run --rm: its output, and its exit code as ctr\'s', async () => {
+    const r = ctrOk(await run(['--rm'], name('rm'), ['sh', '-c', 'echo hello; echo oops >&2; exit 3']), 'ctr run --rm')
+    expect(r.stdout, `expected the container's stdout through containerd's FIFO but saw ${JSON.stringify(r.stdout)} — does Create copy the process's stdout into the stdout FIFO, and close the FIFO only when the process's pipe ends?`).toBe('hello')
+    expect(r.stderr, 'expected the container\'s stderr on ctr\'s stderr — is stderr copied to its own FIFO?').toContain('oops')
+    expect(r.exitCode, `expected ctr to exit with the container's code 3 but saw ${r.exitCode} (${r.stderr.trim()}) — does Wait answer the exit status the reaper reported?`).toBe(3)
+  }, 60_000)
+
+  it('passes stdin through and closes it at end of input', async () => {
+    const r = ctrOk(await run(['--rm'], name('stdin'), ['sh', '-c', 'cat; echo done'], 'abc\n', 20_000), 'ctr run --rm with stdin', 'cat never saw the end of its input: is the end of the stdin FIFO passed on to the process?')
+    expect(r.stdout, `expected "abc" then "done" but saw ${JSON.stringify(r.stdout)} — is the stdin FIFO copied into the process, and its end passed on so cat sees end-of-file?`).toBe('abc\ndone')
+    expect(r.exitCode).toBe(0)
+  }, 60_000)
+
+  it('reports a process killed by a signal as 128 + the signal', async () => {
+    const id = name('signal')
+    let ended: CtrResult | undefined
+    const running = run(['--rm'], id, ['sleep', '600']).then((r) => (ended = r))
+    await waitUntil(async () => {
+      if (ended) ctrOk(ended, 'ctr run --rm sleep')
+      return taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'RUNNING'
+    }, 15_000, `expected ${id} RUNNING in ctr task ls, then to kill it`)
+    ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill')
+    const r = ctrOk(await running, 'ctr run --rm')
+    expect(r.exitCode, `expected 137 (128 + SIGKILL) but saw ${r.exitCode} — is a death by signal N reported as 128 + N?`).toBe(137)
+  }, 60_000)
+
+  it('reports the runtime\'s own error when the command does not exist', async () => {
+    const r = ctrOk(await run(['--rm'], name('missing'), ['/nonexistent']), 'ctr run --rm /nonexistent')
+    expect(r.exitCode, 'expected ctr to fail for a command that does not exist').not.toBe(0)
+    expect(r.stderr, `expected the runtime's message from its log.json (runc: exec: "/nonexistent": ... no such file or directory) but saw ${JSON.stringify(r.stderr.trim())} — does the shim read the last "error" line of bundle/log.json?`).toMatch(/OCI runtime create failed:.*\/nonexistent.*no such file or directory/)
+  }, 60_000)
+
+  it('runs detached: task ls, task ps, kill, rm, and the process tree of a shim', async () => {
+    const id = name('detached')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    const row = taskRow(await ctd.ctr(['task', 'ls']), id)
+    expect(row?.status, `expected ${id} RUNNING in ctr task ls but saw ${JSON.stringify(row)} — does State answer status RUNNING after Start?`).toBe('RUNNING')
+    const pid = row!.pid
+    const ps = ctrOk(await ctd.ctr(['task', 'ps', id]), 'ctr task ps')
+    expect(ps.stdout, `expected the task's PID ${pid} in ctr task ps — does Pids answer the runtime's ps?`).toContain(String(pid))
+    // the process tree: the container below the shim's reaper, the shim not below containerd
+    const reaper = parentOf(pid)
+    expect(reaper, 'the container\'s process must be a child of the shim\'s reaper (a subreaper), not of init — was prctl(PR_SET_CHILD_SUBREAPER) set before the runtime ran?').not.toBe(1)
+    expect(readFileSync(`/proc/${reaper}/cmdline`, 'utf8'), 'expected the container\'s parent to be the shim\'s subreaper (minidocker-helper)').toContain('minidocker-helper')
+    expect(parentOf(reaper), 'the shim must not be a child of containerd: it outlives it').not.toBe(ctd.pid)
+    ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill')
+    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'STOPPED', 15_000, `expected ${id} STOPPED after ctr task kill — does Kill run the runtime's kill with the signal, and State report STOPPED once the reaper reported the exit?`)
+    ctrOk(await ctd.ctr(['task', 'rm', id]), 'ctr task rm')
+    expect(taskRow(await ctd.ctr(['task', 'ls']), id), 'expected the task gone after ctr task rm').toBeUndefined()
+    await waitUntil(async () => processGone(reaper), 10_000, `expected the shim gone after ctr task rm (Delete, then Shutdown) but its reaper ${reaper} still runs — does Shutdown exit once the task is deleted?`)
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 90_000)
+
+  it('publishes create, start, exit and delete, in that order', async () => {
+    const id = name('events')
+    const events = spawn('/usr/bin/ctr', ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let seen = ''
+    events.stdout.on('data', (b: Buffer) => (seen += b))
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      ctrOk(await run(['--rm'], id, ['true']), 'ctr run --rm true')
+      await waitUntil(async () => seen.includes('/containers/delete') && seen.includes(id), 10_000, 'ctr events showed no /containers/delete')
+    } finally {
+      events.kill()
+    }
+    const topics = seen.split('\n').filter((l) => l.includes(id) && l.includes('/tasks/')).map((l) => /\/tasks\/[a-z-]+/.exec(l)![0])
+    expect(topics, `expected the task's events in containerd's order but saw ${JSON.stringify(topics)} — are events sent one after another, and TaskExit only after TaskStart went out?`).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete'])
+  }, 60_000)
+
+  it('keeps the task through a containerd crash: RUNNING after the restart, then killed and removed', async () => {
+    const id = name('survivor')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    const pid = taskRow(await ctd.ctr(['task', 'ls']), id)!.pid
+    const bundle = join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', ctd.namespace, id)
+    expect(existsSync(join(bundle, 'address')), `expected the shim to write ${bundle}/address, which a restarted containerd reads to find it`).toBe(true)
+    await ctd.crash()
+    expect(processGone(pid), 'the container died with containerd: the shim must run in its own session, not as containerd\'s child').toBe(false)
+    await ctd.restart()
+    const row = taskRow(await ctd.ctr(['task', 'ls']), id)
+    expect(row?.status, `expected ${id} RUNNING after containerd's restart but saw ${JSON.stringify(row)} — does the shim write bundle/address and answer Connect and State?`).toBe('RUNNING')
+    ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill after the restart')
+    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'STOPPED', 15_000, `expected ${id} STOPPED after the kill`)
+    ctrOk(await ctd.ctr(['task', 'rm', id]), 'ctr task rm')
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 120_000)
+
+  it('cleans up after a shim that was killed: the container is killed, the task is gone', async () => {
+    const id = name('orphan')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    const pid = taskRow(await ctd.ctr(['task', 'ls']), id)!.pid
+    const shim = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).find((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
+        return cmd.includes(id) && cmd.includes('serve')
+      } catch {
+        return false
+      }
+    })
+    expect(shim, `expected a shim process serving ${id}`).toBeDefined()
+    process.kill(shim!, 'SIGKILL')
+    await waitUntil(() => processGone(pid), 15_000, `expected the container's process ${pid} killed after its shim died — containerd runs the shim's delete subcommand then: does it run the runtime's delete --force?`)
+    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status !== 'RUNNING', 15_000, `expected ${id} no longer RUNNING after its shim died`)
+    await ctd.ctr(['task', 'rm', '-f', id])
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 90_000)
+
+  it('shows the task to a gRPC client of containerd\'s own services (lib/proto), as the daemon will see it', async () => {
+    const id = name('grpc')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    const services = (grpc.loadPackageDefinition(grpcDefinition()) as any).containerd.services
+    const metadata = new grpc.Metadata()
+    metadata.set('containerd-namespace', ctd.namespace)
+    const call = (Service: any, method: string, request: object): Promise<any> => {
+      const client = new Service(`unix://${ctd.address}`, grpc.credentials.createInsecure())
+      return new Promise((resolve, reject) => client[method](request, metadata, (error: Error | null, response: unknown) => (client.close(), error ? reject(error) : resolve(response))))
+    }
+    const version = await call(services.version.v1.Version, 'Version', {})
+    expect(version.version, 'expected containerd\'s version through version.v1.Version').toMatch(/^1\.6\./)
+    const { containers } = await call(services.containers.v1.Containers, 'List', {})
+    expect(containers.find((c: any) => c.id === id)?.runtime?.name, 'expected the container to name our runtime').toBe(RUNTIME)
+    const { tasks } = await call(services.tasks.v1.Tasks, 'List', {})
+    const task = tasks.find((t: any) => t.id === id)
+    expect(task && [task.status, task.pid > 0], `expected ${id} RUNNING with a PID in tasks.v1.Tasks/List (which containerd answers from the shim's State)`).toEqual([Status.RUNNING, true])
+    ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 60_000)
+
+  it('runs a process with ctr task exec: its output and its exit code', async () => {
+    const id = name('exec')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo inside; exit 4']), 'ctr task exec')
+    expect(r.stdout, `expected the exec's output but saw ${JSON.stringify(r.stdout)} — does Start of an exec run the runtime's exec --detach with the process spec, and copy its stdio?`).toBe('inside')
+    expect(r.exitCode, `expected the exec's exit code 4 but saw ${r.exitCode} (${r.stderr.trim()})`).toBe(4)
+    ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 90_000)
+
+  it('runs 20 containers at once, each with its own exit code', async () => {
+    const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => run(['--rm'], name('many'), ['sh', '-c', `echo ${i}; exit ${i}`])))
+    runs.forEach((r, i) => {
+      ctrOk(r, `ctr run --rm #${i}`)
+      expect({ out: r.stdout, code: r.exitCode }, `container ${i} of 20: ${r.stderr.trim()}`).toEqual({ out: String(i), code: i })
+    })
+    expect(readdirSync(join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', ctd.namespace)), 'expected every bundle removed').toEqual([])
+  }, 180_000)
+})

@@ -1,0 +1,41 @@
+/** The reaper's report: every exit, as containerd counts it, also the one that comes early. */
+import { PassThrough } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { Reaper, parseReaperLine } from '#ch/10-shim/reaper.ts'
+import { lastError } from '#ch/10-shim/runtime.ts'
+
+describe('the reaper\'s report', () => {
+  it('turns exit codes and signals into containerd\'s exit status', () => {
+    expect(parseReaperLine('123 exit 3')?.status, 'expected "123 exit 3" to be status 3').toBe(3)
+    expect(parseReaperLine('124 signal 9')?.status, 'expected "124 signal 9" to be 137 (128 + SIGKILL), as a shell and containerd report it').toBe(137)
+    expect(parseReaperLine('124 signal 9')?.pid).toBe(124)
+    expect(parseReaperLine('garbage'), 'expected null for a line that is no exit').toBeNull()
+  })
+
+  it('keeps an exit that is reported before anyone waits for it', async () => {
+    const socket = new PassThrough()
+    const reaper = new Reaper(socket)
+    socket.write('41 exit 0\n42 ex')
+    socket.write('it 5\n')
+    await new Promise((resolve) => setImmediate(resolve))
+    const late = reaper.exited(43)
+    socket.write('43 signal 15\n')
+    const early = await Promise.race([reaper.exited(42), new Promise((resolve) => setTimeout(() => resolve('never'), 1000))])
+    expect(early, 'expected the exit of 42, reported before exited(42) was called — a process can be reaped before the shim has read its PID: keep such exits').toMatchObject({ pid: 42, status: 5 })
+    expect(await late, 'expected the exit of 43, reported after exited(43) was called').toMatchObject({ pid: 43, status: 143 })
+  })
+})
+
+describe('the runtime\'s error', () => {
+  it('is the message of the last error line of its JSON log', () => {
+    const log = [
+      '{"level":"warning","msg":"something odd","time":"2024-01-01T00:00:00Z"}',
+      'not json at all',
+      '{"level":"error","msg":"first","time":"2024-01-01T00:00:00Z"}',
+      '{"level":"error","msg":"runc create failed: unable to start container process: exec: \\"/x\\": stat /x: no such file or directory","time":"2024-01-01T00:00:01Z"}',
+      '',
+    ].join('\n')
+    expect(lastError(log), 'expected the msg of the LAST line whose level is error, skipping lines that are not JSON').toBe('runc create failed: unable to start container process: exec: "/x": stat /x: no such file or directory')
+    expect(lastError('{"level":"info","msg":"fine"}\n'), 'expected undefined when the log has no error').toBeUndefined()
+  })
+})

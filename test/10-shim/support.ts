@@ -1,0 +1,55 @@
+/** What the chapter's tests share: reading ctr's output, the process tree, waiting. */
+import { readFileSync } from 'node:fs'
+import { NotImplementedError } from '../../lib/errors.ts'
+
+export interface CtrResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+/**
+ * ctr's result, unless the shim reported a function not written yet: that becomes the
+ * NotImplementedError it is, so a starter fails with it and not with ctr's wording.
+ */
+export function ctrOk(r: CtrResult, what: string, hang = 'does Wait answer once the reaper reports the exit?'): CtrResult {
+  const missing = /(\w+)\(\) is not written yet/.exec(r.stderr + r.stdout)
+  if (missing) throw new NotImplementedError('10-shim', missing[1]!)
+  if (r.exitCode === -1) throw new Error(`${what}: ctr did not finish in time — ${hang}`)
+  return r
+}
+
+/** A task's row in `ctr task ls` (TASK PID STATUS), or undefined. */
+export function taskRow(r: CtrResult, id: string): { pid: number; status: string } | undefined {
+  ctrOk(r, 'ctr task ls')
+  for (const line of r.stdout.split('\n')) {
+    const [task, pid, status] = line.trim().split(/\s+/)
+    if (task === id) return { pid: Number(pid), status: status! }
+  }
+  return undefined
+}
+
+/** The parent PID of `pid`, from /proc/PID/stat. */
+export function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+}
+
+/** True when `pid` no longer exists (or is a zombie nobody reaped). */
+export function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
+  } catch {
+    return true
+  }
+}
+
+/** Poll `check` until it holds; fail with `message` after `ms`. */
+export async function waitUntil(check: () => Promise<boolean> | boolean, ms: number, message: string): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(message)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * ttrpc framing, server and client, on a real unix socket: what containerd sends a shim, and
+ * what a hostile or broken client may send instead.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FrameReader, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, dialTtrpc, encodeFrame, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
+import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
+import { caught } from '../support/errors.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
+
+const SERVICE = 'containerd.task.v2.Task'
+
+/** A Task service whose State answers at once and whose Wait answers when released. */
+function testService(): { service: Service; release(): void } {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const service: Service = {
+    name: SERVICE,
+    methods: {
+      State: { request: 'containerd.task.v2.StateRequest', response: 'containerd.task.v2.StateResponse', handle: async (r) => ({ id: r.id, pid: 42, status: 2 }) },
+      Wait: { request: 'containerd.task.v2.WaitRequest', response: 'containerd.task.v2.WaitResponse', handle: async () => (await released, { exit_status: 7 }) },
+      Kill: { request: 'containerd.task.v2.KillRequest', response: 'google.protobuf.Empty', handle: async () => { throw new RpcError(Code.NotFound, 'process already finished: not found') } },
+      Pause: { request: 'containerd.task.v2.PauseRequest', response: 'google.protobuf.Empty' },
+    },
+  }
+  return { service, release }
+}
+
+/** What serveConnection threw, if it did: the test reports that rather than a silence. */
+let serverError: unknown
+
+async function listen(service: Service): Promise<string> {
+  const path = join(tempDir(), 's.sock')
+  const sockets: Socket[] = []
+  serverError = undefined
+  const server: Server = createServer((socket) => {
+    sockets.push(socket)
+    try {
+      serveConnection(socket, [service])
+    } catch (error) {
+      serverError = error
+      socket.destroy()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(path, resolve))
+  onCleanup(() => {
+    for (const socket of sockets) socket.destroy()
+    return new Promise((resolve) => server.close(resolve))
+  })
+  return path
+}
+
+/** A raw connection that collects the response frames it receives. */
+async function raw(path: string): Promise<{ socket: Socket; frames: ReturnType<FrameReader['push']>; next(): Promise<ReturnType<FrameReader['push']>[number]> }> {
+  const socket = connect(path)
+  await new Promise((resolve) => socket.once('connect', resolve))
+  onCleanup(() => socket.destroy())
+  const reader = new FrameReader()
+  const frames: ReturnType<FrameReader['push']> = []
+  let wake = () => {}
+  socket.on('data', (chunk: Buffer) => {
+    frames.push(...reader.push(chunk))
+    wake()
+  })
+  return {
+    socket,
+    frames,
+    async next() {
+      const deadline = Date.now() + 5000
+      while (frames.length === 0) {
+        if (serverError) throw serverError
+        if (Date.now() > deadline || socket.destroyed) throw new Error('expected a response frame within 5 s but none came — does the server answer every request, errors included?')
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, 50)
+        })
+      }
+      return frames.shift()!
+    },
+  }
+}
+
+const request = (method: string, type: string, value: object) =>
+  encode('ttrpc.Request', { service: SERVICE, method, payload: encode(type, value) })
+const status = (frame: { payload: Buffer | null }) => decode('ttrpc.Response', frame.payload!).status
+
+describe('ttrpc frames', () => {
+  it('writes the 10-byte big-endian header: length, stream id, type, flags', () => {
+    const frame = encodeFrame(5, TYPE_REQUEST, Buffer.from('abc'))
+    expect([...frame], 'expected 00 00 00 03 | 00 00 00 05 | 01 | 00 then the payload — is every header field big-endian, the length the payload\'s only?').toEqual([0, 0, 0, 3, 0, 0, 0, 5, 1, 0, 97, 98, 99])
+  })
+
+  it('reads frames split across chunks and several frames in one chunk', () => {
+    const a = encodeFrame(1, TYPE_REQUEST, Buffer.from('first'))
+    const b = encodeFrame(3, TYPE_REQUEST, Buffer.from('second'))
+    const reader = new FrameReader()
+    const all = Buffer.concat([a, b])
+    const got = [...reader.push(all.subarray(0, 4)), ...reader.push(all.subarray(4, 12)), ...reader.push(all.subarray(12))]
+    expect(got.map((f) => [f.streamId, f.payload?.toString()]), 'expected both frames whole and in order — does the reader keep a partial header or payload for the next chunk?').toEqual([[1, 'first'], [3, 'second']])
+  })
+
+  it('skips an oversized payload without buffering it and reads the next frame', () => {
+    const reader = new FrameReader()
+    const header = Buffer.alloc(10)
+    header.writeUInt32BE(MAX_MESSAGE + 1, 0)
+    header.writeUInt32BE(1, 4)
+    header.writeUInt8(TYPE_REQUEST, 8)
+    const first = reader.push(header)
+    expect(first.map((f) => [f.streamId, f.payload, f.length]), 'expected the oversized frame at once, payload null — a reader must not wait for 4 MiB it will refuse').toEqual([[1, null, MAX_MESSAGE + 1]])
+    const filler = Buffer.alloc(MAX_MESSAGE + 1)
+    const after = [...reader.push(filler.subarray(0, 1000)), ...reader.push(Buffer.concat([filler.subarray(1000), encodeFrame(3, TYPE_REQUEST, Buffer.from('ok'))]))]
+    expect(after.map((f) => [f.streamId, f.payload?.toString()]), 'expected only the next frame after the skipped bytes — are the oversized payload\'s bytes skipped as they arrive?').toEqual([[3, 'ok']])
+  })
+
+  it('refuses to write a payload over 4 MiB', async () => {
+    const error = await caught(() => encodeFrame(1, TYPE_REQUEST, Buffer.alloc(MAX_MESSAGE + 1)))
+    expect(error?.message, 'expected encodeFrame to refuse a payload over MAX_MESSAGE, naming the limit').toMatch(/4194304/)
+  })
+})
+
+describe('a ttrpc server', () => {
+  it('answers out of order: a Wait held open does not hold back a State on the same connection', async () => {
+    const { service, release } = testService()
+    const client = await dialTtrpc(await listen(service))
+    onCleanup(() => client.close())
+    const wait = client.call(SERVICE, 'Wait', 'containerd.task.v2.WaitRequest', { id: 'c' }, 'containerd.task.v2.WaitResponse')
+    wait.catch(() => {}) // awaited below; a failure before then is reported by the first await
+    const state = await Promise.race([
+      client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('State got no answer while Wait was outstanding — are requests handled one at a time? Answer each when it is ready')), 3000)),
+    ])
+    expect(state).toMatchObject({ id: 'c', pid: 42, status: 2 })
+    release()
+    expect(await wait, 'expected Wait\'s own answer on its own stream').toMatchObject({ exit_status: 7 })
+  })
+
+  it('answers a handler\'s error with its gRPC code and message', async () => {
+    const client = await dialTtrpc(await listen(testService().service))
+    onCleanup(() => client.close())
+    const error = await caught(() => client.call(SERVICE, 'Kill', 'containerd.task.v2.KillRequest', { id: 'c', signal: 9 }, 'google.protobuf.Empty'))
+    expect(error, 'expected the call to reject with an RpcError').toBeInstanceOf(RpcError)
+    expect([error.code, error.message], 'expected code 5 (NotFound) and the handler\'s message in the response status').toEqual([Code.NotFound, 'process already finished: not found'])
+  })
+
+  it('answers Unimplemented (12) for an unknown method, an unknown service, and a method it does not implement', async () => {
+    const conn = await raw(await listen(testService().service))
+    conn.socket.write(encodeFrame(1, TYPE_REQUEST, request('Frobnicate', 'containerd.task.v2.StateRequest', {})))
+    conn.socket.write(encodeFrame(3, TYPE_REQUEST, encode('ttrpc.Request', { service: 'no.such.Service', method: 'State' })))
+    conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('Pause', 'containerd.task.v2.PauseRequest', { id: 'c' })))
+    const answers = [await conn.next(), await conn.next(), await conn.next()].sort((a, b) => a.streamId - b.streamId)
+    expect(answers.map((f) => [f.streamId, f.type, status(f)?.code]), 'expected a response with code 12 on each request\'s own stream id').toEqual([[1, TYPE_RESPONSE, 12], [3, TYPE_RESPONSE, 12], [5, TYPE_RESPONSE, 12]])
+  })
+
+  it('answers bad frames with an error and keeps serving: oversized, even stream id, truncated protobuf', async () => {
+    const conn = await raw(await listen(testService().service))
+    const header = Buffer.alloc(10)
+    header.writeUInt32BE(5 << 20, 0)
+    header.writeUInt32BE(1, 4)
+    header.writeUInt8(TYPE_REQUEST, 8)
+    conn.socket.write(Buffer.concat([header, Buffer.alloc(5 << 20)]))
+    const big = await conn.next()
+    expect([big.streamId, status(big)?.code], 'expected code 8 (ResourceExhausted) for a frame over 4 MiB, on its stream id').toEqual([1, Code.ResourceExhausted])
+    conn.socket.write(encodeFrame(2, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
+    const even = await conn.next()
+    expect([even.streamId, status(even)?.code], 'expected code 3 (InvalidArgument) for an even stream id: a client\'s streams are odd').toEqual([2, Code.InvalidArgument])
+    const truncated = Buffer.from(request('State', 'containerd.task.v2.StateRequest', { id: 'c' })).subarray(0, 12)
+    conn.socket.write(encodeFrame(3, TYPE_REQUEST, truncated))
+    const bad = await conn.next()
+    expect([bad.streamId, status(bad)?.code], 'expected code 3 (InvalidArgument) for a request that is not valid protobuf').toEqual([3, Code.InvalidArgument])
+    conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
+    const good = await conn.next()
+    expect(decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', good.payload!).payload), 'expected the connection still served after the bad frames').toMatchObject({ pid: 42 })
+  })
+})
+
+describe('a ttrpc client', () => {
+  it('uses odd, increasing stream ids and matches answers that come back out of order', async () => {
+    const path = join(tempDir(), 'c.sock')
+    const seen: number[] = []
+    const server = createServer((socket) => {
+      const reader = new FrameReader()
+      const held: number[] = []
+      socket.on('data', (chunk: Buffer) => {
+        for (const f of reader.push(chunk)) {
+          seen.push(f.streamId)
+          held.push(f.streamId)
+          if (held.length === 2) {
+            // answer the second call first
+            for (const id of held.reverse()) socket.write(encodeFrame(id, TYPE_RESPONSE, encode('ttrpc.Response', { payload: encode('containerd.task.v2.StartResponse', { pid: id * 100 }) })))
+          }
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(path, resolve))
+    onCleanup(() => new Promise((resolve) => server.close(resolve)))
+    const client = await dialTtrpc(path)
+    onCleanup(() => client.close())
+    const a = client.call(SERVICE, 'Start', 'containerd.task.v2.StartRequest', { id: 'a' }, 'containerd.task.v2.StartResponse')
+    const b = client.call(SERVICE, 'Start', 'containerd.task.v2.StartRequest', { id: 'b' }, 'containerd.task.v2.StartResponse')
+    b.catch(() => {}) // awaited below, after a
+    expect([await a, await b], 'expected each call to get the answer for its own stream id').toEqual([{ pid: 100 }, { pid: 300 }])
+    expect(seen, 'expected stream ids 1 then 3: a client\'s are odd and increase by 2').toEqual([1, 3])
+  })
+})

@@ -1,0 +1,111 @@
+/**
+ * The same docker commands against minidockerd and against a real dockerd (Debian's 20.10,
+ * from temp dirs, no bridge, no iptables): the CLI must print the same and exit the same.
+ * Then many `docker run --rm` at once through minidockerd, and nothing left behind.
+ */
+import { mkdtempSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeKernel } from '../support/kernel.ts'
+import {
+  docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, startRealDockerd,
+  type Cli, type Containerd, type Dockerd,
+} from '../support/daemon.ts'
+import type { Registry } from '../support/registry.ts'
+
+let dir: string
+let containerd: Containerd
+let registry: Registry
+let ours: Dockerd
+let real: Dockerd
+let busybox: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-'))
+  registry = await imageRegistry()
+  containerd = await startContainerd(join(dir, 'containerd'))
+  ours = await startMinidockerd(join(dir, 'ours'), containerd.socket)
+  real = await startRealDockerd(join(dir, 'real'), registry.host)
+  busybox = `${registry.host}/busybox`
+}, 120_000)
+
+/** The image in both daemons, pulled once, by the first test that needs it (a starter fails there, not in a hook). */
+let pulled: Promise<unknown> | undefined
+const ready = () => (pulled ??= (async () => {
+  for (const d of [ours, real]) await docker('28.2.2', d.host, ['pull', '-q', busybox])
+})())
+
+afterAll(async () => {
+  for (const d of [ours, real]) {
+    if (!d) continue
+    const left = await docker('28.2.2', d.host, ['ps', '-a', '-q']).catch(() => undefined)
+    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', d.host, ['rm', '-f', id]).catch(() => {})
+    await d.stop()
+  }
+  await containerd?.stop()
+  await registry?.stop()
+  removeDaemonCgroups()
+  if (dir) removeDir(dir)
+}, 120_000)
+
+/** The command through both daemons: ours first (a starter fails there, naming what to write). */
+async function both(cli: Cli, args: string[], input?: string) {
+  await ready()
+  const mine = await docker(cli, ours.host, args, { input, timeout: 20_000 })
+  const theirs = await docker(cli, real.host, args, { input, timeout: 20_000 })
+  return { mine, theirs }
+}
+
+describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
+  for (const cli of ['28.2.2', '20.10'] as Cli[]) {
+    it(`${cli}: run --rm with -e, -w, -u, -h, stdin, stderr and an exit code`, async () => {
+      const commands: [string[], string?][] = [
+        [['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 3']],
+        [['run', '--rm', '--network', 'none', '-e', 'A=1', '-w', '/tmp', '-u', '1000', '-h', 'named', busybox, 'sh', '-c', 'echo $A; pwd; id -u; hostname']],
+        [['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'piped\n'],
+        [['run', '--rm', '--network', 'none', '--entrypoint', '/bin/echo', busybox, 'from', 'entrypoint']],
+        [['run', '--rm', '--network', 'none', '--init', busybox, 'ps', '-o', 'comm']],
+      ]
+      for (const [args, input] of commands) {
+        const { mine, theirs } = await both(cli, args, input)
+        expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `docker ${args.join(' ')}: expected what dockerd gives (left: yours)`)
+          .toEqual({ stdout: theirs.stdout, stderr: theirs.stderr, exitCode: theirs.exitCode })
+      }
+    })
+  }
+
+  it('errors read the same: no such container, a name in use, a container that is not running', async () => {
+    for (const args of [['inspect', '--type', 'container', 'nope'], ['logs', 'nope'], ['stop', 'nope']]) {
+      const { mine, theirs } = await both('28.2.2', args)
+      expect([mine.stderr, mine.exitCode], `docker ${args.join(' ')}: expected dockerd's words and exit code`).toEqual([theirs.stderr, theirs.exitCode])
+    }
+    await ready()
+    const ids: Record<string, string> = {}
+    for (const [name, d] of [['mine', ours], ['theirs', real]] as const) {
+      ids[name] = (await docker('28.2.2', d.host, ['run', '-d', '--name', 'taken', '--network', 'none', busybox, 'sleep', '30'])).stdout.trim()
+    }
+    const again = await both('28.2.2', ['run', '-d', '--name', 'taken', '--network', 'none', busybox, 'true'])
+    expect([again.mine.stderr.replace(ids.mine!, 'ID'), again.mine.exitCode], 'a second container named "taken": expected dockerd\'s conflict')
+      .toEqual([again.theirs.stderr.replace(ids.theirs!, 'ID'), again.theirs.exitCode])
+    const kill = await both('28.2.2', ['kill', '-s', 'KILL', 'taken'])
+    expect(kill.mine.exitCode).toBe(kill.theirs.exitCode)
+    const wait = await both('28.2.2', ['wait', 'taken'])
+    expect(wait.mine.stdout, 'expected the exit code dockerd reports after kill -s KILL').toBe(wait.theirs.stdout)
+    const killStopped = await both('28.2.2', ['kill', 'taken'])
+    expect([killStopped.mine.stderr.replaceAll(ids.mine!, 'ID'), killStopped.mine.exitCode], 'kill of a stopped container: expected dockerd\'s refusal')
+      .toEqual([killStopped.theirs.stderr.replaceAll(ids.theirs!, 'ID'), killStopped.theirs.exitCode])
+    await both('28.2.2', ['rm', 'taken'])
+  })
+
+  it('takes 12 docker run --rm at once, each with its own output and exit code, and leaves nothing', async () => {
+    await ready()
+    const runs = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+      docker('28.2.2', ours.host, ['run', '--rm', '--network', 'none', '--label', 'batch=concurrent', '-e', `N=${i}`, busybox, 'sh', '-c', `echo run $N; exit ${i % 4}`], { timeout: 25_000 })))
+    runs.forEach((r, i) => expect([r.stdout, r.exitCode], `run ${i}: expected its own output and exit code (${r.stderr})`).toEqual([`run ${i}\n`, i % 4]))
+    expect((await docker('28.2.2', ours.host, ['ps', '-a', '-q', '--filter', 'label=batch=concurrent'])).stdout, 'expected every --rm container removed').toBe('')
+    const tasks = join(dir, 'containerd', 'state', 'io.containerd.runtime.v2.task', 'minidocker-test')
+    const left = (await docker('28.2.2', ours.host, ['ps', '-a', '-q', '--no-trunc'])).stdout.split('\n').filter(Boolean)
+    expect(readdirSync(tasks).filter((id) => !left.includes(id)), 'expected no task left in containerd for a removed container (a shim still running?)').toEqual([])
+  }, 60_000)
+})

@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { apiPath, errorStatus, EngineError } from '#ch/11-daemon/api.ts'
+import { findContainer, newContainer, type Container } from '#ch/11-daemon/records.ts'
+import { frame, logWriter, readLog } from '#ch/11-daemon/streams.ts'
+import { caught } from '../support/errors.ts'
+
+const dirs: string[] = []
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })))
+const temp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'minidocker-test-'))
+  dirs.push(d)
+  return d
+}
+const image = { id: 'sha256:' + 'a'.repeat(64), config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' as const, diff_ids: [] }, config: { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], WorkingDir: '/w' } } }
+
+describe('the API version in the path', () => {
+  it('takes /v1.41/..., /v1.24/... and no prefix as the same route', () => {
+    for (const [path, route] of [['/v1.41/containers/json', '/containers/json'], ['/v1.24/images/json', '/images/json'], ['/_ping', '/_ping']])
+      expect(apiPath(path).route, `expected ${path} to be the route ${route} — is the /vN.NN prefix taken off (and only it)?`).toBe(route)
+  })
+  it('refuses a version newer than 1.41 with a 400 naming the maximum', async () => {
+    const error = await caught(() => apiPath('/v1.50/containers/json'))
+    expect(error, 'expected /v1.50/... to be refused — does apiPath compare the version with API_VERSION?').toBeInstanceOf(EngineError)
+    expect(errorStatus(error)).toBe(400)
+    expect(error.message).toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
+  })
+})
+
+describe('multiplexed stream frames', () => {
+  it('puts an 8-byte header before the payload: stream, three zeros, big-endian length', () => {
+    const payload = Buffer.alloc(300, 'x')
+    const f = frame('stderr', payload)
+    expect([...f.subarray(0, 8)], 'expected [2,0,0,0,0,0,1,44] for 300 bytes of stderr — is the size big-endian in bytes 4..7, the stream in byte 0?').toEqual([2, 0, 0, 0, 0, 0, 1, 44])
+    expect(f.subarray(8).equals(payload)).toBe(true)
+    expect(frame('stdout', Buffer.from('hi\n'))[0], 'expected stream 1 for stdout').toBe(1)
+  })
+})
+
+describe('the json-file log', () => {
+  it('writes one entry per line, keeps a partial line until its end comes, and reads with tail', () => {
+    const file = join(temp(), 'x-json.log')
+    const log = logWriter(file)
+    log.write('stdout', Buffer.from('one\ntw'))
+    log.write('stderr', Buffer.from('err\n'))
+    log.write('stdout', Buffer.from('o\nthree'))
+    log.close()
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines.map((l) => [l.stream, l.log]), 'expected one JSON entry per line, a line split across writes joined — does the writer keep the rest of a chunk until its newline?')
+      .toEqual([['stdout', 'one\n'], ['stderr', 'err\n'], ['stdout', 'two\n'], ['stdout', 'three']])
+    expect(lines[0].time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
+    const all = { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }
+    expect(readLog(file, { ...all, stderr: false }).entries.map((e) => e.log), 'expected only stdout entries with stderr=0').toEqual(['one\n', 'two\n', 'three'])
+    expect(readLog(file, { ...all, tail: '2' }).entries.map((e) => e.log), 'expected the last 2 entries with tail=2').toEqual(['two\n', 'three'])
+    expect(readLog(file, { ...all, tail: '0' }).entries, 'expected nothing with tail=0').toEqual([])
+    expect(readLog(file, { ...all, timestamps: true }).entries[0]!.log).toMatch(/^\d{4}-\S+Z one\n$/)
+  })
+})
+
+describe('container records', () => {
+  const make = (name: string | undefined, existing: Container[] = [], body: object = {}) =>
+    newContainer(temp(), { Image: 'busybox', ...body }, image, name, existing)
+
+  it('merges the image config under the request: Env by key, Cmd, WorkingDir, and the files of ROOT/containers/ID', () => {
+    const c = make('web', [], { Env: ['A=run'], Cmd: ['echo', 'hi'] })
+    expect(c.Name).toBe('/web')
+    expect(c.ID).toMatch(/^[a-f0-9]{64}$/)
+    expect(c.Config.Env, 'expected the request\'s A=run to replace the image\'s A=image').toEqual(['PATH=/bin', 'A=run'])
+    expect([c.Path, ...c.Args]).toEqual(['echo', 'hi'])
+    expect(c.Config.WorkingDir).toBe('/w')
+    expect(c.LogPath.endsWith(`/containers/${c.ID}/${c.ID}-json.log`), `expected the log at ROOT/containers/ID/ID-json.log, saw ${c.LogPath}`).toBe(true)
+    expect(make(undefined, [], { Entrypoint: ['/probe'] }).Args, 'an Entrypoint in the request drops the image\'s Cmd').toEqual([])
+  })
+  it('refuses a name in use with dockerd\'s 409 conflict', async () => {
+    const first = make('web')
+    const error = await caught(() => make('web', [first]))
+    expect(errorStatus(error), 'expected a 409 for a name in use — is the name looked up among the existing containers?').toBe(409)
+    expect(error.message).toBe(`Conflict. The container name "/web" is already in use by container "${first.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
+  })
+  it('finds a container by full ID, by name, and by a unique ID prefix; otherwise "No such container"', async () => {
+    const a = make('aa')
+    const b = make('bb')
+    expect(findContainer([a, b], a.ID)).toBe(a)
+    expect(findContainer([a, b], 'bb')).toBe(b)
+    expect(findContainer([a, b], '/bb')).toBe(b)
+    expect(findContainer([a, b], b.ID.slice(0, 6)), 'expected a 6-hex prefix to find its container').toBe(b)
+    const error = await caught(() => findContainer([a, b], 'nope'))
+    expect(errorStatus(error), 'expected a 404 for an unknown container').toBe(404)
+    expect(error.message).toBe('No such container: nope')
+  })
+})

@@ -1,0 +1,213 @@
+/**
+ * The daemon's world for tests and benchmarks: a real containerd (Debian's 1.6, with its
+ * containerd-shim-runc-v2 and runc) from a temp dir on its own socket, a loopback registry
+ * serving the probe and a busybox image, minidockerd (or a real dockerd) on a temp socket,
+ * and the two real docker CLIs pointed at it. Everything is stopped by PID and removed.
+ * Nothing here imports vitest.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { connectContainerd } from '../../lib/containerd.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
+import { buildImage, probeEntries, type Entry } from './images.ts'
+import { pushImage, startRegistry, type Registry } from './registry.ts'
+
+export const CLIS = { '28.2.2': '/usr/local/bin/docker', '20.10': '/usr/bin/docker' } as const
+export type Cli = keyof typeof CLIS
+const ROOT = new URL('../..', import.meta.url).pathname
+const BUSYBOX = '/bin/busybox'
+const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'true', 'false', 'ls', 'id', 'pwd', 'hostname', 'env', 'printf', 'trap', 'kill', 'ps']
+
+/** A child process stopped by PID: SIGTERM, then SIGKILL after `grace` ms. */
+export async function stopChild(child: ChildProcess, grace = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), grace)
+  await exited
+  clearTimeout(timer)
+}
+
+async function waitFor(what: string, ready: () => boolean, child: ChildProcess, log: () => string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!ready()) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before it was ready:\n${log()}`)
+    if (Date.now() > deadline) throw new Error(`${what} was not ready after ${ms} ms:\n${log()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+export interface Containerd {
+  socket: string
+  stop(): Promise<void>
+}
+
+/** Debian's containerd with root, state and sockets in `dir`; the CRI plugin off. */
+export async function startContainerd(dir: string): Promise<Containerd> {
+  mkdirSync(dir, { recursive: true })
+  const socket = join(dir, 'containerd.sock')
+  const config = join(dir, 'config.toml')
+  writeFileSync(config, [
+    'version = 2',
+    `root = "${join(dir, 'root')}"`,
+    `state = "${join(dir, 'state')}"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    '[grpc]', `  address = "${socket}"`,
+    '[ttrpc]', `  address = "${socket}.ttrpc"`,
+  ].join('\n'))
+  let log = ''
+  const child = spawn('/usr/bin/containerd', ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout!.on('data', (d) => { log += d })
+  child.stderr!.on('data', (d) => { log += d })
+  await waitFor('containerd', () => existsSync(socket), child, () => log)
+  return {
+    socket,
+    async stop() {
+      // shims outlive containerd, with the rootfs mounted: end every task a daemon left before containerd goes
+      for (const namespace of NAMESPACES) await removeTasks(socket, namespace).catch(() => {})
+      await stopChild(child)
+    },
+  }
+}
+
+/** The containerd namespaces the tests' daemons use. */
+export const NAMESPACES = ['minidocker-test']
+
+/** Kill and delete every task and container in `namespace`, through containerd's own API. */
+async function removeTasks(socket: string, namespace: string): Promise<void> {
+  const client = connectContainerd(socket, namespace)
+  try {
+    const { tasks } = await client.tasks.List({})
+    for (const task of tasks as { id: string; status: string }[]) {
+      if (task.status !== 'STOPPED') {
+        await client.tasks.Kill({ container_id: task.id, signal: 9, all: true }).catch(() => {})
+        await client.tasks.Wait({ container_id: task.id }).catch(() => {})
+      }
+      await client.tasks.Delete({ container_id: task.id }).catch(() => {})
+    }
+    const { containers } = await client.containers.List({})
+    for (const c of containers as { id: string }[]) await client.containers.Delete({ id: c.id }).catch(() => {})
+  } finally {
+    client.close()
+  }
+}
+
+/** A busybox image: the probe's files, the host's static busybox and a link per applet used here. */
+export function busyboxEntries(): Entry[] {
+  return [
+    ...probeEntries(),
+    { name: 'bin/' },
+    { name: 'bin/busybox', content: readFileSync(BUSYBOX), mode: 0o755 },
+    ...APPLETS.map((a): Entry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
+  ]
+}
+
+/** The loopback registry with `busybox` (Cmd sh) and `probe` (Cmd /probe hostname). */
+export async function imageRegistry(): Promise<Registry> {
+  const registry = await startRegistry()
+  try {
+    await pushImage(registry, 'busybox', 'latest', await buildImage([busyboxEntries()], { config: { Cmd: ['sh'] } }))
+    await pushImage(registry, 'probe', 'latest', await buildImage([probeEntries()]))
+  } catch (error) {
+    await registry.stop()
+    throw error
+  }
+  return registry
+}
+
+export interface Dockerd {
+  /** unix:///... for DOCKER_HOST */
+  host: string
+  root: string
+  child: ChildProcess
+  log(): string
+  stop(): Promise<void>
+}
+
+/** minidockerd (with the implementation the test runs) on a socket in `dir`, talking to `containerdSocket`. */
+export async function startMinidockerd(dir: string, containerdSocket: string): Promise<Dockerd> {
+  const socket = join(dir, 'minidockerd.sock')
+  const root = join(dir, 'data')
+  rmSync(socket, { force: true }) // a restarted daemon's old socket must not pass for the new one's
+  let log = ''
+  const child = spawn(process.execPath, [join(ROOT, 'bin/minidockerd.cjs'), '-H', `unix://${socket}`, '--data-root', root,
+    '--exec-root', join(dir, 'exec'), '--containerd', containerdSocket, '--namespace', 'minidocker-test'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout!.on('data', (d) => { log += d })
+  child.stderr!.on('data', (d) => { log += d })
+  await waitFor('minidockerd', () => existsSync(socket), child, () => log, 60_000)
+  return { host: `unix://${socket}`, root, child, log: () => log, stop: () => stopChild(child) }
+}
+
+/** A real dockerd (Debian's 20.10) from temp dirs, without bridge or iptables, trusting the loopback registry. */
+export async function startRealDockerd(dir: string, registry: string): Promise<Dockerd> {
+  const socket = join(dir, 'docker.sock')
+  let log = ''
+  const child = spawn('/usr/sbin/dockerd', ['--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
+    '--pidfile', join(dir, 'docker.pid'), '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
+    '--insecure-registry', registry], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout!.on('data', (d) => { log += d })
+  child.stderr!.on('data', (d) => { log += d })
+  await waitFor('dockerd', () => existsSync(socket), child, () => log, 60_000)
+  return { host: `unix://${socket}`, root: join(dir, 'data'), child, log: () => log, stop: () => stopChild(child, 20_000) }
+}
+
+export interface DockerResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+}
+
+/** A daemon's answer that names a chapter function not written yet, rethrown as that NotImplementedError. */
+export function throwIfUnwritten(text: string): void {
+  const unwritten = /(\w+)\(\) is not written yet: follow the TODO in it, in chapters\/([\w-]+)\//.exec(text)
+  if (unwritten) throw new NotImplementedError(unwritten[2]!, unwritten[1]!)
+}
+
+/** The body of GET /_ping on a daemon's unix socket. */
+function getPing(host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: host.replace(/^unix:\/\//, ''), path: '/_ping' }, (res) => {
+      let text = ''
+      res.on('data', (d) => { text += d })
+      res.on('end', () => resolve(text))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/**
+ * Run a docker CLI against `host`. A daemon answer that says a chapter function is not
+ * written yet is rethrown as that NotImplementedError, so a starter fails for what it is.
+ */
+export async function docker(cli: Cli, host: string, args: string[], options: { input?: string; timeout?: number; stuck?: string } = {}): Promise<DockerResult> {
+  const result = await execa(CLIS[cli], args, {
+    env: { DOCKER_HOST: host, DOCKER_CONFIG: join(ROOT, '.workbook', 'docker-config'), DOCKER_CLI_HINTS: 'false' },
+    input: options.input ?? '', reject: false, timeout: options.timeout ?? 60_000, stripFinalNewline: false,
+  })
+  throwIfUnwritten(String(result.stderr))
+  // a failed HEAD /_ping has no body: the CLI shows only the status, so ask for the reason with a GET
+  if (/request returned 500 Internal Server Error for API route/.test(String(result.stderr))) throwIfUnwritten(await getPing(host))
+  if (result.timedOut) throw new Error(`docker ${args.join(' ')} did not finish in ${options.timeout ?? 60_000} ms: ${options.stuck ?? 'does every answer go out (the wait\'s headers at once), and does the attach stream end when the container has exited?'}`)
+  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
+}
+
+/** Remove the (empty) parent cgroup minidockerd's containers live in, in every hierarchy. */
+export function removeDaemonCgroups(): void {
+  const base = '/sys/fs/cgroup'
+  const dirs = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((d) => join(base, d))
+  for (const dir of dirs) {
+    const parent = join(dir, 'minidockerd')
+    if (!existsSync(parent)) continue
+    try {
+      rmdirSync(parent)
+    } catch {
+      // still in use by a container of another run: leave it
+    }
+  }
+}
+
+export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true })
