@@ -158,7 +158,11 @@ function inTerminal(command: string, args: string[], env: Record<string, string>
   const quoted = [command, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
   const result = settle(execa('script', ['-qec', quoted, '/dev/null'], { reject: false, input: '', timeout: 60_000, env }))
   // The terminal's echo of script's end of input (^@, ^D) and its CR LF are not the program's.
-  return result.then((r) => ({ ...r, stdout: r.stdout.replace(/\^[@D]|\r/g, '') }))
+  return result.then((r) => {
+    // On a terminal, errors come on stdout too.
+    rethrowNotImplemented(r.stdout)
+    return { ...r, stdout: r.stdout.replace(/\^[@D]|\r/g, '') }
+  })
 }
 
 /** Debian's containerd on a socket in `dir`, with its root and state in `dir`; `ctr` talks to it. */
