@@ -9,8 +9,8 @@ import { RuntimeError } from '../../lib/runtime.ts'
 
 // #region checkContainerId
 /**
- * Refuse an ID that could not safely be a directory name under --root: runc allows letters,
- * digits and `_ + - .`, and never `.` or `..` alone. The message names the ID: `invalid id format: ID`.
+ * Refuse an ID that could not safely be a directory name under --root, with runc's rule and
+ * its words, naming the ID: `invalid id format: ID`.
  */
 export function checkContainerId(id: string): void {
   // TODO(09): refuse an ID that cannot safely name a directory under --root.

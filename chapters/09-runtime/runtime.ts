@@ -66,12 +66,14 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   2. The state directory: made exclusively (two creates of one ID race), with the record
   //      written as early as there is something delete --force would need to clean.
   //   3. exec.fifo: after pivot_root the container's process cannot see the host's path to it.
-  //      How does runc hand it over (an fd opened beforehand; /proc/self/fd)?
+  //      How does runc hand it over (an fd opened beforehand; /proc/self/fd)? Node cannot
+  //      make a fifo (mkfifo(1) can), and the fd must exist before the helper starts.
   //   4. The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
   //      prestart and createRuntime hooks run, and what does their state need (the PID)?
   //      createContainer's hooks run in the container, once its mounts are made.
   //   5. create exits while the process waits: the requests it serves after `start` must be
-  //      queued now, in order, and nothing may leak into the program (fds). The caller may
+  //      queued now, in order, and nothing may leak into the program (fds); a queued request
+  //      whose answer never comes settles when the helper detaches (Helper.detach). The caller may
   //      read the pid file the moment it exists (writeAtomically, given).
   //   6. detach: whose child must the container's process be once create has exited, so that
   //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
@@ -87,16 +89,17 @@ export async function create(root: string, id: string, options: CreateOptions, l
 // #region start
 /**
  * runc start: only a created container may start (`cannot start a container that has stopped`,
- * `cannot start an already running container`). Open exec.fifo for reading without blocking,
- * read the byte the process writes once it opens the fifo, remove the fifo (the container is
- * now running), then run the poststart hooks, whose failure is only logged. The startContainer
- * hooks run first, in the container; one that fails stops the container and start fails.
+ * `cannot start an already running container`). When start returns, the process has been
+ * released to run its program and every later command sees it running; start never hangs, even
+ * when the process died while it waited. The startContainer hooks run first, in the container
+ * (one that fails stops the container and start fails); the poststart hooks after, and their
+ * failure is only logged.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
   // TODO(09): runc start: release the process parked on exec.fifo.
   //   1. Only a created container may start; the two refusals are in the doc comment.
   //   2. Opening a fifo for reading blocks until a writer comes, and the writer may be dead.
-  //      How do you wait for the byte without ever hanging (fifo(7), O_NONBLOCK)?
+  //      How do you take what the process hands over without ever hanging (fifo(7), open(2))?
   //   3. After the byte, what makes every later command see "running" rather than "created"?
   //   4. startContainer hooks run inside the container before its program (runHooks'
   //      `inside`); poststart hooks after it, and their failure is only a warning.

@@ -26,9 +26,8 @@ export function loadContainer(root: string, id: string): { dir: string; record: 
 
 // #region containerStatus
 /**
- * The status now, from the kernel and the state directory (runc's refreshState): stopped when
- * the process is gone, or a zombie, or its PID now belongs to another process; created while
- * exec.fifo exists; paused while its freezer cgroup says frozen; otherwise running.
+ * The status now, one of the runtime spec's four (runtime.md, "State"), worked out afresh on
+ * every call from the kernel and the state directory, as runc's refreshState does.
  */
 export function containerStatus(dir: string, record: ContainerRecord): State['status'] {
   // TODO(09): work out the status from the kernel, never from what was written at create.
