@@ -10,13 +10,16 @@
  *
  * Check your work with `npx workbook check 8`.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
+import { hostResolvConf, resolvConf } from '../../lib/net.ts'
 import type { Mount } from '../../lib/oci.ts'
 import { allocate, parseSubnet, release, toAddress, withLock } from './ipam.ts'
 import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp, type Bridge } from './links.ts'
 import { ensureChains, publishPorts, unpublishPorts, type PortMapping } from './ports.ts'
+
+export { hostResolvConf, resolvConf } from '../../lib/net.ts'
 
 export type NetworkMode = 'none' | 'host' | 'bridge'
 export const NETWORK_MODES: NetworkMode[] = ['none', 'host', 'bridge']
@@ -41,28 +44,6 @@ export interface Attachment {
   mounts: Mount[]
   address?: string
   detach(): Promise<void>
-}
-
-/**
- * The host's nameservers for the container, as dockerd filters them: loopback ones cannot work
- * from another namespace. `host` is the host's /etc/resolv.conf, or undefined on a host that has
- * none (one without any network, such as the VM test's guest).
- */
-export function resolvConf(host = ''): string {
-  const kept = host.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line))
-  // dockerd's fallback when nothing usable is left: Google's public servers.
-  if (!kept.some((line) => /^\s*nameserver\s/.test(line))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4')
-  return kept.filter((line, i, all) => line !== '' || i < all.length - 1).join('\n') + '\n'
-}
-
-/** The host's /etc/resolv.conf, or undefined when it has none. */
-export function hostResolvConf(): string | undefined {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw error
-  }
 }
 
 // #region nameFiles

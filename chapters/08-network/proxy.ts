@@ -7,7 +7,8 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
-import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
+import { bindError } from '../../lib/net.ts'
 import type { PortMapping } from './ports.ts'
 
 /** What the proxy forwards: the mapping's host side to the container's address. */
@@ -18,12 +19,6 @@ export interface ProxyTarget extends PortMapping {
 /** A running proxy; close() stops listening and ends every forwarded connection. */
 export interface Proxy {
   close(): Promise<void>
-}
-
-/** docker-proxy's words when the host port is taken. */
-function bindError(target: ProxyTarget, error: NodeJS.ErrnoException): Error {
-  const why = error.code === 'EADDRINUSE' ? 'port is already allocated' : `${error.code ?? error.message}`
-  return new ContainerError(`Bind for ${target.hostIp}:${target.hostPort} failed: ${why}`, 125)
 }
 
 // #region proxyTcp

@@ -6,19 +6,11 @@
  * exit and delete arrive in that order, and dockerd drives its container states from them.
  */
 import { timestamp, toAny } from '../../lib/containerd-proto.ts'
+import { TOPICS, type Topic } from '../../lib/shim.ts'
 import { dialTtrpc, type TtrpcClient } from './ttrpc.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** Topics and the message each carries. */
-export const TOPICS = {
-  '/tasks/create': 'containerd.events.TaskCreate',
-  '/tasks/start': 'containerd.events.TaskStart',
-  '/tasks/exit': 'containerd.events.TaskExit',
-  '/tasks/delete': 'containerd.events.TaskDelete',
-  '/tasks/exec-added': 'containerd.events.TaskExecAdded',
-  '/tasks/exec-started': 'containerd.events.TaskExecStarted',
-} as const
-export type Topic = keyof typeof TOPICS
+export { TOPICS, type Topic } from '../../lib/shim.ts'
 
 /** How long a publish keeps trying while containerd is away (restarting, say). */
 const RETRY_MS = 200

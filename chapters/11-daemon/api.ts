@@ -5,25 +5,10 @@
  * and errors as `{"message": ...}` with the status code the CLI acts on.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
+import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER, versionNumber } from '../../lib/engine.ts'
 import type { ServerResponse } from 'node:http'
 
-/** The API version this daemon speaks, as dockerd 20.10 does, and the oldest it accepts. */
-export const API_VERSION = '1.41'
-export const MIN_API_VERSION = '1.12'
-export const SERVER = 'Docker/20.10.24-minidocker (linux)'
-
-/** An error with the HTTP status the Engine API gives it. */
-export class EngineError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message)
-    this.name = 'EngineError'
-  }
-}
-
-export const noSuchContainer = (ref: string) => new EngineError(404, `No such container: ${ref}`)
-export const noSuchImage = (ref: string) => new EngineError(404, `No such image: ${ref}`)
-export const conflict = (message: string) => new EngineError(409, message)
-export const badRequest = (message: string) => new EngineError(400, message)
+export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noSuchImage, conflict, badRequest } from '../../lib/engine.ts'
 
 // #region engineHeaders
 /**
@@ -37,8 +22,6 @@ export function engineHeaders(): Record<string, string> {
   throw new NotImplementedError('11-daemon', 'engineHeaders')
 }
 // #endregion engineHeaders
-
-const versionNumber = (v: string) => v.split('.').map(Number).reduce((major, minor) => major * 1000 + minor)
 
 // #region apiPath
 /**

@@ -8,7 +8,7 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -20,6 +20,7 @@ import type { UserFiles } from '#ch/06-images/config.ts'
 import { PROCESS_TYPE_URL, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { forgetContainer, recordContainer } from '../../lib/image.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
+import { outputReaders } from '../../lib/engine.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { findContainer, loadContainers, newContainer, saveContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
 import { frame, logWriter, type StreamName } from './streams.ts'
@@ -68,19 +69,6 @@ export interface DaemonOptions {
   /** the exec root: the FIFOs of running containers */
   runRoot: string
   containerd: Containerd
-}
-
-/**
- * Our read ends of output FIFOs, non-blocking and driven by epoll (a stream of fs would block a
- * libuv thread in read() for good): a reader waits for the shim to open its end, and sees
- * end-of-file once the shim has closed it, after the last byte; `drained` resolves then.
- */
-function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void) {
-  return ([['stdout', paths.stdout], ['stderr', paths.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
-    const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
-    socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
-    return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
-  })
 }
 
 export class Daemon {

@@ -10,13 +10,10 @@ import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
 import { INIT_PATH } from '../../native/helper.ts'
+import { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
 import type { Container } from './records.ts'
 
-/** The capabilities a container keeps by default (moby oci/caps/defaults.go). */
-export const DEFAULT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE']
-
-/** Where `--init` puts the init in the container, as dockerd does. */
-export const INIT_DESTINATION = '/sbin/docker-init'
+export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
 
 /** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
 export interface TaskIO {

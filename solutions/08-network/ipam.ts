@@ -7,11 +7,13 @@
  * only while holding a lock file beside it, as libnetwork's ipam keeps its bitmaps in a store
  * and changes them under a lock.
  */
-import { readFileSync } from 'node:fs'
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { alive, loadAllocations, parseSubnet, processStart, saveAllocations, toAddress, type Owner } from '../../lib/net.ts'
 import { ContainerError } from '../../lib/errors.ts'
+
+export { alive, parseSubnet, processStart, toAddress, toNumber, type Allocations, type Owner } from '../../lib/net.ts'
 
 /** An address given to a container, with what it needs to configure its eth0. */
 export interface Lease {
@@ -20,45 +22,6 @@ export interface Lease {
   prefix: number
   /** the bridge's address, the container's default route */
   gateway: string
-}
-
-/** Who holds an address: a process, named by PID and start time so a reused PID does not count. */
-export interface Owner {
-  pid: number
-  start: string
-}
-
-/** ipam.json: address → its owner. */
-export type Allocations = Record<string, Owner>
-
-/** The start time of process `pid` (field 22 of /proc/PID/stat), or undefined if it is gone. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
-/** True while the owner still runs: the same PID with the same start time. */
-export function alive(owner: Owner): boolean {
-  return processStart(owner.pid) === owner.start
-}
-
-/** A dotted quad as a 32-bit number, and back. */
-export const toNumber = (address: string): number => address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0)
-export const toAddress = (n: number): string => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.')
-
-/** The subnet "a.b.c.d/N": its network number and prefix length. */
-export function parseSubnet(cidr: string): { network: number; prefix: number } {
-  const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr)
-  const prefix = Number(match?.[2])
-  if (!match || prefix > 30 || match[1]!.split('.').some((o) => Number(o) > 255))
-    throw new ContainerError(`invalid subnet "${cidr}": expected a.b.c.d/N with N at most 30`, 125)
-  const size = 2 ** (32 - prefix)
-  return { network: toNumber(match[1]!) - (toNumber(match[1]!) % size), prefix }
 }
 
 // #region withLock
@@ -96,17 +59,6 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
 }
 // #endregion withLock
 
-async function load(dir: string): Promise<Allocations> {
-  const text = await readFile(join(dir, 'ipam.json'), 'utf8').catch(() => '{}')
-  return JSON.parse(text) as Allocations
-}
-
-/** Replace ipam.json whole (write a temp file, rename it), so a crash never leaves half a file. */
-async function save(dir: string, allocations: Allocations): Promise<void> {
-  await writeFile(join(dir, 'ipam.json.tmp'), JSON.stringify(allocations, null, 1))
-  await rename(join(dir, 'ipam.json.tmp'), join(dir, 'ipam.json'))
-}
-
 // #region allocate
 /**
  * Give `owner` (a PID) the lowest free address of `subnet`. The subnet's first address names the
@@ -119,7 +71,7 @@ export async function allocate(dir: string, subnet: string, owner: number): Prom
   const start = processStart(owner)
   if (start === undefined) throw new ContainerError(`cannot allocate an address for process ${owner}: it is not running`, 125)
   return withLock(dir, async () => {
-    const allocations = await load(dir)
+    const allocations = await loadAllocations(dir)
     // Reclaim what crashed runs left: their owners are gone, or their PIDs now name another process.
     for (const [address, holder] of Object.entries(allocations)) if (!alive(holder)) delete allocations[address]
     const last = network + 2 ** (32 - prefix) - 1
@@ -127,7 +79,7 @@ export async function allocate(dir: string, subnet: string, owner: number): Prom
       const address = toAddress(n)
       if (allocations[address]) continue
       allocations[address] = { pid: owner, start }
-      await save(dir, allocations)
+      await saveAllocations(dir, allocations)
       return { address, prefix, gateway: toAddress(network + 1) }
     }
     throw new ContainerError(`no free address in ${subnet}: all ${last - network - 2} are in use`, 125)
@@ -139,9 +91,9 @@ export async function allocate(dir: string, subnet: string, owner: number): Prom
 /** Give `address` back, under the lock; releasing an address that is not allocated does nothing. */
 export async function release(dir: string, address: string): Promise<void> {
   await withLock(dir, async () => {
-    const allocations = await load(dir)
+    const allocations = await loadAllocations(dir)
     delete allocations[address]
-    await save(dir, allocations)
+    await saveAllocations(dir, allocations)
   })
 }
 // #endregion release

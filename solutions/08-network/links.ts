@@ -12,8 +12,10 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { command } from '../../lib/command.ts'
-import { ContainerError } from '../../lib/errors.ts'
+import { inNetns, ipBatch, macFor } from '../../lib/net.ts'
 import type { Lease } from './ipam.ts'
+
+export { inNetns, ipBatch, macFor } from '../../lib/net.ts'
 
 /** A bridge network: the bridge's name and the subnet its containers take addresses from. */
 export interface Bridge {
@@ -23,31 +25,6 @@ export interface Bridge {
 
 /** The workbook's docker0: Docker's default bridge is docker0 on 172.17.0.0/16. */
 export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
-
-/** `argv` run by nsenter in the network namespace of process `pid`. */
-export function inNetns(pid: number, argv: string[]): string[] {
-  return ['nsenter', `--net=/proc/${pid}/ns/net`, '--', ...argv]
-}
-
-/**
- * Run several `ip` commands (one per line, without the leading "ip") in one process, `prefix`
- * (such as nsenter's) before it, stopping at the first failure, which is named in the error.
- */
-export async function ipBatch(lines: string[], prefix: string[] = []): Promise<string> {
-  try {
-    return await command([...prefix, 'ip', '-batch', '-'], lines.join('\n') + '\n')
-  } catch (error) {
-    const failed = /Command failed -:(\d+)/.exec(String(error))
-    if (!failed || !(error instanceof ContainerError)) throw error
-    const why = error.message.slice(error.message.indexOf(': ') + 2).replace(/;?\s*Command failed -:\d+/, '')
-    throw new ContainerError(`${[...prefix, 'ip', lines[Number(failed[1]) - 1]].join(' ')}: ${why}`, 125)
-  }
-}
-
-/** Docker's MAC for an address (02:42 and the address's four bytes): two containers never share one. */
-export function macFor(address: string): string {
-  return ['02', '42', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':')
-}
 
 // #region ensureBridge
 /**

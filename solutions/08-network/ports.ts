@@ -10,9 +10,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { command } from '../../lib/command.ts'
 import { ContainerError } from '../../lib/errors.ts'
+import { CHAIN, ensureRule, iptables, PROXY_PATH } from '../../lib/net.ts'
 import type { Bridge } from './links.ts'
 
 export type Protocol = 'tcp' | 'udp'
@@ -34,14 +33,7 @@ export interface Published {
   proxies: ChildProcess[]
 }
 
-/** The nat chain holding the DNAT rules, as Docker's is DOCKER. */
-export const CHAIN = 'MINIDOCKER'
-
-/** The proxy's command; it prints "ready" once it listens, and exits when its stdin closes. */
-export const PROXY_PATH = fileURLToPath(new URL('../../bin/minidocker-proxy.cjs', import.meta.url))
-
-/** iptables, waiting for the xtables lock rather than failing when another iptables holds it. */
-const iptables = (args: string[]) => command(['iptables', '-w', ...args])
+export { CHAIN, PROXY_PATH } from '../../lib/net.ts'
 
 // #region parsePublish
 /**
@@ -68,12 +60,6 @@ export function parsePublish(text: string): PortMapping {
   return { hostIp, hostPort: port(hostPort, 'host'), containerPort: port(containerPort, 'container'), proto }
 }
 // #endregion parsePublish
-
-/** Add the rule `args` to `table` unless it is there already (-C checks). */
-async function ensureRule(table: string, args: string[]): Promise<void> {
-  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
-  if (!present) await iptables(['-t', table, '-A', ...args])
-}
 
 // #region ensureChains
 /**

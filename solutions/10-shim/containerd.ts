@@ -13,10 +13,11 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
-import { Code, RpcError, grpcDefinition } from '../../lib/containerd-proto.ts'
+import { Code, RpcError } from '../../lib/containerd-proto.ts'
+import { addServices, type Handler } from '../../lib/containerd-server.ts'
+import { shimCall } from '../../lib/shim.ts'
 import { dialTtrpc, serveConnection, type TtrpcClient } from './ttrpc.ts'
 
-const TASK = 'containerd.task.v2.Task'
 export const VERSION = { version: '1.6.20+minicontainerd', revision: 'minidocker' }
 
 /** A task: its shim's connection and what containerd keeps of it. */
@@ -26,13 +27,6 @@ interface TaskEntry {
   bundle: string
   runtime: string
   shim: TtrpcClient
-}
-
-/** Call a Task method on a shim: METHOD's request and response are containerd.task.v2's. */
-function shimCall(shim: TtrpcClient, method: string, request: object): Promise<any> {
-  const type = (suffix: string) => `containerd.task.v2.${method === 'Create' ? 'CreateTask' : method}${suffix}`
-  const empty = ['Kill', 'Shutdown', 'CloseIO', 'ResizePty', 'Exec'].includes(method)
-  return shim.call(TASK, method, type('Request'), request, empty ? 'google.protobuf.Empty' : type('Response'))
 }
 
 // #region shimBinary
@@ -180,7 +174,7 @@ export class Minicontainerd {
   }
 
   /** The gRPC services: each call runs with the namespace from the containerd-namespace header. */
-  #services(): Record<string, Record<string, (namespace: string, request: any) => Promise<object>>> {
+  #services(): Record<string, Record<string, Handler>> {
     return {
       'version.v1.Version': { Version: async () => VERSION },
       // ctr version also asks for the server's UUID
@@ -232,29 +226,7 @@ export class Minicontainerd {
 
   /** Listen: gRPC on `address`, ttrpc for events on `address.ttrpc`; then find the shims left running. */
   async start(): Promise<void> {
-    const definition = grpc.loadPackageDefinition(grpcDefinition()) as any
-    for (const [path, methods] of Object.entries(this.#services())) {
-      const [group, version, name] = path.split('.') as [string, string, string]
-      const service = definition.containerd.services[group][version][name].service
-      const implementation: grpc.UntypedServiceImplementation = {}
-      for (const method of Object.keys(service)) {
-        const handle = methods[method]
-        const unimplemented = { code: grpc.status.UNIMPLEMENTED, details: `${name}.${method} is not implemented` }
-        if (!handle || service[method].responseStream) {
-          // a streaming method takes no callback: its error goes out on the call
-          implementation[method] = service[method].responseStream ? (call: any) => call.emit('error', unimplemented) : (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(unimplemented)
-          continue
-        }
-        implementation[method] = (call: any, callback: grpc.sendUnaryData<object>) => {
-          const namespace = String(call.metadata.get('containerd-namespace')[0] ?? 'default')
-          handle(namespace, call.request).then(
-            (response) => callback(null, response),
-            (error: Error) => callback({ code: error instanceof RpcError ? error.code : grpc.status.UNKNOWN, details: error.message }),
-          )
-        }
-      }
-      this.#grpc.addService(service, implementation)
-    }
+    addServices(this.#grpc, this.#services())
     rmSync(this.address, { force: true })
     await new Promise<void>((resolve, reject) => this.#grpc.bindAsync(`unix://${this.address}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())))
     this.#events = createServer((socket) =>

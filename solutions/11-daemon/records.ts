@@ -5,10 +5,11 @@
  * files bind-mounted into it (hostname, hosts, resolv.conf) beside its json-file log.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
+import { containerDir, randomName, VALID_NAME, ZERO_TIME } from '../../lib/engine.ts'
 import { badRequest, conflict, EngineError, noSuchContainer } from './api.ts'
 
 /** The container config the API takes in `POST /containers/create` (moby api/types/container Config). */
@@ -78,25 +79,7 @@ export interface Container {
   HostConfig: HostConfig
 }
 
-export const ZERO_TIME = '0001-01-01T00:00:00Z'
-const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
-
-/** Where a container's files are. */
-export const containerDir = (root: string, id: string) => join(root, 'containers', id)
-
-/**
- * A free random name for a container created without one: "adjective_scientist" as dockerd's
- * namesgenerator makes them, with a number added after a few names already taken, as it does.
- */
-function randomName(taken: (name: string) => boolean): string {
-  const left = ['brave', 'calm', 'eager', 'happy', 'keen', 'quiet', 'swift', 'wise', 'bold', 'gentle', 'jolly', 'lucid', 'proud', 'sharp', 'vivid', 'zen']
-  const right = ['curie', 'hopper', 'lovelace', 'turing', 'noether', 'ritchie', 'thompson', 'wozniak', 'babbage', 'dijkstra', 'hamilton', 'knuth', 'liskov', 'meitner', 'pike', 'shannon']
-  for (let attempt = 0; ; attempt++) {
-    const [a, b, n] = randomBytes(3)
-    const name = `${left[a! % left.length]}_${right[b! % right.length]}${attempt < 5 ? '' : n}`
-    if (!taken(`/${name}`)) return name
-  }
-}
+export { containerDir, loadContainers, stateWord, statusText, ZERO_TIME } from '../../lib/engine.ts'
 
 // #region newContainer
 /**
@@ -186,16 +169,6 @@ export function saveContainer(root: string, container: Container, hostResolvConf
 }
 // #endregion saveContainer
 
-/** Every container record under ROOT/containers (a folder without config.v2.json is not a container). */
-export function loadContainers(root: string): Container[] {
-  const dir = join(root, 'containers')
-  if (!existsSync(dir)) return []
-  return readdirSync(dir).filter((id) => existsSync(join(dir, id, 'config.v2.json'))).map((id) => ({
-    ...JSON.parse(readFileSync(join(dir, id, 'config.v2.json'), 'utf8')),
-    HostConfig: JSON.parse(readFileSync(join(dir, id, 'hostconfig.json'), 'utf8')),
-  }))
-}
-
 // #region findContainer
 /**
  * The container `ref` names, as dockerd's GetContainer looks: the full ID, then the name
@@ -213,23 +186,3 @@ export function findContainer(containers: Iterable<Container>, ref: string): Con
 }
 // #endregion findContainer
 
-/** "Up 3 seconds", "Exited (0) 2 minutes ago", "Created": the words of `docker ps`'s STATUS (moby daemon/list.go, go-units HumanDuration). */
-export function statusText(c: Container, now = Date.now()): string {
-  const human = (ms: number) => {
-    const s = Math.round(ms / 1000)
-    if (s < 1) return 'Less than a second'
-    if (s === 1) return '1 second'
-    if (s < 60) return `${s} seconds`
-    const m = Math.round(s / 60)
-    if (m === 1) return 'About a minute'
-    if (m < 60) return `${m} minutes`
-    const h = Math.round(m / 60)
-    return h === 1 ? 'About an hour' : `${h} hours`
-  }
-  if (c.State.Running) return `Up ${human(now - Date.parse(c.State.StartedAt))}`
-  if (c.State.FinishedAt !== ZERO_TIME) return `Exited (${c.State.ExitCode}) ${human(now - Date.parse(c.State.FinishedAt))} ago`
-  return 'Created'
-}
-
-/** The state word of ps and inspect: created, running, exited (removing, dead, paused are not reached here). */
-export const stateWord = (c: Container) => (c.State.Running ? 'running' : c.State.FinishedAt !== ZERO_TIME ? 'exited' : 'created')

@@ -3,56 +3,23 @@
  * declare them, and what each answers: status codes, JSON shapes and the order in which
  * headers and bodies go out. The container life behind them is daemon.ts's.
  */
-import { cpus, hostname, release, totalmem } from 'node:os'
+import { release } from 'node:os'
 import { constants } from 'node:os'
 import type { ServerResponse } from 'node:http'
-import { imageConfig, imageLayers, allImageIds, allTags, tagsOf, removeImage, resolveImage, storePaths } from '#ch/06-images/store.ts'
+import { allImageIds, removeImage, resolveImage, storePaths } from '#ch/06-images/store.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
-import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
-import { layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
 import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage, sendError, sendJson } from './api.ts'
+import { checkCreateBody, flag, jsonBody } from '../../lib/engine.ts'
+import { containerSummary, imageRef, imageSummary, inspectContainer, inspectExec, inspectImage, systemInfo, VERSION } from '../../minidocker/engine-views.ts'
 import type { Daemon, Exec } from './daemon.ts'
-import { stateWord, statusText, type Container } from './records.ts'
+import { stateWord, type Container } from './records.ts'
 import { frame, logOptions, readLog } from './streams.ts'
 
-export const VERSION = '20.10.24-minidocker'
-
-/** An image reference as the store tags it: "busybox" is "busybox:latest"; an ID stays as it is. */
-export function imageRef(ref: string): string {
-  if (/^(sha256:)?[a-f0-9]{12,64}$/.test(ref)) return ref
-  try {
-    return familiarName(parseReference(ref))
-  } catch {
-    return ref
-  }
-}
-
-const unixTime = (iso: string | undefined) => (iso ? Math.floor(Date.parse(iso) / 1000) : 0)
-const flag = (query: URLSearchParams, name: string) => ['1', 'true', 'True'].includes(query.get(name) ?? '')
-
-/** A JSON object from a request body; anything else is a 400. */
-function jsonBody(call: EngineCall): Record<string, unknown> {
-  if (call.body.length === 0) return {}
-  const body: unknown = JSON.parse(call.body.toString('utf8'))
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be a JSON object')
-  return body as Record<string, unknown>
-}
-
-/** Fields of a create body that must be lists of strings (or null): a wrong type is a 400 naming the field. */
-function checkCreateBody(body: Record<string, unknown>): void {
-  for (const field of ['Cmd', 'Env', 'Entrypoint']) {
-    const value = body[field]
-    if (value === undefined || value === null) continue
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
-      throw badRequest(`json: cannot unmarshal ${JSON.stringify(value)} into Go struct field Config.${field} of type []string`)
-  }
-  if (body.HostConfig !== undefined && (typeof body.HostConfig !== 'object' || Array.isArray(body.HostConfig)))
-    throw badRequest('json: cannot unmarshal HostConfig: it must be an object')
-}
-
 // #region signalNumber
+export { imageRef, inspectContainer, VERSION } from '../../minidocker/engine-views.ts'
+
 /** A signal as `docker kill -s` sends it: "KILL", "SIGKILL" or "9"; unknown is a 400 "Invalid signal: X". */
 export function signalNumber(text: string | null, fallback: number): number {
   if (!text) return fallback
@@ -63,37 +30,6 @@ export function signalNumber(text: string | null, fallback: number): number {
   return number
 }
 // #endregion signalNumber
-
-/** `GET /containers/{id}/json`: the fields `docker inspect` and its -f templates read. */
-export function inspectContainer(c: Container, graphRoot: string) {
-  const own = layerPaths(graphRoot, c.ID)
-  const graph = { Name: 'overlay2', Data: { LowerDir: overlayDirs(graphRoot, c.ID).lower.join(':'), MergedDir: own.merged, UpperDir: own.diff, WorkDir: own.work } }
-  const network = c.HostConfig.NetworkMode || 'default'
-  return {
-    Id: c.ID, Created: c.Created, Path: c.Path, Args: c.Args,
-    State: { Status: stateWord(c), Running: c.State.Running, Paused: false, Restarting: false, OOMKilled: c.State.OOMKilled, Dead: false, Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt },
-    Image: c.Image, ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath, HostsPath: c.HostsPath, LogPath: c.LogPath,
-    Name: c.Name, RestartCount: c.RestartCount, Driver: c.Driver, Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
-    HostConfig: c.HostConfig, GraphDriver: graph,
-    Mounts: (c.HostConfig.Binds ?? []).map((b) => {
-      const [source, destination, mode] = b.split(':')
-      return { Type: 'bind', Source: source, Destination: destination, Mode: mode ?? '', RW: mode !== 'ro', Propagation: 'rprivate' }
-    }),
-    Config: { ...c.Config, Volumes: null, OnBuild: null },
-    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: { [network]: { IPAddress: '', Gateway: '', MacAddress: '', NetworkID: '', EndpointID: '' } } },
-  }
-}
-
-/** One item of `GET /containers/json`. */
-function containerSummary(c: Container) {
-  const network = c.HostConfig.NetworkMode || 'default'
-  return {
-    Id: c.ID, Names: [c.Name], Image: c.Config.Image, ImageID: c.Image,
-    Command: [c.Path, ...c.Args].join(' '), Created: unixTime(c.Created), Ports: [], Labels: c.Config.Labels,
-    State: stateWord(c), Status: statusText(c), HostConfig: { NetworkMode: network },
-    NetworkSettings: { Networks: { [network]: { IPAddress: '' } } }, Mounts: [],
-  }
-}
 
 // #region listContainers
 /**
@@ -121,32 +57,6 @@ export function listContainers(containers: Iterable<Container>, query: URLSearch
   return [...containers].filter(match).sort((a, b) => b.Created.localeCompare(a.Created)).map(containerSummary)
 }
 // #endregion listContainers
-
-/** `GET /images/json` and `GET /images/{name}/json` from chapter 06's store. */
-function imageSummary(root: string, id: string) {
-  const config = imageConfig(root, id)
-  const size = imageLayers(root, id).reduce((sum, l) => sum + l.size, 0)
-  return { Id: id, ParentId: '', RepoTags: tagsOf(root, id), RepoDigests: [], Created: unixTime(config.created), Size: size, VirtualSize: size, SharedSize: -1, Labels: config.config?.Labels ?? null, Containers: -1 }
-}
-
-function inspectImage(root: string, ref: string) {
-  let id: string
-  try {
-    id = resolveImage(root, imageRef(ref))
-  } catch {
-    throw noSuchImage(ref)
-  }
-  const config = imageConfig(root, id)
-  const layers = imageLayers(root, id)
-  const graph = storePaths(root).graph
-  const top = layers.at(-1)
-  return {
-    ...imageSummary(root, id), Parent: '', Comment: '', Container: '', ContainerConfig: {}, DockerVersion: '', Author: config.author ?? '',
-    Config: config.config ?? {}, Architecture: config.architecture, Os: config.os,
-    GraphDriver: { Name: 'overlay2', Data: top ? { UpperDir: layerPaths(graph, top.cacheId).diff, LowerDir: top.parent ? overlayDirs(graph, top.cacheId).lower.join(':') : undefined } : {} },
-    RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
-  }
-}
 
 /** Chunked response headers, sent at once (wait, logs, pull stream their bodies later). */
 function streamHeaders(res: ServerResponse, contentType?: string): void {
@@ -235,24 +145,6 @@ async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: Se
   res.end()
 }
 // #endregion logsRoute
-
-const systemInfo = (daemon: Daemon) => {
-  const all = [...daemon.containers.values()]
-  return {
-    ID: hostname(), Containers: all.length, ContainersRunning: all.filter((c) => c.State.Running).length, ContainersPaused: 0,
-    ContainersStopped: all.filter((c) => !c.State.Running).length, Images: allImageIds(daemon.options.root).length,
-    Driver: 'overlay2', DriverStatus: [], Plugins: { Volume: [], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
-    MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, PidsLimit: true, IPv4Forwarding: false,
-    Debug: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file', CgroupDriver: 'cgroupfs',
-    CgroupVersion: '1', NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'minidocker', OSVersion: '', OSType: 'linux',
-    Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, IndexServerAddress: 'https://index.docker.io/v1/',
-    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
-    NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: daemon.options.root, Name: hostname(), Labels: [], ExperimentalBuild: false,
-    ServerVersion: VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc', Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-    LiveRestoreEnabled: false, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '', Expected: '' }, RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' },
-    SecurityOptions: [], Warnings: ['WARNING: minidockerd has no bridge network yet: use --network none or host'],
-  }
-}
 
 // #region route
 /**
@@ -393,11 +285,3 @@ function execStartRoute(daemon: Daemon, call: EngineCall, id: string): void {
   void daemon.startExec(exec, call.socket!).catch(() => call.socket!.destroy())
 }
 
-/** `GET /exec/{id}/json`: the CLI's exit status is ExitCode. */
-function inspectExec(exec: Exec) {
-  return {
-    ID: exec.ID, Running: exec.Running, ExitCode: exec.ExitCode, ContainerID: exec.ContainerID, Pid: exec.Pid, CanRemove: false, DetachKeys: '',
-    OpenStdin: exec.AttachStdin, OpenStdout: exec.AttachStdout, OpenStderr: exec.AttachStderr,
-    ProcessConfig: { tty: exec.Tty, entrypoint: exec.Cmd[0], arguments: exec.Cmd.slice(1), privileged: false, user: exec.User },
-  }
-}

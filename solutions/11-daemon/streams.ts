@@ -67,6 +67,8 @@ export function logWriter(path: string): { write(stream: StreamName, chunk: Buff
 }
 // #endregion logWriter
 
+export { logOptions } from '../../lib/engine.ts'
+
 export interface LogOptions {
   stdout: boolean
   stderr: boolean
@@ -76,12 +78,6 @@ export interface LogOptions {
   since: number
   /** prefix each line with its time */
   timestamps: boolean
-}
-
-/** Parse `docker logs`'s query: stdout, stderr, tail, since, timestamps. */
-export function logOptions(query: URLSearchParams): LogOptions {
-  const flag = (name: string) => ['1', 'true'].includes(query.get(name) ?? '')
-  return { stdout: flag('stdout'), stderr: flag('stderr'), tail: query.get('tail') || 'all', since: Number(query.get('since') ?? 0) || 0, timestamps: flag('timestamps') }
 }
 
 // #region readLog

@@ -6,12 +6,13 @@
  * Nothing here imports vitest.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { connectContainerd } from '../../lib/containerd.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
+import { startContainerd as startRealContainerd, startDockerd } from './daemons.ts'
 import { buildImage, probeEntries, type Entry } from './images.ts'
 import { pushImage, startRegistry, type Registry } from './registry.ts'
 
@@ -45,32 +46,15 @@ export interface Containerd {
   stop(): Promise<void>
 }
 
-/** Debian's containerd with root, state and sockets in `dir`; the CRI plugin off. */
+/** Debian's containerd from `dir` (daemons.ts); before it stops, every task a daemon left is ended through it. */
 export async function startContainerd(dir: string): Promise<Containerd> {
-  mkdirSync(dir, { recursive: true })
-  const socket = join(dir, 'containerd.sock')
-  const config = join(dir, 'config.toml')
-  writeFileSync(config, [
-    'version = 2',
-    `root = "${join(dir, 'root')}"`,
-    `state = "${join(dir, 'state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-    '[grpc]', `  address = "${socket}"`,
-    '[ttrpc]', `  address = "${socket}.ttrpc"`,
-  ].join('\n'))
-  let log = ''
-  const child = spawn('/usr/bin/containerd', ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stdout!.on('data', (d) => { log += d })
-  child.stderr!.on('data', (d) => { log += d })
-  await waitFor('containerd', () => existsSync(socket), child, () => log)
-  return {
-    socket,
-    async stop() {
-      // shims outlive containerd, with the rootfs mounted: end every task a daemon left before containerd goes
-      for (const namespace of NAMESPACES) await removeTasks(socket, namespace).catch(() => {})
-      await stopChild(child)
+  const daemon = await startRealContainerd(dir, {
+    // shims outlive containerd, with the rootfs mounted: end every task a daemon left before containerd goes
+    beforeStop: async () => {
+      for (const namespace of NAMESPACES) await removeTasks(daemon.socket, namespace).catch(() => {})
     },
-  }
+  })
+  return { socket: daemon.socket, stop: daemon.stop }
 }
 
 /** The containerd namespaces the tests' daemons use. */
@@ -122,7 +106,6 @@ export interface Dockerd {
   /** unix:///... for DOCKER_HOST */
   host: string
   root: string
-  child: ChildProcess
   log(): string
   stop(): Promise<void>
 }
@@ -138,20 +121,13 @@ export async function startMinidockerd(dir: string, containerdSocket: string): P
   child.stdout!.on('data', (d) => { log += d })
   child.stderr!.on('data', (d) => { log += d })
   await waitFor('minidockerd', () => existsSync(socket), child, () => log, 60_000)
-  return { host: `unix://${socket}`, root, child, log: () => log, stop: () => stopChild(child) }
+  return { host: `unix://${socket}`, root, log: () => log, stop: () => stopChild(child) }
 }
 
-/** A real dockerd (Debian's 20.10) from temp dirs, without bridge or iptables, trusting the loopback registry. */
+/** A real dockerd (Debian's 20.10) from temp dirs (daemons.ts), without bridge or iptables, trusting the loopback registry. */
 export async function startRealDockerd(dir: string, registry: string): Promise<Dockerd> {
-  const socket = join(dir, 'docker.sock')
-  let log = ''
-  const child = spawn('/usr/sbin/dockerd', ['--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
-    '--pidfile', join(dir, 'docker.pid'), '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
-    '--insecure-registry', registry], { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stdout!.on('data', (d) => { log += d })
-  child.stderr!.on('data', (d) => { log += d })
-  await waitFor('dockerd', () => existsSync(socket), child, () => log, 60_000)
-  return { host: `unix://${socket}`, root: join(dir, 'data'), child, log: () => log, stop: () => stopChild(child, 20_000) }
+  const daemon = await startDockerd(dir, ['--insecure-registry', registry])
+  return { host: `unix://${daemon.socket}`, root: join(dir, 'data'), log: daemon.log, stop: daemon.stop }
 }
 
 export interface DockerResult {

@@ -1,17 +1,20 @@
 /**
  * The runtime's callers for chapter 09's tests: minirunc itself, an OCI bundle around the probe,
- * and the real containerd and dockerd, each started from a temp directory and stopped by PID.
+ * and the real containerd and dockerd (daemons.ts), each started from a temp directory and stopped by PID.
  * It does not import vitest, so a learner can use it at a terminal too.
  */
-import { chmodSync, closeSync, existsSync, openSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, openSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
-import { execa, type ResultPromise } from 'execa'
+import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
 import { buildRootfsTarball, unpackTarball } from '../../minidocker/builtin.ts'
+import { startContainerd as startRealContainerd, startDockerd as startRealDockerd, type Daemon } from './daemons.ts'
+
+export type { Daemon } from './daemons.ts'
 
 export const MINIRUNC = fileURLToPath(new URL('../../bin/minirunc.cjs', import.meta.url))
 
@@ -106,49 +109,6 @@ export async function cpuUsedIn(pid: number, ms: number): Promise<number> {
   return cpuTicks(pid) - before
 }
 
-/** A daemon this test started: its PID, and stop(), which ends it and whatever it left. */
-export interface Daemon {
-  pid: number
-  stop(): Promise<void>
-}
-
-/** Wait until `check` holds, up to `ms`; false if it never did. */
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (check()) return true
-  return check()
-}
-
-/** The processes whose command line mentions `dir` (the shims a daemon started there), by PID. */
-function processesUsing(dir: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)
-    } catch {
-      return false
-    }
-  }).map(Number)
-}
-
-async function stopDaemon(proc: ResultPromise, dir: string): Promise<void> {
-  proc.kill('SIGTERM')
-  await proc.catch(() => {})
-  // Shims outlive their containerd by design; these were started by this one, for this test.
-  for (const pid of processesUsing(dir)) if (pid !== process.pid) process.kill(pid, 'SIGKILL')
-  await until(() => processesUsing(dir).length === 0, 10_000)
-}
-
-function startDaemon(command: string, args: string[], socket: string, dir: string, log: string): Promise<Daemon> {
-  const proc = execa(command, args, { reject: false, stdin: 'ignore', stdout: { file: log }, stderr: { file: log }, cleanup: true })
-  const daemon = { pid: proc.pid!, stop: () => stopDaemon(proc, dir) }
-  return until(() => existsSync(socket) || proc.exitCode !== null, 30_000).then(async (up) => {
-    if (!up || proc.exitCode !== null) {
-      await daemon.stop()
-      throw new Error(`${command} did not start within 30 s: ${readFileSync(log, 'utf8').split('\n').slice(-5).join('\n')}`)
-    }
-    return daemon
-  })
-}
-
 /**
  * Run `command args` with stdin, stdout and stderr on a pseudo-terminal, as at a terminal
  * (`ctr run -t` and `docker run -it` insist on one): util-linux script(1), which exits with the
@@ -167,17 +127,11 @@ function inTerminal(command: string, args: string[], env: Record<string, string>
 
 /** Debian's containerd on a socket in `dir`, with its root and state in `dir`; `ctr` talks to it. */
 export async function startContainerd(dir: string): Promise<Daemon & { ctr(args: string[], tty?: boolean): Promise<Result> }> {
-  const socket = join(dir, 'containerd.sock')
-  const config = join(dir, 'config.toml')
-  writeFileSync(config, [
-    'version = 2', `root = "${dir}/root"`, `state = "${dir}/state"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]', '[grpc]', `  address = "${socket}"`,
-  ].join('\n'))
-  const daemon = await startDaemon('containerd', ['--config', config], socket, dir, join(dir, 'containerd.log'))
+  const daemon = await startRealContainerd(dir)
   return {
     ...daemon,
     ctr: (args, tty = false) => {
-      const all = ['--address', socket, '-n', 'minirunc-test', ...args]
+      const all = ['--address', daemon.socket, '-n', 'minirunc-test', ...args]
       return tty ? inTerminal('ctr', all) : settle(execa('ctr', all, { reject: false, stdin: 'ignore', timeout: 60_000 }))
     },
   }
@@ -185,13 +139,8 @@ export async function startContainerd(dir: string): Promise<Daemon & { ctr(args:
 
 /** Debian's dockerd with its data and exec roots in `dir`, no networking set up, and `runtime` added as "minidocker". */
 export async function startDockerd(dir: string, runtime: string): Promise<Daemon & { docker(args: string[], input?: string): Promise<Result>; dockerTty(args: string[]): Promise<Result> }> {
-  const socket = join(dir, 'docker.sock')
-  const daemon = await startDaemon('dockerd', [
-    '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
-    '--pidfile', join(dir, 'docker.pid'), '--bridge=none', '--iptables=false', '--ip6tables=false',
-    '--ip-forward=false', '--ip-masq=false', '--add-runtime', `minidocker=${runtime}`,
-  ], socket, dir, join(dir, 'dockerd.log'))
-  const env = { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'client') }
+  const daemon = await startRealDockerd(dir, ['--add-runtime', `minidocker=${runtime}`])
+  const env = { DOCKER_HOST: `unix://${daemon.socket}`, DOCKER_CONFIG: join(dir, 'client') }
   return {
     ...daemon,
     docker: (args, input) => settle(execa('docker', args, { reject: false, input, stdin: input === undefined ? 'ignore' : undefined, timeout: 60_000, env })),

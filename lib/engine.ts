@@ -1,0 +1,143 @@
+/**
+ * Chapter 11's given pieces, which the starter and the reference share: the Engine API's
+ * versions and errors, where a container's files are and the words ps shows for it, the
+ * defaults of its spec, the query of `docker logs`, the non-blocking readers of the output
+ * FIFOs, and the request bodies' checks.
+ */
+import { constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { Socket } from 'node:net'
+import { join } from 'node:path'
+import type { Container } from '#ch/11-daemon/records.ts'
+import type { LogOptions, StreamName } from '#ch/11-daemon/streams.ts'
+import type { EngineCall } from './engine-http.ts'
+
+/** The API version this daemon speaks, as dockerd 20.10 does, and the oldest it accepts. */
+export const API_VERSION = '1.41'
+
+export const MIN_API_VERSION = '1.12'
+
+export const SERVER = 'Docker/20.10.24-minidocker (linux)'
+
+/** An error with the HTTP status the Engine API gives it. */
+export class EngineError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+    this.name = 'EngineError'
+  }
+}
+
+export const noSuchContainer = (ref: string) => new EngineError(404, `No such container: ${ref}`)
+
+export const noSuchImage = (ref: string) => new EngineError(404, `No such image: ${ref}`)
+
+export const conflict = (message: string) => new EngineError(409, message)
+
+export const badRequest = (message: string) => new EngineError(400, message)
+
+/** "1.41" as a number that orders versions: 1041. */
+export const versionNumber = (v: string) => v.split('.').map(Number).reduce((major, minor) => major * 1000 + minor)
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z'
+
+/** The container names dockerd accepts (a leading "/" allowed). */
+export const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
+
+/** Where a container's files are. */
+export const containerDir = (root: string, id: string) => join(root, 'containers', id)
+
+/**
+ * A free random name for a container created without one: "adjective_scientist" as dockerd's
+ * namesgenerator makes them, with a number added after a few names already taken, as it does.
+ */
+export function randomName(taken: (name: string) => boolean): string {
+  const left = ['brave', 'calm', 'eager', 'happy', 'keen', 'quiet', 'swift', 'wise', 'bold', 'gentle', 'jolly', 'lucid', 'proud', 'sharp', 'vivid', 'zen']
+  const right = ['curie', 'hopper', 'lovelace', 'turing', 'noether', 'ritchie', 'thompson', 'wozniak', 'babbage', 'dijkstra', 'hamilton', 'knuth', 'liskov', 'meitner', 'pike', 'shannon']
+  for (let attempt = 0; ; attempt++) {
+    const [a, b, n] = randomBytes(3)
+    const name = `${left[a! % left.length]}_${right[b! % right.length]}${attempt < 5 ? '' : n}`
+    if (!taken(`/${name}`)) return name
+  }
+}
+
+/** Every container record under ROOT/containers (a folder without config.v2.json is not a container). */
+export function loadContainers(root: string): Container[] {
+  const dir = join(root, 'containers')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((id) => existsSync(join(dir, id, 'config.v2.json'))).map((id) => ({
+    ...JSON.parse(readFileSync(join(dir, id, 'config.v2.json'), 'utf8')),
+    HostConfig: JSON.parse(readFileSync(join(dir, id, 'hostconfig.json'), 'utf8')),
+  }))
+}
+
+/** "Up 3 seconds", "Exited (0) 2 minutes ago", "Created": the words of `docker ps`'s STATUS (moby daemon/list.go, go-units HumanDuration). */
+export function statusText(c: Container, now = Date.now()): string {
+  const human = (ms: number) => {
+    const s = Math.round(ms / 1000)
+    if (s < 1) return 'Less than a second'
+    if (s === 1) return '1 second'
+    if (s < 60) return `${s} seconds`
+    const m = Math.round(s / 60)
+    if (m === 1) return 'About a minute'
+    if (m < 60) return `${m} minutes`
+    const h = Math.round(m / 60)
+    return h === 1 ? 'About an hour' : `${h} hours`
+  }
+  if (c.State.Running) return `Up ${human(now - Date.parse(c.State.StartedAt))}`
+  if (c.State.FinishedAt !== ZERO_TIME) return `Exited (${c.State.ExitCode}) ${human(now - Date.parse(c.State.FinishedAt))} ago`
+  return 'Created'
+}
+
+/** The state word of ps and inspect: created, running, exited (removing, dead, paused are not reached here). */
+export const stateWord = (c: Container) => (c.State.Running ? 'running' : c.State.FinishedAt !== ZERO_TIME ? 'exited' : 'created')
+
+/** The capabilities a container keeps by default (moby oci/caps/defaults.go). */
+export const DEFAULT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE']
+
+/** Where `--init` puts the init in the container, as dockerd does. */
+export const INIT_DESTINATION = '/sbin/docker-init'
+
+/** Parse `docker logs`'s query: stdout, stderr, tail, since, timestamps. */
+export function logOptions(query: URLSearchParams): LogOptions {
+  const flag = (name: string) => ['1', 'true'].includes(query.get(name) ?? '')
+  return { stdout: flag('stdout'), stderr: flag('stderr'), tail: query.get('tail') || 'all', since: Number(query.get('since') ?? 0) || 0, timestamps: flag('timestamps') }
+}
+
+/**
+ * Our read ends of output FIFOs, non-blocking and driven by epoll (a stream of fs would block a
+ * libuv thread in read() for good): a reader waits for the shim to open its end, and sees
+ * end-of-file once the shim has closed it, after the last byte; `drained` resolves then.
+ */
+export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void) {
+  return ([['stdout', paths.stdout], ['stderr', paths.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
+    const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+    socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
+    return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
+  })
+}
+
+/** An ISO time as unix seconds; none is 0. */
+export const unixTime = (iso: string | undefined) => (iso ? Math.floor(Date.parse(iso) / 1000) : 0)
+
+/** A boolean query parameter as the CLI sends it. */
+export const flag = (query: URLSearchParams, name: string) => ['1', 'true', 'True'].includes(query.get(name) ?? '')
+
+/** A JSON object from a request body; anything else is a 400. */
+export function jsonBody(call: EngineCall): Record<string, unknown> {
+  if (call.body.length === 0) return {}
+  const body: unknown = JSON.parse(call.body.toString('utf8'))
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the request body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+/** Fields of a create body that must be lists of strings (or null): a wrong type is a 400 naming the field. */
+export function checkCreateBody(body: Record<string, unknown>): void {
+  for (const field of ['Cmd', 'Env', 'Entrypoint']) {
+    const value = body[field]
+    if (value === undefined || value === null) continue
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+      throw badRequest(`json: cannot unmarshal ${JSON.stringify(value)} into Go struct field Config.${field} of type []string`)
+  }
+  if (body.HostConfig !== undefined && (typeof body.HostConfig !== 'object' || Array.isArray(body.HostConfig)))
+    throw badRequest('json: cannot unmarshal HostConfig: it must be an object')
+}

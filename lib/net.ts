@@ -1,0 +1,130 @@
+/**
+ * Chapter 08's given plumbing, which the starter and the reference share: IPv4 numbers and
+ * subnets, who holds an address (a process, by PID and start time), the IPAM file, the host's
+ * resolv.conf as dockerd filters it, running `ip` in one process, and iptables rules.
+ */
+import { readFileSync } from 'node:fs'
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { command } from './command.ts'
+import { ContainerError } from './errors.ts'
+
+/** Who holds an address: a process, named by PID and start time so a reused PID does not count. */
+export interface Owner {
+  pid: number
+  start: string
+}
+
+/** ipam.json: address → its owner. */
+export type Allocations = Record<string, Owner>
+
+/** The start time of process `pid` (field 22 of /proc/PID/stat), or undefined if it is gone. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** True while the owner still runs: the same PID with the same start time. */
+export function alive(owner: Owner): boolean {
+  return processStart(owner.pid) === owner.start
+}
+
+/** A dotted quad as a 32-bit number, and back. */
+export const toNumber = (address: string): number => address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0)
+export const toAddress = (n: number): string => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.')
+
+/** The subnet "a.b.c.d/N": its network number and prefix length. */
+export function parseSubnet(cidr: string): { network: number; prefix: number } {
+  const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(cidr)
+  const prefix = Number(match?.[2])
+  if (!match || prefix > 30 || match[1]!.split('.').some((o) => Number(o) > 255))
+    throw new ContainerError(`invalid subnet "${cidr}": expected a.b.c.d/N with N at most 30`, 125)
+  const size = 2 ** (32 - prefix)
+  return { network: toNumber(match[1]!) - (toNumber(match[1]!) % size), prefix }
+}
+
+/** The allocations in `dir/ipam.json` (none when there is no file yet). */
+export async function loadAllocations(dir: string): Promise<Allocations> {
+  const text = await readFile(join(dir, 'ipam.json'), 'utf8').catch(() => '{}')
+  return JSON.parse(text) as Allocations
+}
+
+/** Replace ipam.json whole (write a temp file, rename it), so a crash never leaves half a file. */
+export async function saveAllocations(dir: string, allocations: Allocations): Promise<void> {
+  await writeFile(join(dir, 'ipam.json.tmp'), JSON.stringify(allocations, null, 1))
+  await rename(join(dir, 'ipam.json.tmp'), join(dir, 'ipam.json'))
+}
+
+/**
+ * The host's nameservers for the container, as dockerd filters them: loopback ones cannot work
+ * from another namespace. `host` is the host's /etc/resolv.conf, or undefined on a host that has
+ * none (one without any network, such as the VM test's guest).
+ */
+export function resolvConf(host = ''): string {
+  const kept = host.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line))
+  // dockerd's fallback when nothing usable is left: Google's public servers.
+  if (!kept.some((line) => /^\s*nameserver\s/.test(line))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4')
+  return kept.filter((line, i, all) => line !== '' || i < all.length - 1).join('\n') + '\n'
+}
+
+/** The host's /etc/resolv.conf, or undefined when it has none. */
+export function hostResolvConf(): string | undefined {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/** `argv` run by nsenter in the network namespace of process `pid`. */
+export function inNetns(pid: number, argv: string[]): string[] {
+  return ['nsenter', `--net=/proc/${pid}/ns/net`, '--', ...argv]
+}
+
+/**
+ * Run several `ip` commands (one per line, without the leading "ip") in one process, `prefix`
+ * (such as nsenter's) before it, stopping at the first failure, which is named in the error.
+ */
+export async function ipBatch(lines: string[], prefix: string[] = []): Promise<string> {
+  try {
+    return await command([...prefix, 'ip', '-batch', '-'], lines.join('\n') + '\n')
+  } catch (error) {
+    const failed = /Command failed -:(\d+)/.exec(String(error))
+    if (!failed || !(error instanceof ContainerError)) throw error
+    const why = error.message.slice(error.message.indexOf(': ') + 2).replace(/;?\s*Command failed -:\d+/, '')
+    throw new ContainerError(`${[...prefix, 'ip', lines[Number(failed[1]) - 1]].join(' ')}: ${why}`, 125)
+  }
+}
+
+/** Docker's MAC for an address (02:42 and the address's four bytes): two containers never share one. */
+export function macFor(address: string): string {
+  return ['02', '42', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':')
+}
+
+/** docker-proxy's words when the host port is taken. */
+export function bindError(target: { hostIp: string; hostPort: number }, error: NodeJS.ErrnoException): Error {
+  const why = error.code === 'EADDRINUSE' ? 'port is already allocated' : `${error.code ?? error.message}`
+  return new ContainerError(`Bind for ${target.hostIp}:${target.hostPort} failed: ${why}`, 125)
+}
+
+/** The nat chain holding the DNAT rules, as Docker's is DOCKER. */
+export const CHAIN = 'MINIDOCKER'
+
+/** The proxy's command; it prints "ready" once it listens, and exits when its stdin closes. */
+export const PROXY_PATH = fileURLToPath(new URL('../bin/minidocker-proxy.cjs', import.meta.url))
+
+/** iptables, waiting for the xtables lock rather than failing when another iptables holds it. */
+export const iptables = (args: string[]) => command(['iptables', '-w', ...args])
+
+/** Add the rule `args` to `table` unless it is there already (-C checks). */
+export async function ensureRule(table: string, args: string[]): Promise<void> {
+  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
+  if (!present) await iptables(['-t', table, '-A', ...args])
+}

@@ -1,0 +1,123 @@
+/**
+ * The real containerd (Debian's 1.6) and dockerd (20.10) for the tests, started one way for
+ * every chapter: from a directory of their own (config, root, state, sockets, exec root), on
+ * their own sockets, waited for until they listen, and stopped by PID. A stop first runs the
+ * chapter's own cleanup (ending the tasks it left, through the daemon), then ends the daemon
+ * (SIGTERM, SIGKILL after a grace period) and every process still naming its directory: the
+ * shims it started, which outlive a daemon by design. Nothing here imports vitest.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export interface Daemon {
+  /** its socket (containerd's gRPC one, dockerd's API) */
+  socket: string
+  readonly pid: number
+  /** the end of what it printed */
+  log(): string
+  /** kill -9, as a crash would */
+  crash(): Promise<void>
+  /** start it again on the same directories */
+  restart(): Promise<void>
+  stop(): Promise<void>
+}
+
+interface DaemonOptions {
+  /** the environment it runs with (the shims it starts inherit it) */
+  env?: NodeJS.ProcessEnv
+  /** before it is stopped: end what the tests left, through the daemon itself */
+  beforeStop?: () => Promise<void>
+  /** after it and the processes it started are gone */
+  afterStop?: () => Promise<void>
+  /** how long a SIGTERM gets before SIGKILL, in ms */
+  grace?: number
+}
+
+/** The processes, other than this one, whose command line names a path under `dir`, by PID. */
+function processesUnder(dir: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${dir}/`)
+    } catch {
+      return false
+    }
+  }).map(Number)
+}
+
+const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
+
+/** Start `command` in `dir` and wait until `socket` exists; the Daemon it answers stops it by PID. */
+async function startDaemon(what: string, command: string, args: string[], dir: string, socket: string, options: DaemonOptions): Promise<Daemon> {
+  let output = ''
+  let child!: ChildProcess
+  const launch = async () => {
+    rmSync(socket, { force: true }) // an old socket must not pass for the new daemon's
+    child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (b: Buffer) => (output = (output + b).slice(-20_000)))
+    for (const end = Date.now() + 60_000; !existsSync(socket); await new Promise((resolve) => setTimeout(resolve, 50))) {
+      if (child.exitCode !== null || Date.now() > end) {
+        const why = child.exitCode !== null ? `exited with ${child.exitCode}` : 'did not listen within 60 s'
+        await daemon.stop()
+        throw new Error(`${what} ${why}: ${output.slice(-2000)}`)
+      }
+    }
+  }
+  const daemon: Daemon = {
+    socket,
+    get pid() {
+      return child.pid!
+    },
+    log: () => output,
+    async crash() {
+      child.kill('SIGKILL')
+      await exited(child)
+    },
+    restart: launch,
+    async stop() {
+      try {
+        if (child.exitCode === null && child.signalCode === null) await options.beforeStop?.().catch(() => {})
+      } finally {
+        child.kill('SIGTERM')
+        const timer = setTimeout(() => child.kill('SIGKILL'), options.grace ?? 5000)
+        await exited(child)
+        clearTimeout(timer)
+        for (const pid of processesUnder(dir)) {
+          try {
+            process.kill(pid, 'SIGKILL')
+          } catch {}
+        }
+        for (const end = Date.now() + 10_000; processesUnder(dir).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
+        await options.afterStop?.()
+      }
+    },
+  }
+  await launch()
+  return daemon
+}
+
+/** containerd with its config, root, state and sockets (gRPC `dir/c.sock`, ttrpc beside it) in `dir`; the CRI plugin off. */
+export function startContainerd(dir: string, options: DaemonOptions = {}): Promise<Daemon> {
+  mkdirSync(dir, { recursive: true })
+  const socket = join(dir, 'c.sock') // short: a unix socket path has room for 107 bytes, the shims' longer ones too
+  const config = join(dir, 'config.toml')
+  const unused = ['io.containerd.grpc.v1.cri', 'io.containerd.snapshotter.v1.btrfs', 'io.containerd.snapshotter.v1.zfs', 'io.containerd.snapshotter.v1.aufs', 'io.containerd.snapshotter.v1.devmapper']
+  writeFileSync(config, [
+    'version = 2', `root = "${join(dir, 'root')}"`, `state = "${join(dir, 'state')}"`,
+    `disabled_plugins = ${JSON.stringify(unused)}`,
+    '[grpc]', `  address = "${socket}"`,
+    '[ttrpc]', `  address = "${socket}.ttrpc"`,
+    '[debug]', '  level = "info"',
+  ].join('\n') + '\n')
+  return startDaemon('containerd', '/usr/bin/containerd', ['--config', config], dir, socket, options)
+}
+
+/** dockerd with its data and exec roots and its socket (`dir/docker.sock`) in `dir`, without bridge or iptables; `args` added. */
+export function startDockerd(dir: string, args: string[], options: DaemonOptions = {}): Promise<Daemon> {
+  mkdirSync(dir, { recursive: true })
+  const socket = join(dir, 'docker.sock')
+  return startDaemon('dockerd', '/usr/sbin/dockerd', [
+    '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'),
+    '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', ...args,
+  ], dir, socket, { grace: 20_000, ...options })
+}
