@@ -110,7 +110,7 @@ export async function startContainerd(options: { env?: Record<string, string>; n
       return proc.pid!
     },
     async ctr(args, { input, timeout = 60_000 } = {}) {
-      const r = await execa(CTR, ['--address', address, '--namespace', namespace, ...args], { reject: false, input, timeout, env })
+      const r = await execa(CTR, ['--address', address, '--namespace', namespace, ...args], { reject: false, input, timeout, killSignal: 'SIGKILL', env }) // ctr ignores SIGTERM
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
     },
     async crash() {
