@@ -208,8 +208,8 @@ export async function setupConsole(helper: Helper, socket: number): Promise<void
   //   2. The slave must be stdin, stdout, stderr and the controlling terminal (credentials(7),
   //      "Sessions"; TIOCSCTTY in ioctl_tty(2)): what must the process be before the kernel
   //      lets it take one, and what does it lose by becoming that?
-  //   3. The master goes to the caller as runc's utils.SendFile sends it (runtime-cli.md,
-  //      "Console socket"); Node cannot pass an fd, the helper can (native/helper.ts).
+  //   3. The master goes to the caller as runc's utils.SendFile sends it (the text's "A terminal");
+  //      Node cannot pass an fd, the helper can (native/helper.ts).
   //   4. After exec, no copy of the master may stay in the container: who holds it then?
   throw new NotImplementedError('09-runtime', 'setupConsole')
 }

@@ -19,7 +19,7 @@ export function loadContainer(root: string, id: string): { dir: string; record: 
   // TODO(09): find container `id`'s state directory and read its record.
   //   1. The ID comes from the command line: check it before it becomes part of a path.
   //   2. An unknown ID must fail in runc's words, `container does not exist`: containerd
-  //      matches them to tell "already gone" from a real failure (runtime-cli.md, "Errors").
+  //      matches them to tell "already gone" from a real failure (the text's "The state directory and the status").
   throw new NotImplementedError('09-runtime', 'loadContainer')
 }
 // #endregion loadContainer

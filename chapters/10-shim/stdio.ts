@@ -66,7 +66,8 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   //      still be drained or the process blocks once it is full.
   //   2. Otherwise copy into the FIFO from openOutput, and close the FIFO (and the keeper) only
   //      when the process's pipe has ended, so the reader gets everything and then end-of-file.
-  //      `done` settles after both; the shim reports an exit only after it.
+  //      `done` settles after both; the shim reports an exit only after it. An exec may be over
+  //      before the runtime's exec command returns: its pipes may have ended already.
   //   3. stdin: open its FIFO read-only and non-blocking (a blocking open waits for a writer) and
   //      copy it into the process; when the writer goes away, the process must see end-of-file.
   //      closeStdin (CloseIO) does the same on demand. No stdin path: the process's stdin ends.

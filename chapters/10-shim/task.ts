@@ -71,9 +71,9 @@ export class Task {
   async create(request: any): Promise<object> {
     // TODO(10): Create: make the container exist, not yet running.
     //   1. One init per shim: a second Create is AlreadyExists. A terminal is not supported here.
-    //   2. Mount what the request's rootfs carries; then the runtime's create (runtime-cli.md has
-    //      its arguments, the pid file included) with pipes for the stdio containerd gave paths
-    //      for; copy them (copyStdio); the init's PID is in the pid file.
+    //   2. Mount what the request's rootfs carries; then the runtime's create (its arguments, the
+    //      pid file included: chapter 09's text, "The real thing") with pipes for the stdio
+    //      containerd gave paths for; copy them (copyStdio); the init's PID is in the pid file.
     //   3. If the runtime fails: nothing may stay behind (its half-made container, the mount),
     //      and the error says "OCI runtime create failed: " and then the runtime's own words.
     //   4. Then watch for the exit, publish /tasks/create (container id, bundle, rootfs, io, pid)
@@ -119,7 +119,7 @@ export class Task {
   async #startExec(p: Proc & { spec?: Buffer }): Promise<void> {
     // TODO(10): run an exec with the runtime.
     //   1. The runtime takes the process spec from a file (exec --process FILE --detach, with a
-    //      pid file: runtime-cli.md); write the spec's bytes there, remove the file afterwards.
+    //      pid file: chapter 09's text, "exec"); write the spec's bytes there, remove it afterwards.
     //   2. Copy the stdio as for init, read the PID, watch for the exit.
     //   3. A failure says "OCI runtime exec failed: " and the runtime's words.
     throw new NotImplementedError('10-shim', 'startExec')

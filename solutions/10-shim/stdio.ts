@@ -67,13 +67,14 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
     if (!source) continue
     if (!paths[name]) {
       source.resume() // nobody reads: drain, so the process never blocks on a full pipe
-      outputs.push(new Promise((resolve) => source.once('close', resolve)))
+      // a quick exec may be over, its pipe closed, before the runtime's exec returned
+      outputs.push(new Promise((resolve) => (source.destroyed ? resolve() : source.once('close', resolve))))
       continue
     }
     outputs.push(
       openOutput(paths[name]).then(({ fifo, keeper }) => {
         fifo.on('error', () => source.resume()) // a FIFO that fails costs its output, not the shim
-        source.pipe(fifo)
+        source.pipe(fifo) // also ends the FIFO when the pipe has ended already: a quick exec is over before exec --detach returns
         return new Promise<void>((resolve) =>
           fifo.once('close', () => {
             closeSync(keeper)

@@ -1,7 +1,7 @@
 /**
  * minirunc under the real containerd 1.6: `ctr run --runc-binary` makes containerd's own
- * containerd-shim-runc-v2 call minirunc exactly where it would call runc (runtime-cli.md lists
- * what it sends). One containerd for the file, from a temp directory, stopped by PID.
+ * containerd-shim-runc-v2 call minirunc exactly where it would call runc (chapter 09's text,
+ * "The real thing", lists what it sends). One containerd for the file, from a temp directory, stopped by PID.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -168,6 +168,18 @@ describeKernel('the shim under the real containerd', () => {
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 90_000)
 
+  it('ends a quick exec\'s output even when the exec is over before the runtime\'s exec returns', async () => {
+    const id = name('quick')
+    ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
+    // the exec may be over, its empty stderr at end-of-file, before exec --detach returns
+    for (let i = 1; i <= 8; i++) {
+      const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', `q${i}`, id, 'sh', '-c', 'echo inside; exit 4'], { timeout: 15_000 }), `ctr task exec #${i}`, 'the exec\'s output never ended: did copyStdio miss a pipe that had already ended before it was attached?')
+      expect({ out: r.stdout, code: r.exitCode }, `exec #${i}: ${r.stderr.trim()}`).toEqual({ out: 'inside', code: 4 })
+    }
+    ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')
+    ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
+  }, 240_000)
+
   it('runs 20 containers at once, each with its own exit code', async () => {
     const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => run(['--rm'], name('many'), ['sh', '-c', `echo ${i}; exit ${i}`])))
     runs.forEach((r, i) => {

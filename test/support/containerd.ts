@@ -71,7 +71,7 @@ export async function startContainerd(options: { env?: Record<string, string>; n
   const sockets = shimSockets()
   const namespace = options.namespace ?? `minidocker-test-${process.pid}`
   const ctr: Containerd['ctr'] = async (args, { input, timeout = 60_000 } = {}) => {
-    const r = await execa(CTR, ['--address', daemon.socket, '--namespace', namespace, ...args], { reject: false, input, timeout, env })
+    const r = await execa(CTR, ['--address', daemon.socket, '--namespace', namespace, ...args], { reject: false, input, timeout, killSignal: 'SIGKILL', env }) // ctr ignores SIGTERM
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
   }
   const daemon = await startRealContainerd(dir, {
