@@ -242,7 +242,10 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
 // #region pause
 /** runc pause and resume: only a running container pauses (`container not running`), only a paused one resumes (`container not paused`). */
 export async function pause(root: string, id: string, paused: boolean): Promise<void> {
-  // TODO(09): runc pause and resume: the state checks in the doc comment, then setFrozen.
+  // TODO(09): runc pause and resume.
+  //   1. Which status may pause, and which may resume? Ask the kernel, as every command does
+  //      (containerStatus); the refusals are in the doc comment, in runc's words.
+  //   2. The freezing itself is setFrozen's.
   throw new NotImplementedError('09-runtime', 'pause')
 }
 // #endregion pause
