@@ -7,7 +7,7 @@
  * included) and their cgroups; after the file the namespaces go with their holder, and every
  * link and rule with them.
  */
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -67,6 +67,10 @@ export function useStandInHost(): () => StandIn {
     const env = { ...process.env }
     delete env.MINIDOCKER_NETWORK
     env.MINIDOCKER_ROOT = root
+    // killAll ends runs with SIGKILL, which leaves them no time to remove the rootfs copies
+    // they unpacked: those go in the root too, and with it after the file.
+    env.TMPDIR = join(root, 'tmp')
+    mkdirSync(env.TMPDIR)
     const processes = () => {
       const ns = netnsOf(pid)
       return readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== pid && netnsOf(p) === ns).map(Number)
