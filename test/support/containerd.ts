@@ -84,6 +84,7 @@ export async function startContainerd(options: { env?: Record<string, string>; n
       for (const id of containers.stdout.split('\n').filter(Boolean)) await ctr(['containers', 'rm', id], { timeout: 10_000 })
     },
     afterStop: () => leftovers(dir, namespace, sockets),
+    cgroups: [namespace], // ctr puts a container in /NAMESPACE/ID
   })
   return { dir, address: daemon.socket, namespace, get pid() { return daemon.pid }, ctr, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
 }

@@ -7,7 +7,7 @@
  * shims it started, which outlive a daemon by design. Nothing here imports vitest.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export interface Daemon {
@@ -32,6 +32,17 @@ interface DaemonOptions {
   afterStop?: () => Promise<void>
   /** how long a SIGTERM gets before SIGKILL, in ms */
   grace?: number
+  /** cgroup parents its containers were put under (a containerd namespace, dockerd's --cgroup-parent): removed when empty */
+  cgroups?: string[]
+}
+
+/** Remove the empty cgroup `name` below the root of every hierarchy (v1 ones and v2); one still in use stays. */
+function removeCgroup(name: string): void {
+  for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
+    try {
+      rmdirSync(join('/sys/fs/cgroup', hierarchy, name))
+    } catch {}
+  }
 }
 
 /** The processes, other than this one, whose command line names a path under `dir`, by PID. */
@@ -89,6 +100,7 @@ async function startDaemon(what: string, command: string, args: string[], dir: s
         }
         for (const end = Date.now() + 10_000; processesUnder(dir).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
         await options.afterStop?.()
+        for (const name of options.cgroups ?? []) removeCgroup(name)
       }
     },
   }

@@ -127,7 +127,7 @@ function inTerminal(command: string, args: string[], env: Record<string, string>
 
 /** Debian's containerd on a socket in `dir`, with its root and state in `dir`; `ctr` talks to it. */
 export async function startContainerd(dir: string): Promise<Daemon & { ctr(args: string[], tty?: boolean): Promise<Result> }> {
-  const daemon = await startRealContainerd(dir)
+  const daemon = await startRealContainerd(dir, { cgroups: ['minirunc-test'] }) // ctr puts a container in /NAMESPACE/ID
   return {
     ...daemon,
     ctr: (args, tty = false) => {
@@ -139,7 +139,7 @@ export async function startContainerd(dir: string): Promise<Daemon & { ctr(args:
 
 /** Debian's dockerd with its data and exec roots in `dir`, no networking set up, and `runtime` added as "minidocker". */
 export async function startDockerd(dir: string, runtime: string): Promise<Daemon & { docker(args: string[], input?: string): Promise<Result>; dockerTty(args: string[]): Promise<Result> }> {
-  const daemon = await startRealDockerd(dir, ['--add-runtime', `minidocker=${runtime}`])
+  const daemon = await startRealDockerd(dir, ['--add-runtime', `minidocker=${runtime}`, '--cgroup-parent', '/minidocker-test-dockerd'], { cgroups: ['minidocker-test-dockerd'] })
   const env = { DOCKER_HOST: `unix://${daemon.socket}`, DOCKER_CONFIG: join(dir, 'client') }
   return {
     ...daemon,
