@@ -8,7 +8,7 @@
  *   npx tsx workbook/mistakes.ts [N ...]   a line per mistake; exit 1 if one is not caught
  * `npm test` runs it for every written chapter.
  */
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { folderOf, ROOT, type Chapter } from './chapters.ts'
 import { failureSummary } from './format.ts'
@@ -95,7 +95,7 @@ export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r:
   const results: MistakeResult[] = []
   try {
     for (const mistake of mistakes) {
-      const result = await checkOne(chapter, mistake, root, copy)
+      const result = await checkOne(chapter, mistake, root, copy).finally(() => killLeftovers(copy))
       results.push(result)
       onResult(result)
     }
@@ -103,6 +103,19 @@ export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r:
     rmSync(copy, { recursive: true, force: true })
   }
   return results
+}
+
+/**
+ * Planted wrong code can leave a container behind that no test knows of (a runtime's process
+ * parked on its fifo after its parent has gone, say): every process still running the copy's
+ * own helper was started by this run, and is killed by PID.
+ */
+function killLeftovers(copy: string): void {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(`${copy}/`)) process.kill(Number(pid), 'SIGKILL')
+    } catch {}
+  }
 }
 
 async function checkOne(chapter: Chapter, mistake: Mistake, root: string, copy: string): Promise<MistakeResult> {
