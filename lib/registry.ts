@@ -20,8 +20,16 @@ export const IMAGE_TYPES: string[] = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.docke
 /** The most bytes a manifest may have (containerd's limit): it is read into memory whole. */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 
-/** Where the Hub's API really lives: "docker.io" is a name, not a host. */
-export const DOCKER_HUB_ENDPOINT = 'https://registry-1.docker.io'
+/** Where the Hub's API really lives: "docker.io" is a name, not a host. useRegistryMirror() replaces it. */
+export let DOCKER_HUB_ENDPOINT = 'https://registry-1.docker.io'
+
+/**
+ * dockerd's --registry-mirror: from now on, pulls of docker.io images go to `url` (as
+ * "http://127.0.0.1:5000"). dockerd falls back to the Hub when its mirrors fail; this does not.
+ */
+export function useRegistryMirror(url: string): void {
+  DOCKER_HUB_ENDPOINT = url.replace(/\/+$/, '')
+}
 
 /** A pointer to content: what a manifest says about each config, layer or child manifest. */
 export interface Descriptor {

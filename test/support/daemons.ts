@@ -23,7 +23,7 @@ export interface Daemon {
   stop(): Promise<void>
 }
 
-interface DaemonOptions {
+export interface DaemonOptions {
   /** the environment it runs with (the shims it starts inherit it) */
   env?: NodeJS.ProcessEnv
   /** before it is stopped: end what the tests left, through the daemon itself */
@@ -59,7 +59,7 @@ function processesUnder(dir: string): number[] {
 const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
 
 /** Start `command` in `dir` and wait until `socket` exists; the Daemon it answers stops it by PID. */
-async function startDaemon(what: string, command: string, args: string[], dir: string, socket: string, options: DaemonOptions): Promise<Daemon> {
+export async function startDaemon(what: string, command: string, args: string[], dir: string, socket: string, options: DaemonOptions): Promise<Daemon> {
   let output = ''
   let child!: ChildProcess
   const launch = async () => {
