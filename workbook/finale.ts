@@ -65,7 +65,7 @@ function listening(path: string): Promise<boolean> {
  * Start the whole stack, minidockerd on `socket`. `debug` gives minidockerd --debug, its
  * request log. On any failure what was started is stopped before the error is thrown.
  */
-export async function startFinale(options: { socket?: string; debug?: boolean } = {}): Promise<Finale> {
+export async function startFinale(options: { socket?: string; debug?: boolean; output?: (daemon: string, text: string) => void } = {}): Promise<Finale> {
   const socket = options.socket ?? DEFAULT_SOCKET
   if (existsSync(socket) && (await listening(socket))) throw new Error(`${socket} is in use: is a minidockerd running there already? Stop it, or choose another socket`)
   const dir = mkdtempSync(join(tmpdir(), 'minidocker-finale-'))
@@ -93,6 +93,8 @@ export async function startFinale(options: { socket?: string; debug?: boolean } 
     const containerdSocket = join(ctd, 'c.sock')
     const minicontainerd = await startDaemon('minicontainerd', process.execPath, [join(ROOT, 'bin', 'minicontainerd.cjs'), '--root', join(ctd, 'root'), '--address', containerdSocket], ctd, containerdSocket, {
       env,
+      detached: true,
+      output: (text) => options.output?.('minicontainerd', text),
       // the tasks minidockerd left, ended through minicontainerd, so their shims unmount and exit
       beforeStop: () => removeTasks(containerdSocket, NAMESPACE),
       afterStop: async () => rmSync(join('/run/containerd/runc', NAMESPACE), { recursive: true, force: true }),
@@ -104,6 +106,8 @@ export async function startFinale(options: { socket?: string; debug?: boolean } 
       '--data-root', join(dockerd, 'data'), '--exec-root', join(dockerd, 'exec'), '--containerd', containerdSocket, '--namespace', NAMESPACE,
       '--default-runtime', SHIM_RUNTIME, '--registry-mirror', registry.url, '--default-network', 'none', ...(options.debug ? ['--debug'] : [])], dockerd, socket, {
       env,
+      detached: true,
+      output: (text) => options.output?.('minidockerd', text),
       afterStop: async () => {
         rmSync(socket, { force: true })
         removeDaemonCgroups()
