@@ -31,7 +31,7 @@ static const char message[] =
   "\n"
   "To see the chain while a container runs:\n"
   " $ minidocker run -d hello-world:sleep\n"
-  " $ pstree -a -p $(pgrep -o -f minicontainerd)\n"
+  " $ pstree -a -p $(ps -o ppid= $(pgrep -n -x hello))\n"
   "\n";
 
 static void stop(int sig) {
