@@ -6,7 +6,7 @@
  * made is removed by stop(). The learner's chapters run unless WORKBOOK_IMPL says otherwise,
  * as for every command; the children inherit the choice.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -97,7 +97,12 @@ export async function startFinale(options: { socket?: string; debug?: boolean; o
       output: (text) => options.output?.('minicontainerd', text),
       // the tasks minidockerd left, ended through minicontainerd, so their shims unmount and exit
       beforeStop: () => removeTasks(containerdSocket, NAMESPACE),
-      afterStop: async () => rmSync(join('/run/containerd/runc', NAMESPACE), { recursive: true, force: true }),
+      // minirunc's state folder for the namespace, once its containers are deleted (another stack's stay)
+      afterStop: async () => {
+        try {
+          rmdirSync(join('/run/containerd/runc', NAMESPACE))
+        } catch {}
+      },
     })
     stops.push(minicontainerd.stop)
 
