@@ -4,7 +4,8 @@
  * stand-in for a host secret, a file of the real root with mode 0600. It does not import vitest.
  */
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import type { Spec } from '../../lib/oci.ts'
 import { probeBundle } from './runtime.ts'
 
@@ -27,7 +28,9 @@ export interface UsernsBundle {
  * Without a /dev tmpfs: device nodes cannot be made in a user namespace (mknod is refused).
  */
 export function usernsBundle(dir: string, steps: string[], userns = true, edit: (spec: Spec) => void = () => {}): UsernsBundle {
-  chmodSync(dir, 0o755)
+  mkdirSync(dir, { recursive: true })
+  // The container's root, HOST_ID on the host, must be able to reach its rootfs.
+  for (let d = dir; d !== tmpdir() && d !== '/'; d = dirname(d)) chmodSync(d, 0o755)
   const shared = join(dir, 'shared')
   const secretDir = join(dir, 'secret')
   mkdirSync(shared)
