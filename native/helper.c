@@ -497,7 +497,7 @@ static int op_setsid(void) {
   return setsid() < 0 ? fail("setsid") : ok();
 }
 
-/* close_fds [FROM]: close every fd from FROM (default 3) up, except the control socket
+/* close_fds FROM: close every fd from FROM (at least 3) up, except the control socket
  * (close-on-exec anyway). */
 static int op_close_fds(const char *from_s) {
   long from;
@@ -827,7 +827,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "setgroups")) return op_setgroups(argc, a);
   if (!strcmp(op, "setgid") || !strcmp(op, "setuid")) { NEED(1); return op_setid(op, a[1]); }
   if (!strcmp(op, "setsid")) { NEED(0); return op_setsid(); }
-  if (!strcmp(op, "close_fds")) { if (argc > 2) return bad_request(op, "wrong number of arguments"); return op_close_fds(argc == 2 ? a[1] : "3"); }
+  if (!strcmp(op, "close_fds")) { NEED(1); return op_close_fds(a[1]); }
   if (!strcmp(op, "memfd_exec")) { NEED(1); return op_memfd_exec(a[1]); }
   if (!strcmp(op, "wait_fifo")) { NEED(1); return op_wait_fifo(a[1]); }
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }

@@ -31,8 +31,9 @@ export function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'
 // #region hostId
 /** The host id that container id `id` is under `mappings`, or undefined when no mapping covers it. */
 export function hostId(id: number, mappings: IdMapping[]): number | undefined {
-  // TODO(13): which mapping covers `id`, and where does `id` land in the host's range?
-  //   A mapping covers `size` ids from its containerID on; the offset inside the range is kept.
+  // TODO(13): where does a container id land on the host?
+  //   1. Which mapping covers `id`? A mapping covers `size` ids from its containerID on.
+  //   2. The offset inside the range is kept; an id no mapping covers has no host id at all.
   throw new NotImplementedError('13-security', 'hostId')
 }
 // #endregion hostId
