@@ -79,7 +79,7 @@ describeKernel('a container in a user namespace', () => {
 
   it('maps the process as runc does: same uid_map and gid_map, root inside, an unprivileged owner outside', async () => {
     const dir = tempDir()
-    const b = usernsBundle(dir, ['id', 'cat:/proc/self/uid_map', 'cat:/proc/self/gid_map', 'write:/shared/made:x', 'write:/made:x', 'cat:/hostsecret/secret'])
+    const b = usernsBundle(dir, ['id', 'cat:/proc/self/uid_map', 'cat:/proc/self/gid_map', 'write:/shared/made:x', 'write:/made:x', 'cat:/proc/self/status', 'cat:/hostsecret/secret'])
     shiftOwnership(b.rootfs, spec(b.bundle))
     const ours = await run(b.bundle)
     const made = existsSync(join(b.shared, 'made')) ? statSync(join(b.shared, 'made')) : undefined
@@ -90,8 +90,11 @@ describeKernel('a container in a user namespace', () => {
     expect(ours.lines.slice(1, 3), `the maps must be what runc writes for the same config.json; saw: ${ours.output}`).toEqual(theirs.lines.slice(1, 3))
     expect(made?.uid, `a file the container's root made in a bind mount is owned by ${made?.uid} on the host, expected ${HOST_ID} — is the process still the host's root (no setuid(0) inside the namespace)?`).toBe(HOST_ID)
     expect(ours.lines[4], `the container's root must be able to write to its own, shifted, rootfs; saw: ${ours.output}`).toEqual({ wrote: '/made' })
-    expect(ours.lines[5], `a 0600 file of the host's root must stay unreadable to the container's root, as under runc (${JSON.stringify(theirs.lines[5])}); saw: ${ours.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
-    expect(theirs.lines[5]).toMatchObject({ step: 'cat', errno: 'EACCES' })
+    const ids = (line: unknown) => String((line as { cat?: string })?.cat).split('\n').filter((l) => /^(Uid|Gid|Groups):/.test(l))
+    expect(ids(theirs.lines[5]), `runc's /proc/self/status: ${theirs.output}`).toHaveLength(3)
+    expect(ids(ours.lines[5]), '/proc/self/status\'s Uid, Gid and Groups inside must be what runc\'s process has').toEqual(ids(theirs.lines[5]))
+    expect(ours.lines[6], `a 0600 file of the host's root must stay unreadable to the container's root, as under runc (${JSON.stringify(theirs.lines[6])}); saw: ${ours.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
+    expect(theirs.lines[6]).toMatchObject({ step: 'cat', errno: 'EACCES' })
   })
 
   it('breakout: without a user namespace the container\'s root reads the host\'s 0600 file; with one it cannot', async () => {
