@@ -131,8 +131,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
     await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid, resolve: 'runtime' })
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
-    await ifWritten(() => checkCwd(pid, spec.process.cwd))
     if (console !== undefined) await setupConsole(helper, console)
+    await ifWritten(() => checkCwd(pid, spec.process.cwd))
     const path = findExecutable(pid, spec.process)
     if (detach) {
       // The relay would collect the process's exit, which the caller's subreaper must see.
@@ -451,8 +451,8 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     if (options.process.user) await switchUser(helper, options.process.user)
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)
-    await ifWritten(() => checkCwd(pid, options.process.cwd))
     if (console !== undefined) await setupConsole(helper, console)
+    await ifWritten(() => checkCwd(pid, options.process.cwd))
     const path = findExecutable(pid, options.process)
     if (!options.detach) {
       await helper.exec(path, options.process.args, options.process.env)
