@@ -89,15 +89,22 @@ describeKernel('the runtime defends itself', () => {
     // leak was a /sys/fs/cgroup handle): process.cwd = /proc/self/fd/7 would stand on the host.
     const dir = tempDir()
     const bundle = probeBundle(join(dir, 'bundle'), ['cwd', 'cat:host-file'], (spec) => (spec.process.cwd = '/proc/self/fd/7'))
-    const output = join(dir, 'output')
-    const out = openSync(output, 'a')
-    onCleanup(() => closeSync(out))
-    const child = spawn(process.execPath, [MINIRUNC, '--root', join(dir, 'state'), 'run', '--bundle', bundle, 'leak'], { stdio: ['ignore', out, out, 'ignore', 'ignore', 'ignore', 'ignore', host.fd], timeout: 60_000 })
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-    const text = readFileSync(output, 'utf8')
-    rethrowNotImplemented(text)
-    expect(text, 'the container read a host file through an fd the runtime inherited: are leaked fds closed before the helper enters the container?').not.toContain('host data')
-    expect(code, `the run must fail: ${text}`).not.toBe(0)
+    /** `run` with the directory left open on fd 7: exit code and output. */
+    const leaky = async (command: string, args: string[], name: string) => {
+      const output = join(dir, `output-${name}`)
+      const out = openSync(output, 'a')
+      onCleanup(() => closeSync(out))
+      const child = spawn(command, [...args, '--root', join(dir, `state-${name}`), 'run', '--bundle', bundle, 'leak'], { stdio: ['ignore', out, out, 'ignore', 'ignore', 'ignore', 'ignore', host.fd], timeout: 60_000 })
+      onCleanup(() => execa(command, [...args, '--root', join(dir, `state-${name}`), 'delete', '--force', 'leak'], { reject: false }))
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      return { code, text: readFileSync(output, 'utf8') }
+    }
+    const ours = await leaky(process.execPath, [MINIRUNC], 'ours')
+    rethrowNotImplemented(ours.text)
+    expect(ours.text, 'the container read a host file through an fd the runtime inherited: are leaked fds closed before the helper enters the container?').not.toContain('host data')
+    expect(ours.code, `the run must fail: ${ours.text}`).not.toBe(0)
+    const theirs = await leaky('runc', [], 'runc')
+    expect({ code: theirs.code, leaked: theirs.text.includes('host data') }, `runc refuses the same bundle and fd: ${theirs.text}`).toEqual({ code: 1, leaked: false })
   })
 
   it('breakout, CVE-2024-21626: a working directory through a leaked fd stands on the host; checkCwd refuses it', async () => {
