@@ -439,8 +439,9 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   try {
     await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
-    // The mount namespace last: after it, /proc/PID/ns of the host's view is out of sight.
-    for (const ns of ['ipc', 'uts', 'net', 'pid', 'mnt']) {
+    // A user namespace first (chapter 13): the others belong to it. The mount namespace last:
+    // after it, /proc/PID/ns of the host's view is out of sight.
+    for (const ns of ['user', 'ipc', 'uts', 'net', 'pid', 'mnt']) {
       const path = `/proc/${record.pid}/ns/${ns}`
       if (readlinkSync(path) !== readlinkSync(`/proc/self/ns/${ns}`)) await helper.setns(path)
     }
@@ -448,7 +449,9 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
     if (record.devices) writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
     await applyProcessLimits(helper, pid, options.process)
-    if (options.process.user) await switchUser(helper, options.process.user)
+    // Root by default, as runc's: in a user namespace the helper is host uid 0, unmapped, until it
+    // becomes a user of the namespace.
+    await switchUser(helper, options.process.user ?? { uid: 0, gid: 0 })
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)

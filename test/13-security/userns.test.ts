@@ -97,6 +97,22 @@ describeKernel('a container in a user namespace', () => {
     expect(theirs.lines[6]).toMatchObject({ step: 'cat', errno: 'EACCES' })
   })
 
+  it('exec joins the container\'s user namespace: what it creates belongs to the mapped range, not to the host\'s root', async () => {
+    const dir = tempDir()
+    const b = usernsBundle(dir, ['sleep:60000'])
+    shiftOwnership(b.rootfs, spec(b.bundle))
+    const state = join(dir, 'state')
+    const output = join(dir, 'output')
+    onCleanup(() => minirunc(['--root', state, 'delete', '--force', 'exec-test']))
+    const created = await minirunc(['--root', state, 'create', '--bundle', b.bundle, 'exec-test'], { output })
+    expect(created.code, `create failed: ${created.stdout}`).toBe(0)
+    expect((await minirunc(['--root', state, 'start', 'exec-test'])).code).toBe(0)
+    const exec = await minirunc(['--root', state, 'exec', 'exec-test', '/bin/probe', 'id', 'write:/shared/by-exec:x'])
+    expect(probeLines(exec.stdout)[0], `exec's process must be root of the container's user namespace: ${exec.stdout}${exec.stderr}`).toEqual({ uid: 0, gid: 0, groups: [] })
+    const made = statSync(join(b.shared, 'by-exec'))
+    expect(made.uid, `a file exec's process made is owned by ${made.uid} on the host: did exec join the user namespace (setns /proc/PID/ns/user) before the others?`).toBe(HOST_ID)
+  })
+
   it('breakout: without a user namespace the container\'s root reads the host\'s 0600 file; with one it cannot', async () => {
     const dir = tempDir()
     const without = usernsBundle(join(dir, 'a'), ['cat:/hostsecret/secret'], false)
