@@ -95,6 +95,16 @@ export interface Linux {
   readonlyPaths?: string[]
   /** namespaced kernel parameters by their dotted names, e.g. "net.ipv4.ip_unprivileged_port_start": "0" */
   sysctl?: Record<string, string>
+  /** with a user namespace: which host ids the container's ids are (chapter 13) */
+  uidMappings?: IdMapping[]
+  gidMappings?: IdMapping[]
+}
+
+/** `size` ids from `containerID` in the container are `hostID` and up on the host. */
+export interface IdMapping {
+  containerID: number
+  hostID: number
+  size: number
 }
 
 export interface Resources {

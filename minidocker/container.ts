@@ -15,6 +15,7 @@ import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
 import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-network/network.ts'
+import { enterUserNamespace } from '#ch/13-security/userns.ts'
 import type { Spec } from '../lib/oci.ts'
 import type { Helper } from '../native/helper.ts'
 import { optional, required } from './layers.ts'
@@ -79,12 +80,18 @@ export async function prepare(
   attached: { network?: Attachment },
   onForked?: (pid: number) => Promise<void>,
 ): Promise<number | undefined> {
+  // A user namespace comes first, alone, mapped by us before the helper goes on (13): the
+  // namespaces chapter 02 creates next then belong to it.
+  const namespaces = spec.linux?.namespaces ?? []
+  const userns = namespaces.some((n) => n.type === 'user' && !n.path)
+  if (userns) await required(() => enterUserNamespace(helper, spec), 'a user namespace (linux.uidMappings)')
+  const rest = userns ? { ...spec, linux: { ...spec.linux, namespaces: namespaces.filter((n) => n.type !== 'user') } } : spec
   // Without chapter 02 there is no fork: the helper itself becomes the container's process.
   let forked: number | undefined
   let entered = false
   const enter = async () => {
     entered = true
-    const step = () => enterNamespaces(helper, spec)
+    const step = () => enterNamespaces(helper, rest)
     const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : undefined
     forked = needs === undefined
       ? await optional(step, 'running in the host\'s namespaces and root filesystem')

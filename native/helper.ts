@@ -66,6 +66,8 @@ export interface HelperOptions {
   detached?: boolean
   /** Further fds passed to the helper as 4, 5, ... (e.g. a sync pipe for waitFd). */
   extraFds?: number[]
+  /** The helper executable to start (default HELPER_PATH). */
+  binary?: string
 }
 
 interface Pending {
@@ -95,6 +97,8 @@ export class Helper {
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */
   readonly exited: Promise<ExitStatus>
+  /** The first fd the helper was not given on purpose: above stdio, the control socket and extraFds. */
+  readonly firstUnpassedFd: number
   #control: Duplex
   #buffered = ''
   #pending: Pending[] = []
@@ -102,10 +106,11 @@ export class Helper {
   /** after fork(): the host PID of the child that now serves requests */
   #served: number | undefined
 
-  private constructor(proc: ChildProcess) {
-    if (proc.pid === undefined) throw new Error(`cannot start ${HELPER_PATH}`)
+  private constructor(proc: ChildProcess, binary: string, extraFds: number) {
+    if (proc.pid === undefined) throw new Error(`cannot start ${binary}`)
     this.pid = proc.pid
     this.process = proc
+    this.firstUnpassedFd = 4 + extraFds
     this.#control = proc.stdio[3] as Duplex
     this.#control.setEncoding('utf8')
     this.#control.on('data', (chunk: string) => this.#receive(chunk))
@@ -124,16 +129,17 @@ export class Helper {
    * @throws Error when the helper is not built (run `npm install`).
    */
   static start(options: HelperOptions = {}): Helper {
-    if (!existsSync(HELPER_PATH))
-      throw new Error(`the native helper is not built (${HELPER_PATH}): run \`npm install\``)
+    const binary = options.binary ?? HELPER_PATH
+    if (!existsSync(binary))
+      throw new Error(`the native helper is not built (${binary}): run \`npm install\``)
     const extra = options.extraFds ?? []
-    const proc = spawn(HELPER_PATH, ['3'], {
+    const proc = spawn(binary, ['3'], {
       stdio: [options.stdin ?? 'ignore', options.stdout ?? 'inherit', options.stderr ?? 'inherit', 'pipe', ...extra],
       detached: options.detached ?? false,
       env: {},
     })
     if (options.detached) proc.unref()
-    return new Helper(proc)
+    return new Helper(proc, binary, extra.length)
   }
 
   #receive(chunk: string): void {
@@ -425,10 +431,22 @@ export class Helper {
   }
 
   /**
-   * Close every inherited fd from 3 up, so none leaks into the container.
+   * close_range(): close every fd from `from` up (the control socket excepted), so none leaks into the container.
+   * @param from the first fd to close, at least 3
    */
-  closeFds(): Promise<unknown> {
-    return this.#call('close_fds')
+  closeFds(from = 3): Promise<unknown> {
+    return this.#call('close_fds', String(from))
+  }
+
+  /**
+   * memfd_create() and fexecve(): the helper runs again from a copy of its own binary in
+   * memory, with `seals` added to the copy (fcntl F_ADD_SEALS), and goes on serving requests;
+   * /proc/PID/exe names the copy from then on, not the file on disk. Await it before any
+   * other request: requests sent meanwhile are lost in the exec.
+   * @param seals which of the copy's changes to forbid (memfd_create(2), "File sealing")
+   */
+  memfdExec(seals: ('seal' | 'shrink' | 'grow' | 'write')[]): Promise<unknown> {
+    return this.#call('memfd_exec', seals.join(','))
   }
 
   /**

@@ -13,6 +13,7 @@
  *   alloc:MIB  fork:N  zombies:N  burn:MS  orphan   resources and processes
  *   listen:PORT  connect:HOST:PORT   TCP: one connection, its peer printed, one line echoed back
  *   udp-echo:PORT  udp:HOST:PORT        UDP: one datagram echoed back, its peer printed
+ *   unix:PATH   a unix stream socket: "ping" sent, the reply printed (a daemon socket in reach)
  *   shm-create:KEY  shm-check:KEY  chroot-escape   namespaces and escapes
  */
 #define _GNU_SOURCE
@@ -34,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -340,6 +342,18 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     if (connect(s, (struct sockaddr *)&a, sizeof a)) fail(name, "connect");
     (void)!write(s, "ping\n", 5);
     char buf[64] = "";
+    ssize_t n = read(s, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    key_str("reply", buf);
+    close(s);
+  } else if (!strcmp(name, "unix")) {
+    /* unix:PATH: send "ping\n" to a unix stream socket and print the reply (a daemon's socket) */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", arg ? arg : "");
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(s, (struct sockaddr *)&a, sizeof a)) fail(name, arg ? arg : "");
+    (void)!write(s, "ping\n", 5);
+    char buf[256] = "";
     ssize_t n = read(s, buf, sizeof buf - 1);
     buf[n > 0 ? n : 0] = 0;
     key_str("reply", buf);

@@ -372,7 +372,7 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
     ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     // On a cgroup v2 host device rules would need an eBPF program.
-    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
+    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)

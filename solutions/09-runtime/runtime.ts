@@ -10,7 +10,9 @@ import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
 import { joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
+import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
 import { containerCgroup, prepare, switchUser } from '../../minidocker/container.ts'
+import { ifWritten } from '../../minidocker/layers.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
@@ -109,6 +111,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     record.cgroup = cgroup
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
+    await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
     const pid = await prepare(helper, spec, cgroup, limited, undefined, {}, async (pid) => {
       record.pid = pid
@@ -129,6 +132,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
+    await ifWritten(() => checkCwd(pid, spec.process.cwd))
     const path = findExecutable(pid, spec.process)
     if (detach) {
       // The relay would collect the process's exit, which the caller's subreaper must see.
@@ -433,9 +437,11 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   checkTerminal(options.process, options.consoleSocket)
   const helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: options.detach })
   try {
+    await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
-    // The mount namespace last: after it, /proc/PID/ns of the host's view is out of sight.
-    for (const ns of ['ipc', 'uts', 'net', 'pid', 'mnt']) {
+    // A user namespace first (chapter 13): the others belong to it. The mount namespace last:
+    // after it, /proc/PID/ns of the host's view is out of sight.
+    for (const ns of ['user', 'ipc', 'uts', 'net', 'pid', 'mnt']) {
       const path = `/proc/${record.pid}/ns/${ns}`
       if (readlinkSync(path) !== readlinkSync(`/proc/self/ns/${ns}`)) await helper.setns(path)
     }
@@ -443,10 +449,13 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
     if (record.devices) writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
     await applyProcessLimits(helper, pid, options.process)
-    if (options.process.user) await switchUser(helper, options.process.user)
+    // Root by default, as runc's: in a user namespace the helper is host uid 0, unmapped, until it
+    // becomes a user of the namespace.
+    await switchUser(helper, options.process.user ?? { uid: 0, gid: 0 })
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
+    await ifWritten(() => checkCwd(pid, options.process.cwd))
     const path = findExecutable(pid, options.process)
     if (!options.detach) {
       await helper.exec(path, options.process.args, options.process.env)
@@ -481,6 +490,12 @@ export async function run(root: string, id: string, options: CreateOptions, log:
   }
 }
 // #endregion run
+
+/** Chapter 13's defences, first of all: the helper runs from a sealed copy and keeps no fd it was not given. */
+async function defend(helper: Helper): Promise<void> {
+  await ifWritten(() => protectRuntimeBinary(helper))
+  await ifWritten(() => closeLeakedFds(helper))
+}
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
@@ -525,7 +540,7 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
     ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     // On a cgroup v2 host device rules would need an eBPF program.
-    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
+    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
