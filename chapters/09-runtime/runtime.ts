@@ -369,8 +369,8 @@ function withoutCgroupMounts(spec: Spec): Spec {
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
-    ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
-    ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
+    // capabilities, noNewPrivileges and seccomp are chapter 13's: secure() notes them when it is not done.
+    ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     // On a cgroup v2 host device rules would need an eBPF program.
     ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
