@@ -13,10 +13,10 @@ const caps = (names: string[], ambient: string[] = []) => ({ bounding: names, ef
 const status = (run: Run) => run.lines.find((l) => 'status' in l)?.status as Record<string, string> | undefined
 const tried = (run: Run, name: string) => run.lines.filter((l) => l.tried === name).map((l) => l.errno)
 
-/** The two runs must both succeed and print the same lines; `what` names the case. */
-function expectSame(r: { ours: Run; runc: Run }, what: string): void {
+/** The two runs must both succeed; `what` names the case, `hint` what a failure of ours usually means. */
+function expectSame(r: { ours: Run; runc: Run }, what: string, hint = ''): void {
   expect(r.runc.code, `runc itself failed on this bundle (${what}): ${r.runc.output}`).toBe(0)
-  expect(r.ours.code, `minirunc failed (${what}) where runc ran: ${r.ours.output}`).toBe(0)
+  expect(r.ours.code, `minirunc failed (${what}) where runc ran${hint ? ` — ${hint}` : ''}: ${r.ours.output}`).toBe(0)
 }
 
 describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
@@ -39,7 +39,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
       spec.process.user = { uid: 1000, gid: 1000 }
       spec.process.capabilities = { bounding: DEFAULT_CAPABILITIES, effective: kept, permitted: kept, inheritable: kept, ambient: ['CAP_NET_BIND_SERVICE'] }
     })
-    expectSame(r, 'user 1000 with capabilities')
+    expectSame(r, 'user 1000 with capabilities', 'did the permitted set survive setuid() (PR_SET_KEEPCAPS), and was each ambient capability permitted and inheritable (capset) before it was raised?')
     expect(r.ours.lines[0], 'the probe runs as uid 1000').toMatchObject({ uid: 1000, gid: 1000 })
     expect(status(r.ours)?.CapPrm, `uid 1000 must keep its permitted capabilities (runc: ${status(r.runc)?.CapPrm}): setuid() from 0 empties them unless PR_SET_KEEPCAPS is on, or unless capset() comes after it`).toBe(status(r.runc)?.CapPrm)
     expect(status(r.ours)?.CapAmb, `the ambient set must hold CAP_NET_BIND_SERVICE (runc: ${status(r.runc)?.CapAmb}): it can be raised only once the capability is both permitted and inheritable`).toBe(status(r.runc)?.CapAmb)
@@ -70,7 +70,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
       spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
       spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }
     })
-    expectSame(r, 'a profile without no_new_privs')
+    expectSame(r, 'a profile without no_new_privs', 'loading a filter takes no_new_privs or CAP_SYS_ADMIN: without no_new_privs it must be loaded before the capabilities are dropped')
     expect(status(r.ours), `NoNewPrivs 0 and Seccomp 2 as under runc (${JSON.stringify(status(r.runc))}): loading a filter takes no_new_privs or CAP_SYS_ADMIN, so without no_new_privs it must go in before the capabilities are dropped`).toEqual(status(r.runc))
     expect(tried(r.ours, 'mount-tmpfs'), 'the filter answers before the capability check: EACCES (13), the profile\'s errno').toEqual(['EACCES'])
   })
