@@ -32,9 +32,10 @@ export function capabilityMask(names: string[] = []): bigint {
  * the bounding set shrinks first, while the process is root with CAP_SETPCAP; PR_SET_KEEPCAPS
  * keeps the permitted set across setuid() to a non-zero uid (which would clear it); after the
  * user switch, capset() sets effective, permitted and inheritable; the ambient set is raised
- * last, each capability of it being in both permitted and inheritable by then.
+ * last, each capability of it being in both permitted and inheritable by then; one the kernel
+ * refuses is reported on stderr and skipped, as runc does.
  */
-export async function setCredentials(helper: Helper, process: Spec['process']): Promise<void> {
+export async function setCredentials(helper: Helper, proc: Spec['process']): Promise<void> {
   // TODO(13): the five capability sets, and the user, in the one order that works.
   //   1. Without process.capabilities this is chapter 09's user switch (switchUser in
   //      minidocker/container.ts), nothing more.
@@ -46,7 +47,8 @@ export async function setCredentials(helper: Helper, process: Spec['process']): 
   //      why must effective be set again afterwards anyway?
   //   4. capset(2) takes three sets at once; what does it refuse (a capability not permitted)?
   //   5. The ambient set (a non-root program keeps it across exec): prctl(2), PR_CAP_AMBIENT. What
-  //      must already be true of each capability before it can be raised?
+  //      must already be true of each capability before it can be raised? runc warns and goes on
+  //      when the kernel refuses one (`runc spec` asks for ambient capabilities it leaves out of inheritable).
   //   Where to look: the helper's capability methods (native/helper.ts), runc's
   //   libcontainer/capabilities and finalizeNamespace, the chapter's "Capabilities" section.
   throw new NotImplementedError('13-security', 'setCredentials')

@@ -36,12 +36,13 @@ export function capabilityMask(names: string[] = []): bigint {
  * the bounding set shrinks first, while the process is root with CAP_SETPCAP; PR_SET_KEEPCAPS
  * keeps the permitted set across setuid() to a non-zero uid (which would clear it); after the
  * user switch, capset() sets effective, permitted and inheritable; the ambient set is raised
- * last, each capability of it being in both permitted and inheritable by then.
+ * last, each capability of it being in both permitted and inheritable by then; one the kernel
+ * refuses is reported on stderr and skipped, as runc does.
  */
-export async function setCredentials(helper: Helper, process: Spec['process']): Promise<void> {
-  const caps: Capabilities | undefined = process.capabilities
+export async function setCredentials(helper: Helper, proc: Spec['process']): Promise<void> {
+  const caps: Capabilities | undefined = proc.capabilities
   if (!caps) {
-    if (process.user) await switchUser(helper, process.user)
+    if (proc.user) await switchUser(helper, proc.user)
     return
   }
   const bounding = capabilityMask(caps.bounding)
@@ -51,13 +52,20 @@ export async function setCredentials(helper: Helper, process: Spec['process']): 
     // A capability this kernel does not have cannot be dropped, and is not there to keep.
     if (!(bounding & (1n << BigInt(n))) && n <= lastCapability()) await helper.dropBoundingCapability(n)
   }
-  if (process.user) {
+  if (proc.user) {
     await helper.setKeepCapabilities(true)
-    await switchUser(helper, process.user)
+    await switchUser(helper, proc.user)
     await helper.setKeepCapabilities(false)
   }
   await helper.setCapabilities(effective, permitted, inheritable)
-  for (const name of caps.ambient ?? []) await helper.raiseAmbientCapability(CAPABILITY_NUMBERS[name]!)
+  for (const name of caps.ambient ?? []) {
+    try {
+      await helper.raiseAmbientCapability(CAPABILITY_NUMBERS[name]!)
+    } catch (error) {
+      // runc warns and goes on: `runc spec` itself asks for ambient capabilities it leaves out of inheritable.
+      process.stderr.write(`minirunc: cannot raise ambient capability ${name}: ${(error as Error).message}\n`)
+    }
+  }
 }
 // #endregion setCredentials
 
