@@ -9,7 +9,8 @@ import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
 import { INIT_PATH } from '../../native/helper.ts'
-import { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
+import { daemonSecurity } from '../../lib/docker-security.ts'
+import { INIT_DESTINATION } from '../../lib/engine.ts'
 import type { Container } from './records.ts'
 
 export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
@@ -22,8 +23,8 @@ export interface TaskIO {
   terminal: boolean
 }
 
-/** Spec fields runc reads that lib/oci.ts does not model. */
-type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean } }
+/** The spec runc gets (lib/oci.ts models every field this daemon fills). */
+type FullSpec = Spec
 
 // #region runtimeSpec
 /**
@@ -33,6 +34,8 @@ type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<stri
  * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
  * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
  * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
+ * Capabilities, no_new_privs, the seccomp profile, masked and read-only paths: chapter 13's
+ * (lib/docker-security.ts's daemonSecurity(), Docker's defaults while chapter 13 is a starter).
  * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
  * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
  */
@@ -54,7 +57,7 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   if (host.PidsLimit && host.PidsLimit > 0) resources.pids = { limit: host.PidsLimit }
   const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }]
   if (host.NetworkMode !== 'host') namespaces.push({ type: 'network' })
-  const caps = DEFAULT_CAPABILITIES
+  const security = daemonSecurity(host)
   const args = [c.Path, ...c.Args]
   if (host.Init) {
     binds.push({ destination: INIT_DESTINATION, type: 'bind', source: INIT_PATH, options: ['rbind', 'ro'] })
@@ -68,8 +71,8 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
       args,
       env,
       cwd: c.Config.WorkingDir || '/',
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false,
+      capabilities: security.capabilities,
+      noNewPrivileges: security.noNewPrivileges,
     },
     root: { path: 'rootfs' },
     hostname: c.Config.Hostname,
@@ -78,8 +81,9 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
       namespaces,
       resources,
       cgroupsPath: `/minidockerd/${c.ID}`,
-      maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware'],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      maskedPaths: security.maskedPaths,
+      readonlyPaths: security.readonlyPaths,
+      ...(security.seccomp ? { seccomp: security.seccomp } : {}),
     },
   }
 }
