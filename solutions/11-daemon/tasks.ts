@@ -10,21 +10,11 @@ import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Cont
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
 import { INIT_PATH } from '../../native/helper.ts'
 import { daemonSecurity } from '../../lib/docker-security.ts'
-import { INIT_DESTINATION } from '../../lib/engine.ts'
+import { INIT_DESTINATION, type FullSpec, type TaskIO } from '../../lib/engine.ts'
 import type { Container } from './records.ts'
 
 export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
-
-/** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
-export interface TaskIO {
-  stdin?: string
-  stdout: string
-  stderr?: string
-  terminal: boolean
-}
-
-/** The spec runc gets (lib/oci.ts models every field this daemon fills). */
-type FullSpec = Spec
+export type { TaskIO } from '../../lib/engine.ts'
 
 // #region runtimeSpec
 /**
