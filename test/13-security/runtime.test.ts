@@ -41,8 +41,8 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     })
     expectSame(r, 'user 1000 with capabilities', 'did the permitted set survive setuid() (PR_SET_KEEPCAPS), and was each ambient capability permitted and inheritable (capset) before it was raised?')
     expect(r.ours.lines[0], 'the probe runs as uid 1000').toMatchObject({ uid: 1000, gid: 1000 })
-    expect(status(r.ours)?.CapPrm, `uid 1000 must keep its permitted capabilities (runc: ${status(r.runc)?.CapPrm}): setuid() from 0 empties them unless PR_SET_KEEPCAPS is on, or unless capset() comes after it`).toBe(status(r.runc)?.CapPrm)
     expect(status(r.ours)?.CapAmb, `the ambient set must hold CAP_NET_BIND_SERVICE (runc: ${status(r.runc)?.CapAmb}): it can be raised only once the capability is both permitted and inheritable`).toBe(status(r.runc)?.CapAmb)
+    expect(status(r.ours)?.CapPrm, `after exec a program of uid 1000 keeps its ambient capabilities as permitted and effective (runc: ${status(r.runc)?.CapPrm}): setuid() from 0 empties them unless PR_SET_KEEPCAPS is on, or unless capset() comes after it`).toBe(status(r.runc)?.CapPrm)
     expect(status(r.ours), 'all five sets as runc sets them').toEqual(status(r.runc))
   })
 
