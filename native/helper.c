@@ -41,6 +41,9 @@
 #include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #define MAX_FIELDS 4096
 
@@ -461,7 +464,66 @@ static int op_prctl(const char *what, const char *arg) {
     call_end();
     return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? fail("prctl") : ok();
   }
-  return bad_request("prctl", "expected subreaper, pdeathsig SIG or no_new_privs");
+  if (!strcmp(what, "capbset_drop") && !parse_int(arg, &v)) {
+    call_arg("PR_CAPBSET_DROP, %ld", v);
+    call_end();
+    return prctl(PR_CAPBSET_DROP, v, 0, 0, 0) ? fail("prctl") : ok();
+  }
+  if (!strcmp(what, "keepcaps") && !parse_int(arg, &v)) {
+    call_arg("PR_SET_KEEPCAPS, %ld", v);
+    call_end();
+    return prctl(PR_SET_KEEPCAPS, v, 0, 0, 0) ? fail("prctl") : ok();
+  }
+  if (!strcmp(what, "ambient_raise") && !parse_int(arg, &v)) {
+    call_arg("PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, %ld", v);
+    call_end();
+    return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, v, 0, 0) ? fail("prctl") : ok();
+  }
+  return bad_request("prctl", "expected subreaper, pdeathsig SIG, no_new_privs, capbset_drop CAP, keepcaps 0|1 or ambient_raise CAP");
+}
+
+/* capset(2) with version 3: three 64-bit masks, each given in hex. */
+static int op_capset(const char *eff_s, const char *prm_s, const char *inh_s) {
+  const char *s[3] = {eff_s, prm_s, inh_s};
+  unsigned long long m[3];
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    errno = 0;
+    m[i] = strtoull(s[i], &end, 16);
+    if (errno || !*s[i] || *end) return bad_request("capset", "masks must be hexadecimal numbers");
+  }
+  call_begin("capset");
+  call_arg("{_LINUX_CAPABILITY_VERSION_3, 0}, {effective=0x%llx, permitted=0x%llx, inheritable=0x%llx}", m[0], m[1], m[2]);
+  call_end();
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = (__u32)(m[0] >> (32 * i));
+    data[i].permitted = (__u32)(m[1] >> (32 * i));
+    data[i].inheritable = (__u32)(m[2] >> (32 * i));
+  }
+  return syscall(SYS_capset, &header, data) ? fail("capset") : ok();
+}
+
+/* seccomp(SECCOMP_SET_MODE_FILTER): load a classic BPF program, given as the hex of its struct sock_filter array. */
+static int op_seccomp(const char *hex) {
+  size_t len = strlen(hex);
+  if (!len || len % 16) return bad_request("seccomp", "the program must be whole 8-byte instructions in hex");
+  unsigned short count = (unsigned short)(len / 16);
+  if (len / 16 > BPF_MAXINSNS) return bad_request("seccomp", "the program is longer than BPF_MAXINSNS (4096) instructions");
+  unsigned char *bytes = malloc(len / 2);
+  for (size_t i = 0; i < len / 2; i++) {
+    unsigned int b;
+    if (sscanf(hex + 2 * i, "%2x", &b) != 1) { free(bytes); return bad_request("seccomp", "the program is not hex"); }
+    bytes[i] = (unsigned char)b;
+  }
+  struct sock_fprog prog = {count, (struct sock_filter *)bytes};
+  call_begin("seccomp");
+  call_arg("SECCOMP_SET_MODE_FILTER, 0, {len=%u}", count);
+  call_end();
+  int r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+  free(bytes);
+  return r ? fail("seccomp") : ok();
 }
 
 static int op_setgroups(int argc, char **argv) {
@@ -839,6 +901,8 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "set_ctty")) { NEED(1); return op_set_ctty(a[1]); }
   if (!strcmp(op, "send_fd")) { NEED(3); return op_send_fd(a[1], a[2], a[3]); }
   if (!strcmp(op, "reaper")) { NEED(1); return op_reaper(a[1]); }
+  if (!strcmp(op, "capset")) { NEED(3); return op_capset(a[1], a[2], a[3]); }
+  if (!strcmp(op, "seccomp")) { NEED(1); return op_seccomp(a[1]); }
 #undef NEED
   return bad_request(op, "unknown operation");
 }

@@ -391,6 +391,50 @@ export class Helper {
   }
 
   /**
+   * prctl(PR_CAPBSET_DROP, cap): remove one capability from the bounding set, for good.
+   * @param cap the capability's number (capabilities(7), lib/security-tables.ts)
+   * @throws EPERM without CAP_SETPCAP in the effective set.
+   * @throws EINVAL for a capability this kernel does not know.
+   */
+  dropBoundingCapability(cap: number): Promise<unknown> {
+    return this.#call('prctl', 'capbset_drop', String(cap))
+  }
+
+  /**
+   * prctl(PR_SET_KEEPCAPS): whether the permitted set survives a change of every uid from 0 to non-zero (the effective set is cleared either way); execve resets it.
+   */
+  setKeepCapabilities(keep: boolean): Promise<unknown> {
+    return this.#call('prctl', 'keepcaps', keep ? '1' : '0')
+  }
+
+  /**
+   * prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap): add one capability to the ambient set, which a non-root program keeps across execve.
+   * @throws EPERM when the capability is not in both the permitted and the inheritable set, or SECBIT_NO_CAP_AMBIENT_RAISE is set.
+   */
+  raiseAmbientCapability(cap: number): Promise<unknown> {
+    return this.#call('prctl', 'ambient_raise', String(cap))
+  }
+
+  /**
+   * capset(2): set the effective, permitted and inheritable sets at once, each a mask with bit N for capability N.
+   * @throws EPERM when a capability would be added to the permitted set, or to the effective set without being permitted, or to the inheritable set without being in the bounding set (or permitted without CAP_SETPCAP).
+   */
+  setCapabilities(effective: bigint, permitted: bigint, inheritable: bigint): Promise<unknown> {
+    return this.#call('capset', effective.toString(16), permitted.toString(16), inheritable.toString(16))
+  }
+
+  /**
+   * seccomp(SECCOMP_SET_MODE_FILTER): load a classic BPF program that decides every later system call of this process and its children; it cannot be removed.
+   * @param program the filter's struct sock_filter array as bytes (8 per instruction, little-endian: code u16, jt u8, jf u8, k u32)
+   * @throws EACCES without no_new_privs set and without CAP_SYS_ADMIN.
+   * @throws EINVAL when the kernel's checker refuses the program (a jump out of range, no return at the end, a bad load).
+   * @precondition Last before exec: from here on, every request the helper serves is a system call the filter judges.
+   */
+  loadSeccomp(program: Buffer): Promise<unknown> {
+    return this.#call('seccomp', program.toString('hex'))
+  }
+
+  /**
    * setgroups(): set the supplementary groups.
    * @param gids the group IDs
    * @throws EPERM without CAP_SETGID, or in a user namespace whose setgroups file says deny.

@@ -37,7 +37,9 @@ export class Daemon extends DaemonBase {
     // TODO(11): POST /containers/create (moby daemon/create.go).
     //   1. Find the image in chapter 06's store by the reference as the store tags it (imageRef): what must a
     //      missing image answer for the CLI to pull it and try again?
-    //   2. Which network modes can this daemon honour (refuse the others with a clear 501)?
+    //   2. Which network modes can this daemon honour (refuse the others with a clear 501)? Security
+    //      options dockerd refuses (an unknown capability) are refused here too, with a 400:
+    //      lib/docker-security.ts's daemonSecurity() throws on them (chapter 13).
     //   3. Record the container (records.ts), give it its two layers on top of the image's (chapter 05), mark
     //      the image as in use, and save. If a step fails, nothing of the container may stay behind.
     throw new NotImplementedError('11-daemon', 'create')

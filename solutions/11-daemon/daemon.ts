@@ -21,6 +21,7 @@ import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
 import { frame, logWriter, type StreamName } from './streams.ts'
 import { deleteTask, killTask, runtimeSpec, startTask, waitTask, type TaskIO } from './tasks.ts'
+import { daemonSecurity } from '../../lib/docker-security.ts'
 
 export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
 
@@ -45,6 +46,12 @@ export class Daemon extends DaemonBase {
     const mode = body.HostConfig?.NetworkMode || 'default'
     if (!['none', 'host'].includes(mode))
       throw new EngineError(501, `network mode "${mode}" needs a bridge, which minidockerd does not have yet: use --network none or --network host`)
+    // Security options are refused now, as dockerd does, not when the container starts (13).
+    try {
+      daemonSecurity(body.HostConfig ?? {})
+    } catch (error) {
+      throw badRequest((error as Error).message)
+    }
     const c = newContainer(root, body, { id: imageId, config: imageConfig(root, imageId) }, name, [...this.containers.values()])
     const top = imageLayers(root, imageId).at(-1)
     if (!top) throw badRequest(`image ${ref} has no layers to run`)
