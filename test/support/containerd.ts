@@ -17,10 +17,11 @@ export const SHIM_ENTRY = join(ROOT, 'bin', 'containerd-shim-minidocker-v2.cjs')
 const MINIRUNC = join(ROOT, 'bin', 'minirunc.cjs')
 /**
  * The OCI runtime the shims start in the tests: runc, or what MINIDOCKER_TEST_RUNTIME names
- * (`minirunc` for chapter 09's, which shimDir puts on containerd's PATH). The tests hand it to
- * the shim as MINIDOCKER_SHIM_RUNTIME; without that the shim starts minirunc.
+ * (`minirunc` for chapter 09's). The tests hand it to the shim as MINIDOCKER_SHIM_RUNTIME;
+ * without that the shim starts minirunc. A path, not a name: the shims a test starts without
+ * containerd, and the cleanup after them, do not have shimDir on their PATH.
  */
-export const TEST_RUNTIME = process.env.MINIDOCKER_TEST_RUNTIME ?? '/usr/sbin/runc'
+export const TEST_RUNTIME = process.env.MINIDOCKER_TEST_RUNTIME === 'minirunc' ? MINIRUNC : (process.env.MINIDOCKER_TEST_RUNTIME ?? '/usr/sbin/runc')
 
 export interface Containerd {
   dir: string
