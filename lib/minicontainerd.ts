@@ -1,9 +1,9 @@
 /**
  * Chapter 10's given containerd plumbing, which the starter and the reference share: the
  * containers' metadata on disk, the gRPC services under containerd's names, the events socket
- * the shims publish to, and a shim binary's `delete`. What a task is made of (Create, Delete,
- * finding the shims again after a restart) is the chapter's: the Minicontainerd class of
- * containerd.ts extends this one with it.
+ * the shims publish to and the streams of `ctr events`, and a shim binary's `delete`. What a
+ * task is made of (Create, Delete, finding the shims again after a restart) is the chapter's:
+ * the Minicontainerd class of containerd.ts extends this one with it.
  */
 import * as grpc from '@grpc/grpc-js'
 import { execa } from 'execa'
@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { serveConnection, type TtrpcClient } from '#ch/10-shim/ttrpc.ts'
 import { Code, RpcError } from './containerd-proto.ts'
-import { addServices, type Handler } from './containerd-server.ts'
+import { addServices, stream, type Handler, type StreamHandler } from './containerd-server.ts'
 import { shimCall } from './shim.ts'
 
 export const VERSION = { version: '1.6.20+minicontainerd', revision: 'minidocker' }
@@ -34,6 +34,8 @@ export abstract class MinicontainerdBase {
   #events: Server | undefined
   /** topics the shims published, in order: what `ctr events` would have shown */
   readonly events: { namespace: string; topic: string }[] = []
+  /** the Events/Subscribe streams open now (`ctr events`): each gets every envelope from then on */
+  #subscribers = new Set<(envelope: object) => void>()
 
   constructor(
     /** metadata and bundles */
@@ -102,8 +104,15 @@ export abstract class MinicontainerdBase {
   }
 
   /** The gRPC services: each call runs with the namespace from the containerd-namespace header. */
-  #services(): Record<string, Record<string, Handler>> {
+  #services(): Record<string, Record<string, Handler | { stream: StreamHandler }>> {
     return {
+      'events.v1.Events': {
+        Subscribe: stream((_ns, _r, subscriber) => {
+          const send = (envelope: object) => subscriber.write(envelope)
+          this.#subscribers.add(send)
+          subscriber.cancelled.then(() => this.#subscribers.delete(send))
+        }),
+      },
       'version.v1.Version': { Version: async () => VERSION },
       // ctr version also asks for the server's UUID
       'introspection.v1.Introspection': { Server: async () => ({ uuid: this.#uuid() }) },
@@ -164,7 +173,11 @@ export abstract class MinicontainerdBase {
           Forward: {
             request: 'containerd.services.events.ttrpc.v1.ForwardRequest',
             response: 'google.protobuf.Empty',
-            handle: async (r) => (this.events.push({ namespace: r.envelope.namespace, topic: r.envelope.topic }), {}),
+            handle: async (r) => {
+              this.events.push({ namespace: r.envelope.namespace, topic: r.envelope.topic })
+              for (const send of this.#subscribers) send(r.envelope)
+              return {}
+            },
           },
         },
       }]),
