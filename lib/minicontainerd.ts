@@ -116,6 +116,12 @@ export abstract class MinicontainerdBase {
       'version.v1.Version': { Version: async () => VERSION },
       // ctr version also asks for the server's UUID
       'introspection.v1.Introspection': { Server: async () => ({ uuid: this.#uuid() }) },
+      // ctr run holds a lease while it works; with no content or snapshots to protect, a lease is only a name
+      'leases.v1.Leases': {
+        Create: async (_ns, r) => ({ lease: { id: r.id || randomUUID(), created_at: { seconds: Math.floor(Date.now() / 1000), nanos: 0 }, labels: r.labels } }),
+        Delete: async () => ({}),
+        List: async () => ({ leases: [] }),
+      },
       'containers.v1.Containers': {
         Get: async (ns, r) => ({ container: this.container(ns, r.id) }),
         List: async (ns) => ({ containers: this.#containers(ns) }),

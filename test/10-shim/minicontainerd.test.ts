@@ -109,7 +109,7 @@ function spec(dir: string, args: string[]): { type_url: string; value: Buffer } 
 
 describeKernel('our containerd, with the real ctr', () => {
   for (const runtime of ['io.containerd.minidocker.v2', 'io.containerd.runc.v2']) {
-    it(`holds a container and its task through ${runtime}; ctr sees them, also after a crash and restart`, async () => {
+    it(`holds a container and its task through ${runtime}; ctr sees them, also after a crash and restart; ctr events and ctr run --rootfs work through it`, async () => {
       const namespace = `minidocker-mctd-${process.pid}-${runtime.length}`
       const m = await minicontainerd(namespace)
       const id = 'held'
@@ -140,6 +140,9 @@ describeKernel('our containerd, with the real ctr', () => {
       const topics = (await after.stop()).filter((t) => t.startsWith('/tasks/'))
       expect(topics, 'expected ctr events, after the restart, to show /tasks/exit then /tasks/delete — do the shims\' events reach the restarted containerd\'s subscribers?').toEqual(['/tasks/exit', '/tasks/delete'])
       expect(existsSync(join(m.dir, 'root', 'tasks', namespace, id)) && readdirSync(join(m.dir, 'root', 'tasks', namespace, id)), 'expected the bundle removed with the task').toBe(false)
+      // ctr's own run, from a root filesystem directory: leases, container, task, stdio FIFOs, wait, delete
+      const direct = ctrOk(await m.ctr(['run', '--rm', '--runtime', runtime, '--env', 'PATH=/bin', '--rootfs', probeRootfs(mkdtempSync(join(m.dir, 'direct-'))), 'direct', 'sh', '-c', 'echo hi; exit 2']), 'ctr run --rm --rootfs')
+      expect({ out: direct.stdout, code: direct.exitCode }, `expected ctr run --rm --rootfs through our containerd to print hi and exit 2 (${direct.stderr.trim()}) — does Tasks/Create pass the stdio FIFOs to the shim?`).toEqual({ out: 'hi', code: 2 })
     }, 120_000)
   }
 })
