@@ -785,6 +785,30 @@ static int op_set_ctty(const char *fd_s) {
   return ioctl(0, TIOCSCTTY, 0) ? fail("ioctl") : ok();
 }
 
+/* fifo_unread PATH: how many bytes wait in a FIFO's buffer, unread (ioctl FIONREAD on a read end of
+ * our own, opened without blocking: it shares the buffer and takes nothing from it). */
+static int op_fifo_unread(const char *path) {
+  call_begin("open");
+  call_str(path);
+  call_arg("O_RDONLY|O_NONBLOCK");
+  call_end();
+  err_path = path;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return fail("open");
+  call_begin("ioctl");
+  call_arg("%d, FIONREAD", fd);
+  call_end();
+  int bytes = 0;
+  int r = ioctl(fd, FIONREAD, &bytes);
+  int e = errno;
+  close(fd);
+  errno = e;
+  if (r) return fail("ioctl");
+  putf("{\"ok\":true,\"bytes\":%d}", bytes);
+  send_line();
+  return 0;
+}
+
 /* send_fd SOCK FD NAME: one message on SOCK, data NAME and FD as SCM_RIGHTS (runc's console protocol). */
 static int op_send_fd(const char *sock_s, const char *fd_s, const char *name) {
   long sock, fd;
@@ -900,6 +924,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "openpt")) { NEED(1); return op_openpt(a[1]); }
   if (!strcmp(op, "set_ctty")) { NEED(1); return op_set_ctty(a[1]); }
   if (!strcmp(op, "send_fd")) { NEED(3); return op_send_fd(a[1], a[2], a[3]); }
+  if (!strcmp(op, "fifo_unread")) { NEED(1); return op_fifo_unread(a[1]); }
   if (!strcmp(op, "reaper")) { NEED(1); return op_reaper(a[1]); }
   if (!strcmp(op, "capset")) { NEED(3); return op_capset(a[1], a[2], a[3]); }
   if (!strcmp(op, "seccomp")) { NEED(1); return op_seccomp(a[1]); }

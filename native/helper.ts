@@ -88,6 +88,7 @@ interface Reply {
   dest?: string
   value?: string
   fd?: number
+  bytes?: number
 }
 
 export class Helper {
@@ -592,6 +593,16 @@ export class Helper {
    */
   sendFd(socket: number, fd: number, name: string): Promise<unknown> {
     return this.#call('send_fd', String(socket), String(fd), name)
+  }
+
+  /**
+   * The bytes waiting unread in a FIFO's buffer (ioctl FIONREAD on a read end of the helper's own,
+   * opened O_NONBLOCK, which reads nothing), which Node cannot ask.
+   * @throws ENOENT when there is no such file.
+   * @throws ENOTTY/EINVAL when it is not a FIFO.
+   */
+  async fifoUnread(path: string): Promise<number> {
+    return (await this.#call('fifo_unread', path)).bytes!
   }
 
   /**
