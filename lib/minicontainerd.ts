@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js'
 import { execa } from 'execa'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { serveConnection, type TtrpcClient } from '#ch/10-shim/ttrpc.ts'
@@ -94,6 +94,11 @@ export abstract class MinicontainerdBase {
   /** The shim binary's `delete` (it cleans up after a shim that is gone), then the bundle. */
   protected async shimDelete(binary: string, namespace: string, id: string, bundle: string): Promise<void> {
     await execa(binary, [...this.shimFlags(namespace, id), '-bundle', bundle, 'delete'], { cwd: bundle, input: '', reject: false, env: this.shimEnv() })
+    // A reader of the log FIFO that no shim ever opened is still waiting in open(): opening
+    // the other end and closing it gives that reader its end of file.
+    try {
+      closeSync(openSync(join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK))
+    } catch {} // no reader waiting (ENXIO) or no FIFO: nothing to end
     rmSync(bundle, { recursive: true, force: true })
   }
 
