@@ -11,29 +11,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { CHAIN, ensureRule, iptables, PROXY_PATH } from '../../lib/net.ts'
-import type { Bridge } from './links.ts'
+import { CHAIN, ensureRule, iptables, PROXY_PATH, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
 
-export type Protocol = 'tcp' | 'udp'
-
-/** One `-p`: HOST_IP:HOST_PORT on the host to CONTAINER_PORT in the container. */
-export interface PortMapping {
-  /** 0.0.0.0 when the flag names none: every address of the host */
-  hostIp: string
-  hostPort: number
-  containerPort: number
-  proto: Protocol
-}
-
-/** What publishing made, to be undone when the container ends. */
-export interface Published {
-  /** each DNAT rule as the iptables arguments that follow -A or -D */
-  rules: string[][]
-  /** one minidocker-proxy per port */
-  proxies: ChildProcess[]
-}
-
-export { CHAIN, PROXY_PATH } from '../../lib/net.ts'
+// Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
+// proxies publishPorts made, and CHAIN and PROXY_PATH.
+export { CHAIN, PROXY_PATH, type PortMapping, type Protocol, type Published }
 
 // #region parsePublish
 /**
