@@ -11,7 +11,7 @@
  *
  * Check your work with `npx workbook check 4`.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
 import { dirname, isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, writeCgroupFile, type Cgroup, type CgroupExit, type CgroupOptions, type Controller } from '../../lib/cgroup.ts'

@@ -9,7 +9,7 @@
  * has, and takes the cgroup filesystem's root as a parameter so it can be tried on a plain
  * directory laid out the same way.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
 import { dirname, isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, writeCgroupFile, type Cgroup, type CgroupExit, type CgroupOptions, type Controller } from '../../lib/cgroup.ts'
