@@ -1,10 +1,12 @@
 /**
  * Chapter 08's given plumbing, which the starter and the reference share: IPv4 numbers and
  * subnets, who holds an address (a process, by PID and start time), the IPAM file, the host's
- * resolv.conf as dockerd filters it, running `ip` in one process, iptables rules, and the
- * chapter's types (a bridge, a published port, what `run` asks for and what it gets back).
+ * resolv.conf as dockerd filters it, running `ip` in one process, iptables rules, a published
+ * port's DNAT rule, ending a port's proxy, and the chapter's types (a bridge, a published port,
+ * what `run` asks for and what it gets back).
  */
 import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -130,6 +132,23 @@ export const iptables = (args: string[]) => command(['iptables', '-w', ...args])
 export async function ensureRule(table: string, args: string[]): Promise<void> {
   const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
   if (!present) await iptables(['-t', table, '-A', ...args])
+}
+
+/** End a proxy: close its stdin and wait until it has exited. */
+export async function stopProxy(proxy: ChildProcess): Promise<void> {
+  if (proxy.exitCode !== null || proxy.signalCode !== null) return
+  const exited = once(proxy, 'exit')
+  proxy.stdin!.end()
+  await exited
+}
+
+/** The DNAT rule for `mapping`, as the arguments that follow -A or -D. */
+export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  return [
+    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
+    // What comes from the bridge itself is container-to-container traffic: leave it alone.
+    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
+  ]
 }
 
 // ---------- the chapter's types: a request, a bridge, a published port, an attachment ----------
