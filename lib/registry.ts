@@ -1,8 +1,11 @@
 /**
  * The Registry HTTP API's types and plumbing, shared by chapter 07's starter and reference
- * (and by the daemon later): media types, descriptors, manifests, error answers, and a
- * fetch() that carries a session's token. The protocol's decisions are chapter 07's.
+ * (and by the daemon later): media types, descriptors, manifests, error answers, a fetch()
+ * that carries a session's token, and a pull's options and result. The protocol's decisions
+ * are chapter 07's.
  */
+import type { ProgressSink } from './jsonmessage.ts'
+import type { Platform } from './platform.ts'
 
 /** The manifest media types a pull understands. */
 export const MEDIA_TYPES = {
@@ -157,4 +160,29 @@ export async function* observed(source: AsyncIterable<Uint8Array>, onData: (chun
     onData(chunk)
     yield chunk
   }
+}
+
+// ---------- a pull's options and result ----------
+
+/** dockerd's default --max-concurrent-downloads. */
+export const MAX_CONCURRENT_DOWNLOADS = 3
+
+export interface PullOptions {
+  /** the image store (chapter 06) */
+  root: string
+  /** the image to take from an index (default: this machine's) */
+  platform?: Platform
+  progress?: ProgressSink
+  concurrency?: number
+}
+
+export interface PullResult {
+  /** the image ID */
+  id: string
+  /** the digest of what the reference named: the index, or the manifest */
+  digest: string
+  /** the name the image is tagged with: "busybox:latest" */
+  name: string
+  /** how many layers were downloaded (the others were in the store already) */
+  downloaded: number
 }

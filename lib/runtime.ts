@@ -4,7 +4,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { CGROUP_ROOT, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
+import { CGROUP_ROOT, type Cgroup } from './cgroup.ts'
 import type { Hooks, Resources, Seccomp, State } from './oci.ts'
 
 /** A runtime command that failed: the CLI logs the message and exits 1, as runc does. */
