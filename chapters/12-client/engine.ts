@@ -109,7 +109,7 @@ export class Engine {
     //   2. Bytes of the stream may arrive together with the 101: where do they go so none is lost?
     //   3. What if the daemon answers with a normal response instead (a 404, a 409)? The docker CLI
     //      refuses anything but 101 with "unable to upgrade to tcp, received STATUS".
-    //   4. A connection that fails must give the same sentence as call(): which function makes it?
+    //   4. A connection that fails must give the same sentence as call(): where is that sentence made?
     throw new NotImplementedError('12-client', 'upgrade')
   }
   // #endregion upgrade

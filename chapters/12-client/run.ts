@@ -91,7 +91,7 @@ export function proxySignals(engine: Engine, id: string): () => void {
   //   1. Which request delivers a signal to the container, and how is the signal named in it?
   //   2. While proxying, a SIGINT or SIGTERM must not end the client: why does the client have
   //      to live on until the wait answers?
-  //   3. What must the returned function undo?
+  //   3. What must the returned cleanup undo?
   throw new NotImplementedError('12-client', 'proxySignals')
 }
 // #endregion proxySignals
