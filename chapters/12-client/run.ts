@@ -62,14 +62,16 @@ export function runError(error: unknown): ContainerError {
 
 // #region attachTerminal
 /**
- * With -t at a terminal: the client's terminal goes raw (each key to the container as it is
- * typed, ^C included), the pty behind `resizePath` (a container's or an exec's) gets our size
- * now and at every SIGWINCH. Returns
- * the function that undoes it all; it must run on every way out, even a signal.
+ * With -t at a terminal. With -i too (`raw`), the client's terminal goes raw at once, before
+ * stdin is read: each key goes to the container as it is typed, ^C and ^D included, and none
+ * of them ends the client's stdin. resize() gives the pty behind `resizePath` (a container's
+ * or an exec's) our size; call it once the process runs, and it runs again at every SIGWINCH.
+ * restore() undoes it all; it must run on every way out, even a signal.
  */
-export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio): () => void {
+export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio, raw: boolean): { resize(): void; restore(): void } {
   // TODO(12): the client's terminal while a container with -t runs (the text's "A terminal").
-  //   1. What does raw mode change at the terminal, and why does -t need it?
+  //   1. What does raw mode change at the terminal, why does -it need it, and why must it be on
+  //      before stdin is read (what would a ^D do in cooked mode)?
   //   2. When does the container's pty learn the terminal's size, and when again? Which request?
   //   3. The terminal must be given back on every way out: a normal end, an error, process.exit(),
   //      a SIGTERM or SIGHUP sent to the client. What does each need?

@@ -42,13 +42,14 @@ export async function exec(engine: Engine, ref: string, command: string[], optio
   })
   const socket = await engine.upgrade(`/exec/${Id}/start`, { body: { Detach: false, Tty: options.tty } })
   const output = copyOutput(socket, stdio, options.tty)
+  const terminal = options.tty ? attachTerminal(engine, `/exec/${Id}/resize`, stdio, options.interactive) : undefined
   if (options.interactive) stdio.stdin.pipe(socket)
   else socket.end()
-  const restore = options.tty ? attachTerminal(engine, `/exec/${Id}/resize`, stdio) : () => {}
+  terminal?.resize() // the exec's process runs once its start has answered
   try {
     await output
   } finally {
-    restore()
+    terminal?.restore()
     if (options.interactive) stdio.stdin.unpipe()
   }
   const result = await engine.json<{ ExitCode: number | null }>('GET', `/exec/${Id}/json`)

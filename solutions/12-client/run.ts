@@ -68,17 +68,18 @@ export function runError(error: unknown): ContainerError {
 
 // #region attachTerminal
 /**
- * With -t at a terminal: the client's terminal goes raw (each key to the container as it is
- * typed, ^C included), the pty behind `resizePath` (a container's or an exec's) gets our size
- * now and at every SIGWINCH. Returns
- * the function that undoes it all; it must run on every way out, even a signal.
+ * With -t at a terminal. With -i too (`raw`), the client's terminal goes raw at once, before
+ * stdin is read: each key goes to the container as it is typed, ^C and ^D included, and none
+ * of them ends the client's stdin. resize() gives the pty behind `resizePath` (a container's
+ * or an exec's) our size; call it once the process runs, and it runs again at every SIGWINCH.
+ * restore() undoes it all; it must run on every way out, even a signal.
  */
-export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio): () => void {
+export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio, raw: boolean): { resize(): void; restore(): void } {
   const resize = () => {
     const { rows, columns } = stdio.stdout
     if (rows && columns) engine.call('POST', resizePath, { query: { h: String(rows), w: String(columns) } }).then((r) => r.resume(), () => {})
   }
-  const raw = stdio.stdin.isTTY === true && typeof stdio.stdin.setRawMode === 'function'
+  raw &&= stdio.stdin.isTTY === true && typeof stdio.stdin.setRawMode === 'function'
   if (raw) stdio.stdin.setRawMode!(true)
   // a signal that would end the client must not leave the terminal raw
   const ended = (signal: NodeJS.Signals) => {
@@ -96,8 +97,7 @@ export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio)
   process.on('SIGTERM', ended)
   process.on('SIGHUP', ended)
   process.on('exit', restore) // process.exit() from anywhere still gives the terminal back
-  resize()
-  return restore
+  return { resize, restore }
 }
 // #endregion attachTerminal
 
@@ -136,6 +136,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
     attached = await engine.upgrade(`/containers/${id}/attach`, { query: { stream: '1', stdout: '1', stderr: '1', stdin: plan.interactive ? '1' : undefined } })
   }
   const output = attached && copyOutput(attached, stdio, plan.tty)
+  // the terminal goes raw before stdin is read: in cooked mode a ^D would end it
+  const terminal = attached && plan.tty ? attachTerminal(engine, `/containers/${id}/resize`, stdio, plan.interactive) : undefined
   if (attached && plan.interactive) stdio.stdin.pipe(attached) // ends (half-closes) the socket at the end of stdin
   else attached?.end()
   const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition } })
@@ -143,7 +145,7 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   // both are awaited later; until then a failure must not count as unhandled
   status.catch(() => {})
   output?.catch(() => {})
-  const cleanups: (() => void)[] = []
+  const cleanups: (() => void)[] = terminal ? [terminal.restore] : []
   try {
     try {
       await engine.json('POST', `/containers/${id}/start`)
@@ -157,7 +159,7 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       stdio.stdout.write(`${id}\n`)
       return 0
     }
-    if (plan.tty) cleanups.push(attachTerminal(engine, `/containers/${id}/resize`, stdio))
+    terminal?.resize()
     if (plan.sigProxy && !plan.tty) cleanups.push(proxySignals(engine, id))
     await output
     const result = await status

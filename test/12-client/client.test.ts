@@ -133,9 +133,10 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
   })
 
   it('run -it at a terminal: the output, the exit code, and the terminal given back as it was', async () => {
-    const script = `before=$(stty -g); '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; exit 6'; code=$?; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
+    const script = `stty rows 33 cols 101; before=$(stty -g); '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; sleep 0.5; stty size; exit 6'; code=$?; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
     const result = await inTerminal('sh', ['-c', script], { MINIDOCKER_HOST: '', DOCKER_HOST: '' })
     expect(result.stdout, 'expected the container\'s output through its terminal (raw bytes, not frames)').toContain('tty-mode\nstdin-is-a-tty\n')
+    expect(result.stdout, 'expected the container\'s terminal to have the client\'s size, 33 rows and 101 columns — is POST /containers/ID/resize sent once the container has started?').toContain('33 101\n')
     expect(result.stdout, 'expected stty -g to read the same after minidocker run -it — is raw mode undone on every way out?').toContain('terminal-restored')
     expect(result.code, 'expected the container\'s exit code 6').toBe(6)
   })
