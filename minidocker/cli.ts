@@ -13,7 +13,7 @@ import { parsePublish } from '#ch/08-network/ports.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { baseSpec, checkId, type Resources, type Spec } from '../lib/oci.ts'
-import { CLIENT_COMMANDS, CLIENT_USAGE, clientCommand, DAEMON_COMMANDS, daemonHost } from './client.ts'
+import { CLIENT_USAGE, clientCall, clientCommand, daemonHost } from './client.ts'
 import { runContainer } from './container.ts'
 import { imageRootfs } from './image.ts'
 import { IMAGES_USAGE, imageCommand, withImageConfig } from './images.ts'
@@ -178,9 +178,9 @@ async function run(args: string[]): Promise<number> {
 const STORE_COMMANDS = ['run', 'pull', 'images', 'rmi', 'inspect', 'load']
 
 async function main(argv: string[]): Promise<number> {
-  const { host, args } = daemonHost(argv, process.env)
-  const [command, ...rest] = args
-  if ((host !== undefined && CLIENT_COMMANDS.includes(command!)) || DAEMON_COMMANDS.includes(command!)) return clientCommand(host, command!, rest)
+  const client = clientCall(argv, process.env)
+  if (client) return clientCommand(client.host, client.command, client.args)
+  const [command, ...rest] = daemonHost(argv, process.env).args
   if (STORE_COMMANDS.includes(command!)) prepareStore(DEFAULT_ROOT)
   switch (command) {
     case 'run':
@@ -208,8 +208,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const code = error instanceof ContainerError ? error.exitCode : 125
     // as a client, errors are the docker CLI's own words, uncoloured
-    const { host, args } = daemonHost(process.argv.slice(2), process.env)
-    if ((host !== undefined && CLIENT_COMMANDS.includes(args[0]!)) || DAEMON_COMMANDS.includes(args[0]!)) {
+    if (clientCall(process.argv.slice(2), process.env)) {
       console.error((error as Error).message)
       process.exit(code)
     }

@@ -30,12 +30,17 @@ export const CLIENT_USAGE = `with a daemon (minidocker -H unix:///PATH COMMAND, 
  */
 export function daemonHost(argv: string[], env: NodeJS.ProcessEnv): { host?: string; args: string[] } {
   const [first, second] = argv
-  if (first === '-H' || first === '--host') {
-    if (second === undefined) throw new ContainerError(`flag needs an argument: ${first}`, 125)
-    return { host: second, args: argv.slice(2) }
-  }
+  // a -H without a value is an empty host, which the client refuses by name
+  if (first === '-H' || first === '--host') return { host: second ?? '', args: argv.slice(2) }
   if (first?.startsWith('--host=') || first?.startsWith('-H=')) return { host: first.slice(first.indexOf('=') + 1), args: argv.slice(1) }
   return { host: env.MINIDOCKER_HOST || env.DOCKER_HOST || undefined, args: argv }
+}
+
+/** The command `argv` asks of a daemon, if it does: a client command with a host named, or a daemon-only command. */
+export function clientCall(argv: string[], env: NodeJS.ProcessEnv): { host?: string; command: string; args: string[] } | undefined {
+  const { host, args: [command, ...args] } = daemonHost(argv, env)
+  if (command === undefined) return undefined
+  return (host !== undefined && CLIENT_COMMANDS.includes(command)) || DAEMON_COMMANDS.includes(command) ? { host, command, args } : undefined
 }
 
 const USAGES: Record<string, string> = {
