@@ -25,6 +25,8 @@
  *   daemon     `docker run --rm IMAGE true` through minidockerd (the reference, on Debian's
  *              containerd) and through a real dockerd, by the same docker CLI, and 50 of them
  *              at once through each (bench/daemon.ts)
+ *   client     chapter 12: `minidocker run --rm IMAGE true` (the reference client) against
+ *              `docker run --rm IMAGE true`, both through the same minidockerd, taking turns
  *
  * The in-process pull runs in a child started with the reference's resolver conditions:
  * this file again, with --in-process IMAGE.
@@ -292,6 +294,10 @@ try {
     ['through minidockerd (reference)', d.ours, d.real], ['through dockerd 20.10', d.real, d.real],
     ['50 at once, through minidockerd: total', d.oursConcurrent, d.realConcurrent], ['50 at once, through dockerd 20.10: total', d.realConcurrent, d.realConcurrent],
   ] as const) console.log(`${name.padEnd(46)} ${ms.toFixed(1).padStart(9)}  ${(ms / base).toFixed(2).padStart(16)}`)
+  console.log(`\nclient: run --rm --network none busybox true through minidockerd (median of ${ROUNDS} runs each, taking turns)`)
+  console.log(`${''.padEnd(46)} ${'ms'.padStart(9)}  ${'x docker'.padStart(16)}`)
+  for (const [name, ms] of [['docker run (CLI 28.2.2)', d.ours], ['minidocker run (reference client)', d.client]] as const)
+    console.log(`${name.padEnd(46)} ${ms.toFixed(1).padStart(9)}  ${(ms / d.ours).toFixed(2).padStart(16)}`)
 } finally {
   await registry.stop()
   rmSync(scratch, { recursive: true, force: true })

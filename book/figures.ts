@@ -332,6 +332,31 @@ function security(): string {
   return svg(760, top + steps.length * step, 'The runtime\'s set-up from clone to exec, with the step where each protection is applied', out.join(''))
 }
 
+/** 12: the six steps of `docker run hello-world` with the workbook's programs, and the chapter that built each. */
+function client(): string {
+  // [program, chapter, what the step to the next one is]
+  const chain: [string, string, string][] = [
+    ['minidocker run (the client)', '12', '1. Engine API, HTTP/1.1 on a unix socket: _ping, create, pull, attach, wait, start'],
+    ['minidockerd', '11', '3. gRPC on containerd.sock: Containers.Create, Tasks.Create/Start/Wait'],
+    ['containerd (or minicontainerd)', '10', '4. starts the shim; ttrpc both ways'],
+    ['containerd-shim-minidocker-v2', '10', '5. runs the runtime: create, start, delete'],
+    ['minirunc', '09', '6. namespaces, cgroup, rootfs on layers, then execve'],
+    ['the container\'s program', '01–08', ''],
+  ]
+  const x = 20, w = 250, h = 30, step = 62, top = 20
+  const out: string[] = []
+  chain.forEach(([name, chapter, next], i) => {
+    const y = top + i * step
+    out.push(rect(x, y, w, h, i === 0 ? 'fg-box fg-key-box' : 'fg-box'), text(x + 10, y + 20, name, 'fg-small'), text(x + w - 8, y + 20, chapter, 'fg-note', 'end'))
+    if (next) out.push(arrow(x + 40, y + h, x + 40, y + step - 2), text(x + 50, y + h + 20, next, 'fg-note'))
+  })
+  // step 2 leaves the chain: the daemon pulls from the registry
+  const ry = top + step
+  out.push(arrow(x + w, ry + h / 2, 420, ry + h / 2), rect(420, ry, 200, h, 'fg-box'), text(430, ry + 20, 'registry (loopback)', 'fg-small'), text(612, ry + 20, '07', 'fg-note', 'end'),
+    text(x + w + 8, ry + h / 2 - 6, '2. Registry API v2', 'fg-note'))
+  return svg(640, top + chain.length * step, 'The six steps of docker run hello-world, with the program of this workbook that takes each, and its chapter', out.join(''))
+}
+
 /** The figures by name, with their captions (HTML). */
 const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
@@ -345,6 +370,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
   shim: { draw: shim, caption: 'One <code>ctr run</code> through the shim. The shim is not containerd\'s child, so it outlives it; the container is the child of the shim\'s subreaper, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
   security: { draw: security, caption: 'Inside the runtime, from clone to exec: the user namespace comes first (the other namespaces are then owned by it), the masks come with the mounts, and the user, capabilities, no_new_privs and seccomp come last, in the one order the kernel allows. The filter goes in before the capabilities are dropped when there is no no_new_privs, and as late as possible when there is.' },
+  client: { draw: client, caption: 'The six steps of <code>docker run hello-world</code> with this workbook\'s programs, each marked with the chapter that built it: the client speaks the Engine API to the daemon, which pulls from the registry, then drives containerd, whose shim runs the runtime, which sets up the process and execs it.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }
 

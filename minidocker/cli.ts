@@ -13,13 +13,15 @@ import { parsePublish } from '#ch/08-network/ports.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { baseSpec, checkId, type Resources, type Spec } from '../lib/oci.ts'
+import { CLIENT_USAGE, clientCall, clientCommand, daemonHost } from './client.ts'
 import { runContainer } from './container.ts'
 import { imageRootfs } from './image.ts'
 import { IMAGES_USAGE, imageCommand, withImageConfig } from './images.ts'
 import { required } from './layers.ts'
 import { pull } from './pull.ts'
+import { parseSize } from './sizes.ts'
 
-const USAGE = `usage: minidocker [--reference | --reference-below N] COMMAND
+const USAGE = `usage: minidocker [--reference | --reference-below N] [-H unix:///SOCKET] COMMAND
 
 commands:
   run [OPTIONS] IMAGE COMMAND [ARG...]  run a command in a new container
@@ -28,6 +30,8 @@ commands:
                                         pull an image from a registry into the store
 
 ${IMAGES_USAGE}
+
+${CLIENT_USAGE}
 
 IMAGE is a rootfs directory, a rootfs tarball, an image in the store, or a built-in
 image: probe, busybox
@@ -104,14 +108,6 @@ function numericUser(text: string): NonNullable<Spec['process']['user']> {
   return { uid: checkId(match[1]!, 'uid'), gid: checkId(match[2] ?? match[1]!, 'gid') }
 }
 
-/** "64m", "1g", "512k", "1048576" as bytes, the way `docker run --memory` reads them. */
-export function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(text)
-  if (!match) throw new ContainerError(`invalid size "${text}": expected a number with an optional unit b, k, m or g`, 125)
-  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2]!.toLowerCase() as '' | 'b' | 'k' | 'm' | 'g']
-  return Math.floor(Number(match[1]) * unit)
-}
-
 function positive(flag: string, text: string, integer: boolean): number {
   const n = Number(text)
   if (!(n > 0) || (integer && !Number.isInteger(n))) throw new ContainerError(`invalid ${flag} "${text}": expected a positive ${integer ? 'integer' : 'number'}`, 125)
@@ -182,7 +178,9 @@ async function run(args: string[]): Promise<number> {
 const STORE_COMMANDS = ['run', 'pull', 'images', 'rmi', 'inspect', 'load']
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
+  const client = clientCall(argv, process.env)
+  if (client) return clientCommand(client.host, client.command, client.args)
+  const [command, ...rest] = daemonHost(argv, process.env).args
   if (STORE_COMMANDS.includes(command!)) prepareStore(DEFAULT_ROOT)
   switch (command) {
     case 'run':
@@ -209,6 +207,11 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     const code = error instanceof ContainerError ? error.exitCode : 125
+    // as a client, errors are the docker CLI's own words, uncoloured
+    if (clientCall(process.argv.slice(2), process.env)) {
+      console.error((error as Error).message)
+      process.exit(code)
+    }
     console.error(chalk.red(`minidocker: ${error instanceof Error ? error.message : String(error)}`))
     process.exit(code)
   },

@@ -214,13 +214,13 @@ async function finale(args: string[]): Promise<number> {
   // each daemon's lines, named by it unless it names itself
   const output = (daemon: string, text: string) => process.stdout.write(chalk.dim(text.replace(new RegExp(`^(?!${daemon}: )(?=.)`, 'gm'), `${daemon}: `)))
   const stack = await startFinale({ socket, debug: true, output })
-  const host = socket === DEFAULT_SOCKET ? '' : ` -H ${stack.host}`
   console.log([
     '',
     chalk.bold(`The stack is up: minidockerd on ${stack.host}, its registry mirror on ${stack.registry} serving hello-world.`),
-    'In another terminal, type:',
-    `  npx minidocker${host} run hello-world`,
-    `  npx minidocker${host} run -d hello-world:sleep`,
+    'In another terminal, type (with a daemon named, minidocker is its client):',
+    `  export MINIDOCKER_HOST=${stack.host}`,
+    '  npx minidocker run hello-world',
+    '  npx minidocker run -d hello-world:sleep',
     `  pstree -a -l -p ${stack.minicontainerd.pid}; pstree -a -l -p $(ps -o ppid= -p $(pgrep -n -x hello))`,
     `The real docker CLI speaks to it too: docker -H ${stack.host} run hello-world`,
     'minidockerd logs every request below. Ctrl-C stops everything.',

@@ -170,7 +170,8 @@ export class Daemon extends DaemonBase {
       })
       socket.on('end', () => {
         live.stdinEnded = true
-        if (live.stdin) void this.closeStdin(c)
+        // while start() is under way the FIFO has no reader but ours: start() closes it once the task runs
+        if (live.stdin && c.State.Running) void this.closeStdin(c)
       })
     }
     // without stdin, a client half-closes at once: read its end, keep writing to it

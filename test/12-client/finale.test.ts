@@ -9,14 +9,15 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { startFinale, type Finale } from '../../workbook/finale.ts'
-import { docker, type DockerResult } from '../support/daemon.ts'
+import type { DockerResult } from '../support/daemon.ts'
+import { minidocker } from '../support/client.ts'
 import { describeKernel } from '../support/kernel.ts'
 
 let socketDir: string
 let stack: Finale
 
-/** The client under test, against the stack's minidockerd. */
-const client = (args: string[]): Promise<DockerResult> => docker('28.2.2', stack.host, args, { timeout: 30_000 })
+/** The client under test, chapter 12's minidocker, against the stack's minidockerd. */
+const client = (args: string[]): Promise<DockerResult> => minidocker(['-H', stack.host, ...args], { timeout: 30_000 })
 
 /** /proc/PID/cmdline as one string ('' once the process is gone). */
 function cmdline(pid: number): string {
@@ -74,7 +75,7 @@ describeKernel('the finale: run hello-world through the whole stack', () => {
     expect(started.exitCode, `run -d hello-world:sleep: ${started.stderr}`).toBe(0)
     const id = started.stdout.trim()
     try {
-      const pid = Number((await client(['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim())
+      const pid = Number(JSON.parse((await client(['inspect', id])).stdout)[0].State.Pid)
       expect(cmdline(pid), 'the container\'s process is the hello program').toBe('/hello --sleep 600')
 
       // the shim: a subreaper (the helper) whose other child is the Node shim serving this task for minicontainerd

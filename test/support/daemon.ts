@@ -20,7 +20,7 @@ export const CLIS = { '28.2.2': '/usr/local/bin/docker', '20.10': '/usr/bin/dock
 export type Cli = keyof typeof CLIS
 const ROOT = new URL('../..', import.meta.url).pathname
 const BUSYBOX = '/bin/busybox'
-const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'true', 'false', 'ls', 'id', 'pwd', 'hostname', 'env', 'printf', 'trap', 'kill', 'ps']
+const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'true', 'false', 'ls', 'id', 'pwd', 'hostname', 'env', 'printf', 'trap', 'kill', 'ps', 'stty']
 
 /** A child process stopped by PID: SIGTERM, then SIGKILL after `grace` ms. */
 export async function stopChild(child: ChildProcess, grace = 5000): Promise<void> {

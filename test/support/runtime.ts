@@ -114,7 +114,7 @@ export async function cpuUsedIn(pid: number, ms: number): Promise<number> {
  * (`ctr run -t` and `docker run -it` insist on one): util-linux script(1), which exits with the
  * command's code; its output is what the terminal showed, with LF line ends.
  */
-function inTerminal(command: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+export function inTerminal(command: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
   const quoted = [command, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
   const result = settle(execa('script', ['-qec', quoted, '/dev/null'], { reject: false, input: '', timeout: 60_000, env }))
   // The terminal's echo of script's end of input (^@, ^D) and its CR LF are not the program's.

@@ -1,0 +1,58 @@
+/**
+ * The streaming commands besides `run`: `logs` and `exec`, in the docker CLI's requests
+ * (cli/command/container/logs.go and exec.go).
+ */
+import type { Stdio } from '../../lib/client.ts'
+import type { Engine } from './engine.ts'
+import { copyOutput } from './stdcopy.ts'
+import { attachTerminal } from './run.ts'
+
+/** What `inspect` tells the CLI before it streams: the full ID and whether there is a terminal. */
+interface ContainerView {
+  Id: string
+  Config: { Tty: boolean }
+}
+
+// #region logs
+/**
+ * `logs [-f] [--tail N]`: inspect first (a container with a terminal has raw logs, one without
+ * has frames), then stream the logs to stdout and stderr until the daemon ends them (at once
+ * without -f; when the container exits with it).
+ */
+export async function logs(engine: Engine, ref: string, options: { follow: boolean; tail?: string }, stdio: Stdio): Promise<number> {
+  const c = await engine.json<ContainerView>('GET', `/containers/${ref}/json`)
+  const response = await engine.call('GET', `/containers/${c.Id}/logs`, {
+    query: { stdout: '1', stderr: '1', tail: options.tail ?? 'all', follow: options.follow ? '1' : undefined },
+  })
+  await copyOutput(response, stdio, c.Config.Tty)
+  return 0
+}
+// #endregion logs
+
+// #region exec
+/**
+ * `exec [-i] [-t] CONTAINER COMMAND...`: inspect, create the exec instance, start it on a
+ * hijacked connection (stdin and half-close as in run), and exit with the ExitCode that
+ * `GET /exec/ID/json` reports once the stream has ended.
+ */
+export async function exec(engine: Engine, ref: string, command: string[], options: { interactive: boolean; tty: boolean }, stdio: Stdio): Promise<number> {
+  await engine.json<ContainerView>('GET', `/containers/${ref}/json`)
+  const { Id } = await engine.json<{ Id: string }>('POST', `/containers/${ref}/exec`, {
+    body: { User: '', Privileged: false, Tty: options.tty, AttachStdin: options.interactive, AttachStderr: true, AttachStdout: true, Detach: false, DetachKeys: '', Env: null, WorkingDir: '', Cmd: command },
+  })
+  const socket = await engine.upgrade(`/exec/${Id}/start`, { body: { Detach: false, Tty: options.tty } })
+  const output = copyOutput(socket, stdio, options.tty)
+  const terminal = options.tty ? attachTerminal(engine, `/exec/${Id}/resize`, stdio, options.interactive) : undefined
+  if (options.interactive) stdio.stdin.pipe(socket)
+  else socket.end()
+  terminal?.resize() // the exec's process runs once its start has answered
+  try {
+    await output
+  } finally {
+    terminal?.restore()
+    if (options.interactive) stdio.stdin.unpipe()
+  }
+  const result = await engine.json<{ ExitCode: number | null }>('GET', `/exec/${Id}/json`)
+  return result.ExitCode ?? 0
+}
+// #endregion exec

@@ -1,0 +1,176 @@
+/**
+ * `docker run` as the docker CLI makes it: the requests in its order (cli/command/container
+ * run.go and create.go), the pull when the image is missing, the attached streams, the
+ * terminal, the signals, and the exit code.
+ */
+import type { Socket } from 'node:net'
+import { constants } from 'node:os'
+import { ContainerError } from '../../lib/errors.ts'
+import { ANONYMOUS_AUTH, pullQuery, type RunPlan, type Stdio } from '../../lib/client.ts'
+import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
+import { DaemonError, readAll, type Engine } from './engine.ts'
+import { copyOutput } from './stdcopy.ts'
+
+// #region pullImage
+/**
+ * `POST /images/create`: the daemon pulls and streams its progress as JSON messages, one per
+ * line, each handed to `progress`. An error before the stream is a DaemonError (call() makes
+ * it); one in the stream (`errorDetail`) ends the pull with its message.
+ */
+export async function pullImage(engine: Engine, image: string, progress: ProgressSink): Promise<void> {
+  const { fromImage, tag } = pullQuery(image)
+  const response = await engine.call('POST', '/images/create', { query: { fromImage, tag }, headers: { 'X-Registry-Auth': ANONYMOUS_AUTH } })
+  let rest = ''
+  for await (const chunk of response) {
+    rest += chunk
+    const lines = rest.split('\n')
+    rest = lines.pop()!
+    for (const line of lines) {
+      if (!line.trim()) continue
+      const message = JSON.parse(line) as JSONMessage
+      if (message.errorDetail || message.error) throw new ContainerError(message.errorDetail?.message ?? message.error!, 1)
+      progress(message)
+    }
+  }
+}
+// #endregion pullImage
+
+// #region createContainer
+/**
+ * `POST /containers/create`; when the daemon has no such image, say so on stderr as the CLI
+ * does, pull it with its progress on stderr, and create again. Returns the container's ID.
+ */
+export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<string> {
+  const create = async () => (await engine.json<{ Id: string }>('POST', '/containers/create', { query: { name: plan.name }, body: plan.config })).Id
+  try {
+    return await create()
+  } catch (error) {
+    if (!(error instanceof DaemonError && error.status === 404 && error.daemonMessage.startsWith('No such image'))) throw error
+  }
+  stdio.stderr.write(`Unable to find image '${pullQuery(plan.image).familiar}' locally\n`)
+  await pullImage(engine, plan.image, progress)
+  return create()
+}
+// #endregion createContainer
+
+// #region runError
+/**
+ * A failed `run` as the CLI reports it: its name, the error, a pointer to the help, and the
+ * exit code that says whose fault it was: 127 the command was not found, 126 it could not
+ * be executed, 125 anything else before the container ran (docker run's documented codes).
+ */
+export function runError(error: unknown): ContainerError {
+  const message = error instanceof Error ? error.message : String(error)
+  const code = /executable file not found|no such file or directory/.test(message) ? 127 : /permission denied/.test(message) ? 126 : 125
+  return new ContainerError(`minidocker: ${message}\n\nRun 'minidocker run --help' for more information`, code)
+}
+// #endregion runError
+
+// #region attachTerminal
+/**
+ * With -t at a terminal. With -i too (`raw`), the client's terminal goes raw at once, before
+ * stdin is read: each key goes to the container as it is typed, ^C and ^D included, and none
+ * of them ends the client's stdin. resize() gives the pty behind `resizePath` (a container's
+ * or an exec's) our size; call it once the process runs, and it runs again at every SIGWINCH.
+ * restore() undoes it all; it must run on every way out, even a signal.
+ */
+export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio, raw: boolean): { resize(): void; restore(): void } {
+  const resize = () => {
+    const { rows, columns } = stdio.stdout
+    if (rows && columns) engine.call('POST', resizePath, { query: { h: String(rows), w: String(columns) } }).then((r) => r.resume(), () => {})
+  }
+  raw &&= stdio.stdin.isTTY === true && typeof stdio.stdin.setRawMode === 'function'
+  if (raw) stdio.stdin.setRawMode!(true)
+  // a signal that would end the client must not leave the terminal raw
+  const ended = (signal: NodeJS.Signals) => {
+    restore()
+    process.exit(128 + constants.signals[signal])
+  }
+  const restore = () => {
+    if (raw) stdio.stdin.setRawMode!(false)
+    process.off('SIGWINCH', resize)
+    process.off('SIGTERM', ended)
+    process.off('SIGHUP', ended)
+    process.off('exit', restore)
+  }
+  process.on('SIGWINCH', resize)
+  process.on('SIGTERM', ended)
+  process.on('SIGHUP', ended)
+  process.on('exit', restore) // process.exit() from anywhere still gives the terminal back
+  return { resize, restore }
+}
+// #endregion attachTerminal
+
+/** The signals a client can catch and pass on (SIGKILL and SIGSTOP cannot be caught; SIGCHLD, SIGPIPE, SIGWINCH are the client's own). */
+export const PROXIED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
+
+// #region proxySignals
+/**
+ * --sig-proxy: a signal sent to the client is sent to the container (`POST .../kill?signal=`)
+ * instead of ending the client, which goes on to report the container's exit. Returns the
+ * function that stops proxying.
+ */
+export function proxySignals(engine: Engine, id: string): () => void {
+  const handlers = PROXIED_SIGNALS.map((signal) => {
+    const handler = () => void engine.call('POST', `/containers/${id}/kill`, { query: { signal: String(constants.signals[signal]) } }).then((r) => r.resume(), () => {})
+    process.on(signal, handler)
+    return [signal, handler] as const
+  })
+  return () => handlers.forEach(([signal, handler]) => process.off(signal, handler))
+}
+// #endregion proxySignals
+
+// #region runContainer
+/**
+ * The whole `run`: create (pulling if needed), attach unless -d, wait, start, and the exit
+ * code the wait reports. The order is the CLI's and it matters: attach before start, so no
+ * output is lost; the wait's headers before start, so a fast exit (or --rm's removal) is not
+ * missed. stdin goes to the container and its end is passed on as a half-close; without -i
+ * the client half-closes at once.
+ */
+export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
+  const id = await createContainer(engine, plan, stdio, progress)
+  const condition = plan.autoRemove ? 'removed' : 'next-exit'
+  let attached: Socket | undefined
+  if (!plan.detach) {
+    attached = await engine.upgrade(`/containers/${id}/attach`, { query: { stream: '1', stdout: '1', stderr: '1', stdin: plan.interactive ? '1' : undefined } })
+  }
+  const output = attached && copyOutput(attached, stdio, plan.tty)
+  // the terminal goes raw before stdin is read: in cooked mode a ^D would end it
+  const terminal = attached && plan.tty ? attachTerminal(engine, `/containers/${id}/resize`, stdio, plan.interactive) : undefined
+  if (attached && plan.interactive) stdio.stdin.pipe(attached) // ends (half-closes) the socket at the end of stdin
+  else attached?.end()
+  const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition } })
+  const status = readAll(waiting).then((text) => JSON.parse(text) as { StatusCode: number; Error: { Message: string } | null })
+  // both are awaited later; until then a failure must not count as unhandled
+  status.catch(() => {})
+  output?.catch(() => {})
+  const cleanups: (() => void)[] = terminal ? [terminal.restore] : []
+  try {
+    try {
+      await engine.json('POST', `/containers/${id}/start`)
+    } catch (error) {
+      attached?.destroy()
+      if (plan.autoRemove) await status.catch(() => {}) // the daemon removes it: wait until it has
+      throw error
+    }
+    if (plan.detach) {
+      waiting.destroy() // the CLI drops the wait once the container runs
+      stdio.stdout.write(`${id}\n`)
+      return 0
+    }
+    terminal?.resize()
+    if (plan.sigProxy && !plan.tty) cleanups.push(proxySignals(engine, id))
+    await output
+    const result = await status
+    if (result.Error?.Message) throw new ContainerError(result.Error.Message, 125)
+    return result.StatusCode
+  } finally {
+    for (const cleanup of cleanups) cleanup()
+    if (plan.interactive) {
+      stdio.stdin.unpipe()
+      if ('pause' in stdio.stdin) stdio.stdin.pause()
+    }
+  }
+}
+// #endregion runContainer

@@ -1,0 +1,78 @@
+/**
+ * The attach, logs and exec streams of a container without a terminal carry stdout and
+ * stderr on one connection, each piece in a frame: moby's pkg/stdcopy, read side.
+ */
+import type { Readable } from 'node:stream'
+import { ContainerError } from '../../lib/errors.ts'
+
+/** Where the demultiplexed bytes go. */
+export interface Outputs {
+  stdout: { write(chunk: Buffer): unknown }
+  stderr: { write(chunk: Buffer): unknown }
+}
+
+/** A frame's header: [stream, 0, 0, 0, size as a big-endian uint32]. */
+export const HEADER_SIZE = 8
+
+// #region frameReader
+/**
+ * Cuts a byte stream into frames, whatever the chunks' boundaries: a header may arrive in
+ * two pieces, a chunk may hold many frames. Stream 1 is stdout, 2 stderr (0, stdin, is
+ * written to stdout, as stdcopy does); 3 is the daemon's error, which ends the stream with an
+ * error (as stdcopy's StdCopy returns it); any other number means the stream is not framed.
+ * end() is called at the end of the stream: half a frame left over means it was cut short.
+ */
+export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
+  let pending: Buffer = Buffer.alloc(0)
+  return {
+    push(chunk) {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk
+      while (pending.length >= HEADER_SIZE) {
+        const size = pending.readUInt32BE(4)
+        if (pending.length < HEADER_SIZE + size) return
+        const stream = pending[0]
+        const payload = pending.subarray(HEADER_SIZE, HEADER_SIZE + size)
+        pending = pending.subarray(HEADER_SIZE + size)
+        if (stream === 0 || stream === 1) outputs.stdout.write(payload)
+        else if (stream === 2) outputs.stderr.write(payload)
+        else if (stream === 3) throw new ContainerError(`Error from daemon in stream: ${payload.toString('utf8')}`, 1)
+        else throw new ContainerError(`Unrecognized input header: ${stream}`, 1)
+      }
+    },
+    end() {
+      if (pending.length > 0) throw new ContainerError(`the stream ended inside a frame (${pending.length} bytes left over)`, 1)
+    },
+  }
+}
+// #endregion frameReader
+
+// #region copyOutput
+/**
+ * Copy `source` to the outputs until it ends: demultiplexed, or as it is for a container
+ * with a terminal (its stream is the pty's bytes, unframed).
+ */
+export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const demux = tty ? undefined : frameReader(outputs)
+    source.on('data', (chunk: Buffer) => {
+      try {
+        if (demux) demux.push(chunk)
+        else outputs.stdout.write(chunk)
+      } catch (error) {
+        source.destroy()
+        reject(error)
+      }
+    })
+    source.on('end', () => {
+      try {
+        demux?.end()
+        resolve()
+      } catch (error) {
+        reject(error)
+      }
+    })
+    source.on('error', reject)
+    source.on('close', () => resolve()) // closed without an end (the daemon went away): what came is all
+  })
+}
+// #endregion copyOutput

@@ -1,0 +1,143 @@
+/**
+ * minidocker as a client of minidockerd (chapter 11's reference, on the real containerd 1.6),
+ * side by side with the docker CLI 28.2.2 against the same daemon: the same requests in the
+ * same order, the same output and exit codes, the same containers and images seen.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it, vi } from 'vitest'
+import { describeKernel } from '../support/kernel.ts'
+import { docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
+import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, requestShape, type Proxy } from '../support/client.ts'
+import { inTerminal } from '../support/runtime.ts'
+import type { Registry } from '../support/registry.ts'
+
+let dir: string
+let containerd: Containerd
+let registry: Registry
+let daemon: Dockerd
+let proxy: Proxy
+let busybox: string
+let probe: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'minidocker-client-'))
+  containerd = await startContainerd(join(dir, 'containerd'))
+  registry = await imageRegistry()
+  daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+  proxy = await loggingProxy(dir, daemon.host.slice('unix://'.length))
+  busybox = `${registry.host}/busybox`
+  probe = `${registry.host}/probe`
+  await docker('28.2.2', daemon.host, ['pull', '-q', busybox])
+}, 120_000)
+
+afterAll(async () => {
+  if (daemon) {
+    const left = await docker('28.2.2', daemon.host, ['ps', '-a', '-q']).catch(() => undefined)
+    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', daemon.host, ['rm', '-f', id]).catch(() => {})
+    await daemon.stop()
+  }
+  await proxy?.stop()
+  await containerd?.stop()
+  await registry?.stop()
+  removeDaemonCgroups()
+  if (dir) removeDir(dir)
+}, 120_000)
+
+vi.setConfig({ testTimeout: 60_000 })
+
+/** The same command from minidocker (-H) and from docker (DOCKER_HOST), against `host`. */
+async function both(args: string[], input?: string, host = daemon.host) {
+  const mine = await minidocker(['-H', host, ...args], { input })
+  const theirs = await docker('28.2.2', host, args, { input, timeout: 30_000 })
+  return { mine, theirs }
+}
+
+describeKernel('minidocker as a client of minidockerd, beside the docker CLI', () => {
+  it('opens with HEAD /_ping and then speaks the version the daemon announced (/v1.41)', async () => {
+    proxy.requests.length = 0
+    const version = await minidocker(['-H', proxy.host, 'version'])
+    expect(version.exitCode, `minidocker version failed: ${version.stderr}`).toBe(0)
+    expect(proxy.requests, 'expected HEAD /_ping first, then GET /v1.41/version — is the version from the ping\'s Api-Version header put before the path?')
+      .toEqual(['HEAD /_ping', 'GET /v1.41/version'])
+    expect(version.stdout, 'expected the server\'s API version in the output').toMatch(/API version: +1\.41 \(minimum version 1\.12\)/)
+  })
+
+  it('run of a missing image makes the docker CLI\'s requests in its order: create, 404, pull, create, attach, wait, start', async () => {
+    const orders: string[][] = []
+    for (const client of ['minidocker', 'docker'] as const) {
+      await docker('28.2.2', daemon.host, ['rmi', '-f', probe])
+      proxy.requests.length = 0
+      const args = ['run', '--rm', '--network', 'none', probe, '/probe', 'hostname']
+      const result = client === 'minidocker' ? await minidocker(['-H', proxy.host, ...args]) : await docker('28.2.2', proxy.host, args)
+      expect(result.exitCode, `${client} ${args.join(' ')} failed: ${result.stderr}`).toBe(0)
+      expect(result.stderr, `${client}: expected "Unable to find image" on stderr before the pull`).toMatch(new RegExp(`^Unable to find image '${probe}:latest' locally\n`))
+      orders.push(requestShape(proxy.requests))
+    }
+    expect(orders[0], 'expected the requests of docker run, in its order (left: yours) — attach before wait, wait before start; --rm waits for condition=removed')
+      .toEqual(orders[1])
+  })
+
+  it('run prints the container\'s stdout and stderr apart, exits with its code, and -i passes stdin and its end', async () => {
+    for (const [args, input] of [
+      [['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 3']],
+      [['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'piped\nlines\n'],
+      [['run', '--rm', '--network', 'none', '-e', 'A=1', '-w', '/tmp', '-u', '1000', '-h', 'named', busybox, 'sh', '-c', 'echo $A; pwd; id -u; hostname']],
+    ] as [string[], string?][]) {
+      const { mine, theirs } = await both(args, input)
+      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives (left: yours) — frames: 1 is stdout, 2 stderr; the exit code is the wait's StatusCode; stdin's end is a half-close`)
+        .toEqual({ stdout: theirs.stdout, stderr: theirs.stderr, exitCode: theirs.exitCode })
+    }
+  })
+
+  it('run -d, ps, logs, exec, stop, rm: the docker CLI\'s output, and both see the same containers', async () => {
+    const started = await minidocker(['-H', daemon.host, 'run', '-d', '--name', 'both', '--network', 'none', busybox, 'sh', '-c', 'echo to-out; echo to-err >&2; trap "exit 0" TERM; while true; do sleep 0.1; done'])
+    expect([started.exitCode, started.stderr], 'run -d: expected exit 0 and nothing on stderr').toEqual([0, ''])
+    expect(started.stdout, 'run -d: expected the full 64-hex ID alone').toMatch(/^[a-f0-9]{64}\n$/)
+    const id = started.stdout.trim()
+    const seen = await docker('28.2.2', daemon.host, ['ps', '-q', '--no-trunc'])
+    expect(seen.stdout.split('\n'), 'expected docker ps to see the container minidocker started').toContain(id)
+    await new Promise((r) => setTimeout(r, 300))
+    for (const args of [['ps'], ['ps', '-a'], ['ps', '-q'], ['images'], ['logs', 'both'], ['logs', '--tail', '1', 'both'], ['exec', 'both', 'sh', '-c', 'echo in; exit 5']]) {
+      const { mine, theirs } = await both(args)
+      expect({ out: masked(mine.stdout), err: masked(mine.stderr), code: mine.exitCode }, `minidocker ${args.join(' ')}: expected docker's output (IDs, times, sizes masked; left: yours)`)
+        .toEqual({ out: masked(theirs.stdout), err: masked(theirs.stderr), code: theirs.exitCode })
+    }
+    const table = (await minidocker(['-H', daemon.host, 'ps'])).stdout.split('\n').filter(Boolean)
+    const starts = (line: string) => [...line.matchAll(/(?<=^| {3})\S/g)].map((m) => m.index)
+    const headings = starts(table[0]!)
+    expect(starts(table[1]!), 'expected the columns of ps to line up under their headings (padding 3 and at least 10 wide, as the CLI\'s tabwriter; PORTS is empty)').toEqual([...headings.slice(0, 5), headings[6]])
+    for (const args of [['stop', '-t', '1', 'both'], ['rm', 'both']]) {
+      const mine = await minidocker(['-H', daemon.host, ...args])
+      expect([mine.stdout, mine.stderr, mine.exitCode], `minidocker ${args.join(' ')}: expected the name echoed, as docker does`).toEqual(['both\n', '', 0])
+    }
+    expect((await docker('28.2.2', daemon.host, ['ps', '-a', '-q', '--no-trunc'])).stdout, 'expected the container gone for docker too').not.toContain(id)
+  })
+
+  it('errors read as the docker CLI\'s: from the daemon, no daemon at the socket, a bad flag, an unknown image', async () => {
+    const cases: string[][] = [['logs', 'nope'], ['rm', 'nope'], ['run', '--bogus', busybox], ['ps', '--bogus'], ['run', '--rm', '--network', 'none', `${busybox}:nope`, 'true']]
+    for (const args of cases) {
+      const { mine, theirs } = await both(args)
+      expect({ stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected docker's words (with its name read as minidocker) and exit code (left: yours)`)
+        .toEqual({ stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+    }
+    const nowhere = `unix://${join(dir, 'no-daemon.sock')}`
+    for (const args of [['ps'], ['run', '--rm', busybox, 'true']]) {
+      const { mine, theirs } = await both(args, undefined, nowhere)
+      expect({ stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')} with no daemon: expected "Cannot connect to the Docker daemon at ${nowhere}. Is the docker daemon running?" as docker says it (left: yours)`)
+        .toEqual({ stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+    }
+    const viaEnv = await minidocker(['ps'], { env: { MINIDOCKER_HOST: nowhere } })
+    expect(viaEnv.stderr, 'expected MINIDOCKER_HOST to name the daemon as -H does').toContain(nowhere)
+  })
+
+  it('run -it at a terminal: the output, the exit code, and the terminal given back as it was', async () => {
+    const script = `stty rows 33 cols 101; before=$(stty -g); '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; sleep 0.5; stty size; exit 6'; code=$?; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
+    const result = await inTerminal('sh', ['-c', script], { MINIDOCKER_HOST: '', DOCKER_HOST: '' })
+    expect(result.stdout, 'expected the container\'s output through its terminal (raw bytes, not frames)').toContain('tty-mode\nstdin-is-a-tty\n')
+    expect(result.stdout, 'expected the container\'s terminal to have the client\'s size, 33 rows and 101 columns — is POST /containers/ID/resize sent once the container has started?').toContain('33 101\n')
+    expect(result.stdout, 'expected stty -g to read the same after minidocker run -it — is raw mode undone on every way out?').toContain('terminal-restored')
+    expect(result.code, 'expected the container\'s exit code 6').toBe(6)
+  })
+})

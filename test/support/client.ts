@@ -1,0 +1,89 @@
+/**
+ * Chapter 12's test tools: `minidocker` run as a client, the docker CLI's output made
+ * comparable (IDs, times and sizes masked, the program's name read as minidocker), and a
+ * logging proxy: a second unix socket in front of a daemon that records every request in the
+ * order it arrives, as the reference notes were captured. Nothing here imports vitest.
+ */
+import { createConnection, type Socket } from 'node:net'
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execa } from 'execa'
+import { throwIfUnwritten, type DockerResult } from './daemon.ts'
+
+export const MINIDOCKER = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
+
+/** `minidocker ARGS` with this test run's choice of chapters; `host` goes in as -H unless env names it. */
+export async function minidocker(args: string[], options: { input?: string; env?: Record<string, string>; timeout?: number } = {}): Promise<DockerResult> {
+  const result = await execa(process.execPath, [MINIDOCKER, ...args], {
+    env: { MINIDOCKER_HOST: '', DOCKER_HOST: '', ...options.env }, input: options.input ?? '', reject: false,
+    timeout: options.timeout ?? 30_000, stripFinalNewline: false,
+  })
+  throwIfUnwritten(String(result.stderr))
+  if (result.timedOut) throw new Error(`minidocker ${args.join(' ')} did not finish in ${options.timeout ?? 30_000} ms: does it end once the attach stream has ended and the wait has answered?`)
+  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
+}
+
+/** The docker CLI's words with its own name read as minidocker's: "docker: ...", "Run 'docker run --help'". */
+export const asMinidocker = (text: string) => text.replace(/^docker: /gm, 'minidocker: ').replaceAll("'docker ", "'minidocker ").replaceAll('Usage:  docker ', 'Usage:  minidocker ')
+
+/** IDs, times and sizes out of the way; table cells split apart (their widths follow from the masked values). */
+export function masked(text: string): string[][] {
+  return text
+    .replace(/\b[a-f0-9]{64}\b/g, 'ID').replace(/\b[a-f0-9]{12}\b/g, 'ID')
+    .replace(/(Less than a second|About an? \w+|\d+ \w+)( ago)?/g, 'TIME').replace(/\b[\d.]+[kMG]?B\b/g, 'SIZE')
+    .split('\n').map((line) => line.split(/ {3,}/))
+}
+
+export interface Proxy {
+  host: string
+  /** "METHOD /path?query" of every request so far, in arrival order */
+  requests: string[]
+  stop(): Promise<void>
+}
+
+/** A unix socket at DIR/proxy.sock that forwards to `daemonSocket` and records each request. */
+export async function loggingProxy(dir: string, daemonSocket: string): Promise<Proxy> {
+  const path = join(dir, 'proxy.sock')
+  const requests: string[] = []
+  const open = new Set<Socket>()
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    requests.push(`${req.method} ${req.url}`)
+    const upstream = request({ socketPath: daemonSocket, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.statusMessage, answer.headers)
+      res.flushHeaders() // the wait's headers must go on at once, as the daemon sent them
+      answer.pipe(res)
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    requests.push(`${req.method} ${req.url}`)
+    const upstream = createConnection(daemonSocket)
+    open.add(client).add(upstream)
+    const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`), '', '']
+    upstream.write(lines.join('\r\n'))
+    upstream.write(head)
+    client.pipe(upstream)
+    upstream.pipe(client)
+    for (const s of [client, upstream]) s.on('error', () => { client.destroy(); upstream.destroy() })
+  })
+  server.on('connection', (s) => { open.add(s); s.on('close', () => open.delete(s)) })
+  await new Promise<void>((resolve) => server.listen(path, resolve))
+  return {
+    host: `unix://${path}`,
+    requests,
+    stop: () => new Promise((resolve) => {
+      for (const s of open) s.destroy()
+      server.close(() => resolve())
+    }),
+  }
+}
+
+/** The requests with IDs and the version prefix's number masked and query keys sorted, for comparison. */
+export const requestShape = (requests: string[]) => requests.map((r) => {
+  const [method, url] = r.split(' ') as [string, string]
+  const [path, query] = url.split('?')
+  const keys = [...new URLSearchParams(query ?? '')].map(([k, v]) => (k === 'condition' || k === 'signal' ? `${k}=${v}` : k)).sort()
+  return `${method} ${path!.replace(/[a-f0-9]{64}/g, 'ID')}${keys.length ? `?${keys.join('&')}` : ''}`
+})
