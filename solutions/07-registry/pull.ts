@@ -70,8 +70,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * As dockerd does, it stops right after the manifest when the store has the image (its ID is
  * the config's digest), and otherwise fetches the config and the layers together: a layer is
  * known from its blob digest (the diff ID a former pull remembered for it), not from the config.
- * Reports, as dockerd does: "Pulling from REPOSITORY" (the familiar name without tag or
- * digest; its id is the tag, or else the digest); then per layer, by its short digest
+ * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
+ * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
+ * else the digest); then per layer, by its short digest
  * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" when it has to
  * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
  * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
@@ -88,7 +89,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const ref = parseReference(reference)
   const name = familiarName(ref)
   const session = await openSession(ref)
-  progress({ status: `Pulling from ${familiarName({ domain: ref.domain, path: ref.path })}`, id: ref.digest ?? ref.tag })
+  progress({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag })
 
   const paths = storePaths(root)
   const { top, manifest } = await resolveManifest(session, ref, paths.blobs, options.platform ?? hostPlatform())
