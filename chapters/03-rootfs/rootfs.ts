@@ -17,9 +17,6 @@ import { SyscallError, type Helper, type MountFlag } from '../../native/helper.t
 /** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
 export { DEFAULT_MOUNTS }
 
-/** Where the old root is parked during pivot_root, inside the new root. */
-export const PUT_OLD = '.oldroot'
-
 /** `mkdir -p` through the helper, so it happens in the container's mount namespace. */
 export async function mkdirAll(helper: Helper, path: string): Promise<void> {
   let current = ''
@@ -156,6 +153,8 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
  * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
  * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
+ * Nothing is written into the rootfs, not even for a moment: it may be read-only, and other
+ * containers may be using the same one at the same time.
  * @throws SyscallError from pivot_root itself, unchanged (e.g. new_root is not a mount point).
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
@@ -164,11 +163,11 @@ export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   //      the call, and where is the old root afterwards?
   //   2. Constraints, all tested: afterwards the caller's working directory is the new /;
   //      no mount of the old root is left in the namespace, although this very process was
-  //      using it a moment ago (umount2(2)); no directory of yours is left in /.
+  //      using it a moment ago (umount2(2)); nothing is written into the rootfs, not even a
+  //      directory for put_old: it may be read-only, or in use by twenty containers at once
+  //      (pivot_root(2), NOTES: where may put_old be?).
   //   3. Let pivot_root's own SyscallError through unchanged.
-  //   runc: pivotRoot() in libcontainer/rootfs_linux.go (it needs no put_old directory: see
-  //   pivot_root(2), NOTES); either way passes the tests;
-  //   chapter: "Why chroot is not enough".
+  //   runc: pivotRoot() in libcontainer/rootfs_linux.go; chapter: "Why chroot is not enough".
   throw new NotImplementedError('03-rootfs', 'pivotRoot')
 }
 // #endregion pivotRoot

@@ -16,9 +16,6 @@ import { SyscallError, type Helper, type MountFlag } from '../../native/helper.t
 /** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
 export { DEFAULT_MOUNTS }
 
-/** Where the old root is parked during pivot_root, inside the new root. */
-export const PUT_OLD = '.oldroot'
-
 /** `mkdir -p` through the helper, so it happens in the container's mount namespace. */
 export async function mkdirAll(helper: Helper, path: string): Promise<void> {
   let current = ''
@@ -154,15 +151,19 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
  * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
  * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
+ * Nothing is written into the rootfs, not even for a moment: it may be read-only, and other
+ * containers may be using the same one at the same time.
  * @throws SyscallError from pivot_root itself, unchanged (e.g. new_root is not a mount point).
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
-  const putOld = join(rootfs, PUT_OLD)
-  await mkdirAll(helper, putOld)
-  await helper.pivotRoot(rootfs, putOld)
-  await helper.chdir('/')
-  await helper.umount2(`/${PUT_OLD}`, ['detach'])
-  await helper.rmdir(`/${PUT_OLD}`)
+  // runc's way: with new_root and put_old the same directory, the old root is stacked on top
+  // of the new one (pivot_root(2), NOTES), so nothing is written into a rootfs that may be
+  // read-only or shared by other containers at that very moment.
+  // From inside new_root: afterwards the working directory is the new / without a chdir.
+  await helper.chdir(rootfs)
+  await helper.pivotRoot(rootfs, rootfs)
+  // "." is the top of the stack there: the old root, busy with every host mount below it.
+  await helper.umount2('.', ['detach'])
 }
 // #endregion pivotRoot
 

@@ -303,6 +303,19 @@ describeKernel('a container in its own root filesystem', () => {
     expect(lsOf(ns.inside('/')), 'the new / must hold exactly the image\'s files: a put_old directory is left over').toEqual(files)
   })
 
+  it('writes nothing into the rootfs: pivots into one that is read-only', async () => {
+    const ns = await mountNamespace()
+    const rootfs = join(await ns.tmpfs(), 'rootfs')
+    tempRootfs('probe', ns.inside(rootfs))
+    const files = lsOf(ns.inside(rootfs))
+    await ns.helper.mount(rootfs, rootfs, null, ['bind'])
+    await ns.helper.mount(null, rootfs, null, ['remount', 'bind', 'rdonly'])
+    const error = await caught(() => pivotRoot(ns.helper, rootfs))
+    expect(error?.message, 'pivotRoot wrote into the rootfs, which may be read-only or shared by many containers at once (twenty that share one collide on a put_old directory): pivot_root(2), NOTES, lets new_root and put_old be the same directory').toBeUndefined()
+    expect([...mountsByPoint(await ns.mountinfo()).keys()], 'the old root must be detached').toEqual(['/'])
+    expect(lsOf(ns.inside('/'))).toEqual(files)
+  })
+
   it('lets pivot_root\'s own error through when new_root is not a mount point', async () => {
     const ns = await mountNamespace()
     const dir = join(await ns.tmpfs(), 'rootfs')
