@@ -95,6 +95,8 @@ export interface Linux {
   readonlyPaths?: string[]
   /** namespaced kernel parameters by their dotted names, e.g. "net.ipv4.ip_unprivileged_port_start": "0" */
   sysctl?: Record<string, string>
+  /** device nodes to make in the container (config-linux.md, "Devices"): c, b, u (unbuffered c) or p (fifo) */
+  devices?: { path: string; type: 'c' | 'b' | 'u' | 'p'; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }[]
 }
 
 export interface Resources {

@@ -67,8 +67,9 @@ export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | un
  * Everything between the helper's start and exec, for `minidocker run` and the runtime's
  * `create` alike. Once the container's process exists, is in its namespaces and cgroup and has
  * not touched its root filesystem, chapter 08 wires its network and `onForked` runs: where runc
- * runs the prestart and createRuntime hooks (dockerd's libnetwork-setkey among them). Returns
- * the process's host PID (undefined when chapter 02 is not done and the helper itself will exec).
+ * runs the prestart and createRuntime hooks (dockerd's libnetwork-setkey among them);
+ * `beforePivot` runs once the mounts are made, before pivot_root (the createContainer hooks).
+ * Returns the process's host PID (undefined when chapter 02 is not done and the helper itself will exec).
  */
 export async function prepare(
   helper: Helper,
@@ -78,6 +79,7 @@ export async function prepare(
   network: NetworkRequest | undefined,
   attached: { network?: Attachment },
   onForked?: (pid: number) => Promise<void>,
+  beforePivot?: () => Promise<void>,
 ): Promise<number | undefined> {
   // Without chapter 02 there is no fork: the helper itself becomes the container's process.
   let forked: number | undefined
@@ -107,7 +109,7 @@ export async function prepare(
   }
   if (forked !== undefined) await onForked?.(forked)
   // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
-  if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
+  if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec, beforePivot), 'running in the host\'s root filesystem')
   if (spec.process.user) await switchUser(helper, spec.process.user)
   return forked
 }

@@ -186,9 +186,11 @@ export async function chrootInto(helper: Helper, rootfs: string): Promise<void> 
 /**
  * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
  * it may reach the host: no mount propagates out, nothing is written into the image.
+ * `beforePivot`, when given, runs once every mount and device node is made, just before
+ * pivot_root: where a runtime runs its createContainer hooks (chapter 09).
  * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
  */
-export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
+export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () => Promise<void>): Promise<void> {
   // TODO(03): the whole setup, in runc's order. You decide the order; the tests check it.
   //   1. No spec.root: nothing to do. A spec without a mount namespace: refuse with a
   //      ContainerError (125) before anything is mounted. Why? (the chapter's first section)
@@ -200,6 +202,8 @@ export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
   //      tmpfs is mounted? Only when spec.mounts gives /dev a tmpfs: never write into the image.
   //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
   //      making the filesystem the rootfs lives on read-only for the host.
+  //   5. beforePivot (chapter 09's createContainer hooks): after the mounts and devices, just
+  //      before pivot_root.
   //   runc: prepareRootfs() in libcontainer/rootfs_linux.go; chapter: "The whole setup".
   throw new NotImplementedError('03-rootfs', 'setupRootfs')
 }

@@ -70,7 +70,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      make a fifo (mkfifo(1) can), and the fd must exist before the helper starts.
   //   4. The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
   //      prestart and createRuntime hooks run, and what does their state need (the PID)?
-  //      createContainer's hooks run in the container, once its mounts are made.
+  //      createContainer's hooks run in the container once its mounts are made, before
+  //      pivot_root: prepare() has a callback for that moment too.
   //   5. create exits while the process waits: the requests it serves after `start` must be
   //      queued now, in order, and nothing may leak into the program (fds); a queued request
   //      whose answer never comes settles when the helper detaches (Helper.detach). The caller may
@@ -78,7 +79,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   6. detach: whose child must the container's process be once create has exited, so that
   //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
   //   7. What config.json asks of the process beyond chapters 01-08 (applyProcessLimits,
-  //      applySysctl, applyDeviceRules, protectPaths): each has a moment in the set-up; find it from what it
+  //      applySysctl, createDeviceNodes, applyDeviceRules, protectPaths): each has a moment in the set-up; find it from what it
   //      needs (root privileges, the namespaces, the container's mounts).
   //   8. process.terminal: the console socket's path is the host's. When must the helper
   //      connect to it, given where the process ends up, and when is setupConsole's moment?
@@ -169,6 +170,30 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   throw new NotImplementedError('09-runtime', 'applyDeviceRules')
 }
 // #endregion applyDeviceRules
+
+// #region createDeviceNodes
+/**
+ * linux.devices: each node made in the container's /dev as runc's createDevices does, after
+ * pivot_root (so the path, symlinks and all, is resolved in the container's root and cannot
+ * land on the host): the parent directories, then the node with the given type (c, b, or p
+ * for a fifo), major, minor and fileMode (0666 when absent), then its owner uid:gid (0:0 when
+ * absent). A node that exists already is kept, as runc keeps it.
+ */
+export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec): Promise<void> {
+  // TODO(09): the device nodes config.json lists (dockerd adds one per --device).
+  //   1. Who makes a node, and in which view of the files: the container's process after
+  //      pivot_root, or the runtime on the host? What could an image's symlink in /dev do
+  //      to a node made through a host path?
+  //   2. The spec's fields (config-linux.md, "Devices") and their defaults; "u" is an
+  //      unbuffered character device. The helper's mknod keeps the mode exactly; which of
+  //      its calls could set the owner, and if none, how can Node reach the node safely
+  //      (findExecutable does something alike)?
+  //   3. A node that is already there is not an error.
+  //   runc: createDevices() and createDeviceNode() in libcontainer/rootfs_linux.go;
+  //   chapter: "What else config.json asks of the process".
+  throw new NotImplementedError('09-runtime', 'createDeviceNodes')
+}
+// #endregion createDeviceNodes
 
 // #region protectPaths
 /**

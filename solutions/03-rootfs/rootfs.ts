@@ -179,9 +179,11 @@ export async function chrootInto(helper: Helper, rootfs: string): Promise<void> 
 /**
  * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
  * it may reach the host: no mount propagates out, nothing is written into the image.
+ * `beforePivot`, when given, runs once every mount and device node is made, just before
+ * pivot_root: where a runtime runs its createContainer hooks (chapter 09).
  * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
  */
-export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
+export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () => Promise<void>): Promise<void> {
   if (!spec.root) return
   if (!spec.linux?.namespaces?.some((ns) => ns.type === 'mount'))
     throw new ContainerError('a root filesystem needs a mount namespace: add {"type": "mount"} to linux.namespaces', 125)
@@ -192,6 +194,7 @@ export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
   for (const mount of mounts) await mountInRootfs(helper, rootfs, mount)
   // Device nodes go only into a /dev tmpfs of the container's, never into the rootfs itself.
   if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs)
+  await beforePivot?.()
   await pivotRoot(helper, rootfs)
   if (spec.root.readonly) await helper.mount(null, '/', null, ['remount', 'bind', 'rdonly'])
 }

@@ -3,7 +3,7 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
 import { join, posix } from 'node:path'
 import { execFileSync } from 'node:child_process'
@@ -14,7 +14,7 @@ import { containerCgroup, prepare, switchUser } from '../../minidocker/container
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
-import { Helper } from '../../native/helper.ts'
+import { Helper, type SyscallError } from '../../native/helper.ts'
 import { checkContainerId, loadBundle } from './bundle.ts'
 import { runHooks } from './hooks.ts'
 import { containerStatus, loadContainer, publicState } from './state.ts'
@@ -110,7 +110,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
     const console = await connectConsole(helper, options.consoleSocket)
-    const pid = await prepare(helper, spec, cgroup, limited, undefined, {}, async (pid) => {
+    // The user switch waits until the steps below that need root (mknod, mount) are done.
+    const asRoot = { ...spec, process: { ...spec.process, user: undefined } }
+    const pid = await prepare(helper, asRoot, cgroup, limited, undefined, {}, async (pid) => {
       record.pid = pid
       record.startTime = processStartTime(pid) ?? 0
       saveRecord(dir, record)
@@ -119,13 +121,15 @@ export async function create(root: string, id: string, options: CreateOptions, l
       const state = { ...publicState(dir, record), status: 'creating' as const }
       await runHooks('prestart', spec.hooks?.prestart, state)
       await runHooks('createRuntime', spec.hooks?.createRuntime, state)
+    }, async () => {
+      // In the container's namespaces, its mounts made, before pivot_root: the path is the host's.
+      await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid: record.pid, resolve: 'runtime' })
     })
     if (pid === undefined) throw new RuntimeError('the runtime needs chapter 02: the container\'s process must be forked into its namespaces')
+    await createDeviceNodes(helper, pid, spec)
     await protectPaths(helper, pid, spec)
     await applyDeviceRules(dir, record, pid, spec)
-    // The runtime spec wants them before pivot_root; prepare() has no stop there, so they run
-    // just after it, still in the container's namespaces, with the path resolved on the host.
-    await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid, resolve: 'runtime' })
+    if (spec.process.user) await switchUser(helper, spec.process.user)
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
@@ -260,6 +264,29 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
 }
 // #endregion applyDeviceRules
+
+// #region createDeviceNodes
+/**
+ * linux.devices: each node made in the container's /dev as runc's createDevices does, after
+ * pivot_root (so the path, symlinks and all, is resolved in the container's root and cannot
+ * land on the host): the parent directories, then the node with the given type (c, b, or p
+ * for a fifo), major, minor and fileMode (0666 when absent), then its owner uid:gid (0:0 when
+ * absent). A node that exists already is kept, as runc keeps it.
+ */
+export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec): Promise<void> {
+  for (const { path, type, major = 0, minor = 0, fileMode = 0o666, uid = 0, gid = 0 } of spec.linux?.devices ?? []) {
+    await mkdirAll(helper, posix.dirname(path))
+    try {
+      await helper.mknod(path, type === 'u' ? 'c' : type, fileMode, major, minor)
+    } catch (error) {
+      if ((error as SyscallError).code !== 'EEXIST') throw error
+      continue
+    }
+    // No helper call for chown: Node does it through /proc/PID/root, resolved inside as exec does.
+    lchownSync(resolveInRoot(`/proc/${pid}/root`, path, { escapes: 'scope', followLast: false }), uid, gid)
+  }
+}
+// #endregion createDeviceNodes
 
 // #region protectPaths
 /**
@@ -523,7 +550,7 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
     ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
-    ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
+    ['linux.seccomp', raw.linux?.seccomp],
     // On a cgroup v2 host device rules would need an eBPF program.
     ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],

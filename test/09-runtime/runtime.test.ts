@@ -42,6 +42,13 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   return { dir, root, bundle, rt, create, execDetached, state, logLines, out }
 }
 
+/** Change BUNDLE/config.json after the bundle is made (for what needs the bundle's own path). */
+function editConfig(bundle: string, edit: (spec: Spec) => void): void {
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
+  edit(spec)
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
+}
+
 /** The cgroup directories named by a /proc/PID/cgroup text (v1 lines and v2's "0::"). */
 function cgroupDirs(text: string): string[] {
   return text.split('\n').filter(Boolean).map((line) => {
@@ -256,6 +263,26 @@ describeKernel('minirunc: what else config.json asks', () => {
     expect(write, 'a read-only path is remounted read-only: writing under /proc/sys must fail').toMatchObject({ step: 'write', errno: 'EROFS' })
   })
 
+  it('linux.devices: each node is made in the container\'s /dev with its type, numbers, mode and owner, before the switch to process.user', async () => {
+    const t = setup(['stat:/dev/null-like', 'stat:/dev/sub/zero-like', 'write:/dev/null-like:x', 'stat:/proc/timer_list'], (spec) => {
+      // dockerd adds one per --device; these have the numbers of /dev/null and /dev/zero, harmless under any name.
+      spec.linux!.devices = [
+        { path: '/dev/null-like', type: 'c', major: 1, minor: 3, fileMode: 0o620, uid: 1000, gid: 1001 },
+        { path: '/dev/sub/zero-like', type: 'c', major: 1, minor: 5 },
+      ]
+      spec.linux!.maskedPaths = ['/proc/timer_list']
+      spec.process.user = { uid: 1000, gid: 1000 }
+    })
+    const r = await t.rt('run', '--bundle', t.bundle, 'dv1')
+    expect(r.code, `run failed: ${r.stderr} (are the nodes and the masks made while the process is still root?)`).toBe(0)
+    const [nullLike, zeroLike, write, timerList] = probeLines(r.stdout)
+    expect(nullLike, 'linux.devices[0]: a character device 1:3, mode 0620, owned by 1000:1001 (mknod, then chown)').toEqual({ mode: 0o20620, uid: 1000, gid: 1001, size: 0, rdev: [1, 3] })
+    expect(zeroLike, 'linux.devices[1]: its parent directory made, mode 0666 and owner 0:0 when the spec gives none').toEqual({ mode: 0o20666, uid: 0, gid: 0, size: 0, rdev: [1, 5] })
+    expect(write, 'the container\'s user owns /dev/null-like and may write to it').toEqual({ wrote: '/dev/null-like' })
+    expect(timerList?.rdev, 'a masked path as a user that is not root: the mask must be mounted before the switch').toEqual([1, 3])
+    expect(existsSync(join(t.bundle, 'rootfs', 'dev', 'null-like')), 'the node belongs in the container\'s /dev tmpfs, never in the image').toBe(false)
+  })
+
   it('linux.resources.devices: the v1 devices cgroup denies what the rules deny, to exec\'d processes too, and delete removes it', async () => {
     const t = setup(['write:/dev/null:x', 'sleep:60000'], (spec) => {
       spec.linux!.cgroupsPath = testCgroupPath()
@@ -354,28 +381,45 @@ describeKernel('minirunc: hooks', () => {
     expect(lines[0]![1].pid, 'prestart needs the process\'s PID (dockerd finds the network namespace by it)').toBe(pid)
   })
 
-  it('createContainer and startContainer run inside the container: its namespaces, its root; startContainer before the program', async () => {
-    const t = setup(['cat:/by-create-hook', 'cat:/by-start-hook'], (spec) => (spec.hooks = {
-      // createContainer's path is the host's, startContainer's the container's (runtime spec, "Hooks").
-      createContainer: [{ path: PROBE_PATH, args: ['probe', 'write:/by-create-hook:created'] }],
-      startContainer: [{ path: '/bin/probe', args: ['probe', 'write:/by-start-hook:started'] }],
-    }))
-    expect((await t.create('h4')).code, t.out()).toBe(0)
-    expect(readFileSync(join(t.bundle, 'rootfs', 'by-create-hook'), 'utf8'), 'createContainer runs in the container\'s mount namespace: "/" is its root').toBe('created')
+  it('createContainer runs in the container\'s mount namespace after its mounts and before pivot_root; startContainer at start, in the container, before the program', async () => {
+    const t = setup(['cat:/scratch/by-create-hook', 'cat:/by-start-hook'])
+    editConfig(t.bundle, (spec) => {
+      spec.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] })
+      spec.hooks = {
+        // Before pivot_root the rootfs is still at its host path; /scratch is a tmpfs only the container's mount namespace has.
+        createContainer: [{ path: PROBE_PATH, args: ['probe', `write:${join(t.bundle, 'rootfs', 'scratch', 'by-create-hook')}:created`] }],
+        startContainer: [{ path: '/bin/probe', args: ['probe', 'write:/by-start-hook:started'] }],
+      }
+    })
+    const created = await t.create('h4')
+    expect(created.code, `create failed: did the createContainer hook run after pivot_root, where the rootfs's host path is gone? ${t.out()}`).toBe(0)
+    expect(existsSync(join(t.bundle, 'rootfs', 'scratch', 'by-create-hook')), 'the createContainer hook wrote into the host\'s view: it must run in the container\'s mount namespace, where /scratch is a tmpfs').toBe(false)
     expect(existsSync(join(t.bundle, 'rootfs', 'by-start-hook')), 'startContainer runs at start, not at create').toBe(false)
     expect((await t.rt('start', 'h4')).code, t.out()).toBe(0)
     expect(await waitFor(() => probeLines(t.out()).length === 2, 10_000), `the program must see both files; it printed: ${t.out()}`).toBe(true)
-    expect(probeLines(t.out()), 'startContainer must have run, in the container, before the program').toEqual([{ cat: 'created' }, { cat: 'started' }])
+    expect(probeLines(t.out()), 'createContainer must have written into the container\'s /scratch tmpfs (after the mounts), startContainer into its root before the program').toEqual([{ cat: 'created' }, { cat: 'started' }])
   })
 
-  it('a prestart hook that fails stops create, with its output in the error, and leaves nothing', async () => {
-    const dir = tempDir()
-    const t = setup(['pid'], (spec) => (spec.hooks = { prestart: [{ path: hookScript(dir, 'fail', join(dir, 'log'), 'echo broken >&2; exit 3') }] }))
-    const r = await t.create('h2')
-    expect(r.code).toBe(1)
-    expect(t.out()).toMatch(/error running prestart hook #0: exit status 3, stdout: .*stderr: broken/)
-    expect(existsSync(join(t.root, 'h2'))).toBe(false)
-  })
+  for (const point of ['prestart', 'createRuntime'] as const) {
+    it(`a ${point} hook that fails stops create, with its output in the error, and leaves no state, process or cgroup`, async () => {
+      const dir = tempDir()
+      const cgroupsPath = testCgroupPath()
+      const seen = join(dir, 'log')
+      const t = setup(['pid'], (spec) => {
+        spec.linux!.cgroupsPath = cgroupsPath
+        spec.hooks = { [point]: [{ path: hookScript(dir, 'fail', seen, 'echo broken >&2; exit 3') }] }
+      })
+      const r = await t.create('h2')
+      expect(r.code).toBe(1)
+      expect(t.out()).toMatch(new RegExp(`error running ${point} hook #0: exit status 3, stdout: .*stderr: broken`))
+      expect(existsSync(join(t.root, 'h2')), 'a failed create must remove ROOT/ID').toBe(false)
+      const { pid } = JSON.parse(readFileSync(seen, 'utf8').trim()) as { pid: number }
+      expect(pid, 'the hook must have read the state JSON with the process\'s PID').toBeGreaterThan(0)
+      expect(await waitFor(() => !alive(pid), 5_000), `the container's process ${pid} outlived the failed create: kill it when a hook fails`).toBe(true)
+      const leftover = readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c, cgroupsPath)).filter((d) => existsSync(d))
+      expect(leftover, 'a failed create must remove the container\'s cgroup').toEqual([])
+    })
+  }
 
   it('a hook that hangs is killed at its timeout and create fails', async () => {
     const dir = tempDir()
