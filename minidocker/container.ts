@@ -15,6 +15,8 @@ import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
 import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-network/network.ts'
+import { readlinkSync } from 'node:fs'
+import { ContainerError } from '../lib/errors.ts'
 import type { Spec } from '../lib/oci.ts'
 import type { Helper } from '../native/helper.ts'
 import { optional, required } from './layers.ts'
@@ -86,7 +88,7 @@ export async function prepare(
   let entered = false
   const enter = async () => {
     entered = true
-    const step = () => enterNamespaces(helper, spec)
+    const step = () => enterNamespaces(helper, withoutJoined(spec))
     const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : undefined
     forked = needs === undefined
       ? await optional(step, 'running in the host\'s namespaces and root filesystem')
@@ -108,10 +110,25 @@ export async function prepare(
     spec.mounts?.push(...(attached.network?.mounts ?? []))
   }
   if (forked !== undefined) await onForked?.(forked)
-  // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
+  // Mounting without the mount namespace of chapter 02 would change the host's own mounts; so
+  // would a runtime asked to join one by path that did not (chapter 03 sees only the entry).
+  const joinsMount = spec.linux?.namespaces?.some((ns) => ns.type === 'mount' && ns.path)
+  if (joinsMount && forked !== undefined && readlinkSync(`/proc/${forked}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt'))
+    throw new ContainerError('refusing to set up the root filesystem in the host\'s mount namespace: join the one linux.namespaces names', 125)
   if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec, beforePivot), 'running in the host\'s root filesystem')
   if (spec.process.user) await switchUser(helper, spec.process.user)
   return forked
+}
+
+/**
+ * The spec chapter 02 creates namespaces for: linux.namespaces entries with a path are joined
+ * instead (setns), by the runtime before prepare(), and so is the hostname of a joined UTS namespace.
+ */
+function withoutJoined(spec: Spec): Spec {
+  const namespaces = spec.linux?.namespaces
+  if (!namespaces?.some((ns) => ns.path)) return spec
+  const utsJoined = namespaces.some((ns) => ns.type === 'uts' && ns.path)
+  return { ...spec, hostname: utsJoined ? undefined : spec.hostname, linux: { ...spec.linux, namespaces: namespaces.filter((ns) => !ns.path) } }
 }
 
 /**

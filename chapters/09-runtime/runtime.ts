@@ -68,7 +68,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   3. exec.fifo: after pivot_root the container's process cannot see the host's path to it.
   //      How does runc hand it over (an fd opened beforehand; /proc/self/fd)? Node cannot
   //      make a fifo (mkfifo(1) can), and the fd must exist before the helper starts.
-  //   4. The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
+  //   4. Namespaces given by path first (joinNamespaces). The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
   //      prestart and createRuntime hooks run, and what does their state need (the PID)?
   //      createContainer's hooks run in the container once its mounts are made, before
   //      pivot_root: prepare() has a callback for that moment too.
@@ -86,6 +86,33 @@ export async function create(root: string, id: string, options: CreateOptions, l
   throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create
+
+// #region joinNamespaces
+/**
+ * linux.namespaces entries with a path (`/proc/PID/ns/net`, a bind-mounted namespace file) ask
+ * to join that namespace rather than make one: the helper joins each with setns(2) before
+ * prepare() creates the others and forks, so the container's process is born in them (a
+ * joined PID namespace too), and the mount namespace last, since after it every path is looked
+ * up there, as runc's nsexec does. The hostname goes to a joined UTS namespace here
+ * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
+ * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
+ * filesystem would be pivoted there.
+ */
+export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> {
+  // TODO(09): join the namespaces config.json names by path (docker's --network container:X,
+  //   a Kubernetes pod's shared namespaces).
+  //   1. Which process must join, and when, so that the container's process (forked later by
+  //      chapter 02's code in prepare()) is born in them? setns(2) says what joining a PID
+  //      namespace does to the caller, and to its children.
+  //   2. In which order: what happens to the paths you have yet to open once the mount
+  //      namespace is joined?
+  //   3. prepare() leaves the hostname of a joined UTS namespace to you.
+  //   4. What must never be joined here, given what create does next to the mount namespace?
+  //      How do you recognise it when the path is a bind-mounted file, not a /proc symlink?
+  //   runc: join_namespaces() in libcontainer/nsenter/nsexec.c; chapter: "Joining namespaces".
+  throw new NotImplementedError('09-runtime', 'joinNamespaces')
+}
+// #endregion joinNamespaces
 
 // #region start
 /**

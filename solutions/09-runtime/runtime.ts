@@ -110,6 +110,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
     const console = await connectConsole(helper, options.consoleSocket)
+    await joinNamespaces(helper, spec)
     // The user switch waits until the steps below that need root (mknod, mount) are done.
     const asRoot = { ...spec, process: { ...spec.process, user: undefined } }
     const pid = await prepare(helper, asRoot, cgroup, limited, undefined, {}, async (pid) => {
@@ -161,6 +162,28 @@ export async function create(root: string, id: string, options: CreateOptions, l
   }
 }
 // #endregion create
+
+// #region joinNamespaces
+/**
+ * linux.namespaces entries with a path (`/proc/PID/ns/net`, a bind-mounted namespace file) ask
+ * to join that namespace rather than make one: the helper joins each with setns(2) before
+ * prepare() creates the others and forks, so the container's process is born in them (a
+ * joined PID namespace too), and the mount namespace last, since after it every path is looked
+ * up there, as runc's nsexec does. The hostname goes to a joined UTS namespace here
+ * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
+ * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
+ * filesystem would be pivoted there.
+ */
+export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> {
+  const joined = (spec.linux?.namespaces ?? []).filter((ns) => ns.path)
+  const mount = joined.find((ns) => ns.type === 'mount')
+  // A bind-mounted namespace file is no symlink: compare the namespaces' inodes.
+  if (mount && statSync(mount.path!).ino === statSync('/proc/self/ns/mnt').ino)
+    throw new RuntimeError(`cannot join the runtime's own mount namespace: ${mount.path}`)
+  for (const ns of [...joined.filter((n) => n !== mount), ...(mount ? [mount] : [])]) await helper.setns(ns.path!)
+  if (spec.hostname && joined.some((ns) => ns.type === 'uts')) await helper.sethostname(spec.hostname)
+}
+// #endregion joinNamespaces
 
 // #region start
 /**

@@ -4,8 +4,8 @@
  * state JSON, hooks with the state on their stdin, and refusals in runc's words that leave
  * nothing behind.
  */
-import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
@@ -323,6 +323,44 @@ describeKernel('minirunc: what else config.json asks', () => {
     expect(u.logLines().at(-1)?.msg).toBe('sysctl "net.ipv4.ip_unprivileged_port_start" is not in a separate kernel namespace')
     expect(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')).toBe(portStart)
     expect(readdirSync(u.root), 'a refused create leaves no state directory').toEqual([])
+  })
+})
+
+describeKernel('minirunc: joining namespaces', () => {
+  /** A sleeping process in new IPC, UTS, network and mount namespaces (unshare(1)'s default propagation: private), killed after the test. */
+  async function namespaceHolder(): Promise<number> {
+    const holder = spawn('unshare', ['--ipc', '--uts', '--net', '--mount', '--fork', '--kill-child', 'sleep', '600'], { stdio: 'ignore' })
+    onCleanup(() => void holder.kill('SIGKILL'))
+    const children = `/proc/${holder.pid}/task/${holder.pid}/children`
+    expect(await waitFor(() => existsSync(children) && readFileSync(children, 'utf8').trim() !== '', 10_000), 'unshare did not start its sleep').toBe(true)
+    return Number(readFileSync(children, 'utf8').trim().split(' ')[0])
+  }
+
+  it('entries with a path are joined: the container\'s process shares those namespaces, its hostname goes to the joined UTS one', async () => {
+    const holder = await namespaceHolder()
+    const joined = { ipc: 'ipc', uts: 'uts', network: 'net', mount: 'mnt' } as const
+    const t = setup(['hostname', 'sleep:60000'], (spec) => {
+      spec.linux!.namespaces = [{ type: 'pid' }, ...Object.entries(joined).map(([type, file]) => ({ type: type as 'ipc', path: `/proc/${holder}/ns/${file}` }))]
+    })
+    const r = await t.create('j1')
+    expect(r.code, `create failed: ${t.out()}`).toBe(0)
+    expect((await t.rt('start', 'j1')).code).toBe(0)
+    const { pid } = await t.state('j1')
+    for (const file of Object.values(joined))
+      expect(readlinkSync(`/proc/${pid}/ns/${file}`), `the ${file} namespace must be the one at /proc/${holder}/ns/${file}: did the helper setns(2) before the fork?`).toBe(readlinkSync(`/proc/${holder}/ns/${file}`))
+    expect(readlinkSync(`/proc/${pid}/ns/pid`), 'the entry without a path is a new PID namespace').not.toBe(readlinkSync(`/proc/${holder}/ns/pid`))
+    expect(await waitFor(() => probeLines(t.out()).length === 1, 10_000), `the probe must print its hostname; it printed: ${t.out()}`).toBe(true)
+    expect(probeLines(t.out()), 'the hostname must be set in the joined UTS namespace').toEqual([{ hostname: 'bundle' }])
+  })
+
+  it('the runtime\'s own mount namespace is refused before anything is joined or mounted', async () => {
+    const t = setup(['pid'], (spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.map((ns) => (ns.type === 'mount' ? { type: 'mount', path: '/proc/self/ns/mnt' } : ns))
+    })
+    const r = await t.create('j2')
+    expect(r.code, 'joining the host\'s mount namespace would pivot the host\'s root: create must fail').toBe(1)
+    expect(t.logLines().at(-1)?.msg).toBe('cannot join the runtime\'s own mount namespace: /proc/self/ns/mnt')
+    expect(readdirSync(t.root), 'a refused create leaves no state directory').toEqual([])
   })
 })
 
