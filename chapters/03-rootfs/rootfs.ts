@@ -50,17 +50,29 @@ export function parseVolume(flag: string): Mount {
 const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
-  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
 }
 
-/** fstab-style options ("ro", "nosuid", "mode=755") split into mount(2) flags and its data string. */
-export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string } {
+/** The propagation options: a change of an existing mount, never part of the call that makes it. */
+const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
+  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
+  shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
+}
+
+/**
+ * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
+ * data string, and the propagation flags of a second call once the mount exists (runc's
+ * PropagationFlags): mount(2) given a propagation flag changes that and makes no mount at all.
+ */
+export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
   // TODO(03): one list of fstab-style options is two things for mount(2).
   //   1. Which options are flags the kernel applies to any mount (FLAG_OPTIONS maps them), and
   //      which are a string only one filesystem's driver reads? See mount(2), "data", and the
   //      chapter's "The mounts of the spec".
   //   2. Constraints: each flag once; the data keeps the options' order; "rw" is not a flag
   //      but the absence of one.
+  //   3. The propagation options (PROPAGATION_OPTIONS) are a third thing: what does mount(2)
+  //      do with MS_PRIVATE or MS_SHARED beside a filesystem type ("Changing the propagation
+  //      type of an existing mount")? So when can they be applied, and by which call?
   throw new NotImplementedError('03-rootfs', 'mountOptions')
 }
 // #endregion mountOptions
@@ -128,6 +140,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //   4. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
   //      mount read-only, and how do you make sure only this mount turns read-only, not the
   //      filesystem it comes from (a whole host disk)?
+  //   5. mountOptions' propagation flags ("rprivate", "shared"), once the mount exists.
   //   runc: mountToRootfs() and its bind-mount remount in libcontainer/rootfs_linux.go;
   //   chapter: "The mounts of the spec".
   throw new NotImplementedError('03-rootfs', 'mountInRootfs')

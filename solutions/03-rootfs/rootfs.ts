@@ -48,20 +48,32 @@ export function parseVolume(flag: string): Mount {
 const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
-  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
 }
 
-/** fstab-style options ("ro", "nosuid", "mode=755") split into mount(2) flags and its data string. */
-export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string } {
+/** The propagation options: a change of an existing mount, never part of the call that makes it. */
+const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
+  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
+  shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
+}
+
+/**
+ * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
+ * data string, and the propagation flags of a second call once the mount exists (runc's
+ * PropagationFlags): mount(2) given a propagation flag changes that and makes no mount at all.
+ */
+export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
   const flags = new Set<MountFlag>()
+  const propagation = new Set<MountFlag>()
   const data: string[] = []
   for (const option of options) {
     if (option === 'rw') continue // the default: no flag
     const known = FLAG_OPTIONS[option]
+    const change = PROPAGATION_OPTIONS[option]
     if (known) known.forEach((f) => flags.add(f))
+    else if (change) change.forEach((f) => propagation.add(f))
     else data.push(option)
   }
-  return { flags: [...flags], data: data.join(',') }
+  return { flags: [...flags], data: data.join(','), propagation: [...propagation] }
 }
 // #endregion mountOptions
 
@@ -120,7 +132,7 @@ async function createFileIfMissing(helper: Helper, path: string): Promise<void> 
  */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
   const target = resolveInRoot(rootfs, mount.destination, { escapes: 'scope', followLast: true })
-  const { flags, data } = mountOptions(mount.options)
+  const { flags, data, propagation } = mountOptions(mount.options)
   const isBind = flags.includes('bind')
   if (isBind && !(mount.source && existsSync(mount.source)))
     throw new ContainerError(`bind source path does not exist: ${mount.source}`, 125)
@@ -135,6 +147,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount.
   if (isBind && flags.includes('rdonly'))
     await helper.mount(null, target, null, ['remount', 'bind', ...flags.filter((f) => f !== 'bind' && f !== 'rec')])
+  if (propagation.length) await helper.mount(null, target, null, propagation)
 }
 // #endregion mountInRootfs
 
