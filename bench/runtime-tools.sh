@@ -7,7 +7,10 @@
 # runs from SRC_DIR with RUNTIME set, as the suite expects, and a time limit. A row says how
 # many results it printed, how many were "not ok", and the verdict: pass when it printed at
 # least one result and no "not ok" (a hook test that prints `error:` and no result has failed).
-# Run as root. The suite's containers live under /run/opencontainer/runtime-tools-ID.
+# Run as root. Some executables leave things behind whatever the runtime: a container the suite
+# did not delete, and with runc, linux_ns_itype's mounts (a container without a mount namespace
+# of its own, set up in the host's). After each executable, the mounts that appeared under the
+# temp directory are unmounted and the containers left in the runtime's default root deleted.
 set -eu
 src=${1:?usage: bench/runtime-tools.sh RUNTIME_TOOLS_SRC_DIR [RUNTIME...]}
 shift
@@ -27,6 +30,20 @@ EOF
 chmod +x "$work/minirunc"
 [ $# -gt 0 ] || set -- "$work/minirunc" runc
 
+tmp=${TMPDIR:-/tmp}
+mounts() { findmnt -rn -o TARGET | grep "^$tmp/ocitest" | sort || true; }
+
+# What an executable left: new mounts under the temp directory (deepest first), and the
+# containers whose bundle is one of the suite's (nobody else's).
+cleanup() {
+  mounts | comm -13 "$work/mounts" - | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  for id in $("$1" list --format json 2>/dev/null | node -e "
+    const list = JSON.parse(require('fs').readFileSync(0, 'utf8') || '[]') || []
+    for (const c of list) if (c.bundle.startsWith('$tmp/ocitest')) console.log(c.id)"); do
+    "$1" delete --force "$id" >/dev/null 2>&1 || true
+  done
+}
+
 for runtime in "$@"; do
   name=$(basename "$runtime")
   passed=0
@@ -34,7 +51,9 @@ for runtime in "$@"; do
   printf '%s\n%-45s %5s %7s  %s\n' "== $name" test results 'not ok' verdict
   for t in "$src"/validation/*/*.t; do
     test=$(basename "$t" .t)
+    mounts > "$work/mounts"
     out=$(cd "$src" && RUNTIME=$runtime timeout 120 "$t" 2>&1) || true
+    cleanup "$runtime"
     results=$(printf '%s\n' "$out" | grep -cE '^(not )?ok [0-9]' || true)
     failed=$(printf '%s\n' "$out" | grep -cE '^not ok [0-9]' || true)
     verdict=fail

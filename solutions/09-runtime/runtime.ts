@@ -537,7 +537,8 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 /** The host PIDs in the container's cgroup (runc ps), or its process alone without a cgroup. */
 export function cgroupPids(record: ContainerRecord): number[] {
   const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
-  if (!dir) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
+  // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
+  if (!dir || !existsSync(dir)) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
   return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
 }
 

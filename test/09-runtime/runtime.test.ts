@@ -127,6 +127,23 @@ describeKernel('minirunc: the life cycle', () => {
   })
 })
 
+describeKernel('minirunc: delete after others', () => {
+  it('delete --force removes a stopped container whose cgroup someone else removed already (containers sharing a cgroupsPath)', async () => {
+    const cgroupsPath = testCgroupPath()
+    const t = setup(['sleep:60000'], (spec) => (spec.linux!.cgroupsPath = cgroupsPath))
+    expect((await t.create('g1')).code, t.out()).toBe(0)
+    const { pid } = await t.state('g1')
+    const dirs = cgroupDirs(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))
+    process.kill(pid, 'SIGKILL')
+    expect(await waitFor(() => !alive(pid), 5000)).toBe(true)
+    // What the delete of another container with the same cgroupsPath does.
+    expect(await waitFor(() => dirs.every((dir) => { try { rmdirSync(dir) } catch {} return !existsSync(dir) }), 5000), 'the test could not remove the cgroup').toBe(true)
+    const r = await t.rt('delete', '--force', 'g1')
+    expect(r.code, `delete --force must remove what is left, a missing cgroup is no error: ${r.stderr}`).toBe(0)
+    expect(existsSync(join(t.root, 'g1'))).toBe(false)
+  })
+})
+
 describeKernel('minirunc: errors as runc gives them', () => {
   it('an unknown ID: "container does not exist", exit 1, a JSON error line in --log', async () => {
     const t = setup(['pid'])
