@@ -8,9 +8,109 @@ import { constants, existsSync, openSync, readdirSync, readFileSync } from 'node
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
-import type { Container } from '#ch/11-daemon/records.ts'
-import type { LogOptions, StreamName } from '#ch/11-daemon/streams.ts'
+import type { Spec } from './oci.ts'
 import type { EngineCall } from './engine-http.ts'
+
+/** The container config the API takes in `POST /containers/create` (moby api/types/container Config). */
+export interface ContainerConfig {
+  Hostname: string
+  Domainname: string
+  User: string
+  AttachStdin: boolean
+  AttachStdout: boolean
+  AttachStderr: boolean
+  Tty: boolean
+  OpenStdin: boolean
+  StdinOnce: boolean
+  Env: string[]
+  Cmd: string[]
+  Image: string
+  WorkingDir: string
+  Entrypoint: string[] | null
+  Labels: Record<string, string>
+}
+
+/** The HostConfig fields this daemon acts on; the rest is kept as the client sent it. */
+export interface HostConfig {
+  Binds?: string[] | null
+  Memory?: number
+  NanoCpus?: number
+  PidsLimit?: number | null
+  NetworkMode?: string
+  AutoRemove?: boolean
+  Init?: boolean | null
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> | null
+  [key: string]: unknown
+}
+
+export interface ContainerState {
+  Running: boolean
+  Paused: boolean
+  Restarting: boolean
+  OOMKilled: boolean
+  RemovalInProgress: boolean
+  Dead: boolean
+  Pid: number
+  ExitCode: number
+  Error: string
+  StartedAt: string
+  FinishedAt: string
+}
+
+/** A container record: config.v2.json's fields (HostConfig lives in hostconfig.json). */
+export interface Container {
+  ID: string
+  Created: string
+  Path: string
+  Args: string[]
+  Config: ContainerConfig
+  /** the image ID (sha256:...) */
+  Image: string
+  State: ContainerState
+  /** "/name", as dockerd stores it */
+  Name: string
+  RestartCount: number
+  Driver: string
+  LogPath: string
+  HostnamePath: string
+  HostsPath: string
+  ResolvConfPath: string
+  HostConfig: HostConfig
+}
+
+/** The output streams of a container. */
+export type StreamName = 'stdout' | 'stderr'
+
+/** One line of the json-file log. */
+export interface LogEntry {
+  log: string
+  stream: StreamName
+  /** RFC 3339 with nanoseconds, UTC */
+  time: string
+}
+
+/** What `docker logs` asks for. */
+export interface LogOptions {
+  stdout: boolean
+  stderr: boolean
+  /** how many entries from the end ("all" or a number) */
+  tail: string
+  /** unix seconds: only entries at or after */
+  since: number
+  /** prefix each line with its time */
+  timestamps: boolean
+}
+
+/** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
+export interface TaskIO {
+  stdin?: string
+  stdout: string
+  stderr?: string
+  terminal: boolean
+}
+
+/** Spec fields runc reads that lib/oci.ts does not model. */
+export type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean } }
 
 /** The API version this daemon speaks, as dockerd 20.10 does, and the oldest it accepts. */
 export const API_VERSION = '1.41'

@@ -61,7 +61,8 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
   //      as its last line: the address, a tab, the name (Docker's layout; the tests read it so).
   //   3. resolv.conf: the host's (hostResolvConf; a host may have none) through resolvConf: why
   //      must a nameserver on 127.0.0.53 go?
-  //   4. The mounts are Mount entries as `-v` makes them (chapter 03 mounts them).
+  //   4. The mounts are Mount entries (lib/oci.ts) of the kind chapter 03's parseVolume makes
+  //      for `-v`: chapter 03's mountInRootfs mounts them.
   //   Where: moby's daemon/container_operations_unix.go and libnetwork's sandbox_dns_unix.go
   //   (buildHostsFile, setupResolutionFiles). Chapter text: "Names".
   throw new NotImplementedError('08-network', 'nameFiles')

@@ -57,21 +57,21 @@ export function parsePublish(text: string): PortMapping {
 
 // #region ensureChains
 /**
- * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
- * the MINIDOCKER nat chain, jumped to from PREROUTING and OUTPUT for packets to one of the
- * host's own addresses (but not 127.0.0.0/8, the proxy's), MASQUERADE for what containers send
- * out through another interface, and FORWARD accepting traffic to and from the bridge (a host
- * running Docker drops forwarded traffic by default).
+ * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this),
+ * so that a published port answers on the host's own addresses, from outside and from the host
+ * itself, containers reach other networks through the host, and all of it works on a host whose
+ * FORWARD policy drops. The DNAT rules of published ports (dnatRule) go in the nat chain CHAIN.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   // TODO(08): the host's iptables rules for the bridge, made once (every run calls this).
-  //   1. A nat chain of its own (CHAIN) that the DNAT rules go in, reached from PREROUTING
-  //      (traffic from outside) and OUTPUT (the host's own traffic to its own addresses, but
-  //      not to 127.0.0.0/8, which the proxy serves). Which match selects "to a local address"?
-  //   2. MASQUERADE for what the containers send out through another interface.
-  //   3. FORWARD must accept traffic to and from the bridge: a host running Docker drops it.
-  //   4. Idempotent: a rule that is there already is not added twice (iptables can check).
-  //   Where: man 8 iptables-extensions (addrtype, DNAT, MASQUERADE); libnetwork's
+  //   1. Which hooks of the nat table do a packet from outside and a packet the host sends to
+  //      itself pass, and how do both reach CHAIN without naming the host's addresses one by
+  //      one? Which destinations must not (the proxy serves them)?
+  //   2. A container's packet leaves through another interface with a source the world cannot
+  //      answer: what rewrites it?
+  //   3. What does a FORWARD policy of DROP do to containers' traffic, both ways?
+  //   4. Idempotent: a rule that is there already is not added twice.
+  //   Where: man 8 iptables-extensions, man 8 iptables (-C); libnetwork's
   //   drivers/bridge/setup_ip_tables.go. Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureChains')
 }

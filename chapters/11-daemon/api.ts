@@ -6,7 +6,6 @@
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER, versionNumber } from '../../lib/engine.ts'
-import type { ServerResponse } from 'node:http'
 
 export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noSuchImage, conflict, badRequest } from '../../lib/engine.ts'
 
@@ -41,13 +40,6 @@ export function apiPath(path: string): { version: string; route: string } {
 }
 // #endregion apiPath
 
-/** A JSON response with the Engine headers. */
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`
-  res.writeHead(status, { ...engineHeaders(), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) })
-  res.end(text)
-}
-
 // #region errorStatus
 /**
  * The status an error answers with: an EngineError's own; a request body that is not JSON,
@@ -60,13 +52,3 @@ export function errorStatus(error: unknown): number {
   throw new NotImplementedError('11-daemon', 'errorStatus')
 }
 // #endregion errorStatus
-
-/** Answer `error` as dockerd does: its status and `{"message": ...}`; the CLI prints "Error response from daemon: MESSAGE". */
-export function sendError(res: ServerResponse, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error)
-  if (res.headersSent) {
-    res.destroy() // the stream already started: all that is left is to cut it
-    return
-  }
-  sendJson(res, errorStatus(error), { message })
-}

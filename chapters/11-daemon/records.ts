@@ -10,76 +10,10 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
-import { containerDir, randomName, VALID_NAME, ZERO_TIME } from '../../lib/engine.ts'
+import { containerDir, randomName, VALID_NAME, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from '../../lib/engine.ts'
 import { badRequest, conflict, EngineError, noSuchContainer } from './api.ts'
 
-/** The container config the API takes in `POST /containers/create` (moby api/types/container Config). */
-export interface ContainerConfig {
-  Hostname: string
-  Domainname: string
-  User: string
-  AttachStdin: boolean
-  AttachStdout: boolean
-  AttachStderr: boolean
-  Tty: boolean
-  OpenStdin: boolean
-  StdinOnce: boolean
-  Env: string[]
-  Cmd: string[]
-  Image: string
-  WorkingDir: string
-  Entrypoint: string[] | null
-  Labels: Record<string, string>
-}
-
-/** The HostConfig fields this daemon acts on; the rest is kept as the client sent it. */
-export interface HostConfig {
-  Binds?: string[] | null
-  Memory?: number
-  NanoCpus?: number
-  PidsLimit?: number | null
-  NetworkMode?: string
-  AutoRemove?: boolean
-  Init?: boolean | null
-  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> | null
-  [key: string]: unknown
-}
-
-export interface ContainerState {
-  Running: boolean
-  Paused: boolean
-  Restarting: boolean
-  OOMKilled: boolean
-  RemovalInProgress: boolean
-  Dead: boolean
-  Pid: number
-  ExitCode: number
-  Error: string
-  StartedAt: string
-  FinishedAt: string
-}
-
-/** A container record: config.v2.json's fields (HostConfig lives in hostconfig.json). */
-export interface Container {
-  ID: string
-  Created: string
-  Path: string
-  Args: string[]
-  Config: ContainerConfig
-  /** the image ID (sha256:...) */
-  Image: string
-  State: ContainerState
-  /** "/name", as dockerd stores it */
-  Name: string
-  RestartCount: number
-  Driver: string
-  LogPath: string
-  HostnamePath: string
-  HostsPath: string
-  ResolvConfPath: string
-  HostConfig: HostConfig
-}
-
+export type { Container, ContainerConfig, ContainerState, HostConfig } from '../../lib/engine.ts'
 export { containerDir, loadContainers, stateWord, statusText, ZERO_TIME } from '../../lib/engine.ts'
 
 // #region newContainer

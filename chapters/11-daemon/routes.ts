@@ -11,7 +11,8 @@ import { allImageIds, removeImage, resolveImage, storePaths } from '#ch/06-image
 import { pullImage } from '#ch/07-registry/pull.ts'
 import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
-import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage, sendError, sendJson } from './api.ts'
+import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage } from './api.ts'
+import { execStartRoute, sendError, sendJson } from '../../lib/engine-reply.ts'
 import { checkCreateBody, flag, jsonBody } from '../../lib/engine.ts'
 import { containerSummary, imageRef, imageSummary, inspectContainer, inspectExec, inspectImage, systemInfo, VERSION } from '../../minidocker/engine-views.ts'
 import type { Daemon, Exec } from './daemon.ts'
@@ -135,13 +136,4 @@ function attachRoute(daemon: Daemon, call: EngineCall, path: string): void {
   throw new NotImplementedError('11-daemon', 'attachRoute')
 }
 // #endregion attachRoute
-
-/** `POST /exec/{id}/start`: the 101 (with the Engine headers, as dockerd sends them here), then the exec's stream. */
-function execStartRoute(daemon: Daemon, call: EngineCall, id: string): void {
-  const exec = daemon.execs.get(id)
-  if (!exec) throw new EngineError(404, `No such exec instance: ${id}`)
-  if (exec.Running || exec.ExitCode !== null) throw new EngineError(409, `Exec ${id} has already run`)
-  writeUpgradeHead(call.socket!, { ...engineHeaders(), 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' })
-  void daemon.startExec(exec, call.socket!).catch(() => call.socket!.destroy())
-}
 

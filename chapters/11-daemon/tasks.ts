@@ -10,21 +10,11 @@ import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
 import { INIT_PATH } from '../../native/helper.ts'
-import { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
+import { DEFAULT_CAPABILITIES, INIT_DESTINATION, type FullSpec, type TaskIO } from '../../lib/engine.ts'
 import type { Container } from './records.ts'
 
 export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
-
-/** The FIFOs a task's stdio goes through; stdin only with OpenStdin, stderr only without a tty. */
-export interface TaskIO {
-  stdin?: string
-  stdout: string
-  stderr?: string
-  terminal: boolean
-}
-
-/** Spec fields runc reads that lib/oci.ts does not model. */
-type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean } }
+export type { TaskIO } from '../../lib/engine.ts'
 
 // #region runtimeSpec
 /**

@@ -4,9 +4,9 @@
  * pkg/stdcopy), and the json-file log (daemon/logger/jsonfilelog), one JSON object a line.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
 
 /** Stream numbers of the multiplexed format: 0 stdin, 1 stdout, 2 stderr. */
-export type StreamName = 'stdout' | 'stderr'
 const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
 
 // #region frame
@@ -22,14 +22,6 @@ export function frame(stream: StreamName, payload: Uint8Array): Buffer {
   return Buffer.concat([header, payload])
 }
 // #endregion frame
-
-/** One line of the json-file log. */
-export interface LogEntry {
-  log: string
-  stream: StreamName
-  /** RFC 3339 with nanoseconds, UTC */
-  time: string
-}
 
 // #region logWriter
 /**
@@ -68,17 +60,7 @@ export function logWriter(path: string): { write(stream: StreamName, chunk: Buff
 // #endregion logWriter
 
 export { logOptions } from '../../lib/engine.ts'
-
-export interface LogOptions {
-  stdout: boolean
-  stderr: boolean
-  /** how many entries from the end ("all" or a number) */
-  tail: string
-  /** unix seconds: only entries at or after */
-  since: number
-  /** prefix each line with its time */
-  timestamps: boolean
-}
+export type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
 
 // #region readLog
 /**

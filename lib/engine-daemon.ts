@@ -1,0 +1,218 @@
+/**
+ * Chapter 11's given part of minidockerd's containers, which the starter and the reference
+ * share: what the daemon holds in memory for a container, the restore after a restart, the
+ * lookups and files, and the requests that are not the chapter's subject (kill, exec create,
+ * top, resize). The life of a container (create, start, monitor, attach, wait, stop, rm,
+ * exec start) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
+ */
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { existsSync, lstatSync, openSync, readFileSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
+import { removeLayer } from '#ch/05-layers/driver.ts'
+import { imageLayers, storePaths } from '#ch/06-images/store.ts'
+import type { UserFiles } from '#ch/06-images/config.ts'
+import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/records.ts'
+import { frame, logWriter } from '#ch/11-daemon/streams.ts'
+import { deleteTask, killTask } from '#ch/11-daemon/tasks.ts'
+import type { Containerd } from './containerd.ts'
+import { badRequest, conflict, outputReaders, type Container, type StreamName } from './engine.ts'
+import { forgetContainer } from './image.ts'
+import { resolveInRoot } from './paths.ts'
+
+/** A client attached to a container's output (and maybe its input). */
+export interface Attachment {
+  socket: Duplex
+  streams: Set<StreamName>
+}
+
+/** What the daemon holds in memory for a container besides its record. */
+export interface Live {
+  attached: Set<Attachment>
+  /** stdin that arrived before the task could take it, and whether its end came too */
+  stdinEarly: Buffer[]
+  stdinEnded: boolean
+  stdin?: Socket
+  /** 'exit' (code) after the output is drained and the record saved; 'removed' */
+  events: EventEmitter
+  /** set while the container runs: resolves once it has exited and been cleaned up */
+  finished?: Promise<void>
+  removing?: Promise<void>
+}
+
+/** An exec instance (`docker exec`): created by one request, run by another, inspected by a third. */
+export interface Exec {
+  ID: string
+  ContainerID: string
+  Cmd: string[]
+  Env: string[]
+  User: string
+  WorkingDir: string
+  Tty: boolean
+  AttachStdin: boolean
+  AttachStdout: boolean
+  AttachStderr: boolean
+  Running: boolean
+  ExitCode: number | null
+  Pid: number
+}
+
+export interface DaemonOptions {
+  /** the data root: the image store and ROOT/containers */
+  root: string
+  /** the exec root: the FIFOs of running containers */
+  runRoot: string
+  containerd: Containerd
+}
+
+export abstract class DaemonBase {
+  readonly containers = new Map<string, Container>()
+  readonly execs = new Map<string, Exec>()
+  protected readonly live = new Map<string, Live>()
+  constructor(readonly options: DaemonOptions) {
+    for (const c of loadContainers(options.root)) this.containers.set(c.ID, c)
+  }
+
+  /**
+   * After a restart of the daemon: the containers that were running are still held by
+   * containerd and their shims (moby daemon/daemon.go restore). One still running gets its
+   * FIFOs read again (what it wrote meanwhile waited in the pipes) and is watched as if just
+   * started; one that exited meanwhile reports the shim's exit status and is cleaned up (its
+   * FIFOs died with its process: output written after the old daemon went is lost); one
+   * containerd does not know any more has exited with 255.
+   */
+  async restore(): Promise<void> {
+    for (const c of this.containers.values()) {
+      if (!c.State.Running) continue
+      const live = this.liveOf(c.ID)
+      const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
+      let status = 'UNKNOWN'
+      try {
+        status = (await this.options.containerd.tasks.Get({ container_id: c.ID })).process.status
+      } catch {
+        // no such task: containerd lost it
+      }
+      if (status === 'UNKNOWN' || !existsSync(join(fifoDir, 'init-stdout'))) {
+        await deleteTask(this.options.containerd, c.ID).catch(() => {})
+        Object.assign(c.State, { Running: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() })
+        this.save(c)
+        continue
+      }
+      const log = logWriter(c.LogPath)
+      if (status === 'STOPPED') {
+        // the shim closed the FIFOs at the exit: what the container wrote after the old daemon went is lost
+        live.finished = this.monitor(c, [], log)
+        continue
+      }
+      const readers = outputReaders({ stdout: join(fifoDir, 'init-stdout'), stderr: c.Config.Tty ? undefined : join(fifoDir, 'init-stderr') }, (stream, chunk) => {
+        log.write(stream, chunk)
+        for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
+      })
+      if (existsSync(join(fifoDir, 'init-stdin'))) {
+        live.stdin = new Socket({ fd: openSync(join(fifoDir, 'init-stdin'), 'r+'), readable: false, writable: true })
+        live.stdin.on('error', () => {})
+      }
+      live.finished = this.monitor(c, readers, log) // Tasks.Wait answers at once for a task that has exited
+    }
+  }
+
+  /** Run an exec instance on a hijacked socket (the learner's, in the chapter's daemon.ts). */
+  abstract startExec(exec: Exec, socket: Duplex): Promise<void>
+
+  /** Watch a started container until its exit (the learner's). */
+  protected abstract monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void>
+
+  get(ref: string): Container {
+    return findContainer(this.containers.values(), ref)
+  }
+
+  protected liveOf(id: string): Live {
+    let live = this.live.get(id)
+    if (!live) {
+      live = { attached: new Set(), stdinEarly: [], stdinEnded: false, events: new EventEmitter() }
+      live.events.setMaxListeners(0)
+      this.live.set(id, live)
+    }
+    return live
+  }
+
+  protected save(c: Container): void {
+    saveContainer(this.options.root, c, existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : '')
+  }
+
+  /** The image's /etc/passwd and /etc/group, read from its layers top down (a user name is looked up there). */
+  protected userFiles(c: Container): UserFiles {
+    const graph = storePaths(this.options.root).graph
+    const layers = imageLayers(this.options.root, c.Image).reverse()
+    const read = (path: string) => {
+      for (const layer of layers) {
+        const dir = join(graph, layer.cacheId, 'diff')
+        const file = resolveInRoot(dir, path, { escapes: 'scope', followLast: true })
+        if (lstatSync(file, { throwIfNoEntry: false })?.isFile()) return readFileSync(file, 'utf8')
+      }
+      return undefined
+    }
+    return { passwd: read('etc/passwd'), group: read('etc/group') }
+  }
+
+  /** The client's stdin ended: close our end of the FIFO, so the shim reads EOF and closes the process's stdin. */
+  protected async closeStdin(c: Container): Promise<void> {
+    const live = this.liveOf(c.ID)
+    live.stdin?.end()
+    live.stdin = undefined
+    await this.options.containerd.tasks.CloseIO({ container_id: c.ID, stdin: true }).catch(() => {})
+  }
+
+  /** `docker kill -s SIG`: a container that is not running is a 409 naming it as the client did (`ref`) and by its ID. */
+  async kill(c: Container, signal: number, ref = c.ID): Promise<void> {
+    if (!c.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.ID} is not running`)
+    await killTask(this.options.containerd, c.ID, signal)
+  }
+
+  protected dropFiles(c: Container): void {
+    const graph = storePaths(this.options.root).graph
+    for (const layer of [c.ID, `${c.ID}-init`]) removeLayer(graph, layer)
+    forgetContainer(this.options.root, c.ID)
+  }
+
+  /** `POST /containers/{id}/exec`: an exec instance of a running container, not started yet. */
+  createExec(c: Container, body: { Cmd?: string[]; Env?: string[] | null; User?: string; WorkingDir?: string; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean }): Exec {
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    if (!body.Cmd?.length) throw badRequest('No exec command specified')
+    const exec: Exec = {
+      ID: randomBytes(32).toString('hex'), ContainerID: c.ID, Cmd: body.Cmd, Env: body.Env ?? [], User: body.User ?? '', WorkingDir: body.WorkingDir ?? '',
+      Tty: body.Tty ?? false, AttachStdin: body.AttachStdin ?? false, AttachStdout: body.AttachStdout ?? true, AttachStderr: body.AttachStderr ?? true,
+      Running: false, ExitCode: null, Pid: 0,
+    }
+    this.execs.set(exec.ID, exec)
+    return exec
+  }
+
+  /** `docker top`: the container's processes (Tasks.ListPids), as the host's `ps -ef` shows them, as dockerd does. */
+  async top(c: Container): Promise<{ Titles: string[]; Processes: string[][] }> {
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    const { processes } = await this.options.containerd.tasks.ListPids({ container_id: c.ID })
+    const pids = new Set((processes as { pid: number }[]).map((p) => String(p.pid)))
+    const [head, ...lines] = execFileSync('ps', ['-ef'], { encoding: 'utf8' }).trimEnd().split('\n')
+    const titles = head!.trim().split(/\s+/)
+    const rows = lines.map((line) => {
+      const fields = line.trim().split(/\s+/)
+      return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]
+    })
+    return { Titles: titles, Processes: rows.filter((row) => pids.has(row[titles.indexOf('PID')]!)) }
+  }
+
+  /** `POST /containers/{id}/resize` for a tty. */
+  async resize(c: Container, width: number, height: number): Promise<void> {
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    await this.options.containerd.tasks.ResizePty({ container_id: c.ID, exec_id: '', width, height })
+  }
+
+  /** Stop every running container's watching (not the containers) and close the connection to containerd. */
+  close(): void {
+    this.options.containerd.close()
+  }
+}
