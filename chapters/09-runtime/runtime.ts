@@ -93,7 +93,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
  * to join that namespace rather than make one: the helper joins each with setns(2) before
  * prepare() creates the others and forks, so the container's process is born in them (a
  * joined PID namespace too), and the mount namespace last, since after it every path is looked
- * up there, as runc's nsexec does. The hostname goes to a joined UTS namespace here
+ * up there, as runc's nsexec does. A path whose namespace is of another type is refused,
+ * `namespace path PATH is a KIND namespace, not TYPE`. The hostname goes to a joined UTS namespace here
  * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
  * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
  * filesystem would be pivoted there.
@@ -107,7 +108,9 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> 
   //   2. In which order: what happens to the paths you have yet to open once the mount
   //      namespace is joined?
   //   3. prepare() leaves the hostname of a joined UTS namespace to you.
-  //   4. What must never be joined here, given what create does next to the mount namespace?
+  //   4. A path of the wrong type (an ipc namespace given as network) is refused: how does a
+  //      /proc/PID/ns link say its type?
+  //   5. What must never be joined here, given what create does next to the mount namespace?
   //      How do you recognise it when the path is a bind-mounted file, not a /proc symlink?
   //   runc: join_namespaces() in libcontainer/nsenter/nsexec.c; chapter: "Joining namespaces".
   throw new NotImplementedError('09-runtime', 'joinNamespaces')

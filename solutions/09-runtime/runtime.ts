@@ -169,13 +169,25 @@ export async function create(root: string, id: string, options: CreateOptions, l
  * to join that namespace rather than make one: the helper joins each with setns(2) before
  * prepare() creates the others and forks, so the container's process is born in them (a
  * joined PID namespace too), and the mount namespace last, since after it every path is looked
- * up there, as runc's nsexec does. The hostname goes to a joined UTS namespace here
+ * up there, as runc's nsexec does. A path whose namespace is of another type is refused,
+ * `namespace path PATH is a KIND namespace, not TYPE`. The hostname goes to a joined UTS namespace here
  * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
  * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
  * filesystem would be pivoted there.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> {
   const joined = (spec.linux?.namespaces ?? []).filter((ns) => ns.path)
+  for (const { type, path } of joined) {
+    // A /proc/PID/ns link names its type ("net:[4026531992]"); a bind-mounted file cannot be asked.
+    let link: string
+    try {
+      link = readlinkSync(path!)
+    } catch {
+      continue
+    }
+    const kind = link.split(':')[0]
+    if (kind !== NS_FILES[type]) throw new RuntimeError(`namespace path ${path} is a ${kind} namespace, not ${type}`)
+  }
   const mount = joined.find((ns) => ns.type === 'mount')
   // A bind-mounted namespace file is no symlink: compare the namespaces' inodes.
   if (mount && statSync(mount.path!).ino === statSync('/proc/self/ns/mnt').ino)
@@ -184,6 +196,9 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> 
   if (spec.hostname && joined.some((ns) => ns.type === 'uts')) await helper.sethostname(spec.hostname)
 }
 // #endregion joinNamespaces
+
+/** The name of each namespace type's file in /proc/PID/ns, which its link also starts with. */
+const NS_FILES: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' }
 
 // #region start
 /**

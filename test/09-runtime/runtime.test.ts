@@ -370,6 +370,16 @@ describeKernel('minirunc: joining namespaces', () => {
     expect(probeLines(t.out()), 'the hostname must be set in the joined UTS namespace').toEqual([{ hostname: 'bundle' }])
   })
 
+  it('a path whose namespace is of another type is refused', async () => {
+    const holder = await namespaceHolder()
+    const t = setup(['pid'], (spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.map((ns) => (ns.type === 'network' ? { type: 'network', path: `/proc/${holder}/ns/ipc` } : ns))
+    })
+    expect((await t.create('j3')).code, 'an IPC namespace given as the network one must be refused (runtime spec: the path must match the type)').toBe(1)
+    expect(t.logLines().at(-1)?.msg).toBe(`namespace path /proc/${holder}/ns/ipc is a ipc namespace, not network`)
+    expect(readdirSync(t.root), 'a refused create leaves no state directory').toEqual([])
+  })
+
   it('the runtime\'s own mount namespace is refused before anything is joined or mounted', async () => {
     const t = setup(['pid'], (spec) => {
       spec.linux!.namespaces = spec.linux!.namespaces!.map((ns) => (ns.type === 'mount' ? { type: 'mount', path: '/proc/self/ns/mnt' } : ns))
