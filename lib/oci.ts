@@ -128,6 +128,8 @@ export interface Linux {
   readonlyPaths?: string[]
   /** namespaced kernel parameters by their dotted names, e.g. "net.ipv4.ip_unprivileged_port_start": "0" */
   sysctl?: Record<string, string>
+  /** device nodes to make in the container (config-linux.md, "Devices"): c, b, u (unbuffered c) or p (fifo) */
+  devices?: { path: string; type: 'c' | 'b' | 'u' | 'p'; major?: number; minor?: number; fileMode?: number; uid?: number; gid?: number }[]
   /** chapter 13: the system call filter */
   seccomp?: Seccomp
   /** with a user namespace: which host ids the container's ids are (chapter 13) */

@@ -18,6 +18,8 @@ import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } fr
 import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-network/network.ts'
 import { enterUserNamespace } from '#ch/13-security/userns.ts'
 import { secureProcess } from '#ch/13-security/security.ts'
+import { readlinkSync } from 'node:fs'
+import { ContainerError } from '../lib/errors.ts'
 import type { Spec } from '../lib/oci.ts'
 import type { Helper } from '../native/helper.ts'
 import { optional, required } from './layers.ts'
@@ -74,8 +76,9 @@ export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | un
  * Everything between the helper's start and the last steps before exec (secure()), for `minidocker run` and the runtime's
  * `create` alike. Once the container's process exists, is in its namespaces and cgroup and has
  * not touched its root filesystem, chapter 08 wires its network and `onForked` runs: where runc
- * runs the prestart and createRuntime hooks (dockerd's libnetwork-setkey among them). Returns
- * the process's host PID (undefined when chapter 02 is not done and the helper itself will exec).
+ * runs the prestart and createRuntime hooks (dockerd's libnetwork-setkey among them);
+ * `beforePivot` runs once the mounts are made, before pivot_root (the createContainer hooks).
+ * Returns the process's host PID (undefined when chapter 02 is not done and the helper itself will exec).
  */
 export async function prepare(
   helper: Helper,
@@ -85,6 +88,7 @@ export async function prepare(
   network: NetworkRequest | undefined,
   attached: { network?: Attachment },
   onForked?: (pid: number) => Promise<void>,
+  beforePivot?: () => Promise<void>,
 ): Promise<number | undefined> {
   // A user namespace comes first, alone, mapped by us before the helper goes on (13): the
   // namespaces chapter 02 creates next then belong to it.
@@ -97,7 +101,7 @@ export async function prepare(
   let entered = false
   const enter = async () => {
     entered = true
-    const step = () => enterNamespaces(helper, rest)
+    const step = () => enterNamespaces(helper, withoutJoined(rest))
     const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : undefined
     forked = needs === undefined
       ? await optional(step, 'running in the host\'s namespaces and root filesystem')
@@ -119,8 +123,12 @@ export async function prepare(
     spec.mounts?.push(...(attached.network?.mounts ?? []))
   }
   if (forked !== undefined) await onForked?.(forked)
-  // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
-  if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
+  // Mounting without the mount namespace of chapter 02 would change the host's own mounts; so
+  // would a runtime asked to join one by path that did not (chapter 03 sees only the entry).
+  const joinsMount = spec.linux?.namespaces?.some((ns) => ns.type === 'mount' && ns.path)
+  if (joinsMount && forked !== undefined && readlinkSync(`/proc/${forked}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt'))
+    throw new ContainerError('refusing to set up the root filesystem in the host\'s mount namespace: join the one linux.namespaces names', 125)
+  if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec, beforePivot), 'running in the host\'s root filesystem')
   return forked
 }
 
@@ -136,6 +144,17 @@ export async function secure(helper: Helper, spec: Spec): Promise<{ lastFilter?:
   if (done) return done
   if (spec.process.user) await switchUser(helper, spec.process.user)
   return {}
+}
+
+/**
+ * The spec chapter 02 creates namespaces for: linux.namespaces entries with a path are joined
+ * instead (setns), by the runtime before prepare(), and so is the hostname of a joined UTS namespace.
+ */
+function withoutJoined(spec: Spec): Spec {
+  const namespaces = spec.linux?.namespaces
+  if (!namespaces?.some((ns) => ns.path)) return spec
+  const utsJoined = namespaces.some((ns) => ns.type === 'uts' && ns.path)
+  return { ...spec, hostname: utsJoined ? undefined : spec.hostname, linux: { ...spec.linux, namespaces: namespaces.filter((ns) => !ns.path) } }
 }
 
 /**

@@ -18,9 +18,6 @@ import { SyscallError, type Helper, type MountFlag } from '../../native/helper.t
 /** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
 export { DEFAULT_MOUNTS }
 
-/** Where the old root is parked during pivot_root, inside the new root. */
-export const PUT_OLD = '.oldroot'
-
 // Given (lib/helper-fs.ts): mkdirAll(helper, path), `mkdir -p` through the helper.
 export { mkdirAll }
 
@@ -46,17 +43,29 @@ export function parseVolume(flag: string): Mount {
 const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
-  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
 }
 
-/** fstab-style options ("ro", "nosuid", "mode=755") split into mount(2) flags and its data string. */
-export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string } {
+/** The propagation options: a change of an existing mount, never part of the call that makes it. */
+const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
+  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
+  shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
+}
+
+/**
+ * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
+ * data string, and the propagation flags of a second call once the mount exists (runc's
+ * PropagationFlags): mount(2) given a propagation flag changes that and makes no mount at all.
+ */
+export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
   // TODO(03): one list of fstab-style options is two things for mount(2).
   //   1. Which options are flags the kernel applies to any mount (FLAG_OPTIONS maps them), and
   //      which are a string only one filesystem's driver reads? See mount(2), "data", and the
   //      chapter's "The mounts of the spec".
   //   2. Constraints: each flag once; the data keeps the options' order; "rw" is not a flag
   //      but the absence of one.
+  //   3. The propagation options (PROPAGATION_OPTIONS) are a third thing: what does mount(2)
+  //      do with MS_PRIVATE or MS_SHARED beside a filesystem type ("Changing the propagation
+  //      type of an existing mount")? So when can they be applied, and by which call?
   throw new NotImplementedError('03-rootfs', 'mountOptions')
 }
 // #endregion mountOptions
@@ -124,6 +133,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //   4. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
   //      mount read-only, and how do you make sure only this mount turns read-only, not the
   //      filesystem it comes from (a whole host disk)?
+  //   5. mountOptions' propagation flags ("rprivate", "shared"), once the mount exists.
   //   runc: mountToRootfs() and its bind-mount remount in libcontainer/rootfs_linux.go;
   //   chapter: "The mounts of the spec".
   throw new NotImplementedError('03-rootfs', 'mountInRootfs')
@@ -149,6 +159,8 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
  * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
  * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
+ * Nothing is written into the rootfs, not even for a moment: it may be read-only, and other
+ * containers may be using the same one at the same time.
  * @throws SyscallError from pivot_root itself, unchanged (e.g. new_root is not a mount point).
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
@@ -157,11 +169,11 @@ export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   //      the call, and where is the old root afterwards?
   //   2. Constraints, all tested: afterwards the caller's working directory is the new /;
   //      no mount of the old root is left in the namespace, although this very process was
-  //      using it a moment ago (umount2(2)); no directory of yours is left in /.
+  //      using it a moment ago (umount2(2)); nothing is written into the rootfs, not even a
+  //      directory for put_old: it may be read-only, or in use by twenty containers at once
+  //      (pivot_root(2), NOTES: where may put_old be?).
   //   3. Let pivot_root's own SyscallError through unchanged.
-  //   runc: pivotRoot() in libcontainer/rootfs_linux.go (it needs no put_old directory: see
-  //   pivot_root(2), NOTES); either way passes the tests;
-  //   chapter: "Why chroot is not enough".
+  //   runc: pivotRoot() in libcontainer/rootfs_linux.go; chapter: "Why chroot is not enough".
   throw new NotImplementedError('03-rootfs', 'pivotRoot')
 }
 // #endregion pivotRoot
@@ -180,9 +192,11 @@ export async function chrootInto(helper: Helper, rootfs: string): Promise<void> 
 /**
  * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
  * it may reach the host: no mount propagates out, nothing is written into the image.
+ * `beforePivot`, when given, runs once every mount and device node is made, just before
+ * pivot_root: where a runtime runs its createContainer hooks (chapter 09).
  * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
  */
-export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
+export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () => Promise<void>): Promise<void> {
   // TODO(03): the whole setup, in runc's order. You decide the order; the tests check it.
   //   1. No spec.root: nothing to do. A spec without a mount namespace: refuse with a
   //      ContainerError (125) before anything is mounted. Why? (the chapter's first section)
@@ -194,6 +208,8 @@ export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
   //      tmpfs is mounted? Only when spec.mounts gives /dev a tmpfs: never write into the image.
   //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
   //      making the filesystem the rootfs lives on read-only for the host.
+  //   5. beforePivot (chapter 09's createContainer hooks): after the mounts and devices, just
+  //      before pivot_root.
   //   runc: prepareRootfs() in libcontainer/rootfs_linux.go; chapter: "The whole setup".
   throw new NotImplementedError('03-rootfs', 'setupRootfs')
 }

@@ -68,9 +68,10 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   3. exec.fifo: after pivot_root the container's process cannot see the host's path to it.
   //      How does runc hand it over (an fd opened beforehand; /proc/self/fd)? Node cannot
   //      make a fifo (mkfifo(1) can), and the fd must exist before the helper starts.
-  //   4. The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
+  //   4. Namespaces given by path first (joinNamespaces). The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
   //      prestart and createRuntime hooks run, and what does their state need (the PID)?
-  //      createContainer's hooks run in the container, once its mounts are made.
+  //      createContainer's hooks run in the container once its mounts are made, before
+  //      pivot_root: prepare() has a callback for that moment too.
   //   5. create exits while the process waits: the requests it serves after `start` must be
   //      queued now, in order, and nothing may leak into the program (fds); a queued request
   //      whose answer never comes settles when the helper detaches (Helper.detach). The caller may
@@ -78,7 +79,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   6. detach: whose child must the container's process be once create has exited, so that
   //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
   //   7. What config.json asks of the process beyond chapters 01-08 (applyProcessLimits,
-  //      applySysctl, applyDeviceRules, protectPaths): each has a moment in the set-up; find it from what it
+  //      applySysctl, createDeviceNodes, applyDeviceRules, protectPaths): each has a moment in the set-up; find it from what it
   //      needs (root privileges, the namespaces, the container's mounts).
   //   8. process.terminal: the console socket's path is the host's. When must the helper
   //      connect to it, given where the process ends up, and when is setupConsole's moment?
@@ -88,6 +89,36 @@ export async function create(root: string, id: string, options: CreateOptions, l
   throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create
+
+// #region joinNamespaces
+/**
+ * linux.namespaces entries with a path (`/proc/PID/ns/net`, a bind-mounted namespace file) ask
+ * to join that namespace rather than make one: the helper joins each with setns(2) before
+ * prepare() creates the others and forks, so the container's process is born in them (a
+ * joined PID namespace too), and the mount namespace last, since after it every path is looked
+ * up there, as runc's nsexec does. A path whose namespace is of another type is refused,
+ * `namespace path PATH is a KIND namespace, not TYPE`. The hostname goes to a joined UTS namespace here
+ * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
+ * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
+ * filesystem would be pivoted there.
+ */
+export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> {
+  // TODO(09): join the namespaces config.json names by path (docker's --network container:X,
+  //   a Kubernetes pod's shared namespaces).
+  //   1. Which process must join, and when, so that the container's process (forked later by
+  //      chapter 02's code in prepare()) is born in them? setns(2) says what joining a PID
+  //      namespace does to the caller, and to its children.
+  //   2. In which order: what happens to the paths you have yet to open once the mount
+  //      namespace is joined?
+  //   3. prepare() leaves the hostname of a joined UTS namespace to you.
+  //   4. A path of the wrong type (an ipc namespace given as network) is refused: how does a
+  //      /proc/PID/ns link say its type?
+  //   5. What must never be joined here, given what create does next to the mount namespace?
+  //      How do you recognise it when the path is a bind-mounted file, not a /proc symlink?
+  //   runc: join_namespaces() in libcontainer/nsenter/nsexec.c; chapter: "Joining namespaces".
+  throw new NotImplementedError('09-runtime', 'joinNamespaces')
+}
+// #endregion joinNamespaces
 
 // #region start
 /**
@@ -172,6 +203,30 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   throw new NotImplementedError('09-runtime', 'applyDeviceRules')
 }
 // #endregion applyDeviceRules
+
+// #region createDeviceNodes
+/**
+ * linux.devices: each node made in the container's /dev as runc's createDevices does, after
+ * pivot_root (so the path, symlinks and all, is resolved in the container's root and cannot
+ * land on the host): the parent directories, then the node with the given type (c, b, or p
+ * for a fifo), major, minor and fileMode (0666 when absent), then its owner uid:gid (0:0 when
+ * absent). A node that exists already is kept, as runc keeps it.
+ */
+export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec): Promise<void> {
+  // TODO(09): the device nodes config.json lists (dockerd adds one per --device).
+  //   1. Who makes a node, and in which view of the files: the container's process after
+  //      pivot_root, or the runtime on the host? What could an image's symlink in /dev do
+  //      to a node made through a host path?
+  //   2. The spec's fields (config-linux.md, "Devices") and their defaults; "u" is an
+  //      unbuffered character device. The helper's mknod keeps the mode exactly; which of
+  //      its calls could set the owner, and if none, how can Node reach the node safely
+  //      (findExecutable does something alike)?
+  //   3. A node that is already there is not an error.
+  //   runc: createDevices() and createDeviceNode() in libcontainer/rootfs_linux.go;
+  //   chapter: "What else config.json asks of the process".
+  throw new NotImplementedError('09-runtime', 'createDeviceNodes')
+}
+// #endregion createDeviceNodes
 
 // #region protectPaths
 /**
@@ -339,7 +394,8 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 /** The host PIDs in the container's cgroup (runc ps), or its process alone without a cgroup. */
 export function cgroupPids(record: ContainerRecord): number[] {
   const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
-  if (!dir) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
+  // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
+  if (!dir || !existsSync(dir)) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
   return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
 }
 

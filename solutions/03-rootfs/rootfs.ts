@@ -17,9 +17,6 @@ import { SyscallError, type Helper, type MountFlag } from '../../native/helper.t
 /** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
 export { DEFAULT_MOUNTS }
 
-/** Where the old root is parked during pivot_root, inside the new root. */
-export const PUT_OLD = '.oldroot'
-
 // Given (lib/helper-fs.ts): mkdirAll(helper, path), `mkdir -p` through the helper.
 export { mkdirAll }
 
@@ -44,20 +41,32 @@ export function parseVolume(flag: string): Mount {
 const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
-  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
 }
 
-/** fstab-style options ("ro", "nosuid", "mode=755") split into mount(2) flags and its data string. */
-export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string } {
+/** The propagation options: a change of an existing mount, never part of the call that makes it. */
+const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
+  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
+  shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
+}
+
+/**
+ * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
+ * data string, and the propagation flags of a second call once the mount exists (runc's
+ * PropagationFlags): mount(2) given a propagation flag changes that and makes no mount at all.
+ */
+export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
   const flags = new Set<MountFlag>()
+  const propagation = new Set<MountFlag>()
   const data: string[] = []
   for (const option of options) {
     if (option === 'rw') continue // the default: no flag
     const known = FLAG_OPTIONS[option]
+    const change = PROPAGATION_OPTIONS[option]
     if (known) known.forEach((f) => flags.add(f))
+    else if (change) change.forEach((f) => propagation.add(f))
     else data.push(option)
   }
-  return { flags: [...flags], data: data.join(',') }
+  return { flags: [...flags], data: data.join(','), propagation: [...propagation] }
 }
 // #endregion mountOptions
 
@@ -116,7 +125,7 @@ async function createFileIfMissing(helper: Helper, path: string): Promise<void> 
  */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
   const target = resolveInRoot(rootfs, mount.destination, { escapes: 'scope', followLast: true })
-  const { flags, data } = mountOptions(mount.options)
+  const { flags, data, propagation } = mountOptions(mount.options)
   const isBind = flags.includes('bind')
   if (isBind && !(mount.source && existsSync(mount.source)))
     throw new ContainerError(`bind source path does not exist: ${mount.source}`, 125)
@@ -131,6 +140,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount.
   if (isBind && flags.includes('rdonly'))
     await helper.mount(null, target, null, ['remount', 'bind', ...flags.filter((f) => f !== 'bind' && f !== 'rec')])
+  if (propagation.length) await helper.mount(null, target, null, propagation)
 }
 // #endregion mountInRootfs
 
@@ -147,15 +157,19 @@ export async function createDevices(helper: Helper, rootfs: string): Promise<voi
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
  * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
  * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
+ * Nothing is written into the rootfs, not even for a moment: it may be read-only, and other
+ * containers may be using the same one at the same time.
  * @throws SyscallError from pivot_root itself, unchanged (e.g. new_root is not a mount point).
  */
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
-  const putOld = join(rootfs, PUT_OLD)
-  await mkdirAll(helper, putOld)
-  await helper.pivotRoot(rootfs, putOld)
-  await helper.chdir('/')
-  await helper.umount2(`/${PUT_OLD}`, ['detach'])
-  await helper.rmdir(`/${PUT_OLD}`)
+  // runc's way: with new_root and put_old the same directory, the old root is stacked on top
+  // of the new one (pivot_root(2), NOTES), so nothing is written into a rootfs that may be
+  // read-only or shared by other containers at that very moment.
+  // From inside new_root: afterwards the working directory is the new / without a chdir.
+  await helper.chdir(rootfs)
+  await helper.pivotRoot(rootfs, rootfs)
+  // "." is the top of the stack there: the old root, busy with every host mount below it.
+  await helper.umount2('.', ['detach'])
 }
 // #endregion pivotRoot
 
@@ -171,9 +185,11 @@ export async function chrootInto(helper: Helper, rootfs: string): Promise<void> 
 /**
  * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
  * it may reach the host: no mount propagates out, nothing is written into the image.
+ * `beforePivot`, when given, runs once every mount and device node is made, just before
+ * pivot_root: where a runtime runs its createContainer hooks (chapter 09).
  * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
  */
-export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
+export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () => Promise<void>): Promise<void> {
   if (!spec.root) return
   if (!spec.linux?.namespaces?.some((ns) => ns.type === 'mount'))
     throw new ContainerError('a root filesystem needs a mount namespace: add {"type": "mount"} to linux.namespaces', 125)
@@ -184,6 +200,7 @@ export async function setupRootfs(helper: Helper, spec: Spec): Promise<void> {
   for (const mount of mounts) await mountInRootfs(helper, rootfs, mount)
   // Device nodes go only into a /dev tmpfs of the container's, never into the rootfs itself.
   if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs)
+  await beforePivot?.()
   await pivotRoot(helper, rootfs)
   if (spec.root.readonly) await helper.mount(null, '/', null, ['remount', 'bind', 'rdonly'])
 }

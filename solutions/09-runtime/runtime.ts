@@ -3,7 +3,7 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
 import { join, posix } from 'node:path'
 import { execFileSync } from 'node:child_process'
@@ -16,7 +16,7 @@ import { ifWritten } from '../../minidocker/layers.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
-import { Helper } from '../../native/helper.ts'
+import { Helper, type SyscallError } from '../../native/helper.ts'
 import { checkContainerId, loadBundle } from './bundle.ts'
 import { runHooks } from './hooks.ts'
 import { containerStatus, loadContainer, publicState } from './state.ts'
@@ -114,7 +114,10 @@ export async function create(root: string, id: string, options: CreateOptions, l
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
     await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
-    const pid = await prepare(helper, spec, cgroup, limited, undefined, {}, async (pid) => {
+    await joinNamespaces(helper, spec)
+    // The user switch waits for secure(), after the steps below that need root (mknod, mount).
+    const asRoot = { ...spec, process: { ...spec.process, user: undefined } }
+    const pid = await prepare(helper, asRoot, cgroup, limited, undefined, {}, async (pid) => {
       record.pid = pid
       record.startTime = processStartTime(pid) ?? 0
       saveRecord(dir, record)
@@ -123,13 +126,14 @@ export async function create(root: string, id: string, options: CreateOptions, l
       const state = { ...publicState(dir, record), status: 'creating' as const }
       await runHooks('prestart', spec.hooks?.prestart, state)
       await runHooks('createRuntime', spec.hooks?.createRuntime, state)
+    }, async () => {
+      // In the container's namespaces, its mounts made, before pivot_root: the path is the host's.
+      await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid: record.pid, resolve: 'runtime' })
     })
     if (pid === undefined) throw new RuntimeError('the runtime needs chapter 02: the container\'s process must be forked into its namespaces')
+    await createDeviceNodes(helper, pid, spec)
     await protectPaths(helper, pid, spec)
     await applyDeviceRules(dir, record, pid, spec)
-    // The runtime spec wants them before pivot_root; prepare() has no stop there, so they run
-    // just after it, still in the container's namespaces, with the path resolved on the host.
-    await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid, resolve: 'runtime' })
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
@@ -164,6 +168,43 @@ export async function create(root: string, id: string, options: CreateOptions, l
   }
 }
 // #endregion create
+
+// #region joinNamespaces
+/**
+ * linux.namespaces entries with a path (`/proc/PID/ns/net`, a bind-mounted namespace file) ask
+ * to join that namespace rather than make one: the helper joins each with setns(2) before
+ * prepare() creates the others and forks, so the container's process is born in them (a
+ * joined PID namespace too), and the mount namespace last, since after it every path is looked
+ * up there, as runc's nsexec does. A path whose namespace is of another type is refused,
+ * `namespace path PATH is a KIND namespace, not TYPE`. The hostname goes to a joined UTS namespace here
+ * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
+ * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
+ * filesystem would be pivoted there.
+ */
+export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> {
+  const joined = (spec.linux?.namespaces ?? []).filter((ns) => ns.path)
+  for (const { type, path } of joined) {
+    // A /proc/PID/ns link names its type ("net:[4026531992]"); a bind-mounted file cannot be asked.
+    let link: string
+    try {
+      link = readlinkSync(path!)
+    } catch {
+      continue
+    }
+    const kind = link.split(':')[0]
+    if (kind !== NS_FILES[type]) throw new RuntimeError(`namespace path ${path} is a ${kind} namespace, not ${type}`)
+  }
+  const mount = joined.find((ns) => ns.type === 'mount')
+  // A bind-mounted namespace file is no symlink: compare the namespaces' inodes.
+  if (mount && statSync(mount.path!).ino === statSync('/proc/self/ns/mnt').ino)
+    throw new RuntimeError(`cannot join the runtime's own mount namespace: ${mount.path}`)
+  for (const ns of [...joined.filter((n) => n !== mount), ...(mount ? [mount] : [])]) await helper.setns(ns.path!)
+  if (spec.hostname && joined.some((ns) => ns.type === 'uts')) await helper.sethostname(spec.hostname)
+}
+// #endregion joinNamespaces
+
+/** The name of each namespace type's file in /proc/PID/ns, which its link also starts with. */
+const NS_FILES: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' }
 
 // #region start
 /**
@@ -267,6 +308,29 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
 }
 // #endregion applyDeviceRules
+
+// #region createDeviceNodes
+/**
+ * linux.devices: each node made in the container's /dev as runc's createDevices does, after
+ * pivot_root (so the path, symlinks and all, is resolved in the container's root and cannot
+ * land on the host): the parent directories, then the node with the given type (c, b, or p
+ * for a fifo), major, minor and fileMode (0666 when absent), then its owner uid:gid (0:0 when
+ * absent). A node that exists already is kept, as runc keeps it.
+ */
+export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec): Promise<void> {
+  for (const { path, type, major = 0, minor = 0, fileMode = 0o666, uid = 0, gid = 0 } of spec.linux?.devices ?? []) {
+    await mkdirAll(helper, posix.dirname(path))
+    try {
+      await helper.mknod(path, type === 'u' ? 'c' : type, fileMode, major, minor)
+    } catch (error) {
+      if ((error as SyscallError).code !== 'EEXIST') throw error
+      continue
+    }
+    // No helper call for chown: Node does it through /proc/PID/root, resolved inside as exec does.
+    lchownSync(resolveInRoot(`/proc/${pid}/root`, path, { escapes: 'scope', followLast: false }), uid, gid)
+  }
+}
+// #endregion createDeviceNodes
 
 // #region protectPaths
 /**
@@ -509,7 +573,8 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 /** The host PIDs in the container's cgroup (runc ps), or its process alone without a cgroup. */
 export function cgroupPids(record: ContainerRecord): number[] {
   const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
-  if (!dir) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
+  // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
+  if (!dir || !existsSync(dir)) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
   return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
 }
 
@@ -545,7 +610,6 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
     // capabilities, noNewPrivileges and seccomp are chapter 13's: secure() notes them when it is not done.
-    ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     // On a cgroup v2 host device rules would need an eBPF program.
     ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],

@@ -129,7 +129,15 @@ describe('mountOptions', () => {
 
   it('makes rbind a recursive bind and ignores rw', () => {
     expect([...mountOptions(['rbind', 'rw']).flags].sort()).toEqual(['bind', 'rec'])
-    expect(mountOptions([]), 'no options: no flags, no data').toEqual({ flags: [], data: '' })
+    expect(mountOptions([]), 'no options: no flags, no data').toEqual({ flags: [], data: '', propagation: [] })
+  })
+
+  it('keeps the propagation options apart, for a second call once the mount exists', () => {
+    const { flags, data, propagation } = mountOptions(['bind', 'rshared', 'nosuid'])
+    expect([...flags].sort(), 'rshared is not part of the bind: with MS_SHARED, mount(2) only changes the propagation of what is already there and mounts nothing').toEqual(['bind', 'nosuid'])
+    expect([...propagation].sort(), 'rshared is MS_SHARED|MS_REC, applied afterwards (runc: PropagationFlags)').toEqual(['rec', 'shared'])
+    expect(data).toBe('')
+    expect(mountOptions(['private', 'mode=755']).propagation, '"private" is a propagation option, not data nor a flag of the mount').toEqual(['private'])
   })
 })
 
@@ -143,6 +151,20 @@ describeKernel('a container in its own root filesystem', () => {
     const foreign = [...mountsByPoint(probeValue(stdout, 'mounts')).keys()].filter((point) => !own.has(point))
     expect(foreign, `the container still has the old root's mounts (${foreign.slice(0, 3).join(', ')}...): the host's / is reachable inside, because the old root is still attached after pivot_root (pivot_root(2), put_old; umount2(2) for a mount still in use)`).toEqual([])
     expect(probeValue(stdout, 'ls'), 'the container\'s / must list exactly the image\'s files (no leftover put_old directory)').toEqual(files)
+  })
+
+  it('mounts a tmpfs whose options carry a propagation option, then gives it that propagation', async () => {
+    const { host, rootfs } = await stage()
+    const spec = rootfsSpec(rootfs, ['mounts'], [{ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['shared', 'size=1m'] }])
+    let run: Awaited<ReturnType<typeof runInRootfs>> | undefined
+    const error = await caught(async () => (run = await runInRootfs(host, spec)))
+    const why = 'given MS_SHARED, mount(2) changes the propagation of what is mounted at the target and mounts nothing: a second call, once the mount exists'
+    expect(error?.message, why).toBeUndefined()
+    const { code, stdout, stderr } = run!
+    expect(code, `${stderr}: ${why}`).toBe(0)
+    const line = (probeValue(stdout, 'mounts') as string).split('\n').find((l: string) => l.split(' ')[4] === '/scratch')
+    expect(line, 'there must be a tmpfs at /scratch').toMatch(/ - tmpfs /)
+    expect(line!.split(' - ')[0], 'the "shared" option must make /scratch a shared mount (mountinfo: shared:N)').toMatch(/ shared:\d+/)
   })
 
   it('finds the command in the image after pivot_root: sh is the busybox image\'s', async () => {
@@ -301,6 +323,19 @@ describeKernel('a container in its own root filesystem', () => {
     const points = [...mountsByPoint(await ns.mountinfo()).keys()]
     expect(points, 'the old root is still attached below the new one, and every host mount with it (pivot_root(2), put_old; umount2(2) for a mount still in use)').toEqual(['/'])
     expect(lsOf(ns.inside('/')), 'the new / must hold exactly the image\'s files: a put_old directory is left over').toEqual(files)
+  })
+
+  it('writes nothing into the rootfs: pivots into one that is read-only', async () => {
+    const ns = await mountNamespace()
+    const rootfs = join(await ns.tmpfs(), 'rootfs')
+    tempRootfs('probe', ns.inside(rootfs))
+    const files = lsOf(ns.inside(rootfs))
+    await ns.helper.mount(rootfs, rootfs, null, ['bind'])
+    await ns.helper.mount(null, rootfs, null, ['remount', 'bind', 'rdonly'])
+    const error = await caught(() => pivotRoot(ns.helper, rootfs))
+    expect(error?.message, 'pivotRoot wrote into the rootfs, which may be read-only or shared by many containers at once (twenty that share one collide on a put_old directory): pivot_root(2), NOTES, lets new_root and put_old be the same directory').toBeUndefined()
+    expect([...mountsByPoint(await ns.mountinfo()).keys()], 'the old root must be detached').toEqual(['/'])
+    expect(lsOf(ns.inside('/'))).toEqual(files)
   })
 
   it('lets pivot_root\'s own error through when new_root is not a mount point', async () => {

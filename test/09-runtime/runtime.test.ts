@@ -4,8 +4,8 @@
  * state JSON, hooks with the state on their stdin, and refusals in runc's words that leave
  * nothing behind.
  */
-import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
@@ -40,6 +40,13 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   /** exec --detach, its output to the same file: the exec'd process keeps it open */
   const execDetached = (id: string, ...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'exec', '--detach', id, ...args], { output })
   return { dir, root, bundle, rt, create, execDetached, state, logLines, out }
+}
+
+/** Change BUNDLE/config.json after the bundle is made (for what needs the bundle's own path). */
+function editConfig(bundle: string, edit: (spec: Spec) => void): void {
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
+  edit(spec)
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
 }
 
 /** The cgroup directories named by a /proc/PID/cgroup text (v1 lines and v2's "0::"). */
@@ -117,6 +124,23 @@ describeKernel('minirunc: the life cycle', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(await waitFor(() => !alive(pid), 5000), 'delete --force must kill the container\'s process').toBe(true)
     expect(existsSync(join(t.root, 'c4'))).toBe(false)
+  })
+})
+
+describeKernel('minirunc: delete after others', () => {
+  it('delete --force removes a stopped container whose cgroup someone else removed already (containers sharing a cgroupsPath)', async () => {
+    const cgroupsPath = testCgroupPath()
+    const t = setup(['sleep:60000'], (spec) => (spec.linux!.cgroupsPath = cgroupsPath))
+    expect((await t.create('g1')).code, t.out()).toBe(0)
+    const { pid } = await t.state('g1')
+    const dirs = cgroupDirs(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))
+    process.kill(pid, 'SIGKILL')
+    expect(await waitFor(() => !alive(pid), 5000)).toBe(true)
+    // What the delete of another container with the same cgroupsPath does.
+    expect(await waitFor(() => dirs.every((dir) => { try { rmdirSync(dir) } catch {} return !existsSync(dir) }), 5000), 'the test could not remove the cgroup').toBe(true)
+    const r = await t.rt('delete', '--force', 'g1')
+    expect(r.code, `delete --force must remove what is left, a missing cgroup is no error: ${r.stderr}`).toBe(0)
+    expect(existsSync(join(t.root, 'g1'))).toBe(false)
   })
 })
 
@@ -256,6 +280,28 @@ describeKernel('minirunc: what else config.json asks', () => {
     expect(write, 'a read-only path is remounted read-only: writing under /proc/sys must fail').toMatchObject({ step: 'write', errno: 'EROFS' })
   })
 
+  it('linux.devices: each node is made in the container\'s /dev with its type, numbers, mode and owner, before the switch to process.user', async () => {
+    const t = setup(['stat:/dev/null-like', 'stat:/dev/sub/zero-like', 'write:/dev/null-like:x', 'stat:/proc/timer_list'], (spec) => {
+      // dockerd adds one per --device; these have the numbers of /dev/null and /dev/zero, harmless under any name.
+      spec.linux!.devices = [
+        { path: '/dev/null-like', type: 'c', major: 1, minor: 3, fileMode: 0o620, uid: 1000, gid: 1001 },
+        { path: '/dev/sub/zero-like', type: 'c', major: 1, minor: 5 },
+      ]
+      spec.linux!.maskedPaths = ['/proc/timer_list']
+      spec.process.user = { uid: 1000, gid: 1000 }
+    })
+    const r = await t.rt('run', '--bundle', t.bundle, 'dv1')
+    const lines = probeLines(r.stdout)
+    expect(lines.length, `the program did not run: ${r.stderr} (are the nodes and the masks made while the process is still root?)`).toBeGreaterThan(0)
+    const [nullLike, zeroLike, write, timerList] = lines
+    expect(nullLike, 'linux.devices[0]: a character device 1:3, mode 0620, owned by 1000:1001 (mknod, then chown)').toEqual({ mode: 0o20620, uid: 1000, gid: 1001, size: 0, rdev: [1, 3] })
+    expect(zeroLike, 'linux.devices[1]: its parent directory made, mode 0666 and owner 0:0 when the spec gives none').toEqual({ mode: 0o20666, uid: 0, gid: 0, size: 0, rdev: [1, 5] })
+    expect(write, 'the container\'s user owns /dev/null-like and may write to it').toEqual({ wrote: '/dev/null-like' })
+    expect(timerList?.rdev, 'a masked path as a user that is not root: the mask must be mounted before the switch').toEqual([1, 3])
+    expect(r.code, r.stderr).toBe(0)
+    expect(existsSync(join(t.bundle, 'rootfs', 'dev', 'null-like')), 'the node belongs in the container\'s /dev tmpfs, never in the image').toBe(false)
+  })
+
   it('linux.resources.devices: the v1 devices cgroup denies what the rules deny, to exec\'d processes too, and delete removes it', async () => {
     const t = setup(['write:/dev/null:x', 'sleep:60000'], (spec) => {
       spec.linux!.cgroupsPath = testCgroupPath()
@@ -294,6 +340,54 @@ describeKernel('minirunc: what else config.json asks', () => {
     expect(u.logLines().at(-1)?.msg).toBe('sysctl "net.ipv4.ip_unprivileged_port_start" is not in a separate kernel namespace')
     expect(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')).toBe(portStart)
     expect(readdirSync(u.root), 'a refused create leaves no state directory').toEqual([])
+  })
+})
+
+describeKernel('minirunc: joining namespaces', () => {
+  /** A sleeping process in new IPC, UTS, network and mount namespaces (unshare(1)'s default propagation: private), killed after the test. */
+  async function namespaceHolder(): Promise<number> {
+    const holder = spawn('unshare', ['--ipc', '--uts', '--net', '--mount', '--fork', '--kill-child', 'sleep', '600'], { stdio: 'ignore' })
+    onCleanup(() => void holder.kill('SIGKILL'))
+    const children = `/proc/${holder.pid}/task/${holder.pid}/children`
+    expect(await waitFor(() => existsSync(children) && readFileSync(children, 'utf8').trim() !== '', 10_000), 'unshare did not start its sleep').toBe(true)
+    return Number(readFileSync(children, 'utf8').trim().split(' ')[0])
+  }
+
+  it('entries with a path are joined: the container\'s process shares those namespaces, its hostname goes to the joined UTS one', async () => {
+    const holder = await namespaceHolder()
+    const joined = { ipc: 'ipc', uts: 'uts', network: 'net', mount: 'mnt' } as const
+    const t = setup(['hostname', 'sleep:60000'], (spec) => {
+      spec.linux!.namespaces = [{ type: 'pid' }, ...Object.entries(joined).map(([type, file]) => ({ type: type as 'ipc', path: `/proc/${holder}/ns/${file}` }))]
+    })
+    const r = await t.create('j1')
+    expect(r.code, `create failed: ${t.out()}`).toBe(0)
+    expect((await t.rt('start', 'j1')).code).toBe(0)
+    const { pid } = await t.state('j1')
+    for (const file of Object.values(joined))
+      expect(readlinkSync(`/proc/${pid}/ns/${file}`), `the ${file} namespace must be the one at /proc/${holder}/ns/${file}: did the helper setns(2) before the fork?`).toBe(readlinkSync(`/proc/${holder}/ns/${file}`))
+    expect(readlinkSync(`/proc/${pid}/ns/pid`), 'the entry without a path is a new PID namespace').not.toBe(readlinkSync(`/proc/${holder}/ns/pid`))
+    expect(await waitFor(() => probeLines(t.out()).length === 1, 10_000), `the probe must print its hostname; it printed: ${t.out()}`).toBe(true)
+    expect(probeLines(t.out()), 'the hostname must be set in the joined UTS namespace').toEqual([{ hostname: 'bundle' }])
+  })
+
+  it('a path whose namespace is of another type is refused', async () => {
+    const holder = await namespaceHolder()
+    const t = setup(['pid'], (spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.map((ns) => (ns.type === 'network' ? { type: 'network', path: `/proc/${holder}/ns/ipc` } : ns))
+    })
+    expect((await t.create('j3')).code, 'an IPC namespace given as the network one must be refused (runtime spec: the path must match the type)').toBe(1)
+    expect(t.logLines().at(-1)?.msg).toBe(`namespace path /proc/${holder}/ns/ipc is a ipc namespace, not network`)
+    expect(readdirSync(t.root), 'a refused create leaves no state directory').toEqual([])
+  })
+
+  it('the runtime\'s own mount namespace is refused before anything is joined or mounted', async () => {
+    const t = setup(['pid'], (spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.map((ns) => (ns.type === 'mount' ? { type: 'mount', path: '/proc/self/ns/mnt' } : ns))
+    })
+    const r = await t.create('j2')
+    expect(r.code, 'joining the host\'s mount namespace would pivot the host\'s root: create must fail').toBe(1)
+    expect(t.logLines().at(-1)?.msg).toBe('cannot join the runtime\'s own mount namespace: /proc/self/ns/mnt')
+    expect(readdirSync(t.root), 'a refused create leaves no state directory').toEqual([])
   })
 })
 
@@ -354,28 +448,46 @@ describeKernel('minirunc: hooks', () => {
     expect(lines[0]![1].pid, 'prestart needs the process\'s PID (dockerd finds the network namespace by it)').toBe(pid)
   })
 
-  it('createContainer and startContainer run inside the container: its namespaces, its root; startContainer before the program', async () => {
-    const t = setup(['cat:/by-create-hook', 'cat:/by-start-hook'], (spec) => (spec.hooks = {
-      // createContainer's path is the host's, startContainer's the container's (runtime spec, "Hooks").
-      createContainer: [{ path: PROBE_PATH, args: ['probe', 'write:/by-create-hook:created'] }],
-      startContainer: [{ path: '/bin/probe', args: ['probe', 'write:/by-start-hook:started'] }],
-    }))
-    expect((await t.create('h4')).code, t.out()).toBe(0)
-    expect(readFileSync(join(t.bundle, 'rootfs', 'by-create-hook'), 'utf8'), 'createContainer runs in the container\'s mount namespace: "/" is its root').toBe('created')
+  it('createContainer runs in the container\'s mount namespace after its mounts and before pivot_root; startContainer at start, in the container, before the program', async () => {
+    const t = setup(['cat:/scratch/by-create-hook', 'cat:/by-start-hook'])
+    editConfig(t.bundle, (spec) => {
+      spec.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] })
+      spec.hooks = {
+        // Before pivot_root the rootfs is still at its host path; /scratch is a tmpfs only the container's mount namespace has.
+        createContainer: [{ path: PROBE_PATH, args: ['probe', `write:${join(t.bundle, 'rootfs', 'scratch', 'by-create-hook')}:created`] }],
+        startContainer: [{ path: '/bin/probe', args: ['probe', 'write:/by-start-hook:started'] }],
+      }
+    })
+    const created = await t.create('h4')
+    expect(created.code, `create failed: did the createContainer hook run after pivot_root, where the rootfs's host path is gone? ${t.out()}`).toBe(0)
+    expect(existsSync(join(t.bundle, 'rootfs', 'scratch', 'by-create-hook')), 'the createContainer hook wrote into the host\'s view: it must run in the container\'s mount namespace, where /scratch is a tmpfs').toBe(false)
     expect(existsSync(join(t.bundle, 'rootfs', 'by-start-hook')), 'startContainer runs at start, not at create').toBe(false)
-    expect((await t.rt('start', 'h4')).code, t.out()).toBe(0)
+    const started = await t.rt('start', 'h4')
+    expect(started.code, `start failed: ${started.stderr} (a startContainer hook's path is the container's: runtime spec, "Hooks")`).toBe(0)
     expect(await waitFor(() => probeLines(t.out()).length === 2, 10_000), `the program must see both files; it printed: ${t.out()}`).toBe(true)
-    expect(probeLines(t.out()), 'startContainer must have run, in the container, before the program').toEqual([{ cat: 'created' }, { cat: 'started' }])
+    expect(probeLines(t.out()), 'createContainer must have written into the container\'s /scratch tmpfs (after the mounts), startContainer into its root before the program').toEqual([{ cat: 'created' }, { cat: 'started' }])
   })
 
-  it('a prestart hook that fails stops create, with its output in the error, and leaves nothing', async () => {
-    const dir = tempDir()
-    const t = setup(['pid'], (spec) => (spec.hooks = { prestart: [{ path: hookScript(dir, 'fail', join(dir, 'log'), 'echo broken >&2; exit 3') }] }))
-    const r = await t.create('h2')
-    expect(r.code).toBe(1)
-    expect(t.out()).toMatch(/error running prestart hook #0: exit status 3, stdout: .*stderr: broken/)
-    expect(existsSync(join(t.root, 'h2'))).toBe(false)
-  })
+  for (const point of ['prestart', 'createRuntime'] as const) {
+    it(`a ${point} hook that fails stops create, with its output in the error, and leaves no state, process or cgroup`, async () => {
+      const dir = tempDir()
+      const cgroupsPath = testCgroupPath()
+      const seen = join(dir, 'log')
+      const t = setup(['pid'], (spec) => {
+        spec.linux!.cgroupsPath = cgroupsPath
+        spec.hooks = { [point]: [{ path: hookScript(dir, 'fail', seen, 'echo broken >&2; exit 3') }] }
+      })
+      const r = await t.create('h2')
+      expect(r.code).toBe(1)
+      expect(t.out()).toMatch(new RegExp(`error running ${point} hook #0: exit status 3, stdout: .*stderr: broken`))
+      expect(existsSync(join(t.root, 'h2')), 'a failed create must remove ROOT/ID').toBe(false)
+      const { pid } = JSON.parse(readFileSync(seen, 'utf8').trim()) as { pid: number }
+      expect(pid, 'the hook must have read the state JSON with the process\'s PID').toBeGreaterThan(0)
+      expect(await waitFor(() => !alive(pid), 5_000), `the container's process ${pid} outlived the failed create: kill it when a hook fails`).toBe(true)
+      const leftover = readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c, cgroupsPath)).filter((d) => existsSync(d))
+      expect(leftover, 'a failed create must remove the container\'s cgroup').toEqual([])
+    })
+  }
 
   it('a hook that hangs is killed at its timeout and create fails', async () => {
     const dir = tempDir()

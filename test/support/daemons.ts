@@ -40,12 +40,31 @@ export interface DaemonOptions {
   detached?: boolean
 }
 
-/** Remove the empty cgroup `name` below the root of every hierarchy (v1 ones and v2); one still in use stays. */
-function removeCgroup(name: string): void {
-  for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
+/**
+ * Remove the cgroup parent `name` (a containerd namespace, a daemon's --cgroup-parent) below the
+ * root of every hierarchy, v1 ones and v2, with every cgroup below it, deepest first: what a
+ * runtime under test made there and did not delete (a v1 devices or freezer cgroup the
+ * daemon's own cleanup knows nothing of). A cgroup that still holds a process stays, with its
+ * parents: other test runs on the machine may share the name.
+ */
+function removeCgroupParent(name: string): void {
+  const remove = (dir: string): void => {
+    let entries
     try {
-      rmdirSync(join('/sys/fs/cgroup', hierarchy, name))
-    } catch {}
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const entry of entries) if (entry.isDirectory()) remove(join(dir, entry.name))
+    try {
+      rmdirSync(dir)
+    } catch {
+      // in use (EBUSY) or not a cgroup directory of ours
+    }
+  }
+  for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
+    // A hierarchy's root itself is never removed, only the parent below it.
+    if (existsSync(join('/sys/fs/cgroup', hierarchy, name, 'cgroup.procs'))) remove(join('/sys/fs/cgroup', hierarchy, name))
   }
 }
 
@@ -107,7 +126,7 @@ export async function startDaemon(what: string, command: string, args: string[],
         }
         for (const end = Date.now() + 10_000; processesUnder(dir).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
         await options.afterStop?.()
-        for (const name of options.cgroups ?? []) removeCgroup(name)
+        for (const name of options.cgroups ?? []) removeCgroupParent(name)
       }
     },
   }
