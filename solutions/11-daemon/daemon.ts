@@ -42,9 +42,7 @@ export class Daemon extends DaemonBase {
       if ((error as Error).name === 'NoSuchImageError') throw new EngineError(404, `No such image: ${ref}`)
       throw error
     }
-    const mode = body.HostConfig?.NetworkMode || 'default'
-    if (!['none', 'host'].includes(mode))
-      throw new EngineError(501, `network mode "${mode}" needs a bridge, which minidockerd does not have yet: use --network none or --network host`)
+    this.networkOf(body.HostConfig) // before anything is made: a network this daemon does not have is refused
     const c = newContainer(root, body, { id: imageId, config: imageConfig(root, imageId) }, name, [...this.containers.values()])
     const top = imageLayers(root, imageId).at(-1)
     if (!top) throw badRequest(`image ${ref} has no layers to run`)
@@ -90,11 +88,15 @@ export class Daemon extends DaemonBase {
     const rootfs: Mount[] = [{ type: 'overlay', source: 'overlay', options: overlayOptions(overlayDirs(storePaths(this.options.root).graph, c.ID)).split(',') }]
     let pid: number
     try {
-      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io)
+      // the network is wired while the process waits in runc's create, before its command runs
+      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io, (pid) => this.connect(c, pid))
     } catch (error) {
+      await this.disconnect(c)
       for (const r of readers) r.socket.destroy()
       live.stdin?.destroy()
       log.close()
+      // as dockerd does: `docker run --rm` waits for the removal after a failed start
+      if (c.HostConfig.AutoRemove) await this.remove(c, true)
       throw error
     }
     Object.assign(c.State, { Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME })
@@ -109,7 +111,7 @@ export class Daemon extends DaemonBase {
   // #region monitor
   /**
    * After the exit: forget the task in containerd (the shim has then copied all output into
-   * the FIFOs and closed them), let our readers drain, record ExitCode and FinishedAt, end the
+   * the FIFOs and closed them), undo its network, let our readers drain, record ExitCode and FinishedAt, end the
    * attached streams, wake the waiters, and remove the container itself when AutoRemove.
    */
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
@@ -122,6 +124,7 @@ export class Daemon extends DaemonBase {
       c.State.Error = (error as Error).message
     }
     await deleteTask(this.options.containerd, c.ID).catch(() => {})
+    await this.disconnect(c) // its ports are free again before anyone hears of the exit
     await Promise.all(readers.map((r) => r.drained))
     log.close()
     live.stdin?.destroy()
