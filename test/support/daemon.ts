@@ -117,7 +117,7 @@ export interface Dockerd {
  * so that it never makes a link here; with `netns` (a PID whose network namespace the test
  * made, test/support/netns.ts) it runs there with its bridge, and only there.
  */
-export async function startMinidockerd(dir: string, containerdSocket: string, options: { netns?: number } = {}): Promise<Dockerd> {
+export async function startMinidockerd(dir: string, containerdSocket: string, options: { netns?: number } = {}): Promise<Dockerd & { pid: number }> {
   const socket = join(dir, 'minidockerd.sock')
   const root = join(dir, 'data')
   rmSync(socket, { force: true }) // a restarted daemon's old socket must not pass for the new one's
@@ -129,7 +129,7 @@ export async function startMinidockerd(dir: string, containerdSocket: string, op
   child.stdout!.on('data', (d) => { log += d })
   child.stderr!.on('data', (d) => { log += d })
   await waitFor('minidockerd', () => existsSync(socket), child, () => log, 60_000)
-  return { host: `unix://${socket}`, root, log: () => log, stop: () => stopChild(child) }
+  return { host: `unix://${socket}`, root, log: () => log, stop: () => stopChild(child), pid: child.pid! }
 }
 
 /** A real dockerd (Debian's 20.10) from temp dirs (daemons.ts), without bridge or iptables, trusting the loopback registry. */
