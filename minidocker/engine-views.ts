@@ -86,7 +86,7 @@ export const systemInfo = (daemon: Pick<Daemon, 'containers' | 'options'>) => {
   return {
     ID: hostname(), Containers: all.length, ContainersRunning: all.filter((c) => c.State.Running).length, ContainersPaused: 0,
     ContainersStopped: all.filter((c) => !c.State.Running).length, Images: allImageIds(daemon.options.root).length,
-    Driver: 'overlay2', DriverStatus: [], Plugins: { Volume: [], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+    Driver: 'overlay2', DriverStatus: [], Plugins: { Volume: [], Network: daemon.options.bridge ? ['bridge', 'host', 'null'] : ['host', 'null'], Authorization: null, Log: ['json-file'] },
     MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, PidsLimit: true, IPv4Forwarding: false,
     Debug: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file', CgroupDriver: 'cgroupfs',
     CgroupVersion: '1', NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'minidocker', OSVersion: '', OSType: 'linux',
@@ -95,7 +95,7 @@ export const systemInfo = (daemon: Pick<Daemon, 'containers' | 'options'>) => {
     NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: daemon.options.root, Name: hostname(), Labels: [], ExperimentalBuild: false,
     ServerVersion: VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc', Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
     LiveRestoreEnabled: false, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '', Expected: '' }, RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' },
-    SecurityOptions: [], Warnings: ['WARNING: minidockerd has no bridge network yet: use --network none or host'],
+    SecurityOptions: [], Warnings: [],
   }
 }
 

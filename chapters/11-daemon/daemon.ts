@@ -88,11 +88,12 @@ export class Daemon extends DaemonBase {
    * A hijacked connection joins the container's output: the streams asked for, framed unless
    * the container has a tty. With `stdin`, what the client sends goes to the container's
    * stdin (kept until the task runs), and the client's half-close ends it. A container that
-   * has already exited has no stream to join: the connection ends at once.
+   * is not running is joined all the same: its next start feeds the stream (`docker start -a`
+   * attaches first, then starts), and its exit ends it.
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     // TODO(11): a hijacked connection joins the container (moby daemon/attach.go).
-    //   1. Which streams did the client ask for, and what does an attach to an exited container get?
+    //   1. Which streams did the client ask for? `docker start -a` attaches to an exited container, then starts it.
     //   2. stdin: the client may send it (and half-close) before the container starts. Where does it wait?
     //      What does the half-close mean for the container, and what must a client WITHOUT stdin's half-close
     //      not do to your writing?

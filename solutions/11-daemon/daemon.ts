@@ -129,6 +129,7 @@ export class Daemon extends DaemonBase {
     log.close()
     live.stdin?.destroy()
     live.stdin = undefined
+    live.stdinEnded = false // the next start (`docker start -ai`) gets a stdin of its own
     rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true })
     Object.assign(c.State, { Running: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() })
     if (this.containers.has(c.ID)) this.save(c)
@@ -145,7 +146,8 @@ export class Daemon extends DaemonBase {
    * A hijacked connection joins the container's output: the streams asked for, framed unless
    * the container has a tty. With `stdin`, what the client sends goes to the container's
    * stdin (kept until the task runs), and the client's half-close ends it. A container that
-   * has already exited has no stream to join: the connection ends at once.
+   * is not running is joined all the same: its next start feeds the stream (`docker start -a`
+   * attaches first, then starts), and its exit ends it.
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     const live = this.liveOf(c.ID)
@@ -153,10 +155,6 @@ export class Daemon extends DaemonBase {
     if (want.stdout) streams.add('stdout')
     if (want.stderr) streams.add('stderr')
     const attachment = { socket, streams }
-    if (c.State.FinishedAt !== ZERO_TIME && !c.State.Running) {
-      socket.end()
-      return
-    }
     live.attached.add(attachment)
     socket.on('close', () => live.attached.delete(attachment))
     if (want.stdin && c.Config.OpenStdin) {
@@ -233,6 +231,7 @@ export class Daemon extends DaemonBase {
       }
       this.containers.delete(c.ID)
       this.dropFiles(c)
+      for (const a of live.attached) a.socket.end() // clients waiting for a start that will not come
       this.live.delete(c.ID)
       live.events.emit('removed')
     })()
