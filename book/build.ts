@@ -247,19 +247,33 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
 
   // the chapters
   const terms = glossaryTerms(readFileSync(join(BOOK_DIR, 'content/glossary.md'), 'utf8'))
-  for (const c of written) {
+  const finales: Page[] = []
+  for (const c of chapters) {
     const source = `chapters/${folderOf(c)}/README.md`
-    if (!existsSync(join(root, source))) {
+    if (c.planned) {
+      // nothing of a planned chapter is shown, except its closing pages below
+    } else if (!existsSync(join(root, source))) {
       errors.push({ file: 'workbook/chapters.json', line: 1, message: `chapter ${c.id} is not planned, but ${source} does not exist` })
-      continue
+    } else {
+      // the page's kicker says "Chapter 01", so a "01 · " in front of the title would say it twice
+      const text = readFileSync(join(root, source), 'utf8').replace(/^# \d+\s*[·.:-]\s*/, '# ')
+      const rendered = renderText(text, source, `Chapter ${c.id}`, { file: chapterFile(c), title: `Chapter ${c.id} · ${c.title}` })
+      // under the title: the piece of real Docker it mirrors, and the command that grades it
+      const meta = `<p class="chapter-meta"><span>The real piece: ${inlineCode(c.realWorld)}</span><span>Check your work: <code>npx workbook check ${Number(c.id)}</code></span></p>\n`
+      const html = linkGlossaryTerms(rendered.html, terms).replace(/<\/h1>\n/, (h1) => h1 + meta)
+      pages.push({ file: chapterFile(c), title: c.title, kind: 'chapter', number: c.id, html, headings: rendered.headings })
     }
-    // the page's kicker says "Chapter 01", so a "01 · " in front of the title would say it twice
-    const text = readFileSync(join(root, source), 'utf8').replace(/^# \d+\s*[·.:-]\s*/, '# ')
-    const rendered = renderText(text, source, `Chapter ${c.id}`, { file: chapterFile(c), title: `Chapter ${c.id} · ${c.title}` })
-    // under the title: the piece of real Docker it mirrors, and the command that grades it
-    const meta = `<p class="chapter-meta"><span>The real piece: ${inlineCode(c.realWorld)}</span><span>Check your work: <code>npx workbook check ${Number(c.id)}</code></span></p>\n`
-    const html = linkGlossaryTerms(rendered.html, terms).replace(/<\/h1>\n/, (h1) => h1 + meta)
-    pages.push({ file: chapterFile(c), title: c.title, kind: 'chapter', number: c.id, html, headings: rendered.headings })
+    // a chapter's closing pages (chapters/NN-slug/finale.md, the book's last ones after chapter 12) follow its text
+    const finale = `chapters/${folderOf(c)}/finale.md`
+    if (existsSync(join(root, finale))) {
+      const file = `${folderOf(c)}-finale.html`
+      const text = readFileSync(join(root, finale), 'utf8')
+      const title = /^# (.+)$/m.exec(text)?.[1] ?? 'The finale'
+      const rendered = renderText(text, finale, `Chapter ${c.id}`, { file, title: `Chapter ${c.id} · ${title}` })
+      const page: Page = { file, title, kind: 'chapter', number: c.id, html: linkGlossaryTerms(rendered.html, terms), headings: rendered.headings }
+      pages.push(page)
+      finales.push(page)
+    }
   }
 
   // the appendices
@@ -306,7 +320,10 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
   // write the site
   const toc: TocEntry[] = [
     { title: 'Introduction', file: 'index.html', kind: 'front' },
-    ...chapters.map((c) => ({ title: c.title, number: c.id, kind: 'chapter' as const, ...(c.planned ? { planned: true } : { file: chapterFile(c) }) })),
+    ...chapters.flatMap((c): TocEntry[] => [
+      { title: c.title, number: c.id, kind: 'chapter', ...(c.planned ? { planned: true } : { file: chapterFile(c) }) },
+      ...finales.filter((p) => p.file === `${folderOf(c)}-finale.html`).map((p): TocEntry => ({ title: p.title, number: c.id, file: p.file, kind: 'chapter' })),
+    ]),
     ...pages.filter((p) => p.kind === 'appendix').map((p) => ({ title: p.title, number: p.number, file: p.file, kind: p.kind })),
   ]
   rmSync(out, { recursive: true, force: true })

@@ -300,6 +300,38 @@ function runtime(): string {
   return svg(660, bottom + 16, 'The runtime\'s life cycle: create parks the process on exec.fifo, start releases it', out.join(''))
 }
 
+/** 13: the runtime's set-up from clone to exec, and where each protection goes in it. */
+function security(): string {
+  // [who does it, the step, the protection it carries (empty: none), drawn as]
+  const steps: [string, string, string, Cls][] = [
+    ['runtime', 're-exec from a sealed memfd copy of itself', 'the runtime defends itself', 'fg-key'],
+    ['runtime', 'clone: CLONE_NEWUSER first, then the other namespaces', 'user namespace', 'fg-key'],
+    ['runtime', 'writes uid_map and gid_map for the child', 'user namespace', 'fg-key'],
+    ['runtime', 'cgroup, network, prestart and createRuntime hooks', '', ''],
+    ['process', 'mounts, pivot_root', '', ''],
+    ['process', 'maskedPaths: /dev/null or an empty tmpfs over each', 'masked paths', 'fg-new'],
+    ['process', 'readonlyPaths: bind, remount read-only', 'read-only paths', 'fg-new'],
+    ['process', 'sysctl, rlimits, cwd, terminal', '', ''],
+    ['process', 'prctl(PR_SET_NO_NEW_PRIVS)', 'no_new_privs', 'fg-new'],
+    ['process', 'seccomp() here without no_new_privs (needs CAP_SYS_ADMIN)', 'seccomp', 'fg-new'],
+    ['process', 'PR_CAPBSET_DROP each capability not in bounding', 'capabilities', 'fg-new'],
+    ['process', 'PR_SET_KEEPCAPS, setgroups, setgid, setuid', 'capabilities', 'fg-new'],
+    ['process', 'capset(effective, permitted, inheritable), ambient raise', 'capabilities', 'fg-new'],
+    ['process', 'waits on exec.fifo; closes inherited fds; cwd inside root', 'the runtime defends itself', 'fg-key'],
+    ['process', 'seccomp() here with no_new_privs: the last call but one', 'seccomp', 'fg-new'],
+    ['process', 'execve(the program)', '', ''],
+  ]
+  const top = 52, step = 30
+  const out: string[] = [text(24, 24, 'who', 'fg-name'), text(110, 24, 'step, in order', 'fg-name'), text(560, 24, 'protection', 'fg-name')]
+  out.push(`<path class="fg-life" d="M100 34V${top + steps.length * step - 14}"/>`)
+  steps.forEach(([who, label, protection, cls], i) => {
+    const y = top + i * step
+    out.push(text(24, y, who, 'fg-note'), text(110, y, label, `fg-small ${cls}`))
+    if (protection) out.push(text(560, y, protection, `fg-note ${cls}`))
+  })
+  return svg(760, top + steps.length * step, 'The runtime\'s set-up from clone to exec, with the step where each protection is applied', out.join(''))
+}
+
 /** The figures by name, with their captions (HTML). */
 const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
@@ -312,6 +344,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
   shim: { draw: shim, caption: 'One <code>ctr run</code> through the shim. The shim is not containerd\'s child, so it outlives it; the container is the child of the shim\'s subreaper, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
+  security: { draw: security, caption: 'Inside the runtime, from clone to exec: the user namespace comes first (the other namespaces are then owned by it), the masks come with the mounts, and the user, capabilities, no_new_privs and seccomp come last, in the one order the kernel allows. The filter goes in before the capabilities are dropped when there is no no_new_privs, and as late as possible when there is.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }
 

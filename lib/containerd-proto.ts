@@ -48,6 +48,7 @@ export const SERVICE_FILES = [
   'api/services/containers/v1/containers.proto',
   'api/services/tasks/v1/tasks.proto',
   'api/services/events/v1/events.proto',
+  'api/services/leases/v1/leases.proto',
 ]
 
 /**

@@ -109,8 +109,8 @@ export interface TaskIO {
   terminal: boolean
 }
 
-/** Spec fields runc reads that lib/oci.ts does not model. */
-export type FullSpec = Spec & { process: Spec['process'] & { capabilities?: Record<string, string[]>; noNewPrivileges?: boolean } }
+/** The spec runc gets: lib/oci.ts models every field this daemon fills (chapter 13 added the security ones). */
+export type FullSpec = Spec
 
 /** The API version this daemon speaks, as dockerd 20.10 does, and the oldest it accepts. */
 export const API_VERSION = '1.41'

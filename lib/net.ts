@@ -1,14 +1,19 @@
 /**
  * Chapter 08's given plumbing, which the starter and the reference share: IPv4 numbers and
  * subnets, who holds an address (a process, by PID and start time), the IPAM file, the host's
- * resolv.conf as dockerd filters it, running `ip` in one process, and iptables rules.
+ * resolv.conf as dockerd filters it, running `ip` in one process, iptables rules, a published
+ * port's DNAT rule, ending a port's proxy, and the chapter's types (a bridge, a published port,
+ * what `run` asks for and what it gets back).
  */
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { command } from './command.ts'
 import { ContainerError } from './errors.ts'
+import type { Mount } from './oci.ts'
 
 /** Who holds an address: a process, named by PID and start time so a reused PID does not count. */
 export interface Owner {
@@ -127,4 +132,73 @@ export const iptables = (args: string[]) => command(['iptables', '-w', ...args])
 export async function ensureRule(table: string, args: string[]): Promise<void> {
   const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
   if (!present) await iptables(['-t', table, '-A', ...args])
+}
+
+/** End a proxy: close its stdin and wait until it has exited. */
+export async function stopProxy(proxy: ChildProcess): Promise<void> {
+  if (proxy.exitCode !== null || proxy.signalCode !== null) return
+  const exited = once(proxy, 'exit')
+  proxy.stdin!.end()
+  await exited
+}
+
+/** The DNAT rule for `mapping`, as the arguments that follow -A or -D. */
+export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  return [
+    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
+    // What comes from the bridge itself is container-to-container traffic: leave it alone.
+    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
+  ]
+}
+
+// ---------- the chapter's types: a request, a bridge, a published port, an attachment ----------
+
+/** A bridge network: the bridge's name and the subnet its containers take addresses from. */
+export interface Bridge {
+  name: string
+  subnet: string
+}
+
+export type Protocol = 'tcp' | 'udp'
+
+/** One `-p`: HOST_IP:HOST_PORT on the host to CONTAINER_PORT in the container. */
+export interface PortMapping {
+  /** 0.0.0.0 when the flag names none: every address of the host */
+  hostIp: string
+  hostPort: number
+  containerPort: number
+  proto: Protocol
+}
+
+/** What publishing made, to be undone when the container ends. */
+export interface Published {
+  /** each DNAT rule as the iptables arguments that follow -A or -D */
+  rules: string[][]
+  /** one minidocker-proxy per port */
+  proxies: ChildProcess[]
+}
+
+export type NetworkMode = 'none' | 'host' | 'bridge'
+export const NETWORK_MODES: NetworkMode[] = ['none', 'host', 'bridge']
+
+/** What `run` asks for: Docker's HostConfig.NetworkMode and PortBindings, and where the files go. */
+export interface NetworkRequest {
+  mode: NetworkMode
+  ports: PortMapping[]
+  /** minidocker's root (DEFAULT_ROOT): IPAM state under network/, the container's files under containers/ID/ */
+  root: string
+  /** the container's ID */
+  id: string
+  /** the name /etc/hostname and /etc/hosts give the container */
+  hostname: string
+  /** whether the container has a root filesystem of its own to mount the /etc files into */
+  files: boolean
+  bridge?: Bridge
+}
+
+/** A container's network: the bind mounts of its /etc files, its address, and how to undo it all. */
+export interface Attachment {
+  mounts: Mount[]
+  address?: string
+  detach(): Promise<void>
 }

@@ -69,6 +69,39 @@ export interface Process {
   rlimits?: { type: string; soft: number; hard: number }[]
   /** written to /proc/PID/oom_score_adj: -1000 (never OOM-killed) to 1000 (first) */
   oomScoreAdj?: number
+  /** chapter 13: the capability sets, by name ("CAP_CHOWN", ...); a set left out is empty */
+  capabilities?: Capabilities
+  /** chapter 13: prctl(PR_SET_NO_NEW_PRIVS) before exec */
+  noNewPrivileges?: boolean
+}
+
+/** The five capability sets of the process (capabilities(7)). */
+export interface Capabilities {
+  bounding?: string[]
+  effective?: string[]
+  permitted?: string[]
+  inheritable?: string[]
+  ambient?: string[]
+}
+
+/** linux.seccomp (config-linux.md, "Seccomp"): what the filter does with each system call. */
+export interface Seccomp {
+  /** the action for a system call no rule matches, e.g. "SCMP_ACT_ERRNO" */
+  defaultAction: string
+  /** the errno of a default SCMP_ACT_ERRNO (EPERM when left out) */
+  defaultErrnoRet?: number
+  /** the ABIs the filter accepts, e.g. "SCMP_ARCH_X86_64"; a call from another ABI is killed */
+  architectures?: string[]
+  flags?: string[]
+  syscalls?: SeccompRule[]
+}
+
+export interface SeccompRule {
+  names: string[]
+  action: string
+  errnoRet?: number
+  /** every condition must hold (and) for the rule to match */
+  args?: { index: number; value: number; valueTwo?: number; op: string }[]
 }
 
 export interface Root {
@@ -95,6 +128,18 @@ export interface Linux {
   readonlyPaths?: string[]
   /** namespaced kernel parameters by their dotted names, e.g. "net.ipv4.ip_unprivileged_port_start": "0" */
   sysctl?: Record<string, string>
+  /** chapter 13: the system call filter */
+  seccomp?: Seccomp
+  /** with a user namespace: which host ids the container's ids are (chapter 13) */
+  uidMappings?: IdMapping[]
+  gidMappings?: IdMapping[]
+}
+
+/** `size` ids from `containerID` in the container are `hostID` and up on the host. */
+export interface IdMapping {
+  containerID: number
+  hostID: number
+  size: number
 }
 
 export interface Resources {

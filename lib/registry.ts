@@ -1,8 +1,11 @@
 /**
  * The Registry HTTP API's types and plumbing, shared by chapter 07's starter and reference
- * (and by the daemon later): media types, descriptors, manifests, error answers, and a
- * fetch() that carries a session's token. The protocol's decisions are chapter 07's.
+ * (and by the daemon later): media types, descriptors, manifests, error answers, a fetch()
+ * that carries a session's token, and a pull's options and result. The protocol's decisions
+ * are chapter 07's.
  */
+import type { ProgressSink } from './jsonmessage.ts'
+import type { Platform } from './platform.ts'
 
 /** The manifest media types a pull understands. */
 export const MEDIA_TYPES = {
@@ -20,8 +23,16 @@ export const IMAGE_TYPES: string[] = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.docke
 /** The most bytes a manifest may have (containerd's limit): it is read into memory whole. */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 
-/** Where the Hub's API really lives: "docker.io" is a name, not a host. */
-export const DOCKER_HUB_ENDPOINT = 'https://registry-1.docker.io'
+/** Where the Hub's API really lives: "docker.io" is a name, not a host. useRegistryMirror() replaces it. */
+export let DOCKER_HUB_ENDPOINT = 'https://registry-1.docker.io'
+
+/**
+ * dockerd's --registry-mirror: from now on, pulls of docker.io images go to `url` (as
+ * "http://127.0.0.1:5000"). dockerd falls back to the Hub when its mirrors fail; this does not.
+ */
+export function useRegistryMirror(url: string): void {
+  DOCKER_HUB_ENDPOINT = url.replace(/\/+$/, '')
+}
 
 /** A pointer to content: what a manifest says about each config, layer or child manifest. */
 export interface Descriptor {
@@ -149,4 +160,29 @@ export async function* observed(source: AsyncIterable<Uint8Array>, onData: (chun
     onData(chunk)
     yield chunk
   }
+}
+
+// ---------- a pull's options and result ----------
+
+/** dockerd's default --max-concurrent-downloads. */
+export const MAX_CONCURRENT_DOWNLOADS = 3
+
+export interface PullOptions {
+  /** the image store (chapter 06) */
+  root: string
+  /** the image to take from an index (default: this machine's) */
+  platform?: Platform
+  progress?: ProgressSink
+  concurrency?: number
+}
+
+export interface PullResult {
+  /** the image ID */
+  id: string
+  /** the digest of what the reference named: the index, or the manifest */
+  digest: string
+  /** the name the image is tagged with: "busybox:latest" */
+  name: string
+  /** how many layers were downloaded (the others were in the store already) */
+  downloaded: number
 }

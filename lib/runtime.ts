@@ -4,8 +4,8 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { CGROUP_ROOT, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
-import type { Hooks, Resources, State } from './oci.ts'
+import { CGROUP_ROOT, type Cgroup } from './cgroup.ts'
+import type { Hooks, Resources, Seccomp, State } from './oci.ts'
 
 /** A runtime command that failed: the CLI logs the message and exits 1, as runc does. */
 export class RuntimeError extends Error {
@@ -19,6 +19,8 @@ export interface ContainerRecord extends Omit<State, 'status'> {
   /** the cgroup to remove on delete (chapter 04's Cgroup), if one was made */
   cgroup?: Cgroup
   hooks?: Hooks
+  /** the container's seccomp filter as config.json gave it, which `exec` applies to its processes too (chapter 13) */
+  seccomp?: Seccomp
   /** the freezer cgroup `pause` froze the processes in, and what delete removes of it (v1: a hierarchy of its own; v2: the container's cgroup, nothing to remove) */
   freezer?: { dir: string; version: 1 | 2; removeOrder: string[] }
   /** the v1 devices cgroup create made for linux.resources.devices, and what delete removes of it */

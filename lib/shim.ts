@@ -1,8 +1,8 @@
 /**
  * Chapter 10's given shim plumbing, which the starter and the reference share: containerd's
  * flags, where the shim's socket is, the Task service's method table, mounting the rootfs
- * Create carries through the helper, lines to containerd's log FIFO, the events' topics, and
- * containerd's side of a call to a shim.
+ * Create carries through the helper, lines to containerd's log FIFO, waiting until a FIFO's
+ * output is read, the events' topics, and containerd's side of a call to a shim.
  */
 import { createHash } from 'node:crypto'
 import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs'
@@ -116,6 +116,31 @@ export function shimLog(bundle: string): (message: string) => void {
         closeSync(fd)
       }
     } catch {}
+  }
+}
+
+/**
+ * Resolves once nothing waits unread in the FIFO at `path`: containerd 1.6.20's ctr closes its
+ * FIFOs as soon as it learns of the exit (task.Delete closes before it waits), so output still
+ * in the FIFO then is lost. A reader that reads nothing for `patience` ms is not waited for
+ * (gone, or never there: `ctr run -d`). Node cannot ask how much a FIFO holds; the helper can.
+ */
+export async function outputRead(path: string, patience = 1000): Promise<void> {
+  const helper = Helper.start()
+  try {
+    let last = -1
+    let since = Date.now()
+    for (;;) {
+      const bytes = await helper.fifoUnread(path)
+      if (bytes === 0) return
+      if (bytes !== last) [last, since] = [bytes, Date.now()]
+      else if (Date.now() - since > patience) return
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  } catch {
+    // the FIFO is gone: nobody will read it
+  } finally {
+    helper.close()
   }
 }
 

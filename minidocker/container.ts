@@ -4,8 +4,9 @@
  * The order is runc's: create the cgroup (04); start the helper (01); in it, unshare namespaces
  * and fork so the container's process is PID 1 (02); put that process in its cgroup before it
  * runs anything (04); give it its network (08); build its root filesystem and pivot_root into
- * it (03); become the configured user; exec the command (01); when it has exited, note an OOM
- * kill, undo the network (08) and remove the cgroup (04).
+ * it (03); become the configured user with its capabilities, no_new_privs and seccomp filter
+ * (13); exec the command (01); when it has exited, note an OOM kill, undo the network (08)
+ * and remove the cgroup (04).
  *
  * A chapter that is still a starter is skipped with a note (optional), unless the spec asks for
  * something only that chapter can do, such as a hostname or a memory limit (required).
@@ -15,6 +16,8 @@ import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
 import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-network/network.ts'
+import { enterUserNamespace } from '#ch/13-security/userns.ts'
+import { secureProcess } from '#ch/13-security/security.ts'
 import type { Spec } from '../lib/oci.ts'
 import type { Helper } from '../native/helper.ts'
 import { optional, required } from './layers.ts'
@@ -37,7 +40,11 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}, network?: Netw
   const proxy = (signal: NodeJS.Signals) => started?.process.kill(signal)
   for (const signal of PROXIED) process.on(signal, proxy)
   try {
-    const code = await runProcess(spec.process, stdio, async (helper) => void await prepare((started = helper), spec, cgroup, limited, network, attached))
+    const code = await runProcess(spec.process, stdio, async (helper) => {
+      await prepare((started = helper), spec, cgroup, limited, network, attached)
+      const { lastFilter } = await secure(helper, spec)
+      if (lastFilter) await helper.loadSeccomp(lastFilter)
+    })
     return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
   } finally {
     for (const signal of PROXIED) process.off(signal, proxy)
@@ -64,7 +71,7 @@ export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | un
 }
 
 /**
- * Everything between the helper's start and exec, for `minidocker run` and the runtime's
+ * Everything between the helper's start and the last steps before exec (secure()), for `minidocker run` and the runtime's
  * `create` alike. Once the container's process exists, is in its namespaces and cgroup and has
  * not touched its root filesystem, chapter 08 wires its network and `onForked` runs: where runc
  * runs the prestart and createRuntime hooks (dockerd's libnetwork-setkey among them). Returns
@@ -79,12 +86,18 @@ export async function prepare(
   attached: { network?: Attachment },
   onForked?: (pid: number) => Promise<void>,
 ): Promise<number | undefined> {
+  // A user namespace comes first, alone, mapped by us before the helper goes on (13): the
+  // namespaces chapter 02 creates next then belong to it.
+  const namespaces = spec.linux?.namespaces ?? []
+  const userns = namespaces.some((n) => n.type === 'user' && !n.path)
+  if (userns) await required(() => enterUserNamespace(helper, spec), 'a user namespace (linux.uidMappings)')
+  const rest = userns ? { ...spec, linux: { ...spec.linux, namespaces: namespaces.filter((n) => n.type !== 'user') } } : spec
   // Without chapter 02 there is no fork: the helper itself becomes the container's process.
   let forked: number | undefined
   let entered = false
   const enter = async () => {
     entered = true
-    const step = () => enterNamespaces(helper, spec)
+    const step = () => enterNamespaces(helper, rest)
     const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : undefined
     forked = needs === undefined
       ? await optional(step, 'running in the host\'s namespaces and root filesystem')
@@ -108,8 +121,21 @@ export async function prepare(
   if (forked !== undefined) await onForked?.(forked)
   // Mounting without the mount namespace of chapter 02 would change the host's own mounts.
   if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec), 'running in the host\'s root filesystem')
-  if (spec.process.user) await switchUser(helper, spec.process.user)
   return forked
+}
+
+/**
+ * The last steps before exec, once nothing privileged is left to do (secure() after prepare()
+ * and whatever the caller adds): chapter 13's user, capabilities, no_new_privs and seccomp
+ * filter, or without chapter 13 the plain user switch. `lastFilter` is a seccomp filter still
+ * to load, as the very last request before exec.
+ */
+export async function secure(helper: Helper, spec: Spec): Promise<{ lastFilter?: Buffer }> {
+  const wanted = spec.process.capabilities || spec.process.noNewPrivileges || spec.linux?.seccomp
+  const done = wanted ? await optional(() => secureProcess(helper, spec), 'capabilities, no_new_privs and seccomp are not applied') : undefined
+  if (done) return done
+  if (spec.process.user) await switchUser(helper, spec.process.user)
+  return {}
 }
 
 /**

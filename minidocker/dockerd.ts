@@ -4,7 +4,9 @@
  * through containerd's gRPC API (chapter 11).
  *
  *   minidockerd [-H unix:///run/minidocker/minidocker.sock] [--data-root DIR] [--exec-root DIR]
- *               [--containerd /run/containerd/containerd.sock] [--namespace minidocker] [--bridge minidocker0|none]
+ *               [--containerd /run/containerd/containerd.sock] [--namespace minidocker]
+ *               [--default-runtime io.containerd.runc.v2] [--registry-mirror URL] [--default-network MODE] [--debug]
+ *               [--bridge minidocker0|none]
  *
  * `--bridge none` leaves the daemon without a bridge, as dockerd's `-b none`: containers get
  * `--network none` or `host` only, and nothing is made in the daemon's network namespace.
@@ -13,20 +15,25 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { Daemon } from '#ch/11-daemon/daemon.ts'
 import { route } from '#ch/11-daemon/routes.ts'
-import { connectContainerd } from '../lib/containerd.ts'
-import { serveUnix } from '../lib/engine-http.ts'
+import { connectContainerd, RUNC_RUNTIME, type Containerd } from '../lib/containerd.ts'
+import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
+import { useRegistryMirror } from '../lib/registry.ts'
 import { DEFAULT_BRIDGE } from '#ch/08-network/links.ts'
 
-const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--bridge NAME|none]'
+const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none]'
 
 function parse(args: string[]) {
-  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', bridge: DEFAULT_BRIDGE.name }
-  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--bridge': 'bridge', '-b': 'bridge' }
+  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', runtime: RUNC_RUNTIME, mirror: '', network: '', debug: '', bridge: DEFAULT_BRIDGE.name }
+  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--default-runtime': 'runtime', '--registry-mirror': 'mirror', '--default-network': 'network', '--bridge': 'bridge', '-b': 'bridge' }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--help' || args[i] === '-h') {
       process.stdout.write(`${USAGE}\n`)
       process.exit(0)
+    }
+    if (args[i] === '--debug' || args[i] === '-D') {
+      options.debug = 'yes'
+      continue
     }
     const [flag, inline] = args[i]!.split(/=(.*)/s)
     const key = names[flag!]
@@ -38,21 +45,57 @@ function parse(args: string[]) {
   return options
 }
 
+/**
+ * --default-runtime: the containerd shim every container runs under, given by its shim name as
+ * dockerd accepts one (io.containerd.minidocker.v2 runs containerd-shim-minidocker-v2). The
+ * chapter's startTask asks for runc's; this is where the daemon's choice replaces it.
+ */
+function withRuntime(containerd: Containerd, runtime: string): Containerd {
+  if (runtime === RUNC_RUNTIME) return containerd
+  const create = (request: Record<string, unknown>) =>
+    containerd.containers.Create({ ...request, container: { ...(request.container as object), runtime: { name: runtime } } })
+  const containers = new Proxy(containerd.containers, { get: (target, method) => (method === 'Create' ? create : Reflect.get(target, method)) })
+  return { ...containerd, containers }
+}
+
+/**
+ * --default-network: the network mode of a container created without one ("default", which is
+ * dockerd's bridge). With `--bridge none`, `none` lets a plain `run IMAGE` work.
+ */
+function withDefaultNetwork(call: EngineCall, mode: string): EngineCall {
+  if (!mode || call.method !== 'POST' || !/^(\/v[\d.]+)?\/containers\/create$/.test(call.path)) return call
+  const body = JSON.parse(call.body.toString('utf8') || '{}') as { HostConfig?: { NetworkMode?: string } }
+  if (body.HostConfig?.NetworkMode && body.HostConfig.NetworkMode !== 'default') return call
+  body.HostConfig = { ...body.HostConfig, NetworkMode: mode }
+  return { ...call, body: Buffer.from(JSON.stringify(body)) }
+}
+
+/** --debug: one line per request, as dockerd's debug log has it ("Calling POST /v1.41/containers/create"). */
+function logRequest(call: EngineCall): void {
+  const query = call.query.toString()
+  process.stderr.write(`time="${new Date().toISOString()}" level=debug msg="Calling ${call.method} ${call.path}${query ? `?${query}` : ''}"\n`)
+}
+
 async function main(): Promise<void> {
   const options = parse(process.argv.slice(2))
   prepareStore(options.root)
   mkdirSync(options.runRoot, { recursive: true, mode: 0o700 })
   mkdirSync(dirname(options.host), { recursive: true })
-  const daemon = new Daemon({ root: options.root, runRoot: options.runRoot, containerd: connectContainerd(options.containerd, options.namespace),
-    bridge: options.bridge === 'none' ? undefined : { ...DEFAULT_BRIDGE, name: options.bridge } })
+  if (options.mirror) useRegistryMirror(options.mirror)
+  const containerd = withRuntime(connectContainerd(options.containerd, options.namespace), options.runtime)
+  const bridge = options.bridge === 'none' ? undefined : { ...DEFAULT_BRIDGE, name: options.bridge }
+  const daemon = new Daemon({ root: options.root, runRoot: options.runRoot, containerd, bridge })
   await daemon.restore() // containers that ran on while no daemon was there
   // route() answers its own errors; one that escapes it (a chapter not written yet) is a 500, never a dead daemon
-  const server = await serveUnix(options.host, 0o660, (call) => route(daemon, call).catch((error: unknown) => {
-    const text = `${JSON.stringify({ message: (error as Error).message })}\n`
-    if (call.res && !call.res.headersSent) call.res.writeHead(500, { 'Content-Type': 'application/json' }).end(text)
-    else if (call.socket) call.socket.end(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)
-    else call.res?.destroy()
-  }))
+  const server = await serveUnix(options.host, 0o660, (call) => {
+    if (options.debug) logRequest(call)
+    return route(daemon, withDefaultNetwork(call, options.network)).catch((error: unknown) => {
+      const text = `${JSON.stringify({ message: (error as Error).message })}\n`
+      if (call.res && !call.res.headersSent) call.res.writeHead(500, { 'Content-Type': 'application/json' }).end(text)
+      else if (call.socket) call.socket.end(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)
+      else call.res?.destroy()
+    })
+  })
   process.stderr.write(`minidockerd: API listening on ${options.host}\n`)
   const stop = () => {
     server.close()

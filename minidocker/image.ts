@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ContainerError } from '../lib/errors.ts'
 import { DEFAULT_ROOT } from '../lib/image.ts'
-import { BUILTIN_IMAGES, buildRootfsTarball, isBuiltinImage, unpackTarball, type BuiltinImage } from './builtin.ts'
+import { PROBE_PATH } from '../native/helper.ts'
+import { BUILTIN_IMAGES, buildRootfsTarball, HOST_BUSYBOX, isBuiltinImage, unpackTarball, type BuiltinImage } from './builtin.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
 import { storedRootfs } from './images.ts'
 import { optional } from './layers.ts'
@@ -70,7 +71,9 @@ function unpacked(tarball: string): ImageRootfs {
 function builtinTarball(image: BuiltinImage): string {
   const dir = join(DEFAULT_ROOT, 'builtin')
   const tarball = join(dir, `${image}.tar`)
-  if (existsSync(tarball)) return tarball
+  // Rebuilt when the probe (or busybox) it copies is newer: `make -C native` must show in it.
+  const sources = image === 'busybox' ? [PROBE_PATH, HOST_BUSYBOX] : [PROBE_PATH]
+  if (existsSync(tarball) && sources.every((s) => statSync(s).mtimeMs <= statSync(tarball).mtimeMs)) return tarball
   mkdirSync(dir, { recursive: true })
   // Build beside the cache and rename into place, so a half-written tarball is never used.
   const partial = `${tarball}.${process.pid}`

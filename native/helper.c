@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,6 +41,9 @@
 #include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #define MAX_FIELDS 4096
 
@@ -183,6 +187,11 @@ static const struct flag rlimit_names[] = {
   {"RLIMIT_LOCKS", "RLIMIT_LOCKS", RLIMIT_LOCKS}, {"RLIMIT_SIGPENDING", "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
   {"RLIMIT_MSGQUEUE", "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", "RLIMIT_NICE", RLIMIT_NICE},
   {"RLIMIT_RTPRIO", "RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", "RLIMIT_RTTIME", RLIMIT_RTTIME},
+  {0, 0, 0}};
+
+static const struct flag seal_flags[] = {
+  {"seal", "F_SEAL_SEAL", F_SEAL_SEAL}, {"shrink", "F_SEAL_SHRINK", F_SEAL_SHRINK},
+  {"grow", "F_SEAL_GROW", F_SEAL_GROW}, {"write", "F_SEAL_WRITE", F_SEAL_WRITE},
   {0, 0, 0}};
 
 static const struct flag umount_flags[] = {
@@ -455,7 +464,66 @@ static int op_prctl(const char *what, const char *arg) {
     call_end();
     return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? fail("prctl") : ok();
   }
-  return bad_request("prctl", "expected subreaper, pdeathsig SIG or no_new_privs");
+  if (!strcmp(what, "capbset_drop") && !parse_int(arg, &v)) {
+    call_arg("PR_CAPBSET_DROP, %ld", v);
+    call_end();
+    return prctl(PR_CAPBSET_DROP, v, 0, 0, 0) ? fail("prctl") : ok();
+  }
+  if (!strcmp(what, "keepcaps") && !parse_int(arg, &v)) {
+    call_arg("PR_SET_KEEPCAPS, %ld", v);
+    call_end();
+    return prctl(PR_SET_KEEPCAPS, v, 0, 0, 0) ? fail("prctl") : ok();
+  }
+  if (!strcmp(what, "ambient_raise") && !parse_int(arg, &v)) {
+    call_arg("PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, %ld", v);
+    call_end();
+    return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, v, 0, 0) ? fail("prctl") : ok();
+  }
+  return bad_request("prctl", "expected subreaper, pdeathsig SIG, no_new_privs, capbset_drop CAP, keepcaps 0|1 or ambient_raise CAP");
+}
+
+/* capset(2) with version 3: three 64-bit masks, each given in hex. */
+static int op_capset(const char *eff_s, const char *prm_s, const char *inh_s) {
+  const char *s[3] = {eff_s, prm_s, inh_s};
+  unsigned long long m[3];
+  for (int i = 0; i < 3; i++) {
+    char *end;
+    errno = 0;
+    m[i] = strtoull(s[i], &end, 16);
+    if (errno || !*s[i] || *end) return bad_request("capset", "masks must be hexadecimal numbers");
+  }
+  call_begin("capset");
+  call_arg("{_LINUX_CAPABILITY_VERSION_3, 0}, {effective=0x%llx, permitted=0x%llx, inheritable=0x%llx}", m[0], m[1], m[2]);
+  call_end();
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = (__u32)(m[0] >> (32 * i));
+    data[i].permitted = (__u32)(m[1] >> (32 * i));
+    data[i].inheritable = (__u32)(m[2] >> (32 * i));
+  }
+  return syscall(SYS_capset, &header, data) ? fail("capset") : ok();
+}
+
+/* seccomp(SECCOMP_SET_MODE_FILTER): load a classic BPF program, given as the hex of its struct sock_filter array. */
+static int op_seccomp(const char *hex) {
+  size_t len = strlen(hex);
+  if (!len || len % 16) return bad_request("seccomp", "the program must be whole 8-byte instructions in hex");
+  unsigned short count = (unsigned short)(len / 16);
+  if (len / 16 > BPF_MAXINSNS) return bad_request("seccomp", "the program is longer than BPF_MAXINSNS (4096) instructions");
+  unsigned char *bytes = malloc(len / 2);
+  for (size_t i = 0; i < len / 2; i++) {
+    unsigned int b;
+    if (sscanf(hex + 2 * i, "%2x", &b) != 1) { free(bytes); return bad_request("seccomp", "the program is not hex"); }
+    bytes[i] = (unsigned char)b;
+  }
+  struct sock_fprog prog = {count, (struct sock_filter *)bytes};
+  call_begin("seccomp");
+  call_arg("SECCOMP_SET_MODE_FILTER, 0, {len=%u}", count);
+  call_end();
+  int r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+  free(bytes);
+  return r ? fail("seccomp") : ok();
 }
 
 static int op_setgroups(int argc, char **argv) {
@@ -491,15 +559,73 @@ static int op_setsid(void) {
   return setsid() < 0 ? fail("setsid") : ok();
 }
 
-/* Close every fd from 3 up, except the control socket (close-on-exec anyway). */
-static int op_close_fds(void) {
+/* close_fds FROM: close every fd from FROM (at least 3) up, except the control socket
+ * (close-on-exec anyway). */
+static int op_close_fds(const char *from_s) {
+  long from;
+  if (parse_int(from_s, &from) || from < 3) return bad_request("close_fds", "FROM must be a number of at least 3");
   call_begin("close_range");
-  call_arg("3, ~0U, 0");
+  call_arg("%ld, ~0U, 0", from);
   call_end();
-  if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0)) return fail("close_range");
-  if (syscall(SYS_close_range, ctl + 1 > 3 ? ctl + 1 : 3, ~0U, 0)) return fail("close_range");
+  if (ctl > from && syscall(SYS_close_range, (unsigned)from, ctl - 1, 0)) return fail("close_range");
+  if (syscall(SYS_close_range, (unsigned)(ctl + 1 > from ? ctl + 1 : from), ~0U, 0)) return fail("close_range");
   return ok();
 }
+
+// #region memfd_exec
+/* memfd_exec SEALS: execute this helper again from a copy of its own binary in memory
+ * (memfd_create), with the seals SEALS ("write,shrink,grow,seal", or "" for none) added to the
+ * copy, keeping the control socket. /proc/PID/exe then names the copy, not the file on disk.
+ * The new image answers the request once it runs; on failure this one answers with the error.
+ * The caller must send nothing else until the answer: buffered requests do not survive exec. */
+static int op_memfd_exec(const char *list) {
+  unsigned long seals;
+  char text[256];
+  if (parse_flags(seal_flags, list, &seals, text, sizeof text))
+    return bad_request("memfd_exec", "unknown seal (expected seal,shrink,grow,write)");
+  call_begin("memfd_create");
+  call_str("minidocker-helper");
+  call_arg("MFD_CLOEXEC|MFD_ALLOW_SEALING");
+  call_end();
+  int mfd = memfd_create("minidocker-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0) return fail("memfd_create");
+  call_begin("open");
+  call_str("/proc/self/exe");
+  call_end();
+  int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (src < 0) { int e = errno; close(mfd); errno = e; return fail("open"); }
+  char buf[65536];
+  ssize_t n;
+  call_begin("write");
+  call_arg("memfd");
+  call_end();
+  while ((n = read(src, buf, sizeof buf)) > 0)
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(mfd, buf + off, (size_t)(n - off));
+      if (w < 0) { int e = errno; close(src); close(mfd); errno = e; return fail("write"); }
+      off += w;
+    }
+  close(src);
+  call_begin("fcntl");
+  call_arg("memfd, F_ADD_SEALS, %s", text);
+  call_end();
+  if (seals && fcntl(mfd, F_ADD_SEALS, (int)seals)) { int e = errno; close(mfd); errno = e; return fail("fcntl"); }
+  char fd_s[16];
+  snprintf(fd_s, sizeof fd_s, "%d", ctl);
+  char *args[] = {"minidocker-helper", fd_s, "--reply", NULL};
+  extern char **environ;
+  call_begin("fexecve");
+  call_arg("memfd");
+  call_end();
+  fcntl(ctl, F_SETFD, 0); /* the control socket must survive this one exec */
+  fexecve(mfd, args, environ);
+  int e = errno;
+  fcntl(ctl, F_SETFD, FD_CLOEXEC);
+  close(mfd);
+  errno = e;
+  return fail("fexecve");
+}
+// #endregion memfd_exec
 
 /* Block until someone opens the fifo for reading: runc's exec.fifo handshake. */
 static int op_wait_fifo(const char *path) {
@@ -659,6 +785,30 @@ static int op_set_ctty(const char *fd_s) {
   return ioctl(0, TIOCSCTTY, 0) ? fail("ioctl") : ok();
 }
 
+/* fifo_unread PATH: how many bytes wait in a FIFO's buffer, unread (ioctl FIONREAD on a read end of
+ * our own, opened without blocking: it shares the buffer and takes nothing from it). */
+static int op_fifo_unread(const char *path) {
+  call_begin("open");
+  call_str(path);
+  call_arg("O_RDONLY|O_NONBLOCK");
+  call_end();
+  err_path = path;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return fail("open");
+  call_begin("ioctl");
+  call_arg("%d, FIONREAD", fd);
+  call_end();
+  int bytes = 0;
+  int r = ioctl(fd, FIONREAD, &bytes);
+  int e = errno;
+  close(fd);
+  errno = e;
+  if (r) return fail("ioctl");
+  putf("{\"ok\":true,\"bytes\":%d}", bytes);
+  send_line();
+  return 0;
+}
+
 /* send_fd SOCK FD NAME: one message on SOCK, data NAME and FD as SCM_RIGHTS (runc's console protocol). */
 static int op_send_fd(const char *sock_s, const char *fd_s, const char *name) {
   long sock, fd;
@@ -763,7 +913,8 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "setgroups")) return op_setgroups(argc, a);
   if (!strcmp(op, "setgid") || !strcmp(op, "setuid")) { NEED(1); return op_setid(op, a[1]); }
   if (!strcmp(op, "setsid")) { NEED(0); return op_setsid(); }
-  if (!strcmp(op, "close_fds")) { NEED(0); return op_close_fds(); }
+  if (!strcmp(op, "close_fds")) { NEED(1); return op_close_fds(a[1]); }
+  if (!strcmp(op, "memfd_exec")) { NEED(1); return op_memfd_exec(a[1]); }
   if (!strcmp(op, "wait_fifo")) { NEED(1); return op_wait_fifo(a[1]); }
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
   if (!strcmp(op, "setxattr")) { NEED(3); return op_setxattr(a[1], a[2], a[3]); }
@@ -773,14 +924,19 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "openpt")) { NEED(1); return op_openpt(a[1]); }
   if (!strcmp(op, "set_ctty")) { NEED(1); return op_set_ctty(a[1]); }
   if (!strcmp(op, "send_fd")) { NEED(3); return op_send_fd(a[1], a[2], a[3]); }
+  if (!strcmp(op, "fifo_unread")) { NEED(1); return op_fifo_unread(a[1]); }
   if (!strcmp(op, "reaper")) { NEED(1); return op_reaper(a[1]); }
+  if (!strcmp(op, "capset")) { NEED(3); return op_capset(a[1], a[2], a[3]); }
+  if (!strcmp(op, "seccomp")) { NEED(1); return op_seccomp(a[1]); }
 #undef NEED
   return bad_request(op, "unknown operation");
 }
 
 int main(int argc, char **argv) {
   long fd;
-  if (argc != 2 || parse_int(argv[1], &fd) || fd < 0) {
+  /* --reply: started again by memfd_exec, whose request this image answers */
+  int reply = argc == 3 && !strcmp(argv[2], "--reply");
+  if ((argc != 2 && !reply) || parse_int(argv[1], &fd) || fd < 0) {
     fprintf(stderr, "usage: %s CONTROL_FD\n"
             "minidocker's native helper: it serves requests from the TypeScript side "
             "(native/helper.ts) and is not meant to be run by hand.\n", argv[0]);
@@ -794,6 +950,10 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); /* a vanished caller shows up as EPIPE, not as our death */
   ctl_in = fdopen(ctl, "r"); /* reads are buffered; responses are written to ctl directly */
   if (!ctl_in) return 2;
+  if (reply) {
+    prctl(PR_SET_NAME, "minidocker-help"); /* fexecve named the process after the fd number */
+    ok();
+  }
   for (;;) {
     char *count_s = read_field();
     if (!count_s) return 0; /* the caller closed the socket: nothing more to do */

@@ -66,6 +66,8 @@ export interface HelperOptions {
   detached?: boolean
   /** Further fds passed to the helper as 4, 5, ... (e.g. a sync pipe for waitFd). */
   extraFds?: number[]
+  /** The helper executable to start (default HELPER_PATH). */
+  binary?: string
 }
 
 interface Pending {
@@ -86,6 +88,7 @@ interface Reply {
   dest?: string
   value?: string
   fd?: number
+  bytes?: number
 }
 
 export class Helper {
@@ -95,6 +98,8 @@ export class Helper {
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */
   readonly exited: Promise<ExitStatus>
+  /** The first fd the helper was not given on purpose: above stdio, the control socket and extraFds. */
+  readonly firstUnpassedFd: number
   #control: Duplex
   #buffered = ''
   #pending: Pending[] = []
@@ -102,10 +107,11 @@ export class Helper {
   /** after fork(): the host PID of the child that now serves requests */
   #served: number | undefined
 
-  private constructor(proc: ChildProcess) {
-    if (proc.pid === undefined) throw new Error(`cannot start ${HELPER_PATH}`)
+  private constructor(proc: ChildProcess, binary: string, extraFds: number) {
+    if (proc.pid === undefined) throw new Error(`cannot start ${binary}`)
     this.pid = proc.pid
     this.process = proc
+    this.firstUnpassedFd = 4 + extraFds
     this.#control = proc.stdio[3] as Duplex
     this.#control.setEncoding('utf8')
     this.#control.on('data', (chunk: string) => this.#receive(chunk))
@@ -124,16 +130,17 @@ export class Helper {
    * @throws Error when the helper is not built (run `npm install`).
    */
   static start(options: HelperOptions = {}): Helper {
-    if (!existsSync(HELPER_PATH))
-      throw new Error(`the native helper is not built (${HELPER_PATH}): run \`npm install\``)
+    const binary = options.binary ?? HELPER_PATH
+    if (!existsSync(binary))
+      throw new Error(`the native helper is not built (${binary}): run \`npm install\``)
     const extra = options.extraFds ?? []
-    const proc = spawn(HELPER_PATH, ['3'], {
+    const proc = spawn(binary, ['3'], {
       stdio: [options.stdin ?? 'ignore', options.stdout ?? 'inherit', options.stderr ?? 'inherit', 'pipe', ...extra],
       detached: options.detached ?? false,
       env: {},
     })
     if (options.detached) proc.unref()
-    return new Helper(proc)
+    return new Helper(proc, binary, extra.length)
   }
 
   #receive(chunk: string): void {
@@ -385,6 +392,50 @@ export class Helper {
   }
 
   /**
+   * prctl(PR_CAPBSET_DROP, cap): remove one capability from the bounding set, for good.
+   * @param cap the capability's number (capabilities(7), lib/security-tables.ts)
+   * @throws EPERM without CAP_SETPCAP in the effective set.
+   * @throws EINVAL for a capability this kernel does not know.
+   */
+  dropBoundingCapability(cap: number): Promise<unknown> {
+    return this.#call('prctl', 'capbset_drop', String(cap))
+  }
+
+  /**
+   * prctl(PR_SET_KEEPCAPS): whether the permitted set survives a change of every uid from 0 to non-zero (the effective set is cleared either way); execve resets it.
+   */
+  setKeepCapabilities(keep: boolean): Promise<unknown> {
+    return this.#call('prctl', 'keepcaps', keep ? '1' : '0')
+  }
+
+  /**
+   * prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap): add one capability to the ambient set, which a non-root program keeps across execve.
+   * @throws EPERM when the capability is not in both the permitted and the inheritable set, or SECBIT_NO_CAP_AMBIENT_RAISE is set.
+   */
+  raiseAmbientCapability(cap: number): Promise<unknown> {
+    return this.#call('prctl', 'ambient_raise', String(cap))
+  }
+
+  /**
+   * capset(2): set the effective, permitted and inheritable sets at once, each a mask with bit N for capability N.
+   * @throws EPERM when a capability would be added to the permitted set, or to the effective set without being permitted, or to the inheritable set without being in the bounding set (or permitted without CAP_SETPCAP).
+   */
+  setCapabilities(effective: bigint, permitted: bigint, inheritable: bigint): Promise<unknown> {
+    return this.#call('capset', effective.toString(16), permitted.toString(16), inheritable.toString(16))
+  }
+
+  /**
+   * seccomp(SECCOMP_SET_MODE_FILTER): load a classic BPF program that decides every later system call of this process and its children; it cannot be removed.
+   * @param program the filter's struct sock_filter array as bytes (8 per instruction, little-endian: code u16, jt u8, jf u8, k u32)
+   * @throws EACCES without no_new_privs set and without CAP_SYS_ADMIN.
+   * @throws EINVAL when the kernel's checker refuses the program (a jump out of range, no return at the end, a bad load).
+   * @precondition Last before exec: from here on, every request the helper serves is a system call the filter judges.
+   */
+  loadSeccomp(program: Buffer): Promise<unknown> {
+    return this.#call('seccomp', program.toString('hex'))
+  }
+
+  /**
    * setgroups(): set the supplementary groups.
    * @param gids the group IDs
    * @throws EPERM without CAP_SETGID, or in a user namespace whose setgroups file says deny.
@@ -425,10 +476,22 @@ export class Helper {
   }
 
   /**
-   * Close every inherited fd from 3 up, so none leaks into the container.
+   * close_range(): close every fd from `from` up (the control socket excepted), so none leaks into the container.
+   * @param from the first fd to close, at least 3
    */
-  closeFds(): Promise<unknown> {
-    return this.#call('close_fds')
+  closeFds(from = 3): Promise<unknown> {
+    return this.#call('close_fds', String(from))
+  }
+
+  /**
+   * memfd_create() and fexecve(): the helper runs again from a copy of its own binary in
+   * memory, with `seals` added to the copy (fcntl F_ADD_SEALS), and goes on serving requests;
+   * /proc/PID/exe names the copy from then on, not the file on disk. Await it before any
+   * other request: requests sent meanwhile are lost in the exec.
+   * @param seals which of the copy's changes to forbid (memfd_create(2), "File sealing")
+   */
+  memfdExec(seals: ('seal' | 'shrink' | 'grow' | 'write')[]): Promise<unknown> {
+    return this.#call('memfd_exec', seals.join(','))
   }
 
   /**
@@ -530,6 +593,16 @@ export class Helper {
    */
   sendFd(socket: number, fd: number, name: string): Promise<unknown> {
     return this.#call('send_fd', String(socket), String(fd), name)
+  }
+
+  /**
+   * The bytes waiting unread in a FIFO's buffer (ioctl FIONREAD on a read end of the helper's own,
+   * opened O_NONBLOCK, which reads nothing), which Node cannot ask.
+   * @throws ENOENT when there is no such file.
+   * @throws ENOTTY/EINVAL when it is not a FIFO.
+   */
+  async fifoUnread(path: string): Promise<number> {
+    return (await this.#call('fifo_unread', path)).bytes!
   }
 
   /**

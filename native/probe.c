@@ -13,7 +13,12 @@
  *   alloc:MIB  fork:N  zombies:N  burn:MS  orphan   resources and processes
  *   listen:PORT  connect:HOST:PORT   TCP: one connection, its peer printed, one line echoed back
  *   udp-echo:PORT  udp:HOST:PORT        UDP: one datagram echoed back, its peer printed
+ *   unix:PATH   a unix stream socket: "ping" sent, the reply printed (a daemon socket in reach)
  *   shm-create:KEY  shm-check:KEY  chroot-escape   namespaces and escapes
+ *   status   the capability sets, NoNewPrivs and Seccomp lines of /proc/self/status
+ *   personality:HEX  mount-tmpfs:DIR  unshare-user  open-write:FILE  read:FILE
+ *            a system call tried: {"tried":NAME,"errno":null or "EPERM"...}; it does not
+ *            stop the probe; open-write closes the file without writing to it
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -29,11 +34,15 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sched.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -156,6 +165,34 @@ static void step_chroot_escape(void) {
   printf("{\"root\":");
   json_strs(names, n < 0 ? 0 : n);
   printf("}\n");
+}
+
+/* The outcome of a system call tried on purpose: the errno's name, or null when it worked. */
+static void tried(const char *name, long result) {
+  printf("{\"tried\":\"%s\",\"result\":%ld,\"errno\":", name, result);
+  if (result < 0) printf("\"%s\"}\n", strerrorname_np(errno)); else printf("null}\n");
+}
+
+static void step_status(void) {
+  static const char *keys[] = {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"};
+  char *text = read_file("/proc/self/status");
+  if (!text) fail("status", "/proc/self/status");
+  printf("{\"status\":{");
+  int first = 1;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    char *colon = strchr(line, ':');
+    if (!colon) continue;
+    *colon = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+      if (strcmp(line, keys[i])) continue;
+      char *value = colon + 1;
+      while (*value == ' ' || *value == '\t') value++;
+      printf("%s\"%s\":", first ? "" : ",", line);
+      json_str(value);
+      first = 0;
+    }
+  }
+  printf("}}\n");
 }
 
 static int step(char *name, char *arg, char **rest, int nrest) {
@@ -344,6 +381,18 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     buf[n > 0 ? n : 0] = 0;
     key_str("reply", buf);
     close(s);
+  } else if (!strcmp(name, "unix")) {
+    /* unix:PATH: send "ping\n" to a unix stream socket and print the reply (a daemon's socket) */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", arg ? arg : "");
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (connect(s, (struct sockaddr *)&a, sizeof a)) fail(name, arg ? arg : "");
+    (void)!write(s, "ping\n", 5);
+    char buf[256] = "";
+    ssize_t n = read(s, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    key_str("reply", buf);
+    close(s);
   } else if (!strcmp(name, "udp-echo")) {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)num(name, arg))}, peer;
@@ -383,6 +432,24 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     if (id < 0 || shmctl(id, IPC_RMID, NULL)) fail(name, "shmctl");
     printf("{\"removed\":%s}\n", arg);
   } else if (!strcmp(name, "chroot-escape")) step_chroot_escape();
+  else if (!strcmp(name, "status")) step_status();
+  else if (!strcmp(name, "personality")) tried(name, personality(strtoul(arg ? arg : "0", NULL, 16)));
+  else if (!strcmp(name, "mount-tmpfs")) {
+    long r = mount("tmpfs", arg ? arg : "", "tmpfs", 0, NULL);
+    tried(name, r);
+    if (r == 0) umount2(arg, MNT_DETACH);
+  } else if (!strcmp(name, "unshare-user")) tried(name, unshare(CLONE_NEWUSER));
+  else if (!strcmp(name, "open-write")) {
+    int fd = open(arg ? arg : "", O_WRONLY);
+    tried(name, fd);
+    if (fd >= 0) close(fd);
+  } else if (!strcmp(name, "read")) {
+    char buf[64];
+    int fd = open(arg ? arg : "", O_RDONLY);
+    long n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+    tried(name, n);
+    if (fd >= 0) close(fd);
+  }
   else {
     errno = EINVAL;
     fail(name, "unknown step (see the comment at the top of native/probe.c)");

@@ -8,6 +8,8 @@
  *   grade [--chapter N]... [--reference-below] [--out DIR] [--timeout SEC] PATH...
  *                           grade learners' checkouts with this repo's tests: table, JSON, JUnit
  *   selftest                the workbook's own test suite (what `npm test` runs)
+ *   finale [--reference] [-H unix://SOCKET]
+ *                           the whole stack for `run hello-world`: registry, minicontainerd, minidockerd; Ctrl-C stops it
  * N defaults to the current chapter: the first whose last remembered result does not pass.
  */
 import { join, relative, resolve } from 'node:path'
@@ -25,7 +27,7 @@ import { typeErrorLines } from './typecheck.ts'
 // chalk already drops colour when stdout is not a terminal; NO_COLOR (no-color.org) too.
 if (process.env.NO_COLOR) chalk.level = 0
 
-const USAGE = `usage: npx workbook [progress | watch [N] | check [N] | hint [N] | reset N [--from REV|DIR] | grade [--chapter N]... [--reference-below] [--out DIR] PATH... | selftest]`
+const USAGE = `usage: npx workbook [progress | watch [N] | check [N] | hint [N] | reset N [--from REV|DIR] | grade [--chapter N]... [--reference-below] [--out DIR] PATH... | selftest | finale [--reference] [-H unix://SOCKET]]`
 
 /** An error a learner can act on: printed as one line, no stack. */
 class Stop extends Error {}
@@ -194,6 +196,45 @@ function chapterArg(key: string | undefined): Chapter {
   return found
 }
 
+/**
+ * The finale: start the stack (workbook/finale.ts) with the learner's chapters, or with the
+ * reference's (--reference, as `minidocker --reference`), say what to type, and on Ctrl-C or
+ * SIGTERM stop everything it started.
+ */
+async function finale(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { reference: { type: 'boolean' }, host: { type: 'string', short: 'H' } } })
+  if (values.reference) {
+    process.env.WORKBOOK_IMPL = 'solutions' // the daemons, shims and runtimes started below inherit it
+    delete process.env.WORKBOOK_REFERENCE_BELOW
+  }
+  const { DEFAULT_SOCKET, startFinale } = await import('./finale.ts')
+  const socket = (values.host ?? `unix://${DEFAULT_SOCKET}`).replace(/^unix:\/\//, '')
+  const whose = values.reference ? 'the reference chapters' : 'your chapters'
+  console.log(chalk.dim(`starting a registry, minicontainerd and minidockerd with ${whose}...`))
+  // each daemon's lines, named by it unless it names itself
+  const output = (daemon: string, text: string) => process.stdout.write(chalk.dim(text.replace(new RegExp(`^(?!${daemon}: )(?=.)`, 'gm'), `${daemon}: `)))
+  const stack = await startFinale({ socket, debug: true, output })
+  const host = socket === DEFAULT_SOCKET ? '' : ` -H ${stack.host}`
+  console.log([
+    '',
+    chalk.bold(`The stack is up: minidockerd on ${stack.host}, its registry mirror on ${stack.registry} serving hello-world.`),
+    'In another terminal, type:',
+    `  npx minidocker${host} run hello-world`,
+    `  npx minidocker${host} run -d hello-world:sleep`,
+    `  pstree -a -l -p ${stack.minicontainerd.pid}; pstree -a -l -p $(ps -o ppid= -p $(pgrep -n -x hello))`,
+    `The real docker CLI speaks to it too: docker -H ${stack.host} run hello-world`,
+    'minidockerd logs every request below. Ctrl-C stops everything.',
+    '',
+  ].join('\n'))
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  console.log(chalk.dim('\nstopping minidockerd, minicontainerd and the registry...'))
+  await stack.stop()
+  return 0
+}
+
 async function main([command, ...rest]: string[]): Promise<number> {
   switch (command) {
     case undefined:
@@ -221,6 +262,8 @@ async function main([command, ...rest]: string[]): Promise<number> {
     case 'selftest':
       await (await import('./selftest.ts')).selftest()
       return process.exitCode === undefined ? 0 : Number(process.exitCode)
+    case 'finale':
+      return finale(rest)
     case 'help':
     case '--help':
     case '-h':

@@ -11,6 +11,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
+import { mkdirAll } from '../../lib/helper-fs.ts'
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
 
@@ -20,16 +21,8 @@ export { DEFAULT_MOUNTS }
 /** Where the old root is parked during pivot_root, inside the new root. */
 export const PUT_OLD = '.oldroot'
 
-/** `mkdir -p` through the helper, so it happens in the container's mount namespace. */
-export async function mkdirAll(helper: Helper, path: string): Promise<void> {
-  let current = ''
-  for (const part of path.split('/').filter(Boolean)) {
-    current += `/${part}`
-    await helper.mkdir(current).catch((error: unknown) => {
-      if (!(error instanceof SyscallError && error.code === 'EEXIST')) throw error
-    })
-  }
-}
+// Given (lib/helper-fs.ts): mkdirAll(helper, path), `mkdir -p` through the helper.
+export { mkdirAll }
 
 // #region parseVolume
 /**
@@ -120,7 +113,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //      a directory above it, a symlink to /etc or ../../..: a path glued onto the rootfs would
   //      then name the host. lib/paths.ts resolves a path the way runc's securejoin does; which
   //      of its modes treats the rootfs as "/"? Create nothing before that.
-  //   2. The mount point must exist first, inside the rootfs (mkdirAll above does mkdir -p
+  //   2. The mount point must exist first, inside the rootfs (mkdirAll, given, does mkdir -p
   //      through the helper). What kind of mount point does a bind mount of a single file need?
   //      And when the image already has a file there (an /etc/hosts), it must come out of
   //      this unchanged. Two questions decide it: which view of the rootfs does Node's fs have,

@@ -12,43 +12,21 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
-import { blobPath, DigestMismatchError, parseDigest, readBlob, writeBlob, type Source } from './cas.ts'
-import { NoSuchImageError, parseImageConfig, readTags, setTag, storePaths, withTag, type ImageConfig, type LayerRecord } from '../../lib/image.ts'
+import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
+import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, pruneLayers, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
+import { NoSuchImageError, parseImageConfig, storePaths, withTag, type LayerRecord } from '../../lib/image.ts'
 import { chainId, chainIds } from './ids.ts'
 import { applyLayer } from './unpack.ts'
 
 export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
 
-// ---------- the layer store ----------
-
-const layerEntry = (root: string, chain: string) => blobPath(storePaths(root).layerdb, chain)
-
-export function hasLayer(root: string, chain: string): boolean {
-  return existsSync(layerEntry(root, chain))
-}
-
-export function readLayer(root: string, chain: string): LayerRecord {
-  const dir = layerEntry(root, chain)
-  if (!existsSync(dir)) throw new Error(`layer ${chain} is not in the layer store`)
-  const read = (name: string) => readFileSync(join(dir, name), 'utf8')
-  return {
-    chainId: chain,
-    diffId: read('diff'),
-    parent: existsSync(join(dir, 'parent')) ? read('parent') : undefined,
-    cacheId: read('cache-id'),
-    size: Number(read('size')),
-  }
-}
-
-/** Every layer record, by chain ID. */
-export function allLayers(root: string): LayerRecord[] {
-  const dir = join(storePaths(root).layerdb, 'sha256')
-  if (!existsSync(dir)) return []
-  return readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((hex) => readLayer(root, `sha256:${hex}`))
-}
+// Given (lib/image-store.ts): reading the layer store (layerEntry, hasLayer, readLayer,
+// allLayers), the diff IDs remembered per registry blob, tags (tagImage, untagImage, allTags,
+// tagsOf, withTag), allImageIds, imageConfig, imageLayers and pruneLayers.
+export { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, pruneLayers, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage, withTag }
 
 // #region registerLayer
 /**
@@ -74,44 +52,6 @@ export async function registerLayer(root: string, parent: string | null, source:
 }
 // #endregion registerLayer
 
-/** Remember which diff ID a registry blob unpacks to, so a later pull can skip it. */
-export function rememberDiffId(root: string, blobDigest: string, diffId: string): void {
-  const file = blobPath(storePaths(root).diffIdByDigest, blobDigest)
-  mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, diffId)
-}
-
-/** The diff ID a registry blob was seen to unpack to, if it ever was. */
-export function rememberedDiffId(root: string, blobDigest: string): string | undefined {
-  const file = blobPath(storePaths(root).diffIdByDigest, blobDigest)
-  return existsSync(file) ? readFileSync(file, 'utf8') : undefined
-}
-
-// ---------- tags: repositories.json ----------
-
-export { withTag }
-
-/** Point tag `ref` ("busybox" means "busybox:latest") at image `id`. */
-export function tagImage(root: string, ref: string, id: string): void {
-  parseDigest(id)
-  setTag(storePaths(root).repositories, ref, id)
-}
-
-/** Remove tag `ref`; the image stays. */
-export const untagImage = (root: string, ref: string): void => setTag(storePaths(root).repositories, ref, undefined)
-
-/** Every tag, as [reference, image ID]. */
-export const allTags = (root: string): [string, string][] => readTags(storePaths(root).repositories)
-
-/** The tags that point at image `id`. */
-export const tagsOf = (root: string, id: string): string[] => allTags(root).filter(([, v]) => v === id).map(([k]) => k)
-
-/** Every image ID in the store. */
-export function allImageIds(root: string): string[] {
-  const dir = join(storePaths(root).imagedb, 'sha256')
-  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((hex) => `sha256:${hex}`) : []
-}
-
 // #region resolveImage
 /**
  * The image ID for a tag ("busybox", "busybox:1.36"), a full ID ("sha256:<hex>"), or an ID
@@ -126,30 +66,6 @@ export function resolveImage(root: string, ref: string): string {
   throw new NotImplementedError('06-images', 'resolveImage')
 }
 // #endregion resolveImage
-
-export function imageConfig(root: string, id: string): ImageConfig {
-  return parseImageConfig(readBlob(storePaths(root).imagedb, id))
-}
-
-/** The image's layers, bottom first, as layer records. */
-export function imageLayers(root: string, id: string): LayerRecord[] {
-  return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
-}
-
-/**
- * Delete those of `layers` that no image in the store uses any more, top first: what a load
- * that failed half way added, or the layers of an image removed with `rmi -f` once its last
- * container has gone. Returns the chain IDs deleted.
- */
-export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
-  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
-  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
-  for (const layer of gone) {
-    removeLayer(storePaths(root).graph, layer.cacheId)
-    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
-  }
-  return gone.map((l) => l.chainId)
-}
 
 // #region addImage
 /**

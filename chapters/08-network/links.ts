@@ -13,16 +13,13 @@ import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { command } from '../../lib/command.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
-import { inNetns, ipBatch, macFor } from '../../lib/net.ts'
+import { inNetns, ipBatch, macFor, type Bridge } from '../../lib/net.ts'
 import type { Lease } from './ipam.ts'
 
 export { inNetns, ipBatch, macFor } from '../../lib/net.ts'
 
-/** A bridge network: the bridge's name and the subnet its containers take addresses from. */
-export interface Bridge {
-  name: string
-  subnet: string
-}
+/** A bridge network (lib/net.ts): the bridge's name and the subnet its containers take addresses from. */
+export type { Bridge }
 
 /** The workbook's docker0: Docker's default bridge is docker0 on 172.17.0.0/16. */
 export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
@@ -50,23 +47,22 @@ export async function ensureBridge(bridge: Bridge, gateway: string, prefix: numb
 
 // #region connectContainer
 /**
- * Connect the container whose PID 1 is `pid` (host PID) to the bridge with `lease`: a veth pair,
- * one end on the bridge and up, the other moved into the container's network namespace, renamed
- * eth0, given a MAC of its own, its address, brought up with lo, and a default route via the
- * gateway. Returns the host end's name. On failure the pair is deleted again: nothing is left.
+ * Connect the container whose PID 1 is `pid` (host PID) to the bridge with `lease`: inside, an
+ * `eth0` with the lease's address and a MAC of its own, lo and eth0 up, and a default route via
+ * the gateway; outside, the other end of the link on the bridge. Returns the host end's name.
+ * On failure nothing is left.
  */
 export async function connectContainer(pid: number, bridge: Bridge, lease: Lease): Promise<string> {
   // TODO(08): wire the container whose PID 1 is `pid` to the bridge with `lease`.
-  //   1. A veth pair: one end on the bridge and up, the other moved into the container's
-  //      network namespace (ip-link can move a link to the namespace of a PID). Names are at
-  //      most 15 bytes and must not collide with a run started at the same moment.
-  //   2. In the container's namespace (inNetns): rename its end eth0, give it a MAC of its own
-  //      (two veths with one MAC break the bridge), its address, bring it and lo up, and a
-  //      default route via the gateway. What does the kernel say to a route via a gateway
-  //      that no address on an up link can reach? So, in which order?
-  //   3. Return the host end's name. On any failure, delete the pair before throwing.
-  //   Where: man 8 ip-link (type veth, netns, name, address), man 1 nsenter, libnetwork's
-  //   bridge driver (CreateEndpoint) and osl (the sandbox side). Chapter text: "A veth pair".
+  //   1. Which kind of link has two ends in two namespaces, and how does one end get into a
+  //      namespace you know only by a PID? Link names are at most 15 bytes and must not
+  //      collide with a run started at the same moment.
+  //   2. Why must each container's end have a MAC of its own on one bridge (macFor)?
+  //   3. What does the kernel say to a route via a gateway that no address on an up link can
+  //      reach? So, in which order inside the container?
+  //   4. On any failure, nothing is left: what deletes both ends at once?
+  //   Where: man 8 ip-link, man 8 ip-route, man 1 nsenter; libnetwork's bridge driver
+  //   (CreateEndpoint) and osl (the sandbox side). Chapter text: "A veth pair".
   throw new NotImplementedError('08-network', 'connectContainer')
 }
 // #endregion connectContainer

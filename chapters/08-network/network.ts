@@ -13,38 +13,15 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
-import { hostResolvConf, resolvConf } from '../../lib/net.ts'
+import { hostResolvConf, NETWORK_MODES, resolvConf, type Attachment, type NetworkMode, type NetworkRequest } from '../../lib/net.ts'
 import type { Mount } from '../../lib/oci.ts'
 import { allocate, parseSubnet, release, toAddress, withLock } from './ipam.ts'
-import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp, type Bridge } from './links.ts'
-import { ensureChains, publishPorts, unpublishPorts, type PortMapping } from './ports.ts'
+import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from './links.ts'
+import { ensureChains, publishPorts, unpublishPorts } from './ports.ts'
 
-export { hostResolvConf, resolvConf } from '../../lib/net.ts'
-
-export type NetworkMode = 'none' | 'host' | 'bridge'
-export const NETWORK_MODES: NetworkMode[] = ['none', 'host', 'bridge']
-
-/** What `run` asks for: Docker's HostConfig.NetworkMode and PortBindings, and where the files go. */
-export interface NetworkRequest {
-  mode: NetworkMode
-  ports: PortMapping[]
-  /** minidocker's root (DEFAULT_ROOT): IPAM state under network/, the container's files under containers/ID/ */
-  root: string
-  /** the container's ID */
-  id: string
-  /** the name /etc/hostname and /etc/hosts give the container */
-  hostname: string
-  /** whether the container has a root filesystem of its own to mount the /etc files into */
-  files: boolean
-  bridge?: Bridge
-}
-
-/** A container's network: the bind mounts of its /etc files, its address, and how to undo it all. */
-export interface Attachment {
-  mounts: Mount[]
-  address?: string
-  detach(): Promise<void>
-}
+// Given (lib/net.ts): the NetworkMode names, what `run` asks for (NetworkRequest), what it gets
+// back (Attachment), and the host's resolv.conf as the container's.
+export { hostResolvConf, NETWORK_MODES, resolvConf, type Attachment, type NetworkMode, type NetworkRequest }
 
 // #region nameFiles
 /**
@@ -61,7 +38,8 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
   //      as its last line: the address, a tab, the name (Docker's layout; the tests read it so).
   //   3. resolv.conf: the host's (hostResolvConf; a host may have none) through resolvConf: why
   //      must a nameserver on 127.0.0.53 go?
-  //   4. The mounts are Mount entries as `-v` makes them (chapter 03 mounts them).
+  //   4. The mounts are Mount entries (lib/oci.ts) of the kind chapter 03's parseVolume makes
+  //      for `-v`: chapter 03's mountInRootfs mounts them.
   //   Where: moby's daemon/container_operations_unix.go and libnetwork's sandbox_dns_unix.go
   //   (buildHostsFile, setupResolutionFiles). Chapter text: "Names".
   throw new NotImplementedError('08-network', 'nameFiles')

@@ -9,31 +9,13 @@
  * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { CHAIN, ensureRule, iptables, PROXY_PATH } from '../../lib/net.ts'
-import type { Bridge } from './links.ts'
+import { CHAIN, dnatRule, ensureRule, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
 
-export type Protocol = 'tcp' | 'udp'
-
-/** One `-p`: HOST_IP:HOST_PORT on the host to CONTAINER_PORT in the container. */
-export interface PortMapping {
-  /** 0.0.0.0 when the flag names none: every address of the host */
-  hostIp: string
-  hostPort: number
-  containerPort: number
-  proto: Protocol
-}
-
-/** What publishing made, to be undone when the container ends. */
-export interface Published {
-  /** each DNAT rule as the iptables arguments that follow -A or -D */
-  rules: string[][]
-  /** one minidocker-proxy per port */
-  proxies: ChildProcess[]
-}
-
-export { CHAIN, PROXY_PATH } from '../../lib/net.ts'
+// Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
+// proxies publishPorts made, CHAIN and PROXY_PATH, dnatRule(mapping, bridge, containerIp), the
+// DNAT rule's arguments, and stopProxy(proxy).
+export { CHAIN, dnatRule, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
 
 // #region parsePublish
 /**
@@ -57,21 +39,21 @@ export function parsePublish(text: string): PortMapping {
 
 // #region ensureChains
 /**
- * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
- * the MINIDOCKER nat chain, jumped to from PREROUTING and OUTPUT for packets to one of the
- * host's own addresses (but not 127.0.0.0/8, the proxy's), MASQUERADE for what containers send
- * out through another interface, and FORWARD accepting traffic to and from the bridge (a host
- * running Docker drops forwarded traffic by default).
+ * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this),
+ * so that a published port answers on the host's own addresses, from outside and from the host
+ * itself, containers reach other networks through the host, and all of it works on a host whose
+ * FORWARD policy drops. The DNAT rules of published ports (dnatRule) go in the nat chain CHAIN.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   // TODO(08): the host's iptables rules for the bridge, made once (every run calls this).
-  //   1. A nat chain of its own (CHAIN) that the DNAT rules go in, reached from PREROUTING
-  //      (traffic from outside) and OUTPUT (the host's own traffic to its own addresses, but
-  //      not to 127.0.0.0/8, which the proxy serves). Which match selects "to a local address"?
-  //   2. MASQUERADE for what the containers send out through another interface.
-  //   3. FORWARD must accept traffic to and from the bridge: a host running Docker drops it.
-  //   4. Idempotent: a rule that is there already is not added twice (iptables can check).
-  //   Where: man 8 iptables-extensions (addrtype, DNAT, MASQUERADE); libnetwork's
+  //   1. Which hooks of the nat table do a packet from outside and a packet the host sends to
+  //      itself pass, and how do both reach CHAIN without naming the host's addresses one by
+  //      one? Which destinations must not (the proxy serves them)?
+  //   2. A container's packet leaves through another interface with a source the world cannot
+  //      answer: what rewrites it?
+  //   3. What does a FORWARD policy of DROP do to containers' traffic, both ways?
+  //   4. Idempotent: a rule that is there already is not added twice.
+  //   Where: man 8 iptables-extensions, man 8 iptables (-C); libnetwork's
   //   drivers/bridge/setup_ip_tables.go. Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureChains')
 }
@@ -96,23 +78,6 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
   throw new NotImplementedError('08-network', 'startProxy')
 }
 // #endregion startProxy
-
-/** End a proxy: close its stdin and wait until it has exited. */
-export async function stopProxy(proxy: ChildProcess): Promise<void> {
-  if (proxy.exitCode !== null || proxy.signalCode !== null) return
-  const exited = once(proxy, 'exit')
-  proxy.stdin!.end()
-  await exited
-}
-
-/** The DNAT rule for `mapping`, as the arguments that follow -A or -D. */
-export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
-  return [
-    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
-    // What comes from the bridge itself is container-to-container traffic: leave it alone.
-    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
-  ]
-}
 
 // #region publishPorts
 /**

@@ -82,6 +82,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      needs (root privileges, the namespaces, the container's mounts).
   //   8. process.terminal: the console socket's path is the host's. When must the helper
   //      connect to it, given where the process ends up, and when is setupConsole's moment?
+  //   9. The user, and chapter 13's capabilities and seccomp filter, come last of all, once
+  //      nothing privileged is left: minidocker/container.ts's secure(). A filter it hands
+  //      back goes in the queue just before exec. Keep the filter in the record: exec needs it.
   throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create
@@ -299,7 +302,8 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 /**
  * runc exec: run `process` inside running container `id`: the helper joins each namespace the
  * container's process has apart from the host's (setns through /proc/PID/ns), forks so that the
- * PID namespace applies, joins the container's cgroup, becomes the process's user, and execs.
+ * PID namespace applies, joins the container's cgroup, becomes the process's user (with its
+ * capabilities and the container's seccomp filter, chapter 13's secure()), and execs.
  * A container that is not running is refused: `cannot exec in a stopped container`. With
  * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
  * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
@@ -311,8 +315,9 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      the mount namespace the host's /proc is no longer what you see?
   //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)):
   //      what must happen before the process is in it, and before it joins the cgroup?
-  //   3. Then it is create's end game: the devices cgroup, limits, user, working directory, the terminal (docker exec -it),
-  //      the program looked up inside, and exec; with detach, the same hand-over to the
+  //   3. Then it is create's end game: the devices cgroup, limits, working directory, the terminal (docker exec -it),
+  //      the program looked up inside, the user with its capabilities and the container's
+  //      seccomp filter (secure(), as create), and exec; with detach, the same hand-over to the
   //      caller's subreaper as create.
   throw new NotImplementedError('09-runtime', 'execProcess')
 }
@@ -369,10 +374,10 @@ function withoutCgroupMounts(spec: Spec): Spec {
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
-    ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
-    ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
+    // capabilities, noNewPrivileges and seccomp are chapter 13's: secure() notes them when it is not done.
+    ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     // On a cgroup v2 host device rules would need an eBPF program.
-    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
+    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)

@@ -7,28 +7,14 @@
  * running from the address files in the bundles. containerd's own: core/runtime/v2 (shim.go,
  * shim_load.go, binary.go) and core/metadata.
  */
-import * as grpc from '@grpc/grpc-js'
 import { execa } from 'execa'
-import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { Code, RpcError } from '../../lib/containerd-proto.ts'
-import { addServices, type Handler } from '../../lib/containerd-server.ts'
+import { MinicontainerdBase } from '../../lib/minicontainerd.ts'
 import { shimCall } from '../../lib/shim.ts'
-import { dialTtrpc, serveConnection, type TtrpcClient } from './ttrpc.ts'
+import { dialTtrpc } from './ttrpc.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
-
-export const VERSION = { version: '1.6.20+minicontainerd', revision: 'minidocker' }
-
-/** A task: its shim's connection and what containerd keeps of it. */
-interface TaskEntry {
-  namespace: string
-  id: string
-  bundle: string
-  runtime: string
-  shim: TtrpcClient
-}
 
 // #region shimBinary
 /** containerd's BinaryName: io.containerd.runc.v2 is containerd-shim-runc-v2 on the PATH. */
@@ -42,48 +28,8 @@ export function shimBinary(runtime: string): string {
 }
 // #endregion shimBinary
 
-export class Minicontainerd {
-  #tasks = new Map<string, TaskEntry>()
-  #grpc = new grpc.Server()
-  #events: Server | undefined
-  /** topics the shims published, in order: what `ctr events` would have shown */
-  readonly events: { namespace: string; topic: string }[] = []
-
-  constructor(
-    /** metadata and bundles */
-    readonly root: string,
-    /** the gRPC socket; the shims publish to ADDRESS.ttrpc */
-    readonly address: string,
-  ) {}
-
-  /** The server's UUID, made once and kept with the metadata. */
-  #uuid(): string {
-    const file = join(this.root, 'uuid')
-    if (!existsSync(file)) {
-      mkdirSync(this.root, { recursive: true })
-      writeFileSync(file, randomUUID())
-    }
-    return readFileSync(file, 'utf8')
-  }
-
-  #containerFile(namespace: string, id: string): string {
-    return join(this.root, 'containers', namespace, `${id}.json`)
-  }
-
-  #container(namespace: string, id: string): any {
-    const file = this.#containerFile(namespace, id)
-    if (!existsSync(file)) throw new RpcError(Code.NotFound, `container "${id}" in namespace "${namespace}": not found`)
-    const c = JSON.parse(readFileSync(file, 'utf8'))
-    if (c.spec) c.spec.value = Buffer.from(c.spec.value, 'base64')
-    return c
-  }
-
-  #task(namespace: string, id: string): TaskEntry {
-    const t = this.#tasks.get(`${namespace}/${id}`)
-    if (!t) throw new RpcError(Code.NotFound, `no running task found: task ${id} not found`)
-    return t
-  }
-
+/** Our containerd: the given services of MinicontainerdBase, with tasks made and found again here. */
+export class Minicontainerd extends MinicontainerdBase {
   // #region reconnect
   /**
    * After a restart: every bundle whose shim wrote an address is a task that may still run.
@@ -95,8 +41,9 @@ export class Minicontainerd {
     //   1. Every bundle under root/tasks/NAMESPACE/ID whose shim wrote `address` may still be served.
     //      Dial it and ask Connect: a shim that answers is a task again (with its runtime, which the
     //      bundle's `runtime-name` file keeps).
-    //   2. A shim that is gone leaves a bundle to clean up: its binary's delete, then the bundle.
-    //   3. Where to look: containerd's core/runtime/v2/shim_load.go (loadShims).
+    //   2. A shim that is gone leaves a bundle to clean up: its binary's delete, then the bundle
+    //      (the given shimDelete of lib/minicontainerd.ts does both).
+    //   3. The tasks you find go in this.tasks, as createTask's do. Where to look: containerd's core/runtime/v2/shim_load.go (loadShims).
     throw new NotImplementedError('10-shim', 'reconnect')
   }
   // #endregion reconnect
@@ -114,10 +61,11 @@ export class Minicontainerd {
     //   2. The bundle: config.json (the spec's bytes), an empty rootfs, a `runtime-name` file (runc's shim writes its own `runtime`), and the
     //      `log` FIFO the shim writes to (something must read it, or the shim blocks).
     //   3. The shim binary's start, with containerd's flags, cwd the bundle, TTRPC_ADDRESS set to
-    //      where the events go, empty stdin; its stdout is the address to dial. A failed start
+    //      where the events go (the given shimFlags and shimEnv), empty stdin; its stdout is the address to dial. A failed start
     //      leaves no bundle and reports the shim's stderr.
     //   4. Then the shim's Create with the request's rootfs and stdio; if it fails, the task is
-    //      deleted again. Answer the container id and the PID. Chapter text: "Our containerd".
+    //      deleted again. The task lives in this.tasks (NAMESPACE/ID); this.container gives the
+    //      metadata. Answer the container id and the PID. Chapter text: "Our containerd".
     throw new NotImplementedError('10-shim', 'createTask')
   }
   // #endregion createTask
@@ -128,93 +76,9 @@ export class Minicontainerd {
     // TODO(10): Tasks/Delete: the shim's Delete, its Shutdown, the binary's delete, the bundle.
     //   1. A task still running is FailedPrecondition, as the shim answers; other Delete errors do not
     //      stop the cleanup.
-    //   2. Answer the id, PID, exit status and exit time the shim's Delete gave.
+    //   2. The shim's connection closed, the task out of this.tasks, the bundle gone (shimDelete).
+    //   3. Answer the id, PID, exit status and exit time the shim's Delete gave.
     throw new NotImplementedError('10-shim', 'deleteTask')
   }
   // #endregion deleteTask
-
-  async #shimDelete(namespace: string, id: string, bundle: string, runtime: string): Promise<void> {
-    const flags = ['-namespace', namespace, '-address', this.address, '-publish-binary', process.execPath, '-id', id, '-bundle', bundle]
-    await execa(shimBinary(runtime), [...flags, 'delete'], { cwd: bundle, input: '', reject: false, env: { ...process.env, TTRPC_ADDRESS: `${this.address}.ttrpc` } })
-    rmSync(bundle, { recursive: true, force: true })
-  }
-
-  /** containerd.v1.types.Process of a task, from its shim's State. */
-  async #process(t: TaskEntry): Promise<object> {
-    const s = await shimCall(t.shim, 'State', { id: t.id })
-    return { container_id: t.id, id: t.id, pid: s.pid, status: s.status, stdin: s.stdin, stdout: s.stdout, stderr: s.stderr, terminal: s.terminal, exit_status: s.exit_status, exited_at: s.exited_at }
-  }
-
-  /** The gRPC services: each call runs with the namespace from the containerd-namespace header. */
-  #services(): Record<string, Record<string, Handler>> {
-    return {
-      'version.v1.Version': { Version: async () => VERSION },
-      // ctr version also asks for the server's UUID
-      'introspection.v1.Introspection': { Server: async () => ({ uuid: this.#uuid() }) },
-      'containers.v1.Containers': {
-        Get: async (ns, r) => ({ container: this.#container(ns, r.id) }),
-        List: async (ns) => ({ containers: this.#containers(ns) }),
-        Create: async (ns, r) => {
-          const c = r.container
-          const file = this.#containerFile(ns, c.id)
-          if (existsSync(file)) throw new RpcError(Code.AlreadyExists, `container "${c.id}": already exists`)
-          const now = { seconds: Math.floor(Date.now() / 1000), nanos: 0 }
-          const stored = { ...c, created_at: now, updated_at: now, spec: c.spec && { type_url: c.spec.type_url, value: Buffer.from(c.spec.value).toString('base64') } }
-          mkdirSync(join(this.root, 'containers', ns), { recursive: true })
-          writeFileSync(file, JSON.stringify(stored))
-          return { container: this.#container(ns, c.id) }
-        },
-        Delete: async (ns, r) => {
-          this.#container(ns, r.id)
-          if (this.#tasks.has(`${ns}/${r.id}`)) throw new RpcError(Code.FailedPrecondition, `cannot delete container ${r.id}: its task exists`)
-          rmSync(this.#containerFile(ns, r.id))
-          return {}
-        },
-      },
-      'tasks.v1.Tasks': {
-        Create: (ns, r) => this.createTask(ns, r),
-        Start: async (ns, r) => shimCall(this.#task(ns, r.container_id).shim, 'Start', { id: r.container_id, exec_id: r.exec_id }),
-        Get: async (ns, r) => ({ process: await this.#process(this.#task(ns, r.container_id)) }),
-        List: async (ns) => ({ tasks: await Promise.all([...this.#tasks.values()].filter((t) => t.namespace === ns).map((t) => this.#process(t))) }),
-        Kill: async (ns, r) => shimCall(this.#task(ns, r.container_id).shim, 'Kill', { id: r.container_id, exec_id: r.exec_id, signal: r.signal, all: r.all }),
-        Wait: async (ns, r) => shimCall(this.#task(ns, r.container_id).shim, 'Wait', { id: r.container_id, exec_id: r.exec_id }),
-        Delete: (ns, r) => this.deleteTask(ns, r.container_id),
-        ListPids: async (ns, r) => shimCall(this.#task(ns, r.container_id).shim, 'Pids', { id: r.container_id }),
-      },
-    }
-  }
-
-  #containers(namespace: string): object[] {
-    const dir = join(this.root, 'containers', namespace)
-    return existsSync(dir) ? readdirSync(dir).map((f) => this.#container(namespace, f.replace(/\.json$/, ''))) : []
-  }
-
-  /** Stop listening; the shims, and their tasks, go on. */
-  async stop(): Promise<void> {
-    this.#grpc.forceShutdown()
-    this.#events?.close()
-    for (const t of this.#tasks.values()) t.shim.close()
-  }
-
-  /** Listen: gRPC on `address`, ttrpc for events on `address.ttrpc`; then find the shims left running. */
-  async start(): Promise<void> {
-    addServices(this.#grpc, this.#services())
-    rmSync(this.address, { force: true })
-    await new Promise<void>((resolve, reject) => this.#grpc.bindAsync(`unix://${this.address}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())))
-    this.#events = createServer((socket) =>
-      serveConnection(socket, [{
-        name: 'containerd.services.events.ttrpc.v1.Events',
-        methods: {
-          Forward: {
-            request: 'containerd.services.events.ttrpc.v1.ForwardRequest',
-            response: 'google.protobuf.Empty',
-            handle: async (r) => (this.events.push({ namespace: r.envelope.namespace, topic: r.envelope.topic }), {}),
-          },
-        },
-      }]),
-    )
-    rmSync(`${this.address}.ttrpc`, { force: true })
-    await new Promise<void>((resolve) => this.#events!.listen(`${this.address}.ttrpc`, resolve))
-    await this.reconnect()
-  }
 }

@@ -7,6 +7,7 @@
 import { closeSync, constants, openSync } from 'node:fs'
 import { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
+import { outputRead } from '../../lib/shim.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
 /** The FIFO paths containerd sends in Create and Exec ('' for none). */
@@ -55,7 +56,8 @@ export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: 
  * Copy stdin's FIFO into the process and the process's stdout and stderr into their FIFOs.
  * No open may block the shim: a FIFO's open waits for the other side, which may never come.
  * An output FIFO is closed once the process's pipe reaches end-of-file, so the reader sees
- * end-of-file too; until it is open, output waits in the process's pipe. The stdin FIFO is
+ * end-of-file too; until it is open, output waits in the process's pipe. The copy is done
+ * only once the reader has read what the FIFO holds (outputRead). The stdin FIFO is
  * opened read-only and non-blocking; epoll reports it only once a writer has come, and
  * end-of-file once the writer has gone, which is then passed on. Streams are sockets over the
  * fds (epoll), never fs streams, whose blocking reads hold a thread and keep Node from exiting.
@@ -66,8 +68,10 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   //      still be drained or the process blocks once it is full.
   //   2. Otherwise copy into the FIFO from openOutput, and close the FIFO (and the keeper) only
   //      when the process's pipe has ended, so the reader gets everything and then end-of-file.
-  //      `done` settles after both; the shim reports an exit only after it. An exec may be over
-  //      before the runtime's exec command returns: its pipes may have ended already.
+  //      `done` settles after both, and only once the reader has read what the FIFO holds (the
+  //      given outputRead of lib/shim.ts): the shim reports an exit only after `done`, and ctr
+  //      1.6.20 closes its FIFOs as soon as it hears of the exit. An exec may be over before
+  //      the runtime's exec command returns: its pipes may have ended already.
   //   3. stdin: open its FIFO read-only and non-blocking (a blocking open waits for a writer) and
   //      copy it into the process; when the writer goes away, the process must see end-of-file.
   //      closeStdin (CloseIO) does the same on demand. No stdin path: the process's stdin ends.

@@ -6,62 +6,14 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Code, RpcError, Status, timestamp } from '../../lib/containerd-proto.ts'
-import type { Publisher } from './events.ts'
-import type { Exit, Reaper } from './reaper.ts'
-import type { Runtime } from './runtime.ts'
-import { copyStdio, type Copying, type StdioPaths } from './stdio.ts'
+import { Code, RpcError, timestamp } from '../../lib/containerd-proto.ts'
+import { STATUS, TaskBase, type Proc } from '../../lib/shim-task.ts'
+import type { Exit } from './reaper.ts'
+import { copyStdio } from './stdio.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** One process of the task: the container's init ('' as its id) or an exec. */
-export interface Proc {
-  id: string
-  pid: number
-  status: 'created' | 'running' | 'stopped'
-  stdio: StdioPaths & { terminal: boolean }
-  exitStatus: number
-  exitedAt: Date | null
-  /** settles when the exit is recorded (and published) */
-  exited: Promise<void>
-  io: Copying | null
-  /** set while Start runs: an exit must wait for the TaskStart event before its TaskExit */
-  starting: Promise<void> | null
-}
-
-export interface TaskOptions {
-  id: string
-  bundle: string
-  runtime: Runtime
-  reaper: Reaper
-  publisher: Publisher
-  /** mount the rootfs mounts Create carries on bundle/rootfs, and the reverse */
-  mountRootfs(mounts: { type: string; source: string; target: string; options: string[] }[]): Promise<void>
-  unmountRootfs(): Promise<void>
-  /** the shim is asked to go: close the socket and exit once the answer is out */
-  shutdown(): void
-}
-
-const STATUS = { created: Status.CREATED, running: Status.RUNNING, stopped: Status.STOPPED }
-
-export class Task {
-  #init: Proc | null = null
-  #execs = new Map<string, Proc>()
-  #deleted = false
-
-  constructor(readonly options: TaskOptions) {}
-
-  #process(execId: string): Proc {
-    const p = execId ? this.#execs.get(execId) : this.#init
-    if (!p || (!execId && this.#deleted)) throw new RpcError(Code.NotFound, `process ${execId || this.options.id} does not exist: not found`)
-    return p
-  }
-
-  #newProc(id: string, stdio: Proc['stdio']): Proc & { markExited(): void } {
-    let markExited!: () => void
-    const exited = new Promise<void>((resolve) => (markExited = resolve))
-    return { id, pid: 0, status: 'created', stdio, exitStatus: 0, exitedAt: null, exited, io: null, starting: null, markExited }
-  }
-
+/** The Task service of one container: the given TaskBase, with the life cycle written here. */
+export class Task extends TaskBase {
   // #region create
   /**
    * Create: mount the rootfs, start the runtime's `create` with pipes for stdio and copy them
@@ -183,22 +135,6 @@ export class Task {
     throw new NotImplementedError('10-shim', 'delete')
   }
   // #endregion delete
-
-  async pids(): Promise<object> {
-    if (!this.#init || this.#deleted) throw new RpcError(Code.NotFound, `task ${this.options.id}: not found`)
-    const pids = await this.options.runtime.ps(this.options.id)
-    return { processes: pids.map((pid) => ({ pid })) }
-  }
-
-  async connect(): Promise<object> {
-    return { shim_pid: process.pid, task_pid: this.#init?.pid ?? 0, version: '' }
-  }
-
-  async closeIO(request: any): Promise<object> {
-    const p = this.#process(request.exec_id)
-    if (request.stdin) p.io?.closeStdin()
-    return {}
-  }
 
   // #region shutdown
   /** Shutdown: the shim exits once its task is deleted (or when told `now`); otherwise it stays. */

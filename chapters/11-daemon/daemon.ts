@@ -38,7 +38,8 @@ export class Daemon extends DaemonBase {
     //   1. Find the image in chapter 06's store by the reference as the store tags it (imageRef): what must a
     //      missing image answer for the CLI to pull it and try again?
     //   2. The network mode: networkOf (given) refuses what this daemon cannot honour. Before or after the
-    //      first thing you make?
+    //      first thing you make? Security options dockerd refuses (an unknown capability) are refused here
+    //      too, with a 400: lib/docker-security.ts's daemonSecurity() throws on them (chapter 13).
     //   3. Record the container (records.ts), give it its two layers on top of the image's (chapter 05), mark
     //      the image as in use, and save. If a step fails, nothing of the container may stay behind.
     throw new NotImplementedError('11-daemon', 'create')

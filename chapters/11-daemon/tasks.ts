@@ -24,6 +24,8 @@ export type { TaskIO } from '../../lib/engine.ts'
  * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
  * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
  * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
+ * Capabilities, no_new_privs, the seccomp profile, masked and read-only paths: chapter 13's
+ * (lib/docker-security.ts's daemonSecurity(), Docker's defaults while chapter 13 is a starter).
  * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
  * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
  */
@@ -36,6 +38,8 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   //   4. linux: which namespaces (what changes with NetworkMode "host"?), which cgroup path, which resources
   //      from Memory, NanoCpus (CFS quota and period in microseconds) and PidsLimit?
   //   5. --init: where must the init be inside the container, how does it get there, and what runs it?
+  //   6. Capabilities, no_new_privs, the seccomp profile, masked and read-only paths come from
+  //      lib/docker-security.ts's daemonSecurity() (chapter 13; Docker's defaults until then).
   throw new NotImplementedError('11-daemon', 'runtimeSpec')
 }
 // #endregion runtimeSpec

@@ -9,6 +9,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
+import { mkdirAll } from '../../lib/helper-fs.ts'
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
@@ -19,16 +20,8 @@ export { DEFAULT_MOUNTS }
 /** Where the old root is parked during pivot_root, inside the new root. */
 export const PUT_OLD = '.oldroot'
 
-/** `mkdir -p` through the helper, so it happens in the container's mount namespace. */
-export async function mkdirAll(helper: Helper, path: string): Promise<void> {
-  let current = ''
-  for (const part of path.split('/').filter(Boolean)) {
-    current += `/${part}`
-    await helper.mkdir(current).catch((error: unknown) => {
-      if (!(error instanceof SyscallError && error.code === 'EEXIST')) throw error
-    })
-  }
-}
+// Given (lib/helper-fs.ts): mkdirAll(helper, path), `mkdir -p` through the helper.
+export { mkdirAll }
 
 // #region parseVolume
 /**

@@ -9,56 +9,17 @@
  * has, and takes the cgroup filesystem's root as a parameter so it can be tried on a plain
  * directory laid out the same way.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
 import { dirname, isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, writeCgroupFile, type Cgroup, type CgroupExit, type CgroupOptions, type Controller } from '../../lib/cgroup.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
 
-export const CGROUP_ROOT = '/sys/fs/cgroup'
-
-/** The controllers a container uses; cpuacct exists only on v1, where it counts CPU time. */
-export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids'
-export const V1_CONTROLLERS: Controller[] = ['memory', 'cpu', 'cpuacct', 'pids']
-
-/** One container's cgroup. */
-export interface Cgroup {
-  version: 1 | 2
-  /** the directory of each controller (on v2, all the same directory) */
-  dirs: Partial<Record<Controller, string>>
-  /** every directory this run may try to rmdir when it is removed, deepest first */
-  removeOrder: string[]
-}
-
-export interface CgroupOptions {
-  /** where the cgroup filesystem is mounted */
-  root?: string
-  /** the caller's /proc/self/cgroup, as text */
-  self?: string
-}
-
-/** How the container ended, and whether the kernel's OOM killer was involved. */
-export interface CgroupExit {
-  code: number
-  oomKilled: boolean
-}
-
-/** Write one cgroup file; the error names the file and the value, which Node's does not. */
-function writeCgroupFile(path: string, value: string): void {
-  try {
-    writeFileSync(path, value)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error)
-    throw new ContainerError(`cannot write "${value}" to ${path}: ${code}`, 125)
-  }
-}
-
-/** The lines "KEY VALUE" of a flat-keyed cgroup file (memory.events, cpu.stat, ...) as numbers. */
-export function readKeyed(path: string): Record<string, number> {
-  const entries = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' '))
-  return Object.fromEntries(entries.map(([key, value]) => [key!, Number(value)]))
-}
+// Given (lib/cgroup.ts): CGROUP_ROOT, the Controller, Cgroup, CgroupOptions and CgroupExit
+// types, writeCgroupFile (errors that name the file and value) and readKeyed (flat-keyed files).
+export { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, type Cgroup, type CgroupExit, type CgroupOptions, type Controller }
 
 // #region cgroupVersion
 /**

@@ -9,30 +9,14 @@
  *   <root>/<id>/merged   where the union is mounted
  *   <root>/l/<LINK>      symlink to ../<id>/diff
  */
-import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { layerPaths, shortName, type LayerPaths } from '../../lib/overlay2.ts'
 import type { OverlayDirs } from './overlay.ts'
 
-/** The folders of one layer, by the driver's names. */
-export interface LayerPaths {
-  dir: string
-  diff: string
-  work: string
-  merged: string
-}
-
-export function layerPaths(root: string, id: string): LayerPaths {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) throw new Error(`invalid layer id: "${id}"`)
-  const dir = join(root, id)
-  return { dir, diff: join(dir, 'diff'), work: join(dir, 'work'), merged: join(dir, 'merged') }
-}
-
-/** A short, random link name: 26 upper-case letters and digits, like Docker's. */
-function shortName(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  return [...randomBytes(26)].map((b) => alphabet[b % 32]).join('')
-}
+// Given (lib/overlay2.ts): layerPaths(root, id), a layer's dir, diff, work and merged folders,
+// and shortName(), a random link name like Docker's.
+export { layerPaths, type LayerPaths }
 
 // #region createLayer
 /**

@@ -12,36 +12,17 @@ import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
-import { IMAGE_TYPES, INDEX_TYPES, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type Session } from '../../lib/registry.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
 import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
-import { shortDigest, type ProgressSink } from '../../lib/jsonmessage.ts'
+import { shortDigest } from '../../lib/jsonmessage.ts'
 import { progressCounter, statusMessage } from './progress.ts'
 import { familiarName, GRAMMAR, parseReference, type Reference } from './reference.ts'
 
-/** dockerd's default --max-concurrent-downloads. */
-export const MAX_CONCURRENT_DOWNLOADS = 3
-
-export interface PullOptions {
-  /** the image store (chapter 06) */
-  root: string
-  /** the image to take from an index (default: this machine's) */
-  platform?: Platform
-  progress?: ProgressSink
-  concurrency?: number
-}
-
-export interface PullResult {
-  /** the image ID */
-  id: string
-  /** the digest of what the reference named: the index, or the manifest */
-  digest: string
-  /** the name the image is tagged with: "busybox:latest" */
-  name: string
-  /** how many layers were downloaded (the others were in the store already) */
-  downloaded: number
-}
+// Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
+// and MAX_CONCURRENT_DOWNLOADS, dockerd's default.
+export { MAX_CONCURRENT_DOWNLOADS, type PullOptions, type PullResult }
 
 /** fetchManifest, with the errors `docker pull` gives for a missing or forbidden image. */
 async function manifestFor(session: Session, ref: Reference, reference: string): Promise<FetchedManifest> {

@@ -17,41 +17,13 @@
  *   tag              := /[\w][\w.-]{0,127}/
  *   digest           := algorithm ":" hex   (this workbook: sha256 and 64 lower-case hex digits)
  */
-/** Docker Hub's name in references; its API lives elsewhere (see endpointFor in client.ts). */
-export const DEFAULT_DOMAIN = 'docker.io'
-/** The old name of the Hub, still accepted and rewritten to docker.io. */
-export const LEGACY_DEFAULT_DOMAIN = 'index.docker.io'
-/** Where the Hub's official images live: "busybox" is "library/busybox". */
-export const OFFICIAL_REPO_PREFIX = 'library/'
-export const DEFAULT_TAG = 'latest'
-export { GRAMMAR, NAME_TOTAL_LENGTH_MAX } from '../../lib/names.ts'
 import { GRAMMAR, NAME_TOTAL_LENGTH_MAX } from '../../lib/names.ts'
+import { DEFAULT_DOMAIN, DEFAULT_TAG, InvalidReferenceError, LEGACY_DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX, referenceString, type Reference } from '../../lib/reference.ts'
 
-/** A normalised reference. `tag` is set unless only a digest was given. */
-export interface Reference {
-  /** "docker.io", "127.0.0.1:5000" */
-  domain: string
-  /** the repository inside the registry: "library/busybox" */
-  path: string
-  tag?: string
-  digest?: string
-}
-
-/** A string that is not an image reference; the message says which part is wrong. */
-export class InvalidReferenceError extends Error {
-  override name = 'InvalidReferenceError'
-  constructor(
-    readonly reference: string,
-    reason: string,
-  ) {
-    super(`invalid reference format: ${reason} ("${reference}")`)
-  }
-}
-
-/** "docker.io/library/busybox:latest", "127.0.0.1:5000/probe@sha256:..." */
-export function referenceString(ref: Reference): string {
-  return `${ref.domain}/${ref.path}${ref.tag === undefined ? '' : `:${ref.tag}`}${ref.digest === undefined ? '' : `@${ref.digest}`}`
-}
+// Given (lib/reference.ts): the Reference type parseReference returns, InvalidReferenceError,
+// referenceString, and the defaults (DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, OFFICIAL_REPO_PREFIX,
+// DEFAULT_TAG). The grammar's regular expressions are GRAMMAR (lib/names.ts).
+export { DEFAULT_DOMAIN, DEFAULT_TAG, GRAMMAR, InvalidReferenceError, LEGACY_DEFAULT_DOMAIN, NAME_TOTAL_LENGTH_MAX, OFFICIAL_REPO_PREFIX, referenceString, type Reference }
 
 // #region parseReference
 /**

@@ -12,16 +12,13 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { command } from '../../lib/command.ts'
-import { inNetns, ipBatch, macFor } from '../../lib/net.ts'
+import { inNetns, ipBatch, macFor, type Bridge } from '../../lib/net.ts'
 import type { Lease } from './ipam.ts'
 
 export { inNetns, ipBatch, macFor } from '../../lib/net.ts'
 
-/** A bridge network: the bridge's name and the subnet its containers take addresses from. */
-export interface Bridge {
-  name: string
-  subnet: string
-}
+/** A bridge network (lib/net.ts): the bridge's name and the subnet its containers take addresses from. */
+export type { Bridge }
 
 /** The workbook's docker0: Docker's default bridge is docker0 on 172.17.0.0/16. */
 export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }

@@ -9,31 +9,13 @@
  * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { ContainerError } from '../../lib/errors.ts'
-import { CHAIN, ensureRule, iptables, PROXY_PATH } from '../../lib/net.ts'
-import type { Bridge } from './links.ts'
+import { CHAIN, dnatRule, ensureRule, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
 
-export type Protocol = 'tcp' | 'udp'
-
-/** One `-p`: HOST_IP:HOST_PORT on the host to CONTAINER_PORT in the container. */
-export interface PortMapping {
-  /** 0.0.0.0 when the flag names none: every address of the host */
-  hostIp: string
-  hostPort: number
-  containerPort: number
-  proto: Protocol
-}
-
-/** What publishing made, to be undone when the container ends. */
-export interface Published {
-  /** each DNAT rule as the iptables arguments that follow -A or -D */
-  rules: string[][]
-  /** one minidocker-proxy per port */
-  proxies: ChildProcess[]
-}
-
-export { CHAIN, PROXY_PATH } from '../../lib/net.ts'
+// Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
+// proxies publishPorts made, CHAIN and PROXY_PATH, dnatRule(mapping, bridge, containerIp), the
+// DNAT rule's arguments, and stopProxy(proxy).
+export { CHAIN, dnatRule, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
 
 // #region parsePublish
 /**
@@ -103,23 +85,6 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
   return proxy
 }
 // #endregion startProxy
-
-/** End a proxy: close its stdin and wait until it has exited. */
-export async function stopProxy(proxy: ChildProcess): Promise<void> {
-  if (proxy.exitCode !== null || proxy.signalCode !== null) return
-  const exited = once(proxy, 'exit')
-  proxy.stdin!.end()
-  await exited
-}
-
-/** The DNAT rule for `mapping`, as the arguments that follow -A or -D. */
-export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
-  return [
-    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
-    // What comes from the bridge itself is container-to-container traffic: leave it alone.
-    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
-  ]
-}
 
 // #region publishPorts
 /**

@@ -10,7 +10,9 @@ import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
 import { joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
-import { containerCgroup, prepare, switchUser } from '../../minidocker/container.ts'
+import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
+import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
+import { ifWritten } from '../../minidocker/layers.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
@@ -94,6 +96,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   const record: ContainerRecord = {
     ociVersion: spec.ociVersion, id, pid: 0, bundle: options.bundle, rootfs: spec.root!.path,
     created: new Date().toISOString(), annotations: spec.annotations ?? {}, owner: '', startTime: 0, hooks: spec.hooks,
+    seccomp: spec.linux?.seccomp,
   }
   let helper: Helper | undefined
   let fifo: number | undefined
@@ -109,6 +112,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     record.cgroup = cgroup
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
+    await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
     const pid = await prepare(helper, spec, cgroup, limited, undefined, {}, async (pid) => {
       record.pid = pid
@@ -129,7 +133,10 @@ export async function create(root: string, id: string, options: CreateOptions, l
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
+    await ifWritten(() => checkCwd(pid, spec.process.cwd))
     const path = findExecutable(pid, spec.process)
+    // Last, once nothing privileged is left: the user, capabilities, no_new_privs, seccomp (13).
+    const { lastFilter } = await secure(helper, spec)
     if (detach) {
       // The relay would collect the process's exit, which the caller's subreaper must see.
       await helper.setParentDeathSignal(0)
@@ -137,7 +144,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
       await helper.exited
     }
     // Served after `start`, by a process no one is listening to any more: replies go nowhere.
-    const queued = [helper.waitFifo('/proc/self/fd/4'), helper.closeFds(), helper.exec(path, spec.process.args, spec.process.env)]
+    const queued = [helper.waitFifo('/proc/self/fd/4'), helper.closeFds(), ...(lastFilter ? [helper.loadSeccomp(lastFilter)] : []), helper.exec(path, spec.process.args, spec.process.env)]
     for (const request of queued) request.catch(() => {})
     if (detach) await helper.detach()
     if (options.pidFile) writeAtomically(options.pidFile, String(pid))
@@ -422,7 +429,8 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 /**
  * runc exec: run `process` inside running container `id`: the helper joins each namespace the
  * container's process has apart from the host's (setns through /proc/PID/ns), forks so that the
- * PID namespace applies, joins the container's cgroup, becomes the process's user, and execs.
+ * PID namespace applies, joins the container's cgroup, becomes the process's user (with its
+ * capabilities and the container's seccomp filter, chapter 13's secure()), and execs.
  * A container that is not running is refused: `cannot exec in a stopped container`. With
  * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
  * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
@@ -433,9 +441,11 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   checkTerminal(options.process, options.consoleSocket)
   const helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: options.detach })
   try {
+    await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
-    // The mount namespace last: after it, /proc/PID/ns of the host's view is out of sight.
-    for (const ns of ['ipc', 'uts', 'net', 'pid', 'mnt']) {
+    // A user namespace first (chapter 13): the others belong to it. The mount namespace last:
+    // after it, /proc/PID/ns of the host's view is out of sight.
+    for (const ns of ['user', 'ipc', 'uts', 'net', 'pid', 'mnt']) {
       const path = `/proc/${record.pid}/ns/${ns}`
       if (readlinkSync(path) !== readlinkSync(`/proc/self/ns/${ns}`)) await helper.setns(path)
     }
@@ -443,18 +453,24 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
     if (record.devices) writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
     await applyProcessLimits(helper, pid, options.process)
-    if (options.process.user) await switchUser(helper, options.process.user)
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
+    await ifWritten(() => checkCwd(pid, options.process.cwd))
     const path = findExecutable(pid, options.process)
+    // The container's seccomp filter holds for every process in it, exec'd ones too (13).
+    // Root by default, as runc's: in a user namespace the helper is host uid 0, unmapped, until it
+    // becomes a user of the namespace.
+    const user = options.process.user ?? { uid: 0, gid: 0 }
+    const { lastFilter } = await secure(helper, { ociVersion: record.ociVersion, process: { ...options.process, user }, linux: { seccomp: record.seccomp } })
     if (!options.detach) {
+      if (lastFilter) await helper.loadSeccomp(lastFilter)
       await helper.exec(path, options.process.args, options.process.env)
       return exitCode(await helper.exited)
     }
     helper.process.kill('SIGKILL')
     await helper.exited
-    for (const request of [helper.closeFds(), helper.exec(path, options.process.args, options.process.env)]) request.catch(() => {})
+    for (const request of [helper.closeFds(), ...(lastFilter ? [helper.loadSeccomp(lastFilter)] : []), helper.exec(path, options.process.args, options.process.env)]) request.catch(() => {})
     await helper.detach()
     if (options.pidFile) writeAtomically(options.pidFile, String(pid))
     return 0
@@ -481,6 +497,12 @@ export async function run(root: string, id: string, options: CreateOptions, log:
   }
 }
 // #endregion run
+
+/** Chapter 13's defences, first of all: the helper runs from a sealed copy and keeps no fd it was not given. */
+async function defend(helper: Helper): Promise<void> {
+  await ifWritten(() => protectRuntimeBinary(helper))
+  await ifWritten(() => closeLeakedFds(helper))
+}
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
@@ -522,10 +544,10 @@ function withoutCgroupMounts(spec: Spec): Spec {
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
-    ['process.capabilities', raw.process?.capabilities], ['process.noNewPrivileges', raw.process?.noNewPrivileges],
-    ['linux.seccomp', raw.linux?.seccomp], ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
+    // capabilities, noNewPrivileges and seccomp are chapter 13's: secure() notes them when it is not done.
+    ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     // On a cgroup v2 host device rules would need an eBPF program.
-    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined], ['linux.uidMappings', raw.linux?.uidMappings],
+    ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)

@@ -7,6 +7,7 @@
 import { closeSync, constants, openSync } from 'node:fs'
 import { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
+import { outputRead } from '../../lib/shim.ts'
 
 /** The FIFO paths containerd sends in Create and Exec ('' for none). */
 export interface StdioPaths {
@@ -23,7 +24,7 @@ export interface ProcessPipes {
 }
 
 export interface Copying {
-  /** settles when stdout and stderr have reached end-of-file and their FIFOs are closed */
+  /** settles when stdout and stderr have reached end-of-file, their FIFOs are closed and read */
   done: Promise<void>
   /** close the process's stdin (CloseIO): it reads end-of-file */
   closeStdin(): void
@@ -55,7 +56,8 @@ export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: 
  * Copy stdin's FIFO into the process and the process's stdout and stderr into their FIFOs.
  * No open may block the shim: a FIFO's open waits for the other side, which may never come.
  * An output FIFO is closed once the process's pipe reaches end-of-file, so the reader sees
- * end-of-file too; until it is open, output waits in the process's pipe. The stdin FIFO is
+ * end-of-file too; until it is open, output waits in the process's pipe. The copy is done
+ * only once the reader has read what the FIFO holds (outputRead). The stdin FIFO is
  * opened read-only and non-blocking; epoll reports it only once a writer has come, and
  * end-of-file once the writer has gone, which is then passed on. Streams are sockets over the
  * fds (epoll), never fs streams, whose blocking reads hold a thread and keep Node from exiting.
@@ -75,12 +77,9 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
       openOutput(paths[name]).then(({ fifo, keeper }) => {
         fifo.on('error', () => source.resume()) // a FIFO that fails costs its output, not the shim
         source.pipe(fifo) // also ends the FIFO when the pipe has ended already: a quick exec is over before exec --detach returns
-        return new Promise<void>((resolve) =>
-          fifo.once('close', () => {
-            closeSync(keeper)
-            resolve()
-          }),
-        )
+        return new Promise<void>((resolve) => fifo.once('close', resolve))
+          .then(() => outputRead(paths[name])) // ctr closes its end once told of the exit: let it read first
+          .finally(() => closeSync(keeper))
       }),
     )
   }

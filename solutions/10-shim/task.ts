@@ -6,61 +6,13 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Code, RpcError, Status, timestamp } from '../../lib/containerd-proto.ts'
-import type { Publisher } from './events.ts'
-import type { Exit, Reaper } from './reaper.ts'
-import type { Runtime } from './runtime.ts'
-import { copyStdio, type Copying, type StdioPaths } from './stdio.ts'
+import { Code, RpcError, timestamp } from '../../lib/containerd-proto.ts'
+import { STATUS, TaskBase, type Proc } from '../../lib/shim-task.ts'
+import type { Exit } from './reaper.ts'
+import { copyStdio } from './stdio.ts'
 
-/** One process of the task: the container's init ('' as its id) or an exec. */
-export interface Proc {
-  id: string
-  pid: number
-  status: 'created' | 'running' | 'stopped'
-  stdio: StdioPaths & { terminal: boolean }
-  exitStatus: number
-  exitedAt: Date | null
-  /** settles when the exit is recorded (and published) */
-  exited: Promise<void>
-  io: Copying | null
-  /** set while Start runs: an exit must wait for the TaskStart event before its TaskExit */
-  starting: Promise<void> | null
-}
-
-export interface TaskOptions {
-  id: string
-  bundle: string
-  runtime: Runtime
-  reaper: Reaper
-  publisher: Publisher
-  /** mount the rootfs mounts Create carries on bundle/rootfs, and the reverse */
-  mountRootfs(mounts: { type: string; source: string; target: string; options: string[] }[]): Promise<void>
-  unmountRootfs(): Promise<void>
-  /** the shim is asked to go: close the socket and exit once the answer is out */
-  shutdown(): void
-}
-
-const STATUS = { created: Status.CREATED, running: Status.RUNNING, stopped: Status.STOPPED }
-
-export class Task {
-  #init: Proc | null = null
-  #execs = new Map<string, Proc>()
-  #deleted = false
-
-  constructor(readonly options: TaskOptions) {}
-
-  #process(execId: string): Proc {
-    const p = execId ? this.#execs.get(execId) : this.#init
-    if (!p || (!execId && this.#deleted)) throw new RpcError(Code.NotFound, `process ${execId || this.options.id} does not exist: not found`)
-    return p
-  }
-
-  #newProc(id: string, stdio: Proc['stdio']): Proc & { markExited(): void } {
-    let markExited!: () => void
-    const exited = new Promise<void>((resolve) => (markExited = resolve))
-    return { id, pid: 0, status: 'created', stdio, exitStatus: 0, exitedAt: null, exited, io: null, starting: null, markExited }
-  }
-
+/** The Task service of one container: the given TaskBase, with the life cycle written here. */
+export class Task extends TaskBase {
   // #region create
   /**
    * Create: mount the rootfs, start the runtime's `create` with pipes for stdio and copy them
@@ -69,9 +21,9 @@ export class Task {
    */
   async create(request: any): Promise<object> {
     const { id, bundle } = this.options
-    if (this.#init) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
+    if (this.init) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
     if (request.terminal) throw new RpcError(Code.Unimplemented, 'a terminal (ctr run -t) is not supported by this shim')
-    const p = this.#newProc('', { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false })
+    const p = this.newProc('', { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false })
     await this.options.mountRootfs(request.rootfs)
     const pidFile = join(bundle, 'init.pid')
     try {
@@ -83,7 +35,7 @@ export class Task {
       await this.options.unmountRootfs()
       throw new RpcError((error as RpcError).code ?? Code.Unknown, `OCI runtime create failed: ${(error as Error).message}`)
     }
-    this.#init = p
+    this.init = p
     this.#watch(p)
     this.options.publisher.publish('/tasks/create', {
       container_id: id, bundle, rootfs: request.rootfs, pid: p.pid,
@@ -117,7 +69,7 @@ export class Task {
   // #region start
   /** Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or TaskExecStarted. */
   async start(request: any): Promise<object> {
-    const p = this.#process(request.exec_id)
+    const p = this.proc(request.exec_id)
     if (p.status !== 'created') throw new RpcError(Code.FailedPrecondition, `process ${request.exec_id || this.options.id} is ${p.status}, not created`)
     let started!: () => void
     p.starting = new Promise((resolve) => (started = resolve))
@@ -156,11 +108,11 @@ export class Task {
   // #region exec
   /** Exec: record the process (its spec is an OCI `process`, as JSON in an Any); Start runs it. */
   async exec(request: any): Promise<object> {
-    if (!this.#init || this.#init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `container ${this.options.id} is not running`)
-    if (this.#execs.has(request.exec_id)) throw new RpcError(Code.AlreadyExists, `exec ${request.exec_id}: already exists`)
+    if (!this.init || this.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `container ${this.options.id} is not running`)
+    if (this.execs.has(request.exec_id)) throw new RpcError(Code.AlreadyExists, `exec ${request.exec_id}: already exists`)
     if (request.terminal) throw new RpcError(Code.Unimplemented, 'a terminal (exec -t) is not supported by this shim')
-    const p = Object.assign(this.#newProc(request.exec_id, { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false }), { spec: request.spec?.value })
-    this.#execs.set(request.exec_id, p)
+    const p = Object.assign(this.newProc(request.exec_id, { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false }), { spec: request.spec?.value })
+    this.execs.set(request.exec_id, p)
     this.options.publisher.publish('/tasks/exec-added', { container_id: this.options.id, exec_id: request.exec_id })
     return {}
   }
@@ -168,7 +120,7 @@ export class Task {
 
   // #region state
   async state(request: any): Promise<object> {
-    const p = this.#process(request.exec_id)
+    const p = this.proc(request.exec_id)
     return {
       id: p.id || this.options.id, exec_id: p.id, bundle: this.options.bundle, pid: p.pid, status: STATUS[p.status],
       stdin: p.stdio.stdin, stdout: p.stdio.stdout, stderr: p.stdio.stderr, terminal: p.stdio.terminal,
@@ -179,7 +131,7 @@ export class Task {
 
   // #region wait
   async wait(request: any): Promise<object> {
-    const p = this.#process(request.exec_id)
+    const p = this.proc(request.exec_id)
     await p.exited
     return { exit_status: p.exitStatus, exited_at: timestamp(p.exitedAt!) }
   }
@@ -188,7 +140,7 @@ export class Task {
   // #region kill
   /** Kill: the runtime's `kill` for init (`--all` when asked), kill(2) for an exec. */
   async kill(request: any): Promise<object> {
-    const p = this.#process(request.exec_id)
+    const p = this.proc(request.exec_id)
     if (p.status === 'stopped') throw new RpcError(Code.NotFound, `process ${request.exec_id || this.options.id}: process already finished: not found`)
     if (p.id) {
       try {
@@ -209,15 +161,15 @@ export class Task {
    * rootfs unmounted; then TaskDelete with the exit status, which is also the answer.
    */
   async delete(request: any): Promise<object> {
-    const p = this.#process(request.exec_id)
+    const p = this.proc(request.exec_id)
     if (p.status === 'running') throw new RpcError(Code.FailedPrecondition, `cannot delete process ${request.exec_id || this.options.id}: it is running`)
-    if (p.id) this.#execs.delete(p.id)
+    if (p.id) this.execs.delete(p.id)
     else {
       await this.options.runtime.run(['delete', '--force', this.options.id]).catch((error: RpcError) => {
         if (error.code !== Code.NotFound) throw error
       })
       await this.options.unmountRootfs()
-      this.#deleted = true
+      this.deleted = true
     }
     const exitedAt = p.exitedAt ?? new Date()
     this.options.publisher.publish('/tasks/delete', {
@@ -227,26 +179,10 @@ export class Task {
   }
   // #endregion delete
 
-  async pids(): Promise<object> {
-    if (!this.#init || this.#deleted) throw new RpcError(Code.NotFound, `task ${this.options.id}: not found`)
-    const pids = await this.options.runtime.ps(this.options.id)
-    return { processes: pids.map((pid) => ({ pid })) }
-  }
-
-  async connect(): Promise<object> {
-    return { shim_pid: process.pid, task_pid: this.#init?.pid ?? 0, version: '' }
-  }
-
-  async closeIO(request: any): Promise<object> {
-    const p = this.#process(request.exec_id)
-    if (request.stdin) p.io?.closeStdin()
-    return {}
-  }
-
   // #region shutdown
   /** Shutdown: the shim exits once its task is deleted (or when told `now`); otherwise it stays. */
   async shutdown(request: any): Promise<object> {
-    if (request.now || !this.#init || this.#deleted) setImmediate(() => this.options.shutdown())
+    if (request.now || !this.init || this.deleted) setImmediate(() => this.options.shutdown())
     return {}
   }
   // #endregion shutdown

@@ -21,6 +21,7 @@ import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
 import { frame, logWriter, type StreamName } from './streams.ts'
 import { deleteTask, killTask, runtimeSpec, startTask, waitTask, type TaskIO } from './tasks.ts'
+import { daemonSecurity } from '../../lib/docker-security.ts'
 
 export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
 
@@ -43,6 +44,12 @@ export class Daemon extends DaemonBase {
       throw error
     }
     this.networkOf(body.HostConfig) // before anything is made: a network this daemon does not have is refused
+    // Security options are refused now, as dockerd does, not when the container starts (13).
+    try {
+      daemonSecurity(body.HostConfig ?? {})
+    } catch (error) {
+      throw badRequest((error as Error).message)
+    }
     const c = newContainer(root, body, { id: imageId, config: imageConfig(root, imageId) }, name, [...this.containers.values()])
     const top = imageLayers(root, imageId).at(-1)
     if (!top) throw badRequest(`image ${ref} has no layers to run`)

@@ -9,7 +9,8 @@ import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
 import { INIT_PATH } from '../../native/helper.ts'
-import { DEFAULT_CAPABILITIES, INIT_DESTINATION, type FullSpec, type TaskIO } from '../../lib/engine.ts'
+import { daemonSecurity } from '../../lib/docker-security.ts'
+import { INIT_DESTINATION, type FullSpec, type TaskIO } from '../../lib/engine.ts'
 import type { Container } from './records.ts'
 
 export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
@@ -23,6 +24,8 @@ export type { TaskIO } from '../../lib/engine.ts'
  * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
  * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
  * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
+ * Capabilities, no_new_privs, the seccomp profile, masked and read-only paths: chapter 13's
+ * (lib/docker-security.ts's daemonSecurity(), Docker's defaults while chapter 13 is a starter).
  * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
  * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
  */
@@ -44,7 +47,7 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   if (host.PidsLimit && host.PidsLimit > 0) resources.pids = { limit: host.PidsLimit }
   const namespaces: NonNullable<Spec['linux']>['namespaces'] = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }]
   if (host.NetworkMode !== 'host') namespaces.push({ type: 'network' })
-  const caps = DEFAULT_CAPABILITIES
+  const security = daemonSecurity(host)
   const args = [c.Path, ...c.Args]
   if (host.Init) {
     binds.push({ destination: INIT_DESTINATION, type: 'bind', source: INIT_PATH, options: ['rbind', 'ro'] })
@@ -58,8 +61,8 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
       args,
       env,
       cwd: c.Config.WorkingDir || '/',
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false,
+      capabilities: security.capabilities,
+      noNewPrivileges: security.noNewPrivileges,
     },
     root: { path: 'rootfs' },
     hostname: c.Config.Hostname,
@@ -68,8 +71,9 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
       namespaces,
       resources,
       cgroupsPath: `/minidockerd/${c.ID}`,
-      maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware'],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      maskedPaths: security.maskedPaths,
+      readonlyPaths: security.readonlyPaths,
+      ...(security.seccomp ? { seccomp: security.seccomp } : {}),
     },
   }
 }

@@ -5,7 +5,7 @@
  * containerd-shim-runc-v2.
  */
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
@@ -74,7 +74,25 @@ async function minicontainerd(namespace: string) {
       }),
     )
   }
-  return { dir, address, ctr, call, crash, restart: launch }
+  /** `ctr events` from now until stop(): the topics it printed, in order (its third column is the topic) */
+  const events = async () => {
+    const watcher = spawn(CTR, ['--address', address, 'events'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    watcher.stdout!.on('data', (b: Buffer) => (out += b))
+    onCleanup(() => void watcher.kill('SIGKILL'))
+    // subscribed once it has dialed (a socket among its fds) and sent Subscribe a moment later
+    const dialed = () => readdirSync(`/proc/${watcher.pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${watcher.pid}/fd/${fd}`).startsWith('socket:') } catch { return false } })
+    await waitUntil(() => watcher.exitCode !== null || dialed(), 10_000, 'ctr events did not connect to our containerd')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    return {
+      async stop(): Promise<string[]> {
+        await new Promise((resolve) => setTimeout(resolve, 500)) // the last event's line
+        watcher.kill('SIGKILL')
+        return out.split('\n').map((line) => line.split(' ').find((word) => word.startsWith('/')) ?? '').filter(Boolean)
+      },
+    }
+  }
+  return { dir, address, ctr, call, crash, restart: launch, events }
 }
 
 /** A container spec (runc spec's, JSON as containerd stores it) running `args` in `rootfs`. */
@@ -91,10 +109,11 @@ function spec(dir: string, args: string[]): { type_url: string; value: Buffer } 
 
 describeKernel('our containerd, with the real ctr', () => {
   for (const runtime of ['io.containerd.minidocker.v2', 'io.containerd.runc.v2']) {
-    it(`holds a container and its task through ${runtime}; ctr sees them, also after a crash and restart`, async () => {
+    it(`holds a container and its task through ${runtime}; ctr sees them, also after a crash and restart; ctr events and ctr run --rootfs work through it`, async () => {
       const namespace = `minidocker-mctd-${process.pid}-${runtime.length}`
       const m = await minicontainerd(namespace)
       const id = 'held'
+      const events = await m.events()
       const version = ctrOk(await m.ctr(['version']), 'ctr version')
       expect(version.exitCode, `ctr version failed: ${version.stderr}`).toBe(0)
       expect(version.stdout, `expected ctr version to show our containerd's version but saw ${version.stdout} ${version.stderr}`).toMatch(/Server:[\s\S]*minicontainerd/)
@@ -105,8 +124,11 @@ describeKernel('our containerd, with the real ctr', () => {
       const containers = ctrOk(await m.ctr(['containers', 'ls']), 'ctr containers ls')
       expect(containers.stdout, 'expected ctr containers ls to show the container and its runtime').toMatch(new RegExp(`${id}\\s.*${runtime.replaceAll('.', '\\.')}`))
       expect(taskRow(await m.ctr(['tasks', 'ls']), id), 'expected ctr tasks ls to show the task RUNNING with its PID').toEqual({ pid: created.pid, status: 'RUNNING' })
+      const before = (await events.stop()).filter((t) => t.startsWith('/tasks/'))
+      expect(before, 'expected ctr events to show /tasks/create then /tasks/start — does Events/Subscribe stream every envelope the shims forward?').toEqual(['/tasks/create', '/tasks/start'])
       await m.crash()
       await m.restart()
+      const after = await m.events() // a crash ends ctr events' stream: a new one
       expect(taskRow(await m.ctr(['tasks', 'ls']), id)?.status, 'expected the task RUNNING after our containerd was killed and restarted — does it reconnect to the shims from the address files in the bundles?').toBe('RUNNING')
       const wait = m.call('tasks.v1.Tasks', 'Wait', { container_id: id })
       ctrOk(await m.ctr(['tasks', 'kill', '-s', 'SIGKILL', id]), 'ctr tasks kill')
@@ -115,7 +137,12 @@ describeKernel('our containerd, with the real ctr', () => {
       expect(removed.exitCode, `ctr tasks rm failed: ${removed.stderr}`).toBe(0)
       expect(taskRow(await m.ctr(['tasks', 'ls']), id), 'expected the task gone after ctr tasks rm').toBeUndefined()
       ctrOk(await m.ctr(['containers', 'rm', id]), 'ctr containers rm')
+      const topics = (await after.stop()).filter((t) => t.startsWith('/tasks/'))
+      expect(topics, 'expected ctr events, after the restart, to show /tasks/exit then /tasks/delete — do the shims\' events reach the restarted containerd\'s subscribers?').toEqual(['/tasks/exit', '/tasks/delete'])
       expect(existsSync(join(m.dir, 'root', 'tasks', namespace, id)) && readdirSync(join(m.dir, 'root', 'tasks', namespace, id)), 'expected the bundle removed with the task').toBe(false)
+      // ctr's own run, from a root filesystem directory: leases, container, task, stdio FIFOs, wait, delete
+      const direct = ctrOk(await m.ctr(['run', '--rm', '--runtime', runtime, '--env', 'PATH=/bin', '--rootfs', probeRootfs(mkdtempSync(join(m.dir, 'direct-'))), 'direct', 'sh', '-c', 'echo hi; exit 2']), 'ctr run --rm --rootfs')
+      expect({ out: direct.stdout, code: direct.exitCode }, `expected ctr run --rm --rootfs through our containerd to print hi and exit 2 (${direct.stderr.trim()}) — does Tasks/Create pass the stdio FIFOs to the shim?`).toEqual({ out: 'hi', code: 2 })
     }, 120_000)
   }
 })

@@ -2,12 +2,14 @@
  * The Task service's life cycle with a stand-in runtime, reaper and publisher, so that the
  * races containerd meets can be made to happen on purpose: an exit while Start still runs.
  */
-import { writeFileSync } from 'node:fs'
+import { closeSync, constants, openSync, readSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { Publisher } from '#ch/10-shim/events.ts'
+import { copyStdio } from '#ch/10-shim/stdio.ts'
 import type { Exit, Reaper } from '#ch/10-shim/reaper.ts'
 import type { Runtime } from '#ch/10-shim/runtime.ts'
 import { Task } from '#ch/10-shim/task.ts'
@@ -154,5 +156,27 @@ describe('the event publisher', () => {
     // an event whose answer was lost with the connection may arrive twice: delivery is at least once
     expect([...new Set(received)], 'expected create, start, exit in order; exit after the connection was closed — does a failed call dial again?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
     expect(sockets.length, 'expected a second connection after containerd closed the first').toBe(2)
+  })
+})
+
+describe('the copy into containerd\'s FIFOs', () => {
+  it('is done only once the reader has read the output: ctr closes its FIFOs when it hears of the exit', async () => {
+    const fifo = join(tempDir(), 'stdout')
+    execFileSync('mkfifo', [fifo])
+    // ctr's side: a read end that reads only when the test says so
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    onCleanup(() => closeSync(reader))
+    const output = new PassThrough()
+    output.end('hello\n')
+    let done = false
+    const copying = copyStdio({ stdin: '', stdout: fifo, stderr: '' }, { stdin: null, stdout: output, stderr: null })
+    copying.done.then(() => (done = true))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(done, 'expected the copy not done while "hello" waits unread in the FIFO — ctr 1.6.20 closes its FIFOs as soon as the exit is reported: does done wait until the reader has read the FIFO (outputRead)?').toBe(false)
+    const buffer = Buffer.alloc(64)
+    const n = readSync(reader, buffer)
+    expect(buffer.subarray(0, n).toString(), 'expected the output in the FIFO').toBe('hello\n')
+    await Promise.race([copying.done, new Promise((resolve) => setTimeout(resolve, 5000))])
+    expect(done, 'expected the copy done once the reader had read the FIFO').toBe(true)
   })
 })

@@ -363,6 +363,25 @@ describe('process attributes', () => {
     const fds = probeValue<string[]>(await probe(h, out, 'fds'), 'fds')
     expect(fds, 'only stdio (and the fd opendir used) remain').toEqual(['0', '1', '2', '3'])
   })
+
+  it('closeFds(from) keeps the descriptors below from', async () => {
+    const out = captureFile('out')
+    const extra = captureFile('extra')
+    const h = start({ stdout: out.fd, extraFds: [extra.fd] })
+    expect(h.firstUnpassedFd).toBe(5)
+    await h.closeFds(h.firstUnpassedFd)
+    const fds = probeValue<string[]>(await probe(h, out, 'fds'), 'fds')
+    expect(fds, 'stdio and the extra fd remain (and the fd opendir used)').toEqual(['0', '1', '2', '3', '4'])
+  })
+
+  it('memfdExec runs the helper again from a sealed copy in memory, which goes on serving', async () => {
+    const h = start()
+    await h.memfdExec(['write', 'shrink', 'grow', 'seal'])
+    expect(readlinkSync(`/proc/${h.pid}/exe`)).toBe('/memfd:minidocker-helper (deleted)')
+    expect(readFileSync(`/proc/${h.pid}/comm`, 'utf8')).toBe('minidocker-help\n')
+    expect(await failure(h.memfdExec(['nonsense' as 'seal']))).toMatchObject({ code: 'EINVAL' })
+    expect(await failure(h.chdir('/nonexistent-dir')), 'the new image must go on serving requests').toMatchObject({ syscall: 'chdir', code: 'ENOENT' })
+  })
 })
 
 describe('waiting', () => {

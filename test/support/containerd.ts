@@ -14,13 +14,14 @@ import { startContainerd as startRealContainerd } from './daemons.ts'
 export const CTR = '/usr/bin/ctr'
 const ROOT = join(import.meta.dirname, '..', '..')
 export const SHIM_ENTRY = join(ROOT, 'bin', 'containerd-shim-minidocker-v2.cjs')
-const MINIRUNC = join(ROOT, 'bin', 'minirunc.cjs')
+export const MINIRUNC = join(ROOT, 'bin', 'minirunc.cjs')
 /**
  * The OCI runtime the shims start in the tests: runc, or what MINIDOCKER_TEST_RUNTIME names
- * (`minirunc` for chapter 09's, which shimDir puts on containerd's PATH). The tests hand it to
- * the shim as MINIDOCKER_SHIM_RUNTIME; without that the shim starts minirunc.
+ * (`minirunc` for chapter 09's). The tests hand it to the shim as MINIDOCKER_SHIM_RUNTIME;
+ * without that the shim starts minirunc. A path, not a name: the shims a test starts without
+ * containerd, and the cleanup after them, do not have shimDir on their PATH.
  */
-export const TEST_RUNTIME = process.env.MINIDOCKER_TEST_RUNTIME ?? '/usr/sbin/runc'
+export const TEST_RUNTIME = process.env.MINIDOCKER_TEST_RUNTIME === 'minirunc' ? MINIRUNC : (process.env.MINIDOCKER_TEST_RUNTIME ?? '/usr/sbin/runc')
 
 export interface Containerd {
   dir: string
@@ -60,12 +61,13 @@ export function probeRootfs(dir: string): string {
 }
 
 /** Start containerd from a fresh temp directory; `stop()` must run after the file's tests. */
-export async function startContainerd(options: { env?: Record<string, string>; namespace?: string } = {}): Promise<Containerd> {
+export async function startContainerd(options: { env?: Record<string, string>; namespace?: string; runtime?: string } = {}): Promise<Containerd> {
+  const runtime = options.runtime ?? TEST_RUNTIME
   const dir = mkdtempSync(join(tmpdir(), 'minidocker-ctd-'))
   const env = {
     ...process.env,
     PATH: `${shimDir(dir)}:${dirname(process.execPath)}:${process.env.PATH}`,
-    MINIDOCKER_SHIM_RUNTIME: TEST_RUNTIME,
+    MINIDOCKER_SHIM_RUNTIME: runtime,
     ...options.env,
   }
   const sockets = shimSockets()
@@ -83,7 +85,7 @@ export async function startContainerd(options: { env?: Record<string, string>; n
       const containers = await ctr(['containers', 'ls', '-q'], { timeout: 10_000 })
       for (const id of containers.stdout.split('\n').filter(Boolean)) await ctr(['containers', 'rm', id], { timeout: 10_000 })
     },
-    afterStop: () => leftovers(dir, namespace, sockets),
+    afterStop: () => leftovers(dir, namespace, sockets, runtime),
     cgroups: [namespace], // ctr puts a container in /NAMESPACE/ID
   })
   return { dir, address: daemon.socket, namespace, get pid() { return daemon.pid }, ctr, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
@@ -111,10 +113,10 @@ export function shimSockets(): () => void {
  * runtime still has in this namespace (deleted with --force, which kills them), sockets the
  * shims made, the runtime's state directory.
  */
-async function leftovers(dir: string, namespace: string, socketsBefore: () => void): Promise<void> {
+async function leftovers(dir: string, namespace: string, socketsBefore: () => void, runtime: string): Promise<void> {
   const root = join('/run/containerd/runc', namespace)
-  const list = await execa(TEST_RUNTIME, ['--root', root, 'list', '-q'], { reject: false })
-  for (const id of String(list.stdout).split('\n').filter(Boolean)) await execa(TEST_RUNTIME, ['--root', root, 'delete', '--force', id], { reject: false })
+  const list = await execa(runtime, ['--root', root, 'list', '-q'], { reject: false })
+  for (const id of String(list.stdout).split('\n').filter(Boolean)) await execa(runtime, ['--root', root, 'delete', '--force', id], { reject: false })
   await new Promise((resolve) => setTimeout(resolve, 200)) // the killed shims' sockets are released
   socketsBefore()
   rmSync(root, { recursive: true, force: true })

@@ -62,7 +62,7 @@ export async function startContainerd(dir: string): Promise<Containerd> {
 export const NAMESPACES = ['minidocker-test']
 
 /** Kill and delete every task and container in `namespace`, through containerd's own API. */
-async function removeTasks(socket: string, namespace: string): Promise<void> {
+export async function removeTasks(socket: string, namespace: string): Promise<void> {
   const client = connectContainerd(socket, namespace)
   try {
     const { tasks } = await client.tasks.List({})

@@ -23,7 +23,7 @@ export interface Daemon {
   stop(): Promise<void>
 }
 
-interface DaemonOptions {
+export interface DaemonOptions {
   /** the environment it runs with (the shims it starts inherit it) */
   env?: NodeJS.ProcessEnv
   /** before it is stopped: end what the tests left, through the daemon itself */
@@ -34,6 +34,10 @@ interface DaemonOptions {
   grace?: number
   /** cgroup parents its containers were put under (a containerd namespace, dockerd's --cgroup-parent): removed when empty */
   cgroups?: string[]
+  /** called with what it prints, as it prints it */
+  output?: (text: string) => void
+  /** in a process group of its own, so a terminal's Ctrl-C reaches only the caller, which stops it in order */
+  detached?: boolean
 }
 
 /** Remove the empty cgroup `name` below the root of every hierarchy (v1 ones and v2); one still in use stays. */
@@ -59,13 +63,16 @@ function processesUnder(dir: string): number[] {
 const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
 
 /** Start `command` in `dir` and wait until `socket` exists; the Daemon it answers stops it by PID. */
-async function startDaemon(what: string, command: string, args: string[], dir: string, socket: string, options: DaemonOptions): Promise<Daemon> {
+export async function startDaemon(what: string, command: string, args: string[], dir: string, socket: string, options: DaemonOptions): Promise<Daemon> {
   let output = ''
   let child!: ChildProcess
   const launch = async () => {
     rmSync(socket, { force: true }) // an old socket must not pass for the new daemon's
-    child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
-    for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (b: Buffer) => (output = (output + b).slice(-20_000)))
+    child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached })
+    for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (b: Buffer) => {
+      output = (output + b).slice(-20_000)
+      options.output?.(b.toString())
+    })
     for (const end = Date.now() + 60_000; !existsSync(socket); await new Promise((resolve) => setTimeout(resolve, 50))) {
       if (child.exitCode !== null || Date.now() > end) {
         const why = child.exitCode !== null ? `exited with ${child.exitCode}` : 'did not listen within 60 s'

@@ -143,7 +143,7 @@ export async function startRegistry(options: { auth?: 'token' } = {}): Promise<R
   let child: ChildProcess | undefined
   let tokens: (TokenServer & { certificate: string }) | undefined
   const stop = async () => {
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child!.once('exit', resolve))
       child.kill('SIGTERM')
       await exited
@@ -233,10 +233,13 @@ export function storedBlobPath(registry: Registry, digest: string): string {
   return join(registry.storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data')
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// no top-level await: the workbook command bundles this module as CommonJS
+async function main(): Promise<void> {
   const registry = await startRegistry(process.argv.includes('--token') ? { auth: 'token' } : {})
   const probe = await buildImage([probeEntries()])
   for (const repo of ['probe', 'library/probe']) await pushImage(registry, repo, 'latest', probe)
   console.log(`registry on ${registry.url}${registry.tokens ? ` (tokens from ${registry.tokens.realm})` : ''}: pull ${registry.host}/probe; Ctrl-C stops it`)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void registry.stop().then(() => process.exit(0)))
 }
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main()

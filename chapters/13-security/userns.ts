@@ -1,0 +1,83 @@
+/**
+ * Chapter 13: user namespaces. Root in the container is root of a user namespace of its own,
+ * whose ids are a range of unprivileged ids on the host (linux.uidMappings and gidMappings):
+ * what it creates on a host filesystem belongs to that range, and the host's files it was
+ * not given stay out of its reach, capabilities or not.
+ *
+ * Check your work with `npx workbook check 13`.
+ */
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
+import type { IdMapping, Spec } from '../../lib/oci.ts'
+import type { Helper } from '../../native/helper.ts'
+
+// #region idMapText
+/**
+ * The text written to /proc/PID/uid_map (or gid_map) for `mappings`: one line per mapping, in
+ * the order user_namespaces(7) gives the fields (the id inside, the id outside, how many).
+ * No mapping at all is refused: `a user namespace needs linux.uidMappings` (or gidMappings),
+ * a ContainerError with exit code 125, since every id of the namespace would be unmapped.
+ */
+export function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'): string {
+  // TODO(13): turn config.json's mappings into what the kernel reads.
+  //   1. man 7 user_namespaces, "User and group ID mappings: uid_map and gid_map": which field
+  //      comes first on a line, and what does each of config.json's three names correspond to?
+  //   2. Which of the two orders would map the host's root into the container? Read your output
+  //      back from /proc/PID/uid_map of a runc container (chapter text, "User namespaces").
+  //   3. Nothing to map is the refusal in the doc comment, not an empty file.
+  throw new NotImplementedError('13-security', 'idMapText')
+}
+// #endregion idMapText
+
+// #region hostId
+/** The host id that container id `id` is under `mappings`, or undefined when no mapping covers it. */
+export function hostId(id: number, mappings: IdMapping[]): number | undefined {
+  // TODO(13): where does a container id land on the host?
+  //   1. Which mapping covers `id`? A mapping covers `size` ids from its containerID on.
+  //   2. The offset inside the range is kept; an id no mapping covers has no host id at all.
+  throw new NotImplementedError('13-security', 'hostId')
+}
+// #endregion hostId
+
+// #region enterUserNamespace
+/**
+ * Move the helper, before it forks or creates any other namespace, into a new user namespace
+ * and map it, in runc's order (nsexec.c): the helper unshares the user namespace alone; this
+ * process, its parent and root on the host, writes /proc/PID/uid_map and then gid_map; only
+ * then does the helper go on and become the namespace's root (no supplementary groups, gid 0,
+ * uid 0), so that the namespaces it creates next belong to the new user namespace and every
+ * file it creates from here on has an owner the host can name. A map that cannot be written is
+ * a ContainerError (125) naming the file, the text and the errno.
+ */
+export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
+  // TODO(13): the user namespace, in the order that works.
+  //   1. Who may write a process's uid_map with a range that is not the writer's own id? man 7
+  //      user_namespaces lists the rules: try it from the helper first and read the errno.
+  //   2. Which process's /proc/PID files are the helper's before it forks? (Helper's doc comments.)
+  //   3. What is the helper's uid inside the new namespace right after the unshare, and what does
+  //      that mean for the files it creates (on the rootfs, in a bind mount)? Read
+  //      /proc/PID/status's Uid line from the host and from inside; then decide what it must
+  //      become, and in which order groups, gid and uid can change (chapter 03's switchUser).
+  //   4. A map is written once, in one write; its errors read like the doc comment's.
+  //   Where to look: runc's libcontainer/nsenter/nsexec.c (update_uidmap and the sync with the
+  //   parent), the chapter text, "User namespaces".
+  throw new NotImplementedError('13-security', 'enterUserNamespace')
+}
+// #endregion enterUserNamespace
+
+// #region shiftOwnership
+/**
+ * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
+ * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
+ * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
+ * modes unchanged. An owner that no mapping covers is a ContainerError (125) naming the file
+ * and the id. Without this the container's root sees its own files owned by nobody.
+ */
+export function shiftOwnership(rootfs: string, spec: Spec): void {
+  // TODO(13): shift the owners of a whole tree.
+  //   1. Which node:fs calls look at and change a symlink itself rather than its target?
+  //   2. The tree is walked once, the root directory included; a directory's entries after it.
+  //   3. What does `ls -ln` inside the container show for a file you did not shift, and why can
+  //      the container's root not write to its own directories then? (Chapter text.)
+  throw new NotImplementedError('13-security', 'shiftOwnership')
+}
+// #endregion shiftOwnership

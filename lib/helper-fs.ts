@@ -1,0 +1,16 @@
+/**
+ * File-system steps that run through the native helper, so they happen in the container's
+ * mount namespace (the helper's view, not Node's): given to chapter 03's starter and reference.
+ */
+import { SyscallError, type Helper } from '../native/helper.ts'
+
+/** `mkdir -p` through the helper, so it happens in the container's mount namespace. */
+export async function mkdirAll(helper: Helper, path: string): Promise<void> {
+  let current = ''
+  for (const part of path.split('/').filter(Boolean)) {
+    current += `/${part}`
+    await helper.mkdir(current).catch((error: unknown) => {
+      if (!(error instanceof SyscallError && error.code === 'EEXIST')) throw error
+    })
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Chapter 06's given pieces of the image store, which the starter and the reference share:
+ * reading the layer store, the diff IDs remembered per registry blob, tags, the image IDs, an
+ * image's config and layers, and pruning the layers no image uses. Registering layers,
+ * resolving, adding, importing and removing images are the chapter's (store.ts); these call the
+ * chapter's digest checks and blob reads, so a mistake there shows here too.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { removeLayer } from '#ch/05-layers/driver.ts'
+import { blobPath, parseDigest, readBlob } from '#ch/06-images/cas.ts'
+import { chainIds } from '#ch/06-images/ids.ts'
+import { parseImageConfig, readTags, setTag, storePaths, type ImageConfig, type LayerRecord } from './image.ts'
+
+// ---------- the layer store ----------
+
+/** The layer store's folder for chain ID `chain`. */
+export const layerEntry = (root: string, chain: string): string => blobPath(storePaths(root).layerdb, chain)
+
+export function hasLayer(root: string, chain: string): boolean {
+  return existsSync(layerEntry(root, chain))
+}
+
+export function readLayer(root: string, chain: string): LayerRecord {
+  const dir = layerEntry(root, chain)
+  if (!existsSync(dir)) throw new Error(`layer ${chain} is not in the layer store`)
+  const read = (name: string) => readFileSync(join(dir, name), 'utf8')
+  return {
+    chainId: chain,
+    diffId: read('diff'),
+    parent: existsSync(join(dir, 'parent')) ? read('parent') : undefined,
+    cacheId: read('cache-id'),
+    size: Number(read('size')),
+  }
+}
+
+/** Every layer record, by chain ID. */
+export function allLayers(root: string): LayerRecord[] {
+  const dir = join(storePaths(root).layerdb, 'sha256')
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((hex) => readLayer(root, `sha256:${hex}`))
+}
+
+/** Remember which diff ID a registry blob unpacks to, so a later pull can skip it. */
+export function rememberDiffId(root: string, blobDigest: string, diffId: string): void {
+  const file = blobPath(storePaths(root).diffIdByDigest, blobDigest)
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, diffId)
+}
+
+/** The diff ID a registry blob was seen to unpack to, if it ever was. */
+export function rememberedDiffId(root: string, blobDigest: string): string | undefined {
+  const file = blobPath(storePaths(root).diffIdByDigest, blobDigest)
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined
+}
+
+// ---------- tags: repositories.json ----------
+
+/** Point tag `ref` ("busybox" means "busybox:latest") at image `id`. */
+export function tagImage(root: string, ref: string, id: string): void {
+  parseDigest(id)
+  setTag(storePaths(root).repositories, ref, id)
+}
+
+/** Remove tag `ref`; the image stays. */
+export const untagImage = (root: string, ref: string): void => setTag(storePaths(root).repositories, ref, undefined)
+
+/** Every tag, as [reference, image ID]. */
+export const allTags = (root: string): [string, string][] => readTags(storePaths(root).repositories)
+
+/** The tags that point at image `id`. */
+export const tagsOf = (root: string, id: string): string[] => allTags(root).filter(([, v]) => v === id).map(([k]) => k)
+
+/** Every image ID in the store. */
+export function allImageIds(root: string): string[] {
+  const dir = join(storePaths(root).imagedb, 'sha256')
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((hex) => `sha256:${hex}`) : []
+}
+
+// ---------- images ----------
+
+export function imageConfig(root: string, id: string): ImageConfig {
+  return parseImageConfig(readBlob(storePaths(root).imagedb, id))
+}
+
+/** The image's layers, bottom first, as layer records. */
+export function imageLayers(root: string, id: string): LayerRecord[] {
+  return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
+}
+
+/**
+ * Delete those of `layers` that no image in the store uses any more, top first: what a load
+ * that failed half way added, or the layers of an image removed with `rmi -f` once its last
+ * container has gone. Returns the chain IDs deleted.
+ */
+export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
+  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
+  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
+  for (const layer of gone) {
+    removeLayer(storePaths(root).graph, layer.cacheId)
+    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
+  }
+  return gone.map((l) => l.chainId)
+}

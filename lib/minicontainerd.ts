@@ -1,0 +1,200 @@
+/**
+ * Chapter 10's given containerd plumbing, which the starter and the reference share: the
+ * containers' metadata on disk, the gRPC services under containerd's names, the events socket
+ * the shims publish to and the streams of `ctr events`, and a shim binary's `delete`. What a
+ * task is made of (Create, Delete, finding the shims again after a restart) is the chapter's:
+ * the Minicontainerd class of containerd.ts extends this one with it.
+ */
+import * as grpc from '@grpc/grpc-js'
+import { execa } from 'execa'
+import { randomUUID } from 'node:crypto'
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { join } from 'node:path'
+import { serveConnection, type TtrpcClient } from '#ch/10-shim/ttrpc.ts'
+import { Code, RpcError } from './containerd-proto.ts'
+import { addServices, stream, type Handler, type StreamHandler } from './containerd-server.ts'
+import { shimCall } from './shim.ts'
+
+export const VERSION = { version: '1.6.20+minicontainerd', revision: 'minidocker' }
+
+/** A task: its shim's connection and what containerd keeps of it. */
+export interface TaskEntry {
+  namespace: string
+  id: string
+  bundle: string
+  runtime: string
+  shim: Pick<TtrpcClient, 'call' | 'close'>
+}
+
+export abstract class MinicontainerdBase {
+  /** the tasks by NAMESPACE/ID */
+  protected readonly tasks = new Map<string, TaskEntry>()
+  #grpc = new grpc.Server()
+  #events: Server | undefined
+  /** topics the shims published, in order: what `ctr events` would have shown */
+  readonly events: { namespace: string; topic: string }[] = []
+  /** the Events/Subscribe streams open now (`ctr events`): each gets every envelope from then on */
+  #subscribers = new Set<(envelope: object) => void>()
+
+  constructor(
+    /** metadata and bundles */
+    readonly root: string,
+    /** the gRPC socket; the shims publish to ADDRESS.ttrpc */
+    readonly address: string,
+  ) {}
+
+  /** After a restart: take back the tasks whose shims still run. */
+  abstract reconnect(): Promise<void>
+  /** Tasks/Create */
+  abstract createTask(namespace: string, request: any): Promise<object>
+  /** Tasks/Delete */
+  abstract deleteTask(namespace: string, id: string): Promise<object>
+
+  /** The server's UUID, made once and kept with the metadata. */
+  #uuid(): string {
+    const file = join(this.root, 'uuid')
+    if (!existsSync(file)) {
+      mkdirSync(this.root, { recursive: true })
+      writeFileSync(file, randomUUID())
+    }
+    return readFileSync(file, 'utf8')
+  }
+
+  #containerFile(namespace: string, id: string): string {
+    return join(this.root, 'containers', namespace, `${id}.json`)
+  }
+
+  /** A container's metadata (its spec's bytes as a Buffer); NotFound if there is none. */
+  protected container(namespace: string, id: string): any {
+    const file = this.#containerFile(namespace, id)
+    if (!existsSync(file)) throw new RpcError(Code.NotFound, `container "${id}" in namespace "${namespace}": not found`)
+    const c = JSON.parse(readFileSync(file, 'utf8'))
+    if (c.spec) c.spec.value = Buffer.from(c.spec.value, 'base64')
+    return c
+  }
+
+  /** A task; NotFound if there is none. */
+  protected task(namespace: string, id: string): TaskEntry {
+    const t = this.tasks.get(`${namespace}/${id}`)
+    if (!t) throw new RpcError(Code.NotFound, `no running task found: task ${id} not found`)
+    return t
+  }
+
+  /** The flags containerd gives a shim binary, Go style. */
+  protected shimFlags(namespace: string, id: string): string[] {
+    return ['-namespace', namespace, '-address', this.address, '-publish-binary', process.execPath, '-id', id]
+  }
+
+  /** The environment of a shim binary: TTRPC_ADDRESS is where it publishes events. */
+  protected shimEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, TTRPC_ADDRESS: `${this.address}.ttrpc` }
+  }
+
+  /** The shim binary's `delete` (it cleans up after a shim that is gone), then the bundle. */
+  protected async shimDelete(binary: string, namespace: string, id: string, bundle: string): Promise<void> {
+    await execa(binary, [...this.shimFlags(namespace, id), '-bundle', bundle, 'delete'], { cwd: bundle, input: '', reject: false, env: this.shimEnv() })
+    // A reader of the log FIFO that no shim ever opened is still waiting in open(): opening
+    // the other end and closing it gives that reader its end of file.
+    try {
+      closeSync(openSync(join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK))
+    } catch {} // no reader waiting (ENXIO) or no FIFO: nothing to end
+    rmSync(bundle, { recursive: true, force: true })
+  }
+
+  /** containerd.v1.types.Process of a task, from its shim's State. */
+  async #process(t: TaskEntry): Promise<object> {
+    const s = await shimCall(t.shim, 'State', { id: t.id })
+    return { container_id: t.id, id: t.id, pid: s.pid, status: s.status, stdin: s.stdin, stdout: s.stdout, stderr: s.stderr, terminal: s.terminal, exit_status: s.exit_status, exited_at: s.exited_at }
+  }
+
+  /** The gRPC services: each call runs with the namespace from the containerd-namespace header. */
+  #services(): Record<string, Record<string, Handler | { stream: StreamHandler }>> {
+    return {
+      'events.v1.Events': {
+        Subscribe: stream((_ns, _r, subscriber) => {
+          const send = (envelope: object) => subscriber.write(envelope)
+          this.#subscribers.add(send)
+          subscriber.cancelled.then(() => this.#subscribers.delete(send))
+        }),
+      },
+      'version.v1.Version': { Version: async () => VERSION },
+      // ctr version also asks for the server's UUID
+      'introspection.v1.Introspection': { Server: async () => ({ uuid: this.#uuid() }) },
+      // ctr run holds a lease while it works; with no content or snapshots to protect, a lease is only a name
+      'leases.v1.Leases': {
+        Create: async (_ns, r) => ({ lease: { id: r.id || randomUUID(), created_at: { seconds: Math.floor(Date.now() / 1000), nanos: 0 }, labels: r.labels } }),
+        Delete: async () => ({}),
+        List: async () => ({ leases: [] }),
+      },
+      'containers.v1.Containers': {
+        Get: async (ns, r) => ({ container: this.container(ns, r.id) }),
+        List: async (ns) => ({ containers: this.#containers(ns) }),
+        Create: async (ns, r) => {
+          const c = r.container
+          const file = this.#containerFile(ns, c.id)
+          if (existsSync(file)) throw new RpcError(Code.AlreadyExists, `container "${c.id}": already exists`)
+          const now = { seconds: Math.floor(Date.now() / 1000), nanos: 0 }
+          const stored = { ...c, created_at: now, updated_at: now, spec: c.spec && { type_url: c.spec.type_url, value: Buffer.from(c.spec.value).toString('base64') } }
+          mkdirSync(join(this.root, 'containers', ns), { recursive: true })
+          writeFileSync(file, JSON.stringify(stored))
+          return { container: this.container(ns, c.id) }
+        },
+        Delete: async (ns, r) => {
+          this.container(ns, r.id)
+          if (this.tasks.has(`${ns}/${r.id}`)) throw new RpcError(Code.FailedPrecondition, `cannot delete container ${r.id}: its task exists`)
+          rmSync(this.#containerFile(ns, r.id))
+          return {}
+        },
+      },
+      'tasks.v1.Tasks': {
+        Create: (ns, r) => this.createTask(ns, r),
+        Start: async (ns, r) => shimCall(this.task(ns, r.container_id).shim, 'Start', { id: r.container_id, exec_id: r.exec_id }),
+        Get: async (ns, r) => ({ process: await this.#process(this.task(ns, r.container_id)) }),
+        List: async (ns) => ({ tasks: await Promise.all([...this.tasks.values()].filter((t) => t.namespace === ns).map((t) => this.#process(t))) }),
+        Kill: async (ns, r) => shimCall(this.task(ns, r.container_id).shim, 'Kill', { id: r.container_id, exec_id: r.exec_id, signal: r.signal, all: r.all }),
+        Wait: async (ns, r) => shimCall(this.task(ns, r.container_id).shim, 'Wait', { id: r.container_id, exec_id: r.exec_id }),
+        Delete: (ns, r) => this.deleteTask(ns, r.container_id),
+        ListPids: async (ns, r) => shimCall(this.task(ns, r.container_id).shim, 'Pids', { id: r.container_id }),
+      },
+    }
+  }
+
+  #containers(namespace: string): object[] {
+    const dir = join(this.root, 'containers', namespace)
+    return existsSync(dir) ? readdirSync(dir).map((f) => this.container(namespace, f.replace(/\.json$/, ''))) : []
+  }
+
+  /** Stop listening; the shims, and their tasks, go on. */
+  async stop(): Promise<void> {
+    this.#grpc.forceShutdown()
+    this.#events?.close()
+    for (const t of this.tasks.values()) t.shim.close()
+  }
+
+  /** Listen: gRPC on `address`, ttrpc for events on `address.ttrpc`; then find the shims left running. */
+  async start(): Promise<void> {
+    addServices(this.#grpc, this.#services())
+    rmSync(this.address, { force: true })
+    await new Promise<void>((resolve, reject) => this.#grpc.bindAsync(`unix://${this.address}`, grpc.ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve())))
+    this.#events = createServer((socket) =>
+      serveConnection(socket, [{
+        name: 'containerd.services.events.ttrpc.v1.Events',
+        methods: {
+          Forward: {
+            request: 'containerd.services.events.ttrpc.v1.ForwardRequest',
+            response: 'google.protobuf.Empty',
+            handle: async (r) => {
+              this.events.push({ namespace: r.envelope.namespace, topic: r.envelope.topic })
+              for (const send of this.#subscribers) send(r.envelope)
+              return {}
+            },
+          },
+        },
+      }]),
+    )
+    rmSync(`${this.address}.ttrpc`, { force: true })
+    await new Promise<void>((resolve) => this.#events!.listen(`${this.address}.ttrpc`, resolve))
+    await this.reconnect()
+  }
+}

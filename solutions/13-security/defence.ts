@@ -1,0 +1,55 @@
+/**
+ * Chapter 13: the runtime defends itself. The container's process is set up by a process of
+ * the host (the helper, driven by the runtime) that enters the container's namespaces, so what
+ * it carries in, its binary and its open files, is within the container's reach unless the
+ * runtime takes it away first: the lessons of CVE-2019-5736 and CVE-2024-21626.
+ */
+import { statSync } from 'node:fs'
+import { resolveInRoot } from '../../lib/paths.ts'
+import { ContainerError } from '../../lib/errors.ts'
+import type { Helper } from '../../native/helper.ts'
+
+// #region protectRuntimeBinary
+/**
+ * CVE-2019-5736: make /proc/PID/exe of the helper (the process that enters the container and
+ * becomes its process) name a sealed copy of its binary in memory, not the file on disk, so
+ * that a process in the container that opens it can change neither the file nor the copy.
+ * Called first, before the helper enters any namespace.
+ */
+export async function protectRuntimeBinary(helper: Helper): Promise<void> {
+  // Sealed against every change, and against unsealing: F_SEAL_SEAL last.
+  await helper.memfdExec(['write', 'shrink', 'grow', 'seal'])
+}
+// #endregion protectRuntimeBinary
+
+// #region closeLeakedFds
+/**
+ * CVE-2024-21626: close every fd the helper inherited without being given it on purpose (its
+ * stdio, control socket and extra fds stay), before it enters the container: an fd open on a
+ * host directory is a door out of any root filesystem (/proc/self/fd/N as a working directory).
+ */
+export async function closeLeakedFds(helper: Helper): Promise<void> {
+  await helper.closeFds(helper.firstUnpassedFd)
+}
+// #endregion closeLeakedFds
+
+// #region checkCwd
+/**
+ * CVE-2024-21626, the second lock: once process `pid` (the container's, after pivot_root and
+ * chdir) stands in its working directory, check that this directory is the one process.cwd
+ * names inside the container's root (resolved there as "/" with lib/paths.ts, "scope"), by
+ * identity (device and inode), not by name. Otherwise refuse, a ContainerError (125):
+ * `process.cwd "CWD" is outside the container's root filesystem (...)`.
+ */
+export function checkCwd(pid: number, cwd: string): void {
+  const actual = statSync(`/proc/${pid}/cwd`)
+  let expected: { dev: number; ino: number } | undefined
+  try {
+    expected = statSync(resolveInRoot(`/proc/${pid}/root`, cwd, { escapes: 'scope', followLast: true }))
+  } catch {
+    expected = undefined
+  }
+  if (expected?.dev !== actual.dev || expected.ino !== actual.ino)
+    throw new ContainerError(`process.cwd ${JSON.stringify(cwd)} is outside the container's root filesystem (a leaked file descriptor?): refusing to start`, 125)
+}
+// #endregion checkCwd

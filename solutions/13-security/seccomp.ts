@@ -1,0 +1,119 @@
+/**
+ * Chapter 13: seccomp. config.json's linux.seccomp says, for each system call by name, what
+ * happens when the container makes it. The kernel does not read names: it runs a classic BPF
+ * program on every system call, over the call's number, ABI and arguments. This module compiles
+ * the one into the other; the helper only loads the result.
+ *
+ * Check your work with `npx workbook check 13`.
+ */
+import { ContainerError } from '../../lib/errors.ts'
+import type { Seccomp, SeccompRule } from '../../lib/oci.ts'
+import { always, ARCHITECTURES, assemble, BPF, DEFAULT_ERRNO, jump, load, ret, SECCOMP_DATA, SECCOMP_RET, X32_SYSCALL_BIT, type BpfInstruction, type Pending } from '../../lib/seccomp.ts'
+
+// #region seccompAction
+/**
+ * The filter's return value for a spec action: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO (with `errnoRet`,
+ * EPERM when absent), SCMP_ACT_KILL (the thread, as libseccomp means it), SCMP_ACT_KILL_THREAD,
+ * SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (with errnoRet as the message), SCMP_ACT_LOG.
+ * Anything else: `unsupported seccomp action "NAME"`.
+ */
+export function seccompAction(action: string, errnoRet?: number): number {
+  const data = (errnoRet ?? DEFAULT_ERRNO) & 0xffff
+  switch (action) {
+    case 'SCMP_ACT_ALLOW': return SECCOMP_RET.ALLOW
+    case 'SCMP_ACT_ERRNO': return SECCOMP_RET.ERRNO | data
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD': return SECCOMP_RET.KILL_THREAD
+    case 'SCMP_ACT_KILL_PROCESS': return SECCOMP_RET.KILL_PROCESS
+    case 'SCMP_ACT_TRAP': return SECCOMP_RET.TRAP
+    case 'SCMP_ACT_TRACE': return SECCOMP_RET.TRACE | data
+    case 'SCMP_ACT_LOG': return SECCOMP_RET.LOG
+  }
+  throw new ContainerError(`unsupported seccomp action ${JSON.stringify(action)}`, 125)
+}
+// #endregion seccompAction
+
+// #region argumentCheck
+/**
+ * One argument condition as instructions that fall through when it holds and jump to `fail`
+ * when it does not. Arguments are 64-bit, the accumulator 32: each comparison looks at the
+ * high word first and at the low word only when the high words are equal.
+ */
+function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail: string, id: string): Pending[] {
+  const { index, op } = condition
+  const split = (n: number) => [Math.floor(n / 2 ** 32) >>> 0, n >>> 0] as const
+  const [hi, lo] = split(condition.value)
+  const pass = `${id}:pass`
+  const high = load(SECCOMP_DATA.argHigh(index))
+  const low = load(SECCOMP_DATA.argLow(index))
+  /** arg > value (or >= with `orEqual`): the high words decide unless equal */
+  const above = (orEqual: boolean, yes: string, no: string) => [
+    high, jump(BPF.JGT, hi, yes), jump(BPF.JEQ, hi, undefined, no),
+    low, jump(orEqual ? BPF.JGE : BPF.JGT, lo, yes, no),
+  ]
+  const body = (() => {
+    switch (op) {
+      case 'SCMP_CMP_EQ': return [high, jump(BPF.JEQ, hi, undefined, fail), low, jump(BPF.JEQ, lo, undefined, fail)]
+      case 'SCMP_CMP_NE': return [high, jump(BPF.JEQ, hi, undefined, pass), low, jump(BPF.JEQ, lo, fail, pass)]
+      case 'SCMP_CMP_GT': return above(false, pass, fail)
+      case 'SCMP_CMP_GE': return above(true, pass, fail)
+      case 'SCMP_CMP_LE': return above(false, fail, pass)
+      case 'SCMP_CMP_LT': return above(true, fail, pass)
+      case 'SCMP_CMP_MASKED_EQ': {
+        const [dhi, dlo] = split(condition.valueTwo ?? 0)
+        return [
+          high, { code: BPF.ALU | BPF.AND | BPF.K, k: hi }, jump(BPF.JEQ, dhi, undefined, fail),
+          low, { code: BPF.ALU | BPF.AND | BPF.K, k: lo }, jump(BPF.JEQ, dlo, undefined, fail),
+        ]
+      }
+    }
+    throw new ContainerError(`unsupported seccomp operator ${JSON.stringify(op)}`, 125)
+  })()
+  return [...body, { label: pass }]
+}
+// #endregion argumentCheck
+
+// #region compileSeccomp
+/**
+ * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER). First the ABI: a call
+ * from an ABI the profile does not list (or one this machine has no table for, x32 included)
+ * kills the process, since the same number means another call in another ABI. Then, for the
+ * call's number in that ABI, the rules naming it, in order: a rule whose conditions all hold
+ * returns its action. No rule matching: defaultAction. A name the ABI's table does not know
+ * is skipped, as runc does (the call does not exist there).
+ */
+export function compileSeccomp(config: Seccomp): BpfInstruction[] {
+  const fallback = seccompAction(config.defaultAction, config.defaultErrnoRet)
+  const arches = (config.architectures?.length ? config.architectures : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
+  const code: Pending[] = [load(SECCOMP_DATA.arch)]
+  for (const arch of arches) {
+    const table = ARCHITECTURES[arch]!.syscalls
+    // Into this ABI's section, or over all of it (longer than a conditional jump can reach).
+    code.push(jump(BPF.JEQ, ARCHITECTURES[arch]!.audit, `${arch}:in`), always(`${arch}:out`), { label: `${arch}:in` }, load(SECCOMP_DATA.nr))
+    // x32 calls share AUDIT_ARCH_X86_64 and are told apart by a bit in the number.
+    if (arch === 'SCMP_ARCH_X86_64') code.push(jump(BPF.JGE, X32_SYSCALL_BIT, undefined, `${arch}:native`), ret(SECCOMP_RET.KILL_PROCESS), { label: `${arch}:native` })
+    // The rules of each number, in the profile's order.
+    const byNumber = new Map<number, SeccompRule[]>()
+    for (const rule of config.syscalls ?? []) {
+      for (const name of rule.names) {
+        const nr = table[name]
+        if (nr !== undefined) byNumber.set(nr, [...(byNumber.get(nr) ?? []), rule])
+      }
+    }
+    for (const [nr, rules] of byNumber) {
+      const next = `${arch}:${nr}:next`
+      code.push(jump(BPF.JEQ, nr, undefined, next))
+      rules.forEach((rule, r) => {
+        const fail = `${arch}:${nr}:${r}:fail`
+        ;(rule.args ?? []).forEach((condition, c) => code.push(...argumentCheck(condition, fail, `${arch}:${nr}:${r}:${c}`)))
+        code.push(ret(seccompAction(rule.action, rule.errnoRet)), { label: fail })
+      })
+      // No rule matched this call: the default (the accumulator no longer holds the number).
+      code.push(ret(fallback), { label: next })
+    }
+    code.push(ret(fallback), { label: `${arch}:out` })
+  }
+  code.push(ret(SECCOMP_RET.KILL_PROCESS))
+  return assemble(code)
+}
+// #endregion compileSeccomp

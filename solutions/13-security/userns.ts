@@ -1,0 +1,93 @@
+/**
+ * Chapter 13: user namespaces. Root in the container is root of a user namespace of its own,
+ * whose ids are a range of unprivileged ids on the host (linux.uidMappings and gidMappings):
+ * what it creates on a host filesystem belongs to that range, and the host's files it was
+ * not given stay out of its reach, capabilities or not.
+ *
+ * Check your work with `npx workbook check 13`.
+ */
+import { lchownSync, lstatSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ContainerError } from '../../lib/errors.ts'
+import type { IdMapping, Spec } from '../../lib/oci.ts'
+import type { Helper } from '../../native/helper.ts'
+
+// #region idMapText
+/**
+ * The text written to /proc/PID/uid_map (or gid_map) for `mappings`: one line per mapping, in
+ * the order user_namespaces(7) gives the fields (the id inside, the id outside, how many).
+ * No mapping at all is refused: `a user namespace needs linux.uidMappings` (or gidMappings),
+ * a ContainerError with exit code 125, since every id of the namespace would be unmapped.
+ */
+export function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'): string {
+  if (!mappings?.length) throw new ContainerError(`a user namespace needs linux.${kind}Mappings`, 125)
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('')
+}
+// #endregion idMapText
+
+// #region hostId
+/** The host id that container id `id` is under `mappings`, or undefined when no mapping covers it. */
+export function hostId(id: number, mappings: IdMapping[]): number | undefined {
+  const m = mappings.find((m) => id >= m.containerID && id < m.containerID + m.size)
+  return m && m.hostID + (id - m.containerID)
+}
+// #endregion hostId
+
+// #region enterUserNamespace
+/**
+ * Move the helper, before it forks or creates any other namespace, into a new user namespace
+ * and map it, in runc's order (nsexec.c): the helper unshares the user namespace alone; this
+ * process, its parent and root on the host, writes /proc/PID/uid_map and then gid_map; only
+ * then does the helper go on and become the namespace's root (no supplementary groups, gid 0,
+ * uid 0), so that the namespaces it creates next belong to the new user namespace and every
+ * file it creates from here on has an owner the host can name. A map that cannot be written is
+ * a ContainerError (125) naming the file, the text and the errno.
+ */
+export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
+  const uids = idMapText(spec.linux?.uidMappings, 'uid')
+  const gids = idMapText(spec.linux?.gidMappings, 'gid')
+  await helper.unshare(['user'])
+  // Mapping ids other than one's own takes CAP_SETUID in the parent namespace: the helper lost
+  // it with the unshare, we have it. Each map is written once, in one write(2).
+  writeMap(`/proc/${helper.pid}/uid_map`, uids)
+  writeMap(`/proc/${helper.pid}/gid_map`, gids)
+  // Until now the helper is host uid 0, unmapped inside: become the namespace's own root.
+  await helper.setgroups([])
+  await helper.setgid(0)
+  await helper.setuid(0)
+}
+// #endregion enterUserNamespace
+
+function writeMap(path: string, text: string): void {
+  try {
+    writeFileSync(path, text)
+  } catch (error) {
+    throw new ContainerError(`cannot write ${JSON.stringify(text)} to ${path}: ${(error as NodeJS.ErrnoException).code}`, 125)
+  }
+}
+
+// #region shiftOwnership
+/**
+ * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
+ * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
+ * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
+ * modes unchanged. An owner that no mapping covers is a ContainerError (125) naming the file
+ * and the id. Without this the container's root sees its own files owned by nobody.
+ */
+export function shiftOwnership(rootfs: string, spec: Spec): void {
+  const uids = spec.linux?.uidMappings ?? []
+  const gids = spec.linux?.gidMappings ?? []
+  const walk = (path: string) => {
+    const stat = lstatSync(path)
+    const uid = hostId(stat.uid, uids)
+    const gid = hostId(stat.gid, gids)
+    if (uid === undefined || gid === undefined)
+      throw new ContainerError(`${path} is owned by ${stat.uid}:${stat.gid}, which the container's mappings do not cover`, 125)
+    // chown(2) clears set-user-ID and set-group-ID bits: lchown is not the end of the story for
+    // such files, which this workbook's images do not have.
+    lchownSync(path, uid, gid)
+    if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name))
+  }
+  walk(rootfs)
+}
+// #endregion shiftOwnership

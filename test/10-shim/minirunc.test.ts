@@ -1,0 +1,39 @@
+/**
+ * The shim's core under the real containerd once more, with chapter 09's runtime below it
+ * (minirunc) instead of runc: the shim drives any runtime with runc's command line.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeKernel } from '../support/kernel.ts'
+import { MINIRUNC, probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
+import { ctrOk, taskRow, waitUntil } from './support.ts'
+
+describeKernel('the shim under the real containerd, with minirunc as its runtime', () => {
+  let ctd: Containerd
+  let rootfs: string
+  const run = (flags: string[], id: string, cmd: string[]) =>
+    ctd.ctr(['run', ...flags, '--runtime', 'io.containerd.minidocker.v2', '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd])
+
+  beforeAll(async () => {
+    ctd = await startContainerd({ runtime: MINIRUNC, namespace: `minidocker-minirunc-${process.pid}` })
+    rootfs = probeRootfs(ctd.dir)
+  }, 60_000)
+  afterAll(async () => {
+    await ctd?.stop()
+  }, 60_000)
+
+  it('runs a container with ctr run --rm through minirunc: its output and its exit code', async () => {
+    const r = ctrOk(await run(['--rm'], 'once', ['sh', '-c', 'echo hello; exit 3']), 'ctr run --rm')
+    expect({ out: r.stdout, code: r.exitCode }, `expected minirunc's container to print hello and exit 3 (${r.stderr.trim()}) — does the shim pass runc's flags (--root, --log, --pid-file) that minirunc reads too?`).toEqual({ out: 'hello', code: 3 })
+  }, 60_000)
+
+  it('runs detached through minirunc: task exec, kill and rm', async () => {
+    ctrOk(await run(['-d'], 'detached', ['sleep', '600']), 'ctr run -d')
+    expect(taskRow(await ctd.ctr(['task', 'ls']), 'detached')?.status, 'expected the task RUNNING after ctr run -d').toBe('RUNNING')
+    const exec = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', 'e1', 'detached', 'sh', '-c', 'echo in; exit 4']), 'ctr task exec')
+    expect({ out: exec.stdout, code: exec.exitCode }, `expected the exec's output and code through minirunc exec --detach (${exec.stderr.trim()})`).toEqual({ out: 'in', code: 4 })
+    ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', 'detached']), 'ctr task kill')
+    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), 'detached')?.status === 'STOPPED', 15_000, 'expected the task STOPPED after ctr task kill through minirunc kill')
+    ctrOk(await ctd.ctr(['task', 'rm', 'detached']), 'ctr task rm')
+    ctrOk(await ctd.ctr(['containers', 'rm', 'detached']), 'ctr containers rm')
+  }, 60_000)
+})

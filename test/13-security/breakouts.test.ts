@@ -1,0 +1,78 @@
+/**
+ * The breakouts each protection stops, tried in throwaway containers of minirunc: blocked with
+ * the protection, shown to work without it. Nothing is harmed: a mount is made inside the
+ * container's own mount namespace and undone, a write is only an open for writing that is
+ * closed at once, a user namespace is the container's own.
+ */
+import { expect, it } from 'vitest'
+import type { Seccomp } from '../../lib/oci.ts'
+import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { allCapabilities, runBundle, type Run } from '../support/security.ts'
+
+const caps = (names: string[]) => ({ bounding: names, effective: names, permitted: names })
+const tried = (run: Run, name: string) => {
+  expect(run.code, `the container failed: ${run.output}`).toBe(0)
+  return run.lines.filter((l) => l.tried === name).map((l) => l.errno)
+}
+
+/** The rules of Docker's default profile that stop a new user namespace without CAP_SYS_ADMIN (moby profiles/seccomp/default.json). */
+const NO_USER_NAMESPACES: Seccomp = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+  syscalls: [
+    { names: ['unshare', 'setns', 'mount', 'umount2'], action: 'SCMP_ACT_ERRNO' },
+    // clone() may make threads and processes, not namespaces: CLONE_NEWUSER and the others are refused.
+    { names: ['clone'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+  ],
+}
+
+describeKernel('breakouts: what each protection stops', () => {
+  it('mounting a filesystem takes CAP_SYS_ADMIN: Docker\'s capabilities stop it, CAP_SYS_ADMIN allows it', async () => {
+    const blocked = await runBundle('minirunc', ['mount-tmpfs:/tmp'], (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
+    expect(tried(blocked, 'mount-tmpfs'), 'with Docker\'s 14 capabilities, root in the container must not mount (the host\'s disk would be next): were the sets applied?').toEqual(['EPERM'])
+    const allowed = await runBundle('minirunc', ['mount-tmpfs:/tmp'], (spec) => (spec.process.capabilities = caps([...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN'])))
+    expect(tried(allowed, 'mount-tmpfs'), 'with CAP_SYS_ADMIN the mount works (in the container\'s own mount namespace, undone at once)').toEqual([null])
+  })
+
+  it('core_pattern and sysrq-trigger: readonlyPaths stops the open for writing that a breakout starts with', async () => {
+    const readonly = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
+    // Opened for writing and closed without a byte written: the proof of access, not the attack.
+    const steps = ['open-write:/proc/sys/kernel/core_pattern']
+    const blocked = await runBundle('minirunc', steps, (spec) => {
+      spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
+      spec.linux!.readonlyPaths = readonly
+    })
+    expect(tried(blocked, 'open-write'), '/proc/sys must be read-only in the container (a bind of itself, remounted read-only)').toEqual(['EROFS'])
+    const open = await runBundle('minirunc', steps, (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
+    expect(tried(open, 'open-write'), 'without readonlyPaths, root in the container, even with Docker\'s 14 capabilities alone, may open the host-wide core_pattern for writing').toEqual([null])
+  })
+
+  it('host memory and timers: maskedPaths hides /proc/kcore and its kin behind /dev/null', async () => {
+    // This kernel has no /proc/kcore (CONFIG_PROC_KCORE is off); /proc/timer_list, masked by Docker too, shows the host's timers and tasks.
+    const masked = ['/proc/kcore', '/proc/timer_list', '/sys/firmware']
+    const steps = ['read:/proc/timer_list', 'ls:/sys/firmware']
+    const blocked = await runBundle('minirunc', steps, (spec) => {
+      spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
+      spec.linux!.maskedPaths = masked
+    })
+    expect(blocked.lines, 'a masked file reads as empty (/dev/null bound over it), a masked directory lists nothing (an empty read-only tmpfs)').toEqual([{ tried: 'read', result: 0, errno: null }, { ls: [] }])
+    const open = await runBundle('minirunc', steps, (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
+    expect((open.lines[0]?.result as number) > 0, `without maskedPaths the host's timer list is readable: ${open.output}`).toBe(true)
+    expect((open.lines[1]?.ls as string[]).length, 'and /sys/firmware lists the host\'s firmware tables').toBeGreaterThan(0)
+  })
+
+  it('unshare -U to regain every capability: stopped by the profile\'s rules on unshare and clone, possible without them', async () => {
+    const steps = ['unshare-user', 'status']
+    const blocked = await runBundle('minirunc', steps, (spec) => {
+      spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
+      spec.linux!.seccomp = NO_USER_NAMESPACES
+    })
+    expect(tried(blocked, 'unshare-user'), 'the profile must deny unshare(CLONE_NEWUSER) with EPERM').toEqual(['EPERM'])
+    const open = await runBundle('minirunc', steps, (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
+    expect(tried(open, 'unshare-user'), 'without the profile, any process may make a user namespace').toEqual([null])
+    const status = open.lines.find((l) => 'status' in l)?.status as Record<string, string> | undefined
+    const held = BigInt(`0x${status?.CapEff ?? '0'}`).toString(2).replace(/0/g, '').length
+    expect(held, `in its new user namespace the process holds every capability again, over that namespace's resources (CapEff ${status?.CapEff})`).toBe(allCapabilities().length)
+  })
+})

@@ -1,0 +1,199 @@
+/**
+ * The runtime defends itself, and the breakouts it stops. Each breakout is shown working
+ * without the protection and failing with it; everything it aims at is a stand-in the test
+ * makes (a copy of the helper, a host directory, a host process, a daemon socket), so nothing
+ * of the machine's is at stake.
+ */
+import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { execa } from 'execa'
+import { expect, it } from 'vitest'
+import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
+import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
+import { shiftOwnership } from '#ch/13-security/userns.ts'
+import { ContainerError } from '../../lib/errors.ts'
+import type { Spec } from '../../lib/oci.ts'
+import { Helper, HELPER_PATH } from '../../native/helper.ts'
+import { waitFor } from '../support/container.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { probeLines } from '../support/probe.ts'
+import { MINIRUNC, minirunc, probeBundle, probeRootfs, rethrowNotImplemented } from '../support/runtime.ts'
+import { usernsBundle } from '../support/userns.ts'
+
+/** A helper started for the test, killed after it whatever happens. */
+function helper(options: Parameters<typeof Helper.start>[0] = {}): Helper {
+  const h = Helper.start(options)
+  onCleanup(async () => {
+    h.kill('SIGKILL')
+    await h.exited
+  })
+  return h
+}
+
+/** A host directory with one file in it: what a leaked fd would open to the container. */
+function hostDir(): { dir: string; fd: number } {
+  const dir = tempDir()
+  writeFileSync(join(dir, 'host-file'), 'host data\n')
+  const fd = openSync(dir, 'r')
+  onCleanup(() => closeSync(fd))
+  return { dir, fd }
+}
+
+/** `run` a bundle with minirunc, its output in a file; the output and the probe's lines. */
+async function runBundle(bundle: string) {
+  const dir = tempDir()
+  const r = await minirunc(['--root', join(dir, 'state'), 'run', '--bundle', bundle, 'defence-test'], { output: join(dir, 'output') })
+  return { code: r.code, output: r.stdout, lines: probeLines(r.stdout.split('\n').filter((l) => l.startsWith('{')).join('\n')) }
+}
+
+const configOf = (bundle: string) => JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
+
+describeKernel('the runtime defends itself', () => {
+  it('breakout, CVE-2019-5736: a process holding /proc/PID/exe rewrites the helper\'s binary, unless it runs from a sealed copy', async () => {
+    // What a container's process needs: to see the runtime's process (a shared PID namespace,
+    // or a #!/proc/self/exe program it is made to exec), open its exe, and wait for it to go.
+    const attack = async (protect: boolean) => {
+      const dir = tempDir()
+      const copy = join(dir, 'minidocker-helper') // never the workbook's own build
+      copyFileSync(HELPER_PATH, copy)
+      chmodSync(copy, 0o755)
+      const original = readFileSync(copy)
+      const h = helper({ binary: copy })
+      if (protect) await protectRuntimeBinary(h)
+      const held = join(dir, 'held')
+      const attacker = execa('sh', ['-c', `exec 3</proc/${h.pid}/exe && : >${held} && while kill -0 ${h.pid} 2>/dev/null; do sleep 0.02; done; printf PWNED >/proc/self/fd/3`], { reject: false, timeout: 30_000 })
+      expect(await waitFor(() => existsSync(held), 10_000), 'the attacker could not open /proc/PID/exe').toBe(true)
+      h.kill('SIGKILL')
+      await h.exited
+      const r = await attacker
+      return { rewritten: !readFileSync(copy).equals(original), code: r.exitCode, stderr: r.stderr }
+    }
+    const unprotected = await attack(false)
+    expect(unprotected.rewritten, `without the copy in memory, the binary on disk is rewritten (${unprotected.stderr})`).toBe(true)
+    const protectedRun = await attack(true)
+    expect(protectedRun.rewritten, 'the helper\'s file on disk was rewritten through /proc/PID/exe: did protectRuntimeBinary make the helper run from a copy in memory (memfd)?').toBe(false)
+    expect(protectedRun.code, `the copy in memory could be written (${protectedRun.stderr || 'no error'}): is it sealed against writes and shrinking?`).not.toBe(0)
+  })
+
+  it('closeLeakedFds closes what nobody passed on purpose and keeps the rest; minirunc so never hands an inherited directory fd to the container', async () => {
+    const host = hostDir()
+    const h = helper({ extraFds: [host.fd] })
+    await h.openpt('/dev/ptmx') // an fd the helper holds that nobody passed: a stand-in for an inherited one
+    await closeLeakedFds(h)
+    const fds = readdirSync(`/proc/${h.pid}/fd`).map(Number).sort((a, b) => a - b)
+    expect(fds, 'after closeLeakedFds the helper must keep stdio, its control socket (3) and the fd it was given (4), and nothing else').toEqual([0, 1, 2, 3, 4])
+    // The runtime started by a careless caller that left a directory open on fd 7 (runc's own
+    // leak was a /sys/fs/cgroup handle): process.cwd = /proc/self/fd/7 would stand on the host.
+    const dir = tempDir()
+    const bundle = probeBundle(join(dir, 'bundle'), ['cwd', 'cat:host-file'], (spec) => (spec.process.cwd = '/proc/self/fd/7'))
+    /** `run` with the directory left open on fd 7: exit code and output. */
+    const leaky = async (command: string, args: string[], name: string) => {
+      const output = join(dir, `output-${name}`)
+      const out = openSync(output, 'a')
+      onCleanup(() => closeSync(out))
+      const child = spawn(command, [...args, '--root', join(dir, `state-${name}`), 'run', '--bundle', bundle, 'leak'], { stdio: ['ignore', out, out, 'ignore', 'ignore', 'ignore', 'ignore', host.fd], timeout: 60_000 })
+      onCleanup(() => execa(command, [...args, '--root', join(dir, `state-${name}`), 'delete', '--force', 'leak'], { reject: false }))
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      return { code, text: readFileSync(output, 'utf8') }
+    }
+    const ours = await leaky(process.execPath, [MINIRUNC], 'ours')
+    rethrowNotImplemented(ours.text)
+    expect(ours.text, 'the container read a host file through an fd the runtime inherited: are leaked fds closed before the helper enters the container?').not.toContain('host data')
+    expect(ours.code, `the run must fail: ${ours.text}`).not.toBe(0)
+    const theirs = await leaky('runc', [], 'runc')
+    expect({ code: theirs.code, leaked: theirs.text.includes('host data') }, `runc refuses the same bundle and fd: ${theirs.text}`).toEqual({ code: 1, leaked: false })
+  })
+
+  it('breakout, CVE-2024-21626: a working directory through a leaked fd stands on the host; checkCwd refuses it', async () => {
+    const host = hostDir()
+    const dir = tempDir()
+    const rootfs = probeRootfs(dir)
+    const spec: Spec = {
+      ociVersion: '1.0.2', process: { args: ['/bin/probe', 'cat:host-file'], env: [], cwd: '/proc/self/fd/4' },
+      root: { path: rootfs }, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+      linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }] },
+    }
+    const output = join(dir, 'output')
+    const out = openSync(output, 'a')
+    onCleanup(() => closeSync(out))
+    /** A runtime without the check: namespaces, rootfs, pivot_root, chdir into process.cwd. */
+    const enter = async () => {
+      const h = helper({ stdout: out, stderr: out, extraFds: [host.fd] })
+      await h.unshare(['mount', 'pid'])
+      const pid = await h.fork()
+      await setupRootfs(h, spec)
+      await h.chdir(spec.process.cwd)
+      return { h, pid }
+    }
+    const open = await enter()
+    await open.h.exec('/bin/probe', spec.process.args, [])
+    await open.h.exited
+    expect(readFileSync(output, 'utf8'), 'the demonstration: a cwd of /proc/self/fd/4 reads the host directory').toContain('host data')
+    const refused = await enter()
+    let error: unknown
+    try {
+      checkCwd(refused.pid, spec.process.cwd)
+    } catch (e) {
+      error = e
+    }
+    rethrowNotImplemented(String(error))
+    expect(error, 'checkCwd must refuse a working directory outside the container\'s root with a ContainerError: compare the directory the process stands in with process.cwd resolved inside its root').toBeInstanceOf(ContainerError)
+    expect((error as Error).message).toMatch(/cwd.*outside/)
+    // and let a good one pass, through a symlink of the image too
+    await refused.h.chdir('/bin')
+    expect(() => checkCwd(refused.pid, '/bin'), 'checkCwd refused /bin, which is inside the root').not.toThrow()
+  })
+
+  it('breakout: with the host\'s PID namespace shared, root in the container reads a host process\'s environment; in a user namespace it cannot', async () => {
+    // The stand-in host process, root's, with a secret in its environment.
+    // (The probe prints up to the first NUL, so the secret is its only variable.)
+    const victim = spawn('/bin/sleep', ['60'], { env: { STAND_IN_TOKEN: 'hunter2' }, stdio: 'ignore' })
+    onCleanup(() => victim.kill('SIGKILL'))
+    const shareHostPids = (spec: Spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'pid')
+      // The host's /proc, as `--pid host` gives it; read-only, and the probe only reads.
+      spec.mounts = spec.mounts!.filter((m) => m.destination !== '/proc' && m.destination !== '/sys')
+      spec.mounts.push({ destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'ro'] })
+    }
+    const dir = tempDir()
+    const step = `cat:/proc/${victim.pid}/environ`
+    const plain = usernsBundle(join(dir, 'a'), [step], false, shareHostPids)
+    const open = await runBundle(plain.bundle)
+    expect(JSON.stringify(open.lines[0]), `the demonstration: without a user namespace the container's root reads it: ${open.output}`).toContain('STAND_IN_TOKEN=hunter2')
+    const mapped = usernsBundle(join(dir, 'b'), [step], true, shareHostPids)
+    shiftOwnership(mapped.rootfs, configOf(mapped.bundle))
+    const closed = await runBundle(mapped.bundle)
+    expect(closed.lines[0], `in a user namespace the container's root is not the host process's owner and has no CAP_SYS_PTRACE over it: ${closed.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
+  })
+
+  it('breakout: a daemon\'s socket mounted into the container gives its root the daemon\'s power; only the socket\'s permissions stop a user namespace\'s root', async () => {
+    // A stand-in daemon: for "ping" it creates a file where only the host's root may write.
+    const dir = tempDir()
+    const target = join(dir, 'host-only')
+    mkdirSync(target, { mode: 0o700 })
+    const sockets = join(dir, 'run')
+    mkdirSync(sockets, { mode: 0o755 })
+    const socket = join(sockets, 'daemon.sock')
+    let requests = 0
+    const server = createServer((c) => c.once('data', () => {
+      writeFileSync(join(target, `created-by-request-${++requests}`), '')
+      c.end('created\n')
+    }))
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    onCleanup(() => new Promise((resolve) => server.close(resolve)))
+    chmodSync(socket, 0o660) // root:root 0660, as dockerd's root:docker socket
+    const withSocket = (spec: Spec) => spec.mounts!.push({ destination: '/run/daemon', type: 'bind', source: sockets, options: ['rbind'] })
+    const plain = usernsBundle(join(dir, 'a'), ['unix:/run/daemon/daemon.sock'], false, withSocket)
+    const open = await runBundle(plain.bundle)
+    expect(open.lines[0], `the demonstration: the container asked the daemon and the daemon did it: ${open.output}`).toEqual({ reply: 'created\n' })
+    expect(readdirSync(target)).toEqual(['created-by-request-1'])
+    const mapped = usernsBundle(join(dir, 'b'), ['unix:/run/daemon/daemon.sock'], true, withSocket)
+    shiftOwnership(mapped.rootfs, configOf(mapped.bundle))
+    const closed = await runBundle(mapped.bundle)
+    expect(closed.lines[0], `the user namespace's root is not the socket's owner or group: connect must be refused: ${closed.output}`).toMatchObject({ step: 'unix', errno: 'EACCES' })
+    expect(readdirSync(target), 'no second request may reach the daemon').toEqual(['created-by-request-1'])
+  })
+})

@@ -1,0 +1,100 @@
+/**
+ * minirunc and runc on the same bundle, side by side: the capability sets, NoNewPrivs and
+ * Seccomp lines of /proc/self/status, and what a seccomp profile does to the calls the probe
+ * tries (the checks OCI runtime-tools makes for these fields, written here).
+ */
+import { expect, it } from 'vitest'
+import type { Seccomp, Spec } from '../../lib/oci.ts'
+import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { statusMask, underBoth, type Run } from '../support/security.ts'
+
+const caps = (names: string[], ambient: string[] = []) => ({ bounding: names, effective: names, permitted: names, inheritable: ambient, ambient })
+const status = (run: Run) => run.lines.find((l) => 'status' in l)?.status as Record<string, string> | undefined
+const tried = (run: Run, name: string) => run.lines.filter((l) => l.tried === name).map((l) => l.errno)
+
+/** The two runs must both succeed; `what` names the case, `hint` what a failure of ours usually means. */
+function expectSame(r: { ours: Run; runc: Run }, what: string, hint = ''): void {
+  expect(r.runc.code, `runc itself failed on this bundle (${what}): ${r.runc.output}`).toBe(0)
+  expect(r.ours.code, `minirunc failed (${what}) where runc ran${hint ? ` — ${hint}` : ''}: ${r.ours.output}`).toBe(0)
+}
+
+describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
+  it('Docker\'s 14 capabilities as root, and none at all: the five sets as runc sets them', async () => {
+    const docker = await underBoth(['status'], (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
+    expectSame(docker, 'Docker\'s default capabilities')
+    const mask = statusMask(DEFAULT_CAPABILITIES)
+    expect(status(docker.runc), 'runc\'s own sets').toMatchObject({ CapBnd: mask, CapEff: mask, CapPrm: mask, CapInh: '0000000000000000', CapAmb: '0000000000000000' })
+    expect(status(docker.ours)?.CapBnd, `the bounding set must hold the 14 alone (runc: ${mask}): did every other capability leave the bounding set, with prctl(PR_CAPBSET_DROP), while the process was still root?`).toBe(mask)
+    expect(status(docker.ours), 'every capability set must be as runc sets it').toEqual(status(docker.runc))
+    const none = await underBoth(['status', 'mount-tmpfs:/tmp'], (spec) => (spec.process.capabilities = caps([])))
+    expectSame(none, '--cap-drop ALL')
+    expect(status(none.ours), 'with every set empty (--cap-drop ALL) root has no power left: as runc').toEqual(status(none.runc))
+    expect(tried(none.ours, 'mount-tmpfs'), 'root without CAP_SYS_ADMIN cannot mount').toEqual(['EPERM'])
+  })
+
+  it('a non-root user keeps its capabilities across the uid change and gets the ambient ones, as under runc', async () => {
+    const kept = ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN', 'CAP_KILL']
+    const r = await underBoth(['id', 'status'], (spec: Spec) => {
+      spec.process.user = { uid: 1000, gid: 1000 }
+      spec.process.capabilities = { bounding: DEFAULT_CAPABILITIES, effective: kept, permitted: kept, inheritable: kept, ambient: ['CAP_NET_BIND_SERVICE'] }
+    })
+    expectSame(r, 'user 1000 with capabilities', 'did the permitted set survive setuid() (PR_SET_KEEPCAPS), and was each ambient capability permitted and inheritable (capset) before it was raised?')
+    expect(r.ours.lines[0], 'the probe runs as uid 1000').toMatchObject({ uid: 1000, gid: 1000 })
+    expect(status(r.ours)?.CapAmb, `the ambient set must hold CAP_NET_BIND_SERVICE (runc: ${status(r.runc)?.CapAmb}): it can be raised only once the capability is both permitted and inheritable`).toBe(status(r.runc)?.CapAmb)
+    expect(status(r.ours)?.CapPrm, `after exec a program of uid 1000 keeps its ambient capabilities as permitted and effective (runc: ${status(r.runc)?.CapPrm}): setuid() from 0 empties them unless PR_SET_KEEPCAPS is on, or unless capset() comes after it`).toBe(status(r.runc)?.CapPrm)
+    expect(status(r.ours), 'all five sets as runc sets them').toEqual(status(r.runc))
+  })
+
+  it('no_new_privs and a profile: the same status lines as runc, the profile\'s errno for a denied call, and the call works without the profile', async () => {
+    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }, { names: ['unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }
+    const steps = ['status', 'mount-tmpfs:/tmp', 'unshare-user']
+    const confined = await underBoth(steps, (spec) => {
+      spec.process.noNewPrivileges = true
+      spec.linux!.seccomp = profile
+    })
+    expectSame(confined, 'no_new_privs and a profile')
+    expect(status(confined.runc), 'runc').toMatchObject({ NoNewPrivs: '1', Seccomp: '2' })
+    expect(status(confined.ours)?.NoNewPrivs, 'process.noNewPrivileges: prctl(PR_SET_NO_NEW_PRIVS) before exec').toBe('1')
+    expect(status(confined.ours)?.Seccomp, 'Seccomp 2 means a filter is loaded: was linux.seccomp compiled and loaded?').toBe('2')
+    expect(tried(confined.ours, 'mount-tmpfs'), 'the profile denies mount with SCMP_ACT_ERRNO and no errnoRet: EPERM, as under runc').toEqual(tried(confined.runc, 'mount-tmpfs'))
+    expect(tried(confined.ours, 'unshare-user'), 'the profile denies unshare with errnoRet 38: ENOSYS, as under runc').toEqual(['ENOSYS'])
+    expect(tried(confined.runc, 'unshare-user')).toEqual(['ENOSYS'])
+    const unconfined = await underBoth(steps)
+    expectSame(unconfined, 'no profile')
+    expect([tried(unconfined.ours, 'mount-tmpfs'), tried(unconfined.ours, 'unshare-user')], 'without the profile, root with every capability may mount and unshare').toEqual([[null], [null]])
+  })
+
+  it('without no_new_privs and without CAP_SYS_ADMIN (Docker\'s default) the filter is still loaded, as runc loads it', async () => {
+    const r = await underBoth(['status', 'mount-tmpfs:/tmp'], (spec) => {
+      spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
+      spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }
+    })
+    expectSame(r, 'a profile without no_new_privs', 'loading a filter takes no_new_privs or CAP_SYS_ADMIN: without no_new_privs it must be loaded before the capabilities are dropped')
+    expect(status(r.ours), `NoNewPrivs 0 and Seccomp 2 as under runc (${JSON.stringify(status(r.runc))}): loading a filter takes no_new_privs or CAP_SYS_ADMIN, so without no_new_privs it must go in before the capabilities are dropped`).toEqual(status(r.runc))
+    expect(tried(r.ours, 'mount-tmpfs'), 'the filter answers before the capability check: EACCES (13), the profile\'s errno').toEqual(['EACCES'])
+  })
+
+  it('an argument condition: personality is allowed below 0x100 and denied from there, on all 64 bits, as under runc', async () => {
+    const r = await underBoth(['personality:8', 'personality:20008', 'personality:100000008', 'personality:0'], (spec) => {
+      spec.process.noNewPrivileges = true
+      spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0x100, op: 'SCMP_CMP_GE' }] }] }
+    })
+    expectSame(r, 'a personality condition')
+    expect(tried(r.runc, 'personality'), 'runc (libseccomp) compares the whole 64-bit argument').toEqual([null, 'EPERM', 'EPERM', null])
+    expect(tried(r.ours, 'personality'), 'personality(0x100000008) has a high word of 1: a filter comparing the low 32 bits only lets it through as 8').toEqual(tried(r.runc, 'personality'))
+  })
+
+  it('with no_new_privs the filter comes last: a profile denying the runtime\'s own set-up calls still lets the program run, as under runc', async () => {
+    const r = await underBoth(['id', 'status'], (spec) => {
+      spec.process.user = { uid: 1000, gid: 1000 }
+      spec.process.noNewPrivileges = true
+      spec.process.capabilities = caps([])
+      spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['setuid', 'setgid', 'setgroups', 'capset', 'chdir', 'prctl'], action: 'SCMP_ACT_ERRNO' }] }
+    })
+    expect(r.runc.code, `runc: ${r.runc.output}`).toBe(0)
+    expect(r.ours.code, `minirunc failed where runc ran: was the filter loaded before the runtime's own setuid, capset or prctl? With no_new_privs it goes last, just before exec. Output: ${r.ours.output}`).toBe(0)
+    expect(r.ours.lines[0]).toMatchObject({ uid: 1000 })
+    expect(status(r.ours)).toEqual(status(r.runc))
+  })
+})

@@ -1,0 +1,136 @@
+/**
+ * User namespaces: the maps written as config.json asks, the container's root an unprivileged
+ * id on the host (what it creates, what it cannot read), the rootfs shifted to the range; and
+ * the same bundle under runc, which must agree.
+ */
+import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { describe, expect, it } from 'vitest'
+import { hostId, idMapText, shiftOwnership } from '#ch/13-security/userns.ts'
+import { ContainerError } from '../../lib/errors.ts'
+import type { Spec } from '../../lib/oci.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { probeLines } from '../support/probe.ts'
+import { minirunc, rethrowNotImplemented } from '../support/runtime.ts'
+import { HOST_ID, MAPPINGS, usernsBundle } from '../support/userns.ts'
+
+const spec = (bundle: string) => JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
+
+/** `run` the bundle with minirunc (or runc), the container's output in a file; its probe lines. */
+async function run(bundle: string, runtime: 'minirunc' | 'runc' = 'minirunc') {
+  const dir = tempDir()
+  const output = join(dir, 'output')
+  const args = ['--root', join(dir, 'state'), 'run', '--bundle', bundle, 'userns-test']
+  if (runtime === 'minirunc') {
+    const r = await minirunc(args, { output })
+    return { code: r.code, output: r.stdout, lines: probeLines(r.stdout.split('\n').filter((l) => l.startsWith('{')).join('\n')) }
+  }
+  onCleanup(() => execa('runc', ['--root', join(dir, 'state'), 'delete', '--force', 'userns-test'], { reject: false }))
+  const r = await execa('runc', args, { reject: false, stdin: 'ignore', timeout: 60_000 })
+  return { code: r.exitCode ?? 137, output: `${r.stdout}${r.stderr}`, lines: probeLines(r.stdout) }
+}
+
+describe('the maps, as text', () => {
+  it('idMapText writes one "inside outside size" line per mapping', () => {
+    expect(idMapText([{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 5000, size: 1 }], 'uid'),
+      'uid_map reads "ID-INSIDE ID-OUTSIDE LENGTH" per line (user_namespaces(7)): did you swap containerID and hostID?').toBe('0 100000 65536\n65536 5000 1\n')
+  })
+
+  it('idMapText refuses a user namespace without mappings', () => {
+    for (const empty of [undefined, []]) {
+      let error: unknown
+      try {
+        idMapText(empty, 'gid')
+      } catch (e) {
+        error = e
+      }
+      rethrowNotImplemented(String(error))
+      expect(error, 'no mapping must be a ContainerError, not an empty map').toBeInstanceOf(ContainerError)
+      expect((error as ContainerError).message).toContain('linux.gidMappings')
+    }
+  })
+
+  it('hostId keeps the offset inside a range and leaves unmapped ids undefined', () => {
+    const mappings = [{ containerID: 0, hostID: 100000, size: 1000 }, { containerID: 1000, hostID: 7, size: 1 }]
+    expect(hostId(0, mappings)).toBe(100000)
+    expect(hostId(999, mappings), 'the last id of a range').toBe(100999)
+    expect(hostId(1000, mappings), 'the second mapping').toBe(7)
+    expect(hostId(1001, mappings), 'an id no range covers has no host id').toBeUndefined()
+  })
+})
+
+describeKernel('a container in a user namespace', () => {
+  it('shiftOwnership gives every file, symlinks too, the owner its id maps to', () => {
+    const dir = tempDir()
+    mkdirSync(join(dir, 'etc'))
+    writeFileSync(join(dir, 'etc', 'passwd'), '')
+    symlinkSync('/nowhere', join(dir, 'link'))
+    writeFileSync(join(dir, 'user-file'), '')
+    chownSync(join(dir, 'user-file'), 1000, 1000)
+    shiftOwnership(dir, { ociVersion: '1.0.2', process: { args: [], env: [], cwd: '/' }, linux: { uidMappings: MAPPINGS, gidMappings: MAPPINGS } })
+    for (const [path, uid] of [['', HOST_ID], ['etc', HOST_ID], ['etc/passwd', HOST_ID], ['link', HOST_ID], ['user-file', HOST_ID + 1000]] as const) {
+      const stat = lstatSync(join(dir, path))
+      expect(stat.uid, `${path || '/'}: owned by ${stat.uid}, expected ${uid} — is every file shifted, the root directory and symlinks (lchown) included?`).toBe(uid)
+      expect(stat.gid, `${path || '/'}: the group is shifted too`).toBe(uid)
+    }
+  })
+
+  it('maps the process as runc does: same uid_map and gid_map, root inside, an unprivileged owner outside', async () => {
+    const dir = tempDir()
+    const b = usernsBundle(dir, ['id', 'cat:/proc/self/uid_map', 'cat:/proc/self/gid_map', 'write:/shared/made:x', 'write:/made:x', 'cat:/proc/self/status', 'cat:/hostsecret/secret'])
+    shiftOwnership(b.rootfs, spec(b.bundle))
+    const ours = await run(b.bundle)
+    const made = existsSync(join(b.shared, 'made')) ? statSync(join(b.shared, 'made')) : undefined
+    rmSync(join(b.shared, 'made'), { force: true })
+    const theirs = await run(b.bundle, 'runc')
+    expect(theirs.lines.slice(0, 3), `runc's own run of the bundle: ${theirs.output}`).toEqual([{ uid: 0, gid: 0, groups: [] }, { cat: expect.stringMatching(/^\s*0\s+300000\s+65536\n$/) }, { cat: expect.stringMatching(/^\s*0\s+300000\s+65536\n$/) }])
+    expect(ours.lines[0], `the container's process must be root of its namespace (uid 0, gid 0, no groups); it printed: ${ours.output} — did the helper setgroups/setgid/setuid after the maps were written?`).toEqual({ uid: 0, gid: 0, groups: [] })
+    expect(ours.lines.slice(1, 3), `the maps must be what runc writes for the same config.json; saw: ${ours.output}`).toEqual(theirs.lines.slice(1, 3))
+    expect(made?.uid, `a file the container's root made in a bind mount is owned by ${made?.uid} on the host, expected ${HOST_ID} — is the process still the host's root (no setuid(0) inside the namespace)?`).toBe(HOST_ID)
+    expect(ours.lines[4], `the container's root must be able to write to its own, shifted, rootfs; saw: ${ours.output}`).toEqual({ wrote: '/made' })
+    const ids = (line: unknown) => String((line as { cat?: string })?.cat).split('\n').filter((l) => /^(Uid|Gid|Groups):/.test(l))
+    expect(ids(theirs.lines[5]), `runc's /proc/self/status: ${theirs.output}`).toHaveLength(3)
+    expect(ids(ours.lines[5]), '/proc/self/status\'s Uid, Gid and Groups inside must be what runc\'s process has').toEqual(ids(theirs.lines[5]))
+    expect(ours.lines[6], `a 0600 file of the host's root must stay unreadable to the container's root, as under runc (${JSON.stringify(theirs.lines[6])}); saw: ${ours.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
+    expect(theirs.lines[6]).toMatchObject({ step: 'cat', errno: 'EACCES' })
+  })
+
+  it('exec joins the container\'s user namespace: what it creates belongs to the mapped range, not to the host\'s root', async () => {
+    const dir = tempDir()
+    const b = usernsBundle(dir, ['sleep:60000'])
+    shiftOwnership(b.rootfs, spec(b.bundle))
+    const state = join(dir, 'state')
+    const output = join(dir, 'output')
+    onCleanup(() => minirunc(['--root', state, 'delete', '--force', 'exec-test']))
+    const created = await minirunc(['--root', state, 'create', '--bundle', b.bundle, 'exec-test'], { output })
+    expect(created.code, `create failed: ${created.stdout}`).toBe(0)
+    expect((await minirunc(['--root', state, 'start', 'exec-test'])).code).toBe(0)
+    const exec = await minirunc(['--root', state, 'exec', 'exec-test', '/bin/probe', 'id', 'write:/shared/by-exec:x'])
+    expect(probeLines(exec.stdout)[0], `exec's process must be root of the container's user namespace: ${exec.stdout}${exec.stderr}`).toEqual({ uid: 0, gid: 0, groups: [] })
+    const made = statSync(join(b.shared, 'by-exec'))
+    expect(made.uid, `a file exec's process made is owned by ${made.uid} on the host: did exec join the user namespace (setns /proc/PID/ns/user) before the others?`).toBe(HOST_ID)
+  })
+
+  it('breakout: without a user namespace the container\'s root reads the host\'s 0600 file; with one it cannot', async () => {
+    const dir = tempDir()
+    const without = usernsBundle(join(dir, 'a'), ['cat:/hostsecret/secret'], false)
+    const open = await run(without.bundle)
+    expect(open.lines[0], `without a user namespace, root in the container is root on the host: ${open.output}`).toEqual({ cat: 'host secret\n' })
+    const within = usernsBundle(join(dir, 'b'), ['cat:/hostsecret/secret'])
+    shiftOwnership(within.rootfs, spec(within.bundle))
+    const closed = await run(within.bundle)
+    expect(closed.lines[0], `with a user namespace the host's root-only file must be out of reach (EACCES); saw: ${closed.output} — is the process still host uid 0?`).toMatchObject({ step: 'cat', errno: 'EACCES' })
+  })
+
+  it('a rootfs left unshifted is nobody\'s: the container\'s root cannot write to it', async () => {
+    const b = usernsBundle(tempDir(), ['stat:/', 'write:/made:x'], true, (spec) => (spec.mounts = spec.mounts!.filter((m) => m.type !== 'bind')))
+    // runc too fails in the rootfs: it cannot create its device nodes there.
+    const theirs = await run(b.bundle, 'runc')
+    expect({ code: theirs.code, denied: /permission denied/.test(theirs.output) }, theirs.output).toEqual({ code: 1, denied: true })
+    const ours = await run(b.bundle)
+    expect(ours.code, `our runtime must not start in a rootfs it cannot write to; saw: ${ours.output}`).not.toBe(0)
+    expect(ours.output, 'the failure must be a write refused in the rootfs, EACCES, as runc\'s is').toMatch(/rootfs.*EACCES/)
+  })
+})

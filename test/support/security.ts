@@ -1,0 +1,65 @@
+/**
+ * Chapter 13's comparisons: one OCI bundle around the probe, run to the end by minirunc and by
+ * runc, each with a state root of its own, so a test can put their outputs side by side.
+ * It does not import vitest, so a learner can use it at a terminal too.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { Spec } from '../../lib/oci.ts'
+import { CAPABILITY_NUMBERS } from '../../lib/security-tables.ts'
+import { onCleanup, tempDir } from './files.ts'
+import { probeLines } from './probe.ts'
+import { MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from './runtime.ts'
+
+export interface Run {
+  code: number
+  output: string
+  lines: Record<string, unknown>[]
+}
+
+let count = 0
+
+/** `runtime run` of a fresh bundle running the probe with `steps`; the container is force-deleted after the test. */
+export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], edit: (spec: Spec) => void = () => {}): Promise<Run> {
+  const dir = tempDir()
+  const bundle = probeBundle(join(dir, 'bundle'), steps, edit)
+  const root = join(dir, 'state')
+  // runc puts a container without cgroupsPath in a cgroup named for its ID: a name the cleanup checks know.
+  const id = `minidocker-test-sec-${process.pid}-${count++}`
+  const args = ['--root', root, 'run', '--bundle', bundle, id]
+  onCleanup(async () => {
+    if (!existsSync(join(root, id))) return
+    if (runtime === 'runc') await execa('runc', ['--root', root, 'delete', '--force', id], { reject: false })
+    else await minirunc(['--root', root, 'delete', '--force', id])
+  })
+  const r = runtime === 'runc'
+    ? await execa('runc', args, { reject: false, stdin: 'ignore', all: true, timeout: 60_000 })
+    : await execa(process.execPath, [MINIRUNC, ...args], { reject: false, stdin: 'ignore', all: true, timeout: 60_000 })
+  const output = String(r.all ?? '')
+  rethrowNotImplemented(output)
+  // The runtime goes on without a chapter not written yet (minidocker/layers.ts's optional()), noting it once.
+  const skipped = /chapter (\d\d-[\w-]+) is not done yet/.exec(output)
+  if (skipped) throw new NotImplementedError(skipped[1]!, 'secureProcess')
+  return { code: r.exitCode ?? 128 + 9, output, lines: probeLines(output) }
+}
+
+/** The same bundle under both runtimes, at once. */
+export async function underBoth(steps: string[], edit?: (spec: Spec) => void): Promise<{ ours: Run; runc: Run }> {
+  const [ours, runc] = await Promise.all([runBundle('minirunc', steps, edit), runBundle('runc', steps, edit)])
+  return { ours, runc }
+}
+
+/** /proc/self/status's mask (16 hex digits) for a list of capability names. */
+export function statusMask(names: string[]): string {
+  let mask = 0n
+  for (const name of names) mask |= 1n << BigInt(CAPABILITY_NUMBERS[name]!)
+  return mask.toString(16).padStart(16, '0')
+}
+
+/** Every capability this kernel has, as names. */
+export function allCapabilities(): string[] {
+  const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'))
+  return Object.keys(CAPABILITY_NUMBERS).filter((name) => CAPABILITY_NUMBERS[name]! <= last)
+}
