@@ -15,11 +15,15 @@ import type { Duplex } from 'node:stream'
 import { removeLayer } from '#ch/05-layers/driver.ts'
 import { imageLayers, storePaths } from '#ch/06-images/store.ts'
 import type { UserFiles } from '#ch/06-images/config.ts'
+import type { Bridge } from '#ch/08-network/links.ts'
+import { attachNetwork, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
+import type { PortMapping } from '#ch/08-network/ports.ts'
 import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/records.ts'
 import { frame, logWriter } from '#ch/11-daemon/streams.ts'
 import { deleteTask, killTask } from '#ch/11-daemon/tasks.ts'
 import type { Containerd } from './containerd.ts'
-import { badRequest, conflict, outputReaders, type Container, type StreamName } from './engine.ts'
+import { badRequest, conflict, EngineError, outputReaders, type Container, type HostConfig, type StreamName } from './engine.ts'
+import { ContainerError } from './errors.ts'
 import { forgetContainer } from './image.ts'
 import { resolveInRoot } from './paths.ts'
 
@@ -41,6 +45,8 @@ export interface Live {
   /** set while the container runs: resolves once it has exited and been cleaned up */
   finished?: Promise<void>
   removing?: Promise<void>
+  /** chapter 08's network while the container runs: its veth, address, published ports */
+  network?: NetworkAttachment
 }
 
 /** An exec instance (`docker exec`): created by one request, run by another, inspected by a third. */
@@ -66,6 +72,8 @@ export interface DaemonOptions {
   /** the exec root: the FIFOs of running containers */
   runRoot: string
   containerd: Containerd
+  /** the bridge of `--network bridge` (chapter 08's, in the daemon's network namespace); none: only none and host */
+  bridge?: Bridge
 }
 
 export abstract class DaemonBase {
@@ -124,6 +132,54 @@ export abstract class DaemonBase {
 
   /** Watch a started container until its exit (the learner's). */
   protected abstract monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void>
+
+  /**
+   * The network mode a create asks for, as this daemon can give it: "default" is the bridge;
+   * a network it does not have is a 404 "network NAME not found", as dockerd says it.
+   */
+  protected networkOf(host: HostConfig | undefined): 'none' | 'host' | 'bridge' {
+    const mode = host?.NetworkMode || 'default'
+    const name = mode === 'default' ? 'bridge' : mode
+    if (name === 'none' || name === 'host' || (name === 'bridge' && this.options.bridge)) {
+      if (name !== 'bridge' && Object.keys(host?.PortBindings ?? {}).length > 0) throw badRequest('conflicting options: port publishing and the container type network mode')
+      portMappings(host)
+      return name
+    }
+    throw new EngineError(404, `network ${name} not found`)
+  }
+
+  /**
+   * Wire the network of `c`, whose process `pid` waits in its new namespaces (startTask's
+   * beforeStart), with chapter 08's attachNetwork: lo up for "none"; for the bridge an address,
+   * a veth and the published ports. A port another container of this daemon publishes is a 409
+   * with dockerd's words; so is one the proxy cannot bind.
+   */
+  protected async connect(c: Container, pid: number): Promise<void> {
+    const mode = this.networkOf(c.HostConfig)
+    if (mode === 'host') return
+    const ports = portMappings(c.HostConfig)
+    const endpoint = `driver failed programming external connectivity on endpoint ${c.Name.slice(1)} (${c.ID})`
+    for (const other of this.containers.values()) {
+      if (other.ID === c.ID || !other.State.Running) continue
+      const taken = portMappings(other.HostConfig).find((o) => ports.some((p) => p.proto === o.proto && p.hostPort === o.hostPort && [p.hostIp, '0.0.0.0'].includes(o.hostIp)))
+      if (taken) throw conflict(`${endpoint}: Bind for ${taken.hostIp}:${taken.hostPort} failed: port is already allocated`)
+    }
+    try {
+      // chapter 08 keeps its IPAM state under ROOT/network and removes ROOT/containers/ID at the end: a root of its own
+      this.liveOf(c.ID).network = await attachNetwork(pid, { mode, ports, root: join(this.options.runRoot, 'network'), id: c.ID, hostname: c.Config.Hostname, files: false, bridge: this.options.bridge })
+    } catch (error) {
+      if (error instanceof ContainerError) throw conflict(`${endpoint}: ${error.message}`)
+      throw error
+    }
+  }
+
+  /** Undo connect once the container has exited: its ports, its veth, its address. */
+  protected async disconnect(c: Container): Promise<void> {
+    const live = this.liveOf(c.ID)
+    const network = live.network
+    live.network = undefined
+    await network?.detach()
+  }
 
   get(ref: string): Container {
     return findContainer(this.containers.values(), ref)
@@ -215,4 +271,16 @@ export abstract class DaemonBase {
   close(): void {
     this.options.containerd.close()
   }
+}
+
+/** HostConfig.PortBindings as chapter 08's mappings ({"80/tcp": [{HostIp, HostPort}]}); a binding without a host port is a 501. */
+export function portMappings(host: HostConfig | undefined): PortMapping[] {
+  return Object.entries(host?.PortBindings ?? {}).flatMap(([port, bindings]) => {
+    const [number, proto = 'tcp'] = port.split('/')
+    if (!/^\d+$/.test(number!) || (proto !== 'tcp' && proto !== 'udp')) throw badRequest(`invalid port specification: "${port}"`)
+    return (bindings ?? []).map((b) => {
+      if (!/^\d+$/.test(b.HostPort)) throw new EngineError(501, `publishing ${port} on a port the daemon chooses is not implemented: give a host port (-p HOST_PORT:${number})`)
+      return { hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort), containerPort: Number(number), proto: proto as 'tcp' | 'udp' }
+    })
+  })
 }

@@ -230,14 +230,44 @@ export function jsonBody(call: EngineCall): Record<string, unknown> {
   return body as Record<string, unknown>
 }
 
-/** Fields of a create body that must be lists of strings (or null): a wrong type is a 400 naming the field. */
+/** The JSON type of the create body's fields this daemon reads, as Go declares them (moby api/types/container). */
+const CREATE_FIELDS: Record<string, Record<string, 'string' | 'bool' | 'number' | 'object' | '[]string'>> = {
+  Config: {
+    Hostname: 'string', Domainname: 'string', User: 'string', Image: 'string', WorkingDir: 'string',
+    AttachStdin: 'bool', AttachStdout: 'bool', AttachStderr: 'bool', Tty: 'bool', OpenStdin: 'bool', StdinOnce: 'bool',
+    Env: '[]string', Cmd: '[]string', Entrypoint: '[]string', Labels: 'object',
+  },
+  HostConfig: {
+    Binds: '[]string', Memory: 'number', NanoCpus: 'number', PidsLimit: 'number', NetworkMode: 'string',
+    AutoRemove: 'bool', Init: 'bool', PortBindings: 'object',
+  },
+}
+
+/** A JSON value's kind in the words of Go's encoding/json errors. */
+const jsonKind = (value: unknown) => (Array.isArray(value) ? 'array' : typeof value === 'boolean' ? 'bool' : typeof value)
+
+/**
+ * The create body's fields of the wrong type: a 400 in Go's words, naming the field ("json:
+ * cannot unmarshal string into Go struct field Config.Tty of type bool"), as dockerd's decoder
+ * answers. Fields it does not read are left alone, as Go ignores unknown fields; null is a zero value.
+ */
 export function checkCreateBody(body: Record<string, unknown>): void {
-  for (const field of ['Cmd', 'Env', 'Entrypoint']) {
-    const value = body[field]
-    if (value === undefined || value === null) continue
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
-      throw badRequest(`json: cannot unmarshal ${JSON.stringify(value)} into Go struct field Config.${field} of type []string`)
+  if (body.HostConfig !== undefined && body.HostConfig !== null && jsonKind(body.HostConfig) !== 'object')
+    throw badRequest(`json: cannot unmarshal ${jsonKind(body.HostConfig)} into Go struct field ContainerConfigWrapper.HostConfig of type container.HostConfig`)
+  for (const [struct, fields] of Object.entries(CREATE_FIELDS)) {
+    const source = (struct === 'Config' ? body : body.HostConfig ?? {}) as Record<string, unknown>
+    for (const [field, type] of Object.entries(fields)) {
+      const value = source[field]
+      if (value === undefined || value === null) continue
+      const ok = type === '[]string' ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+        : type === 'object' ? jsonKind(value) === 'object'
+        : jsonKind(value) === type
+      if (!ok) {
+        // a list with one element of another type: Go names the element's kind and type
+        const inner = Array.isArray(value) && type === '[]string' ? value.find((v) => typeof v !== 'string') : undefined
+        const [kind, goType] = inner === undefined ? [jsonKind(value), type] : [jsonKind(inner), 'string']
+        throw badRequest(`json: cannot unmarshal ${kind} into Go struct field ${struct}.${field} of type ${goType}`)
+      }
+    }
   }
-  if (body.HostConfig !== undefined && (typeof body.HostConfig !== 'object' || Array.isArray(body.HostConfig)))
-    throw badRequest('json: cannot unmarshal HostConfig: it must be an object')
 }

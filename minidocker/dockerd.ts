@@ -6,6 +6,10 @@
  *   minidockerd [-H unix:///run/minidocker/minidocker.sock] [--data-root DIR] [--exec-root DIR]
  *               [--containerd /run/containerd/containerd.sock] [--namespace minidocker]
  *               [--default-runtime io.containerd.runc.v2] [--registry-mirror URL] [--default-network MODE] [--debug]
+ *               [--bridge minidocker0|none]
+ *
+ * `--bridge none` leaves the daemon without a bridge, as dockerd's `-b none`: containers get
+ * `--network none` or `host` only, and nothing is made in the daemon's network namespace.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -15,12 +19,13 @@ import { connectContainerd, RUNC_RUNTIME, type Containerd } from '../lib/contain
 import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { useRegistryMirror } from '../lib/registry.ts'
+import { DEFAULT_BRIDGE } from '#ch/08-network/links.ts'
 
-const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug]'
+const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none]'
 
 function parse(args: string[]) {
-  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', runtime: RUNC_RUNTIME, mirror: '', network: '', debug: '' }
-  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--default-runtime': 'runtime', '--registry-mirror': 'mirror', '--default-network': 'network' }
+  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', runtime: RUNC_RUNTIME, mirror: '', network: '', debug: '', bridge: DEFAULT_BRIDGE.name }
+  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--default-runtime': 'runtime', '--registry-mirror': 'mirror', '--default-network': 'network', '--bridge': 'bridge', '-b': 'bridge' }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--help' || args[i] === '-h') {
       process.stdout.write(`${USAGE}\n`)
@@ -55,8 +60,7 @@ function withRuntime(containerd: Containerd, runtime: string): Containerd {
 
 /**
  * --default-network: the network mode of a container created without one ("default", which is
- * dockerd's bridge). Until chapter 08's bridge is wired into the daemon, `none` lets a plain
- * `run IMAGE` work.
+ * dockerd's bridge). With `--bridge none`, `none` lets a plain `run IMAGE` work.
  */
 function withDefaultNetwork(call: EngineCall, mode: string): EngineCall {
   if (!mode || call.method !== 'POST' || !/^(\/v[\d.]+)?\/containers\/create$/.test(call.path)) return call
@@ -79,7 +83,8 @@ async function main(): Promise<void> {
   mkdirSync(dirname(options.host), { recursive: true })
   if (options.mirror) useRegistryMirror(options.mirror)
   const containerd = withRuntime(connectContainerd(options.containerd, options.namespace), options.runtime)
-  const daemon = new Daemon({ root: options.root, runRoot: options.runRoot, containerd })
+  const bridge = options.bridge === 'none' ? undefined : { ...DEFAULT_BRIDGE, name: options.bridge }
+  const daemon = new Daemon({ root: options.root, runRoot: options.runRoot, containerd, bridge })
   await daemon.restore() // containers that ran on while no daemon was there
   // route() answers its own errors; one that escapes it (a chapter not written yet) is a 500, never a dead daemon
   const server = await serveUnix(options.host, 0o660, (call) => {

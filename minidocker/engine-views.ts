@@ -9,6 +9,7 @@ import { allImageIds, imageConfig, imageLayers, resolveImage, storePaths, tagsOf
 import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
 import type { Daemon, Exec } from '#ch/11-daemon/daemon.ts'
 import type { Container } from '#ch/11-daemon/records.ts'
+import { portMappings } from '../lib/engine-daemon.ts'
 import { noSuchImage, stateWord, statusText, unixTime } from '../lib/engine.ts'
 
 export const VERSION = '20.10.24-minidocker'
@@ -39,7 +40,7 @@ export function inspectContainer(c: Container, graphRoot: string) {
       return { Type: 'bind', Source: source, Destination: destination, Mode: mode ?? '', RW: mode !== 'ro', Propagation: 'rprivate' }
     }),
     Config: { ...c.Config, Volumes: null, OnBuild: null },
-    NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: { [network]: { IPAddress: '', Gateway: '', MacAddress: '', NetworkID: '', EndpointID: '' } } },
+    NetworkSettings: { Bridge: '', SandboxID: '', Ports: c.State.Running ? c.HostConfig.PortBindings ?? {} : {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: { [network]: { IPAddress: '', Gateway: '', MacAddress: '', NetworkID: '', EndpointID: '' } } },
   }
 }
 
@@ -48,7 +49,7 @@ export function containerSummary(c: Container) {
   const network = c.HostConfig.NetworkMode || 'default'
   return {
     Id: c.ID, Names: [c.Name], Image: c.Config.Image, ImageID: c.Image,
-    Command: [c.Path, ...c.Args].join(' '), Created: unixTime(c.Created), Ports: [], Labels: c.Config.Labels,
+    Command: [c.Path, ...c.Args].join(' '), Created: unixTime(c.Created), Ports: publishedPorts(c), Labels: c.Config.Labels,
     State: stateWord(c), Status: statusText(c), HostConfig: { NetworkMode: network },
     NetworkSettings: { Networks: { [network]: { IPAddress: '' } } }, Mounts: [],
   }
@@ -85,7 +86,7 @@ export const systemInfo = (daemon: Pick<Daemon, 'containers' | 'options'>) => {
   return {
     ID: hostname(), Containers: all.length, ContainersRunning: all.filter((c) => c.State.Running).length, ContainersPaused: 0,
     ContainersStopped: all.filter((c) => !c.State.Running).length, Images: allImageIds(daemon.options.root).length,
-    Driver: 'overlay2', DriverStatus: [], Plugins: { Volume: [], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+    Driver: 'overlay2', DriverStatus: [], Plugins: { Volume: [], Network: daemon.options.bridge ? ['bridge', 'host', 'null'] : ['host', 'null'], Authorization: null, Log: ['json-file'] },
     MemoryLimit: true, SwapLimit: false, CpuCfsPeriod: true, CpuCfsQuota: true, PidsLimit: true, IPv4Forwarding: false,
     Debug: false, NFd: 0, NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file', CgroupDriver: 'cgroupfs',
     CgroupVersion: '1', NEventsListener: 0, KernelVersion: release(), OperatingSystem: 'minidocker', OSVersion: '', OSType: 'linux',
@@ -94,7 +95,7 @@ export const systemInfo = (daemon: Pick<Daemon, 'containers' | 'options'>) => {
     NCPU: cpus().length, MemTotal: totalmem(), DockerRootDir: daemon.options.root, Name: hostname(), Labels: [], ExperimentalBuild: false,
     ServerVersion: VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc', Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
     LiveRestoreEnabled: false, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '', Expected: '' }, RuncCommit: { ID: '', Expected: '' }, InitCommit: { ID: '', Expected: '' },
-    SecurityOptions: [], Warnings: ['WARNING: minidockerd has no bridge network yet: use --network none or host'],
+    SecurityOptions: [], Warnings: [],
   }
 }
 
@@ -105,4 +106,10 @@ export function inspectExec(exec: Exec) {
     OpenStdin: exec.AttachStdin, OpenStdout: exec.AttachStdout, OpenStderr: exec.AttachStderr,
     ProcessConfig: { tty: exec.Tty, entrypoint: exec.Cmd[0], arguments: exec.Cmd.slice(1), privileged: false, user: exec.User },
   }
+}
+
+/** The ports a running container publishes, as ps lists them ("127.0.0.1:8080->80/tcp" in the CLI). */
+function publishedPorts(c: Container) {
+  if (!c.State.Running) return []
+  return portMappings(c.HostConfig).map((p) => ({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto }))
 }

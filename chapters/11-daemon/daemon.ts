@@ -37,9 +37,9 @@ export class Daemon extends DaemonBase {
     // TODO(11): POST /containers/create (moby daemon/create.go).
     //   1. Find the image in chapter 06's store by the reference as the store tags it (imageRef): what must a
     //      missing image answer for the CLI to pull it and try again?
-    //   2. Which network modes can this daemon honour (refuse the others with a clear 501)? Security
-    //      options dockerd refuses (an unknown capability) are refused here too, with a 400:
-    //      lib/docker-security.ts's daemonSecurity() throws on them (chapter 13).
+    //   2. The network mode: networkOf (given) refuses what this daemon cannot honour. Before or after the
+    //      first thing you make? Security options dockerd refuses (an unknown capability) are refused here
+    //      too, with a 400: lib/docker-security.ts's daemonSecurity() throws on them (chapter 13).
     //   3. Record the container (records.ts), give it its two layers on top of the image's (chapter 05), mark
     //      the image as in use, and save. If a step fails, nothing of the container may stay behind.
     throw new NotImplementedError('11-daemon', 'create')
@@ -59,9 +59,11 @@ export class Daemon extends DaemonBase {
     //      Why must your ends be open before the shim opens its own (fifo(7): who blocks, who reads EOF)?
     //      How do you read a FIFO without a thread of Node blocking in read() (the text's "Start, and the FIFOs")?
     //   3. Each chunk goes to the log and to every attached client that asked for its stream, framed or raw.
-    //   4. The rootfs: the container's overlay (chapter 05) as a mount for Tasks.Create. Then record the PID and
-    //      StartedAt, hand over stdin that came early, and watch for the exit (monitor). A failed start must
-    //      close what it opened.
+    //   4. The rootfs: the container's overlay (chapter 05) as a mount for Tasks.Create. The network (connect,
+    //      given) needs the process and must be there before its command runs: which of startTask's steps is
+    //      that? Then record the PID and StartedAt, hand over stdin that came early, and watch for the exit
+    //      (monitor). A failed start must close what it opened, the network included; `docker run --rm` then
+    //      waits for the container's removal.
     throw new NotImplementedError('11-daemon', 'start')
   }
   // #endregion start
@@ -69,13 +71,13 @@ export class Daemon extends DaemonBase {
   // #region monitor
   /**
    * After the exit: forget the task in containerd (the shim has then copied all output into
-   * the FIFOs and closed them), let our readers drain, record ExitCode and FinishedAt, end the
+   * the FIFOs and closed them), undo its network, let our readers drain, record ExitCode and FinishedAt, end the
    * attached streams, wake the waiters, and remove the container itself when AutoRemove.
    */
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
-    //   2. In which order: containerd cleanup, draining, the record (ExitCode, FinishedAt), the attached
+    //   2. In which order: containerd cleanup, the network (disconnect, given), draining, the record, the attached
     //      clients, the waiters, AutoRemove? What would a client of `docker run --rm` see if you woke the
     //      waiters before the output was drained?
     throw new NotImplementedError('11-daemon', 'monitor')
@@ -87,11 +89,12 @@ export class Daemon extends DaemonBase {
    * A hijacked connection joins the container's output: the streams asked for, framed unless
    * the container has a tty. With `stdin`, what the client sends goes to the container's
    * stdin (kept until the task runs), and the client's half-close ends it. A container that
-   * has already exited has no stream to join: the connection ends at once.
+   * is not running is joined all the same: its next start feeds the stream (`docker start -a`
+   * attaches first, then starts), and its exit ends it.
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     // TODO(11): a hijacked connection joins the container (moby daemon/attach.go).
-    //   1. Which streams did the client ask for, and what does an attach to an exited container get?
+    //   1. Which streams did the client ask for? `docker start -a` attaches to an exited container, then starts it.
     //   2. stdin: the client may send it (and half-close) before the container starts. Where does it wait?
     //      What does the half-close mean for the container, and what must a client WITHOUT stdin's half-close
     //      not do to your writing?

@@ -48,16 +48,18 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
 /**
  * Run `c` in containerd: create the containerd container (same ID, the spec packed as an Any
  * of type SPEC_TYPE_URL holding its JSON, runtime RUNC_RUNTIME), create its task with
- * `rootfs` and the FIFOs of `io`, start it, and return the process's PID. A failure after the
- * containerd container exists must not leave it behind (the next start would meet "already
- * exists").
+ * `rootfs` and the FIFOs of `io`, run `beforeStart` with the PID of the created process (it
+ * waits in runc's create, in its new namespaces, before the command runs: the moment dockerd
+ * wires the network, with libnetwork's prestart hook), start it, and return the PID. A
+ * failure after the containerd container exists must not leave it behind (the next start
+ * would meet "already exists").
  */
-export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO): Promise<number> {
+export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO, beforeStart: (pid: number) => Promise<void> = async () => {}): Promise<number> {
   // TODO(11): run the container through containerd (libcontainerd/remote/client.go Create and Start).
   //   1. Containers.Create first: which fields of containerd.services.containers.v1.Container does a run need?
   //      How is a JSON spec carried in a google.protobuf.Any (lib/containerd.ts has the type URL)?
   //   2. Then Tasks.Create with the rootfs mounts and the FIFO paths of `io`, then Tasks.Start: which one
-  //      gives you the PID?
+  //      gives you the PID? Between the two, the process exists but has not run its command: beforeStart.
   //   3. If a step after Containers.Create fails, what must you undo so that a second start can work?
   throw new NotImplementedError('11-daemon', 'startTask')
 }

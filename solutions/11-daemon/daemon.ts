@@ -43,9 +43,7 @@ export class Daemon extends DaemonBase {
       if ((error as Error).name === 'NoSuchImageError') throw new EngineError(404, `No such image: ${ref}`)
       throw error
     }
-    const mode = body.HostConfig?.NetworkMode || 'default'
-    if (!['none', 'host'].includes(mode))
-      throw new EngineError(501, `network mode "${mode}" needs a bridge, which minidockerd does not have yet: use --network none or --network host`)
+    this.networkOf(body.HostConfig) // before anything is made: a network this daemon does not have is refused
     // Security options are refused now, as dockerd does, not when the container starts (13).
     try {
       daemonSecurity(body.HostConfig ?? {})
@@ -97,11 +95,15 @@ export class Daemon extends DaemonBase {
     const rootfs: Mount[] = [{ type: 'overlay', source: 'overlay', options: overlayOptions(overlayDirs(storePaths(this.options.root).graph, c.ID)).split(',') }]
     let pid: number
     try {
-      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io)
+      // the network is wired while the process waits in runc's create, before its command runs
+      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io, (pid) => this.connect(c, pid))
     } catch (error) {
+      await this.disconnect(c)
       for (const r of readers) r.socket.destroy()
       live.stdin?.destroy()
       log.close()
+      // as dockerd does: `docker run --rm` waits for the removal after a failed start
+      if (c.HostConfig.AutoRemove) await this.remove(c, true)
       throw error
     }
     Object.assign(c.State, { Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME })
@@ -116,7 +118,7 @@ export class Daemon extends DaemonBase {
   // #region monitor
   /**
    * After the exit: forget the task in containerd (the shim has then copied all output into
-   * the FIFOs and closed them), let our readers drain, record ExitCode and FinishedAt, end the
+   * the FIFOs and closed them), undo its network, let our readers drain, record ExitCode and FinishedAt, end the
    * attached streams, wake the waiters, and remove the container itself when AutoRemove.
    */
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
@@ -129,10 +131,12 @@ export class Daemon extends DaemonBase {
       c.State.Error = (error as Error).message
     }
     await deleteTask(this.options.containerd, c.ID).catch(() => {})
+    await this.disconnect(c) // its ports are free again before anyone hears of the exit
     await Promise.all(readers.map((r) => r.drained))
     log.close()
     live.stdin?.destroy()
     live.stdin = undefined
+    live.stdinEnded = false // the next start (`docker start -ai`) gets a stdin of its own
     rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true })
     Object.assign(c.State, { Running: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() })
     if (this.containers.has(c.ID)) this.save(c)
@@ -149,7 +153,8 @@ export class Daemon extends DaemonBase {
    * A hijacked connection joins the container's output: the streams asked for, framed unless
    * the container has a tty. With `stdin`, what the client sends goes to the container's
    * stdin (kept until the task runs), and the client's half-close ends it. A container that
-   * has already exited has no stream to join: the connection ends at once.
+   * is not running is joined all the same: its next start feeds the stream (`docker start -a`
+   * attaches first, then starts), and its exit ends it.
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     const live = this.liveOf(c.ID)
@@ -157,10 +162,6 @@ export class Daemon extends DaemonBase {
     if (want.stdout) streams.add('stdout')
     if (want.stderr) streams.add('stderr')
     const attachment = { socket, streams }
-    if (c.State.FinishedAt !== ZERO_TIME && !c.State.Running) {
-      socket.end()
-      return
-    }
     live.attached.add(attachment)
     socket.on('close', () => live.attached.delete(attachment))
     if (want.stdin && c.Config.OpenStdin) {
@@ -238,6 +239,7 @@ export class Daemon extends DaemonBase {
       }
       this.containers.delete(c.ID)
       this.dropFiles(c)
+      for (const a of live.attached) a.socket.end() // clients waiting for a start that will not come
       this.live.delete(c.ID)
       live.events.emit('removed')
     })()

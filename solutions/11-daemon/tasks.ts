@@ -83,11 +83,13 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
 /**
  * Run `c` in containerd: create the containerd container (same ID, the spec packed as an Any
  * of type SPEC_TYPE_URL holding its JSON, runtime RUNC_RUNTIME), create its task with
- * `rootfs` and the FIFOs of `io`, start it, and return the process's PID. A failure after the
- * containerd container exists must not leave it behind (the next start would meet "already
- * exists").
+ * `rootfs` and the FIFOs of `io`, run `beforeStart` with the PID of the created process (it
+ * waits in runc's create, in its new namespaces, before the command runs: the moment dockerd
+ * wires the network, with libnetwork's prestart hook), start it, and return the PID. A
+ * failure after the containerd container exists must not leave it behind (the next start
+ * would meet "already exists").
  */
-export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO): Promise<number> {
+export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO, beforeStart: (pid: number) => Promise<void> = async () => {}): Promise<number> {
   await containerd.containers.Create({
     container: {
       id: c.ID,
@@ -98,11 +100,12 @@ export async function startTask(containerd: Containerd, c: Container, spec: Full
     },
   })
   try {
-    await containerd.tasks.Create({
+    const { pid } = await containerd.tasks.Create({
       container_id: c.ID, rootfs, terminal: io.terminal,
       stdin: io.stdin ?? '', stdout: io.stdout, stderr: io.stderr ?? '',
     })
-    const { pid } = await containerd.tasks.Start({ container_id: c.ID })
+    await beforeStart(pid as number)
+    await containerd.tasks.Start({ container_id: c.ID })
     return pid as number
   } catch (error) {
     await deleteTask(containerd, c.ID)

@@ -3,6 +3,7 @@
  * through the real containerd 1.6 with its runc shim. One containerd, registry and daemon
  * for the whole file.
  */
+import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -11,15 +12,16 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import {
-  CLIS, docker, imageRegistry, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
+  busyboxEntries, CLIS, docker, imageRegistry, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
   type Cli, type Containerd, type Dockerd,
 } from '../support/daemon.ts'
-import type { Registry } from '../support/registry.ts'
+import { pushImage, type Registry } from '../support/registry.ts'
+import { buildImage } from '../support/images.ts'
 
 let dir: string
 let containerd: Containerd
 let registry: Registry
-let daemon: Dockerd
+let daemon: Dockerd & { pid: number }
 let busybox: string
 
 beforeAll(async () => {
@@ -255,6 +257,45 @@ describeKernel('minidockerd with the real docker CLI', () => {
     expect((await run('28.2.2', ['ps', '-a', '-q', '--no-trunc'])).stdout, 'expected rm -f to remove the container').not.toContain(id)
   })
 
+  it('a container removed while a client is attached ends the attach: the CLI exits, the daemon keeps serving', async () => {
+    const attached = execa(CLIS['28.2.2'], ['run', '--name', 'doomed', '--network', 'none', busybox, 'sleep', '60'], { env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: join(dir, 'docker-config') }, reject: false, timeout: 20_000 })
+    for (let i = 0; i < 100 && (await run('28.2.2', ['inspect', '-f', '{{.State.Running}}', 'doomed'])).stdout !== 'true\n'; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    const watcher = execa(CLIS['20.10'], ['attach', 'doomed'], { env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: join(dir, 'docker-config') }, reject: false, timeout: 20_000 })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const removed = await run('28.2.2', ['rm', '-f', 'doomed'])
+    expect(removed.exitCode, `docker rm -f while attached: ${removed.stderr}`).toBe(0)
+    const [run1, attach1] = await Promise.all([attached, watcher])
+    expect(run1.timedOut || attach1.timedOut, 'the attached CLIs must end once their container is removed — are the attached streams ended at its exit?').toBe(false)
+    expect(run1.exitCode, `docker run of the removed container exits with SIGKILL's 137: ${run1.stderr}`).toBe(137)
+    expect((await http('GET', '/v1.41/containers/json')).status, 'the daemon must keep serving after the removal').toBe(200)
+  })
+
+  it('kill -9 of the daemon during a pull leaves no half image, and the next pull completes', async () => {
+    const big = `${registry.host}/big`
+    const filler = (n: number) => ({ name: `fill${n}`, content: randomBytes(4 << 20), mode: 0o644 })
+    await pushImage(registry, 'big', 'latest', await buildImage([busyboxEntries(), [filler(1), filler(2)], [filler(3), filler(4)]], { config: { Cmd: ['sh'] } }))
+    const pull = execa(CLIS['28.2.2'], ['pull', big], { env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: join(dir, 'docker-config') }, reject: false, timeout: 30_000 })
+    let said = ''
+    await new Promise<void>((resolve) => {
+      pull.stdout!.on('data', (chunk: Buffer) => {
+        said += chunk
+        if (/Download complete|Verifying Checksum|Extracting/.test(said)) resolve()
+      })
+      void pull.then(() => resolve())
+    })
+    process.kill(daemon.pid, 'SIGKILL')
+    const cut = await pull
+    expect(cut.exitCode, `the daemon was to die mid-pull, but the pull finished: ${said}`).not.toBe(0)
+    daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+    const images = await run('28.2.2', ['images', '--format', '{{.Repository}}:{{.Tag}}'])
+    expect(images.stdout, `after a kill -9 mid-pull (the CLI saw: ${JSON.stringify(said)}), the image must be whole or absent`).not.toMatch(/big:<none>/)
+    const again = await run('28.2.2', ['pull', big])
+    expect(again.exitCode, `the next pull must complete: ${again.stderr}`).toBe(0)
+    const ran = await run('28.2.2', ['run', '--rm', '--network', 'none', big, 'ls', '-l', '/fill1', '/fill4'])
+    expect(ran.stdout.match(/ 4194304 /g)?.length, `the pulled image must have all its layers whole: ${ran.stdout}${ran.stderr}`).toBe(2)
+    await run('28.2.2', ['rmi', big])
+  })
+
   it('answers bad requests with Docker\'s codes and words, and keeps serving', async () => {
     const missing = await run('28.2.2', ['inspect', '--type', 'container', 'nope'])
     expect(missing.stderr, 'expected the CLI to print dockerd\'s "No such container"').toMatch(/No such container: nope/)
@@ -264,6 +305,14 @@ describeKernel('minidockerd with the real docker CLI', () => {
     expect(badJson.status, 'expected 400 for a body that is not JSON').toBe(400)
     const badType = await http('POST', '/v1.41/containers/create', JSON.stringify({ Image: busybox, Cmd: 'echo hi' }))
     expect(badType.status, 'expected 400 for a Cmd that is not a list of strings').toBe(400)
+    for (const [body, words] of [
+      [{ Image: busybox, Tty: 'yes' }, 'cannot unmarshal string into Go struct field Config.Tty of type bool'],
+      [{ Image: busybox, HostConfig: { Memory: 'lots' } }, 'cannot unmarshal string into Go struct field HostConfig.Memory of type number'],
+      [{ Image: busybox, Env: ['A=1', 2] }, 'cannot unmarshal number into Go struct field Config.Env of type string'],
+    ] as const) {
+      const wrong = await http('POST', '/v1.41/containers/create', JSON.stringify(body))
+      expect([wrong.status, JSON.parse(wrong.body).message], `expected a 400 naming the field of the wrong type in ${JSON.stringify(body)}`).toEqual([400, `json: ${words}`])
+    }
     const pull = await run('28.2.2', ['pull', `${busybox}:does-not-exist`])
     expect(pull.exitCode).toBe(1)
     expect(pull.stderr, 'expected the registry\'s "not found" before the progress stream began').toMatch(/Error response from daemon: manifest for .*busybox:does-not-exist not found/)

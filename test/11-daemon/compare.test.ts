@@ -75,6 +75,32 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
     })
   }
 
+  it('start -a and start -ai of an exited container, restart, wait, info: as with dockerd, from both CLIs', async () => {
+    for (const cli of ['28.2.2', '20.10'] as Cli[]) {
+      const name = `again-${cli.replace(/\./g, '')}`
+      const reader = `${name}-i`
+      const commands: [string[], string?][] = [
+        [['create', '--name', name, '--network', 'none', busybox, 'sh', '-c', 'echo hello; exit 3']],
+        [['start', '-a', name]],
+        [['start', '-a', name]],
+        [['restart', '-t', '1', name]],
+        [['wait', name]],
+        [['create', '-i', '--name', reader, '--network', 'none', busybox, 'cat']],
+        [['start', '-ai', reader], 'first\n'],
+        [['start', '-ai', reader], 'second\n'],
+        [['rm', name, reader]],
+      ]
+      for (const [args, input] of commands) {
+        const { mine, theirs } = await both(cli, args, input)
+        const same = (r: typeof mine) => ({ stdout: args[0] === 'create' ? '' : r.stdout, stderr: r.stderr, exitCode: r.exitCode })
+        expect(same(mine), `${cli}: docker ${args.join(' ')}: expected what dockerd gives (left: yours)${args[1]?.startsWith('-a') ? ' — does an attach to an exited container wait for its next start, as `docker start -a` needs?' : ''}`)
+          .toEqual(same(theirs))
+      }
+      const info = await docker(cli, ours.host, ['info', '--format', '{{.OSType}} {{.Driver}} {{len .Warnings}}'])
+      expect(info.stdout, `${cli}: docker info: ${info.stderr}`).toBe('linux overlay2 0\n')
+    }
+  })
+
   it('errors read the same: no such container, a name in use, a container that is not running', async () => {
     for (const args of [['inspect', '--type', 'container', 'nope'], ['logs', 'nope'], ['stop', 'nope']]) {
       const { mine, theirs } = await both('28.2.2', args)
