@@ -34,8 +34,10 @@ export function signalNumber(text: string | null, fallback: number): number {
 // #region listContainers
 /**
  * `docker ps`: running containers, or all with `all`; newest first; `filters` is a JSON map
- * of lists: `status` (created, running, exited), `name` (a substring of the name), `id`
- * (a prefix), `label` ("key" or "key=value"). A filters value that is not such JSON is a 400.
+ * from each key to the values it takes, as the CLI sends it ({"name": {"web": true}}) or as
+ * API versions before 1.22 did ({"name": ["web"]}): `status` (created, running, exited),
+ * `name` (a substring of the name), `id` (a prefix), `label` ("key" or "key=value"). A
+ * filters value that is not such JSON is a 400.
  */
 export function listContainers(containers: Iterable<Container>, query: URLSearchParams) {
   // TODO(11): docker ps (moby daemon/list.go).

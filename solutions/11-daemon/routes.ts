@@ -35,13 +35,16 @@ export function signalNumber(text: string | null, fallback: number): number {
 // #region listContainers
 /**
  * `docker ps`: running containers, or all with `all`; newest first; `filters` is a JSON map
- * of lists: `status` (created, running, exited), `name` (a substring of the name), `id`
- * (a prefix), `label` ("key" or "key=value"). A filters value that is not such JSON is a 400.
+ * from each key to the values it takes, as the CLI sends it ({"name": {"web": true}}) or as
+ * API versions before 1.22 did ({"name": ["web"]}): `status` (created, running, exited),
+ * `name` (a substring of the name), `id` (a prefix), `label` ("key" or "key=value"). A
+ * filters value that is not such JSON is a 400.
  */
 export function listContainers(containers: Iterable<Container>, query: URLSearchParams) {
   let filters: Record<string, string[]> = {}
   try {
-    filters = JSON.parse(query.get('filters') || '{}') as Record<string, string[]>
+    const given = JSON.parse(query.get('filters') || '{}') as Record<string, string[] | Record<string, boolean>>
+    filters = Object.fromEntries(Object.entries(given).map(([key, values]) => [key, Array.isArray(values) ? values : Object.keys(values)]))
   } catch {
     throw badRequest(`invalid filter: ${query.get('filters')}`)
   }
