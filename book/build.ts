@@ -46,6 +46,8 @@ export class BookError extends Error {
 }
 
 export const chapterFile = (c: Chapter): string => `${folderOf(c)}.html`
+/** The page of a chapter's closing text (chapters/NN-slug/finale.md). */
+const finaleFile = (c: Chapter): string => `${folderOf(c)}-finale.html`
 const sourceFile = (path: string): string => `source/${path}.html`
 
 /** Files under book/ that are part of the site: the stylesheet, the script, the icon. */
@@ -179,6 +181,9 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     const file = statSync(full).isDirectory() ? posix.join(target, 'README.md') : target
     const chapter = chapters.find((c) => file === `chapters/${folderOf(c)}/README.md`)
     if (chapter) return { href: (chapter.planned ? `index.html#chapter-${chapter.id}` : chapterFile(chapter)) + (hash && !chapter.planned ? `#${hash}` : '') }
+    // a chapter's closing pages are a page of the book, not a source file
+    const closing = chapters.find((c) => file === `chapters/${folderOf(c)}/finale.md`)
+    if (closing) return { href: finaleFile(closing) + (hash ? `#${hash}` : '') }
     if (!existsSync(join(root, file))) return { error: `${target} is a folder without a README.md` }
     if (!showable(file)) return { error: 'the learner\'s edition does not show solutions/' }
     sources.add(file)
@@ -266,7 +271,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     // a chapter's closing pages (chapters/NN-slug/finale.md, the book's last ones after chapter 12) follow its text
     const finale = `chapters/${folderOf(c)}/finale.md`
     if (existsSync(join(root, finale))) {
-      const file = `${folderOf(c)}-finale.html`
+      const file = finaleFile(c)
       const text = readFileSync(join(root, finale), 'utf8')
       const title = /^# (.+)$/m.exec(text)?.[1] ?? 'The finale'
       const rendered = renderText(text, finale, `Chapter ${c.id}`, { file, title: `Chapter ${c.id} · ${title}` })
