@@ -27,30 +27,23 @@ export function capabilityMask(names: string[] = []): bigint {
 
 // #region setCredentials
 /**
- * Become process.user with exactly the capability sets of process.capabilities, as runc's
- * finalizeNamespace does. The order is the kernel's:
- * the bounding set shrinks first, while the process is root with CAP_SETPCAP; PR_SET_KEEPCAPS
- * keeps the permitted set across setuid() to a non-zero uid (which would clear it); after the
- * user switch, capset() sets effective, permitted and inheritable; the ambient set is raised
- * last, each capability of it being in both permitted and inheritable by then; one the kernel
- * refuses is reported on stderr and skipped, as runc does.
+ * Become process.user holding exactly the capability sets process.capabilities names, as runc's
+ * finalizeNamespace does: after exec, /proc/self/status must show the same five sets as under
+ * runc. An ambient capability the kernel refuses must not stop the container (runc 1.1.5 goes on
+ * without a word); report it on stderr in a line of your own: no test reads its wording.
  */
 export async function setCredentials(helper: Helper, proc: Spec['process']): Promise<void> {
   // TODO(13): the five capability sets, and the user, in the one order that works.
   //   1. Without process.capabilities this is chapter 09's user switch (switchUser in
   //      minidocker/container.ts), nothing more.
-  //   2. The bounding set: every capability NOT listed must go, one prctl at a time, and only a
-  //      process with CAP_SETPCAP may drop one. When does the process still have it? A
-  //      capability this kernel does not have (above /proc/sys/kernel/cap_last_cap) cannot be dropped.
-  //   3. setuid(2) from 0 to non-zero empties the permitted and effective sets (capabilities(7),
-  //      "Effect of user ID changes on capabilities"). Which prctl keeps the permitted set, and
-  //      why must effective be set again afterwards anyway?
-  //   4. capset(2) takes three sets at once; what does it refuse (a capability not permitted)?
-  //   5. The ambient set (a non-root program keeps it across exec): prctl(2), PR_CAP_AMBIENT. What
-  //      must already be true of each capability before it can be raised? runc warns and goes on
-  //      when the kernel refuses one (`runc spec` asks for ambient capabilities it leaves out of inheritable).
-  //   Where to look: the helper's capability methods (native/helper.ts), runc's
-  //   libcontainer/capabilities and finalizeNamespace, the chapter's "Capabilities" section.
+  //   2. Each set is changed by its own call (native/helper.ts). For each call, what must the
+  //      process hold for the kernel to accept it? capabilities(7), prctl(2), capset(2).
+  //   3. What does changing the uid from 0 to another do to the sets? capabilities(7), "Effect of
+  //      user ID changes on capabilities": how is that undone, or avoided?
+  //   4. From 2 and 3, which orders work? Check yours against runc's finalizeNamespace and
+  //      libcontainer/capabilities (ApplyBoundingSet, ApplyCaps).
+  //   5. A capability this kernel does not have (above /proc/sys/kernel/cap_last_cap) cannot be
+  //      dropped; `runc spec` asks for ambient capabilities it leaves out of inheritable.
   throw new NotImplementedError('13-security', 'setCredentials')
 }
 // #endregion setCredentials

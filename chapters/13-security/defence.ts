@@ -18,9 +18,11 @@ export async function protectRuntimeBinary(helper: Helper): Promise<void> {
   // TODO(13): run the helper from a copy the container cannot change.
   //   1. How did a container overwrite runc through /proc/self/exe? Chapter text, "The runtime
   //      defends itself"; runc's libcontainer/dmz and its older nsenter/cloned_binary.c.
-  //   2. The helper has an operation that re-executes it from memory: which of memfd_create(2)'s
-  //      "File sealing" seals does a copy need so that nobody, the container included, can
-  //      change it, nor lift the seals later?
+  //   2. Does running from a copy suffice? What could the container still do to a copy, and
+  //      what must be true of it so that nobody can change it, nor undo that later?
+  //      memfd_create(2), "File sealing", fcntl(2); the helper's operations (native/helper.ts).
+  //   3. When must this happen relative to everything else the helper does, and what happens
+  //      to a request sent while the helper replaces its own image?
   throw new NotImplementedError('13-security', 'protectRuntimeBinary')
 }
 // #endregion protectRuntimeBinary
@@ -34,8 +36,8 @@ export async function protectRuntimeBinary(helper: Helper): Promise<void> {
 export async function closeLeakedFds(helper: Helper): Promise<void> {
   // TODO(13): which fds did the helper get without anyone asking?
   //   1. Run `ls -l /proc/PID/fd` of a helper started by a process that had an extra file open.
-  //   2. Which fds must stay (the runtime's exec.fifo is one), and which number is the first
-  //      that nobody passed on purpose? The Helper knows.
+  //   2. Which fds must stay (the runtime's exec.fifo is one), and how do you tell them from the
+  //      ones nobody passed on purpose? Read how the Helper is spawned (native/helper.ts).
   throw new NotImplementedError('13-security', 'closeLeakedFds')
 }
 // #endregion closeLeakedFds
@@ -44,8 +46,8 @@ export async function closeLeakedFds(helper: Helper): Promise<void> {
 /**
  * CVE-2024-21626, the second lock: once process `pid` (the container's, after pivot_root and
  * chdir) stands in its working directory, check that this directory is the one process.cwd
- * names inside the container's root (resolved there as "/" with lib/paths.ts, "scope"), by
- * identity (device and inode), not by name. Otherwise refuse, a ContainerError (125):
+ * names inside the container's root, whatever names lead to either. Otherwise refuse, a
+ * ContainerError (125) whose message the tests read:
  * `process.cwd "CWD" is outside the container's root filesystem (...)`.
  */
 export function checkCwd(pid: number, cwd: string): void {
@@ -54,6 +56,7 @@ export function checkCwd(pid: number, cwd: string): void {
   //      process stands, which one where process.cwd should have taken it?
   //   2. Why would comparing names fail (symlinks, /proc/self/fd/N), and what identifies a
   //      directory whatever its name? runc checks with getcwd(2) instead: see the chapter text.
+  //      How did chapter 03 resolve a path inside a root filesystem without leaving it?
   //   3. A cwd that does not resolve inside the root at all is refused the same way.
   throw new NotImplementedError('13-security', 'checkCwd')
 }

@@ -27,17 +27,17 @@ export interface ContainerSecurity {
 
 // #region capabilityList
 /**
- * The container's capabilities, as moby's TweakCapabilities works them out: all of them with
- * `privileged`; otherwise Docker's 14 less `drop` plus `add`; `ALL` in `add` means every
- * capability less `drop`, in `drop` means `add` alone. Names are taken in any case, with or
- * without `CAP_`; an unknown one is refused: `unknown capability: "CAP_NAME"`.
+ * The container's capabilities for `docker run`'s --cap-add (`add`), --cap-drop (`drop`) and
+ * --privileged, as dockerd works them out, `ALL` on either side included. Names come in any
+ * case, with or without `CAP_`; an unknown one is refused, a message the tests read:
+ * `unknown capability: "CAP_NAME"`.
  */
 export function capabilityList(add: string[], drop: string[], privileged: boolean): string[] {
   // TODO(13): --cap-add, --cap-drop and --privileged as one list of names.
   //   1. Docker's 14 are lib/engine.ts's DEFAULT_CAPABILITIES; "every capability" means every
   //      one this kernel has (/proc/sys/kernel/cap_last_cap, lib/security-tables.ts).
   //   2. Users write `net_admin`, `NET_ADMIN` or `CAP_NET_ADMIN`: one spelling inside.
-  //   3. ALL on either side changes the starting point; which side wins when a name is in both?
+  //   3. What does ALL mean in add, and in drop, and which side wins when a name is in both?
   //   Where to look: moby's oci/caps/utils.go (TweakCapabilities), the chapter's "The daemon's defaults".
   throw new NotImplementedError('13-security', 'capabilityList')
 }
@@ -59,8 +59,11 @@ export function containerSecurity(host: SecurityHostConfig): ContainerSecurity {
   //      may mount): lib/docker-security.ts builds it for a list of them, and has the paths.
   //   2. --privileged turns off more than capabilities: which protections of this chapter
   //      and of chapter 09 does it remove?
-  //   3. A profile file never reaches the daemon: the CLI reads it and sends its JSON. A
-  //      profile that is not JSON, or an option you do not know, must fail the container.
+  //   3. A profile file never reaches the daemon: the CLI reads it and sends its JSON, in
+  //      Docker's profile format (moby's profiles/seccomp/default.json); the tests' file uses
+  //      only what that format shares with linux.seccomp (defaultAction, syscalls with names,
+  //      action, errnoRet), without `architectures`. A profile that is not JSON, or an option
+  //      you do not know, must fail the container.
   //   Where to look: moby's daemon/oci_linux.go (WithCapabilities), daemon/seccomp_linux.go
   //   (WithSeccomp), the chapter's "The daemon's defaults".
   throw new NotImplementedError('13-security', 'containerSecurity')

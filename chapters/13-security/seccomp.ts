@@ -14,7 +14,8 @@ import type { BpfInstruction, Pending } from '../../lib/seccomp.ts'
 /**
  * The filter's return value for a spec action: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO (with `errnoRet`,
  * EPERM when absent), SCMP_ACT_KILL (the thread, as libseccomp means it), SCMP_ACT_KILL_THREAD,
- * SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (with errnoRet as the message), SCMP_ACT_LOG.
+ * SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (with errnoRet as the message the tracer
+ * reads, EPERM when absent, as for ERRNO), SCMP_ACT_LOG.
  * Anything else: `unsupported seccomp action "NAME"`.
  */
 export function seccompAction(action: string, errnoRet?: number): number {
@@ -55,7 +56,8 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
  * kills the process, since the same number means another call in another ABI. Then, for the
  * call's number in that ABI, the rules naming it, in order: a rule whose conditions all hold
  * returns its action. No rule matching: defaultAction. A name the ABI's table does not know
- * is skipped, as runc does (the call does not exist there).
+ * is skipped, as runc does (the call does not exist there). A profile without `architectures`
+ * (or with an empty list) accepts the native ABI alone, SCMP_ARCH_X86_64 here, as libseccomp does.
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   // TODO(13): the profile as a program, built with lib/seccomp.ts's small assembler.

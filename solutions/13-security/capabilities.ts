@@ -37,7 +37,7 @@ export function capabilityMask(names: string[] = []): bigint {
  * keeps the permitted set across setuid() to a non-zero uid (which would clear it); after the
  * user switch, capset() sets effective, permitted and inheritable; the ambient set is raised
  * last, each capability of it being in both permitted and inheritable by then; one the kernel
- * refuses is reported on stderr and skipped, as runc does.
+ * refuses is reported on stderr and skipped: runc goes on too.
  */
 export async function setCredentials(helper: Helper, proc: Spec['process']): Promise<void> {
   const caps: Capabilities | undefined = proc.capabilities
@@ -62,7 +62,7 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
     try {
       await helper.raiseAmbientCapability(CAPABILITY_NUMBERS[name]!)
     } catch (error) {
-      // runc warns and goes on: `runc spec` itself asks for ambient capabilities it leaves out of inheritable.
+      // the container goes on, as under runc (1.1.5 says nothing): `runc spec` itself asks for ambient capabilities it leaves out of inheritable.
       process.stderr.write(`minirunc: cannot raise ambient capability ${name}: ${(error as Error).message}\n`)
     }
   }

@@ -33,9 +33,10 @@ async function run(bundle: string, runtime: 'minirunc' | 'runc' = 'minirunc') {
 }
 
 describe('the maps, as text', () => {
-  it('idMapText writes one "inside outside size" line per mapping', () => {
-    expect(idMapText([{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 5000, size: 1 }], 'uid'),
-      'uid_map reads "ID-INSIDE ID-OUTSIDE LENGTH" per line (user_namespaces(7)): did you swap containerID and hostID?').toBe('0 100000 65536\n65536 5000 1\n')
+  it('idMapText writes the maps as the kernel reads them', () => {
+    const mappings = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 5000, size: 1 }]
+    expect(idMapText(mappings, 'uid'),
+      `the text for ${JSON.stringify(mappings)} differs from what the kernel expects: compare the fields and their order with user_namespaces(7), "User and group ID mappings", and with /proc/PID/uid_map of a runc container`).toBe('0 100000 65536\n65536 5000 1\n')
   })
 
   it('idMapText refuses a user namespace without mappings', () => {
