@@ -2,10 +2,10 @@
  * Chapter 10's given shim plumbing, which the starter and the reference share: containerd's
  * flags, where the shim's socket is, the Task service's method table, mounting the rootfs
  * Create carries through the helper, lines to containerd's log FIFO, waiting until a FIFO's
- * output is read, the events' topics, and containerd's side of a call to a shim.
+ * output is read, a terminal's keeper, the events' topics, and containerd's side of a call to a shim.
  */
 import { createHash } from 'node:crypto'
-import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import type { Task } from '#ch/10-shim/task.ts'
@@ -64,11 +64,11 @@ export function listening(path: string): Promise<boolean> {
 }
 
 /** The Task service: every method of shim.proto; those the Task does not implement answer Unimplemented. */
-export function taskService(task: Pick<Task, 'create' | 'start' | 'state' | 'wait' | 'kill' | 'delete' | 'pids' | 'connect' | 'exec' | 'closeIO' | 'shutdown'>): Service {
+export function taskService(task: Pick<Task, 'create' | 'start' | 'state' | 'wait' | 'kill' | 'delete' | 'pids' | 'connect' | 'exec' | 'resizePty' | 'closeIO' | 'shutdown'>): Service {
   const handlers: Record<string, (request: any) => Promise<object>> = {
     Create: (r) => task.create(r), Start: (r) => task.start(r), State: (r) => task.state(r), Wait: (r) => task.wait(r),
     Kill: (r) => task.kill(r), Delete: (r) => task.delete(r), Pids: () => task.pids(), Connect: () => task.connect(),
-    Exec: (r) => task.exec(r), CloseIO: (r) => task.closeIO(r), Shutdown: (r) => task.shutdown(r),
+    Exec: (r) => task.exec(r), ResizePty: (r) => task.resizePty(r), CloseIO: (r) => task.closeIO(r), Shutdown: (r) => task.shutdown(r),
   }
   const methods: Service['methods'] = {}
   for (const [name, types] of Object.entries(serviceMethods('containerd.task.v2.Task'))) methods[name] = { ...types, handle: handlers[name] }
@@ -141,6 +141,57 @@ export async function outputRead(path: string, patience = 1000): Promise<void> {
     // the FIFO is gone: nobody will read it
   } finally {
     helper.close()
+  }
+}
+
+/**
+ * A process's terminal (`ctr run -t`), kept by a helper: `socket` is the console socket to give
+ * the runtime (`--console-socket`); the runtime sends the pty master there, and the helper copies
+ * stdin's FIFO into it and it into stdout's FIFO. Node never holds the master: it can neither
+ * receive an fd (SCM_RIGHTS) nor set a window size. `done` settles when the terminal's output has
+ * ended (every slave closed) and been read; a process without a terminal gets copyStdio instead.
+ */
+export class Terminal {
+  readonly done: Promise<void>
+  #ended = false
+
+  private constructor(readonly socket: string, readonly dir: string, readonly keeper: Helper, stdout: string) {
+    this.done = keeper.exited.then(() => {
+      this.#ended = true
+      return stdout ? outputRead(stdout) : undefined
+    })
+  }
+
+  /** Listen on a new console socket for a process whose stdio FIFOs are `stdio` ('' for none). */
+  static async listen(stdio: { stdin: string; stdout: string }): Promise<Terminal> {
+    mkdirSync(SOCKET_DIR, { recursive: true })
+    const dir = mkdtempSync(join(SOCKET_DIR, 'tty-'))
+    const keeper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
+    const socket = join(dir, 'console.sock')
+    try {
+      await keeper.terminal(socket, stdio.stdin, stdio.stdout)
+    } catch (error) {
+      keeper.close()
+      rmSync(dir, { recursive: true, force: true })
+      throw error
+    }
+    return new Terminal(socket, dir, keeper, stdio.stdout)
+  }
+
+  /** Set the terminal's window size (ResizePty); a terminal already gone is not an error. */
+  async resize(rows: number, cols: number): Promise<void> {
+    await this.keeper.windowSize(rows, cols).catch((error) => {
+      if (!this.#ended) throw error
+    })
+  }
+
+  /** A terminal's input ends with the terminal (^D is the user's to type), not with CloseIO. */
+  closeStdin(): void {}
+
+  /** End the keeper (the terminal is no longer anyone's) and remove the console socket. */
+  close(): void {
+    this.keeper.close()
+    rmSync(this.dir, { recursive: true, force: true })
   }
 }
 

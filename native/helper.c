@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -876,6 +877,145 @@ static int op_reaper(const char *fd_s) {
   _exit(WIFEXITED(first) ? WEXITSTATUS(first) : 128 + WTERMSIG(first));
 }
 
+/* ---------- a terminal's keeper (a console socket) ---------- */
+
+/* Accept one connection on the listening socket LIS and take the fd it sends (SCM_RIGHTS);
+ * -1 when none came. runc sends the pty master with its name as the data. */
+static int receive_fd(int lis) {
+  int conn;
+  while ((conn = accept4(lis, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (conn < 0) return -1;
+  char name[256];
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+  struct iovec iov = { .iov_base = name, .iov_len = sizeof name };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+  ssize_t n;
+  while ((n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+  close(conn);
+  struct cmsghdr *c = n < 0 ? NULL : CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+static void write_all(int fd, const char *buf, ssize_t len) {
+  while (fd >= 0 && len > 0) {
+    ssize_t n = write(fd, buf, (size_t)len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return; /* nobody reads any more: the output is dropped */
+    buf += n;
+    len -= n;
+  }
+}
+
+/* One request to the keeper: the fields "3", "winsize", ROWS, COLS (the usual framing). */
+static void winsize_request(int master, char **f) {
+  long rows, cols;
+  if (strcmp(f[0], "3") || strcmp(f[1], "winsize")) { bad_request(f[1], "a terminal's keeper takes only winsize ROWS COLS"); return; }
+  if (parse_int(f[2], &rows) || parse_int(f[3], &cols) || rows < 0 || cols < 0 || rows > 65535 || cols > 65535) {
+    bad_request("winsize", "rows and columns must be numbers from 0 to 65535");
+    return;
+  }
+  if (master < 0) { bad_request("winsize", "no terminal has been received yet"); return; }
+  struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+  call_begin("ioctl");
+  call_arg("%d, TIOCSWINSZ, {%ld, %ld}", master, rows, cols);
+  call_end();
+  if (ioctl(master, TIOCSWINSZ, &ws)) fail("ioctl");
+  else ok();
+}
+
+/* The keeper's life: the master arrives on LIS; then IN (a FIFO, -1 for none) is copied into it
+ * and it into OUT, and window sizes come on the control socket, until the master reads EIO
+ * (every slave is closed: the processes are gone) or the caller closes the control socket. */
+static int keep_terminal(int lis, int in, int out) {
+  int master = -1;
+  char buf[16384], req[512];
+  size_t req_len = 0;
+  for (;;) {
+    struct pollfd p[3] = { { master < 0 ? lis : master, POLLIN, 0 }, { master < 0 ? -1 : in, POLLIN, 0 }, { ctl, POLLIN, 0 } };
+    if (poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (p[0].revents && master < 0) {
+      master = receive_fd(lis);
+      if (master < 0) return 1;
+      close(lis);
+    } else if (p[0].revents) {
+      ssize_t n = read(master, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) return 0;
+      write_all(out, buf, n);
+    }
+    if (p[1].revents) {
+      ssize_t n = read(in, buf, sizeof buf);
+      if (n > 0) write_all(master, buf, n);
+      else if (n == 0 || errno != EAGAIN) { close(in); in = -1; } /* the writer has gone */
+    }
+    if (p[2].revents) {
+      ssize_t n = read(ctl, req + req_len, sizeof req - req_len);
+      if (n <= 0) return 0; /* the caller is gone or let go: nobody to keep the terminal for */
+      req_len += (size_t)n;
+      for (;;) {
+        char *f[4];
+        size_t off = 0;
+        int k;
+        for (k = 0; k < 4; k++) {
+          char *end = memchr(req + off, 0, req_len - off);
+          if (!end) break;
+          f[k] = req + off;
+          off = (size_t)(end - req) + 1;
+        }
+        if (k < 4) break;
+        winsize_request(master, f);
+        memmove(req, req + off, req_len - off);
+        req_len -= off;
+      }
+      if (req_len == sizeof req) return 2; /* not a request this keeper knows */
+    }
+  }
+}
+
+/* terminal PATH STDIN STDOUT: listen on the console socket PATH, open the FIFOs ("" for none),
+ * answer, and from then on be the terminal's keeper (keep_terminal), never returning to the
+ * request loop: the master never reaches the caller, which can neither receive an fd (SCM_RIGHTS)
+ * nor set a window size. The keeper exits when the terminal is done. */
+static int op_terminal(const char *path, const char *in_path, const char *out_path) {
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  call_begin("bind");
+  call_str(path);
+  call_end();
+  err_path = path;
+  if (strlen(path) >= sizeof addr.sun_path) { errno = ENAMETOOLONG; return fail("bind"); }
+  strcpy(addr.sun_path, path);
+  int lis = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (lis < 0) return fail("socket");
+  if (bind(lis, (struct sockaddr *)&addr, sizeof addr)) return fail("bind");
+  if (listen(lis, 1)) return fail("listen");
+  int in = -1, out = -1;
+  /* O_RDWR: never blocks, and a write never fails with EPIPE while containerd is away */
+  if (*out_path) {
+    call_begin("open");
+    call_str(out_path);
+    call_arg("O_RDWR");
+    call_end();
+    err_path = out_path;
+    if ((out = open(out_path, O_RDWR | O_CLOEXEC)) < 0) return fail("open");
+  }
+  if (*in_path) {
+    call_begin("open");
+    call_str(in_path);
+    call_arg("O_RDONLY|O_NONBLOCK");
+    call_end();
+    err_path = in_path;
+    if ((in = open(in_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) return fail("open");
+  }
+  ok();
+  _exit(keep_terminal(lis, in, out));
+}
+
 static int chroot_fn(const char *p) { return chroot(p); }
 static int chdir_fn(const char *p) { return chdir(p); }
 static int rmdir_fn(const char *p) { return rmdir(p); }
@@ -925,6 +1065,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "set_ctty")) { NEED(1); return op_set_ctty(a[1]); }
   if (!strcmp(op, "send_fd")) { NEED(3); return op_send_fd(a[1], a[2], a[3]); }
   if (!strcmp(op, "fifo_unread")) { NEED(1); return op_fifo_unread(a[1]); }
+  if (!strcmp(op, "terminal")) { NEED(3); return op_terminal(a[1], a[2], a[3]); }
   if (!strcmp(op, "reaper")) { NEED(1); return op_reaper(a[1]); }
   if (!strcmp(op, "capset")) { NEED(3); return op_capset(a[1], a[2], a[3]); }
   if (!strcmp(op, "seccomp")) { NEED(1); return op_seccomp(a[1]); }

@@ -606,6 +606,25 @@ export class Helper {
   }
 
   /**
+   * Become a terminal's keeper: listen on the console socket `path` (runc's --console-socket), open the FIFOs, answer; then accept one connection, receive the pty master it sends (SCM_RIGHTS, which Node cannot receive) and copy `stdin` into it and it into `stdout` until every slave is closed, when the helper exits. It takes no requests but windowSize() from then on.
+   * @param stdin a FIFO to copy into the terminal ('' for none)
+   * @param stdout a FIFO the terminal's output goes to ('' for none)
+   * @throws EADDRINUSE when something is at `path` already.
+   * @throws ENOENT when a FIFO or the socket's directory does not exist.
+   */
+  terminal(path: string, stdin: string, stdout: string): Promise<unknown> {
+    return this.#call('terminal', path, stdin, stdout)
+  }
+
+  /**
+   * ioctl TIOCSWINSZ on the master a terminal's keeper holds (after terminal()).
+   * @throws EINVAL when no master has been received yet.
+   */
+  windowSize(rows: number, cols: number): Promise<unknown> {
+    return this.#call('winsize', String(rows), String(cols))
+  }
+
+  /**
    * Fork a reaper: the parent reaps every child and adopted orphan and reports each as a line
    * "PID exit CODE" or "PID signal SIG" on a socket; later requests go to the child, which
    * holds the socket's other end at `fd` (kept across exec).

@@ -7,9 +7,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Code, RpcError, timestamp } from '../../lib/containerd-proto.ts'
+import { Terminal } from '../../lib/shim.ts'
 import { STATUS, TaskBase, type Proc } from '../../lib/shim-task.ts'
 import type { Exit } from './reaper.ts'
-import { copyStdio } from './stdio.ts'
+import { copyStdio, type Copying } from './stdio.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
 /** The Task service of one container: the given TaskBase, with the life cycle written here. */
@@ -17,23 +18,43 @@ export class Task extends TaskBase {
   // #region create
   /**
    * Create: mount the rootfs, start the runtime's `create` with pipes for stdio and copy them
-   * to containerd's FIFOs, learn the init's PID, watch for its exit, publish TaskCreate.
+   * to containerd's FIFOs (or, for a terminal, with a console socket listening first), learn
+   * the init's PID, watch for its exit, publish TaskCreate.
    * A runtime that fails leaves nothing mounted and reports the runtime's own error.
    */
   async create(request: any): Promise<object> {
     // TODO(10): Create: make the container exist, not yet running.
-    //   1. One init per shim: a second Create is AlreadyExists. A terminal is not supported here.
+    //   1. One init per shim: a second Create is AlreadyExists. Note whether it wants a terminal.
     //   2. Mount what the request's rootfs carries; then the runtime's create (its arguments, the
-    //      pid file included: chapter 09's text, "The real thing") with pipes for the stdio
-    //      containerd gave paths for; copy them (copyStdio); the init's PID is in the pid file.
-    //   3. If the runtime fails: nothing may stay behind (its half-made container, the mount),
-    //      and the error says "OCI runtime create failed: " and then the runtime's own words.
+    //      pid file included: chapter 09's text, "The real thing") with the process's stdio
+    //      (#runWithStdio); the init's PID is in the pid file.
+    //   3. If the runtime fails: nothing may stay behind (its half-made container, a terminal's
+    //      keeper, the mount), and the error says "OCI runtime create failed: " and then the
+    //      runtime's own words.
     //   4. Then watch for the exit, publish /tasks/create (container id, bundle, rootfs, io, pid)
     //      and answer the PID. Where to look: containerd's runc shim, service.go Create and
     //      pkg/process/init.go.
     throw new NotImplementedError('10-shim', 'create')
   }
   // #endregion create
+
+  // #region runWithStdio
+  /**
+   * Run the runtime's `create` or `exec` (`args`, then the container's id) with the process's
+   * stdio: for a terminal, the console socket listens before the runtime runs (the runtime
+   * connects to it) and its keeper copies from the moment the master arrives; otherwise pipes,
+   * copied to the FIFOs.
+   */
+  async #runWithStdio(p: Proc, args: string[], id: string): Promise<Terminal | Copying> {
+    // TODO(10): the process's stdio, through the runtime.
+    //   1. Without a terminal: pipes for the stdio containerd gave paths for, then copyStdio.
+    //   2. With one: the runtime sends the pty master to a console socket it connects to while it
+    //      runs (chapter 09's text and runc's --console-socket), so the socket must listen before
+    //      (Terminal.listen, given: its keeper copies and resizes). Give the runtime no stdio then.
+    //   3. A runtime that fails leaves no keeper behind.
+    throw new NotImplementedError('10-shim', 'runWithStdio')
+  }
+  // #endregion runWithStdio
 
   // #region watch
   /**
@@ -72,7 +93,7 @@ export class Task extends TaskBase {
     // TODO(10): run an exec with the runtime.
     //   1. The runtime takes the process spec from a file (exec --process FILE --detach, with a
     //      pid file: chapter 09's text, "exec"); write the spec's bytes there, remove it afterwards.
-    //   2. Copy the stdio as for init, read the PID, watch for the exit.
+    //   2. The stdio as for init (#runWithStdio), read the PID, watch for the exit.
     //   3. A failure says "OCI runtime exec failed: " and the runtime's words.
     throw new NotImplementedError('10-shim', 'startExec')
   }
@@ -82,12 +103,22 @@ export class Task extends TaskBase {
   async exec(request: any): Promise<object> {
     // TODO(10): Exec: record a new process of the running container; Start runs it.
     //   1. Only into a running init (FailedPrecondition otherwise), and never twice the same exec
-    //      id (AlreadyExists). No terminal here.
+    //      id (AlreadyExists). Note whether it wants a terminal.
     //   2. The spec is an OCI process, as JSON in the request's Any: keep its bytes for Start.
     //   3. Publish /tasks/exec-added (container id, exec id).
     throw new NotImplementedError('10-shim', 'exec')
   }
   // #endregion exec
+
+  // #region resizePty
+  /** ResizePty: the window size (width columns, height rows) to the process's terminal. */
+  async resizePty(request: any): Promise<object> {
+    // TODO(10): ResizePty: ctr sends its own terminal's size at start and on every change.
+    //   1. The process (init or an exec) must have a terminal: otherwise FailedPrecondition.
+    //   2. Its Terminal sets the size (rows are the height, columns the width).
+    throw new NotImplementedError('10-shim', 'resizePty')
+  }
+  // #endregion resizePty
 
   // #region state
   async state(request: any): Promise<object> {
@@ -128,8 +159,9 @@ export class Task extends TaskBase {
   async delete(request: any): Promise<object> {
     // TODO(10): Delete: forget a process that is no longer running.
     //   1. A running process is FailedPrecondition. A created one may be deleted (never started).
-    //   2. init: the runtime's delete (a container the runtime no longer has is fine), the rootfs
-    //      unmounted; from then on the task is NotFound. An exec is just forgotten.
+    //   2. A terminal's keeper has nothing left to keep: close it. init: the runtime's delete (a
+    //      container the runtime no longer has is fine), the rootfs unmounted; from then on the
+    //      task is NotFound. An exec is just forgotten.
     //   3. Publish /tasks/delete (container id, pid, exit status, exited at, id) and answer the
     //      same numbers.
     throw new NotImplementedError('10-shim', 'delete')

@@ -7,30 +7,31 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Code, RpcError, timestamp } from '../../lib/containerd-proto.ts'
+import { Terminal } from '../../lib/shim.ts'
 import { STATUS, TaskBase, type Proc } from '../../lib/shim-task.ts'
 import type { Exit } from './reaper.ts'
-import { copyStdio } from './stdio.ts'
+import { copyStdio, type Copying } from './stdio.ts'
 
 /** The Task service of one container: the given TaskBase, with the life cycle written here. */
 export class Task extends TaskBase {
   // #region create
   /**
    * Create: mount the rootfs, start the runtime's `create` with pipes for stdio and copy them
-   * to containerd's FIFOs, learn the init's PID, watch for its exit, publish TaskCreate.
+   * to containerd's FIFOs (or, for a terminal, with a console socket listening first), learn
+   * the init's PID, watch for its exit, publish TaskCreate.
    * A runtime that fails leaves nothing mounted and reports the runtime's own error.
    */
   async create(request: any): Promise<object> {
     const { id, bundle } = this.options
     if (this.init) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
-    if (request.terminal) throw new RpcError(Code.Unimplemented, 'a terminal (ctr run -t) is not supported by this shim')
-    const p = this.newProc('', { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false })
+    const p = this.newProc('', { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal })
     await this.options.mountRootfs(request.rootfs)
     const pidFile = join(bundle, 'init.pid')
     try {
-      const pipes = await this.options.runtime.run(['create', '--bundle', bundle, '--pid-file', pidFile, id], [request.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'])
-      p.io = copyStdio(p.stdio, pipes)
+      p.io = await this.#runWithStdio(p, ['create', '--bundle', bundle, '--pid-file', pidFile], id)
       p.pid = Number(readFileSync(pidFile, 'utf8'))
     } catch (error) {
+      if (p.io instanceof Terminal) p.io.close()
       await this.options.runtime.run(['delete', '--force', id]).catch(() => {})
       await this.options.unmountRootfs()
       throw new RpcError((error as RpcError).code ?? Code.Unknown, `OCI runtime create failed: ${(error as Error).message}`)
@@ -44,6 +45,29 @@ export class Task extends TaskBase {
     return { pid: p.pid }
   }
   // #endregion create
+
+  // #region runWithStdio
+  /**
+   * Run the runtime's `create` or `exec` (`args`, then the container's id) with the process's
+   * stdio: for a terminal, the console socket listens before the runtime runs (the runtime
+   * connects to it) and its keeper copies from the moment the master arrives; otherwise pipes,
+   * copied to the FIFOs.
+   */
+  async #runWithStdio(p: Proc, args: string[], id: string): Promise<Terminal | Copying> {
+    if (!p.stdio.terminal) {
+      const pipes = await this.options.runtime.run([...args, id], [p.stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'])
+      return copyStdio(p.stdio, pipes)
+    }
+    const terminal = await Terminal.listen(p.stdio)
+    try {
+      await this.options.runtime.run([...args, '--console-socket', terminal.socket, id], ['ignore', 'ignore', 'ignore'])
+    } catch (error) {
+      terminal.close()
+      throw error
+    }
+    return terminal
+  }
+  // #endregion runWithStdio
 
   // #region watch
   /**
@@ -94,8 +118,7 @@ export class Task extends TaskBase {
     const pidFile = join(bundle, `${p.id}.pid`)
     writeFileSync(processFile, p.spec!)
     try {
-      const pipes = await this.options.runtime.run(['exec', '--process', processFile, '--detach', '--pid-file', pidFile, id], [p.stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'])
-      p.io = copyStdio(p.stdio, pipes)
+      p.io = await this.#runWithStdio(p, ['exec', '--process', processFile, '--detach', '--pid-file', pidFile], id)
       p.pid = Number(readFileSync(pidFile, 'utf8'))
     } catch (error) {
       throw new RpcError((error as RpcError).code ?? Code.Unknown, `OCI runtime exec failed: ${(error as Error).message}`)
@@ -110,13 +133,22 @@ export class Task extends TaskBase {
   async exec(request: any): Promise<object> {
     if (!this.init || this.init.status !== 'running') throw new RpcError(Code.FailedPrecondition, `container ${this.options.id} is not running`)
     if (this.execs.has(request.exec_id)) throw new RpcError(Code.AlreadyExists, `exec ${request.exec_id}: already exists`)
-    if (request.terminal) throw new RpcError(Code.Unimplemented, 'a terminal (exec -t) is not supported by this shim')
-    const p = Object.assign(this.newProc(request.exec_id, { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: false }), { spec: request.spec?.value })
+    const p = Object.assign(this.newProc(request.exec_id, { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal }), { spec: request.spec?.value })
     this.execs.set(request.exec_id, p)
     this.options.publisher.publish('/tasks/exec-added', { container_id: this.options.id, exec_id: request.exec_id })
     return {}
   }
   // #endregion exec
+
+  // #region resizePty
+  /** ResizePty: the window size (width columns, height rows) to the process's terminal. */
+  async resizePty(request: any): Promise<object> {
+    const p = this.proc(request.exec_id)
+    if (!(p.io instanceof Terminal)) throw new RpcError(Code.FailedPrecondition, `process ${request.exec_id || this.options.id} has no terminal`)
+    await p.io.resize(request.height, request.width)
+    return {}
+  }
+  // #endregion resizePty
 
   // #region state
   async state(request: any): Promise<object> {
@@ -163,6 +195,7 @@ export class Task extends TaskBase {
   async delete(request: any): Promise<object> {
     const p = this.proc(request.exec_id)
     if (p.status === 'running') throw new RpcError(Code.FailedPrecondition, `cannot delete process ${request.exec_id || this.options.id}: it is running`)
+    if (p.io instanceof Terminal) p.io.close() // its keeper has nothing left to keep
     if (p.id) this.execs.delete(p.id)
     else {
       await this.options.runtime.run(['delete', '--force', this.options.id]).catch((error: RpcError) => {

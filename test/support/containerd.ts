@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { PROBE_PATH } from '../../native/helper.ts'
 import { startContainerd as startRealContainerd } from './daemons.ts'
+import { inTerminal } from './runtime.ts'
 
 export const CTR = '/usr/bin/ctr'
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -29,8 +30,8 @@ export interface Containerd {
   address: string
   namespace: string
   pid: number
-  /** run ctr against it; never throws, gives the exit code and output */
-  ctr(args: string[], options?: { input?: string; timeout?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>
+  /** run ctr against it; never throws, gives the exit code and output; `tty`: on a terminal of that size (rows, columns) */
+  ctr(args: string[], options?: { input?: string; timeout?: number; tty?: [number, number] }): Promise<{ exitCode: number; stdout: string; stderr: string }>
   /** kill -9 containerd, as a crash would */
   crash(): Promise<void>
   /** start it again on the same directories */
@@ -55,7 +56,7 @@ export function probeRootfs(dir: string): string {
   cpSync(PROBE_PATH, join(rootfs, 'probe'))
   if (existsSync('/bin/busybox')) {
     cpSync('/bin/busybox', join(rootfs, 'bin', 'busybox'))
-    for (const tool of ['sh', 'echo', 'sleep', 'cat', 'true', 'false', 'ls']) symlinkSync('busybox', join(rootfs, 'bin', tool))
+    for (const tool of ['sh', 'echo', 'sleep', 'cat', 'true', 'false', 'ls', 'stty']) symlinkSync('busybox', join(rootfs, 'bin', tool))
   }
   return rootfs
 }
@@ -72,8 +73,13 @@ export async function startContainerd(options: { env?: Record<string, string>; n
   }
   const sockets = shimSockets()
   const namespace = options.namespace ?? `minidocker-test-${process.pid}`
-  const ctr: Containerd['ctr'] = async (args, { input, timeout = 60_000 } = {}) => {
-    const r = await execa(CTR, ['--address', daemon.socket, '--namespace', namespace, ...args], { reject: false, input, timeout, killSignal: 'SIGKILL', env }) // ctr ignores SIGTERM
+  const ctr: Containerd['ctr'] = async (args, { input, timeout = 60_000, tty } = {}) => {
+    const all = ['--address', daemon.socket, '--namespace', namespace, ...args]
+    if (tty) {
+      const t = await inTerminal('sh', ['-c', `stty rows ${tty[0]} cols ${tty[1]} && exec "$@"`, 'sh', CTR, ...all], env)
+      return { exitCode: t.code, stdout: t.stdout, stderr: t.stderr }
+    }
+    const r = await execa(CTR, all, { reject: false, input, timeout, killSignal: 'SIGKILL', env }) // ctr ignores SIGTERM
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
   }
   const daemon = await startRealContainerd(dir, {
@@ -104,7 +110,7 @@ export function shimSockets(): () => void {
   return () => {
     const bound = readFileSync('/proc/net/unix', 'utf8')
     for (const path of SHIM_SOCKETS.flatMap((dir) => list(dir).map((f) => join(dir, f))))
-      if (!before.has(path) && !bound.includes(path)) rmSync(path, { force: true })
+      if (!before.has(path) && !bound.includes(path)) rmSync(path, { force: true, recursive: true })
   }
 }
 

@@ -1,0 +1,58 @@
+/**
+ * A terminal through the shim under the real containerd 1.6: `ctr run -t` and `ctr task exec -t`
+ * on a terminal of their own (script), runc below the shim. The shim listens on a console socket,
+ * the runtime sends it the pty master, the shim's keeper copies and resizes.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeKernel } from '../support/kernel.ts'
+import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
+import { ctrOk, taskRow } from './support.ts'
+
+const RUNTIME = 'io.containerd.minidocker.v2'
+/** The size of ctr's terminal (rows, columns), which ctr sends the shim with ResizePty. */
+const SIZE: [number, number] = [33, 77]
+/** Prints the terminal's size once it has one (busybox's stty fails on 0 0): ctr resizes only after Start. */
+const PRINT_SIZE = 'i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; i=$((i+1)); done; stty size'
+
+describeKernel('a terminal through the shim (ctr -t)', () => {
+  let ctd: Containerd
+  let rootfs: string
+  let n = 0
+  const name = (what: string) => `${what}-${++n}`
+  const runTty = (id: string, cmd: string[]) =>
+    ctd.ctr(['run', '--rm', '-t', '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd], { tty: SIZE })
+
+  beforeAll(async () => {
+    ctd = await startContainerd()
+    rootfs = probeRootfs(ctd.dir)
+  }, 60_000)
+  afterAll(async () => {
+    await ctd?.stop()
+  }, 60_000)
+
+  it('runs ctr run -t: the output comes through a terminal, and ctr exits with the container\'s code', async () => {
+    const r = ctrOk(await runTty(name('tty'), ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on a terminal; exit 5']), 'ctr run -t', 'does the keeper get the master (the console socket listening before the runtime\'s create) and copy it to the stdout FIFO until the process is gone?')
+    expect(r.stdout, `expected "on a terminal" from a process whose stdin and stdout are a terminal but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — does Create pass --console-socket to the runtime when the request asks for a terminal, with a Terminal listening there?`).toContain('on a terminal')
+    expect(r.exitCode, `expected ctr to exit with the container's code 5 but saw ${r.exitCode}`).toBe(5)
+  }, 60_000)
+
+  it('sets the window size ctr sends (ResizePty): stty size inside', async () => {
+    const r = ctrOk(await runTty(name('size'), ['sh', '-c', PRINT_SIZE]), 'ctr run -t stty size')
+    expect(r.stdout.trim(), `expected the size of ctr's terminal, ${SIZE.join(' ')}, but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — does ResizePty set the process's terminal to height rows and width columns?`).toBe(SIZE.join(' '))
+  }, 60_000)
+
+  it('runs ctr task exec -t: a terminal of its own, its size, its exit code', async () => {
+    const id = name('exec')
+    ctrOk(await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, 'sleep', '600']), 'ctr run -d')
+    expect(taskRow(await ctd.ctr(['task', 'ls']), id)?.status).toBe('RUNNING')
+    try {
+      const r = ctrOk(await ctd.ctr(['task', 'exec', '-t', '--exec-id', 'tty1', id, 'sh', '-c', `[ -t 1 ] && echo exec on a terminal; ${PRINT_SIZE}; exit 6`], { tty: SIZE }), 'ctr task exec -t')
+      expect(r.stdout, `expected the exec's output through its terminal but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — does an exec with a terminal get --console-socket too?`).toContain('exec on a terminal')
+      expect(r.stdout, 'expected the exec\'s terminal resized to ctr\'s size — does ResizePty find the exec by its exec id?').toContain(SIZE.join(' '))
+      expect(r.exitCode, `expected the exec's code 6 but saw ${r.exitCode}`).toBe(6)
+    } finally {
+      await ctd.ctr(['task', 'rm', '-f', id])
+      await ctd.ctr(['containers', 'rm', id])
+    }
+  }, 90_000)
+})
