@@ -8,23 +8,26 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { existsSync, lstatSync, openSync, readFileSync } from 'node:fs'
-import { Socket } from 'node:net'
+import { createSocket } from 'node:dgram'
+import { existsSync, lstatSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { createServer, Socket, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { removeLayer } from '#ch/05-layers/driver.ts'
-import { imageLayers, storePaths } from '#ch/06-images/store.ts'
+import { imageConfig, imageLayers, storePaths } from '#ch/06-images/store.ts'
 import type { UserFiles } from '#ch/06-images/config.ts'
 import type { Bridge } from '#ch/08-network/links.ts'
-import { attachNetwork, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
-import type { PortMapping } from '#ch/08-network/ports.ts'
+import { release } from '#ch/08-network/ipam.ts'
+import { attachNetwork, nameFiles, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
+import { dnatRule, startProxy, unpublishPorts, type PortMapping, type Protocol, type Published } from '#ch/08-network/ports.ts'
 import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/records.ts'
 import { frame, logWriter } from '#ch/11-daemon/streams.ts'
 import { deleteTask, killTask } from '#ch/11-daemon/tasks.ts'
 import type { Containerd } from './containerd.ts'
-import { badRequest, conflict, EngineError, outputReaders, type Container, type HostConfig, type StreamName } from './engine.ts'
+import { badRequest, conflict, containerDir, EngineError, outputReaders, type Container, type HostConfig, type PortBindings, type StreamName } from './engine.ts'
 import { ContainerError } from './errors.ts'
 import { forgetContainer } from './image.ts'
+import { macFor, parseSubnet, toAddress } from './net.ts'
 import { resolveInRoot } from './paths.ts'
 
 /** A client attached to a container's output (and maybe its input). */
@@ -123,6 +126,7 @@ export abstract class DaemonBase {
         live.stdin = new Socket({ fd: openSync(join(fifoDir, 'init-stdin'), 'r+'), readable: false, writable: true })
         live.stdin.on('error', () => {})
       }
+      await this.reconnect(c)
       live.finished = this.monitor(c, readers, log) // Tasks.Wait answers at once for a task that has exited
     }
   }
@@ -142,7 +146,7 @@ export abstract class DaemonBase {
     const name = mode === 'default' ? 'bridge' : mode
     if (name === 'none' || name === 'host' || (name === 'bridge' && this.options.bridge)) {
       if (name !== 'bridge' && Object.keys(host?.PortBindings ?? {}).length > 0) throw badRequest('conflicting options: port publishing and the container type network mode')
-      portMappings(host)
+      portMappings(host?.PortBindings)
       return name
     }
     throw new EngineError(404, `network ${name} not found`)
@@ -151,25 +155,72 @@ export abstract class DaemonBase {
   /**
    * Wire the network of `c`, whose process `pid` waits in its new namespaces (startTask's
    * beforeStart), with chapter 08's attachNetwork: lo up for "none"; for the bridge an address,
-   * a veth and the published ports. A port another container of this daemon publishes is a 409
-   * with dockerd's words; so is one the proxy cannot bind.
+   * a veth and the published ports (a port without a host port, and with `-P` each port the
+   * image exposes, on a free one the kernel picks), then the container's /etc/hosts names its
+   * address, and NetworkSettings records it all. A port another container of this daemon
+   * publishes is a 409 with dockerd's words; so is one the proxy cannot bind.
    */
   protected async connect(c: Container, pid: number): Promise<void> {
     const mode = this.networkOf(c.HostConfig)
     if (mode === 'host') return
-    const ports = portMappings(c.HostConfig)
     const endpoint = `driver failed programming external connectivity on endpoint ${c.Name.slice(1)} (${c.ID})`
+    const ports = await choosePorts(portMappings(this.wantedBindings(c)))
     for (const other of this.containers.values()) {
       if (other.ID === c.ID || !other.State.Running) continue
-      const taken = portMappings(other.HostConfig).find((o) => ports.some((p) => p.proto === o.proto && p.hostPort === o.hostPort && [p.hostIp, '0.0.0.0'].includes(o.hostIp)))
+      const taken = portMappings(other.NetworkSettings?.Ports).find((o) => ports.some((p) => p.proto === o.proto && p.hostPort === o.hostPort && [p.hostIp, '0.0.0.0'].includes(o.hostIp)))
       if (taken) throw conflict(`${endpoint}: Bind for ${taken.hostIp}:${taken.hostPort} failed: port is already allocated`)
     }
+    const live = this.liveOf(c.ID)
     try {
       // chapter 08 keeps its IPAM state under ROOT/network and removes ROOT/containers/ID at the end: a root of its own
-      this.liveOf(c.ID).network = await attachNetwork(pid, { mode, ports, root: join(this.options.runRoot, 'network'), id: c.ID, hostname: c.Config.Hostname, files: false, bridge: this.options.bridge })
+      live.network = await attachNetwork(pid, { mode, ports, root: join(this.options.runRoot, 'network'), id: c.ID, hostname: c.Config.Hostname, files: false, bridge: this.options.bridge })
     } catch (error) {
       if (error instanceof ContainerError) throw conflict(`${endpoint}: ${error.message}`)
       throw error
+    }
+    const address = live.network.address
+    if (!address || !this.options.bridge) return
+    const { network, prefix } = parseSubnet(this.options.bridge.subnet)
+    // the files are bind-mounted already: rewritten in place, the container sees its address in /etc/hosts
+    nameFiles(containerDir(this.options.root, c.ID), c.Config.Hostname, address)
+    const bound: PortBindings = {}
+    for (const p of ports) (bound[`${p.containerPort}/${p.proto}`] ??= [])!.push({ HostIp: p.hostIp, HostPort: String(p.hostPort) })
+    c.NetworkSettings = { IPAddress: address, Gateway: toAddress(network + 1), IPPrefixLen: prefix, MacAddress: macFor(address), Ports: bound }
+  }
+
+  /** The port bindings `c` asks for: HostConfig.PortBindings, and with PublishAllPorts each port its image exposes on a port the daemon chooses. */
+  private wantedBindings(c: Container): PortBindings {
+    const wanted: PortBindings = { ...c.HostConfig.PortBindings }
+    if (!c.HostConfig.PublishAllPorts) return wanted
+    for (const port of Object.keys(imageConfig(this.options.root, c.Image).config?.ExposedPorts ?? {})) wanted[port] ??= [{ HostIp: '', HostPort: '' }]
+    return wanted
+  }
+
+  /**
+   * After a restart of the daemon, for a container still running on the bridge: its DNAT rules,
+   * veth and address stayed, its proxies ended with the old daemon. Start the proxies again
+   * (the rules are not made twice) and undo it all at its exit, as connect's attachment would.
+   */
+  private async reconnect(c: Container): Promise<void> {
+    const settings = c.NetworkSettings
+    if (!settings?.IPAddress || !this.options.bridge) return
+    const root = join(this.options.runRoot, 'network')
+    const ports = portMappings(settings.Ports)
+    const published: Published = { rules: ports.map((p) => dnatRule(p, this.options.bridge!, settings.IPAddress)), proxies: [] }
+    this.liveOf(c.ID).network = {
+      mounts: [], address: settings.IPAddress,
+      detach: async () => {
+        await unpublishPorts(published) // the veth went with the container's namespace
+        await release(join(root, 'network'), settings.IPAddress)
+        rmSync(join(root, 'containers', c.ID), { recursive: true, force: true })
+      },
+    }
+    for (const p of ports) {
+      try {
+        published.proxies.push(await startProxy(p, settings.IPAddress))
+      } catch (error) {
+        process.stderr.write(`container ${c.ID}: ${(error as Error).message}\n`)
+      }
     }
   }
 
@@ -178,6 +229,7 @@ export abstract class DaemonBase {
     const live = this.liveOf(c.ID)
     const network = live.network
     live.network = undefined
+    c.NetworkSettings = undefined
     await network?.detach()
   }
 
@@ -273,14 +325,55 @@ export abstract class DaemonBase {
   }
 }
 
-/** HostConfig.PortBindings as chapter 08's mappings ({"80/tcp": [{HostIp, HostPort}]}); a binding without a host port is a 501. */
-export function portMappings(host: HostConfig | undefined): PortMapping[] {
-  return Object.entries(host?.PortBindings ?? {}).flatMap(([port, bindings]) => {
+/** Port bindings as chapter 08's mappings; a binding without a host port has hostPort 0, for choosePorts. */
+export function portMappings(bindings: PortBindings | null | undefined): PortMapping[] {
+  return Object.entries(bindings ?? {}).flatMap(([port, list]) => {
     const [number, proto = 'tcp'] = port.split('/')
     if (!/^\d+$/.test(number!) || (proto !== 'tcp' && proto !== 'udp')) throw badRequest(`invalid port specification: "${port}"`)
-    return (bindings ?? []).map((b) => {
-      if (!/^\d+$/.test(b.HostPort)) throw new EngineError(501, `publishing ${port} on a port the daemon chooses is not implemented: give a host port (-p HOST_PORT:${number})`)
-      return { hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort), containerPort: Number(number), proto: proto as 'tcp' | 'udp' }
+    return (list ?? []).map((b) => {
+      if (b.HostPort !== '' && !/^\d+$/.test(b.HostPort)) throw badRequest(`invalid host port "${b.HostPort}" for ${port}`)
+      return { hostIp: b.HostIp || '0.0.0.0', hostPort: Number(b.HostPort), containerPort: Number(number), proto: proto as Protocol }
     })
+  })
+}
+
+/**
+ * Give each mapping without a host port a free one, as dockerd does: an ephemeral port from the
+ * kernel's range, bound (so it is really free) and kept bound until all are chosen, so two of
+ * them never get the same port.
+ */
+async function choosePorts(mappings: PortMapping[]): Promise<PortMapping[]> {
+  const held: { close(): void }[] = []
+  try {
+    const chosen: PortMapping[] = []
+    for (const m of mappings) {
+      if (m.hostPort !== 0) {
+        chosen.push(m)
+        continue
+      }
+      const port = m.proto === 'udp' ? await bindUdp(m.hostIp, held) : await bindTcp(m.hostIp, held)
+      chosen.push({ ...m, hostPort: port })
+    }
+    return chosen
+  } finally {
+    for (const socket of held) socket.close()
+  }
+}
+
+function bindTcp(hostIp: string, held: { close(): void }[]): Promise<number> {
+  const server = createServer()
+  held.push(server)
+  return new Promise((resolve, reject) => {
+    server.once('error', (error) => reject(new EngineError(500, `cannot choose a host port on ${hostIp}/tcp: ${error.message}`)))
+    server.listen(0, hostIp, () => resolve((server.address() as AddressInfo).port))
+  })
+}
+
+function bindUdp(hostIp: string, held: { close(): void }[]): Promise<number> {
+  const socket = createSocket('udp4')
+  held.push(socket)
+  return new Promise((resolve, reject) => {
+    socket.once('error', (error) => reject(new EngineError(500, `cannot choose a host port on ${hostIp}/udp: ${error.message}`)))
+    socket.bind(0, hostIp, () => resolve(socket.address().port))
   })
 }

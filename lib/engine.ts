@@ -39,8 +39,25 @@ export interface HostConfig {
   NetworkMode?: string
   AutoRemove?: boolean
   Init?: boolean | null
-  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]> | null
+  PortBindings?: PortBindings | null
+  /** `-P`: publish every port the image exposes, on host ports the daemon chooses */
+  PublishAllPorts?: boolean
   [key: string]: unknown
+}
+
+/** Published ports as the API spells them: {"80/tcp": [{HostIp, HostPort}]}; HostPort "" lets the daemon choose. */
+export type PortBindings = Record<string, { HostIp: string; HostPort: string }[] | null>
+
+/**
+ * A started container's place on the bridge, kept in config.v2.json as dockerd keeps it (a
+ * restarted daemon needs it to publish the ports again); Ports has the host ports chosen.
+ */
+export interface NetworkSettings {
+  IPAddress: string
+  Gateway: string
+  IPPrefixLen: number
+  MacAddress: string
+  Ports: PortBindings
 }
 
 export interface ContainerState {
@@ -76,6 +93,8 @@ export interface Container {
   HostsPath: string
   ResolvConfPath: string
   HostConfig: HostConfig
+  /** while it runs on the bridge */
+  NetworkSettings?: NetworkSettings
 }
 
 /** The output streams of a container. */
@@ -239,7 +258,7 @@ const CREATE_FIELDS: Record<string, Record<string, 'string' | 'bool' | 'number' 
   },
   HostConfig: {
     Binds: '[]string', Memory: 'number', NanoCpus: 'number', PidsLimit: 'number', NetworkMode: 'string',
-    AutoRemove: 'bool', Init: 'bool', PortBindings: 'object',
+    AutoRemove: 'bool', Init: 'bool', PortBindings: 'object', PublishAllPorts: 'bool',
   },
 }
 

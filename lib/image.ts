@@ -135,6 +135,8 @@ export interface ImageConfig {
     WorkingDir?: string
     User?: string
     Labels?: Record<string, string> | null
+    /** the ports `-P` publishes: {"80/tcp": {}} */
+    ExposedPorts?: Record<string, object> | null
   }
   rootfs: { type: 'layers'; diff_ids: string[] }
   history?: { created?: string; created_by?: string; empty_layer?: boolean }[]

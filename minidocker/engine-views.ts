@@ -28,7 +28,6 @@ export function imageRef(ref: string): string {
 export function inspectContainer(c: Container, graphRoot: string) {
   const own = layerPaths(graphRoot, c.ID)
   const graph = { Name: 'overlay2', Data: { LowerDir: overlayDirs(graphRoot, c.ID).lower.join(':'), MergedDir: own.merged, UpperDir: own.diff, WorkDir: own.work } }
-  const network = c.HostConfig.NetworkMode || 'default'
   return {
     Id: c.ID, Created: c.Created, Path: c.Path, Args: c.Args,
     State: { Status: stateWord(c), Running: c.State.Running, Paused: false, Restarting: false, OOMKilled: c.State.OOMKilled, Dead: false, Pid: c.State.Pid, ExitCode: c.State.ExitCode, Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt },
@@ -40,18 +39,37 @@ export function inspectContainer(c: Container, graphRoot: string) {
       return { Type: 'bind', Source: source, Destination: destination, Mode: mode ?? '', RW: mode !== 'ro', Propagation: 'rprivate' }
     }),
     Config: { ...c.Config, Volumes: null, OnBuild: null },
-    NetworkSettings: { Bridge: '', SandboxID: '', Ports: c.State.Running ? c.HostConfig.PortBindings ?? {} : {}, IPAddress: '', Gateway: '', MacAddress: '', Networks: { [network]: { IPAddress: '', Gateway: '', MacAddress: '', NetworkID: '', EndpointID: '' } } },
+    NetworkSettings: networkSettings(c),
   }
+}
+
+/**
+ * NetworkSettings as dockerd 20.10 fills it (API v1.41): the address, gateway, prefix and MAC
+ * of a container on the bridge, at the top and under Networks.bridge; empty once it has exited.
+ */
+function networkSettings(c: Container) {
+  const own = c.NetworkSettings
+  const ip = { IPAddress: own?.IPAddress ?? '', Gateway: own?.Gateway ?? '', IPPrefixLen: own?.IPPrefixLen ?? 0, MacAddress: own?.MacAddress ?? '', IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0 }
+  return {
+    Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: own?.Ports ?? {}, SandboxKey: '',
+    SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', ...ip,
+    Networks: { [networkName(c)]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', ...ip, DriverOpts: null } },
+  }
+}
+
+/** The network's name as dockerd keys it: NetworkMode "default" is the bridge. */
+function networkName(c: Container): string {
+  const mode = c.HostConfig.NetworkMode || 'default'
+  return mode === 'default' ? 'bridge' : mode
 }
 
 /** One item of `GET /containers/json`. */
 export function containerSummary(c: Container) {
-  const network = c.HostConfig.NetworkMode || 'default'
   return {
     Id: c.ID, Names: [c.Name], Image: c.Config.Image, ImageID: c.Image,
     Command: [c.Path, ...c.Args].join(' '), Created: unixTime(c.Created), Ports: publishedPorts(c), Labels: c.Config.Labels,
-    State: stateWord(c), Status: statusText(c), HostConfig: { NetworkMode: network },
-    NetworkSettings: { Networks: { [network]: { IPAddress: '' } } }, Mounts: [],
+    State: stateWord(c), Status: statusText(c), HostConfig: { NetworkMode: c.HostConfig.NetworkMode || 'default' },
+    NetworkSettings: { Networks: { [networkName(c)]: networkSettings(c).Networks[networkName(c)] } }, Mounts: [],
   }
 }
 
@@ -108,8 +126,7 @@ export function inspectExec(exec: Exec) {
   }
 }
 
-/** The ports a running container publishes, as ps lists them ("127.0.0.1:8080->80/tcp" in the CLI). */
+/** The ports a running container publishes, with the host ports chosen, as ps lists them ("127.0.0.1:8080->80/tcp" in the CLI). */
 function publishedPorts(c: Container) {
-  if (!c.State.Running) return []
-  return portMappings(c.HostConfig).map((p) => ({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto }))
+  return portMappings(c.NetworkSettings?.Ports).map((p) => ({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto }))
 }

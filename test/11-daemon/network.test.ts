@@ -16,7 +16,8 @@ import {
   docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
   type Cli, type Containerd, type Dockerd,
 } from '../support/daemon.ts'
-import type { Registry } from '../support/registry.ts'
+import { pushImage, type Registry } from '../support/registry.ts'
+import { buildImage, probeEntries } from '../support/images.ts'
 
 describeKernel('minidockerd with a bridge and published ports', () => {
   const host = useStandInHost()
@@ -25,12 +26,16 @@ describeKernel('minidockerd with a bridge and published ports', () => {
   let registry: Registry
   let daemon: Dockerd | undefined
   let probe: string
+  /** the probe with EXPOSE 7000, for -P */
+  let exposing: string
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-net-'))
     containerd = await startContainerd(join(dir, 'containerd'))
     registry = await imageRegistry()
+    await pushImage(registry, 'exposing', 'latest', await buildImage([probeEntries()], { config: { ExposedPorts: { '7000/tcp': {} } } }))
     probe = `${registry.host}/probe`
+    exposing = `${registry.host}/exposing`
   }, 180_000)
 
   afterAll(async () => {
@@ -42,13 +47,16 @@ describeKernel('minidockerd with a bridge and published ports', () => {
   }, 120_000)
 
   let pulled = false
-  /** The daemon in the stand-in (stopped after each test), once the image is in its store. */
+  /** The daemon in the stand-in (stopped after each test; a second call restarts it), once the images are in its store. */
   async function standInDaemon(): Promise<void> {
+    await daemon?.stop()
     if (!pulled) {
       const puller = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
       try {
-        const pull = await docker('28.2.2', puller.host, ['pull', probe], { timeout: 60_000 })
-        expect(pull.exitCode, `docker pull: ${pull.stderr}`).toBe(0)
+        for (const image of [probe, exposing]) {
+          const pull = await docker('28.2.2', puller.host, ['pull', image], { timeout: 60_000 })
+          expect(pull.exitCode, `docker pull ${image}: ${pull.stderr}`).toBe(0)
+        }
         pulled = true
       } finally {
         await puller.stop()
@@ -104,4 +112,80 @@ describeKernel('minidockerd with a bridge and published ports', () => {
     expect(bridged.exitCode, bridged.stderr).toBe(0)
     expect(bridged.stdout, 'eth0 with a MAC 02:42:... made from its address on the bridge').toMatch(/02:42:ac:1d:/)
   }, 60_000)
+
+  /** What the probe's `cat:PATH` read in the running container NAME. */
+  async function catIn(name: string, path: string): Promise<string> {
+    const read = await run('28.2.2', ['exec', name, '/probe', `cat:${path}`])
+    expect(read.exitCode, `docker exec ${name} /probe cat:${path}: ${read.stderr}`).toBe(0)
+    return String(probeLines(read.stdout).find((l) => 'cat' in l)?.cat)
+  }
+
+  /** The reply of the container behind 127.0.0.1:PORT in the daemon's namespace. */
+  async function reply(port: string): Promise<unknown> {
+    const connected = await host().run([PROBE_PATH, `connect:127.0.0.1:${port}`])
+    return probeLines(String(connected.stdout)).find((l) => 'reply' in l)?.reply
+  }
+
+  it('docker inspect gives a bridged container its address, gateway, prefix and MAC as dockerd does, and its /etc/hosts names its address', async () => {
+    await standInDaemon()
+    const started = await run('28.2.2', ['run', '-d', '--name', 'inspected', '-h', 'inspected-host', probe, '/probe', 'listen:7000'])
+    expect(started.exitCode, started.stderr).toBe(0)
+    await listening('28.2.2', 'inspected')
+    for (const cli of ['28.2.2', '20.10'] as const) {
+      const inspect = await run(cli, ['inspect', '-f', '{{json .NetworkSettings}}', 'inspected'])
+      expect(inspect.exitCode, inspect.stderr).toBe(0)
+      const settings = JSON.parse(inspect.stdout) as Record<string, unknown> & { Networks: Record<string, Record<string, unknown>> }
+      const ip = { IPAddress: settings.IPAddress, Gateway: settings.Gateway, IPPrefixLen: settings.IPPrefixLen, MacAddress: settings.MacAddress }
+      expect(ip.IPAddress, `${cli}: NetworkSettings.IPAddress of a bridged container: ${inspect.stdout}`).toMatch(/^172\.29\.\d+\.\d+$/)
+      const [, , c, d] = String(ip.IPAddress).split('.').map(Number)
+      const mac = ['02', '42', 'ac', '1d', c, d].map((x) => (typeof x === 'number' ? x.toString(16).padStart(2, '0') : x)).join(':')
+      expect(ip, `${cli}: the bridge's gateway and prefix, and Docker's MAC for the address`).toEqual({ IPAddress: ip.IPAddress, Gateway: '172.29.0.1', IPPrefixLen: 16, MacAddress: mac })
+      expect(Object.keys(settings.Networks), `${cli}: dockerd keys the default network "bridge"`).toEqual(['bridge'])
+      expect(settings.Networks.bridge, `${cli}: Networks.bridge repeats the address`).toMatchObject(ip)
+      expect(settings.Ports, `${cli}: nothing published`).toEqual({})
+      const ipOnly = await run(cli, ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'inspected'])
+      expect(ipOnly.stdout, `${cli}: the usual template for a container's address`).toBe(`${ip.IPAddress}\n`)
+    }
+    const ip = (await run('28.2.2', ['inspect', '-f', '{{.NetworkSettings.IPAddress}} {{.NetworkSettings.MacAddress}}', 'inspected'])).stdout.trim().split(' ')
+    // the container's own view: its eth0's MAC, its local addresses (as `ip addr` reads them), its hosts file
+    expect(await catIn('inspected', '/sys/class/net/eth0/address')).toBe(`${ip[1]}\n`)
+    expect(await catIn('inspected', '/proc/net/fib_trie'), 'the container\'s kernel has the address inspect gives').toContain(`|-- ${ip[0]}\n`)
+    expect((await catIn('inspected', '/etc/hosts')).split('\n'), '/etc/hosts names the hostname on the bridge address, as dockerd writes it').toContain(`${ip[0]}\tinspected-host`)
+    const rm = await run('28.2.2', ['rm', '-f', 'inspected'])
+    expect(rm.exitCode, rm.stderr).toBe(0)
+  }, 90_000)
+
+  it('-p 7000 and -P publish on a free ephemeral port that docker port and ps show, and a restarted daemon publishes it again without a second rule', async () => {
+    await standInDaemon()
+    const [low, high] = String((await host().run(['cat', '/proc/sys/net/ipv4/ip_local_port_range'])).stdout).trim().split(/\s+/).map(Number)
+    const published: Record<string, string> = {}
+    for (const [name, args] of [['chosen', ['-p', '7000', probe]], ['exposed', ['-P', exposing]]] as const) {
+      const started = await run('28.2.2', ['run', '-d', '--name', name, ...args, '/probe', 'listen:7000'])
+      expect(started.exitCode, `docker run ${args.join(' ')}: ${started.stderr}`).toBe(0)
+      await listening('28.2.2', name)
+      for (const cli of ['28.2.2', '20.10'] as const) {
+        const port = await run(cli, ['port', name])
+        expect(port.stdout, `${cli}: docker port ${name} after ${args[0]}: ${port.stderr}`).toMatch(/^7000\/tcp -> 0\.0\.0\.0:\d+\n$/)
+        published[name] = port.stdout.trim().split(':').at(-1)!
+        const ps = await run(cli, ['ps', '--filter', `name=${name}`, '--format', '{{.Ports}}'])
+        expect(ps.stdout, `${cli}: docker ps shows the port chosen`).toBe(`0.0.0.0:${published[name]}->7000/tcp\n`)
+      }
+      expect(Number(published[name]), `the port is from the kernel's ephemeral range ${low}-${high}`).toBeGreaterThanOrEqual(low!)
+      expect(Number(published[name])).toBeLessThanOrEqual(high!)
+    }
+    expect(published.chosen, 'two containers, two ports').not.toBe(published.exposed)
+    expect(await reply(published.chosen!), '-p 7000 reaches the container').toBe('ping\n')
+    expect((await run('28.2.2', ['wait', 'chosen'])).stdout).toBe('0\n')
+
+    // the daemon goes and comes back: its proxies went with it, its rules stayed
+    await standInDaemon()
+    const rules = async () => String((await host().run(['iptables', '-t', 'nat', '-S', 'MINIDOCKER'])).stdout).split('\n').filter((l) => l.includes('DNAT'))
+    expect(await rules(), 'one DNAT rule for the running container, not one more after the restart').toEqual([expect.stringContaining(`--dport ${published.exposed}`)])
+    const ps = await run('28.2.2', ['ps', '--format', '{{.Names}} {{.Ports}}'])
+    expect(ps.stdout, 'the restarted daemon lists the port').toBe(`exposed 0.0.0.0:${published.exposed}->7000/tcp\n`)
+    expect(await reply(published.exposed!), 'the published port reaches the container after the daemon\'s restart — are its proxies started again?').toBe('ping\n')
+    expect((await run('28.2.2', ['wait', 'exposed'])).stdout).toBe('0\n')
+    expect(await rules(), 'its exit removes the rule the old daemon made').toEqual([])
+    expect((await run('28.2.2', ['rm', 'chosen', 'exposed'])).exitCode).toBe(0)
+  }, 120_000)
 })
