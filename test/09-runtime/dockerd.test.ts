@@ -4,36 +4,25 @@
  * the wild: a prestart hook (libnetwork-setkey) even with --network none, capabilities, seccomp,
  * masked paths, bind mounts of resolv.conf, hostname and hosts. One dockerd for the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { buildImage, probeEntries, tarFolder, writeDockerSave } from '../support/images.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
-import { cpuUsedIn, runtimeWrapper, startDockerd } from '../support/runtime.ts'
+import { cpuUsedIn, dockerdWithProbe, removeAllAndStop, type Dockerd } from '../support/runtime.ts'
 
 let dir: string
-let dockerd: Awaited<ReturnType<typeof startDockerd>>
+let dockerd: Dockerd
 const RUN = ['run', '--runtime', 'minidocker', '--network', 'none']
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-dockerd-'))
-  dockerd = await startDockerd(dir, runtimeWrapper(dir))
-  const image = await buildImage([probeEntries()], { docker: true })
-  const save = join(dir, 'save')
-  writeDockerSave(save, [{ image, tags: ['probe:latest'] }])
-  writeFileSync(join(dir, 'probe.tar'), await tarFolder(save))
-  const loaded = await dockerd.docker(['load', '-i', join(dir, 'probe.tar')])
-  if (loaded.code !== 0) throw new Error(`docker load failed: ${loaded.stderr}`)
+  dockerd = await dockerdWithProbe(dir)
 }, 90_000)
 
 afterAll(async () => {
-  if (dockerd) {
-    const all = (await dockerd.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)
-    if (all.length) await dockerd.docker(['rm', '-f', ...all])
-    await dockerd.stop()
-  }
+  if (dockerd) await removeAllAndStop(dockerd)
   rmSync(dir, { recursive: true, force: true })
 }, 60_000)
 

@@ -12,6 +12,7 @@ import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
 import { buildRootfsTarball, unpackTarball } from '../../minidocker/builtin.ts'
+import { buildImage, probeEntries, tarFolder, writeDockerSave } from './images.ts'
 import { startContainerd as startRealContainerd, startDockerd as startRealDockerd, type Daemon } from './daemons.ts'
 
 export type { Daemon } from './daemons.ts'
@@ -146,4 +147,30 @@ export async function startDockerd(dir: string, runtime: string): Promise<Daemon
     docker: (args, input) => settle(execa('docker', args, { reject: false, input, stdin: input === undefined ? 'ignore' : undefined, timeout: 60_000, env })),
     dockerTty: (args) => inTerminal('docker', args, env),
   }
+}
+
+export type Dockerd = Awaited<ReturnType<typeof startDockerd>>
+
+/** startDockerd() with minirunc as "minidocker" and the probe image loaded as probe:latest. */
+export async function dockerdWithProbe(dir: string): Promise<Dockerd> {
+  const dockerd = await startDockerd(dir, runtimeWrapper(dir))
+  try {
+    const image = await buildImage([probeEntries()], { docker: true })
+    const save = join(dir, 'save')
+    writeDockerSave(save, [{ image, tags: ['probe:latest'] }])
+    writeFileSync(join(dir, 'probe.tar'), await tarFolder(save))
+    const loaded = await dockerd.docker(['load', '-i', join(dir, 'probe.tar')])
+    if (loaded.code !== 0) throw new Error(`docker load failed: ${loaded.stderr}`)
+    return dockerd
+  } catch (error) {
+    await dockerd.stop()
+    throw error
+  }
+}
+
+/** Remove every container `dockerd` holds, then stop it. */
+export async function removeAllAndStop(dockerd: Dockerd): Promise<void> {
+  const all = (await dockerd.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)
+  if (all.length) await dockerd.docker(['rm', '-f', ...all])
+  await dockerd.stop()
 }
