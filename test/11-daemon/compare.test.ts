@@ -8,26 +8,19 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import {
-  docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, startRealDockerd,
-  type Cli, type Containerd, type Dockerd,
-} from '../support/daemon.ts'
-import type { Registry } from '../support/registry.ts'
+import { docker, startDaemonPair, stopDaemonPair, type Cli, type DaemonPair, type Dockerd } from '../support/daemon.ts'
 
 let dir: string
-let containerd: Containerd
-let registry: Registry
+let pair: Partial<DaemonPair> = {}
 let ours: Dockerd
 let real: Dockerd
 let busybox: string
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-'))
-  registry = await imageRegistry()
-  containerd = await startContainerd(join(dir, 'containerd'))
-  ours = await startMinidockerd(join(dir, 'ours'), containerd.socket)
-  real = await startRealDockerd(join(dir, 'real'), registry.host)
-  busybox = `${registry.host}/busybox`
+  pair = await startDaemonPair(dir)
+  ;({ ours, real } = pair as DaemonPair)
+  busybox = `${pair.registry!.host}/busybox`
 }, 120_000)
 
 /** The image in both daemons, pulled once, by the first test that needs it (a starter fails there, not in a hook). */
@@ -36,18 +29,7 @@ const ready = () => (pulled ??= (async () => {
   for (const d of [ours, real]) await docker('28.2.2', d.host, ['pull', '-q', busybox])
 })())
 
-afterAll(async () => {
-  for (const d of [ours, real]) {
-    if (!d) continue
-    const left = await docker('28.2.2', d.host, ['ps', '-a', '-q']).catch(() => undefined)
-    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', d.host, ['rm', '-f', id]).catch(() => {})
-    await d.stop()
-  }
-  await containerd?.stop()
-  await registry?.stop()
-  removeDaemonCgroups()
-  if (dir) removeDir(dir)
-}, 120_000)
+afterAll(() => stopDaemonPair(pair, dir), 120_000)
 
 /** The command through both daemons: ours first (a starter fails there, naming what to write). */
 async function both(cli: Cli, args: string[], input?: string) {

@@ -10,39 +10,24 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, startRealDockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
+import { docker, startDaemonPair, stopDaemonPair, type DaemonPair, type Dockerd } from '../support/daemon.ts'
 import { probeLines } from '../support/probe.ts'
-import type { Registry } from '../support/registry.ts'
 
 let dir: string
-let containerd: Containerd
-let registry: Registry
+let pair: Partial<DaemonPair> = {}
 let ours: Dockerd
 let real: Dockerd
 let probe: string
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-'))
-  registry = await imageRegistry()
-  containerd = await startContainerd(join(dir, 'containerd'))
-  ours = await startMinidockerd(join(dir, 'ours'), containerd.socket)
-  real = await startRealDockerd(join(dir, 'real'), registry.host)
-  probe = `${registry.host}/probe`
+  pair = await startDaemonPair(dir)
+  ;({ ours, real } = pair as DaemonPair)
+  probe = `${pair.registry!.host}/probe`
   for (const d of [ours, real]) await docker('28.2.2', d.host, ['pull', '-q', probe])
 }, 120_000)
 
-afterAll(async () => {
-  for (const d of [ours, real]) {
-    if (!d) continue
-    const left = await docker('28.2.2', d.host, ['ps', '-a', '-q']).catch(() => undefined)
-    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', d.host, ['rm', '-f', id]).catch(() => {})
-    await d.stop()
-  }
-  await containerd?.stop()
-  await registry?.stop()
-  removeDaemonCgroups()
-  if (dir) removeDir(dir)
-}, 120_000)
+afterAll(() => stopDaemonPair(pair, dir), 120_000)
 
 const STEPS = ['status', 'personality:8', 'personality:4', 'unshare-user', 'mount-tmpfs:/tmp', 'open-write:/proc/sys/kernel/core_pattern']
 

@@ -195,3 +195,34 @@ export function removeDaemonCgroups(): void {
 }
 
 export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true })
+
+/** containerd, a loopback registry with the test images, minidockerd and a real dockerd, each in a folder of `dir`. */
+export interface DaemonPair {
+  containerd: Containerd
+  registry: Registry
+  ours: Dockerd
+  real: Dockerd
+}
+
+export async function startDaemonPair(dir: string): Promise<DaemonPair> {
+  const registry = await imageRegistry()
+  const containerd = await startContainerd(join(dir, 'containerd'))
+  const ours = await startMinidockerd(join(dir, 'ours'), containerd.socket)
+  const real = await startRealDockerd(join(dir, 'real'), registry.host)
+  return { containerd, registry, ours, real }
+}
+
+/** Remove every container both daemons hold, stop everything startDaemonPair() started, and remove `dir`. */
+export async function stopDaemonPair(pair: Partial<DaemonPair>, dir: string | undefined): Promise<void> {
+  for (const d of [pair.ours, pair.real]) {
+    if (!d) continue
+    const left = await docker('28.2.2', d.host, ['ps', '-a', '-q']).catch(() => undefined)
+    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', d.host, ['rm', '-f', id]).catch(() => {})
+    await d.stop()
+  }
+  await pair.containerd?.stop()
+  await pair.registry?.stop()
+  removeDaemonCgroups()
+  if (dir) removeDir(dir)
+}
+
