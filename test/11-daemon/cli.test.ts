@@ -12,7 +12,7 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import {
-  busyboxEntries, CLIS, docker, imageRegistry, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
+  busyboxEntries, CLIS, docker, imageRegistry, removeContainersAndStop, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, throwIfUnwritten,
   type Cli, type Containerd, type Dockerd,
 } from '../support/daemon.ts'
 import { pushImage, type Registry } from '../support/registry.ts'
@@ -34,11 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // containers a failed test left: removed through the daemon, so that containerd stops their shims
-  if (daemon) {
-    const left = await docker('28.2.2', daemon.host, ['ps', '-a', '-q']).catch(() => undefined)
-    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', daemon.host, ['rm', '-f', id]).catch(() => {})
-    await daemon.stop()
-  }
+  if (daemon) await removeContainersAndStop(daemon)
   await containerd?.stop()
   await registry?.stop()
   removeDaemonCgroups()

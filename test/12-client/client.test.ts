@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
+import { docker, imageRegistry, removeContainersAndStop, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
 import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, requestShape, type Proxy } from '../support/client.ts'
 import { inTerminal } from '../support/runtime.ts'
 import type { Registry } from '../support/registry.ts'
@@ -33,11 +33,7 @@ beforeAll(async () => {
 }, 120_000)
 
 afterAll(async () => {
-  if (daemon) {
-    const left = await docker('28.2.2', daemon.host, ['ps', '-a', '-q']).catch(() => undefined)
-    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', daemon.host, ['rm', '-f', id]).catch(() => {})
-    await daemon.stop()
-  }
+  if (daemon) await removeContainersAndStop(daemon)
   await proxy?.stop()
   await containerd?.stop()
   await registry?.stop()

@@ -196,6 +196,16 @@ export function removeDaemonCgroups(): void {
 
 export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true })
 
+/**
+ * Remove the containers a daemon still holds (a failed test's), through the daemon so that
+ * containerd stops their shims, then stop the daemon.
+ */
+export async function removeContainersAndStop(d: Dockerd): Promise<void> {
+  const left = await docker('28.2.2', d.host, ['ps', '-a', '-q']).catch(() => undefined)
+  for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', d.host, ['rm', '-f', id]).catch(() => {})
+  await d.stop()
+}
+
 /** containerd, a loopback registry with the test images, minidockerd and a real dockerd, each in a folder of `dir`. */
 export interface DaemonPair {
   containerd: Containerd
@@ -214,12 +224,7 @@ export async function startDaemonPair(dir: string): Promise<DaemonPair> {
 
 /** Remove every container both daemons hold, stop everything startDaemonPair() started, and remove `dir`. */
 export async function stopDaemonPair(pair: Partial<DaemonPair>, dir: string | undefined): Promise<void> {
-  for (const d of [pair.ours, pair.real]) {
-    if (!d) continue
-    const left = await docker('28.2.2', d.host, ['ps', '-a', '-q']).catch(() => undefined)
-    for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', d.host, ['rm', '-f', id]).catch(() => {})
-    await d.stop()
-  }
+  for (const d of [pair.ours, pair.real]) if (d) await removeContainersAndStop(d)
   await pair.containerd?.stop()
   await pair.registry?.stop()
   removeDaemonCgroups()
