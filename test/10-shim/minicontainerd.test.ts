@@ -15,6 +15,7 @@ import { grpcDefinition } from '../../lib/containerd-proto.ts'
 import { CTR, probeRootfs, shimDir, shimSockets, TEST_RUNTIME } from '../support/containerd.ts'
 import { onCleanup } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
+import { removeCgroupParent } from '../support/daemons.ts'
 import { ctrOk, taskRow, waitUntil } from './support.ts'
 
 const ENTRY = join(import.meta.dirname, '..', '..', 'bin', 'minicontainerd.cjs')
@@ -52,6 +53,7 @@ async function minicontainerd(namespace: string) {
     for (const id of String(list.stdout).split('\n').filter(Boolean)) await execa(TEST_RUNTIME, ['--root', root, 'delete', '--force', id], { reject: false })
     rmSync(root, { recursive: true, force: true })
     rmSync(dir, { recursive: true, force: true })
+    removeCgroupParent(namespace) // ctr run puts its container in /NAMESPACE/ID
     await new Promise((resolve) => setTimeout(resolve, 200)) // the killed shims' sockets are released
     sockets()
   })

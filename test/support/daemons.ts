@@ -47,7 +47,7 @@ export interface DaemonOptions {
  * daemon's own cleanup knows nothing of). A cgroup that still holds a process stays, with its
  * parents: other test runs on the machine may share the name.
  */
-function removeCgroupParent(name: string): void {
+export function removeCgroupParent(name: string): void {
   const remove = (dir: string): void => {
     let entries
     try {
