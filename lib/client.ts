@@ -4,6 +4,7 @@
  * query spells it.
  */
 import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
+import { ContainerError } from './errors.ts'
 
 /** `run` after flag parsing: the create body is built from the flags (minidocker/client.ts). */
 export interface RunPlan {
@@ -42,3 +43,28 @@ export function pullQuery(image: string): { fromImage: string; tag: string; fami
 
 /** The `X-Registry-Auth` of an anonymous pull: base64 of `{}`. */
 export const ANONYMOUS_AUTH = 'e30='
+
+/** The newest API version this client speaks: 1.41's streams and fields, as dockerd 20.10 serves them. */
+export const CLIENT_API_VERSION = '1.41'
+
+/** The version a daemon that sends no Api-Version header gets (moby's client falls back to it). */
+export const FALLBACK_API_VERSION = '1.24'
+
+/** Where the daemon listens when no host is named (minidockerd's default). */
+export const DEFAULT_SOCKET = '/run/minidocker/minidocker.sock'
+
+/** A request's query, body and extra headers. */
+export interface RequestOptions {
+  query?: Record<string, string | undefined>
+  /** sent as JSON */
+  body?: unknown
+  headers?: Record<string, string>
+}
+
+/** The daemon answered with an error status: `message` is its `{"message"}`. */
+export class DaemonError extends ContainerError {
+  constructor(readonly status: number, readonly daemonMessage: string) {
+    super(`Error response from daemon: ${daemonMessage}`, 1)
+    this.name = 'DaemonError'
+  }
+}

@@ -7,30 +7,10 @@ import { Agent, request, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 
-/** The newest API version this client speaks: 1.41's streams and fields, as dockerd 20.10 serves them. */
-export const CLIENT_API_VERSION = '1.41'
-
-/** The version a daemon that sends no Api-Version header gets (moby's client falls back to it). */
-export const FALLBACK_API_VERSION = '1.24'
-
-/** Where the daemon listens when no host is named (minidockerd's default). */
-export const DEFAULT_SOCKET = '/run/minidocker/minidocker.sock'
-
-/** A request's query, body and extra headers. */
-export interface RequestOptions {
-  query?: Record<string, string | undefined>
-  /** sent as JSON */
-  body?: unknown
-  headers?: Record<string, string>
-}
-
-/** The daemon answered with an error status: `message` is its `{"message"}`. */
-export class DaemonError extends ContainerError {
-  constructor(readonly status: number, readonly daemonMessage: string) {
-    super(`Error response from daemon: ${daemonMessage}`, 1)
-    this.name = 'DaemonError'
-  }
-}
+// Given (lib/client.ts): CLIENT_API_VERSION, FALLBACK_API_VERSION, DEFAULT_SOCKET, the
+// RequestOptions of a request and DaemonError, the daemon's error in the docker CLI's words.
+export { CLIENT_API_VERSION, DaemonError, DEFAULT_SOCKET, FALLBACK_API_VERSION, type RequestOptions } from '../../lib/client.ts'
+import { CLIENT_API_VERSION, DaemonError, FALLBACK_API_VERSION, type RequestOptions } from '../../lib/client.ts'
 
 // #region negotiate
 /**

@@ -6,9 +6,10 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, removeContainersAndStop, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
+import { docker, imageRegistry, removeContainersAndStop, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
 import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, requestShape, type Proxy } from '../support/client.ts'
 import { inTerminal } from '../support/runtime.ts'
 import type { Registry } from '../support/registry.ts'
@@ -85,6 +86,24 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
       expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives (left: yours) — frames: 1 is stdout, 2 stderr; the exit code is the wait's StatusCode; stdin's end is a half-close`)
         .toEqual({ stdout: theirs.stdout, stderr: theirs.stderr, exitCode: theirs.exitCode })
     }
+  })
+
+  it('run passes a signal sent to the client on to the container (--sig-proxy) and exits with the container\'s code', async () => {
+    const script = 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'
+    const run = execa(process.execPath, [MINIDOCKER, '-H', daemon.host, 'run', '--rm', '--network', 'none', busybox, 'sh', '-c', script], {
+      env: { MINIDOCKER_HOST: '', DOCKER_HOST: '' }, stdin: 'ignore', reject: false, timeout: 30_000,
+    })
+    let out = ''
+    let exited = false
+    run.stdout!.on('data', (b: Buffer) => (out += b))
+    run.finally(() => (exited = true)).catch(() => {})
+    await vi.waitFor(() => {
+      if (!out.includes('ready') && !exited) throw new Error('the container has not started yet')
+    }, { timeout: 20_000, interval: 100 })
+    if (!exited) run.kill('SIGTERM')
+    const r = await run
+    throwIfUnwritten(String(r.stderr))
+    expect([r.exitCode, String(r.stdout)], `expected the client's SIGTERM to reach the container, whose trap exits 42, and the client to exit with that code; stderr: ${String(r.stderr)} — does proxySignals send each signal to POST /containers/ID/kill?`).toEqual([42, 'ready\ngot TERM'])
   })
 
   it('run -d, ps, logs, exec, stop, rm: the docker CLI\'s output, and both see the same containers', async () => {
