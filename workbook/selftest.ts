@@ -47,8 +47,10 @@ async function referencePasses(): Promise<void> {
 
 async function startersFail(): Promise<void> {
   console.log(chalk.bold('\nEvery starter fails its own chapter\'s tests with NotImplementedError'))
-  for (const chapter of writtenChapters()) {
-    const results: TestResult[] = await runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })
+  const chapters = writtenChapters()
+  const runs = inOrder(chapters.map((chapter) => () => runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })))
+  for (const [i, chapter] of chapters.entries()) {
+    const results: TestResult[] = await runs[i]!
     const wrong = results.filter((t) => !notImplemented(t))
     report(
       results.length > 0 && wrong.length === 0,
@@ -62,11 +64,12 @@ async function startersFail(): Promise<void> {
   }
 }
 
-async function mistakesCaught(): Promise<void> {
-  console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
-  // Two chapters at a time (each mistake is one short vitest run); each chapter's lines are printed together.
-  const chapters = writtenChapters()
-  let free = 2
+/**
+ * Start `jobs`, RUNS_AT_ONCE at a time (each is a vitest run that mostly waits on processes and
+ * daemons), and give their promises in the jobs' order, so each chapter's lines print together.
+ */
+function inOrder<T>(jobs: (() => Promise<T>)[]): Promise<T>[] {
+  let free = RUNS_AT_ONCE
   const waiting: (() => void)[] = []
   const acquire = (): Promise<void> => (free > 0 ? (free--, Promise.resolve()) : new Promise((resolve) => waiting.push(resolve)))
   const release = (): void => {
@@ -74,8 +77,17 @@ async function mistakesCaught(): Promise<void> {
     if (next) next()
     else free++
   }
-  const runs = chapters.map((c) => acquire().then(() => checkMistakes(c)).finally(release))
-  for (const run of runs) run.catch(() => {}) // awaited in order below; a later one may fail first
+  const runs = jobs.map((job) => acquire().then(job).finally(release))
+  for (const run of runs) run.catch(() => {}) // awaited in order by the caller; a later one may fail first
+  return runs
+}
+
+const RUNS_AT_ONCE = 3
+
+async function mistakesCaught(): Promise<void> {
+  console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
+  const chapters = writtenChapters()
+  const runs = inOrder(chapters.map((c) => () => checkMistakes(c)))
   for (const [i, chapter] of chapters.entries()) {
     const results = await runs[i]!
     for (const r of results) report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`)
