@@ -33,10 +33,14 @@ chmod +x "$work/minirunc"
 tmp=${TMPDIR:-/tmp}
 mounts() { findmnt -rn -o TARGET | grep "^$tmp/ocitest" | sort || true; }
 
-# What an executable left: new mounts under the temp directory (deepest first), and the
-# containers whose bundle is one of the suite's (nobody else's).
+# What an executable left: new mounts under the temp directory (deepest first), the
+# containers whose bundle is one of the suite's (nobody else's), and the empty parents of the
+# suite's relative cgroups path (testdir/cgrouptest/container), which runtimes leave behind.
 cleanup() {
   mounts | comm -13 "$work/mounts" - | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  for d in /sys/fs/cgroup/testdir /sys/fs/cgroup/*/testdir; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
   for id in $("$1" list --format json 2>/dev/null | node -e "
     const list = JSON.parse(require('fs').readFileSync(0, 'utf8') || '[]') || []
     for (const c of list) if (c.bundle.startsWith('$tmp/ocitest')) console.log(c.id)"); do
