@@ -2,6 +2,7 @@
  * How the docker CLI lays its answers out, given to chapter 12: tables aligned as Go's
  * text/tabwriter aligns them (padding 3), and times and sizes in go-units' words.
  */
+import { humanSize } from './jsonmessage.ts'
 
 /**
  * Rows as `docker ps` and `docker images` print them: every cell but the last of a row is
@@ -36,16 +37,7 @@ export function humanDuration(ms: number): string {
 export const ago = (unixSeconds: number, now = Date.now()) => `${humanDuration(now - unixSeconds * 1000)} ago`
 
 /** Bytes as go-units HumanSizeWithPrecision(size, 3) writes them, as `docker images` does: "2.79MB". */
-export function imageSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return `${Number(value.toPrecision(3))}${units[unit]}`
-}
+export const imageSize = (bytes: number): string => humanSize(bytes, 3)
 
 /** A command as `docker ps` shows it: quoted, cut to 20 characters with "…". */
 export function shortCommand(command: string): string {

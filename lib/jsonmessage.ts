@@ -22,8 +22,11 @@ export type ProgressSink = (message: JSONMessage) => void
 /** The 12 hex digits Docker shows for a digest or an ID. */
 export const shortDigest = (digest: string): string => digest.replace(/^sha256:/, '').slice(0, 12)
 
-/** Bytes as docker's go-units HumanSize writes them: decimal units, 4 significant digits ("772.8kB"). */
-export function humanSize(bytes: number): string {
+/**
+ * Bytes as docker's go-units HumanSizeWithPrecision writes them: decimal units, `precision`
+ * significant digits (HumanSize's 4: "772.8kB").
+ */
+export function humanSize(bytes: number, precision = 4): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
   let value = bytes
   let unit = 0
@@ -31,5 +34,5 @@ export function humanSize(bytes: number): string {
     value /= 1000
     unit++
   }
-  return `${Number(value.toPrecision(4))}${units[unit]}`
+  return `${Number(value.toPrecision(precision))}${units[unit]}`
 }

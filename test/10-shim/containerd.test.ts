@@ -6,30 +6,20 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { Status, grpcDefinition } from '../../lib/containerd-proto.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
-import { ctrOk, parentOf, processGone, taskRow, waitUntil, type CtrResult } from './support.ts'
+import type { Containerd } from '../support/containerd.ts'
+import { containerdForFile, ctrOk, type CtrResult, ctrRun, parentOf, processGone, SHIM, taskRow, waitUntil } from './support.ts'
 
-const RUNTIME = 'io.containerd.minidocker.v2'
 
 describeKernel('the shim under the real containerd', () => {
   let ctd: Containerd
   let rootfs: string
   let n = 0
   const name = (what: string) => `${what}-${++n}`
-  /** ctr run with our shim, the test rootfs and a PATH for busybox */
-  const run = (flags: string[], id: string, cmd: string[], input?: string, timeout?: number) =>
-    ctd.ctr(['run', ...flags, '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd], { input, timeout })
-
-  beforeAll(async () => {
-    ctd = await startContainerd()
-    rootfs = probeRootfs(ctd.dir)
-  }, 60_000)
-  afterAll(async () => {
-    await ctd?.stop()
-  }, 60_000)
+  const run = (flags: string[], id: string, cmd: string[], input?: string, timeout?: number) => ctrRun(ctd, rootfs, flags, id, cmd, { input, timeout })
+  containerdForFile((c, r) => ((ctd = c), (rootfs = r)))
 
   it('runs a container with ctr run --rm: its output, and its exit code as ctr\'s', async () => {
     const r = ctrOk(await run(['--rm'], name('rm'), ['sh', '-c', 'echo hello; echo oops >&2; exit 3']), 'ctr run --rm')
@@ -150,7 +140,7 @@ describeKernel('the shim under the real containerd', () => {
     const version = await call(services.version.v1.Version, 'Version', {})
     expect(version.version, 'expected containerd\'s version through version.v1.Version').toMatch(/^1\.6\./)
     const { containers } = await call(services.containers.v1.Containers, 'List', {})
-    expect(containers.find((c: any) => c.id === id)?.runtime?.name, 'expected the container to name our runtime').toBe(RUNTIME)
+    expect(containers.find((c: any) => c.id === id)?.runtime?.name, 'expected the container to name our runtime').toBe(SHIM)
     const { tasks } = await call(services.tasks.v1.Tasks, 'List', {})
     const task = tasks.find((t: any) => t.id === id)
     expect(task && [task.status, task.pid > 0], `expected ${id} RUNNING with a PID in tasks.v1.Tasks/List (which containerd answers from the shim's State)`).toEqual([Status.RUNNING, true])

@@ -2,24 +2,16 @@
  * The shim's core under the real containerd once more, with chapter 09's runtime below it
  * (minirunc) instead of runc: the shim drives any runtime with runc's command line.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { MINIRUNC, probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
-import { ctrOk, taskRow, waitUntil } from './support.ts'
+import { MINIRUNC, type Containerd } from '../support/containerd.ts'
+import { containerdForFile, ctrOk, ctrRun, taskRow, waitUntil } from './support.ts'
 
 describeKernel('the shim under the real containerd, with minirunc as its runtime', () => {
   let ctd: Containerd
   let rootfs: string
-  const run = (flags: string[], id: string, cmd: string[]) =>
-    ctd.ctr(['run', ...flags, '--runtime', 'io.containerd.minidocker.v2', '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd])
-
-  beforeAll(async () => {
-    ctd = await startContainerd({ runtime: MINIRUNC, namespace: `minidocker-minirunc-${process.pid}` })
-    rootfs = probeRootfs(ctd.dir)
-  }, 60_000)
-  afterAll(async () => {
-    await ctd?.stop()
-  }, 60_000)
+  const run = (flags: string[], id: string, cmd: string[]) => ctrRun(ctd, rootfs, flags, id, cmd)
+  containerdForFile((c, r) => ((ctd = c), (rootfs = r)), { runtime: MINIRUNC, namespace: `minidocker-minirunc-${process.pid}` })
 
   it('runs a container with ctr run --rm through minirunc: its output and its exit code', async () => {
     const r = ctrOk(await run(['--rm'], 'once', ['sh', '-c', 'echo hello; exit 3']), 'ctr run --rm')

@@ -1,6 +1,8 @@
 /** What the chapter's tests share: reading ctr's output, the process tree, waiting. */
 import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
+import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
 
 export interface CtrResult {
   exitCode: number
@@ -53,3 +55,25 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, ms: num
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
+
+/** Our shim's runtime name, as ctr's --runtime takes it. */
+export const SHIM = 'io.containerd.minidocker.v2'
+
+/**
+ * One real containerd for the test file, started before its tests and stopped after them, with
+ * the probe's rootfs beside it; `ready` gets both once they exist.
+ */
+export function containerdForFile(ready: (ctd: Containerd, rootfs: string) => void, options?: Parameters<typeof startContainerd>[0]): void {
+  let ctd: Containerd | undefined
+  beforeAll(async () => {
+    ctd = await startContainerd(options)
+    ready(ctd, probeRootfs(ctd.dir))
+  }, 60_000)
+  afterAll(async () => {
+    await ctd?.stop()
+  }, 60_000)
+}
+
+/** `ctr run FLAGS ... ID CMD` through our shim, on `rootfs`, with a PATH for busybox. */
+export const ctrRun = (ctd: Containerd, rootfs: string, flags: string[], id: string, cmd: string[], options?: Parameters<Containerd['ctr']>[1]) =>
+  ctd.ctr(['run', ...flags, '--runtime', SHIM, '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd], options)

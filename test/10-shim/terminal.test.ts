@@ -3,12 +3,11 @@
  * on a terminal of their own (script), runc below the shim. The shim listens on a console socket,
  * the runtime sends it the pty master, the shim's keeper copies and resizes.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
-import { ctrOk, taskRow } from './support.ts'
+import type { Containerd } from '../support/containerd.ts'
+import { containerdForFile, ctrOk, ctrRun, taskRow } from './support.ts'
 
-const RUNTIME = 'io.containerd.minidocker.v2'
 /** The size of ctr's terminal (rows, columns), which ctr sends the shim with ResizePty. */
 const SIZE: [number, number] = [33, 77]
 /** Prints the terminal's size once it has one (busybox's stty fails on 0 0): ctr resizes only after Start. */
@@ -19,16 +18,8 @@ describeKernel('a terminal through the shim (ctr -t)', () => {
   let rootfs: string
   let n = 0
   const name = (what: string) => `${what}-${++n}`
-  const runTty = (id: string, cmd: string[]) =>
-    ctd.ctr(['run', '--rm', '-t', '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, ...cmd], { tty: SIZE })
-
-  beforeAll(async () => {
-    ctd = await startContainerd()
-    rootfs = probeRootfs(ctd.dir)
-  }, 60_000)
-  afterAll(async () => {
-    await ctd?.stop()
-  }, 60_000)
+  const runTty = (id: string, cmd: string[]) => ctrRun(ctd, rootfs, ['--rm', '-t'], id, cmd, { tty: SIZE })
+  containerdForFile((c, r) => ((ctd = c), (rootfs = r)))
 
   it('runs ctr run -t: the output comes through a terminal, and ctr exits with the container\'s code', async () => {
     const r = ctrOk(await runTty(name('tty'), ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on a terminal; exit 5']), 'ctr run -t', 'does the keeper get the master (the console socket listening before the runtime\'s create) and copy it to the stdout FIFO until the process is gone?')
@@ -43,7 +34,7 @@ describeKernel('a terminal through the shim (ctr -t)', () => {
 
   it('runs ctr task exec -t: a terminal of its own, its size, its exit code', async () => {
     const id = name('exec')
-    ctrOk(await ctd.ctr(['run', '-d', '--runtime', RUNTIME, '--env', 'PATH=/bin', '--rootfs', rootfs, id, 'sleep', '600']), 'ctr run -d')
+    ctrOk(await ctrRun(ctd, rootfs, ['-d'], id, ['sleep', '600']), 'ctr run -d')
     expect(taskRow(await ctd.ctr(['task', 'ls']), id)?.status).toBe('RUNNING')
     try {
       const r = ctrOk(await ctd.ctr(['task', 'exec', '-t', '--exec-id', 'tty1', id, 'sh', '-c', `[ -t 1 ] && echo exec on a terminal; ${PRINT_SIZE}; exit 6`], { tty: SIZE }), 'ctr task exec -t')
