@@ -53,7 +53,7 @@ export async function startContainerd(dir: string): Promise<Containerd> {
     beforeStop: async () => {
       for (const namespace of NAMESPACES) await removeTasks(daemon.socket, namespace).catch(() => {})
     },
-    cgroups: ['minidockerd'], // the daemon puts a container in /minidockerd/ID
+    sharedCgroups: ['minidockerd'], // the daemon puts a container in /minidockerd/ID
   })
   return { socket: daemon.socket, stop: daemon.stop }
 }
@@ -134,7 +134,7 @@ export async function startMinidockerd(dir: string, containerdSocket: string, op
 
 /** A real dockerd (Debian's 20.10) from temp dirs (daemons.ts), without bridge or iptables, trusting the loopback registry. */
 export async function startRealDockerd(dir: string, registry: string): Promise<Dockerd> {
-  const daemon = await startDockerd(dir, ['--insecure-registry', registry, '--cgroup-parent', '/minidocker-test-dockerd'], { cgroups: ['minidocker-test-dockerd'] })
+  const daemon = await startDockerd(dir, ['--insecure-registry', registry])
   return { host: `unix://${daemon.socket}`, root: join(dir, 'data'), log: daemon.log, stop: daemon.stop }
 }
 
