@@ -74,6 +74,8 @@ export const ret = (k: number): Pending => ({ code: BPF.RET | BPF.K, k })
 export const jump = (op: number, k: number, jt?: string, jf?: string): Pending => ({ code: BPF.JMP | op | BPF.K, k, jt, jf })
 /** BPF_JA: the one jump whose distance is 32 bits, to get over a whole section. */
 export const always = (label: string): Pending => ({ code: BPF.JMP | BPF.JA, k: 0, ja: label })
+/** The ALU's AND: the accumulator becomes accumulator & k. */
+export const and = (k: number): Pending => ({ code: BPF.ALU | BPF.AND | BPF.K, k })
 
 /** Resolve labels into forward offsets; a jump cBPF cannot encode (over 255 instructions) is refused. */
 export function assemble(pending: Pending[]): BpfInstruction[] {

@@ -575,8 +575,8 @@ static int op_close_fds(const char *from_s) {
 
 // #region memfd_exec
 /* memfd_exec SEALS: execute this helper again from a copy of its own binary in memory
- * (memfd_create), with the seals SEALS ("write,shrink,grow,seal", or "" for none) added to the
- * copy, keeping the control socket. /proc/PID/exe then names the copy, not the file on disk.
+ * (memfd_create), with the seals SEALS (names from seal_flags, comma-separated, "" for none)
+ * added to the copy, keeping the control socket. /proc/PID/exe then names the copy, not the file on disk.
  * The new image answers the request once it runs; on failure this one answers with the error.
  * The caller must send nothing else until the answer: buffered requests do not survive exec. */
 static int op_memfd_exec(const char *list) {

@@ -98,8 +98,8 @@ export class Helper {
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */
   readonly exited: Promise<ExitStatus>
-  /** The first fd the helper was not given on purpose: above stdio, the control socket and extraFds. */
-  readonly firstUnpassedFd: number
+  /** How many fds the helper was started with, numbered from 0: stdio (0-2), the control socket (3), then extraFds in the order given. */
+  readonly passedFds: number
   #control: Duplex
   #buffered = ''
   #pending: Pending[] = []
@@ -111,7 +111,7 @@ export class Helper {
     if (proc.pid === undefined) throw new Error(`cannot start ${binary}`)
     this.pid = proc.pid
     this.process = proc
-    this.firstUnpassedFd = 4 + extraFds
+    this.passedFds = 4 + extraFds
     this.#control = proc.stdio[3] as Duplex
     this.#control.setEncoding('utf8')
     this.#control.on('data', (chunk: string) => this.#receive(chunk))
@@ -486,9 +486,9 @@ export class Helper {
   /**
    * memfd_create() and fexecve(): the helper runs again from a copy of its own binary in
    * memory, with `seals` added to the copy (fcntl F_ADD_SEALS), and goes on serving requests;
-   * /proc/PID/exe names the copy from then on, not the file on disk. Await it before any
-   * other request: requests sent meanwhile are lost in the exec.
-   * @param seals which of the copy's changes to forbid (memfd_create(2), "File sealing")
+   * /proc/PID/exe names the copy from then on, not the file on disk. Requests sent before the
+   * answer are lost in the exec.
+   * @param seals the seals to add to the copy, by name (F_SEAL_WRITE is 'write'), none when empty: memfd_create(2), "File sealing"
    */
   memfdExec(seals: ('seal' | 'shrink' | 'grow' | 'write')[]): Promise<unknown> {
     return this.#call('memfd_exec', seals.join(','))

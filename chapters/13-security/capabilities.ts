@@ -18,7 +18,8 @@ import type { Helper } from '../../native/helper.ts'
 export function capabilityMask(names: string[] = []): bigint {
   // TODO(13): from names to the bits the kernel reads.
   //   1. The numbers are given: lib/security-tables.ts, generated from linux/capability.h.
-  //   2. Why can a JavaScript number not hold this mask safely with bit operators? (They work on 32 bits.)
+  //   2. Which is the highest capability number, and which JavaScript types and operators keep
+  //      that bit? Try your mask on CAP_CHECKPOINT_RESTORE before you trust it.
   //   3. A typo in config.json must not silently give the container fewer, or more, capabilities:
   //      refuse it with the words of the doc comment (a ContainerError, as other chapters throw).
   throw new NotImplementedError('13-security', 'capabilityMask')

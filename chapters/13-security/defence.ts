@@ -9,18 +9,20 @@ import type { Helper } from '../../native/helper.ts'
 
 // #region protectRuntimeBinary
 /**
- * CVE-2019-5736: make /proc/PID/exe of the helper (the process that enters the container and
- * becomes its process) name a sealed copy of its binary in memory, not the file on disk, so
- * that a process in the container that opens it can change neither the file nor the copy.
- * Called first, before the helper enters any namespace.
+ * CVE-2019-5736: whatever a process in the container opens through /proc/PID/exe of the helper
+ * (the process that enters the container and becomes its process) must be something nobody
+ * can change, not now and not later: neither the helper's file on disk nor anything standing
+ * in for it. Called first, before the helper enters any namespace.
  */
 export async function protectRuntimeBinary(helper: Helper): Promise<void> {
-  // TODO(13): run the helper from a copy the container cannot change.
+  // TODO(13): take the runtime's binary out of the container's reach.
   //   1. How did a container overwrite runc through /proc/self/exe? Chapter text, "The runtime
   //      defends itself"; runc's libcontainer/dmz and its older nsenter/cloned_binary.c.
-  //   2. Does running from a copy suffice? What could the container still do to a copy, and
-  //      what must be true of it so that nobody can change it, nor undo that later?
-  //      memfd_create(2), "File sealing", fcntl(2); the helper's operations (native/helper.ts).
+  //   2. If the helper runs from something other than its file, what is left for a process
+  //      holding /proc/PID/exe to change there, and by which system calls? For each kind of
+  //      change, decide whether it must be forbidden, and whether whoever holds an fd could
+  //      still change the rules afterwards: memfd_create(2), "File sealing"; fcntl(2),
+  //      F_ADD_SEALS. The helper's operations are listed in native/helper.ts.
   //   3. When must this happen relative to everything else the helper does, and what happens
   //      to a request sent while the helper replaces its own image?
   throw new NotImplementedError('13-security', 'protectRuntimeBinary')
@@ -29,15 +31,23 @@ export async function protectRuntimeBinary(helper: Helper): Promise<void> {
 
 // #region closeLeakedFds
 /**
- * CVE-2024-21626: close every fd the helper inherited without being given it on purpose (its
- * stdio, control socket and extra fds stay), before it enters the container: an fd open on a
- * host directory is a door out of any root filesystem (/proc/self/fd/N as a working directory).
+ * CVE-2024-21626: before the helper enters the container, it must hold no fd that nobody
+ * handed it on purpose: an fd open on a host directory is a door out of any root filesystem
+ * (/proc/self/fd/N as a working directory). The fds it was started with (stdio, its control
+ * socket, the extra fds such as the runtime's exec.fifo) must stay usable.
  */
 export async function closeLeakedFds(helper: Helper): Promise<void> {
-  // TODO(13): which fds did the helper get without anyone asking?
-  //   1. Run `ls -l /proc/PID/fd` of a helper started by a process that had an extra file open.
-  //   2. Which fds must stay (the runtime's exec.fifo is one), and how do you tell them from the
-  //      ones nobody passed on purpose? Read how the Helper is spawned (native/helper.ts).
+  // TODO(13): which fds did the helper get without anyone asking, and how do they go?
+  //   1. Start a helper from a shell that holds an extra fd on a directory and read
+  //      `ls -l /proc/PID/fd`: which fds are there, and how did each get there (fork, exec,
+  //      close-on-exec: fcntl(2), FD_CLOEXEC)?
+  //   2. Which of them were handed over on purpose, and how are fds numbered when a process is
+  //      spawned with a list of them? What does the Helper know about its own start
+  //      (native/helper.ts)? A rule that keeps a fixed set of numbers breaks the first
+  //      caller that passes one more.
+  //   3. Closing fds one by one needs to know which are open: is there a call that closes a
+  //      whole range, and what does the helper spare on its own? close_range(2).
+  //   Where to look: runc's libcontainer/utils (CloseExecFrom) and runc's fix of CVE-2024-21626.
   throw new NotImplementedError('13-security', 'closeLeakedFds')
 }
 // #endregion closeLeakedFds

@@ -41,7 +41,8 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
   //      alone lets 0x1_0000_0008 pass for 8.
   //   2. For an ordering (GT, GE, LT, LE): when do the high words decide alone, and when must
   //      the low words be compared? Two of them are the negation of the other two.
-  //   3. MASKED_EQ is (arg & value) == valueTwo: the ALU's AND on the accumulator.
+  //   3. MASKED_EQ is (arg & value) == valueTwo, and a jump compares the accumulator as it
+  //      is: what must happen to the accumulator before the comparison? (lib/seccomp.ts)
   //   4. Labels are strings you choose; lib/seccomp.ts's assemble() places them. `id` makes
   //      this condition's own labels unique. An operator you do not know is refused.
   //   Where to look: libseccomp's gen_bpf.c (_gen_bpf_node), the chapter's "Compiling a profile".

@@ -21,10 +21,15 @@ export async function secureProcess(helper: Helper, spec: Spec): Promise<{ lastF
   // TODO(13): put no_new_privs, the filter and the capabilities in order.
   //   1. The helper loads bytes; how does linux.seccomp become them? (This chapter's seccomp.ts
   //      and lib/seccomp.ts.)
-  //   2. seccomp(2), "EACCES": who may load a filter? Docker's default keeps no_new_privs off and
-  //      drops CAP_SYS_ADMIN: what does that decide?
+  //   2. seccomp(2), "EACCES": what must the process hold, or have set, at the moment it loads
+  //      a filter? Docker's default keeps no_new_privs off and drops CAP_SYS_ADMIN: where does
+  //      that leave the load?
   //   3. Every request the helper serves after the load is a system call the profile judges.
-  //      When you have the choice, is earlier or later better, and why?
+  //      When the rule of 2 leaves you the choice, where does the load belong, and why?
+  //   4. Without no_new_privs, the final capability sets may still hold CAP_SYS_ADMIN, so a
+  //      load after them would work too. runc does not look at the final sets to choose, the
+  //      kernel does not mind either way, and no test tells the two apart: pick the rule that
+  //      is right for every profile.
   //   Where to look: runc's standard_init_linux.go (Init), the chapter's "The order inside the runtime".
   throw new NotImplementedError('13-security', 'secureProcess')
 }

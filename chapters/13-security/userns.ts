@@ -41,25 +41,28 @@ export function hostId(id: number, mappings: IdMapping[]): number | undefined {
 // #region enterUserNamespace
 /**
  * Move the helper, before it forks or creates any other namespace, into a new user namespace
- * and map it, in runc's order (nsexec.c): the helper unshares the user namespace alone; this
- * process, its parent and root on the host, writes /proc/PID/uid_map and then gid_map; only
- * then does the helper go on and become the namespace's root (no supplementary groups, gid 0,
- * uid 0), so that the namespaces it creates next belong to the new user namespace and every
- * file it creates from here on has an owner the host can name. A map that cannot be written is
- * a ContainerError (125) naming the file, the text and the errno.
+ * mapped as linux.uidMappings and gidMappings say, and leave it as that namespace's root, with
+ * the ids and groups runc's process has there: the namespaces it creates next must belong to
+ * the new user namespace, and every file it creates from here on must have an owner the host
+ * can name. A map that cannot be written is a ContainerError (125) naming the file, the text
+ * and the errno.
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
-  // TODO(13): the user namespace, in the order that works.
-  //   1. Who may write a process's uid_map with a range that is not the writer's own id? man 7
-  //      user_namespaces lists the rules: try it from the helper first and read the errno.
+  // TODO(13): a user namespace, entered, mapped and taken over, in an order that works.
+  //   1. Two processes can act here: the helper, and this one (its parent, root on the host).
+  //      Which may create the namespace for the helper, and which may write the helper's maps
+  //      with a range of host ids? user_namespaces(7), "User and group ID mappings", lists the
+  //      rules; an experiment and its errno tell you which rule you met.
   //   2. Which process's /proc/PID files are the helper's before it forks? (Helper's doc comments.)
-  //   3. What is the helper's uid inside the new namespace right after the unshare, and what does
-  //      that mean for the files it creates (on the rootfs, in a bind mount)? Read
-  //      /proc/PID/status's Uid line from the host and from inside; then decide what it must
-  //      become, and in which order groups, gid and uid can change (chapter 03's switchUser).
-  //   4. A map is written once, in one write; its errors read like the doc comment's.
-  //   Where to look: runc's libcontainer/nsenter/nsexec.c (update_uidmap and the sync with the
-  //   parent), the chapter text, "User namespaces".
+  //   3. Which ids does the helper have inside the new namespace before anything is mapped, and
+  //      after? What would they mean for the files it creates on the rootfs or in a bind mount?
+  //      Read /proc/PID/status's Uid and Gid lines from the host and from inside.
+  //   4. Which changes of ids and groups does the kernel refuse until the maps exist (user_
+  //      namespaces(7) on setgroups and unmapped ids), and in which order must they come for
+  //      each to be allowed? Compare chapter 09's switchUser (minidocker/container.ts).
+  //   5. A map is written once, in one write; its errors read like the doc comment's.
+  //   Where to look: runc's libcontainer/nsenter/nsexec.c (how the child and its parent take
+  //   turns, update_uidmap), the chapter text, "User namespaces".
   throw new NotImplementedError('13-security', 'enterUserNamespace')
 }
 // #endregion enterUserNamespace
@@ -68,9 +71,11 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
 /**
  * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
  * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
- * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
- * modes unchanged. An owner that no mapping covers is a ContainerError (125) naming the file
- * and the id. Without this the container's root sees its own files owned by nobody.
+ * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets).
+ * Nothing else about a file may change: its mode stays, the set-user-ID and set-group-ID bits
+ * included (an image's su must still work). An owner that no mapping covers is a ContainerError
+ * (125) naming the file and the id. Without this the container's root sees its own files owned
+ * by nobody.
  */
 export function shiftOwnership(rootfs: string, spec: Spec): void {
   // TODO(13): shift the owners of a whole tree.
@@ -78,6 +83,8 @@ export function shiftOwnership(rootfs: string, spec: Spec): void {
   //   2. The tree is walked once, the root directory included; a directory's entries after it.
   //   3. What does `ls -ln` inside the container show for a file you did not shift, and why can
   //      the container's root not write to its own directories then? (Chapter text.)
+  //   4. Does changing a file's owner change anything else about it? chown(2), and stat(1) of
+  //      a 04755 file before and after.
   throw new NotImplementedError('13-security', 'shiftOwnership')
 }
 // #endregion shiftOwnership

@@ -11,25 +11,26 @@ import type { Helper } from '../../native/helper.ts'
 
 // #region protectRuntimeBinary
 /**
- * CVE-2019-5736: make /proc/PID/exe of the helper (the process that enters the container and
- * becomes its process) name a sealed copy of its binary in memory, not the file on disk, so
- * that a process in the container that opens it can change neither the file nor the copy.
- * Called first, before the helper enters any namespace.
+ * CVE-2019-5736: whatever a process in the container opens through /proc/PID/exe of the helper
+ * (the process that enters the container and becomes its process) must be something nobody
+ * can change, not now and not later: neither the helper's file on disk nor anything standing
+ * in for it. Called first, before the helper enters any namespace.
  */
 export async function protectRuntimeBinary(helper: Helper): Promise<void> {
-  // Sealed against every change, and against unsealing: F_SEAL_SEAL last.
+  // Sealed against every change of its bytes and size; F_SEAL_SEAL makes that set of seals final.
   await helper.memfdExec(['write', 'shrink', 'grow', 'seal'])
 }
 // #endregion protectRuntimeBinary
 
 // #region closeLeakedFds
 /**
- * CVE-2024-21626: close every fd the helper inherited without being given it on purpose (its
- * stdio, control socket and extra fds stay), before it enters the container: an fd open on a
- * host directory is a door out of any root filesystem (/proc/self/fd/N as a working directory).
+ * CVE-2024-21626: before the helper enters the container, it must hold no fd that nobody
+ * handed it on purpose: an fd open on a host directory is a door out of any root filesystem
+ * (/proc/self/fd/N as a working directory). The fds it was started with (stdio, its control
+ * socket, the extra fds such as the runtime's exec.fifo) must stay usable.
  */
 export async function closeLeakedFds(helper: Helper): Promise<void> {
-  await helper.closeFds(helper.firstUnpassedFd)
+  await helper.closeFds(helper.passedFds)
 }
 // #endregion closeLeakedFds
 

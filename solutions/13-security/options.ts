@@ -39,8 +39,8 @@ function allCapabilities(): string[] {
 /**
  * The container's capabilities, as moby's TweakCapabilities works them out: all of them with
  * `privileged`; otherwise Docker's 14 less `drop` plus `add`; `ALL` in `add` means every
- * capability less `drop`, in `drop` means `add` alone. Names are taken in any case, with or
- * without `CAP_`; an unknown one is refused: `unknown capability: "CAP_NAME"`.
+ * capability less `drop`, in `drop` means `add` alone. Names come in any case, with or without
+ * `CAP_`; an unknown one is refused, a ContainerError whose message names it.
  */
 export function capabilityList(add: string[], drop: string[], privileged: boolean): string[] {
   if (privileged) return allCapabilities()
@@ -60,13 +60,12 @@ export function capabilityList(add: string[], drop: string[], privileged: boolea
 
 // #region containerSecurity
 /**
- * config.json's security fields for a container's HostConfig. The capability sets bounding,
- * effective and permitted all hold capabilityList(). SecurityOpt holds `no-new-privileges`
- * (alone, or `=true`/`=false`) and `seccomp=unconfined` or `seccomp=PROFILE` (the docker CLI
- * sends the file's JSON, not its name); `KEY:VALUE` is the older spelling of `KEY=VALUE`;
+ * config.json's security fields for a container's HostConfig, as dockerd fills them for the
+ * same flags: the capability sets bounding, effective and permitted all hold capabilityList();
+ * --security-opt takes the spellings dockerd takes for `no-new-privileges` and `seccomp`
+ * (unconfined, or a profile, which the docker CLI sends as the file's JSON, not its name);
  * `label` and `apparmor` options are accepted and have no effect on these machines; anything
- * else is refused: `invalid --security-opt 2: "OPT"`. Without an option, Docker's default
- * profile for the container's capabilities. Privileged: no filter, no masked or read-only paths.
+ * else, or a profile that is not JSON, is refused with a ContainerError naming the option.
  */
 export function containerSecurity(host: SecurityHostConfig): ContainerSecurity {
   const privileged = host.Privileged === true

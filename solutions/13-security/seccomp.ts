@@ -8,7 +8,7 @@
  */
 import { ContainerError } from '../../lib/errors.ts'
 import type { Seccomp, SeccompRule } from '../../lib/oci.ts'
-import { always, ARCHITECTURES, assemble, BPF, DEFAULT_ERRNO, jump, load, ret, SECCOMP_DATA, SECCOMP_RET, X32_SYSCALL_BIT, type BpfInstruction, type Pending } from '../../lib/seccomp.ts'
+import { always, and, ARCHITECTURES, assemble, BPF, DEFAULT_ERRNO, jump, load, ret, SECCOMP_DATA, SECCOMP_RET, X32_SYSCALL_BIT, type BpfInstruction, type Pending } from '../../lib/seccomp.ts'
 
 // #region seccompAction
 /**
@@ -62,8 +62,8 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
       case 'SCMP_CMP_MASKED_EQ': {
         const [dhi, dlo] = split(condition.valueTwo ?? 0)
         return [
-          high, { code: BPF.ALU | BPF.AND | BPF.K, k: hi }, jump(BPF.JEQ, dhi, undefined, fail),
-          low, { code: BPF.ALU | BPF.AND | BPF.K, k: lo }, jump(BPF.JEQ, dlo, undefined, fail),
+          high, and(hi), jump(BPF.JEQ, dhi, undefined, fail),
+          low, and(lo), jump(BPF.JEQ, dlo, undefined, fail),
         ]
       }
     }

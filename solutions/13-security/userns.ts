@@ -6,7 +6,7 @@
  *
  * Check your work with `npx workbook check 13`.
  */
-import { lchownSync, lstatSync, readdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, lchownSync, lstatSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import type { IdMapping, Spec } from '../../lib/oci.ts'
@@ -36,12 +36,11 @@ export function hostId(id: number, mappings: IdMapping[]): number | undefined {
 // #region enterUserNamespace
 /**
  * Move the helper, before it forks or creates any other namespace, into a new user namespace
- * and map it, in runc's order (nsexec.c): the helper unshares the user namespace alone; this
- * process, its parent and root on the host, writes /proc/PID/uid_map and then gid_map; only
- * then does the helper go on and become the namespace's root (no supplementary groups, gid 0,
- * uid 0), so that the namespaces it creates next belong to the new user namespace and every
- * file it creates from here on has an owner the host can name. A map that cannot be written is
- * a ContainerError (125) naming the file, the text and the errno.
+ * mapped as linux.uidMappings and gidMappings say, and leave it as that namespace's root, with
+ * the ids and groups runc's process has there: the namespaces it creates next must belong to
+ * the new user namespace, and every file it creates from here on must have an owner the host
+ * can name. A map that cannot be written is a ContainerError (125) naming the file, the text
+ * and the errno.
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
   const uids = idMapText(spec.linux?.uidMappings, 'uid')
@@ -70,9 +69,11 @@ function writeMap(path: string, text: string): void {
 /**
  * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
  * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
- * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
- * modes unchanged. An owner that no mapping covers is a ContainerError (125) naming the file
- * and the id. Without this the container's root sees its own files owned by nobody.
+ * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets).
+ * Nothing else about a file may change: its mode stays, the set-user-ID and set-group-ID bits
+ * included (an image's su must still work). An owner that no mapping covers is a ContainerError
+ * (125) naming the file and the id. Without this the container's root sees its own files owned
+ * by nobody.
  */
 export function shiftOwnership(rootfs: string, spec: Spec): void {
   const uids = spec.linux?.uidMappings ?? []
@@ -83,9 +84,9 @@ export function shiftOwnership(rootfs: string, spec: Spec): void {
     const gid = hostId(stat.gid, gids)
     if (uid === undefined || gid === undefined)
       throw new ContainerError(`${path} is owned by ${stat.uid}:${stat.gid}, which the container's mappings do not cover`, 125)
-    // chown(2) clears set-user-ID and set-group-ID bits: lchown is not the end of the story for
-    // such files, which this workbook's images do not have.
     lchownSync(path, uid, gid)
+    // chown(2) clears the set-user-ID and set-group-ID bits, even for root: give them back.
+    if (!stat.isSymbolicLink() && stat.mode & 0o6000) chmodSync(path, stat.mode & 0o7777)
     if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name))
   }
   walk(rootfs)

@@ -3,7 +3,7 @@
  * id on the host (what it creates, what it cannot read), the rootfs shifted to the range; and
  * the same bundle under runc, which must agree.
  */
-import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
@@ -70,11 +70,19 @@ describeKernel('a container in a user namespace', () => {
     symlinkSync('/nowhere', join(dir, 'link'))
     writeFileSync(join(dir, 'user-file'), '')
     chownSync(join(dir, 'user-file'), 1000, 1000)
+    for (const [name, mode] of [['su', 0o4755], ['wall', 0o2755]] as const) {
+      writeFileSync(join(dir, name), '')
+      chmodSync(join(dir, name), mode)
+    }
     shiftOwnership(dir, { ociVersion: '1.0.2', process: { args: [], env: [], cwd: '/' }, linux: { uidMappings: MAPPINGS, gidMappings: MAPPINGS } })
     for (const [path, uid] of [['', HOST_ID], ['etc', HOST_ID], ['etc/passwd', HOST_ID], ['link', HOST_ID], ['user-file', HOST_ID + 1000]] as const) {
       const stat = lstatSync(join(dir, path))
       expect(stat.uid, `${path || '/'}: owned by ${stat.uid}, expected ${uid} — is every file shifted, the root directory and symlinks (lchown) included?`).toBe(uid)
       expect(stat.gid, `${path || '/'}: the group is shifted too`).toBe(uid)
+    }
+    for (const [name, mode] of [['su', 0o4755], ['wall', 0o2755]] as const) {
+      const kept = lstatSync(join(dir, name)).mode & 0o7777
+      expect(kept.toString(8), `${name}: mode ${mode.toString(8)} became ${kept.toString(8)} — chown(2) clears the set-user-ID and set-group-ID bits, even for root: did the shift give them back?`).toBe(mode.toString(8))
     }
   })
 
