@@ -57,9 +57,9 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   //   3. Which ids does the helper have inside the new namespace before anything is mapped, and
   //      after? What would they mean for the files it creates on the rootfs or in a bind mount?
   //      Read /proc/PID/status's Uid and Gid lines from the host and from inside.
-  //   4. Which changes of ids and groups does the kernel refuse until the maps exist (user_
-  //      namespaces(7) on setgroups and unmapped ids), and in which order must they come for
-  //      each to be allowed? Compare chapter 09's switchUser (minidocker/container.ts).
+  //   4. Which changes of ids and groups does the kernel refuse until the maps exist
+  //      (user_namespaces(7) on setgroups and unmapped ids), and in which order must they come
+  //      for each to be allowed? Compare chapter 09's switchUser (minidocker/container.ts).
   //   5. A map is written once, in one write; its errors read like the doc comment's.
   //   Where to look: runc's libcontainer/nsenter/nsexec.c (how the child and its parent take
   //   turns, update_uidmap), the chapter text, "User namespaces".
