@@ -80,11 +80,11 @@ describeKernel('the runtime defends itself', () => {
 
   it('closeLeakedFds closes what nobody passed on purpose and keeps the rest; minirunc so never hands an inherited directory fd to the container', async () => {
     const host = hostDir()
-    const h = helper({ extraFds: [host.fd] })
+    const h = helper({ extraFds: [host.fd, host.fd] }) // two passed on purpose: 4 and 5
     await h.openpt('/dev/ptmx') // an fd the helper holds that nobody passed: a stand-in for an inherited one
     await closeLeakedFds(h)
     const fds = readdirSync(`/proc/${h.pid}/fd`).map(Number).sort((a, b) => a - b)
-    expect(fds, 'after closeLeakedFds the helper must keep stdio, its control socket (3) and the fd it was given (4), and nothing else').toEqual([0, 1, 2, 3, 4])
+    expect(fds, 'after closeLeakedFds the helper must keep stdio, its control socket (3) and the fds it was given (4 and 5), and nothing else').toEqual([0, 1, 2, 3, 4, 5])
     // The runtime started by a careless caller that left a directory open on fd 7 (runc's own
     // leak was a /sys/fs/cgroup handle): process.cwd = /proc/self/fd/7 would stand on the host.
     const dir = tempDir()
