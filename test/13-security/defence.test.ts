@@ -64,18 +64,22 @@ describeKernel('the runtime defends itself', () => {
       const h = helper({ binary: copy })
       if (protect) await protectRuntimeBinary(h)
       const held = join(dir, 'held')
-      const attacker = execa('sh', ['-c', `exec 3</proc/${h.pid}/exe && : >${held} && while kill -0 ${h.pid} 2>/dev/null; do sleep 0.02; done; printf PWNED >/proc/self/fd/3`], { reject: false, timeout: 30_000 })
+      // Once the helper is gone: append to what fd 3 opens, cut it to nothing, extend it; then its size.
+      const change = 'printf PWNED >>/proc/self/fd/3; w=$?; truncate -s 0 /proc/self/fd/3; s=$?; truncate -s +1 /proc/self/fd/3; g=$?; echo "$w $s $g $(wc -c </proc/self/fd/3)"'
+      const attacker = execa('sh', ['-c', `exec 3</proc/${h.pid}/exe && : >${held} && while kill -0 ${h.pid} 2>/dev/null; do sleep 0.02; done; ${change}`], { reject: false, timeout: 30_000 })
       expect(await waitFor(() => existsSync(held), 10_000), 'the attacker could not open /proc/PID/exe').toBe(true)
       h.kill('SIGKILL')
       await h.exited
       const r = await attacker
-      return { rewritten: !readFileSync(copy).equals(original), code: r.exitCode, stderr: r.stderr }
+      const [write, shrink, grow, size] = r.stdout.trim().split(' ').map(Number)
+      return { rewritten: !readFileSync(copy).equals(original), refused: { write: write !== 0, shrink: shrink !== 0, grow: grow !== 0 }, size, length: original.length, stderr: r.stderr }
     }
     const unprotected = await attack(false)
     expect(unprotected.rewritten, `without the copy in memory, the binary on disk is rewritten (${unprotected.stderr})`).toBe(true)
     const protectedRun = await attack(true)
     expect(protectedRun.rewritten, 'the helper\'s file on disk was rewritten through /proc/PID/exe: did protectRuntimeBinary make the helper run from a copy in memory (memfd)?').toBe(false)
-    expect(protectedRun.code, `the copy in memory could be written (${protectedRun.stderr || 'no error'}): is it sealed against writes and shrinking?`).not.toBe(0)
+    expect(protectedRun.refused, `the copy in memory could be changed through /proc/PID/exe (${protectedRun.stderr.trim().replaceAll('\n', '; ') || 'no error'}): which changes do its seals forbid?`).toEqual({ write: true, shrink: true, grow: true })
+    expect(protectedRun.size, 'the copy in memory must keep its size').toBe(protectedRun.length)
   })
 
   it('closeLeakedFds closes what nobody passed on purpose and keeps the rest; minirunc so never hands an inherited directory fd to the container', async () => {
