@@ -62,8 +62,8 @@ export async function allocate(dir: string, subnet: string, owner: number): Prom
   // TODO(08): give `owner` the lowest free address of `subnet`, recorded in dir/ipam.json.
   //   1. Which addresses of a subnet may never be given to a container? (parseSubnet and
   //      toAddress do the arithmetic.) The lease carries the prefix and the gateway too.
-  //   2. Read, choose and write inside one withLock: what happens when two runs read the
-  //      file before either writes it?
+  //   2. Two runs that both read the file before either writes it pick the same address:
+  //      what must span the read, the choice and the write?
   //   3. A run that crashed never released its address. How does the record tell a dead owner
   //      from a live one, even when the PID has been reused? (Owner, alive.)
   //   4. A full subnet is a ContainerError (125) whose message says "no free address" and

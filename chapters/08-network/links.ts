@@ -94,9 +94,10 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
  * is already gone (the container's namespace went away, and took the pair with it) is no error.
  */
 export async function disconnectContainer(host: string): Promise<void> {
-  // TODO(08): delete the host end of a container's veth pair (the other end goes with it).
-  //   1. When the container's namespace is already gone, the pair went with it: that is no
-  //      error, but any other failure is.
+  // TODO(08): delete a container's veth pair by its host end.
+  //   1. What happens to the other end, and to a pair whose container namespace is gone?
+  //   2. A pair that is already gone is no error (say which words of the tool's error tell
+  //      you so); any other failure is.
   //   Where: man 8 ip-link (delete). Chapter text: "A veth pair".
   throw new NotImplementedError('08-network', 'disconnectContainer')
 }
