@@ -39,11 +39,11 @@ async function sameRule(rule: string[], expected: string[]): Promise<{ same: boo
   const script = [
     'iptables -w -t nat -N MINIDOCKER',
     `iptables -w -t nat -A ${rule.map(quote).join(' ')} || exit 0`,
-    `iptables -w -t nat -C ${expected.map(quote).join(' ')} && echo SAME`,
+    `iptables -w -t nat -C ${expected.map(quote).join(' ')} 2>/dev/null && echo SAME`,
     'iptables -w -t nat -S MINIDOCKER',
   ].join('\n')
   const result = await execa('unshare', ['--net', 'sh', '-c', script], { reject: false, stdin: 'ignore', all: true })
-  return { same: result.stdout.includes('SAME'), listed: result.all.replace('SAME\n', '').trim() }
+  return { same: result.stdout.includes('SAME'), listed: result.all.split('\n').filter((line) => line !== 'SAME' && line !== '-N MINIDOCKER').join('; ') }
 }
 
 describeKernel('dnatRule', () => {
