@@ -47,8 +47,8 @@ export async function ensureRule(table: string, args: string[]): Promise<void> {
   //   1. Listing the chain and comparing text is fragile: iptables prints a rule in its own
   //      canonical spelling, not yours. Which iptables command answers "is this exact rule
   //      there?" by its exit status?
-  //   2. Why append rather than insert, and what would a run that always appends leave after
-  //      a hundred containers?
+  //   2. What would a run that always adds leave after a hundred containers, and who would
+  //      ever remove the copies?
   //   Where: man 8 iptables (COMMANDS); libnetwork's iptables package (Exists, ProgramRule).
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureRule')
@@ -119,7 +119,8 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
   //   2. It must end with the run, even a run killed with SIGKILL, which runs no cleanup: what
   //      does the proxy watch, and so what must its stdin be?
   //   Where: Node's child_process (spawn, stdio); moby's daemon/libnetwork/portmapper
-  //   (how dockerd starts docker-proxy and waits for it). Chapter text: "The proxy".
+  //   (how dockerd starts docker-proxy and waits for it). Chapter text: "Published ports"
+  //   and "The proxy".
   throw new NotImplementedError('08-network', 'startProxy')
 }
 // #endregion startProxy
