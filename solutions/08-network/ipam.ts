@@ -29,9 +29,9 @@ export interface Lease {
 /**
  * Run `fn` while holding the lock `dir/ipam.lock`, so no other process reads or writes the
  * allocations in between, and release it after, also when `fn` throws. The lock is a file that
- * exactly one of several processes can create, and that names its owner from the moment it
- * exists; a lock whose owner has died, or that names none, is taken over, so a run killed while
- * holding it, whenever that was, blocks nobody.
+ * exactly one of several processes can create, and that names its owner (an Owner, as JSON)
+ * from the moment it exists; a lock whose owner has died, or that names none, is taken over,
+ * so a run killed while holding it, whenever that was, blocks nobody. `dir` may not exist yet.
  */
 export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dir, { recursive: true, mode: 0o700 })

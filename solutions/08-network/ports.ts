@@ -58,8 +58,9 @@ export async function ensureRule(table: string, args: string[]): Promise<void> {
 // #region dnatRule
 /**
  * The DNAT rule that sends what arrives for `mapping`'s host side to `containerIp`, as the
- * arguments that follow -A or -D: the chain CHAIN, the protocol and host port, the host
- * address only when the mapping names one, and never traffic that comes from the bridge itself.
+ * arguments that follow -A or -D, chain first: in CHAIN, the mapping's protocol and host port,
+ * the host address only when the mapping names one (0.0.0.0 means any), never traffic that
+ * comes in from the bridge itself, rewritten to the container's address and port.
  */
 export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
   return [
@@ -115,9 +116,9 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
 
 // #region publishPorts
 /**
- * Publish each mapping to the container at `containerIp`: its proxy first (listening is what
- * proves the port free), then its DNAT rule. If one fails, whatever this call made is undone
- * before the error is thrown: no proxy runs and no rule stays.
+ * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port. A
+ * port that is taken fails before a rule exists for it. If one fails, whatever this call made
+ * is undone before the error is thrown: no proxy runs and no rule stays.
  */
 export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
   const published: Published = { rules: [], proxies: [] }
