@@ -6,9 +6,9 @@
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { ANONYMOUS_AUTH, pullQuery, type RunPlan, type Stdio } from '../../lib/client.ts'
+import { ANONYMOUS_AUTH, pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
-import { DaemonError, readAll, type Engine } from './engine.ts'
+import { DaemonError, type Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
 
 // #region pullImage
