@@ -222,6 +222,6 @@ describe('the Engine API transport', () => {
     const missing = await caught(() => engine.upgrade('/containers/nope/attach'))
     expect(missing?.message, 'a 404 instead of a 101: expected the daemon\'s error').toBe('Error response from daemon: No such container: nope')
     const plain = await caught(() => engine.upgrade('/containers/plain/attach'))
-    expect(plain?.message, 'a 200 instead of a 101 is not a stream: expected the CLI\'s words').toBe('unable to upgrade to tcp, received 200')
+    expect(plain?.message, 'a 200 instead of a 101 is not a stream: expected the CLI\'s words — a "socket hang up" here means the request went out on a kept-alive connection the daemon had closed after the 404: a hijack needs a connection of its own').toBe('unable to upgrade to tcp, received 200')
   })
 })
