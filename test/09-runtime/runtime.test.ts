@@ -195,6 +195,8 @@ describeKernel('minirunc: errors as runc gives them', () => {
     ['no process.args', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { cwd: '/', env: [] }, root: { path: 'rootfs' } })), /process\.args is required/],
     ['no rootfs', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')), root: { path: 'missing' } })), /rootfs .*missing.* does not exist/],
     ['a program that is not there', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')), process: { args: ['nope'], env: ['PATH=/bin'], cwd: '/' } })), /exec: "nope": executable file not found in \$PATH/],
+    // runc's words for a path that is there but cannot be executed (docker: 126, not 127).
+    ['a program that is a directory', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')), process: { args: ['/'], env: ['PATH=/bin'], cwd: '/' } })), /exec: "\/": permission denied/],
   ]
   for (const [what, breakIt, message] of broken) {
     it(`a bundle with ${what} is refused and leaves no state, process or cgroup`, async () => {
@@ -325,6 +327,29 @@ describeKernel('minirunc: what else config.json asks', () => {
     const { devices } = JSON.parse(readFileSync(join(t.root, 'd1', 'state.json'), 'utf8')) as ContainerRecord
     expect((await t.rt('delete', '--force', 'd1')).code).toBe(0)
     expect(existsSync(devices!.dir), 'delete must remove the devices cgroup create made').toBe(false)
+  })
+
+  it('linux.resources.cpu.cpus and mems: the cpuset cgroup holds the process before it runs, exec\'d processes too, and delete removes it', async () => {
+    const t = setup(['cat:/proc/self/status', 'sleep:60000'], (spec) => {
+      spec.linux!.cgroupsPath = testCgroupPath()
+      spec.linux!.resources = { cpu: { cpus: '0', mems: '0' } }
+    })
+    expect((await t.create('cs1')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'cs1')).code).toBe(0)
+    expect(await waitFor(() => t.out().includes('"cat"'), 10_000), `the probe must print /proc/self/status; it printed: ${t.out()}`).toBe(true)
+    const exec = await t.rt('exec', 'cs1', '/bin/probe', 'cat:/proc/self/status')
+    for (const [who, text] of [['the container\'s process', t.out()], ['an exec\'d process', exec.stdout]] as const) {
+      const status = String(probeLines(text)[0]?.cat ?? text)
+      const allowed = (name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? status
+      expect(allowed('Cpus_allowed_list'), `${who} may run on CPU 0 only (cpus "0"): was it moved into a cpuset cgroup whose cpuset.cpus holds the spec's list?`).toBe('0')
+      expect(allowed('Mems_allowed_list'), `${who} may allocate from memory node 0 only (mems "0")`).toBe('0')
+    }
+    const { cpuset } = JSON.parse(readFileSync(join(t.root, 'cs1', 'state.json'), 'utf8')) as ContainerRecord
+    expect((await t.rt('delete', '--force', 'cs1')).code).toBe(0)
+    // On v2 the cpuset files are the container's own cgroup's, which delete removes anyway.
+    if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return
+    expect(cpuset?.dir, 'on v1, the record must keep the cpuset cgroup create made, for exec and delete').toBeDefined()
+    expect(existsSync(cpuset!.dir), 'delete must remove the cpuset cgroup create made').toBe(false)
   })
 
   it('a sysctl that is not namespaced, or of a namespace the container shares with the host, is refused before it is written', async () => {

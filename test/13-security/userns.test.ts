@@ -9,7 +9,7 @@ import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { hostId, idMapText, shiftOwnership } from '#ch/13-security/userns.ts'
 import { ContainerError } from '../../lib/errors.ts'
-import type { Spec } from '../../lib/oci.ts'
+import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
@@ -112,6 +112,18 @@ describeKernel('a container in a user namespace', () => {
     expect(probeLines(exec.stdout)[0], `exec's process must be root of the container's user namespace: ${exec.stdout}${exec.stderr}`).toEqual({ uid: 0, gid: 0, groups: [] })
     const made = statSync(join(b.shared, 'by-exec'))
     expect(made.uid, `a file exec's process made is owned by ${made.uid} on the host: did exec join the user namespace (setns /proc/PID/ns/user) before the others?`).toBe(HOST_ID)
+  })
+
+  it('a /dev tmpfs gets the host\'s device nodes bound, as runc does: mknod is refused in a user namespace', async () => {
+    const steps = ['stat:/dev/null', 'stat:/dev/zero', 'stat:/dev/tty', 'write:/dev/null:x']
+    const b = usernsBundle(tempDir(), steps, true, (spec) => spec.mounts!.unshift(...DEFAULT_MOUNTS.filter((m) => m.destination.startsWith('/dev'))))
+    shiftOwnership(b.rootfs, spec(b.bundle))
+    const theirs = await run(b.bundle, 'runc')
+    expect(theirs.lines.length, `runc's own run of the bundle: ${theirs.output}`).toBe(steps.length)
+    expect(theirs.lines[0], 'runc binds the host\'s /dev/null: 1:3, owned by nobody inside').toMatchObject({ rdev: [1, 3], uid: 65534 })
+    const ours = await run(b.bundle)
+    expect(ours.code, `the container must run with a /dev tmpfs in its user namespace: ${ours.output} — mknod(2) is refused there (EPERM): bind the host's nodes (chapter 03's createDevices)`).toBe(0)
+    expect(ours.lines, 'the nodes, their owners and modes, and a write to /dev/null, as under runc').toEqual(theirs.lines)
   })
 
   it('breakout: without a user namespace the container\'s root reads the host\'s 0600 file; with one it cannot', async () => {
