@@ -22,7 +22,7 @@ import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { useRegistryMirror } from '../lib/registry.ts'
 import { DEFAULT_BRIDGE } from '#ch/08-network/links.ts'
-import { openRemappedRoot, remapDataRoot, remapFor, RemappedDaemon, shiftStoreLayers, withUserNamespace } from './remap.ts'
+import { openRemappedRoot, remapFor, RemappedDaemon, shiftStoreLayers, withUserNamespace } from './remap.ts'
 
 const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none] [--userns-remap NAME]'
 
@@ -86,10 +86,8 @@ async function main(): Promise<void> {
   const options = parse(process.argv.slice(2))
   // the ranges are read first: a bad NAME or file stops the daemon before it makes anything
   const remap = options.remap ? remapFor(options.remap) : undefined
-  const dataRoot = options.root
-  if (remap) options.root = remapDataRoot(dataRoot, remap)
-  prepareStore(options.root)
-  if (remap) openRemappedRoot(dataRoot, remap)
+  if (remap) options.root = openRemappedRoot(options.root, remap)
+  else prepareStore(options.root)
   mkdirSync(options.runRoot, { recursive: true, mode: 0o700 })
   mkdirSync(dirname(options.host), { recursive: true })
   if (options.mirror) useRegistryMirror(options.mirror)

@@ -6,12 +6,12 @@
  * the layers there are owned by the range: root in a container is an unprivileged user on the
  * host, and its image's files are still root's as it sees them.
  */
-import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { hostId, remapMappings, type RemapUser } from '#ch/13-security/userns.ts'
 import { Daemon, type DaemonOptions } from '#ch/11-daemon/daemon.ts'
 import { SPEC_TYPE_URL, type Containerd } from '../lib/containerd.ts'
-import { storePaths } from '../lib/image.ts'
+import { prepareStore, storePaths } from '../lib/image.ts'
 import { allLayers } from '../lib/image-store.ts'
 import type { IdMapping, Spec } from '../lib/oci.ts'
 import { layerPaths } from '../lib/overlay2.ts'
@@ -88,15 +88,17 @@ export function remapFor(spec: string): Remap | undefined {
 export const remapDataRoot = (dataRoot: string, remap: Remap): string => join(dataRoot, `${remap.uid}.${remap.gid}`)
 
 /**
- * Open the remapped store to the range as dockerd's setupDaemonRoot does: DATA_ROOT 0711, the
- * store DATA_ROOT/UID.GID and its containers folder 0710 and of group GID, so the container's
- * root reaches what is bind-mounted from there (hostname, hosts, resolv.conf) and nothing else.
- * Every folder above must let others through (o+x), or no container could start: refused now,
- * as dockerd does. Call after prepareStore() of the store.
+ * Make the remapped store and open it to the range as dockerd's setupDaemonRoot does: DATA_ROOT
+ * 0711, the store DATA_ROOT/UID.GID (chapter 06's prepareStore) and its containers folder 0710
+ * and of group GID, so the container's root reaches what is bind-mounted from there (hostname,
+ * hosts, resolv.conf) and nothing else. Every folder above must let others through (o+x), or no
+ * container could start: refused now, as dockerd does. Returns the store's root.
  */
-export function openRemappedRoot(dataRoot: string, remap: Remap): void {
+export function openRemappedRoot(dataRoot: string, remap: Remap): string {
   const root = remapDataRoot(dataRoot, remap)
+  mkdirSync(dataRoot, { recursive: true, mode: 0o711 })
   chmodSync(dataRoot, 0o711)
+  prepareStore(root)
   for (const dir of [root, storePaths(root).containers]) {
     chownSync(dir, 0, remap.gid)
     chmodSync(dir, 0o710)
@@ -104,6 +106,7 @@ export function openRemappedRoot(dataRoot: string, remap: Remap): void {
   for (let dir = dirname(dataRoot); dir !== '/'; dir = dirname(dir))
     if (!(statSync(dir).mode & 0o001))
       throw new Error(`--userns-remap: ${dir}, above the data root, does not let other users through (o+x), so the remapped root (uid ${remap.uid}) could not reach its containers' files`)
+  return root
 }
 
 /**
