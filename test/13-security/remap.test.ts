@@ -1,9 +1,11 @@
 /**
- * minidockerd --userns-remap, on the real containerd and runc: root in the container is uid 0
- * inside and the first id of the user's subuid range on the host, what it writes in a bind
- * mount belongs to that id, and the image's files are root's inside because they are the
- * range's on disk. The daemon reads passwd, group, subuid and subgid from a folder of the
- * test's (MINIDOCKERD_TEST_ETC), never the machine's /etc.
+ * minidockerd --userns-remap on the real containerd and runc, beside the real dockerd 20.10
+ * with the same flag: root in the container is uid 0 inside and the first id of the user's
+ * subuid range on the host, what it writes in a bind mount belongs to that id, and the image's
+ * files are root's inside because they are the range's on disk. minidockerd reads passwd,
+ * group, subuid and subgid from a folder of the test's (MINIDOCKERD_TEST_ETC); dockerd, which
+ * reads /etc, runs in a mount namespace of its own where the test's files are bound over
+ * /etc's. The machine's /etc is never touched.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,7 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { storePaths } from '../../lib/image.ts'
 import { ETC_ENV } from '../../minidocker/remap.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, startContainerd, startMinidockerd, stopDaemonPair, throwIfUnwritten, type DaemonPair, type Dockerd } from '../support/daemon.ts'
+import { docker, imageRegistry, startContainerd, startMinidockerd, startRealDockerd, stopDaemonPair, throwIfUnwritten, type DaemonPair, type Dockerd } from '../support/daemon.ts'
 
 /** The user's ranges: uids by its uid, gids by its name, from different starts so that each file shows. */
 const UID = 300000
@@ -30,6 +32,7 @@ let dir: string
 let etc: string
 let pair: Partial<DaemonPair> = {}
 let ours: Dockerd
+let real: Dockerd
 let busybox: string
 
 beforeAll(async () => {
@@ -46,57 +49,73 @@ beforeAll(async () => {
     throwIfUnwritten((error as Error).message)
     throw error
   }
+  // dockerd reads the machine's /etc: in a mount namespace of its own (private, so nothing
+  // propagates back), the test's files are bound over those four, for it and its children only
+  const binds = Object.keys(ETC).map((name) => `mount --bind ${join(etc, name)} /etc/${name}`).join(' && ')
+  real = pair.real = await startRealDockerd(join(dir, 'real'), pair.registry.host, {
+    args: ['--userns-remap', 'remap'], prefix: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh'],
+  })
   busybox = `${pair.registry.host}/busybox`
-  await docker('28.2.2', ours.host, ['pull', '-q', busybox])
+  for (const d of [ours, real]) await docker('28.2.2', d.host, ['pull', '-q', busybox])
 }, 120_000)
 
 afterAll(() => stopDaemonPair(pair, dir), 120_000)
 
-const remappedRoot = () => join(dir, 'ours', 'data', `${UID}.${GID}`)
+/** Each daemon by name, for messages. */
+const daemons = () => [['minidockerd', ours], ['dockerd', real]] as const
 
 describeKernel('minidockerd --userns-remap', () => {
-  it('root in the container is uid 0 inside, the image\'s files are root\'s, and what it writes in a bind mount is the range\'s on the host', async () => {
-    const shared = join(dir, 'shared')
-    mkdirSync(shared)
-    chmodSync(shared, 0o777) // anyone may write here: the owner of what lands here is the container's root as the host sees it
-    const r = await docker('28.2.2', ours.host, ['run', '--rm', '--network', 'none', '-v', `${shared}:/shared`, busybox,
-      'sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /bin/busybox; echo x > /shared/made'], { timeout: 30_000 })
-    expect(r.exitCode, `docker run through minidockerd --userns-remap failed: ${r.stderr}`).toBe(0)
-    const [id, uidMap, gidMap, ls] = r.stdout.split('\n')
+  it('root in the container is uid 0 inside, the image\'s files are root\'s, and what it writes in a bind mount is the range\'s on the host, as under dockerd', async () => {
+    const seen: Record<string, { stdout: string; made: number[] }> = {}
+    for (const [name, d] of daemons()) {
+      const shared = join(dir, `shared-${name}`)
+      mkdirSync(shared)
+      chmodSync(shared, 0o777) // anyone may write here: the owner of what lands here is the container's root as the host sees it
+      const r = await docker('28.2.2', d.host, ['run', '--rm', '--network', 'none', '-v', `${shared}:/shared`, busybox,
+        'sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /bin/busybox; echo x > /shared/made'], { timeout: 30_000 })
+      expect(r.exitCode, `docker run through ${name} --userns-remap failed: ${r.stderr}`).toBe(0)
+      const made = statSync(join(shared, 'made'))
+      // `id`'s supplementary groups are chapter 06's resolveUser's (dockerd gives root groups=0), not the remap's
+      seen[name] = { stdout: r.stdout.replace(/ groups=\S*/, ''), made: [made.uid, made.gid] }
+    }
+    const [id, uidMap, gidMap, ls] = seen.minidockerd!.stdout.split('\n')
     expect(id, 'the container\'s process must be root inside its user namespace').toMatch(/^uid=0(\(root\))? gid=0/)
     expect(uidMap?.trim().split(/\s+/), 'uid_map: container 0 onwards is the user\'s subuid range (0 300000 65536)').toEqual(['0', String(UID), '65536'])
     expect(gidMap?.trim().split(/\s+/), 'gid_map: the user\'s subgid range (0 400000 65536), from subgid, not subuid').toEqual(['0', String(GID), '65536'])
     expect(ls, 'the image\'s files must be root\'s (0 0) inside: the layers are shifted to the range on disk').toMatch(/^\S+\s+\d+\s+0\s+0\s/)
-    const made = statSync(join(shared, 'made'))
-    expect([made.uid, made.gid], 'a file the container\'s root made in a bind mount belongs on the host to the first ids of the ranges').toEqual([UID, GID])
+    expect(seen.minidockerd!.made, 'a file the container\'s root made in a bind mount belongs on the host to the first ids of the ranges').toEqual([UID, GID])
+    expect(seen.minidockerd, 'id, the maps, the image\'s file and the bind mount\'s file as through dockerd --userns-remap (left: minidockerd)').toEqual(seen.dockerd)
   }, 60_000)
 
-  it('the container\'s process runs on the host as the range\'s first uid and gid', async () => {
-    const run = await docker('28.2.2', ours.host, ['run', '-d', '--network', 'none', busybox, 'sleep', '60'], { timeout: 30_000 })
-    expect(run.exitCode, run.stderr).toBe(0)
-    const id = run.stdout.trim()
-    try {
-      const pid = (await docker('28.2.2', ours.host, ['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim()
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-      const ids = (key: string) => new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]
-      expect([ids('Uid'), ids('Gid')], `/proc/${pid}/status of the container's process, seen from the host`).toEqual([String(UID), String(GID)])
-      const ps = await execa('ps', ['-o', 'uid=', '-p', pid])
-      expect(ps.stdout.trim(), 'ps -o uid on the host').toBe(String(UID))
-    } finally {
-      await docker('28.2.2', ours.host, ['rm', '-f', id])
+  it('the container\'s process runs on the host as the range\'s first uid and gid, as under dockerd', async () => {
+    for (const [name, d] of daemons()) {
+      const run = await docker('28.2.2', d.host, ['run', '-d', '--network', 'none', busybox, 'sleep', '60'], { timeout: 30_000 })
+      expect(run.exitCode, `${name}: ${run.stderr}`).toBe(0)
+      const id = run.stdout.trim()
+      try {
+        const pid = (await docker('28.2.2', d.host, ['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim()
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+        const ids = (key: string) => new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]
+        expect([ids('Uid'), ids('Gid')], `${name}: /proc/${pid}/status of the container's process, seen from the host`).toEqual([String(UID), String(GID)])
+        const ps = await execa('ps', ['-o', 'uid=', '-p', pid])
+        expect(ps.stdout.trim(), `${name}: ps -o uid on the host`).toBe(String(UID))
+      } finally {
+        await docker('28.2.2', d.host, ['rm', '-f', id])
+      }
     }
   }, 60_000)
 
-  it('keeps its store in DATA_ROOT/UID.GID, with the image\'s files owned by the range on disk', () => {
-    const data = join(dir, 'ours', 'data')
-    expect(readdirSync(data), 'the data root holds only the remapped store, named after the first host uid and gid').toEqual([`${UID}.${GID}`])
-    const graph = storePaths(remappedRoot()).graph
-    const copies = readdirSync(graph).map((layer) => join(graph, layer, 'diff', 'bin', 'busybox')).filter((path) => existsSync(path))
-    expect(copies.length, `busybox's layer in ${graph}`).toBe(1)
-    const stat = statSync(copies[0]!)
-    expect([stat.uid, stat.gid], 'the layer\'s files are owned by the range on disk (root inside)').toEqual([UID, GID])
-    expect(statSync(remappedRoot()).mode & 0o777, 'the store is 0710, of the range\'s group, as dockerd makes it').toBe(0o710)
-    expect(statSync(remappedRoot()).gid).toBe(GID)
+  it('keeps its store in DATA_ROOT/UID.GID, with the image\'s files owned by the range on disk, as dockerd does', () => {
+    for (const [name, d] of daemons()) {
+      expect(readdirSync(d.root), `${name}: the data root holds only the remapped store, named after the first host uid and gid`).toEqual([`${UID}.${GID}`])
+      const store = join(d.root, `${UID}.${GID}`)
+      const graph = storePaths(store).graph
+      const copies = readdirSync(graph).map((layer) => join(graph, layer, 'diff', 'bin', 'busybox')).filter((path) => existsSync(path))
+      expect(copies.length, `${name}: busybox's layer in ${graph}`).toBe(1)
+      const stat = statSync(copies[0]!)
+      expect([stat.uid, stat.gid], `${name}: the layer's files are owned by the range on disk (root inside)`).toEqual([UID, GID])
+      expect([statSync(store).mode & 0o777, statSync(store).gid], `${name}: the store is 0710, of the range's group`).toEqual([0o710, GID])
+    }
   })
 
   it('refuses, before it makes anything, a NAME it cannot remap to', async () => {

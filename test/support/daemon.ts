@@ -133,9 +133,12 @@ export async function startMinidockerd(dir: string, containerdSocket: string, op
   return { host: `unix://${socket}`, root, log: () => log, stop: () => stopChild(child), pid: child.pid! }
 }
 
-/** A real dockerd (Debian's 20.10) from temp dirs (daemons.ts), without bridge or iptables, trusting the loopback registry. */
-export async function startRealDockerd(dir: string, registry: string): Promise<Dockerd> {
-  const daemon = await startDockerd(dir, ['--insecure-registry', registry, '--cgroup-parent', '/minidocker-test-dockerd'], { cgroups: ['minidocker-test-dockerd'] })
+/**
+ * A real dockerd (Debian's 20.10) from temp dirs (daemons.ts), without bridge or iptables,
+ * trusting the loopback registry; `args` added, and `prefix` before it (startDockerd).
+ */
+export async function startRealDockerd(dir: string, registry: string, options: { args?: string[]; prefix?: string[] } = {}): Promise<Dockerd> {
+  const daemon = await startDockerd(dir, ['--insecure-registry', registry, '--cgroup-parent', '/minidocker-test-dockerd', ...(options.args ?? [])], { cgroups: ['minidocker-test-dockerd'], prefix: options.prefix })
   return { host: `unix://${daemon.socket}`, root: join(dir, 'data'), log: daemon.log, stop: daemon.stop }
 }
 

@@ -150,11 +150,16 @@ export function startContainerd(dir: string, options: DaemonOptions = {}): Promi
   return startDaemon('containerd', '/usr/bin/containerd', ['--config', config], dir, socket, options)
 }
 
-/** dockerd with its data and exec roots and its socket (`dir/docker.sock`) in `dir`, without bridge or iptables; `args` added. */
-export function startDockerd(dir: string, args: string[], options: DaemonOptions = {}): Promise<Daemon> {
+/**
+ * dockerd with its data and exec roots and its socket (`dir/docker.sock`) in `dir`, without
+ * bridge or iptables; `args` added. With `prefix`, dockerd is the last word of that command,
+ * which must exec it (so the PID stays dockerd's): a private mount namespace, for instance.
+ */
+export function startDockerd(dir: string, args: string[], options: DaemonOptions & { prefix?: string[] } = {}): Promise<Daemon> {
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'docker.sock')
-  return startDaemon('dockerd', '/usr/sbin/dockerd', [
+  const [command, ...before] = [...(options.prefix ?? []), '/usr/sbin/dockerd']
+  return startDaemon('dockerd', command!, [...before,
     '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'),
     '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', ...args,
   ], dir, socket, { grace: 20_000, ...options })
