@@ -85,6 +85,7 @@ describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
   })
 
   it('a line may name the user by uid, and those lines come first', () => {
+    expect(remapError(remap, '1500:300000:65536\n', '1500:400000:65536\n'), 'lines that name the user by uid only: "1500:..." is the user whose uid is 1500, a range of its own').toBe('no error')
     const r = files('1500:300000:65536\n', 'remap:200000:10\n1500:400000:65536\n')
     expect(r.uidMappings, 'a subuid line "1500:..." is the user whose uid is 1500 (dockerd 20.10 tries the uid first, then the name)').toEqual([{ containerID: 0, hostID: 300000, size: 65536 }])
     expect(r.gidMappings, 'when lines name the uid, those are the ranges and the lines by name are not used').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
