@@ -73,8 +73,8 @@ function withDefaultNetwork(call: EngineCall, mode: string): EngineCall {
   return { ...call, body: Buffer.from(JSON.stringify(body)) }
 }
 
-/** A pull or a load: it may have added layers, which a remapping daemon shifts at once. */
-const isImageWrite = (call: EngineCall) => call.method === 'POST' && /^(\/v[\d.]+)?\/images\/(create|load)$/.test(call.path)
+/** A pull: it may have added layers, which a remapping daemon shifts at once. */
+const isPull = (call: EngineCall) => call.method === 'POST' && /^(\/v[\d.]+)?\/images\/create$/.test(call.path)
 
 /** --debug: one line per request, as dockerd's debug log has it ("Calling POST /v1.41/containers/create"). */
 function logRequest(call: EngineCall): void {
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const server = await serveUnix(options.host, 0o660, (call) => {
     if (options.debug) logRequest(call)
     return route(daemon, withDefaultNetwork(call, options.network)).then(() => {
-      if (remap && isImageWrite(call)) shiftStoreLayers(options.root, remap)
+      if (remap && isPull(call)) shiftStoreLayers(options.root, remap)
     }).catch((error: unknown) => {
       const text = `${JSON.stringify({ message: (error as Error).message })}\n`
       if (call.res && !call.res.headersSent) call.res.writeHead(500, { 'Content-Type': 'application/json' }).end(text)

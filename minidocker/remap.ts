@@ -137,8 +137,8 @@ const SHIFTED = 'shifted'
 
 /**
  * Shift every layer of the store not shifted yet, and mark it (a file in its folder). dockerd
- * shifts while it unpacks; here the layers are shifted after a pull or a load and before a
- * container is created, synchronously, so two requests never shift one layer twice.
+ * shifts while it unpacks; here the layers are shifted after a pull and before a container
+ * is created, synchronously, so two requests never shift one layer twice.
  */
 export function shiftStoreLayers(root: string, remap: Remap): void {
   const graph = storePaths(root).graph
