@@ -85,7 +85,7 @@ export function remapFor(spec: string): Remap | undefined {
 }
 
 /** Where a remapping daemon keeps its store: DATA_ROOT/UID.GID, the host ids of the container's root. */
-export const remapDataRoot = (dataRoot: string, remap: Remap): string => join(dataRoot, `${remap.uid}.${remap.gid}`)
+const remapDataRoot = (dataRoot: string, remap: Remap): string => join(dataRoot, `${remap.uid}.${remap.gid}`)
 
 /**
  * Make the remapped store and open it to the range as dockerd's setupDaemonRoot does: DATA_ROOT
