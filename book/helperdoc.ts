@@ -40,6 +40,9 @@ function parseC(text: string): { dispatch: Map<string, { fn: string; args: numbe
   for (const m of text.matchAll(/if \(((?:!strcmp\(op, "\w+"\)(?: \|\| )?)+)\)\s*(?:\{\s*NEED\((\d+)\);\s*)?return (op_\w+)\(("(\w+)")?/g))
     for (const [, op] of m[1].matchAll(/"(\w+)"/g))
       dispatch.set(op, { fn: m[3], args: m[2] === undefined ? null : Number(m[2]), name: m[5] })
+  // A terminal's keeper serves one op of its own outside the dispatch: if (... strcmp(f[1], "op")) in op_x(int master, char **f)
+  for (const m of text.matchAll(/static void (op_\w+)\(int \w+, char \*\*f\) \{[^}]*?strcmp\(f\[1\], "(\w+)"\)/g))
+    dispatch.set(m[2]!, { fn: m[1]!, args: 2 })
   const functions = new Map<string, CFunction>()
   const lines = text.split('\n')
   lines.forEach((line, i) => {

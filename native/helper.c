@@ -910,7 +910,7 @@ static void write_all(int fd, const char *buf, ssize_t len) {
 }
 
 /* One request to the keeper: the fields "3", "winsize", ROWS, COLS (the usual framing). */
-static void winsize_request(int master, char **f) {
+static void op_winsize(int master, char **f) {
   long rows, cols;
   if (strcmp(f[0], "3") || strcmp(f[1], "winsize")) { bad_request(f[1], "a terminal's keeper takes only winsize ROWS COLS"); return; }
   if (parse_int(f[2], &rows) || parse_int(f[3], &cols) || rows < 0 || cols < 0 || rows > 65535 || cols > 65535) {
@@ -969,7 +969,7 @@ static int keep_terminal(int lis, int in, int out) {
           off = (size_t)(end - req) + 1;
         }
         if (k < 4) break;
-        winsize_request(master, f);
+        op_winsize(master, f);
         memmove(req, req + off, req_len - off);
         req_len -= off;
       }

@@ -12,7 +12,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path'
 import { folderOf, ROOT, type Chapter } from './chapters.ts'
 import { failureSummary } from './format.ts'
-import { notImplemented, runTests } from './runner.ts'
+import { listTests, notImplemented, runTests } from './runner.ts'
 import { copyWorkbook } from './tree.ts'
 
 export interface Mistake {
@@ -94,8 +94,11 @@ export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r:
   const copy = copyWorkbook(root, 'workbook-mistakes-')
   const results: MistakeResult[] = []
   try {
+    // Each mistake runs only the files holding its test: loading the chapter's other files
+    // costs seconds a run, and their set-up (daemons, a registry) more.
+    const tests = await listTests([chapter.tests], { impl: 'solutions' }, copy)
     for (const mistake of mistakes) {
-      const result = await checkOne(chapter, mistake, root, copy).finally(() => killLeftovers(copy))
+      const result = await checkOne(chapter, mistake, root, copy, tests).finally(() => killLeftovers(copy))
       results.push(result)
       onResult(result)
     }
@@ -118,15 +121,17 @@ function killLeftovers(copy: string): void {
   }
 }
 
-async function checkOne(chapter: Chapter, mistake: Mistake, root: string, copy: string): Promise<MistakeResult> {
+async function checkOne(chapter: Chapter, mistake: Mistake, root: string, copy: string, listed: { file: string; name: string }[]): Promise<MistakeResult> {
+  const files = [...new Set(listed.filter((t) => t.name.includes(mistake.caughtBy)).map((t) => t.file))]
+  if (files.length === 0) return { mistake, caught: false, detail: `no test of ${chapter.tests} is named like "${mistake.caughtBy}"` }
   const unplanted = plant(chapter, mistake, root, copy)
   if (unplanted) return { mistake, caught: false, detail: unplanted }
   // vitest matches -t against names joined with spaces: filter by the test's own title, then by the full name.
   const title = mistake.caughtBy.split(' > ').at(-1)!
-  const tests = (await runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) }, { root: copy, testNamePattern: escape(title) })).filter((t) =>
+  const tests = (await runTests(files, { impl: 'chapters', referenceBelow: Number(chapter.id) }, { root: copy, testNamePattern: escape(title) })).filter((t) =>
     t.name.includes(mistake.caughtBy),
   )
-  if (tests.length === 0) return { mistake, caught: false, detail: `no test of ${chapter.tests} is named like "${mistake.caughtBy}"` }
+  if (tests.length === 0) return { mistake, caught: false, detail: `no test of ${files.join(', ')} named like "${mistake.caughtBy}" ran` }
   const failed = tests.filter((t) => t.status === 'failed' && !notImplemented(t))
   if (failed.length === 0) return { mistake, caught: false, detail: `not caught: "${tests[0]!.name}" ${tests[0]!.status === 'failed' ? 'failed with NotImplementedError' : tests[0]!.status}` }
   const pattern = new RegExp(mistake.message, 'i')

@@ -1,65 +1,9 @@
 import { readlinkSync } from 'node:fs'
 import { expect, it, vi } from 'vitest'
-import { NotImplementedError } from '../../lib/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { startHelper } from '../support/helper.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-
-type Run = ReturnType<ReturnType<ReturnType<typeof useStandInHost>>['minidocker']>
-
-/** A starter's step, named by minidocker's stderr ("not written yet", or the note it ran without chapter 08). */
-function unwritten(stderr: string): NotImplementedError | undefined {
-  const missing = /(\w+)\(\) is not written yet: follow the TODO in it, in chapters\/08-network\//.exec(stderr)
-  if (missing) return new NotImplementedError('08-network', missing[1]!)
-  if (/chapter 08-network is not done yet/.test(stderr)) return new NotImplementedError('08-network', 'attachNetwork')
-  return undefined
-}
-
-/** The run's result once it has ended; a starter's NotImplementedError is thrown as such. */
-async function done(run: Run): Promise<Awaited<Run>> {
-  const result = await run
-  const error = unwritten(String(result.stderr))
-  if (error) throw error
-  return result
-}
-
-/** Resolve once `run` has printed a line matching `pattern`; fail with what it said if it ends first. */
-async function printed(run: Run, pattern: RegExp, what: string): Promise<string> {
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: nothing matching ${pattern} within 60 s; it printed: ${out}`)), 60_000)
-    run.stderr!.on('data', (chunk: Buffer) => {
-      const error = unwritten(chunk.toString())
-      if (error) clearTimeout(timer), reject(error)
-    })
-    run.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      if (pattern.test(out)) clearTimeout(timer), resolve(out)
-    })
-    void run.then((result) => {
-      clearTimeout(timer)
-      reject(unwritten(String(result.stderr)) ?? new Error(`${what}: minidocker exited (${result.exitCode}) before printing ${pattern}: ${result.stderr || result.stdout}`))
-    })
-  })
-}
-
-/** The container's address: the last line of its /etc/hosts, as the probe printed it. */
-function addressIn(stdout: string): string {
-  const hosts = probeLines(stdout).find((l) => typeof l.cat === 'string' && (l.cat as string).includes('localhost'))?.cat as string | undefined
-  const address = hosts?.trim().split('\n').at(-1)?.split('\t')[0]
-  if (!address || !/^\d+\.\d+\.\d+\.\d+$/.test(address)) throw new Error(`the container's /etc/hosts names no address for it: ${hosts ?? stdout}`)
-  return address
-}
-
-/** The interfaces /proc/net/dev lists, as the probe printed it. */
-function interfaces(stdout: string): string[] {
-  const dev = probeLines(stdout).find((l) => typeof l.cat === 'string' && (l.cat as string).startsWith('Inter-'))?.cat as string
-  return dev.split('\n').slice(2).filter(Boolean).map((line) => line.split(':')[0]!.trim()).sort()
-}
-
-const hosts = 'cat:/etc/hosts'
-const netdev = 'cat:/proc/net/dev'
+import { addressIn, done, hosts, interfaces, netdev, printed } from './support.ts'
 
 describeKernel('the container network', () => {
   const host = useStandInHost()
@@ -100,38 +44,6 @@ describeKernel('the container network', () => {
     const run = await done(host().minidocker(['run', '--network', 'host', 'probe', '/bin/probe', 'ns']))
     const ns = probeLines(run.stdout).find((l) => 'ns' in l)?.ns as Record<string, string> | undefined
     expect(ns?.net, `--network host: the container's net namespace must be the host's (${run.stderr})`).toBe(readlinkSync(`/proc/${host().pid}/ns/net`))
-  })
-
-  it('publishes a TCP port on 127.0.0.1 through the proxy and to outside the host through DNAT', async () => {
-    // An outside machine: a namespace of its own, wired to the stand-in host on 192.0.2.0/24.
-    const outside = startHelper()
-    await outside.unshare(['network'])
-    const inOutside = (...argv: string[]) => host().run(['nsenter', `--net=/proc/${outside.pid}/ns/net`, '--', ...argv])
-    for (const argv of [['ip', 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1'], ['ip', 'link', 'set', 'ext1', 'netns', String(outside.pid)], ['ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'ext0'], ['ip', 'link', 'set', 'ext0', 'up']])
-      expect((await host().run(argv)).exitCode, argv.join(' ')).toBe(0)
-    for (const argv of [['ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'ext1'], ['ip', 'link', 'set', 'ext1', 'up'], ['ip', 'route', 'add', 'default', 'via', '192.0.2.1']])
-      expect((await inOutside(...argv)).exitCode, argv.join(' ')).toBe(0)
-
-    const viaProxy = host().minidocker(['run', '-p', '8080:7000', 'probe', '/bin/probe', hosts, 'listen:7000'])
-    const gateway = addressIn(await printed(viaProxy, /"listening"/, 'the container behind -p 8080:7000')).replace(/\.\d+$/, '.1')
-    const local = await host().run([PROBE_PATH, 'connect:127.0.0.1:8080'])
-    expect(probeLines(local.stdout).find((l) => 'reply' in l)?.reply, `the host's 127.0.0.1:8080 must reach the container: ${local.stdout} — is a minidocker-proxy listening?`).toBe('ping\n')
-    expect(probeLines((await done(viaProxy)).stdout).find((l) => 'peer' in l)?.peer, 'from loopback, the proxy connects: the container sees the bridge\'s address').toBe(gateway)
-
-    const viaDnat = host().minidocker(['run', '-p', '8081:7000', 'probe', '/bin/probe', 'listen:7000'])
-    await printed(viaDnat, /"listening"/, 'the container behind -p 8081:7000')
-    const remote = await inOutside(PROBE_PATH, 'connect:192.0.2.1:8081')
-    expect(probeLines(remote.stdout).find((l) => 'reply' in l)?.reply, `a client outside the host could not reach 192.0.2.1:8081: ${remote.stdout} — is net.ipv4.ip_forward on in the host's namespace, so DNAT'ed packets are forwarded to the bridge?`).toBe('ping\n')
-    const peer = probeLines((await done(viaDnat)).stdout).find((l) => 'peer' in l)?.peer
-    expect(peer, `the container saw the connection from ${String(peer)}, not from the outside client 192.0.2.2: it came through the proxy — did you add the DNAT rule for traffic arriving from outside (PREROUTING)?`).toBe('192.0.2.2')
-  })
-
-  it('publishes a UDP port', async () => {
-    const server = host().minidocker(['run', '-p', '127.0.0.1:8082:7001/udp', 'probe', '/bin/probe', 'udp-echo:7001'])
-    await printed(server, /"listening"/, 'the container behind -p 127.0.0.1:8082:7001/udp')
-    const client = await host().run([PROBE_PATH, 'udp:127.0.0.1:8082'])
-    expect(probeLines(client.stdout).find((l) => 'reply' in l)?.reply, `a datagram to 127.0.0.1:8082 got no answer: ${client.stdout} — does the proxy send each reply back to the client it answers?`).toBe('ping\n')
-    expect((await done(server)).exitCode).toBe(0)
   })
 
   it('leaves nothing behind when the container ends: no proxy, no veth, no DNAT rule, no address', async () => {

@@ -53,7 +53,7 @@ export async function startContainerd(dir: string): Promise<Containerd> {
     beforeStop: async () => {
       for (const namespace of NAMESPACES) await removeTasks(daemon.socket, namespace).catch(() => {})
     },
-    cgroups: ['minidockerd'], // the daemon puts a container in /minidockerd/ID
+    sharedCgroups: ['minidockerd'], // the daemon puts a container in /minidockerd/ID
   })
   return { socket: daemon.socket, stop: daemon.stop }
 }
@@ -138,7 +138,7 @@ export async function startMinidockerd(dir: string, containerdSocket: string, op
  * trusting the loopback registry; `args` added, and `prefix` before it (startDockerd).
  */
 export async function startRealDockerd(dir: string, registry: string, options: { args?: string[]; prefix?: string[] } = {}): Promise<Dockerd> {
-  const daemon = await startDockerd(dir, ['--insecure-registry', registry, '--cgroup-parent', '/minidocker-test-dockerd', ...(options.args ?? [])], { cgroups: ['minidocker-test-dockerd'], prefix: options.prefix })
+  const daemon = await startDockerd(dir, ['--insecure-registry', registry, ...(options.args ?? [])], { prefix: options.prefix })
   return { host: `unix://${daemon.socket}`, root: join(dir, 'data'), log: daemon.log, stop: daemon.stop }
 }
 

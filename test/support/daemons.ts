@@ -7,7 +7,7 @@
  * shims it started, which outlive a daemon by design. Nothing here imports vitest.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export interface Daemon {
@@ -34,6 +34,8 @@ export interface DaemonOptions {
   grace?: number
   /** cgroup parents its containers were put under (a containerd namespace, dockerd's --cgroup-parent): removed when empty */
   cgroups?: string[]
+  /** the same, for parents that daemons of other test files use at the same time */
+  sharedCgroups?: string[]
   /** called with what it prints, as it prints it */
   output?: (text: string) => void
   /** in a process group of its own, so a terminal's Ctrl-C reaches only the caller, which stops it in order */
@@ -45,9 +47,9 @@ export interface DaemonOptions {
  * root of every hierarchy, v1 ones and v2, with every cgroup below it, deepest first: what a
  * runtime under test made there and did not delete (a v1 devices or freezer cgroup the
  * daemon's own cleanup knows nothing of). A cgroup that still holds a process stays, with its
- * parents: other test runs on the machine may share the name.
+ * parents: other test runs on the machine may share the name. So does one `spare` names.
  */
-export function removeCgroupParent(name: string): void {
+export function removeCgroupParent(name: string, spare?: (dir: string) => boolean): void {
   const remove = (dir: string): void => {
     let entries
     try {
@@ -57,6 +59,7 @@ export function removeCgroupParent(name: string): void {
     }
     for (const entry of entries) if (entry.isDirectory()) remove(join(dir, entry.name))
     try {
+      if (spare?.(dir)) return
       rmdirSync(dir)
     } catch {
       // in use (EBUSY) or not a cgroup directory of ours
@@ -67,6 +70,26 @@ export function removeCgroupParent(name: string): void {
     if (existsSync(join('/sys/fs/cgroup', hierarchy, name, 'cgroup.procs'))) remove(join('/sys/fs/cgroup', hierarchy, name))
   }
 }
+
+/**
+ * removeCgroupParent() for a parent that daemons of other test files use at the same time
+ * (minidockerd's /minidockerd): an empty cgroup made in the last seconds may be one of theirs,
+ * about to be joined, so it is left until it is older, then removed if still empty.
+ */
+async function removeSharedCgroupParent(name: string): Promise<void> {
+  let wait = 0
+  const fresh = (dir: string): boolean => {
+    const age = Date.now() - statSync(dir).ctimeMs
+    if (age < FRESH_MS) wait = Math.max(wait, FRESH_MS - age)
+    return age < FRESH_MS
+  }
+  removeCgroupParent(name, fresh)
+  if (wait === 0) return
+  await new Promise((resolve) => setTimeout(resolve, wait))
+  removeCgroupParent(name, fresh)
+}
+
+const FRESH_MS = 5_000
 
 /** The processes, other than this one, whose command line names a path under `dir`, by PID. */
 function processesUnder(dir: string): number[] {
@@ -127,6 +150,7 @@ export async function startDaemon(what: string, command: string, args: string[],
         for (const end = Date.now() + 10_000; processesUnder(dir).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
         await options.afterStop?.()
         for (const name of options.cgroups ?? []) removeCgroupParent(name)
+        for (const name of options.sharedCgroups ?? []) await removeSharedCgroupParent(name)
       }
     },
   }
@@ -152,15 +176,21 @@ export function startContainerd(dir: string, options: DaemonOptions = {}): Promi
 
 /**
  * dockerd with its data and exec roots and its socket (`dir/docker.sock`) in `dir`, without
- * bridge or iptables; `args` added. With `prefix`, dockerd is the last word of that command,
- * which must exec it (so the PID stays dockerd's): a private mount namespace, for instance.
+ * bridge or iptables; `args` added. Its containers' cgroups go under a parent of its own, which
+ * goes when it stops: a parent shared with a dockerd of another test file would lose, to that
+ * one's cleanup, a container's cgroup made a moment before its process joins it. With `prefix`,
+ * dockerd is the last word of that command, which must exec it (so the PID stays dockerd's): a
+ * private mount namespace, for instance.
  */
 export function startDockerd(dir: string, args: string[], options: DaemonOptions & { prefix?: string[] } = {}): Promise<Daemon> {
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'docker.sock')
+  const parent = `minidocker-test-dockerd-${process.pid}-${dockerds++}`
   const [command, ...before] = [...(options.prefix ?? []), '/usr/sbin/dockerd']
   return startDaemon('dockerd', command!, [...before,
     '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'),
-    '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', ...args,
-  ], dir, socket, { grace: 20_000, ...options })
+    '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--cgroup-parent', `/${parent}`, ...args,
+  ], dir, socket, { grace: 20_000, ...options, cgroups: [...(options.cgroups ?? []), parent] })
 }
+
+let dockerds = 0

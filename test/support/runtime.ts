@@ -128,11 +128,13 @@ export function inTerminal(command: string, args: string[], env: Record<string, 
 
 /** Debian's containerd on a socket in `dir`, with its root and state in `dir`; `ctr` talks to it. */
 export async function startContainerd(dir: string): Promise<Daemon & { ctr(args: string[], tty?: boolean): Promise<Result> }> {
-  const daemon = await startRealContainerd(dir, { cgroups: ['minirunc-test'] }) // ctr puts a container in /NAMESPACE/ID
+  // ctr puts a container in /NAMESPACE/ID: a namespace of this test process's own, see startDockerd
+  const namespace = `minirunc-test-${process.pid}`
+  const daemon = await startRealContainerd(dir, { cgroups: [namespace] })
   return {
     ...daemon,
     ctr: (args, tty = false) => {
-      const all = ['--address', daemon.socket, '-n', 'minirunc-test', ...args]
+      const all = ['--address', daemon.socket, '-n', namespace, ...args]
       return tty ? inTerminal('ctr', all) : settle(execa('ctr', all, { reject: false, stdin: 'ignore', timeout: 60_000 }))
     },
   }
@@ -140,7 +142,7 @@ export async function startContainerd(dir: string): Promise<Daemon & { ctr(args:
 
 /** Debian's dockerd with its data and exec roots in `dir`, no networking set up, and `runtime` added as "minidocker". */
 export async function startDockerd(dir: string, runtime: string): Promise<Daemon & { docker(args: string[], input?: string): Promise<Result>; dockerTty(args: string[]): Promise<Result> }> {
-  const daemon = await startRealDockerd(dir, ['--add-runtime', `minidocker=${runtime}`, '--cgroup-parent', '/minidocker-test-dockerd'], { cgroups: ['minidocker-test-dockerd'] })
+  const daemon = await startRealDockerd(dir, ['--add-runtime', `minidocker=${runtime}`])
   const env = { DOCKER_HOST: `unix://${daemon.socket}`, DOCKER_CONFIG: join(dir, 'client') }
   return {
     ...daemon,

@@ -1,0 +1,45 @@
+import { expect, it, vi } from 'vitest'
+import { describeKernel } from '../support/kernel.ts'
+import { startHelper } from '../support/helper.ts'
+import { useStandInHost } from '../support/netns.ts'
+import { PROBE_PATH, probeLines } from '../support/probe.ts'
+import { addressIn, done, hosts, printed } from './support.ts'
+
+// Published ports: the proxy on loopback, DNAT from another machine. The VM test's guest runs
+// this file for chapter 08: it crosses the bridge, a veth, iptables' nat table and the proxy.
+describeKernel('the container network', () => {
+  const host = useStandInHost()
+  vi.setConfig({ testTimeout: 180_000 })
+
+  it('publishes a TCP port on 127.0.0.1 through the proxy and to outside the host through DNAT', async () => {
+    // An outside machine: a namespace of its own, wired to the stand-in host on 192.0.2.0/24.
+    const outside = startHelper()
+    await outside.unshare(['network'])
+    const inOutside = (...argv: string[]) => host().run(['nsenter', `--net=/proc/${outside.pid}/ns/net`, '--', ...argv])
+    for (const argv of [['ip', 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1'], ['ip', 'link', 'set', 'ext1', 'netns', String(outside.pid)], ['ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'ext0'], ['ip', 'link', 'set', 'ext0', 'up']])
+      expect((await host().run(argv)).exitCode, argv.join(' ')).toBe(0)
+    for (const argv of [['ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'ext1'], ['ip', 'link', 'set', 'ext1', 'up'], ['ip', 'route', 'add', 'default', 'via', '192.0.2.1']])
+      expect((await inOutside(...argv)).exitCode, argv.join(' ')).toBe(0)
+
+    const viaProxy = host().minidocker(['run', '-p', '8080:7000', 'probe', '/bin/probe', hosts, 'listen:7000'])
+    const gateway = addressIn(await printed(viaProxy, /"listening"/, 'the container behind -p 8080:7000')).replace(/\.\d+$/, '.1')
+    const local = await host().run([PROBE_PATH, 'connect:127.0.0.1:8080'])
+    expect(probeLines(local.stdout).find((l) => 'reply' in l)?.reply, `the host's 127.0.0.1:8080 must reach the container: ${local.stdout} — is a minidocker-proxy listening?`).toBe('ping\n')
+    expect(probeLines((await done(viaProxy)).stdout).find((l) => 'peer' in l)?.peer, 'from loopback, the proxy connects: the container sees the bridge\'s address').toBe(gateway)
+
+    const viaDnat = host().minidocker(['run', '-p', '8081:7000', 'probe', '/bin/probe', 'listen:7000'])
+    await printed(viaDnat, /"listening"/, 'the container behind -p 8081:7000')
+    const remote = await inOutside(PROBE_PATH, 'connect:192.0.2.1:8081')
+    expect(probeLines(remote.stdout).find((l) => 'reply' in l)?.reply, `a client outside the host could not reach 192.0.2.1:8081: ${remote.stdout} — is net.ipv4.ip_forward on in the host's namespace, so DNAT'ed packets are forwarded to the bridge?`).toBe('ping\n')
+    const peer = probeLines((await done(viaDnat)).stdout).find((l) => 'peer' in l)?.peer
+    expect(peer, `the container saw the connection from ${String(peer)}, not from the outside client 192.0.2.2: it came through the proxy — did you add the DNAT rule for traffic arriving from outside (PREROUTING)?`).toBe('192.0.2.2')
+  })
+
+  it('publishes a UDP port', async () => {
+    const server = host().minidocker(['run', '-p', '127.0.0.1:8082:7001/udp', 'probe', '/bin/probe', 'udp-echo:7001'])
+    await printed(server, /"listening"/, 'the container behind -p 127.0.0.1:8082:7001/udp')
+    const client = await host().run([PROBE_PATH, 'udp:127.0.0.1:8082'])
+    expect(probeLines(client.stdout).find((l) => 'reply' in l)?.reply, `a datagram to 127.0.0.1:8082 got no answer: ${client.stdout} — does the proxy send each reply back to the client it answers?`).toBe('ping\n')
+    expect((await done(server)).exitCode).toBe(0)
+  })
+})

@@ -1,0 +1,59 @@
+/** What chapter 08's test files share: reading minidocker's runs in the stand-in host. */
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { useStandInHost } from '../support/netns.ts'
+import { probeLines } from '../support/probe.ts'
+
+export type Run = ReturnType<ReturnType<ReturnType<typeof useStandInHost>>['minidocker']>
+
+/** A starter's step, named by minidocker's stderr ("not written yet", or the note it ran without chapter 08). */
+export function unwritten(stderr: string): NotImplementedError | undefined {
+  const missing = /(\w+)\(\) is not written yet: follow the TODO in it, in chapters\/08-network\//.exec(stderr)
+  if (missing) return new NotImplementedError('08-network', missing[1]!)
+  if (/chapter 08-network is not done yet/.test(stderr)) return new NotImplementedError('08-network', 'attachNetwork')
+  return undefined
+}
+
+/** The run's result once it has ended; a starter's NotImplementedError is thrown as such. */
+export async function done(run: Run): Promise<Awaited<Run>> {
+  const result = await run
+  const error = unwritten(String(result.stderr))
+  if (error) throw error
+  return result
+}
+
+/** Resolve once `run` has printed a line matching `pattern`; fail with what it said if it ends first. */
+export async function printed(run: Run, pattern: RegExp, what: string): Promise<string> {
+  let out = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: nothing matching ${pattern} within 60 s; it printed: ${out}`)), 60_000)
+    run.stderr!.on('data', (chunk: Buffer) => {
+      const error = unwritten(chunk.toString())
+      if (error) clearTimeout(timer), reject(error)
+    })
+    run.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (pattern.test(out)) clearTimeout(timer), resolve(out)
+    })
+    void run.then((result) => {
+      clearTimeout(timer)
+      reject(unwritten(String(result.stderr)) ?? new Error(`${what}: minidocker exited (${result.exitCode}) before printing ${pattern}: ${result.stderr || result.stdout}`))
+    })
+  })
+}
+
+/** The container's address: the last line of its /etc/hosts, as the probe printed it. */
+export function addressIn(stdout: string): string {
+  const hosts = probeLines(stdout).find((l) => typeof l.cat === 'string' && (l.cat as string).includes('localhost'))?.cat as string | undefined
+  const address = hosts?.trim().split('\n').at(-1)?.split('\t')[0]
+  if (!address || !/^\d+\.\d+\.\d+\.\d+$/.test(address)) throw new Error(`the container's /etc/hosts names no address for it: ${hosts ?? stdout}`)
+  return address
+}
+
+/** The interfaces /proc/net/dev lists, as the probe printed it. */
+export function interfaces(stdout: string): string[] {
+  const dev = probeLines(stdout).find((l) => typeof l.cat === 'string' && (l.cat as string).startsWith('Inter-'))?.cat as string
+  return dev.split('\n').slice(2).filter(Boolean).map((line) => line.split(':')[0]!.trim()).sort()
+}
+
+export const hosts = 'cat:/etc/hosts'
+export const netdev = 'cat:/proc/net/dev'
