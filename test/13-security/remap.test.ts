@@ -1,6 +1,6 @@
 /**
  * minidockerd --userns-remap on the real containerd and runc, beside the real dockerd 20.10
- * with the same flag: root in the container is uid 0 inside and the first id of the user's
+ * with the same flag, which runs each container with runc and with minirunc (--add-runtime): root in the container is uid 0 inside and the first id of the user's
  * subuid range on the host, what it writes in a bind mount belongs to that id, and the image's
  * files are root's inside because they are the range's on disk. minidockerd reads passwd,
  * group, subuid and subgid from a folder of the test's (MINIDOCKERD_TEST_ETC); dockerd, which
@@ -16,6 +16,7 @@ import { storePaths } from '../../lib/image.ts'
 import { ETC_ENV } from '../../minidocker/remap.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { docker, imageRegistry, startContainerd, startMinidockerd, startRealDockerd, stopDaemonPair, throwIfUnwritten, type DaemonPair, type Dockerd } from '../support/daemon.ts'
+import { runtimeWrapper } from '../support/runtime.ts'
 
 /** The user's ranges: uids by its uid, gids by its name, from different starts so that each file shows. */
 const UID = 300000
@@ -65,7 +66,7 @@ beforeAll(async () => {
   // propagates back), the test's files are bound over those four, for it and its children only
   const binds = Object.keys(ETC).map((name) => `mount --bind ${join(etc, name)} /etc/${name}`).join(' && ')
   real = pair.real = await startRealDockerd(join(dir, 'real'), pair.registry.host, {
-    args: ['--userns-remap', 'remap'], prefix: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh'],
+    args: ['--userns-remap', 'remap', '--add-runtime', `minidocker=${runtimeWrapper(dir)}`], prefix: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh'],
   })
   busybox = `${pair.registry.host}/busybox`
   for (const d of [ours, real]) await docker('28.2.2', d.host, ['pull', '-q', busybox])
@@ -76,15 +77,18 @@ afterAll(() => stopDaemonPair(pair, dir), 120_000)
 /** Each daemon by name, for messages. */
 const daemons = () => [['minidockerd', ours], ['dockerd', real]] as const
 
+/** What runs each container: the two daemons, and dockerd with chapter 09's runtime in place of runc. */
+const runners = () => [['minidockerd', ours, []], ['dockerd', real, []], ['minirunc under dockerd', real, ['--runtime', 'minidocker']]] as const
+
 describeKernel('minidockerd --userns-remap', () => {
   it('root in the container is uid 0 inside, the image\'s files are root\'s, and what it writes in a bind mount is the range\'s on the host, as under dockerd', async () => {
     started()
     const seen: Record<string, { stdout: string; made: number[] }> = {}
-    for (const [name, d] of daemons()) {
-      const shared = join(dir, `shared-${name}`)
+    for (const [name, d, runtime] of runners()) {
+      const shared = join(dir, `shared-${name.replaceAll(' ', '-')}`)
       mkdirSync(shared)
       chmodSync(shared, 0o777) // anyone may write here: the owner of what lands here is the container's root as the host sees it
-      const r = await docker('28.2.2', d.host, ['run', '--rm', '--network', 'none', '-v', `${shared}:/shared`, busybox,
+      const r = await docker('28.2.2', d.host, ['run', ...runtime, '--rm', '--network', 'none', '-v', `${shared}:/shared`, busybox,
         'sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /bin/busybox; echo x > /shared/made'], { timeout: 30_000 })
       expect(r.exitCode, `docker run through ${name} --userns-remap failed: ${r.stderr}`).toBe(0)
       const made = statSync(join(shared, 'made'))
@@ -98,12 +102,13 @@ describeKernel('minidockerd --userns-remap', () => {
     expect(ls, 'the image\'s files must be root\'s (0 0) inside: the layers are shifted to the range on disk').toMatch(/^\S+\s+\d+\s+0\s+0\s/)
     expect(seen.minidockerd!.made, 'a file the container\'s root made in a bind mount belongs on the host to the first ids of the ranges').toEqual([UID, GID])
     expect(seen.minidockerd, 'id, the maps, the image\'s file and the bind mount\'s file as through dockerd --userns-remap (left: minidockerd)').toEqual(seen.dockerd)
+    expect(seen['minirunc under dockerd'], 'dockerd --userns-remap with minirunc as its runtime: the same as with runc (left: minirunc)').toEqual(seen.dockerd)
   }, 60_000)
 
   it('the container\'s process runs on the host as the range\'s first uid and gid, as under dockerd', async () => {
     started()
-    for (const [name, d] of daemons()) {
-      const run = await docker('28.2.2', d.host, ['run', '-d', '--network', 'none', busybox, 'sleep', '60'], { timeout: 30_000 })
+    for (const [name, d, runtime] of runners()) {
+      const run = await docker('28.2.2', d.host, ['run', ...runtime, '-d', '--network', 'none', busybox, 'sleep', '60'], { timeout: 30_000 })
       expect(run.exitCode, `${name}: ${run.stderr}`).toBe(0)
       const id = run.stdout.trim()
       try {
