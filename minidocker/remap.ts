@@ -8,7 +8,8 @@
  */
 import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { hostId, remapMappings, type RemapUser } from '#ch/13-security/userns.ts'
+import { hostId, remapMappings } from '#ch/13-security/userns.ts'
+import type { RemapUser } from '../lib/subid.ts'
 import { Daemon, type DaemonOptions } from '#ch/11-daemon/daemon.ts'
 import { SPEC_TYPE_URL, type Containerd } from '../lib/containerd.ts'
 import { prepareStore, storePaths } from '../lib/image.ts'

@@ -8,6 +8,7 @@
  */
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { IdMapping, Spec } from '../../lib/oci.ts'
+import type { RemapUser, SubIdFile } from '../../lib/subid.ts'
 import type { Helper } from '../../native/helper.ts'
 
 // #region idMapText
@@ -81,18 +82,6 @@ export function shiftOwnership(rootfs: string, spec: Spec): void {
   throw new NotImplementedError('13-security', 'shiftOwnership')
 }
 // #endregion shiftOwnership
-
-/** The user --userns-remap names, as /etc/passwd has it. */
-export interface RemapUser {
-  name: string
-  uid: number
-}
-
-/** A subordinate id file (subuid(5), subgid(5)): where it was read, for errors, and its text. */
-export interface SubIdFile {
-  path: string
-  text: string
-}
 
 // #region remapMappings
 /**
