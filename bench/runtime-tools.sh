@@ -5,8 +5,10 @@
 # SRC_DIR is a checkout of opencontainers/runtime-tools (commit 260e151 builds with Go 1.19,
 # offline: its Go modules are vendored); it is built there if it has not been. Each executable
 # runs from SRC_DIR with RUNTIME set, as the suite expects, and a time limit. A row says how
-# many results it printed, how many were "not ok", and the verdict: pass when it printed at
-# least one result and no "not ok" (a hook test that prints `error:` and no result has failed).
+# many results it printed, how many were "not ok", its exit status, and the verdict: pass when
+# it exits 0 and prints no "not ok" and, if it prints no result, no `error:` diagnostic either.
+# The tests of a config the runtime must refuse (process_capabilities_fail, prestart_fail...)
+# print no result when it does, and exit 1 (or print `error:`) when it runs the container anyway.
 # Run as root. Some executables leave things behind whatever the runtime: a container the suite
 # did not delete, and with runc, linux_ns_itype's mounts (a container without a mount namespace
 # of its own, set up in the host's). After each executable, the mounts that appeared under the
@@ -52,18 +54,23 @@ for runtime in "$@"; do
   name=$(basename "$runtime")
   passed=0
   total=0
-  printf '%s\n%-45s %5s %7s  %s\n' "== $name" test results 'not ok' verdict
+  printf '%s\n%-45s %5s %7s %6s  %s\n' "== $name" test results 'not ok' status verdict
   for t in "$src"/validation/*/*.t; do
     test=$(basename "$t" .t)
     mounts > "$work/mounts"
-    out=$(cd "$src" && RUNTIME=$runtime timeout 120 "$t" 2>&1) || true
+    status=0
+    out=$(cd "$src" && RUNTIME=$runtime timeout 120 "$t" 2>&1) || status=$?
     cleanup "$runtime"
     results=$(printf '%s\n' "$out" | grep -cE '^(not )?ok [0-9]' || true)
     failed=$(printf '%s\n' "$out" | grep -cE '^not ok [0-9]' || true)
+    errors=$(printf '%s\n' "$out" | grep -c '^ *"error":' || true)
     verdict=fail
-    [ "$results" -gt 0 ] && [ "$failed" -eq 0 ] && verdict=pass && passed=$((passed + 1))
+    if [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && { [ "$results" -gt 0 ] || [ "$errors" -eq 0 ]; }; then
+      verdict=pass
+      passed=$((passed + 1))
+    fi
     total=$((total + 1))
-    printf '%-45s %5s %7s  %s\n' "$test" "$results" "$failed" "$verdict"
+    printf '%-45s %5s %7s %6s  %s\n' "$test" "$results" "$failed" "$status" "$verdict"
   done
   printf '%s: %d of %d pass\n\n' "$name" "$passed" "$total"
 done

@@ -8,8 +8,11 @@ import { ContainerError } from './errors.ts'
 
 export const CGROUP_ROOT = '/sys/fs/cgroup'
 
-/** The controllers a container uses; cpuacct exists only on v1, where it counts CPU time. */
-export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids'
+/**
+ * The controllers a container uses; cpuacct exists only on v1, where it counts CPU time. cpuset
+ * (the CPUs and memory nodes it may use) is chapter 09's, never in a Cgroup's dirs.
+ */
+export type Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'cpuset'
 export const V1_CONTROLLERS: Controller[] = ['memory', 'cpu', 'cpuacct', 'pids']
 
 /** One container's cgroup. */

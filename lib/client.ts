@@ -1,8 +1,10 @@
 /**
  * Chapter 12's given pieces, shared by the starter and the reference: what `run` asks of the
- * client once the flags are parsed, the terminal it runs at, and an image name as the pull
- * query spells it.
+ * client once the flags are parsed, the terminal it runs at, an image name as the pull query
+ * spells it, and the Engine's plumbing (EngineBase: the socket, the kept-alive connections,
+ * one plain HTTP request on them).
  */
+import { Agent, request, type IncomingMessage } from 'node:http'
 import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
 import { ContainerError } from './errors.ts'
 
@@ -66,5 +68,77 @@ export class DaemonError extends ContainerError {
   constructor(readonly status: number, readonly daemonMessage: string) {
     super(`Error response from daemon: ${daemonMessage}`, 1)
     this.name = 'DaemonError'
+  }
+}
+
+/** `unix:///path` (or a bare path) as the socket's path. */
+export function socketPath(host: string): string {
+  if (host.startsWith('unix://')) return host.slice('unix://'.length)
+  if (host.startsWith('/')) return host
+  throw new ContainerError(`unsupported host "${host}": minidocker speaks to a daemon on a unix socket only (unix:///path)`, 125)
+}
+
+/** `path?a=1&b=2` as Go's url.Values encodes it: keys sorted, values escaped, undefined ones left out. */
+export function withQuery(path: string, query: Record<string, string | undefined> = {}): string {
+  const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)))
+  const text = params.toString()
+  return text ? `${path}?${text}` : path
+}
+
+/** A response's whole body as text. */
+export function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    stream.on('error', reject)
+  })
+}
+
+/**
+ * The Engine's given plumbing: the daemon's socket, a pool of kept-alive connections to it,
+ * and send(), one plain HTTP/1.1 request on them. What the chapter writes (the ping, the
+ * version before each path, the daemon's errors, the hijack) is the Engine class that
+ * extends this one.
+ */
+export abstract class EngineBase {
+  /** the version after negotiation, e.g. "1.41" */
+  version = ''
+  readonly socket: string
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: Infinity })
+
+  constructor(readonly host: string) {
+    this.socket = socketPath(host)
+  }
+
+  /** One Engine API call, answered unread (engine.ts). */
+  abstract call(method: string, path: string, options?: RequestOptions): Promise<IncomingMessage>
+
+  /** A call whose answer is JSON (or nothing, for 204 and 304). */
+  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const text = await readAll(await this.call(method, path, options))
+    return (text ? JSON.parse(text) : undefined) as T
+  }
+
+  /** Close the kept-alive connections, so that the process can end. */
+  close(): void {
+    this.#agent.destroy()
+  }
+
+  /**
+   * `method path` as it is given (no version added, whatever the status), the query encoded
+   * by withQuery, the body as JSON; resolves at the response's headers. A connection that
+   * fails rejects with Node's own error (`code` ENOENT, ECONNREFUSED...), untranslated.
+   */
+  protected send(method: string, path: string, options: RequestOptions): Promise<IncomingMessage> {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body)
+    const headers: Record<string, string | number> = { 'User-Agent': 'minidocker-client', ...options.headers }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (method !== 'GET' && method !== 'HEAD') headers['Content-Length'] = Buffer.byteLength(body ?? '')
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.socket, agent: this.#agent, method, path: withQuery(path, options.query), headers }, resolve)
+      req.on('error', reject)
+      req.end(body)
+    })
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Chapter 08's given plumbing, which the starter and the reference share: IPv4 numbers and
  * subnets, who holds an address (a process, by PID and start time), the IPAM file, the host's
- * resolv.conf as dockerd filters it, running `ip` in one process, iptables rules, a published
- * port's DNAT rule, ending a port's proxy, and the chapter's types (a bridge, a published port,
- * what `run` asks for and what it gets back).
+ * resolv.conf as dockerd filters it, running `ip` in one process and `iptables`, ending a port's
+ * proxy, and the chapter's types (a bridge, a published port, what `run` asks for and what it
+ * gets back). What the chapter teaches (the MAC of a veth, the host's rules, a port's DNAT rule)
+ * is the learner's, in chapters/08-network/.
  */
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -108,11 +109,6 @@ export async function ipBatch(lines: string[], prefix: string[] = []): Promise<s
   }
 }
 
-/** Docker's MAC for an address (02:42 and the address's four bytes): two containers never share one. */
-export function macFor(address: string): string {
-  return ['02', '42', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':')
-}
-
 /** docker-proxy's words when the host port is taken. */
 export function bindError(target: { hostIp: string; hostPort: number }, error: NodeJS.ErrnoException): Error {
   const why = error.code === 'EADDRINUSE' ? 'port is already allocated' : `${error.code ?? error.message}`
@@ -128,27 +124,12 @@ export const PROXY_PATH = fileURLToPath(new URL('../bin/minidocker-proxy.cjs', i
 /** iptables, waiting for the xtables lock rather than failing when another iptables holds it. */
 export const iptables = (args: string[]) => command(['iptables', '-w', ...args])
 
-/** Add the rule `args` to `table` unless it is there already (-C checks). */
-export async function ensureRule(table: string, args: string[]): Promise<void> {
-  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
-  if (!present) await iptables(['-t', table, '-A', ...args])
-}
-
 /** End a proxy: close its stdin and wait until it has exited. */
 export async function stopProxy(proxy: ChildProcess): Promise<void> {
   if (proxy.exitCode !== null || proxy.signalCode !== null) return
   const exited = once(proxy, 'exit')
   proxy.stdin!.end()
   await exited
-}
-
-/** The DNAT rule for `mapping`, as the arguments that follow -A or -D. */
-export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
-  return [
-    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
-    // What comes from the bridge itself is container-to-container traffic: leave it alone.
-    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
-  ]
 }
 
 // ---------- the chapter's types: a request, a bridge, a published port, an attachment ----------

@@ -147,8 +147,8 @@ export interface IdMapping {
 export interface Resources {
   /** bytes */
   memory?: { limit?: number; swap?: number }
-  /** CFS bandwidth: `quota` microseconds of CPU time every `period` microseconds */
-  cpu?: { quota?: number; period?: number; shares?: number }
+  /** CFS bandwidth: `quota` microseconds of CPU time every `period` microseconds; the CPUs and memory nodes allowed, as lists ("0-1,3") */
+  cpu?: { quota?: number; period?: number; shares?: number; cpus?: string; mems?: string }
   pids?: { limit: number }
   /** the devices cgroup's rules, in order: the first matching one decides (v1 devices.allow / devices.deny) */
   devices?: { allow: boolean; type?: 'a' | 'c' | 'b'; major?: number; minor?: number; access?: string }[]

@@ -25,6 +25,8 @@ export interface ContainerRecord extends Omit<State, 'status'> {
   freezer?: { dir: string; version: 1 | 2; removeOrder: string[] }
   /** the v1 devices cgroup create made for linux.resources.devices, and what delete removes of it */
   devices?: { dir: string; removeOrder: string[] }
+  /** the v1 cpuset cgroup create made for linux.resources.cpu.cpus and mems, and what delete removes of it */
+  cpuset?: { dir: string; removeOrder: string[] }
 }
 
 /**
@@ -40,7 +42,7 @@ export const ALLOWED_DEVICES: NonNullable<NonNullable<Resources['devices']>> = [
 ]
 
 /**
- * A cgroup v1 hierarchy chapter 04 does not use (freezer, devices): the directory at the same
+ * A cgroup v1 hierarchy chapter 04 does not use (freezer, devices, cpuset): the directory at the same
  * path as the container's other cgroups, made if needed, and what was made (deepest first),
  * which is all that may be removed later.
  */

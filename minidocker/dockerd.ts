@@ -6,10 +6,12 @@
  *   minidockerd [-H unix:///run/minidocker/minidocker.sock] [--data-root DIR] [--exec-root DIR]
  *               [--containerd /run/containerd/containerd.sock] [--namespace minidocker]
  *               [--default-runtime io.containerd.runc.v2] [--registry-mirror URL] [--default-network MODE] [--debug]
- *               [--bridge minidocker0|none]
+ *               [--bridge minidocker0|none] [--userns-remap default|USER[:GROUP]|UID[:GID]]
  *
  * `--bridge none` leaves the daemon without a bridge, as dockerd's `-b none`: containers get
  * `--network none` or `host` only, and nothing is made in the daemon's network namespace.
+ * `--userns-remap` runs every container in a user namespace of NAME's subordinate ranges, with
+ * the store in DATA_ROOT/UID.GID (minidocker/remap.ts).
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -20,12 +22,13 @@ import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { useRegistryMirror } from '../lib/registry.ts'
 import { DEFAULT_BRIDGE } from '#ch/08-network/links.ts'
+import { openRemappedRoot, remapFor, RemappedDaemon, shiftStoreLayers, withUserNamespace } from './remap.ts'
 
-const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none]'
+const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none] [--userns-remap NAME]'
 
 function parse(args: string[]) {
-  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', runtime: RUNC_RUNTIME, mirror: '', network: '', debug: '', bridge: DEFAULT_BRIDGE.name }
-  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--default-runtime': 'runtime', '--registry-mirror': 'mirror', '--default-network': 'network', '--bridge': 'bridge', '-b': 'bridge' }
+  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', runtime: RUNC_RUNTIME, mirror: '', network: '', debug: '', bridge: DEFAULT_BRIDGE.name, remap: '' }
+  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--default-runtime': 'runtime', '--registry-mirror': 'mirror', '--default-network': 'network', '--bridge': 'bridge', '-b': 'bridge', '--userns-remap': 'remap' }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--help' || args[i] === '-h') {
       process.stdout.write(`${USAGE}\n`)
@@ -70,6 +73,9 @@ function withDefaultNetwork(call: EngineCall, mode: string): EngineCall {
   return { ...call, body: Buffer.from(JSON.stringify(body)) }
 }
 
+/** A pull: it may have added layers, which a remapping daemon shifts at once. */
+const isPull = (call: EngineCall) => call.method === 'POST' && /^(\/v[\d.]+)?\/images\/create$/.test(call.path)
+
 /** --debug: one line per request, as dockerd's debug log has it ("Calling POST /v1.41/containers/create"). */
 function logRequest(call: EngineCall): void {
   const query = call.query.toString()
@@ -78,18 +84,25 @@ function logRequest(call: EngineCall): void {
 
 async function main(): Promise<void> {
   const options = parse(process.argv.slice(2))
-  prepareStore(options.root)
+  // the ranges are read first: a bad NAME or file stops the daemon before it makes anything
+  const remap = options.remap ? remapFor(options.remap) : undefined
+  if (remap) options.root = openRemappedRoot(options.root, remap)
+  else prepareStore(options.root)
   mkdirSync(options.runRoot, { recursive: true, mode: 0o700 })
   mkdirSync(dirname(options.host), { recursive: true })
   if (options.mirror) useRegistryMirror(options.mirror)
-  const containerd = withRuntime(connectContainerd(options.containerd, options.namespace), options.runtime)
+  let containerd = withRuntime(connectContainerd(options.containerd, options.namespace), options.runtime)
+  if (remap) containerd = withUserNamespace(containerd, remap)
   const bridge = options.bridge === 'none' ? undefined : { ...DEFAULT_BRIDGE, name: options.bridge }
-  const daemon = new Daemon({ root: options.root, runRoot: options.runRoot, containerd, bridge })
+  const daemonOptions = { root: options.root, runRoot: options.runRoot, containerd, bridge }
+  const daemon = remap ? new RemappedDaemon(daemonOptions, remap) : new Daemon(daemonOptions)
   await daemon.restore() // containers that ran on while no daemon was there
   // route() answers its own errors; one that escapes it (a chapter not written yet) is a 500, never a dead daemon
   const server = await serveUnix(options.host, 0o660, (call) => {
     if (options.debug) logRequest(call)
-    return route(daemon, withDefaultNetwork(call, options.network)).catch((error: unknown) => {
+    return route(daemon, withDefaultNetwork(call, options.network)).then(() => {
+      if (remap && isPull(call)) shiftStoreLayers(options.root, remap)
+    }).catch((error: unknown) => {
       const text = `${JSON.stringify({ message: (error as Error).message })}\n`
       if (call.res && !call.res.headersSent) call.res.writeHead(500, { 'Content-Type': 'application/json' }).end(text)
       else if (call.socket) call.socket.end(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)

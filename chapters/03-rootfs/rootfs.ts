@@ -141,14 +141,20 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
 // #endregion mountInRootfs
 
 // #region createDevices
-/** Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. */
-export async function createDevices(helper: Helper, rootfs: string): Promise<void> {
+/**
+ * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
+ * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) each is
+ * an empty file with the host's node of the same name bound onto it, as runc does there.
+ */
+export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
   // TODO(03): the device nodes and /dev symlinks a program expects, in the container's /dev.
   //   1. Which devices, with which type, numbers and mode? DEFAULT_DEVICES and DEV_SYMLINKS
   //      in lib/oci.ts list them (the runtime spec's "Default Devices", "Dev symbolic links").
   //   2. Which call makes a device node? mknod(2); the helper wraps it.
   //   3. Constraint: rootfs/dev must already be the container's own tmpfs when this runs,
   //      never the image's directory.
+  //   4. bind: the helper is not in /dev's tmpfs yet, so /dev/NAME is still the host's node.
+  //      What can a bind mount land on (mount(2), MS_BIND), and what must exist there first?
   //   runc: createDevices() and setupDevSymlinks() in libcontainer/rootfs_linux.go.
   throw new NotImplementedError('03-rootfs', 'createDevices')
 }
@@ -206,6 +212,7 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   //      a spec that lists a child before its parent; what does runc's loop do, and whose job
   //      is putting parents first?). Device nodes: what happens to one made before /dev's
   //      tmpfs is mounted? Only when spec.mounts gives /dev a tmpfs: never write into the image.
+  //      Bound from the host instead of made when linux.namespaces has a user namespace.
   //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
   //      making the filesystem the rootfs lives on read-only for the host.
   //   5. beforePivot (chapter 09's createContainer hooks): after the mounts and devices, just

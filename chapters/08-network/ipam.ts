@@ -7,7 +7,8 @@
  * only while holding a lock file beside it, as libnetwork's ipam keeps its bitmaps in a store
  * and changes them under a lock.
  */
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { link, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { alive, loadAllocations, parseSubnet, processStart, saveAllocations, toAddress, type Owner } from '../../lib/net.ts'
@@ -27,19 +28,25 @@ export interface Lease {
 // #region withLock
 /**
  * Run `fn` while holding the lock `dir/ipam.lock`, so no other process reads or writes the
- * allocations in between. The lock is a file created exclusively, holding its owner; a lock
- * whose owner has died is taken over, so a run killed while holding it blocks nobody.
+ * allocations in between, and release it after, also when `fn` throws. The lock is a file that
+ * exactly one of several processes can create, and that names its owner (an Owner, as JSON)
+ * from the moment it exists; a lock whose owner has died, or that names none, is taken over,
+ * so a run killed while holding it, whenever that was, blocks nobody. `dir` may not exist yet.
  */
 export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   // TODO(08): make `fn` run while no other process touches the allocations.
-  //   1. Node has no flock(). Which open(2) flags make creating a file succeed for exactly one
-  //      of several processes trying at the same moment? (Node's open flags: the "x" ones.)
-  //   2. The lock file is dir/ipam.lock and holds its owner, JSON {pid, start} (see Owner and
-  //      processStart): a run killed while holding it must not block every later run forever.
-  //      An empty lock file is a holder between its open and its write: that one is alive.
-  //   3. Create dir if it is missing; release the lock even when `fn` throws.
-  //   Where: man 2 open (O_EXCL); libnetwork's ipam takes a lock around each change of its
-  //   bitmap (ipam/allocator.go). Chapter text: "Addresses".
+  //   1. Node has no flock(). Which file system operations succeed for exactly one of several
+  //      processes trying at the same moment, and fail for the others with EEXIST?
+  //   2. A lock file that exists but is still empty names nobody, so the others take it over.
+  //      Then a holder that creates the file and writes its owner after has a window in which
+  //      another run takes its lock, and a run killed in that window leaves an empty file.
+  //      How do you make the lock appear with its content already in it?
+  //   3. A holder that died is recognised by its PID and start time (Owner, alive): why not
+  //      by its PID alone?
+  //   4. Several calls of one process may wait at once: nothing they create may share a name.
+  //      Nothing but the lock (while held) and ipam.json may remain in `dir` afterwards.
+  //   Where: man 2 open (O_EXCL), man 2 link (EEXIST); libnetwork's ipam takes a lock around
+  //   each change of its bitmap. Chapter text: "Addresses".
   throw new NotImplementedError('08-network', 'withLock')
 }
 // #endregion withLock
@@ -55,8 +62,8 @@ export async function allocate(dir: string, subnet: string, owner: number): Prom
   // TODO(08): give `owner` the lowest free address of `subnet`, recorded in dir/ipam.json.
   //   1. Which addresses of a subnet may never be given to a container? (parseSubnet and
   //      toAddress do the arithmetic.) The lease carries the prefix and the gateway too.
-  //   2. Read, choose and write inside one withLock: what happens when two runs read the
-  //      file before either writes it?
+  //   2. Two runs that both read the file before either writes it pick the same address:
+  //      what must span the read, the choice and the write?
   //   3. A run that crashed never released its address. How does the record tell a dead owner
   //      from a live one, even when the PID has been reused? (Owner, alive.)
   //   4. A full subnet is a ContainerError (125) whose message says "no free address" and

@@ -31,15 +31,18 @@ export { hostResolvConf, NETWORK_MODES, resolvConf, type Attachment, type Networ
  * address, the container's hostname on that address.
  */
 export function nameFiles(dir: string, hostname: string, address: string | undefined): Mount[] {
-  // TODO(08): write the container's hostname, hosts and resolv.conf into `dir` and return the
-  //   bind mounts that put them at /etc/hostname, /etc/hosts and /etc/resolv.conf.
-  //   1. Why into the container's own directory and bind-mounted, never into the image?
-  //   2. hosts: localhost for 127.0.0.1 and ::1, and the hostname on `address` when there is one,
-  //      as its last line: the address, a tab, the name (Docker's layout; the tests read it so).
-  //   3. resolv.conf: the host's (hostResolvConf; a host may have none) through resolvConf: why
-  //      must a nameserver on 127.0.0.53 go?
-  //   4. The mounts are Mount entries (lib/oci.ts) of the kind chapter 03's parseVolume makes
-  //      for `-v`: chapter 03's mountInRootfs mounts them.
+  // TODO(08): the container's /etc/hostname, /etc/hosts and /etc/resolv.conf, as files in
+  //   `dir` and the mounts that put them in place.
+  //   1. Why into the container's own directory and mounted over the image's, never written
+  //      into the image? (Think of two containers of one image, and of `docker commit`.)
+  //   2. hosts: localhost for both loopback addresses, and, when there is an address, the
+  //      container's hostname on it as the last line: the address, a tab, the name (the tests
+  //      read that line).
+  //   3. resolv.conf: the host's, as dockerd filters it (given: resolvConf, hostResolvConf; a
+  //      host may have none). Why can a nameserver on 127.0.0.53 not work in the container?
+  //   4. The mounts are OCI Mount entries (lib/oci.ts) that chapter 03's mountInRootfs mounts:
+  //      the same kind of entry a `-v HOST:CONTAINER` becomes: chapter 03's README shows one
+  //      in its config.json example, and explains why a file can be bind-mounted over a file.
   //   Where: moby's daemon/container_operations_unix.go and libnetwork's sandbox_dns_unix.go
   //   (buildHostsFile, setupResolutionFiles). Chapter text: "Names".
   throw new NotImplementedError('08-network', 'nameFiles')
@@ -55,16 +58,20 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
  */
 export async function attachNetwork(pid: number, request: NetworkRequest): Promise<Attachment> {
   // TODO(08): give the container the network `request` asks for, while its PID 1 waits.
-  //   1. host: nothing to do. none: lo up, and the /etc files without an address.
-  //   2. bridge: the host's side (ensureBridge, ensureChains) under the IPAM lock, so two
-  //      runs never create them at once (the lock is not reentrant: allocate takes it itself,
-  //      and a holder that asks again waits for ever); an address (owned by `pid`); the veth; the ports; the
-  //      /etc files (only when request.files) in root/containers/ID.
-  //   3. Every step that changes something must be undone if a later one fails, in reverse
-  //      order; detach() runs the same undos when the container has ended. What must never
-  //      be left: an address, a veth, a rule, a proxy, the container's directory.
-  //   Where: libnetwork's sandbox and endpoint Join; dockerd's libnetwork-setkey hook.
-  //   Chapter text: "Putting it together".
+  //   1. What does each mode need: host (the host's namespace, already the container's), none
+  //      (a namespace of its own: what is wrong with a new one's lo?), bridge (everything else
+  //      in this chapter)? The /etc files only when request.files, in root/containers/ID.
+  //   2. The host's side (the bridge and its rules) is made by whichever run comes first, and
+  //      two runs starting together must never both make it: what in this chapter already
+  //      keeps two runs apart? Beware: that lock is not reentrant, and allocate takes it
+  //      itself; a holder that asks for it again waits for ever.
+  //   3. Some steps need what an earlier one produced (an address before a veth, a veth before
+  //      ports are reachable): the arguments each step takes give the order.
+  //   4. Whatever fails, nothing may stay: no address allocated, no veth, no rule, no proxy,
+  //      no container directory. detach() undoes the same, once the container has ended, in
+  //      the reverse order of making.
+  //   Where: libnetwork's sandbox and endpoint Join; dockerd's libnetwork-setkey hook; chapter
+  //   09's create() for the same undo-on-failure shape. Chapter text: "Putting it together".
   throw new NotImplementedError('08-network', 'attachNetwork')
 }
 // #endregion attachNetwork

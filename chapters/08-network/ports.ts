@@ -10,12 +10,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { CHAIN, dnatRule, ensureRule, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
+import { CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
 
 // Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
-// proxies publishPorts made, CHAIN and PROXY_PATH, dnatRule(mapping, bridge, containerIp), the
-// DNAT rule's arguments, and stopProxy(proxy).
-export { CHAIN, dnatRule, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
+// proxies publishPorts made, CHAIN and PROXY_PATH, iptables(args), which runs `iptables -w`
+// and turns a failure into one line, and stopProxy(proxy).
+export { CHAIN, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
 
 // #region parsePublish
 /**
@@ -37,6 +37,45 @@ export function parsePublish(text: string): PortMapping {
 }
 // #endregion parsePublish
 
+// #region ensureRule
+/**
+ * Add the rule `args` (a chain and what follows it) to `table`, unless an identical rule is
+ * there already: every run calls this, and a rule added twice stays twice.
+ */
+export async function ensureRule(table: string, args: string[]): Promise<void> {
+  // TODO(08): add a rule to `table` only when it is not there yet.
+  //   1. Listing the chain and comparing text is fragile: iptables prints a rule in its own
+  //      canonical spelling, not yours. Which iptables command answers "is this exact rule
+  //      there?" by its exit status?
+  //   2. What would a run that always adds leave after a hundred containers, and who would
+  //      ever remove the copies?
+  //   Where: man 8 iptables (COMMANDS); libnetwork's iptables package (Exists, ProgramRule).
+  //   Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'ensureRule')
+}
+// #endregion ensureRule
+
+// #region dnatRule
+/**
+ * The DNAT rule that sends what arrives for `mapping`'s host side to `containerIp`, as the
+ * arguments that follow -A or -D, chain first: in CHAIN, the mapping's protocol and host port,
+ * the host address only when the mapping names one (0.0.0.0 means any), never traffic that
+ * comes in from the bridge itself, rewritten to the container's address and port.
+ */
+export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  // TODO(08): the DNAT rule of one published port, as iptables arguments.
+  //   1. Which matches select the packet: its protocol, its destination port (a match that
+  //      needs the protocol named first), its destination address when the mapping has one?
+  //   2. A container that connects to the host's published port from the bridge is container
+  //      to container traffic: which match leaves it out?
+  //   3. Which target rewrites the destination, and how does it take an address and a port?
+  //   Try it in a throwaway namespace (unshare --net), then read it back with -S.
+  //   Where: man 8 iptables-extensions (tcp, udp, DNAT), man 8 iptables (-d, -i, !); moby's
+  //   libnetwork drivers/bridge (the DNAT rule of a port binding). Chapter text: "Published ports".
+  throw new NotImplementedError('08-network', 'dnatRule')
+}
+// #endregion dnatRule
+
 // #region ensureChains
 /**
  * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this),
@@ -45,16 +84,21 @@ export function parsePublish(text: string): PortMapping {
  * FORWARD policy drops. The DNAT rules of published ports (dnatRule) go in the nat chain CHAIN.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
-  // TODO(08): the host's iptables rules for the bridge, made once (every run calls this).
-  //   1. Which hooks of the nat table do a packet from outside and a packet the host sends to
-  //      itself pass, and how do both reach CHAIN without naming the host's addresses one by
-  //      one? Which destinations must not (the proxy serves them)?
+  // TODO(08): the host's iptables rules for the bridge, made once: every run calls this, and
+  //   a second call adds nothing (ensureRule). Five rules and the chain CHAIN, each answering
+  //   a question:
+  //   1. Which hooks of the nat table does a packet from outside pass, and which a packet the
+  //      host sends to one of its own addresses? Both must reach CHAIN without naming the
+  //      host's addresses one by one (they change). Which destinations must not, since the
+  //      proxy serves them?
   //   2. A container's packet leaves through another interface with a source the world cannot
-  //      answer: what rewrites it?
-  //   3. What does a FORWARD policy of DROP do to containers' traffic, both ways?
-  //   4. Idempotent: a rule that is there already is not added twice.
-  //   Where: man 8 iptables-extensions, man 8 iptables (-C); libnetwork's
-  //   drivers/bridge/setup_ip_tables.go. Chapter text: "Published ports".
+  //      answer: what rewrites it, and which packets exactly (not those staying on the bridge)?
+  //   3. On a host whose FORWARD policy is DROP (a machine running Docker), what happens to a
+  //      DNAT'ed packet on its way to the bridge, and to the container's reply? Two rules.
+  //   4. The chain may already exist (an earlier run): creating it again is an error.
+  //   Where: man 8 iptables-extensions (addrtype, MASQUERADE), man 8 iptables (-N, -P);
+  //   libnetwork's drivers/bridge/setup_ip_tables.go and iptables/iptables.go.
+  //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureChains')
 }
 // #endregion ensureChains
@@ -67,30 +111,35 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
  * run that was killed.
  */
 export async function startProxy(mapping: PortMapping, containerIp: string): Promise<ChildProcess> {
-  // TODO(08): start one minidocker-proxy (PROXY_PATH, with docker-proxy's flags) and
-  //   resolve once it listens.
-  //   1. How do you learn it listens, and how that it could not (it prints "ready", or exits
-  //      with its reason on stderr)? The refusal is a ContainerError (125) carrying what it said.
-  //   2. It must end with the run, even a run that is killed: what does the proxy watch
-  //      (see minidocker/proxy.ts), and so what must its stdin be?
-  //   Where: moby's daemon/libnetwork/portmapper (how dockerd starts docker-proxy).
-  //   Chapter text: "Published ports".
+  // TODO(08): start one minidocker-proxy (PROXY_PATH, with docker-proxy's flags, which
+  //   minidocker/proxy.ts reads) and resolve once it listens.
+  //   1. The proxy either listens (it prints "ready") or exits with its reason on stderr:
+  //      resolve on the first, and turn the second into a ContainerError (125) carrying what
+  //      it said. Which comes first is a race: handle both orders.
+  //   2. It must end with the run, even a run killed with SIGKILL, which runs no cleanup: what
+  //      does the proxy watch, and so what must its stdin be?
+  //   Where: Node's child_process (spawn, stdio); moby's daemon/libnetwork/portmapper
+  //   (how dockerd starts docker-proxy and waits for it). Chapter text: "Published ports"
+  //   and "The proxy".
   throw new NotImplementedError('08-network', 'startProxy')
 }
 // #endregion startProxy
 
 // #region publishPorts
 /**
- * Publish each mapping to the container at `containerIp`: its proxy first (listening is what
- * proves the port free), then its DNAT rule. If one fails, whatever this call made is undone
- * before the error is thrown: no proxy runs and no rule stays.
+ * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port. A
+ * port that is taken fails before a rule exists for it. If one fails, whatever this call made
+ * is undone before the error is thrown: no proxy runs and no rule stays.
  */
 export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
-  // TODO(08): publish each mapping to the container at `containerIp`.
-  //   1. Per port a proxy and a DNAT rule (dnatRule builds its arguments). Which comes first,
-  //      so that a port already taken fails before any rule exists?
-  //   2. If anything fails, undo what this call made (unpublishPorts), then throw.
-  //   Where: libnetwork's portmapper MapRange and bridge driver allocatePorts.
+  // TODO(08): publish each mapping to the container at `containerIp`: a proxy and a DNAT
+  //   rule per port (startProxy, dnatRule).
+  //   1. A host port that is taken must fail before any rule exists for it: which of the two
+  //      finds out that a port is free?
+  //   2. If the third port fails, the first two are published already: nothing this call made
+  //      may stay (no proxy running, no rule) when the error reaches the caller.
+  //   3. What the caller gets back must let it undo exactly what was made, later.
+  //   Where: libnetwork's portmapper (MapRange) and the bridge driver's port allocation.
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'publishPorts')
 }
@@ -99,9 +148,12 @@ export async function publishPorts(mappings: PortMapping[], bridge: Bridge, cont
 // #region unpublishPorts
 /** Undo publishPorts: delete each DNAT rule and end each proxy. */
 export async function unpublishPorts(published: Published): Promise<void> {
-  // TODO(08): undo publishPorts: every DNAT rule deleted, every proxy ended (stopProxy).
-  //   1. A rule is deleted by repeating it with the delete command instead of append.
-  //   Where: man 8 iptables (-D). Chapter text: "Published ports".
+  // TODO(08): undo publishPorts: every DNAT rule deleted, every proxy ended, and the record
+  //   emptied, so that undoing twice does nothing the second time.
+  //   1. How does iptables delete a rule you can describe but whose position you do not know?
+  //   2. A proxy ends when its stdin closes (stopProxy): why wait for it to exit before
+  //      returning, when the caller may publish the same port again at once?
+  //   Where: man 8 iptables (COMMANDS). Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'unpublishPorts')
 }
 // #endregion unpublishPorts

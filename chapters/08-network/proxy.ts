@@ -29,15 +29,18 @@ export interface Proxy {
  * already allocated".
  */
 export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
-  // TODO(08): forward TCP from the host side to the container.
-  //   1. Listen on the mapping's host address and port; for each connection open one to the
-  //      container and copy both ways until either side ends.
-  //   2. A reset on one side must close the other, and must never end the proxy itself.
-  //   3. Resolve once listening. A taken port rejects with
-  //      "Bind for HOST_IP:HOST_PORT failed: port is already allocated" (bindError).
-  //   4. close() stops listening and ends the open connections.
-  //   Where: Node's net module (createServer, connect, pipe); moby's cmd/docker-proxy
-  //   (tcp_proxy.go). Chapter text: "The proxy".
+  // TODO(08): forward TCP from the host side to the container, byte for byte, both ways.
+  //   1. Each client connection gets a connection of its own to the container; when either
+  //      side ends, the other is ended too. How do you join two streams both ways, with
+  //      backpressure, without copying by hand?
+  //   2. A reset or refused connection on one side must close the other, and must never end
+  //      the proxy itself: which events, left unhandled, crash a Node process?
+  //   3. Resolve once listening. A port that is taken rejects with
+  //      "Bind for HOST_IP:HOST_PORT failed: port is already allocated" (bindError gives it).
+  //      How does a server tell you it could not listen?
+  //   4. close() stops listening and ends the connections still open: closing a server alone
+  //      waits for them.
+  //   Where: Node's net module; moby's cmd/docker-proxy (tcp_proxy.go). Chapter text: "The proxy".
   throw new NotImplementedError('08-network', 'proxyTcp')
 }
 // #endregion proxyTcp
@@ -50,11 +53,13 @@ export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
  */
 export async function proxyUdp(target: ProxyTarget): Promise<Proxy> {
   // TODO(08): forward UDP from the host side to the container, and the replies back.
-  //   1. UDP has no connections: how does a reply from the container find the client it
-  //      answers? (One upstream socket per client address and port.)
-  //   2. Resolve once bound; a taken port rejects as proxyTcp does. close() closes every socket.
-  //   Where: Node's dgram module; moby's cmd/docker-proxy (udp_proxy.go).
-  //   Chapter text: "The proxy".
+  //   1. UDP has no connections: the container answers whoever sent it the datagram, which is
+  //      the proxy. How does a reply then find the client it answers, with several clients at
+  //      once?
+  //   2. Resolve once bound; a taken port rejects as proxyTcp does. close() closes every
+  //      socket the proxy opened, not only the one it listens on.
+  //   Where: Node's dgram module; moby's cmd/docker-proxy (udp_proxy.go, its connection
+  //   tracking table). Chapter text: "The proxy".
   throw new NotImplementedError('08-network', 'proxyUdp')
 }
 // #endregion proxyUdp

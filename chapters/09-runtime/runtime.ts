@@ -31,7 +31,8 @@ export interface CreateOptions {
  * too): searchPath()'s candidates, each resolved inside /proc/PID/root as if it were "/"
  * (lib/paths.ts, "scope"), the first regular file with an execute bit wins. A relative path is
  * relative to process.cwd. Errors are chapter 01's words: `exec: "NAME": executable file not
- * found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`, `exec: "PATH": permission denied`.
+ * found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`, `exec: "PATH": permission denied`
+ * (a PATH that exists but is no executable file, a directory too, as runc says of `/`).
  */
 export function findExecutable(pid: number, process: Spec['process']): string {
   // TODO(09): find the program before the container parks on exec.fifo, so create can report it.
@@ -39,7 +40,9 @@ export function findExecutable(pid: number, process: Spec['process']): string {
   //      as the container sees them. Which host path shows the container's root, and why must
   //      its symlinks be resolved inside it (lib/paths.ts) rather than by the host's kernel?
   //   2. What makes a candidate the one: it exists, is a regular file, and can be executed.
-  //   3. The three errors in the doc comment are the words the caller will see.
+  //   3. The three errors in the doc comment are the words the caller will see. A path that
+  //      exists but is not an executable file (a directory: args ["/"]) is not "no such file".
+  //      Which one does runc say, and which exit code does docker give it (126 or 127)?
   throw new NotImplementedError('09-runtime', 'findExecutable')
 }
 // #endregion findExecutable
@@ -79,7 +82,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   6. detach: whose child must the container's process be once create has exited, so that
   //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
   //   7. What config.json asks of the process beyond chapters 01-08 (applyProcessLimits,
-  //      applySysctl, createDeviceNodes, applyDeviceRules, protectPaths): each has a moment in the set-up; find it from what it
+  //      applySysctl, createDeviceNodes, applyDeviceRules, applyCpuset, protectPaths): each has a moment in the set-up; find it from what it
   //      needs (root privileges, the namespaces, the container's mounts).
   //   8. process.terminal: the console socket's path is the host's. When must the helper
   //      connect to it, given where the process ends up, and when is setupConsole's moment?
@@ -203,6 +206,29 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   throw new NotImplementedError('09-runtime', 'applyDeviceRules')
 }
 // #endregion applyDeviceRules
+
+// #region applyCpuset
+/**
+ * linux.resources.cpu.cpus and mems, the CPUs and memory nodes the container may use: the
+ * cpuset controller, which chapter 04 does not use. On cgroup v1 it is a hierarchy of its own,
+ * at the container's cgroup path (v1Cgroup), where a new cgroup starts with empty cpuset.cpus
+ * and cpuset.mems and takes no process until both are set (ENOSPC): every directory of the path
+ * whose lists are empty gets its parent's first, from the top down (runc's cpuset.go), then the
+ * leaf gets the spec's, and only then the process moves in. Saved in the record for exec and
+ * delete. On v2 the two files are the container's own cgroup's, once its parents enable cpuset.
+ */
+export async function applyCpuset(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
+  // TODO(09): the cpuset cgroup (cgroup-v1/cpusets.rst; runc's libcontainer/cgroups/fs/cpuset.go).
+  //   1. Nothing to do without cpus or mems, or without a cgroup. Which directory on v1, and
+  //      how does delete know what to remove (as applyDeviceRules does)?
+  //   2. Make a cgroup with mkdir and read its cpuset.cpus: what is in it, and what does the
+  //      kernel answer a process that joins it? A list must also stay within its parent's:
+  //      what of the directories the path added above the leaf?
+  //   3. v2: which parent files must list cpuset before the leaf has the two files
+  //      (chapter 04 did the same for memory)?
+  throw new NotImplementedError('09-runtime', 'applyCpuset')
+}
+// #endregion applyCpuset
 
 // #region createDeviceNodes
 /**
@@ -347,7 +373,7 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   //      A refusal must change nothing.
   //   2. With --force: nothing of the container may survive (killAndWait, given), before its
   //      cgroup can go (chapter 04 removes it; it refuses while a process is in it), and the
-  //      freezer cgroup pause made, if any.
+  //      v1 cgroups create and pause made (devices, cpuset, freezer), if any.
   //   3. The poststop hooks get the state as it was; their failure is only a warning.
   throw new NotImplementedError('09-runtime', 'deleteContainer')
 }
@@ -370,7 +396,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      the mount namespace the host's /proc is no longer what you see?
   //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)):
   //      what must happen before the process is in it, and before it joins the cgroup?
-  //   3. Then it is create's end game: the devices cgroup, limits, working directory, the terminal (docker exec -it),
+  //   3. Then it is create's end game: the devices and cpuset cgroups, limits, working directory, the terminal (docker exec -it),
   //      the program looked up inside, the user with its capabilities and the container's
   //      seccomp filter (secure(), as create), and exec; with detach, the same hand-over to the
   //      caller's subreaper as create.

@@ -16,29 +16,33 @@ interface ContainerView {
 
 // #region logs
 /**
- * `logs [-f] [--tail N]`: inspect first (a container with a terminal has raw logs, one without
- * has frames), then stream the logs to stdout and stderr until the daemon ends them (at once
- * without -f; when the container exits with it).
+ * `logs [-f] [--tail N]`: the container's log on stdout and stderr, each line on the side it
+ * was written to, until the daemon ends it (at once without -f; when the container exits
+ * with it). `--tail N` shows the last N lines only.
  */
 export async function logs(engine: Engine, ref: string, options: { follow: boolean; tail?: string }, stdio: Stdio): Promise<number> {
-  // TODO(12): `docker logs` (cli/command/container/logs.go, the text's "Logs and exec").
-  //   1. Which request comes first, and what do you need from its answer to read the logs right?
-  //   2. Which query parameters carry -f and --tail, and what does the CLI send without --tail?
+  // TODO(12): `docker logs` (the text's "Logs and exec"; the CLI's logs.go, runLogs).
+  //   1. A log is the pty's bytes for a container with a terminal and frames for one without:
+  //      what must be known before the logs are asked for? REF may be a name or a short ID.
+  //   2. -f and --tail go in the query, spelled as the CLI spells them; it sends a tail even
+  //      when none was given.
   throw new NotImplementedError('12-client', 'logs')
 }
 // #endregion logs
 
 // #region exec
 /**
- * `exec [-i] [-t] CONTAINER COMMAND...`: inspect, create the exec instance, start it on a
- * hijacked connection (stdin and half-close as in run), and exit with the ExitCode that
- * `GET /exec/ID/json` reports once the stream has ended.
+ * `exec [-i] [-t] CONTAINER COMMAND...`: COMMAND run in the running container, its output on
+ * the client's stdout and stderr, with -i the client's stdin to it (its end passed on as in
+ * run), with -t a terminal; the client exits with the command's exit code.
  */
 export async function exec(engine: Engine, ref: string, command: string[], options: { interactive: boolean; tty: boolean }, stdio: Stdio): Promise<number> {
-  // TODO(12): `docker exec` (cli/command/container/exec.go, the text's "Logs and exec").
-  //   1. Which three requests make an exec, in which order, and which of them is hijacked?
-  //   2. How are stdin, the stream's end and a terminal handled, compared with run?
-  //   3. The exec's exit code is not in the stream: where is it, and when may you ask for it?
+  // TODO(12): `docker exec` (the text's "Logs and exec"; the CLI's exec.go, RunExec and
+  //   interactiveExec; chapter 11's text for what the daemon does with each request).
+  //   1. An exec is an instance the daemon makes first and starts after, on a hijacked
+  //      connection; its body is the CLI's ExecOptions, sent in full.
+  //   2. stdin, its end and the terminal work as in run, but the size goes to the exec's pty.
+  //   3. The stream does not carry the exit code: who holds it, and from when?
   throw new NotImplementedError('12-client', 'exec')
 }
 // #endregion exec

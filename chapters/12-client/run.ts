@@ -6,9 +6,9 @@
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { ANONYMOUS_AUTH, pullQuery, type RunPlan, type Stdio } from '../../lib/client.ts'
+import { ANONYMOUS_AUTH, pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
-import { DaemonError, readAll, type Engine } from './engine.ts'
+import { DaemonError, type Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
 
 // #region pullImage
@@ -18,13 +18,13 @@ import { copyOutput } from './stdcopy.ts'
  * it); one in the stream (`errorDetail`) ends the pull with its message.
  */
 export async function pullImage(engine: Engine, image: string, progress: ProgressSink): Promise<void> {
-  // TODO(12): the pull that run makes when the image is missing, and `pull` itself (the text's "Pulling").
-  //   1. Which endpoint, and how does the CLI split the image into its query (lib/client.ts
-  //      has the split)? Which header does an anonymous pull carry?
-  //   2. The body is JSON messages one per line, arriving in chunks that need not end at a line:
-  //      how do you hand each whole message to `progress`?
-  //   3. Errors come two ways: a status before the stream, or a message with errorDetail inside
-  //      it. What must each become?
+  // TODO(12): the pull that run makes for a missing image, and `pull` itself (the text's
+  //   "Pulling"; moby's client/image_pull.go, the CLI's jsonmessage DisplayJSONMessagesStream).
+  //   1. The query names the repository and the tag apart (lib/client.ts knows how a name
+  //      splits), and the daemon wants credentials even for an anonymous pull.
+  //   2. The body is one JSON message a line, but chunks do not end at lines: progress must get
+  //      each message whole, in order, while the pull runs (not once it is over).
+  //   3. A 200 does not mean the pull worked: the stream can still carry an error.
   throw new NotImplementedError('12-client', 'pullImage')
 }
 // #endregion pullImage
@@ -35,10 +35,14 @@ export async function pullImage(engine: Engine, image: string, progress: Progres
  * does, pull it with its progress on stderr, and create again. Returns the container's ID.
  */
 export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<string> {
-  // TODO(12): create, and pull on "No such image" (docker's cli/command/container/create.go).
-  //   1. Which status and which words tell "the daemon has no such image" from every other error?
-  //   2. What exactly does the CLI print, on which stream, before it pulls? Which name does it show?
-  //   3. After the pull the create is sent again, unchanged: with the name, if one was given.
+  // TODO(12): create, pulling only what is missing (the CLI's cli/command/container/create.go,
+  //   createContainer; the text's "The run sequence").
+  //   1. Of all the ways a create fails, exactly one leads to a pull: which status, and which
+  //      words? Any other failure (a name in use, a bad config) reaches the user as it came.
+  //   2. The user is told before the pull, on stderr, in the words the tests compare with
+  //      docker's: `Unable to find image 'NAME' locally`, NAME as the CLI shows it
+  //      (busybox:latest, not docker.io/library/busybox).
+  //   3. The create after the pull is the first one again, its name included.
   throw new NotImplementedError('12-client', 'createContainer')
 }
 // #endregion createContainer
@@ -50,12 +54,12 @@ export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdi
  * be executed, 125 anything else before the container ran (docker run's documented codes).
  */
 export function runError(error: unknown): ContainerError {
-  // TODO(12): run's failures, as the docker CLI reports them (the text's "Exit codes").
-  //   1. What does the real CLI print for a failed run: which prefix, which words after the error?
-  //      (Compare with the real docker: the tests do, with "docker" read as "minidocker".)
-  //   2. Which exit code says the command was not found in the image, which that it could not be
-  //      executed, and which that the failure was the client's or the daemon's? Which words in
-  //      the daemon's message decide it?
+  // TODO(12): run's failures as the docker CLI reports them (the text's "Exit codes"; the
+  //   CLI's run.go, runStartContainerErr).
+  //   1. Your stderr is compared with docker's, "docker" read as "minidocker": run the real one
+  //      with an image or a command that does not exist, and read its stderr to the last line.
+  //   2. Only the daemon's words tell "not found" from "not executable" from everything else:
+  //      which words does the CLI look for?
   throw new NotImplementedError('12-client', 'runError')
 }
 // #endregion runError
@@ -69,12 +73,17 @@ export function runError(error: unknown): ContainerError {
  * restore() undoes it all; it must run on every way out, even a signal.
  */
 export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio, raw: boolean): { resize(): void; restore(): void } {
-  // TODO(12): the client's terminal while a container with -t runs (the text's "A terminal").
-  //   1. What does raw mode change at the terminal, why does -it need it, and why must it be on
-  //      before stdin is read (what would a ^D do in cooked mode)?
-  //   2. When does the container's pty learn the terminal's size, and when again? Which request?
-  //   3. The terminal must be given back on every way out: a normal end, an error, process.exit(),
-  //      a SIGTERM or SIGHUP sent to the client. What does each need?
+  // TODO(12): lend the client's terminal to the container (the text's "A terminal"; the CLI's
+  //   hijack.go, setRawTerminal and restoreTerminal, and tty.go, MonitorTtySize).
+  //   1. What does raw mode change, why does -it need it, and why must it be on before
+  //      anything reads stdin (what would ^D do in cooked mode)? Without a terminal at stdin
+  //      there is nothing to set.
+  //   2. The pty must have the client's size once its process runs, and again whenever the
+  //      client's window changes; a resize that fails must not fail the run.
+  //   3. The terminal outlives the client. restore() undoes all attachTerminal did, and the
+  //      terminal comes back on every way out: a return, a throw, process.exit(), a SIGTERM or
+  //      SIGHUP to the client. A signal that would have ended the client still ends it, with
+  //      the shell's code for it.
   throw new NotImplementedError('12-client', 'attachTerminal')
 }
 // #endregion attachTerminal
@@ -89,32 +98,38 @@ export const PROXIED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUS
  * function that stops proxying.
  */
 export function proxySignals(engine: Engine, id: string): () => void {
-  // TODO(12): --sig-proxy (the docker CLI's ForwardAllSignals, the text's "Signals").
-  //   1. Which request delivers a signal to the container, and how is the signal named in it?
-  //   2. While proxying, a SIGINT or SIGTERM must not end the client: why does the client have
-  //      to live on until the wait answers?
-  //   3. What must the returned cleanup undo?
+  // TODO(12): --sig-proxy (the text's "Signals"; the CLI's signals.go, ForwardAllSignals).
+  //   1. A signal the client catches no longer ends it: it reaches the container, named as the
+  //      daemon's kill endpoint expects, and the client lives on to report the exit.
+  //   2. The container may be gone already: a failed send must not fail the run.
+  //   3. After the cleanup the client's signals are its own again: nothing of yours listens.
   throw new NotImplementedError('12-client', 'proxySignals')
 }
 // #endregion proxySignals
 
 // #region runContainer
 /**
- * The whole `run`: create (pulling if needed), attach unless -d, wait, start, and the exit
- * code the wait reports. The order is the CLI's and it matters: attach before start, so no
- * output is lost; the wait's headers before start, so a fast exit (or --rm's removal) is not
- * missed. stdin goes to the container and its end is passed on as a half-close; without -i
- * the client half-closes at once.
+ * The whole `run`: the container created (its image pulled if missing), its output on the
+ * client's stdout and stderr from the first byte, and the exit code the daemon reports for
+ * it. No output may be lost, so the stream is attached before the container starts; a
+ * container that exits at once (and with --rm is removed at once) must still be seen to exit,
+ * so the wait's headers have arrived before start is sent. With -i, stdin goes to the
+ * container and its end is passed on as a half-close; without -i the client half-closes at
+ * once. -d attaches nothing and prints the ID once the container runs.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
-  // TODO(12): the whole run, in the docker CLI's order (the figure, and the text's "The run sequence").
-  //   1. In which order do create, attach, wait and start go, and what must have arrived before
-  //      the next request goes out? What would be lost if start went first?
-  //   2. Which wait condition does the CLI use with --rm, and which without? What does -d change?
-  //   3. stdin: with -i it is streamed and its end passed on as a half-close; without -i, what does
-  //      the CLI do with its side of the attach connection right after the 101?
-  //   4. If start fails, what about the attach stream, and with --rm, what must be waited for?
-  //   5. Where does the exit code come from? What must be undone whatever happens?
+  // TODO(12): the whole run (the figure; the text's "The run sequence"; the CLI's run.go,
+  //   runContainer, and utils.go, waitExitOrRemoved).
+  //   1. The doc comment says what must have answered before what is sent; the tests compare
+  //      your requests, in order, with docker's. What does -d leave out, and what does it print?
+  //   2. With --rm the container is gone once it exits: what must the wait wait for, so that
+  //      its answer still comes, and comes after the removal?
+  //   3. stdin: without -i there is nothing to send; with it, the daemon must learn of its end,
+  //      or `cat` never finishes. Either way the output still comes the other way.
+  //   4. start can fail (a command not found): nothing may hold the client open then, and with
+  //      --rm the error goes out only once the daemon has removed the container.
+  //   5. The exit code has one source. The terminal, the signals and stdin are given back
+  //      whatever happens, and no promise may reject unheard while you wait on another.
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer

@@ -19,17 +19,18 @@ export const HEADER_SIZE = 8
  * Cuts a byte stream into frames, whatever the chunks' boundaries: a header may arrive in
  * two pieces, a chunk may hold many frames. Stream 1 is stdout, 2 stderr (0, stdin, is
  * written to stdout, as stdcopy does); 3 is the daemon's error, which ends the stream with an
- * error (as stdcopy's StdCopy returns it); any other number means the stream is not framed.
- * end() is called at the end of the stream: half a frame left over means it was cut short.
+ * error carrying its words (as stdcopy's StdCopy returns it); any other number means the
+ * stream is not framed, an error naming the number. end() is called at the end of the
+ * stream: half a frame left over means it was cut short, an error too.
  */
 export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
-  // TODO(12): read the multiplexed stream (moby pkg/stdcopy's StdCopy, the text's "Frames").
-  //   1. What are the 8 header bytes, and in which byte order is the length?
-  //   2. A chunk may end in the middle of a header or a payload: what do you keep between pushes,
-  //      and when is a frame complete?
-  //   3. Which stream numbers go where, and which one carries an error from the daemon? What does
-  //      an unknown number mean?
-  //   4. What must end() say about bytes left over?
+  // TODO(12): the read side of moby's api/pkg/stdcopy (StdCopy; the text's "Frames").
+  //   1. push() gets chunks as the connection delivers them, not frames: a header can be cut
+  //      in two, a payload can span many chunks, one chunk can hold many frames. What must
+  //      outlive a push, and when is a frame whole?
+  //   2. A payload can be far larger than 64 KiB: the size field's width and byte order decide
+  //      where the next header starts (moby's stdcopy.go writes it; chapter 11 wrote it too).
+  //   3. The errors carry the daemon's words, or the number that was not a stream.
   throw new NotImplementedError('12-client', 'frameReader')
 }
 // #endregion frameReader
@@ -40,11 +41,13 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
  * with a terminal (its stream is the pty's bytes, unframed).
  */
 export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
-  // TODO(12): the container's output, to the client's stdout and stderr.
-  //   1. When is the stream framed, and when is it the terminal's bytes as they are? (It is not
-  //      the Content-Type that says so: see the text's "Frames".)
-  //   2. The promise settles when the stream ends: with an error if the frames say so, and what if
-  //      the daemon closes the connection without an end?
+  // TODO(12): the container's output to the client's stdout and stderr (the text's "Frames";
+  //   the CLI's hijack.go, which either copies the stream or runs it through StdCopy).
+  //   1. Nothing in the stream says whether it is framed: the caller knows, from the container.
+  //   2. A bad frame must end the copy and the connection, and reach the caller as this
+  //      promise's rejection, not as an exception thrown inside an event handler.
+  //   3. A stream ends by its end, by an error, or by the daemon closing the connection
+  //      without an end: the caller awaits this promise, so it must settle each time.
   throw new NotImplementedError('12-client', 'copyOutput')
 }
 // #endregion copyOutput

@@ -8,6 +8,7 @@
  */
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { IdMapping, Spec } from '../../lib/oci.ts'
+import type { RemapUser, SubIdFile } from '../../lib/subid.ts'
 import type { Helper } from '../../native/helper.ts'
 
 // #region idMapText
@@ -88,3 +89,28 @@ export function shiftOwnership(rootfs: string, spec: Spec): void {
   throw new NotImplementedError('13-security', 'shiftOwnership')
 }
 // #endregion shiftOwnership
+
+// #region remapMappings
+/**
+ * The mappings a daemon started with `--userns-remap` gives every container (dockerd 20.10's
+ * NewIdentityMapping): `user`'s ranges in `subuid` for the uids and in `subgid` for the gids,
+ * each file's ranges laid end to end from container id 0 in the file's order. A line is
+ * `OWNER:START:COUNT`, its OWNER the user's uid or its name: the lines naming the uid are used
+ * if there are any, else those naming the name. Blank lines and lines starting with `#` are
+ * skipped. A user with no range in a file is an Error `no subuid ranges found for user "NAME"
+ * in PATH` (subgid likewise); a line that is not three fields, or whose START or COUNT is not
+ * a whole number, is an Error naming the file, the line number and the line.
+ */
+export function remapMappings(user: RemapUser, subuid: SubIdFile, subgid: SubIdFile): { uidMappings: IdMapping[]; gidMappings: IdMapping[] } {
+  // TODO(13): the ranges a remapping daemon hands every container.
+  //   1. man 5 subuid and man 5 subgid: what does each of a line's three fields mean, and which
+  //      of the two files speaks of groups?
+  //   2. Who may a line name? Read lookupSubUIDRanges in moby's pkg/idtools (20.10): which lines
+  //      are tried first, and when are the others used?
+  //   3. A user with two ranges gets two mappings: where inside the container does the second
+  //      one start, so that no container id is mapped twice and none is skipped?
+  //   4. Which lines are not ranges at all, and which are broken? The doc comment says what each
+  //      error must name; the chapter text ("--userns-remap") shows the daemon's side.
+  throw new NotImplementedError('13-security', 'remapMappings')
+}
+// #endregion remapMappings

@@ -145,9 +145,21 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
 // #endregion mountInRootfs
 
 // #region createDevices
-/** Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. */
-export async function createDevices(helper: Helper, rootfs: string): Promise<void> {
-  for (const [name, major, minor] of DEFAULT_DEVICES) await helper.mknod(join(rootfs, 'dev', name), 'c', 0o666, major, minor)
+/**
+ * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
+ * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) each is
+ * an empty file with the host's node of the same name bound onto it, as runc does there.
+ */
+export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
+  for (const [name, major, minor] of DEFAULT_DEVICES) {
+    const path = join(rootfs, 'dev', name)
+    if (!bind) {
+      await helper.mknod(path, 'c', 0o666, major, minor)
+      continue
+    }
+    await helper.writeFile(path, '')
+    await helper.mount(`/dev/${name}`, path, null, ['bind'])
+  }
   for (const [target, link] of DEV_SYMLINKS) await helper.symlink(target, join(rootfs, link))
 }
 // #endregion createDevices
@@ -199,7 +211,7 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   const mounts = spec.mounts ?? []
   for (const mount of mounts) await mountInRootfs(helper, rootfs, mount)
   // Device nodes go only into a /dev tmpfs of the container's, never into the rootfs itself.
-  if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs)
+  if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs, spec.linux.namespaces.some((ns) => ns.type === 'user'))
   await beforePivot?.()
   await pivotRoot(helper, rootfs)
   if (spec.root.readonly) await helper.mount(null, '/', null, ['remount', 'bind', 'rdonly'])

@@ -7,7 +7,8 @@
  * only while holding a lock file beside it, as libnetwork's ipam keeps its bitmaps in a store
  * and changes them under a lock.
  */
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { alive, loadAllocations, parseSubnet, processStart, saveAllocations, toAddress, type Owner } from '../../lib/net.ts'
@@ -27,34 +28,49 @@ export interface Lease {
 // #region withLock
 /**
  * Run `fn` while holding the lock `dir/ipam.lock`, so no other process reads or writes the
- * allocations in between. The lock is a file created exclusively, holding its owner; a lock
- * whose owner has died is taken over, so a run killed while holding it blocks nobody.
+ * allocations in between, and release it after, also when `fn` throws. The lock is a file that
+ * exactly one of several processes can create, and that names its owner (an Owner, as JSON)
+ * from the moment it exists; a lock whose owner has died, or that names none, is taken over,
+ * so a run killed while holding it, whenever that was, blocks nobody. `dir` may not exist yet.
  */
 export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const lock = join(dir, 'ipam.lock')
-  const me = JSON.stringify({ pid: process.pid, start: processStart(process.pid) })
-  for (;;) {
-    try {
-      // 'wx' is O_CREAT|O_EXCL: of all the processes trying at once, exactly one creates it.
-      const file = await open(lock, 'wx')
-      await file.writeFile(me)
-      await file.close()
-      break
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const holder = await readFile(lock, 'utf8').catch(() => '')
-      // An empty file is a holder between its open and its write: wait for it, it is alive.
-      // (Two runs that find the same dead holder at once may both remove it; the lock is held
-      // for milliseconds, so that needs a crash and a race in the same instant.)
-      if (holder && !alive(JSON.parse(holder) as Owner)) await rm(lock, { force: true })
-      else await sleep(5)
+  // The owner is written first, to a file of this call's own, then linked in place: link(2)
+  // fails with EEXIST for all but one, and the lock is never seen empty.
+  const mine = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}`
+  await writeFile(mine, JSON.stringify({ pid: process.pid, start: processStart(process.pid) }))
+  try {
+    for (;;) {
+      try {
+        await link(mine, lock)
+        break
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        const holder = await readFile(lock, 'utf8').catch(() => undefined)
+        // Gone meanwhile (undefined): try again. Empty or not JSON: no holder ever wrote that.
+        // (Two runs that find the same dead holder at once may both remove it; the lock is held
+        // for milliseconds, so that needs a crash and a race in the same instant.)
+        if (holder !== undefined && !liveHolder(holder)) await rm(lock, { force: true })
+        else if (holder !== undefined) await sleep(5)
+      }
     }
+  } finally {
+    await rm(mine, { force: true })
   }
   try {
     return await fn()
   } finally {
     await rm(lock, { force: true })
+  }
+}
+
+/** Whether a lock file's text names an owner that still runs. */
+function liveHolder(text: string): boolean {
+  try {
+    return alive(JSON.parse(text) as Owner)
+  } catch {
+    return false
   }
 }
 // #endregion withLock

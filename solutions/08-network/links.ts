@@ -12,16 +12,29 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { command } from '../../lib/command.ts'
-import { inNetns, ipBatch, macFor, type Bridge } from '../../lib/net.ts'
+import { inNetns, ipBatch, type Bridge } from '../../lib/net.ts'
 import type { Lease } from './ipam.ts'
 
-export { inNetns, ipBatch, macFor } from '../../lib/net.ts'
+export { inNetns, ipBatch } from '../../lib/net.ts'
 
 /** A bridge network (lib/net.ts): the bridge's name and the subnet its containers take addresses from. */
 export type { Bridge }
 
 /** The workbook's docker0: Docker's default bridge is docker0 on 172.17.0.0/16. */
 export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
+
+// #region macFor
+/**
+ * The MAC address of the container's eth0 with `address`: locally administered, unicast, and
+ * derived from the address, so two containers on one bridge never share one, and a container
+ * that gets an address again gets the same MAC. Docker's form, which the tests and chapter 11's
+ * `inspect` show: 02:42 and the address's four bytes, each as two lowercase hex digits.
+ */
+export function macFor(address: string): string {
+  // 02: the locally administered bit set, the multicast bit clear.
+  return ['02', '42', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':')
+}
+// #endregion macFor
 
 // #region ensureBridge
 /**

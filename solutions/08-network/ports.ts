@@ -10,12 +10,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { ContainerError } from '../../lib/errors.ts'
-import { CHAIN, dnatRule, ensureRule, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
+import { CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
 
 // Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
-// proxies publishPorts made, CHAIN and PROXY_PATH, dnatRule(mapping, bridge, containerIp), the
-// DNAT rule's arguments, and stopProxy(proxy).
-export { CHAIN, dnatRule, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
+// proxies publishPorts made, CHAIN and PROXY_PATH, iptables(args), which runs `iptables -w`,
+// and stopProxy(proxy).
+export { CHAIN, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
 
 // #region parsePublish
 /**
@@ -42,6 +42,34 @@ export function parsePublish(text: string): PortMapping {
   return { hostIp, hostPort: port(hostPort, 'host'), containerPort: port(containerPort, 'container'), proto }
 }
 // #endregion parsePublish
+
+// #region ensureRule
+/**
+ * Add the rule `args` (a chain and what follows it) to `table`, unless an identical rule is
+ * there already: every run calls this, and a rule added twice stays twice.
+ */
+export async function ensureRule(table: string, args: string[]): Promise<void> {
+  // -C compares the parsed rule, not its spelling: it fails when no such rule exists.
+  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
+  if (!present) await iptables(['-t', table, '-A', ...args])
+}
+// #endregion ensureRule
+
+// #region dnatRule
+/**
+ * The DNAT rule that sends what arrives for `mapping`'s host side to `containerIp`, as the
+ * arguments that follow -A or -D, chain first: in CHAIN, the mapping's protocol and host port,
+ * the host address only when the mapping names one (0.0.0.0 means any), never traffic that
+ * comes in from the bridge itself, rewritten to the container's address and port.
+ */
+export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  return [
+    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
+    // What comes from the bridge itself is container-to-container traffic: leave it alone.
+    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
+  ]
+}
+// #endregion dnatRule
 
 // #region ensureChains
 /**
@@ -88,9 +116,9 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
 
 // #region publishPorts
 /**
- * Publish each mapping to the container at `containerIp`: its proxy first (listening is what
- * proves the port free), then its DNAT rule. If one fails, whatever this call made is undone
- * before the error is thrown: no proxy runs and no rule stays.
+ * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port. A
+ * port that is taken fails before a rule exists for it. If one fails, whatever this call made
+ * is undone before the error is thrown: no proxy runs and no rule stays.
  */
 export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
   const published: Published = { rules: [], proxies: [] }

@@ -3,17 +3,18 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, existsSync, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, existsSync, type Stats, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
-import { join, posix } from 'node:path'
+import { dirname, join, posix } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
-import { joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
+import { CGROUP_ROOT, enableControllers, joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
 import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
 import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
 import { ifWritten } from '../../minidocker/layers.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
+import { writeCgroupFile } from '../../lib/cgroup.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import { Helper, type SyscallError } from '../../native/helper.ts'
@@ -41,22 +42,22 @@ export interface CreateOptions {
  * too): searchPath()'s candidates, each resolved inside /proc/PID/root as if it were "/"
  * (lib/paths.ts, "scope"), the first regular file with an execute bit wins. A relative path is
  * relative to process.cwd. Errors are chapter 01's words: `exec: "NAME": executable file not
- * found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`, `exec: "PATH": permission denied`.
+ * found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`, `exec: "PATH": permission denied`
+ * (a PATH that exists but is no executable file, a directory too, as runc says of `/`).
  */
 export function findExecutable(pid: number, process: Spec['process']): string {
   const [file] = process.args
   const root = `/proc/${pid}/root`
   for (const candidate of searchPath(file!, process.env)) {
     const path = posix.resolve(process.cwd, candidate)
-    let mode: number
+    let stat: Stats
     try {
-      const stat = statSync(resolveInRoot(root, path, { escapes: 'scope', followLast: true }))
-      if (!stat.isFile()) continue
-      mode = stat.mode
+      stat = statSync(resolveInRoot(root, path, { escapes: 'scope', followLast: true }))
     } catch {
       continue
     }
-    if (mode & 0o111) return path
+    if (stat.isFile() && stat.mode & 0o111) return path
+    // A path that is there but no executable file, a directory included: Go's LookPath's words.
     if (file!.includes('/')) throw new RuntimeError(`exec: "${file}": permission denied`)
   }
   if (file!.includes('/')) throw new RuntimeError(`exec: "${file}": stat ${file}: no such file or directory`)
@@ -134,6 +135,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     await createDeviceNodes(helper, pid, spec)
     await protectPaths(helper, pid, spec)
     await applyDeviceRules(dir, record, pid, spec)
+    await applyCpuset(dir, record, pid, spec)
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
@@ -160,7 +162,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
       if (record.pid) await killAndWait(record, dir)
     }
     if (record.cgroup) await removeCgroup(record.cgroup)
-    if (record.devices) await removeCgroup({ version: 1, dirs: {}, removeOrder: record.devices.removeOrder })
+    for (const extra of [record.devices, record.cpuset]) if (extra) await removeCgroup({ version: 1, dirs: {}, removeOrder: extra.removeOrder })
     rmSync(dir, { recursive: true, force: true })
     throw error
   } finally {
@@ -308,6 +310,41 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
 }
 // #endregion applyDeviceRules
+
+// #region applyCpuset
+/**
+ * linux.resources.cpu.cpus and mems, the CPUs and memory nodes the container may use: the
+ * cpuset controller, which chapter 04 does not use. On cgroup v1 it is a hierarchy of its own,
+ * at the container's cgroup path (v1Cgroup), where a new cgroup starts with empty cpuset.cpus
+ * and cpuset.mems and takes no process until both are set (ENOSPC): every directory of the path
+ * whose lists are empty gets its parent's first, from the top down (runc's cpuset.go), then the
+ * leaf gets the spec's, and only then the process moves in. Saved in the record for exec and
+ * delete. On v2 the two files are the container's own cgroup's, once its parents enable cpuset.
+ */
+export async function applyCpuset(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
+  const { cpus, mems } = spec.linux?.resources?.cpu ?? {}
+  if ((!cpus && !mems) || !record.cgroup) return
+  let leaf = Object.values(record.cgroup.dirs)[0]!
+  if (record.cgroup.version === 2) {
+    enableControllers(CGROUP_ROOT, leaf, ['cpuset'])
+  } else {
+    record.cpuset = v1Cgroup(record.cgroup, 'cpuset')
+    saveRecord(dir, record)
+    leaf = record.cpuset.dir
+    const top = join(CGROUP_ROOT, 'cpuset')
+    const path: string[] = []
+    for (let d = leaf; d !== top; d = dirname(d)) path.unshift(d)
+    for (const d of path) {
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        if (readFileSync(join(d, file), 'utf8').trim() === '') writeCgroupFile(join(d, file), readFileSync(join(dirname(d), file), 'utf8').trim())
+      }
+    }
+  }
+  if (cpus) writeCgroupFile(join(leaf, 'cpuset.cpus'), cpus)
+  if (mems) writeCgroupFile(join(leaf, 'cpuset.mems'), mems)
+  if (record.cpuset) writeCgroupFile(join(leaf, 'cgroup.procs'), String(pid))
+}
+// #endregion applyCpuset
 
 // #region createDeviceNodes
 /**
@@ -479,7 +516,7 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   await killAndWait(record, dir)
   const state = publicState(dir, record)
   if (record.cgroup) await removeCgroup(record.cgroup)
-  for (const extra of [record.freezer, record.devices]) if (extra) await removeCgroup({ version: 1, dirs: {}, removeOrder: extra.removeOrder })
+  for (const extra of [record.freezer, record.devices, record.cpuset]) if (extra) await removeCgroup({ version: 1, dirs: {}, removeOrder: extra.removeOrder })
   rmSync(dir, { recursive: true, force: true })
   try {
     await runHooks('poststop', record.hooks?.poststop, state)
@@ -515,7 +552,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     }
     const pid = await helper.fork()
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
-    if (record.devices) writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
+    for (const extra of [record.devices, record.cpuset]) if (extra) writeFileSync(join(extra.dir, 'cgroup.procs'), String(pid))
     await applyProcessLimits(helper, pid, options.process)
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)

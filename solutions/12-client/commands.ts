@@ -15,9 +15,9 @@ interface ContainerView {
 
 // #region logs
 /**
- * `logs [-f] [--tail N]`: inspect first (a container with a terminal has raw logs, one without
- * has frames), then stream the logs to stdout and stderr until the daemon ends them (at once
- * without -f; when the container exits with it).
+ * `logs [-f] [--tail N]`: the container's log on stdout and stderr, each line on the side it
+ * was written to, until the daemon ends it (at once without -f; when the container exits
+ * with it). `--tail N` shows the last N lines only.
  */
 export async function logs(engine: Engine, ref: string, options: { follow: boolean; tail?: string }, stdio: Stdio): Promise<number> {
   const c = await engine.json<ContainerView>('GET', `/containers/${ref}/json`)
@@ -31,9 +31,9 @@ export async function logs(engine: Engine, ref: string, options: { follow: boole
 
 // #region exec
 /**
- * `exec [-i] [-t] CONTAINER COMMAND...`: inspect, create the exec instance, start it on a
- * hijacked connection (stdin and half-close as in run), and exit with the ExitCode that
- * `GET /exec/ID/json` reports once the stream has ended.
+ * `exec [-i] [-t] CONTAINER COMMAND...`: COMMAND run in the running container, its output on
+ * the client's stdout and stderr, with -i the client's stdin to it (its end passed on as in
+ * run), with -t a terminal; the client exits with the command's exit code.
  */
 export async function exec(engine: Engine, ref: string, command: string[], options: { interactive: boolean; tty: boolean }, stdio: Stdio): Promise<number> {
   await engine.json<ContainerView>('GET', `/containers/${ref}/json`)

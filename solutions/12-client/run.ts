@@ -6,9 +6,9 @@
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
-import { ANONYMOUS_AUTH, pullQuery, type RunPlan, type Stdio } from '../../lib/client.ts'
+import { ANONYMOUS_AUTH, pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
-import { DaemonError, readAll, type Engine } from './engine.ts'
+import { DaemonError, type Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
 
 // #region pullImage
@@ -122,11 +122,13 @@ export function proxySignals(engine: Engine, id: string): () => void {
 
 // #region runContainer
 /**
- * The whole `run`: create (pulling if needed), attach unless -d, wait, start, and the exit
- * code the wait reports. The order is the CLI's and it matters: attach before start, so no
- * output is lost; the wait's headers before start, so a fast exit (or --rm's removal) is not
- * missed. stdin goes to the container and its end is passed on as a half-close; without -i
- * the client half-closes at once.
+ * The whole `run`: the container created (its image pulled if missing), its output on the
+ * client's stdout and stderr from the first byte, and the exit code the daemon reports for
+ * it. No output may be lost, so the stream is attached before the container starts; a
+ * container that exits at once (and with --rm is removed at once) must still be seen to exit,
+ * so the wait's headers have arrived before start is sent. With -i, stdin goes to the
+ * container and its end is passed on as a half-close; without -i the client half-closes at
+ * once. -d attaches nothing and prints the ID once the container runs.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
   const id = await createContainer(engine, plan, stdio, progress)

@@ -19,8 +19,9 @@ export const HEADER_SIZE = 8
  * Cuts a byte stream into frames, whatever the chunks' boundaries: a header may arrive in
  * two pieces, a chunk may hold many frames. Stream 1 is stdout, 2 stderr (0, stdin, is
  * written to stdout, as stdcopy does); 3 is the daemon's error, which ends the stream with an
- * error (as stdcopy's StdCopy returns it); any other number means the stream is not framed.
- * end() is called at the end of the stream: half a frame left over means it was cut short.
+ * error carrying its words (as stdcopy's StdCopy returns it); any other number means the
+ * stream is not framed, an error naming the number. end() is called at the end of the
+ * stream: half a frame left over means it was cut short, an error too.
  */
 export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
   let pending: Buffer = Buffer.alloc(0)

@@ -10,6 +10,7 @@ import { chmodSync, lchownSync, lstatSync, readdirSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import type { IdMapping, Spec } from '../../lib/oci.ts'
+import type { RemapUser, SubIdFile } from '../../lib/subid.ts'
 import type { Helper } from '../../native/helper.ts'
 
 // #region idMapText
@@ -92,3 +93,40 @@ export function shiftOwnership(rootfs: string, spec: Spec): void {
   walk(rootfs)
 }
 // #endregion shiftOwnership
+
+// #region remapMappings
+/**
+ * The mappings a daemon started with `--userns-remap` gives every container (dockerd 20.10's
+ * NewIdentityMapping): `user`'s ranges in `subuid` for the uids and in `subgid` for the gids,
+ * each file's ranges laid end to end from container id 0 in the file's order. A line is
+ * `OWNER:START:COUNT`, its OWNER the user's uid or its name: the lines naming the uid are used
+ * if there are any, else those naming the name. Blank lines and lines starting with `#` are
+ * skipped. A user with no range in a file is an Error `no subuid ranges found for user "NAME"
+ * in PATH` (subgid likewise); a line that is not three fields, or whose START or COUNT is not
+ * a whole number, is an Error naming the file, the line number and the line.
+ */
+export function remapMappings(user: RemapUser, subuid: SubIdFile, subgid: SubIdFile): { uidMappings: IdMapping[]; gidMappings: IdMapping[] } {
+  return { uidMappings: subordinateRanges(user, subuid, 'subuid'), gidMappings: subordinateRanges(user, subgid, 'subgid') }
+}
+
+function subordinateRanges(user: RemapUser, file: SubIdFile, kind: string): IdMapping[] {
+  const lines = file.text.split('\n').flatMap((raw, i) => {
+    const text = raw.trim()
+    if (!text || text.startsWith('#')) return []
+    const fields = text.split(':')
+    const bad = (why: string) => new Error(`cannot parse ${file.path}, line ${i + 1}: ${JSON.stringify(text)} ${why}`)
+    if (fields.length !== 3) throw bad('is not OWNER:START:COUNT')
+    if (!fields.slice(1).every((f) => /^\d+$/.test(f))) throw bad('has a START or COUNT that is not a whole number')
+    return [{ owner: fields[0]!, start: Number(fields[1]), count: Number(fields[2]) }]
+  })
+  const byUid = lines.filter((l) => l.owner === String(user.uid))
+  const ranges = byUid.length > 0 ? byUid : lines.filter((l) => l.owner === user.name)
+  if (ranges.length === 0) throw new Error(`no ${kind} ranges found for user ${JSON.stringify(user.name)} in ${file.path}`)
+  let next = 0
+  return ranges.map((r) => {
+    const mapping = { containerID: next, hostID: r.start, size: r.count }
+    next += r.count
+    return mapping
+  })
+}
+// #endregion remapMappings

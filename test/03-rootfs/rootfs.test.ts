@@ -206,6 +206,25 @@ describeKernel('a container in its own root filesystem', () => {
     expect(mounts.get('/dev/shm')?.type).toBe('tmpfs')
   })
 
+  it('with a user namespace in linux.namespaces, binds the host\'s device nodes instead of making them', async () => {
+    const { host, rootfs } = await stage()
+    const spec = rootfsSpec(rootfs, ['stat:/dev/null', 'stat:/dev/tty', 'write:/dev/null:x', 'mounts'])
+    // The user namespace itself is chapter 13's: here only the spec says so, which is what setupRootfs reads.
+    const { code, stdout, stderr } = await runCaptured(spec, async (h) => {
+      await host.enter(h)
+      await enterNamespaces(h, spec)
+      await setupRootfs(h, { ...spec, linux: { ...spec.linux, namespaces: [...spec.linux!.namespaces!, { type: 'user' }] } })
+    })
+    expect(code, stderr).toBe(0)
+    const [devNull, tty, write] = probeLines(stdout)
+    expect(devNull, '/dev/null must be the host\'s node, 1:3').toMatchObject({ rdev: [1, 3] })
+    expect(tty, '/dev/tty must be the host\'s node, 5:0').toMatchObject({ rdev: [5, 0] })
+    expect(write).toEqual({ wrote: '/dev/null' })
+    const mounts = mountsByPoint(probeValue(stdout, 'mounts'))
+    for (const name of ['null', 'zero', 'full', 'random', 'urandom', 'tty'])
+      expect(mounts.has(`/dev/${name}`), `/dev/${name} must be a bind mount of the host's node: in a user namespace mknod(2) is refused (EPERM), so runc binds them (the chapter's /dev section)`).toBe(true)
+  })
+
   it('mounts /sys read-only and /proc as proc', async () => {
     const { host, rootfs } = await stage()
     const { stdout } = await runInRootfs(host, rootfsSpec(rootfs, ['mounts', 'write:/sys/kernel/uevent_helper:x']))

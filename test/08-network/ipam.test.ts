@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { allocate, processStart, release } from '#ch/08-network/ipam.ts'
@@ -74,5 +74,13 @@ describe('allocate and release', () => {
     const lease = await Promise.race([allocate(dir, '10.0.4.0/30', process.pid), new Promise((resolve) => setTimeout(resolve, 5000, 'timeout'))])
     expect(lease, 'ipam.lock names a process that died holding it: waiting for it forever blocks every later run — did you take over a lock whose owner is gone?').toMatchObject({ address: '10.0.4.2' })
     expect(existsSync(join(dir, 'ipam.lock')), 'the lock is removed once the allocation is done').toBe(false)
+  })
+
+  it('takes over a lock file that names no owner, as a holder killed before writing it would leave', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'ipam.lock'), '')
+    const lease = await Promise.race([allocate(dir, '10.0.5.0/30', process.pid), new Promise((resolve) => setTimeout(resolve, 5000, 'timeout'))])
+    expect(lease, 'ipam.lock is empty: no live holder ever leaves it so, and waiting for it blocks every later run forever — did you write the owner so that the lock never exists without it, and take over one that names nobody?').toMatchObject({ address: '10.0.5.2' })
+    expect(readdirSync(dir).sort(), 'the state directory holds ipam.json only once the allocation is done').toEqual(['ipam.json'])
   })
 })

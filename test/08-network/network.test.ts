@@ -101,5 +101,10 @@ describeKernel('the container network', () => {
     expect(rules, 'DNAT rules are left in the MINIDOCKER chain — did you delete each rule when the container ended, or when a later step failed?').not.toMatch(/DNAT/)
     const next = await done(host().minidocker(['run', 'probe', '/bin/probe', hosts]))
     expect(addressIn(next.stdout), `the first address is still taken after the container ended: ${next.stderr} — did you release it, also when a later step failed?`).toBe('172.29.0.2')
+    // Every run, this one too, made the host's rules anew: none may be there twice.
+    const saved = (await host().run(['iptables-save'])).stdout.split('\n').filter((line) => line.startsWith('-A '))
+    expect(saved.length, 'iptables-save lists no rules in the host').toBeGreaterThan(0)
+    const twice = saved.filter((line, i) => saved.indexOf(line) !== i)
+    expect(twice, 'after several runs the host holds these rules twice — did you check whether a rule is there before adding it?').toEqual([])
   }
 })

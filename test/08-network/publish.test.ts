@@ -11,7 +11,9 @@ describeKernel('the container network', () => {
   const host = useStandInHost()
   vi.setConfig({ testTimeout: 180_000 })
 
-  it('publishes a TCP port on 127.0.0.1 through the proxy and to outside the host through DNAT', async () => {
+  it('publishes a TCP port on 127.0.0.1 through the proxy and to outside the host through DNAT, on a host whose FORWARD policy drops', async () => {
+    // As on a machine running Docker: what the host forwards is dropped unless a rule accepts it.
+    expect((await host().run(['iptables', '-w', '-P', 'FORWARD', 'DROP'])).exitCode, 'iptables -P FORWARD DROP in the stand-in host').toBe(0)
     // An outside machine: a namespace of its own, wired to the stand-in host on 192.0.2.0/24.
     const outside = startHelper()
     await outside.unshare(['network'])
@@ -30,7 +32,11 @@ describeKernel('the container network', () => {
     const viaDnat = host().minidocker(['run', '-p', '8081:7000', 'probe', '/bin/probe', 'listen:7000'])
     await printed(viaDnat, /"listening"/, 'the container behind -p 8081:7000')
     const remote = await inOutside(PROBE_PATH, 'connect:192.0.2.1:8081')
-    expect(probeLines(remote.stdout).find((l) => 'reply' in l)?.reply, `a client outside the host could not reach 192.0.2.1:8081: ${remote.stdout} — is net.ipv4.ip_forward on in the host's namespace, so DNAT'ed packets are forwarded to the bridge?`).toBe('ping\n')
+    const forwarding = (await host().run(['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim() === '1'
+    const why = forwarding
+      ? 'the host forwards, but its FORWARD policy is DROP — did you make the FORWARD rules that accept what goes to the bridge and what comes from it?'
+      : 'is net.ipv4.ip_forward on in the host\'s namespace, so DNAT\'ed packets are forwarded to the bridge?'
+    expect(probeLines(remote.stdout).find((l) => 'reply' in l)?.reply, `a client outside the host could not reach 192.0.2.1:8081: ${remote.stdout} — ${why}`).toBe('ping\n')
     const peer = probeLines((await done(viaDnat)).stdout).find((l) => 'peer' in l)?.peer
     expect(peer, `the container saw the connection from ${String(peer)}, not from the outside client 192.0.2.2: it came through the proxy — did you add the DNAT rule for traffic arriving from outside (PREROUTING)?`).toBe('192.0.2.2')
   })

@@ -195,6 +195,8 @@ describeKernel('minirunc: errors as runc gives them', () => {
     ['no process.args', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', process: { cwd: '/', env: [] }, root: { path: 'rootfs' } })), /process\.args is required/],
     ['no rootfs', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')), root: { path: 'missing' } })), /rootfs .*missing.* does not exist/],
     ['a program that is not there', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')), process: { args: ['nope'], env: ['PATH=/bin'], cwd: '/' } })), /exec: "nope": executable file not found in \$PATH/],
+    // runc's words for a path that is there but cannot be executed (docker: 126, not 127).
+    ['a program that is a directory', (b) => writeFileSync(join(b, 'config.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')), process: { args: ['/'], env: ['PATH=/bin'], cwd: '/' } })), /exec: "\/": permission denied/],
   ]
   for (const [what, breakIt, message] of broken) {
     it(`a bundle with ${what} is refused and leaves no state, process or cgroup`, async () => {
@@ -253,7 +255,7 @@ describeKernel('minirunc: pause and resume', () => {
     expect(deleted.code, `delete --force of a paused container failed: ${deleted.stderr}`).toBe(0)
     expect(await waitFor(() => pids.every((p) => !alive(p)), 5_000), 'delete --force must kill a paused container\'s processes (thaw them so that SIGKILL lands)').toBe(true)
     expect(existsSync(freezer.dir), `delete must remove the freezer cgroup pause made (${freezer.dir})`).toBe(false)
-  }, 60_000)
+  }, 180_000) // two CPU burners slow every other step, minutes in the VM test's emulated guest
 })
 
 describeKernel('minirunc: what else config.json asks', () => {
@@ -306,23 +308,48 @@ describeKernel('minirunc: what else config.json asks', () => {
     const t = setup(['write:/dev/null:x', 'sleep:60000'], (spec) => {
       spec.linux!.cgroupsPath = testCgroupPath()
       spec.linux!.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] }
+      // /dev/kmsg (1:11), which runc's own defaults do not allow: a line in the kernel's log at
+      // worst. Made in the container's /dev, a tmpfs of its own: a node in the bundle would be
+      // refused (EACCES) wherever the bundle's filesystem is mounted nodev, as Debian's /tmp is.
+      spec.linux!.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11 }]
     })
-    // /dev/kmsg's numbers (1:11), which runc's own defaults do not allow: a line in the kernel's log at worst.
-    execFileSync('mknod', [join(t.bundle, 'rootfs', 'kmsg'), 'c', '1', '11'])
     expect((await t.create('d1')).code, t.out()).toBe(0)
     expect((await t.rt('start', 'd1')).code).toBe(0)
     expect(await waitFor(() => t.out().includes('wrote'), 10_000), `/dev/null (1:3) is allowed; the probe printed: ${t.out()}`).toBe(true)
-    const exec = await t.rt('exec', 'd1', '/bin/probe', 'write:/dev/null:x', 'write:/kmsg:x')
+    const exec = await t.rt('exec', 'd1', '/bin/probe', 'write:/dev/null:x', 'write:/dev/kmsg:x')
     if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
       // cgroup v2 only: device rules would be an eBPF program, which the runtime says it does not load.
       expect(t.logLines().map((l) => l.msg).join('\n'), 'on cgroup v2 the warning must name the ignored device rules').toMatch(/not applied by this runtime yet: .*linux\.resources\.devices \(cgroup v2\)/)
-      expect(probeLines(exec.stdout)).toEqual([{ wrote: '/dev/null' }, { wrote: '/kmsg' }])
+      expect(probeLines(exec.stdout)).toEqual([{ wrote: '/dev/null' }, { wrote: '/dev/kmsg' }])
       return
     }
-    expect(probeLines(exec.stdout), 'a device neither the rules nor runc\'s defaults allow is denied, to an exec\'d process as well: did create write the rules and move the process into the devices cgroup, and exec join it?').toEqual([{ wrote: '/dev/null' }, { step: 'write', error: '/kmsg', errno: 'EPERM' }])
+    expect(probeLines(exec.stdout), 'a device neither the rules nor runc\'s defaults allow is denied, to an exec\'d process as well: did create write the rules and move the process into the devices cgroup, and exec join it?').toEqual([{ wrote: '/dev/null' }, { step: 'write', error: '/dev/kmsg', errno: 'EPERM' }])
     const { devices } = JSON.parse(readFileSync(join(t.root, 'd1', 'state.json'), 'utf8')) as ContainerRecord
     expect((await t.rt('delete', '--force', 'd1')).code).toBe(0)
     expect(existsSync(devices!.dir), 'delete must remove the devices cgroup create made').toBe(false)
+  })
+
+  it('linux.resources.cpu.cpus and mems: the cpuset cgroup holds the process before it runs, exec\'d processes too, and delete removes it', async () => {
+    const t = setup(['cat:/proc/self/status', 'sleep:60000'], (spec) => {
+      spec.linux!.cgroupsPath = testCgroupPath()
+      spec.linux!.resources = { cpu: { cpus: '0', mems: '0' } }
+    })
+    expect((await t.create('cs1')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'cs1')).code).toBe(0)
+    expect(await waitFor(() => t.out().includes('"cat"'), 10_000), `the probe must print /proc/self/status; it printed: ${t.out()}`).toBe(true)
+    const exec = await t.rt('exec', 'cs1', '/bin/probe', 'cat:/proc/self/status')
+    for (const [who, text] of [['the container\'s process', t.out()], ['an exec\'d process', exec.stdout]] as const) {
+      const status = String(probeLines(text)[0]?.cat ?? text)
+      const allowed = (name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? status
+      expect(allowed('Cpus_allowed_list'), `${who} may run on CPU 0 only (cpus "0"): was it moved into a cpuset cgroup whose cpuset.cpus holds the spec's list?`).toBe('0')
+      expect(allowed('Mems_allowed_list'), `${who} may allocate from memory node 0 only (mems "0")`).toBe('0')
+    }
+    const { cpuset } = JSON.parse(readFileSync(join(t.root, 'cs1', 'state.json'), 'utf8')) as ContainerRecord
+    expect((await t.rt('delete', '--force', 'cs1')).code).toBe(0)
+    // On v2 the cpuset files are the container's own cgroup's, which delete removes anyway.
+    if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return
+    expect(cpuset?.dir, 'on v1, the record must keep the cpuset cgroup create made, for exec and delete').toBeDefined()
+    expect(existsSync(cpuset!.dir), 'delete must remove the cpuset cgroup create made').toBe(false)
   })
 
   it('a sysctl that is not namespaced, or of a namespace the container shares with the host, is refused before it is written', async () => {

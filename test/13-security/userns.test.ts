@@ -7,9 +7,9 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, r
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
-import { hostId, idMapText, shiftOwnership } from '#ch/13-security/userns.ts'
+import { hostId, idMapText, remapMappings, shiftOwnership } from '#ch/13-security/userns.ts'
 import { ContainerError } from '../../lib/errors.ts'
-import type { Spec } from '../../lib/oci.ts'
+import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
@@ -59,6 +59,43 @@ describe('the maps, as text', () => {
     expect(hostId(999, mappings), 'the last id of a range').toBe(100999)
     expect(hostId(1000, mappings), 'the second mapping').toBe(7)
     expect(hostId(1001, mappings), 'an id no range covers has no host id').toBeUndefined()
+  })
+})
+
+/** What remapMappings throws for `user` and the two files' texts (NotImplementedError rethrown). */
+function remapError(user: { name: string; uid: number }, subuid: string, subgid: string): string {
+  try {
+    remapMappings(user, { path: '/etc/subuid', text: subuid }, { path: '/etc/subgid', text: subgid })
+  } catch (error) {
+    rethrowNotImplemented(String(error))
+    return (error as Error).message
+  }
+  return 'no error'
+}
+
+describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
+  const remap = { name: 'remap', uid: 1500 }
+  const files = (subuid: string, subgid: string) => remapMappings(remap, { path: '/etc/subuid', text: subuid }, { path: '/etc/subgid', text: subgid })
+
+  it('a user\'s ranges, each file for its own ids, end to end from container id 0', () => {
+    const r = files('other:100000:65536\nremap:300000:65536\nremap:500000:1000\n', '# groups\n\nremap:400000:65536\n')
+    expect(r.uidMappings, 'the uids come from /etc/subuid, the second range starting where the first ends inside the container (65536), each of its full COUNT').toEqual([
+      { containerID: 0, hostID: 300000, size: 65536 }, { containerID: 65536, hostID: 500000, size: 1000 }])
+    expect(r.gidMappings, 'the gids come from /etc/subgid, not /etc/subuid: the ranges differ here (comments and blank lines skipped)').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
+  })
+
+  it('a line may name the user by uid, and those lines come first', () => {
+    expect(remapError(remap, '1500:300000:65536\n', '1500:400000:65536\n'), 'lines that name the user by uid only: "1500:..." is the user whose uid is 1500, a range of its own').toBe('no error')
+    const r = files('1500:300000:65536\n', 'remap:200000:10\n1500:400000:65536\n')
+    expect(r.uidMappings, 'a subuid line "1500:..." is the user whose uid is 1500 (dockerd 20.10 tries the uid first, then the name)').toEqual([{ containerID: 0, hostID: 300000, size: 65536 }])
+    expect(r.gidMappings, 'when lines name the uid, those are the ranges and the lines by name are not used').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
+  })
+
+  it('no range for the user, or a broken line, is an error that names the file and the reason', () => {
+    expect(remapError(remap, 'other:100000:65536\n', 'remap:1:1\n'), 'a user without a subuid range').toMatch(/no subuid ranges found for user "remap".*\/etc\/subuid/)
+    expect(remapError(remap, 'remap:1:1\n', ''), 'a user without a subgid range').toMatch(/no subgid ranges found for user "remap".*\/etc\/subgid/)
+    expect(remapError(remap, 'remap:1:1\nremap:300000\n', 'remap:1:1\n'), 'a line of two fields: the file, the line number and the line').toMatch(/\/etc\/subuid.*line 2.*remap:300000/)
+    expect(remapError(remap, 'remap:1:1\n', 'remap:x:1\n'), 'a START that is not a number').toMatch(/\/etc\/subgid.*line 1.*remap:x:1/)
   })
 })
 
@@ -120,6 +157,18 @@ describeKernel('a container in a user namespace', () => {
     expect(probeLines(exec.stdout)[0], `exec's process must be root of the container's user namespace: ${exec.stdout}${exec.stderr}`).toEqual({ uid: 0, gid: 0, groups: [] })
     const made = statSync(join(b.shared, 'by-exec'))
     expect(made.uid, `a file exec's process made is owned by ${made.uid} on the host: did exec join the user namespace (setns /proc/PID/ns/user) before the others?`).toBe(HOST_ID)
+  })
+
+  it('a /dev tmpfs gets the host\'s device nodes bound, as runc does: mknod is refused in a user namespace', async () => {
+    const steps = ['stat:/dev/null', 'stat:/dev/zero', 'stat:/dev/tty', 'write:/dev/null:x']
+    const b = usernsBundle(tempDir(), steps, true, (spec) => spec.mounts!.unshift(...DEFAULT_MOUNTS.filter((m) => m.destination.startsWith('/dev'))))
+    shiftOwnership(b.rootfs, spec(b.bundle))
+    const theirs = await run(b.bundle, 'runc')
+    expect(theirs.lines.length, `runc's own run of the bundle: ${theirs.output}`).toBe(steps.length)
+    expect(theirs.lines[0], 'runc binds the host\'s /dev/null: 1:3, owned by nobody inside').toMatchObject({ rdev: [1, 3], uid: 65534 })
+    const ours = await run(b.bundle)
+    expect(ours.code, `the container must run with a /dev tmpfs in its user namespace: ${ours.output} — mknod(2) is refused there (EPERM): bind the host's nodes (chapter 03's createDevices)`).toBe(0)
+    expect(ours.lines, 'the nodes, their owners and modes, and a write to /dev/null, as under runc').toEqual(theirs.lines)
   })
 
   it('breakout: without a user namespace the container\'s root reads the host\'s 0600 file; with one it cannot', async () => {

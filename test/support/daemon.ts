@@ -115,26 +115,30 @@ export interface Dockerd {
  * minidockerd (with the implementation the test runs) on a socket in `dir`, talking to
  * `containerdSocket`. Without `netns` it runs in this network namespace with `--bridge none`,
  * so that it never makes a link here; with `netns` (a PID whose network namespace the test
- * made, test/support/netns.ts) it runs there with its bridge, and only there.
+ * made, test/support/netns.ts) it runs there with its bridge, and only there. `args` are added
+ * to its command line, `env` to its environment.
  */
-export async function startMinidockerd(dir: string, containerdSocket: string, options: { netns?: number } = {}): Promise<Dockerd & { pid: number }> {
+export async function startMinidockerd(dir: string, containerdSocket: string, options: { netns?: number; args?: string[]; env?: Record<string, string> } = {}): Promise<Dockerd & { pid: number }> {
   const socket = join(dir, 'minidockerd.sock')
   const root = join(dir, 'data')
   rmSync(socket, { force: true }) // a restarted daemon's old socket must not pass for the new one's
   let log = ''
   const argv = [process.execPath, join(ROOT, 'bin/minidockerd.cjs'), '-H', `unix://${socket}`, '--data-root', root,
-    '--exec-root', join(dir, 'exec'), '--containerd', containerdSocket, '--namespace', 'minidocker-test', ...(options.netns ? [] : ['--bridge', 'none'])]
+    '--exec-root', join(dir, 'exec'), '--containerd', containerdSocket, '--namespace', 'minidocker-test', ...(options.netns ? [] : ['--bridge', 'none']), ...(options.args ?? [])]
   if (options.netns) argv.unshift('nsenter', `--net=/proc/${options.netns}/ns/net`, '--')
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   child.stdout!.on('data', (d) => { log += d })
   child.stderr!.on('data', (d) => { log += d })
   await waitFor('minidockerd', () => existsSync(socket), child, () => log, 60_000)
   return { host: `unix://${socket}`, root, log: () => log, stop: () => stopChild(child), pid: child.pid! }
 }
 
-/** A real dockerd (Debian's 20.10) from temp dirs (daemons.ts), without bridge or iptables, trusting the loopback registry. */
-export async function startRealDockerd(dir: string, registry: string): Promise<Dockerd> {
-  const daemon = await startDockerd(dir, ['--insecure-registry', registry])
+/**
+ * A real dockerd (Debian's 20.10) from temp dirs (daemons.ts), without bridge or iptables,
+ * trusting the loopback registry; `args` added, and `prefix` before it (startDockerd).
+ */
+export async function startRealDockerd(dir: string, registry: string, options: { args?: string[]; prefix?: string[] } = {}): Promise<Dockerd> {
+  const daemon = await startDockerd(dir, ['--insecure-registry', registry, ...(options.args ?? [])], { prefix: options.prefix })
   return { host: `unix://${daemon.socket}`, root: join(dir, 'data'), log: daemon.log, stop: daemon.stop }
 }
 

@@ -178,13 +178,16 @@ export function startContainerd(dir: string, options: DaemonOptions = {}): Promi
  * dockerd with its data and exec roots and its socket (`dir/docker.sock`) in `dir`, without
  * bridge or iptables; `args` added. Its containers' cgroups go under a parent of its own, which
  * goes when it stops: a parent shared with a dockerd of another test file would lose, to that
- * one's cleanup, a container's cgroup made a moment before its process joins it.
+ * one's cleanup, a container's cgroup made a moment before its process joins it. With `prefix`,
+ * dockerd is the last word of that command, which must exec it (so the PID stays dockerd's): a
+ * private mount namespace, for instance.
  */
-export function startDockerd(dir: string, args: string[], options: DaemonOptions = {}): Promise<Daemon> {
+export function startDockerd(dir: string, args: string[], options: DaemonOptions & { prefix?: string[] } = {}): Promise<Daemon> {
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'docker.sock')
   const parent = `minidocker-test-dockerd-${process.pid}-${dockerds++}`
-  return startDaemon('dockerd', '/usr/sbin/dockerd', [
+  const [command, ...before] = [...(options.prefix ?? []), '/usr/sbin/dockerd']
+  return startDaemon('dockerd', command!, [...before,
     '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'),
     '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--cgroup-parent', `/${parent}`, ...args,
   ], dir, socket, { grace: 20_000, ...options, cgroups: [...(options.cgroups ?? []), parent] })

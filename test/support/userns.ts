@@ -25,7 +25,7 @@ export interface UsernsBundle {
 /**
  * A bundle in `dir` (made traversable: the container's root is not root on the host) running
  * the probe with `steps`; `userns` false gives the same container without a user namespace.
- * Without a /dev tmpfs: device nodes cannot be made in a user namespace (mknod is refused).
+ * Without a /dev tmpfs, the smallest bundle that shows the mappings (a test adds it back).
  */
 export function usernsBundle(dir: string, steps: string[], userns = true, edit: (spec: Spec) => void = () => {}): UsernsBundle {
   mkdirSync(dir, { recursive: true })

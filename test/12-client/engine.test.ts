@@ -1,0 +1,268 @@
+/**
+ * The client's transport and the multiplexed stream, without a real daemon: a small HTTP
+ * server on a unix socket in a temp dir answers as dockerd would, and the frames are fed in
+ * chunks no daemon would choose. Fast, so that the chapter's mistakes about chunks, versions,
+ * error bodies and hijacked bytes are caught here.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { connectError, Engine, negotiate } from '#ch/12-client/engine.ts'
+import { pullImage } from '#ch/12-client/run.ts'
+import { copyOutput, frameReader } from '#ch/12-client/stdcopy.ts'
+import { readAll } from '../../lib/client.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { JSONMessage } from '../../lib/jsonmessage.ts'
+import { caught } from '../support/errors.ts'
+import { tempDir } from '../support/files.ts'
+
+const servers: Server[] = []
+const engines: Engine[] = []
+/** hijacked connections, both ends: a server's close() does not wait for them, nor end them */
+const hijacked: Socket[] = []
+afterEach(async () => {
+  for (const e of engines.splice(0)) e.close()
+  for (const s of hijacked.splice(0)) s.destroy()
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections()
+    await new Promise((r) => s.close(r))
+  }
+})
+
+interface FakeDaemon {
+  host: string
+  socket: string
+  /** "METHOD /path?query" of every request */
+  requests: string[]
+  server: Server
+}
+
+/**
+ * A daemon that announces `version` at the ping and answers the rest with `answer`; an
+ * upgrade request gets `upgrade`'s raw bytes, written in one piece.
+ */
+async function fakeDaemon(options: {
+  version?: string
+  answer?: (req: IncomingMessage, res: ServerResponse) => void
+  upgrade?: (req: IncomingMessage, socket: Socket) => void
+}): Promise<FakeDaemon> {
+  const socket = join(tempDir('minidocker-client-'), 'daemon.sock')
+  const requests: string[] = []
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`)
+    if (req.url === '/_ping') {
+      res.writeHead(200, options.version ? { 'Api-Version': options.version } : {})
+      res.end(req.method === 'HEAD' ? undefined : 'OK')
+    } else if (options.answer) options.answer(req, res)
+    else res.writeHead(500).end('no answer\n')
+  })
+  server.on('upgrade', (req: IncomingMessage, sock: Socket) => {
+    requests.push(`${req.method} ${req.url}`)
+    hijacked.push(sock)
+    sock.on('error', () => {}) // the client may go first (ECONNRESET): not this test's failure
+    options.upgrade?.(req, sock)
+  })
+  servers.push(server)
+  await new Promise<void>((r) => server.listen(socket, r))
+  return { host: `unix://${socket}`, socket, requests, server }
+}
+
+async function connected(daemon: FakeDaemon): Promise<Engine> {
+  const engine = await Engine.connect(daemon.host)
+  engines.push(engine)
+  return engine
+}
+
+/** A frame of stdcopy: [stream, 0, 0, 0, big-endian uint32 size] and the payload. */
+function frame(stream: number, payload: string | Buffer): Buffer {
+  const body = Buffer.from(payload)
+  const header = Buffer.alloc(8)
+  header[0] = stream
+  header.writeUInt32BE(body.length, 4)
+  return Buffer.concat([header, body])
+}
+
+/** Long runs of one character as `<N×c>`, so that a failure's diff stays readable. */
+const short = (text: string) => text.replace(/(.)\1{99,}/g, (run, c: string) => `<${run.length}×${c}>`)
+
+function collector() {
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  return {
+    outputs: { stdout: { write: (b: Buffer) => out.push(Buffer.from(b)) }, stderr: { write: (b: Buffer) => err.push(Buffer.from(b)) } },
+    text: () => ({ stdout: short(Buffer.concat(out).toString()), stderr: short(Buffer.concat(err).toString()) }),
+  }
+}
+
+describe('the multiplexed stream (stdcopy)', () => {
+  const big = 'x'.repeat(70_000) + '\n'
+  const small = [frame(1, 'out 1\n'), frame(2, 'err 1\n'), frame(0, 'in\n')]
+  const stream = Buffer.concat([...small, frame(1, big), frame(2, 'err 2\n')])
+  const expected = { stdout: short(`out 1\nin\n${big}`), stderr: 'err 1\nerr 2\n' }
+
+  it('frameReader cuts frames out of chunks that split headers and payloads, or hold many frames', () => {
+    const smallOnly = { input: Buffer.concat(small), expected: { stdout: 'out 1\nin\n', stderr: 'err 1\n' } }
+    const all = { input: stream, expected }
+    for (const [what, size, { input, expected }] of [['one byte a chunk', 1, smallOnly], ['7 bytes a chunk', 7, smallOnly], ['4 KiB a chunk, a 70 KB payload', 4096, all], ['the whole stream in one chunk', stream.length, all]] as const) {
+      const { outputs, text } = collector()
+      const reader = frameReader(outputs)
+      let result: object
+      try {
+        for (let i = 0; i < input.length; i += size) reader.push(input.subarray(i, i + size))
+        reader.end()
+        result = text()
+      } catch (error) {
+        if (error instanceof NotImplementedError) throw error
+        result = { ...text(), error: String(error) }
+      }
+      expect(result, `${what}: expected stream 1 (and 0) on stdout and 2 on stderr, each payload whole — a chunk is not a frame: are the bytes of a header or payload cut off by the chunk kept for the next push? Is the size the big-endian uint32 at bytes 4 to 7?`)
+        .toEqual(expected)
+    }
+  })
+
+  it('frameReader ends with an error for the daemon\'s stream 3, an unknown stream, and a frame cut short', () => {
+    const { outputs, text } = collector()
+    const reader = frameReader(outputs)
+    expect(() => reader.push(Buffer.concat([frame(1, 'before\n'), frame(3, 'the container is gone')])), 'stream 3 carries the daemon\'s error: expected an error with its words')
+      .toThrow('the container is gone')
+    expect(text().stdout, 'expected the frame before the error written').toBe('before\n')
+    expect(() => frameReader(outputs).push(frame(7, 'what')), 'a stream number other than 0 to 3 means the stream is not framed: expected an error naming the number 7')
+      .toThrow(/\b7\b/)
+    const cut = frameReader(outputs)
+    cut.push(frame(1, 'cut short').subarray(0, 12))
+    expect(() => cut.end(), 'expected end() to refuse a stream that ended inside a frame, not to drop the half frame silently').toThrow()
+  })
+
+  it('copyOutput demultiplexes a stream without a terminal and passes a terminal\'s bytes as they are', async () => {
+    const framed = new PassThrough()
+    const a = collector()
+    const copying = caught(() => copyOutput(framed, a.outputs, false))
+    framed.write(stream.subarray(0, 5))
+    framed.end(stream.subarray(5))
+    const framedError = await copying
+    expect({ ...a.text(), error: framedError && String(framedError) }, 'without a terminal: expected the frames demultiplexed').toEqual({ ...expected, error: undefined })
+
+    const raw = new PassThrough()
+    const b = collector()
+    const tty = caught(() => copyOutput(raw, b.outputs, true))
+    raw.end('tty bytes\r\n')
+    const ttyError = await tty
+    expect({ ...b.text(), error: ttyError && String(ttyError) }, 'with a terminal the stream is the pty\'s bytes, not frames: expected them on stdout as they came')
+      .toEqual({ stdout: 'tty bytes\r\n', stderr: '', error: undefined })
+
+    const failing = new PassThrough()
+    const failed = caught(() => copyOutput(failing, collector().outputs, false))
+    failing.write(frame(3, 'daemon said no'))
+    expect(String(await failed), 'expected copyOutput to reject with the daemon\'s error from stream 3').toContain('daemon said no')
+    failing.destroy()
+  })
+})
+
+describe('the Engine API transport', () => {
+  it('negotiate picks the lower version, comparing the numbers after the dot as numbers, and 1.24 when none is announced', () => {
+    const cases: [string | undefined, string][] = [['1.41', '1.41'], ['1.47', '1.41'], ['1.9', '1.9'], ['1.40', '1.40'], ['1.100', '1.41'], [undefined, '1.24']]
+    expect(cases.map(([announced]) => negotiate(announced)), `for Api-Version ${cases.map(([a]) => a ?? '(none)').join(', ')} (we speak 1.41) — 1.9 is older than 1.41, and 1.100 newer: a version is two whole numbers, not a decimal`)
+      .toEqual(cases.map(([, want]) => want))
+  })
+
+  it('call puts the negotiated version before the path, hands a success back unread, and turns an error status into the daemon\'s words', async () => {
+    let finish!: () => void
+    const daemon = await fakeDaemon({
+      version: '1.40',
+      answer: (req, res) => {
+        if (req.url!.includes('/logs')) {
+          res.writeHead(200).write('first\n')
+          finish = () => res.end('last\n')
+        } else if (req.url!.includes('/json?all=1')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('[]')
+        else if (req.url!.includes('/nope/')) res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"message":"No such container: nope"}\n')
+        else res.writeHead(500, { 'Content-Type': 'text/plain' }).end('page not found\n')
+      },
+    })
+    const engine = await connected(daemon)
+    expect(await engine.json('GET', '/containers/json', { query: { all: '1' } }), 'expected the JSON answer').toEqual([])
+    expect(daemon.requests, 'expected HEAD /_ping, then the path at the version the daemon announced (1.40, below our 1.41)').toEqual(['HEAD /_ping', 'GET /v1.40/containers/json?all=1'])
+
+    const streaming = await Promise.race([engine.call('GET', '/containers/c/logs'), new Promise((r) => setTimeout(() => r('still waiting'), 5_000))])
+    expect(streaming, 'expected call() to resolve at the headers of a streaming answer, its body unread (a pull or logs -f streams for minutes)').not.toBe('still waiting')
+    finish()
+    expect(await readAll(streaming as IncomingMessage), 'expected the whole body still there to read').toBe('first\nlast\n')
+
+    const json = await caught(() => engine.call('GET', '/containers/nope/json'))
+    expect([json?.message, json?.status], 'a 404 with {"message"}: expected a DaemonError with the daemon\'s message and status').toEqual(['Error response from daemon: No such container: nope', 404])
+    const plain = await caught(() => engine.call('GET', '/other'))
+    expect(plain?.message, 'an error body that is not JSON: expected the daemon\'s text as the message, not a JSON parse error').toBe('Error response from daemon: page not found')
+  })
+
+  it('no daemon at the socket, at the ping or later, is the docker CLI\'s sentence with exit code 1', async () => {
+    const dir = tempDir('minidocker-client-')
+    const missing = join(dir, 'nothing.sock')
+    const sentence = (socket: string) => `Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running?`
+    const atPing = await caught(() => Engine.connect(`unix://${missing}`))
+    expect([atPing?.message, atPing?.exitCode], 'no socket file at the ping: expected the CLI\'s words, not the errno').toEqual([sentence(missing), 1])
+
+    const daemon = await fakeDaemon({ version: '1.41' })
+    const engine = await connected(daemon)
+    daemon.server.closeAllConnections()
+    await new Promise((r) => daemon.server.close(r))
+    const later = await caught(() => engine.call('GET', '/containers/json'))
+    expect(later?.message, 'the daemon went away after the ping: expected the same sentence from call()').toBe(sentence(daemon.socket))
+
+    for (const code of ['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'EACCES'])
+      expect(connectError('/s', Object.assign(new Error(code), { code })).message, `${code} means no daemon there`).toBe(sentence('/s'))
+    const other = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
+    expect(connectError('/s', other), 'an error that is not "no daemon" must stay as it is').toBe(other)
+  })
+
+  it('upgrade hands over the hijacked stream with the bytes that came with the 101, and refuses any other answer', async () => {
+    const daemon = await fakeDaemon({
+      version: '1.41',
+      upgrade: (req, socket) => {
+        if (req.url!.includes('/nope/')) {
+          const body = '{"message":"No such container: nope"}'
+          socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+        } else if (req.url!.includes('/plain/')) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+        else {
+          // the status line, the headers and the first bytes of the stream in one write
+          socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nfirst bytes|')
+          socket.once('data', (b: Buffer) => socket.end(`echo:${b}`))
+        }
+      },
+    })
+    const engine = await connected(daemon)
+    const stream = await engine.upgrade('/containers/c/attach', { query: { stream: '1', stdout: '1' } })
+    hijacked.push(stream)
+    stream.write('hello')
+    expect(await readAll(stream), 'expected every byte of the stream, those that came with the 101 first, and the connection usable both ways').toBe('first bytes|echo:hello')
+    expect(daemon.requests.at(-1), 'expected a POST at the negotiated version').toBe('POST /v1.41/containers/c/attach?stdout=1&stream=1')
+
+    const missing = await caught(() => engine.upgrade('/containers/nope/attach'))
+    expect(missing?.message, 'a 404 instead of a 101: expected the daemon\'s error').toBe('Error response from daemon: No such container: nope')
+    const plain = await caught(() => engine.upgrade('/containers/plain/attach'))
+    expect(plain?.message, 'a 200 instead of a 101 is not a stream: expected the CLI\'s words — a "socket hang up" here means the request went out on a kept-alive connection the daemon had closed after the 404: a hijack needs a connection of its own').toBe('unable to upgrade to tcp, received 200')
+  })
+
+  it('pullImage hands each JSON message to progress whole, however the chunks cut the lines, and fails with an error the stream carries', async () => {
+    const lines = ['{"status":"Pulling from library/probe","id":"latest"}', '{"status":"Downloading","progressDetail":{"current":10,"total":20},"id":"0123456789ab"}']
+    const daemon = await fakeDaemon({
+      version: '1.41',
+      answer: (req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json' })
+        const pieces = req.url!.includes('fromImage=example.test%2Fbroken')
+          ? [`${lines[0]}\n{"errorDetail":{"message":"manifest unknown"},`, '"error":"manifest unknown"}\n']
+          : [lines[0]!.slice(0, 20), `${lines[0]!.slice(20)}\n${lines[1]!.slice(0, 30)}`, `${lines[1]!.slice(30)}\n`]
+        const next = () => (pieces.length > 1 ? (res.write(pieces.shift()), setTimeout(next, 30)) : res.end(pieces.shift()))
+        next()
+      },
+    })
+    const engine = await connected(daemon)
+    const seen: JSONMessage[] = []
+    const error = await caught(() => pullImage(engine, 'example.test/probe', (m) => seen.push(m)))
+    expect(daemon.requests.at(-1), 'expected the repository and the tag apart in the query').toBe('POST /v1.41/images/create?fromImage=example.test%2Fprobe&tag=latest')
+    expect({ seen, error: error && String(error) }, 'expected each JSON line once, whole and in order — a chunk does not end at a line: is the unfinished end of a chunk kept for the next?')
+      .toEqual({ seen: lines.map((l) => JSON.parse(l)), error: undefined })
+    const failed = await caught(() => pullImage(engine, 'example.test/broken', () => {}))
+    expect(failed?.message, 'a 200 whose stream carries errorDetail: expected the pull to fail with its message').toBe('manifest unknown')
+  })
+})
