@@ -75,6 +75,10 @@ describe('buildEnv', () => {
     expect(buildEnv(['URL=a=b=c', 'EMPTY=']), 'URL=a=b=c sets URL to "a=b=c": split at the first "=" only').toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
   })
 
+  it('keeps an empty value even when the host has the KEY', () => {
+    expect(buildEnv(['EMPTY='], { EMPTY: 'from-host' }), '-e EMPTY= sets EMPTY to the empty string: only a bare EMPTY, with no "=", copies the host\'s value (an empty string is a value, not a missing one)').toEqual([DEFAULT_PATH, 'EMPTY='])
+  })
+
   it('lets a later flag replace an earlier one, PATH included, in its first position', () => {
     expect(buildEnv(['A=1', 'PATH=/bin', 'A=2'])).toEqual(['PATH=/bin', 'A=2'])
   })
