@@ -14,13 +14,14 @@ import { Helper, SyscallError, type ExitStatus, type HelperOptions } from '../..
 export type Stdio = Pick<HelperOptions, 'stdin' | 'stdout' | 'stderr'>
 
 // #region exitCode
-/** The number `docker run` exits with: the exit code, or 128 + the signal that killed it. */
+/** The number `docker run` exits with for a process that ran, whichever way it ended. */
 export function exitCode(status: ExitStatus): number {
   // TODO(01): one number for every way a process can end.
   //   1. A process ends with an exit code or is killed by a signal, never both; the caller
-  //      of `docker run` must still be able to tell the two apart from one number.
-  //   2. Where to look: wait(2) (WIFEXITED, WIFSIGNALED), the "Exit status" part of bash(1),
-  //      and "Exit codes" in the chapter text.
+  //      of `docker run` must still be able to tell the two apart from one number, and no
+  //      exit code a program can choose may look like a death by signal.
+  //   2. Where to look: wait(2) (WIFEXITED, WIFSIGNALED), "EXIT STATUS" in bash(1), the 137
+  //      of a container killed by SIGKILL, and "Exit codes" in the chapter text.
   throw new NotImplementedError('01-process', 'exitCode')
 }
 // #endregion exitCode
@@ -47,14 +48,16 @@ export function buildEnv(flags: string[], hostEnv: Record<string, string | undef
 
 // #region searchPath
 /**
- * The files to try, in order, for the command `file` in a container whose environment is `env`:
- * a path is tried as it is, a name is looked up in the container's PATH (never the caller's).
+ * The files to try, in order, for the command `file` in a container whose environment is `env`,
+ * as execvp(3) would choose them, but from the container's PATH (never the caller's), and never
+ * one that runc would refuse to run.
  */
 export function searchPath(file: string, env: string[]): string[] {
   // TODO(01): whose PATH, and what is a command name?
   //   1. The process runs with `env`, not with this Node process's environment: the PATH to
   //      search is the container's, even when the host has one that would work.
-  //   2. "./run.sh" and "/bin/sh" name files; "sh" is a name to look up. A PATH may hold
+  //   2. Some commands name a file, others are names to look up: execvp(3) tells them apart
+  //      from the text alone (think of "sh", "/bin/sh" and "./run.sh"). A PATH may hold
   //      entries that are empty or relative: what do they name, and what does runc do with a
   //      program it finds there? The helper cannot look at a file without running it.
   //   3. Where to look: execvp(3) (how it reads PATH), Go's exec.LookPath (os/exec/lp_unix.go,
@@ -75,8 +78,10 @@ export function searchPath(file: string, env: string[]): string[] {
 export async function execCommand(helper: Helper, args: string[], env: string[]): Promise<void> {
   // TODO(01): the PATH search, in the helper, and the verdict when it finds nothing.
   //   1. The helper execs exactly the path it is given; a failed exec leaves it alive and
-  //      answering, a successful one leaves nothing to try. Which errors of execve mean "not
-  //      here", and does that depend on whether the name was searched or given as a path?
+  //      answering, a successful one leaves nothing to try. Which errors of execve mean "no
+  //      program here, try the next", which mean "there is one, and it is broken", and does
+  //      that depend on whether the name was searched or given as a path? Whatever file runs,
+  //      what must the program see as its own name (argv[0])?
   //   2. The exit code is Docker's reading of runc's message, not a choice of yours: find the
   //      code the docker CLI gives each of the messages above. An error that is none of runc's
   //      cases must reach the caller as the SyscallError it is.
@@ -122,8 +127,8 @@ export async function runProcess(
   //      anything of this chapter has touched it.
   //   2. What must never happen: a helper left running when anything before the exec throws,
   //      not even for a moment after the error reaches the caller.
-  //   3. Where to look: Helper's start, kill and exited in native/helper.ts, and "The whole
-  //      life of a process" in the chapter text.
+  //   3. Where to look: the Helper class in native/helper.ts (how one starts, how it is ended,
+  //      how you learn that it has ended), and "The whole life of a process" in the chapter text.
   throw new NotImplementedError('01-process', 'runProcess')
 }
 // #endregion runProcess

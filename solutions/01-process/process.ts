@@ -12,7 +12,7 @@ import { Helper, SyscallError, type ExitStatus, type HelperOptions } from '../..
 export type Stdio = Pick<HelperOptions, 'stdin' | 'stdout' | 'stderr'>
 
 // #region exitCode
-/** The number `docker run` exits with: the exit code, or 128 + the signal that killed it. */
+/** The number `docker run` exits with for a process that ran, whichever way it ended. */
 export function exitCode(status: ExitStatus): number {
   if (status.signal !== null) return 128 + status.signal
   return status.code ?? 0
@@ -49,8 +49,9 @@ function splitVar(text: string): [string, string | undefined] {
 
 // #region searchPath
 /**
- * The files to try, in order, for the command `file` in a container whose environment is `env`:
- * a path is tried as it is, a name is looked up in the container's PATH (never the caller's).
+ * The files to try, in order, for the command `file` in a container whose environment is `env`,
+ * as execvp(3) would choose them, but from the container's PATH (never the caller's), and never
+ * one that runc would refuse to run.
  */
 export function searchPath(file: string, env: string[]): string[] {
   if (file.includes('/')) return [file]

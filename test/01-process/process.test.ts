@@ -75,6 +75,10 @@ describe('buildEnv', () => {
     expect(buildEnv(['URL=a=b=c', 'EMPTY=']), 'URL=a=b=c sets URL to "a=b=c": split at the first "=" only').toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
   })
 
+  it('keeps an empty value even when the host has the KEY', () => {
+    expect(buildEnv(['EMPTY='], { EMPTY: 'from-host' }), '-e EMPTY= sets EMPTY to the empty string: only a bare EMPTY, with no "=", copies the host\'s value (an empty string is a value, not a missing one)').toEqual([DEFAULT_PATH, 'EMPTY='])
+  })
+
   it('lets a later flag replace an earlier one, PATH included, in its first position', () => {
     expect(buildEnv(['A=1', 'PATH=/bin', 'A=2'])).toEqual(['PATH=/bin', 'A=2'])
   })
@@ -259,6 +263,21 @@ describe('runProcess', () => {
     writeFileSync(join(dir, 'data-only'), 'x', { mode: 0o644 })
     const error = await caught(() => run(proc(['data-only'], { env: [`PATH=${dir}`] })))
     expect(error?.exitCode, `runc finds no executable data-only on the PATH and says exec: "data-only": executable file not found in $PATH, but got ${error?.message}`).toBe(127)
+  })
+
+  it('keeps argv[0] as the command was written, not the file the PATH search found', async () => {
+    const bin = tempDir()
+    copyFileSync(PROBE_PATH, join(bin, 'my-probe'))
+    const { stdout } = await run(proc(['my-probe', 'cat:/proc/self/cmdline'], { env: [`PATH=${bin}`] }))
+    expect(probeValue(stdout, 'cat'), `the program found ${bin}/my-probe but must still see argv[0] as written, as with runc and execvp(3): the search picks the file, not the arguments (busybox reads argv[0] to know what to be)`).toBe('my-probe')
+  })
+
+  it('reports a file on the PATH that the kernel cannot run as the SyscallError it is, not as not found', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'not-a-program'), 'no format the kernel knows\n', { mode: 0o755 })
+    const error = await caught(() => run(proc(['not-a-program'], { env: [`PATH=${dir}`] })))
+    expect(error, `${dir}/not-a-program is executable but no program (execve: ENOEXEC): runc finds it and fails with "exec format error", while ${error?.message ?? 'no error'} came back; only the errors that mean "no program here" let the search go on`).toBeInstanceOf(SyscallError)
+    expect(error).toMatchObject({ code: 'ENOEXEC' })
   })
 
   it('never runs a program found relative to the working directory through an empty PATH entry', async () => {
