@@ -12,13 +12,14 @@ const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
 
 // #region frame
 /**
- * One frame of the multiplexed stream: a header of 8 bytes, [stream number, 0, 0, 0, the
- * payload's length as a big-endian uint32], then the payload. The client tells the frames
- * from raw bytes by the container's Tty alone, so a tty's output is never framed.
+ * One frame of the multiplexed stream the CLI splits back into stdout and stderr: a fixed-size
+ * header that names the stream and the payload's length, then the payload. The client tells
+ * the frames from raw bytes by the container's Tty alone, so a tty's output is never framed.
  */
 export function frame(stream: StreamName, payload: Uint8Array): Buffer {
   // TODO(11): one frame of the multiplexed stream (moby pkg/stdcopy, the text's "Frames").
-  //   1. What are the header's 8 bytes, which byte order is the length in, and which number is each stream?
+  //   1. What does the header hold, byte by byte (the text's "Frames and the json-file log", or moby pkg/stdcopy's StdWriter)? Which
+  //      byte order does a network format use, and which one does your machine?
   throw new NotImplementedError('11-daemon', 'frame')
 }
 // #endregion frame

@@ -11,9 +11,9 @@ const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
 
 // #region frame
 /**
- * One frame of the multiplexed stream: a header of 8 bytes, [stream number, 0, 0, 0, the
- * payload's length as a big-endian uint32], then the payload. The client tells the frames
- * from raw bytes by the container's Tty alone, so a tty's output is never framed.
+ * One frame of the multiplexed stream the CLI splits back into stdout and stderr: a fixed-size
+ * header that names the stream and the payload's length, then the payload. The client tells
+ * the frames from raw bytes by the container's Tty alone, so a tty's output is never framed.
  */
 export function frame(stream: StreamName, payload: Uint8Array): Buffer {
   const header = Buffer.alloc(8)

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -26,6 +26,15 @@ describe('the API version in the path', () => {
     expect(error, 'expected /v1.50/... to be refused — does apiPath compare the version with API_VERSION?').toBeInstanceOf(EngineError)
     expect(errorStatus(error)).toBe(400)
     expect(error.message).toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
+  })
+  it('refuses a version older than 1.12 as too old, comparing versions as numbers (1.9 is older than 1.41)', async () => {
+    for (const version of ['1.11', '1.9']) {
+      const error = await caught(() => apiPath(`/v${version}/containers/json`))
+      expect(error, `expected /v${version}/... to be refused as too old`).toBeInstanceOf(EngineError)
+      expect(error.message, `expected /v${version}/... to be too old, not too new — are the versions compared as numbers (major, then minor), not as decimals or strings?`)
+        .toBe(`client version ${version} is too old. Minimum supported API version is 1.12, please upgrade your client to a newer version`)
+    }
+    expect(apiPath('/v1.12/info').route, 'expected 1.12, the minimum, to be served').toBe('/info')
   })
 })
 
@@ -57,6 +66,26 @@ describe('the json-file log', () => {
     expect(readLog(file, { ...all, tail: '0' }).entries, 'expected nothing with tail=0').toEqual([])
     expect(readLog(file, { ...all, timestamps: true }).entries[0]!.log).toMatch(/^\d{4}-\S+Z one\n$/)
   })
+  it('reads only whole lines of a log still being written, and a follower goes on from the offset', () => {
+    const file = join(temp(), 'x-json.log')
+    const line = (log: string) => `${JSON.stringify({ log, stream: 'stdout', time: '2024-01-01T00:00:00Z' })}\n`
+    const half = line('two\n').slice(0, 20)
+    writeFileSync(file, line('one\n') + half)
+    const all = { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }
+    const read = (from?: number) => {
+      try {
+        return readLog(file, all, from)
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error
+        throw new Error(`expected a log whose last line is still being written to be read up to its last newline, but its half line was parsed: ${error.message}`)
+      }
+    }
+    const first = read()
+    expect(first.entries.map((e) => e.log)).toEqual(['one\n'])
+    expect(first.offset, 'expected the offset to stop at the end of the last whole line, where the follower goes on').toBe(Buffer.byteLength(line('one\n')))
+    appendFileSync(file, line('two\n').slice(20))
+    expect(read(first.offset).entries.map((e) => e.log), 'expected the follower to read the finished line from the offset, once').toEqual(['two\n'])
+  })
 })
 
 describe('container records', () => {
@@ -86,6 +115,10 @@ describe('container records', () => {
     expect(findContainer([a, b], 'bb')).toBe(b)
     expect(findContainer([a, b], '/bb')).toBe(b)
     expect(findContainer([a, b], b.ID.slice(0, 6)), 'expected a 6-hex prefix to find its container').toBe(b)
+    const twins = [{ ...a, ID: `abc1${a.ID.slice(4)}` }, { ...b, ID: `abc2${b.ID.slice(4)}` }]
+    const ambiguous = await caught(() => findContainer(twins, 'abc'))
+    expect(errorStatus(ambiguous), 'expected a prefix of two IDs to be refused, not to pick one of them').toBe(400)
+    expect(ambiguous.message).toBe('Multiple IDs found with provided prefix: abc')
     const error = await caught(() => findContainer([a, b], 'nope'))
     expect(errorStatus(error), 'expected a 404 for an unknown container').toBe(404)
     expect(error.message).toBe('No such container: nope')
