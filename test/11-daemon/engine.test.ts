@@ -1,10 +1,11 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { appendFileSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { apiPath, errorStatus, EngineError } from '#ch/11-daemon/api.ts'
 import { findContainer, newContainer, type Container } from '#ch/11-daemon/records.ts'
-import { frame, logWriter, readLog } from '#ch/11-daemon/streams.ts'
+import { frame, logWriter, outputReaders, readLog } from '#ch/11-daemon/streams.ts'
 import { caught } from '../support/errors.ts'
 
 const dirs: string[] = []
@@ -45,6 +46,40 @@ describe('multiplexed stream frames', () => {
     expect([...f.subarray(0, 8)], 'expected [2,0,0,0,0,0,1,44] for 300 bytes of stderr — is the size big-endian in bytes 4..7, the stream in byte 0?').toEqual([2, 0, 0, 0, 0, 0, 1, 44])
     expect(f.subarray(8).equals(payload)).toBe(true)
     expect(frame('stdout', Buffer.from('hi\n'))[0], 'expected stream 1 for stdout').toBe(1)
+  })
+})
+
+describe('the output FIFOs', () => {
+  it('opens its read ends at once without blocking, delivers what the writer writes, and drains when it closes', async () => {
+    const dir = temp()
+    const paths = { stdout: join(dir, 'init-stdout'), stderr: join(dir, 'init-stderr') }
+    execFileSync('mkfifo', [paths.stdout, paths.stderr])
+    // a reader that blocks in open() would hang this test for good: this process opens both FIFOs after 3 s to free it
+    const rescue = spawn(process.execPath, ['-e', `const fs = require('fs'); setTimeout(() => { fs.openSync(${JSON.stringify(paths.stdout)}, 'r+'); fs.openSync(${JSON.stringify(paths.stderr)}, 'r+'); setTimeout(() => {}, 2000) }, 3000)`], { stdio: 'ignore' })
+    const got: Record<string, string> = { stdout: '', stderr: '' }
+    let readers: ReturnType<typeof outputReaders> = []
+    try {
+      const began = Date.now()
+      readers = outputReaders(paths, (stream, chunk) => (got[stream] += chunk.toString()))
+      expect(Date.now() - began, 'expected outputReaders to return at once, but it blocked in open() until a writer came — is the FIFO opened for reading without waiting for a writer (fifo(7), O_NONBLOCK)?').toBeLessThan(2000)
+      expect(readers.length).toBe(2)
+      for (const [stream, text] of [['stdout', 'hi\n'], ['stderr', 'oops\n']] as const) {
+        let fd: number
+        try {
+          fd = openSync(paths[stream], constants.O_WRONLY | constants.O_NONBLOCK)
+        } catch (error) {
+          throw new Error(`expected the read end of ${stream}'s FIFO open when outputReaders returns, so that the shim's open succeeds: ${(error as Error).message}`)
+        }
+        writeSync(fd, text)
+        closeSync(fd)
+      }
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('late'), 3000).unref())
+      expect(await Promise.race([Promise.all(readers.map((r) => r.drained)).then(() => 'drained'), late]), 'expected drained to resolve once the writer has closed its end').toBe('drained')
+      expect(got, 'expected each stream\'s bytes delivered under its own name').toEqual({ stdout: 'hi\n', stderr: 'oops\n' })
+    } finally {
+      rescue.kill()
+      for (const r of readers) r.socket.destroy()
+    }
   })
 })
 
