@@ -56,8 +56,7 @@ export class Daemon extends DaemonBase {
     // TODO(11): POST /containers/{id}/start (moby daemon/start.go, the text's "Start, and the FIFOs").
     //   1. What answers a start of a running container?
     //   2. The shim writes the output into FIFOs you create: which ones, with and without a tty and stdin?
-    //      Why must your ends be open before the shim opens its own (fifo(7): who blocks, who reads EOF)?
-    //      How do you read a FIFO without a thread of Node blocking in read() (the text's "Start, and the FIFOs")?
+    //      Your read ends (outputReaders, streams.ts) must be open before which call of startTask, and why?
     //   3. Who gets each chunk of output, and in which form (streams.ts)?
     //   4. The rootfs: how does containerd's shim get the container's layers (chapter 05), and in which form?
     //      The network (connect, given) needs the process, and must be there before its command runs: when is
