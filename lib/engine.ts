@@ -4,9 +4,8 @@
  * defaults of its spec, the query of `docker logs`, the non-blocking readers of the output
  * FIFOs, and the request bodies' checks.
  */
-import { constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Spec } from './oci.ts'
 import type { EngineCall } from './engine-http.ts'
@@ -220,19 +219,6 @@ export const INIT_DESTINATION = '/sbin/docker-init'
 export function logOptions(query: URLSearchParams): LogOptions {
   const flag = (name: string) => ['1', 'true'].includes(query.get(name) ?? '')
   return { stdout: flag('stdout'), stderr: flag('stderr'), tail: query.get('tail') || 'all', since: Number(query.get('since') ?? 0) || 0, timestamps: flag('timestamps') }
-}
-
-/**
- * Our read ends of output FIFOs, non-blocking and driven by epoll (a stream of fs would block a
- * libuv thread in read() for good): a reader waits for the shim to open its end, and sees
- * end-of-file once the shim has closed it, after the last byte; `drained` resolves then.
- */
-export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void) {
-  return ([['stdout', paths.stdout], ['stderr', paths.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
-    const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
-    socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
-    return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
-  })
 }
 
 /** An ISO time as unix seconds; none is 0. */

@@ -5,7 +5,7 @@
  * and errors as `{"message": ...}` with the status code the CLI acts on.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER, versionNumber } from '../../lib/engine.ts'
+import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER } from '../../lib/engine.ts'
 
 export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noSuchImage, conflict, badRequest } from '../../lib/engine.ts'
 
@@ -15,9 +15,9 @@ export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noS
  * reads `Api-Version` from the first `_ping` and takes min(its own, this) for every later path.
  */
 export function engineHeaders(): Record<string, string> {
-  // TODO(11): the headers every answer carries.
-  //   1. Which header does the CLI read its API version from, and what does it do with it (the text's "Versions")?
-  //   2. The captured ping in the text ("Rules for every request") lists four: the version, whether the daemon is experimental, the OS type, the server's name.
+  // TODO(11): the headers every answer carries (moby api/server/server.go and middleware/version.go add them).
+  //   1. Which of them does the CLI act on, and what does it do with it (the text's "Rules for every request")?
+  //   2. The captured ping in that section shows the others.
   throw new NotImplementedError('11-daemon', 'engineHeaders')
 }
 // #endregion engineHeaders
@@ -35,7 +35,7 @@ export function apiPath(path: string): { version: string; route: string } {
   //   1. What does a versioned path look like (the CLI's first request after _ping), and what is the rest of it?
   //   2. Which versions can this daemon not honour, and with which status and words does dockerd refuse each
   //      (moby api/server/middleware/version.go; the doc comment has the words the tests check)?
-  //   3. Compare versions as numbers, not as strings: is 1.9 below 1.41?
+  //   3. How do two versions compare? Try yours on 1.9, 1.11, 1.12, 1.41 and 1.50.
   throw new NotImplementedError('11-daemon', 'apiPath')
 }
 // #endregion apiPath

@@ -16,11 +16,10 @@ import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { imageLayers, resolveImage, storePaths, imageConfig } from '#ch/06-images/store.ts'
 import { PROCESS_TYPE_URL, type Mount } from '../../lib/containerd.ts'
 import { recordContainer } from '../../lib/image.ts'
-import { outputReaders } from '../../lib/engine.ts'
 import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
-import { frame, logWriter, type StreamName } from './streams.ts'
+import { frame, logWriter, outputReaders, type StreamName } from './streams.ts'
 import { deleteTask, killTask, runtimeSpec, startTask, waitTask, type TaskIO } from './tasks.ts'
 
 export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
@@ -40,46 +39,46 @@ export class Daemon extends DaemonBase {
     //   2. The network mode: networkOf (given) refuses what this daemon cannot honour. Before or after the
     //      first thing you make? Security options dockerd refuses (an unknown capability) are refused here
     //      too, with a 400: lib/docker-security.ts's daemonSecurity() throws on them (chapter 13).
-    //   3. Record the container (records.ts), give it its two layers on top of the image's (chapter 05), mark
-    //      the image as in use, and save. If a step fails, nothing of the container may stay behind.
+    //   3. What does a container own before it ever runs (records.ts, chapter 05's layers), and what must stop
+    //      `docker rmi` from taking its image away? If a step fails, nothing of the container may stay behind.
     throw new NotImplementedError('11-daemon', 'create')
   }
   // #endregion create
 
   // #region start
   /**
-   * `POST /containers/{id}/start`: make the stdio FIFOs and open our ends before containerd's
-   * shim opens theirs, run the task with the container's layers as an overlay rootfs mount,
-   * record the PID, and watch for the exit. Starting a running container is a 304.
+   * `POST /containers/{id}/start`: the container runs on its own layers with its network, its
+   * output reaches the log and every attached client from the first byte, and its exit will be
+   * noticed. Starting a running container is a 304; a start that fails leaves nothing running,
+   * open or connected behind.
    */
   async start(c: Container): Promise<'started' | 'already'> {
     // TODO(11): POST /containers/{id}/start (moby daemon/start.go, the text's "Start, and the FIFOs").
     //   1. What answers a start of a running container?
     //   2. The shim writes the output into FIFOs you create: which ones, with and without a tty and stdin?
-    //      Why must your ends be open before the shim opens its own (fifo(7): who blocks, who reads EOF)?
-    //      How do you read a FIFO without a thread of Node blocking in read() (the text's "Start, and the FIFOs")?
-    //   3. Each chunk goes to the log and to every attached client that asked for its stream, framed or raw.
-    //   4. The rootfs: the container's overlay (chapter 05) as a mount for Tasks.Create. The network (connect,
-    //      given) needs the process and must be there before its command runs: which of startTask's steps is
-    //      that? Then record the PID and StartedAt, hand over stdin that came early, and watch for the exit
-    //      (monitor). A failed start must close what it opened, the network included; `docker run --rm` then
-    //      waits for the container's removal.
+    //      Your read ends (outputReaders, streams.ts) must be open before which call of startTask, and why?
+    //   3. Who gets each chunk of output, and in which form (streams.ts)?
+    //   4. The rootfs: how does containerd's shim get the container's layers (chapter 05), and in which form?
+    //      The network (connect, given) needs the process, and must be there before its command runs: when is
+    //      that, in startTask? What must the record say afterwards, what happens to stdin that came early, and
+    //      who notices the exit? A failed start: what have you opened by then, and what does `docker run --rm`
+    //      wait for?
     throw new NotImplementedError('11-daemon', 'start')
   }
   // #endregion start
 
   // #region monitor
   /**
-   * After the exit: forget the task in containerd (the shim has then copied all output into
-   * the FIFOs and closed them), undo its network, let our readers drain, record ExitCode and FinishedAt, end the
-   * attached streams, wake the waiters, and remove the container itself when AutoRemove.
+   * After the exit: the record says how the container ended, containerd and the network hold
+   * nothing of it any more, and the attached clients and waiters hear of it, but never before
+   * every byte it wrote has reached the log and them; with AutoRemove the container then goes.
    */
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
-    //   2. In which order: containerd cleanup, the network (disconnect, given), draining, the record, the attached
-    //      clients, the waiters, AutoRemove? What would a client of `docker run --rm` see if you woke the
-    //      waiters before the output was drained?
+    //   2. What is there to clean up, and in which order? What would a client of `docker run --rm` see if the
+    //      waiters woke before the output was drained, and what would the next `docker run -p` on the same port
+    //      meet if the exit were announced before the network was undone?
     throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
@@ -120,12 +119,14 @@ export class Daemon extends DaemonBase {
 
   // #region stop
   /**
-   * `docker stop`: SIGTERM, and SIGKILL when the container is still running `timeout`
-   * seconds later; resolves once it has exited. A container that is not running: 'not running' (a 304).
+   * `docker stop`: the container's process gets the chance to shut down cleanly, and is ended
+   * by force if it is still running `timeout` seconds later (docker-stop(1)); resolves once it
+   * has exited. A container that is not running: 'not running' (a 304).
    */
   async stop(c: Container, timeout: number): Promise<'stopped' | 'not running'> {
     // TODO(11): docker stop (moby daemon/stop.go).
-    //   1. Which signal first, and what after `timeout` seconds? The request returns once the container has exited.
+    //   1. Which signal lets a process shut down, and which one can it not ignore (signal(7))? How do you wait
+    //      for "exited or timed out", whichever comes first? The request returns once the container has exited.
     //   2. What does stopping a container that is not running answer?
     throw new NotImplementedError('11-daemon', 'stop')
   }
@@ -149,17 +150,18 @@ export class Daemon extends DaemonBase {
 
   // #region startExec
   /**
-   * `POST /exec/{id}/start` on a hijacked socket: run the exec's process in the container
-   * through Tasks.Exec (its OCI process as an Any of type PROCESS_TYPE_URL: the container's
-   * own, with the exec's command, env added, user and directory), stream its output to
-   * `socket` as attach does, and end the socket once it has exited and its output is drained;
-   * ExitCode then answers `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
+   * `POST /exec/{id}/start` on a hijacked socket: run the exec's command as one more process of
+   * the running container (in its namespaces, as its user unless the exec names one, with the
+   * exec's env added and directory), stream its output to `socket` as attach does, and end the
+   * socket once it has exited and its output is drained; ExitCode then answers
+   * `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
    */
   async startExec(exec: Exec, socket: Duplex): Promise<void> {
     // TODO(11): docker exec (moby daemon/exec.go ContainerExecStart, libcontainerd's task.Exec).
     //   1. The exec's FIFOs and readers are as in start(), but its output goes only to this socket.
-    //   2. containerd wants the whole OCI process: which parts come from the container's spec, which from the exec?
-    //      How is it packed (lib/containerd.ts)? Then the same Start and Wait as the container's, with the exec's ID.
+    //   2. Which call of containerd's tasks.proto adds a process to a running task, and what does it want: a whole
+    //      OCI process, or only the command? Which parts come from the container's spec, which from the exec, and
+    //      how is it carried (lib/containerd.ts)? How do Start and Wait tell the exec from the container's own?
     //   3. stdin: the shim holds the FIFO open itself; what ends the process's stdin, and when may you send it
     //      (what happens to bytes in a FIFO that nobody holds open any more)?
     //   4. The exit code is what GET /exec/ID/json reports; the socket ends after the output is drained.

@@ -57,10 +57,9 @@ function streamHeaders(res: ServerResponse, contentType?: string): void {
 // #region pull
 /**
  * `POST /images/create?fromImage=&tag=`: chapter 07's pull with its progress as a stream of
- * JSON objects. An error before the stream begins (no such repository or tag) is a plain
- * 404 (500 for others); once the stream has begun, it is an `{"errorDetail":{"message":M},
- * "error":M}` object at its end. The first message ("Pulling from") waits until the manifest
- * has been found, so that a missing image still gets a plain 404.
+ * JSON objects. A missing repository or tag must reach the CLI as a plain 404 (500 for other
+ * errors), even though chapter 07 reports progress before it knows; an error once the stream
+ * has begun is an `{"errorDetail":{"message":M},"error":M}` object at its end.
  */
 async function pull(daemon: Daemon, call: EngineCall, res: ServerResponse): Promise<void> {
   // TODO(11): POST /images/create (moby api/server/router/image/image_routes.go postImagesCreate).
@@ -74,14 +73,15 @@ async function pull(daemon: Daemon, call: EngineCall, res: ServerResponse): Prom
 
 // #region waitRoute
 /**
- * `POST /containers/{id}/wait?condition=`: headers go out at once (the CLI starts the
- * container only once they have arrived), the body `{"Error":null,"StatusCode":N}` when the
- * condition holds. A client that goes away stops the waiting.
+ * `POST /containers/{id}/wait?condition=`: the body `{"Error":null,"StatusCode":N}` when the
+ * condition holds, and `docker run` must not hang: the text's "The choreography of docker run"
+ * shows what the CLI waits for before it sends start. A client that goes away stops the waiting.
  */
 function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): void {
-  // TODO(11): the wait request. The text's "The choreography of docker run" says when its headers must
-  //   go out, and why the CLI deadlocks otherwise.
-  //   1. The body is `{"Error":null,"StatusCode":N}`. What happens to the waiting when the client goes away?
+  // TODO(11): the wait request (moby api/server/router/container/container_routes.go postContainersWait).
+  //   1. An HTTP answer is a head and a body: which part does the CLI need before it sends start, and which
+  //      can only come at the exit? Node's ServerResponse sends its head lazily: how do you make it go now?
+  //   2. What happens to the waiting when the client goes away?
   throw new NotImplementedError('11-daemon', 'waitRoute')
 }
 // #endregion waitRoute
@@ -115,9 +115,9 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
   // TODO(11): dispatch one request (moby api/server/router/*: the routes and their methods).
   //   1. The version prefix first (apiPath). _ping answers HEAD and GET with the headers of the captured
   //      ping and no JSON. Which requests arrive with a socket instead of a response (attachRoute)?
-  //   2. The text's figure and sections: which method and path for each command, which
-  //      status for each answer (201 for create, 204 for start, stop, kill and rm, 304 for a start or stop
-  //      with nothing to do)? A name may hold "/" in an image path, never in a container's.
+  //   2. The text's figure and sections: which method and path for each command, which status for each
+  //      answer (the Engine API reference lists them; the CLI acts on 304)? A name may hold "/" in an image
+  //      path, never in a container's.
   //   3. Every error ends as Docker's {"message"} answer with its status, even on a hijacked socket
   //      (there: a plain HTTP answer before any upgrade). What answers a route you do not have?
   throw new NotImplementedError('11-daemon', 'route')

@@ -1,10 +1,12 @@
 /**
  * Chapter 11: the bytes of a container's output on their two ways out, as dockerd writes
  * them: the 8-byte multiplexed frames of an attach or logs stream without a tty (moby
- * pkg/stdcopy), and the json-file log (daemon/logger/jsonfilelog), one JSON object a line.
+ * pkg/stdcopy), and the json-file log (daemon/logger/jsonfilelog), one JSON object a line;
+ * and where they come from, the FIFOs containerd's shim writes.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs'
+import { Socket } from 'node:net'
 import type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
 
 /** Stream numbers of the multiplexed format: 0 stdin, 1 stdout, 2 stderr. */
@@ -12,13 +14,14 @@ const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
 
 // #region frame
 /**
- * One frame of the multiplexed stream: a header of 8 bytes, [stream number, 0, 0, 0, the
- * payload's length as a big-endian uint32], then the payload. The client tells the frames
- * from raw bytes by the container's Tty alone, so a tty's output is never framed.
+ * One frame of the multiplexed stream the CLI splits back into stdout and stderr: a fixed-size
+ * header that names the stream and the payload's length, then the payload. The client tells
+ * the frames from raw bytes by the container's Tty alone, so a tty's output is never framed.
  */
 export function frame(stream: StreamName, payload: Uint8Array): Buffer {
   // TODO(11): one frame of the multiplexed stream (moby pkg/stdcopy, the text's "Frames").
-  //   1. What are the header's 8 bytes, which byte order is the length in, and which number is each stream?
+  //   1. What does the header hold, byte by byte (the text's "Frames and the json-file log", or moby pkg/stdcopy's StdWriter)? Which
+  //      byte order does a network format use, and which one does your machine?
   throw new NotImplementedError('11-daemon', 'frame')
 }
 // #endregion frame
@@ -39,6 +42,23 @@ export function logWriter(path: string): { write(stream: StreamName, chunk: Buff
   throw new NotImplementedError('11-daemon', 'logWriter')
 }
 // #endregion logWriter
+
+// #region outputReaders
+/**
+ * The daemon's read ends of a process's output FIFOs (no stderr with a tty): every chunk the
+ * shim writes goes to `deliver`, and `drained` resolves once the shim has closed its end
+ * after the last byte. The read ends are open when this returns, before containerd's shim
+ * opens its write ends, and no Node thread ever blocks on a FIFO nobody has opened yet.
+ */
+export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): { socket: Socket; drained: Promise<void> }[] {
+  // TODO(11): read a FIFO the way Node can (the text's "Start, and the FIFOs"; fifo(7); dockerd opens them through
+  //   containerd's pkg/cio).
+  //   1. What does open(2) of a FIFO for reading do while no writer has it open, and which flag changes that?
+  //   2. Which of Node's readers waits on epoll, and which one blocks a libuv thread in read() (the text says)?
+  //   3. When does the reader of a FIFO see end-of-file, and which event of your reader means "all of it came"?
+  throw new NotImplementedError('11-daemon', 'outputReaders')
+}
+// #endregion outputReaders
 
 export { logOptions } from '../../lib/engine.ts'
 export type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'

@@ -36,7 +36,7 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   //   2. root: where will containerd's shim have mounted the rootfs, relative to the bundle?
   //   3. mounts: the defaults, then the container's own /etc files bound over the image's, then -v binds.
   //   4. linux: which namespaces (what changes with NetworkMode "host"?), which cgroup path, which resources
-  //      from Memory, NanoCpus (CFS quota and period in microseconds) and PidsLimit?
+  //      from Memory, NanoCpus and PidsLimit (the OCI runtime spec's config-linux.md, chapter 04's cgroup files)?
   //   5. --init: where must the init be inside the container, how does it get there, and what runs it?
   //   6. Capabilities, no_new_privs, the seccomp profile, masked and read-only paths come from
   //      lib/docker-security.ts's daemonSecurity() (chapter 13; Docker's defaults until then).
@@ -46,21 +46,20 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
 
 // #region startTask
 /**
- * Run `c` in containerd: create the containerd container (same ID, the spec packed as an Any
- * of type SPEC_TYPE_URL holding its JSON, runtime RUNC_RUNTIME), create its task with
- * `rootfs` and the FIFOs of `io`, run `beforeStart` with the PID of the created process (it
- * waits in runc's create, in its new namespaces, before the command runs: the moment dockerd
- * wires the network, with libnetwork's prestart hook), start it, and return the PID. A
- * failure after the containerd container exists must not leave it behind (the next start
- * would meet "already exists").
+ * Run `c` in containerd, with the same ID, its spec, `rootfs` and the FIFOs of `io`, and
+ * return the PID of its process. `beforeStart` gets that PID while the process exists in its
+ * new namespaces but has not run its command yet (the moment dockerd wires the network, with
+ * libnetwork's prestart hook). A failure after containerd knows the container must not leave
+ * it behind (the next start would meet "already exists").
  */
 export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO, beforeStart: (pid: number) => Promise<void> = async () => {}): Promise<number> {
   // TODO(11): run the container through containerd (libcontainerd/remote/client.go Create and Start).
-  //   1. Containers.Create first: which fields of containerd.services.containers.v1.Container does a run need?
-  //      How is a JSON spec carried in a google.protobuf.Any (lib/containerd.ts has the type URL)?
-  //   2. Then Tasks.Create with the rootfs mounts and the FIFO paths of `io`, then Tasks.Start: which one
-  //      gives you the PID? Between the two, the process exists but has not run its command: beforeStart.
-  //   3. If a step after Containers.Create fails, what must you undo so that a second start can work?
+  //   1. containerd keeps two things apart: the container (metadata: the spec, the runtime) and the task (the
+  //      running process). Which services of lib/containerd.ts make each, in which order, and which fields of
+  //      their messages does a run need? How does a JSON spec travel in a google.protobuf.Any?
+  //   2. runc runs a container in two steps (runc create, runc start): which of containerd's calls maps to
+  //      each, which one gives you the PID, and where between them does beforeStart go?
+  //   3. If a step after the first fails, what must you undo so that a second start can work?
   throw new NotImplementedError('11-daemon', 'startTask')
 }
 // #endregion startTask

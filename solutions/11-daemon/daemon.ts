@@ -15,11 +15,10 @@ import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { imageLayers, resolveImage, storePaths, imageConfig } from '#ch/06-images/store.ts'
 import { PROCESS_TYPE_URL, type Mount } from '../../lib/containerd.ts'
 import { recordContainer } from '../../lib/image.ts'
-import { outputReaders } from '../../lib/engine.ts'
 import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
-import { frame, logWriter, type StreamName } from './streams.ts'
+import { frame, logWriter, outputReaders, type StreamName } from './streams.ts'
 import { deleteTask, killTask, runtimeSpec, startTask, waitTask, type TaskIO } from './tasks.ts'
 import { daemonSecurity } from '../../lib/docker-security.ts'
 
@@ -68,9 +67,10 @@ export class Daemon extends DaemonBase {
 
   // #region start
   /**
-   * `POST /containers/{id}/start`: make the stdio FIFOs and open our ends before containerd's
-   * shim opens theirs, run the task with the container's layers as an overlay rootfs mount,
-   * record the PID, and watch for the exit. Starting a running container is a 304.
+   * `POST /containers/{id}/start`: the container runs on its own layers with its network, its
+   * output reaches the log and every attached client from the first byte, and its exit will be
+   * noticed. Starting a running container is a 304; a start that fails leaves nothing running,
+   * open or connected behind.
    */
   async start(c: Container): Promise<'started' | 'already'> {
     if (c.State.Running) return 'already'
@@ -117,9 +117,9 @@ export class Daemon extends DaemonBase {
 
   // #region monitor
   /**
-   * After the exit: forget the task in containerd (the shim has then copied all output into
-   * the FIFOs and closed them), undo its network, let our readers drain, record ExitCode and FinishedAt, end the
-   * attached streams, wake the waiters, and remove the container itself when AutoRemove.
+   * After the exit: the record says how the container ended, containerd and the network hold
+   * nothing of it any more, and the attached clients and waiters hear of it, but never before
+   * every byte it wrote has reached the log and them; with AutoRemove the container then goes.
    */
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     const live = this.liveOf(c.ID)
@@ -202,8 +202,9 @@ export class Daemon extends DaemonBase {
 
   // #region stop
   /**
-   * `docker stop`: SIGTERM, and SIGKILL when the container is still running `timeout`
-   * seconds later; resolves once it has exited. A container that is not running: 'not running' (a 304).
+   * `docker stop`: the container's process gets the chance to shut down cleanly, and is ended
+   * by force if it is still running `timeout` seconds later (docker-stop(1)); resolves once it
+   * has exited. A container that is not running: 'not running' (a 304).
    */
   async stop(c: Container, timeout: number): Promise<'stopped' | 'not running'> {
     const live = this.liveOf(c.ID)
@@ -249,11 +250,11 @@ export class Daemon extends DaemonBase {
 
   // #region startExec
   /**
-   * `POST /exec/{id}/start` on a hijacked socket: run the exec's process in the container
-   * through Tasks.Exec (its OCI process as an Any of type PROCESS_TYPE_URL: the container's
-   * own, with the exec's command, env added, user and directory), stream its output to
-   * `socket` as attach does, and end the socket once it has exited and its output is drained;
-   * ExitCode then answers `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
+   * `POST /exec/{id}/start` on a hijacked socket: run the exec's command as one more process of
+   * the running container (in its namespaces, as its user unless the exec names one, with the
+   * exec's env added and directory), stream its output to `socket` as attach does, and end the
+   * socket once it has exited and its output is drained; ExitCode then answers
+   * `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
    */
   async startExec(exec: Exec, socket: Duplex): Promise<void> {
     if (exec.Running || exec.ExitCode !== null) throw conflict(`Exec ${exec.ID} has already run`)

@@ -71,10 +71,9 @@ function streamHeaders(res: ServerResponse, contentType?: string): void {
 // #region pull
 /**
  * `POST /images/create?fromImage=&tag=`: chapter 07's pull with its progress as a stream of
- * JSON objects. An error before the stream begins (no such repository or tag) is a plain
- * 404 (500 for others); once the stream has begun, it is an `{"errorDetail":{"message":M},
- * "error":M}` object at its end. The first message ("Pulling from") waits until the manifest
- * has been found, so that a missing image still gets a plain 404.
+ * JSON objects. A missing repository or tag must reach the CLI as a plain 404 (500 for other
+ * errors), even though chapter 07 reports progress before it knows; an error once the stream
+ * has begun is an `{"errorDetail":{"message":M},"error":M}` object at its end.
  */
 async function pull(daemon: Daemon, call: EngineCall, res: ServerResponse): Promise<void> {
   const from = call.query.get('fromImage')
@@ -107,9 +106,9 @@ async function pull(daemon: Daemon, call: EngineCall, res: ServerResponse): Prom
 
 // #region waitRoute
 /**
- * `POST /containers/{id}/wait?condition=`: headers go out at once (the CLI starts the
- * container only once they have arrived), the body `{"Error":null,"StatusCode":N}` when the
- * condition holds. A client that goes away stops the waiting.
+ * `POST /containers/{id}/wait?condition=`: the body `{"Error":null,"StatusCode":N}` when the
+ * condition holds, and `docker run` must not hang: the text's "The choreography of docker run"
+ * shows what the CLI waits for before it sends start. A client that goes away stops the waiting.
  */
 function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): void {
   const waiting = daemon.wait(c, call.query.get('condition') || 'not-running')

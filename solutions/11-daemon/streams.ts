@@ -1,9 +1,11 @@
 /**
  * Chapter 11: the bytes of a container's output on their two ways out, as dockerd writes
  * them: the 8-byte multiplexed frames of an attach or logs stream without a tty (moby
- * pkg/stdcopy), and the json-file log (daemon/logger/jsonfilelog), one JSON object a line.
+ * pkg/stdcopy), and the json-file log (daemon/logger/jsonfilelog), one JSON object a line;
+ * and where they come from, the FIFOs containerd's shim writes.
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs'
+import { Socket } from 'node:net'
 import type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
 
 /** Stream numbers of the multiplexed format: 0 stdin, 1 stdout, 2 stderr. */
@@ -11,9 +13,9 @@ const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
 
 // #region frame
 /**
- * One frame of the multiplexed stream: a header of 8 bytes, [stream number, 0, 0, 0, the
- * payload's length as a big-endian uint32], then the payload. The client tells the frames
- * from raw bytes by the container's Tty alone, so a tty's output is never framed.
+ * One frame of the multiplexed stream the CLI splits back into stdout and stderr: a fixed-size
+ * header that names the stream and the payload's length, then the payload. The client tells
+ * the frames from raw bytes by the container's Tty alone, so a tty's output is never framed.
  */
 export function frame(stream: StreamName, payload: Uint8Array): Buffer {
   const header = Buffer.alloc(8)
@@ -58,6 +60,23 @@ export function logWriter(path: string): { write(stream: StreamName, chunk: Buff
   }
 }
 // #endregion logWriter
+
+// #region outputReaders
+/**
+ * The daemon's read ends of a process's output FIFOs (no stderr with a tty): every chunk the
+ * shim writes goes to `deliver`, and `drained` resolves once the shim has closed its end
+ * after the last byte. The read ends are open when this returns, before containerd's shim
+ * opens its write ends, and no Node thread ever blocks on a FIFO nobody has opened yet.
+ */
+export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): { socket: Socket; drained: Promise<void> }[] {
+  return ([['stdout', paths.stdout], ['stderr', paths.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
+    // epoll drives a non-blocking descriptor: no libuv thread sits in read(), and open() does not wait for a writer
+    const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+    socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
+    return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
+  })
+}
+// #endregion outputReaders
 
 export { logOptions } from '../../lib/engine.ts'
 export type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'

@@ -81,13 +81,11 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
 
 // #region startTask
 /**
- * Run `c` in containerd: create the containerd container (same ID, the spec packed as an Any
- * of type SPEC_TYPE_URL holding its JSON, runtime RUNC_RUNTIME), create its task with
- * `rootfs` and the FIFOs of `io`, run `beforeStart` with the PID of the created process (it
- * waits in runc's create, in its new namespaces, before the command runs: the moment dockerd
- * wires the network, with libnetwork's prestart hook), start it, and return the PID. A
- * failure after the containerd container exists must not leave it behind (the next start
- * would meet "already exists").
+ * Run `c` in containerd, with the same ID, its spec, `rootfs` and the FIFOs of `io`, and
+ * return the PID of its process. `beforeStart` gets that PID while the process exists in its
+ * new namespaces but has not run its command yet (the moment dockerd wires the network, with
+ * libnetwork's prestart hook). A failure after containerd knows the container must not leave
+ * it behind (the next start would meet "already exists").
  */
 export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO, beforeStart: (pid: number) => Promise<void> = async () => {}): Promise<number> {
   await containerd.containers.Create({

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { appendFileSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { apiPath, errorStatus, EngineError } from '#ch/11-daemon/api.ts'
 import { findContainer, newContainer, type Container } from '#ch/11-daemon/records.ts'
-import { frame, logWriter, readLog } from '#ch/11-daemon/streams.ts'
+import { frame, logWriter, outputReaders, readLog } from '#ch/11-daemon/streams.ts'
 import { caught } from '../support/errors.ts'
 
 const dirs: string[] = []
@@ -27,6 +28,15 @@ describe('the API version in the path', () => {
     expect(errorStatus(error)).toBe(400)
     expect(error.message).toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
   })
+  it('refuses a version older than 1.12 as too old, comparing versions as numbers (1.9 is older than 1.41)', async () => {
+    for (const version of ['1.11', '1.9']) {
+      const error = await caught(() => apiPath(`/v${version}/containers/json`))
+      expect(error, `expected /v${version}/... to be refused as too old`).toBeInstanceOf(EngineError)
+      expect(error.message, `expected /v${version}/... to be too old, not too new — are the versions compared as numbers (major, then minor), not as decimals or strings?`)
+        .toBe(`client version ${version} is too old. Minimum supported API version is 1.12, please upgrade your client to a newer version`)
+    }
+    expect(apiPath('/v1.12/info').route, 'expected 1.12, the minimum, to be served').toBe('/info')
+  })
 })
 
 describe('multiplexed stream frames', () => {
@@ -36,6 +46,40 @@ describe('multiplexed stream frames', () => {
     expect([...f.subarray(0, 8)], 'expected [2,0,0,0,0,0,1,44] for 300 bytes of stderr — is the size big-endian in bytes 4..7, the stream in byte 0?').toEqual([2, 0, 0, 0, 0, 0, 1, 44])
     expect(f.subarray(8).equals(payload)).toBe(true)
     expect(frame('stdout', Buffer.from('hi\n'))[0], 'expected stream 1 for stdout').toBe(1)
+  })
+})
+
+describe('the output FIFOs', () => {
+  it('opens its read ends at once without blocking, delivers what the writer writes, and drains when it closes', async () => {
+    const dir = temp()
+    const paths = { stdout: join(dir, 'init-stdout'), stderr: join(dir, 'init-stderr') }
+    execFileSync('mkfifo', [paths.stdout, paths.stderr])
+    // a reader that blocks in open() would hang this test for good: this process opens both FIFOs after 3 s to free it
+    const rescue = spawn(process.execPath, ['-e', `const fs = require('fs'); setTimeout(() => { fs.openSync(${JSON.stringify(paths.stdout)}, 'r+'); fs.openSync(${JSON.stringify(paths.stderr)}, 'r+'); setTimeout(() => {}, 2000) }, 3000)`], { stdio: 'ignore' })
+    const got: Record<string, string> = { stdout: '', stderr: '' }
+    let readers: ReturnType<typeof outputReaders> = []
+    try {
+      const began = Date.now()
+      readers = outputReaders(paths, (stream, chunk) => (got[stream] += chunk.toString()))
+      expect(Date.now() - began, 'expected outputReaders to return at once, but it blocked in open() until a writer came — is the FIFO opened for reading without waiting for a writer (fifo(7), O_NONBLOCK)?').toBeLessThan(2000)
+      expect(readers.length).toBe(2)
+      for (const [stream, text] of [['stdout', 'hi\n'], ['stderr', 'oops\n']] as const) {
+        let fd: number
+        try {
+          fd = openSync(paths[stream], constants.O_WRONLY | constants.O_NONBLOCK)
+        } catch (error) {
+          throw new Error(`expected the read end of ${stream}'s FIFO open when outputReaders returns, so that the shim's open succeeds: ${(error as Error).message}`)
+        }
+        writeSync(fd, text)
+        closeSync(fd)
+      }
+      const late = new Promise<string>((resolve) => setTimeout(() => resolve('late'), 3000).unref())
+      expect(await Promise.race([Promise.all(readers.map((r) => r.drained)).then(() => 'drained'), late]), 'expected drained to resolve once the writer has closed its end').toBe('drained')
+      expect(got, 'expected each stream\'s bytes delivered under its own name').toEqual({ stdout: 'hi\n', stderr: 'oops\n' })
+    } finally {
+      rescue.kill()
+      for (const r of readers) r.socket.destroy()
+    }
   })
 })
 
@@ -56,6 +100,26 @@ describe('the json-file log', () => {
     expect(readLog(file, { ...all, tail: '2' }).entries.map((e) => e.log), 'expected the last 2 entries with tail=2').toEqual(['two\n', 'three'])
     expect(readLog(file, { ...all, tail: '0' }).entries, 'expected nothing with tail=0').toEqual([])
     expect(readLog(file, { ...all, timestamps: true }).entries[0]!.log).toMatch(/^\d{4}-\S+Z one\n$/)
+  })
+  it('reads only whole lines of a log still being written, and a follower goes on from the offset', () => {
+    const file = join(temp(), 'x-json.log')
+    const line = (log: string) => `${JSON.stringify({ log, stream: 'stdout', time: '2024-01-01T00:00:00Z' })}\n`
+    const half = line('two\n').slice(0, 20)
+    writeFileSync(file, line('one\n') + half)
+    const all = { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }
+    const read = (from?: number) => {
+      try {
+        return readLog(file, all, from)
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error
+        throw new Error(`expected a log whose last line is still being written to be read up to its last newline, but its half line was parsed: ${error.message}`)
+      }
+    }
+    const first = read()
+    expect(first.entries.map((e) => e.log)).toEqual(['one\n'])
+    expect(first.offset, 'expected the offset to stop at the end of the last whole line, where the follower goes on').toBe(Buffer.byteLength(line('one\n')))
+    appendFileSync(file, line('two\n').slice(20))
+    expect(read(first.offset).entries.map((e) => e.log), 'expected the follower to read the finished line from the offset, once').toEqual(['two\n'])
   })
 })
 
@@ -86,6 +150,10 @@ describe('container records', () => {
     expect(findContainer([a, b], 'bb')).toBe(b)
     expect(findContainer([a, b], '/bb')).toBe(b)
     expect(findContainer([a, b], b.ID.slice(0, 6)), 'expected a 6-hex prefix to find its container').toBe(b)
+    const twins = [{ ...a, ID: `abc1${a.ID.slice(4)}` }, { ...b, ID: `abc2${b.ID.slice(4)}` }]
+    const ambiguous = await caught(() => findContainer(twins, 'abc'))
+    expect(errorStatus(ambiguous), 'expected a prefix of two IDs to be refused, not to pick one of them').toBe(400)
+    expect(ambiguous.message).toBe('Multiple IDs found with provided prefix: abc')
     const error = await caught(() => findContainer([a, b], 'nope'))
     expect(errorStatus(error), 'expected a 404 for an unknown container').toBe(404)
     expect(error.message).toBe('No such container: nope')
