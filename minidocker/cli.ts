@@ -147,7 +147,8 @@ async function runSpec(options: RunOptions, rootfs: string | undefined, network:
   spec.linux = {
     namespaces: namespaces.map((type) => ({ type })),
     resources: resources(options),
-    cgroupsPath: `minidocker/${randomBytes(6).toString('hex')}`,
+    // MINIDOCKER_CGROUP_PARENT moves it, as dockerd's --cgroup-parent does (tests give each stand-in host its own)
+    cgroupsPath: `${process.env.MINIDOCKER_CGROUP_PARENT ?? 'minidocker'}/${randomBytes(6).toString('hex')}`,
   }
   const volumes = await required(() => options.volumes.map(parseVolume), '-v')
   if (rootfs === undefined) {

@@ -7,7 +7,7 @@
  * included) and their cgroups; after the file the namespaces go with their holder, and every
  * link and rule with them.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +15,9 @@ import { execa, type ResultPromise } from 'execa'
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import { Helper } from '../../native/helper.ts'
 import { alive } from './container.ts'
+import { removeCgroupParent } from './daemons.ts'
+
+let standIns = 0
 
 const MINIDOCKER = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
 
@@ -67,6 +70,10 @@ export function useStandInHost(): () => StandIn {
     const env = { ...process.env }
     delete env.MINIDOCKER_NETWORK
     env.MINIDOCKER_ROOT = root
+    // Its runs' cgroups under a parent of its own, removed whole after each test: a run killed
+    // between making its cgroups and joining them names them nowhere else.
+    const cgroupParent = `minidocker-test-standin-${process.pid}-${standIns++}`
+    env.MINIDOCKER_CGROUP_PARENT = cgroupParent
     // killAll ends runs with SIGKILL, which leaves them no time to remove the rootfs copies
     // they unpacked: those go in the root too, and with it after the file.
     env.TMPDIR = join(root, 'tmp')
@@ -90,14 +97,6 @@ export function useStandInHost(): () => StandIn {
           return false
         }
         const doomed = all.filter((p) => inside.has(p) || below(p))
-        // Their cgroups (a killed run cannot remove its own): minidocker/HEX in any hierarchy.
-        const cgroups = new Set(doomed.flatMap((p) => {
-          try {
-            return [...readFileSync(`/proc/${p}/cgroup`, 'utf8').matchAll(/:(\/\S*minidocker\/[0-9a-f]+)$/gm)].map((m) => m[1]!)
-          } catch {
-            return []
-          }
-        }))
         for (const p of doomed) {
           try {
             process.kill(p, 'SIGKILL')
@@ -105,14 +104,8 @@ export function useStandInHost(): () => StandIn {
         }
         const deadline = Date.now() + 10_000
         while (doomed.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-        const mounts = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]
-        for (const cgroup of cgroups) {
-          for (const mount of mounts) {
-            try {
-              rmdirSync(`${mount}${cgroup}`)
-            } catch { /* not in this hierarchy, or removed by its run */ }
-          }
-        }
+        // A killed run cannot remove its cgroups: they go with the stand-in's parent.
+        removeCgroupParent(cgroupParent)
       },
     }
     await standIn.run(['ip', 'link', 'set', 'lo', 'up'])
