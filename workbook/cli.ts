@@ -8,7 +8,7 @@
  *   grade [--chapter N]... [--reference-below] [--out DIR] [--timeout SEC] PATH...
  *                           grade learners' checkouts with this repo's tests: table, JSON, JUnit
  *   selftest                the workbook's own test suite (what `npm test` runs)
- *   finale [--reference] [-H unix://SOCKET]
+ *   finale [--reference | --reference-below N] [-H unix://SOCKET]
  *                           the whole stack for `run hello-world`: registry, minicontainerd, minidockerd; Ctrl-C stops it
  * N defaults to the current chapter: the first whose last remembered result does not pass.
  */
@@ -27,7 +27,7 @@ import { typeErrorLines } from './typecheck.ts'
 // chalk already drops colour when stdout is not a terminal; NO_COLOR (no-color.org) too.
 if (process.env.NO_COLOR) chalk.level = 0
 
-const USAGE = `usage: npx workbook [progress | watch [N] | check [N] | hint [N] | reset N [--from REV|DIR] | grade [--chapter N]... [--reference-below] [--out DIR] PATH... | selftest | finale [--reference] [-H unix://SOCKET]]`
+const USAGE = `usage: npx workbook [progress | watch [N] | check [N] | hint [N] | reset N [--from REV|DIR] | grade [--chapter N]... [--reference-below] [--out DIR] PATH... | selftest | finale [--reference | --reference-below N] [-H unix://SOCKET]]`
 
 /** An error a learner can act on: printed as one line, no stack. */
 class Stop extends Error {}
@@ -198,18 +198,22 @@ function chapterArg(key: string | undefined): Chapter {
 
 /**
  * The finale: start the stack (workbook/finale.ts) with the learner's chapters, or with the
- * reference's (--reference, as `minidocker --reference`), say what to type, and on Ctrl-C or
- * SIGTERM stop everything it started.
+ * reference's (--reference, as `minidocker --reference`), or the reference's below chapter N
+ * (--reference-below N), say what to type, and on Ctrl-C or SIGTERM stop everything it started.
  */
 async function finale(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { reference: { type: 'boolean' }, host: { type: 'string', short: 'H' } } })
+  const { values } = parseArgs({ args, options: { reference: { type: 'boolean' }, 'reference-below': { type: 'string' }, host: { type: 'string', short: 'H' } } })
+  const below = values['reference-below']
+  if (below !== undefined && !/^\d+$/.test(below)) throw new Error(`--reference-below takes a chapter number, not "${below}"`)
+  // the daemons, shims and runtimes started below inherit the choice
   if (values.reference) {
-    process.env.WORKBOOK_IMPL = 'solutions' // the daemons, shims and runtimes started below inherit it
+    process.env.WORKBOOK_IMPL = 'solutions'
     delete process.env.WORKBOOK_REFERENCE_BELOW
-  }
+  } else if (below !== undefined) process.env.WORKBOOK_REFERENCE_BELOW = String(Number(below))
+  const flag = values.reference ? ' --reference' : below !== undefined ? ` --reference-below ${Number(below)}` : ''
   const { DEFAULT_SOCKET, startFinale } = await import('./finale.ts')
   const socket = (values.host ?? `unix://${DEFAULT_SOCKET}`).replace(/^unix:\/\//, '')
-  const whose = values.reference ? 'the reference chapters' : 'your chapters'
+  const whose = values.reference ? 'the reference chapters' : below !== undefined ? `your chapters from ${Number(below)} on, the reference's below` : 'your chapters'
   console.log(chalk.dim(`starting a registry, minicontainerd and minidockerd with ${whose}...`))
   // each daemon's lines, named by it unless it names itself
   const output = (daemon: string, text: string) => process.stdout.write(chalk.dim(text.replace(new RegExp(`^(?!${daemon}: )(?=.)`, 'gm'), `${daemon}: `)))
@@ -219,8 +223,8 @@ async function finale(args: string[]): Promise<number> {
     chalk.bold(`The stack is up: minidockerd on ${stack.host}, its registry mirror on ${stack.registry} serving hello-world.`),
     'In another terminal, type (with a daemon named, minidocker is its client):',
     `  export MINIDOCKER_HOST=${stack.host}`,
-    `  npx minidocker${values.reference ? ' --reference' : ''} run hello-world`,
-    `  npx minidocker${values.reference ? ' --reference' : ''} run -d hello-world:sleep`,
+    `  npx minidocker${flag} run hello-world`,
+    `  npx minidocker${flag} run -d hello-world:sleep`,
     `  pstree -a -l -p ${stack.minicontainerd.pid}; pstree -a -l -p $(ps -o ppid= -p $(pgrep -n -x hello))`,
     `The real docker CLI speaks to it too: docker -H ${stack.host} run hello-world`,
     'minidockerd logs every request below. Ctrl-C stops everything.',

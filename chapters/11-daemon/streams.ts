@@ -19,7 +19,7 @@ const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
  * the frames from raw bytes by the container's Tty alone, so a tty's output is never framed.
  */
 export function frame(stream: StreamName, payload: Uint8Array): Buffer {
-  // TODO(11): one frame of the multiplexed stream (moby pkg/stdcopy, the text's "Frames").
+  // TODO(11): one frame of the multiplexed stream (moby pkg/stdcopy, the text's "Frames and the json-file log").
   //   1. What does the header hold, byte by byte (the text's "Frames and the json-file log", or moby pkg/stdcopy's StdWriter)? Which
   //      byte order does a network format use, and which one does your machine?
   throw new NotImplementedError('11-daemon', 'frame')
