@@ -19,7 +19,7 @@ const startedIn = new Map(readFileSync('/proc/self/cgroup', 'utf8').split('\n').
 }))
 
 /** Every mounted cgroup hierarchy: its mount point and this process's path in it. */
-function hierarchies(): { mount: string; own: string }[] {
+export function hierarchies(): { mount: string; own: string }[] {
   const found: { mount: string; own: string }[] = []
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [before, after] = line.split(' - ')

@@ -8,7 +8,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { hierarchies } from './cgroups.ts'
 
 export interface Daemon {
   /** its socket (containerd's gRPC one, dockerd's API) */
@@ -43,8 +44,8 @@ export interface DaemonOptions {
 }
 
 /**
- * Remove the cgroup parent `name` (a containerd namespace, a daemon's --cgroup-parent) below the
- * root of every hierarchy, v1 ones and v2, with every cgroup below it, deepest first: what a
+ * Remove the cgroup parent `name` (a containerd namespace, a daemon's --cgroup-parent) in every
+ * hierarchy, v1 ones and v2, with every cgroup below it, deepest first: what a
  * runtime under test made there and did not delete (a v1 devices or freezer cgroup the
  * daemon's own cleanup knows nothing of). A cgroup that still holds a process stays, with its
  * parents: other test runs on the machine may share the name. So does one `spare` names.
@@ -65,9 +66,13 @@ export function removeCgroupParent(name: string, spare?: (dir: string) => boolea
       // in use (EBUSY) or not a cgroup directory of ours
     }
   }
-  for (const hierarchy of ['', ...readdirSync('/sys/fs/cgroup')]) {
-    // A hierarchy's root itself is never removed, only the parent below it.
-    if (existsSync(join('/sys/fs/cgroup', hierarchy, name, 'cgroup.procs'))) remove(join('/sys/fs/cgroup', hierarchy, name))
+  // An absolute parent is below a hierarchy's root; a relative one (minidocker's) below this
+  // process's own cgroup there, or on v2 below that one's parent, as chapter 04 places it.
+  for (const { mount, own } of hierarchies()) {
+    for (const base of new Set(['/', own, dirname(own)])) {
+      // A hierarchy's root itself is never removed, only the parent below it.
+      if (existsSync(join(mount, base, name, 'cgroup.procs'))) remove(join(mount, base, name))
+    }
   }
 }
 
