@@ -6,9 +6,9 @@
  * the layers there are owned by the range: root in a container is an unprivileged user on the
  * host, and its image's files are still root's as it sees them.
  */
-import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { hostId, remapMappings } from '#ch/13-security/userns.ts'
+import { hostId, remapMappings, shiftOwnership } from '#ch/13-security/userns.ts'
 import type { RemapUser } from '../lib/subid.ts'
 import { Daemon, type DaemonOptions } from '#ch/11-daemon/daemon.ts'
 import { SPEC_TYPE_URL, type Containerd } from '../lib/containerd.ts'
@@ -110,28 +110,9 @@ export function openRemappedRoot(dataRoot: string, remap: Remap): string {
   return root
 }
 
-/**
- * Give every file below `dir` the host owner its owner maps to (chapter 13's hostId), once per
- * inode (hard links), symlinks themselves and not their targets, set-user-ID and set-group-ID
- * bits put back after chown(2) cleared them.
- */
+/** Chapter 13's shiftOwnership over `dir`, with the remapping's ranges as the container's mappings. */
 function shiftTree(dir: string, remap: Remap): void {
-  const seen = new Set<string>()
-  const walk = (path: string) => {
-    const stat = lstatSync(path, { bigint: true })
-    const inode = `${stat.dev}:${stat.ino}`
-    if (!seen.has(inode)) {
-      seen.add(inode)
-      const uid = hostId(Number(stat.uid), remap.uidMappings)
-      const gid = hostId(Number(stat.gid), remap.gidMappings)
-      if (uid === undefined || gid === undefined)
-        throw new Error(`cannot shift ${path}: its owner ${stat.uid}:${stat.gid} is outside the ranges of ${remap.user.name}`)
-      lchownSync(path, uid, gid)
-      if (!stat.isSymbolicLink() && Number(stat.mode) & 0o6000) chmodSync(path, Number(stat.mode) & 0o7777)
-    }
-    if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name))
-  }
-  walk(dir)
+  shiftOwnership(dir, { linux: { uidMappings: remap.uidMappings, gidMappings: remap.gidMappings } } as Spec)
 }
 
 const SHIFTED = 'shifted'

@@ -72,7 +72,8 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
 /**
  * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
  * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
- * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets).
+ * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
+ * each inode once (a hard link shifted twice would be shifted from its new owner).
  * Nothing else about a file may change: its mode stays, the set-user-ID and set-group-ID bits
  * included (an image's su must still work). An owner that no mapping covers is a ContainerError
  * (125) naming the file and the id. Without this the container's root sees its own files owned

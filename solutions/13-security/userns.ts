@@ -70,7 +70,8 @@ function writeMap(path: string, text: string): void {
 /**
  * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
  * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
- * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets).
+ * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
+ * each inode once (a hard link shifted twice would be shifted from its new owner).
  * Nothing else about a file may change: its mode stays, the set-user-ID and set-group-ID bits
  * included (an image's su must still work). An owner that no mapping covers is a ContainerError
  * (125) naming the file and the id. Without this the container's root sees its own files owned
@@ -79,15 +80,20 @@ function writeMap(path: string, text: string): void {
 export function shiftOwnership(rootfs: string, spec: Spec): void {
   const uids = spec.linux?.uidMappings ?? []
   const gids = spec.linux?.gidMappings ?? []
+  const seen = new Set<string>()
   const walk = (path: string) => {
     const stat = lstatSync(path)
-    const uid = hostId(stat.uid, uids)
-    const gid = hostId(stat.gid, gids)
-    if (uid === undefined || gid === undefined)
-      throw new ContainerError(`${path} is owned by ${stat.uid}:${stat.gid}, which the container's mappings do not cover`, 125)
-    lchownSync(path, uid, gid)
-    // chown(2) clears the set-user-ID and set-group-ID bits, even for root: give them back.
-    if (!stat.isSymbolicLink() && stat.mode & 0o6000) chmodSync(path, stat.mode & 0o7777)
+    const inode = `${stat.dev}:${stat.ino}`
+    if (!seen.has(inode)) {
+      seen.add(inode)
+      const uid = hostId(stat.uid, uids)
+      const gid = hostId(stat.gid, gids)
+      if (uid === undefined || gid === undefined)
+        throw new ContainerError(`${path} is owned by ${stat.uid}:${stat.gid}, which the container's mappings do not cover`, 125)
+      lchownSync(path, uid, gid)
+      // chown(2) clears the set-user-ID and set-group-ID bits, even for root: give them back.
+      if (!stat.isSymbolicLink() && stat.mode & 0o6000) chmodSync(path, stat.mode & 0o7777)
+    }
     if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name))
   }
   walk(rootfs)
