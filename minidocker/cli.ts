@@ -168,7 +168,7 @@ async function run(args: string[]): Promise<number> {
     let spec = await runSpec(options, image?.rootfs, network.mode)
     if (image?.config) spec = await withImageConfig(spec, image.config, options, image.rootfs)
     else if (options.user !== undefined) spec.process.user = numericUser(options.user)
-    const exit = await runContainer(spec, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, network)
+    const exit = await runContainer(spec, network)
     if (exit.oomKilled) console.error(chalk.red(`minidocker: the container was OOM-killed: it went past its memory limit (--memory ${options.memory})`))
     return exit.code
   } finally {

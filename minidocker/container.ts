@@ -8,19 +8,30 @@
  * (13); exec the command (01); when it has exited, note an OOM kill, undo the network (08)
  * and remove the cgroup (04).
  *
+ * Once chapter 09 is written, a container with a root filesystem goes through the runtime's
+ * life cycle as dockerd's do through runc: a bundle, then create, start, wait and delete, with
+ * the same set-up (prepare() and secure() below). Before that, and for a command run in the
+ * host's root filesystem (which no OCI runtime does), minidocker runs the same steps in one go.
+ *
  * A chapter that is still a starter is skipped with a note (optional), unless the spec asks for
  * something only that chapter can do, such as a hostname or a memory limit (required).
  */
-import { runProcess, type Stdio } from '#ch/01-process/process.ts'
+import { exitCode, runProcess } from '#ch/01-process/process.ts'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
 import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-network/network.ts'
+import { create, deleteContainer, start } from '#ch/09-runtime/runtime.ts'
+import { loadContainer } from '#ch/09-runtime/state.ts'
 import { enterUserNamespace } from '#ch/13-security/userns.ts'
 import { secureProcess } from '#ch/13-security/security.ts'
-import { readlinkSync } from 'node:fs'
-import { ContainerError } from '../lib/errors.ts'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ContainerError, NotImplementedError } from '../lib/errors.ts'
+import { DEFAULT_ROOT, storePaths } from '../lib/image.ts'
 import type { Spec } from '../lib/oci.ts'
+import { RuntimeError, RuntimeLog } from '../lib/runtime.ts'
 import type { Helper } from '../native/helper.ts'
 import { optional, required } from './layers.ts'
 
@@ -33,7 +44,11 @@ export interface ContainerExit {
 }
 
 /** Run the container described by `spec` to the end, with the network `network` asks for (08). */
-export async function runContainer(spec: Spec, stdio: Stdio = {}, network?: NetworkRequest): Promise<ContainerExit> {
+export async function runContainer(spec: Spec, network?: NetworkRequest): Promise<ContainerExit> {
+  if (spec.root) {
+    const exit = await throughRuntime(spec, network)
+    if (exit) return exit
+  }
   const { cgroup, limited } = await containerCgroup(spec)
   // Like `docker run`'s signal proxy: a signal sent to minidocker goes to the container, and
   // minidocker stays to remove the cgroup once the container has exited.
@@ -42,7 +57,7 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}, network?: Netw
   const proxy = (signal: NodeJS.Signals) => started?.process.kill(signal)
   for (const signal of PROXIED) process.on(signal, proxy)
   try {
-    const code = await runProcess(spec.process, stdio, async (helper) => {
+    const code = await runProcess(spec.process, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, async (helper) => {
       await prepare((started = helper), spec, cgroup, limited, network, attached)
       const { lastFilter } = await secure(helper, spec)
       if (lastFilter) await helper.loadSeccomp(lastFilter)
@@ -56,6 +71,54 @@ export async function runContainer(spec: Spec, stdio: Stdio = {}, network?: Netw
       if (cgroup) await removeCgroup(cgroup)
     }
   }
+}
+
+/**
+ * The container through chapter 09's runtime, in-process: config.json in the bundle
+ * ROOT/containers/ID, runc's state in ROOT/runtime/ID, then create (keeping the relay, which
+ * reports the exit), start, wait, and delete, whatever happens. undefined, with nothing made,
+ * while chapter 09's create is a starter.
+ */
+async function throughRuntime(spec: Spec, network?: NetworkRequest): Promise<ContainerExit | undefined> {
+  const id = network?.id ?? randomBytes(32).toString('hex')
+  const root = join(DEFAULT_ROOT, 'runtime')
+  const bundle = join(storePaths(DEFAULT_ROOT).containers, id)
+  const log = new RuntimeLog()
+  const attached: { network?: Attachment } = {}
+  let helper: Helper | undefined
+  const proxy = (signal: NodeJS.Signals) => helper?.process.kill(signal)
+  for (const signal of PROXIED) process.on(signal, proxy)
+  try {
+    mkdirSync(bundle, { recursive: true, mode: 0o700 })
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
+    try {
+      helper = await create(root, id, { bundle, network: network && { request: network, attached } }, log, false)
+    } catch (error) {
+      if (error instanceof NotImplementedError && error.chapter === '09-runtime') return undefined
+      throw error instanceof RuntimeError ? new ContainerError(error.message, runtimeExitCode(error.message)) : error
+    }
+    try {
+      const { record } = loadContainer(root, id)
+      await start(root, id, log)
+      const code = exitCode(await helper.exited)
+      return { code, oomKilled: record.cgroup ? await oomKilled(record.cgroup) : false }
+    } finally {
+      await deleteContainer(root, id, true, log)
+    }
+  } finally {
+    for (const signal of PROXIED) process.off(signal, proxy)
+    try {
+      await attached.network?.detach()
+    } finally {
+      rmSync(bundle, { recursive: true, force: true })
+    }
+  }
+}
+
+/** The exit code docker gives a runtime's refusal: 127 for a program not found, 126 for one that cannot run, else 125. */
+function runtimeExitCode(message: string): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127
+  return /permission denied/.test(message) ? 126 : 125
 }
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']

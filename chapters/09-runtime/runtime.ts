@@ -7,6 +7,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Spec } from '../../lib/oci.ts'
+import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
 import { processStartTime, RuntimeError, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import type { Helper } from '../../native/helper.ts'
 import { containerStatus } from './state.ts'
@@ -22,6 +23,12 @@ export interface CreateOptions {
   bundle: string
   pidFile?: string
   consoleSocket?: string
+  /**
+   * `minidocker run`'s network (chapter 08), which runc's command line never carries: wired at
+   * the moment dockerd's libnetwork-setkey prestart hook runs, and recorded in `attached` for
+   * the caller to undo once the container is deleted.
+   */
+  network?: { request: NetworkRequest; attached: { network?: Attachment } }
 }
 
 // #region findExecutable
@@ -75,6 +82,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      prestart and createRuntime hooks run, and what does their state need (the PID)?
   //      createContainer's hooks run in the container once its mounts are made, before
   //      pivot_root: prepare() has a callback for that moment too.
+  //      `minidocker run` hands create its network (options.network): prepare() already knows
+  //      when chapter 08 wires it; the caller must be able to undo what was attached.
   //   5. create exits while the process waits: the requests it serves after `start` must be
   //      queued now, in order, and nothing may leak into the program (fds); a queued request
   //      whose answer never comes settles when the helper detaches (Helper.detach). The caller may

@@ -16,6 +16,7 @@ import { ifWritten } from '../../minidocker/layers.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
 import { writeCgroupFile } from '../../lib/cgroup.ts'
 import type { Spec } from '../../lib/oci.ts'
+import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
 import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import { Helper, type SyscallError } from '../../native/helper.ts'
 import { checkContainerId, loadBundle } from './bundle.ts'
@@ -33,6 +34,12 @@ export interface CreateOptions {
   bundle: string
   pidFile?: string
   consoleSocket?: string
+  /**
+   * `minidocker run`'s network (chapter 08), which runc's command line never carries: wired at
+   * the moment dockerd's libnetwork-setkey prestart hook runs, and recorded in `attached` for
+   * the caller to undo once the container is deleted.
+   */
+  network?: { request: NetworkRequest; attached: { network?: Attachment } }
 }
 
 // #region findExecutable
@@ -118,7 +125,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     await joinNamespaces(helper, spec)
     // The user switch waits for secure(), after the steps below that need root (mknod, mount).
     const asRoot = { ...spec, process: { ...spec.process, user: undefined } }
-    const pid = await prepare(helper, asRoot, cgroup, limited, undefined, {}, async (pid) => {
+    const pid = await prepare(helper, asRoot, cgroup, limited, options.network?.request, options.network?.attached ?? {}, async (pid) => {
       record.pid = pid
       record.startTime = processStartTime(pid) ?? 0
       saveRecord(dir, record)
