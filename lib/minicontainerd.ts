@@ -1,12 +1,11 @@
 /**
  * Chapter 10's given containerd plumbing, which the starter and the reference share: the
  * containers' metadata on disk, the gRPC services under containerd's names, the events socket
- * the shims publish to and the streams of `ctr events`, and a shim binary's `delete`. What a
+ * the shims publish to and the streams of `ctr events`, and a bundle's removal. What a
  * task is made of (Create, Delete, finding the shims again after a restart) is the chapter's:
  * the Minicontainerd class of containerd.ts extends this one with it.
  */
 import * as grpc from '@grpc/grpc-js'
-import { execa } from 'execa'
 import { randomUUID } from 'node:crypto'
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
@@ -91,9 +90,8 @@ export abstract class MinicontainerdBase {
     return { ...process.env, TTRPC_ADDRESS: `${this.address}.ttrpc` }
   }
 
-  /** The shim binary's `delete` (it cleans up after a shim that is gone), then the bundle. */
-  protected async shimDelete(binary: string, namespace: string, id: string, bundle: string): Promise<void> {
-    await execa(binary, [...this.shimFlags(namespace, id), '-bundle', bundle, 'delete'], { cwd: bundle, input: '', reject: false, env: this.shimEnv() })
+  /** Remove a task's bundle once no shim uses it, ending a reader of its log FIFO first. */
+  protected removeBundle(bundle: string): void {
     // A reader of the log FIFO that no shim ever opened is still waiting in open(): opening
     // the other end and closing it gives that reader its end of file.
     try {

@@ -21,7 +21,7 @@ export interface Proc {
   /** settles when the exit is recorded (and published) */
   exited: Promise<void>
   io: Copying | null
-  /** set while Start runs: an exit must wait for the TaskStart event before its TaskExit */
+  /** set while Start runs; settles when that Start is over */
   starting: Promise<void> | null
 }
 

@@ -368,8 +368,7 @@ export class Helper {
   }
 
   /**
-   * prctl(PR_SET_CHILD_SUBREAPER): orphans below this process are reparented to it.
-   * @precondition A shim sets it before starting the container, so it collects the exit of every process the container leaves behind.
+   * prctl(PR_SET_CHILD_SUBREAPER): orphans below this process are reparented to it instead of to init.
    */
   setSubreaper(): Promise<unknown> {
     return this.#call('prctl', 'subreaper', '')
@@ -630,7 +629,7 @@ export class Helper {
    * holds the socket's other end at `fd` (kept across exec).
    * @param fd where the child gets its end (3 and up; it replaces whatever was there)
    * @returns the PID of the child that goes on serving requests (and execs what comes next).
-   * @precondition setSubreaper() first, or orphans go to init instead of the reaper.
+   * The parent reaps only its own children and what is reparented to it (see setSubreaper()).
    */
   async reaper(fd: number): Promise<number> {
     return (await this.#call('reaper', String(fd))).pid!

@@ -17,13 +17,13 @@ import { dialTtrpc } from './ttrpc.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
 // #region shimBinary
-/** containerd's BinaryName: io.containerd.runc.v2 is containerd-shim-runc-v2 on the PATH. */
+/** The executable containerd runs (found on the PATH) for a runtime name such as io.containerd.runc.v2. */
 export function shimBinary(runtime: string): string {
-  // TODO(10): the shim executable a runtime name stands for.
-  //   1. containerd's rule (pkg/shim/util.go, BinaryName): io.containerd.runc.v2 is the executable
-  //      containerd-shim-runc-v2, looked up on the PATH. The last two dot-separated parts are the
-  //      name and the version (vN).
-  //   2. A name that does not have that form is InvalidArgument, naming it.
+  // TODO(10): the shim executable a runtime name stands for, by containerd's rule.
+  //   1. Which parts of io.containerd.runc.v2 make containerd-shim-runc-v2, and does the rule
+  //      care about the prefix? (The text's "The real thing"; pkg/shim/util.go, BinaryName.)
+  //   2. A name that does not have the rule's form (a version that is no vN, too few parts) must
+  //      not become an executable name: it is InvalidArgument, and the message names it.
   throw new NotImplementedError('10-shim', 'shimBinary')
 }
 // #endregion shimBinary
@@ -31,53 +31,53 @@ export function shimBinary(runtime: string): string {
 /** Our containerd: the given services of MinicontainerdBase, with tasks made and found again here. */
 export class Minicontainerd extends MinicontainerdBase {
   // #region reconnect
-  /**
-   * After a restart: every bundle whose shim wrote an address is a task that may still run.
-   * Connect answers for a live shim; a bundle whose shim is gone is cleaned up with the
-   * shim binary's delete, as containerd's loadShims does.
-   */
+  /** After a restart: take back the tasks whose shims still run, and clean up after the others. */
   async reconnect(): Promise<void> {
     // TODO(10): after a restart, find the tasks whose shims still run.
-    //   1. Every bundle under root/tasks/NAMESPACE/ID whose shim wrote `address` may still be served.
-    //      Dial it and ask Connect: a shim that answers is a task again (with its runtime, which the
-    //      bundle's `runtime-name` file keeps).
-    //   2. A shim that is gone leaves a bundle to clean up: its binary's delete, then the bundle
-    //      (the given shimDelete of lib/minicontainerd.ts does both).
-    //   3. The tasks you find go in this.tasks, as createTask's do. Where to look: containerd's core/runtime/v2/shim_load.go (loadShims).
+    //   1. This process remembers nothing: what did createTask, and the shims, leave on disk that
+    //      tells which tasks there were, where each shim listens, and which runtime it was?
+    //   2. A bundle's shim may be alive or gone (killed while containerd was down): how do you know
+    //      which, without trusting a file? A live one is a task again, exactly as createTask
+    //      records one; a gone one leaves a container running, perhaps, and a bundle: who cleans
+    //      up after a dead shim (the text's "delete, after every task")?
+    //   3. One broken bundle must not stop the others. Where to look: containerd's
+    //      core/runtime/v2/shim_load.go (loadShims, cleanupAfterDeadShim).
     throw new NotImplementedError('10-shim', 'reconnect')
   }
   // #endregion reconnect
 
   // #region createTask
-  /**
-   * Tasks/Create: a bundle (config.json from the container's spec, an empty rootfs, the log
-   * FIFO), the shim binary's start with TTRPC_ADDRESS set, a ttrpc connection to the address
-   * it prints, and the shim's Create.
-   */
+  /** Tasks/Create: a bundle and a shim for the container, and the shim's Create; answers the PID. */
   async createTask(namespace: string, request: any): Promise<object> {
-    // TODO(10): Tasks/Create, as containerd's runtime v2 does it.
-    //   1. The container must exist (its metadata holds the spec and the runtime's name); a task that
-    //      exists already is AlreadyExists.
-    //   2. The bundle: config.json (the spec's bytes), an empty rootfs, a `runtime-name` file (runc's shim writes its own `runtime`), and the
-    //      `log` FIFO the shim writes to (something must read it, or the shim blocks).
-    //   3. The shim binary's start, with containerd's flags, cwd the bundle, TTRPC_ADDRESS set to
-    //      where the events go (the given shimFlags and shimEnv), empty stdin; its stdout is the address to dial. A failed start
-    //      leaves no bundle and reports the shim's stderr.
-    //   4. Then the shim's Create with the request's rootfs and stdio; if it fails, the task is
-    //      deleted again. The task lives in this.tasks (NAMESPACE/ID); this.container gives the
-    //      metadata. Answer the container id and the PID. Chapter text: "Our containerd".
+    // TODO(10): Tasks/Create, as containerd's runtime v2 does it (core/runtime/v2/manager.go and
+    //      binary.go, Start; bundle.go, NewBundle).
+    //   1. The container must exist (this.container: its spec and its runtime's name); one task per
+    //      container (AlreadyExists).
+    //   2. What does a shim expect in the bundle, its working directory: the OCI config, a rootfs to
+    //      mount on, the log FIFO it writes to (which something must read, or the shim blocks)? And
+    //      what must the bundle keep for reconnect after a restart? Careful: runc's shim writes
+    //      files of its own there (the text's "Our containerd").
+    //   3. The shim binary's start, called as containerd calls it (the text's table in "The real
+    //      thing"; lib/minicontainerd.ts has the flags and the environment that says where events
+    //      go). Its stdout is the address. A start that fails leaves no bundle, and says why in the
+    //      shim's words.
+    //   4. Then the shim's Create with the request's rootfs and stdio. From then on the task is
+    //      this.tasks' (NAMESPACE/ID); if Create fails, undo all of it. Answer the container id
+    //      and the PID.
     throw new NotImplementedError('10-shim', 'createTask')
   }
   // #endregion createTask
 
   // #region deleteTask
-  /** Tasks/Delete: the shim's Delete and Shutdown, then the binary's delete and the bundle gone. */
+  /** Tasks/Delete: the task and its shim gone; answers how the task's process ended. */
   async deleteTask(namespace: string, id: string): Promise<object> {
-    // TODO(10): Tasks/Delete: the shim's Delete, its Shutdown, the binary's delete, the bundle.
-    //   1. A task still running is FailedPrecondition, as the shim answers; other Delete errors do not
-    //      stop the cleanup.
-    //   2. The shim's connection closed, the task out of this.tasks, the bundle gone (shimDelete).
-    //   3. Answer the id, PID, exit status and exit time the shim's Delete gave.
+    // TODO(10): Tasks/Delete: the task, its shim and its bundle gone, in containerd's order.
+    //   1. A task still running cannot be deleted (the shim refuses, and containerd passes that
+    //      on); any other failure of the shim (gone, say) must not stop the cleanup.
+    //   2. Which calls does containerd make on the shim, and on the shim binary, when a task is
+    //      deleted (the text's "The Task service" lists them for ctr run --rm; core/runtime/v2/
+    //      shim.go, Delete)? Nothing may stay: connection, entry, bundle.
+    //   3. Answer how the process ended, as the shim said.
     throw new NotImplementedError('10-shim', 'deleteTask')
   }
   // #endregion deleteTask

@@ -36,11 +36,13 @@ export class Publisher {
 
   /** Queue one event; this function never waits for containerd and never throws. */
   publish(topic: Topic, event: object): void {
-    // TODO(10): queue one event for containerd.
-    //   1. The envelope carries a timestamp, the namespace, the topic and the event as an Any whose
-    //      type url is the bare message name (TOPICS, lib/containerd-proto.ts).
-    //   2. Order is the contract: an event goes out only once the one before it was delivered or
-    //      given up. publish itself never waits and never throws.
+    // TODO(10): one event on its way to containerd, behind every event published before it.
+    //   1. What does containerd's Envelope hold (lib/proto/api/services/ttrpc/events/v1/events.proto),
+    //      and how is the event itself packed so containerd knows its message type (the text's
+    //      "Events")?
+    //   2. Order is the contract: dockerd must see a task's exit after its start. An event may go
+    //      out only once the one before it was delivered or given up, yet publish itself never
+    //      waits and never throws.
     throw new NotImplementedError('10-shim', 'publish')
   }
 
@@ -50,12 +52,14 @@ export class Publisher {
   }
 
   async #send(envelope: object): Promise<void> {
-    // TODO(10): deliver one envelope with Events/Forward on containerd's ttrpc socket.
-    //   1. Reuse one connection; a failed call drops it, and the next attempt dials again: a
-    //      containerd that restarts must still get the events of the tasks it left running.
-    //   2. Retry a while (RETRY_MS, ATTEMPTS), then give the event up with a line in the log:
-    //      one lost event must not hold back every later one forever.
-    //   3. Where to look: containerd's runtime/v2/shim/publisher.go.
+    // TODO(10): deliver one envelope to containerd's Events service over ttrpc.
+    //   1. One connection serves every event; but containerd may restart between two events (or
+    //      during one), and must still get the events of the tasks it left running. What does a
+    //      failed call tell you about the connection it went over?
+    //   2. How long to keep trying (RETRY_MS, ATTEMPTS)? An event that cannot be delivered is given
+    //      up with a line in the log: it must not hold back every later event forever.
+    //   3. Where to look: containerd's pkg/shim/publisher.go (Forward, and its retries); the
+    //      service is in lib/proto/api/services/ttrpc/events/v1/events.proto.
     throw new NotImplementedError('10-shim', 'send')
   }
 }

@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** How a process ended, as containerd reports it: the exit code, or 128 + the signal. */
+/** How a process ended, as containerd reports it: one number for an exit or a death by signal. */
 export interface Exit {
   pid: number
   status: number
@@ -18,10 +18,13 @@ export interface Exit {
 // #region parseReaperLine
 /** One line of the reaper's report as an Exit; null for a line that is not one. */
 export function parseReaperLine(line: string, at = new Date()): Exit | null {
-  // TODO(10): one line of the helper's reaper report as an Exit.
-  //   1. The helper writes "PID exit CODE" or "PID signal SIG" (native/helper.c, op_reaper).
-  //   2. containerd wants one number: the exit code, or 128 + the signal, as a shell reports it.
-  //   3. Anything else is not an exit: null, never a throw.
+  // TODO(10): one line of the reaper's report as the exit containerd will pass on.
+  //   1. The helper's two kinds of line are at the top of this file (native/helper.c, op_reaper,
+  //      writes them).
+  //   2. containerd, like a shell, reports both as one number, and `ctr run` exits with it: how does
+  //      a death by signal stay distinguishable from an exit code (the text's "Exits, also early ones";
+  //      bash(1), EXIT STATUS)?
+  //   3. A line that is not an exit is no exit, and never an exception: the shim reads on.
   throw new NotImplementedError('10-shim', 'parseReaperLine')
 }
 // #endregion parseReaperLine
@@ -50,20 +53,21 @@ export class Reaper {
   }
 
   #report(exit: Exit): void {
-    // TODO(10): hand a reported exit to whoever waits for that PID.
-    //   1. Nobody may be waiting yet: a process can be reaped before the shim has read its PID from
-    //      the runtime's pid file. Keep such an exit; never lose one.
-    //   2. runc's shim meets the same race: see containerd's runc shim, service.go (processExits,
-    //      and the exits it keeps for processes that are still starting).
+    // TODO(10): an exit reaches whoever waits for that PID.
+    //   1. Who can be waiting here, and what if nobody is yet? Think of a container that dies at
+    //      once: when does the shim learn its PID, and when does the helper reap it?
+    //   2. No exit may ever be lost, and none handed out twice.
+    //   3. Where to look: containerd's runc shim meets the same race, service.go (processExits, and
+    //      the exits it keeps for processes still starting); the text's "Exits, also early ones".
     throw new NotImplementedError('10-shim', 'report')
   }
 
   /** Resolves once `pid` has exited, also when it exited before this was called. */
   exited(pid: number): Promise<Exit> {
-    // TODO(10): a promise of `pid`'s exit.
-    //   1. The exit may already be here (kept by #report): then it settles at once, and that kept
-    //      exit is given away, once.
-    //   2. Otherwise it settles when #report hands it over.
+    // TODO(10): `pid`'s exit, whenever it happened.
+    //   1. The same race seen from the other side: the exit may have come before this call, or may
+    //      come later. Both must settle, with the one exit of that PID.
+    //   2. A PID is reused by the kernel: an exit kept for it must not answer a later process too.
     throw new NotImplementedError('10-shim', 'exited')
   }
 }

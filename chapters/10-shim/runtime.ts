@@ -12,17 +12,16 @@ import type { ProcessPipes } from './stdio.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
 // #region lastError
-/**
- * The message of the last `"level":"error"` line of a runtime's JSON log (runc writes one JSON
- * object per line: level, msg, time), or undefined when there is none.
- */
+/** What the runtime's JSON log says went wrong, or undefined when it says nothing went wrong. */
 export function lastError(log: string): string | undefined {
-  // TODO(10): find what the runtime said went wrong.
-  //   1. runc writes one JSON object per line to --log: level, msg, time. The last line whose
-  //      level is error is the one containerd reports.
-  //   2. A line that is not JSON (a panic, a warning) is skipped, not fatal.
-  //   3. Where to look: go-runc's runc.go (the log it reads back), the reference note on the
-  //      runtime CLI (Errors).
+  // TODO(10): the runtime's reason, as containerd would show it.
+  //   1. What does runc write to its --log with --log-format json, line by line? Several lines may
+  //      be errors (runc wraps the cause as it climbs back up): which one does containerd show
+  //      the user, and why that one?
+  //   2. A runtime may also write lines that are not JSON (a panic, a warning): they must not
+  //      hide the reason.
+  //   3. Where to look: go-runc's runc.go (the log it reads back after a failure); the text's
+  //      "The runtime's command line".
   throw new NotImplementedError('10-shim', 'lastError')
 }
 // #endregion lastError
@@ -38,24 +37,22 @@ export class Runtime {
 
   // #region run
   /**
-   * Run the runtime with its global flags and `args`, from the bundle directory. Resolves when
-   * it exits 0; otherwise rejects with an RpcError whose message is the log's last error (or
-   * the exit status) and whose code is NotFound when the runtime says the container or
-   * process is gone (containerd matches those words), Unknown otherwise.
+   * Run the runtime once with `args`, from the bundle directory. Resolves, when it succeeds,
+   * with the process's pipes (those `stdio` asks for); rejects with an RpcError that says why.
    */
   run(args: string[], stdio: [StdioPipe | StdioNull, StdioPipe | StdioNull, StdioPipe | StdioNull] = ['ignore', 'ignore', 'pipe']): Promise<ProcessPipes> {
     // TODO(10): run the runtime once, as containerd's runc shim does through go-runc.
-    //   1. Global flags first: --root, --log bundle/log.json, --log-format json; the working
-    //      directory is the bundle. `stdio` says which of stdin, stdout, stderr are pipes.
-    //   2. For create and exec, the pipes are the container's: take them from the child process at
-    //      once, so Node neither destroys stdin nor drains unread output when the runtime exits
-    //      (read child_process's flushStdio to see why). For other commands, keep stderr for the
-    //      error message.
-    //   3. Exit 0 resolves with the pipes. Otherwise reject with an RpcError: the message is the
-    //      log's last error (else stderr, else the exit status); the code is NotFound when the
-    //      message says the container or process is gone (does not exist, not running, no such
-    //      process, process already finished: the words containerd matches), Unknown otherwise.
-    //      A failed run leaves no pipe open.
+    //   1. Which global flags does every command need, so that the runtime finds its containers
+    //      (this.root) and tells you why it failed (a log in the bundle that lastError can read)?
+    //      Chapter 09's text, "The real thing", has the command line; go-runc's runc.go builds it.
+    //   2. For create and exec, the pipes outlive the runtime: they are the container's. What does
+    //      Node's child_process do to a child's stdio when the child exits (its flushStdio), and
+    //      how do you keep it from doing that to the container's?
+    //   3. A failure says why: the runtime's own reason if it gave one, else what it printed, else
+    //      how it ended. containerd reads meaning from words (errdefs): when the runtime says the
+    //      container or process is gone, the code must say NotFound (the text lists the words);
+    //      anything else is Unknown. A failed run leaves no pipe open.
+    //   4. A runtime that is not installed is an error that names it, not a crash.
     throw new NotImplementedError('10-shim', 'run')
   }
   // #endregion run

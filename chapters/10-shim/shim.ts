@@ -33,55 +33,57 @@ export function runtimeFor(flags: ShimFlags): Runtime {
 
 // #region startShim
 /**
- * `start`: launch the long-lived shim and print its address. containerd waits until this
- * process has exited and its stdout and stderr are closed, so the shim must be a detached
- * process in its own session holding neither. It runs below the helper's reaper, a subreaper
- * (so the container's process is reparented to it, not to init, when the runtime exits),
- * which reports every exit to it. The address is printed only once the shim listens.
+ * `start`: launch the long-lived shim for this container and answer its address (unix://PATH),
+ * which the caller prints.
  */
 export async function startShim(flags: ShimFlags, argv: string[], script: string): Promise<string> {
-  // TODO(10): the start subcommand: launch the long-lived shim, answer its address, return.
-  //   1. containerd waits until this process has exited AND its stdout and stderr are closed:
-  //      the shim must run detached, in its own session, holding neither.
-  //   2. The shim must be below a subreaper that reports exits (the helper: its subreaper prctl,
-  //      then its reaper op, with REAPER_FD), and then become the serve subcommand of this
-  //      same script with the same flags (the helper's exec, with this process's environment).
-  //   3. Answer only once the socket accepts connections (poll it, with a limit), as
-  //      unix://PATH; when a shim for this container already listens, answer its address.
-  //   4. Where to look: containerd's runtime/v2/runc/v2/manager.go (StartShim), and the text's
-  //      "Why the shim outlives containerd".
+  // TODO(10): the start subcommand: a shim that outlives this process, and containerd, and its address.
+  //   1. containerd waits for this process to exit AND for its stdout and stderr to close. What
+  //      must the long-lived shim not share with it, and what must it not be a child of, so that
+  //      killing containerd (or its process group) leaves the container alone?
+  //   2. The container's process will be orphaned when the runtime's create exits. Who must adopt
+  //      it, so that the shim learns its exit at all, and what must be in place before the shim
+  //      runs? Node can do neither part (the text says why); native/helper.ts can. The shim itself
+  //      is this same script's serve subcommand, with the same flags and environment.
+  //   3. containerd dials the address as soon as it reads it: answer only once the socket accepts
+  //      connections, and give up with an error if it never does. A shim of this container that
+  //      already listens is the answer (start may be called twice).
+  //   4. Where to look: the runc shim's manager_linux.go (Start, newCommand) and pkg/shim/shim.go
+  //      (the subreaper); the text's "The real thing" and "Why the shim outlives containerd".
   throw new NotImplementedError('10-shim', 'startShim')
 }
 // #endregion startShim
 
 // #region serve
-/**
- * `serve`: the shim itself. Read exits from the reaper, serve the Task service on the socket,
- * write the address file, publish events to containerd, and exit on Shutdown.
- */
+/** `serve`: the shim itself, from its start until Shutdown. */
 export async function serve(flags: ShimFlags): Promise<void> {
-  // TODO(10): the shim itself.
-  //   1. Exits come from the reaper's socket at REAPER_FD; events go to containerd's ttrpc
-  //      address (TTRPC_ADDRESS, which containerd sets).
-  //   2. Serve the Task service (taskService) on socketPath; Shutdown closes the server, removes
-  //      the socket, lets the events out, then exits.
-  //   3. Write bundle/address (unix://PATH): a restarted containerd reads it to find the shim.
+  // TODO(10): the shim itself: the Task service of one container, on its socket.
+  //   1. What does a Task need (lib/shim-task.ts, TaskOptions), and where does each part come from
+  //      here: the exits (what startShim set up), the events (where containerd said to send them),
+  //      the runtime, the rootfs?
+  //   2. Serve the Task service (lib/shim.ts has its method table) on this container's socket.
+  //      Shutdown ends the shim, but only after its answer and every event published before it
+  //      are out; it leaves no socket behind.
+  //   3. containerd may die and restart while the shim runs: how does the new one find this shim
+  //      (the text's "Why the shim outlives containerd"; core/runtime/v2/shim_load.go)?
   throw new NotImplementedError('10-shim', 'serve')
 }
 // #endregion serve
 
 // #region deleteShim
 /**
- * `delete`: runs after every task, and after a shim died. Idempotent: the runtime's `delete
- * --force` (a container that does not exist is fine), the rootfs unmounted, the socket
- * removed; prints a DeleteResponse as 128 + SIGKILL, as containerd's runc shim does.
+ * `delete`: runs after every task, and after a shim died; answers the DeleteResponse the
+ * caller prints.
  */
 export async function deleteShim(flags: ShimFlags): Promise<Uint8Array> {
-  // TODO(10): the delete subcommand, run after every task and after a shim died.
-  //   1. Idempotent: the runtime's delete, forced (a container it no longer has is fine), the
-  //      rootfs unmounted, the socket removed. Any of it may already be done.
-  //   2. Answer a containerd.task.v2.DeleteResponse: as containerd's runc shim, an exit status
-  //      of 128 + SIGKILL and the time now.
+  // TODO(10): the delete subcommand: whatever a task may have left behind, gone.
+  //   1. When a shim was killed, this is the only code left to end its container: what did the
+  //      task leave (in the runtime, mounted, on disk)? After a clean Delete all of it is gone
+  //      already: running twice, or after nothing, must succeed too.
+  //   2. The answer is a containerd.task.v2.DeleteResponse, with the status containerd's runc shim
+  //      reports for a container it had to kill.
+  //   3. Where to look: the text's "delete, after every task"; the runc shim's manager_linux.go
+  //      (Stop), which does the same.
   throw new NotImplementedError('10-shim', 'deleteShim')
 }
 // #endregion deleteShim

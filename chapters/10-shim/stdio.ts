@@ -33,51 +33,43 @@ export interface Copying {
 
 // #region openOutput
 /**
- * Open an output FIFO for writing once its reader is there, without blocking: a non-blocking
- * write-only open fails (ENXIO) until someone opens the FIFO for reading. Then hold a read end
- * too, as containerd's runc shim does: with it, the FIFO keeps its buffered output when the
- * reader goes away (containerd restarting), and writes never fail with EPIPE.
+ * An output FIFO, open for writing once its reader is there, without ever blocking the shim;
+ * `keeper` is a read end of the shim's own, held for as long as the writer is.
  */
 export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: number }> {
-  // TODO(10): open an output FIFO for writing without ever blocking the shim.
-  //   1. A plain open(2) of a FIFO for writing blocks until a reader comes, and ctr may open its
-  //      read side only later, or never. A non-blocking write-only open fails with ENXIO while
-  //      there is no reader: retry it, a little later, until it works. Other errors are errors.
-  //   2. Then also hold a read end of your own, and return it as `keeper`: why does containerd's
-  //      runc shim do the same (pkg/process/io.go, copyPipes)? Think of containerd restarting
-  //      while the container writes.
-  //   3. The writer becomes a socket over the fd (epoll); see fifo(7) and open(2), O_NONBLOCK.
+  // TODO(10): open an output FIFO for writing, and never block the shim doing it.
+  //   1. What does open(2) of a FIFO for writing do while nobody has it open for reading, in its
+  //      blocking and its non-blocking form (fifo(7), open(2))? ctr opens its read side when it
+  //      likes, or never: the shim must go on serving meanwhile, and still get the FIFO once the
+  //      reader is there. Only "no reader yet" is worth waiting for; any other error is an error.
+  //   2. Why does containerd's runc shim also hold a read end of each output FIFO (process/io.go,
+  //      copyPipes)? Think of containerd restarting while the container writes.
+  //   3. The writer must not cost a thread of Node's pool (the text's "The FIFOs" says why).
   throw new NotImplementedError('10-shim', 'openOutput')
 }
 // #endregion openOutput
 
 // #region copyStdio
 /**
- * Copy stdin's FIFO into the process and the process's stdout and stderr into their FIFOs.
- * No open may block the shim: a FIFO's open waits for the other side, which may never come.
- * An output FIFO is closed once the process's pipe reaches end-of-file, so the reader sees
- * end-of-file too; until it is open, output waits in the process's pipe. The copy is done
- * only once the reader has read what the FIFO holds (outputRead). The stdin FIFO is
- * opened read-only and non-blocking; epoll reports it only once a writer has come, and
- * end-of-file once the writer has gone, which is then passed on. Streams are sockets over the
- * fds (epoll), never fs streams, whose blocking reads hold a thread and keep Node from exiting.
+ * Copy stdin's FIFO into the process, and the process's stdout and stderr into their FIFOs,
+ * each end-of-file passed on; `done` tells when the output has reached its reader.
  */
 export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
-  // TODO(10): copy stdin's FIFO into the process and the process's output into the FIFOs.
-  //   1. For stdout and stderr: a path of '' means nobody reads, but the process's pipe must
-  //      still be drained or the process blocks once it is full.
-  //   2. Otherwise copy into the FIFO from openOutput, and close the FIFO (and the keeper) only
-  //      when the process's pipe has ended, so the reader gets everything and then end-of-file.
-  //      `done` settles after both, and only once the reader has read what the FIFO holds (the
-  //      given outputRead of lib/shim.ts): the shim reports an exit only after `done`, and ctr
-  //      1.6.20 closes its FIFOs as soon as it hears of the exit. An exec may be over before
-  //      the runtime's exec command returns: its pipes may have ended already.
-  //   3. stdin: open its FIFO read-only and non-blocking (a blocking open waits for a writer) and
-  //      copy it into the process; when the writer goes away, the process must see end-of-file.
-  //      closeStdin (CloseIO) does the same on demand. No stdin path: the process's stdin ends.
-  //   4. Never an fs read stream on a FIFO (its blocking read holds a thread, and the shim could
-  //      never exit); sockets over the fds are epoll based. A write error on a FIFO must not
-  //      crash the shim. Chapter text: "The FIFOs".
+  // TODO(10): the container's stdio, between its pipes and containerd's FIFOs.
+  //   1. Output: the reader must get every byte, then end-of-file, and only when the process's pipe
+  //      has ended. Who decides when the reader sees end-of-file, and when may the shim let go of
+  //      the FIFO and of what it holds open (openOutput)? Output with no FIFO ('') has no reader,
+  //      yet the process must never block on a full pipe.
+  //   2. `done` is what the shim waits for before it reports the exit (#watch in task.ts), and
+  //      ctr 1.6.20 closes its FIFOs as soon as it hears of the exit: when is output really
+  //      delivered? (The text's "The FIFOs"; lib/shim.ts has what Node cannot ask the kernel.)
+  //   3. An exec can be over before the runtime's exec returns: a pipe may have ended before you
+  //      started copying it, and the copy must still finish.
+  //   4. Input: opening the stdin FIFO must not wait for a writer (fifo(7)); when ctr's end goes
+  //      away, the process must see end-of-file, and closeStdin (CloseIO) does the same on demand.
+  //      A process with no stdin FIFO reads end-of-file at once.
+  //   5. The shim must be able to exit while a FIFO is still open, and a FIFO that fails costs its
+  //      own output, never the shim (the text says which kind of Node stream blocks a thread).
   throw new NotImplementedError('10-shim', 'copyStdio')
 }
 // #endregion copyStdio

@@ -16,24 +16,21 @@ import { NotImplementedError } from '../../lib/errors.ts'
 /** The Task service of one container: the given TaskBase, with the life cycle written here. */
 export class Task extends TaskBase {
   // #region create
-  /**
-   * Create: mount the rootfs, start the runtime's `create` with pipes for stdio and copy them
-   * to containerd's FIFOs (or, for a terminal, with a console socket listening first), learn
-   * the init's PID, watch for its exit, publish TaskCreate.
-   * A runtime that fails leaves nothing mounted and reports the runtime's own error.
-   */
+  /** Create: the container's init exists, stopped before its command; answers its PID. */
   async create(request: any): Promise<object> {
     // TODO(10): Create: make the container exist, not yet running.
-    //   1. One init per shim: a second Create is AlreadyExists. Note whether it wants a terminal.
-    //   2. Mount what the request's rootfs carries; then the runtime's create (its arguments, the
-    //      pid file included: chapter 09's text, "The real thing") with the process's stdio
-    //      (#runWithStdio); the init's PID is in the pid file.
-    //   3. If the runtime fails: nothing may stay behind (its half-made container, a terminal's
-    //      keeper, the mount), and the error says "OCI runtime create failed: " and then the
-    //      runtime's own words.
-    //   4. Then watch for the exit, publish /tasks/create (container id, bundle, rootfs, io, pid)
-    //      and answer the PID. Where to look: containerd's runc shim, service.go Create and
-    //      pkg/process/init.go.
+    //   1. One init per shim (AlreadyExists). The process record (TaskBase) keeps what later calls
+    //      ask about: its stdio, whether it has a terminal.
+    //   2. What must be in place before the runtime's create can run (the request's rootfs), and how
+    //      does the shim learn the PID of a process it did not fork (chapter 09's text, "The real
+    //      thing")? The stdio goes through #runWithStdio.
+    //   3. If anything fails, nothing may stay behind: not the runtime's half-made container, not a
+    //      terminal's keeper, not the mount. The error reads as containerd's does: "OCI runtime
+    //      create failed: " and then the runtime's own words, with the runtime's code.
+    //   4. From then on the exit must be caught whenever it comes (#watch), and containerd told the
+    //      task exists (/tasks/create, TaskCreate in lib/proto/api/events/task.proto).
+    //   5. Where to look: containerd's runc shim, task/service.go (Create) and process/init.go
+    //      (Create); the text's "The Task service".
     throw new NotImplementedError('10-shim', 'create')
   }
   // #endregion create
@@ -41,60 +38,62 @@ export class Task extends TaskBase {
   // #region runWithStdio
   /**
    * Run the runtime's `create` or `exec` (`args`, then the container's id) with the process's
-   * stdio: for a terminal, the console socket listens before the runtime runs (the runtime
-   * connects to it) and its keeper copies from the moment the master arrives; otherwise pipes,
-   * copied to the FIFOs.
+   * stdio wired to containerd's FIFOs, through a terminal when the process asked for one.
    */
   async #runWithStdio(p: Proc, args: string[], id: string): Promise<Terminal | Copying> {
-    // TODO(10): the process's stdio, through the runtime.
-    //   1. Without a terminal: pipes for the stdio containerd gave paths for, then copyStdio.
-    //   2. With one: the runtime sends the pty master to a console socket it connects to while it
-    //      runs (chapter 09's text and runc's --console-socket), so the socket must listen before
-    //      (Terminal.listen, given: its keeper copies and resizes). Give the runtime no stdio then.
-    //   3. A runtime that fails leaves no keeper behind.
+    // TODO(10): the process's stdio, as the runtime needs it.
+    //   1. Without a terminal: which of the process's stdio need pipes (what did containerd give
+    //      paths for), and who copies them (stdio.ts)?
+    //   2. With one: the runtime makes the pty and hands its master over a console socket, during
+    //      its own run (the text's "A terminal"; runc's --console-socket). What must exist before
+    //      the runtime starts, who holds the master afterwards (lib/shim.ts), and what stdio does
+    //      the runtime get then?
+    //   3. A runtime that fails leaves no keeper behind, and a runtime that succeeds leaves the
+    //      keeper running: it is the terminal from then on.
     throw new NotImplementedError('10-shim', 'runWithStdio')
   }
   // #endregion runWithStdio
 
   // #region watch
-  /**
-   * When the reaper reports the process's exit: wait until a Start in progress has published
-   * TaskStart, and until the output is copied, then record the status and publish TaskExit.
-   * Exactly once per process.
-   */
+  /** Record the process's exit when the reaper reports it, and tell containerd: exactly once. */
   #watch(p: Proc & { markExited?: () => void }): void {
-    // TODO(10): record the process's exit once the reaper reports it, exactly once.
-    //   1. TaskExit must never go out before TaskStart: if a Start is still running (p.starting),
-    //      wait for it.
-    //   2. Wait for the output to be copied, so that containerd, told of the exit, does not close
-    //      its FIFOs before the last bytes are in.
-    //   3. Then the status, exit status and time, the /tasks/exit event (container id, id: the exec
-    //      id or the container's, pid, exit_status, exited_at) and, last, the end of p.exited.
+    // TODO(10): the process's exit, recorded and published, exactly once.
+    //   1. A process can die while Start is still waiting for the runtime's start to return.
+    //      Which event must containerd (and dockerd's state machine) see first, and what in the
+    //      process record tells you a Start is still running? (The text's "The Task service";
+    //      core/runtime/v2/README.md, "Events".)
+    //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it?
+    //   3. What do State, Wait and Delete later read from the record, and who is woken once it is
+    //      complete (Proc.exited)? The event is TaskExit (lib/proto/api/events/task.proto): whose
+    //      id does it carry for an exec?
     throw new NotImplementedError('10-shim', 'watch')
   }
   // #endregion watch
 
   // #region start
-  /** Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or TaskExecStarted. */
+  /** Start: the prepared process runs; answers its PID. */
   async start(request: any): Promise<object> {
     // TODO(10): Start: run what Create or Exec prepared.
-    //   1. Only a created process starts; anything else is FailedPrecondition.
-    //   2. While it starts, p.starting must be a promise that settles when the start is over,
-    //      however it ends, so #watch can hold a fast exit back until TaskStart is out.
-    //   3. init: the runtime's start; an exec: #startExec. Then running (unless it already
-    //      exited), and /tasks/start (container id, pid) or /tasks/exec-started (container id,
-    //      exec id, pid). Answer the PID.
+    //   1. Only a process that is created and not yet started can start (FailedPrecondition).
+    //   2. #watch must be able to hold a quick exit back until the start event is out: what does
+    //      it wait on (Proc.starting), and how do you make sure it is released however the start
+    //      ends, failures included?
+    //   3. The init and an exec start differently (the runtime's start; #startExec), and publish
+    //      different events (TaskStart, TaskExecStarted). A process that already exited during its
+    //      start must not be marked running again. Answer the PID.
     throw new NotImplementedError('10-shim', 'start')
   }
   // #endregion start
 
-  /** `exec --detach` with the process spec containerd sent, then the exec's PID and its exit. */
+  /** Run an exec's process in the container, with the spec containerd sent; learn its PID, catch its exit. */
   async #startExec(p: Proc & { spec?: Buffer }): Promise<void> {
-    // TODO(10): run an exec with the runtime.
-    //   1. The runtime takes the process spec from a file (exec --process FILE --detach, with a
-    //      pid file: chapter 09's text, "exec"); write the spec's bytes there, remove it afterwards.
-    //   2. The stdio as for init (#runWithStdio), read the PID, watch for the exit.
-    //   3. A failure says "OCI runtime exec failed: " and the runtime's words.
+    // TODO(10): run an exec with the runtime, as runc's shim does (process/exec.go, start).
+    //   1. How does the runtime take the process Exec sent, and tell you its PID, without waiting
+    //      for it to end (chapter 09's text, "exec")? Whatever you write into the bundle for it is
+    //      gone afterwards, whether the exec worked or not.
+    //   2. Its stdio and its exit are handled as the init's are.
+    //   3. A failure reads as containerd's does: "OCI runtime exec failed: " and the runtime's own
+    //      words, with the runtime's code.
     throw new NotImplementedError('10-shim', 'startExec')
   }
 
@@ -102,20 +101,24 @@ export class Task extends TaskBase {
   /** Exec: record the process (its spec is an OCI `process`, as JSON in an Any); Start runs it. */
   async exec(request: any): Promise<object> {
     // TODO(10): Exec: record a new process of the running container; Start runs it.
-    //   1. Only into a running init (FailedPrecondition otherwise), and never twice the same exec
-    //      id (AlreadyExists). Note whether it wants a terminal.
-    //   2. The spec is an OCI process, as JSON in the request's Any: keep its bytes for Start.
-    //   3. Publish /tasks/exec-added (container id, exec id).
+    //   1. Into what may one exec (FailedPrecondition otherwise), and how often with one exec id
+    //      (AlreadyExists)?
+    //   2. Nothing runs yet: what must the record keep for Start (the process spec, its stdio, a
+    //      terminal or not)? The spec is an OCI process, JSON in an Any (the text's "exec").
+    //   3. containerd is told (TaskExecAdded).
     throw new NotImplementedError('10-shim', 'exec')
   }
   // #endregion exec
 
   // #region resizePty
-  /** ResizePty: the window size (width columns, height rows) to the process's terminal. */
+  /** ResizePty: the process's terminal takes the size of ctr's. */
   async resizePty(request: any): Promise<object> {
     // TODO(10): ResizePty: ctr sends its own terminal's size at start and on every change.
-    //   1. The process (init or an exec) must have a terminal: otherwise FailedPrecondition.
-    //   2. Its Terminal sets the size (rows are the height, columns the width).
+    //   1. Which process, and what if it has no terminal (FailedPrecondition: containerd expects
+    //      an error)?
+    //   2. The request says width and height (ResizePtyRequest in runtime/v2/task/shim.proto); a
+    //      terminal's size is rows and columns (tty_ioctl(4), TIOCSWINSZ, struct winsize). Which is
+    //      which?
     throw new NotImplementedError('10-shim', 'resizePty')
   }
   // #endregion resizePty
@@ -123,8 +126,9 @@ export class Task extends TaskBase {
   // #region state
   async state(request: any): Promise<object> {
     // TODO(10): State: what the shim knows of the process (the task's or an exec's).
-    //   1. Every field of StateResponse that containerd shows: id, exec id, bundle, pid, status
-    //      (the containerd.v1.types.Status number), the stdio paths, terminal, exit status, exited at.
+    //   1. StateResponse (runtime/v2/task/shim.proto) is what ctr task ls and containerd's Tasks
+    //      service show: fill what the shim knows, in the units the .proto says (a status is a
+    //      containerd.v1.types.Status; lib/shim-task.ts maps the record's).
     //   2. Ask the runtime nothing: the shim holds the truth, and answers it also after containerd
     //      restarted. An unknown exec id is NotFound.
     throw new NotImplementedError('10-shim', 'state')
@@ -134,47 +138,46 @@ export class Task extends TaskBase {
   // #region wait
   async wait(request: any): Promise<object> {
     // TODO(10): Wait: answer when the process has exited, with its exit status and time.
-    //   1. containerd sends it before Start and keeps it outstanding: it must not hold anything up.
-    //   2. The answer comes from the recorded exit, so any number of waiters get the same one.
+    //   1. containerd sends it before Start and keeps it outstanding: it must not hold anything up,
+    //      and it must not poll.
+    //   2. Any number of callers, before or after the exit, get the same answer, and never one from
+    //      before the exit was recorded.
     throw new NotImplementedError('10-shim', 'wait')
   }
   // #endregion wait
 
   // #region kill
-  /** Kill: the runtime's `kill` for init (`--all` when asked), kill(2) for an exec. */
+  /** Kill: a signal to the task's init (or all its processes) or to an exec. */
   async kill(request: any): Promise<object> {
     // TODO(10): Kill: a signal to the process.
-    //   1. A process that already exited is NotFound ("process already finished"), as runc's shim says.
-    //   2. init: the runtime's kill, with --all when asked (the signal is a number). An exec is a
-    //      plain process of the shim's: signal it directly, see kill(2).
+    //   1. A process that already exited: what does containerd expect to hear (the words it matches,
+    //      errdefs; runc's shim, process/utils.go, checkKillError)? The same if it exits under you.
+    //   2. Who signals the init, all of the container's processes when `all` is asked, in its PID
+    //      namespace (chapter 09's kill)? An exec is a process the shim knows by PID (kill(2)).
     throw new NotImplementedError('10-shim', 'kill')
   }
   // #endregion kill
 
   // #region delete
-  /**
-   * Delete: only a process that is not running. For init, the runtime's `delete` and the
-   * rootfs unmounted; then TaskDelete with the exit status, which is also the answer.
-   */
+  /** Delete: forget a process that no longer runs; answers how it ended. */
   async delete(request: any): Promise<object> {
     // TODO(10): Delete: forget a process that is no longer running.
-    //   1. A running process is FailedPrecondition. A created one may be deleted (never started).
-    //   2. A terminal's keeper has nothing left to keep: close it. init: the runtime's delete (a
-    //      container the runtime no longer has is fine), the rootfs unmounted; from then on the
-    //      task is NotFound. An exec is just forgotten.
-    //   3. Publish /tasks/delete (container id, pid, exit status, exited at, id) and answer the
-    //      same numbers.
+    //   1. What would deleting a running process do behind containerd's back (FailedPrecondition:
+    //      containerd kills first)? One that was created and never started may go.
+    //   2. What does the init leave that an exec does not (in the runtime, mounted, a terminal's
+    //      keeper)? Any of it may be gone already. After the init's Delete the task is NotFound.
+    //   3. containerd is told (TaskDelete), and the answer carries the same numbers: how did it end?
     throw new NotImplementedError('10-shim', 'delete')
   }
   // #endregion delete
 
   // #region shutdown
-  /** Shutdown: the shim exits once its task is deleted (or when told `now`); otherwise it stays. */
+  /** Shutdown: containerd is done with this shim. */
   async shutdown(request: any): Promise<object> {
     // TODO(10): Shutdown: leave, but only when nothing is left to serve.
-    //   1. containerd sends it after Delete; also when it is done with a shim whose task is gone.
-    //      With a live task and without `now`, stay.
-    //   2. The answer must reach containerd before the shim goes: exit after replying, not before.
+    //   1. When does containerd send it, and when must the shim stay (a task still alive, unless
+    //      told `now`)? runc's shim: task/service.go, Shutdown.
+    //   2. The answer must reach containerd before the shim goes (TaskOptions.shutdown ends it).
     throw new NotImplementedError('10-shim', 'shutdown')
   }
   // #endregion shutdown

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** Header: uint32 length, uint32 stream id, uint8 type, uint8 flags. */
+/** The size of a frame's header; its fields and their order are ttrpc's (channel.go, messageHeader). */
 export const HEADER_SIZE = 10
 /** ttrpc's messageLengthMax: a larger payload is refused, never buffered. */
 export const MAX_MESSAGE = 4 << 20
@@ -29,13 +29,13 @@ export interface Frame {
 // #region encodeFrame
 /** One frame: the header, then the payload. */
 export function encodeFrame(streamId: number, type: number, payload: Uint8Array): Buffer {
-  // TODO(10): frame one message as ttrpc 1.1 does.
-  //   1. The header is 10 bytes, big-endian: the payload's length (uint32), the stream id
-  //      (uint32), the type (one byte: request or response), the flags (one byte, 0 here).
-  //      The length counts the payload only, never the header.
-  //   2. A payload over MAX_MESSAGE is refused before anything is written: an RpcError with
-  //      code ResourceExhausted that says the length and the limit.
-  //   3. Where to look: ttrpc's channel.go (writeMessageHeader), the text's "ttrpc in 30 lines".
+  // TODO(10): one message as the bytes ttrpc puts on the wire, so that containerd's own ttrpc reads it.
+  //   1. What does a header hold, in which order, with how many bytes per field and in which byte
+  //      order? Does the length it announces count the header? (The flags stay empty here.)
+  //   2. A payload the other side would refuse must never be sent: which limit, and which gRPC code
+  //      says "too big"? The error names the length and the limit.
+  //   3. Where to look: ttrpc's channel.go (messageHeader, writeMessageHeader, messageLengthMax);
+  //      the text's "ttrpc in thirty lines".
   throw new NotImplementedError('10-shim', 'encodeFrame')
 }
 // #endregion encodeFrame
@@ -53,13 +53,15 @@ export class FrameReader {
   #skip = 0
 
   push(chunk: Buffer): Frame[] {
-    // TODO(10): cut the byte stream into frames, whatever the socket's chunks look like.
-    //   1. A chunk may end in the middle of a header or of a payload: keep what is left for the
-    //      next push. One chunk may also hold several frames: return them all, in order.
-    //   2. A header that announces more than MAX_MESSAGE must never make you buffer that much (a
-    //      client could announce 4 GiB). Skip those bytes as they arrive (#skip), and return the
-    //      frame with payload null and the announced length, so the server can answer it.
-    //   3. Where to look: ttrpc's channel.go (recv, and what it does with messageLengthMax).
+    // TODO(10): frames out of a byte stream, whatever the socket's chunks look like.
+    //   1. A socket delivers bytes, not frames: a chunk may end inside a header or a payload, or hold
+    //      several frames. When is a frame complete, and what must survive until the next push?
+    //      Frames come out in the order they were sent.
+    //   2. A header may announce far more than MAX_MESSAGE (4 GiB, from a broken or hostile client):
+    //      that must never make the shim hold it in memory, nor wait for all of it before answering.
+    //      Its bytes still arrive and must not be read as the next header. The caller still learns of
+    //      the frame, to answer it (see Frame's payload).
+    //   3. Where to look: ttrpc's channel.go (recv, and what it does past messageLengthMax).
     throw new NotImplementedError('10-shim', 'push')
   }
 }
@@ -82,27 +84,27 @@ export interface Service {
  * error status on that stream, never with a crash.
  */
 export function serveConnection(socket: Socket, services: Service[]): void {
-  // TODO(10): serve ttrpc on one connection, answering every request, never crashing.
-  //   1. Hand each request to its method as soon as its frame is complete, and write the answer
-  //      (a response frame on the SAME stream id) when the method is done. Do not wait for one
-  //      call before reading the next: containerd keeps a Wait outstanding while it sends Start.
-  //   2. Frames of another type than request are ignored. An oversized frame (payload null) is
-  //      answered ResourceExhausted, an even stream id InvalidArgument (client streams are odd).
-  //   3. The payload is a ttrpc.Request (service, method, payload). An unknown service or a
-  //      method without a handler answers Unimplemented (12), bytes that do not decode (as a
-  //      ttrpc.Request, or as the method's request message) InvalidArgument, a handler's
-  //      RpcError its own code, any other error Unknown. The answer is a ttrpc.Response with
-  //      either a status or the encoded response message.
-  //   4. A write to a connection that is gone must not throw; a socket error ends the connection.
-  //   5. Where to look: ttrpc's server.go (serveConn, the worker loop) and services.go (call);
-  //      the text's "Many calls on one connection".
+  // TODO(10): serve ttrpc on one connection: every request answered, the server never crashed.
+  //   1. containerd sends Wait before Start and keeps it open until the container exits, on this
+  //      same connection. What must never hold back the next request, and how does each answer
+  //      find its way back to the call it answers?
+  //   2. Which frames are requests at all, and what of the others (ttrpc leaves room for later
+  //      types)? Which stream ids may a client use?
+  //   3. Anything a client sends gets an answer with a gRPC status, and the connection goes on: a
+  //      frame over the limit, a stream id a client may not use, a service or method this server
+  //      does not have (or has without a handler), bytes that do not decode, a handler that
+  //      throws. Which code fits each (the text lists them; a handler's RpcError keeps its own)?
+  //   4. A peer may go away at any moment: a late answer to it, or a socket error, must not crash
+  //      the process.
+  //   5. Where to look: ttrpc's server.go (serveConn, its worker loop) and services.go (call); the
+  //      messages are lib/proto/ttrpc/request.proto; the text's "Many calls on one connection".
   throw new NotImplementedError('10-shim', 'serveConnection')
 }
 
 // #endregion serveConnection
 
 // #region TtrpcClient
-/** A ttrpc client on one connection: calls go out on odd, increasing stream ids. */
+/** A ttrpc client on one connection: many calls in flight, each answer matched to its call. */
 export class TtrpcClient {
   #socket: Socket
   #next = 1
@@ -128,25 +130,27 @@ export class TtrpcClient {
 
   /** A response frame settles the call waiting on its stream id: with its payload, or its status as an RpcError. */
   #settle(frame: Frame): void {
-    // TODO(10): settle the call waiting on this frame's stream id.
-    //   1. Only response frames for a stream id with a pending call count; the call is pending no
-    //      more once settled.
-    //   2. The payload is a ttrpc.Response: a status with a code other than OK rejects with an
-    //      RpcError of that code and message; otherwise resolve with the response's payload.
-    //   3. A payload that is null (over the limit) or does not decode rejects the call; it must
-    //      not throw out of the socket's data handler.
+    // TODO(10): an answer for the call that waits for it.
+    //   1. Which frames answer a call, and which call? A frame nobody waits for is dropped, and a
+    //      call is settled once only.
+    //   2. A ttrpc.Response carries either a status or the answer: a failed status reaches the caller
+    //      as the RpcError the server threw (same code, same message).
+    //   3. An answer over the limit or that does not decode fails its call; nothing may throw out of
+    //      the socket's data handler.
     throw new NotImplementedError('10-shim', 'settle')
   }
 
   /** Call SERVICE/METHOD with `request` (a REQUEST message); resolves with the decoded RESPONSE. */
   async call(service: string, method: string, requestType: string, request: object, responseType: string): Promise<any> {
-    // TODO(10): send one request and wait for its answer.
-    //   1. Stream ids of a client are odd and increase (1, 3, 5, ...); never reuse one on this
-    //      connection. Register the pending call before the frame goes out.
-    //   2. The frame's payload is a ttrpc.Request naming the service and method, whose payload is
-    //      the request message encoded as `requestType`; the answer decodes as `responseType`.
-    //   3. A connection already closed rejects with Unavailable at once.
-    //   4. Where to look: ttrpc's client.go (Call, dispatch).
+    // TODO(10): one call: a request out, its own answer back, while other calls are in flight.
+    //   1. Which stream ids may a client take, and why must one never be used twice on a connection?
+    //      (The text's "Many calls on one connection".) An answer can arrive very fast: be ready for
+    //      it before the request leaves.
+    //   2. The request and the answer are wrapped: which message of request.proto carries the
+    //      service, the method and the encoded request, and what is in the answer's?
+    //   3. A connection that is already gone fails the call at once, as one that closes fails the
+    //      calls still waiting (the constructor).
+    //   4. Where to look: ttrpc's client.go (Call, dispatch, and how it picks stream ids).
     throw new NotImplementedError('10-shim', 'call')
   }
 

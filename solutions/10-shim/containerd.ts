@@ -44,7 +44,7 @@ export class Minicontainerd extends MinicontainerdBase {
           await shimCall(shim, 'Connect', { id })
           this.tasks.set(`${namespace}/${id}`, { namespace, id, bundle, runtime, shim })
         } catch {
-          await this.shimDelete(shimBinary(runtime), namespace, id, bundle)
+          await this.#shimDelete(runtime, namespace, id, bundle)
         }
       }
     }
@@ -99,8 +99,14 @@ export class Minicontainerd extends MinicontainerdBase {
     await shimCall(t.shim, 'Shutdown', { id }).catch(() => {})
     t.shim.close()
     this.tasks.delete(`${namespace}/${id}`)
-    await this.shimDelete(shimBinary(t.runtime), namespace, id, t.bundle)
+    await this.#shimDelete(t.runtime, namespace, id, t.bundle)
     return { id, pid: deleted.pid, exit_status: deleted.exit_status, exited_at: deleted.exited_at }
   }
   // #endregion deleteTask
+
+  /** The shim binary's `delete`, which cleans up after a task (its shim gone or not), then the bundle. */
+  async #shimDelete(runtime: string, namespace: string, id: string, bundle: string): Promise<void> {
+    await execa(shimBinary(runtime), [...this.shimFlags(namespace, id), '-bundle', bundle, 'delete'], { cwd: bundle, input: '', reject: false, env: this.shimEnv() })
+    this.removeBundle(bundle)
+  }
 }

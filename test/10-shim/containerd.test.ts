@@ -34,7 +34,7 @@ describeKernel('the shim under the real containerd', () => {
     expect(r.exitCode).toBe(0)
   }, 60_000)
 
-  it('reports a process killed by a signal as 128 + the signal', async () => {
+  it('reports a process killed by a signal as containerd and a shell do', async () => {
     const id = name('signal')
     let ended: CtrResult | undefined
     const running = run(['--rm'], id, ['sleep', '600']).then((r) => (ended = r))
@@ -44,13 +44,13 @@ describeKernel('the shim under the real containerd', () => {
     }, 15_000, `expected ${id} RUNNING in ctr task ls, then to kill it`)
     ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill')
     const r = ctrOk(await running, 'ctr run --rm')
-    expect(r.exitCode, `expected 137 (128 + SIGKILL) but saw ${r.exitCode} — is a death by signal N reported as 128 + N?`).toBe(137)
+    expect(r.exitCode, `expected ctr to exit as it does for a container killed by SIGKILL (137) but saw ${r.exitCode} — how does the shim report a death by signal (the text's "Exits, also early ones")?`).toBe(137)
   }, 60_000)
 
   it('reports the runtime\'s own error when the command does not exist', async () => {
     const r = ctrOk(await run(['--rm'], name('missing'), ['/nonexistent']), 'ctr run --rm /nonexistent')
     expect(r.exitCode, 'expected ctr to fail for a command that does not exist').not.toBe(0)
-    expect(r.stderr, `expected the runtime's message from its log.json (runc: exec: "/nonexistent": ... no such file or directory) but saw ${JSON.stringify(r.stderr.trim())} — does the shim read the last "error" line of bundle/log.json?`).toMatch(/OCI runtime create failed:.*\/nonexistent.*no such file or directory/)
+    expect(r.stderr, `expected the runtime's message from its log.json (runc: exec: "/nonexistent": ... no such file or directory) but saw ${JSON.stringify(r.stderr.trim())} — does the shim pass on the runtime's own reason (the text's "The runtime's command line")?`).toMatch(/OCI runtime create failed:.*\/nonexistent.*no such file or directory/)
   }, 60_000)
 
   it('runs detached: task ls, task ps, kill, rm, and the process tree of a shim', async () => {
@@ -63,7 +63,7 @@ describeKernel('the shim under the real containerd', () => {
     expect(ps.stdout, `expected the task's PID ${pid} in ctr task ps — does Pids answer the runtime's ps?`).toContain(String(pid))
     // the process tree: the container below the shim's reaper, the shim not below containerd
     const reaper = parentOf(pid)
-    expect(reaper, 'the container\'s process must be a child of the shim\'s reaper (a subreaper), not of init — was prctl(PR_SET_CHILD_SUBREAPER) set before the runtime ran?').not.toBe(1)
+    expect(reaper, 'the container\'s process was adopted by init, not by the shim\'s side — is the shim below a subreaper (PR_SET_CHILD_SUBREAPER) by the time the runtime exits? See the text\'s "Why the shim outlives containerd"').not.toBe(1)
     expect(readFileSync(`/proc/${reaper}/cmdline`, 'utf8'), 'expected the container\'s parent to be the shim\'s subreaper (minidocker-helper)').toContain('minidocker-helper')
     expect(parentOf(reaper), 'the shim must not be a child of containerd: it outlives it').not.toBe(ctd.pid)
     ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill')
@@ -95,7 +95,7 @@ describeKernel('the shim under the real containerd', () => {
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     const pid = taskRow(await ctd.ctr(['task', 'ls']), id)!.pid
     const bundle = join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', ctd.namespace, id)
-    expect(existsSync(join(bundle, 'address')), `expected the shim to write ${bundle}/address, which a restarted containerd reads to find it`).toBe(true)
+    expect(existsSync(join(bundle, 'address')), `expected ${bundle}/address, which a restarted containerd reads to find the shim (core/runtime/v2/shim_load.go)`).toBe(true)
     await ctd.crash()
     expect(processGone(pid), 'the container died with containerd: the shim must run in its own session, not as containerd\'s child').toBe(false)
     await ctd.restart()
@@ -152,7 +152,7 @@ describeKernel('the shim under the real containerd', () => {
     const id = name('exec')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo inside; exit 4']), 'ctr task exec')
-    expect(r.stdout, `expected the exec's output but saw ${JSON.stringify(r.stdout)} — does Start of an exec run the runtime's exec --detach with the process spec, and copy its stdio?`).toBe('inside')
+    expect(r.stdout, `expected the exec's output but saw ${JSON.stringify(r.stdout)} — does Start of an exec run the process Exec sent inside the container, and copy its stdio?`).toBe('inside')
     expect(r.exitCode, `expected the exec's exit code 4 but saw ${r.exitCode} (${r.stderr.trim()})`).toBe(4)
     ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
@@ -163,7 +163,7 @@ describeKernel('the shim under the real containerd', () => {
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     // the exec may be over, its empty stderr at end-of-file, before exec --detach returns
     for (let i = 1; i <= 8; i++) {
-      const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', `q${i}`, id, 'sh', '-c', 'echo inside; exit 4'], { timeout: 15_000 }), `ctr task exec #${i}`, 'the exec\'s output never ended: did copyStdio miss a pipe that had already ended before it was attached?')
+      const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', `q${i}`, id, 'sh', '-c', 'echo inside; exit 4'], { timeout: 15_000 }), `ctr task exec #${i}`, 'the exec\'s output never ended: did copyStdio miss a pipe that had already ended before it was attached? See the TODO of copyStdio')
       expect({ out: r.stdout, code: r.exitCode }, `exec #${i}: ${r.stderr.trim()}`).toEqual({ out: 'inside', code: 4 })
     }
     ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')

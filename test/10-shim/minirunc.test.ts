@@ -15,7 +15,7 @@ describeKernel('the shim under the real containerd, with minirunc as its runtime
 
   it('runs a container with ctr run --rm through minirunc: its output and its exit code', async () => {
     const r = ctrOk(await run(['--rm'], 'once', ['sh', '-c', 'echo hello; exit 3']), 'ctr run --rm')
-    expect({ out: r.stdout, code: r.exitCode }, `expected minirunc's container to print hello and exit 3 (${r.stderr.trim()}) — does the shim pass runc's flags (--root, --log, --pid-file) that minirunc reads too?`).toEqual({ out: 'hello', code: 3 })
+    expect({ out: r.stdout, code: r.exitCode }, `expected minirunc's container to print hello and exit 3 (${r.stderr.trim()}) — does the shim drive the runtime through runc's command line, which minirunc reads too (chapter 09)?`).toEqual({ out: 'hello', code: 3 })
   }, 60_000)
 
   it('runs detached through minirunc: task exec, kill and rm', async () => {

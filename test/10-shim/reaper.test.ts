@@ -7,7 +7,7 @@ import { lastError } from '#ch/10-shim/runtime.ts'
 describe('the reaper\'s report', () => {
   it('turns exit codes and signals into containerd\'s exit status', () => {
     expect(parseReaperLine('123 exit 3')?.status, 'expected "123 exit 3" to be status 3').toBe(3)
-    expect(parseReaperLine('124 signal 9')?.status, 'expected "124 signal 9" to be 137 (128 + SIGKILL), as a shell and containerd report it').toBe(137)
+    expect(parseReaperLine('124 signal 9')?.status, 'expected "124 signal 9" as the status a shell and containerd give a process killed by SIGKILL — see the text\'s "Exits, also early ones"').toBe(137)
     expect(parseReaperLine('124 signal 9')?.pid).toBe(124)
     expect(parseReaperLine('garbage'), 'expected null for a line that is no exit').toBeNull()
   })
@@ -27,7 +27,7 @@ describe('the reaper\'s report', () => {
 })
 
 describe('the runtime\'s error', () => {
-  it('is the message of the last error line of its JSON log', () => {
+  it('is the reason containerd shows, out of the runtime\'s JSON log', () => {
     const log = [
       '{"level":"warning","msg":"something odd","time":"2024-01-01T00:00:00Z"}',
       'not json at all',
@@ -35,7 +35,7 @@ describe('the runtime\'s error', () => {
       '{"level":"error","msg":"runc create failed: unable to start container process: exec: \\"/x\\": stat /x: no such file or directory","time":"2024-01-01T00:00:01Z"}',
       '',
     ].join('\n')
-    expect(lastError(log), 'expected the msg of the LAST line whose level is error, skipping lines that are not JSON').toBe('runc create failed: unable to start container process: exec: "/x": stat /x: no such file or directory')
+    expect(lastError(log), 'expected the reason containerd shows for this log — of several error lines, which one carries it (the text\'s "The runtime\'s command line", go-runc)? Lines that are not JSON must not get in the way').toBe('runc create failed: unable to start container process: exec: "/x": stat /x: no such file or directory')
     expect(lastError('{"level":"info","msg":"fine"}\n'), 'expected undefined when the log has no error').toBeUndefined()
   })
 })

@@ -87,9 +87,9 @@ const request = (method: string, type: string, value: object) =>
 const status = (frame: { payload: Buffer | null }) => decode('ttrpc.Response', frame.payload!).status
 
 describe('ttrpc frames', () => {
-  it('writes the 10-byte big-endian header: length, stream id, type, flags', () => {
+  it('writes a frame as ttrpc puts it on the wire', () => {
     const frame = encodeFrame(5, TYPE_REQUEST, Buffer.from('abc'))
-    expect([...frame], 'expected 00 00 00 03 | 00 00 00 05 | 01 | 00 then the payload — is every header field big-endian, the length the payload\'s only?').toEqual([0, 0, 0, 3, 0, 0, 0, 5, 1, 0, 97, 98, 99])
+    expect([...frame], 'expected the bytes containerd\'s ttrpc writes for a request on stream 5 with payload "abc" — see the text\'s "ttrpc in thirty lines" and ttrpc\'s channel.go: each field\'s size, order and byte order, and what the length counts').toEqual([0, 0, 0, 3, 0, 0, 0, 5, 1, 0, 97, 98, 99])
   })
 
   it('reads frames split across chunks and several frames in one chunk', () => {
@@ -144,13 +144,13 @@ describe('a ttrpc server', () => {
     expect([error.code, error.message], 'expected code 5 (NotFound) and the handler\'s message in the response status').toEqual([Code.NotFound, 'process already finished: not found'])
   })
 
-  it('answers Unimplemented (12) for an unknown method, an unknown service, and a method it does not implement', async () => {
+  it('answers an unknown method, an unknown service, and a method without a handler as containerd expects', async () => {
     const conn = await raw(await listen(testService().service))
     conn.socket.write(encodeFrame(1, TYPE_REQUEST, request('Frobnicate', 'containerd.task.v2.StateRequest', {})))
     conn.socket.write(encodeFrame(3, TYPE_REQUEST, encode('ttrpc.Request', { service: 'no.such.Service', method: 'State' })))
     conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('Pause', 'containerd.task.v2.PauseRequest', { id: 'c' })))
     const answers = [await conn.next(), await conn.next(), await conn.next()].sort((a, b) => a.streamId - b.streamId)
-    expect(answers.map((f) => [f.streamId, f.type, status(f)?.code]), 'expected a response with code 12 on each request\'s own stream id').toEqual([[1, TYPE_RESPONSE, 12], [3, TYPE_RESPONSE, 12], [5, TYPE_RESPONSE, 12]])
+    expect(answers.map((f) => [f.streamId, f.type, status(f)?.code]), 'expected an answer on each request\'s own stream id, with the status containerd turns into "not implemented" — see the text\'s "Many calls on one connection"').toEqual([[1, TYPE_RESPONSE, 12], [3, TYPE_RESPONSE, 12], [5, TYPE_RESPONSE, 12]])
   })
 
   it('answers bad frames with an error and keeps serving: oversized, even stream id, truncated protobuf', async () => {
@@ -176,7 +176,7 @@ describe('a ttrpc server', () => {
 })
 
 describe('a ttrpc client', () => {
-  it('uses odd, increasing stream ids and matches answers that come back out of order', async () => {
+  it('numbers its calls as a ttrpc client must and matches answers that come back out of order', async () => {
     const path = join(tempDir(), 'c.sock')
     const seen: number[] = []
     const server = createServer((socket) => {
@@ -201,6 +201,6 @@ describe('a ttrpc client', () => {
     const b = client.call(SERVICE, 'Start', 'containerd.task.v2.StartRequest', { id: 'b' }, 'containerd.task.v2.StartResponse')
     b.catch(() => {}) // awaited below, after a
     expect([await a, await b], 'expected each call to get the answer for its own stream id').toEqual([{ pid: 100 }, { pid: 300 }])
-    expect(seen, 'expected stream ids 1 then 3: a client\'s are odd and increase by 2').toEqual([1, 3])
+    expect(seen, 'expected the stream ids a ttrpc client gives its first two calls on a connection — see the text\'s "Many calls on one connection" and ttrpc\'s client.go').toEqual([1, 3])
   })
 })
