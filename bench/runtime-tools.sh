@@ -40,8 +40,9 @@ mounts() { findmnt -rn -o TARGET | grep "^$tmp/ocitest" | sort || true; }
 # suite's relative cgroups path (testdir/cgrouptest/container), which runtimes leave behind.
 cleanup() {
   mounts | comm -13 "$work/mounts" - | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  for d in /sys/fs/cgroup/testdir /sys/fs/cgroup/*/testdir; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  # A relative path is below the caller's own cgroup in each hierarchy, which may nest deep.
+  find /sys/fs/cgroup -maxdepth 6 -type d -name testdir 2>/dev/null | while read -r d; do
+    find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
   for id in $("$1" list --format json 2>/dev/null | node -e "
     const list = JSON.parse(require('fs').readFileSync(0, 'utf8') || '[]') || []
