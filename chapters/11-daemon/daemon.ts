@@ -100,6 +100,8 @@ export class Daemon extends DaemonBase {
     //   2. What is there to clean up, and in which order? What would a client of `docker run --rm` see if the
     //      waiters woke before the output was drained, and what would the next `docker run -p` on the same port
     //      meet if the exit were announced before the network was undone?
+    //   3. With AutoRemove the container goes after its exit, but a `docker rm -f` may be removing it already,
+    //      and waiting for this very monitor to end: the text's "rm -f, AutoRemove and the monitor".
     throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
