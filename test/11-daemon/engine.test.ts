@@ -140,7 +140,7 @@ describe('container records', () => {
   it('refuses a name another container has, in dockerd\'s words', async () => {
     const first = make('web')
     const error = await caught(() => make('web', [first]))
-    expect(errorStatus(error), `expected a name in use to be refused as a conflict, as dockerd's reserveName does (newContainer's doc comment), saw ${errorStatus(error)} ${error.message} — is the name looked up among the existing containers?`).toBe(409)
+    expect(errorStatus(error), `expected a name in use to be refused as a conflict, as dockerd's reserveName does (newContainer's doc comment), saw ${error === undefined ? 'no error' : `${errorStatus(error)} ${error.message}`} — is the name looked up among the existing containers?`).toBe(409)
     expect(error.message, 'expected dockerd\'s words for a name in use').toBe(`Conflict. The container name "/web" is already in use by container "${first.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
   })
   it('finds a container by full ID, by name, and by a unique ID prefix; otherwise "No such container"', async () => {
