@@ -2,14 +2,14 @@
  * Chapter 11's given part of minidockerd's containers, which the starter and the reference
  * share: what the daemon holds in memory for a container, the restore after a restart, the
  * lookups and files, and the requests that are not the chapter's subject (kill, exec create,
- * top, resize). The life of a container (create, start, monitor, attach, wait, stop, rm,
- * exec start) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
+ * top, resize). The life of a container (create, its streams, start, monitor, attach, wait,
+ * stop, rm, exec start) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { createSocket } from 'node:dgram'
-import { existsSync, lstatSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, Socket, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -21,10 +21,10 @@ import { release } from '#ch/08-network/ipam.ts'
 import { attachNetwork, nameFiles, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
 import { dnatRule, startProxy, unpublishPorts, type PortMapping, type Protocol, type Published } from '#ch/08-network/ports.ts'
 import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/records.ts'
-import { frame, logWriter, outputReaders } from '#ch/11-daemon/streams.ts'
+import { logWriter } from '#ch/11-daemon/streams.ts'
 import { deleteTask, killTask } from '#ch/11-daemon/tasks.ts'
 import type { Containerd } from './containerd.ts'
-import { badRequest, conflict, containerDir, EngineError, type Container, type HostConfig, type PortBindings, type StreamName } from './engine.ts'
+import { badRequest, conflict, containerDir, EngineError, type Container, type HostConfig, type PortBindings, type StreamName, type TaskIO } from './engine.ts'
 import { ContainerError } from './errors.ts'
 import { forgetContainer } from './image.ts'
 import { parseSubnet, toAddress } from './net.ts'
@@ -89,47 +89,41 @@ export abstract class DaemonBase {
 
   /**
    * After a restart of the daemon: the containers that were running are still held by
-   * containerd and their shims (moby daemon/daemon.go restore). One still running gets its
-   * FIFOs read again (what it wrote meanwhile waited in the pipes) and is watched as if just
-   * started; one that exited meanwhile reports the shim's exit status and is cleaned up (its
-   * FIFOs died with its process: output written after the old daemon went is lost); one
-   * containerd does not know any more has exited with 255.
+   * containerd and their shims (moby daemon/daemon.go restore). One still running has its
+   * streams opened again by the chapter's openStreams (what it wrote meanwhile waited in the
+   * pipes) and is watched by its monitor as if just started; one that exited meanwhile is
+   * handed to its monitor with no output to drain (its FIFOs died with its process: what it
+   * wrote after the old daemon went is lost); one containerd does not know any more has exited
+   * with 255.
    */
   async restore(): Promise<void> {
     for (const c of this.containers.values()) {
       if (!c.State.Running) continue
       const live = this.liveOf(c.ID)
-      const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
       let status = 'UNKNOWN'
       try {
         status = (await this.options.containerd.tasks.Get({ container_id: c.ID })).process.status
       } catch {
         // no such task: containerd lost it
       }
-      if (status === 'UNKNOWN' || !existsSync(join(fifoDir, 'init-stdout'))) {
+      if (status === 'UNKNOWN') {
         await deleteTask(this.options.containerd, c.ID).catch(() => {})
         Object.assign(c.State, { Running: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() })
         this.save(c)
         continue
       }
-      const log = logWriter(c.LogPath)
       if (status === 'STOPPED') {
-        // the shim closed the FIFOs at the exit: what the container wrote after the old daemon went is lost
-        live.finished = this.monitor(c, [], log)
+        live.finished = this.monitor(c, [], logWriter(c.LogPath))
         continue
       }
-      const readers = outputReaders({ stdout: join(fifoDir, 'init-stdout'), stderr: c.Config.Tty ? undefined : join(fifoDir, 'init-stderr') }, (stream, chunk) => {
-        log.write(stream, chunk)
-        for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
-      })
-      if (existsSync(join(fifoDir, 'init-stdin'))) {
-        live.stdin = new Socket({ fd: openSync(join(fifoDir, 'init-stdin'), 'r+'), readable: false, writable: true })
-        live.stdin.on('error', () => {})
-      }
+      const { readers, log } = this.openStreams(c)
       await this.reconnect(c)
       live.finished = this.monitor(c, readers, log) // Tasks.Wait answers at once for a task that has exited
     }
   }
+
+  /** The daemon's ends of a container's FIFOs, its output read from there on (the learner's, in the chapter's daemon.ts). */
+  protected abstract openStreams(c: Container): { io: TaskIO; readers: { socket: Socket; drained: Promise<void> }[]; log: ReturnType<typeof logWriter> }
 
   /** Run an exec instance on a hijacked socket (the learner's, in the chapter's daemon.ts). */
   abstract startExec(exec: Exec, socket: Duplex): Promise<void>

@@ -1,12 +1,11 @@
 /**
  * Chapter 11's given answers, which the starter and the reference share: a JSON response and
  * an error with the Engine headers and the status the chapter's api.ts gives them, and the
- * hijack of `docker exec`'s start.
+ * exec a `docker exec`'s start names.
  */
 import type { ServerResponse } from 'node:http'
 import { engineHeaders, errorStatus } from '#ch/11-daemon/api.ts'
-import type { DaemonBase } from './engine-daemon.ts'
-import { writeUpgradeHead, type EngineCall } from './engine-http.ts'
+import type { DaemonBase, Exec } from './engine-daemon.ts'
 import { EngineError } from './engine.ts'
 
 /** A JSON response with the Engine headers. */
@@ -26,11 +25,10 @@ export function sendError(res: ServerResponse, error: unknown): void {
   sendJson(res, errorStatus(error), { message })
 }
 
-/** `POST /exec/{id}/start`: the 101 (with the Engine headers, as dockerd sends them here), then the exec's stream. */
-export function execStartRoute(daemon: DaemonBase, call: EngineCall, id: string): void {
+/** The exec a `POST /exec/{id}/start` names, if it may start: none is a 404, one that has run (or runs) a 409. */
+export function execToStart(daemon: DaemonBase, id: string): Exec {
   const exec = daemon.execs.get(id)
   if (!exec) throw new EngineError(404, `No such exec instance: ${id}`)
   if (exec.Running || exec.ExitCode !== null) throw new EngineError(409, `Exec ${id} has already run`)
-  writeUpgradeHead(call.socket!, { ...engineHeaders(), 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' })
-  void daemon.startExec(exec, call.socket!).catch(() => call.socket!.destroy())
+  return exec
 }

@@ -153,9 +153,6 @@ export const conflict = (message: string) => new EngineError(409, message)
 
 export const badRequest = (message: string) => new EngineError(400, message)
 
-/** "1.41" as a number that orders versions: 1041. */
-export const versionNumber = (v: string) => v.split('.').map(Number).reduce((major, minor) => major * 1000 + minor)
-
 export const ZERO_TIME = '0001-01-01T00:00:00Z'
 
 /** The container names dockerd accepts (a leading "/" allowed). */
@@ -275,4 +272,23 @@ export function checkCreateBody(body: Record<string, unknown>): void {
       }
     }
   }
+  restartPolicy(body.HostConfig as Record<string, unknown> | null | undefined)
+}
+
+/**
+ * HostConfig.RestartPolicy as dockerd 20.10 checks it at create: a policy it does not know, or a
+ * retry count that does not fit the policy, is a 400 in its words ("invalid restart policy
+ * 'bogus'", "maximum retry count cannot be used with restart policy 'always'", "maximum retry
+ * count cannot be negative"); this daemon restarts nothing, so a policy other than "no" is a
+ * 501 that names it.
+ */
+function restartPolicy(host: Record<string, unknown> | null | undefined): void {
+  const policy = host?.RestartPolicy as { Name?: unknown; MaximumRetryCount?: unknown } | null | undefined
+  if (!policy || jsonKind(policy) !== 'object') return
+  const name = typeof policy.Name === 'string' ? policy.Name : ''
+  const count = typeof policy.MaximumRetryCount === 'number' ? policy.MaximumRetryCount : 0
+  if (['always', 'unless-stopped', 'no'].includes(name) && count !== 0) throw badRequest(`maximum retry count cannot be used with restart policy '${name}'`)
+  if (name === 'on-failure' && count < 0) throw badRequest('maximum retry count cannot be negative')
+  if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(name)) throw badRequest(`invalid restart policy '${name}'`)
+  if (name !== '' && name !== 'no') throw new EngineError(501, `minidockerd does not implement restart policies: --restart ${name}`)
 }

@@ -45,6 +45,28 @@ export class Daemon extends DaemonBase {
   }
   // #endregion create
 
+  // #region openStreams
+  /**
+   * The daemon's ends of the FIFOs through which containerd's shim passes a container's stdio
+   * (`io`, as startTask takes it): made if they are not there yet, the output read from its
+   * first byte into the container's log and to every client attached to it, and stdin (with
+   * OpenStdin) ready to be written. start() opens them before the task exists; restore()
+   * (given, in DaemonBase) opens them again for a task that ran on while no daemon did.
+   */
+  protected openStreams(c: Container): { io: TaskIO; readers: { socket: Socket; drained: Promise<void> }[]; log: ReturnType<typeof logWriter> } {
+    // TODO(11): the daemon's side of a container's stdio (the text's "Start, and the FIFOs"; dockerd's
+    //   libcontainerd makes them with containerd's pkg/cio).
+    //   1. A restarted daemon must find the same FIFOs again: where they are depends on the container alone,
+    //      and some may exist already. Which streams a task has depends on its tty and its stdin.
+    //   2. No byte the shim writes may be lost, and every attached client that asked for a stream gets it, in
+    //      the form its container's tty decides (streams.ts).
+    //   3. The daemon writes the container's stdin for as long as it runs, so its end of that FIFO must open
+    //      without waiting for a reader that is not there yet: fifo(7) says how Linux allows it.
+    //   4. Look at Live in lib/engine-daemon.ts: where a container's stdin and its attached clients are kept.
+    throw new NotImplementedError('11-daemon', 'openStreams')
+  }
+  // #endregion openStreams
+
   // #region start
   /**
    * `POST /containers/{id}/start`: the container runs on its own layers with its network, its
@@ -53,16 +75,15 @@ export class Daemon extends DaemonBase {
    * open or connected behind.
    */
   async start(c: Container): Promise<'started' | 'already'> {
-    // TODO(11): POST /containers/{id}/start (moby daemon/start.go, the text's "Start, and the FIFOs").
-    //   1. What answers a start of a running container?
-    //   2. The shim writes the output into FIFOs you create: which ones, with and without a tty and stdin?
-    //      Your read ends (outputReaders, streams.ts) must be open before which call of startTask, and why?
-    //   3. Who gets each chunk of output, and in which form (streams.ts)?
-    //   4. The rootfs: how does containerd's shim get the container's layers (chapter 05), and in which form?
-    //      The network (connect, given) needs the process, and must be there before its command runs: when is
-    //      that, in startTask? What must the record say afterwards, what happens to stdin that came early, and
-    //      who notices the exit? A failed start: what have you opened by then, and what does `docker run --rm`
-    //      wait for?
+    // TODO(11): POST /containers/{id}/start (moby daemon/start.go containerStart; the text's "Start, and the FIFOs").
+    //   1. Your FIFO ends (openStreams) are open before containerd's shim opens its own.
+    //   2. The shim mounts the container's layers itself, so they travel as containerd's mounts (chapter 05
+    //      has the overlay). The network (connect, given) needs the container's process and must be up before
+    //      its command runs: startTask's beforeStart (tasks.ts) is that moment.
+    //   3. Stdin that a client sent before the task existed, and its end, still reach the container (Live in
+    //      lib/engine-daemon.ts). The record says the container runs, and someone notices its exit (monitor).
+    //   4. A start that fails leaves nothing running, open or connected, and `docker run --rm` waits for the
+    //      removal even then.
     throw new NotImplementedError('11-daemon', 'start')
   }
   // #endregion start
@@ -79,40 +100,45 @@ export class Daemon extends DaemonBase {
     //   2. What is there to clean up, and in which order? What would a client of `docker run --rm` see if the
     //      waiters woke before the output was drained, and what would the next `docker run -p` on the same port
     //      meet if the exit were announced before the network was undone?
+    //   3. With AutoRemove the container goes after its exit, but a `docker rm -f` may be removing it already,
+    //      and waiting for this very monitor to end: the text's "rm -f, AutoRemove and the monitor".
     throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
 
   // #region attach
   /**
-   * A hijacked connection joins the container's output: the streams asked for, framed unless
-   * the container has a tty. With `stdin`, what the client sends goes to the container's
-   * stdin (kept until the task runs), and the client's half-close ends it. A container that
-   * is not running is joined all the same: its next start feeds the stream (`docker start -a`
-   * attaches first, then starts), and its exit ends it.
+   * A hijacked connection joins the container: it gets the output streams its client asked for,
+   * in the form that client expects for this container, and what it sends goes to the
+   * container's stdin. The client may come before the container runs (`docker start -a`
+   * attaches, then starts), and may send its stdin, and end it, before then too.
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
-    // TODO(11): a hijacked connection joins the container (moby daemon/attach.go).
-    //   1. Which streams did the client ask for? `docker start -a` attaches to an exited container, then starts it.
-    //   2. stdin: the client may send it (and half-close) before the container starts. Where does it wait?
-    //      What does the half-close mean for the container, and what must a client WITHOUT stdin's half-close
-    //      not do to your writing?
-    //   3. A client that goes away must stop receiving.
+    // TODO(11): a client joins a container (moby daemon/attach.go; the text's "Attach, wait and the exit").
+    //   1. Nothing the client sends is lost, even before the task exists (Live in lib/engine-daemon.ts).
+    //   2. The client's half-close is the end of the container's stdin, but only for a client that attached
+    //      stdin to a container that keeps it open (closeStdin, given). A client without stdin half-closes
+    //      right after the 101 and must go on receiving.
+    //   3. A client that goes away stops receiving; the exit or the removal of the container lets its clients
+    //      go (your monitor and remove). Who writes to them is your openStreams.
     throw new NotImplementedError('11-daemon', 'attach')
   }
   // #endregion attach
 
   // #region wait
   /**
-   * The exit code once `condition` holds: "not-running" (now, if the container is not
-   * running), "next-exit" (the next exit), "removed" (once the container is gone). Anything
-   * else is a 400 "invalid condition". The caller has sent its headers already.
+   * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
+   * names holds (the Engine API's three wait conditions). The caller has sent its headers
+   * already. A condition the API does not have is the client's mistake, refused as moby's
+   * postContainersWait refuses it.
    */
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
-    // TODO(11): the three wait conditions (moby daemon/wait.go, the API reference's ContainerWait).
-    //   1. Which condition is answered at once for a container that is not running, and which only at the next
-    //      exit or at the removal? What answers an unknown condition?
-    //   2. A client that goes away (docker run -d drops its wait) must not leave a listener behind.
+    // TODO(11): the three wait conditions (moby daemon/wait.go and container/state.go; the Engine API
+    //   reference's ContainerWait).
+    //   1. A wait may come after what it waits for: docker wait of an exited container, the wait of
+    //      `docker run -d` for a command that ends at once. It answers the exit code of the exit it saw.
+    //   2. A wait whose client has gone (`docker run -d` drops its wait) leaves nothing behind.
+    //   3. Look at Live's events in lib/engine-daemon.ts, and at where your monitor and remove announce.
     throw new NotImplementedError('11-daemon', 'wait')
   }
   // #endregion wait
@@ -134,16 +160,20 @@ export class Daemon extends DaemonBase {
 
   // #region remove
   /**
-   * `docker rm`: a running container is a 409 ("You cannot remove a running container ID.
-   * Stop the container before attempting removal or force remove") unless forced, then it is
-   * killed and its exit awaited first. Its layers, its folder and its record go; the
-   * "removed" waiters wake. Removing twice at once removes once.
+   * `docker rm`: the container and everything it owns are gone, and whoever waits for its
+   * removal hears of it. A running container is refused unless forced, in dockerd's words
+   * ("You cannot remove a running container ID. Stop the container before attempting removal
+   * or force remove", a 409). `docker run --rm` (AutoRemove) and a `docker rm -f` may remove
+   * the same container at the same moment.
    */
   remove(c: Container, force: boolean): Promise<void> {
-    // TODO(11): docker rm (moby daemon/delete.go).
-    //   1. When is a running container refused (the doc comment has the words), and what does force do first?
-    //   2. What goes: the record, the folder, the layers, the image's "in use" mark. Who waits for the removal?
-    //   3. `docker run --rm` removes through AutoRemove while the CLI may send its own rm: remove only once.
+    // TODO(11): docker rm (moby daemon/delete.go ContainerRm and cleanupContainer; the text's "Stop, kill, rm, ps").
+    //   1. A forced rm of a running container removes nothing before the container has exited and its exit
+    //      has been handled.
+    //   2. Two removals at once remove once, and both return when it is done. Clients attached to a container
+    //      that will never start again are let go.
+    //   3. No removal may wait for something that waits for it: the text's "rm -f, AutoRemove and the monitor".
+    //   4. Look at what create made and what DaemonBase's dropFiles undoes, and Live's removing and finished.
     throw new NotImplementedError('11-daemon', 'remove')
   }
   // #endregion remove

@@ -19,52 +19,58 @@ export { containerDir, loadContainers, stateWord, statusText, ZERO_TIME } from '
 // #region newContainer
 /**
  * A new container from a create request's body, the image's config and the name (or none):
- * the image's Env first and the request's over it by key, the request's Cmd or else the
- * image's (an Entrypoint given in the request drops the image's Cmd), Entrypoint, WorkingDir
- * and User likewise; Path and Args are what will run. An invalid name is a 400 with dockerd's
- * words ("Invalid container name (NAME), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"); a name
- * in use is a 409: `Conflict. The container name "/NAME" is already in use by container "ID".
- * You have to remove (or rename) that container to be able to reuse that name.` A command-less
- * result is a 400 "No command specified".
+ * its config is the request's over the image's, merged as dockerd merges them, and Path and
+ * Args are what will run. A name dockerd would refuse is refused in its words ("Invalid
+ * container name (NAME), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", a 400), and so is a name
+ * in use (a 409: `Conflict. The container name "/NAME" is already in use by container "ID".
+ * You have to remove (or rename) that container to be able to reuse that name.`). Nothing to
+ * run is a 400 "No command specified".
  */
 export function newContainer(root: string, body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, image: { id: string; config: ImageConfig }, name: string | undefined, existing: Container[]): Container {
-  // TODO(11): a container record from a create request (moby daemon/create.go, daemon/container.go).
-  //   1. Check the name first: which names does dockerd refuse, and what must happen when another container
-  //      already has it (the doc comment has the words; both are tested word for word)?
-  //   2. Merge: which of Env, Cmd, Entrypoint, WorkingDir and User come from the image when the request has
-  //      none, and how do the two Envs combine? Why does an Entrypoint in the request drop the image's Cmd?
-  //   3. Path and Args are what will run. Where do the log, hostname, hosts and resolv.conf files live
-  //      (the text's "A container on disk")? Every field of the Container type needs a value.
+  // TODO(11): a container record from a create request (moby daemon/create.go, daemon/names.go reserveName,
+  //   daemon/commit.go merge; the text's "A container on disk").
+  //   1. The name is checked before anything else, against dockerd's pattern (VALID_NAME) and every other
+  //      container's; a container without one gets a random one (randomName).
+  //   2. The merge follows chapter 06's applyImageConfig, with one twist dockerd has: what does an Entrypoint
+  //      given in the request do to the image's Cmd (docker-run(1), --entrypoint)? Environment entries
+  //      merge by their key.
+  //   3. The container's files all live in its folder, named as dockerd names them. Every field of the
+  //      Container type gets a value.
   throw new NotImplementedError('11-daemon', 'newContainer')
 }
 // #endregion newContainer
 
 // #region saveContainer
 /**
- * Write the record: config.v2.json and hostconfig.json (each replaced whole, never half
- * written: a daemon killed mid-write must find the old record or the new one), and on the
- * first save the hostname, hosts and resolv.conf files the container gets bind-mounted.
+ * Write the record as dockerd keeps it in the container's folder: config.v2.json and
+ * hostconfig.json, and on the first save the hostname, hosts and resolv.conf files the
+ * container gets bind-mounted. A daemon killed at any moment finds the old record or the new
+ * one, never half of one.
  */
 export function saveContainer(root: string, container: Container, hostResolvConf = ''): void {
-  // TODO(11): write the record where dockerd keeps it (the text's "A container on disk").
-  //   1. Which fields go to config.v2.json and which to hostconfig.json?
-  //   2. The daemon may be killed at any moment: how do you replace a file so that a reader finds the old
-  //      whole file or the new whole file, never half of one?
-  //   3. The hostname, hosts and resolv.conf files are written once (chapter 05 has their contents).
+  // TODO(11): write the record where dockerd keeps it (moby container/container.go ToDisk and
+  //   WriteHostConfig; the text's "A container on disk").
+  //   1. The two JSON files split the record as dockerd splits it (compare with a real
+  //      /var/lib/docker/containers/ID/).
+  //   2. A save may be cut at any byte: which system call replaces a file in one step (rename(2))?
+  //   3. The /etc files are written once, with chapter 05's contents, and never again by a save.
   throw new NotImplementedError('11-daemon', 'saveContainer')
 }
 // #endregion saveContainer
 
 // #region findContainer
 /**
- * The container `ref` names, as dockerd's GetContainer looks: the full ID, then the name
- * (with or without its "/"), then a unique ID prefix. None is a 404 "No such container: REF";
- * a prefix of several IDs is a 400 "Multiple IDs found with provided prefix: REF".
+ * The container `ref` names, as dockerd's GetContainer finds it from whatever the user typed:
+ * an ID, a name (the CLI may send it with or without its "/"), or the start of an ID. None is
+ * a 404 "No such container: REF"; a ref that could mean several containers is a 400 "Multiple
+ * IDs found with provided prefix: REF".
  */
 export function findContainer(containers: Iterable<Container>, ref: string): Container {
-  // TODO(11): look a container up the way dockerd's GetContainer does.
-  //   1. In which order are the full ID, the name (stored with a leading "/") and an ID prefix tried?
-  //   2. What answers a prefix that fits several containers, and one that fits none (status and words)?
+  // TODO(11): look a container up the way dockerd does (moby daemon/container.go GetContainer,
+  //   pkg/truncindex).
+  //   1. A full ID or an exact name wins over a prefix that happens to fit another container. Names are
+  //      stored with their leading "/".
+  //   2. A prefix is an answer only if exactly one container has it.
   throw new NotImplementedError('11-daemon', 'findContainer')
 }
 // #endregion findContainer

@@ -12,7 +12,7 @@ import { pullImage } from '#ch/07-registry/pull.ts'
 import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage } from './api.ts'
-import { execStartRoute, sendError, sendJson } from '../../lib/engine-reply.ts'
+import { execToStart, sendError, sendJson } from '../../lib/engine-reply.ts'
 import { checkCreateBody, flag, jsonBody } from '../../lib/engine.ts'
 import { containerSummary, imageRef, imageSummary, inspectContainer, inspectExec, inspectImage, systemInfo, VERSION } from '../../minidocker/engine-views.ts'
 import type { Daemon, Exec } from './daemon.ts'
@@ -22,28 +22,32 @@ import { frame, logOptions, readLog } from './streams.ts'
 // #region signalNumber
 export { imageRef, inspectContainer, VERSION } from '../../minidocker/engine-views.ts'
 
-/** A signal as `docker kill -s` sends it: "KILL", "SIGKILL" or "9"; unknown is a 400 "Invalid signal: X". */
+/**
+ * A signal as `docker kill -s` sends it: every spelling a user may type for one (`docker kill
+ * --help` and moby's pkg/signal ParseSignal), or `fallback` when none is given. A name no
+ * signal has is the client's mistake, in dockerd's words ("Invalid signal: X").
+ */
 export function signalNumber(text: string | null, fallback: number): number {
-  // TODO(11): a signal as the CLI sends it (moby pkg/signal ParseSignal).
-  //   1. Which spellings name SIGKILL? Node knows the numbers (os.constants.signals).
-  //   2. What answers an unknown name?
+  // TODO(11): a signal as the CLI sends it (moby pkg/signal ParseSignal; signal(7)).
+  //   1. The CLI passes on what the user typed, unchanged: a number, or a name with or without its SIG, in
+  //      either case.
+  //   2. The number of a name is the kernel's, which Node knows too: keep no table of your own.
   throw new NotImplementedError('11-daemon', 'signalNumber')
 }
 // #endregion signalNumber
 
 // #region listContainers
 /**
- * `docker ps`: running containers, or all with `all`; newest first; `filters` is a JSON map
- * from each key to the values it takes, as the CLI sends it ({"name": {"web": true}}) or as
- * API versions before 1.22 did ({"name": ["web"]}): `status` (created, running, exited),
- * `name` (a substring of the name), `id` (a prefix), `label` ("key" or "key=value"). A
- * filters value that is not such JSON is a 400.
+ * `docker ps` (`-a`, `--filter`): the containers a `docker ps` shows, in its order, as
+ * summaries (containerSummary). The filters the daemon honours are `status`, `name`, `id` and
+ * `label`, as docker-ps(1) describes them; filters it cannot read are the client's mistake.
  */
 export function listContainers(containers: Iterable<Container>, query: URLSearchParams) {
-  // TODO(11): docker ps (moby daemon/list.go).
-  //   1. Which containers without `all`? Which order?
-  //   2. filters is JSON: which keys does the doc comment ask for, and what does a status filter do to `all`?
-  //      What answers filters that are not JSON?
+  // TODO(11): docker ps (moby daemon/list.go; docker-ps(1); the Engine API reference's ContainerList).
+  //   1. The filters arrive as one JSON query parameter, not in the same shape from every client: API
+  //      versions before 1.22 sent each key's values as a list, today's CLIs another shape (capture what
+  //      both CLIs send, or read the reference).
+  //   2. Several filters hold at once. A status filter may ask for containers that `docker ps` without -a hides.
   throw new NotImplementedError('11-daemon', 'listContainers')
 }
 // #endregion listContainers
@@ -88,17 +92,17 @@ function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerRe
 
 // #region logsRoute
 /**
- * `GET /containers/{id}/logs`: the json-file log as frames (raw bytes for a tty), neither
- * stream asked for is a 400 "You must choose at least one stream". Without `follow` the body
- * ends when the log is read; with it, new lines go out as they come until the container has
- * stopped.
+ * `GET /containers/{id}/logs`: what the container wrote, from its json-file log, as the
+ * options of docker-logs(1) select it, in the form the client expects for this container.
+ * A request for neither stream is refused in dockerd's words ("You must choose at least one
+ * stream"). With `follow`, what the container writes later goes out too, until it stops.
  */
 async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): Promise<void> {
-  // TODO(11): GET /containers/{id}/logs (moby daemon/logs.go).
-  //   1. Which query asks for which stream, and what answers a request for neither?
-  //   2. Frames or raw bytes: what decides?
-  //   3. follow: keep reading from where you stopped until the container has stopped, and stop when the
-  //      client goes away.
+  // TODO(11): GET /containers/{id}/logs (moby daemon/logs.go ContainerLogs; the text's "Frames and the json-file log").
+  //   1. The log is being written while you read it: readLog tells you how far you got.
+  //   2. A follow ends when the container stops, even if nothing more is written, and when the client goes
+  //      away. Its body comes over time, as waitRoute's does.
+  //   3. The CLI tells frames from raw bytes by the container's config alone, as it does for attach.
   throw new NotImplementedError('11-daemon', 'logsRoute')
 }
 // #endregion logsRoute
@@ -126,15 +130,20 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
 
 // #region attachRoute
 /**
- * `POST /containers/{id}/attach` with `Upgrade: tcp`: answer `101 UPGRADED` (content type
- * application/vnd.docker.raw-stream, Connection and Upgrade echoed), then hand the socket to
- * the container. Anything else asking to upgrade is a 501.
+ * The two requests that take over their connection (`Upgrade: tcp`): `POST
+ * /containers/{id}/attach` (a container's streams, the daemon's attach()) and `POST
+ * /exec/{id}/start` (an exec's, the daemon's startExec(); execToStart, given, finds the exec).
+ * Each is answered with the upgrade the docker CLI accepts, as dockerd writes it for each, and
+ * the socket is then the stream's. Anything else asking to upgrade is refused as a route this
+ * daemon does not have.
  */
 function attachRoute(daemon: Daemon, call: EngineCall, path: string): void {
-  // TODO(11): the hijack (moby api/server/router/container/container_routes.go postContainersAttach).
-  //   1. What does the client accept as the answer to an upgrade (status line, content type, Connection and
-  //      Upgrade)? lib/engine-http.ts writes a status line and headers on a socket.
-  //   2. Then the socket belongs to the container: the daemon's attach() does the rest.
+  // TODO(11): the hijack (moby api/server/router/container/container_routes.go postContainersAttach and
+  //   exec.go postContainerExecStart; moby's client/hijack.go is the side that reads the answer).
+  //   1. The client checks the status line and the headers before it reads a stream: the text's "Attach,
+  //      wait and the exit" and its exec section say which, and how the two answers differ.
+  //   2. Nothing but the stream may follow the answer on that socket. writeUpgradeHead (lib/engine-http.ts)
+  //      writes a status line and headers on a bare socket.
   throw new NotImplementedError('11-daemon', 'attachRoute')
 }
 // #endregion attachRoute

@@ -18,23 +18,23 @@ export type { TaskIO } from '../../lib/engine.ts'
 
 // #region runtimeSpec
 /**
- * The OCI spec dockerd would give runc for `c` (moby daemon/oci_linux.go): its process (Path
- * and Args, Env with a PATH and HOSTNAME, TERM=xterm with a tty, WorkingDir or "/", User
- * resolved in the image's own passwd and group files), root "rootfs" (the shim mounts the
- * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
- * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
- * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
- * Capabilities, no_new_privs, the seccomp profile, masked and read-only paths: chapter 13's
- * (lib/docker-security.ts's daemonSecurity(), Docker's defaults while chapter 13 is a starter).
- * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
- * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
+ * The OCI spec dockerd would give runc for `c` (moby daemon/oci_linux.go), so that the
+ * container runs as it would under dockerd: its command, environment, directory and user as
+ * its record says (a user name looked up in the image's own files); its root where
+ * containerd's shim mounts the rootfs; the default mounts, the container's own /etc files and
+ * its -v binds; its namespaces as its NetworkMode asks; the cgroup `/minidockerd/ID` with the
+ * limits of --memory, --cpus and --pids-limit. Capabilities, no_new_privs, the seccomp
+ * profile, masked and read-only paths are chapter 13's (lib/docker-security.ts's
+ * daemonSecurity(), Docker's defaults while chapter 13 is a starter). With HostConfig.Init,
+ * the init INIT_PATH (native/init.c) runs first, as dockerd runs its docker-init.
  */
 export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
-  // TODO(11): the OCI spec for runc, as dockerd builds it in daemon/oci_linux.go (the text's "The spec").
+  // TODO(11): the OCI spec for runc, as dockerd builds it in daemon/oci_linux.go (the text's "The spec, and containerd's calls").
   //   1. process: what runs, with which environment (what does dockerd always add, and what with a tty?),
   //      in which directory, as which user (chapter 06 resolves names in the image's files)?
   //   2. root: where will containerd's shim have mounted the rootfs, relative to the bundle?
-  //   3. mounts: the defaults, then the container's own /etc files bound over the image's, then -v binds.
+  //   3. mounts: what does every container get (lib/oci.ts), which of the image's /etc files does the
+  //      container's own hide, and how does a -v bind (and its :ro) become a mount?
   //   4. linux: which namespaces (what changes with NetworkMode "host"?), which cgroup path, which resources
   //      from Memory, NanoCpus and PidsLimit (the OCI runtime spec's config-linux.md, chapter 04's cgroup files)?
   //   5. --init: where must the init be inside the container, how does it get there, and what runs it?
@@ -65,24 +65,27 @@ export async function startTask(containerd: Containerd, c: Container, spec: Full
 // #endregion startTask
 
 // #region waitTask
-/** Block until the task's process exits, and return its exit status (128+N for a signal, as the shim reports it). */
+/** The exit status of the task's process once it has exited, as containerd's shim reports it (a death by a signal included). */
 export async function waitTask(containerd: Containerd, id: string): Promise<number> {
-  // TODO(11): the exit status, from containerd's Tasks service.
-  //   1. Which call of tasks.proto blocks until the process has exited, and which field holds the status?
+  // TODO(11): the exit status, from containerd (libcontainerd/remote/client.go; lib/proto/'s tasks.proto).
+  //   1. One call of the Tasks service answers only once the process has exited: which, and which field of its
+  //      answer holds the status?
+  //   2. A restarted daemon asks about a process that exited long ago: what does that call answer then?
   throw new NotImplementedError('11-daemon', 'waitTask')
 }
 // #endregion waitTask
 
 // #region deleteTask
 /**
- * Forget the task and the containerd container (the shim exits, unmounts the rootfs and has
- * runc delete the cgroup). Either may already be gone: NotFound is no error here.
+ * Forget the container in containerd, its task and its metadata alike, so that the same ID can
+ * run again. Either may be gone already (a failed start, a second removal): that is no error,
+ * while every other failure is.
  */
 export async function deleteTask(containerd: Containerd, id: string): Promise<void> {
-  // TODO(11): forget the task, then the containerd container.
-  //   1. What does Tasks.Delete make the shim do (output, rootfs, cgroup)?
-  //   2. Either may be gone already (a failed start, a second rm): which gRPC status means that, and why is it
-  //      no error here while every other one is?
+  // TODO(11): forget the task, then the containerd container (libcontainerd/remote/client.go Delete, DeleteTask).
+  //   1. What does deleting the task make the shim do (the output, the rootfs, the cgroup)?
+  //   2. containerd answers something it does not know with a gRPC status of its own (lib/containerd.ts
+  //      names it): why is only that one no error here?
   throw new NotImplementedError('11-daemon', 'deleteTask')
 }
 // #endregion deleteTask

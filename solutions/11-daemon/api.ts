@@ -4,7 +4,7 @@
  * api/server/httpstatus/status.go): the version in the path, the headers on every response,
  * and errors as `{"message": ...}` with the status code the CLI acts on.
  */
-import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER, versionNumber } from '../../lib/engine.ts'
+import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER } from '../../lib/engine.ts'
 
 export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noSuchImage, conflict, badRequest } from '../../lib/engine.ts'
 
@@ -30,6 +30,8 @@ export function apiPath(path: string): { version: string; route: string } {
   const match = /^\/v(\d+\.\d+)(\/.*)$/.exec(path)
   if (!match) return { version: API_VERSION, route: path }
   const version = match[1]!
+  // major, then minor: 1.9 is older than 1.41, which neither a decimal nor a string comparison knows
+  const versionNumber = (v: string) => v.split('.').map(Number).reduce((major, minor) => major * 1000 + minor)
   if (versionNumber(version) > versionNumber(API_VERSION))
     throw badRequest(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`)
   if (versionNumber(version) < versionNumber(MIN_API_VERSION))

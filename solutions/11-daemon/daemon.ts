@@ -65,6 +65,38 @@ export class Daemon extends DaemonBase {
   }
   // #endregion create
 
+  // #region openStreams
+  /**
+   * The daemon's ends of the FIFOs through which containerd's shim passes a container's stdio
+   * (`io`, as startTask takes it): made if they are not there yet, the output read from its
+   * first byte into the container's log and to every client attached to it, and stdin (with
+   * OpenStdin) ready to be written. start() opens them before the task exists; restore()
+   * (given, in DaemonBase) opens them again for a task that ran on while no daemon did.
+   */
+  protected openStreams(c: Container): { io: TaskIO; readers: { socket: Socket; drained: Promise<void> }[]; log: ReturnType<typeof logWriter> } {
+    const live = this.liveOf(c.ID)
+    const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
+    mkdirSync(fifoDir, { recursive: true, mode: 0o700 })
+    const io: TaskIO = { stdout: join(fifoDir, 'init-stdout'), terminal: c.Config.Tty }
+    if (!c.Config.Tty) io.stderr = join(fifoDir, 'init-stderr')
+    if (c.Config.OpenStdin) io.stdin = join(fifoDir, 'init-stdin')
+    const missing = [io.stdout, io.stderr, io.stdin].filter((f): f is string => f !== undefined && !existsSync(f))
+    if (missing.length > 0) execFileSync('mkfifo', ['-m', '600', ...missing])
+
+    const log = logWriter(c.LogPath)
+    const readers = outputReaders(io, (stream, chunk) => {
+      log.write(stream, chunk)
+      for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
+    })
+    if (io.stdin) {
+      // read and write: an open that never waits for the shim, and a FIFO never without a reader
+      live.stdin = new Socket({ fd: openSync(io.stdin, 'r+'), readable: false, writable: true })
+      live.stdin.on('error', () => {})
+    }
+    return { io, readers, log }
+  }
+  // #endregion openStreams
+
   // #region start
   /**
    * `POST /containers/{id}/start`: the container runs on its own layers with its network, its
@@ -75,23 +107,7 @@ export class Daemon extends DaemonBase {
   async start(c: Container): Promise<'started' | 'already'> {
     if (c.State.Running) return 'already'
     const live = this.liveOf(c.ID)
-    const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
-    mkdirSync(fifoDir, { recursive: true, mode: 0o700 })
-    const io: TaskIO = { stdout: join(fifoDir, 'init-stdout'), terminal: c.Config.Tty }
-    if (!c.Config.Tty) io.stderr = join(fifoDir, 'init-stderr')
-    if (c.Config.OpenStdin) io.stdin = join(fifoDir, 'init-stdin')
-    const fifos = [io.stdout, io.stderr, io.stdin].filter((f): f is string => f !== undefined)
-    execFileSync('mkfifo', ['-m', '600', ...fifos.filter((f) => !existsSync(f))])
-
-    const log = logWriter(c.LogPath)
-    const readers = outputReaders(io, (stream, chunk) => {
-      log.write(stream, chunk)
-      for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
-    })
-    if (io.stdin) {
-      live.stdin = new Socket({ fd: openSync(io.stdin, 'r+'), readable: false, writable: true })
-      live.stdin.on('error', () => {})
-    }
+    const { io, readers, log } = this.openStreams(c)
     const rootfs: Mount[] = [{ type: 'overlay', source: 'overlay', options: overlayOptions(overlayDirs(storePaths(this.options.root).graph, c.ID)).split(',') }]
     let pid: number
     try {
@@ -144,17 +160,17 @@ export class Daemon extends DaemonBase {
     live.attached.clear()
     live.finished = undefined
     live.events.emit('exit', code)
-    if (c.HostConfig.AutoRemove) await this.remove(c, true).catch(() => {})
+    // not awaited: a `docker rm -f` under way awaits this monitor, and this removal would await that rm (live.removing)
+    if (c.HostConfig.AutoRemove) void this.remove(c, true).catch(() => {})
   }
   // #endregion monitor
 
   // #region attach
   /**
-   * A hijacked connection joins the container's output: the streams asked for, framed unless
-   * the container has a tty. With `stdin`, what the client sends goes to the container's
-   * stdin (kept until the task runs), and the client's half-close ends it. A container that
-   * is not running is joined all the same: its next start feeds the stream (`docker start -a`
-   * attaches first, then starts), and its exit ends it.
+   * A hijacked connection joins the container: it gets the output streams its client asked for,
+   * in the form that client expects for this container, and what it sends goes to the
+   * container's stdin. The client may come before the container runs (`docker start -a`
+   * attaches, then starts), and may send its stdin, and end it, before then too.
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     const live = this.liveOf(c.ID)
@@ -182,9 +198,10 @@ export class Daemon extends DaemonBase {
 
   // #region wait
   /**
-   * The exit code once `condition` holds: "not-running" (now, if the container is not
-   * running), "next-exit" (the next exit), "removed" (once the container is gone). Anything
-   * else is a 400 "invalid condition". The caller has sent its headers already.
+   * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
+   * names holds (the Engine API's three wait conditions). The caller has sent its headers
+   * already. A condition the API does not have is the client's mistake, refused as moby's
+   * postContainersWait refuses it.
    */
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
     if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`)
@@ -222,10 +239,11 @@ export class Daemon extends DaemonBase {
 
   // #region remove
   /**
-   * `docker rm`: a running container is a 409 ("You cannot remove a running container ID.
-   * Stop the container before attempting removal or force remove") unless forced, then it is
-   * killed and its exit awaited first. Its layers, its folder and its record go; the
-   * "removed" waiters wake. Removing twice at once removes once.
+   * `docker rm`: the container and everything it owns are gone, and whoever waits for its
+   * removal hears of it. A running container is refused unless forced, in dockerd's words
+   * ("You cannot remove a running container ID. Stop the container before attempting removal
+   * or force remove", a 409). `docker run --rm` (AutoRemove) and a `docker rm -f` may remove
+   * the same container at the same moment.
    */
   remove(c: Container, force: boolean): Promise<void> {
     const live = this.liveOf(c.ID)

@@ -18,13 +18,12 @@ export { containerDir, loadContainers, stateWord, statusText, ZERO_TIME } from '
 // #region newContainer
 /**
  * A new container from a create request's body, the image's config and the name (or none):
- * the image's Env first and the request's over it by key, the request's Cmd or else the
- * image's (an Entrypoint given in the request drops the image's Cmd), Entrypoint, WorkingDir
- * and User likewise; Path and Args are what will run. An invalid name is a 400 with dockerd's
- * words ("Invalid container name (NAME), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"); a name
- * in use is a 409: `Conflict. The container name "/NAME" is already in use by container "ID".
- * You have to remove (or rename) that container to be able to reuse that name.` A command-less
- * result is a 400 "No command specified".
+ * its config is the request's over the image's, merged as dockerd merges them, and Path and
+ * Args are what will run. A name dockerd would refuse is refused in its words ("Invalid
+ * container name (NAME), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", a 400), and so is a name
+ * in use (a 409: `Conflict. The container name "/NAME" is already in use by container "ID".
+ * You have to remove (or rename) that container to be able to reuse that name.`). Nothing to
+ * run is a 400 "No command specified".
  */
 export function newContainer(root: string, body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, image: { id: string; config: ImageConfig }, name: string | undefined, existing: Container[]): Container {
   if (name !== undefined && name !== '' && !VALID_NAME.test(name))
@@ -81,9 +80,10 @@ export function newContainer(root: string, body: Partial<ContainerConfig> & { Ho
 
 // #region saveContainer
 /**
- * Write the record: config.v2.json and hostconfig.json (each replaced whole, never half
- * written: a daemon killed mid-write must find the old record or the new one), and on the
- * first save the hostname, hosts and resolv.conf files the container gets bind-mounted.
+ * Write the record as dockerd keeps it in the container's folder: config.v2.json and
+ * hostconfig.json, and on the first save the hostname, hosts and resolv.conf files the
+ * container gets bind-mounted. A daemon killed at any moment finds the old record or the new
+ * one, never half of one.
  */
 export function saveContainer(root: string, container: Container, hostResolvConf = ''): void {
   const dir = containerDir(root, container.ID)
@@ -105,9 +105,10 @@ export function saveContainer(root: string, container: Container, hostResolvConf
 
 // #region findContainer
 /**
- * The container `ref` names, as dockerd's GetContainer looks: the full ID, then the name
- * (with or without its "/"), then a unique ID prefix. None is a 404 "No such container: REF";
- * a prefix of several IDs is a 400 "Multiple IDs found with provided prefix: REF".
+ * The container `ref` names, as dockerd's GetContainer finds it from whatever the user typed:
+ * an ID, a name (the CLI may send it with or without its "/"), or the start of an ID. None is
+ * a 404 "No such container: REF"; a ref that could mean several containers is a 400 "Multiple
+ * IDs found with provided prefix: REF".
  */
 export function findContainer(containers: Iterable<Container>, ref: string): Container {
   const all = [...containers]

@@ -11,7 +11,7 @@ import { pullImage } from '#ch/07-registry/pull.ts'
 import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage } from './api.ts'
-import { execStartRoute, sendError, sendJson } from '../../lib/engine-reply.ts'
+import { execToStart, sendError, sendJson } from '../../lib/engine-reply.ts'
 import { checkCreateBody, flag, jsonBody } from '../../lib/engine.ts'
 import { containerSummary, imageRef, imageSummary, inspectContainer, inspectExec, inspectImage, systemInfo, VERSION } from '../../minidocker/engine-views.ts'
 import type { Daemon, Exec } from './daemon.ts'
@@ -21,7 +21,11 @@ import { frame, logOptions, readLog } from './streams.ts'
 // #region signalNumber
 export { imageRef, inspectContainer, VERSION } from '../../minidocker/engine-views.ts'
 
-/** A signal as `docker kill -s` sends it: "KILL", "SIGKILL" or "9"; unknown is a 400 "Invalid signal: X". */
+/**
+ * A signal as `docker kill -s` sends it: every spelling a user may type for one (`docker kill
+ * --help` and moby's pkg/signal ParseSignal), or `fallback` when none is given. A name no
+ * signal has is the client's mistake, in dockerd's words ("Invalid signal: X").
+ */
 export function signalNumber(text: string | null, fallback: number): number {
   if (!text) return fallback
   if (/^\d+$/.test(text)) return Number(text)
@@ -34,11 +38,9 @@ export function signalNumber(text: string | null, fallback: number): number {
 
 // #region listContainers
 /**
- * `docker ps`: running containers, or all with `all`; newest first; `filters` is a JSON map
- * from each key to the values it takes, as the CLI sends it ({"name": {"web": true}}) or as
- * API versions before 1.22 did ({"name": ["web"]}): `status` (created, running, exited),
- * `name` (a substring of the name), `id` (a prefix), `label` ("key" or "key=value"). A
- * filters value that is not such JSON is a 400.
+ * `docker ps` (`-a`, `--filter`): the containers a `docker ps` shows, in its order, as
+ * summaries (containerSummary). The filters the daemon honours are `status`, `name`, `id` and
+ * `label`, as docker-ps(1) describes them; filters it cannot read are the client's mistake.
  */
 export function listContainers(containers: Iterable<Container>, query: URLSearchParams) {
   let filters: Record<string, string[]> = {}
@@ -120,10 +122,10 @@ function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerRe
 
 // #region logsRoute
 /**
- * `GET /containers/{id}/logs`: the json-file log as frames (raw bytes for a tty), neither
- * stream asked for is a 400 "You must choose at least one stream". Without `follow` the body
- * ends when the log is read; with it, new lines go out as they come until the container has
- * stopped.
+ * `GET /containers/{id}/logs`: what the container wrote, from its json-file log, as the
+ * options of docker-logs(1) select it, in the form the client expects for this container.
+ * A request for neither stream is refused in dockerd's words ("You must choose at least one
+ * stream"). With `follow`, what the container writes later goes out too, until it stops.
  */
 async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): Promise<void> {
   const options = logOptions(call.query)
@@ -264,17 +266,25 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
 
 // #region attachRoute
 /**
- * `POST /containers/{id}/attach` with `Upgrade: tcp`: answer `101 UPGRADED` (content type
- * application/vnd.docker.raw-stream, Connection and Upgrade echoed), then hand the socket to
- * the container. Anything else asking to upgrade is a 501.
+ * The two requests that take over their connection (`Upgrade: tcp`): `POST
+ * /containers/{id}/attach` (a container's streams, the daemon's attach()) and `POST
+ * /exec/{id}/start` (an exec's, the daemon's startExec(); execToStart, given, finds the exec).
+ * Each is answered with the upgrade the docker CLI accepts, as dockerd writes it for each, and
+ * the socket is then the stream's. Anything else asking to upgrade is refused as a route this
+ * daemon does not have.
  */
 function attachRoute(daemon: Daemon, call: EngineCall, path: string): void {
+  const upgraded = { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' }
   const execMatch = /^\/exec\/([a-f0-9]{64})\/start$/.exec(path)
-  if (call.method === 'POST' && execMatch) return execStartRoute(daemon, call, execMatch[1]!)
+  if (call.method === 'POST' && execMatch) {
+    const exec = execToStart(daemon, execMatch[1]!)
+    writeUpgradeHead(call.socket!, { ...engineHeaders(), ...upgraded }) // dockerd's exec start carries the Engine headers, its attach does not
+    return void daemon.startExec(exec, call.socket!).catch(() => call.socket!.destroy())
+  }
   const match = /^\/containers\/([^/]+)\/attach$/.exec(path)
   if (call.method !== 'POST' || !match) throw new EngineError(501, `minidockerd does not implement ${call.method} ${path} with an upgrade`)
   const c = daemon.get(match[1]!)
-  writeUpgradeHead(call.socket!, { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' })
+  writeUpgradeHead(call.socket!, upgraded)
   daemon.attach(c, call.socket!, { stdin: flag(call.query, 'stdin'), stdout: flag(call.query, 'stdout'), stderr: flag(call.query, 'stderr') })
 }
 // #endregion attachRoute

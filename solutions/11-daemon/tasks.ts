@@ -18,16 +18,15 @@ export type { TaskIO } from '../../lib/engine.ts'
 
 // #region runtimeSpec
 /**
- * The OCI spec dockerd would give runc for `c` (moby daemon/oci_linux.go): its process (Path
- * and Args, Env with a PATH and HOSTNAME, TERM=xterm with a tty, WorkingDir or "/", User
- * resolved in the image's own passwd and group files), root "rootfs" (the shim mounts the
- * rootfs there), the default mounts plus the container's hostname, hosts and resolv.conf
- * bound over /etc's, -v binds, namespaces (no network namespace for NetworkMode "host"),
- * the cgroup `/minidockerd/ID`, and Memory, NanoCpus and PidsLimit as linux.resources.
- * Capabilities, no_new_privs, the seccomp profile, masked and read-only paths: chapter 13's
- * (lib/docker-security.ts's daemonSecurity(), Docker's defaults while chapter 13 is a starter).
- * With HostConfig.Init, the init INIT_PATH (native/init.c) is bound read-only at
- * /sbin/docker-init and runs first, the command after a `--`, as dockerd does with docker-init.
+ * The OCI spec dockerd would give runc for `c` (moby daemon/oci_linux.go), so that the
+ * container runs as it would under dockerd: its command, environment, directory and user as
+ * its record says (a user name looked up in the image's own files); its root where
+ * containerd's shim mounts the rootfs; the default mounts, the container's own /etc files and
+ * its -v binds; its namespaces as its NetworkMode asks; the cgroup `/minidockerd/ID` with the
+ * limits of --memory, --cpus and --pids-limit. Capabilities, no_new_privs, the seccomp
+ * profile, masked and read-only paths are chapter 13's (lib/docker-security.ts's
+ * daemonSecurity(), Docker's defaults while chapter 13 is a starter). With HostConfig.Init,
+ * the init INIT_PATH (native/init.c) runs first, as dockerd runs its docker-init.
  */
 export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   const env = [...c.Config.Env]
@@ -113,7 +112,7 @@ export async function startTask(containerd: Containerd, c: Container, spec: Full
 // #endregion startTask
 
 // #region waitTask
-/** Block until the task's process exits, and return its exit status (128+N for a signal, as the shim reports it). */
+/** The exit status of the task's process once it has exited, as containerd's shim reports it (a death by a signal included). */
 export async function waitTask(containerd: Containerd, id: string): Promise<number> {
   const { exit_status } = await containerd.tasks.Wait({ container_id: id })
   return exit_status as number
@@ -122,8 +121,9 @@ export async function waitTask(containerd: Containerd, id: string): Promise<numb
 
 // #region deleteTask
 /**
- * Forget the task and the containerd container (the shim exits, unmounts the rootfs and has
- * runc delete the cgroup). Either may already be gone: NotFound is no error here.
+ * Forget the container in containerd, its task and its metadata alike, so that the same ID can
+ * run again. Either may be gone already (a failed start, a second removal): that is no error,
+ * while every other failure is.
  */
 export async function deleteTask(containerd: Containerd, id: string): Promise<void> {
   const ignoreNotFound = (error: unknown) => {

@@ -68,13 +68,13 @@ function http(method: string, path: string, body?: string): Promise<{ status: nu
 vi.setConfig({ testTimeout: 60_000 })
 
 describeKernel('minidockerd with the real docker CLI', () => {
-  it('answers _ping with Api-Version 1.41 and Ostype, so both CLIs use /v1.41 paths', async () => {
+  it('answers _ping so that both CLIs settle on the daemon\'s API version (the text\'s "Rules for every request")', async () => {
     const get = await http('GET', '/_ping')
-    expect([get.status, get.body], 'expected 200 "OK" for GET /_ping').toEqual([200, 'OK'])
+    expect([get.status, get.body], 'expected GET /_ping answered as dockerd answers it (the captured ping in the text\'s "Rules for every request")').toEqual([200, 'OK'])
     const ping = await http('HEAD', '/_ping')
-    expect(ping.status, 'expected 200 for HEAD /_ping').toBe(200)
+    expect(ping.status, 'expected HEAD /_ping answered as dockerd answers it (the captured ping)').toBe(200)
     expect(ping.headers['api-version'], 'expected the Api-Version header the CLI reads its version from').toBe('1.41')
-    expect(ping.headers.ostype).toBe('linux')
+    expect(ping.headers.ostype, 'expected the headers of the captured ping').toBe('linux')
     const version = await run('28.2.2', ['version', '--format', '{{.Server.APIVersion}}'])
     expect(version.stdout.trim(), `expected "docker version" to show the server's API 1.41, saw ${version.stdout}${version.stderr}`).toBe('1.41')
   })
@@ -96,7 +96,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
       expect(hi.exitCode, `expected exit 0, saw ${hi.exitCode}: ${hi.stderr}`).toBe(0)
       expect(hi.stderr, 'expected nothing on stderr but the pull\'s progress').not.toMatch(/error/i)
       const code = await run(cli, ['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 3'])
-      expect([code.stdout, code.stderr], 'expected stdout and stderr apart — stream 1 for stdout, 2 for stderr?').toEqual(['out\n', 'err\n'])
+      expect([code.stdout, code.stderr], 'expected stdout and stderr apart — does each frame name its stream as stdcopy numbers them (the text\'s "Frames and the json-file log")?').toEqual(['out\n', 'err\n'])
       expect(code.exitCode, 'expected the CLI to exit 3 — does the wait body carry StatusCode?').toBe(3)
       const all = await run(cli, ['ps', '-a', '--format', '{{.Command}}'])
       expect(all.stdout, 'expected no container left after --rm — is AutoRemove honoured before the "removed" wait is answered?').not.toMatch(/echo hi|exit 3/)
@@ -145,7 +145,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     // the container may have exited before the wait arrives, so both waits may meet a stopped container
     const exited = 'docker wait on an exited container must answer at once: does the not-running condition look at the state before it waits for an exit?'
     const wait = await run(cli, ['wait', 'worker'], undefined, exited)
-    expect(wait.stdout, 'expected 137 (128+9) after kill -s KILL').toBe('137\n')
+    expect(wait.stdout, 'expected the exit code docker reports for a container killed by SIGKILL: the shim\'s exit status, passed on unchanged (waitTask)').toBe('137\n')
     const again = await run(cli, ['wait', 'worker'], undefined, exited)
     expect(again.stdout, 'expected the exit code of an exited container at once').toBe('137\n')
     const rm = await run(cli, ['rm', 'worker'])
@@ -241,11 +241,11 @@ describeKernel('minidockerd with the real docker CLI', () => {
     const started = Date.now()
     await run('28.2.2', ['stop', id])
     expect(Date.now() - started, 'expected sleep to die of the SIGTERM the init passed on, not of the SIGKILL 10 s later').toBeLessThan(8000)
-    expect((await run('28.2.2', ['inspect', '-f', '{{.State.ExitCode}}', id])).stdout, 'expected 143 (128+SIGTERM), as docker-init reports it').toBe('143\n')
+    expect((await run('28.2.2', ['inspect', '-f', '{{.State.ExitCode}}', id])).stdout, 'expected the exit code docker reports for a command ended by docker stop\'s SIGTERM, which docker-init passes on').toBe('143\n')
     await run('28.2.2', ['rm', id])
   })
 
-  it('rm -f removes a running container; a running one without -f is a conflict', async () => {
+  it('rm of a running container is refused unless forced, and rm -f removes it, with AutoRemove too (moby daemon/delete.go)', async () => {
     const started = await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])
     const id = started.stdout.trim()
     const refused = await run('28.2.2', ['rm', id])
@@ -254,6 +254,11 @@ describeKernel('minidockerd with the real docker CLI', () => {
     const forced = await run('28.2.2', ['rm', '-f', id])
     expect(forced.exitCode, `rm -f failed: ${forced.stderr}`).toBe(0)
     expect((await run('28.2.2', ['ps', '-a', '-q', '--no-trunc'])).stdout, 'expected rm -f to remove the container').not.toContain(id)
+    const auto = (await run('28.2.2', ['run', '-d', '--rm', '--network', 'none', busybox, 'sleep', '30'])).stdout.trim()
+    const removed = await run('28.2.2', ['rm', '-f', auto], undefined,
+      'rm -f of a running --rm container never returned: does the removal wait for the exit to be handled while the exit\'s handling waits for the removal (the text\'s "rm -f, AutoRemove and the monitor")?')
+    expect(removed.exitCode, `rm -f of a running --rm container failed: ${removed.stderr}`).toBe(0)
+    expect((await run('28.2.2', ['ps', '-a', '-q', '--no-trunc'])).stdout, 'expected rm -f to remove a --rm container').not.toContain(auto)
   })
 
   it('a container removed while a client is attached ends the attach: the CLI exits, the daemon keeps serving', async () => {
@@ -299,19 +304,21 @@ describeKernel('minidockerd with the real docker CLI', () => {
     const missing = await run('28.2.2', ['inspect', '--type', 'container', 'nope'])
     expect(missing.stderr, 'expected the CLI to print dockerd\'s "No such container"').toMatch(/No such container: nope/)
     const noImage = await http('POST', '/v1.41/containers/create', JSON.stringify({ Image: `${registry.host}/busybox:absent`, HostConfig: { NetworkMode: 'none' } }))
-    expect([noImage.status, JSON.parse(noImage.body).message], 'expected 404 "No such image" for create, which makes the CLI pull').toEqual([404, `No such image: ${registry.host}/busybox:absent`])
+    expect([noImage.status, JSON.parse(noImage.body).message], 'expected create of a missing image answered so that the CLI pulls it (the text\'s "Rules for every request"), in dockerd\'s words').toEqual([404, `No such image: ${registry.host}/busybox:absent`])
     const badJson = await http('POST', '/v1.41/containers/create', '{"Image":')
-    expect(badJson.status, 'expected 400 for a body that is not JSON').toBe(400)
+    expect(badJson.status, 'expected a body that is not JSON answered as the client\'s mistake, not the daemon\'s (errorStatus; moby httpstatus/status.go)').toBe(400)
     const badType = await http('POST', '/v1.41/containers/create', JSON.stringify({ Image: busybox, Cmd: 'echo hi' }))
-    expect(badType.status, 'expected 400 for a Cmd that is not a list of strings').toBe(400)
+    expect(badType.status, 'expected a Cmd that is not a list of strings answered as the client\'s mistake (errorStatus)').toBe(400)
     for (const [body, words] of [
       [{ Image: busybox, Tty: 'yes' }, 'cannot unmarshal string into Go struct field Config.Tty of type bool'],
       [{ Image: busybox, HostConfig: { Memory: 'lots' } }, 'cannot unmarshal string into Go struct field HostConfig.Memory of type number'],
       [{ Image: busybox, Env: ['A=1', 2] }, 'cannot unmarshal number into Go struct field Config.Env of type string'],
     ] as const) {
       const wrong = await http('POST', '/v1.41/containers/create', JSON.stringify(body))
-      expect([wrong.status, JSON.parse(wrong.body).message], `expected a 400 naming the field of the wrong type in ${JSON.stringify(body)}`).toEqual([400, `json: ${words}`])
+      expect([wrong.status, JSON.parse(wrong.body).message], `expected the field of the wrong type in ${JSON.stringify(body)} named as Go's decoder names it, as the client's mistake (checkCreateBody)`).toEqual([400, `json: ${words}`])
     }
+    const policy = await http('POST', '/v1.41/containers/create', JSON.stringify({ Image: busybox, HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'bogus' } } }))
+    expect([policy.status, JSON.parse(policy.body).message], 'expected a restart policy dockerd does not know refused as dockerd refuses it (the text\'s "Not here yet"; checkCreateBody)').toEqual([400, "invalid restart policy 'bogus'"])
     const pull = await run('28.2.2', ['pull', `${busybox}:does-not-exist`])
     expect(pull.exitCode).toBe(1)
     expect(pull.stderr, 'expected the registry\'s "not found" before the progress stream began').toMatch(/Error response from daemon: manifest for .*busybox:does-not-exist not found/)

@@ -22,13 +22,13 @@ describe('the API version in the path', () => {
     for (const [path, route] of [['/v1.41/containers/json', '/containers/json'], ['/v1.24/images/json', '/images/json'], ['/_ping', '/_ping']])
       expect(apiPath(path).route, `expected ${path} to be the route ${route} — is the /vN.NN prefix taken off (and only it)?`).toBe(route)
   })
-  it('refuses a version newer than 1.41 with a 400 naming the maximum', async () => {
+  it('refuses a version newer than the daemon serves, as moby\'s version middleware does', async () => {
     const error = await caught(() => apiPath('/v1.50/containers/json'))
     expect(error, 'expected /v1.50/... to be refused — does apiPath compare the version with API_VERSION?').toBeInstanceOf(EngineError)
-    expect(errorStatus(error)).toBe(400)
-    expect(error.message).toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
+    expect(errorStatus(error), 'expected a version the daemon cannot serve to be answered as the client\'s mistake, not the daemon\'s (the text\'s "Rules for every request", httpstatus/status.go)').toBe(400)
+    expect(error.message, 'expected dockerd\'s words for a client that is too new (apiPath\'s doc comment)').toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
   })
-  it('refuses a version older than 1.12 as too old, comparing versions as numbers (1.9 is older than 1.41)', async () => {
+  it('refuses a version older than the daemon serves, however few digits its minor has (1.9, 1.11)', async () => {
     for (const version of ['1.11', '1.9']) {
       const error = await caught(() => apiPath(`/v${version}/containers/json`))
       expect(error, `expected /v${version}/... to be refused as too old`).toBeInstanceOf(EngineError)
@@ -40,12 +40,12 @@ describe('the API version in the path', () => {
 })
 
 describe('multiplexed stream frames', () => {
-  it('puts an 8-byte header before the payload: stream, three zeros, big-endian length', () => {
+  it('frames a payload so that the CLI\'s stdcopy reads it back', () => {
     const payload = Buffer.alloc(300, 'x')
     const f = frame('stderr', payload)
-    expect([...f.subarray(0, 8)], 'expected [2,0,0,0,0,0,1,44] for 300 bytes of stderr — is the size big-endian in bytes 4..7, the stream in byte 0?').toEqual([2, 0, 0, 0, 0, 0, 1, 44])
-    expect(f.subarray(8).equals(payload)).toBe(true)
-    expect(frame('stdout', Buffer.from('hi\n'))[0], 'expected stream 1 for stdout').toBe(1)
+    expect([...f.subarray(0, 8)], `expected the header stdcopy reads for 300 bytes of stderr, saw [${[...f.subarray(0, 8)]}] — compare with moby's pkg/stdcopy StdWriter (the text's "Frames and the json-file log"): which byte names the stream, where does the length go, and is it big-endian, the network's order, not x86's?`).toEqual([2, 0, 0, 0, 0, 0, 1, 44])
+    expect(f.subarray(8).equals(payload), 'expected the payload whole after the header').toBe(true)
+    expect(frame('stdout', Buffer.from('hi\n'))[0], 'expected stdout named as stdcopy numbers it').toBe(1)
   })
 })
 
@@ -137,11 +137,11 @@ describe('container records', () => {
     expect(c.LogPath.endsWith(`/containers/${c.ID}/${c.ID}-json.log`), `expected the log at ROOT/containers/ID/ID-json.log, saw ${c.LogPath}`).toBe(true)
     expect(make(undefined, [], { Entrypoint: ['/probe'] }).Args, 'an Entrypoint in the request drops the image\'s Cmd').toEqual([])
   })
-  it('refuses a name in use with dockerd\'s 409 conflict', async () => {
+  it('refuses a name another container has, in dockerd\'s words', async () => {
     const first = make('web')
     const error = await caught(() => make('web', [first]))
-    expect(errorStatus(error), 'expected a 409 for a name in use — is the name looked up among the existing containers?').toBe(409)
-    expect(error.message).toBe(`Conflict. The container name "/web" is already in use by container "${first.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
+    expect(errorStatus(error), `expected a name in use to be refused as a conflict, as dockerd's reserveName does (newContainer's doc comment), saw ${error === undefined ? 'no error' : `${errorStatus(error)} ${error.message}`} — is the name looked up among the existing containers?`).toBe(409)
+    expect(error.message, 'expected dockerd\'s words for a name in use').toBe(`Conflict. The container name "/web" is already in use by container "${first.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
   })
   it('finds a container by full ID, by name, and by a unique ID prefix; otherwise "No such container"', async () => {
     const a = make('aa')
@@ -155,7 +155,7 @@ describe('container records', () => {
     expect(errorStatus(ambiguous), 'expected a prefix of two IDs to be refused, not to pick one of them').toBe(400)
     expect(ambiguous.message).toBe('Multiple IDs found with provided prefix: abc')
     const error = await caught(() => findContainer([a, b], 'nope'))
-    expect(errorStatus(error), 'expected a 404 for an unknown container').toBe(404)
-    expect(error.message).toBe('No such container: nope')
+    expect(errorStatus(error), 'expected an unknown container answered as missing, so that the CLI can act on it (the text\'s "Rules for every request")').toBe(404)
+    expect(error.message, 'expected dockerd\'s words (findContainer\'s doc comment)').toBe('No such container: nope')
   })
 })
