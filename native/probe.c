@@ -19,6 +19,8 @@
  *   personality:HEX  mount-tmpfs:DIR  unshare-user  open-write:FILE  read:FILE
  *            a system call tried: {"tried":NAME,"errno":null or "EPERM"...}; it does not
  *            stop the probe; open-write closes the file without writing to it
+ *   seals:FILE   the seals of FILE (opened read-only, fcntl F_GET_SEALS), by name:
+ *            {"seals":["seal","shrink","grow","write"]} ("future-write" too, when set)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -443,6 +445,20 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     int fd = open(arg ? arg : "", O_WRONLY);
     tried(name, fd);
     if (fd >= 0) close(fd);
+  } else if (!strcmp(name, "seals")) {
+    static const struct { int bit; const char *name; } names[] = {
+      {F_SEAL_SEAL, "seal"}, {F_SEAL_SHRINK, "shrink"}, {F_SEAL_GROW, "grow"},
+      {F_SEAL_WRITE, "write"}, {F_SEAL_FUTURE_WRITE, "future-write"}};
+    int fd = open(arg ? arg : "", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(name, arg ? arg : "");
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0) fail(name, "fcntl F_GET_SEALS");
+    close(fd);
+    printf("{\"seals\":[");
+    int first = 1;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+      if (seals & names[i].bit) printf("%s\"%s\"", first ? "" : ",", names[i].name), first = 0;
+    printf("]}\n");
   } else if (!strcmp(name, "read")) {
     char buf[64];
     int fd = open(arg ? arg : "", O_RDONLY);

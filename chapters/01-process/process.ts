@@ -32,6 +32,12 @@ export function exitCode(status: ExitStatus): number {
  * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), a bare
  * `KEY` copies KEY from the host, and PATH defaults to DEFAULT_PATH. A flag with no name is
  * refused in the docker CLI's words: `invalid environment variable: FLAG`.
+ *
+ * The result is the environment the process sees, which no single Docker function builds:
+ * moby's ReplaceOrAppendEnvValues (container/env.go) replaces or unsets only dockerd's own
+ * defaults and appends every other flag, so `-e A=1 -e A=2` reaches runc as two entries; runc
+ * 1.1 (populateProcessEnvironment, through Go's os.Setenv) then keeps the later value in the
+ * first position. runc 1.2 and later (prepareEnv) keep it in the last position instead.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   // TODO(01): the "KEY=value" list a container starts with, from the -e flags.
@@ -41,7 +47,9 @@ export function buildEnv(flags: string[], hostEnv: Record<string, string | undef
   //      what does dockerd then do with it, and to which entries? Think of -e A=1 -e A, and of
   //      -e PATH. Never read process.env here: the host's environment is `hostEnv`.
   //   3. Where to look: opts.ValidateEnv (docker CLI, opts/env.go), moby's
-  //      ReplaceOrAppendEnvValues (container/env.go) and "The environment" in the chapter text.
+  //      ReplaceOrAppendEnvValues (container/env.go) for what a bare KEY unsets, runc 1.1's
+  //      populateProcessEnvironment for what happens to a repeated KEY, and "The environment"
+  //      in the chapter text.
   throw new NotImplementedError('01-process', 'buildEnv')
 }
 // #endregion buildEnv

@@ -97,7 +97,8 @@ export async function disconnectContainer(host: string): Promise<void> {
   // TODO(08): delete a container's veth pair by its host end.
   //   1. What happens to the other end, and to a pair whose container namespace is gone?
   //   2. A pair that is already gone is no error (say which words of the tool's error tell
-  //      you so); any other failure is.
+  //      you so: it can go before ip looks its name up, or between that and the delete); any
+  //      other failure is.
   //   Where: man 8 ip-link (delete). Chapter text: "A veth pair".
   throw new NotImplementedError('08-network', 'disconnectContainer')
 }

@@ -25,6 +25,12 @@ export function exitCode(status: ExitStatus): number {
  * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), a bare
  * `KEY` copies KEY from the host, and PATH defaults to DEFAULT_PATH. A flag with no name is
  * refused in the docker CLI's words: `invalid environment variable: FLAG`.
+ *
+ * The result is the environment the process sees, which no single Docker function builds:
+ * moby's ReplaceOrAppendEnvValues (container/env.go) replaces or unsets only dockerd's own
+ * defaults and appends every other flag, so `-e A=1 -e A=2` reaches runc as two entries; runc
+ * 1.1 (populateProcessEnvironment, through Go's os.Setenv) then keeps the later value in the
+ * first position. runc 1.2 and later (prepareEnv) keep it in the last position instead.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   const env = new Map<string, string>()
@@ -35,7 +41,8 @@ export function buildEnv(flags: string[], hostEnv: Record<string, string | undef
     const resolved = value ?? hostEnv[key]
     if (resolved !== undefined) env.set(key, resolved)
     // dockerd unsets a default named by a bare flag (moby's ReplaceOrAppendEnvValues); a key
-    // that an earlier flag set is not one of its defaults and stays.
+    // that an earlier flag set is not one of its defaults and stays. Map.set above folds a
+    // repeated key as runc 1.1 does: the later value, in the first position.
     else if (key === 'PATH') env.delete(key)
   }
   return [...env].map(([key, value]) => `${key}=${value}`)

@@ -98,8 +98,10 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
  * is already gone (the container's namespace went away, and took the pair with it) is no error.
  */
 export async function disconnectContainer(host: string): Promise<void> {
+  // Gone before ip looked the name up: "Cannot find device"; gone between the lookup and the
+  // delete, as the container's namespace went: "RTNETLINK answers: No such device".
   await command(['ip', 'link', 'del', host]).catch((error: unknown) => {
-    if (!/Cannot find device/.test(String(error))) throw error
+    if (!/Cannot find device|No such device/.test(String(error))) throw error
   })
 }
 // #endregion disconnectContainer

@@ -4,7 +4,7 @@
  * makes (a copy of the helper, a host directory, a host process, a daemon socket), so nothing
  * of the machine's is at stake.
  */
-import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
@@ -19,7 +19,7 @@ import { Helper, HELPER_PATH } from '../../native/helper.ts'
 import { waitFor } from '../support/container.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { probeLines } from '../support/probe.ts'
+import { PROBE_PATH, probeLines } from '../support/probe.ts'
 import { MINIRUNC, minirunc, probeBundle, probeRootfs, rethrowNotImplemented } from '../support/runtime.ts'
 import { usernsBundle } from '../support/userns.ts'
 
@@ -80,6 +80,20 @@ describeKernel('the runtime defends itself', () => {
     expect(protectedRun.rewritten, 'the helper\'s file on disk was rewritten through /proc/PID/exe: did protectRuntimeBinary make the helper run from a copy in memory (memfd)?').toBe(false)
     expect(protectedRun.refused, `the copy in memory could be changed through /proc/PID/exe (${protectedRun.stderr.trim().replaceAll('\n', '; ') || 'no error'}): which changes do its seals forbid?`).toEqual({ write: true, shrink: true, grow: true })
     expect(protectedRun.size, 'the copy in memory must keep its size').toBe(protectedRun.length)
+  })
+
+  it('the copy the helper runs from is sealed for good: its bytes, its size, and the set of seals itself', async () => {
+    const h = helper()
+    await protectRuntimeBinary(h)
+    expect(readlinkSync(`/proc/${h.pid}/exe`), 'the helper still runs from its file on disk: did protectRuntimeBinary make the helper run from a copy in memory (memfd)?').toMatch(/^\/memfd:/)
+    // What a process holding /proc/PID/exe would find: the seals of the file it opens (fcntl F_GET_SEALS).
+    const r = await execa(PROBE_PATH, [`seals:/proc/${h.pid}/exe`], { reject: false })
+    const line = probeLines(r.stdout)[0] ?? {}
+    expect(line.error, `the probe could not read the seals of /proc/${h.pid}/exe: ${r.stdout}${r.stderr}`).toBeUndefined()
+    const seals = line.seals as string[]
+    const missing = (names: string[]) => names.filter((name) => !seals.includes(name))
+    expect(missing(['write', 'shrink', 'grow']), `the copy's seals are [${seals.join(', ')}]: a process holding /proc/PID/exe may still change its bytes or its size (memfd_create(2), "File sealing")`).toEqual([])
+    expect(missing(['seal']), `the copy's seals are [${seals.join(', ')}]: the set is not final, so whoever reopens /proc/PID/exe for writing once the helper is gone may still add seals of its own (F_ADD_SEALS): which seal forbids that? (memfd_create(2) and fcntl(2), "File sealing"; chapter text, "CVE-2019-5736: the runtime's binary")`).toEqual([])
   })
 
   it('closeLeakedFds closes what nobody passed on purpose and keeps the rest; minirunc so never hands an inherited directory fd to the container', async () => {

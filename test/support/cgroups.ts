@@ -8,30 +8,12 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { onCleanup } from './files.ts'
+import { hierarchies } from './hierarchies.ts'
+
+export { hierarchies }
 
 /** The parent of every test cgroup, below the base it is nested in. */
 export const TEST_CGROUP_PARENT = 'minidocker-test'
-
-/** This process's cgroup in each hierarchy as it was when the tests started: "" is v2's. */
-const startedIn = new Map(readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter(Boolean).map((line) => {
-  const [, controllers, ...path] = line.split(':')
-  return [controllers!, path.join(':')] as const
-}))
-
-/** Every mounted cgroup hierarchy: its mount point and this process's path in it. */
-export function hierarchies(): { mount: string; own: string }[] {
-  const found: { mount: string; own: string }[] = []
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [before, after] = line.split(' - ')
-    const [fstype, , options] = (after ?? '').split(' ')
-    const mount = before?.split(' ')[4]
-    if (!mount || (fstype !== 'cgroup' && fstype !== 'cgroup2')) continue
-    const wanted = fstype === 'cgroup2' ? [] : options!.split(',').filter((o) => o !== 'rw' && o !== 'ro' && !o.startsWith('clone_children') && o !== 'relatime' && o !== 'noprefix')
-    const key = [...startedIn.keys()].find((k) => k.split(',').filter(Boolean).sort().join() === [...wanted].sort().join())
-    if (key !== undefined) found.push({ mount, own: startedIn.get(key)! })
-  }
-  return found
-}
 
 /** Whether `pid` is a child, grandchild, ... of this process. */
 function descendsFromUs(pid: number): boolean {

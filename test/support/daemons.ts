@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { hierarchies } from './cgroups.ts'
+import { hierarchies } from './hierarchies.ts'
 
 export interface Daemon {
   /** its socket (containerd's gRPC one, dockerd's API) */
