@@ -59,7 +59,7 @@ export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; rem
 export const STATE_FILE = 'state.json'
 /** The fifo `create` parks the container's process on until `start` opens it. */
 export const EXEC_FIFO = 'exec.fifo'
-/** open(2)'s O_PATH on Linux (node:fs does not export it): an fd that names a file without opening it. */
+/** open(2)'s O_PATH on Linux, which node:fs does not export. */
 export const O_PATH = 0o10000000
 
 /** Write `record` to DIR/state.json atomically: a reader never sees half a file. */

@@ -62,7 +62,7 @@ export interface HelperOptions {
   stdin?: StdioTarget
   stdout?: StdioTarget
   stderr?: StdioTarget
-  /** Run in its own session, outliving the caller (a runtime's `create` needs this). */
+  /** Run in its own session, so that it may outlive the caller. */
   detached?: boolean
   /** Further fds passed to the helper as 4, 5, ... (e.g. a sync pipe for waitFd). */
   extraFds?: number[]
@@ -541,7 +541,7 @@ export class Helper {
    * setrlimit(): one resource limit of the helper, which the program it execs inherits.
    * @param resource the limit's name as config.json and getrlimit(2) spell it, e.g. RLIMIT_NOFILE
    * @param soft the soft limit (what the process gets)
-   * @param hard the hard limit (how far it may raise the soft one); 18446744073709551615 is RLIM_INFINITY
+   * @param hard the hard limit (how far it may raise the soft one); RLIM_INFINITY, getrlimit(2)'s "no limit", is the largest 64-bit unsigned number
    * @throws EINVAL when soft is above hard.
    * @throws EPERM when raising a hard limit without CAP_SYS_RESOURCE (after setuid, say).
    */
@@ -575,7 +575,7 @@ export class Helper {
    * Make the slave of pty `master` the helper's stdin, stdout and stderr and its controlling terminal (ioctl TIOCGPTPEER, dup2, TIOCSCTTY).
    * @param master a master's fd, from openpt
    * @throws EBADF/ENOTTY when the fd is not a pty master.
-   * @throws EPERM when the helper does not lead a session (setsid first) or the terminal belongs to another session.
+   * @throws EPERM when the kernel refuses the helper a controlling terminal (ioctl_tty(2), TIOCSCTTY).
    */
   setControllingTerminal(master: number): Promise<unknown> {
     return this.#call('set_ctty', String(master))
@@ -641,9 +641,9 @@ export class Helper {
   }
 
   /**
-   * Stop sending requests and resolve once every request sent so far has reached the helper:
-   * a runtime's `create` queues the requests its process serves after `start` (wait_fifo, then
-   * exec), and exits while they are still pending. Their replies go nowhere.
+   * Stop sending requests and resolve once every request sent so far has reached the helper,
+   * for a caller that exits while requests it sent are still pending: the helper serves them
+   * after the caller has gone, and their replies go nowhere.
    */
   async detach(): Promise<void> {
     for (const p of this.#pending.splice(0)) p.resolve(null)

@@ -32,8 +32,9 @@ export function checkContainerId(id: string): void {
 export function loadBundle(bundle: string): Spec {
   // TODO(09): read the bundle's config.json into a Spec the rest of the runtime can trust.
   //   1. Which of its fields does a runtime need before it can do anything (runtime-spec
-  //      config.md marks them REQUIRED)? Each missing one is a RuntimeError naming the file and
-  //      the field, `FILE: FIELD is required`, before anything is created.
+  //      config.md marks them REQUIRED; runc's loadSpec and validateProcessSpec)? Each missing
+  //      one is a RuntimeError naming the file and the field, `FILE: FIELD is required`, before
+  //      anything is created.
   //   2. A missing file and text that is not JSON are errors too, each one line naming the file
   //      (`... config.json not found`, `... not valid JSON`).
   //   3. root.path may be relative: relative to what? The runtime's working directory is

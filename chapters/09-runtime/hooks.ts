@@ -40,8 +40,9 @@ export async function runHooks(name: string, hooks: Hook[] | undefined, state: S
   //   4. The first failure stops the rest, with runc's words and what the hook printed (see
   //      the doc comment above). Which events of a child process say that its output is complete?
   //   5. inside: the hook joins the container's namespaces (nsenter(1) does it, given the PID).
-  //      Where does its path resolve once in the mount namespace, and how can a host path
-  //      still be run from there (an fd opened before; /proc/self/fd)?
+  //      Where does its path resolve once in the container's mount namespace? createContainer's
+  //      path is the host's: how can a program the container cannot see still be run from
+  //      there (the text's "Hooks"; what open file survives a change of mount namespace)?
   throw new NotImplementedError('09-runtime', 'runHooks')
 }
 // #endregion runHooks

@@ -33,71 +33,74 @@ export interface CreateOptions {
 
 // #region findExecutable
 /**
- * The file to exec for `args` in the container whose process is `pid`, checked before the
- * container waits for `start` so that `create` can still report it (runc's LookPath runs there
- * too): searchPath()'s candidates, each resolved inside /proc/PID/root as if it were "/"
- * (lib/paths.ts, "scope"), the first regular file with an execute bit wins. A relative path is
- * relative to process.cwd. Errors are chapter 01's words: `exec: "NAME": executable file not
- * found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`, `exec: "PATH": permission denied`
- * (a PATH that exists but is no executable file, a directory too, as runc says of `/`).
+ * The file to exec for process.args[0] in the container whose process is `pid`, as the
+ * container will see it once its root is `/`: checked before the container waits for `start`,
+ * so that `create` can still report a missing program (runc's init looks it up there too). A
+ * relative path is relative to process.cwd. Errors are chapter 01's words: `exec: "NAME":
+ * executable file not found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`,
+ * `exec: "PATH": permission denied` (a PATH that exists but is no executable file, a directory
+ * too, as runc says of `/`).
  */
 export function findExecutable(pid: number, process: Spec['process']): string {
   // TODO(09): find the program before the container parks on exec.fifo, so create can report it.
-  //   1. Chapter 01 already knows which files to try for a name; here they must be looked at
-  //      as the container sees them. Which host path shows the container's root, and why must
-  //      its symlinks be resolved inside it (lib/paths.ts) rather than by the host's kernel?
-  //   2. What makes a candidate the one: it exists, is a regular file, and can be executed.
-  //   3. The three errors in the doc comment are the words the caller will see. A path that
-  //      exists but is not an executable file (a directory: args ["/"]) is not "no such file".
-  //      Which one does runc say, and which exit code does docker give it (126 or 127)?
+  //   1. Chapter 01 already knows which files to try for a name; here each must be looked at as
+  //      the container will see it. Which host path shows the container's root, and why must a
+  //      symlink found there be resolved inside that root, not by the host's kernel (the text's
+  //      "create"; lib/paths.ts says how)?
+  //   2. Which candidate is the one: what would execve(2) refuse?
+  //   3. The three errors in the doc comment are what the caller sees. A path that exists but
+  //      is no executable file (args ["/"]) is not "no such file": which does runc say (Go's
+  //      LookPath), and which exit code does docker give it, 126 or 127?
   throw new NotImplementedError('09-runtime', 'findExecutable')
 }
 // #endregion findExecutable
 
 // #region create
 /**
- * runc create: make ROOT/ID (an ID that exists already is refused: `container with id exists:
- * ID`), exec.fifo in it, and the container's process, set up by minidocker/container.ts's
- * prepare() with the prestart and createRuntime hooks at its onForked point. Then queue the
- * requests the process serves once `start` opens the fifo, write state.json and the pid file,
- * and return: the process stays, parked on the fifo, with create's stdin, stdout and stderr.
+ * runc create. When it returns, ROOT/ID holds the container's record and exec.fifo, and the
+ * container's process exists, set up as `minidocker run` sets one up (prepare() and secure() in
+ * minidocker/container.ts), its prestart and createRuntime hooks run once it had a PID; its
+ * program has not run and will not until `start`. The pid file names it; it keeps create's
+ * stdin, stdout and stderr. Refused in runc's words: an ID in use, `container with id exists:
+ * ID`; process.terminal without a console socket, `cannot allocate tty if runc will detach
+ * without setting console socket`; a console socket without process.terminal, `cannot use
+ * console socket if runc will not detach or allocate tty`; a socket that cannot be reached,
+ * `failed to connect to console socket PATH: REASON`.
  *
- * With `detach` (the command), the helper's relay is made to go, so the process is left to the
- * caller's subreaper (containerd's shim) as runc's init is; without it (`run`), the relay
- * stays and the returned Helper's `exited` reports the container's exit.
- * A failure at any point leaves nothing: no process, cgroup or state directory.
+ * With `detach` (the command), the process is left to the caller's subreaper (containerd's
+ * shim), as runc's init is; without it (`run`), the returned Helper's `exited` reports the
+ * container's exit. A failure at any point leaves nothing: no process, cgroup or state directory.
  */
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
-  // TODO(09): runc create. Read the doc comment and the chapter's "create" section first.
-  //   1. Refuse everything you can (ID, bundle, terminal without a console socket) before
-  //      anything exists (withoutCgroupMounts and noteIgnored, given below, deal with what
-  //      this runtime leaves out of config.json); from the first directory made on, a failure must remove all of it,
-  //      the container's process included.
-  //   2. The state directory: made exclusively (two creates of one ID race), with the record
-  //      written as early as there is something delete --force would need to clean.
-  //   3. exec.fifo: after pivot_root the container's process cannot see the host's path to it.
-  //      How does runc hand it over (an fd opened beforehand; /proc/self/fd)? Node cannot
-  //      make a fifo (mkfifo(1) can), and the fd must exist before the helper starts.
-  //   4. Namespaces given by path first (joinNamespaces). The set-up is minidocker/container.ts's, the same as `minidocker run`: where do the
-  //      prestart and createRuntime hooks run, and what does their state need (the PID)?
-  //      createContainer's hooks run in the container once its mounts are made, before
-  //      pivot_root: prepare() has a callback for that moment too.
-  //      `minidocker run` hands create its network (options.network): prepare() already knows
-  //      when chapter 08 wires it; the caller must be able to undo what was attached.
-  //   5. create exits while the process waits: the requests it serves after `start` must be
-  //      queued now, in order, and nothing may leak into the program (fds); a queued request
-  //      whose answer never comes settles when the helper detaches (Helper.detach). The caller may
-  //      read the pid file the moment it exists (writeAtomically, given).
-  //   6. detach: whose child must the container's process be once create has exited, so that
-  //      the shim (a subreaper) collects its exit? What would the relay of chapter 02 do?
-  //   7. What config.json asks of the process beyond chapters 01-08 (applyProcessLimits,
-  //      applySysctl, createDeviceNodes, applyDeviceRules, applyCpuset, protectPaths): each has a moment in the set-up; find it from what it
-  //      needs (root privileges, the namespaces, the container's mounts).
-  //   8. process.terminal: the console socket's path is the host's. When must the helper
-  //      connect to it, given where the process ends up, and when is setupConsole's moment?
-  //   9. The user, and chapter 13's capabilities and seccomp filter, come last of all, once
-  //      nothing privileged is left: minidocker/container.ts's secure(). A filter it hands
-  //      back goes in the queue just before exec. Keep the filter in the record: exec needs it.
+  // TODO(09): runc create, the chapter's centre (the text's "create"; runtime-spec runtime.md,
+  //   "Lifecycle"; runc's libcontainer/container_linux.go, Start and newParentProcess, and
+  //   init_linux.go and standard_init_linux.go for the process's side).
+  //   1. What can be refused before anything exists (the ID, the bundle, the terminal and its
+  //      socket)? From the first thing made on, a failure must undo all of it, the container's
+  //      process included; and a create killed half-way must leave `delete --force` a record
+  //      to act on.
+  //   2. Two creates of one ID may race: which single operation decides which one wins?
+  //   3. exec.fifo: opening a fifo blocks (fifo(7)), and after pivot_root the process no longer
+  //      sees the host's path to it. So who opens it, when, and how does runc's init still reach
+  //      it from inside? Node cannot make a fifo (mkfifo(1) can).
+  //   4. The set-up is minidocker run's (prepare()), namespaces given by path before it
+  //      (joinNamespaces). prepare() has a moment for the prestart and createRuntime hooks and
+  //      one for createContainer's: what does their state need that only then exists?
+  //      `minidocker run` hands you its network (options.network): prepare() knows when chapter
+  //      08 wires it, and the caller must be able to undo what was attached.
+  //   5. What config.json asks beyond chapters 01-08 (applyProcessLimits, applySysctl,
+  //      createDeviceNodes, protectPaths, applyDeviceRules, applyCpuset, a terminal's
+  //      setupConsole) each has its moment: find it from what it needs (root, the namespaces,
+  //      the container's mounts). The user and chapter 13's secure() come last, once nothing
+  //      privileged is left; keep its seccomp filter in the record, exec needs it.
+  //   6. create exits while the process waits: everything the process does after `start` must
+  //      be asked of it now, in order, and nothing of the runtime may leak into the program.
+  //      The caller may read the pid file the moment it exists.
+  //   7. detach: once create has exited, whose child must the process be for the shim (a
+  //      subreaper, prctl(2)) to collect its exit? What would chapter 02's relay do with that
+  //      exit, and what would the process's parent-death signal do when the relay goes?
+  //   Given below: withoutCgroupMounts and noteIgnored (what this runtime leaves out of
+  //   config.json), writeAtomically, killAndWait.
   throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create
@@ -142,13 +145,16 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> 
  * failure is only logged.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
-  // TODO(09): runc start: release the process parked on exec.fifo.
-  //   1. Only a created container may start; the two refusals are in the doc comment.
+  // TODO(09): runc start: release the process parked on exec.fifo (runtime-spec runtime.md,
+  //   "Start"; runc's container_linux.go, exec).
+  //   1. Only a created container may start, and the kernel says which it is (containerStatus);
+  //      the refusals are in the doc comment.
   //   2. Opening a fifo for reading blocks until a writer comes, and the writer may be dead.
-  //      How do you take what the process hands over without ever hanging (fifo(7), open(2))?
-  //   3. After the byte, what makes every later command see "running" rather than "created"?
-  //   4. startContainer hooks run inside the container before its program (runHooks'
-  //      `inside`); poststart hooks after it, and their failure is only a warning.
+  //      How do you take what the process hands over without ever hanging (fifo(7), open(2),
+  //      "O_NONBLOCK")? What does a read return before the writer has opened its end, and after?
+  //   3. Once released, what makes every later command see "running" rather than "created"?
+  //   4. The startContainer hooks run inside the container before its program, with their path
+  //      looked up there (runHooks' `inside`); the poststart hooks after it.
   throw new NotImplementedError('09-runtime', 'start')
 }
 // #endregion start
@@ -196,11 +202,10 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
 // #region applyDeviceRules
 /**
  * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
- * hierarchy chapter 04 does not use), its rules written in order, each `TYPE MAJOR:MINOR ACCESS`
- * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), runc's
- * ALLOWED_DEVICES after the spec's own, and only
- * then the process moved in, before it runs anything. Saved in the record for exec and delete.
- * On cgroup v2 the device rules are an eBPF program, which this runtime does not load (noted).
+ * hierarchy chapter 04 does not use) holds the spec's rules, in their order, with runc's own
+ * defaults (ALLOWED_DEVICES) after them, and it holds the process before the process runs
+ * anything. Saved in the record for exec and delete. On cgroup v2 the device rules are an eBPF
+ * program, which this runtime does not load (noted).
  */
 export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
   // TODO(09): the devices cgroup (cgroup-v1/devices.rst; runc's libcontainer/cgroups/devices).
@@ -220,11 +225,11 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
 /**
  * linux.resources.cpu.cpus and mems, the CPUs and memory nodes the container may use: the
  * cpuset controller, which chapter 04 does not use. On cgroup v1 it is a hierarchy of its own,
- * at the container's cgroup path (v1Cgroup), where a new cgroup starts with empty cpuset.cpus
- * and cpuset.mems and takes no process until both are set (ENOSPC): every directory of the path
- * whose lists are empty gets its parent's first, from the top down (runc's cpuset.go), then the
- * leaf gets the spec's, and only then the process moves in. Saved in the record for exec and
- * delete. On v2 the two files are the container's own cgroup's, once its parents enable cpuset.
+ * at the container's cgroup path, where a new cgroup starts with empty cpuset.cpus and
+ * cpuset.mems and takes no process until both are set (ENOSPC), and a child's lists must lie
+ * within its parent's (runc's cpuset.go deals with both); the process is in it before it runs
+ * anything. Saved in the record for exec and delete. On v2 the two files are the container's own
+ * cgroup's, once its parents enable cpuset.
  */
 export async function applyCpuset(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
   // TODO(09): the cpuset cgroup (cgroup-v1/cpusets.rst; runc's libcontainer/cgroups/fs/cpuset.go).
@@ -241,11 +246,11 @@ export async function applyCpuset(dir: string, record: ContainerRecord, pid: num
 
 // #region createDeviceNodes
 /**
- * linux.devices: each node made in the container's /dev as runc's createDevices does, after
- * pivot_root (so the path, symlinks and all, is resolved in the container's root and cannot
- * land on the host): the parent directories, then the node with the given type (c, b, or p
- * for a fifo), major, minor and fileMode (0666 when absent), then its owner uid:gid (0:0 when
- * absent). A node that exists already is kept, as runc keeps it.
+ * linux.devices: each node exists in the container's /dev as runc's createDevices makes it, its
+ * path resolved in the container's root, never through a symlink to the host's: its parent
+ * directories made, with the given type (c, b, u as c, or p for a fifo), major, minor and
+ * fileMode (0666 when absent), owned by uid:gid (0:0 when absent). A node that exists already
+ * is kept, as runc keeps it.
  */
 export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec): Promise<void> {
   // TODO(09): the device nodes config.json lists (dockerd adds one per --device).
@@ -266,11 +271,10 @@ export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec)
 // #region protectPaths
 /**
  * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
- * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's
- * maskPath and readonlyPath do: a masked file gets /dev/null bound over it, a masked directory
- * an empty read-only tmpfs; a read-only path is bound onto itself and the bind remounted
- * read-only (a bind mount takes no flags of its own on its first mount), before the masks, as
- * runc orders them. A path the container does not have is skipped.
+ * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's maskPath
+ * and readonlyPath make them: a masked file reads as empty, a masked directory lists nothing, a
+ * read-only path refuses writes; the read-only paths before the masks, as runc orders them. A
+ * path the container does not have is skipped.
  */
 export async function protectPaths(helper: Helper, pid: number, spec: Spec): Promise<void> {
   // TODO(09): hide and protect what the container's /proc and /sys show of the host.
@@ -390,25 +394,25 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 
 // #region execProcess
 /**
- * runc exec: run `process` inside running container `id`: the helper joins each namespace the
- * container's process has apart from the host's (setns through /proc/PID/ns), forks so that the
- * PID namespace applies, joins the container's cgroup, becomes the process's user (with its
- * capabilities and the container's seccomp filter, chapter 13's secure()), and execs.
+ * runc exec: run `process` inside running container `id`, as one more process of it: in each
+ * of its namespaces that is not the host's, in its cgroups, with its limits, working directory,
+ * user, capabilities and seccomp filter (chapter 13's secure()), and a terminal when asked.
  * A container that is not running is refused: `cannot exec in a stopped container`. With
  * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
  * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
  */
 export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
-  // TODO(09): runc exec: a second process in a running container, the way nsenter(1) enters one.
+  // TODO(09): runc exec: a second process in a running container, the way nsenter(1) enters one
+  //   (runc's setns_init_linux.go; the text's "exec").
   //   1. Which namespaces to join: only those the container's process does not share with the
-  //      host (compare the /proc/PID/ns links, setns(2)); and in which order, given that after
-  //      the mount namespace the host's /proc is no longer what you see?
-  //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)):
-  //      what must happen before the process is in it, and before it joins the cgroup?
-  //   3. Then it is create's end game: the devices and cpuset cgroups, limits, working directory, the terminal (docker exec -it),
-  //      the program looked up inside, the user with its capabilities and the container's
-  //      seccomp filter (secure(), as create), and exec; with detach, the same hand-over to the
-  //      caller's subreaper as create.
+  //      host (how do two /proc/PID/ns links tell?); and in which order, given that after the
+  //      mount namespace the host's /proc is no longer what you see?
+  //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)): what
+  //      must happen before the process is in it, and before it can join the cgroups?
+  //   3. From there it is create's end: which of create's steps apply to one more process of the
+  //      same container, and which belong to the container's first process only? The devices
+  //      and cpuset cgroups create made hold exec'd processes too (the record has them).
+  //   4. With detach, the same hand-over to the caller's subreaper as create's.
   throw new NotImplementedError('09-runtime', 'execProcess')
 }
 // #endregion execProcess

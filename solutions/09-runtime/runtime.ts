@@ -44,13 +44,13 @@ export interface CreateOptions {
 
 // #region findExecutable
 /**
- * The file to exec for `args` in the container whose process is `pid`, checked before the
- * container waits for `start` so that `create` can still report it (runc's LookPath runs there
- * too): searchPath()'s candidates, each resolved inside /proc/PID/root as if it were "/"
- * (lib/paths.ts, "scope"), the first regular file with an execute bit wins. A relative path is
- * relative to process.cwd. Errors are chapter 01's words: `exec: "NAME": executable file not
- * found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`, `exec: "PATH": permission denied`
- * (a PATH that exists but is no executable file, a directory too, as runc says of `/`).
+ * The file to exec for process.args[0] in the container whose process is `pid`, as the
+ * container will see it once its root is `/`: checked before the container waits for `start`,
+ * so that `create` can still report a missing program (runc's init looks it up there too). A
+ * relative path is relative to process.cwd. Errors are chapter 01's words: `exec: "NAME":
+ * executable file not found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`,
+ * `exec: "PATH": permission denied` (a PATH that exists but is no executable file, a directory
+ * too, as runc says of `/`).
  */
 export function findExecutable(pid: number, process: Spec['process']): string {
   const [file] = process.args
@@ -74,16 +74,19 @@ export function findExecutable(pid: number, process: Spec['process']): string {
 
 // #region create
 /**
- * runc create: make ROOT/ID (an ID that exists already is refused: `container with id exists:
- * ID`), exec.fifo in it, and the container's process, set up by minidocker/container.ts's
- * prepare() with the prestart and createRuntime hooks at its onForked point. Then queue the
- * requests the process serves once `start` opens the fifo, write state.json and the pid file,
- * and return: the process stays, parked on the fifo, with create's stdin, stdout and stderr.
+ * runc create. When it returns, ROOT/ID holds the container's record and exec.fifo, and the
+ * container's process exists, set up as `minidocker run` sets one up (prepare() and secure() in
+ * minidocker/container.ts), its prestart and createRuntime hooks run once it had a PID; its
+ * program has not run and will not until `start`. The pid file names it; it keeps create's
+ * stdin, stdout and stderr. Refused in runc's words: an ID in use, `container with id exists:
+ * ID`; process.terminal without a console socket, `cannot allocate tty if runc will detach
+ * without setting console socket`; a console socket without process.terminal, `cannot use
+ * console socket if runc will not detach or allocate tty`; a socket that cannot be reached,
+ * `failed to connect to console socket PATH: REASON`.
  *
- * With `detach` (the command), the helper's relay is made to go, so the process is left to the
- * caller's subreaper (containerd's shim) as runc's init is; without it (`run`), the relay
- * stays and the returned Helper's `exited` reports the container's exit.
- * A failure at any point leaves nothing: no process, cgroup or state directory.
+ * With `detach` (the command), the process is left to the caller's subreaper (containerd's
+ * shim), as runc's init is; without it (`run`), the returned Helper's `exited` reports the
+ * container's exit. A failure at any point leaves nothing: no process, cgroup or state directory.
  */
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
   checkContainerId(id)
@@ -218,10 +221,11 @@ const NS_FILES: Record<string, string> = { pid: 'pid', network: 'net', mount: 'm
 // #region start
 /**
  * runc start: only a created container may start (`cannot start a container that has stopped`,
- * `cannot start an already running container`). Open exec.fifo for reading without blocking,
- * read the byte the process writes once it opens the fifo, remove the fifo (the container is
- * now running), then run the poststart hooks, whose failure is only logged. The startContainer
- * hooks run first, in the container; one that fails stops the container and start fails.
+ * `cannot start an already running container`). When start returns, the process has been
+ * released to run its program and every later command sees it running; start never hangs, even
+ * when the process died while it waited. The startContainer hooks run first, in the container
+ * (one that fails stops the container and start fails); the poststart hooks after, and their
+ * failure is only logged.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
   const { dir, record } = loadContainer(root, id)
@@ -301,11 +305,10 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
 // #region applyDeviceRules
 /**
  * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
- * hierarchy chapter 04 does not use), its rules written in order, each `TYPE MAJOR:MINOR ACCESS`
- * to devices.allow or devices.deny (`a`, `*` and `rwm` where the rule leaves them out), runc's
- * ALLOWED_DEVICES after the spec's own, and only
- * then the process moved in, before it runs anything. Saved in the record for exec and delete.
- * On cgroup v2 the device rules are an eBPF program, which this runtime does not load (noted).
+ * hierarchy chapter 04 does not use) holds the spec's rules, in their order, with runc's own
+ * defaults (ALLOWED_DEVICES) after them, and it holds the process before the process runs
+ * anything. Saved in the record for exec and delete. On cgroup v2 the device rules are an eBPF
+ * program, which this runtime does not load (noted).
  */
 export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
   const rules = spec.linux?.resources?.devices
@@ -322,11 +325,11 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
 /**
  * linux.resources.cpu.cpus and mems, the CPUs and memory nodes the container may use: the
  * cpuset controller, which chapter 04 does not use. On cgroup v1 it is a hierarchy of its own,
- * at the container's cgroup path (v1Cgroup), where a new cgroup starts with empty cpuset.cpus
- * and cpuset.mems and takes no process until both are set (ENOSPC): every directory of the path
- * whose lists are empty gets its parent's first, from the top down (runc's cpuset.go), then the
- * leaf gets the spec's, and only then the process moves in. Saved in the record for exec and
- * delete. On v2 the two files are the container's own cgroup's, once its parents enable cpuset.
+ * at the container's cgroup path, where a new cgroup starts with empty cpuset.cpus and
+ * cpuset.mems and takes no process until both are set (ENOSPC), and a child's lists must lie
+ * within its parent's (runc's cpuset.go deals with both); the process is in it before it runs
+ * anything. Saved in the record for exec and delete. On v2 the two files are the container's own
+ * cgroup's, once its parents enable cpuset.
  */
 export async function applyCpuset(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
   const { cpus, mems } = spec.linux?.resources?.cpu ?? {}
@@ -355,11 +358,11 @@ export async function applyCpuset(dir: string, record: ContainerRecord, pid: num
 
 // #region createDeviceNodes
 /**
- * linux.devices: each node made in the container's /dev as runc's createDevices does, after
- * pivot_root (so the path, symlinks and all, is resolved in the container's root and cannot
- * land on the host): the parent directories, then the node with the given type (c, b, or p
- * for a fifo), major, minor and fileMode (0666 when absent), then its owner uid:gid (0:0 when
- * absent). A node that exists already is kept, as runc keeps it.
+ * linux.devices: each node exists in the container's /dev as runc's createDevices makes it, its
+ * path resolved in the container's root, never through a symlink to the host's: its parent
+ * directories made, with the given type (c, b, u as c, or p for a fifo), major, minor and
+ * fileMode (0666 when absent), owned by uid:gid (0:0 when absent). A node that exists already
+ * is kept, as runc keeps it.
  */
 export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec): Promise<void> {
   for (const { path, type, major = 0, minor = 0, fileMode = 0o666, uid = 0, gid = 0 } of spec.linux?.devices ?? []) {
@@ -379,11 +382,10 @@ export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec)
 // #region protectPaths
 /**
  * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
- * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's
- * maskPath and readonlyPath do: a masked file gets /dev/null bound over it, a masked directory
- * an empty read-only tmpfs; a read-only path is bound onto itself and the bind remounted
- * read-only (a bind mount takes no flags of its own on its first mount), before the masks, as
- * runc orders them. A path the container does not have is skipped.
+ * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's maskPath
+ * and readonlyPath make them: a masked file reads as empty, a masked directory lists nothing, a
+ * read-only path refuses writes; the read-only paths before the masks, as runc orders them. A
+ * path the container does not have is skipped.
  */
 export async function protectPaths(helper: Helper, pid: number, spec: Spec): Promise<void> {
   const kind = (path: string) => {
@@ -535,10 +537,9 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 
 // #region execProcess
 /**
- * runc exec: run `process` inside running container `id`: the helper joins each namespace the
- * container's process has apart from the host's (setns through /proc/PID/ns), forks so that the
- * PID namespace applies, joins the container's cgroup, becomes the process's user (with its
- * capabilities and the container's seccomp filter, chapter 13's secure()), and execs.
+ * runc exec: run `process` inside running container `id`, as one more process of it: in each
+ * of its namespaces that is not the host's, in its cgroups, with its limits, working directory,
+ * user, capabilities and seccomp filter (chapter 13's secure()), and a terminal when asked.
  * A container that is not running is refused: `cannot exec in a stopped container`. With
  * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
  * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.

@@ -89,7 +89,7 @@ describeKernel('minirunc under containerd (ctr run --runc-binary)', () => {
     const id = `c${next++}`
     const r = await containerd.ctr(['run', '--rm', '-t', '--runc-binary', runtime, '--runc-root', join(dir, 'runc'), '--rootfs', rootfs, id, '/bin/probe', 'tty', 'out:on-a-tty', 'exit:3'], true)
     await remove(id)
-    expect(probeLines(r.stdout)[0], `stdin must be a pty slave of the container's devpts and its controlling terminal: did create connect to the console socket before the set-up, and setupConsole open /dev/ptmx after pivot_root, setsid, then make the slave the terminal? output: ${r.stdout}`).toEqual({ tty: '/dev/pts/0', controlling: true })
+    expect(probeLines(r.stdout)[0], `stdin must be the slave of a pty of the container's own devpts (/dev/pts/0 inside) and its controlling terminal, the master sent to the shim over --console-socket (the text's "A terminal"); output: ${r.stdout}`).toEqual({ tty: '/dev/pts/0', controlling: true })
     expect(r.stdout, 'ctr -t shows what the container wrote to its terminal').toContain('on-a-tty')
     expect(r.code, 'ctr exits with the container\'s code').toBe(3)
   }, 120_000)

@@ -31,7 +31,7 @@ describeKernel('minidocker run through the runtime', () => {
     })
     const out = await printed(run, /"cat":"Inter-[^\n]*\n/, 'the container')
     expect(ids().length, 'while it runs, the container is in runc\'s state directory ROOT/runtime/ID (minidocker/container.ts, throughRuntime)').toBe(1)
-    expect(interfaces(out), 'on the bridge the container has eth0: does create hand options.network on to prepare()?').toEqual(['eth0', 'lo'])
+    expect(interfaces(out), 'on the bridge the container has eth0: the network minidocker run hands create (options.network) must be wired as chapter 08 wires it (the text\'s "minidocker run, from now on")').toEqual(['eth0', 'lo'])
     const [id] = ids()
     // The directory appears at create's first step; the run starts the container once create returns.
     let state = { status: '', bundle: '', pid: 0 }

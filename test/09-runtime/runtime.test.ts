@@ -253,7 +253,7 @@ describeKernel('minirunc: pause and resume', () => {
     const { freezer } = JSON.parse(readFileSync(join(t.root, 'p1', 'state.json'), 'utf8')) as { freezer: { dir: string } }
     const deleted = await t.rt('delete', '--force', 'p1')
     expect(deleted.code, `delete --force of a paused container failed: ${deleted.stderr}`).toBe(0)
-    expect(await waitFor(() => pids.every((p) => !alive(p)), 5_000), 'delete --force must kill a paused container\'s processes (thaw them so that SIGKILL lands)').toBe(true)
+    expect(await waitFor(() => pids.every((p) => !alive(p)), 5_000), 'delete --force must kill a paused container\'s processes (what does a frozen process do with SIGKILL? the text\'s "pause and resume")').toBe(true)
     expect(existsSync(freezer.dir), `delete must remove the freezer cgroup pause made (${freezer.dir})`).toBe(false)
   }, 180_000) // two CPU burners slow every other step, minutes in the VM test's emulated guest
 })
@@ -274,12 +274,12 @@ describeKernel('minirunc: what else config.json asks', () => {
     const [limits, oom, portStart, timerList, tty, write] = probeLines(t.out())
     expect(limits!.cat, 'process.rlimits: did the container\'s process set its limits before exec?').toMatch(/^Max open files\s+1000\s+2000\s/m)
     expect(limits!.cat, 'a limit of 2^64-1 is unlimited (RLIM_INFINITY)').toMatch(/^Max core file size\s+unlimited\s+unlimited\s/m)
-    expect(oom!.cat, 'process.oomScoreAdj goes to /proc/PID/oom_score_adj').toBe('345\n')
+    expect(oom!.cat, 'process.oomScoreAdj must be the process\'s OOM score (proc(5), oom_score_adj)').toBe('345\n')
     expect(portStart!.cat, 'the sysctl must be written inside the container\'s network namespace').toBe('123\n')
     expect(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'), 'the host\'s own value must not change').toBe(hostPortStart)
     expect(timerList!.rdev, 'a masked file is /dev/null bound over it (1:3)').toEqual([1, 3])
     expect(tty!.ls, 'a masked directory is an empty tmpfs').toEqual([])
-    expect(write, 'a read-only path is remounted read-only: writing under /proc/sys must fail').toMatchObject({ step: 'write', errno: 'EROFS' })
+    expect(write, 'a read-only path must refuse writes: writing under /proc/sys must fail with EROFS (mount(2) on bind mounts and their flags; the text\'s "maskedPaths and readonlyPaths")').toMatchObject({ step: 'write', errno: 'EROFS' })
   })
 
   it('linux.devices: each node is made in the container\'s /dev with its type, numbers, mode and owner, before the switch to process.user', async () => {
@@ -296,7 +296,7 @@ describeKernel('minirunc: what else config.json asks', () => {
     const lines = probeLines(r.stdout)
     expect(lines.length, `the program did not run: ${r.stderr} (are the nodes and the masks made while the process is still root?)`).toBeGreaterThan(0)
     const [nullLike, zeroLike, write, timerList] = lines
-    expect(nullLike, 'linux.devices[0]: a character device 1:3, mode 0620, owned by 1000:1001 (mknod, then chown)').toEqual({ mode: 0o20620, uid: 1000, gid: 1001, size: 0, rdev: [1, 3] })
+    expect(nullLike, 'linux.devices[0]: a character device 1:3 with mode 0620 and owned by 1000:1001, as the entry says (runc\'s createDeviceNode)').toEqual({ mode: 0o20620, uid: 1000, gid: 1001, size: 0, rdev: [1, 3] })
     expect(zeroLike, 'linux.devices[1]: its parent directory made, mode 0666 and owner 0:0 when the spec gives none').toEqual({ mode: 0o20666, uid: 0, gid: 0, size: 0, rdev: [1, 5] })
     expect(write, 'the container\'s user owns /dev/null-like and may write to it').toEqual({ wrote: '/dev/null-like' })
     expect(timerList?.rdev, 'a masked path as a user that is not root: the mask must be mounted before the switch').toEqual([1, 3])
@@ -323,7 +323,7 @@ describeKernel('minirunc: what else config.json asks', () => {
       expect(probeLines(exec.stdout)).toEqual([{ wrote: '/dev/null' }, { wrote: '/dev/kmsg' }])
       return
     }
-    expect(probeLines(exec.stdout), 'a device neither the rules nor runc\'s defaults allow is denied, to an exec\'d process as well: did create write the rules and move the process into the devices cgroup, and exec join it?').toEqual([{ wrote: '/dev/null' }, { step: 'write', error: '/dev/kmsg', errno: 'EPERM' }])
+    expect(probeLines(exec.stdout), 'a device neither the rules nor runc\'s defaults allow must be denied, to an exec\'d process as well (cgroup-v1/devices.rst; the text\'s "the devices cgroup")').toEqual([{ wrote: '/dev/null' }, { step: 'write', error: '/dev/kmsg', errno: 'EPERM' }])
     const { devices } = JSON.parse(readFileSync(join(t.root, 'd1', 'state.json'), 'utf8')) as ContainerRecord
     expect((await t.rt('delete', '--force', 'd1')).code).toBe(0)
     expect(existsSync(devices!.dir), 'delete must remove the devices cgroup create made').toBe(false)
@@ -341,7 +341,7 @@ describeKernel('minirunc: what else config.json asks', () => {
     for (const [who, text] of [['the container\'s process', t.out()], ['an exec\'d process', exec.stdout]] as const) {
       const status = String(probeLines(text)[0]?.cat ?? text)
       const allowed = (name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? status
-      expect(allowed('Cpus_allowed_list'), `${who} may run on CPU 0 only (cpus "0"): was it moved into a cpuset cgroup whose cpuset.cpus holds the spec's list?`).toBe('0')
+      expect(allowed('Cpus_allowed_list'), `${who} may run on CPU 0 only (cpus "0"), from before it runs (cgroup-v1/cpusets.rst; the text's "cpus and mems")`).toBe('0')
       expect(allowed('Mems_allowed_list'), `${who} may allocate from memory node 0 only (mems "0")`).toBe('0')
     }
     const { cpuset } = JSON.parse(readFileSync(join(t.root, 'cs1', 'state.json'), 'utf8')) as ContainerRecord
@@ -391,7 +391,7 @@ describeKernel('minirunc: joining namespaces', () => {
     expect((await t.rt('start', 'j1')).code).toBe(0)
     const { pid } = await t.state('j1')
     for (const file of Object.values(joined))
-      expect(readlinkSync(`/proc/${pid}/ns/${file}`), `the ${file} namespace must be the one at /proc/${holder}/ns/${file}: did the helper setns(2) before the fork?`).toBe(readlinkSync(`/proc/${holder}/ns/${file}`))
+      expect(readlinkSync(`/proc/${pid}/ns/${file}`), `the ${file} namespace must be the one at /proc/${holder}/ns/${file}: the container's process must be born in it (setns(2); the text's "Joining namespaces")`).toBe(readlinkSync(`/proc/${holder}/ns/${file}`))
     expect(readlinkSync(`/proc/${pid}/ns/pid`), 'the entry without a path is a new PID namespace').not.toBe(readlinkSync(`/proc/${holder}/ns/pid`))
     expect(await waitFor(() => probeLines(t.out()).length === 1, 10_000), `the probe must print its hostname; it printed: ${t.out()}`).toBe(true)
     expect(probeLines(t.out()), 'the hostname must be set in the joined UTS namespace').toEqual([{ hostname: 'bundle' }])
