@@ -12,7 +12,7 @@ export const NAME_TOTAL_LENGTH_MAX = 255
 /** The grammar's pieces as regular expressions, anchored, from distribution's regexp.go. */
 export const GRAMMAR = {
   domain: /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/,
-  pathComponent: /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$/,
+  pathComponent: /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/,
   tag: /^[\w][\w.-]{0,127}$/,
   digest: /^sha256:[a-f0-9]{64}$/,
 }
@@ -22,24 +22,26 @@ export class InvalidImageNameError extends Error {
   override name = 'InvalidImageNameError'
 }
 
-/** Why `name` ("repo[:tag][@digest]", with an optional registry) breaks the grammar, or undefined when it does not. */
+/**
+ * The whole reference grammar as one anchored expression, as distribution's ReferenceRegexp
+ * matches it: a name (an optional domain, then path components), an optional tag, an optional
+ * digest. It says whether a string is a reference, and what its name is (group 1); it does not
+ * say which part is wrong, nor where the name lives.
+ */
+const REFERENCE = (() => {
+  const bare = (re: RegExp) => re.source.slice(1, -1)
+  const path = bare(GRAMMAR.pathComponent)
+  return new RegExp(`^((?:${bare(GRAMMAR.domain)}/)?${path}(?:/${path})*)(?::${bare(GRAMMAR.tag)})?(?:@${bare(GRAMMAR.digest)})?$`)
+})()
+
+/** Why `name` breaks the grammar, or undefined when it does not. */
 function nameProblem(name: string): string | undefined {
-  const [rest = '', digest, extra] = name.split('@')
-  if (extra !== undefined || (digest !== undefined && !GRAMMAR.digest.test(digest))) return 'an invalid digest'
-  const colon = rest.lastIndexOf(':')
-  const tagged = colon > rest.lastIndexOf('/')
-  const repo = tagged ? rest.slice(0, colon) : rest
-  if (tagged && !GRAMMAR.tag.test(rest.slice(colon + 1))) return 'an invalid tag'
-  const parts = repo.split('/')
-  const first = parts[0]!
-  const hasDomain = parts.length > 1 && (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase())
-  if (hasDomain && !GRAMMAR.domain.test(first)) return 'an invalid registry'
-  const path = hasDomain ? parts.slice(1) : parts
-  const normalised = hasDomain ? repo : `docker.io/${path.length === 1 ? 'library/' : ''}${repo}`
-  if (repo.length === 0 || normalised.length > NAME_TOTAL_LENGTH_MAX) return `a repository name must have 1 to ${NAME_TOTAL_LENGTH_MAX} characters`
-  if (/^[a-f0-9]{64}$/.test(path.join('/'))) return 'a 64-hex-digit repository name (reserved for image IDs)'
-  const bad = path.find((part) => !GRAMMAR.pathComponent.test(part))
-  return bad === undefined ? undefined : `an invalid repository name component ${JSON.stringify(bad)}`
+  const match = REFERENCE.exec(name)
+  if (!match) return 'not a reference by the grammar'
+  // distribution's Parse measures the name it is given; a pull measures the normalised one (chapter 07)
+  if (match[1]!.length > NAME_TOTAL_LENGTH_MAX) return `a repository name of more than ${NAME_TOTAL_LENGTH_MAX} characters`
+  if (/^[a-f0-9]{64}$/.test(match[1]!)) return 'a repository named by 64 hex digits, which would read as an image ID'
+  return undefined
 }
 
 /** Throw unless `name` is a string that names an image by the reference grammar; `from` says where it came from. */

@@ -134,34 +134,6 @@ export function taskPool(limit: number) {
   }
 }
 
-/**
- * The whole body of `response`, refused as soon as it goes over `limit` bytes, whatever
- * Content-Length says (a chunked answer has none): a registry decides how much it sends, the
- * client how much it reads.
- */
-export async function readBounded(response: Response, limit: number, what: string): Promise<Buffer> {
-  const chunks: Uint8Array[] = []
-  let seen = 0
-  // Node's web streams are async iterables; the DOM typings do not say so
-  for await (const chunk of (response.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
-    seen += chunk.length
-    if (seen > limit) {
-      await response.body?.cancel().catch(() => {})
-      throw new Error(`${what} is more than ${limit} bytes: refusing to read further`)
-    }
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
-}
-
-/** Pass a stream through, letting `onData` see each chunk. */
-export async function* observed(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    onData(chunk)
-    yield chunk
-  }
-}
-
 // ---------- a pull's options and result ----------
 
 /** dockerd's default --max-concurrent-downloads. */

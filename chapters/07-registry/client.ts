@@ -71,8 +71,8 @@ export async function fetchManifest(session: Session, reference: string): Promis
   //   3. The manifest is read whole into memory, so it must be bounded by MAX_MANIFEST_SIZE. Which
   //      part of the answer says how big it is, and can you believe it? (A chunked answer declares
   //      nothing.) Refuse early what declares too much, and stop reading what turns out too big;
-  //      the error names the manifest (the reference you asked for) and the limit in bytes.
-  //      lib/registry.ts has the plumbing for reading.
+  //      the error names the manifest (the reference you asked for) and the limit in bytes. (Node's
+  //      response body can be read chunk by chunk with for await, though the DOM typings do not say so.)
   //   4. Which digest must the bytes have, when you asked by digest, and when by tag? A difference is a
   //      DigestMismatchError(expected, actual).
   //   5. What is it? The doc comment says which of the two claims decides, and when the other may speak;

@@ -7,8 +7,9 @@
  * Check your work with `npx workbook check 7`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { parseDigest, writeBlob } from '#ch/06-images/cas.ts'
-import { registryError, request, type Descriptor, type Session } from '../../lib/registry.ts'
+import type { Descriptor, Session } from '../../lib/registry.ts'
+
+// These imports are what the signatures need; add the ones your code calls.
 
 // #region exactly
 /**
@@ -41,14 +42,17 @@ export async function downloadBlob(
   onData?: (chunk: Uint8Array) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  // TODO(07): stream one blob into the store, verified (the chapter's "Downloading, verified while streaming").
+  // TODO(07): stream one blob into the store, verified (the chapter's "Downloading, verified while streaming";
+  //   containerd's remotes/docker/fetcher.go and content.Copy do the same job).
   //   1. The digest becomes part of a URL and of a file name: check it before it is either (chapter 06).
   //      The size is the registry's word too, and the only thing that bounds the body: what makes
   //      a size usable, and what do you do before any request when it is not?
   //   2. A failed answer is registryError()'s error, naming the blob.
-  //   3. The body is never held in memory: it flows through the size check into chapter 06's writeBlob,
-  //      which hashes it on the way and stores nothing under a digest it does not match. (Node's
-  //      response body can be read with for await, though the DOM typings do not say so.)
+  //   3. What must hold while the bytes arrive: a layer of gigabytes is never whole in memory; nothing is
+  //      stored under a digest its bytes do not have; a registry that sends more than the size is cut
+  //      off at once, and one that sends less is told so, not reported as a digest mismatch. Which of
+  //      these does chapter 06 already guarantee, and which is this chapter's?
+  //      (Node's response body can be read with for await, though the DOM typings do not say so.)
   //   4. `signal` must be able to stop the request, and `onData` must see every chunk.
   throw new NotImplementedError('07-registry', 'downloadBlob')
 }

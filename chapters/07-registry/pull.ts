@@ -10,18 +10,13 @@
  * Check your work with `npx workbook check 7`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { createReadStream } from 'node:fs'
-import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
-import { parseImageConfig } from '#ch/06-images/config.ts'
-import { chainIds } from '#ch/06-images/ids.ts'
-import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
-import { fetchManifest, openSession } from './client.ts'
-import { downloadBlob } from './download.ts'
-import { hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
-import { shortDigest } from '../../lib/jsonmessage.ts'
-import { progressCounter, statusMessage } from './progress.ts'
-import { familiarName, parseReference, type Reference } from './reference.ts'
+import { MAX_CONCURRENT_DOWNLOADS, RegistryError, type FetchedManifest, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
+import { fetchManifest } from './client.ts'
+import type { Platform } from './platform.ts'
+import { familiarName, type Reference } from './reference.ts'
+
+// These imports are what the given parts of this file need (manifestFor, the signatures);
+// add the ones your resolveManifest and pullImage call.
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
 // and MAX_CONCURRENT_DOWNLOADS, dockerd's default.

@@ -7,7 +7,7 @@
  *   GET /v2/<name>/blobs/<digest>         a config or a layer
  */
 import { createHash } from 'node:crypto'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_MANIFEST_SIZE, DOCKER_HUB_ENDPOINT, MEDIA_TYPES, RegistryError, readBounded, registryError, request, type FetchedManifest, type Session } from '../../lib/registry.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_MANIFEST_SIZE, DOCKER_HUB_ENDPOINT, MEDIA_TYPES, RegistryError, registryError, request, type FetchedManifest, type Session } from '../../lib/registry.ts'
 import { DigestMismatchError } from '#ch/06-images/cas.ts'
 import { fetchToken, parseChallenge, pullScope } from './auth.ts'
 import { DEFAULT_DOMAIN, type Reference } from './reference.ts'
@@ -67,8 +67,17 @@ export async function fetchManifest(session: Session, reference: string): Promis
     await response.body?.cancel()
     throw new Error(`manifest ${reference} is ${length} bytes, more than the ${MAX_MANIFEST_SIZE} a manifest may have`)
   }
-  // Content-Length is only what the registry says: a chunked answer has none
-  const body = await readBounded(response, MAX_MANIFEST_SIZE, `manifest ${reference}`)
+  // Content-Length is only what the registry says, and a chunked answer has none: count what arrives
+  const chunks: Uint8Array[] = []
+  let seen = 0
+  // Node's web streams are async iterables; the DOM typings do not say so
+  for await (const chunk of (response.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
+    seen += chunk.length
+    // leaving the loop by a throw cancels the stream, which closes the connection
+    if (seen > MAX_MANIFEST_SIZE) throw new Error(`manifest ${reference} is more than the ${MAX_MANIFEST_SIZE} bytes a manifest may have: refusing to read further`)
+    chunks.push(chunk)
+  }
+  const body = Buffer.concat(chunks)
   const actual = `sha256:${createHash('sha256').update(body).digest('hex')}`
   const expected = reference.startsWith('sha256:') ? reference : (response.headers.get('docker-content-digest') ?? actual)
   if (actual !== expected) throw new DigestMismatchError(expected, actual)

@@ -12,7 +12,7 @@ import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, observed, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
 import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
@@ -118,6 +118,14 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const present = manifest.layers.map((_, i) => !remembered.slice(0, i + 1).includes(undefined) && hasLayer(root, chainIds(remembered.slice(0, i + 1) as string[])[i]!))
   manifest.layers.forEach((layer, i) => progress(statusMessage(shortDigest(layer.digest), present[i] ? 'Already exists' : 'Pulling fs layer')))
 
+  /** The chunks of `source`, each shown to `onData` on its way (the "Extracting" bar). */
+  async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      onData(chunk)
+      yield chunk
+    }
+  }
+
   const controller = new AbortController()
   let failure: unknown
   const run = taskPool(options.concurrency ?? MAX_CONCURRENT_DOWNLOADS)
@@ -160,7 +168,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       await downloads[i]
       const layer = manifest.layers[i]!
       const extracting = progressCounter(progress, shortDigest(layer.digest), 'Extracting', layer.size)
-      await registerLayer(root, chains[i - 1] ?? null, observed(createReadStream(blobPath(paths.blobs, layer.digest)), extracting), diffIds[i])
+      await registerLayer(root, chains[i - 1] ?? null, counted(createReadStream(blobPath(paths.blobs, layer.digest)), extracting), diffIds[i])
       rememberDiffId(root, layer.digest, diffIds[i]!)
       progress(statusMessage(shortDigest(layer.digest), 'Pull complete'))
     }

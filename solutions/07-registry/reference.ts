@@ -13,7 +13,7 @@
  *   domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
  *   path-component   := alpha-numeric [separator alpha-numeric]*
  *   alpha-numeric    := /[a-z0-9]+/
- *   separator        := /[_.]|__|[-]*\/
+ *   separator        := /[_.]|__|-+/
  *   tag              := /[\w][\w.-]{0,127}/
  *   digest           := algorithm ":" hex   (this workbook: sha256 and 64 lower-case hex digits)
  */

@@ -55,14 +55,14 @@ describeKernel('pulling through a link that misbehaves', () => {
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), AFTER_FAILURE_MS)))
     const error = await Promise.race([pulling, late]).finally(() => clearTimeout(timer))
     if (error === 'late')
-      expect.fail(`layer 1 failed its digest check, but the pull was still running ${AFTER_FAILURE_MS / 1000} s later, waiting on layer 0's stalled download: on the first failure, abort the other downloads`)
+      expect.fail(`layer 1 failed its digest check, and ${AFTER_FAILURE_MS / 1000} s later the pull had still not ended: it was still waiting on layer 0's download, which the registry holds open (see "When a layer fails")`)
     expect(error, 'a corrupted layer 1 must fail the pull').toBeDefined()
     expect(
       `${error.name}: ${error.message}`,
-      `layer 1 failed its digest check, which stopped layer 0's download: report the first failure (a DigestMismatchError for layer 1), not the abort it caused`,
+      `layer 1 failed its digest check first, and layer 0's download stopped after it; the pull reported the error above instead of layer 1's DigestMismatchError (see "When a layer fails")`,
     ).toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
     await until(() => proxy.abandoned.length > 0)
-    expect(proxy.abandoned, 'layer 0\'s download, held open by the registry, must be stopped when layer 1 fails').toEqual([bottom.digest])
+    expect(proxy.abandoned, 'layer 1 failed, and the registry saw no download given up: layer 0\'s, which it holds open, was still running (see "When a layer fails")').toEqual([bottom.digest])
     expect(allLayers(root), 'no layer may be registered from a failed pull').toEqual([])
     expect(allImageIds(root), 'and no image').toEqual([])
     expect(allTags(root), 'and no tag').toEqual([])
@@ -77,7 +77,7 @@ describeKernel('pulling through a link that misbehaves', () => {
     process.on('unhandledRejection', onUnhandled)
     onCleanup(() => process.off('unhandledRejection', onUnhandled))
     const error = await caught(() => pullImage(`${proxy.host}/faults:unpacking`, { root: tempDir('minidocker-store-') }))
-    expect(unhandled.map(String), 'layer 1\'s download failed while layer 0 was being unpacked, and nothing handled that failure: Node reports an unhandled rejection (and would end the CLI on it). Every download\'s failure must be handled from the moment it can happen, not only when its layer\'s turn comes').toEqual([])
+    expect(unhandled.map(String), 'layer 1\'s download failed while layer 0 was being unpacked, and Node saw that rejection with no handler attached: an unhandled rejection, which ends the CLI by default (see "When a layer fails")').toEqual([])
     expect(`${error?.name}: ${error?.message}`, 'the pull still fails with layer 1\'s DigestMismatchError').toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
   })
 
@@ -85,7 +85,7 @@ describeKernel('pulling through a link that misbehaves', () => {
     // the config downloads beside the layers, as dockerd's does, outside their limit
     const proxy = await through({ blobDelayMs: 150, uncounted: [stacked.config.digest] })
     await pullImage(`${proxy.host}/faults:stacked`, { root: tempDir('minidocker-store-'), concurrency: 2 })
-    expect(proxy.maxBlobsInFlight, 'with concurrency 2 and 3 layers to fetch, exactly 2 layer downloads must be open at the same time: no more (bound them with a pool), no fewer (start them together, not one after another)').toBe(2)
+    expect(proxy.maxBlobsInFlight, 'with concurrency 2 and 3 layers to fetch, the most layer downloads open at the same time must be 2: no more, and no fewer (see "The whole pull")').toBe(2)
   })
 
   it('refuses a manifest whose bytes are not the digest asked for', async () => {

@@ -21,19 +21,20 @@ describe('parseReference', () => {
       return expect.fail(`"${input}" is a valid reference but parseReference threw "${(error as Error).message}": ${why}`)
     }
   }
+  const SECTION = 'see "A name is a reference"'
   const normalised: [string, string, string][] = [
-    ['busybox', 'docker.io/library/busybox:latest', 'a name alone is an official image on docker.io, tagged latest'],
-    ['busybox:1.36', 'docker.io/library/busybox:1.36', 'the ":" after the last "/" starts the tag'],
-    ['someone/tool', 'docker.io/someone/tool:latest', '"someone" has no "." or ":" and is not localhost: a Hub user, not a registry'],
-    ['index.docker.io/library/busybox', 'docker.io/library/busybox:latest', 'index.docker.io is the Hub\'s old name, rewritten to docker.io'],
-    ['docker.io/busybox', 'docker.io/library/busybox:latest', 'an official image named with docker.io still goes under library/'],
-    ['localhost/probe', 'localhost/probe:latest', '"localhost" is a registry host even without a "." or a ":"'],
-    ['registry.example/team/app', 'registry.example/team/app:latest', 'a "." makes the first component a registry host, not part of the path'],
-    ['127.0.0.1:5000/probe', '127.0.0.1:5000/probe:latest', 'a ":" before the last "/" is the registry\'s port, not a tag'],
-    ['127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1', '127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1', 'a port, a nested path with separators, and a tag: only the ":" after the last "/" starts the tag'],
-    ['registry.example:443/team/app', 'registry.example:443/team/app:latest', 'a ":" before the last "/" is the registry\'s port, not a tag'],
-    [`busybox@${DIGEST}`, `docker.io/library/busybox@${DIGEST}`, 'a digest alone gets no "latest" tag'],
-    [`busybox:1.36@${DIGEST}`, `docker.io/library/busybox:1.36@${DIGEST}`, 'the "@digest" is split off first, then the tag'],
+    ['busybox', 'docker.io/library/busybox:latest', `"busybox" names no registry, no repository owner and no tag (${SECTION})`],
+    ['busybox:1.36', 'docker.io/library/busybox:1.36', `"busybox:1.36" is the image busybox with the tag 1.36 (${SECTION})`],
+    ['someone/tool', 'docker.io/someone/tool:latest', `"someone/tool" is the Hub user someone's repository tool, not a registry called someone (${SECTION})`],
+    ['index.docker.io/library/busybox', 'docker.io/library/busybox:latest', `"index.docker.io" is the Hub's old name, and the Hub is called docker.io in a normalised name (${SECTION})`],
+    ['docker.io/busybox', 'docker.io/library/busybox:latest', `"docker.io/busybox" is the same official image as "busybox" (${SECTION})`],
+    ['localhost/probe', 'localhost/probe:latest', `"localhost/probe" is the repository probe on the registry localhost (${SECTION})`],
+    ['registry.example/team/app', 'registry.example/team/app:latest', `"registry.example/team/app" is the repository team/app on the registry registry.example (${SECTION})`],
+    ['127.0.0.1:5000/probe', '127.0.0.1:5000/probe:latest', `"127.0.0.1:5000/probe" is the repository probe on the registry 127.0.0.1:5000, untagged (${SECTION})`],
+    ['127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1', '127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1', `"127.0.0.1:5000/a/b-c__d.e:v1.0-rc_1" is the repository a/b-c__d.e on 127.0.0.1:5000 with the tag v1.0-rc_1 (${SECTION})`],
+    ['registry.example:443/team/app', 'registry.example:443/team/app:latest', `"registry.example:443/team/app" is the repository team/app on registry.example:443, untagged (${SECTION})`],
+    [`busybox@${DIGEST}`, `docker.io/library/busybox@${DIGEST}`, `"busybox@sha256:..." names one image by its digest, and a tag would only add a second claim (${SECTION})`],
+    [`busybox:1.36@${DIGEST}`, `docker.io/library/busybox:1.36@${DIGEST}`, `"busybox:1.36@sha256:..." has the tag 1.36 and a digest, and both stay (${SECTION})`],
   ]
   for (const [input, expected, why] of normalised) {
     it(`normalises "${input}" to ${expected}`, () => {
@@ -42,16 +43,16 @@ describe('parseReference', () => {
   }
 
   it('splits domain, repository path, tag and digest', () => {
-    expect(parsed(`127.0.0.1:5000/a/b:v2@${DIGEST}`, 'the digest after "@", the tag after the last ":" past the last "/", the port before it'), 'every part in its field: domain with port, path, tag, digest').toEqual({ domain: '127.0.0.1:5000', path: 'a/b', tag: 'v2', digest: DIGEST })
-    expect(parseReference(`busybox@${DIGEST}`), 'a digest alone gets no "latest" tag').toEqual({ domain: 'docker.io', path: 'library/busybox', digest: DIGEST })
+    expect(parsed(`127.0.0.1:5000/a/b:v2@${DIGEST}`, `a reference with every part: registry and port, a two-component path, a tag and a digest (${SECTION})`), 'every part in its field: domain with port, path, tag, digest').toEqual({ domain: '127.0.0.1:5000', path: 'a/b', tag: 'v2', digest: DIGEST })
+    expect(parseReference(`busybox@${DIGEST}`), `"busybox@sha256:..." has a digest and no tag, and the result has no tag field (${SECTION})`).toEqual({ domain: 'docker.io', path: 'library/busybox', digest: DIGEST })
   })
 
-  it('takes a first component as a registry only when it has "." or ":", is localhost, or has upper case', () => {
-    expect(parseReference('someone/tool').domain, '"someone" is a Hub user, not a host').toBe('docker.io')
-    expect(parsed('localhost:5000/x', 'a ":" before the last "/" is a port').domain, 'a ":" (a port) makes it a host').toBe('localhost:5000')
-    expect(parsed('localhost/x', '"localhost" is a host name').domain, '"localhost" is a host even without a "." or a ":"').toBe('localhost')
-    expect(parsed('registry.example/x', 'a "." makes a host name').domain, 'a "." makes it a host').toBe('registry.example')
-    expect(parsed('Registry/x', 'an upper-case first component is a host name').domain, 'an upper-case first component can only be a host name').toBe('Registry')
+  it('tells a registry in the first component from a repository on the Hub', () => {
+    expect(parseReference('someone/tool').domain, `"someone/tool": someone is a Hub user, not a registry (${SECTION})`).toBe('docker.io')
+    expect(parsed('localhost:5000/x', `"localhost:5000/x" is on the registry localhost:5000 (${SECTION})`).domain, `"localhost:5000/x" is on the registry localhost:5000 (${SECTION})`).toBe('localhost:5000')
+    expect(parsed('localhost/x', `"localhost/x" is on the registry localhost (${SECTION})`).domain, `"localhost/x" is on the registry localhost (${SECTION})`).toBe('localhost')
+    expect(parsed('registry.example/x', `"registry.example/x" is on the registry registry.example (${SECTION})`).domain, `"registry.example/x" is on the registry registry.example (${SECTION})`).toBe('registry.example')
+    expect(parsed('Registry/x', `"Registry/x": a repository name has no upper case, so Registry can only be a registry (${SECTION})`).domain, `"Registry/x" is on the registry Registry (${SECTION})`).toBe('Registry')
   })
 
   it('measures the 255-character limit on the normalised name, without tag or digest', async () => {
@@ -120,13 +121,30 @@ describe('parseChallenge', () => {
 })
 
 describe('endpointFor', () => {
-  it('sends docker.io to the Hub\'s API host, loopback registries to plain HTTP, the rest to HTTPS', () => {
-    expect(endpointFor('docker.io'), '"docker.io" names the Hub, whose API is on another host').toMatch(/^https:\/\/registry-1\.docker\.io$/)
-    expect(endpointFor('127.0.0.1:5000'), 'loopback: plain HTTP, the port kept').toBe('http://127.0.0.1:5000')
-    expect(endpointFor('127.3.2.1:80'), 'all of 127.0.0.0/8 is loopback').toBe('http://127.3.2.1:80')
-    expect(endpointFor('localhost:5000'), 'localhost is loopback').toBe('http://localhost:5000')
-    expect(endpointFor('registry.example:5000'), 'anything not on loopback must use TLS').toBe('https://registry.example:5000')
-    expect(endpointFor('127.0.0.1.example'), 'a host name that merely starts with 127 is not loopback').toBe('https://127.0.0.1.example')
+  const SECTION = 'see "Where the registry is, and the token flow"'
+  /** [domain, the URL expected, what the domain is] */
+  const cases: [string, string, string][] = [
+    ['127.0.0.1:5000', 'http://127.0.0.1:5000', 'the loopback address with a port'],
+    ['127.3.2.1:80', 'http://127.3.2.1:80', 'another address on the loopback interface'],
+    ['localhost:5000', 'http://localhost:5000', 'this machine by name, with a port'],
+    ['localhost', 'http://localhost', 'this machine by name, without a port'],
+    ['[::1]:5000', 'http://[::1]:5000', 'the IPv6 loopback address with a port'],
+    ['registry.example:5000', 'https://registry.example:5000', 'a registry elsewhere, with a port'],
+    ['registry.example', 'https://registry.example', 'a registry elsewhere'],
+    ['127.0.0.1.example', 'https://127.0.0.1.example', 'a host name under .example'],
+    ['127.0.0.1.example:5000', 'https://127.0.0.1.example:5000', 'a host name under .example, with a port'],
+    ['localhost.example', 'https://localhost.example', 'a host name under .example'],
+    ['mylocalhost:5000', 'https://mylocalhost:5000', 'a host name that is not localhost'],
+    ['10.127.0.1', 'https://10.127.0.1', 'an address on another network'],
+  ]
+  for (const [domain, expected, what] of cases) {
+    it(`speaks to "${domain}" at ${expected}`, () => {
+      expect(endpointFor(domain), `"${domain}" is ${what} (${SECTION})`).toBe(expected)
+    })
+  }
+
+  it('sends docker.io to the Hub\'s API host', () => {
+    expect(endpointFor('docker.io'), `"docker.io" is a name in references; the Hub's API lives on another host (${SECTION})`).toMatch(/^https:\/\/registry-1\.docker\.io$/)
   })
 })
 
@@ -193,17 +211,22 @@ describe('exactly', () => {
     expect(await drain(exactly(chunks(3, 4), 7, 'blob x'))).toBe(7)
   })
 
-  it('stops a body that grows past the promised size as soon as it does', async () => {
+  it('reads no more than one chunk past the promised size', async () => {
     let pulled = 0
+    // "without end": 10 MiB, so that a pass-through that never stops still ends the test
     async function* endless() {
-      for (;;) {
+      for (let i = 0; i < 10_240; i++) {
         pulled++
         yield new Uint8Array(1024)
       }
     }
-    const error = await caught(() => drain(exactly(endless(), 4096, 'blob x')))
-    expect(error?.message, 'a registry sending too much must be cut off, naming the blob').toContain('blob x')
-    expect(pulled, 'reading must stop at the first chunk past the size').toBe(5)
+    let passed = 0
+    const error = await caught(async () => {
+      for await (const chunk of exactly(endless(), 4096, 'blob x')) passed += chunk.length
+    })
+    expect(error?.message, 'a 4096-byte blob whose registry never stops sending must end in an error naming the blob (see "Downloading, verified while streaming")').toContain('blob x')
+    expect(pulled, `a 4096-byte blob came in 1024-byte chunks without end, and exactly() pulled ${pulled} of them from its source (see "Downloading, verified while streaming")`).toBeLessThanOrEqual(5)
+    expect(passed, `a 4096-byte blob let ${passed} bytes through to the store (see "Downloading, verified while streaming")`).toBeLessThanOrEqual(4096)
   })
 
   it('says so when the body ends early', async () => {
