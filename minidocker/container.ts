@@ -26,8 +26,9 @@ import { loadContainer } from '#ch/09-runtime/state.ts'
 import { enterUserNamespace } from '#ch/13-security/userns.ts'
 import { secureProcess } from '#ch/13-security/security.ts'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { CGROUP_ROOT } from '../lib/cgroup.ts'
 import { ContainerError, NotImplementedError } from '../lib/errors.ts'
 import { DEFAULT_ROOT, storePaths } from '../lib/image.ts'
 import type { Spec } from '../lib/oci.ts'
@@ -127,6 +128,10 @@ const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | undefined; limited: boolean }> {
   const { memory, cpu, pids } = spec.linux?.resources ?? {}
   const limited = memory !== undefined || cpu !== undefined || pids !== undefined
+  // Node's recursive mkdir loops for ever where mkdir says ENOENT under an existing directory,
+  // as on a bare sysfs: refuse a /sys/fs/cgroup with nothing mounted on it instead.
+  if (spec.linux?.cgroupsPath !== undefined && readdirSync(CGROUP_ROOT).length === 0)
+    throw new ContainerError(`no cgroup filesystem is mounted at ${CGROUP_ROOT} (\`ip netns exec\` mounts a fresh /sys without one: enter a network namespace with nsenter instead)`, 125)
   const cgroup = spec.linux?.cgroupsPath === undefined
     ? undefined
     : limited
