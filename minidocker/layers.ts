@@ -10,6 +10,13 @@ import { NotImplementedError } from '../lib/errors.ts'
 
 const noted = new Set<string>()
 
+/** Where notes go: minidocker's stderr, unless a runtime, whose stderr is the container's, sends them to its log. */
+let note: (line: string) => void = (line) => process.stderr.write(chalk.dim(`minidocker: ${line}\n`))
+
+export function sendNotesTo(sink: (line: string) => void): void {
+  note = sink
+}
+
 /** Run a chapter's step; when the chapter is not written yet, note it once and go on. */
 export async function optional<T>(step: () => Promise<T> | T, without: string): Promise<T | undefined> {
   try {
@@ -18,7 +25,7 @@ export async function optional<T>(step: () => Promise<T> | T, without: string): 
     if (!(error instanceof NotImplementedError)) throw error
     if (!noted.has(error.chapter)) {
       noted.add(error.chapter)
-      process.stderr.write(chalk.dim(`minidocker: chapter ${error.chapter} is not done yet, so ${without}\n`))
+      note(`chapter ${error.chapter} is not done yet, so ${without}`)
     }
     return undefined
   }

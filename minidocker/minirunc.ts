@@ -12,6 +12,7 @@ import { loadContainer, publicState } from '#ch/09-runtime/state.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
 import { RuntimeError, RuntimeLog } from '../lib/runtime.ts'
+import { sendNotesTo } from './layers.ts'
 
 const VERSION = 'minirunc version 0.1.0\nspec: 1.0.2\n'
 const DEFAULT_ROOT = '/run/minirunc'
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = firstCommand < 0 ? [] : argv.slice(firstCommand)
   const logFormat = global.flags.get('log-format')
   const log = new RuntimeLog(str(global.flags.get('log')), logFormat === 'json' ? 'json' : 'text')
+  sendNotesTo((line) => log.write('warning', line))
   try {
     if (global.flags.has('version') || global.flags.has('v')) return out(VERSION)
     if (global.flags.has('help') || global.flags.has('h') || !command) return out(USAGE)

@@ -29,7 +29,7 @@ afterAll(async () => {
 describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () => {
   it('docker run: output, hostname, and the exit code', async () => {
     const r = await dockerd.docker([...RUN, '--rm', '--hostname', 'box', 'probe', '/probe', 'pid', 'hostname', 'exit:4'])
-    expect(r.stderr, 'dockerd shows the runtime\'s error as "OCI runtime create failed: MSG"').toBe('')
+    expect(r.stderr, 'the container\'s stderr is create\'s: nothing of the runtime\'s may go there (its errors and notes go to --log, which dockerd shows as "OCI runtime create failed: MSG")').toBe('')
     expect(probeLines(r.stdout)).toEqual([{ pid: 1, ppid: 0 }, { hostname: 'box' }])
     expect(r.code, 'docker run must exit with the container\'s code').toBe(4)
   })
@@ -56,7 +56,7 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
     try {
       const exec = await dockerd.docker(['exec', id, '/probe', 'pid', 'hostname', 'exit:6'])
       expect(probeLines(exec.stdout), `docker exec: a second process in the container's PID and UTS namespaces; stderr: ${exec.stderr}`).toEqual([{ pid: 2, ppid: 0 }, { hostname: 'box' }])
-      expect(exec.code).toBe(6)
+      expect(exec.code, 'docker exec exits with the process\'s code, which only the shim, its subreaper, can collect after exec --detach (see "exec")').toBe(6)
       const missing = await dockerd.docker(['exec', id, '/nope'])
       expect(missing.stdout + missing.stderr, 'exec of a missing program fails in the runtime\'s words (docker prints it on stdout)').toMatch(/exec: "\/nope": stat \/nope: no such file or directory/)
     } finally {
@@ -74,7 +74,7 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
     try {
       const exec = await dockerd.dockerTty(['exec', '-it', id, '/probe', 'tty', 'pid', 'exit:7'])
       expect(probeLines(exec.stdout), `docker exec -it: exec --detach --console-socket; output: ${exec.stdout}`).toEqual([{ tty: '/dev/pts/0', controlling: true }, { pid: 2, ppid: 0 }])
-      expect(exec.code, 'docker exec -it exits with the process\'s code').toBe(7)
+      expect(exec.code, 'docker exec -it exits with the process\'s code, which only the shim, its subreaper, can collect after exec --detach (see "exec")').toBe(7)
     } finally {
       await dockerd.docker(['rm', '-f', id])
     }
