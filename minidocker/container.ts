@@ -27,6 +27,7 @@ import { enterUserNamespace } from '#ch/13-security/userns.ts'
 import { secureProcess } from '#ch/13-security/security.ts'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { join } from 'node:path'
 import { CGROUP_ROOT } from '../lib/cgroup.ts'
 import { ContainerError, NotImplementedError } from '../lib/errors.ts'
@@ -87,7 +88,10 @@ async function throughRuntime(spec: Spec, network?: NetworkRequest): Promise<Con
   const log = new RuntimeLog()
   const attached: { network?: Attachment } = {}
   let helper: Helper | undefined
-  const proxy = (signal: NodeJS.Signals) => helper?.process.kill(signal)
+  // A signal that comes during create, before there is a container to pass it to, ends the run
+  // once create has returned: the container is deleted without starting.
+  let early: NodeJS.Signals | undefined
+  const proxy = (signal: NodeJS.Signals) => (helper ? helper.process.kill(signal) : (early = signal))
   for (const signal of PROXIED) process.on(signal, proxy)
   try {
     mkdirSync(bundle, { recursive: true, mode: 0o700 })
@@ -99,6 +103,7 @@ async function throughRuntime(spec: Spec, network?: NetworkRequest): Promise<Con
       throw error instanceof RuntimeError ? new ContainerError(error.message, runtimeExitCode(error.message)) : error
     }
     try {
+      if (early) return { code: 128 + constants.signals[early], oomKilled: false }
       const { record } = loadContainer(root, id)
       await start(root, id, log)
       const code = exitCode(await helper.exited)
