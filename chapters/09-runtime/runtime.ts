@@ -183,10 +183,11 @@ export async function applyProcessLimits(helper: Helper, pid: number, process: S
  * linux.sysctl: each key written under /proc/sys (dots become slashes) by the container's
  * process itself, once it is in its namespaces and before its own /proc is mounted: the
  * files of /proc/sys/net and of the IPC keys show the namespaces of whoever opens them. Only a
- * namespaced key of a namespace the container does not share with the host is allowed (runc's
- * validator): net.* needs a network namespace; kernel.shm*, kernel.msg*, kernel.sem and
- * fs.mqueue.* an IPC namespace. Anything else would change the host: `sysctl "KEY" is not in a
- * separate kernel namespace`.
+ * key that belongs to a namespace the container does not share with the host is allowed, as
+ * runc's validator allows it (libcontainer/configs/validate, its sysctl check; which keys each
+ * namespace owns: network_namespaces(7), ipc_namespaces(7)); the tests write a net.* key with a
+ * network namespace of the container's own. Anything else would change the host and is refused
+ * before anything is written: `sysctl "KEY" is not in a separate kernel namespace`.
  */
 export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
   // TODO(09): linux.sysctl, as runc writes it (libcontainer/configs/validate's sysctl rules).
@@ -299,14 +300,18 @@ export async function protectPaths(helper: Helper, pid: number, spec: Spec): Pro
  */
 export async function setupConsole(helper: Helper, socket: number): Promise<void> {
   // TODO(09): a terminal for the container's process, the way runc's init makes one.
+  //   Four things must happen here: a pty is opened, the process gets a session of its own, the
+  //   slave becomes its controlling terminal (and its stdin, stdout, stderr), and the master goes
+  //   to the caller. Work out their order from what each one needs, not from this list:
   //   1. Which /dev/ptmx: the pty must belong to the container's own devpts instance
-  //      (devpts(5), "newinstance"; pts(4)), so think about when this runs relative to
-  //      pivot_root and the mounts, and what the container would see in /dev/pts otherwise.
-  //   2. The slave must be stdin, stdout, stderr and the controlling terminal (credentials(7),
-  //      "Sessions"; TIOCSCTTY in ioctl_tty(2)): what must the process be before the kernel
-  //      lets it take one, and what does it lose by becoming that?
+  //      (devpts(5), "newinstance"; pts(4)). What would the container see in /dev/pts if it
+  //      came from the host's, and what must already be done when this runs?
+  //   2. Who may take a controlling terminal (TIOCSCTTY in ioctl_tty(2), tty_ioctl(4) on older
+  //      systems), and what must be true of the caller before setsid() succeeds (credentials(7),
+  //      "Sessions"; setsid(2), EPERM)? What does the process lose by becoming a session leader?
   //   3. The master goes to the caller as runc's utils.SendFile sends it (the text's "A terminal");
-  //      Node cannot pass an fd, the helper can (native/helper.ts).
+  //      Node cannot pass an fd, the helper can (native/helper.ts). What must exist before it is
+  //      worth sending?
   //   4. After exec, no copy of the master may stay in the container: who holds it then?
   throw new NotImplementedError('09-runtime', 'setupConsole')
 }

@@ -286,10 +286,11 @@ export async function applyProcessLimits(helper: Helper, pid: number, process: S
  * linux.sysctl: each key written under /proc/sys (dots become slashes) by the container's
  * process itself, once it is in its namespaces and before its own /proc is mounted: the
  * files of /proc/sys/net and of the IPC keys show the namespaces of whoever opens them. Only a
- * namespaced key of a namespace the container does not share with the host is allowed (runc's
- * validator): net.* needs a network namespace; kernel.shm*, kernel.msg*, kernel.sem and
- * fs.mqueue.* an IPC namespace. Anything else would change the host: `sysctl "KEY" is not in a
- * separate kernel namespace`.
+ * key that belongs to a namespace the container does not share with the host is allowed, as
+ * runc's validator allows it (libcontainer/configs/validate, its sysctl check; which keys each
+ * namespace owns: network_namespaces(7), ipc_namespaces(7)); the tests write a net.* key with a
+ * network namespace of the container's own. Anything else would change the host and is refused
+ * before anything is written: `sysctl "KEY" is not in a separate kernel namespace`.
  */
 export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
   const own = new Set((spec.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type))

@@ -107,7 +107,7 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
     expect(limits?.cat, `--ulimit arrives as process.rlimits; stderr: ${r.stderr}`).toMatch(/^Max open files\s+1000\s+2000\s/m)
     expect(portStart?.cat, '--sysctl arrives as linux.sysctl, written in the container\'s network namespace').toBe('77\n')
     expect(oom?.cat, '--oom-score-adj arrives as process.oomScoreAdj').toBe('200\n')
-    expect(timerList?.rdev, 'docker masks /proc/timer_list (maskedPaths): /dev/null over it').toEqual([1, 3])
+    expect(timerList?.rdev, 'docker masks /proc/timer_list (maskedPaths): the container must not read the host\'s (config-linux.md "Masked Paths"; the text\'s "maskedPaths and readonlyPaths")').toEqual([1, 3])
     expect(write, 'docker makes /proc/sys read-only (readonlyPaths)').toMatchObject({ step: 'write', errno: 'EROFS' })
   })
 

@@ -277,8 +277,8 @@ describeKernel('minirunc: what else config.json asks', () => {
     expect(oom!.cat, 'process.oomScoreAdj must be the process\'s OOM score (proc(5), oom_score_adj)').toBe('345\n')
     expect(portStart!.cat, 'the sysctl must be written inside the container\'s network namespace').toBe('123\n')
     expect(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'), 'the host\'s own value must not change').toBe(hostPortStart)
-    expect(timerList!.rdev, 'a masked file is /dev/null bound over it (1:3)').toEqual([1, 3])
-    expect(tty!.ls, 'a masked directory is an empty tmpfs').toEqual([])
+    expect(timerList!.rdev, 'maskedPaths: /proc/timer_list is not masked as runc masks a file (is it still the host\'s?): the container must read nothing from it and write nothing through it (config-linux.md "Masked Paths"; the text\'s "maskedPaths and readonlyPaths")').toEqual([1, 3])
+    expect(tty!.ls, 'maskedPaths: /proc/tty is not masked as runc masks a directory (is it still the host\'s?): the container must find nothing in it and create nothing in it (config-linux.md "Masked Paths"; the text\'s "maskedPaths and readonlyPaths")').toEqual([])
     expect(write, 'a read-only path must refuse writes: writing under /proc/sys must fail with EROFS (mount(2) on bind mounts and their flags; the text\'s "maskedPaths and readonlyPaths")').toMatchObject({ step: 'write', errno: 'EROFS' })
   })
 
