@@ -1,8 +1,7 @@
 /**
  * Chapter 11's given pieces, which the starter and the reference share: the Engine API's
  * versions and errors, where a container's files are and the words ps shows for it, the
- * defaults of its spec, the query of `docker logs`, the non-blocking readers of the output
- * FIFOs, and the request bodies' checks.
+ * defaults of its spec, the query of `docker logs`, and the request bodies' checks.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'

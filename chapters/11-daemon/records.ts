@@ -6,7 +6,7 @@
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
@@ -31,9 +31,9 @@ export function newContainer(root: string, body: Partial<ContainerConfig> & { Ho
   //   daemon/commit.go merge; the text's "A container on disk").
   //   1. The name is checked before anything else, against dockerd's pattern (VALID_NAME) and every other
   //      container's; a container without one gets a random one (randomName).
-  //   2. The merge follows chapter 06's applyImageConfig, with one twist dockerd has: what does an Entrypoint
-  //      given in the request do to the image's Cmd (docker-run(1), --entrypoint)? Environment entries
-  //      merge by their key.
+  //   2. The merge follows chapter 06's applyImageConfig, as dockerd's merge does; compare on a real dockerd
+  //      what `docker run --entrypoint` runs with and without a command of its own (docker-run(1)).
+  //      Environment entries merge by their key.
   //   3. The container's files all live in its folder, named as dockerd names them. Every field of the
   //      Container type gets a value.
   throw new NotImplementedError('11-daemon', 'newContainer')
@@ -52,7 +52,8 @@ export function saveContainer(root: string, container: Container, hostResolvConf
   //   WriteHostConfig; the text's "A container on disk").
   //   1. The two JSON files split the record as dockerd splits it (compare with a real
   //      /var/lib/docker/containers/ID/).
-  //   2. A save may be cut at any byte: which system call replaces a file in one step (rename(2))?
+  //   2. A save may be cut at any byte, and the next daemon must find the old file or the new one: which
+  //      operation on a file does the kernel do in one step, so that no reader ever sees half of it?
   //   3. The /etc files are written once, with chapter 05's contents, and never again by a save.
   throw new NotImplementedError('11-daemon', 'saveContainer')
 }

@@ -5,7 +5,6 @@
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import { release } from 'node:os'
-import { constants } from 'node:os'
 import type { ServerResponse } from 'node:http'
 import { allImageIds, removeImage, resolveImage, storePaths } from '#ch/06-images/store.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
@@ -31,7 +30,8 @@ export function signalNumber(text: string | null, fallback: number): number {
   // TODO(11): a signal as the CLI sends it (moby pkg/signal ParseSignal; signal(7)).
   //   1. The CLI passes on what the user typed, unchanged: a number, or a name with or without its SIG, in
   //      either case.
-  //   2. The number of a name is the kernel's, which Node knows too: keep no table of your own.
+  //   2. Where does the daemon find a name's number (signal(7) lists them), and why would a table of your own
+  //      be a risk?
   throw new NotImplementedError('11-daemon', 'signalNumber')
 }
 // #endregion signalNumber
@@ -45,14 +45,14 @@ export function signalNumber(text: string | null, fallback: number): number {
 export function listContainers(containers: Iterable<Container>, query: URLSearchParams) {
   // TODO(11): docker ps (moby daemon/list.go; docker-ps(1); the Engine API reference's ContainerList).
   //   1. The filters arrive as one JSON query parameter, not in the same shape from every client: API
-  //      versions before 1.22 sent each key's values as a list, today's CLIs another shape (capture what
-  //      both CLIs send, or read the reference).
+  //      versions before 1.22 sent each key's values as a list, today's CLIs another shape (the text's
+  //      "Stop, kill, rm, ps": print what both CLIs send, or read moby's filters.FromJSON).
   //   2. Several filters hold at once. A status filter may ask for containers that `docker ps` without -a hides.
   throw new NotImplementedError('11-daemon', 'listContainers')
 }
 // #endregion listContainers
 
-/** Chunked response headers, sent at once (wait, logs, pull stream their bodies later). */
+/** A 200 with the Engine headers and `contentType`, for an answer whose body is streamed. */
 function streamHeaders(res: ServerResponse, contentType?: string): void {
   res.writeHead(200, { ...engineHeaders(), ...(contentType ? { 'Content-Type': contentType } : {}) })
   res.flushHeaders()

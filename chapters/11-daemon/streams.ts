@@ -5,7 +5,7 @@
  * and where they come from, the FIFOs containerd's shim writes.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { Socket } from 'node:net'
 import type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
 
@@ -51,10 +51,11 @@ export function logWriter(path: string): { write(stream: StreamName, chunk: Buff
  * opens its write ends, and no Node thread ever blocks on a FIFO nobody has opened yet.
  */
 export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): { socket: Socket; drained: Promise<void> }[] {
-  // TODO(11): read a FIFO the way Node can (the text's "Start, and the FIFOs"; fifo(7); dockerd opens them through
-  //   containerd's pkg/cio).
-  //   1. What does open(2) of a FIFO for reading do while no writer has it open, and which flag changes that?
-  //   2. Which of Node's readers waits on epoll, and which one blocks a libuv thread in read() (the text says)?
+  // TODO(11): read a FIFO without blocking the daemon (the text's "Start, and the FIFOs"; fifo(7); dockerd opens
+  //   them through containerd's pkg/cio).
+  //   1. What does open(2) of a FIFO for reading do while no writer has it open, and what can change that?
+  //   2. A read of a quiet FIFO may wait for days: where does that wait happen in Node, and what becomes of the
+  //      daemon with a dozen quiet containers? Which of Node's readers waits without holding a thread?
   //   3. When does the reader of a FIFO see end-of-file, and which event of your reader means "all of it came"?
   throw new NotImplementedError('11-daemon', 'outputReaders')
 }

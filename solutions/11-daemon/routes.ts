@@ -64,7 +64,7 @@ export function listContainers(containers: Iterable<Container>, query: URLSearch
 }
 // #endregion listContainers
 
-/** Chunked response headers, sent at once (wait, logs, pull stream their bodies later). */
+/** A 200 with the Engine headers and `contentType`, for an answer whose body is streamed. */
 function streamHeaders(res: ServerResponse, contentType?: string): void {
   res.writeHead(200, { ...engineHeaders(), ...(contentType ? { 'Content-Type': contentType } : {}) })
   res.flushHeaders()

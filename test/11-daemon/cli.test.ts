@@ -120,7 +120,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     const ps = await run(cli, ['ps', '--format', '{{.Names}} {{.Status}}'])
     expect(ps.stdout, 'expected the running container in docker ps').toMatch(/^worker Up /m)
     const named = await run(cli, ['ps', '-a', '--filter', 'name=work', '--filter', 'status=running', '--format', '{{.Names}}'])
-    expect([named.stdout, named.stderr], 'expected ps --filter to keep the matching container: the CLI sends filters as {"name":{"work":true}}').toEqual(['worker\n', ''])
+    expect([named.stdout, named.stderr], `expected \`docker ps -a --filter name=work --filter status=running\` to list worker alone, saw stdout ${JSON.stringify(named.stdout)} and stderr ${JSON.stringify(named.stderr)}: does listContainers read the filters in the shape this CLI sends them (the text's "Stop, kill, rm, ps")?`).toEqual(['worker\n', ''])
     expect((await run(cli, ['ps', '-a', '-q', '--filter', 'name=nobody-has-this-name'])).stdout, 'expected ps --filter name= to drop what does not match').toBe('')
     let logs = await run('28.2.2', ['logs', 'worker'])
     for (let i = 0; i < 50 && !logs.stderr.includes('oops'); i++) logs = await run('28.2.2', ['logs', 'worker'])

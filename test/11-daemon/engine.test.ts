@@ -61,7 +61,7 @@ describe('the output FIFOs', () => {
     try {
       const began = Date.now()
       readers = outputReaders(paths, (stream, chunk) => (got[stream] += chunk.toString()))
-      expect(Date.now() - began, 'expected outputReaders to return at once, but it blocked in open() until a writer came — is the FIFO opened for reading without waiting for a writer (fifo(7), O_NONBLOCK)?').toBeLessThan(2000)
+      expect(Date.now() - began, 'expected outputReaders to return at once, but it blocked in open() until a writer came: the shim opens its write end only after Tasks.Create, which a daemon stuck here never sends (fifo(7); the text\'s "Start, and the FIFOs")').toBeLessThan(2000)
       expect(readers.length).toBe(2)
       for (const [stream, text] of [['stdout', 'hi\n'], ['stderr', 'oops\n']] as const) {
         let fd: number
@@ -135,7 +135,8 @@ describe('container records', () => {
     expect([c.Path, ...c.Args]).toEqual(['echo', 'hi'])
     expect(c.Config.WorkingDir).toBe('/w')
     expect(c.LogPath.endsWith(`/containers/${c.ID}/${c.ID}-json.log`), `expected the log at ROOT/containers/ID/ID-json.log, saw ${c.LogPath}`).toBe(true)
-    expect(make(undefined, [], { Entrypoint: ['/probe'] }).Args, 'an Entrypoint in the request drops the image\'s Cmd').toEqual([])
+    const entry = make(undefined, [], { Entrypoint: ['/probe'] })
+    expect([entry.Path, ...entry.Args], `expected a create with Entrypoint ["/probe"] and no Cmd, on an image whose Cmd is ["sh"], to run what dockerd runs for \`docker run --entrypoint /probe IMAGE\`, but the container would run ${JSON.stringify([entry.Path, ...entry.Args])} — see docker-run(1)'s --entrypoint, or try it on a real dockerd`).toEqual(['/probe'])
   })
   it('refuses a name another container has, in dockerd\'s words', async () => {
     const first = make('web')
