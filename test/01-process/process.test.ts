@@ -56,9 +56,9 @@ describe('exitCode', () => {
     expect(exitCode({ code: 3, signal: null })).toBe(3)
   })
 
-  it('returns 128 + N for a process killed by signal N', () => {
-    expect(exitCode({ code: null, signal: 9 }), 'SIGKILL is 9: docker reports 137').toBe(137)
-    expect(exitCode({ code: null, signal: 15 }), 'SIGTERM is 15: docker reports 143').toBe(143)
+  it('reports a process killed by a signal as docker run does', () => {
+    expect(exitCode({ code: null, signal: 9 }), 'killed by SIGKILL (9): not the exit code docker run gives (see "Exit codes")').toBe(137)
+    expect(exitCode({ code: null, signal: 15 }), 'killed by SIGTERM (15): not the exit code docker run gives (see "Exit codes")').toBe(143)
   })
 })
 
@@ -209,9 +209,9 @@ describe('runProcess', () => {
     expect((await run(proc([PROBE_PATH, 'exit:0']))).code).toBe(0)
   })
 
-  it('returns 128 + N when the process dies of signal N', async () => {
-    expect((await run(proc([PROBE_PATH, 'kill:9']))).code, 'killed by SIGKILL: expected 128 + 9').toBe(137)
-    expect((await run(proc([PROBE_PATH, 'kill:15']))).code, 'killed by SIGTERM: expected 128 + 15').toBe(143)
+  it('exits as docker run does when the process dies of a signal', async () => {
+    expect((await run(proc([PROBE_PATH, 'kill:9']))).code, 'killed by SIGKILL: not the exit code docker run gives (see "Exit codes")').toBe(137)
+    expect((await run(proc([PROBE_PATH, 'kill:15']))).code, 'killed by SIGTERM: not the exit code docker run gives (see "Exit codes")').toBe(143)
   })
 
   it('fails with 127 and a clear message when the executable does not exist', async () => {

@@ -25,7 +25,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     expectSame(docker, 'Docker\'s default capabilities')
     const mask = statusMask(DEFAULT_CAPABILITIES)
     expect(status(docker.runc), 'runc\'s own sets').toMatchObject({ CapBnd: mask, CapEff: mask, CapPrm: mask, CapInh: '0000000000000000', CapAmb: '0000000000000000' })
-    expect(status(docker.ours)?.CapBnd, `the bounding set must hold the 14 alone (runc: ${mask}): did every other capability leave the bounding set, with prctl(PR_CAPBSET_DROP), while the process was still root?`).toBe(mask)
+    expect(status(docker.ours)?.CapBnd, `the bounding set must hold the 14 alone (runc: ${mask}): did every other capability leave the bounding set, and at a moment when the process still could drop it (capabilities(7), "Capability bounding set")?`).toBe(mask)
     expect(status(docker.ours), 'every capability set must be as runc sets it').toEqual(status(docker.runc))
     const none = await underBoth(['status', 'mount-tmpfs:/tmp'], (spec) => (spec.process.capabilities = caps([])))
     expectSame(none, '--cap-drop ALL')
