@@ -1,9 +1,9 @@
 /**
  * The exits the helper's reaper reports. The shim's long-lived process runs below a small C
- * parent that is a child subreaper (prctl PR_SET_CHILD_SUBREAPER): when the runtime's `create`
- * exits, the container's process is reparented to it instead of to init, and it reaps it and
- * says so on a socket, one line per process: "PID exit CODE" or "PID signal SIG". Node itself
- * could do neither: it can only wait for processes it spawned.
+ * parent, the helper's reaper: once startShim has set it up as the text's "Why the shim outlives
+ * containerd" asks, the container's process is reparented to it when the runtime's `create`
+ * exits, and it reaps it and says so on a socket, one line per process: "PID exit CODE" or
+ * "PID signal SIG". Node itself could do neither: it can only wait for processes it spawned.
  */
 import type { Readable } from 'node:stream'
 import { NotImplementedError } from '../../lib/errors.ts'

@@ -147,11 +147,15 @@ export class Task extends TaskBase {
   // #endregion wait
 
   // #region kill
-  /** Kill: a signal to the task's init (or all its processes) or to an exec. */
+  /**
+   * Kill: a signal to the task's init (or all its processes) or to an exec. A process that has
+   * already exited is NotFound, with "process already finished" in the message: containerd
+   * matches those words to know the process is gone.
+   */
   async kill(request: any): Promise<object> {
     // TODO(10): Kill: a signal to the process.
-    //   1. A process that already exited: what does containerd expect to hear (the words it matches,
-    //      errdefs; runc's shim, process/utils.go, checkKillError)? The same if it exits under you.
+    //   1. A process that already exited (the doc comment says what containerd expects to hear;
+    //      runc's shim: process/utils.go, checkKillError). The same if it exits under you.
     //   2. Who signals the init, all of the container's processes when `all` is asked, in its PID
     //      namespace (chapter 09's kill)? An exec is a process the shim knows by PID (kill(2)).
     throw new NotImplementedError('10-shim', 'kill')

@@ -30,12 +30,11 @@ export interface Frame {
 /** One frame: the header, then the payload. */
 export function encodeFrame(streamId: number, type: number, payload: Uint8Array): Buffer {
   // TODO(10): one message as the bytes ttrpc puts on the wire, so that containerd's own ttrpc reads it.
-  //   1. What does a header hold, in which order, with how many bytes per field and in which byte
-  //      order? Does the length it announces count the header? (The flags stay empty here.)
+  //   1. Write exactly what ttrpc's channel.go writes before and after a payload: read its
+  //      messageHeader and writeMessageHeader rather than guess (the flags stay empty here).
   //   2. A payload the other side would refuse must never be sent: which limit, and which gRPC code
   //      says "too big"? The error names the length and the limit.
-  //   3. Where to look: ttrpc's channel.go (messageHeader, writeMessageHeader, messageLengthMax);
-  //      the text's "ttrpc in thirty lines".
+  //   3. Where to look: ttrpc's channel.go (messageHeader, writeMessageHeader, messageLengthMax).
   throw new NotImplementedError('10-shim', 'encodeFrame')
 }
 // #endregion encodeFrame
@@ -93,7 +92,8 @@ export function serveConnection(socket: Socket, services: Service[]): void {
   //   3. Anything a client sends gets an answer with a gRPC status, and the connection goes on: a
   //      frame over the limit, a stream id a client may not use, a service or method this server
   //      does not have (or has without a handler), bytes that do not decode, a handler that
-  //      throws. Which code fits each (the text lists them; a handler's RpcError keeps its own)?
+  //      throws. Which gRPC code fits each fault (the text's table says what each code means;
+  //      a handler's RpcError keeps its own)?
   //   4. A peer may go away at any moment: a late answer to it, or a socket error, must not crash
   //      the process.
   //   5. Where to look: ttrpc's server.go (serveConn, its worker loop) and services.go (call); the

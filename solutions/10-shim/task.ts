@@ -170,7 +170,11 @@ export class Task extends TaskBase {
   // #endregion wait
 
   // #region kill
-  /** Kill: the runtime's `kill` for init (`--all` when asked), kill(2) for an exec. */
+  /**
+   * Kill: the runtime's `kill` for init (`--all` when asked), kill(2) for an exec. A process that
+   * has already exited is NotFound, with "process already finished" in the message: containerd
+   * matches those words to know the process is gone.
+   */
   async kill(request: any): Promise<object> {
     const p = this.proc(request.exec_id)
     if (p.status === 'stopped') throw new RpcError(Code.NotFound, `process ${request.exec_id || this.options.id}: process already finished: not found`)

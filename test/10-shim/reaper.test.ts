@@ -35,7 +35,7 @@ describe('the runtime\'s error', () => {
       '{"level":"error","msg":"runc create failed: unable to start container process: exec: \\"/x\\": stat /x: no such file or directory","time":"2024-01-01T00:00:01Z"}',
       '',
     ].join('\n')
-    expect(lastError(log), 'expected the reason containerd shows for this log — of several error lines, which one carries it (the text\'s "The runtime\'s command line", go-runc)? Lines that are not JSON must not get in the way').toBe('runc create failed: unable to start container process: exec: "/x": stat /x: no such file or directory')
+    expect(lastError(log), 'expected the reason ctr showed after "OCI runtime create failed: " when runc wrote this log (ctr run of a missing command shows "runc create failed: unable to start container process: exec: ..."), not another error line of the same log — lines that are not JSON must not get in the way (the text\'s "The runtime\'s command line", go-runc)').toBe('runc create failed: unable to start container process: exec: "/x": stat /x: no such file or directory')
     expect(lastError('{"level":"info","msg":"fine"}\n'), 'expected undefined when the log has no error').toBeUndefined()
   })
 })

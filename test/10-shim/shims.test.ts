@@ -4,7 +4,7 @@
  * same way, as a containerd of your own will.
  */
 import { execFileSync } from 'node:child_process'
-import { constants, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -13,7 +13,7 @@ import { dialTtrpc, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
 import { probeRootfs, SHIM_ENTRY, shimSockets, TEST_RUNTIME } from '../support/containerd.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { ctrOk } from './support.ts'
+import { ctrOk, logReader } from './support.ts'
 
 const TASK = 'containerd.task.v2.Task'
 const SHIMS = [
@@ -33,11 +33,7 @@ function bundle(code: number): string {
   config.process.terminal = false
   config.process.args = ['/probe', `exit:${code}`]
   writeFileSync(join(b, 'config.json'), JSON.stringify(config))
-  // containerd makes a FIFO `log` in the bundle and reads the shim's log from it
-  execFileSync('mkfifo', [join(b, 'log')])
-  const log = new Socket({ fd: openSync(join(b, 'log'), constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false })
-  log.resume()
-  onCleanup(() => log.destroy())
+  logReader(b) // containerd makes a FIFO `log` in the bundle and reads the shim's log from it
   return b
 }
 

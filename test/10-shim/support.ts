@@ -1,8 +1,31 @@
 /** What the chapter's tests share: reading ctr's output, the process tree, waiting. */
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
+import { onCleanup } from '../support/files.ts'
+
+/**
+ * Stands in for containerd's reader of a bundle's `log` FIFO, which a shim writes its log to:
+ * the FIFO is made, and a child reads and discards what comes until its writers are gone. The
+ * child is ended by PID after the test if it still runs (a shim that never opened the FIFO).
+ */
+export function logReader(bundle: string): void {
+  const log = join(bundle, 'log')
+  execFileSync('mkfifo', [log])
+  const reader = execa('cat', [log], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', reject: false })
+  onCleanup(() => {
+    if (reader.exitCode === null && reader.pid) {
+      try {
+        process.kill(reader.pid, 'SIGKILL')
+      } catch {}
+    }
+    return reader.then(() => {})
+  })
+}
 
 export interface CtrResult {
   exitCode: number

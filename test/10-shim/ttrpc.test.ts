@@ -89,7 +89,17 @@ const status = (frame: { payload: Buffer | null }) => decode('ttrpc.Response', f
 describe('ttrpc frames', () => {
   it('writes a frame as ttrpc puts it on the wire', () => {
     const frame = encodeFrame(5, TYPE_REQUEST, Buffer.from('abc'))
-    expect([...frame], 'expected the bytes containerd\'s ttrpc writes for a request on stream 5 with payload "abc" — see the text\'s "ttrpc in thirty lines" and ttrpc\'s channel.go: each field\'s size, order and byte order, and what the length counts').toEqual([0, 0, 0, 3, 0, 0, 0, 5, 1, 0, 97, 98, 99])
+    expect([...frame], `encodeFrame(5, TYPE_REQUEST, "abc") gave [${[...frame]}], not the bytes containerd's ttrpc writes for that request — compare with ttrpc's channel.go (writeMessageHeader)`).toEqual([0, 0, 0, 3, 0, 0, 0, 5, 1, 0, 97, 98, 99])
+  })
+
+  it('writes a long payload and a large stream id so that a reader gets them back whole', () => {
+    const payload = Buffer.alloc(70_000, 7)
+    payload.write('end', payload.length - 3)
+    const streamId = 0x01020305
+    const frame = encodeFrame(streamId, TYPE_RESPONSE, payload)
+    expect(frame.length, `a frame of a 70000-byte payload was ${frame.length} bytes long — what does a frame hold besides its payload?`).toBe(70_010)
+    const got = new FrameReader().push(frame)
+    expect(got.map((f) => [f.streamId, f.type, f.length, f.payload?.equals(payload)]), 'the frame did not read back as it was written — its stream id, type, length or payload came back different (ttrpc\'s channel.go: what a peer reads, and in which byte order)').toEqual([[streamId, TYPE_RESPONSE, 70_000, true]])
   })
 
   it('reads frames split across chunks and several frames in one chunk', () => {
@@ -161,14 +171,14 @@ describe('a ttrpc server', () => {
     header.writeUInt8(TYPE_REQUEST, 8)
     conn.socket.write(Buffer.concat([header, Buffer.alloc(5 << 20)]))
     const big = await conn.next()
-    expect([big.streamId, status(big)?.code], 'expected code 8 (ResourceExhausted) for a frame over 4 MiB, on its stream id').toEqual([1, Code.ResourceExhausted])
+    expect([big.streamId, status(big)?.code], `a frame over 4 MiB on stream 1 was answered on stream ${big.streamId} with code ${status(big)?.code} — which gRPC code says a message is too big (the text's table of codes)?`).toEqual([1, Code.ResourceExhausted])
     conn.socket.write(encodeFrame(2, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
     const even = await conn.next()
-    expect([even.streamId, status(even)?.code], 'expected code 3 (InvalidArgument) for an even stream id: a client\'s streams are odd').toEqual([2, Code.InvalidArgument])
+    expect([even.streamId, status(even)?.code], `a request on an even stream id (a client's are odd) was answered with code ${status(even)?.code} — which gRPC code says the client sent something wrong (the text's table of codes)?`).toEqual([2, Code.InvalidArgument])
     const truncated = Buffer.from(request('State', 'containerd.task.v2.StateRequest', { id: 'c' })).subarray(0, 12)
     conn.socket.write(encodeFrame(3, TYPE_REQUEST, truncated))
     const bad = await conn.next()
-    expect([bad.streamId, status(bad)?.code], 'expected code 3 (InvalidArgument) for a request that is not valid protobuf').toEqual([3, Code.InvalidArgument])
+    expect([bad.streamId, status(bad)?.code], `a request that is not valid protobuf was answered with code ${status(bad)?.code} — which gRPC code says the client sent something wrong (the text's table of codes)?`).toEqual([3, Code.InvalidArgument])
     conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
     const good = await conn.next()
     expect(decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', good.payload!).payload), 'expected the connection still served after the bad frames').toMatchObject({ pid: 42 })
