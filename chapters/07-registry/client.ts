@@ -57,10 +57,13 @@ export async function openSession(ref: Reference): Promise<Session> {
  * and converts a Docker manifest to the old schema 1 for a client that says nothing. The body is
  * read up to MAX_MANIFEST_SIZE and no further, whatever Content-Length says; a refusal names the
  * manifest and the limit in bytes. The bytes are checked against the digest: the one asked for,
- * or else the Docker-Content-Digest the registry answers with. The answer's Content-Type, without
- * its parameters, says what the manifest is; only an answer without one is read by the body's own
- * "mediaType". A type this pull cannot use (Docker schema 1, and application/json, which
- * distribution reads as schema 1) is an Error naming that type.
+ * or else the Docker-Content-Digest the registry answers with. What the manifest is, this pull
+ * decides as distribution's client and containerd do: by the answer's Content-Type (without its
+ * parameters), the type the registry knows the manifest by, rather than the body's own "mediaType",
+ * a field the manifest's author may leave out or get wrong. Only where the answer has no
+ * Content-Type at all, which distribution would read as schema 1, does this pull read the body's field.
+ * A type this pull cannot use (Docker schema 1, and application/json, which distribution reads as
+ * schema 1) is an Error naming that type.
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
   // TODO(07): GET a manifest and trust nothing about it (the chapter's "Asking for a manifest";
@@ -75,8 +78,9 @@ export async function fetchManifest(session: Session, reference: string): Promis
   //      response body can be read chunk by chunk with for await, though the DOM typings do not say so.)
   //   4. Which digest must the bytes have, when you asked by digest, and when by tag? A difference is a
   //      DigestMismatchError(expected, actual).
-  //   5. What is it? The doc comment says which of the two claims decides, and when the other may speak;
-  //      distribution's UnmarshalManifest (manifests.go) and containerd's getManifestMediaType do the same.
+  //   5. What is it? The answer claims it twice (the chapter's "Asking for a manifest"). Which claim do
+  //      distribution's UnmarshalManifest (manifests.go) and containerd's getManifestMediaType believe,
+  //      in which form, and when is the other one all you have?
   throw new NotImplementedError('07-registry', 'fetchManifest')
 }
 // #endregion fetchManifest

@@ -25,18 +25,24 @@ export const BAR_WIDTH = 50
 
 // #region progressBar
 /**
- * The "progress" text of a message, as moby's JSONProgress.String() draws it for a wide
- * terminal: "[" + one "=" per 2 % (at most BAR_WIDTH) + ">" + spaces up to BAR_WIDTH + "] ",
- * then the current size right-aligned in 8 characters, "/", the total. A current size past
- * the total keeps the (full) bar and drops only "/" and the total. With no total, no bar:
- * only the current size, right-aligned in 8; with neither, "".
+ * The "progress" text of a message, character for character as moby's JSONProgress.String()
+ * (pkg/jsonmessage/jsonmessage.go) draws it for a wide terminal: the tests compare exact strings.
+ * The first is the "Downloading" message of `docker pull busybox` above (a layer of 772788
+ * bytes); the second is the same layer half way:
+ *
+ *   [>                                                  ]  7.746kB/772.8kB
+ *   [=========================>                         ]  386.4kB/772.8kB
+ *
+ * String() also has an answer for a message without a total, for a count that runs past its
+ * total, and for neither: read it for those.
  */
 export function progressBar(current: number, total: number | undefined): string {
   // TODO(07): moby's JSONProgress.String() (pkg/jsonmessage/jsonmessage.go), for a wide terminal.
-  //   1. Which inputs give only the size, and which give nothing? (The doc comment says.)
-  //   2. The bar counts whole per cent, two per "=", and never grows past BAR_WIDTH; the padding keeps
-  //      its width the same at every step.
-  //   3. Sizes are written by humanSize() (lib/jsonmessage.ts), the current one right-aligned in 8 characters.
+  //   1. Which inputs give no bar at all, and which give nothing? String() decides before it draws.
+  //   2. How does the bar's length follow the fraction done, and what keeps the whole bar the same
+  //      width at every step? Count the characters of the two examples above.
+  //   3. Sizes are written by humanSize() (lib/jsonmessage.ts); how is the current one aligned?
+  //   4. What does String() leave out when the count is past the total?
   throw new NotImplementedError('07-registry', 'progressBar')
 }
 // #endregion progressBar

@@ -16,7 +16,16 @@ import type { Platform } from './platform.ts'
 import { familiarName, type Reference } from './reference.ts'
 
 // These imports are what the given parts of this file need (manifestFor, the signatures);
-// add the ones your resolveManifest and pullImage call.
+// add the ones your resolveManifest and pullImage call. From chapter 06 (import them from
+// '#ch/06-images/<file>.ts', so that --reference-below can swap in the reference), the pull needs:
+//   cas.ts     writeBlob, hasBlob, readBlob, blobPath
+//   store.ts   allImageIds, imageConfig, tagImage, addImage, hasLayer, registerLayer,
+//              rememberDiffId, rememberedDiffId, storePaths
+//   ids.ts     chainIds
+//   config.ts  parseImageConfig
+// From this chapter: openSession, downloadBlob, the platform and progress functions, parseReference
+// and GRAMMAR; from lib/: taskPool, IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
+// (lib/jsonmessage.ts).
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
 // and MAX_CONCURRENT_DOWNLOADS, dockerd's default.
@@ -102,7 +111,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      not an error it caused in another layer. A download can fail at any moment, also while you still
   //      wait on a layer below it, and Node must never see a rejection unhandled. Nothing from bytes that
   //      failed their check may end up as a layer, an image or a tag. What state does the pull need for
-  //      this, and at which moment must each download's failure have someone listening?
+  //      this, and what must already be true of a download at the moment it fails?
   //   8. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
   //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')

@@ -30,10 +30,9 @@ export { DEFAULT_DOMAIN, DEFAULT_TAG, GRAMMAR, InvalidReferenceError, LEGACY_DEF
 
 // #region parseReference
 /**
- * Parse and normalise `text` as `docker pull` does: split off "@digest" and ":tag", decide
- * whether the first path component is a registry (it is when it contains "." or ":", is
- * "localhost", or has upper-case letters), default the domain to docker.io and official
- * images to library/, and default the tag to "latest" unless a digest was given.
+ * Parse and normalise `text` as `docker pull` does (distribution's ParseNormalizedNamed, in
+ * normalize.go): the same reference in its full form, every default written out, with only the
+ * fields that are set.
  *
  * A string that is not a reference throws InvalidReferenceError(text, reason), the reason
  * naming what is wrong, in distribution's words:
@@ -43,21 +42,21 @@ export { DEFAULT_DOMAIN, DEFAULT_TAG, GRAMMAR, InvalidReferenceError, LEGACY_DEF
  *   cannot specify 64-byte hexadecimal strings as a repository name
  *   invalid repository name component "COMPONENT"
  *   repository name must not be more than 255 characters
- * The length limit applies to the name once normalised (domain, "/", path with any library/),
- * without its tag or digest, as distribution's Parse counts it.
+ * The length limit is counted on the name as distribution's Parse counts it (the chapter's
+ * "A name is a reference" says which string that is).
  */
 export function parseReference(text: string): Reference {
   // TODO(07): split, check and normalise the reference (the chapter's "A name is a reference").
   //   1. A name can be followed by ":tag", "@digest", or both. In which order do you cut them off, and
   //      which ":" can start a tag, so that neither a registry's port ("127.0.0.1:5000/probe") nor
   //      the digest's own ":" is read as one?
-  //   2. Is the first path component a registry or the start of a path on the Hub? distribution's
-  //      splitDockerDomain (normalize.go) decides; "someone/tool", "localhost/x", "registry.example/x"
-  //      and "Registry/x" each come out differently.
-  //   3. Check every part against GRAMMAR before you use it. Each refusal is an InvalidReferenceError
-  //      with one of the reasons listed above.
-  //   4. Then Docker's defaults: the domain, library/ (only on the Hub, only for a one-component path),
-  //      the tag (a digest alone gets none). The result holds only the fields that are set.
+  //   2. Is the first path component a registry or the start of a path on the Hub? The chapter gives
+  //      distribution's rule (splitDockerDomain, normalize.go). Work out by it where "someone/tool",
+  //      "localhost/x", "registry.example/x" and "Registry/x" each live before you write it.
+  //   3. Check every part against GRAMMAR before you use it. Which refusal from the doc comment fits each
+  //      part that fails, and which must come before the others for "Busybox" to say "lowercase"?
+  //   4. Then Docker's defaults: which parts does `docker pull busybox` fill in, and which must a digest
+  //      alone leave unset? Is library/ added on every registry, and to every path?
   //   5. The length limit: which string does distribution measure, and so at which step can you check it?
   throw new NotImplementedError('07-registry', 'parseReference')
 }

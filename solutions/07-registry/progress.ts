@@ -22,11 +22,16 @@ export const BAR_WIDTH = 50
 
 // #region progressBar
 /**
- * The "progress" text of a message, as moby's JSONProgress.String() draws it for a wide
- * terminal: "[" + one "=" per 2 % (at most BAR_WIDTH) + ">" + spaces up to BAR_WIDTH + "] ",
- * then the current size right-aligned in 8 characters, "/", the total. A current size past
- * the total keeps the (full) bar and drops only "/" and the total. With no total, no bar:
- * only the current size, right-aligned in 8; with neither, "".
+ * The "progress" text of a message, character for character as moby's JSONProgress.String()
+ * (pkg/jsonmessage/jsonmessage.go) draws it for a wide terminal: the tests compare exact strings.
+ * The first is the "Downloading" message of `docker pull busybox` above (a layer of 772788
+ * bytes); the second is the same layer half way:
+ *
+ *   [>                                                  ]  7.746kB/772.8kB
+ *   [=========================>                         ]  386.4kB/772.8kB
+ *
+ * String() also has an answer for a message without a total, for a count that runs past its
+ * total, and for neither: read it for those.
  */
 export function progressBar(current: number, total: number | undefined): string {
   if (total === undefined || total <= 0) return current <= 0 ? '' : humanSize(current).padStart(8)

@@ -27,10 +27,9 @@ export { DEFAULT_DOMAIN, DEFAULT_TAG, GRAMMAR, InvalidReferenceError, LEGACY_DEF
 
 // #region parseReference
 /**
- * Parse and normalise `text` as `docker pull` does: split off "@digest" and ":tag", decide
- * whether the first path component is a registry (it is when it contains "." or ":", is
- * "localhost", or has upper-case letters), default the domain to docker.io and official
- * images to library/, and default the tag to "latest" unless a digest was given.
+ * Parse and normalise `text` as `docker pull` does (distribution's ParseNormalizedNamed, in
+ * normalize.go): the same reference in its full form, every default written out, with only the
+ * fields that are set.
  *
  * A string that is not a reference throws InvalidReferenceError(text, reason), the reason
  * naming what is wrong, in distribution's words:
@@ -40,8 +39,8 @@ export { DEFAULT_DOMAIN, DEFAULT_TAG, GRAMMAR, InvalidReferenceError, LEGACY_DEF
  *   cannot specify 64-byte hexadecimal strings as a repository name
  *   invalid repository name component "COMPONENT"
  *   repository name must not be more than 255 characters
- * The length limit applies to the name once normalised (domain, "/", path with any library/),
- * without its tag or digest, as distribution's Parse counts it.
+ * The length limit is counted on the name as distribution's Parse counts it (the chapter's
+ * "A name is a reference" says which string that is).
  */
 export function parseReference(text: string): Reference {
   if (text === '') throw new InvalidReferenceError(text, 'repository name must have at least one component')

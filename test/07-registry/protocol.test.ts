@@ -57,9 +57,9 @@ describe('parseReference', () => {
 
   it('measures the 255-character limit on the normalised name, without tag or digest', async () => {
     const longest = 'a'.repeat(255 - 'docker.io/library/'.length)
-    expect(referenceString(parsed(`${longest}:latest`, 'docker.io/library/ and these 237 characters make exactly 255, the most distribution allows; the ":latest" is not part of the name (see parseReference\'s doc comment)'))).toBe(`docker.io/library/${longest}:latest`)
+    expect(referenceString(parsed(`${longest}:latest`, 'docker.io/library/ and these 237 characters make exactly 255, the most distribution allows; the ":latest" is not part of the name (' + SECTION + ')'))).toBe(`docker.io/library/${longest}:latest`)
     const error = await caught(() => parseReference(`${longest}a`))
-    expect(error, `"${longest.slice(0, 8)}..." is 238 characters as typed, but docker.io/library/ makes it 256: distribution measures the normalised name (see parseReference's doc comment)`).toBeInstanceOf(InvalidReferenceError)
+    expect(error, `"${longest.slice(0, 8)}..." is 238 characters as typed, but docker.io/library/ makes it 256: distribution measures the normalised name (${SECTION})`).toBeInstanceOf(InvalidReferenceError)
     expect(error.message, 'the message must name what is wrong').toContain('not be more than 255')
   })
 
@@ -183,17 +183,17 @@ describe('platforms', () => {
 })
 
 describe('progressBar', () => {
-  it('draws moby\'s bar: one "=" per 2 %, a ">", padding to the full width, then current/total', () => {
-    expect(progressBar(7746, 772788), 'under 2 % no "=" yet: ">" then 50 spaces; the current size right-aligned in 8, "/", the total (humanSize)').toBe(`[>${' '.repeat(BAR_WIDTH)}]  7.746kB/772.8kB`)
-    expect(progressBar(386394, 772788), 'half way is 25 "=" and 25 spaces: the padding keeps the bar\'s width').toBe(`[${'='.repeat(25)}>${' '.repeat(25)}]  386.4kB/772.8kB`)
-    expect(progressBar(772788, 772788), 'done is a full bar of 50 "=", then ">"').toBe(`[${'='.repeat(50)}>]  772.8kB/772.8kB`)
-    expect(progressBar(2_500_000, 12_345_678), '20.25 % counts as 20 whole per cent: 10 "="').toBe(`[${'='.repeat(10)}>${' '.repeat(40)}]    2.5MB/12.35MB`)
+  it('draws moby\'s bar as docker pull shows it for a layer under way', () => {
+    expect(progressBar(7746, 772788), 'what docker pull shows at 7.746kB of a 772.8kB layer (moby\'s JSONProgress.String(); sizes by humanSize)').toBe(`[>${' '.repeat(BAR_WIDTH)}]  7.746kB/772.8kB`)
+    expect(progressBar(386394, 772788), 'half way through the same layer: the bar keeps its width at every step (JSONProgress.String())').toBe(`[${'='.repeat(25)}>${' '.repeat(25)}]  386.4kB/772.8kB`)
+    expect(progressBar(772788, 772788), 'the same layer done: a full bar (JSONProgress.String())').toBe(`[${'='.repeat(50)}>]  772.8kB/772.8kB`)
+    expect(progressBar(2_500_000, 12_345_678), 'at 20.25 %: JSONProgress.String() counts whole per cent').toBe(`[${'='.repeat(10)}>${' '.repeat(40)}]    2.5MB/12.35MB`)
   })
 
-  it('drops the bar without a total, and only the total when the count runs past it', () => {
-    expect(progressBar(512, undefined), 'no total: no bar, only the current size right-aligned in 8').toBe('    512B')
-    expect(progressBar(2000, 1000), 'past the total: the bar stays, full at 50 "=", and only "/" and the total go (moby\'s JSONProgress.String())').toBe(`[${'='.repeat(50)}>]      2kB`)
-    expect(progressBar(0, 0), 'no size and no total: nothing at all').toBe('')
+  it('draws what moby draws without a total, past the total, and with neither', () => {
+    expect(progressBar(512, undefined), 'no total: what JSONProgress.String() draws without one').toBe('    512B')
+    expect(progressBar(2000, 1000), 'past the total: the bar stays, and the total goes (moby\'s JSONProgress.String())').toBe(`[${'='.repeat(50)}>]      2kB`)
+    expect(progressBar(0, 0), 'no size and no total: what JSONProgress.String() draws then').toBe('')
   })
 })
 
