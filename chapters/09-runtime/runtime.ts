@@ -152,6 +152,7 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   //   2. Opening a fifo for reading blocks until a writer comes, and the writer may be dead.
   //      How do you take what the process hands over without ever hanging (fifo(7), open(2),
   //      "O_NONBLOCK")? What does a read return before the writer has opened its end, and after?
+  //      A fast program writes, execs and exits within one of your polls: has it started?
   //   3. Once released, what makes every later command see "running" rather than "created"?
   //   4. The startContainer hooks run inside the container before its program, with their path
   //      looked up there (runHooks' `inside`); the poststart hooks after it.

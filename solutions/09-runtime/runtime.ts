@@ -245,6 +245,9 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   try {
     const byte = Buffer.alloc(1)
     for (;;) {
+      // Looked at before the read: a process may write its byte, exec and exit between a read
+      // that found nothing and a look after it, and it did start.
+      const alive = processStartTime(record.pid) === record.startTime
       let n = 0
       try {
         n = readSync(fd, byte)
@@ -252,7 +255,7 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
         if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
       }
       if (n === 1) break
-      if (processStartTime(record.pid) !== record.startTime) throw new RuntimeError('cannot start a container that has stopped')
+      if (!alive) throw new RuntimeError('cannot start a container that has stopped')
       await sleep(1)
     }
   } finally {

@@ -111,7 +111,7 @@ describeKernel('minirunc: the life cycle', () => {
     const t = setup(['out:hello', 'exit:7'])
     const r = await t.rt('run', '--bundle', t.bundle, 'c3')
     expect(r.stdout, r.stderr).toContain('hello')
-    expect(r.code, 'run must exit with the container\'s exit code').toBe(7)
+    expect(r.code, `run must exit with the container's exit code; it printed: ${r.stderr}`).toBe(7)
     expect(existsSync(join(t.root, 'c3')), 'run must delete the container when it exits').toBe(false)
   })
 
