@@ -18,11 +18,7 @@ export function logReader(bundle: string): void {
   execFileSync('mkfifo', [log])
   const reader = execa('cat', [log], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore', reject: false })
   onCleanup(() => {
-    if (reader.exitCode === null && reader.pid) {
-      try {
-        process.kill(reader.pid, 'SIGKILL')
-      } catch {}
-    }
+    reader.kill('SIGKILL') // by its PID; nothing if it has ended
     return reader.then(() => {})
   })
 }

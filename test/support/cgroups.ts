@@ -10,8 +10,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { onCleanup } from './files.ts'
 import { hierarchies } from './hierarchies.ts'
 
-export { hierarchies }
-
 /** The parent of every test cgroup, below the base it is nested in. */
 export const TEST_CGROUP_PARENT = 'minidocker-test'
 
