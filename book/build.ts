@@ -46,8 +46,16 @@ export class BookError extends Error {
 }
 
 export const chapterFile = (c: Chapter): string => `${folderOf(c)}.html`
-/** The page of a chapter's closing text (chapters/NN-slug/finale.md). */
-const finaleFile = (c: Chapter): string => `${folderOf(c)}-finale.html`
+/**
+ * A chapter's pages after its text, each a markdown file of its own: the debrief
+ * (solutions/NN-slug/debrief.md: how the real tools do what the chapter asked, kept beside
+ * the reference because it gives the answers away) and the closing pages
+ * (chapters/NN-slug/finale.md, the book's last ones after chapter 12).
+ */
+const AFTER_TEXT = [
+  { source: (c: Chapter) => `solutions/${folderOf(c)}/debrief.md`, file: (c: Chapter) => `${folderOf(c)}-debrief.html` },
+  { source: (c: Chapter) => `chapters/${folderOf(c)}/finale.md`, file: (c: Chapter) => `${folderOf(c)}-finale.html` },
+]
 const sourceFile = (path: string): string => `source/${path}.html`
 
 /** Files under book/ that are part of the site: the stylesheet, the script, the icon. */
@@ -181,9 +189,11 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     const file = statSync(full).isDirectory() ? posix.join(target, 'README.md') : target
     const chapter = chapters.find((c) => file === `chapters/${folderOf(c)}/README.md`)
     if (chapter) return { href: (chapter.planned ? `index.html#chapter-${chapter.id}` : chapterFile(chapter)) + (hash && !chapter.planned ? `#${hash}` : '') }
-    // a chapter's closing pages are a page of the book, not a source file
-    const closing = chapters.find((c) => file === `chapters/${folderOf(c)}/finale.md`)
-    if (closing) return { href: finaleFile(closing) + (hash ? `#${hash}` : '') }
+    // a chapter's debrief and closing pages are pages of the book, not source files
+    for (const after of AFTER_TEXT) {
+      const owner = chapters.find((c) => file === after.source(c))
+      if (owner) return { href: after.file(owner) + (hash ? `#${hash}` : '') }
+    }
     if (!existsSync(join(root, file))) return { error: `${target} is a folder without a README.md` }
     if (!showable(file)) return { error: 'the learner\'s edition does not show solutions/' }
     sources.add(file)
@@ -252,7 +262,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
 
   // the chapters
   const terms = glossaryTerms(readFileSync(join(BOOK_DIR, 'content/glossary.md'), 'utf8'))
-  const finales: Page[] = []
+  const afterText: Page[] = []
   for (const c of chapters) {
     const source = `chapters/${folderOf(c)}/README.md`
     if (c.planned) {
@@ -268,16 +278,16 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
       const html = linkGlossaryTerms(rendered.html, terms).replace(/<\/h1>\n/, (h1) => h1 + meta)
       pages.push({ file: chapterFile(c), title: c.title, kind: 'chapter', number: c.id, html, headings: rendered.headings })
     }
-    // a chapter's closing pages (chapters/NN-slug/finale.md, the book's last ones after chapter 12) follow its text
-    const finale = `chapters/${folderOf(c)}/finale.md`
-    if (existsSync(join(root, finale))) {
-      const file = finaleFile(c)
-      const text = readFileSync(join(root, finale), 'utf8')
-      const title = /^# (.+)$/m.exec(text)?.[1] ?? 'The finale'
-      const rendered = renderText(text, finale, `Chapter ${c.id}`, { file, title: `Chapter ${c.id} · ${title}` })
+    for (const after of AFTER_TEXT) {
+      const source = after.source(c)
+      if (!existsSync(join(root, source))) continue
+      const file = after.file(c)
+      const text = readFileSync(join(root, source), 'utf8')
+      const title = /^# (.+)$/m.exec(text)?.[1] ?? file
+      const rendered = renderText(text, source, `Chapter ${c.id}`, { file, title: `Chapter ${c.id} · ${title}` })
       const page: Page = { file, title, kind: 'chapter', number: c.id, html: linkGlossaryTerms(rendered.html, terms), headings: rendered.headings }
       pages.push(page)
-      finales.push(page)
+      afterText.push(page)
     }
   }
 
@@ -327,7 +337,7 @@ export function buildBook(options: BuildOptions = {}): BuildResult {
     { title: 'Introduction', file: 'index.html', kind: 'front' },
     ...chapters.flatMap((c): TocEntry[] => [
       { title: c.title, number: c.id, kind: 'chapter', ...(c.planned ? { planned: true } : { file: chapterFile(c) }) },
-      ...finales.filter((p) => p.file === `${folderOf(c)}-finale.html`).map((p): TocEntry => ({ title: p.title, number: c.id, file: p.file, kind: 'chapter' })),
+      ...afterText.filter((p) => AFTER_TEXT.some((a) => a.file(c) === p.file)).map((p): TocEntry => ({ title: p.title, number: c.id, file: p.file, kind: 'chapter' })),
     ]),
     ...pages.filter((p) => p.kind === 'appendix').map((p) => ({ title: p.title, number: p.number, file: p.file, kind: p.kind })),
   ]

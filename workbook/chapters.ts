@@ -48,3 +48,15 @@ export function chapterFiles(c: Chapter, root = ROOT): string[] {
     .sort()
     .map((f) => `${dir}/${f}`)
 }
+
+/**
+ * What a learner reads once the chapter passes: how the real tools do what it asked
+ * (solutions/NN-slug/debrief.md, beside the reference because it gives the answers away).
+ */
+export const debriefOf = (c: Chapter): string => `solutions/${folderOf(c)}/debrief.md`
+
+/** The lines that close a chapter: the debrief to read, then the reference to compare with. */
+export const doneLines = (c: Chapter): string[] => [
+  `Chapter ${c.id} is done. Now read how the real tools do it: ${debriefOf(c)}`,
+  `and compare your code with the reference: solutions/${folderOf(c)}/`,
+]

@@ -15,7 +15,7 @@
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import chalk from 'chalk'
-import { chapterFiles, findChapter, folderOf, loadChapters, ROOT, writtenChapters, type Chapter } from './chapters.ts'
+import { chapterFiles, debriefOf, doneLines, findChapter, folderOf, loadChapters, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { bar, failureReport, mark, percent, seconds, table } from './format.ts'
 import { findCheckouts, gradeCheckout, reportNames, writeReports, writeSummary, type CheckoutReport } from './grade.ts'
 import { hintsLine, nextHint } from './hints.ts'
@@ -44,7 +44,7 @@ function preflight(folders: Chapter[] = []): void {
 function standingCells(s: Standing): string[] {
   const c = s.chapter
   if (!s.saved) return [mark['not started'], `${c.id} ${c.title}`, chalk.dim(`${s.stubs} function${s.stubs === 1 ? '' : 's'} to write`), '']
-  const compare = s.saved.status === 'done' ? chalk.dim(`compare: solutions/${folderOf(c)}/`) : ''
+  const compare = s.saved.status === 'done' ? chalk.dim(`read: ${debriefOf(c)}`) : ''
   return [mark[s.saved.status], `${c.id} ${c.title}`, chalk.dim(`${s.saved.passed}/${s.saved.total} tests`), compare]
 }
 
@@ -61,7 +61,7 @@ async function progress(): Promise<number> {
   })
   for (const line of table(rows)) console.log(`  ${line}`)
   if (!current) {
-    console.log(chalk.green(`\nEvery written chapter passes. Compare your code with the reference in solutions/.`))
+    console.log(chalk.green(`\nEvery written chapter passes. Each chapter's debrief is solutions/NN-slug/debrief.md.`))
     return 0
   }
   console.log(`\n${chalk.bold(`Now: chapter ${current.id}, ${current.title}`)}`)
@@ -86,7 +86,7 @@ async function check(chapter: Chapter): Promise<number> {
   const count = (s: string) => r.results.filter((t) => t.status === s).length
   console.log(`\n${count('passed')} passed, ${count('failed')} failed${count('skipped') ? `, ${count('skipped')} skipped` : ''}`)
   if (r.status === 'done') {
-    console.log(chalk.green(`\nChapter ${chapter.id} is done. Compare with the reference: solutions/${folderOf(chapter)}/`))
+    console.log(chalk.green(`\n${doneLines(chapter).join('\n')}`))
     console.log(chalk.dim('Next: npx workbook'))
     return 0
   }

@@ -8,7 +8,7 @@
 import { watch as watchFiles, type FSWatcher } from 'node:fs'
 import { join } from 'node:path'
 import chalk from 'chalk'
-import { chapterFiles, folderOf, ROOT, writtenChapters, type Chapter } from './chapters.ts'
+import { chapterFiles, doneLines, folderOf, ROOT, writtenChapters, type Chapter } from './chapters.ts'
 import { bar, failureReport, groups, mark } from './format.ts'
 import { hintsLine, nextHint } from './hints.ts'
 import { checkChapter, savedResult, standings, type ChapterResult } from './status.ts'
@@ -29,7 +29,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
   const found = start ? undefined : await standings(root, (c) => out(chalk.dim(`checking chapter ${c.id}...`)))
   let current = start ?? found?.current
   if (!current) {
-    out(chalk.green('Every written chapter passes. Compare your code with solutions/.'))
+    out(chalk.green("Every written chapter passes. Each chapter's debrief is solutions/NN-slug/debrief.md."))
     return 0
   }
 
@@ -106,7 +106,7 @@ export async function watch(start: Chapter | undefined, root = ROOT): Promise<nu
       banner = []
       return
     }
-    banner = [chalk.green(`✓ Chapter ${chapter.id} is done. Compare with the reference: solutions/${folderOf(chapter)}/`), '']
+    banner = [...doneLines(chapter).map((l, i) => chalk.green(i ? `  ${l}` : `✓ ${l}`)), '']
     const next = chapters.slice(at(chapter) + 1).find((c) => savedResult(c, root)?.status !== 'done')
     screen(result, why)
     if (!next) {
