@@ -28,16 +28,12 @@ export function exitCode(status: ExitStatus): number {
 
 // #region buildEnv
 /**
- * The container's environment from `-e` flags, as `docker run -e` and dockerd build it:
- * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), a bare
- * `KEY` copies KEY from the host, and PATH defaults to DEFAULT_PATH. A flag with no name is
+ * The container's environment from `-e` flags, as the process sees it after `docker run -e`,
+ * dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from the host, a later
+ * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag with no name is
  * refused in the docker CLI's words: `invalid environment variable: FLAG`.
  *
- * The result is the environment the process sees, which no single Docker function builds:
- * moby's ReplaceOrAppendEnvValues (container/env.go) replaces or unsets only dockerd's own
- * defaults and appends every other flag, so `-e A=1 -e A=2` reaches runc as two entries; runc
- * 1.1 (populateProcessEnvironment, through Go's os.Setenv) then keeps the later value in the
- * first position. runc 1.2 and later (prepareEnv) keep it in the last position instead.
+ * No single Docker function builds this list: the docker CLI, dockerd and runc each do a part.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   // TODO(01): the "KEY=value" list a container starts with, from the -e flags.
@@ -47,8 +43,8 @@ export function buildEnv(flags: string[], hostEnv: Record<string, string | undef
   //      what does dockerd then do with it, and to which entries? Think of -e A=1 -e A, and of
   //      -e PATH. Never read process.env here: the host's environment is `hostEnv`.
   //   3. Where to look: opts.ValidateEnv (docker CLI, opts/env.go), moby's
-  //      ReplaceOrAppendEnvValues (container/env.go) for what a bare KEY unsets, runc 1.1's
-  //      populateProcessEnvironment for what happens to a repeated KEY, and "The environment"
+  //      ReplaceOrAppendEnvValues (container/env.go), runc 1.1's populateProcessEnvironment
+  //      (libcontainer/init_linux.go) for what happens to a repeated KEY, and "The environment"
   //      in the chapter text.
   throw new NotImplementedError('01-process', 'buildEnv')
 }
@@ -114,8 +110,8 @@ export async function startProcess(helper: Helper, process: Process): Promise<vo
   //      not an error.
   //   2. A failure to make or enter it already says which path and why: it must reach the
   //      caller unchanged. A cwd that is not absolute is the runtime's own error.
-  //   3. Where to look: runc's libcontainer/rootfs_linux.go (MkdirAll on the cwd), mkdir(2),
-  //      chdir(2) and "The working directory" in the chapter text.
+  //   3. Where to look: runc's libcontainer/rootfs_linux.go (prepareRootfs, what it does with
+  //      the cwd), mkdir(2) and chdir(2) ERRORS, and "The working directory" in the chapter text.
   throw new NotImplementedError('01-process', 'startProcess')
 }
 // #endregion startProcess

@@ -21,16 +21,12 @@ export function exitCode(status: ExitStatus): number {
 
 // #region buildEnv
 /**
- * The container's environment from `-e` flags, as `docker run -e` and dockerd build it:
- * `KEY=value` sets KEY (a later flag replaces an earlier one, in its first position), a bare
- * `KEY` copies KEY from the host, and PATH defaults to DEFAULT_PATH. A flag with no name is
+ * The container's environment from `-e` flags, as the process sees it after `docker run -e`,
+ * dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from the host, a later
+ * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag with no name is
  * refused in the docker CLI's words: `invalid environment variable: FLAG`.
  *
- * The result is the environment the process sees, which no single Docker function builds:
- * moby's ReplaceOrAppendEnvValues (container/env.go) replaces or unsets only dockerd's own
- * defaults and appends every other flag, so `-e A=1 -e A=2` reaches runc as two entries; runc
- * 1.1 (populateProcessEnvironment, through Go's os.Setenv) then keeps the later value in the
- * first position. runc 1.2 and later (prepareEnv) keep it in the last position instead.
+ * No single Docker function builds this list: the docker CLI, dockerd and runc each do a part.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   const env = new Map<string, string>()
