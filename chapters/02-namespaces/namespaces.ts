@@ -21,7 +21,7 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
  * The namespaces to create for `spec`: the types in linux.namespaces, each once, in the order
  * they first appear. An entry with a `path` asks to join an existing namespace instead (setns),
  * which `minidocker exec` does in chapter 10; here it is refused with a ContainerError (125)
- * that names the entry's type and path. An empty path is no path, as in runc.
+ * that names the entry's type and path. The path field is read as runc reads it.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   // TODO(02): what config.json's linux.namespaces asks for.
@@ -36,10 +36,10 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
 
 // #region setHostname
 /**
- * Give the container its hostname. Only allowed in a UTS namespace of its own (`created` holds
- * the namespaces enterNamespaces made): without one, sethostname() would rename the host, so it
- * is refused with a ContainerError (125) before anything is changed, as runc refuses it.
- * An empty hostname is no hostname, as in runc: the container keeps the name it inherited.
+ * Give the container the hostname its spec asks for, and never rename anything else: a spec
+ * that asks for one without a UTS namespace of the container's own (`created` holds the
+ * namespaces enterNamespaces made) is refused with a ContainerError (125), as runc refuses it,
+ * with every hostname as it was.
  */
 export async function setHostname(helper: Helper, spec: Spec, created: NamespaceType[]): Promise<void> {
   // TODO(02): the hostname, and only where it is the container's own.
@@ -60,8 +60,8 @@ export async function setHostname(helper: Helper, spec: Spec, created: Namespace
  * helper requests go to the container's process; the helper's own process stays behind as a
  * relay that exits the way the container's process exits. If the relay dies, at any moment,
  * the container's process must die too, and if the relay is already gone when this returns,
- * it leaves no container process behind and throws a ContainerError (125). Nothing is mounted here: the container has no mount
- * namespace of its own yet.
+ * it leaves no container process behind and throws a ContainerError (125). Nothing is mounted
+ * here: the container has no mount namespace of its own yet.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec): Promise<number> {
   // TODO(02): new namespaces, a PID 1, and a container that cannot outlive its relay.
