@@ -306,19 +306,17 @@ function security(): string {
   const steps: [string, string, string, Cls][] = [
     ['runtime', 're-exec from a sealed memfd copy of itself', 'the runtime defends itself', 'fg-key'],
     ['runtime', 'clone: CLONE_NEWUSER first, then the other namespaces', 'user namespace', 'fg-key'],
-    ['runtime', 'writes uid_map and gid_map for the child', 'user namespace', 'fg-key'],
+    ['runtime', 'uid_map and gid_map written for the child: by whom?', 'user namespace', 'fg-key'],
     ['runtime', 'cgroup, network, prestart and createRuntime hooks', '', ''],
     ['process', 'mounts, pivot_root', '', ''],
     ['process', 'maskedPaths: /dev/null or an empty tmpfs over each', 'masked paths', 'fg-new'],
     ['process', 'readonlyPaths: bind, remount read-only', 'read-only paths', 'fg-new'],
     ['process', 'sysctl, rlimits, cwd, terminal', '', ''],
-    ['process', 'prctl(PR_SET_NO_NEW_PRIVS)', 'no_new_privs', 'fg-new'],
-    ['process', 'seccomp() here without no_new_privs (needs CAP_SYS_ADMIN)', 'seccomp', 'fg-new'],
-    ['process', 'PR_CAPBSET_DROP each capability not in bounding', 'capabilities', 'fg-new'],
-    ['process', 'PR_SET_KEEPCAPS, setgroups, setgid, setuid', 'capabilities', 'fg-new'],
-    ['process', 'capset(effective, permitted, inheritable), ambient raise', 'capabilities', 'fg-new'],
+    ['process', 'no_new_privs, the five capability sets and the user,', 'no_new_privs', 'fg-new'],
+    ['process', 'in the one order the kernel allows: which?', 'capabilities', 'fg-new'],
+    ['process', 'the seccomp filter: here, or ...', 'seccomp', 'fg-new'],
     ['process', 'waits on exec.fifo; closes inherited fds; cwd inside root', 'the runtime defends itself', 'fg-key'],
-    ['process', 'seccomp() here with no_new_privs: the last call but one', 'seccomp', 'fg-new'],
+    ['process', '... here? When each, and why?', 'seccomp', 'fg-new'],
     ['process', 'execve(the program)', '', ''],
   ]
   const top = 52, step = 30
@@ -336,7 +334,7 @@ function security(): string {
 function client(): string {
   // [program, chapter, what the step to the next one is]
   const chain: [string, string, string][] = [
-    ['minidocker run (the client)', '12', '1. Engine API, HTTP/1.1 on a unix socket: _ping, create, pull, attach, wait, start'],
+    ['minidocker run (the client)', '12', '1. Engine API, HTTP/1.1 on a unix socket: a ping, then the requests of run'],
     ['minidockerd', '11', '3. gRPC on containerd.sock: Containers.Create, Tasks.Create/Start/Wait'],
     ['containerd (or minicontainerd)', '10', '4. starts the shim; ttrpc both ways'],
     ['containerd-shim-minidocker-v2', '10', '5. runs the runtime: create, start, delete'],
@@ -369,7 +367,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
   shim: { draw: shim, caption: 'One <code>ctr run</code> through the shim. The shim is not containerd\'s child, so it outlives it; the container is the child of the shim\'s subreaper, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
-  security: { draw: security, caption: 'Inside the runtime, from clone to exec: the user namespace comes first (the other namespaces are then owned by it), the masks come with the mounts, and the user, capabilities, no_new_privs and seccomp come last, in the one order the kernel allows. The filter goes in before the capabilities are dropped when there is no no_new_privs, and as late as possible when there is.' },
+  security: { draw: security, caption: 'Inside the runtime, from clone to exec: the user namespace comes first (the other namespaces are then owned by it), the masks come with the mounts, and the user, capabilities, no_new_privs and seccomp come last, in the one order the kernel allows: finding it is the chapter\'s work. The seccomp filter has two possible places.' },
   client: { draw: client, caption: 'The six steps of <code>docker run hello-world</code> with this workbook\'s programs, each marked with the chapter that built it: the client speaks the Engine API to the daemon, which pulls from the registry, then drives containerd, whose shim runs the runtime, which sets up the process and execs it.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },
 }

@@ -111,17 +111,17 @@ export function proxySignals(engine: Engine, id: string): () => void {
 /**
  * The whole `run`: the container created (its image pulled if missing), its output on the
  * client's stdout and stderr from the first byte, and the exit code the daemon reports for
- * it. No output may be lost, so the stream is attached before the container starts; a
- * container that exits at once (and with --rm is removed at once) must still be seen to exit,
- * so the wait's headers have arrived before start is sent. With -i, stdin goes to the
- * container and its end is passed on as a half-close; without -i the client half-closes at
- * once. -d attaches nothing and prints the ID once the container runs.
+ * it. No output may be lost, not even a first line written at once; a container that exits
+ * at once (and with --rm is removed at once) must still be seen to exit. With -i, stdin goes
+ * to the container and the daemon learns where it ends; without -i, it learns at once that
+ * there is none, and the output still comes. -d prints the ID once the container runs.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
   // TODO(12): the whole run (the figure; the text's "The run sequence"; the CLI's run.go,
   //   runContainer, and utils.go, waitExitOrRemoved).
-  //   1. The doc comment says what must have answered before what is sent; the tests compare
-  //      your requests, in order, with docker's. What does -d leave out, and what does it print?
+  //   1. For the doc comment's two promises to hold, what must have answered before start is
+  //      sent? The tests compare your requests, in order, with docker's: record docker's (the
+  //      text's "The run sequence"). What does -d leave out, and what does it print?
   //   2. With --rm the container is gone once it exits: what must the wait wait for, so that
   //      its answer still comes, and comes after the removal?
   //   3. stdin: without -i there is nothing to send; with it, the daemon must learn of its end,

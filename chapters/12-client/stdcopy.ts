@@ -11,7 +11,7 @@ export interface Outputs {
   stderr: { write(chunk: Buffer): unknown }
 }
 
-/** A frame's header: [stream, 0, 0, 0, size as a big-endian uint32]. */
+/** A frame's header is 8 bytes (moby's stdcopy.go, stdWriterPrefixLen); what they hold is the chapter's question. */
 export const HEADER_SIZE = 8
 
 // #region frameReader

@@ -31,8 +31,8 @@ export function seccompAction(action: string, errnoRet?: number): number {
 // #region argumentCheck
 /**
  * One argument condition as instructions that fall through when it holds and jump to `fail`
- * when it does not. Arguments are 64-bit, the accumulator 32: each comparison looks at the
- * high word first and at the low word only when the high words are equal.
+ * when it does not. Arguments are 64-bit, the accumulator 32: the condition must hold on the
+ * whole 64-bit argument, compared unsigned.
  */
 function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail: string, id: string): Pending[] {
   // TODO(13): one condition (SCMP_CMP_EQ, NE, LT, LE, GT, GE, MASKED_EQ) as instructions.
@@ -66,7 +66,8 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //      numbers alone let an i386 call through int 0x80 past an x86_64 rule? (seccomp(2),
   //      "Caveats"). ARCHITECTURES maps the spec's names to AUDIT_ARCH values and tables.
   //   2. x32 calls come with the x86_64 ABI and a bit set in the number (X32_SYSCALL_BIT).
-  //   3. A conditional jump reaches 255 instructions at most; an ABI's section is longer. BPF_JA is not limited.
+  //   3. A conditional jump reaches 255 instructions at most; an ABI's section is longer. Which
+  //      jump is not limited?
   //   4. For each call number: its rules in the profile's order, each one's conditions
   //      (argumentCheck) and then its action; when no rule matched, the default. Where must
   //      the default come, for the rules to be reached at all?

@@ -36,8 +36,8 @@ export function seccompAction(action: string, errnoRet?: number): number {
 // #region argumentCheck
 /**
  * One argument condition as instructions that fall through when it holds and jump to `fail`
- * when it does not. Arguments are 64-bit, the accumulator 32: each comparison looks at the
- * high word first and at the low word only when the high words are equal.
+ * when it does not. Arguments are 64-bit, the accumulator 32: the condition must hold on the
+ * whole 64-bit argument, compared unsigned.
  */
 function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail: string, id: string): Pending[] {
   const { index, op } = condition

@@ -1,6 +1,6 @@
 /**
- * Chapter 13: the last steps before exec, in the order runc's standard_init_linux.go takes them:
- * no_new_privs, the seccomp filter, and the user with its capabilities.
+ * Chapter 13: the last steps before exec, as runc's standard_init_linux.go takes them: the user
+ * with its capabilities, no_new_privs and the seccomp filter, in the one order that works.
  *
  * Check your work with `npx workbook check 13`.
  */
