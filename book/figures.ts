@@ -59,8 +59,8 @@ function pidNamespace(): string {
     tree(36, 34, rows, 250))
 }
 
-/** 03: the mount tree before and after pivot_root. */
-function pivotRoot(): string {
+/** 03: the mount tree before and after pivot_root; `how` adds the calls between (the debrief's version). */
+function pivotRoot(how = true): string {
   const before: TreeRow[] = [
     [0, '/', 'the host\'s root (a copy, made private)'],
     [1, 'proc  sys  home  …', 'the host\'s mounts'],
@@ -75,15 +75,16 @@ function pivotRoot(): string {
   const after: TreeRow[] = [
     [0, '/', 'was tmp/…/rootfs', 'fg-key'],
     [1, 'proc  dev  dev/pts  dev/shm  sys  data', '', 'fg-new'],
-    [1, '(stacked on /)', 'the host\'s root: detached', 'fg-gone'],
+    how ? [1, '(stacked on /)', 'the host\'s root: detached', 'fg-gone'] : [1, '(nothing else)', 'no mount leads back to the host', 'fg-gone'],
   ]
   const top = 52, mid = top + before.length * ROW + 20, low = mid + 92
   return svg(560, low + after.length * ROW + 12, 'The container\'s mount tree before and after pivot_root',
     text(12, 24, 'Before: the container\'s mount namespace, mounts made', 'fg-head') +
     tree(24, top, before, 250) +
     arrow(36, mid - 4, 36, mid + 46) +
-    text(56, mid + 14, 'chdir(rootfs), pivot_root(".", ".")', 'fg-code') +
-    text(56, mid + 36, 'umount2(".", MNT_DETACH)', 'fg-code') +
+    (how
+      ? text(56, mid + 14, 'chdir(rootfs), pivot_root(".", ".")', 'fg-code') + text(56, mid + 36, 'umount2(".", MNT_DETACH)', 'fg-code')
+      : text(56, mid + 14, 'your pivotRoot: nothing written into the rootfs', 'fg-code') + text(56, mid + 36, 'the working directory ends at the new /', 'fg-code')) +
     text(12, low - 10, 'After: what the container sees', 'fg-head') +
     tree(24, low + 16, after, 250))
 }
@@ -362,6 +363,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
   'pid-namespace': { draw: pidNamespace, caption: 'The same processes, two sets of numbers: the relay stays on the host, its child is PID 1 of the new namespace.' },
   'pivot-root': { draw: pivotRoot, caption: 'The container\'s mount namespace before and after <code>pivot_root</code>: the rootfs becomes <code>/</code>, and with the old root, stacked on it by <code>pivot_root(".", ".")</code>, detached, no mount leads back to the host.' },
+  'pivot-root-goal': { draw: () => pivotRoot(false), caption: 'What <code>pivotRoot</code> must turn the container\'s mount namespace into: the rootfs as <code>/</code> with the spec\'s mounts, and no mount left that leads back to the host\'s files.' },
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
