@@ -89,9 +89,9 @@ function pivotRoot(how = true): string {
     tree(24, low + 16, after, 250))
 }
 
-/** 04: the cgroup v2 hierarchy and the container's place in it. */
-function cgroupTree(): string {
-  const rows: TreeRow[] = [
+/** 04: the cgroup v2 hierarchy and the container's place in it; without `where`, the question (the chapter's version). */
+function cgroupTree(where = true): string {
+  const rows: TreeRow[] = where ? [
     [0, '/sys/fs/cgroup', 'subtree_control: +cpu +memory +pids'],
     [1, 'system.slice', ''],
     [2, 'docker-<id>.scope', 'Docker, systemd driver', 'fg-key'],
@@ -102,8 +102,15 @@ function cgroupTree(): string {
     [4, 'cgroup.procs', '← PID 1 written here', 'fg-new'],
     [4, 'memory.max  memory.swap.max', '-m, --memory-swap', 'fg-new'],
     [4, 'cpu.max  pids.max', '--cpus, --pids-limit', 'fg-new'],
+  ] : [
+    [0, '/sys/fs/cgroup', 'the cgroup2 root'],
+    [1, 'system.slice', ''],
+    [2, 'docker-<id>.scope', 'Docker, systemd driver', 'fg-key'],
+    [1, 'user.slice/user-0.slice', ''],
+    [2, 'session-3.scope', 'you: cgroup.procs holds your shell'],
+    [0, 'minidocker/<id>', 'the container: below which directory?', 'fg-new'],
   ]
-  return svg(600, 30 + rows.length * ROW, 'The cgroup v2 hierarchy with the container\'s cgroup, a sibling of your own',
+  return svg(600, 30 + rows.length * ROW, where ? 'The cgroup v2 hierarchy with the container\'s cgroup, a sibling of your own' : 'The cgroup v2 hierarchy of a systemd host, and a container\'s cgroup still to place',
     tree(12, 24, rows, 300))
 }
 
@@ -365,6 +372,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'pivot-root': { draw: pivotRoot, caption: 'The container\'s mount namespace before and after <code>pivot_root</code>: the rootfs becomes <code>/</code>, and with the old root, stacked on it by <code>pivot_root(".", ".")</code>, detached, no mount leads back to the host.' },
   'pivot-root-goal': { draw: () => pivotRoot(false), caption: 'What <code>pivotRoot</code> must turn the container\'s mount namespace into: the rootfs as <code>/</code> with the spec\'s mounts, and no mount left that leads back to the host\'s files.' },
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
+  'cgroup-tree-goal': { draw: () => cgroupTree(false), caption: 'A cgroup v2 hierarchy on a systemd host, with a container of Docker\'s and your own shell. Where can <code>minidocker/&lt;id&gt;</code> go so that the limits on you still hold and its controllers can be enabled?' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
   'docker-run': { draw: dockerRun, caption: '<code>docker run --rm busybox echo hi</code> through minidockerd: the CLI attaches and waits before it starts, the wait\'s headers go out at once, and the daemon drives containerd, whose shim runs runc and outlives it.' },
