@@ -59,8 +59,8 @@ function pidNamespace(): string {
     tree(36, 34, rows, 250))
 }
 
-/** 03: the mount tree before and after pivot_root. */
-function pivotRoot(): string {
+/** 03: the mount tree before and after pivot_root; `how` adds the calls between (the debrief's version). */
+function pivotRoot(how = true): string {
   const before: TreeRow[] = [
     [0, '/', 'the host\'s root (a copy, made private)'],
     [1, 'proc  sys  home  …', 'the host\'s mounts'],
@@ -75,22 +75,23 @@ function pivotRoot(): string {
   const after: TreeRow[] = [
     [0, '/', 'was tmp/…/rootfs', 'fg-key'],
     [1, 'proc  dev  dev/pts  dev/shm  sys  data', '', 'fg-new'],
-    [1, '(stacked on /)', 'the host\'s root: detached', 'fg-gone'],
+    how ? [1, '(stacked on /)', 'the host\'s root: detached', 'fg-gone'] : [1, '(nothing else)', 'no mount leads back to the host', 'fg-gone'],
   ]
   const top = 52, mid = top + before.length * ROW + 20, low = mid + 92
   return svg(560, low + after.length * ROW + 12, 'The container\'s mount tree before and after pivot_root',
     text(12, 24, 'Before: the container\'s mount namespace, mounts made', 'fg-head') +
     tree(24, top, before, 250) +
     arrow(36, mid - 4, 36, mid + 46) +
-    text(56, mid + 14, 'chdir(rootfs), pivot_root(".", ".")', 'fg-code') +
-    text(56, mid + 36, 'umount2(".", MNT_DETACH)', 'fg-code') +
+    (how
+      ? text(56, mid + 14, 'chdir(rootfs), pivot_root(".", ".")', 'fg-code') + text(56, mid + 36, 'umount2(".", MNT_DETACH)', 'fg-code')
+      : text(56, mid + 14, 'your pivotRoot: nothing written into the rootfs', 'fg-code') + text(56, mid + 36, 'the working directory ends at the new /', 'fg-code')) +
     text(12, low - 10, 'After: what the container sees', 'fg-head') +
     tree(24, low + 16, after, 250))
 }
 
-/** 04: the cgroup v2 hierarchy and the container's place in it. */
-function cgroupTree(): string {
-  const rows: TreeRow[] = [
+/** 04: the cgroup v2 hierarchy and the container's place in it; without `where`, the question (the chapter's version). */
+function cgroupTree(where = true): string {
+  const rows: TreeRow[] = where ? [
     [0, '/sys/fs/cgroup', 'subtree_control: +cpu +memory +pids'],
     [1, 'system.slice', ''],
     [2, 'docker-<id>.scope', 'Docker, systemd driver', 'fg-key'],
@@ -101,8 +102,15 @@ function cgroupTree(): string {
     [4, 'cgroup.procs', '← PID 1 written here', 'fg-new'],
     [4, 'memory.max  memory.swap.max', '-m, --memory-swap', 'fg-new'],
     [4, 'cpu.max  pids.max', '--cpus, --pids-limit', 'fg-new'],
+  ] : [
+    [0, '/sys/fs/cgroup', 'the cgroup2 root'],
+    [1, 'system.slice', ''],
+    [2, 'docker-<id>.scope', 'Docker, systemd driver', 'fg-key'],
+    [1, 'user.slice/user-0.slice', ''],
+    [2, 'session-3.scope', 'you: cgroup.procs holds your shell'],
+    [0, 'minidocker/<id>', 'the container: below which directory?', 'fg-new'],
   ]
-  return svg(600, 30 + rows.length * ROW, 'The cgroup v2 hierarchy with the container\'s cgroup, a sibling of your own',
+  return svg(600, 30 + rows.length * ROW, where ? 'The cgroup v2 hierarchy with the container\'s cgroup, a sibling of your own' : 'The cgroup v2 hierarchy of a systemd host, and a container\'s cgroup still to place',
     tree(12, 24, rows, 300))
 }
 
@@ -360,7 +368,9 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   helper: { draw: helper, caption: 'A container\'s process in this workbook: the helper runs the system calls your TypeScript asks for, then becomes the command with <code>execve</code>.' },
   'pid-namespace': { draw: pidNamespace, caption: 'The same processes, two sets of numbers: the relay stays on the host, its child is PID 1 of the new namespace.' },
   'pivot-root': { draw: pivotRoot, caption: 'The container\'s mount namespace before and after <code>pivot_root</code>: the rootfs becomes <code>/</code>, and with the old root, stacked on it by <code>pivot_root(".", ".")</code>, detached, no mount leads back to the host.' },
+  'pivot-root-goal': { draw: () => pivotRoot(false), caption: 'What <code>pivotRoot</code> must turn the container\'s mount namespace into: the rootfs as <code>/</code> with the spec\'s mounts, and no mount left that leads back to the host\'s files.' },
   'cgroup-tree': { draw: cgroupTree, caption: 'A cgroup v2 hierarchy on a systemd host. minidocker nests the container beside its own cgroup (v2 forbids controllers below a cgroup that holds processes); Docker\'s systemd driver makes a scope under <code>system.slice</code>.' },
+  'cgroup-tree-goal': { draw: () => cgroupTree(false), caption: 'A cgroup v2 hierarchy on a systemd host, with a container of Docker\'s and your own shell. Where can <code>minidocker/&lt;id&gt;</code> go so that the limits on you still hold and its controllers can be enabled?' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
   'docker-run': { draw: dockerRun, caption: '<code>docker run --rm busybox echo hi</code> through minidockerd: the CLI attaches and waits before it starts, the wait\'s headers go out at once, and the daemon drives containerd, whose shim runs runc and outlives it.' },

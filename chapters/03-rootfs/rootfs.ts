@@ -134,7 +134,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //      mount read-only, and how do you make sure only this mount turns read-only, not the
   //      filesystem it comes from (a whole host disk)?
   //   5. mountOptions' propagation flags ("rprivate", "shared"), once the mount exists.
-  //   runc: mountToRootfs() and its bind-mount remount in libcontainer/rootfs_linux.go;
+  //   runc: mountToRootfs() and its case for bind mounts in libcontainer/rootfs_linux.go;
   //   chapter: "The mounts of the spec".
   throw new NotImplementedError('03-rootfs', 'mountInRootfs')
 }
@@ -143,8 +143,8 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
 // #region createDevices
 /**
  * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
- * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) each is
- * an empty file with the host's node of the same name bound onto it, as runc does there.
+ * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) the host's
+ * node of the same name is used instead of a new one, as runc does there.
  */
 export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
   // TODO(03): the device nodes and /dev symlinks a program expects, in the container's /dev.

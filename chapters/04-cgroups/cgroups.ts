@@ -73,7 +73,7 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
   //      caller's cgroup in that hierarchy; those differ from one hierarchy to the next.
   //   3. v2: one directory for every controller v2 has, but not below the caller's own cgroup:
   //      that one holds processes, and the "no internal processes" rule forbids it to hand
-  //      controllers to children. Then where? runc's libcontainer/cgroups/fs2/defaultpath.go.
+  //      controllers to children. Then where? fs2/defaultpath.go in runc's cgroups module.
   //   4. An absolute cgroupsPath starts from the hierarchy's root instead.
   throw new NotImplementedError('04-cgroups', 'cgroupDirs')
 }
@@ -82,24 +82,25 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). As runc
- * reads OCI: a value of 0 (or none) is "not set" and writes nothing; below 0 is "no limit",
- * written as each file accepts it. On v2, shares map linearly onto cpu.weight (2 -> 1,
- * 262144 -> 10000, rounded down), and cpu.max carries a period only when one is set. A swap
- * limit (OCI's memory.swap counts memory + swap) without a memory limit, or below it, is a
- * ContainerError (125) that names memory.swap and memory.limit, as runc refuses it.
+ * value]. On v2, where no write depends on another, the tests compare the whole list in the
+ * order memory, swap, CPU, pids. As runc reads OCI: a value of 0 (or none) is "not set" and
+ * writes nothing; below 0 is "no limit", written as each file accepts it. On v2, shares map
+ * linearly onto cpu.weight (2 -> 1, 262144 -> 10000, rounded down), and cpu.max carries a
+ * period only when one is set. A swap limit (OCI's memory.swap counts memory + swap) without
+ * a memory limit, or below it, is a ContainerError (125) that names memory.swap and
+ * memory.limit, as runc refuses it.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   // TODO(04): translate linux.resources into this version's files, in the order to write them.
   //   1. Only what is set: a resource left out, or 0, keeps the kernel's default (runc's fs/ and
   //      fs2/ test each value against 0 before they write it).
-  //   2. The chapter text's table names the files; runc's libcontainer/cgroups/fs/ (v1) and fs2/
-  //      (v2) write the same ones. Some differ in meaning, not only in name: compare what OCI's
-  //      memory.swap counts with what each version's swap file counts, and v1's shares with v2's
-  //      weight (runc's ConvertCPUSharesToCgroupV2Value).
+  //   2. The chapter text's table says which document describes each file; the cgroups module's
+  //      fs/ (v1) and fs2/ (v2), which runc uses, write the same ones. Some differ in meaning,
+  //      not only in name: compare what OCI's memory.swap counts with what each version's swap
+  //      file counts, and v1's shares with v2's weight (ConvertCPUSharesToCgroupV2Value).
   //   3. "No limit" is a word each file defines for itself, and a word a file does not know is
   //      EINVAL. Each controller's document says its own (chapter text: "From linux.resources to
-  //      files" lists them).
+  //      files" lists the documents).
   //   4. The kernel checks every write against the limits the cgroup has at that moment, not
   //      against the ones you are about to write. Which v1 files does that tie together?
   //   5. Some requests make no sense in any order: runc refuses them before writing anything
@@ -121,7 +122,8 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //      minidocker run is minidocker/ID), so the parents cgroupsPath names are shared: another
   //      run may be creating them, or removing them, while this one is. What must removeOrder hold
   //      so that the last container out leaves no parent behind, whoever made it, and no run ever
-  //      takes the base it nested in? (Cgroup.removeOrder; chapter text: "Removing it".)
+  //      takes the base it nested in? (Cgroup.removeOrder; chapter text: "Creating it, and
+  //      undoing a failure", and "Removing it".)
   //   3. On v2 a controller's files appear in a cgroup only once every parent enables it. Enable
   //      the controllers this cgroup's limits use and no others: each one enabled costs every
   //      cgroup beside it, and a hybrid host's cgroup2 tree offers none.
@@ -135,8 +137,8 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 // #region enableControllers
 /**
  * v2: a controller's files appear in a cgroup only when its parent lists the controller in
- * cgroup.subtree_control, and a parent can only enable what its own parent enabled. So walk
- * from the root down to the leaf's parent, adding what each one lacks (runc does the same).
+ * cgroup.subtree_control, and a parent can only enable what its own parent enabled. So every
+ * level from the root down to the leaf's parent must enable them (runc makes sure of it too).
  */
 export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
   // TODO(04): make the controllers available all the way down to the leaf's parent.

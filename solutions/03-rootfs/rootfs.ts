@@ -147,8 +147,8 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
 // #region createDevices
 /**
  * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
- * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) each is
- * an empty file with the host's node of the same name bound onto it, as runc does there.
+ * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) the host's
+ * node of the same name is used instead of a new one, as runc does there.
  */
 export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
   for (const [name, major, minor] of DEFAULT_DEVICES) {

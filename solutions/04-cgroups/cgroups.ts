@@ -72,12 +72,13 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value], memory first, then swap, CPU and pids (the tests compare v2's whole list). As runc
- * reads OCI: a value of 0 (or none) is "not set" and writes nothing; below 0 is "no limit",
- * written as each file accepts it. On v2, shares map linearly onto cpu.weight (2 -> 1,
- * 262144 -> 10000, rounded down), and cpu.max carries a period only when one is set. A swap
- * limit (OCI's memory.swap counts memory + swap) without a memory limit, or below it, is a
- * ContainerError (125) that names memory.swap and memory.limit, as runc refuses it.
+ * value]. On v2, where no write depends on another, the tests compare the whole list in the
+ * order memory, swap, CPU, pids. As runc reads OCI: a value of 0 (or none) is "not set" and
+ * writes nothing; below 0 is "no limit", written as each file accepts it. On v2, shares map
+ * linearly onto cpu.weight (2 -> 1, 262144 -> 10000, rounded down), and cpu.max carries a
+ * period only when one is set. A swap limit (OCI's memory.swap counts memory + swap) without
+ * a memory limit, or below it, is a ContainerError (125) that names memory.swap and
+ * memory.limit, as runc refuses it.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   const { memory, cpu, pids } = resources
@@ -148,8 +149,8 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 // #region enableControllers
 /**
  * v2: a controller's files appear in a cgroup only when its parent lists the controller in
- * cgroup.subtree_control, and a parent can only enable what its own parent enabled. So walk
- * from the root down to the leaf's parent, adding what each one lacks (runc does the same).
+ * cgroup.subtree_control, and a parent can only enable what its own parent enabled. So every
+ * level from the root down to the leaf's parent must enable them (runc makes sure of it too).
  */
 export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
   const parents: string[] = []
