@@ -1,7 +1,7 @@
 /**
  * The Registry HTTP API's types and plumbing, shared by chapter 07's starter and reference
  * (and by the daemon later): media types, descriptors, manifests, error answers, a fetch()
- * that carries a session's token, and a pull's options and result. The protocol's decisions
+ * that names the URL it failed on, and a pull's options and result. The protocol's decisions
  * are chapter 07's.
  */
 import type { ProgressSink } from './jsonmessage.ts'
@@ -63,7 +63,7 @@ export interface FetchedManifest {
   body: Buffer
 }
 
-/** One repository on one registry, with the token (if any) every request carries. */
+/** One repository on one registry, and the token (if any) the registry's token server gave for it. */
 export interface Session {
   /** "https://registry-1.docker.io", "http://127.0.0.1:5000" */
   endpoint: string
@@ -101,36 +101,18 @@ export async function registryError(response: Response, what: string): Promise<R
   return new RegistryError(`${what}: ${detail}`, response.status, code)
 }
 
-/** fetch() against the session's registry, with its token; a connection failure names the URL. */
+/**
+ * fetch() against the session's registry: `path` joined to its endpoint, and a connection that
+ * fails named by its URL, as Go's client names it. The request is sent as `init` says, no more.
+ */
 export async function request(session: Session, path: string, init: RequestInit = {}): Promise<Response> {
   const url = `${session.endpoint}${path}`
-  const headers = new Headers(init.headers)
-  if (session.token) headers.set('Authorization', `Bearer ${session.token}`)
   try {
-    return await fetch(url, { ...init, headers })
+    return await fetch(url, init)
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error
     const cause = (error as Error).cause as Error | undefined
     throw new Error(`Get "${url}": ${cause?.message ?? (error as Error).message}`)
-  }
-}
-
-/** A queue that runs at most `limit` tasks at a time; `onWait` tells when a task has to queue. */
-export function taskPool(limit: number) {
-  let active = 0
-  const waiting: (() => void)[] = []
-  return async <T>(task: () => Promise<T>, onWait?: () => void): Promise<T> => {
-    if (active >= limit) {
-      onWait?.()
-      await new Promise<void>((resolve) => waiting.push(resolve))
-    }
-    active++
-    try {
-      return await task()
-    } finally {
-      active--
-      waiting.shift()?.()
-    }
   }
 }
 

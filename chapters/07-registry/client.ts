@@ -44,7 +44,9 @@ export async function openSession(ref: Reference): Promise<Session> {
   //   2. 200: nobody needs a token. 401 with a WWW-Authenticate challenge: get a token that lets you
   //      pull this repository (pullScope). Which name does the registry check: the repository path,
   //      or the reference with its domain?
-  //   3. Every request after this one must carry the token. How does request() learn it?
+  //   3. Every request after this one must carry the token, as the token spec says (docs/spec/auth/token.md,
+  //      "Using the Bearer token"). request() sends only the headers you give it: where does the token
+  //      live between requests, and which of your requests must send it?
   //   4. Any other answer: a RegistryError saying this is not a Registry v2 endpoint.
   throw new NotImplementedError('07-registry', 'openSession')
 }
@@ -68,8 +70,9 @@ export async function openSession(ref: Reference): Promise<Session> {
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
   // TODO(07): GET a manifest and trust nothing about it (the chapter's "Asking for a manifest";
   //   containerd's remotes/docker/resolver.go sends the same request).
-  //   1. What must your request say for the registry to serve each of the four kinds this pull reads?
-  //      The chapter shows what distribution does when you leave some out.
+  //   1. What must your request say for the registry to serve each of the four kinds this pull reads
+  //      (and to let you in, when the session holds a token)? The chapter says what distribution does
+  //      when you leave some out.
   //   2. An error answer becomes registryError()'s RegistryError, so that the caller can tell a 404 from a 401.
   //   3. The manifest is read whole into memory, so it must be bounded by MAX_MANIFEST_SIZE. Which
   //      part of the answer says how big it is, and can you believe it? (A chunked answer declares

@@ -1,8 +1,7 @@
 /**
  * Chapter 07: downloading a blob (a config or a layer) into the store, verified while it
- * streams. The bytes are hashed on their way to a temporary file (chapter 06's writeBlob), so
- * a layer is never held in memory, and a blob whose bytes do not match its digest is never
- * stored under any name.
+ * streams: a layer is never held in memory, and a blob whose bytes do not match its digest is
+ * never stored under any name.
  *
  * Check your work with `npx workbook check 7`.
  */
@@ -30,7 +29,7 @@ export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, wh
 // #region downloadBlob
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
- * `dir`, verified against the digest as it streams (writeBlob does the hashing), and against
+ * `dir`, verified against the digest as it streams, and against
  * the descriptor's size, which is required: without it nothing would bound what the registry
  * sends, so a descriptor without a valid size is refused before any request, with an Error
  * whose message says "no valid size". `onData` sees every chunk, for progress; `signal` aborts the download.
@@ -47,7 +46,8 @@ export async function downloadBlob(
   //   1. The digest becomes part of a URL and of a file name: check it before it is either (chapter 06).
   //      The size is the registry's word too, and the only thing that bounds the body: what makes
   //      a size usable, and what do you do before any request when it is not?
-  //   2. A failed answer is registryError()'s error, naming the blob.
+  //   2. A registry that wanted a token for the manifest wants it for the blob too. A failed answer is
+  //      registryError()'s error, naming the blob.
   //   3. What must hold while the bytes arrive: a layer of gigabytes is never whole in memory; nothing is
   //      stored under a digest its bytes do not have; a registry that sends more than the size is cut
   //      off at once, and one that sends less is told so, not reported as a digest mismatch. Which of

@@ -24,7 +24,7 @@ import { familiarName, type Reference } from './reference.ts'
 //   ids.ts     chainIds
 //   config.ts  parseImageConfig
 // From this chapter: openSession, downloadBlob, the platform and progress functions, parseReference
-// and GRAMMAR; from lib/: taskPool, IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
+// and GRAMMAR; from lib/: IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
 // (lib/jsonmessage.ts).
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
@@ -86,7 +86,7 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
  * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
  * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
- * the digest was checked by writeBlob while the bytes streamed.
+ * the digest was checked while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */
@@ -103,7 +103,10 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      decide before the config arrives, from what earlier pulls remembered of each blob digest
   //      (chapter 06) for it and every layer below it. Those are never downloaded.
   //   5. The other layers download together, but never more than options.concurrency at once (default
-  //      MAX_CONCURRENT_DOWNLOADS); a layer that has to queue says "Waiting". lib/registry.ts has a pool.
+  //      MAX_CONCURRENT_DOWNLOADS); a layer that has to queue says "Waiting". The limit is yours to write
+  //      (moby's is in xfer/transfer.go, transferManager): what holds a download back until a slot is
+  //      free, what gives the slot back when a download fails, and should a download still queued start
+  //      once the pull has failed?
   //   6. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
   //      first, each layer on its parent's chain ID, while later layers may still be downloading.
   //   7. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when

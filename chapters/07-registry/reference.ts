@@ -42,16 +42,16 @@ export { DEFAULT_DOMAIN, DEFAULT_TAG, GRAMMAR, InvalidReferenceError, LEGACY_DEF
  *   cannot specify 64-byte hexadecimal strings as a repository name
  *   invalid repository name component "COMPONENT"
  *   repository name must not be more than 255 characters
- * The length limit is counted on the name as distribution's Parse counts it (the chapter's
- * "A name is a reference" says which string that is).
+ * The length limit is counted on the name as distribution's Parse counts it (reference.go; the
+ * chapter's "A name is a reference" says where to look).
  */
 export function parseReference(text: string): Reference {
   // TODO(07): split, check and normalise the reference (the chapter's "A name is a reference").
   //   1. A name can be followed by ":tag", "@digest", or both. In which order do you cut them off, and
   //      which ":" can start a tag, so that neither a registry's port ("127.0.0.1:5000/probe") nor
   //      the digest's own ":" is read as one?
-  //   2. Is the first path component a registry or the start of a path on the Hub? The chapter gives
-  //      distribution's rule (splitDockerDomain, normalize.go). Work out by it where "someone/tool",
+  //   2. Is the first path component a registry or the start of a path on the Hub? Read distribution's
+  //      rule in splitDockerDomain (reference/normalize.go). Work out by it where "someone/tool",
   //      "localhost/x", "registry.example/x" and "Registry/x" each live before you write it.
   //   3. Check every part against GRAMMAR before you use it. Which refusal from the doc comment fits each
   //      part that fails, and which must come before the others for "Busybox" to say "lowercase"?

@@ -71,7 +71,7 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
   //   3. Which target rewrites the destination, and how does it take an address and a port?
   //   Try it in a throwaway namespace (unshare --net), then read it back with -S.
   //   Where: man 8 iptables-extensions (tcp, udp, DNAT), man 8 iptables (-d, -i, !); moby's
-  //   libnetwork drivers/bridge (the DNAT rule of a port binding). Chapter text: "Published ports".
+  //   libnetwork drivers/bridge/internal/iptabler/port.go (the DNAT rule of a port binding). Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'dnatRule')
 }
 // #endregion dnatRule
@@ -97,7 +97,7 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   //      DNAT'ed packet on its way to the bridge, and to the container's reply? Two rules.
   //   4. The chain may already exist (an earlier run): creating it again is an error.
   //   Where: man 8 iptables-extensions (addrtype, MASQUERADE), man 8 iptables (-N, -P);
-  //   libnetwork's drivers/bridge/setup_ip_tables.go and iptables/iptables.go.
+  //   libnetwork's drivers/bridge/internal/iptabler/network.go and iptables/iptables.go.
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureChains')
 }

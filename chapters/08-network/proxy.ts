@@ -40,16 +40,16 @@ export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
   //      How does a server tell you it could not listen?
   //   4. close() stops listening and ends the connections still open: closing a server alone
   //      waits for them.
-  //   Where: Node's net module; moby's cmd/docker-proxy (tcp_proxy.go). Chapter text: "The proxy".
+  //   Where: Node's net module; moby's cmd/docker-proxy (tcp_proxy_linux.go). Chapter text: "The proxy".
   throw new NotImplementedError('08-network', 'proxyTcp')
 }
 // #endregion proxyTcp
 
 // #region proxyUdp
 /**
- * Listen on the host side; give each client (address and port) a socket of its own towards the
- * container, so that the container's replies can be sent back to the client they answer.
- * Resolves once bound; a port that is taken rejects as proxyTcp does.
+ * Listen on the host side and forward each client's datagrams to the container, and each of the
+ * container's replies back to the client it answers, with several clients at once. Resolves once
+ * bound; a port that is taken rejects as proxyTcp does.
  */
 export async function proxyUdp(target: ProxyTarget): Promise<Proxy> {
   // TODO(08): forward UDP from the host side to the container, and the replies back.
@@ -58,7 +58,7 @@ export async function proxyUdp(target: ProxyTarget): Promise<Proxy> {
   //      once?
   //   2. Resolve once bound; a taken port rejects as proxyTcp does. close() closes every
   //      socket the proxy opened, not only the one it listens on.
-  //   Where: Node's dgram module; moby's cmd/docker-proxy (udp_proxy.go, its connection
+  //   Where: Node's dgram module; moby's cmd/docker-proxy (udp_proxy_linux.go, its connection
   //   tracking table). Chapter text: "The proxy".
   throw new NotImplementedError('08-network', 'proxyUdp')
 }

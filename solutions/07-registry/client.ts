@@ -62,7 +62,10 @@ export async function openSession(ref: Reference): Promise<Session> {
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
   const response = await request(session, `/v2/${session.repository}/manifests/${reference}`, {
-    headers: { Accept: [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerList, MEDIA_TYPES.dockerManifest].join(', ') },
+    headers: {
+      Accept: [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerList, MEDIA_TYPES.dockerManifest].join(', '),
+      ...(session.token ? { Authorization: `Bearer ${session.token}` } : {}),
+    },
   })
   if (!response.ok) throw await registryError(response, `manifest ${session.repository}:${reference}`)
   const length = Number(response.headers.get('content-length') ?? 0)

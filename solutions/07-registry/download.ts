@@ -1,8 +1,7 @@
 /**
  * Chapter 07: downloading a blob (a config or a layer) into the store, verified while it
- * streams. The bytes are hashed on their way to a temporary file (chapter 06's writeBlob), so
- * a layer is never held in memory, and a blob whose bytes do not match its digest is never
- * stored under any name.
+ * streams: a layer is never held in memory, and a blob whose bytes do not match its digest is
+ * never stored under any name.
  */
 import { parseDigest, writeBlob } from '#ch/06-images/cas.ts'
 import { registryError, request, type Descriptor, type Session } from '../../lib/registry.ts'
@@ -27,7 +26,7 @@ export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, wh
 // #region downloadBlob
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
- * `dir`, verified against the digest as it streams (writeBlob does the hashing), and against
+ * `dir`, verified against the digest as it streams, and against
  * the descriptor's size, which is required: without it nothing would bound what the registry
  * sends. `onData` sees every chunk, for progress; `signal` aborts the download.
  */
@@ -42,7 +41,8 @@ export async function downloadBlob(
   const what = `blob ${descriptor.digest}`
   if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0)
     throw new Error(`${what}: the manifest gives it no valid size (${JSON.stringify(descriptor.size)}), so its download could not be bounded`)
-  const response = await request(session, `/v2/${session.repository}/blobs/${descriptor.digest}`, { signal })
+  const headers: Record<string, string> = session.token ? { Authorization: `Bearer ${session.token}` } : {}
+  const response = await request(session, `/v2/${session.repository}/blobs/${descriptor.digest}`, { signal, headers })
   if (!response.ok || !response.body) throw await registryError(response, what)
   // Node's web streams are async iterables; the DOM typings do not say so
   const body = response.body as unknown as AsyncIterable<Uint8Array>

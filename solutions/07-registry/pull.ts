@@ -12,7 +12,7 @@ import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, RegistryError, taskPool, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, RegistryError, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
 import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
@@ -79,7 +79,7 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
  * NAME" when the store had the image already.
  * "Pulling from", "Digest:" and "Status:" are bare { status[, id] } objects. "Verifying
- * Checksum" only reports: writeBlob checked the digest while the bytes streamed.
+ * Checksum" only reports: the digest was checked while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the first error is thrown.
  */
@@ -123,6 +123,25 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     for await (const chunk of source) {
       onData(chunk)
       yield chunk
+    }
+  }
+
+  /** At most `limit` tasks running at once; `onWait` is told when a task has to queue for a slot. */
+  function taskPool(limit: number) {
+    let active = 0
+    const waiting: (() => void)[] = []
+    return async <T>(task: () => Promise<T>, onWait?: () => void): Promise<T> => {
+      if (active >= limit) {
+        onWait?.()
+        await new Promise<void>((resolve) => waiting.push(resolve))
+      }
+      active++
+      try {
+        return await task()
+      } finally {
+        active--
+        waiting.shift()?.()
+      }
     }
   }
 

@@ -39,8 +39,8 @@ export { DEFAULT_DOMAIN, DEFAULT_TAG, GRAMMAR, InvalidReferenceError, LEGACY_DEF
  *   cannot specify 64-byte hexadecimal strings as a repository name
  *   invalid repository name component "COMPONENT"
  *   repository name must not be more than 255 characters
- * The length limit is counted on the name as distribution's Parse counts it (the chapter's
- * "A name is a reference" says which string that is).
+ * The length limit is counted on the name as distribution's Parse counts it (reference.go; the
+ * chapter's "A name is a reference" says where to look).
  */
 export function parseReference(text: string): Reference {
   if (text === '') throw new InvalidReferenceError(text, 'repository name must have at least one component')

@@ -52,9 +52,9 @@ export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
 
 // #region proxyUdp
 /**
- * Listen on the host side; give each client (address and port) a socket of its own towards the
- * container, so that the container's replies can be sent back to the client they answer.
- * Resolves once bound; a port that is taken rejects as proxyTcp does.
+ * Listen on the host side and forward each client's datagrams to the container, and each of the
+ * container's replies back to the client it answers, with several clients at once. Resolves once
+ * bound; a port that is taken rejects as proxyTcp does.
  */
 export async function proxyUdp(target: ProxyTarget): Promise<Proxy> {
   const server = createSocket('udp4')

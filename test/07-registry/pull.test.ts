@@ -229,7 +229,7 @@ describeKernel('pulling from a registry that wants a token', () => {
     expect(registry.tokens!.requests.slice(before), 'after the 401 from /v2/, one token request, naming the service from the challenge and the pull scope of the repository path (repository:library/probe:pull)').toEqual([
       { service: 'minidocker-test-registry', scope: 'repository:library/probe:pull', granted: true },
     ])
-    if (error) expect.fail(`the token was granted, but the pull failed: ${error.message} — keep the token in the session, so that every request after the 401 carries it`)
+    if (error) expect.fail(`the token was granted, but the pull failed: ${error.message} — every request after the 401, for manifests and blobs alike, must carry the token (see "Where the registry is, and the token flow")`)
     const { root, result } = pulled!
     expect(result.id, 'the image behind the token flow').toBe(probe.id)
     const run = await runImage(root, `${registry.host}/library/probe`)
