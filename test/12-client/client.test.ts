@@ -72,7 +72,7 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
       expect(result.stderr, `${client}: expected "Unable to find image" on stderr before the pull`).toMatch(new RegExp(`^Unable to find image '${probe}:latest' locally\n`))
       orders.push(requestShape(proxy.requests))
     }
-    expect(orders[0], 'expected the requests of docker run, in its order (left: yours) — attach before wait, wait before start; --rm waits for condition=removed')
+    expect(orders[0], 'expected the requests of docker run in the docker CLI\'s order (left: yours, right: the real CLI\'s) — what must already be in place when the container starts, if a short-lived container\'s output and exit are not to be lost? (see "The run sequence")')
       .toEqual(orders[1])
   })
 

@@ -117,7 +117,7 @@ describe('the multiplexed stream (stdcopy)', () => {
         if (error instanceof NotImplementedError) throw error
         result = { ...text(), error: String(error) }
       }
-      expect(result, `${what}: expected stream 1 (and 0) on stdout and 2 on stderr, each payload whole — a chunk is not a frame: are the bytes of a header or payload cut off by the chunk kept for the next push? Is the size the big-endian uint32 at bytes 4 to 7?`)
+      expect(result, `${what}: expected stream 1 (and 0) on stdout and 2 on stderr, each payload whole — a chunk is not a frame: are the bytes of a header or payload cut off by the chunk kept for the next push? Is the payload's size read from the right bytes of the header, in the right byte order (see "Frames")?`)
         .toEqual(expected)
     }
   })
