@@ -178,7 +178,7 @@ function store(): string {
     ['manifest', 'config digest, layer digests (compressed blobs)', ''],
     ['config', 'sha256 of its bytes = the image ID', 'image/overlay2/imagedb/content/sha256/<image ID>'],
     ['rootfs.diff_ids', 'sha256 of each layer\'s uncompressed tar', ''],
-    ['chain IDs', 'C1 = D1,  Cn = sha256("Cn-1 Dn")', ''],
+    ['chain IDs', 'each layer together with every layer below it', ''],
     ['layerdb/sha256/<chain ID>/', 'diff, parent, cache-id, size', 'image/overlay2/layerdb/'],
     ['overlay2/<cache-id>/', 'diff/ link lower work/', '/var/lib/docker/overlay2/'],
   ], 3)

@@ -33,7 +33,7 @@ export function resolvConf(host: string): string {
   //      own network namespace? systemd-resolved's stub and a local dnsmasq are two examples; which
   //      addresses does IPv4's loopback cover (all of them, not only those two), and which one is
   //      IPv6's? Chapter text, "A container's own layers"; man 7 ip, man 7 ipv6.
-  //   2. dockerd does the same in libnetwork's resolvconf package (FilterResolvDNS).
+  //   2. dockerd does the same in libnetwork's internal/resolvconf package (TransformForLegacyNw).
   throw new NotImplementedError('05-layers', 'resolvConf')
 }
 // #endregion resolvConf
@@ -67,8 +67,9 @@ export function createContainerLayers(root: string, id: string, imageTop: string
   //      writes only into its own layer; the image's layers are shared by every container of
   //      that image and never change.
   //   2. Which files must every container find as its own, whatever its image holds? Chapter
-  //      text, "The real thing"; moby's daemon/initlayer (Setup) and layer/layer_store.go
-  //      (initMount). Here the init layer holds their contents, not empty files.
+  //      text, "The real thing"; moby's daemon/initlayer (Setup) and
+  //      daemon/internal/layer/layer_store.go (initMount). Here the init layer holds their
+  //      contents, not empty files.
   //   3. Return what mounting the container's layer takes.
   throw new NotImplementedError('05-layers', 'createContainerLayers')
 }

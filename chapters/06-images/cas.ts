@@ -61,8 +61,8 @@ export async function writeBlob(
   //      may get a name under sha256/. A mismatch is a DigestMismatchError(expected, actual).
   //   4. Whatever fails (a mismatch, a source that errors), nothing stays: no blob under either
   //      digest, no temporary file.
-  //   Where: "A store named by content" in README.md; containerd's content/local/writer.go
-  //   (Commit: verify the digest, then rename); rename(2) on what atomic means.
+  //   Where: "A store named by content" in README.md; containerd's
+  //   plugins/content/local/writer.go (Commit); rename(2) on what atomic means.
   throw new NotImplementedError('06-images', 'writeBlob')
 }
 // #endregion writeBlob

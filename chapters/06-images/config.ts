@@ -54,15 +54,17 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
 // #region applyImageConfig
 /**
  * Fill spec.process from the image config and the run flags, as dockerd does:
- *   args = (--entrypoint or Entrypoint) + (the command, or Cmd); a --entrypoint drops Cmd
+ *   args = the entrypoint, then the command, from --entrypoint, the command, Entrypoint and
+ *          Cmd combined as `docker run` combines them
  *   env  = the image's Env, then -e flags replacing by key; PATH defaults when neither has one
  *   cwd  = -w, or WorkingDir, or "/"
  *   user = -u, or User, resolved with resolveUser()
  */
 export function applyImageConfig(spec: Spec, image: ImageConfig, run: RunOptions = {}, files: UserFiles = {}): Spec {
   // TODO(06): what `docker run` takes from the image.
-  //   1. The rules are in the doc comment; mind what --entrypoint does to the image's Cmd, and
-  //      what a command does to its Entrypoint.
+  //   1. args: what does a command do to the image's Entrypoint and Cmd, and what does
+  //      --entrypoint do to its Cmd? The Dockerfile reference, "Understand how CMD and ENTRYPOINT
+  //      interact"; the docker run reference, --entrypoint.
   //   2. Env: a later entry replaces an earlier one with the same key (the part before "="),
   //      keeping the earlier one's place; Docker's DEFAULT_PATH only when no one sets PATH.
   //   3. Nothing to run at all is a ContainerError with exit code 125.

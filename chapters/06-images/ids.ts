@@ -12,16 +12,17 @@ import { sha256 } from './cas.ts'
 
 // #region chainId
 /**
- * The chain ID of a layer: for the bottom layer (no parent) its diff ID; above it,
- * sha256 of "<parent's chain ID> <diff ID>" (one space), as the OCI image spec defines it.
- * Two images that share their bottom layers share those chain IDs, and so share the layers.
+ * The chain ID of the layer with diff ID `diffId` on top of the layer whose chain ID is
+ * `parent` (undefined for the bottom layer), as the OCI image spec defines it. Two images
+ * that share their bottom layers share those chain IDs, and so share the layers.
  */
 export function chainId(parent: string | undefined, diffId: string): string {
   // TODO(06): one layer's chain ID, exactly as the OCI image spec defines it.
   //   1. Read the definition: the OCI image spec, config.md, "Layer ChainID". What is the chain
   //      ID of a layer with no parent? Above it, which exact text is hashed, with which separator?
   //   2. The result is a digest string like its inputs ("sha256:<hex>"); cas.ts has the hash.
-  //   Where: moby's layer/layer.go (CreateChainID); the Bonus of README.md checks it by hand.
+  //   Where: moby's daemon/internal/layer/layer.go (CreateChainID); the Bonus of README.md
+  //   checks it by hand.
   throw new NotImplementedError('06-images', 'chainId')
 }
 // #endregion chainId
@@ -44,7 +45,7 @@ export function imageId(config: Uint8Array | string): string {
   //   1. It names the config exactly as stored ("Diff IDs, chain IDs and the image ID" in
   //      README.md): what must never happen to the bytes before they are hashed? Text and bytes
   //      of the same config give the same ID.
-  //   Where: moby's image/fs.go and image/store.go (Create).
+  //   Where: moby's daemon/internal/image/fs.go and store.go (Create).
   throw new NotImplementedError('06-images', 'imageId')
 }
 // #endregion imageId

@@ -63,7 +63,7 @@ export async function loadDockerArchive(root: string, dir: string): Promise<Load
   //   4. RepoTags is the archive's word too: it may be no list at all, or hold "../x", a NUL or
   //      "__proto__". Every tag passes the reference grammar before anything is stored, and a
   //      load that fails half way leaves no layer behind (see lib/names.ts and store.ts).
-  //   Where: moby's image/tarexport/load.go.
+  //   Where: moby's daemon/internal/image/tarexport/load.go.
   throw new NotImplementedError('06-images', 'loadDockerArchive')
 }
 // #endregion loadDockerArchive

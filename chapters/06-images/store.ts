@@ -46,8 +46,8 @@ export async function registerLayer(root: string, parent: string | null, source:
   //      whole or not at all.
   //   4. A chain ID already recorded keeps its layer: throw the new copy away, return the record.
   //   5. On any failure nothing of this layer stays: no folder, no entry.
-  //   Where: "The layer store and the image DB" in README.md; moby's layer/layer_store.go
-  //   (registerWithDescriptor) and layer/filestore.go.
+  //   Where: "The layer store and the image DB" in README.md; moby's
+  //   daemon/internal/layer/layer_store.go (registerWithDescriptor) and filestore.go.
   throw new NotImplementedError('06-images', 'registerLayer')
 }
 // #endregion registerLayer
@@ -78,7 +78,7 @@ export async function addImage(root: string, config: Uint8Array, tags: string[] 
   //      chain ID); the Error names the missing layer's diff ID. Nothing is stored then.
   //   2. The config goes into the image DB, which is a CAS (cas.ts): the digest it gets there is
   //      the image ID. Then point each tag at it.
-  //   Where: moby's image/store.go (Create).
+  //   Where: moby's daemon/internal/image/store.go (Create).
   throw new NotImplementedError('06-images', 'addImage')
 }
 // #endregion addImage
@@ -96,7 +96,8 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
   //      that is how two images share their base (the tests count which layers you open).
   //   3. Every layer you do unpack must have the diff ID the config promises.
   //   4. Then record the image and return its ID.
-  //   Where: moby's image/tarexport/load.go; chapter 07's pull does the same with blobs.
+  //   Where: moby's daemon/internal/image/tarexport/load.go; chapter 07's pull does the same
+  //   with blobs.
   throw new NotImplementedError('06-images', 'importImage')
 }
 // #endregion importImage

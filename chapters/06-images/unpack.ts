@@ -112,8 +112,9 @@ export async function writeEntry(root: string, path: string, header: Header, con
   //      it the same way. A target that escapes or is not there is an UnsafeLayerError naming the
   //      link entry (header.name) and its target. A hard link shares its target's owner and mode.
   //   5. Then owner, mode and mtime from the header, never through a symlink (a symlink has no
-  //      mode of its own on Linux). Mind the order: chown(2) clears the setuid bit.
-  //   Where: moby's pkg/archive/archive.go (createTarFile); containerd's archive/tar.go.
+  //      mode of its own on Linux). Mind the order: what does chown(2) do to the
+  //      setuid bit?
+  //   Where: moby's pkg/archive/archive.go (createTarFile); containerd's pkg/archive/tar.go.
   throw new NotImplementedError('06-images', 'writeEntry')
 }
 // #endregion writeEntry
@@ -122,9 +123,9 @@ export async function writeEntry(root: string, path: string, header: Header, con
 /**
  * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet, and
  * return its diff ID (the sha256 of the uncompressed tar) and size. aufs whiteouts become
- * overlay ones: ".wh.NAME" a 0/0 device named NAME, ".wh..wh..opq" the opaque xattr on its
- * directory. The layer is built in "<dir>.partial" and renamed into place at the end, so a
- * refused entry (or any failure) leaves nothing behind.
+ * overlay ones: ".wh.NAME" chapter 05's whiteout named NAME, ".wh..wh..opq" the opaque mark
+ * on its directory. The layer is built in "<dir>.partial" and renamed into place at the end,
+ * so a refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
   // TODO(06): apply a whole layer atomically, turning aufs markers into overlay ones.
@@ -142,7 +143,7 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   //   5. Devices and xattrs need root's helper: start it only when an entry needs it, and close
   //      it (and wait until it has exited) before you return or throw.
   //   Where: "Unpacking without escaping" in README.md; moby's pkg/archive/archive.go (Unpack) and
-  //   archive_linux.go (overlayWhiteoutConverter); containerd's archive/tar.go (applyNaive).
+  //   archive_linux.go (overlayWhiteoutConverter); containerd's pkg/archive/tar.go (applyNaive).
   throw new NotImplementedError('06-images', 'applyLayer')
 }
 // #endregion applyLayer

@@ -56,7 +56,8 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
 // #region applyImageConfig
 /**
  * Fill spec.process from the image config and the run flags, as dockerd does:
- *   args = (--entrypoint or Entrypoint) + (the command, or Cmd); a --entrypoint drops Cmd
+ *   args = the entrypoint, then the command, from --entrypoint, the command, Entrypoint and
+ *          Cmd combined as `docker run` combines them
  *   env  = the image's Env, then -e flags replacing by key; PATH defaults when neither has one
  *   cwd  = -w, or WorkingDir, or "/"
  *   user = -u, or User, resolved with resolveUser()

@@ -9,9 +9,9 @@ import { sha256 } from './cas.ts'
 
 // #region chainId
 /**
- * The chain ID of a layer: for the bottom layer (no parent) its diff ID; above it,
- * sha256 of "<parent's chain ID> <diff ID>" (one space), as the OCI image spec defines it.
- * Two images that share their bottom layers share those chain IDs, and so share the layers.
+ * The chain ID of the layer with diff ID `diffId` on top of the layer whose chain ID is
+ * `parent` (undefined for the bottom layer), as the OCI image spec defines it. Two images
+ * that share their bottom layers share those chain IDs, and so share the layers.
  */
 export function chainId(parent: string | undefined, diffId: string): string {
   return parent === undefined ? diffId : sha256(`${parent} ${diffId}`)

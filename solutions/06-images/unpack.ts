@@ -157,9 +157,9 @@ export async function writeEntry(root: string, path: string, header: Header, con
 /**
  * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet, and
  * return its diff ID (the sha256 of the uncompressed tar) and size. aufs whiteouts become
- * overlay ones: ".wh.NAME" a 0/0 device named NAME, ".wh..wh..opq" the opaque xattr on its
- * directory. The layer is built in "<dir>.partial" and renamed into place at the end, so a
- * refused entry (or any failure) leaves nothing behind.
+ * overlay ones: ".wh.NAME" chapter 05's whiteout named NAME, ".wh..wh..opq" the opaque mark
+ * on its directory. The layer is built in "<dir>.partial" and renamed into place at the end,
+ * so a refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
   if (existsSync(dir)) throw new Error(`cannot apply a layer into ${dir}: it already exists`)
