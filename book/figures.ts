@@ -290,9 +290,9 @@ function runtime(): string {
   const lanes: [string, number][] = [['containerd-shim-runc-v2', 90], ['minirunc', 330], ['the container\'s process', 540]]
   const steps: [number, number, string, string][] = [
     [0, 1, 'create --bundle B --pid-file B/init.pid ID', 'reads B/config.json; makes ROOT/ID/state.json, exec.fifo'],
-    [1, 2, 'helper: namespaces, cgroup, hooks, pivot_root', 'open(exec.fifo, O_WRONLY) blocks: "created"'],
-    [0, 1, 'start ID', 'open(exec.fifo, O_RDONLY|O_NONBLOCK), read'],
-    [1, 2, 'the process writes "0" and execs', 'exec.fifo removed: "running"'],
+    [1, 2, 'helper: namespaces, cgroup, hooks, pivot_root', 'waits on exec.fifo: "created"'],
+    [0, 1, 'start ID', 'takes what the process hands over, never blocking'],
+    [1, 2, 'the process is released and execs', 'exec.fifo removed: "running"'],
     [0, 1, 'kill ID 9', 'kill(2) of the process; the shim, a subreaper, reaps it'],
     [0, 1, 'delete ID', 'cgroup and ROOT/ID removed; poststop hooks'],
   ]

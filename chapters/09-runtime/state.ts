@@ -35,7 +35,7 @@ export function containerStatus(dir: string, record: ContainerRecord): State['st
   //      (processStartTime, given, tells you both).
   //   2. PIDs are reused: how does the record tell this container's process from a stranger
   //      that got the same PID later? (ContainerRecord.startTime; runc's refreshState.)
-  //   3. What on disk says "created, not started yet"? (the chapter's text, "exec.fifo").
+  //   3. What on disk says "created, not started yet"? (the text's "The state directory and the status").
   //   4. Paused is the kernel's word too: the freezer cgroup pause used (record.freezer) says
   //      whether its processes are frozen (cgroup-v1/freezer-subsystem.rst; cgroup-v2.rst,
   //      "cgroup.freeze"). A freezer that cannot be read means nothing is frozen.

@@ -184,10 +184,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
 // #region joinNamespaces
 /**
  * linux.namespaces entries with a path (`/proc/PID/ns/net`, a bind-mounted namespace file) ask
- * to join that namespace rather than make one: the helper joins each with setns(2) before
- * prepare() creates the others and forks, so the container's process is born in them (a
- * joined PID namespace too), and the mount namespace last, since after it every path is looked
- * up there, as runc's nsexec does. A path whose namespace is of another type is refused,
+ * to join that namespace rather than make one: the container's process, forked later by
+ * prepare(), is born in every one of them, a joined PID namespace included, as runc's nsexec
+ * arranges it. A path whose namespace is of another type is refused,
  * `namespace path PATH is a KIND namespace, not TYPE`. The hostname goes to a joined UTS namespace here
  * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
  * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
@@ -272,10 +271,8 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
 
 // #region applyProcessLimits
 /**
- * process.rlimits and process.oomScoreAdj, applied to the container's process while it is still
- * root and has not exec'd (the hard limits may go up only with CAP_SYS_RESOURCE): each limit
- * by the helper in itself, since exec keeps them; the OOM score from outside, through
- * /proc/PID/oom_score_adj. A limit of 2^64-1 is RLIM_INFINITY, which JSON.parse cannot hold exactly.
+ * process.rlimits and process.oomScoreAdj, in force for the container's process before it runs
+ * its program, hard limits that go up included. A limit of 2^64-1 is RLIM_INFINITY, unlimited.
  */
 export async function applyProcessLimits(helper: Helper, pid: number, process: Spec['process']): Promise<void> {
   const exact = (n: number) => (Number.isSafeInteger(n) ? BigInt(n) : 2n ** 64n - 1n)
@@ -286,10 +283,9 @@ export async function applyProcessLimits(helper: Helper, pid: number, process: S
 
 // #region applySysctl
 /**
- * linux.sysctl: each key written under /proc/sys (dots become slashes) by the container's
- * process itself, once it is in its namespaces and before its own /proc is mounted: the
- * files of /proc/sys/net and of the IPC keys show the namespaces of whoever opens them. Only a
- * key that belongs to a namespace the container does not share with the host is allowed, as
+ * linux.sysctl: each key written under /proc/sys (dots become slashes) so that it lands in the
+ * container's namespaces, never the host's (proc(5), /proc/sys/net). Only a key that belongs
+ * to a namespace the container does not share with the host is allowed, as
  * runc's validator allows it (libcontainer/configs/validate, its sysctl check; which keys each
  * namespace owns: network_namespaces(7), ipc_namespaces(7)); the tests write a net.* key with a
  * network namespace of the container's own. Anything else would change the host and is refused
@@ -309,10 +305,10 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
 // #region applyDeviceRules
 /**
  * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
- * hierarchy chapter 04 does not use) holds the spec's rules, in their order, with runc's own
- * defaults (ALLOWED_DEVICES) after them, and it holds the process before the process runs
- * anything. Saved in the record for exec and delete. On cgroup v2 the device rules are an eBPF
- * program, which this runtime does not load (noted).
+ * hierarchy chapter 04 does not use) holds the spec's rules and runc's own defaults
+ * (ALLOWED_DEVICES), and it holds the process before the process runs anything. Saved in the
+ * record for exec and delete. On cgroup v2 the device rules are an eBPF program, which this
+ * runtime does not load (noted).
  */
 export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
   const rules = spec.linux?.resources?.devices
@@ -329,11 +325,9 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
 /**
  * linux.resources.cpu.cpus and mems, the CPUs and memory nodes the container may use: the
  * cpuset controller, which chapter 04 does not use. On cgroup v1 it is a hierarchy of its own,
- * at the container's cgroup path, where a new cgroup starts with empty cpuset.cpus and
- * cpuset.mems and takes no process until both are set (ENOSPC), and a child's lists must lie
- * within its parent's (runc's cpuset.go deals with both); the process is in it before it runs
- * anything. Saved in the record for exec and delete. On v2 the two files are the container's own
- * cgroup's, once its parents enable cpuset.
+ * at the container's cgroup path, with the traps runc's cpuset.go deals with (the text's "cpus
+ * and mems"); the process is in it before it runs anything. Saved in the record for exec and
+ * delete. On v2 the two files are the container's own cgroup's, once its parents enable cpuset.
  */
 export async function applyCpuset(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
   const { cpus, mems } = spec.linux?.resources?.cpu ?? {}
@@ -415,11 +409,10 @@ export async function protectPaths(helper: Helper, pid: number, spec: Spec): Pro
 // #region setupConsole
 /**
  * process.terminal: a pseudo-terminal for the container's process, whose master goes to the
- * caller through the console socket (`socket`, connected by connectConsole). Called in the
- * process, after its root filesystem and mounts, so that /dev/ptmx is its own devpts's and the
- * pty belongs to the container. The slave becomes its stdin, stdout, stderr and controlling
- * terminal, which only a process leading a session of its own may take. The master is sent with
- * the name runc sends, `/dev/ptmx` (runc's setupConsole and utils.SendFile).
+ * caller through the console socket (`socket`, connected by connectConsole). The pty belongs
+ * to the container's own devpts (/dev/pts/0 inside), and the slave becomes the process's stdin,
+ * stdout, stderr and controlling terminal. The master is sent with the name runc sends,
+ * `/dev/ptmx` (runc's setupConsole and utils.SendFile).
  */
 export async function setupConsole(helper: Helper, socket: number): Promise<void> {
   const master = await helper.openpt('/dev/ptmx')
@@ -435,11 +428,10 @@ export async function setupConsole(helper: Helper, socket: number): Promise<void
 /**
  * Freeze (pause) or thaw (resume) every process of the container with the cgroup freezer, and
  * resolve once the kernel has done it; the freezer used is saved in the record (`status` reads
- * it, delete removes it). On cgroup v2 the freezer is the container's own cgroup: cgroup.freeze,
- * done when cgroup.events says `frozen 1` (or 0). On v1 it is a hierarchy of its own that chapter
- * 04 did not join: FREEZER/PATH, PATH being that of the container's other cgroups, and every process
- * must be in it before freezer.state is set to FROZEN; it reads FREEZING until all are stopped.
- * A container without a cgroup cannot be frozen: `container ID has no cgroup to freeze`.
+ * it, delete removes it). On cgroup v2 the freezer is the container's own cgroup's. On v1 it is a
+ * hierarchy of its own that chapter 04 did not join: FREEZER/PATH, PATH being that of the
+ * container's other cgroups. A container without a cgroup cannot be frozen: `container ID has
+ * no cgroup to freeze`.
  */
 export async function setFrozen(dir: string, record: ContainerRecord, frozen: boolean): Promise<void> {
   const cgroup = record.cgroup
