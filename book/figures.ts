@@ -211,15 +211,14 @@ function pull(): string {
   return svg(580, y + 26, 'The requests of a registry pull, in order', out.join(''))
 }
 
-/** 10: one `ctr run` through the shim: the process tree, and the sockets and FIFOs between them. */
+/** 10: one `ctr run` through containerd's runc shim: the process tree, and the sockets and FIFOs between them. */
 function shim(): string {
   const rows: TreeRow[] = [
     [0, 'systemd (1)'],
     [1, 'containerd', 'gRPC c.sock, ttrpc c.sock.ttrpc (events in)'],
     [1, 'ctr run', 'makes the FIFOs: ID-stdin, ID-stdout, ID-stderr'],
-    [1, 'minidocker-helper', 'subreaper: reaps, writes "PID exit N" on fd 4', 'fg-key'],
-    [2, 'node shim serve', 'ttrpc /run/minidocker-shim/HASH.sock'],
-    [3, 'runc create', 'exits; its child is reparented', 'fg-gone'],
+    [1, 'containerd-shim-runc-v2', 'ttrpc /run/containerd/s/HASH', 'fg-key'],
+    [2, 'runc create', 'exits; its child is reparented', 'fg-gone'],
     [2, 'sh (the container)', 'PID 1 inside; pipes to the shim', 'fg-new'],
   ]
   const top = 34
@@ -228,7 +227,7 @@ function shim(): string {
   return svg(640, h, 'The process tree of a container run through the shim, with the sockets and FIFOs between containerd, the shim and the container',
     tree(20, top, rows, 250) +
     text(20, y + 10, 'containerd → shim: ttrpc Task calls (Create, Start, Wait ...); shim → containerd: Events/Forward', 'fg-note') +
-    text(20, y + 10 + ROW, 'ctr ⇄ FIFOs ⇄ shim ⇄ pipes ⇄ container: the shim holds both ends, so output survives a restart', 'fg-note'))
+    text(20, y + 10 + ROW, 'ctr ⇄ FIFOs ⇄ shim ⇄ pipes ⇄ container', 'fg-note'))
 }
 
 /** 11: the requests of `docker run --rm` and the calls they cause below the daemon. */
@@ -376,7 +375,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'docker-run': { draw: dockerRun, caption: '<code>docker run --rm busybox echo hi</code> through minidockerd: the CLI attaches and waits before it starts, the wait\'s headers go out at once, and the daemon drives containerd, whose shim runs runc and outlives it.' },
   network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
-  shim: { draw: shim, caption: 'One <code>ctr run</code> through the shim. The shim is not containerd\'s child, so it outlives it; the container is the child of the shim\'s subreaper, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
+  shim: { draw: shim, caption: 'One <code>ctr run</code> through containerd\'s runc shim. The shim is not containerd\'s child, so it outlives it; the container is the shim\'s child, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },
   security: { draw: security, caption: 'Inside the runtime, from clone to exec: the user namespace comes first (the other namespaces are then owned by it), the masks come with the mounts, and the user, capabilities, no_new_privs and seccomp come last, in the one order the kernel allows: finding it is the chapter\'s work. The seccomp filter has two possible places.' },
   client: { draw: client, caption: 'The six steps of <code>docker run hello-world</code> with this workbook\'s programs, each marked with the chapter that built it: the client speaks the Engine API to the daemon, which pulls from the registry, then drives containerd, whose shim runs the runtime, which sets up the process and execs it.' },
   pull: { draw: pull, caption: 'A pull, request by request: the token dance, the index and the platform\'s manifest, then the config and the layers downloaded together.' },

@@ -21,7 +21,7 @@ export interface Proc {
   /** settles when the exit is recorded (and published) */
   exited: Promise<void>
   io: Copying | null
-  /** set while Start runs; settles when that Start is over */
+  /** the Start under way on this process, if any (null otherwise) */
   starting: Promise<void> | null
 }
 

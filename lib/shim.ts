@@ -120,10 +120,9 @@ export function shimLog(bundle: string): (message: string) => void {
 }
 
 /**
- * Resolves once nothing waits unread in the FIFO at `path`: containerd 1.6.20's ctr closes its
- * FIFOs as soon as it learns of the exit (task.Delete closes before it waits), so output still
- * in the FIFO then is lost. A reader that reads nothing for `patience` ms is not waited for
- * (gone, or never there: `ctr run -d`). Node cannot ask how much a FIFO holds; the helper can.
+ * Resolves once nothing waits unread in the FIFO at `path`, once its reader has read nothing
+ * for `patience` ms (gone, or never there), or when the FIFO is gone. Node cannot ask how much
+ * a FIFO holds; the helper can.
  */
 export async function outputRead(path: string, patience = 1000): Promise<void> {
   const helper = Helper.start()
@@ -145,11 +144,11 @@ export async function outputRead(path: string, patience = 1000): Promise<void> {
 }
 
 /**
- * A process's terminal (`ctr run -t`), kept by a helper: `socket` is the console socket to give
- * the runtime (`--console-socket`); the runtime sends the pty master there, and the helper copies
- * stdin's FIFO into it and it into stdout's FIFO. Node never holds the master: it can neither
- * receive an fd (SCM_RIGHTS) nor set a window size. `done` settles when the terminal's output has
- * ended (every slave closed) and been read; a process without a terminal gets copyStdio instead.
+ * A pty master kept by a helper, the terminal's keeper (Node can neither receive an fd over
+ * SCM_RIGHTS nor set a window size): listen() makes a console socket, `socket`, on which the
+ * keeper accepts one connection and receives a master; from then on it copies stdin's FIFO into
+ * the master and the master into stdout's FIFO. `done` settles when the terminal's output has
+ * ended (every slave closed) and been read.
  */
 export class Terminal {
   readonly done: Promise<void>

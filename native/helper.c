@@ -259,7 +259,7 @@ static void relay_signal(int sig) {
 
 /* The parent after fork: wait for the child, passing on the signals a terminal or a
  * supervisor sends, then leave the way the child left (exit code, or the same signal).
- * It reaps every child while it waits: made a subreaper, it collects orphans as a shim does. */
+ * It reaps every child while it waits, orphans reparented to it included. */
 static void relay(pid_t child) {
   relay_child = child;
   static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -834,12 +834,10 @@ static int op_send_fd(const char *sock_s, const char *fd_s, const char *name) {
   return n < 0 ? fail("sendmsg") : ok();
 }
 
-/* reaper FD: for a subreaper (prctl subreaper first) that must tell its caller about every
- * process it adopts. Forks; the child keeps serving requests and gets, at FD, one end of a new
- * socket pair (kept across exec). The parent closes the control socket and reaps every child,
- * adopted orphans included, writing "PID exit CODE" or "PID signal SIG" per line to the other
- * end, until it has no children left; it exits as its first child did. Node can neither be a
- * subreaper nor reap a process it did not spawn (a shim's container outlives the runtime). */
+/* reaper FD: forks; the child keeps serving requests and gets, at FD, one end of a new socket
+ * pair (kept across exec). The parent closes the control socket and reaps every child, orphans
+ * the kernel reparents to it included, writing "PID exit CODE" or "PID signal SIG" per line to
+ * the other end, until it has no children left; it exits as its first child did. */
 static int op_reaper(const char *fd_s) {
   long fd;
   int sv[2];

@@ -624,12 +624,11 @@ export class Helper {
   }
 
   /**
-   * Fork a reaper: the parent reaps every child and adopted orphan and reports each as a line
-   * "PID exit CODE" or "PID signal SIG" on a socket; later requests go to the child, which
-   * holds the socket's other end at `fd` (kept across exec).
+   * Fork a reaper: the parent reaps its children, and any orphan the kernel reparents to it,
+   * and reports each as a line "PID exit CODE" or "PID signal SIG" on a socket; later requests
+   * go to the child, which holds the socket's other end at `fd` (kept across exec).
    * @param fd where the child gets its end (3 and up; it replaces whatever was there)
    * @returns the PID of the child that goes on serving requests (and execs what comes next).
-   * The parent reaps only its own children and what is reparented to it (see setSubreaper()).
    */
   async reaper(fd: number): Promise<number> {
     return (await this.#call('reaper', String(fd))).pid!

@@ -1,9 +1,7 @@
 /**
- * The exits the helper's reaper reports. The shim's long-lived process runs below a small C
- * parent, the helper's reaper: once startShim has set it up as the text's "Why the shim outlives
- * containerd" asks, the container's process is reparented to it when the runtime's `create`
- * exits, and it reaps it and says so on a socket, one line per process: "PID exit CODE" or
- * "PID signal SIG". Node itself could do neither: it can only wait for processes it spawned.
+ * The exits the helper's reaper reports (native/helper.ts, reaper()), one line per process it
+ * reaped, on a socket the shim reads: "PID exit CODE" or "PID signal SIG". Which processes it
+ * reaps depends on how startShim set things up (the text's "Why the shim outlives containerd").
  */
 import type { Readable } from 'node:stream'
 import { NotImplementedError } from '../../lib/errors.ts'

@@ -4,7 +4,7 @@
  *   start   launch the long-lived shim for a container, print its socket's address, exit;
  *   delete  clean up after a task whose shim is gone (and after every task), print a
  *           DeleteResponse;
- *   serve   (ours, not containerd's) the long-lived shim itself, below the helper's reaper.
+ *   serve   (ours, not containerd's) the long-lived shim itself, which start launches.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'

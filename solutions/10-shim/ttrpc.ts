@@ -1,9 +1,9 @@
 /**
  * ttrpc, containerd's small RPC protocol for talking to shims over a unix socket: gRPC's
- * services, codes and protobuf messages without HTTP/2. Each message is a frame: a 10-byte
- * big-endian header (payload length, stream id, type, flags), then the payload. A request
- * carries a ttrpc.Request, its answer a ttrpc.Response on the same stream id. Many calls share
- * one connection, and answers come back in whatever order the calls finish.
+ * services, codes and protobuf messages without HTTP/2. Each message is a frame: a header of
+ * HEADER_SIZE bytes, as ttrpc's channel.go lays it out, then the payload. A request carries a
+ * ttrpc.Request, its answer a ttrpc.Response. Many calls share one connection, and answers come
+ * back in whatever order the calls finish.
  */
 import { connect, type Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
@@ -98,11 +98,11 @@ function errorResponse(error: unknown): Uint8Array {
 
 // #region serveConnection
 /**
- * Serve ttrpc on one accepted connection. Each request is handled as soon as it arrives, and
- * its answer is written when it is ready, so a Wait that blocks until the container exits
- * never holds back the Start behind it. Whatever a client sends (an oversized frame, an even
- * stream id, an unknown service or method, bytes that are no protobuf) is answered with an
- * error status on that stream, never with a crash.
+ * Serve ttrpc on one accepted connection: every request gets its answer, in whatever order the
+ * calls finish, and a call that takes long (a Wait until the container exits) delays no other.
+ * Whatever a client sends (an oversized frame, an even stream id, an unknown service or
+ * method, bytes that are no protobuf) is answered with an error status on that stream, never
+ * with a crash.
  */
 export function serveConnection(socket: Socket, services: Service[]): void {
   const reader = new FrameReader()
