@@ -278,11 +278,11 @@ export class Helper {
   /**
    * pivot_root(): make `newRoot` the root of the mount namespace and move the old root to `putOld`, from where it can be unmounted.
    * @param newRoot the new root; it must be a mount point, and not on the same mount as the current root (pivot_root(2), "ERRORS")
-   * @param putOld a directory at or under newRoot; it may be newRoot itself, which stacks the old root on top of the new one (pivot_root(2), "NOTES")
+   * @param putOld a directory at or under newRoot (pivot_root(2))
    * @throws EINVAL when newRoot is not a mount point, putOld is not under it, or the current root is on a shared mount.
    * @throws EBUSY when newRoot or putOld is the current root.
    * @throws EPERM without CAP_SYS_ADMIN.
-   * @precondition In a mount namespace of its own; the kernel refuses it (EINVAL) when newRoot's mount, its parent or the current root's parent is shared (pivot_root(2), "ERRORS"). It may or may not change the working directory of the caller (pivot_root(2)). Unlike chroot, it leaves no way back to the host's files once the old root is unmounted.
+   * @precondition In a mount namespace of its own; the kernel refuses it (EINVAL) when newRoot's mount, its parent or the current root's parent is shared (pivot_root(2), "ERRORS").
    */
   pivotRoot(newRoot: string, putOld: string): Promise<unknown> {
     return this.#call('pivot_root', newRoot, putOld)
