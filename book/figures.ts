@@ -238,16 +238,16 @@ function dockerRun(): string {
     ['cli', 'daemon', 'HEAD /_ping', '200, Api-Version: 1.41'],
     ['cli', 'daemon', 'POST /v1.41/containers/create', '201 {"Id"} (404: pull, then again)'],
     ['cli', 'daemon', 'POST …/attach (Upgrade: tcp)', '101 UPGRADED: a raw stream'],
-    ['cli', 'daemon', 'POST …/wait?condition=removed', '200, headers only, at once'],
+    ['cli', 'daemon', 'POST …/wait?condition=removed', '200, then a body: when?'],
     ['cli', 'daemon', 'POST …/start'],
     ['daemon', 'containerd', 'Containers.Create (spec)'],
     ['daemon', 'containerd', 'Tasks.Create (rootfs, FIFOs)', 'shim starts; runc create'],
     ['daemon', 'containerd', 'Tasks.Start', 'runc start: pid'],
     ['daemon', 'cli', '204 (start done)'],
-    ['daemon', 'cli', 'attach: 01 00 00 00 00 00 00 03 "hi\\n"'],
+    ['daemon', 'cli', 'attach: a frame of "hi\\n"'],
     ['daemon', 'containerd', 'Tasks.Wait', 'exit_status 0'],
     ['daemon', 'containerd', 'Tasks.Delete, Containers.Delete'],
-    ['daemon', 'cli', 'wait body {"StatusCode":0}, after rm'],
+    ['daemon', 'cli', 'wait body {"StatusCode":0}'],
   ]
   const top = 50, step = 34
   const bottom = top + rows.length * step
@@ -372,7 +372,7 @@ const FIGURES: Record<string, { caption: string; draw: () => string }> = {
   'cgroup-tree-goal': { draw: () => cgroupTree(false), caption: 'A cgroup v2 hierarchy on a systemd host, with a container of Docker\'s and your own shell. Where can <code>minidocker/&lt;id&gt;</code> go so that the limits on you still hold and its controllers can be enabled?' },
   overlay: { draw: overlay, caption: 'An overlay mount. Writing <code>/etc/passwd</code> copies it up from the lower layer first; deleting <code>/tmp/junk</code> leaves a whiteout in the upper layer, which hides the lower file from the merged view.' },
   store: { draw: store, caption: 'From a manifest to files on disk: the digests a registry serves, the IDs Docker computes from them, and where each lives under <code>/var/lib/docker</code> (overlay2 storage driver).' },
-  'docker-run': { draw: dockerRun, caption: '<code>docker run --rm busybox echo hi</code> through minidockerd: the CLI attaches and waits before it starts, the wait\'s headers go out at once, and the daemon drives containerd, whose shim runs runc and outlives it.' },
+  'docker-run': { draw: dockerRun, caption: '<code>docker run --rm busybox echo hi</code> through minidockerd: the CLI attaches and waits before it starts, and the daemon drives containerd, whose shim runs runc and outlives it.' },
   network: { draw: network, caption: 'What <code>minidocker run -p 8080:80</code> adds: a veth pair from the bridge into the container\'s namespace, a DNAT rule for traffic from outside and a proxy for the host\'s own loopback, and an address recorded under a lock.' },
   runtime: { draw: runtime, caption: 'One container through an OCI runtime, as containerd\'s shim drives it: <code>create</code> sets the process up and leaves it blocked on <code>ROOT/ID/exec.fifo</code>; <code>start</code> opens the fifo and the process execs; the shim collects the exit; <code>delete</code> removes what is left.' },
   shim: { draw: shim, caption: 'One <code>ctr run</code> through containerd\'s runc shim. The shim is not containerd\'s child, so it outlives it; the container is the shim\'s child, although runc started it; containerd and the shim talk ttrpc both ways, and the container\'s output goes through pipes to the shim and FIFOs to ctr.' },

@@ -39,14 +39,16 @@ export interface Attachment {
 /** What the daemon holds in memory for a container besides its record. */
 export interface Live {
   attached: Set<Attachment>
-  /** stdin that arrived before the task could take it, and whether its end came too */
+  /** stdin a client sent while there was no task to take it, and whether the client ended it */
   stdinEarly: Buffer[]
   stdinEnded: boolean
+  /** the daemon's end of the container's stdin, while it has one */
   stdin?: Socket
-  /** 'exit' (code) after the output is drained and the record saved; 'removed' */
+  /** the container's events for its waiters: 'exit' (with the exit code) and 'removed' */
   events: EventEmitter
-  /** set while the container runs: resolves once it has exited and been cleaned up */
+  /** set while the container runs: resolves once its exit has been handled */
   finished?: Promise<void>
+  /** set while a removal is under way: resolves once the container is gone */
   removing?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
   network?: NetworkAttachment
@@ -88,13 +90,10 @@ export abstract class DaemonBase {
   }
 
   /**
-   * After a restart of the daemon: the containers that were running are still held by
-   * containerd and their shims (moby daemon/daemon.go restore). One still running has its
-   * streams opened again by the chapter's openStreams (what it wrote meanwhile waited in the
-   * pipes) and is watched by its monitor as if just started; one that exited meanwhile is
-   * handed to its monitor with no output to drain (its FIFOs died with its process: what it
-   * wrote after the old daemon went is lost); one containerd does not know any more has exited
-   * with 255.
+   * After a restart of the daemon (moby daemon/daemon.go restore): every container the records
+   * call running is asked about in containerd. One whose task still runs is read and watched
+   * again (the chapter's openStreams and monitor); one whose task has exited goes to its
+   * monitor with no readers; one containerd does not know any more is recorded as exited with 255.
    */
   async restore(): Promise<void> {
     for (const c of this.containers.values()) {
@@ -118,7 +117,7 @@ export abstract class DaemonBase {
       }
       const { readers, log } = this.openStreams(c)
       await this.reconnect(c)
-      live.finished = this.monitor(c, readers, log) // Tasks.Wait answers at once for a task that has exited
+      live.finished = this.monitor(c, readers, log)
     }
   }
 
@@ -260,7 +259,7 @@ export abstract class DaemonBase {
     return { passwd: read('etc/passwd'), group: read('etc/group') }
   }
 
-  /** The client's stdin ended: close our end of the FIFO, so the shim reads EOF and closes the process's stdin. */
+  /** The client's stdin ended: the container's process reads end-of-file on its stdin. */
   protected async closeStdin(c: Container): Promise<void> {
     const live = this.liveOf(c.ID)
     live.stdin?.end()

@@ -5,17 +5,8 @@
  * client, and the exit that wakes the waiters. The HTTP side is in routes.ts.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
-import { createContainerLayers } from '#ch/05-layers/init.ts'
-import { overlayDirs } from '#ch/05-layers/driver.ts'
-import { overlayOptions } from '#ch/05-layers/overlay.ts'
-import { imageLayers, resolveImage, storePaths, imageConfig } from '#ch/06-images/store.ts'
-import { PROCESS_TYPE_URL, type Mount } from '../../lib/containerd.ts'
-import { recordContainer } from '../../lib/image.ts'
 import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
@@ -39,8 +30,8 @@ export class Daemon extends DaemonBase {
     //   2. The network mode: networkOf (given) refuses what this daemon cannot honour. Before or after the
     //      first thing you make? Security options dockerd refuses (an unknown capability) are refused here
     //      too, with a 400: lib/docker-security.ts's daemonSecurity() throws on them (chapter 13).
-    //   3. What does a container own before it ever runs (records.ts, chapter 05's layers), and what must stop
-    //      `docker rmi` from taking its image away? If a step fails, nothing of the container may stay behind.
+    //   3. What does a container own before it ever runs (records.ts, chapter 05's init.ts), and what must stop
+    //      `docker rmi` from taking its image away (lib/image.ts)? If a step fails, nothing of it may stay behind.
     throw new NotImplementedError('11-daemon', 'create')
   }
   // #endregion create
@@ -57,7 +48,8 @@ export class Daemon extends DaemonBase {
     // TODO(11): the daemon's side of a container's stdio (the text's "Start, and the FIFOs"; dockerd's
     //   libcontainerd makes them with containerd's pkg/cio).
     //   1. A restarted daemon must find the same FIFOs again: where they are depends on the container alone,
-    //      and some may exist already. Which streams a task has depends on its tty and its stdin.
+    //      and some may exist already (Node has no mkfifo of its own: mkfifo(1)). Which streams a task has
+    //      depends on its tty and its stdin.
     //   2. No byte the shim writes may be lost, and every attached client that asked for a stream gets it, in
     //      the form its container's tty decides (streams.ts).
     //   3. The daemon writes the container's stdin for as long as it runs, so its end of that FIFO must open
@@ -76,10 +68,10 @@ export class Daemon extends DaemonBase {
    */
   async start(c: Container): Promise<'started' | 'already'> {
     // TODO(11): POST /containers/{id}/start (moby daemon/start.go containerStart; the text's "Start, and the FIFOs").
-    //   1. Your FIFO ends (openStreams) are open before containerd's shim opens its own.
-    //   2. The shim mounts the container's layers itself, so they travel as containerd's mounts (chapter 05
-    //      has the overlay). The network (connect, given) needs the container's process and must be up before
-    //      its command runs: startTask's beforeStart (tasks.ts) is that moment.
+    //   1. When must your FIFO ends (openStreams) be open, relative to containerd's calls?
+    //   2. The shim mounts the container's layers itself, so they travel as containerd's mounts (chapter 05's
+    //      driver.ts and overlay.ts have the overlay). The network (connect, given) needs the container's
+    //      process and must be up before its command runs: startTask's beforeStart (tasks.ts) is that moment.
     //   3. Stdin that a client sent before the task existed, and its end, still reach the container (Live in
     //      lib/engine-daemon.ts). The record says the container runs, and someone notices its exit (monitor).
     //   4. A start that fails leaves nothing running, open or connected, and `docker run --rm` waits for the

@@ -5,10 +5,6 @@
  * files bind-mounted into it (hostname, hosts, resolv.conf) beside its json-file log.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
 import { containerDir, randomName, VALID_NAME, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from '../../lib/engine.ts'
 import { badRequest, conflict, EngineError, noSuchContainer } from './api.ts'
@@ -54,7 +50,7 @@ export function saveContainer(root: string, container: Container, hostResolvConf
   //      /var/lib/docker/containers/ID/).
   //   2. A save may be cut at any byte, and the next daemon must find the old file or the new one: which
   //      operation on a file does the kernel do in one step, so that no reader ever sees half of it?
-  //   3. The /etc files are written once, with chapter 05's contents, and never again by a save.
+  //   3. The /etc files are written once, with chapter 05's contents (init.ts), and never again by a save.
   throw new NotImplementedError('11-daemon', 'saveContainer')
 }
 // #endregion saveContainer

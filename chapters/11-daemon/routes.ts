@@ -52,10 +52,9 @@ export function listContainers(containers: Iterable<Container>, query: URLSearch
 }
 // #endregion listContainers
 
-/** A 200 with the Engine headers and `contentType`, for an answer whose body is streamed. */
+/** Sets the head of a 200 answer: the Engine headers, and `contentType` if given. */
 function streamHeaders(res: ServerResponse, contentType?: string): void {
   res.writeHead(200, { ...engineHeaders(), ...(contentType ? { 'Content-Type': contentType } : {}) })
-  res.flushHeaders()
 }
 
 // #region pull

@@ -5,7 +5,6 @@
  * and where they come from, the FIFOs containerd's shim writes.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { Socket } from 'node:net'
 import type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
 
@@ -19,8 +18,8 @@ const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
  * the frames from raw bytes by the container's Tty alone, so a tty's output is never framed.
  */
 export function frame(stream: StreamName, payload: Uint8Array): Buffer {
-  // TODO(11): one frame of the multiplexed stream (moby pkg/stdcopy, the text's "Frames and the json-file log").
-  //   1. What does the header hold, byte by byte (the text's "Frames and the json-file log", or moby pkg/stdcopy's StdWriter)? Which
+  // TODO(11): one frame of the multiplexed stream (the text's "Frames and the json-file log").
+  //   1. What does the header hold, byte by byte (moby api/pkg/stdcopy/stdcopy.go, StdWriter and StdCopy)? Which
   //      byte order does a network format use, and which one does your machine?
   throw new NotImplementedError('11-daemon', 'frame')
 }

@@ -6,11 +6,9 @@
  * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
-import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from '../../lib/containerd.ts'
-import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
-import { INIT_PATH } from '../../native/helper.ts'
-import { DEFAULT_CAPABILITIES, INIT_DESTINATION, type FullSpec, type TaskIO } from '../../lib/engine.ts'
+import type { UserFiles } from '#ch/06-images/config.ts'
+import type { Containerd, Mount } from '../../lib/containerd.ts'
+import type { FullSpec, TaskIO } from '../../lib/engine.ts'
 import type { Container } from './records.ts'
 
 export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
@@ -30,14 +28,15 @@ export type { TaskIO } from '../../lib/engine.ts'
  */
 export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   // TODO(11): the OCI spec for runc, as dockerd builds it in daemon/oci_linux.go (the text's "The spec, and containerd's calls").
-  //   1. process: what runs, with which environment (what does dockerd always add, and what with a tty?),
-  //      in which directory, as which user (chapter 06 resolves names in the image's files)?
+  //   1. process: what runs, with which environment (what does dockerd always add, and what with a tty? lib/oci.ts
+  //      has Docker's defaults), in which directory, as which user (chapter 06's config.ts resolves names)?
   //   2. root: where will containerd's shim have mounted the rootfs, relative to the bundle?
   //   3. mounts: what does every container get (lib/oci.ts), which of the image's /etc files does the
   //      container's own hide, and how does a -v bind (and its :ro) become a mount?
   //   4. linux: which namespaces (what changes with NetworkMode "host"?), which cgroup path, which resources
   //      from Memory, NanoCpus and PidsLimit (the OCI runtime spec's config-linux.md, chapter 04's cgroup files)?
-  //   5. --init: where must the init be inside the container, how does it get there, and what runs it?
+  //   5. --init: where must the init be inside the container (lib/engine.ts), how does it get there from the
+  //      host (native/helper.ts), and what runs it?
   //   6. Capabilities, no_new_privs, the seccomp profile, masked and read-only paths come from
   //      lib/docker-security.ts's daemonSecurity() (chapter 13; Docker's defaults until then).
   throw new NotImplementedError('11-daemon', 'runtimeSpec')

@@ -64,10 +64,9 @@ export function listContainers(containers: Iterable<Container>, query: URLSearch
 }
 // #endregion listContainers
 
-/** A 200 with the Engine headers and `contentType`, for an answer whose body is streamed. */
+/** Sets the head of a 200 answer: the Engine headers, and `contentType` if given. */
 function streamHeaders(res: ServerResponse, contentType?: string): void {
   res.writeHead(200, { ...engineHeaders(), ...(contentType ? { 'Content-Type': contentType } : {}) })
-  res.flushHeaders()
 }
 
 // #region pull
@@ -115,6 +114,7 @@ async function pull(daemon: Daemon, call: EngineCall, res: ServerResponse): Prom
 function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): void {
   const waiting = daemon.wait(c, call.query.get('condition') || 'not-running')
   streamHeaders(res, 'application/json')
+  res.flushHeaders() // now: the CLI sends start only once this head has come
   res.on('close', waiting.cancel)
   void waiting.done.then((code) => res.end(`${JSON.stringify({ Error: null, StatusCode: code })}\n`))
 }
@@ -131,6 +131,7 @@ async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: Se
   const options = logOptions(call.query)
   if (!options.stdout && !options.stderr) throw badRequest('You must choose at least one stream')
   streamHeaders(res)
+  res.flushHeaders() // a follow of a quiet container still gets its answer
   const send = (entries: { log: string; stream: 'stdout' | 'stderr' }[]) => {
     for (const e of entries) res.write(c.Config.Tty ? Buffer.from(e.log) : frame(e.stream, Buffer.from(e.log)))
   }

@@ -205,7 +205,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
     const ps = await run('28.2.2', ['ps', '-q', '--no-trunc'])
     expect(ps.stdout, 'expected the container still running after the daemon\'s restart — containerd and its shim kept it: does the daemon ask containerd (Tasks.Get) instead of marking it exited?').toContain(sleeper)
-    const wait = await run('28.2.2', ['wait', brief], undefined, 'a container that exited while no daemon ran must report its exit (Tasks.Wait answers at once)')
+    const wait = await run('28.2.2', ['wait', brief], undefined, 'a container that exited while no daemon ran must report its exit: what does your waitTask get for a task that exited long ago (the text\'s "A daemon that restarts")?')
     expect(wait.stdout, 'expected the exit code of the container that exited while the daemon was down').toBe('5\n')
     expect((await run('28.2.2', ['logs', brief])).stdout, 'expected the log written before the restart').toBe('before\n')
     let logs = ''
