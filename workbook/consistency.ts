@@ -36,6 +36,8 @@ function chapterProblems(root: string, c: Chapter, imports: Record<string, Recor
   }
   const problems = dirs.filter((d) => !existsSync(d)).map((d) => `${folder}: ${relative(root, d)} is missing`)
   if (!existsSync(join(root, 'chapters', folder, 'README.md'))) problems.push(`${folder}: the chapter's text (README.md) is missing`)
+  if (!existsSync(join(root, 'solutions', folder, 'debrief.md')))
+    problems.push(`${folder}: the chapter's debrief (solutions/${folder}/debrief.md) is missing`)
   if (c.hints.length === 0) problems.push(`${folder}: chapters.json gives it no hints`)
   const starters = filesOf(join(root, 'chapters', folder))
   const solutions = filesOf(join(root, 'solutions', folder))
