@@ -17,9 +17,10 @@ export type Stdio = Pick<HelperOptions, 'stdin' | 'stdout' | 'stderr'>
 /** The number `docker run` exits with for a process that ran, whichever way it ended. */
 export function exitCode(status: ExitStatus): number {
   // TODO(01): one number for every way a process can end.
-  //   1. A process ends with an exit code or is killed by a signal, never both; the caller
-  //      of `docker run` must still be able to tell the two apart from one number, and no
-  //      exit code a program can choose may look like a death by signal.
+  //   1. A process ends with an exit code or is killed by a signal, never both, yet `docker run`
+  //      exits with one number, from which its caller is meant to tell a death by signal. A
+  //      program may itself exit with any number from 0 to 255: which numbers does the shell's
+  //      convention set aside, and does anything but the convention keep a program off them?
   //   2. Where to look: wait(2) (WIFEXITED, WIFSIGNALED), "EXIT STATUS" in bash(1), the 137
   //      of a container killed by SIGKILL, and "Exit codes" in the chapter text.
   throw new NotImplementedError('01-process', 'exitCode')
@@ -37,8 +38,8 @@ export function exitCode(status: ExitStatus): number {
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   // TODO(01): the "KEY=value" list a container starts with, from the -e flags.
-  //   1. Values may contain "=" (URL=a=b) or be empty (A=); a later flag replaces an earlier
-  //      one, yet every key keeps the position where it first appeared, PATH included.
+  //   1. Values may contain "=" (URL=a=b) or be empty (A=). A later flag replaces an earlier
+  //      one: where in the list does the key then stand, PATH included?
   //   2. A bare KEY is resolved on the client, and one the client lacks travels on as it is:
   //      what does dockerd then do with it, and to which entries? Think of -e A=1 -e A, and of
   //      -e PATH. Never read process.env here: the host's environment is `hostEnv`.
@@ -106,8 +107,8 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
   // TODO(01): the working directory, then the exec.
   //   1. process.cwd is a path in the container: after chapter 03 the helper's "/" is not
-  //      Node's. Any number of its levels may be missing, and a level that already exists is
-  //      not an error.
+  //      Node's. Any number of its levels may be missing, others already exist: which failures
+  //      of mkdir(2) may the walk let pass, and is what it lets pass always a directory?
   //   2. A failure to make or enter it already says which path and why: it must reach the
   //      caller unchanged. A cwd that is not absolute is the runtime's own error.
   //   3. Where to look: runc's libcontainer/rootfs_linux.go (prepareRootfs, what it does with

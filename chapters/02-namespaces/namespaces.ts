@@ -18,10 +18,10 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 
 // #region namespacesToCreate
 /**
- * The namespaces to create for `spec`: the types in linux.namespaces, each once, in the order
- * they first appear. An entry with a `path` asks to join an existing namespace instead (setns),
- * which `minidocker exec` does in chapter 10; here it is refused with a ContainerError (125)
- * that names the entry's type and path. The path field is read as runc reads it.
+ * The namespace types to create for `spec`, as linux.namespaces asks for them, in its order.
+ * An entry with a `path` asks to join an existing namespace instead (setns), which `minidocker
+ * exec` does in chapter 10; here it is refused with a ContainerError (125) that names the
+ * entry's type and path. The path field is read as runc reads it.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   // TODO(02): what config.json's linux.namespaces asks for.

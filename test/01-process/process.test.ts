@@ -51,82 +51,82 @@ async function runOrError(process: Process): Promise<{ stdout: string; error?: E
 }
 
 describe('exitCode', () => {
-  it('returns the exit code of a process that exited', () => {
+  it('a process that exited 0, and one that exited 3', () => {
     expect(exitCode({ code: 0, signal: null })).toBe(0)
     expect(exitCode({ code: 3, signal: null })).toBe(3)
   })
 
-  it('reports a process killed by a signal as docker run does', () => {
-    expect(exitCode({ code: null, signal: 9 }), 'killed by SIGKILL (9): not the exit code docker run gives (see "Exit codes")').toBe(137)
-    expect(exitCode({ code: null, signal: 15 }), 'killed by SIGTERM (15): not the exit code docker run gives (see "Exit codes")').toBe(143)
+  it('a process killed by SIGKILL, and one killed by SIGTERM', () => {
+    expect(exitCode({ code: null, signal: 9 }), 'killed by SIGKILL (9): what does `docker run` exit with for a container killed so? ("Exit codes"; "EXIT STATUS" in bash(1))').toBe(137)
+    expect(exitCode({ code: null, signal: 15 }), 'killed by SIGTERM (15): and for this signal? ("Exit codes")').toBe(143)
   })
 })
 
 describe('buildEnv', () => {
-  it('gives Docker\'s default PATH when no flag sets one', () => {
+  it('no -e flag at all', () => {
     expect(buildEnv([])).toEqual([DEFAULT_PATH])
   })
 
-  it('sets KEY=value flags in order, after PATH', () => {
+  it('flags -e A=1 -e "B=two words"', () => {
     expect(buildEnv(['A=1', 'B=two words'])).toEqual([DEFAULT_PATH, 'A=1', 'B=two words'])
   })
 
-  it('splits at the first "=" only and keeps empty values', () => {
-    expect(buildEnv(['URL=a=b=c', 'EMPTY=']), 'URL=a=b=c sets URL to "a=b=c": split at the first "=" only').toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
+  it('flags -e URL=a=b=c -e EMPTY=', () => {
+    expect(buildEnv(['URL=a=b=c', 'EMPTY=']), '-e URL=a=b=c -e EMPTY=: which "=" ends the name, and what is left for the value? (opts.ValidateEnv in the docker CLI\'s opts/env.go; "The environment")').toEqual([DEFAULT_PATH, 'URL=a=b=c', 'EMPTY='])
   })
 
-  it('keeps an empty value even when the host has the KEY', () => {
-    expect(buildEnv(['EMPTY='], { EMPTY: 'from-host' }), '-e EMPTY= sets EMPTY to the empty string: only a bare EMPTY, with no "=", copies the host\'s value (an empty string is a value, not a missing one)').toEqual([DEFAULT_PATH, 'EMPTY='])
+  it('flags -e EMPTY=, with EMPTY set on the host', () => {
+    expect(buildEnv(['EMPTY='], { EMPTY: 'from-host' }), '-e EMPTY=, with EMPTY=from-host on the host: which flags does the docker CLI fill in from the host\'s environment, and is this one of them? (opts.ValidateEnv; "The environment")').toEqual([DEFAULT_PATH, 'EMPTY='])
   })
 
-  it('lets a later flag replace an earlier one, PATH included, in its first position', () => {
-    expect(buildEnv(['A=1', 'PATH=/bin', 'A=2'])).toEqual(['PATH=/bin', 'A=2'])
+  it('flags -e A=1 -e PATH=/bin -e A=2', () => {
+    expect(buildEnv(['A=1', 'PATH=/bin', 'A=2']), '-e A=1 -e PATH=/bin -e A=2: which value of each key does the process see, and where in its list? (runc 1.1\'s populateProcessEnvironment; "The environment")').toEqual(['PATH=/bin', 'A=2'])
   })
 
-  it('copies a bare KEY from the host, and adds nothing for a KEY the host lacks', () => {
-    expect(buildEnv(['HOME', 'NOT_ON_HOST'], { HOME: '/root' }), 'docker run -e HOME copies the host\'s HOME').toEqual([
+  it('flags -e HOME -e NOT_ON_HOST, with only HOME on the host', () => {
+    expect(buildEnv(['HOME', 'NOT_ON_HOST'], { HOME: '/root' }), '-e HOME -e NOT_ON_HOST, with HOME=/root on the host: what does the docker CLI send on for a bare KEY the host has, and for one it lacks, and what does dockerd make of the second? ("The environment")').toEqual([
       DEFAULT_PATH,
       'HOME=/root',
     ])
   })
 
-  it('keeps an earlier KEY=value when a bare KEY the host lacks follows, as dockerd does', () => {
+  it('flags -e A=1 -e A, with A unset on the host', () => {
     expect(
       buildEnv(['A=1', 'A'], {}),
-      '-e A=1 -e A, with no A on the host: Docker\'s container keeps A=1 (what does moby\'s ReplaceOrAppendEnvValues do with a KEY that has no "="?)',
+      '-e A=1 -e A, with no A on the host: the bare A reaches dockerd as it is; what does moby\'s ReplaceOrAppendEnvValues do with a KEY that has no "=", and to which entries? ("The environment")',
     ).toEqual([DEFAULT_PATH, 'A=1'])
   })
 
-  it('unsets the default PATH for a bare -e PATH when the host has no PATH, as dockerd does', () => {
-    expect(buildEnv(['PATH'], {}), '-e PATH, with no PATH on the host: Docker\'s container has no PATH at all (ReplaceOrAppendEnvValues)').toEqual([])
-    expect(buildEnv(['PATH=/x', 'A=1', 'PATH'], {}), '-e PATH=/x -e A=1 -e PATH, with no PATH on the host: no PATH either').toEqual(['A=1'])
-    expect(buildEnv(['PATH'], { PATH: '/host/bin' }), 'with a host PATH, a bare PATH copies it').toEqual(['PATH=/host/bin'])
+  it('flags -e PATH, with and without PATH on the host', () => {
+    expect(buildEnv(['PATH'], {}), '-e PATH, with no PATH on the host: what is left of the default PATH once dockerd merges a bare PATH into its defaults? (ReplaceOrAppendEnvValues in moby\'s container/env.go)').toEqual([])
+    expect(buildEnv(['PATH=/x', 'A=1', 'PATH'], {}), '-e PATH=/x -e A=1 -e PATH, with no PATH on the host: and of this PATH? (ReplaceOrAppendEnvValues)').toEqual(['A=1'])
+    expect(buildEnv(['PATH'], { PATH: '/host/bin' }), '-e PATH, with PATH=/host/bin on the host: what does the docker CLI send on? (opts.ValidateEnv)').toEqual(['PATH=/host/bin'])
   })
 
-  it('refuses a flag with no name, with the docker CLI\'s message and 125', async () => {
+  it('flags -e =oops', async () => {
     const error = await caught(() => buildEnv(['A=1', '=oops']))
-    expect(error, '-e =oops names no variable: a ContainerError').toBeInstanceOf(ContainerError)
-    expect(error.message, 'the docker CLI (opts.ValidateEnv) says: invalid environment variable: =oops').toBe('invalid environment variable: =oops')
+    expect(error, '-e =oops, whose name is empty: expected a ContainerError (what does the docker CLI do with it? opts.ValidateEnv)').toBeInstanceOf(ContainerError)
+    expect(error.message, 'the docker CLI\'s own words for -e =oops, to the letter (opts.ValidateEnv in opts/env.go)').toBe('invalid environment variable: =oops')
     expect(error.exitCode, 'the docker CLI refuses -e =oops itself: which exit code does `docker run` document for its own errors?').toBe(125)
   })
 })
 
 describe('searchPath', () => {
-  it('lists DIR/NAME for each directory of the PATH in the container\'s env, in order', () => {
-    expect(searchPath('tool', ['A=1', 'PATH=/first:/second/bin']), 'the PATH to search is the one in the env argument').toEqual(['/first/tool', '/second/bin/tool'])
+  it('tool, with PATH=/first:/second/bin in the container\'s env', () => {
+    expect(searchPath('tool', ['A=1', 'PATH=/first:/second/bin']), 'tool, with PATH=/first:/second/bin in env: which files does execvp(3) try, in which order? ("Finding the command")').toEqual(['/first/tool', '/second/bin/tool'])
   })
 
-  it('never uses the host\'s PATH: without PATH in the container\'s env there is nothing to try', () => {
+  it('ls, with no PATH in the container\'s env', () => {
     expect(searchPath('ls', ['HOME=/root']), "nothing to try, but got files: is process.env.PATH (the host's) being searched?").toEqual([])
   })
 
-  it('takes a name with a slash as it is, without searching', () => {
-    expect(searchPath('/bin/sh', [DEFAULT_PATH]), 'a name with a slash is a path: it is not searched on the PATH').toEqual(['/bin/sh'])
-    expect(searchPath('./run.sh', [DEFAULT_PATH]), 'a relative path with a slash names a file, it is not searched').toEqual(['./run.sh'])
+  it('/bin/sh and ./run.sh', () => {
+    expect(searchPath('/bin/sh', [DEFAULT_PATH]), '/bin/sh has a slash: which command names does execvp(3) look up on the PATH, and which does it take as written? ("Finding the command")').toEqual(['/bin/sh'])
+    expect(searchPath('./run.sh', [DEFAULT_PATH]), './run.sh has a slash too: what does execvp(3) do with it?').toEqual(['./run.sh'])
   })
 
 
-  it('never offers a file that depends on the working directory or is not on the PATH', () => {
+  it('tool, with PATH=:/first::bin:/second:', () => {
     expect(
       searchPath('tool', ['PATH=:/first::bin:/second:']),
       'PATH=:/first::bin:/second: has empty entries and a relative one: what does each name to execvp(3), and what does runc (Go\'s exec.LookPath) do with a program found there?',
@@ -135,7 +135,7 @@ describe('searchPath', () => {
 })
 
 describe('startProcess', () => {
-  it('creates a missing working directory as the container sees the filesystem, as runc does', async () => {
+  it('a cwd two levels of which are missing, in a helper given a root of its own', async () => {
     const root = tempDir() // the helper's root below: the container's filesystem is not Node's
     copyFileSync(PROBE_PATH, join(root, 'probe'))
     const cwd = join(tempDir(), 'made', 'here')
@@ -143,27 +143,27 @@ describe('startProcess', () => {
     const helper = startHelper({ stdout: out.fd })
     await helper.chroot(root)
     const error = await caught(() => startProcess(helper, proc(['/probe', 'cwd'], { cwd })))
-    expect(existsSync(cwd), `${cwd} was created on the host: make the directory through the helper, which sees the container's filesystem (after chapter 03, its own root), not with Node's fs`).toBe(false)
-    expect(existsSync(join(root, cwd)), `the missing working directory was not created in the container's filesystem (${error?.message ?? 'no error'}): runc creates it (MkdirAll) before chdir`).toBe(true)
+    expect(existsSync(cwd), `${cwd} was created on the host, outside the root the helper was given: whose filesystem is the container's after chapter 03, and which process sees it? ("The working directory")`).toBe(false)
+    expect(existsSync(join(root, cwd)), `the working directory does not exist in the container's filesystem after startProcess (${error?.message ?? 'no error'}): what does runc do with a cwd that is missing? (prepareRootfs in libcontainer/rootfs_linux.go; "The working directory")`).toBe(true)
     expect(error).toBeUndefined()
     await helper.exited
     expect(probeValue(out.read(), 'cwd')).toBe(cwd)
   })
 
-  it('reports a working directory that cannot be made as the SyscallError that says why', async () => {
+  it('a cwd below a file', async () => {
     const file = join(tempDir(), 'a-file')
     writeFileSync(file, '')
     const error = await caught(() => startProcess(startHelper(), proc(['/bin/true'], { cwd: `${file}/sub` })))
-    expect(error, 'a failed helper call must surface as the SyscallError it threw').toBeInstanceOf(SyscallError)
+    expect(error, `the cwd ${file}/sub is below a file: expected the SyscallError of the helper call that failed, unchanged (got ${error?.message ?? 'no error'})`).toBeInstanceOf(SyscallError)
     expect(error).toMatchObject({ code: 'ENOTDIR' })
   })
 
-  it('refuses a relative working directory with a ContainerError (125)', async () => {
+  it('a relative cwd', async () => {
     const error = await caught(() => startProcess(startHelper(), proc(['/bin/true'], { cwd: 'relative/dir' })))
-    expect(error, 'process.cwd must be absolute (runc: "Cwd must be an absolute path")').toMatchObject({ name: 'ContainerError', exitCode: 125 })
+    expect(error, 'cwd "relative/dir": expected the runtime\'s own ContainerError (startProcess\'s doc comment; runc: "Cwd must be an absolute path")').toMatchObject({ name: 'ContainerError', exitCode: 125 })
   })
 
-  it('refuses an empty command with a ContainerError (125)', async () => {
+  it('an empty process.args', async () => {
     const helper = startHelper()
     const error = await caught(() => startProcess(helper, proc([])))
     expect(error, 'an empty process.args: dockerd says "no command specified"').toMatchObject({ name: 'ContainerError', exitCode: 125 })
@@ -172,27 +172,27 @@ describe('startProcess', () => {
 })
 
 describe('runProcess', () => {
-  it('passes argv exactly: spaces, quotes, unicode and empty arguments', async () => {
+  it('argv with spaces, quotes, unicode and empty arguments', async () => {
     const args = ['plain', 'two words', '"quoted"', "it's", 'ünïcödé ✓', '', '$HOME', '*']
     const { code, stdout } = await run(proc([PROBE_PATH, 'argv', ...args]))
     expect(code).toBe(0)
     expect(probeValue(stdout, 'argv'), 'each argument must arrive as one argv entry, untouched by any shell').toEqual(args)
   })
 
-  it('gives the process exactly the env it was given', async () => {
+  it('an env with spaces and an empty value', async () => {
     const env = ['PATH=/nowhere', 'GREETING=hello world', 'EMPTY=']
     const { stdout } = await run(proc([PROBE_PATH, 'env'], { env }))
     expect(probeValue(stdout, 'env'), 'the container sees its own env, not the host\'s').toEqual(env)
   })
 
-  it('looks the command up in the PATH of the container\'s env', async () => {
+  it('my-probe, in the second directory of the container\'s PATH', async () => {
     const bin = tempDir()
     copyFileSync(PROBE_PATH, join(bin, 'my-probe'))
     const result = await runOrError(proc(['my-probe', 'out:found'], { env: [`PATH=/nonexistent:${bin}`] }))
-    expect(result.stdout, `my-probe is only in ${bin}, the second directory of the container's PATH (${result.error?.message ?? 'no error'}): search every directory of the env's PATH, not the host's, and go on after ENOENT`).toBe('found\n')
+    expect(result.stdout, `my-probe is only in ${bin}, the second directory of the container's PATH, and it did not run (${result.error?.message ?? 'no error'}): which failures of execve(2) mean "not here, try the next"? ("Finding the command")`).toBe('found\n')
   })
 
-  it('runs in the working directory it was given', async () => {
+  it('an existing cwd', async () => {
     const dir = tempDir()
     const { stdout } = await run(proc([PROBE_PATH, 'cwd'], { cwd: dir }))
     expect(probeValue(stdout, 'cwd')).toBe(dir)
@@ -204,91 +204,91 @@ describe('runProcess', () => {
     expect(stderr, 'stderr must go to the stderr you were given, not into stdout').toBe('to-stderr\n')
   })
 
-  it('returns the exit code', async () => {
+  it('a program that exits 3, and one that exits 0', async () => {
     expect((await run(proc([PROBE_PATH, 'exit:3']))).code).toBe(3)
     expect((await run(proc([PROBE_PATH, 'exit:0']))).code).toBe(0)
   })
 
-  it('exits as docker run does when the process dies of a signal', async () => {
-    expect((await run(proc([PROBE_PATH, 'kill:9']))).code, 'killed by SIGKILL: not the exit code docker run gives (see "Exit codes")').toBe(137)
-    expect((await run(proc([PROBE_PATH, 'kill:15']))).code, 'killed by SIGTERM: not the exit code docker run gives (see "Exit codes")').toBe(143)
+  it('a program that kills itself with SIGKILL, and one with SIGTERM', async () => {
+    expect((await run(proc([PROBE_PATH, 'kill:9']))).code, 'killed by SIGKILL (9): what does `docker run` exit with for a container killed so? ("Exit codes")').toBe(137)
+    expect((await run(proc([PROBE_PATH, 'kill:15']))).code, 'killed by SIGTERM (15): and for this signal? ("Exit codes")').toBe(143)
   })
 
-  it('fails with 127 and a clear message when the executable does not exist', async () => {
+  it('a command on no directory of the PATH', async () => {
     const error = await caught(() => run(proc(['no-such-command-anywhere'])))
     expect(error, 'a missing command is a ContainerError, not a crash').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(127)
     expect(error.message).toBe('exec: "no-such-command-anywhere": executable file not found in $PATH')
   })
 
-  it('fails with 127 and stat\'s reason when a path with a slash does not exist', async () => {
+  it('a path with a slash that does not exist', async () => {
     const missing = join(tempDir(), 'no-such-program')
     const error = await caught(() => run(proc([missing], { env: [`PATH=${PROBE_DIR}`] })))
     expect(error, 'a missing program is a ContainerError, not a crash').toBeInstanceOf(ContainerError)
-    expect(error.message, 'a path with a slash is not searched on the PATH: runc says what stat said about it').toBe(`exec: "${missing}": stat ${missing}: no such file or directory`)
+    expect(error.message, 'runc\'s words for a path that does not exist: the table in "Finding the command"').toBe(`exec: "${missing}": stat ${missing}: no such file or directory`)
     expect(error.exitCode).toBe(127)
   })
 
-  it('fails with stat\'s reason and docker run\'s exit code when a path with a slash goes through a file', async () => {
+  it('a path below a file', async () => {
     const file = join(tempDir(), 'a-file')
     writeFileSync(file, '')
     const error = await caught(() => run(proc([`${file}/x`])))
-    expect(error, `${file} is a file, so ${file}/x cannot exist: a ContainerError, not a crash (${error?.message})`).toBeInstanceOf(ContainerError)
-    expect(error.message, 'runc says what stat said: not a directory').toBe(`exec: "${file}/x": stat ${file}/x: not a directory`)
-    expect(error.exitCode, `the exit code docker run gives runc's "not a directory", as the docker CLI reads runc's message (toStatusError, cli/command/container/run.go)`).toBe(125)
+    expect(error, `${file} is a file, so ${file}/x cannot exist: expected a ContainerError, not a crash (got ${error?.message})`).toBeInstanceOf(ContainerError)
+    expect(error.message, 'runc\'s words for a path below a file: the table in "Finding the command"').toBe(`exec: "${file}/x": stat ${file}/x: not a directory`)
+    expect(error.exitCode, `what does docker run exit with for runc's "not a directory"? The docker CLI reads runc's message (toStatusError, cli/command/container/run.go)`).toBe(125)
   })
 
-  it('fails with 126 when the file exists but cannot be executed', async () => {
+  it('a file without its x bit, and a directory, given as paths', async () => {
     const file = join(tempDir(), 'not-executable')
     writeFileSync(file, '#!/bin/sh\n')
     chmodSync(file, 0o644)
     for (const path of [file, tempDir()]) {
       const error = await caught(() => run(proc([path])))
-      expect(error, `${path} exists but is not executable: a ContainerError`).toBeInstanceOf(ContainerError)
-      expect(error.message, 'runc says: permission denied').toBe(`exec: "${path}": permission denied`)
-      expect(error.exitCode, `the exit code docker run gives runc's "permission denied" (toStatusError in the docker CLI)`).toBe(126)
+      expect(error, `${path} exists but is not executable: expected a ContainerError`).toBeInstanceOf(ContainerError)
+      expect(error.message, `runc's words for ${path}: the table in "Finding the command"`).toBe(`exec: "${path}": permission denied`)
+      expect(error.exitCode, `what does docker run exit with for runc's "permission denied"? (toStatusError in the docker CLI)`).toBe(126)
     }
   })
 
-  it('skips a file on the PATH that is not executable and runs the next one, as runc does', async () => {
+  it('my-probe without its x bit in the first PATH directory, with it in the second', async () => {
     const [first, second] = [tempDir(), tempDir()]
     writeFileSync(join(first, 'my-probe'), '#!/bin/sh\n', { mode: 0o644 })
     copyFileSync(PROBE_PATH, join(second, 'my-probe'))
     const result = await runOrError(proc(['my-probe', 'out:second'], { env: [`PATH=${first}:${second}`] }))
-    expect(result.stdout, `${first}/my-probe is not executable, ${second}/my-probe is (${result.error?.message ?? 'no error'}): runc runs the second one (the table's "cat" line says what runc does with a file on the PATH it cannot execute)`).toBe('second\n')
+    expect(result.stdout, `${first}/my-probe is not executable, ${second}/my-probe is, and the second did not run (${result.error?.message ?? 'no error'}): what does the table's "cat" line say about a file on the PATH that cannot be executed? ("Finding the command")`).toBe('second\n')
   })
 
-  it('fails with 127 when the PATH has the name only as a file that is not executable', async () => {
+  it('data-only, on the PATH only without its x bit', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'data-only'), 'x', { mode: 0o644 })
     const error = await caught(() => run(proc(['data-only'], { env: [`PATH=${dir}`] })))
-    expect(error?.exitCode, `runc finds no executable data-only on the PATH and says exec: "data-only": executable file not found in $PATH, but got ${error?.message}`).toBe(127)
+    expect(error?.exitCode, `data-only is on the PATH only as a file without its x bit, and the error was ${error?.message ?? 'none'}: which line of the table in "Finding the command" is this, and what does docker run exit with for it?`).toBe(127)
   })
 
-  it('keeps argv[0] as the command was written, not the file the PATH search found', async () => {
+  it('argv[0] of a command found on the PATH', async () => {
     const bin = tempDir()
     copyFileSync(PROBE_PATH, join(bin, 'my-probe'))
     const { stdout } = await run(proc(['my-probe', 'cat:/proc/self/cmdline'], { env: [`PATH=${bin}`] }))
-    expect(probeValue(stdout, 'cat'), `the program found ${bin}/my-probe but must still see argv[0] as written, as with runc and execvp(3): the search picks the file, not the arguments (busybox reads argv[0] to know what to be)`).toBe('my-probe')
+    expect(probeValue(stdout, 'cat'), `my-probe was found as ${bin}/my-probe: what does execvp(3), and runc, give the program as its argv[0]? (busybox reads it to know which tool to be; "Finding the command")`).toBe('my-probe')
   })
 
-  it('reports a file on the PATH that the kernel cannot run as the SyscallError it is, not as not found', async () => {
+  it('an executable text file without #! on the PATH', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'not-a-program'), 'no format the kernel knows\n', { mode: 0o755 })
     const error = await caught(() => run(proc(['not-a-program'], { env: [`PATH=${dir}`] })))
-    expect(error, `${dir}/not-a-program is executable but no program (execve: ENOEXEC): runc finds it and fails with "exec format error", while ${error?.message ?? 'no error'} came back; only the errors that mean "no program here" let the search go on`).toBeInstanceOf(SyscallError)
+    expect(error, `${dir}/not-a-program has its x bit but no format the kernel knows (execve: ENOEXEC), and ${error?.message ?? 'no error'} came back: does that mean "not here, try the next"? What does the caller need to see? ("Finding the command")`).toBeInstanceOf(SyscallError)
     expect(error).toMatchObject({ code: 'ENOEXEC' })
   })
 
-  it('never runs a program found relative to the working directory through an empty PATH entry', async () => {
+  it('PATH=:/nonexistent, with my-probe only in the working directory', async () => {
     const cwd = tempDir()
     copyFileSync(PROBE_PATH, join(cwd, 'my-probe'))
     const result = await runOrError(proc(['my-probe', 'out:ran'], { cwd, env: ['PATH=:/nonexistent'] }))
-    expect(result.stdout, `my-probe is only in the working directory, which the empty PATH entry names: runc refuses to run it (Go's exec.LookPath, ErrDot), so nothing may run`).toBe('')
-    expect(result.error, 'nothing on the PATH may run: a ContainerError').toBeInstanceOf(ContainerError)
+    expect(result.stdout, `my-probe is only in the working directory, and it ran through the empty entry of PATH=:/nonexistent: what does runc (Go's exec.LookPath) do with a program found that way? ("Finding the command")`).toBe('')
+    expect(result.error, 'my-probe is in no directory of the PATH that runc searches: expected a ContainerError').toBeInstanceOf(ContainerError)
   })
 
-  it('runs the prepare step in the helper before exec', async () => {
+  it('a prepare step that chroots the helper', async () => {
     const root = tempDir()
     copyFileSync(PROBE_PATH, join(root, 'probe'))
     const out = captureFile('stdout')
@@ -296,11 +296,11 @@ describe('runProcess', () => {
     const error = await caught(async () => {
       code = await runProcess(proc(['/probe', 'out:in-root']), { stdout: out.fd }, (h) => h.chroot(root).then(() => undefined))
     })
-    expect(code, `/probe exists only in the root that prepare(helper) chroots into (${error?.message ?? 'no error'}): run prepare before startProcess, in the same helper`).toBe(0)
+    expect(code, `/probe exists only in the root that prepare chroots its helper into, and it did not run (${error?.message ?? 'no error'}): in which helper, and before what, does prepare run? (runProcess's doc comment; "The whole life of a process")`).toBe(0)
     expect(out.read()).toBe('in-root\n')
   })
 
-  it('leaves no helper behind when prepare fails', async () => {
+  it('a prepare step that throws', async () => {
     let pid = 0
     const failing = async (h: Helper) => {
       pid = h.pid

@@ -104,30 +104,30 @@ function relayKilledAfterFork(helper: Helper) {
 }
 
 describe('namespacesToCreate', () => {
-  it('lists the types in linux.namespaces, each once, in order', () => {
+  it('linux.namespaces uts, pid, uts, ipc', () => {
     const spec = probeSpec([], ['uts', 'pid', 'uts', 'ipc'])
-    expect(namespacesToCreate(spec), 'each type once, in the order it first appears: a type listed twice is still one namespace').toEqual(['uts', 'pid', 'ipc'])
+    expect(namespacesToCreate(spec), 'uts is listed twice: how many UTS namespaces does that ask for, and in which order do the types come? (unshare(2)\'s flags; "Which namespaces")').toEqual(['uts', 'pid', 'ipc'])
   })
 
-  it('gives an empty list when the spec has no linux section', () => {
-    expect(namespacesToCreate(baseSpec(['true'])), 'no linux.namespaces means: create none').toEqual([])
+  it('a spec with no linux section', () => {
+    expect(namespacesToCreate(baseSpec(['true'])), 'the spec has no linux.namespaces at all: which namespaces does it ask for?').toEqual([])
   })
 
-  it('treats an empty path as no path: a new namespace, as runc does', async () => {
+  it('an entry with path ""', async () => {
     const spec = probeSpec([], ['uts'])
     spec.linux!.namespaces!.push({ type: 'network', path: '' })
     const error = await caught(() => namespacesToCreate(spec))
-    expect(error?.message, 'the "network" entry has path "", which runc reads as no path at all (Go\'s empty string): it asks for a new namespace, not to join one').toBeUndefined()
+    expect(error?.message, 'the "network" entry has path "" and was refused: how does runc read an empty path? (Namespace.Path in libcontainer/configs/namespaces_linux.go; "Which namespaces")').toBeUndefined()
     expect(namespacesToCreate(spec)).toEqual(['uts', 'network'])
   })
 
-  it('refuses an entry with a path (joining a namespace comes later), naming it', async () => {
+  it('an entry with path /proc/1/ns/net', async () => {
     const spec = probeSpec([])
     spec.linux!.namespaces!.push({ type: 'network', path: '/proc/1/ns/net' })
     const error = await caught(() => namespacesToCreate(spec))
-    expect(error, 'an entry with a path asks to join that namespace, not to create one: refuse it with a ContainerError').toBeInstanceOf(ContainerError)
+    expect(error, 'a "network" entry with a path: expected a ContainerError (what does a path ask for, and which chapter does it? namespacesToCreate\'s doc comment; "Which namespaces")').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
-    expect(error.message, 'the error must name the entry: its type and its path').toMatch(/network.*\/proc\/1\/ns\/net|\/proc\/1\/ns\/net.*network/)
+    expect(error.message, 'the refusal names no entry: which type, at which path?').toMatch(/network.*\/proc\/1\/ns\/net|\/proc\/1\/ns\/net.*network/)
   })
 })
 
@@ -155,7 +155,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(nspid.split(/\s+/), `enterNamespaces returned ${returned}, whose NSpid is ${nspid || 'unknown'}: the PID to return is the host's number for the process the container calls 1`).toEqual([String(returned), '1'])
   })
 
-  it('sets the container\'s hostname and leaves the one it started with alone', async () => {
+  it('spec.hostname "box-02", with a uts namespace', async () => {
     const before = hostname()
     const spec = probeSpec(['hostname'])
     spec.hostname = 'box-02'
@@ -168,28 +168,28 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
   it('has its own pid, uts and ipc namespaces and shares the others', async () => {
     const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['ns']))
     const inside = probeValue<Record<Kind, string>>(stdout, 'ns')
-    expect(inside.pid, 'the command\'s /proc/self/ns/pid is the one it started in: a new PID namespace has no member until a process is created in it (pid_namespaces(7))').not.toBe(box.namespaces.pid)
+    expect(inside.pid, 'the command\'s /proc/self/ns/pid is the one it started in: after unshare(2), who is in a new PID namespace? (pid_namespaces(7); "unshare, and why PID needs a fork")').not.toBe(box.namespaces.pid)
     for (const kind of ['uts', 'ipc'] as const)
       expect(inside[kind], `the command's /proc/self/ns/${kind} is the one it started in, although the spec lists "${kind}": what does unshare(2) do to its caller, and which process then runs the command?`).not.toBe(box.namespaces[kind])
     for (const kind of ['net', 'mnt', 'user', 'cgroup'] as const)
-      expect(inside[kind], `/proc/self/ns/${kind} must stay the one the container started from in this chapter: unshare only what the spec lists`).toBe(box.namespaces[kind])
+      expect(inside[kind], `/proc/self/ns/${kind} is not the one the container started from, although the spec does not list it: which namespaces does linux.namespaces ask for?`).toBe(box.namespaces[kind])
   })
 
-  it('creates only the namespaces the spec lists', async () => {
+  it('a spec listing only pid', async () => {
     const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['ns'], ['pid']))
     const inside = probeValue<Record<Kind, string>>(stdout, 'ns')
-    expect(inside.pid, 'the spec lists "pid": the container needs its own').not.toBe(box.namespaces.pid)
+    expect(inside.pid, 'the spec lists "pid", and the command\'s /proc/self/ns/pid is the one it started in').not.toBe(box.namespaces.pid)
     for (const kind of ['uts', 'ipc'] as const)
       expect(inside[kind], `the spec lists only "pid", yet the container has a ${kind} namespace of its own: which namespaces does config.json's linux.namespaces ask for?`).toBe(box.namespaces[kind])
   })
 
-  it('forks even without a PID namespace: the container\'s process is always the relay\'s child', async () => {
+  it('a spec listing uts and ipc, without pid', async () => {
     const { code, stdout, pid, relay } = await runInNamespaces(probeSpec(['pid'], ['uts', 'ipc']))
     expect(code).toBe(0)
     const seen = probeLines(stdout).find((l) => 'pid' in l) as { pid: number; ppid: number }
-    expect(pid, `the spec lists no "pid" and enterNamespaces returned the helper's own PID ${relay}: the doc comment asks for a fork whatever the namespaces, so the relay, the parent-death signal and the PID returned work the same for every spec`).not.toBe(relay)
-    expect(seen.ppid, `the command's parent is ${seen.ppid}, not the relay ${relay}: the command must run in the forked child`).toBe(relay)
-    expect(seen.pid, 'without a PID namespace the command sees its host PID: the one enterNamespaces returned').toBe(pid)
+    expect(pid, `the spec lists no "pid" and enterNamespaces returned the helper's own PID ${relay}: what does enterNamespaces's doc comment say the helper does, whatever the namespaces?`).not.toBe(relay)
+    expect(seen.ppid, `the command's parent is ${seen.ppid}, not the relay ${relay}: which process runs the command? ("The relay, and dying with it")`).toBe(relay)
+    expect(seen.pid, `without a PID namespace the command sees its host PID, and enterNamespaces returned ${pid}`).toBe(pid)
   })
 
   it('mounts nothing: the container sees the mount table it started with', async () => {
@@ -197,7 +197,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     // systemd's automounts (binfmt_misc) come and go on their own while the test runs: nothing a container makes.
     const bySystemd = (line: string) => / - (autofs|binfmt_misc) /.test(line)
     const extra = probeValue<string>(stdout, 'mounts').split('\n').filter((line) => line && !box.mounts.includes(line) && !bySystemd(line))
-    expect(extra, 'chapter 02 mounts nothing: without a mount namespace of its own a new /proc would replace the host\'s (here the test\'s sandbox took it); /proc is chapter 03\'s, in its own mount namespace').toEqual([])
+    expect(extra, 'the container sees mounts it did not start with: without a mount namespace of its own, where does a mount made here land (here the test\'s sandbox took it)? ("/proc is still the host\'s")').toEqual([])
   })
 
   it('keeps an IPC object made inside invisible outside', async () => {
@@ -206,7 +206,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const { stdout } = await runInNamespaces(probeSpec([`shm-create:${key}`, `shm-check:${key}`]))
     expect(probeValue(stdout, 'exists'), 'the shared memory segment must exist inside the container that made it').toBe(true)
     const out = await runCaptured(baseSpec([PROBE_PATH, `shm-check:${key}`]), async () => {})
-    expect(probeValue(out.stdout, 'exists'), `shared memory key ${key} made in the container is visible on the host: unshare "ipc"`).toBe(false)
+    expect(probeValue(out.stdout, 'exists'), `shared memory key ${key} made in the container is visible on the host: which namespace holds System V IPC keys, and is the command in a new one? ("IPC")`).toBe(false)
   })
 
   it('ends every process in the container when PID 1 exits, and relays its exit code', async () => {
@@ -221,27 +221,27 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
       await sandbox(h)
       await enterNamespaces(h, spec)
     })
-    expect(code, 'the shell (PID 1) exited 3: runProcess must return that').toBe(3)
+    expect(code, 'the shell (PID 1) exited 3, and runProcess returned another number: how does the relay leave? ("The relay, and dying with it")').toBe(3)
     expect(existsSync(flag), 'the background process never started').toBe(true)
     const closed = await new Promise<boolean>((resolve) => {
       if (stdout!.readableEnded) return resolve(true)
       stdout!.once('end', () => resolve(true))
       setTimeout(() => resolve(false), 2000)
     })
-    expect(closed, 'a background process outlived PID 1 by 2 s and still holds stdout: the kernel kills every process of a PID namespace when its PID 1 exits: was the shell PID 1 of a new one?').toBe(true)
+    expect(closed, 'a background process outlived the shell by 2 s and still holds stdout: was the shell PID 1 of a new PID namespace? ("PID 1 is special")').toBe(true)
   })
 
-  it('dies with its relay: killing the helper\'s first process kills PID 1', async () => {
+  it('the relay killed while the container runs', async () => {
     const helper = startHelper()
     await sandbox(helper)
     const pid = await enterNamespaces(helper, probeSpec([]))
     onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
     process.kill(helper.pid, 'SIGKILL') // the relay, as a supervisor that gives up on a start would
     const gone = await waitFor(() => ended(pid), 2000)
-    expect(gone, `PID 1 (host PID ${pid}) was still running 2 s after its relay was killed: which process must hold a parent-death signal, what does fork(2) do to one, and which signal can a PID 1 not ignore? (prctl(2); "The relay, and dying with it"; "PID 1 is special")`).toBe(true)
+    expect(gone, `PID 1 (host PID ${pid}) was still running 2 s after its relay was killed: what can the kernel do for a process whose parent dies, which process has to ask, and what does a child not inherit (fork(2))? Does every signal end a PID 1? ("The relay, and dying with it"; "PID 1 is special")`).toBe(true)
   })
 
-  it('does not leave PID 1 behind when the relay dies right after the fork', async () => {
+  it('the relay killed right after the fork', async () => {
     const helper = startHelper()
     await sandbox(helper)
     const { racing, state } = relayKilledAfterFork(helper)
@@ -249,12 +249,12 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const error = await caught(() => enterNamespaces(racing, probeSpec([])))
     expect(state.forked, 'enterNamespaces never forked').toBeGreaterThan(0)
     const gone = await waitFor(() => ended(state.forked), 5000)
-    expect(gone, `the relay was killed right after the fork, before the next request, and PID 1 (host PID ${state.forked}) was still running 5 s later: what does the kernel do with a parent-death signal asked for when the parent is already gone (prctl(2)), and what does runc's standard_init_linux.go do about it?`).toBe(true)
-    expect(error, 'with its relay gone the container cannot run: enterNamespaces must fail with a ContainerError').toBeInstanceOf(ContainerError)
+    expect(gone, `the relay was killed right after the fork, before the next request, and PID 1 (host PID ${state.forked}) was still running 5 s later: what does asking to die with the relay do once the relay is gone, and what does runc's linuxStandardInit.Init (standard_init_linux.go) check afterwards? ("The relay, and dying with it")`).toBe(true)
+    expect(error, 'the relay is gone: expected a ContainerError (enterNamespaces\'s doc comment)').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
   })
 
-  it('refuses a hostname without a UTS namespace, before it touches any hostname', async () => {
+  it('spec.hostname "not-allowed", with pid created but not uts', async () => {
     const helper = startHelper()
     await helper.unshare(['uts']) // a sandbox: a broken setHostname renames only this namespace
     await helper.sethostname('sandbox')
@@ -262,19 +262,19 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     spec.hostname = 'not-allowed'
     const error = await caught(() => setHostname(helper, spec, ['pid']))
     expect(await hostnameIn(`/proc/${helper.pid}/ns/uts`), 'the hostname changed although "uts" was not created (here a sandbox; without it, the host\'s): whose hostname does sethostname(2) change, and what can an error thrown afterwards still undo? ("The hostname")').toBe('sandbox')
-    expect(error, 'setting a hostname without "uts" in the created namespaces must throw a ContainerError').toBeInstanceOf(ContainerError)
+    expect(error, 'a hostname, and no "uts" in the created namespaces: expected a ContainerError (setHostname\'s doc comment; runc\'s validator.go)').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
   })
 
-  it('treats an empty hostname as none, as runc does', async () => {
+  it('spec.hostname ""', async () => {
     const spec = probeSpec(['hostname'], ['pid', 'uts'])
     spec.hostname = ''
     const { code, stdout } = await runInNamespaces(spec)
     expect(code).toBe(0)
-    expect(probeValue(stdout, 'hostname'), 'spec.hostname is "": runc sets a hostname only when it is not empty, so the container keeps the name its new UTS namespace copied').toBe(SANDBOX_HOSTNAME)
+    expect(probeValue(stdout, 'hostname'), 'spec.hostname is "", and the container\'s hostname is not the one its new UTS namespace copied: which values of "hostname" ask runc for a hostname? (standard_init_linux.go; "The hostname")').toBe(SANDBOX_HOSTNAME)
     const helper = startHelper()
     await helper.unshare(['uts'])
     const refused = await caught(() => setHostname(helper, spec, ['pid']))
-    expect(refused?.message, 'spec.hostname is "" and there is no UTS namespace: an empty hostname asks for nothing, so there is nothing to refuse').toBeUndefined()
+    expect(refused?.message, 'spec.hostname is "", there is no UTS namespace, and setHostname refused: does "" ask for a hostname? ("The hostname")').toBeUndefined()
   })
 })
