@@ -51,7 +51,7 @@ export async function runTests(paths: string[], mode: Mode, options: RunOptions 
   const report = join(dir, 'report.json')
   try {
     const reporters = [...(options.echo ? ['--reporter=default'] : []), `--reporter=${join(ROOT, 'workbook/reporter.ts')}`]
-    const filter = options.testNamePattern ? ['--testNamePattern', options.testNamePattern] : []
+    const filter = options.testNamePattern ? [`--testNamePattern=${options.testNamePattern}`] : []
     const { execa } = await import('execa') // loaded when used: it is most of a start otherwise
     const run = await execa(join(root, 'node_modules/.bin/vitest'), ['run', ...reporters, ...filter, ...paths], {
       cwd: root,
