@@ -21,8 +21,6 @@ export interface Proc {
   /** settles when the exit is recorded (and published) */
   exited: Promise<void>
   io: Copying | null
-  /** the Start under way on this process, if any (null otherwise) */
-  starting: Promise<void> | null
 }
 
 export interface TaskOptions {
@@ -62,7 +60,7 @@ export abstract class TaskBase {
   protected newProc(id: string, stdio: Proc['stdio']): Proc & { markExited(): void } {
     let markExited!: () => void
     const exited = new Promise<void>((resolve) => (markExited = resolve))
-    return { id, pid: 0, status: 'created', stdio, exitStatus: 0, exitedAt: null, exited, io: null, starting: null, markExited }
+    return { id, pid: 0, status: 'created', stdio, exitStatus: 0, exitedAt: null, exited, io: null, markExited }
   }
 
   async pids(): Promise<object> {

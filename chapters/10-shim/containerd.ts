@@ -4,7 +4,7 @@
  * tasks), so the real `ctr --address` talks to it; it keeps containers' metadata on disk,
  * prepares a bundle per task, starts one shim per task (ours or containerd's own), talks ttrpc
  * to it, takes the shims' events on SOCKET.ttrpc, and after a restart finds the shims still
- * running from the address files in the bundles. containerd's own: core/runtime/v2 (shim.go,
+ * running. containerd's own: core/runtime/v2 (shim.go,
  * shim_load.go, binary.go) and core/metadata.
  */
 import { execa } from 'execa'

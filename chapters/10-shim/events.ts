@@ -18,9 +18,8 @@ const ATTEMPTS = 50
 
 // #region Publisher
 /**
- * Sends events one at a time, in the order publish() was called: an event is sent only after
- * the one before it was delivered or given up. A connection that fails is opened again, so a
- * containerd that restarts still gets the events of the tasks it left running.
+ * Sends the shim's events to containerd's ttrpc socket, in the order publish() was called (the
+ * text's "Events").
  */
 export class Publisher {
   #queue: Promise<void> = Promise.resolve()

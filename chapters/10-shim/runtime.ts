@@ -1,7 +1,7 @@
 /**
  * The OCI runtime, driven through runc's command line (reference: chapter 09, and runc's
  * go-runc package, which containerd's shim uses): `create`, `start`, `kill`, `ps`, `exec`,
- * `delete`. A runtime tells what went wrong in its JSON log, not on stderr.
+ * `delete`.
  */
 import { spawn, type StdioNull, type StdioPipe } from 'node:child_process'
 import { readFileSync } from 'node:fs'

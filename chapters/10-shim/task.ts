@@ -59,8 +59,9 @@ export class Task extends TaskBase {
   #watch(p: Proc & { markExited?: () => void }): void {
     // TODO(10): the process's exit, recorded and published, exactly once.
     //   1. A process can die while Start is still waiting for the runtime's start to return.
-    //      Which event must containerd (and dockerd's state machine) see first, and what in the
-    //      process record tells you a Start is still running? (The text's "The Task service";
+    //      Which event must containerd (and dockerd's state machine) see first, and how does this
+    //      code know that a Start of this process is still running? The process record (TaskBase)
+    //      does not say: that state is the Task's to keep. (The text's "The Task service";
     //      core/runtime/v2/README.md, "Events".)
     //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it?
     //   3. What do State, Wait and Delete later read from the record, and who is woken once it is
@@ -149,13 +150,13 @@ export class Task extends TaskBase {
   // #region kill
   /**
    * Kill: a signal to the task's init (or all its processes) or to an exec. A process that has
-   * already exited is NotFound, with "process already finished" in the message: containerd
-   * matches those words to know the process is gone.
+   * already exited is an error that containerd must recognise as "already gone": the code and
+   * the words runc's shim answers (process/utils.go, checkKillError).
    */
   async kill(request: any): Promise<object> {
     // TODO(10): Kill: a signal to the process.
-    //   1. A process that already exited (the doc comment says what containerd expects to hear;
-    //      runc's shim: process/utils.go, checkKillError). The same if it exits under you.
+    //   1. A process that already exited: what does runc's shim answer (process/utils.go,
+    //      checkKillError)? The same if it exits under you.
     //   2. Who signals the init, all of the container's processes when `all` is asked, in its PID
     //      namespace (chapter 09's kill)? An exec is a process the shim knows by PID (kill(2)).
     throw new NotImplementedError('10-shim', 'kill')

@@ -24,9 +24,7 @@ export function parseReaperLine(line: string, at = new Date()): Exit | null {
 
 // #region Reaper
 /**
- * Hands each exit to whoever waits for that PID. An exit can be reported before anyone asks
- * for it: a container that dies at once may be reaped before the shim has read its PID from
- * the runtime's pid file. Such an exit is kept until it is asked for, and never lost.
+ * Hands each exit to whoever waits for that PID (the text's "Exits, also early ones").
  */
 export class Reaper {
   #waiting = new Map<number, (exit: Exit) => void>()
@@ -53,7 +51,7 @@ export class Reaper {
     } else this.#early.set(exit.pid, exit)
   }
 
-  /** Resolves once `pid` has exited, also when it exited before this was called. */
+  /** Resolves with `pid`'s exit. */
   exited(pid: number): Promise<Exit> {
     const early = this.#early.get(pid)
     if (early) {

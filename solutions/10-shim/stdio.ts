@@ -1,8 +1,6 @@
 /**
  * The container's stdio. containerd (or ctr) makes a FIFO for each of stdin, stdout and stderr
  * and hands the shim their paths; the container gets pipes, and the shim copies between them.
- * The shim holds the FIFOs, not containerd: a containerd that dies and restarts must lose no
- * output, and reads on.
  */
 import { closeSync, constants, openSync } from 'node:fs'
 import { Socket } from 'node:net'

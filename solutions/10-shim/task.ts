@@ -14,6 +14,9 @@ import { copyStdio, type Copying } from './stdio.ts'
 
 /** The Task service of one container: the given TaskBase, with the life cycle written here. */
 export class Task extends TaskBase {
+  /** each process's Start while it runs: settles once its event is out or it failed */
+  readonly #starting = new Map<Proc, Promise<void>>()
+
   // #region create
   /**
    * Create: mount the rootfs, start the runtime's `create` with pipes for stdio and copy them
@@ -77,7 +80,7 @@ export class Task extends TaskBase {
    */
   #watch(p: Proc & { markExited?: () => void }): void {
     this.options.reaper.exited(p.pid).then(async (exit: Exit) => {
-      await p.starting
+      await this.#starting.get(p)
       await p.io?.done
       p.status = 'stopped'
       p.exitStatus = exit.status
@@ -96,7 +99,7 @@ export class Task extends TaskBase {
     const p = this.proc(request.exec_id)
     if (p.status !== 'created') throw new RpcError(Code.FailedPrecondition, `process ${request.exec_id || this.options.id} is ${p.status}, not created`)
     let started!: () => void
-    p.starting = new Promise((resolve) => (started = resolve))
+    this.#starting.set(p, new Promise((resolve) => (started = resolve)))
     try {
       if (p.id) await this.#startExec(p)
       else await this.options.runtime.run(['start', this.options.id])
@@ -105,7 +108,7 @@ export class Task extends TaskBase {
       else this.options.publisher.publish('/tasks/start', { container_id: this.options.id, pid: p.pid })
     } finally {
       started()
-      p.starting = null
+      this.#starting.delete(p)
     }
     return { pid: p.pid }
   }

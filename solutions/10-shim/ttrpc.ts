@@ -2,15 +2,14 @@
  * ttrpc, containerd's small RPC protocol for talking to shims over a unix socket: gRPC's
  * services, codes and protobuf messages without HTTP/2. Each message is a frame: a header of
  * HEADER_SIZE bytes, as ttrpc's channel.go lays it out, then the payload. A request carries a
- * ttrpc.Request, its answer a ttrpc.Response. Many calls share one connection, and answers come
- * back in whatever order the calls finish.
+ * ttrpc.Request, its answer a ttrpc.Response. Many calls share one connection.
  */
 import { connect, type Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 
 /** Header: uint32 length, uint32 stream id, uint8 type, uint8 flags. */
 export const HEADER_SIZE = 10
-/** ttrpc's messageLengthMax: a larger payload is refused, never buffered. */
+/** ttrpc's messageLengthMax (channel.go). */
 export const MAX_MESSAGE = 4 << 20
 export const TYPE_REQUEST = 1
 export const TYPE_RESPONSE = 2
@@ -40,10 +39,8 @@ export function encodeFrame(streamId: number, type: number, payload: Uint8Array)
 
 // #region FrameReader
 /**
- * Cuts a byte stream into frames. Chunks arrive as the socket delivers them: a header may be
- * split over two chunks, and one chunk may hold several frames. An announced length over
- * MAX_MESSAGE is not buffered: its bytes are skipped as they arrive and the frame is returned
- * with `payload: null`, so the server can answer it and go on.
+ * Cuts a byte stream into frames, whatever chunks the socket delivers. A frame whose announced
+ * length is over MAX_MESSAGE comes out with `payload: null`, so that the server can answer it.
  */
 export class FrameReader {
   #buffer: Buffer = Buffer.alloc(0)
@@ -98,11 +95,8 @@ function errorResponse(error: unknown): Uint8Array {
 
 // #region serveConnection
 /**
- * Serve ttrpc on one accepted connection: every request gets its answer, in whatever order the
- * calls finish, and a call that takes long (a Wait until the container exits) delays no other.
- * Whatever a client sends (an oversized frame, an even stream id, an unknown service or
- * method, bytes that are no protobuf) is answered with an error status on that stream, never
- * with a crash.
+ * Serve ttrpc on one accepted connection: every request gets an answer on its own stream,
+ * whatever a client sends, an error status if need be, and never a crash.
  */
 export function serveConnection(socket: Socket, services: Service[]): void {
   const reader = new FrameReader()

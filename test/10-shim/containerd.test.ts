@@ -23,18 +23,18 @@ describeKernel('the shim under the real containerd', () => {
 
   it('runs a container with ctr run --rm: its output, and its exit code as ctr\'s', async () => {
     const r = ctrOk(await run(['--rm'], name('rm'), ['sh', '-c', 'echo hello; echo oops >&2; exit 3']), 'ctr run --rm')
-    expect(r.stdout, `expected the container's stdout through containerd's FIFO but saw ${JSON.stringify(r.stdout)} — does Create copy the process's stdout into the stdout FIFO, and close the FIFO only when the process's pipe ends?`).toBe('hello')
-    expect(r.stderr, 'expected the container\'s stderr on ctr\'s stderr — is stderr copied to its own FIFO?').toContain('oops')
+    expect(r.stdout, `expected the container's stdout through containerd's FIFO but saw ${JSON.stringify(r.stdout)} — what carries the container's output from the runtime's pipes to ctr's FIFOs, and when does ctr see its end (the text's "The FIFOs")?`).toBe('hello')
+    expect(r.stderr, 'expected the container\'s stderr on ctr\'s stderr — where did its stderr go (the text\'s "The FIFOs")?').toContain('oops')
     expect(r.exitCode, `expected ctr to exit with the container's code 3 but saw ${r.exitCode} (${r.stderr.trim()}) — does Wait answer the exit status the reaper reported?`).toBe(3)
   }, 60_000)
 
-  it('passes stdin through and closes it at end of input', async () => {
-    const r = ctrOk(await run(['--rm'], name('stdin'), ['sh', '-c', 'cat; echo done'], 'abc\n', 20_000), 'ctr run --rm with stdin', 'cat never saw the end of its input: is the end of the stdin FIFO passed on to the process?')
-    expect(r.stdout, `expected "abc" then "done" but saw ${JSON.stringify(r.stdout)} — is the stdin FIFO copied into the process, and its end passed on so cat sees end-of-file?`).toBe('abc\ndone')
+  it('ctr run --rm with "abc" on its stdin: sh -c \'cat; echo done\'', async () => {
+    const r = ctrOk(await run(['--rm'], name('stdin'), ['sh', '-c', 'cat; echo done'], 'abc\n', 20_000), 'ctr run --rm with stdin', 'cat never saw the end of its input — what does the process see when ctr\'s stdin ends (the text\'s "The FIFOs", fifo(7))?')
+    expect(r.stdout, `expected "abc" then "done" but saw ${JSON.stringify(r.stdout)} — how does ctr's stdin reach the process, and its end too (the text's "The FIFOs")?`).toBe('abc\ndone')
     expect(r.exitCode).toBe(0)
   }, 60_000)
 
-  it('reports a process killed by a signal as containerd and a shell do', async () => {
+  it('ctr task kill -s SIGKILL of a ctr run --rm sleep 600', async () => {
     const id = name('signal')
     let ended: CtrResult | undefined
     const running = run(['--rm'], id, ['sleep', '600']).then((r) => (ended = r))
@@ -44,37 +44,37 @@ describeKernel('the shim under the real containerd', () => {
     }, 15_000, `expected ${id} RUNNING in ctr task ls, then to kill it`)
     ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill')
     const r = ctrOk(await running, 'ctr run --rm')
-    expect(r.exitCode, `expected ctr to exit as it does for a container killed by SIGKILL (137) but saw ${r.exitCode} — how does the shim report a death by signal (the text's "Exits, also early ones")?`).toBe(137)
+    expect(r.exitCode, `ctr exited with ${r.exitCode} for a container killed by SIGKILL — how do a shell and containerd report a death by signal (the text's "Exits, also early ones")?`).toBe(137)
   }, 60_000)
 
-  it('reports the runtime\'s own error when the command does not exist', async () => {
+  it('ctr run --rm /nonexistent', async () => {
     const r = ctrOk(await run(['--rm'], name('missing'), ['/nonexistent']), 'ctr run --rm /nonexistent')
     expect(r.exitCode, 'expected ctr to fail for a command that does not exist').not.toBe(0)
-    expect(r.stderr, `expected the runtime's message from its log.json (runc: exec: "/nonexistent": ... no such file or directory) but saw ${JSON.stringify(r.stderr.trim())} — does the shim pass on the runtime's own reason (the text's "The runtime's command line")?`).toMatch(/OCI runtime create failed:.*\/nonexistent.*no such file or directory/)
+    expect(r.stderr, `expected containerd's words for a failed create, then the runtime's own reason, but saw ${JSON.stringify(r.stderr.trim())} — where does the runtime say why it failed, and which of its words does containerd show (the text's "The runtime's command line")?`).toMatch(/OCI runtime create failed:.*\/nonexistent.*no such file or directory/)
   }, 60_000)
 
-  it('runs detached: task ls, task ps, kill, rm, and the process tree of a shim', async () => {
+  it('ctr run -d sleep 600: task ls, task ps, the process tree, task kill, task rm', async () => {
     const id = name('detached')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     const row = taskRow(await ctd.ctr(['task', 'ls']), id)
-    expect(row?.status, `expected ${id} RUNNING in ctr task ls but saw ${JSON.stringify(row)} — does State answer status RUNNING after Start?`).toBe('RUNNING')
+    expect(row?.status, `expected ${id} RUNNING in ctr task ls but saw ${JSON.stringify(row)} — what does State answer after Start?`).toBe('RUNNING')
     const pid = row!.pid
     const ps = ctrOk(await ctd.ctr(['task', 'ps', id]), 'ctr task ps')
-    expect(ps.stdout, `expected the task's PID ${pid} in ctr task ps — does Pids answer the runtime's ps?`).toContain(String(pid))
+    expect(ps.stdout, `expected the task's PID ${pid} in ctr task ps — what does Pids answer (lib/shim-task.ts)?`).toContain(String(pid))
     // the process tree: the container below the shim's reaper, the shim not below containerd
     const reaper = parentOf(pid)
-    expect(reaper, 'the container\'s process was adopted by init, not by the shim\'s side — is the shim below a subreaper (PR_SET_CHILD_SUBREAPER) by the time the runtime exits? See the text\'s "Why the shim outlives containerd"').not.toBe(1)
-    expect(readFileSync(`/proc/${reaper}/cmdline`, 'utf8'), 'expected the container\'s parent to be the shim\'s subreaper (minidocker-helper)').toContain('minidocker-helper')
-    expect(parentOf(reaper), 'the shim must not be a child of containerd: it outlives it').not.toBe(ctd.pid)
+    expect(reaper, 'the container\'s process was adopted by init (PID 1), not by the shim\'s side — who inherits an orphan (prctl(2)), and what must be true of the shim\'s processes when the runtime exits? See the text\'s "Why the shim outlives containerd"').not.toBe(1)
+    expect(readFileSync(`/proc/${reaper}/cmdline`, 'utf8'), 'expected the container\'s parent to be one of the shim\'s processes (minidocker-helper)').toContain('minidocker-helper')
+    expect(parentOf(reaper), 'the shim is a child of containerd — what becomes of it when containerd dies (the text\'s "Why the shim outlives containerd")?').not.toBe(ctd.pid)
     ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill')
-    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'STOPPED', 15_000, `expected ${id} STOPPED after ctr task kill — does Kill run the runtime's kill with the signal, and State report STOPPED once the reaper reported the exit?`)
+    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'STOPPED', 15_000, `expected ${id} STOPPED after ctr task kill — who delivers the signal, and when does State change (the text's "The Task service")?`)
     ctrOk(await ctd.ctr(['task', 'rm', id]), 'ctr task rm')
     expect(taskRow(await ctd.ctr(['task', 'ls']), id), 'expected the task gone after ctr task rm').toBeUndefined()
-    await waitUntil(async () => processGone(reaper), 10_000, `expected the shim gone after ctr task rm (Delete, then Shutdown) but its reaper ${reaper} still runs — does Shutdown exit once the task is deleted?`)
+    await waitUntil(async () => processGone(reaper), 10_000, `expected the shim gone after ctr task rm (Delete, then Shutdown) but its process ${reaper} still runs — when may a shim leave (runc's shim: service.go, Shutdown)?`)
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 90_000)
 
-  it('publishes create, start, exit and delete, in that order', async () => {
+  it('ctr events during a ctr run --rm true', async () => {
     const id = name('events')
     const events = spawn('/usr/bin/ctr', ['--address', ctd.address, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] })
     let seen = ''
@@ -87,27 +87,27 @@ describeKernel('the shim under the real containerd', () => {
       events.kill()
     }
     const topics = seen.split('\n').filter((l) => l.includes(id) && l.includes('/tasks/')).map((l) => /\/tasks\/[a-z-]+/.exec(l)![0])
-    expect(topics, `expected the task's events in containerd's order but saw ${JSON.stringify(topics)} — are events sent one after another, and TaskExit only after TaskStart went out?`).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete'])
+    expect(topics, `expected the task's events in containerd's order but saw ${JSON.stringify(topics)} — what could let one event overtake another, or an exit go out before the start (the text's "Events" and "The Task service")?`).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete'])
   }, 60_000)
 
-  it('keeps the task through a containerd crash: RUNNING after the restart, then killed and removed', async () => {
+  it('containerd killed with SIGKILL and restarted under a ctr run -d task', async () => {
     const id = name('survivor')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     const pid = taskRow(await ctd.ctr(['task', 'ls']), id)!.pid
     const bundle = join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', ctd.namespace, id)
-    expect(existsSync(join(bundle, 'address')), `expected ${bundle}/address, which a restarted containerd reads to find the shim (core/runtime/v2/shim_load.go)`).toBe(true)
+    expect(existsSync(join(bundle, 'address')), `expected the file of ${bundle} that a restarted containerd reads to find the shim — what does it read, from where (core/runtime/v2/shim_load.go, loadShim)?`).toBe(true)
     await ctd.crash()
-    expect(processGone(pid), 'the container died with containerd: the shim must run in its own session, not as containerd\'s child').toBe(false)
+    expect(processGone(pid), 'the container died with containerd — what still tied the shim\'s processes to containerd\'s, and how does runc\'s shim cut it (manager_linux.go, newCommand)?').toBe(false)
     await ctd.restart()
     const row = taskRow(await ctd.ctr(['task', 'ls']), id)
-    expect(row?.status, `expected ${id} RUNNING after containerd's restart but saw ${JSON.stringify(row)} — does the shim write bundle/address and answer Connect and State?`).toBe('RUNNING')
+    expect(row?.status, `expected ${id} RUNNING after containerd's restart but saw ${JSON.stringify(row)} — how does a restarted containerd find the shim and learn that the task lives (the text's "Why the shim outlives containerd")?`).toBe('RUNNING')
     ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill after the restart')
     await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status === 'STOPPED', 15_000, `expected ${id} STOPPED after the kill`)
     ctrOk(await ctd.ctr(['task', 'rm', id]), 'ctr task rm')
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 120_000)
 
-  it('cleans up after a shim that was killed: the container is killed, the task is gone', async () => {
+  it('the shim of a ctr run -d sleep 600 killed with SIGKILL', async () => {
     const id = name('orphan')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     const pid = taskRow(await ctd.ctr(['task', 'ls']), id)!.pid
@@ -121,13 +121,13 @@ describeKernel('the shim under the real containerd', () => {
     })
     expect(shim, `expected a shim process serving ${id}`).toBeDefined()
     process.kill(shim!, 'SIGKILL')
-    await waitUntil(() => processGone(pid), 15_000, `expected the container's process ${pid} killed after its shim died — containerd runs the shim's delete subcommand then: does it run the runtime's delete --force?`)
+    await waitUntil(() => processGone(pid), 15_000, `expected the container's process ${pid} killed after its shim died — containerd runs the shim binary's delete then: what may a dead shim's task have left running (the text's "delete, after every task")?`)
     await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), id)?.status !== 'RUNNING', 15_000, `expected ${id} no longer RUNNING after its shim died`)
     await ctd.ctr(['task', 'rm', '-f', id])
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 90_000)
 
-  it('shows the task to a gRPC client of containerd\'s own services (lib/proto), as the daemon will see it', async () => {
+  it('a ctr run -d task seen through containerd\'s gRPC services (lib/proto)', async () => {
     const id = name('grpc')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     const services = (grpc.loadPackageDefinition(grpcDefinition()) as any).containerd.services
@@ -148,29 +148,29 @@ describeKernel('the shim under the real containerd', () => {
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 60_000)
 
-  it('runs a process with ctr task exec: its output and its exit code', async () => {
+  it('ctr task exec sh -c \'echo inside; exit 4\' in a ctr run -d task', async () => {
     const id = name('exec')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo inside; exit 4']), 'ctr task exec')
-    expect(r.stdout, `expected the exec's output but saw ${JSON.stringify(r.stdout)} — does Start of an exec run the process Exec sent inside the container, and copy its stdio?`).toBe('inside')
+    expect(r.stdout, `expected the exec's output but saw ${JSON.stringify(r.stdout)} — what does Start do for an exec (the text's "exec")?`).toBe('inside')
     expect(r.exitCode, `expected the exec's exit code 4 but saw ${r.exitCode} (${r.stderr.trim()})`).toBe(4)
     ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 90_000)
 
-  it('ends a quick exec\'s output even when the exec is over before the runtime\'s exec returns', async () => {
+  it('eight quick ctr task exec in a row', async () => {
     const id = name('quick')
     ctrOk(await run(['-d'], id, ['sleep', '600']), 'ctr run -d')
     // the exec may be over, its empty stderr at end-of-file, before exec --detach returns
     for (let i = 1; i <= 8; i++) {
-      const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', `q${i}`, id, 'sh', '-c', 'echo inside; exit 4'], { timeout: 15_000 }), `ctr task exec #${i}`, 'the exec\'s output never ended: did copyStdio miss a pipe that had already ended before it was attached? See the TODO of copyStdio')
+      const r = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', `q${i}`, id, 'sh', '-c', 'echo inside; exit 4'], { timeout: 15_000 }), `ctr task exec #${i}`, 'the exec\'s output never ended — this exec can be over before the runtime\'s exec returns: in what state are its pipes when copyStdio gets them (the TODO of copyStdio)?')
       expect({ out: r.stdout, code: r.exitCode }, `exec #${i}: ${r.stderr.trim()}`).toEqual({ out: 'inside', code: 4 })
     }
     ctrOk(await ctd.ctr(['task', 'rm', '-f', id]), 'ctr task rm -f')
     ctrOk(await ctd.ctr(['containers', 'rm', id]), 'ctr containers rm')
   }, 240_000)
 
-  it('runs 20 containers at once, each with its own exit code', async () => {
+  it('20 ctr run --rm at once, container i printing i and exiting with i', async () => {
     const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => run(['--rm'], name('many'), ['sh', '-c', `echo ${i}; exit ${i}`])))
     runs.forEach((r, i) => {
       ctrOk(r, `ctr run --rm #${i}`)

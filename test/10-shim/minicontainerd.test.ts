@@ -111,7 +111,7 @@ function spec(dir: string, args: string[]): { type_url: string; value: Buffer } 
 
 describeKernel('our containerd, with the real ctr', () => {
   for (const runtime of ['io.containerd.minidocker.v2', 'io.containerd.runc.v2']) {
-    it(`holds a container and its task through ${runtime}; ctr sees them, also after a crash and restart; ctr events and ctr run --rootfs work through it`, async () => {
+    it(`a container and its task through ${runtime}: ctr, a crash and restart, ctr events, ctr run --rootfs`, async () => {
       const namespace = `minidocker-mctd-${process.pid}-${runtime.length}`
       const m = await minicontainerd(namespace)
       const id = 'held'
@@ -131,7 +131,7 @@ describeKernel('our containerd, with the real ctr', () => {
       await m.crash()
       await m.restart()
       const after = await m.events() // a crash ends ctr events' stream: a new one
-      expect(taskRow(await m.ctr(['tasks', 'ls']), id)?.status, 'expected the task RUNNING after our containerd was killed and restarted — does it reconnect to the shims from the address files in the bundles?').toBe('RUNNING')
+      expect(taskRow(await m.ctr(['tasks', 'ls']), id)?.status, 'expected the task RUNNING after our containerd was killed and restarted — what does it know of the shims after a restart, and from where (the text\'s "Our containerd"; shim_load.go, loadShims)?').toBe('RUNNING')
       const wait = m.call('tasks.v1.Tasks', 'Wait', { container_id: id })
       ctrOk(await m.ctr(['tasks', 'kill', '-s', 'SIGKILL', id]), 'ctr tasks kill')
       expect((await wait).exit_status, 'expected Tasks/Wait to answer 137 after SIGKILL').toBe(137)

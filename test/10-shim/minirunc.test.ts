@@ -13,18 +13,18 @@ describeKernel('the shim under the real containerd, with minirunc as its runtime
   const run = (flags: string[], id: string, cmd: string[]) => ctrRun(ctd, rootfs, flags, id, cmd)
   containerdForFile((c, r) => ((ctd = c), (rootfs = r)), { runtime: MINIRUNC, namespace: `minidocker-minirunc-${process.pid}` })
 
-  it('runs a container with ctr run --rm through minirunc: its output and its exit code', async () => {
+  it('ctr run --rm through minirunc: sh -c \'echo hello; exit 3\'', async () => {
     const r = ctrOk(await run(['--rm'], 'once', ['sh', '-c', 'echo hello; exit 3']), 'ctr run --rm')
     expect({ out: r.stdout, code: r.exitCode }, `expected minirunc's container to print hello and exit 3 (${r.stderr.trim()}) — does the shim drive the runtime through runc's command line, which minirunc reads too (chapter 09)?`).toEqual({ out: 'hello', code: 3 })
   }, 60_000)
 
-  it('runs detached through minirunc: task exec, kill and rm', async () => {
+  it('ctr run -d through minirunc: task exec, task kill, task rm', async () => {
     ctrOk(await run(['-d'], 'detached', ['sleep', '600']), 'ctr run -d')
     expect(taskRow(await ctd.ctr(['task', 'ls']), 'detached')?.status, 'expected the task RUNNING after ctr run -d').toBe('RUNNING')
     const exec = ctrOk(await ctd.ctr(['task', 'exec', '--exec-id', 'e1', 'detached', 'sh', '-c', 'echo in; exit 4']), 'ctr task exec')
-    expect({ out: exec.stdout, code: exec.exitCode }, `expected the exec's output and code through minirunc exec --detach (${exec.stderr.trim()})`).toEqual({ out: 'in', code: 4 })
+    expect({ out: exec.stdout, code: exec.exitCode }, `expected the exec's output and code through minirunc (${exec.stderr.trim()}) — does the shim's exec use a command line chapter 09's exec takes?`).toEqual({ out: 'in', code: 4 })
     ctrOk(await ctd.ctr(['task', 'kill', '-s', 'SIGKILL', 'detached']), 'ctr task kill')
-    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), 'detached')?.status === 'STOPPED', 15_000, 'expected the task STOPPED after ctr task kill through minirunc kill')
+    await waitUntil(async () => taskRow(await ctd.ctr(['task', 'ls']), 'detached')?.status === 'STOPPED', 15_000, 'expected the task STOPPED after ctr task kill through minirunc')
     ctrOk(await ctd.ctr(['task', 'rm', 'detached']), 'ctr task rm')
     ctrOk(await ctd.ctr(['containers', 'rm', 'detached']), 'ctr containers rm')
   }, 60_000)

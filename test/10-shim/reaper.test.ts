@@ -5,14 +5,14 @@ import { Reaper, parseReaperLine } from '#ch/10-shim/reaper.ts'
 import { lastError } from '#ch/10-shim/runtime.ts'
 
 describe('the reaper\'s report', () => {
-  it('turns exit codes and signals into containerd\'s exit status', () => {
+  it('"123 exit 3", "124 signal 9" and a line that is no exit', () => {
     expect(parseReaperLine('123 exit 3')?.status, 'expected "123 exit 3" to be status 3').toBe(3)
     expect(parseReaperLine('124 signal 9')?.status, 'expected "124 signal 9" as the status a shell and containerd give a process killed by SIGKILL — see the text\'s "Exits, also early ones"').toBe(137)
     expect(parseReaperLine('124 signal 9')?.pid).toBe(124)
     expect(parseReaperLine('garbage'), 'expected null for a line that is no exit').toBeNull()
   })
 
-  it('keeps an exit that is reported before anyone waits for it', async () => {
+  it('exits reported before and after exited(pid) is called', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
     socket.write('41 exit 0\n42 ex')
@@ -21,13 +21,13 @@ describe('the reaper\'s report', () => {
     const late = reaper.exited(43)
     socket.write('43 signal 15\n')
     const early = await Promise.race([reaper.exited(42), new Promise((resolve) => setTimeout(() => resolve('never'), 1000))])
-    expect(early, 'expected the exit of 42, reported before exited(42) was called — a process can be reaped before the shim has read its PID: keep such exits').toMatchObject({ pid: 42, status: 5 })
+    expect(early, 'expected the exit of 42, reported before exited(42) was called — what became of an exit nobody asked for yet, and how can that happen to a container (the text\'s "Exits, also early ones")?').toMatchObject({ pid: 42, status: 5 })
     expect(await late, 'expected the exit of 43, reported after exited(43) was called').toMatchObject({ pid: 43, status: 143 })
   })
 })
 
 describe('the runtime\'s error', () => {
-  it('is the reason containerd shows, out of the runtime\'s JSON log', () => {
+  it('a log with a warning, a line that is not JSON, and two errors', () => {
     const log = [
       '{"level":"warning","msg":"something odd","time":"2024-01-01T00:00:00Z"}',
       'not json at all',
@@ -35,7 +35,7 @@ describe('the runtime\'s error', () => {
       '{"level":"error","msg":"runc create failed: unable to start container process: exec: \\"/x\\": stat /x: no such file or directory","time":"2024-01-01T00:00:01Z"}',
       '',
     ].join('\n')
-    expect(lastError(log), 'expected the reason ctr showed after "OCI runtime create failed: " when runc wrote this log (ctr run of a missing command shows "runc create failed: unable to start container process: exec: ..."), not another error line of the same log — lines that are not JSON must not get in the way (the text\'s "The runtime\'s command line", go-runc)').toBe('runc create failed: unable to start container process: exec: "/x": stat /x: no such file or directory')
+    expect(lastError(log), 'expected the reason ctr showed after "OCI runtime create failed: " when runc wrote this log (ctr run of a missing command shows "runc create failed: unable to start container process: exec: ...") — which of the log\'s lines is it, and why that one (the text\'s "The runtime\'s command line", go-runc, getLastRuntimeError)?').toBe('runc create failed: unable to start container process: exec: "/x": stat /x: no such file or directory')
     expect(lastError('{"level":"info","msg":"fine"}\n'), 'expected undefined when the log has no error').toBeUndefined()
   })
 })

@@ -56,16 +56,16 @@ function standIn(options: { onStart?: () => Promise<void> } = {}) {
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20))
 
 describe('the Task service', () => {
-  it('runs create and start through the runtime and answers the PID', async () => {
+  it('Create, then Start', async () => {
     const t = standIn()
-    expect(await t.create(), 'expected Create to answer the PID from the runtime\'s pid file').toEqual({ pid: PID })
+    expect(await t.create(), 'expected Create to answer the init\'s PID').toEqual({ pid: PID })
     expect((await t.task.state({ id: 'c1', exec_id: '' }) as { status: number }).status, 'expected CREATED after Create').toBe(Status.CREATED)
     await t.task.start({ id: 'c1', exec_id: '' })
     expect(t.calls.map((c) => c[0]), 'expected the runtime\'s create, then its start').toEqual(['create', 'start'])
     expect((await t.task.state({ id: 'c1', exec_id: '' }) as { status: number }).status, 'expected RUNNING after Start').toBe(Status.RUNNING)
   })
 
-  it('publishes TaskExit only after TaskStart, even when the process exits while Start still runs', async () => {
+  it('the process exits while the runtime\'s start still runs', async () => {
     let t!: ReturnType<typeof standIn>
     t = standIn({ onStart: async () => {
       t.exit(0)
@@ -74,28 +74,28 @@ describe('the Task service', () => {
     await t.create()
     await t.task.start({ id: 'c1', exec_id: '' })
     await t.task.wait({ id: 'c1', exec_id: '' })
-    expect(t.topics, 'expected /tasks/create, /tasks/start, /tasks/exit — TaskExit went out before TaskStart: does the exit wait until a Start in progress has published TaskStart?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
+    expect(t.topics, 'the events of a process that died while Start still ran came out in another order — which one must containerd see first, and what holds the other back (the text\'s "The Task service"; core/runtime/v2/README.md, "Events")?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
   })
 
-  it('answers Wait and State with the exit status, once and the same for every caller', async () => {
+  it('two Waits, then an exit with status 137, then State', async () => {
     const t = standIn()
     await t.create()
     await t.task.start({ id: 'c1', exec_id: '' })
     const waits = [t.task.wait({ id: 'c1', exec_id: '' }), t.task.wait({ id: 'c1', exec_id: '' })]
     t.exit(137)
     const answers = (await Promise.all(waits)) as { exit_status: number }[]
-    expect(answers.map((a) => a.exit_status), 'expected both waiters to get 137').toEqual([137, 137])
+    expect(answers.map((a) => a.exit_status), 'expected both Waits answered with the exit\'s status').toEqual([137, 137])
     const state = (await t.task.state({ id: 'c1', exec_id: '' })) as { status: number; exit_status: number }
-    expect([state.status, state.exit_status], 'expected State STOPPED with exit status 137').toEqual([Status.STOPPED, 137])
-    expect(t.topics.filter((x) => x === '/tasks/exit'), 'expected exactly one TaskExit').toHaveLength(1)
+    expect([state.status, state.exit_status], 'expected State to show the exit').toEqual([Status.STOPPED, 137])
+    expect(t.topics.filter((x) => x === '/tasks/exit'), 'expected one TaskExit for one exit').toHaveLength(1)
   })
 
-  it('refuses to delete a running process, and deletes a stopped one with its exit status', async () => {
+  it('Delete while the process runs, then after it exited with 3', async () => {
     const t = standIn()
     await t.create()
     await t.task.start({ id: 'c1', exec_id: '' })
     const refused = await caught(() => t.task.delete({ id: 'c1', exec_id: '' }))
-    expect(refused?.code, `expected Delete of a running process to fail with FailedPrecondition (9) but saw ${refused?.code ?? 'success'} — containerd must kill it first`).toBe(Code.FailedPrecondition)
+    expect(refused?.code, `Delete of a running process answered ${refused ? `code ${refused.code}` : 'success'} — what would the runtime's delete do to it behind containerd's back, and which code says the process is in the wrong state (the text's table of codes)?`).toBe(Code.FailedPrecondition)
     t.exit(3)
     await t.task.wait({ id: 'c1', exec_id: '' })
     expect(await t.task.delete({ id: 'c1', exec_id: '' }), 'expected Delete to answer the PID and exit status').toMatchObject({ pid: PID, exit_status: 3 })
@@ -105,19 +105,19 @@ describe('the Task service', () => {
     expect(gone?.code, 'expected NotFound (5) for the task once deleted').toBe(Code.NotFound)
   })
 
-  it('answers NotFound when killing a process that already exited', async () => {
+  it('Kill of a process that has exited', async () => {
     const t = standIn()
     await t.create()
     await t.task.start({ id: 'c1', exec_id: '' })
     t.exit(0)
     await t.task.wait({ id: 'c1', exec_id: '' })
     const error = await caught(() => t.task.kill({ id: 'c1', exec_id: '', signal: 9, all: false }))
-    expect([error?.code, error?.message], `Kill of an exited process answered ${error ? `code ${error.code}: ${error.message}` : 'success'} — containerd takes a kill's error for "the process is gone" only when it has the code and words of kill's doc comment; any other error it passes on to ctr task kill and docker kill as a failure`).toEqual([Code.NotFound, expect.stringMatching(/process already finished/)])
+    expect([error?.code, error?.message], `Kill of an exited process answered ${error ? `code ${error.code}: ${error.message}` : 'success'} — containerd takes a kill's error for "the process is gone" only when it has the code and words runc's shim gives it (process/utils.go, checkKillError); any other error it passes on to ctr task kill and docker kill as a failure`).toEqual([Code.NotFound, expect.stringMatching(/process already finished/)])
   })
 })
 
 describe('the event publisher', () => {
-  it('sends events one at a time, in order, and dials again when containerd comes back', async () => {
+  it('three events, the first answered late, the connection closed after the second', async () => {
     const path = join(tempDir(), 'ttrpc.sock')
     const received: string[] = []
     const sockets: Socket[] = []
@@ -152,15 +152,15 @@ describe('the event publisher', () => {
     publisher.publish('/tasks/start', { container_id: 'c', pid: 1 })
     publisher.publish('/tasks/exit', { container_id: 'c', pid: 1, exit_status: 0 })
     await publisher.flush()
-    expect(early, `expected nothing sent before the first event was answered, but ${early} was — is each event sent only after the one before it was delivered?`).toBe('')
+    expect(early, `expected nothing sent before the first event was answered, but ${early} was — what would two events in flight at once do to their order (the text's "Events", publisher.go)?`).toBe('')
     // an event whose answer was lost with the connection may arrive twice: delivery is at least once
-    expect([...new Set(received)], 'expected create, start, exit in order; exit after the connection was closed — does a failed call dial again?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
-    expect(sockets.length, 'expected a second connection after containerd closed the first').toBe(2)
+    expect([...new Set(received)], 'expected create, start, exit in order; exit after the connection was closed — what does a publish do when its connection is gone (publisher.go)?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
+    expect(sockets.length, 'expected a second connection after containerd closed the first — who opens it?').toBe(2)
   })
 })
 
 describe('the copy into containerd\'s FIFOs', () => {
-  it('is done only once the reader has read the output: ctr closes its FIFOs when it hears of the exit', async () => {
+  it('"hello" left unread in the stdout FIFO, then read', async () => {
     const fifo = join(tempDir(), 'stdout')
     execFileSync('mkfifo', [fifo])
     // ctr's side: a read end that reads only when the test says so
@@ -172,7 +172,7 @@ describe('the copy into containerd\'s FIFOs', () => {
     const copying = copyStdio({ stdin: '', stdout: fifo, stderr: '' }, { stdin: null, stdout: output, stderr: null })
     copying.done.then(() => (done = true))
     await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(done, 'expected the copy not done while "hello" waits unread in the FIFO — ctr 1.6.20 closes its FIFOs as soon as the exit is reported: does done wait until the reader has read the FIFO (outputRead)?').toBe(false)
+    expect(done, 'expected the copy not done while "hello" waits unread in the FIFO — what does ctr 1.6.20 do to its FIFOs once it hears of the exit, and when is output really delivered (the text\'s "The FIFOs")?').toBe(false)
     const buffer = Buffer.alloc(64)
     const n = readSync(reader, buffer)
     expect(buffer.subarray(0, n).toString(), 'expected the output in the FIFO').toBe('hello\n')

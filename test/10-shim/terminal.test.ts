@@ -21,25 +21,25 @@ describeKernel('a terminal through the shim (ctr -t)', () => {
   const runTty = (id: string, cmd: string[]) => ctrRun(ctd, rootfs, ['--rm', '-t'], id, cmd, { tty: SIZE })
   containerdForFile((c, r) => ((ctd = c), (rootfs = r)))
 
-  it('runs ctr run -t: the output comes through a terminal, and ctr exits with the container\'s code', async () => {
-    const r = ctrOk(await runTty(name('tty'), ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on a terminal; exit 5']), 'ctr run -t', 'does the keeper get the master (the console socket listening before the runtime\'s create) and copy it to the stdout FIFO until the process is gone?')
+  it('ctr run -t sh -c \'[ -t 0 ] && [ -t 1 ] && echo on a terminal; exit 5\'', async () => {
+    const r = ctrOk(await runTty(name('tty'), ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on a terminal; exit 5']), 'ctr run -t', 'where does the terminal\'s master go, from when to when, and who copies from it (the text\'s "A terminal")?')
     expect(r.stdout, `expected "on a terminal" from a process whose stdin and stdout are a terminal but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — does a process that asks for a terminal get one, kept for as long as it runs (the text's "A terminal")?`).toContain('on a terminal')
     expect(r.exitCode, `expected ctr to exit with the container's code 5 but saw ${r.exitCode}`).toBe(5)
   }, 60_000)
 
-  it('sets the window size ctr sends (ResizePty): stty size inside', async () => {
+  it('ctr run -t stty size on a 33x77 terminal', async () => {
     const r = ctrOk(await runTty(name('size'), ['sh', '-c', PRINT_SIZE]), 'ctr run -t stty size')
     expect(r.stdout.trim(), `expected the size of ctr's terminal, ${SIZE.join(' ')}, but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — which of ResizePty's width and height is a terminal's rows (tty_ioctl(4), struct winsize)?`).toBe(SIZE.join(' '))
   }, 60_000)
 
-  it('runs ctr task exec -t: a terminal of its own, its size, its exit code', async () => {
+  it('ctr task exec -t into a ctr run -d task', async () => {
     const id = name('exec')
     ctrOk(await ctrRun(ctd, rootfs, ['-d'], id, ['sleep', '600']), 'ctr run -d')
     expect(taskRow(await ctd.ctr(['task', 'ls']), id)?.status).toBe('RUNNING')
     try {
       const r = ctrOk(await ctd.ctr(['task', 'exec', '-t', '--exec-id', 'tty1', id, 'sh', '-c', `[ -t 1 ] && echo exec on a terminal; ${PRINT_SIZE}; exit 6`], { tty: SIZE }), 'ctr task exec -t')
       expect(r.stdout, `expected the exec's output through its terminal but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — does an exec that asks for a terminal get one of its own?`).toContain('exec on a terminal')
-      expect(r.stdout, 'expected the exec\'s terminal resized to ctr\'s size — does ResizePty find the exec by its exec id?').toContain(SIZE.join(' '))
+      expect(r.stdout, 'expected the exec\'s terminal at ctr\'s size — which process does a ResizePty name?').toContain(SIZE.join(' '))
       expect(r.exitCode, `expected the exec's code 6 but saw ${r.exitCode}`).toBe(6)
     } finally {
       await ctd.ctr(['task', 'rm', '-f', id])

@@ -87,12 +87,12 @@ const request = (method: string, type: string, value: object) =>
 const status = (frame: { payload: Buffer | null }) => decode('ttrpc.Response', frame.payload!).status
 
 describe('ttrpc frames', () => {
-  it('writes a frame as ttrpc puts it on the wire', () => {
+  it('encodeFrame(5, TYPE_REQUEST, "abc")', () => {
     const frame = encodeFrame(5, TYPE_REQUEST, Buffer.from('abc'))
     expect([...frame], `encodeFrame(5, TYPE_REQUEST, "abc") gave [${[...frame]}], not the bytes containerd's ttrpc writes for that request — compare with ttrpc's channel.go (writeMessageHeader)`).toEqual([0, 0, 0, 3, 0, 0, 0, 5, 1, 0, 97, 98, 99])
   })
 
-  it('writes a long payload and a large stream id so that a reader gets them back whole', () => {
+  it('a 70000-byte payload on stream 0x01020305, encoded and read back', () => {
     const payload = Buffer.alloc(70_000, 7)
     payload.write('end', payload.length - 3)
     const streamId = 0x01020305
@@ -102,36 +102,36 @@ describe('ttrpc frames', () => {
     expect(got.map((f) => [f.streamId, f.type, f.length, f.payload?.equals(payload)]), 'the frame did not read back as it was written — its stream id, type, length or payload came back different (ttrpc\'s channel.go: what a peer reads, and in which byte order)').toEqual([[streamId, TYPE_RESPONSE, 70_000, true]])
   })
 
-  it('reads frames split across chunks and several frames in one chunk', () => {
+  it('two frames pushed as chunks of 4 bytes, 8 bytes and the rest', () => {
     const a = encodeFrame(1, TYPE_REQUEST, Buffer.from('first'))
     const b = encodeFrame(3, TYPE_REQUEST, Buffer.from('second'))
     const reader = new FrameReader()
     const all = Buffer.concat([a, b])
     const got = [...reader.push(all.subarray(0, 4)), ...reader.push(all.subarray(4, 12)), ...reader.push(all.subarray(12))]
-    expect(got.map((f) => [f.streamId, f.payload?.toString()]), 'expected both frames whole and in order — does the reader keep a partial header or payload for the next chunk?').toEqual([[1, 'first'], [3, 'second']])
+    expect(got.map((f) => [f.streamId, f.payload?.toString()]), 'expected both frames whole and in order — what became of the bytes of a frame whose rest came in a later chunk?').toEqual([[1, 'first'], [3, 'second']])
   })
 
-  it('skips an oversized payload without buffering it and reads the next frame', () => {
+  it('a header announcing MAX_MESSAGE + 1 bytes, its payload in two chunks, then a frame', () => {
     const reader = new FrameReader()
     const header = Buffer.alloc(10)
     header.writeUInt32BE(MAX_MESSAGE + 1, 0)
     header.writeUInt32BE(1, 4)
     header.writeUInt8(TYPE_REQUEST, 8)
     const first = reader.push(header)
-    expect(first.map((f) => [f.streamId, f.payload, f.length]), 'expected the oversized frame at once, payload null — a reader must not wait for 4 MiB it will refuse').toEqual([[1, null, MAX_MESSAGE + 1]])
+    expect(first.map((f) => [f.streamId, f.payload, f.length]), 'expected the oversized frame as soon as its header was in, payload null — what does ttrpc\'s channel.go (recv) do with a length over messageLengthMax?').toEqual([[1, null, MAX_MESSAGE + 1]])
     const filler = Buffer.alloc(MAX_MESSAGE + 1)
     const after = [...reader.push(filler.subarray(0, 1000)), ...reader.push(Buffer.concat([filler.subarray(1000), encodeFrame(3, TYPE_REQUEST, Buffer.from('ok'))]))]
-    expect(after.map((f) => [f.streamId, f.payload?.toString()]), 'expected only the next frame after the skipped bytes — are the oversized payload\'s bytes skipped as they arrive?').toEqual([[3, 'ok']])
+    expect(after.map((f) => [f.streamId, f.payload?.toString()]), 'expected only the next frame after the oversized payload — what did the reader make of that payload\'s bytes?').toEqual([[3, 'ok']])
   })
 
-  it('refuses to write a payload over 4 MiB', async () => {
+  it('encodeFrame of a payload of MAX_MESSAGE + 1 bytes', async () => {
     const error = await caught(() => encodeFrame(1, TYPE_REQUEST, Buffer.alloc(MAX_MESSAGE + 1)))
-    expect(error?.message, 'expected encodeFrame to refuse a payload over MAX_MESSAGE, naming the limit').toMatch(/4194304/)
+    expect(error?.message, 'expected encodeFrame to throw, with a message that names the limit (4194304) — what would containerd\'s ttrpc do with such a frame (channel.go)?').toMatch(/4194304/)
   })
 })
 
 describe('a ttrpc server', () => {
-  it('answers out of order: a Wait held open does not hold back a State on the same connection', async () => {
+  it('a State sent while a Wait is outstanding on the same connection', async () => {
     const { service, release } = testService()
     const client = await dialTtrpc(await listen(service))
     onCleanup(() => client.close())
@@ -139,31 +139,31 @@ describe('a ttrpc server', () => {
     wait.catch(() => {}) // awaited below; a failure before then is reported by the first await
     const state = await Promise.race([
       client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('State got no answer while Wait was outstanding — are requests handled one at a time? Answer each when it is ready')), 3000)),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('State got no answer while Wait was outstanding — what does ctr run send before Start, and what would hold a State back behind it (the text\'s "Many calls on one connection")?')), 3000)),
     ])
     expect(state).toMatchObject({ id: 'c', pid: 42, status: 2 })
     release()
     expect(await wait, 'expected Wait\'s own answer on its own stream').toMatchObject({ exit_status: 7 })
   })
 
-  it('answers a handler\'s error with its gRPC code and message', async () => {
+  it('a Kill whose handler throws RpcError(NotFound, ...)', async () => {
     const client = await dialTtrpc(await listen(testService().service))
     onCleanup(() => client.close())
     const error = await caught(() => client.call(SERVICE, 'Kill', 'containerd.task.v2.KillRequest', { id: 'c', signal: 9 }, 'google.protobuf.Empty'))
     expect(error, 'expected the call to reject with an RpcError').toBeInstanceOf(RpcError)
-    expect([error.code, error.message], 'expected code 5 (NotFound) and the handler\'s message in the response status').toEqual([Code.NotFound, 'process already finished: not found'])
+    expect([error.code, error.message], 'expected the handler\'s code and message in the response\'s status').toEqual([Code.NotFound, 'process already finished: not found'])
   })
 
-  it('answers an unknown method, an unknown service, and a method without a handler as containerd expects', async () => {
+  it('an unknown method, an unknown service, and a method without a handler', async () => {
     const conn = await raw(await listen(testService().service))
     conn.socket.write(encodeFrame(1, TYPE_REQUEST, request('Frobnicate', 'containerd.task.v2.StateRequest', {})))
     conn.socket.write(encodeFrame(3, TYPE_REQUEST, encode('ttrpc.Request', { service: 'no.such.Service', method: 'State' })))
     conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('Pause', 'containerd.task.v2.PauseRequest', { id: 'c' })))
     const answers = [await conn.next(), await conn.next(), await conn.next()].sort((a, b) => a.streamId - b.streamId)
-    expect(answers.map((f) => [f.streamId, f.type, status(f)?.code]), 'expected an answer on each request\'s own stream id, with the status containerd turns into "not implemented" — see the text\'s "Many calls on one connection"').toEqual([[1, TYPE_RESPONSE, 12], [3, TYPE_RESPONSE, 12], [5, TYPE_RESPONSE, 12]])
+    expect(answers.map((f) => [f.streamId, f.type, status(f)?.code]), 'expected an answer on each request\'s own stream id, with the code containerd turns into "not implemented" — which one (the text\'s table in "Many calls on one connection")?').toEqual([[1, TYPE_RESPONSE, 12], [3, TYPE_RESPONSE, 12], [5, TYPE_RESPONSE, 12]])
   })
 
-  it('answers bad frames with an error and keeps serving: oversized, even stream id, truncated protobuf', async () => {
+  it('an oversized frame, a request on stream 2, a truncated protobuf, then a State', async () => {
     const conn = await raw(await listen(testService().service))
     const header = Buffer.alloc(10)
     header.writeUInt32BE(5 << 20, 0)
@@ -174,19 +174,19 @@ describe('a ttrpc server', () => {
     expect([big.streamId, status(big)?.code], `a frame over 4 MiB on stream 1 was answered on stream ${big.streamId} with code ${status(big)?.code} — which gRPC code says a message is too big (the text's table of codes)?`).toEqual([1, Code.ResourceExhausted])
     conn.socket.write(encodeFrame(2, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
     const even = await conn.next()
-    expect([even.streamId, status(even)?.code], `a request on an even stream id (a client's are odd) was answered with code ${status(even)?.code} — which gRPC code says the client sent something wrong (the text's table of codes)?`).toEqual([2, Code.InvalidArgument])
+    expect([even.streamId, status(even)?.code], `a request on an even stream id was answered with code ${status(even)?.code} — which stream ids may a client use (ttrpc's server.go), and which gRPC code fits one it may not (the text's table of codes)?`).toEqual([2, Code.InvalidArgument])
     const truncated = Buffer.from(request('State', 'containerd.task.v2.StateRequest', { id: 'c' })).subarray(0, 12)
     conn.socket.write(encodeFrame(3, TYPE_REQUEST, truncated))
     const bad = await conn.next()
     expect([bad.streamId, status(bad)?.code], `a request that is not valid protobuf was answered with code ${status(bad)?.code} — which gRPC code says the client sent something wrong (the text's table of codes)?`).toEqual([3, Code.InvalidArgument])
     conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
     const good = await conn.next()
-    expect(decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', good.payload!).payload), 'expected the connection still served after the bad frames').toMatchObject({ pid: 42 })
+    expect(decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', good.payload!).payload), 'expected an answer to the State that followed the bad frames').toMatchObject({ pid: 42 })
   })
 })
 
 describe('a ttrpc client', () => {
-  it('numbers its calls as a ttrpc client must and matches answers that come back out of order', async () => {
+  it('two Starts on one connection, answered in reverse order', async () => {
     const path = join(tempDir(), 'c.sock')
     const seen: number[] = []
     const server = createServer((socket) => {
