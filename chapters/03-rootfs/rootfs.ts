@@ -23,9 +23,8 @@ export { mkdirAll }
 
 // #region parseVolume
 /**
- * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. A container path
- * with a ".." component is refused, as Docker refuses it: the destination is resolved inside
- * the rootfs, and ".." only ever makes that harder to read.
+ * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for, or a ContainerError
+ * (125) for a flag Docker refuses.
  */
 export function parseVolume(flag: string): Mount {
   // TODO(03): read docker's -v flag: a host path, a container path and an optional mode.
@@ -45,7 +44,7 @@ const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
 }
 
-/** The propagation options: a change of an existing mount, never part of the call that makes it. */
+/** The propagation options (mount_namespaces(7), "Shared subtrees"). */
 const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
   private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
   shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
@@ -53,8 +52,7 @@ const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
 
 /**
  * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
- * data string, and the propagation flags of a second call once the mount exists (runc's
- * PropagationFlags): mount(2) given a propagation flag changes that and makes no mount at all.
+ * data string, and its propagation flags (runc's PropagationFlags).
  */
 export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
   // TODO(03): one list of fstab-style options is two things for mount(2).
@@ -143,8 +141,8 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
 // #region createDevices
 /**
  * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
- * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) the host's
- * node of the same name is used instead of a new one, as runc does there.
+ * `bind`, the host's node of the same name is used instead of a new one, as runc does where
+ * it must (chapter 13's user namespace).
  */
 export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
   // TODO(03): the device nodes and /dev symlinks a program expects, in the container's /dev.
@@ -208,11 +206,11 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   //      ContainerError (125) before anything is mounted. Why? (the chapter's first section)
   //   2. Which step must come first so that no mount below reaches the host, and which must
   //      come before pivot_root? Resolve the rootfs path, since mounts need it absolute.
-  //   3. spec.mounts as a runtime takes them: in the order the spec lists them (tested with
-  //      a spec that lists a child before its parent; what does runc's loop do, and whose job
-  //      is putting parents first?). Device nodes: what happens to one made before /dev's
-  //      tmpfs is mounted? Only when spec.mounts gives /dev a tmpfs: never write into the image.
-  //      Bound from the host instead of made when linux.namespaces has a user namespace.
+  //   3. spec.mounts as a runtime takes them: in which order? (tested with a spec that lists
+  //      a child before its parent; what does runc's loop do, and whose job is putting parents
+  //      first?). Device nodes: what happens to one made before /dev's tmpfs is mounted? Only
+  //      when spec.mounts gives /dev a tmpfs: never write into the image. And with a user
+  //      namespace in linux.namespaces, which of createDevices' two ways works (mknod(2), ERRORS)?
   //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
   //      making the filesystem the rootfs lives on read-only for the host.
   //   5. beforePivot (chapter 09's createContainer hooks): after the mounts and devices, just

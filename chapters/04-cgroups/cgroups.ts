@@ -59,10 +59,9 @@ export function ownCgroup(self: string, controller: Controller | null): string {
 
 // #region cgroupDirs
 /**
- * Where the container's cgroup goes: one directory per controller this version has (v2 has no
- * cpuacct; its cpu controller counts CPU time in cpu.stat). An absolute cgroupsPath is taken
- * from the root of the hierarchy; a relative one stays within the limits put on the caller,
- * where its controllers can still be handed to it. runc makes the same choice.
+ * Where the container's cgroup goes: a directory for each controller this version has. An
+ * absolute cgroupsPath is taken from the root of the hierarchy; a relative one stays within the
+ * limits put on the caller. runc makes the same choice.
  */
 export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
   // TODO(04): decide where the container's cgroup is made, for each controller.
@@ -83,21 +82,20 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
  * value]. On v2, where no write depends on another, the tests compare the whole list in the
- * order memory, swap, CPU, pids. As runc reads OCI: a value of 0 (or none) is "not set" and
- * writes nothing; below 0 is "no limit", written as each file accepts it. On v2, shares map
- * linearly onto cpu.weight (2 -> 1, 262144 -> 10000, rounded down), and cpu.max carries a
- * period only when one is set. A swap limit (OCI's memory.swap counts memory + swap) without
- * a memory limit, or below it, is a ContainerError (125) that names memory.swap and
- * memory.limit, as runc refuses it.
+ * order memory, swap, CPU, pids. Values are read as runc reads OCI's, and -1 asks for no
+ * limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
+ * and memory.limit.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   // TODO(04): translate linux.resources into this version's files, in the order to write them.
-  //   1. Only what is set: a resource left out, or 0, keeps the kernel's default (runc's fs/ and
-  //      fs2/ test each value against 0 before they write it).
+  //   1. Only what is set: which values does runc leave unwritten, so the kernel's default stays?
+  //      (the cgroups module's fs/ and fs2/: the test before each write)
   //   2. The chapter text's table says which document describes each file; the cgroups module's
   //      fs/ (v1) and fs2/ (v2), which runc uses, write the same ones. Some differ in meaning,
   //      not only in name: compare what OCI's memory.swap counts with what each version's swap
-  //      file counts, and v1's shares with v2's weight (ConvertCPUSharesToCgroupV2Value).
+  //      file counts, and v1's shares with v2's weight (the tests follow runc 1.2's
+  //      ConvertCPUSharesToCgroupV2Value in libcontainer/cgroups/utils.go; from runc 1.3.2 on,
+  //      the cgroups module maps them differently).
   //   3. "No limit" is a word each file defines for itself, and a word a file does not know is
   //      EINVAL. Each controller's document says its own (chapter text: "From linux.resources to
   //      files" lists the documents).
@@ -136,17 +134,16 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 
 // #region enableControllers
 /**
- * v2: a controller's files appear in a cgroup only when its parent lists the controller in
- * cgroup.subtree_control, and a parent can only enable what its own parent enabled. So every
- * level from the root down to the leaf's parent must enable them (runc makes sure of it too).
+ * v2: make `controllers` available to the cgroup `leaf` below `root`, so that their files
+ * appear in it (runc makes sure of it too).
  */
 export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
-  // TODO(04): make the controllers available all the way down to the leaf's parent.
-  //   1. Documentation/admin-guide/cgroup-v2.rst, "Enabling and Disabling": a cgroup hands a
-  //      controller to its children through a file of its own, and only one its parent handed it.
-  //   2. So every level from root down to the leaf's parent, top first. A level may enable some
-  //      already, maybe set by someone else: write only what it lacks, and nothing where nothing
-  //      lacks. Read what the kernel shows in that file before you compare it with what you write.
+  // TODO(04): make the controllers available to the leaf.
+  //   1. Documentation/admin-guide/cgroup-v2.rst, "Enabling and Disabling": through which file
+  //      does a cgroup hand a controller to its children, and which controllers may it hand?
+  //   2. Which levels, and in which order? A level may enable some already, maybe set by someone
+  //      else: write only what it lacks, and nothing where nothing lacks. Read what the kernel
+  //      shows in that file before you compare it with what you write.
   //   3. runc does the same in fs2.CreateCgroupPath (which enables every controller offered; here
   //      only `controllers`).
   throw new NotImplementedError('04-cgroups', 'enableControllers')
@@ -154,7 +151,7 @@ export function enableControllers(root: string, leaf: string, controllers: Contr
 // #endregion enableControllers
 
 // #region joinCgroup
-/** Move process `pid` (a host PID) into the cgroup: every controller's cgroup.procs. */
+/** Move process `pid` (a host PID) into the cgroup, in every hierarchy it has. */
 export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
   // TODO(04): move a process into the cgroup.
   //   1. man 7 cgroups, "Creating cgroups and moving processes": a process moves when its PID is

@@ -22,9 +22,8 @@ export { mkdirAll }
 
 // #region parseVolume
 /**
- * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for. A container path
- * with a ".." component is refused, as Docker refuses it: the destination is resolved inside
- * the rootfs, and ".." only ever makes that harder to read.
+ * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for, or a ContainerError
+ * (125) for a flag Docker refuses.
  */
 export function parseVolume(flag: string): Mount {
   const [source, destination, mode, ...rest] = flag.split(':')
@@ -43,7 +42,7 @@ const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
 }
 
-/** The propagation options: a change of an existing mount, never part of the call that makes it. */
+/** The propagation options (mount_namespaces(7), "Shared subtrees"). */
 const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
   private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
   shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
@@ -51,8 +50,7 @@ const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
 
 /**
  * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
- * data string, and the propagation flags of a second call once the mount exists (runc's
- * PropagationFlags): mount(2) given a propagation flag changes that and makes no mount at all.
+ * data string, and its propagation flags (runc's PropagationFlags).
  */
 export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
   const flags = new Set<MountFlag>()
@@ -147,8 +145,8 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
 // #region createDevices
 /**
  * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
- * `bind` (a user namespace, chapter 13, whose root may not mknod(2) a device: EPERM) the host's
- * node of the same name is used instead of a new one, as runc does there.
+ * `bind`, the host's node of the same name is used instead of a new one, as runc does where
+ * it must (chapter 13's user namespace).
  */
 export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
   for (const [name, major, minor] of DEFAULT_DEVICES) {

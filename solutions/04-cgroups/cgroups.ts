@@ -49,10 +49,9 @@ export function ownCgroup(self: string, controller: Controller | null): string {
 
 // #region cgroupDirs
 /**
- * Where the container's cgroup goes: one directory per controller this version has (v2 has no
- * cpuacct; its cpu controller counts CPU time in cpu.stat). An absolute cgroupsPath is taken
- * from the root of the hierarchy; a relative one stays within the limits put on the caller,
- * where its controllers can still be handed to it. runc makes the same choice.
+ * Where the container's cgroup goes: a directory for each controller this version has. An
+ * absolute cgroupsPath is taken from the root of the hierarchy; a relative one stays within the
+ * limits put on the caller. runc makes the same choice.
  */
 export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
   if (version === 2) {
@@ -73,12 +72,9 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
  * value]. On v2, where no write depends on another, the tests compare the whole list in the
- * order memory, swap, CPU, pids. As runc reads OCI: a value of 0 (or none) is "not set" and
- * writes nothing; below 0 is "no limit", written as each file accepts it. On v2, shares map
- * linearly onto cpu.weight (2 -> 1, 262144 -> 10000, rounded down), and cpu.max carries a
- * period only when one is set. A swap limit (OCI's memory.swap counts memory + swap) without
- * a memory limit, or below it, is a ContainerError (125) that names memory.swap and
- * memory.limit, as runc refuses it.
+ * order memory, swap, CPU, pids. Values are read as runc reads OCI's, and -1 asks for no
+ * limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
+ * and memory.limit.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   const { memory, cpu, pids } = resources
@@ -148,9 +144,8 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 
 // #region enableControllers
 /**
- * v2: a controller's files appear in a cgroup only when its parent lists the controller in
- * cgroup.subtree_control, and a parent can only enable what its own parent enabled. So every
- * level from the root down to the leaf's parent must enable them (runc makes sure of it too).
+ * v2: make `controllers` available to the cgroup `leaf` below `root`, so that their files
+ * appear in it (runc makes sure of it too).
  */
 export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
   const parents: string[] = []
@@ -165,7 +160,7 @@ export function enableControllers(root: string, leaf: string, controllers: Contr
 // #endregion enableControllers
 
 // #region joinCgroup
-/** Move process `pid` (a host PID) into the cgroup: every controller's cgroup.procs. */
+/** Move process `pid` (a host PID) into the cgroup, in every hierarchy it has. */
 export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
   for (const dir of new Set(Object.values(cgroup.dirs))) writeCgroupFile(join(dir, 'cgroup.procs'), String(pid))
 }

@@ -63,8 +63,8 @@ const V1_SELF = '9:name=systemd:/\n8:pids:/\n4:memory:/user/1000\n2:cpu,cpuacct:
 const V2_SELF = '0::/user.slice/user-0.slice/session-1.scope\n'
 
 describe('cgroupDirs', () => {
-  it('nests a relative path under the caller\'s own cgroup of each v1 hierarchy', () => {
-    expect(cgroupDirs('minidocker/c1', 1, '/cg', V1_SELF), 'a relative cgroupsPath goes below the caller\'s own cgroup of each hierarchy (its line of /proc/self/cgroup), never at the root').toEqual({
+  it('v1: a relative cgroupsPath, the caller in a different cgroup in each hierarchy', () => {
+    expect(cgroupDirs('minidocker/c1', 1, '/cg', V1_SELF), 'v1 directories for minidocker/c1: where is the caller in each hierarchy, and whose limits must still hold? (/proc/self/cgroup; the chapter\'s "Where the container\'s cgroup goes")').toEqual({
       memory: '/cg/memory/user/1000/minidocker/c1',
       cpu: '/cg/cpu/batch/minidocker/c1',
       cpuacct: '/cg/cpuacct/batch/minidocker/c1',
@@ -72,20 +72,20 @@ describe('cgroupDirs', () => {
     })
   })
 
-  it('on v2 nests where the caller\'s limits hold and controllers can be handed down', () => {
+  it('v2: a relative cgroupsPath, the caller in a session scope', () => {
     const dir = '/cg/user.slice/user-0.slice/minidocker/c1'
     const dirs = cgroupDirs('minidocker/c1', 2, '/cg', V2_SELF)
-    expect(Object.keys(dirs).sort(), 'v2 has memory, cpu and pids but no cpuacct controller (its cpu controller counts CPU time in cpu.stat): a cpuacct entry would name a controller v2 lacks').toEqual(['cpu', 'memory', 'pids'])
-    expect(dirs, 'v2: the caller\'s own cgroup holds processes and so may not enable controllers for children (no internal processes), and the container\'s must stay within the caller\'s limits: where does runc\'s fs2/defaultpath.go nest it?').toEqual({ memory: dir, cpu: dir, pids: dir })
+    expect(Object.keys(dirs).sort(), 'the controllers of the v2 directories: which of them does v2 have? (cgroup-v2.rst, "Controllers")').toEqual(['cpu', 'memory', 'pids'])
+    expect(dirs, 'the v2 directory for minidocker/c1: may the caller\'s own cgroup, which holds processes, hand controllers to a child? (cgroup-v2.rst, "No Internal Process Constraint"; runc\'s fs2/defaultpath.go)').toEqual({ memory: dir, cpu: dir, pids: dir })
   })
 
-  it('takes an absolute cgroupsPath from the root of the hierarchy', () => {
-    expect(cgroupDirs('/docker/c1', 1, '/cg', V1_SELF).memory).toBe('/cg/memory/docker/c1')
-    expect(cgroupDirs('/docker/c1', 2, '/cg', V2_SELF).pids).toBe('/cg/docker/c1')
+  it('an absolute cgroupsPath, /docker/c1', () => {
+    expect(cgroupDirs('/docker/c1', 1, '/cg', V1_SELF).memory, 'v1, the memory directory for /docker/c1').toBe('/cg/memory/docker/c1')
+    expect(cgroupDirs('/docker/c1', 2, '/cg', V2_SELF).pids, 'v2, the directory for /docker/c1').toBe('/cg/docker/c1')
   })
 
-  it('says so when /proc/self/cgroup has no line for a controller', async () => {
-    expect(await caught(() => cgroupDirs('x', 1, '/cg', '0::/\n')), 'no memory line: a ContainerError, not a crash').toBeInstanceOf(ContainerError)
+  it('v1, a /proc/self/cgroup with no memory line', async () => {
+    expect(await caught(() => cgroupDirs('x', 1, '/cg', '0::/\n')), 'no memory line: a ContainerError (see ownCgroup), not a crash').toBeInstanceOf(ContainerError)
   })
 })
 
@@ -113,7 +113,7 @@ function kernelModel(version: 1 | 2, files: [Controller, string, string][], pare
       const bytes = number(value, '-1')
       if (Number.isNaN(bytes)) return refuse(`it takes a number of bytes, or this file's own word for "no limit": see ${docs}memory.rst`)
       const next = { ...limits, [file === 'memory.limit_in_bytes' ? 'memory' : 'memsw']: bytes }
-      if (next.memsw < next.memory) return refuse(`memory+swap may never be below memory, after any single write (memory ${limits.memory}, memory+swap ${limits.memsw} before it): ${docs}memory.rst, "memsw"`)
+      if (next.memsw < next.memory) return refuse(`it would leave memory+swap ${bytesOrNone(next.memsw)} below memory ${bytesOrNone(next.memory)}: what does the kernel compare at each write? (${docs}memory.rst, "memsw")`)
       Object.assign(limits, next)
     } else if (file === 'cpu.cfs_period_us' || file === 'cpu.cfs_quota_us') {
       const us = number(value, '-1')
@@ -121,7 +121,7 @@ function kernelModel(version: 1 | 2, files: [Controller, string, string][], pare
       const next = { ...limits, [file === 'cpu.cfs_period_us' ? 'period' : 'quota']: us }
       // No quota of its own is fine: the cgroup is then held to its parent's.
       if (next.quota !== Infinity && next.quota / next.period > parentCpu)
-        return refuse(`the parent may use ${parentCpu} CPU, and ${next.quota} µs per the period in force (${next.period} µs) is more: a new quota is checked against the period the cgroup has at that moment (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`)
+        return refuse(`the parent may use ${parentCpu} CPU, and ${next.quota} µs per ${next.period} µs, the period in force at that write, is more: which period does the kernel check a new quota against? (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`)
       Object.assign(limits, next)
     } else if (file === 'memory.max' || file === 'memory.swap.max') {
       const bytes = number(value, 'max')
@@ -151,9 +151,9 @@ describe('resourceFiles', () => {
   const resources: Resources = { memory: { limit: 64 * MiB, swap: 64 * MiB }, cpu: { quota: 20000, period: 100000 }, pids: { limit: 32 } }
   const unlimited: Resources = { memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 100000 }, pids: { limit: -1 } }
 
-  it('writes v1\'s files, in an order a v1 kernel accepts', () => {
+  it('v1: memory, swap, a CPU quota and period, pids', () => {
     const files = resourceFiles(resources, 1)
-    expect(byName(files), 'v1 has a file per limit, named after its controller (chapter text, "From linux.resources to files")').toEqual({
+    expect(byName(files), 'v1\'s files and values: which document describes each? (the chapter\'s "From linux.resources to files")').toEqual({
       'memory.limit_in_bytes': String(64 * MiB),
       'memory.memsw.limit_in_bytes': String(64 * MiB),
       'cpu.cfs_period_us': '100000',
@@ -164,8 +164,8 @@ describe('resourceFiles', () => {
     expect(refused, refused).toBeUndefined()
   })
 
-  it('writes v2\'s files: memory.max, swap alone in memory.swap.max, "quota period" in cpu.max', () => {
-    expect(resourceFiles(resources, 2), 'OCI\'s swap counts memory + swap, v2\'s memory.swap.max the swap alone; cpu.max holds quota and period').toEqual([
+  it('v2: memory, swap, a CPU quota and period, pids', () => {
+    expect(resourceFiles(resources, 2), 'v2\'s files and values: what does OCI\'s memory.swap count, and what does memory.swap.max? (runtime-spec config-linux.md, "Memory"; cgroup-v2.rst, "memory.swap.max", "cpu.max")').toEqual([
       ['memory', 'memory.max', String(64 * MiB)],
       ['memory', 'memory.swap.max', '0'],
       ['cpu', 'cpu.max', '20000 100000'],
@@ -173,66 +173,66 @@ describe('resourceFiles', () => {
     ])
   })
 
-  it('writes nothing for resources that are not set', () => {
-    expect(resourceFiles({}, 1)).toEqual([])
-    expect(resourceFiles({}, 2)).toEqual([])
+  it('no resources, zeros, a swap of 0, and -1', () => {
+    expect(resourceFiles({}, 1), 'v1, no resources').toEqual([])
+    expect(resourceFiles({}, 2), 'v2, no resources').toEqual([])
     const zeros: Resources = { memory: { limit: 0, swap: 0 }, cpu: { quota: 0, period: 0, shares: 0 }, pids: { limit: 0 } }
     for (const version of [1, 2] as const)
-      expect(resourceFiles({ memory: { limit: 64 * MiB, swap: 0 } }, version).map(([, file]) => file), `v${version}: a swap of 0 is not set (runc writes no swap file for it), not "no limit"`).toEqual([version === 1 ? 'memory.limit_in_bytes' : 'memory.max'])
+      expect(resourceFiles({ memory: { limit: 64 * MiB, swap: 0 } }, version).map(([, file]) => file), `v${version}: a memory limit and a swap of 0: what does runc write for the swap? (its fs/memory.go, fs2/memory.go)`).toEqual([version === 1 ? 'memory.limit_in_bytes' : 'memory.max'])
     for (const version of [1, 2] as const)
-      expect(resourceFiles(zeros, version), `v${version}: OCI's 0 is "not set", as runc reads it (fs/ and fs2/ write a value only when it is not 0): nothing to write`).toEqual([])
-    expect(resourceFiles({ memory: { limit: -1, swap: -1 }, cpu: { quota: -1 } }, 1), 'v1 spells "no limit" -1 in the memory and cpu files').toEqual([
+      expect(resourceFiles(zeros, version), `v${version}: every value 0: what does runc write for a 0? (its fs/ and fs2/, before each write)`).toEqual([])
+    expect(resourceFiles({ memory: { limit: -1, swap: -1 }, cpu: { quota: -1 } }, 1), 'v1, memory, swap and quota -1: what does each file take for "no limit"? (the documents the chapter\'s "From linux.resources to files" lists)').toEqual([
       ['memory', 'memory.limit_in_bytes', '-1'],
       ['memory', 'memory.memsw.limit_in_bytes', '-1'],
       ['cpu', 'cpu.cfs_quota_us', '-1'],
     ])
-    expect(resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, 2), 'an OCI swap of -1 is unlimited swap: "max"').toEqual([
+    expect(resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, 2), 'v2, a memory limit and a swap of -1 (cgroup-v2.rst, "memory.swap.max")').toEqual([
       ['memory', 'memory.max', String(64 * MiB)],
       ['memory', 'memory.swap.max', 'max'],
     ])
   })
 
-  it('writes only the CPU value that is set, as runc does', () => {
-    expect(resourceFiles({ cpu: { quota: 20000 } }, 1), 'v1: a quota without a period writes cpu.cfs_quota_us alone').toEqual([['cpu', 'cpu.cfs_quota_us', '20000']])
-    expect(resourceFiles({ cpu: { period: 200000 } }, 1), 'v1: a period without a quota writes cpu.cfs_period_us alone').toEqual([['cpu', 'cpu.cfs_period_us', '200000']])
-    expect(resourceFiles({ cpu: { quota: 20000 } }, 2), 'v2: a quota without a period is "QUOTA" alone in cpu.max, so the kernel keeps the period it has (runc\'s fs2/cpu.go)').toEqual([['cpu', 'cpu.max', '20000']])
-    expect(resourceFiles({ cpu: { period: 200000 } }, 2), 'v2: a period without a quota is "max PERIOD" in cpu.max (runc\'s fs2/cpu.go)').toEqual([['cpu', 'cpu.max', 'max 200000']])
+  it('a CPU quota alone, and a CPU period alone', () => {
+    expect(resourceFiles({ cpu: { quota: 20000 } }, 1), 'v1, quota 20000 and no period').toEqual([['cpu', 'cpu.cfs_quota_us', '20000']])
+    expect(resourceFiles({ cpu: { period: 200000 } }, 1), 'v1, period 200000 and no quota').toEqual([['cpu', 'cpu.cfs_period_us', '200000']])
+    expect(resourceFiles({ cpu: { quota: 20000 } }, 2), 'v2, quota 20000 and no period: what does runc\'s fs2/cpu.go write to cpu.max, and which period does the kernel then use?').toEqual([['cpu', 'cpu.max', '20000']])
+    expect(resourceFiles({ cpu: { period: 200000 } }, 2), 'v2, period 200000 and no quota: what does runc\'s fs2/cpu.go write to cpu.max?').toEqual([['cpu', 'cpu.max', 'max 200000']])
   })
 
-  it('turns v1 shares into a v2 weight', () => {
-    expect(resourceFiles({ cpu: { shares: 1024 } }, 1)).toEqual([['cpu', 'cpu.shares', '1024']])
+  it('CPU shares 1024 on v1; shares 2, 1024 and 262144 on v2', () => {
+    expect(resourceFiles({ cpu: { shares: 1024 } }, 1), 'v1, shares 1024').toEqual([['cpu', 'cpu.shares', '1024']])
     const weights = [2, 1024, 262144].map((shares) => byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight'])
-    expect(weights, 'shares 2, 1024 and 262144 as cpu.weight: v1\'s range [2, 262144] maps linearly onto v2\'s [1, 10000], rounded down (runc\'s ConvertCPUSharesToCgroupV2Value); writing the shares unchanged gives a weight v2 reads differently or refuses').toEqual(['1', '39', '10000'])
+    expect(weights, 'cpu.weight for shares 2, 1024 and 262144: what range does each version\'s file take, and how does runc 1.2 carry one onto the other? (cgroup-v2.rst, "cpu.weight"; runc 1.2\'s ConvertCPUSharesToCgroupV2Value in libcontainer/cgroups/utils.go: runc 1.3.2 and later map differently)').toEqual(['1', '39', '10000'])
   })
 
   for (const version of [1, 2] as const) {
-    it(`spells "no limit" in each v${version} file as that file takes it`, () => {
+    it(`v${version}: -1 for every limit`, () => {
       const files = resourceFiles(unlimited, version)
       const { refused, limits } = kernelModel(version, files)
       expect(refused, refused).toBeUndefined()
       for (const limit of ['memory', version === 1 ? 'memsw' : 'swap', 'quota', 'pids'] as const)
-        expect(limits[limit], `a limit of -1 means no limit, but after ${files.map(([, f, v]) => `${f} ${v}`).join(', ')} the ${limit} limit is ${limits[limit]}`).toBe(Infinity)
+        expect(limits[limit], `-1 asks for no limit, but after ${files.map(([, f, v]) => `${f} ${v}`).join(', ')} the ${limit} limit is ${limits[limit]}`).toBe(Infinity)
     })
   }
 
-  it('sets a v1 CPU limit below a parent that has one, in an order the kernel accepts', () => {
+  it('v1: 80 ms per 200 ms below a parent limited to 0.5 CPU', () => {
     // 80 ms per 200 ms is 0.4 CPU, below a parent's 0.5; the cgroup starts with a 100 ms period.
     const { refused, limits } = kernelModel(1, resourceFiles({ cpu: { quota: 80000, period: 200000 } }, 1), 0.5)
     expect(refused, refused).toBeUndefined()
     expect(limits.quota / limits.period).toBe(0.4)
   })
 
-  it('sets memory and memory+swap on v1 in an order the kernel accepts', () => {
+  it('v1: memory 16 MiB, memory+swap 32 MiB', () => {
     const { refused } = kernelModel(1, resourceFiles({ memory: { limit: 16 * MiB, swap: 32 * MiB } }, 1))
     expect(refused, refused).toBeUndefined()
   })
 
-  it('refuses a swap limit without a memory limit or below it, as runc does', async () => {
+  it('a swap with no memory limit, with a memory limit of -1, and below the memory limit', async () => {
     for (const memory of [{ swap: 64 * MiB }, { limit: -1, swap: 64 * MiB }, { limit: 64 * MiB, swap: 32 * MiB }]) {
       for (const version of [1, 2] as const) {
         const error = await caught(() => resourceFiles({ memory }, version))
         const what = `v${version}, memory ${JSON.stringify(memory)}`
-        expect(error, `${what}: OCI's memory.swap counts memory + swap, so it needs a memory limit it is not below (runc: "unable to set swap limit without memory limit"); expected a ContainerError`).toBeInstanceOf(ContainerError)
+        expect(error, `${what} got no ContainerError: what does runc answer to it? (its ConvertMemorySwapToCgroupV2Value; runtime-spec config-linux.md, "Memory")`).toBeInstanceOf(ContainerError)
         expect(error.message, `${what}: the error must name both memory.swap and memory.limit`).toMatch(/memory\.swap.*memory\.limit|memory\.limit.*memory\.swap/)
       }
     }
@@ -248,12 +248,12 @@ describe('cgroup v2, on a directory laid out like one', () => {
     return root
   }
 
-  it('is detected as v2, and a plain directory as v1', () => {
-    expect(cgroupVersion(fakeV2())).toBe(2)
-    expect(cgroupVersion(tempDir())).toBe(1)
+  it('a fake cgroup2 root, and a plain directory', () => {
+    expect(cgroupVersion(fakeV2()), 'the fake cgroup2 root').toBe(2)
+    expect(cgroupVersion(tempDir()), 'a plain directory').toBe(1)
   })
 
-  it('creates the cgroup, enables controllers on each parent and writes the limits', async () => {
+  it('memory, swap, CPU and pids limits at minidocker/c1', async () => {
     const root = fakeV2()
     const spec = limitedSpec([], { memory: { limit: 64 * MiB, swap: 64 * MiB }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 32 } })
     spec.linux!.cgroupsPath = 'minidocker/c1'
@@ -266,18 +266,18 @@ describe('cgroup v2, on a directory laid out like one', () => {
     expect(cgroup.version).toBe(2)
     expect(cgroup.dirs.memory).toBe(leaf)
     for (const parent of ['cgroup.subtree_control', 'minidocker/cgroup.subtree_control'])
-      expect(read(parent).split(' ').sort(), `${parent}: each parent must enable the controllers its children use`).toEqual(['+cpu', '+memory', '+pids'])
-    expect(read('minidocker/c1/memory.max')).toBe(String(64 * MiB))
-    expect(read('minidocker/c1/memory.swap.max')).toBe('0')
-    expect(read('minidocker/c1/cpu.max')).toBe('50000 100000')
-    expect(read('minidocker/c1/pids.max')).toBe('32')
+      expect(read(parent).split(' ').sort(), `${parent}: when do a cgroup's children get a controller's files? (cgroup-v2.rst, "Enabling and Disabling")`).toEqual(['+cpu', '+memory', '+pids'])
+    expect(read('minidocker/c1/memory.max'), 'memory.max').toBe(String(64 * MiB))
+    expect(read('minidocker/c1/memory.swap.max'), 'memory.swap.max').toBe('0')
+    expect(read('minidocker/c1/cpu.max'), 'cpu.max').toBe('50000 100000')
+    expect(read('minidocker/c1/pids.max'), 'pids.max').toBe('32')
     await joinCgroup(cgroup, 4242)
-    expect(read('minidocker/c1/cgroup.procs'), 'joining writes the PID to cgroup.procs').toBe('4242')
+    expect(read('minidocker/c1/cgroup.procs'), 'cgroup.procs after joining PID 4242').toBe('4242')
     writeFileSync(join(leaf, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n')
-    expect(await oomKilled(cgroup), 'memory.events counts oom_kill').toBe(true)
+    expect(await oomKilled(cgroup), 'oomKilled, with oom_kill 1 in memory.events').toBe(true)
   })
 
-  it('enables controllers from the root down, adding only what each level lacks', async () => {
+  it('parents that already enable some controllers', async () => {
     const root = fakeV2()
     // The kernel lists enabled controllers without "+"; a file we never wrote keeps its text.
     writeFileSync(join(root, 'cgroup.subtree_control'), 'cpu memory pids\n')
@@ -286,12 +286,12 @@ describe('cgroup v2, on a directory laid out like one', () => {
     spec.linux!.cgroupsPath = 'minidocker/c2'
     await createCgroup(spec, { root, self: V2_SELF })
     const read = (dir: string) => readFileSync(join(root, dir, 'cgroup.subtree_control'), 'utf8').trim()
-    expect(read('.'), 'the root already enables memory and pids: leave it alone').toBe('cpu memory pids')
-    expect(read('user.slice'), 'user.slice lacks pids: write "+pids" (and only that) to its cgroup.subtree_control').toBe('+pids')
-    expect(read('user.slice/user-0.slice').split(' ').sort(), 'a parent below must enable both').toEqual(['+memory', '+pids'])
+    expect(read('.'), 'the root\'s cgroup.subtree_control, which listed cpu memory pids: what did you write to it? (cgroup-v2.rst, "Enabling and Disabling")').toBe('cpu memory pids')
+    expect(read('user.slice'), 'user.slice\'s cgroup.subtree_control, which listed memory: what did you write to it?').toBe('+pids')
+    expect(read('user.slice/user-0.slice').split(' ').sort(), 'user-0.slice\'s cgroup.subtree_control, never written before').toEqual(['+memory', '+pids'])
   })
 
-  it('enables only the controllers the limits use, and none for no limits', async () => {
+  it('a pids limit alone, and no limits at all', async () => {
     const root = fakeV2()
     const spec = probeSpec([])
     spec.linux!.resources = { pids: { limit: 32 } }
@@ -302,15 +302,15 @@ describe('cgroup v2, on a directory laid out like one', () => {
       return existsSync(file) ? readFileSync(file, 'utf8').trim() : '(never written)'
     }
     for (const dir of ['.', 'user.slice', 'user.slice/user-0.slice', 'user.slice/user-0.slice/minidocker'])
-      expect(subtree(dir), `${dir}/cgroup.subtree_control: only pids is limited, so only pids is enabled (an enabled controller costs every sibling, and a hybrid host's cgroup2 tree has none to offer)`).toBe('+pids')
+      expect(subtree(dir), `${dir}/cgroup.subtree_control, with a pids limit alone: what does each controller enabled cost? (createCgroup's TODO; cgroup-v2.rst, "Enabling and Disabling")`).toBe('+pids')
     const bare = probeSpec([])
     bare.linux!.cgroupsPath = 'minidocker/c4'
     const other = fakeV2()
     await createCgroup(bare, { root: other, self: V2_SELF })
-    expect(existsSync(join(other, 'cgroup.subtree_control')), 'no limits, no controller to enable: cgroup.subtree_control must stay unwritten').toBe(false)
+    expect(existsSync(join(other, 'cgroup.subtree_control')), 'the root\'s cgroup.subtree_control, with no limits at all').toBe(false)
   })
 
-  it('removes what cgroupsPath names and never the base it nested in, even when that is empty', async () => {
+  it('removal with the caller alone in /lonely/caller', async () => {
     const root = fakeV2()
     // The caller says it is in /lonely/caller: the base is /lonely, which is not the container's.
     mkdirSync(join(root, 'lonely'))
@@ -319,8 +319,8 @@ describe('cgroup v2, on a directory laid out like one', () => {
     const cgroup = await createCgroup(spec, { root, self: '0::/lonely/caller\n' })
     await removeCgroup(cgroup)
     expect(existsSync(join(root, 'lonely/minidocker/c5')), 'the leaf is still there').toBe(false)
-    expect(existsSync(join(root, 'lonely/minidocker')), 'lonely/minidocker, named by cgroupsPath and now empty, is still there: the last container out removes the parents its cgroupsPath names').toBe(false)
-    expect(existsSync(join(root, 'lonely')), 'lonely/ was removed: it is the base the cgroup was nested in (someone else\'s cgroup), and removal must stop below it').toBe(true)
+    expect(existsSync(join(root, 'lonely/minidocker')), 'lonely/minidocker, named by cgroupsPath and now empty, is still there: which directories are a container\'s to remove? (the chapter\'s "Removing it")').toBe(false)
+    expect(existsSync(join(root, 'lonely')), 'lonely/, the base the cgroup was nested in, was removed: whose cgroup is it? (the chapter\'s "Removing it")').toBe(true)
   })
 })
 
@@ -337,14 +337,14 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     return line.split(':')[2]!
   }
 
-  it('nests under the caller\'s own cgroup and has the process inside before it execs', async () => {
+  it('a pids limit, with a relative cgroupsPath', async () => {
     const spec = limitedSpec(['exit:0'], { pids: { limit: 64 } })
     const { cgroup } = await runLimited(spec, () => {})
     const base = HOST_V2 ? join(CGROUP_ROOT, dirname(ownPath('pids'))) : join(CGROUP_ROOT, 'memory', ownPath('memory'))
-    expect(cgroup.dirs.memory!.startsWith(`${base}/`), `${cgroup.dirs.memory} is not below the caller's own cgroup ${base}: read /proc/self/cgroup`).toBe(true)
+    expect(cgroup.dirs.memory!.startsWith(`${base}/`), `${cgroup.dirs.memory} is not below the caller's own cgroup ${base} (/proc/self/cgroup)`).toBe(true)
   })
 
-  it('has the container\'s process in its cgroup from its first instruction', async () => {
+  it('the probe\'s first step reads /proc/self/cgroup', async () => {
     const { cgroup, stdout } = await runLimited(limitedSpec(['cgroup', 'exit:0'], { pids: { limit: 64 } }))
     const seen = parseCgroups(probeValue<string>(stdout, 'cgroup'))
     for (const [controller, path] of expectedPaths(cgroup)) {
@@ -352,7 +352,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     }
   })
 
-  it('has the helper itself in the cgroup when nothing was forked, since it is the one that execs', async () => {
+  it('a fork that resolves to undefined', async () => {
     const spec = limitedSpec(['cgroup', 'exit:0'], { pids: { limit: 64 } })
     let cgroup: Cgroup | undefined
     let run: Run | undefined
@@ -363,10 +363,10 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     })
     const seen = parseCgroups(probeValue<string>(run!.stdout, 'cgroup'))
     for (const [controller, path] of expectedPaths(cgroup!))
-      expect(seen.get(controller), `fork resolved to undefined: nothing was forked, and the process that execs the probe ran outside ${path}`).toBe(path)
+      expect(seen.get(controller), `fork resolved to undefined, and the probe ran outside ${path}: with nothing forked, which process execs it?`).toBe(path)
   })
 
-  it(`joins a real cgroup2 tree as well (${V2_TREE ?? 'none on this machine'}), and removes it`, async () => {
+  it(`the cgroup2 tree of this machine (${V2_TREE ?? 'none'}), no limits`, async () => {
     expect(V2_TREE, 'this machine mounts no cgroup2 tree, neither at /sys/fs/cgroup nor at /sys/fs/cgroup/unified').toBeDefined()
     const spec = limitedSpec(['cgroup', 'exit:0'], {}) // no controllers: a hybrid host's tree may offer none
     let cgroup: Cgroup | undefined
@@ -376,37 +376,37 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
       run = await runCaptured(spec, (h) => forkIntoCgroup(h, cg, () => enterNamespaces(h, spec)))
       return run.code
     }, { root: V2_TREE })
-    expect(cgroup!.version, `${V2_TREE} holds cgroup.controllers: it is a v2 tree`).toBe(2)
+    expect(cgroup!.version, `the version of ${V2_TREE}, a cgroup2 mount`).toBe(2)
     const path = cgroup!.dirs.pids!.slice(V2_TREE!.length)
     expect(parseCgroups(probeValue<string>(run!.stdout, 'cgroup')).get(''), `the probe's first instruction must run in ${path} of the v2 tree`).toBe(path)
     expect(existsSync(cgroup!.dirs.pids!), `${cgroup!.dirs.pids} is still there after the run`).toBe(false)
   })
 
-  it('gives the container the 8 processes pids.max 8 allows, no more and no fewer', async () => {
+  it('fork:20 under pids.max 8', async () => {
     const { stdout } = await runLimited(limitedSpec(['fork:20'], { pids: { limit: 8 } }))
     const forked = probeValue<number>(stdout, 'forked')
     const why = forked > 7
       ? 'the limit did not hold: was the process in the cgroup before exec?'
-      : 'a process that is not the container\'s counts against its limit: is the helper\'s relay (helper.pid, which stays on the host\'s side for the whole run) in the cgroup?'
+      : 'a process that is not the container\'s counts against its limit: which processes are in the cgroup for the whole run? (draw chapter 02\'s processes; the chapter\'s "No window without limits")'
     expect(forked, `PID 1 forked ${forked} children under pids.max 8 (PID 1 + 7 expected): ${why}`).toBe(7)
-    expect(probeValue(stdout, 'error'), 'fork past pids.max fails with EAGAIN').toBe('EAGAIN')
+    expect(probeValue(stdout, 'error'), 'the errno of the fork past the limit').toBe('EAGAIN')
   })
 
-  it('OOM-kills a process that allocates past the memory limit, and says so', async () => {
+  it('alloc:64 under a 16 MiB memory limit', async () => {
     const spec = limitedSpec(['alloc:64'], { memory: { limit: 16 * MiB, swap: 16 * MiB } })
     const { code, oomKilled: oom } = await runLimited(spec)
-    expect(code, 'a process killed by the OOM killer dies of SIGKILL: 128 + 9').toBe(137)
-    expect(oom, 'the run did not report the OOM kill: the kernel counts OOM kills in a file of the cgroup, which goes when the cgroup is removed').toBe(true)
+    expect(code, 'the exit code of alloc:64 under a 16 MiB limit').toBe(137)
+    expect(oom, 'the run did not report the OOM kill: where does the kernel count it, and is that still there when you read it?').toBe(true)
   })
 
-  it('does not report an OOM kill for a process within its limit', async () => {
+  it('alloc:4 under a 64 MiB memory limit', async () => {
     const { code, oomKilled: oom, stdout } = await runLimited(limitedSpec(['alloc:4'], { memory: { limit: 64 * MiB, swap: 64 * MiB } }))
-    expect(code).toBe(0)
-    expect(probeValue(stdout, 'allocated_mib')).toBe(4)
-    expect(oom).toBe(false)
+    expect(code, 'the exit code').toBe(0)
+    expect(probeValue(stdout, 'allocated_mib'), 'MiB allocated').toBe(4)
+    expect(oom, 'oomKilled').toBe(false)
   })
 
-  it('holds a busy process to about 0.2 CPU under a 20 ms / 100 ms quota', async () => {
+  it('burn:1000 under a 20 ms / 100 ms quota', async () => {
     let usageMs = 0
     const spec = limitedSpec(['burn:1000'], { cpu: { quota: 20000, period: 100000 } })
     const { stdout } = await runLimited(spec, (cg) => {
@@ -418,43 +418,43 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     console.log(`cpu share under a 0.2 quota: ${share.toFixed(3)}`)
     // Generous bounds: other work on a shared machine can only lower the share, never raise it.
     expect(share, `the cgroup used ${usageMs.toFixed(0)} ms of CPU in 1000 ms: expected about 0.2 CPU — are cpu.cfs_period_us/cfs_quota_us (v1) or cpu.max (v2) written?`).toBeLessThan(0.35)
-    expect(share, 'the cgroup\'s own CPU counter barely moved: is the probe in the cgroup (cgroup.procs) before exec?').toBeGreaterThan(0.05)
+    expect(share, 'the cgroup\'s own CPU counter barely moved: is the probe in the cgroup before it execs?').toBeGreaterThan(0.05)
   })
 
-  it('is removed after the container exits', async () => {
+  it('after the container exits', async () => {
     const spec = limitedSpec(['exit:3'], { pids: { limit: 8 } })
     spec.linux!.cgroupsPath += '/c' // a parent of this test's own: minidocker-test/ may hold other runs
     const { cgroup } = await runLimited(spec)
-    for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there: rmdir it after the container exits`).toBe(false)
+    for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after the container exited`).toBe(false)
     for (const dir of dirsOf(cgroup)) expect(existsSync(dirname(dir)), `${dirname(dir)} (made for this cgroup) is still there`).toBe(false)
   })
 
-  it('is removed after a failed start, and the error comes through', async () => {
+  it('a start that fails with exec\'s error', async () => {
     let cgroup: Cgroup | undefined
     const spec = limitedSpec(['exit:0'], { pids: { limit: 8 } })
     const error = await caught(() => withCgroup(spec, async (cg) => {
       cgroup = cg
       throw new ContainerError('exec: "nothing": executable file not found in $PATH', 127)
     }))
-    expect(error.message).toMatch(/executable file not found/)
-    for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir} survived a failed start: remove the cgroup in a finally`).toBe(false)
+    expect(error.message, 'the error withCgroup threw').toMatch(/executable file not found/)
+    for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir} is still there after a failed start`).toBe(false)
   })
 
-  it('cleans up when a limit cannot be written, naming the file', async () => {
+  it('a CPU quota of 1 µs, below the kernel\'s minimum', async () => {
     const spec = limitedSpec(['exit:0'], { cpu: { quota: 1, period: 100000 } }) // the kernel's minimum quota is 1000
     const error = await caught(() => createCgroup(spec))
     expect(error?.message, 'the error must name the file that refused the value').toMatch(/cpu\.(cfs_quota_us|max)/)
     const leftovers = Object.values(cgroupDirs(spec.linux!.cgroupsPath!, cgroupVersion(), CGROUP_ROOT, readFileSync('/proc/self/cgroup', 'utf8')))
-    for (const dir of leftovers) expect(existsSync(dir), `${dir} is left after createCgroup failed: remove what was made before rethrowing`).toBe(false)
+    for (const dir of leftovers) expect(existsSync(dir), `${dir} is left after createCgroup failed`).toBe(false)
   })
 
-  it('accepts "no limit" in every file, spelled as this kernel version wants it', async () => {
+  it('every limit -1, on this machine\'s kernel', async () => {
     const spec = limitedSpec(['exit:0'], { memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 100000 }, pids: { limit: -1 } })
     const error = await caught(async () => removeCgroup(await createCgroup(spec)))
     expect(error?.message, `the kernel refused "no limit" (${error?.message}): each file documents its own word for it (Documentation/admin-guide/cgroup-v1/ or cgroup-v2.rst)`).toBeUndefined()
   })
 
-  it('sets a 0.4 CPU limit (80 ms per 200 ms) below a parent limited to 0.5 CPU', async () => {
+  it('a 0.4 CPU limit (80 ms per 200 ms) below a parent limited to 0.5 CPU', async () => {
     const parent = limitedSpec(['exit:0'], { cpu: { quota: 50000, period: 100000 } })
     const child = limitedSpec(['exit:0'], { cpu: { quota: 80000, period: 200000 } })
     child.linux!.cgroupsPath = `${parent.linux!.cgroupsPath}/c`
@@ -464,7 +464,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     expect(error?.message, `a 0.4 CPU limit below a 0.5 CPU parent was refused (${error?.message}): what does the kernel check a new quota against, at the moment it is written? (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`).toBeUndefined()
   })
 
-  it('lets two containers share a parent: neither removes or waits on the other\'s, and the last one out removes it', async () => {
+  it('two containers below one parent, removed one after the other', async () => {
     const shared = testCgroupPath()
     const specs = ['a', 'b'].map((name) => {
       const spec = probeSpec([])
@@ -477,22 +477,22 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const started = Date.now()
     const error = await caught(() => removeCgroup(first))
     const waited = Date.now() - started
-    expect(error?.message, `removing the first container failed while the second still uses their shared parent (${error?.message}): a parent another container uses is not this one's to remove, and that is no error`).toBeUndefined()
-    expect(waited, `removing the first container took ${waited} ms: a parent in use by another container will not empty by waiting; only a leaf is worth retrying`).toBeLessThan(500)
-    for (const dir of dirsOf(second)) expect(existsSync(dir), `${dir}, the other container's cgroup, is gone: removal must never take what another container uses`).toBe(true)
+    expect(error?.message, `removing the first container failed (${error?.message}) while the second still uses their shared parent: whose is that parent, and is a refusal there a failure? (the chapter's "Removing it")`).toBeUndefined()
+    expect(waited, `removing the first container took ${waited} ms while the second still uses their shared parent: which of rmdir's refusals goes away by waiting? (the chapter's "Removing it")`).toBeLessThan(500)
+    for (const dir of dirsOf(second)) expect(existsSync(dir), `${dir}, the other container's cgroup, is gone after the first one's removal`).toBe(true)
     await removeCgroup(second)
     for (const dir of dirsOf(second))
-      expect(existsSync(dirname(dir)), `${dirname(dir)}, shared by both, is still there after both ended: the last container out removes the parents its cgroupsPath names, also when another container made them`).toBe(false)
+      expect(existsSync(dirname(dir)), `${dirname(dir)}, shared by both, is still there after both ended: which directories are each container's to remove? (the chapter's "Removing it")`).toBe(false)
   })
 
-  it('waits for the last process to leave, then removes the cgroup', async () => {
+  it('removeCgroup while a process stays inside for 100 ms more', async () => {
     const spec = limitedSpec(['exit:0'], { pids: { limit: 8 } })
     const cgroup = await createCgroup(spec)
     const helper = startHelper()
     await joinCgroup(cgroup, helper.pid)
     await helper.exec(PROBE_PATH, [PROBE_PATH, 'sleep:100'], [])
     const error = await caught(() => removeCgroup(cgroup))
-    expect(error?.message, `removeCgroup gave up (${error?.message}) while a process was still inside for 100 ms more: a container's last processes take a moment to leave`).toBeUndefined()
+    expect(error?.message, `removeCgroup gave up (${error?.message}) while a process was still inside for 100 ms more: which of rmdir's refusals goes away by itself? (kernel/cgroup/cgroup.c, cgroup_destroy_locked)`).toBeUndefined()
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after removeCgroup resolved`).toBe(false)
   })
 })
