@@ -31,8 +31,8 @@ export function resolvConf(host: string): string {
   // TODO(05): the host's resolv.conf, made fit for a container.
   //   1. Which nameserver addresses answer only on the host itself, and so not from a container's
   //      own network namespace? systemd-resolved's stub and a local dnsmasq are two examples; which
-  //      addresses does IPv4's loopback cover (all of them, not only those two), and which one is
-  //      IPv6's? Chapter text, "A container's own layers"; man 7 ip, man 7 ipv6.
+  //      addresses does IPv4's loopback cover, and IPv6's? Chapter text, "A container's own
+  //      layers"; man 7 ip, man 7 ipv6.
   //   2. dockerd does the same in libnetwork's internal/resolvconf package (TransformForLegacyNw).
   throw new NotImplementedError('05-layers', 'resolvConf')
 }

@@ -59,9 +59,8 @@ export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
 // #region changes
 /**
  * What a container changed, read from its upper layer alone, as `docker diff` lists it: D for
- * a deleted name, C for a name some lower layer shows, A for one that none shows. A directory
- * the container replaced (opaque in upper, and a lower layer has it) counts as deleted, as
- * moby's overlayDeletedFile says. Sorted by path, each path once.
+ * a deleted name, C for a name a lower layer has, A for one that none has. Paths start with
+ * "/"; sorted by path, each path once.
  */
 export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change[]> {
   // TODO(05): `docker diff` for a container, from its layers.
@@ -70,15 +69,15 @@ export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change
   //   2. What does overlayfs leave in upper for a name deleted through the union? overlayfs.rst,
   //      "whiteouts and opaque directories", or look at one yourself (the chapter text's "Try
   //      it"): which kind of file is it, and what sets it apart? Nothing else may count as
-  //      deleted: not a regular file, not another device such as /dev/null.
-  //   3. "Has the path" means an entry of any kind. A layer's symlinks point at paths inside the
-  //      container (often absolute), so on the host they dangle or lead elsewhere: do not follow
-  //      them. Any lower layer counts, not only the nearest.
+  //      deleted: the container can make empty files and device nodes of its own.
+  //   3. Which lower layers must you ask whether they have a path? A layer's symlinks point at
+  //      paths inside the container (often absolute), so on the host they dangle or lead
+  //      elsewhere: how do you ask about an entry without following it?
   //   4. A directory the container removed and made anew is opaque in upper: what does that say
   //      about the lower layers below it, for this directory and for everything in it? moby's
   //      pkg/archive (changes.go and overlayDeletedFile) reports the same way.
-  //   5. Paths start with "/", every level is listed (a directory that holds a change is itself
-  //      a change), sorted by path.
+  //   5. Which entries of upper get a line: the directories on the way to a change too? Compare
+  //      with `docker diff` on a real container, or moby's changes.go.
   throw new NotImplementedError('05-layers', 'changes')
 }
 // #endregion changes

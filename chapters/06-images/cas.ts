@@ -41,10 +41,9 @@ export function hasBlob(dir: string, digest: string): boolean {
 
 // #region writeBlob
 /**
- * Store `source` in the store at `dir` and return its digest and size. The bytes are hashed
- * as they stream into a temporary file, which is renamed into place only when the digest is
- * the `expected` one (when given): a reader never sees a partial or wrong blob, and a
- * mismatch leaves nothing behind. `onData` sees every chunk (for progress).
+ * Store `source` in the store at `dir` and return its digest and size. A reader never sees a
+ * partial or wrong blob; bytes whose digest is not `expected` (when given) are refused with a
+ * DigestMismatchError and leave nothing behind. `onData` sees every chunk (for progress).
  */
 export async function writeBlob(
   dir: string,

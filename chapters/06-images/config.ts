@@ -29,23 +29,22 @@ const keyOf = (entry: string) => entry.split('=', 1)[0]!
 
 // #region resolveUser
 /**
- * "uid", "uid:gid", "name" or "name:group" to numbers, as runc does it: names are looked up in
- * the container's own /etc/passwd and /etc/group; a user without a group gets the primary
- * group from passwd (0 when passwd does not know a numeric uid), plus every group in
- * /etc/group that lists the user by name. An ID outside 0..2^32-2 is an error, as runc makes
- * it: "4294967296" would wrap to 0 on its way to setuid() and run the container as root.
+ * "uid", "uid:gid", "name" or "name:group" to numbers, with the primary and supplementary
+ * groups, as runc does it, looking names up in the container's own /etc/passwd and /etc/group.
+ * A name they do not know is a ContainerError (exit code 125) that names it; an ID out of range
+ * is an Error saying "must be in range 0-4294967294".
  */
 export function resolveUser(user: string, files: UserFiles = {}): { uid: number; gid: number; additionalGids?: number[] } {
   // TODO(06): turn -u / User into numbers, the way runc looks them up.
   //   1. The forms: "" (root), "uid", "name", each optionally followed by ":group" (a gid or a
   //      group name). Names are looked up in the container's files (passwd(5), group(5) give the
   //      fields), never in the host's.
-  //   2. A name the files do not know is a ContainerError with exit code 125 that names it; a
-  //      number needs no entry, but must fit: what does "4294967296" become on its way to
-  //      setuid(2), and which range does runc accept?
-  //   3. The primary group: a given group wins; otherwise the passwd entry's (0 without one).
-  //   4. Supplementary groups: every group that lists the user by name among its members. Leave
-  //      the key out when there are none.
+  //   2. A name the files do not know is an error (the doc comment says which); a number needs
+  //      no entry, but must fit: what does "4294967296" become on its way to setuid(2)?
+  //   3. The primary group when none is given: where does it come from, and what is it for a
+  //      number passwd does not have?
+  //   4. Supplementary groups: which ones does runc add, and where does it find them? Leave the
+  //      key out when there are none.
   //   Where: runc's libcontainer/user (GetExecUser).
   throw new NotImplementedError('06-images', 'resolveUser')
 }
@@ -56,7 +55,8 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
  * Fill spec.process from the image config and the run flags, as dockerd does:
  *   args = the entrypoint, then the command, from --entrypoint, the command, Entrypoint and
  *          Cmd combined as `docker run` combines them
- *   env  = the image's Env, then -e flags replacing by key; PATH defaults when neither has one
+ *   env  = the image's Env and the -e flags, merged as dockerd merges them (DEFAULT_PATH is
+ *          Docker's PATH)
  *   cwd  = -w, or WorkingDir, or "/"
  *   user = -u, or User, resolved with resolveUser()
  */
@@ -65,8 +65,8 @@ export function applyImageConfig(spec: Spec, image: ImageConfig, run: RunOptions
   //   1. args: what does a command do to the image's Entrypoint and Cmd, and what does
   //      --entrypoint do to its Cmd? The Dockerfile reference, "Understand how CMD and ENTRYPOINT
   //      interact"; the docker run reference, --entrypoint.
-  //   2. Env: a later entry replaces an earlier one with the same key (the part before "="),
-  //      keeping the earlier one's place; Docker's DEFAULT_PATH only when no one sets PATH.
+  //   2. Env: what does -e do to an image entry with the same key, and where does the result
+  //      stand? When does Docker's DEFAULT_PATH come in, and where?
   //   3. Nothing to run at all is a ContainerError with exit code 125.
   //   4. Keep what spec.process already holds; replace args, env, cwd and user. Return the spec.
   //   Where: "What docker run takes from the config" in README.md; moby's daemon/commit.go (merge).

@@ -39,7 +39,7 @@ export function chainIds(diffIds: string[]): string[] {
 // #endregion chainIds
 
 // #region imageId
-/** The image ID: the digest of the config exactly as stored (never of a re-serialised copy). */
+/** The image ID: the digest of the config exactly as stored. */
 export function imageId(config: Uint8Array | string): string {
   // TODO(06): the image ID.
   //   1. It names the config exactly as stored ("Diff IDs, chain IDs and the image ID" in

@@ -111,8 +111,7 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
  * then every one of its layers, top down, that no other image still uses. An image a running
  * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
  * remove repository reference "REF" (must force) - container ID is using its referenced image
- * ID", and nothing is untagged. With `force` it is deleted, but its layers stay while the
- * container runs on them.
+ * ID", and nothing is untagged. With `force` it is deleted all the same.
  */
 export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
   // TODO(06): docker rmi.

@@ -48,9 +48,8 @@ export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
 // #region changes
 /**
  * What a container changed, read from its upper layer alone, as `docker diff` lists it: D for
- * a deleted name, C for a name some lower layer shows, A for one that none shows. A directory
- * the container replaced (opaque in upper, and a lower layer has it) counts as deleted, as
- * moby's overlayDeletedFile says. Sorted by path, each path once.
+ * a deleted name, C for a name a lower layer has, A for one that none has. Paths start with
+ * "/"; sorted by path, each path once.
  */
 export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change[]> {
   const isWhiteout = (stats: Stats) => stats.isCharacterDevice() && stats.rdev === 0

@@ -27,11 +27,10 @@ const keyOf = (entry: string) => entry.split('=', 1)[0]!
 
 // #region resolveUser
 /**
- * "uid", "uid:gid", "name" or "name:group" to numbers, as runc does it: names are looked up in
- * the container's own /etc/passwd and /etc/group; a user without a group gets the primary
- * group from passwd (0 when passwd does not know a numeric uid), plus every group in
- * /etc/group that lists the user by name. An ID outside 0..2^32-2 is an error, as runc makes
- * it: "4294967296" would wrap to 0 on its way to setuid() and run the container as root.
+ * "uid", "uid:gid", "name" or "name:group" to numbers, with the primary and supplementary
+ * groups, as runc does it, looking names up in the container's own /etc/passwd and /etc/group.
+ * A name they do not know is a ContainerError (exit code 125) that names it; an ID out of range
+ * is an Error saying "must be in range 0-4294967294".
  */
 export function resolveUser(user: string, files: UserFiles = {}): { uid: number; gid: number; additionalGids?: number[] } {
   if (user === '') return { uid: 0, gid: 0 }
@@ -58,7 +57,8 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
  * Fill spec.process from the image config and the run flags, as dockerd does:
  *   args = the entrypoint, then the command, from --entrypoint, the command, Entrypoint and
  *          Cmd combined as `docker run` combines them
- *   env  = the image's Env, then -e flags replacing by key; PATH defaults when neither has one
+ *   env  = the image's Env and the -e flags, merged as dockerd merges them (DEFAULT_PATH is
+ *          Docker's PATH)
  *   cwd  = -w, or WorkingDir, or "/"
  *   user = -u, or User, resolved with resolveUser()
  */

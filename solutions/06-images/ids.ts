@@ -28,7 +28,7 @@ export function chainIds(diffIds: string[]): string[] {
 // #endregion chainIds
 
 // #region imageId
-/** The image ID: the digest of the config exactly as stored (never of a re-serialised copy). */
+/** The image ID: the digest of the config exactly as stored. */
 export function imageId(config: Uint8Array | string): string {
   return sha256(config)
 }

@@ -50,33 +50,33 @@ function stack(): OverlayDirs & { root: string; base: string; top: string; merge
 }
 
 describe('overlayOptions', () => {
-  it('lists lowerdir topmost first, then upperdir and workdir', () => {
+  it('three lower layers (lower[0] the topmost), an upper and a work dir', () => {
     const options = parseOptions(overlayOptions({ lower: ['/l/top', '/l/mid', '/l/base'], upper: '/c/diff', work: '/c/work' }))
     expect(Object.keys(options).sort(), 'the options an overlay with an upper layer takes (man 8 mount, "Mount options for overlay"), each once').toEqual(['lowerdir', 'upperdir', 'workdir'])
     expect(options.lowerdir, 'lower[0] is the topmost layer: in which order does the kernel read lowerdir, and what separates its entries? (overlayfs.rst, "Multiple lower layers")').toBe('/l/top:/l/mid:/l/base')
     expect([options.upperdir, options.workdir]).toEqual(['/c/diff', '/c/work'])
   })
 
-  it('refuses paths the kernel would split at "," or ":"', async () => {
+  it('a path holding ":" or ",", and no lower layer at all', async () => {
     const refusal = async (dirs: OverlayDirs) => (await caught(() => overlayOptions(dirs)))?.message
-    expect(await refusal({ lower: ['/a:b'], upper: '/u', work: '/w' }), 'a ":" in a lowerdir splits it in two: name the path').toContain('/a:b')
-    expect(await refusal({ lower: ['/a'], upper: '/u,x', work: '/w' }), 'a "," ends the option early: name the path').toContain('/u,x')
-    expect(await refusal({ lower: [], upper: '/u', work: '/w' }), 'an overlay without a lower layer is no union: say so').toMatch(/lower/)
+    expect(await refusal({ lower: ['/a:b'], upper: '/u', work: '/w' }), 'lower path "/a:b": refused, with the path in the Error? (what would the kernel make of its ":"? man 8 mount, "Mount options for overlay")').toContain('/a:b')
+    expect(await refusal({ lower: ['/a'], upper: '/u,x', work: '/w' }), 'upper path "/u,x": refused, with the path in the Error? (what would the kernel make of its ","?)').toContain('/u,x')
+    expect(await refusal({ lower: [], upper: '/u', work: '/w' }), 'no lower layer at all: refused, with an Error that says so?').toMatch(/lower/)
   })
 })
 
 describeKernel('mountOverlay', () => {
-  it('shows the union of the layers, the higher layer winning', async () => {
+  it('two lower layers that both hold etc/motd', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
     const m = ns.inside(s.merged)
     expect(readdirSync(m).sort(), 'the merged dir holds every layer\'s top-level names').toEqual(['bin', 'data', 'etc'])
-    expect(readFileSync(join(m, 'etc/motd'), 'utf8'), 'the same file in two lower layers: the topmost (lower[0]) must win').toBe('from top\n')
+    expect(readFileSync(join(m, 'etc/motd'), 'utf8'), 'etc/motd is in both lower layers and lower[0] is the top one: which lowerdir entry does the kernel show? (overlayfs.rst, "Multiple lower layers")').toBe('from top\n')
     expect(readFileSync(join(m, 'etc/os-release'), 'utf8')).toBe('base\n')
   })
 
-  it('copies a file up on write and leaves the lower layer untouched', async () => {
+  it('a write through the union to a file of the base layer', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
@@ -86,7 +86,7 @@ describeKernel('mountOverlay', () => {
     expect(existsSync(join(s.upper, 'etc/motd')), 'only the written file is copied up').toBe(false)
   })
 
-  it('leaves a whiteout in the upper layer for a deleted file', async () => {
+  it('a lower file deleted through the union, an empty file and a device node in upper', async () => {
     const s = stack()
     const ns = await mountNamespace()
     mkdirSync(join(s.upper, 'bin'))
@@ -95,14 +95,14 @@ describeKernel('mountOverlay', () => {
     await mountOverlay(ns.helper, s, s.merged)
     rmSync(ns.inside(join(s.merged, 'data/old.txt')))
     const found = await changes(ns.helper, s)
-    expect(found.find((c) => c.path === '/bin/plain')?.kind, 'changes() took an empty regular file (or a directory) for a whiteout: what else does every regular file share with the mark?').toBe('A')
-    expect(found.find((c) => c.path === '/bin/null')?.kind, 'changes() took a device like /dev/null (a character device 1/3) for a whiteout: what sets the mark apart from other devices?').toBe('A')
+    expect(found.find((c) => c.path === '/bin/plain')?.kind, '/bin/plain, an empty regular file in upper, came out as deleted: what exactly tells overlayfs\'s mark apart from it? (man 7 inode; ls -l in the chapter text\'s "Try it")').toBe('A')
+    expect(found.find((c) => c.path === '/bin/null')?.kind, '/bin/null, a character device 1/3 like /dev/null, came out as deleted: what exactly tells overlayfs\'s mark apart from it? (man 7 inode; ls -l in the chapter text\'s "Try it")').toBe('A')
     expect(found.find((c) => c.path === '/data/old.txt')?.kind, 'changes() must recognise the mark overlayfs left in upper for the deleted data/old.txt as D (look at it: ls -l; overlayfs.rst, "whiteouts and opaque directories")').toBe('D')
     expect(existsSync(join(s.base, 'data/old.txt')), 'the lower layer still has the file').toBe(true)
     expect(existsSync(ns.inside(join(s.merged, 'data/old.txt'))), 'the container no longer sees it').toBe(false)
   })
 
-  it('marks a directory replaced in the upper layer as opaque', async () => {
+  it('a lower directory removed and made anew through the union', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
@@ -115,7 +115,7 @@ describeKernel('mountOverlay', () => {
     expect(readdirSync(data), 'nothing of the lower data/ may show through an opaque dir').toEqual(['new.txt'])
   })
 
-  it('unmounts and leaves nothing mounted', async () => {
+  it('mounting, then unmounting an idle union', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
@@ -125,7 +125,7 @@ describeKernel('mountOverlay', () => {
     expect(readdirSync(ns.inside(s.merged)), 'the mount point is an empty dir again').toEqual([])
   })
 
-  it('still unmounts a union a process holds busy', async () => {
+  it('unmounting a union a process has its working directory in', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
@@ -135,8 +135,8 @@ describeKernel('mountOverlay', () => {
   })
 })
 
-describeKernel('whiteouts made by hand', () => {
-  it('hide a lower file (makeWhiteout) and a lower directory\'s contents (makeOpaque)', async () => {
+describeKernel('marks made by hand', () => {
+  it('makeWhiteout on etc/motd and makeOpaque on data/sub, then mounted', async () => {
     const s = stack()
     const ns = await mountNamespace()
     mkdirSync(join(s.upper, 'etc'))
@@ -146,12 +146,14 @@ describeKernel('whiteouts made by hand', () => {
     writeFileSync(join(s.upper, 'data/sub/only.txt'), 'only\n')
     await makeOpaque(ns.helper, join(s.upper, 'data/sub'))
     await mountOverlay(ns.helper, s, s.merged)
-    expect(readdirSync(ns.inside(join(s.merged, 'etc'))).sort(), `etc/motd still shows: makeWhiteout() made ${made}, which overlayfs does not read as "deleted" (compare with the mark it leaves itself, test "leaves a whiteout"; overlayfs.rst, "whiteouts and opaque directories")`).toEqual(['localtime', 'os-release'])
-    expect(readdirSync(ns.inside(join(s.merged, 'data/sub'))), 'the lower data/sub/deep.txt shows through data/sub: overlayfs did not take makeOpaque()\'s mark (which attribute, which value, on which directory? compare with the mark overlayfs leaves itself, test "marks a directory replaced")').toEqual(['only.txt'])
-    expect(readdirSync(ns.inside(join(s.merged, 'data'))).sort(), 'data/old.txt vanished, so data/ (the parent) was made opaque too: only the directory given may hide its lower contents').toEqual(['old.txt', 'sub'])
+    expect(readdirSync(ns.inside(join(s.merged, 'etc'))).sort(), `etc/motd still shows: makeWhiteout() made ${made}, which overlayfs does not read as "deleted" (compare with the mark it leaves itself, test "a lower file deleted through the union"; overlayfs.rst, "whiteouts and opaque directories")`).toEqual(['localtime', 'os-release'])
+    expect(readdirSync(ns.inside(join(s.merged, 'data/sub'))), 'the lower data/sub/deep.txt shows through data/sub: overlayfs did not take makeOpaque()\'s mark (which attribute, which value, on which directory? compare with the mark overlayfs leaves itself, test "a lower directory removed and made anew")').toEqual(['only.txt'])
+    expect(readdirSync(ns.inside(join(s.merged, 'data'))).sort(), 'data/old.txt vanished from the union: data/, the parent of the directory makeOpaque() was given, hides its lower contents too').toEqual(['old.txt', 'sub'])
   })
+})
 
-  it('are listed as changes, the way docker diff does', async () => {
+describeKernel('changes()', () => {
+  it('edits in both lower layers, a new file, a deletion and a replaced symlink', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
@@ -165,9 +167,9 @@ describeKernel('whiteouts made by hand', () => {
     const found = await changes(ns.helper, s)
     expect(found.filter((c) => c.kind === 'D'), 'D for deleted names only: does changes() take an ordinary file for a whiteout?').toEqual([{ kind: 'D', path: '/data/old.txt' }])
     expect(found.find((c) => c.path === '/etc/motd')?.kind, '/etc/motd is in the top lower layer and was edited: C').toBe('C')
-    expect(found.find((c) => c.path === '/etc/os-release')?.kind, '/etc/os-release is only in the BASE layer and was edited: C when ANY lower layer has the path, not only the nearest').toBe('C')
-    expect(found.find((c) => c.path === '/etc/localtime')?.kind, '/etc/localtime is a symlink of the base layer, absolute, so it dangles on the host; the container replaced it by a file: C, since the base layer has the entry itself, whatever it points at').toBe('C')
-    expect(found, 'docker diff reads the upper dir alone: every level, paths from "/", sorted').toEqual([
+    expect(found.find((c) => c.path === '/etc/os-release')?.kind, '/etc/os-release, edited, is only in the base layer (lower[1]): which lower layers did changes() ask? (chapter text, "Whiteouts")').toBe('C')
+    expect(found.find((c) => c.path === '/etc/localtime')?.kind, '/etc/localtime, an absolute symlink in the base layer that dangles on the host, was replaced by a file: does changes()\'s look into the base layer follow the link? (man 7 symlink)').toBe('C')
+    expect(found, 'the whole list, as docker diff prints it (paths from "/", sorted)').toEqual([
       { kind: 'C', path: '/data' },
       { kind: 'D', path: '/data/old.txt' },
       { kind: 'C', path: '/etc' },
@@ -178,7 +180,7 @@ describeKernel('whiteouts made by hand', () => {
     ])
   })
 
-  it('list a replaced directory as docker diff does: deleted, and everything in it added', async () => {
+  it('a lower directory remade with old names in it, and a new opaque directory', async () => {
     const s = stack()
     const ns = await mountNamespace()
     mkdirSync(join(s.upper, 'fresh'))
@@ -191,19 +193,19 @@ describeKernel('whiteouts made by hand', () => {
     mkdirSync(join(data, 'sub'))
     writeFileSync(join(data, 'new.txt'), 'new\n')
     const found = await changes(ns.helper, s)
-    expect(found.find((c) => c.path === '/data')?.kind, 'data/ was removed and made anew, so overlayfs marked it opaque in upper: its whole lower content is gone, which docker diff reports as D (moby\'s overlayDeletedFile in pkg/archive)').toBe('D')
-    expect(found.filter((c) => c.path.startsWith('/data/')), 'below an opaque directory no lower layer shows through: data/old.txt and data/sub have the names of lower entries but are new files, so A').toEqual([
+    expect(found.find((c) => c.path === '/data')?.kind, '/data was removed and made anew through the union, so it is opaque in upper: which letter does docker diff give it? (moby\'s pkg/archive, overlayDeletedFile)').toBe('D')
+    expect(found.filter((c) => c.path.startsWith('/data/')), 'data/old.txt and data/sub carry names of lower entries, but inside the opaque /data: what do the lower layers still show there? (overlayfs.rst, "whiteouts and opaque directories")').toEqual([
       { kind: 'A', path: '/data/new.txt' },
       { kind: 'A', path: '/data/old.txt' },
       { kind: 'A', path: '/data/sub' },
     ])
-    expect(found.find((c) => c.path === '/fresh')?.kind, 'an opaque directory that no lower layer has deleted nothing: A').toBe('A')
+    expect(found.find((c) => c.path === '/fresh')?.kind, '/fresh is opaque in upper and no lower layer has it: what did the container delete there?').toBe('A')
     expect(found.map((c) => c.path), 'each path once, sorted').toEqual(['/data', '/data/new.txt', '/data/old.txt', '/data/sub', '/fresh'])
   })
 })
 
 describe('the overlay2 layout', () => {
-  it('gives every layer diff, work, merged and a short link in l/', () => {
+  it('createLayer of a base layer', () => {
     const root = tempDir()
     const base = createLayer(root, 'base')
     for (const d of [base.diff, base.work, base.merged]) expect(existsSync(d), `${d} is missing`).toBe(true)
@@ -213,7 +215,7 @@ describe('the overlay2 layout', () => {
     expect(existsSync(join(root, 'base', 'lower')), 'a base layer has no parents: no lower file').toBe(false)
   })
 
-  it('writes the whole parent chain, nearest first, into each layer\'s lower file', () => {
+  it('three layers: a, b on a, c on b', () => {
     const root = tempDir()
     createLayer(root, 'a')
     createLayer(root, 'b', 'a')
@@ -221,7 +223,7 @@ describe('the overlay2 layout', () => {
     const link = (id: string) => readFileSync(join(root, id, 'link'), 'utf8')
     const lower = readFileSync(join(root, 'c', 'lower'), 'utf8')
     expect(lower.endsWith('\n'), 'the lower file ends with a newline, which overlayDirs() and Docker would take for part of the last layer\'s name').toBe(false)
-    expect(lower, 'c\'s lower file must name the whole chain below it, nearest first, by short name (moby\'s overlay2 getLower; chapter text, "The layout on disk")').toBe(`l/${link('b')}:l/${link('a')}`)
+    expect(lower, 'c\'s lower file: which layers must it name, in which order, in which form? (moby\'s overlay2 getLower; chapter text, "The layout on disk")').toBe(`l/${link('b')}:l/${link('a')}`)
     expect(overlayDirs(root, 'c')).toEqual({
       lower: [join(root, 'l', link('b')), join(root, 'l', link('a'))],
       upper: join(root, 'c', 'diff'),
@@ -231,18 +233,18 @@ describe('the overlay2 layout', () => {
 })
 
 describe('the -init layer', () => {
-  it('drops nameservers on the host\'s loopback and falls back to public ones', () => {
-    expect(resolvConf('nameserver 127.0.0.53\noptions edns0\n'), 'systemd-resolved\'s stub is unreachable from a container').toBe(
+  it('host resolv.conf files with systemd-resolved\'s stub, ::1 and a local dnsmasq', () => {
+    expect(resolvConf('nameserver 127.0.0.53\noptions edns0\n'), 'the host has only systemd-resolved\'s stub (127.0.0.53): can the container reach it from its own network namespace, and what does dockerd write then? (chapter text, "A container\'s own layers")').toBe(
       'options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n',
     )
-    expect(resolvConf('search lan\nnameserver 10.0.0.1\nnameserver ::1\n'), '::1 is the host\'s loopback too').toBe('search lan\nnameserver 10.0.0.1\n')
-    expect(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n'), 'a local dnsmasq (127.0.1.1) is on the host\'s loopback too: all of 127.0.0.0/8 is').toBe('nameserver 192.168.1.1\n')
+    expect(resolvConf('search lan\nnameserver 10.0.0.1\nnameserver ::1\n'), 'nameserver ::1 on the host: where does that address lead from the container\'s network namespace? (man 7 ipv6)').toBe('search lan\nnameserver 10.0.0.1\n')
+    expect(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n'), 'a local dnsmasq on 127.0.1.1: which IPv4 addresses are the host\'s loopback? (man 7 ip)').toBe('nameserver 192.168.1.1\n')
   })
 
-  it('maps localhost and the container\'s own hostname in /etc/hosts', () => {
+  it('/etc/hosts for hostname c0ffee', () => {
     const hosts = hostsFile('c0ffee')
     expect(hosts).toMatch(/^127\.0\.0\.1\s+localhost$/m)
-    expect(hosts, 'the container must resolve its own hostname, on a loopback address: it has no network of its own yet').toMatch(/^(127(\.\d{1,3}){3}|::1)[ \t]+([^\s]+[ \t]+)*c0ffee$/m)
+    expect(hosts, 'c0ffee must resolve before the container has any network: which addresses does it have then? (chapter text, "A container\'s own layers")').toMatch(/^(127(\.\d{1,3}){3}|::1)[ \t]+([^\s]+[ \t]+)*c0ffee$/m)
   })
 })
 
@@ -253,7 +255,7 @@ describeKernel('container layers', () => {
     return 'img-top'
   }
 
-  it('put an -init layer with hostname, hosts and resolv.conf between the image and the rw layer', async () => {
+  it('container c1 on a two-layer image', async () => {
     const root = tempDir()
     const dirs = createContainerLayers(root, 'c1', image(root), { hostname: 'c1host', hostResolvConf: 'nameserver 10.1.1.1\n' })
     expect(readdirSync(join(root, 'img-top/diff')), 'the image\'s top layer changed: init files go into <id>-init/diff, never into an image layer, which every container shares').toEqual(['app'])
@@ -271,7 +273,7 @@ describeKernel('container layers', () => {
     expect(readFileSync(join(etc, 'os-release'), 'utf8')).toBe('image\n')
   })
 
-  it('share the image\'s layers between two containers, which never see each other\'s changes', async () => {
+  it('two containers on one image, the first writing and deleting', async () => {
     const root = tempDir()
     const top = image(root)
     const one = createContainerLayers(root, 'one', top, { hostname: 'one' })

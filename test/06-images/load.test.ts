@@ -17,7 +17,7 @@ const APP: Entry[] = [{ name: 'srv/' }, { name: 'srv/motd', content: 'from the a
 const HOST_ARCH = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch
 
 describe('load an OCI image layout', () => {
-  it('stores every image of index.json under the name its annotation gives', async () => {
+  it('an OCI layout with one image named example.com/app:1.0', async () => {
     const root = tempDir()
     const layout = tempDir()
     const image = await buildImage([[{ name: 'etc/' }, { name: 'etc/os-release', content: 'oci\n' }], APP])
@@ -27,7 +27,7 @@ describe('load an OCI image layout', () => {
     expect(allLayers(root).length, 'both layers are in the layer store').toBe(2)
   })
 
-  it('picks this machine\'s platform from an index', async () => {
+  it('an index that lists s390x first, then this machine\'s platform', async () => {
     const root = tempDir()
     const layout = tempDir()
     const mine = await buildImage([APP], { architecture: HOST_ARCH })
@@ -41,7 +41,7 @@ describe('load an OCI image layout', () => {
     expect(imageConfig(root, mine.id).architecture).toBe(HOST_ARCH)
   })
 
-  it('refuses a blob whose bytes do not match its digest', async () => {
+  it('a layer blob whose bytes were tampered with', async () => {
     const root = tempDir()
     const layout = tempDir()
     const image = await buildImage([APP])
@@ -53,7 +53,7 @@ describe('load an OCI image layout', () => {
 })
 
 describe('load a docker save archive', () => {
-  it('loads a packed archive with its RepoTags, including a truncated layer tar', async () => {
+  it('a packed archive with two RepoTags and a truncated layer tar', async () => {
     const root = tempDir()
     const folder = tempDir()
     const truncated = await tarOf(APP, { trailer: false })
@@ -67,7 +67,7 @@ describe('load a docker save archive', () => {
     expect(readdirSync(root).filter((n) => n.startsWith('load-')), 'the unpacked archive is removed').toEqual([])
   })
 
-  it('refuses a manifest.json that names a file outside the archive', async () => {
+  it('a manifest.json whose Layers lead outside the archive', async () => {
     const root = tempDir()
     const folder = tempDir()
     const image = await buildImage([APP])
@@ -85,7 +85,7 @@ describe('load a docker save archive', () => {
 })
 
 describeKernel('minidocker load, then run', () => {
-  it('runs a loaded image with its config, on its own layers, and leaves nothing behind', async () => {
+  it('load, images, run twice, run -u, inspect and rmi', async () => {
     const root = tempDir()
     const folder = tempDir()
     const image = await buildImage([probeEntries(), APP], {
@@ -110,7 +110,7 @@ describeKernel('minidocker load, then run', () => {
     const asUser = await minidocker(root, ['run', '-u', '1000:1001', 'probe-app:1', 'id'])
     const id = probeLines(asUser.stdout)[0] as { uid: number; gid: number; groups: number[] }
     expect(id, `-u 1000:1001 must run the process as uid 1000, gid 1001 (${asUser.stderr})`).toMatchObject({ uid: 1000, gid: 1001 })
-    expect(id.groups, 'root\'s supplementary groups must be replaced (setgroups before setuid)').not.toContain(0)
+    expect(id.groups, '-u 1000:1001: the process kept root\'s supplementary group 0').not.toContain(0)
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     expect(mounts, 'the container\'s overlay must be unmounted after the run').not.toContain(root)
     const layers = allLayers(root).map((l) => l.cacheId).sort()

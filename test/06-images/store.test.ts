@@ -27,7 +27,7 @@ async function load(root: string, image: TestImage, tags: string[] = []) {
 }
 
 describe('the layer store', () => {
-  it('unpacks a layer into overlay2/<cache id>/diff and records it under its chain ID', async () => {
+  it('importImage of a two-layer image', async () => {
     const root = tempDir()
     const image = await buildImage([BASE, APP])
     await load(root, image)
@@ -43,7 +43,7 @@ describe('the layer store', () => {
       .toBe(`l/${readFileSync(join(storePaths(root).graph, bottom.cacheId, 'link'), 'utf8')}`)
   })
 
-  it('refuses a layer whose tar does not have the expected diff ID, and keeps nothing of it', async () => {
+  it('registerLayer with an expected diff ID the tar does not have', async () => {
     const root = tempDir()
     const image = await buildImage([BASE])
     const error = await caught(() => registerLayer(root, null, image.layers[0]!.data, sha256('something else')))
@@ -53,27 +53,27 @@ describe('the layer store', () => {
     expect(graph, 'the unpacked folder must be removed again').toEqual([])
   })
 
-  it('unpacks a layer shared by two images once', async () => {
+  it('two images on the same base layer', async () => {
     const root = tempDir()
     const first = await buildImage([BASE, APP])
     const second = await buildImage([BASE, OTHER])
     await load(root, first)
     const { opened } = await load(root, second)
-    expect(opened, 'the base layer is stored already (same chain ID): only layer 1 may be opened, and the base must not be unpacked again').toEqual([1])
+    expect(opened, 'the second image\'s base layer is in the store already: which layers did importImage() open? (the chain IDs in the chapter text, "Diff IDs, chain IDs and the image ID")').toEqual([1])
     expect(allLayers(root).length, 'three distinct layers: base, app, other').toBe(3)
     expect(readdirSync(storePaths(root).graph).filter((n) => n !== 'l').length, 'and three folders in overlay2/').toBe(3)
   })
 
-  it('keeps the same layer on different parents apart: the chain ID covers everything below', async () => {
+  it('APP on BASE, then APP on OTHER', async () => {
     const root = tempDir()
     await load(root, await buildImage([BASE, APP]))
     const { opened } = await load(root, await buildImage([OTHER, APP]))
-    expect(opened, 'APP on OTHER is not APP on BASE: both layers must be unpacked').toEqual([0, 1])
+    expect(opened, 'APP on OTHER after APP on BASE: which layers did importImage() open, and by which ID did it look them up?').toEqual([0, 1])
   })
 })
 
 describe('images and tags', () => {
-  it('names an image by the digest of its config and finds it by tag, ID or ID prefix', async () => {
+  it('lookups by tag, bare name, ID, short ID and an unknown name', async () => {
     const root = tempDir()
     const image = await buildImage([BASE])
     const { id } = await load(root, image, ['probe:1.0', 'probe'])
@@ -88,7 +88,7 @@ describe('images and tags', () => {
     expect(error.message).toContain('nope')
   })
 
-  it('refuses to record an image whose layers are not stored', async () => {
+  it('addImage of a config whose layer is not stored', async () => {
     const root = tempDir()
     const image = await buildImage([BASE])
     const error = await caught(() => addImage(root, image.config.data, ['orphan']))
@@ -99,7 +99,7 @@ describe('images and tags', () => {
 })
 
 describe('rmi', () => {
-  it('untags first, and deletes the image only with its last tag', async () => {
+  it('an image tagged a:1 and b:1, removed by tag twice', async () => {
     const root = tempDir()
     const { id } = await load(root, await buildImage([BASE]), ['a:1', 'b:1'])
     expect(removeImage(root, 'a:1')).toEqual([{ Untagged: 'a:1' }])
@@ -110,7 +110,7 @@ describe('rmi', () => {
     expect(await caught(() => resolveImage(root, id)), 'the image is gone').toBeInstanceOf(NoSuchImageError)
   })
 
-  it('keeps a layer while another image uses it, and removes it with the last one', async () => {
+  it('two images on one base layer, removed one by one', async () => {
     const root = tempDir()
     const first = await buildImage([BASE, APP])
     const second = await buildImage([BASE, OTHER])
@@ -118,15 +118,15 @@ describe('rmi', () => {
     await load(root, second, ['second'])
     const base = readLayer(root, first.layers[0]!.diffId)
     const deleted = removeImage(root, 'first').flatMap((r) => ('Deleted' in r ? [r.Deleted] : []))
-    expect(deleted, 'only the image and its own top layer may be deleted: the base layer is still used by "second"').toEqual([first.id, sha256(`${first.layers[0]!.diffId} ${first.layers[1]!.diffId}`)])
-    expect(existsSync(join(storePaths(root).graph, base.cacheId, 'diff/etc/os-release')), 'the base layer is still used by "second": it must stay').toBe(true)
+    expect(deleted, 'rmi first, while "second" stacks on the same base layer: which layers did it delete? (docker rmi\'s output)').toEqual([first.id, sha256(`${first.layers[0]!.diffId} ${first.layers[1]!.diffId}`)])
+    expect(existsSync(join(storePaths(root).graph, base.cacheId, 'diff/etc/os-release')), '"second" stacks on the same base layer: its files are gone').toBe(true)
     removeImage(root, 'second')
     expect(allLayers(root), 'with the last image gone, no layer is left').toEqual([])
     expect(readdirSync(storePaths(root).graph).filter((n) => n !== 'l'), 'nor any unpacked folder').toEqual([])
     expect(readdirSync(join(storePaths(root).graph, 'l')), 'nor any short link').toEqual([])
   })
 
-  it('removes an image given by ID together with all its tags', async () => {
+  it('rmi by short ID of an image with three tags', async () => {
     const root = tempDir()
     const { id } = await load(root, await buildImage([BASE]), ['x', 'y:2'])
     tagImage(root, 'z', id)
@@ -137,7 +137,7 @@ describe('rmi', () => {
 })
 
 describeKernel('a stored image under overlayfs', () => {
-  it('hides what a higher layer deleted (.wh.NAME) and replaced (.wh..wh..opq)', async () => {
+  it('etc/.wh.motd and data/.wh..wh..opq over a layer with etc/motd and data/old.txt', async () => {
     const root = tempDir()
     const image = await buildImage([
       [{ name: 'etc/' }, { name: 'etc/motd', content: 'old\n' }, { name: 'etc/hosts', content: 'h\n' }, { name: 'data/' }, { name: 'data/old.txt', content: 'old\n' }],
