@@ -75,7 +75,7 @@ async function connected(daemon: FakeDaemon): Promise<Engine> {
   return engine
 }
 
-/** A frame of stdcopy: [stream, 0, 0, 0, big-endian uint32 size] and the payload. */
+/** A frame of stream `stream`, as moby's stdcopy.go writes it. */
 function frame(stream: number, payload: string | Buffer): Buffer {
   const body = Buffer.from(payload)
   const header = Buffer.alloc(8)
