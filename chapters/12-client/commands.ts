@@ -24,8 +24,8 @@ export async function logs(engine: Engine, ref: string, options: { follow: boole
   // TODO(12): `docker logs` (the text's "Logs and exec"; the CLI's logs.go, runLogs).
   //   1. A log is the pty's bytes for a container with a terminal and frames for one without:
   //      what must be known before the logs are asked for? REF may be a name or a short ID.
-  //   2. -f and --tail go in the query, spelled as the CLI spells them; it sends a tail even
-  //      when none was given.
+  //   2. -f and --tail go in the query, spelled as the CLI spells them: record what the real
+  //      docker logs sends with and without them.
   throw new NotImplementedError('12-client', 'logs')
 }
 // #endregion logs

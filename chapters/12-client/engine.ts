@@ -15,17 +15,17 @@ import { CLIENT_API_VERSION, DaemonError, EngineBase, FALLBACK_API_VERSION, read
 
 // #region negotiate
 /**
- * The version to put in every path after `_ping`: the lower of ours and the daemon's
- * Api-Version ("1.9" is older than "1.41"); a daemon that announces none is an old one,
- * spoken to at FALLBACK_API_VERSION.
+ * The version to put in every path after `_ping`, given the daemon's Api-Version header
+ * (`undefined` when it sent none) and ours, CLIENT_API_VERSION.
  */
 export function negotiate(announced: string | undefined): string {
   // TODO(12): the one version both sides speak (the text's "Ping and the version").
-  //   1. A version is two whole numbers, not a decimal fraction and not a string: 1.9 is
-  //      older than 1.41, and 1.41 older than 1.100. Neither side may be asked for more
-  //      than it speaks.
-  //   2. Where to look: moby's client/client.go (NegotiateAPIVersion, negotiateAPIVersionPing)
-  //      and api/types/versions (compare, LessThan).
+  //   1. Neither side may be asked for more than it speaks.
+  //   2. What is a version made of, and how does moby compare two of them? Try your
+  //      comparison on versions the tests' daemons could announce, old and new.
+  //   3. What does a daemon that announces nothing speak?
+  //   Where to look: moby's client/client.go (NegotiateAPIVersion, negotiateAPIVersionPing)
+  //   and api/types/versions (compare, LessThan).
   throw new NotImplementedError('12-client', 'negotiate')
 }
 // #endregion negotiate

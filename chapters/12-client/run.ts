@@ -50,8 +50,7 @@ export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdi
 // #region runError
 /**
  * A failed `run` as the CLI reports it: its name, the error, a pointer to the help, and the
- * exit code that says whose fault it was: 127 the command was not found, 126 it could not
- * be executed, 125 anything else before the container ran (docker run's documented codes).
+ * exit code that says whose fault it was (docker run's reference documents them).
  */
 export function runError(error: unknown): ContainerError {
   // TODO(12): run's failures as the docker CLI reports them (the text's "Exit codes"; the
@@ -66,11 +65,10 @@ export function runError(error: unknown): ContainerError {
 
 // #region attachTerminal
 /**
- * With -t at a terminal. With -i too (`raw`), the client's terminal goes raw at once, before
- * stdin is read: each key goes to the container as it is typed, ^C and ^D included, and none
- * of them ends the client's stdin. resize() gives the pty behind `resizePath` (a container's
- * or an exec's) our size; call it once the process runs, and it runs again at every SIGWINCH.
- * restore() undoes it all; it must run on every way out, even a signal.
+ * With -t at a terminal: the client's terminal lent to the container, with -i (`raw`) its
+ * keys too, each as it is typed, ^C and ^D included. resize() gives the pty behind
+ * `resizePath` (a container's or an exec's) the client's size, now and whenever it changes.
+ * restore() undoes all attachTerminal did.
  */
 export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio, raw: boolean): { resize(): void; restore(): void } {
   // TODO(12): lend the client's terminal to the container (the text's "A terminal"; the CLI's
@@ -93,9 +91,9 @@ export const PROXIED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUS
 
 // #region proxySignals
 /**
- * --sig-proxy: a signal sent to the client is sent to the container (`POST .../kill?signal=`)
- * instead of ending the client, which goes on to report the container's exit. Returns the
- * function that stops proxying.
+ * --sig-proxy (docker run's reference): the signals the client receives go to the container,
+ * and the client goes on to report the container's exit. Returns the function that stops
+ * proxying.
  */
 export function proxySignals(engine: Engine, id: string): () => void {
   // TODO(12): --sig-proxy (the text's "Signals"; the CLI's signals.go, ForwardAllSignals).

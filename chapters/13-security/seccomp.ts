@@ -12,10 +12,10 @@ import type { BpfInstruction, Pending } from '../../lib/seccomp.ts'
 
 // #region seccompAction
 /**
- * The filter's return value for a spec action: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO (with `errnoRet`,
- * EPERM when absent), SCMP_ACT_KILL (the thread, as libseccomp means it), SCMP_ACT_KILL_THREAD,
- * SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (with errnoRet as the message the tracer
- * reads, EPERM when absent, as for ERRNO), SCMP_ACT_LOG.
+ * The filter's return value for a spec action, as runc's filter returns it: SCMP_ACT_ALLOW,
+ * SCMP_ACT_ERRNO (with `errnoRet`), SCMP_ACT_KILL (the thread, as libseccomp means it),
+ * SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (errnoRet being
+ * the message the tracer reads), SCMP_ACT_LOG; an ERRNO or TRACE without `errnoRet` as runc has it.
  * Anything else: `unsupported seccomp action "NAME"`.
  */
 export function seccompAction(action: string, errnoRet?: number): number {
@@ -31,14 +31,13 @@ export function seccompAction(action: string, errnoRet?: number): number {
 // #region argumentCheck
 /**
  * One argument condition as instructions that fall through when it holds and jump to `fail`
- * when it does not. Arguments are 64-bit, the accumulator 32: the condition must hold on the
- * whole 64-bit argument, compared unsigned.
+ * when it does not, judging the argument as libseccomp's filter judges it.
  */
 function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail: string, id: string): Pending[] {
   // TODO(13): one condition (SCMP_CMP_EQ, NE, LT, LE, GT, GE, MASKED_EQ) as instructions.
-  //   1. struct seccomp_data holds each argument as 64 bits, in two 32-bit words
-  //      (SECCOMP_DATA.argLow, argHigh); BPF loads 32 bits at a time. A check of the low word
-  //      alone lets 0x1_0000_0008 pass for 8.
+  //   1. How wide is an argument in struct seccomp_data (SECCOMP_DATA.argLow, argHigh), and how
+  //      much does one BPF load bring into the accumulator? Which calls would a check of one
+  //      load alone let through?
   //   2. For an ordering (GT, GE, LT, LE): when do the high words decide alone, and when must
   //      the low words be compared? Two of them are the negation of the other two.
   //   3. MASKED_EQ is (arg & value) == valueTwo, and a jump compares the accumulator as it
@@ -52,13 +51,11 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
 
 // #region compileSeccomp
 /**
- * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER). First the ABI: a call
- * from an ABI the profile does not list (or one this machine has no table for, x32 included)
- * kills the process, since the same number means another call in another ABI. Then, for the
- * call's number in that ABI, the rules naming it, in order: a rule whose conditions all hold
- * returns its action. No rule matching: defaultAction. A name the ABI's table does not know
- * is skipped, as runc does (the call does not exist there). A profile without `architectures`
- * (or with an empty list) accepts the native ABI alone, SCMP_ARCH_X86_64 here, as libseccomp does.
+ * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER) that gives every call,
+ * from whatever ABI it comes, the verdict runc's filter (libseccomp's) gives it under the same
+ * profile. A name an ABI's table does not know is skipped, as runc does (the call does not
+ * exist there). A profile without `architectures` (or with an empty list) names the native
+ * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it.
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   // TODO(13): the profile as a program, built with lib/seccomp.ts's small assembler.

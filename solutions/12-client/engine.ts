@@ -15,9 +15,8 @@ import { CLIENT_API_VERSION, DaemonError, EngineBase, FALLBACK_API_VERSION, read
 
 // #region negotiate
 /**
- * The version to put in every path after `_ping`: the lower of ours and the daemon's
- * Api-Version ("1.9" is older than "1.41"); a daemon that announces none is an old one,
- * spoken to at FALLBACK_API_VERSION.
+ * The version to put in every path after `_ping`, given the daemon's Api-Version header
+ * (`undefined` when it sent none) and ours, CLIENT_API_VERSION.
  */
 export function negotiate(announced: string | undefined): string {
   if (!announced) return FALLBACK_API_VERSION

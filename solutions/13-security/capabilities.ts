@@ -15,8 +15,8 @@ import { switchUser } from '../../minidocker/container.ts'
 // #region capabilityMask
 /**
  * The kernel's mask for a list of capability names: bit N set for capability number N
- * (lib/security-tables.ts). A 64-bit mask: capabilities 32 and up exist. A name
- * the table does not know is refused: `unknown capability "NAME"`.
+ * (lib/security-tables.ts), for every capability the table has. A name the table does not
+ * know is refused: `unknown capability "NAME"`.
  */
 export function capabilityMask(names: string[] = []): bigint {
   let mask = 0n

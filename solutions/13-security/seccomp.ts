@@ -12,9 +12,10 @@ import { always, and, ARCHITECTURES, assemble, BPF, DEFAULT_ERRNO, jump, load, r
 
 // #region seccompAction
 /**
- * The filter's return value for a spec action: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO (with `errnoRet`,
- * EPERM when absent), SCMP_ACT_KILL (the thread, as libseccomp means it), SCMP_ACT_KILL_THREAD,
- * SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (with errnoRet as the message), SCMP_ACT_LOG.
+ * The filter's return value for a spec action, as runc's filter returns it: SCMP_ACT_ALLOW,
+ * SCMP_ACT_ERRNO (with `errnoRet`), SCMP_ACT_KILL (the thread, as libseccomp means it),
+ * SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (errnoRet being
+ * the message the tracer reads), SCMP_ACT_LOG; an ERRNO or TRACE without `errnoRet` as runc has it.
  * Anything else: `unsupported seccomp action "NAME"`.
  */
 export function seccompAction(action: string, errnoRet?: number): number {
@@ -36,8 +37,7 @@ export function seccompAction(action: string, errnoRet?: number): number {
 // #region argumentCheck
 /**
  * One argument condition as instructions that fall through when it holds and jump to `fail`
- * when it does not. Arguments are 64-bit, the accumulator 32: the condition must hold on the
- * whole 64-bit argument, compared unsigned.
+ * when it does not, judging the argument as libseccomp's filter judges it.
  */
 function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail: string, id: string): Pending[] {
   const { index, op } = condition
@@ -75,12 +75,11 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
 
 // #region compileSeccomp
 /**
- * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER). First the ABI: a call
- * from an ABI the profile does not list (or one this machine has no table for, x32 included)
- * kills the process, since the same number means another call in another ABI. Then, for the
- * call's number in that ABI, the rules naming it, in order: a rule whose conditions all hold
- * returns its action. No rule matching: defaultAction. A name the ABI's table does not know
- * is skipped, as runc does (the call does not exist there).
+ * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER) that gives every call,
+ * from whatever ABI it comes, the verdict runc's filter (libseccomp's) gives it under the same
+ * profile. A name an ABI's table does not know is skipped, as runc does (the call does not
+ * exist there). A profile without `architectures` (or with an empty list) names the native
+ * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it.
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   const fallback = seccompAction(config.defaultAction, config.defaultErrnoRet)

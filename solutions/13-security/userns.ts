@@ -15,10 +15,9 @@ import type { Helper } from '../../native/helper.ts'
 
 // #region idMapText
 /**
- * The text written to /proc/PID/uid_map (or gid_map) for `mappings`: one line per mapping, in
- * the order user_namespaces(7) gives the fields (the id inside, the id outside, how many).
- * No mapping at all is refused: `a user namespace needs linux.uidMappings` (or gidMappings),
- * a ContainerError with exit code 125, since every id of the namespace would be unmapped.
+ * The text written to /proc/PID/uid_map (or gid_map) for `mappings`, one line per mapping, as
+ * user_namespaces(7) describes the file. No mapping at all is refused: `a user namespace needs
+ * linux.uidMappings` (or gidMappings), a ContainerError with exit code 125.
  */
 export function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'): string {
   if (!mappings?.length) throw new ContainerError(`a user namespace needs linux.${kind}Mappings`, 125)
@@ -72,10 +71,8 @@ function writeMap(path: string, text: string): void {
  * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
  * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
  * each inode once (a hard link shifted twice would be shifted from its new owner).
- * Nothing else about a file may change: its mode stays, the set-user-ID and set-group-ID bits
- * included (an image's su must still work). An owner that no mapping covers is a ContainerError
- * (125) naming the file and the id. Without this the container's root sees its own files owned
- * by nobody.
+ * Nothing else about a file may change: its mode stays as it was (an image's su must still
+ * work). An owner that no mapping covers is a ContainerError (125) naming the file and the id.
  */
 export function shiftOwnership(rootfs: string, spec: Spec): void {
   const uids = spec.linux?.uidMappings ?? []
@@ -102,14 +99,11 @@ export function shiftOwnership(rootfs: string, spec: Spec): void {
 
 // #region remapMappings
 /**
- * The mappings a daemon started with `--userns-remap` gives every container (dockerd 20.10's
- * NewIdentityMapping): `user`'s ranges in `subuid` for the uids and in `subgid` for the gids,
- * each file's ranges laid end to end from container id 0 in the file's order. A line is
- * `OWNER:START:COUNT`, its OWNER the user's uid or its name: the lines naming the uid are used
- * if there are any, else those naming the name. Blank lines and lines starting with `#` are
- * skipped. A user with no range in a file is an Error `no subuid ranges found for user "NAME"
- * in PATH` (subgid likewise); a line that is not three fields, or whose START or COUNT is not
- * a whole number, is an Error naming the file, the line number and the line.
+ * The mappings a daemon started with `--userns-remap` gives every container, as dockerd 20.10
+ * works them out for `user` from the two files (NewIdentityMapping). A user with no range in a
+ * file is an Error `no subuid ranges found for user "NAME" in PATH` (subgid likewise); a line
+ * that is not `OWNER:START:COUNT`, or whose START or COUNT is not a whole number, is an Error
+ * naming the file, the line number and the line.
  */
 export function remapMappings(user: RemapUser, subuid: SubIdFile, subgid: SubIdFile): { uidMappings: IdMapping[]; gidMappings: IdMapping[] } {
   return { uidMappings: subordinateRanges(user, subuid, 'subuid'), gidMappings: subordinateRanges(user, subgid, 'subgid') }

@@ -52,16 +52,16 @@ async function both(args: string[], input?: string, host = daemon.host) {
 }
 
 describeKernel('minidocker as a client of minidockerd, beside the docker CLI', () => {
-  it('opens with HEAD /_ping and then speaks the version the daemon announced (/v1.41)', async () => {
+  it('version through a logging proxy: the requests it makes', async () => {
     proxy.requests.length = 0
     const version = await minidocker(['-H', proxy.host, 'version'])
     expect(version.exitCode, `minidocker version failed: ${version.stderr}`).toBe(0)
-    expect(proxy.requests, 'expected HEAD /_ping first, then GET /v1.41/version — is the version from the ping\'s Api-Version header put before the path?')
+    expect(proxy.requests, 'expected the docker CLI\'s requests for version (left: yours) — which request opens a command, and what does its answer tell the client about every later path? (see "Ping and the version")')
       .toEqual(['HEAD /_ping', 'GET /v1.41/version'])
     expect(version.stdout, 'expected the server\'s API version in the output').toMatch(/API version: +1\.41 \(minimum version 1\.12\)/)
   })
 
-  it('run of a missing image makes the docker CLI\'s requests in its order: create, 404, pull, create, attach, wait, start', async () => {
+  it('run --rm of an image the daemon lacks, through a logging proxy, beside the docker CLI', async () => {
     const orders: string[][] = []
     for (const client of ['minidocker', 'docker'] as const) {
       await docker('28.2.2', daemon.host, ['rmi', '-f', probe])
@@ -76,19 +76,19 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
       .toEqual(orders[1])
   })
 
-  it('run prints the container\'s stdout and stderr apart, exits with its code, and -i passes stdin and its end', async () => {
+  it('run: sh writing to stdout and stderr and exiting 3; -i cat with piped lines; -e -w -u -h', async () => {
     for (const [args, input] of [
       [['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 3']],
       [['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'piped\nlines\n'],
       [['run', '--rm', '--network', 'none', '-e', 'A=1', '-w', '/tmp', '-u', '1000', '-h', 'named', busybox, 'sh', '-c', 'echo $A; pwd; id -u; hostname']],
     ] as [string[], string?][]) {
       const { mine, theirs } = await both(args, input)
-      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives (left: yours) — frames: 1 is stdout, 2 stderr; the exit code is the wait's StatusCode; stdin's end is a half-close`)
+      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives (left: yours) — which output does each frame belong to (see "Frames"), where does the exit code come from, and how does the daemon learn that stdin has ended (see "The run sequence")?`)
         .toEqual({ stdout: theirs.stdout, stderr: theirs.stderr, exitCode: theirs.exitCode })
     }
   })
 
-  it('run passes a signal sent to the client on to the container (--sig-proxy) and exits with the container\'s code', async () => {
+  it('run without -t, its container trapping TERM, and a SIGTERM sent to the client', async () => {
     const script = 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'
     const run = execa(process.execPath, [MINIDOCKER, '-H', daemon.host, 'run', '--rm', '--network', 'none', busybox, 'sh', '-c', script], {
       env: { MINIDOCKER_HOST: '', DOCKER_HOST: '' }, stdin: 'ignore', reject: false, timeout: 30_000,
@@ -103,7 +103,7 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     if (!exited) run.kill('SIGTERM')
     const r = await run
     throwIfUnwritten(String(r.stderr))
-    expect([r.exitCode, String(r.stdout)], `expected the client's SIGTERM to reach the container, whose trap exits 42, and the client to exit with that code; stderr: ${String(r.stderr)} — does proxySignals send each signal to POST /containers/ID/kill?`).toEqual([42, 'ready\ngot TERM'])
+    expect([r.exitCode, String(r.stdout)], `expected the container's trap to print "got TERM" and exit 42, and the client to exit 42 (left: yours); stderr: ${String(r.stderr)} — did the client's SIGTERM reach the container, and did the client live to report its exit? (see "Signals"; docker run's --sig-proxy)`).toEqual([42, 'ready\ngot TERM'])
   })
 
   it('run -d, ps, logs, exec, stop, rm: the docker CLI\'s output, and both see the same containers', async () => {
@@ -130,7 +130,7 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     expect((await docker('28.2.2', daemon.host, ['ps', '-a', '-q', '--no-trunc'])).stdout, 'expected the container gone for docker too').not.toContain(id)
   })
 
-  it('errors read as the docker CLI\'s: from the daemon, no daemon at the socket, a bad flag, an unknown image', async () => {
+  it('logs and rm of a missing container, bad flags, a missing tag, no daemon at the socket: beside the docker CLI', async () => {
     const cases: string[][] = [['logs', 'nope'], ['rm', 'nope'], ['run', '--bogus', busybox], ['ps', '--bogus'], ['run', '--rm', '--network', 'none', `${busybox}:nope`, 'true']]
     for (const args of cases) {
       const { mine, theirs } = await both(args)
@@ -140,19 +140,19 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     const nowhere = `unix://${join(dir, 'no-daemon.sock')}`
     for (const args of [['ps'], ['run', '--rm', busybox, 'true']]) {
       const { mine, theirs } = await both(args, undefined, nowhere)
-      expect({ stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')} with no daemon: expected "Cannot connect to the Docker daemon at ${nowhere}. Is the docker daemon running?" as docker says it (left: yours)`)
+      expect({ stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')} with no daemon at ${nowhere}: expected docker's words and exit code (left: yours)`)
         .toEqual({ stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
     }
     const viaEnv = await minidocker(['ps'], { env: { MINIDOCKER_HOST: nowhere } })
     expect(viaEnv.stderr, 'expected MINIDOCKER_HOST to name the daemon as -H does').toContain(nowhere)
   })
 
-  it('run -it at a terminal: the output, the exit code, and the terminal given back as it was', async () => {
+  it('run -it from a shell in a 33x101 terminal, the container exiting 6', async () => {
     const script = `stty rows 33 cols 101; before=$(stty -g); '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; sleep 0.5; stty size; exit 6'; code=$?; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
     const result = await inTerminal('sh', ['-c', script], { MINIDOCKER_HOST: '', DOCKER_HOST: '' })
-    expect(result.stdout, 'expected the container\'s output through its terminal (raw bytes, not frames)').toContain('tty-mode\nstdin-is-a-tty\n')
-    expect(result.stdout, 'expected the container\'s terminal to have the client\'s size, 33 rows and 101 columns — is POST /containers/ID/resize sent once the container has started?').toContain('33 101\n')
-    expect(result.stdout, 'expected stty -g to read the same after minidocker run -it — is raw mode undone on every way out?').toContain('terminal-restored')
+    expect(result.stdout, 'expected the container\'s output as its terminal wrote it').toContain('tty-mode\nstdin-is-a-tty\n')
+    expect(result.stdout, 'expected stty size in the container to print the client\'s 33 rows and 101 columns — how does the container\'s pty learn the client\'s size, and when? (see "A terminal")').toContain('33 101\n')
+    expect(result.stdout, 'expected stty -g to read the same after minidocker run -it as before — what did the client change in the terminal, and is it undone on every way out? (see "A terminal")').toContain('terminal-restored')
     expect(result.code, 'expected the container\'s exit code 6').toBe(6)
   })
 })

@@ -43,15 +43,15 @@ async function both(args: string[], input?: string) {
 }
 
 describeKernel('minidocker as a client of the real dockerd, beside the docker CLI', () => {
-  it('pull: the progress lines and the name, as docker prints them on a pipe', async () => {
+  it('pull on a pipe, then pull of the same image again', async () => {
     const mine = await minidocker(['-H', real.host, 'pull', busybox])
     expect(mine.exitCode, `minidocker pull failed: ${mine.stderr}`).toBe(0)
-    expect(mine.stdout, 'expected the pull\'s layer lines — are the JSON messages read one per line and handed to the progress renderer?').toMatch(/[a-f0-9]{12}: Pull complete\n/)
+    expect(mine.stdout, 'expected a "Pull complete" line per layer, as docker prints them on a pipe — does each of the daemon\'s progress messages reach the renderer, whole? (see "Pulling")').toMatch(/[a-f0-9]{12}: Pull complete\n/)
     const again = await both(['pull', busybox])
     expect(again.mine, 'pulling again: expected docker\'s words exactly (left: yours)').toEqual(again.theirs)
   })
 
-  it('run: output, stderr, stdin and exit codes as docker\'s; 127 and 126 for a command not found or not executable', async () => {
+  it('run: sh exiting 3, -i cat, --entrypoint, a command that does not exist, /etc/passwd as the command', async () => {
     for (const [args, input] of [
       [['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; exit 3']],
       [['run', '--rm', '-i', '--network', 'none', busybox, 'cat'], 'piped\n'],
@@ -60,7 +60,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       [['run', '--rm', '--network', 'none', busybox, '/etc/passwd']],
     ] as [string[], string?][]) {
       const { mine, theirs } = await both(args, input)
-      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives, its name read as minidocker (left: yours) — 127 when the daemon says the executable was not found, 126 when permission is denied`)
+      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives, its name read as minidocker (left: yours) — which exit code does docker run give when the container's command cannot be started, and how does the CLI tell the cases apart? (see "Exit codes"; docker run's reference)`)
         .toEqual({ stdout: theirs.stdout, stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
     }
   })

@@ -75,7 +75,7 @@ async function connected(daemon: FakeDaemon): Promise<Engine> {
   return engine
 }
 
-/** A frame of stdcopy: [stream, 0, 0, 0, big-endian uint32 size] and the payload. */
+/** A frame of stream `stream`, as moby's stdcopy.go writes it. */
 function frame(stream: number, payload: string | Buffer): Buffer {
   const body = Buffer.from(payload)
   const header = Buffer.alloc(8)
@@ -102,7 +102,7 @@ describe('the multiplexed stream (stdcopy)', () => {
   const stream = Buffer.concat([...small, frame(1, big), frame(2, 'err 2\n')])
   const expected = { stdout: short(`out 1\nin\n${big}`), stderr: 'err 1\nerr 2\n' }
 
-  it('frameReader cuts frames out of chunks that split headers and payloads, or hold many frames', () => {
+  it('frameReader fed a stream 1 byte, 7 bytes, 4 KiB at a time, and whole', () => {
     const smallOnly = { input: Buffer.concat(small), expected: { stdout: 'out 1\nin\n', stderr: 'err 1\n' } }
     const all = { input: stream, expected }
     for (const [what, size, { input, expected }] of [['one byte a chunk', 1, smallOnly], ['7 bytes a chunk', 7, smallOnly], ['4 KiB a chunk, a 70 KB payload', 4096, all], ['the whole stream in one chunk', stream.length, all]] as const) {
@@ -122,20 +122,20 @@ describe('the multiplexed stream (stdcopy)', () => {
     }
   })
 
-  it('frameReader ends with an error for the daemon\'s stream 3, an unknown stream, and a frame cut short', () => {
+  it('frameReader given a stream 3 frame, a stream 7 frame, and a frame cut short', () => {
     const { outputs, text } = collector()
     const reader = frameReader(outputs)
     expect(() => reader.push(Buffer.concat([frame(1, 'before\n'), frame(3, 'the container is gone')])), 'stream 3 carries the daemon\'s error: expected an error with its words')
       .toThrow('the container is gone')
     expect(text().stdout, 'expected the frame before the error written').toBe('before\n')
-    expect(() => frameReader(outputs).push(frame(7, 'what')), 'a stream number other than 0 to 3 means the stream is not framed: expected an error naming the number 7')
+    expect(() => frameReader(outputs).push(frame(7, 'what')), 'a frame of stream 7: expected an error naming the number 7')
       .toThrow(/\b7\b/)
     const cut = frameReader(outputs)
     cut.push(frame(1, 'cut short').subarray(0, 12))
     expect(() => cut.end(), 'expected end() to refuse a stream that ended inside a frame, not to drop the half frame silently').toThrow()
   })
 
-  it('copyOutput demultiplexes a stream without a terminal and passes a terminal\'s bytes as they are', async () => {
+  it('copyOutput of a framed stream, of a terminal\'s stream, and of a stream 3 frame', async () => {
     const framed = new PassThrough()
     const a = collector()
     const copying = caught(() => copyOutput(framed, a.outputs, false))
@@ -149,7 +149,7 @@ describe('the multiplexed stream (stdcopy)', () => {
     const tty = caught(() => copyOutput(raw, b.outputs, true))
     raw.end('tty bytes\r\n')
     const ttyError = await tty
-    expect({ ...b.text(), error: ttyError && String(ttyError) }, 'with a terminal the stream is the pty\'s bytes, not frames: expected them on stdout as they came')
+    expect({ ...b.text(), error: ttyError && String(ttyError) }, 'with a terminal: expected the bytes on stdout as they came — what does the daemon send for a container with a terminal? (see "Frames")')
       .toEqual({ stdout: 'tty bytes\r\n', stderr: '', error: undefined })
 
     const failing = new PassThrough()
@@ -161,13 +161,13 @@ describe('the multiplexed stream (stdcopy)', () => {
 })
 
 describe('the Engine API transport', () => {
-  it('negotiate picks the lower version, comparing the numbers after the dot as numbers, and 1.24 when none is announced', () => {
+  it('negotiate with Api-Version 1.41, 1.47, 1.9, 1.40, 1.100, and none', () => {
     const cases: [string | undefined, string][] = [['1.41', '1.41'], ['1.47', '1.41'], ['1.9', '1.9'], ['1.40', '1.40'], ['1.100', '1.41'], [undefined, '1.24']]
-    expect(cases.map(([announced]) => negotiate(announced)), `for Api-Version ${cases.map(([a]) => a ?? '(none)').join(', ')} (we speak 1.41) — 1.9 is older than 1.41, and 1.100 newer: a version is two whole numbers, not a decimal`)
+    expect(cases.map(([announced]) => negotiate(announced)), `for Api-Version ${cases.map(([a]) => a ?? '(none)').join(', ')} (we speak 1.41): expected the version both sides speak (left: yours) — how does moby compare two API versions? (see "Ping and the version"; moby's api/types/versions)`)
       .toEqual(cases.map(([, want]) => want))
   })
 
-  it('call puts the negotiated version before the path, hands a success back unread, and turns an error status into the daemon\'s words', async () => {
+  it('call against a daemon announcing 1.40: a JSON answer, a streaming answer, a JSON 404, a plain-text 500', async () => {
     let finish!: () => void
     const daemon = await fakeDaemon({
       version: '1.40',
@@ -182,7 +182,7 @@ describe('the Engine API transport', () => {
     })
     const engine = await connected(daemon)
     expect(await engine.json('GET', '/containers/json', { query: { all: '1' } }), 'expected the JSON answer').toEqual([])
-    expect(daemon.requests, 'expected HEAD /_ping, then the path at the version the daemon announced (1.40, below our 1.41)').toEqual(['HEAD /_ping', 'GET /v1.40/containers/json?all=1'])
+    expect(daemon.requests, 'expected the requests\' paths (left: yours) — which version does every path after the ping carry? (see "Ping and the version")').toEqual(['HEAD /_ping', 'GET /v1.40/containers/json?all=1'])
 
     const streaming = await Promise.race([engine.call('GET', '/containers/c/logs'), new Promise((r) => setTimeout(() => r('still waiting'), 5_000))])
     expect(streaming, 'expected call() to resolve at the headers of a streaming answer, its body unread (a pull or logs -f streams for minutes)').not.toBe('still waiting')
@@ -195,7 +195,7 @@ describe('the Engine API transport', () => {
     expect(plain?.message, 'an error body that is not JSON: expected the daemon\'s text as the message, not a JSON parse error').toBe('Error response from daemon: page not found')
   })
 
-  it('no daemon at the socket, at the ping or later, is the docker CLI\'s sentence with exit code 1', async () => {
+  it('no daemon at the socket, at the ping and after it', async () => {
     const dir = tempDir('minidocker-client-')
     const missing = join(dir, 'nothing.sock')
     const sentence = (socket: string) => `Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running?`
@@ -210,12 +210,12 @@ describe('the Engine API transport', () => {
     expect(later?.message, 'the daemon went away after the ping: expected the same sentence from call()').toBe(sentence(daemon.socket))
 
     for (const code of ['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'EACCES'])
-      expect(connectError('/s', Object.assign(new Error(code), { code })).message, `${code} means no daemon there`).toBe(sentence('/s'))
+      expect(connectError('/s', Object.assign(new Error(code), { code })).message, `connectError with ${code}: expected the CLI's sentence`).toBe(sentence('/s'))
     const other = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
     expect(connectError('/s', other), 'an error that is not "no daemon" must stay as it is').toBe(other)
   })
 
-  it('upgrade hands over the hijacked stream with the bytes that came with the 101, and refuses any other answer', async () => {
+  it('upgrade answered by a 101 with stream bytes in the same write, by a 404, and by a 200', async () => {
     const daemon = await fakeDaemon({
       version: '1.41',
       upgrade: (req, socket) => {
@@ -234,16 +234,16 @@ describe('the Engine API transport', () => {
     const stream = await engine.upgrade('/containers/c/attach', { query: { stream: '1', stdout: '1' } })
     hijacked.push(stream)
     stream.write('hello')
-    expect(await readAll(stream), 'expected every byte of the stream, those that came with the 101 first, and the connection usable both ways').toBe('first bytes|echo:hello')
+    expect(await readAll(stream), 'expected every byte the daemon wrote after the 101, in order, and the connection usable both ways — where are the bytes that came in the same read as the 101\'s headers? (see "Hijacking"; node:http\'s \'upgrade\' event)').toBe('first bytes|echo:hello')
     expect(daemon.requests.at(-1), 'expected a POST at the negotiated version').toBe('POST /v1.41/containers/c/attach?stdout=1&stream=1')
 
     const missing = await caught(() => engine.upgrade('/containers/nope/attach'))
     expect(missing?.message, 'a 404 instead of a 101: expected the daemon\'s error').toBe('Error response from daemon: No such container: nope')
     const plain = await caught(() => engine.upgrade('/containers/plain/attach'))
-    expect(plain?.message, 'a 200 instead of a 101 is not a stream: expected the CLI\'s words — a "socket hang up" here means the request went out on a kept-alive connection the daemon had closed after the 404: a hijack needs a connection of its own').toBe('unable to upgrade to tcp, received 200')
+    expect(plain?.message, 'a 200 instead of a 101: expected the CLI\'s words — a "socket hang up" here means the request went out on a connection the daemon had already closed after the 404: which connection should a hijack use? (see "Hijacking"; moby\'s client/hijack.go)').toBe('unable to upgrade to tcp, received 200')
   })
 
-  it('pullImage hands each JSON message to progress whole, however the chunks cut the lines, and fails with an error the stream carries', async () => {
+  it('pullImage of a stream whose chunks cut its JSON lines, and of one carrying errorDetail', async () => {
     const lines = ['{"status":"Pulling from library/probe","id":"latest"}', '{"status":"Downloading","progressDetail":{"current":10,"total":20},"id":"0123456789ab"}']
     const daemon = await fakeDaemon({
       version: '1.41',
@@ -260,7 +260,7 @@ describe('the Engine API transport', () => {
     const seen: JSONMessage[] = []
     const error = await caught(() => pullImage(engine, 'example.test/probe', (m) => seen.push(m)))
     expect(daemon.requests.at(-1), 'expected the repository and the tag apart in the query').toBe('POST /v1.41/images/create?fromImage=example.test%2Fprobe&tag=latest')
-    expect({ seen, error: error && String(error) }, 'expected each JSON line once, whole and in order — a chunk does not end at a line: is the unfinished end of a chunk kept for the next?')
+    expect({ seen, error: error && String(error) }, 'expected each JSON message once, whole and in order (left: yours) — where do the chunks end, and what becomes of a line a chunk cut? (see "Pulling")')
       .toEqual({ seen: lines.map((l) => JSON.parse(l)), error: undefined })
     const failed = await caught(() => pullImage(engine, 'example.test/broken', () => {}))
     expect(failed?.message, 'a 200 whose stream carries errorDetail: expected the pull to fail with its message').toBe('manifest unknown')

@@ -28,14 +28,14 @@ const NO_USER_NAMESPACES: Seccomp = {
 }
 
 describeKernel('breakouts: what each protection stops', () => {
-  it('mounting a filesystem takes CAP_SYS_ADMIN: Docker\'s capabilities stop it, CAP_SYS_ADMIN allows it', async () => {
+  it('mount a tmpfs, with Docker\'s 14 capabilities and with CAP_SYS_ADMIN added', async () => {
     const blocked = await runBundle('minirunc', ['mount-tmpfs:/tmp'], (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
     expect(tried(blocked, 'mount-tmpfs'), 'with Docker\'s 14 capabilities, root in the container must not mount (the host\'s disk would be next): were the sets applied?').toEqual(['EPERM'])
     const allowed = await runBundle('minirunc', ['mount-tmpfs:/tmp'], (spec) => (spec.process.capabilities = caps([...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN'])))
     expect(tried(allowed, 'mount-tmpfs'), 'with CAP_SYS_ADMIN the mount works (in the container\'s own mount namespace, undone at once)').toEqual([null])
   })
 
-  it('core_pattern and sysrq-trigger: readonlyPaths stops the open for writing that a breakout starts with', async () => {
+  it('core_pattern opened for writing, with and without readonlyPaths', async () => {
     const readonly = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
     // Opened for writing and closed without a byte written: the proof of access, not the attack.
     const steps = ['open-write:/proc/sys/kernel/core_pattern']
@@ -43,12 +43,12 @@ describeKernel('breakouts: what each protection stops', () => {
       spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
       spec.linux!.readonlyPaths = readonly
     })
-    expect(tried(blocked, 'open-write'), '/proc/sys must be read-only in the container (a bind of itself, remounted read-only)').toEqual(['EROFS'])
+    expect(tried(blocked, 'open-write'), 'core_pattern opened for writing under readonlyPaths: expected EROFS (chapter 09\'s readonlyPaths)').toEqual(['EROFS'])
     const open = await runBundle('minirunc', steps, (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
     expect(tried(open, 'open-write'), 'without readonlyPaths, root in the container, even with Docker\'s 14 capabilities alone, may open the host-wide core_pattern for writing').toEqual([null])
   })
 
-  it('host memory and timers: maskedPaths hides /proc/kcore and its kin behind /dev/null', async () => {
+  it('/proc/timer_list and /sys/firmware, with and without maskedPaths', async () => {
     // This kernel has no /proc/kcore (CONFIG_PROC_KCORE is off); /proc/timer_list, masked by Docker too, shows the host's timers and tasks.
     const masked = ['/proc/kcore', '/proc/timer_list', '/sys/firmware']
     const steps = ['read:/proc/timer_list', 'ls:/sys/firmware']
@@ -56,13 +56,13 @@ describeKernel('breakouts: what each protection stops', () => {
       spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
       spec.linux!.maskedPaths = masked
     })
-    expect(blocked.lines, 'a masked file reads as empty (/dev/null bound over it), a masked directory lists nothing (an empty read-only tmpfs)').toEqual([{ tried: 'read', result: 0, errno: null }, { ls: [] }])
+    expect(blocked.lines, 'under maskedPaths: expected /proc/timer_list to read nothing and /sys/firmware to list nothing (chapter 09\'s maskedPaths)').toEqual([{ tried: 'read', result: 0, errno: null }, { ls: [] }])
     const open = await runBundle('minirunc', steps, (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
     expect((open.lines[0]?.result as number) > 0, `without maskedPaths the host's timer list is readable: ${open.output}`).toBe(true)
     expect((open.lines[1]?.ls as string[]).length, 'and /sys/firmware lists the host\'s firmware tables').toBeGreaterThan(0)
   })
 
-  it('unshare -U to regain every capability: stopped by the profile\'s rules on unshare and clone, possible without them', async () => {
+  it('unshare -U, with and without the profile\'s rules on unshare and clone', async () => {
     const steps = ['unshare-user', 'status']
     const blocked = await runBundle('minirunc', steps, (spec) => {
       spec.process.capabilities = caps(DEFAULT_CAPABILITIES)

@@ -52,7 +52,7 @@ async function runBundle(bundle: string) {
 const configOf = (bundle: string) => JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
 
 describeKernel('the runtime defends itself', () => {
-  it('breakout, CVE-2019-5736: a process holding /proc/PID/exe rewrites the helper\'s binary, unless it runs from a sealed copy', async () => {
+  it('breakout, CVE-2019-5736: a process holding the helper\'s /proc/PID/exe writes to it once the helper is gone', async () => {
     // What a container's process needs: to see the runtime's process (a shared PID namespace,
     // or a #!/proc/self/exe program it is made to exec), open its exe, and wait for it to go.
     const attack = async (protect: boolean) => {
@@ -77,15 +77,15 @@ describeKernel('the runtime defends itself', () => {
     const unprotected = await attack(false)
     expect(unprotected.rewritten, `without the copy in memory, the binary on disk is rewritten (${unprotected.stderr})`).toBe(true)
     const protectedRun = await attack(true)
-    expect(protectedRun.rewritten, 'the helper\'s file on disk was rewritten through /proc/PID/exe: did protectRuntimeBinary make the helper run from a copy in memory (memfd)?').toBe(false)
+    expect(protectedRun.rewritten, 'the helper\'s file on disk was rewritten through /proc/PID/exe — what does /proc/PID/exe open, and what else could the helper run from? (the chapter\'s "CVE-2019-5736: the runtime\'s binary")').toBe(false)
     expect(protectedRun.refused, `the copy in memory could be changed through /proc/PID/exe (${protectedRun.stderr.trim().replaceAll('\n', '; ') || 'no error'}): which changes do its seals forbid?`).toEqual({ write: true, shrink: true, grow: true })
     expect(protectedRun.size, 'the copy in memory must keep its size').toBe(protectedRun.length)
   })
 
-  it('the copy the helper runs from is sealed for good: its bytes, its size, and the set of seals itself', async () => {
+  it('the seals of the helper\'s /proc/PID/exe after protectRuntimeBinary', async () => {
     const h = helper()
     await protectRuntimeBinary(h)
-    expect(readlinkSync(`/proc/${h.pid}/exe`), 'the helper still runs from its file on disk: did protectRuntimeBinary make the helper run from a copy in memory (memfd)?').toMatch(/^\/memfd:/)
+    expect(readlinkSync(`/proc/${h.pid}/exe`), 'the helper still runs from its file on disk — what else could the helper run from? (the chapter\'s "CVE-2019-5736: the runtime\'s binary")').toMatch(/^\/memfd:/)
     // What a process holding /proc/PID/exe would find: the seals of the file it opens (fcntl F_GET_SEALS).
     const r = await execa(PROBE_PATH, [`seals:/proc/${h.pid}/exe`], { reject: false })
     const line = probeLines(r.stdout)[0] ?? {}
@@ -96,7 +96,7 @@ describeKernel('the runtime defends itself', () => {
     expect(missing(['seal']), `the copy's seals are [${seals.join(', ')}]: the set is not final, so whoever reopens /proc/PID/exe for writing once the helper is gone may still add seals of its own (F_ADD_SEALS): which seal forbids that? (memfd_create(2) and fcntl(2), "File sealing"; chapter text, "CVE-2019-5736: the runtime's binary")`).toEqual([])
   })
 
-  it('closeLeakedFds closes what nobody passed on purpose and keeps the rest; minirunc so never hands an inherited directory fd to the container', async () => {
+  it('closeLeakedFds in a helper given fds 4 and 5 and holding a pty; minirunc started with a directory open on fd 7', async () => {
     const host = hostDir()
     const h = helper({ extraFds: [host.fd, host.fd] }) // two passed on purpose: 4 and 5
     await h.openpt('/dev/ptmx') // an fd the helper holds that nobody passed: a stand-in for an inherited one
@@ -125,7 +125,7 @@ describeKernel('the runtime defends itself', () => {
     expect({ code: theirs.code, leaked: theirs.text.includes('host data') }, `runc refuses the same bundle and fd: ${theirs.text}`).toEqual({ code: 1, leaked: false })
   })
 
-  it('breakout, CVE-2024-21626: a working directory through a leaked fd stands on the host; checkCwd refuses it', async () => {
+  it('breakout, CVE-2024-21626: process.cwd /proc/self/fd/4, with a host directory on fd 4', async () => {
     const host = hostDir()
     const dir = tempDir()
     const rootfs = probeRootfs(dir)
@@ -158,14 +158,14 @@ describeKernel('the runtime defends itself', () => {
       error = e
     }
     rethrowNotImplemented(String(error))
-    expect(error, 'checkCwd must refuse a working directory outside the container\'s root with a ContainerError: compare the directory the process stands in with process.cwd resolved inside its root').toBeInstanceOf(ContainerError)
+    expect(error, 'checkCwd must refuse a working directory outside the container\'s root with a ContainerError — what tells two directories apart, whatever their names? (the chapter\'s "CVE-2024-21626: a leaked fd and the working directory")').toBeInstanceOf(ContainerError)
     expect((error as Error).message).toMatch(/cwd.*outside/)
     // and let a good one pass, through a symlink of the image too
     await refused.h.chdir('/bin')
     expect(() => checkCwd(refused.pid, '/bin'), 'checkCwd refused /bin, which is inside the root').not.toThrow()
   })
 
-  it('breakout: with the host\'s PID namespace shared, root in the container reads a host process\'s environment; in a user namespace it cannot', async () => {
+  it('breakout: a host process\'s environment, read with the host\'s PID namespace, without and with a user namespace', async () => {
     // The stand-in host process, root's, with a secret in its environment.
     // (The probe prints up to the first NUL, so the secret is its only variable.)
     const victim = spawn('/bin/sleep', ['60'], { env: { STAND_IN_TOKEN: 'hunter2' }, stdio: 'ignore' })
@@ -187,7 +187,7 @@ describeKernel('the runtime defends itself', () => {
     expect(closed.lines[0], `in a user namespace the container's root is not the host process's owner and has no CAP_SYS_PTRACE over it: ${closed.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
   })
 
-  it('breakout: a daemon\'s socket mounted into the container gives its root the daemon\'s power; only the socket\'s permissions stop a user namespace\'s root', async () => {
+  it('breakout: a daemon\'s socket bound into the container, without and with a user namespace', async () => {
     // A stand-in daemon: for "ping" it creates a file where only the host's root may write.
     const dir = tempDir()
     const target = join(dir, 'host-only')

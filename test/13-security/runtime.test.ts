@@ -20,7 +20,7 @@ function expectSame(r: { ours: Run; runc: Run }, what: string, hint = ''): void 
 }
 
 describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
-  it('Docker\'s 14 capabilities as root, and none at all: the five sets as runc sets them', async () => {
+  it('Docker\'s 14 capabilities as root, then --cap-drop ALL, beside runc', async () => {
     const docker = await underBoth(['status'], (spec) => (spec.process.capabilities = caps(DEFAULT_CAPABILITIES)))
     expectSame(docker, 'Docker\'s default capabilities')
     const mask = statusMask(DEFAULT_CAPABILITIES)
@@ -30,23 +30,23 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     const none = await underBoth(['status', 'mount-tmpfs:/tmp'], (spec) => (spec.process.capabilities = caps([])))
     expectSame(none, '--cap-drop ALL')
     expect(status(none.ours), 'with every set empty (--cap-drop ALL) root has no power left: as runc').toEqual(status(none.runc))
-    expect(tried(none.ours, 'mount-tmpfs'), 'root without CAP_SYS_ADMIN cannot mount').toEqual(['EPERM'])
+    expect(tried(none.ours, 'mount-tmpfs'), 'mount as root with every set empty: expected EPERM').toEqual(['EPERM'])
   })
 
-  it('a non-root user keeps its capabilities across the uid change and gets the ambient ones, as under runc', async () => {
+  it('user 1000 with three capabilities, one of them ambient, beside runc', async () => {
     const kept = ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN', 'CAP_KILL']
     const r = await underBoth(['id', 'status'], (spec: Spec) => {
       spec.process.user = { uid: 1000, gid: 1000 }
       spec.process.capabilities = { bounding: DEFAULT_CAPABILITIES, effective: kept, permitted: kept, inheritable: kept, ambient: ['CAP_NET_BIND_SERVICE'] }
     })
-    expectSame(r, 'user 1000 with capabilities', 'did the permitted set survive setuid() (PR_SET_KEEPCAPS), and was each ambient capability permitted and inheritable (capset) before it was raised?')
+    expectSame(r, 'user 1000 with capabilities', 'what does the change of uid from 0 do to the sets, and what must hold before an ambient capability can be raised? (capabilities(7), "Effect of user ID changes on capabilities"; prctl(2))')
     expect(r.ours.lines[0], 'the probe runs as uid 1000').toMatchObject({ uid: 1000, gid: 1000 })
-    expect(status(r.ours)?.CapAmb, `the ambient set must hold CAP_NET_BIND_SERVICE (runc: ${status(r.runc)?.CapAmb}): it can be raised only once the capability is both permitted and inheritable`).toBe(status(r.runc)?.CapAmb)
-    expect(status(r.ours)?.CapPrm, `after exec a program of uid 1000 keeps its ambient capabilities as permitted and effective (runc: ${status(r.runc)?.CapPrm}): setuid() from 0 empties them unless PR_SET_KEEPCAPS is on, or unless capset() comes after it`).toBe(status(r.runc)?.CapPrm)
+    expect(status(r.ours)?.CapAmb, `the ambient set must hold CAP_NET_BIND_SERVICE (runc: ${status(r.runc)?.CapAmb}): when does the kernel allow raising an ambient capability, and had that moment come? (prctl(2), its errors; the chapter's "Capabilities")`).toBe(status(r.runc)?.CapAmb)
+    expect(status(r.ours)?.CapPrm, `the permitted set after exec as uid 1000 (runc: ${status(r.runc)?.CapPrm}): what happened to the sets when the uid changed from 0, and what in your order undoes or avoids it? (capabilities(7), "Effect of user ID changes on capabilities")`).toBe(status(r.runc)?.CapPrm)
     expect(status(r.ours), 'all five sets as runc sets them').toEqual(status(r.runc))
   })
 
-  it('no_new_privs and a profile: the same status lines as runc, the profile\'s errno for a denied call, and the call works without the profile', async () => {
+  it('no_new_privs and a profile denying mount and unshare, then neither, beside runc', async () => {
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }, { names: ['unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }
     const steps = ['status', 'mount-tmpfs:/tmp', 'unshare-user']
     const confined = await underBoth(steps, (spec) => {
@@ -55,37 +55,37 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     })
     expectSame(confined, 'no_new_privs and a profile')
     expect(status(confined.runc), 'runc').toMatchObject({ NoNewPrivs: '1', Seccomp: '2' })
-    expect(status(confined.ours)?.NoNewPrivs, 'process.noNewPrivileges: prctl(PR_SET_NO_NEW_PRIVS) before exec').toBe('1')
+    expect(status(confined.ours)?.NoNewPrivs, 'NoNewPrivs with process.noNewPrivileges set: expected 1, as under runc (the chapter\'s "no_new_privs")').toBe('1')
     expect(status(confined.ours)?.Seccomp, 'Seccomp 2 means a filter is loaded: was linux.seccomp compiled and loaded?').toBe('2')
-    expect(tried(confined.ours, 'mount-tmpfs'), 'the profile denies mount with SCMP_ACT_ERRNO and no errnoRet: EPERM, as under runc').toEqual(tried(confined.runc, 'mount-tmpfs'))
-    expect(tried(confined.ours, 'unshare-user'), 'the profile denies unshare with errnoRet 38: ENOSYS, as under runc').toEqual(['ENOSYS'])
+    expect(tried(confined.ours, 'mount-tmpfs'), 'mount, denied by SCMP_ACT_ERRNO without errnoRet: expected runc\'s errno').toEqual(tried(confined.runc, 'mount-tmpfs'))
+    expect(tried(confined.ours, 'unshare-user'), 'unshare, denied with errnoRet 38: expected ENOSYS, as under runc').toEqual(['ENOSYS'])
     expect(tried(confined.runc, 'unshare-user')).toEqual(['ENOSYS'])
     const unconfined = await underBoth(steps)
     expectSame(unconfined, 'no profile')
     expect([tried(unconfined.ours, 'mount-tmpfs'), tried(unconfined.ours, 'unshare-user')], 'without the profile, root with every capability may mount and unshare').toEqual([[null], [null]])
   })
 
-  it('without no_new_privs and without CAP_SYS_ADMIN (Docker\'s default) the filter is still loaded, as runc loads it', async () => {
+  it('a profile with Docker\'s 14 capabilities and no no_new_privs, beside runc', async () => {
     const r = await underBoth(['status', 'mount-tmpfs:/tmp'], (spec) => {
       spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
       spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }
     })
-    expectSame(r, 'a profile without no_new_privs', 'loading a filter takes no_new_privs or CAP_SYS_ADMIN: without no_new_privs it must be loaded before the capabilities are dropped')
-    expect(status(r.ours), `NoNewPrivs 0 and Seccomp 2 as under runc (${JSON.stringify(status(r.runc))}): loading a filter takes no_new_privs or CAP_SYS_ADMIN, so without no_new_privs it must go in before the capabilities are dropped`).toEqual(status(r.runc))
-    expect(tried(r.ours, 'mount-tmpfs'), 'the filter answers before the capability check: EACCES (13), the profile\'s errno').toEqual(['EACCES'])
+    expectSame(r, 'a profile without no_new_privs', 'what must a process hold, or have set, to load a filter, and did yours at the moment it loaded it? (seccomp(2), EACCES; the chapter\'s "The order inside the runtime")')
+    expect(status(r.ours), `NoNewPrivs 0 and Seccomp 2 as under runc (${JSON.stringify(status(r.runc))}): what must a process hold, or have set, to load a filter, and did yours at the moment it loaded it? (seccomp(2), EACCES)`).toEqual(status(r.runc))
+    expect(tried(r.ours, 'mount-tmpfs'), 'mount, denied by the profile with errnoRet 13: expected EACCES').toEqual(['EACCES'])
   })
 
-  it('an argument condition: personality is allowed below 0x100 and denied from there, on all 64 bits, as under runc', async () => {
+  it('personality(0x8), (0x20008), (0x100000008) and (0) against a rule denying arg0 >= 0x100, beside runc', async () => {
     const r = await underBoth(['personality:8', 'personality:20008', 'personality:100000008', 'personality:0'], (spec) => {
       spec.process.noNewPrivileges = true
       spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0x100, op: 'SCMP_CMP_GE' }] }] }
     })
     expectSame(r, 'a personality condition')
     expect(tried(r.runc, 'personality'), 'runc (libseccomp) compares the whole 64-bit argument').toEqual([null, 'EPERM', 'EPERM', null])
-    expect(tried(r.ours, 'personality'), 'personality(0x100000008) has a high word of 1: a filter comparing the low 32 bits only lets it through as 8').toEqual(tried(r.runc, 'personality'))
+    expect(tried(r.ours, 'personality'), 'expected runc\'s answers (left: yours) — how wide is a system call\'s argument, and how much of it does your filter compare? (seccomp(2), struct seccomp_data)').toEqual(tried(r.runc, 'personality'))
   })
 
-  it('with no_new_privs the filter comes last: a profile denying the runtime\'s own set-up calls still lets the program run, as under runc', async () => {
+  it('user 1000, no_new_privs, and a profile denying setuid, setgid, setgroups, capset, chdir and prctl, beside runc', async () => {
     const r = await underBoth(['id', 'status'], (spec) => {
       spec.process.user = { uid: 1000, gid: 1000 }
       spec.process.noNewPrivileges = true
@@ -93,7 +93,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
       spec.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['setuid', 'setgid', 'setgroups', 'capset', 'chdir', 'prctl'], action: 'SCMP_ACT_ERRNO' }] }
     })
     expect(r.runc.code, `runc: ${r.runc.output}`).toBe(0)
-    expect(r.ours.code, `minirunc failed where runc ran: was the filter loaded before the runtime's own setuid, capset or prctl? With no_new_privs it goes last, just before exec. Output: ${r.ours.output}`).toBe(0)
+    expect(r.ours.code, `minirunc failed where runc ran: a loaded filter judges every later call — which of the runtime's own calls came after your load, and where does runc load it when no_new_privs is set? (runc's standard_init_linux.go) Output: ${r.ours.output}`).toBe(0)
     expect(r.ours.lines[0]).toMatchObject({ uid: 1000 })
     expect(status(r.ours)).toEqual(status(r.runc))
   })

@@ -27,27 +27,27 @@ const deny = (names: string[], errnoRet?: number, args?: SeccompRule['args']): S
 const ARCHES = ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']
 
 describe('seccomp: a profile compiled to BPF', () => {
-  it('the allow list is reached, and every other call gets the default action with its errno', () => {
+  it('a default of ERRNO, read and write allowed, clone3 denied with 38', () => {
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ARCHES, syscalls: [allow(['read', 'write']), deny(['clone3'], 38)] }
-    expect(decide(profile, 'read'), 'read is on the allow list: did the default action come before the rules?').toBe('ALLOW')
+    expect(decide(profile, 'read'), 'read is on the allow list: expected ALLOW — were the rules reached? (the chapter\'s "seccomp: compiling a profile")').toBe('ALLOW')
     expect(decide(profile, 'write')).toBe('ALLOW')
-    expect(decide(profile, 'openat'), 'a call no rule names gets defaultAction, SCMP_ACT_ERRNO without errnoRet being EPERM (1)').toBe('ERRNO(1)')
-    expect(decide(profile, 'clone3'), 'a rule\'s errnoRet is the errno it returns (ENOSYS, 38, as docker\'s profile does for clone3)').toBe('ERRNO(38)')
-    expect(decide({ ...profile, defaultErrnoRet: 13 }, 'openat'), 'defaultErrnoRet is the default action\'s errno').toBe('ERRNO(13)')
-    expect(decide({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [deny(['mount'])] }, 'mount'), 'with a default of ALLOW, a deny rule must still deny').toBe('ERRNO(1)')
+    expect(decide(profile, 'openat'), 'openat, named by no rule, under a default of SCMP_ACT_ERRNO without errnoRet: which errno does runc return then?').toBe('ERRNO(1)')
+    expect(decide(profile, 'clone3'), 'clone3, denied with errnoRet 38 (as docker\'s profile does)').toBe('ERRNO(38)')
+    expect(decide({ ...profile, defaultErrnoRet: 13 }, 'openat'), 'openat under a defaultErrnoRet of 13').toBe('ERRNO(13)')
+    expect(decide({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [deny(['mount'])] }, 'mount'), 'mount under a default of ALLOW and a rule denying it').toBe('ERRNO(1)')
   })
 
-  it('checks the ABI first: a listed ABI is judged by its own numbers, another one is killed', () => {
+  it('calls from i386, from x32, and from an ABI the profile does not list', () => {
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ARCHES, syscalls: [deny(['unshare'])] }
-    expect(decide(profile, 'unshare', [], I386), `i386's unshare is number ${SYSCALLS_I386.unshare} (int 0x80): it must be denied too — does the filter check seccomp_data.arch and use each ABI's own table?`).toBe('ERRNO(1)')
+    expect(decide(profile, 'unshare', [], I386), `i386's unshare (number ${SYSCALLS_I386.unshare}, through int 0x80) under a profile denying unshare: how does a filter know which ABI's numbers it is looking at? (seccomp(2), "Caveats")`).toBe('ERRNO(1)')
     const same = Object.keys(SYSCALLS_I386).find((n) => SYSCALLS_I386[n] === SYSCALLS_X86_64.unshare)!
-    expect(decide(profile, same, [], I386), `i386's ${same} has x86_64's number for unshare: a filter that does not check the ABI denies it by mistake`).toBe('ALLOW')
+    expect(decide(profile, same, [], I386), `i386's ${same}, which has x86_64's number for unshare: expected ALLOW`).toBe('ALLOW')
     const only64: Seccomp = { ...profile, architectures: ['SCMP_ARCH_X86_64'] }
-    expect(decide(only64, 'read', [], I386), 'a call from an ABI the profile does not list must kill the process (the numbers mean other calls there)').toBe('KILL_PROCESS')
-    expect(verdict(runFilter(compileSeccomp(profile), { nr: X32_SYSCALL_BIT | SYSCALLS_X86_64.unshare!, arch: X86_64 })), 'an x32 call (x86_64 ABI, bit 30 in the number) must not pass as another call').toBe('KILL_PROCESS')
+    expect(decide(only64, 'read', [], I386), 'read from i386 under a profile listing SCMP_ARCH_X86_64 alone: which verdict does libseccomp\'s filter give a call from an ABI it was not given?').toBe('KILL_PROCESS')
+    expect(verdict(runFilter(compileSeccomp(profile), { nr: X32_SYSCALL_BIT | SYSCALLS_X86_64.unshare!, arch: X86_64 })), 'an x32 unshare (x86_64\'s ABI, X32_SYSCALL_BIT in the number): which verdict does libseccomp\'s filter give it?').toBe('KILL_PROCESS')
   })
 
-  it('compares arguments on all 64 bits, with every operator', () => {
+  it('personality under each operator, with arguments and values on both sides of 2^32', () => {
     const rule = (op: string, value: number, valueTwo?: number) => ({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [allow(['personality'], [{ index: 0, op, value, ...(valueTwo === undefined ? {} : { valueTwo }) }])] })
     const high = 1n << 32n
     const cases: [string, number, bigint, string, number?][] = [
@@ -60,10 +60,10 @@ describe('seccomp: a profile compiled to BPF', () => {
       ['SCMP_CMP_MASKED_EQ', 0x10000000, 0n, 'ALLOW', 0], ['SCMP_CMP_MASKED_EQ', 0x10000000, 0x10000011n, 'ERRNO(1)', 0], ['SCMP_CMP_MASKED_EQ', 0xff, high | 0x12n, 'ALLOW', 0x12],
     ]
     for (const [op, value, arg, expected, valueTwo] of cases)
-      expect(decide(rule(op, value, valueTwo), 'personality', [arg]), `personality(0x${arg.toString(16)}) against ${op} 0x${value.toString(16)}${valueTwo === undefined ? '' : ` (valueTwo 0x${valueTwo.toString(16)})`}: are both 32-bit halves of the argument compared?`).toBe(expected)
+      expect(decide(rule(op, value, valueTwo), 'personality', [arg]), `personality(0x${arg.toString(16)}) against ${op} 0x${value.toString(16)}${valueTwo === undefined ? '' : ` (valueTwo 0x${valueTwo.toString(16)})`}: how wide is the argument, and how much of it does your check look at? (seccomp(2), struct seccomp_data)`).toBe(expected)
   })
 
-  it('a rule holds only when all its conditions do; any of the rules naming a call may allow it', () => {
+  it('socket under a rule with two conditions, personality under two rules', () => {
     const profile: Seccomp = {
       defaultAction: 'SCMP_ACT_ERRNO',
       syscalls: [
@@ -72,21 +72,21 @@ describe('seccomp: a profile compiled to BPF', () => {
       ],
     }
     expect(decide(profile, 'socket', [1n, 2n])).toBe('ALLOW')
-    expect(decide(profile, 'socket', [1n, 1n]), 'the second condition fails: the rule must not match (conditions are and-ed)').toBe('ERRNO(1)')
+    expect(decide(profile, 'socket', [1n, 1n]), 'socket(1, 1), whose second argument fails the rule\'s second condition').toBe('ERRNO(1)')
     expect(decide(profile, 'socket', [2n, 2n])).toBe('ERRNO(1)')
     expect(decide(profile, 'personality', [0n])).toBe('ALLOW')
-    expect(decide(profile, 'personality', [8n]), 'a second rule for the same call must be tried when the first does not match').toBe('ALLOW')
+    expect(decide(profile, 'personality', [8n]), 'personality(8), allowed by the second rule naming personality').toBe('ALLOW')
     expect(decide(profile, 'personality', [9n])).toBe('ERRNO(1)')
   })
 
-  it('skips names this ABI does not have, refuses actions and operators it does not know, and fits a profile of every call', () => {
-    expect(decide({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [allow(['no_such_call', 'read'])] }, 'read'), 'an unknown name is skipped, as runc does, not fatal').toBe('ALLOW')
+  it('a name no ABI has, an unknown action and operator, and a profile allowing every call', () => {
+    expect(decide({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [allow(['no_such_call', 'read'])] }, 'read'), 'read, allowed beside a name no table has: expected ALLOW, as under runc').toBe('ALLOW')
     expect(() => compileSeccomp({ defaultAction: 'SCMP_ACT_BOGUS' }), 'an unknown action must be refused').toThrow(/SCMP_ACT_BOGUS/)
     expect(() => compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [allow(['read'], [{ index: 0, op: 'SCMP_CMP_BOGUS', value: 1 }])] }), 'an unknown operator must be refused').toThrow(/SCMP_CMP_BOGUS/)
     const every: Seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ARCHES, syscalls: [allow([...new Set([...Object.keys(SYSCALLS_X86_64), ...Object.keys(SYSCALLS_I386)])])] }
     const program = compileSeccomp(every)
     expect(program.length, 'the kernel takes at most 4096 instructions').toBeLessThanOrEqual(4096)
     expect(decide(every, 'io_pgetevents'), 'a call at the end of a long allow list').toBe('ALLOW')
-    expect(decide(every, 'waitpid', [], I386), 'the i386 section lies past a whole x86_64 section: a jump that long needs BPF_JA').toBe('ALLOW')
+    expect(decide(every, 'waitpid', [], I386), 'waitpid from i386, whose section lies past a whole x86_64 section: how far can a conditional jump reach? (the chapter\'s "seccomp: compiling a profile")').toBe('ALLOW')
   })
 })

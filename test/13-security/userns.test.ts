@@ -33,13 +33,13 @@ async function run(bundle: string, runtime: 'minirunc' | 'runc' = 'minirunc') {
 }
 
 describe('the maps, as text', () => {
-  it('idMapText writes the maps as the kernel reads them', () => {
+  it('idMapText of two mappings', () => {
     const mappings = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 5000, size: 1 }]
     expect(idMapText(mappings, 'uid'),
       `the text for ${JSON.stringify(mappings)} differs from what the kernel expects: compare the fields and their order with user_namespaces(7), "User and group ID mappings", and with /proc/PID/uid_map of a runc container`).toBe('0 100000 65536\n65536 5000 1\n')
   })
 
-  it('idMapText refuses a user namespace without mappings', () => {
+  it('idMapText with no mappings', () => {
     for (const empty of [undefined, []]) {
       let error: unknown
       try {
@@ -53,12 +53,12 @@ describe('the maps, as text', () => {
     }
   })
 
-  it('hostId keeps the offset inside a range and leaves unmapped ids undefined', () => {
+  it('hostId of ids 0, 999, 1000 and 1001 under two mappings', () => {
     const mappings = [{ containerID: 0, hostID: 100000, size: 1000 }, { containerID: 1000, hostID: 7, size: 1 }]
     expect(hostId(0, mappings)).toBe(100000)
     expect(hostId(999, mappings), 'the last id of a range').toBe(100999)
     expect(hostId(1000, mappings), 'the second mapping').toBe(7)
-    expect(hostId(1001, mappings), 'an id no range covers has no host id').toBeUndefined()
+    expect(hostId(1001, mappings), '1001, past both mappings').toBeUndefined()
   })
 })
 
@@ -77,21 +77,21 @@ describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
   const remap = { name: 'remap', uid: 1500 }
   const files = (subuid: string, subgid: string) => remapMappings(remap, { path: '/etc/subuid', text: subuid }, { path: '/etc/subgid', text: subgid })
 
-  it('a user\'s ranges, each file for its own ids, end to end from container id 0', () => {
+  it('a user with two subuid ranges and one subgid range, among comments and other users\' lines', () => {
     const r = files('other:100000:65536\nremap:300000:65536\nremap:500000:1000\n', '# groups\n\nremap:400000:65536\n')
-    expect(r.uidMappings, 'the uids come from /etc/subuid, the second range starting where the first ends inside the container (65536), each of its full COUNT').toEqual([
+    expect(r.uidMappings, 'uidMappings for two subuid ranges (left: yours) — where inside the container does the second range start, and how many ids does each line give? (subuid(5); the chapter\'s "--userns-remap in your daemon")').toEqual([
       { containerID: 0, hostID: 300000, size: 65536 }, { containerID: 65536, hostID: 500000, size: 1000 }])
-    expect(r.gidMappings, 'the gids come from /etc/subgid, not /etc/subuid: the ranges differ here (comments and blank lines skipped)').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
+    expect(r.gidMappings, 'gidMappings (left: yours) — which of the two files speaks of groups? (subgid(5))').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
   })
 
-  it('a line may name the user by uid, and those lines come first', () => {
-    expect(remapError(remap, '1500:300000:65536\n', '1500:400000:65536\n'), 'lines that name the user by uid only: "1500:..." is the user whose uid is 1500, a range of its own').toBe('no error')
+  it('subuid and subgid lines naming the user as 1500, beside lines naming it remap', () => {
+    expect(remapError(remap, '1500:300000:65536\n', '1500:400000:65536\n'), 'files whose lines name the user as 1500: expected no error — what may a line\'s first field be? (subuid(5); lookupSubUIDRanges in moby\'s pkg/idtools, 20.10)').toBe('no error')
     const r = files('1500:300000:65536\n', 'remap:200000:10\n1500:400000:65536\n')
-    expect(r.uidMappings, 'a subuid line "1500:..." is the user whose uid is 1500 (dockerd 20.10 tries the uid first, then the name)').toEqual([{ containerID: 0, hostID: 300000, size: 65536 }])
-    expect(r.gidMappings, 'when lines name the uid, those are the ranges and the lines by name are not used').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
+    expect(r.uidMappings, 'uidMappings for a subuid line naming 1500').toEqual([{ containerID: 0, hostID: 300000, size: 65536 }])
+    expect(r.gidMappings, 'gidMappings when subgid names the user both as remap and as 1500 (left: yours) — which lines does dockerd 20.10 use then? (lookupSubUIDRanges in moby\'s pkg/idtools)').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
   })
 
-  it('no range for the user, or a broken line, is an error that names the file and the reason', () => {
+  it('no subuid range, no subgid range, a line of two fields, a START that is not a number', () => {
     expect(remapError(remap, 'other:100000:65536\n', 'remap:1:1\n'), 'a user without a subuid range').toMatch(/no subuid ranges found for user "remap".*\/etc\/subuid/)
     expect(remapError(remap, 'remap:1:1\n', ''), 'a user without a subgid range').toMatch(/no subgid ranges found for user "remap".*\/etc\/subgid/)
     expect(remapError(remap, 'remap:1:1\nremap:300000\n', 'remap:1:1\n'), 'a line of two fields: the file, the line number and the line').toMatch(/\/etc\/subuid.*line 2.*remap:300000/)
@@ -100,7 +100,7 @@ describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
 })
 
 describeKernel('a container in a user namespace', () => {
-  it('shiftOwnership gives every file, symlinks too, the owner its id maps to', () => {
+  it('shiftOwnership of a tree with a directory, a dangling symlink, a file of uid 1000, a 4755 and a 2755 file', () => {
     const dir = tempDir()
     mkdirSync(join(dir, 'etc'))
     writeFileSync(join(dir, 'etc', 'passwd'), '')
@@ -114,16 +114,16 @@ describeKernel('a container in a user namespace', () => {
     shiftOwnership(dir, { ociVersion: '1.0.2', process: { args: [], env: [], cwd: '/' }, linux: { uidMappings: MAPPINGS, gidMappings: MAPPINGS } })
     for (const [path, uid] of [['', HOST_ID], ['etc', HOST_ID], ['etc/passwd', HOST_ID], ['link', HOST_ID], ['user-file', HOST_ID + 1000]] as const) {
       const stat = lstatSync(join(dir, path))
-      expect(stat.uid, `${path || '/'}: owned by ${stat.uid}, expected ${uid} — is every file shifted, the root directory and symlinks (lchown) included?`).toBe(uid)
+      expect(stat.uid, `${path || '/'}: owned by ${stat.uid}, expected ${uid} — was every file reached, the root directory included, and was it the file itself that changed owner? (chown(2), on symbolic links)`).toBe(uid)
       expect(stat.gid, `${path || '/'}: the group is shifted too`).toBe(uid)
     }
     for (const [name, mode] of [['su', 0o4755], ['wall', 0o2755]] as const) {
       const kept = lstatSync(join(dir, name)).mode & 0o7777
-      expect(kept.toString(8), `${name}: mode ${mode.toString(8)} became ${kept.toString(8)} — chown(2) clears the set-user-ID and set-group-ID bits, even for root: did the shift give them back?`).toBe(mode.toString(8))
+      expect(kept.toString(8), `${name}: mode ${mode.toString(8)} became ${kept.toString(8)} — what else does changing a file's owner change, even for root? (chown(2); stat(1) before and after)`).toBe(mode.toString(8))
     }
   })
 
-  it('maps the process as runc does: same uid_map and gid_map, root inside, an unprivileged owner outside', async () => {
+  it('a bundle mapping 0 to 300000 for 65536 ids, beside runc', async () => {
     const dir = tempDir()
     const b = usernsBundle(dir, ['id', 'cat:/proc/self/uid_map', 'cat:/proc/self/gid_map', 'write:/shared/made:x', 'write:/made:x', 'cat:/proc/self/status', 'cat:/hostsecret/secret'])
     shiftOwnership(b.rootfs, spec(b.bundle))
@@ -132,9 +132,9 @@ describeKernel('a container in a user namespace', () => {
     rmSync(join(b.shared, 'made'), { force: true })
     const theirs = await run(b.bundle, 'runc')
     expect(theirs.lines.slice(0, 3), `runc's own run of the bundle: ${theirs.output}`).toEqual([{ uid: 0, gid: 0, groups: [] }, { cat: expect.stringMatching(/^\s*0\s+300000\s+65536\n$/) }, { cat: expect.stringMatching(/^\s*0\s+300000\s+65536\n$/) }])
-    expect(ours.lines[0], `the container's process must be root of its namespace (uid 0, gid 0, no groups); it printed: ${ours.output} — did the helper setgroups/setgid/setuid after the maps were written?`).toEqual({ uid: 0, gid: 0, groups: [] })
+    expect(ours.lines[0], `the container's process must be root of its namespace (uid 0, gid 0, no groups); it printed: ${ours.output} — which ids does the helper hold inside the new namespace, and which changes of them does the kernel allow, and when? (user_namespaces(7); the chapter's "The maps, and who writes them")`).toEqual({ uid: 0, gid: 0, groups: [] })
     expect(ours.lines.slice(1, 3), `the maps must be what runc writes for the same config.json; saw: ${ours.output}`).toEqual(theirs.lines.slice(1, 3))
-    expect(made?.uid, `a file the container's root made in a bind mount is owned by ${made?.uid} on the host, expected ${HOST_ID} — is the process still the host's root (no setuid(0) inside the namespace)?`).toBe(HOST_ID)
+    expect(made?.uid, `a file the container's root made in a bind mount is owned by ${made?.uid} on the host, expected ${HOST_ID} — which host uid did the process that made it have?`).toBe(HOST_ID)
     expect(ours.lines[4], `the container's root must be able to write to its own, shifted, rootfs; saw: ${ours.output}`).toEqual({ wrote: '/made' })
     const ids = (line: unknown) => String((line as { cat?: string })?.cat).split('\n').filter((l) => /^(Uid|Gid|Groups):/.test(l))
     expect(ids(theirs.lines[5]), `runc's /proc/self/status: ${theirs.output}`).toHaveLength(3)
@@ -143,7 +143,7 @@ describeKernel('a container in a user namespace', () => {
     expect(theirs.lines[6]).toMatchObject({ step: 'cat', errno: 'EACCES' })
   })
 
-  it('exec joins the container\'s user namespace: what it creates belongs to the mapped range, not to the host\'s root', async () => {
+  it('exec into a running container with a user namespace, writing into a bind mount', async () => {
     const dir = tempDir()
     const b = usernsBundle(dir, ['sleep:60000'])
     shiftOwnership(b.rootfs, spec(b.bundle))
@@ -156,22 +156,22 @@ describeKernel('a container in a user namespace', () => {
     const exec = await minirunc(['--root', state, 'exec', 'exec-test', '/bin/probe', 'id', 'write:/shared/by-exec:x'])
     expect(probeLines(exec.stdout)[0], `exec's process must be root of the container's user namespace: ${exec.stdout}${exec.stderr}`).toEqual({ uid: 0, gid: 0, groups: [] })
     const made = statSync(join(b.shared, 'by-exec'))
-    expect(made.uid, `a file exec's process made is owned by ${made.uid} on the host: did exec join the user namespace (setns /proc/PID/ns/user) before the others?`).toBe(HOST_ID)
+    expect(made.uid, `a file exec's process made is owned by ${made.uid} on the host, expected ${HOST_ID} — which of the container's namespaces did exec's process join, and in which order? (setns(2), on user namespaces)`).toBe(HOST_ID)
   })
 
-  it('a /dev tmpfs gets the host\'s device nodes bound, as runc does: mknod is refused in a user namespace', async () => {
+  it('a /dev tmpfs in a user namespace, beside runc', async () => {
     const steps = ['stat:/dev/null', 'stat:/dev/zero', 'stat:/dev/tty', 'write:/dev/null:x']
     const b = usernsBundle(tempDir(), steps, true, (spec) => spec.mounts!.unshift(...DEFAULT_MOUNTS.filter((m) => m.destination.startsWith('/dev'))))
     shiftOwnership(b.rootfs, spec(b.bundle))
     const theirs = await run(b.bundle, 'runc')
     expect(theirs.lines.length, `runc's own run of the bundle: ${theirs.output}`).toBe(steps.length)
-    expect(theirs.lines[0], 'runc binds the host\'s /dev/null: 1:3, owned by nobody inside').toMatchObject({ rdev: [1, 3], uid: 65534 })
+    expect(theirs.lines[0], 'runc\'s /dev/null: 1:3, owned by nobody inside').toMatchObject({ rdev: [1, 3], uid: 65534 })
     const ours = await run(b.bundle)
-    expect(ours.code, `the container must run with a /dev tmpfs in its user namespace: ${ours.output} — mknod(2) is refused there (EPERM): bind the host's nodes (chapter 03's createDevices)`).toBe(0)
+    expect(ours.code, `the container must run with a /dev tmpfs in its user namespace: ${ours.output} — which of the runtime's steps needs a privilege the namespace's root lacks, and how does runc do without it? (chapter 03's createDevices; runc's libcontainer/rootfs_linux.go)`).toBe(0)
     expect(ours.lines, 'the nodes, their owners and modes, and a write to /dev/null, as under runc').toEqual(theirs.lines)
   })
 
-  it('breakout: without a user namespace the container\'s root reads the host\'s 0600 file; with one it cannot', async () => {
+  it('breakout: the host\'s 0600 file, read by the container\'s root without and with a user namespace', async () => {
     const dir = tempDir()
     const without = usernsBundle(join(dir, 'a'), ['cat:/hostsecret/secret'], false)
     const open = await run(without.bundle)
@@ -182,7 +182,7 @@ describeKernel('a container in a user namespace', () => {
     expect(closed.lines[0], `with a user namespace the host's root-only file must be out of reach (EACCES); saw: ${closed.output} — is the process still host uid 0?`).toMatchObject({ step: 'cat', errno: 'EACCES' })
   })
 
-  it('a rootfs left unshifted is nobody\'s: the container\'s root cannot write to it', async () => {
+  it('a user namespace over a rootfs left unshifted', async () => {
     const b = usernsBundle(tempDir(), ['stat:/', 'write:/made:x'], true, (spec) => (spec.mounts = spec.mounts!.filter((m) => m.type !== 'bind')))
     // runc too fails in the rootfs: it cannot create its device nodes there.
     const theirs = await run(b.bundle, 'runc')
