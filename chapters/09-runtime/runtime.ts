@@ -404,7 +404,8 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      tell?), and in which order, given that after the mount namespace the host's /proc is
   //      no longer what you see?
   //   2. What does joining a PID namespace do for the caller itself (pid_namespaces(7),
-  //      setns(2))? So what must happen before the process is in it, and before it can join the cgroups?
+  //      setns(2))? So what must happen before the process is in it, and before it can join
+  //      the cgroups?
   //   3. From there it is create's end: which of create's steps apply to one more process of the
   //      same container, and which belong to the container's first process only? The devices
   //      and cpuset cgroups create made hold exec'd processes too (the record has them).
