@@ -16,8 +16,8 @@ export function checkContainerId(id: string): void {
   // TODO(09): refuse an ID that cannot safely name a directory under --root.
   //   1. The ID becomes ROOT/ID, and delete removes that directory with everything in it. Which
   //      characters and which whole IDs would put it somewhere else on the host?
-  //   2. runc's rule (libcontainer's factory, validateID) allows a short list of characters
-  //      only; checking for the bad ones instead leaves whatever you did not think of.
+  //   2. Can a list of bad characters ever be complete? What does runc check instead
+  //      (validateID in libcontainer/factory_linux.go)?
   //   3. The error names the ID as runc does: `invalid id format: ID` (a RuntimeError).
   throw new NotImplementedError('09-runtime', 'checkContainerId')
 }
@@ -26,8 +26,8 @@ export function checkContainerId(id: string): void {
 // #region loadBundle
 /**
  * Read BUNDLE/config.json into a Spec whose root.path is absolute. Refused, each in one line
- * naming the file and what is wrong: no config.json, text that is not JSON, a missing
- * ociVersion, process.args (at least one), process.cwd or root.path, and a rootfs that is not a directory.
+ * naming the file and what is wrong: no config.json, text that is not JSON, a missing field of
+ * those config.md requires (`FILE: FIELD is required`), and a rootfs that is not a directory.
  */
 export function loadBundle(bundle: string): Spec {
   // TODO(09): read the bundle's config.json into a Spec the rest of the runtime can trust.

@@ -38,8 +38,7 @@ export interface CreateOptions {
  * so that `create` can still report a missing program (runc's init looks it up there too). A
  * relative path is relative to process.cwd. Errors are chapter 01's words: `exec: "NAME":
  * executable file not found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`,
- * `exec: "PATH": permission denied` (a PATH that exists but is no executable file, a directory
- * too, as runc says of `/`).
+ * `exec: "PATH": permission denied` (Go's LookPath says which is which).
  */
 export function findExecutable(pid: number, process: Spec['process']): string {
   // TODO(09): find the program before the container parks on exec.fifo, so create can report it.
@@ -269,8 +268,7 @@ export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec)
  * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
  * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's maskPath
  * and readonlyPath make them: a masked file reads as empty, a masked directory lists nothing, a
- * read-only path refuses writes; the read-only paths before the masks, as runc orders them. A
- * path the container does not have is skipped.
+ * read-only path refuses writes. A path the container does not have is skipped.
  */
 export async function protectPaths(helper: Helper, pid: number, spec: Spec): Promise<void> {
   // TODO(09): hide and protect what the container's /proc and /sys show of the host.
@@ -392,9 +390,9 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 
 // #region execProcess
 /**
- * runc exec: run `process` inside running container `id`, as one more process of it: in each
- * of its namespaces that is not the host's, in its cgroups, with its limits, working directory,
- * user, capabilities and seccomp filter (chapter 13's secure()), and a terminal when asked.
+ * runc exec: run `process` inside running container `id`, as one more process of it: in its
+ * namespaces and its cgroups, with its limits, working directory, user, capabilities and
+ * seccomp filter (chapter 13's secure()), and a terminal when asked.
  * A container that is not running is refused: `cannot exec in a stopped container`. With
  * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
  * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
@@ -402,11 +400,12 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
   // TODO(09): runc exec: a second process in a running container, the way nsenter(1) enters one
   //   (runc's setns_init_linux.go; the text's "exec").
-  //   1. Which namespaces to join: only those the container's process does not share with the
-  //      host (how do two /proc/PID/ns links tell?); and in which order, given that after the
-  //      mount namespace the host's /proc is no longer what you see?
-  //   2. Joining a PID namespace changes nothing for the caller itself (pid_namespaces(7)): what
-  //      must happen before the process is in it, and before it can join the cgroups?
+  //   1. Which of the container's namespaces are worth joining (how do two /proc/PID/ns links
+  //      tell?), and in which order, given that after the mount namespace the host's /proc is
+  //      no longer what you see?
+  //   2. What does joining a PID namespace do for the caller itself (pid_namespaces(7),
+  //      setns(2))? So what must happen before the process is in it, and before it can join
+  //      the cgroups?
   //   3. From there it is create's end: which of create's steps apply to one more process of the
   //      same container, and which belong to the container's first process only? The devices
   //      and cpuset cgroups create made hold exec'd processes too (the record has them).
@@ -416,7 +415,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
 // #endregion execProcess
 
 // #region run
-/** runc run: create (keeping the relay), start, wait for the exit, delete; resolves to the exit code `docker run` would give. */
+/** runc run: create, start, wait for the exit, delete; resolves to the exit code `docker run` would give. */
 export async function run(root: string, id: string, options: CreateOptions, log: RuntimeLog): Promise<number> {
   // TODO(09): runc run is create, start, wait, delete, with one difference from create.
   //   1. Who can report the container's exit code to this process? (create's `detach`.)
@@ -468,7 +467,6 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
   const ignored = [
     // capabilities, noNewPrivileges and seccomp are chapter 13's: secure() notes them when it is not done.
-    ['linux.devices', raw.linux?.devices?.length ? raw.linux.devices : undefined],
     // On a cgroup v2 host device rules would need an eBPF program.
     ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
     ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],

@@ -22,8 +22,8 @@ export function checkContainerId(id: string): void {
 // #region loadBundle
 /**
  * Read BUNDLE/config.json into a Spec whose root.path is absolute. Refused, each in one line
- * naming the file and what is wrong: no config.json, text that is not JSON, a missing
- * ociVersion, process.args (at least one), process.cwd or root.path, and a rootfs that is not a directory.
+ * naming the file and what is wrong: no config.json, text that is not JSON, a missing field of
+ * those config.md requires (`FILE: FIELD is required`), and a rootfs that is not a directory.
  */
 export function loadBundle(bundle: string): Spec {
   const file = resolve(bundle, 'config.json')

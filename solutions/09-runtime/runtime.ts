@@ -49,8 +49,7 @@ export interface CreateOptions {
  * so that `create` can still report a missing program (runc's init looks it up there too). A
  * relative path is relative to process.cwd. Errors are chapter 01's words: `exec: "NAME":
  * executable file not found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`,
- * `exec: "PATH": permission denied` (a PATH that exists but is no executable file, a directory
- * too, as runc says of `/`).
+ * `exec: "PATH": permission denied` (Go's LookPath says which is which).
  */
 export function findExecutable(pid: number, process: Spec['process']): string {
   const [file] = process.args
@@ -382,8 +381,7 @@ export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec)
  * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
  * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's maskPath
  * and readonlyPath make them: a masked file reads as empty, a masked directory lists nothing, a
- * read-only path refuses writes; the read-only paths before the masks, as runc orders them. A
- * path the container does not have is skipped.
+ * read-only path refuses writes. A path the container does not have is skipped.
  */
 export async function protectPaths(helper: Helper, pid: number, spec: Spec): Promise<void> {
   const kind = (path: string) => {
@@ -533,9 +531,9 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 
 // #region execProcess
 /**
- * runc exec: run `process` inside running container `id`, as one more process of it: in each
- * of its namespaces that is not the host's, in its cgroups, with its limits, working directory,
- * user, capabilities and seccomp filter (chapter 13's secure()), and a terminal when asked.
+ * runc exec: run `process` inside running container `id`, as one more process of it: in its
+ * namespaces and its cgroups, with its limits, working directory, user, capabilities and
+ * seccomp filter (chapter 13's secure()), and a terminal when asked.
  * A container that is not running is refused: `cannot exec in a stopped container`. With
  * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
  * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
@@ -588,7 +586,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
 // #endregion execProcess
 
 // #region run
-/** runc run: create (keeping the relay), start, wait for the exit, delete; resolves to the exit code `docker run` would give. */
+/** runc run: create, start, wait for the exit, delete; resolves to the exit code `docker run` would give. */
 export async function run(root: string, id: string, options: CreateOptions, log: RuntimeLog): Promise<number> {
   const helper = await create(root, id, options, log, false)
   const forward = (signal: NodeJS.Signals) => helper.process.kill(signal)

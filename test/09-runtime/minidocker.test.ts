@@ -20,18 +20,18 @@ describeKernel('minidocker run through the runtime', () => {
   const host = useStandInHost()
   vi.setConfig({ testTimeout: 180_000 })
 
-  it('is create, start, wait and delete: a bundle and runc\'s state while it runs, its network, its exit code, nothing left after', async () => {
+  it('minidocker run of a probe on the bridge, ended by minirunc kill KILL', async () => {
     const runtime = join(host().root, 'runtime')
     const none = await minirunc(['--root', runtime, 'state', 'none'])
-    expect(none.stderr, 'before any run the runtime knows no container').toMatch(/container does not exist/)
+    expect(none.stderr, 'minirunc state none, before any run').toMatch(/container does not exist/)
     const run = host().minidocker(['run', 'probe', '/bin/probe', netdev, 'sleep:60000'])
     const ids = () => (existsSync(runtime) ? readdirSync(runtime) : [])
     onCleanup(async () => {
       for (const id of ids()) await minirunc(['--root', runtime, 'delete', '--force', id])
     })
     const out = await printed(run, /"cat":"Inter-[^\n]*\n/, 'the container')
-    expect(ids().length, 'while it runs, the container is in runc\'s state directory ROOT/runtime/ID (minidocker/container.ts, throughRuntime)').toBe(1)
-    expect(interfaces(out), 'on the bridge the container has eth0: the network minidocker run hands create (options.network) must be wired as chapter 08 wires it (the text\'s "minidocker run, from now on")').toEqual(['eth0', 'lo'])
+    expect(ids().length, 'containers in ROOT/runtime while minidocker run runs (minidocker/container.ts, throughRuntime)').toBe(1)
+    expect(interfaces(out), 'the container\'s interfaces on the bridge: what does create do with the network minidocker run hands it, options.network? (the text\'s "minidocker run, from now on")').toEqual(['eth0', 'lo'])
     const [id] = ids()
     // The directory appears at create's first step; the run starts the container once create returns.
     let state = { status: '', bundle: '', pid: 0 }
@@ -42,19 +42,19 @@ describeKernel('minidocker run through the runtime', () => {
       if (state.status !== 'running') await new Promise((resolve) => setTimeout(resolve, 100))
     }
     const { status, bundle, pid } = state
-    expect(status, 'once minidocker run has started it, the container is running').toBe('running')
-    expect(bundle, 'the bundle is ROOT/containers/ID').toBe(join(host().root, 'containers', id!))
+    expect(status, 'state once minidocker run has started the container').toBe('running')
+    expect(bundle, 'the bundle in state vs ROOT/containers/ID').toBe(join(host().root, 'containers', id!))
     const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
-    expect(config.process.args, 'the bundle\'s config.json is the run\'s spec').toEqual(['/bin/probe', netdev, 'sleep:60000'])
+    expect(config.process.args, 'process.args in the bundle\'s config.json').toEqual(['/bin/probe', netdev, 'sleep:60000'])
     const record = JSON.parse(readFileSync(join(runtime, id!, 'state.json'), 'utf8')) as ContainerRecord
     const cgroups = Object.values(record.cgroup?.dirs ?? {})
-    expect(cgroups.length, 'the run\'s cgroup is in the runtime\'s record').toBeGreaterThan(0)
-    expect((await minirunc(['--root', runtime, 'kill', id!, 'KILL'])).code).toBe(0)
+    expect(cgroups.length, 'cgroups in the runtime\'s record (state.json)').toBeGreaterThan(0)
+    expect((await minirunc(['--root', runtime, 'kill', id!, 'KILL'])).code, 'exit code of minirunc kill KILL').toBe(0)
     const exited = await run
-    expect(exited.exitCode, `a container killed by SIGKILL: minidocker exits 137, as docker run does; it printed: ${exited.stderr}`).toBe(137)
-    expect(ids(), 'once the run ends, the container is deleted: nothing in ROOT/runtime').toEqual([])
-    expect(existsSync(bundle), 'once the run ends, its bundle is removed').toBe(false)
-    for (const dir of cgroups) expect(existsSync(dir), `delete removes the container's cgroup ${dir}`).toBe(false)
-    expect(await waitFor(() => !existsSync(`/proc/${pid}`), 5000), 'the container\'s process is gone').toBe(true)
+    expect(exited.exitCode, `minidocker run's exit code once its container is killed with KILL, as docker run's would be; it printed: ${exited.stderr}`).toBe(137)
+    expect(ids(), 'ROOT/runtime once minidocker run has returned').toEqual([])
+    expect(existsSync(bundle), 'the bundle once minidocker run has returned').toBe(false)
+    for (const dir of cgroups) expect(existsSync(dir), `the cgroup ${dir} once minidocker run has returned`).toBe(false)
+    expect(await waitFor(() => !existsSync(`/proc/${pid}`), 5000), 'the container\'s process 5 s after minidocker run returned').toBe(true)
   })
 })
