@@ -10,10 +10,7 @@ import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER } from '.
 export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noSuchImage, conflict, badRequest } from '../../lib/engine.ts'
 
 // #region engineHeaders
-/**
- * The headers dockerd puts on every response, the 101 of an exec start included: the CLI
- * reads `Api-Version` from the first `_ping` and takes min(its own, this) for every later path.
- */
+/** The headers dockerd puts on every response, the 101 of an exec start included. */
 export function engineHeaders(): Record<string, string> {
   // TODO(11): the headers every answer carries (moby api/server/server.go and middleware/version.go add them).
   //   1. Which of them does the CLI act on, and what does it do with it (the text's "Rules for every request")?
@@ -42,8 +39,9 @@ export function apiPath(path: string): { version: string; route: string } {
 
 // #region errorStatus
 /**
- * The status an error answers with: an EngineError's own; a request body that is not JSON,
- * or whose fields have the wrong type, 400; everything else 500 (dockerd's "System error").
+ * The status an error answers with, as dockerd's router would give it: an EngineError's own;
+ * for any other error, a 4xx if the client's request caused it, else the daemon's own 500
+ * (dockerd's "System error").
  */
 export function errorStatus(error: unknown): number {
   // TODO(11): the HTTP status of an error (moby api/server/httpstatus/status.go does this for dockerd).

@@ -28,8 +28,8 @@ export function newContainer(root: string, body: Partial<ContainerConfig> & { Ho
   //   1. The name is checked before anything else, against dockerd's pattern (VALID_NAME) and every other
   //      container's; a container without one gets a random one (randomName).
   //   2. The merge follows chapter 06's applyImageConfig, as dockerd's merge does; compare on a real dockerd
-  //      what `docker run --entrypoint` runs with and without a command of its own (docker-run(1)).
-  //      Environment entries merge by their key.
+  //      what `docker run --entrypoint` runs with and without a command of its own, and what `-e` does to a
+  //      variable the image sets (docker-run(1)).
   //   3. The container's files all live in its folder, named as dockerd names them. Every field of the
   //      Container type gets a value.
   throw new NotImplementedError('11-daemon', 'newContainer')
@@ -65,9 +65,9 @@ export function saveContainer(root: string, container: Container, hostResolvConf
 export function findContainer(containers: Iterable<Container>, ref: string): Container {
   // TODO(11): look a container up the way dockerd does (moby daemon/container.go GetContainer,
   //   pkg/truncindex).
-  //   1. A full ID or an exact name wins over a prefix that happens to fit another container. Names are
-  //      stored with their leading "/".
-  //   2. A prefix is an answer only if exactly one container has it.
+  //   1. In which order does dockerd try the kinds of reference, and what if a name is also the start of
+  //      another container's ID? Names are stored with their leading "/".
+  //   2. When is a prefix an answer (the doc comment has the words of the refusal)?
   throw new NotImplementedError('11-daemon', 'findContainer')
 }
 // #endregion findContainer

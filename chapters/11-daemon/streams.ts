@@ -14,8 +14,7 @@ const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
 // #region frame
 /**
  * One frame of the multiplexed stream the CLI splits back into stdout and stderr: a fixed-size
- * header that names the stream and the payload's length, then the payload. The client tells
- * the frames from raw bytes by the container's Tty alone, so a tty's output is never framed.
+ * header that names the stream and the payload's length, then the payload.
  */
 export function frame(stream: StreamName, payload: Uint8Array): Buffer {
   // TODO(11): one frame of the multiplexed stream (the text's "Frames and the json-file log").
@@ -28,9 +27,8 @@ export function frame(stream: StreamName, payload: Uint8Array): Buffer {
 // #region logWriter
 /**
  * A writer of ID-json.log: every line the container writes becomes one entry
- * `{"log":"hi\n","stream":"stdout","time":"..."}` and one line of the file. A chunk may end in
- * the middle of a line: the rest waits for the next chunk of the same stream (stdout and
- * stderr never share a line), and flush() writes what is left when the container is gone.
+ * `{"log":"hi\n","stream":"stdout","time":"..."}` and one line of the file, as dockerd's
+ * json-file driver writes it; flush() writes what is left when the container is gone.
  */
 export function logWriter(path: string): { write(stream: StreamName, chunk: Buffer): void; flush(): void; close(): void } {
   // TODO(11): the json-file log writer (moby daemon/logger/jsonfilelog).
@@ -65,11 +63,10 @@ export type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
 
 // #region readLog
 /**
- * The entries of a json-file log the options select, in order: only the streams asked for,
- * none before `since`, the last `tail` of them ("all" or a number; 0 is none), each line
- * prefixed with its time and a space when `timestamps`. Returns the entries and the byte
- * offset read up to, so that a follower can go on from there. A last line without its
- * newline is still being written: it is not read yet.
+ * The entries of a json-file log the options select, in order, as `docker logs` shows them
+ * (docker-logs(1): the streams, `since`, `tail` as "all" or a number, `timestamps`). Returns
+ * the entries and the byte offset read up to, so that a follower can go on from there. The
+ * log may be read while its writer is still writing it.
  */
 export function readLog(path: string, options: LogOptions, from = 0): { entries: LogEntry[]; offset: number } {
   // TODO(11): read the entries `docker logs` asked for.

@@ -57,7 +57,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
     })
   }
 
-  it('start -a and start -ai of an exited container, restart, wait, info: as with dockerd, from both CLIs', async () => {
+  it('start -a and start -ai of an exited container, restart, wait and info, from both CLIs', async () => {
     for (const cli of ['28.2.2', '20.10'] as Cli[]) {
       const name = `again-${cli.replace(/\./g, '')}`
       const reader = `${name}-i`
@@ -75,7 +75,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
       for (const [args, input] of commands) {
         const { mine, theirs } = await both(cli, args, input)
         const same = (r: typeof mine) => ({ stdout: args[0] === 'create' ? '' : r.stdout, stderr: r.stderr, exitCode: r.exitCode })
-        expect(same(mine), `${cli}: docker ${args.join(' ')}: expected what dockerd gives (left: yours)${args[1]?.startsWith('-a') ? ' — does an attach to an exited container wait for its next start, as `docker start -a` needs?' : ''}`)
+        expect(same(mine), `${cli}: docker ${args.join(' ')}: expected what dockerd gives (left: yours)${args[1]?.startsWith('-a') ? ' — the CLI attaches before it starts: what must an attach to a container that is not running do (the text\'s "Attach, wait and the exit")?' : ''}`)
           .toEqual(same(theirs))
       }
       const info = await docker(cli, ours.host, ['info', '--format', '{{.OSType}} {{.Driver}} {{len .Warnings}}'])
@@ -83,7 +83,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
     }
   })
 
-  it('errors read the same: no such container, a name in use, a container that is not running', async () => {
+  it('inspect, logs and stop of an unknown name, a name taken twice, kill of a stopped container', async () => {
     for (const args of [['inspect', '--type', 'container', 'nope'], ['logs', 'nope'], ['stop', 'nope']]) {
       const { mine, theirs } = await both('28.2.2', args)
       expect([mine.stderr, mine.exitCode], `docker ${args.join(' ')}: expected dockerd's words and exit code`).toEqual([theirs.stderr, theirs.exitCode])
@@ -94,26 +94,26 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
       ids[name] = (await docker('28.2.2', d.host, ['run', '-d', '--name', 'taken', '--network', 'none', busybox, 'sleep', '30'])).stdout.trim()
     }
     const again = await both('28.2.2', ['run', '-d', '--name', 'taken', '--network', 'none', busybox, 'true'])
-    expect([again.mine.stderr.replace(ids.mine!, 'ID'), again.mine.exitCode], 'a second container named "taken": expected dockerd\'s conflict')
+    expect([again.mine.stderr.replace(ids.mine!, 'ID'), again.mine.exitCode], 'a second container named "taken": expected dockerd\'s error')
       .toEqual([again.theirs.stderr.replace(ids.theirs!, 'ID'), again.theirs.exitCode])
     const kill = await both('28.2.2', ['kill', '-s', 'KILL', 'taken'])
     expect(kill.mine.exitCode).toBe(kill.theirs.exitCode)
     const wait = await both('28.2.2', ['wait', 'taken'])
-    expect(wait.mine.stdout, 'expected the exit code dockerd reports after kill -s KILL').toBe(wait.theirs.stdout)
+    expect(wait.mine.stdout, 'docker wait after kill -s KILL: expected what dockerd prints').toBe(wait.theirs.stdout)
     const killStopped = await both('28.2.2', ['kill', 'taken'])
-    expect([killStopped.mine.stderr.replaceAll(ids.mine!, 'ID'), killStopped.mine.exitCode], 'kill of a stopped container: expected dockerd\'s refusal')
+    expect([killStopped.mine.stderr.replaceAll(ids.mine!, 'ID'), killStopped.mine.exitCode], 'kill of a stopped container: expected dockerd\'s error')
       .toEqual([killStopped.theirs.stderr.replaceAll(ids.theirs!, 'ID'), killStopped.theirs.exitCode])
     await both('28.2.2', ['rm', 'taken'])
   })
 
-  it('takes 12 docker run --rm at once, each with its own output and exit code, and leaves nothing', async () => {
+  it('12 docker run --rm at once', async () => {
     await ready()
     const runs = await Promise.all(Array.from({ length: 12 }, (_, i) =>
       docker('28.2.2', ours.host, ['run', '--rm', '--network', 'none', '--label', 'batch=concurrent', '-e', `N=${i}`, busybox, 'sh', '-c', `echo run $N; exit ${i % 4}`], { timeout: 25_000 })))
-    runs.forEach((r, i) => expect([r.stdout, r.exitCode], `run ${i}: expected its own output and exit code (${r.stderr})`).toEqual([`run ${i}\n`, i % 4]))
-    expect((await docker('28.2.2', ours.host, ['ps', '-a', '-q', '--filter', 'label=batch=concurrent'])).stdout, 'expected every --rm container removed').toBe('')
+    runs.forEach((r, i) => expect([r.stdout, r.exitCode], `run ${i} of 12 at once: expected its own output and exit code (${r.stderr})`).toEqual([`run ${i}\n`, i % 4]))
+    expect((await docker('28.2.2', ours.host, ['ps', '-a', '-q', '--filter', 'label=batch=concurrent'])).stdout, 'docker ps -a after the 12 docker run --rm: expected no container').toBe('')
     const tasks = join(dir, 'containerd', 'state', 'io.containerd.runtime.v2.task', 'minidocker-test')
     const left = (await docker('28.2.2', ours.host, ['ps', '-a', '-q', '--no-trunc'])).stdout.split('\n').filter(Boolean)
-    expect(readdirSync(tasks).filter((id) => !left.includes(id)), 'expected no task left in containerd for a removed container (a shim still running?)').toEqual([])
+    expect(readdirSync(tasks).filter((id) => !left.includes(id)), 'containerd\'s tasks after the 12 docker run --rm: expected none left for a removed container (a shim still running?)').toEqual([])
   }, 60_000)
 })

@@ -18,39 +18,39 @@ const temp = () => {
 const image = { id: 'sha256:' + 'a'.repeat(64), config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers' as const, diff_ids: [] }, config: { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], WorkingDir: '/w' } } }
 
 describe('the API version in the path', () => {
-  it('takes /v1.41/..., /v1.24/... and no prefix as the same route', () => {
+  it('/v1.41/containers/json, /v1.24/images/json and /_ping', () => {
     for (const [path, route] of [['/v1.41/containers/json', '/containers/json'], ['/v1.24/images/json', '/images/json'], ['/_ping', '/_ping']])
-      expect(apiPath(path).route, `expected ${path} to be the route ${route} — is the /vN.NN prefix taken off (and only it)?`).toBe(route)
+      expect(apiPath(path).route, `apiPath(${path}): expected the route ${route} — what does the CLI put in front of a route (the text's "Rules for every request")?`).toBe(route)
   })
-  it('refuses a version newer than the daemon serves, as moby\'s version middleware does', async () => {
+  it('/v1.50/containers/json, from a client newer than the daemon', async () => {
     const error = await caught(() => apiPath('/v1.50/containers/json'))
-    expect(error, 'expected /v1.50/... to be refused — does apiPath compare the version with API_VERSION?').toBeInstanceOf(EngineError)
-    expect(errorStatus(error), 'expected a version the daemon cannot serve to be answered as the client\'s mistake, not the daemon\'s (the text\'s "Rules for every request", httpstatus/status.go)').toBe(400)
-    expect(error.message, 'expected dockerd\'s words for a client that is too new (apiPath\'s doc comment)').toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
+    expect(error, 'apiPath(/v1.50/containers/json): expected an EngineError — which versions can this daemon not serve (moby api/server/middleware/version.go)?').toBeInstanceOf(EngineError)
+    expect(errorStatus(error), 'apiPath(/v1.50/...): expected the status dockerd answers with — whose mistake is it (the text\'s "Rules for every request"; moby api/server/httpstatus/status.go)?').toBe(400)
+    expect(error.message, 'apiPath(/v1.50/...): expected dockerd\'s words (apiPath\'s doc comment)').toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
   })
-  it('refuses a version older than the daemon serves, however few digits its minor has (1.9, 1.11)', async () => {
+  it('/v1.11/... and /v1.9/..., from clients older than the daemon', async () => {
     for (const version of ['1.11', '1.9']) {
       const error = await caught(() => apiPath(`/v${version}/containers/json`))
-      expect(error, `expected /v${version}/... to be refused as too old`).toBeInstanceOf(EngineError)
-      expect(error.message, `expected /v${version}/... to be too old, not too new — are the versions compared as numbers (major, then minor), not as decimals or strings?`)
+      expect(error, `apiPath(/v${version}/...): expected an EngineError`).toBeInstanceOf(EngineError)
+      expect(error.message, `apiPath(/v${version}/...): expected dockerd's words — how does your comparison order 1.9, 1.11, 1.12 and 1.41 (moby api/types/versions)?`)
         .toBe(`client version ${version} is too old. Minimum supported API version is 1.12, please upgrade your client to a newer version`)
     }
-    expect(apiPath('/v1.12/info').route, 'expected 1.12, the minimum, to be served').toBe('/info')
+    expect(apiPath('/v1.12/info').route, 'apiPath(/v1.12/info): expected the route').toBe('/info')
   })
 })
 
 describe('multiplexed stream frames', () => {
-  it('frames a payload so that the CLI\'s stdcopy reads it back', () => {
+  it('300 bytes of stderr, and hi on stdout', () => {
     const payload = Buffer.alloc(300, 'x')
     const f = frame('stderr', payload)
-    expect([...f.subarray(0, 8)], `expected the header stdcopy reads for 300 bytes of stderr, saw [${[...f.subarray(0, 8)]}] — compare with moby's pkg/stdcopy StdWriter (the text's "Frames and the json-file log"): which byte names the stream, where does the length go, and is it big-endian, the network's order, not x86's?`).toEqual([2, 0, 0, 0, 0, 0, 1, 44])
-    expect(f.subarray(8).equals(payload), 'expected the payload whole after the header').toBe(true)
-    expect(frame('stdout', Buffer.from('hi\n'))[0], 'expected stdout named as stdcopy numbers it').toBe(1)
+    expect([...f.subarray(0, 8)], `frame('stderr', 300 bytes): expected the header stdcopy reads, saw [${[...f.subarray(0, 8)]}] — what does each of its 8 bytes hold, and in which byte order (moby api/pkg/stdcopy/stdcopy.go, StdWriter and StdCopy; the text's "Frames and the json-file log")?`).toEqual([2, 0, 0, 0, 0, 0, 1, 44])
+    expect(f.subarray(8).equals(payload), 'frame(\'stderr\', 300 bytes): expected the payload after the header').toBe(true)
+    expect(frame('stdout', Buffer.from('hi\n'))[0], 'frame(\'stdout\', ...): expected the first byte stdcopy reads for stdout').toBe(1)
   })
 })
 
 describe('the output FIFOs', () => {
-  it('opens its read ends at once without blocking, delivers what the writer writes, and drains when it closes', async () => {
+  it('two FIFOs that no writer has opened yet, then a writer that writes and closes', async () => {
     const dir = temp()
     const paths = { stdout: join(dir, 'init-stdout'), stderr: join(dir, 'init-stderr') }
     execFileSync('mkfifo', [paths.stdout, paths.stderr])
@@ -61,21 +61,21 @@ describe('the output FIFOs', () => {
     try {
       const began = Date.now()
       readers = outputReaders(paths, (stream, chunk) => (got[stream] += chunk.toString()))
-      expect(Date.now() - began, 'expected outputReaders to return at once, but it blocked in open() until a writer came: the shim opens its write end only after Tasks.Create, which a daemon stuck here never sends (fifo(7); the text\'s "Start, and the FIFOs")').toBeLessThan(2000)
+      expect(Date.now() - began, 'expected outputReaders to return while no writer had the FIFOs open, but it waited for one (this test opens them after 3 s) — what does open(2) of a FIFO do then, and can your daemon wait for the shim (fifo(7); the text\'s "Start, and the FIFOs")?').toBeLessThan(2000)
       expect(readers.length).toBe(2)
       for (const [stream, text] of [['stdout', 'hi\n'], ['stderr', 'oops\n']] as const) {
         let fd: number
         try {
           fd = openSync(paths[stream], constants.O_WRONLY | constants.O_NONBLOCK)
         } catch (error) {
-          throw new Error(`expected the read end of ${stream}'s FIFO open when outputReaders returns, so that the shim's open succeeds: ${(error as Error).message}`)
+          throw new Error(`a writer's non-blocking open of ${stream}'s FIFO after outputReaders returned: ${(error as Error).message} (fifo(7))`)
         }
         writeSync(fd, text)
         closeSync(fd)
       }
       const late = new Promise<string>((resolve) => setTimeout(() => resolve('late'), 3000).unref())
-      expect(await Promise.race([Promise.all(readers.map((r) => r.drained)).then(() => 'drained'), late]), 'expected drained to resolve once the writer has closed its end').toBe('drained')
-      expect(got, 'expected each stream\'s bytes delivered under its own name').toEqual({ stdout: 'hi\n', stderr: 'oops\n' })
+      expect(await Promise.race([Promise.all(readers.map((r) => r.drained)).then(() => 'drained'), late]), 'the writer wrote and closed its ends: expected drained to resolve').toBe('drained')
+      expect(got, 'expected what the writer wrote to each FIFO').toEqual({ stdout: 'hi\n', stderr: 'oops\n' })
     } finally {
       rescue.kill()
       for (const r of readers) r.socket.destroy()
@@ -84,7 +84,7 @@ describe('the output FIFOs', () => {
 })
 
 describe('the json-file log', () => {
-  it('writes one entry per line, keeps a partial line until its end comes, and reads with tail', () => {
+  it('writes to stdout, stderr and stdout that cut a line in two, then reads with stderr off, tail and timestamps', () => {
     const file = join(temp(), 'x-json.log')
     const log = logWriter(file)
     log.write('stdout', Buffer.from('one\ntw'))
@@ -92,16 +92,16 @@ describe('the json-file log', () => {
     log.write('stdout', Buffer.from('o\nthree'))
     log.close()
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-    expect(lines.map((l) => [l.stream, l.log]), 'expected one JSON entry per line, a line split across writes joined — does the writer keep the rest of a chunk until its newline?')
+    expect(lines.map((l) => [l.stream, l.log]), 'expected the entries a real dockerd logs for a line split across two writes of stdout, with one of stderr between them — what is in each chunk, and what belongs to which line (moby daemon/logger/copier.go)?')
       .toEqual([['stdout', 'one\n'], ['stderr', 'err\n'], ['stdout', 'two\n'], ['stdout', 'three']])
     expect(lines[0].time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
     const all = { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }
-    expect(readLog(file, { ...all, stderr: false }).entries.map((e) => e.log), 'expected only stdout entries with stderr=0').toEqual(['one\n', 'two\n', 'three'])
-    expect(readLog(file, { ...all, tail: '2' }).entries.map((e) => e.log), 'expected the last 2 entries with tail=2').toEqual(['two\n', 'three'])
-    expect(readLog(file, { ...all, tail: '0' }).entries, 'expected nothing with tail=0').toEqual([])
+    expect(readLog(file, { ...all, stderr: false }).entries.map((e) => e.log), 'readLog with stderr false: expected what docker logs 2>/dev/null shows').toEqual(['one\n', 'two\n', 'three'])
+    expect(readLog(file, { ...all, tail: '2' }).entries.map((e) => e.log), 'readLog with tail \'2\': expected what docker logs --tail 2 shows (docker-logs(1))').toEqual(['two\n', 'three'])
+    expect(readLog(file, { ...all, tail: '0' }).entries, 'readLog with tail \'0\': expected what docker logs --tail 0 shows (docker-logs(1); try it)').toEqual([])
     expect(readLog(file, { ...all, timestamps: true }).entries[0]!.log).toMatch(/^\d{4}-\S+Z one\n$/)
   })
-  it('reads only whole lines of a log still being written, and a follower goes on from the offset', () => {
+  it('a log whose last line is half written, then finished', () => {
     const file = join(temp(), 'x-json.log')
     const line = (log: string) => `${JSON.stringify({ log, stream: 'stdout', time: '2024-01-01T00:00:00Z' })}\n`
     const half = line('two\n').slice(0, 20)
@@ -112,14 +112,14 @@ describe('the json-file log', () => {
         return readLog(file, all, from)
       } catch (error) {
         if (!(error instanceof SyntaxError)) throw error
-        throw new Error(`expected a log whose last line is still being written to be read up to its last newline, but its half line was parsed: ${error.message}`)
+        throw new Error(`readLog of a log whose last line is half written threw: ${error.message} — which bytes can be parsed while the writer is mid-line (the text's "Frames and the json-file log")?`)
       }
     }
     const first = read()
     expect(first.entries.map((e) => e.log)).toEqual(['one\n'])
-    expect(first.offset, 'expected the offset to stop at the end of the last whole line, where the follower goes on').toBe(Buffer.byteLength(line('one\n')))
+    expect(first.offset, 'a log whose last line is half written: expected the offset a follower goes on from').toBe(Buffer.byteLength(line('one\n')))
     appendFileSync(file, line('two\n').slice(20))
-    expect(read(first.offset).entries.map((e) => e.log), 'expected the follower to read the finished line from the offset, once').toEqual(['two\n'])
+    expect(read(first.offset).entries.map((e) => e.log), 'the line finished: expected readLog from that offset to give it').toEqual(['two\n'])
   })
 })
 
@@ -127,36 +127,36 @@ describe('container records', () => {
   const make = (name: string | undefined, existing: Container[] = [], body: object = {}) =>
     newContainer(temp(), { Image: 'busybox', ...body }, image, name, existing)
 
-  it('merges the image config under the request: Env by key, Cmd, WorkingDir, and the files of ROOT/containers/ID', () => {
+  it('Env A=run and a Cmd on an image with A=image, Cmd sh and WorkingDir /w; then an Entrypoint alone', () => {
     const c = make('web', [], { Env: ['A=run'], Cmd: ['echo', 'hi'] })
     expect(c.Name).toBe('/web')
     expect(c.ID).toMatch(/^[a-f0-9]{64}$/)
-    expect(c.Config.Env, 'expected the request\'s A=run to replace the image\'s A=image').toEqual(['PATH=/bin', 'A=run'])
+    expect(c.Config.Env, 'expected the environment of docker run -e A=run on this image (docker-run(1)\'s -e)').toEqual(['PATH=/bin', 'A=run'])
     expect([c.Path, ...c.Args]).toEqual(['echo', 'hi'])
     expect(c.Config.WorkingDir).toBe('/w')
-    expect(c.LogPath.endsWith(`/containers/${c.ID}/${c.ID}-json.log`), `expected the log at ROOT/containers/ID/ID-json.log, saw ${c.LogPath}`).toBe(true)
+    expect(c.LogPath.endsWith(`/containers/${c.ID}/${c.ID}-json.log`), `expected LogPath where dockerd keeps a container's json-file log (ls /var/lib/docker/containers/ID on a real dockerd), saw ${c.LogPath}`).toBe(true)
     const entry = make(undefined, [], { Entrypoint: ['/probe'] })
     expect([entry.Path, ...entry.Args], `expected a create with Entrypoint ["/probe"] and no Cmd, on an image whose Cmd is ["sh"], to run what dockerd runs for \`docker run --entrypoint /probe IMAGE\`, but the container would run ${JSON.stringify([entry.Path, ...entry.Args])} — see docker-run(1)'s --entrypoint, or try it on a real dockerd`).toEqual(['/probe'])
   })
-  it('refuses a name another container has, in dockerd\'s words', async () => {
+  it('a second container named web', async () => {
     const first = make('web')
     const error = await caught(() => make('web', [first]))
-    expect(errorStatus(error), `expected a name in use to be refused as a conflict, as dockerd's reserveName does (newContainer's doc comment), saw ${error === undefined ? 'no error' : `${errorStatus(error)} ${error.message}`} — is the name looked up among the existing containers?`).toBe(409)
-    expect(error.message, 'expected dockerd\'s words for a name in use').toBe(`Conflict. The container name "/web" is already in use by container "${first.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
+    expect(errorStatus(error), `a second container named web: expected dockerd's answer (newContainer's doc comment; moby daemon/names.go reserveName), saw ${error === undefined ? 'no error' : `${errorStatus(error)} ${error.message}`}`).toBe(409)
+    expect(error.message, 'a second container named web: expected dockerd\'s words').toBe(`Conflict. The container name "/web" is already in use by container "${first.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
   })
-  it('finds a container by full ID, by name, and by a unique ID prefix; otherwise "No such container"', async () => {
+  it('refs: a full ID, a name with and without /, a 6-hex prefix, the start of two IDs, an unknown name', async () => {
     const a = make('aa')
     const b = make('bb')
     expect(findContainer([a, b], a.ID)).toBe(a)
     expect(findContainer([a, b], 'bb')).toBe(b)
     expect(findContainer([a, b], '/bb')).toBe(b)
-    expect(findContainer([a, b], b.ID.slice(0, 6)), 'expected a 6-hex prefix to find its container').toBe(b)
+    expect(findContainer([a, b], b.ID.slice(0, 6)), 'ref: the first 6 hex digits of bb\'s ID').toBe(b)
     const twins = [{ ...a, ID: `abc1${a.ID.slice(4)}` }, { ...b, ID: `abc2${b.ID.slice(4)}` }]
     const ambiguous = await caught(() => findContainer(twins, 'abc'))
-    expect(errorStatus(ambiguous), 'expected a prefix of two IDs to be refused, not to pick one of them').toBe(400)
+    expect(errorStatus(ambiguous), 'ref "abc", the start of two IDs: expected dockerd\'s answer (findContainer\'s doc comment; moby pkg/truncindex)').toBe(400)
     expect(ambiguous.message).toBe('Multiple IDs found with provided prefix: abc')
     const error = await caught(() => findContainer([a, b], 'nope'))
-    expect(errorStatus(error), 'expected an unknown container answered as missing, so that the CLI can act on it (the text\'s "Rules for every request")').toBe(404)
-    expect(error.message, 'expected dockerd\'s words (findContainer\'s doc comment)').toBe('No such container: nope')
+    expect(errorStatus(error), 'ref "nope": expected the status dockerd answers with (findContainer\'s doc comment; the text\'s "Rules for every request")').toBe(404)
+    expect(error.message, 'ref "nope": expected dockerd\'s words (findContainer\'s doc comment)').toBe('No such container: nope')
   })
 })

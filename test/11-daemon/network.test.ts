@@ -78,27 +78,27 @@ describeKernel('minidockerd with a bridge and published ports', () => {
     }
   }
 
-  it('docker run -p serves from the container, ps shows the port as dockerd does, a port taken is a conflict, and the exit frees it', async () => {
+  it('run -d -p 127.0.0.1:8080:7000 from each CLI in turn, and a second -p 127.0.0.1:8080:7000 meanwhile', async () => {
     await standInDaemon()
     for (const cli of ['28.2.2', '20.10'] as const) {
       const name = `web-${cli.replace(/\./g, '')}`
       const started = await run(cli, ['run', '-d', '--name', name, '-p', '127.0.0.1:8080:7000', probe, '/probe', 'listen:7000'])
-      const after = cli === '20.10' ? ', after the first container on that port has exited — does monitor undo its network (disconnect)?' : ''
+      const after = cli === '20.10' ? ', after the first container on that port has exited and been removed — what does a container\'s exit leave behind, and when (the text\'s "Attach, wait and the exit")?' : ''
       expect(started.exitCode, `${cli}: docker run -d -p 127.0.0.1:8080:7000 must start${after}: ${started.stderr}`).toBe(0)
       await listening(cli, name)
 
       const ps = await run(cli, ['ps', '--format', '{{.Names}} {{.Ports}}'])
-      expect(ps.stdout, `${cli}: docker ps must show the published port as dockerd does — does GET /containers/json fill Ports from HostConfig.PortBindings?`).toBe(`${name} 127.0.0.1:8080->7000/tcp\n`)
+      expect(ps.stdout, `${cli}: docker ps: expected the published port as dockerd shows it`).toBe(`${name} 127.0.0.1:8080->7000/tcp\n`)
 
       const taken = await run(cli, ['run', '--rm', '--name', `${name}-2`, '-p', '127.0.0.1:8080:7000', probe, '/probe', 'listen:7000'])
-      expect(taken.exitCode, `${cli}: a second -p 127.0.0.1:8080 must fail as with dockerd: ${taken.stderr}`).toBe(125)
-      expect(taken.stderr, `${cli}: dockerd's words for a port already published`).toMatch(
+      expect(taken.exitCode, `${cli}: a second -p 127.0.0.1:8080: expected dockerd's exit code: ${taken.stderr}`).toBe(125)
+      expect(taken.stderr, `${cli}: a second -p 127.0.0.1:8080: expected dockerd's words`).toMatch(
         new RegExp(`Error response from daemon: driver failed programming external connectivity on endpoint ${name}-2 \\([0-9a-f]{64}\\): Bind for 127\\.0\\.0\\.1:8080 failed: port is already allocated`))
 
       const reply = await host().run([PROBE_PATH, 'connect:127.0.0.1:8080'])
-      expect(probeLines(String(reply.stdout)).find((l) => 'reply' in l)?.reply, `${cli}: 127.0.0.1:8080 in the daemon's namespace must reach the container's port 7000: ${reply.stdout}${reply.stderr}`).toBe('ping\n')
+      expect(probeLines(String(reply.stdout)).find((l) => 'reply' in l)?.reply, `${cli}: a connection to 127.0.0.1:8080 in the daemon's namespace: expected the container's reply: ${reply.stdout}${reply.stderr}`).toBe('ping\n')
       const waited = await run(cli, ['wait', name])
-      expect(waited.stdout, `${cli}: the probe exits 0 after its one connection`).toBe('0\n')
+      expect(waited.stdout, `${cli}: docker wait: expected the probe's exit code after its one connection`).toBe('0\n')
       expect((await run(cli, ['rm', name])).exitCode).toBe(0)
     }
     // every veth went with its container: the stand-in has lo and the bridge left
@@ -106,11 +106,11 @@ describeKernel('minidockerd with a bridge and published ports', () => {
     expect(String(links.stdout).split('\n').filter(Boolean).map((l) => l.split(': ')[1]!.split('@')[0]).sort(), 'links left in the daemon\'s namespace').toEqual(['lo', 'minidocker0'])
   }, 120_000)
 
-  it('--network bridge gives the container an eth0 with Docker\'s MAC', async () => {
+  it('run --network bridge of cat /sys/class/net/eth0/address', async () => {
     await standInDaemon()
     const bridged = await run('28.2.2', ['run', '--rm', '--network', 'bridge', probe, '/probe', 'cat:/sys/class/net/eth0/address'])
     expect(bridged.exitCode, bridged.stderr).toBe(0)
-    expect(bridged.stdout, 'eth0 with a MAC 02:42:... made from its address on the bridge').toMatch(/02:42:ac:1d:/)
+    expect(bridged.stdout, 'eth0\'s MAC: expected the kind dockerd gives (chapter 08)').toMatch(/02:42:ac:1d:/)
   }, 60_000)
 
   /** What the probe's `cat:PATH` read in the running container NAME. */
@@ -126,7 +126,7 @@ describeKernel('minidockerd with a bridge and published ports', () => {
     return probeLines(String(connected.stdout)).find((l) => 'reply' in l)?.reply
   }
 
-  it('docker inspect gives a bridged container its address, gateway, prefix and MAC as dockerd does, and its /etc/hosts names its address', async () => {
+  it('inspect and /etc/hosts of a bridged container', async () => {
     await standInDaemon()
     const started = await run('28.2.2', ['run', '-d', '--name', 'inspected', '-h', 'inspected-host', probe, '/probe', 'listen:7000'])
     expect(started.exitCode, started.stderr).toBe(0)
@@ -139,7 +139,7 @@ describeKernel('minidockerd with a bridge and published ports', () => {
       expect(ip.IPAddress, `${cli}: NetworkSettings.IPAddress of a bridged container: ${inspect.stdout}`).toMatch(/^172\.29\.\d+\.\d+$/)
       const [, , c, d] = String(ip.IPAddress).split('.').map(Number)
       const mac = ['02', '42', 'ac', '1d', c, d].map((x) => (typeof x === 'number' ? x.toString(16).padStart(2, '0') : x)).join(':')
-      expect(ip, `${cli}: the bridge's gateway and prefix, and Docker's MAC for the address`).toEqual({ IPAddress: ip.IPAddress, Gateway: '172.29.0.1', IPPrefixLen: 16, MacAddress: mac })
+      expect(ip, `${cli}: docker inspect: expected the gateway, prefix and MAC dockerd gives (chapter 08)`).toEqual({ IPAddress: ip.IPAddress, Gateway: '172.29.0.1', IPPrefixLen: 16, MacAddress: mac })
       expect(Object.keys(settings.Networks), `${cli}: dockerd keys the default network "bridge"`).toEqual(['bridge'])
       expect(settings.Networks.bridge, `${cli}: Networks.bridge repeats the address`).toMatchObject(ip)
       expect(settings.Ports, `${cli}: nothing published`).toEqual({})
@@ -150,12 +150,12 @@ describeKernel('minidockerd with a bridge and published ports', () => {
     // the container's own view: its eth0's MAC, its local addresses (as `ip addr` reads them), its hosts file
     expect(await catIn('inspected', '/sys/class/net/eth0/address')).toBe(`${ip[1]}\n`)
     expect(await catIn('inspected', '/proc/net/fib_trie'), 'the container\'s kernel has the address inspect gives').toContain(`|-- ${ip[0]}\n`)
-    expect((await catIn('inspected', '/etc/hosts')).split('\n'), '/etc/hosts names the hostname on the bridge address, as dockerd writes it').toContain(`${ip[0]}\tinspected-host`)
+    expect((await catIn('inspected', '/etc/hosts')).split('\n'), '/etc/hosts of a bridged container: expected the line dockerd writes for its hostname').toContain(`${ip[0]}\tinspected-host`)
     const rm = await run('28.2.2', ['rm', '-f', 'inspected'])
     expect(rm.exitCode, rm.stderr).toBe(0)
   }, 90_000)
 
-  it('-p 7000 and -P publish on a free ephemeral port that docker port and ps show, and a restarted daemon publishes it again without a second rule', async () => {
+  it('-p 7000 and -P, then a restart of the daemon', async () => {
     await standInDaemon()
     const [low, high] = String((await host().run(['cat', '/proc/sys/net/ipv4/ip_local_port_range'])).stdout).trim().split(/\s+/).map(Number)
     const published: Record<string, string> = {}
@@ -180,12 +180,12 @@ describeKernel('minidockerd with a bridge and published ports', () => {
     // the daemon goes and comes back: its proxies went with it, its rules stayed
     await standInDaemon()
     const rules = async () => String((await host().run(['iptables', '-t', 'nat', '-S', 'MINIDOCKER'])).stdout).split('\n').filter((l) => l.includes('DNAT'))
-    expect(await rules(), 'one DNAT rule for the running container, not one more after the restart').toEqual([expect.stringContaining(`--dport ${published.exposed}`)])
+    expect(await rules(), 'DNAT rules after the restart: expected those of the running container, once').toEqual([expect.stringContaining(`--dport ${published.exposed}`)])
     const ps = await run('28.2.2', ['ps', '--format', '{{.Names}} {{.Ports}}'])
     expect(ps.stdout, 'the restarted daemon lists the port').toBe(`exposed 0.0.0.0:${published.exposed}->7000/tcp\n`)
-    expect(await reply(published.exposed!), 'the published port reaches the container after the daemon\'s restart — are its proxies started again?').toBe('ping\n')
+    expect(await reply(published.exposed!), 'the published port after the daemon\'s restart: expected the container\'s reply').toBe('ping\n')
     expect((await run('28.2.2', ['wait', 'exposed'])).stdout).toBe('0\n')
-    expect(await rules(), 'its exit removes the rule the old daemon made').toEqual([])
+    expect(await rules(), 'DNAT rules after its exit: expected none').toEqual([])
     expect((await run('28.2.2', ['rm', 'chosen', 'exposed'])).exitCode).toBe(0)
   }, 120_000)
 })

@@ -179,7 +179,7 @@ export async function docker(cli: Cli, host: string, args: string[], options: { 
   throwIfUnwritten(String(result.stderr))
   // a failed HEAD /_ping has no body: the CLI shows only the status, so ask for the reason with a GET
   if (/request returned 500 Internal Server Error for API route/.test(String(result.stderr))) throwIfUnwritten(await getPing(host))
-  if (result.timedOut) throw new Error(`docker ${args.join(' ')} did not finish in ${options.timeout ?? 60_000} ms: ${options.stuck ?? 'does every answer go out (the wait\'s headers at once), and does the attach stream end when the container has exited?'}`)
+  if (result.timedOut) throw new Error(`docker ${args.join(' ')} did not finish in ${options.timeout ?? 60_000} ms: ${options.stuck ?? 'which answer was the CLI waiting for? Compare your daemon\'s answers with dockerd\'s, request by request (chapter 11\'s "The choreography of `docker run`")'}`)
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
 }
 
