@@ -72,7 +72,7 @@ export const load = (offset: number): Pending => ({ code: BPF.LD | BPF.W | BPF.A
 export const ret = (k: number): Pending => ({ code: BPF.RET | BPF.K, k })
 /** A conditional jump on the accumulator against k: to label `jt` when true, `jf` when false (left out: the next instruction). */
 export const jump = (op: number, k: number, jt?: string, jf?: string): Pending => ({ code: BPF.JMP | op | BPF.K, k, jt, jf })
-/** BPF_JA: the one jump whose distance is 32 bits, to get over a whole section. */
+/** BPF_JA: an unconditional jump by k instructions (linux/filter.h). */
 export const always = (label: string): Pending => ({ code: BPF.JMP | BPF.JA, k: 0, ja: label })
 /** The ALU's AND: the accumulator becomes accumulator & k. */
 export const and = (k: number): Pending => ({ code: BPF.ALU | BPF.AND | BPF.K, k })

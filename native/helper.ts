@@ -428,7 +428,7 @@ export class Helper {
    * @param program the filter's struct sock_filter array as bytes (8 per instruction, little-endian: code u16, jt u8, jf u8, k u32)
    * @throws EACCES without no_new_privs set and without CAP_SYS_ADMIN.
    * @throws EINVAL when the kernel's checker refuses the program (a jump out of range, no return at the end, a bad load).
-   * @precondition Last before exec: from here on, every request the helper serves is a system call the filter judges.
+   * @precondition From here on, every request the helper serves is a system call the filter judges.
    */
   loadSeccomp(program: Buffer): Promise<unknown> {
     return this.#call('seccomp', program.toString('hex'))
