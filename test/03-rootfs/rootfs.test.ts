@@ -28,8 +28,8 @@ function rootfsSpec(rootfs: string, steps: string[], extra: Mount[] = []): Spec 
  * Where a test's container runs: a stand-in for the host, a mount namespace the test made
  * (its / shared, as systemd makes it) with two tmpfs "disks", also shared: one holds the
  * rootfs, the other the volumes. The learner's code never mounts, pivots or remounts in the
- * machine's own namespace, and a remount that forgets MS_BIND makes only a test's tmpfs
- * read-only.
+ * machine's own namespace, and a remount that reaches past the container's own mount into
+ * the filesystem under it makes only a test's tmpfs read-only.
  */
 interface Stage {
   host: MountNamespace
@@ -195,11 +195,11 @@ describeKernel('a container in its own root filesystem', () => {
     const stats = probeLines(stdout).filter((l) => 'rdev' in l || 'errno' in l).slice(0, 6) as { mode?: number; rdev?: [number, number]; errno?: string }[]
     Object.entries(devices).forEach(([name, rdev], i) => {
       expect(stats[i]?.errno, `/dev/${name} is missing in the container`).toBeUndefined()
-      expect(stats[i]!.rdev, `/dev/${name}: its major and minor numbers (lib/oci.ts, DEFAULT_DEVICES)`).toEqual(rdev)
+      expect(stats[i]!.rdev, `/dev/${name} in the container is another device: which numbers does the runtime spec give it? (runtime-spec config-linux.md, "Default Devices")`).toEqual(rdev)
       expect(stats[i]!.mode! & 0o777, `/dev/${name}: its permission bits`).toBe(0o666)
       expect(stats[i]!.mode! & 0o170000, `/dev/${name}: its file type`).toBe(0o020000)
     })
-    expect(probeValue<string[]>(stdout, 'ls'), 'ls /dev in the container (lib/oci.ts, DEV_SYMLINKS)').toEqual(expect.arrayContaining(['pts', 'shm', 'ptmx', 'fd', 'stdin', 'stdout', 'stderr']))
+    expect(probeValue<string[]>(stdout, 'ls'), 'ls /dev in the container, against what programs expect to find there: which links and mount points besides the nodes? (runtime-spec config-linux.md, "Dev symbolic links"; the chapter\'s "/proc, /sys and a minimal /dev")').toEqual(expect.arrayContaining(['pts', 'shm', 'ptmx', 'fd', 'stdin', 'stdout', 'stderr']))
     const mounts = mountsByPoint(probeValue(stdout, 'mounts'))
     expect(mounts.get('/dev')?.type, 'the filesystem at /dev').toBe('tmpfs')
     expect(mounts.get('/dev/pts')?.type, 'the filesystem at /dev/pts').toBe('devpts')
@@ -222,7 +222,7 @@ describeKernel('a container in its own root filesystem', () => {
     expect(write, 'a write to /dev/null').toEqual({ wrote: '/dev/null' })
     const mounts = mountsByPoint(probeValue(stdout, 'mounts'))
     for (const name of ['null', 'zero', 'full', 'random', 'urandom', 'tty'])
-      expect(mounts.has(`/dev/${name}`), `/dev/${name} is not a mount point: where does a container in a user namespace get its device nodes? (mknod(2), ERRORS; runc's createDevices; the chapter's "/proc, /sys and a minimal /dev")`).toBe(true)
+      expect(mounts.has(`/dev/${name}`), `with a user namespace in the spec, /dev/${name} was made on the container's own /dev tmpfs: what would mknod(2) answer in a user namespace, and could a process there open a node on a tmpfs mounted in it? (mknod(2), ERRORS; mount_namespaces(7); runc's createDevices)`).toBe(true)
   })
 
   it('/proc and /sys, and a write below /sys', async () => {
@@ -335,7 +335,7 @@ describeKernel('a container in its own root filesystem', () => {
     const rootfs = join(await ns.tmpfs(), 'rootfs')
     tempRootfs('probe', ns.inside(rootfs))
     const files = lsOf(ns.inside(rootfs))
-    await ns.helper.mount(rootfs, rootfs, null, ['bind'])
+    await ns.mount('--bind', rootfs, rootfs)
     await pivotRoot(ns.helper, rootfs)
     const [cwd, root] = ['cwd', 'root'].map((link) => statSync(`/proc/${ns.helper.pid}/${link}`))
     expect([cwd!.dev, cwd!.ino], 'the caller\'s working directory after pivotRoot is not the new /: what does pivot_root(2) say of the working directory?').toEqual([root!.dev, root!.ino])
@@ -349,8 +349,8 @@ describeKernel('a container in its own root filesystem', () => {
     const rootfs = join(await ns.tmpfs(), 'rootfs')
     tempRootfs('probe', ns.inside(rootfs))
     const files = lsOf(ns.inside(rootfs))
-    await ns.helper.mount(rootfs, rootfs, null, ['bind'])
-    await ns.helper.mount(null, rootfs, null, ['remount', 'bind', 'rdonly'])
+    await ns.mount('--bind', '-o', 'ro', rootfs, rootfs)
+    expect(writeError(ns.inside(join(rootfs, 'tmp/x'))), 'test set-up: the rootfs must be read-only here').toBe('EROFS')
     const error = await caught(() => pivotRoot(ns.helper, rootfs))
     expect(error?.message, 'pivotRoot failed on a read-only rootfs: did it write into it? Where else may put_old be? (pivot_root(2), NOTES)').toBeUndefined()
     expect([...mountsByPoint(await ns.mountinfo()).keys()], 'the mount points after pivotRoot').toEqual(['/'])

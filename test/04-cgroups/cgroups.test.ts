@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -39,14 +40,21 @@ async function runLimited(spec: Spec, whileInside: (cgroup: Cgroup) => void = ()
   return { ...exit, ...run!, cgroup: cgroup! }
 }
 
-/** Each hierarchy's path in a /proc/PID/cgroup text, by controller; v2's line under "". */
-function parseCgroups(text: string): Map<string, string> {
-  const paths = new Map<string, string>()
-  for (const line of text.split('\n').filter(Boolean)) {
-    const [, controllers, ...path] = line.split(':')
-    for (const c of controllers === '' ? [''] : controllers!.split(',')) paths.set(c, path.join(':'))
-  }
-  return paths
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** A regex for the lines of a /proc/PID/cgroup text of the hierarchy with `controller` ("" is v2's), capturing the path. */
+const hierarchyLine = (controller: string) =>
+  new RegExp(controller === '' ? '^0::(.*)$' : `^\\d+:(?:[^:\\n]*,)?${escape(controller)}(?:,[^:\\n]*)?:(.*)$`, 'm')
+
+/**
+ * Compare the /proc/PID/cgroup text a process showed against the paths it must be in, by
+ * controller (as expectedPaths gives them): each a message when the line differs, [] when all match.
+ */
+function wrongLines(text: string, expected: Map<string, string>): { controller: string; seen: string; path: string }[] {
+  return [...expected].flatMap(([controller, path]) => {
+    const line = text.match(hierarchyLine(controller))
+    return line?.[1] === path ? [] : [{ controller, seen: line ? `"${line[0]}"` : 'no line', path }]
+  })
 }
 
 /** Where a process in `cgroup` appears in /proc/PID/cgroup, by controller ("" on v2). */
@@ -76,7 +84,7 @@ describe('cgroupDirs', () => {
     const dir = '/cg/user.slice/user-0.slice/minidocker/c1'
     const dirs = cgroupDirs('minidocker/c1', 2, '/cg', V2_SELF)
     expect(Object.keys(dirs).sort(), 'the controllers of the v2 directories: which of them does v2 have? (cgroup-v2.rst, "Controllers")').toEqual(['cpu', 'memory', 'pids'])
-    expect(dirs, 'the v2 directory for minidocker/c1: may the caller\'s own cgroup, which holds processes, hand controllers to a child? (cgroup-v2.rst, "No Internal Process Constraint"; runc\'s fs2/defaultpath.go)').toEqual({ memory: dir, cpu: dir, pids: dir })
+    expect(dirs, 'the v2 directory for minidocker/c1, the caller in user.slice/user-0.slice/session-1.scope: could the limits be set there, with the caller where it is? (cgroup-v2.rst, "Controlling Controllers"; the chapter\'s "Where the container\'s cgroup goes")').toEqual({ memory: dir, cpu: dir, pids: dir })
   })
 
   it('an absolute cgroupsPath, /docker/c1', () => {
@@ -93,9 +101,10 @@ describe('cgroupDirs', () => {
 interface Limits { memory: number; memsw: number; swap: number; quota: number; period: number; pids: number }
 
 /**
- * What a kernel makes of resourceFiles' writes, in their order: each file's parser, and on v1 the
- * checks across files (mm/memcontrol.c keeps memory+swap at or above memory after every write;
- * kernel/sched/core.c checks a new quota against the period in force and the parent's share of
+ * What a kernel makes of resourceFiles' writes, one after the other as listed: each file's
+ * parser, and on v1 the rules the kernel applies across files at every write (mm/memcontrol.c,
+ * or memcontrol-v1.c in newer kernels, mem_cgroup_resize_max, for memory and memory+swap;
+ * kernel/sched/core.c, tg_set_cfs_bandwidth, for a quota, its period and the parent's share of
  * CPU). Resolves to the first refusal, or to the limits set.
  */
 function kernelModel(version: 1 | 2, files: [Controller, string, string][], parentCpu = Infinity): { refused?: string; limits: Limits } {
@@ -216,7 +225,7 @@ describe('resourceFiles', () => {
   }
 
   it('v1: 80 ms per 200 ms below a parent limited to 0.5 CPU', () => {
-    // 80 ms per 200 ms is 0.4 CPU, below a parent's 0.5; the cgroup starts with a 100 ms period.
+    // 80 ms per 200 ms is 0.4 CPU, and the parent's is 0.5.
     const { refused, limits } = kernelModel(1, resourceFiles({ cpu: { quota: 80000, period: 200000 } }, 1), 0.5)
     expect(refused, refused).toBeUndefined()
     expect(limits.quota / limits.period).toBe(0.4)
@@ -240,10 +249,14 @@ describe('resourceFiles', () => {
 })
 
 describe('cgroup v2, on a directory laid out like one', () => {
-  /** A fake cgroup2 root: the files the kernel would show, as plain files. */
+  /** A fake cgroup2 root: the files the kernel shows at the root of a fresh v2 hierarchy, as plain files. */
   function fakeV2(): string {
     const root = tempDir('fake-cgroup2-')
-    writeFileSync(join(root, 'cgroup.controllers'), 'cpuset cpu io memory hugetlb pids rdma misc\n')
+    const files = {
+      'cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n', 'cgroup.max.depth': 'max\n', 'cgroup.max.descendants': 'max\n',
+      'cgroup.procs': '', 'cgroup.threads': '', 'cgroup.stat': 'nr_descendants 3\nnr_dying_descendants 0\n',
+    }
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(root, file), text)
     mkdirSync(join(root, 'user.slice/user-0.slice/session-1.scope'), { recursive: true })
     return root
   }
@@ -312,7 +325,7 @@ describe('cgroup v2, on a directory laid out like one', () => {
 
   it('removal with the caller alone in /lonely/caller', async () => {
     const root = fakeV2()
-    // The caller says it is in /lonely/caller: the base is /lonely, which is not the container's.
+    // The caller's /proc/self/cgroup names /lonely/caller; /lonely was there before the container.
     mkdirSync(join(root, 'lonely'))
     const spec = probeSpec([])
     spec.linux!.cgroupsPath = 'minidocker/c5'
@@ -320,22 +333,20 @@ describe('cgroup v2, on a directory laid out like one', () => {
     await removeCgroup(cgroup)
     expect(existsSync(join(root, 'lonely/minidocker/c5')), 'the leaf is still there').toBe(false)
     expect(existsSync(join(root, 'lonely/minidocker')), 'lonely/minidocker, named by cgroupsPath and now empty, is still there: which directories are a container\'s to remove? (the chapter\'s "Removing it")').toBe(false)
-    expect(existsSync(join(root, 'lonely')), 'lonely/, the base the cgroup was nested in, was removed: whose cgroup is it? (the chapter\'s "Removing it")').toBe(true)
+    expect(existsSync(join(root, 'lonely')), 'lonely/, there before createCgroup, was removed by removeCgroup: whose directory is it? (the chapter\'s "Removing it")').toBe(true)
   })
 })
 
-// The title names the host's version without calling chapter code while tests are collected.
-const HOST_V2 = existsSync(join(CGROUP_ROOT, 'cgroup.controllers'))
+// The title names the host's version without calling chapter code while tests are collected:
+// stat(1) names the filesystem mounted there, as `stat -fc %T /sys/fs/cgroup` does in a shell.
+const fsType = (dir: string) => (existsSync(dir) ? execFileSync('stat', ['-fc', '%T', dir], { encoding: 'utf8' }).trim() : 'none')
+const HOST_V2 = fsType(CGROUP_ROOT) === 'cgroup2fs'
 const HOST_VERSION = HOST_V2 ? 'v2' : 'v1 (or hybrid)'
 /** A cgroup2 tree: the whole hierarchy on a v2 host, root/unified on a hybrid one. */
-const V2_TREE = [CGROUP_ROOT, join(CGROUP_ROOT, 'unified')].find((dir) => existsSync(join(dir, 'cgroup.controllers')))
+const V2_TREE = [CGROUP_ROOT, join(CGROUP_ROOT, 'unified')].find((dir) => fsType(dir) === 'cgroup2fs')
 
 describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () => {
-  const ownPath = (controller: Controller) => {
-    const self = readFileSync('/proc/self/cgroup', 'utf8')
-    const line = self.split('\n').find((l) => (HOST_V2 ? l.startsWith('0::') : l.split(':')[1]!.split(',').includes(controller)))!
-    return line.split(':')[2]!
-  }
+  const ownPath = (controller: Controller) => readFileSync('/proc/self/cgroup', 'utf8').match(hierarchyLine(HOST_V2 ? '' : controller))![1]!
 
   it('a pids limit, with a relative cgroupsPath', async () => {
     const spec = limitedSpec(['exit:0'], { pids: { limit: 64 } })
@@ -346,10 +357,8 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
 
   it('the probe\'s first step reads /proc/self/cgroup', async () => {
     const { cgroup, stdout } = await runLimited(limitedSpec(['cgroup', 'exit:0'], { pids: { limit: 64 } }))
-    const seen = parseCgroups(probeValue<string>(stdout, 'cgroup'))
-    for (const [controller, path] of expectedPaths(cgroup)) {
-      expect(seen.get(controller), `the probe's first instruction ran in ${controller || 'v2'} cgroup ${seen.get(controller)}, not in the container's ${path}: was the process that execs in this hierarchy's cgroup when forkIntoCgroup resolved? (chapter text: "No window without limits")`).toBe(path)
-    }
+    for (const { controller, seen, path } of wrongLines(probeValue<string>(stdout, 'cgroup'), expectedPaths(cgroup)))
+      expect.fail(`the probe's first instruction ran in ${controller || 'v2'} cgroup ${seen}, not in the container's ${path}: was the process that execs in this hierarchy's cgroup when forkIntoCgroup resolved? (chapter text: "No window without limits")`)
   })
 
   it('a fork that resolves to undefined', async () => {
@@ -361,9 +370,8 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
       run = await runCaptured(spec, (h) => forkIntoCgroup(h, cg, async () => undefined))
       return run.code
     })
-    const seen = parseCgroups(probeValue<string>(run!.stdout, 'cgroup'))
-    for (const [controller, path] of expectedPaths(cgroup!))
-      expect(seen.get(controller), `fork resolved to undefined, and the probe ran outside ${path}: with nothing forked, which process execs it?`).toBe(path)
+    for (const { path } of wrongLines(probeValue<string>(run!.stdout, 'cgroup'), expectedPaths(cgroup!)))
+      expect.fail(`fork resolved to undefined, and the probe ran outside ${path}: with nothing forked, which process execs it?`)
   })
 
   it(`the cgroup2 tree of this machine (${V2_TREE ?? 'none'}), no limits`, async () => {
@@ -378,7 +386,8 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     }, { root: V2_TREE })
     expect(cgroup!.version, `the version of ${V2_TREE}, a cgroup2 mount`).toBe(2)
     const path = cgroup!.dirs.pids!.slice(V2_TREE!.length)
-    expect(parseCgroups(probeValue<string>(run!.stdout, 'cgroup')).get(''), `the probe's first instruction must run in ${path} of the v2 tree`).toBe(path)
+    for (const { seen } of wrongLines(probeValue<string>(run!.stdout, 'cgroup'), new Map([['', path]])))
+      expect.fail(`the probe's first instruction ran in v2 cgroup ${seen}, not in ${path} of the v2 tree`)
     expect(existsSync(cgroup!.dirs.pids!), `${cgroup!.dirs.pids} is still there after the run`).toBe(false)
   })
 

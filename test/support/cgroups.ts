@@ -1,16 +1,16 @@
 /**
  * Real cgroups in tests: a cgroupsPath per test, and a cleanup that removes whatever the code
- * under test made for it, wherever it put it (below the caller's own cgroup, below its parent,
- * or wrongly at a hierarchy's root), even when that code is broken or the test failed.
+ * under test made for it, wherever in a hierarchy it put it, even when that code is broken or
+ * the test failed.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { execa } from 'execa'
 import { onCleanup } from './files.ts'
 import { hierarchies } from './hierarchies.ts'
 
-/** The parent of every test cgroup, below the base it is nested in. */
+/** The parent of every test cgroup. */
 export const TEST_CGROUP_PARENT = 'minidocker-test'
 
 /** Whether `pid` is a child, grandchild, ... of this process. */
@@ -23,33 +23,34 @@ function descendsFromUs(pid: number): boolean {
   return false
 }
 
-/** rmdir `dir` and everything below it, deepest first, after emptying each cgroup. */
+/** Every cgroup.procs file in `dir` and below it. */
+function procsFiles(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  const below = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => procsFiles(join(dir, e.name)))
+  return [...below, join(dir, 'cgroup.procs')].filter((file) => existsSync(file))
+}
+
+/**
+ * Remove `dir` and everything below it with find(1), after emptying each cgroup: a process the
+ * test started is killed; any other (this one, or one moved in by a wrong PID) is moved back to
+ * where this process started, never killed. The shell tries again for up to 3 s while killed
+ * processes finish exiting.
+ */
 async function removeTree(dir: string, own: string, mount: string): Promise<void> {
   if (!existsSync(dir)) return
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) await removeTree(join(dir, entry.name), own, mount)
-  }
-  const procs = join(dir, 'cgroup.procs')
-  for (const pid of existsSync(procs) ? readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number) : []) {
-    try {
-      // A process the test started is killed; any other (this one, or one moved in by a wrong
-      // PID) is moved back to where this process started, never killed.
-      if (descendsFromUs(pid)) process.kill(pid, 'SIGKILL')
-      else writeFileSync(join(mount, own, 'cgroup.procs'), String(pid))
-    } catch {
-      // gone meanwhile
+  for (const procs of procsFiles(dir)) {
+    for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) {
+      try {
+        if (descendsFromUs(pid)) process.kill(pid, 'SIGKILL')
+        else writeFileSync(join(mount, own, 'cgroup.procs'), String(pid))
+      } catch {
+        // gone meanwhile
+      }
     }
   }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return rmdirSync(dir)
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return
-      if (attempt === 300) throw new Error(`test cleanup cannot remove the cgroup ${dir}: ${code}`)
-      await sleep(10)
-    }
-  }
+  const script = 'for i in $(seq 300); do [ -e "$1" ] || exit 0; find "$1" -depth -type d -delete 2>/dev/null; sleep 0.01; done; [ ! -e "$1" ] || find "$1" -depth -type d -delete'
+  const run = await execa('sh', ['-c', script, 'sh', dir], { reject: false, stdin: 'ignore' })
+  if (run.exitCode !== 0) throw new Error(`test cleanup cannot remove the cgroup ${dir}: ${run.stderr}`)
 }
 
 /**
@@ -63,11 +64,8 @@ export function testCgroupPath(): string {
       for (const base of new Set(['/', own, dirname(own)])) {
         const parent = join(mount, base, TEST_CGROUP_PARENT)
         await removeTree(join(parent, name), own, mount)
-        try {
-          rmdirSync(parent)
-        } catch {
-          // still used by another test, or never made here
-        }
+        // still used by another test, or never made here: then it stays
+        if (existsSync(parent)) await execa('rmdir', [parent], { reject: false, stdin: 'ignore' })
       }
     }
   })

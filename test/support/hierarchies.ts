@@ -5,11 +5,8 @@
  */
 import { readFileSync } from 'node:fs'
 
-/** This process's cgroup in each hierarchy as it was when the tests started: "" is v2's. */
-const startedIn = new Map(readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter(Boolean).map((line) => {
-  const [, controllers, ...path] = line.split(':')
-  return [controllers!, path.join(':')] as const
-}))
+/** This process's cgroup in each hierarchy as it was when the tests started, by the line's controllers: "" is v2's. */
+const startedIn = new Map([...readFileSync('/proc/self/cgroup', 'utf8').matchAll(/^\d+:([^:\n]*):(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const))
 
 /** Every mounted cgroup hierarchy: its mount point and this process's path in it. */
 export function hierarchies(): { mount: string; own: string }[] {
