@@ -26,7 +26,7 @@ describeKernel('the container network', () => {
     expect(macs[0], `both containers' eth0 have MAC ${macs[0]}: what does a bridge learn from the frames it sees? (see "A veth pair")`).not.toBe(macs[1])
   })
 
-  it('--network bridge and --network none: lo\'s flags, and the host\'s bridge address from none', async () => {
+  it('runs with --network bridge and --network none: lo\'s flags, and the host\'s bridge address from none', async () => {
     for (const mode of ['bridge', 'none']) {
       const run = await done(host().minidocker(['run', '--network', mode, 'probe', '/bin/probe', netdev, 'cat:/sys/class/net/lo/flags']))
       const flags = probeLines(run.stdout).find((l) => /^0x/.test(String(l.cat)))?.cat
@@ -40,13 +40,13 @@ describeKernel('the container network', () => {
     }
   })
 
-  it('--network host', async () => {
+  it('a run with --network host', async () => {
     const run = await done(host().minidocker(['run', '--network', 'host', 'probe', '/bin/probe', 'ns']))
     const ns = probeLines(run.stdout).find((l) => 'ns' in l)?.ns as Record<string, string> | undefined
     expect(ns?.net, `--network host: the container's net namespace, against the host's (${run.stderr})`).toBe(readlinkSync(`/proc/${host().pid}/ns/net`))
   })
 
-  it('-p 8083:7000 and -p 8083:7000/udp on a container that exits at once', async () => {
+  it('a run with -p 8083:7000 and -p 8083:7000/udp whose container exits at once', async () => {
     const run = await done(host().minidocker(['run', '-p', '8083:7000', '-p', '8083:7000/udp', 'probe', '/bin/probe', 'exit:0']))
     expect(run.exitCode, run.stderr).toBe(0)
     await expectNothingLeft()
@@ -75,7 +75,7 @@ describeKernel('the container network', () => {
     expect(addressIn(next.stdout), `the run holding 172.29.0.2 was killed with its container, and the next run got another address: ${next.stderr} (see "Addresses")`).toBe('172.29.0.2')
   })
 
-  it('-p with a port the host already listens on, a port out of range, and sctp', async () => {
+  it('runs with -p of a port the host already listens on, of a port out of range, and of sctp', async () => {
     const taken = host().run([PROBE_PATH, 'listen:8090'])
     void taken.catch(() => undefined)
     await new Promise((r) => setTimeout(r, 300))

@@ -5,23 +5,23 @@ import { ContainerError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
 
-async function expectContainerError(action: () => unknown, code: number, message: RegExp, what: string): Promise<void> {
+async function expectContainerError(action: () => unknown, code: number, message: RegExp, what: string, ask = 'what is wrong with it?'): Promise<void> {
   const error = await caught(action)
-  expect(error, `${what}: parsePublish ${error === undefined ? 'accepted it' : `threw ${String(error)}`}; expected a ContainerError (see "Published ports")`).toBeInstanceOf(ContainerError)
+  expect(error, `${what}: parsePublish ${error === undefined ? 'accepted it' : `threw ${String(error)}`}; expected a ContainerError — ${ask} (see "Published ports")`).toBeInstanceOf(ContainerError)
   expect(error.exitCode, `${what}: the ContainerError's exit code, as docker run's for a bad flag`).toBe(code)
   expect(error.message, `${what}: expected the message to name what is wrong (parsePublish's doc comment)`).toMatch(message)
 }
 
 describe('parsePublish', () => {
-  it('-p 8080:80, 127.0.0.1:53:5353/udp and 1:65535/tcp', () => {
+  it('the values 8080:80, 127.0.0.1:53:5353/udp and 1:65535/tcp', () => {
     expect(parsePublish('8080:80'), '-p 8080:80: what does docker run -p take when no host IP and no protocol are given? (docker/cli\'s opts/port.go)').toEqual({ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, proto: 'tcp' })
     expect(parsePublish('127.0.0.1:53:5353/udp'), '-p 127.0.0.1:53:5353/udp').toEqual({ hostIp: '127.0.0.1', hostPort: 53, containerPort: 5353, proto: 'udp' })
     expect(parsePublish('1:65535/tcp'), '-p 1:65535/tcp (go-connections\' nat.ParsePortSpec)').toEqual({ hostIp: '0.0.0.0', hostPort: 1, containerPort: 65535, proto: 'tcp' })
   })
 
-  it('-p 70000:80, 8080:0, 8080:80/sctp, 80, 1.2.3:80:80 and 8o:80', async () => {
-    await expectContainerError(() => parsePublish('70000:80'), 125, /70000.*out of range 1-65535|out of range 1-65535.*70000/, '-p 70000:80: which ports exist?')
-    await expectContainerError(() => parsePublish('8080:0'), 125, /"0".*out of range 1-65535/, '-p 8080:0: which ports exist?')
+  it('the values 70000:80, 8080:0, 8080:80/sctp, 80, 1.2.3:80:80 and 8o:80', async () => {
+    await expectContainerError(() => parsePublish('70000:80'), 125, /70000.*out of range 1-65535|out of range 1-65535.*70000/, '-p 70000:80', 'which ports exist?')
+    await expectContainerError(() => parsePublish('8080:0'), 125, /"0".*out of range 1-65535/, '-p 8080:0', 'which ports exist?')
     await expectContainerError(() => parsePublish('8080:80/sctp'), 125, /sctp/, '-p 8080:80/sctp')
     await expectContainerError(() => parsePublish('80'), 125, /HOST_PORT:CONTAINER_PORT/, '-p 80, with no host port')
     await expectContainerError(() => parsePublish('1.2.3:80:80'), 125, /1\.2\.3/, '-p 1.2.3:80:80')
@@ -54,7 +54,7 @@ describeKernel('dnatRule', () => {
     [{ hostIp: '192.0.2.1', hostPort: 53, containerPort: 5353, proto: 'udp' }, ['MINIDOCKER', '!', '-i', 'minidocker0', '-d', '192.0.2.1', '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', '172.29.0.5:5353'],
       '-p 192.0.2.1:53:5353/udp'],
   ]
-  it('-p 8080:80 and -p 192.0.2.1:53:5353/udp, for a container at 172.29.0.5', async () => {
+  it('the mappings 8080:80 and 192.0.2.1:53:5353/udp, for a container at 172.29.0.5', async () => {
     for (const [mapping, expected, what] of cases) {
       const rule = dnatRule(mapping, bridge, '172.29.0.5')
       expect(rule[0], `${what}: expected the rule's first argument to be the chain it goes in (CHAIN), as after -A (dnatRule's doc comment)`).toBe('MINIDOCKER')

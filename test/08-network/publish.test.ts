@@ -11,7 +11,7 @@ describeKernel('the container network', () => {
   const host = useStandInHost()
   vi.setConfig({ testTimeout: 180_000 })
 
-  it('-p 8080:7000 from the host\'s 127.0.0.1, then -p 8081:7000 from another machine, FORWARD policy DROP', async () => {
+  it('a run with -p 8080:7000 reached from the host\'s 127.0.0.1, then one with -p 8081:7000 from another machine, FORWARD policy DROP', async () => {
     // As on a machine running Docker: what the host forwards is dropped unless a rule accepts it.
     expect((await host().run(['iptables', '-w', '-P', 'FORWARD', 'DROP'])).exitCode, 'iptables -P FORWARD DROP in the stand-in host').toBe(0)
     // An outside machine: a namespace of its own, wired to the stand-in host on 192.0.2.0/24.
@@ -41,7 +41,7 @@ describeKernel('the container network', () => {
     expect(peer, `the container saw the connection from ${String(peer)}, not from the outside client 192.0.2.2: it came through the proxy — which nat hook do packets from outside pass? (see "Published ports")`).toBe('192.0.2.2')
   })
 
-  it('-p 127.0.0.1:8082:7001/udp', async () => {
+  it('a run with -p 127.0.0.1:8082:7001/udp', async () => {
     const server = host().minidocker(['run', '-p', '127.0.0.1:8082:7001/udp', 'probe', '/bin/probe', 'udp-echo:7001'])
     await printed(server, /"listening"/, 'the container behind -p 127.0.0.1:8082:7001/udp')
     const client = await host().run([PROBE_PATH, 'udp:127.0.0.1:8082'])
