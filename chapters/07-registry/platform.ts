@@ -28,15 +28,13 @@ export function normalizePlatform(p: Platform): Platform {
 
 // #region selectManifest
 /**
- * The entry of `index` for `wanted`: os and architecture must match, after normalising both
- * sides; a variant, when `wanted` names one, must match too. Entries without a platform (or
- * for "unknown/unknown", where BuildKit keeps attestations) never match. None matching is an
- * error that lists what the index does offer.
+ * The entry of `index` for `wanted`, as containerd's platform matcher chooses it, both sides
+ * normalised. None matching is an error that lists what the index does offer.
  */
 export function selectManifest(index: ImageIndex, wanted: Platform): Descriptor {
   // TODO(07): find this platform's entry in an index (containerd's platforms.Only(...).Match, simplified).
   //   1. Compare normalised platforms on both sides. When must the variant match, and when can any do?
-  //   2. An entry without a platform is never an image for one.
+  //   2. Which entries can never be an image for a platform? (The chapter's "Choosing a platform".)
   //   3. None: an Error whose message starts "no matching manifest for <platform> in the manifest list
   //      entries" (Docker's words; formatPlatform writes a platform) and lists what the index offers.
   throw new NotImplementedError('07-registry', 'selectManifest')

@@ -49,11 +49,10 @@ async function manifestFor(session: Session, ref: Reference, reference: string):
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
- * An index's entry is fetched by its digest only (never by a "digest" that is really a tag)
- * and must have the size the index gives: a refusal says the entry's digest is "not a sha256
- * digest", or that the manifest "is N bytes, but the index gives M". Every manifest fetched is kept in the blob store at
- * `blobs`. Returns the first one fetched
- * (its digest is the one `docker pull` reports) and the parsed image manifest.
+ * An entry this pull cannot trust is refused with an Error that says its digest is "not a
+ * sha256 digest", or that its manifest "is N bytes, but the index gives M". Every manifest
+ * fetched is kept in the blob store at `blobs`. Returns the first one fetched (its digest is
+ * the one `docker pull` reports) and the parsed image manifest.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
   // TODO(07): from a tag or a digest to one image manifest (moby's distribution/pull_v2.go,
@@ -74,8 +73,7 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
  * As dockerd does, it stops right after the manifest when the store has the image (its ID is
- * the config's digest), and otherwise fetches the config and the layers together: a layer is
- * known from its blob digest (the diff ID a former pull remembered for it), not from the config.
+ * the config's digest), and otherwise fetches the config and the layers together.
  * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
  * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
  * else the digest); then per layer, by its short digest
@@ -88,7 +86,7 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
  * the digest was checked while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
- * any failure the other downloads are stopped and the first error is thrown.
+ * any failure the other downloads are stopped and the pull fails with what went wrong.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
   // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull"; moby's
@@ -110,8 +108,8 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //   6. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
   //      first, each layer on its parent's chain ID, while later layers may still be downloading.
   //   7. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when
-  //      one step fails, the downloads still running must stop, and the pull throws that first failure,
-  //      not an error it caused in another layer. A download can fail at any moment, also while you still
+  //      one step fails, the downloads still running must stop. When one failure causes others (a
+  //      download stopped half-way fails too), which error tells the user what went wrong? A download can fail at any moment, also while you still
   //      wait on a layer below it, and Node must never see a rejection unhandled. Nothing from bytes that
   //      failed their check may end up as a layer, an image or a tag. What state does the pull need for
   //      this, and what must already be true of a download at the moment it fails?

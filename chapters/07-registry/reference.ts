@@ -70,7 +70,8 @@ export function parseReference(text: string): Reference {
  */
 export function familiarName(ref: Reference): string {
   // TODO(07): undo the defaults that parseReference added (distribution's FamiliarName).
-  //   1. Which part does docker.io lose, and when does library/ go too? ("docker.io/library/a/b" keeps it.)
+  //   1. Which part does docker.io lose, and when does library/ go too? (Read FamiliarName for a
+  //      path of more than one component.)
   //   2. A tag and a digest stay as they are.
   throw new NotImplementedError('07-registry', 'familiarName')
 }

@@ -37,10 +37,9 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
   // TODO(08): make `fn` run while no other process touches the allocations.
   //   1. Node has no flock(). Which file system operations succeed for exactly one of several
   //      processes trying at the same moment, and fail for the others with EEXIST?
-  //   2. A lock file that exists but is still empty names nobody, so the others take it over.
-  //      Then a holder that creates the file and writes its owner after has a window in which
-  //      another run takes its lock, and a run killed in that window leaves an empty file.
-  //      How do you make the lock appear with its content already in it?
+  //   2. A lock file that names nobody is taken over (the chapter's "Addresses"). What can
+  //      another run see if the file is created first and its owner written after, and what
+  //      does a run killed between the two leave? So how must the lock appear?
   //   3. A holder that died is recognised by its PID and start time (Owner, alive): why not
   //      by its PID alone?
   //   4. Several calls of one process may wait at once: nothing they create may share a name.
@@ -53,10 +52,9 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
 
 // #region allocate
 /**
- * Give `owner` (a PID) the lowest free address of `subnet`. The subnet's first address names the
- * network, the second is the gateway (the bridge) and the last is the broadcast address: none
- * is ever given out. An address whose owner has died is free again. A full subnet is a
- * ContainerError (125) that says "no free address" and names the subnet.
+ * Give `owner` (a PID) the lowest free address of `subnet` that a container may have. An
+ * address whose owner has died is free again. A full subnet is a ContainerError (125) that
+ * says "no free address" and names the subnet.
  */
 export async function allocate(dir: string, subnet: string, owner: number): Promise<Lease> {
   // TODO(08): give `owner` the lowest free address of `subnet`, recorded in dir/ipam.json.

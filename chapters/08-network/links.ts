@@ -90,8 +90,7 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
 
 // #region disconnectContainer
 /**
- * Delete the host end of a container's veth pair, which deletes the other end too. A pair that
- * is already gone (the container's namespace went away, and took the pair with it) is no error.
+ * Delete a container's veth pair by its host end. A pair that is already gone is no error.
  */
 export async function disconnectContainer(host: string): Promise<void> {
   // TODO(08): delete a container's veth pair by its host end.
@@ -105,11 +104,11 @@ export async function disconnectContainer(host: string): Promise<void> {
 // #endregion disconnectContainer
 
 // #region loopbackUp
-/** Bring up lo in the container's network namespace: a new namespace's lo is down. */
+/** Bring up lo in the container's network namespace. */
 export async function loopbackUp(pid: number): Promise<void> {
   // TODO(08): bring up lo in the container's network namespace, not the host's.
-  //   1. A new network namespace has lo, down. Which process's namespace does `ip` act on,
-  //      and how do you run it in the container's?
+  //   1. In what state is lo in a new network namespace? Which process's namespace does `ip`
+  //      act on, and how do you run it in the container's?
   //   Where: man 1 nsenter, man 8 ip-link. Chapter text: "--network none and host".
   throw new NotImplementedError('08-network', 'loopbackUp')
 }

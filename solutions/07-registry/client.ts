@@ -47,18 +47,12 @@ export async function openSession(ref: Reference): Promise<Session> {
 
 // #region fetchManifest
 /**
- * GET the manifest `reference` (a tag or a digest). The Accept header lists every type this pull
- * can use: a registry only serves an OCI manifest or index to a client that says it accepts one,
- * and converts a Docker manifest to the old schema 1 for a client that says nothing. The body is
- * read up to MAX_MANIFEST_SIZE and no further, whatever Content-Length says; a refusal names the
- * manifest and the limit in bytes. The bytes are checked against the digest: the one asked for,
- * or else the Docker-Content-Digest the registry answers with. What the manifest is, this pull
- * decides as distribution's client and containerd do: by the answer's Content-Type (without its
- * parameters), the type the registry knows the manifest by, rather than the body's own "mediaType",
- * a field the manifest's author may leave out or get wrong. Only where the answer has no
- * Content-Type at all, which distribution would read as schema 1, does this pull read the body's field.
- * A type this pull cannot use (Docker schema 1, and application/json, which distribution reads as
- * schema 1) is an Error naming that type.
+ * GET the manifest `reference` (a tag or a digest) and return it once its bytes are checked,
+ * with its digest and its media type, decided as distribution's client and containerd decide
+ * it. The body is read up to MAX_MANIFEST_SIZE and no further; a refusal names the manifest
+ * and the limit in bytes. Bytes that are not the manifest's digest are a
+ * DigestMismatchError(expected, actual). A type this pull cannot use (Docker schema 1, and
+ * application/json, which distribution reads as schema 1) is an Error naming that type.
  */
 export async function fetchManifest(session: Session, reference: string): Promise<FetchedManifest> {
   const response = await request(session, `/v2/${session.repository}/manifests/${reference}`, {

@@ -26,9 +26,9 @@ export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, wh
 // #region downloadBlob
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
- * `dir`, verified against the digest as it streams, and against
- * the descriptor's size, which is required: without it nothing would bound what the registry
- * sends. `onData` sees every chunk, for progress; `signal` aborts the download.
+ * `dir`, verified against the digest and the descriptor's size as it streams. A descriptor
+ * whose size is not valid is refused before any request, with an Error whose message says
+ * "no valid size". `onData` sees every chunk, for progress; `signal` aborts the download.
  */
 export async function downloadBlob(
   session: Session,

@@ -27,10 +27,8 @@ export function normalizePlatform(p: Platform): Platform {
 
 // #region selectManifest
 /**
- * The entry of `index` for `wanted`: os and architecture must match, after normalising both
- * sides; a variant, when `wanted` names one, must match too. Entries without a platform (or
- * for "unknown/unknown", where BuildKit keeps attestations) never match. None matching is an
- * error that lists what the index does offer.
+ * The entry of `index` for `wanted`, as containerd's platform matcher chooses it, both sides
+ * normalised. None matching is an error that lists what the index does offer.
  */
 export function selectManifest(index: ImageIndex, wanted: Platform): Descriptor {
   const want = normalizePlatform(wanted)

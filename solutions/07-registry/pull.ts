@@ -42,10 +42,10 @@ async function manifestFor(session: Session, ref: Reference, reference: string):
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
- * An index's entry is fetched by its digest only (never by a "digest" that is really a tag)
- * and must have the size the index gives. Every manifest fetched is kept in the blob store at
- * `blobs`. Returns the first one fetched
- * (its digest is the one `docker pull` reports) and the parsed image manifest.
+ * An entry this pull cannot trust is refused with an Error that says its digest is "not a
+ * sha256 digest", or that its manifest "is N bytes, but the index gives M". Every manifest
+ * fetched is kept in the blob store at `blobs`. Returns the first one fetched (its digest is
+ * the one `docker pull` reports) and the parsed image manifest.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
   const top = await manifestFor(session, ref, ref.digest ?? ref.tag!)
@@ -68,8 +68,7 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
  * As dockerd does, it stops right after the manifest when the store has the image (its ID is
- * the config's digest), and otherwise fetches the config and the layers together: a layer is
- * known from its blob digest (the diff ID a former pull remembered for it), not from the config.
+ * the config's digest), and otherwise fetches the config and the layers together.
  * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
  * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
  * else the digest); then per layer, by its short digest
@@ -77,11 +76,12 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
  * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
  * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
- * NAME" when the store had the image already.
- * "Pulling from", "Digest:" and "Status:" are bare { status[, id] } objects. "Verifying
- * Checksum" only reports: the digest was checked while the bytes streamed.
+ * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
+ * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
+ * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
+ * the digest was checked while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
- * any failure the other downloads are stopped and the first error is thrown.
+ * any failure the other downloads are stopped and the pull fails with what went wrong.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
   const { root } = options

@@ -77,10 +77,9 @@ function liveHolder(text: string): boolean {
 
 // #region allocate
 /**
- * Give `owner` (a PID) the lowest free address of `subnet`. The subnet's first address names the
- * network, the second is the gateway (the bridge) and the last is the broadcast address: none
- * is ever given out. An address whose owner has died is free again. A full subnet is a
- * ContainerError (125) that says "no free address" and names the subnet.
+ * Give `owner` (a PID) the lowest free address of `subnet` that a container may have. An
+ * address whose owner has died is free again. A full subnet is a ContainerError (125) that
+ * says "no free address" and names the subnet.
  */
 export async function allocate(dir: string, subnet: string, owner: number): Promise<Lease> {
   const { network, prefix } = parseSubnet(subnet)

@@ -94,8 +94,7 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
 
 // #region disconnectContainer
 /**
- * Delete the host end of a container's veth pair, which deletes the other end too. A pair that
- * is already gone (the container's namespace went away, and took the pair with it) is no error.
+ * Delete a container's veth pair by its host end. A pair that is already gone is no error.
  */
 export async function disconnectContainer(host: string): Promise<void> {
   // Gone before ip looked the name up: "Cannot find device"; gone between the lookup and the
@@ -107,7 +106,7 @@ export async function disconnectContainer(host: string): Promise<void> {
 // #endregion disconnectContainer
 
 // #region loopbackUp
-/** Bring up lo in the container's network namespace: a new namespace's lo is down. */
+/** Bring up lo in the container's network namespace. */
 export async function loopbackUp(pid: number): Promise<void> {
   await command(inNetns(pid, ['ip', 'link', 'set', 'lo', 'up']))
 }

@@ -58,9 +58,8 @@ export async function ensureRule(table: string, args: string[]): Promise<void> {
 // #region dnatRule
 /**
  * The DNAT rule that sends what arrives for `mapping`'s host side to `containerIp`, as the
- * arguments that follow -A or -D, chain first: in CHAIN, the mapping's protocol and host port,
- * the host address only when the mapping names one (0.0.0.0 means any), never traffic that
- * comes in from the bridge itself, rewritten to the container's address and port.
+ * arguments that follow -A or -D, chain (CHAIN) first. A hostIp of 0.0.0.0 means any of the
+ * host's addresses, as in `docker run -p`.
  */
 export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
   return [

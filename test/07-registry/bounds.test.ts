@@ -68,34 +68,39 @@ afterAll(async () => {
 })
 
 describe('a manifest bigger than any manifest', () => {
-  it('is refused once MAX_MANIFEST_SIZE is passed, though no Content-Length says so', async () => {
+  it('sent chunked, 64 MiB, with no Content-Length', async () => {
     const error = await caught(() => fetchManifest(session, 'big'))
-    expect(error, 'a chunked answer of 64 MiB must be refused, not read whole').toBeInstanceOf(Error)
-    expect(error.message, 'name the manifest and the limit').toMatch(/manifest big.*4194304/)
-    expect(bigSent, 'the client must stop reading soon after the limit').toBeLessThan(8 * MAX_MANIFEST_SIZE)
+    expect(error, 'a 64 MiB manifest sent chunked was read whole, without an error: what bounds a body that declares no size? (see "Asking for a manifest")').toBeInstanceOf(Error)
+    expect(error.message, 'expected the refusal to name the manifest and the limit in bytes (fetchManifest\'s doc comment)').toMatch(/manifest big.*4194304/)
+    expect(bigSent, `the registry had sent ${bigSent} bytes when the client hung up: at what point can it know the manifest is too big? (see "Asking for a manifest")`).toBeLessThan(8 * MAX_MANIFEST_SIZE)
   })
 })
 
-describe('a blob whose descriptor gives no size', () => {
+describe('a blob descriptor', () => {
   for (const size of [undefined, -1, '12', 1.5, Number.MAX_SAFE_INTEGER + 2]) {
-    it(`is not downloaded at all (size ${JSON.stringify(size)})`, async () => {
+    it(`with size ${JSON.stringify(size)}`, async () => {
       const before = blobRequests.length
       const descriptor = { mediaType: OCI.layer, digest: sha256('x'), size } as unknown as Descriptor
       const error = await caught(() => downloadBlob(session, descriptor, tempDir()))
-      expect(blobRequests.length, 'without a size nothing bounds what the registry sends: refuse before the GET').toBe(before)
-      expect(error?.message, 'without a size nothing bounds what the registry sends: refuse before the GET').toMatch(/no valid size/)
-      expect(blobRequests.length, 'no request may be made').toBe(before)
+      expect(blobRequests.length, `downloadBlob sent a GET for a blob whose descriptor gives size ${JSON.stringify(size)}: what would bound the bytes the registry sends back? (see "Downloading, verified while streaming")`).toBe(before)
+      expect(error?.message, `expected an Error saying "no valid size" (downloadBlob's doc comment) for size ${JSON.stringify(size)}`).toMatch(/no valid size/)
+      expect(blobRequests.length, 'downloadBlob sent a GET after all').toBe(before)
     })
   }
 })
 
 describe('an index entry', () => {
-  for (const [name, why] of [['tag-as-digest', /"latest".*not a sha256 digest/], ['path-as-digest', /"sha256:\.\.\/\.\.\/\.\.\/etc\/passwd".*not a sha256 digest/], ['wrong-size', /bytes, but the index gives/]] as const) {
-    it(`is fetched by a valid digest of its given size only (${name})`, async () => {
+  const cases = [
+    ['tag-as-digest', 'whose "digest" is the tag latest', /"latest".*not a sha256 digest/],
+    ['path-as-digest', 'whose "digest" is sha256:../../../etc/passwd', /"sha256:\.\.\/\.\.\/\.\.\/etc\/passwd".*not a sha256 digest/],
+    ['wrong-size', 'whose size is 1000 bytes more than its manifest\'s', /bytes, but the index gives/],
+  ] as const
+  for (const [name, what, why] of cases) {
+    it(`${what} (${name})`, async () => {
       const ref = parseReference('127.0.0.1:5000/evil')
       const error = await caught(() => resolveManifest(session, { ...ref, tag: name }, tempDir(), hostPlatform()))
-      expect(error, 'an index child must be fetched by its digest, never by a tag, and be the size the index says').toBeInstanceOf(Error)
-      expect(error.message).toMatch(why)
+      expect(error, `an index entry ${what} was followed without an error: what must hold of an entry from the registry before it becomes a URL, and of the manifest it names? (see "Choosing a platform")`).toBeInstanceOf(Error)
+      expect(error.message, `expected a refusal in resolveManifest's doc comment's words, for the entry ${what}`).toMatch(why)
     })
   }
 })

@@ -46,7 +46,7 @@ describeKernel('pulling through a link that misbehaves', () => {
     return proxy
   }
 
-  it('reports the first failure, not the aborts it caused, and stops the other downloads', async () => {
+  it('layer 1 corrupt while the registry holds layer 0 open', async () => {
     const [bottom, failing] = [stacked.layers[0]!, stacked.layers[1]!]
     const proxy = await through({ stall: [bottom.digest], corrupt: [failing.digest] })
     const root = tempDir('minidocker-store-')
@@ -59,7 +59,7 @@ describeKernel('pulling through a link that misbehaves', () => {
     expect(error, 'a corrupted layer 1 must fail the pull').toBeDefined()
     expect(
       `${error.name}: ${error.message}`,
-      `layer 1 failed its digest check first, and layer 0's download stopped after it; the pull reported the error above instead of layer 1's DigestMismatchError (see "When a layer fails")`,
+      `layer 1 failed its digest check first and layer 0's download was stopped after it, but the pull reported the error above: which of the two tells the user what went wrong? (see "When a layer fails")`,
     ).toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
     await until(() => proxy.abandoned.length > 0)
     expect(proxy.abandoned, 'layer 1 failed, and the registry saw no download given up: layer 0\'s, which it holds open, was still running (see "When a layer fails")').toEqual([bottom.digest])
@@ -68,7 +68,7 @@ describeKernel('pulling through a link that misbehaves', () => {
     expect(allTags(root), 'and no tag').toEqual([])
   })
 
-  it('reports a layer that fails while an earlier one is unpacking, and leaves no rejection unhandled', async () => {
+  it('layer 1 corrupt while layer 0 is unpacking', async () => {
     const [bottom, failing] = [unpacking.layers[0]!, unpacking.layers[1]!]
     // layer 1's bytes come once layer 0's are sent: it fails while layer 0 is being unpacked
     const proxy = await through({ corrupt: [failing.digest], after: { [failing.digest]: bottom.digest } })
@@ -77,43 +77,44 @@ describeKernel('pulling through a link that misbehaves', () => {
     process.on('unhandledRejection', onUnhandled)
     onCleanup(() => process.off('unhandledRejection', onUnhandled))
     const error = await caught(() => pullImage(`${proxy.host}/faults:unpacking`, { root: tempDir('minidocker-store-') }))
-    expect(unhandled.map(String), 'layer 1\'s download failed while layer 0 was being unpacked, and Node saw that rejection with no handler attached: an unhandled rejection, which ends the CLI by default (see "When a layer fails")').toEqual([])
-    expect(`${error?.name}: ${error?.message}`, 'the pull still fails with layer 1\'s DigestMismatchError').toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
+    expect(unhandled.map(String), 'layer 1\'s download failed while layer 0 was being unpacked, and Node saw that rejection with no handler attached: an unhandled rejection. What does Node do with one by default, and when does it look? (see "When a layer fails")').toEqual([])
+    expect(`${error?.name}: ${error?.message}`, 'expected the pull to fail with layer 1\'s DigestMismatchError').toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
   })
 
-  it('keeps at most `concurrency` downloads open at once, and uses them all', async () => {
+  it('concurrency 2, three layers to fetch, each answered slowly', async () => {
     // the config downloads beside the layers, as dockerd's does, outside their limit
     const proxy = await through({ blobDelayMs: 150, uncounted: [stacked.config.digest] })
     await pullImage(`${proxy.host}/faults:stacked`, { root: tempDir('minidocker-store-'), concurrency: 2 })
-    expect(proxy.maxBlobsInFlight, 'with concurrency 2 and 3 layers to fetch, the most layer downloads open at the same time must be 2: no more, and no fewer (see "The whole pull")').toBe(2)
+    const most = proxy.maxBlobsInFlight
+    expect(most, `with concurrency 2 and 3 layers to fetch, the registry saw at most ${most} layer download${most === 1 ? '' : 's'} open at once: ${most > 2 ? 'more than the limit' : 'fewer than the limit allows'}. What holds a download back, and what lets the next one start? (see "The whole pull")`).toBe(2)
   })
 
-  it('refuses a manifest whose bytes are not the digest asked for', async () => {
+  it('by digest, the registry answers with another manifest', async () => {
     const proxy = await through({ manifests: { [stacked.manifest.digest]: other.manifest } })
     const root = tempDir('minidocker-store-')
     const error = await caught(() => pullImage(`${proxy.host}/faults@${stacked.manifest.digest}`, { root }))
-    expect(error?.name, `asked for ${stacked.manifest.digest}, the registry sent another manifest: hash the bytes and refuse them with a DigestMismatchError${error ? '' : ' (the pull succeeded with the wrong image)'}`).toBe('DigestMismatchError')
-    expect(error.message, 'the error names the digest that was asked for').toContain(stacked.manifest.digest)
-    expect(allImageIds(root), 'no image may come from a manifest that failed its check').toEqual([])
+    expect(error?.name, `asked for ${stacked.manifest.digest}, the registry sent another manifest, and the pull ${error ? `failed with ${error.name}` : 'succeeded with the wrong image'}; expected a DigestMismatchError. Which digest must the bytes have? (see "Asking for a manifest")`).toBe('DigestMismatchError')
+    expect(error.message, 'expected the error to name the digest asked for').toContain(stacked.manifest.digest)
+    expect(allImageIds(root), 'an image was stored from a manifest that failed its check').toEqual([])
   })
 
-  it('refuses a manifest whose bytes are not the Docker-Content-Digest the registry gives', async () => {
+  it('by tag, the registry answers with another manifest than its Docker-Content-Digest', async () => {
     const proxy = await through({ manifests: { stacked: other.manifest } })
     const root = tempDir('minidocker-store-')
     const error = await caught(() => pullImage(`${proxy.host}/faults:stacked`, { root }))
-    expect(error?.name, `by tag, the registry's Docker-Content-Digest header says ${stacked.manifest.digest}, but the bytes are another manifest: hash them and refuse the mismatch with a DigestMismatchError${error ? '' : ' (the pull succeeded with the wrong image)'}`).toBe('DigestMismatchError')
-    expect(allImageIds(root), 'no image may come from a manifest that failed its check').toEqual([])
+    expect(error?.name, `by tag, the registry's Docker-Content-Digest header says ${stacked.manifest.digest}, but the bytes are another manifest, and the pull ${error ? `failed with ${error.name}` : 'succeeded with the wrong image'}; expected a DigestMismatchError. What can the bytes be checked against when you asked by tag? (see "Asking for a manifest")`).toBe('DigestMismatchError')
+    expect(allImageIds(root), 'an image was stored from a manifest that failed its check').toEqual([])
   })
 
-  it('takes a manifest\'s type from Content-Type, and from its own mediaType only when there is none', async () => {
+  it('a manifest answered without a Content-Type, then as application/json', async () => {
     const bare = await through({ contentTypes: { stacked: null } })
     const root = tempDir('minidocker-store-')
     const pulled = await caught(() => pullImage(`${bare.host}/faults:stacked`, { root }))
-    expect(pulled, `the answer has no Content-Type: the manifest's own "mediaType" field says what it is (fetchManifest's doc comment), but the pull failed: ${pulled?.message}`).toBeUndefined()
-    expect(allImageIds(root), 'the manifest without Content-Type pulls its image').toEqual([stacked.id])
+    expect(pulled, `the answer had no Content-Type, and the pull failed: ${pulled?.message}. What else says what the manifest is? (see "Asking for a manifest")`).toBeUndefined()
+    expect(allImageIds(root), 'expected the image of the manifest answered without a Content-Type in the store').toEqual([stacked.id])
 
     const json = await through({ contentTypes: { stacked: 'application/json; charset=utf-8' } })
     const error = await caught(() => pullImage(`${json.host}/faults:stacked`, { root: tempDir('minidocker-store-') }))
-    expect(error?.message, `the registry says application/json, which distribution reads as schema 1: the header decides, and a type this pull cannot use is an Error naming it (fetchManifest's doc comment)${error ? '' : ', but the pull trusted the body instead'}`).toContain('application/json')
+    expect(error?.message, `the registry answered with Content-Type application/json, and the pull ${error ? `failed with "${error.message}"` : 'went on with the body\'s own mediaType'}; expected an Error naming application/json. Which of the two claims does distribution's UnmarshalManifest believe? (see "Asking for a manifest")`).toContain('application/json')
   })
 })

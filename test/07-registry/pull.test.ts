@@ -76,7 +76,7 @@ describeKernel('pulling from a registry', () => {
 
   it('pulls the one-layer probe image into the store, tagged, and it runs', async () => {
     const { root, result } = await pull(`${registry.host}/probe`)
-    expect(result.id, 'the image ID is the digest of the config pushed').toBe(probe.id)
+    expect(result.id, 'expected the ID of the image pushed').toBe(probe.id)
     expect(result.digest, 'the digest reported is the manifest\'s').toBe(probe.manifest.digest)
     expect(result.name, 'tagged with the familiar name, :latest added').toBe(`${registry.host}/probe:latest`)
     expect(resolveImage(root, `${registry.host}/probe`), 'the store must find the image by its name').toBe(probe.id)
@@ -101,77 +101,77 @@ describeKernel('pulling from a registry', () => {
     expect(messages.at(-1), 'and last the status line with the name it is tagged with, a bare { status } too').toEqual({ status: `Status: Downloaded newer image for ${registry.host}/probe:latest` })
   })
 
-  it('skips what the store has: a second pull downloads nothing', async () => {
+  it('a second pull of the same image', async () => {
     const { root } = await pull(`${registry.host}/probe`)
     const again = await pull(`${registry.host}/probe`, { root })
-    expect(again.result.downloaded, 'every layer is in the store already').toBe(0)
-    expect(statusesOf(again.messages, layerId(probe, 0)), 'as dockerd does, a pull of an image the store has stops after the manifest: no line per layer').toEqual([])
-    expect(again.messages.at(-1)?.status, 'nothing new: "Image is up to date"').toBe(`Status: Image is up to date for ${registry.host}/probe:latest`)
-    expect(allLayers(root), 'nothing is stored twice').toHaveLength(1)
+    expect(again.result.downloaded, 'the second pull downloaded layers the store had').toBe(0)
+    expect(statusesOf(again.messages, layerId(probe, 0)), 'the second pull printed lines for the layer: what does docker pull print for an image it has? (see "The real thing")').toEqual([])
+    expect(again.messages.at(-1)?.status, 'expected docker pull\'s last line for an image it has (pullImage\'s doc comment)').toBe(`Status: Image is up to date for ${registry.host}/probe:latest`)
+    expect(allLayers(root), 'a layer was stored twice').toHaveLength(1)
   })
 
-  it('downloads several layers at once, skipping a shared base layer, and unpacks them in order', async () => {
+  it('a 4-layer image sharing its base layer with the probe, 2 download slots', async () => {
     const { root } = await pull(`${registry.host}/probe`)
     let pulled: Awaited<ReturnType<typeof pull>> | undefined
     const error = await caught(async () => (pulled = await pull(`${registry.host}/several`, { root, concurrency: 2 })))
-    if (error) expect.fail(`pulling a 4-layer image failed: ${error.message} — a layer can only be registered on its parent, so unpack them bottom first, in the manifest's order`)
+    if (error) expect.fail(`pulling a 4-layer image failed: ${error.message} — in which order can layers be registered? (see "The whole pull", and chapter 06)`)
     const { messages, result } = pulled!
-    expect(result.id, 'the image ID is the digest of the config pushed').toBe(several.id)
-    expect(result.downloaded, 'the probe layer is the same as the probe image\'s: only 3 of 4 are fetched').toBe(3)
+    expect(result.id, 'expected the ID of the image pushed').toBe(several.id)
+    expect(result.downloaded, 'expected 3 of 4 layers fetched: layer 0 is the probe image\'s, pulled before into the same store (see "The whole pull")').toBe(3)
     expect(statusesOf(messages, layerId(several, 0))).toEqual(['Already exists'])
     const waited = [1, 2, 3].filter((i) => statusesOf(messages, layerId(several, i)).includes('Waiting'))
-    expect(waited, 'with 2 downloads at a time, one of the 3 layers to fetch must queue and say "Waiting"').toHaveLength(1)
-    for (const i of [1, 2, 3]) expect(statusesOf(messages, layerId(several, i)).at(-1), `layer ${i} must end "Pull complete"`).toBe('Pull complete')
+    expect(waited, 'with 2 downloads at a time and 3 layers to fetch, expected one layer to say "Waiting" (pullImage\'s doc comment)').toHaveLength(1)
+    for (const i of [1, 2, 3]) expect(statusesOf(messages, layerId(several, i)).at(-1), `layer ${i}'s last status is not "Pull complete"`).toBe('Pull complete')
     const run = await runImage(root, `${registry.host}/several`, ['/probe', 'ls:/'])
     expect(probeValue<string[]>(run.stdout, 'ls'), `every layer's file is in the container; stderr: ${run.stderr}`).toEqual(expect.arrayContaining(['f2', 'f3', 'f4', 'probe']))
   })
 
-  it('applies a layer\'s whiteout and opaque directory, so the container sees them', async () => {
+  it('a layer with a whiteout and an opaque directory', async () => {
     const { root, result } = await pull(`${registry.host}/layered:v1`)
-    expect(result.id, 'the image ID is the digest of the config pushed').toBe(layered.id)
+    expect(result.id, 'expected the ID of the image pushed').toBe(layered.id)
     const data = await runImage(root, `${registry.host}/layered:v1`, ['/probe', 'ls:/data', 'ls:/etc'])
     expect(data.code, data.stderr).toBe(0)
     const [dataList, etcList] = data.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { ls: string[] }).ls)
-    expect(dataList, 'the opaque /data of layer 2 hides layer 1\'s /data/old').toEqual(['new'])
-    expect(etcList, 'layer 2\'s .wh.group deletes /etc/group').not.toContain('group')
-    expect(etcList, '...and nothing else in /etc').toContain('passwd')
+    expect(dataList, 'layer 2 makes /data opaque: the container\'s /data (chapter 06)').toEqual(['new'])
+    expect(etcList, 'layer 2 has /etc/.wh.group, and the container still has /etc/group (chapter 06)').not.toContain('group')
+    expect(etcList, 'layer 2\'s whiteout took more of /etc than /etc/group').toContain('passwd')
   })
 
-  it('refuses a --platform that a single-platform image is not for', async () => {
+  it('a --platform of another architecture, for an image pushed without an index', async () => {
     const other = hostPlatform().architecture === 's390x' ? 'riscv64' : 's390x'
     const error = await caught(() => pull(`${registry.host}/probe`, { platform: { os: 'linux', architecture: other } }))
-    expect(error?.message, 'an image without an index cannot be chosen by platform, so it must be checked against the one asked for').toMatch(new RegExp(`not the linux/${other} asked for`))
+    expect(error?.message, `expected the pull of an image for ${hostPlatform().architecture} with --platform linux/${other} to fail in pullImage's TODO's words`).toMatch(new RegExp(`not the linux/${other} asked for`))
   })
 
-  it('picks this machine\'s image from an OCI index, or the one --platform names', async () => {
+  it('an OCI index with two platforms, this machine\'s second, with and without --platform', async () => {
     const { root, result } = await pull(`${registry.host}/multi`)
-    expect(result.id, `the index has linux/${OTHER_ARCH} first, then linux/${hostPlatform().architecture}: select this machine's entry, not the first`).toBe(platforms[hostPlatform().architecture]!.id)
+    expect(result.id, `the index has linux/${OTHER_ARCH} first, then linux/${hostPlatform().architecture}, this machine's, and the pull took ${result.id === platforms[OTHER_ARCH]!.id ? 'the first' : 'another image'} (see "Choosing a platform")`).toBe(platforms[hostPlatform().architecture]!.id)
     const run = await runImage(root, `${registry.host}/multi`)
     expect(probeValue(run.stdout, 'cat'), run.stderr).toBe(hostPlatform().architecture)
     const other = await pull(`${registry.host}/multi`, { platform: { os: 'linux', architecture: OTHER_ARCH } })
-    expect(other.result.id, 'an explicit platform picks its entry, not this machine\'s').toBe(platforms[OTHER_ARCH]!.id)
+    expect(other.result.id, `with --platform linux/${OTHER_ARCH}, the pull took another image than that entry's`).toBe(platforms[OTHER_ARCH]!.id)
     const missing = await caught(() => pull(`${registry.host}/multi`, { platform: { os: 'linux', architecture: 's390x' } }))
-    expect(missing?.message, 'a platform the index lacks is an error in Docker\'s words').toContain('no matching manifest for linux/s390x')
+    expect(missing?.message, 'expected Docker\'s words for a platform the index lacks (selectManifest\'s TODO)').toContain('no matching manifest for linux/s390x')
   })
 
-  it('picks this machine\'s image from a Docker manifest list of Docker schema 2 manifests', async () => {
+  it('a Docker manifest list with two platforms', async () => {
     const { root, result } = await pull(`${registry.host}/list`)
-    expect(result.id, 'the manifest list\'s entry for this machine').toBe(dockerPlatforms[hostPlatform().architecture]!.id)
+    expect(result.id, 'expected the image of the manifest list\'s entry for this machine').toBe(dockerPlatforms[hostPlatform().architecture]!.id)
     const run = await runImage(root, `${registry.host}/list`)
     expect(probeValue(run.stdout, 'cat'), run.stderr).toBe(hostPlatform().architecture)
   })
 
-  it('pulls by digest, and verifies the manifest against it', async () => {
+  it('a pull by digest, then by a digest the repository lacks', async () => {
     const ref = `${registry.host}/probe@${probe.manifest.digest}`
     const { root, result } = await pull(ref)
     expect(result.id, 'the image the digest names').toBe(probe.id)
-    expect(allTags(root).map(([name]) => name), 'a pull by digest records the name with its digest').toEqual([ref])
+    expect(allTags(root).map(([name]) => name), 'expected the name recorded with its digest, as docker pull NAME@DIGEST does').toEqual([ref])
     const wrong = `${registry.host}/probe@${layered.manifest.digest}`
     const error = await caught(() => pull(wrong))
-    expect(error?.message, 'that digest is not in the probe repository: the registry says so').toMatch(/not found|unknown/i)
+    expect(error?.message, 'expected the registry\'s answer for a digest the probe repository lacks').toMatch(/not found|unknown/i)
   })
 
-  it('refuses a blob whose bytes do not match its digest, says which, and stores nothing', async () => {
+  it('a blob with one byte flipped in the registry\'s storage', async () => {
     const layer = corrupt.layers[0]!
     const onDisk = storedBlobPath(registry, layer.digest)
     const original = readFileSync(onDisk)
@@ -181,30 +181,30 @@ describeKernel('pulling from a registry', () => {
     try {
       const root = tempDir('minidocker-store-')
       const error = await caught(() => pullImage(`${registry.host}/corrupt`, { root }))
-      expect(error?.name, 'a blob that does not hash to its digest is a DigestMismatchError').toBe('DigestMismatchError')
-      expect(error.message, 'the error names the digest that was expected').toContain(layer.digest)
-      expect(existsSync(blobPath(storePaths(root).blobs, layer.digest)), 'nothing may be stored under the layer\'s digest').toBe(false)
-      expect(allLayers(root), 'no layer may be registered from bad bytes').toEqual([])
-      expect(allImageIds(root), 'and no image').toEqual([])
-      expect(allTags(root), 'and no tag').toEqual([])
+      expect(error?.name, 'one byte of the layer\'s blob was flipped: expected a DigestMismatchError (chapter 06)').toBe('DigestMismatchError')
+      expect(error.message, 'expected the error to name the layer\'s digest').toContain(layer.digest)
+      expect(existsSync(blobPath(storePaths(root).blobs, layer.digest)), 'a blob was stored under the layer\'s digest from bytes that do not have it').toBe(false)
+      expect(allLayers(root), 'a layer was registered from bad bytes').toEqual([])
+      expect(allImageIds(root), 'an image was stored from bad bytes').toEqual([])
+      expect(allTags(root), 'a tag was stored from bad bytes').toEqual([])
     } finally {
       writeFileSync(onDisk, original)
     }
   })
 
-  it('says what is missing: an unknown tag, an unreachable registry', async () => {
+  it('an unknown tag, then a port nobody listens on', async () => {
     const unknown = await caught(() => pull(`${registry.host}/probe:nope`))
-    expect(unknown?.message, 'Docker says "manifest for <name> not found"').toContain(`manifest for ${registry.host}/probe:nope not found`)
+    expect(unknown?.message, 'expected Docker\'s words for a missing tag').toContain(`manifest for ${registry.host}/probe:nope not found`)
     // a port just freed, so nothing listens there (fetch refuses port 1 without trying it)
     const port = await freePort()
     const closed = await caught(() => pull(`127.0.0.1:${port}/probe`))
-    expect(closed?.message, 'a registry that cannot be reached is named with the URL tried').toContain(`http://127.0.0.1:${port}/v2/`)
-    expect(closed?.message, 'the reason is that the connection was refused, not a port fetch will not use').toMatch(/ECONNREFUSED|refused/)
+    expect(closed?.message, 'expected the error to name the URL tried').toContain(`http://127.0.0.1:${port}/v2/`)
+    expect(closed?.message, 'expected the reason the connection failed').toMatch(/ECONNREFUSED|refused/)
   })
 
-  it('refuses an invalid reference before any request', async () => {
+  it('a repository name with upper case', async () => {
     const error = await caught(() => pull(`${registry.host}/Probe`))
-    expect(error, 'upper case in a repository name is invalid').toBeInstanceOf(InvalidReferenceError)
+    expect(error, 'expected InvalidReferenceError for "Probe", before any request (see "A name is a reference")').toBeInstanceOf(InvalidReferenceError)
   })
 })
 
@@ -222,22 +222,22 @@ describeKernel('pulling from a registry that wants a token', () => {
     await registry?.stop()
   })
 
-  it('answers the 401 challenge with a token from the realm, for the service and scope, and pulls', async () => {
+  it('library/probe, after a 401 from /v2/', async () => {
     const before = registry.tokens!.requests.length
     let pulled: Awaited<ReturnType<typeof pull>> | undefined
     const error = await caught(async () => (pulled = await pull(`${registry.host}/library/probe`)))
-    expect(registry.tokens!.requests.slice(before), 'after the 401 from /v2/, one token request, naming the service from the challenge and the pull scope of the repository path (repository:library/probe:pull)').toEqual([
+    expect(registry.tokens!.requests.slice(before), 'the token server\'s requests after the 401 from /v2/ (left: what it saw): for which service, and which scope does the registry check a token against? (see "Where the registry is, and the token flow")').toEqual([
       { service: 'minidocker-test-registry', scope: 'repository:library/probe:pull', granted: true },
     ])
-    if (error) expect.fail(`the token was granted, but the pull failed: ${error.message} — every request after the 401, for manifests and blobs alike, must carry the token (see "Where the registry is, and the token flow")`)
+    if (error) expect.fail(`the token was granted, but the pull failed: ${error.message} — which of the pull's requests reached the registry without it? (see "Where the registry is, and the token flow")`)
     const { root, result } = pulled!
-    expect(result.id, 'the image behind the token flow').toBe(probe.id)
+    expect(result.id, 'expected the probe image behind the token flow').toBe(probe.id)
     const run = await runImage(root, `${registry.host}/library/probe`)
     expect(run.code, run.stderr).toBe(0)
   })
 
-  it('reports a repository the token does not grant as Docker does', async () => {
+  it('private/probe, which the token server grants nobody', async () => {
     const error = await caught(() => pull(`${registry.host}/private/probe`))
-    expect(error?.message, 'a 401 with a token is "pull access denied"').toContain(`pull access denied for ${registry.host}/private/probe`)
+    expect(error?.message, 'expected Docker\'s words for a repository the token does not grant').toContain(`pull access denied for ${registry.host}/private/probe`)
   })
 })

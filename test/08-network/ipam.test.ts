@@ -30,57 +30,57 @@ async function outcome(promise: Promise<unknown>): Promise<any> {
 }
 
 describe('allocate and release', () => {
-  it('gives the lowest free addresses, never the network, the gateway or the broadcast address, and says when the subnet is full', async () => {
+  it('six allocations from 10.0.0.0/29', async () => {
     const dir = tempDir()
     const leases = []
     for (let i = 0; i < 5; i++) leases.push(await allocate(dir, '10.0.0.0/29', process.pid))
-    expect(leases.map((l) => l.address), 'a /29 has 8 addresses: .0 is the network, .1 the gateway, .7 the broadcast — did you skip them?').toEqual(['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'])
-    expect(leases[0], 'the lease carries the prefix and the gateway (the subnet\'s first host address)').toMatchObject({ prefix: 29, gateway: '10.0.0.1' })
+    expect(leases.map((l) => l.address), 'the first five addresses a /29 gave: which of its 8 addresses can never be a container\'s? (RequestAddress in libnetwork\'s defaultipam; see "Addresses")').toEqual(['10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6'])
+    expect(leases[0], 'expected the lease to carry the prefix and the gateway (the Lease type in ipam.ts)').toMatchObject({ prefix: 29, gateway: '10.0.0.1' })
     const full = await caught(() => allocate(dir, '10.0.0.0/29', process.pid))
-    expect(full, `expected a ContainerError once 10.0.0.0/29 is full, but saw ${full === undefined ? 'another address' : String(full)}`).toBeInstanceOf(ContainerError)
-    expect(full.message, 'the error names the cause and the subnet').toMatch(/no free address.*10\.0\.0\.0\/29/)
+    expect(full, `a sixth allocation from 10.0.0.0/29 ${full === undefined ? 'got another address' : `threw ${String(full)}`}; expected a ContainerError (allocate's doc comment)`).toBeInstanceOf(ContainerError)
+    expect(full.message, 'expected the error in allocate\'s doc comment\'s words, naming the subnet').toMatch(/no free address.*10\.0\.0\.0\/29/)
   })
 
-  it('never gives one address twice to allocations made at the same time', async () => {
+  it('8 allocations at once from 10.0.1.0/24', async () => {
     const dir = tempDir()
     const leases = await outcome(Promise.all(Array.from({ length: 8 }, () => allocate(dir, '10.0.1.0/24', process.pid))))
-    expect(leases, `8 allocations at once failed: ${String(leases)} — did you hold the lock from the read to the write?`).toBeInstanceOf(Array)
+    expect(leases, `8 allocations at once failed: ${String(leases)} — which steps must no other run come between? (see "Addresses")`).toBeInstanceOf(Array)
     const addresses = (leases as { address: string }[]).map((l) => l.address)
-    expect(new Set(addresses).size, `8 allocations at once got ${addresses.join(', ')}: two read the same state before either wrote it — did you hold the lock from the read to the write?`).toBe(8)
+    expect(new Set(addresses).size, `8 allocations at once got ${addresses.join(', ')}: two read the same state before either wrote it — which steps must no other run come between? (see "Addresses")`).toBe(8)
   })
 
-  it('gives a released address again', async () => {
+  it('allocate, release, allocate in a /30', async () => {
     const dir = tempDir()
     const first = await allocate(dir, '10.0.2.0/30', process.pid)
     await release(dir, first.address)
     const again = await outcome(allocate(dir, '10.0.2.0/30', process.pid))
-    expect(again?.address, `a /30 has one address to give; after release() it must be free again, but allocate said: ${again?.message ?? String(again)}`).toBe(first.address)
+    expect(again?.address, `a /30 has one address to give; after release() of it, allocate said: ${again?.message ?? String(again)}`).toBe(first.address)
   })
 
-  it('reclaims an address whose owner has died', async () => {
+  it('a /30 whose one address is held by a process that was killed', async () => {
     const dir = tempDir()
     const owner = otherProcess()
     const held = await allocate(dir, '10.0.3.0/30', owner.pid)
     await owner.kill()
     const reclaimed = await outcome(allocate(dir, '10.0.3.0/30', process.pid))
-    expect(reclaimed?.address, `the owner of ${held.address} was killed (a crashed run), so its address is free; allocate said: ${reclaimed?.message ?? String(reclaimed)} — did you check whether each owner still runs?`).toBe(held.address)
+    expect(reclaimed?.address, `the owner of ${held.address} was killed (a crashed run), and allocate said: ${reclaimed?.message ?? String(reclaimed)} — is that address still held, and how can allocate tell? (proc(5); see "Addresses")`).toBe(held.address)
   })
 
-  it('takes over a lock whose holder has died', async () => {
+  it('an ipam.lock naming a process that has died', async () => {
     const dir = tempDir()
     const holder = otherProcess()
     writeFileSync(join(dir, 'ipam.lock'), JSON.stringify({ pid: holder.pid, start: processStart(holder.pid) }))
     await holder.kill()
     const lease = await Promise.race([allocate(dir, '10.0.4.0/30', process.pid), new Promise((resolve) => setTimeout(resolve, 5000, 'timeout'))])
-    expect(lease, 'ipam.lock names a process that died holding it: waiting for it forever blocks every later run — did you take over a lock whose owner is gone?').toMatchObject({ address: '10.0.4.2' })
-    expect(existsSync(join(dir, 'ipam.lock')), 'the lock is removed once the allocation is done').toBe(false)
+    expect(lease, 'ipam.lock names a process that died holding it, and allocate had not answered 5 s later: what would every later run do? (see "Addresses")').toMatchObject({ address: '10.0.4.2' })
+    expect(existsSync(join(dir, 'ipam.lock')), 'ipam.lock is still there after the allocation (see "Addresses")').toBe(false)
   })
 
-  it('takes over a lock file that names no owner, as a holder killed before writing it would leave', async () => {
+  it('an empty ipam.lock', async () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'ipam.lock'), '')
     const lease = await Promise.race([allocate(dir, '10.0.5.0/30', process.pid), new Promise((resolve) => setTimeout(resolve, 5000, 'timeout'))])
-    expect(lease, 'ipam.lock is empty: no live holder ever leaves it so, and waiting for it blocks every later run forever — did you write the owner so that the lock never exists without it, and take over one that names nobody?').toMatchObject({ address: '10.0.5.2' })
-    expect(readdirSync(dir).sort(), 'the state directory holds ipam.json only once the allocation is done').toEqual(['ipam.json'])
+    expect(lease, 'ipam.lock is empty, and allocate had not answered 5 s later: who could have left it so, and what would every later run do? (see "Addresses")').toMatchObject({ address: '10.0.5.2' })
+    expect(readdirSync(dir).sort(), 'files left in the state directory after the allocation besides ipam.json (see "Addresses")').toEqual(['ipam.json'])
   })
 })
