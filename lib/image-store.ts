@@ -1,8 +1,8 @@
 /**
  * Chapter 06's given pieces of the image store, which the starter and the reference share:
  * reading the layer store, the diff IDs remembered per registry blob, tags, the image IDs, an
- * image's config and layers, and pruning the layers no image uses. Registering layers,
- * resolving, adding, importing and removing images are the chapter's (store.ts); these call the
+ * image's config and layers. Registering layers, resolving, adding, importing and removing
+ * images, and pruning the layers no image uses, are the chapter's (store.ts); these call the
  * chapter's digest checks and blob reads, so a mistake there shows here too.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -86,19 +86,4 @@ export function imageConfig(root: string, id: string): ImageConfig {
 /** The image's layers, bottom first, as layer records. */
 export function imageLayers(root: string, id: string): LayerRecord[] {
   return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
-}
-
-/**
- * Delete those of `layers` that no image in the store uses any more, top first: what a load
- * that failed half way added, or the layers of an image removed with `rmi -f` once its last
- * container has gone. Returns the chain IDs deleted.
- */
-export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
-  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
-  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
-  for (const layer of gone) {
-    removeLayer(storePaths(root).graph, layer.cacheId)
-    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
-  }
-  return gone.map((l) => l.chainId)
 }

@@ -1,8 +1,8 @@
 /**
- * Paths inside a directory someone else filled: an image layer being unpacked, an archive
- * being loaded, a container's root filesystem getting its mount points. Every path that
- * comes from an image is resolved here, one component at a time, so that no symlink the
- * image planted can lead to the host's files (CVE-2018-15664, CVE-2021-30465 and their kin).
+ * Paths inside a directory someone else filled, for the workbook's own code: an archive being
+ * loaded, a container's root filesystem getting its mount points, a program looked up in it.
+ * A path resolved here never leads to the host's files through a symlink the image planted
+ * (CVE-2018-15664, CVE-2021-30465 and their kin).
  */
 import { lstatSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'

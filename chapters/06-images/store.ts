@@ -16,7 +16,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
-import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, pruneLayers, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
+import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
 import { NoSuchImageError, parseImageConfig, storePaths, withTag, type LayerRecord } from '../../lib/image.ts'
 import { chainId, chainIds } from './ids.ts'
 import { applyLayer } from './unpack.ts'
@@ -25,8 +25,8 @@ export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type Layer
 
 // Given (lib/image-store.ts): reading the layer store (layerEntry, hasLayer, readLayer,
 // allLayers), the diff IDs remembered per registry blob, tags (tagImage, untagImage, allTags,
-// tagsOf, withTag), allImageIds, imageConfig, imageLayers and pruneLayers.
-export { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, pruneLayers, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage, withTag }
+// tagsOf, withTag), allImageIds, imageConfig and imageLayers.
+export { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage, withTag }
 
 // #region registerLayer
 /**
@@ -102,13 +102,33 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
 }
 // #endregion importImage
 
+// #region pruneLayers
+/**
+ * Delete those of `layers` that no image in the store uses any more: what `rmi` leaves behind,
+ * what a load that failed half way added, or the layers of an image removed with `rmi -f` once
+ * its last container has gone. Each goes with its unpacked folder and its layerdb entry.
+ * Returns the chain IDs deleted, in the order they went.
+ */
+export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
+  // TODO(06): delete the layers no image needs any more.
+  //   1. Which layers does a remaining image use? Which ID says "the same layer" across two
+  //      images (think of one layer tar on two different parents)?
+  //   2. In which order may they go, when a layer's folder is the lower of the one above it
+  //      (chapter 05)? `docker rmi` reports them in that order.
+  //   3. A layer is its unpacked folder and its layerdb entry: neither may outlive the other.
+  //   Where: moby's daemon/internal/layer/layer_store.go (Release, releaseLayer), which counts
+  //   references instead of searching.
+  throw new NotImplementedError('06-images', 'pruneLayers')
+}
+// #endregion pruneLayers
+
 /** What `docker rmi` reports, one line per step. */
 export type RemoveReport = { Untagged: string } | { Deleted: string }
 
 // #region removeImage
 /**
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
- * then every one of its layers, top down, that no other image still uses. An image a running
+ * then those of its layers that no other image still uses. An image a running
  * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
  * remove repository reference "REF" (must force) - container ID is using its referenced image
  * ID", and nothing is untagged. With `force` it is deleted all the same.
@@ -117,9 +137,9 @@ export function removeImage(root: string, ref: string, force = false): RemoveRep
   // TODO(06): docker rmi.
   //   1. A tag removes that tag only; an ID removes every tag of the image. Report each untag.
   //   2. The image itself goes only when no tag names it any more; report it.
-  //   3. Then its layers, top first, each only when no remaining image uses it. Which ID says
-  //      "the same layer" across two images? Read what you need from the image's config before
-  //      you delete it. Report each deleted layer by its chain ID.
+  //   3. Then its layers that no remaining image uses (pruneLayers(), yours too). Read what you
+  //      need from the image's config before you delete it. Report each deleted layer by its
+  //      chain ID, in the order they went.
   //   4. Before any of that: is a running container using this image? Deleting its layers pulls
   //      the files from under its overlay. Refuse as dockerd does (the doc comment gives the
   //      words), untagging nothing; with `force`, which part may go now and which must wait for

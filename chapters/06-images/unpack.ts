@@ -121,10 +121,10 @@ export async function writeEntry(root: string, path: string, header: Header, con
 
 // #region applyLayer
 /**
- * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet, and
- * return its diff ID (the sha256 of the uncompressed tar) and size. aufs whiteouts become
- * overlay ones: ".wh.NAME" chapter 05's whiteout named NAME, ".wh..wh..opq" the opaque mark
- * on its directory. The layer is built in "<dir>.partial" and renamed into place at the end,
+ * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet (nor
+ * need its parent folder), and return its diff ID (the sha256 of the uncompressed tar) and
+ * size. aufs whiteouts become overlay ones: ".wh.NAME" chapter 05's whiteout named NAME,
+ * ".wh..wh..opq" the opaque mark on its directory. The layer is built in "<dir>.partial" and renamed into place at the end,
  * so a refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {

@@ -14,7 +14,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
-import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, pruneLayers, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
+import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
 import { containersUsing, NoSuchImageError, parseImageConfig, storePaths, withTag, type LayerRecord } from '../../lib/image.ts'
 import { chainId, chainIds, shortId } from './ids.ts'
 import { applyLayer } from './unpack.ts'
@@ -23,8 +23,8 @@ export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type Layer
 
 // Given (lib/image-store.ts): reading the layer store (layerEntry, hasLayer, readLayer,
 // allLayers), the diff IDs remembered per registry blob, tags (tagImage, untagImage, allTags,
-// tagsOf, withTag), allImageIds, imageConfig, imageLayers and pruneLayers.
-export { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, pruneLayers, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage, withTag }
+// tagsOf, withTag), allImageIds, imageConfig and imageLayers.
+export { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage, withTag }
 
 // #region registerLayer
 /**
@@ -114,13 +114,31 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
 }
 // #endregion importImage
 
+// #region pruneLayers
+/**
+ * Delete those of `layers` that no image in the store uses any more: what `rmi` leaves behind,
+ * what a load that failed half way added, or the layers of an image removed with `rmi -f` once
+ * its last container has gone. Each goes with its unpacked folder and its layerdb entry.
+ * Returns the chain IDs deleted, in the order they went.
+ */
+export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
+  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
+  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
+  for (const layer of gone) {
+    removeLayer(storePaths(root).graph, layer.cacheId)
+    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
+  }
+  return gone.map((l) => l.chainId)
+}
+// #endregion pruneLayers
+
 /** What `docker rmi` reports, one line per step. */
 export type RemoveReport = { Untagged: string } | { Deleted: string }
 
 // #region removeImage
 /**
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
- * then every one of its layers, top down, that no other image still uses. An image a running
+ * then those of its layers that no other image still uses. An image a running
  * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
  * remove repository reference "REF" (must force) - container ID is using its referenced image
  * ID", and nothing is untagged. With `force` it is deleted all the same.
@@ -140,14 +158,8 @@ export function removeImage(root: string, ref: string, force = false): RemoveRep
   const layers = imageLayers(root, id)
   rmSync(blobPath(storePaths(root).imagedb, id))
   report.push({ Deleted: id })
-  const inUse = new Set(allImageIds(root).flatMap((other) => chainIds(imageConfig(root, other).rootfs.diff_ids)))
   if (users.length > 0) return report // a running container's overlay still stacks them
-  for (const layer of layers.reverse()) {
-    if (inUse.has(layer.chainId)) continue
-    removeLayer(storePaths(root).graph, layer.cacheId)
-    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
-    report.push({ Deleted: layer.chainId })
-  }
+  for (const chain of pruneLayers(root, layers)) report.push({ Deleted: chain })
   return report
 }
 // #endregion removeImage

@@ -1,8 +1,15 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { applyImageConfig, resolveUser, type ImageConfig } from '#ch/06-images/config.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, DEFAULT_PATH } from '../../lib/oci.ts'
+import { startDockerd, type Daemon } from '../support/daemons.ts'
 import { caught } from '../support/errors.ts'
+import { buildImage, tarFolder, writeDockerSave } from '../support/images.ts'
+import { describeKernel } from '../support/kernel.ts'
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n'
 const GROUP = 'root:x:0:\napp:x:1001:\naudio:x:29:app,other\nvideo:x:44:other\n'
@@ -24,10 +31,6 @@ describe('applyImageConfig', () => {
     expect(applyImageConfig(baseSpec([]), img, { entrypoint: ['/bin/sh'] }).process.args, '--entrypoint /bin/sh on an image with Cmd ["hostname"]: what happens to that Cmd? (docker run reference, --entrypoint)').toEqual(['/bin/sh'])
   })
 
-  it('an image with Env A and B and no PATH, run with -e B=flag -e C=flag', () => {
-    const spec = applyImageConfig(baseSpec([]), image({ Cmd: ['x'], Env: ['A=image', 'B=image'] }), { env: ['B=flag', 'C=flag'] })
-    expect(spec.process.env, '-e B=flag over the image\'s B=image, no PATH in either: compare with docker run (chapter text, "What docker run takes from the config"; moby\'s daemon/commit.go, merge)').toEqual([DEFAULT_PATH, 'A=image', 'B=flag', 'C=flag'])
-  })
 
   it('an image with WorkingDir and User, run with -w /tmp -u 0', () => {
     const spec = applyImageConfig(baseSpec([]), image({ Cmd: ['x'], WorkingDir: '/srv', User: 'app' }), { workdir: '/tmp', user: '0' }, { passwd: PASSWD, group: GROUP })
@@ -40,6 +43,44 @@ describe('applyImageConfig', () => {
     expect(error, 'no Cmd, no Entrypoint, no command: a ContainerError with exit code 125').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
   })
+})
+
+/**
+ * The environment the real dockerd gives a container created with `flags` from an image with
+ * `Env`: a private dockerd (vfs storage, so no mounts) loads a `docker save` archive of a
+ * one-file image, `docker create` merges, and `docker inspect` shows the container's
+ * Config.Env. dockerd adds PATH (and HOSTNAME) only when it starts the process
+ * (container.CreateDaemonEnvironment), so that one entry is added here as the runtime would.
+ */
+async function dockerdEnv(env: string[], flags: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'minidocker-env-'))
+  let dockerd: Daemon | undefined
+  try {
+    const built = await buildImage([[{ name: 'x', content: 'x' }]], { config: { Cmd: ['/x'], Env: env } })
+    mkdirSync(join(dir, 'archive'))
+    writeDockerSave(join(dir, 'archive'), [{ image: built, tags: ['env:test'] }])
+    writeFileSync(join(dir, 'image.tar'), await tarFolder(join(dir, 'archive')))
+    dockerd = await startDockerd(join(dir, 'dockerd'), ['--storage-driver', 'vfs'])
+    const docker = (...args: string[]) => execa('/usr/local/bin/docker', ['-H', `unix://${dockerd!.socket}`, ...args])
+    await docker('load', '-i', join(dir, 'image.tar'))
+    const id = (await docker('create', '--network', 'none', ...flags, 'env:test')).stdout.trim()
+    const merged = JSON.parse((await docker('inspect', '-f', '{{json .Config.Env}}', id)).stdout) as string[]
+    await docker('rm', id)
+    return merged.some((e) => e.startsWith('PATH=')) ? merged : [DEFAULT_PATH, ...merged]
+  } finally {
+    await dockerd?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+describeKernel('applyImageConfig and the real dockerd', () => {
+  it('an image with Env A and B and no PATH, run with -e B=flag -e C=flag', async () => {
+    const real = await dockerdEnv(['A=image', 'B=image'], ['-e', 'B=flag', '-e', 'C=flag'])
+    const spec = applyImageConfig(baseSpec([]), image({ Cmd: ['x'], Env: ['A=image', 'B=image'] }), { env: ['B=flag', 'C=flag'] })
+    // compared as sets: dockerd lists the -e entries first, then the image's that no flag replaced
+    const sorted = (env: string[]) => [...env].sort()
+    expect(sorted(spec.process.env ?? []), '-e B=flag over the image\'s B=image, no PATH in either, compared with what the real dockerd makes of it: which entries? (chapter text, "What docker run takes from the config"; moby\'s daemon/commit.go, merge)').toEqual(sorted(real))
+  }, 120_000)
 })
 
 describe('resolveUser', () => {

@@ -214,6 +214,21 @@ describe('applyLayer', () => {
   })
 })
 
+describeKernel('owners and modes from the headers', () => {
+  it('bin/su 04755 and bin/wall 02755, owned by root', async () => {
+    const s = sandbox()
+    await applyLayer(await tarOf([
+      { name: 'bin/' },
+      { name: 'bin/su', content: 'su', mode: 0o4755 },
+      { name: 'bin/wall', content: 'wall', mode: 0o2755 },
+    ]), s.layer)
+    for (const [name, mode] of [['bin/su', 0o4755], ['bin/wall', 0o2755]] as const) {
+      const found = statSync(join(s.layer, name)).mode & 0o7777
+      expect(found, `${name} is 0${mode.toString(8)} in its header but 0${found.toString(8)} in the layer: what took its bits away between the header and the disk? (man 2 chown, on the set-user-ID and set-group-ID bits)`).toBe(mode)
+    }
+  })
+})
+
 describeKernel('whiteouts while applying a layer', () => {
   it('data/.wh..wh..opq before data/, and etc/.wh.motd', async () => {
     const s = sandbox()
