@@ -51,13 +51,6 @@ export async function underBoth(steps: string[], edit?: (spec: Spec) => void): P
   return { ours, runc }
 }
 
-/** /proc/self/status's mask (16 hex digits) for a list of capability names. */
-export function statusMask(names: string[]): string {
-  let mask = 0n
-  for (const name of names) mask |= 1n << BigInt(CAPABILITY_NUMBERS[name]!)
-  return mask.toString(16).padStart(16, '0')
-}
-
 /** Every capability this kernel has, as names. */
 export function allCapabilities(): string[] {
   const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'))
