@@ -98,8 +98,8 @@ export class Helper {
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */
   readonly exited: Promise<ExitStatus>
-  /** How many fds the helper was started with: stdio, its control socket and extraFds. */
-  readonly passedFds: number
+  /** How many fds Helper.start's `extraFds` gave the helper. */
+  readonly extraFdCount: number
   #control: Duplex
   #buffered = ''
   #pending: Pending[] = []
@@ -111,7 +111,7 @@ export class Helper {
     if (proc.pid === undefined) throw new Error(`cannot start ${binary}`)
     this.pid = proc.pid
     this.process = proc
-    this.passedFds = 4 + extraFds
+    this.extraFdCount = extraFds
     this.#control = proc.stdio[3] as Duplex
     this.#control.setEncoding('utf8')
     this.#control.on('data', (chunk: string) => this.#receive(chunk))
