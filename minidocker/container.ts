@@ -163,8 +163,8 @@ export async function prepare(
   onForked?: (pid: number) => Promise<void>,
   beforePivot?: () => Promise<void>,
 ): Promise<number | undefined> {
-  // A user namespace comes first, alone, mapped by us before the helper goes on (13): the
-  // namespaces chapter 02 creates next then belong to it.
+  // A user namespace comes first, alone (13): the namespaces chapter 02 creates next then
+  // belong to it.
   const namespaces = spec.linux?.namespaces ?? []
   const userns = namespaces.some((n) => n.type === 'user' && !n.path)
   if (userns) await required(() => enterUserNamespace(helper, spec), 'a user namespace (linux.uidMappings)')

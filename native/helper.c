@@ -193,6 +193,7 @@ static const struct flag rlimit_names[] = {
 static const struct flag seal_flags[] = {
   {"seal", "F_SEAL_SEAL", F_SEAL_SEAL}, {"shrink", "F_SEAL_SHRINK", F_SEAL_SHRINK},
   {"grow", "F_SEAL_GROW", F_SEAL_GROW}, {"write", "F_SEAL_WRITE", F_SEAL_WRITE},
+  {"future-write", "F_SEAL_FUTURE_WRITE", F_SEAL_FUTURE_WRITE},
   {0, 0, 0}};
 
 static const struct flag umount_flags[] = {
@@ -583,7 +584,7 @@ static int op_memfd_exec(const char *list) {
   unsigned long seals;
   char text[256];
   if (parse_flags(seal_flags, list, &seals, text, sizeof text))
-    return bad_request("memfd_exec", "unknown seal (expected seal,shrink,grow,write)");
+    return bad_request("memfd_exec", "unknown seal (expected seal,shrink,grow,write,future-write)");
   call_begin("memfd_create");
   call_str("minidocker-helper");
   call_arg("MFD_CLOEXEC|MFD_ALLOW_SEALING");

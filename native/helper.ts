@@ -98,8 +98,8 @@ export class Helper {
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */
   readonly exited: Promise<ExitStatus>
-  /** How many fds the helper was started with, numbered from 0: stdio (0-2), the control socket (3), then extraFds in the order given. */
-  readonly passedFds: number
+  /** How many fds Helper.start's `extraFds` gave the helper. */
+  readonly extraFdCount: number
   #control: Duplex
   #buffered = ''
   #pending: Pending[] = []
@@ -111,7 +111,7 @@ export class Helper {
     if (proc.pid === undefined) throw new Error(`cannot start ${binary}`)
     this.pid = proc.pid
     this.process = proc
-    this.passedFds = 4 + extraFds
+    this.extraFdCount = extraFds
     this.#control = proc.stdio[3] as Duplex
     this.#control.setEncoding('utf8')
     this.#control.on('data', (chunk: string) => this.#receive(chunk))
@@ -391,25 +391,24 @@ export class Helper {
   }
 
   /**
-   * prctl(PR_CAPBSET_DROP, cap): remove one capability from the bounding set, for good.
+   * prctl(PR_CAPBSET_DROP, cap): remove one capability from the bounding set.
    * @param cap the capability's number (capabilities(7), lib/security-tables.ts)
-   * @throws EPERM without CAP_SETPCAP in the effective set.
-   * @throws EINVAL for a capability this kernel does not know.
+   * @throws EPERM, EINVAL as prctl(2) lists them.
    */
   dropBoundingCapability(cap: number): Promise<unknown> {
     return this.#call('prctl', 'capbset_drop', String(cap))
   }
 
   /**
-   * prctl(PR_SET_KEEPCAPS): whether the permitted set survives a change of every uid from 0 to non-zero (the effective set is cleared either way); execve resets it.
+   * prctl(PR_SET_KEEPCAPS): set or clear the calling thread's "keep capabilities" flag (prctl(2), capabilities(7)).
    */
   setKeepCapabilities(keep: boolean): Promise<unknown> {
     return this.#call('prctl', 'keepcaps', keep ? '1' : '0')
   }
 
   /**
-   * prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap): add one capability to the ambient set, which a non-root program keeps across execve.
-   * @throws EPERM when the capability is not in both the permitted and the inheritable set, or SECBIT_NO_CAP_AMBIENT_RAISE is set.
+   * prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap): add one capability to the ambient set.
+   * @throws EPERM, EINVAL as prctl(2) lists them.
    */
   raiseAmbientCapability(cap: number): Promise<unknown> {
     return this.#call('prctl', 'ambient_raise', String(cap))
@@ -417,7 +416,7 @@ export class Helper {
 
   /**
    * capset(2): set the effective, permitted and inheritable sets at once, each a mask with bit N for capability N.
-   * @throws EPERM when a capability would be added to the permitted set, or to the effective set without being permitted, or to the inheritable set without being in the bounding set (or permitted without CAP_SETPCAP).
+   * @throws EPERM as capset(2) lists it.
    */
   setCapabilities(effective: bigint, permitted: bigint, inheritable: bigint): Promise<unknown> {
     return this.#call('capset', effective.toString(16), permitted.toString(16), inheritable.toString(16))
@@ -475,8 +474,8 @@ export class Helper {
   }
 
   /**
-   * close_range(): close every fd from `from` up (the control socket excepted), so none leaks into the container.
-   * @param from the first fd to close, at least 3
+   * close_range(2): close every fd numbered `from` or more, except the helper's control socket.
+   * @param from the lowest fd to close, at least 3
    */
   closeFds(from = 3): Promise<unknown> {
     return this.#call('close_fds', String(from))
@@ -487,9 +486,9 @@ export class Helper {
    * memory, with `seals` added to the copy (fcntl F_ADD_SEALS), and goes on serving requests;
    * /proc/PID/exe names the copy from then on, not the file on disk. Requests sent before the
    * answer are lost in the exec.
-   * @param seals the seals to add to the copy, by name (F_SEAL_WRITE is 'write'), none when empty: memfd_create(2), "File sealing"
+   * @param seals the seals to add to the copy, each F_SEAL_NAME of fcntl(2) as its NAME in lower case ('-' for '_'), none when empty
    */
-  memfdExec(seals: ('seal' | 'shrink' | 'grow' | 'write')[]): Promise<unknown> {
+  memfdExec(seals: ('seal' | 'shrink' | 'grow' | 'write' | 'future-write')[]): Promise<unknown> {
     return this.#call('memfd_exec', seals.join(','))
   }
 

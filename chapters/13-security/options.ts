@@ -38,10 +38,10 @@ export function capabilityList(add: string[], drop: string[], privileged: boolea
   //      one this kernel has (/proc/sys/kernel/cap_last_cap, lib/security-tables.ts).
   //   2. Users write `net_admin`, `NET_ADMIN` or `CAP_NET_ADMIN`: how do you compare them, and
   //      where is a name checked so that a typo never reaches config.json?
-  //   3. What does ALL mean in add, and in drop? Which side wins when a name is in both? Work
-  //      out a table of cases first, then check it against dockerd (`docker run --cap-add ...
-  //      probe /probe status`) or against moby's code.
-  //   Where to look: moby's oci/caps package (utils.go), the chapter's "The daemon's defaults".
+  //   3. What does ALL mean in add, and in drop? Which side wins when a name is in both? Fill a
+  //      table of cases from the real dockerd (`docker run --cap-add ... probe /probe status`,
+  //      the chapter's "The daemon's defaults") before you write code; moby's oci/caps is for
+  //      checking the table afterwards, not for copying.
   throw new NotImplementedError('13-security', 'capabilityList')
 }
 // #endregion capabilityList
@@ -59,7 +59,7 @@ export function containerSecurity(host: SecurityHostConfig): ContainerSecurity {
   // TODO(13): the daemon's half of the chapter: what `docker run` asked for, as config.json fields.
   //   1. What does a container get when `docker run` says nothing? Compare /proc/PID/status and
   //      the masked paths of a container under dockerd; lib/docker-security.ts holds Docker's
-  //      profile and paths. Why would the profile depend on the capabilities?
+  //      profile and paths as data.
   //   2. --privileged turns off more than capabilities: which protections of this chapter
   //      and of chapter 09 does it remove?
   //   3. Which spellings of each option does dockerd accept (with and without a value, `=` or

@@ -62,7 +62,8 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //   1. The first thing a filter reads is the ABI (seccomp_data.arch): why would checking
   //      numbers alone let an i386 call through int 0x80 past an x86_64 rule? (seccomp(2),
   //      "Caveats"). ARCHITECTURES maps the spec's names to AUDIT_ARCH values and tables.
-  //   2. x32 calls come with the x86_64 ABI and a bit set in the number (X32_SYSCALL_BIT).
+  //   2. x32 calls come with the x86_64 arch and a bit set in the number (X32_SYSCALL_BIT): which
+  //      ABI's numbers are they, for a filter that has no x32 tables?
   //   3. A conditional jump reaches 255 instructions at most; an ABI's section is longer. Which
   //      jump is not limited?
   //   4. For each call number: its rules in the profile's order, each one's conditions

@@ -26,10 +26,8 @@ export async function secureProcess(helper: Helper, spec: Spec): Promise<{ lastF
   //      that leave the load?
   //   3. Every request the helper serves after the load is a system call the profile judges.
   //      When the rule of 2 leaves you the choice, where does the load belong, and why?
-  //   4. Without no_new_privs, the final capability sets may still hold CAP_SYS_ADMIN, so a
-  //      load after them would work too. runc does not look at the final sets to choose, the
-  //      kernel does not mind either way, and no test tells the two apart: pick the rule that
-  //      is right for every profile.
+  //   4. Is your rule one that holds for every profile and every set of capabilities, or only
+  //      for the ones the tests try? Which facts does it depend on, and does runc look at them?
   //   Where to look: runc's standard_init_linux.go (Init), the chapter's "The order inside the runtime".
   throw new NotImplementedError('13-security', 'secureProcess')
 }

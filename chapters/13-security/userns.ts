@@ -69,12 +69,11 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
 
 // #region shiftOwnership
 /**
- * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
- * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
- * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
- * each inode once (a hard link shifted twice would be shifted from its new owner).
- * Nothing else about a file may change: its mode stays as it was (an image's su must still
- * work). An owner that no mapping covers is a ContainerError (125) naming the file and the id.
+ * Give every file of `rootfs` (a copy the caller owns), whatever its type, the host owner its
+ * owner inside the container maps to, as dockerd does for the layers of a daemon started with
+ * --userns-remap: uid U becomes hostId(U, uidMappings), gid G likewise. Nothing else about any
+ * file may change, and nothing outside `rootfs`. An owner that no mapping covers is a
+ * ContainerError (125) naming the file and the id.
  */
 export function shiftOwnership(rootfs: string, spec: Spec): void {
   // TODO(13): shift the owners of a whole tree.
@@ -82,8 +81,8 @@ export function shiftOwnership(rootfs: string, spec: Spec): void {
   //   2. The tree is walked once, the root directory included; a directory's entries after it.
   //   3. What does `ls -ln` inside the container show for a file you did not shift, and why can
   //      the container's root not write to its own directories then? (Chapter text.)
-  //   4. Does changing a file's owner change anything else about it? chown(2), and stat(1) of
-  //      a 04755 file before and after.
+  //   4. "Nothing else may change": does a change of owner change anything else about a file,
+  //      of any type, mode or link count? chown(2); try it with stat(1) on an image's files.
   throw new NotImplementedError('13-security', 'shiftOwnership')
 }
 // #endregion shiftOwnership
@@ -100,8 +99,8 @@ export function remapMappings(user: RemapUser, subuid: SubIdFile, subgid: SubIdF
   // TODO(13): the ranges a remapping daemon hands every container.
   //   1. man 5 subuid and man 5 subgid: what does each of a line's three fields mean, and which
   //      of the two files speaks of groups?
-  //   2. Who may a line name? Read lookupSubUIDRanges in moby's pkg/idtools (20.10): which lines
-  //      are tried first, and when are the others used?
+  //   2. Who may a line name (subuid(5))? A user can own lines under more than one name: decide
+  //      which lines count then, and check your rule against dockerd 20.10 (the chapter text).
   //   3. A user with two ranges gets two mappings: where inside the container does the second
   //      one start, so that no container id is mapped twice and none is skipped?
   //   4. Which lines are not ranges at all, and which are broken? The doc comment says what each

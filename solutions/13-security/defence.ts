@@ -30,7 +30,8 @@ export async function protectRuntimeBinary(helper: Helper): Promise<void> {
  * socket, the extra fds such as the runtime's exec.fifo) must stay usable.
  */
 export async function closeLeakedFds(helper: Helper): Promise<void> {
-  await helper.closeFds(helper.passedFds)
+  // Passed on purpose: stdio (0-2), the control socket (3), then the extra fds in the order given.
+  await helper.closeFds(4 + helper.extraFdCount)
 }
 // #endregion closeLeakedFds
 

@@ -67,12 +67,11 @@ function writeMap(path: string, text: string): void {
 
 // #region shiftOwnership
 /**
- * Give every file of `rootfs` (a copy the caller owns) the host owner its owner inside the
- * container maps to, as dockerd does for the layers of a daemon started with --userns-remap:
- * uid U becomes hostId(U, uidMappings), gid G likewise, symlinks included (not their targets),
- * each inode once (a hard link shifted twice would be shifted from its new owner).
- * Nothing else about a file may change: its mode stays as it was (an image's su must still
- * work). An owner that no mapping covers is a ContainerError (125) naming the file and the id.
+ * Give every file of `rootfs` (a copy the caller owns), whatever its type, the host owner its
+ * owner inside the container maps to, as dockerd does for the layers of a daemon started with
+ * --userns-remap: uid U becomes hostId(U, uidMappings), gid G likewise. Nothing else about any
+ * file may change, and nothing outside `rootfs`. An owner that no mapping covers is a
+ * ContainerError (125) naming the file and the id.
  */
 export function shiftOwnership(rootfs: string, spec: Spec): void {
   const uids = spec.linux?.uidMappings ?? []

@@ -8,7 +8,8 @@ import { expect, it } from 'vitest'
 import type { Seccomp } from '../../lib/oci.ts'
 import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { allCapabilities, runBundle, type Run } from '../support/security.ts'
+import { readFileSync } from 'node:fs'
+import { runBundle, type Run } from '../support/security.ts'
 
 const caps = (names: string[]) => ({ bounding: names, effective: names, permitted: names })
 const tried = (run: Run, name: string) => {
@@ -73,6 +74,6 @@ describeKernel('breakouts: what each protection stops', () => {
     expect(tried(open, 'unshare-user'), 'without the profile, any process may make a user namespace').toEqual([null])
     const status = open.lines.find((l) => 'status' in l)?.status as Record<string, string> | undefined
     const held = BigInt(`0x${status?.CapEff ?? '0'}`).toString(2).replace(/0/g, '').length
-    expect(held, `in its new user namespace the process holds every capability again, over that namespace's resources (CapEff ${status?.CapEff})`).toBe(allCapabilities().length)
+    expect(held, `in its new user namespace the process holds every capability again, over that namespace's resources (CapEff ${status?.CapEff})`).toBe(Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')) + 1)
   })
 })

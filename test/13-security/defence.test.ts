@@ -90,10 +90,9 @@ describeKernel('the runtime defends itself', () => {
     const r = await execa(PROBE_PATH, [`seals:/proc/${h.pid}/exe`], { reject: false })
     const line = probeLines(r.stdout)[0] ?? {}
     expect(line.error, `the probe could not read the seals of /proc/${h.pid}/exe: ${r.stdout}${r.stderr}`).toBeUndefined()
+    // Which changes of the bytes and the size the seals forbid, the breakout above tries for real.
     const seals = line.seals as string[]
-    const missing = (names: string[]) => names.filter((name) => !seals.includes(name))
-    expect(missing(['write', 'shrink', 'grow']), `the copy's seals are [${seals.join(', ')}]: a process holding /proc/PID/exe may still change its bytes or its size (memfd_create(2), "File sealing")`).toEqual([])
-    expect(missing(['seal']), `the copy's seals are [${seals.join(', ')}]: the set is not final, so whoever reopens /proc/PID/exe for writing once the helper is gone may still add seals of its own (F_ADD_SEALS): which seal forbids that? (memfd_create(2) and fcntl(2), "File sealing"; chapter text, "CVE-2019-5736: the runtime's binary")`).toEqual([])
+    expect(seals.includes('seal'), `the copy's seals are [${seals.join(', ')}]: whoever reopens /proc/PID/exe once the helper is gone may still add seals of its own (F_ADD_SEALS): is that set final? (memfd_create(2) and fcntl(2), "File sealing"; chapter text, "CVE-2019-5736: the runtime's binary")`).toBe(true)
   })
 
   it('closeLeakedFds in a helper given fds 4 and 5 and holding a pty; minirunc started with a directory open on fd 7', async () => {

@@ -44,7 +44,7 @@ describe('seccomp: a profile compiled to BPF', () => {
     expect(decide(profile, same, [], I386), `i386's ${same}, which has x86_64's number for unshare: expected ALLOW`).toBe('ALLOW')
     const only64: Seccomp = { ...profile, architectures: ['SCMP_ARCH_X86_64'] }
     expect(decide(only64, 'read', [], I386), 'read from i386 under a profile listing SCMP_ARCH_X86_64 alone: which verdict does libseccomp\'s filter give a call from an ABI it was not given?').toBe('KILL_PROCESS')
-    expect(verdict(runFilter(compileSeccomp(profile), { nr: X32_SYSCALL_BIT | SYSCALLS_X86_64.unshare!, arch: X86_64 })), 'an x32 unshare (x86_64\'s ABI, X32_SYSCALL_BIT in the number): which verdict does libseccomp\'s filter give it?').toBe('KILL_PROCESS')
+    expect(verdict(runFilter(compileSeccomp(profile), { nr: X32_SYSCALL_BIT | SYSCALLS_X86_64.unshare!, arch: X86_64 })), 'an x32 unshare (x86_64\'s arch, X32_SYSCALL_BIT in the number): which ABIs can your filter tell apart, and what happens to a call from any other? (the chapter\'s "seccomp: compiling a profile")').toBe('KILL_PROCESS')
   })
 
   it('personality under each operator, with arguments and values on both sides of 2^32', () => {

@@ -3,7 +3,7 @@
  * id on the host (what it creates, what it cannot read), the rootfs shifted to the range; and
  * the same bundle under runc, which must agree.
  */
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
@@ -11,6 +11,7 @@ import { hostId, idMapText, remapMappings, shiftOwnership } from '#ch/13-securit
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
+import { waitFor } from '../support/container.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
 import { minirunc, rethrowNotImplemented } from '../support/runtime.ts'
@@ -32,13 +33,37 @@ async function run(bundle: string, runtime: 'minirunc' | 'runc' = 'minirunc') {
   return { code: r.exitCode ?? 137, output: `${r.stdout}${r.stderr}`, lines: probeLines(r.stdout) }
 }
 
-describe('the maps, as text', () => {
-  it('idMapText of two mappings', () => {
+describeKernel('the maps, read by the kernel', () => {
+  it('idMapText of two mappings, written to a new user namespace\'s uid_map', async () => {
     const mappings = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 5000, size: 1 }]
-    expect(idMapText(mappings, 'uid'),
-      `the text for ${JSON.stringify(mappings)} differs from what the kernel expects: compare the fields and their order with user_namespaces(7), "User and group ID mappings", and with /proc/PID/uid_map of a runc container`).toBe('0 100000 65536\n65536 5000 1\n')
+    const text = idMapText(mappings, 'uid')
+    // A process in a user namespace of its own (util-linux's unshare), and host files owned by
+    // ids of both mappings: the kernel itself says which uid each one has inside.
+    const holder = execa('unshare', ['--user', 'sleep', '60'], { reject: false })
+    onCleanup(async () => {
+      holder.kill('SIGKILL')
+      await holder
+    })
+    const own = readlinkSync('/proc/self/ns/user')
+    expect(await waitFor(() => { try { return readlinkSync(`/proc/${holder.pid}/ns/user`) !== own } catch { return false } }, 10_000), 'unshare --user did not start').toBe(true)
+    let refused = ''
+    try {
+      writeFileSync(`/proc/${holder.pid}/uid_map`, text)
+    } catch (error) {
+      refused = String(error)
+    }
+    const dir = tempDir()
+    const owners = [100000, 100000 + 65535, 5000, 0]
+    for (const uid of owners) {
+      writeFileSync(join(dir, String(uid)), '')
+      chownSync(join(dir, String(uid)), uid, 0)
+    }
+    const seen = refused ? refused : (await execa('nsenter', ['--user', '--preserve-credentials', '--target', String(holder.pid), 'stat', '-c', '%u', ...owners.map((uid) => join(dir, String(uid)))])).stdout.split('\n').map(Number)
+    expect(seen, `your text for ${JSON.stringify(mappings)} (${JSON.stringify(text)}) differs from what the kernel expects: written to /proc/PID/uid_map, it makes host uids ${owners.join(', ')} these uids inside (65534: unmapped). Compare the fields and their order with user_namespaces(7), "User and group ID mappings", and with /proc/PID/uid_map of a runc container`).toEqual([0, 65535, 65536, 65534])
   })
+})
 
+describe('the maps, as text', () => {
   it('idMapText with no mappings', () => {
     for (const empty of [undefined, []]) {
       let error: unknown
@@ -85,10 +110,10 @@ describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
   })
 
   it('subuid and subgid lines naming the user as 1500, beside lines naming it remap', () => {
-    expect(remapError(remap, '1500:300000:65536\n', '1500:400000:65536\n'), 'files whose lines name the user as 1500: expected no error — what may a line\'s first field be? (subuid(5); lookupSubUIDRanges in moby\'s pkg/idtools, 20.10)').toBe('no error')
+    expect(remapError(remap, '1500:300000:65536\n', '1500:400000:65536\n'), 'files whose lines name the user as 1500: expected no error — what may a line\'s first field be? (subuid(5))').toBe('no error')
     const r = files('1500:300000:65536\n', 'remap:200000:10\n1500:400000:65536\n')
     expect(r.uidMappings, 'uidMappings for a subuid line naming 1500').toEqual([{ containerID: 0, hostID: 300000, size: 65536 }])
-    expect(r.gidMappings, 'gidMappings when subgid names the user both as remap and as 1500 (left: yours) — which lines does dockerd 20.10 use then? (lookupSubUIDRanges in moby\'s pkg/idtools)').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
+    expect(r.gidMappings, 'gidMappings when subgid names the user both as remap and as 1500 (left: yours), compared with dockerd 20.10 (the chapter\'s "--userns-remap in your daemon")').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
   })
 
   it('no subuid range, no subgid range, a line of two fields, a START that is not a number', () => {
@@ -100,7 +125,7 @@ describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
 })
 
 describeKernel('a container in a user namespace', () => {
-  it('shiftOwnership of a tree with a directory, a dangling symlink, a file of uid 1000, a 4755 and a 2755 file', () => {
+  it('shiftOwnership of a tree with a directory, a dangling symlink, a file of uid 1000 and files of other modes', () => {
     const dir = tempDir()
     mkdirSync(join(dir, 'etc'))
     writeFileSync(join(dir, 'etc', 'passwd'), '')

@@ -3,12 +3,11 @@
  * runc, each with a state root of its own, so a test can put their outputs side by side.
  * It does not import vitest, so a learner can use it at a terminal too.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Spec } from '../../lib/oci.ts'
-import { CAPABILITY_NUMBERS } from '../../lib/security-tables.ts'
 import { onCleanup, tempDir } from './files.ts'
 import { probeLines } from './probe.ts'
 import { MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from './runtime.ts'
@@ -49,17 +48,4 @@ export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], e
 export async function underBoth(steps: string[], edit?: (spec: Spec) => void): Promise<{ ours: Run; runc: Run }> {
   const [ours, runc] = await Promise.all([runBundle('minirunc', steps, edit), runBundle('runc', steps, edit)])
   return { ours, runc }
-}
-
-/** /proc/self/status's mask (16 hex digits) for a list of capability names. */
-export function statusMask(names: string[]): string {
-  let mask = 0n
-  for (const name of names) mask |= 1n << BigInt(CAPABILITY_NUMBERS[name]!)
-  return mask.toString(16).padStart(16, '0')
-}
-
-/** Every capability this kernel has, as names. */
-export function allCapabilities(): string[] {
-  const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'))
-  return Object.keys(CAPABILITY_NUMBERS).filter((name) => CAPABILITY_NUMBERS[name]! <= last)
 }
