@@ -35,22 +35,16 @@ export interface Stdio {
 }
 
 /**
- * An image name as `POST /images/create` takes it: the repository in `fromImage`, the tag (or
- * digest) in `tag`, and the familiar name the CLI shows ("busybox:latest").
+ * An image name cut into its repository and its tag (or digest), each normalized as the
+ * reference library does, and the familiar name the CLI shows ("busybox:latest").
  */
 export function pullQuery(image: string): { fromImage: string; tag: string; familiar: string } {
   const ref = parseReference(image)
   return { fromImage: `${ref.domain}/${ref.path}`, tag: ref.digest ?? ref.tag!, familiar: familiarName(ref) }
 }
 
-/** The `X-Registry-Auth` of an anonymous pull: base64 of `{}`. */
-export const ANONYMOUS_AUTH = 'e30='
-
 /** The newest API version this client speaks: 1.41's streams and fields, as dockerd 20.10 serves them. */
 export const CLIENT_API_VERSION = '1.41'
-
-/** The version a daemon that sends no Api-Version header gets (moby's client falls back to it). */
-export const FALLBACK_API_VERSION = '1.24'
 
 /** Where the daemon listens when no host is named (minidockerd's default). */
 export const DEFAULT_SOCKET = '/run/minidocker/minidocker.sock'

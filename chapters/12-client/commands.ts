@@ -8,12 +8,6 @@ import type { Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
 import { attachTerminal } from './run.ts'
 
-/** What `inspect` tells the CLI before it streams: the full ID and whether there is a terminal. */
-interface ContainerView {
-  Id: string
-  Config: { Tty: boolean }
-}
-
 // #region logs
 /**
  * `logs [-f] [--tail N]`: the container's log on stdout and stderr, each line on the side it

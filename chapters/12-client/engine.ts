@@ -10,8 +10,8 @@ import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 // Given (lib/client.ts): the versions, the default socket, the RequestOptions of a request,
 // DaemonError (the daemon's error in the docker CLI's words), withQuery and readAll, and
 // EngineBase: the socket, the kept-alive connections, send(), json() and close().
-export { CLIENT_API_VERSION, DaemonError, DEFAULT_SOCKET, FALLBACK_API_VERSION, type RequestOptions } from '../../lib/client.ts'
-import { CLIENT_API_VERSION, DaemonError, EngineBase, FALLBACK_API_VERSION, readAll, withQuery, type RequestOptions } from '../../lib/client.ts'
+export { CLIENT_API_VERSION, DaemonError, DEFAULT_SOCKET, type RequestOptions } from '../../lib/client.ts'
+import { CLIENT_API_VERSION, DaemonError, EngineBase, readAll, withQuery, type RequestOptions } from '../../lib/client.ts'
 
 // #region negotiate
 /**
@@ -25,7 +25,8 @@ export function negotiate(announced: string | undefined): string {
   //      comparison on versions the tests' daemons could announce, old and new.
   //   3. What does a daemon that announces nothing speak?
   //   Where to look: moby's client/client.go (NegotiateAPIVersion, negotiateAPIVersionPing)
-  //   and api/types/versions (compare, LessThan).
+  //   and api/types/versions (compare, LessThan). The tests ask docker 20.10, which speaks
+  //   1.41 as minidocker does, what it chose.
   throw new NotImplementedError('12-client', 'negotiate')
 }
 // #endregion negotiate
@@ -72,8 +73,8 @@ export class Engine extends EngineBase {
   // #region upgrade
   /**
    * attach and exec start: a POST that asks the daemon to hijack the connection. Only a `101`
-   * hands it over, from then on a raw byte stream both ways, no byte of it lost; anything
-   * else is the daemon's error, or the CLI's `unable to upgrade to tcp, received STATUS`.
+   * hands it over, from then on a raw byte stream both ways, no byte of it lost; any other
+   * answer fails the upgrade as the docker CLI's client fails it.
    */
   upgrade(path: string, options: RequestOptions = {}): Promise<Socket> {
     // TODO(12): a hijacked connection (the text's "Hijacking"; moby's client/hijack.go,
@@ -81,8 +82,10 @@ export class Engine extends EngineBase {
     //   1. Why can send() not serve here? What does node:http do with a 101, and what happens
     //      to a connection that was asked to upgrade and nobody took?
     //   2. The first bytes of the stream may come in the same read as the 101's headers.
-    //   3. A container that does not exist gets an ordinary error response (404, 409), and
-    //      so may a daemon that ignores the upgrade (200): neither is a stream.
+    //   3. Not every answer is a 101: a container that does not exist (404), one that is not
+    //      running (409), a daemon that ignores the upgrade (200). None is a stream; what
+    //      does the CLI's client (setupHijackConn) say for each, and why does it never see
+    //      the first two in practice?
     //   4. No daemon at the socket reads as it does for call().
     throw new NotImplementedError('12-client', 'upgrade')
   }
@@ -91,18 +94,16 @@ export class Engine extends EngineBase {
 
 // #region connectError
 /**
- * A failed connection to `socket`. No daemon behind it (no such file, nobody listening, not a
- * socket, no permission) is the CLI's own sentence, naming the host, exit code 1:
- * `Cannot connect to the Docker daemon at unix://SOCKET. Is the docker daemon running?`.
- * Any other error is returned as it is.
+ * A failed connection to `socket`: when there is no daemon behind it, the docker CLI's own
+ * sentence for that, naming the host, exit code 1. Any other error is returned as it is.
  */
 export function connectError(socket: string, error: NodeJS.ErrnoException): Error {
   // TODO(12): no daemon, in the docker CLI's words (the text's "Requests and errors").
-  //   1. Which errno codes does connect(2) give for each of the four cases of the doc comment?
-  //      Try them: a missing path, a socket file whose server is gone, a plain file, and
-  //      (as another user) a socket you may not open. connect(2) and unix(7) list them.
-  //   2. Scripts match the sentence: it is the one docker prints (try the real docker with
-  //      DOCKER_HOST naming a missing socket), exit code included.
+  //   1. What does Node report when no daemon is behind the path? Make it happen: a missing
+  //      path, a socket file whose server is gone, a plain file; connect(2) and unix(7).
+  //      Is a socket you may not open "no daemon"? Ask docker (as another user).
+  //   2. Scripts match the sentence: the tests compare yours with what the real docker
+  //      prints with DOCKER_HOST naming the same path, exit code included.
   throw new NotImplementedError('12-client', 'connectError')
 }
 // #endregion connectError

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { ANONYMOUS_AUTH, pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
+import { pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
 import { DaemonError, type Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
@@ -20,8 +20,8 @@ import { copyOutput } from './stdcopy.ts'
 export async function pullImage(engine: Engine, image: string, progress: ProgressSink): Promise<void> {
   // TODO(12): the pull that run makes for a missing image, and `pull` itself (the text's
   //   "Pulling"; moby's client/image_pull.go, the CLI's jsonmessage DisplayJSONMessagesStream).
-  //   1. The query names the repository and the tag apart (lib/client.ts knows how a name
-  //      splits), and the daemon wants credentials even for an anonymous pull.
+  //   1. What does docker pull send, and with which headers? The tests compare your request
+  //      with docker 20.10's, made to the same daemon (record one: the text's "Pulling").
   //   2. The body is one JSON message a line, but chunks do not end at lines: progress must get
   //      each message whole, in order, while the pull runs (not once it is over).
   //   3. A 200 does not mean the pull worked: the stream can still carry an error.
@@ -37,11 +37,12 @@ export async function pullImage(engine: Engine, image: string, progress: Progres
 export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<string> {
   // TODO(12): create, pulling only what is missing (the CLI's cli/command/container/create.go,
   //   createContainer; the text's "The run sequence").
-  //   1. Of all the ways a create fails, exactly one leads to a pull: which status, and which
-  //      words? Any other failure (a name in use, a bad config) reaches the user as it came.
-  //   2. The user is told before the pull, on stderr, in the words the tests compare with
-  //      docker's: `Unable to find image 'NAME' locally`, NAME as the CLI shows it
-  //      (busybox:latest, not docker.io/library/busybox).
+  //   1. Which of the ways a create fails lead to a pull? The tests ask docker 28.2.2 about a
+  //      missing image, a missing network and a name in use; read create.go's test for it.
+  //      Any other failure reaches the user as it came.
+  //   2. The user is told before the pull, on stderr: the tests compare that line with what
+  //      docker run prints for an image the daemon lacks (run it and read its stderr), the
+  //      image named as the CLI shows it.
   //   3. The create after the pull is the first one again, its name included.
   throw new NotImplementedError('12-client', 'createContainer')
 }
@@ -85,9 +86,6 @@ export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio,
   throw new NotImplementedError('12-client', 'attachTerminal')
 }
 // #endregion attachTerminal
-
-/** The signals a client can catch and pass on (SIGKILL and SIGSTOP cannot be caught; SIGCHLD, SIGPIPE, SIGWINCH are the client's own). */
-export const PROXIED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
 
 // #region proxySignals
 /**

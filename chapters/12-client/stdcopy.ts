@@ -11,26 +11,22 @@ export interface Outputs {
   stderr: { write(chunk: Buffer): unknown }
 }
 
-/** A frame's header is 8 bytes (moby's stdcopy.go, stdWriterPrefixLen); what they hold is the chapter's question. */
-export const HEADER_SIZE = 8
-
 // #region frameReader
 /**
- * Cuts a byte stream into frames, whatever the chunks' boundaries: a header may arrive in
- * two pieces, a chunk may hold many frames. Stream 1 is stdout, 2 stderr (0, stdin, is
- * written to stdout, as stdcopy does); 3 is the daemon's error, which ends the stream with an
- * error carrying its words (as stdcopy's StdCopy returns it); any other number means the
- * stream is not framed, an error naming the number. end() is called at the end of the
- * stream: half a frame left over means it was cut short, an error too.
+ * Cuts a byte stream into frames, whatever the chunks' boundaries, and writes each payload
+ * where moby's StdCopy writes it. What StdCopy returns as an error is thrown, with the words
+ * or the number it concerns. end() is called at the end of the stream: a stream that ends
+ * inside a frame is an error too.
  */
 export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
   // TODO(12): the read side of moby's api/pkg/stdcopy (StdCopy; the text's "Frames").
   //   1. push() gets chunks as the connection delivers them, not frames: a header can be cut
   //      in two, a payload can span many chunks, one chunk can hold many frames. What must
   //      outlive a push, and when is a frame whole?
-  //   2. A payload can be far larger than 64 KiB: the size field's width and byte order decide
-  //      where the next header starts (moby's stdcopy.go writes it; chapter 11 wrote it too).
-  //   3. The errors carry the daemon's words, or the number that was not a stream.
+  //   2. What is in a header, how long is it, and what does each stream number mean? A payload
+  //      can be far larger than 64 KiB: the size field's width and byte order decide where the
+  //      next header starts (moby's stdcopy.go, StdCopy and the writer; chapter 11 wrote it).
+  //   3. Which stream numbers does StdCopy refuse, and which one carries the daemon's words?
   throw new NotImplementedError('12-client', 'frameReader')
 }
 // #endregion frameReader

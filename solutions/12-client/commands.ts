@@ -7,13 +7,13 @@ import type { Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
 import { attachTerminal } from './run.ts'
 
-/** What `inspect` tells the CLI before it streams: the full ID and whether there is a terminal. */
+// #region logs
+/** What the CLI reads from `inspect` before it streams. */
 interface ContainerView {
   Id: string
   Config: { Tty: boolean }
 }
 
-// #region logs
 /**
  * `logs [-f] [--tail N]`: the container's log on stdout and stderr, each line on the side it
  * was written to, until the daemon ends it (at once without -f; when the container exits

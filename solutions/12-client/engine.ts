@@ -10,8 +10,8 @@ import { ContainerError } from '../../lib/errors.ts'
 // Given (lib/client.ts): the versions, the default socket, the RequestOptions of a request,
 // DaemonError (the daemon's error in the docker CLI's words), withQuery and readAll, and
 // EngineBase: the socket, the kept-alive connections, send(), json() and close().
-export { CLIENT_API_VERSION, DaemonError, DEFAULT_SOCKET, FALLBACK_API_VERSION, type RequestOptions } from '../../lib/client.ts'
-import { CLIENT_API_VERSION, DaemonError, EngineBase, FALLBACK_API_VERSION, readAll, withQuery, type RequestOptions } from '../../lib/client.ts'
+export { CLIENT_API_VERSION, DaemonError, DEFAULT_SOCKET, type RequestOptions } from '../../lib/client.ts'
+import { CLIENT_API_VERSION, DaemonError, EngineBase, readAll, withQuery, type RequestOptions } from '../../lib/client.ts'
 
 // #region negotiate
 /**
@@ -19,7 +19,7 @@ import { CLIENT_API_VERSION, DaemonError, EngineBase, FALLBACK_API_VERSION, read
  * (`undefined` when it sent none) and ours, CLIENT_API_VERSION.
  */
 export function negotiate(announced: string | undefined): string {
-  if (!announced) return FALLBACK_API_VERSION
+  if (!announced) return '1.24' // a daemon from before Api-Version was sent (moby's negotiateAPIVersionPing)
   const number = (v: string) => v.split('.').map(Number).reduce((major, minor) => major * 1000 + minor)
   return number(announced) < number(CLIENT_API_VERSION) ? announced : CLIENT_API_VERSION
 }
@@ -60,8 +60,8 @@ export class Engine extends EngineBase {
   // #region upgrade
   /**
    * attach and exec start: a POST that asks the daemon to hijack the connection. Only a `101`
-   * hands it over, from then on a raw byte stream both ways, no byte of it lost; anything
-   * else is the daemon's error, or the CLI's `unable to upgrade to tcp, received STATUS`.
+   * hands it over, from then on a raw byte stream both ways, no byte of it lost; any other
+   * answer fails the upgrade as the docker CLI's client fails it.
    */
   upgrade(path: string, options: RequestOptions = {}): Promise<Socket> {
     const body = options.body === undefined ? '' : JSON.stringify(options.body)
@@ -75,11 +75,8 @@ export class Engine extends EngineBase {
         resolve(socket)
       })
       req.on('response', (res) => {
-        if (res.statusCode! >= 400) daemonError(res).then(reject, reject)
-        else {
-          res.resume()
-          reject(new ContainerError(`unable to upgrade to tcp, received ${res.statusCode}`, 1))
-        }
+        res.resume() // setupHijackConn reads no error body: anything but a 101 is refused alike
+        reject(new ContainerError(`unable to upgrade to tcp, received ${res.statusCode}`, 1))
       })
       req.on('error', (error) => reject(connectError(this.socket, error)))
       req.end(body)
@@ -100,13 +97,12 @@ async function daemonError(response: IncomingMessage): Promise<DaemonError> {
 
 // #region connectError
 /**
- * A failed connection to `socket`. No daemon behind it (no such file, nobody listening, not a
- * socket, no permission) is the CLI's own sentence, naming the host, exit code 1:
- * `Cannot connect to the Docker daemon at unix://SOCKET. Is the docker daemon running?`.
- * Any other error is returned as it is.
+ * A failed connection to `socket`: when there is no daemon behind it, the docker CLI's own
+ * sentence for that, naming the host, exit code 1. Any other error is returned as it is.
  */
 export function connectError(socket: string, error: NodeJS.ErrnoException): Error {
-  if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK'].includes(error.code ?? ''))
+  // EACCES is not among them: a daemon may be there, and docker says "permission denied while trying to connect"
+  if (['ENOENT', 'ECONNREFUSED', 'ENOTSOCK'].includes(error.code ?? ''))
     return new ContainerError(`Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running?`, 1)
   return error
 }

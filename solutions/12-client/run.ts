@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
-import { ANONYMOUS_AUTH, pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
+import { pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
 import { DaemonError, type Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
@@ -19,7 +19,7 @@ import { copyOutput } from './stdcopy.ts'
  */
 export async function pullImage(engine: Engine, image: string, progress: ProgressSink): Promise<void> {
   const { fromImage, tag } = pullQuery(image)
-  const response = await engine.call('POST', '/images/create', { query: { fromImage, tag }, headers: { 'X-Registry-Auth': ANONYMOUS_AUTH } })
+  const response = await engine.call('POST', '/images/create', { query: { fromImage, tag }, headers: { 'X-Registry-Auth': 'e30=' } }) // base64 of {}: no credentials
   let rest = ''
   for await (const chunk of response) {
     rest += chunk
@@ -45,7 +45,7 @@ export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdi
   try {
     return await create()
   } catch (error) {
-    if (!(error instanceof DaemonError && error.status === 404 && error.daemonMessage.startsWith('No such image'))) throw error
+    if (!(error instanceof DaemonError && error.status === 404)) throw error // any not-found, as create.go has it: a missing network too
   }
   stdio.stderr.write(`Unable to find image '${pullQuery(plan.image).familiar}' locally\n`)
   await pullImage(engine, plan.image, progress)
@@ -99,10 +99,10 @@ export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio,
 }
 // #endregion attachTerminal
 
-/** The signals a client can catch and pass on (SIGKILL and SIGSTOP cannot be caught; SIGCHLD, SIGPIPE, SIGWINCH are the client's own). */
-export const PROXIED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
-
 // #region proxySignals
+/** The signals a client can catch and pass on (SIGKILL and SIGSTOP cannot be caught; SIGCHLD, SIGPIPE, SIGWINCH are the client's own). */
+const PROXIED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const
+
 /**
  * --sig-proxy (docker run's reference): the signals the client receives go to the container,
  * and the client goes on to report the container's exit. Returns the function that stops

@@ -11,17 +11,15 @@ export interface Outputs {
   stderr: { write(chunk: Buffer): unknown }
 }
 
-/** A frame's header is 8 bytes (moby's stdcopy.go, stdWriterPrefixLen); what they hold is the chapter's question. */
-export const HEADER_SIZE = 8
-
 // #region frameReader
+/** stdcopy.go's stdWriterPrefixLen */
+const HEADER_SIZE = 8
+
 /**
- * Cuts a byte stream into frames, whatever the chunks' boundaries: a header may arrive in
- * two pieces, a chunk may hold many frames. Stream 1 is stdout, 2 stderr (0, stdin, is
- * written to stdout, as stdcopy does); 3 is the daemon's error, which ends the stream with an
- * error carrying its words (as stdcopy's StdCopy returns it); any other number means the
- * stream is not framed, an error naming the number. end() is called at the end of the
- * stream: half a frame left over means it was cut short, an error too.
+ * Cuts a byte stream into frames, whatever the chunks' boundaries, and writes each payload
+ * where moby's StdCopy writes it. What StdCopy returns as an error is thrown, with the words
+ * or the number it concerns. end() is called at the end of the stream: a stream that ends
+ * inside a frame is an error too.
  */
 export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
   let pending: Buffer = Buffer.alloc(0)

@@ -61,19 +61,23 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     expect(version.stdout, 'expected the server\'s API version in the output').toMatch(/API version: +1\.41 \(minimum version 1\.12\)/)
   })
 
-  it('run --rm of an image the daemon lacks, through a logging proxy, beside the docker CLI', async () => {
-    const orders: string[][] = []
-    for (const client of ['minidocker', 'docker'] as const) {
-      await docker('28.2.2', daemon.host, ['rmi', '-f', probe])
-      proxy.requests.length = 0
-      const args = ['run', '--rm', '--network', 'none', probe, '/probe', 'hostname']
-      const result = client === 'minidocker' ? await minidocker(['-H', proxy.host, ...args]) : await docker('28.2.2', proxy.host, args)
-      expect(result.exitCode, `${client} ${args.join(' ')} failed: ${result.stderr}`).toBe(0)
-      expect(result.stderr, `${client}: expected "Unable to find image" on stderr before the pull`).toMatch(new RegExp(`^Unable to find image '${probe}:latest' locally\n`))
-      orders.push(requestShape(proxy.requests))
+  it('run --rm of an image the daemon lacks, with and without -d, through a logging proxy, beside the docker CLI', async () => {
+    for (const detach of [[], ['-d']]) {
+      const args = ['run', '--rm', ...detach, '--network', 'none', probe, '/probe', 'hostname']
+      const orders: string[][] = []
+      const firstLines: string[] = []
+      for (const client of ['minidocker', 'docker'] as const) {
+        await docker('28.2.2', daemon.host, ['rmi', '-f', probe])
+        proxy.requests.length = 0
+        const result = client === 'minidocker' ? await minidocker(['-H', proxy.host, ...args]) : await docker('28.2.2', proxy.host, args)
+        expect(result.exitCode, `${client} ${args.join(' ')} failed: ${result.stderr}`).toBe(0)
+        firstLines.push(result.stderr.split('\n')[0]!)
+        orders.push(requestShape(proxy.requests))
+      }
+      expect(firstLines[0], `${args.join(' ')}: expected on stderr, before the pull, the line docker prints for an image the daemon lacks (left: yours, right: docker's)`).toBe(firstLines[1])
+      expect(orders[0], `${args.join(' ')}: expected the requests of docker run in the docker CLI's order (left: yours, right: the real CLI's) — what must already be in place when the container starts, if a short-lived container's output and exit are not to be lost, and what does -d leave out? (see "The run sequence")`)
+        .toEqual(orders[1])
     }
-    expect(orders[0], 'expected the requests of docker run in the docker CLI\'s order (left: yours, right: the real CLI\'s) — what must already be in place when the container starts, if a short-lived container\'s output and exit are not to be lost? (see "The run sequence")')
-      .toEqual(orders[1])
   })
 
   it('run: sh writing to stdout and stderr and exiting 3; -i cat with piped lines; -e -w -u -h', async () => {
@@ -88,22 +92,24 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     }
   })
 
-  it('run without -t, its container trapping TERM, and a SIGTERM sent to the client', async () => {
-    const script = 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'
-    const run = execa(process.execPath, [MINIDOCKER, '-H', daemon.host, 'run', '--rm', '--network', 'none', busybox, 'sh', '-c', script], {
-      env: { MINIDOCKER_HOST: '', DOCKER_HOST: '' }, stdin: 'ignore', reject: false, timeout: 30_000,
-    })
-    let out = ''
-    let exited = false
-    run.stdout!.on('data', (b: Buffer) => (out += b))
-    run.finally(() => (exited = true)).catch(() => {})
-    await vi.waitFor(() => {
-      if (!out.includes('ready') && !exited) throw new Error('the container has not started yet')
-    }, { timeout: 20_000, interval: 100 })
-    if (!exited) run.kill('SIGTERM')
-    const r = await run
-    throwIfUnwritten(String(r.stderr))
-    expect([r.exitCode, String(r.stdout)], `expected the container's trap to print "got TERM" and exit 42, and the client to exit 42 (left: yours); stderr: ${String(r.stderr)} — did the client's SIGTERM reach the container, and did the client live to report its exit? (see "Signals"; docker run's --sig-proxy)`).toEqual([42, 'ready\ngot TERM'])
+  it('run without -t, its container trapping TERM and INT, and each signal sent to the client', async () => {
+    for (const signal of ['TERM', 'INT'] as const) {
+      const script = `trap "echo got ${signal}; exit 42" ${signal}; echo ready; while true; do sleep 0.1; done`
+      const run = execa(process.execPath, [MINIDOCKER, '-H', daemon.host, 'run', '--rm', '--network', 'none', busybox, 'sh', '-c', script], {
+        env: { MINIDOCKER_HOST: '', DOCKER_HOST: '' }, stdin: 'ignore', reject: false, timeout: 30_000,
+      })
+      let out = ''
+      let exited = false
+      run.stdout!.on('data', (b: Buffer) => (out += b))
+      run.finally(() => (exited = true)).catch(() => {})
+      await vi.waitFor(() => {
+        if (!out.includes('ready') && !exited) throw new Error('the container has not started yet')
+      }, { timeout: 20_000, interval: 100 })
+      if (!exited) run.kill(`SIG${signal}`)
+      const r = await run
+      throwIfUnwritten(String(r.stderr))
+      expect([r.exitCode, String(r.stdout)], `expected the container's trap to print "got ${signal}" and exit 42, and the client to exit 42 (left: yours); stderr: ${String(r.stderr)} — did the client's SIG${signal} reach the container, and did the client live to report its exit? (see "Signals"; docker run's --sig-proxy)`).toEqual([42, `ready\ngot ${signal}`])
+    }
   })
 
   it('run -d, ps, logs, exec, stop, rm: the docker CLI\'s output, and both see the same containers', async () => {
@@ -119,6 +125,15 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
       expect({ out: masked(mine.stdout), err: masked(mine.stderr), code: mine.exitCode }, `minidocker ${args.join(' ')}: expected docker's output (IDs, times, sizes masked; left: yours)`)
         .toEqual({ out: masked(theirs.stdout), err: masked(theirs.stderr), code: theirs.exitCode })
     }
+    const execBodies: unknown[] = []
+    for (const client of ['minidocker', 'docker'] as const) {
+      proxy.bodies.length = 0
+      const args = ['exec', 'both', 'true']
+      const result = client === 'minidocker' ? await minidocker(['-H', proxy.host, ...args]) : await docker('28.2.2', proxy.host, args)
+      expect(result.exitCode, `${client} ${args.join(' ')} failed: ${result.stderr}`).toBe(0)
+      execBodies.push(proxy.bodies.filter(([request]) => /\/containers\/both\/exec$/.test(request)).map(([, body]) => JSON.parse(body)))
+    }
+    expect(execBodies[0], 'exec both true: expected the body of the exec\'s create that docker sends (left: yours, right: docker\'s; see "Logs and exec")').toEqual(execBodies[1])
     const table = (await minidocker(['-H', daemon.host, 'ps'])).stdout.split('\n').filter(Boolean)
     const starts = (line: string) => [...line.matchAll(/(?<=^| {3})\S/g)].map((m) => m.index)
     const headings = starts(table[0]!)
@@ -147,11 +162,14 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     expect(viaEnv.stderr, 'expected MINIDOCKER_HOST to name the daemon as -H does').toContain(nowhere)
   })
 
-  it('run -it from a shell in a 33x101 terminal, the container exiting 6', async () => {
-    const script = `stty rows 33 cols 101; before=$(stty -g); '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; sleep 0.5; stty size; exit 6'; code=$?; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
+  it('run -it from a shell in a 33x101 terminal that becomes 40x120, the container exiting 6', async () => {
+    // the window changes while the container runs: the shell has no job control, so the
+    // background stty is no background job of the terminal's, and sets the size only
+    const script = `stty rows 33 cols 101; before=$(stty -g); (sleep 1.5; stty rows 40 cols 120 </dev/tty) & '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; sleep 0.5; stty size; sleep 2.5; stty size; exit 6'; code=$?; wait; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
     const result = await inTerminal('sh', ['-c', script], { MINIDOCKER_HOST: '', DOCKER_HOST: '' })
     expect(result.stdout, 'expected the container\'s output as its terminal wrote it').toContain('tty-mode\nstdin-is-a-tty\n')
     expect(result.stdout, 'expected stty size in the container to print the client\'s 33 rows and 101 columns — how does the container\'s pty learn the client\'s size, and when? (see "A terminal")').toContain('33 101\n')
+    expect(result.stdout, 'expected stty size in the container, once the client\'s window had become 40x120, to print 40 120 — how does the client learn that its window changed? (see "A terminal")').toContain('40 120\n')
     expect(result.stdout, 'expected stty -g to read the same after minidocker run -it as before — what did the client change in the terminal, and is it undone on every way out? (see "A terminal")').toContain('terminal-restored')
     expect(result.code, 'expected the container\'s exit code 6').toBe(6)
   })

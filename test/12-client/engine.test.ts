@@ -1,20 +1,23 @@
 /**
  * The client's transport and the multiplexed stream, without a real daemon: a small HTTP
- * server on a unix socket in a temp dir answers as dockerd would, and the frames are fed in
- * chunks no daemon would choose. Fast, so that the chapter's mistakes about chunks, versions,
+ * server on a unix socket in a temp dir answers as dockerd would (and the docker CLIs, asked
+ * the same, say what a client sends), and the frames are fed in chunks no daemon would choose. Fast, so that the chapter's mistakes about chunks, versions,
  * error bodies and hijacked bytes are caught here.
  */
+import { writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { execa } from 'execa'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connectError, Engine, negotiate } from '#ch/12-client/engine.ts'
-import { pullImage } from '#ch/12-client/run.ts'
+import { createContainer, pullImage } from '#ch/12-client/run.ts'
 import { copyOutput, frameReader } from '#ch/12-client/stdcopy.ts'
 import { readAll } from '../../lib/client.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
+import { docker } from '../support/daemon.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 
@@ -41,7 +44,8 @@ interface FakeDaemon {
 
 /**
  * A daemon that announces `version` at the ping and answers the rest with `answer`; an
- * upgrade request gets `upgrade`'s raw bytes, written in one piece.
+ * upgrade request gets `upgrade`'s raw bytes, written in one piece. The docker CLIs (20.10
+ * speaks 1.41, as minidocker does) talk to it too, to say what a client should send.
  */
 async function fakeDaemon(options: {
   version?: string
@@ -75,7 +79,7 @@ async function connected(daemon: FakeDaemon): Promise<Engine> {
   return engine
 }
 
-/** A frame of stream `stream`, as moby's stdcopy.go writes it. */
+/** A frame of stream `stream`, as moby's stdcopy.go writes it (a test must state the bytes it feeds). */
 function frame(stream: number, payload: string | Buffer): Buffer {
   const body = Buffer.from(payload)
   const header = Buffer.alloc(8)
@@ -161,10 +165,16 @@ describe('the multiplexed stream (stdcopy)', () => {
 })
 
 describe('the Engine API transport', () => {
-  it('negotiate with Api-Version 1.41, 1.47, 1.9, 1.40, 1.100, and none', () => {
-    const cases: [string | undefined, string][] = [['1.41', '1.41'], ['1.47', '1.41'], ['1.9', '1.9'], ['1.40', '1.40'], ['1.100', '1.41'], [undefined, '1.24']]
-    expect(cases.map(([announced]) => negotiate(announced)), `for Api-Version ${cases.map(([a]) => a ?? '(none)').join(', ')} (we speak 1.41): expected the version both sides speak (left: yours) — how does moby compare two API versions? (see "Ping and the version"; moby's api/types/versions)`)
-      .toEqual(cases.map(([, want]) => want))
+  it('negotiate with Api-Version 1.41, 1.47, 1.9, 1.40, 1.100, and none, beside docker 20.10', async () => {
+    const announced = ['1.41', '1.47', '1.9', '1.40', '1.100', undefined]
+    const theirs: string[] = []
+    for (const version of announced) {
+      const daemon = await fakeDaemon({ version, answer: (_req, res) => res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"message":"not served here"}') })
+      await docker('20.10', daemon.host, ['version'])
+      theirs.push(/^GET \/v([^/]+)\/version$/.exec(daemon.requests.at(-1) ?? '')?.[1] ?? `(no versioned request: ${daemon.requests.join(', ')})`)
+    }
+    expect(announced.map((a) => negotiate(a)), `for Api-Version ${announced.map((a) => a ?? '(none)').join(', ')}: expected the version docker 20.10, which speaks 1.41 as minidocker does, put in its paths (left: yours, right: docker's) — how does moby compare two API versions? (see "Ping and the version")`)
+      .toEqual(theirs)
   })
 
   it('call against a daemon announcing 1.40: a JSON answer, a streaming answer, a JSON 404, a plain-text 500', async () => {
@@ -195,22 +205,29 @@ describe('the Engine API transport', () => {
     expect(plain?.message, 'an error body that is not JSON: expected the daemon\'s text as the message, not a JSON parse error').toBe('Error response from daemon: page not found')
   })
 
-  it('no daemon at the socket, at the ping and after it', async () => {
+  it('no daemon at the socket, at the ping and after it, beside the docker CLI', async () => {
     const dir = tempDir('minidocker-client-')
-    const missing = join(dir, 'nothing.sock')
-    const sentence = (socket: string) => `Cannot connect to the Docker daemon at unix://${socket}. Is the docker daemon running?`
-    const atPing = await caught(() => Engine.connect(`unix://${missing}`))
-    expect([atPing?.message, atPing?.exitCode], 'no socket file at the ping: expected the CLI\'s words, not the errno').toEqual([sentence(missing), 1])
+    /** docker ps's stderr and exit code with DOCKER_HOST naming `socket` */
+    const theirs = async (socket: string) => {
+      const r = await docker('28.2.2', `unix://${socket}`, ['ps'])
+      return [r.stderr.trim(), r.exitCode]
+    }
+    const stale = join(dir, 'stale.sock') // a socket file its server left behind
+    await execa(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => process.exit(0))`])
+    const plain = join(dir, 'plain')
+    writeFileSync(plain, '')
+    for (const [what, socket] of [['no file at the path', join(dir, 'nothing.sock')], ['a socket file nobody listens on', stale], ['a plain file', plain]] as const) {
+      const atPing = await caught(() => Engine.connect(`unix://${socket}`))
+      expect([atPing?.message, atPing?.exitCode], `${what}, at the ping: expected the CLI's words, not the errno (left: yours, right: docker ps's stderr and exit code)`).toEqual(await theirs(socket))
+    }
 
     const daemon = await fakeDaemon({ version: '1.41' })
     const engine = await connected(daemon)
     daemon.server.closeAllConnections()
     await new Promise((r) => daemon.server.close(r))
     const later = await caught(() => engine.call('GET', '/containers/json'))
-    expect(later?.message, 'the daemon went away after the ping: expected the same sentence from call()').toBe(sentence(daemon.socket))
+    expect(later?.message, 'the daemon went away after the ping: expected from call() what docker now says for that socket').toBe((await theirs(daemon.socket))[0])
 
-    for (const code of ['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'EACCES'])
-      expect(connectError('/s', Object.assign(new Error(code), { code })).message, `connectError with ${code}: expected the CLI's sentence`).toBe(sentence('/s'))
     const other = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
     expect(connectError('/s', other), 'an error that is not "no daemon" must stay as it is').toBe(other)
   })
@@ -234,20 +251,22 @@ describe('the Engine API transport', () => {
     const stream = await engine.upgrade('/containers/c/attach', { query: { stream: '1', stdout: '1' } })
     hijacked.push(stream)
     stream.write('hello')
-    expect(await readAll(stream), 'expected every byte the daemon wrote after the 101, in order, and the connection usable both ways — where are the bytes that came in the same read as the 101\'s headers? (see "Hijacking"; node:http\'s \'upgrade\' event)').toBe('first bytes|echo:hello')
+    expect(await readAll(stream), 'expected every byte the daemon wrote after the 101, in order, and the connection usable both ways (left: yours) — this daemon wrote its answer and the stream\'s first bytes in one write: where did those bytes go? (see "Hijacking")').toBe('first bytes|echo:hello')
     expect(daemon.requests.at(-1), 'expected a POST at the negotiated version').toBe('POST /v1.41/containers/c/attach?stdout=1&stream=1')
 
     const missing = await caught(() => engine.upgrade('/containers/nope/attach'))
-    expect(missing?.message, 'a 404 instead of a 101: expected the daemon\'s error').toBe('Error response from daemon: No such container: nope')
+    expect(missing?.message, 'a 404 instead of a 101: expected the words of the CLI\'s client (moby\'s client/hijack.go, setupHijackConn, as vendored in docker 28.2.2)').toBe('unable to upgrade to tcp, received 404')
     const plain = await caught(() => engine.upgrade('/containers/plain/attach'))
-    expect(plain?.message, 'a 200 instead of a 101: expected the CLI\'s words — a "socket hang up" here means the request went out on a connection the daemon had already closed after the 404: which connection should a hijack use? (see "Hijacking"; moby\'s client/hijack.go)').toBe('unable to upgrade to tcp, received 200')
+    expect(plain?.message, 'a 200 instead of a 101, after another upgrade of this Engine: expected the CLI\'s words (left: yours) — if yours is an error of the connection, where did this request\'s connection come from, and where do setupHijackConn\'s come from? (see "Hijacking")').toBe('unable to upgrade to tcp, received 200')
   })
 
   it('pullImage of a stream whose chunks cut its JSON lines, and of one carrying errorDetail', async () => {
     const lines = ['{"status":"Pulling from library/probe","id":"latest"}', '{"status":"Downloading","progressDetail":{"current":10,"total":20},"id":"0123456789ab"}']
+    const auth: (string | undefined)[] = []
     const daemon = await fakeDaemon({
       version: '1.41',
       answer: (req, res) => {
+        auth.push(req.headers['x-registry-auth'] as string | undefined)
         res.writeHead(200, { 'Content-Type': 'application/json' })
         const pieces = req.url!.includes('fromImage=example.test%2Fbroken')
           ? [`${lines[0]}\n{"errorDetail":{"message":"manifest unknown"},`, '"error":"manifest unknown"}\n']
@@ -256,13 +275,36 @@ describe('the Engine API transport', () => {
         next()
       },
     })
+    await docker('20.10', daemon.host, ['pull', '-q', 'example.test/probe'])
+    const theirs = { request: daemon.requests.at(-1), auth: auth.at(-1) }
     const engine = await connected(daemon)
     const seen: JSONMessage[] = []
     const error = await caught(() => pullImage(engine, 'example.test/probe', (m) => seen.push(m)))
-    expect(daemon.requests.at(-1), 'expected the repository and the tag apart in the query').toBe('POST /v1.41/images/create?fromImage=example.test%2Fprobe&tag=latest')
+    expect({ request: daemon.requests.at(-1), auth: auth.at(-1) }, 'expected the request and the X-Registry-Auth header docker 20.10 sent for docker pull example.test/probe (left: yours, right: docker\'s; see "Pulling")').toEqual(theirs)
     expect({ seen, error: error && String(error) }, 'expected each JSON message once, whole and in order (left: yours) — where do the chunks end, and what becomes of a line a chunk cut? (see "Pulling")')
       .toEqual({ seen: lines.map((l) => JSON.parse(l)), error: undefined })
     const failed = await caught(() => pullImage(engine, 'example.test/broken', () => {}))
     expect(failed?.message, 'a 200 whose stream carries errorDetail: expected the pull to fail with its message').toBe('manifest unknown')
+  })
+
+  it('createContainer answered 404 for a missing network and 409 for a name in use, beside docker 28.2.2', async () => {
+    for (const [status, message] of [[404, 'network nope not found'], [409, 'Conflict. The container name "/x" is already in use']] as const) {
+      const daemon = await fakeDaemon({
+        version: '1.41',
+        answer: (req, res) => {
+          if (req.url!.includes('/images/create')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"Pulling from library/probe","id":"latest"}\n')
+          else res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message }))
+        },
+      })
+      await docker('28.2.2', daemon.host, ['run', '--name', 'x', '--network', 'nope', 'example.test/probe', 'true'])
+      const theirs = daemon.requests.splice(0)
+      const engine = await connected(daemon)
+      const stdio = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() }
+      const plan = { image: 'example.test/probe', name: 'x', config: { Image: 'example.test/probe', Cmd: ['true'], HostConfig: { NetworkMode: 'nope' } }, detach: false, interactive: false, tty: false, autoRemove: false, sigProxy: true }
+      const error = await caught(() => createContainer(engine, plan, stdio, () => {}))
+      expect(daemon.requests, `create answered ${status} "${message}": expected docker run's requests up to its failure (left: yours, right: docker's) — which failures of a create does the CLI take for a missing image? (see "The run sequence"; the CLI's create.go)`)
+        .toEqual(theirs)
+      expect(error?.message, 'expected the create\'s error, as the daemon gave it').toBe(`Error response from daemon: ${message}`)
+    }
   })
 })

@@ -39,6 +39,8 @@ export interface Proxy {
   host: string
   /** "METHOD /path?query" of every request so far, in arrival order */
   requests: string[]
+  /** the body of each request that had one, by its "METHOD /path?query", in arrival order (hijacked ones left out) */
+  bodies: [string, string][]
   stop(): Promise<void>
 }
 
@@ -46,9 +48,13 @@ export interface Proxy {
 export async function loggingProxy(dir: string, daemonSocket: string): Promise<Proxy> {
   const path = join(dir, 'proxy.sock')
   const requests: string[] = []
+  const bodies: [string, string][] = []
   const open = new Set<Socket>()
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     requests.push(`${req.method} ${req.url}`)
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => chunks.length > 0 && bodies.push([`${req.method} ${req.url}`, Buffer.concat(chunks).toString()]))
     const upstream = request({ socketPath: daemonSocket, method: req.method, path: req.url, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode!, answer.statusMessage, answer.headers)
       res.flushHeaders() // the wait's headers must go on at once, as the daemon sent them
@@ -73,6 +79,7 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
   return {
     host: `unix://${path}`,
     requests,
+    bodies,
     stop: () => new Promise((resolve) => {
       for (const s of open) s.destroy()
       server.close(() => resolve())
