@@ -39,8 +39,7 @@ export function exitCode(status: ExitStatus): number {
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   // TODO(01): the "KEY=value" list a container starts with, from the -e flags.
   //   1. Values may contain "=" (URL=a=b) or be empty (A=). A later flag replaces an earlier
-  //      one: which program does that, and where in the list does the key then stand, PATH
-  //      included?
+  //      one: which program does that, and does the order of the list survive it?
   //   2. A bare KEY is resolved on the client, and one the client lacks travels on as it is:
   //      what reaches dockerd for -e A=1 -e A, and for -e PATH, and what does dockerd make of
   //      it? Never read process.env here: the host's environment is `hostEnv`.
