@@ -5,7 +5,7 @@
  * once per test file, and stopped by PID (with that directory removed) after the file's tests.
  * Nothing of the chapters under test takes part.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -20,7 +20,8 @@ export interface DockerRun {
   stderr: string
 }
 
-const DOCKER = '/usr/local/bin/docker'
+// The newest docker CLI the machine has (Debian's 20.10 reads -e the same way).
+const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p)) ?? 'docker'
 
 let started: Promise<{ daemon: Daemon; dir: string; env: Record<string, string> }> | undefined
 
