@@ -31,22 +31,21 @@ export function exitCode(status: ExitStatus): number {
 /**
  * The container's environment from `-e` flags, as the process sees it after `docker run -e`,
  * dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from the host, a later
- * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag with no name is
- * refused in the docker CLI's words: `invalid environment variable: FLAG`.
+ * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag the docker CLI refuses
+ * is refused with a ContainerError in the docker CLI's own words and with its exit code.
  *
  * No single Docker function builds this list: the docker CLI, dockerd and runc each do a part.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
   // TODO(01): the "KEY=value" list a container starts with, from the -e flags.
   //   1. Values may contain "=" (URL=a=b) or be empty (A=). A later flag replaces an earlier
-  //      one: where in the list does the key then stand, PATH included?
+  //      one: which program does that, and does the order of the list survive it?
   //   2. A bare KEY is resolved on the client, and one the client lacks travels on as it is:
-  //      what does dockerd then do with it, and to which entries? Think of -e A=1 -e A, and of
-  //      -e PATH. Never read process.env here: the host's environment is `hostEnv`.
+  //      what reaches dockerd for -e A=1 -e A, and for -e PATH, and what does dockerd make of
+  //      it? Never read process.env here: the host's environment is `hostEnv`.
   //   3. Where to look: opts.ValidateEnv (docker CLI, opts/env.go), moby's
-  //      ReplaceOrAppendEnvValues (container/env.go), runc 1.1's populateProcessEnvironment
-  //      (libcontainer/init_linux.go) for what happens to a repeated KEY, and "The environment"
-  //      in the chapter text.
+  //      ReplaceOrAppendEnvValues (container/env.go), the body of the docker CLI's
+  //      POST /containers/create, and "The environment" in the chapter text.
   throw new NotImplementedError('01-process', 'buildEnv')
 }
 // #endregion buildEnv
@@ -74,11 +73,9 @@ export function searchPath(file: string, env: string[]): string[] {
 // #region execCommand
 /**
  * Exec `args` in the helper as runc does: try searchPath()'s files, and when none runs, fail
- * with runc's message and the exit code `docker run` makes of that message. runc's wording:
- * - `exec: "NAME": executable file not found in $PATH`
- * - `exec: "PATH": stat PATH: no such file or directory` (or `not a directory`)
- * - `exec: "PATH": permission denied`
- * An empty `args` is refused with dockerd's `no command specified`.
+ * with runc's message (word for word: the table in "Finding the command") and the exit code
+ * `docker run` makes of that message. An empty `args` is refused with dockerd's
+ * `no command specified`.
  */
 export async function execCommand(helper: Helper, args: string[], env: string[]): Promise<void> {
   // TODO(01): the PATH search, in the helper, and the verdict when it finds nothing.
@@ -88,7 +85,7 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
   //      that depend on whether the name was searched or given as a path? Whatever file runs,
   //      what must the program see as its own name (argv[0])?
   //   2. The exit code is Docker's reading of runc's message, not a choice of yours: find the
-  //      code the docker CLI gives each of the messages above. An error that is none of runc's
+  //      code the docker CLI gives each of runc's messages. An error that is none of runc's
   //      cases must reach the caller as the SyscallError it is.
   //   3. Where to look: execve(2) ERRORS, helper.exec's @throws, runc's
   //      libcontainer/standard_init_linux.go, the "Exit status" section of Docker's `docker run`
@@ -107,8 +104,8 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
   // TODO(01): the working directory, then the exec.
   //   1. process.cwd is a path in the container: after chapter 03 the helper's "/" is not
-  //      Node's. Any number of its levels may be missing, others already exist: which failures
-  //      of mkdir(2) may the walk let pass, and is what it lets pass always a directory?
+  //      Node's. Any number of its levels may be missing, others already exist, and one may
+  //      be a file: the walk must make what is missing and fail where runc would fail.
   //   2. A failure to make or enter it already says which path and why: it must reach the
   //      caller unchanged. A cwd that is not absolute is the runtime's own error.
   //   3. Where to look: runc's libcontainer/rootfs_linux.go (prepareRootfs, what it does with

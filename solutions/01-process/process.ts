@@ -23,23 +23,26 @@ export function exitCode(status: ExitStatus): number {
 /**
  * The container's environment from `-e` flags, as the process sees it after `docker run -e`,
  * dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from the host, a later
- * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag with no name is
- * refused in the docker CLI's words: `invalid environment variable: FLAG`.
+ * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag the docker CLI refuses
+ * is refused with a ContainerError in the docker CLI's own words and with its exit code.
  *
  * No single Docker function builds this list: the docker CLI, dockerd and runc each do a part.
  */
 export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
-  const env = new Map<string, string>()
-  env.set('PATH', DEFAULT_PATH.slice('PATH='.length))
+  // The docker CLI: one entry per key, a later flag in the place of the first; a bare KEY takes
+  // the host's value, or is sent on bare.
+  const sent = new Map<string, string | undefined>()
   for (const flag of flags) {
     const [key, value] = splitVar(flag)
     if (key === '') throw new ContainerError(`invalid environment variable: ${flag}`, 125)
-    const resolved = value ?? hostEnv[key]
-    if (resolved !== undefined) env.set(key, resolved)
-    // dockerd unsets a default named by a bare flag (moby's ReplaceOrAppendEnvValues); a key
-    // that an earlier flag set is not one of its defaults and stays. Map.set above folds a
-    // repeated key as runc 1.1 does: the later value, in the first position.
-    else if (key === 'PATH') env.delete(key)
+    sent.set(key, value ?? hostEnv[key])
+  }
+  // dockerd merges them into its defaults (moby's ReplaceOrAppendEnvValues): a value replaces a
+  // default in place or is appended, and a bare KEY unsets a default (keys are unique by now).
+  const env = new Map<string, string>([['PATH', DEFAULT_PATH.slice('PATH='.length)]])
+  for (const [key, value] of sent) {
+    if (value !== undefined) env.set(key, value)
+    else env.delete(key)
   }
   return [...env].map(([key, value]) => `${key}=${value}`)
 }
@@ -68,11 +71,9 @@ export function searchPath(file: string, env: string[]): string[] {
 // #region execCommand
 /**
  * Exec `args` in the helper as runc does: try searchPath()'s files, and when none runs, fail
- * with runc's message and the exit code `docker run` makes of that message. runc's wording:
- * - `exec: "NAME": executable file not found in $PATH`
- * - `exec: "PATH": stat PATH: no such file or directory` (or `not a directory`)
- * - `exec: "PATH": permission denied`
- * An empty `args` is refused with dockerd's `no command specified`.
+ * with runc's message (word for word: the table in "Finding the command") and the exit code
+ * `docker run` makes of that message. An empty `args` is refused with dockerd's
+ * `no command specified`.
  */
 export async function execCommand(helper: Helper, args: string[], env: string[]): Promise<void> {
   const [file] = args

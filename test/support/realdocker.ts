@@ -1,0 +1,65 @@
+/**
+ * The real `docker run`, as a witness: the docker CLI against Debian's dockerd with its own
+ * runtime (runc) and the probe's image loaded as probe:latest (the probe at /probe, and
+ * /etc/passwd, a file without its x bit). Started from a directory of its own on first use,
+ * once per test file, and stopped by PID (with that directory removed) after the file's tests.
+ * Nothing of the chapters under test takes part.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { afterAll } from 'vitest'
+import { startDockerd, type Daemon } from './daemons.ts'
+import { buildImage, probeEntries, tarFolder, writeDockerSave } from './images.ts'
+
+export interface DockerRun {
+  /** what `docker` exited with */
+  code: number
+  stdout: string
+  stderr: string
+}
+
+// The newest docker CLI the machine has (Debian's 20.10 reads -e the same way).
+const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p)) ?? 'docker'
+
+let started: Promise<{ daemon: Daemon; dir: string; env: Record<string, string> }> | undefined
+
+async function start() {
+  const dir = mkdtempSync(join(tmpdir(), 'minidocker-realdocker-'))
+  const daemon = await startDockerd(dir, [])
+  const env = { DOCKER_HOST: `unix://${daemon.socket}`, DOCKER_CONFIG: join(dir, 'client') }
+  try {
+    const save = join(dir, 'save')
+    writeDockerSave(save, [{ image: await buildImage([probeEntries()], { docker: true }), tags: ['probe:latest'] }])
+    writeFileSync(join(dir, 'probe.tar'), await tarFolder(save))
+    const loaded = await execa(DOCKER, ['load', '-i', join(dir, 'probe.tar')], { env, reject: false })
+    if (loaded.exitCode !== 0) throw new Error(`docker load failed: ${loaded.stderr}`)
+  } catch (error) {
+    await daemon.stop()
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+  return { daemon, dir, env }
+}
+
+afterAll(async () => {
+  if (!started) return
+  const { daemon, dir } = await started.catch(() => ({ daemon: undefined, dir: undefined }))
+  started = undefined
+  await daemon?.stop()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+/**
+ * `docker ARGS` against that dockerd (`docker run --rm --network none` when ARGS starts with
+ * "run"), with the client's environment exactly `clientEnv` (plus where to find the daemon).
+ */
+export async function docker(args: string[], clientEnv: Record<string, string | undefined> = {}): Promise<DockerRun> {
+  started ??= start()
+  const { env } = await started
+  const full = args[0] === 'run' ? ['run', '--rm', '--network', 'none', ...args.slice(1)] : args
+  const defined = Object.fromEntries(Object.entries(clientEnv).filter((e): e is [string, string] => e[1] !== undefined))
+  const r = await execa(DOCKER, full, { env: { ...defined, ...env }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 })
+  return { code: r.exitCode ?? 128 + 9, stdout: String(r.stdout), stderr: String(r.stderr) }
+}
