@@ -63,7 +63,8 @@ export class Task extends TaskBase {
     //      code know that a Start of this process is still running? The process record (TaskBase)
     //      does not say: that state is the Task's to keep. (The text's "The Task service";
     //      core/runtime/v2/README.md, "Events".)
-    //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it?
+    //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it, and
+    //      what if it never finishes (an exec's process may leave one behind that holds its pipe)?
     //   3. What do State, Wait and Delete later read from the record, and who is woken once it is
     //      complete (Proc.exited)? The event is TaskExit (lib/proto/api/events/task.proto): whose
     //      id does it carry for an exec?
@@ -171,7 +172,9 @@ export class Task extends TaskBase {
     //      containerd kills first)? One that was created and never started may go.
     //   2. What does the init leave that an exec does not (in the runtime, mounted, a terminal's
     //      keeper)? Any of it may be gone already. After the init's Delete the task is NotFound.
-    //   3. containerd is told (TaskDelete), and the answer carries the same numbers: how did it end?
+    //   3. Which deletes is containerd told of (TaskDelete), and what would it take the event for
+    //      (runc's shim: task/service.go, Delete)? The answer carries the same numbers: how did
+    //      it end?
     throw new NotImplementedError('10-shim', 'delete')
   }
   // #endregion delete

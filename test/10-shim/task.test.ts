@@ -19,6 +19,7 @@ import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 
 const PID = 4242
+const EXEC_PID = 4343
 
 /** runc's own option for the file its create writes the PID to, as `runc create --help` names it. */
 const PID_FLAG = /^\s*(--[\w-]+)\s.*process id/m.exec(execFileSync('/usr/sbin/runc', ['create', '--help'], { encoding: 'utf8' }))![1]!
@@ -32,12 +33,14 @@ function pidFile(args: string[]): string {
 }
 
 /** A Task whose runtime, reaper and publisher are stand-ins the test controls. */
-function standIn(options: { onStart?: () => Promise<void> } = {}) {
+function standIn(options: { onStart?: () => Promise<void>; execOutputHeld?: boolean } = {}) {
   const bundle = tempDir()
   const calls: string[][] = []
   const topics: string[] = []
   let exit!: (e: Exit) => void
   const exited = new Promise<Exit>((resolve) => (exit = resolve))
+  let execExit!: (e: Exit) => void
+  const execExited = new Promise<Exit>((resolve) => (execExit = resolve))
   const ended = () => {
     const s = new PassThrough()
     s.end()
@@ -46,7 +49,14 @@ function standIn(options: { onStart?: () => Promise<void> } = {}) {
   const runtime = {
     async run(args: string[]) {
       calls.push(args)
+      if (args[0] === 'exec' && options.execOutputHeld) {
+        writeFileSync(pidFile(args), String(EXEC_PID))
+        const held = new PassThrough() // a process the exec left behind keeps its stdout open
+        onCleanup(() => held.destroy())
+        return { stdin: null, stdout: held, stderr: ended() }
+      }
       if (args[0] === 'create') writeFileSync(pidFile(args), String(PID))
+      if (args[0] === 'exec') writeFileSync(pidFile(args), String(EXEC_PID))
       if (args[0] === 'start') await options.onStart?.()
       return { stdin: null, stdout: ended(), stderr: ended() }
     },
@@ -54,14 +64,18 @@ function standIn(options: { onStart?: () => Promise<void> } = {}) {
       return [PID]
     },
   } as unknown as Runtime
-  const reaper = { exited: (pid: number) => (pid === PID ? exited : new Promise<Exit>(() => {})) } as unknown as Reaper
+  const reaper = { exited: (pid: number) => (pid === PID ? exited : pid === EXEC_PID ? execExited : new Promise<Exit>(() => {})) } as unknown as Reaper
   const publisher = { publish: (topic: string) => topics.push(topic), flush: async () => {} } as unknown as Publisher
   const task = new Task({
     id: 'c1', bundle, runtime, reaper, publisher,
     mountRootfs: async () => {}, unmountRootfs: async () => {}, shutdown: () => {},
   })
   const create = () => task.create({ id: 'c1', bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' })
-  return { task, calls, topics, exit: (status: number) => exit({ pid: PID, status, at: new Date() }), create }
+  return {
+    task, calls, topics, create,
+    exit: (status: number) => exit({ pid: PID, status, at: new Date() }),
+    execExit: (status: number) => execExit({ pid: EXEC_PID, status, at: new Date() }),
+  }
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20))
@@ -115,6 +129,31 @@ describe('the Task service', () => {
     const gone = await caught(() => t.task.state({ id: 'c1', exec_id: '' }))
     expect(gone?.code, 'expected NotFound (5) for the task once deleted').toBe(Code.NotFound)
   })
+
+  it('an exec that exits with 4, then its Delete', async () => {
+    const t = standIn()
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['true'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    await t.task.start({ id: 'c1', exec_id: 'e1' })
+    t.execExit(4)
+    await t.task.wait({ id: 'c1', exec_id: 'e1' })
+    expect(await t.task.delete({ id: 'c1', exec_id: 'e1' }), 'expected the exec\'s Delete to answer its PID and exit status').toMatchObject({ pid: EXEC_PID, exit_status: 4 })
+    expect(t.topics, `after an exec's Delete containerd was told ${JSON.stringify(t.topics)} — which of these does containerd-shim-runc-v2 send for an exec, and what would ctr events and containerd's subscribers take a /tasks/delete for (task/service.go, Delete)?`).toEqual(['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit'])
+  })
+
+  it('an exec that exits while a process it left behind holds its stdout', async () => {
+    const t = standIn({ execOutputHeld: true })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['sh', '-c', 'sleep 600 & exit 2'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    await t.task.start({ id: 'c1', exec_id: 'e1' })
+    t.execExit(2)
+    const answer = await Promise.race([t.task.wait({ id: 'c1', exec_id: 'e1' }), new Promise((resolve) => setTimeout(() => resolve('no answer'), 10_000))])
+    expect(answer, 'sh -c \'sleep 600 & exit 2\' as an exec: its exit got no Wait answer in 10 s, because sleep still holds the exec\'s stdout — what does ctr task exec, or docker exec, do meanwhile, and what does containerd-shim-runc-v2 do with an exit whose output has not ended (task/service.go; process/exec.go, delete)?').toMatchObject({ exit_status: 2 })
+  }, 20_000)
 
   it('Kill of a process that has exited', async () => {
     const t = standIn()
