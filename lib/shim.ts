@@ -144,11 +144,10 @@ export async function outputRead(path: string, patience = 1000): Promise<void> {
 }
 
 /**
- * A pty master kept by a helper, the terminal's keeper (Node can neither receive an fd over
- * SCM_RIGHTS nor set a window size): listen() makes a console socket, `socket`, on which the
- * keeper accepts one connection and receives a master; from then on it copies stdin's FIFO into
- * the master and the master into stdout's FIFO. `done` settles when the terminal's output has
- * ended (every slave closed) and been read.
+ * A terminal's keeper, a helper that holds a pty master for as long as it lives. `socket` is a
+ * console socket that accepts one master; the keeper then joins that master to the stdio FIFOs
+ * it was given. `done` settles when the terminal's output has ended (every slave closed) and
+ * been read.
  */
 export class Terminal {
   readonly done: Promise<void>

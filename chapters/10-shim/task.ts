@@ -63,7 +63,8 @@ export class Task extends TaskBase {
     //      code know that a Start of this process is still running? The process record (TaskBase)
     //      does not say: that state is the Task's to keep. (The text's "The Task service";
     //      core/runtime/v2/README.md, "Events".)
-    //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it?
+    //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it, and
+    //      what if it never finishes (an exec's process may leave one behind that holds its pipe)?
     //   3. What do State, Wait and Delete later read from the record, and who is woken once it is
     //      complete (Proc.exited)? The event is TaskExit (lib/proto/api/events/task.proto): whose
     //      id does it carry for an exec?
@@ -150,13 +151,13 @@ export class Task extends TaskBase {
   // #region kill
   /**
    * Kill: a signal to the task's init (or all its processes) or to an exec. A process that has
-   * already exited is an error that containerd must recognise as "already gone": the code and
-   * the words runc's shim answers (process/utils.go, checkKillError).
+   * already exited is an error that containerd must recognise as "already gone".
    */
   async kill(request: any): Promise<object> {
     // TODO(10): Kill: a signal to the process.
-    //   1. A process that already exited: what does runc's shim answer (process/utils.go,
-    //      checkKillError)? The same if it exits under you.
+    //   1. A process that already exited: what does containerd-shim-runc-v2 answer (its process/
+    //      package, where runc kill fails), and what of it does containerd read? The same if it
+    //      exits under you.
     //   2. Who signals the init, all of the container's processes when `all` is asked, in its PID
     //      namespace (chapter 09's kill)? An exec is a process the shim knows by PID (kill(2)).
     throw new NotImplementedError('10-shim', 'kill')
@@ -171,7 +172,9 @@ export class Task extends TaskBase {
     //      containerd kills first)? One that was created and never started may go.
     //   2. What does the init leave that an exec does not (in the runtime, mounted, a terminal's
     //      keeper)? Any of it may be gone already. After the init's Delete the task is NotFound.
-    //   3. containerd is told (TaskDelete), and the answer carries the same numbers: how did it end?
+    //   3. Which deletes is containerd told of (TaskDelete), and what would it take the event for
+    //      (runc's shim: task/service.go, Delete)? The answer carries the same numbers: how did
+    //      it end?
     throw new NotImplementedError('10-shim', 'delete')
   }
   // #endregion delete
@@ -180,8 +183,8 @@ export class Task extends TaskBase {
   /** Shutdown: containerd is done with this shim. */
   async shutdown(request: any): Promise<object> {
     // TODO(10): Shutdown: leave, but only when nothing is left to serve.
-    //   1. When does containerd send it, and when must the shim stay (a task still alive, unless
-    //      told `now`)? runc's shim: task/service.go, Shutdown.
+    //   1. When does containerd send it, and what may a shim that leaves too early lose? When
+    //      does the request decide for the shim? runc's shim: task/service.go, Shutdown.
     //   2. The answer must reach containerd before the shim goes (TaskOptions.shutdown ends it).
     throw new NotImplementedError('10-shim', 'shutdown')
   }

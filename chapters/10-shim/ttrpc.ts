@@ -101,7 +101,6 @@ export function serveConnection(socket: Socket, services: Service[]): void {
 /** A ttrpc client on one connection: many calls in flight, each answer matched to its call. */
 export class TtrpcClient {
   #socket: Socket
-  #next = 1
   #pending = new Map<number, { resolve(payload: Buffer): void; reject(error: Error): void }>()
   /** settles when the connection is gone */
   readonly closed: Promise<void>

@@ -12,6 +12,12 @@ import { STATUS, TaskBase, type Proc } from '../../lib/shim-task.ts'
 import type { Exit } from './reaper.ts'
 import { copyStdio, type Copying } from './stdio.ts'
 
+/**
+ * How long an exit waits for its output to be delivered: a process an exec left running can
+ * hold the exec's pipe open for as long as it likes, and the exit must still be told.
+ */
+const OUTPUT_GRACE_MS = 3000
+
 /** The Task service of one container: the given TaskBase, with the life cycle written here. */
 export class Task extends TaskBase {
   /** each process's Start while it runs: settles once its event is out or it failed */
@@ -81,7 +87,7 @@ export class Task extends TaskBase {
   #watch(p: Proc & { markExited?: () => void }): void {
     this.options.reaper.exited(p.pid).then(async (exit: Exit) => {
       await this.#starting.get(p)
-      await p.io?.done
+      await Promise.race([p.io?.done, new Promise((resolve) => setTimeout(resolve, OUTPUT_GRACE_MS).unref())])
       p.status = 'stopped'
       p.exitStatus = exit.status
       p.exitedAt = exit.at
@@ -197,7 +203,8 @@ export class Task extends TaskBase {
   // #region delete
   /**
    * Delete: only a process that is not running. For init, the runtime's `delete` and the
-   * rootfs unmounted; then TaskDelete with the exit status, which is also the answer.
+   * rootfs unmounted, then TaskDelete with the exit status (an exec's delete sends none, as
+   * runc's shim); the exit status is also the answer.
    */
   async delete(request: any): Promise<object> {
     const p = this.proc(request.exec_id)
@@ -212,8 +219,8 @@ export class Task extends TaskBase {
       this.deleted = true
     }
     const exitedAt = p.exitedAt ?? new Date()
-    this.options.publisher.publish('/tasks/delete', {
-      container_id: this.options.id, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(exitedAt), id: p.id || this.options.id,
+    if (!p.id) this.options.publisher.publish('/tasks/delete', {
+      container_id: this.options.id, pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(exitedAt), id: this.options.id,
     })
     return { pid: p.pid, exit_status: p.exitStatus, exited_at: timestamp(exitedAt) }
   }

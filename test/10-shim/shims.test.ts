@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import { dialTtrpc, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
+import { RpcError } from '../../lib/containerd-proto.ts'
+import { caught } from '../support/errors.ts'
 import { probeRootfs, SHIM_ENTRY, shimSockets, TEST_RUNTIME } from '../support/containerd.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -79,6 +81,8 @@ function killShims(namespace: string): void {
 }
 
 describeKernel('your ttrpc client driving a shim, as containerd does', () => {
+  /** What containerd-shim-runc-v2 answered a Kill of its exited task (null until asked): the measure for yours. */
+  let runcKill: RpcError | undefined | null = null
   for (const [name, binary] of SHIMS) {
     it(`runs a task through ${name}: create, start, wait, delete, shutdown, delete`, async () => {
       const b = bundle(7)
@@ -103,13 +107,16 @@ describeKernel('your ttrpc client driving a shim, as containerd does', () => {
       expect(started.stdout, 'expected the shim to print its address').toMatch(/^unix:\/\//)
       const client = await dialTtrpc(started.stdout.trim())
       onCleanup(() => client.close())
-      const call = (method: string, request: object) => client.call(TASK, method, `containerd.task.v2.${method === 'Create' ? 'CreateTask' : method}Request`, request, method === 'Shutdown' ? 'google.protobuf.Empty' : `containerd.task.v2.${method === 'Create' ? 'CreateTask' : method}Response`)
+      const call = (method: string, request: object) => client.call(TASK, method, `containerd.task.v2.${method === 'Create' ? 'CreateTask' : method}Request`, request, method === 'Shutdown' || method === 'Kill' ? 'google.protobuf.Empty' : `containerd.task.v2.${method === 'Create' ? 'CreateTask' : method}Response`)
       const { pid } = await call('Create', { id, bundle: b, stdin: '', stdout: '', stderr: '' })
       expect(pid, 'expected Create to answer the init\'s PID').toBeGreaterThan(0)
       const wait = call('Wait', { id })
       await call('Start', { id })
       const exit = await wait
       expect(exit.exit_status, `expected ${name} to report exit status 7 through Wait`).toBe(7)
+      const kill = await caught(() => call('Kill', { id, signal: 9 }))
+      if (binary !== SHIM_ENTRY) runcKill = kill
+      else if (runcKill !== null) expect(kill?.code, `a Kill of the exited task answered ${kill ? `code ${kill.code}: ${kill.message}` : 'success'} where containerd-shim-runc-v2 answered ${runcKill ? `code ${runcKill.code}: ${runcKill.message}` : 'success'} — what does containerd make of that answer, and of any other?`).toBe(runcKill?.code)
       const deleted = await call('Delete', { id })
       expect(deleted.exit_status, 'expected Delete to answer the exit status').toBe(7)
       await call('Shutdown', { id })

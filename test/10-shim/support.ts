@@ -1,12 +1,12 @@
 /** What the chapter's tests share: reading ctr's output, the process tree, waiting. */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
-import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
-import { onCleanup } from '../support/files.ts'
+import { probeRootfs, shimSockets, startContainerd, type Containerd } from '../support/containerd.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
 
 /**
  * Stands in for containerd's reader of a bundle's `log` FIFO, which a shim writes its log to:
@@ -21,6 +21,35 @@ export function logReader(bundle: string): void {
     reader.kill('SIGKILL') // by its PID; nothing if it has ended
     return reader.then(() => {})
   })
+}
+
+/**
+ * containerd's own shim, containerd-shim-runc-v2, started with no task: a real ttrpc server
+ * to hold answers against. Its address (unix://...); the shim is ended after the test.
+ */
+export async function runcShim(): Promise<string> {
+  const bundle = tempDir('minidocker-runc-shim-')
+  execFileSync('/usr/sbin/runc', ['spec', '--bundle', bundle]) // the shim reads the bundle's config.json
+  logReader(bundle)
+  const namespace = `minidocker-ttrpc-${process.pid}`
+  const sockets = shimSockets()
+  onCleanup(async () => {
+    // the shim, by the PIDs whose command line names this namespace
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(namespace)) process.kill(Number(entry), 'SIGKILL')
+      } catch {}
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100)) // its socket is released
+    sockets()
+  })
+  const none = join(bundle, 'none.sock') // no containerd: a shim with no task publishes nothing
+  const started = await execa('/usr/bin/containerd-shim-runc-v2', ['-namespace', namespace, '-address', none, '-publish-binary', '/usr/bin/containerd', '-id', 'ttrpc', 'start'], {
+    cwd: bundle, env: { ...process.env, TTRPC_ADDRESS: none }, input: '', timeout: 20_000, reject: false,
+  })
+  if (started.exitCode !== 0 || !String(started.stdout).startsWith('unix://')) throw new Error(`containerd-shim-runc-v2 start failed: ${started.stderr}`)
+  return String(started.stdout).trim()
 }
 
 export interface CtrResult {

@@ -19,14 +19,28 @@ import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 
 const PID = 4242
+const EXEC_PID = 4343
+
+/** runc's own option for the file its create writes the PID to, as `runc create --help` names it. */
+const PID_FLAG = /^\s*(--[\w-]+)\s.*process id/m.exec(execFileSync('/usr/sbin/runc', ['create', '--help'], { encoding: 'utf8' }))![1]!
+
+/** Where a create with `args` wants the PID written, read as runc reads its options. */
+function pidFile(args: string[]): string {
+  const i = args.findIndex((a) => a === PID_FLAG || a.startsWith(`${PID_FLAG}=`))
+  const file = i < 0 ? undefined : args[i] === PID_FLAG ? args[i + 1] : args[i]!.slice(PID_FLAG.length + 1)
+  if (!file) throw new Error(`the runtime's create was run as ${JSON.stringify(args)}: where should it write the container's PID, and how would the shim learn it otherwise (runc create --help)?`)
+  return file
+}
 
 /** A Task whose runtime, reaper and publisher are stand-ins the test controls. */
-function standIn(options: { onStart?: () => Promise<void> } = {}) {
+function standIn(options: { onStart?: () => Promise<void>; execOutputHeld?: boolean } = {}) {
   const bundle = tempDir()
   const calls: string[][] = []
   const topics: string[] = []
   let exit!: (e: Exit) => void
   const exited = new Promise<Exit>((resolve) => (exit = resolve))
+  let execExit!: (e: Exit) => void
+  const execExited = new Promise<Exit>((resolve) => (execExit = resolve))
   const ended = () => {
     const s = new PassThrough()
     s.end()
@@ -35,7 +49,14 @@ function standIn(options: { onStart?: () => Promise<void> } = {}) {
   const runtime = {
     async run(args: string[]) {
       calls.push(args)
-      if (args[0] === 'create') writeFileSync(args[args.indexOf('--pid-file') + 1]!, String(PID))
+      if (args[0] === 'exec' && options.execOutputHeld) {
+        writeFileSync(pidFile(args), String(EXEC_PID))
+        const held = new PassThrough() // a process the exec left behind keeps its stdout open
+        onCleanup(() => held.destroy())
+        return { stdin: null, stdout: held, stderr: ended() }
+      }
+      if (args[0] === 'create') writeFileSync(pidFile(args), String(PID))
+      if (args[0] === 'exec') writeFileSync(pidFile(args), String(EXEC_PID))
       if (args[0] === 'start') await options.onStart?.()
       return { stdin: null, stdout: ended(), stderr: ended() }
     },
@@ -43,14 +64,18 @@ function standIn(options: { onStart?: () => Promise<void> } = {}) {
       return [PID]
     },
   } as unknown as Runtime
-  const reaper = { exited: (pid: number) => (pid === PID ? exited : new Promise<Exit>(() => {})) } as unknown as Reaper
+  const reaper = { exited: (pid: number) => (pid === PID ? exited : pid === EXEC_PID ? execExited : new Promise<Exit>(() => {})) } as unknown as Reaper
   const publisher = { publish: (topic: string) => topics.push(topic), flush: async () => {} } as unknown as Publisher
   const task = new Task({
     id: 'c1', bundle, runtime, reaper, publisher,
     mountRootfs: async () => {}, unmountRootfs: async () => {}, shutdown: () => {},
   })
   const create = () => task.create({ id: 'c1', bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' })
-  return { task, calls, topics, exit: (status: number) => exit({ pid: PID, status, at: new Date() }), create }
+  return {
+    task, calls, topics, create,
+    exit: (status: number) => exit({ pid: PID, status, at: new Date() }),
+    execExit: (status: number) => execExit({ pid: EXEC_PID, status, at: new Date() }),
+  }
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20))
@@ -105,6 +130,31 @@ describe('the Task service', () => {
     expect(gone?.code, 'expected NotFound (5) for the task once deleted').toBe(Code.NotFound)
   })
 
+  it('an exec that exits with 4, then its Delete', async () => {
+    const t = standIn()
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['true'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    await t.task.start({ id: 'c1', exec_id: 'e1' })
+    t.execExit(4)
+    await t.task.wait({ id: 'c1', exec_id: 'e1' })
+    expect(await t.task.delete({ id: 'c1', exec_id: 'e1' }), 'expected the exec\'s Delete to answer its PID and exit status').toMatchObject({ pid: EXEC_PID, exit_status: 4 })
+    expect(t.topics, `after an exec's Delete containerd was told ${JSON.stringify(t.topics)} — which of these does containerd-shim-runc-v2 send for an exec, and what would ctr events and containerd's subscribers take a /tasks/delete for (task/service.go, Delete)?`).toEqual(['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit'])
+  })
+
+  it('an exec that exits while a process it left behind holds its stdout', async () => {
+    const t = standIn({ execOutputHeld: true })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['sh', '-c', 'sleep 600 & exit 2'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    await t.task.start({ id: 'c1', exec_id: 'e1' })
+    t.execExit(2)
+    const answer = await Promise.race([t.task.wait({ id: 'c1', exec_id: 'e1' }), new Promise((resolve) => setTimeout(() => resolve('no answer'), 10_000))])
+    expect(answer, 'sh -c \'sleep 600 & exit 2\' as an exec: its exit got no Wait answer in 10 s, because sleep still holds the exec\'s stdout — what does ctr task exec, or docker exec, do meanwhile, and what does containerd-shim-runc-v2 do with an exit whose output has not ended (task/service.go; process/exec.go, delete)?').toMatchObject({ exit_status: 2 })
+  }, 20_000)
+
   it('Kill of a process that has exited', async () => {
     const t = standIn()
     await t.create()
@@ -112,7 +162,7 @@ describe('the Task service', () => {
     t.exit(0)
     await t.task.wait({ id: 'c1', exec_id: '' })
     const error = await caught(() => t.task.kill({ id: 'c1', exec_id: '', signal: 9, all: false }))
-    expect([error?.code, error?.message], `Kill of an exited process answered ${error ? `code ${error.code}: ${error.message}` : 'success'} — containerd takes a kill's error for "the process is gone" only when it has the code and words runc's shim gives it (process/utils.go, checkKillError); any other error it passes on to ctr task kill and docker kill as a failure`).toEqual([Code.NotFound, expect.stringMatching(/process already finished/)])
+    expect(error?.code, `Kill of an exited process answered ${error ? `code ${error.code}: ${error.message}` : 'success'} — what does containerd-shim-runc-v2 answer there (shims.test.ts asks it), and what does containerd, and docker kill after it, make of any other answer?`).toBe(Code.NotFound)
   })
 })
 

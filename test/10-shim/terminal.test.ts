@@ -29,7 +29,7 @@ describeKernel('a terminal through the shim (ctr -t)', () => {
 
   it('ctr run -t stty size on a 33x77 terminal', async () => {
     const r = ctrOk(await runTty(name('size'), ['sh', '-c', PRINT_SIZE]), 'ctr run -t stty size')
-    expect(r.stdout.trim(), `expected the size of ctr's terminal, ${SIZE.join(' ')}, but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — which of ResizePty's width and height is a terminal's rows (tty_ioctl(4), struct winsize)?`).toBe(SIZE.join(' '))
+    expect(r.stdout.trim(), `expected the size of ctr's terminal, ${SIZE.join(' ')}, but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — what does ctr send with ResizePty, and what does the terminal's size take (tty_ioctl(4))?`).toBe(SIZE.join(' '))
   }, 60_000)
 
   it('ctr task exec -t into a ctr run -d task', async () => {

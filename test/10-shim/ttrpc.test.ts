@@ -1,14 +1,17 @@
 /**
  * ttrpc framing, server and client, on a real unix socket: what containerd sends a shim, and
- * what a hostile or broken client may send instead.
+ * what a hostile or broken client may send instead. containerd's own shim, containerd-shim-runc-v2,
+ * is the measure: its ttrpc is the one containerd speaks.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { FrameReader, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, dialTtrpc, encodeFrame, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
+import { FrameReader, HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, dialTtrpc, encodeFrame, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { runcShim } from './support.ts'
 
 const SERVICE = 'containerd.task.v2.Task'
 
@@ -54,7 +57,7 @@ async function listen(service: Service): Promise<string> {
 
 /** A raw connection that collects the response frames it receives. */
 async function raw(path: string): Promise<{ socket: Socket; frames: ReturnType<FrameReader['push']>; next(): Promise<ReturnType<FrameReader['push']>[number]> }> {
-  const socket = connect(path)
+  const socket = connect(path.replace(/^unix:\/\//, ''))
   await new Promise((resolve) => socket.once('connect', resolve))
   onCleanup(() => socket.destroy())
   const reader = new FrameReader()
@@ -86,12 +89,70 @@ const request = (method: string, type: string, value: object) =>
   encode('ttrpc.Request', { service: SERVICE, method, payload: encode(type, value) })
 const status = (frame: { payload: Buffer | null }) => decode('ttrpc.Response', frame.payload!).status
 
-describe('ttrpc frames', () => {
-  it('encodeFrame(5, TYPE_REQUEST, "abc")', () => {
-    const frame = encodeFrame(5, TYPE_REQUEST, Buffer.from('abc'))
-    expect([...frame], `encodeFrame(5, TYPE_REQUEST, "abc") gave [${[...frame]}], not the bytes containerd's ttrpc writes for that request — compare with ttrpc's channel.go (writeMessageHeader)`).toEqual([0, 0, 0, 3, 0, 0, 0, 5, 1, 0, 97, 98, 99])
-  })
+/**
+ * A header announcing MAX_MESSAGE + 1 bytes on `streamId`, made of encodeFrame's own headers:
+ * the bits of the one for MAX_MESSAGE bytes and of the one for 1 byte, together.
+ */
+function oversizedHeader(streamId: number): Buffer {
+  const max = encodeFrame(streamId, TYPE_REQUEST, Buffer.alloc(MAX_MESSAGE)).subarray(0, HEADER_SIZE)
+  const one = encodeFrame(streamId, TYPE_REQUEST, Buffer.alloc(1)).subarray(0, HEADER_SIZE)
+  return Buffer.from(max.map((byte, i) => byte | one[i]!))
+}
 
+/** The bytes a server at `address` sends back for `bytes`, once it has been quiet for 200 ms (3 s at most). */
+async function rawAnswer(address: string, bytes: Buffer): Promise<Buffer> {
+  const socket = connect(address.replace(/^unix:\/\//, ''))
+  onCleanup(() => socket.destroy())
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const chunks: Buffer[] = []
+  let last = 0
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk)
+    last = Date.now()
+  })
+  socket.write(bytes)
+  const end = Date.now() + 3000
+  while (Date.now() < end && !(chunks.length > 0 && Date.now() - last > 200)) await new Promise((resolve) => setTimeout(resolve, 20))
+  socket.destroy()
+  return Buffer.concat(chunks)
+}
+
+/** What a ttrpc answer's payload says, for a failure message: its status, or that it does not decode. */
+function said(payload: Buffer): string {
+  try {
+    const s = decode('ttrpc.Response', payload).status
+    return s ? `status ${s.code}: ${s.message}` : 'an answer'
+  } catch {
+    return 'bytes that are no ttrpc.Response'
+  }
+}
+
+/**
+ * The answers a server gives on one connection to a client that misbehaves, as [stream id, gRPC
+ * code] in stream id order: a frame over the limit (1), a request on stream 2, bytes that are no
+ * ttrpc.Request (3), an unknown method (5), an unknown service (7), a frame of type 7 (9). Then
+ * a State (11), whose answer shows the connection still serves.
+ */
+async function misbehave(path: string): Promise<{ faults: [number, number | undefined][]; last: ReturnType<FrameReader['push']>[number] }> {
+  const conn = await raw(path)
+  const state = (id: string) => request('State', 'containerd.task.v2.StateRequest', { id })
+  conn.socket.write(Buffer.concat([oversizedHeader(1), Buffer.alloc(MAX_MESSAGE + 1)]))
+  conn.socket.write(encodeFrame(2, TYPE_REQUEST, state('c')))
+  conn.socket.write(encodeFrame(3, TYPE_REQUEST, Buffer.from(state('c')).subarray(0, 12)))
+  conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('Frobnicate', 'containerd.task.v2.StateRequest', {})))
+  conn.socket.write(encodeFrame(7, TYPE_REQUEST, encode('ttrpc.Request', { service: 'no.such.Service', method: 'State' })))
+  conn.socket.write(encodeFrame(9, 7, state('c')))
+  conn.socket.write(encodeFrame(11, TYPE_REQUEST, state('c')))
+  const frames: ReturnType<FrameReader['push']> = []
+  while (!frames.some((f) => f.streamId === 11)) frames.push(await conn.next())
+  await new Promise((resolve) => setTimeout(resolve, 100)) // anything else it was going to send
+  frames.push(...conn.frames.splice(0))
+  const last = frames.find((f) => f.streamId === 11)!
+  const faults = frames.filter((f) => f !== last).sort((x, y) => x.streamId - y.streamId)
+  return { faults: faults.map((f) => [f.streamId, f.type === TYPE_RESPONSE ? status(f)?.code : -f.type]), last }
+}
+
+describe('ttrpc frames', () => {
   it('a 70000-byte payload on stream 0x01020305, encoded and read back', () => {
     const payload = Buffer.alloc(70_000, 7)
     payload.write('end', payload.length - 3)
@@ -113,11 +174,7 @@ describe('ttrpc frames', () => {
 
   it('a header announcing MAX_MESSAGE + 1 bytes, its payload in two chunks, then a frame', () => {
     const reader = new FrameReader()
-    const header = Buffer.alloc(10)
-    header.writeUInt32BE(MAX_MESSAGE + 1, 0)
-    header.writeUInt32BE(1, 4)
-    header.writeUInt8(TYPE_REQUEST, 8)
-    const first = reader.push(header)
+    const first = reader.push(oversizedHeader(1))
     expect(first.map((f) => [f.streamId, f.payload, f.length]), 'expected the oversized frame as soon as its header was in, payload null — what does ttrpc\'s channel.go (recv) do with a length over messageLengthMax?').toEqual([[1, null, MAX_MESSAGE + 1]])
     const filler = Buffer.alloc(MAX_MESSAGE + 1)
     const after = [...reader.push(filler.subarray(0, 1000)), ...reader.push(Buffer.concat([filler.subarray(1000), encodeFrame(3, TYPE_REQUEST, Buffer.from('ok'))]))]
@@ -154,34 +211,13 @@ describe('a ttrpc server', () => {
     expect([error.code, error.message], 'expected the handler\'s code and message in the response\'s status').toEqual([Code.NotFound, 'process already finished: not found'])
   })
 
-  it('an unknown method, an unknown service, and a method without a handler', async () => {
+  it('a method the server lists without a handler', async () => {
     const conn = await raw(await listen(testService().service))
-    conn.socket.write(encodeFrame(1, TYPE_REQUEST, request('Frobnicate', 'containerd.task.v2.StateRequest', {})))
-    conn.socket.write(encodeFrame(3, TYPE_REQUEST, encode('ttrpc.Request', { service: 'no.such.Service', method: 'State' })))
-    conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('Pause', 'containerd.task.v2.PauseRequest', { id: 'c' })))
-    const answers = [await conn.next(), await conn.next(), await conn.next()].sort((a, b) => a.streamId - b.streamId)
-    expect(answers.map((f) => [f.streamId, f.type, status(f)?.code]), 'expected an answer on each request\'s own stream id, with the code containerd turns into "not implemented" — which one (the text\'s table in "Many calls on one connection")?').toEqual([[1, TYPE_RESPONSE, 12], [3, TYPE_RESPONSE, 12], [5, TYPE_RESPONSE, 12]])
-  })
-
-  it('an oversized frame, a request on stream 2, a truncated protobuf, then a State', async () => {
-    const conn = await raw(await listen(testService().service))
-    const header = Buffer.alloc(10)
-    header.writeUInt32BE(5 << 20, 0)
-    header.writeUInt32BE(1, 4)
-    header.writeUInt8(TYPE_REQUEST, 8)
-    conn.socket.write(Buffer.concat([header, Buffer.alloc(5 << 20)]))
-    const big = await conn.next()
-    expect([big.streamId, status(big)?.code], `a frame over 4 MiB on stream 1 was answered on stream ${big.streamId} with code ${status(big)?.code} — which gRPC code says a message is too big (the text's table of codes)?`).toEqual([1, Code.ResourceExhausted])
-    conn.socket.write(encodeFrame(2, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
-    const even = await conn.next()
-    expect([even.streamId, status(even)?.code], `a request on an even stream id was answered with code ${status(even)?.code} — which stream ids may a client use (ttrpc's server.go), and which gRPC code fits one it may not (the text's table of codes)?`).toEqual([2, Code.InvalidArgument])
-    const truncated = Buffer.from(request('State', 'containerd.task.v2.StateRequest', { id: 'c' })).subarray(0, 12)
-    conn.socket.write(encodeFrame(3, TYPE_REQUEST, truncated))
-    const bad = await conn.next()
-    expect([bad.streamId, status(bad)?.code], `a request that is not valid protobuf was answered with code ${status(bad)?.code} — which gRPC code says the client sent something wrong (the text's table of codes)?`).toEqual([3, Code.InvalidArgument])
-    conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'c' })))
-    const good = await conn.next()
-    expect(decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', good.payload!).payload), 'expected an answer to the State that followed the bad frames').toMatchObject({ pid: 42 })
+    conn.socket.write(encodeFrame(1, TYPE_REQUEST, request('Pause', 'containerd.task.v2.PauseRequest', { id: 'c' })))
+    const answer = await conn.next()
+    conn.socket.write(encodeFrame(3, TYPE_REQUEST, request('Frobnicate', 'containerd.task.v2.StateRequest', {})))
+    const unknown = await conn.next()
+    expect([answer.streamId, status(answer)?.code], `a Pause, which the service lists with no handler, was answered ${said(answer.payload!)} — what is the difference, for a client, from a method the server does not have at all (answered ${said(unknown.payload!)})?`).toEqual([1, status(unknown)?.code])
   })
 })
 
@@ -211,6 +247,33 @@ describe('a ttrpc client', () => {
     const b = client.call(SERVICE, 'Start', 'containerd.task.v2.StartRequest', { id: 'b' }, 'containerd.task.v2.StartResponse')
     b.catch(() => {}) // awaited below, after a
     expect([await a, await b], 'expected each call to get the answer for its own stream id').toEqual([{ pid: 100 }, { pid: 300 }])
-    expect(seen, 'expected the stream ids a ttrpc client gives its first two calls on a connection — see the text\'s "Many calls on one connection" and ttrpc\'s client.go').toEqual([1, 3])
+    expect(new Set(seen).size, `two calls in flight went out on stream ids ${seen.join(' and ')} — how would each answer find its call?`).toBe(2)
+  })
+})
+
+describeKernel('ttrpc as containerd-shim-runc-v2 speaks it', () => {
+  it('a State for a task it does not have, framed by encodeFrame, and its answer', async () => {
+    const address = await runcShim()
+    const answer = await rawAnswer(address, encodeFrame(1, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'no-such-task' })))
+    expect(answer.length, 'containerd-shim-runc-v2 sent nothing back in 3 s for the State that encodeFrame framed — what did it make of those bytes: how long a payload did it wait for, on which stream (ttrpc\'s channel.go, readMessageHeader)?').toBeGreaterThan(HEADER_SIZE)
+    const mine = encodeFrame(1, TYPE_RESPONSE, answer.subarray(HEADER_SIZE))
+    expect([...mine], `containerd-shim-runc-v2 answered with the header [${[...answer.subarray(0, HEADER_SIZE)]}] and ${said(answer.subarray(HEADER_SIZE))}; encodeFrame frames that same answer with [${[...mine.subarray(0, HEADER_SIZE)]}] — what does each byte of ttrpc's header hold, and in which order (channel.go, writeMessageHeader)?`).toEqual([...answer])
+  })
+
+  it('the same misbehaving client, against containerd-shim-runc-v2 and against your server', async () => {
+    const theirs = await misbehave(await runcShim())
+    const mine = await misbehave(await listen(testService().service))
+    expect(mine.faults, `to a frame over the limit on stream 1, a request on stream 2, bytes that are no ttrpc.Request on 3, an unknown method on 5, an unknown service on 7 and a frame of type 7 on 9, your server answered ${JSON.stringify(mine.faults)} where containerd-shim-runc-v2 answered ${JSON.stringify(theirs.faults)} ([stream id, gRPC code]) — what does ttrpc's server.go do with each, and what does each code tell the client (the text's table)?`).toEqual(theirs.faults)
+    expect([mine.last.streamId, decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', mine.last.payload!).payload ?? Buffer.alloc(0))], 'expected the State on stream 11 answered after all that, on the same connection').toMatchObject([11, { pid: 42 }])
+  })
+
+  it('two States from your client to containerd-shim-runc-v2 at once', async () => {
+    const address = await runcShim()
+    const expected = said((await rawAnswer(address, encodeFrame(1, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: 'no-such-task' })))).subarray(HEADER_SIZE))
+    const client = await dialTtrpc(address)
+    onCleanup(() => client.close())
+    const state = () => caught(() => client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'no-such-task' }, 'containerd.task.v2.StateResponse'))
+    const errors = await Promise.all([state(), state()])
+    expect(errors.map((e) => (e instanceof RpcError ? `status ${e.code}: ${e.message}` : String(e))), 'expected both calls answered as the shim answers a State for a task it does not have — which stream ids does a ttrpc server take from a client (client.go, server.go)?').toEqual([expected, expected])
   })
 })
