@@ -2,9 +2,9 @@
  * Plumbing the runtime chapter's starter and reference share: the record a container's state
  * directory keeps, /proc reading, and the runtime's log, whose JSON lines containerd's shim reads.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
-import { CGROUP_ROOT, type Cgroup } from './cgroup.ts'
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Cgroup } from './cgroup.ts'
 import type { Hooks, Resources, Seccomp, State } from './oci.ts'
 
 /** A runtime command that failed: the CLI logs the message and exits 1, as runc does. */
@@ -30,10 +30,9 @@ export interface ContainerRecord extends Omit<State, 'status'> {
 }
 
 /**
- * The device rules runc appends to every container's own (libcontainer/specconv's
- * AllowedDevices): creating any node, the standard devices, /dev/pts/* and /dev/ptmx (a
- * terminal), /dev/net/tun. docker's config.json counts on them: it denies everything and allows
- * only a few itself.
+ * runc's list of always-allowed devices (libcontainer/specconv's AllowedDevices), as
+ * linux.resources.devices rules: mknod of any node, the standard devices, /dev/pts/* and
+ * /dev/ptmx, /dev/net/tun.
  */
 export const ALLOWED_DEVICES: NonNullable<NonNullable<Resources['devices']>> = [
   { allow: true, type: 'c', access: 'm' }, { allow: true, type: 'b', access: 'm' },
@@ -41,26 +40,10 @@ export const ALLOWED_DEVICES: NonNullable<NonNullable<Resources['devices']>> = [
   { allow: true, type: 'c', major: 136, access: 'rwm' },
 ]
 
-/**
- * A cgroup v1 hierarchy chapter 04 does not use (freezer, devices, cpuset): the directory at the same
- * path as the container's other cgroups, made if needed, and what was made (deepest first),
- * which is all that may be removed later.
- */
-export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; removeOrder: string[] } {
-  const [used, own] = Object.entries(cgroup.dirs)[0]!
-  const dir = join(CGROUP_ROOT, controller, relative(join(CGROUP_ROOT, used), own!))
-  const removeOrder: string[] = []
-  for (let d = dir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
-  mkdirSync(dir, { recursive: true })
-  return { dir, removeOrder }
-}
-
 /** The file name of the container's record in its state directory. */
 export const STATE_FILE = 'state.json'
 /** The fifo `create` parks the container's process on until `start` opens it. */
 export const EXEC_FIFO = 'exec.fifo'
-/** open(2)'s O_PATH on Linux, which node:fs does not export. */
-export const O_PATH = 0o10000000
 
 /** Write `record` to DIR/state.json atomically: a reader never sees half a file. */
 export function saveRecord(dir: string, record: ContainerRecord): void {

@@ -147,10 +147,9 @@ export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | un
 
 /**
  * Everything between the helper's start and the last steps before exec (secure()), for `minidocker run` and the runtime's
- * `create` alike. Once the container's process exists, is in its namespaces and cgroup and has
- * not touched its root filesystem, chapter 08 wires its network and `onForked` runs: where runc
- * runs the prestart and createRuntime hooks (dockerd's libnetwork-setkey among them);
- * `beforePivot` runs once the mounts are made, before pivot_root (the createContainer hooks).
+ * `create` alike. `onForked` runs once the container's process exists, is in its namespaces and
+ * cgroup, has its network wired (chapter 08) and has not touched its root filesystem;
+ * `beforePivot` runs once its mounts are made, before pivot_root.
  * Returns the process's host PID (undefined when chapter 02 is not done and the helper itself will exec).
  */
 export async function prepare(

@@ -175,8 +175,8 @@ function out(text: string): number {
   return 0
 }
 
-// A detached helper is unref'd, so a pending request alone would let Node's loop run dry and
-// exit 0 in the middle of create: hold the process until the command has finished.
+// Node exits once nothing keeps its loop alive, and a pending request to a helper need not:
+// hold the process until the command has finished.
 const alive = setInterval(() => {}, 1 << 30)
 main(process.argv.slice(2)).then((code) => {
   clearInterval(alive)

@@ -467,7 +467,7 @@ export class Helper {
 
   /**
    * setsid(): start a new session, without a controlling terminal.
-   * @throws EPERM when the helper already leads a process group (fork first).
+   * @throws EPERM when the helper already leads a process group (setsid(2)).
    */
   setsid(): Promise<unknown> {
     return this.#call('setsid')
@@ -517,7 +517,7 @@ export class Helper {
   }
 
   /**
-   * Block until a reader opens this fifo (runc's exec.fifo): the process is created but not started until `start` reads it.
+   * Open `path` for writing, which blocks until a reader has it open (fifo(7)), and write one byte to it.
    * @param path a fifo, made with mkfifo
    * @throws ENOENT when the fifo does not exist.
    * @throws EINVAL when the path is not a fifo (opening a plain file would not block).
@@ -539,8 +539,8 @@ export class Helper {
   /**
    * setrlimit(): one resource limit of the helper, which the program it execs inherits.
    * @param resource the limit's name as config.json and getrlimit(2) spell it, e.g. RLIMIT_NOFILE
-   * @param soft the soft limit (what the process gets)
-   * @param hard the hard limit (how far it may raise the soft one); RLIM_INFINITY, getrlimit(2)'s "no limit", is the largest 64-bit unsigned number
+   * @param soft the soft limit (what the process gets), an rlim_t: an unsigned 64-bit number, passed on in decimal as given
+   * @param hard the hard limit (how far it may raise the soft one), likewise
    * @throws EINVAL when soft is above hard.
    * @throws EPERM when raising a hard limit without CAP_SYS_RESOURCE (after setuid, say).
    */
@@ -571,7 +571,7 @@ export class Helper {
   }
 
   /**
-   * Make the slave of pty `master` the helper's stdin, stdout and stderr and its controlling terminal (ioctl TIOCGPTPEER, dup2, TIOCSCTTY).
+   * Make the slave of pty `master` the helper's stdin, stdout and stderr and its controlling terminal.
    * @param master a master's fd, from openpt
    * @throws EBADF/ENOTTY when the fd is not a pty master.
    * @throws EPERM when the kernel refuses the helper a controlling terminal (ioctl_tty(2), TIOCSCTTY).

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
+import type { Cgroup } from '../../lib/cgroup.ts'
 import type { Spec } from '../../lib/oci.ts'
 import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
 import { processStartTime, RuntimeError, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
@@ -82,7 +83,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   3. exec.fifo: opening a fifo blocks (fifo(7)), and after pivot_root the process no longer
   //      sees the host's path to it. So who opens it, when, and how does runc's init still reach
   //      it from inside? Node cannot make a fifo (mkfifo(1) can).
-  //   4. The set-up is minidocker run's (prepare()), namespaces given by path before it
+  //   4. config.json may ask for linux.resources and name no cgroupsPath (runc spec's does):
+  //      where would runc put such a container (libcontainer/specconv, createCgroupConfig)?
+  //      The set-up is minidocker run's (prepare()), namespaces given by path before it
   //      (joinNamespaces). prepare() has a moment for the prestart and createRuntime hooks and
   //      one for createContainer's: what does their state need that only then exists?
   //      `minidocker run` hands you its network (options.network): prepare() knows when chapter
@@ -195,6 +198,25 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
   throw new NotImplementedError('09-runtime', 'applySysctl')
 }
 // #endregion applySysctl
+
+// #region v1Cgroup
+/**
+ * The container's directory in cgroup v1 hierarchy `controller` (freezer, devices, cpuset),
+ * which chapter 04 does not use: at the same path within the hierarchy as the container's other
+ * cgroups, made if needed; and the directories made here, deepest first, which are all that
+ * may be removed of it later.
+ */
+export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; removeOrder: string[] } {
+  // TODO(09): the v1 hierarchies runc uses beyond chapter 04's (the text's "the devices cgroup";
+  //   runc's fs/paths.go, subsysPath, in github.com/opencontainers/cgroups; cgroups(7)).
+  //   1. cgroup.dirs has the container's directory in the hierarchies chapter 04 made: what is
+  //      its path within its hierarchy, and where is the same path in another one?
+  //   2. Other containers, or the runtime itself, may own the directories above the leaf
+  //      (a shared cgroupsPath, the runtime's own cgroup): which of them may delete remove,
+  //      and how will it know?
+  throw new NotImplementedError('09-runtime', 'v1Cgroup')
+}
+// #endregion v1Cgroup
 
 // #region applyDeviceRules
 /**
@@ -382,7 +404,9 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   //      A refusal must change nothing.
   //   2. With --force: nothing of the container may survive (killAndWait, given), before its
   //      cgroup can go (chapter 04 removes it; it refuses while a process is in it), and the
-  //      v1 cgroups create and pause made (devices, cpuset, freezer), if any.
+  //      v1 cgroups create and pause made (devices, cpuset, freezer), if any. A paused
+  //      container too: what does a frozen process do with SIGKILL (cgroup-v1's
+  //      freezer-subsystem.rst), and what must no process of it do once thawed?
   //   3. The poststop hooks get the state as it was; their failure is only a warning.
   throw new NotImplementedError('09-runtime', 'deleteContainer')
 }
@@ -435,7 +459,7 @@ export function cgroupPids(record: ContainerRecord): number[] {
   return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
 }
 
-/** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect). */
+/** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect), for 10 seconds at most. */
 async function killAndWait(record: ContainerRecord, dir: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
     const pids = cgroupPids(record)
@@ -447,8 +471,6 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
         // gone already
       }
     }
-    // A frozen process dies only once thawed (v1), as runc's delete --force does.
-    if (i === 0 && record.freezer) await setFrozen(dir, record, false)
     await sleep(10)
   }
   throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)

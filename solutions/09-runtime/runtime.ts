@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, type Stats, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
-import { dirname, join, posix } from 'node:path'
+import { dirname, join, posix, relative } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
@@ -14,10 +14,10 @@ import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/
 import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
 import { ifWritten } from '../../minidocker/layers.ts'
 import { resolveInRoot } from '../../lib/paths.ts'
-import { writeCgroupFile } from '../../lib/cgroup.ts'
+import { writeCgroupFile, type Cgroup } from '../../lib/cgroup.ts'
 import type { Spec } from '../../lib/oci.ts'
 import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
-import { ALLOWED_DEVICES, EXEC_FIFO, O_PATH, processStartTime, RuntimeError, saveRecord, v1Cgroup, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
+import { ALLOWED_DEVICES, EXEC_FIFO, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import { Helper, type SyscallError } from '../../native/helper.ts'
 import { checkContainerId, loadBundle } from './bundle.ts'
 import { runHooks } from './hooks.ts'
@@ -117,7 +117,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
     // node:fs cannot make a fifo (mkfifo(3)); coreutils' mkfifo can.
     execFileSync('mkfifo', ['-m', '0622', fifoPath])
     // After pivot_root the host's path is out of the process's sight: hand it an fd instead.
-    fifo = openSync(fifoPath, O_PATH)
+    // open(2)'s O_PATH, which node:fs does not export: a descriptor that opens nothing, so never blocks.
+    fifo = openSync(fifoPath, 0o10000000)
     const { cgroup, limited } = await containerCgroup(spec)
     record.cgroup = cgroup
     saveRecord(dir, record)
@@ -300,6 +301,24 @@ export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
   }
 }
 // #endregion applySysctl
+
+// #region v1Cgroup
+/**
+ * The container's directory in cgroup v1 hierarchy `controller` (freezer, devices, cpuset),
+ * which chapter 04 does not use: at the same path within the hierarchy as the container's other
+ * cgroups, made if needed; and the directories made here, deepest first, which are all that
+ * may be removed of it later.
+ */
+export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; removeOrder: string[] } {
+  const [used, own] = Object.entries(cgroup.dirs)[0]!
+  const dir = join(CGROUP_ROOT, controller, relative(join(CGROUP_ROOT, used), own!))
+  const removeOrder: string[] = []
+  // Only what is made here is this container's: the directories above may be others' too.
+  for (let d = dir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
+  mkdirSync(dir, { recursive: true })
+  return { dir, removeOrder }
+}
+// #endregion v1Cgroup
 
 // #region applyDeviceRules
 /**
@@ -516,6 +535,18 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   const status = containerStatus(dir, record)
   if (status !== 'stopped' && status !== 'created' && !force)
     throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`)
+  if (status === 'paused') {
+    // A frozen process dies only once thawed (cgroup v1): signalled first, it can run nothing
+    // more when thawed, as in runc's delete --force.
+    for (const pid of cgroupPids(record)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+    await setFrozen(dir, record, false)
+  }
   await killAndWait(record, dir)
   const state = publicState(dir, record)
   if (record.cgroup) await removeCgroup(record.cgroup)
@@ -617,7 +648,7 @@ export function cgroupPids(record: ContainerRecord): number[] {
   return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
 }
 
-/** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect). */
+/** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect), for 10 seconds at most. */
 async function killAndWait(record: ContainerRecord, dir: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
     const pids = cgroupPids(record)
@@ -629,8 +660,6 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
         // gone already
       }
     }
-    // A frozen process dies only once thawed (v1), as runc's delete --force does.
-    if (i === 0 && record.freezer) await setFrozen(dir, record, false)
     await sleep(10)
   }
   throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)

@@ -5,7 +5,9 @@
  * nothing behind.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
@@ -56,6 +58,15 @@ function cgroupDirs(text: string): string[] {
     const mount = controllers === '' ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controllers!.replace(/^name=/, '')}`
     return join(mount, path!)
   }).filter((dir) => dir.includes('minidocker-test') && existsSync(dirname(dir)))
+}
+
+/** The cgroup directories a /proc/PID/cgroup text names whose last element is `name`. */
+function cgroupDirsOf(text: string, name: string): string[] {
+  return text.split('\n').filter(Boolean).map((line) => {
+    const [, controllers, path] = line.split(':')
+    const mount = controllers === '' ? '/sys/fs/cgroup/unified' : `/sys/fs/cgroup/${controllers!.replace(/^name=/, '')}`
+    return join(existsSync('/sys/fs/cgroup/cgroup.controllers') && controllers === '' ? '/sys/fs/cgroup' : mount, path!)
+  }).filter((dir) => dir.endsWith(`/${name}`) && existsSync(dir))
 }
 
 describeKernel('minirunc: the life cycle', () => {
@@ -124,6 +135,24 @@ describeKernel('minirunc: the life cycle', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(await waitFor(() => !alive(pid), 5000), 'the process still alive 5 s after delete --force').toBe(true)
     expect(existsSync(join(t.root, 'c4')), 'ROOT/c4 after delete --force').toBe(false)
+  })
+})
+
+describeKernel('minirunc: kill', () => {
+  it('kill NOPE, then kill --all USR1, of a container with an exec\'d process, both waiting for a signal', async () => {
+    const t = setup(['wait-signal', 'sleep:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
+    expect((await t.create('k1')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'k1')).code).toBe(0)
+    const exec = await t.execDetached('k1', '/bin/probe', 'wait-signal', 'sleep:60000')
+    expect(exec.code, `exec --detach failed: ${exec.stderr}`).toBe(0)
+    const lines = (key: string) => probeLines(t.out()).filter((line) => key in line)
+    expect(await waitFor(() => lines('waiting').length === 2, 10_000), `the two probes were not both waiting within 10 s; they printed: ${t.out()}`).toBe(true)
+    const bad = await t.rt('kill', 'k1', 'NOPE')
+    expect(bad.stderr, 'kill k1 NOPE: was anything sent? (parseSignal\'s doc comment)').toMatch(/invalid signal: NOPE/)
+    expect(bad.code, 'exit code of kill k1 NOPE').toBe(1)
+    expect((await t.rt('kill', '--all', 'k1', 'USR1')).code).toBe(0)
+    await waitFor(() => lines('signal').length === 2, 5_000)
+    expect(lines('signal'), `the signals the container's process and the exec'd one reported after kill --all k1 USR1: which processes are the container's? (kill's doc comment; runc's kill.go)`).toEqual([{ signal: constants.signals.SIGUSR1 }, { signal: constants.signals.SIGUSR1 }])
   })
 })
 
@@ -255,6 +284,40 @@ describeKernel('minirunc: pause and resume', () => {
     expect(await waitFor(() => pids.every((p) => !alive(p)), 5_000), 'the paused container\'s processes still alive 5 s after delete --force: what does a frozen process do with SIGKILL? (the text\'s "pause and resume")').toBe(true)
     expect(existsSync(freezer.dir), `the freezer cgroup ${freezer.dir} still there after delete --force`).toBe(false)
   }, 180_000) // two CPU burners slow every other step, minutes in the VM test's emulated guest
+})
+
+describeKernel('minirunc: the bundle runc spec writes', () => {
+  it('runc spec\'s own config.json around the probe (linux.resources, no cgroupsPath): start, pause, resume, delete --force', async () => {
+    const id = `spec-${randomBytes(4).toString('hex')}`
+    // Run last (cleanups run last first), after setup()'s delete --force: the cgroups named for
+    // the container, should a runtime leave them.
+    const made: string[] = []
+    onCleanup(() => {
+      for (const dir of made.reverse()) try { rmdirSync(dir) } catch {}
+    })
+    const t = setup(['sleep:60000'])
+    // The text's "Then try it": the config.json the real runc writes, its program the probe.
+    rmSync(join(t.bundle, 'config.json'))
+    execFileSync('runc', ['spec', '--bundle', t.bundle])
+    editConfig(t.bundle, (spec) => {
+      spec.process.terminal = false
+      spec.process.args = ['/bin/probe', 'pid', 'sleep:60000']
+    })
+    const spec = JSON.parse(readFileSync(join(t.bundle, 'config.json'), 'utf8')) as Spec
+    expect(spec.linux?.resources && !spec.linux.cgroupsPath, 'runc spec no longer writes linux.resources without a cgroupsPath: this test needs another bundle').toBe(true)
+    expect((await t.create(id)).code, t.out()).toBe(0)
+    expect((await t.rt('start', id)).code).toBe(0)
+    const { pid } = await t.state(id)
+    const dirs = cgroupDirsOf(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), id)
+    made.push(...dirs)
+    const paused = await t.rt('pause', id)
+    expect(paused.code, `pause of a container from runc spec's config.json failed: ${paused.stderr} (it asks for linux.resources and names no cgroupsPath: where does runc put it? runc's libcontainer/specconv, createCgroupConfig)`).toBe(0)
+    expect((await t.state(id)).status, 'state after pause').toBe('paused')
+    expect((await t.rt('resume', id)).code).toBe(0)
+    expect(dirs.length, `the container's cgroups in its /proc/PID/cgroup, none named ${id}: which cgroup would runc have made for it?`).toBeGreaterThan(0)
+    expect((await t.rt('delete', '--force', id)).code).toBe(0)
+    for (const dir of dirs) expect(existsSync(dir), `the cgroup ${dir} still there after delete --force: who made it, who removes it?`).toBe(false)
+  })
 })
 
 describeKernel('minirunc: what else config.json asks', () => {
