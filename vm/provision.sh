@@ -32,6 +32,7 @@ packages=(
   skopeo                # the reference image copier, for the pull benchmark
   runc crun             # the reference OCI runtimes
   containerd docker.io  # the real stack the runtime, shim, daemon and client chapters are tested against
+  docker-cli            # the docker command (Debian 13 ships it apart from docker.io; 12 has it inside)
   time                  # GNU time: the benchmark's peak memory
   openssl               # certificates for the registry's token auth in tests
   chromium              # the book's browser test (headless)
@@ -57,7 +58,10 @@ fi
 
 missing=()
 for p in "${packages[@]}"; do
-  [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")
+  [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] && continue
+  # docker-cli is a package of its own from Debian 13 on; before, docker.io holds the command
+  [ "$p" = docker-cli ] && command -v docker >/dev/null && continue
+  missing+=("$p")
 done
 
 if [ ${#missing[@]} = 0 ]; then

@@ -239,23 +239,30 @@ async function finale(args: string[]): Promise<number> {
   return 0
 }
 
+/** `check`, `watch` and `hint` take a chapter and nothing else: `hint 12 --help` must not spend a hint. */
+function chapterOnly(command: string, rest: string[]): string | undefined {
+  if (rest.length > 1 || rest.some((a) => a.startsWith('-'))) throw new Stop(`usage: npx workbook ${command} [N]`)
+  return rest[0]
+}
+
 async function main([command, ...rest]: string[]): Promise<number> {
   switch (command) {
     case undefined:
     case 'progress':
       return progress()
     case 'check': {
-      const chapter = chapterArg(rest[0])
+      const chapter = chapterArg(chapterOnly(command, rest))
       preflight([chapter])
       return check(chapter)
     }
     case 'watch': {
       preflight(writtenChapters())
       const { watch } = await import('./watch.ts')
-      return watch(rest[0] ? written(rest[0]) : undefined)
+      const n = chapterOnly(command, rest)
+      return watch(n ? written(n) : undefined)
     }
     case 'hint':
-      return hint(chapterArg(rest[0]))
+      return hint(chapterArg(chapterOnly(command, rest)))
     case 'reset': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { from: { type: 'string' } } })
       if (!positionals[0]) throw new Stop('which chapter? usage: npx workbook reset N [--from REV|DIR]')
