@@ -124,7 +124,8 @@ function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerRe
 /**
  * `GET /containers/{id}/logs`: what the container wrote, from its json-file log, as the
  * options of docker-logs(1) select it, in the form the client expects for this container.
- * A request for neither stream is refused as dockerd refuses it (moby daemon/logs.go). With `follow`, what the container writes later goes out too, until it stops.
+ * A request for neither stream is refused as dockerd refuses it (moby daemon/logs.go). With
+ * `follow`, what the container writes later goes out too, until it stops.
  */
 async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): Promise<void> {
   const options = logOptions(call.query)
