@@ -126,8 +126,8 @@ export class Daemon extends DaemonBase {
   /**
    * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
    * names holds (the Engine API's three wait conditions). The caller has sent its headers
-   * already. A condition the API does not have is the client's mistake, refused as moby's
-   * postContainersWait refuses it.
+   * already. A condition the API does not have is answered as dockerd 20.10 answers it (ask
+   * the real one: moby's postContainersWait has changed since).
    */
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
     // TODO(11): the three wait conditions (moby daemon/wait.go and container/state.go; the Engine API

@@ -225,11 +225,11 @@ export class Daemon extends DaemonBase {
   /**
    * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
    * names holds (the Engine API's three wait conditions). The caller has sent its headers
-   * already. A condition the API does not have is the client's mistake, refused as moby's
-   * postContainersWait refuses it.
+   * already. A condition the API does not have is answered as dockerd 20.10 answers it (ask
+   * the real one: moby's postContainersWait has changed since).
    */
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`)
+    if (condition !== 'next-exit' && condition !== 'removed') condition = 'not-running' // as dockerd 20.10: any other is its default
     const own = this.ownOf(c.ID)
     if (condition === 'not-running' && !c.State.Running) return { done: Promise.resolve(c.State.ExitCode), cancel() {} }
     const event = condition === 'removed' ? 'removed' : 'exit'

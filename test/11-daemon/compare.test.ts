@@ -122,7 +122,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
     expect([killStopped.mine.stderr.replaceAll(ids.mine!, 'ID'), killStopped.mine.exitCode], 'kill of a stopped container: expected dockerd\'s error')
       .toEqual([killStopped.theirs.stderr.replaceAll(ids.theirs!, 'ID'), killStopped.theirs.exitCode])
     const bogus = '/v1.41/containers/taken/wait?condition=bogus'
-    expect(await post(ours, bogus), `POST ${bogus}, a condition the Engine API does not have: expected dockerd's answer (left: yours) — whose mistake is it, and what does moby's postContainersWait answer?`)
+    expect(await post(ours, bogus), `POST ${bogus}, a condition the Engine API does not have: expected dockerd 20.10's answer (left: yours) — what does a real dockerd answer for it, and which condition is the default?`)
       .toBe(await post(real, bogus))
     await both('28.2.2', ['rm', 'taken'])
   })
