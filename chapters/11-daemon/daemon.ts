@@ -93,11 +93,10 @@ export class Daemon extends DaemonBase {
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
-    //   2. What is there to clean up, and in which order? What would a client of `docker run --rm` see if the
-    //      waiters woke before the output was drained, and what would the next `docker run -p` on the same port
-    //      meet if the exit were announced before the network was undone?
-    //   3. With AutoRemove the container goes after its exit, but a `docker rm -f` may be removing it already,
-    //      and waiting for this very monitor to end: the text's "rm -f, AutoRemove and the monitor".
+    //   2. What is there to clean up? Whoever hears of the exit may act at once: `docker run` prints what has
+    //      reached it and returns, and the user's next `docker run -p` may ask for the same port.
+    //   3. With AutoRemove the container goes after its exit, and a `docker rm -f` may be under way: the text's
+    //      "rm -f, AutoRemove and the monitor".
     throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
