@@ -42,7 +42,7 @@ export interface Attachment {
 export interface Live {
   /** the clients attached to the container */
   attached: Set<Attachment>
-  /** the daemon's open end of the container's stdin FIFO, if it has one (closeStdin ends it) */
+  /** the daemon's open end of the container's stdin FIFO, while it has one */
   stdin?: Socket
   /** while the container is watched: resolves when its monitor returns (restore sets it for the containers it finds running) */
   finished?: Promise<void>
