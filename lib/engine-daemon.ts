@@ -7,7 +7,6 @@
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { EventEmitter } from 'node:events'
 import { createSocket } from 'node:dgram'
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, Socket, type AddressInfo } from 'node:net'
@@ -36,20 +35,17 @@ export interface Attachment {
   streams: Set<StreamName>
 }
 
-/** What the daemon holds in memory for a container besides its record. */
+/**
+ * What DaemonBase holds in memory for a container besides its record. A subclass keeps
+ * whatever else its containers need in fields of its own.
+ */
 export interface Live {
+  /** the clients attached to the container */
   attached: Set<Attachment>
-  /** stdin a client sent while there was no task to take it, and whether the client ended it */
-  stdinEarly: Buffer[]
-  stdinEnded: boolean
-  /** the daemon's end of the container's stdin, while it has one */
+  /** the daemon's open end of the container's stdin FIFO, while it has one */
   stdin?: Socket
-  /** the container's events for its waiters: 'exit' (with the exit code) and 'removed' */
-  events: EventEmitter
-  /** set while the container runs: resolves once its exit has been handled */
+  /** while the container is watched: resolves when its monitor returns (restore sets it for the containers it finds running) */
   finished?: Promise<void>
-  /** set while a removal is under way: resolves once the container is gone */
-  removing?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
   network?: NetworkAttachment
 }
@@ -233,8 +229,7 @@ export abstract class DaemonBase {
   protected liveOf(id: string): Live {
     let live = this.live.get(id)
     if (!live) {
-      live = { attached: new Set(), stdinEarly: [], stdinEnded: false, events: new EventEmitter() }
-      live.events.setMaxListeners(0)
+      live = { attached: new Set() }
       this.live.set(id, live)
     }
     return live
@@ -257,14 +252,6 @@ export abstract class DaemonBase {
       return undefined
     }
     return { passwd: read('etc/passwd'), group: read('etc/group') }
-  }
-
-  /** The client's stdin ended: the container's process reads end-of-file on its stdin. */
-  protected async closeStdin(c: Container): Promise<void> {
-    const live = this.liveOf(c.ID)
-    live.stdin?.end()
-    live.stdin = undefined
-    await this.options.containerd.tasks.CloseIO({ container_id: c.ID, stdin: true }).catch(() => {})
   }
 
   /** `docker kill -s SIG`: a container that is not running is a 409 naming it as the client did (`ref`) and by its ID. */

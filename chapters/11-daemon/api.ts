@@ -22,16 +22,14 @@ export function engineHeaders(): Record<string, string> {
 // #region apiPath
 /**
  * The route part of a request path: `/v1.41/containers/json` and `/containers/json` are the
- * same route. A version above API_VERSION or below MIN_API_VERSION is a 400 with dockerd's
- * words: "client version 1.50 is too new. Maximum supported API version is 1.41" and
- * "client version 1.11 is too old. Minimum supported API version is 1.12, please upgrade your
- * client to a newer version".
+ * same route. A version above API_VERSION or below MIN_API_VERSION is refused as dockerd's
+ * version middleware refuses it (moby api/server/middleware/version.go), status and words.
  */
 export function apiPath(path: string): { version: string; route: string } {
   // TODO(11): the route of a path, with or without its version prefix.
   //   1. What does a versioned path look like (the CLI's first request after _ping), and what is the rest of it?
   //   2. Which versions can this daemon not honour, and with which status and words does dockerd refuse each
-  //      (moby api/server/middleware/version.go; the doc comment has the words the tests check)?
+  //      (moby api/server/middleware/version.go)?
   //   3. How do two versions compare? Try yours on 1.9, 1.11, 1.12, 1.41 and 1.50.
   throw new NotImplementedError('11-daemon', 'apiPath')
 }

@@ -17,6 +17,9 @@ export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
 
 /** The life of a container; what is not the chapter's subject is given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
+  // What a container needs in memory beyond its record and DaemonBase's Live (lib/engine-daemon.ts) is yours
+  // to design: fields of this class, kept per container ID.
+
   // #region create
   /**
    * `POST /containers/create`: the image must be in the store (else 404 "No such image: REF",
@@ -52,9 +55,10 @@ export class Daemon extends DaemonBase {
     //      depends on its tty and its stdin.
     //   2. No byte the shim writes may be lost, and every attached client that asked for a stream gets it, in
     //      the form its container's tty decides (streams.ts).
-    //   3. The daemon writes the container's stdin for as long as it runs, so its end of that FIFO must open
-    //      without waiting for a reader that is not there yet: fifo(7) says how Linux allows it.
-    //   4. Look at Live in lib/engine-daemon.ts: where a container's stdin and its attached clients are kept.
+    //   3. The daemon writes the container's stdin for as long as it runs, and the shim opens its end only after
+    //      Tasks.Create. What do open(2)'s two ways of opening a FIFO for writing do while no one reads it, and why
+    //      can neither serve here? Read fifo(7) and open(2) for a third.
+    //   4. DaemonBase (lib/engine-daemon.ts) keeps a container's attached clients and its stdin end in Live.
     throw new NotImplementedError('11-daemon', 'openStreams')
   }
   // #endregion openStreams
@@ -72,8 +76,8 @@ export class Daemon extends DaemonBase {
     //   2. The shim mounts the container's layers itself, so they travel as containerd's mounts (chapter 05's
     //      driver.ts and overlay.ts have the overlay). The network (connect, given) needs the container's
     //      process and must be up before its command runs: startTask's beforeStart (tasks.ts) is that moment.
-    //   3. Stdin that a client sent before the task existed, and its end, still reach the container (Live in
-    //      lib/engine-daemon.ts). The record says the container runs, and someone notices its exit (monitor).
+    //   3. Stdin that a client sent before the task existed, and its end, still reach the container. The record
+    //      says the container runs, and someone notices its exit (monitor).
     //   4. A start that fails leaves nothing running, open or connected, and `docker run --rm` waits for the
     //      removal even then.
     throw new NotImplementedError('11-daemon', 'start')
@@ -89,11 +93,10 @@ export class Daemon extends DaemonBase {
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
-    //   2. What is there to clean up, and in which order? What would a client of `docker run --rm` see if the
-    //      waiters woke before the output was drained, and what would the next `docker run -p` on the same port
-    //      meet if the exit were announced before the network was undone?
-    //   3. With AutoRemove the container goes after its exit, but a `docker rm -f` may be removing it already,
-    //      and waiting for this very monitor to end: the text's "rm -f, AutoRemove and the monitor".
+    //   2. What is there to clean up? Whoever hears of the exit may act at once: `docker run` prints what has
+    //      reached it and returns, and the user's next `docker run -p` may ask for the same port.
+    //   3. With AutoRemove the container goes after its exit, and a `docker rm -f` may be under way: the text's
+    //      "rm -f, AutoRemove and the monitor".
     throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
@@ -107,9 +110,10 @@ export class Daemon extends DaemonBase {
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     // TODO(11): a client joins a container (moby daemon/attach.go; the text's "Attach, wait and the exit").
-    //   1. Nothing the client sends is lost, even before the task exists (Live in lib/engine-daemon.ts).
+    //   1. Nothing the client sends is lost, even before the task exists: where is it kept until then?
     //   2. The client's half-close is the end of the container's stdin, but only for a client that attached
-    //      stdin to a container that keeps it open (closeStdin, given). A client without stdin half-closes
+    //      stdin to a container that keeps it open. The shim holds that FIFO open too: is closing your end enough
+    //      for the process to read end-of-file (tasks.proto in lib/proto/)? A client without stdin half-closes
     //      right after the 101 and must go on receiving.
     //   3. A client that goes away stops receiving; the exit or the removal of the container lets its clients
     //      go (your monitor and remove). Who writes to them is your openStreams.
@@ -121,8 +125,8 @@ export class Daemon extends DaemonBase {
   /**
    * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
    * names holds (the Engine API's three wait conditions). The caller has sent its headers
-   * already. A condition the API does not have is the client's mistake, refused as moby's
-   * postContainersWait refuses it.
+   * already. A condition the API does not have is answered as dockerd 20.10 answers it (ask
+   * the real one: moby's postContainersWait has changed since).
    */
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
     // TODO(11): the three wait conditions (moby daemon/wait.go and container/state.go; the Engine API
@@ -130,7 +134,7 @@ export class Daemon extends DaemonBase {
     //   1. A wait may come after what it waits for: docker wait of an exited container, the wait of
     //      `docker run -d` for a command that ends at once. It answers the exit code of the exit it saw.
     //   2. A wait whose client has gone (`docker run -d` drops its wait) leaves nothing behind.
-    //   3. Look at Live's events in lib/engine-daemon.ts, and at where your monitor and remove announce.
+    //   3. Your monitor and remove know when each condition comes true: how do they tell the waiters?
     throw new NotImplementedError('11-daemon', 'wait')
   }
   // #endregion wait
@@ -153,10 +157,9 @@ export class Daemon extends DaemonBase {
   // #region remove
   /**
    * `docker rm`: the container and everything it owns are gone, and whoever waits for its
-   * removal hears of it. A running container is refused unless forced, in dockerd's words
-   * ("You cannot remove a running container ID. Stop the container before attempting removal
-   * or force remove", a 409). `docker run --rm` (AutoRemove) and a `docker rm -f` may remove
-   * the same container at the same moment.
+   * removal hears of it. A running container is refused unless forced, as dockerd refuses it
+   * (status and words of moby's daemon/delete.go). `docker run --rm` (AutoRemove) and a
+   * `docker rm -f` may remove the same container at the same moment.
    */
   remove(c: Container, force: boolean): Promise<void> {
     // TODO(11): docker rm (moby daemon/delete.go ContainerRm and cleanupContainer; the text's "Stop, kill, rm, ps").
@@ -165,7 +168,7 @@ export class Daemon extends DaemonBase {
     //   2. Two removals at once remove once, and both return when it is done. Clients attached to a container
     //      that will never start again are let go.
     //   3. No removal may wait for something that waits for it: the text's "rm -f, AutoRemove and the monitor".
-    //   4. Look at what create made and what DaemonBase's dropFiles undoes, and Live's removing and finished.
+    //   4. Look at what create made and what DaemonBase's dropFiles undoes. What must a second caller get?
     throw new NotImplementedError('11-daemon', 'remove')
   }
   // #endregion remove

@@ -24,7 +24,7 @@ export { imageRef, inspectContainer, VERSION } from '../../minidocker/engine-vie
 /**
  * A signal as `docker kill -s` sends it: every spelling a user may type for one (`docker kill
  * --help` and moby's pkg/signal ParseSignal), or `fallback` when none is given. A name no
- * signal has is the client's mistake, in dockerd's words ("Invalid signal: X").
+ * signal has is the client's mistake, refused in dockerd's words (moby pkg/signal).
  */
 export function signalNumber(text: string | null, fallback: number): number {
   // TODO(11): a signal as the CLI sends it (moby pkg/signal ParseSignal; signal(7)).
@@ -83,7 +83,7 @@ async function pull(daemon: Daemon, call: EngineCall, res: ServerResponse): Prom
 function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): void {
   // TODO(11): the wait request (moby api/server/router/container/container_routes.go postContainersWait).
   //   1. An HTTP answer is a head and a body: which part does the CLI need before it sends start, and which
-  //      can only come at the exit? Node's ServerResponse sends its head lazily: how do you make it go now?
+  //      can only come at the exit? Check on the wire (curl -v, strace -e write) that it leaves when you mean it to.
   //   2. What happens to the waiting when the client goes away?
   throw new NotImplementedError('11-daemon', 'waitRoute')
 }
@@ -93,8 +93,8 @@ function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerRe
 /**
  * `GET /containers/{id}/logs`: what the container wrote, from its json-file log, as the
  * options of docker-logs(1) select it, in the form the client expects for this container.
- * A request for neither stream is refused in dockerd's words ("You must choose at least one
- * stream"). With `follow`, what the container writes later goes out too, until it stops.
+ * A request for neither stream is refused as dockerd refuses it (moby daemon/logs.go). With
+ * `follow`, what the container writes later goes out too, until it stops.
  */
 async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): Promise<void> {
   // TODO(11): GET /containers/{id}/logs (moby daemon/logs.go ContainerLogs; the text's "Frames and the json-file log").

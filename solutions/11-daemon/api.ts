@@ -18,10 +18,8 @@ export function engineHeaders(): Record<string, string> {
 // #region apiPath
 /**
  * The route part of a request path: `/v1.41/containers/json` and `/containers/json` are the
- * same route. A version above API_VERSION or below MIN_API_VERSION is a 400 with dockerd's
- * words: "client version 1.50 is too new. Maximum supported API version is 1.41" and
- * "client version 1.11 is too old. Minimum supported API version is 1.12, please upgrade your
- * client to a newer version".
+ * same route. A version above API_VERSION or below MIN_API_VERSION is refused as dockerd's
+ * version middleware refuses it (moby api/server/middleware/version.go), status and words.
  */
 export function apiPath(path: string): { version: string; route: string } {
   const match = /^\/v(\d+\.\d+)(\/.*)$/.exec(path)

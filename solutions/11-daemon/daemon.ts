@@ -5,6 +5,7 @@
  * client, and the exit that wakes the waiters. The HTTP side is in routes.ts.
  */
 import { execFileSync } from 'node:child_process'
+import { EventEmitter } from 'node:events'
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
@@ -26,6 +27,27 @@ export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
 
 /** The life of a container; what is not the chapter's subject is given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
+  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the events waiters listen to, a removal under way. */
+  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; events: EventEmitter; removing?: Promise<void> }>()
+  private ownOf(id: string) {
+    let own = this.own.get(id)
+    if (!own) {
+      own = { stdinEarly: [], stdinEnded: false, events: new EventEmitter() }
+      own.events.setMaxListeners(0)
+      this.own.set(id, own)
+    }
+    return own
+  }
+
+  /** The client's stdin ended: the container's process reads end-of-file on its stdin. */
+  private async closeStdin(c: Container): Promise<void> {
+    const live = this.liveOf(c.ID)
+    live.stdin?.end()
+    live.stdin = undefined
+    // the shim holds the FIFO open too: only CloseIO makes it close its end
+    await this.options.containerd.tasks.CloseIO({ container_id: c.ID, stdin: true }).catch(() => {})
+  }
+
   // #region create
   /**
    * `POST /containers/create`: the image must be in the store (else 404 "No such image: REF",
@@ -107,6 +129,7 @@ export class Daemon extends DaemonBase {
   async start(c: Container): Promise<'started' | 'already'> {
     if (c.State.Running) return 'already'
     const live = this.liveOf(c.ID)
+    const own = this.ownOf(c.ID)
     const { io, readers, log } = this.openStreams(c)
     const rootfs: Mount[] = [{ type: 'overlay', source: 'overlay', options: overlayOptions(overlayDirs(storePaths(this.options.root).graph, c.ID)).split(',') }]
     let pid: number
@@ -124,8 +147,8 @@ export class Daemon extends DaemonBase {
     }
     Object.assign(c.State, { Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME })
     this.save(c)
-    for (const chunk of live.stdinEarly.splice(0)) live.stdin?.write(chunk)
-    if (live.stdinEnded) void this.closeStdin(c)
+    for (const chunk of own.stdinEarly.splice(0)) live.stdin?.write(chunk)
+    if (own.stdinEnded) void this.closeStdin(c)
     live.finished = this.monitor(c, readers, log)
     return 'started'
   }
@@ -139,6 +162,7 @@ export class Daemon extends DaemonBase {
    */
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     const live = this.liveOf(c.ID)
+    const own = this.ownOf(c.ID)
     let code: number
     try {
       code = await waitTask(this.options.containerd, c.ID)
@@ -152,15 +176,15 @@ export class Daemon extends DaemonBase {
     log.close()
     live.stdin?.destroy()
     live.stdin = undefined
-    live.stdinEnded = false // the next start (`docker start -ai`) gets a stdin of its own
+    own.stdinEnded = false // the next start (`docker start -ai`) gets a stdin of its own
     rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true })
     Object.assign(c.State, { Running: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString() })
     if (this.containers.has(c.ID)) this.save(c)
     for (const a of live.attached) a.socket.end()
     live.attached.clear()
     live.finished = undefined
-    live.events.emit('exit', code)
-    // not awaited: a `docker rm -f` under way awaits this monitor, and this removal would await that rm (live.removing)
+    own.events.emit('exit', code)
+    // not awaited: a `docker rm -f` under way awaits this monitor, and this removal would await that rm (own.removing)
     if (c.HostConfig.AutoRemove) void this.remove(c, true).catch(() => {})
   }
   // #endregion monitor
@@ -174,6 +198,7 @@ export class Daemon extends DaemonBase {
    */
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     const live = this.liveOf(c.ID)
+    const own = this.ownOf(c.ID)
     const streams = new Set<StreamName>()
     if (want.stdout) streams.add('stdout')
     if (want.stderr) streams.add('stderr')
@@ -183,10 +208,10 @@ export class Daemon extends DaemonBase {
     if (want.stdin && c.Config.OpenStdin) {
       socket.on('data', (chunk: Buffer) => {
         if (live.stdin) live.stdin.write(chunk)
-        else live.stdinEarly.push(chunk)
+        else own.stdinEarly.push(chunk)
       })
       socket.on('end', () => {
-        live.stdinEnded = true
+        own.stdinEnded = true
         // while start() is under way the FIFO has no reader but ours: start() closes it once the task runs
         if (live.stdin && c.State.Running) void this.closeStdin(c)
       })
@@ -200,20 +225,20 @@ export class Daemon extends DaemonBase {
   /**
    * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
    * names holds (the Engine API's three wait conditions). The caller has sent its headers
-   * already. A condition the API does not have is the client's mistake, refused as moby's
-   * postContainersWait refuses it.
+   * already. A condition the API does not have is answered as dockerd 20.10 answers it (ask
+   * the real one: moby's postContainersWait has changed since).
    */
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`)
-    const live = this.liveOf(c.ID)
+    if (condition !== 'next-exit' && condition !== 'removed') condition = 'not-running' // as dockerd 20.10: any other is its default
+    const own = this.ownOf(c.ID)
     if (condition === 'not-running' && !c.State.Running) return { done: Promise.resolve(c.State.ExitCode), cancel() {} }
     const event = condition === 'removed' ? 'removed' : 'exit'
     let listener: () => void = () => {}
     const done = new Promise<number>((resolve) => {
       listener = () => resolve(c.State.ExitCode)
-      live.events.once(event, listener)
+      own.events.once(event, listener)
     })
-    return { done, cancel: () => live.events.off(event, listener) }
+    return { done, cancel: () => own.events.off(event, listener) }
   }
   // #endregion wait
 
@@ -240,17 +265,17 @@ export class Daemon extends DaemonBase {
   // #region remove
   /**
    * `docker rm`: the container and everything it owns are gone, and whoever waits for its
-   * removal hears of it. A running container is refused unless forced, in dockerd's words
-   * ("You cannot remove a running container ID. Stop the container before attempting removal
-   * or force remove", a 409). `docker run --rm` (AutoRemove) and a `docker rm -f` may remove
-   * the same container at the same moment.
+   * removal hears of it. A running container is refused unless forced, as dockerd refuses it
+   * (status and words of moby's daemon/delete.go). `docker run --rm` (AutoRemove) and a
+   * `docker rm -f` may remove the same container at the same moment.
    */
   remove(c: Container, force: boolean): Promise<void> {
     const live = this.liveOf(c.ID)
-    if (live.removing) return live.removing
+    const own = this.ownOf(c.ID)
+    if (own.removing) return own.removing
     if (c.State.Running && !force)
       throw conflict(`You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`)
-    live.removing = (async () => {
+    own.removing = (async () => {
       if (c.State.Running && live.finished) {
         const finished = live.finished
         await killTask(this.options.containerd, c.ID, 9).catch(() => {})
@@ -260,9 +285,10 @@ export class Daemon extends DaemonBase {
       this.dropFiles(c)
       for (const a of live.attached) a.socket.end() // clients waiting for a start that will not come
       this.live.delete(c.ID)
-      live.events.emit('removed')
+      this.own.delete(c.ID)
+      own.events.emit('removed')
     })()
-    return live.removing
+    return own.removing
   }
   // #endregion remove
 

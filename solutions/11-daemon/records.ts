@@ -19,11 +19,9 @@ export { containerDir, loadContainers, stateWord, statusText, ZERO_TIME } from '
 /**
  * A new container from a create request's body, the image's config and the name (or none):
  * its config is the request's over the image's, merged as dockerd merges them, and Path and
- * Args are what will run. A name dockerd would refuse is refused in its words ("Invalid
- * container name (NAME), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", a 400), and so is a name
- * in use (a 409: `Conflict. The container name "/NAME" is already in use by container "ID".
- * You have to remove (or rename) that container to be able to reuse that name.`). Nothing to
- * run is a 400 "No command specified".
+ * Args are what will run. A name dockerd would refuse, a name in use and nothing to run are
+ * refused as dockerd refuses them, status and words (moby daemon/names.go, daemon/create.go;
+ * or ask a real dockerd).
  */
 export function newContainer(root: string, body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, image: { id: string; config: ImageConfig }, name: string | undefined, existing: Container[]): Container {
   if (name !== undefined && name !== '' && !VALID_NAME.test(name))
@@ -106,9 +104,9 @@ export function saveContainer(root: string, container: Container, hostResolvConf
 // #region findContainer
 /**
  * The container `ref` names, as dockerd's GetContainer finds it from whatever the user typed:
- * an ID, a name (the CLI may send it with or without its "/"), or the start of an ID. None is
- * a 404 "No such container: REF"; a ref that could mean several containers is a 400 "Multiple
- * IDs found with provided prefix: REF".
+ * an ID, a name (the CLI may send it with or without its "/"), or the start of an ID. A ref
+ * that names none, or could mean several, is refused as GetContainer refuses it (status and
+ * words: moby daemon/container.go, daemon/errors.go, pkg/truncindex).
  */
 export function findContainer(containers: Iterable<Container>, ref: string): Container {
   const all = [...containers]

@@ -24,7 +24,7 @@ export { imageRef, inspectContainer, VERSION } from '../../minidocker/engine-vie
 /**
  * A signal as `docker kill -s` sends it: every spelling a user may type for one (`docker kill
  * --help` and moby's pkg/signal ParseSignal), or `fallback` when none is given. A name no
- * signal has is the client's mistake, in dockerd's words ("Invalid signal: X").
+ * signal has is the client's mistake, refused in dockerd's words (moby pkg/signal).
  */
 export function signalNumber(text: string | null, fallback: number): number {
   if (!text) return fallback
@@ -124,8 +124,8 @@ function waitRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerRe
 /**
  * `GET /containers/{id}/logs`: what the container wrote, from its json-file log, as the
  * options of docker-logs(1) select it, in the form the client expects for this container.
- * A request for neither stream is refused in dockerd's words ("You must choose at least one
- * stream"). With `follow`, what the container writes later goes out too, until it stops.
+ * A request for neither stream is refused as dockerd refuses it (moby daemon/logs.go). With
+ * `follow`, what the container writes later goes out too, until it stops.
  */
 async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: ServerResponse): Promise<void> {
   const options = logOptions(call.query)

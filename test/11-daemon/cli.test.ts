@@ -249,7 +249,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     const started = await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])
     const id = started.stdout.trim()
     const refused = await run('28.2.2', ['rm', id])
-    expect(refused.stderr, 'docker rm of a running container: expected dockerd\'s answer (remove\'s doc comment; moby daemon/delete.go)').toMatch(/You cannot remove a running container/)
+    expect(refused.stderr, 'docker rm of a running container: expected dockerd\'s answer (moby daemon/delete.go ContainerRm)').toMatch(/You cannot remove a running container/)
     expect(refused.exitCode).toBe(1)
     const forced = await run('28.2.2', ['rm', '-f', id])
     expect(forced.exitCode, `rm -f failed: ${forced.stderr}`).toBe(0)

@@ -4,6 +4,7 @@
  * Then many `docker run --rm` at once through minidockerd, and nothing left behind.
  */
 import { mkdtempSync, readdirSync } from 'node:fs'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -30,6 +31,23 @@ const ready = () => (pulled ??= (async () => {
 })())
 
 afterAll(() => stopDaemonPair(pair, dir), 120_000)
+
+/** POST `path` on a daemon's socket as a client of the Engine API would: its status and body, or that none came in 5 s. */
+function post(d: Dockerd, path: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: d.host.replace(/^unix:\/\//, ''), path, method: 'POST', timeout: 5000 }, (res) => {
+      let body = ''
+      res.on('data', (chunk) => { body += chunk })
+      res.on('end', () => resolve(`${res.statusCode} ${body.trim()}`))
+    })
+    req.on('timeout', () => {
+      req.destroy()
+      resolve('no whole answer in 5 s')
+    })
+    req.on('error', (error) => resolve(`no answer: ${error.message}`))
+    req.end()
+  })
+}
 
 /** The command through both daemons: ours first (a starter fails there, naming what to write). */
 async function both(cli: Cli, args: string[], input?: string) {
@@ -103,6 +121,9 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
     const killStopped = await both('28.2.2', ['kill', 'taken'])
     expect([killStopped.mine.stderr.replaceAll(ids.mine!, 'ID'), killStopped.mine.exitCode], 'kill of a stopped container: expected dockerd\'s error')
       .toEqual([killStopped.theirs.stderr.replaceAll(ids.theirs!, 'ID'), killStopped.theirs.exitCode])
+    const bogus = '/v1.41/containers/taken/wait?condition=bogus'
+    expect(await post(ours, bogus), `POST ${bogus}, a condition the Engine API does not have: expected dockerd 20.10's answer (left: yours) — what does a real dockerd answer for it, and which condition is the default?`)
+      .toBe(await post(real, bogus))
     await both('28.2.2', ['rm', 'taken'])
   })
 

@@ -2,10 +2,12 @@ import { execFileSync, spawn } from 'node:child_process'
 import { appendFileSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { apiPath, errorStatus, EngineError } from '#ch/11-daemon/api.ts'
 import { findContainer, newContainer, type Container } from '#ch/11-daemon/records.ts'
 import { frame, logWriter, outputReaders, readLog } from '#ch/11-daemon/streams.ts'
+import { docker } from '../support/daemon.ts'
 import { caught } from '../support/errors.ts'
 
 const dirs: string[] = []
@@ -26,7 +28,7 @@ describe('the API version in the path', () => {
     const error = await caught(() => apiPath('/v1.50/containers/json'))
     expect(error, 'apiPath(/v1.50/containers/json): expected an EngineError — which versions can this daemon not serve (moby api/server/middleware/version.go)?').toBeInstanceOf(EngineError)
     expect(errorStatus(error), 'apiPath(/v1.50/...): expected the status dockerd answers with — whose mistake is it (the text\'s "Rules for every request"; moby api/server/httpstatus/status.go)?').toBe(400)
-    expect(error.message, 'apiPath(/v1.50/...): expected dockerd\'s words (apiPath\'s doc comment)').toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
+    expect(error.message, 'apiPath(/v1.50/...): expected dockerd\'s words (moby api/server/middleware/version.go)').toMatch(/client version 1\.50 is too new\. Maximum supported API version is 1\.41/)
   })
   it('/v1.11/... and /v1.9/..., from clients older than the daemon', async () => {
     for (const version of ['1.11', '1.9']) {
@@ -40,12 +42,27 @@ describe('the API version in the path', () => {
 })
 
 describe('multiplexed stream frames', () => {
-  it('300 bytes of stderr, and hi on stdout', () => {
+  it('300 bytes of stderr, and hi on stdout', async () => {
     const payload = Buffer.alloc(300, 'x')
-    const f = frame('stderr', payload)
-    expect([...f.subarray(0, 8)], `frame('stderr', 300 bytes): expected the header stdcopy reads, saw [${[...f.subarray(0, 8)]}] — what does each of its 8 bytes hold, and in which byte order (moby api/pkg/stdcopy/stdcopy.go, StdWriter and StdCopy; the text's "Frames and the json-file log")?`).toEqual([2, 0, 0, 0, 0, 0, 1, 44])
-    expect(f.subarray(8).equals(payload), 'frame(\'stderr\', 300 bytes): expected the payload after the header').toBe(true)
-    expect(frame('stdout', Buffer.from('hi\n'))[0], 'frame(\'stdout\', ...): expected the first byte stdcopy reads for stdout').toBe(1)
+    const body = Buffer.concat([frame('stderr', payload), frame('stdout', Buffer.from('hi\n'))])
+    // the judge is the real docker CLI: a stand-in daemon answers its `docker logs x` with these frames, and the CLI splits them
+    const socket = join(temp(), 'stand-in.sock')
+    const server = createServer((req, res) => {
+      const headers = { 'Api-Version': '1.41', 'Content-Type': 'application/json' }
+      if (req.url!.endsWith('/_ping')) res.writeHead(200, headers).end(req.method === 'GET' ? 'OK' : undefined)
+      else if (req.url!.includes('/logs?')) res.writeHead(200, { ...headers, 'Content-Type': 'application/vnd.docker.raw-stream' }).end(body)
+      else if (req.url!.endsWith('/containers/x/json')) res.writeHead(200, headers).end(JSON.stringify({ Id: 'x', Config: { Tty: false } }))
+      else res.writeHead(404, headers).end(JSON.stringify({ message: `not in this stand-in: ${req.method} ${req.url}` }))
+    })
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    try {
+      const shown = await docker('28.2.2', `unix://${socket}`, ['logs', 'x'], { timeout: 20_000 })
+      expect({ stdout: shown.stdout, stderr: shown.stderr === payload.toString() ? '300 x' : shown.stderr.slice(0, 200), exitCode: shown.exitCode },
+        `docker logs (the real CLI 28.2.2) read frame('stderr', 300 bytes of x) then frame('stdout', 'hi\\n') and did not show them as written — how does it split the stream back into stdout and stderr: what does each byte of a frame's header tell it, and in which byte order (moby api/pkg/stdcopy/stdcopy.go, StdCopy; the text's "Frames and the json-file log")?`)
+        .toEqual({ stdout: 'hi\n', stderr: '300 x', exitCode: 0 })
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
 
@@ -141,7 +158,7 @@ describe('container records', () => {
   it('a second container named web', async () => {
     const first = make('web')
     const error = await caught(() => make('web', [first]))
-    expect(errorStatus(error), `a second container named web: expected dockerd's answer (newContainer's doc comment; moby daemon/names.go reserveName), saw ${error === undefined ? 'no error' : `${errorStatus(error)} ${error.message}`}`).toBe(409)
+    expect(errorStatus(error), `a second container named web: expected dockerd's answer (moby daemon/names.go reserveName), saw ${error === undefined ? 'no error' : `${errorStatus(error)} ${error.message}`}`).toBe(409)
     expect(error.message, 'a second container named web: expected dockerd\'s words').toBe(`Conflict. The container name "/web" is already in use by container "${first.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
   })
   it('refs: a full ID, a name with and without /, a 6-hex prefix, the start of two IDs, an unknown name', async () => {
@@ -153,10 +170,10 @@ describe('container records', () => {
     expect(findContainer([a, b], b.ID.slice(0, 6)), 'ref: the first 6 hex digits of bb\'s ID').toBe(b)
     const twins = [{ ...a, ID: `abc1${a.ID.slice(4)}` }, { ...b, ID: `abc2${b.ID.slice(4)}` }]
     const ambiguous = await caught(() => findContainer(twins, 'abc'))
-    expect(errorStatus(ambiguous), 'ref "abc", the start of two IDs: expected dockerd\'s answer (findContainer\'s doc comment; moby pkg/truncindex)').toBe(400)
+    expect(errorStatus(ambiguous), 'ref "abc", the start of two IDs: expected dockerd\'s answer (moby daemon/container.go GetContainer, pkg/truncindex)').toBe(400)
     expect(ambiguous.message).toBe('Multiple IDs found with provided prefix: abc')
     const error = await caught(() => findContainer([a, b], 'nope'))
-    expect(errorStatus(error), 'ref "nope": expected the status dockerd answers with (findContainer\'s doc comment; the text\'s "Rules for every request")').toBe(404)
-    expect(error.message, 'ref "nope": expected dockerd\'s words (findContainer\'s doc comment)').toBe('No such container: nope')
+    expect(errorStatus(error), 'ref "nope": expected the status dockerd answers with (the text\'s "Rules for every request"; moby daemon/errors.go)').toBe(404)
+    expect(error.message, 'ref "nope": expected dockerd\'s words (moby daemon/errors.go)').toBe('No such container: nope')
   })
 })
