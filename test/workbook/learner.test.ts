@@ -65,7 +65,7 @@ describe('workbook check', () => {
     expect(check.stdout, "the compiler's error with file and line").toMatch(new RegExp(`chapters/${SECOND}/process\\.ts:\\d+:\\d+ Type 'string' is not assignable to type 'number'`))
     expect(check.stdout, 'the expected/received diff of the first failure').toMatch(/- Expected\n.*\+ Received[\s\S]*- 137\n.*\+ 9/)
     expect(check.stdout, "the first failure's line in the test file").toMatch(new RegExp(`at test/${SECOND}/\\S+\\.test\\.ts:\\d+:\\d+`))
-    expect(check.stdout, "another failing test's teaching message").toContain('killed by SIGKILL (9): not the exit code docker run gives')
+    expect(check.stdout, "another failing test's teaching message").toContain('killed by SIGKILL (9): what does `docker run` exit with for a container killed so?')
     expect(check.stdout).toMatch(/2 more failing:/)
   })
 })
