@@ -194,7 +194,9 @@ export function startDockerd(dir: string, args: string[], options: DaemonOptions
   const [command, ...before] = [...(options.prefix ?? []), '/usr/sbin/dockerd']
   return startDaemon('dockerd', command!, [...before,
     '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'),
-    '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--cgroup-parent', `/${parent}`, ...args,
+    '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
+    // a path as the parent: dockerd 26 on a systemd host defaults to the systemd driver, which wants a slice
+    '--exec-opt', 'native.cgroupdriver=cgroupfs', '--cgroup-parent', `/${parent}`, ...args,
   ], dir, socket, { grace: 20_000, ...options, cgroups: [...(options.cgroups ?? []), parent] })
 }
 

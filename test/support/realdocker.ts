@@ -30,11 +30,17 @@ async function start() {
   const daemon = await startDockerd(dir, [])
   const env = { DOCKER_HOST: `unix://${daemon.socket}`, DOCKER_CONFIG: join(dir, 'client') }
   try {
+    // the socket is there before the daemon serves (or after it failed): wait for an answer
+    for (const end = Date.now() + 120_000; ; await new Promise((r) => setTimeout(r, 250))) {
+      const ping = await execa(DOCKER, ['version', '--format', '{{.Server.Version}}'], { env, reject: false, timeout: 30_000 })
+      if (ping.exitCode === 0) break
+      if (Date.now() > end) throw new Error(`dockerd does not answer: ${ping.stderr}\n${daemon.log().slice(-3000)}`)
+    }
     const save = join(dir, 'save')
     writeDockerSave(save, [{ image: await buildImage([probeEntries()], { docker: true }), tags: ['probe:latest'] }])
     writeFileSync(join(dir, 'probe.tar'), await tarFolder(save))
     const loaded = await execa(DOCKER, ['load', '-i', join(dir, 'probe.tar')], { env, reject: false })
-    if (loaded.exitCode !== 0) throw new Error(`docker load failed: ${loaded.stderr}`)
+    if (loaded.exitCode !== 0) throw new Error(`docker load failed: ${loaded.stderr}\n${daemon.log().slice(-3000)}`)
   } catch (error) {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
