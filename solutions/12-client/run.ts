@@ -145,6 +145,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   status.catch(() => {})
   output?.catch(() => {})
   const cleanups: (() => void)[] = terminal ? [terminal.restore] : []
+  // before start, as the CLI does: a signal that comes with the first output must find the proxy
+  if (attached && plan.sigProxy && !plan.tty) cleanups.push(proxySignals(engine, id))
   try {
     try {
       await engine.json('POST', `/containers/${id}/start`)
@@ -159,7 +161,6 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       return 0
     }
     terminal?.resize()
-    if (plan.sigProxy && !plan.tty) cleanups.push(proxySignals(engine, id))
     await output
     const result = await status
     if (result.Error?.Message) throw new ContainerError(result.Error.Message, 125)
