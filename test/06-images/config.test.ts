@@ -1,15 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { applyImageConfig, resolveUser, type ImageConfig } from '#ch/06-images/config.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, DEFAULT_PATH } from '../../lib/oci.ts'
-import { startDockerd, type Daemon } from '../support/daemons.ts'
 import { caught } from '../support/errors.ts'
-import { buildImage, tarFolder, writeDockerSave } from '../support/images.ts'
+import { buildImage } from '../support/images.ts'
 import { describeKernel } from '../support/kernel.ts'
+import { docker, loadImage } from '../support/realdocker.ts'
 
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n'
 const GROUP = 'root:x:0:\napp:x:1001:\naudio:x:29:app,other\nvideo:x:44:other\n'
@@ -47,30 +43,18 @@ describe('applyImageConfig', () => {
 
 /**
  * The environment the real dockerd gives a container created with `flags` from an image with
- * `Env`: a private dockerd (vfs storage, so no mounts) loads a `docker save` archive of a
- * one-file image, `docker create` merges, and `docker inspect` shows the container's
- * Config.Env. dockerd adds PATH (and HOSTNAME) only when it starts the process
+ * `Env`: the witness loads a one-file image, `docker create` merges, and `docker inspect` shows
+ * the container's Config.Env. dockerd adds PATH (and HOSTNAME) only when it starts the process
  * (container.CreateDaemonEnvironment), so that one entry is added here as the runtime would.
  */
 async function dockerdEnv(env: string[], flags: string[]): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'minidocker-env-'))
-  let dockerd: Daemon | undefined
-  try {
-    const built = await buildImage([[{ name: 'x', content: 'x' }]], { config: { Cmd: ['/x'], Env: env } })
-    mkdirSync(join(dir, 'archive'))
-    writeDockerSave(join(dir, 'archive'), [{ image: built, tags: ['env:test'] }])
-    writeFileSync(join(dir, 'image.tar'), await tarFolder(join(dir, 'archive')))
-    dockerd = await startDockerd(join(dir, 'dockerd'), ['--storage-driver', 'vfs'])
-    const docker = (...args: string[]) => execa('/usr/local/bin/docker', ['-H', `unix://${dockerd!.socket}`, ...args])
-    await docker('load', '-i', join(dir, 'image.tar'))
-    const id = (await docker('create', '--network', 'none', ...flags, 'env:test')).stdout.trim()
-    const merged = JSON.parse((await docker('inspect', '-f', '{{json .Config.Env}}', id)).stdout) as string[]
-    await docker('rm', id)
-    return merged.some((e) => e.startsWith('PATH=')) ? merged : [DEFAULT_PATH, ...merged]
-  } finally {
-    await dockerd?.stop()
-    rmSync(dir, { recursive: true, force: true })
-  }
+  await loadImage(await buildImage([[{ name: 'x', content: 'x' }]], { config: { Cmd: ['/x'], Env: env } }), 'env:test')
+  const created = await docker(['create', '--network', 'none', ...flags, 'env:test'])
+  if (created.code !== 0) throw new Error(`docker create failed: ${created.stderr}`)
+  const id = created.stdout.trim()
+  const merged = JSON.parse((await docker(['inspect', '-f', '{{json .Config.Env}}', id])).stdout) as string[]
+  await docker(['rm', id])
+  return merged.some((e) => e.startsWith('PATH=')) ? merged : [DEFAULT_PATH, ...merged]
 }
 
 describeKernel('applyImageConfig and the real dockerd', () => {

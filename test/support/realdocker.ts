@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll } from 'vitest'
 import { startDockerd, type Daemon } from './daemons.ts'
-import { buildImage, probeEntries, tarFolder, writeDockerSave } from './images.ts'
+import { buildImage, probeEntries, tarFolder, writeDockerSave, type TestImage } from './images.ts'
 
 export interface DockerRun {
   /** what `docker` exited with */
@@ -23,9 +23,15 @@ export interface DockerRun {
 // The newest docker CLI the machine has (Debian's 20.10 reads -e the same way).
 const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p)) ?? 'docker'
 
-let started: Promise<{ daemon: Daemon; dir: string; env: Record<string, string> }> | undefined
+interface Witness {
+  daemon: Daemon
+  dir: string
+  env: Record<string, string>
+}
 
-async function start() {
+let started: Promise<Witness> | undefined
+
+async function start(): Promise<Witness> {
   const dir = mkdtempSync(join(tmpdir(), 'minidocker-realdocker-'))
   const daemon = await startDockerd(dir, [])
   const env = { DOCKER_HOST: `unix://${daemon.socket}`, DOCKER_CONFIG: join(dir, 'client') }
@@ -36,17 +42,28 @@ async function start() {
       if (ping.exitCode === 0) break
       if (Date.now() > end) throw new Error(`dockerd does not answer: ${ping.stderr}\n${daemon.log().slice(-3000)}`)
     }
-    const save = join(dir, 'save')
-    writeDockerSave(save, [{ image: await buildImage([probeEntries()], { docker: true }), tags: ['probe:latest'] }])
-    writeFileSync(join(dir, 'probe.tar'), await tarFolder(save))
-    const loaded = await execa(DOCKER, ['load', '-i', join(dir, 'probe.tar')], { env, reject: false })
-    if (loaded.exitCode !== 0) throw new Error(`docker load failed: ${loaded.stderr}\n${daemon.log().slice(-3000)}`)
+    await load({ daemon, dir, env }, await buildImage([probeEntries()], { docker: true }), 'probe:latest')
   } catch (error) {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
     throw error
   }
   return { daemon, dir, env }
+}
+
+/** `docker load` of IMAGE as TAG, through a docker save archive in the witness's folder. */
+async function load({ daemon, dir, env }: Witness, image: TestImage, tag: string): Promise<void> {
+  const save = mkdtempSync(join(dir, 'save-'))
+  writeDockerSave(save, [{ image, tags: [tag] }])
+  writeFileSync(`${save}.tar`, await tarFolder(save))
+  const loaded = await execa(DOCKER, ['load', '-i', `${save}.tar`], { env, reject: false })
+  if (loaded.exitCode !== 0) throw new Error(`docker load failed: ${loaded.stderr}\n${daemon.log().slice(-3000)}`)
+}
+
+/** Give the witness IMAGE as TAG, for a test of its own image. */
+export async function loadImage(image: TestImage, tag: string): Promise<void> {
+  started ??= start()
+  await load(await started, image, tag)
 }
 
 afterAll(async () => {
