@@ -28,6 +28,19 @@ describe('the reaper\'s report', () => {
     expect(early, 'expected the exit of 42, reported before exited(42) was called — what became of an exit nobody asked for yet, and how can that happen to a container (the text\'s "Exits, also early ones")?').toMatchObject({ pid: 42, status: 5 })
     expect(await late, 'expected the exit of 43, reported after exited(43) was called').toMatchObject({ pid: 43, status: shellStatus(15) })
   })
+
+  it('PID 44 exits early and is collected, then a later process gets PID 44 again', async () => {
+    const socket = new PassThrough()
+    const reaper = new Reaper(socket)
+    socket.write('44 exit 1\n')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(await reaper.exited(44)).toMatchObject({ pid: 44, status: 1 })
+    const second = reaper.exited(44)
+    const first = await Promise.race([second, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 300))])
+    expect(first, 'the second process with PID 44 has not exited yet, but exited(44) already settled: which exit answered it, and how many processes may one reported exit answer (the text\'s "Exits, also early ones")?').toBe('still waiting')
+    socket.write('44 exit 2\n')
+    expect(await second, 'expected the second PID 44\'s own exit').toMatchObject({ pid: 44, status: 2 })
+  })
 })
 
 describe('the runtime\'s error', () => {
