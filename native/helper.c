@@ -629,32 +629,6 @@ static int op_memfd_exec(const char *list) {
 }
 // #endregion memfd_exec
 
-/* Block until someone opens the fifo for reading: runc's exec.fifo handshake. */
-static int op_wait_fifo(const char *path) {
-  call_begin("open");
-  call_str(path);
-  call_arg("O_WRONLY");
-  call_end();
-  err_path = path;
-  struct stat st;
-  if (stat(path, &st) == 0 && !S_ISFIFO(st.st_mode)) {
-    errno = EINVAL; /* opening a regular file would not block: that is a caller's mistake */
-    return fail("open");
-  }
-  int fd;
-  while ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
-  if (fd < 0) return fail("open");
-  call_begin("write");
-  call_str(path);
-  call_arg("\"0\"");
-  call_end();
-  ssize_t n = write(fd, "0", 1);
-  int e = errno;
-  close(fd);
-  errno = e;
-  return n != 1 ? fail("write") : ok();
-}
-
 /* Block until one byte arrives on an inherited fd (a sync pipe). End-of-file is an error. */
 static int op_wait_fd(const char *fd_s) {
   long fd;
@@ -1054,7 +1028,6 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "setsid")) { NEED(0); return op_setsid(); }
   if (!strcmp(op, "close_fds")) { NEED(1); return op_close_fds(a[1]); }
   if (!strcmp(op, "memfd_exec")) { NEED(1); return op_memfd_exec(a[1]); }
-  if (!strcmp(op, "wait_fifo")) { NEED(1); return op_wait_fifo(a[1]); }
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
   if (!strcmp(op, "setxattr")) { NEED(3); return op_setxattr(a[1], a[2], a[3]); }
   if (!strcmp(op, "getxattr")) { NEED(2); return op_getxattr(a[1], a[2]); }

@@ -517,16 +517,6 @@ export class Helper {
   }
 
   /**
-   * Open `path` for writing, which blocks until a reader has it open (fifo(7)), and write one byte to it.
-   * @param path a fifo, made with mkfifo
-   * @throws ENOENT when the fifo does not exist.
-   * @throws EINVAL when the path is not a fifo (opening a plain file would not block).
-   */
-  waitFifo(path: string): Promise<unknown> {
-    return this.#call('wait_fifo', path)
-  }
-
-  /**
    * Block until one byte arrives on an inherited fd (a sync pipe).
    * @param fd the fd, as the helper sees it (4 and up for extraFds)
    * @throws EBADF when the fd is not open.

@@ -160,7 +160,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
       await helper.exited
     }
     // Served after `start`, by a process no one is listening to any more: replies go nowhere.
-    const queued = [helper.waitFifo('/proc/self/fd/4'), helper.closeFds(), ...(lastFilter ? [helper.loadSeccomp(lastFilter)] : []), helper.exec(path, spec.process.args, spec.process.env)]
+    const queued = [helper.writeFile('/proc/self/fd/4', '0'), helper.closeFds(), ...(lastFilter ? [helper.loadSeccomp(lastFilter)] : []), helper.exec(path, spec.process.args, spec.process.env)]
     for (const request of queued) request.catch(() => {})
     if (detach) await helper.detach()
     if (options.pidFile) writeAtomically(options.pidFile, String(pid))
