@@ -3,7 +3,7 @@
  *
  *   <root>/<id>/diff     the layer's own files (an image layer's unpacked tar, or a
  *                        container's writable layer)
- *   <root>/<id>/link     a short name, so that a mount's data fits in one page
+ *   <root>/<id>/link     a short name (why: the chapter text's "A deep image")
  *   <root>/<id>/lower    the layers below it, by short name, as a mount's lowerdir wants them
  *   <root>/<id>/work     overlayfs's work dir for when this layer is the upper one
  *   <root>/<id>/merged   where the union is mounted
@@ -31,8 +31,8 @@ export { layerPaths, type LayerPaths }
 export function createLayer(root: string, id: string, parent?: string): LayerPaths {
   // TODO(05): lay out one layer as overlay2 does (the comment at the top of this file).
   //   1. Refuse an id that exists already and a parent that does not, with an Error naming it.
-  //   2. Each layer gets a short random name (shortName) that leads to its diff from root/l/: mount
-  //      options then name l/XYZ instead of long paths, so a deep image fits in one page.
+  //   2. Each layer also gets a short random name (shortName) that leads to its diff from root/l/:
+  //      the chapter text's "A deep image" asks what it is for.
   //   3. The lower file must let a layer be mounted without asking anyone about its ancestry: so
   //      which layers must it name, in which order, and where can you find them without walking
   //      the chain yourself? A base layer has none. moby's daemon/graphdriver/overlay2/overlay.go
@@ -42,7 +42,11 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
 // #endregion createLayer
 
 // #region overlayDirs
-/** The overlay mount for layer `id`: its parents (from its lower file) under its own diff. */
+/**
+ * The overlay mount for layer `id`: its parents (from its lower file) under its own diff, every
+ * directory an absolute path, each lower one by its short link under root/l (mountOverlay may
+ * have to name them in a shorter form, and a link's name is short where a layer id is not).
+ */
 export function overlayDirs(root: string, id: string): OverlayDirs {
   // TODO(05): the overlay mount of layer `id`, from its own files alone.
   //   1. Its lower file lists short names relative to root, already in the order a mount wants.

@@ -59,8 +59,10 @@ export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
 // #region changes
 /**
  * What a container changed, read from its upper layer alone, as `docker diff` lists it: D for
- * a deleted name, C for a name a lower layer has, A for one that none has. Paths start with
- * "/"; sorted by path, each path once.
+ * a deleted name, C for a name the lower layers show, A for one they do not. The lower layers
+ * are an image's, with the marks its layers left (chapter 06 writes them): what they show is
+ * what the kernel shows of them stacked alone. Paths start with "/"; sorted by path, each path
+ * once.
  */
 export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change[]> {
   // TODO(05): `docker diff` for a container, from its layers.
@@ -73,10 +75,15 @@ export async function changes(helper: Helper, dirs: OverlayDirs): Promise<Change
   //   3. Which lower layers must you ask whether they have a path? A layer's symlinks point at
   //      paths inside the container (often absolute), so on the host they dangle or lead
   //      elsewhere: how do you ask about an entry without following it?
-  //   4. A directory the container removed and made anew is opaque in upper: what does that say
+  //   4. The lower layers carry marks of their own: an image's later layer deletes files of an
+  //      earlier one and replaces whole directories. Is "some lower layer holds this path" the
+  //      same as "the lower layers show it"? What does a mark in a higher lower layer do to the
+  //      path, and to the layers below it (overlayfs.rst, "Multiple lower layers" and "whiteouts
+  //      and opaque directories")? The kernel's answer is one read-only mount of the lowers away.
+  //   5. A directory the container removed and made anew is opaque in upper: what does that say
   //      about the lower layers below it, for this directory and for everything in it? moby's
   //      pkg/archive (changes.go and overlayDeletedFile) reports the same way.
-  //   5. Which entries of upper get a line: the directories on the way to a change too? Compare
+  //   6. Which entries of upper get a line: the directories on the way to a change too? Compare
   //      with `docker diff` on a real container, or moby's changes.go.
   throw new NotImplementedError('05-layers', 'changes')
 }

@@ -3,7 +3,7 @@
  *
  *   <root>/<id>/diff     the layer's own files (an image layer's unpacked tar, or a
  *                        container's writable layer)
- *   <root>/<id>/link     a short name, so that a mount's data fits in one page
+ *   <root>/<id>/link     a short name (why: the chapter text's "A deep image")
  *   <root>/<id>/lower    the layers below it, by short name, as a mount's lowerdir wants them
  *   <root>/<id>/work     overlayfs's work dir for when this layer is the upper one
  *   <root>/<id>/merged   where the union is mounted
@@ -47,7 +47,11 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
 // #endregion createLayer
 
 // #region overlayDirs
-/** The overlay mount for layer `id`: its parents (from its lower file) under its own diff. */
+/**
+ * The overlay mount for layer `id`: its parents (from its lower file) under its own diff, every
+ * directory an absolute path, each lower one by its short link under root/l (mountOverlay may
+ * have to name them in a shorter form, and a link's name is short where a layer id is not).
+ */
 export function overlayDirs(root: string, id: string): OverlayDirs {
   const paths = layerPaths(root, id)
   const lowerFile = join(paths.dir, 'lower')

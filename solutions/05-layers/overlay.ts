@@ -3,6 +3,8 @@
  * writable upper directory and shows the union at a mount point, the way Docker's overlay2
  * graph driver builds every container's root filesystem.
  */
+import { readlinkSync } from 'node:fs'
+import { dirname, relative } from 'node:path'
 import type { Helper } from '../../native/helper.ts'
 
 /** The directories of one overlay mount. */
@@ -32,11 +34,44 @@ export function overlayOptions(dirs: OverlayDirs): string {
 
 // #region mountOverlay
 /**
- * Mount the union of `dirs` at `target`, in the helper's mount namespace (given: the decisions
- * are overlayOptions'). An overlay has no device, so the source is only the name /proc/mounts shows.
+ * Mount the union of `dirs` at `target`, in the helper's mount namespace. An image may be deep
+ * (more than a hundred layers) and the driver's root a long path: that stack must mount too. The
+ * helper's working directory is the same afterwards as before, whether the mount worked or not:
+ * whoever drives the helper next may rely on it. An overlay has no device, so the source is only
+ * the name /proc/mounts shows.
  */
 export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: string): Promise<void> {
-  await helper.mount('overlay', target, 'overlay', [], overlayOptions(dirs))
+  const data = overlayOptions(dirs)
+  // The kernel copies one page and cuts it there (its last byte becomes the terminating NUL).
+  if (Buffer.byteLength(data) < MOUNT_DATA_MAX) {
+    await helper.mount('overlay', target, 'overlay', [], data)
+    return
+  }
+  // As overlay2's mountFrom: name every directory relative to the one they all sit under, and
+  // mount from there; the kernel resolves relative option paths against the caller's cwd.
+  const all = [...dirs.lower, dirs.upper, dirs.work]
+  const from = all.map((dir) => dirname(dir)).reduce(commonDir)
+  const short = overlayOptions({ lower: dirs.lower.map((d) => relative(from, d)), upper: relative(from, dirs.upper), work: relative(from, dirs.work) })
+  if (Buffer.byteLength(short) >= MOUNT_DATA_MAX)
+    throw new Error(`the overlay's ${dirs.lower.length} lower directories do not fit in one page of mount data, even relative to ${from}`)
+  const cwd = readlinkSync(`/proc/${helper.pid}/cwd`)
+  await helper.chdir(from)
+  try {
+    await helper.mount('overlay', target, 'overlay', [], short)
+  } finally {
+    await helper.chdir(cwd)
+  }
+}
+
+/** The most mount(2) reads of its data, the terminating NUL included: one page. */
+const MOUNT_DATA_MAX = 4096
+
+/** The deepest directory that holds both `a` and `b` (absolute paths). */
+function commonDir(a: string, b: string): string {
+  const [x, y] = [a.split('/'), b.split('/')]
+  let n = 0
+  while (n < x.length && n < y.length && x[n] === y[n]) n++
+  return x.slice(0, n).join('/') || '/'
 }
 // #endregion mountOverlay
 
