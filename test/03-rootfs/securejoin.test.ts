@@ -81,6 +81,9 @@ function names(root: string): Map<string, string> {
   return found
 }
 
+/** The kernel's answer, as the message shows it. */
+const reachedAt = (files: Map<string, string>, answer: string) => (files.has(answer) ? `the tree's ${files.get(answer)}` : answer)
+
 const isInside = (root: string, path: string) => {
   const rel = relative(root, path)
   return rel !== '..' && !rel.startsWith('../') && !rel.startsWith('/')
@@ -111,9 +114,9 @@ function againstKernel(paths: string[], followLast: boolean): void {
       answer = learner(root, path, followLast)
     } catch (error) {
       if (error instanceof NotImplementedError) throw error
-      throw new Error(`${call} threw ${String(error)}; a process chrooted to the tree reaches ${files.get(want) ?? want} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). Which symlinks did the path pass, and where did each lead from there? (${WHERE})`)
+      throw new Error(`${call} threw ${String(error)}; a process chrooted to the tree reaches ${reachedAt(files, want)} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). Which symlinks did the path pass, and where did each lead from there? (${WHERE})`)
     }
-    expect(identity(answer), `${call} named ${shown(root, answer)}; a process chrooted to the tree reaches ${files.get(want) ?? want} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). Which symlinks did the path pass, and where did each lead from there? (${WHERE})`).toBe(want)
+    expect(identity(answer), `${call} named ${shown(root, answer)}; a process chrooted to the tree reaches ${reachedAt(files, want)} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). Which symlinks did the path pass, and where did each lead from there? (${WHERE})`).toBe(want)
   }
 }
 
@@ -177,7 +180,7 @@ describeKernel('secureJoin, the kernel asked in a chroot to the same tree', () =
       }
       mkdirSync(answer, { recursive: true })
       const reached = kernel(root, [path]).get(path)!.follow
-      expect(identity(answer), `made ${shown(root, answer)} as secureJoin(TREE, ${JSON.stringify(path)}, true) said; but a process chrooted to the tree then finds ${path} at ${names(root).get(reached) ?? reached}: where should the missing part go? (${WHERE})`).toBe(reached)
+      expect(identity(answer), `made ${shown(root, answer)} as secureJoin(TREE, ${JSON.stringify(path)}, true) said; but a process chrooted to the tree then finds ${path} at ${reachedAt(names(root), reached)}: where should the missing part go? (${WHERE})`).toBe(reached)
     }
   })
 })
