@@ -5,7 +5,7 @@
  */
 import { lstatSync, readFileSync } from 'node:fs'
 import { UnsafeLayerError } from './errors.ts'
-import { PathEscapeError, resolveInRoot } from './paths.ts'
+import { PathEscapeError, resolveInArchive } from './paths.ts'
 
 /**
  * The file `name` of an archive at `dir`, refused unless it is a regular file inside it.
@@ -17,7 +17,7 @@ export function archiveFile(dir: string, name: string, followLinks = true): stri
   if (typeof name !== 'string') throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: not a file name`)
   let path: string
   try {
-    path = resolveInRoot(dir, name, { escapes: 'refuse', followLast: followLinks, where: 'the archive' })
+    path = resolveInArchive(dir, name, followLinks, 'the archive')
   } catch (error) {
     throw error instanceof PathEscapeError ? new UnsafeLayerError(error.message) : error
   }

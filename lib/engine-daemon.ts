@@ -12,6 +12,7 @@ import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, Socket, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
+import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { removeLayer } from '#ch/05-layers/driver.ts'
 import { imageConfig, imageLayers, storePaths } from '#ch/06-images/store.ts'
 import type { UserFiles } from '#ch/06-images/config.ts'
@@ -27,7 +28,6 @@ import { badRequest, conflict, containerDir, EngineError, type Container, type H
 import { ContainerError } from './errors.ts'
 import { forgetContainer } from './image.ts'
 import { parseSubnet, toAddress } from './net.ts'
-import { resolveInRoot } from './paths.ts'
 
 /** A client attached to a container's output (and maybe its input). */
 export interface Attachment {
@@ -246,7 +246,7 @@ export abstract class DaemonBase {
     const read = (path: string) => {
       for (const layer of layers) {
         const dir = join(graph, layer.cacheId, 'diff')
-        const file = resolveInRoot(dir, path, { escapes: 'scope', followLast: true })
+        const file = secureJoin(dir, path, true)
         if (lstatSync(file, { throwIfNoEntry: false })?.isFile()) return readFileSync(file, 'utf8')
       }
       return undefined

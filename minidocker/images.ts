@@ -17,7 +17,7 @@ import {
 } from '#ch/06-images/store.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { containersUsing, forgetContainer, recordContainer } from '../lib/image.ts'
-import { resolveInRoot } from '../lib/paths.ts'
+import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
 import { Helper } from '../native/helper.ts'
 import { required } from './layers.ts'
@@ -207,7 +207,7 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
 
 /** A regular file of the container's rootfs, its symlinks resolved inside the rootfs, or undefined. */
 function rootfsFile(rootfs: string, path: string): string | undefined {
-  const file = resolveInRoot(rootfs, path, { escapes: 'scope', followLast: true })
+  const file = secureJoin(rootfs, path, true)
   return lstatSync(file, { throwIfNoEntry: false })?.isFile() ? readFileSync(file, 'utf8') : undefined
 }
 

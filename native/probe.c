@@ -21,6 +21,9 @@
  *            stop the probe; open-write closes the file without writing to it
  *   seals:FILE   the seals of FILE (opened read-only, fcntl F_GET_SEALS), by name:
  *            {"seals":["seal","shrink","grow","write"]} ("future-write" too, when set)
+ *   chroot:DIR   chroot(2) into DIR and chdir("/"): the later steps resolve paths there
+ *   resolve:PATH   where the kernel's path lookup lands, as "DEV:INODE" or an errno name:
+ *            {"resolve":PATH,"follow":..,"nofollow":..} (stat(2) and lstat(2) of PATH)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -195,6 +198,14 @@ static void step_status(void) {
     }
   }
   printf("}}\n");
+}
+
+/* The file a lookup of `path` reaches, as "DEV:INODE", or the errno's name when it fails. */
+static void print_lookup(const char *key, const char *path, int follow) {
+  struct stat st;
+  printf(",\"%s\":", key);
+  if ((follow ? stat(path, &st) : lstat(path, &st)) == 0) printf("\"%llu:%llu\"", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+  else json_str(strerrorname_np(errno));
 }
 
 static int step(char *name, char *arg, char **rest, int nrest) {
@@ -435,6 +446,16 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     printf("{\"removed\":%s}\n", arg);
   } else if (!strcmp(name, "chroot-escape")) step_chroot_escape();
   else if (!strcmp(name, "status")) step_status();
+  else if (!strcmp(name, "chroot")) {
+    if (chroot(arg ? arg : "") || chdir("/")) fail(name, arg ? arg : "");
+    key_str("chroot", arg);
+  } else if (!strcmp(name, "resolve")) {
+    printf("{\"resolve\":");
+    json_str(arg ? arg : "");
+    print_lookup("follow", arg ? arg : "", 1);
+    print_lookup("nofollow", arg ? arg : "", 0);
+    printf("}\n");
+  }
   else if (!strcmp(name, "personality")) tried(name, personality(strtoul(arg ? arg : "0", NULL, 16)));
   else if (!strcmp(name, "mount-tmpfs")) {
     long r = mount("tmpfs", arg ? arg : "", "tmpfs", 0, NULL);

@@ -110,16 +110,16 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
  * bind mount is read-only inside the container only: its source stays writable on the host.
  * The destination belongs to the image, which may have made it (or a directory above it) a
  * symlink to "/etc" or "../../..": it is resolved inside the rootfs as if the rootfs were "/"
- * (runc's securejoin, lib/paths.ts), so neither the mount point nor the mount can land on the
- * host.
+ * (secureJoin, in securejoin.ts), so neither the mount point nor the mount can land on the host.
  * @throws ContainerError (125) naming a bind mount's source that does not exist.
  */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
   // TODO(03): one entry of spec.mounts, mounted at its destination inside the rootfs.
   //   1. Where is "inside the rootfs"? The image chose the destination and may have made it, or
   //      a directory above it, a symlink to /etc or ../../..: a path glued onto the rootfs would
-  //      then name the host. lib/paths.ts resolves a path the way runc's securejoin does; which
-  //      of its modes treats the rootfs as "/"? Create nothing before that.
+  //      then name the host. secureJoin (securejoin.ts, yours) says where the path leads; if the
+  //      destination itself is a symlink, is the mount meant for the link or for where it leads
+  //      (what does mount(2) do with a symlink as target)? Create nothing before that.
   //   2. The mount point must exist first, inside the rootfs (mkdirAll, given, does mkdir -p
   //      through the helper). What kind of mount point does a bind mount of a single file need?
   //      And when the image already has a file there (an /etc/hosts), it must come out of

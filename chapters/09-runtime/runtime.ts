@@ -46,7 +46,7 @@ export function findExecutable(pid: number, process: Spec['process']): string {
   //   1. Chapter 01 already knows which files to try for a name; here each must be looked at as
   //      the container will see it. Which host path shows the container's root, and why must a
   //      symlink found there be resolved inside that root, not by the host's kernel (the text's
-  //      "create"; lib/paths.ts says how)?
+  //      "create"; chapter 03's secureJoin)?
   //   2. Which candidate is the one: what would execve(2) refuse?
   //   3. The three errors in the doc comment are what the caller sees. A path that exists but
   //      is no executable file (args ["/"]) is not "no such file": which does runc say (Go's

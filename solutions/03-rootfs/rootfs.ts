@@ -11,7 +11,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import { mkdirAll } from '../../lib/helper-fs.ts'
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
-import { resolveInRoot } from '../../lib/paths.ts'
+import { secureJoin } from './securejoin.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
 
 /** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
@@ -117,12 +117,11 @@ async function createFileIfMissing(helper: Helper, path: string): Promise<void> 
  * bind mount is read-only inside the container only: its source stays writable on the host.
  * The destination belongs to the image, which may have made it (or a directory above it) a
  * symlink to "/etc" or "../../..": it is resolved inside the rootfs as if the rootfs were "/"
- * (runc's securejoin, lib/paths.ts), so neither the mount point nor the mount can land on the
- * host.
+ * (secureJoin, in securejoin.ts), so neither the mount point nor the mount can land on the host.
  * @throws ContainerError (125) naming a bind mount's source that does not exist.
  */
 export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
-  const target = resolveInRoot(rootfs, mount.destination, { escapes: 'scope', followLast: true })
+  const target = secureJoin(rootfs, mount.destination, true)
   const { flags, data, propagation } = mountOptions(mount.options)
   const isBind = flags.includes('bind')
   if (isBind && !(mount.source && existsSync(mount.source)))

@@ -13,7 +13,7 @@ import { CGROUP_ROOT, enableControllers, joinCgroup, removeCgroup } from '#ch/04
 import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
 import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
 import { ifWritten } from '../../minidocker/layers.ts'
-import { resolveInRoot } from '../../lib/paths.ts'
+import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { writeCgroupFile, type Cgroup } from '../../lib/cgroup.ts'
 import type { Spec } from '../../lib/oci.ts'
 import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
@@ -58,7 +58,7 @@ export function findExecutable(pid: number, process: Spec['process']): string {
     const path = posix.resolve(process.cwd, candidate)
     let stat: Stats
     try {
-      stat = statSync(resolveInRoot(root, path, { escapes: 'scope', followLast: true }))
+      stat = statSync(secureJoin(root, path, true))
     } catch {
       continue
     }
@@ -390,7 +390,7 @@ export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec)
       continue
     }
     // No helper call for chown: Node does it through /proc/PID/root, resolved inside as exec does.
-    lchownSync(resolveInRoot(`/proc/${pid}/root`, path, { escapes: 'scope', followLast: false }), uid, gid)
+    lchownSync(secureJoin(`/proc/${pid}/root`, path, false), uid, gid)
   }
 }
 // #endregion createDeviceNodes

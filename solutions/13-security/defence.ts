@@ -5,7 +5,7 @@
  * runtime takes it away first: the lessons of CVE-2019-5736 and CVE-2024-21626.
  */
 import { statSync } from 'node:fs'
-import { resolveInRoot } from '../../lib/paths.ts'
+import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Helper } from '../../native/helper.ts'
 
@@ -39,7 +39,7 @@ export async function closeLeakedFds(helper: Helper): Promise<void> {
 /**
  * CVE-2024-21626, the second lock: once process `pid` (the container's, after pivot_root and
  * chdir) stands in its working directory, check that this directory is the one process.cwd
- * names inside the container's root (resolved there as "/" with lib/paths.ts, "scope"), by
+ * names inside the container's root (resolved there as "/", as chapter 03's secureJoin does), by
  * identity (device and inode), not by name. Otherwise refuse, a ContainerError (125):
  * `process.cwd "CWD" is outside the container's root filesystem (...)`.
  */
@@ -47,7 +47,7 @@ export function checkCwd(pid: number, cwd: string): void {
   const actual = statSync(`/proc/${pid}/cwd`)
   let expected: { dev: number; ino: number } | undefined
   try {
-    expected = statSync(resolveInRoot(`/proc/${pid}/root`, cwd, { escapes: 'scope', followLast: true }))
+    expected = statSync(secureJoin(`/proc/${pid}/root`, cwd, true))
   } catch {
     expected = undefined
   }

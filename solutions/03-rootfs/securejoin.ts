@@ -1,0 +1,59 @@
+/**
+ * Chapter 03: a path the image chose, resolved inside the rootfs. The image's files are
+ * someone else's: any directory on the way may be a symlink, aimed wherever its author liked.
+ */
+import { lstatSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { ContainerError } from '../../lib/errors.ts'
+
+/** The kernel's limit on symlinks followed in one lookup (path_resolution(7)). */
+const MAX_SYMLINKS = 40
+
+/** Whether `path` is a symlink itself; false when it is missing or below a file. */
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
+// #region secureJoin
+/**
+ * The host path that `path` names for a process whose root directory is `root`: what the
+ * kernel would reach if `root` were "/". The answer is `root` itself or a path below it, with
+ * no symlink left in the part that exists, whatever the image's symlinks say. The part that
+ * does not exist (yet) is kept as written, so that creating it there (mkdir -p) makes `path`
+ * lead to it. With `followLast` false a symlink in the last component is the answer itself,
+ * not followed. Reads the tree only, never writes to it.
+ * @throws ContainerError (125) quoting `path` when its symlinks never end (the kernel's ELOOP).
+ */
+export function secureJoin(root: string, path: string, followLast: boolean): string {
+  const names = (p: string) => p.split('/').filter((c) => c !== '' && c !== '.')
+  // `at`: where the lookup stands, below root, every component real (no symlink in it).
+  // `rest`: what is left to walk; a symlink's target goes in front of it.
+  let at: string[] = []
+  let rest = names(path)
+  let followed = 0
+  while (rest.length > 0) {
+    const name = rest.shift()!
+    if (name === '..') {
+      at.pop() // at "/" it stays there, as the kernel's ".." at a process's root does
+      continue
+    }
+    const next = join(root, ...at, name)
+    const final = rest.length === 0
+    if ((final && !followLast) || !isSymlink(next)) {
+      at.push(name)
+      continue
+    }
+    if (++followed > MAX_SYMLINKS)
+      throw new ContainerError(`cannot resolve ${JSON.stringify(path)} in ${root}: too many levels of symbolic links`, 125)
+    const target = readlinkSync(next)
+    // relative: from the link's own directory, which is `at`; absolute: from the root
+    if (target.startsWith('/')) at = []
+    rest = [...names(target), ...rest]
+  }
+  return join(root, ...at)
+}
+// #endregion secureJoin
