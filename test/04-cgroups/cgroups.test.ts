@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import {
   CGROUP_ROOT, cgroupDirs, cgroupVersion, createCgroup, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, removeCgroup,
@@ -12,12 +12,22 @@ import type { Resources, Spec } from '../../lib/oci.ts'
 import { testCgroupPath } from '../support/cgroups.ts'
 import { probeSpec, runCaptured, type Run } from '../support/container.ts'
 import { caught } from '../support/errors.ts'
-import { tempDir } from '../support/files.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { startHelper } from '../support/helper.ts'
 import { PROBE_PATH, probeValue } from '../support/probe.ts'
 
 const MiB = 1024 * 1024
+
+/**
+ * The fake v1 tests watch every cgroup write: while `watch` is set, writeCgroupFile (given) hands
+ * it the path and value instead of writing; otherwise it writes as always.
+ */
+const hooks = vi.hoisted(() => ({ watch: undefined as ((path: string, value: string) => void) | undefined }))
+vi.mock('../../lib/cgroup.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../lib/cgroup.ts')>()
+  return { ...real, writeCgroupFile: (path: string, value: string) => (hooks.watch ?? real.writeCgroupFile)(path, value) }
+})
 
 /** A probe spec with limits, in a cgroup of its own below minidocker-test/, removed after the test. */
 function limitedSpec(steps: string[], resources: Resources): Spec {
@@ -105,8 +115,8 @@ interface Limits { memory: number; memsw: number; swap: number; quota: number; p
  * kernels answered them when this workbook measured them (`parentCpu` is the parent's CPU
  * limit). Resolves to the first refusal, or to the limits set.
  */
-function kernelModel(version: 1 | 2, files: [Controller, string, string][], parentCpu = Infinity): { refused?: string; limits: Limits } {
-  const limits: Limits = { memory: Infinity, memsw: Infinity, swap: Infinity, quota: Infinity, period: 100000, pids: Infinity }
+function kernelModel(version: 1 | 2, files: [Controller, string, string][], parentCpu = Infinity, start: Partial<Limits> = {}): { refused?: string; limits: Limits } {
+  const limits: Limits = { memory: Infinity, memsw: Infinity, swap: Infinity, quota: Infinity, period: 100000, pids: Infinity, ...start }
   const written: string[] = []
   const bytesOrNone = (n: number) => (n === Infinity ? 'no limit' : String(n))
   const number = (value: string, none: string) => (value === none ? Infinity : /^\d+$/.test(value) ? Number(value) : NaN)
@@ -124,7 +134,7 @@ function kernelModel(version: 1 | 2, files: [Controller, string, string][], pare
       Object.assign(limits, next)
     } else if (file === 'cpu.cfs_period_us' || file === 'cpu.cfs_quota_us') {
       const us = number(value, '-1')
-      if (Number.isNaN(us) || us < 1000) return refuse(`it takes microseconds, at least 1000, or this file's own word for "no limit": see Documentation/scheduler/sched-bwc.rst`)
+      if (Number.isNaN(us) || us < 1000 || (file === 'cpu.cfs_period_us' && us === Infinity)) return refuse(`it takes microseconds, at least 1000, or this file's own word for "no limit": see Documentation/scheduler/sched-bwc.rst`)
       const next = { ...limits, [file === 'cpu.cfs_period_us' ? 'period' : 'quota']: us }
       if (next.quota !== Infinity && next.quota / next.period > parentCpu)
         return refuse(`the parent may use ${parentCpu} CPU, and the cgroup had a quota of ${limits.quota === Infinity ? 'none' : `${limits.quota} µs`} per ${limits.period} µs at that write: what does the kernel check a new value against? (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`)
@@ -240,6 +250,71 @@ describe('resourceFiles', () => {
         expect(error.message, `${what}: the error must name both memory.swap and memory.limit`).toMatch(/memory\.swap.*memory\.limit|memory\.limit.*memory\.swap/)
       }
     }
+  })
+})
+
+/**
+ * A v1 cgroup made of plain files that answers writes as a v1 kernel would (kernelModel, from the
+ * limits `start` and below a parent limited to `parentCpu` CPU): a refused write throws what
+ * writeCgroupFile throws and changes nothing, an accepted one is written as the kernel shows it.
+ */
+function fakeV1(start: Partial<Limits>, parentCpu = Infinity) {
+  const root = tempDir('fake-cgroup1-')
+  const dirs = Object.fromEntries(V1_NAMES.map((c) => [c, join(root, c, 'minidocker/c1')])) as Cgroup['dirs']
+  const NO_LIMIT = { memory: '9223372036854771712', cpu: '-1', pids: 'max' }
+  const shown = (controller: 'memory' | 'cpu' | 'pids', n: number) => (n === Infinity ? NO_LIMIT[controller] : String(n))
+  const show = (limits: Limits) => {
+    writeFileSync(join(dirs.memory!, 'memory.limit_in_bytes'), shown('memory', limits.memory))
+    writeFileSync(join(dirs.memory!, 'memory.memsw.limit_in_bytes'), shown('memory', limits.memsw))
+    writeFileSync(join(dirs.cpu!, 'cpu.cfs_period_us'), String(limits.period))
+    writeFileSync(join(dirs.cpu!, 'cpu.cfs_quota_us'), shown('cpu', limits.quota))
+    writeFileSync(join(dirs.pids!, 'pids.max'), shown('pids', limits.pids))
+  }
+  for (const dir of Object.values(dirs)) mkdirSync(dir!, { recursive: true })
+  const accepted: [Controller, string, string][] = []
+  show(kernelModel(1, [], parentCpu, start).limits)
+  hooks.watch = (path, value) => {
+    const controller = V1_NAMES.find((c) => path.startsWith(`${dirs[c]}/`))
+    const write: [Controller, string, string] = [controller ?? 'memory', path.slice(path.lastIndexOf('/') + 1), value]
+    const { refused, limits } = kernelModel(1, [...accepted, write], parentCpu, start)
+    if (refused) throw new ContainerError(`cannot write "${value}" to ${path}: EINVAL (${refused})`, 125)
+    accepted.push(write)
+    show(limits)
+  }
+  onCleanup(() => void (hooks.watch = undefined))
+  return { cgroup: { version: 1, dirs, removeOrder: [] } as Cgroup, writes: () => accepted.map(([, f, v]) => `${f} ${v}`), limits: () => kernelModel(1, accepted, parentCpu, start).limits }
+}
+
+const V1_NAMES: Controller[] = ['memory', 'cpu', 'cpuacct', 'pids']
+
+describe('updating a v1 cgroup, on files that answer as a v1 kernel', () => {
+  const memory = (limit: number, swap: number) => ({ memory: limit * MiB, memsw: swap * MiB })
+  const cpu = (quota: number, period: number) => ({ quota: quota * 1000, period: period * 1000 })
+  const cases: [string, Partial<Limits>, Resources, number][] = [
+    ['memory 64 MiB with 128 MiB memory+swap, raised to 256 MiB with 512 MiB', memory(64, 128), { memory: { limit: 256 * MiB, swap: 512 * MiB } }, Infinity],
+    ['memory 64 MiB with 128 MiB memory+swap, lowered to 16 MiB with 32 MiB', memory(64, 128), { memory: { limit: 16 * MiB, swap: 32 * MiB } }, Infinity],
+    ['a 50 ms quota per 100 ms period, changed to 20 ms per 50 ms below a 0.5 CPU parent', cpu(50, 100), { cpu: { quota: 20000, period: 50000 } }, 0.5],
+    ['a 20 ms quota per 50 ms period, changed to 50 ms per 100 ms below a 0.5 CPU parent', cpu(20, 50), { cpu: { quota: 50000, period: 100000 } }, 0.5],
+  ]
+  for (const [name, start, after, parentCpu] of cases) {
+    it(`fake v1: ${name}`, async () => {
+      const fake = fakeV1(start, parentCpu)
+      const error = await caught(() => updateCgroup(fake.cgroup, after))
+      expect(error?.message, `the update was refused after ${fake.writes().join(', ') || 'no write'} (${error?.message}): which limits are in force at each of your writes, on a cgroup that is not new? (the chapter's "Changing the limits of a running container")`).toBeUndefined()
+      // what a new cgroup gets with the new limits: each case changes every limit its start set
+      const want = kernelModel(1, resourceFiles(after, 1)).limits
+      expect(fake.writes().length, 'no write reached writeCgroupFile (given), through which the tests watch a cgroup\'s writes').toBeGreaterThan(0)
+      expect(fake.limits(), `the limits after ${fake.writes().join(', ')}`).toEqual(want)
+    })
+  }
+
+  it('fake v1: an update refused half-way, a quota under the kernel\'s minimum', async () => {
+    const start: Partial<Limits> = { ...memory(64, 128), ...cpu(50, 100), pids: 32 }
+    const fake = fakeV1(start)
+    const error = await caught(() => updateCgroup(fake.cgroup, { memory: { limit: 16 * MiB, swap: 32 * MiB }, cpu: { quota: 500, period: 50000 }, pids: { limit: 16 } }))
+    expect(error?.message, 'an update with a quota of 500 µs resolved: what did the kernel answer to that write, and where did its answer go?').toBeDefined()
+    expect(error.message, `the error of a refused update must name the file and the value refused (${error.message})`).toMatch(/"500".*cpu\.cfs_quota_us/)
+    expect(fake.limits(), `the limits after ${fake.writes().join(', ')}, and a refusal: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toEqual(kernelModel(1, [], Infinity, start).limits)
   })
 })
 
