@@ -7,10 +7,11 @@
  */
 import { writeSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { updateCgroup } from '#ch/04-cgroups/cgroups.ts'
 import { cgroupPids, create, deleteContainer, execProcess, kill, parseSignal, pause, run, start } from '#ch/09-runtime/runtime.ts'
-import { loadContainer, publicState } from '#ch/09-runtime/state.ts'
+import { containerStatus, loadContainer, publicState } from '#ch/09-runtime/state.ts'
 import { readdirSync, readFileSync } from 'node:fs'
-import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
+import { DEFAULT_PATH, type Resources, type Spec } from '../lib/oci.ts'
 import { RuntimeError, RuntimeLog } from '../lib/runtime.ts'
 import { sendNotesTo } from './layers.ts'
 
@@ -32,10 +33,16 @@ commands (runc's):
   ps [--format table|json] ID              the host PIDs in the container
   exec [--detach] [--pid-file F] (--process FILE | [--cwd D] [--env K=V] ID COMMAND...)
                                            run another process in a running container
+  update (--resources FILE | [--memory M] [--memory-swap M] [--cpu-period P] [--cpu-quota Q]
+         [--cpu-share S] [--pids-limit N]) ID
+                                           change a container's cgroup limits (FILE - is stdin)
 `
 
 /** Flags that take a value, per command (runc's names); every other flag is a switch. */
-const VALUED = new Set(['root', 'log', 'log-format', 'bundle', 'b', 'pid-file', 'console-socket', 'format', 'f', 'criu', 'rootless', 'process', 'p', 'cwd', 'env', 'e', 'user', 'u'])
+const VALUED = new Set([
+  'root', 'log', 'log-format', 'bundle', 'b', 'pid-file', 'console-socket', 'format', 'f', 'criu', 'rootless', 'process', 'p', 'cwd', 'env', 'e', 'user', 'u',
+  'resources', 'r', 'memory', 'memory-swap', 'cpu-period', 'cpu-quota', 'cpu-share', 'pids-limit',
+])
 
 interface Parsed {
   flags: Map<string, string | true>
@@ -128,6 +135,13 @@ async function main(argv: string[]): Promise<number> {
       case 'resume':
         await pause(root, id(), command === 'pause')
         return 0
+      case 'update': {
+        const { dir, record } = loadContainer(root, id())
+        if (containerStatus(dir, record) === 'stopped') throw new RuntimeError('container not running')
+        if (!record.cgroup) throw new RuntimeError(`container ${id()} has no cgroup to update`)
+        await updateCgroup(record.cgroup, updateResources(flags))
+        return 0
+      }
       case 'list':
         return out(list(root, flags.get('format') ?? flags.get('f')))
       case 'ps': {
@@ -143,6 +157,36 @@ async function main(argv: string[]): Promise<number> {
     log.write('error', msg)
     if (log.file) process.stderr.write(`minirunc: ${msg}\n`)
     return 1
+  }
+}
+
+/**
+ * `update`'s new limits, as runc's update.go reads them: linux.resources as JSON from --resources
+ * (`-` is stdin, and then every other flag is ignored), or the flags, memory sizes with go-units'
+ * suffixes (`64m`) and -1 for no limit.
+ */
+function updateResources(flags: Map<string, string | true>): Resources {
+  const file = str(flags.get('resources') ?? flags.get('r'))
+  if (file) return JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as Resources
+  const number = (name: string, parse: (text: string) => number) => {
+    const text = str(flags.get(name))
+    if (text === undefined) return undefined
+    const value = parse(text)
+    if (!Number.isSafeInteger(value)) throw new RuntimeError(`invalid value for ${name}: ${text}`)
+    return value
+  }
+  const units = ['', 'k', 'm', 'g', 't', 'p']
+  const bytes = (text: string) => {
+    if (text === '-1') return -1
+    const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i.exec(text)
+    return m ? Math.floor(Number(m[1]) * 1024 ** units.indexOf((m[2] ?? '').toLowerCase())) : NaN
+  }
+  const integer = (text: string) => (/^-?\d+$/.test(text) ? Number(text) : NaN)
+  const pids = number('pids-limit', integer)
+  return {
+    memory: { limit: number('memory', bytes), swap: number('memory-swap', bytes) },
+    cpu: { period: number('cpu-period', integer), quota: number('cpu-quota', integer), shares: number('cpu-share', integer) },
+    ...(pids === undefined ? {} : { pids: { limit: pids } }),
   }
 }
 

@@ -132,6 +132,35 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 }
 // #endregion createCgroup
 
+// #region updateCgroup
+/**
+ * Change the limits of a cgroup that is in use, as `runc update` (and `docker update --memory
+ * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. Either every
+ * file takes its new value, or the cgroup keeps the limits it had and the error names the file
+ * and the value refused.
+ */
+export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promise<void> {
+  // TODO(04): new limits for a cgroup whose process is running: the files are those of
+  //   resourceFiles, but the cgroup no longer holds a new cgroup's defaults.
+  //   1. The kernel checks each write against the limits in force at that moment. On a fresh
+  //      cgroup those are known, so one order always works; here they are whatever the last
+  //      create or update left. For each pair of v1 files the kernel checks against each other,
+  //      find an old and a new pair of values for which your create order is refused, and one
+  //      for which the opposite order is. What must you know before you choose?
+  //   2. The cgroup can tell you what is in force: read a file before you write it. What does
+  //      each file show for "no limit", and can that text be written back?
+  //   3. A write can be refused half-way (a quota under the kernel's minimum, a memory limit
+  //      below what the container already uses). Then the container must run on under the
+  //      limits it had, all of them, not half old and half new; and the error that comes out
+  //      is the refusal (writeCgroupFile's, which names the file and the value). Can you make
+  //      every undo write one the kernel is sure to accept?
+  //   4. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the
+  //      cgroups module, and their comments. Chapter text: "Changing the limits of a running
+  //      container".
+  throw new NotImplementedError('04-cgroups', 'updateCgroup')
+}
+// #endregion updateCgroup
+
 // #region enableControllers
 /**
  * v2: make `controllers` available to the cgroup `leaf` below `root`, so that their files

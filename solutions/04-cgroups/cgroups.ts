@@ -142,6 +142,59 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 }
 // #endregion createCgroup
 
+// #region updateCgroup
+/**
+ * Change the limits of a cgroup that is in use, as `runc update` (and `docker update --memory
+ * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. Either every
+ * file takes its new value, or the cgroup keeps the limits it had and the error names the file
+ * and the value refused.
+ */
+export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promise<void> {
+  const path = ([controller, file]: [Controller, string, string]) => join(cgroup.dirs[controller]!, file)
+  const current = (entry: [Controller, string, string]) => readFileSync(path(entry), 'utf8').trim()
+  const files = resourceFiles(resources, cgroup.version)
+  const find = (file: string) => files.findIndex(([, f]) => f === file)
+  // A limit as a number to compare; whatever is not a count of bytes or µs is no limit.
+  const size = (text: string) => (/^\d+$/.test(text) ? BigInt(text) : BigInt(Number.MAX_SAFE_INTEGER) ** 2n)
+  const exchange = (first: number, second: number) => {
+    const [a, b] = [files[first]!, files[second]!]
+    files[first] = b
+    files[second] = a
+  }
+  if (cgroup.version === 1) {
+    // The kernel holds memory <= memory+swap at every write: a memory limit above the
+    // memory+swap limit in force can only come after memory+swap has been raised.
+    const memory = find('memory.limit_in_bytes')
+    const memsw = find('memory.memsw.limit_in_bytes')
+    if (memory >= 0 && memsw >= 0 && size(files[memory]![2]) > size(current(files[memsw]!))) exchange(memory, memsw)
+    // A quota is checked against the period in force, and a period against the quota in force:
+    // with a shorter period, the new quota first keeps the ratio below both the old and the new.
+    const period = find('cpu.cfs_period_us')
+    const quota = find('cpu.cfs_quota_us')
+    if (period >= 0 && quota >= 0 && size(files[period]![2]) < size(current(files[period]!))) exchange(period, quota)
+  }
+  const written: [string, string][] = []
+  try {
+    for (const entry of files) {
+      const before = current(entry)
+      writeCgroupFile(path(entry), entry[2])
+      written.push([path(entry), before])
+    }
+  } catch (error) {
+    // Each state on the way was one the kernel accepted: walking back through them, last write
+    // first, is accepted too.
+    for (const [file, before] of written.reverse()) {
+      try {
+        writeCgroupFile(file, before)
+      } catch {
+        // the error to report is the refusal, not a failed way back
+      }
+    }
+    throw error
+  }
+}
+// #endregion updateCgroup
+
 // #region enableControllers
 /**
  * v2: make `controllers` available to the cgroup `leaf` below `root`, so that their files

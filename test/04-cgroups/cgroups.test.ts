@@ -1,23 +1,33 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import {
   CGROUP_ROOT, cgroupDirs, cgroupVersion, createCgroup, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, removeCgroup,
-  resourceFiles, withCgroup, type Cgroup, type Controller,
+  resourceFiles, updateCgroup, withCgroup, type Cgroup, type Controller,
 } from '#ch/04-cgroups/cgroups.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import { testCgroupPath } from '../support/cgroups.ts'
 import { probeSpec, runCaptured, type Run } from '../support/container.ts'
 import { caught } from '../support/errors.ts'
-import { tempDir } from '../support/files.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { startHelper } from '../support/helper.ts'
 import { PROBE_PATH, probeValue } from '../support/probe.ts'
 
 const MiB = 1024 * 1024
+
+/**
+ * The fake v1 tests watch every cgroup write: while `watch` is set, writeCgroupFile (given) hands
+ * it the path and value instead of writing; otherwise it writes as always.
+ */
+const hooks = vi.hoisted(() => ({ watch: undefined as ((path: string, value: string) => void) | undefined }))
+vi.mock('../../lib/cgroup.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../lib/cgroup.ts')>()
+  return { ...real, writeCgroupFile: (path: string, value: string) => (hooks.watch ?? real.writeCgroupFile)(path, value) }
+})
 
 /** A probe spec with limits, in a cgroup of its own below minidocker-test/, removed after the test. */
 function limitedSpec(steps: string[], resources: Resources): Spec {
@@ -101,14 +111,12 @@ describe('cgroupDirs', () => {
 interface Limits { memory: number; memsw: number; swap: number; quota: number; period: number; pids: number }
 
 /**
- * What a kernel makes of resourceFiles' writes, one after the other as listed: each file's
- * parser, and on v1 the rules the kernel applies across files at every write (mm/memcontrol.c,
- * or memcontrol-v1.c in newer kernels, mem_cgroup_resize_max, for memory and memory+swap;
- * kernel/sched/core.c, tg_set_cfs_bandwidth, for a quota, its period and the parent's share of
- * CPU). Resolves to the first refusal, or to the limits set.
+ * What a kernel makes of resourceFiles' writes, one after the other as listed, as v1 and v2
+ * kernels answered them when this workbook measured them (`parentCpu` is the parent's CPU
+ * limit). Resolves to the first refusal, or to the limits set.
  */
-function kernelModel(version: 1 | 2, files: [Controller, string, string][], parentCpu = Infinity): { refused?: string; limits: Limits } {
-  const limits: Limits = { memory: Infinity, memsw: Infinity, swap: Infinity, quota: Infinity, period: 100000, pids: Infinity }
+function kernelModel(version: 1 | 2, files: [Controller, string, string][], parentCpu = Infinity, start: Partial<Limits> = {}): { refused?: string; limits: Limits } {
+  const limits: Limits = { memory: Infinity, memsw: Infinity, swap: Infinity, quota: Infinity, period: 100000, pids: Infinity, ...start }
   const written: string[] = []
   const bytesOrNone = (n: number) => (n === Infinity ? 'no limit' : String(n))
   const number = (value: string, none: string) => (value === none ? Infinity : /^\d+$/.test(value) ? Number(value) : NaN)
@@ -122,15 +130,14 @@ function kernelModel(version: 1 | 2, files: [Controller, string, string][], pare
       const bytes = number(value, '-1')
       if (Number.isNaN(bytes)) return refuse(`it takes a number of bytes, or this file's own word for "no limit": see ${docs}memory.rst`)
       const next = { ...limits, [file === 'memory.limit_in_bytes' ? 'memory' : 'memsw']: bytes }
-      if (next.memsw < next.memory) return refuse(`it would leave memory+swap ${bytesOrNone(next.memsw)} below memory ${bytesOrNone(next.memory)}: what does the kernel compare at each write? (${docs}memory.rst, "memsw")`)
+      if (next.memsw < next.memory) return refuse(`memory was ${bytesOrNone(limits.memory)} and memory+swap ${bytesOrNone(limits.memsw)} at that write: which limits does the kernel hold it against? (${docs}memory.rst, "memsw")`)
       Object.assign(limits, next)
     } else if (file === 'cpu.cfs_period_us' || file === 'cpu.cfs_quota_us') {
       const us = number(value, '-1')
-      if (Number.isNaN(us) || us < 1000) return refuse(`it takes microseconds, at least 1000, or this file's own word for "no limit": see Documentation/scheduler/sched-bwc.rst`)
+      if (Number.isNaN(us) || us < 1000 || (file === 'cpu.cfs_period_us' && us === Infinity)) return refuse(`it takes microseconds, at least 1000, or this file's own word for "no limit": see Documentation/scheduler/sched-bwc.rst`)
       const next = { ...limits, [file === 'cpu.cfs_period_us' ? 'period' : 'quota']: us }
-      // No quota of its own is fine: the cgroup is then held to its parent's.
       if (next.quota !== Infinity && next.quota / next.period > parentCpu)
-        return refuse(`the parent may use ${parentCpu} CPU, and ${next.quota} µs per ${next.period} µs, the period in force at that write, is more: which period does the kernel check a new quota against? (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`)
+        return refuse(`the parent may use ${parentCpu} CPU, and the cgroup had a quota of ${limits.quota === Infinity ? 'none' : `${limits.quota} µs`} per ${limits.period} µs at that write: what does the kernel check a new value against? (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`)
       Object.assign(limits, next)
     } else if (file === 'memory.max' || file === 'memory.swap.max') {
       const bytes = number(value, 'max')
@@ -182,7 +189,7 @@ describe('resourceFiles', () => {
     ])
   })
 
-  it('no resources, zeros, a swap of 0, and -1', () => {
+  it('no resources, zeros, a swap of 0, and a swap of -1', () => {
     expect(resourceFiles({}, 1), 'v1, no resources').toEqual([])
     expect(resourceFiles({}, 2), 'v2, no resources').toEqual([])
     const zeros: Resources = { memory: { limit: 0, swap: 0 }, cpu: { quota: 0, period: 0, shares: 0 }, pids: { limit: 0 } }
@@ -190,15 +197,13 @@ describe('resourceFiles', () => {
       expect(resourceFiles({ memory: { limit: 64 * MiB, swap: 0 } }, version).map(([, file]) => file), `v${version}: a memory limit and a swap of 0: what does runc write for the swap? (its fs/memory.go, fs2/memory.go)`).toEqual([version === 1 ? 'memory.limit_in_bytes' : 'memory.max'])
     for (const version of [1, 2] as const)
       expect(resourceFiles(zeros, version), `v${version}: every value 0: what does runc write for a 0? (its fs/ and fs2/, before each write)`).toEqual([])
-    expect(resourceFiles({ memory: { limit: -1, swap: -1 }, cpu: { quota: -1 } }, 1), 'v1, memory, swap and quota -1: what does each file take for "no limit"? (the documents the chapter\'s "From linux.resources to files" lists)').toEqual([
-      ['memory', 'memory.limit_in_bytes', '-1'],
-      ['memory', 'memory.memsw.limit_in_bytes', '-1'],
-      ['cpu', 'cpu.cfs_quota_us', '-1'],
-    ])
-    expect(resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, 2), 'v2, a memory limit and a swap of -1 (cgroup-v2.rst, "memory.swap.max")').toEqual([
-      ['memory', 'memory.max', String(64 * MiB)],
-      ['memory', 'memory.swap.max', 'max'],
-    ])
+    for (const version of [1, 2] as const) {
+      const files = resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, version)
+      const { refused, limits } = kernelModel(version, files)
+      expect(refused, refused).toBeUndefined()
+      expect(files.length, `v${version}, a memory limit and a swap of -1: ${files.map(([, f, v]) => `${f} ${v}`).join(', ')}`).toBe(2)
+      expect(limits[version === 1 ? 'memsw' : 'swap'], `v${version}, a memory limit and a swap of -1 leave a swap limit: what does the swap file take for "no limit"?`).toBe(Infinity)
+    }
   })
 
   it('a CPU quota alone, and a CPU period alone', () => {
@@ -245,6 +250,71 @@ describe('resourceFiles', () => {
         expect(error.message, `${what}: the error must name both memory.swap and memory.limit`).toMatch(/memory\.swap.*memory\.limit|memory\.limit.*memory\.swap/)
       }
     }
+  })
+})
+
+/**
+ * A v1 cgroup made of plain files that answers writes as a v1 kernel would (kernelModel, from the
+ * limits `start` and below a parent limited to `parentCpu` CPU): a refused write throws what
+ * writeCgroupFile throws and changes nothing, an accepted one is written as the kernel shows it.
+ */
+function fakeV1(start: Partial<Limits>, parentCpu = Infinity) {
+  const root = tempDir('fake-cgroup1-')
+  const dirs = Object.fromEntries(V1_NAMES.map((c) => [c, join(root, c, 'minidocker/c1')])) as Cgroup['dirs']
+  const NO_LIMIT = { memory: '9223372036854771712', cpu: '-1', pids: 'max' }
+  const shown = (controller: 'memory' | 'cpu' | 'pids', n: number) => (n === Infinity ? NO_LIMIT[controller] : String(n))
+  const show = (limits: Limits) => {
+    writeFileSync(join(dirs.memory!, 'memory.limit_in_bytes'), shown('memory', limits.memory))
+    writeFileSync(join(dirs.memory!, 'memory.memsw.limit_in_bytes'), shown('memory', limits.memsw))
+    writeFileSync(join(dirs.cpu!, 'cpu.cfs_period_us'), String(limits.period))
+    writeFileSync(join(dirs.cpu!, 'cpu.cfs_quota_us'), shown('cpu', limits.quota))
+    writeFileSync(join(dirs.pids!, 'pids.max'), shown('pids', limits.pids))
+  }
+  for (const dir of Object.values(dirs)) mkdirSync(dir!, { recursive: true })
+  const accepted: [Controller, string, string][] = []
+  show(kernelModel(1, [], parentCpu, start).limits)
+  hooks.watch = (path, value) => {
+    const controller = V1_NAMES.find((c) => path.startsWith(`${dirs[c]}/`))
+    const write: [Controller, string, string] = [controller ?? 'memory', path.slice(path.lastIndexOf('/') + 1), value]
+    const { refused, limits } = kernelModel(1, [...accepted, write], parentCpu, start)
+    if (refused) throw new ContainerError(`cannot write "${value}" to ${path}: EINVAL (${refused})`, 125)
+    accepted.push(write)
+    show(limits)
+  }
+  onCleanup(() => void (hooks.watch = undefined))
+  return { cgroup: { version: 1, dirs, removeOrder: [] } as Cgroup, writes: () => accepted.map(([, f, v]) => `${f} ${v}`), limits: () => kernelModel(1, accepted, parentCpu, start).limits }
+}
+
+const V1_NAMES: Controller[] = ['memory', 'cpu', 'cpuacct', 'pids']
+
+describe('updating a v1 cgroup, on files that answer as a v1 kernel', () => {
+  const memory = (limit: number, swap: number) => ({ memory: limit * MiB, memsw: swap * MiB })
+  const cpu = (quota: number, period: number) => ({ quota: quota * 1000, period: period * 1000 })
+  const cases: [string, Partial<Limits>, Resources, number][] = [
+    ['memory 64 MiB with 128 MiB memory+swap, raised to 256 MiB with 512 MiB', memory(64, 128), { memory: { limit: 256 * MiB, swap: 512 * MiB } }, Infinity],
+    ['memory 64 MiB with 128 MiB memory+swap, lowered to 16 MiB with 32 MiB', memory(64, 128), { memory: { limit: 16 * MiB, swap: 32 * MiB } }, Infinity],
+    ['a 50 ms quota per 100 ms period, changed to 20 ms per 50 ms below a 0.5 CPU parent', cpu(50, 100), { cpu: { quota: 20000, period: 50000 } }, 0.5],
+    ['a 20 ms quota per 50 ms period, changed to 50 ms per 100 ms below a 0.5 CPU parent', cpu(20, 50), { cpu: { quota: 50000, period: 100000 } }, 0.5],
+  ]
+  for (const [name, start, after, parentCpu] of cases) {
+    it(`fake v1: ${name}`, async () => {
+      const fake = fakeV1(start, parentCpu)
+      const error = await caught(() => updateCgroup(fake.cgroup, after))
+      expect(error?.message, `the update was refused after ${fake.writes().join(', ') || 'no write'} (${error?.message}): which limits are in force at each of your writes, on a cgroup that is not new? (the chapter's "Changing the limits of a running container")`).toBeUndefined()
+      // what a new cgroup gets with the new limits: each case changes every limit its start set
+      const want = kernelModel(1, resourceFiles(after, 1)).limits
+      expect(fake.writes().length, 'no write reached writeCgroupFile (given), through which the tests watch a cgroup\'s writes').toBeGreaterThan(0)
+      expect(fake.limits(), `the limits after ${fake.writes().join(', ')}`).toEqual(want)
+    })
+  }
+
+  it('fake v1: an update refused half-way, a quota under the kernel\'s minimum', async () => {
+    const start: Partial<Limits> = { ...memory(64, 128), ...cpu(50, 100), pids: 32 }
+    const fake = fakeV1(start)
+    const error = await caught(() => updateCgroup(fake.cgroup, { memory: { limit: 16 * MiB, swap: 32 * MiB }, cpu: { quota: 500, period: 50000 }, pids: { limit: 16 } }))
+    expect(error?.message, 'an update with a quota of 500 µs resolved: what did the kernel answer to that write, and where did its answer go?').toBeDefined()
+    expect(error.message, `the error of a refused update must name the file and the value refused (${error.message})`).toMatch(/"500".*cpu\.cfs_quota_us/)
+    expect(fake.limits(), `the limits after ${fake.writes().join(', ')}, and a refusal: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toEqual(kernelModel(1, [], Infinity, start).limits)
   })
 })
 
@@ -334,6 +404,24 @@ describe('cgroup v2, on a directory laid out like one', () => {
     expect(existsSync(join(root, 'lonely/minidocker/c5')), 'the leaf is still there').toBe(false)
     expect(existsSync(join(root, 'lonely/minidocker')), 'lonely/minidocker, named by cgroupsPath and now empty, is still there: which directories are a container\'s to remove? (the chapter\'s "Removing it")').toBe(false)
     expect(existsSync(join(root, 'lonely')), 'lonely/, there before createCgroup, was removed by removeCgroup: whose directory is it? (the chapter\'s "Removing it")').toBe(true)
+  })
+
+  it('an update whose last write fails, on the fake tree', async () => {
+    const root = fakeV2()
+    const spec = limitedSpec([], { memory: { limit: 64 * MiB, swap: 128 * MiB }, cpu: { quota: 50000, period: 100000 } })
+    spec.linux!.cgroupsPath = 'minidocker/c6'
+    const cgroup = await createCgroup(spec, { root, self: V2_SELF })
+    const leaf = cgroup.dirs.memory!
+    const before = Object.fromEntries(['memory.max', 'memory.swap.max', 'cpu.max'].map((f) => [f, readFileSync(join(leaf, f), 'utf8')]))
+    // A cpu.max that reads like any file and refuses every write, as a kernel refuses a value.
+    rmSync(join(leaf, 'cpu.max'))
+    symlinkSync('/proc/version', join(leaf, 'cpu.max'))
+    before['cpu.max'] = readFileSync(join(leaf, 'cpu.max'), 'utf8')
+    const error = await caught(() => updateCgroup(cgroup, { memory: { limit: 256 * MiB, swap: 512 * MiB }, cpu: { quota: 20000, period: 50000 } }))
+    expect(error?.message, 'updateCgroup resolved although cpu.max refused its write').toBeDefined()
+    expect(error.message, `the error of a refused update must name the file that refused (${error.message})`).toMatch(/cpu\.max/)
+    for (const [file, text] of Object.entries(before))
+      expect(readFileSync(join(leaf, file), 'utf8'), `${file} after an update that cpu.max refused: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toBe(text)
   })
 })
 
@@ -503,5 +591,88 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const error = await caught(() => removeCgroup(cgroup))
     expect(error?.message, `removeCgroup gave up (${error?.message}) while a process was still inside for 100 ms more: which of rmdir's refusals goes away by itself? (kernel/cgroup/cgroup.c, cgroup_destroy_locked)`).toBeUndefined()
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after removeCgroup resolved`).toBe(false)
+  })
+})
+
+/** The limit files of a cgroup, as its kernel shows them: those of this version that exist. */
+function limitsOf(cgroup: Cgroup): Record<string, string> {
+  const files: [Controller, string][] = cgroup.version === 1
+    ? [['memory', 'memory.limit_in_bytes'], ['memory', 'memory.memsw.limit_in_bytes'], ['cpu', 'cpu.cfs_period_us'], ['cpu', 'cpu.cfs_quota_us'], ['pids', 'pids.max']]
+    : [['memory', 'memory.max'], ['memory', 'memory.swap.max'], ['cpu', 'cpu.max'], ['pids', 'pids.max']]
+  const existing = files.map(([c, file]) => join(cgroup.dirs[c]!, file)).filter((path) => existsSync(path))
+  return Object.fromEntries(existing.map((path) => [path.slice(path.lastIndexOf('/') + 1), readFileSync(path, 'utf8').trim()]))
+}
+
+/** Resources in a few words, for messages. */
+function inWords({ memory, cpu, pids }: Resources): string {
+  const mib = (n: number) => `${n / MiB} MiB`
+  return [
+    memory?.limit && `memory ${mib(memory.limit)}`, memory?.swap && `memory+swap ${mib(memory.swap)}`,
+    cpu?.quota && `quota ${cpu.quota / 1000} ms`, cpu?.period && `period ${cpu.period / 1000} ms`, pids?.limit && `pids ${pids.limit}`,
+  ].filter(Boolean).join(', ')
+}
+
+describeKernel(`changing the limits of a running container (${HOST_VERSION} on this machine)`, () => {
+  /** A spec for the cgroup at `path` with `resources`. */
+  const at = (path: string, resources: Resources) => {
+    const spec = probeSpec([])
+    spec.linux!.resources = resources
+    spec.linux!.cgroupsPath = path
+    return spec
+  }
+
+  /**
+   * A cgroup created with `before` and updated to `after`, and one created with `after` beside
+   * it, below a parent created with `parent`: the update must leave what a fresh cgroup gets.
+   */
+  async function expectUpdate(before: Resources, after: Resources, parent: Resources = {}) {
+    const base = testCgroupPath()
+    const outer = await createCgroup(at(base, parent))
+    const live = await createCgroup(at(`${base}/live`, before))
+    const fresh = await createCgroup(at(`${base}/fresh`, after))
+    const where = parent.cpu ? ` below a parent with ${inWords(parent)}` : ''
+    const error = await caught(() => updateCgroup(live, after))
+    expect(error?.message, `updating ${inWords(before)} to ${inWords(after)}${where} was refused (${error?.message}): which limits are in force at each of your writes, on a cgroup that is not new? (the chapter's "Changing the limits of a running container")`).toBeUndefined()
+    const [seen, wanted] = [limitsOf(live), limitsOf(fresh)]
+    for (const file of Object.keys(wanted))
+      expect(seen[file], `${file} after updating ${inWords(before)} to ${inWords(after)}${where} reads ${seen[file]}, where a cgroup created with the new limits reads ${wanted[file]}`).toBe(wanted[file])
+    for (const cgroup of [live, fresh, outer]) await removeCgroup(cgroup)
+  }
+
+  const memory = (limit: number, swap: number): Resources => ({ memory: { limit: limit * MiB, swap: swap * MiB } })
+  const cpu = (quota: number, period: number): Resources => ({ cpu: { quota: quota * 1000, period: period * 1000 } })
+
+  it('memory 64 MiB with 128 MiB memory+swap, raised to 256 MiB with 512 MiB', () => expectUpdate(memory(64, 128), memory(256, 512)))
+  it('memory 64 MiB with 128 MiB memory+swap, lowered to 16 MiB with 32 MiB', () => expectUpdate(memory(64, 128), memory(16, 32)))
+  it('a 50 ms quota per 100 ms period, changed to 20 ms per 50 ms below a 0.5 CPU parent', () => expectUpdate(cpu(50, 100), cpu(20, 50), cpu(50, 100)))
+  it('a 20 ms quota per 50 ms period, changed to 50 ms per 100 ms below a 0.5 CPU parent', () => expectUpdate(cpu(20, 50), cpu(50, 100), cpu(50, 100)))
+  it('memory, CPU and pids changed at once, with a process inside', async () => {
+    const before: Resources = { ...memory(64, 128), ...cpu(50, 100), pids: { limit: 32 } }
+    const after: Resources = { ...memory(256, 512), ...cpu(20, 50), pids: { limit: 16 } }
+    const base = testCgroupPath()
+    const live = await createCgroup(at(`${base}/live`, before))
+    const fresh = await createCgroup(at(`${base}/fresh`, after))
+    const helper = startHelper()
+    await joinCgroup(live, helper.pid)
+    const error = await caught(() => updateCgroup(live, after))
+    expect(error?.message, `updating ${inWords(before)} to ${inWords(after)} was refused (${error?.message})`).toBeUndefined()
+    const [seen, wanted] = [limitsOf(live), limitsOf(fresh)]
+    for (const file of Object.keys(wanted)) expect(seen[file], `${file} after the update`).toBe(wanted[file])
+    await helper.exec(PROBE_PATH, [PROBE_PATH, 'exit:0'], [])
+    for (const cgroup of [live, fresh]) await removeCgroup(cgroup)
+  })
+
+  it('an update the kernel refuses half-way: a quota under its minimum', async () => {
+    const before: Resources = { ...memory(64, 128), ...cpu(50, 100), pids: { limit: 32 } }
+    const after: Resources = { ...memory(16, 32), cpu: { quota: 500, period: 50000 }, pids: { limit: 16 } }
+    const live = await createCgroup(at(testCgroupPath(), before))
+    const old = limitsOf(live)
+    const error = await caught(() => updateCgroup(live, after))
+    expect(error?.message, `updating to a quota of 500 µs, under the kernel's minimum, resolved: what did the kernel answer to that write, and where did its answer go?`).toBeDefined()
+    expect(error.message, `the error of a refused update must name the file and the value refused (${error.message})`).toMatch(/500.*cpu\.(cfs_quota_us|max)|cpu\.(cfs_quota_us|max).*500/)
+    const now = limitsOf(live)
+    for (const file of Object.keys(old))
+      expect(now[file], `${file} reads ${now[file]} after an update the kernel refused, and read ${old[file]} before it: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toBe(old[file])
+    await removeCgroup(live)
   })
 })

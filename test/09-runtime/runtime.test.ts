@@ -136,6 +136,32 @@ describeKernel('minirunc: the life cycle', () => {
     expect(await waitFor(() => !alive(pid), 5000), 'the process still alive 5 s after delete --force').toBe(true)
     expect(existsSync(join(t.root, 'c4')), 'ROOT/c4 after delete --force').toBe(false)
   })
+
+  it('update of a running container\'s memory and pids limits, with flags and with --resources', async () => {
+    const MiB = 1024 * 1024
+    const cgroupsPath = testCgroupPath()
+    const t = setup(['sleep:60000'], (spec) => {
+      spec.linux!.cgroupsPath = cgroupsPath
+      spec.linux!.resources = { memory: { limit: 64 * MiB, swap: 128 * MiB }, pids: { limit: 32 } }
+    })
+    expect((await t.create('c5')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'c5')).code).toBe(0)
+    const { pid } = await t.state('c5')
+    const dirs = cgroupDirs(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))
+    const limit = (v1: string, v2: string) => {
+      const file = dirs.flatMap((dir) => [join(dir, v1), join(dir, v2)]).find((f) => existsSync(f))
+      return file ? readFileSync(file, 'utf8').trim() : `(neither ${v1} nor ${v2} in ${dirs.join(', ')})`
+    }
+    const raised = await t.rt('update', '--memory', '256m', '--memory-swap', '512m', '--pids-limit', '16', 'c5')
+    expect(raised.code, `update --memory 256m --memory-swap 512m --pids-limit 16 of a container at 64 MiB, 128 MiB and 32: ${raised.stderr} (chapter 04's updateCgroup)`).toBe(0)
+    expect(limit('memory.limit_in_bytes', 'memory.max'), 'the memory limit after update --memory 256m').toBe(String(256 * MiB))
+    expect(limit('pids.max', 'pids.max'), 'pids.max after update --pids-limit 16').toBe('16')
+    const file = join(t.dir, 'resources.json')
+    writeFileSync(file, JSON.stringify({ memory: { limit: 32 * MiB, swap: 64 * MiB } }))
+    const lowered = await t.rt('update', '--resources', file, 'c5')
+    expect(lowered.code, `update --resources with memory 32 MiB and memory+swap 64 MiB: ${lowered.stderr}`).toBe(0)
+    expect(limit('memory.limit_in_bytes', 'memory.max'), 'the memory limit after update --resources with 32 MiB').toBe(String(32 * MiB))
+  })
 })
 
 describeKernel('minirunc: kill', () => {
