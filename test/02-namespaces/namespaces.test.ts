@@ -288,7 +288,14 @@ async function namespaceHolder(name: string): Promise<number> {
   onCleanup(() => void unshare.kill('SIGKILL'))
   const children = `/proc/${unshare.pid}/task/${unshare.pid}/children`
   const child = () => (existsSync(children) ? Number(readFileSync(children, 'utf8').trim().split(' ')[0]) : 0)
-  expect(await waitFor(() => child() > 0 && readlinkSync(`/proc/${child()}/exe`).endsWith('sleep'), 10_000), 'unshare did not start its sleep').toBe(true)
+  const sleeping = () => {
+    try {
+      return child() > 0 && readlinkSync(`/proc/${child()}/exe`).endsWith('sleep')
+    } catch {
+      return false
+    }
+  }
+  expect(await waitFor(sleeping, 10_000), 'unshare did not start its sleep').toBe(true)
   const pid = child()
   onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
   return pid
