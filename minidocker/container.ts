@@ -162,22 +162,27 @@ export async function prepare(
   onForked?: (pid: number) => Promise<void>,
   beforePivot?: () => Promise<void>,
 ): Promise<number | undefined> {
-  // A user namespace comes first, alone (13): the namespaces chapter 02 creates next then
-  // belong to it.
+  // A new user namespace (13) comes after the joins and before the namespaces chapter 02
+  // creates, which then belong to it; chapter 02 calls it at that moment.
   const namespaces = spec.linux?.namespaces ?? []
   const userns = namespaces.some((n) => n.type === 'user' && !n.path)
-  if (userns) await required(() => enterUserNamespace(helper, spec), 'a user namespace (linux.uidMappings)')
+  let userEntered = false
+  const enterUser = async () => {
+    userEntered = true
+    await required(() => enterUserNamespace(helper, spec), 'a user namespace (linux.uidMappings)')
+  }
   const rest = userns ? { ...spec, linux: { ...spec.linux, namespaces: namespaces.filter((n) => n.type !== 'user') } } : spec
   // Without chapter 02 there is no fork: the helper itself becomes the container's process.
   let forked: number | undefined
   let entered = false
   const enter = async () => {
     entered = true
-    const step = () => enterNamespaces(helper, withoutJoined(rest))
-    const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : undefined
+    const step = () => enterNamespaces(helper, rest, userns ? enterUser : undefined)
+    const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : namespaces.some((n) => n.path) ? 'namespaces given by path' : undefined
     forked = needs === undefined
       ? await optional(step, 'running in the host\'s namespaces and root filesystem')
       : await required(step, needs)
+    if (userns && !userEntered) await enterUser()
     return forked
   }
   // Chapter 04 decides when the process joins its cgroup: after the fork, before anything runs.
@@ -196,7 +201,7 @@ export async function prepare(
   }
   if (forked !== undefined) await onForked?.(forked)
   // Mounting without the mount namespace of chapter 02 would change the host's own mounts; so
-  // would a runtime asked to join one by path that did not (chapter 03 sees only the entry).
+  // would a spec whose mount entry named the host's own (chapter 03 sees only the entry).
   const joinsMount = spec.linux?.namespaces?.some((ns) => ns.type === 'mount' && ns.path)
   if (joinsMount && forked !== undefined && readlinkSync(`/proc/${forked}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt'))
     throw new ContainerError('refusing to set up the root filesystem in the host\'s mount namespace: join the one linux.namespaces names', 125)
@@ -216,17 +221,6 @@ export async function secure(helper: Helper, spec: Spec): Promise<{ lastFilter?:
   if (done) return done
   if (spec.process.user) await switchUser(helper, spec.process.user)
   return {}
-}
-
-/**
- * The spec chapter 02 creates namespaces for: linux.namespaces entries with a path are joined
- * instead (setns), by the runtime before prepare(), and so is the hostname of a joined UTS namespace.
- */
-function withoutJoined(spec: Spec): Spec {
-  const namespaces = spec.linux?.namespaces
-  if (!namespaces?.some((ns) => ns.path)) return spec
-  const utsJoined = namespaces.some((ns) => ns.type === 'uts' && ns.path)
-  return { ...spec, hostname: utsJoined ? undefined : spec.hostname, linux: { ...spec.linux, namespaces: namespaces.filter((ns) => !ns.path) } }
 }
 
 /**

@@ -85,8 +85,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      it from inside? Node cannot make a fifo (mkfifo(1) can).
   //   4. config.json may ask for linux.resources and name no cgroupsPath (runc spec's does):
   //      where would runc put such a container (libcontainer/specconv, createCgroupConfig)?
-  //      The set-up is minidocker run's (prepare()), namespaces given by path before it
-  //      (joinNamespaces). prepare() has a moment for the prestart and createRuntime hooks and
+  //      The set-up is minidocker run's (prepare()), namespaces given by path included
+  //      (chapter 02 joins them). prepare() has a moment for the prestart and createRuntime hooks and
   //      one for createContainer's: what does their state need that only then exists?
   //      `minidocker run` hands you its network (options.network): prepare() knows when chapter
   //      08 wires it, and the caller must be able to undo what was attached.
@@ -107,34 +107,6 @@ export async function create(root: string, id: string, options: CreateOptions, l
 }
 // #endregion create
 
-// #region joinNamespaces
-/**
- * linux.namespaces entries with a path (`/proc/PID/ns/net`, a bind-mounted namespace file) ask
- * to join that namespace rather than make one: the container's process, forked later by
- * prepare(), is born in every one of them, a joined PID namespace included, as runc's nsexec
- * arranges it. A path whose namespace is of another type is refused,
- * `namespace path PATH is a KIND namespace, not TYPE`. The hostname goes to a joined UTS namespace here
- * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
- * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
- * filesystem would be pivoted there.
- */
-export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> {
-  // TODO(09): join the namespaces config.json names by path (docker's --network container:X,
-  //   a Kubernetes pod's shared namespaces).
-  //   1. Which process must join, and when, so that the container's process (forked later by
-  //      chapter 02's code in prepare()) is born in them? setns(2) says what joining a PID
-  //      namespace does to the caller, and to its children.
-  //   2. In which order: what happens to the paths you have yet to open once the mount
-  //      namespace is joined?
-  //   3. prepare() leaves the hostname of a joined UTS namespace to you.
-  //   4. A path of the wrong type (an ipc namespace given as network) is refused: how does a
-  //      /proc/PID/ns link say its type?
-  //   5. What must never be joined here, given what create does next to the mount namespace?
-  //      How do you recognise it when the path is a bind-mounted file, not a /proc symlink?
-  //   runc: join_namespaces() in libcontainer/nsenter/nsexec.c; chapter: "Joining namespaces".
-  throw new NotImplementedError('09-runtime', 'joinNamespaces')
-}
-// #endregion joinNamespaces
 
 // #region start
 /**

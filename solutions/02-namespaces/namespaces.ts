@@ -6,7 +6,7 @@
  * the namespaces config.json's linux.namespaces lists, a PID 1 in the new PID namespace that
  * dies with the helper's relay, and the hostname in the new UTS namespace.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import type { NamespaceType, Spec } from '../../lib/oci.ts'
@@ -18,28 +18,72 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 // #region namespacesToCreate
 /**
  * The namespace types to create for `spec`, as linux.namespaces asks for them, in its order.
- * An entry with a `path` asks to join an existing namespace instead (setns), which `minidocker
- * exec` does in chapter 10; here it is refused with a ContainerError (125) that names the
- * entry's type and path. The path field is read as runc reads it.
+ * An entry with a `path` asks to join an existing namespace instead (setns: joinNamespaces),
+ * and is not one of them. The path field is read as runc reads it.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   const entries = spec.linux?.namespaces ?? []
-  const joined = entries.find((ns) => ns.path)
-  if (joined) throw new ContainerError(`joining the ${joined.type} namespace at ${joined.path} is not supported here`, 125)
-  return [...new Set(entries.map((ns) => ns.type))]
+  return [...new Set(entries.filter((ns) => !ns.path).map((ns) => ns.type))]
 }
 // #endregion namespacesToCreate
+
+// #region joinNamespaces
+/**
+ * Move the helper into every namespace `spec` names by `path` (a /proc/PID/ns/KIND link, or a
+ * bind mount of one), so that the container's process, forked afterwards, is born in each of
+ * them; returns their types. Before anything is joined, the spec is refused with a
+ * ContainerError (125) that names the entry's type and path when an entry cannot be what it
+ * asks for: a path that is not there, a namespace of another type than the entry's, a type
+ * that the spec also asks to create, and the mount namespace the helper is in (the container
+ * would mount in it). On any refusal the helper is in the namespaces it started in.
+ */
+export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
+  const entries = spec.linux?.namespaces ?? []
+  const joined = entries.filter((ns) => ns.path)
+  const toCreate = namespacesToCreate(spec)
+  for (const { type, path } of joined) {
+    const refuse = (why: string) => new ContainerError(`cannot join the ${type} namespace at ${path}: ${why}`, 125)
+    if (toCreate.includes(type)) throw refuse(`the spec also asks for a new ${type} namespace`)
+    if (!existsSync(path!)) throw refuse('no such file')
+    // A /proc/PID/ns link names its namespace ("ipc:[4026532201]"); a bind-mounted file is no link.
+    const link = readlinkOrNull(path!)
+    if (link !== null && link.split(':')[0] !== NS_FILES[type]) throw refuse(`it is a ${link.split(':')[0]} namespace`)
+    // A namespace's inode number is the same through every path that names it.
+    if (type === 'mount' && sameFile(path!, `/proc/${helper.pid}/ns/mnt`)) throw refuse('it is the mount namespace the runtime is in')
+  }
+  // After the mount namespace every path is looked up in it: it comes last.
+  const mount = joined.filter((ns) => ns.type === 'mount')
+  for (const { path } of [...joined.filter((ns) => ns.type !== 'mount'), ...mount]) await helper.setns(path!)
+  return joined.map((ns) => ns.type)
+}
+
+/** The name of each namespace type's file in /proc/PID/ns, which its link also starts with. */
+const NS_FILES: Record<NamespaceType, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' }
+
+function readlinkOrNull(path: string): string | null {
+  try {
+    return readlinkSync(path)
+  } catch {
+    return null
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  const [x, y] = [statSync(a), statSync(b)]
+  return x.dev === y.dev && x.ino === y.ino
+}
+// #endregion joinNamespaces
 
 // #region setHostname
 /**
  * Give the container the hostname its spec asks for, and never rename anything else: a spec
- * that asks for one without a UTS namespace of the container's own (`created` holds the
- * namespaces enterNamespaces made) is refused with a ContainerError (125), as runc refuses it,
+ * that asks for one without a UTS namespace of the container's own (`own` holds the
+ * namespaces enterNamespaces made or joined) is refused with a ContainerError (125), as runc refuses it,
  * with every hostname as it was.
  */
-export async function setHostname(helper: Helper, spec: Spec, created: NamespaceType[]): Promise<void> {
+export async function setHostname(helper: Helper, spec: Spec, own: NamespaceType[]): Promise<void> {
   if (!spec.hostname) return
-  if (!created.includes('uts'))
+  if (!own.includes('uts'))
     throw new ContainerError('unable to set hostname without a private UTS namespace', 125)
   await helper.sethostname(spec.hostname)
 }
@@ -47,27 +91,32 @@ export async function setHostname(helper: Helper, spec: Spec, created: Namespace
 
 // #region enterNamespaces
 /**
- * Put the helper's next process into the namespaces `spec` asks for and return that process's
- * PID on the host. The helper always forks, with or without a new PID namespace: after this,
- * helper requests go to the container's process; the helper's own process stays behind as a
- * relay that exits the way the container's process exits. If the relay dies, at any moment,
- * the container's process must die too, and if the relay is already gone when this returns,
- * it leaves no container process behind and throws a ContainerError (125). Nothing is mounted
- * here: the container has no mount namespace of its own yet.
+ * Put the helper's next process into the namespaces `spec` asks for, those it names by path and
+ * those to create, and return that process's PID on the host. The helper always forks, with or
+ * without a new PID namespace: after this, helper requests go to the container's process; the
+ * helper's own process stays behind as a relay that exits the way the container's process
+ * exits. If the relay dies, at any moment, the container's process must die too, and if the
+ * relay is already gone when this returns, it leaves no container process behind and throws a
+ * ContainerError (125). `enterUser`, when given, is chapter 13's new user namespace: it must
+ * run after every join and before any namespace is created (the namespaces created after it
+ * belong to it, and from inside it the host's can no longer be joined). Nothing is mounted
+ * here: the mount namespace, new or joined, is chapter 03's to fill.
  */
-export async function enterNamespaces(helper: Helper, spec: Spec): Promise<number> {
+export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: () => Promise<void>): Promise<number> {
+  const joined = await joinNamespaces(helper, spec)
+  await enterUser?.()
   const created = namespacesToCreate(spec)
   await helper.unshare(created)
-  // unshare(CLONE_NEWPID) moves only the children: the first one forked becomes PID 1.
+  // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
   const pid = await helper.fork()
-  // If the relay is killed, take PID 1 (and with it the whole namespace) down too.
+  // If the relay is killed, take the container's process (and a new PID namespace) down too.
   await helper.setParentDeathSignal(constants.signals.SIGKILL)
   // A relay that died before the prctl sends no signal: the child was already reparented.
   if (parentOf(pid) !== helper.pid) {
     process.kill(pid, 'SIGKILL')
     throw new ContainerError(`the relay (PID ${helper.pid}) died before the container's process (PID ${pid}) could ask to die with it`, 125)
   }
-  await setHostname(helper, spec, created)
+  await setHostname(helper, spec, [...joined, ...created])
   return pid
 }
 

@@ -125,7 +125,6 @@ export async function create(root: string, id: string, options: CreateOptions, l
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
     await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
-    await joinNamespaces(helper, spec)
     // The user switch waits for secure(), after the steps below that need root (mknod, mount).
     const asRoot = { ...spec, process: { ...spec.process, user: undefined } }
     const pid = await prepare(helper, asRoot, cgroup, limited, options.network?.request, options.network?.attached ?? {}, async (pid) => {
@@ -181,41 +180,6 @@ export async function create(root: string, id: string, options: CreateOptions, l
 }
 // #endregion create
 
-// #region joinNamespaces
-/**
- * linux.namespaces entries with a path (`/proc/PID/ns/net`, a bind-mounted namespace file) ask
- * to join that namespace rather than make one: the container's process, forked later by
- * prepare(), is born in every one of them, a joined PID namespace included, as runc's nsexec
- * arranges it. A path whose namespace is of another type is refused,
- * `namespace path PATH is a KIND namespace, not TYPE`. The hostname goes to a joined UTS namespace here
- * (prepare() sets only a new one's). The runtime's own mount namespace is refused before
- * anything is joined, `cannot join the runtime's own mount namespace: PATH`: the root
- * filesystem would be pivoted there.
- */
-export async function joinNamespaces(helper: Helper, spec: Spec): Promise<void> {
-  const joined = (spec.linux?.namespaces ?? []).filter((ns) => ns.path)
-  for (const { type, path } of joined) {
-    // A /proc/PID/ns link names its type ("net:[4026531992]"); a bind-mounted file cannot be asked.
-    let link: string
-    try {
-      link = readlinkSync(path!)
-    } catch {
-      continue
-    }
-    const kind = link.split(':')[0]
-    if (kind !== NS_FILES[type]) throw new RuntimeError(`namespace path ${path} is a ${kind} namespace, not ${type}`)
-  }
-  const mount = joined.find((ns) => ns.type === 'mount')
-  // A bind-mounted namespace file is no symlink: compare the namespaces' inodes.
-  if (mount && statSync(mount.path!).ino === statSync('/proc/self/ns/mnt').ino)
-    throw new RuntimeError(`cannot join the runtime's own mount namespace: ${mount.path}`)
-  for (const ns of [...joined.filter((n) => n !== mount), ...(mount ? [mount] : [])]) await helper.setns(ns.path!)
-  if (spec.hostname && joined.some((ns) => ns.type === 'uts')) await helper.sethostname(spec.hostname)
-}
-// #endregion joinNamespaces
-
-/** The name of each namespace type's file in /proc/PID/ns, which its link also starts with. */
-const NS_FILES: Record<string, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' }
 
 // #region start
 /**

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -117,17 +118,14 @@ describe('namespacesToCreate', () => {
     const spec = probeSpec([], ['uts'])
     spec.linux!.namespaces!.push({ type: 'network', path: '' })
     const error = await caught(() => namespacesToCreate(spec))
-    expect(error?.message, 'the "network" entry has path "" and was refused: how does runc read an empty path? (Namespace.Path in libcontainer/configs/namespaces_linux.go; "Which namespaces")').toBeUndefined()
-    expect(namespacesToCreate(spec)).toEqual(['uts', 'network'])
+    expect(error?.message, 'the "network" entry has path "" and namespacesToCreate threw').toBeUndefined()
+    expect(namespacesToCreate(spec), 'the "network" entry has path "": does it ask for a new namespace? How does runc read an empty path? (Namespace.Path in libcontainer/configs/namespaces_linux.go; "Which namespaces")').toContain('network')
   })
 
   it('an entry with path /proc/1/ns/net', async () => {
     const spec = probeSpec([])
     spec.linux!.namespaces!.push({ type: 'network', path: '/proc/1/ns/net' })
-    const error = await caught(() => namespacesToCreate(spec))
-    expect(error, 'a "network" entry with a path: expected a ContainerError (what does a path ask for, and which chapter does it? namespacesToCreate\'s doc comment; "Which namespaces")').toBeInstanceOf(ContainerError)
-    expect(error.exitCode).toBe(125)
-    expect(error.message, 'the refusal names no entry: which type, at which path?').toMatch(/network.*\/proc\/1\/ns\/net|\/proc\/1\/ns\/net.*network/)
+    expect(namespacesToCreate(spec), 'a "network" entry with a path is among the namespaces to create: what does a path ask for? (config-linux.md, "Namespaces"; "Which namespaces")').not.toContain('network')
   })
 })
 
@@ -276,5 +274,154 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     await helper.unshare(['uts'])
     const refused = await caught(() => setHostname(helper, spec, ['pid']))
     expect(refused?.message, 'spec.hostname is "", there is no UTS namespace, and setHostname refused: does "" ask for a hostname? ("The hostname")').toBeUndefined()
+  })
+})
+
+/**
+ * A process of the test's own in new UTS, IPC, PID and mount namespaces, as a running container
+ * has them: its PID namespace's /proc mounted in its mount namespace (unshare(1)'s default
+ * propagation there: private), and a hostname of its own. Gives the host PID of its PID 1,
+ * killed (with unshare) after the test.
+ */
+async function namespaceHolder(name: string): Promise<number> {
+  const unshare = spawn('unshare', ['--uts', '--ipc', '--pid', '--mount', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', `hostname ${name} && exec sleep 600`], { stdio: 'ignore' })
+  onCleanup(() => void unshare.kill('SIGKILL'))
+  const children = `/proc/${unshare.pid}/task/${unshare.pid}/children`
+  const child = () => (existsSync(children) ? Number(readFileSync(children, 'utf8').trim().split(' ')[0]) : 0)
+  const sleeping = () => {
+    try {
+      return child() > 0 && readlinkSync(`/proc/${child()}/exe`).endsWith('sleep')
+    } catch {
+      return false
+    }
+  }
+  expect(await waitFor(sleeping, 10_000), 'unshare did not start its sleep').toBe(true)
+  const pid = child()
+  onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
+  return pid
+}
+
+/** The namespace at /proc/PID/ns/FILE, as the kernel names it ("uts:[4026532201]"). */
+const nsOf = (pid: number, file: Kind) => readlinkSync(`/proc/${pid}/ns/${file}`)
+
+/** The NSpid line of /proc/PID/status: the process's PID in each PID namespace it is in, outermost first. */
+const nspid = (pid: number) => (/^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '').split(/\s+/)
+
+/** runInNamespaces, with what enterNamespaces threw instead of a failed test. */
+async function attempt(spec: Spec) {
+  let run: Awaited<ReturnType<typeof runInNamespaces>> | undefined
+  const error = await caught(async () => (run = await runInNamespaces(spec)))
+  return { run, error: error as Error | undefined }
+}
+
+describeKernel('joining namespaces', () => {
+  it('a spec that joins another process\'s UTS and IPC namespaces and creates its PID namespace', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const spec = probeSpec(['ns', 'hostname'])
+    spec.linux!.namespaces = [{ type: 'pid' }, { type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'ipc', path: `/proc/${holder}/ns/ipc` }]
+    const { run, error } = await attempt(spec)
+    expect(error?.message, 'enterNamespaces threw for a spec joining uts and ipc by path ("Joining namespaces")').toBeUndefined()
+    expect(run!.code).toBe(0)
+    const inside = probeValue<Record<Kind, string>>(run!.stdout, 'ns')
+    for (const kind of ['uts', 'ipc'] as const)
+      expect(inside[kind], `the probe's /proc/self/ns/${kind} is not the one the entry's path names (${nsOf(holder, kind)}): which process joins, and is the process that runs the command in it? (setns(2); "Joining namespaces")`).toBe(nsOf(holder, kind))
+    expect(inside.pid, 'the spec asks for a new PID namespace, and the probe is in the one it started in').not.toBe(run!.sandbox.namespaces.pid)
+    expect(inside.pid, 'the spec asks for a new PID namespace, and the probe is in the holder\'s').not.toBe(nsOf(holder, 'pid'))
+    expect(probeValue(run!.stdout, 'hostname'), 'the probe\'s hostname is not the one of the UTS namespace it joined').toBe(await hostnameIn(`/proc/${holder}/ns/uts`))
+  })
+
+  it('a spec that joins another process\'s PID namespace', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const spec = probeSpec(['ns', 'pid'])
+    spec.linux!.namespaces = [{ type: 'pid', path: `/proc/${holder}/ns/pid` }, { type: 'uts' }, { type: 'ipc' }]
+    const { run, error } = await attempt(spec)
+    expect(error?.message, 'enterNamespaces threw for a spec joining a PID namespace by path').toBeUndefined()
+    const inside = probeValue<Record<Kind, string>>(run!.stdout, 'ns')
+    expect(inside.pid, `the probe's /proc/self/ns/pid is not the holder's (${nsOf(holder, 'pid')}): whom does setns(2) with a PID namespace move, the caller or the children it makes afterwards, and which process runs the command? (setns(2), pid_namespaces(7); "Joining namespaces")`).toBe(nsOf(holder, 'pid'))
+    const seen = probeLines(run!.stdout).find((l) => 'pid' in l) as { pid: number; ppid: number }
+    expect(nspid(holder).at(-1), 'the holder\'s sleep is PID 1 of its namespace').toBe('1')
+    expect(seen.pid, `the probe sees itself as PID ${seen.pid} in the PID namespace it joined: who is PID 1 there already?`).not.toBe(1)
+    expect(run!.pid, 'enterNamespaces returned no PID').toBeGreaterThan(0)
+  })
+
+  it('a spec joining a UTS namespace and naming a hostname', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const spec = probeSpec(['hostname'])
+    spec.linux!.namespaces = [{ type: 'pid' }, { type: 'uts', path: `/proc/${holder}/ns/uts` }]
+    spec.hostname = 'joined-02'
+    const { run, error } = await attempt(spec)
+    expect(error?.message, 'the spec joins a UTS namespace and names a hostname, and enterNamespaces refused: is a joined UTS namespace the container\'s own? (runc\'s validator.go: what does NEWUTS count, with a path or without? "The hostname")').toBeUndefined()
+    expect(probeValue(run!.stdout, 'hostname'), 'the hostname the probe sees in the joined UTS namespace, with spec.hostname set').toBe(spec.hostname)
+    expect(await hostnameIn(`/proc/${holder}/ns/uts`), 'the joined UTS namespace, read from the holder\'s side').toBe(spec.hostname)
+    expect(await run!.sandbox.hostname(), 'the UTS namespace the container started from (the test\'s sandbox) was renamed').toBe(SANDBOX_HOSTNAME)
+  })
+
+  it('a spec joining a mount namespace, listed before the others it joins', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const spec = probeSpec(['ns'])
+    spec.linux!.namespaces = (['mount', 'uts', 'ipc', 'pid'] as const).map((type) => ({ type, path: `/proc/${holder}/ns/${type === 'mount' ? 'mnt' : type}` }))
+    const { run, error } = await attempt(spec)
+    expect(error?.message, `enterNamespaces threw for a spec joining the holder's mount, uts, ipc and pid namespaces, the mount entry first. The holder's mount namespace has a /proc of its own PID namespace, as a container's has: once a process is in it, what does /proc/${holder} name? ("Joining namespaces")`).toBeUndefined()
+    const inside = probeValue<Record<Kind, string>>(run!.stdout, 'ns')
+    for (const kind of ['mnt', 'uts', 'ipc', 'pid'] as const)
+      expect(inside[kind], `the probe's /proc/self/ns/${kind} vs the holder's`).toBe(nsOf(holder, kind))
+  })
+
+  it('a spec joining a UTS namespace and creating IPC and PID ones, with a user namespace step (enterUser)', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const spec = probeSpec([])
+    spec.linux!.namespaces = [{ type: 'ipc' }, { type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'pid' }]
+    let seen: Record<Kind, string> | undefined
+    let box: Sandbox | undefined
+    await runCaptured(spec, async (h) => {
+      box = await sandbox(h)
+      await enterNamespaces(h, spec, async () => void (seen = namespacesOf(h.pid)))
+    })
+    expect(seen, 'enterUser was never called (enterNamespaces\'s doc comment)').toBeDefined()
+    expect(seen!.uts, 'when enterUser ran, the helper had not joined the UTS namespace the spec names: from inside a new user namespace, could it still? (user_namespaces(7), setns(2))').toBe(nsOf(holder, 'uts'))
+    expect(seen!.ipc, 'when enterUser ran, the helper was in a new IPC namespace already: which user namespace owns a namespace created before the new one? (user_namespaces(7))').toBe(box!.namespaces.ipc)
+  })
+
+  describe('refused before anything changes', () => {
+    /** enterNamespaces on a sandboxed helper; what it threw, and whether the helper is still as it started. */
+    async function refused(entries: (holder: number, helper: Helper) => { type: Kind | 'network' | 'mount'; path?: string }[]) {
+      const holder = await namespaceHolder('holder-02')
+      const helper = startHelper()
+      const box = await sandbox(helper)
+      const spec = probeSpec([])
+      spec.linux!.namespaces = entries(holder, helper) as NonNullable<Spec['linux']>['namespaces']
+      const error = await caught(() => enterNamespaces(helper, spec))
+      const children = readFileSync(`/proc/${helper.pid}/task/${helper.pid}/children`, 'utf8').trim()
+      return { error, holder, helper, box, after: namespacesOf(helper.pid), children }
+    }
+
+    function expectRefused(r: Awaited<ReturnType<typeof refused>>, what: string, type: string, path: string) {
+      expect(r.error, `${what}: expected a ContainerError (joinNamespaces's doc comment)`).toBeInstanceOf(ContainerError)
+      expect(r.error.exitCode).toBe(125)
+      expect(r.error.message, `${what}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes(type) && m.includes(path))
+      expect(r.after, `${what}: refused, but the helper is no longer in the namespaces it started in: was every entry checked before the first join? (joinNamespaces's doc comment)`).toEqual(r.box.namespaces)
+      expect(r.children, `${what}: refused, but the helper had forked`).toBe('')
+    }
+
+    it('a network entry whose path is an IPC namespace', async () => {
+      const r = await refused((holder) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'network', path: `/proc/${holder}/ns/ipc` }])
+      expectRefused(r, 'the network entry names an IPC namespace: how does a path say which kind of namespace it is? (namespaces(7))', 'network', `/proc/${r.holder}/ns/ipc`)
+    })
+
+    it('a mount entry whose path is the mount namespace the helper is in', async () => {
+      const r = await refused((holder, helper) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'mount', path: `/proc/${helper.pid}/ns/mnt` }])
+      expectRefused(r, `the mount entry names the mount namespace the helper (PID ${r.helper.pid}) is in, here the test's sandbox standing for the host's: where would the container mount?`, 'mount', `/proc/${r.helper.pid}/ns/mnt`)
+    })
+
+    it('an ipc entry with a path and an ipc entry without one', async () => {
+      const r = await refused((holder) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'ipc', path: `/proc/${holder}/ns/ipc` }, { type: 'ipc' }])
+      expectRefused(r, 'the spec asks to join an IPC namespace and to create one: how many IPC namespaces can a process be in? (runc\'s specconv, "duplicated ns")', 'ipc', `/proc/${r.holder}/ns/ipc`)
+    })
+
+    it('a network entry whose path is not there', async () => {
+      const missing = join(tempDir(), 'net')
+      const r = await refused((holder) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'network', path: missing }])
+      expectRefused(r, 'the network entry names a file that is not there', 'network', missing)
+    })
   })
 })
