@@ -4,10 +4,13 @@
  *   <root>/<id>/diff     the layer's own files (an image layer's unpacked tar, or a
  *                        container's writable layer)
  *   <root>/<id>/link     a short name (why: the chapter text's "A deep image")
- *   <root>/<id>/lower    the layers below it, by short name, as a mount's lowerdir wants them
+ *   <root>/<id>/lower    the layers below it (a layer with a parent only)
  *   <root>/<id>/work     overlayfs's work dir for when this layer is the upper one
  *   <root>/<id>/merged   where the union is mounted
- *   <root>/l/<LINK>      symlink to ../<id>/diff
+ *   <root>/l/            the short names, each leading to its layer's diff
+ *
+ * The exact form of link, lower and l/ is moby's (daemon/graphdriver/overlay2/overlay.go:
+ * create, getLower, lowerFile, linkDir).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -21,9 +24,9 @@ export { layerPaths, type LayerPaths }
 // #region createLayer
 /**
  * Create layer `id` on top of `parent` (none for a base layer): its diff, work and merged
- * folders, its short link, its link file and, with a parent, its lower file. link holds the
- * bare short name, lower each layer as `l/<short name>` (relative to root); Docker reads both
- * back byte for byte, so neither ends with a newline.
+ * folders, its short link, its link file and, with a parent, its lower file. dockerd reads link
+ * and lower back as they are, without asking anyone else, so they must hold exactly what moby's
+ * overlay2 writes there; and a layer of a deep image must still mount from its lower file.
  */
 export function createLayer(root: string, id: string, parent?: string): LayerPaths {
   const paths = layerPaths(root, id)
@@ -49,8 +52,8 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
 // #region overlayDirs
 /**
  * The overlay mount for layer `id`: its parents (from its lower file) under its own diff, every
- * directory an absolute path, each lower one by its short link under root/l (mountOverlay may
- * have to name them in a shorter form, and a link's name is short where a layer id is not).
+ * directory an absolute path, the lower ones no longer than the lower file makes them
+ * (mountOverlay may have to name a deep image's directories in a shorter form still).
  */
 export function overlayDirs(root: string, id: string): OverlayDirs {
   const paths = layerPaths(root, id)

@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { join, posix } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { isOpaque } from '#ch/05-layers/whiteout.ts'
+import { isOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
 import { applyLayer, aufsMarker, resolveInside, UnsafeLayerError } from '#ch/06-images/unpack.ts'
 import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -239,11 +239,13 @@ describeKernel('whiteouts while applying a layer', () => {
       { name: 'etc/' },
       { name: 'etc/.wh.motd', content: '' },
     ]), s.layer)
-    const whiteout = lstatSync(join(s.layer, 'etc/motd'))
-    expect(whiteout.isCharacterDevice() && whiteout.rdev === 0, 'etc/.wh.motd: is etc/motd the mark chapter 05\'s makeWhiteout() makes?').toBe(true)
+    const helper = startHelper()
+    const witness = join(tempDir(), 'motd')
+    await makeWhiteout(helper, witness)
+    const kind = (path: string) => { const st = lstatSync(path, { throwIfNoEntry: false }); return st && { type: st.mode & 0o170000, rdev: st.rdev } }
+    expect(kind(join(s.layer, 'etc/motd')), 'etc/.wh.motd: is etc/motd the mark chapter 05\'s makeWhiteout() makes?').toEqual(kind(witness))
     expect(existsSync(join(s.layer, 'etc/.wh.motd')), 'the aufs marker itself is not kept').toBe(false)
     expect(readdirSync(join(s.layer, 'data')), 'the opaque marker is not kept either').toEqual(['new.txt'])
-    const helper = startHelper()
     expect(await isOpaque(helper, join(s.layer, 'data')), 'data/.wh..wh..opq: does data/ carry the mark chapter 05\'s isOpaque() reads?').toBe(true)
   })
 })
