@@ -38,6 +38,7 @@ image: probe, busybox
 
 run options:
   -e, --env KEY[=VALUE]    set an environment variable (repeatable)
+  --env-file FILE          read environment variables from a file (repeatable)
   -w, --workdir DIR        working directory inside the container
   -h, --hostname NAME      the container's hostname
   -u, --user USER[:GROUP]  the user to run as (a name or ID, looked up in the image)
@@ -54,6 +55,7 @@ run options:
 /** Options for `run`, as docker parses them: flags first, then the image and command, untouched. */
 export interface RunOptions {
   env: string[]
+  envFiles: string[]
   volumes: string[]
   publish: string[]
   network?: string
@@ -68,16 +70,16 @@ export interface RunOptions {
   command: string[]
 }
 
-type Flag = 'env' | 'volumes' | 'publish' | 'network' | 'workdir' | 'hostname' | 'user' | 'memory' | 'cpus' | 'pids'
+type Flag = 'env' | 'envFiles' | 'volumes' | 'publish' | 'network' | 'workdir' | 'hostname' | 'user' | 'memory' | 'cpus' | 'pids'
 
 const VALUE_FLAGS: Record<string, Flag> = {
-  '-e': 'env', '--env': 'env', '-w': 'workdir', '--workdir': 'workdir', '-h': 'hostname',
+  '-e': 'env', '--env': 'env', '--env-file': 'envFiles', '-w': 'workdir', '--workdir': 'workdir', '-h': 'hostname',
   '--hostname': 'hostname', '-u': 'user', '--user': 'user', '-v': 'volumes', '--volume': 'volumes', '--memory': 'memory', '-m': 'memory',
   '--cpus': 'cpus', '--pids': 'pids', '--pids-limit': 'pids', '-p': 'publish', '--publish': 'publish', '--network': 'network', '--net': 'network',
 }
 
 export function parseRun(args: string[]): RunOptions {
-  const options: RunOptions = { env: [], volumes: [], publish: [], command: [] }
+  const options: RunOptions = { env: [], envFiles: [], volumes: [], publish: [], command: [] }
   let i = 0
   let imageless = false
   for (; i < args.length; i++) {
@@ -89,7 +91,7 @@ export function parseRun(args: string[]): RunOptions {
     if (!key) throw new ContainerError(`unknown flag: ${flag}\n\n${USAGE}`, 125)
     const value = inline ?? args[++i]
     if (value === undefined) throw new ContainerError(`flag needs an argument: ${flag}`, 125)
-    if (key === 'env' || key === 'volumes' || key === 'publish') options[key].push(value)
+    if (key === 'env' || key === 'envFiles' || key === 'volumes' || key === 'publish') options[key].push(value)
     else options[key] = value
   }
   if (!imageless) options.image = args[i++]
@@ -138,8 +140,9 @@ async function networkRequest(options: RunOptions, rootfs: string | undefined, h
 
 /** The config.json of the container these options describe, with its rootfs at `rootfs`. */
 async function runSpec(options: RunOptions, rootfs: string | undefined, network: NetworkMode): Promise<Spec> {
-  // Without -e the env is Docker's default PATH alone, which needs no chapter.
-  const env = options.env.length > 0 ? await required(() => buildEnv(options.env, process.env), 'run -e') : undefined
+  // Without -e or --env-file the env is Docker's default PATH alone, which needs no chapter.
+  const asked = options.env.length > 0 || options.envFiles.length > 0
+  const env = asked ? await required(() => buildEnv(options.env, process.env, options.envFiles), options.envFiles.length > 0 ? 'run --env-file' : 'run -e') : undefined
   const spec = baseSpec(options.command, env)
   if (options.workdir) spec.process.cwd = options.workdir
   if (options.hostname !== undefined) spec.hostname = options.hostname

@@ -16,7 +16,7 @@
  * A chapter that is still a starter is skipped with a note (optional), unless the spec asks for
  * something only that chapter can do, such as a hostname or a memory limit (required).
  */
-import { exitCode, runProcess } from '#ch/01-process/process.ts'
+import { dockerExitCode, exitCode, runProcess } from '#ch/01-process/process.ts'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
 import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
@@ -100,10 +100,10 @@ async function throughRuntime(spec: Spec, network?: NetworkRequest): Promise<Con
       helper = await create(root, id, { bundle, network: network && { request: network, attached } }, log, false)
     } catch (error) {
       if (error instanceof NotImplementedError && error.chapter === '09-runtime') return undefined
-      throw error instanceof RuntimeError ? new ContainerError(error.message, runtimeExitCode(error.message)) : error
+      throw error instanceof RuntimeError ? new ContainerError(error.message, dockerExitCode(error.message)) : error
     }
     try {
-      if (early) return { code: 128 + constants.signals[early], oomKilled: false }
+      if (early) return { code: exitCode({ code: null, signal: constants.signals[early] }), oomKilled: false }
       const { record } = loadContainer(root, id)
       await start(root, id, log)
       const code = exitCode(await helper.exited)
@@ -119,12 +119,6 @@ async function throughRuntime(spec: Spec, network?: NetworkRequest): Promise<Con
       rmSync(bundle, { recursive: true, force: true })
     }
   }
-}
-
-/** The exit code docker gives a runtime's refusal: 127 for a program not found, 126 for one that cannot run, else 125. */
-function runtimeExitCode(message: string): number {
-  if (/executable file not found|no such file or directory/.test(message)) return 127
-  return /permission denied/.test(message) ? 126 : 125
 }
 
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']

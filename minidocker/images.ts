@@ -216,7 +216,7 @@ function rootfsFile(rootfs: string, path: string): string | undefined {
  * (the command, -e as buildEnv() resolved them into spec.process.env, -w, -u), as dockerd does.
  */
 export async function withImageConfig(spec: Spec, config: ImageConfig, flags: { command: string[]; env: string[]; workdir?: string; user?: string }, rootfs: string): Promise<Spec> {
-  // buildEnv() put Docker's default PATH first; the image's own PATH must win over it
+  // Docker's default PATH gives way to the image's PATH; a PATH the run asked for does not
   const setsPath = flags.env.some((f) => f === 'PATH' || f.startsWith('PATH='))
   const env = setsPath ? spec.process.env : spec.process.env.filter((e) => e !== DEFAULT_PATH)
   const files = { passwd: rootfsFile(rootfs, 'etc/passwd'), group: rootfsFile(rootfs, 'etc/group') }

@@ -27,28 +27,75 @@ export function exitCode(status: ExitStatus): number {
 }
 // #endregion exitCode
 
+// #region dockerExitCode
+/**
+ * The number `docker run` exits with for a container that never ran, from the runtime's message
+ * alone: the docker CLI receives runc's words (through containerd and dockerd), never a number.
+ */
+export function dockerExitCode(message: string): number {
+  // TODO(01): the docker CLI's reading of a runtime's refusal.
+  //   1. "Exit status" in Docker's `docker run` reference documents three numbers for a
+  //      container that never ran. The CLI has only runc's message to choose from: what in the
+  //      words decides, and what does a message it does not recognise get?
+  //   2. It is a reading of words, so it is blind: runc's "not a directory" is a missing file
+  //      to you and me. What is it to the docker CLI? Ask the real docker run (the tests do).
+  //   3. Where to look: toStatusError in the docker CLI (cli/command/container/run.go), and
+  //      "Exit codes" in the chapter text.
+  throw new NotImplementedError('01-process', 'dockerExitCode')
+}
+// #endregion dockerExitCode
+
 // #region buildEnv
 /**
- * The container's environment from `-e` flags, as the process sees it after `docker run -e`,
- * dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from the host, a later
- * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag the docker CLI refuses
- * is refused with a ContainerError in the docker CLI's own words and with its exit code.
+ * The container's environment from `-e` flags and `--env-file` files, as the process sees it
+ * after `docker run`, dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from
+ * the host, a later setting replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag or
+ * file the docker CLI refuses is refused with a ContainerError in the docker CLI's own words and
+ * with its exit code.
  *
  * No single Docker function builds this list: the docker CLI, dockerd and runc each do a part.
  */
-export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
-  // TODO(01): the "KEY=value" list a container starts with, from the -e flags.
+export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}, envFiles: string[] = []): string[] {
+  // TODO(01): the "KEY=value" list a container starts with, from the -e flags and the files.
   //   1. Values may contain "=" (URL=a=b) or be empty (A=). A later flag replaces an earlier
   //      one: which program does that, and does the order of the list survive it?
   //   2. A bare KEY is resolved on the client, and one the client lacks travels on as it is:
   //      what reaches dockerd for -e A=1 -e A, and for -e PATH, and what does dockerd make of
   //      it? Never read process.env here: the host's environment is `hostEnv`.
-  //   3. Where to look: opts.ValidateEnv (docker CLI, opts/env.go), moby's
-  //      ReplaceOrAppendEnvValues (container/env.go), the body of the docker CLI's
-  //      POST /containers/create, and "The environment" in the chapter text.
+  //   3. --env-file (readEnvFile reads one): the files and the flags meet in one list. Which
+  //      comes first, whatever the order on the command line, and which program settles a key
+  //      that both name? A bare -e KEY the client lacks, after a file that sets KEY: what is
+  //      left? Try it with the real docker before you decide ("The environment file").
+  //   4. Where to look: opts.ValidateEnv (docker CLI, opts/env.go), opts.ReadKVEnvStrings
+  //      (opts/parse.go), moby's ReplaceOrAppendEnvValues (container/env.go), the body of the
+  //      docker CLI's POST /containers/create, and "The environment" in the chapter text.
   throw new NotImplementedError('01-process', 'buildEnv')
 }
 // #endregion buildEnv
+
+// #region readEnvFile
+/**
+ * The `KEY=value` lines the docker CLI sends dockerd for one `--env-file FILE`, in the file's
+ * order, a bare KEY already resolved from `hostEnv`. A file the docker CLI cannot read or
+ * refuses is refused with a ContainerError in the docker CLI's own words and with its exit code.
+ */
+export function readEnvFile(file: string, hostEnv: Record<string, string | undefined> = {}): string[] {
+  // TODO(01): one --env-file, read as the docker CLI reads it.
+  //   1. The format has no quoting and no escapes, and it is stricter and looser than a shell's
+  //      in places you would not guess: white space before a name, after a name, inside a
+  //      value, at the end of a line; a "#" at the start and in the middle; a name with no
+  //      "=", set and not set on the client; a file saved on Windows, with a byte order mark.
+  //      Find out what each does with the real docker CLI (the chapter text says how to start
+  //      one) before you write a line: the tests ask it the same questions.
+  //   2. Some lines and files are refused, before anything starts: the message is the docker
+  //      CLI's, to the letter, naming the file, and so is the exit code. The file is bytes:
+  //      what if they are not UTF-8?
+  //   3. Where to look: kvfile.Parse in the docker CLI (pkg/kvfile/kvfile.go; opts/file.go in
+  //      older ones), Go's bufio.ScanLines and unicode.IsSpace, and "The environment file" in
+  //      the chapter text.
+  throw new NotImplementedError('01-process', 'readEnvFile')
+}
+// #endregion readEnvFile
 
 // #region searchPath
 /**
@@ -74,7 +121,7 @@ export function searchPath(file: string, env: string[]): string[] {
 /**
  * Exec `args` in the helper as runc does: try searchPath()'s files, and when none runs, fail
  * with runc's message (word for word: the table in "Finding the command") and the exit code
- * `docker run` makes of that message. An empty `args` is refused with dockerd's
+ * `docker run` makes of that message (dockerExitCode). An empty `args` is refused with dockerd's
  * `no command specified`.
  */
 export async function execCommand(helper: Helper, args: string[], env: string[]): Promise<void> {
@@ -84,13 +131,11 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
   //      program here, try the next", which mean "there is one, and it is broken", and does
   //      that depend on whether the name was searched or given as a path? Whatever file runs,
   //      what must the program see as its own name (argv[0])?
-  //   2. The exit code is Docker's reading of runc's message, not a choice of yours: find the
-  //      code the docker CLI gives each of runc's messages. An error that is none of runc's
-  //      cases must reach the caller as the SyscallError it is.
+  //   2. The exit code is Docker's reading of runc's message (dockerExitCode), not a choice
+  //      of yours. An error that is none of runc's cases must reach the caller as the
+  //      SyscallError it is.
   //   3. Where to look: execve(2) ERRORS, helper.exec's @throws, runc's
-  //      libcontainer/standard_init_linux.go, the "Exit status" section of Docker's `docker run`
-  //      reference, toStatusError in the docker CLI (cli/command/container/run.go), and
-  //      "Finding the command" and "Exit codes" in the chapter text.
+  //      libcontainer/standard_init_linux.go, and "Finding the command" in the chapter text.
   throw new NotImplementedError('01-process', 'execCommand')
 }
 // #endregion execCommand

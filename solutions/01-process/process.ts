@@ -4,6 +4,7 @@
  * Everything later chapters add (namespaces, a root filesystem, cgroups) happens between
  * starting the helper and exec: runProcess() takes that work as its `prepare` step.
  */
+import { readFileSync } from 'node:fs'
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_PATH, type Process } from '../../lib/oci.ts'
 import { Helper, SyscallError, type ExitStatus, type HelperOptions } from '../../native/helper.ts'
@@ -19,30 +20,53 @@ export function exitCode(status: ExitStatus): number {
 }
 // #endregion exitCode
 
+// #region dockerExitCode
+/**
+ * The number `docker run` exits with for a container that never ran, from the runtime's message
+ * alone: the docker CLI receives runc's words (through containerd and dockerd), never a number.
+ */
+export function dockerExitCode(message: string): number {
+  // toStatusError in the docker CLI (cli/command/container/run.go) looks for these phrases.
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(message)) return 127
+  if (/permission denied|is a directory/.test(message)) return 126
+  return 125
+}
+// #endregion dockerExitCode
+
 // #region buildEnv
 /**
- * The container's environment from `-e` flags, as the process sees it after `docker run -e`,
- * dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from the host, a later
- * flag replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag the docker CLI refuses
- * is refused with a ContainerError in the docker CLI's own words and with its exit code.
+ * The container's environment from `-e` flags and `--env-file` files, as the process sees it
+ * after `docker run`, dockerd and runc 1.1: `KEY=value` sets KEY, a bare `KEY` copies KEY from
+ * the host, a later setting replaces an earlier one, and PATH defaults to DEFAULT_PATH. A flag or
+ * file the docker CLI refuses is refused with a ContainerError in the docker CLI's own words and
+ * with its exit code.
  *
  * No single Docker function builds this list: the docker CLI, dockerd and runc each do a part.
  */
-export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}): string[] {
-  // The docker CLI: one entry per key, a later flag in the place of the first; a bare KEY takes
-  // the host's value, or is sent on bare.
+export function buildEnv(flags: string[], hostEnv: Record<string, string | undefined> = {}, envFiles: string[] = []): string[] {
+  // The docker CLI checks each -e as it parses it, before it opens any file. It sends each key
+  // of the flags once, a later flag in the place of the first; a bare KEY takes the host's
+  // value, or is sent on bare.
   const sent = new Map<string, string | undefined>()
   for (const flag of flags) {
     const [key, value] = splitVar(flag)
     if (key === '') throw new ContainerError(`invalid environment variable: ${flag}`, 125)
     sent.set(key, value ?? hostEnv[key])
   }
+  // The files' lines go first, every one of them, then the flags (opts.ReadKVEnvStrings).
+  const fromFiles = envFiles.flatMap((file) => readEnvFile(file, hostEnv))
   // dockerd merges them into its defaults (moby's ReplaceOrAppendEnvValues): a value replaces a
-  // default in place or is appended, and a bare KEY unsets a default (keys are unique by now).
+  // default in place or is appended (runc keeps the last of a key), and a bare KEY unsets a
+  // default, never a variable that came with the request.
   const env = new Map<string, string>([['PATH', DEFAULT_PATH.slice('PATH='.length)]])
+  const defaults = new Set(env.keys())
+  for (const line of fromFiles) {
+    const [key, value] = splitVar(line)
+    env.set(key, value!)
+  }
   for (const [key, value] of sent) {
     if (value !== undefined) env.set(key, value)
-    else env.delete(key)
+    else if (defaults.has(key)) env.delete(key)
   }
   return [...env].map(([key, value]) => `${key}=${value}`)
 }
@@ -52,6 +76,61 @@ function splitVar(text: string): [string, string | undefined] {
   return eq < 0 ? [text, undefined] : [text.slice(0, eq), text.slice(eq + 1)]
 }
 // #endregion buildEnv
+
+// #region readEnvFile
+/**
+ * The `KEY=value` lines the docker CLI sends dockerd for one `--env-file FILE`, in the file's
+ * order, a bare KEY already resolved from `hostEnv`. A file the docker CLI cannot read or
+ * refuses is refused with a ContainerError in the docker CLI's own words and with its exit code.
+ */
+export function readEnvFile(file: string, hostEnv: Record<string, string | undefined> = {}): string[] {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file)
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException
+    // Go's os.Open succeeds on a directory; its first read fails, inside the parser's wrapping.
+    if (code === 'EISDIR') throw new ContainerError(`invalid env file (${file}): read ${file}: is a directory`, 125)
+    throw new ContainerError(`open ${file}: ${/^\w+: (.*?), open /.exec(message)?.[1] ?? message}`, 125)
+  }
+  const refused = (why: string) => new ContainerError(`invalid env file (${file}): ${why}`, 125)
+  // Go's bufio.ScanLines: lines end at "\n", one "\r" before it goes too, and a last line
+  // needs no "\n".
+  const lines = splitLines(bytes)
+  const out: string[] = []
+  for (const [i, raw] of lines.entries()) {
+    let text: string
+    try {
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw)
+    } catch {
+      throw refused(`invalid utf8 bytes at line ${i + 1}: [${[...raw].join(' ')}]`)
+    }
+    if (i === 0 && text.startsWith('\uFEFF')) text = text.slice(1)
+    // Go's unicode.IsSpace, which JavaScript's \s is not: no U+FEFF, and U+0085 is one.
+    const line = text.replace(/^[\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/, '')
+    if (line === '' || line.startsWith('#')) continue
+    const [key, value] = splitVar(line)
+    if (key === '') throw refused(`no variable name on line '${line}'`)
+    if (/[ \t]/.test(key)) throw refused(`variable '${key}' contains whitespaces`)
+    if (value !== undefined) out.push(line)
+    else if (hostEnv[key] !== undefined) out.push(`${key}=${hostEnv[key]}`)
+  }
+  return out
+}
+
+function splitLines(bytes: Buffer): Buffer[] {
+  const lines: Buffer[] = []
+  let start = 0
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start)
+    const next = end < 0 ? bytes.length : end + 1
+    if (end < 0) end = bytes.length
+    lines.push(bytes.subarray(start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end))
+    start = next
+  }
+  return lines
+}
+// #endregion readEnvFile
 
 // #region searchPath
 /**
@@ -72,7 +151,7 @@ export function searchPath(file: string, env: string[]): string[] {
 /**
  * Exec `args` in the helper as runc does: try searchPath()'s files, and when none runs, fail
  * with runc's message (word for word: the table in "Finding the command") and the exit code
- * `docker run` makes of that message. An empty `args` is refused with dockerd's
+ * `docker run` makes of that message (dockerExitCode). An empty `args` is refused with dockerd's
  * `no command specified`.
  */
 export async function execCommand(helper: Helper, args: string[], env: string[]): Promise<void> {
@@ -86,15 +165,21 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
       if (!(error instanceof SyscallError)) throw error
       // On the PATH, a missing or unusable file only means: look in the next directory.
       if (searching && SKIPPED.has(error.code)) continue
-      if (error.code === 'ENOENT') throw new ContainerError(`exec: "${file}": stat ${file}: no such file or directory`, 127)
-      // Docker's exit code comes from runc's message: "not a directory" is neither "not found"
-      // nor "permission denied", so it is Docker's own 125.
-      if (error.code === 'ENOTDIR') throw new ContainerError(`exec: "${file}": stat ${file}: not a directory`, 125)
-      if (error.code === 'EACCES') throw new ContainerError(`exec: "${file}": permission denied`, 126)
+      // runc's words for a path; docker's exit code is what the docker CLI reads in them.
+      const words = REFUSED[error.code]
+      if (words) throw refusal(`exec: "${file}": ${words(file)}`)
       throw error
     }
   }
-  throw new ContainerError(`exec: "${file}": executable file not found in $PATH`, 127)
+  throw refusal(`exec: "${file}": executable file not found in $PATH`)
+}
+
+const refusal = (message: string) => new ContainerError(message, dockerExitCode(message))
+
+const REFUSED: Record<string, (file: string) => string> = {
+  ENOENT: (file) => `stat ${file}: no such file or directory`,
+  ENOTDIR: (file) => `stat ${file}: not a directory`,
+  EACCES: () => 'permission denied',
 }
 
 const SKIPPED = new Set(['ENOENT', 'ENOTDIR', 'EACCES'])

@@ -1,7 +1,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { buildEnv, exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
+import { buildEnv, dockerExitCode, exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_PATH, type Process } from '../../lib/oci.ts'
 import { Helper, SyscallError } from '../../native/helper.ts'
@@ -40,9 +40,10 @@ function leftOf(pid: number): 'dying' | 'alive' | undefined {
  * The environment the real `docker run` gives the probe for these -e flags, with the client's
  * environment `clientEnv`, less what dockerd adds of its own and no flag asked for (HOSTNAME, HOME).
  */
-async function dockerEnv(flags: string[], clientEnv: Record<string, string | undefined> = {}): Promise<string[]> {
-  const r = await docker(['run', ...flags.flatMap((f) => ['-e', f]), 'probe', '/probe', 'env'], clientEnv)
-  if (r.code !== 0) throw new Error(`docker run -e ${flags.join(' -e ')} failed: ${r.stderr}`)
+async function dockerEnv(flags: string[], clientEnv: Record<string, string | undefined> = {}, envFiles: string[] = []): Promise<string[]> {
+  // -e before --env-file on the command line: the docker CLI does not go by that order
+  const r = await docker(['run', ...flags.flatMap((f) => ['-e', f]), ...envFiles.flatMap((f) => ['--env-file', f]), 'probe', '/probe', 'env'], clientEnv)
+  if (r.code !== 0) throw new Error(`docker run -e ${flags.join(' -e ')} --env-file ${envFiles.join(' --env-file ')} failed: ${r.stderr}`)
   const named = new Set(flags.map((f) => f.split('=')[0]))
   return sorted(probeValue<string[]>(r.stdout, 'env')).filter((v) => !['HOSTNAME', 'HOME'].includes(v.split('=')[0]!) || named.has(v.split('=')[0]))
 }
@@ -82,6 +83,19 @@ describe('exitCode', () => {
     // so (in the host's PID namespace: as PID 1 of its own, it could not).
     expect(killed, 'killed by SIGKILL (9): what does `docker run` exit with for a container killed so? ("Exit codes"; "EXIT STATUS" in bash(1))').toBe(await dockerExit(['--pid', 'host', 'probe', '/probe', 'kill:9']))
     expect(termed, 'killed by SIGTERM (15): and for this signal? ("Exit codes")').toBe(await dockerExit(['--pid', 'host', 'probe', '/probe', 'kill:15']))
+  })
+})
+
+describe('dockerExitCode', () => {
+  it('the refusals of the real docker run, message by message', async () => {
+    // Containers that never ran: the probe's image has /etc/passwd without its x bit, and /probe is a file.
+    const cases = [['nope'], ['/no/such'], ['/probe/x'], ['/etc/passwd'], ['/etc'], ['-e', 'PATH=/etc', 'passwd'], ['-w', 'relative', '/probe']]
+    for (const args of cases) {
+      const [flags, command] = args[0] === '-e' || args[0] === '-w' ? [args.slice(0, 2), args.slice(2)] : [[], args]
+      const real = await docker(['run', ...flags, 'probe', ...command])
+      const message = real.stderr.split('\n')[0]!
+      expect(dockerExitCode(message), `docker run ${args.join(' ')} failed with: ${message}. Which number does the docker CLI make of these words? ("Exit codes"; toStatusError in cli/command/container/run.go)`).toBe(real.code)
+    }
   })
 })
 
@@ -141,6 +155,99 @@ describe('buildEnv', () => {
     const words = real.stderr.split('\n')[0]!.replace(/^invalid argument ".*" for ".*" flag: /, '')
     expect(error.message, 'the docker CLI\'s own words for -e =oops, to the letter (opts.ValidateEnv in opts/env.go)').toBe(words)
     expect(error.exitCode, 'the docker CLI refuses -e =oops itself: which exit code does `docker run` document for its own errors?').toBe(real.code)
+  })
+})
+
+/** Files with these contents, in a directory of the test's own, as paths for --env-file. */
+function envFiles(...contents: (string | Buffer)[]): string[] {
+  const dir = tempDir()
+  return contents.map((text, i) => {
+    const path = join(dir, `env-${i + 1}`)
+    writeFileSync(path, text)
+    return path
+  })
+}
+
+const shown = (text: string | Buffer) => JSON.stringify(String(text))
+
+/** buildEnv and the real docker run, on the same --env-file files, flags and client environment. */
+async function sameEnv(files: string[], flags: string[], clientEnv: Record<string, string | undefined>, question: string) {
+  const got = buildEnv(flags, clientEnv, files)
+  expect(sorted(got), question).toEqual(await dockerEnv(flags, clientEnv, files))
+}
+
+/** buildEnv refuses the files as the real docker run does: a ContainerError, its words, its exit code. */
+async function refusedAlike(files: string[], clientEnv: Record<string, string | undefined>, what: string) {
+  const error = await caught(() => buildEnv([], clientEnv, files))
+  const real = await docker(['run', ...files.flatMap((f) => ['--env-file', f]), 'probe'], clientEnv)
+  // The docker CLI's own refusal, less the "docker: " it puts before any error of `run`.
+  const words = real.stderr.split('\n')[0]!.replace(/^docker: /, '')
+  expect(real.code, `the real docker run accepted ${what}`).not.toBe(0)
+  expect(error, `${what}, and ${error ? `"${error.message}" came back` : 'buildEnv accepted it'}: what does the docker CLI do with it? (pkg/kvfile in the docker CLI; "The environment file")`).toBeInstanceOf(ContainerError)
+  expect(error.message, `${what}: the docker CLI's own words, to the letter, file name included (pkg/kvfile, opts.ReadKVEnvStrings)`).toBe(words)
+  expect(error.exitCode, `${what}: which exit code does \`docker run\` document for its own errors?`).toBe(real.code)
+}
+
+// --env-file: the same files, flags and client environment through buildEnv and the real docker
+// run. Nothing here says what the docker CLI makes of a file: the witness does, at test time.
+describe('buildEnv with --env-file', () => {
+  it('a file with white space before and after names and values', async () => {
+    const text = '   A=1\n\tB= two \nC=three\t\n  D=\n'
+    await sameEnv(envFiles(text), [], {}, `--env-file ${shown(text)}: which white space does the docker CLI take away, and which is part of a value? (pkg/kvfile; "The environment file")`)
+  })
+
+  it('a file with comments, blank lines and a "#" in the middle of a line', async () => {
+    const text = '# a comment\n   # an indented one\n\nA=1 # after a value\nB=#x\n \t \n'
+    await sameEnv(envFiles(text), [], {}, `--env-file ${shown(text)}: which lines are comments, and what is a "#" after a value? (pkg/kvfile; "The environment file")`)
+  })
+
+  it('a file with quotes, "=" in values and an empty value the host has too', async () => {
+    const text = 'Q="x y"\nS=\'z\'\nURL=a=b\nEMPTY=\n'
+    await sameEnv(envFiles(text), [], { EMPTY: 'from-host' }, `--env-file ${shown(text)}, with EMPTY=from-host on the host: does the file format quote, and which lines read the host's environment? (pkg/kvfile; "The environment file")`)
+  })
+
+  it('a file with bare names: one set on the host, one set empty, one not set, and PATH', async () => {
+    const text = 'ON_HOST\n  EMPTY_ON_HOST\nNOT_ON_HOST\nPATH\n'
+    await sameEnv(envFiles(text), [], { ON_HOST: 'from-host', EMPTY_ON_HOST: '' }, `--env-file ${shown(text)}, with ON_HOST=from-host and EMPTY_ON_HOST= on the host, and no NOT_ON_HOST or PATH: what does the docker CLI send for a bare name in a file, and is it what it sends for a bare -e? (pkg/kvfile; "The environment file")`)
+  })
+
+  it('a file saved on Windows: a byte order mark and CRLF line ends', async () => {
+    const text = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('A=1\r\nB=2\r\n\r\n# c\r\nC=3')])
+    await sameEnv(envFiles(text), [], {}, `--env-file ${shown(text)} (a UTF-8 byte order mark first): what becomes of the mark, of each "\\r" and of a last line with no line end? (pkg/kvfile; Go's bufio.ScanLines)`)
+  })
+
+  it('a byte order mark and a carriage return in the middle of a file', async () => {
+    const text = Buffer.concat([Buffer.from('A=1\n'), Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('B=2\nC=x\ry\n')])
+    await sameEnv(envFiles(text), [], {}, `--env-file ${shown(text)}: a byte order mark on the second line, and a "\\r" inside one: which does the docker CLI take away? (pkg/kvfile; Go's unicode.IsSpace, which is not JavaScript's \\s)`)
+  })
+
+  it('a flag -e C=flag on the command line before two files that set A, B and C', async () => {
+    const texts = ['A=1\nB=1\nC=1\nA=again\n', 'B=2\n']
+    await sameEnv(envFiles(...texts), ['C=flag'], {}, `-e C=flag, then --env-file ${shown(texts[0]!)} --env-file ${shown(texts[1]!)}: in which order do the docker CLI's lists meet, and which program settles a key named twice? (opts.ReadKVEnvStrings; "The environment file")`)
+  })
+
+  it('a bare -e NAME the host lacks, after a file that sets NAME', async () => {
+    const cases: [string, string][] = [['A=from-file\n', 'A'], ['PATH=/from-file\n', 'PATH']]
+    for (const [text, flag] of cases) await sameEnv(envFiles(text), [flag], {}, `--env-file ${shown(text)} -e ${flag}, with no ${flag} on the host: what reaches dockerd, and what does its merge unset? (ReplaceOrAppendEnvValues in moby's container/env.go; "The environment file")`)
+  })
+
+  it('a file line whose name has white space in it', async () => {
+    for (const text of ['A B=1\n', 'export A=1\n', 'A =1\n', 'ON_HOST \n'])
+      await refusedAlike(envFiles(`OK=1\n${text}`), { ON_HOST: 'from-host' }, `--env-file ${shown(`OK=1\n${text}`)}`)
+  })
+
+  it('a file line with no name', async () => {
+    for (const text of ['=x\n', '   =x\n']) await refusedAlike(envFiles(text), {}, `--env-file ${shown(text)}`)
+  })
+
+  it('a file that is not UTF-8', async () => {
+    const text = Buffer.concat([Buffer.from('A=1\nB='), Buffer.from([0xff]), Buffer.from('\n')])
+    await refusedAlike(envFiles(text), {}, `--env-file with the bytes [${[...text].join(' ')}]`)
+  })
+
+  it('a file that is missing, and one that is a directory', async () => {
+    await refusedAlike([join(tempDir(), 'missing.env')], {}, '--env-file of a file that does not exist')
+    await refusedAlike([tempDir()], {}, '--env-file of a directory')
   })
 })
 

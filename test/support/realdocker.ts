@@ -84,5 +84,6 @@ export async function docker(args: string[], clientEnv: Record<string, string | 
   const full = args[0] === 'run' ? ['run', '--rm', '--network', 'none', ...args.slice(1)] : args
   const defined = Object.fromEntries(Object.entries(clientEnv).filter((e): e is [string, string] => e[1] !== undefined))
   const r = await execa(DOCKER, full, { env: { ...defined, ...env }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 })
-  return { code: r.exitCode ?? 128 + 9, stdout: String(r.stdout), stderr: String(r.stderr) }
+  // no exit code: docker itself was ended by the timeout, and no real run exits -1
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
