@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (dockerd) await removeAllAndStop(dockerd)
   rmSync(dir, { recursive: true, force: true })
-}, 60_000)
+}, 120_000)
 
 describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () => {
   it('docker run --rm --hostname box of a probe that exits 4', async () => {

@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (dockerd) await removeAllAndStop(dockerd)
   rmSync(dir, { recursive: true, force: true })
-}, 60_000)
+}, 120_000)
 
 const STEPS = ['status', 'personality:8', 'personality:4', 'unshare-user', 'mount-tmpfs:/tmp']
 

@@ -6,9 +6,10 @@
  * (SIGTERM, SIGKILL after a grace period) and every process still naming its directory: the
  * shims it started, which outlive a daemon by design. Nothing here imports vitest.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { mountsBelow } from '../../minidocker/image.ts'
 import { hierarchies } from './hierarchies.ts'
 
 export interface Daemon {
@@ -197,7 +198,15 @@ export function startDockerd(dir: string, args: string[], options: DaemonOptions
     '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
     // a path as the parent: dockerd 26 on a systemd host defaults to the systemd driver, which wants a slice
     '--exec-opt', 'native.cgroupdriver=cgroupfs', '--cgroup-parent', `/${parent}`, ...args,
-  ], dir, socket, { grace: 20_000, ...options, cgroups: [...(options.cgroups ?? []), parent] })
+  ], dir, socket, {
+    grace: 20_000,
+    // a dockerd that had to be killed leaves its mounts (data root, overlays, netns files)
+    afterStop: async () => {
+      for (const m of mountsBelow(dir).reverse()) spawnSync('umount', ['-l', m])
+    },
+    ...options,
+    cgroups: [...(options.cgroups ?? []), parent],
+  })
 }
 
 let dockerds = 0

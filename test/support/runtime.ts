@@ -170,9 +170,18 @@ export async function dockerdWithProbe(dir: string): Promise<Dockerd> {
   }
 }
 
-/** Remove every container `dockerd` holds, then stop it. */
+/**
+ * Remove every container `dockerd` holds, then stop it, also when the removal hangs (a runtime
+ * under test that never deletes): the stop kills what is left and unmounts what dockerd left.
+ */
 export async function removeAllAndStop(dockerd: Dockerd): Promise<void> {
-  const all = (await dockerd.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)
-  if (all.length) await dockerd.docker(['rm', '-f', ...all])
-  await dockerd.stop()
+  const removeAll = async () => {
+    const all = (await dockerd.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)
+    if (all.length) await dockerd.docker(['rm', '-f', ...all])
+  }
+  try {
+    await Promise.race([removeAll(), new Promise((resolve) => setTimeout(resolve, 30_000))])
+  } finally {
+    await dockerd.stop()
+  }
 }
