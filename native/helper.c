@@ -309,7 +309,14 @@ static int op_unshare(const char *list) {
   return unshare((int)flags) ? fail("unshare") : ok();
 }
 
-static int op_setns(const char *path) {
+/* setns PATH [KIND]: nstype 0 joins any kind of namespace, KIND's flag only that kind. */
+static int op_setns(int argc, char **a) {
+  if (argc != 2 && argc != 3) return bad_request("setns", "wrong number of arguments");
+  const char *path = a[1], *kind = argc == 3 ? a[2] : NULL;
+  unsigned long nstype = 0;
+  char text[512] = "0";
+  if (kind && *kind && (strchr(kind, ',') || parse_flags(ns_flags, kind, &nstype, text, sizeof text)))
+    return bad_request("setns", "unknown namespace (expected one of mount,uts,ipc,pid,network,user,cgroup,time)");
   call_begin("open");
   call_str(path);
   call_arg("O_RDONLY");
@@ -319,10 +326,10 @@ static int op_setns(const char *path) {
   if (fd < 0) return fail("open");
   call_begin("setns");
   call_str(path);
-  call_arg("0");
+  call_arg("%s", text);
   call_end();
   err_path = path;
-  int r = setns(fd, 0);
+  int r = setns(fd, (int)nstype);
   int e = errno;
   close(fd);
   errno = e;
@@ -1010,7 +1017,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "exec")) return op_exec(argc, a);
   if (!strcmp(op, "fork")) { NEED(0); return op_fork(); }
   if (!strcmp(op, "unshare")) { NEED(1); return op_unshare(a[1]); }
-  if (!strcmp(op, "setns")) { NEED(1); return op_setns(a[1]); }
+  if (!strcmp(op, "setns")) return op_setns(argc, a);
   if (!strcmp(op, "mount")) { NEED(5); return op_mount(a); }
   if (!strcmp(op, "umount2")) { NEED(2); return op_umount2(a[1], a[2]); }
   if (!strcmp(op, "pivot_root")) { NEED(2); return op_pivot_root(a[1], a[2]); }

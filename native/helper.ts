@@ -226,14 +226,17 @@ export class Helper {
   }
 
   /**
-   * Join the namespace behind a path such as /proc/PID/ns/net.
-   * @param path a /proc/PID/ns/KIND file, or a bind mount of one
+   * setns(2) on the namespace behind a path such as /proc/PID/ns/net, with nstype 0 (any
+   * kind) or, given `type`, that kind's CLONE_NEW* flag.
+   * @param path a /proc/PID/ns/KIND file, or a bind mount of one, looked up in the helper's mount namespace
+   * @param type the kind of namespace the caller expects at `path`
    * @throws ENOENT when the path does not exist (the process is gone).
-   * @throws EINVAL when the file is not a namespace, or joining a mount namespace from a threaded process.
+   * @throws EINVAL when the file is not a namespace, when `type` is given and the namespace is of another kind, or joining a mount namespace from a threaded process.
+   * @throws EINVAL for an unknown `type` (the helper rejects it before any system call).
    * @throws EPERM without CAP_SYS_ADMIN in the namespace's owning user namespace.
    */
-  setns(path: string): Promise<unknown> {
-    return this.#call('setns', path)
+  setns(path: string, type?: Namespace): Promise<unknown> {
+    return type ? this.#call('setns', path, type) : this.#call('setns', path)
   }
 
   /**

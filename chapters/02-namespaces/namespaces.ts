@@ -35,34 +35,40 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
 
 // #region joinNamespaces
 /**
- * Move the helper into every namespace `spec` names by `path` (a /proc/PID/ns/KIND link, or a
- * bind mount of one), so that the container's process, forked afterwards, is born in each of
- * them; returns their types. Before anything is joined, the spec is refused with a
- * ContainerError (125) that names the entry's type and path when an entry cannot be what it
- * asks for: a path that is not there, a namespace of another type than the entry's, a type
- * that the spec also asks to create, and the mount namespace the helper is in (the container
- * would mount in it). On any refusal the helper is in the namespaces it started in.
+ * Move the helper into every namespace `spec` names by `path`, so that the container's
+ * process, forked afterwards, is born in each of them; returns their types. A path is what
+ * the runtime is handed: a /proc/PID/ns/KIND link, or a file a namespace is bind-mounted on
+ * (dockerd's sandbox netns under /var/run/docker/netns, `ip netns add`), named in the
+ * helper's mount namespace. The helper ends up in exactly the namespaces each entry's type
+ * says, or in none of them: when an entry cannot be joined as what it says it is, or would
+ * leave the container mounting in the runtime's own mount namespace, or asks for a type the
+ * spec also creates, the spec is refused with a ContainerError (125) naming the entry's type
+ * and path, and the helper is still as it started, in its namespaces and without children.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
   // TODO(02): join what the spec names by path (docker run --network container:X, docker
-  //   exec, a Kubernetes pod), every refusal decided before the first join.
-  //   1. How can you tell, from here, which kind of namespace a path names, and which one it
-  //      is? What changes when the path is a bind mount rather than a /proc/PID/ns link?
-  //      (namespaces(7), "The /proc/[pid]/ns/ directory"; stat(2))
-  //   2. The helper resolves each path when it joins it. Can joining one namespace change what
-  //      the paths still to come name? (setns(2))
-  //   3. "The mount namespace the helper is in": is that always this process's?
-  //   runc: join_namespaces in libcontainer/nsenter/nsexec.c, orderNamespacePaths in
-  //   container_linux.go; "Joining namespaces" in the chapter text.
+  //   exec, a Kubernetes pod, the netns file dockerd hands runc), all or nothing.
+  //   1. Whose view of the file system is a path in? Node runs in one mount namespace, the
+  //      helper may be in another (mount_namespaces(7), proc(5) on /proc/PID/root).
+  //   2. How can you tell which kind of namespace a path names, and which one it is, when it
+  //      is a /proc/PID/ns link, and when it is a file a namespace is bind-mounted on? What can
+  //      Node see, and what only the kernel? (namespaces(7), stat(2), setns(2)'s nstype;
+  //      the helper's setns in native/helper.ts)
+  //   3. If the only sure check is a join, what does "the helper is still as it started" ask
+  //      of you, and where can a join be tried without consequences? Joining one namespace
+  //      can change what the paths still to come name (setns(2)).
+  //   4. "The runtime's own mount namespace": what names it, whatever the path's text?
+  //   runc: nsexec.c's join_namespaces (it opens every path before the first setns, and
+  //   passes the type); orderNamespacePaths in container_linux.go; "Joining namespaces".
   throw new NotImplementedError('02-namespaces', 'joinNamespaces')
 }
 // #endregion joinNamespaces
 
 // #region setHostname
 /**
- * Give the container the hostname its spec asks for, and never rename anything else: a spec
- * that asks for one without a UTS namespace of the container's own (`own` holds the
- * namespaces enterNamespaces made or joined) is refused with a ContainerError (125), as runc
+ * The container's hostname is the one its spec asks for, and no other UTS namespace's changes:
+ * a spec whose hostname has no UTS namespace of the container's own to land in (`own` holds
+ * the namespaces enterNamespaces made or joined) is refused with a ContainerError (125), as runc
  * refuses it, with every hostname as it was.
  */
 export async function setHostname(helper: Helper, spec: Spec, own: NamespaceType[]): Promise<void> {
@@ -79,16 +85,16 @@ export async function setHostname(helper: Helper, spec: Spec, own: NamespaceType
 
 // #region enterNamespaces
 /**
- * Put the helper's next process into the namespaces `spec` asks for, those it names by path and
- * those to create, and return that process's PID on the host. The helper always forks, with or
- * without a new PID namespace: after this, helper requests go to the container's process; the
- * helper's own process stays behind as a relay that exits the way the container's process
- * exits. If the relay dies, at any moment, the container's process must die too, and if the
- * relay is already gone when this returns, it leaves no container process behind and throws a
- * ContainerError (125). `enterUser`, when given, is chapter 13's new user namespace: it must
- * run after every join and before any namespace is created (the namespaces created after it
- * belong to it, and from inside it the host's can no longer be joined). Nothing is mounted
- * here: the mount namespace, new or joined, is chapter 03's to fill.
+ * Put the container's process into the namespaces `spec` asks for, those it names by path and
+ * those to create, and return its PID on the host. When this returns, whatever the namespaces,
+ * helper requests go to that process, and the helper's own process is its relay: it stays
+ * outside and exits the way the container's process exits. The container's process never
+ * outlives the relay: if the relay dies, at any moment, it dies too, and if the relay is
+ * already gone when this would return, no container process is left and a ContainerError
+ * (125) is thrown. `enterUser`, when given, makes chapter 13's new user namespace: the
+ * container is then in every namespace the spec names by path, and every namespace it creates
+ * is owned by that user namespace. Nothing is mounted here: the mount namespace, new or
+ * joined, is chapter 03's to fill.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: () => Promise<void>): Promise<number> {
   // TODO(02): the container's namespaces, joined and new, a process born in all of them, and

@@ -6,11 +6,11 @@
  * the namespaces config.json's linux.namespaces lists, a PID 1 in the new PID namespace that
  * dies with the helper's relay, and the hostname in the new UTS namespace.
  */
-import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import type { NamespaceType, Spec } from '../../lib/oci.ts'
-import type { Helper } from '../../native/helper.ts'
+import { Helper, type SyscallError } from '../../native/helper.ts'
 
 /** The namespaces this chapter gives every container, by config.json's names. */
 export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
@@ -29,43 +29,43 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
 
 // #region joinNamespaces
 /**
- * Move the helper into every namespace `spec` names by `path` (a /proc/PID/ns/KIND link, or a
- * bind mount of one), so that the container's process, forked afterwards, is born in each of
- * them; returns their types. Before anything is joined, the spec is refused with a
- * ContainerError (125) that names the entry's type and path when an entry cannot be what it
- * asks for: a path that is not there, a namespace of another type than the entry's, a type
- * that the spec also asks to create, and the mount namespace the helper is in (the container
- * would mount in it). On any refusal the helper is in the namespaces it started in.
+ * Move the helper into every namespace `spec` names by `path`, so that the container's
+ * process, forked afterwards, is born in each of them; returns their types. A path is what
+ * the runtime is handed: a /proc/PID/ns/KIND link, or a file a namespace is bind-mounted on
+ * (dockerd's sandbox netns under /var/run/docker/netns, `ip netns add`), named in the
+ * helper's mount namespace. The helper ends up in exactly the namespaces each entry's type
+ * says, or in none of them: when an entry cannot be joined as what it says it is, or would
+ * leave the container mounting in the runtime's own mount namespace, or asks for a type the
+ * spec also creates, the spec is refused with a ContainerError (125) naming the entry's type
+ * and path, and the helper is still as it started, in its namespaces and without children.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
   const entries = spec.linux?.namespaces ?? []
-  const joined = entries.filter((ns) => ns.path)
   const toCreate = namespacesToCreate(spec)
-  for (const { type, path } of joined) {
-    const refuse = (why: string) => new ContainerError(`cannot join the ${type} namespace at ${path}: ${why}`, 125)
-    if (toCreate.includes(type)) throw refuse(`the spec also asks for a new ${type} namespace`)
-    if (!existsSync(path!)) throw refuse('no such file')
-    // A /proc/PID/ns link names its namespace ("ipc:[4026532201]"); a bind-mounted file is no link.
-    const link = readlinkOrNull(path!)
-    if (link !== null && link.split(':')[0] !== NS_FILES[type]) throw refuse(`it is a ${link.split(':')[0]} namespace`)
-    // A namespace's inode number is the same through every path that names it.
-    if (type === 'mount' && sameFile(path!, `/proc/${helper.pid}/ns/mnt`)) throw refuse('it is the mount namespace the runtime is in')
-  }
   // After the mount namespace every path is looked up in it: it comes last.
-  const mount = joined.filter((ns) => ns.type === 'mount')
-  for (const { path } of [...joined.filter((ns) => ns.type !== 'mount'), ...mount]) await helper.setns(path!)
-  return joined.map((ns) => ns.type)
-}
-
-/** The name of each namespace type's file in /proc/PID/ns, which its link also starts with. */
-const NS_FILES: Record<NamespaceType, string> = { pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time' }
-
-function readlinkOrNull(path: string): string | null {
-  try {
-    return readlinkSync(path)
-  } catch {
-    return null
+  const joined = [...entries.filter((ns) => ns.path && ns.type !== 'mount'), ...entries.filter((ns) => ns.path && ns.type === 'mount')]
+  const refuse = ({ type, path }: { type: NamespaceType; path?: string }, why: string) => new ContainerError(`cannot join the ${type} namespace at ${path}: ${why}`, 125)
+  for (const ns of joined) {
+    if (toCreate.includes(ns.type)) throw refuse(ns, `the spec also asks for a new ${ns.type} namespace`)
+    // The path is the helper's: read it through the helper's root, in its mount namespace.
+    const seen = `/proc/${helper.pid}/root${ns.path}`
+    if (!existsSync(seen)) throw refuse(ns, 'no such file')
+    // A namespace's inode number is the same through every path that names it.
+    if (ns.type === 'mount' && sameFile(seen, `/proc/${helper.pid}/ns/mnt`)) throw refuse(ns, 'it is the mount namespace the runtime is in')
   }
+  if (joined.length === 0) return []
+  // Only the kernel can tell the kind of a bind-mounted namespace, and only by a join: rehearse
+  // every join, in the same order and the same mount namespace, in a helper that is thrown away.
+  const rehearsal = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
+  try {
+    await rehearsal.setns(`/proc/${helper.pid}/ns/mnt`, 'mount')
+    for (const ns of joined) await rehearsal.setns(ns.path!, ns.type).catch((e: SyscallError) => Promise.reject(e.code === 'EINVAL' ? refuse(ns, `it is not a ${ns.type} namespace`) : e))
+  } finally {
+    rehearsal.kill()
+    await rehearsal.exited
+  }
+  for (const ns of joined) await helper.setns(ns.path!, ns.type)
+  return joined.map((ns) => ns.type)
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -76,9 +76,9 @@ function sameFile(a: string, b: string): boolean {
 
 // #region setHostname
 /**
- * Give the container the hostname its spec asks for, and never rename anything else: a spec
- * that asks for one without a UTS namespace of the container's own (`own` holds the
- * namespaces enterNamespaces made or joined) is refused with a ContainerError (125), as runc refuses it,
+ * The container's hostname is the one its spec asks for, and no other UTS namespace's changes:
+ * a spec whose hostname has no UTS namespace of the container's own to land in (`own` holds
+ * the namespaces enterNamespaces made or joined) is refused with a ContainerError (125), as runc refuses it,
  * with every hostname as it was.
  */
 export async function setHostname(helper: Helper, spec: Spec, own: NamespaceType[]): Promise<void> {
@@ -91,16 +91,16 @@ export async function setHostname(helper: Helper, spec: Spec, own: NamespaceType
 
 // #region enterNamespaces
 /**
- * Put the helper's next process into the namespaces `spec` asks for, those it names by path and
- * those to create, and return that process's PID on the host. The helper always forks, with or
- * without a new PID namespace: after this, helper requests go to the container's process; the
- * helper's own process stays behind as a relay that exits the way the container's process
- * exits. If the relay dies, at any moment, the container's process must die too, and if the
- * relay is already gone when this returns, it leaves no container process behind and throws a
- * ContainerError (125). `enterUser`, when given, is chapter 13's new user namespace: it must
- * run after every join and before any namespace is created (the namespaces created after it
- * belong to it, and from inside it the host's can no longer be joined). Nothing is mounted
- * here: the mount namespace, new or joined, is chapter 03's to fill.
+ * Put the container's process into the namespaces `spec` asks for, those it names by path and
+ * those to create, and return its PID on the host. When this returns, whatever the namespaces,
+ * helper requests go to that process, and the helper's own process is its relay: it stays
+ * outside and exits the way the container's process exits. The container's process never
+ * outlives the relay: if the relay dies, at any moment, it dies too, and if the relay is
+ * already gone when this would return, no container process is left and a ContainerError
+ * (125) is thrown. `enterUser`, when given, makes chapter 13's new user namespace: the
+ * container is then in every namespace the spec names by path, and every namespace it creates
+ * is owned by that user namespace. Nothing is mounted here: the mount namespace, new or
+ * joined, is chapter 03's to fill.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: () => Promise<void>): Promise<number> {
   const joined = await joinNamespaces(helper, spec)

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -9,7 +9,7 @@ import { enterNamespaces, namespacesToCreate, setHostname } from '#ch/02-namespa
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, type Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
-import { alive, probeSpec, runCaptured, waitFor } from '../support/container.ts'
+import { alive, probeSpec, runCaptured, waitFor, type Run } from '../support/container.ts'
 import { caught } from '../support/errors.ts'
 import { captureFile, onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -106,8 +106,12 @@ function relayKilledAfterFork(helper: Helper) {
 
 describe('namespacesToCreate', () => {
   it('linux.namespaces uts, pid, uts, ipc', () => {
-    const spec = probeSpec([], ['uts', 'pid', 'uts', 'ipc'])
-    expect(namespacesToCreate(spec), 'uts is listed twice: how many UTS namespaces does that ask for, and in which order do the types come? (unshare(2)\'s flags; "Which namespaces")').toEqual(['uts', 'pid', 'ipc'])
+    const listed = ['uts', 'pid', 'uts', 'ipc'] as const
+    const got = namespacesToCreate(probeSpec([], [...listed]))
+    const asked = `linux.namespaces lists ${listed.join(', ')} and namespacesToCreate gave [${got.join(', ')}]`
+    expect(got.filter((t, i) => got.indexOf(t) !== i), `${asked}: how many UTS namespaces can one unshare(2) make? (its flags; "Which namespaces")`).toEqual([])
+    expect(new Set(got), `${asked}: every type listed without a path asks for a namespace`).toEqual(new Set(listed))
+    expect(got, `${asked}: the types come in the order the spec first lists them ("Which namespaces")`).toEqual(listed.filter((t, i) => listed.indexOf(t) === i))
   })
 
   it('a spec with no linux section', () => {
@@ -119,7 +123,8 @@ describe('namespacesToCreate', () => {
     spec.linux!.namespaces!.push({ type: 'network', path: '' })
     const error = await caught(() => namespacesToCreate(spec))
     expect(error?.message, 'the "network" entry has path "" and namespacesToCreate threw').toBeUndefined()
-    expect(namespacesToCreate(spec), 'the "network" entry has path "": does it ask for a new namespace? How does runc read an empty path? (Namespace.Path in libcontainer/configs/namespaces_linux.go; "Which namespaces")').toContain('network')
+    const got = namespacesToCreate(spec)
+    expect(got, `the "network" entry has path "", and namespacesToCreate gave [${got.join(', ')}]: how does runc read an empty path? (Namespace.Path in libcontainer/configs/namespaces_linux.go; "Which namespaces")`).toContain('network')
   })
 
   it('an entry with path /proc/1/ns/net', async () => {
@@ -142,15 +147,17 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     let nspid = ''
     let returned = 0
     let relay = 0
-    const spec = probeSpec(['exit:0'])
-    await runCaptured(spec, async (h) => {
+    const spec = probeSpec(['pid'])
+    const { stdout } = await runCaptured(spec, async (h) => {
       relay = h.pid
       await sandbox(h)
       returned = await enterNamespaces(h, spec)
       nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${returned}/status`, 'utf8'))?.[1] ?? ''
     })
+    const seen = probeLines(stdout).find((l) => 'pid' in l) as { pid: number }
     expect(returned, `enterNamespaces returned the helper's own PID ${relay}: after the fork that process is the relay, which stays outside; which process will run the command? ("The relay, and dying with it")`).not.toBe(relay)
-    expect(nspid.split(/\s+/), `enterNamespaces returned ${returned}, whose NSpid is ${nspid || 'unknown'}: the PID to return is the host's number for the process the container calls 1`).toEqual([String(returned), '1'])
+    const ids = nspid.split(/\s+/)
+    expect(ids.at(-1), `enterNamespaces returned ${returned}, whose NSpid (its PID in each PID namespace, outermost first) is ${nspid || 'unknown'}, and the command saw itself as PID ${seen?.pid}: is the returned process the one that ran the command? (proc(5), NSpid)`).toBe(String(seen?.pid))
   })
 
   it('spec.hostname "box-02", with a uts namespace', async () => {
@@ -185,7 +192,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const { code, stdout, pid, relay } = await runInNamespaces(probeSpec(['pid'], ['uts', 'ipc']))
     expect(code).toBe(0)
     const seen = probeLines(stdout).find((l) => 'pid' in l) as { pid: number; ppid: number }
-    expect(pid, `the spec lists no "pid" and enterNamespaces returned the helper's own PID ${relay}: what does enterNamespaces's doc comment say the helper does, whatever the namespaces?`).not.toBe(relay)
+    expect(pid, `the spec lists no "pid" and enterNamespaces returned the helper's own PID ${relay}: what does enterNamespaces's doc comment say becomes of the helper's own process, whatever the namespaces?`).not.toBe(relay)
     expect(seen.ppid, `the command's parent is ${seen.ppid}, not the relay ${relay}: which process runs the command? ("The relay, and dying with it")`).toBe(relay)
     expect(seen.pid, `without a PID namespace the command sees its host PID, and enterNamespaces returned ${pid}`).toBe(pid)
   })
@@ -267,9 +274,11 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
   it('spec.hostname ""', async () => {
     const spec = probeSpec(['hostname'], ['pid', 'uts'])
     spec.hostname = ''
-    const { code, stdout } = await runInNamespaces(spec)
+    const { code, stdout, sandbox: box } = await runInNamespaces(spec)
     expect(code).toBe(0)
-    expect(probeValue(stdout, 'hostname'), 'spec.hostname is "", and the container\'s hostname is not the one its new UTS namespace copied: which values of "hostname" ask runc for a hostname? (standard_init_linux.go; "The hostname")').toBe(SANDBOX_HOSTNAME)
+    const copied = await box.hostname()
+    const inside = probeValue<string>(stdout, 'hostname')
+    expect(inside, `spec.hostname is "", and the container's hostname is ${JSON.stringify(inside)}, not ${JSON.stringify(copied)}, the one its new UTS namespace copied: which values of "hostname" ask runc for a hostname? (standard_init_linux.go; "The hostname")`).toBe(copied)
     const helper = startHelper()
     await helper.unshare(['uts'])
     const refused = await caught(() => setHostname(helper, spec, ['pid']))
@@ -306,6 +315,34 @@ const nsOf = (pid: number, file: Kind) => readlinkSync(`/proc/${pid}/ns/${file}`
 
 /** The NSpid line of /proc/PID/status: the process's PID in each PID namespace it is in, outermost first. */
 const nspid = (pid: number) => (/^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '').split(/\s+/)
+
+/**
+ * A file in the mount namespace `helper` is in (a sandbox of the test's), with the namespace at
+ * `source` bind-mounted on it, as `ip netns add` and dockerd's libnetwork keep a network
+ * namespace. Node, in the host's mount namespace, sees only the empty file under it.
+ */
+async function bindNamespace(helper: Helper, source: string): Promise<string> {
+  const file = join(tempDir(), 'ns')
+  writeFileSync(file, '')
+  await helper.mount(source, file, null, ['bind'])
+  return file
+}
+
+/**
+ * A new network namespace that no process is in, held only by a file in `helper`'s mount
+ * namespace it is bind-mounted on (what `ip netns add` makes). Gives the file and the
+ * namespace as the kernel names it ("net:[4026532301]").
+ */
+async function netnsAdd(helper: Helper): Promise<{ file: string; id: string }> {
+  const maker = startHelper()
+  await maker.setns(`/proc/${helper.pid}/ns/mnt`)
+  await maker.unshare(['network'])
+  const id = readlinkSync(`/proc/${maker.pid}/ns/net`)
+  const file = await bindNamespace(maker, `/proc/${maker.pid}/ns/net`)
+  maker.kill()
+  await maker.exited
+  return { file, id }
+}
 
 /** runInNamespaces, with what enterNamespaces threw instead of a failed test. */
 async function attempt(spec: Spec) {
@@ -382,14 +419,31 @@ describeKernel('joining namespaces', () => {
     expect(seen!.ipc, 'when enterUser ran, the helper was in a new IPC namespace already: which user namespace owns a namespace created before the new one? (user_namespaces(7))').toBe(box!.namespaces.ipc)
   })
 
+  it('a spec joining a network namespace that only a bind-mounted file holds, as ip netns add leaves it', async () => {
+    const spec = probeSpec(['ns'])
+    let made = { file: '', id: '' }
+    let run: Run | undefined
+    const error = await caught(async () => {
+      run = await runCaptured(spec, async (h) => {
+        await sandbox(h)
+        made = await netnsAdd(h)
+        spec.linux!.namespaces = [{ type: 'pid' }, { type: 'network', path: made.file }]
+        await enterNamespaces(h, spec)
+      })
+    })
+    expect(error?.message, `enterNamespaces threw for a network entry whose path ${made.file} is a file the test bind-mounted a network namespace on, in the helper's mount namespace (Node's sees an empty file there; \`ip netns add\` makes the same): where is a spec's path looked up, and what can tell the kind of namespace behind it? (setns(2); "Joining namespaces")`).toBeUndefined()
+    const inside = probeValue<Record<Kind, string>>(run!.stdout, 'ns')
+    expect(inside.net, `the probe is in ${inside.net}, and the namespace bind-mounted at ${made.file} is ${made.id}`).toBe(made.id)
+  })
+
   describe('refused before anything changes', () => {
     /** enterNamespaces on a sandboxed helper; what it threw, and whether the helper is still as it started. */
-    async function refused(entries: (holder: number, helper: Helper) => { type: Kind | 'network' | 'mount'; path?: string }[]) {
+    async function refused(entries: (holder: number, helper: Helper) => Promise<{ type: Kind | 'network' | 'mount'; path?: string }[]> | { type: Kind | 'network' | 'mount'; path?: string }[]) {
       const holder = await namespaceHolder('holder-02')
       const helper = startHelper()
       const box = await sandbox(helper)
       const spec = probeSpec([])
-      spec.linux!.namespaces = entries(holder, helper) as NonNullable<Spec['linux']>['namespaces']
+      spec.linux!.namespaces = (await entries(holder, helper)) as NonNullable<Spec['linux']>['namespaces']
       const error = await caught(() => enterNamespaces(helper, spec))
       const children = readFileSync(`/proc/${helper.pid}/task/${helper.pid}/children`, 'utf8').trim()
       return { error, holder, helper, box, after: namespacesOf(helper.pid), children }
@@ -411,6 +465,21 @@ describeKernel('joining namespaces', () => {
     it('a mount entry whose path is the mount namespace the helper is in', async () => {
       const r = await refused((holder, helper) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'mount', path: `/proc/${helper.pid}/ns/mnt` }])
       expectRefused(r, `the mount entry names the mount namespace the helper (PID ${r.helper.pid}) is in, here the test's sandbox standing for the host's: where would the container mount?`, 'mount', `/proc/${r.helper.pid}/ns/mnt`)
+    })
+
+    it('a network entry whose path is a file an IPC namespace is bind-mounted on', async () => {
+      let file = ''
+      const r = await refused(async (holder, helper) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'network', path: (file = await bindNamespace(helper, `/proc/${holder}/ns/ipc`)) }])
+      expectRefused(r, `the network entry's path ${file} is a file the holder's IPC namespace is bind-mounted on, in the helper's mount namespace; readlink(2) says nothing about it and Node sees an empty file: who can tell what kind of namespace it is, and how, without changing the helper? (setns(2); "Joining namespaces")`, 'network', file)
+    })
+
+    it('a mount entry whose path is a symlink to the mount namespace the helper is in', async () => {
+      const link = join(tempDir(), 'mnt')
+      const r = await refused((holder, helper) => {
+        symlinkSync(`/proc/${helper.pid}/ns/mnt`, link)
+        return [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'mount', path: link }]
+      })
+      expectRefused(r, `the mount entry's path ${link} leads to the mount namespace the helper (PID ${r.helper.pid}) is in, under another name: what names a namespace whatever the path to it? (namespaces(7), stat(2))`, 'mount', link)
     })
 
     it('an ipc entry with a path and an ipc entry without one', async () => {
