@@ -49,7 +49,8 @@ function stagedClient(real: Client): Client {
     if (asked.has(id) || (id !== ids.between && id !== ids.late)) return real.tasks.Get(request)
     asked.add(id)
     const end = async () => {
-      await real.tasks.Kill({ container_id: id, signal: 9, all: false })
+      if (id === ids.late) writeFileSync(join(dir!, 'gate', 'late'), '41')
+      else await real.tasks.Kill({ container_id: id, signal: 9, all: false })
       exits.set(id, (await real.tasks.Wait({ container_id: id })).exit_status)
       await sleep(500) // containerd has published the exit by now
     }
@@ -91,7 +92,9 @@ const ready = () => (made ??= (async () => {
     }
     const pulled = await docker('28.2.2', child.host, ['pull', '-q', busybox], { timeout: 20_000 })
     if (pulled.exitCode !== 0) throw new Error(`docker pull failed: ${pulled.stderr}`)
-    for (const role of ['between', 'late', 'execs', 'lost']) ids[role] = await run([busybox, 'sleep', '300'])
+    for (const role of ['between', 'execs', 'lost']) ids[role] = await run([busybox, 'sleep', '300'])
+    // ends with the code written to /gate/late, once it is there
+    ids.late = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -s /gate/late ]; do sleep 0.1; done; code=$(cat /gate/late); rm /gate/late; exit $code'])
     for (let i = 0; i < 8; i++) crowd.push(await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -e /gate/go ]; do sleep 0.1; done; exit $((RANDOM % 200 + 1))']))
     ids.away = await run([busybox, 'sh', '-c', 'sleep 3; exit $((RANDOM % 200 + 1))']) // last: it ends once the daemon has gone
   } finally {
@@ -114,7 +117,7 @@ const ready = () => (made ??= (async () => {
   await client.containers.Delete({ id: ids.lost })
   // the test's own witness of every exit from here on
   witness = client.events.Subscribe([`namespace=="${NAMESPACE}",topic=="/tasks/exit"`], ({ event }) => {
-    if (event.id === event.container_id && crowd.includes(event.container_id)) exits.set(event.container_id, event.exit_status)
+    if (event.id === event.container_id) exits.set(event.container_id, event.exit_status)
   })
   daemon = new Daemon({ root: join(dir, 'daemon', 'data'), runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)) })
   await daemon.restore()
@@ -127,6 +130,13 @@ const taskStatus = async (id: string) => (await client!.tasks.Get({ container_id
 async function until(done: () => boolean, ms = 5000): Promise<boolean> {
   for (let waited = 0; waited < ms && !done(); waited += 100) await sleep(100)
   return done()
+}
+
+/** `c` has just been made to end: within 5 s its record says it exited, with the status containerd reported. */
+async function endsAsContainerdSays(c: Container, message: string): Promise<void> {
+  await until(() => exits.has(c.ID) && !c.State.Running)
+  const reported = exits.get(c.ID) ?? 'no exit yet'
+  expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}` }, `${message} (containerd reported ${reported})`).toEqual({ record: `exited with ${reported}` })
 }
 
 afterAll(async () => {
@@ -177,6 +187,9 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID) },
       'a container one of whose execs exited: containerd says how its task is; the daemon\'s record should agree — which process\'s exit did your daemon take for the container\'s (the fields of containerd\'s TaskExit; the text\'s "Exits, and a daemon that restarts")?')
       .toEqual({ record: 'running', containerd: 'RUNNING' })
+    exits.delete(c.ID)
+    await client!.tasks.Kill({ container_id: c.ID, signal: 9, all: false })
+    await endsAsContainerdSays(c, 'the container whose exec had exited, then killed: its record should follow containerd\'s report of that exit — which process\'s exit did your daemon take for the container\'s (the fields of containerd\'s TaskExit; the text\'s "Exits, and a daemon that restarts")?')
   })
 
   it('a container whose exit is reported late, after it was started again', async () => {
@@ -190,8 +203,11 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     for (const { envelope, deliver } of held.splice(0)) deliver(envelope)
     await sleep(1500)
     expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID) },
-      'a container started again, then containerd\'s report of its previous exit arrived (held back by the test): containerd says how its task is now, and the record should agree — which run did that report end (the text\'s "Exits, and a daemon that restarts")?')
+      'a container started again, then containerd\'s report of its previous exit arrived (held back by the test): containerd says how its task is now, and the record should agree — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
       .toEqual({ record: 'running', containerd: 'RUNNING' })
+    exits.delete(c.ID)
+    writeFileSync(join(dir!, 'gate', 'late'), '42')
+    await endsAsContainerdSays(c, 'the container started again, then ended: its record should follow containerd\'s report of this run\'s exit — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
   })
 
   it('eight restored containers exiting at the same moment', async () => {
