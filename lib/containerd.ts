@@ -101,24 +101,24 @@ export function connectContainerd(socket: string, namespace: string): Containerd
       }),
     })
   }
-  const subscriptions = new Set<grpc.ClientReadableStream<unknown>>()
+  const subscriptions = new Set<Subscription>()
   const events = serviceClient('containerd.services.events.v1.Events')
   const eventClient = new events(target, credentials, { channelOverride: channel })
   const Subscribe: Containerd['events']['Subscribe'] = (filters, onEnvelope, onEnd = () => {}) => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const call = (eventClient as any).Subscribe({ filters }, metadata) as grpc.ClientReadableStream<{ timestamp: Timestamp; namespace: string; topic: string; event: Any }>
-    subscriptions.add(call)
     let closed = false
+    const subscription = { close: () => { closed = true; call.cancel(); subscriptions.delete(subscription) } }
+    subscriptions.add(subscription)
+    const ended = (error: Error) => {
+      subscriptions.delete(subscription)
+      if (!closed) onEnd(error)
+      closed = true
+    }
     call.on('data', (e) => onEnvelope({ ...e, event: unpack(e.event) }))
-    call.on('error', (error: grpc.ServiceError) => {
-      subscriptions.delete(call)
-      if (!closed) onEnd(new ContainerdError('Events.Subscribe', error.code, error.details || error.message))
-    })
-    call.on('end', () => {
-      subscriptions.delete(call)
-      if (!closed) onEnd(new ContainerdError('Events.Subscribe', grpc.status.UNAVAILABLE, 'the event stream ended'))
-    })
-    return { close: () => { closed = true; call.cancel(); subscriptions.delete(call) } }
+    call.on('error', (error: grpc.ServiceError) => ended(new ContainerdError('Events.Subscribe', error.code, error.details || error.message)))
+    call.on('end', () => ended(new ContainerdError('Events.Subscribe', grpc.status.UNAVAILABLE, 'the event stream ended')))
+    return subscription
   }
   return {
     namespace,
@@ -127,8 +127,7 @@ export function connectContainerd(socket: string, namespace: string): Containerd
     tasks: wrap('containerd.services.tasks.v1.Tasks') as Containerd['tasks'],
     version: wrap('containerd.services.version.v1.Version') as Containerd['version'],
     close: () => {
-      for (const call of subscriptions) call.cancel()
-      subscriptions.clear()
+      for (const subscription of [...subscriptions]) subscription.close()
       channel.close()
     },
   }
