@@ -101,12 +101,13 @@ async function main(): Promise<void> {
   let unwritten: NotImplementedError | undefined
   await daemon.restore().catch((error: unknown) => {
     if (!(error instanceof NotImplementedError)) throw error
-    unwritten = error // a daemon that cannot hear of exits answers every request with what is missing
+    unwritten = error // a daemon that cannot hear of exits runs nothing: a create, start or exec is answered with what is missing
   })
+  const runs = (call: EngineCall) => call.method === 'POST' && /\/containers\/(create|[^/]+\/(start|restart|exec))$/.test(call.path)
   // route() answers its own errors; one that escapes it (a chapter not written yet) is a 500, never a dead daemon
   const server = await serveUnix(options.host, 0o660, (call) => {
     if (options.debug) logRequest(call)
-    return (unwritten ? Promise.reject(unwritten) : route(daemon, withDefaultNetwork(call, options.network))).then(() => {
+    return (unwritten && runs(call) ? Promise.reject(unwritten) : route(daemon, withDefaultNetwork(call, options.network))).then(() => {
       if (remap && isPull(call)) shiftStoreLayers(options.root, remap)
     }).catch((error: unknown) => {
       const text = `${JSON.stringify({ message: (error as Error).message })}\n`
