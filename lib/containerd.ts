@@ -1,11 +1,11 @@
 /**
- * A gRPC client of containerd's API (the services daemons use: containers v1, tasks v1,
+ * A gRPC client of containerd's API (the services daemons use: containers v1, tasks v1, events v1,
  * version v1), loaded from containerd's own .proto files in lib/proto by containerd-proto.ts. Every call carries
  * the `containerd-namespace` metadata, as containerd's Go client adds it from the context.
  * The same client talks to the real containerd and to the workbook's own.
  */
 import * as grpc from '@grpc/grpc-js'
-import { grpcDefinition } from './containerd-proto.ts'
+import { decode, grpcDefinition, messageType } from './containerd-proto.ts'
 
 /** The type URL containerd gives an OCI runtime spec packed in a google.protobuf.Any. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec'
@@ -20,6 +20,24 @@ export interface Timestamp { seconds: number; nanos: number }
 /** containerd.types.Mount */
 export interface Mount { type: string; source: string; target?: string; options: string[] }
 
+/**
+ * One message of containerd's event stream (containerd.services.events.v1.Envelope), its
+ * `event` decoded by its type URL when lib/proto has that message (a `/tasks/exit` envelope
+ * carries a containerd.events.TaskExit), else left as the Any.
+ */
+export interface Envelope {
+  timestamp: Timestamp
+  namespace: string
+  topic: string
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  event: any
+}
+
+/** An open Events.Subscribe stream: close() cancels it. */
+export interface Subscription {
+  close(): void
+}
+
 /** One unary call: the request message in, the response message out. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Unary = (request: Record<string, unknown>) => Promise<any>
@@ -31,6 +49,15 @@ export interface Containerd {
   tasks: Record<'Create' | 'Start' | 'Delete' | 'DeleteProcess' | 'Get' | 'List' | 'Kill' | 'Exec' | 'ResizePty' | 'CloseIO' | 'ListPids' | 'Wait', Unary>
   /** containerd.services.version.v1.Version */
   version: Record<'Version', Unary>
+  /**
+   * containerd.services.events.v1.Events.Subscribe, the one server-streaming call: every
+   * envelope containerd publishes from now on that matches one of `filters` (containerd's
+   * filter syntax, docs/filters in containerd's tree) goes to `onEnvelope`, in order, until
+   * close(); `onEnd` hears of a stream that ended by itself (containerd went away).
+   */
+  events: { Subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd?: (error: Error) => void): Subscription }
+  /** the containerd namespace this client acts in */
+  namespace: string
   close(): void
 }
 
@@ -74,10 +101,46 @@ export function connectContainerd(socket: string, namespace: string): Containerd
       }),
     })
   }
+  const subscriptions = new Set<Subscription>()
+  const events = serviceClient('containerd.services.events.v1.Events')
+  const eventClient = new events(target, credentials, { channelOverride: channel })
+  const Subscribe: Containerd['events']['Subscribe'] = (filters, onEnvelope, onEnd = () => {}) => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const call = (eventClient as any).Subscribe({ filters }, metadata) as grpc.ClientReadableStream<{ timestamp: Timestamp; namespace: string; topic: string; event: Any }>
+    let closed = false
+    const subscription = { close: () => { closed = true; call.cancel(); subscriptions.delete(subscription) } }
+    subscriptions.add(subscription)
+    const ended = (error: Error) => {
+      subscriptions.delete(subscription)
+      if (!closed) onEnd(error)
+      closed = true
+    }
+    call.on('data', (e) => onEnvelope({ ...e, event: unpack(e.event) }))
+    call.on('error', (error: grpc.ServiceError) => ended(new ContainerdError('Events.Subscribe', error.code, error.details || error.message)))
+    call.on('end', () => ended(new ContainerdError('Events.Subscribe', grpc.status.UNAVAILABLE, 'the event stream ended')))
+    return subscription
+  }
   return {
+    namespace,
+    events: { Subscribe },
     containers: wrap('containerd.services.containers.v1.Containers') as Containerd['containers'],
     tasks: wrap('containerd.services.tasks.v1.Tasks') as Containerd['tasks'],
     version: wrap('containerd.services.version.v1.Version') as Containerd['version'],
-    close: () => channel.close(),
+    close: () => {
+      for (const subscription of [...subscriptions]) subscription.close()
+      channel.close()
+    },
   }
+}
+
+/** An event's Any as the message its type URL names (containerd writes the bare name, `containerd.events.TaskExit`), or as it came. */
+function unpack(any: Any | null | undefined): unknown {
+  if (!any) return any
+  const name = any.type_url.replace(/^.*\//, '')
+  try {
+    messageType(name)
+  } catch {
+    return any
+  }
+  return decode(name, any.value)
 }

@@ -1,9 +1,9 @@
 /**
  * Chapter 11's given part of minidockerd's containers, which the starter and the reference
- * share: what the daemon holds in memory for a container, the restore after a restart, the
- * lookups and files, and the requests that are not the chapter's subject (kill, exec create,
- * top, resize). The life of a container (create, its streams, start, monitor, attach, wait,
- * stop, rm, exec start) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
+ * share: what the daemon holds in memory for a container, the lookups and files, and the
+ * requests that are not the chapter's subject (kill, exec create, top, resize). The life of a container (create, its streams, start, how its exit is learnt,
+ * monitor, attach, wait, stop, rm, exec start, the restore after a restart) is the learner's,
+ * in chapters/11-daemon/daemon.ts, a subclass of this one.
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -22,7 +22,7 @@ import { attachNetwork, nameFiles, type Attachment as NetworkAttachment } from '
 import { dnatRule, startProxy, unpublishPorts, type PortMapping, type Protocol, type Published } from '#ch/08-network/ports.ts'
 import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/records.ts'
 import { logWriter } from '#ch/11-daemon/streams.ts'
-import { deleteTask, killTask } from '#ch/11-daemon/tasks.ts'
+import { killTask } from '#ch/11-daemon/tasks.ts'
 import type { Containerd } from './containerd.ts'
 import { badRequest, conflict, containerDir, EngineError, type Container, type HostConfig, type PortBindings, type StreamName, type TaskIO } from './engine.ts'
 import { ContainerError } from './errors.ts'
@@ -44,7 +44,7 @@ export interface Live {
   attached: Set<Attachment>
   /** the daemon's open end of the container's stdin FIFO, while it has one */
   stdin?: Socket
-  /** while the container is watched: resolves when its monitor returns (restore sets it for the containers it finds running) */
+  /** while the container is watched: resolves when its monitor returns */
   finished?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
   network?: NetworkAttachment
@@ -86,36 +86,11 @@ export abstract class DaemonBase {
   }
 
   /**
-   * After a restart of the daemon (moby daemon/daemon.go restore): every container the records
-   * call running is asked about in containerd. One whose task still runs is read and watched
-   * again (the chapter's openStreams and monitor); one whose task has exited goes to its
-   * monitor with no readers; one containerd does not know any more is recorded as exited with 255.
+   * Called once, when the daemon starts and before it serves: from then on the daemon learns of
+   * its containers' exits, and the containers the records call running are found again as
+   * containerd has them (the learner's, in the chapter's daemon.ts).
    */
-  async restore(): Promise<void> {
-    for (const c of this.containers.values()) {
-      if (!c.State.Running) continue
-      const live = this.liveOf(c.ID)
-      let status = 'UNKNOWN'
-      try {
-        status = (await this.options.containerd.tasks.Get({ container_id: c.ID })).process.status
-      } catch {
-        // no such task: containerd lost it
-      }
-      if (status === 'UNKNOWN') {
-        await deleteTask(this.options.containerd, c.ID).catch(() => {})
-        Object.assign(c.State, { Running: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() })
-        this.save(c)
-        continue
-      }
-      if (status === 'STOPPED') {
-        live.finished = this.monitor(c, [], logWriter(c.LogPath))
-        continue
-      }
-      const { readers, log } = this.openStreams(c)
-      await this.reconnect(c)
-      live.finished = this.monitor(c, readers, log)
-    }
-  }
+  abstract restore(): Promise<void>
 
   /** The daemon's ends of a container's FIFOs, its output read from there on (the learner's, in the chapter's daemon.ts). */
   protected abstract openStreams(c: Container): { io: TaskIO; readers: { socket: Socket; drained: Promise<void> }[]; log: ReturnType<typeof logWriter> }
@@ -190,7 +165,7 @@ export abstract class DaemonBase {
    * veth and address stayed, its proxies ended with the old daemon. Start the proxies again
    * (the rules are not made twice) and undo it all at its exit, as connect's attachment would.
    */
-  private async reconnect(c: Container): Promise<void> {
+  protected async reconnect(c: Container): Promise<void> {
     const settings = c.NetworkSettings
     if (!settings?.IPAddress || !this.options.bridge) return
     const root = join(this.options.runRoot, 'network')

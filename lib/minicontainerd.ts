@@ -34,7 +34,7 @@ export abstract class MinicontainerdBase {
   /** topics the shims published, in order: what `ctr events` would have shown */
   readonly events: { namespace: string; topic: string }[] = []
   /** the Events/Subscribe streams open now (`ctr events`): each gets every envelope from then on */
-  #subscribers = new Set<(envelope: object) => void>()
+  #subscribers = new Set<(envelope: Record<string, unknown>) => void>()
 
   constructor(
     /** metadata and bundles */
@@ -110,8 +110,11 @@ export abstract class MinicontainerdBase {
   #services(): Record<string, Record<string, Handler | { stream: StreamHandler }>> {
     return {
       'events.v1.Events': {
-        Subscribe: stream((_ns, _r, subscriber) => {
-          const send = (envelope: object) => subscriber.write(envelope)
+        Subscribe: stream((_ns, r, subscriber) => {
+          const wanted = (r.filters as string[]).map(parseFilter)
+          const send = (envelope: Record<string, unknown>) => {
+            if (wanted.length === 0 || wanted.some((all) => all.every(([field, value]) => envelope[field] === value))) subscriber.write(envelope)
+          }
           this.#subscribers.add(send)
           subscriber.cancelled.then(() => this.#subscribers.delete(send))
         }),
@@ -195,4 +198,17 @@ export abstract class MinicontainerdBase {
     await new Promise<void>((resolve) => this.#events!.listen(`${this.address}.ttrpc`, resolve))
     await this.reconnect()
   }
+}
+
+/**
+ * One of containerd's event filters (`namespace==x,topic=="/tasks/exit"`: each comma-separated
+ * term must hold, a value quoted or bare) as [field, value] pairs; an envelope passes a
+ * subscription when one of its filters holds. Only `==` on the envelope's own fields.
+ */
+function parseFilter(filter: string): [string, string][] {
+  return filter.split(',').map((term) => {
+    const match = /^\s*(\w+)\s*==\s*(?:"([^"]*)"|([^\s"]*))\s*$/.exec(term)
+    if (!match) throw new RpcError(Code.InvalidArgument, `filter ${JSON.stringify(filter)}: only field==value terms are understood here`)
+    return [match[1]!, match[2] ?? match[3]!]
+  })
 }

@@ -19,6 +19,7 @@ import { Daemon } from '#ch/11-daemon/daemon.ts'
 import { route } from '#ch/11-daemon/routes.ts'
 import { connectContainerd, RUNC_RUNTIME, type Containerd } from '../lib/containerd.ts'
 import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
+import { NotImplementedError } from '../lib/errors.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { useRegistryMirror } from '../lib/registry.ts'
 import { DEFAULT_BRIDGE } from '#ch/08-network/links.ts'
@@ -96,11 +97,17 @@ async function main(): Promise<void> {
   const bridge = options.bridge === 'none' ? undefined : { ...DEFAULT_BRIDGE, name: options.bridge }
   const daemonOptions = { root: options.root, runRoot: options.runRoot, containerd, bridge }
   const daemon = remap ? new RemappedDaemon(daemonOptions, remap) : new Daemon(daemonOptions)
-  await daemon.restore() // containers that ran on while no daemon was there
+  // from here on the daemon hears of exits, and finds the containers that ran on while no daemon was there
+  let unwritten: NotImplementedError | undefined
+  await daemon.restore().catch((error: unknown) => {
+    if (!(error instanceof NotImplementedError)) throw error
+    unwritten = error // a daemon that cannot hear of exits runs nothing: a create, start or exec is answered with what is missing
+  })
+  const runs = (call: EngineCall) => call.method === 'POST' && /\/containers\/(create|[^/]+\/(start|restart|exec))$/.test(call.path)
   // route() answers its own errors; one that escapes it (a chapter not written yet) is a 500, never a dead daemon
   const server = await serveUnix(options.host, 0o660, (call) => {
     if (options.debug) logRequest(call)
-    return route(daemon, withDefaultNetwork(call, options.network)).then(() => {
+    return (unwritten && runs(call) ? Promise.reject(unwritten) : route(daemon, withDefaultNetwork(call, options.network))).then(() => {
       if (remap && isPull(call)) shiftStoreLayers(options.root, remap)
     }).catch((error: unknown) => {
       const text = `${JSON.stringify({ message: (error as Error).message })}\n`

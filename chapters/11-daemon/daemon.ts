@@ -11,9 +11,12 @@ import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
 import { frame, logWriter, outputReaders, type StreamName } from './streams.ts'
-import { deleteTask, killTask, runtimeSpec, startTask, waitTask, type TaskIO } from './tasks.ts'
+import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from './tasks.ts'
 
 export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
+
+/** containerd.events.TaskExit, as a `/tasks/exit` envelope carries it (lib/proto/api/events/task.proto). */
+export interface TaskExit { container_id: string; id: string; pid: number; exit_status: number }
 
 /** The life of a container; what is not the chapter's subject is given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
@@ -77,7 +80,8 @@ export class Daemon extends DaemonBase {
     //      driver.ts and overlay.ts have the overlay). The network (connect, given) needs the container's
     //      process and must be up before its command runs: startTask's beforeStart (tasks.ts) is that moment.
     //   3. Stdin that a client sent before the task existed, and its end, still reach the container. The record
-    //      says the container runs, and someone notices its exit (monitor).
+    //      says the container runs, and someone notices its exit (monitor): can the exit be reported before
+    //      startTask has returned, and where would your watchExits put it then?
     //   4. A start that fails leaves nothing running, open or connected, and `docker run --rm` waits for the
     //      removal even then.
     throw new NotImplementedError('11-daemon', 'start')
@@ -92,6 +96,8 @@ export class Daemon extends DaemonBase {
    */
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
+    //   0. The exit comes from containerd's event stream (your watchExits), or from restore's question for a
+    //      task that exited while no daemon ran: how does it reach this monitor, and this run's monitor only?
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
     //   2. What is there to clean up? Whoever hears of the exit may act at once: `docker run` prints what has
     //      reached it and returns, and the user's next `docker run -p` may ask for the same port.
@@ -100,6 +106,50 @@ export class Daemon extends DaemonBase {
     throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
+
+  // #region watchExits
+  /**
+   * The daemon's one subscription to containerd's events, open for its whole life (moby
+   * libcontainerd/remote/client.go processEventStream, daemon/monitor.go ProcessEvent): the
+   * exit of a container's own process reaches the monitor of that run, once; an exec's exit
+   * ends only the exec (startExec waits for it itself); other namespaces of the same
+   * containerd are other daemons' business.
+   */
+  protected watchExits(): void {
+    // TODO(11): how the daemon learns of exits (the text's "Exits, and a daemon that restarts").
+    //   1. One stream for all containers: which of containerd's events says a process has exited (lib/proto/'s
+    //      api/events/task.proto and events.proto; lib/containerd.ts's events.Subscribe), and how do you ask
+    //      containerd for those of your namespace only (containerd's docs/filters)?
+    //   2. An exec's process exits through the same stream, with the same container_id: which fields tell it
+    //      from the container's own process?
+    //   3. An exit may be heard twice (the stream and restore's question), late (after the container was
+    //      started again), or before the monitor waits for it. What decides which run an exit ends, and what
+    //      makes a second hearing of it change nothing? The monitor of each run must hear of its end once.
+    throw new NotImplementedError('11-daemon', 'watchExits')
+  }
+  // #endregion watchExits
+
+  // #region restore
+  /**
+   * When the daemon starts, before it serves (moby daemon/daemon.go restore): from now on it
+   * hears of every exit, and each container its records call running is found again as
+   * containerd has it: a task still running is read and watched again, one that exited while
+   * no daemon watched is recorded with the code it exited with, one containerd no longer knows
+   * is recorded as exited with 255. No exit is missed, none is handled twice.
+   */
+  async restore(): Promise<void> {
+    // TODO(11): the daemon after a restart (the text's "Exits, and a daemon that restarts").
+    //   1. containerd sends an event to those subscribed when it happens, and keeps none for later. Tasks.Get
+    //      tells how a task is now. A task may exit at any moment, also while you ask: in which order must
+    //      the two be, so that no exit falls between them? What if both report the same exit?
+    //   2. Tasks.Get answers three ways: running, stopped (with what?), or not found. What does each mean for
+    //      the record, the FIFOs (openStreams), the network (reconnect, given in DaemonBase) and the monitor?
+    //      What must `docker wait` answer for a container that exited while no daemon ran? Your monitor waits
+    //      for its readers' end-of-file: does a reader get one if it opened after the shim closed its ends?
+    //   3. The records are DaemonBase's containers; only those that say running need containerd's word.
+    throw new NotImplementedError('11-daemon', 'restore')
+  }
+  // #endregion restore
 
   // #region attach
   /**

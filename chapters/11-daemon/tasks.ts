@@ -2,7 +2,8 @@
  * Chapter 11: running a container through containerd's gRPC API, as dockerd 20.10 does in
  * libcontainerd/remote/client.go: a containerd container holds the OCI spec (Containers.Create),
  * a task runs it (Tasks.Create with the rootfs as mounts and the stdio as FIFO paths, then
- * Tasks.Start), Tasks.Wait reports the exit, Tasks.Delete and Containers.Delete forget it.
+ * Tasks.Start), containerd's event stream reports the exit (daemon.ts), Tasks.Delete and
+ * Containers.Delete forget it.
  * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -62,17 +63,6 @@ export async function startTask(containerd: Containerd, c: Container, spec: Full
   throw new NotImplementedError('11-daemon', 'startTask')
 }
 // #endregion startTask
-
-// #region waitTask
-/** The exit status of the task's process once it has exited, as containerd's shim reports it (a death by a signal included). */
-export async function waitTask(containerd: Containerd, id: string): Promise<number> {
-  // TODO(11): the exit status, from containerd (libcontainerd/remote/client.go; lib/proto/'s tasks.proto).
-  //   1. One call of the Tasks service answers only once the process has exited: which, and which field of its
-  //      answer holds the status?
-  //   2. A restarted daemon asks about a process that exited long ago: what does that call answer then?
-  throw new NotImplementedError('11-daemon', 'waitTask')
-}
-// #endregion waitTask
 
 // #region deleteTask
 /**

@@ -20,10 +20,13 @@ import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
 import { frame, logWriter, outputReaders, type StreamName } from './streams.ts'
-import { deleteTask, killTask, runtimeSpec, startTask, waitTask, type TaskIO } from './tasks.ts'
+import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from './tasks.ts'
 import { daemonSecurity } from '../../lib/docker-security.ts'
 
 export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
+
+/** containerd.events.TaskExit, as a `/tasks/exit` envelope carries it (lib/proto/api/events/task.proto). */
+export interface TaskExit { container_id: string; id: string; pid: number; exit_status: number }
 
 /** The life of a container; what is not the chapter's subject is given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
@@ -37,6 +40,25 @@ export class Daemon extends DaemonBase {
       this.own.set(id, own)
     }
     return own
+  }
+
+  /**
+   * Per container, the run its monitor waits for: the PID of its init process, and its exit,
+   * which the event stream or restore's question to containerd settles (a promise settles once).
+   */
+  private readonly runs = new Map<string, { pid: number; exit: Promise<number>; heard(code: number): void }>()
+  private watchRun(id: string, pid: number): void {
+    let heard: (code: number) => void = () => {}
+    const exit = new Promise<number>((resolve) => (heard = resolve))
+    this.runs.set(id, { pid, exit, heard })
+  }
+
+  /** An exit containerd reported, by either way: the run it ends, if it is one this daemon watches. */
+  private exited(exit: TaskExit): void {
+    const run = this.runs.get(exit.container_id)
+    // an exec's process (an id of its own), or news of a run that is over (another PID): not this run's end
+    if (!run || exit.id !== exit.container_id || exit.pid !== run.pid) return
+    run.heard(exit.exit_status)
   }
 
   /** The client's stdin ended: the container's process reads end-of-file on its stdin. */
@@ -135,8 +157,12 @@ export class Daemon extends DaemonBase {
     let pid: number
     try {
       // the network is wired while the process waits in runc's create, before its command runs
-      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io, (pid) => this.connect(c, pid))
+      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io, async (pid) => {
+        this.watchRun(c.ID, pid) // before Tasks.Start: the exit may be reported before startTask returns
+        await this.connect(c, pid)
+      })
     } catch (error) {
+      this.runs.delete(c.ID)
       await this.disconnect(c)
       for (const r of readers) r.socket.destroy()
       live.stdin?.destroy()
@@ -163,13 +189,9 @@ export class Daemon extends DaemonBase {
   protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
     const live = this.liveOf(c.ID)
     const own = this.ownOf(c.ID)
-    let code: number
-    try {
-      code = await waitTask(this.options.containerd, c.ID)
-    } catch (error) {
-      code = 255
-      c.State.Error = (error as Error).message
-    }
+    const run = this.runs.get(c.ID)
+    const code = run ? await run.exit : 255
+    if (this.runs.get(c.ID) === run) this.runs.delete(c.ID)
     await deleteTask(this.options.containerd, c.ID).catch(() => {})
     await this.disconnect(c) // its ports are free again before anyone hears of the exit
     await Promise.all(readers.map((r) => r.drained))
@@ -188,6 +210,70 @@ export class Daemon extends DaemonBase {
     if (c.HostConfig.AutoRemove) void this.remove(c, true).catch(() => {})
   }
   // #endregion monitor
+
+  // #region watchExits
+  /**
+   * The daemon's one subscription to containerd's events, open for its whole life (moby
+   * libcontainerd/remote/client.go processEventStream, daemon/monitor.go ProcessEvent): the
+   * exit of a container's own process reaches the monitor of that run, once; an exec's exit
+   * ends only the exec (startExec waits for it itself); other namespaces of the same
+   * containerd are other daemons' business.
+   */
+  protected watchExits(): void {
+    const { containerd } = this.options
+    containerd.events.Subscribe([`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => this.exited(envelope.event as TaskExit), (error) => {
+      process.stderr.write(`no more exits from containerd: ${error.message}\n`)
+    })
+  }
+  // #endregion watchExits
+
+  // #region restore
+  /**
+   * When the daemon starts, before it serves (moby daemon/daemon.go restore): from now on it
+   * hears of every exit, and each container its records call running is found again as
+   * containerd has it: a task still running is read and watched again, one that exited while
+   * no daemon watched is recorded with the code it exited with, one containerd no longer knows
+   * is recorded as exited with 255. No exit is missed, none is handled twice.
+   */
+  async restore(): Promise<void> {
+    // subscribed first: an exit from now on is heard, and one before it is what Tasks.Get reports
+    this.watchExits()
+    for (const c of this.containers.values()) {
+      if (!c.State.Running) continue
+      const live = this.liveOf(c.ID)
+      this.watchRun(c.ID, c.State.Pid)
+      // read before asking: a task that still runs when asked has the shim's ends of the FIFOs open, so ours see their end-of-file
+      const { readers, log } = this.openStreams(c)
+      let task: { status: string; exit_status: number } | undefined
+      try {
+        task = (await this.options.containerd.tasks.Get({ container_id: c.ID })).process
+      } catch {
+        // no such task: containerd lost it
+      }
+      if (task && task.status !== 'STOPPED' && task.status !== 'UNKNOWN') {
+        await this.reconnect(c)
+        live.finished = this.monitor(c, readers, log)
+        continue
+      }
+      // it had ended: the shim may have closed its ends before ours opened, and ours would wait for an end-of-file forever
+      for (const r of readers) r.socket.destroy()
+      if (task?.status === 'STOPPED') {
+        // it exited while no daemon watched; if the stream reports it too, the run is settled already
+        this.exited({ container_id: c.ID, id: c.ID, pid: c.State.Pid, exit_status: task.exit_status })
+        live.finished = this.monitor(c, [], log)
+        continue
+      }
+      this.runs.delete(c.ID)
+      log.close()
+      live.stdin?.destroy()
+      live.stdin = undefined
+      rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true })
+      await deleteTask(this.options.containerd, c.ID).catch(() => {})
+      Object.assign(c.State, { Running: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() })
+      this.save(c)
+    }
+  }
+  // #endregion restore
 
   // #region attach
   /**

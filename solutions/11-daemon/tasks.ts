@@ -2,7 +2,8 @@
  * Chapter 11: running a container through containerd's gRPC API, as dockerd 20.10 does in
  * libcontainerd/remote/client.go: a containerd container holds the OCI spec (Containers.Create),
  * a task runs it (Tasks.Create with the rootfs as mounts and the stdio as FIFO paths, then
- * Tasks.Start), Tasks.Wait reports the exit, Tasks.Delete and Containers.Delete forget it.
+ * Tasks.Start), containerd's event stream reports the exit (daemon.ts), Tasks.Delete and
+ * Containers.Delete forget it.
  * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
  */
 import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
@@ -110,14 +111,6 @@ export async function startTask(containerd: Containerd, c: Container, spec: Full
   }
 }
 // #endregion startTask
-
-// #region waitTask
-/** The exit status of the task's process once it has exited, as containerd's shim reports it (a death by a signal included). */
-export async function waitTask(containerd: Containerd, id: string): Promise<number> {
-  const { exit_status } = await containerd.tasks.Wait({ container_id: id })
-  return exit_status as number
-}
-// #endregion waitTask
 
 // #region deleteTask
 /**

@@ -145,7 +145,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     // the container may have exited before the wait arrives, so both waits may meet a stopped container
     const exited = 'docker wait of a container that had exited never returned: which exit does a wait with the default condition wait for (the Engine API reference\'s ContainerWait; moby daemon/wait.go)?'
     const wait = await run(cli, ['wait', 'worker'], undefined, exited)
-    expect(wait.stdout, 'docker wait after docker kill -s KILL: expected the exit code dockerd reports (try it on a real dockerd; waitTask\'s TODO)').toBe('137\n')
+    expect(wait.stdout, 'docker wait after docker kill -s KILL: expected the exit code dockerd reports (try it on a real dockerd; what does containerd report for a process a signal ended?)').toBe('137\n')
     const again = await run(cli, ['wait', 'worker'], undefined, exited)
     expect(again.stdout, 'a second docker wait: expected the same exit code').toBe('137\n')
     const rm = await run(cli, ['rm', 'worker'])
@@ -204,8 +204,8 @@ describeKernel('minidockerd with the real docker CLI', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500))
     daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
     const ps = await run('28.2.2', ['ps', '-q', '--no-trunc'])
-    expect(ps.stdout, 'docker ps after the daemon\'s restart: expected the sleeping container (the text\'s "A daemon that restarts")').toContain(sleeper)
-    const wait = await run('28.2.2', ['wait', brief], undefined, 'docker wait of a container that exited while no daemon ran never returned: what does your waitTask get for a task that exited long ago (the text\'s "A daemon that restarts")?')
+    expect(ps.stdout, 'docker ps after the daemon\'s restart: expected the sleeping container (the text\'s "Exits, and a daemon that restarts")').toContain(sleeper)
+    const wait = await run('28.2.2', ['wait', brief], undefined, 'docker wait of a container that exited while no daemon ran never returned: what does containerd say of a task that exited while no daemon was subscribed (the text\'s "Exits, and a daemon that restarts")?')
     expect(wait.stdout, 'docker wait of the container that exited while the daemon was down: expected its code').toBe('5\n')
     expect((await run('28.2.2', ['logs', brief])).stdout, 'docker logs after the restart: expected what was written before it').toBe('before\n')
     let logs = ''

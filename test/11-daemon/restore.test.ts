@@ -1,0 +1,223 @@
+/**
+ * The daemon after a restart, and how it learns of exits, against the real containerd 1.6:
+ * minidockerd (a child process) runs the containers and is stopped; then the chapter's Daemon
+ * is made in this process on the same data and exec roots and restored, through a client of
+ * the real containerd that lets the test act at the moments that matter (a container ends
+ * while the daemon asks about it; an exit is reported late). What each container really
+ * exited with is asked of containerd itself, never written here.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { afterAll, expect, it, vi } from 'vitest'
+import { Daemon } from '#ch/11-daemon/daemon.ts'
+import { connectContainerd, type Containerd as Client, type Envelope } from '../../lib/containerd.ts'
+import type { Container } from '../../lib/engine.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd } from '../support/daemon.ts'
+import type { Registry } from '../support/registry.ts'
+
+const NAMESPACE = 'minidocker-test'
+vi.setConfig({ testTimeout: 60_000 })
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+let dir: string | undefined
+let containerd: Containerd | undefined
+let registry: Registry | undefined
+let client: Client | undefined
+let daemon: Daemon | undefined
+let witness: { close(): void } | undefined
+
+/** The containers the tests restore, by role, and what containerd itself said of their exits. */
+const ids: Record<string, string> = {}
+const crowd: string[] = []
+const exits = new Map<string, number>()
+/** the envelopes of the `late` container, held back from the daemon until the test lets them go */
+const held: { envelope: Envelope; deliver: (e: Envelope) => void }[] = []
+let holding = true
+
+/**
+ * The client the restored daemon gets: the real containerd, except that asking about `between`
+ * ends it (after containerd has answered that it runs), asking about `late` ends it first, and
+ * the stream holds back `late`'s events.
+ */
+function stagedClient(real: Client): Client {
+  const asked = new Set<string>()
+  const get = async (request: Record<string, unknown>) => {
+    const id = request.container_id as string
+    if (asked.has(id) || (id !== ids.between && id !== ids.late)) return real.tasks.Get(request)
+    asked.add(id)
+    const end = async () => {
+      if (id === ids.late) writeFileSync(join(dir!, 'gate', 'late'), '41')
+      else await real.tasks.Kill({ container_id: id, signal: 9, all: false })
+      exits.set(id, (await real.tasks.Wait({ container_id: id })).exit_status)
+      await sleep(500) // containerd has published the exit by now
+    }
+    if (id === ids.late) {
+      await end()
+      return real.tasks.Get(request)
+    }
+    const answer = await real.tasks.Get(request)
+    await end()
+    return answer
+  }
+  return {
+    ...real,
+    tasks: new Proxy(real.tasks, { get: (target, method) => (method === 'Get' ? get : Reflect.get(target, method)) }),
+    events: {
+      Subscribe: (filters, onEnvelope, onEnd) => real.events.Subscribe(filters, (envelope) => {
+        if (holding && envelope.event?.container_id === ids.late) held.push({ envelope, deliver: onEnvelope })
+        else onEnvelope(envelope)
+      }, onEnd),
+    },
+  }
+}
+
+/** Everything the tests need, made once by the first test (a starter fails there, not in a hook). */
+let made: Promise<void> | undefined
+const ready = () => (made ??= (async () => {
+  dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-'))
+  containerd = await startContainerd(join(dir, 'containerd'))
+  registry = await imageRegistry()
+  const child = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+  const gate = join(dir, 'gate')
+  mkdirSync(gate)
+  const busybox = `${registry.host}/busybox`
+  try {
+    const run = async (args: string[]) => {
+      const result = await docker('28.2.2', child.host, ['run', '-d', '--network', 'none', ...args], { timeout: 20_000 })
+      if (result.exitCode !== 0) throw new Error(`docker run -d ${args.join(' ')} failed: ${result.stderr}`)
+      return result.stdout.trim()
+    }
+    const pulled = await docker('28.2.2', child.host, ['pull', '-q', busybox], { timeout: 20_000 })
+    if (pulled.exitCode !== 0) throw new Error(`docker pull failed: ${pulled.stderr}`)
+    for (const role of ['between', 'execs', 'lost']) ids[role] = await run([busybox, 'sleep', '300'])
+    // ends with the code written to /gate/late, once it is there
+    ids.late = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -s /gate/late ]; do sleep 0.1; done; code=$(cat /gate/late); rm /gate/late; exit $code'])
+    for (let i = 0; i < 8; i++) crowd.push(await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -e /gate/go ]; do sleep 0.1; done; exit $((RANDOM % 200 + 1))']))
+    ids.away = await run([busybox, 'sh', '-c', 'sleep 3; exit $((RANDOM % 200 + 1))']) // last: it ends once the daemon has gone
+  } finally {
+    await child.stop()
+  }
+  client = connectContainerd(containerd.socket, NAMESPACE)
+  // while no daemon runs: `away` exits, and containerd forgets `lost`
+  for (let i = 0; i < 50; i++) {
+    const { process } = await client.tasks.Get({ container_id: ids.away })
+    if (process.status === 'STOPPED') {
+      exits.set(ids.away!, process.exit_status)
+      break
+    }
+    await sleep(100)
+  }
+  if (!exits.has(ids.away!)) throw new Error('the container meant to exit while no daemon ran did not exit in 5 s')
+  await client.tasks.Kill({ container_id: ids.lost, signal: 9, all: false })
+  await client.tasks.Wait({ container_id: ids.lost })
+  await client.tasks.Delete({ container_id: ids.lost })
+  await client.containers.Delete({ id: ids.lost })
+  // the test's own witness of every exit from here on
+  witness = client.events.Subscribe([`namespace=="${NAMESPACE}",topic=="/tasks/exit"`], ({ event }) => {
+    if (event.id === event.container_id) exits.set(event.container_id, event.exit_status)
+  })
+  daemon = new Daemon({ root: join(dir, 'daemon', 'data'), runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)) })
+  await daemon.restore()
+})())
+
+const record = (role: string): Container => daemon!.containers.get(ids[role]!)!
+const taskStatus = async (id: string) => (await client!.tasks.Get({ container_id: id }).catch(() => ({ process: { status: 'not found' } }))).process.status as string
+
+/** Poll until `done` holds, for up to `ms`. */
+async function until(done: () => boolean, ms = 5000): Promise<boolean> {
+  for (let waited = 0; waited < ms && !done(); waited += 100) await sleep(100)
+  return done()
+}
+
+/** `c` has just been made to end: within 5 s its record says it exited, with the status containerd reported. */
+async function endsAsContainerdSays(c: Container, message: string): Promise<void> {
+  await until(() => exits.has(c.ID) && !c.State.Running)
+  const reported = exits.get(c.ID) ?? 'no exit yet'
+  expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}` }, `${message} (containerd reported ${reported})`).toEqual({ record: `exited with ${reported}` })
+}
+
+afterAll(async () => {
+  holding = false
+  witness?.close()
+  for (const c of [...(daemon?.containers.values() ?? [])]) {
+    try {
+      await Promise.race([daemon!.remove(c, true), sleep(5000)])
+    } catch {
+      // a starter's remove: containerd's own clean-up below ends the tasks
+    }
+  }
+  daemon?.close()
+  client?.close()
+  await containerd?.stop()
+  await registry?.stop()
+  removeDaemonCgroups()
+  if (dir) removeDir(dir)
+}, 120_000)
+
+describeKernel('a restarted daemon and the exits of its containers', () => {
+  it('one container exited while no daemon ran, containerd lost one, and one ended while the daemon asked about it', async () => {
+    await ready()
+    const away = record('away')
+    await until(() => !away.State.Running)
+    expect({ running: away.State.Running, code: away.State.ExitCode },
+      `a container that exited while no daemon ran: containerd's Tasks.Get reports exit status ${exits.get(ids.away!)}, the restored record says ${away.State.Running ? 'running' : `exited with ${away.State.ExitCode}`} — what does containerd still know of a task that exited unobserved, and what would \`docker wait\` answer under dockerd (the text's "Exits, and a daemon that restarts")?`)
+      .toEqual({ running: false, code: exits.get(ids.away!) })
+    const lost = record('lost')
+    expect({ running: lost.State.Running, code: lost.State.ExitCode }, 'a container whose task containerd no longer knows: expected it recorded as dockerd records it (moby daemon/daemon.go restore)').toEqual({ running: false, code: 255 })
+    const between = record('between')
+    const heard = await until(() => !between.State.Running)
+    expect(heard,
+      `a container that ran when the restored daemon asked containerd about it, and was killed right after containerd answered (containerd reported its exit, status ${exits.get(ids.between!)}): 5 s later the record still says running — was the daemon listening when that exit was reported (the text's "Exits, and a daemon that restarts")?`)
+      .toBe(true)
+    expect(between.State.ExitCode, 'the container killed while the daemon asked about it: expected the exit status containerd reported').toBe(exits.get(ids.between!))
+  })
+
+  it('an exec in a restored container exits', async () => {
+    await ready()
+    const c = record('execs')
+    const exec = daemon!.createExec(c, { Cmd: ['sh', '-c', 'exit 3'] })
+    const socket = new PassThrough()
+    socket.resume()
+    await daemon!.startExec(exec, socket)
+    expect(exec.ExitCode, 'the exec\'s own exit code').toBe(3)
+    await sleep(1000)
+    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID) },
+      'a container one of whose execs exited: containerd says how its task is; the daemon\'s record should agree — which process\'s exit did your daemon take for the container\'s (the fields of containerd\'s TaskExit; the text\'s "Exits, and a daemon that restarts")?')
+      .toEqual({ record: 'running', containerd: 'RUNNING' })
+    exits.delete(c.ID)
+    await client!.tasks.Kill({ container_id: c.ID, signal: 9, all: false })
+    await endsAsContainerdSays(c, 'the container whose exec had exited, then killed: its record should follow containerd\'s report of that exit — which process\'s exit did your daemon take for the container\'s (the fields of containerd\'s TaskExit; the text\'s "Exits, and a daemon that restarts")?')
+  })
+
+  it('a container whose exit is reported late, after it was started again', async () => {
+    await ready()
+    const c = record('late')
+    expect(await until(() => !c.State.Running), 'a container that exited just before the daemon asked about it: expected the record to say it exited').toBe(true)
+    expect(c.State.ExitCode, 'the container that exited just before the daemon asked: expected the exit status containerd reported').toBe(exits.get(ids.late!))
+    await until(() => !daemon!['live'].get(c.ID)?.finished, 5000)
+    await daemon!.start(c)
+    holding = false
+    for (const { envelope, deliver } of held.splice(0)) deliver(envelope)
+    await sleep(1500)
+    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID) },
+      'a container started again, then containerd\'s report of its previous exit arrived (held back by the test): containerd says how its task is now, and the record should agree — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
+      .toEqual({ record: 'running', containerd: 'RUNNING' })
+    exits.delete(c.ID)
+    writeFileSync(join(dir!, 'gate', 'late'), '42')
+    await endsAsContainerdSays(c, 'the container started again, then ended: its record should follow containerd\'s report of this run\'s exit — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
+  })
+
+  it('eight restored containers exiting at the same moment', async () => {
+    await ready()
+    writeFileSync(join(dir!, 'gate', 'go'), '')
+    const containers = crowd.map((id) => daemon!.containers.get(id)!)
+    const done = await until(() => containers.every((c) => !c.State.Running) && crowd.every((id) => exits.has(id)), 10_000)
+    const seen = Object.fromEntries(containers.map((c) => [c.ID.slice(0, 12), c.State.Running ? 'running' : c.State.ExitCode]))
+    const reported = Object.fromEntries(crowd.map((id) => [id.slice(0, 12), exits.get(id) ?? 'no exit yet']))
+    expect(done, `eight containers exited at once; 10 s later the records say ${JSON.stringify(seen)}, containerd reported ${JSON.stringify(reported)}`).toBe(true)
+    expect(seen, 'eight containers exited at once: expected each record to hold the exit status containerd reported for that container (the text\'s "Exits, and a daemon that restarts")').toEqual(reported)
+  })
+})
