@@ -219,8 +219,9 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
   //      second step (mount(2), "MS_BIND", "MS_REMOUNT")? The destination itself must end up
   //      read-only too, after what is inside it is in place.
   //   4. On v2 there is one hierarchy. Without a cgroup namespace, what would a cgroup2 mount
-  //      show? With one of the container's own (config-linux.md "cgroup" namespace; dockerd on
-  //      v2 asks for one), what does it show instead (cgroup_namespaces(7))?
+  //      show? With one of the container's own (dockerd on v2 asks for one), it shows the
+  //      namespace's root (cgroup_namespaces(7)): which cgroup is that here, given when
+  //      prepare() joins the cgroup and when chapter 02 makes the namespaces?
   throw new NotImplementedError('09-runtime', 'mountCgroups')
 }
 // #endregion mountCgroups

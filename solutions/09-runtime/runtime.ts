@@ -313,11 +313,11 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
     await helper.mount(null, path, null, ['remount', 'bind', ...flags, ...(ro ? ['rdonly' as const] : [])])
   }
   if (cgroup?.version === 2) {
-    // In a cgroup namespace of its own, a cgroup2 mount shows the namespace's root, the
-    // container's cgroup; without one it would show the host's root: bind the container's own.
-    if (spec.linux?.namespaces?.some((ns) => ns.type === 'cgroup' && !ns.path))
-      await helper.mount('cgroup2', target, 'cgroup2', [...flags, ...(ro ? ['rdonly' as const] : [])])
-    else await readOnlyBind(Object.values(cgroup.dirs)[0]!, target)
+    // A cgroup2 mount shows the root of the mounting process's cgroup namespace: runc's init
+    // unshares it once it is in its cgroup, so there it is the container's own; prepare() joins
+    // the cgroup after chapter 02 has made the namespaces, so here that root is the runtime's
+    // cgroup, a parent. The container's own directory, bound, in a cgroup namespace or not.
+    await readOnlyBind(Object.values(cgroup.dirs)[0]!, target)
     return
   }
   await helper.mount('tmpfs', target, 'tmpfs', flags, 'mode=755')
