@@ -7,7 +7,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Cgroup } from '../../lib/cgroup.ts'
-import type { Spec } from '../../lib/oci.ts'
+import type { Mount, Spec } from '../../lib/oci.ts'
 import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
 import { processStartTime, RuntimeError, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import type { Helper } from '../../native/helper.ts'
@@ -93,7 +93,10 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   5. What config.json asks beyond chapters 01-08 (applyProcessLimits, applySysctl,
   //      createDeviceNodes, protectPaths, applyDeviceRules, applyCpuset, a terminal's
   //      setupConsole) each has its moment: find it from what it needs (root, the namespaces,
-  //      the container's mounts). The user and chapter 13's secure() come last, once nothing
+  //      the container's mounts). So has mountCgroups, for config.json's `cgroup` mounts, which
+  //      chapter 03's setupRootfs cannot make as they stand (a v1 hierarchy mounted again is
+  //      EBUSY): what does it need to see, and what must already be mounted below it?
+  //      The user and chapter 13's secure() come last, once nothing
   //      privileged is left; keep its seccomp filter in the record, exec needs it.
   //   6. create exits while the process waits: everything the process does after `start` must
   //      be asked of it now, in order, and nothing of the runtime may leak into the program.
@@ -101,8 +104,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   7. detach: once create has exited, whose child must the process be for the shim (a
   //      subreaper, prctl(2)) to collect its exit? What would chapter 02's relay do with that
   //      exit, and what would the process's parent-death signal do when the relay goes?
-  //   Given below: withoutCgroupMounts and noteIgnored (what this runtime leaves out of
-  //   config.json), writeAtomically, killAndWait.
+  //   Given below: noteIgnored (what this runtime leaves out of config.json), writeAtomically,
+  //   killAndWait.
   throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create
@@ -189,6 +192,39 @@ export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; rem
   throw new NotImplementedError('09-runtime', 'v1Cgroup')
 }
 // #endregion v1Cgroup
+
+// #region mountCgroups
+/**
+ * A `cgroup` entry of config.json's mounts (dockerd writes one at /sys/fs/cgroup, options ro,
+ * nosuid, noexec, nodev), made below spec.root.path by the container's process, in its mount
+ * namespace, before pivot_root: the container's view of its own cgroups, as runc's
+ * mountCgroupV1 and mountCgroupV2 make it. A program inside reads its own limits where it
+ * would on the host (/sys/fs/cgroup/memory/memory.limit_in_bytes on v1); it never sees its
+ * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 every hierarchy the
+ * container has a cgroup in is there under the hierarchy's own name, a combined one (cpu,cpuacct)
+ * under each of its controllers' names too. `cgroup` is the container's (undefined: none).
+ */
+export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgroup: Cgroup | undefined): Promise<void> {
+  // TODO(09): the container's /sys/fs/cgroup (the text's "The container's /sys/fs/cgroup";
+  //   runc's mountCgroupV1 and mountCgroupV2 in libcontainer/rootfs_linux.go).
+  //   1. Today a program inside finds an empty directory there. What must it find: which
+  //      directories, whose files, under which names (look at the host's /sys/fs/cgroup, and at
+  //      /proc/self/cgroup of a process in a container's cgroup)? What must it never see?
+  //   2. On v1 a hierarchy cannot be mounted a second time with other options (EBUSY), and a
+  //      fresh mount would show its root, not the container's cgroup. What can show one
+  //      directory of a mounted filesystem somewhere else, and what holds those views together
+  //      at the destination? Which name does a hierarchy that holds two controllers have, and
+  //      how does a program that looks for the other name still find it?
+  //   3. "ro": which of the mounts you make take it when they are made, and which need a
+  //      second step (mount(2), "MS_BIND", "MS_REMOUNT")? The destination itself must end up
+  //      read-only too, after what is inside it is in place.
+  //   4. On v2 there is one hierarchy. Without a cgroup namespace, what would a cgroup2 mount
+  //      show? With one of the container's own (dockerd on v2 asks for one), it shows the
+  //      namespace's root (cgroup_namespaces(7)): which cgroup is that here, given when
+  //      prepare() joins the cgroup and when chapter 02 makes the namespaces?
+  throw new NotImplementedError('09-runtime', 'mountCgroups')
+}
+// #endregion mountCgroups
 
 // #region applyDeviceRules
 /**
@@ -448,14 +484,6 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
   throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)
 }
 
-/**
- * The spec without its `cgroup` mounts: a cgroup v1 hierarchy cannot simply be mounted again
- * (EBUSY); runc builds a tmpfs of bind mounts of the container's own cgroups there instead.
- */
-function withoutCgroupMounts(spec: Spec): Spec {
-  return spec.mounts ? { ...spec, mounts: spec.mounts.filter((m) => m.type !== 'cgroup') } : spec
-}
-
 /** What config.json asks for that this runtime does not do yet, noted once per container (given the spec as loaded). */
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
@@ -463,7 +491,6 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     // capabilities, noNewPrivileges and seccomp are chapter 13's: secure() notes them when it is not done.
     // On a cgroup v2 host device rules would need an eBPF program.
     ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
-    ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
 }

@@ -3,7 +3,7 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, existsSync, type Stats, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, existsSync, type Stats, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
 import { dirname, join, posix, relative } from 'node:path'
 import { execFileSync } from 'node:child_process'
@@ -15,7 +15,7 @@ import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
 import { ifWritten } from '../../minidocker/layers.ts'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { writeCgroupFile, type Cgroup } from '../../lib/cgroup.ts'
-import type { Spec } from '../../lib/oci.ts'
+import type { Mount, Spec } from '../../lib/oci.ts'
 import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
 import { ALLOWED_DEVICES, EXEC_FIFO, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
 import { Helper, type SyscallError } from '../../native/helper.ts'
@@ -90,7 +90,10 @@ export function findExecutable(pid: number, process: Spec['process']): string {
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
   checkContainerId(id)
   const loaded = loadBundle(options.bundle)
-  const spec = withoutCgroupMounts(loaded)
+  // Chapter 03 would mount a `cgroup` entry as it stands (a v1 hierarchy again: EBUSY); the
+  // container's view of its cgroups is this chapter's, at its own moment.
+  const cgroupMounts = loaded.mounts?.filter((m) => m.type === 'cgroup') ?? []
+  const spec = { ...loaded, mounts: loaded.mounts?.filter((m) => m.type !== 'cgroup') }
   // Limits without a cgroupsPath go to a cgroup named for the container, as runc does.
   if (spec.linux?.resources && !spec.linux.cgroupsPath) spec.linux.cgroupsPath = id
   checkTerminal(spec.process, options.consoleSocket)
@@ -137,6 +140,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
       await runHooks('prestart', spec.hooks?.prestart, state)
       await runHooks('createRuntime', spec.hooks?.createRuntime, state)
     }, async () => {
+      // The host's cgroup directories are the bind sources: still in sight before pivot_root,
+      // and after every other mount (/sys among them, which would cover it).
+      for (const mount of cgroupMounts) await mountCgroups(helper!, spec, mount, cgroup)
       // In the container's namespaces, its mounts made, before pivot_root: the path is the host's.
       await runHooks('createContainer', spec.hooks?.createContainer, { ...publicState(dir, record), status: 'creating' }, { pid: record.pid, resolve: 'runtime' })
     })
@@ -283,6 +289,52 @@ export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; rem
   return { dir, removeOrder }
 }
 // #endregion v1Cgroup
+
+// #region mountCgroups
+/**
+ * A `cgroup` entry of config.json's mounts (dockerd writes one at /sys/fs/cgroup, options ro,
+ * nosuid, noexec, nodev), made below spec.root.path by the container's process, in its mount
+ * namespace, before pivot_root: the container's view of its own cgroups, as runc's
+ * mountCgroupV1 and mountCgroupV2 make it. A program inside reads its own limits where it
+ * would on the host (/sys/fs/cgroup/memory/memory.limit_in_bytes on v1); it never sees its
+ * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 every hierarchy the
+ * container has a cgroup in is there under the hierarchy's own name, a combined one (cpu,cpuacct)
+ * under each of its controllers' names too. `cgroup` is the container's (undefined: none).
+ */
+export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgroup: Cgroup | undefined): Promise<void> {
+  const target = secureJoin(spec.root!.path, mount.destination, true)
+  const options = mount.options ?? []
+  const ro = options.includes('ro')
+  const flags = (['nosuid', 'nodev', 'noexec'] as const).filter((f) => options.includes(f))
+  await mkdirAll(helper, target)
+  const readOnlyBind = async (source: string, path: string) => {
+    await helper.mount(source, path, null, ['bind'])
+    // MS_BIND ignores every other flag: read-only takes a remount of the bind.
+    await helper.mount(null, path, null, ['remount', 'bind', ...flags, ...(ro ? ['rdonly' as const] : [])])
+  }
+  if (cgroup?.version === 2) {
+    // A cgroup2 mount shows the root of the mounting process's cgroup namespace: runc's init
+    // unshares it once it is in its cgroup, so there it is the container's own; prepare() joins
+    // the cgroup after chapter 02 has made the namespaces, so here that root is the runtime's
+    // cgroup, a parent. The container's own directory, bound, in a cgroup namespace or not.
+    await readOnlyBind(Object.values(cgroup.dirs)[0]!, target)
+    return
+  }
+  await helper.mount('tmpfs', target, 'tmpfs', flags, 'mode=755')
+  // Each hierarchy once, by its mount point's name (cpu may be a link to cpu,cpuacct).
+  const hierarchies = new Map<string, string>()
+  for (const dir of Object.values(cgroup?.dirs ?? {})) {
+    const real = realpathSync(dir)
+    hierarchies.set(relative(CGROUP_ROOT, real).split('/')[0]!, real)
+  }
+  for (const [name, own] of hierarchies) {
+    await helper.mkdir(join(target, name))
+    await readOnlyBind(own, join(target, name))
+    for (const controller of name.split(',')) if (controller !== name) await helper.symlink(name, join(target, controller))
+  }
+  if (ro) await helper.mount(null, target, null, ['remount', 'rdonly', ...flags])
+}
+// #endregion mountCgroups
 
 // #region applyDeviceRules
 /**
@@ -629,14 +681,6 @@ async function killAndWait(record: ContainerRecord, dir: string): Promise<void> 
   throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)
 }
 
-/**
- * The spec without its `cgroup` mounts: a cgroup v1 hierarchy cannot simply be mounted again
- * (EBUSY); runc builds a tmpfs of bind mounts of the container's own cgroups there instead.
- */
-function withoutCgroupMounts(spec: Spec): Spec {
-  return spec.mounts ? { ...spec, mounts: spec.mounts.filter((m) => m.type !== 'cgroup') } : spec
-}
-
 /** What config.json asks for that this runtime does not do yet, noted once per container (given the spec as loaded). */
 function noteIgnored(spec: Spec, log: RuntimeLog): void {
   const raw = spec as unknown as Record<string, any>
@@ -644,7 +688,6 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     // capabilities, noNewPrivileges and seccomp are chapter 13's: secure() notes them when it is not done.
     // On a cgroup v2 host device rules would need an eBPF program.
     ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
-    ['mounts of type cgroup', spec.mounts?.some((m) => m.type === 'cgroup') || undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
 }

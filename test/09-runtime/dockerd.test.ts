@@ -4,7 +4,7 @@
  * the wild: a prestart hook (libnetwork-setkey) even with --network none, capabilities, seccomp,
  * masked paths, bind mounts of resolv.conf, hostname and hosts. One dockerd for the file.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -109,6 +109,13 @@ describeKernel('minirunc under dockerd (docker run --runtime minidocker)', () =>
     expect(oom?.cat, 'the probe\'s /proc/self/oom_score_adj under --oom-score-adj 200 (process.oomScoreAdj)').toBe('200\n')
     expect(timerList?.rdev, 'what the probe finds at /proc/timer_list, in docker\'s maskedPaths (config-linux.md "Masked Paths"; the text\'s "maskedPaths and readonlyPaths")').toEqual([1, 3])
     expect(write, 'a write under /proc/sys, in docker\'s readonlyPaths').toMatchObject({ step: 'write', errno: 'EROFS' })
+  })
+
+  it('docker run -m 64m of a probe that reads its memory limit in /sys/fs/cgroup', async () => {
+    const file = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes'
+    const r = await dockerd.docker([...RUN, '--rm', '-m', '64m', 'probe', '/probe', `cat:${file}`])
+    const [limit] = probeLines(r.stdout)
+    expect(limit, `what the probe reads at ${file} under docker run -m 64m (dockerd's config.json mounts "cgroup" at /sys/fs/cgroup; the text's "The container's /sys/fs/cgroup"); stderr: ${r.stderr}`).toMatchObject({ cat: `${64 * 2 ** 20}\n` })
   })
 
   it('docker rm -f of a running container', async () => {

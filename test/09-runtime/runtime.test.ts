@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync,
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
+import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
 import type { ContainerRecord } from '../../lib/runtime.ts'
@@ -17,7 +18,7 @@ import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-import { cpuTicks, cpuUsedIn, minirunc, probeBundle } from '../support/runtime.ts'
+import { cpuTicks, cpuUsedIn, MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from '../support/runtime.ts'
 
 /** A state root and a bundle for one test; every container left in the root is force-deleted after it. */
 function setup(steps: string[], edit?: (spec: Spec) => void) {
@@ -455,6 +456,58 @@ describeKernel('minirunc: what else config.json asks', () => {
     expect(u.logLines().at(-1)?.msg, 'the last --log line after create with a net.* sysctl and no network namespace').toBe('sysctl "net.ipv4.ip_unprivileged_port_start" is not in a separate kernel namespace')
     expect(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'), 'the host\'s net.ipv4.ip_unprivileged_port_start after create').toBe(portStart)
     expect(readdirSync(u.root), 'ROOT after the refused create').toEqual([])
+  })
+})
+
+describeKernel('minirunc: the container\'s /sys/fs/cgroup', () => {
+  it('dockerd\'s cgroup mount, ro, for a container with a memory limit: its own limit, no parent, no writes, and every controller\'s name', async () => {
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers')
+    const memory = v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory'
+    const limitFile = v2 ? 'memory.max' : 'memory.limit_in_bytes'
+    const others = v2 ? [] : ['cat:/sys/fs/cgroup/cpu/cpu.shares', 'cat:/sys/fs/cgroup/cpuacct/cpuacct.usage', 'cat:/sys/fs/cgroup/pids/pids.max']
+    const t = setup(['cgroup', `cat:${memory}/${limitFile}`, `ls:${memory}`, ...others, `write:${memory}/${limitFile}:${64 * 2 ** 20}`], (spec) => {
+      spec.linux!.cgroupsPath = testCgroupPath()
+      spec.linux!.resources = { memory: { limit: 64 * 2 ** 20 } }
+      // What dockerd writes into every config.json (docker inspect of any container's bundle).
+      spec.mounts!.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] })
+    })
+    expect((await t.create('g1')).code, `create with dockerd's cgroup mount in config.json failed: ${t.out()} (the bind sources are the host's cgroup directories: which view of the files does the process have when it mounts them? the text's "The container's /sys/fs/cgroup")`).toBe(0)
+    expect((await t.rt('start', 'g1')).code).toBe(0)
+    const count = 4 + others.length
+    expect(await waitFor(() => probeLines(t.out()).length === count, 10_000), `fewer than ${count} lines from the probe within 10 s; it printed: ${t.out()}`).toBe(true)
+    const [cgroup, limit, listing, ...rest] = probeLines(t.out())
+    const write = rest.pop()
+    // The container's own memory cgroup, as the host sees it, read now (the container has exited, its cgroup stays until delete).
+    const line = (cgroup!.cgroup as string).split('\n').find((l) => (v2 ? l.startsWith('0::') : l.split(':')[1]!.split(',').includes('memory')))!
+    const own = join(v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory', line.split(':')[2]!)
+    expect((listing!.ls as string[]).sort(), `what the probe lists in ${memory} vs the host's ${own}: which cgroup directory did the container get to see, its own or one above it?`).toEqual(readdirSync(own).sort())
+    expect(limit, `what the probe reads at ${memory}/${limitFile} with dockerd's cgroup mount in config.json (the text's "The container's /sys/fs/cgroup"; runc's mountCgroupV1/V2)`).toMatchObject({ cat: readFileSync(join(own, limitFile), 'utf8') })
+    for (const [i, step] of others.entries()) expect(rest[i], `the probe's ${step}: is every controller there under its own name, a combined hierarchy's too? (the text's "The container's /sys/fs/cgroup")`).toHaveProperty('cat')
+    expect(write, `a write to ${memory}/${limitFile} from inside, with "ro" in the mount's options: what does MS_BIND do with MS_RDONLY? (mount(2), "Creating a bind mount")`).toMatchObject({ step: 'write', errno: 'EROFS' })
+  })
+
+  it.runIf(!existsSync('/sys/fs/cgroup/cgroup.controllers'))('on a v1 host whose cpu and cpuacct share one hierarchy (mounted as cpu,cpuacct): the container finds both names', async () => {
+    const t = setup(['ls:/sys/fs/cgroup', 'cat:/sys/fs/cgroup/cpu/cpu.shares', 'cat:/sys/fs/cgroup/cpuacct/cpu.shares'], (spec) => {
+      spec.linux!.cgroupsPath = testCgroupPath()
+      spec.linux!.resources = { memory: { limit: 64 * 2 ** 20 }, cpu: { shares: 512 } }
+      spec.mounts!.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] })
+    })
+    // A stand-in host, in a mount namespace of its own that ends with the run: its
+    // /sys/fs/cgroup laid out as on hosts that mount cpu and cpuacct together (the real cpu
+    // hierarchy at cpu,cpuacct, and the two names as links to it).
+    const hold = join(t.dir, 'hold')
+    const layout = [
+      'set -e', `mkdir "${hold}"`, `mount --rbind /sys/fs/cgroup "${hold}"`, 'mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup',
+      ...['memory', 'pids'].map((h) => `mkdir /sys/fs/cgroup/${h} && mount --bind "${hold}/${h}" /sys/fs/cgroup/${h}`),
+      `mkdir /sys/fs/cgroup/cpu,cpuacct && mount --bind "${hold}/cpu" /sys/fs/cgroup/cpu,cpuacct`,
+      'ln -s cpu,cpuacct /sys/fs/cgroup/cpu', 'ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct', `umount -l "${hold}"`, 'exec "$@"',
+    ].join('\n')
+    const r = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', layout, 'sh', process.execPath, MINIRUNC, '--root', t.root, 'run', '--bundle', t.bundle, 'g2'], { reject: false, stdin: 'ignore', timeout: 60_000 })
+    rethrowNotImplemented(String(r.stderr))
+    const [listing, cpu, cpuacct] = probeLines(String(r.stdout))
+    expect(listing, `what the probe lists in /sys/fs/cgroup on a host whose /sys/fs/cgroup holds cpu -> cpu,cpuacct, cpuacct -> cpu,cpuacct, memory, pids; run said: ${r.stderr}`).toMatchObject({ ls: ['cpu', 'cpu,cpuacct', 'cpuacct', 'memory', 'pids'] })
+    for (const [name, line] of [['cpu', cpu], ['cpuacct', cpuacct]] as const)
+      expect(line, `the probe's /sys/fs/cgroup/${name}/cpu.shares, cpu.shares 512 in linux.resources, on that host: a program looks for a controller by its own name, the hierarchy has both in one (the text's "The container's /sys/fs/cgroup"; runc's mountCgroupV1)`).toMatchObject({ cat: '512\n' })
   })
 })
 
