@@ -64,7 +64,7 @@ export interface HelperOptions {
   stderr?: StdioTarget
   /** Run in its own session, so that it may outlive the caller. */
   detached?: boolean
-  /** Further fds passed to the helper as 4, 5, ... (e.g. a sync pipe for waitFd). */
+  /** Further fds passed to the helper, in order, after its stdio and its control socket (e.g. a sync pipe for waitFd). */
   extraFds?: number[]
   /** The helper executable to start (default HELPER_PATH). */
   binary?: string
@@ -126,7 +126,7 @@ export class Helper {
 
   /**
    * Start a helper whose stdio is wired as asked; it waits for requests.
-   * @param options the helper's stdin, stdout and stderr (they become the container's), whether it runs detached in its own session, and extra fds passed on as 4, 5, ...
+   * @param options the helper's stdin, stdout and stderr (they become the container's), whether it runs detached in its own session, and extra fds passed on after those and the control socket
    * @throws Error when the helper is not built (run `npm install`).
    */
   static start(options: HelperOptions = {}): Helper {
@@ -521,7 +521,7 @@ export class Helper {
 
   /**
    * Block until one byte arrives on an inherited fd (a sync pipe).
-   * @param fd the fd, as the helper sees it (4 and up for extraFds)
+   * @param fd the fd, as the helper sees it (for one of HelperOptions.extraFds: the number spawn gave it)
    * @throws EBADF when the fd is not open.
    * @throws EPIPE on end-of-file: the other side closed without writing.
    */

@@ -55,7 +55,9 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
  * from whatever ABI it comes, the verdict runc's filter (libseccomp's) gives it under the same
  * profile. A name an ABI's table does not know is skipped, as runc does (the call does not
  * exist there). A profile without `architectures` (or with an empty list) names the native
- * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it.
+ * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it. A call the profile cannot know
+ * about, newer than it, fails with ENOSYS rather than the default, as under runc, so that a
+ * program falls back to the older call it replaces (glibc's clone3 to clone).
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   // TODO(13): the profile as a program, built with lib/seccomp.ts's small assembler.
@@ -71,7 +73,14 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //      the default come, for the rules to be reached at all?
   //   5. The accumulator holds what was last loaded: after argument checks it is no longer
   //      the call's number.
-  //   Where to look: seccomp(2), "Filter program", runc's libcontainer/seccomp, the chapter's "Compiling a profile".
+  //   6. A program built after the profile calls what the profile has never heard of: under an
+  //      EPERM default it takes the refusal as final, where ENOSYS ("this kernel has no such
+  //      call") makes it fall back. From the profile alone, what tells a call newer than the
+  //      profile from an old one it simply does not name, in each ABI? Which calls must keep
+  //      their verdict whatever you add (a named one, an x32 one, an unlisted ABI's)? Is there
+  //      a default under which runc adds nothing (its generatePatch), and why?
+  //   Where to look: seccomp(2), "Filter program", runc's libcontainer/seccomp (and its patchbpf),
+  //   the chapter's "Compiling a profile".
   throw new NotImplementedError('13-security', 'compileSeccomp')
 }
 // #endregion compileSeccomp

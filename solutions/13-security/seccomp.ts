@@ -6,6 +6,7 @@
  *
  * Check your work with `npx workbook check 13`.
  */
+import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Seccomp, SeccompRule } from '../../lib/oci.ts'
 import { always, and, ARCHITECTURES, assemble, BPF, DEFAULT_ERRNO, jump, load, ret, SECCOMP_DATA, SECCOMP_RET, X32_SYSCALL_BIT, type BpfInstruction, type Pending } from '../../lib/seccomp.ts'
@@ -79,10 +80,14 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
  * from whatever ABI it comes, the verdict runc's filter (libseccomp's) gives it under the same
  * profile. A name an ABI's table does not know is skipped, as runc does (the call does not
  * exist there). A profile without `architectures` (or with an empty list) names the native
- * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it.
+ * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it. A call the profile cannot know
+ * about, newer than it, fails with ENOSYS rather than the default, as under runc, so that a
+ * program falls back to the older call it replaces (glibc's clone3 to clone).
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   const fallback = seccompAction(config.defaultAction, config.defaultErrnoRet)
+  // runc's patchbpf: no stub under a permissive default (a tracer handles new calls itself).
+  const patched = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(config.defaultAction)
   const arches = (config.architectures?.length ? config.architectures : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
   const code: Pending[] = [load(SECCOMP_DATA.arch)]
   for (const arch of arches) {
@@ -99,6 +104,9 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
         if (nr !== undefined) byNumber.set(nr, [...(byNumber.get(nr) ?? []), rule])
       }
     }
+    // Newer than the profile: above the largest number it names in this ABI's table.
+    const newest = Math.max(0, ...byNumber.keys())
+    if (patched && newest > 0) code.push(jump(BPF.JGT, newest, undefined, `${arch}:known`), ret(SECCOMP_RET.ERRNO | constants.errno.ENOSYS), { label: `${arch}:known` })
     for (const [nr, rules] of byNumber) {
       const next = `${arch}:${nr}:next`
       code.push(jump(BPF.JEQ, nr, undefined, next))

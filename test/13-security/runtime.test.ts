@@ -6,6 +6,8 @@
 import { expect, it } from 'vitest'
 import type { Seccomp, Spec } from '../../lib/oci.ts'
 import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
+import { dockerDefaultProfile } from '../../lib/docker-security.ts'
+import { SYSCALLS_I386, SYSCALLS_X86_64 } from '../../lib/security-tables.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { underBoth, type Run } from '../support/security.ts'
 
@@ -97,5 +99,29 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     expect(r.ours.code, `minirunc failed where runc ran: a loaded filter judges every later call — which of the runtime's own calls came after your load? (runc's standard_init_linux.go) Output: ${r.ours.output}`).toBe(0)
     expect(r.ours.lines[0]).toMatchObject({ uid: 1000 })
     expect(status(r.ours)).toEqual(status(r.runc))
+  })
+  it('Docker\'s default profile: a call newer than the profile, an older one it does not name, and the newest it names, beside runc', async () => {
+    // Docker's profile, its names cut to the kernel tables both filters know, so that runc's libseccomp and yours agree on what it names.
+    const docker = dockerDefaultProfile(DEFAULT_CAPABILITIES)
+    const known = (n: string) => SYSCALLS_X86_64[n] !== undefined || SYSCALLS_I386[n] !== undefined
+    const profile: Seccomp = { ...docker, syscalls: docker.syscalls!.map((r) => ({ ...r, names: r.names.filter(known) })).filter((r) => r.names.length) }
+    const named = new Set(profile.syscalls!.flatMap((r) => r.names))
+    const [newest] = [...named].filter((n) => SYSCALLS_X86_64[n] !== undefined).sort((a, b) => SYSCALLS_X86_64[b]! - SYSCALLS_X86_64[a]!)
+    const top = SYSCALLS_X86_64[newest!]!
+    // keyctl with zero arguments asks for a keyring's id and changes nothing, should it ever run.
+    const older = SYSCALLS_X86_64.keyctl!
+    expect(named.has('keyctl') || older > top, 'keyctl must be an older call Docker\'s profile does not name').toBe(false)
+    const r = await underBoth([`syscall:${top + 1}`, `syscall:${older}`, `syscall:${top}`], (spec) => {
+      spec.process.noNewPrivileges = true
+      spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
+      spec.linux!.seccomp = profile
+    })
+    expectSame(r, 'Docker\'s default profile')
+    const [above, old, highest] = tried(r.ours, 'syscall')
+    const [runcAbove, runcOld, runcHighest] = tried(r.runc, 'syscall')
+    expect(runcAbove, 'runc').toBe('ENOSYS')
+    expect(above, `system call ${top + 1}, one above ${newest} (${top}), the newest call the profile names, gave ${above} (runc: ${runcAbove}): glibc falls back only on ENOSYS — which calls is the profile too old to know? (the chapter's "seccomp: compiling a profile")`).toBe(runcAbove)
+    expect(old, `keyctl (${older}), older than ${newest} and named by no rule, gave ${old} (runc: ${runcOld}): the profile forbids it, so its default`).toBe(runcOld)
+    expect(highest, `${newest} (${top}), named by the profile, gave ${highest} (runc: ${runcHighest}): a named call keeps its rule's verdict`).toBe(runcHighest)
   })
 })

@@ -4,10 +4,13 @@
  * container could safely make (another ABI, an x32 call, 64-bit arguments). No kernel needed.
  */
 import { describe, expect, it } from 'vitest'
+import { constants } from 'node:os'
 import { compileSeccomp } from '#ch/13-security/seccomp.ts'
 import type { Seccomp, SeccompRule } from '../../lib/oci.ts'
 import { ARCHITECTURES, SECCOMP_RET, X32_SYSCALL_BIT } from '../../lib/seccomp.ts'
 import { SYSCALLS_I386, SYSCALLS_X86_64 } from '../../lib/security-tables.ts'
+import { dockerDefaultProfile } from '../../lib/docker-security.ts'
+import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
 import { runFilter } from '../support/bpf.ts'
 
 const X86_64 = ARCHITECTURES.SCMP_ARCH_X86_64!.audit
@@ -88,5 +91,30 @@ describe('seccomp: a profile compiled to BPF', () => {
     expect(program.length, 'the kernel takes at most 4096 instructions').toBeLessThanOrEqual(4096)
     expect(decide(every, 'io_pgetevents'), 'a call at the end of a long allow list').toBe('ALLOW')
     expect(decide(every, 'waitpid', [], I386), 'waitpid from i386, whose section lies past a whole x86_64 section: how far can a conditional jump reach? (the chapter\'s "seccomp: compiling a profile")').toBe('ALLOW')
+  })
+  it('calls newer than the profile, older calls it does not name, in each ABI', () => {
+    const ENOSYS = `ERRNO(${constants.errno.ENOSYS})`
+    const EACCES = constants.errno.EACCES
+    const byNumber = (nr: number, arch: number) => verdict(runFilter(compileSeccomp(profile), { nr, arch }))
+    // Three old calls whose numbers differ between the ABIs, the last one denied with an errno of its own.
+    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ARCHES, syscalls: [allow(['read', 'write']), deny(['openat'], EACCES)] }
+    const highest = (table: Record<string, number>) => Math.max(...['read', 'write', 'openat'].map((n) => table[n]!))
+    for (const [abi, arch, table] of [['x86_64', X86_64, SYSCALLS_X86_64], ['i386', I386, SYSCALLS_I386]] as const) {
+      const top = highest(table)
+      const newer = Object.keys(table).find((n) => table[n]! > top)!
+      expect(byNumber(top + 1, arch), `${abi} call number ${top + 1}, one above the highest the profile names in ${abi}'s table, under a default of SCMP_ACT_ERRNO: glibc falls back only on ENOSYS — which calls is the profile too old to know, in this ABI? (the chapter's "seccomp: compiling a profile"; runc's patchbpf)`).toBe(ENOSYS)
+      expect(decide(profile, newer, [], arch), `${abi}'s ${newer} (${table[newer]}), newer than every call the profile names in ${abi}`).toBe(ENOSYS)
+      const older = Object.keys(table).find((n) => table[n]! < top && !['read', 'write', 'openat'].includes(n))!
+      expect(decide(profile, older, [], arch), `${abi}'s ${older} (${table[older]}), older than the profile's highest call and named by no rule: the profile forbids it, so the default's errno`).toBe('ERRNO(1)')
+      expect(decide(profile, 'openat', [], arch), `${abi}'s openat (${table.openat}), the highest call the profile names, denied with errnoRet ${EACCES}: a named call keeps its rule's verdict`).toBe(`ERRNO(${EACCES})`)
+      expect(decide(profile, 'read', [], arch)).toBe('ALLOW')
+    }
+    expect(byNumber(X32_SYSCALL_BIT | (highest(SYSCALLS_X86_64) + 1), X86_64), 'an x32 call above the profile\'s highest number: the filter has no x32 tables, so x32 calls keep the verdict they had').toBe('KILL_PROCESS')
+    expect(verdict(runFilter(compileSeccomp({ ...profile, architectures: ['SCMP_ARCH_X86_64'] }), { nr: highest(SYSCALLS_I386) + 1, arch: I386 })), 'an i386 call under a profile listing SCMP_ARCH_X86_64 alone: an ABI the profile does not list keeps its verdict').toBe('KILL_PROCESS')
+    const permissive = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [deny(['read', 'write'])] }
+    expect(verdict(runFilter(compileSeccomp(permissive), { nr: SYSCALLS_X86_64.write! + 1, arch: X86_64 })), `a call above the highest named under a default of SCMP_ACT_ALLOW: does runc add anything when the default already lets every call through? (runc's generatePatch)`).toBe('ALLOW')
+    const docker = dockerDefaultProfile(DEFAULT_CAPABILITIES)
+    expect(decide(docker, 'clone3'), 'clone3 under Docker\'s default profile, which names it with a rule of its own').toBe(`ERRNO(${docker.syscalls!.find((r) => r.names.includes('clone3') && r.names.length === 1)!.errnoRet})`)
+    expect(decide(docker, 'clone', [0x7e020000n]), 'clone with namespace flags under Docker\'s default profile: named, its conditions fail, so the default').toBe(`ERRNO(${docker.defaultErrnoRet})`)
   })
 })

@@ -44,8 +44,10 @@ export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], e
   return { code: r.exitCode ?? 128 + 9, output, lines: probeLines(output) }
 }
 
-/** The same bundle under both runtimes, at once. */
+/** The same bundle under both runtimes, at once; both runs end before either's failure ends the test (and its clean-up removes their directories). */
 export async function underBoth(steps: string[], edit?: (spec: Spec) => void): Promise<{ ours: Run; runc: Run }> {
-  const [ours, runc] = await Promise.all([runBundle('minirunc', steps, edit), runBundle('runc', steps, edit)])
-  return { ours, runc }
+  const [ours, runc] = await Promise.allSettled([runBundle('minirunc', steps, edit), runBundle('runc', steps, edit)])
+  if (ours.status === 'rejected') throw ours.reason
+  if (runc.status === 'rejected') throw runc.reason
+  return { ours: ours.value, runc: runc.value }
 }
