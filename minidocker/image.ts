@@ -10,11 +10,12 @@
  *      machine's own files, cached as $MINIDOCKER_ROOT/builtin/NAME.tar (default
  *      /var/lib/minidocker), and unpacked like any other tarball.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ContainerError } from '../lib/errors.ts'
 import { DEFAULT_ROOT } from '../lib/image.ts'
+import { mountsBelow } from '../lib/mounts.ts'
 import { PROBE_PATH } from '../native/helper.ts'
 import { BUILTIN_IMAGES, buildRootfsTarball, HOST_BUSYBOX, isBuiltinImage, unpackTarball, type BuiltinImage } from './builtin.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
@@ -80,11 +81,4 @@ function builtinTarball(image: BuiltinImage): string {
   buildRootfsTarball(image, partial)
   renameSync(partial, tarball)
   return tarball
-}
-
-/** The mount points at or below `dir` in this process's mount table, outermost first. */
-export function mountsBelow(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
 }

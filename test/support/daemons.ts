@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { mountsBelow } from '../../minidocker/image.ts'
+import { mountsBelow } from '../../lib/mounts.ts'
 import { hierarchies } from './hierarchies.ts'
 
 export interface Daemon {

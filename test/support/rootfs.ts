@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
 import { buildRootfsTarball, unpackTarball, type BuiltinImage } from '../../minidocker/builtin.ts'
-import { mountsBelow } from '../../minidocker/image.ts'
+import { mountsBelow } from '../../lib/mounts.ts'
 import { onCleanup, tempDir } from './files.ts'
 
 const tarballs = new Map<BuiltinImage, string>()
