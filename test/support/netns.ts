@@ -63,6 +63,9 @@ export function useStandInHost(): () => StandIn {
     await holder.unshare(['network', 'mount'])
     // Mounts made in the stand-in (none are expected) must not reach the machine's table.
     await holder.mount(null, '/', null, ['rec', 'private'])
+    // A new network namespace takes IPv4 forwarding from the machine's (devconf_inherit_init_net 0):
+    // the stand-in starts as a fresh host does, not forwarding, whatever this machine does.
+    await holder.writeFile('/proc/sys/net/ipv4/ip_forward', '0')
     const pid = holder.pid
     const enter = ['nsenter', `--net=/proc/${pid}/ns/net`, `--mount=/proc/${pid}/ns/mnt`, '--']
     // One root for the file, so that its IPAM state carries from test to test.
