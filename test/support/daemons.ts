@@ -77,6 +77,35 @@ export function removeCgroupParent(name: string, spare?: (dir: string) => boolea
   }
 }
 
+/** The PIDs in a cgroup parent of this test's own, in every hierarchy, its children included. */
+function pidsInCgroupParent(name: string): number[] {
+  const pids = new Set<number>()
+  const walk = (dir: string): void => {
+    try {
+      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line) pids.add(Number(line))
+      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) walk(join(dir, entry.name))
+    } catch {
+      // gone, or not a cgroup
+    }
+  }
+  for (const { mount, own } of hierarchies()) for (const base of new Set(['/', own, dirname(own)])) walk(join(mount, base, name))
+  return [...pids]
+}
+
+/**
+ * End what is left in a cgroup parent named for this test process (a container a learner's
+ * runtime never deleted): only this test's daemons put processes there, and a cgroup with a
+ * process in it cannot be removed.
+ */
+async function killCgroupParent(name: string): Promise<void> {
+  for (const pid of pidsInCgroupParent(name)) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  }
+  for (const end = Date.now() + 10_000; pidsInCgroupParent(name).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
+}
+
 /**
  * removeCgroupParent() for a parent that daemons of other test files use at the same time
  * (minidockerd's /minidockerd): an empty cgroup made in the last seconds may be one of theirs,
@@ -155,7 +184,10 @@ export async function startDaemon(what: string, command: string, args: string[],
         }
         for (const end = Date.now() + 10_000; processesUnder(dir).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
         await options.afterStop?.()
-        for (const name of options.cgroups ?? []) removeCgroupParent(name)
+        for (const name of options.cgroups ?? []) {
+          await killCgroupParent(name)
+          removeCgroupParent(name)
+        }
         for (const name of options.sharedCgroups ?? []) await removeSharedCgroupParent(name)
       }
     },
