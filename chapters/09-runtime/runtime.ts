@@ -4,7 +4,7 @@
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Cgroup } from '../../lib/cgroup.ts'
 import type { Mount, Spec } from '../../lib/oci.ts'
@@ -464,7 +464,12 @@ export function cgroupPids(record: ContainerRecord): number[] {
   const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
   // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
   if (!dir || !existsSync(dir)) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
-  return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+  const pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+  // A record that names a hierarchy's root or the runtime's own cgroup would have kill --all and
+  // delete --force signal the machine's processes: that is never the container's cgroup.
+  if (!existsSync(join(dirname(dir), 'cgroup.procs')) || pids.includes(process.pid) || pids.includes(process.ppid))
+    throw new RuntimeError(`container ${record.id}: ${dir} is not a cgroup of the container's own`)
+  return pids
 }
 
 /** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect), for 10 seconds at most. */

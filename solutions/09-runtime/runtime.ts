@@ -661,7 +661,12 @@ export function cgroupPids(record: ContainerRecord): number[] {
   const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
   // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
   if (!dir || !existsSync(dir)) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
-  return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+  const pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+  // A record that names a hierarchy's root or the runtime's own cgroup would have kill --all and
+  // delete --force signal the machine's processes: that is never the container's cgroup.
+  if (!existsSync(join(dirname(dir), 'cgroup.procs')) || pids.includes(process.pid) || pids.includes(process.ppid))
+    throw new RuntimeError(`container ${record.id}: ${dir} is not a cgroup of the container's own`)
+  return pids
 }
 
 /** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect), for 10 seconds at most. */
