@@ -75,6 +75,14 @@ afterAll(async () => {
 })
 
 /**
+ * The witness CLI's version ("28.2.2"): where it is not the one the chapters describe (the VM's
+ * Debian ships an older docker-cli), its error messages may be worded otherwise.
+ */
+export async function dockerVersion(): Promise<string> {
+  return (await execa(DOCKER, ['version', '--format', '{{.Client.Version}}'], { reject: false, stdin: 'ignore' })).stdout.trim()
+}
+
+/**
  * `docker ARGS` against that dockerd (`docker run --rm --network none` when ARGS starts with
  * "run"), with the client's environment exactly `clientEnv` (plus where to find the daemon).
  */
