@@ -14,6 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { DEFAULT_PATH, type Resources, type Spec } from '../lib/oci.ts'
 import { RuntimeError, RuntimeLog } from '../lib/runtime.ts'
 import { sendNotesTo } from './layers.ts'
+import { parseSize } from './sizes.ts'
 
 const VERSION = 'minirunc version 0.1.0\nspec: 1.0.2\n'
 const DEFAULT_ROOT = '/run/minirunc'
@@ -162,8 +163,8 @@ async function main(argv: string[]): Promise<number> {
 
 /**
  * `update`'s new limits, as runc's update.go reads them: linux.resources as JSON from --resources
- * (`-` is stdin, and then every other flag is ignored), or the flags, memory sizes with go-units'
- * suffixes (`64m`) and -1 for no limit.
+ * (`-` is stdin, and then every other flag is ignored), or the flags, memory sizes as `docker run
+ * --memory` reads them (`64m`) and -1 for no limit.
  */
 function updateResources(flags: Map<string, string | true>): Resources {
   const file = str(flags.get('resources') ?? flags.get('r'))
@@ -175,11 +176,13 @@ function updateResources(flags: Map<string, string | true>): Resources {
     if (!Number.isSafeInteger(value)) throw new RuntimeError(`invalid value for ${name}: ${text}`)
     return value
   }
-  const units = ['', 'k', 'm', 'g', 't', 'p']
   const bytes = (text: string) => {
     if (text === '-1') return -1
-    const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i.exec(text)
-    return m ? Math.floor(Number(m[1]) * 1024 ** units.indexOf((m[2] ?? '').toLowerCase())) : NaN
+    try {
+      return parseSize(text)
+    } catch {
+      return NaN
+    }
   }
   const integer = (text: string) => (/^-?\d+$/.test(text) ? Number(text) : NaN)
   const pids = number('pids-limit', integer)

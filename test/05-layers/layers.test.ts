@@ -47,23 +47,27 @@ type Namespace = Awaited<ReturnType<typeof mountNamespace>>
  * `upper` is overlayfs's own doing, never the test's.
  */
 async function throughKernel(ns: Namespace, lower: string[], upper: string, act: (merged: string) => void): Promise<void> {
-  const scratch = tempDir()
-  const [work, merged] = ['work', 'merged'].map((d) => join(scratch, d))
-  for (const d of [work!, merged!]) mkdirSync(d)
-  await ns.helper.mount('overlay', merged!, 'overlay', [], overlayOptions({ lower, upper, work: work! }))
+  const merged = await union(ns, lower, upper)
   try {
-    act(ns.inside(merged!))
+    act(ns.inside(merged))
   } finally {
-    await ns.helper.umount2(merged!)
+    await ns.helper.umount2(merged)
   }
 }
 
 /** The kernel's answer to "do the lower layers show this path?": the lowers mounted alone, with an empty upper. */
-async function lowerWitness(ns: Namespace, root: string, lower: string[]) {
-  const [upper, work, at] = ['witness-upper', 'witness-work', 'witness'].map((d) => join(root, d))
-  for (const d of [upper!, work!, at!]) mkdirSync(d)
-  await ns.helper.mount('overlay', at!, 'overlay', [], overlayOptions({ lower, upper: upper!, work: work! }))
-  return (path: string) => lstatSync(ns.inside(join(at!, path)), { throwIfNoEntry: false }) !== undefined
+async function lowerWitness(ns: Namespace, lower: string[]) {
+  const at = await union(ns, lower)
+  return (path: string) => lstatSync(ns.inside(join(at, path)), { throwIfNoEntry: false }) !== undefined
+}
+
+/** `lower` and `upper` (an empty one when not given) mounted as a union in a scratch folder; gives the mount point. */
+async function union(ns: Namespace, lower: string[], upper?: string): Promise<string> {
+  const scratch = tempDir()
+  const [fresh, work, merged] = ['upper', 'work', 'merged'].map((d) => join(scratch, d))
+  for (const d of [fresh!, work!, merged!]) mkdirSync(d)
+  await ns.helper.mount('overlay', merged!, 'overlay', [], overlayOptions({ lower, upper: upper ?? fresh!, work: work! }))
+  return merged!
 }
 
 /** A two-layer "image" and an empty upper/work pair, in plain folders. */
@@ -243,7 +247,7 @@ describeKernel('changes()', () => {
       rmSync(join(m, 'fresh'), { recursive: true })
       mkdirSync(join(m, 'fresh'))
     })
-    const shown = await lowerWitness(ns, s.root, s.lower)
+    const shown = await lowerWitness(ns, s.lower)
     await mountOverlay(ns.helper, s, s.merged)
     const data = ns.inside(join(s.merged, 'data'))
     rmSync(data, { recursive: true })
@@ -291,7 +295,7 @@ describeKernel('changes() over an image\'s layers', () => {
   it('files a container writes where the image\'s layers deleted or replaced something', async () => {
     const ns = await mountNamespace()
     const s = await markedImage(ns)
-    const shown = await lowerWitness(ns, s.root, s.lower)
+    const shown = await lowerWitness(ns, s.lower)
     await mountOverlay(ns.helper, s, s.merged)
     const m = ns.inside(s.merged)
     for (const path of ['etc/gone.conf', 'etc/keep.conf', 'opt/app/old.txt', 'opt/app/new.txt', 'srv/www/index.html', 'opt/app/lib/x.so']) {

@@ -4,11 +4,11 @@
  * the test failed.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { onCleanup } from './files.ts'
-import { hierarchies } from './hierarchies.ts'
+import { hierarchies, procsFiles } from './hierarchies.ts'
 
 /** The parent of every test cgroup. */
 export const TEST_CGROUP_PARENT = 'minidocker-test'
@@ -21,13 +21,6 @@ function descendsFromUs(pid: number): boolean {
     if (p === process.pid) return true
   }
   return false
-}
-
-/** Every cgroup.procs file in `dir` and below it. */
-function procsFiles(dir: string): string[] {
-  if (!existsSync(dir)) return []
-  const below = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => procsFiles(join(dir, e.name)))
-  return [...below, join(dir, 'cgroup.procs')].filter((file) => existsSync(file))
 }
 
 /**

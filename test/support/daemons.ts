@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { mountsBelow } from '../../lib/mounts.ts'
-import { hierarchies } from './hierarchies.ts'
+import { hierarchies, procsFiles } from './hierarchies.ts'
 
 export interface Daemon {
   /** its socket (containerd's gRPC one, dockerd's API) */
@@ -67,28 +67,29 @@ export function removeCgroupParent(name: string, spare?: (dir: string) => boolea
       // in use (EBUSY) or not a cgroup directory of ours
     }
   }
-  // An absolute parent is below a hierarchy's root; a relative one (minidocker's) below this
-  // process's own cgroup there, or on v2 below that one's parent, as chapter 04 places it.
-  for (const { mount, own } of hierarchies()) {
-    for (const base of new Set(['/', own, dirname(own)])) {
-      // A hierarchy's root itself is never removed, only the parent below it.
-      if (existsSync(join(mount, base, name, 'cgroup.procs'))) remove(join(mount, base, name))
-    }
-  }
+  for (const dir of cgroupParentDirs(name)) remove(dir)
+}
+
+/**
+ * Where a cgroup parent `name` is, in each hierarchy: an absolute parent is below a hierarchy's
+ * root; a relative one (minidocker's) below this process's own cgroup there, or on v2 below that
+ * one's parent, as chapter 04 places it. Never a hierarchy's root itself.
+ */
+function cgroupParentDirs(name: string): string[] {
+  return hierarchies().flatMap(({ mount, own }) => [...new Set(['/', own, dirname(own)])].map((base) => join(mount, base, name)))
+    .filter((dir) => existsSync(join(dir, 'cgroup.procs')))
 }
 
 /** The PIDs in a cgroup parent of this test's own, in every hierarchy, its children included. */
 function pidsInCgroupParent(name: string): number[] {
   const pids = new Set<number>()
-  const walk = (dir: string): void => {
+  for (const dir of cgroupParentDirs(name)) {
     try {
-      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line) pids.add(Number(line))
-      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) walk(join(dir, entry.name))
+      for (const procs of procsFiles(dir)) for (const line of readFileSync(procs, 'utf8').split('\n')) if (line) pids.add(Number(line))
     } catch {
-      // gone, or not a cgroup
+      // a cgroup removed meanwhile: its processes are gone with it
     }
   }
-  for (const { mount, own } of hierarchies()) for (const base of new Set(['/', own, dirname(own)])) walk(join(mount, base, name))
   return [...pids]
 }
 

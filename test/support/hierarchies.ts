@@ -3,7 +3,8 @@
  * the tests started. Nothing here imports vitest: the daemons' cleanup (daemons.ts) needs it,
  * and so does the finale's stack, which runs outside the tests.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 /** This process's cgroup in each hierarchy as it was when the tests started, by the line's controllers: "" is v2's. */
 const startedIn = new Map([...readFileSync('/proc/self/cgroup', 'utf8').matchAll(/^\d+:([^:\n]*):(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const))
@@ -21,4 +22,11 @@ export function hierarchies(): { mount: string; own: string }[] {
     if (key !== undefined) found.push({ mount, own: startedIn.get(key)! })
   }
   return found
+}
+
+/** Every cgroup.procs file in `dir` and below it, deepest first. */
+export function procsFiles(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  const below = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => procsFiles(join(dir, e.name)))
+  return [...below, join(dir, 'cgroup.procs')].filter((file) => existsSync(file))
 }

@@ -78,9 +78,11 @@ afterAll(async () => {
  * The witness CLI's version ("28.2.2"): where it is not the one the chapters describe (the VM's
  * Debian ships an older docker-cli), its error messages may be worded otherwise.
  */
-export async function dockerVersion(): Promise<string> {
-  return (await execa(DOCKER, ['version', '--format', '{{.Client.Version}}'], { reject: false, stdin: 'ignore' })).stdout.trim()
+export function dockerVersion(): Promise<string> {
+  version ??= execa(DOCKER, ['--version'], { reject: false, stdin: 'ignore' }).then((r) => /version ([^\s,]+)/.exec(r.stdout)?.[1] ?? '')
+  return version
 }
+let version: Promise<string> | undefined
 
 /**
  * `docker ARGS` against that dockerd (`docker run --rm --network none` when ARGS starts with

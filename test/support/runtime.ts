@@ -179,9 +179,11 @@ export async function removeAllAndStop(dockerd: Dockerd): Promise<void> {
     const all = (await dockerd.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)
     if (all.length) await dockerd.docker(['rm', '-f', ...all])
   }
+  let timer: NodeJS.Timeout | undefined
   try {
-    await Promise.race([removeAll(), new Promise((resolve) => setTimeout(resolve, 30_000))])
+    await Promise.race([removeAll(), new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))])
   } finally {
+    clearTimeout(timer)
     await dockerd.stop()
   }
 }
