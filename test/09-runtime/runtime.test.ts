@@ -13,12 +13,12 @@ import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
 import type { ContainerRecord } from '../../lib/runtime.ts'
-import { alive, waitFor } from '../support/container.ts'
+import { alive, processState, waitFor } from '../support/container.ts'
 import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-import { cpuTicks, cpuUsedIn, MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from '../support/runtime.ts'
+import { cpuTicks, cpuUsedIn, MINIRUNC, minirunc, pidKeeper, probeBundle, rethrowNotImplemented } from '../support/runtime.ts'
 
 /** A state root and a bundle for one test; every container left in the root is force-deleted after it. */
 function setup(steps: string[], edit?: (spec: Spec) => void) {
@@ -27,12 +27,15 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   const bundle = probeBundle(join(dir, 'bundle'), steps, edit)
   const log = join(dir, 'log.json')
   const output = join(dir, 'output')
+  // What create and exec leave behind is kept by `keeper` until the forced deletes are done.
+  const keeper = pidKeeper()
+  onCleanup(() => keeper.release())
   onCleanup(async () => {
     for (const id of existsSync(root) ? readdirSync(root) : []) await minirunc(['--root', root, 'delete', '--force', id])
   })
   const rt = (...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', ...args], { cwd: bundle })
   /** create with the container's stdout and stderr going to a file, as a shim gives it fifos */
-  const create = (id: string, ...flags: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bundle, ...flags, id], { output })
+  const create = (id: string, ...flags: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bundle, ...flags, id], { output, keeper })
   const state = async (id: string) => {
     const r = await rt('state', id)
     expect(r.code, `state ${id} failed: ${r.stderr}`).toBe(0)
@@ -41,7 +44,7 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   const logLines = () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: string; msg: string; time: string }) : [])
   const out = () => (existsSync(output) ? readFileSync(output, 'utf8') : '')
   /** exec --detach, its output to the same file: the exec'd process keeps it open */
-  const execDetached = (id: string, ...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'exec', '--detach', id, ...args], { output })
+  const execDetached = (id: string, ...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'exec', '--detach', id, ...args], { output, keeper })
   return { dir, root, bundle, rt, create, execDetached, state, logLines, out }
 }
 
@@ -112,6 +115,8 @@ describeKernel('minirunc: the life cycle', () => {
     await t.rt('kill', 'c2', '9')
     expect(await waitFor(() => !alive(pid), 5000), 'the process still alive 5 s after kill c2 9').toBe(true)
     expect((await t.state('c2')).status, 'state after the process died: who knows whether it runs, the record or the kernel? (the text\'s "The state directory and the status")').toBe('stopped')
+    // The kill below must not reach another process, whatever the code under test does: the PID is still the dead container's.
+    expect(processState(pid), `the container's process ${pid} was reaped by another than create's caller (the test holds it as a zombie) after kill c2 9: runc's init ends up its caller's subreaper's child, and nothing of the runtime's stays its parent (the text's "create")`).toBe('Z')
     const again = await t.rt('kill', 'c2', 'KILL')
     expect(again.stderr, 'kill KILL of a stopped container: which words does containerd read as "already gone"? (kill\'s doc comment)').toMatch(/container not running/)
     expect((await t.rt('delete', 'c2')).code).toBe(0)

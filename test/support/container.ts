@@ -2,6 +2,7 @@
  * Running containers in tests, from chapter 02 on: a spec to start from, a run with its
  * output captured, and waiting for processes.
  */
+import { readFileSync } from 'node:fs'
 import { runProcess } from '#ch/01-process/process.ts'
 import { baseSpec, type NamespaceType, type Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
@@ -41,12 +42,15 @@ export async function waitFor(check: () => boolean, ms: number): Promise<boolean
   return true
 }
 
-/** True while a process with this PID exists (a zombie included). */
-export function alive(pid: number): boolean {
+/** The state letter of the process with this PID (R, S, D, Z...), undefined when there is none. */
+export function processState(pid: number): string | undefined {
   try {
-    process.kill(pid, 0)
-    return true
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2]
   } catch {
-    return false
+    return undefined
   }
 }
+
+/** True while the process with this PID runs: a zombie (dead, its parent yet to reap it) is not alive. */
+export const alive = (pid: number): boolean => ![undefined, 'Z'].includes(processState(pid))

@@ -6,7 +6,7 @@
 import { chmodSync, closeSync, openSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { constants } from 'node:os'
 import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -38,25 +38,66 @@ async function settle(run: Promise<{ exitCode?: number; stdout?: unknown; stderr
   return result
 }
 
-/** Run minirunc with `args` (global flags included), resolving chapters as this test run does. */
 /**
  * Run minirunc with `args` (global flags included), resolving chapters as this test run does.
  * With `output`, its stdout and stderr go to that file instead (and so do the container's, which
- * inherits them from create: a pipe would stay open as long as the container runs).
+ * inherits them from create: a pipe would stay open as long as the container runs). With
+ * `keeper`, it runs under that keeper of dead PIDs.
  */
-export async function minirunc(args: string[], options: { cwd?: string; timeout?: number; output?: string } = {}): Promise<Result> {
+export async function minirunc(args: string[], options: { cwd?: string; timeout?: number; output?: string; keeper?: PidKeeper } = {}): Promise<Result> {
   const timeout = options.timeout ?? 60_000
   if (!options.output) return settle(execa(process.execPath, [MINIRUNC, ...args], { reject: false, stdin: 'ignore', cwd: options.cwd, timeout }))
   // An fd of the file itself: execa would pipe into it, and wait for the pipe to close.
   const fd = openSync(options.output, 'a')
   try {
-    const child = spawn(process.execPath, [MINIRUNC, ...args], { stdio: ['ignore', fd, fd], cwd: options.cwd, timeout })
-    const code = await new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? 128 + constants.signals[signal!])))
+    const command = [process.execPath, MINIRUNC, ...args]
+    const code = options.keeper ? await options.keeper.run(command, fd, options.cwd, timeout) : await exitOf(spawn(command[0]!, command.slice(1), { stdio: ['ignore', fd, fd], cwd: options.cwd, timeout }))
     const output = readFileSync(options.output, 'utf8')
     rethrowNotImplemented(output)
     return { code, stdout: output, stderr: output }
   } finally {
     closeSync(fd)
+  }
+}
+
+const exitOf = (child: ChildProcess): Promise<number> => new Promise((resolve) => child.once('exit', (c, signal) => resolve(c ?? 128 + constants.signals[signal!])))
+
+export const HOLD = fileURLToPath(new URL('../../native/build/hold', import.meta.url))
+
+/**
+ * A keeper of dead PIDs: each run goes under its own native/build/hold (hold.c), which adopts the
+ * processes the command leaves behind (a created container, an exec'd process) and keeps each
+ * one that dies as its zombie until release(). A dead container's PID then cannot pass to
+ * another process while the runtime under test may still signal it, rightly or not: release
+ * only after the last runtime call (a test's forced delete included).
+ */
+export interface PidKeeper {
+  /** the command's exit code (128+N for signal N), its stdout and stderr to `output`; killed after `timeout` ms */
+  run(command: string[], output: number, cwd: string | undefined, timeout: number): Promise<number>
+  release(): Promise<void>
+}
+
+export function pidKeeper(): PidKeeper {
+  const holds: ChildProcess[] = []
+  return {
+    async run(command, output, cwd, timeout) {
+      const hold = spawn(HOLD, [String(Math.ceil(timeout / 1000)), ...command], { stdio: ['pipe', output, output, 'pipe'], cwd })
+      holds.push(hold)
+      let text = ''
+      hold.stdio[3]!.on('data', (chunk: Buffer) => (text += chunk.toString()))
+      // fd 3 closes once hold has written the command's end.
+      await new Promise((resolve) => hold.stdio[3]!.once('close', resolve))
+      const [how, n] = text.trim().split(' ')
+      return how === 'exit' ? Number(n) : how === 'signal' ? 128 + Number(n) : 128 + constants.signals.SIGKILL
+    },
+    async release() {
+      await Promise.all(holds.splice(0).map((hold) => {
+        if (hold.exitCode !== null || hold.signalCode !== null) return
+        const gone = exitOf(hold)
+        hold.stdin!.end()
+        return gone
+      }))
+    },
   }
 }
 
