@@ -4,6 +4,8 @@
  * edits to the reference. For each one, a copy of the workbook gets the edited reference as
  * the learner's chapter, and the test named by `caughtBy` must then fail, not with
  * NotImplementedError, and with a message matching `message`: the words that name the cause.
+ * A chapter's mistakes run in a process of their own, whose one vitest serves every run: a
+ * vitest start costs seconds, most mistakes' runs less.
  *
  *   npx tsx workbook/mistakes.ts [N ...]   a line per mistake; exit 1 if one is not caught
  * `npm test` runs it for every written chapter.
@@ -12,7 +14,9 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path'
 import { folderOf, ROOT, type Chapter } from './chapters.ts'
 import { failureSummary } from './format.ts'
-import { listTests, notImplemented, runTests } from './runner.ts'
+import type { SerializedError, Vitest } from 'vitest/node'
+import { reportedTests } from './reporter.ts'
+import { listTests, modeEnv, notImplemented, resultsOf } from './runner.ts'
 import { copyWorkbook } from './tree.ts'
 
 export interface Mistake {
@@ -87,25 +91,63 @@ function plant(chapter: Chapter, mistake: Mistake, root: string, copy: string): 
   return undefined
 }
 
-/** Apply each of the chapter's mistakes in turn and see which test catches it. */
+/**
+ * Apply each of the chapter's mistakes in turn and see which test catches it. The runs happen
+ * in a child process (this module with --serve), whose environment picks the learner's code
+ * with the reference below the chapter: vitest's resolver conditions come from it.
+ */
 export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r: MistakeResult) => void = () => {}): Promise<MistakeResult[]> {
   const mistakes = loadMistakes(chapter, root)
   if (mistakes.length === 0) return []
-  const copy = copyWorkbook(root, 'workbook-mistakes-')
+  const { execa } = await import('execa')
+  const child = execa(process.execPath, ['--import', 'tsx', join(root, 'workbook/mistakes.ts'), '--serve', chapter.id], {
+    cwd: root,
+    env: modeEnv({ impl: 'chapters', referenceBelow: Number(chapter.id) }),
+    reject: false,
+    stdin: 'ignore',
+  })
   const results: MistakeResult[] = []
+  let rest = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n')
+    rest = lines.pop()!
+    for (const line of lines.filter((l) => l.startsWith(RESULT))) {
+      const { id, caught, detail } = JSON.parse(line.slice(RESULT.length)) as { id: string; caught: boolean; detail: string }
+      const result: MistakeResult = { mistake: mistakes.find((m) => m.id === id)!, caught, detail }
+      results.push(result)
+      onResult(result)
+    }
+  })
+  const run = await child
+  for (const mistake of mistakes.filter((m) => !results.some((r) => r.mistake === m))) {
+    const result: MistakeResult = { mistake, caught: false, detail: `not checked: the check stopped (exit ${run.exitCode}): ${String(run.stderr).trim().split('\n').slice(-5).join(' | ')}` }
+    results.push(result)
+    onResult(result)
+  }
+  return results
+}
+
+/** How the child marks a result line on its stdout (where vitest may print too). */
+const RESULT = 'mistake-result '
+
+/** The child's part: every mistake of the chapter through one vitest, a line per result. */
+async function serve(chapter: Chapter, root: string): Promise<void> {
+  const copy = copyWorkbook(root, 'workbook-mistakes-')
+  let vitest: Vitest | undefined
   try {
     // Each mistake runs only the files holding its test: loading the chapter's other files
     // costs seconds a run, and their set-up (daemons, a registry) more.
     const tests = await listTests([chapter.tests], { impl: 'solutions' }, copy)
-    for (const mistake of mistakes) {
-      const result = await checkOne(chapter, mistake, root, copy, tests).finally(() => killLeftovers(copy))
-      results.push(result)
-      onResult(result)
+    const { createVitest } = await import('vitest/node')
+    vitest = await createVitest('test', { root: copy, watch: false, reporters: [{}] })
+    for (const mistake of loadMistakes(chapter, root)) {
+      const result = await checkOne(vitest, chapter, mistake, root, copy, tests).finally(() => killLeftovers(copy))
+      console.log(RESULT + JSON.stringify({ id: mistake.id, caught: result.caught, detail: result.detail }))
     }
   } finally {
+    await vitest?.close()
     rmSync(copy, { recursive: true, force: true })
   }
-  return results
 }
 
 /**
@@ -121,16 +163,17 @@ function killLeftovers(copy: string): void {
   }
 }
 
-async function checkOne(chapter: Chapter, mistake: Mistake, root: string, copy: string, listed: { file: string; name: string }[]): Promise<MistakeResult> {
+async function checkOne(vitest: Vitest, chapter: Chapter, mistake: Mistake, root: string, copy: string, listed: { file: string; name: string }[]): Promise<MistakeResult> {
   const files = [...new Set(listed.filter((t) => t.name.includes(mistake.caughtBy)).map((t) => t.file))]
   if (files.length === 0) return { mistake, caught: false, detail: `no test of ${chapter.tests} is named like "${mistake.caughtBy}"` }
   const unplanted = plant(chapter, mistake, root, copy)
   if (unplanted) return { mistake, caught: false, detail: unplanted }
-  // vitest matches -t against names joined with spaces: filter by the test's own title, then by the full name.
-  const title = mistake.caughtBy.split(' > ').at(-1)!
-  const tests = (await runTests(files, { impl: 'chapters', referenceBelow: Number(chapter.id) }, { root: copy, testNamePattern: escape(title) })).filter((t) =>
-    t.name.includes(mistake.caughtBy),
-  )
+  const planted = join(copy, 'chapters', folderOf(chapter))
+  for (const file of readdirSync(planted, { recursive: true, encoding: 'utf8' })) vitest.invalidateFile(join(planted, file))
+  // vitest matches the pattern against names joined with spaces: filter by the test's own title, then by the full name.
+  vitest.setGlobalTestNamePattern(escape(mistake.caughtBy.split(' > ').at(-1)!))
+  const run = await vitest.runTestSpecifications(files.map((f) => vitest.getRootProject().createSpecification(join(copy, f))))
+  const tests = resultsOf(reportedTests(run.testModules, run.unhandledErrors as SerializedError[])).filter((t) => t.name.includes(mistake.caughtBy))
   if (tests.length === 0) return { mistake, caught: false, detail: `no test of ${files.join(', ')} named like "${mistake.caughtBy}" ran` }
   const failed = tests.filter((t) => t.status === 'failed' && !notImplemented(t))
   if (failed.length === 0) return { mistake, caught: false, detail: `not caught: "${tests[0]!.name}" ${tests[0]!.status === 'failed' ? 'failed with NotImplementedError' : tests[0]!.status}` }
@@ -140,9 +183,10 @@ async function checkOne(chapter: Chapter, mistake: Mistake, root: string, copy: 
   return { mistake, caught: true, detail: `caught by "${named.name}": ${failureSummary(named.failure ?? '')}` }
 }
 
-async function main(keys: string[]): Promise<void> {
+async function main(args: string[]): Promise<void> {
   const { findChapter, writtenChapters } = await import('./chapters.ts')
-  const chapters = keys.length ? keys.map((k) => findChapter(k)) : writtenChapters()
+  if (args[0] === '--serve') return serve(findChapter(args[1]!), ROOT)
+  const chapters = args.length ? args.map((k) => findChapter(k)) : writtenChapters()
   let missed = 0
   for (const chapter of chapters) {
     const results = await checkMistakes(chapter, ROOT, (r) => console.log(`${r.caught ? '✓' : '✗'} ${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`))

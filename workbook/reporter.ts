@@ -33,29 +33,32 @@ function describeError(error: SerializedError & { diff?: string }, file: string)
     .replace(/\x1b\[[0-9;]*m/g, '')
 }
 
+/** Every test's result, and the errors outside any test, as the report holds them. */
+export function reportedTests(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError>): { tests: ReportedTest[]; errors: string[] } {
+  const tests: ReportedTest[] = []
+  for (const module of modules) {
+    const file = module.relativeModuleId
+    const loadErrors = module.errors()
+    if (loadErrors.length && module.children.size === 0)
+      tests.push({ file, name: '(the file failed to load)', state: 'failed', durationMs: 0, failure: loadErrors.map((e) => describeError(e, file)).join('\n\n') })
+    for (const test of module.children.allTests()) {
+      const result = test.result()
+      const errors = result.errors ?? []
+      tests.push({
+        file,
+        name: test.fullName,
+        state: result.state,
+        durationMs: Math.round(test.diagnostic()?.duration ?? 0),
+        failure: errors.length ? errors.map((e) => describeError(e, file)).join('\n\n') : undefined,
+      })
+    }
+  }
+  return { tests, errors: unhandled.map((e) => describeError(e, '')) }
+}
+
 export default class WorkbookReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError>): void {
     const out = process.env.WORKBOOK_REPORT
-    if (!out) return
-    const tests: ReportedTest[] = []
-    for (const module of modules) {
-      const file = module.relativeModuleId
-      const loadErrors = module.errors()
-      if (loadErrors.length && module.children.size === 0)
-        tests.push({ file, name: '(the file failed to load)', state: 'failed', durationMs: 0, failure: loadErrors.map((e) => describeError(e, file)).join('\n\n') })
-      for (const test of module.children.allTests()) {
-        const result = test.result()
-        const errors = result.errors ?? []
-        tests.push({
-          file,
-          name: test.fullName,
-          state: result.state,
-          durationMs: Math.round(test.diagnostic()?.duration ?? 0),
-          failure: errors.length ? errors.map((e) => describeError(e, file)).join('\n\n') : undefined,
-        })
-      }
-    }
-    const errors = unhandled.map((e) => describeError(e, ''))
-    writeFileSync(out, JSON.stringify({ tests, errors }))
+    if (out) writeFileSync(out, JSON.stringify(reportedTests(modules, unhandled)))
   }
 }

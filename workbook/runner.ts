@@ -69,19 +69,23 @@ export async function runTests(paths: string[], mode: Mode, options: RunOptions 
     } catch {
       throw new Error(`vitest wrote no report (exit ${run.exitCode}):\n${run.stderr ?? ''}${run.stdout ?? ''}`)
     }
-    const results: TestResult[] = json.tests.map((t) => ({
-      file: t.file,
-      name: t.name,
-      status: t.state === 'passed' ? 'passed' : t.state === 'failed' ? 'failed' : 'skipped',
-      failure: t.failure,
-      durationMs: t.durationMs,
-    }))
-    // An error outside any test (an unhandled rejection, say) fails the run: show it as a test.
-    for (const failure of json.errors) results.push({ file: '', name: '(an error outside the tests)', status: 'failed', failure, durationMs: 0 })
-    return results
+    return resultsOf(json)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** A report's tests as results; an error outside any test (an unhandled rejection, say) fails the run, so it is shown as a test. */
+export function resultsOf(json: { tests: ReportedTest[]; errors: string[] }): TestResult[] {
+  const results: TestResult[] = json.tests.map((t) => ({
+    file: t.file,
+    name: t.name,
+    status: t.state === 'passed' ? 'passed' : t.state === 'failed' ? 'failed' : 'skipped',
+    failure: t.failure,
+    durationMs: t.durationMs,
+  }))
+  for (const failure of json.errors) results.push({ file: '', name: '(an error outside the tests)', status: 'failed', failure, durationMs: 0 })
+  return results
 }
 
 /**
