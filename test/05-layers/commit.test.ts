@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto'
+import { chmodSync, chownSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PassThrough, Readable } from 'node:stream'
+import tar, { type Header } from 'tar-stream'
+import { expect, it } from 'vitest'
+import { diffTar } from '#ch/05-layers/commit.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { tempDir } from '../support/files.ts'
+import { buildImage } from '../support/images.ts'
+import { mountNamespace } from '../support/mountns.ts'
+import { docker, loadImage } from '../support/realdocker.ts'
+
+interface TarEntry {
+  header: Header
+  sha: string
+}
+
+/** The entries of a tar, in order, each with the sha256 of its data. */
+async function entriesOf(bytes: Buffer): Promise<TarEntry[]> {
+  const found: TarEntry[] = []
+  const extract = tar.extract()
+  Readable.from([bytes]).pipe(extract)
+  for await (const entry of extract) {
+    const hash = createHash('sha256')
+    for await (const chunk of entry) hash.update(chunk as Buffer)
+    found.push({ header: entry.header, sha: hash.digest('hex') })
+  }
+  return found
+}
+
+/** Run `docker ARGS` against the witness dockerd; its stdout, or a set-up failure. */
+async function mustDocker(...args: string[]): Promise<string> {
+  const run = await docker(args)
+  if (run.code !== 0) throw new Error(`test set-up: docker ${args.join(' ')} failed: ${run.stderr}`)
+  return run.stdout.trim()
+}
+
+/** The layer tar `docker commit` made: the last layer of the committed image, from `docker save`. */
+async function committedLayer(container: string): Promise<Buffer> {
+  const tag = `layers-commit:${container.slice(0, 12)}`
+  await mustDocker('commit', container, tag)
+  const saved = join(tempDir(), 'saved.tar')
+  await mustDocker('save', '-o', saved, tag)
+  const files = new Map<string, Buffer>()
+  const extract = tar.extract()
+  Readable.from([readFileSync(saved)]).pipe(extract)
+  for await (const entry of extract) {
+    const chunks: Buffer[] = []
+    for await (const chunk of entry) chunks.push(chunk as Buffer)
+    files.set(entry.header.name, Buffer.concat(chunks))
+  }
+  const manifest = JSON.parse(String(files.get('manifest.json'))) as { Layers: string[] }[]
+  const layer = files.get(manifest[0]!.Layers.at(-1)!)
+  if (!layer) throw new Error('test set-up: docker save holds no layer.tar for the commit')
+  return layer
+}
+
+/**
+ * An entry in words, as the layer format defines it: what it is, its mode and owner (but not
+ * for the whiteout marks, whose mode nobody reads), its data or target. The two names of one
+ * inode are told as one file "linked with" the other, whichever of them the tar wrote first.
+ */
+function describe(entries: TarEntry[]): Map<string, string> {
+  const groups = new Map<string, string[]>()
+  for (const { header } of entries) if (header.type === 'link') groups.set(header.linkname!, [...(groups.get(header.linkname!) ?? [header.linkname!]), header.name])
+  const groupOf = (name: string) => [...groups.values()].find((g) => g.includes(name))
+  const byName = new Map(entries.map((e) => [e.header.name, e]))
+  const words = new Map<string, string>()
+  for (const { header, sha } of entries) {
+    const group = groupOf(header.name)
+    const data = group ? byName.get(group[0]!) : { header, sha }
+    const base = header.name.split('/').filter(Boolean).at(-1)!
+    const mark = base.startsWith('.wh.')
+    const who = mark ? '' : ` mode ${((data?.header.mode ?? 0) & 0o7777).toString(8)} owner ${header.uid}:${header.gid}`
+    let what: string
+    switch (group ? 'file' : header.type) {
+      case 'file': what = `a regular file of ${data?.header.size ?? '?'} bytes (sha256 ${data?.sha.slice(0, 12)})${group ? `, linked with ${group.filter((n) => n !== header.name).join(', ')}` : ''}`; break
+      case 'symlink': what = `a symlink to ${header.linkname}`; break
+      case 'character-device': case 'block-device': what = `a ${header.type} ${header.devmajor}:${header.devminor}`; break
+      default: what = `a ${header.type}`
+    }
+    words.set(header.name, what + who)
+  }
+  return words
+}
+
+/** What the learner should ask, for an entry the tars disagree on. */
+function question(name: string): string {
+  if (name.endsWith('.wh..wh..opq') || name === 'opt/app/') return 'opt/app was removed and made anew: the directory is opaque in upper. What does the layer format write for it, and where (moby\'s overlayWhiteoutConverter.ConvertWrite)?'
+  if (/(^|\/)\.wh\./.test(name) || /etc\/gone2?$/.test(name)) return 'etc/gone and etc/gone2 were deleted: overlayfs left whiteouts (character devices 0/0, one shared inode). What stands for a deletion in a layer tar, and does a mark of overlayfs\'s own ever go in as it is?'
+  if (/hard|base\.(conf|link)/.test(name)) return 'two names of one inode: does your tar store the data twice, or once and a link? And is a whiteout, which shares its inode with the others, ever one of those?'
+  if (name === 'new/null') return 'new/null is a character device 1:3 the container made: a device of its own, not a whiteout'
+  return 'which kind of entry, mode and owner does the upper directory hold there?'
+}
+
+describeKernel('diffTar', () => {
+  it('a container\'s changes, archived as docker commit archives them', async () => {
+    // The image: one layer with files to edit, delete, link and replace.
+    const image = await buildImage([[
+      { name: 'etc/' }, { name: 'etc/motd', content: 'base\n' }, { name: 'etc/gone', content: 'x\n' }, { name: 'etc/gone2', content: 'y\n' },
+      { name: 'etc/base.conf', content: 'conf\n' }, { name: 'opt/' }, { name: 'opt/app/' }, { name: 'opt/app/old.txt', content: 'old\n' },
+      { name: 'opt/app/lib/' }, { name: 'opt/app/lib/x.so', content: 'so\n' },
+    ]], { docker: true })
+    await loadImage(image, 'layers-base:latest')
+    const driver = await mustDocker('info', '-f', '{{json .DriverStatus}}')
+    expect(driver, 'test set-up: dockerd does not use the native overlay diff (overlayfs\'s redirect_dir is on?), so docker commit would compare trees instead of reading upper').toContain('["Native Overlay Diff","true"]')
+    const id = await mustDocker('create', 'layers-base:latest')
+    const data = JSON.parse(await mustDocker('inspect', '-f', '{{json .GraphDriver.Data}}', id)) as Record<string, string>
+    const { LowerDir: lower, UpperDir: upper, WorkDir: work } = data
+    expect(upper && lower && work, `test set-up: dockerd's container has no overlay2 layer: ${JSON.stringify(data)}`).toBeTruthy()
+
+    // The container's changes, made by the kernel through a union of dockerd's own layers.
+    const ns = await mountNamespace()
+    const merged = tempDir()
+    await ns.helper.mount('overlay', merged, 'overlay', [], `lowerdir=${lower},upperdir=${upper},workdir=${work}`)
+    try {
+      const m = ns.inside(merged)
+      writeFileSync(join(m, 'etc/motd'), 'edited\n')
+      rmSync(join(m, 'etc/gone'))
+      rmSync(join(m, 'etc/gone2'))
+      rmSync(join(m, 'opt/app'), { recursive: true })
+      mkdirSync(join(m, 'opt/app'))
+      writeFileSync(join(m, 'opt/app/fresh'), 'fresh\n')
+      mkdirSync(join(m, 'new'))
+      chmodSync(join(m, 'new'), 0o750)
+      writeFileSync(join(m, 'new/file.txt'), 'new\n')
+      chmodSync(join(m, 'new/file.txt'), 0o640)
+      chownSync(join(m, 'new/file.txt'), 1000, 1000)
+      linkSync(join(m, 'new/file.txt'), join(m, 'new/hard'))
+      linkSync(join(m, 'etc/base.conf'), join(m, 'etc/base.link'))
+      symlinkSync('/etc/motd', join(m, 'new/link'))
+      await ns.helper.mknod(join(merged, 'new/null'), 'c', 0o666, 1, 3)
+      await ns.helper.mknod(join(merged, 'new/pipe'), 'p', 0o644, 0, 0)
+    } finally {
+      await ns.helper.umount2(merged)
+    }
+
+    const out = new PassThrough()
+    const chunks: Buffer[] = []
+    out.on('data', (chunk: Buffer) => chunks.push(chunk))
+    await diffTar(ns.helper, upper!, out)
+    const mine = await entriesOf(Buffer.concat(chunks))
+    const theirs = await entriesOf(await committedLayer(id))
+
+    const [wrote, want] = [describe(mine), describe(theirs)]
+    const names = [...new Set([...wrote.keys(), ...want.keys()])].sort()
+    const differ = names.filter((n) => wrote.get(n) !== want.get(n))
+      .map((n) => `${n}: docker commit wrote ${want.get(n) ?? 'no such entry'}; diffTar() wrote ${wrote.get(n) ?? 'no such entry'}. ${question(n)}`)
+    expect(differ, `diffTar() of dockerd's own upper directory differs from the layer \`docker commit\` made of it (chapter text, "Committing a container"):\n${differ.join('\n')}`).toEqual([])
+    expect(mine.length, 'each entry once: diffTar() wrote a name twice').toBe(wrote.size)
+
+    // An unpacker creates entries in the order it reads them.
+    const order = mine.map((e) => e.header.name)
+    const late = mine.flatMap(({ header }, i) => {
+      const parent = header.name.replace(/[^/]+\/?$/, '')
+      const needs = [parent, header.type === 'link' ? header.linkname! : ''].filter((n) => n && order.includes(n))
+      return needs.filter((n) => order.indexOf(n) > i).map((n) => `${header.name} comes before ${n}`)
+    })
+    expect(late, `an entry before what it needs: an unpacker would make its parent directory with default mode and owner, or find no target to link to. In which order must a walk write a directory and what is in it?`).toEqual([])
+  }, 60_000)
+})
