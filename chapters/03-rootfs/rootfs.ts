@@ -42,6 +42,7 @@ export function parseVolume(flag: string): Mount {
 const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
+  nodiratime: ['nodiratime'],
 }
 
 /** The propagation options (mount_namespaces(7), "Shared subtrees"). */
@@ -104,6 +105,37 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
 }
 // #endregion bindRootfs
 
+// #region remountFlags
+/**
+ * The flags of the remount that turns the bind mount at `target` read-only without losing
+ * anything else it has. A remount sets the mount's per-mount flags to exactly those it is
+ * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
+ * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
+ * @param target the mount point, as the process that serves the helper's requests sees it
+ * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
+ * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
+ * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
+ */
+export async function remountFlags(helper: Helper, target: string, wanted: MountFlag[]): Promise<MountFlag[]> {
+  // TODO(03): a read-only bind mount is two calls, and the second one forgets. Find out what
+  //   the mount has now, so the remount can say it again.
+  //   1. Which flags does a remount keep of the ones it is not given (mount(2), "Remounting an
+  //      existing mount", and what it says of MS_NODIRATIME and the atime flags)? Try it: a
+  //      volume from a nosuid,nodev,noexec tmpfs, made read-only with rdonly alone, then
+  //      /proc/self/mountinfo in the container. Node's fs.statfs gives no flags.
+  //   2. Where can you read a mount's flags, and whose table must it be? Node runs in another
+  //      mount namespace than the helper (in the tests, the helper's is a stand-in host).
+  //   3. Many lines cover a path: "/", the disk, the rootfs, mounts stacked on one mount point.
+  //      Which one is the mount the path is on (proc(5), "/proc/pid/mountinfo")? And which
+  //      words of a line are per-mount flags, and which helper flag keeps each?
+  //   4. Never drop a flag silently: one you cannot pass on is a ContainerError that names it.
+  //   runc: the case "bind" of mountToRootfs and statfsToMountFlags in
+  //   libcontainer/rootfs_linux.go (1.2+), moby's UnprivilegedMountFlags; chapter: "Read-only,
+  //   and nothing less".
+  throw new NotImplementedError('03-rootfs', 'remountFlags')
+}
+// #endregion remountFlags
+
 // #region mountInRootfs
 /**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
@@ -130,7 +162,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //      filesystem type? A bind source that does not exist is a ContainerError (125).
   //   4. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
   //      mount read-only, and how do you make sure only this mount turns read-only, not the
-  //      filesystem it comes from (a whole host disk)?
+  //      filesystem it comes from (a whole host disk)? remountFlags (yours) says with which flags.
   //   5. mountOptions' propagation flags ("rprivate", "shared"), once the mount exists.
   //   runc: mountToRootfs() and its case for bind mounts in libcontainer/rootfs_linux.go;
   //   chapter: "The mounts of the spec".
@@ -212,7 +244,8 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   //      when spec.mounts gives /dev a tmpfs: never write into the image. And with a user
   //      namespace in linux.namespaces, which of createDevices' two ways works (mknod(2), ERRORS)?
   //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
-  //      making the filesystem the rootfs lives on read-only for the host.
+  //      making the filesystem the rootfs lives on read-only for the host, nor losing a flag
+  //      it had (remountFlags).
   //   5. beforePivot (chapter 09's createContainer hooks): after the mounts and devices, just
   //      before pivot_root.
   //   runc: prepareRootfs() in libcontainer/rootfs_linux.go; chapter: "The whole setup".

@@ -7,6 +7,7 @@
  * (libcontainer/rootfs_linux.go: prepareRootfs, then pivotRoot).
  */
 import { existsSync, statSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import { mkdirAll } from '../../lib/helper-fs.ts'
@@ -40,6 +41,7 @@ export function parseVolume(flag: string): Mount {
 const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
+  nodiratime: ['nodiratime'],
 }
 
 /** The propagation options (mount_namespaces(7), "Shared subtrees"). */
@@ -95,6 +97,39 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
 }
 // #endregion bindRootfs
 
+// #region remountFlags
+/** Whether mount point `point` is `path` or a directory above it. */
+const covers = (point: string, path: string) => point === '/' || path === point || path.startsWith(`${point}/`)
+
+/** A mountinfo path field: spaces, tabs, newlines and backslashes come as octal escapes (\040). */
+const unescapeMountinfo = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
+
+/**
+ * The flags of the remount that turns the bind mount at `target` read-only without losing
+ * anything else it has. A remount sets the mount's per-mount flags to exactly those it is
+ * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
+ * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
+ * @param target the mount point, as the process that serves the helper's requests sees it
+ * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
+ * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
+ * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
+ */
+export async function remountFlags(helper: Helper, target: string, wanted: MountFlag[]): Promise<MountFlag[]> {
+  // The table of the container's mount namespace is the helper's (Node's own is the machine's);
+  // the relay chapter 02 left at helper.pid made the namespace and shares it with its child.
+  const table = await readFile(`/proc/${helper.pid}/mountinfo`, 'utf8')
+  // Mounts stack: of all the mounts whose mount point covers the path, the last one listed is on top.
+  const fields = table.split('\n').filter(Boolean).map((line) => line.split(' '))
+    .filter((f) => covers(unescapeMountinfo(f[4]!), target)).at(-1)! // "/" covers every path
+  const current = fields[5]!.split(',').filter((word) => word !== 'rw').flatMap((word) => {
+    const flags = FLAG_OPTIONS[word]
+    if (!flags) throw new ContainerError(`the mount at ${target} has "${word}", which a read-only remount could not keep`, 125)
+    return flags
+  })
+  return ['remount', 'bind', ...new Set([...current, ...wanted])]
+}
+// #endregion remountFlags
+
 // #region mountInRootfs
 /**
  * An empty file at `path` unless something is there already, as the helper sees it (in the
@@ -136,7 +171,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   await helper.mount(mount.source ?? null, target, isBind ? null : (mount.type ?? null), flags, data || null)
   // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount.
   if (isBind && flags.includes('rdonly'))
-    await helper.mount(null, target, null, ['remount', 'bind', ...flags.filter((f) => f !== 'bind' && f !== 'rec')])
+    await helper.mount(null, target, null, await remountFlags(helper, target, flags.filter((f) => f !== 'bind' && f !== 'rec')))
   if (propagation.length) await helper.mount(null, target, null, propagation)
 }
 // #endregion mountInRootfs
@@ -211,6 +246,6 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs, spec.linux.namespaces.some((ns) => ns.type === 'user'))
   await beforePivot?.()
   await pivotRoot(helper, rootfs)
-  if (spec.root.readonly) await helper.mount(null, '/', null, ['remount', 'bind', 'rdonly'])
+  if (spec.root.readonly) await helper.mount(null, '/', null, await remountFlags(helper, '/', ['rdonly']))
 }
 // #endregion setupRootfs

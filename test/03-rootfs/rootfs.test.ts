@@ -370,6 +370,49 @@ describeKernel('a container in its own root filesystem', () => {
   })
 })
 
+/**
+ * A volume's source for the :ro tests: a directory `sub` on the tmpfs mounts `layers` (their
+ * mount options), made in the stand-in in that order at `name`, each on top of the one before.
+ */
+async function sourceOn(s: Stage, name: string, ...layers: string[]): Promise<{ point: string; source: string }> {
+  const point = s.dir(name)
+  for (const options of layers) await s.host.mount('-t', 'tmpfs', '-o', `${options},mode=755`, 'tmpfs', point)
+  for (const view of [s.host.inside(point), point]) mkdirSync(join(view, 'sub'))
+  return { point, source: join(point, 'sub') }
+}
+
+describeKernel('read-only volumes and their source\'s mount flags', () => {
+  it('-v :ro from a nosuid,nodev,noexec mount, from a nodiratime one, and from two mounts stacked', async () => {
+    const s = await stage()
+    const volumes = {
+      '/locked': await sourceOn(s, 'locked', 'nosuid,nodev,noexec'),
+      '/atime': await sourceOn(s, 'atime', 'nodiratime'),
+      '/stacked': await sourceOn(s, 'stacked', 'rw', 'nosuid,noexec,noatime'),
+    }
+    const why: Record<keyof typeof volumes, string> = {
+      '/locked': 'a remount sets a mount\'s per-mount flags to exactly those it is given: where did yours come from, and whose mount table did you read? (mount(2), "Remounting an existing mount"; the chapter\'s "Read-only, and nothing less")',
+      '/atime': 'which of the source\'s mountinfo words did your remount carry, and what does the kernel do with the atime flags when a remount names one of them? (mount(2), MS_NODIRATIME and "Remounting an existing mount")',
+      '/stacked': 'two mounts are stacked at the source\'s mount point: which line of mountinfo is the mount a path is on? (proc(5), "/proc/pid/mountinfo"; the chapter\'s "Read-only, and nothing less")',
+    }
+    // What the kernel shows for each source: the last mountinfo line at its mount point (the top of the stack).
+    const table = await s.host.mountinfo()
+    const sourceOptions = Object.fromEntries(Object.entries(volumes).map(([dest, { point }]) => [dest, mountsByPoint(table).get(point)!.options]))
+    const spec = rootfsSpec(s.rootfs, ['mounts'], Object.entries(volumes).map(([dest, { source }]) => parseVolume(`${source}:${dest}:ro`)))
+    const { code, stdout, stderr } = await runInRootfs(s.host, spec)
+    expect(code, stderr).toBe(0)
+    const inside = mountsByPoint(probeValue(stdout, 'mounts'))
+    for (const dest of Object.keys(volumes) as (keyof typeof volumes)[]) {
+      const got = inside.get(dest)?.options ?? []
+      expect(got, `the :ro volume at ${dest} is not read-only in the container (${got.join(',')}): which flags does mount(2) honour when it makes a bind mount? (mount(2), "Creating a bind mount")`).toContain('ro')
+      const wanted = ['ro', ...sourceOptions[dest]!.filter((o) => o !== 'rw')]
+      const lost = wanted.filter((o) => !got.includes(o))
+      expect(lost, `the :ro volume at ${dest} lost ${lost.join(',')} of its source's mount flags (source: ${sourceOptions[dest]!.join(',')}, in the container: ${got.join(',')}): ${why[dest]}`).toEqual([])
+      expect(got.filter((o) => !wanted.includes(o)), `the :ro volume at ${dest} has flags its source has not (source: ${sourceOptions[dest]!.join(',')}, in the container: ${got.join(',')})`).toEqual([])
+    }
+    expect(mountsByPoint(await s.host.mountinfo()).get(volumes['/locked'].point)?.options, 'the source\'s own mount on the host, after the run: what did the remount change, the container\'s mount or the one it came from?').toEqual(sourceOptions['/locked'])
+  })
+})
+
 describeKernel('chroot versus pivot_root', () => {
   it('a chroot-only container can be escaped (the exercise)', async () => {
     const { host, rootfs } = await stage()
