@@ -32,9 +32,8 @@ export function parseDetachKeys(keys: string): Buffer {
 /**
  * stdin on its way to the container, as the CLI's escape proxy passes it: a byte that could
  * begin or continue the sequence `keys` is held back; a byte that breaks the match sends the
- * held bytes, in order, and itself after them (itself not taken as a new start); the whole
- * sequence is never sent: `detach()` is called and nothing more goes through. Bytes still
- * held when stdin ends are dropped, as the CLI's proxy drops them.
+ * held bytes, in order, as the CLI's proxy does; the whole sequence is never sent:
+ * `detach()` is called and nothing more goes through.
  */
 export function escapeProxy(keys: Buffer, detach: () => void): Transform {
   let matched = 0 // how many bytes of `keys` are held
