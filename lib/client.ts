@@ -25,6 +25,8 @@ export interface RunPlan {
   autoRemove: boolean
   /** --sig-proxy (true unless --sig-proxy=false) */
   sigProxy: boolean
+  /** --detach-keys as typed (undefined: not given) */
+  detachKeys?: string
 }
 
 /** The client's own stdio: process.stdin and friends, or a test's streams. */
@@ -62,6 +64,17 @@ export class DaemonError extends ContainerError {
   constructor(readonly status: number, readonly daemonMessage: string) {
     super(`Error response from daemon: ${daemonMessage}`, 1)
     this.name = 'DaemonError'
+  }
+}
+
+/**
+ * The attach refused (a --detach-keys the daemon rejects, a container gone): the CLI's run
+ * returns it as it came, exit 1, without run's prefix and help (run.go, attachContainer).
+ */
+export class AttachError extends ContainerError {
+  constructor(message: string) {
+    super(message, 1)
+    this.name = 'AttachError'
   }
 }
 

@@ -4,7 +4,7 @@
  * `run`'s flags make, and the tables and lines the CLI prints. The requests themselves, the
  * streams, the terminal and the errors are the chapter's (#ch/12-client).
  */
-import { pullQuery, type RunPlan, type Stdio } from '../lib/client.ts'
+import { AttachError, pullQuery, type RunPlan, type Stdio } from '../lib/client.ts'
 import { ago, imageSize, shortCommand, table } from '../lib/cli-format.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { exec, logs } from '#ch/12-client/commands.ts'
@@ -93,6 +93,7 @@ const RUN_FLAGS: FlagSpec = {
     '-e': 'env', '--env': 'env', '-w': 'workdir', '--workdir': 'workdir', '-u': 'user', '--user': 'user', '-h': 'hostname', '--hostname': 'hostname',
     '--entrypoint': 'entrypoint', '-v': 'volume', '--volume': 'volume', '-m': 'memory', '--memory': 'memory', '--cpus': 'cpus',
     '--pids-limit': 'pids', '-p': 'publish', '--publish': 'publish', '--network': 'network', '--net': 'network', '--name': 'name',
+    '--detach-keys': 'detachKeys',
   },
   bools: { '-d': 'detach', '--detach': 'detach', '-i': 'interactive', '--interactive': 'interactive', '-t': 'tty', '--tty': 'tty', '--rm': 'rm', '--init': 'init', '--sig-proxy': 'sigProxy' },
 }
@@ -137,7 +138,7 @@ export function runPlan(args: string[], env: NodeJS.ProcessEnv = process.env): R
     },
     NetworkingConfig: { EndpointsConfig: {} },
   }
-  return { image, name: last('name'), config, detach, interactive, tty, autoRemove: bools.rm === true, sigProxy: bools.sigProxy !== false }
+  return { image, name: last('name'), config, detach, interactive, tty, autoRemove: bools.rm === true, sigProxy: bools.sigProxy !== false, detachKeys: last('detachKeys') }
 }
 
 interface ContainerSummary { Id: string; Names: string[]; Image: string; Command: string; Created: number; Status: string }
@@ -250,7 +251,7 @@ export async function clientCommand(host: string | undefined, command: string, a
       engine = await Engine.connect(host ?? `unix://${DEFAULT_SOCKET}`)
       return await runContainer(engine, plan, STDIO, progressRenderer(process.stderr, process.stderr.isTTY === true))
     } catch (error) {
-      throw runError(error)
+      throw error instanceof AttachError ? error : runError(error)
     } finally {
       engine?.close()
     }

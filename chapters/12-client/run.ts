@@ -111,6 +111,7 @@ export function proxySignals(engine: Engine, id: string): () => void {
  * at once (and with --rm is removed at once) must still be seen to exit. With -i, stdin goes
  * to the container and the daemon learns where it ends; without -i, it learns at once that
  * there is none, and the output still comes. -d prints the ID once the container runs.
+ * With -it, the detach keys typed leave the container running and the client exits 0.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
   // TODO(12): the whole run (the figure; the text's "The run sequence"; the CLI's run.go,
@@ -126,6 +127,11 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      --rm the error goes out only once the daemon has removed the container.
   //   5. The exit code has one source. The terminal, the signals and stdin are given back
   //      whatever happens, and no promise may reject unheard while you wait on another.
+  //   6. --detach-keys (plan.detachKeys; the text's "Detach keys"; the CLI's run.go and
+  //      hijack.go, setupInput): who else must know the keys, and when does the CLI's own
+  //      proxy (detach.ts) watch stdin? A daemon may refuse the keys: what does the CLI say
+  //      then (AttachError), and what if one let through keys parseDetachKeys refuses? After a
+  //      detach the container runs on: what is left to wait for, and what does the CLI print?
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer

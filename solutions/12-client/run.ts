@@ -6,8 +6,9 @@
 import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
-import { pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
+import { AttachError, pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
+import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from './detach.ts'
 import { DaemonError, type Engine } from './engine.ts'
 import { copyOutput } from './stdcopy.ts'
 
@@ -118,6 +119,20 @@ export function proxySignals(engine: Engine, id: string): () => void {
 }
 // #endregion proxySignals
 
+/**
+ * The bytes of --detach-keys for the client's own proxy. The daemon has checked them already
+ * (it refuses the attach for keys it cannot read); one that let them through gets the CLI's
+ * warning, and the default keys are watched for instead (hijack.go, setupInput).
+ */
+function detachKeys(keys: string | undefined, stdio: Stdio): Buffer {
+  try {
+    return parseDetachKeys(keys || DEFAULT_DETACH_KEYS)
+  } catch (error) {
+    stdio.stderr.write(`time="${new Date().toISOString().replace(/\.\d+/, '')}" level=warning msg="invalid detach escape keys, using default: ${(error as Error).message}"\n`)
+    return parseDetachKeys(DEFAULT_DETACH_KEYS)
+  }
+}
+
 // #region runContainer
 /**
  * The whole `run`: the container created (its image pulled if missing), its output on the
@@ -126,18 +141,26 @@ export function proxySignals(engine: Engine, id: string): () => void {
  * at once (and with --rm is removed at once) must still be seen to exit. With -i, stdin goes
  * to the container and the daemon learns where it ends; without -i, it learns at once that
  * there is none, and the output still comes. -d prints the ID once the container runs.
+ * With -it, the detach keys typed leave the container running and the client exits 0.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
   const id = await createContainer(engine, plan, stdio, progress)
   const condition = plan.autoRemove ? 'removed' : 'next-exit'
   let attached: Socket | undefined
   if (!plan.detach) {
-    attached = await engine.upgrade(`/containers/${id}/attach`, { query: { stream: '1', stdout: '1', stderr: '1', stdin: plan.interactive ? '1' : undefined } })
+    const query = { stream: '1', stdout: '1', stderr: '1', stdin: plan.interactive ? '1' : undefined, detachKeys: plan.detachKeys || undefined }
+    attached = await engine.upgrade(`/containers/${id}/attach`, { query }).catch((error) => {
+      throw error instanceof ContainerError ? new AttachError(error.message) : error
+    })
   }
   const output = attached && copyOutput(attached, stdio, plan.tty)
   // the terminal goes raw before stdin is read: in cooked mode a ^D would end it
   const terminal = attached && plan.tty ? attachTerminal(engine, `/containers/${id}/resize`, stdio, plan.interactive) : undefined
-  if (attached && plan.interactive) stdio.stdin.pipe(attached) // ends (half-closes) the socket at the end of stdin
+  let detached: Promise<'detached'> | undefined
+  if (attached && plan.interactive && plan.tty) {
+    const keys = detachKeys(plan.detachKeys, stdio)
+    detached = new Promise((resolve) => stdio.stdin.pipe(escapeProxy(keys, () => resolve('detached'))).pipe(attached!)) // the detach ends nothing: the connection is dropped, not half-closed
+  } else if (attached && plan.interactive) stdio.stdin.pipe(attached) // ends (half-closes) the socket at the end of stdin
   else attached?.end()
   const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition } })
   const status = readAll(waiting).then((text) => JSON.parse(text) as { StatusCode: number; Error: { Message: string } | null })
@@ -161,7 +184,11 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       return 0
     }
     terminal?.resize()
-    await output
+    if (detached && (await Promise.race([output, detached])) === 'detached') {
+      attached!.destroy()
+      waiting.destroy()
+      return 0 // the container runs on; the CLI says nothing
+    }
     const result = await status
     if (result.Error?.Message) throw new ContainerError(result.Error.Message, 125)
     return result.StatusCode

@@ -8,23 +8,26 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, removeDir, startRealDockerd, type Dockerd } from '../support/daemon.ts'
-import { asMinidocker, masked, minidocker } from '../support/client.ts'
+import { CLIS, docker, dockerEnv, imageRegistry, removeDir, startRealDockerd, type Dockerd } from '../support/daemon.ts'
+import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, typeInTerminal, type Proxy } from '../support/client.ts'
 import type { Registry } from '../support/registry.ts'
 
 let dir: string
 let registry: Registry
 let real: Dockerd
+let proxy: Proxy
 let busybox: string
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-client-'))
   registry = await imageRegistry()
   real = await startRealDockerd(join(dir, 'real'), registry.host)
+  proxy = await loggingProxy(dir, real.host.slice('unix://'.length))
   busybox = `${registry.host}/busybox`
 }, 120_000)
 
 afterAll(async () => {
+  await proxy?.stop()
   if (real) {
     const left = await docker('28.2.2', real.host, ['ps', '-a', '-q']).catch(() => undefined)
     for (const id of left?.stdout.split('\n').filter(Boolean) ?? []) await docker('28.2.2', real.host, ['rm', '-f', id]).catch(() => {})
@@ -83,5 +86,53 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       expect([mine.stdout, mine.stderr, mine.exitCode], `minidocker ${args.join(' ')}: expected the name echoed`).toEqual(['shared\n', '', 0])
     }
     expect((await docker('28.2.2', real.host, ['ps', '-a', '-q', '--no-trunc'])).stdout, 'expected the container gone for docker too').not.toContain(id)
+  })
+
+  it('run -it --detach-keys ctrl-@,ctrl-[ typed at key by key, beside the docker CLI: the bytes the container gets, the detach, the container running on', async () => {
+    const [NUL, ESC, CTRL_P, CTRL_Q] = [0x00, 0x1b, 0x10, 0x11]
+    const a = (c: string) => c.charCodeAt(0)
+    // a match broken by another byte, the CLI's default keys as plain input, a match broken by
+    // the sequence's own first byte, then the whole sequence
+    const keys = [a('a'), NUL, a('b'), CTRL_P, CTRL_Q, NUL, NUL, ESC, a('c'), NUL, ESC]
+    await docker('28.2.2', real.host, ['pull', '-q', busybox]) // the pull's progress is not what is compared
+    const seen: Record<string, { output: string; code?: number; attach: Record<string, string>; sent: string; running: string; got: string }> = {}
+    for (const client of ['minidocker', 'docker'] as const) {
+      const name = `detach-${client}`
+      const args = ['run', '-it', '--name', name, '--detach-keys', 'ctrl-@,ctrl-[', '--network', 'none', busybox, 'sh', '-c', 'stty raw -echo; echo ready; exec cat >/got']
+      proxy.requests.length = 0
+      proxy.hijacked.length = 0
+      const argv = client === 'minidocker' ? [process.execPath, MINIDOCKER, '-H', proxy.host, ...args] : [CLIS['28.2.2'], ...args]
+      const typed = await typeInTerminal(argv, keys, { ready: 'ready', env: { ...dockerEnv(proxy.host), MINIDOCKER_HOST: '' } })
+      const attach = proxy.hijacked.find(([request]) => /\/attach\?/.test(request))
+      const inspect = await docker('28.2.2', real.host, ['inspect', '-f', '{{.State.Running}}', name])
+      const got = await docker('28.2.2', real.host, ['exec', name, 'cat', '/got'])
+      seen[client] = {
+        ...typed,
+        attach: Object.fromEntries(new URLSearchParams(attach?.[0].split('?')[1] ?? '')),
+        sent: Buffer.concat(attach?.[1] ?? []).toString('hex'),
+        running: inspect.stdout.trim(),
+        got: Buffer.from(got.stdout, 'latin1').toString('hex'),
+      }
+      await docker('28.2.2', real.host, ['rm', '-f', name])
+    }
+    const [mine, theirs] = [seen.minidocker!, seen.docker!]
+    expect(theirs.running, 'the docker CLI itself did not leave the container running: the witness is broken').toBe('true')
+    expect(mine.attach, 'expected the attach request\'s query that docker sends (left: yours) — who else watches the keys typed, and how does it learn which ones? (see "Detach keys")').toEqual(theirs.attach)
+    expect(mine.code, `expected minidocker to end once the detach keys were typed, with docker's exit code (left: yours; undefined: it had not ended ${'6 s'} after the last key); output: ${JSON.stringify(mine.output)} — did ctrl-@ and ctrl-[ become the bytes a terminal sends for them, and does the client stop waiting when they come? (see "Detach keys")`).toBe(theirs.code)
+    expect(mine.got, `expected the container to have read what docker's did, in hex (left: yours; typed: ${Buffer.from(keys).toString('hex')}) — a byte that breaks a match: are the held bytes sent before it, and is it a new start? Type the same at the real CLI (see "Detach keys")`).toBe(theirs.got)
+    expect(mine.sent, 'expected the bytes sent on the attach connection to be docker\'s, in hex (left: yours) — the daemon watches for the keys too and hides them from the container, but does the CLI ever send the sequence? (see "Detach keys")').toBe(theirs.sent)
+    expect(mine.running, 'expected the container still running after the detach').toBe('true')
+    expect(mine.output, 'expected what the terminal showed to be what docker\'s showed (left: yours)').toBe(theirs.output)
+  })
+
+  it('run -i with --detach-keys the daemon cannot read, beside the docker CLI', async () => {
+    // each refusal leaves a container created, as docker's does: the clean-up removes them
+    for (const keys of ['ctrl-P', 'ctrl-p,ctrl-']) {
+      const args = ['run', '--rm', '-i', '--detach-keys', keys, '--network', 'none', busybox, 'echo', 'started']
+      const mine = await minidocker(['-H', real.host, ...args])
+      const theirs = await docker('28.2.2', real.host, args)
+      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives (left: yours) — who refuses these keys, at which request, and in whose words does the CLI pass that on? (see "Detach keys")`)
+        .toEqual({ stdout: theirs.stdout, stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+    }
   })
 })

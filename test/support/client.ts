@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { throwIfUnwritten, type DockerResult } from './daemon.ts'
+import { rethrowNotImplemented } from './runtime.ts'
 
 export const MINIDOCKER = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
 
@@ -41,6 +42,8 @@ export interface Proxy {
   requests: string[]
   /** the body of each request that had one, by its "METHOD /path?query", in arrival order (hijacked ones left out) */
   bodies: [string, string][]
+  /** what the client sent on each hijacked connection after its request, by its "METHOD /path?query" */
+  hijacked: [string, Buffer[]][]
   stop(): Promise<void>
 }
 
@@ -49,6 +52,7 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
   const path = join(dir, 'proxy.sock')
   const requests: string[] = []
   const bodies: [string, string][] = []
+  const hijacked: [string, Buffer[]][] = []
   const open = new Set<Socket>()
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     requests.push(`${req.method} ${req.url}`)
@@ -70,6 +74,9 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
     const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`), '', '']
     upstream.write(lines.join('\r\n'))
     upstream.write(head)
+    const sent = [head]
+    hijacked.push([`${req.method} ${req.url}`, sent])
+    client.on('data', (chunk: Buffer) => sent.push(chunk))
     client.pipe(upstream)
     upstream.pipe(client)
     for (const s of [client, upstream]) s.on('error', () => { client.destroy(); upstream.destroy() })
@@ -80,6 +87,7 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
     host: `unix://${path}`,
     requests,
     bodies,
+    hijacked,
     stop: () => new Promise((resolve) => {
       for (const s of open) s.destroy()
       server.close(() => resolve())
@@ -94,3 +102,35 @@ export const requestShape = (requests: string[]) => requests.map((r) => {
   const keys = [...new URLSearchParams(query ?? '')].map(([k, v]) => (k === 'condition' || k === 'signal' ? `${k}=${v}` : k)).sort()
   return `${method} ${path!.replace(/[a-f0-9]{64}/g, 'ID')}${keys.length ? `?${keys.join('&')}` : ''}`
 })
+
+/**
+ * `argv` in a pseudo-terminal of script(1)'s, typed at as a person types: once `ready` has
+ * appeared in its output, each of `keys` is written alone, `gap` ms apart, so that each is a
+ * read of its own. Resolves at its exit, or `deadline` ms after the last key, when the script
+ * is ended by its PID (code undefined) and the pty's hang-up ends what ran in it.
+ */
+export async function typeInTerminal(argv: string[], keys: number[], options: { ready: string; env: Record<string, string>; gap?: number; deadline?: number }): Promise<{ output: string; code?: number }> {
+  const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
+  const script = execa('script', ['-qec', quoted, '/dev/null'], { env: options.env, reject: false, stdin: 'pipe', buffer: false, timeout: 60_000 })
+  let output = ''
+  script.stdout!.on('data', (chunk: Buffer) => (output += chunk))
+  let exited = false
+  const done = script.then((r) => ((exited = true), r))
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  for (const start = Date.now(); !output.includes(options.ready) && !exited && Date.now() - start < 30_000;) await wait(50)
+  for (const key of exited ? [] : keys) {
+    script.stdin!.write(Buffer.from([key]))
+    await wait(options.gap ?? 80)
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), options.deadline ?? 6000)))
+  const result = await Promise.race([done, late])
+  clearTimeout(timer)
+  if (!result) {
+    script.kill('SIGKILL')
+    await done
+  }
+  rethrowNotImplemented(output)
+  // the terminal's line ends, and script's echo of its end of input, are not the program's
+  return { output: output.replace(/\r|\^D$/g, ''), code: result ? result.exitCode : undefined }
+}

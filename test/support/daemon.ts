@@ -167,13 +167,16 @@ function getPing(host: string): Promise<string> {
   })
 }
 
+/** The environment the tests run the docker CLI in: `host` as DOCKER_HOST, the workbook's own config, no hints. */
+export const dockerEnv = (host: string) => ({ DOCKER_HOST: host, DOCKER_CONFIG: join(ROOT, '.workbook', 'docker-config'), DOCKER_CLI_HINTS: 'false' })
+
 /**
  * Run a docker CLI against `host`. A daemon answer that says a chapter function is not
  * written yet is rethrown as that NotImplementedError, so a starter fails for what it is.
  */
 export async function docker(cli: Cli, host: string, args: string[], options: { input?: string; timeout?: number; stuck?: string } = {}): Promise<DockerResult> {
   const result = await execa(CLIS[cli], args, {
-    env: { DOCKER_HOST: host, DOCKER_CONFIG: join(ROOT, '.workbook', 'docker-config'), DOCKER_CLI_HINTS: 'false' },
+    env: dockerEnv(host),
     input: options.input ?? '', reject: false, timeout: options.timeout ?? 60_000, stripFinalNewline: false,
   })
   throwIfUnwritten(String(result.stderr))

@@ -1,0 +1,60 @@
+/**
+ * The detach keys of `run -it`: the key names of --detach-keys as bytes (moby/term's
+ * ToBytes), and the escape proxy that watches the keys typed for them on their way to the
+ * container (moby/term's NewEscapeProxy, which the CLI's hijack.go puts on stdin).
+ */
+import { Transform } from 'node:stream'
+
+/** ctrl-p, ctrl-q: the CLI's sequence when none is given (hijack.go, defaultEscapeKeys). */
+export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q'
+
+// #region parseDetachKeys
+/** The names after `ctrl-`, in the order of their codes: ctrl-@ is 0, ctrl-a 1, ... ctrl-_ 31. */
+const CONTROL_NAMES = '@abcdefghijklmnopqrstuvwxyz[\\]^_'
+
+/**
+ * `--detach-keys` as the bytes a terminal sends for them: comma-separated keys, each one
+ * character (its byte) or `ctrl-X` (X one of a-z @ [ \ ] ^ _) or `DEL`. Anything else
+ * throws an Error in ToBytes's words.
+ */
+export function parseDetachKeys(keys: string): Buffer {
+  return Buffer.from(keys.split(',').map((key) => {
+    if (Buffer.byteLength(key) === 1) return key.charCodeAt(0)
+    const control = key.startsWith('ctrl-') && key.length === 6 ? CONTROL_NAMES.indexOf(key[5]!) : -1
+    if (control >= 0) return control
+    if (key === 'DEL') return 0x7f
+    throw new Error(`Unknown character: '${key}'`)
+  }))
+}
+// #endregion parseDetachKeys
+
+// #region escapeProxy
+/**
+ * stdin on its way to the container, as the CLI's escape proxy passes it: a byte that could
+ * begin or continue the sequence `keys` is held back; a byte that breaks the match sends the
+ * held bytes, in order, as the CLI's proxy does; the whole sequence is never sent:
+ * `detach()` is called and nothing more goes through.
+ */
+export function escapeProxy(keys: Buffer, detach: () => void): Transform {
+  let matched = 0 // how many bytes of `keys` are held
+  let detached = false
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (detached) return done()
+      const out: number[] = []
+      for (const byte of chunk) {
+        if (byte === keys[matched]) {
+          if (++matched < keys.length) continue
+          detached = true
+          this.push(Buffer.from(out))
+          detach()
+          return done()
+        }
+        out.push(...keys.subarray(0, matched), byte)
+        matched = 0
+      }
+      done(null, Buffer.from(out))
+    },
+  })
+}
+// #endregion escapeProxy
