@@ -19,6 +19,7 @@ import { chapterFiles, debriefOf, doneLines, findChapter, folderOf, loadChapters
 import { bar, failureReport, mark, percent, seconds, table } from './format.ts'
 import { findCheckouts, gradeCheckout, reportNames, writeReports, writeSummary, type CheckoutReport } from './grade.ts'
 import { hintsLine, nextHint } from './hints.ts'
+import { inOrder } from './inorder.ts'
 import { environmentProblems, folderProblems } from './preflight.ts'
 import { resetChapter } from './reset.ts'
 import { checkChapter, rememberedCurrent, standings, type ChapterResult, type Standing } from './status.ts'
@@ -134,6 +135,9 @@ function chapterRows(report: CheckoutReport): string[][] {
   return rows
 }
 
+/** Checkouts graded at once: a chapter's run mostly waits on processes and daemons. */
+const CHECKOUTS_AT_ONCE = 2
+
 async function grade(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -157,18 +161,30 @@ async function grade(args: string[]): Promise<number> {
   const how = values['reference-below'] ? 'each chapter with the reference for the chapters below it' : "the learner's code for every chapter"
   console.log(chalk.dim(`grading ${checkouts.length} checkout${many ? 's' : ''} with the tests of ${ROOT}, ${how}`))
   const reports: CheckoutReport[] = []
-  for (const [i, checkout] of checkouts.entries()) {
-    console.log(`\n${chalk.bold(names[i]!)}  ${chalk.dim(checkout)}`)
-    const report = await gradeCheckout(checkout, names[i]!, {
+  // Checkouts are graded CHECKOUTS_AT_ONCE at a time and shown in order, each as it is done.
+  let stopping = false
+  const grading = inOrder(checkouts.map((checkout, i) => async () => {
+    if (stopping) return undefined
+    return gradeCheckout(checkout, names[i]!, {
       chapters,
       referenceBelow: values['reference-below'],
       timeoutMs: timeout * 1000,
-      onChapter: (c) => process.stdout.isTTY && process.stdout.write(chalk.dim(`  chapter ${c.id}...\r`)),
+      onChapter: (c) => process.stdout.isTTY && process.stdout.write(chalk.dim(`  ${names[i]}: chapter ${c.id}...\x1b[K\r`)),
     })
-    for (const line of table(chapterRows(report), [1, 2, 3, 4, 5])) console.log(`  ${line}`)
-    const files = writeReports(report, many ? join(out, report.name) : out)
-    console.log(chalk.dim(`  reports: ${files.map(shown).join(', ')}`))
-    reports.push(report)
+  }), CHECKOUTS_AT_ONCE)
+  try {
+    for (const [i, checkout] of checkouts.entries()) {
+      const report = (await grading[i])!
+      console.log(`\n${chalk.bold(names[i]!)}  ${chalk.dim(checkout)}`)
+      for (const line of table(chapterRows(report), [1, 2, 3, 4, 5])) console.log(`  ${line}`)
+      const files = writeReports(report, many ? join(out, report.name) : out)
+      console.log(chalk.dim(`  reports: ${files.map(shown).join(', ')}`))
+      reports.push(report)
+    }
+  } finally {
+    // after an error, no more checkouts start, and those being graded remove their copies first
+    stopping = true
+    await Promise.allSettled(grading)
   }
   if (many) {
     const { summary, file } = writeSummary(reports, out)

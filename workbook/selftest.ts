@@ -14,6 +14,7 @@ import { execa } from 'execa'
 import { folderOf, ROOT, writtenChapters } from './chapters.ts'
 import { consistencyProblems } from './consistency.ts'
 import { checkMistakes, MIN_MISTAKES } from './mistakes.ts'
+import { inOrder } from './inorder.ts'
 import { notImplemented, runTests, type TestResult } from './runner.ts'
 
 let passed = 0
@@ -48,7 +49,7 @@ async function referencePasses(): Promise<void> {
 async function startersFail(): Promise<void> {
   console.log(chalk.bold('\nEvery starter fails its own chapter\'s tests with NotImplementedError'))
   const chapters = writtenChapters()
-  const runs = inOrder(chapters.map((chapter) => () => runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })))
+  const runs = inOrder(chapters.map((chapter) => () => runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })), RUNS_AT_ONCE)
   for (const [i, chapter] of chapters.entries()) {
     const results: TestResult[] = await runs[i]!
     const wrong = results.filter((t) => !notImplemented(t))
@@ -64,30 +65,13 @@ async function startersFail(): Promise<void> {
   }
 }
 
-/**
- * Start `jobs`, RUNS_AT_ONCE at a time (each is a vitest run that mostly waits on processes and
- * daemons), and give their promises in the jobs' order, so each chapter's lines print together.
- */
-function inOrder<T>(jobs: (() => Promise<T>)[]): Promise<T>[] {
-  let free = RUNS_AT_ONCE
-  const waiting: (() => void)[] = []
-  const acquire = (): Promise<void> => (free > 0 ? (free--, Promise.resolve()) : new Promise((resolve) => waiting.push(resolve)))
-  const release = (): void => {
-    const next = waiting.shift()
-    if (next) next()
-    else free++
-  }
-  const runs = jobs.map((job) => acquire().then(job).finally(release))
-  for (const run of runs) run.catch(() => {}) // awaited in order by the caller; a later one may fail first
-  return runs
-}
-
+/** vitest runs at once: each mostly waits on processes and daemons */
 const RUNS_AT_ONCE = 3
 
 async function mistakesCaught(): Promise<void> {
   console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
   const chapters = writtenChapters()
-  const runs = inOrder(chapters.map((c) => () => checkMistakes(c)))
+  const runs = inOrder(chapters.map((c) => () => checkMistakes(c)), RUNS_AT_ONCE)
   for (const [i, chapter] of chapters.entries()) {
     const results = await runs[i]!
     for (const r of results) report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`)

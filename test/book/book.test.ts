@@ -158,30 +158,55 @@ describe('the book in a browser', () => {
     if (out) rmSync(out, { recursive: true, force: true })
   })
 
-  /** A fresh page; `problems` collects console errors, uncaught exceptions and failed loads. */
-  async function open(options: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  /** Pages open at once where a test visits many: one loads while another is laid out. */
+  const TABS = 4
+
+  interface Opened {
+    context: BrowserContext
+    page: Page
+    /** console errors, uncaught exceptions and failed loads of every page opened in the context */
+    problems: string[]
+    /** another page in the same context, watched for problems as `page` is */
+    tab: () => Promise<Page>
+  }
+
+  /** A fresh context and a page in it. */
+  async function open(options: BrowserContextOptions = {}): Promise<Opened> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options })
-    const page = await context.newPage()
     const problems: string[] = []
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error on ${page.url()}: ${m.text()}`) })
-    page.on('pageerror', (e) => problems.push(`uncaught exception on ${page.url()}: ${e.message}`))
-    // ERR_ABORTED is a load cut short by the next navigation; a missing file shows as a 404
-    page.on('requestfailed', (r) => { if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`${r.url()} failed to load: ${r.failure()?.errorText}`) })
-    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.url()} answered ${r.status()}`) })
-    return { context, page, problems }
+    const tab = async (): Promise<Page> => {
+      const page = await context.newPage()
+      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error on ${page.url()}: ${m.text()}`) })
+      page.on('pageerror', (e) => problems.push(`uncaught exception on ${page.url()}: ${e.message}`))
+      // ERR_ABORTED is a load cut short by the next navigation; a missing file shows as a 404
+      page.on('requestfailed', (r) => { if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`${r.url()} failed to load: ${r.failure()?.errorText}`) })
+      page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.url()} answered ${r.status()}`) })
+      return page
+    }
+    return { context, page: await tab(), problems, tab }
+  }
+
+  /** `visit` each of `items`, in up to TABS pages of the context at once (the first is its `page`). */
+  async function inTabs<T>({ page, tab }: Opened, items: readonly T[], visit: (page: Page, item: T) => Promise<void>): Promise<void> {
+    const queue = [...items]
+    const pages = [page, ...(await Promise.all(Array.from({ length: Math.min(TABS, items.length) - 1 }, tab)))]
+    await Promise.all(pages.map(async (p) => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await visit(p, item)
+    }))
   }
 
   const pathOf = (url: string): string => new URL(url).pathname.replace(/^\//, '')
 
   test('every page loads with no console error, no broken internal link, and fits a phone\'s width', async () => {
-    const { context, page, problems } = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    const opened = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    const { context, problems } = opened
     const ids = new Map<string, Set<string>>()
     const idsOf = (file: string): Set<string> | undefined => {
       if (!ids.has(file) && existsSync(join(out, file)))
         ids.set(file, new Set([...readFileSync(join(out, file), 'utf8').matchAll(/\sid="([^"]+)"/g)].map((m) => m[1])))
       return ids.get(file)
     }
-    for (const file of site.files) {
+    await inTabs(opened, site.files, async (page, file) => {
       await page.goto(server.url + file)
       // a phone's browser widens the window to fit wide content, so compare with the screen
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth) - page.viewportSize()!.width
@@ -196,7 +221,7 @@ describe('the book in a browser', () => {
         else if (url.hash && !targetIds.has(decodeURIComponent(url.hash.slice(1))))
           problems.push(`${file} links to ${target}${url.hash}, but ${target} has no element with that id`)
       }
-    }
+    })
     await context.close()
     expect(problems, 'each line is a page that logged an error or a link that leads nowhere').toEqual([])
   }, 180_000)
@@ -216,25 +241,37 @@ describe('the book in a browser', () => {
   }, 60_000)
 
   test('← and → walk the whole book in order, and the pager links walk it back', async () => {
-    const { context, page, problems } = await open()
+    const opened = await open()
+    const { context, problems } = opened
     const order = site.pages.map((p) => p.file)
-    await page.goto(server.url + order[0])
-    const seen = [pathOf(page.url())]
-    for (const next of order.slice(1)) {
-      await Promise.all([page.waitForURL((u) => u.pathname.endsWith(`/${next}`), { timeout: 15_000 }).catch(() => {}), page.keyboard.press('ArrowRight')])
-      seen.push(pathOf(page.url()))
-    }
-    expect(seen, '→ from the front page should visit every page in chapters.json\'s order, then the appendices').toEqual(order)
-    expect(await page.$('link[rel="next"]'), 'the last page has no next page').toBeNull()
-    const back = [pathOf(page.url())]
-    for (const previous of order.slice(0, -1).reverse()) {
-      await Promise.all([page.waitForURL((u) => u.pathname.endsWith(`/${previous}`), { timeout: 15_000 }).catch(() => {}), page.click('a.pager-prev')])
-      back.push(pathOf(page.url()))
-    }
-    expect(back, 'the "Previous" links lead back through the same pages').toEqual([...order].reverse())
-    await Promise.all([page.waitForURL((u) => u.pathname.endsWith(`/${order[1]}`)), page.keyboard.press('ArrowRight')])
-    await page.keyboard.press('ArrowLeft')
-    await page.waitForURL((u) => u.pathname.endsWith(`/${order[0]}`))
+    // What a key or a link does depends on its page alone, so each page is loaded once (a few at
+    // once) and each step is read from the navigation it starts, which is stopped there: that
+    // the page it leads to loads is the first test's concern.
+    const forward: string[] = []
+    const leftward: string[] = []
+    const backward: string[] = []
+    let lastHasNext: boolean | undefined
+    await inTabs(opened, order.map((_, i) => i), async (tab, i) => {
+      await tab.goto(server.url + order[i])
+      await tab.route('**', (route) => route.abort('aborted'))
+      /** Where `go` leads (this page again if it starts no navigation). */
+      const leads = async (go: () => Promise<unknown>): Promise<string> => {
+        const leaving = tab.waitForRequest((r) => r.isNavigationRequest() && r.frame() === tab.mainFrame(), { timeout: 15_000 }).then((r) => r.url(), () => tab.url())
+        await go()
+        return pathOf(await leaving)
+      }
+      if (i + 1 < order.length) forward[i] = await leads(() => tab.keyboard.press('ArrowRight'))
+      else lastHasNext = (await tab.$('link[rel="next"]')) !== null
+      if (i > 0) {
+        leftward[i - 1] = await leads(() => tab.keyboard.press('ArrowLeft'))
+        backward[i - 1] = await leads(() => tab.click('a.pager-prev'))
+      }
+      await tab.unroute('**')
+    })
+    expect([order[0], ...forward], '→ from the front page should visit every page in chapters.json\'s order, then the appendices').toEqual(order)
+    expect(lastHasNext, 'the last page has no next page').toBe(false)
+    expect([order.at(-1), ...backward.reverse()], 'the "Previous" links lead back through the same pages').toEqual([...order].reverse())
+    expect([order.at(-1), ...leftward.reverse()], '← leads back through the same pages').toEqual([...order].reverse())
     await context.close()
     expect(problems, 'walking the book logged no error').toEqual([])
   }, 120_000)
@@ -274,27 +311,31 @@ describe('the book in a browser', () => {
 
   test('every line of code is visible at 1280 px and in print', async () => {
     const problems: string[] = []
-    for (const [name, options, media] of [
-      ['a 1280 px screen', { viewport: { width: 1280, height: 900 } }, 'screen'],
-      // an A4 page at 96 dpi, less the printer's margins
-      ['print', { viewport: { width: 720, height: 1000 } }, 'print'],
-    ] as const) {
-      const { context, page } = await open(options)
-      await page.emulateMedia({ media })
-      for (const file of codePages()) {
-        await page.goto(server.url + file)
-        await page.evaluate(() => document.fonts.ready)
+    const opened = await open()
+    // each page is loaded once and laid out for both, the screen first
+    await inTabs(opened, codePages(), async (page, file) => {
+      for (const [name, viewport, media] of [
+        ['a 1280 px screen', { width: 1280, height: 900 }, 'screen'],
+        // an A4 page at 96 dpi, less the printer's margins
+        ['print', { width: 720, height: 1000 }, 'print'],
+      ] as const) {
+        await page.setViewportSize(viewport)
+        await page.emulateMedia({ media })
+        if (media === 'screen') await page.goto(server.url + file)
+        // a layout first, so that the fonts it needs are being loaded when they are waited for
+        await page.evaluate(async () => { void document.body.offsetHeight; await document.fonts.ready })
         for (const block of await overflowing(page)) problems.push(`${name}: ${file}: a block is wider than its box, its lines cut off: ${block}`)
       }
-      await context.close()
-    }
+    })
+    await opened.context.close()
     expect(problems, 'on a desktop and on paper long code lines must wrap (book.css), never hide behind a scroll bar').toEqual([])
   }, 180_000)
 
   test('at 390 px a code block that scrolls sideways says so', async () => {
-    const { context, page, problems } = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    const opened = await open({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    const { context, problems } = opened
     let scrolling = 0
-    for (const file of site.pages.filter((p) => p.kind === 'chapter').map((p) => p.file)) {
+    await inTabs(opened, site.pages.filter((p) => p.kind === 'chapter').map((p) => p.file), async (page, file) => {
       await page.goto(server.url + file)
       await page.evaluate(() => document.fonts.ready)
       const blocks = await page.$$eval('.code-block pre', (pres) => pres.filter((pre) => pre.scrollWidth > pre.clientWidth + 1).map((pre) => {
@@ -304,7 +345,7 @@ describe('the book in a browser', () => {
       }))
       scrolling += blocks.length
       for (const b of blocks) if (!b.shown) problems.push(`${file}: a block scrolls sideways with no visible hint: ${b.caption}`)
-    }
+    })
     await context.close()
     expect(scrolling, 'some starter code is wider than a phone, so this test has blocks to look at').toBeGreaterThan(0)
     expect(problems, 'a block that scrolls shows "scroll sideways" (book.js adds .scrolls, book.css shows the hint)').toEqual([])
@@ -351,13 +392,13 @@ describe('the book in a browser', () => {
   test('text contrast is at least 4.5:1 in both themes', async () => {
     const failures: string[] = []
     for (const scheme of ['light', 'dark'] as const) {
-      const { context, page } = await open({ colorScheme: scheme })
-      for (const file of ['index.html', PHOTO_PAGE, chapterFile(findChapter('07')), 'glossary.html', 'source/chapters/03-rootfs/rootfs.ts.html']) {
+      const opened = await open({ colorScheme: scheme })
+      await inTabs(opened, ['index.html', PHOTO_PAGE, chapterFile(findChapter('07')), 'glossary.html', 'source/chapters/03-rootfs/rootfs.ts.html'], async (page, file) => {
         await page.goto(server.url + file)
         const low = await page.evaluate(contrastFailures)
         failures.push(...low.map((l) => `${scheme}: ${file}: ${l}`))
-      }
-      await context.close()
+      })
+      await opened.context.close()
     }
     expect([...new Set(failures)], 'each line is text below WCAG AA (4.5:1) against what is behind it: darken or lighten its colour in book.css').toEqual([])
   }, 120_000)

@@ -1,11 +1,12 @@
 /**
  * Temporary copies of this workbook to drive the `workbook` command in, as a learner or an
  * instructor would. So that they do not depend on which chapters are written, a copy has two
- * chapters and marks every other one as planned: chapter 01 as it is, and a "chapter 02" made
- * from chapter 01 (its starter, reference and tests, renamed), plus one test of chapter 02 that
- * also calls chapter 01's code, so grading with the reference below a chapter makes a difference.
+ * chapters and marks every other one as planned: chapter 01 as it is but for its tests, which are
+ * stand-in.ts's (no real dockerd to ask), and a "chapter 02" made from chapter 01 (its starter,
+ * reference and tests, renamed), plus one test of chapter 02 that also calls chapter 01's code,
+ * so grading with the reference below a chapter makes a difference.
  */
-import { copyFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { onTestFinished } from 'vitest'
@@ -24,10 +25,10 @@ it('agrees with chapter 01', () => {
 })
 `
 
-/** Every chapter folder of the tree except chapter 01's: not copied. */
+/** Every chapter folder of the tree except chapter 01's, and chapter 01's tests: not copied. */
 function otherChapters(): string[] {
   return ['chapters', 'solutions', 'test'].flatMap((top) =>
-    readdirSync(join(ROOT, top)).filter((d) => /^\d\d-/.test(d) && d !== FIRST).map((d) => `${top}/${d}`),
+    readdirSync(join(ROOT, top)).filter((d) => /^\d\d-/.test(d) && (d !== FIRST || top === 'test')).map((d) => `${top}/${d}`),
   )
 }
 
@@ -47,6 +48,8 @@ function cloneAsSecond(dir: string, from: string, to: string): void {
 export async function workbookCopy(options: { git?: boolean } = {}): Promise<string> {
   const dir = copyWorkbook(ROOT, 'workbook-test-', [...otherChapters(), 'test/workbook'])
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, `test/${FIRST}`))
+  copyFileSync(join(ROOT, 'test/workbook/stand-in.ts'), join(dir, `test/${FIRST}/process.test.ts`))
   cloneAsSecond(dir, `chapters/${FIRST}`, `chapters/${SECOND}`)
   cloneAsSecond(dir, `solutions/${FIRST}`, `solutions/${SECOND}`)
   cloneAsSecond(dir, `test/${FIRST}`, `test/${SECOND}`)
