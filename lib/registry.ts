@@ -128,6 +128,8 @@ export interface PullOptions {
   platform?: Platform
   progress?: ProgressSink
   concurrency?: number
+  /** cancels this pull (a client that went away): only the downloads no other pull watches stop */
+  signal?: AbortSignal
 }
 
 export interface PullResult {

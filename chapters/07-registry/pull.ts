@@ -23,8 +23,8 @@ import { familiarName, type Reference } from './reference.ts'
 //              rememberDiffId, rememberedDiffId, storePaths
 //   ids.ts     chainIds
 //   config.ts  parseImageConfig
-// From this chapter: openSession, downloadBlob, the platform and progress functions, parseReference
-// and GRAMMAR; from lib/: IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
+// From this chapter: openSession, downloadBlob, watchTransfer, the platform and progress functions,
+// parseReference and GRAMMAR; from lib/: IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
 // (lib/jsonmessage.ts).
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
@@ -87,6 +87,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * the digest was checked while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the pull fails with what went wrong.
+ * A layer another pull of this process is downloading into the same store is not downloaded
+ * again: this pull watches that download (watchTransfer). When options.signal aborts, the
+ * pull fails with its reason at once, and stops only the downloads no other pull watches.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
   // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull"; moby's
@@ -105,15 +108,20 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      (moby's is in xfer/transfer.go, transferManager): what holds a download back until a slot is
   //      free, what gives the slot back when a download fails, and should a download still queued start
   //      once the pull has failed?
-  //   6. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
+  //   6. Another pull in this process may need the same layer at the same time (the chapter's "Two pulls,
+  //      one download"): every layer's download goes through your watchTransfer (transfer.ts). What key
+  //      makes two downloads the same one, which of the two signals (the pull's, the transfer's) stops the
+  //      request, and whose progress sink gets "Waiting" and the bars?
+  //   7. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
   //      first, each layer on its parent's chain ID, while later layers may still be downloading.
-  //   7. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when
-  //      one step fails, the downloads still running must stop. When one failure causes others (a
-  //      download stopped half-way fails too), which error tells the user what went wrong? A download can fail at any moment, also while you still
-  //      wait on a layer below it, and Node must never see a rejection unhandled. Nothing from bytes that
-  //      failed their check may end up as a layer, an image or a tag. What state does the pull need for
-  //      this, and what must already be true of a download at the moment it fails?
-  //   8. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
+  //   8. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when
+  //      one step fails, or options.signal cancels the pull, it stops watching its downloads at once. When
+  //      one failure causes others (a download stopped half-way fails too), which error tells the user what
+  //      went wrong? A download can fail at any moment, also while you still wait on a layer below it, and
+  //      Node must never see a rejection unhandled. Nothing from bytes that failed their check may end up
+  //      as a layer, an image or a tag. What state does the pull need for this, and what must already be
+  //      true of a download at the moment it fails?
+  //   9. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
   //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')
 }

@@ -19,6 +19,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type P
 import { shortDigest } from '../../lib/jsonmessage.ts'
 import { progressCounter, statusMessage } from './progress.ts'
 import { familiarName, GRAMMAR, parseReference, type Reference } from './reference.ts'
+import { watchTransfer, type TransferJob } from './transfer.ts'
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
 // and MAX_CONCURRENT_DOWNLOADS, dockerd's default.
@@ -82,6 +83,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * the digest was checked while the bytes streamed.
  * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the pull fails with what went wrong.
+ * A layer another pull of this process is downloading into the same store is not downloaded
+ * again: this pull watches that download (watchTransfer). When options.signal aborts, the
+ * pull fails with its reason at once, and stops only the downloads no other pull watches.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
   const { root } = options
@@ -110,7 +114,10 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     progress({ status: `Status: Image is up to date for ${name}` })
     return { id, digest: top.digest, name, downloaded: 0 }
   }
-  const configDone = hasBlob(paths.blobs, manifest.config.digest) ? Promise.resolve() : downloadBlob(session, manifest.config, paths.blobs)
+  const controller = new AbortController()
+  // this pull's end: its own failure, or its caller's cancel
+  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
+  const configDone = hasBlob(paths.blobs, manifest.config.digest) ? Promise.resolve() : downloadBlob(session, manifest.config, paths.blobs, undefined, signal)
   configDone.catch(() => {})
   // a layer is there when the diff IDs of it and of every layer below are remembered and the chain is stored
   const remembered: (string | undefined)[] = []
@@ -145,19 +152,21 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     }
   }
 
-  const controller = new AbortController()
   let failure: unknown
   const run = taskPool(options.concurrency ?? MAX_CONCURRENT_DOWNLOADS)
   const downloads = manifest.layers.map(async (layer, i) => {
     if (present[i]) return
     const id = shortDigest(layer.digest)
     try {
-      await run(async () => {
-        controller.signal.throwIfAborted()
-        if (hasBlob(paths.blobs, layer.digest)) return
-        await downloadBlob(session, layer, paths.blobs, progressCounter(progress, id, 'Downloading', layer.size), controller.signal)
-        progress(statusMessage(id, 'Verifying Checksum'))
-      }, () => progress(statusMessage(id, 'Waiting')))
+      // one download per blob of the store, whichever pull started it
+      const download: TransferJob = (shared, report) =>
+        run(async () => {
+          shared.throwIfAborted()
+          if (hasBlob(paths.blobs, layer.digest)) return
+          await downloadBlob(session, layer, paths.blobs, progressCounter(report, id, 'Downloading', layer.size), shared)
+          report(statusMessage(id, 'Verifying Checksum'))
+        }, () => report(statusMessage(id, 'Waiting')))
+      await watchTransfer(blobPath(paths.blobs, layer.digest), download, { progress, signal })
       progress(statusMessage(id, 'Download complete'))
     } catch (error) {
       failure ??= error

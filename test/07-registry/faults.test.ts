@@ -6,7 +6,7 @@ import { onCleanup, tempDir } from '../support/files.ts'
 import { buildImage, probeEntries, type Entry, type TestImage } from '../support/images.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
-import { interpose, type Faults } from './interposer.ts'
+import { interpose } from './interposer.ts'
 import { loopbackOnly } from './loopback-only.ts'
 
 loopbackOnly()
@@ -40,15 +40,9 @@ describeKernel('pulling through a link that misbehaves', () => {
     await registry?.stop()
   })
 
-  async function through(faults: Faults) {
-    const proxy = await interpose(registry, faults)
-    onCleanup(() => proxy.stop())
-    return proxy
-  }
-
   it('layer 1 corrupt while the registry holds layer 0 open', async () => {
     const [bottom, failing] = [stacked.layers[0]!, stacked.layers[1]!]
-    const proxy = await through({ stall: [bottom.digest], corrupt: [failing.digest] })
+    const proxy = await interpose(registry, { stall: [bottom.digest], corrupt: [failing.digest] })
     const root = tempDir('minidocker-store-')
     const pulling = caught(() => pullImage(`${proxy.host}/faults:stacked`, { root }))
     let timer: NodeJS.Timeout | undefined
@@ -71,7 +65,7 @@ describeKernel('pulling through a link that misbehaves', () => {
   it('layer 1 corrupt while layer 0 is unpacking', async () => {
     const [bottom, failing] = [unpacking.layers[0]!, unpacking.layers[1]!]
     // layer 1's bytes come once layer 0's are sent: it fails while layer 0 is being unpacked
-    const proxy = await through({ corrupt: [failing.digest], after: { [failing.digest]: bottom.digest } })
+    const proxy = await interpose(registry, { corrupt: [failing.digest], after: { [failing.digest]: bottom.digest } })
     const unhandled: unknown[] = []
     const onUnhandled = (reason: unknown) => unhandled.push(reason)
     process.on('unhandledRejection', onUnhandled)
@@ -83,14 +77,14 @@ describeKernel('pulling through a link that misbehaves', () => {
 
   it('concurrency 2, three layers to fetch, each answered slowly', async () => {
     // the config downloads beside the layers, as dockerd's does, outside their limit
-    const proxy = await through({ blobDelayMs: 150, uncounted: [stacked.config.digest] })
+    const proxy = await interpose(registry, { blobDelayMs: 150, uncounted: [stacked.config.digest] })
     await pullImage(`${proxy.host}/faults:stacked`, { root: tempDir('minidocker-store-'), concurrency: 2 })
     const most = proxy.maxBlobsInFlight
     expect(most, `with concurrency 2 and 3 layers to fetch, the registry saw at most ${most} layer download${most === 1 ? '' : 's'} open at once: ${most > 2 ? 'more than the limit' : 'fewer than the limit allows'}. What holds a download back, and what lets the next one start? (see "The whole pull")`).toBe(2)
   })
 
   it('by digest, the registry answers with another manifest', async () => {
-    const proxy = await through({ manifests: { [stacked.manifest.digest]: other.manifest } })
+    const proxy = await interpose(registry, { manifests: { [stacked.manifest.digest]: other.manifest } })
     const root = tempDir('minidocker-store-')
     const error = await caught(() => pullImage(`${proxy.host}/faults@${stacked.manifest.digest}`, { root }))
     expect(error?.name, `asked for ${stacked.manifest.digest}, the registry sent another manifest, and the pull ${error ? `failed with ${error.name}` : 'succeeded with the wrong image'}; expected a DigestMismatchError. Which digest must the bytes have? (see "Asking for a manifest")`).toBe('DigestMismatchError')
@@ -99,7 +93,7 @@ describeKernel('pulling through a link that misbehaves', () => {
   })
 
   it('by tag, the registry answers with another manifest than its Docker-Content-Digest', async () => {
-    const proxy = await through({ manifests: { stacked: other.manifest } })
+    const proxy = await interpose(registry, { manifests: { stacked: other.manifest } })
     const root = tempDir('minidocker-store-')
     const error = await caught(() => pullImage(`${proxy.host}/faults:stacked`, { root }))
     expect(error?.name, `by tag, the registry's Docker-Content-Digest header says ${stacked.manifest.digest}, but the bytes are another manifest, and the pull ${error ? `failed with ${error.name}` : 'succeeded with the wrong image'}; expected a DigestMismatchError. What can the bytes be checked against when you asked by tag? (see "Asking for a manifest")`).toBe('DigestMismatchError')
@@ -107,13 +101,13 @@ describeKernel('pulling through a link that misbehaves', () => {
   })
 
   it('a manifest answered without a Content-Type, then as application/json', async () => {
-    const bare = await through({ contentTypes: { stacked: null } })
+    const bare = await interpose(registry, { contentTypes: { stacked: null } })
     const root = tempDir('minidocker-store-')
     const pulled = await caught(() => pullImage(`${bare.host}/faults:stacked`, { root }))
     expect(pulled, `the answer had no Content-Type, and the pull failed: ${pulled?.message}. What else says what the manifest is? (see "Asking for a manifest")`).toBeUndefined()
     expect(allImageIds(root), 'expected the image of the manifest answered without a Content-Type in the store').toEqual([stacked.id])
 
-    const json = await through({ contentTypes: { stacked: 'application/json; charset=utf-8' } })
+    const json = await interpose(registry, { contentTypes: { stacked: 'application/json; charset=utf-8' } })
     const error = await caught(() => pullImage(`${json.host}/faults:stacked`, { root: tempDir('minidocker-store-') }))
     expect(error?.message, `the registry answered with Content-Type application/json, and the pull ${error ? `failed with "${error.message}"` : 'went on with the body\'s own mediaType'}; expected an Error naming application/json. Which of the two claims does distribution's UnmarshalManifest believe? (see "Asking for a manifest")`).toContain('application/json')
   })

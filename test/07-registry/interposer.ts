@@ -1,16 +1,20 @@
 /**
  * A loopback HTTP server between a pull and the tests' registry that misbehaves on demand, as
  * a broken mirror or a slow link would: it holds a blob's answer open half-sent until the
- * client gives up, flips a byte of a blob, answers a manifest with other bytes or another
- * Content-Type, orders blob answers, and counts how many blob downloads are open at once.
+ * client gives up, or until the test releases it, flips a byte of a blob, answers a manifest
+ * with other bytes or another Content-Type, orders blob answers, and counts the blob requests
+ * and how many of them are open at once.
  */
 import { createServer, type ServerResponse } from 'node:http'
+import { onCleanup } from '../support/files.ts'
 import type { Blob } from '../support/images.ts'
 import { freePort, type Registry } from '../support/registry.ts'
 
 export interface Faults {
   /** blob digests whose answer sends half the bytes and then nothing, until the client closes it */
   stall?: string[]
+  /** blob digests whose answer sends half the bytes, then the rest once the test calls release() */
+  hold?: string[]
   /** blob digests served with one byte flipped */
   corrupt?: string[]
   /** manifest references (tag or digest) answered with these bytes, the registry's headers kept */
@@ -30,37 +34,47 @@ export interface Interposer {
   host: string
   /** the most blob requests that were open at the same time (those in `uncounted` aside) */
   maxBlobsInFlight: number
-  /** the stalled blobs whose download the client stopped (by closing the connection) */
+  /** the digest of every blob request, in the order they came */
+  blobRequests: string[]
+  /** the stalled or held blobs whose download the client stopped (by closing the connection) */
   abandoned: string[]
+  /** let the held answers of `digest` go on, those waiting now and any later one */
+  release(digest: string): void
   stop(): Promise<void>
 }
 
 const FORWARDED = ['content-type', 'docker-content-digest', 'www-authenticate']
 
-/** Start an interposer in front of `registry`. */
+/** Start an interposer in front of `registry`, stopped after the current test. */
 export async function interpose(registry: Registry, faults: Faults): Promise<Interposer> {
-  const state: Interposer = { host: '', maxBlobsInFlight: 0, abandoned: [], stop: async () => {} }
   let inFlight = 0
-  const sent = new Map<string, { promise: Promise<void>; resolve: () => void }>()
-  const sentWhole = (digest: string) => {
-    if (!sent.has(digest)) {
-      let resolve = () => {}
-      const promise = new Promise<void>((r) => (resolve = r))
-      sent.set(digest, { promise, resolve })
+  /** One gate per digest and purpose, opened once ("sent whole", "released"). */
+  const gates = () => {
+    const all = new Map<string, { promise: Promise<void>; resolve: () => void }>()
+    return (digest: string) => {
+      if (!all.has(digest)) {
+        let resolve = () => {}
+        const promise = new Promise<void>((r) => (resolve = r))
+        all.set(digest, { promise, resolve })
+      }
+      return all.get(digest)!
     }
-    return sent.get(digest)!
   }
+  const sentWhole = gates()
+  const released = gates()
+  const state: Interposer = { host: '', maxBlobsInFlight: 0, blobRequests: [], abandoned: [], release: (digest) => released(digest).resolve(), stop: async () => {} }
   const server = createServer((req, res) => {
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1]
     const counted = blob !== undefined && !faults.uncounted?.includes(blob)
     if (blob) {
+      state.blobRequests.push(blob)
       if (counted) inFlight++
       state.maxBlobsInFlight = Math.max(state.maxBlobsInFlight, inFlight)
       res.once('finish', () => sentWhole(blob).resolve())
       res.once('close', () => {
         if (counted) inFlight--
-        // a stalled answer never finishes: closed unfinished, the client gave up on it
-        if (faults.stall?.includes(blob) && !res.writableFinished) state.abandoned.push(blob)
+        // a stalled or held answer closed unfinished: the client gave up on it
+        if ((faults.stall?.includes(blob) || faults.hold?.includes(blob)) && !res.writableFinished) state.abandoned.push(blob)
       })
     }
     void answer(req.url ?? '/', req.headers, res, blob).catch(() => res.destroy())
@@ -86,8 +100,11 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
     if (contentType === null) delete out['content-type']
     else if (contentType !== undefined) out['content-type'] = contentType
     res.writeHead(upstream.status, out)
-    if (blob && upstream.ok && faults.stall?.includes(blob)) {
+    if (blob && upstream.ok && (faults.stall?.includes(blob) || faults.hold?.includes(blob))) {
       res.write(body.subarray(0, body.length >> 1))
+      if (faults.stall?.includes(blob)) return
+      await released(blob).promise
+      res.end(body.subarray(body.length >> 1))
       return
     }
     res.end(body)
@@ -100,5 +117,6 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
     server.closeAllConnections()
     server.close(() => resolve())
   })
+  onCleanup(() => state.stop())
   return state
 }

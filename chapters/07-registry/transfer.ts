@@ -1,0 +1,58 @@
+/**
+ * Chapter 07: one download for every pull that needs it at the same time. A daemon is one
+ * process serving every `docker pull`; two that need the same layer (two images on one base,
+ * or one image pulled twice) share its download, as moby's transfer manager
+ * (distribution/xfer/transfer.go) shares it: the second pull watches the transfer the first
+ * one started, its progress and its result.
+ *
+ * Check your work with `npx workbook check 7`.
+ */
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { ProgressSink } from '../../lib/jsonmessage.ts'
+
+// These imports are what the signatures need; add the ones your code calls.
+
+/**
+ * The work of one transfer, run once for all its watchers: it stops when `signal` aborts,
+ * and reports through `progress`, which reaches every watcher.
+ */
+export type TransferJob = (signal: AbortSignal, progress: ProgressSink) => Promise<void>
+
+/** One pull's watch of a transfer. */
+export interface Watch {
+  /** where this pull's progress goes */
+  progress: ProgressSink
+  /** this pull's cancellation: when it aborts, this pull stops watching */
+  signal: AbortSignal
+}
+
+// #region watchTransfer
+/**
+ * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
+ * asks for the same key while it runs shares the one job. A watcher gets the job's progress
+ * from the moment it joins (the last message first, if there was one) and settles as the job
+ * does, with the job's own error when it fails. When `watch.signal` aborts, this watcher
+ * leaves at once, rejecting with the signal's reason; the job goes on for the others, and
+ * is aborted only when its last watcher has left. A transfer is forgotten as soon as it has
+ * settled or has no watcher left: the next pull for the key starts a new one.
+ */
+export function watchTransfer(key: string, job: TransferJob, watch: Watch): Promise<void> {
+  // TODO(07): the chapter's "Two pulls, one download"; moby's distribution/xfer/transfer.go (transferManager's
+  //   transfer, and the transfer's Watch, Release, Broadcast) and xfer/download.go.
+  //   1. Which transfers are running is state this module keeps for the whole process (a daemon serves every
+  //      pull from one). The caller's key says what makes two downloads the same one.
+  //   2. Whose signal does the job get? No pull's own: a pull that leaves must not take the download from
+  //      the others. So what does stop it, and when? A pull that leaves gets its own reason at once; it
+  //      does not wait for the job.
+  //   3. Progress: every watcher sees every report from the moment it joins, and what would a pull that
+  //      joins half-way show until the next report comes? Can the job's first report come before the
+  //      first watcher is there to see it?
+  //   4. Every watcher of a failed job fails with the job's own error. A transfer is forgotten once it has
+  //      settled, a successful one too: what answers the next pull then, and what would a failed one kept
+  //      do to it? A transfer whose watchers all left is forgotten at once, though its job is still
+  //      stopping: when it settles after a new transfer took its key, what must its clean-up leave alone?
+  //   5. A job that nobody watches any more still rejects when it is stopped: Node must not see that
+  //      rejection unhandled.
+  throw new NotImplementedError('07-registry', 'watchTransfer')
+}
+// #endregion watchTransfer

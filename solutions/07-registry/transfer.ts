@@ -1,0 +1,90 @@
+/**
+ * Chapter 07: one download for every pull that needs it at the same time. A daemon is one
+ * process serving every `docker pull`; two that need the same layer (two images on one base,
+ * or one image pulled twice) share its download, as moby's transfer manager
+ * (distribution/xfer/transfer.go) shares it: the second pull watches the transfer the first
+ * one started, its progress and its result.
+ */
+import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
+
+/**
+ * The work of one transfer, run once for all its watchers: it stops when `signal` aborts,
+ * and reports through `progress`, which reaches every watcher.
+ */
+export type TransferJob = (signal: AbortSignal, progress: ProgressSink) => Promise<void>
+
+/** One pull's watch of a transfer. */
+export interface Watch {
+  /** where this pull's progress goes */
+  progress: ProgressSink
+  /** this pull's cancellation: when it aborts, this pull stops watching */
+  signal: AbortSignal
+}
+
+interface Transfer {
+  watchers: Set<Watch>
+  controller: AbortController
+  /** the last message reported, for a watcher that joins late */
+  last?: JSONMessage
+  done: Promise<void>
+}
+
+/** The transfers running in this process, by key. */
+const transfers = new Map<string, Transfer>()
+
+// #region watchTransfer
+/**
+ * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
+ * asks for the same key while it runs shares the one job. A watcher gets the job's progress
+ * from the moment it joins (the last message first, if there was one) and settles as the job
+ * does, with the job's own error when it fails. When `watch.signal` aborts, this watcher
+ * leaves at once, rejecting with the signal's reason; the job goes on for the others, and
+ * is aborted only when its last watcher has left. A transfer is forgotten as soon as it has
+ * settled or has no watcher left: the next pull for the key starts a new one.
+ */
+export function watchTransfer(key: string, job: TransferJob, watch: Watch): Promise<void> {
+  if (watch.signal.aborted) return Promise.reject(watch.signal.reason)
+  let transfer = transfers.get(key)
+  if (transfer) {
+    if (transfer.last) watch.progress(transfer.last)
+  } else {
+    const started: Transfer = { watchers: new Set(), controller: new AbortController(), done: Promise.resolve() }
+    const broadcast = (message: JSONMessage): void => {
+      started.last = message
+      for (const watcher of started.watchers) watcher.progress(message)
+    }
+    // started on the next tick, so that its first report finds this watcher there
+    started.done = Promise.resolve()
+      .then(() => job(started.controller.signal, broadcast))
+      .finally(() => forget(key, started))
+    // an aborted job nobody watches still rejects
+    started.done.catch(() => {})
+    transfers.set(key, started)
+    transfer = started
+  }
+  const joined = transfer
+  joined.watchers.add(watch)
+  return new Promise<void>((resolve, reject) => {
+    const leave = (): void => {
+      joined.watchers.delete(watch)
+      if (joined.watchers.size === 0) {
+        forget(key, joined)
+        joined.controller.abort(watch.signal.reason)
+      }
+      reject(watch.signal.reason)
+    }
+    watch.signal.addEventListener('abort', leave, { once: true })
+    joined.done
+      .finally(() => {
+        watch.signal.removeEventListener('abort', leave)
+        joined.watchers.delete(watch)
+      })
+      .then(resolve, reject)
+  })
+}
+
+/** Drop `transfer` from the map, unless a newer transfer for the key has taken its place. */
+function forget(key: string, transfer: Transfer): void {
+  if (transfers.get(key) === transfer) transfers.delete(key)
+}
+// #endregion watchTransfer

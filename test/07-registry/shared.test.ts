@@ -1,0 +1,193 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { blobPath } from '#ch/06-images/cas.ts'
+import { resolveImage, storePaths } from '#ch/06-images/store.ts'
+import { pullImage } from '#ch/07-registry/pull.ts'
+import type { JSONMessage } from '../../lib/jsonmessage.ts'
+import { caught } from '../support/errors.ts'
+import { tempDir } from '../support/files.ts'
+import { buildImage, probeEntries, type Entry, type TestImage } from '../support/images.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
+import { interpose, type Faults, type Interposer } from './interposer.ts'
+import { loopbackOnly } from './loopback-only.ts'
+
+loopbackOnly()
+
+const SECTION = '(see "Two pulls, one download")'
+
+/** A pull running in the background, its progress kept. */
+interface Pull {
+  messages: JSONMessage[]
+  /** what it failed with, undefined when it succeeded (a NotImplementedError is rethrown) */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  outcome: Promise<any>
+  ended: boolean
+}
+
+function start(reference: string, root: string, signal?: AbortSignal): Pull {
+  const pull: Pull = { messages: [], outcome: Promise.resolve(), ended: false }
+  pull.outcome = caught(() => pullImage(reference, { root, signal, progress: (m) => pull.messages.push(m) })).finally(() => (pull.ended = true))
+  // awaited later by the test, which then sees a NotImplementedError
+  pull.outcome.catch(() => {})
+  return pull
+}
+
+/** How long the tests wait for what must happen (much longer than it takes: the machine may be busy). */
+const PATIENCE_MS = 5000
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Wait until `condition` holds, PATIENCE_MS at most, or until one of `pulls` has ended (which
+ * then rethrows a NotImplementedError): the assertions after it say what went wrong.
+ */
+async function until(condition: () => boolean, pulls: Pull[] = []): Promise<void> {
+  for (const deadline = Date.now() + PATIENCE_MS; !condition() && Date.now() < deadline; await sleep(20)) {
+    const ended = pulls.find((p) => p.ended)
+    if (ended) return void (await ended.outcome)
+  }
+}
+
+/** What `promise` settled with, or 'late' when it had not within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)))
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+const idOf = (digest: string) => digest.slice(7, 19)
+/** The statuses reported for one layer, each run of repeats counted once. */
+const statuses = (pull: Pull, digest: string) =>
+  pull.messages.filter((m) => m.id === idOf(digest)).map((m) => m.status).filter((s, i, all) => s !== all[i - 1])
+const said = (pull: Pull, digest: string, status: string) => statuses(pull, digest).includes(status)
+const gets = (proxy: Interposer, digest: string) => proxy.blobRequests.filter((d) => d === digest).length
+const described = (error: Error | undefined) => (error ? `${error.name}: ${error.message}` : 'nothing (it succeeded)')
+
+/** Every file under the store's blobs/ that is not a whole blob in its place. */
+function partialBlobs(root: string): string[] {
+  const blobs = storePaths(root).blobs
+  if (!existsSync(blobs)) return []
+  return readdirSync(blobs, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .filter((path) => !/\/sha256\/[a-f0-9]{64}$/.test(path))
+}
+
+describeKernel('pulls that share a download', () => {
+  let registry: Registry
+  let a: TestImage
+  let b: TestImage
+
+  beforeAll(async () => {
+    // two images on one base layer
+    const top = (n: number): Entry[] => [{ name: `f${n}`, content: `layer ${n}\n`.repeat(1000) }]
+    a = await buildImage([probeEntries(), top(1)])
+    b = await buildImage([probeEntries(), top(2)])
+    registry = await startRegistry()
+    await pushImage(registry, 'shared/a', 'latest', a)
+    await pushImage(registry, 'shared/b', 'latest', b)
+  })
+  afterAll(async () => {
+    await registry?.stop()
+  })
+
+  /**
+   * `first` pulls and starts the base layer's download, which the link holds half-sent; then
+   * `second` pulls and reaches the same layer while it is held.
+   */
+  async function twoPulls(proxy: Interposer, root: string, names: [string, string], signals: (AbortSignal | undefined)[] = []): Promise<[Pull, Pull]> {
+    const base = a.layers[0]!.digest
+    const first = start(`${proxy.host}/${names[0]}`, root, signals[0])
+    await until(() => said(first, base, 'Downloading'), [first])
+    const second = start(`${proxy.host}/${names[1]}`, root, signals[1])
+    await until(() => said(second, base, 'Pulling fs layer'), [first, second])
+    await sleep(200)
+    return [first, second]
+  }
+
+  it('two images on one base layer, pulled at once: the layer is fetched once, and both pulls show its progress', async () => {
+    const base = a.layers[0]!
+    const proxy = await interpose(registry, { hold: [base.digest] })
+    const root = tempDir('minidocker-store-')
+    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/b'])
+    proxy.release(base.digest)
+    const errors = await Promise.all([first.outcome, second.outcome])
+    if (errors.some(Boolean)) expect.fail(`two pulls of images sharing their base layer, and they failed: ${errors.map(described).join('; ')}`)
+    expect(gets(proxy, base.digest), `shared/a and shared/b both need layer ${base.digest}, and their pulls ran at once: the registry was asked for it ${gets(proxy, base.digest)} times. What do the two pulls have in common, and what names a download? ${SECTION}`).toBe(1)
+    const full = ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete']
+    expect(statuses(first, base.digest), 'the lines of the pull that started the shared layer\'s download').toEqual(full)
+    expect(statuses(second, base.digest), `the lines of the pull that found the layer's download running: it shows the same progress as the pull that started it, as a second docker pull does. Where do the reports of a shared download go? ${SECTION}`).toEqual(full)
+    const lastBar = second.messages.filter((m) => m.id === idOf(base.digest) && m.status === 'Downloading').at(-1)
+    expect(lastBar?.progressDetail, 'the second pull\'s last "Downloading" counts every byte of the blob').toEqual({ current: base.size, total: base.size })
+    expect(resolveImage(root, `${proxy.host}/shared/a`), 'shared/a in the store').toBe(a.id)
+    expect(resolveImage(root, `${proxy.host}/shared/b`), 'shared/b in the store').toBe(b.id)
+  })
+
+  it('one image pulled twice at once, the pull that started the download cancelled: the other completes', async () => {
+    const base = a.layers[0]!
+    const proxy = await interpose(registry, { hold: [base.digest] })
+    const root = tempDir('minidocker-store-')
+    const cancel = new AbortController()
+    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/a'], [cancel.signal])
+    cancel.abort()
+    const ended = await within(first.outcome, PATIENCE_MS)
+    if (ended === 'late') expect.fail(`the first pull was cancelled, and ${PATIENCE_MS / 1000} s later it had not ended: it was still waiting for the shared download, which the link holds half-sent. What is a cancelled pull still waiting for? ${SECTION}`)
+    expect(ended, 'the first pull was cancelled while its layer was held half-sent, and it succeeded').toBeDefined()
+    proxy.release(base.digest)
+    const error = await second.outcome
+    if (error) expect.fail(`the first pull was cancelled, and the second, which watched the same download, failed: ${described(error)}. Whose download is it, and what may one pull's cancel stop? ${SECTION}`)
+    expect(proxy.abandoned, 'the link saw the shared download given up when the first pull was cancelled').toEqual([])
+    expect(gets(proxy, base.digest), 'the layer was fetched more than once').toBe(1)
+    expect(existsSync(blobPath(storePaths(root).blobs, base.digest)), 'the layer\'s blob is not in the store').toBe(true)
+    expect(resolveImage(root, `${proxy.host}/shared/a`), 'the second pull\'s image in the store').toBe(a.id)
+  })
+
+  it('one image pulled twice at once, both pulls cancelled: the download stops and leaves nothing', async () => {
+    const base = a.layers[0]!
+    const proxy = await interpose(registry, { hold: [base.digest] })
+    const root = tempDir('minidocker-store-')
+    const cancels = [new AbortController(), new AbortController()]
+    const pulls = await twoPulls(proxy, root, ['shared/a', 'shared/a'], cancels.map((c) => c.signal))
+    for (const cancel of cancels) cancel.abort()
+    const ended = await within(Promise.all(pulls.map((p) => p.outcome)), PATIENCE_MS)
+    if (ended === 'late') expect.fail(`both pulls were cancelled, and ${PATIENCE_MS / 1000} s later they had not both ended. What is a cancelled pull still waiting for? ${SECTION}`)
+    await until(() => proxy.abandoned.includes(base.digest))
+    expect(proxy.abandoned, `both pulls were cancelled, and ${PATIENCE_MS / 1000} s later the layer's download was still open (the link holds it half-sent): nobody watches it any more, so who stops it? ${SECTION}`).toEqual([base.digest])
+    await until(() => partialBlobs(root).length === 0)
+    expect(partialBlobs(root), 'the stopped download left these files in the store\'s blobs/').toEqual([])
+    expect(existsSync(blobPath(storePaths(root).blobs, base.digest)), 'a blob was stored from a download that was stopped').toBe(false)
+  })
+
+  it('a shared download that fails: both pulls fail with its error, and a pull after them fetches the layer again', async () => {
+    const base = a.layers[0]!
+    const faults: Faults = { hold: [base.digest], corrupt: [base.digest] }
+    const proxy = await interpose(registry, faults)
+    const root = tempDir('minidocker-store-')
+    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/b'])
+    proxy.release(base.digest)
+    const [error1, error2] = await Promise.all([first.outcome, second.outcome])
+    expect(described(error1), 'the base layer arrived with a byte flipped: expected the pull that started its download to fail with the DigestMismatchError naming it').toMatch(new RegExp(`^DigestMismatchError: .*${base.digest}`))
+    expect(described(error2), `the shared download failed with the error the first pull reports, and the second pull, which watched it, reported the above: what does a watcher of a failed download learn? ${SECTION}`).toBe(described(error1))
+    expect(gets(proxy, base.digest), 'the layer was fetched more than once').toBe(1)
+    faults.corrupt = []
+    const third = await caught(() => pullImage(`${proxy.host}/shared/a`, { root }))
+    if (third) expect.fail(`the link no longer corrupts the layer, and a third pull after the two failed ones failed too: ${described(third)}. What did the failed transfer leave behind? ${SECTION}`)
+    expect(gets(proxy, base.digest), 'the third pull succeeded without fetching the layer again').toBe(2)
+  })
+
+  it('a pull after a finished download, into a store emptied since, fetches the layer again', async () => {
+    const base = a.layers[0]!
+    const proxy = await interpose(registry, {})
+    const root = tempDir('minidocker-store-')
+    const before = await caught(() => pullImage(`${proxy.host}/shared/a`, { root }))
+    if (before) expect.fail(`the first pull failed: ${described(before)}`)
+    for (const entry of readdirSync(root)) rmSync(join(root, entry), { recursive: true, force: true })
+    const again = await within(caught(() => pullImage(`${proxy.host}/shared/a`, { root })), PATIENCE_MS)
+    const what = again === 'late' ? `had not ended ${PATIENCE_MS / 1000} s later` : again ? `failed: ${described(again)}` : 'succeeded'
+    expect(gets(proxy, base.digest), `the store was emptied after the first pull, and the pull after it ${what}, having asked the registry for the layer ${gets(proxy, base.digest) - 1} times: which knows whether a layer is there, the store or a finished transfer? ${SECTION}`).toBe(2)
+    expect(again, `the second pull ${what}`).toBeUndefined()
+    expect(resolveImage(root, `${proxy.host}/shared/a`), 'the image in the emptied store').toBe(a.id)
+  })
+})
