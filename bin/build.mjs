@@ -117,8 +117,9 @@ export async function bundle({ root, entry, conditions, base, manifest }) {
       sourcemap: 'linked',
       sourcesContent: false,
       logLevel: 'silent',
-      // The compiler reads its lib.*.d.ts files next to its own module: it must load from node_modules.
-      external: ['typescript'],
+      // The compiler reads its lib.*.d.ts files next to its own module, and vitest starts its
+      // workers from files next to its own: both must load from node_modules.
+      external: ['typescript', 'vitest/node'],
       plugins: [importMeta, lazyBuiltins],
     })
   } catch (error) {
