@@ -233,22 +233,18 @@ export async function chrootInto(helper: Helper, rootfs: string): Promise<void> 
  * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
  */
 export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () => Promise<void>): Promise<void> {
-  // TODO(03): the whole setup, in runc's order. You decide the order; the tests check it.
-  //   1. No spec.root: nothing to do. A spec without a mount namespace: refuse with a
-  //      ContainerError (125) before anything is mounted. Why? (the chapter's first section)
-  //   2. Which step must come first so that no mount below reaches the host, and which must
-  //      come before pivot_root? Resolve the rootfs path, since mounts need it absolute.
-  //   3. spec.mounts as a runtime takes them: in which order? (tested with a spec that lists
-  //      a child before its parent; what does runc's loop do, and whose job is putting parents
-  //      first?). Device nodes: what happens to one made before /dev's tmpfs is mounted? Only
-  //      when spec.mounts gives /dev a tmpfs: never write into the image. And with a user
-  //      namespace in linux.namespaces, which of createDevices' two ways works (mknod(2), ERRORS)?
-  //   4. spec.root.readonly: / read-only for the container, after pivot_root, and without
-  //      making the filesystem the rootfs lives on read-only for the host, nor losing a flag
-  //      it had (remountFlags).
-  //   5. beforePivot (chapter 09's createContainer hooks): after the mounts and devices, just
-  //      before pivot_root.
-  //   runc: prepareRootfs() in libcontainer/rootfs_linux.go; chapter: "The whole setup".
+  // TODO(03): the whole setup, runc's way: prepareRootfs() in libcontainer/rootfs_linux.go, and
+  //   the chapter's "The whole setup". The order is yours to find; here is what it must never
+  //   do, and the tests try each:
+  //   1. mount anything for a spec with a root but no mount namespace (refuse with a
+  //      ContainerError, 125), or let a single mount reach the host;
+  //   2. stumble on a spec that lists a mount before the mount it sits on;
+  //   3. make a device node the container will not see, or one inside the image, or one the
+  //      kernel refuses because linux.namespaces has a user namespace (mknod(2), ERRORS);
+  //   4. leave / writable when spec.root.readonly asks otherwise, make the host's filesystem
+  //      read-only, or drop a flag the mount had (remountFlags);
+  //   5. call beforePivot before the container's mounts and devices are all there, or after the
+  //      process has moved into them.
   throw new NotImplementedError('03-rootfs', 'setupRootfs')
 }
 // #endregion setupRootfs
