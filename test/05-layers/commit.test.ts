@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, chownSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough, Readable } from 'node:stream'
+import { PassThrough, Readable, Writable } from 'node:stream'
 import tar, { type Header } from 'tar-stream'
 import { expect, it } from 'vitest'
 import { diffTar } from '#ch/05-layers/commit.ts'
+import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { tempDir } from '../support/files.ts'
+import { startHelper } from '../support/helper.ts'
 import { buildImage } from '../support/images.ts'
 import { mountNamespace } from '../support/mountns.ts'
 import { docker, loadImage } from '../support/realdocker.ts'
@@ -158,5 +160,30 @@ describeKernel('diffTar', () => {
       return needs.filter((n) => order.indexOf(n) > i).map((n) => `${header.name} comes before ${n}`)
     })
     expect(late, `an entry before what it needs: an unpacker would make its parent directory with default mode and owner, or find no target to link to. In which order must a walk write a directory and what is in it?`).toEqual([])
+  }, 60_000)
+
+  it('a walk that fails half-way, and a destination that refuses to be written', async () => {
+    const ns = await mountNamespace()
+    const upper = tempDir()
+    for (let i = 0; i < 40; i++) writeFileSync(join(upper, `file${i}`), Buffer.alloc(16_384, i))
+    mkdirSync(join(upper, 'later'))
+    const within = <T,>(promise: Promise<T>) => Promise.race([promise, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))])
+
+    // The helper gone before the walk reaches the directory (whose opaque mark only the helper can read): the walk fails part-way.
+    const gone = startHelper()
+    gone.kill()
+    await gone.exited
+    const out = new PassThrough()
+    out.resume()
+    const failed = await within(caught(() => diffTar(gone, upper, out)))
+    expect(failed, 'diffTar() with a helper that has exited had neither resolved nor rejected 10 s later, its walk failing at the directory: how does a failure half-way reach your caller? (the TODO\'s step 5)').not.toBe('hung')
+    expect(failed, 'diffTar() resolved although it could not ask the helper whether a directory is opaque: a caller would store a wrong layer').toBeInstanceOf(Error)
+    expect(out.destroyed || out.writableEnded, 'after the failed walk, `out` is still open: whoever reads it waits for the rest of a tar that will never come').toBe(true)
+
+    // A destination that fails every write (a full disk): the first failure is the answer.
+    const full = new Writable({ write: (_chunk, _encoding, done) => done(new Error('no space left on the destination')) })
+    const refused = await within(caught(() => diffTar(ns.helper, upper, full)))
+    expect(refused, 'diffTar() to a destination that fails every write had neither resolved nor rejected 10 s later: what becomes of the tar\'s entries once `out` fails? (the TODO\'s step 5)').not.toBe('hung')
+    expect(String(refused), 'diffTar() to a destination that fails every write: the rejection should carry that failure').toMatch(/no space left on the destination/)
   }, 60_000)
 })
