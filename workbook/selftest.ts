@@ -13,8 +13,8 @@ import chalk from 'chalk'
 import { execa } from 'execa'
 import { folderOf, ROOT, writtenChapters } from './chapters.ts'
 import { consistencyProblems } from './consistency.ts'
-import { checkMistakes, MIN_MISTAKES } from './mistakes.ts'
-import { inOrder } from './inorder.ts'
+import { checkMistakes, MIN_MISTAKES, type MistakeResult } from './mistakes.ts'
+import { gate, inOrder } from './inorder.ts'
 import { notImplemented, runTests, type TestResult } from './runner.ts'
 
 let passed = 0
@@ -46,10 +46,9 @@ async function referencePasses(): Promise<void> {
   if (skipped.length) report(process.env.CI !== 'true', `${skipped.length} tests skipped`, skipped.map((t) => `${t.file}: ${t.name}`))
 }
 
-async function startersFail(): Promise<void> {
+async function startersFail(runs: Promise<TestResult[]>[]): Promise<void> {
   console.log(chalk.bold('\nEvery starter fails its own chapter\'s tests with NotImplementedError'))
   const chapters = writtenChapters()
-  const runs = inOrder(chapters.map((chapter) => () => runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })), RUNS_AT_ONCE)
   for (const [i, chapter] of chapters.entries()) {
     const results: TestResult[] = await runs[i]!
     const wrong = results.filter((t) => !notImplemented(t))
@@ -68,10 +67,9 @@ async function startersFail(): Promise<void> {
 /** vitest runs at once: each mostly waits on processes and daemons */
 const RUNS_AT_ONCE = 3
 
-async function mistakesCaught(): Promise<void> {
+async function mistakesCaught(runs: Promise<MistakeResult[]>[]): Promise<void> {
   console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
   const chapters = writtenChapters()
-  const runs = inOrder(chapters.map((c) => () => checkMistakes(c)), RUNS_AT_ONCE)
   for (const [i, chapter] of chapters.entries()) {
     const results = await runs[i]!
     for (const r of results) report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`)
@@ -86,8 +84,14 @@ export async function selftest(): Promise<void> {
   const problems = consistencyProblems()
   report(problems.length === 0, 'chapters.json, folders, imports and starter TODOs agree', problems)
   await referencePasses()
-  await startersFail()
-  await mistakesCaught()
+  // The starters' runs and the mistakes' share one gate: the mistakes' start as places free up,
+  // while the last starters still run; each part prints in the chapters' order.
+  const through = gate(RUNS_AT_ONCE)
+  const chapters = writtenChapters()
+  const starters = inOrder(chapters.map((chapter) => () => runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })), through)
+  const mistakes = inOrder(chapters.map((chapter) => () => checkMistakes(chapter)), through)
+  await startersFail(starters)
+  await mistakesCaught(mistakes)
   console.log(`\nselftest: ${passed} passed, ${failed} failed`)
   process.exitCode = failed === 0 ? 0 : 1
 }
