@@ -39,20 +39,13 @@ export interface Watch {
 export function watchTransfer(key: string, job: TransferJob, watch: Watch): Promise<void> {
   // TODO(07): the chapter's "Two pulls, one download"; moby's distribution/xfer/transfer.go (transferManager's
   //   transfer, and the transfer's Watch, Release, Broadcast) and xfer/download.go.
-  //   1. Which transfers are running is state this module keeps for the whole process (a daemon serves every
-  //      pull from one). The caller's key says what makes two downloads the same one.
-  //   2. Whose signal does the job get? No pull's own: a pull that leaves must not take the download from
-  //      the others. So what does stop it, and when? A pull that leaves gets its own reason at once; it
-  //      does not wait for the job.
-  //   3. Progress: every watcher sees every report from the moment it joins, and what would a pull that
-  //      joins half-way show until the next report comes? Can the job's first report come before the
-  //      first watcher is there to see it?
-  //   4. Every watcher of a failed job fails with the job's own error. A transfer is forgotten once it has
-  //      settled, a successful one too: what answers the next pull then, and what would a failed one kept
-  //      do to it? A transfer whose watchers all left is forgotten at once, though its job is still
-  //      stopping: when it settles after a new transfer took its key, what must its clean-up leave alone?
-  //   5. A job that nobody watches any more still rejects when it is stopped: Node must not see that
-  //      rejection unhandled.
+  //   1. Where does the knowledge of running transfers live, and for how long?
+  //   2. The doc comment's rules about leaving: under whose signal does the job run, then, and what stops it?
+  //   3. Progress: what does a pull that joins half-way see first, and can a report be lost before anyone
+  //      watches?
+  //   4. Forgetting: what would a transfer kept after it settled do to the next pull for its key, and when a
+  //      stopped job settles late, whose entry might its clean-up remove?
+  //   5. What becomes of a job's rejection that no watcher is left to see?
   throw new NotImplementedError('07-registry', 'watchTransfer')
 }
 // #endregion watchTransfer
