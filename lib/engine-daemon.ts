@@ -274,8 +274,12 @@ export abstract class DaemonBase {
     await this.options.containerd.tasks.ResizePty({ container_id: c.ID, exec_id: '', width, height })
   }
 
+  /** close() has been called: whatever still waits for containerd (a stream to resume) stops waiting. */
+  protected closed = false
+
   /** Stop every running container's watching (not the containers) and close the connection to containerd. */
   close(): void {
+    this.closed = true
     this.options.containerd.close()
   }
 }

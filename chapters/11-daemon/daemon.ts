@@ -125,9 +125,36 @@ export class Daemon extends DaemonBase {
     //   3. An exit may be heard twice (the stream and restore's question), late (after the container was
     //      started again), or before the monitor waits for it. What decides which run an exit ends, and what
     //      makes a second hearing of it change nothing? The monitor of each run must hear of its end once.
+    //   4. The stream can end by itself (containerd restarted under the daemon): its onEnd hands over to
+    //      resumeExits, below.
     throw new NotImplementedError('11-daemon', 'watchExits')
   }
   // #endregion watchExits
+
+  // #region resumeExits
+  /**
+   * The event stream ended by itself: containerd went away (a crash, a restart) while its shims
+   * and their containers ran on (moby libcontainerd/remote/client.go processEventStream, which
+   * waits for containerd to serve again and subscribes anew). From here on exits are heard
+   * again, and each run this daemon watches is settled as containerd has it now: an exit that
+   * happened while no one listened (containerd never sends it again) is recorded with the status
+   * containerd kept, one that happens at any moment meanwhile is not lost, and no exit ends a run
+   * twice or ends a run that is not its own. Stops waiting once the daemon is closed.
+   */
+  protected async resumeExits(): Promise<void> {
+    // TODO(11): survive a restart of containerd (the text's "When containerd restarts").
+    //   1. Until containerd serves again, every call fails at once. How does the daemon learn that it is back
+    //      without flooding it (moby's waitServe), and what ends the waiting if the daemon is closed meanwhile
+    //      (DaemonBase's `closed`)?
+    //   2. Which of your runs may have ended while nobody listened, and what does containerd still know of
+    //      each: a task that exited, a task it no longer knows (lib/containerd.ts's errors)?
+    //   3. A container may exit at any moment, also while you ask. What must come before what, so that no
+    //      exit falls between hearing and asking? What then reaches you twice?
+    //   4. An answer may arrive late: the exit it reports was heard on the stream meanwhile, and the container
+    //      started again. What keeps such an answer from ending the run that runs now?
+    throw new NotImplementedError('11-daemon', 'resumeExits')
+  }
+  // #endregion resumeExits
 
   // #region restore
   /**

@@ -14,7 +14,7 @@ import { createContainerLayers } from '#ch/05-layers/init.ts'
 import { overlayDirs } from '#ch/05-layers/driver.ts'
 import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { imageLayers, resolveImage, storePaths, imageConfig } from '#ch/06-images/store.ts'
-import { PROCESS_TYPE_URL, type Mount } from '../../lib/containerd.ts'
+import { ContainerdError, GRPC_NOT_FOUND, PROCESS_TYPE_URL, type Mount } from '../../lib/containerd.ts'
 import { recordContainer } from '../../lib/image.ts'
 import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
@@ -222,10 +222,46 @@ export class Daemon extends DaemonBase {
   protected watchExits(): void {
     const { containerd } = this.options
     containerd.events.Subscribe([`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => this.exited(envelope.event as TaskExit), (error) => {
-      process.stderr.write(`no more exits from containerd: ${error.message}\n`)
+      process.stderr.write(`no more exits from containerd (${error.message}): subscribing again once it answers\n`)
+      void this.resumeExits()
     })
   }
   // #endregion watchExits
+
+  // #region resumeExits
+  /**
+   * The event stream ended by itself: containerd went away (a crash, a restart) while its shims
+   * and their containers ran on (moby libcontainerd/remote/client.go processEventStream, which
+   * waits for containerd to serve again and subscribes anew). From here on exits are heard
+   * again, and each run this daemon watches is settled as containerd has it now: an exit that
+   * happened while no one listened (containerd never sends it again) is recorded with the status
+   * containerd kept, one that happens at any moment meanwhile is not lost, and no exit ends a run
+   * twice or ends a run that is not its own. Stops waiting once the daemon is closed.
+   */
+  protected async resumeExits(): Promise<void> {
+    const { containerd } = this.options
+    // containerd serves again once it answers a call (moby's waitServe asks every 100 ms)
+    for (;;) {
+      if (this.closed) return
+      if (await containerd.version.Version({}).then(() => true, () => false)) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    // subscribed before asking: an exit from now on is heard, and one before is what Tasks.Get reports
+    this.watchExits()
+    for (const [id, run] of [...this.runs]) {
+      let task: { pid: number; status: string; exit_status: number }
+      try {
+        task = (await containerd.tasks.Get({ container_id: id })).process
+      } catch (error) {
+        // containerd came back without the task (its state was lost): as restore records a lost one
+        if (error instanceof ContainerdError && error.code === GRPC_NOT_FOUND) this.exited({ container_id: id, id, pid: run.pid, exit_status: 255 })
+        continue
+      }
+      // the answer may arrive after the container was started again: its PID says which run it ends
+      if (task.status === 'STOPPED') this.exited({ container_id: id, id, pid: task.pid, exit_status: task.exit_status })
+    }
+  }
+  // #endregion resumeExits
 
   // #region restore
   /**

@@ -15,7 +15,7 @@ import { Daemon } from '#ch/11-daemon/daemon.ts'
 import { connectContainerd, type Containerd as Client, type Envelope } from '../../lib/containerd.ts'
 import type { Container } from '../../lib/engine.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd } from '../support/daemon.ts'
+import { docker, imageRegistry, startContainerd, startMinidockerd, stopInProcessDaemon, type Containerd } from '../support/daemon.ts'
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
@@ -142,19 +142,7 @@ async function endsAsContainerdSays(c: Container, message: string): Promise<void
 afterAll(async () => {
   holding = false
   witness?.close()
-  for (const c of [...(daemon?.containers.values() ?? [])]) {
-    try {
-      await Promise.race([daemon!.remove(c, true), sleep(5000)])
-    } catch {
-      // a starter's remove: containerd's own clean-up below ends the tasks
-    }
-  }
-  daemon?.close()
-  client?.close()
-  await containerd?.stop()
-  await registry?.stop()
-  removeDaemonCgroups()
-  if (dir) removeDir(dir)
+  await stopInProcessDaemon({ daemon, closers: [daemon, client], containerd, registry, dir })
 }, 120_000)
 
 describeKernel('a restarted daemon and the exits of its containers', () => {

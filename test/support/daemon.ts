@@ -11,6 +11,7 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { connectContainerd } from '../../lib/containerd.ts'
+import type { Container } from '../../lib/engine.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { startContainerd as startRealContainerd, startDockerd } from './daemons.ts'
 import { buildImage, probeEntries, type Entry } from './images.ts'
@@ -43,6 +44,10 @@ async function waitFor(what: string, ready: () => boolean, child: ChildProcess, 
 
 export interface Containerd {
   socket: string
+  /** kill -9, as a crash would: its shims and their containers run on */
+  crash(): Promise<void>
+  /** start it again on the same socket, root and state */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -55,7 +60,7 @@ export async function startContainerd(dir: string): Promise<Containerd> {
     },
     sharedCgroups: ['minidockerd'], // the daemon puts a container in /minidockerd/ID
   })
-  return { socket: daemon.socket, stop: daemon.stop }
+  return { socket: daemon.socket, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
 }
 
 /** The containerd namespaces the tests' daemons use. */
@@ -184,6 +189,36 @@ export async function docker(cli: Cli, host: string, args: string[], options: { 
   if (/request returned 500 Internal Server Error for API route/.test(String(result.stderr))) throwIfUnwritten(await getPing(host))
   if (result.timedOut) throw new Error(`docker ${args.join(' ')} did not finish in ${options.timeout ?? 60_000} ms: ${options.stuck ?? 'which answer was the CLI waiting for? Compare your daemon\'s answers with dockerd\'s, request by request (chapter 11\'s "The choreography of `docker run`")'}`)
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
+}
+
+/**
+ * The end of a test file that made the chapter's Daemon in its own process: every container it
+ * holds removed (each given 5 s; a starter's remove throws, and containerd's own clean-up at its
+ * stop ends those tasks), then what `closers` names closed (the daemon, clients, a server), then
+ * containerd, the registry, the daemon's cgroups and the temp dir gone.
+ */
+export async function stopInProcessDaemon(parts: {
+  daemon?: { containers: Map<string, Container>; remove(c: Container, force: boolean): Promise<void> }
+  closers: ({ close(): void } | undefined)[]
+  containerd?: Containerd
+  registry?: Registry
+  dir?: string
+}): Promise<void> {
+  for (const c of [...(parts.daemon?.containers.values() ?? [])]) {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([parts.daemon!.remove(c, true), new Promise((resolve) => (timer = setTimeout(resolve, 5000)))])
+    } catch {
+      // not written yet
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  for (const closer of parts.closers) closer?.close()
+  await parts.containerd?.stop()
+  await parts.registry?.stop()
+  removeDaemonCgroups()
+  if (parts.dir) removeDir(parts.dir)
 }
 
 /** Remove the (empty) parent cgroup minidockerd's containers live in, in every hierarchy. */
