@@ -219,7 +219,7 @@ describeKernel('containerd restarts under a running daemon', () => {
   it('a container killed right after containerd, back, answered that it runs', async () => {
     await afterRestart()
     const id = ids.between!
-    expect(await until(() => asked.has(id), 8000), `after containerd's restart your daemon never asked containerd about a container it runs: an exit during the outage would stay unknown (${SECTION})`).toBe(true)
+    expect(await until(() => asked.has(id), 8000), `after containerd's restart your daemon had not asked containerd about a container it runs 8 s later: an exit during the outage would stay unknown. Does it ask at all, and does an earlier question wait on an exit it could only hear once subscribed again (${SECTION})?`).toBe(true)
     await until(() => exits.has(id) && !running(id))
     expect(await state(id), `the container was killed right after containerd answered the daemon's question that it runs, and containerd reported its exit (status ${exits.get(id)}): the record should say so 5 s later. Was the daemon subscribed again before it asked (${SECTION})?`)
       .toBe(`exited ${exits.get(id)}`)
