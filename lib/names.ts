@@ -6,7 +6,7 @@
  * never get that far.
  */
 
-/** The longest repository name distribution accepts, counted on the normalised name (domain included): "docker.io/library/busybox" is 25. */
+/** The longest repository name distribution accepts (which string it measures is chapter 07's question). */
 export const NAME_TOTAL_LENGTH_MAX = 255
 
 /** The grammar's pieces as regular expressions, anchored, from distribution's regexp.go. */
@@ -38,7 +38,7 @@ const REFERENCE = (() => {
 function nameProblem(name: string): string | undefined {
   const match = REFERENCE.exec(name)
   if (!match) return 'not a reference by the grammar'
-  // distribution's Parse measures the name it is given; a pull measures the normalised one (chapter 07)
+  // distribution's Parse measures the name it is given (which name a pull gives it: chapter 07)
   if (match[1]!.length > NAME_TOTAL_LENGTH_MAX) return `a repository name of more than ${NAME_TOTAL_LENGTH_MAX} characters`
   if (/^[a-f0-9]{64}$/.test(match[1]!)) return 'a repository named by 64 hex digits, which would read as an image ID'
   return undefined
