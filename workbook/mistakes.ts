@@ -92,15 +92,15 @@ function plant(chapter: Chapter, mistake: Mistake, root: string, copy: string): 
 }
 
 /**
- * Apply each of the chapter's mistakes in turn and see which test catches it. The runs happen
+ * Apply each of the chapter's mistakes (or those of `ids`) in turn and see which test catches it. The runs happen
  * in a child process (this module with --serve), whose environment picks the learner's code
  * with the reference below the chapter: vitest's resolver conditions come from it.
  */
-export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r: MistakeResult) => void = () => {}): Promise<MistakeResult[]> {
-  const mistakes = loadMistakes(chapter, root)
+export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r: MistakeResult) => void = () => {}, ids?: string[]): Promise<MistakeResult[]> {
+  const mistakes = loadMistakes(chapter, root).filter((m) => !ids || ids.includes(m.id))
   if (mistakes.length === 0) return []
   const { execa } = await import('execa')
-  const child = execa(process.execPath, ['--import', 'tsx', join(root, 'workbook/mistakes.ts'), '--serve', chapter.id], {
+  const child = execa(process.execPath, ['--import', 'tsx', join(root, 'workbook/mistakes.ts'), '--serve', chapter.id, ...mistakes.map((m) => m.id)], {
     cwd: root,
     env: modeEnv({ impl: 'chapters', referenceBelow: Number(chapter.id) }),
     reject: false,
@@ -130,8 +130,8 @@ export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r:
 /** How the child marks a result line on its stdout (where vitest may print too). */
 const RESULT = 'mistake-result '
 
-/** The child's part: every mistake of the chapter through one vitest, a line per result. */
-async function serve(chapter: Chapter, root: string): Promise<void> {
+/** The child's part: the chapter's mistakes named by `ids` through one vitest, a line per result. */
+async function serve(chapter: Chapter, root: string, ids: string[]): Promise<void> {
   const copy = copyWorkbook(root, 'workbook-mistakes-')
   let vitest: Vitest | undefined
   try {
@@ -140,7 +140,7 @@ async function serve(chapter: Chapter, root: string): Promise<void> {
     const tests = await listTests([chapter.tests], { impl: 'solutions' }, copy)
     const { createVitest } = await import('vitest/node')
     vitest = await createVitest('test', { root: copy, watch: false, reporters: [{}] })
-    for (const mistake of loadMistakes(chapter, root)) {
+    for (const mistake of loadMistakes(chapter, root).filter((m) => ids.includes(m.id))) {
       const result = await checkOne(vitest, chapter, mistake, root, copy, tests).finally(() => killLeftovers(copy))
       console.log(RESULT + JSON.stringify({ id: mistake.id, caught: result.caught, detail: result.detail }))
     }
@@ -185,7 +185,7 @@ async function checkOne(vitest: Vitest, chapter: Chapter, mistake: Mistake, root
 
 async function main(args: string[]): Promise<void> {
   const { findChapter, writtenChapters } = await import('./chapters.ts')
-  if (args[0] === '--serve') return serve(findChapter(args[1]!), ROOT)
+  if (args[0] === '--serve') return serve(findChapter(args[1]!), ROOT, args.slice(2))
   const chapters = args.length ? args.map((k) => findChapter(k)) : writtenChapters()
   let missed = 0
   for (const chapter of chapters) {

@@ -196,11 +196,15 @@ describeKernel('minidockerd with the real docker CLI', () => {
 
   it('the daemon restarted with one container sleeping, one exiting 5 meanwhile, one still writing', async () => {
     const sleeper = (await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sleep', '30'])).stdout.trim()
-    const brief = (await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sh', '-c', 'echo before; sleep 1; exit 5'])).stdout.trim()
+    // it exits 5 once /gate/go is there, made only when the daemon has stopped: a daemon stopped while it handled the exit would be another test
+    const gate = join(dir, 'gate-brief')
+    mkdirSync(gate, { recursive: true })
+    const brief = (await run('28.2.2', ['run', '-d', '--network', 'none', '-v', `${gate}:/gate`, busybox, 'sh', '-c', 'echo before; while [ ! -e /gate/go ]; do sleep 0.1; done; exit 5'])).stdout.trim()
     const talker = (await run('28.2.2', ['run', '-d', '--network', 'none', busybox, 'sh', '-c', 'echo one; sleep 2; echo two; sleep 30'])).stdout.trim()
     for (let i = 0; i < 50 && !(await run('28.2.2', ['logs', talker])).stdout.includes('one'); i++) await new Promise((resolve) => setTimeout(resolve, 100))
     expect([sleeper, brief, talker].every((id) => /^[a-f0-9]{64}$/.test(id)), 'expected three containers started').toBe(true)
     await daemon.stop()
+    writeFileSync(join(gate, 'go'), '')
     await new Promise((resolve) => setTimeout(resolve, 1500))
     daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
     const ps = await run('28.2.2', ['ps', '-q', '--no-trunc'])
