@@ -16,7 +16,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Kernel tests share one machine (mount tables, cgroup trees): a few files at a time.
-    maxWorkers: 2,
+    maxWorkers: 3,
     // A container started by a test shares the test's network unless the test asks otherwise:
     // only chapter 08's tests make links and rules, and only in a stand-in host of their own.
     env: { MINIDOCKER_NETWORK: 'host' },
