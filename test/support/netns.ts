@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import { Helper } from '../../native/helper.ts'
-import { alive } from './container.ts'
+import { processState } from './container.ts'
 import { removeCgroupParent } from './daemons.ts'
 
 let standIns = 0
@@ -106,7 +106,8 @@ export function useStandInHost(): () => StandIn {
           } catch { /* already gone */ }
         }
         const deadline = Date.now() + 10_000
-        while (doomed.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+        // gone, not only dead: a zombie still holds what the next run checks (its PID in the address book)
+        while (doomed.some((p) => processState(p) !== undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
         // A killed run cannot remove its cgroups: they go with the stand-in's parent.
         removeCgroupParent(cgroupParent)
       },
