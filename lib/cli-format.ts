@@ -39,8 +39,15 @@ export const ago = (unixSeconds: number, now = Date.now()) => `${humanDuration(n
 /** Bytes as go-units HumanSizeWithPrecision(size, 3) writes them, as `docker images` does: "2.79MB". */
 export const imageSize = (bytes: number): string => humanSize(bytes, 3)
 
-/** A command as `docker ps` shows it: quoted, cut to 20 characters with "…". */
+const GO_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' }
+
+/** A string quoted as Go's strconv.Quote quotes it (its ASCII escapes; other characters as they are). */
+export function goQuote(text: string): string {
+  return `"${text.replace(/["\\\x00-\x1f\x7f]/g, (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`
+}
+
+/** A command as `docker ps` shows it: cut to 20 characters with "…", then quoted. */
 export function shortCommand(command: string): string {
   const chars = [...command]
-  return `"${chars.length > 20 ? `${chars.slice(0, 19).join('')}…` : command}"`
+  return goQuote(chars.length > 20 ? `${chars.slice(0, 19).join('')}…` : command)
 }

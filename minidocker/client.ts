@@ -5,7 +5,7 @@
  * streams, the terminal and the errors are the chapter's (#ch/12-client).
  */
 import { AttachError, pullQuery, type RunPlan, type Stdio } from '../lib/client.ts'
-import { ago, imageSize, shortCommand, table } from '../lib/cli-format.ts'
+import { ago, goQuote, imageSize, shortCommand, table } from '../lib/cli-format.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { exec, logs } from '#ch/12-client/commands.ts'
 import { DEFAULT_SOCKET, Engine } from '#ch/12-client/engine.ts'
@@ -157,7 +157,7 @@ async function ps(engine: Engine, args: string[]): Promise<number> {
   }
   process.stdout.write(table([
     ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-    ...list.map((c) => [id(c), c.Image, bools.noTrunc ? JSON.stringify(c.Command) : shortCommand(c.Command), ago(c.Created), c.Status, '', c.Names.map((n) => n.replace(/^\//, '')).join(',')]),
+    ...list.map((c) => [id(c), c.Image, bools.noTrunc ? goQuote(c.Command) : shortCommand(c.Command), ago(c.Created), c.Status, '', c.Names.map((n) => n.replace(/^\//, '')).join(',')]),
   ]))
   return 0
 }

@@ -16,7 +16,8 @@ import { folderOf, ROOT, type Chapter } from './chapters.ts'
 import { failureSummary } from './format.ts'
 import type { SerializedError, Vitest } from 'vitest/node'
 import { reportedTests } from './reporter.ts'
-import { listTests, modeEnv, notImplemented, resultsOf } from './runner.ts'
+import type { Gate } from './inorder.ts'
+import { modeEnv, notImplemented, resultsOf } from './runner.ts'
 import { copyWorkbook } from './tree.ts'
 
 export interface Mistake {
@@ -37,6 +38,8 @@ export interface MistakeResult {
   caught: boolean
   /** which test caught it and what it said, or why it was not caught */
   detail: string
+  /** how long its run took */
+  seconds: number
 }
 
 /** At least this many per chapter. */
@@ -92,57 +95,135 @@ function plant(chapter: Chapter, mistake: Mistake, root: string, copy: string): 
 }
 
 /**
- * Apply each of the chapter's mistakes (or those of `ids`) in turn and see which test catches it. The runs happen
- * in a child process (this module with --serve), whose environment picks the learner's code
- * with the reference below the chapter: vitest's resolver conditions come from it.
+ * A child process that checks one chapter's mistakes, one at a time, as they are handed to it
+ * (this module with --serve, reading mistake ids on its stdin). Its environment picks the
+ * learner's code with the reference below the chapter: vitest's resolver conditions come from it.
  */
-export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r: MistakeResult) => void = () => {}, ids?: string[]): Promise<MistakeResult[]> {
-  const mistakes = loadMistakes(chapter, root).filter((m) => !ids || ids.includes(m.id))
-  if (mistakes.length === 0) return []
+interface Checker {
+  /** the mistake's result; "not checked" when the child has stopped */
+  check(mistake: Mistake): Promise<MistakeResult>
+  /** end its input and wait for it to leave */
+  close(): Promise<void>
+}
+
+async function startChecker(chapter: Chapter, root: string): Promise<Checker> {
   const { execa } = await import('execa')
-  const child = execa(process.execPath, ['--import', 'tsx', join(root, 'workbook/mistakes.ts'), '--serve', chapter.id, ...mistakes.map((m) => m.id)], {
+  const child = execa(process.execPath, ['--import', 'tsx', join(root, 'workbook/mistakes.ts'), '--serve', chapter.id], {
     cwd: root,
     env: modeEnv({ impl: 'chapters', referenceBelow: Number(chapter.id) }),
     reject: false,
-    stdin: 'ignore',
+    stdin: 'pipe',
   })
-  const results: MistakeResult[] = []
+  const waiting: ((line: string | undefined) => void)[] = []
   let rest = ''
   child.stdout!.on('data', (chunk: Buffer) => {
     const lines = (rest + chunk.toString()).split('\n')
     rest = lines.pop()!
-    for (const line of lines.filter((l) => l.startsWith(RESULT))) {
-      const { id, caught, detail } = JSON.parse(line.slice(RESULT.length)) as { id: string; caught: boolean; detail: string }
-      const result: MistakeResult = { mistake: mistakes.find((m) => m.id === id)!, caught, detail }
-      results.push(result)
-      onResult(result)
-    }
+    for (const line of lines.filter((l) => l.startsWith(RESULT))) waiting.shift()?.(line.slice(RESULT.length))
   })
-  const run = await child
-  for (const mistake of mistakes.filter((m) => !results.some((r) => r.mistake === m))) {
-    const result: MistakeResult = { mistake, caught: false, detail: `not checked: the check stopped (exit ${run.exitCode}): ${String(run.stderr).trim().split('\n').slice(-5).join(' | ')}` }
-    results.push(result)
-    onResult(result)
+  const ended = child.then((run) => {
+    for (const answer of waiting.splice(0)) answer(undefined)
+    return run
+  })
+  return {
+    async check(mistake) {
+      const started = Date.now()
+      const line = await new Promise<string | undefined>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined)
+        waiting.push(resolve)
+        child.stdin!.write(`${mistake.id}\n`)
+      })
+      const seconds = Math.round((Date.now() - started) / 1000)
+      if (line !== undefined) return { mistake, seconds, ...(JSON.parse(line) as { caught: boolean; detail: string }) }
+      const run = await ended
+      return { mistake, seconds, caught: false, detail: `not checked: the check stopped (exit ${run.exitCode}): ${String(run.stderr).trim().split('\n').slice(-5).join(' | ')}` }
+    },
+    async close() {
+      child.stdin!.end()
+      await ended
+    },
+  }
+}
+
+/** Apply each of the chapter's mistakes (or those of `ids`) in turn, and see which test catches it. */
+export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r: MistakeResult) => void = () => {}, ids?: string[]): Promise<MistakeResult[]> {
+  const mistakes = loadMistakes(chapter, root).filter((m) => !ids || ids.includes(m.id))
+  if (mistakes.length === 0) return []
+  const checker = await startChecker(chapter, root)
+  const results: MistakeResult[] = []
+  try {
+    for (const mistake of mistakes) {
+      results.push(await checker.check(mistake))
+      onResult(results.at(-1)!)
+    }
+  } finally {
+    await checker.close()
   }
   return results
+}
+
+/**
+ * Every chapter's mistakes, checked by up to `checkers` child processes, each started through
+ * `through` and holding its place until it leaves: a child stays with its chapter while the
+ * chapter has mistakes left, since its start (a copy of the workbook, a vitest) costs seconds.
+ * A new child goes where the most time is left to wait for: the chapter's unchecked mistakes
+ * times its runs' mean time so far, shared with the children already there. The later
+ * chapters' runs start daemons and take longest: with nothing measured yet, they go first.
+ * Gives a promise per chapter, in the chapters' order, of its results in its list's order.
+ */
+export function checkAllMistakes(chapters: Chapter[], root: string, through: Gate, checkers: number): Promise<MistakeResult[]>[] {
+  const plans = chapters.map((chapter, order) => {
+    const mistakes = loadMistakes(chapter, root)
+    let done!: (results: MistakeResult[]) => void
+    const finished = new Promise<MistakeResult[]>((resolve) => (done = resolve))
+    if (mistakes.length === 0) done([])
+    return { chapter, order, mistakes, left: [...mistakes], results: [] as MistakeResult[], children: 0, finished, done }
+  })
+  const mean = (rs: MistakeResult[]) => (rs.length ? rs.reduce((sum, r) => sum + r.seconds, 0) / rs.length : undefined)
+  const waitLeft = (plan: (typeof plans)[number]) => (plan.left.length * (mean(plan.results) ?? mean(plans.flatMap((p) => p.results)) ?? 1)) / (plan.children + 1)
+  const serve = async (): Promise<boolean> => {
+    const plan = plans.filter((p) => p.left.length > 0).sort((a, b) => waitLeft(b) - waitLeft(a) || b.order - a.order)[0]
+    if (!plan) return false
+    plan.children++
+    const checker = await startChecker(plan.chapter, root)
+    try {
+      for (let mistake = plan.left.shift(); mistake; mistake = plan.left.shift()) {
+        const result = await checker.check(mistake)
+        plan.results.push(result)
+        if (plan.results.length === plan.mistakes.length) plan.done(plan.mistakes.map((m) => plan.results.find((r) => r.mistake === m)!))
+        if (result.detail.startsWith('not checked: the check stopped')) break // the rest go to a new child
+      }
+    } finally {
+      plan.children--
+      await checker.close()
+    }
+    return true
+  }
+  for (let i = 0; i < checkers; i++) void (async () => { while (await through(serve)); })()
+  return plans.map((p) => p.finished)
 }
 
 /** How the child marks a result line on its stdout (where vitest may print too). */
 const RESULT = 'mistake-result '
 
-/** The child's part: the chapter's mistakes named by `ids` through one vitest, a line per result. */
-async function serve(chapter: Chapter, root: string, ids: string[]): Promise<void> {
+/** The child's part: each mistake id read on stdin, through one vitest, a line per result. */
+async function serve(chapter: Chapter, root: string): Promise<void> {
   const copy = copyWorkbook(root, 'workbook-mistakes-')
   let vitest: Vitest | undefined
   try {
-    // Each mistake runs only the files holding its test: loading the chapter's other files
-    // costs seconds a run, and their set-up (daemons, a registry) more.
-    const tests = await listTests([chapter.tests], { impl: 'solutions' }, copy)
     const { createVitest } = await import('vitest/node')
     vitest = await createVitest('test', { root: copy, watch: false, reporters: [{}] })
-    for (const mistake of loadMistakes(chapter, root).filter((m) => ids.includes(m.id))) {
-      const result = await checkOne(vitest, chapter, mistake, root, copy, tests).finally(() => killLeftovers(copy))
-      console.log(RESULT + JSON.stringify({ id: mistake.id, caught: result.caught, detail: result.detail }))
+    // The chapter's tests as the reference's code collects them, once: each mistake runs only
+    // the files holding its test, since loading the chapter's other files costs seconds a run,
+    // and their set-up (daemons, a registry) more.
+    cpSync(join(root, 'solutions', folderOf(chapter)), join(copy, 'chapters', folderOf(chapter)), { recursive: true })
+    const collected = await vitest.collect([chapter.tests])
+    const tests = resultsOf(reportedTests(collected.testModules, []))
+    const { createInterface } = await import('node:readline')
+    for await (const id of createInterface({ input: process.stdin })) {
+      const mistake = loadMistakes(chapter, root).find((m) => m.id === id)
+      const result = mistake ? await checkOne(vitest, chapter, mistake, root, copy, tests).finally(() => killLeftovers(copy)) : { caught: false, detail: `no mistake "${id}"` }
+      console.log(RESULT + JSON.stringify({ caught: result.caught, detail: result.detail }))
     }
   } finally {
     await vitest?.close()
@@ -163,33 +244,33 @@ function killLeftovers(copy: string): void {
   }
 }
 
-async function checkOne(vitest: Vitest, chapter: Chapter, mistake: Mistake, root: string, copy: string, listed: { file: string; name: string }[]): Promise<MistakeResult> {
+async function checkOne(vitest: Vitest, chapter: Chapter, mistake: Mistake, root: string, copy: string, listed: { file: string; name: string }[]): Promise<{ caught: boolean; detail: string }> {
   const files = [...new Set(listed.filter((t) => t.name.includes(mistake.caughtBy)).map((t) => t.file))]
-  if (files.length === 0) return { mistake, caught: false, detail: `no test of ${chapter.tests} is named like "${mistake.caughtBy}"` }
+  if (files.length === 0) return { caught: false, detail: `no test of ${chapter.tests} is named like "${mistake.caughtBy}"` }
   const unplanted = plant(chapter, mistake, root, copy)
-  if (unplanted) return { mistake, caught: false, detail: unplanted }
+  if (unplanted) return { caught: false, detail: unplanted }
   const planted = join(copy, 'chapters', folderOf(chapter))
   for (const file of readdirSync(planted, { recursive: true, encoding: 'utf8' })) vitest.invalidateFile(join(planted, file))
   // vitest matches the pattern against names joined with spaces: filter by the test's own title, then by the full name.
   vitest.setGlobalTestNamePattern(escape(mistake.caughtBy.split(' > ').at(-1)!))
   const run = await vitest.runTestSpecifications(files.map((f) => vitest.getRootProject().createSpecification(join(copy, f))))
   const tests = resultsOf(reportedTests(run.testModules, run.unhandledErrors as SerializedError[])).filter((t) => t.name.includes(mistake.caughtBy))
-  if (tests.length === 0) return { mistake, caught: false, detail: `no test of ${files.join(', ')} named like "${mistake.caughtBy}" ran` }
+  if (tests.length === 0) return { caught: false, detail: `no test of ${files.join(', ')} named like "${mistake.caughtBy}" ran` }
   const failed = tests.filter((t) => t.status === 'failed' && !notImplemented(t))
-  if (failed.length === 0) return { mistake, caught: false, detail: `not caught: "${tests[0]!.name}" ${tests[0]!.status === 'failed' ? 'failed with NotImplementedError' : tests[0]!.status}` }
+  if (failed.length === 0) return { caught: false, detail: `not caught: "${tests[0]!.name}" ${tests[0]!.status === 'failed' ? 'failed with NotImplementedError' : tests[0]!.status}` }
   const pattern = new RegExp(mistake.message, 'i')
   const named = failed.find((t) => pattern.test(t.failure ?? ''))
-  if (!named) return { mistake, caught: false, detail: `"${failed[0]!.name}" fails, but its message does not match /${mistake.message}/i: ${failureSummary(failed[0]!.failure ?? '')}` }
-  return { mistake, caught: true, detail: `caught by "${named.name}": ${failureSummary(named.failure ?? '')}` }
+  if (!named) return { caught: false, detail: `"${failed[0]!.name}" fails, but its message does not match /${mistake.message}/i: ${failureSummary(failed[0]!.failure ?? '')}` }
+  return { caught: true, detail: `caught by "${named.name}": ${failureSummary(named.failure ?? '')}` }
 }
 
 async function main(args: string[]): Promise<void> {
   const { findChapter, writtenChapters } = await import('./chapters.ts')
-  if (args[0] === '--serve') return serve(findChapter(args[1]!), ROOT, args.slice(2))
+  if (args[0] === '--serve') return serve(findChapter(args[1]!), ROOT)
   const chapters = args.length ? args.map((k) => findChapter(k)) : writtenChapters()
   let missed = 0
   for (const chapter of chapters) {
-    const results = await checkMistakes(chapter, ROOT, (r) => console.log(`${r.caught ? '✓' : '✗'} ${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`))
+    const results = await checkMistakes(chapter, ROOT, (r) => console.log(`${r.caught ? '✓' : '✗'} ${folderOf(chapter)} ${r.mistake.id} (${r.seconds} s): ${r.detail}`))
     missed += results.filter((r) => !r.caught).length
     if (results.length < MIN_MISTAKES) {
       console.log(`✗ ${folderOf(chapter)} lists ${results.length} mistakes in solutions/${folderOf(chapter)}/mistakes.json; at least ${MIN_MISTAKES}`)

@@ -1,7 +1,7 @@
 /** Runs chapter tests with vitest in a chosen mode and returns one result per test. */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { ROOT } from './chapters.ts'
 import type { ReportedTest } from './reporter.ts'
 
@@ -86,28 +86,6 @@ export function resultsOf(json: { tests: ReportedTest[]; errors: string[] }): Te
   }))
   for (const failure of json.errors) results.push({ file: '', name: '(an error outside the tests)', status: 'failed', failure, durationMs: 0 })
   return results
-}
-
-/**
- * The tests under `paths` as vitest collects them, without running any: each one's file
- * (relative to `root`) and full name ("describe > it").
- */
-export async function listTests(paths: string[], mode: Mode, root = ROOT): Promise<{ file: string; name: string }[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'workbook-list-'))
-  const list = join(dir, 'list.json')
-  try {
-    const { execa } = await import('execa')
-    const run = await execa(join(root, 'node_modules/.bin/vitest'), ['list', `--json=${list}`, ...paths], { cwd: root, env: modeEnv(mode), reject: false })
-    let tests: { file: string; name: string }[]
-    try {
-      tests = JSON.parse(readFileSync(list, 'utf8'))
-    } catch {
-      throw new Error(`vitest could not list the tests of ${paths.join(' ')} (exit ${run.exitCode}):\n${run.stderr}${run.stdout}`)
-    }
-    return tests.map((t) => ({ file: relative(root, t.file), name: t.name }))
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
 }
 
 /** True when a test failed only because a starter function is not written yet. */

@@ -13,7 +13,7 @@ import chalk from 'chalk'
 import { execa } from 'execa'
 import { folderOf, ROOT, writtenChapters } from './chapters.ts'
 import { consistencyProblems } from './consistency.ts'
-import { checkMistakes, loadMistakes, MIN_MISTAKES, type MistakeResult } from './mistakes.ts'
+import { checkAllMistakes, MIN_MISTAKES, type MistakeResult } from './mistakes.ts'
 import { gate, inOrder } from './inorder.ts'
 import { notImplemented, runTests, type TestResult } from './runner.ts'
 
@@ -66,15 +66,13 @@ async function startersFail(runs: Promise<TestResult[]>[]): Promise<void> {
 
 /** vitest runs at once: each mostly waits on processes and daemons (with three, a 2-core machine was half idle) */
 const RUNS_AT_ONCE = 4
-/** the most mistakes one child process checks */
-const PART = 12
 
 async function mistakesCaught(runs: Promise<MistakeResult[]>[]): Promise<void> {
   console.log(chalk.bold('\nEvery mistake a chapter lists is caught, with a message that names its cause'))
   const chapters = writtenChapters()
   for (const [i, chapter] of chapters.entries()) {
     const results = await runs[i]!
-    for (const r of results) report(r.caught, `${folderOf(chapter)} ${r.mistake.id}: ${r.detail}`)
+    for (const r of results) report(r.caught, `${folderOf(chapter)} ${r.mistake.id} (${r.seconds} s): ${r.detail}`)
     report(results.length >= MIN_MISTAKES, `${folderOf(chapter)} lists ${results.length} mistakes (at least ${MIN_MISTAKES})`)
   }
 }
@@ -86,22 +84,14 @@ export async function selftest(): Promise<void> {
   const problems = consistencyProblems()
   report(problems.length === 0, 'chapters.json, folders, imports and starter TODOs agree', problems)
   await referencePasses()
-  // The starters' runs and the mistakes' share one gate: the mistakes' start as places free up,
-  // while the last starters still run; each part prints in the chapters' order.
+  // The starters' runs and the mistakes' checkers share one gate: the checkers start as places
+  // free up, while the last starters still run; each chapter prints in the chapters' order.
   const through = gate(RUNS_AT_ONCE)
   const chapters = writtenChapters()
   const starters = inOrder(chapters.map((chapter) => () => runTests([chapter.tests], { impl: 'chapters', referenceBelow: Number(chapter.id) })), through)
-  // A chapter's mistakes go in parts of at most PART, each a job of its own, so that no one chapter's
-  // list is the run's tail; the later chapters' take longest (each run starts their daemons anew) and start first.
-  const parts = chapters.toReversed().flatMap((chapter) => {
-    const ids = loadMistakes(chapter).map((m) => m.id)
-    return Array.from({ length: Math.ceil(ids.length / PART) }, (_, i) => ({ chapter, ids: ids.slice(i * PART, (i + 1) * PART) }))
-  })
-  const runs = inOrder(parts.map(({ chapter, ids }) => () => checkMistakes(chapter, ROOT, undefined, ids)), through)
+  const runs = checkAllMistakes(chapters, ROOT, through, RUNS_AT_ONCE)
   await startersFail(starters)
-  const byChapter = chapters.map(async (chapter) => (await Promise.all(runs.filter((_, i) => parts[i]!.chapter === chapter))).flat())
-  for (const c of byChapter) c.catch(() => {}) // awaited in order below; a later one may fail first
-  await mistakesCaught(byChapter)
+  await mistakesCaught(runs)
   console.log(`\nselftest: ${passed} passed, ${failed} failed`)
   process.exitCode = failed === 0 ? 0 : 1
 }

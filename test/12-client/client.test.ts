@@ -96,7 +96,9 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     for (const signal of ['TERM', 'INT'] as const) {
       const script = `trap "echo got ${signal}; exit 42" ${signal}; echo ready; while true; do sleep 0.1; done`
       const run = execa(process.execPath, [MINIDOCKER, '-H', daemon.host, 'run', '--rm', '--network', 'none', busybox, 'sh', '-c', script], {
-        env: { MINIDOCKER_HOST: '', DOCKER_HOST: '' }, stdin: 'ignore', reject: false, timeout: 30_000,
+        // execa ends a process that outlives its SIGTERM by 5 s with SIGKILL: the signal's way
+        // through the daemon, containerd, the shim and the runtime takes longer on a busy machine
+        env: { MINIDOCKER_HOST: '', DOCKER_HOST: '' }, stdin: 'ignore', reject: false, timeout: 60_000, forceKillAfterDelay: 30_000,
       })
       let out = ''
       let exited = false

@@ -146,7 +146,9 @@ export async function startDaemon(what: string, command: string, args: string[],
   let child!: ChildProcess
   const launch = async () => {
     rmSync(socket, { force: true }) // an old socket must not pass for the new daemon's
-    child = spawn(command, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached })
+    // TMPDIR: what a daemon leaves in the temp folder stays in its own (dockerd sends its slow-starting
+    // containerd SIGUSR1, and containerd writes its stacks to a file there)
+    child = spawn(command, args, { env: { ...(options.env ?? process.env), TMPDIR: dir }, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached })
     for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (b: Buffer) => {
       output = (output + b).slice(-20_000)
       options.output?.(b.toString())
