@@ -64,7 +64,8 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   //   3. An exec can be over before the runtime's exec returns: a pipe may have ended before you
   //      started copying it, and the copy must still finish.
   //   4. Input: opening the stdin FIFO must not wait for a writer (fifo(7)); when ctr's end goes
-  //      away, the process must see end-of-file, and closeStdin (CloseIO) does the same on demand.
+  //      away, the process must see end-of-file, and closeStdin (CloseIO) does the same on demand,
+  //      at any moment: ctr sends it as soon as its own stdin ends, and no byte may be lost.
   //      A process with no stdin FIFO reads end-of-file at once.
   //   5. The shim must be able to exit while a FIFO is still open, and a FIFO that fails costs its
   //      own output, never the shim (the text says which kind of Node stream blocks a thread).

@@ -2,7 +2,7 @@
  * The container's stdio. containerd (or ctr) makes a FIFO for each of stdin, stdout and stderr
  * and hands the shim their paths; the container gets pipes, and the shim copies between them.
  */
-import { closeSync, constants, openSync } from 'node:fs'
+import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import { outputRead } from '../../lib/shim.ts'
@@ -57,7 +57,8 @@ export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: 
  * end-of-file too; until it is open, output waits in the process's pipe. The copy is done
  * only once the reader has read what the FIFO holds (outputRead). The stdin FIFO is
  * opened read-only and non-blocking; epoll reports it only once a writer has come, and
- * end-of-file once the writer has gone, which is then passed on. Streams are sockets over the
+ * end-of-file once the writer has gone, which is then passed on; CloseIO passes on what the
+ * FIFO still holds before it ends the process's stdin. Streams are sockets over the
  * fds (epoll), never fs streams, whose blocking reads hold a thread and keep Node from exiting.
  */
 export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
@@ -81,17 +82,32 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
       }),
     )
   }
-  let input: Socket | undefined
+  let input: { socket: Socket; fd: number } | undefined
   if (paths.stdin && pipes.stdin) {
-    input = new Socket({ fd: openSync(paths.stdin, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
-    input.on('error', () => pipes.stdin?.end())
-    pipes.stdin.on('error', () => input?.destroy())
-    input.pipe(pipes.stdin)
+    const fd = openSync(paths.stdin, constants.O_RDONLY | constants.O_NONBLOCK)
+    input = { socket: new Socket({ fd, readable: true, writable: false }), fd }
+    input.socket.on('error', () => pipes.stdin?.end())
+    pipes.stdin.on('error', () => input?.socket.destroy())
+    input.socket.pipe(pipes.stdin)
   } else pipes.stdin?.end()
   return {
     done: Promise.all(outputs).then(() => undefined),
     closeStdin() {
-      input?.destroy()
+      // ctr sends CloseIO as soon as its own stdin ends: its last bytes may still be in the
+      // FIFO, unread, or read but not yet passed on. They go first.
+      if (input && pipes.stdin && !input.socket.destroyed) {
+        input.socket.unpipe(pipes.stdin)
+        for (let chunk: Buffer | null; (chunk = input.socket.read() as Buffer | null) !== null; ) pipes.stdin.write(chunk)
+        for (const buffer = Buffer.alloc(65536); ; ) {
+          let n = 0
+          try {
+            n = readSync(input.fd, buffer)
+          } catch {} // EAGAIN: the FIFO is empty
+          if (n === 0) break
+          pipes.stdin.write(Buffer.from(buffer.subarray(0, n)))
+        }
+        input.socket.destroy()
+      }
       pipes.stdin?.end()
     },
   }

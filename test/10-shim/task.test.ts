@@ -229,4 +229,22 @@ describe('the copy into containerd\'s FIFOs', () => {
     await Promise.race([copying.done, new Promise((resolve) => setTimeout(resolve, 5000))])
     expect(done, 'expected the copy done once the reader had read the FIFO').toBe(true)
   })
+
+  it('stdin: "abc" written, then CloseIO at once', async () => {
+    const fifo = join(tempDir(), 'stdin')
+    execFileSync('mkfifo', [fifo])
+    const input = new PassThrough() // the process's stdin
+    let read = ''
+    let ended = false
+    input.on('data', (chunk: Buffer) => (read += chunk))
+    input.on('end', () => (ended = true))
+    const copying = copyStdio({ stdin: fifo, stdout: '', stderr: '' }, { stdin: input, stdout: null, stderr: null })
+    // ctr's side: it writes what its stdin held and, at its stdin's end, sends CloseIO at once
+    const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK)
+    onCleanup(() => closeSync(writer))
+    writeFileSync(writer, 'abc\n')
+    copying.closeStdin()
+    for (const end = Date.now() + 5000; !ended && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect({ read, ended }, 'CloseIO right after ctr\'s last write: expected the process to read every byte, then end-of-file — what becomes of what the FIFO holds when CloseIO comes (the text\'s "The FIFOs")?').toEqual({ read: 'abc\n', ended: true })
+  })
 })
