@@ -19,7 +19,7 @@ import type { UserFiles } from '#ch/06-images/config.ts'
 import { macFor, type Bridge } from '#ch/08-network/links.ts'
 import { release } from '#ch/08-network/ipam.ts'
 import { attachNetwork, nameFiles, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
-import { dnatRule, startProxy, unpublishPorts, type PortMapping, type Protocol, type Published } from '#ch/08-network/ports.ts'
+import { dnatRule, ownedRule, startProxy, unpublishPorts, type PortMapping, type Protocol, type Published } from '#ch/08-network/ports.ts'
 import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/records.ts'
 import { logWriter } from '#ch/11-daemon/streams.ts'
 import { killTask } from '#ch/11-daemon/tasks.ts'
@@ -27,7 +27,7 @@ import type { Containerd } from './containerd.ts'
 import { badRequest, conflict, containerDir, EngineError, type Container, type HostConfig, type PortBindings, type StreamName, type TaskIO } from './engine.ts'
 import { ContainerError } from './errors.ts'
 import { forgetContainer } from './image.ts'
-import { parseSubnet, toAddress } from './net.ts'
+import { parseSubnet, processStart, toAddress } from './net.ts'
 
 /** A client attached to a container's output (and maybe its input). */
 export interface Attachment {
@@ -170,7 +170,9 @@ export abstract class DaemonBase {
     if (!settings?.IPAddress || !this.options.bridge) return
     const root = join(this.options.runRoot, 'network')
     const ports = portMappings(settings.Ports)
-    const published: Published = { rules: ports.map((p) => dnatRule(p, this.options.bridge!, settings.IPAddress)), proxies: [] }
+    // the rules as connect made them, marked as the container's (the lease's owner), so unpublishPorts finds them
+    const owner = { pid: c.State.Pid, start: processStart(c.State.Pid) ?? '' }
+    const published: Published = { rules: ports.map((p) => ownedRule(dnatRule(p, this.options.bridge!, settings.IPAddress), owner)), proxies: [] }
     this.liveOf(c.ID).network = {
       mounts: [], address: settings.IPAddress,
       detach: async () => {

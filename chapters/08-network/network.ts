@@ -15,9 +15,9 @@ import { join } from 'node:path'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { hostResolvConf, NETWORK_MODES, resolvConf, type Attachment, type NetworkMode, type NetworkRequest } from '../../lib/net.ts'
 import type { Mount } from '../../lib/oci.ts'
-import { allocate, parseSubnet, release, toAddress, withLock } from './ipam.ts'
+import { allocate, parseSubnet, processStart, release, toAddress, withLock } from './ipam.ts'
 import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from './links.ts'
-import { ensureChains, publishPorts, unpublishPorts } from './ports.ts'
+import { ensureChains, publishPorts, sweepStaleRules, unpublishPorts } from './ports.ts'
 
 // Given (lib/net.ts): the NetworkMode names, what `run` asks for (NetworkRequest), what it gets
 // back (Attachment), and the host's resolv.conf as the container's.
@@ -54,7 +54,8 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
  * Give the container whose PID 1 is `pid` (a host PID, waiting before exec) the network
  * `request` asks for. Each step that changes something registers its undo first; if a later
  * step fails, the undos run in reverse and the error is thrown, so a failed attach leaves no
- * address allocated, no veth, no rule and no proxy. detach() runs the same undos.
+ * address allocated, no veth, no rule and no proxy. detach() runs the same undos. On the
+ * bridge it also sweeps the DNAT rules of runs that ended without undoing (sweepStaleRules).
  */
 export async function attachNetwork(pid: number, request: NetworkRequest): Promise<Attachment> {
   // TODO(08): give the container the network `request` asks for, while its PID 1 waits.
@@ -70,8 +71,13 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
   //   4. Whatever fails, nothing may stay: no address allocated, no veth, no rule, no proxy,
   //      no container directory. detach() undoes the same, once the container has ended, in
   //      the reverse order of making.
+  //   5. A run killed with SIGKILL undoes nothing, and the next run may get its address: the
+  //      stale rules must be gone (sweepStaleRules) before this run's ports are published.
+  //      Before or after allocate, and under which lock? Think of a run that dies in between,
+  //      and of two runs sweeping at once. Whose are this run's rules (publishPorts' owner)?
   //   Where: libnetwork's sandbox and endpoint Join; dockerd's libnetwork-setkey hook; chapter
-  //   09's create() for the same undo-on-failure shape. Chapter text: "Putting it together".
+  //   09's create() for the same undo-on-failure shape. Chapter text: "Putting it together"
+  //   and "Rules a killed run left".
   throw new NotImplementedError('08-network', 'attachNetwork')
 }
 // #endregion attachNetwork

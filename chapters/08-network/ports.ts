@@ -10,11 +10,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
+import { alive, CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type Owner, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
 
 // Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
 // proxies publishPorts made, CHAIN and PROXY_PATH, iptables(args), which runs `iptables -w`
-// and turns a failure into one line, and stopProxy(proxy).
+// and turns a failure into one line, stopProxy(proxy), and an Owner (a PID and its start time)
+// with alive(owner), which is true while that very process runs.
 export { CHAIN, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
 
 // #region parsePublish
@@ -126,13 +127,14 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
 
 // #region publishPorts
 /**
- * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port. A
- * port that is taken fails before a rule exists for it. If one fails, whatever this call made
- * is undone before the error is thrown: no proxy runs and no rule stays.
+ * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port, the
+ * rule marked as `owner`'s (the process that holds the address's lease). A port that is taken
+ * fails before a rule exists for it. If one fails, whatever this call made is undone before the
+ * error is thrown: no proxy runs and no rule stays.
  */
-export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
+export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string, owner: Owner): Promise<Published> {
   // TODO(08): publish each mapping to the container at `containerIp`: a proxy and a DNAT
-  //   rule per port (startProxy, dnatRule).
+  //   rule per port (startProxy, dnatRule), each rule carrying its owner (ownedRule).
   //   1. A host port that is taken must fail before any rule exists for it: which of the two
   //      finds out that a port is free?
   //   2. If the third port fails, the first two are published already: nothing this call made
@@ -145,14 +147,65 @@ export async function publishPorts(mappings: PortMapping[], bridge: Bridge, cont
 // #endregion publishPorts
 
 // #region unpublishPorts
-/** Undo publishPorts: delete each DNAT rule and end each proxy. */
+/**
+ * Undo publishPorts: delete each DNAT rule and end each proxy. A rule that another run swept
+ * already (its owner ended before this call) is no error.
+ */
 export async function unpublishPorts(published: Published): Promise<void> {
   // TODO(08): undo publishPorts: every DNAT rule deleted, every proxy ended, and the record
   //   emptied, so that undoing twice does nothing the second time.
   //   1. How does iptables delete a rule you can describe but whose position you do not know?
-  //   2. A proxy ends when its stdin closes (stopProxy): why wait for it to exit before
+  //   2. Your container has ended, so its rules' owner is dead: another run's sweep may have
+  //      deleted them before you get here. How does iptables say "no such rule", and how do
+  //      you tell that from a failure that is one?
+  //   3. A proxy ends when its stdin closes (stopProxy): why wait for it to exit before
   //      returning, when the caller may publish the same port again at once?
-  //   Where: man 8 iptables (COMMANDS). Chapter text: "Published ports".
+  //   Where: man 8 iptables (COMMANDS). Chapter text: "Published ports" and "Rules a killed
+  //   run left".
   throw new NotImplementedError('08-network', 'unpublishPorts')
 }
 // #endregion unpublishPorts
+
+// #region sweepStaleRules
+/**
+ * `rule` (the arguments that follow -A, chain first, as dnatRule gives them) marked as
+ * `owner`'s, in a form iptables keeps and prints back with -S, so that sweepStaleRules can
+ * tell whose it is.
+ */
+export function ownedRule(rule: string[], owner: Owner): string[] {
+  // TODO(08): mark a rule with its owner, so that any later run can read the mark back.
+  //   1. A rule holds only what iptables can match on or do: which match carries a text of
+  //      your choosing and matches every packet?
+  //   2. The owner is a process: what names it so that a PID reused by another process later
+  //      does not count as the same owner (lib/net.ts, Owner)?
+  //   3. Read your rule back with `iptables -t nat -S` in a throwaway namespace
+  //      (unshare --net): what does iptables do to your text, and where does it put the match?
+  //   Where: man 8 iptables-extensions (MATCH EXTENSIONS); man 8 iptables (-S).
+  //   Chapter text: "Rules a killed run left".
+  throw new NotImplementedError('08-network', 'ownedRule')
+}
+
+/**
+ * Delete every rule of the nat chain CHAIN whose owner (ownedRule's mark) has ended, as
+ * iptables lists it, and return those this call deleted. A rule without a mark is left alone,
+ * and so is one whose owner still runs. A rule deleted meanwhile by someone else is no error,
+ * and is not returned.
+ */
+export async function sweepStaleRules(): Promise<string[][]> {
+  // TODO(08): remove what runs killed with SIGKILL left in CHAIN: their DNAT rules, which
+  //   would send a port to whichever container gets their address next.
+  //   1. Read the chain back as iptables prints it, and find each rule's owner in it. How does
+  //      iptables print your mark, and what must your reading of a line cope with?
+  //   2. Which owners are gone? A PID alone can name another process by now.
+  //   3. Delete each stale rule exactly: by what it is, not by where it was when you listed
+  //      the chain (another run may delete or add rules meanwhile; what happens to positions?).
+  //   4. Another deleter may come first: the rule's own run, or another sweep. Which error is
+  //      then no error, and which still is?
+  //   5. Nothing to sweep, or a chain holding only rules of live runs, is no error either.
+  //   Where you call it (attachNetwork) matters as much: before or after allocate, under which
+  //   lock, before or after publishing? Where: man 8 iptables (-S, -D); libnetwork's iptables
+  //   cleanup when dockerd starts (iptabler/cleaner.go). Chapter text: "Rules a killed run
+  //   left".
+  throw new NotImplementedError('08-network', 'sweepStaleRules')
+}
+// #endregion sweepStaleRules

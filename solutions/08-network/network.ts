@@ -12,9 +12,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hostResolvConf, NETWORK_MODES, resolvConf, type Attachment, type NetworkMode, type NetworkRequest } from '../../lib/net.ts'
 import type { Mount } from '../../lib/oci.ts'
-import { allocate, parseSubnet, release, toAddress, withLock } from './ipam.ts'
+import { allocate, parseSubnet, processStart, release, toAddress, withLock } from './ipam.ts'
 import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from './links.ts'
-import { ensureChains, publishPorts, unpublishPorts } from './ports.ts'
+import { ensureChains, publishPorts, sweepStaleRules, unpublishPorts } from './ports.ts'
 
 // Given (lib/net.ts): the NetworkMode names, what `run` asks for (NetworkRequest), what it gets
 // back (Attachment), and the host's resolv.conf as the container's.
@@ -47,7 +47,8 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
  * Give the container whose PID 1 is `pid` (a host PID, waiting before exec) the network
  * `request` asks for. Each step that changes something registers its undo first; if a later
  * step fails, the undos run in reverse and the error is thrown, so a failed attach leaves no
- * address allocated, no veth, no rule and no proxy. detach() runs the same undos.
+ * address allocated, no veth, no rule and no proxy. detach() runs the same undos. On the
+ * bridge it also sweeps the DNAT rules of runs that ended without undoing (sweepStaleRules).
  */
 export async function attachNetwork(pid: number, request: NetworkRequest): Promise<Attachment> {
   const undo: (() => Promise<void> | void)[] = []
@@ -65,17 +66,22 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
     const bridge = request.bridge ?? DEFAULT_BRIDGE
     const state = join(request.root, 'network')
     const { network, prefix } = parseSubnet(bridge.subnet)
-    // The host's side is made once, by whichever run comes first: the IPAM lock keeps two
-    // runs from creating the same bridge or chain at the same time.
+    const lease = await allocate(state, bridge.subnet, pid)
+    undo.push(() => release(state, lease.address))
+    // The host's side is made once, by whichever run comes first, and what killed runs left is
+    // swept, under the IPAM lock: two runs never create the same bridge or chain, nor delete
+    // the same rule. After allocate: every owner it found dead, and whose address it may have
+    // given us, is dead still, so none of its rules can point at our address once we publish.
     await withLock(state, async () => {
       await ensureBridge(bridge, toAddress(network + 1), prefix)
       await ensureChains(bridge)
+      await sweepStaleRules()
     })
-    const lease = await allocate(state, bridge.subnet, pid)
-    undo.push(() => release(state, lease.address))
     const veth = await connectContainer(pid, bridge, lease)
     undo.push(() => disconnectContainer(veth))
-    const published = await publishPorts(request.ports, bridge, lease.address)
+    // The rules' owner is the lease's (allocate refused a process that is not running; one
+    // that has ended since gets rules that are stale from the start, and swept).
+    const published = await publishPorts(request.ports, bridge, lease.address, { pid, start: processStart(pid) ?? '' })
     undo.push(() => unpublishPorts(published))
     const mounts = request.files ? nameFiles(dir, request.hostname, lease.address) : []
     return { mounts, address: lease.address, detach }

@@ -10,11 +10,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { ContainerError } from '../../lib/errors.ts'
-import { CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
+import { alive, CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type Owner, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
 
 // Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
 // proxies publishPorts made, CHAIN and PROXY_PATH, iptables(args), which runs `iptables -w`,
-// and stopProxy(proxy).
+// stopProxy(proxy), and an Owner (a PID and its start time) with alive(owner).
 export { CHAIN, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
 
 // #region parsePublish
@@ -115,16 +115,17 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
 
 // #region publishPorts
 /**
- * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port. A
- * port that is taken fails before a rule exists for it. If one fails, whatever this call made
- * is undone before the error is thrown: no proxy runs and no rule stays.
+ * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port, the
+ * rule marked as `owner`'s (the process that holds the address's lease). A port that is taken
+ * fails before a rule exists for it. If one fails, whatever this call made is undone before the
+ * error is thrown: no proxy runs and no rule stays.
  */
-export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string): Promise<Published> {
+export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string, owner: Owner): Promise<Published> {
   const published: Published = { rules: [], proxies: [] }
   try {
     for (const mapping of mappings) {
       published.proxies.push(await startProxy(mapping, containerIp))
-      const rule = dnatRule(mapping, bridge, containerIp)
+      const rule = ownedRule(dnatRule(mapping, bridge, containerIp), owner)
       await iptables(['-t', 'nat', '-A', ...rule])
       published.rules.push(rule)
     }
@@ -137,9 +138,74 @@ export async function publishPorts(mappings: PortMapping[], bridge: Bridge, cont
 // #endregion publishPorts
 
 // #region unpublishPorts
-/** Undo publishPorts: delete each DNAT rule and end each proxy. */
+/**
+ * Undo publishPorts: delete each DNAT rule and end each proxy. A rule that another run swept
+ * already (its owner ended before this call) is no error.
+ */
 export async function unpublishPorts(published: Published): Promise<void> {
-  for (const rule of published.rules.splice(0)) await iptables(['-t', 'nat', '-D', ...rule])
+  for (const rule of published.rules.splice(0)) await deleteRule('nat', rule)
   await Promise.all(published.proxies.splice(0).map(stopProxy))
 }
 // #endregion unpublishPorts
+
+// #region sweepStaleRules
+/** The comment that names a rule's owner: its PID and its start time, which iptables keeps as text. */
+const OWNER = /^owner (\d+) (\d+)$/
+
+/**
+ * `rule` (the arguments that follow -A, chain first, as dnatRule gives them) marked as
+ * `owner`'s, in a form iptables keeps and prints back with -S, so that sweepStaleRules can
+ * tell whose it is.
+ */
+export function ownedRule(rule: string[], owner: Owner): string[] {
+  // A match goes before the target: what follows -j are the target's options.
+  const target = rule.indexOf('-j')
+  return [...rule.slice(0, target), '-m', 'comment', '--comment', `owner ${owner.pid} ${owner.start}`, ...rule.slice(target)]
+}
+
+/**
+ * Delete every rule of the nat chain CHAIN whose owner (ownedRule's mark) has ended, as
+ * iptables lists it, and return those this call deleted. A rule without a mark is left alone,
+ * and so is one whose owner still runs. A rule deleted meanwhile by someone else is no error,
+ * and is not returned.
+ */
+export async function sweepStaleRules(): Promise<string[][]> {
+  const listed = (await iptables(['-t', 'nat', '-S', CHAIN])).split('\n').filter((line) => line.startsWith('-A '))
+  const swept: string[][] = []
+  for (const line of listed) {
+    // -S prints each rule as the -A that would add it, in iptables' spelling: the same words after -D delete it.
+    const rule = words(line).slice(1)
+    const owner = ownerOf(rule)
+    if (owner === undefined || alive(owner)) continue
+    if (await deleteRule('nat', rule)) swept.push(rule)
+  }
+  return swept
+}
+
+/** One line of `iptables -S` as its words: iptables quotes a comment ("...", with \" inside). */
+function words(line: string): string[] {
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map(([, quoted, bare]) => bare ?? quoted!.replace(/\\(.)/g, '$1'))
+}
+
+/** The owner a rule's comment names, or undefined for a rule without ownedRule's mark. */
+function ownerOf(rule: string[]): Owner | undefined {
+  const comment = rule.indexOf('--comment')
+  const mark = comment < 0 ? null : OWNER.exec(rule[comment + 1] ?? '')
+  return mark ? { pid: Number(mark[1]), start: mark[2]! } : undefined
+}
+
+/**
+ * Delete `rule` from `table` by its spec; false when it is not there: its own run and a sweep
+ * may both delete one rule, and whichever comes second finds it gone.
+ */
+async function deleteRule(table: string, rule: string[]): Promise<boolean> {
+  try {
+    await iptables(['-t', table, '-D', ...rule])
+    return true
+  } catch (error) {
+    // iptables' words for "no such rule"; a rule it cannot parse is another failure.
+    if (/does a matching rule exist/.test(String(error))) return false
+    throw error
+  }
+}
+// #endregion sweepStaleRules
