@@ -125,7 +125,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
     expect(await post(ours, bogus), `POST ${bogus}, a condition the Engine API does not have: expected dockerd 20.10's answer (left: yours) — what does a real dockerd answer for it, and which condition is the default?`)
       .toBe(await post(real, bogus))
     await both('28.2.2', ['rm', 'taken'])
-  })
+  }, 120_000) // a dozen CLI runs against two daemons: seconds each on a busy machine
 
   it('12 docker run --rm at once', async () => {
     await ready()

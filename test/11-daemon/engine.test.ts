@@ -56,14 +56,15 @@ describe('multiplexed stream frames', () => {
     })
     await new Promise<void>((resolve) => server.listen(socket, resolve))
     try {
-      const shown = await docker('28.2.2', `unix://${socket}`, ['logs', 'x'], { timeout: 20_000 })
+      // a length read in the wrong byte order is hundreds of megabytes, which the CLI allocates before it fails
+      const shown = await docker('28.2.2', `unix://${socket}`, ['logs', 'x'], { timeout: 60_000 })
       expect({ stdout: shown.stdout, stderr: shown.stderr === payload.toString() ? '300 x' : shown.stderr.slice(0, 200), exitCode: shown.exitCode },
         `docker logs (the real CLI 28.2.2) read frame('stderr', 300 bytes of x) then frame('stdout', 'hi\\n') and did not show them as written — how does it split the stream back into stdout and stderr: what does each byte of a frame's header tell it, and in which byte order (moby api/pkg/stdcopy/stdcopy.go, StdCopy; the text's "Frames and the json-file log")?`)
         .toEqual({ stdout: 'hi\n', stderr: '300 x', exitCode: 0 })
     } finally {
       await new Promise((resolve) => server.close(resolve))
     }
-  })
+  }, 90_000)
 })
 
 describe('the output FIFOs', () => {
