@@ -170,7 +170,7 @@ export abstract class DaemonBase {
     if (!settings?.IPAddress || !this.options.bridge) return
     const root = join(this.options.runRoot, 'network')
     const ports = portMappings(settings.Ports)
-    // the rules as connect made them, marked as the container's (the lease's owner), so unpublishPorts finds them
+    // the rules as connect made them, mark included, so that unpublishPorts finds them
     const owner = { pid: c.State.Pid, start: processStart(c.State.Pid) ?? '' }
     const published: Published = { rules: ports.map((p) => ownedRule(dnatRule(p, this.options.bridge!, settings.IPAddress), owner)), proxies: [] }
     this.liveOf(c.ID).network = {

@@ -40,14 +40,14 @@ export function resolvConf(host: string): string {
 
 // #region hostsFile
 /**
- * /etc/hosts for a container with no network yet: `127.0.0.1<TAB>localhost`, Docker's other
- * default lines (`::1 localhost ip6-localhost ip6-loopback`, `fe00::0 ip6-localnet`,
- * `ff00::0 ip6-mcastprefix`, `ff02::1 ip6-allnodes`, `ff02::2 ip6-allrouters`; the tests do
- * not check those), and a line that lets the container resolve its own hostname.
+ * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated (the
+ * tests check only the one for localhost over IPv4), and a line that lets the container resolve
+ * its own hostname.
  */
 export function hostsFile(hostname: string): string {
   // TODO(05): /etc/hosts for a container that has no network of its own yet.
-  //   1. Docker's default lines, above, tab-separated (libnetwork's etchosts package writes them).
+  //   1. Docker's default lines: which names does every container's /etc/hosts give, for IPv4
+  //      and IPv6 (libnetwork's etchosts package writes them; or look at any container's)?
   //   2. The container must resolve its own hostname before it has any network: which addresses
   //      does it have then? (Debian's own /etc/hosts has a habit here.)
   throw new NotImplementedError('05-layers', 'hostsFile')

@@ -36,10 +36,9 @@ export function resolvConf(host: string): string {
 
 // #region hostsFile
 /**
- * /etc/hosts for a container with no network yet: `127.0.0.1<TAB>localhost`, Docker's other
- * default lines (`::1 localhost ip6-localhost ip6-loopback`, `fe00::0 ip6-localnet`,
- * `ff00::0 ip6-mcastprefix`, `ff02::1 ip6-allnodes`, `ff02::2 ip6-allrouters`; the tests do
- * not check those), and a line that lets the container resolve its own hostname.
+ * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated (the
+ * tests check only the one for localhost over IPv4), and a line that lets the container resolve
+ * its own hostname.
  */
 export function hostsFile(hostname: string): string {
   return [
