@@ -169,9 +169,10 @@ export async function checkMistakes(chapter: Chapter, root = ROOT, onResult: (r:
  * A new child goes where the most time is left to wait for: the chapter's unchecked mistakes
  * times its runs' mean time so far, shared with the children already there. The later
  * chapters' runs start daemons and take longest: with nothing measured yet, they go first.
- * Gives a promise per chapter, in the chapters' order, of its results in its list's order.
+ * Gives a promise per chapter, in the chapters' order, of its results in its list's order, and
+ * one that settles once every child has left (and removed its copy of the workbook).
  */
-export function checkAllMistakes(chapters: Chapter[], root: string, through: Gate, checkers: number): Promise<MistakeResult[]>[] {
+export function checkAllMistakes(chapters: Chapter[], root: string, through: Gate, checkers: number): { byChapter: Promise<MistakeResult[]>[]; over: Promise<void> } {
   const plans = chapters.map((chapter, order) => {
     const mistakes = loadMistakes(chapter, root)
     let done!: (results: MistakeResult[]) => void
@@ -199,8 +200,8 @@ export function checkAllMistakes(chapters: Chapter[], root: string, through: Gat
     }
     return true
   }
-  for (let i = 0; i < checkers; i++) void (async () => { while (await through(serve)); })()
-  return plans.map((p) => p.finished)
+  const loops = Array.from({ length: checkers }, async () => { while (await through(serve)); })
+  return { byChapter: plans.map((p) => p.finished), over: Promise.all(loops).then(() => undefined) }
 }
 
 /** How the child marks a result line on its stdout (where vitest may print too). */
