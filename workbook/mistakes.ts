@@ -104,6 +104,8 @@ interface Checker {
   check(mistake: Mistake): Promise<MistakeResult>
   /** end its input and wait for it to leave */
   close(): Promise<void>
+  /** whether the child has ended (its mistakes left unchecked go to another) */
+  readonly stopped: boolean
 }
 
 async function startChecker(chapter: Chapter, root: string): Promise<Checker> {
@@ -121,6 +123,7 @@ async function startChecker(chapter: Chapter, root: string): Promise<Checker> {
     rest = lines.pop()!
     for (const line of lines.filter((l) => l.startsWith(RESULT))) waiting.shift()?.(line.slice(RESULT.length))
   })
+  const stopped = () => child.exitCode !== null || child.signalCode !== null
   const ended = child.then((run) => {
     for (const answer of waiting.splice(0)) answer(undefined)
     return run
@@ -129,7 +132,7 @@ async function startChecker(chapter: Chapter, root: string): Promise<Checker> {
     async check(mistake) {
       const started = Date.now()
       const line = await new Promise<string | undefined>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined)
+        if (stopped()) return resolve(undefined)
         waiting.push(resolve)
         child.stdin!.write(`${mistake.id}\n`)
       })
@@ -141,6 +144,9 @@ async function startChecker(chapter: Chapter, root: string): Promise<Checker> {
     async close() {
       child.stdin!.end()
       await ended
+    },
+    get stopped() {
+      return stopped()
     },
   }
 }
@@ -192,7 +198,7 @@ export function checkAllMistakes(chapters: Chapter[], root: string, through: Gat
         const result = await checker.check(mistake)
         plan.results.push(result)
         if (plan.results.length === plan.mistakes.length) plan.done(plan.mistakes.map((m) => plan.results.find((r) => r.mistake === m)!))
-        if (result.detail.startsWith('not checked: the check stopped')) break // the rest go to a new child
+        if (checker.stopped) break // the rest go to a new child
       }
     } finally {
       plan.children--
