@@ -12,6 +12,7 @@ import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
 import { buildRootfsTarball, unpackTarball } from '../../minidocker/builtin.ts'
+import { waitFor } from './container.ts'
 import { buildImage, probeEntries, tarFolder, writeDockerSave } from './images.ts'
 import { startContainerd as startRealContainerd, startDockerd as startRealDockerd, type Daemon } from './daemons.ts'
 
@@ -149,6 +150,15 @@ export async function cpuUsedIn(pid: number, ms: number): Promise<number> {
   const before = cpuTicks(pid)
   await new Promise((r) => setTimeout(r, ms))
   return cpuTicks(pid) - before
+}
+
+/**
+ * Whether `pid` gains CPU time within `ms`: a thawed burner does at once on a quiet machine, but
+ * on a busy one a single short window can fall between its turns, so this polls.
+ */
+export function runsAgainWithin(pid: number, ms: number): Promise<boolean> {
+  const before = cpuTicks(pid)
+  return waitFor(() => cpuTicks(pid) > before, ms)
 }
 
 /**
