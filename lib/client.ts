@@ -31,7 +31,7 @@ export interface RunPlan {
 
 /** The client's own stdio: process.stdin and friends, or a test's streams. */
 export interface Stdio {
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown }
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; fd?: number; setRawMode?(raw: boolean): unknown }
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number }
   stderr: NodeJS.WritableStream & { isTTY?: boolean }
 }

@@ -64,6 +64,26 @@ export function runError(error: unknown): ContainerError {
 }
 // #endregion runError
 
+// #region rawTerminal
+/**
+ * The terminal at `stdin` made raw as the CLI makes it (moby/term's MakeRaw). Returns the
+ * restore: the terminal's settings from before, put back once, however many ways out call it,
+ * process.exit() included.
+ */
+export function rawTerminal(stdin: Stdio['stdin']): () => void {
+  // TODO(12): raw mode as the docker CLI sets it (the text's "The ways out of run -it"; moby/term's
+  //   MakeRaw in termios_linux.go, SetRawTerminal and RestoreTerminal; termios(3), stty(1)).
+  //   1. Node's setRawMode is not MakeRaw: which flag does it leave on, and what does the
+  //      container's "\r\n" become on your screen then? The tests compare the terminal's bytes
+  //      with docker's.
+  //   2. Restoring is putting back what was there, not switching raw off: what must you save,
+  //      and before what? (stdin.fd is the terminal.)
+  //   3. Several ways out will call the restore, some of them twice: the terminal must come back
+  //      once, and never be set again after the client has printed its last words.
+  throw new NotImplementedError('12-client', 'rawTerminal')
+}
+// #endregion rawTerminal
+
 // #region attachTerminal
 /**
  * With -t at a terminal: the client's terminal lent to the container, with -i (`raw`) its
@@ -79,10 +99,8 @@ export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio,
   //      there is nothing to set.
   //   2. The pty must have the client's size once its process runs, and again whenever the
   //      client's window changes; a resize that fails must not fail the run.
-  //   3. The terminal outlives the client. restore() undoes all attachTerminal did, and the
-  //      terminal comes back on every way out: a return, a throw, process.exit(), a SIGTERM or
-  //      SIGHUP to the client. A signal that would have ended the client still ends it, with
-  //      the shell's code for it.
+  //   3. The terminal outlives the client: raw mode is rawTerminal's, and restore() undoes all
+  //      attachTerminal did. When runContainer calls it is runContainer's question.
   throw new NotImplementedError('12-client', 'attachTerminal')
 }
 // #endregion attachTerminal
@@ -127,6 +145,12 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      --rm the error goes out only once the daemon has removed the container.
   //   5. The exit code has one source. The terminal, the signals and stdin are given back
   //      whatever happens, and no promise may reject unheard while you wait on another.
+  //   7. The ways out of -it (the text's "The ways out of run -it"; run.go and hijack.go, where
+  //      restoreInput is called): the container's exit, a SIGTERM or SIGHUP to the client, the
+  //      daemon's connections dropping, a start that fails after the attach, an attach refused.
+  //      For each: when may the terminal go raw, when must it come back (before which words?),
+  //      does the client live on, and with which code and words does it end? A wait that fails
+  //      is not the start's error: read waitExitOrRemoved.
   //   6. --detach-keys (plan.detachKeys; the text's "Detach keys"; the CLI's run.go and
   //      hijack.go, setupInput): who else must know the keys, and when does the CLI's own
   //      proxy (detach.ts) watch stdin? A daemon may refuse the keys: what does the CLI say

@@ -4,6 +4,7 @@
  * terminal, the signals, and the exit code.
  */
 import type { Socket } from 'node:net'
+import { execFileSync } from 'node:child_process'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import { AttachError, pullQuery, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
@@ -66,6 +67,31 @@ export function runError(error: unknown): ContainerError {
 }
 // #endregion runError
 
+// #region rawTerminal
+/** moby/term's MakeRaw (termios_linux.go) in stty's words: no echo, no line editing, no signals from keys, no output processing. */
+const MAKE_RAW = ['-ignbrk', '-brkint', '-parmrk', '-istrip', '-inlcr', '-igncr', '-icrnl', '-ixon', '-opost', '-echo', '-echonl', '-icanon', '-isig', '-iexten', '-parenb', 'cs8', 'min', '1', 'time', '0']
+
+/**
+ * The terminal at `stdin` made raw as the CLI makes it (moby/term's MakeRaw). Returns the
+ * restore: the terminal's settings from before, put back once, however many ways out call it,
+ * process.exit() included.
+ */
+export function rawTerminal(stdin: Stdio['stdin']): () => void {
+  const stty = (args: string[]) => execFileSync('stty', args, { stdio: [stdin.fd ?? 0, 'pipe', 'pipe'] }).toString().trim()
+  const saved = stty(['-g'])
+  let restored = false
+  const restore = () => {
+    if (restored) return
+    restored = true
+    process.off('exit', restore)
+    stty([saved])
+  }
+  process.on('exit', restore)
+  stty(MAKE_RAW)
+  return restore
+}
+// #endregion rawTerminal
+
 // #region attachTerminal
 /**
  * With -t at a terminal: the client's terminal lent to the container, with -i (`raw`) its
@@ -78,24 +104,12 @@ export function attachTerminal(engine: Engine, resizePath: string, stdio: Stdio,
     const { rows, columns } = stdio.stdout
     if (rows && columns) engine.call('POST', resizePath, { query: { h: String(rows), w: String(columns) } }).then((r) => r.resume(), () => {})
   }
-  raw &&= stdio.stdin.isTTY === true && typeof stdio.stdin.setRawMode === 'function'
-  if (raw) stdio.stdin.setRawMode!(true)
-  // a signal that would end the client must not leave the terminal raw
-  const ended = (signal: NodeJS.Signals) => {
-    restore()
-    process.exit(128 + constants.signals[signal])
-  }
-  const restore = () => {
-    if (raw) stdio.stdin.setRawMode!(false)
-    process.off('SIGWINCH', resize)
-    process.off('SIGTERM', ended)
-    process.off('SIGHUP', ended)
-    process.off('exit', restore)
-  }
+  const restoreMode = raw && stdio.stdin.isTTY === true ? rawTerminal(stdio.stdin) : () => {}
   process.on('SIGWINCH', resize)
-  process.on('SIGTERM', ended)
-  process.on('SIGHUP', ended)
-  process.on('exit', restore) // process.exit() from anywhere still gives the terminal back
+  const restore = () => {
+    restoreMode()
+    process.off('SIGWINCH', resize)
+  }
   return { resize, restore }
 }
 // #endregion attachTerminal
@@ -119,6 +133,9 @@ export function proxySignals(engine: Engine, id: string): () => void {
 }
 // #endregion proxySignals
 
+/** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
+const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg="${message}"\n`
+
 /**
  * The bytes of --detach-keys for the client's own proxy. The daemon has checked them already
  * (it refuses the attach for keys it cannot read); one that let them through gets the CLI's
@@ -128,7 +145,7 @@ function detachKeys(keys: string | undefined, stdio: Stdio): Buffer {
   try {
     return parseDetachKeys(keys || DEFAULT_DETACH_KEYS)
   } catch (error) {
-    stdio.stderr.write(`time="${new Date().toISOString().replace(/\.\d+/, '')}" level=warning msg="invalid detach escape keys, using default: ${(error as Error).message}"\n`)
+    stdio.stderr.write(logLine('warning', `invalid detach escape keys, using default: ${(error as Error).message}`))
     return parseDetachKeys(DEFAULT_DETACH_KEYS)
   }
 }
@@ -154,8 +171,11 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
     })
   }
   const output = attached && copyOutput(attached, stdio, plan.tty)
-  // the terminal goes raw before stdin is read: in cooked mode a ^D would end it
+  // the terminal goes raw once the attach has answered (a refused one leaves it as it was), and
+  // before stdin is read: in cooked mode a ^D would end it
   const terminal = attached && plan.tty ? attachTerminal(engine, `/containers/${id}/resize`, stdio, plan.interactive) : undefined
+  // the terminal comes back as soon as the output ends, before anything else is printed
+  output?.finally(() => terminal?.restore()).catch(() => {})
   let detached: Promise<'detached'> | undefined
   if (attached && plan.interactive && plan.tty) {
     const keys = detachKeys(plan.detachKeys, stdio)
@@ -168,13 +188,15 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   status.catch(() => {})
   output?.catch(() => {})
   const cleanups: (() => void)[] = terminal ? [terminal.restore] : []
-  // before start, as the CLI does: a signal that comes with the first output must find the proxy
-  if (attached && plan.sigProxy && !plan.tty) cleanups.push(proxySignals(engine, id))
+  // before start, as the CLI does: a signal that comes with the first output must find the proxy.
+  // With -t too: a SIGTERM or SIGHUP to the client goes to the container, and the client lives on
+  if (attached && plan.sigProxy) cleanups.push(proxySignals(engine, id))
   try {
     try {
       await engine.json('POST', `/containers/${id}/start`)
     } catch (error) {
       attached?.destroy()
+      terminal?.restore() // before the error is printed
       if (plan.autoRemove) await status.catch(() => {}) // the daemon removes it: wait until it has
       throw error
     }
@@ -189,9 +211,11 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       waiting.destroy()
       return 0 // the container runs on; the CLI says nothing
     }
-    const result = await status
-    if (result.Error?.Message) throw new ContainerError(result.Error.Message, 125)
-    return result.StatusCode
+    // the CLI logs a failed wait (a removal refused, the daemon gone) and exits 125 with no more words
+    const failed = await status.then((result) => result.Error?.Message && `Error waiting for container: ${result.Error.Message}`, () => 'error waiting for container: unexpected EOF')
+    terminal?.restore() // before the last words
+    if (failed) stdio.stderr.write(logLine('error', failed))
+    return failed ? 125 : (await status).StatusCode
   } finally {
     for (const cleanup of cleanups) cleanup()
     if (plan.interactive) {

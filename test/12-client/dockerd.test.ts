@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import { CLIS, docker, dockerEnv, imageRegistry, removeDir, startRealDockerd, type Dockerd } from '../support/daemon.ts'
-import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, typeInTerminal, type Proxy } from '../support/client.ts'
+import { asMinidocker, endInTerminal, loggingProxy, masked, MINIDOCKER, minidocker, typeInTerminal, type Proxy } from '../support/client.ts'
 import type { Registry } from '../support/registry.ts'
 
 let dir: string
@@ -123,6 +123,33 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
     expect(mine.sent, 'expected the bytes sent on the attach connection to be docker\'s, in hex (left: yours) — the daemon watches for the keys too and hides them from the container, but does the CLI ever send the sequence? (see "Detach keys")').toBe(theirs.sent)
     expect(mine.running, 'expected the container still running after the detach').toBe('true')
     expect(mine.output, 'expected what the terminal showed to be what docker\'s showed (left: yours)').toBe(theirs.output)
+  })
+
+  it('run -it ended by SIGTERM, by SIGHUP, by the daemon\'s connection cut, by a start that fails after the attach, by an attach refused: beside the docker CLI', async () => {
+    await docker('28.2.2', real.host, ['pull', '-q', busybox])
+    const traps = 'trap "echo got-TERM; exit 42" TERM; trap "echo got-HUP; exit 43" HUP; echo ready; while true; do sleep 0.1; done'
+    const runIt = ['run', '--rm', '-it', '--network', 'none']
+    const ways: { way: string; args: string[]; act?: () => string | void; question: string }[] = [
+      { way: 'SIGTERM to the client', args: [...runIt, busybox, 'sh', '-c', traps], act: () => 'TERM', question: 'with -t, whose is a SIGTERM the client gets, and does the client live on to report the exit? Is the terminal given back when the run ends, whoever ended it? (see "The ways out of run -it"; run.go, sigProxy)' },
+      { way: 'SIGHUP to the client', args: [...runIt, busybox, 'sh', '-c', traps], act: () => 'HUP', question: 'does SIGHUP go where SIGTERM goes, and is the terminal back in its mode from before? (see "The ways out of run -it")' },
+      { way: 'the daemon\'s connections cut under the client', args: ['run', '-it', '--name', 'cut-CLIENT', '--network', 'none', busybox, 'sh', '-c', 'echo ready; sleep 30'], act: () => proxy.cut(), question: 'the attach and the wait both end without an answer: what does the CLI print, with which exit code, and is the terminal back before it prints? (see "The ways out of run -it"; utils.go, waitExitOrRemoved)' },
+      { way: 'a start that fails after the attach', args: [...runIt, busybox, 'no-such-command'], question: 'the terminal went raw at the attach: is it back before the error is printed (a line printed while raw has no carriage return)? (see "The ways out of run -it")' },
+      { way: 'an attach refused (keys the daemon cannot read)', args: [...runIt, '--detach-keys', 'ctrl-P', busybox, 'true'], question: 'when does the terminal go raw: before the attach has answered, or after? (see "The ways out of run -it")' },
+    ]
+    for (const { way, args, act, question } of ways) {
+      const seen: Record<string, { output: string; code?: number; restored: boolean }> = {}
+      for (const client of ['minidocker', 'docker'] as const) {
+        const named = args.map((a) => a.replace('CLIENT', client))
+        const argv = client === 'minidocker' ? [process.execPath, MINIDOCKER, '-H', proxy.host, ...named] : [CLIS['28.2.2'], ...named]
+        const ended = await endInTerminal(argv, { ready: act ? 'ready' : '\0', env: { ...dockerEnv(proxy.host), MINIDOCKER_HOST: '' }, act })
+        // the time of a log line; and docker itself logs a failed wait as its output ends, raw or not
+        let output = ended.output.replace(/time="[^"]*"/g, 'time=TIME')
+        if (act === ways[2]!.act) output = output.replace(/\r/g, '')
+        seen[client] = { ...ended, output: client === 'docker' ? asMinidocker(output) : output }
+      }
+      await docker('28.2.2', real.host, ['rm', '-f', 'cut-minidocker', 'cut-docker'])
+      expect(seen.minidocker, `run -it, ${way}: expected docker's exit code, terminal (stty -g the same after as before) and words, byte for byte as the terminal got them (left: yours, right: docker's) — ${question}`).toEqual(seen.docker)
+    }
   })
 
   it('run -i with --detach-keys the daemon cannot read, beside the docker CLI', async () => {

@@ -6,6 +6,8 @@
  */
 import { createConnection, type Socket } from 'node:net'
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
@@ -44,6 +46,8 @@ export interface Proxy {
   bodies: [string, string][]
   /** what the client sent on each hijacked connection after its request, by its "METHOD /path?query" */
   hijacked: [string, Buffer[]][]
+  /** every connection through the proxy closed under its client, as a daemon that went away */
+  cut(): void
   stop(): Promise<void>
 }
 
@@ -88,6 +92,9 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
     requests,
     bodies,
     hijacked,
+    cut: () => {
+      for (const s of open) s.destroy()
+    },
     stop: () => new Promise((resolve) => {
       for (const s of open) s.destroy()
       server.close(() => resolve())
@@ -133,4 +140,33 @@ export async function typeInTerminal(argv: string[], keys: number[], options: { 
   rethrowNotImplemented(output)
   // the terminal's line ends, and script's echo of its end of input, are not the program's
   return { output: output.replace(/\r|\^D$/g, ''), code: result ? result.exitCode : undefined }
+}
+
+/**
+ * `argv` in a pseudo-terminal of script(1)'s, started from a shell that notes `stty -g` before
+ * and after. Once `ready` has appeared in the output, `act` runs (a signal named in its answer
+ * is sent by that shell to `argv`, which it has not reaped yet, so the PID is still argv's).
+ * Resolves with the output as the terminal got it (raw: a bare \n is a line written while
+ * the terminal was raw), the exit code, and whether the terminal read the same after.
+ */
+export async function endInTerminal(argv: string[], options: { ready: string; env: Record<string, string>; act?: () => string | void }): Promise<{ output: string; code?: number; restored: boolean }> {
+  const dir = mkdtempSync(join(tmpdir(), 'minidocker-tty-'))
+  try {
+    const go = join(dir, 'go')
+    const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
+    const shell = `stty rows 24 cols 80; before=$(stty -g); ${quoted} </dev/tty & pid=$!; while [ ! -e ${go} ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; [ -s ${go} ] && kill -$(cat ${go}) $pid; wait $pid; code=$?; [ "$before" = "$(stty -g)" ] && r=restored || r=changed; printf '@terminal-%s @code=%s' $r $code`
+    const script = execa('script', ['-qec', shell, '/dev/null'], { env: options.env, reject: false, stdin: 'pipe', buffer: false, timeout: 60_000 })
+    let output = ''
+    script.stdout!.on('data', (chunk: Buffer) => (output += chunk))
+    let exited = false
+    const done = script.then((r) => ((exited = true), r))
+    for (const start = Date.now(); !output.includes(options.ready) && !exited && Date.now() - start < 30_000;) await new Promise((r) => setTimeout(r, 50))
+    writeFileSync(go, (!exited && options.act?.()) || '')
+    await done
+    rethrowNotImplemented(output)
+    const end = /@terminal-(\w+) @code=(\d+)$/.exec(output)
+    return { output: output.slice(0, end?.index), code: end ? Number(end[2]) : undefined, restored: end?.[1] === 'restored' }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
