@@ -145,17 +145,17 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      --rm the error goes out only once the daemon has removed the container.
   //   5. The exit code has one source. The terminal, the signals and stdin are given back
   //      whatever happens, and no promise may reject unheard while you wait on another.
+  //   6. --detach-keys (plan.detachKeys; the text's "Detach keys"; the CLI's run.go and
+  //      hijack.go, setupInput): who else must know the keys, and when does the CLI's own
+  //      proxy (detach.ts) watch stdin? A daemon may refuse the keys: what does the CLI say
+  //      then (AttachError), and what if one let through keys parseDetachKeys refuses? After a
+  //      detach the container runs on: what is left to wait for, and what does the CLI print?
   //   7. The ways out of -it (the text's "The ways out of run -it"; run.go and hijack.go, where
   //      restoreInput is called): the container's exit, a SIGTERM or SIGHUP to the client, the
   //      daemon's connections dropping, a start that fails after the attach, an attach refused.
   //      For each: when may the terminal go raw, when must it come back (before which words?),
   //      does the client live on, and with which code and words does it end? A wait that fails
   //      is not the start's error: read waitExitOrRemoved.
-  //   6. --detach-keys (plan.detachKeys; the text's "Detach keys"; the CLI's run.go and
-  //      hijack.go, setupInput): who else must know the keys, and when does the CLI's own
-  //      proxy (detach.ts) watch stdin? A daemon may refuse the keys: what does the CLI say
-  //      then (AttachError), and what if one let through keys parseDetachKeys refuses? After a
-  //      detach the container runs on: what is left to wait for, and what does the CLI print?
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer
