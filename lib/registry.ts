@@ -121,13 +121,22 @@ export async function request(session: Session, path: string, init: RequestInit 
 /** dockerd's default --max-concurrent-downloads. */
 export const MAX_CONCURRENT_DOWNLOADS = 3
 
+/**
+ * A limit on the downloads running at once, shared by every pull that is given it: dockerd's
+ * transfer manager, one per daemon. Chapter 07's `Slots` is one.
+ */
+export interface DownloadLimit {
+  run<T>(signal: AbortSignal, job: () => Promise<T>, onWait?: () => void): Promise<T>
+}
+
 export interface PullOptions {
   /** the image store (chapter 06) */
   root: string
   /** the image to take from an index (default: this machine's) */
   platform?: Platform
   progress?: ProgressSink
-  concurrency?: number
+  /** the limit this pull's downloads share with other pulls (default: the process's own, MAX_CONCURRENT_DOWNLOADS) */
+  slots?: DownloadLimit
   /** cancels this pull (a client that went away): only the downloads no other pull watches stop */
   signal?: AbortSignal
 }

@@ -23,7 +23,7 @@ import { familiarName, type Reference } from './reference.ts'
 //              rememberDiffId, rememberedDiffId, storePaths
 //   ids.ts     chainIds
 //   config.ts  parseImageConfig
-// From this chapter: openSession, downloadBlob, watchTransfer, the platform and progress functions,
+// From this chapter: openSession, downloadBlob, watchTransfer, Slots, the platform and progress functions,
 // parseReference and GRAMMAR; from lib/: IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
 // (lib/jsonmessage.ts).
 
@@ -77,15 +77,16 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
  * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
  * else the digest); then per layer, by its short digest
- * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" when it has to
- * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
+ * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" while its download
+ * waits for a slot), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
  * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
  * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
  * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
  * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
  * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
  * the digest was checked while the bytes streamed.
- * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
+ * Layers download in options.slots, or else in this process's own slots, MAX_CONCURRENT_DOWNLOADS
+ * at once for all the pulls of the process together; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the pull fails with what went wrong.
  * A layer another pull of this process is downloading into the same store is not downloaded
  * again: this pull watches that download (watchTransfer). When options.signal aborts, the
@@ -103,11 +104,11 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //   4. Otherwise the config downloads together with the layers. Which layers the store has you
   //      decide before the config arrives, from what earlier pulls remembered of each blob digest
   //      (chapter 06) for it and every layer below it. Those are never downloaded.
-  //   5. The other layers download together, but never more than options.concurrency at once (default
-  //      MAX_CONCURRENT_DOWNLOADS); a layer that has to queue says "Waiting". The limit is yours to write
-  //      (moby's is in xfer/transfer.go, transferManager): what holds a download back until a slot is
-  //      free, what gives the slot back when a download fails, and should a download still queued start
-  //      once the pull has failed?
+  //   5. The other layers download together, in slots (slots.ts, your Slots): never more than
+  //      MAX_CONCURRENT_DOWNLOADS at once in the whole process, however many pulls run, unless the
+  //      caller gives its own in options.slots (the chapter's "One limit for the daemon"). Where must
+  //      the process's slots be made so that two pulls share them? Who holds a slot: the pull, or the
+  //      download it starts or watches? A layer whose download waits for a slot says "Waiting": to whom?
   //   6. Another pull in this process may need the same layer at the same time (the chapter's "Two pulls,
   //      one download"): every layer's download goes through your watchTransfer (transfer.ts). What key
   //      makes two downloads the same one, which of the two signals (the pull's, the transfer's) stops the

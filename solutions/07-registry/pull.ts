@@ -19,11 +19,15 @@ import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type P
 import { shortDigest } from '../../lib/jsonmessage.ts'
 import { progressCounter, statusMessage } from './progress.ts'
 import { familiarName, GRAMMAR, parseReference, type Reference } from './reference.ts'
+import { Slots } from './slots.ts'
 import { watchTransfer, type TransferJob } from './transfer.ts'
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
 // and MAX_CONCURRENT_DOWNLOADS, dockerd's default.
 export { MAX_CONCURRENT_DOWNLOADS, type PullOptions, type PullResult }
+
+/** The download slots of this process, shared by every pull not given others (dockerd's transfer manager). */
+const DOWNLOAD_SLOTS = new Slots(MAX_CONCURRENT_DOWNLOADS)
 
 /** fetchManifest, with the errors `docker pull` gives for a missing or forbidden image. */
 async function manifestFor(session: Session, ref: Reference, reference: string): Promise<FetchedManifest> {
@@ -73,15 +77,16 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
  * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
  * else the digest); then per layer, by its short digest
- * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" when it has to
- * queue), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
+ * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" while its download
+ * waits for a slot), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
  * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
  * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
  * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
  * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
  * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
  * the digest was checked while the bytes streamed.
- * Layers download up to options.concurrency at a time; they are unpacked bottom first. On
+ * Layers download in options.slots, or else in this process's own slots, MAX_CONCURRENT_DOWNLOADS
+ * at once for all the pulls of the process together; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the pull fails with what went wrong.
  * A layer another pull of this process is downloading into the same store is not downloaded
  * again: this pull watches that download (watchTransfer). When options.signal aborts, the
@@ -133,35 +138,16 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     }
   }
 
-  /** At most `limit` tasks running at once; `onWait` is told when a task has to queue for a slot. */
-  function taskPool(limit: number) {
-    let active = 0
-    const waiting: (() => void)[] = []
-    return async <T>(task: () => Promise<T>, onWait?: () => void): Promise<T> => {
-      if (active >= limit) {
-        onWait?.()
-        await new Promise<void>((resolve) => waiting.push(resolve))
-      }
-      active++
-      try {
-        return await task()
-      } finally {
-        active--
-        waiting.shift()?.()
-      }
-    }
-  }
-
   let failure: unknown
-  const run = taskPool(options.concurrency ?? MAX_CONCURRENT_DOWNLOADS)
+  const slots = options.slots ?? DOWNLOAD_SLOTS
   const downloads = manifest.layers.map(async (layer, i) => {
     if (present[i]) return
     const id = shortDigest(layer.digest)
     try {
-      // one download per blob of the store, whichever pull started it
+      // one download per blob of the store, whichever pull started it; the download holds a
+      // slot while it runs, and a pull that only watches it holds none
       const download: TransferJob = (shared, report) =>
-        run(async () => {
-          shared.throwIfAborted()
+        slots.run(shared, async () => {
           if (hasBlob(paths.blobs, layer.digest)) return
           await downloadBlob(session, layer, paths.blobs, progressCounter(report, id, 'Downloading', layer.size), shared)
           report(statusMessage(id, 'Verifying Checksum'))

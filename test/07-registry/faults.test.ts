@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { allImageIds, allLayers, allTags } from '#ch/06-images/store.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
+import { Slots } from '#ch/07-registry/slots.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { buildImage, probeEntries, type Entry, type TestImage } from '../support/images.ts'
@@ -75,12 +76,12 @@ describeKernel('pulling through a link that misbehaves', () => {
     expect(`${error?.name}: ${error?.message}`, 'expected the pull to fail with layer 1\'s DigestMismatchError').toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
   })
 
-  it('concurrency 2, three layers to fetch, each answered slowly', async () => {
+  it('two download slots, three layers to fetch, each answered slowly', async () => {
     // the config downloads beside the layers, as dockerd's does, outside their limit
     const proxy = await interpose(registry, { blobDelayMs: 150, uncounted: [stacked.config.digest] })
-    await pullImage(`${proxy.host}/faults:stacked`, { root: tempDir('minidocker-store-'), concurrency: 2 })
+    await pullImage(`${proxy.host}/faults:stacked`, { root: tempDir('minidocker-store-'), slots: new Slots(2) })
     const most = proxy.maxBlobsInFlight
-    expect(most, `with concurrency 2 and 3 layers to fetch, the registry saw at most ${most} layer download${most === 1 ? '' : 's'} open at once: ${most > 2 ? 'more than the limit' : 'fewer than the limit allows'}. What holds a download back, and what lets the next one start? (see "The whole pull")`).toBe(2)
+    expect(most, `with 2 download slots and 3 layers to fetch, the registry saw at most ${most} layer download${most === 1 ? '' : 's'} open at once: ${most > 2 ? 'more than the limit' : 'fewer than the limit allows'}. What holds a download back, and what lets the next one start? (see "The whole pull")`).toBe(2)
   })
 
   it('by digest, the registry answers with another manifest', async () => {

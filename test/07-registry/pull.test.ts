@@ -6,6 +6,7 @@ import { hostPlatform } from '#ch/07-registry/platform.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
 import { InvalidReferenceError } from '#ch/07-registry/reference.ts'
+import { Slots } from '#ch/07-registry/slots.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { buildImage, buildIndex, probeEntries, type Entry, type TestImage } from '../support/images.ts'
@@ -18,7 +19,7 @@ import { loopbackOnly } from './loopback-only.ts'
 loopbackOnly()
 
 /** A pull into a fresh store, collecting its progress messages. */
-async function pull(reference: string, options: { root?: string; platform?: { os: string; architecture: string }; concurrency?: number } = {}) {
+async function pull(reference: string, options: { root?: string; platform?: { os: string; architecture: string }; slots?: Slots } = {}) {
   const root = options.root ?? tempDir('minidocker-store-')
   const messages: JSONMessage[] = []
   const result = await pullImage(reference, { ...options, root, progress: (m) => messages.push(m) })
@@ -113,7 +114,7 @@ describeKernel('pulling from a registry', () => {
   it('a 4-layer image sharing its base layer with the probe, 2 download slots', async () => {
     const { root } = await pull(`${registry.host}/probe`)
     let pulled: Awaited<ReturnType<typeof pull>> | undefined
-    const error = await caught(async () => (pulled = await pull(`${registry.host}/several`, { root, concurrency: 2 })))
+    const error = await caught(async () => (pulled = await pull(`${registry.host}/several`, { root, slots: new Slots(2) })))
     if (error) expect.fail(`pulling a 4-layer image failed: ${error.message} — in which order can layers be registered? (see "The whole pull", and chapter 06)`)
     const { messages, result } = pulled!
     expect(result.id, 'expected the ID of the image pushed').toBe(several.id)

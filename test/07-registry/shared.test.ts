@@ -4,66 +4,18 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { blobPath } from '#ch/06-images/cas.ts'
 import { resolveImage, storePaths } from '#ch/06-images/store.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
-import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { buildImage, probeEntries, type Entry, type TestImage } from '../support/images.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
 import { interpose, type Faults, type Interposer } from './interposer.ts'
+import { described, gets, idOf, PATIENCE_MS, said, sleep, start, statuses, until, within, type Pull } from './pulls.ts'
 import { loopbackOnly } from './loopback-only.ts'
 
 loopbackOnly()
 
 const SECTION = '(see "Two pulls, one download")'
-
-/** A pull running in the background, its progress kept. */
-interface Pull {
-  messages: JSONMessage[]
-  /** what it failed with, undefined when it succeeded (a NotImplementedError is rethrown) */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  outcome: Promise<any>
-  ended: boolean
-}
-
-function start(reference: string, root: string, signal?: AbortSignal): Pull {
-  const pull: Pull = { messages: [], outcome: Promise.resolve(), ended: false }
-  pull.outcome = caught(() => pullImage(reference, { root, signal, progress: (m) => pull.messages.push(m) })).finally(() => (pull.ended = true))
-  // awaited later by the test, which then sees a NotImplementedError
-  pull.outcome.catch(() => {})
-  return pull
-}
-
-/** How long the tests wait for what must happen (much longer than it takes: the machine may be busy). */
-const PATIENCE_MS = 5000
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/**
- * Wait until `condition` holds, PATIENCE_MS at most, or until one of `pulls` has ended (which
- * then rethrows a NotImplementedError): the assertions after it say what went wrong.
- */
-async function until(condition: () => boolean, pulls: Pull[] = []): Promise<void> {
-  for (const deadline = Date.now() + PATIENCE_MS; !condition() && Date.now() < deadline; await sleep(20)) {
-    const ended = pulls.find((p) => p.ended)
-    if (ended) return void (await ended.outcome)
-  }
-}
-
-/** What `promise` settled with, or 'late' when it had not within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'late'> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)))
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
-
-const idOf = (digest: string) => digest.slice(7, 19)
-/** The statuses reported for one layer, each run of repeats counted once. */
-const statuses = (pull: Pull, digest: string) =>
-  pull.messages.filter((m) => m.id === idOf(digest)).map((m) => m.status).filter((s, i, all) => s !== all[i - 1])
-const said = (pull: Pull, digest: string, status: string) => statuses(pull, digest).includes(status)
-const gets = (proxy: Interposer, digest: string) => proxy.blobRequests.filter((d) => d === digest).length
-const described = (error: Error | undefined) => (error ? `${error.name}: ${error.message}` : 'nothing (it succeeded)')
 
 /** Every file under the store's blobs/ that is not a whole blob in its place. */
 function partialBlobs(root: string): string[] {
@@ -99,9 +51,9 @@ describeKernel('pulls that share a download', () => {
    */
   async function twoPulls(proxy: Interposer, root: string, names: [string, string], signals: (AbortSignal | undefined)[] = []): Promise<[Pull, Pull]> {
     const base = a.layers[0]!.digest
-    const first = start(`${proxy.host}/${names[0]}`, root, signals[0])
+    const first = start(`${proxy.host}/${names[0]}`, root, { signal: signals[0] })
     await until(() => said(first, base, 'Downloading'), [first])
-    const second = start(`${proxy.host}/${names[1]}`, root, signals[1])
+    const second = start(`${proxy.host}/${names[1]}`, root, { signal: signals[1] })
     await until(() => said(second, base, 'Pulling fs layer'), [first, second])
     await sleep(200)
     return [first, second]
