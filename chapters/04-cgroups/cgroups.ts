@@ -118,10 +118,12 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //      options.self (or /proc/self/cgroup), the mount from options.root (or CGROUP_ROOT).
   //   2. Other containers run at the same time with a cgroupsPath beside this one (every
   //      minidocker run is minidocker/ID), so the parents cgroupsPath names are shared: another
-  //      run may be creating them, or removing them, while this one is. What must removeOrder hold
-  //      so that the last container out leaves no parent behind, whoever made it, and no run ever
-  //      takes the base it nested in? (Cgroup.removeOrder; chapter text: "Creating it, and
-  //      undoing a failure", and "Removing it".)
+  //      run may be creating them, or removing them, between any two of this run's steps. The
+  //      create must end with its cgroup in place even when a parent it saw, or made, is gone at
+  //      its next step; the last container out must leave no parent behind, whoever made it; and
+  //      no run may take the base it nested in. After which of your steps can a parent no longer
+  //      vanish, and what must removeOrder hold? (Cgroup.removeOrder; chapter text: "Creating it,
+  //      and undoing a failure", and "Removing it".)
   //   3. On v2 a controller's files appear in a cgroup only once every parent enables it. Enable
   //      the controllers this cgroup's limits use and no others: each one enabled costs every
   //      cgroup beside it, and a hybrid host's cgroup2 tree offers none.
@@ -143,18 +145,16 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   // TODO(04): new limits for a cgroup whose process is running: the files are those of
   //   resourceFiles, but the cgroup no longer holds a new cgroup's defaults.
   //   1. The kernel checks each write against the limits in force at that moment. On a fresh
-  //      cgroup those are known, so one order always works; here they are whatever the last
-  //      create or update left. For each pair of v1 files the kernel checks against each other,
-  //      find an old and a new pair of values for which your create order is refused, and one
-  //      for which the opposite order is. What must you know before you choose?
-  //   2. The cgroup can tell you what is in force: read a file before you write it. What does
-  //      each file show for "no limit", and can that text be written back?
-  //   3. A write can be refused half-way (a quota under the kernel's minimum, a memory limit
-  //      below what the container already uses). Then the container must run on under the
-  //      limits it had, all of them, not half old and half new; and the error that comes out
-  //      is the refusal (writeCgroupFile's, which names the file and the value). Can you make
-  //      every undo write one the kernel is sure to accept?
-  //   4. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the
+  //      cgroup those are known; here they are whatever the last create or update left. For
+  //      each pair of v1 files the kernel checks against each other, find an old and a new pair
+  //      of values for which your create order is refused, and one for which the opposite order
+  //      is. What decides the order, and where do you learn it?
+  //   2. A write can be refused half-way (a quota under the kernel's minimum, a memory limit
+  //      below what the container already uses). A failed update leaves the limits as they
+  //      were, all of them, not half old and half new, and the error that comes out is the
+  //      refusal (writeCgroupFile's, which names the file and the value). Going back is writing
+  //      too: what must be true of those writes for the kernel to accept every one?
+  //   3. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the
   //      cgroups module, and their comments. Chapter text: "Changing the limits of a running
   //      container".
   throw new NotImplementedError('04-cgroups', 'updateCgroup')
@@ -170,9 +170,9 @@ export function enableControllers(root: string, leaf: string, controllers: Contr
   // TODO(04): make the controllers available to the leaf.
   //   1. Documentation/admin-guide/cgroup-v2.rst, "Enabling and Disabling": through which file
   //      does a cgroup hand a controller to its children, and which controllers may it hand?
-  //   2. Which levels, and in which order? A level may enable some already, maybe set by someone
-  //      else: write only what it lacks, and nothing where nothing lacks. Read what the kernel
-  //      shows in that file before you compare it with what you write.
+  //   2. A level may enable some already, maybe set by someone else: write only what it lacks,
+  //      and nothing where nothing lacks. Which levels need it, and does the kernel show that
+  //      file the way you write it?
   //   3. runc does the same in fs2.CreateCgroupPath (which enables every controller offered; here
   //      only `controllers`).
   throw new NotImplementedError('04-cgroups', 'enableControllers')
@@ -219,7 +219,8 @@ export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
   //   1. From outside an OOM kill is a SIGKILL like any other (137). The memory controller counts
   //      them: which file holds the counter on v1, which on v2 (cgroup-v1/memory.rst, the
   //      "memory.events" entry of cgroup-v2.rst)? readKeyed (given) parses such files.
-  //   2. On v2 with no memory controller enabled the file does not exist: then there was no OOM kill.
+  //   2. On v2 a cgroup whose limits use no memory controller lacks its files: what does that say
+  //      about an OOM kill?
   throw new NotImplementedError('04-cgroups', 'oomKilled')
 }
 // #endregion oomKilled
@@ -238,8 +239,10 @@ export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   //   2. The container's last processes may still be on their way out when this is called.
   //      Which refusal will go away if you wait a moment, which never will, and what tells you
   //      which one you are looking at?
-  //   3. Already gone is fine. A parent another container still uses is not this one's to remove
-  //      nor to wait for, and that is no error; a leaf that stays is one.
+  //   3. Other containers below the same parents come and go while this runs, between any two
+  //      of its steps. The container's own cgroup must go, and a leaf that stays is an error;
+  //      nothing another container uses may be taken or waited for; and the last one out
+  //      leaves no parent behind. Which of rmdir's answers on a parent are then a failure?
   throw new NotImplementedError('04-cgroups', 'removeCgroup')
 }
 // #endregion removeCgroup
@@ -258,7 +261,7 @@ export async function withCgroup(
   //   1. The cgroup exists before `run` starts the process; `run` returns its exit code.
   //   2. Whatever happens in `run`, the cgroup is gone afterwards: a container that failed to
   //      start leaves nothing behind, and the run's own error is the one that comes out.
-  //   3. The OOM counter lives in the cgroup: think about when it can still be read.
+  //   3. The result says whether the kernel's OOM killer ended the run (oomKilled).
   throw new NotImplementedError('04-cgroups', 'withCgroup')
 }
 // #endregion withCgroup

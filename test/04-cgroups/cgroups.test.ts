@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it, vi } from 'vitest'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import {
@@ -13,6 +14,7 @@ import { testCgroupPath } from '../support/cgroups.ts'
 import { probeSpec, runCaptured, type Run } from '../support/container.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
+import { hierarchies } from '../support/hierarchies.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { startHelper } from '../support/helper.ts'
 import { PROBE_PATH, probeValue } from '../support/probe.ts'
@@ -28,6 +30,39 @@ vi.mock('../../lib/cgroup.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../lib/cgroup.ts')>()
   return { ...real, writeCgroupFile: (path: string, value: string) => (hooks.watch ?? real.writeCgroupFile)(path, value) }
 })
+
+/**
+ * The race tests put other containers' steps between the steps of the code under test: while
+ * `race.step` is set, a file-system call (node:fs or node:fs/promises) on a path at or below a
+ * directory named `race.below` first runs `race.step`, which makes no such step of its own.
+ */
+const race = vi.hoisted(() => {
+  const state = { below: '', step: undefined as (() => void) | undefined, inside: false }
+  const inRace = (path: unknown) => typeof path === 'string' && state.below !== '' && (path.includes(`${state.below}/`) || path.endsWith(state.below))
+  const watch = <T extends object>(real: T, names: string[]): T => {
+    const wrapped = { ...real } as Record<string, unknown>
+    for (const name of names) {
+      const fn = (real as Record<string, unknown>)[name] as (...args: unknown[]) => unknown
+      wrapped[name] = (...args: unknown[]) => {
+        if (state.step && !state.inside && inRace(args[0])) {
+          state.inside = true
+          try {
+            state.step()
+          } finally {
+            state.inside = false
+          }
+        }
+        return fn(...args)
+      }
+    }
+    return { ...wrapped, default: wrapped } as T
+  }
+  const calls = ['mkdir', 'rmdir', 'rm', 'stat', 'lstat', 'readdir', 'readFile', 'writeFile', 'access', 'open']
+  return { state, watch, calls }
+})
+vi.mock('node:fs', async (importOriginal) =>
+  race.watch(await importOriginal<typeof import('node:fs')>(), [...race.calls, ...race.calls.map((c) => `${c}Sync`), 'existsSync']))
+vi.mock('node:fs/promises', async (importOriginal) => race.watch(await importOriginal<typeof import('node:fs/promises')>(), race.calls))
 
 /** A probe spec with limits, in a cgroup of its own below minidocker-test/, removed after the test. */
 function limitedSpec(steps: string[], resources: Resources): Spec {
@@ -113,52 +148,49 @@ interface Limits { memory: number; memsw: number; swap: number; quota: number; p
 /**
  * What a kernel makes of resourceFiles' writes, one after the other as listed, as v1 and v2
  * kernels answered them when this workbook measured them (`parentCpu` is the parent's CPU
- * limit). Resolves to the first refusal, or to the limits set.
+ * limit). Resolves to the first refusal, worded as the kernel gives it (the errno of the write,
+ * with the file and the value, after the writes before it), or to the limits set.
  */
 function kernelModel(version: 1 | 2, files: [Controller, string, string][], parentCpu = Infinity, start: Partial<Limits> = {}): { refused?: string; limits: Limits } {
   const limits: Limits = { memory: Infinity, memsw: Infinity, swap: Infinity, quota: Infinity, period: 100000, pids: Infinity, ...start }
   const written: string[] = []
-  const bytesOrNone = (n: number) => (n === Infinity ? 'no limit' : String(n))
   const number = (value: string, none: string) => (value === none ? Infinity : /^\d+$/.test(value) ? Number(value) : NaN)
   for (const [, file, value] of files) {
-    const refuse = (why: string) => ({
-      refused: `a v${version} kernel refuses "${value}" in ${file} with EINVAL${written.length ? ` (after ${written.join(', ')})` : ''}: ${why}`,
-      limits,
-    })
-    const docs = version === 1 ? 'Documentation/admin-guide/cgroup-v1/' : 'Documentation/admin-guide/cgroup-v2.rst'
+    const refuse = () => ({ refused: `a v${version} kernel answers EINVAL to "${value}" in ${file}${written.length ? ` (after ${written.join(', ')})` : ''}`, limits })
     if (file === 'memory.limit_in_bytes' || file === 'memory.memsw.limit_in_bytes') {
       const bytes = number(value, '-1')
-      if (Number.isNaN(bytes)) return refuse(`it takes a number of bytes, or this file's own word for "no limit": see ${docs}memory.rst`)
       const next = { ...limits, [file === 'memory.limit_in_bytes' ? 'memory' : 'memsw']: bytes }
-      if (next.memsw < next.memory) return refuse(`memory was ${bytesOrNone(limits.memory)} and memory+swap ${bytesOrNone(limits.memsw)} at that write: which limits does the kernel hold it against? (${docs}memory.rst, "memsw")`)
+      if (Number.isNaN(bytes) || next.memsw < next.memory) return refuse()
       Object.assign(limits, next)
     } else if (file === 'cpu.cfs_period_us' || file === 'cpu.cfs_quota_us') {
       const us = number(value, '-1')
-      if (Number.isNaN(us) || us < 1000 || (file === 'cpu.cfs_period_us' && us === Infinity)) return refuse(`it takes microseconds, at least 1000, or this file's own word for "no limit": see Documentation/scheduler/sched-bwc.rst`)
+      if (Number.isNaN(us) || us < 1000 || (file === 'cpu.cfs_period_us' && us === Infinity)) return refuse()
       const next = { ...limits, [file === 'cpu.cfs_period_us' ? 'period' : 'quota']: us }
-      if (next.quota !== Infinity && next.quota / next.period > parentCpu)
-        return refuse(`the parent may use ${parentCpu} CPU, and the cgroup had a quota of ${limits.quota === Infinity ? 'none' : `${limits.quota} µs`} per ${limits.period} µs at that write: what does the kernel check a new value against? (kernel/sched/core.c, tg_set_cfs_bandwidth; runc's fs/cpu.go)`)
+      if (next.quota !== Infinity && next.quota / next.period > parentCpu) return refuse()
       Object.assign(limits, next)
     } else if (file === 'memory.max' || file === 'memory.swap.max') {
       const bytes = number(value, 'max')
-      if (Number.isNaN(bytes)) return refuse(`it takes a number of bytes or this file's word for "no limit": see ${docs}, "${file}"`)
+      if (Number.isNaN(bytes)) return refuse()
       limits[file === 'memory.max' ? 'memory' : 'swap'] = bytes
     } else if (file === 'cpu.max') {
       const [quota = '', period = '100000', extra] = value.split(' ')
       const us = number(quota, 'max')
-      if (Number.isNaN(us) || !/^\d+$/.test(period) || extra !== undefined) return refuse(`it takes "QUOTA PERIOD", with this file's word for "no limit" as the quota: see ${docs}, "cpu.max"`)
+      if (Number.isNaN(us) || !/^\d+$/.test(period) || extra !== undefined) return refuse()
       Object.assign(limits, { quota: us, period: Number(period) })
     } else if (file === 'pids.max') {
       const max = number(value, 'max')
-      if (Number.isNaN(max)) return refuse(`it takes a count, or this file's own word for "no limit": see ${version === 1 ? `${docs}pids.rst` : `${docs}, "pids.max"`}`)
+      if (Number.isNaN(max)) return refuse()
       limits.pids = max
     } else if (file === 'cpu.shares' || file === 'cpu.weight') {
-      if (!/^\d+$/.test(value)) return refuse('it takes a number')
-    } else return refuse(`a v${version} cgroup has no file ${file}`)
+      if (!/^\d+$/.test(value)) return refuse()
+    } else return { refused: `a v${version} cgroup has no file ${file} (ENOENT)`, limits }
     written.push(`${file} ${value}`)
   }
   return { limits }
 }
+
+/** Where the text poses the questions behind the kernel's refusals. */
+const FILES = 'the chapter\'s "From linux.resources to files"'
 
 /** The files' names and values, whatever the order. */
 const byName = (files: [Controller, string, string][]) => Object.fromEntries(files.map(([, file, value]) => [file, value]))
@@ -177,7 +209,7 @@ describe('resourceFiles', () => {
       'pids.max': '32',
     })
     const { refused } = kernelModel(1, files)
-    expect(refused, refused).toBeUndefined()
+    expect(refused, `${refused}: which word does each file take, and what does the kernel check each write against? (${FILES})`).toBeUndefined()
   })
 
   it('v2: memory, swap, a CPU quota and period, pids', () => {
@@ -200,7 +232,7 @@ describe('resourceFiles', () => {
     for (const version of [1, 2] as const) {
       const files = resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, version)
       const { refused, limits } = kernelModel(version, files)
-      expect(refused, refused).toBeUndefined()
+      expect(refused, `${refused}: what does the swap file take for "no limit"? (${FILES})`).toBeUndefined()
       expect(files.length, `v${version}, a memory limit and a swap of -1: ${files.map(([, f, v]) => `${f} ${v}`).join(', ')}`).toBe(2)
       expect(limits[version === 1 ? 'memsw' : 'swap'], `v${version}, a memory limit and a swap of -1 leave a swap limit: what does the swap file take for "no limit"?`).toBe(Infinity)
     }
@@ -223,7 +255,7 @@ describe('resourceFiles', () => {
     it(`v${version}: -1 for every limit`, () => {
       const files = resourceFiles(unlimited, version)
       const { refused, limits } = kernelModel(version, files)
-      expect(refused, refused).toBeUndefined()
+      expect(refused, `${refused}: which word for "no limit" does that file take? Each controller's document says its own (${FILES})`).toBeUndefined()
       for (const limit of ['memory', version === 1 ? 'memsw' : 'swap', 'quota', 'pids'] as const)
         expect(limits[limit], `-1 asks for no limit, but after ${files.map(([, f, v]) => `${f} ${v}`).join(', ')} the ${limit} limit is ${limits[limit]}`).toBe(Infinity)
     })
@@ -232,13 +264,13 @@ describe('resourceFiles', () => {
   it('v1: 80 ms per 200 ms below a parent limited to 0.5 CPU', () => {
     // 80 ms per 200 ms is 0.4 CPU, and the parent's is 0.5.
     const { refused, limits } = kernelModel(1, resourceFiles({ cpu: { quota: 80000, period: 200000 } }, 1), 0.5)
-    expect(refused, refused).toBeUndefined()
+    expect(refused, `${refused}, below a parent limited to 0.5 CPU: what does the kernel check a new quota or period against, at the moment it is written? (${FILES}; kernel/sched/core.c, tg_set_cfs_bandwidth)`).toBeUndefined()
     expect(limits.quota / limits.period).toBe(0.4)
   })
 
   it('v1: memory 16 MiB, memory+swap 32 MiB', () => {
     const { refused } = kernelModel(1, resourceFiles({ memory: { limit: 16 * MiB, swap: 32 * MiB } }, 1))
-    expect(refused, refused).toBeUndefined()
+    expect(refused, `${refused}: which limits did the cgroup hold at that write, and which rule of cgroup-v1/memory.rst ties the two files together? (${FILES})`).toBeUndefined()
   })
 
   it('a swap with no memory limit, with a memory limit of -1, and below the memory limit', async () => {
@@ -277,7 +309,7 @@ function fakeV1(start: Partial<Limits>, parentCpu = Infinity) {
     const controller = V1_NAMES.find((c) => path.startsWith(`${dirs[c]}/`))
     const write: [Controller, string, string] = [controller ?? 'memory', path.slice(path.lastIndexOf('/') + 1), value]
     const { refused, limits } = kernelModel(1, [...accepted, write], parentCpu, start)
-    if (refused) throw new ContainerError(`cannot write "${value}" to ${path}: EINVAL (${refused})`, 125)
+    if (refused) throw new ContainerError(`cannot write "${value}" to ${path}: EINVAL`, 125)
     accepted.push(write)
     show(limits)
   }
@@ -591,6 +623,101 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const error = await caught(() => removeCgroup(cgroup))
     expect(error?.message, `removeCgroup gave up (${error?.message}) while a process was still inside for 100 ms more: which of rmdir's refusals goes away by itself? (kernel/cgroup/cgroup.c, cgroup_destroy_locked)`).toBeUndefined()
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after removeCgroup resolved`).toBe(false)
+  })
+})
+
+describeKernel(`containers that share a parent at the same time (${HOST_VERSION} on this machine)`, () => {
+  const RACE = 'the chapter\'s "Creating it, and undoing a failure" and "Removing it"'
+  /** A spec with a pids limit for the container `name` below `parent`. */
+  const sharing = (parent: string, name: string) => {
+    const spec = probeSpec([])
+    spec.linux!.resources = { pids: { limit: 8 } }
+    spec.linux!.cgroupsPath = `${parent}/${name}`
+    return spec
+  }
+  /** From now until the test ends, run `step` between the file-system steps of the code under test below `base`. */
+  const between = (base: string, step: () => void) => {
+    Object.assign(race.state, { below: `/${base}`, step })
+    onCleanup(() => void Object.assign(race.state, { below: '', step: undefined }))
+  }
+  const stop = () => void (race.state.step = undefined)
+
+  it('a shared parent that the last other container removes between the create\'s steps', async () => {
+    const base = testCgroupPath()
+    const other = await createCgroup(sharing(`${base}/shared`, 'b'))
+    // Where the parents are in each hierarchy: below the caller's cgroup (v1) or beside it (v2).
+    const parents = hierarchies().flatMap(({ mount, own }) => [own, dirname(own)].flatMap((b) => [join(mount, b, base, 'shared'), join(mount, b, base)]))
+    let removals = 0
+    // Container b leaves, the last one out: its cgroup goes, then the parents it shared with this
+    // one, each while it is empty; and again at later steps, twenty removals at most, as further
+    // containers that come and go would.
+    between(base, () => {
+      for (const dir of [...dirsOf(other), ...parents]) {
+        if (removals >= 20) return
+        try {
+          rmdirSync(dir)
+          removals++
+        } catch {
+          // in use, or not there
+        }
+      }
+    })
+    const error = await caught(() => createCgroup(sharing(`${base}/shared`, 'a')))
+    stop()
+    expect(error?.message, `createCgroup failed (${error?.message}) while another container, the last of those below the same parent, removed that parent: what can happen to a parent between two of your steps, and what does a step that finds it gone do? (${RACE})`).toBeUndefined()
+    expect(removals, 'no parent was ever removed between the steps of createCgroup: does it make its directories through node:fs?').toBeGreaterThan(0)
+  })
+
+  it('containers that come and go below one parent while one is created, joined and removed', async () => {
+    const base = testCgroupPath()
+    const parent = `${base}/shared`
+    const others: [string, Cgroup][] = []
+    for (const name of ['c1', 'c2', 'c3', 'c4', 'c5', 'c6']) others.push([name, await createCgroup(sharing(parent, name))])
+    const failures: string[] = []
+    const settled: Promise<unknown>[] = []
+    const arrived: [string, Cgroup | undefined][] = []
+    let script: ('leaves' | 'arrives')[] = ['leaves', 'leaves', 'leaves']
+    // At each step of the code under test, the script's next container leaves (or arrives).
+    between(base, () => {
+      const action = script.shift()
+      if (action === 'leaves') {
+        const [name, cgroup] = others.shift()!
+        for (const dir of dirsOf(cgroup).filter((d) => !existsSync(d)))
+          failures.push(`${dir}, container ${name}'s cgroup, was gone while ${name} still ran: whose directories may a removal take? (${RACE})`)
+        settled.push(removeCgroup(cgroup).catch((e: Error) => failures.push(`removing container ${name} failed (${e.message}) while others came and went below its parent: which of rmdir's answers are a failure for a parent you share? (${RACE})`)))
+      } else if (action === 'arrives') {
+        const name = `d${arrived.length + 1}`
+        const entry: [string, Cgroup | undefined] = [name, undefined]
+        arrived.push(entry)
+        settled.push(createCgroup(sharing(parent, name)).then((cgroup) => void (entry[1] = cgroup), (e: Error) =>
+          failures.push(`creating container ${name} failed (${e.message}) while another was removed below the same parent: what can happen to a parent between two of your steps? (${RACE})`)))
+      }
+    })
+    let a: Cgroup | undefined
+    const failed = await caught(async () => void (a = await createCgroup(sharing(parent, 'a'))))
+    expect(failed?.message, `createCgroup of container a failed (${failed?.message}) while others left the same parent: what can happen to a parent between two of your steps? (${RACE})`).toBeUndefined()
+    for (const dir of dirsOf(a!)) expect(existsSync(dir), `${dir}, container a's cgroup, is not there after its createCgroup resolved, while others left the same parent: whose directories may a removal take? (${RACE})`).toBe(true)
+    const helper = startHelper()
+    await joinCgroup(a!, helper.pid)
+    for (const { controller, seen, path } of wrongLines(readFileSync(`/proc/${helper.pid}/cgroup`, 'utf8'), expectedPaths(a!)))
+      expect.fail(`a process joined to container a shows ${seen} for ${controller || 'v2'}, not ${path}, after others left the same parent (${RACE})`)
+    await helper.exec(PROBE_PATH, [PROBE_PATH, 'exit:0'], [])
+    // Its own leaf empty again, so that what happens to the parents depends on the others alone.
+    for (let i = 0; i < 300 && readFileSync(join(a!.dirs.pids!, 'cgroup.procs'), 'utf8').trim() !== ''; i++) await sleep(10)
+    script = ['leaves', 'leaves', 'leaves', 'arrives', 'arrives']
+    const error = await caught(() => removeCgroup(a!))
+    stop()
+    await Promise.all(settled)
+    for (const failure of failures) expect.fail(failure)
+    expect(error?.message, `removing container a failed (${error?.message}) while others came and went below the same parent: which of rmdir's answers are a failure for a parent you share? (${RACE})`).toBeUndefined()
+    for (const dir of dirsOf(a!)) expect(existsSync(dir), `${dir}, container a's cgroup, is still there after removeCgroup resolved`).toBe(false)
+    for (const [name, cgroup] of arrived) {
+      for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir}, container ${name}'s cgroup, made while container a was removed, is gone: whose directories may a removal take? (${RACE})`).toBe(true)
+      await removeCgroup(cgroup!)
+    }
+    for (const leaf of dirsOf(a!))
+      for (const dir of [dirname(leaf), dirname(dirname(leaf))])
+        expect(existsSync(dir), `${dir} is still there after every container below it was removed: which directories does the last one out remove, whoever made them? (${RACE})`).toBe(false)
   })
 })
 
