@@ -43,12 +43,43 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
   //   3. A holder that died is recognised by its PID and start time (Owner, alive): why not
   //      by its PID alone?
   //   4. Several calls of one process may wait at once: nothing they create may share a name.
-  //      Nothing but the lock (while held) and ipam.json may remain in `dir` afterwards.
+  //      Nothing but the lock (while held) and ipam.json may remain in `dir` afterwards, even
+  //      after runs were killed at any point of withLock: who removes what they left, and how
+  //      does it know the run is dead without racing anyone for it?
+  //   5. A dead lock is removed through removeDead, never by a plain remove (see its TODO).
   //   Where: man 2 open (O_EXCL), man 2 link (EEXIST); libnetwork's ipam takes a lock around
-  //   each change of its bitmap. Chapter text: "Addresses".
+  //   each change of its bitmap. Chapter text: "Addresses", "Two runs, one dead holder".
   throw new NotImplementedError('08-network', 'withLock')
 }
 // #endregion withLock
+
+// #region removeDead
+/**
+ * Remove the file `path`, which held `text` when this call read it, and whose owner `text` names
+ * (or would name) is dead: if several runs found it so at once, one of them removes it, and none
+ * removes what another run has put at `path` since. `mine` is the calling withLock's own file,
+ * which holds its identity as a lock holds its holder's. A run killed at any point of this blocks
+ * nobody. Returns when the file is gone or another live run is removing it: the caller looks again.
+ */
+export async function removeDead(path: string, text: string, mine: string): Promise<void> {
+  // TODO(08): take a dead lock over without ever removing a live one.
+  //   1. "Read it, judge its holder dead, remove it" is three steps. Two runs read the same dead
+  //      lock; one removes it and takes the lock; what does the other's remove then hit? Play it
+  //      through: which run's lock is gone, and how many runs now believe they hold it?
+  //   2. So of all runs that judged the same dead file, only one may remove it, and it must be
+  //      sure that what it removes is still that file. Which operation lets exactly one of them
+  //      win, and what must the winners of different dead files NOT share? Can the loser just
+  //      look again later?
+  //   3. What does the winner know about `path` between its win and its remove? When is a
+  //      later lock at `path` indistinguishable from the dead one, and what prevents that?
+  //   4. A run can be killed in the middle of this too, after it won and before it finished.
+  //      What does it leave, and how does every later run get past it without waiting forever
+  //      (and without reopening the race of 1.)?
+  //   Where: man 2 link (EEXIST); man 2 unlink; flock(2) for what a kernel lock spares you.
+  //   Chapter text: "Two runs, one dead holder".
+  throw new NotImplementedError('08-network', 'removeDead')
+}
+// #endregion removeDead
 
 // #region allocate
 /**

@@ -7,9 +7,9 @@
  * only while holding a lock file beside it, as libnetwork's ipam keeps its bitmaps in a store
  * and changes them under a lock.
  */
-import { randomBytes } from 'node:crypto'
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createHash, randomBytes } from 'node:crypto'
+import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { alive, loadAllocations, parseSubnet, processStart, saveAllocations, toAddress, type Owner } from '../../lib/net.ts'
 import { ContainerError } from '../../lib/errors.ts'
@@ -26,6 +26,11 @@ export interface Lease {
 }
 
 // #region withLock
+/** ipam.lock's name, the prefix of each call's own file (its run's PID and start time follow), and of a claim. */
+const LOCK = 'ipam.lock'
+const OWN = 'ipam.lock.'
+const CLAIM = 'ipam.claim.'
+
 /**
  * Run `fn` while holding the lock `dir/ipam.lock`, so no other process reads or writes the
  * allocations in between, and release it after, also when `fn` throws. The lock is a file that
@@ -35,33 +40,34 @@ export interface Lease {
  */
 export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
-  const lock = join(dir, 'ipam.lock')
-  // The owner is written first, to a file of this call's own, then linked in place: link(2)
-  // fails with EEXIST for all but one, and the lock is never seen empty.
-  const mine = `${lock}.${process.pid}.${randomBytes(4).toString('hex')}`
-  await writeFile(mine, JSON.stringify({ pid: process.pid, start: processStart(process.pid) }))
+  const lock = join(dir, LOCK)
+  const start = processStart(process.pid)!
+  // This call's identity, written to a file of its own first, then linked in place: link(2)
+  // fails with EEXIST for all but one, and the lock is never seen without its owner. The nonce
+  // makes every lock's content unique, so a dead lock is never mistaken for a later one.
+  const nonce = randomBytes(8).toString('hex')
+  const mine = join(dir, `${OWN}${process.pid}.${start}.${nonce}`)
+  await writeFile(mine, JSON.stringify({ pid: process.pid, start, nonce }))
+  let held = false
   try {
-    for (;;) {
+    while (!held) {
       try {
         await link(mine, lock)
-        break
+        held = true
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
         const holder = await readFile(lock, 'utf8').catch(() => undefined)
         // Gone meanwhile (undefined): try again. Empty or not JSON: no holder ever wrote that.
-        // (Two runs that find the same dead holder at once may both remove it; the lock is held
-        // for milliseconds, so that needs a crash and a race in the same instant.)
-        if (holder !== undefined && !liveHolder(holder)) await rm(lock, { force: true })
-        else if (holder !== undefined) await sleep(5)
+        if (holder === undefined) continue
+        if (liveHolder(holder)) await sleep(5)
+        else await removeDead(lock, holder, mine)
       }
     }
-  } finally {
-    await rm(mine, { force: true })
-  }
-  try {
+    await sweep(dir, mine)
     return await fn()
   } finally {
-    await rm(lock, { force: true })
+    if (held) await rm(lock, { force: true })
+    await rm(mine, { force: true })
   }
 }
 
@@ -73,7 +79,53 @@ function liveHolder(text: string): boolean {
     return false
   }
 }
+
+/** Remove what runs killed inside withLock left in `dir`: their own files and their claims. */
+async function sweep(dir: string, mine: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name)
+    if (name.startsWith(OWN)) {
+      // Its name says whose it is, and no name is made twice: a dead run's file is nobody's to race for.
+      const [pid, start] = name.slice(OWN.length).split('.')
+      if (!alive({ pid: Number(pid), start: start! })) await rm(path, { force: true })
+    } else if (name.startsWith(CLAIM)) {
+      const claimant = await readFile(path, 'utf8').catch(() => undefined)
+      if (claimant !== undefined && !liveHolder(claimant)) await removeDead(path, claimant, mine)
+    }
+  }
+}
 // #endregion withLock
+
+// #region removeDead
+/**
+ * Remove the file `path`, which held `text` when this call read it, and whose owner `text` names
+ * (or would name) is dead: if several runs found it so at once, one of them removes it, and none
+ * removes what another run has put at `path` since. `mine` is the calling withLock's own file,
+ * which holds its identity as a lock holds its holder's. A run killed at any point of this blocks
+ * nobody. Returns when the file is gone or another live run is removing it: the caller looks again.
+ */
+export async function removeDead(path: string, text: string, mine: string): Promise<void> {
+  // Named by what the dead file holds, so every run that read that same content races for this one name.
+  const claim = join(dirname(path), CLAIM + createHash('sha256').update(text).digest('hex').slice(0, 32))
+  try {
+    await link(mine, claim)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const claimant = await readFile(claim, 'utf8').catch(() => undefined)
+    // A claimant that died holding its claim left a dead file like any other: remove it so too.
+    if (claimant !== undefined && !liveHolder(claimant)) await removeDead(claim, claimant, mine)
+    else await sleep(1)
+    return
+  }
+  try {
+    // Only a claimant removes a dead file, and the claim is ours: if `path` still holds `text`, it
+    // is the dead file, not a live lock that replaced it (every lock's content is unique).
+    if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await rm(path, { force: true })
+  } finally {
+    await rm(claim, { force: true })
+  }
+}
+// #endregion removeDead
 
 // #region allocate
 /**

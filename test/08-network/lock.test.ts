@@ -1,0 +1,133 @@
+/**
+ * withLock's take-over of a lock whose holder died, when several runs find it at once and when
+ * runs are killed while they take it over: pure file system, in temp directories.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, openSync, closeSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { describe, expect, it } from 'vitest'
+import { allocate, processStart, withLock } from '#ch/08-network/ipam.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
+
+const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
+const SECTION = '(see "Two runs, one dead holder")'
+
+/** The lock content of a process that has ended: its PID and start time, as a holder writes them. */
+async function deadHolder(): Promise<string> {
+  const child = spawn('sleep', ['600'], { stdio: 'ignore' })
+  const exited = once(child, 'exit')
+  const owner = JSON.stringify({ pid: child.pid, start: processStart(child.pid!) })
+  child.kill('SIGKILL')
+  await exited
+  return owner
+}
+
+/** A locker.ts process on `dir`; `line` resolves to its first line of output ('' if it said nothing). */
+function locker(dir: string, mode: string): { line: Promise<string>; exited: Promise<unknown>; kill(): void } {
+  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(START)}).start('locker', 'test/08-network/locker.ts')`, dir, '10.0.8.0/24', mode], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = once(child, 'exit')
+  let out = ''
+  const line = new Promise<string>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()).includes('\n') && resolve(out.split('\n')[0]!))
+    void exited.then(() => resolve(out.split('\n')[0]!))
+  })
+  // Only while it has not been reaped: its PID cannot have been reused before then.
+  const kill = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')
+  onCleanup(async () => {
+    kill()
+    await exited
+  })
+  return { line, exited, kill }
+}
+
+/** Throw what a locker reported: its NotImplementedError as one, so a starter fails with it. */
+function reported(line: string): string {
+  if (!line.startsWith('{')) return line
+  const { error } = JSON.parse(line) as { error: { name: string; message: string; fn?: string } }
+  if (error.name === 'NotImplementedError') throw new NotImplementedError('08-network', error.fn ?? 'withLock')
+  return `${error.name}: ${error.message}`
+}
+
+/** `promise`, or 'timeout' after `ms`. */
+const within = <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> => Promise.race([promise, sleep(ms, 'timeout' as const)])
+
+/** After runs were killed in `dir`: a fresh allocation must get the lock soon and leave ipam.json alone. */
+async function freshRun(dir: string, what: string): Promise<void> {
+  const lease = await within(allocate(dir, '10.0.8.0/24', process.pid), 5000)
+  expect(lease, `${what}, and a fresh run had not got the lock 5 s later: what did the killed run leave that every later run waits for? ${SECTION}`).toMatchObject({ address: '10.0.8.2' })
+  expect(readdirSync(dir).sort(), `${what}, and after a fresh run the state directory holds more than ipam.json: who removes what a killed run left? ${SECTION}`).toEqual(['ipam.json'])
+}
+
+describe('withLock, two runs and one dead holder', () => {
+  it('8 runs at once find a dead holder, 50 times', async () => {
+    const dead = await deadHolder()
+    const marks = tempDir()
+    for (let round = 1; round <= 50; round++) {
+      const dir = join(tempDir(), 'ipam')
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'ipam.lock'), dead)
+      let inside = 0
+      let most = 0
+      // Arriving a little apart, each run meets the others at another step of their take-over.
+      const run = async (_: unknown, i: number) => {
+        await sleep(i % 4)
+        return withLock(dir, async () => {
+          most = Math.max(most, ++inside)
+          // Another process's view of "alone": a file only one can create.
+          const mark = join(marks, 'inside')
+          closeSync(openSync(mark, 'wx'))
+          await sleep(2)
+          unlinkSync(mark)
+          inside--
+        })
+      }
+      const all = await within(
+        Promise.all(Array.from({ length: 8 }, run)).catch((error: unknown) => {
+          if (error instanceof NotImplementedError) throw error
+          return error
+        }),
+        10_000,
+      )
+      expect(most, `round ${round}: ipam.lock named a dead process and 8 runs came at once; ${most} of them were inside withLock together: when a run removes the lock it judged dead, is it still the lock it judged? ${SECTION}`).toBe(1)
+      expect(all, `round ${round}: ipam.lock named a dead process and 8 runs came at once; they did not all get the lock within 10 s ${SECTION}`).toBeInstanceOf(Array)
+    }
+  })
+
+  it('runs killed after each step of their take-over of a dead lock', async () => {
+    const dead = await deadHolder()
+    for (let step = 1; ; step++) {
+      expect(step, 'a run that meets a dead lock made 60 file system changes before it finished one allocation').toBeLessThan(60)
+      const dir = join(tempDir(), 'ipam')
+      mkdirSync(dir)
+      writeFileSync(join(dir, 'ipam.lock'), dead)
+      const run = locker(dir, String(step))
+      const said = reported(await run.line)
+      await run.exited
+      if (said === 'done') break
+      expect(said, `a run meeting a dead lock, to be killed after its change number ${step}, failed instead`).toBe('')
+      await freshRun(dir, `a run meeting a dead lock was killed right after its file system change number ${step}`)
+    }
+  })
+
+  it('runs killed at random moments while they take or hold the lock', async () => {
+    const dir = join(tempDir(), 'ipam')
+    for (let round = 1; round <= 3; round++) {
+      const runs = Array.from({ length: 4 }, () => locker(dir, 'loop'))
+      for (const run of runs) {
+        const said = reported(await run.line)
+        expect(said, `round ${round}: a run allocating and releasing in a loop beside 3 others failed`).toBe('looping')
+      }
+      // One at a time, so that those left find each one's lock dead while they wait.
+      for (const run of runs) {
+        await sleep(20 + Math.random() * 80)
+        run.kill()
+      }
+      await Promise.all(runs.map((run) => run.exited))
+    }
+    await freshRun(dir, '12 runs that allocated and released in loops were killed at random moments')
+  })
+})
