@@ -63,10 +63,10 @@ async function freshRun(dir: string, what: string): Promise<void> {
 }
 
 describe('withLock, two runs and one dead holder', () => {
-  it('8 runs at once find a dead holder, 50 times', async () => {
+  it('8 runs at once find a dead holder, 200 times', async () => {
     const dead = await deadHolder()
     const marks = tempDir()
-    for (let round = 1; round <= 50; round++) {
+    for (let round = 1; round <= 200; round++) {
       const dir = join(tempDir(), 'ipam')
       mkdirSync(dir)
       writeFileSync(join(dir, 'ipam.lock'), dead)
