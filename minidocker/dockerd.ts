@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   const server = await serveUnix(options.host, 0o660, (call) => {
     if (options.debug) logRequest(call)
     return (unwritten && runs(call) ? Promise.reject(unwritten) : route(daemon, withDefaultNetwork(call, options.network))).then(() => {
-      if (remap && isPull(call)) shiftStoreLayers(options.root, remap)
+      if (remap && isPull(call)) return shiftStoreLayers(options.root, remap)
     }).catch((error: unknown) => {
       const text = `${JSON.stringify({ message: (error as Error).message })}\n`
       if (call.res && !call.res.headersSent) call.res.writeHead(500, { 'Content-Type': 'application/json' }).end(text)

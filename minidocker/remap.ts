@@ -16,6 +16,7 @@ import { prepareStore, storePaths } from '../lib/image.ts'
 import { allLayers } from '../lib/image-store.ts'
 import type { IdMapping, Spec } from '../lib/oci.ts'
 import { layerPaths } from '../lib/overlay2.ts'
+import { Helper } from '../native/helper.ts'
 
 /**
  * For tests only: a folder read instead of /etc for passwd, group, subuid and subgid, so that a
@@ -110,26 +111,39 @@ export function openRemappedRoot(dataRoot: string, remap: Remap): string {
   return root
 }
 
-/** Chapter 13's shiftOwnership over `dir`, with the remapping's ranges as the container's mappings. */
-function shiftTree(dir: string, remap: Remap): void {
-  shiftOwnership(dir, { linux: { uidMappings: remap.uidMappings, gidMappings: remap.gidMappings } } as Spec)
+/**
+ * Chapter 13's shiftOwnership over `dir`, with the remapping's ranges as the container's
+ * mappings, through a helper of its own (for the extended attributes).
+ */
+async function shiftTree(dir: string, remap: Remap): Promise<void> {
+  const helper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
+  try {
+    await shiftOwnership(dir, { linux: { uidMappings: remap.uidMappings, gidMappings: remap.gidMappings } } as Spec, helper)
+  } finally {
+    helper.close()
+    await helper.exited
+  }
 }
 
 const SHIFTED = 'shifted'
+let shifting: Promise<void> = Promise.resolve()
 
 /**
  * Shift every layer of the store not shifted yet, and mark it (a file in its folder). dockerd
  * shifts while it unpacks; here the layers are shifted after a pull and before a container
- * is created, synchronously, so two requests never shift one layer twice.
+ * is created, one shift after the other, so two requests never shift one layer twice.
  */
-export function shiftStoreLayers(root: string, remap: Remap): void {
-  const graph = storePaths(root).graph
-  for (const layer of allLayers(root)) {
-    const { dir, diff } = layerPaths(graph, layer.cacheId)
-    if (existsSync(join(dir, SHIFTED))) continue
-    shiftTree(diff, remap)
-    writeFileSync(join(dir, SHIFTED), `${remap.uid}.${remap.gid}`)
-  }
+export function shiftStoreLayers(root: string, remap: Remap): Promise<void> {
+  const shift = shifting.then(async () => {
+    const graph = storePaths(root).graph
+    const unshifted = allLayers(root).map((layer) => layerPaths(graph, layer.cacheId)).filter(({ dir }) => !existsSync(join(dir, SHIFTED)))
+    for (const { dir, diff } of unshifted) {
+      await shiftTree(diff, remap)
+      writeFileSync(join(dir, SHIFTED), `${remap.uid}.${remap.gid}`)
+    }
+  })
+  shifting = shift.catch(() => {})
+  return shift
 }
 
 /** The daemon of chapter 11, whose images and containers belong to the remapped range. */
@@ -140,10 +154,10 @@ export class RemappedDaemon extends Daemon {
 
   /** The image's layers shifted first, then the container's own two layers and its folder (dockerd's rootIdentity). */
   override async create(...args: Parameters<Daemon['create']>): ReturnType<Daemon['create']> {
-    shiftStoreLayers(this.options.root, this.remap)
+    await shiftStoreLayers(this.options.root, this.remap)
     const c = await super.create(...args)
     const graph = storePaths(this.options.root).graph
-    for (const id of [`${c.ID}-init`, c.ID]) shiftTree(layerPaths(graph, id).dir, this.remap)
+    for (const id of [`${c.ID}-init`, c.ID]) await shiftTree(layerPaths(graph, id).dir, this.remap)
     const dir = dirname(c.HostnamePath)
     chownSync(dir, 0, this.remap.gid)
     chmodSync(dir, 0o710)

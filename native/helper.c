@@ -17,6 +17,7 @@
  * relays the child's exit; the child goes on serving requests.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -514,6 +515,18 @@ static int op_capset(const char *eff_s, const char *prm_s, const char *inh_s) {
   return syscall(SYS_capset, &header, data) ? fail("capset") : ok();
 }
 
+/* Decode `hex` (two digits a byte) into `bytes`, which has room for strlen(hex) / 2; the byte count, or -1 when it is not hex. */
+static ssize_t unhex(const char *hex, unsigned char *bytes) {
+  size_t len = strlen(hex);
+  if (len % 2) return -1;
+  for (size_t i = 0; i < len / 2; i++) {
+    char pair[3] = {hex[2 * i], hex[2 * i + 1], 0}, *end;
+    if (!isxdigit((unsigned char)pair[0]) || !isxdigit((unsigned char)pair[1])) return -1;
+    bytes[i] = (unsigned char)strtoul(pair, &end, 16);
+  }
+  return (ssize_t)(len / 2);
+}
+
 /* seccomp(SECCOMP_SET_MODE_FILTER): load a classic BPF program, given as the hex of its struct sock_filter array. */
 static int op_seccomp(const char *hex) {
   size_t len = strlen(hex);
@@ -521,11 +534,7 @@ static int op_seccomp(const char *hex) {
   unsigned short count = (unsigned short)(len / 16);
   if (len / 16 > BPF_MAXINSNS) return bad_request("seccomp", "the program is longer than BPF_MAXINSNS (4096) instructions");
   unsigned char *bytes = malloc(len / 2);
-  for (size_t i = 0; i < len / 2; i++) {
-    unsigned int b;
-    if (sscanf(hex + 2 * i, "%2x", &b) != 1) { free(bytes); return bad_request("seccomp", "the program is not hex"); }
-    bytes[i] = (unsigned char)b;
-  }
+  if (unhex(hex, bytes) < 0) { free(bytes); return bad_request("seccomp", "the program is not hex"); }
   struct sock_fprog prog = {count, (struct sock_filter *)bytes};
   call_begin("seccomp");
   call_arg("SECCOMP_SET_MODE_FILTER, 0, {len=%u}", count);
@@ -653,22 +662,29 @@ static int op_wait_fd(const char *fd_s) {
   return ok();
 }
 
-/* lsetxattr PATH NAME VALUE: set one extended attribute.
+/* lsetxattr PATH NAME VALUE: set one extended attribute; setxattr_hex takes VALUE as the hex of
+ * its bytes, for binary values such as security.capability.
  * The l- variant: an xattr on a symlink names the link itself, never what it points to. */
-static int op_setxattr(const char *path, const char *name, const char *value) {
+static int op_setxattr(const char *path, const char *name, const char *value, int hex) {
+  unsigned char bytes[4096];
+  ssize_t size = (ssize_t)strlen(value);
+  if (hex && (size / 2 > (ssize_t)sizeof bytes || (size = unhex(value, bytes)) < 0))
+    return bad_request("setxattr_hex", "the value must be hex, at most 4096 bytes");
   call_begin("lsetxattr");
   call_str(path);
   call_str(name);
-  call_str(value);
-  call_arg("%zu", strlen(value));
+  if (hex) call_arg("x\"%s\"", value);
+  else call_str(value);
+  call_arg("%zd", size);
   call_arg("0");
   call_end();
   err_path = path;
-  return lsetxattr(path, name, value, strlen(value), 0) ? fail("lsetxattr") : ok();
+  return lsetxattr(path, name, hex ? (const void *)bytes : value, (size_t)size, 0) ? fail("lsetxattr") : ok();
 }
 
-/* lgetxattr PATH NAME: answers {"ok":true,"value":"..."}; trusted.* needs CAP_SYS_ADMIN. */
-static int op_getxattr(const char *path, const char *name) {
+/* lgetxattr PATH NAME: answers {"ok":true,"value":"..."}, the value as text or, for getxattr_hex,
+ * as the hex of its bytes; trusted.* needs CAP_SYS_ADMIN. */
+static int op_getxattr(const char *path, const char *name, int hex) {
   char value[4096];
   call_begin("lgetxattr");
   call_str(path);
@@ -679,7 +695,11 @@ static int op_getxattr(const char *path, const char *name) {
   if (n < 0) return fail("lgetxattr");
   value[n] = 0;
   put("{\"ok\":true,\"value\":");
-  put_json(value);
+  if (hex) {
+    put("\"");
+    for (ssize_t i = 0; i < n; i++) putf("%02x", (unsigned char)value[i]);
+    put("\"");
+  } else put_json(value);
   put("}");
   send_line();
   return 0;
@@ -1036,8 +1056,8 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "close_fds")) { NEED(1); return op_close_fds(a[1]); }
   if (!strcmp(op, "memfd_exec")) { NEED(1); return op_memfd_exec(a[1]); }
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
-  if (!strcmp(op, "setxattr")) { NEED(3); return op_setxattr(a[1], a[2], a[3]); }
-  if (!strcmp(op, "getxattr")) { NEED(2); return op_getxattr(a[1], a[2]); }
+  if (!strcmp(op, "setxattr") || !strcmp(op, "setxattr_hex")) { NEED(3); return op_setxattr(a[1], a[2], a[3], op[8] == '_'); }
+  if (!strcmp(op, "getxattr") || !strcmp(op, "getxattr_hex")) { NEED(2); return op_getxattr(a[1], a[2], op[8] == '_'); }
   if (!strcmp(op, "setrlimit")) { NEED(3); return op_setrlimit(a[1], a[2], a[3]); }
   if (!strcmp(op, "connect")) { NEED(1); return op_connect(a[1]); }
   if (!strcmp(op, "openpt")) { NEED(1); return op_openpt(a[1]); }

@@ -428,7 +428,7 @@ export class Helper {
   /**
    * seccomp(SECCOMP_SET_MODE_FILTER): load a classic BPF program that decides every later system call of this process and its children; it cannot be removed.
    * @param program the filter's struct sock_filter array as bytes (8 per instruction, little-endian: code u16, jt u8, jf u8, k u32)
-   * @throws EACCES without no_new_privs set and without CAP_SYS_ADMIN.
+   * @throws EACCES when the kernel does not let this process load a filter (seccomp(2), ERRORS).
    * @throws EINVAL when the kernel's checker refuses the program (a jump out of range, no return at the end, a bad load).
    * @precondition From here on, every request the helper serves is a system call the filter judges.
    */
@@ -477,8 +477,8 @@ export class Helper {
   }
 
   /**
-   * close_range(2): close every fd numbered `from` or more, except the helper's control socket.
-   * @param from the lowest fd to close, at least 3
+   * close_range(2): close the helper's fds numbered `from` or more; requests go on being served.
+   * @param from the lowest fd to close
    */
   closeFds(from = 3): Promise<unknown> {
     return this.#call('close_fds', String(from))
@@ -517,6 +517,28 @@ export class Helper {
    */
   async getxattr(path: string, name: string): Promise<string> {
     return (await this.#call('getxattr', path, name)).value ?? ''
+  }
+
+  /**
+   * lsetxattr() with a value of any bytes (a binary one, such as a struct in the kernel's format).
+   * @param path the file or directory (a symlink itself, not its target)
+   * @param name the attribute, with its namespace prefix
+   * @param value its bytes, 4096 at most
+   * @throws EPERM, EINVAL, ENOTSUP as setxattr(2) lists them.
+   */
+  setxattrBytes(path: string, name: string, value: Buffer): Promise<unknown> {
+    return this.#call('setxattr_hex', path, name, value.toString('hex'))
+  }
+
+  /**
+   * lgetxattr(): an extended attribute's value as the bytes the kernel returns.
+   * @param path the file or directory (a symlink itself, not its target)
+   * @param name the attribute
+   * @throws ENODATA when the attribute is not set.
+   * @throws ENOTSUP when the filesystem does not support extended attributes.
+   */
+  async getxattrBytes(path: string, name: string): Promise<Buffer> {
+    return Buffer.from((await this.#call('getxattr_hex', path, name)).value ?? '', 'hex')
   }
 
   /**

@@ -25,6 +25,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   build-essential       # cc and libc's static archive for native/ (helper and probe)
   util-linux            # unshare, nsenter, prlimit, findmnt: to look at what the chapters do
+  libcap2-bin           # setcap, getcap, capsh: file capabilities for chapter 13's shift
   iproute2 iptables     # ip and iptables: network namespaces, veths, bridges, published ports
   procps psmisc         # ps, pgrep, pstree
   busybox-static        # a static shell and tools for test images

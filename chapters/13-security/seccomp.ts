@@ -60,27 +60,22 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
  * program falls back to the older call it replaces (glibc's clone3 to clone).
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
-  // TODO(13): the profile as a program, built with lib/seccomp.ts's small assembler.
-  //   1. The first thing a filter reads is the ABI (seccomp_data.arch): why would checking
-  //      numbers alone let an i386 call through int 0x80 past an x86_64 rule? (seccomp(2),
-  //      "Caveats"). ARCHITECTURES maps the spec's names to AUDIT_ARCH values and tables.
-  //   2. x32 calls come with the x86_64 arch and a bit set in the number (X32_SYSCALL_BIT): which
-  //      ABI's numbers are they, for a filter that has no x32 tables?
-  //   3. A conditional jump reaches 255 instructions at most; an ABI's section is longer. Which
-  //      jump is not limited?
-  //   4. For each call number: its rules in the profile's order, each one's conditions
-  //      (argumentCheck) and then its action; when no rule matched, the default. Where must
-  //      the default come, for the rules to be reached at all?
-  //   5. The accumulator holds what was last loaded: after argument checks it is no longer
-  //      the call's number.
-  //   6. A program built after the profile calls what the profile has never heard of: under an
-  //      EPERM default it takes the refusal as final, where ENOSYS ("this kernel has no such
-  //      call") makes it fall back. From the profile alone, what tells a call newer than the
-  //      profile from an old one it simply does not name, in each ABI? Which calls must keep
-  //      their verdict whatever you add (a named one, an x32 one, an unlisted ABI's)? Is there
-  //      a default under which runc adds nothing (its generatePatch), and why?
-  //   Where to look: seccomp(2), "Filter program", runc's libcontainer/seccomp (and its patchbpf),
-  //   the chapter's "Compiling a profile".
+  // TODO(13): the profile as a program, built with lib/seccomp.ts's small assembler, that the
+  //   kernel's checker accepts at any size of profile (Docker's compiles to over a thousand
+  //   instructions) and that gives every call runc's verdict, from whatever ABI it comes.
+  //   1. What must a filter know before a call's number means anything, and what does an x32
+  //      call look like to a filter that has no x32 tables? (seccomp(2), "Caveats")
+  //   2. How far can each kind of BPF jump reach, and how long is one ABI's part of the
+  //      program? (linux/filter.h; the kernel's Documentation/networking/filter.rst)
+  //   3. A call's rules in the profile's order, the first that holds deciding: where does the
+  //      default sit so that every rule can be reached, and what is in the accumulator after a
+  //      rule's argument checks?
+  //   4. From the profile alone, what tells a call newer than the profile from an old one it
+  //      forbids by not naming it, in each ABI? Which verdicts must no such check change, and
+  //      under which defaults would runc add nothing?
+  //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c; runc's
+  //   libcontainer/seccomp/patchbpf (generatePatch, findLastSyscalls); the chapter's
+  //   "seccomp: compiling a profile".
   throw new NotImplementedError('13-security', 'compileSeccomp')
 }
 // #endregion compileSeccomp

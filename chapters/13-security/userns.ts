@@ -71,18 +71,31 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
 /**
  * Give every file of `rootfs` (a copy the caller owns), whatever its type, the host owner its
  * owner inside the container maps to, as dockerd does for the layers of a daemon started with
- * --userns-remap: uid U becomes hostId(U, uidMappings), gid G likewise. Nothing else about any
- * file may change, and nothing outside `rootfs`. An owner that no mapping covers is a
- * ContainerError (125) naming the file and the id.
+ * --userns-remap: uid U becomes hostId(U, uidMappings), gid G likewise. Inside the container's
+ * user namespace every file must then be what it was before: its mode, and what an exec of it
+ * grants there (its file capabilities), with no more granted anywhere else. Nothing outside
+ * `rootfs` may change. An owner that no mapping covers is a ContainerError (125) naming the
+ * file and the id. `helper`, in the host's namespaces, does what node:fs cannot: extended
+ * attributes.
  */
-export function shiftOwnership(rootfs: string, spec: Spec): void {
-  // TODO(13): shift the owners of a whole tree.
-  //   1. Which node:fs calls look at and change a symlink itself rather than its target?
-  //   2. The tree is walked once, the root directory included; a directory's entries after it.
-  //   3. What does `ls -ln` inside the container show for a file you did not shift, and why can
+export async function shiftOwnership(rootfs: string, spec: Spec, helper: Helper): Promise<void> {
+  // TODO(13): shift the owners of a whole tree, and keep everything else as it was.
+  //   1. Which node:fs calls look at and change a symlink itself rather than its target? The
+  //      tree is walked once, the root directory included.
+  //   2. What does `ls -ln` inside the container show for a file you did not shift, and why can
   //      the container's root not write to its own directories then? (Chapter text.)
-  //   4. "Nothing else may change": does a change of owner change anything else about a file,
-  //      of any type, mode or link count? chown(2); try it with stat(1) on an image's files.
+  //   3. Is chown(2) only a change of owner, even when root calls it? Compare stat(1) and
+  //      getcap(8) of an image's setuid program and of a file with capabilities (setcap(8))
+  //      before and after a chown; chown(2), capabilities(7), "File capabilities". What must
+  //      you know before the chown that you cannot learn after it?
+  //   4. What you put back is read by a kernel that asks which user namespace's root it is
+  //      for. In which format does the kernel store it when the container's root sets it
+  //      inside its namespace, and what does the other format mean to processes on the host?
+  //      capabilities(7), "File capability extended attribute versioning"; linux/capability.h;
+  //      the kernel's cap_convert_nscap (security/commoncap.c). Try setcap inside `unshare -U`.
+  //   5. One inode can have several names: how often may it be shifted, and what would a
+  //      second shift see? Which errors of the helper's attribute calls mean "nothing there"?
+  //   Where to look: the chapter text, "The rootfs must belong to the range".
   throw new NotImplementedError('13-security', 'shiftOwnership')
 }
 // #endregion shiftOwnership

@@ -12,7 +12,6 @@ import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
 import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
-import { shiftOwnership } from '#ch/13-security/userns.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { Helper, HELPER_PATH } from '../../native/helper.ts'
@@ -21,7 +20,7 @@ import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
 import { MINIRUNC, minirunc, probeBundle, probeRootfs, rethrowNotImplemented } from '../support/runtime.ts'
-import { usernsBundle } from '../support/userns.ts'
+import { shiftBundle, usernsBundle } from '../support/userns.ts'
 
 /** A helper started for the test, killed after it whatever happens. */
 function helper(options: Parameters<typeof Helper.start>[0] = {}): Helper {
@@ -49,7 +48,6 @@ async function runBundle(bundle: string) {
   return { code: r.code, output: r.stdout, lines: probeLines(r.stdout.split('\n').filter((l) => l.startsWith('{')).join('\n')) }
 }
 
-const configOf = (bundle: string) => JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
 
 describeKernel('the runtime defends itself', () => {
   it('breakout, CVE-2019-5736: a process holding the helper\'s /proc/PID/exe writes to it once the helper is gone', async () => {
@@ -181,7 +179,7 @@ describeKernel('the runtime defends itself', () => {
     const open = await runBundle(plain.bundle)
     expect(JSON.stringify(open.lines[0]), `the demonstration: without a user namespace the container's root reads it: ${open.output}`).toContain('STAND_IN_TOKEN=hunter2')
     const mapped = usernsBundle(join(dir, 'b'), [step], true, shareHostPids)
-    shiftOwnership(mapped.rootfs, configOf(mapped.bundle))
+    await shiftBundle(mapped)
     const closed = await runBundle(mapped.bundle)
     expect(closed.lines[0], `in a user namespace the container's root is not the host process's owner and has no CAP_SYS_PTRACE over it: ${closed.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
   })
@@ -208,7 +206,7 @@ describeKernel('the runtime defends itself', () => {
     expect(open.lines[0], `the demonstration: the container asked the daemon and the daemon did it: ${open.output}`).toEqual({ reply: 'created\n' })
     expect(readdirSync(target)).toEqual(['created-by-request-1'])
     const mapped = usernsBundle(join(dir, 'b'), ['unix:/run/daemon/daemon.sock'], true, withSocket)
-    shiftOwnership(mapped.rootfs, configOf(mapped.bundle))
+    await shiftBundle(mapped)
     const closed = await runBundle(mapped.bundle)
     expect(closed.lines[0], `the user namespace's root is not the socket's owner or group: connect must be refused: ${closed.output}`).toMatchObject({ step: 'unix', errno: 'EACCES' })
     expect(readdirSync(target), 'no second request may reach the daemon').toEqual(['created-by-request-1'])

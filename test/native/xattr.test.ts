@@ -1,6 +1,7 @@
 /**
  * setxattr / getxattr: the helper's extended attributes, which chapter 05 marks overlay
- * directories with (trusted.* names, which only a privileged process may set).
+ * directories with (trusted.* names, which only a privileged process may set); their byte
+ * variants carry binary values such as chapter 13's security.capability.
  */
 import { mkdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
@@ -41,5 +42,18 @@ describeKernel('setxattr and getxattr', () => {
     const missing = (await h.setxattr(join(dir, 'nope'), 'trusted.x', 'y').catch((e) => e)) as SyscallError
     expect(missing).toMatchObject({ syscall: 'lsetxattr', code: 'ENOENT' })
     expect(String(missing.message)).toBe(`lsetxattr("${join(dir, 'nope')}", "trusted.x", "y", 1, 0) failed: ENOENT (No such file or directory)`)
+  })
+
+  it('set and read back a value of any bytes, NUL and high bytes included', async () => {
+    const dir = join(tempDir(), 'd')
+    mkdirSync(dir)
+    const h = start()
+    const value = Buffer.from([0, 1, 0xff, 0x7f, 0, 0x80, 0x22, 0x5c])
+    await h.setxattrBytes(dir, 'trusted.workbook.bytes', value)
+    expect((await h.getxattrBytes(dir, 'trusted.workbook.bytes')).toString('hex')).toBe(value.toString('hex'))
+    await h.setxattr(dir, 'trusted.workbook.text', 'a"b')
+    expect((await h.getxattrBytes(dir, 'trusted.workbook.text')).toString()).toBe('a"b')
+    const unset = await h.getxattrBytes(dir, 'trusted.workbook.none').catch((e) => e)
+    expect(unset).toMatchObject({ syscall: 'lgetxattr', code: 'ENODATA', path: dir })
   })
 })

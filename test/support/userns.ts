@@ -3,10 +3,12 @@
  * host ids HOST_ID and up), a bind-mounted directory the container's root may write to, and a
  * stand-in for a host secret, a file of the real root with mode 0600. It does not import vitest.
  */
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { shiftOwnership } from '#ch/13-security/userns.ts'
 import type { Spec } from '../../lib/oci.ts'
+import { Helper } from '../../native/helper.ts'
 import { probeBundle } from './runtime.ts'
 
 /** The first host id of the container's range: far above any account this machine has. */
@@ -51,4 +53,15 @@ export function usernsBundle(dir: string, steps: string[], userns = true, edit: 
     edit(spec)
   })
   return { bundle, rootfs: join(bundle, 'rootfs'), shared, secretDir }
+}
+
+/** Chapter 13's shiftOwnership of the bundle's rootfs, under its config.json, with a helper of its own. */
+export async function shiftBundle(b: UsernsBundle): Promise<void> {
+  const helper = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
+  try {
+    await shiftOwnership(b.rootfs, JSON.parse(readFileSync(join(b.bundle, 'config.json'), 'utf8')) as Spec, helper)
+  } finally {
+    helper.close()
+    await helper.exited
+  }
 }
