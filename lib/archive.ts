@@ -1,11 +1,15 @@
 /**
  * Reading an image archive's own files (`docker save` folders and OCI layouts), given to
- * chapter 06's loaders: an archive is someone else's file tree, so every path in it is
- * resolved inside it and only regular files are read.
+ * chapter 06's loaders: an archive is someone else's file tree, just as a layer is, so every
+ * name in it goes through the chapter's resolveInside() and only regular files are read.
  */
-import { lstatSync, readFileSync } from 'node:fs'
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs'
+import { posix, relative } from 'node:path'
+import { resolveInside } from '#ch/06-images/unpack.ts'
 import { UnsafeLayerError } from './errors.ts'
-import { PathEscapeError, resolveInArchive } from './paths.ts'
+
+/** The most symlinks followed to reach one file, as the kernel's ELOOP limit. */
+const MAX_LINKS = 40
 
 /**
  * The file `name` of an archive at `dir`, refused unless it is a regular file inside it.
@@ -15,11 +19,16 @@ import { PathEscapeError, resolveInArchive } from './paths.ts'
  */
 export function archiveFile(dir: string, name: string, followLinks = true): string {
   if (typeof name !== 'string') throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: not a file name`)
-  let path: string
-  try {
-    path = resolveInArchive(dir, name, followLinks, 'the archive')
-  } catch (error) {
-    throw error instanceof PathEscapeError ? new UnsafeLayerError(error.message) : error
+  let path = resolveInside(dir, name)
+  // resolveInside() never follows the last component: a link there is followed here, its
+  // target resolved again as a name of the archive, so it is refused as any name would be
+  for (let links = 0; followLinks && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink(); links++) {
+    if (links === MAX_LINKS) throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: too many levels of symlinks`)
+    const target = readlinkSync(path)
+    const next = posix.normalize(posix.join(posix.dirname(relative(dir, path)), target))
+    if (target.startsWith('/') || next === '..' || next.startsWith('../'))
+      throw new UnsafeLayerError(`refusing ${JSON.stringify(name)}: it is a symlink -> ${JSON.stringify(target)}, which points outside the archive`)
+    path = resolveInside(dir, next)
   }
   const stat = lstatSync(path, { throwIfNoEntry: false })
   if (!stat?.isFile())

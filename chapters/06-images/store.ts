@@ -129,9 +129,9 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
 /**
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
  * then those of its layers that no other image still uses. An image a running
- * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
- * remove repository reference "REF" (must force) - container ID is using its referenced image
- * ID", and nothing is untagged. With `force` it is deleted all the same.
+ * container uses (containersUsing) is not deleted: the refusal is dockerd's conflict, naming the
+ * reference, the container and the image by their short IDs and saying that it takes force, and
+ * nothing is untagged. With `force` it is deleted all the same.
  */
 export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
   // TODO(06): docker rmi.
@@ -141,8 +141,8 @@ export function removeImage(root: string, ref: string, force = false): RemoveRep
   //      need from the image's config before you delete it. Report each deleted layer by its
   //      chain ID, in the order they went.
   //   4. Before any of that: is a running container using this image? Deleting its layers pulls
-  //      the files from under its overlay. Refuse as dockerd does (the doc comment gives the
-  //      words), untagging nothing; with `force`, which part may go now and which must wait for
+  //      the files from under its overlay. Refuse as dockerd does (its words are in the text's
+  //      "The layer store and the image DB"), untagging nothing; with `force`, which part may go now and which must wait for
   //      the container to end? (This module re-exports what tells you who uses an image.)
   //   Where: `docker rmi`'s output; moby's daemon/images/image_delete.go, and layer_store.go's
   //   Release, which counts references instead of searching.

@@ -73,8 +73,8 @@ export function aufsMarker(name: string): AufsMarker | undefined {
   //      name may end in "/"; a marker at the top of the layer has no directory part.
   //   2. ".wh..wh..opq" makes its directory opaque; ".wh.NAME" deletes NAME in that directory.
   //   3. A whiteout whose NAME is empty, "." or ".." names no file of its directory: it would
-  //      delete the directory itself or its parent. Refuse it with an UnsafeLayerError, and look
-  //      at NAME itself: path helpers normalise "etc/.." to "." before you can see it.
+  //      delete the directory itself or its parent. Refuse it with an UnsafeLayerError. Once
+  //      NAME has been joined to its directory, could you still tell that it was one of those?
   //   Where: the OCI image spec, layer.md ("Whiteouts"); moby's pkg/archive/whiteouts.go.
   throw new NotImplementedError('06-images', 'aufsMarker')
 }
@@ -101,8 +101,9 @@ export async function writeEntry(root: string, path: string, header: Header, con
   //      root be, and what would a symlink there do to every later entry?
   //   2. An entry replaces whatever an earlier entry left at `path` (except a directory over a
   //      directory, which keeps its contents), and must never write through it: picture a symlink
-  //      left at `path` that points at the host's /etc/passwd. How do you create a file so that the
-  //      open fails, rather than follows, when anything is already there?
+  //      left at `path` that points at the host's /etc/passwd. Removing it first is not the whole
+  //      answer: what would your open do if something stood at `path` again by the time it ran,
+  //      and can the open itself refuse that? (open(2))
   //   3. The types that matter: directory; file (stream `content`, do not buffer a whole layer);
   //      symlink (store the target as it is: it is harmless until something writes through it);
   //      character and block devices and fifos (only root makes them: ask `helper()`); hard link.
@@ -112,8 +113,8 @@ export async function writeEntry(root: string, path: string, header: Header, con
   //      it the same way. A target that escapes or is not there is an UnsafeLayerError naming the
   //      link entry (header.name) and its target. A hard link shares its target's owner and mode.
   //   5. Then owner, mode and mtime from the header, never through a symlink (a symlink has no
-  //      mode of its own on Linux). Mind the order: what does chown(2) do to the
-  //      setuid bit?
+  //      mode of its own on Linux). Each call sets one thing: can one of them change what another
+  //      has already set? (Read the man pages of the calls you chose.)
   //   Where: moby's pkg/archive/archive.go (createTarFile); containerd's pkg/archive/tar.go.
   throw new NotImplementedError('06-images', 'writeEntry')
 }
@@ -124,25 +125,32 @@ export async function writeEntry(root: string, path: string, header: Header, con
  * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet (nor
  * need its parent folder), and return its diff ID (the sha256 of the uncompressed tar) and
  * size. aufs whiteouts become overlay ones: ".wh.NAME" chapter 05's whiteout named NAME,
- * ".wh..wh..opq" the opaque mark on its directory. The layer is built in "<dir>.partial" and renamed into place at the end,
- * so a refused entry (or any failure) leaves nothing behind.
+ * ".wh..wh..opq" the opaque mark on its directory, as long as a later entry of the layer does
+ * not replace that directory. A layer is all or nothing: nothing at `dir` is ever taken for a
+ * whole layer unless it is one, and a refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
   // TODO(06): apply a whole layer atomically, turning aufs markers into overlay ones.
-  //   1. Nothing may appear at `dir` until the layer is complete: build it next to `dir` (the doc
-  //      comment says where) and move it into place in one step at the very end. On any error,
-  //      remove what you built and let the error through, so a refused layer leaves nothing.
+  //   1. A reader (a store, a crashed run's next start) must never take a half-applied layer at
+  //      `dir` for a whole one. Where do you build it, so that one step at the very end makes the
+  //      whole layer appear at once? On any error, remove what you built and let the error
+  //      through: a refused layer leaves nothing.
   //   2. The diff ID is the sha256 of the uncompressed tar, computed while it streams by: the
   //      bytes are read once. layerTar() (lib/image.ts) gunzips and shows you each chunk;
   //      tar-stream's extract() parses; a broken stream must reject, not hang.
   //   3. Every name is resolved inside the layer before anything is written, markers included:
   //      a marker is an entry like any other, and a symlink can stand where its directory should.
   //   4. A whiteout becomes chapter 05's overlay whiteout. An opaque marker may come before its
-  //      directory's own entry (umoci writes it so): when can the xattr be set so that it is on
-  //      the directory that finally exists?
+  //      directory's own entry (umoci writes it so), and a LATER entry of the same layer may
+  //      replace that directory, or one above it, with a symlink: to another directory of the
+  //      layer, or out of it. Whenever you set the xattr, which directory must carry it, which
+  //      must never (think of where a path through that symlink leads), and may the layer be
+  //      refused for it? containerd's OverlayConvertWhiteout sets the mark as the marker comes;
+  //      if you set it later, what must still hold when you do?
   //   5. Devices and xattrs need root's helper: start it only when an entry needs it, and close
   //      it (and wait until it has exited) before you return or throw.
-  //   Where: "Unpacking without escaping" in README.md; moby's pkg/archive/archive.go (Unpack) and
+  //   Where: "Unpacking without escaping" and "A mark for a directory that is gone" in README.md;
+  //   moby's pkg/archive/archive.go (Unpack) and
   //   archive_linux.go (overlayWhiteoutConverter); containerd's pkg/archive/tar.go (applyNaive).
   throw new NotImplementedError('06-images', 'applyLayer')
 }

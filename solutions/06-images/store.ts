@@ -139,9 +139,9 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
 /**
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
  * then those of its layers that no other image still uses. An image a running
- * container uses (containersUsing) is not deleted, as dockerd refuses it: "conflict: unable to
- * remove repository reference "REF" (must force) - container ID is using its referenced image
- * ID", and nothing is untagged. With `force` it is deleted all the same.
+ * container uses (containersUsing) is not deleted: the refusal is dockerd's conflict, naming the
+ * reference, the container and the image by their short IDs and saying that it takes force, and
+ * nothing is untagged. With `force` it is deleted all the same.
  */
 export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
   const id = resolveImage(root, ref)

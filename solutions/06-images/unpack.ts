@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, createWriteStream, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs'
-import { dirname, join, posix } from 'node:path'
+import { dirname, join, posix, relative } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar, { type Header } from 'tar-stream'
@@ -153,13 +153,24 @@ export async function writeEntry(root: string, path: string, header: Header, con
 }
 // #endregion writeEntry
 
+/** Is `path` (relative to `root`) a directory whose every component, itself included, is a directory and not a symlink? */
+function plainDirectory(root: string, path: string): boolean {
+  let at = root
+  for (const part of path.split('/').filter((p) => p !== '')) {
+    at = join(at, part)
+    if (!lstatSync(at, { throwIfNoEntry: false })?.isDirectory()) return false
+  }
+  return true
+}
+
 // #region applyLayer
 /**
  * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet (nor
  * need its parent folder), and return its diff ID (the sha256 of the uncompressed tar) and
  * size. aufs whiteouts become overlay ones: ".wh.NAME" chapter 05's whiteout named NAME,
- * ".wh..wh..opq" the opaque mark on its directory. The layer is built in "<dir>.partial" and renamed into place at the end,
- * so a refused entry (or any failure) leaves nothing behind.
+ * ".wh..wh..opq" the opaque mark on its directory, as long as a later entry of the layer does
+ * not replace that directory. A layer is all or nothing: nothing at `dir` is ever taken for a
+ * whole layer unless it is one, and a refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
   if (existsSync(dir)) throw new Error(`cannot apply a layer into ${dir}: it already exists`)
@@ -186,7 +197,7 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
         // parent; the marker may come before its directory's own entry (umoci writes it so)
         const path = dirname(resolveInside(work, entry.header.name))
         mkdirSync(path, { recursive: true })
-        opaque.add(path)
+        opaque.add(relative(work, path))
       } else if (marker?.kind === 'whiteout') {
         const path = resolveInside(work, marker.path)
         mkdirSync(dirname(path), { recursive: true })
@@ -198,7 +209,9 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
       }
       entry.resume() // skip whatever the entry's data the writer did not read
     }
-    for (const path of opaque) await makeOpaque(helper(), path)
+    // a later entry may have replaced the marked directory, or one above it, with a symlink:
+    // the mark went with the directory it was for, and a path through the link leads elsewhere
+    for (const path of opaque) if (plainDirectory(work, path)) await makeOpaque(helper(), join(work, path))
     renameSync(work, dir)
     return { diffId: `sha256:${hash.digest('hex')}`, size }
   } catch (error) {

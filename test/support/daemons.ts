@@ -199,8 +199,12 @@ export async function startDaemon(what: string, command: string, args: string[],
   return daemon
 }
 
-/** containerd with its config, root, state and sockets (gRPC `dir/c.sock`, ttrpc beside it) in `dir`; the CRI plugin off. */
-export function startContainerd(dir: string, options: DaemonOptions = {}): Promise<Daemon> {
+/**
+ * containerd with its config, root, state and sockets (gRPC `dir/c.sock`, ttrpc beside it) in
+ * `dir`; the CRI plugin off. With `prefix`, containerd is the last word of that command, which
+ * must exec it (a private mount namespace, for instance), as startDockerd's.
+ */
+export function startContainerd(dir: string, options: DaemonOptions & { prefix?: string[] } = {}): Promise<Daemon> {
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'c.sock') // short: a unix socket path has room for 107 bytes, the shims' longer ones too
   const config = join(dir, 'config.toml')
@@ -212,7 +216,8 @@ export function startContainerd(dir: string, options: DaemonOptions = {}): Promi
     '[ttrpc]', `  address = "${socket}.ttrpc"`,
     '[debug]', '  level = "info"',
   ].join('\n') + '\n')
-  return startDaemon('containerd', '/usr/bin/containerd', ['--config', config], dir, socket, options)
+  const [command, ...before] = [...(options.prefix ?? []), '/usr/bin/containerd']
+  return startDaemon('containerd', command!, [...before, '--config', config], dir, socket, options)
 }
 
 /**
