@@ -38,7 +38,7 @@ const REFERENCE = (() => {
 function nameProblem(name: string): string | undefined {
   const match = REFERENCE.exec(name)
   if (!match) return 'not a reference by the grammar'
-  // distribution's Parse measures the name it is given (which name a pull gives it: chapter 07)
+  // the length of the name as written here, as distribution's Parse measures what it is given
   if (match[1]!.length > NAME_TOTAL_LENGTH_MAX) return `a repository name of more than ${NAME_TOTAL_LENGTH_MAX} characters`
   if (/^[a-f0-9]{64}$/.test(match[1]!)) return 'a repository named by 64 hex digits, which would read as an image ID'
   return undefined

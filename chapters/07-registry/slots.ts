@@ -28,8 +28,8 @@ export class Slots implements DownloadLimit {
     // TODO(07): one limit for every pull of the process (the chapter's "One limit for the daemon";
     //   moby's distribution/xfer/transfer.go: transferManager's concurrencyLimit, activeTransfers,
     //   waitingTransfers, and what inactivate does with a slot).
-    //   1. What must you know at every moment: how many slots are taken, and who waits, in which
-    //      order? When a job ends and someone waits, does the count change at all?
+    //   1. What must you know at every moment, and what changes when a job ends while others
+    //      wait?
     //   2. A job ends by resolving, by rejecting, or by throwing before its first await. In each
     //      case the slot must come back exactly once. Who gives it back, and where in your code?
     //   3. A waiter whose signal aborts: what must be gone from your state before the call

@@ -30,11 +30,9 @@ export interface Watch {
 /**
  * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
- * from the moment it joins (the last message first, if there was one) and settles as the job
- * does, with the job's own error when it fails. When `watch.signal` aborts, this watcher
- * leaves at once, rejecting with the signal's reason; the job goes on for the others, and
- * is aborted only when its last watcher has left. A transfer is forgotten as soon as it has
- * settled or has no watcher left: the next pull for the key starts a new one.
+ * and settles as the job does, with the job's own error when it fails. When `watch.signal`
+ * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
+ * for the others. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
  */
 export function watchTransfer(key: string, job: TransferJob, watch: Watch): Promise<void> {
   // TODO(07): the chapter's "Two pulls, one download"; moby's distribution/xfer/transfer.go (transferManager's

@@ -93,7 +93,7 @@ describeKernel('pulling through a link that misbehaves', () => {
     expect(allImageIds(root), 'an image was stored from a manifest that failed its check').toEqual([])
   })
 
-  it('by tag, the registry answers with another manifest than its Docker-Content-Digest', async () => {
+  it('by tag, the registry answers with a manifest other than the one it names', async () => {
     const proxy = await interpose(registry, { manifests: { stacked: other.manifest } })
     const root = tempDir('minidocker-store-')
     const error = await caught(() => pullImage(`${proxy.host}/faults:stacked`, { root }))
