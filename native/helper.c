@@ -159,6 +159,13 @@ static int ok(void) {
   return 0;
 }
 
+/* Answer {"ok":true,"fd":N}: an fd the helper keeps open for a later request. */
+static int ok_fd(int fd) {
+  putf("{\"ok\":true,\"fd\":%d}", fd);
+  send_line();
+  return 0;
+}
+
 /* ---------- names for flags ---------- */
 
 struct flag { const char *name, *constant; unsigned long value; };
@@ -310,20 +317,33 @@ static int op_unshare(const char *list) {
   return unshare((int)flags) ? fail("unshare") : ok();
 }
 
-/* setns PATH [KIND]: nstype 0 joins any kind of namespace, KIND's flag only that kind. */
-static int op_setns(int argc, char **a) {
-  if (argc != 2 && argc != 3) return bad_request("setns", "wrong number of arguments");
-  const char *path = a[1], *kind = argc == 3 ? a[2] : NULL;
-  unsigned long nstype = 0;
-  char text[512] = "0";
-  if (kind && *kind && (strchr(kind, ',') || parse_flags(ns_flags, kind, &nstype, text, sizeof text)))
-    return bad_request("setns", "unknown namespace (expected one of mount,uts,ipc,pid,network,user,cgroup,time)");
+/* open(2) PATH close-on-exec, the call named for a failure (flags_text is how it reads). */
+static int open_named(const char *path, int flags, const char *flags_text) {
   call_begin("open");
   call_str(path);
-  call_arg("O_RDONLY");
+  call_arg("%s", flags_text);
   call_end();
   err_path = path;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  return open(path, flags | O_CLOEXEC);
+}
+
+/* KIND for setns's nstype: "" or absent is 0 (any kind), else that kind's one flag. */
+static int setns_type(const char *op, const char *kind, unsigned long *nstype, char *text, size_t len) {
+  *nstype = 0;
+  snprintf(text, len, "0");
+  if (kind && *kind && (strchr(kind, ',') || parse_flags(ns_flags, kind, nstype, text, len)))
+    return bad_request(op, "unknown namespace (expected one of mount,uts,ipc,pid,network,user,cgroup,time)");
+  return 0;
+}
+
+/* setns PATH [KIND]: open PATH now and join what it names; nstype 0 joins any kind of namespace, KIND's flag only that kind. */
+static int op_setns(int argc, char **a) {
+  if (argc != 2 && argc != 3) return bad_request("setns", "wrong number of arguments");
+  const char *path = a[1];
+  unsigned long nstype;
+  char text[512];
+  if (setns_type("setns", argc == 3 ? a[2] : NULL, &nstype, text, sizeof text)) return -1;
+  int fd = open_named(path, O_RDONLY, "O_RDONLY");
   if (fd < 0) return fail("open");
   call_begin("setns");
   call_str(path);
@@ -335,6 +355,38 @@ static int op_setns(int argc, char **a) {
   close(fd);
   errno = e;
   return r ? fail("setns") : ok();
+}
+
+/* setns_fd FD [KIND]: join the namespace behind an fd the helper holds (from open), which stays open. */
+static int op_setns_fd(int argc, char **a) {
+  long fd;
+  if (argc != 2 && argc != 3) return bad_request("setns_fd", "wrong number of arguments");
+  if (parse_int(a[1], &fd)) return bad_request("setns_fd", "fd must be a number");
+  unsigned long nstype;
+  char text[512];
+  if (setns_type("setns_fd", argc == 3 ? a[2] : NULL, &nstype, text, sizeof text)) return -1;
+  call_begin("setns");
+  call_arg("%ld", fd);
+  call_arg("%s", text);
+  call_end();
+  return setns((int)fd, (int)nstype) ? fail("setns") : ok();
+}
+
+/* open PATH: open(2) read-only and keep the fd (close-on-exec); answers its number. */
+static int op_open(const char *path) {
+  int fd = open_named(path, O_RDONLY, "O_RDONLY");
+  return fd < 0 ? fail("open") : ok_fd(fd);
+}
+
+/* close FD: close one fd the helper holds. */
+static int op_close(const char *fd_s) {
+  long fd;
+  if (parse_int(fd_s, &fd)) return bad_request("close", "fd must be a number");
+  if (fd == ctl) return bad_request("close", "that is the control socket");
+  call_begin("close");
+  call_arg("%ld", fd);
+  call_end();
+  return close((int)fd) ? fail("close") : ok();
 }
 
 static int op_mount(char **a) {
@@ -721,13 +773,6 @@ static int op_setrlimit(const char *name, const char *soft_s, const char *hard_s
   return setrlimit((int)resource, &limit) ? fail("setrlimit") : ok();
 }
 
-/* Answer {"ok":true,"fd":N}: an fd the helper keeps open for a later request. */
-static int ok_fd(int fd) {
-  putf("{\"ok\":true,\"fd\":%d}", fd);
-  send_line();
-  return 0;
-}
-
 /* connect PATH: a SOCK_STREAM unix socket connected to PATH (a console socket), kept open. */
 static int op_connect(const char *path) {
   call_begin("connect");
@@ -750,12 +795,7 @@ static int op_connect(const char *path) {
 
 /* openpt PATH: open a pty multiplexer (a devpts's ptmx) and unlock its new slave; answers the master's fd. */
 static int op_openpt(const char *path) {
-  call_begin("open");
-  call_str(path);
-  call_arg("O_RDWR|O_NOCTTY");
-  call_end();
-  err_path = path;
-  int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int fd = open_named(path, O_RDWR | O_NOCTTY, "O_RDWR|O_NOCTTY");
   if (fd < 0) return fail("open");
   int unlock = 0;
   call_begin("ioctl");
@@ -1038,6 +1078,9 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "fork")) { NEED(0); return op_fork(); }
   if (!strcmp(op, "unshare")) { NEED(1); return op_unshare(a[1]); }
   if (!strcmp(op, "setns")) return op_setns(argc, a);
+  if (!strcmp(op, "setns_fd")) return op_setns_fd(argc, a);
+  if (!strcmp(op, "open")) { NEED(1); return op_open(a[1]); }
+  if (!strcmp(op, "close")) { NEED(1); return op_close(a[1]); }
   if (!strcmp(op, "mount")) { NEED(5); return op_mount(a); }
   if (!strcmp(op, "umount2")) { NEED(2); return op_umount2(a[1], a[2]); }
   if (!strcmp(op, "pivot_root")) { NEED(2); return op_pivot_root(a[1], a[2]); }

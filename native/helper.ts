@@ -240,6 +240,37 @@ export class Helper {
   }
 
   /**
+   * open(2) a file read-only and keep the fd (close-on-exec) for later requests: a held fd on a
+   * namespace file keeps that namespace, whatever becomes of the path or of the processes in it.
+   * @param path looked up now, in the helper's mount namespace and root
+   * @returns the fd; /proc/HELPER_PID/fd/FD names the same open file from outside.
+   * @throws ENOENT when the path does not exist.
+   * @throws EACCES when a directory on the way is not searchable.
+   */
+  async open(path: string): Promise<number> {
+    return (await this.#call('open', path)).fd!
+  }
+
+  /**
+   * setns(2) on an fd the helper holds (from open), with nstype 0 (any kind) or, given `type`,
+   * that kind's CLONE_NEW* flag. The fd stays open.
+   * @throws EBADF when the fd is not open.
+   * @throws EINVAL when the fd is not a namespace, or `type` is given and the namespace is of another kind.
+   * @throws EPERM without CAP_SYS_ADMIN in the namespace's owning user namespace.
+   */
+  setnsFd(fd: number, type?: Namespace): Promise<unknown> {
+    return type ? this.#call('setns_fd', String(fd), type) : this.#call('setns_fd', String(fd))
+  }
+
+  /**
+   * close(2) one fd the helper holds (never its control socket).
+   * @throws EBADF when the fd is not open.
+   */
+  closeFd(fd: number): Promise<unknown> {
+    return this.#call('close', String(fd))
+  }
+
+  /**
    * sethostname(2) with `name`.
    * @param name at most 64 bytes
    * @throws EINVAL when the name is longer than 64 bytes.

@@ -40,26 +40,28 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
  * the runtime is handed: a /proc/PID/ns/KIND link, or a file a namespace is bind-mounted on
  * (dockerd's sandbox netns under /var/run/docker/netns, `ip netns add`), named in the
  * helper's mount namespace. The helper ends up in exactly the namespaces each entry's type
- * says, or in none of them: when an entry cannot be joined as what it says it is, or would
- * leave the container mounting in the runtime's own mount namespace, or asks for a type the
- * spec also creates, the spec is refused with a ContainerError (125) naming the entry's type
- * and path, and the helper is still as it started, in its namespaces and without children.
+ * says, or in none of them: when an entry cannot be joined as what it says it is (a path that
+ * is not there, or no longer names a namespace, included), or would leave the container
+ * mounting in the runtime's own mount namespace (Node's, or the one the helper started in),
+ * or asks for a type the spec also creates or joins elsewhere, the spec is refused with a
+ * ContainerError (125) naming the entry's type and path, and the helper is still as it
+ * started: in its namespaces, its children's PID namespace the same, and without children.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
   // TODO(02): join what the spec names by path (docker run --network container:X, docker
   //   exec, a Kubernetes pod, the netns file dockerd hands runc), all or nothing.
-  //   1. Whose view of the file system is a path in? Node runs in one mount namespace, the
-  //      helper may be in another (mount_namespaces(7), proc(5) on /proc/PID/root).
-  //   2. How can you tell which kind of namespace a path names, and which one it is, when it
-  //      is a /proc/PID/ns link, and when it is a file a namespace is bind-mounted on? What can
-  //      Node see, and what only the kernel? (namespaces(7), stat(2), setns(2)'s nstype;
-  //      the helper's setns in native/helper.ts)
-  //   3. If the only sure check is a join, what does "the helper is still as it started" ask
-  //      of you, and where can a join be tried without consequences? Joining one namespace
-  //      can change what the paths still to come name (setns(2)).
-  //   4. "The runtime's own mount namespace": what names it, whatever the path's text?
-  //   runc: nsexec.c's join_namespaces (it opens every path before the first setns, and
-  //   passes the type); orderNamespacePaths in container_linux.go; "Joining namespaces".
+  //   The constraints, not the steps:
+  //   1. A path is the helper's, in the helper's mount namespace; Node may be in another one.
+  //   2. Which kind of namespace a path names, and which namespace, must be known before the
+  //      helper moves at all; a bind-mounted namespace file says neither to readlink(2).
+  //   3. Nothing stays still while you check: the process holding a namespace can die between
+  //      your check and your join, and one join can change what the paths after it name. A
+  //      refusal that leaves the helper half-joined is the one outcome that is never right.
+  //   4. The runtime's own mount namespace must be refused under any name for it.
+  //   Errors to expect from the helper: ENOENT (no such path), EINVAL (not that kind of
+  //   namespace), EPERM. Where to look: setns(2), namespaces(7), stat(2), proc(5);
+  //   native/helper.ts for what the helper can do; runc's nsexec.c, join_namespaces;
+  //   "Joining namespaces" in the chapter text.
   throw new NotImplementedError('02-namespaces', 'joinNamespaces')
 }
 // #endregion joinNamespaces
@@ -102,9 +104,9 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
   //   each question below constrains it, none of them is a step.
   //   1. What does each call do to its caller, and what to the children it makes afterwards?
   //      (unshare(2), setns(2), pid_namespaces(7))
-  //   2. Which process must ask the kernel to be killed with its parent, from when, and what
-  //      if the parent is already gone by then? (prctl(2), fork(2); runc's
-  //      standard_init_linux.go, and what getppid(2) can say inside a new PID namespace)
+  //   2. From the fork on, the relay can die between any two of your requests: what then ends
+  //      the container's process, and how do you know it will? (prctl(2), fork(2),
+  //      getppid(2); runc's standard_init_linux.go)
   //   3. Where must the hostname land, and what may still fail after it?
   //   "unshare, and why PID needs a fork", "Joining namespaces" and "The relay, and dying with
   //   it" in the chapter text; unshare(1)'s --fork; runc's libcontainer/nsenter/nsexec.c.

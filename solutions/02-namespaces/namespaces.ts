@@ -6,7 +6,7 @@
  * the namespaces config.json's linux.namespaces lists, a PID 1 in the new PID namespace that
  * dies with the helper's relay, and the hostname in the new UTS namespace.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import type { NamespaceType, Spec } from '../../lib/oci.ts'
@@ -34,38 +34,56 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
  * the runtime is handed: a /proc/PID/ns/KIND link, or a file a namespace is bind-mounted on
  * (dockerd's sandbox netns under /var/run/docker/netns, `ip netns add`), named in the
  * helper's mount namespace. The helper ends up in exactly the namespaces each entry's type
- * says, or in none of them: when an entry cannot be joined as what it says it is, or would
- * leave the container mounting in the runtime's own mount namespace, or asks for a type the
- * spec also creates, the spec is refused with a ContainerError (125) naming the entry's type
- * and path, and the helper is still as it started, in its namespaces and without children.
+ * says, or in none of them: when an entry cannot be joined as what it says it is (a path that
+ * is not there, or no longer names a namespace, included), or would leave the container
+ * mounting in the runtime's own mount namespace (Node's, or the one the helper started in),
+ * or asks for a type the spec also creates or joins elsewhere, the spec is refused with a
+ * ContainerError (125) naming the entry's type and path, and the helper is still as it
+ * started: in its namespaces, its children's PID namespace the same, and without children.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
-  const entries = spec.linux?.namespaces ?? []
+  const entries = (spec.linux?.namespaces ?? []).filter((ns) => ns.path)
   const toCreate = namespacesToCreate(spec)
-  // After the mount namespace every path is looked up in it: it comes last.
-  const joined = [...entries.filter((ns) => ns.path && ns.type !== 'mount'), ...entries.filter((ns) => ns.path && ns.type === 'mount')]
   const refuse = ({ type, path }: { type: NamespaceType; path?: string }, why: string) => new ContainerError(`cannot join the ${type} namespace at ${path}: ${why}`, 125)
-  for (const ns of joined) {
+  for (const [i, ns] of entries.entries()) {
     if (toCreate.includes(ns.type)) throw refuse(ns, `the spec also asks for a new ${ns.type} namespace`)
-    // The path is the helper's: read it through the helper's root, in its mount namespace.
-    const seen = `/proc/${helper.pid}/root${ns.path}`
-    if (!existsSync(seen)) throw refuse(ns, 'no such file')
-    // A namespace's inode number is the same through every path that names it.
-    if (ns.type === 'mount' && sameFile(seen, `/proc/${helper.pid}/ns/mnt`)) throw refuse(ns, 'it is the mount namespace the runtime is in')
+    if (entries.findIndex((other) => other.type === ns.type) !== i) throw refuse(ns, `the spec names another ${ns.type} namespace to join`)
   }
-  if (joined.length === 0) return []
-  // Only the kernel can tell the kind of a bind-mounted namespace, and only by a join: rehearse
-  // every join, in the same order and the same mount namespace, in a helper that is thrown away.
+  if (entries.length === 0) return []
+  // Every path is opened once, in the helper's mount namespace, before any join: from then on an
+  // fd, not a path, names each namespace, and keeps it alive whatever its holder does.
+  const held: { ns: (typeof entries)[number]; fd: number; at: string }[] = []
+  try {
+    for (const ns of entries) {
+      const fd = await helper.open(ns.path!).catch((e: SyscallError) => Promise.reject(e.code === 'ENOENT' ? refuse(ns, 'no such file') : e))
+      held.push({ ns, fd, at: `/proc/${helper.pid}/fd/${fd}` })
+    }
+    // A namespace's inode number is the same through every name; the fd is the helper's reading of the path.
+    const runtime = [process.pid, helper.pid].map((pid) => `/proc/${pid}/ns/mnt`)
+    for (const { ns, at } of held)
+      if (ns.type === 'mount' && runtime.some((own) => sameFile(at, own))) throw refuse(ns, 'it is the mount namespace the runtime is in')
+    await rehearse(held, refuse)
+    for (const { ns, fd } of held) await helper.setnsFd(fd, ns.type)
+  } finally {
+    for (const { fd } of held) await helper.closeFd(fd)
+  }
+  return entries.map((ns) => ns.type)
+}
+
+/**
+ * Only the kernel tells the kind of a bind-mounted namespace, and only by a join: try every join
+ * through the helper's fds in a helper that is thrown away, the mount namespace last (after it,
+ * /proc/HELPER may name nothing).
+ */
+async function rehearse(held: { ns: { type: NamespaceType; path?: string }; at: string }[], refuse: (ns: { type: NamespaceType; path?: string }, why: string) => Error) {
+  const ordered = [...held.filter(({ ns }) => ns.type !== 'mount'), ...held.filter(({ ns }) => ns.type === 'mount')]
   const rehearsal = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
   try {
-    await rehearsal.setns(`/proc/${helper.pid}/ns/mnt`, 'mount')
-    for (const ns of joined) await rehearsal.setns(ns.path!, ns.type).catch((e: SyscallError) => Promise.reject(e.code === 'EINVAL' ? refuse(ns, `it is not a ${ns.type} namespace`) : e))
+    for (const { ns, at } of ordered) await rehearsal.setns(at, ns.type).catch((e: SyscallError) => Promise.reject(e.code === 'EINVAL' ? refuse(ns, `it is not a ${ns.type} namespace`) : e))
   } finally {
     rehearsal.kill()
     await rehearsal.exited
   }
-  for (const ns of joined) await helper.setns(ns.path!, ns.type)
-  return joined.map((ns) => ns.type)
 }
 
 function sameFile(a: string, b: string): boolean {

@@ -36,6 +36,15 @@ async function hostnameIn(path: string): Promise<string> {
 
 const SANDBOX_HOSTNAME = 'sandbox-02'
 
+/** The host PID of `pid`'s parent, or 0 once it is gone. */
+function parentOf(pid: number): number {
+  try {
+    return Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
+
 /** True once `pid` has exited (gone, or a zombie nobody reaped yet). */
 function ended(pid: number): boolean {
   try {
@@ -243,7 +252,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
     process.kill(helper.pid, 'SIGKILL') // the relay, as a supervisor that gives up on a start would
     const gone = await waitFor(() => ended(pid), 2000)
-    expect(gone, `PID 1 (host PID ${pid}) was still running 2 s after its relay was killed: what can the kernel do for a process whose parent dies, which process has to ask, and what does a child not inherit (fork(2))? Does every signal end a PID 1? ("The relay, and dying with it"; "PID 1 is special")`).toBe(true)
+    expect(gone, `PID 1 (host PID ${pid}) was still running 2 s after its relay was killed, now a child of PID ${parentOf(pid)}: what in your code ties the container's process to its relay, from which moment on, and would it reach a PID 1? ("The relay, and dying with it"; "PID 1 is special")`).toBe(true)
   })
 
   it('the relay killed right after the fork', async () => {
@@ -254,7 +263,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const error = await caught(() => enterNamespaces(racing, probeSpec([])))
     expect(state.forked, 'enterNamespaces never forked').toBeGreaterThan(0)
     const gone = await waitFor(() => ended(state.forked), 5000)
-    expect(gone, `the relay was killed right after the fork, before the next request, and PID 1 (host PID ${state.forked}) was still running 5 s later: what does asking to die with the relay do once the relay is gone, and what does runc's linuxStandardInit.Init (standard_init_linux.go) check afterwards? ("The relay, and dying with it")`).toBe(true)
+    expect(gone, `the relay was killed right after the fork, before the next request, and PID 1 (host PID ${state.forked}) was still running 5 s later, now a child of PID ${parentOf(state.forked)}: what did your code find out about the relay after that moment, and what did it do with the answer? ("The relay, and dying with it")`).toBe(true)
     expect(error, 'the relay is gone: expected a ContainerError (enterNamespaces\'s doc comment)').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
   })
@@ -308,6 +317,40 @@ async function namespaceHolder(name: string): Promise<number> {
   const pid = child()
   onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
   return pid
+}
+
+/** The PID namespace `pid`'s next child would be born in. */
+const forChildrenOf = (pid: number) => readlinkSync(`/proc/${pid}/ns/pid_for_children`)
+
+/** What a refusal must leave as it found it: the helper's namespaces, the one for its children, and no child. */
+function stateOf(pid: number) {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()
+  return { after: namespacesOf(pid), forChildren: forChildrenOf(pid), children }
+}
+
+/**
+ * `helper` as enterNamespaces sees it, except that `holder` is killed (and has exited) as soon
+ * as the helper's first join (setns or setnsFd) has succeeded: the process that kept the spec's
+ * namespaces dies between whatever checked the spec and the rest of the joins.
+ */
+function holderDiesAfterFirstJoin(helper: Helper, holder: number) {
+  const state = { joins: 0 }
+  const dying = new Proxy(helper, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target)
+      if (typeof value !== 'function') return value
+      if (key !== 'setns' && key !== 'setnsFd') return value.bind(target)
+      return async (...args: unknown[]) => {
+        const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+        if (state.joins++ === 0) {
+          process.kill(holder, 'SIGKILL')
+          await waitFor(() => ended(holder), 10_000)
+        }
+        return result
+      }
+    },
+  })
+  return { dying, state }
 }
 
 /** The namespace at /proc/PID/ns/FILE, as the kernel names it ("uts:[4026532201]"). */
@@ -372,7 +415,7 @@ describeKernel('joining namespaces', () => {
     const spec = probeSpec(['ns', 'pid'])
     spec.linux!.namespaces = [{ type: 'pid', path: `/proc/${holder}/ns/pid` }, { type: 'uts' }, { type: 'ipc' }]
     const { run, error } = await attempt(spec)
-    expect(error?.message, 'enterNamespaces threw for a spec joining a PID namespace by path').toBeUndefined()
+    expect(error?.message, 'enterNamespaces threw for a spec joining a PID namespace by path: which process does each step act on, before the fork and after it? ("Joining namespaces")').toBeUndefined()
     const inside = probeValue<Record<Kind, string>>(run!.stdout, 'ns')
     expect(inside.pid, `the probe's /proc/self/ns/pid is not the holder's (${nsOf(holder, 'pid')}): whom does setns(2) with a PID namespace move, the caller or the children it makes afterwards, and which process runs the command? (setns(2), pid_namespaces(7); "Joining namespaces")`).toBe(nsOf(holder, 'pid'))
     const seen = probeLines(run!.stdout).find((l) => 'pid' in l) as { pid: number; ppid: number }
@@ -415,8 +458,8 @@ describeKernel('joining namespaces', () => {
       await enterNamespaces(h, spec, async () => void (seen = namespacesOf(h.pid)))
     })
     expect(seen, 'enterUser was never called (enterNamespaces\'s doc comment)').toBeDefined()
-    expect(seen!.uts, 'when enterUser ran, the helper had not joined the UTS namespace the spec names: from inside a new user namespace, could it still? (user_namespaces(7), setns(2))').toBe(nsOf(holder, 'uts'))
-    expect(seen!.ipc, 'when enterUser ran, the helper was in a new IPC namespace already: which user namespace owns a namespace created before the new one? (user_namespaces(7))').toBe(box!.namespaces.ipc)
+    expect(seen!.uts, `when enterUser ran, the helper was in UTS namespace ${seen!.uts}, not ${nsOf(holder, 'uts')} that the spec names: what will the helper still be allowed to do once enterUser has made its user namespace? ("Joining namespaces")`).toBe(nsOf(holder, 'uts'))
+    expect(seen!.ipc, `when enterUser ran, the helper was already in IPC namespace ${seen!.ipc}, a new one, not the sandbox's ${box!.namespaces.ipc}: which user namespace will the container's IPC namespace belong to? ("Joining namespaces")`).toBe(box!.namespaces.ipc)
   })
 
   it('a spec joining a network namespace that only a bind-mounted file holds, as ip netns add leaves it', async () => {
@@ -436,17 +479,46 @@ describeKernel('joining namespaces', () => {
     expect(inside.net, `the probe is in ${inside.net}, and the namespace bind-mounted at ${made.file} is ${made.id}`).toBe(made.id)
   })
 
+  it('a spec whose namespaces\' holder dies after the helper\'s first join', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const helper = startHelper()
+    const box = await sandbox(helper)
+    const before = { ...stateOf(helper.pid), namespaces: box.namespaces }
+    const named = { uts: nsOf(holder, 'uts'), ipc: nsOf(holder, 'ipc') }
+    const spec = probeSpec([])
+    spec.linux!.namespaces = [{ type: 'pid' }, { type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'ipc', path: `/proc/${holder}/ns/ipc` }]
+    const { dying, state } = holderDiesAfterFirstJoin(helper, holder)
+    let pid = 0
+    const error = await caught(async () => (pid = await enterNamespaces(dying, spec)))
+    expect(state.joins, 'enterNamespaces never joined a namespace in the helper it was given').toBeGreaterThan(0)
+    const story = `The holder of /proc/${holder}/ns/uts and /proc/${holder}/ns/ipc was killed right after the helper's first join, and its paths vanished with it`
+    if (!error) {
+      const inside = namespacesOf(pid)
+      for (const kind of ['uts', 'ipc'] as const)
+        expect(inside[kind], `${story}; enterNamespaces succeeded, and the container's process is in ${kind} namespace ${inside[kind]}, not ${named[kind]} that the spec named ("Joining namespaces")`).toBe(named[kind])
+      return
+    }
+    const now = stateOf(helper.pid)
+    const moved = (['uts', 'ipc'] as const).filter((kind) => now.after[kind] !== before.namespaces[kind])
+    expect(moved, `${story}; enterNamespaces threw "${error.message}" with the helper already in the holder's ${moved.join(' and ')} namespace: half of the spec joined, in the helper the caller keeps. When did your code last look at each path, and what could have kept the namespace it named until the join? ("Joining namespaces")`).toEqual([])
+    expect(error, `${story}; enterNamespaces threw "${error.message}": a spec that cannot be joined any more is refused like any other (joinNamespaces's doc comment)`).toBeInstanceOf(ContainerError)
+    expect(error.exitCode).toBe(125)
+    expect(now.after, `${story}; refused, but the helper is no longer in the namespaces it started in`).toEqual(before.namespaces)
+    expect(now.forChildren, `${story}; refused, but the helper's children would be born in another PID namespace than before`).toBe(before.forChildren)
+    expect(now.children, `${story}; refused, but the helper had forked`).toBe('')
+  })
+
   describe('refused before anything changes', () => {
     /** enterNamespaces on a sandboxed helper; what it threw, and whether the helper is still as it started. */
     async function refused(entries: (holder: number, helper: Helper) => Promise<{ type: Kind | 'network' | 'mount'; path?: string }[]> | { type: Kind | 'network' | 'mount'; path?: string }[]) {
       const holder = await namespaceHolder('holder-02')
       const helper = startHelper()
       const box = await sandbox(helper)
+      const forChildren = forChildrenOf(helper.pid)
       const spec = probeSpec([])
       spec.linux!.namespaces = (await entries(holder, helper)) as NonNullable<Spec['linux']>['namespaces']
       const error = await caught(() => enterNamespaces(helper, spec))
-      const children = readFileSync(`/proc/${helper.pid}/task/${helper.pid}/children`, 'utf8').trim()
-      return { error, holder, helper, box, after: namespacesOf(helper.pid), children }
+      return { error, holder, helper, box: { ...box, forChildren }, ...stateOf(helper.pid) }
     }
 
     function expectRefused(r: Awaited<ReturnType<typeof refused>>, what: string, type: string, path: string) {
@@ -454,6 +526,7 @@ describeKernel('joining namespaces', () => {
       expect(r.error.exitCode).toBe(125)
       expect(r.error.message, `${what}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes(type) && m.includes(path))
       expect(r.after, `${what}: refused, but the helper is no longer in the namespaces it started in: was every entry checked before the first join? (joinNamespaces's doc comment)`).toEqual(r.box.namespaces)
+      expect(r.forChildren, `${what}: refused, but the helper's children would be born in another PID namespace than before (/proc/${r.helper.pid}/ns/pid_for_children)`).toBe(r.box.forChildren)
       expect(r.children, `${what}: refused, but the helper had forked`).toBe('')
     }
 
@@ -480,6 +553,21 @@ describeKernel('joining namespaces', () => {
         return [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'mount', path: link }]
       })
       expectRefused(r, `the mount entry's path ${link} leads to the mount namespace the helper (PID ${r.helper.pid}) is in, under another name: what names a namespace whatever the path to it? (namespaces(7), stat(2))`, 'mount', link)
+    })
+
+    it('a mount entry whose path is the mount namespace Node, the runtime, is in', async () => {
+      const r = await refused((holder) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'mount', path: `/proc/${process.pid}/ns/mnt` }])
+      expectRefused(r, `the mount entry names the mount namespace of Node (PID ${process.pid}), the runtime, while the helper is in the test's sandbox: where would chapter 03 mount the container's root?`, 'mount', `/proc/${process.pid}/ns/mnt`)
+    })
+
+    it('a mount entry whose path is /proc/self/ns/mnt', async () => {
+      const r = await refused((holder) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'mount', path: '/proc/self/ns/mnt' }])
+      expectRefused(r, `the mount entry's path /proc/self/ns/mnt, opened by the helper (PID ${r.helper.pid}), is the mount namespace the helper is in; who is "self" when Node looks at that path? (proc(5))`, 'mount', '/proc/self/ns/mnt')
+    })
+
+    it('two uts entries with different paths', async () => {
+      const r = await refused((holder, helper) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'ipc', path: `/proc/${holder}/ns/ipc` }, { type: 'uts', path: `/proc/${helper.pid}/ns/uts` }])
+      expectRefused(r, 'the spec names two UTS namespaces to join: which one would the container be in, and would the spec have said so? ("Joining namespaces")', 'uts', `/proc/${r.helper.pid}/ns/uts`)
     })
 
     it('an ipc entry with a path and an ipc entry without one', async () => {

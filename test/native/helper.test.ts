@@ -163,6 +163,27 @@ describeKernel('namespaces', () => {
     expect(await failure(h.setns('/etc/hostname'))).toMatchObject({ syscall: 'setns', code: 'EINVAL' })
   })
 
+  it('open holds a namespace after its last process has gone; setnsFd joins it by type; closeFd lets it go', async () => {
+    const a = start()
+    await a.unshare(['uts'])
+    await a.sethostname('held-ns')
+    const id = readlinkSync(`/proc/${a.pid}/ns/uts`)
+    const out = captureFile('out')
+    const b = start({ stdout: out.fd })
+    const fd = await b.open(`/proc/${a.pid}/ns/uts`)
+    expect(readlinkSync(`/proc/${b.pid}/fd/${fd}`), 'the held fd, seen from outside').toBe(id)
+    a.kill()
+    await a.exited
+    expect(await failure(b.setnsFd(fd, 'ipc'))).toMatchObject({ syscall: 'setns', code: 'EINVAL' })
+    await b.setnsFd(fd, 'uts')
+    expect(readlinkSync(`/proc/${b.pid}/ns/uts`)).toBe(id)
+    await b.closeFd(fd)
+    expect(await failure(b.closeFd(fd))).toMatchObject({ syscall: 'close', code: 'EBADF' })
+    expect(await failure(b.setnsFd(fd))).toMatchObject({ syscall: 'setns', code: 'EBADF' })
+    expect(await failure(b.open('/proc/999999999/ns/uts'))).toMatchObject({ syscall: 'open', code: 'ENOENT', path: '/proc/999999999/ns/uts' })
+    expect(probeValue(await probe(b, out, 'hostname'), 'hostname')).toBe('held-ns')
+  })
+
   it('sethostname changes the hostname only in a new UTS namespace', async () => {
     const out = captureFile('out')
     const h = start({ stdout: out.fd })
