@@ -63,19 +63,12 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
  */
 export async function removeDead(path: string, text: string, mine: string): Promise<void> {
   // TODO(08): take a dead lock over without ever removing a live one.
-  //   1. "Read it, judge its holder dead, remove it" is three steps. Two runs read the same dead
-  //      lock; one removes it and takes the lock; what does the other's remove then hit? Play it
-  //      through: which run's lock is gone, and how many runs now believe they hold it?
-  //   2. So of all runs that judged the same dead file, only one may remove it, and it must be
-  //      sure that what it removes is still that file. Which operation lets exactly one of them
-  //      win, and what must the winners of different dead files NOT share? Can the loser just
-  //      look again later?
-  //   3. What does the winner know about `path` between its win and its remove? When is a
-  //      later lock at `path` indistinguishable from the dead one, and what prevents that?
-  //   4. A run can be killed in the middle of this too, after it won and before it finished.
-  //      What does it leave, and how does every later run get past it without waiting forever
-  //      (and without reopening the race of 1.)?
-  //   Where: man 2 link (EEXIST); man 2 unlink; flock(2) for what a kernel lock spares you.
+  //   What must hold, whatever the timing: of all the runs that judged the same dead file, at
+  //   most one removes it; no run removes a file another run has put at `path` since; a run
+  //   killed at any moment in here blocks nobody for longer than it takes the next run to
+  //   notice, and reopens none of this. Play "read it, judge it dead, remove it" through with
+  //   two runs first: whose lock goes?
+  //   Where: man 2 link, man 2 unlink; flock(2) for what a kernel lock spares you.
   //   Chapter text: "Two runs, one dead holder".
   throw new NotImplementedError('08-network', 'removeDead')
 }

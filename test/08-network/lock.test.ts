@@ -95,7 +95,7 @@ describe('withLock, two runs and one dead holder', () => {
       expect(most, `round ${round}: ipam.lock named a dead process and 8 runs came at once; ${most} of them were inside withLock together: when a run removes the lock it judged dead, is it still the lock it judged? ${SECTION}`).toBe(1)
       expect(all, `round ${round}: ipam.lock named a dead process and 8 runs came at once; they did not all get the lock within 10 s ${SECTION}`).toBeInstanceOf(Array)
     }
-  })
+  }, 60_000)
 
   it('runs killed after each step of their take-over of a dead lock', async () => {
     const dead = await deadHolder()
@@ -111,7 +111,7 @@ describe('withLock, two runs and one dead holder', () => {
       expect(said, `a run meeting a dead lock, to be killed after its change number ${step}, failed instead`).toBe('')
       await freshRun(dir, `a run meeting a dead lock was killed right after its file system change number ${step}`)
     }
-  })
+  }, 120_000) // a process started per change: a dozen on a busy machine
 
   it('runs killed at random moments while they take or hold the lock', async () => {
     const dir = join(tempDir(), 'ipam')
@@ -129,5 +129,5 @@ describe('withLock, two runs and one dead holder', () => {
       await Promise.all(runs.map((run) => run.exited))
     }
     await freshRun(dir, '12 runs that allocated and released in loops were killed at random moments')
-  })
+  }, 60_000)
 })
