@@ -69,17 +69,30 @@ async function stage(image: BuiltinImage = 'probe'): Promise<Stage> {
 function runInRootfs(host: MountNamespace, spec: Spec, leaked: string[] = []) {
   return runCaptured(spec, async (h) => {
     await host.enter(h)
-    const before = await host.mountinfo()
+    const paths = ownPaths(spec)
+    const before = linesAt(await host.mountinfo(), paths)
     try {
       await enterNamespaces(h, spec)
       await setupRootfs(h, spec)
     } finally {
-      leaked.push(...newLines(before, await host.mountinfo()))
+      leaked.push(...newLines(before, linesAt(await host.mountinfo(), paths)))
     }
   })
 }
 
-const newLines = (before: string, after: string) => after.split('\n').filter((l) => l && !before.split('\n').includes(l))
+/** The folders a run of `spec` in a stage may touch: its rootfs's disk and its volumes' disk. */
+const ownPaths = (spec: Spec) => [spec.root!.path, ...(spec.mounts ?? []).filter((m) => m.type === 'bind').map((m) => m.source!)].map((p) => dirname(p))
+
+/**
+ * The lines of a mountinfo whose mount point is at or below one of `paths`. Other runs on the
+ * machine mount and unmount meanwhile, and the stand-in's shared mounts carry those events in.
+ */
+const linesAt = (text: string, paths: string[]) => text.split('\n').filter((line) => {
+  const point = line.split(' ')[4] ?? ''
+  return paths.some((path) => point === path || point.startsWith(`${path}/`))
+})
+
+const newLines = (before: string[], after: string[]) => after.filter((l) => !before.includes(l))
 
 /** mountinfo lines by mount point: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - TYPE SOURCE SUPER". */
 function mountsByPoint(mountinfo: string): Map<string, { options: string[]; type: string }> {
@@ -239,12 +252,13 @@ describeKernel('a container in its own root filesystem', () => {
     const machine = readFileSync('/proc/self/mountinfo', 'utf8')
     const { host, rootfs, dir } = await stage()
     const volume = dir('volume')
-    const before = await host.mountinfo()
-    await runInRootfs(host, rootfsSpec(rootfs, ['ls:/'], [parseVolume(`${volume}:/data`)]))
-    expect(newLines(before, await host.mountinfo()), 'these mounts appeared outside the container: how do mount events cross from one namespace to another? (mount_namespaces(7), "Shared subtrees")').toEqual([])
-    expect(await host.mountinfo(), 'the stand-in host\'s mountinfo, before and after').toBe(before)
+    const spec = rootfsSpec(rootfs, ['ls:/'], [parseVolume(`${volume}:/data`)])
     // Other runs on the machine mount and unmount meanwhile: only the lines at this test's paths count.
-    const ours = (text: string) => text.split('\n').filter((line) => [dirname(rootfs), dirname(volume)].some((path) => line.includes(path)))
+    const ours = (text: string) => linesAt(text, ownPaths(spec))
+    const before = ours(await host.mountinfo())
+    await runInRootfs(host, spec)
+    expect(newLines(before, ours(await host.mountinfo())), 'these mounts appeared outside the container: how do mount events cross from one namespace to another? (mount_namespaces(7), "Shared subtrees")').toEqual([])
+    expect(ours(await host.mountinfo()), 'the stand-in host\'s mountinfo at the rootfs\'s and the volume\'s paths, before and after').toEqual(before)
     expect(ours(readFileSync('/proc/self/mountinfo', 'utf8')), 'the machine\'s mountinfo at the rootfs\'s and the volume\'s paths, before and after').toEqual(ours(machine))
   })
 
