@@ -7,7 +7,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { frame, typeInTerminal } from '../support/client.ts'
@@ -149,12 +150,24 @@ const ways: Way[] = [
   { way: 'logs -f, the container exits', args: 'logs', container: () => {}, settles: 0, question: 'the log stream ended: is anything of the call still open?' },
 ]
 
+/**
+ * The child that did not end, ended by its PID: a client whose signal handlers outlived the run
+ * survives the pty's hang-up. Its command line names this test's own socket, so the PID is still its.
+ */
+function endStray(host: string): void {
+  try {
+    const pid = Number(readFileSync(join(dirname(host.slice('unix://'.length)), 'settler.pid'), 'utf8'))
+    if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(host)) process.kill(pid, 'SIGKILL')
+  } catch {} // it never started, or is gone already
+}
+
 describe('the client leaves nothing behind (see "Letting go")', () => {
   it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM), exec and logs -f, each in a process that must end on its own', async () => {
     for (const { way, args, container, startError, refuse, keys, settles, question } of ways) {
       const daemon = await fakeDaemon({ container, startError, refuse })
       const argv = [process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
       const ended = await typeInTerminal(argv, keys ?? [], { ready: keys ? 'ready' : '@reported', env: {}, deadline: 5_000 })
+      if (ended.code === undefined) endStray(daemon.host)
       const report = daemon.reports[0]
       expect(report, `${way}: the call never settled (the terminal showed ${JSON.stringify(ended.output)}) — ${question}`).toBeDefined()
       const { outcome, before, after, open } = report!

@@ -7,7 +7,9 @@
  * sees whether the process ends on its own.
  */
 import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { dirname, join } from 'node:path'
 import type { RunPlan, Stdio } from '../../lib/client.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { exec, logs } from '#ch/12-client/commands.ts'
@@ -15,6 +17,8 @@ import { Engine } from '#ch/12-client/engine.ts'
 import { runContainer } from '#ch/12-client/run.ts'
 
 const [way, host] = process.argv.slice(-2) as [string, string]
+// beside the daemon's socket, for the test to end this process by its PID if it outlives the test
+writeFileSync(join(dirname(host.slice('unix://'.length)), 'settler.pid'), String(process.pid))
 
 /** The events whose listeners the client may add on process, each with its count now. */
 const EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection'] as const
