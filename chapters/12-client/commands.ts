@@ -37,6 +37,8 @@ export async function exec(engine: Engine, ref: string, command: string[], optio
   //      connection; its body is the CLI's ExecOptions, sent in full.
   //   2. stdin, its end and the terminal work as in run, but the size goes to the exec's pty.
   //   3. The stream does not carry the exit code: who holds it, and from when?
+  //   4. As run (the text's "Letting go"): once exec settles, nothing of it reads stdin or
+  //      listens on process, whether the command ended or the stream failed.
   throw new NotImplementedError('12-client', 'exec')
 }
 // #endregion exec

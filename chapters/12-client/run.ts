@@ -156,6 +156,13 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      For each: when may the terminal go raw, when must it come back (before which words?),
   //      does the client live on, and with which code and words does it end? A wait that fails
   //      is not the start's error: read waitExitOrRemoved.
+  //   8. Letting go (the text's "Letting go"): when the call settles, the client holds nothing,
+  //      and a process that never calls process.exit() could end on its own. Go's CLI needs
+  //      none of this (its process ends with main); Node's event loop waits for what you left.
+  //      List what a run takes (listeners on process, stdin, connections: which are the
+  //      Engine's to close and which only yours, the terminal) and, for each way out of step 7
+  //      and the detach, where each is given back. Nothing may be given back twice, nor kept
+  //      for a container that is gone. The tests run every way out with `node -e`, no exit.
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer

@@ -19,6 +19,7 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { docker } from '../support/daemon.ts'
 import { caught } from '../support/errors.ts'
+import { frame } from '../support/client.ts'
 import { tempDir } from '../support/files.ts'
 
 const servers: Server[] = []
@@ -77,15 +78,6 @@ async function connected(daemon: FakeDaemon): Promise<Engine> {
   const engine = await Engine.connect(daemon.host)
   engines.push(engine)
   return engine
-}
-
-/** A frame of stream `stream`, as moby's stdcopy.go writes it (a test must state the bytes it feeds). */
-function frame(stream: number, payload: string | Buffer): Buffer {
-  const body = Buffer.from(payload)
-  const header = Buffer.alloc(8)
-  header[0] = stream
-  header.writeUInt32BE(body.length, 4)
-  return Buffer.concat([header, body])
 }
 
 /** Long runs of one character as `<N×c>`, so that a failure's diff stays readable. */

@@ -27,6 +27,15 @@ export async function minidocker(args: string[], options: { input?: string; env?
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
 }
 
+/** A frame of stream `stream`, as moby's stdcopy.go writes it (a test must state the bytes it feeds). */
+export function frame(stream: number, payload: string | Buffer): Buffer {
+  const body = Buffer.from(payload)
+  const header = Buffer.alloc(8)
+  header[0] = stream
+  header.writeUInt32BE(body.length, 4)
+  return Buffer.concat([header, body])
+}
+
 /** The docker CLI's words with its own name read as minidocker's: "docker: ...", "Run 'docker run --help'". */
 export const asMinidocker = (text: string) => text.replace(/^docker: /gm, 'minidocker: ').replaceAll("'docker ", "'minidocker ").replaceAll('Usage:  docker ', 'Usage:  minidocker ')
 

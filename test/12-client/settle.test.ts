@@ -1,0 +1,185 @@
+/**
+ * The client leaves nothing behind: after run (on each of its ways out), exec and logs -f
+ * settle, nothing of the client holds the process (no listener on process, stdin not read,
+ * no connection to the daemon, the terminal as it was, no timer), so that a process that
+ * does not call process.exit ends on its own. Each call runs in a process of its own
+ * (settler.ts), in a pseudo-terminal, against a fake daemon here that plays the container.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { frame, typeInTerminal } from '../support/client.ts'
+import { tempDir } from '../support/files.ts'
+
+const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
+
+const servers: Server[] = []
+/** every connection, hijacked ones too: a server's close() neither waits for those nor ends them */
+const connections: Socket[] = []
+afterEach(async () => {
+  for (const s of connections.splice(0)) s.destroy()
+  for (const s of servers.splice(0)) await new Promise((r) => s.close(r))
+})
+
+/**
+ * What the container does once started, given its attach connection (raw), its exit (the wait's
+ * answer), and the daemon: what a kill does (`onKill`), and `cut` to drop every connection.
+ */
+type Container = (attach: Socket, exit: (code: number) => void, daemon: { onKill?: () => void; cut: () => void }) => void
+
+interface Report {
+  outcome: { code?: number; error?: string }
+  /** before the call, and once it had settled and the Engine was closed (`resources`: the handles and requests Node counts as keeping the loop alive) */
+  before: { listeners: Record<string, number>; stdin: Record<string, number | boolean>; terminal: string; resources: string[] }
+  after: { listeners: Record<string, number>; stdin: Record<string, number | boolean>; terminal: string; resources: string[] }
+  /** the client's connections the daemon still had open when the report came, by their first request */
+  open: string[]
+}
+
+/**
+ * A daemon that creates container "c", lets it be attached (unless `refuse`), and at its start
+ * runs `container` (or fails the start with `startError`); exec "e" of "c" runs `container`
+ * too, and the logs of "c" are a line and their end. The report of settler.ts is kept, with the connections open then.
+ */
+async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean }) {
+  const socket = join(tempDir('minidocker-client-'), 'daemon.sock')
+  const opened = new Map<Socket, string>()
+  const reports: Report[] = []
+  let attach: Socket | undefined
+  let waiting: ServerResponse | undefined
+  const daemon: { onKill?: () => void; cut: () => void } = { cut: () => [...opened.keys()].forEach((s) => s.destroy()) }
+  let code: number | undefined
+  const exit = (status: number) => {
+    code = status
+    waiting?.end(JSON.stringify({ StatusCode: status, Error: null }))
+  }
+  const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (!opened.get(req.socket)) opened.set(req.socket, `${req.method} ${req.url}`)
+    const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+    if (req.url === '/report') {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const open = [...opened].filter(([s]) => s !== req.socket && !s.destroyed).map(([, first]) => first)
+        reports.push({ ...(JSON.parse(Buffer.concat(chunks).toString()) as Omit<Report, 'open'>), open })
+        res.end()
+      })
+    } else if (req.url === '/_ping') res.writeHead(200, { 'Api-Version': '1.41' }).end()
+    else if (path === '/containers/create') json(res, 201, { Id: 'c', Warnings: [] })
+    else if (path === '/containers/c/wait') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
+      waiting = res
+      if (code !== undefined) exit(code)
+    } else if (path === '/containers/c/start') {
+      if (options.startError) return json(res, 400, { message: options.startError })
+      res.writeHead(204).end()
+      options.container(attach!, exit, daemon)
+    } else if (path === '/containers/c/kill') {
+      res.writeHead(204).end()
+      daemon.onKill?.()
+    } else if (path === '/containers/c/json') json(res, 200, { Id: 'c', Config: { Tty: false } })
+    else if (path === '/containers/c/exec') json(res, 201, { Id: 'e' })
+    else if (path === '/exec/e/json') json(res, 200, { ExitCode: code ?? null, Running: false })
+    else if (path === '/containers/c/logs') {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' }).write(frame(1, 'ready\n'))
+      setTimeout(() => res.end(), 50) // the followed container exits
+    } else if (path.endsWith('/resize')) res.writeHead(200).end()
+    else json(res, 404, { message: `no ${path} here` })
+  })
+  server.on('connection', (s: Socket) => (opened.set(s, ''), connections.push(s)))
+  server.on('upgrade', (req: IncomingMessage, s: Socket) => {
+    opened.set(s, `${req.method} ${req.url}`)
+    s.on('error', () => {}) // the client may go first (ECONNRESET): not this test's failure
+    s.resume() // what the client types is not this container's business; reading sees the client close
+    s.on('end', () => s.end()) // an HTTP server's sockets are half-open: a client that closes is closed here too
+    if (options.refuse) return void s.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
+    s.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+    attach = s
+    if (req.url!.includes('/exec/e/start')) options.container(s, (status) => (code = status), daemon)
+  })
+  servers.push(server)
+  await new Promise<void>((r) => server.listen(socket, r))
+  return { host: `unix://${socket}`, reports }
+}
+
+/** The attach of a container without a terminal: a line on stdout, then its exit with `status`. */
+const exits = (status: number): Container => (attach, exit) => {
+  attach.end(frame(1, 'ready\n'))
+  setTimeout(() => exit(status), 50)
+}
+
+interface Way {
+  way: string
+  args: string
+  container: Container
+  startError?: string
+  refuse?: boolean
+  keys?: number[]
+  /** the code the call resolves with, or the words it rejects with */
+  settles: number | RegExp
+  question: string
+}
+
+const ways: Way[] = [
+  { way: 'run -i, the container exits 3', args: 'exit', container: exits(3), settles: 3, question: 'the output ended and the wait answered: is stdin still piped to the socket, or read by anything of yours?' },
+  { way: 'run -i, the start fails', args: 'start-fails', container: () => {}, startError: 'failed to create task: exec: "nope": executable file not found in $PATH', settles: /executable file not found/, question: 'the attach was made before the start: who closes it when the start fails?' },
+  { way: 'run -i, the attach refused', args: 'refused', container: () => {}, refuse: true, settles: /unable to upgrade to tcp, received 404/, question: 'nothing was attached: was anything taken before the attach answered?' },
+  {
+    way: 'run -it, detached with ctrl-p ctrl-q', args: 'detach', keys: [0x10, 0x11], settles: 0,
+    container: (attach) => attach.write('ready\r\n'), // it runs on: neither the attach nor the wait ends by itself
+    question: 'after a detach the container runs on and its connections stay open on the daemon\'s side: who closes the attach and the wait on the client\'s?',
+  },
+  {
+    way: 'run -it, the daemon\'s connections cut', args: 'cut', settles: 125,
+    container: (attach, _exit, daemon) => (attach.write('ready\r\n'), setTimeout(daemon.cut, 100)),
+    question: 'the attach and the wait ended without an answer: is what was set up for them given back on this way out too?',
+  },
+  {
+    way: 'run -it, SIGTERM to the client proxied', args: 'sigterm', settles: 143,
+    container: (attach, exit, daemon) => {
+      daemon.onKill = () => (attach.end('got TERM\r\n'), setTimeout(() => exit(143), 50))
+      attach.write('ready\r\n')
+    },
+    question: 'the proxy kept the client alive to report the exit: is it still there once the run is over?',
+  },
+  { way: 'exec -i, the command exits 5', args: 'exec', container: (attach, exit) => (exit(5), attach.end(frame(1, 'ready\n'))), settles: 5, question: 'exec lends stdin and the streams as run does: does it give them back as run does?' },
+  { way: 'logs -f, the container exits', args: 'logs', container: () => {}, settles: 0, question: 'the log stream ended: is anything of the call still open?' },
+]
+
+/**
+ * The child that did not end, ended by its PID: a client whose signal handlers outlived the run
+ * survives the pty's hang-up. Its command line names this test's own socket, so the PID is still its.
+ */
+function endStray(host: string): void {
+  try {
+    const pid = Number(readFileSync(join(dirname(host.slice('unix://'.length)), 'settler.pid'), 'utf8'))
+    if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(host)) process.kill(pid, 'SIGKILL')
+  } catch {} // it never started, or is gone already
+}
+
+describe('the client leaves nothing behind (see "Letting go")', () => {
+  it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM), exec and logs -f, each in a process that must end on its own', async () => {
+    for (const { way, args, container, startError, refuse, keys, settles, question } of ways) {
+      const daemon = await fakeDaemon({ container, startError, refuse })
+      const argv = [process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
+      const ended = await typeInTerminal(argv, keys ?? [], { ready: keys ? 'ready' : '@reported', env: {}, deadline: 5_000 })
+      if (ended.code === undefined) endStray(daemon.host)
+      const report = daemon.reports[0]
+      expect(report, `${way}: the call never settled (the terminal showed ${JSON.stringify(ended.output)}) — ${question}`).toBeDefined()
+      const { outcome, before, after, open } = report!
+      if (typeof settles === 'number') expect(outcome, `${way}: expected the call to resolve with ${settles}`).toEqual({ code: settles })
+      else expect(outcome.error, `${way}: expected the call to reject with the daemon's words`).toMatch(settles)
+      const changed = Object.keys(before.listeners).filter((e) => after.listeners[e] !== before.listeners[e]).map((e) => `${e} ${before.listeners[e]} → ${after.listeners[e]}`)
+      expect(after.listeners, `${way}: expected as many listeners on process after the call as before (changed: ${changed.join(', ')}) — ${question} (see "Letting go")`).toEqual(before.listeners)
+      expect(after.stdin, `${way}: expected stdin read by nothing after the call, as before it (left: after; flowing: piped or resumed) — ${question} (see "Letting go")`).toEqual(before.stdin)
+      expect(after.terminal, `${way}: expected the terminal's settings (stty -g) after the call to be those from before it`).toBe(before.terminal)
+      expect(open, `${way}: expected no connection to the daemon left open once the call had settled and the Engine was closed (these were open, by their first request) — ${question} (see "Letting go")`).toEqual([])
+      expect(after.resources.sort(), `${way}: expected the same resources keeping the event loop alive once the call had settled and the Engine was closed as before the call (left: after, right: before; a Timeout is a timer, a PipeWrap a connection) — ${question} (see "Letting go")`).toEqual(before.resources.sort())
+      expect(ended.code, `${way}: expected the process, which never calls process.exit, to end on its own within 5 s of the report with the call's code, as a Go CLI's does when main returns (left: its code; undefined: it was still running) — what still holds it? (see "Letting go")`).toBe(outcome.code ?? 1)
+    }
+  })
+})

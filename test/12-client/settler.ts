@@ -1,0 +1,88 @@
+/**
+ * One of the client's streaming calls in a process of its own, for settle.test.ts: `run`
+ * (several ways), `exec` or `logs -f` against the test's fake daemon, with this process's own
+ * stdin, stdout, stderr and signals. Once the call has settled it notes what the client left
+ * behind, closes the Engine as minidocker does, tells the daemon (POST /report, on a
+ * connection of its own) and sets process.exitCode: it never calls process.exit, so the test
+ * sees whether the process ends on its own.
+ */
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { dirname, join } from 'node:path'
+import type { RunPlan, Stdio } from '../../lib/client.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
+import { exec, logs } from '#ch/12-client/commands.ts'
+import { Engine } from '#ch/12-client/engine.ts'
+import { runContainer } from '#ch/12-client/run.ts'
+
+const [way, host] = process.argv.slice(-2) as [string, string]
+// beside the daemon's socket, for the test to end this process by its PID if it outlives the test
+writeFileSync(join(dirname(host.slice('unix://'.length)), 'settler.pid'), String(process.pid))
+
+/** The events whose listeners the client may add on process, each with its count now. */
+const EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection'] as const
+const listeners = () => Object.fromEntries(EVENTS.map((e) => [e, process.listenerCount(e)]))
+const stdinReaders = () => ({ data: process.stdin.listenerCount('data'), readable: process.stdin.listenerCount('readable'), flowing: process.stdin.readableFlowing === true })
+const terminal = () => (process.stdin.isTTY ? execFileSync('stty', ['-g'], { stdio: [0, 'pipe', 'pipe'] }).toString().trim() : '')
+const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function plan(tty: boolean, detachKeys?: string): RunPlan {
+  return {
+    image: 'example.test/probe', config: { Image: 'example.test/probe', Cmd: ['sh'], Tty: tty, OpenStdin: true, AttachStdin: true, HostConfig: {} },
+    detach: false, interactive: true, tty, autoRemove: false, sigProxy: true, detachKeys,
+  }
+}
+
+/** The way's call; "sigterm" sends this process SIGTERM once the container's first output is on stdout. */
+function call(engine: Engine, stdio: Stdio): Promise<number> {
+  const progress = () => {}
+  switch (way) {
+    case 'exit': case 'start-fails': case 'refused': return runContainer(engine, plan(false), stdio, progress)
+    case 'detach': case 'cut': return runContainer(engine, plan(true), stdio, progress)
+    case 'sigterm': {
+      const write = process.stdout.write.bind(process.stdout) as (chunk: string | Uint8Array) => boolean
+      let sent = false
+      process.stdout.write = ((chunk: string | Uint8Array) => {
+        if (!sent && String(chunk).includes('ready')) (sent = true), setImmediate(() => process.kill(process.pid, 'SIGTERM'))
+        return write(chunk)
+      }) as typeof process.stdout.write
+      return runContainer(engine, plan(true), stdio, progress)
+    }
+    case 'exec': return exec(engine, 'c', ['sh'], { interactive: true, tty: false }, stdio)
+    case 'logs': return logs(engine, 'c', { follow: true }, stdio)
+  }
+  throw new Error(`no such way: ${way}`)
+}
+
+async function main() {
+  const stdio = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } // Node's own SIGWINCH listeners for a terminal come at the first use
+  const resources = process.getActiveResourcesInfo() // before the Engine's first connection
+  const engine = await Engine.connect(host)
+  const before = { listeners: listeners(), stdin: stdinReaders(), terminal: terminal(), resources }
+  let outcome: { code?: number; error?: string }
+  try {
+    outcome = { code: await call(engine, stdio) }
+  } catch (error) {
+    if (error instanceof NotImplementedError) throw error
+    outcome = { error: String((error as Error).message) }
+  }
+  const after = { listeners: listeners(), stdin: stdinReaders(), terminal: terminal() }
+  await later(200) // the client's own last callbacks run; what it destroyed closes
+  engine.close()
+  await later(200)
+  const report = { outcome, before, after: { ...after, resources: process.getActiveResourcesInfo() } }
+  const body = JSON.stringify(report)
+  await new Promise<void>((resolve) => {
+    const req = request({ socketPath: host.slice('unix://'.length), agent: false, method: 'POST', path: '/report', headers: { Connection: 'close', 'Content-Length': Buffer.byteLength(body) } }, (res) => res.resume().on('end', resolve))
+    req.on('error', () => resolve())
+    req.end(body)
+  })
+  process.stderr.write('@reported\n')
+  process.exitCode = outcome.code ?? 1
+}
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).message}\n`)
+  process.exitCode = 2
+})
