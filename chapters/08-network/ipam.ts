@@ -63,11 +63,11 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
  */
 export async function removeDead(path: string, text: string, mine: string): Promise<void> {
   // TODO(08): take a dead lock over without ever removing a live one.
-  //   What must hold, whatever the timing: of all the runs that judged the same dead file, at
-  //   most one removes it; no run removes a file another run has put at `path` since; a run
-  //   killed at any moment in here blocks nobody for longer than it takes the next run to
-  //   notice, and reopens none of this. Play "read it, judge it dead, remove it" through with
-  //   two runs first: whose lock goes?
+  //   1. Play "read it, judge it dead, remove it" through with two runs first: whose lock goes?
+  //   2. What must hold, whatever the timing: of all the runs that judged the same dead file,
+  //      at most one removes it, and no run removes a file another run has put at `path` since.
+  //   3. A run killed at any moment in here blocks nobody for longer than it takes the next run
+  //      to notice, and reopens none of this.
   //   Where: man 2 link, man 2 unlink; flock(2) for what a kernel lock spares you.
   //   Chapter text: "Two runs, one dead holder".
   throw new NotImplementedError('08-network', 'removeDead')
