@@ -13,10 +13,10 @@ import { applyImageConfig, type ImageConfig } from '#ch/06-images/config.ts'
 import { shortId } from '#ch/06-images/ids.ts'
 import { loadImages } from '#ch/06-images/load.ts'
 import {
-  DEFAULT_ROOT, imageConfig, imageLayers, pruneLayers, removeImage, resolveImage, storePaths, allImageIds, allTags, tagsOf,
+  DEFAULT_ROOT, holdLayers, imageConfig, imageLayers, releaseLayers, removeImage, resolveImage, storePaths, allImageIds, allTags, tagsOf,
 } from '#ch/06-images/store.ts'
 import { ContainerError } from '../lib/errors.ts'
-import { containersUsing, forgetContainer, recordContainer } from '../lib/image.ts'
+import { forgetContainer, recordContainer } from '../lib/image.ts'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { DEFAULT_PATH, type Spec } from '../lib/oci.ts'
 import { Helper } from '../native/helper.ts'
@@ -174,6 +174,7 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
   const remove = () => {
     [container, `${container}-init`].forEach((layer) => removeLayer(graph, layer))
     forgetContainer(root, container)
+    releaseLayers(root, container) // what the image's rmi -f left for this container to let go of
   }
   const merged = layerPaths(graph, container).merged
   const inHelper = async (step: (helper: Helper) => Promise<void>) => {
@@ -187,6 +188,7 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
   }
   try {
     recordContainer(root, container, id)
+    holdLayers(root, container, top.chainId)
     const dirs = await required(() => createContainerLayers(graph, container, top.cacheId, { hostname: hostname ?? container.slice(0, 12), hostResolvConf }), `run ${ref}`)
     await inHelper((helper) => mountOverlay(helper, dirs, merged))
   } catch (error) {
@@ -199,8 +201,6 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
     async release() {
       await inHelper((helper) => unmountOverlay(helper, merged))
       remove()
-      // the image went with `rmi -f` while this container ran: its layers go with the last container
-      if (!allImageIds(root).includes(id) && containersUsing(root, id).length === 0) pruneLayers(root, layers)
     },
   }
 }

@@ -4,6 +4,7 @@
  *   image/overlay2/imagedb/content/sha256/<image id>   image configs (a CAS: id = digest)
  *   image/overlay2/layerdb/sha256/<chain id>/          one folder per layer: diff (its
  *                                                      diff ID), parent, cache-id, size
+ *   image/overlay2/layerdb/mounts/                     running containers' holds on layers
  *   image/overlay2/repositories.json                   tags → image IDs
  *   image/overlay2/distribution/diffid-by-digest/      registry blob digest → diff ID
  *   overlay2/<cache id>/                               the unpacked layer (chapter 05)
@@ -102,22 +103,59 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
 }
 // #endregion importImage
 
+// #region holdLayers
+/**
+ * Record that `container` stacks its own layers on layer `top` (a chain ID), and so on every
+ * layer below it, for as long as this process runs or until releaseLayers(). The hold is on
+ * disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a prune in another
+ * process (another `minidocker rmi`) must see it, and must be able to tell when the process
+ * that holds it has died without letting go.
+ */
+export function holdLayers(root: string, container: string, top: string): void {
+  // TODO(06): a running container's claim on the layers under its overlay.
+  //   1. `minidocker run` calls this before it mounts, and `minidocker rmi` runs in another
+  //      process: where must the hold live so that rmi's pruneLayers() sees it?
+  //   2. A `minidocker run` killed with SIGKILL never calls releaseLayers(). What must the hold
+  //      say so that the next prune can tell it is stale, even after the kernel has given the
+  //      holder's PID to another process? (man 5 proc: /proc/PID/stat)
+  //   3. A prune may read the holds while you write one: it must see all of it or none of it.
+  //   Where: the text's "Layers a running container still stands on"; moby's
+  //   daemon/internal/layer/layer_store.go (CreateRWLayer, the mounts it saves, releaseLayer).
+  throw new NotImplementedError('06-images', 'holdLayers')
+}
+
+/** Let go of `container`'s hold, then delete what it held that nothing else needs. Returns what went. */
+export function releaseLayers(root: string, container: string): string[] {
+  // TODO(06): the end of a container's hold.
+  //   1. After it, which of the layers it held may go, and who decides that? Not this function
+  //      alone: an image, or another container, may still need them.
+  //   2. A container that never held anything releases nothing.
+  throw new NotImplementedError('06-images', 'releaseLayers')
+}
+// #endregion holdLayers
+
 // #region pruneLayers
 /**
- * Delete those of `layers` that no image in the store uses any more: what `rmi` leaves behind,
- * what a load that failed half way added, or the layers of an image removed with `rmi -f` once
- * its last container has gone. Each goes with its unpacked folder and its layerdb entry.
- * Returns the chain IDs deleted, in the order they went.
+ * Delete those of `layers` that no image in the store uses and no running container holds:
+ * what `rmi` leaves behind, what a load that failed half way added, what a container held
+ * after its image went with `rmi -f`; and what the holds of processes that died held. Each goes
+ * with its unpacked folder and its layerdb entry, a layer before the one below it. Returns the
+ * chain IDs deleted, in the order they went.
  */
 export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
-  // TODO(06): delete the layers no image needs any more.
+  // TODO(06): delete the layers nothing needs any more.
   //   1. Which layers does a remaining image use? Which ID says "the same layer" across two
   //      images (think of one layer tar on two different parents)?
-  //   2. In which order may they go, when a layer's folder is the lower of the one above it
+  //   2. Which layers do running containers hold (holdLayers())? A hold names one layer: the
+  //      layers below it are held too. Its image may be gone already (`rmi -f`), so the hold
+  //      cannot be found through the image.
+  //   3. A hold whose process has died: nobody will release it. Who lets go of it, and what
+  //      becomes of the layers it held, which may not be among `layers` at all?
+  //   4. In which order may they go, when a layer's folder is the lower of the one above it
   //      (chapter 05)? `docker rmi` reports them in that order.
-  //   3. A layer is its unpacked folder and its layerdb entry: neither may outlive the other.
+  //   5. A layer is its unpacked folder and its layerdb entry: neither may outlive the other.
   //   Where: moby's daemon/internal/layer/layer_store.go (Release, releaseLayer), which counts
-  //   references instead of searching.
+  //   references from images and from containers' mounts instead of searching.
   throw new NotImplementedError('06-images', 'pruneLayers')
 }
 // #endregion pruneLayers
@@ -142,8 +180,9 @@ export function removeImage(root: string, ref: string, force = false): RemoveRep
   //      chain ID, in the order they went.
   //   4. Before any of that: is a running container using this image? Deleting its layers pulls
   //      the files from under its overlay. Refuse as dockerd does (its words are in the text's
-  //      "The layer store and the image DB"), untagging nothing; with `force`, which part may go now and which must wait for
-  //      the container to end? (This module re-exports what tells you who uses an image.)
+  //      "The layer store and the image DB"), untagging nothing; with `force`, which part may go
+  //      now and which must wait for the container to end, and who keeps it? (This module
+  //      re-exports what tells you who uses an image; holdLayers() keeps the layers.)
   //   Where: `docker rmi`'s output; moby's daemon/images/image_delete.go, and layer_store.go's
   //   Release, which counts references instead of searching.
   throw new NotImplementedError('06-images', 'removeImage')

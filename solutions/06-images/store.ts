@@ -4,14 +4,15 @@
  *   image/overlay2/imagedb/content/sha256/<image id>   image configs (a CAS: id = digest)
  *   image/overlay2/layerdb/sha256/<chain id>/          one folder per layer: diff (its
  *                                                      diff ID), parent, cache-id, size
+ *   image/overlay2/layerdb/mounts/<container>.json     a running container's hold on a layer
  *   image/overlay2/repositories.json                   tags → image IDs
  *   image/overlay2/distribution/diffid-by-digest/      registry blob digest → diff ID
  *   overlay2/<cache id>/                               the unpacked layer (chapter 05)
  *   blobs/sha256/<digest>                              manifests and layer blobs (chapter 07)
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
 import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
@@ -114,16 +115,96 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
 }
 // #endregion importImage
 
+// #region holdLayers
+/**
+ * Record that `container` stacks its own layers on layer `top` (a chain ID), and so on every
+ * layer below it, for as long as this process runs or until releaseLayers(). The hold is on
+ * disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a prune in another
+ * process (another `minidocker rmi`) must see it, and must be able to tell when the process
+ * that holds it has died without letting go.
+ */
+export function holdLayers(root: string, container: string, top: string): void {
+  const file = holdPath(root, container)
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  const tmp = `${file}.tmp-${process.pid}`
+  writeFileSync(tmp, JSON.stringify({ Parent: top, Pid: process.pid, Started: startTime(process.pid) }))
+  renameSync(tmp, file)
+}
+
+/** Let go of `container`'s hold, then delete what it held that nothing else needs. Returns what went. */
+export function releaseLayers(root: string, container: string): string[] {
+  const file = holdPath(root, container)
+  if (!existsSync(file)) return []
+  const { Parent } = JSON.parse(readFileSync(file, 'utf8')) as Hold
+  rmSync(file)
+  return pruneLayers(root, chainOf(root, Parent))
+}
+// #endregion holdLayers
+
+interface Hold { Parent: string; Pid: number; Started?: string }
+
+const holdPath = (root: string, container: string) => join(storePaths(root).layerdb, 'mounts', `${container}.json`)
+
+/** Field 22 of /proc/PID/stat, the process's start time: a PID reused by another process has another. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** Layer `top` and those below it, bottom first (as far as they are still stored). */
+function chainOf(root: string, top: string): LayerRecord[] {
+  const chain: LayerRecord[] = []
+  for (let at: string | undefined = top; at !== undefined && hasLayer(root, at); at = chain[0]!.parent) chain.unshift(readLayer(root, at))
+  return chain
+}
+
+/**
+ * The tops of the holds whose process still runs; the holds whose process is gone are removed,
+ * and their tops returned as `stale`: nobody will release them any more.
+ */
+function readHolds(root: string): { live: string[]; stale: string[] } {
+  const dir = dirname(holdPath(root, 'x'))
+  const holds = { live: [] as string[], stale: [] as string[] }
+  if (!existsSync(dir)) return holds
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+    const hold = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Hold
+    if (hold.Started !== undefined && startTime(hold.Pid) === hold.Started) {
+      holds.live.push(hold.Parent)
+    } else {
+      rmSync(join(dir, name), { force: true })
+      holds.stale.push(hold.Parent)
+    }
+  }
+  return holds
+}
+
 // #region pruneLayers
 /**
- * Delete those of `layers` that no image in the store uses any more: what `rmi` leaves behind,
- * what a load that failed half way added, or the layers of an image removed with `rmi -f` once
- * its last container has gone. Each goes with its unpacked folder and its layerdb entry.
- * Returns the chain IDs deleted, in the order they went.
+ * Delete those of `layers` that no image in the store uses and no running container holds:
+ * what `rmi` leaves behind, what a load that failed half way added, what a container held
+ * after its image went with `rmi -f`; and what the holds of processes that died held. Each goes
+ * with its unpacked folder and its layerdb entry, a layer before the one below it. Returns the
+ * chain IDs deleted, in the order they went.
  */
 export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
-  const used = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id).map((l) => l.chainId)))
-  const gone = layers.filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId)).reverse()
+  const holds = readHolds(root)
+  const used = new Set([
+    ...allImageIds(root).flatMap((id) => imageLayers(root, id)),
+    ...holds.live.flatMap((top) => chainOf(root, top)),
+  ].map((l) => l.chainId))
+  const candidates = new Map([...layers, ...holds.stale.flatMap((top) => chainOf(root, top))].map((l) => [l.chainId, l]))
+  let left = [...candidates.values()].filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId))
+  const gone: LayerRecord[] = []
+  while (left.length > 0) {
+    // a layer's folder is the lower of those above it: the ones nothing left stacks on go first
+    const below = new Set(left.map((l) => l.parent))
+    gone.push(...left.filter((l) => !below.has(l.chainId)))
+    left = left.filter((l) => below.has(l.chainId))
+  }
   for (const layer of gone) {
     removeLayer(storePaths(root).graph, layer.cacheId)
     rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
@@ -158,7 +239,6 @@ export function removeImage(root: string, ref: string, force = false): RemoveRep
   const layers = imageLayers(root, id)
   rmSync(blobPath(storePaths(root).imagedb, id))
   report.push({ Deleted: id })
-  if (users.length > 0) return report // a running container's overlay still stacks them
   for (const chain of pruneLayers(root, layers)) report.push({ Deleted: chain })
   return report
 }

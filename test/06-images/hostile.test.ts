@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { resolveUser } from '#ch/06-images/config.ts'
 import { loadImages } from '#ch/06-images/load.ts'
-import { allLayers, allTags, importImage, removeImage, resolveImage, storePaths } from '#ch/06-images/store.ts'
+import { allLayers, allTags, holdLayers, imageLayers, importImage, releaseLayers, removeImage, resolveImage, storePaths } from '#ch/06-images/store.ts'
 import { applyLayer, UnsafeLayerError } from '#ch/06-images/unpack.ts'
 import { forgetContainer, recordContainer } from '../../lib/image.ts'
 import { caught } from '../support/errors.ts'
@@ -255,6 +255,7 @@ describe('rmi of an image a running container uses', () => {
     const image = await buildImage([APP, [{ name: 'more' }]])
     const id = await importImage(root, image.config.data, (i) => image.layers[i]!.data, ['app:1'])
     recordContainer(root, 'c0ffee'.repeat(10) + 'abcd', id)
+    holdLayers(root, 'c0ffee'.repeat(10) + 'abcd', imageLayers(root, id).at(-1)!.chainId)
     for (const ref of ['app:1', id, id.slice(7, 19)]) {
       const error = await caught(() => removeImage(root, ref))
       expect(error, `rmi ${ref} while a container runs on it must be refused`).toBeInstanceOf(Error)
@@ -265,6 +266,7 @@ describe('rmi of an image a running container uses', () => {
     expect(report, 'forced: untagged and deleted').toEqual([{ Untagged: 'app:1' }, { Deleted: id }])
     expect(allLayers(root).length, 'rmi -f while the container runs: what is its overlay stacked on?').toBe(2)
     forgetContainer(root, 'c0ffee'.repeat(10) + 'abcd')
+    expect(releaseLayers(root, 'c0ffee'.repeat(10) + 'abcd').length, 'the container let go: its layers go').toBe(2)
   })
 
   it('a container record whose process is gone', async () => {
