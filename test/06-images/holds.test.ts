@@ -32,7 +32,7 @@ describeKernel('a base two images share, under a running container', () => {
     const base = readLayer(root, a.layers[0]!.diffId).chainId
     const bin = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
     // the container starts, then gives the test time to remove both images before it reads its files
-    const run = execa(process.execPath, [bin, 'run', 'a:1', '/probe', 'sleep:1', 'sleep:8000', 'cat:/etc/passwd', 'cat:/a/file'], { env: { MINIDOCKER_ROOT: root }, reject: false, stdin: 'ignore' })
+    const run = execa(process.execPath, [bin, 'run', 'a:1', '/probe', 'sleep:1', 'sleep:20000', 'cat:/etc/passwd', 'cat:/a/file'], { env: { MINIDOCKER_ROOT: root }, reject: false, stdin: 'ignore' })
     // the container ends on its own: killing its minidocker would leave its overlay mounted
     onCleanup(async () => {
       await run
