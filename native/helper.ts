@@ -240,8 +240,8 @@ export class Helper {
   }
 
   /**
-   * open(2) a file read-only and keep the fd (close-on-exec) for later requests: a held fd on a
-   * namespace file keeps that namespace, whatever becomes of the path or of the processes in it.
+   * open(2) a file read-only and keep the fd (close-on-exec) for later requests, until
+   * closeFd or the helper's exec.
    * @param path looked up now, in the helper's mount namespace and root
    * @returns the fd; /proc/HELPER_PID/fd/FD names the same open file from outside.
    * @throws ENOENT when the path does not exist.
