@@ -4,7 +4,7 @@
  * the test failed.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { onCleanup } from './files.ts'
@@ -63,4 +63,38 @@ export function testCgroupPath(): string {
     }
   })
   return `${TEST_CGROUP_PARENT}/${name}`
+}
+
+/** This process's path in the hierarchy holding `controller` ("" is v2's), from /proc/self/cgroup. */
+function ownIn(controller: string): string {
+  const lines = [...readFileSync('/proc/self/cgroup', 'utf8').matchAll(/^\d+:([^:\n]*):(.*)$/gm)]
+  const line = lines.find(([, names]) => (controller === '' ? names === '' : names!.split(',').includes(controller)))
+  if (!line) throw new Error(`no ${controller || 'v2'} line in /proc/self/cgroup`)
+  return line[2]!
+}
+
+/**
+ * Real cgroups the test writes itself, below testCgroupPath's: `dirs(sub)` makes `sub` (with its
+ * parents) for each of `controllers` and gives its directory by controller. On v1 they go below
+ * this process's own cgroup in each hierarchy; on v2 beside it, each level above enabling the
+ * controllers for its children, since v2 gives a child no controller its parent did not enable.
+ */
+export function testCgroupDirs(root: string, version: 1 | 2, controllers: string[]): (sub?: string) => Record<string, string> {
+  const path = testCgroupPath()
+  return (sub = '') => {
+    if (version === 1) {
+      const dirs = controllers.map((c) => [c, join(root, c, ownIn(c), path, sub)] as const)
+      for (const [, dir] of dirs) mkdirSync(dir, { recursive: true })
+      return Object.fromEntries(dirs)
+    }
+    const leaf = join(root, dirname(ownIn('')), path, sub)
+    mkdirSync(leaf, { recursive: true })
+    for (let dir = root; dir !== leaf; dir = join(dir, leaf.slice(dir.length + 1).split('/')[0]!)) {
+      const file = join(dir, 'cgroup.subtree_control')
+      const enabled = readFileSync(file, 'utf8').split(/\s+/)
+      const missing = controllers.filter((c) => !enabled.includes(c))
+      if (missing.length) writeFileSync(file, missing.map((c) => `+${c}`).join(' '))
+    }
+    return Object.fromEntries(controllers.map((c) => [c, leaf]))
+  }
 }
