@@ -11,7 +11,7 @@ import { createSocket } from 'node:dgram'
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, Socket, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Writable } from 'node:stream'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { removeLayer } from '#ch/05-layers/driver.ts'
 import { imageConfig, imageLayers, storePaths } from '#ch/06-images/store.ts'
@@ -24,7 +24,7 @@ import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/reco
 import { logWriter } from '#ch/11-daemon/streams.ts'
 import { killTask } from '#ch/11-daemon/tasks.ts'
 import type { Containerd } from './containerd.ts'
-import { badRequest, conflict, containerDir, EngineError, type Container, type HostConfig, type PortBindings, type StreamName, type TaskIO } from './engine.ts'
+import { badRequest, conflict, containerDir, EngineError, type Container, type HostConfig, type PortBindings, type OutputReader, type StreamName, type TaskIO } from './engine.ts'
 import { ContainerError } from './errors.ts'
 import { forgetContainer } from './image.ts'
 import { parseSubnet, processStart, toAddress } from './net.ts'
@@ -43,7 +43,7 @@ export interface Live {
   /** the clients attached to the container */
   attached: Set<Attachment>
   /** the daemon's open end of the container's stdin FIFO, while it has one */
-  stdin?: Socket
+  stdin?: Writable
   /** while the container is watched: resolves when its monitor returns */
   finished?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
@@ -93,13 +93,13 @@ export abstract class DaemonBase {
   abstract restore(): Promise<void>
 
   /** The daemon's ends of a container's FIFOs, its output read from there on (the learner's, in the chapter's daemon.ts). */
-  protected abstract openStreams(c: Container): { io: TaskIO; readers: { socket: Socket; drained: Promise<void> }[]; log: ReturnType<typeof logWriter> }
+  protected abstract openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: ReturnType<typeof logWriter> }
 
   /** Run an exec instance on a hijacked socket (the learner's, in the chapter's daemon.ts). */
   abstract startExec(exec: Exec, socket: Duplex): Promise<void>
 
   /** Watch a started container until its exit (the learner's). */
-  protected abstract monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void>
+  protected abstract monitor(c: Container, readers: OutputReader[], log: ReturnType<typeof logWriter>): Promise<void>
 
   /**
    * The network mode a create asks for, as this daemon can give it: "default" is the bridge;

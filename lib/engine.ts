@@ -98,6 +98,12 @@ export interface Container {
 /** The output streams of a container. */
 export type StreamName = 'stdout' | 'stderr'
 
+/** The daemon's reader of one output FIFO: `drained` resolves after the writer's last byte, close() stops reading before that. */
+export interface OutputReader {
+  drained: Promise<void>
+  close(): void
+}
+
 /** One line of the json-file log. */
 export interface LogEntry {
   log: string

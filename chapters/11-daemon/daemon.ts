@@ -5,12 +5,11 @@
  * client, and the exit that wakes the waiters. The HTTP side is in routes.ts.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
-import { frame, logWriter, outputReaders, type StreamName } from './streams.ts'
+import { frame, logWriter, outputReaders, type OutputReader, type StreamName } from './streams.ts'
 import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from './tasks.ts'
 
 export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
@@ -50,7 +49,7 @@ export class Daemon extends DaemonBase {
    * OpenStdin) ready to be written. start() opens them before the task exists; restore()
    * (given, in DaemonBase) opens them again for a task that ran on while no daemon did.
    */
-  protected openStreams(c: Container): { io: TaskIO; readers: { socket: Socket; drained: Promise<void> }[]; log: ReturnType<typeof logWriter> } {
+  protected openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: ReturnType<typeof logWriter> } {
     // TODO(11): the daemon's side of a container's stdio (the text's "Start, and the FIFOs"; dockerd's
     //   libcontainerd makes them with containerd's pkg/cio).
     //   1. A restarted daemon must find the same FIFOs again: where they are depends on the container alone,
@@ -59,8 +58,7 @@ export class Daemon extends DaemonBase {
     //   2. No byte the shim writes may be lost, and every attached client that asked for a stream gets it, in
     //      the form its container's tty decides (streams.ts).
     //   3. The daemon writes the container's stdin for as long as it runs, and the shim opens its end only after
-    //      Tasks.Create. What do open(2)'s two ways of opening a FIFO for writing do while no one reads it, and why
-    //      can neither serve here? Read fifo(7) and open(2) for a third.
+    //      Tasks.Create: opening it may neither wait for the shim nor fail for its absence (fifo(7), open(2)).
     //   4. DaemonBase (lib/engine-daemon.ts) keeps a container's attached clients and its stdin end in Live.
     throw new NotImplementedError('11-daemon', 'openStreams')
   }
@@ -94,7 +92,7 @@ export class Daemon extends DaemonBase {
    * nothing of it any more, and the attached clients and waiters hear of it, but never before
    * every byte it wrote has reached the log and them; with AutoRemove the container then goes.
    */
-  protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
+  protected async monitor(c: Container, readers: OutputReader[], log: ReturnType<typeof logWriter>): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
     //   0. The exit comes from containerd's event stream (your watchExits), or from restore's question for a
     //      task that exited while no daemon ran: how does it reach this monitor, and this run's monitor only?
@@ -264,8 +262,8 @@ export class Daemon extends DaemonBase {
     //   2. Which call of containerd's tasks.proto adds a process to a running task, and what does it want: a whole
     //      OCI process, or only the command? Which parts come from the container's spec, which from the exec, and
     //      how is it carried (lib/containerd.ts)? How do Start and Wait tell the exec from the container's own?
-    //   3. stdin: the shim holds the FIFO open itself; what ends the process's stdin, and when may you send it
-    //      (what happens to bytes in a FIFO that nobody holds open any more)?
+    //   3. stdin: what the client sends reaches the process, none of it lost, and the client's end of it is the
+    //      process's end-of-file.
     //   4. The exit code is what GET /exec/ID/json reports; the socket ends after the output is drained.
     throw new NotImplementedError('11-daemon', 'startExec')
   }

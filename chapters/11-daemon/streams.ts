@@ -5,8 +5,7 @@
  * and where they come from, the FIFOs containerd's shim writes.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { Socket } from 'node:net'
-import type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
+import type { LogEntry, LogOptions, OutputReader, StreamName } from '../../lib/engine.ts'
 
 /** Stream numbers of the multiplexed format: 0 stdin, 1 stdout, 2 stderr. */
 const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
@@ -47,19 +46,19 @@ export function logWriter(path: string): { write(stream: StreamName, chunk: Buff
  * after the last byte. The read ends are open when this returns, before containerd's shim
  * opens its write ends, and no Node thread ever blocks on a FIFO nobody has opened yet.
  */
-export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): { socket: Socket; drained: Promise<void> }[] {
+export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): OutputReader[] {
   // TODO(11): read a FIFO without blocking the daemon (the text's "Start, and the FIFOs"; fifo(7); dockerd opens
   //   them through containerd's pkg/cio).
   //   1. What does open(2) of a FIFO for reading do while no writer has it open, and what can change that?
-  //   2. A read of a quiet FIFO may wait for days: where does that wait happen in Node, and what becomes of the
-  //      daemon with a dozen quiet containers? Which of Node's readers waits without holding a thread?
+  //   2. A read of a quiet FIFO may wait for days, and the daemon with a dozen quiet containers must still
+  //      answer every client at once.
   //   3. When does the reader of a FIFO see end-of-file, and which event of your reader means "all of it came"?
   throw new NotImplementedError('11-daemon', 'outputReaders')
 }
 // #endregion outputReaders
 
 export { logOptions } from '../../lib/engine.ts'
-export type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
+export type { LogEntry, LogOptions, OutputReader, StreamName } from '../../lib/engine.ts'
 
 // #region readLog
 /**

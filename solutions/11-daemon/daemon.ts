@@ -19,7 +19,7 @@ import { recordContainer } from '../../lib/image.ts'
 import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
-import { frame, logWriter, outputReaders, type StreamName } from './streams.ts'
+import { frame, logWriter, outputReaders, type OutputReader, type StreamName } from './streams.ts'
 import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from './tasks.ts'
 import { daemonSecurity } from '../../lib/docker-security.ts'
 
@@ -117,7 +117,7 @@ export class Daemon extends DaemonBase {
    * OpenStdin) ready to be written. start() opens them before the task exists; restore()
    * (given, in DaemonBase) opens them again for a task that ran on while no daemon did.
    */
-  protected openStreams(c: Container): { io: TaskIO; readers: { socket: Socket; drained: Promise<void> }[]; log: ReturnType<typeof logWriter> } {
+  protected openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: ReturnType<typeof logWriter> } {
     const live = this.liveOf(c.ID)
     const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
     mkdirSync(fifoDir, { recursive: true, mode: 0o700 })
@@ -164,7 +164,7 @@ export class Daemon extends DaemonBase {
     } catch (error) {
       this.runs.delete(c.ID)
       await this.disconnect(c)
-      for (const r of readers) r.socket.destroy()
+      for (const r of readers) r.close()
       live.stdin?.destroy()
       log.close()
       // as dockerd does: `docker run --rm` waits for the removal after a failed start
@@ -186,7 +186,7 @@ export class Daemon extends DaemonBase {
    * nothing of it any more, and the attached clients and waiters hear of it, but never before
    * every byte it wrote has reached the log and them; with AutoRemove the container then goes.
    */
-  protected async monitor(c: Container, readers: { socket: Socket; drained: Promise<void> }[], log: ReturnType<typeof logWriter>): Promise<void> {
+  protected async monitor(c: Container, readers: OutputReader[], log: ReturnType<typeof logWriter>): Promise<void> {
     const live = this.liveOf(c.ID)
     const own = this.ownOf(c.ID)
     const run = this.runs.get(c.ID)
@@ -292,7 +292,7 @@ export class Daemon extends DaemonBase {
         continue
       }
       // it had ended: the shim may have closed its ends before ours opened, and ours would wait for an end-of-file forever
-      for (const r of readers) r.socket.destroy()
+      for (const r of readers) r.close()
       if (task?.status === 'STOPPED') {
         // it exited while no daemon watched; if the stream reports it too, the run is settled already
         this.exited({ container_id: c.ID, id: c.ID, pid: c.State.Pid, exit_status: task.exit_status })
@@ -468,7 +468,7 @@ export class Daemon extends DaemonBase {
       await Promise.all(readers.map((r) => r.drained))
       exec.ExitCode = exit_status
     } catch (error) {
-      readers.forEach((r) => r.socket.destroy())
+      readers.forEach((r) => r.close())
       exec.ExitCode = 126
       socket.write(frame('stderr', Buffer.from(`${(error as Error).message}\n`)))
     } finally {

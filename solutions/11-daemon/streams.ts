@@ -6,7 +6,7 @@
  */
 import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs'
 import { Socket } from 'node:net'
-import type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
+import type { LogEntry, LogOptions, OutputReader, StreamName } from '../../lib/engine.ts'
 
 /** Stream numbers of the multiplexed format: 0 stdin, 1 stdout, 2 stderr. */
 const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 }
@@ -66,18 +66,18 @@ export function logWriter(path: string): { write(stream: StreamName, chunk: Buff
  * after the last byte. The read ends are open when this returns, before containerd's shim
  * opens its write ends, and no Node thread ever blocks on a FIFO nobody has opened yet.
  */
-export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): { socket: Socket; drained: Promise<void> }[] {
+export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): OutputReader[] {
   return ([['stdout', paths.stdout], ['stderr', paths.stderr]] as const).filter(([, path]) => path).map(([stream, path]) => {
     // epoll drives a non-blocking descriptor: no libuv thread sits in read(), and open() does not wait for a writer
     const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
     socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
-    return { socket, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())) }
+    return { drained: new Promise<void>((resolve) => socket.once('close', () => resolve())), close: () => socket.destroy() }
   })
 }
 // #endregion outputReaders
 
 export { logOptions } from '../../lib/engine.ts'
-export type { LogEntry, LogOptions, StreamName } from '../../lib/engine.ts'
+export type { LogEntry, LogOptions, OutputReader, StreamName } from '../../lib/engine.ts'
 
 // #region readLog
 /**

@@ -72,7 +72,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
         expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `docker ${args.join(' ')}: expected what dockerd gives (left: yours)`)
           .toEqual({ stdout: theirs.stdout, stderr: theirs.stderr, exitCode: theirs.exitCode })
       }
-    })
+    }, 90_000) // ten CLI runs against two daemons: seconds each on a busy machine
   }
 
   it('start -a and start -ai of an exited container, restart, wait and info, from both CLIs', async () => {
@@ -99,7 +99,7 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
       const info = await docker(cli, ours.host, ['info', '--format', '{{.OSType}} {{.Driver}} {{len .Warnings}}'])
       expect(info.stdout, `${cli}: docker info: ${info.stderr}`).toBe('linux overlay2 0\n')
     }
-  })
+  }, 180_000) // 38 CLI runs against two daemons
 
   it('inspect, logs and stop of an unknown name, a name taken twice, kill of a stopped container', async () => {
     for (const args of [['inspect', '--type', 'container', 'nope'], ['logs', 'nope'], ['stop', 'nope']]) {

@@ -18,7 +18,7 @@ import { serveUnix } from '../../lib/engine-http.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { prepareStore } from '../../lib/image.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, startContainerd, stopInProcessDaemon, type Containerd } from '../support/daemon.ts'
+import { docker, imageRegistry, startContainerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
@@ -174,9 +174,7 @@ const ready = () => (made ??= (async () => {
   down = false
   // the test's own witness of every exit from here on, once containerd answers again
   if (!(await until(() => client!.version.Version({}).then(() => true, () => false), 10_000))) throw new Error('the restarted containerd did not answer in 10 s')
-  witness = client.events.Subscribe([`namespace=="${NAMESPACE}",topic=="/tasks/exit"`], ({ event }) => {
-    if (event.id === event.container_id) exits.set(event.container_id, event.exit_status)
-  })
+  witness = witnessExits(client, NAMESPACE, exits)
 })())
 
 /** The first test makes everything; each then fails for a resume not written yet, if that is what happened. */

@@ -96,7 +96,7 @@ describe('the output FIFOs', () => {
       expect(got, 'expected what the writer wrote to each FIFO').toEqual({ stdout: 'hi\n', stderr: 'oops\n' })
     } finally {
       rescue.kill()
-      for (const r of readers) r.socket.destroy()
+      for (const r of readers) r.close()
     }
   })
 })

@@ -15,7 +15,7 @@ import { Daemon } from '#ch/11-daemon/daemon.ts'
 import { connectContainerd, type Containerd as Client, type Envelope } from '../../lib/containerd.ts'
 import type { Container } from '../../lib/engine.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, startContainerd, startMinidockerd, stopInProcessDaemon, type Containerd } from '../support/daemon.ts'
+import { docker, imageRegistry, startContainerd, startMinidockerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
@@ -116,9 +116,7 @@ const ready = () => (made ??= (async () => {
   await client.tasks.Delete({ container_id: ids.lost })
   await client.containers.Delete({ id: ids.lost })
   // the test's own witness of every exit from here on
-  witness = client.events.Subscribe([`namespace=="${NAMESPACE}",topic=="/tasks/exit"`], ({ event }) => {
-    if (event.id === event.container_id) exits.set(event.container_id, event.exit_status)
-  })
+  witness = witnessExits(client, NAMESPACE, exits)
   daemon = new Daemon({ root: join(dir, 'daemon', 'data'), runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)) })
   await daemon.restore()
 })())

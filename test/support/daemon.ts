@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:f
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { connectContainerd } from '../../lib/containerd.ts'
+import { connectContainerd, type Containerd as Client, type Subscription } from '../../lib/containerd.ts'
 import type { Container } from '../../lib/engine.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { startContainerd as startRealContainerd, startDockerd } from './daemons.ts'
@@ -64,6 +64,13 @@ export async function startContainerd(dir: string): Promise<Containerd> {
 }
 
 /** The containerd namespaces the tests' daemons use. */
+/** containerd's own report of each container's exit (of its task, not of an exec in it), into `exits`, for a test to compare a daemon's records with. */
+export function witnessExits(client: Client, namespace: string, exits: Map<string, number>): Subscription {
+  return client.events.Subscribe([`namespace=="${namespace}",topic=="/tasks/exit"`], ({ event }) => {
+    if (event.id === event.container_id) exits.set(event.container_id, event.exit_status)
+  })
+}
+
 export const NAMESPACES = ['minidocker-test']
 
 /** Kill and delete every task and container in `namespace`, through containerd's own API. */
