@@ -138,8 +138,13 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 /**
  * Change the limits of a cgroup that is in use, as `runc update` (and `docker update --memory
  * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. Either every
- * file takes its new value, or the cgroup keeps the limits it had and the error names the file
- * and the value refused.
+ * file takes its new value, or the error is the kernel's first refusal (the file and the value
+ * refused) and the cgroup keeps the limits it had, however much memory the container takes
+ * meanwhile: setting a limit back never kills it or finds it refused for the container's sake.
+ * Only a change from outside while the update runs (a parent's limit lowered) can make the kernel
+ * refuse to set a file back: that file then keeps its new value, and the error's message names
+ * every such file with the value in force. A file never holds a value that was neither its old
+ * nor its new one.
  */
 export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promise<void> {
   // TODO(04): new limits for a cgroup whose process is running: the files are those of
@@ -154,9 +159,19 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   //      were, all of them, not half old and half new, and the error that comes out is the
   //      refusal (writeCgroupFile's, which names the file and the value). Going back is writing
   //      too: what must be true of those writes for the kernel to accept every one?
-  //   3. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the
-  //      cgroups module, and their comments. Chapter text: "Changing the limits of a running
-  //      container".
+  //   3. Going back can be refused anyway. The container keeps running while you write: which
+  //      of your writes, once made, can its own use make impossible to take back (v1 answers
+  //      EBUSY, v2 does something worse)? Your order decides whether that can ever happen, and
+  //      it must never. Something outside can still change meanwhile (a parent's CPU limit
+  //      lowered): then a file stays at its new value, and the caller must learn which, at what
+  //      value, from the error, which stays the refusal that stopped the update. One refused
+  //      setting back is no reason to leave the others.
+  //   4. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the
+  //      cgroups module, and their comments; Container.Set in runc's
+  //      libcontainer/container_linux.go, and what it does when setting back fails.
+  //      cgroup-v1/memory.rst ("limit_in_bytes") and cgroup-v2.rst ("memory.max") say what a
+  //      lower limit does to a cgroup that uses more. Chapter text: "Changing the limits of a
+  //      running container" and "When setting back is refused too".
   throw new NotImplementedError('04-cgroups', 'updateCgroup')
 }
 // #endregion updateCgroup

@@ -146,50 +146,52 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 /**
  * Change the limits of a cgroup that is in use, as `runc update` (and `docker update --memory
  * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. Either every
- * file takes its new value, or the cgroup keeps the limits it had and the error names the file
- * and the value refused.
+ * file takes its new value, or the error is the kernel's first refusal (the file and the value
+ * refused) and the cgroup keeps the limits it had, however much memory the container takes
+ * meanwhile: setting a limit back never kills it or finds it refused for the container's sake.
+ * Only a change from outside while the update runs (a parent's limit lowered) can make the kernel
+ * refuse to set a file back: that file then keeps its new value, and the error's message names
+ * every such file with the value in force. A file never holds a value that was neither its old
+ * nor its new one.
  */
 export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promise<void> {
   const path = ([controller, file]: [Controller, string, string]) => join(cgroup.dirs[controller]!, file)
   const current = (entry: [Controller, string, string]) => readFileSync(path(entry), 'utf8').trim()
-  const files = resourceFiles(resources, cgroup.version)
-  const find = (file: string) => files.findIndex(([, f]) => f === file)
   // A limit as a number to compare; whatever is not a count of bytes or µs is no limit.
   const size = (text: string) => (/^\d+$/.test(text) ? BigInt(text) : BigInt(Number.MAX_SAFE_INTEGER) ** 2n)
-  const exchange = (first: number, second: number) => {
-    const [a, b] = [files[first]!, files[second]!]
-    files[first] = b
-    files[second] = a
-  }
-  if (cgroup.version === 1) {
-    // The kernel holds memory <= memory+swap at every write: a memory limit above the
-    // memory+swap limit in force can only come after memory+swap has been raised.
-    const memory = find('memory.limit_in_bytes')
-    const memsw = find('memory.memsw.limit_in_bytes')
-    if (memory >= 0 && memsw >= 0 && size(files[memory]![2]) > size(current(files[memsw]!))) exchange(memory, memsw)
-    // A quota is checked against the period in force, and a period against the quota in force:
-    // with a shorter period, the new quota first keeps the ratio below both the old and the new.
-    const period = find('cpu.cfs_period_us')
-    const quota = find('cpu.cfs_quota_us')
-    if (period >= 0 && quota >= 0 && size(files[period]![2]) < size(current(files[period]!))) exchange(period, quota)
-  }
+  const files = resourceFiles(resources, cgroup.version)
+  // Setting a raised memory limit back is lowering it, which the kernel refuses (v1, EBUSY) or
+  // enforces by OOM-killing (v2) once the container uses more than the old limit: so memory limits
+  // go down before anything that can be refused and up after it, when no refusal can follow.
+  // On v1 that is also the pair's order: memory down before memory+swap, memory+swap up first.
+  const down = files.filter((entry) => entry[0] === 'memory' && size(entry[2]) < size(current(entry)))
+  const up = files.filter((entry) => entry[0] === 'memory' && !down.includes(entry)).reverse()
+  const others = files.filter(([controller]) => controller !== 'memory')
+  const period = others.findIndex(([, f]) => f === 'cpu.cfs_period_us')
+  const quota = others.findIndex(([, f]) => f === 'cpu.cfs_quota_us')
+  // v1: a quota is checked against the period in force, and a period against the quota in force:
+  // with a shorter period, the new quota first keeps the ratio below both the old and the new.
+  if (period >= 0 && quota >= 0 && size(others[period]![2]) < size(current(others[period]!)))
+    [others[period], others[quota]] = [others[quota]!, others[period]!]
   const written: [string, string][] = []
   try {
-    for (const entry of files) {
+    for (const entry of [...down, ...others, ...up]) {
       const before = current(entry)
       writeCgroupFile(path(entry), entry[2])
       written.push([path(entry), before])
     }
   } catch (error) {
     // Each state on the way was one the kernel accepted: walking back through them, last write
-    // first, is accepted too.
+    // first, is accepted too, unless something outside changed meanwhile.
+    const kept: string[] = []
     for (const [file, before] of written.reverse()) {
       try {
         writeCgroupFile(file, before)
-      } catch {
-        // the error to report is the refusal, not a failed way back
+      } catch (refused) {
+        kept.push(`${file} stays at ${readFileSync(file, 'utf8').trim()} (${(refused as Error).message})`)
       }
     }
+    if (kept.length > 0) (error as Error).message += `; setting back was refused too: ${kept.join('; ')}`
     throw error
   }
 }

@@ -54,6 +54,13 @@ vi.mock('node:fs', async (importOriginal) =>
   race.watch(await importOriginal<typeof import('node:fs')>(), [...race.calls, ...race.calls.map((c) => `${c}Sync`), 'existsSync']))
 vi.mock('node:fs/promises', async (importOriginal) => race.watch(await importOriginal<typeof import('node:fs/promises')>(), race.calls))
 
+/** From now until the test ends, run `step` between the file-system steps of the code under test below `base`. */
+function between(base: string, step: () => void): void {
+  Object.assign(race.state, { below: `/${base}`, step })
+  onCleanup(() => void Object.assign(race.state, { below: '', step: undefined }))
+}
+const stop = () => void (race.state.step = undefined)
+
 /** A probe spec with limits, in a cgroup of its own below minidocker-test/, removed after the test. */
 function limitedSpec(steps: string[], resources: Resources): Spec {
   const spec = probeSpec(steps)
@@ -558,13 +565,6 @@ describeKernel(`containers that share a parent at the same time (${HOST_VERSION}
     spec.linux!.cgroupsPath = `${parent}/${name}`
     return spec
   }
-  /** From now until the test ends, run `step` between the file-system steps of the code under test below `base`. */
-  const between = (base: string, step: () => void) => {
-    Object.assign(race.state, { below: `/${base}`, step })
-    onCleanup(() => void Object.assign(race.state, { below: '', step: undefined }))
-  }
-  const stop = () => void (race.state.step = undefined)
-
   it('a shared parent that the last other container removes between the create\'s steps', async () => {
     const base = testCgroupPath()
     const other = await createCgroup(sharing(`${base}/shared`, 'b'))
@@ -725,4 +725,74 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
       expect(now[file], `${file} reads ${now[file]} after an update the kernel refused, and read ${old[file]} before it: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toBe(old[file])
     await removeCgroup(live)
   })
+
+  const UNDO = 'the chapter\'s "When setting back is refused too"'
+  /** Sleep without leaving the call: a step between the calls of the code under test cannot await. */
+  const pause = (ms: number) => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+  it('an update refused half-way while the container\'s memory use grows into the raised limit', async () => {
+    // No swap, so that nothing the probe holds can be swapped out to make room.
+    const before = memory(32, 32)
+    const after: Resources = { ...memory(96, 96), cpu: { quota: 500, period: 100000 } }
+    const base = testCgroupPath()
+    const live = await createCgroup(at(base, before))
+    const old = limitsOf(live)
+    const [limit, usage, events] = (live.version === 1 ? ['memory.limit_in_bytes', 'memory.usage_in_bytes', 'memory.oom_control'] : ['memory.max', 'memory.current', 'memory.events'])
+      .map((file) => join(live.dirs.memory!, file)) as [string, string, string]
+    const helper = startHelper({ stdout: 'pipe' })
+    let printed = ''
+    const waiting = new Promise<void>((resolve) => helper.process.stdout!.on('data', (chunk: Buffer) => {
+      printed += chunk.toString()
+      if (printed.includes('"waiting"')) resolve()
+    }))
+    await joinCgroup(live, helper.pid)
+    await helper.exec(PROBE_PATH, [PROBE_PATH, 'alloc:8', 'wait-signal', 'alloc:40', 'wait-signal'], [])
+    const ended = await Promise.race([waiting.then(() => undefined), helper.exited])
+    if (ended) expect.fail(`the probe ended before it held its memory (${JSON.stringify(ended)}): ${printed}`)
+    // The container takes 40 MiB more as soon as it may: when a memory limit above the old one is in force.
+    let grew = false
+    between(base, () => {
+      if (grew || !(Number(readFileSync(limit, 'utf8')) > 32 * MiB)) return
+      grew = true
+      helper.kill('SIGUSR1')
+      for (let i = 0; i < 1000 && Number(readFileSync(usage, 'utf8')) < 40 * MiB; i++) pause(5)
+    })
+    const error = await caught(() => updateCgroup(live, after))
+    stop()
+    const where = grew ? ', and the container took 40 MiB more once your raised memory limit let it,' : ''
+    expect(error?.message, `updating to a quota of 500 µs, under the kernel's minimum, resolved: what did the kernel answer to that write, and where did its answer go?`).toBeDefined()
+    expect(readKeyed(events).oom_kill ?? 0, `the container was OOM-killed by an update the kernel refused${where}: what does setting a memory limit back below what the container uses do, and which of your writes can be undone only that way? (${UNDO})`).toBe(0)
+    const now = limitsOf(live)
+    for (const file of Object.keys(old))
+      expect(now[file], `${file} reads ${now[file]} after an update the kernel refused${where} and read ${old[file]} before: which of your writes can the kernel refuse to take back because of the container's own use, and where in your order must they come? (${UNDO})`).toBe(old[file])
+    expect(error.message, `the error of a refused update must name the file and the value refused (${error.message})`).toMatch(/500.*cpu\.(cfs_quota_us|max)|cpu\.(cfs_quota_us|max).*500/)
+  })
+
+  // Only v1 checks a CPU quota against the parent's: v2 caps it instead, and refuses no setting back.
+  if (KERNEL === 1) {
+    it('an update refused half-way whose setting back the kernel refuses too: the parent\'s CPU limit lowered meanwhile', async () => {
+      const base = testCgroupPath()
+      const outer = await createCgroup(at(base, cpu(50, 100)))
+      const before: Resources = { ...memory(64, 128), ...cpu(50, 100) }
+      const after: Resources = { memory: { limit: 48 * MiB }, cpu: { quota: 500, period: 200000 } }
+      const live = await createCgroup(at(`${base}/live`, before))
+      const old = limitsOf(live)
+      // Once the longer period is in force, someone else lowers the parent to 0.3 CPU: the child's
+      // 50 ms per 200 ms fits under it, its old 50 ms per 100 ms no longer does.
+      let lowered = false
+      between(base, () => {
+        if (lowered || readFileSync(join(live.dirs.cpu!, 'cpu.cfs_period_us'), 'utf8').trim() !== '200000') return
+        writeFileSync(join(outer.dirs.cpu!, 'cpu.cfs_quota_us'), '30000')
+        lowered = true
+      })
+      const error = await caught(() => updateCgroup(live, after))
+      stop()
+      expect(error?.message, `updating to a quota of 500 µs, under the kernel's minimum, resolved: what did the kernel answer to that write, and where did its answer go?`).toBeDefined()
+      expect(lowered, 'the 200 ms period was never in force before the update failed: in which order do a longer period and its quota go? (the chapter\'s "Changing the limits of a running container")').toBe(true)
+      expect(error.message, `the error must be the refusal that stopped the update, the 500 µs quota (${error.message}): which of the refusals is the caller's answer? (${UNDO})`).toMatch(/500.*cpu\.cfs_quota_us|cpu\.cfs_quota_us.*500/)
+      const now = limitsOf(live)
+      for (const file of Object.keys(old).filter((f) => now[f] !== old[f]))
+        expect([file, now[file]].every((text) => error.message.includes(text)), `${file} reads ${now[file]} after an update the kernel refused, and read ${old[file]} before, but the error (${error.message}) does not say that ${file} is ${now[file]} now: the parent's limit was lowered meanwhile, so setting it back was refused; what must the caller learn, and did you go on setting back the others? (${UNDO})`).toBe(true)
+    })
+  }
 })
