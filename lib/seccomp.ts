@@ -6,7 +6,7 @@
 import { ContainerError } from './errors.ts'
 import { SYSCALLS_I386, SYSCALLS_X86_64 } from './security-tables.ts'
 
-/** One classic BPF instruction (struct sock_filter): jt and jf are jumps forward (at most 255), counted from the next instruction; BPF_JA jumps k forward. */
+/** One classic BPF instruction (struct sock_filter, linux/filter.h). */
 export interface BpfInstruction {
   code: number
   jt: number
@@ -72,12 +72,12 @@ export const load = (offset: number): Pending => ({ code: BPF.LD | BPF.W | BPF.A
 export const ret = (k: number): Pending => ({ code: BPF.RET | BPF.K, k })
 /** A conditional jump on the accumulator against k: to label `jt` when true, `jf` when false (left out: the next instruction). */
 export const jump = (op: number, k: number, jt?: string, jf?: string): Pending => ({ code: BPF.JMP | op | BPF.K, k, jt, jf })
-/** BPF_JA: an unconditional jump by k instructions (linux/filter.h). */
+/** BPF_JA: an unconditional jump to `label`. */
 export const always = (label: string): Pending => ({ code: BPF.JMP | BPF.JA, k: 0, ja: label })
 /** The ALU's AND: the accumulator becomes accumulator & k. */
 export const and = (k: number): Pending => ({ code: BPF.ALU | BPF.AND | BPF.K, k })
 
-/** Resolve labels into forward offsets; a jump cBPF cannot encode (over 255 instructions) is refused. */
+/** Resolve labels into forward offsets; a jump cBPF cannot encode is refused. */
 export function assemble(pending: Pending[]): BpfInstruction[] {
   const at = new Map<string, number>()
   const program: Extract<Pending, { code: number }>[] = []

@@ -19,8 +19,8 @@
  *   personality:HEX  mount-tmpfs:DIR  unshare-user  open-write:FILE  read:FILE
  *            a system call tried: {"tried":NAME,"errno":null or "EPERM"...}; it does not
  *            stop the probe; open-write closes the file without writing to it
- *   syscall:NR   system call number NR (decimal) with six zero arguments, tried as above
- *            (only for numbers a test knows are harmless that way)
+ *   syscall:NR[:ARG0]   system call number NR with ARG0 first (both decimal, ARG0 0 when left
+ *            out) and zeros after, tried as above (only for calls a test knows are harmless so)
  *   seals:FILE   the seals of FILE (opened read-only, fcntl F_GET_SEALS), by name:
  *            {"seals":["seal","shrink","grow","write"]} ("future-write" too, when set)
  *   chroot:DIR   chroot(2) into DIR and chdir("/"): the later steps resolve paths there
@@ -459,7 +459,11 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     printf("}\n");
   }
   else if (!strcmp(name, "personality")) tried(name, personality(strtoul(arg ? arg : "0", NULL, 16)));
-  else if (!strcmp(name, "syscall")) tried(name, syscall(strtol(arg ? arg : "-1", NULL, 10), 0, 0, 0, 0, 0, 0));
+  else if (!strcmp(name, "syscall")) {
+    char *rest;
+    long nr = strtol(arg ? arg : "-1", &rest, 10);
+    tried(name, syscall(nr, *rest == ':' ? strtol(rest + 1, NULL, 10) : 0, 0, 0, 0, 0, 0));
+  }
   else if (!strcmp(name, "mount-tmpfs")) {
     long r = mount("tmpfs", arg ? arg : "", "tmpfs", 0, NULL);
     tried(name, r);

@@ -39,9 +39,9 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
   //      much does one BPF load bring into the accumulator? Which calls would a check of one
   //      load alone let through?
   //   2. For an ordering (GT, GE, LT, LE): when do the high words decide alone, and when must
-  //      the low words be compared? Two of them are the negation of the other two.
+  //      the low words be compared?
   //   3. MASKED_EQ is (arg & value) == valueTwo, and a jump compares the accumulator as it
-  //      is: what must happen to the accumulator before the comparison? (lib/seccomp.ts)
+  //      is: what stands between a load and that comparison?
   //   4. Labels are strings you choose; lib/seccomp.ts's assemble() places them. `id` makes
   //      this condition's own labels unique. An operator you do not know is refused.
   //   Where to look: libseccomp's gen_bpf.c (_gen_bpf_node), the chapter's "Compiling a profile".
@@ -62,17 +62,18 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   // TODO(13): the profile as a program, built with lib/seccomp.ts's small assembler, that the
   //   kernel's checker accepts at any size of profile (Docker's compiles to over a thousand
-  //   instructions) and that gives every call runc's verdict, from whatever ABI it comes.
-  //   1. What must a filter know before a call's number means anything, and what does an x32
-  //      call look like to a filter that has no x32 tables? (seccomp(2), "Caveats")
-  //   2. How far can each kind of BPF jump reach, and how long is one ABI's part of the
-  //      program? (linux/filter.h; the kernel's Documentation/networking/filter.rst)
-  //   3. A call's rules in the profile's order, the first that holds deciding: where does the
-  //      default sit so that every rule can be reached, and what is in the accumulator after a
-  //      rule's argument checks?
-  //   4. From the profile alone, what tells a call newer than the profile from an old one it
-  //      forbids by not naming it, in each ABI? Which verdicts must no such check change, and
-  //      under which defaults would runc add nothing?
+  //   instructions) and that gives every call runc's verdict, from whatever ABI it comes. Its
+  //   layout is yours to draw; what must never happen:
+  //   1. A call judged by another ABI's numbers, x32's included (seccomp(2), "Caveats").
+  //   2. A rule no call reaches, or one reached with something other than the call's number
+  //      in the accumulator; a jump assemble() cannot encode (linux/filter.h).
+  //   3. A call the profile names, or forbids by not naming it, answered ENOSYS; a call newer
+  //      than the profile answered with the default.
+  //   4. Decide before you write: under a default of ERRNO, the profile's highest call is named
+  //      only by a rule with argument conditions. What do that call with arguments the rule
+  //      refuses, and the call one above it, get under runc? And a name one ABI's table does
+  //      not have: what does it do to that ABI's highest, and to the others'? Try the calls
+  //      under runc (the probe's syscall:NR:ARG0 step) before you decide.
   //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c; runc's
   //   libcontainer/seccomp/patchbpf (generatePatch, findLastSyscalls); the chapter's
   //   "seccomp: compiling a profile".

@@ -104,7 +104,7 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
         if (nr !== undefined) byNumber.set(nr, [...(byNumber.get(nr) ?? []), rule])
       }
     }
-    // Newer than the profile: above the largest number it names in this ABI's table.
+    // Newer than the profile: above the largest number it names in this ABI's table, by any rule.
     const newest = Math.max(0, ...byNumber.keys())
     if (patched && newest > 0) code.push(jump(BPF.JGT, newest, undefined, `${arch}:known`), ret(SECCOMP_RET.ERRNO | constants.errno.ENOSYS), { label: `${arch}:known` })
     for (const [nr, rules] of byNumber) {
