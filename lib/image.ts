@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
+import tar, { type Extract, type Header } from 'tar-stream'
 import { checkImageName } from './names.ts'
 import type { Descriptor } from './registry.ts'
 
@@ -325,4 +326,58 @@ export async function* layerTar(source: Source, onData: (chunk: Uint8Array) => v
     throw new Error(`refusing the layer: ${what} is cut short: ${data} of its bytes are missing`)
   }
   if (padding > 0) yield new Uint8Array(padding)
+}
+
+/** The pax record prefix of an extended attribute: "SCHILY.xattr.NAME=VALUE" (star's, and Go's archive/tar's). */
+const PAX_XATTR = 'SCHILY.xattr.'
+
+/** The extended attributes each header carries, by the header object tar-stream emitted. */
+const xattrsByHeader = new WeakMap<Header, Map<string, Buffer>>()
+
+/** The SCHILY.xattr.* records of a pax header's data ("LEN KEY=VALUE\n" each), values as the bytes the tar holds. */
+function paxXattrs(data: Buffer): Map<string, Buffer> {
+  const xattrs = new Map<string, Buffer>()
+  for (let at = 0; at < data.length; ) {
+    const space = data.indexOf(0x20, at)
+    const length = Number(data.subarray(at, space).toString('latin1'))
+    if (space < 0 || !(length > 0) || at + length > data.length) break
+    const record = data.subarray(space + 1, at + length - 1) // without the trailing "\n"
+    const equals = record.indexOf(0x3d)
+    const key = record.subarray(0, equals).toString('utf8')
+    if (equals > 0 && key.startsWith(PAX_XATTR)) xattrs.set(key.slice(PAX_XATTR.length), Buffer.from(record.subarray(equals + 1)))
+    at += length
+  }
+  return xattrs
+}
+
+/**
+ * tar-stream's extract(), whose entries' extended attributes xattrsOf() gives. tar-stream
+ * decodes pax values as UTF-8 text, which a binary value does not survive (security.capability
+ * is a struct in the kernel's format), so each pax header's data is read here again as bytes.
+ * Only the entry's own pax header counts, as in Go's archive/tar: a global one sets no xattrs.
+ */
+export function layerExtract(): Extract {
+  const extract = tar.extract()
+  // tar-stream 3's parser: _decodeLongHeader(data) reads a pax header, _applyLongHeaders() gives it to the next entry
+  const parser = extract as unknown as { _header: Header; _decodeLongHeader(data: Buffer): void; _applyLongHeaders(): void }
+  if (typeof parser._decodeLongHeader !== 'function' || typeof parser._applyLongHeaders !== 'function')
+    throw new Error('this tar-stream has no pax hooks: layerExtract() (lib/image.ts) needs tar-stream 3')
+  const decode = parser._decodeLongHeader.bind(parser)
+  const apply = parser._applyLongHeaders.bind(parser)
+  let pending: Map<string, Buffer> | undefined
+  parser._decodeLongHeader = (data) => {
+    if ((parser._header.type as string) === 'pax-header') pending = paxXattrs(Buffer.from(data))
+    decode(data)
+  }
+  parser._applyLongHeaders = () => {
+    apply()
+    if (pending) xattrsByHeader.set(parser._header, pending)
+    pending = undefined
+  }
+  return extract
+}
+
+/** The extended attributes (SCHILY.xattr.NAME pax records) of an entry that layerExtract() read: NAME → the value's bytes. */
+export function xattrsOf(header: Header): Map<string, Buffer> {
+  return xattrsByHeader.get(header) ?? new Map()
 }

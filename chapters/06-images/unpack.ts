@@ -11,7 +11,7 @@
 import { NotImplementedError, UnsafeLayerError } from '../../lib/errors.ts'
 import tar, { type Header } from 'tar-stream'
 import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
-import { layerTar } from '../../lib/image.ts'
+import { layerExtract, layerTar, xattrsOf } from '../../lib/image.ts'
 import { Helper } from '../../native/helper.ts'
 import type { Source } from './cas.ts'
 
@@ -89,7 +89,7 @@ export type HelperFor = () => Helper
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
  * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
- * fifo. Owner, mode and mtime come from the header. A hard link to a target that escapes or is
+ * fifo. Owner and mode come from the header (its times and xattrs: restoreMetadata()). A hard link to a target that escapes or is
  * not there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
  * The layer's root itself ("." or "./") may only be a directory: as a symlink it would send
  * every later entry to wherever it points. Any other entry type is refused, never dropped
@@ -112,13 +112,71 @@ export async function writeEntry(root: string, path: string, header: Header, con
   //   4. A hard link's target is another entry of this same layer, named like any entry: resolve
   //      it the same way. A target that escapes or is not there is an UnsafeLayerError naming the
   //      link entry (header.name) and its target. A hard link shares its target's owner and mode.
-  //   5. Then owner, mode and mtime from the header, never through a symlink (a symlink has no
-  //      mode of its own on Linux). Each call sets one thing: can one of them change what another
-  //      has already set? (Read the man pages of the calls you chose.)
+  //   5. Then owner and mode from the header, never through a symlink (a symlink has no mode of
+  //      its own on Linux). Each call sets one thing: can one of them change what another has
+  //      already set? (Read the man pages of the calls you chose.)
   //   Where: moby's pkg/archive/archive.go (createTarFile); containerd's pkg/archive/tar.go.
   throw new NotImplementedError('06-images', 'writeEntry')
 }
 // #endregion writeEntry
+
+/** Directories whose times wait for the layer's last entry: path relative to the layer's root → the header's mtime. */
+export type DirTimes = Map<string, Date>
+
+// #region restoreMetadata
+/**
+ * Give the entry writeEntry() has just made at `path` (inside the layer at `root`) what its
+ * header says beyond owner and mode: its extended attributes, as xattrsOf(header) gives them,
+ * and its modification time, both on the entry itself, never on what a symlink points to. A
+ * directory's time is not final while entries are still written into it: it goes into
+ * `dirTimes` for restoreDirTimes(). A hard link has nothing of its own to set. A refused
+ * xattr fails the layer with the syscall's error, unless the file system has no xattrs at all.
+ */
+export async function restoreMetadata(root: string, path: string, header: Header, helper: HelperFor, dirTimes: DirTimes): Promise<void> {
+  // TODO(06): the rest of what a layer entry carries: its extended attributes and its time.
+  //   1. A layer keeps extended attributes as pax records "SCHILY.xattr.NAME" (an image's ping
+  //      carries security.capability; user.* are anyone's). tar-stream puts pax records in
+  //      header.pax, as text: look at the bytes of a capability (getcap, then the value itself):
+  //      is every value text? xattrsOf() (lib/image.ts) is what layerExtract() read for you.
+  //   2. The attribute goes on the entry itself, never on what a symlink points to, and it must
+  //      still be there when the layer is done: which earlier steps, writeEntry's included, would
+  //      the kernel answer by dropping a security.capability set before them? (capabilities(7),
+  //      "File capabilities"; chown(2).) Which helper call sets one, and does Node have any?
+  //   3. A value the kernel refuses fails the layer, as in containerd: its error, whole. One
+  //      exception: a file system that keeps no xattrs at all (setxattr(2), ERRORS).
+  //   4. Times: a file's and a symlink's are final once they are written (and a symlink's time
+  //      is the link's own: which call does not follow it?). A directory's is not: what does
+  //      every entry, whiteout or mark written into it later do to it? Keep it in `dirTimes`.
+  //      A hard link shares its target's inode: what could it set that the target's entry did not?
+  //   Where: "What a layer carries besides bytes" in README.md; containerd's pkg/archive/tar.go
+  //   (createTarFile, and applyNaive's `dirs`); moby's go-archive archive.go (createTarFile).
+  throw new NotImplementedError('06-images', 'restoreMetadata')
+}
+// #endregion restoreMetadata
+
+// #region restoreDirTimes
+/**
+ * Set the times `dirTimes` holds on the layer at `root`, once nothing more is written in it.
+ * A time is for the directory its entry made: a later entry may have replaced that directory,
+ * or one above it, with a symlink, and the time then went with the directory, as an opaque
+ * mark does; it never reaches wherever the symlink leads.
+ */
+export function restoreDirTimes(root: string, dirTimes: DirTimes): void {
+  // TODO(06): the directories' times, when nothing more will change them.
+  //   1. Does the order among the directories matter: deepest first, or as they came? Which
+  //      times does setting one directory's time change (utimensat(2))?
+  //   2. The paths were right when their entries came. Since then a later entry may have put a
+  //      symlink where a directory (or one above it) was: `a/`, `a/b/`, then `a -> /somewhere`.
+  //      Where would a time set through `a/b` land now? What must be true of every component of
+  //      the path, itself included, before you set anything, and what becomes of the time if it
+  //      is not? (The same question as an opaque mark's: "A mark for a directory that is gone".)
+  //   3. A directory the layer never lists (made for `x/y/file` alone) has no time in the tar:
+  //      what does containerd leave on it?
+  //   Where: "What a layer carries besides bytes" in README.md; containerd's applyNaive, the
+  //   loop over `dirs` after the last entry.
+  throw new NotImplementedError('06-images', 'restoreDirTimes')
+}
+// #endregion restoreDirTimes
 
 // #region applyLayer
 /**
@@ -137,7 +195,8 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   //      through: a refused layer leaves nothing.
   //   2. The diff ID is the sha256 of the uncompressed tar, computed while it streams by: the
   //      bytes are read once. layerTar() (lib/image.ts) gunzips and shows you each chunk;
-  //      tar-stream's extract() parses; a broken stream must reject, not hang.
+  //      layerExtract() (tar-stream's extract(), keeping the xattrs' bytes) parses; a broken
+  //      stream must reject, not hang.
   //   3. Every name is resolved inside the layer before anything is written, markers included:
   //      a marker is an entry like any other, and a symlink can stand where its directory should.
   //   4. A whiteout becomes chapter 05's overlay whiteout. An opaque marker may come before its
@@ -147,9 +206,13 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   //      must never (think of where a path through that symlink leads), and may the layer be
   //      refused for it? containerd's OverlayConvertWhiteout sets the mark as the marker comes;
   //      if you set it later, what must still hold when you do?
-  //   5. Devices and xattrs need root's helper: start it only when an entry needs it, and close
+  //   5. Each ordinary entry gets its xattrs and time from restoreMetadata() once writeEntry() has
+  //      made it; the directories' times wait for restoreDirTimes(). When is nothing more written
+  //      in any directory of the layer, marks and whiteouts included?
+  //   6. Devices and xattrs need root's helper: start it only when an entry needs it, and close
   //      it (and wait until it has exited) before you return or throw.
-  //   Where: "Unpacking without escaping" and "A mark for a directory that is gone" in README.md;
+  //   Where: "Unpacking without escaping", "A mark for a directory that is gone" and "What a
+  //   layer carries besides bytes" in README.md;
   //   moby's pkg/archive/archive.go (Unpack) and
   //   archive_linux.go (overlayWhiteoutConverter); containerd's pkg/archive/tar.go (applyNaive).
   throw new NotImplementedError('06-images', 'applyLayer')

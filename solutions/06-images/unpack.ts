@@ -11,9 +11,9 @@ import { chmodSync, createWriteStream, existsSync, lchownSync, linkSync, lstatSy
 import { dirname, join, posix, relative } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import tar, { type Header } from 'tar-stream'
+import type { Header } from 'tar-stream'
 import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
-import { layerTar } from '../../lib/image.ts'
+import { layerExtract, layerTar, xattrsOf } from '../../lib/image.ts'
 import { Helper } from '../../native/helper.ts'
 import type { Source } from './cas.ts'
 import { UnsafeLayerError } from '../../lib/errors.ts'
@@ -101,7 +101,7 @@ export type HelperFor = () => Helper
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
  * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
- * fifo. Owner, mode and mtime come from the header. A hard link to a target that escapes or is
+ * fifo. Owner and mode come from the header (its times and xattrs: restoreMetadata()). A hard link to a target that escapes or is
  * not there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
  * The layer's root itself ("." or "./") may only be a directory: as a symlink it would send
  * every later entry to wherever it points. Any other entry type is refused, never dropped
@@ -147,11 +147,36 @@ export async function writeEntry(root: string, path: string, header: Header, con
       throw new UnsafeLayerError(`refusing ${JSON.stringify(header.name)}: unknown entry type${header.type ? ` "${header.type}"` : ''}`)
   }
   lchownSync(path, header.uid, header.gid)
-  if (header.type === 'symlink') return
-  chmodSync(path, header.mode)
-  if (header.type !== 'directory') lutimesSync(path, header.mtime, header.mtime)
+  if (header.type !== 'symlink') chmodSync(path, header.mode)
 }
 // #endregion writeEntry
+
+/** Directories whose times wait for the layer's last entry: path relative to the layer's root → the header's mtime. */
+export type DirTimes = Map<string, Date>
+
+// #region restoreMetadata
+/**
+ * Give the entry writeEntry() has just made at `path` (inside the layer at `root`) what its
+ * header says beyond owner and mode: its extended attributes, as xattrsOf(header) gives them,
+ * and its modification time, both on the entry itself, never on what a symlink points to. A
+ * directory's time is not final while entries are still written into it: it goes into
+ * `dirTimes` for restoreDirTimes(). A hard link has nothing of its own to set. A refused
+ * xattr fails the layer with the syscall's error, unless the file system has no xattrs at all.
+ */
+export async function restoreMetadata(root: string, path: string, header: Header, helper: HelperFor, dirTimes: DirTimes): Promise<void> {
+  if (header.type === 'link') return
+  // after writeEntry's lchown: chown(2) drops security.capability, as writing the file would
+  for (const [name, value] of xattrsOf(header)) {
+    try {
+      await helper().setxattrBytes(path, name, value)
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EOPNOTSUPP') throw error
+    }
+  }
+  if (header.type === 'directory') dirTimes.set(relative(root, path), header.mtime)
+  else lutimesSync(path, header.mtime, header.mtime)
+}
+// #endregion restoreMetadata
 
 /** Is `path` (relative to `root`) a directory whose every component, itself included, is a directory and not a symlink? */
 function plainDirectory(root: string, path: string): boolean {
@@ -162,6 +187,19 @@ function plainDirectory(root: string, path: string): boolean {
   }
   return true
 }
+
+// #region restoreDirTimes
+/**
+ * Set the times `dirTimes` holds on the layer at `root`, once nothing more is written in it.
+ * A time is for the directory its entry made: a later entry may have replaced that directory,
+ * or one above it, with a symlink, and the time then went with the directory, as an opaque
+ * mark does; it never reaches wherever the symlink leads.
+ */
+export function restoreDirTimes(root: string, dirTimes: DirTimes): void {
+  // utimes(2) changes the directory's own times, never its parent's: any order will do
+  for (const [path, mtime] of dirTimes) if (plainDirectory(root, path)) lutimesSync(join(root, path), mtime, mtime)
+}
+// #endregion restoreDirTimes
 
 // #region applyLayer
 /**
@@ -182,7 +220,8 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   let started: Helper | undefined
   const helper = () => (started ??= Helper.start({ stdout: 'ignore', stderr: 'ignore' }))
   const opaque = new Set<string>()
-  const extract = tar.extract()
+  const dirTimes: DirTimes = new Map()
+  const extract = layerExtract()
   const bytes = Readable.from(layerTar(source, (chunk) => {
     hash.update(chunk)
     size += chunk.length
@@ -205,13 +244,17 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
         await makeWhiteout(helper(), path)
       } else {
         const content = entry as unknown as AsyncIterable<Uint8Array> // a streamx Readable; its typings omit the iterator
-        await writeEntry(work, resolveInside(work, entry.header.name), entry.header, content, helper)
+        const path = resolveInside(work, entry.header.name)
+        await writeEntry(work, path, entry.header, content, helper)
+        await restoreMetadata(work, path, entry.header, helper, dirTimes)
       }
       entry.resume() // skip whatever the entry's data the writer did not read
     }
     // a later entry may have replaced the marked directory, or one above it, with a symlink:
     // the mark went with the directory it was for, and a path through the link leads elsewhere
     for (const path of opaque) if (plainDirectory(work, path)) await makeOpaque(helper(), join(work, path))
+    // last: every whiteout and entry made in a directory changed its time
+    restoreDirTimes(work, dirTimes)
     renameSync(work, dir)
     return { diffId: `sha256:${hash.digest('hex')}`, size }
   } catch (error) {
