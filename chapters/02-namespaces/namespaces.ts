@@ -46,6 +46,8 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
  * or asks for a type the spec also creates or joins elsewhere, the spec is refused with a
  * ContainerError (125) naming the entry's type and path, and the helper is still as it
  * started: in its namespaces, its children's PID namespace the same, and without children.
+ * A path can come to name another namespace at any moment; the helper joins only what was
+ * checked, never what a path names after the check.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
   // TODO(02): join what the spec names by path (docker run --network container:X, docker
@@ -55,8 +57,11 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
   //   2. Which kind of namespace a path names, and which namespace, must be known before the
   //      helper moves at all; a bind-mounted namespace file says neither to readlink(2).
   //   3. Nothing stays still while you check: the process holding a namespace can die between
-  //      your check and your join, and one join can change what the paths after it name. A
-  //      refusal that leaves the helper half-joined is the one outcome that is never right.
+  //      your check and your join, a name can come to name another namespace (a netns file
+  //      unmounted and another namespace mounted there, a dead holder's PID reused), and one
+  //      join can change what the paths after it name. Whatever your check looked at must be
+  //      what the helper joins, even when the name moved in between; a refusal that leaves the
+  //      helper half-joined is the one outcome that is never right.
   //   4. The runtime's own mount namespace must be refused under any name for it.
   //   Errors to expect from the helper: ENOENT (no such path), EINVAL (not that kind of
   //   namespace), EPERM. Where to look: setns(2), namespaces(7), stat(2), proc(5);

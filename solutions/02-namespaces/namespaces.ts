@@ -40,6 +40,8 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
  * or asks for a type the spec also creates or joins elsewhere, the spec is refused with a
  * ContainerError (125) naming the entry's type and path, and the helper is still as it
  * started: in its namespaces, its children's PID namespace the same, and without children.
+ * A path can come to name another namespace at any moment; the helper joins only what was
+ * checked, never what a path names after the check.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
   const entries = (spec.linux?.namespaces ?? []).filter((ns) => ns.path)

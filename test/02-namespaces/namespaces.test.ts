@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { runProcess } from '#ch/01-process/process.ts'
-import { enterNamespaces, namespacesToCreate, setHostname } from '#ch/02-namespaces/namespaces.ts'
+import { enterNamespaces, joinNamespaces, namespacesToCreate, setHostname } from '#ch/02-namespaces/namespaces.ts'
 import { ContainerError } from '../../lib/errors.ts'
-import { baseSpec, type Spec } from '../../lib/oci.ts'
+import { baseSpec, type NamespaceType, type Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
 import { alive, probeSpec, runCaptured, waitFor, type Run } from '../support/container.ts'
 import { caught } from '../support/errors.ts'
@@ -353,6 +353,67 @@ function holderDiesAfterFirstJoin(helper: Helper, holder: number) {
   return { dying, state }
 }
 
+/**
+ * `helper` as joinNamespaces sees it, except that `swap` runs right before the helper's request
+ * number `at` (from 0): whatever your code looked at before that request, the name it looked
+ * at names something else from then on. Records the requests, and the one the swap preceded.
+ */
+function swappedBeforeRequest(helper: Helper, at: number, swap: () => Promise<unknown>) {
+  const state = { requests: 0, before: '' }
+  const swapping = new Proxy(helper, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target)
+      if (typeof value !== 'function') return value
+      return async (...args: unknown[]) => {
+        if (state.requests++ === at) {
+          await swap()
+          state.before = `${String(key)}(${args.map((a) => JSON.stringify(a)).join(', ')})`
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args)
+      }
+    },
+  })
+  return { swapping, state }
+}
+
+/**
+ * What a swapped path holds: a namespace of the maker's, bind-mounted on a file (as `ip netns
+ * add` keeps one) or behind a symlink to its /proc/PID/ns file, or one of Node's behind a symlink.
+ * (A mount namespace goes behind a symlink: the kernel bind-mounts one only when it deems it
+ * newer than the mounter's, and on 6.18 it refused, now and then, one made after the sandbox.)
+ */
+type Held = { kind: Kind; by: 'bind' | 'link'; node?: true }
+
+/**
+ * The stage for one swap, all in the mount namespace of `helper`'s sandbox: a maker with new UTS,
+ * IPC, network and mount namespaces, `path` holding `first`, and a swap that bind-mounts over
+ * the path's directory another one whose entry holds `then`, as unmounting a netns file and
+ * mounting another namespace there, or a PID reused, would.
+ */
+async function swapStage(helper: Helper, first: Held, then: Held) {
+  const [dir, alt] = [tempDir(), tempDir()]
+  const maker = startHelper()
+  await maker.unshare(['uts', 'ipc', 'network', 'mount'])
+  const mounter = startHelper()
+  await mounter.setns(`/proc/${helper.pid}/ns/mnt`)
+  const source = (held: Held) => `/proc/${held.node ? process.pid : maker.pid}/ns/${held.kind}`
+  const place = async (file: string, held: Held) => {
+    if (held.by === 'link') return symlinkSync(source(held), file)
+    writeFileSync(file, '')
+    await mounter.mount(source(held), file, null, ['bind'])
+  }
+  await place(join(dir, 'ns'), first)
+  await place(join(alt, 'ns'), then)
+  const ids = new Map([first, then].map((held) => [held, readlinkSync(source(held))]))
+  const end = async () => {
+    for (const h of [mounter, maker]) {
+      h.kill()
+      await h.exited
+    }
+  }
+  return { path: join(dir, 'ns'), uts: `/proc/${maker.pid}/ns/uts`, made: namespacesOf(maker.pid), id: (held: Held) => ids.get(held)!, swap: () => mounter.mount(alt, dir, null, ['bind', 'rec']), end }
+}
+
 /** The namespace at /proc/PID/ns/FILE, as the kernel names it ("uts:[4026532201]"). */
 const nsOf = (pid: number, file: Kind) => readlinkSync(`/proc/${pid}/ns/${file}`)
 
@@ -506,6 +567,56 @@ describeKernel('joining namespaces', () => {
     expect(now.after, `${story}; refused, but the helper is no longer in the namespaces it started in`).toEqual(before.namespaces)
     expect(now.forChildren, `${story}; refused, but the helper's children would be born in another PID namespace than before`).toBe(before.forChildren)
     expect(now.children, `${story}; refused, but the helper had forked`).toBe('')
+  })
+
+  describe('a path that names another namespace between the check and the join', () => {
+    const cases: { name: string; type: NamespaceType; kind: Kind; first: Held; then: Held; listedFirst: boolean }[] = [
+      { name: 'a network entry whose bind-mounted file comes to hold an IPC namespace', type: 'network', kind: 'net', first: { kind: 'net', by: 'bind' }, then: { kind: 'ipc', by: 'bind' }, listedFirst: false },
+      { name: 'a mount entry whose path comes to name the mount namespace Node is in', type: 'mount', kind: 'mnt', first: { kind: 'mnt', by: 'link' }, then: { kind: 'mnt', by: 'link', node: true }, listedFirst: false },
+      { name: 'a mount entry that named the mount namespace Node is in and comes to name another', type: 'mount', kind: 'mnt', first: { kind: 'mnt', by: 'link', node: true }, then: { kind: 'mnt', by: 'link' }, listedFirst: true },
+    ]
+
+    for (const c of cases)
+      it(c.name, async () => {
+        // The swap comes before each of the helper's requests in turn, until a run makes no more requests than that.
+        for (let at = 0, swapped = true; swapped && at < 40; at++) {
+          const helper = startHelper()
+          await sandbox(helper)
+          const stage = await swapStage(helper, c.first, c.then)
+          const before = stateOf(helper.pid)
+          const entries = [{ type: 'uts' as const, path: stage.uts }, { type: c.type, path: stage.path }]
+          const spec = probeSpec([])
+          spec.linux!.namespaces = c.listedFirst ? entries.reverse() : entries
+          const { swapping, state } = swappedBeforeRequest(helper, at, stage.swap)
+          const error = await caught(() => joinNamespaces(swapping, spec))
+          const now = stateOf(helper.pid)
+          await stage.end()
+          helper.kill()
+          await helper.exited
+          swapped = state.before !== ''
+
+          const { id } = stage
+          const what = (held: Held) => `${id(held)}${held.by === 'bind' ? ' bind-mounted on it' : ' behind a symlink'}${held.node ? ' (Node\'s, the runtime\'s own)' : ''}`
+          const fits = (held: Held) => held.kind === c.kind && !held.node
+          const bad = [c.first, c.then].filter((held) => !fits(held)).map(id)
+          const story = swapped
+            ? `The ${c.type} entry's path ${stage.path} held ${what(c.first)} when joinNamespaces began, and ${what(c.then)} from just before the helper's request ${state.before}`
+            : `The ${c.type} entry's path ${stage.path} held ${what(c.first)} throughout`
+          const inBad = KINDS.filter((kind) => bad.includes(now.after[kind]))
+          expect(inBad, `${story}; the helper ended in ${bad.join(' and ')}, which the entry must never join: which namespace did your check look at, and which one did the join use: the same open file, or two lookups of one name? ("Joining namespaces")`).toEqual([])
+          if (error) {
+            const moved = KINDS.filter((kind) => now.after[kind] !== before.after[kind])
+            expect(moved, `${story}; joinNamespaces threw "${error.message}" with the helper already in another ${moved.join(' and ')} namespace: half of the spec joined. Was what your check approved what the join used? ("Joining namespaces")`).toEqual([])
+            expect(error, `${story}; joinNamespaces threw "${error.message}": a spec that is not what it was checked to be is refused like any other, with a ContainerError (joinNamespaces's doc comment)`).toBeInstanceOf(ContainerError)
+            expect(error.exitCode).toBe(125)
+            expect(now.forChildren, `${story}; refused, but the helper's children would be born in another PID namespace than before`).toBe(before.forChildren)
+            expect(now.children, `${story}; refused, but the helper had forked`).toBe('')
+          } else {
+            const joined = { ...before.after, uts: stage.made.uts, [c.kind]: id([c.first, c.then].find(fits)!) }
+            expect(now.after, `${story}; joinNamespaces returned, and the helper is not in exactly the namespaces the entries name: in the one each of your checks approved? ("Joining namespaces")`).toEqual(joined)
+          }
+        }
+      })
   })
 
   describe('refused before anything changes', () => {
