@@ -164,8 +164,7 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   //      EBUSY, v2 does something worse)? Your order decides whether that can ever happen, and
   //      it must never. Something outside can still change meanwhile (a parent's CPU limit
   //      lowered): then a file stays at its new value, and the caller must learn which, at what
-  //      value, from the error, which stays the refusal that stopped the update. One refused
-  //      setting back is no reason to leave the others.
+  //      value, from the error, which stays the refusal that stopped the update.
   //   4. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the
   //      cgroups module, and their comments; Container.Set in runc's
   //      libcontainer/container_linux.go, and what it does when setting back fails.
