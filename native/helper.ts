@@ -243,7 +243,7 @@ export class Helper {
    * open(2) a file read-only and keep the fd (close-on-exec) for later requests, until
    * closeFd or the helper's exec.
    * @param path looked up now, in the helper's mount namespace and root
-   * @returns the fd; /proc/HELPER_PID/fd/FD names the same open file from outside.
+   * @returns the fd
    * @throws ENOENT when the path does not exist.
    * @throws EACCES when a directory on the way is not searchable.
    */

@@ -603,7 +603,7 @@ describeKernel('joining namespaces', () => {
             ? `The ${c.type} entry's path ${stage.path} held ${what(c.first)} when joinNamespaces began, and ${what(c.then)} from just before the helper's request ${state.before}`
             : `The ${c.type} entry's path ${stage.path} held ${what(c.first)} throughout`
           const inBad = KINDS.filter((kind) => bad.includes(now.after[kind]))
-          expect(inBad, `${story}; the helper ended in ${bad.join(' and ')}, which the entry must never join: which namespace did your check look at, and which one did the join use: the same open file, or two lookups of one name? ("Joining namespaces")`).toEqual([])
+          expect(inBad, `${story}; the helper ended in ${bad.join(' and ')}, which the entry must never join: which namespace did your check look at, and which one did the join use? ("Joining namespaces")`).toEqual([])
           if (error) {
             const moved = KINDS.filter((kind) => now.after[kind] !== before.after[kind])
             expect(moved, `${story}; joinNamespaces threw "${error.message}" with the helper already in another ${moved.join(' and ')} namespace: half of the spec joined. Was what your check approved what the join used? ("Joining namespaces")`).toEqual([])
