@@ -9,9 +9,9 @@ import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
 
 /**
  * The work of one transfer, run once for all its watchers: it stops when `signal` aborts,
- * and reports through `progress`, which reaches every watcher.
+ * reports through `progress`, which reaches every watcher, and its result is every watcher's.
  */
-export type TransferJob = (signal: AbortSignal, progress: ProgressSink) => Promise<void>
+export type TransferJob<T = void> = (signal: AbortSignal, progress: ProgressSink) => Promise<T>
 
 /** One pull's watch of a transfer. */
 export interface Watch {
@@ -26,7 +26,7 @@ interface Transfer {
   controller: AbortController
   /** the last message reported, for a watcher that joins late */
   last?: JSONMessage
-  done: Promise<void>
+  done: Promise<unknown>
 }
 
 /** The transfers running in this process, by key. */
@@ -36,11 +36,11 @@ const transfers = new Map<string, Transfer>()
 /**
  * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
- * and settles as the job does, with the job's own error when it fails. When `watch.signal`
+ * and settles as the job does: with its result, or with the job's own error when it fails. When `watch.signal`
  * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
  * for the others. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
  */
-export function watchTransfer(key: string, job: TransferJob, watch: Watch): Promise<void> {
+export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch): Promise<T> {
   if (watch.signal.aborted) return Promise.reject(watch.signal.reason)
   let transfer = transfers.get(key)
   if (transfer) {
@@ -62,7 +62,7 @@ export function watchTransfer(key: string, job: TransferJob, watch: Watch): Prom
   }
   const joined = transfer
   joined.watchers.add(watch)
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     const leave = (): void => {
       joined.watchers.delete(watch)
       if (joined.watchers.size === 0) {
@@ -77,7 +77,8 @@ export function watchTransfer(key: string, job: TransferJob, watch: Watch): Prom
         watch.signal.removeEventListener('abort', leave)
         joined.watchers.delete(watch)
       })
-      .then(resolve, reject)
+      // the job that settles `done` is the one filed under `key`, whose result is a T
+      .then((result) => resolve(result as T), reject)
   })
 }
 
