@@ -32,7 +32,8 @@ export interface Watch {
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
  * and settles as the job does: with its result, or with the job's own error when it fails. When `watch.signal`
  * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
- * for the others. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
+ * for the others; the last watcher to leave stops the job, and rejects once it has settled, so
+ * that no work of it (an unpacking cannot be stopped half-way) goes on after every pull has ended. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
  */
 export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch): Promise<T> {
   // TODO(07): the chapter's "Two pulls, one download"; moby's distribution/xfer/transfer.go (transferManager's

@@ -38,7 +38,8 @@ const transfers = new Map<string, Transfer>()
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
  * and settles as the job does: with its result, or with the job's own error when it fails. When `watch.signal`
  * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
- * for the others. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
+ * for the others; the last watcher to leave stops the job, and rejects once it has settled, so
+ * that no work of it (an unpacking cannot be stopped half-way) goes on after every pull has ended. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
  */
 export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch): Promise<T> {
   if (watch.signal.aborted) return Promise.reject(watch.signal.reason)
@@ -63,13 +64,16 @@ export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch)
   const joined = transfer
   joined.watchers.add(watch)
   return new Promise<T>((resolve, reject) => {
+    let left = false
     const leave = (): void => {
+      left = true
       joined.watchers.delete(watch)
-      if (joined.watchers.size === 0) {
-        forget(key, joined)
-        joined.controller.abort(watch.signal.reason)
-      }
-      reject(watch.signal.reason)
+      const reason: unknown = watch.signal.reason
+      if (joined.watchers.size > 0) return reject(reason)
+      // the last to leave stops the job and waits for it: nothing of it outlives the pulls
+      forget(key, joined)
+      joined.controller.abort(reason)
+      joined.done.then(() => reject(reason), () => reject(reason))
     }
     watch.signal.addEventListener('abort', leave, { once: true })
     joined.done
@@ -78,7 +82,7 @@ export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch)
         joined.watchers.delete(watch)
       })
       // the job that settles `done` is the one filed under `key`, whose result is a T
-      .then((result) => resolve(result as T), reject)
+      .then((result) => left || resolve(result as T), (error: unknown) => left || reject(error))
   })
 }
 

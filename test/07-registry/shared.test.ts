@@ -90,7 +90,7 @@ describeKernel('pulls that share a download', () => {
     const pulls = await twoPulls(proxy, root, ['shared/a', 'shared/a'], base.digest, cancels.map((c) => c.signal))
     for (const cancel of cancels) cancel.abort()
     const ended = await within(Promise.all(pulls.map((p) => p.outcome)), PATIENCE_MS)
-    if (ended === 'late') expect.fail(`both pulls were cancelled, and ${PATIENCE_MS / 1000} s later they had not both ended. What is a cancelled pull still waiting for? ${SECTION}`)
+    if (ended === 'late') expect.fail(`both pulls were cancelled, and ${PATIENCE_MS / 1000} s later they had not both ended. What is a cancelled pull still waiting for, and who stops the download nobody watches? ${SECTION}`)
     await until(() => proxy.abandoned.includes(base.digest))
     expect(proxy.abandoned, `both pulls were cancelled, and ${PATIENCE_MS / 1000} s later the layer's download was still open (the link holds it half-sent): nobody watches it any more, so who stops it? ${SECTION}`).toEqual([base.digest])
     await until(() => partialBlobs(root).length === 0)
