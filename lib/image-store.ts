@@ -54,6 +54,17 @@ export function rememberedDiffId(root: string, blobDigest: string): string | und
   return existsSync(file) ? readFileSync(file, 'utf8') : undefined
 }
 
+/**
+ * The layer that registry blobs `digests` (bottom first) make in the store at `root`, when the
+ * diff ID of each was remembered and the layer store has their chain; else undefined.
+ */
+export function storedLayer(root: string, digests: string[]): LayerRecord | undefined {
+  const diffIds = digests.map((digest) => rememberedDiffId(root, digest))
+  if (diffIds.includes(undefined)) return undefined
+  const chain = chainIds(diffIds as string[]).at(-1)!
+  return hasLayer(root, chain) ? readLayer(root, chain) : undefined
+}
+
 // ---------- tags: repositories.json ----------
 
 /** Point tag `ref` ("busybox" means "busybox:latest") at image `id`. */

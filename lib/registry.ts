@@ -121,6 +121,18 @@ export async function request(session: Session, path: string, init: RequestInit 
 /** dockerd's default --max-concurrent-downloads. */
 export const MAX_CONCURRENT_DOWNLOADS = 3
 
+/** What every layer of one pull is pulled with (chapter 07's pullLayer). */
+export interface LayerSource {
+  /** the image store (chapter 06) */
+  root: string
+  /** the registry the blobs come from */
+  session: Session
+  /** the image's layers, bottom first */
+  layers: Descriptor[]
+  /** the download slots */
+  slots: DownloadLimit
+}
+
 /**
  * A limit on the downloads running at once, shared by every pull that is given it: dockerd's
  * transfer manager, one per daemon. Chapter 07's `Slots` is one.

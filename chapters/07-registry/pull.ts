@@ -19,8 +19,8 @@ import { familiarName, type Reference } from './reference.ts'
 // add the ones your resolveManifest and pullImage call. From chapter 06, your content store
 // (cas.ts), image store (store.ts), IDs (ids.ts) and image config (config.ts): import them from
 // '#ch/06-images/<file>.ts', so that --reference-below can swap in the reference.
-// From this chapter: openSession, downloadBlob, watchTransfer, Slots, the platform and progress functions,
-// parseReference and GRAMMAR; from lib/: IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
+// From this chapter: openSession, downloadBlob, pullLayer and storedLayer, Slots, the platform and progress
+// functions, parseReference and GRAMMAR; from lib/: IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
 // (lib/jsonmessage.ts).
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
@@ -84,8 +84,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * Layers download in options.slots, or else in this process's own slots, MAX_CONCURRENT_DOWNLOADS
  * at once for all the pulls of the process together; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the pull fails with what went wrong.
- * A layer another pull of this process is downloading into the same store is not downloaded
- * again: this pull watches that download (watchTransfer). When options.signal aborts, the
+ * A layer another pull of this process needs on the same layers below, in the same store, is
+ * downloaded and registered once: this pull watches its transfer (pullLayer), and checks the
+ * layer it gets against the config's diff IDs. When options.signal aborts, the
  * pull fails with its reason at once, and stops only the downloads no other pull watches.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
@@ -99,18 +100,19 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      tag, the "Digest:" line and "Image is up to date", and nothing is downloaded.
   //   4. Otherwise the config downloads together with the layers. Which layers the store has you
   //      decide before the config arrives, from what earlier pulls remembered of each blob digest
-  //      (chapter 06) for it and every layer below it. Those are never downloaded.
+  //      (chapter 06) for it and every layer below it (layer.ts's storedLayer). Those are never downloaded.
   //   5. The other layers download together, in slots (slots.ts, your Slots): never more than
   //      MAX_CONCURRENT_DOWNLOADS at once in the whole process, however many pulls run, unless the
   //      caller gives its own in options.slots (the chapter's "One limit for the daemon"). Where must
   //      the process's slots be made so that two pulls share them? Who holds a slot: the pull, or the
   //      download it starts or watches? A layer whose download waits for a slot says "Waiting": to whom?
   //   6. Another pull in this process may need the same layer at the same time (the chapter's "Two pulls,
-  //      one download"): every layer's download goes through your watchTransfer (transfer.ts). What key
-  //      makes two downloads the same one, which of the two signals (the pull's, the transfer's) stops the
-  //      request, and whose progress sink gets "Waiting" and the bars?
-  //   7. With the config in, its diff IDs must agree with what was remembered. Unpacking goes bottom
-  //      first, each layer on its parent's chain ID, while later layers may still be downloading.
+  //      one download" and "Two pulls, one layer"): every missing layer goes through your pullLayer
+  //      (layer.ts), which downloads and registers it for every pull that needs it. Which of the two
+  //      signals (the pull's, the transfer's) is the pull's to give it?
+  //   7. With the config in, every layer, present or pulled, must be the one its diff IDs make: whose
+  //      word is a layer another pull registered? Layers register bottom first while later ones may
+  //      still be downloading; what does the pull still await, and in which order?
   //   8. Failure (the chapter's "When a layer fails"; moby's xfer/download.go and xfer/transfer.go): when
   //      one step fails, or options.signal cancels the pull, it stops watching its downloads at once. When
   //      one failure causes others (a download stopped half-way fails too), which error tells the user what

@@ -14,9 +14,9 @@ import type { ProgressSink } from '../../lib/jsonmessage.ts'
 
 /**
  * The work of one transfer, run once for all its watchers: it stops when `signal` aborts,
- * and reports through `progress`, which reaches every watcher.
+ * reports through `progress`, which reaches every watcher, and its result is every watcher's.
  */
-export type TransferJob = (signal: AbortSignal, progress: ProgressSink) => Promise<void>
+export type TransferJob<T = void> = (signal: AbortSignal, progress: ProgressSink) => Promise<T>
 
 /** One pull's watch of a transfer. */
 export interface Watch {
@@ -30,11 +30,12 @@ export interface Watch {
 /**
  * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
- * and settles as the job does, with the job's own error when it fails. When `watch.signal`
+ * and settles as the job does: with its result, or with the job's own error when it fails. When `watch.signal`
  * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
- * for the others. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
+ * for the others; the last watcher to leave stops the job, and rejects once it has settled, so
+ * that no work of it (an unpacking cannot be stopped half-way) goes on after every pull has ended. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
  */
-export function watchTransfer(key: string, job: TransferJob, watch: Watch): Promise<void> {
+export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch): Promise<T> {
   // TODO(07): the chapter's "Two pulls, one download"; moby's distribution/xfer/transfer.go (transferManager's
   //   transfer, and the transfer's Watch, Release, Broadcast) and xfer/download.go.
   //   1. Where does the knowledge of running transfers live, and for how long?

@@ -7,20 +7,19 @@
  *
  * Every step reports Docker's progress messages.
  */
-import { createReadStream } from 'node:fs'
-import { blobPath, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
+import { hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
-import { addImage, allImageIds, hasLayer, imageConfig, registerLayer, rememberDiffId, rememberedDiffId, storePaths, tagImage } from '#ch/06-images/store.ts'
+import { addImage, allImageIds, imageConfig, storePaths, tagImage } from '#ch/06-images/store.ts'
 import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, RegistryError, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
 import { fetchManifest, openSession } from './client.ts'
 import { downloadBlob } from './download.ts'
 import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
 import { shortDigest } from '../../lib/jsonmessage.ts'
-import { progressCounter, statusMessage } from './progress.ts'
+import { pullLayer, storedLayer, type LayerSource } from './layer.ts'
+import { statusMessage } from './progress.ts'
 import { familiarName, GRAMMAR, parseReference, type Reference } from './reference.ts'
 import { Slots } from './slots.ts'
-import { watchTransfer, type TransferJob } from './transfer.ts'
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
 // and MAX_CONCURRENT_DOWNLOADS, dockerd's default.
@@ -88,8 +87,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
  * Layers download in options.slots, or else in this process's own slots, MAX_CONCURRENT_DOWNLOADS
  * at once for all the pulls of the process together; they are unpacked bottom first. On
  * any failure the other downloads are stopped and the pull fails with what went wrong.
- * A layer another pull of this process is downloading into the same store is not downloaded
- * again: this pull watches that download (watchTransfer). When options.signal aborts, the
+ * A layer another pull of this process needs on the same layers below, in the same store, is
+ * downloaded and registered once: this pull watches its transfer (pullLayer), and checks the
+ * layer it gets against the config's diff IDs. When options.signal aborts, the
  * pull fails with its reason at once, and stops only the downloads no other pull watches.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
@@ -125,35 +125,16 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const configDone = hasBlob(paths.blobs, manifest.config.digest) ? Promise.resolve() : downloadBlob(session, manifest.config, paths.blobs, undefined, signal)
   configDone.catch(() => {})
   // a layer is there when the diff IDs of it and of every layer below are remembered and the chain is stored
-  const remembered: (string | undefined)[] = []
-  for (const layer of manifest.layers) remembered.push(remembered.includes(undefined) ? undefined : rememberedDiffId(root, layer.digest))
-  const present = manifest.layers.map((_, i) => !remembered.slice(0, i + 1).includes(undefined) && hasLayer(root, chainIds(remembered.slice(0, i + 1) as string[])[i]!))
+  const present = manifest.layers.map((_, i) => storedLayer(root, manifest.layers.slice(0, i + 1).map((l) => l.digest)))
   manifest.layers.forEach((layer, i) => progress(statusMessage(shortDigest(layer.digest), present[i] ? 'Already exists' : 'Pulling fs layer')))
 
-  /** The chunks of `source`, each shown to `onData` on its way (the "Extracting" bar). */
-  async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
-    for await (const chunk of source) {
-      onData(chunk)
-      yield chunk
-    }
-  }
-
   let failure: unknown
-  const slots = options.slots ?? DOWNLOAD_SLOTS
-  const downloads = manifest.layers.map(async (layer, i) => {
-    if (present[i]) return
-    const id = shortDigest(layer.digest)
+  const source: LayerSource = { root, session, layers: manifest.layers, slots: options.slots ?? DOWNLOAD_SLOTS }
+  // each layer through the transfer every pull of the process shares: download and registration
+  const layers = manifest.layers.map(async (_, i) => {
+    if (present[i]) return present[i]
     try {
-      // one download per blob of the store, whichever pull started it; the download holds a
-      // slot while it runs, and a pull that only watches it holds none
-      const download: TransferJob = (shared, report) =>
-        slots.run(shared, async () => {
-          if (hasBlob(paths.blobs, layer.digest)) return
-          await downloadBlob(session, layer, paths.blobs, progressCounter(report, id, 'Downloading', layer.size), shared)
-          report(statusMessage(id, 'Verifying Checksum'))
-        }, () => report(statusMessage(id, 'Waiting')))
-      await watchTransfer(blobPath(paths.blobs, layer.digest), download, { progress, signal })
-      progress(statusMessage(id, 'Download complete'))
+      return await pullLayer(source, i, { progress, signal })
     } catch (error) {
       failure ??= error
       controller.abort()
@@ -161,35 +142,26 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     }
   })
   // each failure is handled below, in order; keep Node from calling an early one unhandled
-  for (const download of downloads) download.catch(() => {})
+  for (const layer of layers) layer.catch(() => {})
   let config: Buffer
-  let diffIds: string[]
-  let chains: string[]
   try {
     await configDone
     config = readBlob(paths.blobs, manifest.config.digest)
     const image = parseImageConfig(config)
     checkPlatform(image)
-    diffIds = image.rootfs.diff_ids
+    const diffIds = image.rootfs.diff_ids
     if (diffIds.length !== manifest.layers.length)
       throw new Error(`${name}: the manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length} diff IDs`)
-    diffIds.forEach((d, i) => {
-      if (present[i] && d !== remembered[i]) throw new Error(`${name}: layer ${manifest.layers[i]!.digest} unpacked to ${remembered[i]} before, but the config says ${d}`)
-    })
-    chains = chainIds(diffIds)
+    const chains = chainIds(diffIds)
     for (let i = 0; i < manifest.layers.length; i++) {
-      if (present[i]) continue
-      await downloads[i]
-      const layer = manifest.layers[i]!
-      const extracting = progressCounter(progress, shortDigest(layer.digest), 'Extracting', layer.size)
-      await registerLayer(root, chains[i - 1] ?? null, counted(createReadStream(blobPath(paths.blobs, layer.digest)), extracting), diffIds[i])
-      rememberDiffId(root, layer.digest, diffIds[i]!)
-      progress(statusMessage(shortDigest(layer.digest), 'Pull complete'))
+      const layer = await layers[i]!
+      if (layer.chainId !== chains[i])
+        throw new Error(`${name}: layer ${manifest.layers[i]!.digest} is layer ${layer.chainId} (diff ID ${layer.diffId}), but the config's diff IDs make it ${chains[i]}`)
     }
   } catch (error) {
     failure ??= error
     controller.abort()
-    await Promise.allSettled(downloads)
+    await Promise.allSettled(layers)
     throw failure
   }
 

@@ -9,9 +9,9 @@ import type { JSONMessage, ProgressSink } from '../../lib/jsonmessage.ts'
 
 /**
  * The work of one transfer, run once for all its watchers: it stops when `signal` aborts,
- * and reports through `progress`, which reaches every watcher.
+ * reports through `progress`, which reaches every watcher, and its result is every watcher's.
  */
-export type TransferJob = (signal: AbortSignal, progress: ProgressSink) => Promise<void>
+export type TransferJob<T = void> = (signal: AbortSignal, progress: ProgressSink) => Promise<T>
 
 /** One pull's watch of a transfer. */
 export interface Watch {
@@ -26,7 +26,7 @@ interface Transfer {
   controller: AbortController
   /** the last message reported, for a watcher that joins late */
   last?: JSONMessage
-  done: Promise<void>
+  done: Promise<unknown>
 }
 
 /** The transfers running in this process, by key. */
@@ -36,11 +36,12 @@ const transfers = new Map<string, Transfer>()
 /**
  * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
- * and settles as the job does, with the job's own error when it fails. When `watch.signal`
+ * and settles as the job does: with its result, or with the job's own error when it fails. When `watch.signal`
  * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
- * for the others. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
+ * for the others; the last watcher to leave stops the job, and rejects once it has settled, so
+ * that no work of it (an unpacking cannot be stopped half-way) goes on after every pull has ended. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
  */
-export function watchTransfer(key: string, job: TransferJob, watch: Watch): Promise<void> {
+export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch): Promise<T> {
   if (watch.signal.aborted) return Promise.reject(watch.signal.reason)
   let transfer = transfers.get(key)
   if (transfer) {
@@ -62,14 +63,17 @@ export function watchTransfer(key: string, job: TransferJob, watch: Watch): Prom
   }
   const joined = transfer
   joined.watchers.add(watch)
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
+    let left = false
     const leave = (): void => {
+      left = true
       joined.watchers.delete(watch)
-      if (joined.watchers.size === 0) {
-        forget(key, joined)
-        joined.controller.abort(watch.signal.reason)
-      }
-      reject(watch.signal.reason)
+      const reason: unknown = watch.signal.reason
+      if (joined.watchers.size > 0) return reject(reason)
+      // the last to leave stops the job and waits for it: nothing of it outlives the pulls
+      forget(key, joined)
+      joined.controller.abort(reason)
+      joined.done.then(() => reject(reason), () => reject(reason))
     }
     watch.signal.addEventListener('abort', leave, { once: true })
     joined.done
@@ -77,7 +81,8 @@ export function watchTransfer(key: string, job: TransferJob, watch: Watch): Prom
         watch.signal.removeEventListener('abort', leave)
         joined.watchers.delete(watch)
       })
-      .then(resolve, reject)
+      // the job that settles `done` is the one filed under `key`, whose result is a T
+      .then((result) => left || resolve(result as T), (error: unknown) => left || reject(error))
   })
 }
 

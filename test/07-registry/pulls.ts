@@ -55,3 +55,16 @@ export const statuses = (pull: Pull, digest: string) =>
 export const said = (pull: Pull, digest: string, status: string) => statuses(pull, digest).includes(status)
 export const gets = (proxy: Interposer, digest: string) => proxy.blobRequests.filter((d) => d === digest).length
 export const described = (error: Error | undefined) => (error ? `${error.name}: ${error.message}` : 'nothing (it succeeded)')
+
+/**
+ * `names[0]` pulled through `proxy` into `root` until it downloads blob `held`, which the link
+ * holds half-sent; then `names[1]` pulled until it reaches the same blob.
+ */
+export async function twoPulls(proxy: Interposer, root: string, names: [string, string], held: string, signals: (AbortSignal | undefined)[] = []): Promise<[Pull, Pull]> {
+  const first = start(`${proxy.host}/${names[0]}`, root, { signal: signals[0] })
+  await until(() => said(first, held, 'Downloading'), [first])
+  const second = start(`${proxy.host}/${names[1]}`, root, { signal: signals[1] })
+  await until(() => said(second, held, 'Pulling fs layer'), [first, second])
+  await sleep(200)
+  return [first, second]
+}

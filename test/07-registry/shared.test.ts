@@ -9,8 +9,8 @@ import { tempDir } from '../support/files.ts'
 import { buildImage, probeEntries, type Entry, type TestImage } from '../support/images.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
-import { interpose, type Faults, type Interposer } from './interposer.ts'
-import { described, gets, idOf, PATIENCE_MS, said, sleep, start, statuses, until, within, type Pull } from './pulls.ts'
+import { interpose, type Faults } from './interposer.ts'
+import { described, gets, idOf, PATIENCE_MS, statuses, twoPulls, until, within } from './pulls.ts'
 import { loopbackOnly } from './loopback-only.ts'
 
 loopbackOnly()
@@ -45,25 +45,11 @@ describeKernel('pulls that share a download', () => {
     await registry?.stop()
   })
 
-  /**
-   * `first` pulls and starts the base layer's download, which the link holds half-sent; then
-   * `second` pulls and reaches the same layer while it is held.
-   */
-  async function twoPulls(proxy: Interposer, root: string, names: [string, string], signals: (AbortSignal | undefined)[] = []): Promise<[Pull, Pull]> {
-    const base = a.layers[0]!.digest
-    const first = start(`${proxy.host}/${names[0]}`, root, { signal: signals[0] })
-    await until(() => said(first, base, 'Downloading'), [first])
-    const second = start(`${proxy.host}/${names[1]}`, root, { signal: signals[1] })
-    await until(() => said(second, base, 'Pulling fs layer'), [first, second])
-    await sleep(200)
-    return [first, second]
-  }
-
   it('two images on one base layer, pulled at once: the layer is fetched once, and both pulls show its progress', async () => {
     const base = a.layers[0]!
     const proxy = await interpose(registry, { hold: [base.digest] })
     const root = tempDir('minidocker-store-')
-    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/b'])
+    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/b'], a.layers[0]!.digest)
     proxy.release(base.digest)
     const errors = await Promise.all([first.outcome, second.outcome])
     if (errors.some(Boolean)) expect.fail(`two pulls of images sharing their base layer, and they failed: ${errors.map(described).join('; ')}`)
@@ -82,7 +68,7 @@ describeKernel('pulls that share a download', () => {
     const proxy = await interpose(registry, { hold: [base.digest] })
     const root = tempDir('minidocker-store-')
     const cancel = new AbortController()
-    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/a'], [cancel.signal])
+    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/a'], base.digest, [cancel.signal])
     cancel.abort()
     const ended = await within(first.outcome, PATIENCE_MS)
     if (ended === 'late') expect.fail(`the first pull was cancelled, and ${PATIENCE_MS / 1000} s later it had not ended: it was still waiting for the shared download, which the link holds half-sent. What is a cancelled pull still waiting for? ${SECTION}`)
@@ -101,10 +87,10 @@ describeKernel('pulls that share a download', () => {
     const proxy = await interpose(registry, { hold: [base.digest] })
     const root = tempDir('minidocker-store-')
     const cancels = [new AbortController(), new AbortController()]
-    const pulls = await twoPulls(proxy, root, ['shared/a', 'shared/a'], cancels.map((c) => c.signal))
+    const pulls = await twoPulls(proxy, root, ['shared/a', 'shared/a'], base.digest, cancels.map((c) => c.signal))
     for (const cancel of cancels) cancel.abort()
     const ended = await within(Promise.all(pulls.map((p) => p.outcome)), PATIENCE_MS)
-    if (ended === 'late') expect.fail(`both pulls were cancelled, and ${PATIENCE_MS / 1000} s later they had not both ended. What is a cancelled pull still waiting for? ${SECTION}`)
+    if (ended === 'late') expect.fail(`both pulls were cancelled, and ${PATIENCE_MS / 1000} s later they had not both ended. What is a cancelled pull still waiting for, and who stops the download nobody watches? ${SECTION}`)
     await until(() => proxy.abandoned.includes(base.digest))
     expect(proxy.abandoned, `both pulls were cancelled, and ${PATIENCE_MS / 1000} s later the layer's download was still open (the link holds it half-sent): nobody watches it any more, so who stops it? ${SECTION}`).toEqual([base.digest])
     await until(() => partialBlobs(root).length === 0)
@@ -117,7 +103,7 @@ describeKernel('pulls that share a download', () => {
     const faults: Faults = { hold: [base.digest], corrupt: [base.digest] }
     const proxy = await interpose(registry, faults)
     const root = tempDir('minidocker-store-')
-    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/b'])
+    const [first, second] = await twoPulls(proxy, root, ['shared/a', 'shared/b'], a.layers[0]!.digest)
     proxy.release(base.digest)
     const [error1, error2] = await Promise.all([first.outcome, second.outcome])
     expect(described(error1), 'the base layer arrived with a byte flipped: expected the pull that started its download to fail with the DigestMismatchError naming it').toMatch(new RegExp(`^DigestMismatchError: .*${base.digest}`))

@@ -1,0 +1,58 @@
+/**
+ * Chapter 07: one layer of a pull, downloaded and registered by one transfer for every pull of
+ * the process that needs it. moby's transfer is the layer, not the blob (makeDownloadFunc in
+ * distribution/xfer/download.go): it downloads, waits for the layer below, registers the layer
+ * on it, and what its watchers get is the registered layer.
+ *
+ * Check your work with `npx workbook check 7`.
+ */
+import { NotImplementedError } from '../../lib/errors.ts'
+import type { LayerRecord } from '../../lib/image.ts'
+import { storedLayer } from '../../lib/image-store.ts'
+import type { LayerSource } from '../../lib/registry.ts'
+import type { Watch } from './transfer.ts'
+
+// These imports are what the signatures and the given re-exports need; add the ones your
+// pullLayer calls: chapter 06's registerLayer and rememberDiffId (store.ts) and the blob store
+// (cas.ts), from '#ch/06-images/<file>.ts'; this chapter's downloadBlob, progress functions and
+// watchTransfer; shortDigest from lib/jsonmessage.ts.
+
+// Given (lib/registry.ts): LayerSource, what every layer of a pull is pulled with; and
+// (lib/image-store.ts) storedLayer, the layer the store already has for a stack of blobs.
+export { storedLayer, type LayerSource }
+
+// #region pullLayer
+/**
+ * Layer `index` of `image.layers`, registered in the store on the layers below it, watched
+ * through `watch`. Every pull of this process that needs the same layer on the same layers below,
+ * in the same store, watches the one transfer that downloads its blob (unless the store has it;
+ * in a slot of image.slots), registers it on the layer below once that one is registered, and
+ * remembers its diff ID. The transfer reports, for the layer's short digest, "Waiting",
+ * "Downloading", "Verifying Checksum", "Download complete", "Extracting" and "Pull complete" to
+ * every watcher, and settles every watcher with the registered layer, or with its own error (a
+ * failure of a layer below included). A blob that sits on other layers below is another layer.
+ * The layer is registered as its bytes unpack: whether its diff ID is the one a config lists is
+ * each pull's to check.
+ */
+export function pullLayer(image: LayerSource, index: number, watch: Watch): Promise<LayerRecord> {
+  // TODO(07): one transfer per layer, download and registration together (the chapter's "Two pulls,
+  //   one layer"; moby's xfer/download.go, makeDownloadFunc and the transferKey that Download builds,
+  //   and daemon/internal/layer/layer_store.go, registerWithDescriptor on a chain ID it has already).
+  //   1. The key: two pulls of two images whose layer 1 is the same blob, one on the same base, one
+  //      on another. Which of them is one layer in the store (chapter 06's chain IDs), and which
+  //      two? What must the key name so that a watcher can never get a layer on a parent it did
+  //      not ask for? And which store?
+  //   2. The result: what does a watcher need from the transfer to check its config and to
+  //      register the layer above? What must never be done a second time by a pull that watches?
+  //   3. The layer below: registering needs its chain ID, and it may be another pull's transfer,
+  //      running, finished, or in the store since an earlier pull. Who waits for it, under whose
+  //      signal, and what becomes of this layer when the pull that started both is cancelled
+  //      while another pull still wants them? When the layer below fails, what does this one
+  //      report? And may it hold a download slot while it waits?
+  //   4. Progress: which sink carries "Download complete", "Extracting" and "Pull complete", so
+  //      that a pull that joined shows them too?
+  //   5. A registration that fails: what does each watcher see, what is left in the store (chapter
+  //      06's registerLayer says), and does the next pull meet the old failure?
+  throw new NotImplementedError('07-registry', 'pullLayer')
+}
+// #endregion pullLayer

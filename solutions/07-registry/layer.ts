@@ -1,0 +1,69 @@
+/**
+ * Chapter 07: one layer of a pull, downloaded and registered by one transfer for every pull of
+ * the process that needs it. moby's transfer is the layer, not the blob (makeDownloadFunc in
+ * distribution/xfer/download.go): it downloads, waits for the layer below, registers the layer
+ * on it, and what its watchers get is the registered layer.
+ */
+import { createReadStream } from 'node:fs'
+import { blobPath, hasBlob } from '#ch/06-images/cas.ts'
+import { registerLayer, rememberDiffId, storePaths } from '#ch/06-images/store.ts'
+import type { LayerRecord } from '../../lib/image.ts'
+import { storedLayer } from '../../lib/image-store.ts'
+import { shortDigest } from '../../lib/jsonmessage.ts'
+import type { LayerSource } from '../../lib/registry.ts'
+import { downloadBlob } from './download.ts'
+import { progressCounter, statusMessage } from './progress.ts'
+import { watchTransfer, type TransferJob, type Watch } from './transfer.ts'
+
+// Given (lib/registry.ts): LayerSource, what every layer of a pull is pulled with; and
+// (lib/image-store.ts) storedLayer, the layer the store already has for a stack of blobs.
+export { storedLayer, type LayerSource }
+
+/** The chunks of `source`, each shown to `onData` on its way (the "Extracting" bar). */
+async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    onData(chunk)
+    yield chunk
+  }
+}
+
+// #region pullLayer
+/**
+ * Layer `index` of `image.layers`, registered in the store on the layers below it, watched
+ * through `watch`. Every pull of this process that needs the same layer on the same layers below,
+ * in the same store, watches the one transfer that downloads its blob (unless the store has it;
+ * in a slot of image.slots), registers it on the layer below once that one is registered, and
+ * remembers its diff ID. The transfer reports, for the layer's short digest, "Waiting",
+ * "Downloading", "Verifying Checksum", "Download complete", "Extracting" and "Pull complete" to
+ * every watcher, and settles every watcher with the registered layer, or with its own error (a
+ * failure of a layer below included). A blob that sits on other layers below is another layer.
+ * The layer is registered as its bytes unpack: whether its diff ID is the one a config lists is
+ * each pull's to check.
+ */
+export function pullLayer(image: LayerSource, index: number, watch: Watch): Promise<LayerRecord> {
+  const { root, session, layers, slots } = image
+  const layer = layers[index]!
+  const blobs = storePaths(root).blobs
+  const id = shortDigest(layer.digest)
+  const job: TransferJob<LayerRecord> = async (shared, report) => {
+    const stored = storedLayer(root, layers.slice(0, index + 1).map((l) => l.digest))
+    if (stored) return stored
+    await slots.run(shared, async () => {
+      if (hasBlob(blobs, layer.digest)) return
+      await downloadBlob(session, layer, blobs, progressCounter(report, id, 'Downloading', layer.size), shared)
+      report(statusMessage(id, 'Verifying Checksum'))
+    }, () => report(statusMessage(id, 'Waiting')))
+    report(statusMessage(id, 'Download complete'))
+    // the layer below, watched by this transfer: it stays wanted while anyone wants this one
+    const below = index === 0 ? undefined : await pullLayer(image, index - 1, { signal: shared, progress: () => {} })
+    const extracting = progressCounter(report, id, 'Extracting', layer.size)
+    const record = await registerLayer(root, below?.chainId ?? null, counted(createReadStream(blobPath(blobs, layer.digest)), extracting))
+    rememberDiffId(root, layer.digest, record.diffId)
+    report(statusMessage(id, 'Pull complete'))
+    return record
+  }
+  // the layer's place: this store, and the blobs of it and of every layer below
+  const key = [storePaths(root).layerdb, ...layers.slice(0, index + 1).map((l) => l.digest)].join(' ')
+  return watchTransfer(key, job, watch)
+}
+// #endregion pullLayer
