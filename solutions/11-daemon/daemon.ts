@@ -115,7 +115,7 @@ export class Daemon extends DaemonBase {
    * (`io`, as startTask takes it): made if they are not there yet, the output read from its
    * first byte into the container's log and to every client attached to it, and stdin (with
    * OpenStdin) ready to be written. start() opens them before the task exists; restore()
-   * (given, in DaemonBase) opens them again for a task that ran on while no daemon did.
+   * opens them again for a task that ran on while no daemon did.
    */
   protected openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: ReturnType<typeof logWriter> } {
     const live = this.liveOf(c.ID)
