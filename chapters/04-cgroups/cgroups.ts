@@ -109,8 +109,14 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
 
 // #region createCgroup
 /**
- * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. A failure
- * removes whatever was created, so a container that cannot start leaves nothing behind.
+ * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. The
+ * container's own directories (its leaves) are this create's alone: a leaf that exists already,
+ * with processes in it or none, is refused with a ContainerError (125) that names it and says how
+ * many processes it holds, or, when none, that it may be left over and how to remove it; nothing
+ * is written to it. Of two creates with one cgroupsPath at the same moment, exactly one gets the
+ * cgroup. A failure, that refusal included, removes what this create made and nothing else: a
+ * container that cannot start leaves nothing behind, and a leaf that was there before stays as it
+ * was.
  */
 export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Promise<Cgroup> {
   // TODO(04): make the cgroup and write its limits: all of it, or nothing.
@@ -130,6 +136,15 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //   4. Any write can fail (a quota under the kernel's minimum, a controller the parent lacks).
   //      Then nothing may be left behind, and the error that comes out names the file and the
   //      value (writeCgroupFile, given, does that).
+  //   5. The leaf itself may be there already: left by a run that was killed (empty, old limits,
+  //      maybe frozen), or another run's with the same cgroupsPath, with its processes in it or
+  //      about to be. The doc comment above is the contract. Can anything you read in a leaf tell
+  //      a leftover from another create's leaf whose process has not joined yet? Then which of
+  //      your calls alone can say "this one is mine", and what do you lose with `mkdir -p`? On
+  //      v1 a leaf may be found in one hierarchy after you made it in others: which of those may
+  //      your undo take, and which must it never? (runc 1.1's libcontainer/factory_linux.go,
+  //      Create, and what it checks before its manager's Apply; chapter text: "When the leaf is
+  //      already there".)
   throw new NotImplementedError('04-cgroups', 'createCgroup')
 }
 // #endregion createCgroup

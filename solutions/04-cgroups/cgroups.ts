@@ -9,7 +9,7 @@
  * has, and takes the cgroup filesystem's root as a parameter so it can be tried on a plain
  * directory laid out the same way.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, writeCgroupFile, type Cgroup, type CgroupExit, type CgroupOptions, type Controller } from '../../lib/cgroup.ts'
@@ -112,8 +112,14 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
 
 // #region createCgroup
 /**
- * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. A failure
- * removes whatever was created, so a container that cannot start leaves nothing behind.
+ * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. The
+ * container's own directories (its leaves) are this create's alone: a leaf that exists already,
+ * with processes in it or none, is refused with a ContainerError (125) that names it and says how
+ * many processes it holds, or, when none, that it may be left over and how to remove it; nothing
+ * is written to it. Of two creates with one cgroupsPath at the same moment, exactly one gets the
+ * cgroup. A failure, that refusal included, removes what this create made and nothing else: a
+ * container that cannot start leaves nothing behind, and a leaf that was there before stays as it
+ * was.
  */
 export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Promise<Cgroup> {
   const root = options.root ?? CGROUP_ROOT
@@ -126,12 +132,39 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   const leaves = [...new Set(Object.values(dirs))]
   const levels = path.split('/').filter(Boolean).length
   const cgroup: Cgroup = { version, dirs, removeOrder: [] }
-  // Remove only what the path added: each leaf and the directories above it up to the base.
-  for (const leaf of leaves) {
-    for (let i = 0, dir = leaf; i < levels; i++, dir = dirname(dir)) cgroup.removeOrder.push(dir)
+  const made: string[] = []
+  // The parents, made again if the last other run out removes one meanwhile; then the leaf
+  // alone, since only mkdir itself tells "made it" from "found it", and at once.
+  const make = (leaf: string): boolean => {
+    for (let attempt = 0; ; attempt++) {
+      mkdirSync(dirname(leaf), { recursive: true })
+      try {
+        mkdirSync(leaf)
+        return true
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ENOENT' && attempt < 100) continue
+        if (code !== 'EEXIST') throw error
+      }
+      // v1 hierarchies mounted together (cpu,cpuacct) reach one directory by two names.
+      const same = (a: string, b: string) => statSync(a).ino === statSync(b).ino && statSync(a).dev === statSync(b).dev
+      if (made.some((dir) => same(dir, leaf))) return false
+      const procs = join(leaf, 'cgroup.procs')
+      const count = existsSync(procs) ? readFileSync(procs, 'utf8').split('\n').filter(Boolean).length : 0
+      throw new ContainerError(count > 0
+        ? `container's cgroup ${leaf} is not empty: ${count} process(es) found: another container runs with cgroupsPath ${path}`
+        : `container's cgroup ${leaf} exists already, with no process in it: left by a run that did not finish, or made by one that has not started its process yet; if no container uses cgroupsPath ${path}, remove it with rmdir`, 125)
+    }
   }
   try {
-    for (const leaf of leaves) mkdirSync(leaf, { recursive: true })
+    for (const leaf of leaves) {
+      // Removed later: the leaf and the directories above it up to the base, if this create made the leaf.
+      const chain: string[] = []
+      for (let i = 0, dir = leaf; i < levels; i++, dir = dirname(dir)) chain.push(dir)
+      if (!make(leaf)) continue
+      made.push(leaf)
+      cgroup.removeOrder.push(...chain)
+    }
     if (version === 2) enableControllers(root, leaves[0]!, [...new Set(files.map(([c]) => c))])
     for (const [controller, file, value] of files) writeCgroupFile(join(dirs[controller]!, file), value)
   } catch (error) {

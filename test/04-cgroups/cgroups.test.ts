@@ -8,7 +8,7 @@ import {
   CGROUP_ROOT, cgroupDirs, cgroupVersion, createCgroup, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, removeCgroup,
   resourceFiles, updateCgroup, withCgroup, type Cgroup, type Controller,
 } from '#ch/04-cgroups/cgroups.ts'
-import { ContainerError } from '../../lib/errors.ts'
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import { testCgroupDirs, testCgroupPath } from '../support/cgroups.ts'
 import { probeSpec, runCaptured, type Run } from '../support/container.ts'
@@ -641,6 +641,80 @@ describeKernel(`containers that share a parent at the same time (${HOST_VERSION}
     for (const leaf of dirsOf(a!))
       for (const dir of [dirname(leaf), dirname(dirname(leaf))])
         expect(existsSync(dir), `${dir} is still there after every container below it was removed: which directories does the last one out remove, whoever made them? (${RACE})`).toBe(false)
+  })
+})
+
+describeKernel(`a leaf that is there already (${HOST_VERSION} on this machine)`, () => {
+  const LEAF = 'the chapter\'s "When the leaf is already there"'
+  const CONTROLLERS = KERNEL === 1 ? ['memory', 'cpu', 'cpuacct', 'pids'] : ['memory', 'cpu', 'pids']
+  /** A spec with memory and pids limits at `path`. */
+  const asking = (path: string) => {
+    const spec = probeSpec([])
+    spec.linux!.resources = { memory: { limit: 64 * MiB }, pids: { limit: 64 } }
+    spec.linux!.cgroupsPath = path
+    return spec
+  }
+  /** Where `path`'s leaves are on this machine (cgroupDirs has tests of its own above). */
+  const leavesOf = (path: string) => [...new Set(Object.values(cgroupDirs(path, KERNEL, CGROUP_ROOT, readFileSync('/proc/self/cgroup', 'utf8'))))]
+  /** What a cgroup's limit and freeze files read, for "was it touched?" checks. */
+  const settings = (dir: string) => Object.fromEntries(['pids.max', 'memory.limit_in_bytes', 'memory.max', 'cgroup.freeze', 'cgroup.procs']
+    .filter((file) => existsSync(join(dir, file))).map((file) => [file, readFileSync(join(dir, file), 'utf8').trim()]))
+
+  it('a leaf left by a run that was killed: empty, with limits of its own (v2: frozen too)', async () => {
+    // On v1 it is in the pids hierarchy alone, as a run killed half-way through its create leaves it.
+    const dirs = testCgroupDirs(CGROUP_ROOT, KERNEL, ['pids'])
+    const left = dirs('left').pids!
+    writeFileSync(join(left, 'pids.max'), '5')
+    if (KERNEL === 2) writeFileSync(join(left, 'cgroup.freeze'), '1')
+    const before = settings(left)
+    const path = `${dirs.path}/left`
+    const error = await caught(() => createCgroup(asking(path)))
+    expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} with ${left} there already, empty: could it tell that leaf from another create's whose process has not joined yet? (${LEAF})`).toBeInstanceOf(ContainerError)
+    expect(error.message, `the error must name the leaf that was there (${error.message})`).toContain(left)
+    expect(existsSync(left), `${left}, there before createCgroup, is gone after createCgroup refused it: which directories may a create's undo remove? (${LEAF})`).toBe(true)
+    expect(settings(left), `${left}, there before createCgroup, was written to by a create that refused it`).toEqual(before)
+    for (const leaf of leavesOf(path).filter((dir) => dir !== left))
+      expect(existsSync(leaf), `${leaf}, made by a create that then found ${left} there and refused, is still there: what must a failed create take with it? (${LEAF})`).toBe(false)
+  })
+
+  it('a leaf with another container\'s process in it', async () => {
+    const dirs = testCgroupDirs(CGROUP_ROOT, KERNEL, CONTROLLERS)
+    const other = dirs('busy')
+    const leaves = [...new Set(Object.values(other))]
+    writeFileSync(join(other.pids!, 'pids.max'), '7')
+    const helper = startHelper()
+    for (const dir of leaves) writeFileSync(join(dir, 'cgroup.procs'), String(helper.pid))
+    const before = leaves.map(settings)
+    const count = readFileSync(join(other.pids!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).length
+    const error = await caught(() => createCgroup(asking(`${dirs.path}/busy`)))
+    expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} on ${other.pids}, where another container's process runs: two containers would share one cgroup, and each one's limits (${LEAF})`).toBeInstanceOf(ContainerError)
+    const named = `(?:${leaves.map(escape).join('|')})`
+    expect(error.message, `the error must name the leaf found and how many processes the kernel lists in it (${count}), as runc's "container's cgroup is not empty" does (${error.message})`).toMatch(new RegExp(`${named}.*\\b${count} process|\\b${count} process.*${named}`))
+    expect(leaves.map(settings), 'the other container\'s cgroup, its limits and its process after the refused create: whose are they to change or remove?').toEqual(before)
+  })
+
+  it('two creates with one cgroupsPath at the same moment', async () => {
+    // The second starts at each of the first one's file-system calls in turn.
+    for (let step = 0; step < 6; step++) {
+      const base = testCgroupPath()
+      const path = `${base}/c`
+      let second: Promise<Cgroup> | undefined
+      let calls = 0
+      between(base, () => void (calls++ === step && (second = createCgroup(asking(path)))))
+      const first = createCgroup(asking(path))
+      await first.catch(() => {})
+      stop()
+      const when = second ? `the second started at the first one's file-system call ${step + 1}` : 'the second started after the first'
+      second ??= createCgroup(asking(path))
+      const results = await Promise.allSettled([first, second])
+      for (const result of results) if (result.status === 'rejected' && result.reason instanceof NotImplementedError) throw result.reason
+      const won = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+      const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []))
+      expect(won.length, `${won.length} of two creates with one cgroupsPath got the cgroup (${when}${lost.length ? `; ${lost.map((e) => e.message).join('; ')}` : ''}): can anything in a leaf tell a leftover from another create's leaf whose process has not joined yet, and which call alone says "this one is mine"? (${LEAF})`).toBe(1)
+      expect(lost[0], `the create that did not get the cgroup (${when}) must fail with a ContainerError (${lost[0]?.message})`).toBeInstanceOf(ContainerError)
+      for (const dir of dirsOf(won[0]!)) expect(existsSync(dir), `${dir}, the cgroup of the create that got it, is gone after the other one was refused (${when}): which directories may a refused create's undo take? (${LEAF})`).toBe(true)
+      await removeCgroup(won[0]!)
+    }
   })
 })
 

@@ -74,14 +74,14 @@ function ownIn(controller: string): string {
 }
 
 /**
- * Real cgroups the test writes itself, below testCgroupPath's: `dirs(sub)` makes `sub` (with its
- * parents) for each of `controllers` and gives its directory by controller. On v1 they go below
+ * Real cgroups the test writes itself, below testCgroupPath's (`dirs.path`): `dirs(sub)` makes
+ * `sub` (with its parents) for each of `controllers` and gives its directory by controller. On v1 they go below
  * this process's own cgroup in each hierarchy; on v2 beside it, each level above enabling the
  * controllers for its children, since v2 gives a child no controller its parent did not enable.
  */
-export function testCgroupDirs(root: string, version: 1 | 2, controllers: string[]): (sub?: string) => Record<string, string> {
+export function testCgroupDirs(root: string, version: 1 | 2, controllers: string[]): ((sub?: string) => Record<string, string>) & { path: string } {
   const path = testCgroupPath()
-  return (sub = '') => {
+  return Object.assign((sub = '') => {
     if (version === 1) {
       const dirs = controllers.map((c) => [c, join(root, c, ownIn(c), path, sub)] as const)
       for (const [, dir] of dirs) mkdirSync(dir, { recursive: true })
@@ -96,5 +96,5 @@ export function testCgroupDirs(root: string, version: 1 | 2, controllers: string
       if (missing.length) writeFileSync(file, missing.map((c) => `+${c}`).join(' '))
     }
     return Object.fromEntries(controllers.map((c) => [c, leaf]))
-  }
+  }, { path })
 }
