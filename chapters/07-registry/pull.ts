@@ -16,12 +16,8 @@ import type { Platform } from './platform.ts'
 import { familiarName, type Reference } from './reference.ts'
 
 // These imports are what the given parts of this file need (manifestFor, the signatures);
-// add the ones your resolveManifest and pullImage call. From chapter 06, your content store
-// (cas.ts), image store (store.ts), IDs (ids.ts) and image config (config.ts): import them from
-// '#ch/06-images/<file>.ts', so that --reference-below can swap in the reference.
-// From this chapter: openSession, downloadBlob, pullLayer and storedLayer, Slots, the platform and progress
-// functions, parseReference and GRAMMAR; from lib/: IMAGE_TYPES and INDEX_TYPES (lib/registry.ts), shortDigest
-// (lib/jsonmessage.ts).
+// add the ones your resolveManifest and pullImage call, chapter 06's from
+// '#ch/06-images/<file>.ts' (so that --reference-below can swap in the reference).
 
 // Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
 // and MAX_CONCURRENT_DOWNLOADS, dockerd's default.

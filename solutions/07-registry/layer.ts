@@ -1,8 +1,6 @@
 /**
- * Chapter 07: one layer of a pull, downloaded and registered by one transfer for every pull of
- * the process that needs it. moby's transfer is the layer, not the blob (makeDownloadFunc in
- * distribution/xfer/download.go): it downloads, waits for the layer below, registers the layer
- * on it, and what its watchers get is the registered layer.
+ * Chapter 07: one layer of a pull, into the store once for every pull of the process that
+ * needs it (moby's distribution/xfer/download.go).
  */
 import { createReadStream } from 'node:fs'
 import { blobPath, hasBlob } from '#ch/06-images/cas.ts'
@@ -30,14 +28,12 @@ async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8
 // #region pullLayer
 /**
  * Layer `index` of `image.layers`, registered in the store on the layers below it, watched
- * through `watch`. Every pull of this process that needs the same layer on the same layers below,
- * in the same store, watches the one transfer that downloads its blob (unless the store has it;
- * in a slot of image.slots), registers it on the layer below once that one is registered, and
- * remembers its diff ID. The transfer reports, for the layer's short digest, "Waiting",
+ * through `watch`. Every pull of this process that needs this layer watches one transfer, which
+ * gets it into the store once (its blob downloaded unless the store has it, within the process's
+ * download limit) and remembers its diff ID. The transfer reports, for the layer's short digest, "Waiting",
  * "Downloading", "Verifying Checksum", "Download complete", "Extracting" and "Pull complete" to
  * every watcher, and settles every watcher with the registered layer, or with its own error (a
- * failure of a layer below included). A blob that sits on other layers below is another layer.
- * The layer is registered as its bytes unpack: whether its diff ID is the one a config lists is
+ * failure of a layer below included). The layer is registered as its bytes unpack: whether its diff ID is the one a config lists is
  * each pull's to check.
  */
 export function pullLayer(image: LayerSource, index: number, watch: Watch): Promise<LayerRecord> {
