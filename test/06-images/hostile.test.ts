@@ -112,7 +112,7 @@ describe('tars that lie', () => {
     for (const flag of ['Z', 'S', 'V']) {
       const tar = withTypeflag(await tarOf([{ name: 'ok', content: 'fine' }, { name: 'weird', content: 'x' }]), 1024, flag)
       const error = await refusedLayer(tar)
-      expect(error, `typeflag ${flag}`).toBeInstanceOf(UnsafeLayerError)
+      expect(error, `typeflag ${flag}: an entry of a type the unpacker does not know must be refused, never dropped without a word`).toBeInstanceOf(UnsafeLayerError)
       expect(error.message, 'an unknown entry type is refused, never dropped without a word').toMatch(/"weird".*unknown entry type/)
     }
   })
@@ -121,7 +121,8 @@ describe('tars that lie', () => {
 describeKernel('fifos in a layer', () => {
   it('fifo entries, one with mode 0620', async () => {
     const s = sandbox()
-    await applyLayer(await tarOf([{ name: 'run/' }, { name: 'run/pipe', type: 'fifo', mode: 0o620 }, { name: 'pipe2', type: 'fifo' }]), s.layer)
+    const failure = await caught(async () => applyLayer(await tarOf([{ name: 'run/' }, { name: 'run/pipe', type: 'fifo', mode: 0o620 }, { name: 'pipe2', type: 'fifo' }]), s.layer))
+    expect(failure?.message, 'a layer with the fifo entries run/pipe and pipe2 failed to apply: each must be a fifo in the layer').toBeUndefined()
     expect(lstatSync(join(s.layer, 'run/pipe'), { throwIfNoEntry: false })?.isFIFO(), 'run/pipe must be a fifo').toBe(true)
     expect(statSync(join(s.layer, 'run/pipe')).mode & 0o777, 'with the mode of its header').toBe(0o620)
     expect(lstatSync(join(s.layer, 'pipe2'), { throwIfNoEntry: false })?.isFIFO(), 'pipe2 must be a fifo').toBe(true)
