@@ -301,9 +301,7 @@ export class Helper {
    * umount2(): detach the filesystem mounted at `target`.
    * @param target a mount point
    * @param flags umount2(2)'s flags, lower-case and without their prefix: force, detach, expire, nofollow
-   * @throws EBUSY when something still uses the mount (a process's root or working directory, an open file).
-   * @throws EINVAL when the target is not a mount point.
-   * @throws EPERM without CAP_SYS_ADMIN.
+   * @throws a SyscallError with the errno umount2(2) reports (its ERRORS).
    */
   umount2(target: string, flags: UmountFlag[] = []): Promise<unknown> {
     return this.#call('umount2', target, flags.join(','))
@@ -529,10 +527,9 @@ export class Helper {
   /**
    * lsetxattr(): set an extended attribute on `path` itself (not on a symlink's target).
    * @param path the file or directory
-   * @param name the attribute, with its namespace prefix (user., trusted., security.)
+   * @param name the attribute, with its namespace prefix (xattr(7))
    * @param value its value, as text
-   * @throws EPERM for a trusted.* attribute without CAP_SYS_ADMIN.
-   * @throws ENOTSUP when the filesystem does not support extended attributes (or not that namespace).
+   * @throws a SyscallError with the errno setxattr(2) reports (its ERRORS).
    */
   setxattr(path: string, name: string, value: string): Promise<unknown> {
     return this.#call('setxattr', path, name, value)
@@ -543,8 +540,7 @@ export class Helper {
    * @param path the file or directory (a symlink itself, not its target)
    * @param name the attribute
    * @returns the value.
-   * @throws ENODATA when the attribute is not set.
-   * @throws ENOTSUP when the filesystem does not support extended attributes.
+   * @throws a SyscallError with the errno getxattr(2) reports (its ERRORS).
    */
   async getxattr(path: string, name: string): Promise<string> {
     return (await this.#call('getxattr', path, name)).value ?? ''
@@ -565,8 +561,7 @@ export class Helper {
    * lgetxattr(): an extended attribute's value as the bytes the kernel returns.
    * @param path the file or directory (a symlink itself, not its target)
    * @param name the attribute
-   * @throws ENODATA when the attribute is not set.
-   * @throws ENOTSUP when the filesystem does not support extended attributes.
+   * @throws a SyscallError with the errno getxattr(2) reports (its ERRORS).
    */
   async getxattrBytes(path: string, name: string): Promise<Buffer> {
     return Buffer.from((await this.#call('getxattr_hex', path, name)).value ?? '', 'hex')

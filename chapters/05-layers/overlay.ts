@@ -39,22 +39,23 @@ export function overlayOptions(dirs: OverlayDirs): string {
 // #region mountOverlay
 /**
  * Mount the union of `dirs` at `target`, in the helper's mount namespace. An image may be deep
- * (more than a hundred layers) and the driver's root a long path: that stack must mount too. The
- * helper's working directory is the same afterwards as before, whether the mount worked or not:
- * whoever drives the helper next may rely on it. An overlay has no device, so the source is only
- * the name /proc/mounts shows.
+ * (more than a hundred layers) and the driver's root a long path: that stack must mount too.
+ * Whatever the mount takes of the helper, the helper is as it was afterwards, whether the mount
+ * worked or not: whoever drives it next relies on that. An overlay has no device, so the source is
+ * only the name /proc/mounts shows.
  */
 export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: string): Promise<void> {
   // TODO(05): mount the union in the helper's namespace, for a shallow stack and a deep one alike.
   //   1. overlayOptions() names every directory by the path it was given. How much of that string
   //      does mount(2) read, and what happens to the rest? man 2 mount (data); count the bytes of
   //      the options for 120 layers under a root 250 characters long.
-  //   2. moby's daemon/graphdriver/overlay2/overlay.go (Get, and mountFrom in mount.go) mounts a
-  //      deep image in another form. Relative to what does the kernel resolve a path in the mount
-  //      data, and which directory must the mounting process stand in for the short form to work?
-  //   3. The helper is one long-lived process that later steps drive: whatever you change about
-  //      it must be as it was afterwards, also when the mount fails. How do you learn, from
-  //      outside, where a process stands? man 5 proc.
+  //   2. moby's daemon/graphdriver/overlay2/overlay.go mounts such an image anyway (Get, and
+  //      mountFrom in mount.go): what does it hand the kernel then, and what must hold for the
+  //      kernel to find every directory from it? What do the layout's short links have to do
+  //      with it (chapter text, "A deep image")?
+  //   3. The helper is one long-lived process that later steps drive, and moby does not run this
+  //      mount in dockerd itself: why not, and what follows for you? Nothing about the helper may
+  //      differ after mountOverlay, also when the mount fails.
   throw new NotImplementedError('05-layers', 'mountOverlay')
 }
 // #endregion mountOverlay

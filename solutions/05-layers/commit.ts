@@ -1,9 +1,8 @@
 /**
- * Chapter 05: what `docker commit` archives. A container's changes are its upper directory;
- * an image layer is a tar in which a deletion is a `.wh.NAME` file and a replaced directory
- * carries a `.wh..wh..opq` file (the image spec's spelling, aufs' marks). So committing turns
- * overlayfs's marks back into those names, the inverse of what chapter 06 does when it applies
- * a layer.
+ * Chapter 05: what `docker commit` archives. A container's changes are its upper directory, and
+ * an image layer is a tar that must mean the same on any machine, whatever its storage driver:
+ * committing writes the one as the other, the inverse of what chapter 06 does when it applies a
+ * layer.
  */
 import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
@@ -18,13 +17,11 @@ type Headers = Partial<Header> & Pick<Header, 'name'>
 
 // #region diffTar
 /**
- * Write to `out` the layer tar of the changes held in `upper`, a container's upper directory,
- * as moby's overlay2 driver archives it for `docker commit`: every entry of upper under its path
- * relative to upper (directories ending in "/"), with its owner, mode and mtime; a whiteout as an
- * empty `DIR/.wh.NAME` file; an opaque directory as its own entry followed by an empty
- * `DIR/.wh..wh..opq`; a second path of an inode already written as a hard link to the first; a
- * directory before anything inside it. Extended attributes are not carried. Resolves when the
- * whole tar, end blocks included, is written to `out`; rejects with the first failure.
+ * Write to `out` the layer tar of the changes held in `upper`, a container's upper directory: the
+ * layer `docker commit` makes of it, as moby's overlay2 driver and pkg/archive write it (the
+ * overlay whiteout format). A real dockerd or containerd that unpacks the tar onto the image's
+ * layers must come to the same tree the container saw. Resolves when the whole tar is written to
+ * `out`; rejects with the first failure.
  */
 export async function diffTar(helper: Helper, upper: string, out: Writable): Promise<void> {
   const pack = tar.pack()

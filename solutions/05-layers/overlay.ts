@@ -35,10 +35,10 @@ export function overlayOptions(dirs: OverlayDirs): string {
 // #region mountOverlay
 /**
  * Mount the union of `dirs` at `target`, in the helper's mount namespace. An image may be deep
- * (more than a hundred layers) and the driver's root a long path: that stack must mount too. The
- * helper's working directory is the same afterwards as before, whether the mount worked or not:
- * whoever drives the helper next may rely on it. An overlay has no device, so the source is only
- * the name /proc/mounts shows.
+ * (more than a hundred layers) and the driver's root a long path: that stack must mount too.
+ * Whatever the mount takes of the helper, the helper is as it was afterwards, whether the mount
+ * worked or not: whoever drives it next relies on that. An overlay has no device, so the source is
+ * only the name /proc/mounts shows.
  */
 export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: string): Promise<void> {
   const data = overlayOptions(dirs)

@@ -89,11 +89,26 @@ function describe(entries: TarEntry[]): Map<string, string> {
 
 /** What the learner should ask, for an entry the tars disagree on. */
 function question(name: string): string {
-  if (name.endsWith('.wh..wh..opq') || name === 'opt/app/') return 'opt/app was removed and made anew: the directory is opaque in upper. What does the layer format write for it, and where (moby\'s overlayWhiteoutConverter.ConvertWrite)?'
-  if (/(^|\/)\.wh\./.test(name) || /etc\/gone2?$/.test(name)) return 'etc/gone and etc/gone2 were deleted: overlayfs left whiteouts (character devices 0/0, one shared inode). What stands for a deletion in a layer tar, and does a mark of overlayfs\'s own ever go in as it is?'
-  if (/hard|base\.(conf|link)/.test(name)) return 'two names of one inode: does your tar store the data twice, or once and a link? And is a whiteout, which shares its inode with the others, ever one of those?'
-  if (name === 'new/null') return 'new/null is a character device 1:3 the container made: a device of its own, not a whiteout'
+  if (/(^|\/)opt\/app\/(\.wh\.[^/]*)?$/.test(name)) return 'opt/app was removed and made anew through the union. What did overlayfs leave in upper to say so (chapter text, "Whiteouts"), what does the image spec call the same thing in a layer (layer.md, "Opaque Whiteout"), and what must an unpacker that is not overlayfs read to hide the old opt/app\'s files?'
+  if (/(^|\/)\.wh\./.test(name) || /etc\/gone2?$/.test(name)) return 'etc/gone and etc/gone2 were deleted through the union. What did overlayfs leave in upper for each (ls -li), what does the image spec call a deletion in a layer (layer.md, "Whiteouts"), and what would an unpacker make of what your tar holds there?'
+  if (/hard|base\.(conf|link)/.test(name)) return 'the container linked two names to one inode: what must an unpacker read to make one inode of them again, with the data stored once? And which other entries of upper share an inode (ls -li), and why?'
+  if (name === 'new/null') return 'new/null is a device node the container made itself (mknod 1:3): what tells it apart from overlayfs\'s marks?'
   return 'which kind of entry, mode and owner does the upper directory hold there?'
+}
+
+/**
+ * The marks that stand after a directory of their own directory: the image spec asks a layer's
+ * writer to put them before (layer.md, "Whiteouts"), for an unpacker that applies entries in the
+ * order it reads them.
+ */
+function marksAfterDirectories(entries: TarEntry[]): string[] {
+  const names = entries.map((e) => e.header.name)
+  const dirOf = (name: string) => name.replace(/[^/]+\/?$/, '')
+  return names.flatMap((mark, i) => {
+    if (!/(^|\/)\.wh\.[^/]+$/.test(mark)) return []
+    const early = names.slice(0, i).find((n) => n.endsWith('/') && n !== dirOf(mark) && n.startsWith(dirOf(mark)))
+    return early ? [`${mark} comes after ${early}`] : []
+  })
 }
 
 describeKernel('diffTar', () => {
@@ -124,6 +139,8 @@ describeKernel('diffTar', () => {
       rmSync(join(m, 'opt/app'), { recursive: true })
       mkdirSync(join(m, 'opt/app'))
       writeFileSync(join(m, 'opt/app/fresh'), 'fresh\n')
+      mkdirSync(join(m, 'opt/app/lib'))
+      writeFileSync(join(m, 'opt/app/lib/y.so'), 'y\n')
       mkdirSync(join(m, 'new'))
       chmodSync(join(m, 'new'), 0o750)
       writeFileSync(join(m, 'new/file.txt'), 'new\n')
@@ -160,6 +177,9 @@ describeKernel('diffTar', () => {
       return needs.filter((n) => order.indexOf(n) > i).map((n) => `${header.name} comes before ${n}`)
     })
     expect(late, `an entry before what it needs: an unpacker would make its parent directory with default mode and owner, or find no target to link to. In which order must a walk write a directory and what is in it?`).toEqual([])
+    expect(marksAfterDirectories(theirs), 'test set-up: docker commit\'s own layer puts a mark after a directory of its own directory').toEqual([])
+    const marksLate = marksAfterDirectories(mine)
+    expect(marksLate, `a mark after a directory it stands beside or above: an unpacker that applies entries in the order it reads them makes that directory first and may then remove it again with the lower layers' contents. Where must a mark stand (the image spec's layer.md, "Whiteouts"), and when does your walk write it?`).toEqual([])
   }, 60_000)
 
   it('a walk that fails half-way, and a destination that refuses to be written', async () => {
