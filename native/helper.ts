@@ -98,7 +98,7 @@ export class Helper {
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */
   readonly exited: Promise<ExitStatus>
-  /** How many fds Helper.start's `extraFds` gave the helper. */
+  /** The length of HelperOptions.extraFds when the helper was started. */
   readonly extraFdCount: number
   #control: Duplex
   #buffered = ''
@@ -506,8 +506,8 @@ export class Helper {
   }
 
   /**
-   * close_range(2): close the helper's fds numbered `from` or more; requests go on being served.
-   * @param from the lowest fd to close
+   * close_range(2) from `from` to the highest fd number; requests go on being served.
+   * @param from where the range starts
    */
   closeFds(from = 3): Promise<unknown> {
     return this.#call('close_fds', String(from))
@@ -518,9 +518,9 @@ export class Helper {
    * memory, with `seals` added to the copy (fcntl F_ADD_SEALS), and goes on serving requests;
    * /proc/PID/exe names the copy from then on, not the file on disk. Requests sent before the
    * answer are lost in the exec.
-   * @param seals the seals to add to the copy, each F_SEAL_NAME of fcntl(2) as its NAME in lower case ('-' for '_'), none when empty
+   * @param seals fcntl(2)'s F_SEAL_* flags by name, lower case without the prefix ('-' for '_'); EINVAL for one the helper does not know
    */
-  memfdExec(seals: ('seal' | 'shrink' | 'grow' | 'write' | 'future-write')[]): Promise<unknown> {
+  memfdExec(seals: string[]): Promise<unknown> {
     return this.#call('memfd_exec', seals.join(','))
   }
 

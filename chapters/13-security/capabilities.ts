@@ -19,7 +19,7 @@ export function capabilityMask(names: string[] = []): bigint {
   // TODO(13): from names to the bits the kernel reads.
   //   1. The numbers are given: lib/security-tables.ts, generated from linux/capability.h.
   //   2. Which is the highest capability number, and which JavaScript types and operators keep
-  //      that bit? Try your mask on CAP_CHECKPOINT_RESTORE before you trust it.
+  //      that bit?
   //   3. A typo in config.json must not silently give the container fewer, or more, capabilities:
   //      refuse it with the words of the doc comment (a ContainerError, as other chapters throw).
   throw new NotImplementedError('13-security', 'capabilityMask')

@@ -58,12 +58,19 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
  * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it. A call the profile cannot know
  * about, newer than it, fails with ENOSYS rather than the default, as under runc, so that a
  * program falls back to the older call it replaces (glibc's clone3 to clone).
+ *
+ * The kernel runs the program on every system call the container makes, so its cost is part of
+ * the contract: under Docker's default profile (lib/docker-security.ts), every call number of
+ * each listed ABI, whatever its arguments, gets its verdict after at most 48 executed
+ * instructions, the return included, and so does a call from x32 or from an ABI the profile does
+ * not list. Whatever one call's rules take (a call allowed for seventy argument values has
+ * hundreds of instructions of its own), every other call stays reachable.
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   // TODO(13): the profile as a program, built with lib/seccomp.ts's small assembler, that the
   //   kernel's checker accepts at any size of profile (Docker's compiles to over a thousand
-  //   instructions) and that gives every call runc's verdict, from whatever ABI it comes. Its
-  //   layout is yours to draw; what must never happen:
+  //   instructions), that gives every call runc's verdict, from whatever ABI it comes, and that
+  //   keeps within the doc comment's budget. Its layout is yours to draw; what must never happen:
   //   1. A call judged by another ABI's numbers, x32's included (seccomp(2), "Caveats").
   //   2. A rule no call reaches, or one reached with something other than the call's number
   //      in the accumulator; a jump assemble() cannot encode (linux/filter.h).
@@ -74,9 +81,17 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //      refuses, and the call one above it, get under runc? And a name one ABI's table does
   //      not have: what does it do to that ABI's highest, and to the others'? Try the calls
   //      under runc (the probe's syscall:NR:ARG0 step) before you decide.
-  //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c; runc's
-  //   libcontainer/seccomp/patchbpf (generatePatch, findLastSyscalls); the chapter's
-  //   "seccomp: compiling a profile".
+  //   5. The cost. In your layout, what does a call meet before its own rules, and what does
+  //      that grow with? The numbers are known when you compile: how do you find one among N
+  //      sorted numbers in about log2(N) steps, when the only tests are JEQ, JGT and JGE and
+  //      every jump goes forward? Near the top of such a search, what a comparison steps over
+  //      is half the profile, far more than 255 instructions; and one call's rules alone can be.
+  //      Where does each path end, for a number the profile names and one it does not, and for
+  //      a named call whose rules all fail?
+  //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c (_gen_bpf_syscalls,
+  //   and what SCMP_FLTATR_CTL_OPTIMIZE changes in it); runc's libcontainer/seccomp/patchbpf
+  //   (generatePatch, findLastSyscalls); the chapter's "seccomp: compiling a profile" and
+  //   "A verdict in a few steps".
   throw new NotImplementedError('13-security', 'compileSeccomp')
 }
 // #endregion compileSeccomp

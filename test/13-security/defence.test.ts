@@ -90,7 +90,7 @@ describeKernel('the runtime defends itself', () => {
     expect(line.error, `the probe could not read the seals of /proc/${h.pid}/exe: ${r.stdout}${r.stderr}`).toBeUndefined()
     // Which changes of the bytes and the size the seals forbid, the breakout above tries for real.
     const seals = line.seals as string[]
-    expect(seals.includes('seal'), `the copy's seals are [${seals.join(', ')}]: whoever reopens /proc/PID/exe once the helper is gone may still add seals of its own (F_ADD_SEALS): is that set final? (memfd_create(2) and fcntl(2), "File sealing"; chapter text, "CVE-2019-5736: the runtime's binary")`).toBe(true)
+    expect(seals.includes('seal'), `the copy's seals are [${seals.join(', ')}]: can whoever opens /proc/PID/exe once the helper is gone still change what is allowed to change in it? (memfd_create(2) and fcntl(2), "File sealing"; chapter text, "CVE-2019-5736: the runtime's binary")`).toBe(true)
   })
 
   it('closeLeakedFds in a helper given fds 4 and 5 and holding a pty; minirunc started with a directory open on fd 7', async () => {

@@ -25,8 +25,15 @@ function word(data: SyscallData, offset: number): number {
 
 /** Run `program` over `data` and return its verdict (SECCOMP_RET_*), as the kernel would. */
 export function runFilter(program: BpfInstruction[], data: SyscallData): number {
+  return traceFilter(program, data).verdict
+}
+
+/** The verdict and how many instructions the kernel executed to reach it, the return included. */
+export function traceFilter(program: BpfInstruction[], data: SyscallData): { verdict: number; executed: number } {
   let a = 0
+  let executed = 0
   for (let pc = 0; pc < program.length; pc++) {
+    executed++
     const { code, jt, jf, k } = program[pc]!
     const cls = code & 0x07
     if (cls === BPF.LD) {
@@ -43,7 +50,7 @@ export function runFilter(program: BpfInstruction[], data: SyscallData): number 
         if (taken === undefined) throw new Error(`instruction ${pc}: jump code 0x${code.toString(16)} is not interpreted here`)
         pc += taken ? jt : jf
       }
-    } else if (cls === BPF.RET) return k >>> 0
+    } else if (cls === BPF.RET) return { verdict: k >>> 0, executed }
     else throw new Error(`instruction ${pc}: code 0x${code.toString(16)} is not interpreted here`)
   }
   throw new Error('the filter ran off its end without returning: the kernel refuses such a program')
