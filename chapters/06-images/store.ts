@@ -110,6 +110,12 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
  * disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a prune in another
  * process (another `minidocker rmi`) must see it, and must be able to tell when the process
  * that holds it has died without letting go.
+ *
+ * Guarantee, with any number of pruneLayers() running at the same time in other processes on
+ * the same store: when holdLayers() returns, every layer from `top` down is stored, and no prune
+ * removes one of them before releaseLayers(). A prune that meets a hold being made either keeps
+ * the layers, or holdLayers() throws a LayerGoneError naming the layer that went and leaves no
+ * hold behind. A holder killed at any step leaves nothing that keeps a layer from the next prune.
  */
 export function holdLayers(root: string, container: string, top: string): void {
   // TODO(06): a running container's claim on the layers under its overlay.
@@ -119,8 +125,16 @@ export function holdLayers(root: string, container: string, top: string): void {
   //      say so that the next prune can tell it is stale, even after the kernel has given the
   //      holder's PID to another process? (man 5 proc: /proc/PID/stat)
   //   3. A prune may read the holds while you write one: it must see all of it or none of it.
-  //   Where: the text's "Layers a running container still stands on"; moby's
-  //   daemon/internal/layer/layer_store.go (CreateRWLayer, the mounts it saves, releaseLayer).
+  //   4. The guarantee above, against a prune in another process that is half way through: it
+  //      may have read the holds before yours existed and be about to delete. Checking that the
+  //      layers exist narrows that window; what closes it? Which of your steps must come
+  //      before which, and what must the prune do in turn so that, whatever the interleaving,
+  //      one of the two sees the other? A hold that loses fails, names the layer, and leaves
+  //      nothing on disk that would keep a layer.
+  //   5. A holder killed between any two of its steps: nothing it left may block a later prune.
+  //   Where: the text's "Layers a running container still stands on" and "A hold and a prune at
+  //   the same time"; moby's daemon/internal/layer/layer_store.go (CreateRWLayer, the mounts it
+  //   saves, releaseLayer, and the mutex they take).
   throw new NotImplementedError('06-images', 'holdLayers')
 }
 
@@ -141,6 +155,10 @@ export function releaseLayers(root: string, container: string): string[] {
  * after its image went with `rmi -f`; and what the holds of processes that died held. Each goes
  * with its unpacked folder and its layerdb entry, a layer before the one below it. Returns the
  * chain IDs deleted, in the order they went.
+ *
+ * Guarantee, with holdLayers() and other prunes running at the same time in other processes:
+ * a layer a live hold reaches is never deleted, nor one a hold being made will reach once
+ * holdLayers() has returned; a layer is deleted whole (folder and entry) by one prune only.
  */
 export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   // TODO(06): delete the layers nothing needs any more.
@@ -154,6 +172,10 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   //   4. In which order may they go, when a layer's folder is the lower of the one above it
   //      (chapter 05)? `docker rmi` reports them in that order.
   //   5. A layer is its unpacked folder and its layerdb entry: neither may outlive the other.
+  //   6. Holds are made while you prune, in other processes: a hold you did not see when you
+  //      read the holds must not end up holding a layer you delete. When may you read them,
+  //      relative to what you do to each layer first? Another prune may be deleting the same
+  //      layers: exactly one of you deletes each.
   //   Where: moby's daemon/internal/layer/layer_store.go (Release, releaseLayer), which counts
   //   references from images and from containers' mounts instead of searching.
   throw new NotImplementedError('06-images', 'pruneLayers')

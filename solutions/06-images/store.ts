@@ -122,13 +122,26 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
  * disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a prune in another
  * process (another `minidocker rmi`) must see it, and must be able to tell when the process
  * that holds it has died without letting go.
+ *
+ * Guarantee, with any number of pruneLayers() running at the same time in other processes on
+ * the same store: when holdLayers() returns, every layer from `top` down is stored, and no prune
+ * removes one of them before releaseLayers(). A prune that meets a hold being made either keeps
+ * the layers, or holdLayers() throws a LayerGoneError naming the layer that went and leaves no
+ * hold behind. A holder killed at any step leaves nothing that keeps a layer from the next prune.
  */
 export function holdLayers(root: string, container: string, top: string): void {
   const file = holdPath(root, container)
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-  const tmp = `${file}.tmp-${process.pid}`
+  const tmp = `${file}.tmp-${process.pid}-${startTime(process.pid)}`
   writeFileSync(tmp, JSON.stringify({ Parent: top, Pid: process.pid, Started: startTime(process.pid) }))
   renameSync(tmp, file)
+  // A prune takes a layer out of layerdb before it reads the holds: if it read them before this
+  // hold appeared, the layer it takes is already missing here.
+  const missing = missingLayer(root, top)
+  if (missing !== undefined) {
+    rmSync(file, { force: true })
+    throw new LayerGoneError(missing)
+  }
 }
 
 /** Let go of `container`'s hold, then delete what it held that nothing else needs. Returns what went. */
@@ -140,6 +153,14 @@ export function releaseLayers(root: string, container: string): string[] {
   return pruneLayers(root, chainOf(root, Parent))
 }
 // #endregion holdLayers
+
+/** A hold that could not be made: a prune was removing one of the layers it was to hold. */
+class LayerGoneError extends Error {
+  constructor(chain: string) {
+    super(`layer ${chain} was removed from the layer store (rmi or prune) while a container was taking hold of it`)
+    this.name = 'LayerGoneError'
+  }
+}
 
 interface Hold { Parent: string; Pid: number; Started?: string }
 
@@ -158,20 +179,48 @@ function startTime(pid: number): string | undefined {
 /** Layer `top` and those below it, bottom first (as far as they are still stored). */
 function chainOf(root: string, top: string): LayerRecord[] {
   const chain: LayerRecord[] = []
-  for (let at: string | undefined = top; at !== undefined && hasLayer(root, at); at = chain[0]!.parent) chain.unshift(readLayer(root, at))
+  for (let at = recordOf(root, top); at !== undefined; at = at.parent === undefined ? undefined : recordOf(root, at.parent)) chain.unshift(at)
   return chain
+}
+
+/** Layer `chain`'s record, or undefined once it is gone. */
+function recordOf(root: string, chain: string): LayerRecord | undefined {
+  try {
+    return readLayer(root, chain)
+  } catch {
+    return undefined
+  }
+}
+
+/** The first layer from `top` down that is not (or no longer) in layerdb, if any. */
+function missingLayer(root: string, top: string): string | undefined {
+  for (let at: string | undefined = top; at !== undefined; ) {
+    const layer = recordOf(root, at)
+    if (layer === undefined) return at
+    at = layer.parent
+  }
+  return undefined
 }
 
 /**
  * The tops of the holds whose process still runs; the holds whose process is gone are removed,
- * and their tops returned as `stale`: nobody will release them any more.
+ * and their tops returned as `stale`: nobody will release them any more. So are the temporary
+ * files of holders killed before their rename.
  */
 function readHolds(root: string): { live: string[]; stale: string[] } {
   const dir = dirname(holdPath(root, 'x'))
   const holds = { live: [] as string[], stale: [] as string[] }
   if (!existsSync(dir)) return holds
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
-    const hold = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Hold
+  for (const name of readdirSync(dir)) {
+    const half = /\.tmp-(\d+)-(\d+)$/.exec(name)
+    if (half !== null && startTime(Number(half[1])) !== half[2]) rmSync(join(dir, name), { force: true })
+    if (!name.endsWith('.json')) continue
+    let hold: Hold
+    try {
+      hold = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Hold
+    } catch {
+      continue // released meanwhile
+    }
     if (hold.Started !== undefined && startTime(hold.Pid) === hold.Started) {
       holds.live.push(hold.Parent)
     } else {
@@ -182,6 +231,31 @@ function readHolds(root: string): { live: string[]; stale: string[] } {
   return holds
 }
 
+/** Where a layer being pruned waits, out of layerdb's sight, until the prune knows whether it is held. */
+const takenPath = (root: string, chain: string) => `${layerEntry(root, chain)}.pruning-${process.pid}`
+
+/** Take `layer` out of layerdb, for this prune alone; false if it is gone already (another prune). */
+function take(root: string, layer: LayerRecord): boolean {
+  try {
+    renameSync(layerEntry(root, layer.chainId), takenPath(root, layer.chainId))
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+}
+
+/** Put a taken layer back; if the layer was registered again meanwhile, the taken copy is a duplicate. */
+function putBack(root: string, layer: LayerRecord): void {
+  try {
+    renameSync(takenPath(root, layer.chainId), layerEntry(root, layer.chainId))
+  } catch (error) {
+    if (!['EEXIST', 'ENOTEMPTY'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error
+    removeLayer(storePaths(root).graph, layer.cacheId)
+    rmSync(takenPath(root, layer.chainId), { recursive: true, force: true })
+  }
+}
+
 // #region pruneLayers
 /**
  * Delete those of `layers` that no image in the store uses and no running container holds:
@@ -189,15 +263,25 @@ function readHolds(root: string): { live: string[]; stale: string[] } {
  * after its image went with `rmi -f`; and what the holds of processes that died held. Each goes
  * with its unpacked folder and its layerdb entry, a layer before the one below it. Returns the
  * chain IDs deleted, in the order they went.
+ *
+ * Guarantee, with holdLayers() and other prunes running at the same time in other processes:
+ * a layer a live hold reaches is never deleted, nor one a hold being made will reach once
+ * holdLayers() has returned; a layer is deleted whole (folder and entry) by one prune only.
  */
 export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
-  const holds = readHolds(root)
-  const used = new Set([
-    ...allImageIds(root).flatMap((id) => imageLayers(root, id)),
-    ...holds.live.flatMap((top) => chainOf(root, top)),
-  ].map((l) => l.chainId))
-  const candidates = new Map([...layers, ...holds.stale.flatMap((top) => chainOf(root, top))].map((l) => [l.chainId, l]))
-  let left = [...candidates.values()].filter((l) => !used.has(l.chainId) && hasLayer(root, l.chainId))
+  const stale = readHolds(root).stale
+  const images = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id)).map((l) => l.chainId))
+  const candidates = new Map([...layers, ...stale.flatMap((top) => chainOf(root, top))].map((l) => [l.chainId, l]))
+  const taken = [...candidates.values()].filter((l) => !images.has(l.chainId) && take(root, l))
+  // Only now the holds: one made before a take is seen here, one made after finds its layer gone.
+  const held = new Set<string>()
+  for (const top of readHolds(root).live) {
+    // a layer this prune took is out of layerdb: its record is the one in `candidates`
+    const record = (chain: string) => candidates.get(chain) ?? recordOf(root, chain)
+    for (let at = record(top); at !== undefined; at = at.parent === undefined ? undefined : record(at.parent)) held.add(at.chainId)
+  }
+  taken.filter((l) => held.has(l.chainId)).forEach((l) => putBack(root, l))
+  let left = taken.filter((l) => !held.has(l.chainId))
   const gone: LayerRecord[] = []
   while (left.length > 0) {
     // a layer's folder is the lower of those above it: the ones nothing left stacks on go first
@@ -207,7 +291,7 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   }
   for (const layer of gone) {
     removeLayer(storePaths(root).graph, layer.cacheId)
-    rmSync(layerEntry(root, layer.chainId), { recursive: true, force: true })
+    rmSync(takenPath(root, layer.chainId), { recursive: true, force: true })
   }
   return gone.map((l) => l.chainId)
 }

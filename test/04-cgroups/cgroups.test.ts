@@ -26,29 +26,10 @@ const MiB = 1024 * 1024
  * `race.step` is set, a file-system call (node:fs or node:fs/promises) on a path at or below a
  * directory named `race.below` first runs `race.step`, which makes no such step of its own.
  */
-const race = vi.hoisted(() => {
-  const state = { below: '', step: undefined as (() => void) | undefined, inside: false }
-  const inRace = (path: unknown) => typeof path === 'string' && state.below !== '' && (path.includes(`${state.below}/`) || path.endsWith(state.below))
-  const watch = <T extends object>(real: T, names: string[]): T => {
-    const wrapped = { ...real } as Record<string, unknown>
-    for (const name of names) {
-      const fn = (real as Record<string, unknown>)[name] as (...args: unknown[]) => unknown
-      wrapped[name] = (...args: unknown[]) => {
-        if (state.step && !state.inside && inRace(args[0])) {
-          state.inside = true
-          try {
-            state.step()
-          } finally {
-            state.inside = false
-          }
-        }
-        return fn(...args)
-      }
-    }
-    return { ...wrapped, default: wrapped } as T
-  }
+const race = await vi.hoisted(async () => {
+  const { interposer } = await import('../support/interpose.ts')
   const calls = ['mkdir', 'rmdir', 'rm', 'stat', 'lstat', 'readdir', 'readFile', 'writeFile', 'access', 'open']
-  return { state, watch, calls }
+  return { ...interposer(), calls }
 })
 vi.mock('node:fs', async (importOriginal) =>
   race.watch(await importOriginal<typeof import('node:fs')>(), [...race.calls, ...race.calls.map((c) => `${c}Sync`), 'existsSync']))

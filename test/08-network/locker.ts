@@ -5,31 +5,9 @@
  * changes the file system, or says "done" when it finished first. An error is one JSON line.
  */
 import { allocate, release } from '#ch/08-network/ipam.ts'
-
-const fs = process.getBuiltinModule('node:fs')
+import { dieAfter } from '../support/dying.ts'
 
 const [dir, subnet, mode] = process.argv.slice(-3) as [string, string, string]
-
-/** Count every call that creates, links, renames or removes a file, and die after the Nth. */
-function dieAfter(n: number): void {
-  let calls = 0
-  const step = () => ++calls === n && process.kill(process.pid, 'SIGKILL')
-  const changing = ['writeFile', 'appendFile', 'open', 'link', 'symlink', 'rename', 'copyFile', 'rm', 'rmdir', 'unlink', 'mkdir']
-  const api = fs as unknown as Record<string, (...args: unknown[]) => unknown>
-  const promises = fs.promises as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
-  for (const name of changing) {
-    const changeAsync = promises[name]!
-    promises[name] = (...args) => changeAsync(...args).finally(step)
-    const changeSync = api[`${name}Sync`]!
-    api[`${name}Sync`] = (...args) => {
-      try {
-        return changeSync(...args)
-      } finally {
-        step()
-      }
-    }
-  }
-}
 
 async function main(): Promise<void> {
   try {
