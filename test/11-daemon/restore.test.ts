@@ -102,7 +102,7 @@ const ready = () => (made ??= (async () => {
     // ends with the code written to /gate/late, once it is there
     ids.late = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -s /gate/late ]; do sleep 0.1; done; code=$(cat /gate/late); rm /gate/late; exit $code'])
     for (let i = 0; i < 8; i++) crowd.push(await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -e /gate/go ]; do sleep 0.1; done; exit $((RANDOM % 200 + 1))']))
-    // last: each writes a line, then more once the daemon has gone, and ends; `flood` more than the FIFO holds
+    // last: each writes a line, then more once the daemon has gone, and ends; `flood` thousands of lines
     ids.away = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', `echo up; ${whenGate('away')} echo gone; exit $((RANDOM % 200 + 1))`])
     ids.flood = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', `echo up; ${whenGate('flood')} i=0; while [ $i -lt ${FLOOD} ]; do echo "line $i"; i=$((i+1)); done; exit $((RANDOM % 200 + 1))`])
     for (const role of ['away', 'flood']) if (!(await until(() => logged(join(dir!, 'daemon', 'data'), ids[role]!).includes('up\n')))) throw new Error(`the ${role} container's first line did not reach its log in 5 s`)
@@ -131,7 +131,7 @@ const ready = () => (made ??= (async () => {
 })())
 
 const record = (role: string): Container => daemon!.containers.get(ids[role]!)!
-/** The lines `flood` writes while no daemon runs: more than a FIFO and the shim's pipe hold. */
+/** The lines `flood` writes while no daemon runs (about 59 KB). */
 const FLOOD = 6000
 /** A shell's wait for /gate/NAME. */
 const whenGate = (name: string) => `while [ ! -e /gate/${name} ]; do sleep 0.1; done;`
@@ -187,7 +187,7 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     expect(logged(root, ids.away!), 'the log of a container that wrote `up` while the old daemon ran: it should still hold that line').toBe('up\n')
     const flood = await until(() => finished('flood'), 10_000)
     const lines = logged(root, ids.flood!).split('\n').length - 1
-    expect({ finished: flood, lines }, `a container that wrote \`up\`, then ${FLOOD} lines once the daemon had stopped (more than a FIFO holds), and exited: its exit status is known at restore, but where was its output then, who held it, and when is it all read (the text's "Output that never ends")?`)
+    expect({ finished: flood, lines }, `a container that wrote \`up\`, then ${FLOOD} lines once the daemon had stopped, and exited: its exit status is known at restore, but where was its output then, who held it, and when is it all read (the text's "Output that never ends")?`)
       .toEqual({ finished: true, lines: FLOOD + 1 })
   })
 
