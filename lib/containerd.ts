@@ -54,8 +54,13 @@ export interface Containerd {
    * envelope containerd publishes from now on that matches one of `filters` (containerd's
    * filter syntax, docs/filters in containerd's tree) goes to `onEnvelope`, in order, until
    * close(); `onEnd` hears of a stream that ended by itself (containerd went away).
+   * Publish is containerd.services.events.v1.Events.Publish: containerd stamps `event` with the
+   * caller's namespace and `topic` and sends it to every subscription it has registered then.
    */
-  events: { Subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd?: (error: Error) => void): Subscription }
+  events: {
+    Subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd?: (error: Error) => void): Subscription
+    Publish(request: { topic: string; event: Any }): Promise<unknown>
+  }
   /** the containerd namespace this client acts in */
   namespace: string
   close(): void
@@ -102,6 +107,7 @@ export function connectContainerd(socket: string, namespace: string): Containerd
     })
   }
   const subscriptions = new Set<Subscription>()
+  const { Publish } = wrap('containerd.services.events.v1.Events') as Record<'Publish', Unary>
   const events = serviceClient('containerd.services.events.v1.Events')
   const eventClient = new events(target, credentials, { channelOverride: channel })
   const Subscribe: Containerd['events']['Subscribe'] = (filters, onEnvelope, onEnd = () => {}) => {
@@ -122,7 +128,7 @@ export function connectContainerd(socket: string, namespace: string): Containerd
   }
   return {
     namespace,
-    events: { Subscribe },
+    events: { Subscribe, Publish },
     containers: wrap('containerd.services.containers.v1.Containers') as Containerd['containers'],
     tasks: wrap('containerd.services.tasks.v1.Tasks') as Containerd['tasks'],
     version: wrap('containerd.services.version.v1.Version') as Containerd['version'],

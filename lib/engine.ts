@@ -100,6 +100,8 @@ export type StreamName = 'stdout' | 'stderr'
 
 /** The daemon's reader of one output FIFO: `drained` resolves after the writer's last byte, close() stops reading before that. */
 export interface OutputReader {
+  /** the FIFO it reads */
+  path: string
   drained: Promise<void>
   close(): void
 }

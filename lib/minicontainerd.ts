@@ -118,6 +118,12 @@ export abstract class MinicontainerdBase {
           this.#subscribers.add(send)
           subscriber.cancelled.then(() => this.#subscribers.delete(send))
         }),
+        Publish: async (ns, r) => {
+          const now = Date.now()
+          const envelope = { timestamp: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 }, namespace: ns, topic: r.topic, event: r.event }
+          for (const send of this.#subscribers) send(envelope)
+          return {}
+        },
       },
       'version.v1.Version': { Version: async () => VERSION },
       // ctr version also asks for the server's UUID

@@ -111,9 +111,10 @@ export class Daemon extends DaemonBase {
    * libcontainerd/remote/client.go processEventStream, daemon/monitor.go ProcessEvent): the
    * exit of a container's own process reaches the monitor of that run, once; an exec's exit
    * ends only the exec (startExec waits for it itself); other namespaces of the same
-   * containerd are other daemons' business.
+   * containerd are other daemons' business. Resolves once containerd has the subscription in
+   * place (tasks.ts subscribeEvents), so that an exit after that is certain to be heard.
    */
-  protected watchExits(): void {
+  protected async watchExits(): Promise<void> {
     // TODO(11): how the daemon learns of exits (the text's "Exits, and a daemon that restarts").
     //   1. One stream for all containers: which of containerd's events says a process has exited (lib/proto/'s
     //      api/events/task.proto and events.proto; lib/containerd.ts's events.Subscribe), and how do you ask
@@ -170,7 +171,8 @@ export class Daemon extends DaemonBase {
     //   2. Tasks.Get answers three ways: running, stopped (with what?), or not found. What does each mean for
     //      the record, the FIFOs (openStreams), the network (reconnect, given in DaemonBase) and the monitor?
     //      What must `docker wait` answer for a container that exited while no daemon ran? Your monitor waits
-    //      for its readers' end-of-file: does a reader get one if it opened after the shim closed its ends?
+    //      for its readers' end-of-file: does a reader get one if it opened after the shim closed its ends,
+    //      and what may the shim still hold of its output when it answers "stopped"? No guessed timeout.
     //   3. The records are DaemonBase's containers; only those that say running need containerd's word.
     throw new NotImplementedError('11-daemon', 'restore')
   }

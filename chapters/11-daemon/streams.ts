@@ -53,9 +53,31 @@ export function outputReaders(paths: { stdout: string; stderr?: string }, delive
   //   2. A read of a quiet FIFO may wait for days, and the daemon with a dozen quiet containers must still
   //      answer every client at once.
   //   3. When does the reader of a FIFO see end-of-file, and which event of your reader means "all of it came"?
+  //   4. Each reader also names the FIFO it reads (`path`), for noMoreWriters below.
   throw new NotImplementedError('11-daemon', 'outputReaders')
 }
 // #endregion outputReaders
+
+// #region noMoreWriters
+/**
+ * No process will write the FIFO at `path` any more (its task is deleted, its shim gone): the
+ * daemon's reader of it, from outputReaders, reads what the FIFO still holds and then its
+ * end-of-file, and its `drained` resolves, even if the last writer closed before that reader
+ * was opened (a daemon restored after the task ended). Never blocks; does nothing if no reader
+ * holds the FIFO any more, or the FIFO is gone.
+ */
+export function noMoreWriters(path: string): void {
+  // TODO(11): an end-of-file that a reader is owed (the text's "Output that never ends").
+  //   1. Your reader waits in epoll, not in read(). When does poll(2) say a FIFO's reader has something to
+  //      read, or that the other side hung up? Is that the same as what read(2) would answer? Read pipe_poll
+  //      and fifo_open in the kernel's fs/pipe.c: what does the kernel remember of the writers a reader saw?
+  //   2. What could change what the kernel remembers, from this process, without blocking and without ever
+  //      adding a byte to the output?
+  //   3. Called while the shim still holds its end, it must change nothing that reader sees; called when no
+  //      reader is left (or no FIFO), it is no error. Which errors of open(2) are those two cases?
+  throw new NotImplementedError('11-daemon', 'noMoreWriters')
+}
+// #endregion noMoreWriters
 
 export { logOptions } from '../../lib/engine.ts'
 export type { LogEntry, LogOptions, OutputReader, StreamName } from '../../lib/engine.ts'

@@ -8,7 +8,7 @@
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { UserFiles } from '#ch/06-images/config.ts'
-import type { Containerd, Mount } from '../../lib/containerd.ts'
+import type { Containerd, Envelope, Mount, Subscription } from '../../lib/containerd.ts'
 import type { FullSpec, TaskIO } from '../../lib/engine.ts'
 import type { Container } from './records.ts'
 
@@ -78,6 +78,32 @@ export async function deleteTask(containerd: Containerd, id: string): Promise<vo
   throw new NotImplementedError('11-daemon', 'deleteTask')
 }
 // #endregion deleteTask
+
+/** The topic of the event by which a subscriber proves to itself that its subscription is in place. */
+export const SUBSCRIBED_TOPIC = '/minidockerd/subscribed'
+
+// #region subscribeEvents
+/**
+ * containerd's events that match `filters` (Events.Subscribe), resolved only once containerd
+ * has the subscription in place: every event containerd publishes after the promise resolves
+ * reaches `onEnvelope`, in order, and nothing but what `filters` ask for ever does. `onEnd`
+ * hears of a stream that ends by itself afterwards; one that ends (or cannot be confirmed)
+ * before then rejects the promise instead.
+ */
+export function subscribeEvents(containerd: Containerd, filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd: (error: Error) => void): Promise<Subscription> {
+  // TODO(11): a subscription you can count on (the text's "Is the subscription in place?").
+  //   1. lib/containerd.ts's events.Subscribe returns at once: what has containerd done by then? Read Subscribe
+  //      in containerd's services/events and its events/exchange: when is a subscriber registered, and what
+  //      does the stream carry before the first event (gRPC headers included)?
+  //   2. What could this process make containerd do that it would then see on this very stream, and only
+  //      once the subscription is in place? Several daemons may share the namespace: how do you know it is
+  //      yours? What does containerd check of a topic (events/exchange validateTopic)?
+  //   3. Whatever you send before the subscription is in place reaches no one, and nothing tells you so.
+  //   4. Nothing of your own may reach onEnvelope; a stream that ends, or a call that fails, before you are
+  //      sure rejects, and onEnd stays for later. Does moby's libcontainerd (processEventStream) do any of this?
+  throw new NotImplementedError('11-daemon', 'subscribeEvents')
+}
+// #endregion subscribeEvents
 
 /** Send `signal` (a number) to the task's process. */
 export async function killTask(containerd: Containerd, id: string, signal: number): Promise<void> {

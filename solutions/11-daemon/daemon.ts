@@ -19,8 +19,8 @@ import { recordContainer } from '../../lib/image.ts'
 import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
 import { badRequest, conflict, EngineError } from './api.ts'
 import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
-import { frame, logWriter, outputReaders, type OutputReader, type StreamName } from './streams.ts'
-import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from './tasks.ts'
+import { frame, logWriter, noMoreWriters, outputReaders, type OutputReader, type StreamName } from './streams.ts'
+import { deleteTask, killTask, runtimeSpec, startTask, subscribeEvents, type TaskIO } from './tasks.ts'
 import { daemonSecurity } from '../../lib/docker-security.ts'
 
 export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
@@ -193,6 +193,8 @@ export class Daemon extends DaemonBase {
     const code = run ? await run.exit : 255
     if (this.runs.get(c.ID) === run) this.runs.delete(c.ID)
     await deleteTask(this.options.containerd, c.ID).catch(() => {})
+    // no writer can come any more: readers opened after the shim had let go (restore) see their end too
+    for (const r of readers) noMoreWriters(r.path)
     await this.disconnect(c) // its ports are free again before anyone hears of the exit
     await Promise.all(readers.map((r) => r.drained))
     log.close()
@@ -217,11 +219,12 @@ export class Daemon extends DaemonBase {
    * libcontainerd/remote/client.go processEventStream, daemon/monitor.go ProcessEvent): the
    * exit of a container's own process reaches the monitor of that run, once; an exec's exit
    * ends only the exec (startExec waits for it itself); other namespaces of the same
-   * containerd are other daemons' business.
+   * containerd are other daemons' business. Resolves once containerd has the subscription in
+   * place (tasks.ts subscribeEvents), so that an exit after that is certain to be heard.
    */
-  protected watchExits(): void {
+  protected async watchExits(): Promise<void> {
     const { containerd } = this.options
-    containerd.events.Subscribe([`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => this.exited(envelope.event as TaskExit), (error) => {
+    await subscribeEvents(containerd, [`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => this.exited(envelope.event as TaskExit), (error) => {
       process.stderr.write(`no more exits from containerd (${error.message}): subscribing again once it answers\n`)
       void this.resumeExits()
     })
@@ -240,14 +243,13 @@ export class Daemon extends DaemonBase {
    */
   protected async resumeExits(): Promise<void> {
     const { containerd } = this.options
-    // containerd serves again once it answers a call (moby's waitServe asks every 100 ms)
+    // containerd serves again once it answers a call (moby's waitServe asks every 100 ms); then
+    // subscribed, in place, before asking: an exit from now on is heard, one before is what Tasks.Get reports
     for (;;) {
       if (this.closed) return
-      if (await containerd.version.Version({}).then(() => true, () => false)) break
+      if (await containerd.version.Version({}).then(() => this.watchExits()).then(() => true, () => false)) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    // subscribed before asking: an exit from now on is heard, and one before is what Tasks.Get reports
-    this.watchExits()
     for (const [id, run] of [...this.runs]) {
       let task: { pid: number; status: string; exit_status: number }
       try {
@@ -272,8 +274,8 @@ export class Daemon extends DaemonBase {
    * is recorded as exited with 255. No exit is missed, none is handled twice.
    */
   async restore(): Promise<void> {
-    // subscribed first: an exit from now on is heard, and one before it is what Tasks.Get reports
-    this.watchExits()
+    // subscribed, in place, first: an exit from now on is heard, and one before it is what Tasks.Get reports
+    await this.watchExits()
     for (const c of this.containers.values()) {
       if (!c.State.Running) continue
       const live = this.liveOf(c.ID)
@@ -286,27 +288,10 @@ export class Daemon extends DaemonBase {
       } catch {
         // no such task: containerd lost it
       }
-      if (task && task.status !== 'STOPPED' && task.status !== 'UNKNOWN') {
-        await this.reconnect(c)
-        live.finished = this.monitor(c, readers, log)
-        continue
-      }
-      // it had ended: the shim may have closed its ends before ours opened, and ours would wait for an end-of-file forever
-      for (const r of readers) r.close()
-      if (task?.status === 'STOPPED') {
-        // it exited while no daemon watched; if the stream reports it too, the run is settled already
-        this.exited({ container_id: c.ID, id: c.ID, pid: c.State.Pid, exit_status: task.exit_status })
-        live.finished = this.monitor(c, [], log)
-        continue
-      }
-      this.runs.delete(c.ID)
-      log.close()
-      live.stdin?.destroy()
-      live.stdin = undefined
-      rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true })
-      await deleteTask(this.options.containerd, c.ID).catch(() => {})
-      Object.assign(c.State, { Running: false, Pid: 0, ExitCode: 255, FinishedAt: new Date().toISOString() })
-      this.save(c)
+      if (task && task.status !== 'STOPPED' && task.status !== 'UNKNOWN') await this.reconnect(c)
+      // it exited while no daemon watched (if the stream reports it too, the run is settled already), or containerd lost it
+      else this.exited({ container_id: c.ID, id: c.ID, pid: c.State.Pid, exit_status: task?.status === 'STOPPED' ? task.exit_status : 255 })
+      live.finished = this.monitor(c, readers, log)
     }
   }
   // #endregion restore

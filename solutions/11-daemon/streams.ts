@@ -71,10 +71,30 @@ export function outputReaders(paths: { stdout: string; stderr?: string }, delive
     // epoll drives a non-blocking descriptor: no libuv thread sits in read(), and open() does not wait for a writer
     const socket = new Socket({ fd: openSync(path!, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
     socket.on('data', (chunk: Buffer) => deliver(stream, chunk))
-    return { drained: new Promise<void>((resolve) => socket.once('close', () => resolve())), close: () => socket.destroy() }
+    return { path: path!, drained: new Promise<void>((resolve) => socket.once('close', () => resolve())), close: () => socket.destroy() }
   })
 }
 // #endregion outputReaders
+
+// #region noMoreWriters
+/**
+ * No process will write the FIFO at `path` any more (its task is deleted, its shim gone): the
+ * daemon's reader of it, from outputReaders, reads what the FIFO still holds and then its
+ * end-of-file, and its `drained` resolves, even if the last writer closed before that reader
+ * was opened (a daemon restored after the task ended). Never blocks; does nothing if no reader
+ * holds the FIFO any more, or the FIFO is gone.
+ */
+export function noMoreWriters(path: string): void {
+  // a reader polled by epoll hears a hang-up only from a writer that closed after the reader
+  // opened (fifo(7), pipe_poll's w_counter in fs/pipe.c): one that comes and goes now is one
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
+  } catch (error) {
+    // ENXIO: no reader any more; ENOENT: no FIFO
+    if (!['ENXIO', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error
+  }
+}
+// #endregion noMoreWriters
 
 export { logOptions } from '../../lib/engine.ts'
 export type { LogEntry, LogOptions, OutputReader, StreamName } from '../../lib/engine.ts'

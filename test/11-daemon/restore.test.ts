@@ -12,10 +12,11 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { afterAll, expect, it, vi } from 'vitest'
 import { Daemon } from '#ch/11-daemon/daemon.ts'
+import { readLog } from '#ch/11-daemon/streams.ts'
 import { connectContainerd, type Containerd as Client, type Envelope } from '../../lib/containerd.ts'
 import type { Container } from '../../lib/engine.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, startContainerd, startMinidockerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
+import { docker, imageRegistry, registeredLate, startContainerd, startMinidockerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
@@ -37,10 +38,14 @@ const exits = new Map<string, number>()
 const held: { envelope: Envelope; deliver: (e: Envelope) => void }[] = []
 let holding = true
 
+/** How long after the daemon's Subscribe containerd puts the subscription in place, in ms. */
+const SUBSCRIBED_AFTER = 1500
+
 /**
- * The client the restored daemon gets: the real containerd, except that asking about `between`
- * ends it (after containerd has answered that it runs), asking about `late` ends it first, and
- * the stream holds back `late`'s events.
+ * The client the restored daemon gets: the real containerd, except that its subscription is in
+ * place only SUBSCRIBED_AFTER ms after the call, asking about `between` ends it (after containerd
+ * has answered that it runs), asking about `late` ends it first, and the stream holds back
+ * `late`'s events.
  */
 function stagedClient(real: Client): Client {
   const asked = new Set<string>()
@@ -65,12 +70,13 @@ function stagedClient(real: Client): Client {
   return {
     ...real,
     tasks: new Proxy(real.tasks, { get: (target, method) => (method === 'Get' ? get : Reflect.get(target, method)) }),
-    events: {
+    events: registeredLate({
+      ...real.events,
       Subscribe: (filters, onEnvelope, onEnd) => real.events.Subscribe(filters, (envelope) => {
         if (holding && envelope.event?.container_id === ids.late) held.push({ envelope, deliver: onEnvelope })
         else onEnvelope(envelope)
       }, onEnd),
-    },
+    }, SUBSCRIBED_AFTER),
   }
 }
 
@@ -96,21 +102,24 @@ const ready = () => (made ??= (async () => {
     // ends with the code written to /gate/late, once it is there
     ids.late = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -s /gate/late ]; do sleep 0.1; done; code=$(cat /gate/late); rm /gate/late; exit $code'])
     for (let i = 0; i < 8; i++) crowd.push(await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -e /gate/go ]; do sleep 0.1; done; exit $((RANDOM % 200 + 1))']))
-    ids.away = await run([busybox, 'sh', '-c', 'sleep 3; exit $((RANDOM % 200 + 1))']) // last: it ends once the daemon has gone
+    // last: each writes a line, then more once the daemon has gone, and ends; `flood` thousands of lines
+    ids.away = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', `echo up; ${whenGate('away')} echo gone; exit $((RANDOM % 200 + 1))`])
+    ids.flood = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', `echo up; ${whenGate('flood')} i=0; while [ $i -lt ${FLOOD} ]; do echo "line $i"; i=$((i+1)); done; exit $((RANDOM % 200 + 1))`])
+    for (const role of ['away', 'flood']) if (!(await until(() => logged(join(dir!, 'daemon', 'data'), ids[role]!).includes('up\n')))) throw new Error(`the ${role} container's first line did not reach its log in 5 s`)
   } finally {
     await child.stop()
   }
   client = connectContainerd(containerd.socket, NAMESPACE)
-  // while no daemon runs: `away` exits, and containerd forgets `lost`
-  for (let i = 0; i < 50; i++) {
-    const { process } = await client.tasks.Get({ container_id: ids.away })
-    if (process.status === 'STOPPED') {
-      exits.set(ids.away!, process.exit_status)
-      break
+  // while no daemon runs: `away` and `flood` write and exit, and containerd forgets `lost`
+  for (const role of ['away', 'flood']) {
+    writeFileSync(join(gate, role), '')
+    for (let i = 0; i < 100 && !exits.has(ids[role]!); i++) {
+      const { process } = await client.tasks.Get({ container_id: ids[role] })
+      if (process.status === 'STOPPED') exits.set(ids[role]!, process.exit_status)
+      else await sleep(100)
     }
-    await sleep(100)
+    if (!exits.has(ids[role]!)) throw new Error(`the ${role} container, meant to exit while no daemon ran, did not exit in 10 s`)
   }
-  if (!exits.has(ids.away!)) throw new Error('the container meant to exit while no daemon ran did not exit in 5 s')
   await client.tasks.Kill({ container_id: ids.lost, signal: 9, all: false })
   await client.tasks.Wait({ container_id: ids.lost })
   await client.tasks.Delete({ container_id: ids.lost })
@@ -122,6 +131,13 @@ const ready = () => (made ??= (async () => {
 })())
 
 const record = (role: string): Container => daemon!.containers.get(ids[role]!)!
+/** The lines `flood` writes while no daemon runs (about 59 KB). */
+const FLOOD = 6000
+/** A shell's wait for /gate/NAME. */
+const whenGate = (name: string) => `while [ ! -e /gate/${name} ]; do sleep 0.1; done;`
+/** What the json log of container `id` under data root `root` says, the lines joined. */
+const logged = (root: string, id: string) =>
+  readLog(join(root, 'containers', id, `${id}-json.log`), { stdout: true, stderr: true, since: 0, tail: 'all', timestamps: false }).entries.map((e) => e.log).join('')
 const taskStatus = async (id: string) => (await client!.tasks.Get({ container_id: id }).catch(() => ({ process: { status: 'not found' } }))).process.status as string
 
 /** Poll until `done` holds, for up to `ms`. */
@@ -152,13 +168,27 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
       `a container that exited while no daemon ran: containerd's Tasks.Get reports exit status ${exits.get(ids.away!)}, the restored record says ${away.State.Running ? 'running' : `exited with ${away.State.ExitCode}`} — what does containerd still know of a task that exited unobserved, and what would \`docker wait\` answer under dockerd (the text's "Exits, and a daemon that restarts")?`)
       .toEqual({ running: false, code: exits.get(ids.away!) })
     const lost = record('lost')
+    await until(() => !lost.State.Running)
     expect({ running: lost.State.Running, code: lost.State.ExitCode }, 'a container whose task containerd no longer knows: expected it recorded as dockerd records it (moby daemon/daemon.go restore)').toEqual({ running: false, code: 255 })
     const between = record('between')
     const heard = await until(() => !between.State.Running)
     expect(heard,
-      `a container that ran when the restored daemon asked containerd about it, and was killed right after containerd answered (containerd reported its exit, status ${exits.get(ids.between!)}): 5 s later the record still says running — was the daemon listening when that exit was reported (the text's "Exits, and a daemon that restarts")?`)
+      `a container that ran when the restored daemon asked containerd about it, and was killed right after containerd answered (containerd reported its exit, status ${exits.get(ids.between!)}; this containerd puts a subscription in place ${SUBSCRIBED_AFTER} ms after the call): 5 s later the record still says running — when did your daemon's subscription start to receive, and what did it know of that moment when it asked (the text's "Is the subscription in place?")?`)
       .toBe(true)
     expect(between.State.ExitCode, 'the container killed while the daemon asked about it: expected the exit status containerd reported').toBe(exits.get(ids.between!))
+  })
+
+  it('the output of containers that exited while no daemon ran', async () => {
+    await ready()
+    const root = join(dir!, 'daemon', 'data')
+    const finished = (role: string) => !daemon!['live'].get(ids[role]!)?.finished
+    const away = await until(() => finished('away'))
+    expect(away, `a restored container that exited while no daemon ran, its shim's ends of the FIFOs closed long before: 5 s after restore its monitor still waits. What does its readers' end-of-file wait for, and can that come to a reader opened after the last writer had closed (fifo(7), poll(2); the text's "Output that never ends")?`).toBe(true)
+    expect(logged(root, ids.away!), 'the log of a container that wrote `up` while the old daemon ran: it should still hold that line').toBe('up\n')
+    const flood = await until(() => finished('flood'), 10_000)
+    const lines = logged(root, ids.flood!).split('\n').length - 1
+    expect({ finished: flood, lines }, `a container that wrote \`up\`, then ${FLOOD} lines once the daemon had stopped, and exited: its exit status is known at restore, but where was its output then, who held it, and when is it all read (the text's "Output that never ends")?`)
+      .toEqual({ finished: true, lines: FLOOD + 1 })
   })
 
   it('an exec in a restored container exits', async () => {

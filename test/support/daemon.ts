@@ -63,6 +63,32 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   return { socket: daemon.socket, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
 }
 
+/**
+ * containerd's events as a client meets them when containerd puts a new subscription in place
+ * only `ms` after the call (it serves Subscribe on a goroutine of its own and confirms nothing
+ * on the stream): Subscribe returns at once, and nothing published before that moment reaches
+ * the subscriber. Publish goes through as it is.
+ */
+export function registeredLate(events: Client['events'], ms: number): Client['events'] {
+  return {
+    ...events,
+    Subscribe: (filters, onEnvelope, onEnd) => {
+      let real: Subscription | undefined
+      let closed = false
+      const timer = setTimeout(() => {
+        if (!closed) real = events.Subscribe(filters, onEnvelope, onEnd)
+      }, ms)
+      return {
+        close: () => {
+          closed = true
+          clearTimeout(timer)
+          real?.close()
+        },
+      }
+    },
+  }
+}
+
 /** The containerd namespaces the tests' daemons use. */
 /** containerd's own report of each container's exit (of its task, not of an exec in it), into `exits`, for a test to compare a daemon's records with. */
 export function witnessExits(client: Client, namespace: string, exits: Map<string, number>): Subscription {
