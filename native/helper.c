@@ -103,6 +103,8 @@ static void send_line(void) {
 /* The call as text, e.g. pivot_root("/r", "/r/.old"); built by the op before it runs. */
 static char call[8192];
 static const char *err_path, *err_dest;
+/* Set by failures_to: where a failed request is told, no caller being left to read the reply. */
+static int failure_fd = -1;
 
 static void call_begin(const char *name) {
   snprintf(call, sizeof call, "%s(", name);
@@ -143,6 +145,10 @@ static int fail(const char *syscall_name) {
   if (err_dest) { put(",\"dest\":"); put_json(err_dest); }
   put("}");
   send_line();
+  if (failure_fd >= 0) {
+    dprintf(failure_fd, "%s failed: %s (%s)\n", call, name ? name : "EUNKNOWN", strerror(e));
+    _exit(1);
+  }
   return -1;
 }
 
@@ -642,6 +648,18 @@ static int op_close_fds(const char *from_s) {
   return ok();
 }
 
+/* failures_to FD: from now on a request that fails also writes its error to FD, as one line in
+ * SyscallError's words, and ends the helper with exit status 1. */
+static int op_failures_to(const char *fd_s) {
+  long fd;
+  if (parse_int(fd_s, &fd) || fd < 0) return bad_request("failures_to", "FD must be a number");
+  snprintf(call, sizeof call, "fcntl(%ld, F_GETFD)", fd); /* only to see that it is open */
+  err_path = err_dest = NULL;
+  if (fcntl((int)fd, F_GETFD) < 0) return fail("fcntl");
+  failure_fd = (int)fd;
+  return ok();
+}
+
 // #region memfd_exec
 /* memfd_exec SEALS: execute this helper again from a copy of its own binary in memory
  * (memfd_create), with the seals SEALS (names from seal_flags, comma-separated, "" for none)
@@ -1097,6 +1115,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "setgid") || !strcmp(op, "setuid")) { NEED(1); return op_setid(op, a[1]); }
   if (!strcmp(op, "setsid")) { NEED(0); return op_setsid(); }
   if (!strcmp(op, "close_fds")) { NEED(1); return op_close_fds(a[1]); }
+  if (!strcmp(op, "failures_to")) { NEED(1); return op_failures_to(a[1]); }
   if (!strcmp(op, "memfd_exec")) { NEED(1); return op_memfd_exec(a[1]); }
   if (!strcmp(op, "wait_fd")) { NEED(1); return op_wait_fd(a[1]); }
   if (!strcmp(op, "setxattr") || !strcmp(op, "setxattr_hex")) { NEED(3); return op_setxattr(a[1], a[2], a[3], op[8] == '_'); }

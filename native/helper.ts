@@ -514,6 +514,16 @@ export class Helper {
   }
 
   /**
+   * From now on, a request that fails also writes its error to `fd` as one line, the text of the
+   * SyscallError it would throw, and the helper exits with status 1 (the request's reply is sent first).
+   * @param fd an fd of the helper's (2 is its stderr)
+   * @throws EBADF when `fd` is not open.
+   */
+  failuresTo(fd: number): Promise<unknown> {
+    return this.#call('failures_to', String(fd))
+  }
+
+  /**
    * memfd_create() and fexecve(): the helper runs again from a copy of its own binary in
    * memory, with `seals` added to the copy (fcntl F_ADD_SEALS), and goes on serving requests;
    * /proc/PID/exe names the copy from then on, not the file on disk. Requests sent before the
@@ -590,7 +600,7 @@ export class Helper {
   }
 
   /**
-   * Connect to a unix stream socket (a console socket) and keep the connection open as an fd of the helper's.
+   * Connect to a unix stream socket and keep the connection open as an fd of the helper's.
    * @param path the socket's path, as the helper sees the filesystem now
    * @returns the connected socket's fd (close-on-exec).
    * @throws ENOENT when nothing is at the path.
@@ -602,7 +612,7 @@ export class Helper {
 
   /**
    * Open a pseudo-terminal multiplexer (a devpts's ptmx) and unlock the slave it made.
-   * @param path the multiplexer, as the helper sees the filesystem now: its devpts decides which instance the pty belongs to
+   * @param path the multiplexer, as the helper sees the filesystem now
    * @returns the master's fd (close-on-exec).
    * @throws ENOENT when there is no such file.
    * @throws ENODEV/ENXIO when the file is not a working pty multiplexer.
@@ -681,8 +691,8 @@ export class Helper {
 
   /**
    * Stop sending requests and resolve once every request sent so far has reached the helper,
-   * for a caller that exits while requests it sent are still pending: the helper serves them
-   * after the caller has gone, and their replies go nowhere.
+   * which serves them with no one reading the replies: the promises of those still pending tell
+   * nothing of their outcome.
    */
   async detach(): Promise<void> {
     for (const p of this.#pending.splice(0)) p.resolve(null)

@@ -11,6 +11,7 @@
  *   out:TEXT  err:TEXT  argv ARGS...   stdio and arguments
  *   sleep:MS  exit:N  kill:SIG  wait-signal   time and endings
  *   alloc:MIB  fork:N  zombies:N  burn:MS  orphan   resources and processes
+ *   storm:MS   chains of processes that fork their successor and exit, each after 1 ms, for MS ms
  *   listen:PORT  connect:HOST:PORT   TCP: one connection, its peer printed, one line echoed back
  *   udp-echo:PORT  udp:HOST:PORT        UDP: one datagram echoed back, its peer printed
  *   unix:PATH   a unix stream socket: "ping" sent, the reply printed (a daemon socket in reach)
@@ -337,6 +338,22 @@ static int step(char *name, char *arg, char **rest, int nrest) {
     for (long i = 0; i < n; i++)
       if (fork() == 0) _exit(0); /* never waited for */
     printf("{\"zombies\":%ld}\n", n);
+  } else if (!strcmp(name, "storm")) {
+    /* Four chains of processes, each forking its successor and exiting after a millisecond,
+     * for MS ms: PIDs come and go by thousands a second. (With no pause at all, even runc's
+     * v1 freeze gives up now and then: a task in the middle of exiting cannot be frozen.) */
+    double ms = (double)num(name, arg), start = now_ms(CLOCK_MONOTONIC);
+    struct timespec beat = {0, 1000000L};
+    for (int i = 0; i < 4; i++)
+      if (fork() == 0) {
+        while (now_ms(CLOCK_MONOTONIC) - start < ms) {
+          nanosleep(&beat, NULL);
+          if (fork() > 0) _exit(0); /* a failed fork (the limit) is tried again */
+        }
+        _exit(0);
+      }
+    while (wait(NULL) > 0 || errno == EINTR) {} /* the orphans come to PID 1 of the namespace */
+    printf("{\"stormed_ms\":%.0f}\n", ms);
   } else if (!strcmp(name, "burn")) {
     double ms = (double)num(name, arg), start = now_ms(CLOCK_MONOTONIC);
     volatile unsigned long x = 0;

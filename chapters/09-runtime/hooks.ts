@@ -27,8 +27,8 @@ export const DEFAULT_HOOK_TIMEOUT = 30
  * stops the rest and throws a RuntimeError: `error running NAME hook #I: exit status N, stdout:
  * OUT, stderr: ERR` (runc's words), or `... timed out after S seconds` for one that outlives its
  * timeout (default DEFAULT_HOOK_TIMEOUT), which is killed first. A hook that never reads its
- * stdin is no failure. With `inside`, the hook runs in the container's namespaces by
- * util-linux nsenter(1), and its argv[0] is its path (nsenter sets no other).
+ * stdin is no failure. With `inside`, the hook runs in the container's namespaces, with its
+ * path as its argv[0].
  */
 export async function runHooks(name: string, hooks: Hook[] | undefined, state: State, inside?: InContainer): Promise<void> {
   // TODO(09): run each hook as the runtime spec says (config.md, "POSIX-platform Hooks").
@@ -39,7 +39,8 @@ export async function runHooks(name: string, hooks: Hook[] | undefined, state: S
   //      DEFAULT_HOOK_TIMEOUT seconds) kill all of it, then fail with `timed out after S seconds`.
   //   4. The first failure stops the rest, with runc's words and what the hook printed (see
   //      the doc comment above). Which events of a child process say that its output is complete?
-  //   5. inside: the hook joins the container's namespaces (nsenter(1) does it, given the PID).
+  //   5. inside: the hook joins the container's namespaces (which program on this machine runs another in a process's
+  //      namespaces?).
   //      Where does its path resolve once in the container's mount namespace? createContainer's
   //      path is the host's: how can a program the container cannot see still be run from
   //      there (the text's "Hooks"; what open file survives a change of mount namespace)?

@@ -65,7 +65,11 @@ export function findExecutable(pid: number, process: Spec['process']): string {
  * ID`; process.terminal without a console socket, `cannot allocate tty if runc will detach
  * without setting console socket`; a console socket without process.terminal, `cannot use
  * console socket if runc will not detach or allocate tty`; a socket that cannot be reached,
- * `failed to connect to console socket PATH: REASON`.
+ * `failed to connect to console socket PATH: REASON`, REASON being the helper's SyscallError
+ * text. ROOT is made (0700) when missing, as runc makes it, and stays after a refused create.
+ *
+ * What fails once `start` has released the process (its program or working directory removed
+ * meanwhile) reaches whoever runc's init would reach: the process's stderr and its exit status.
  *
  * With `detach` (the command), the process is left to the caller's subreaper (containerd's
  * shim), as runc's init is; without it (`run`), the returned Helper's `exited` reports the
@@ -100,7 +104,10 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      privileged is left; keep its seccomp filter in the record, exec needs it.
   //   6. create exits while the process waits: everything the process does after `start` must
   //      be asked of it now, in order, and nothing of the runtime may leak into the program.
-  //      The caller may read the pid file the moment it exists.
+  //      The caller may read the pid file the moment it exists. And once create has gone, who
+  //      is left to hear that the exec failed (the program removed before start)? Try it with
+  //      runc: create, remove the program from the rootfs, start; then runc state, what the
+  //      container printed, and how its process ended (the text's "After start").
   //   7. detach: once create has exited, whose child must the process be for the shim (a
   //      subreaper, prctl(2)) to collect its exit? What would chapter 02's relay do with that
   //      exit, and what would the process's parent-death signal do when the relay goes?
@@ -126,9 +133,10 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   //   1. Only a created container may start, and the kernel says which it is (containerStatus);
   //      the refusals are in the doc comment.
   //   2. Opening a fifo for reading blocks until a writer comes, and the writer may be dead.
-  //      How do you take what the process hands over without ever hanging (fifo(7), open(2),
-  //      "O_NONBLOCK")? What does a read return before the writer has opened its end, and after?
-  //      A fast program writes, execs and exits within one of your polls: has it started?
+  //      How do you take what the process hands over without ever hanging (fifo(7), open(2))?
+  //      What does a read return before the writer has opened its end, and after? A fast
+  //      program writes, execs and exits within one of your polls: has it started? And a
+  //      process killed between create and start: in whose words is start refused?
   //   3. Once released, what makes every later command see "running" rather than "created"?
   //   4. The startContainer hooks run inside the container before its program, with their path
   //      looked up there (runHooks' `inside`); the poststart hooks after it.
@@ -211,10 +219,10 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
   //      directories, whose files, under which names (look at the host's /sys/fs/cgroup, and at
   //      /proc/self/cgroup of a process in a container's cgroup)? What must it never see?
   //   2. On v1 a hierarchy cannot be mounted a second time with other options (EBUSY), and a
-  //      fresh mount would show its root, not the container's cgroup. What can show one
-  //      directory of a mounted filesystem somewhere else, and what holds those views together
-  //      at the destination? Which name does a hierarchy that holds two controllers have, and
-  //      how does a program that looks for the other name still find it?
+  //      fresh mount would show its root, not the container's cgroup: so how does the
+  //      container's directory of each hierarchy get there, and under what at the destination
+  //      (mount(2))? Which name does a hierarchy that holds two controllers have, and how does
+  //      a program that looks for the other name still find it?
   //   3. "ro": which of the mounts you make take it when they are made, and which need a
   //      second step (mount(2), "MS_BIND", "MS_REMOUNT")? The destination itself must end up
   //      read-only too, after what is inside it is in place.
@@ -354,10 +362,12 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
   //      the freezer is a hierarchy of its own, with the same relative path as the others.
   //      Remember what you made (record.freezer, saved), so delete removes that and no more.
   //   2. v1: freezing a cgroup stops the processes in it, not those of the container outside
-  //      it. How do you get every process in while the container keeps forking, without
-  //      missing one born during the move?
-  //   3. Writing the file starts the change; when is it done? (v1's FREEZING; v2's
-  //      cgroup.events.) Never wait for ever: the error names the container and the file.
+  //      it. How do you get every process in while the container keeps forking and exiting,
+  //      thousands a second? What of one born, outside, of a parent you had not moved yet, and of
+  //      one that exited between your listing and its move (cgroups(7), cgroup.procs)?
+  //   3. Writing the file starts the change; when is it done, and what if new processes keep
+  //      the kernel from finishing? (v1's FREEZING; v2's cgroup.events.) Never wait for ever:
+  //      the error names the container and the file.
   throw new NotImplementedError('09-runtime', 'setFrozen')
 }
 // #endregion setFrozen

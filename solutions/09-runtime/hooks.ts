@@ -28,8 +28,8 @@ export const DEFAULT_HOOK_TIMEOUT = 30
  * stops the rest and throws a RuntimeError: `error running NAME hook #I: exit status N, stdout:
  * OUT, stderr: ERR` (runc's words), or `... timed out after S seconds` for one that outlives its
  * timeout (default DEFAULT_HOOK_TIMEOUT), which is killed first. A hook that never reads its
- * stdin is no failure. With `inside`, the hook runs in the container's namespaces by
- * util-linux nsenter(1), and its argv[0] is its path (nsenter sets no other).
+ * stdin is no failure. With `inside`, the hook runs in the container's namespaces, with its
+ * path as its argv[0].
  */
 export async function runHooks(name: string, hooks: Hook[] | undefined, state: State, inside?: InContainer): Promise<void> {
   for (const [index, hook] of (hooks ?? []).entries()) {

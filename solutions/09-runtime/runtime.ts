@@ -81,7 +81,11 @@ export function findExecutable(pid: number, process: Spec['process']): string {
  * ID`; process.terminal without a console socket, `cannot allocate tty if runc will detach
  * without setting console socket`; a console socket without process.terminal, `cannot use
  * console socket if runc will not detach or allocate tty`; a socket that cannot be reached,
- * `failed to connect to console socket PATH: REASON`.
+ * `failed to connect to console socket PATH: REASON`, REASON being the helper's SyscallError
+ * text. ROOT is made (0700) when missing, as runc makes it, and stays after a refused create.
+ *
+ * What fails once `start` has released the process (its program or working directory removed
+ * meanwhile) reaches whoever runc's init would reach: the process's stderr and its exit status.
  *
  * With `detach` (the command), the process is left to the caller's subreaper (containerd's
  * shim), as runc's init is; without it (`run`), the returned Helper's `exited` reports the
@@ -158,6 +162,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
     const path = findExecutable(pid, spec.process)
     // Last, once nothing privileged is left: the user, capabilities, no_new_privs, seccomp (13).
     const { lastFilter } = await secure(helper, spec)
+    // What fails from here on happens after start, when create's caller is gone: the program's
+    // stderr and its exit status are all that can tell it, as runc's init tells it.
+    await helper.failuresTo(2)
     if (detach) {
       // The relay would collect the process's exit, which the caller's subreaper must see.
       await helper.setParentDeathSignal(0)
@@ -482,7 +489,14 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
     for (let moved = true; moved; ) {
       const inside = new Set(readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number))
       const outside = cgroupPids(record).filter((pid) => !inside.has(pid))
-      for (const pid of outside) writeFileSync(join(freezer.dir, 'cgroup.procs'), String(pid))
+      for (const pid of outside) {
+        try {
+          writeFileSync(join(freezer.dir, 'cgroup.procs'), String(pid))
+        } catch (error) {
+          // Gone since the listing (its children, if any, show up in the next one).
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+        }
+      }
       moved = outside.length > 0
     }
   }

@@ -5,7 +5,7 @@
  * nothing behind.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -46,6 +46,55 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   /** exec --detach, its output to the same file: the exec'd process keeps it open */
   const execDetached = (id: string, ...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'exec', '--detach', id, ...args], { output, keeper })
   return { dir, root, bundle, rt, create, execDetached, state, logLines, out }
+}
+
+let runcCount = 0
+
+/**
+ * The same kind of bundle under the real runc, with a state root of its own, its create run as
+ * setup()'s is (output to a file, under a keeper of dead PIDs): what a test compares minirunc with.
+ * The bundle names no cgroupsPath: runc then makes a cgroup named for the ID below its own (this
+ * process's), and the ID is one the cleanup checks know.
+ */
+function runcSetup(steps: string[], edit?: (spec: Spec) => void) {
+  const dir = tempDir()
+  const root = join(dir, 'state')
+  const bundle = probeBundle(join(dir, 'bundle'), steps, edit)
+  const output = join(dir, 'output')
+  const id = `minidocker-test-runc-${process.pid}-${runcCount++}`
+  const keeper = pidKeeper()
+  onCleanup(() => keeper.release())
+  const rt = async (...args: string[]) => {
+    const r = await execa('runc', ['--root', root, ...args], { reject: false, stdin: 'ignore', timeout: 60_000 })
+    return { code: r.exitCode ?? 128 + 9, stdout: String(r.stdout), stderr: String(r.stderr) }
+  }
+  onCleanup(async () => {
+    const file = join(root, id, 'state.json')
+    if (!existsSync(file)) return
+    // runc 1.1.5's delete --force waits in vain for a frozen init to die: thaw it first, by hand
+    // too, should a pause have given up half-way and left the freezer FROZEN.
+    await rt('resume', id)
+    const freezer = (JSON.parse(readFileSync(file, 'utf8')) as { cgroup_paths?: Record<string, string> }).cgroup_paths?.freezer
+    if (freezer && existsSync(join(freezer, 'freezer.state'))) writeFileSync(join(freezer, 'freezer.state'), 'THAWED')
+    await rt('delete', '--force', id)
+  })
+  const create = async () => {
+    const fd = openSync(output, 'a')
+    try {
+      return await keeper.run(['runc', '--root', root, 'create', '--bundle', bundle, id], fd, bundle, 60_000)
+    } finally {
+      closeSync(fd)
+    }
+  }
+  const state = async () => JSON.parse((await rt('state', id)).stdout) as { status: string; pid: number }
+  const out = () => (existsSync(output) ? readFileSync(output, 'utf8') : '')
+  return { id, rt, create, state, out, bundle }
+}
+
+/** How process `pid`, a zombie its keeper holds, ended: its wait status (proc(5), /proc/PID/stat, exit_code). */
+function waitStatus(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[49])
 }
 
 /** Change BUNDLE/config.json after the bundle is made (for what needs the bundle's own path). */
@@ -274,23 +323,116 @@ describeKernel('minirunc: errors as runc gives them', () => {
   }
 })
 
+describeKernel('minirunc: what happens to a created container before start, beside runc', () => {
+  it('start of a container whose program was removed after create', async () => {
+    const t = setup(['pid'])
+    const real = runcSetup(['pid'])
+    expect((await t.create('s1')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    const [ours, theirs] = [await t.state('s1'), await real.state()]
+    for (const bundle of [t.bundle, real.bundle]) rmSync(join(bundle, 'rootfs', 'bin', 'probe'))
+    const [started, runcStarted] = [await t.rt('start', 's1'), await real.rt('start', real.id)]
+    expect(started.code, `exit code of start, /bin/probe removed after create, vs runc's (runc start said: ${runcStarted.stderr || 'nothing'}; ours: ${started.stderr}): who is left to learn that the exec failed? (the text's "After start")`).toBe(runcStarted.code)
+    expect(await waitFor(() => !alive(ours.pid) && !alive(theirs.pid), 10_000), 'the container\'s process still alive 10 s after a start whose program is gone: what does the process do when its exec fails, with no one reading the helper\'s replies? (the text\'s "After start")').toBe(true)
+    expect((await t.state('s1')).status, 'state after, vs runc\'s').toBe((await real.state()).status)
+    expect(waitStatus(ours.pid), `the container's process's wait status (exit code x 256) vs runc's init's, its program removed: how does the shim, its subreaper, learn that the program never ran? (the text's "After start")`).toBe(waitStatus(theirs.pid))
+    // runc's init writes Go's error to the stderr it kept from create: "exec PATH: REASON".
+    const reason = real.out().trim().split(': ').at(-1)!.toLowerCase()
+    expect(reason, `runc's init said nothing of the failed exec: ${real.out()}`).not.toBe('')
+    expect(t.out().toLowerCase(), `what the container's stderr shows of the failed exec vs runc's "${real.out().trim()}": the program's path and the kernel's reason (the text's "After start")`).toContain('/bin/probe')
+    expect(t.out().toLowerCase(), `what the container's stderr shows of the failed exec vs runc's "${real.out().trim()}"`).toContain(reason)
+  })
+
+  it('start of a container whose process was killed after create', async () => {
+    const t = setup(['pid'])
+    const real = runcSetup(['pid'])
+    expect((await t.create('s2')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    const pids = [(await t.state('s2')).pid, (await real.state()).pid]
+    for (const pid of pids) process.kill(pid, 'SIGKILL')
+    expect(await waitFor(() => pids.every((pid) => !alive(pid)), 10_000), 'the created containers\' processes still alive 10 s after SIGKILL').toBe(true)
+    const [started, runcStarted] = [await t.rt('start', 's2'), await real.rt('start', real.id)]
+    expect(started.code, `exit code of start of a container whose process died, vs runc's (runc said: ${runcStarted.stderr}; ours: ${started.stderr}): what did start wait for? (start's doc comment)`).toBe(runcStarted.code)
+    const words = /msg="([^"]*)"/.exec(runcStarted.stderr)?.[1] ?? runcStarted.stderr.trim()
+    expect(started.stderr, `start's error vs runc's "${words}": which status does the kernel give a container whose process is gone? (the text's "The state directory and the status")`).toContain(words)
+    expect((await t.state('s2')).status, 'state after, vs runc\'s').toBe((await real.state()).status)
+  })
+})
+
+/** After the test (and before the forced deletes, cleanups running last first): thaw and kill what a runtime left frozen in container `id`'s freezer, and remove that freezer. */
+function thawOnCleanup(root: string, id: string): void {
+  onCleanup(async () => {
+    const file = join(root, id, 'state.json')
+    if (!existsSync(file)) return
+    const freezer = (JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord).freezer
+    if (!freezer || !existsSync(freezer.dir)) return
+    writeFileSync(join(freezer.dir, freezer.version === 2 ? 'cgroup.freeze' : 'freezer.state'), freezer.version === 2 ? '0' : 'THAWED')
+    for (const pid of readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL')
+    await waitFor(() => readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8') === '', 5_000)
+    if (freezer.version === 1) for (const dir of freezer.removeOrder) rmdirSync(dir)
+  })
+}
+
+/** The freezer cgroup directory process `pid` is in (v1's freezer line, or v2's own cgroup), from its /proc/PID/cgroup. */
+function freezerOf(pid: number): string | undefined {
+  const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+  const v1 = /^\d+:(?:[^:\n]*,)?freezer(?:,[^:\n]*)?:(.*)$/m.exec(text)
+  if (v1) return join('/sys/fs/cgroup/freezer', v1[1]!)
+  const v2 = /^0::(.*)$/m.exec(text)
+  return v2 && existsSync('/sys/fs/cgroup/cgroup.controllers') ? join('/sys/fs/cgroup', v2[1]!) : undefined
+}
+
+/** What still runs of a paused container whose processes are `pids` (from its ps): each process outside a frozen freezer, and whether any CPU time or any new process appears within `ms`. */
+async function stillRunning(pids: number[], listAgain: () => Promise<number[]>, ms: number): Promise<string[]> {
+  const frozen = (dir: string | undefined) => {
+    if (!dir) return false
+    const v2 = join(dir, 'cgroup.events')
+    const v1 = join(dir, 'freezer.state') // none at the hierarchy's root, which never freezes
+    return existsSync(v2) ? readFileSync(v2, 'utf8').includes('frozen 1') : existsSync(v1) && readFileSync(v1, 'utf8').trim() === 'FROZEN'
+  }
+  const problems = pids.filter((pid) => alive(pid) && !frozen(freezerOf(pid))).map((pid) => `process ${pid} is in ${freezerOf(pid) ?? 'no freezer'}, which is not frozen`)
+  const ticks = () => pids.reduce((sum, pid) => sum + (alive(pid) ? cpuTicks(pid) : 0), 0)
+  const before = ticks()
+  await new Promise((r) => setTimeout(r, ms))
+  if (ticks() !== before) problems.push(`the processes used CPU time within ${ms} ms`)
+  const born = (await listAgain()).filter((pid) => !pids.includes(pid))
+  if (born.length) problems.push(`new processes appeared within ${ms} ms: ${born.join(', ')}`)
+  return problems
+}
+
 describeKernel('minirunc: pause and resume', () => {
+  it('pause and resume of a container that keeps forking and exiting, beside runc pause', async () => {
+    const limit = (spec: Spec) => (spec.linux!.resources = { pids: { limit: 64 } })
+    const t = setup(['storm:30000'], (spec) => {
+      limit(spec)
+      spec.linux!.cgroupsPath = testCgroupPath()
+    })
+    const real = runcSetup(['storm:30000'], limit)
+    thawOnCleanup(t.root, 'f1')
+    expect((await t.create('f1')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await t.rt('start', 'f1')).code).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    const ps = async (rt: typeof t.rt, id: string) => JSON.parse((await rt('ps', '--format', 'json', id)).stdout || '[]') as number[]
+    await new Promise((r) => setTimeout(r, 300))
+    const runcPaused = await real.rt('pause', real.id)
+    expect(runcPaused.code, `runc pause of the storm failed: ${runcPaused.stderr}`).toBe(0)
+    expect(await stillRunning(await ps(real.rt, real.id), () => ps(real.rt, real.id), 300), 'runc pause left the storm running: this kernel cannot freeze it, the test cannot judge').toEqual([])
+    const paused = await t.rt('pause', 'f1')
+    expect(paused.code, `pause of a container that keeps forking and exiting, which runc pauses: ${paused.stderr} (a process may fork or exit between your listing and your move: the text's "pause and resume")`).toBe(0)
+    const pids = await ps(t.rt, 'f1')
+    expect(pids.length, 'ps --format json of the paused storm').toBeGreaterThan(0)
+    expect(await stillRunning(pids, () => ps(t.rt, 'f1'), 300), 'what still ran of the storm after pause, which runc pause stops: a process born while you moved the others, or a freezer written once and not waited for? (the text\'s "pause and resume")').toEqual([])
+    expect((await t.rt('resume', 'f1')).code).toBe(0)
+    expect(await waitFor(() => pids.some((pid) => !alive(pid)), 10_000), 'the storm did not go on within 10 s of resume').toBe(true)
+  }, 90_000)
+
+
   it('pause and resume of a CPU burner and an exec\'d one, then delete --force while paused', async () => {
     const t = setup(['burn:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
     expect((await t.create('p1')).code, t.out()).toBe(0)
-    // Before the delete --force of setup() (cleanups run last first): a runtime that cannot thaw
-    // must not leave frozen processes, which nothing else could kill, nor its freezer cgroup.
-    onCleanup(async () => {
-      const file = join(t.root, 'p1', 'state.json')
-      if (!existsSync(file)) return
-      const record = JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord
-      const freezer = record.freezer
-      if (!freezer || !existsSync(freezer.dir)) return
-      writeFileSync(join(freezer.dir, freezer.version === 2 ? 'cgroup.freeze' : 'freezer.state'), freezer.version === 2 ? '0' : 'THAWED')
-      for (const pid of readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL')
-      await waitFor(() => readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8') === '', 5_000)
-      if (freezer.version === 1) for (const dir of freezer.removeOrder) rmdirSync(dir)
-    })
+    // A runtime that cannot thaw must not leave frozen processes, which nothing else could kill, nor its freezer cgroup.
+    thawOnCleanup(t.root, 'p1')
     expect((await t.rt('resume', 'p1')).stderr, 'resume of a created container (pause\'s doc comment)').toMatch(/container not paused/)
     expect((await t.rt('start', 'p1')).code).toBe(0)
     const { pid } = await t.state('p1')
