@@ -786,8 +786,9 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
   const pause = (ms: number) => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
   it('an update refused half-way while the container\'s memory use grows into the raised limit', async () => {
-    // No swap, so that nothing the probe holds can be swapped out to make room.
-    const before = memory(32, 32)
+    // No swap, so that nothing the probe holds can be swapped out to make room; a CPU limit of
+    // its own, so that v2's cpu.max is there to be refused.
+    const before = { ...memory(32, 32), ...cpu(50, 100) }
     const after: Resources = { ...memory(96, 96), cpu: { quota: 500, period: 100000 } }
     const base = testCgroupPath()
     const live = await createCgroup(at(base, before))
