@@ -366,9 +366,16 @@ function thawOnCleanup(root: string, id: string): void {
     if (!existsSync(file)) return
     const freezer = (JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord).freezer
     if (!freezer || !existsSync(freezer.dir)) return
+    // killed while frozen, they die as the thaw wakes them, before a storm's fork; a process that
+    // was not frozen yet may fork once more or exit first: kill what is left until nothing is
+    const killLeft = () => {
+      const left = readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)
+      for (const pid of left) try { process.kill(Number(pid), 'SIGKILL') } catch { /* exited meanwhile */ }
+      return left.length === 0
+    }
+    killLeft()
     writeFileSync(join(freezer.dir, freezer.version === 2 ? 'cgroup.freeze' : 'freezer.state'), freezer.version === 2 ? '0' : 'THAWED')
-    for (const pid of readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL')
-    await waitFor(() => readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8') === '', 5_000)
+    await waitFor(killLeft, 5_000)
     if (freezer.version === 1) for (const dir of freezer.removeOrder) rmdirSync(dir)
   })
 }
