@@ -114,7 +114,7 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
  * Guarantee, with any number of pruneLayers() running at the same time in other processes on
  * the same store: when holdLayers() returns, every layer from `top` down is stored, and no prune
  * removes one of them before releaseLayers(). A prune that meets a hold being made either keeps
- * the layers, or holdLayers() throws a LayerGoneError naming the layer that went and leaves no
+ * the layers, or holdLayers() throws an Error naming the layer that went and leaves no
  * hold behind. A holder killed at any step leaves nothing that keeps a layer from the next prune.
  */
 export function holdLayers(root: string, container: string, top: string): void {
@@ -173,9 +173,8 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   //      (chapter 05)? `docker rmi` reports them in that order.
   //   5. A layer is its unpacked folder and its layerdb entry: neither may outlive the other.
   //   6. Holds are made while you prune, in other processes: a hold you did not see when you
-  //      read the holds must not end up holding a layer you delete. When may you read them,
-  //      relative to what you do to each layer first? Another prune may be deleting the same
-  //      layers: exactly one of you deletes each.
+  //      read the holds must not end up holding a layer you delete. Another prune may be
+  //      deleting the same layers: exactly one of you deletes each.
   //   Where: moby's daemon/internal/layer/layer_store.go (Release, releaseLayer), which counts
   //   references from images and from containers' mounts instead of searching.
   throw new NotImplementedError('06-images', 'pruneLayers')

@@ -126,7 +126,7 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
  * Guarantee, with any number of pruneLayers() running at the same time in other processes on
  * the same store: when holdLayers() returns, every layer from `top` down is stored, and no prune
  * removes one of them before releaseLayers(). A prune that meets a hold being made either keeps
- * the layers, or holdLayers() throws a LayerGoneError naming the layer that went and leaves no
+ * the layers, or holdLayers() throws an Error naming the layer that went and leaves no
  * hold behind. A holder killed at any step leaves nothing that keeps a layer from the next prune.
  */
 export function holdLayers(root: string, container: string, top: string): void {

@@ -67,7 +67,7 @@ function expectGuarantee(root: string, chain: LayerRecord[], held: Error | undef
   }
   if (held === undefined) {
     const gone = chain.filter((l) => !hasLayer(root, l.chainId))
-    expect(gone.map((l) => l.chainId), `${what}: holdLayers() returned, and the prune deleted layers it holds. Did the prune read the holds before the hold was on disk, and did the hold look at its layers again after it was? (${SECTION})`).toEqual([])
+    expect(gone.map((l) => l.chainId), `${what}: holdLayers() returned, and the prune deleted layers it holds. Which of the two should have seen the other, and at which of its steps? (${SECTION})`).toEqual([])
     releaseLayers(root, 'c0ffee')
   } else {
     expect(held.message, `${what}: holdLayers() failed; its error must say which layer went (its chain ID), so that run can say why it cannot start`).toMatch(new RegExp(chain.map((l) => l.chainId.slice(7, 19)).join('|')))
