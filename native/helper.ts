@@ -94,6 +94,16 @@ interface Reply {
 export class Helper {
   /** The helper's PID on the host: after fork(), the relay that mirrors the child's exit. */
   readonly pid: number
+  /**
+   * The host PID of the process that serves requests now: the helper itself, or after fork()
+   * the child. Its /proc/PID is the helper's view, readable from Node: fd/N is a magic link to
+   * the file behind each fd that open() returned (readlink(2) of it gives that file's path as
+   * the helper's mount namespace writes it), root and cwd are its root and working directory,
+   * mountinfo is its mount namespace's table.
+   */
+  get serving(): number {
+    return this.#served ?? this.pid
+  }
   /** The spawned process, for its piped stdio (stdout, stderr, stdin) when asked for. */
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */

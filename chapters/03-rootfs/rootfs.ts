@@ -136,6 +136,35 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
 }
 // #endregion remountFlags
 
+// #region mountChecked
+/**
+ * mount(2) onto `target`, a path secureJoin resolved below `rootfs`, such that the mount lands
+ * on the very file that is `target` when it is checked, never on whatever the name leads to a
+ * moment later: the image's own processes, or another container sharing a volume, may swap a
+ * directory on the way for a symlink to the host between the resolution and the mount
+ * (CVE-2021-30465). Each call checks again: a remount or a propagation change after the mount
+ * is a use of the name too.
+ * @param target the mount point (its existing part free of symlinks), as the helper sees it
+ * @throws ContainerError (125) naming `target` when it no longer leads there; the mount is not made.
+ */
+export async function mountChecked(helper: Helper, rootfs: string, target: string, source: string | null, type: string | null, flags: MountFlag[], data: string | null = null): Promise<void> {
+  // TODO(03): close the window between "secureJoin said where" and "mount(2) went there".
+  //   1. Any name is looked up again by every call that is given it, and the tests swap a
+  //      directory of `target` for a symlink to a stand-in host folder before each of the
+  //      helper's requests in turn. So what can be checked once and then used without a second
+  //      lookup? (open(2); proc(5), "/proc/pid/fd/"; the helper's docs in native/helper.ts.)
+  //   2. Constraints: never a mount, remount or propagation change outside `rootfs`, whichever
+  //      request the swap comes before; what the check saw must be what the kernel mounts on;
+  //      a target that no longer leads where secureJoin said is a ContainerError (125) that
+  //      names it, and nothing is mounted; no fd is left open, on success or failure.
+  //   3. After a mount, a name and the file under it are two different things: which one does
+  //      a later remount of the same target need?
+  //   runc: mountViaFDs / utils.WithProcfd in libcontainer (1.0.0-rc95 and later); the
+  //   chapter's "Between the check and the mount".
+  throw new NotImplementedError('03-rootfs', 'mountChecked')
+}
+// #endregion mountChecked
+
 // #region mountInRootfs
 /**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
@@ -164,6 +193,8 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //      mount read-only, and how do you make sure only this mount turns read-only, not the
   //      filesystem it comes from (a whole host disk)? remountFlags (yours) says with which flags.
   //   5. mountOptions' propagation flags ("rprivate", "shared"), once the mount exists.
+  //   6. Every mount(2) of the entry goes through mountChecked (yours): the path secureJoin
+  //      gave is only a name, and names can change under you.
   //   runc: mountToRootfs() and its case for bind mounts in libcontainer/rootfs_linux.go;
   //   chapter: "The mounts of the spec".
   throw new NotImplementedError('03-rootfs', 'mountInRootfs')

@@ -6,7 +6,7 @@
  * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order
  * (libcontainer/rootfs_linux.go: prepareRootfs, then pivotRoot).
  */
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readlinkSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
@@ -130,6 +130,33 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
 }
 // #endregion remountFlags
 
+// #region mountChecked
+/**
+ * mount(2) onto `target`, a path secureJoin resolved below `rootfs`, such that the mount lands
+ * on the very file that is `target` when it is checked, never on whatever the name leads to a
+ * moment later: the image's own processes, or another container sharing a volume, may swap a
+ * directory on the way for a symlink to the host between the resolution and the mount
+ * (CVE-2021-30465). Each call checks again: a remount or a propagation change after the mount
+ * is a use of the name too.
+ * @param target the mount point (its existing part free of symlinks), as the helper sees it
+ * @throws ContainerError (125) naming `target` when it no longer leads there; the mount is not made.
+ */
+export async function mountChecked(helper: Helper, rootfs: string, target: string, source: string | null, type: string | null, flags: MountFlag[], data: string | null = null): Promise<void> {
+  // Once open, the file cannot be swapped: the name is looked up once, here, and never again.
+  const fd = await helper.open(target)
+  try {
+    // Where the open landed, as the helper's namespace names it (the kernel's own answer).
+    const landed = readlinkSync(`/proc/${helper.serving}/fd/${fd}`)
+    if (landed !== target)
+      throw new ContainerError(`the mount point ${target} (inside ${rootfs}) changed after it was resolved: it now leads to ${landed}; refusing to mount there`, 125)
+    // The magic link of the helper's own fd: the kernel mounts on the file opened, not a name.
+    await helper.mount(source, `/proc/self/fd/${fd}`, type, flags, data)
+  } finally {
+    await helper.closeFd(fd)
+  }
+}
+// #endregion mountChecked
+
 // #region mountInRootfs
 /**
  * An empty file at `path` unless something is there already, as the helper sees it (in the
@@ -168,11 +195,11 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   } else {
     await mkdirAll(helper, target)
   }
-  await helper.mount(mount.source ?? null, target, isBind ? null : (mount.type ?? null), flags, data || null)
+  await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null)
   // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount.
   if (isBind && flags.includes('rdonly'))
-    await helper.mount(null, target, null, await remountFlags(helper, target, flags.filter((f) => f !== 'bind' && f !== 'rec')))
-  if (propagation.length) await helper.mount(null, target, null, propagation)
+    await mountChecked(helper, rootfs, target, null, null, await remountFlags(helper, target, flags.filter((f) => f !== 'bind' && f !== 'rec')))
+  if (propagation.length) await mountChecked(helper, rootfs, target, null, null, propagation)
 }
 // #endregion mountInRootfs
 

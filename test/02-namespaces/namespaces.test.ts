@@ -14,6 +14,7 @@ import { caught } from '../support/errors.ts'
 import { captureFile, onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { startHelper } from '../support/helper.ts'
+import { swappedBeforeRequest } from '../support/interpose.ts'
 import { PROBE_PATH, probeLines, probeValue } from '../support/probe.ts'
 
 const KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts'] as const
@@ -351,29 +352,6 @@ function holderDiesAfterFirstJoin(helper: Helper, holder: number) {
     },
   })
   return { dying, state }
-}
-
-/**
- * `helper` as joinNamespaces sees it, except that `swap` runs right before the helper's request
- * number `at` (from 0): whatever your code looked at before that request, the name it looked
- * at names something else from then on. Records the requests, and the one the swap preceded.
- */
-function swappedBeforeRequest(helper: Helper, at: number, swap: () => Promise<unknown>) {
-  const state = { requests: 0, before: '' }
-  const swapping = new Proxy(helper, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key, target)
-      if (typeof value !== 'function') return value
-      return async (...args: unknown[]) => {
-        if (state.requests++ === at) {
-          await swap()
-          state.before = `${String(key)}(${args.map((a) => JSON.stringify(a)).join(', ')})`
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args)
-      }
-    },
-  })
-  return { swapping, state }
 }
 
 /**

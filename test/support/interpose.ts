@@ -1,3 +1,5 @@
+import type { Helper } from '../../native/helper.ts'
+
 /**
  * Steps of others between the file-system steps of the code under test, for race tests. A test
  * file mocks node:fs with `watch()` (inside vi.hoisted and vi.mock, which run before imports);
@@ -26,4 +28,27 @@ export function interposer() {
     return { ...wrapped, default: wrapped } as T
   }
   return { state, watch }
+}
+
+/**
+ * `helper` as the code under test sees it, except that `swap` runs right before the helper's request
+ * number `at` (from 0): whatever your code looked at before that request, the name it looked
+ * at names something else from then on. Records the requests, and the one the swap preceded.
+ */
+export function swappedBeforeRequest(helper: Helper, at: number, swap: () => Promise<unknown>) {
+  const state = { requests: 0, before: '' }
+  const swapping = new Proxy(helper, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target)
+      if (typeof value !== 'function') return value
+      return async (...args: unknown[]) => {
+        if (state.requests++ === at) {
+          await swap()
+          state.before = `${String(key)}(${args.map((a) => JSON.stringify(a)).join(', ')})`
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args)
+      }
+    },
+  })
+  return { swapping, state }
 }
