@@ -32,8 +32,10 @@ export function newContainer(root: string, body: Partial<ContainerConfig> & { Ho
     throw conflict(`Conflict. The container name "${fullName}" is already in use by container "${owner.ID}". You have to remove (or rename) that container to be able to reuse that name.`)
   const id = randomBytes(32).toString('hex')
   const fromImage = image.config.config ?? {}
-  const env = new Map<string, string>()
-  for (const entry of [...(fromImage.Env ?? []), ...(body.Env ?? [])]) env.set(entry.split('=', 1)[0]!, entry)
+  // moby's merge (daemon/commit.go): the run's entries as sent, then the image's whose name the run does not set
+  const named = (entry: string) => entry.split('=', 1)[0]!
+  const own = new Set((body.Env ?? []).map(named))
+  const env = [...(body.Env ?? []), ...(fromImage.Env ?? []).filter((entry) => !own.has(named(entry)))]
   const entrypoint = body.Entrypoint?.length ? body.Entrypoint : (fromImage.Entrypoint ?? null)
   const cmd = body.Cmd?.length ? body.Cmd : body.Entrypoint?.length ? [] : (fromImage.Cmd ?? [])
   const argv = [...(entrypoint ?? []), ...cmd]
@@ -49,7 +51,7 @@ export function newContainer(root: string, body: Partial<ContainerConfig> & { Ho
     Tty: body.Tty ?? false,
     OpenStdin: body.OpenStdin ?? false,
     StdinOnce: body.StdinOnce ?? false,
-    Env: [...env.values()],
+    Env: env,
     Cmd: cmd,
     Image: body.Image ?? '',
     WorkingDir: body.WorkingDir || fromImage.WorkingDir || '',

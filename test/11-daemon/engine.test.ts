@@ -149,7 +149,7 @@ describe('container records', () => {
     const c = make('web', [], { Env: ['A=run'], Cmd: ['echo', 'hi'] })
     expect(c.Name).toBe('/web')
     expect(c.ID).toMatch(/^[a-f0-9]{64}$/)
-    expect(c.Config.Env, 'expected the environment of docker run -e A=run on this image (docker-run(1)\'s -e)').toEqual(['PATH=/bin', 'A=run'])
+    expect(c.Config.Env, 'expected the environment of docker run -e A=run on this image, in the order dockerd keeps it (docker-run(1)\'s -e; moby\'s merge in daemon/commit.go)').toEqual(['A=run', 'PATH=/bin'])
     expect([c.Path, ...c.Args]).toEqual(['echo', 'hi'])
     expect(c.Config.WorkingDir).toBe('/w')
     expect(c.LogPath.endsWith(`/containers/${c.ID}/${c.ID}-json.log`), `expected LogPath where dockerd keeps a container's json-file log (ls /var/lib/docker/containers/ID on a real dockerd), saw ${c.LogPath}`).toBe(true)

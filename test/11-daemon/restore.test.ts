@@ -190,7 +190,7 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     const root = join(dir!, 'daemon', 'data')
     const finished = (role: string) => !daemon!['live'].get(ids[role]!)?.finished
     const away = await until(() => finished('away'))
-    expect(away, `a restored container that exited while no daemon ran, its shim's ends of the FIFOs closed long before: 5 s after restore its monitor still waits. What does its readers' end-of-file wait for, and can that come to a reader opened after the last writer had closed (fifo(7), poll(2); the text's "Output that never ends")?`).toBe(true)
+    expect(away, `a restored container that exited while no daemon ran, its shim's ends of the FIFOs closed long before: 5 s after restore its monitor has not returned (DaemonBase's Live.finished is still set, as while a container is watched). What does its readers' end-of-file wait for, and can that come to a reader opened after the last writer had closed (fifo(7), poll(2); the text's "Output that never ends")?`).toBe(true)
     expect(logged(root, ids.away!), 'the log of a container that wrote `up` while the old daemon ran: it should still hold that line').toBe('up\n')
     // the shim's copy may still be writing when containerd reports the exit: one line more, then its end
     await sleep(500)

@@ -168,13 +168,13 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     // the window changes while the container runs: the shell has no job control, so the
     // background stty is no background job of the terminal's, and sets the size only. Wide
     // margins for a loaded machine: the container looks 1.5 s after its start (which must come
-    // within 4.5 s of the shell's), the window changes at 6 s, the container looks again at 10 s.
-    const script = `stty rows 33 cols 101; before=$(stty -g); (sleep 6; stty rows 40 cols 120 </dev/tty) & '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; sleep 1.5; stty size; sleep 8.5; stty size; exit 6'; code=$?; wait; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
+    // within 10.5 s of the shell's), the window changes at 12 s, the container looks again at 20 s.
+    const script = `stty rows 33 cols 101; before=$(stty -g); (sleep 12; stty rows 40 cols 120 </dev/tty) & '${process.execPath}' '${MINIDOCKER}' -H '${daemon.host}' run --rm -it --network none '${busybox}' sh -c 'echo tty-mode; [ -t 0 ] && echo stdin-is-a-tty; sleep 1.5; stty size; sleep 18.5; stty size; exit 6'; code=$?; wait; [ "$before" = "$(stty -g)" ] && echo terminal-restored; exit $code`
     const result = await inTerminal('sh', ['-c', script], { MINIDOCKER_HOST: '', DOCKER_HOST: '' })
     expect(result.stdout, 'expected the container\'s output as its terminal wrote it').toContain('tty-mode\nstdin-is-a-tty\n')
     expect(result.stdout, 'expected stty size in the container to print the client\'s 33 rows and 101 columns — how does the container\'s pty learn the client\'s size, and when? (see "A terminal")').toContain('33 101\n')
     expect(result.stdout, 'expected stty size in the container, once the client\'s window had become 40x120, to print 40 120 — how does the client learn that its window changed? (see "A terminal")').toContain('40 120\n')
     expect(result.stdout, 'expected stty -g to read the same after minidocker run -it as before — what did the client change in the terminal, and is it undone on every way out? (see "A terminal")').toContain('terminal-restored')
     expect(result.code, 'expected the container\'s exit code 6').toBe(6)
-  })
+  }, 120_000)
 })

@@ -17,7 +17,7 @@ let socketDir: string
 let stack: Finale
 
 /** The client under test, chapter 12's minidocker, against the stack's minidockerd. */
-const client = (args: string[]): Promise<DockerResult> => minidocker(['-H', stack.host, ...args], { timeout: 30_000 })
+const client = (args: string[]): Promise<DockerResult> => minidocker(['-H', stack.host, ...args], { timeout: 90_000 }) // five programs per container on a busy machine
 
 /** /proc/PID/cmdline as one string ('' once the process is gone). */
 function cmdline(pid: number): string {
@@ -66,7 +66,7 @@ describeKernel('the finale: run hello-world through the whole stack', () => {
     expect(theirs.exitCode, `docker run hello-world on the same stack: ${theirs.stderr}`).toBe(0)
     const count = calls(from).findIndex((call) => call.endsWith('/start')) + 1
     expect(mine.slice(0, count), `minidockerd's request log for minidocker run hello-world (left) and for docker run hello-world (right):\n${mine.join('\n')}\n--\n${calls(from).join('\n')}`).toEqual(calls(from).slice(0, count))
-  })
+  }, 180_000)
 
   it('while hello-world:sleep runs, the shim serving minicontainerd is its parent, and minirunc gave it namespaces, a cgroup and the image as root', async () => {
     const started = await client(['run', '-d', 'hello-world:sleep'])
@@ -96,5 +96,5 @@ describeKernel('the finale: run hello-world through the whole stack', () => {
       const removed = await client(['rm', '-f', id])
       expect(removed.exitCode, `rm -f: ${removed.stderr}`).toBe(0)
     }
-  })
+  }, 180_000)
 })
