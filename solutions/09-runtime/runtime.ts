@@ -449,7 +449,7 @@ export async function protectPaths(helper: Helper, pid: number, spec: Spec): Pro
 // #region setupConsole
 /**
  * process.terminal: a pseudo-terminal for the container's process, whose master goes to the
- * caller through the console socket (`socket`, connected by connectConsole). The pty belongs
+ * caller through the console socket (`socket`, the helper's connected fd of --console-socket). The pty belongs
  * to the container's own devpts (/dev/pts/0 inside), and the slave becomes the process's stdin,
  * stdout, stderr and controlling terminal. The master is sent with the name runc sends,
  * `/dev/ptmx` (runc's setupConsole and utils.SendFile).
