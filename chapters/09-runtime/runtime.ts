@@ -108,9 +108,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      is left to hear that the exec failed (the program removed before start)? Try it with
   //      runc: create, remove the program from the rootfs, start; then runc state, what the
   //      container printed, and how its process ended (the text's "After start").
-  //   7. detach: once create has exited, whose child must the process be for the shim (a
-  //      subreaper, prctl(2)) to collect its exit? What would chapter 02's relay do with that
-  //      exit, and what would the process's parent-death signal do when the relay goes?
+  //   7. detach: once create has exited, the process's exit must reach whoever ran create (the
+  //      shim), with the status the program gave it, and the process must outlive create.
   //   Given below: noteIgnored (what this runtime leaves out of config.json), writeAtomically,
   //   killAndWait.
   throw new NotImplementedError('09-runtime', 'create')

@@ -68,13 +68,11 @@ export function outputReaders(paths: { stdout: string; stderr?: string }, delive
  */
 export function noMoreWriters(path: string): void {
   // TODO(11): an end-of-file that a reader is owed (the text's "Output that never ends").
-  //   1. Your reader waits in epoll, not in read(). When does poll(2) say a FIFO's reader has something to
-  //      read, or that the other side hung up? Is that the same as what read(2) would answer? Read pipe_poll
-  //      and fifo_open in the kernel's fs/pipe.c: what does the kernel remember of the writers a reader saw?
-  //   2. What could change what the kernel remembers, from this process, without blocking and without ever
-  //      adding a byte to the output?
+  //   1. When does your reader learn that the other side hung up, and is that what read(2) would answer for
+  //      a reader opened after the last writer had gone? The kernel's fs/pipe.c keeps the answer.
+  //   2. Make the end-of-file come, without blocking and without adding a byte to the output.
   //   3. Called while the shim still holds its end, it must change nothing that reader sees; called when no
-  //      reader is left (or no FIFO), it is no error. Which errors of open(2) are those two cases?
+  //      reader is left (or no FIFO), it is no error.
   throw new NotImplementedError('11-daemon', 'noMoreWriters')
 }
 // #endregion noMoreWriters

@@ -79,9 +79,6 @@ export async function deleteTask(containerd: Containerd, id: string): Promise<vo
 }
 // #endregion deleteTask
 
-/** The topic of the event by which a subscriber proves to itself that its subscription is in place. */
-export const SUBSCRIBED_TOPIC = '/minidockerd/subscribed'
-
 // #region subscribeEvents
 /**
  * containerd's events that match `filters` (Events.Subscribe), resolved only once containerd
@@ -97,7 +94,7 @@ export function subscribeEvents(containerd: Containerd, filters: string[], onEnv
   //      does the stream carry before the first event (gRPC headers included)?
   //   2. What could this process make containerd do that it would then see on this very stream, and only
   //      once the subscription is in place? Several daemons may share the namespace: how do you know it is
-  //      yours? What does containerd check of a topic (events/exchange validateTopic)?
+  //      yours?
   //   3. Whatever you send before the subscription is in place reaches no one, and nothing tells you so.
   //   4. Nothing of your own may reach onEnvelope; a stream that ends, or a call that fails, before you are
   //      sure rejects, and onEnd stays for later. Does moby's libcontainerd (processEventStream) do any of this?

@@ -82,12 +82,10 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //      not have: what does it do to that ABI's highest, and to the others'? Try the calls
   //      under runc (the probe's syscall:NR:ARG0 step) before you decide.
   //   5. The cost. In your layout, what does a call meet before its own rules, and what does
-  //      that grow with? The numbers are known when you compile: how do you find one among N
-  //      sorted numbers in about log2(N) steps, when the only tests are JEQ, JGT and JGE and
-  //      every jump goes forward? Near the top of such a search, what a comparison steps over
-  //      is half the profile, far more than 255 instructions; and one call's rules alone can be.
-  //      Where does each path end, for a number the profile names and one it does not, and for
-  //      a named call whose rules all fail?
+  //      that grow with? The doc comment's budget holds for every number of every listed ABI,
+  //      with jumps that only go forward and reach no further than they can, and one call's
+  //      rules may be long. Where does each path end, for a number the profile names and one
+  //      it does not, and for a named call whose rules all fail?
   //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c (_gen_bpf_syscalls,
   //   and what SCMP_FLTATR_CTL_OPTIMIZE changes in it); runc's libcontainer/seccomp/patchbpf
   //   (generatePatch, findLastSyscalls); the chapter's "seccomp: compiling a profile" and

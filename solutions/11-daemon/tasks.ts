@@ -129,7 +129,7 @@ export async function deleteTask(containerd: Containerd, id: string): Promise<vo
 // #endregion deleteTask
 
 /** The topic of the event by which a subscriber proves to itself that its subscription is in place. */
-export const SUBSCRIBED_TOPIC = '/minidockerd/subscribed'
+const SUBSCRIBED_TOPIC = '/minidockerd/subscribed'
 
 // #region subscribeEvents
 /**
