@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { folderOf, loadChapters, ROOT, type Chapter } from './chapters.ts'
-import { loadMistakes } from './mistakes.ts'
+import { editedFiles, loadMistakes } from './mistakes.ts'
 
 const filesOf = (dir: string): string[] =>
   existsSync(dir) ? readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).sort() : []
@@ -60,7 +60,10 @@ function chapterProblems(root: string, c: Chapter, imports: Record<string, Recor
   }
   if (stubs === 0) problems.push(`${folder}: no starter function throws NotImplementedError`)
   try {
-    loadMistakes(c, root)
+    for (const mistake of loadMistakes(c, root)) {
+      const edited = editedFiles(c, mistake, root)
+      if (typeof edited === 'string') problems.push(`${folder}: mistake ${mistake.id}: ${edited}`)
+    }
   } catch (error) {
     problems.push(error instanceof Error ? error.message : String(error))
   }

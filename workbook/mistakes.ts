@@ -78,19 +78,28 @@ export function loadMistakes(chapter: Chapter, root = ROOT): Mistake[] {
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
+/** The reference's files the mistake edits, as the mistake leaves them; or why it cannot be applied. */
+export function editedFiles(chapter: Chapter, mistake: Mistake, root: string): Map<string, string> | string {
+  const edited = new Map<string, string>()
+  for (const edit of mistake.edits) {
+    const file = join(root, 'solutions', folderOf(chapter), edit.file)
+    if (!existsSync(file)) return `solutions/${folderOf(chapter)}/${edit.file} does not exist`
+    const text = edited.get(edit.file) ?? readFileSync(file, 'utf8')
+    const count = text.split(edit.find).length - 1
+    if (count !== 1) return `the text to replace occurs ${count} times in solutions/${folderOf(chapter)}/${edit.file} (it must occur once): ${JSON.stringify(edit.find.slice(0, 60))}`
+    edited.set(edit.file, text.replace(edit.find, () => edit.replace))
+  }
+  return edited
+}
+
 /** Put the reference with the mistake's edits in place of the learner's chapter in `copy`; undefined or why not. */
 function plant(chapter: Chapter, mistake: Mistake, root: string, copy: string): string | undefined {
+  const edited = editedFiles(chapter, mistake, root)
+  if (typeof edited === 'string') return edited
   const target = join(copy, 'chapters', folderOf(chapter))
   rmSync(target, { recursive: true, force: true })
   cpSync(join(root, 'solutions', folderOf(chapter)), target, { recursive: true })
-  for (const edit of mistake.edits) {
-    const file = join(target, edit.file)
-    if (!existsSync(file)) return `solutions/${folderOf(chapter)}/${edit.file} does not exist`
-    const text = readFileSync(file, 'utf8')
-    const count = text.split(edit.find).length - 1
-    if (count !== 1) return `the text to replace occurs ${count} times in solutions/${folderOf(chapter)}/${edit.file} (it must occur once): ${JSON.stringify(edit.find.slice(0, 60))}`
-    writeFileSync(file, text.replace(edit.find, () => edit.replace))
-  }
+  for (const [file, text] of edited) writeFileSync(join(target, file), text)
   return undefined
 }
 
