@@ -61,7 +61,7 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
  *
  * The kernel runs the program on every system call the container makes, so its cost is part of
  * the contract: under Docker's default profile (lib/docker-security.ts), every call number of
- * each listed ABI, whatever its arguments, gets its verdict after at most 48 executed
+ * each listed ABI, whatever its arguments, gets its verdict after at most 35 executed
  * instructions, the return included, and so does a call from x32 or from an ABI the profile does
  * not list. Whatever one call's rules take (a call allowed for seventy argument values has
  * hundreds of instructions of its own), every other call stays reachable.

@@ -79,27 +79,43 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
 const size = (code: Pending[]) => code.filter((p) => !('label' in p)).length
 
 /**
- * `body` when (accumulator `op` k) is `holds`, else on past it. A conditional jump reaches 255
+ * `body` unless (accumulator `op` k) holds, else on past it. A conditional jump reaches 255
  * instructions; past a longer body it reaches a BPF_JA instead, one more step on that path.
  */
-function only(op: number, k: number, holds: boolean, body: Pending[], id: string): Pending[] {
+function unless(op: number, k: number, body: Pending[], id: string): Pending[] {
   const past = `${id}:past`
-  if (size(body) <= 255) return [holds ? jump(op, k, undefined, past) : jump(op, k, past), ...body, { label: past }]
+  if (size(body) <= 255) return [jump(op, k, past), ...body, { label: past }]
   const into = `${id}:into`
-  return [holds ? jump(op, k, into) : jump(op, k, undefined, into), always(past), { label: into }, ...body, { label: past }]
+  return [jump(op, k, undefined, into), always(past), { label: into }, ...body, { label: past }]
+}
+
+/** A run of consecutive call numbers from `start` on that share their rules (none: the default). */
+interface Segment { start: number; rules: SeccompRule[] }
+
+/**
+ * The call numbers as runs of equal rules, from 0 up: a number no rule names is in a run of
+ * the default, and neighbours with the same rules share one run, so one leaf serves them all.
+ */
+function segments(byNumber: Map<number, SeccompRule[]>, last: number): Segment[] {
+  const key = (rules: SeccompRule[]) => JSON.stringify(rules.map(({ names: _, ...rule }) => rule))
+  const runs: Segment[] = []
+  for (let nr = 0; nr <= last + 1; nr++) {
+    const rules = byNumber.get(nr) ?? []
+    if (runs.length === 0 || key(runs.at(-1)!.rules) !== key(rules)) runs.push({ start: nr, rules })
+  }
+  return runs
 }
 
 /**
- * A binary search over `numbers` (sorted, the accumulator holding the call's number): each
- * comparison halves what is left, so a call meets about log2(n) of them before its own rules.
- * Every path ends in a return; a call named by no rule gets `fallback`.
+ * A binary search over `runs` (the accumulator holding the call's number): each comparison
+ * halves what is left, and a run's own rules need no test of the number. Every path ends in a
+ * return; a run whose rules all fail, or that has none, gets `fallback`.
  */
-function searchTree(numbers: number[], rules: (nr: number) => Pending[], fallback: number, id: string): Pending[] {
-  if (numbers.length === 0) return [ret(fallback)]
-  if (numbers.length === 1) return [...only(BPF.JEQ, numbers[0]!, true, rules(numbers[0]!), `${id}:${numbers[0]}`), ret(fallback)]
-  const mid = Math.floor(numbers.length / 2)
-  const below = searchTree(numbers.slice(0, mid), rules, fallback, id)
-  return [...only(BPF.JGE, numbers[mid]!, false, below, `${id}:<${numbers[mid]}`), ...searchTree(numbers.slice(mid), rules, fallback, id)]
+function searchTree(runs: Segment[], rules: (run: Segment) => Pending[], fallback: number, id: string): Pending[] {
+  if (runs.length === 1) return [...rules(runs[0]!), ret(fallback)]
+  const mid = Math.floor(runs.length / 2)
+  const below = searchTree(runs.slice(0, mid), rules, fallback, id)
+  return [...unless(BPF.JGE, runs[mid]!.start, below, `${id}:<${runs[mid]!.start}`), ...searchTree(runs.slice(mid), rules, fallback, id)]
 }
 
 /**
@@ -129,7 +145,7 @@ function callRules(rules: SeccompRule[], id: string): Pending[] {
  *
  * The kernel runs the program on every system call the container makes, so its cost is part of
  * the contract: under Docker's default profile (lib/docker-security.ts), every call number of
- * each listed ABI, whatever its arguments, gets its verdict after at most 48 executed
+ * each listed ABI, whatever its arguments, gets its verdict after at most 35 executed
  * instructions, the return included, and so does a call from x32 or from an ABI the profile does
  * not list. Whatever one call's rules take (a call allowed for seventy argument values has
  * hundreds of instructions of its own), every other call stays reachable.
@@ -139,11 +155,20 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   // runc's patchbpf: no stub under a permissive default (a tracer handles new calls itself).
   const patched = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(config.defaultAction)
   const arches = (config.architectures?.length ? config.architectures : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
+  // The ABI once, at the top: each but the last reaches its section through a BPF_JA (sections
+  // are longer than a conditional jump reaches), the last falls into its own, anything else is killed.
+  const [last, ...others] = [...arches].reverse()
   const code: Pending[] = [load(SECCOMP_DATA.arch)]
-  for (const arch of arches) {
+  for (const arch of others.reverse()) code.push(jump(BPF.JEQ, ARCHITECTURES[arch]!.audit, undefined, `${arch}:next`), always(`${arch}:in`), { label: `${arch}:next` })
+  if (last) code.push(jump(BPF.JEQ, ARCHITECTURES[last]!.audit, `${last}:in`), ret(SECCOMP_RET.KILL_PROCESS), ...section(last))
+  else code.push(ret(SECCOMP_RET.KILL_PROCESS))
+  for (const arch of others) code.push(...section(arch))
+  return assemble(code)
+
+  /** One ABI's section: its numbers, then the search over them, every path ending in a return. */
+  function section(arch: string): Pending[] {
     const table = ARCHITECTURES[arch]!.syscalls
-    // Into this ABI's section, or over all of it (longer than a conditional jump can reach).
-    code.push(jump(BPF.JEQ, ARCHITECTURES[arch]!.audit, `${arch}:in`), always(`${arch}:out`), { label: `${arch}:in` }, load(SECCOMP_DATA.nr))
+    const code: Pending[] = [{ label: `${arch}:in` }, load(SECCOMP_DATA.nr)]
     // x32 calls share AUDIT_ARCH_X86_64 and are told apart by a bit in the number.
     if (arch === 'SCMP_ARCH_X86_64') code.push(jump(BPF.JGE, X32_SYSCALL_BIT, undefined, `${arch}:native`), ret(SECCOMP_RET.KILL_PROCESS), { label: `${arch}:native` })
     // The rules of each number, in the profile's order.
@@ -154,13 +179,10 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
         if (nr !== undefined) byNumber.set(nr, [...(byNumber.get(nr) ?? []), rule])
       }
     }
-    const numbers = [...byNumber.keys()].sort((a, b) => a - b)
     // Newer than the profile: above the largest number it names in this ABI's table, by any rule.
-    const newest = numbers.at(-1) ?? 0
+    const newest = Math.max(0, ...byNumber.keys())
     if (patched && newest > 0) code.push(jump(BPF.JGT, newest, undefined, `${arch}:known`), ret(SECCOMP_RET.ERRNO | constants.errno.ENOSYS), { label: `${arch}:known` })
-    code.push(...searchTree(numbers, (nr) => callRules(byNumber.get(nr)!, `${arch}:${nr}`), fallback, arch), { label: `${arch}:out` })
+    return [...code, ...searchTree(segments(byNumber, newest), (run) => callRules(run.rules, `${arch}:${run.start}`), fallback, arch)]
   }
-  code.push(ret(SECCOMP_RET.KILL_PROCESS))
-  return assemble(code)
 }
 // #endregion compileSeccomp

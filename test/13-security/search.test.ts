@@ -17,7 +17,7 @@ import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
 import { traceFilter, type SyscallData } from '../support/bpf.ts'
 
 /** compileSeccomp's contract: the most instructions any call of Docker's profile may execute. */
-const BUDGET = 48
+const BUDGET = 35
 const SECTION = 'the chapter\'s "A verdict in a few steps"'
 const ABIS = [['x86_64', 'SCMP_ARCH_X86_64'], ['i386', 'SCMP_ARCH_X86']] as const
 
