@@ -31,14 +31,20 @@ afterEach(() => void vi.restoreAllMocks())
 const leftHelpers = (helpers: Helper[]) => helpers.filter((h) => h.process.exitCode === null && h.process.signalCode === null).map((h) => h.pid)
 
 /** One run of runProcess, watched: its helper, the signals Node itself got, unhandled rejections. */
-async function watchedRun(args: string[], prepare: ((h: Helper) => Promise<void>) | undefined, at: number | undefined, during?: (signals: EventEmitter, out: { peek(): string }, helpers: Helper[]) => Promise<void>) {
+async function watchedRun(args: string[], prepare: ((h: Helper) => Promise<void>) | undefined, at: number | undefined, during?: (signals: EventEmitter, out: { peek(): string }, helpers: Helper[], execAnswered: () => Promise<void>) => Promise<void>) {
   const signals = new EventEmitter()
   const helpers: Helper[] = []
   let watched = { requests: 0, before: '' }
+  let answered: Promise<unknown> | undefined
   vi.spyOn(Helper, 'start').mockImplementation((options) => {
     const helper = realStart(options)
     helpers.push(helper)
-    if (at === undefined) return helper
+    if (at === undefined) {
+      // the exec's answer, as runProcess's own await of it receives it
+      const exec = helper.exec.bind(helper)
+      helper.exec = (...request) => (answered = exec(...request))
+      return helper
+    }
     const { swapping, state } = swappedBeforeRequest(helper, at, async () => void signals.emit('signal', SIGNAL))
     watched = state
     return swapping
@@ -55,7 +61,13 @@ async function watchedRun(args: string[], prepare: ((h: Helper) => Promise<void>
     const running = runProcess({ args, env: [DEFAULT_PATH], cwd: tempDir() } satisfies Process, { stdout: out.fd, stderr: 'ignore' }, prepare, signals)
     let code: number | undefined
     const error = await caught(async () => {
-      await during?.(signals, out, helpers)
+      // Once the exec is answered and every continuation waiting on it has run, the program runs.
+      const execAnswered = async () => {
+        while (!answered) await new Promise((r) => setTimeout(r, 20))
+        await answered
+        await new Promise((r) => setImmediate(r))
+      }
+      await during?.(signals, out, helpers, execAnswered)
       code = await running
     }).finally(() => running.catch(() => {}))
     // at the moment runProcess settled, before Node's event loop could learn of any exit
@@ -113,10 +125,9 @@ describe('runProcess passing signals on', () => {
   }
 
   it(`${SIGNAL} after the exec, to a program that waits for it and exits 3`, async () => {
-    const run = await watchedRun([PROBE_PATH, 'wait-signal', 'exit:3'], undefined, undefined, async (signals, out) => {
+    const run = await watchedRun([PROBE_PATH, 'wait-signal', 'exit:3'], undefined, undefined, async (signals, out, _helpers, execAnswered) => {
       if (!(await until(out, '"waiting"'))) throw new Error('the program did not start within 10 s')
-      // the exec has long been answered: give the event loop a turn to have read that answer
-      await new Promise((r) => setTimeout(r, 50))
+      await execAnswered()
       signals.emit('signal', SIGNAL)
       if (!(await until(out, '"signal"', 5_000))) throw new Error(`the program, running and waiting for a signal, got none within 5 s of ${SIGNAL}: after the exec, whose signal is it? (${TEXT})`)
     })
@@ -129,9 +140,9 @@ describe('runProcess passing signals on', () => {
 
   it(`${SIGNAL} after the exec, to a program that does not handle it`, async () => {
     const expected = shellsCode(SIGNAL)
-    const run = await watchedRun(['/bin/sh', '-c', 'echo ready; exec sleep 20'], undefined, undefined, async (signals, out, helpers) => {
+    const run = await watchedRun(['/bin/sh', '-c', 'echo ready; exec sleep 20'], undefined, undefined, async (signals, out, helpers, execAnswered) => {
       if (!(await until(out, 'ready'))) throw new Error('the program did not start within 10 s')
-      await new Promise((r) => setTimeout(r, 50))
+      await execAnswered()
       signals.emit('signal', SIGNAL)
       // a run the signal did not end is ended here (each helper is this process's child)
       setTimeout(() => helpers.forEach((h) => h.process.kill('SIGKILL')), 5_000).unref()
