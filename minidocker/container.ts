@@ -26,6 +26,7 @@ import { loadContainer } from '#ch/09-runtime/state.ts'
 import { enterUserNamespace } from '#ch/13-security/userns.ts'
 import { secureProcess } from '#ch/13-security/security.ts'
 import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import { mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { join } from 'node:path'
@@ -52,18 +53,18 @@ export async function runContainer(spec: Spec, network?: NetworkRequest): Promis
     if (exit) return exit
   }
   const { cgroup, limited } = await containerCgroup(spec)
-  // Like `docker run`'s signal proxy: a signal sent to minidocker goes to the container, and
-  // minidocker stays to remove the cgroup once the container has exited.
-  let started: Helper | undefined
+  // Like `docker run`'s signal proxy: a signal sent to minidocker is the container's (runProcess
+  // decides what it does), and minidocker stays to remove the cgroup once the container has exited.
   const attached: { network?: Attachment } = {}
-  const proxy = (signal: NodeJS.Signals) => started?.process.kill(signal)
+  const signals = new EventEmitter()
+  const proxy = (signal: NodeJS.Signals) => signals.emit('signal', signal)
   for (const signal of PROXIED) process.on(signal, proxy)
   try {
     const code = await runProcess(spec.process, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, async (helper) => {
-      await prepare((started = helper), spec, cgroup, limited, network, attached)
+      await prepare(helper, spec, cgroup, limited, network, attached)
       const { lastFilter } = await secure(helper, spec)
       if (lastFilter) await helper.loadSeccomp(lastFilter)
-    })
+    }, signals)
     return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
   } finally {
     for (const signal of PROXIED) process.off(signal, proxy)

@@ -161,21 +161,51 @@ export async function startProcess(helper: Helper, process: Process): Promise<vo
 
 // #region runProcess
 /**
+ * Where runProcess hears of the signals meant for the container, as `docker run` hears of its
+ * own (--sig-proxy): an EventEmitter that emits 'signal' with the signal's name will do.
+ */
+export interface SignalSource {
+  on(event: 'signal', listener: (signal: NodeJS.Signals) => void): unknown
+  off(event: 'signal', listener: (signal: NodeJS.Signals) => void): unknown
+}
+
+/**
  * Run `process` to the end and return its exit code. `prepare` runs in between starting the
  * helper and exec: later chapters unshare namespaces, fork and pivot_root there.
+ *
+ * Each signal `signals` emits is meant for the container, and none is ever lost:
+ * - one that comes before the exec has happened stops the run: the program never runs, no
+ *   helper (nor anything prepare made in it) is left, and the result is Docker's exit code for
+ *   a process killed by that signal (exitCode), the first one if several came;
+ * - one that comes after the exec goes to the program, which may handle it (a program that
+ *   catches SIGTERM and exits 3 gives 3);
+ * - none ever reaches Node itself, and no listener is left on `signals` once runProcess has
+ *   settled, whichever way.
  */
 export async function runProcess(
   process: Process,
   stdio: Stdio = {},
   prepare?: (helper: Helper) => Promise<void>,
+  signals?: SignalSource,
 ): Promise<number> {
   // TODO(01): the whole life of one process, from the helper's start to the number to exit with.
   //   1. The helper's stdio becomes the program's, and prepare must find the helper before
   //      anything of this chapter has touched it.
   //   2. What must never happen: a helper left running when anything before the exec throws,
   //      not even for a moment after the error reaches the caller.
-  //   3. Where to look: the Helper class in native/helper.ts (how one starts, how it is ended,
-  //      how you learn that it has ended), and "The whole life of a process" in the chapter text.
+  //   3. Passing signals on (the doc comment is the contract). A signal can come at any
+  //      moment: while prepare waits for a helper request, between two of them, while the exec
+  //      is on its way, after the program runs, after it has exited. Before the exec, what is
+  //      the helper, and would it even die of the signal once a later chapter has made it PID 1
+  //      of a PID namespace? After the exec, whose decision is the signal? prepare is not yours
+  //      to interrupt: what happens to the request it is waiting for when the helper is gone,
+  //      and who must see that failure (nobody unhandled)? Which process may you signal
+  //      without any risk that its PID now names someone else?
+  //   4. Where to look: the Helper class in native/helper.ts (how one starts, how it is ended,
+  //      how you learn that it has ended, what `process` is), pid_namespaces(7) on signals to
+  //      PID 1, the docker CLI's ForwardAllSignals (cli/command/container/signals.go) and
+  //      runc's signal handler (signals.go), and "The whole life of a process" and "Passing
+  //      signals on" in the chapter text.
   throw new NotImplementedError('01-process', 'runProcess')
 }
 // #endregion runProcess

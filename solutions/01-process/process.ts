@@ -5,6 +5,7 @@
  * starting the helper and exec: runProcess() takes that work as its `prepare` step.
  */
 import { readFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_PATH, type Process } from '../../lib/oci.ts'
 import { Helper, SyscallError, type ExitStatus, type HelperOptions } from '../../native/helper.ts'
@@ -215,23 +216,65 @@ async function makeDirs(helper: Helper, dir: string): Promise<void> {
 
 // #region runProcess
 /**
+ * Where runProcess hears of the signals meant for the container, as `docker run` hears of its
+ * own (--sig-proxy): an EventEmitter that emits 'signal' with the signal's name will do.
+ */
+export interface SignalSource {
+  on(event: 'signal', listener: (signal: NodeJS.Signals) => void): unknown
+  off(event: 'signal', listener: (signal: NodeJS.Signals) => void): unknown
+}
+
+/**
  * Run `process` to the end and return its exit code. `prepare` runs in between starting the
  * helper and exec: later chapters unshare namespaces, fork and pivot_root there.
+ *
+ * Each signal `signals` emits is meant for the container, and none is ever lost:
+ * - one that comes before the exec has happened stops the run: the program never runs, no
+ *   helper (nor anything prepare made in it) is left, and the result is Docker's exit code for
+ *   a process killed by that signal (exitCode), the first one if several came;
+ * - one that comes after the exec goes to the program, which may handle it (a program that
+ *   catches SIGTERM and exits 3 gives 3);
+ * - none ever reaches Node itself, and no listener is left on `signals` once runProcess has
+ *   settled, whichever way.
  */
 export async function runProcess(
   process: Process,
   stdio: Stdio = {},
   prepare?: (helper: Helper) => Promise<void>,
+  signals?: SignalSource,
 ): Promise<number> {
   const helper = Helper.start(stdio)
-  try {
-    await prepare?.(helper)
-    await startProcess(helper, process)
-  } catch (error) {
-    helper.kill()
-    await helper.exited
-    throw error
+  // Before the exec the helper is ours, half-way to a container, and may be PID 1 of a PID
+  // namespace, which drops a signal it has no handler for: stop it ourselves. After the exec it
+  // is the program (or the relay in front of it), whose signal it is to handle.
+  let early: NodeJS.Signals | undefined
+  let running = false
+  const pass = (signal: NodeJS.Signals) => {
+    if (running) helper.process.kill(signal)
+    else if (early === undefined) {
+      early = signal
+      helper.kill()
+    }
   }
-  return exitCode(await helper.exited)
+  signals?.on('signal', pass)
+  try {
+    try {
+      await prepare?.(helper)
+      await startProcess(helper, process)
+    } catch (error) {
+      helper.kill()
+      await helper.exited
+      // A stopped run makes its pending request fail: the signal, not that failure, is the news.
+      if (early === undefined) throw error
+    }
+    if (early !== undefined) {
+      await helper.exited
+      return exitCode({ code: null, signal: constants.signals[early] })
+    }
+    running = true
+    return exitCode(await helper.exited)
+  } finally {
+    signals?.off('signal', pass)
+  }
 }
 // #endregion runProcess
