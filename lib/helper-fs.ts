@@ -4,7 +4,11 @@
  */
 import { SyscallError, type Helper } from '../native/helper.ts'
 
-/** `mkdir -p` through the helper, so it happens in the container's mount namespace. */
+/**
+ * `mkdir -p` through the helper, so it happens in the container's mount namespace. Each mkdir
+ * names the whole path and follows the symlinks on it: for trees no one else writes meanwhile
+ * (a container's mount points, which its own processes can swap, are chapter 03's makeMountPoint).
+ */
 export async function mkdirAll(helper: Helper, path: string): Promise<void> {
   let current = ''
   for (const part of path.split('/').filter(Boolean)) {

@@ -210,6 +210,12 @@ static const struct flag seal_flags[] = {
   {"future-write", "F_SEAL_FUTURE_WRITE", F_SEAL_FUTURE_WRITE},
   {0, 0, 0}};
 
+static const struct flag open_flags[] = {
+  {"rdonly", "O_RDONLY", O_RDONLY}, {"wronly", "O_WRONLY", O_WRONLY}, {"rdwr", "O_RDWR", O_RDWR},
+  {"creat", "O_CREAT", O_CREAT}, {"excl", "O_EXCL", O_EXCL}, {"trunc", "O_TRUNC", O_TRUNC},
+  {"nofollow", "O_NOFOLLOW", O_NOFOLLOW}, {"directory", "O_DIRECTORY", O_DIRECTORY},
+  {"path", "O_PATH", O_PATH}, {0, 0, 0}};
+
 static const struct flag umount_flags[] = {
   {"force", "MNT_FORCE", MNT_FORCE}, {"detach", "MNT_DETACH", MNT_DETACH},
   {"expire", "MNT_EXPIRE", MNT_EXPIRE}, {"nofollow", "UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW},
@@ -382,6 +388,46 @@ static int op_setns_fd(int argc, char **a) {
 static int op_open(const char *path) {
   int fd = open_named(path, O_RDONLY, "O_RDONLY");
   return fd < 0 ? fail("open") : ok_fd(fd);
+}
+
+/* DIRFD for the *at calls: a number, or "cwd" for AT_FDCWD. */
+static int parse_dirfd(const char *s, long *fd) {
+  if (!strcmp(s, "cwd")) { *fd = AT_FDCWD; return 0; }
+  return parse_int(s, fd);
+}
+
+/* openat DIRFD PATH FLAGS MODE: openat(2) with open_flags (close-on-exec added); answers the fd. */
+static int op_openat(char **a) {
+  long dirfd, mode;
+  unsigned long flags;
+  char text[256];
+  if (parse_dirfd(a[1], &dirfd) || parse_int(a[4], &mode))
+    return bad_request("openat", "expected DIRFD|cwd PATH FLAGS MODE");
+  if (parse_flags(open_flags, a[3], &flags, text, sizeof text))
+    return bad_request("openat", "unknown open flag");
+  call_begin("openat");
+  if (dirfd == AT_FDCWD) call_arg("AT_FDCWD"); else call_arg("%ld", dirfd);
+  call_str(a[2]);
+  call_arg("%s", text);
+  if (flags & O_CREAT) call_arg("0%lo", mode);
+  call_end();
+  err_path = a[2];
+  int fd = openat((int)dirfd, a[2], (int)flags | O_CLOEXEC, (mode_t)mode);
+  return fd < 0 ? fail("openat") : ok_fd(fd);
+}
+
+/* mkdirat DIRFD PATH MODE: mkdirat(2), which never follows a symlink at PATH's last component. */
+static int op_mkdirat(char **a) {
+  long dirfd, mode;
+  if (parse_dirfd(a[1], &dirfd) || parse_int(a[3], &mode))
+    return bad_request("mkdirat", "expected DIRFD|cwd PATH MODE");
+  call_begin("mkdirat");
+  if (dirfd == AT_FDCWD) call_arg("AT_FDCWD"); else call_arg("%ld", dirfd);
+  call_str(a[2]);
+  call_arg("0%lo", mode);
+  call_end();
+  err_path = a[2];
+  return mkdirat((int)dirfd, a[2], (mode_t)mode) ? fail("mkdirat") : ok();
 }
 
 /* close FD: close one fd the helper holds. */
@@ -1099,6 +1145,8 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "setns_fd")) return op_setns_fd(argc, a);
   if (!strcmp(op, "open")) { NEED(1); return op_open(a[1]); }
   if (!strcmp(op, "close")) { NEED(1); return op_close(a[1]); }
+  if (!strcmp(op, "openat")) { NEED(4); return op_openat(a); }
+  if (!strcmp(op, "mkdirat")) { NEED(3); return op_mkdirat(a); }
   if (!strcmp(op, "mount")) { NEED(5); return op_mount(a); }
   if (!strcmp(op, "umount2")) { NEED(2); return op_umount2(a[1], a[2]); }
   if (!strcmp(op, "pivot_root")) { NEED(2); return op_pivot_root(a[1], a[2]); }

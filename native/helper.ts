@@ -47,6 +47,9 @@ export type MountFlag =
   | 'rdonly' | 'nosuid' | 'nodev' | 'noexec' | 'remount' | 'bind' | 'rec' | 'private' | 'slave'
   | 'shared' | 'unbindable' | 'move' | 'relatime' | 'noatime' | 'strictatime' | 'nodiratime'
 
+/** open(2) flags without their O_ prefix (O_CLOEXEC is always added). */
+export type OpenFlag = 'rdonly' | 'wronly' | 'rdwr' | 'creat' | 'excl' | 'trunc' | 'nofollow' | 'directory' | 'path'
+
 /** umount2(2) flags: MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW. */
 export type UmountFlag = 'force' | 'detach' | 'expire' | 'nofollow'
 
@@ -259,6 +262,35 @@ export class Helper {
    */
   async open(path: string): Promise<number> {
     return (await this.#call('open', path)).fd!
+  }
+
+  /**
+   * openat(2): open `path` relative to the directory behind `dirfd` (or the working directory,
+   * for 'cwd') and keep the fd (close-on-exec) until closeFd or the helper's exec. An absolute
+   * `path` ignores dirfd; every component but the last is followed if it is a symlink.
+   * @param flags open(2)'s flags, e.g. ['path', 'nofollow', 'directory'] (O_PATH: a handle to walk from, not to read)
+   * @param mode the permission bits of a file O_CREAT makes, before the umask
+   * @returns the fd
+   * @throws ENOENT when a component does not exist (and O_CREAT is not given for the last).
+   * @throws EEXIST with O_CREAT|O_EXCL when the last component exists, a symlink included (never followed then).
+   * @throws ELOOP with O_NOFOLLOW when the last component is a symlink (without O_PATH: O_PATH|O_NOFOLLOW opens the link itself).
+   * @throws ENOTDIR with O_DIRECTORY when the last component is not a directory (a symlink under O_NOFOLLOW included), or a component on the way is not one.
+   * @throws EBADF when dirfd is not open.
+   */
+  async openAt(dirfd: number | 'cwd', path: string, flags: OpenFlag[], mode = 0o644): Promise<number> {
+    return (await this.#call('openat', String(dirfd), path, flags.join(','), String(mode))).fd!
+  }
+
+  /**
+   * mkdirat(2): make one directory at `path` relative to the directory behind `dirfd` (or the
+   * working directory, for 'cwd'). A symlink at the last component is never followed.
+   * @param mode its permission bits, before the umask
+   * @throws EEXIST when the last component exists, a symlink (even a dangling one) included.
+   * @throws ENOENT when a directory on the way does not exist.
+   * @throws EBADF when dirfd is not open; ENOTDIR when it is not a directory.
+   */
+  mkdirAt(dirfd: number | 'cwd', path: string, mode = 0o755): Promise<unknown> {
+    return this.#call('mkdirat', String(dirfd), path, String(mode))
   }
 
   /**

@@ -165,6 +165,43 @@ export async function mountChecked(helper: Helper, rootfs: string, target: strin
 }
 // #endregion mountChecked
 
+// #region makeMountPoint
+/** What a mount needs to land on: a directory, or (for a bind mount of one file) a file. */
+export type MountPointKind = 'directory' | 'file'
+
+/**
+ * Make whatever is missing of the mount point `target` (a path secureJoin resolved below
+ * `rootfs`, its existing part free of symlinks then): the directories on the way and, for a
+ * file, an empty file, unless something is there already, which is left as it is. The image's
+ * processes may swap any directory on the way for a symlink to the host at any moment
+ * (CVE-2024-45310), so nothing is ever made, or emptied, outside the rootfs.
+ * @param target the mount point as the helper sees it: `rootfs` followed by the resolved path
+ * @throws ContainerError (125) naming `target` when a component on the way is not a directory
+ *   (a symlink that appeared after the resolution among them); nothing is made beyond it.
+ */
+export async function makeMountPoint(helper: Helper, rootfs: string, target: string, kind: MountPointKind): Promise<void> {
+  // TODO(03): make the mount point inside the rootfs, even while its names are being swapped.
+  //   1. mkdirAll (given) is `mkdir -p` by full path: what does each mkdir do with a symlink it
+  //      meets on the way (path_resolution(7))? The tests swap each directory of `target`, the
+  //      ones still to be made too, for a symlink to a stand-in host folder before each of the
+  //      helper's requests in turn; that folder must stay empty: no directory, no file.
+  //   2. A name is looked up again by every call given it. What handle can the walk keep of
+  //      the level it has reached, so that a later swap of a name cannot redirect it, and how
+  //      does it open the next level without following a symlink there (openat(2): O_PATH,
+  //      O_NOFOLLOW, O_DIRECTORY; mkdirat(2); the helper's openAt and mkdirAt)? Which errno
+  //      says "this is not a directory (any more)"?
+  //   3. A file that is there already (the image's /etc/hosts) must come out unchanged, and a
+  //      file that is not must be made right where the walk is: which open(2) flags create
+  //      without emptying and without following?
+  //   4. Constraints: a level that is not a directory is a ContainerError (125) naming `target`,
+  //      any other error goes through; a name another process made meanwhile is no error; no fd
+  //      is left open, on success or failure.
+  //   runc 1.1.14: securejoin.MkdirAllHandle (filepath-securejoin, mkdir_linux.go) replacing
+  //   MkdirAll in createIfNotExists; the chapter's "Making the mount point".
+  throw new NotImplementedError('03-rootfs', 'makeMountPoint')
+}
+// #endregion makeMountPoint
+
 // #region mountInRootfs
 /**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
@@ -181,12 +218,10 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //      then name the host. secureJoin (securejoin.ts, yours) says where the path leads; if the
   //      destination itself is a symlink, is the mount meant for the link or for where it leads
   //      (what does mount(2) do with a symlink as target)? Create nothing before that.
-  //   2. The mount point must exist first, inside the rootfs (mkdirAll, given, does mkdir -p
-  //      through the helper). What kind of mount point does a bind mount of a single file need?
-  //      And when the image already has a file there (an /etc/hosts), it must come out of
-  //      this unchanged. Two questions decide it: which view of the rootfs does Node's fs have,
-  //      and which does the helper have (native/helper.ts, and the tests' stand-in host under
-  //      "Check your work")? Which of the helper's calls change a file that exists?
+  //   2. The mount point must exist first, inside the rootfs: makeMountPoint (yours) makes it.
+  //      What kind of mount point does a bind mount of a single file need? Which view of the
+  //      rootfs does Node's fs have, and which does the helper have (native/helper.ts, and the
+  //      tests' stand-in host under "Check your work")? The source is the host's: Node sees it.
   //   3. Bind mounts differ from the others: what do they mount, and do they take a
   //      filesystem type? A bind source that does not exist is a ContainerError (125).
   //   4. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind

@@ -8,7 +8,7 @@
  */
 import { existsSync, readlinkSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { isAbsolute, join, resolve } from 'node:path'
+import { isAbsolute, join, relative, resolve } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import { mkdirAll } from '../../lib/helper-fs.ts'
 import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
@@ -157,23 +157,58 @@ export async function mountChecked(helper: Helper, rootfs: string, target: strin
 }
 // #endregion mountChecked
 
-// #region mountInRootfs
+// #region makeMountPoint
+/** What a mount needs to land on: a directory, or (for a bind mount of one file) a file. */
+export type MountPointKind = 'directory' | 'file'
+
 /**
- * An empty file at `path` unless something is there already, as the helper sees it (in the
- * container's mount namespace): runc's createIfNotExists. writeFile would empty a file the
- * image has, and mkdir is the helper's call that tells "exists" (EEXIST) without changing it.
+ * Make whatever is missing of the mount point `target` (a path secureJoin resolved below
+ * `rootfs`, its existing part free of symlinks then): the directories on the way and, for a
+ * file, an empty file, unless something is there already, which is left as it is. The image's
+ * processes may swap any directory on the way for a symlink to the host at any moment
+ * (CVE-2024-45310), so nothing is ever made, or emptied, outside the rootfs.
+ * @param target the mount point as the helper sees it: `rootfs` followed by the resolved path
+ * @throws ContainerError (125) naming `target` when a component on the way is not a directory
+ *   (a symlink that appeared after the resolution among them); nothing is made beyond it.
  */
-async function createFileIfMissing(helper: Helper, path: string): Promise<void> {
+export async function makeMountPoint(helper: Helper, rootfs: string, target: string, kind: MountPointKind): Promise<void> {
+  const names = relative(rootfs, target).split('/').filter(Boolean)
+  const last = kind === 'file' ? names.pop() : undefined
+  // Every step is relative to an fd of the level above: a name swapped later cannot redirect
+  // a walk that already holds the directory it named.
+  let dir = await helper.openAt('cwd', rootfs, ['path', 'directory'])
   try {
-    await helper.mkdir(path)
-  } catch (error) {
-    if (error instanceof SyscallError && error.code === 'EEXIST') return
-    throw error
+    for (const name of names) {
+      // mkdirat makes the name or fails EEXIST: it never follows a symlink at the last component.
+      await helper.mkdirAt(dir, name).catch(existing)
+      const next = await helper.openAt(dir, name, ['path', 'nofollow', 'directory']).catch(refuse(target, name))
+      await helper.closeFd(dir)
+      dir = next
+    }
+    // O_EXCL never empties nor follows what is there: an existing file (or a planted link) stays.
+    if (last !== undefined) {
+      const file = await helper.openAt(dir, last, ['wronly', 'creat', 'excl', 'nofollow']).catch(existing)
+      if (file !== undefined) await helper.closeFd(file)
+    }
+  } finally {
+    await helper.closeFd(dir)
   }
-  await helper.rmdir(path)
-  await helper.writeFile(path, '')
 }
 
+/** A mkdirat or O_EXCL create that found the name taken: what is there is checked by the next step (the open below, or mountChecked). */
+function existing(error: unknown): void {
+  if (!(error instanceof SyscallError && error.code === 'EEXIST')) throw error
+}
+
+/** The walk met a name that is not a directory (ENOTDIR: a symlink under O_NOFOLLOW included). */
+const refuse = (target: string, name: string) => (error: unknown): never => {
+  if (error instanceof SyscallError && error.code === 'ENOTDIR')
+    throw new ContainerError(`the mount point ${target}: "${name}" on the way is no longer a directory (a symlink swapped in after it was resolved?); refusing to create anything there`, 125)
+  throw error
+}
+// #endregion makeMountPoint
+
+// #region mountInRootfs
 /**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
  * bind mount is read-only inside the container only: its source stays writable on the host.
@@ -189,12 +224,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   if (isBind && !(mount.source && existsSync(mount.source)))
     throw new ContainerError(`bind source path does not exist: ${mount.source}`, 125)
   // A file can only be bind-mounted onto a file, a directory onto a directory.
-  if (isBind && mount.source && statSync(mount.source).isFile()) {
-    await mkdirAll(helper, join(target, '..'))
-    await createFileIfMissing(helper, target)
-  } else {
-    await mkdirAll(helper, target)
-  }
+  await makeMountPoint(helper, rootfs, target, isBind && mount.source && statSync(mount.source).isFile() ? 'file' : 'directory')
   await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null)
   // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount.
   if (isBind && flags.includes('rdonly'))

@@ -321,6 +321,28 @@ describe('files and directories', () => {
     expect(await failure(h.writeFile(join(dir, 'no', 'f'), 'x'))).toMatchObject({ syscall: 'open', code: 'ENOENT' })
     expect(await failure(h.chdir(join(dir, 'missing')))).toMatchObject({ syscall: 'chdir', code: 'ENOENT' })
   })
+
+  it('openAt and mkdirAt work relative to a directory fd and never follow a symlink where asked not to', async () => {
+    const dir = tempDir()
+    mkdirSync(join(dir, 'real'))
+    symlinkSync(join(dir, 'real'), join(dir, 'link'))
+    writeFileSync(join(dir, 'kept'), 'old')
+    const h = start()
+    const root = await h.openAt('cwd', dir, ['path', 'directory'])
+    await h.mkdirAt(root, 'made', 0o700)
+    expect(statSync(join(dir, 'made')).mode & 0o777).toBe(0o700)
+    expect(await failure(h.mkdirAt(root, 'link'))).toMatchObject({ syscall: 'mkdirat', code: 'EEXIST', path: 'link' })
+    expect(await failure(h.openAt(root, 'link', ['path', 'nofollow', 'directory']))).toMatchObject({ syscall: 'openat', code: 'ENOTDIR' })
+    expect(await failure(h.openAt(root, 'link', ['rdonly', 'nofollow']))).toMatchObject({ syscall: 'openat', code: 'ELOOP' })
+    expect(await failure(h.openAt(root, 'kept', ['wronly', 'creat', 'excl', 'nofollow']))).toMatchObject({ syscall: 'openat', code: 'EEXIST' })
+    expect(readFileSync(join(dir, 'kept'), 'utf8')).toBe('old')
+    const sub = await h.openAt(root, 'real', ['path', 'nofollow', 'directory'])
+    await h.closeFd(await h.openAt(sub, 'f', ['wronly', 'creat', 'excl'], 0o600))
+    expect(statSync(join(dir, 'real', 'f')).mode & 0o777).toBe(0o600)
+    await h.closeFd(sub)
+    await h.closeFd(root)
+    expect(await failure(h.mkdirAt(root, 'x'))).toMatchObject({ syscall: 'mkdirat', code: 'EBADF' })
+  })
 })
 
 describe('process attributes', () => {
