@@ -187,9 +187,9 @@ export async function makeMountPoint(helper: Helper, rootfs: string, target: str
   //      helper's requests in turn; that folder must stay empty: no directory, no file.
   //   2. A name is looked up again by every call given it. What handle can the walk keep of
   //      the level it has reached, so that a later swap of a name cannot redirect it, and how
-  //      does it open the next level without following a symlink there (openat(2): O_PATH,
-  //      O_NOFOLLOW, O_DIRECTORY; mkdirat(2); the helper's openAt and mkdirAt)? Which errno
-  //      says "this is not a directory (any more)"?
+  //      does it open the next level without following a symlink there (openat(2),
+  //      mkdirat(2); the helper's openAt and mkdirAt)? Which errno says "this is not a
+  //      directory (any more)"?
   //   3. A file that is there already (the image's /etc/hosts) must come out unchanged, and a
   //      file that is not must be made right where the walk is: which open(2) flags create
   //      without emptying and without following?
