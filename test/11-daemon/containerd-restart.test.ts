@@ -22,7 +22,7 @@ import { docker, imageRegistry, registeredLate, startContainerd, stopInProcessDa
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
-vi.setConfig({ testTimeout: 60_000 })
+vi.setConfig({ testTimeout: 90_000 })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const SECTION = 'the text\'s "When containerd restarts"'
 
@@ -219,7 +219,7 @@ describeKernel('containerd restarts under a running daemon', () => {
   it('a container killed right after containerd, back, answered that it runs', async () => {
     await afterRestart()
     const id = ids.between!
-    expect(await until(() => asked.has(id), 8000), `after containerd's restart your daemon had not asked containerd about a container it runs 8 s later: an exit during the outage would stay unknown. Does it ask at all, and does an earlier question wait on an exit it could only hear once subscribed again (${SECTION})?`).toBe(true)
+    expect(await until(() => asked.has(id), 20_000), `after containerd's restart your daemon had not asked containerd about a container it runs 20 s later: an exit during the outage would stay unknown. Does it ask at all, and does an earlier question wait on an exit it could only hear once subscribed again (${SECTION})?`).toBe(true)
     await until(() => exits.has(id) && !running(id))
     expect(await state(id), `the container was killed right after containerd answered the daemon's question that it runs, and containerd reported its exit (status ${exits.get(id)}): the record should say so 5 s later. When did your daemon's new subscription start to receive, and what did it know of that moment when it asked (${SECTION})?`)
       .toBe(`exited ${exits.get(id)}`)
@@ -228,7 +228,7 @@ describeKernel('containerd restarts under a running daemon', () => {
   it('a container started again before containerd\'s answer about its previous run arrived', async () => {
     await afterRestart()
     const id = ids.again!
-    expect(await until(() => asked.has(id), 8000), `after containerd's restart your daemon never asked containerd about a container it runs (${SECTION})`).toBe(true)
+    expect(await until(() => asked.has(id), 20_000), `after containerd's restart your daemon never asked containerd about a container it runs (${SECTION})`).toBe(true)
     await until(() => againStarted !== undefined, 30_000)
     expect(againStarted, `the container was killed after the daemon asked containerd about it, and containerd reported the exit (status ${exits.get(id)}) on the stream; the test then waited 10 s for the record to say so, to start it again, before it let containerd's answer (stopped) reach the daemon. Where could the daemon have heard of that exit, and from when on (${SECTION})?`).toBe('yes')
     await sleep(1000) // the held-back answer has arrived by now
