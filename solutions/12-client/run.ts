@@ -184,7 +184,16 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   else attached?.end()
   const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition } })
   const status = readAll(waiting).then((text) => JSON.parse(text) as { StatusCode: number; Error: { Message: string } | null })
-  // both are awaited later; until then a failure must not count as unhandled
+  // the wait's answer may come before start's, before the output's end, or never: a failed one is
+  // told as it comes (the CLI's waitExitOrRemoved logs from a goroutine of its own) and ends the
+  // run with 125, but only once the output has ended; one the client drops itself is no failure
+  let dropped = false
+  const waitFailed = (message: string) => (stdio.stderr.write(logLine('error', message)), 125)
+  const exitCode = status.then(
+    (result) => (result.Error?.Message ? waitFailed(`Error waiting for container: ${result.Error.Message}`) : result.StatusCode),
+    () => (dropped ? 125 : waitFailed('error waiting for container: unexpected EOF')),
+  )
+  // all are awaited later; until then a failure must not count as unhandled
   status.catch(() => {})
   output?.catch(() => {})
   const cleanups: (() => void)[] = terminal ? [terminal.restore] : []
@@ -195,27 +204,33 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
     try {
       await engine.json('POST', `/containers/${id}/start`)
     } catch (error) {
+      // the container may run all the same (a start refused once it had begun): with --rm the CLI
+      // waits for the daemon to remove it, its output copied to the end; without, nothing may hold
+      // the client open
+      if (plan.autoRemove) await Promise.all([exitCode, output?.catch(() => {})])
+      else dropped = true
       attached?.destroy()
       terminal?.restore() // before the error is printed
-      if (plan.autoRemove) await status.catch(() => {}) // the daemon removes it: wait until it has
       throw error
     }
     if (plan.detach) {
+      dropped = true
       waiting.destroy() // the CLI drops the wait once the container runs
       stdio.stdout.write(`${id}\n`)
       return 0
     }
     terminal?.resize()
     if (detached && (await Promise.race([output, detached])) === 'detached') {
+      dropped = true
       attached!.destroy()
       waiting.destroy()
       return 0 // the container runs on; the CLI says nothing
     }
-    // the CLI logs a failed wait (a removal refused, the daemon gone) and exits 125 with no more words
-    const failed = await status.then((result) => result.Error?.Message && `Error waiting for container: ${result.Error.Message}`, () => 'error waiting for container: unexpected EOF')
-    terminal?.restore() // before the last words
-    if (failed) stdio.stderr.write(logLine('error', failed))
-    return failed ? 125 : (await status).StatusCode
+    // the output to its end first, whichever came first: its end is not the container's exit (a
+    // daemon may close the attach while the container runs on), nor is the wait's answer its end
+    await output?.catch(() => {})
+    terminal?.restore()
+    return await exitCode
   } finally {
     for (const cleanup of cleanups) cleanup()
     if (plan.interactive) {

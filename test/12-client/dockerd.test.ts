@@ -153,6 +153,46 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
     }
   })
 
+  it('run --rm whose daemon answers out of order, beside the docker CLI: start answered only after the exit, the attach cut mid-output, the wait cut, start failing after the output', async () => {
+    await docker('28.2.2', real.host, ['pull', '-q', busybox])
+    const args = ['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'echo before; sleep 2; echo after; echo err >&2; exit 7']
+    const [attach, wait, start] = [/\/attach\?/, /\/wait\?/, /\/start$/]
+    const ways: { way: string; meddle: () => void; question: string }[] = [
+      {
+        way: 'start\'s answer held back until the wait has answered and the attach has ended',
+        meddle: () => proxy.meddle({ route: start, hold: Promise.all([proxy.answered(wait), proxy.answered(attach)]) }),
+        question: 'the output and the exit came before start\'s 204: was anything of yours waiting for start before it read them, and does the exit code still come from the wait? (see "Answers out of order")',
+      },
+      {
+        way: 'the attach closed by the daemon\'s side after "before", the container running on',
+        meddle: () => proxy.meddle({ route: attach, cut: 'before\n' }),
+        question: 'the output ended, but did the container? Where does the exit code come from, and what is the end of the attach stream a sign of? (see "Answers out of order")',
+      },
+      {
+        way: 'the wait\'s connection cut once "before" has come, the container running on',
+        meddle: () => proxy.meddle({ route: wait, cut: proxy.carried(attach, 'before\n') }),
+        question: 'the wait failed while the output still came: when does the CLI say so, and does it stop copying the output then? (see "Answers out of order"; utils.go, waitExitOrRemoved, and where run.go reads its channel)',
+      },
+      {
+        way: 'start answering 500 once the attach has carried "before"',
+        meddle: () => proxy.meddle({ route: start, hold: proxy.carried(attach, 'before\n'), fail: { status: 500, message: 'the start was refused after all' } }),
+        question: 'the container runs and has written, but the start failed: what does the CLI do with the attach, what does --rm make it wait for, and which error, with which code, ends the run? (see "Answers out of order")',
+      },
+    ]
+    for (const { way, meddle, question } of ways) {
+      const seen: Record<string, { stdout: string; stderr: string; exitCode: number }> = {}
+      for (const client of ['docker', 'minidocker'] as const) {
+        proxy.clear()
+        meddle()
+        const result = client === 'minidocker' ? await minidocker(['-H', proxy.host, ...args]) : await docker('28.2.2', proxy.host, args, { timeout: 40_000 })
+        const stderr = result.stderr.replace(/time="[^"]*"/g, 'time=TIME')
+        seen[client] = { stdout: result.stdout, stderr: client === 'docker' ? asMinidocker(stderr) : stderr, exitCode: result.exitCode }
+      }
+      proxy.clear()
+      expect(seen.minidocker, `run --rm, ${way}: expected docker's stdout (byte for byte), stderr and exit code (left: yours, right: docker's) — ${question}`).toEqual(seen.docker)
+    }
+  })
+
   it('run -i with --detach-keys the daemon cannot read, beside the docker CLI', async () => {
     // each refusal leaves a container created, as docker's does: the clean-up removes them
     for (const keys of ['ctrl-P', 'ctrl-p,ctrl-']) {

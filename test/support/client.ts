@@ -57,45 +57,124 @@ export interface Proxy {
   hijacked: [string, Buffer[]][]
   /** every connection through the proxy closed under its client, as a daemon that went away */
   cut(): void
+  /** the answer to the next request whose "METHOD /path?query" matches `rule.route` handled as `rule` says */
+  meddle(rule: Meddling): void
+  /** resolves once the answer to a request matching `route` has reached its client whole (a hijacked stream: its end) */
+  answered(route: RegExp): Promise<void>
+  /** resolves once the answer to a request matching `route` has carried `text` to its client */
+  carried(route: RegExp, text: string): Promise<void>
+  /** the rules not yet used and the watches not yet resolved dropped, for the next run */
+  clear(): void
   stop(): Promise<void>
 }
 
-/** A unix socket at DIR/proxy.sock that forwards to `daemonSocket` and records each request. */
+/** A daemon answering out of the order a quiet one shows: one answer held back, replaced, or cut. */
+export interface Meddling {
+  route: RegExp
+  /** the answer, head included, held back until this settles (at most 20 s, so that no client's order can hang a test) */
+  hold?: Promise<unknown>
+  /** once held, this answer is sent in place of the daemon's, as a daemon's error */
+  fail?: { status: number; message: string }
+  /** the connection closed under the client, as the daemon's side would close it: once this settles, or once the answer has carried this text (nothing after it) */
+  cut?: Promise<unknown> | string
+}
+
+interface Watch {
+  route: RegExp
+  text?: string
+  resolve(): void
+}
+
+/**
+ * A unix socket at DIR/proxy.sock that forwards to `daemonSocket` and records each request;
+ * meddle() makes it hold back, replace or cut one chosen answer, hijacked streams included.
+ */
 export async function loggingProxy(dir: string, daemonSocket: string): Promise<Proxy> {
   const path = join(dir, 'proxy.sock')
   const requests: string[] = []
   const bodies: [string, string][] = []
   const hijacked: [string, Buffer[]][] = []
   const open = new Set<Socket>()
+  let rules: Meddling[] = []
+  let watches: Watch[] = []
+  /** the rule for this request, used once */
+  const ruleFor = (line: string) => {
+    const rule = rules.find((r) => r.route.test(line))
+    rules = rules.filter((r) => r !== rule)
+    return rule
+  }
+  /** what the answer to `line` has carried so far, or that it has ended (undefined) */
+  const notice = (line: string, sofar?: string) => {
+    const done = watches.filter((w) => w.route.test(line) && (w.text === undefined ? sofar === undefined : sofar?.includes(w.text)))
+    watches = watches.filter((w) => !done.includes(w))
+    done.forEach((w) => w.resolve())
+  }
+  const held = (rule: Meddling | undefined, then: () => void) => {
+    if (!rule?.hold) return then()
+    const timer = setTimeout(then, 20_000).unref()
+    const go = () => (clearTimeout(timer), then())
+    rule.hold.then(go, go)
+  }
+  /** `close` once rule.cut settles; a text is the caller's to look for */
+  const cutting = (rule: Meddling | undefined, close: () => void) => {
+    if (rule?.cut instanceof Promise) rule.cut.then(close, close)
+  }
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    requests.push(`${req.method} ${req.url}`)
+    const line = `${req.method} ${req.url}`
+    requests.push(line)
+    const rule = ruleFor(line)
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => chunks.length > 0 && bodies.push([`${req.method} ${req.url}`, Buffer.concat(chunks).toString()]))
-    const upstream = request({ socketPath: daemonSocket, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    req.on('end', () => chunks.length > 0 && bodies.push([line, Buffer.concat(chunks).toString()]))
+    const upstream = request({ socketPath: daemonSocket, method: req.method, path: req.url, headers: req.headers }, (answer) => held(rule, () => {
+      if (rule?.fail) {
+        answer.resume()
+        res.writeHead(rule.fail.status, { 'Content-Type': 'application/json' }).end(`${JSON.stringify({ message: rule.fail.message })}\n`)
+        return notice(line)
+      }
       res.writeHead(answer.statusCode!, answer.statusMessage, answer.headers)
       res.flushHeaders() // the wait's headers must go on at once, as the daemon sent them
-      answer.pipe(res)
-    })
+      let sofar = ''
+      answer.on('data', (chunk: Buffer) => {
+        res.write(chunk)
+        notice(line, (sofar += chunk))
+      })
+      answer.on('end', () => res.end(() => notice(line)))
+    }))
     upstream.on('error', () => res.destroy())
+    cutting(rule, () => (res.socket?.destroy(), upstream.destroy()))
     req.pipe(upstream)
   })
   server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    requests.push(`${req.method} ${req.url}`)
+    const line = `${req.method} ${req.url}`
+    requests.push(line)
+    const rule = ruleFor(line)
     const upstream = createConnection(daemonSocket)
     open.add(client).add(upstream)
     const lines = [`${req.method} ${req.url} HTTP/1.1`, ...Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`), '', '']
     upstream.write(lines.join('\r\n'))
     upstream.write(head)
     const sent = [head]
-    hijacked.push([`${req.method} ${req.url}`, sent])
+    hijacked.push([line, sent])
     client.on('data', (chunk: Buffer) => sent.push(chunk))
     client.pipe(upstream)
-    upstream.pipe(client)
+    let sofar = ''
+    const cutAt = typeof rule?.cut === 'string' ? rule.cut : undefined
+    upstream.on('data', (chunk: Buffer) => {
+      const at = cutAt === undefined ? -1 : (sofar + chunk).indexOf(cutAt)
+      if (at < 0) return client.write(chunk), notice(line, (sofar += chunk))
+      // the daemon's side closes right after the text: the client reads its end, and the container runs on
+      client.end(chunk.subarray(0, at + cutAt!.length - sofar.length))
+      upstream.destroy()
+      notice(line, sofar + cutAt)
+    })
+    upstream.on('end', () => client.end(() => notice(line)))
+    cutting(rule, () => (client.destroy(), upstream.destroy()))
     for (const s of [client, upstream]) s.on('error', () => { client.destroy(); upstream.destroy() })
   })
   server.on('connection', (s) => { open.add(s); s.on('close', () => open.delete(s)) })
   await new Promise<void>((resolve) => server.listen(path, resolve))
+  const watch = (route: RegExp, text?: string) => new Promise<void>((resolve) => watches.push({ route, text, resolve }))
   return {
     host: `unix://${path}`,
     requests,
@@ -103,6 +182,13 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
     hijacked,
     cut: () => {
       for (const s of open) s.destroy()
+    },
+    meddle: (rule) => void rules.push(rule),
+    answered: (route) => watch(route),
+    carried: (route, text) => watch(route, text),
+    clear: () => {
+      rules = []
+      watches = []
     },
     stop: () => new Promise((resolve) => {
       for (const s of open) s.destroy()
