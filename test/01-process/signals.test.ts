@@ -59,15 +59,21 @@ async function watchedRun(args: string[], prepare: ((h: Helper) => Promise<void>
   const out = captureFile('stdout')
   try {
     const running = runProcess({ args, env: [DEFAULT_PATH], cwd: tempDir() } satisfies Process, { stdout: out.fd, stderr: 'ignore' }, prepare, signals)
+    let settled = false
+    running.then(() => (settled = true), () => (settled = true))
     let code: number | undefined
     const error = await caught(async () => {
       // Once the exec is answered and every continuation waiting on it has run, the program runs.
       const execAnswered = async () => {
-        while (!answered) await new Promise((r) => setTimeout(r, 20))
+        while (!answered && !settled) await new Promise((r) => setTimeout(r, 20))
         await answered
         await new Promise((r) => setImmediate(r))
       }
-      await during?.(signals, out, helpers, execAnswered)
+      // A run that ends (or fails, as a starter does) before `during` is through ends the wait too.
+      const watching = during?.(signals, out, helpers, execAnswered)
+      watching?.catch(() => {})
+      await Promise.race([watching, running])
+      await watching
       code = await running
     }).finally(() => running.catch(() => {}))
     // at the moment runProcess settled, before Node's event loop could learn of any exit
