@@ -220,7 +220,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       return 0
     }
     terminal?.resize()
-    if (detached && (await Promise.race([output, detached])) === 'detached') {
+    // an attach the daemon cuts (reset, not ended) is an end of the output like any other
+    if (detached && (await Promise.race([output!.then(() => 'ended', () => 'ended'), detached])) === 'detached') {
       dropped = true
       attached!.destroy()
       waiting.destroy()
