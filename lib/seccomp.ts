@@ -47,7 +47,7 @@ export const ARCHITECTURES: Record<string, { audit: number; syscalls: Record<str
 /** x32 system calls come with AUDIT_ARCH_X86_64 and this bit set in their number. */
 export const X32_SYSCALL_BIT = 0x40000000
 
-/** The errno runc's filter returns for a SCMP_ACT_ERRNO without errnoRet. */
+/** The errno of an ERRNO verdict whose rule and profile give no errnoRet (see `getAction` in runc's libcontainer/seccomp/seccomp_linux.go). */
 export const DEFAULT_ERRNO = 1
 
 /** The program as the kernel takes it (struct sock_filter[]): 8 bytes per instruction, little-endian. */

@@ -218,10 +218,7 @@ export async function secure(helper: Helper, spec: Spec): Promise<{ lastFilter?:
   return {}
 }
 
-/**
- * Become config.json's process.user, last of all, as runc's finalizeNamespace does: groups
- * first, then the gid, then the uid, because after setuid() the process may change neither.
- */
+/** Become config.json's process.user, last of all, as runc's finalizeNamespace does (its setgroups, setgid and setuid). */
 export async function switchUser(helper: Helper, user: NonNullable<Spec['process']['user']>): Promise<void> {
   await helper.setgroups(user.additionalGids ?? [])
   await helper.setgid(user.gid)

@@ -715,8 +715,10 @@ static int op_failures_to(const char *fd_s) {
 static int op_memfd_exec(const char *list) {
   unsigned long seals;
   char text[256];
-  if (parse_flags(seal_flags, list, &seals, text, sizeof text))
-    return bad_request("memfd_exec", "unknown seal (expected seal,shrink,grow,write,future-write)");
+  if (parse_flags(seal_flags, list, &seals, text, sizeof text)) {
+    snprintf(text, sizeof text, "unknown seal in \"%.100s\": the names are F_SEAL_*'s, lowercase, without the prefix (memfd_create(2), fcntl(2) \"File sealing\")", list);
+    return bad_request("memfd_exec", text);
+  }
   call_begin("memfd_create");
   call_str("minidocker-helper");
   call_arg("MFD_CLOEXEC|MFD_ALLOW_SEALING");

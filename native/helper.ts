@@ -67,7 +67,7 @@ export interface HelperOptions {
   stderr?: StdioTarget
   /** Run in its own session, so that it may outlive the caller. */
   detached?: boolean
-  /** Further fds passed to the helper, in order, after its stdio and its control socket (e.g. a sync pipe for waitFd). */
+  /** Further fds to hand to the helper (e.g. a sync pipe for waitFd): spawn's stdio array gives each its number in the helper. */
   extraFds?: number[]
   /** The helper executable to start (default HELPER_PATH). */
   binary?: string
@@ -111,7 +111,7 @@ export class Helper {
   readonly process: ChildProcess
   /** Settles when the helper (or the program it exec'd) has exited. */
   readonly exited: Promise<ExitStatus>
-  /** The length of HelperOptions.extraFds when the helper was started. */
+  /** How many fds HelperOptions.extraFds handed the helper when it was started. */
   readonly extraFdCount: number
   #control: Duplex
   #buffered = ''
@@ -511,7 +511,7 @@ export class Helper {
    * setgroups(): set the supplementary groups.
    * @param gids the group IDs
    * @throws EPERM without CAP_SETGID, or in a user namespace whose setgroups file says deny.
-   * @precondition Before setgid and setuid: after setuid the process may no longer change them.
+   * The kernel checks CAP_SETGID of the calling thread at the time of the call (setgroups(2)).
    */
   setgroups(gids: number[]): Promise<unknown> {
     return this.#call('setgroups', ...gids.map(String))
@@ -522,7 +522,7 @@ export class Helper {
    * @param gid the group ID
    * @throws EPERM without CAP_SETGID.
    * @throws EINVAL when the ID is not mapped in the user namespace.
-   * @precondition Before setuid, which gives up the right to change groups.
+   * Without CAP_SETGID, only to the real or saved group ID (setgid(2)).
    */
   setgid(gid: number): Promise<unknown> {
     return this.#call('setgid', String(gid))
@@ -533,7 +533,7 @@ export class Helper {
    * @param uid the user ID
    * @throws EPERM without CAP_SETUID.
    * @throws EINVAL when the ID is not mapped in the user namespace.
-   * @precondition Last of the identity calls: a non-root user can change nothing afterwards.
+   * Leaving uid 0 this way clears the permitted and effective capability sets, unless SECBIT_KEEP_CAPS (capabilities(7), "Effect of user ID changes").
    */
   setuid(uid: number): Promise<unknown> {
     return this.#call('setuid', String(uid))
@@ -548,7 +548,7 @@ export class Helper {
   }
 
   /**
-   * close_range(2) from `from` to the highest fd number; requests go on being served.
+   * close_range(2) from `from` to the highest fd number, the control socket spared; requests go on being served.
    * @param from where the range starts
    */
   closeFds(from = 3): Promise<unknown> {

@@ -1,13 +1,17 @@
 /**
  * Chapter 13's comparisons: one OCI bundle around the probe, run to the end by minirunc and by
- * runc, each with a state root of its own, so a test can put their outputs side by side.
+ * runc, each with a state root of its own, so a test can put their outputs side by side; and the
+ * seccomp filters runc loads for a profile, read back from the kernel.
  * It does not import vitest, so a learner can use it at a terminal too.
  */
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { spawnSync } from 'node:child_process'
 import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
-import type { Spec } from '../../lib/oci.ts'
+import type { Seccomp, Spec } from '../../lib/oci.ts'
+import type { BpfInstruction } from '../../lib/seccomp.ts'
 import { onCleanup, tempDir } from './files.ts'
 import { probeLines } from './probe.ts'
 import { MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from './runtime.ts'
@@ -19,6 +23,7 @@ export interface Run {
 }
 
 let count = 0
+const containerId = () => `minidocker-test-sec-${process.pid}-${count++}`
 
 /** `runtime run` of a fresh bundle running the probe with `steps`; the container is force-deleted after the test. */
 export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], edit: (spec: Spec) => void = () => {}): Promise<Run> {
@@ -26,7 +31,7 @@ export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], e
   const bundle = probeBundle(join(dir, 'bundle'), steps, edit)
   const root = join(dir, 'state')
   // runc puts a container without cgroupsPath in a cgroup named for its ID: a name the cleanup checks know.
-  const id = `minidocker-test-sec-${process.pid}-${count++}`
+  const id = containerId()
   const args = ['--root', root, 'run', '--bundle', bundle, id]
   onCleanup(async () => {
     if (!existsSync(join(root, id))) return
@@ -50,4 +55,39 @@ export async function underBoth(steps: string[], edit?: (spec: Spec) => void): P
   if (ours.status === 'rejected') throw ours.reason
   if (runc.status === 'rejected') throw runc.reason
   return { ours: ours.value, runc: runc.value }
+}
+
+export const FILTERS = fileURLToPath(new URL('../../native/build/filters', import.meta.url))
+
+/** struct sock_filter[] as the kernel hands it out: 8 bytes an instruction, little-endian. */
+function decodeProgram(bytes: Buffer): BpfInstruction[] {
+  return Array.from({ length: bytes.length / 8 }, (_, i) => ({ code: bytes.readUInt16LE(i * 8), jt: bytes[i * 8 + 2]!, jf: bytes[i * 8 + 3]!, k: bytes.readUInt32LE(i * 8 + 4) }))
+}
+
+/**
+ * The seccomp filters runc loads for `profile` under no_new_privs, newest first: `runc create`
+ * of the probe's bundle leaves its init waiting to exec with the filters loaded, and
+ * native/build/filters (filters.c) reads them out of that process; the container is then
+ * force-deleted, before the PID it read can be anyone else's.
+ */
+export async function runcFilters(profile: Seccomp): Promise<BpfInstruction[][]> {
+  const dir = tempDir()
+  const bundle = probeBundle(join(dir, 'bundle'), ['pid'], (spec) => {
+    spec.process.noNewPrivileges = true
+    spec.linux!.seccomp = profile
+  })
+  const root = join(dir, 'state')
+  const id = containerId()
+  // The container's init keeps create's stdout and stderr: a file, since a pipe would stay open.
+  const output = openSync(join(dir, 'output'), 'w+')
+  try {
+    const created = spawnSync('runc', ['--root', root, 'create', '--bundle', bundle, '--pid-file', join(dir, 'pid'), id], { stdio: ['ignore', output, output], timeout: 60_000 })
+    if (created.status !== 0) throw new Error(`runc create failed: ${readFileSync(join(dir, 'output'), 'utf8')}`)
+    const dumped = await execa(FILTERS, [readFileSync(join(dir, 'pid'), 'utf8').trim()], { reject: false, stdin: 'ignore', timeout: 60_000 })
+    if (dumped.exitCode !== 0) throw new Error(`reading runc's filters failed: ${dumped.stderr}`)
+    return dumped.stdout.split('\n').filter(Boolean).map((hex) => decodeProgram(Buffer.from(hex, 'hex')))
+  } finally {
+    closeSync(output)
+    if (existsSync(join(root, id))) await execa('runc', ['--root', root, 'delete', '--force', id], { reject: false, timeout: 60_000 })
+  }
 }
