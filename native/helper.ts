@@ -268,7 +268,7 @@ export class Helper {
    * openat(2): open `path` relative to the directory behind `dirfd` (or the working directory,
    * for 'cwd') and keep the fd (close-on-exec) until closeFd or the helper's exec. An absolute
    * `path` ignores dirfd; every component but the last is followed if it is a symlink.
-   * @param flags open(2)'s flags, e.g. ['path', 'nofollow', 'directory'] (O_PATH: a handle to walk from, not to read)
+   * @param flags open(2)'s flags by name, lower case without O_: rdonly, wronly, rdwr, creat, excl, trunc, nofollow, directory, path
    * @param mode the permission bits of a file O_CREAT makes, before the umask
    * @returns the fd
    * @throws ENOENT when a component does not exist (and O_CREAT is not given for the last).

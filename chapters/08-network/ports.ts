@@ -128,8 +128,8 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
 // #region publishPorts
 /**
  * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port, the
- * rule marked as `owner`'s (the process that holds the address's lease). A port that is taken
- * fails before a rule exists for it. If one fails, whatever this call made is undone before the
+ * rule marked as `owner`'s (who that is: the text's "Rules a killed run left"). A port that is
+ * taken fails before a rule exists for it. If one fails, whatever this call made is undone before the
  * error is thrown: no proxy runs and no rule stays.
  */
 export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string, owner: Owner): Promise<Published> {

@@ -154,8 +154,7 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      restoreInput is called): the container's exit, a SIGTERM or SIGHUP to the client, the
   //      daemon's connections dropping, a start that fails after the attach, an attach refused.
   //      For each: when may the terminal go raw, when must it come back (before which words?),
-  //      does the client live on, and with which code and words does it end? A wait that fails
-  //      is not the start's error: read waitExitOrRemoved.
+  //      does the client live on, and with which code and words does it end?
   //   8. Letting go (the text's "Letting go"): when the call settles, the client holds nothing,
   //      and a process that never calls process.exit() could end on its own. Go's CLI needs
   //      none of this (its process ends with main); Node's event loop waits for what you left.
@@ -164,15 +163,12 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      and the detach, where each is given back. Nothing may be given back twice, nor kept
   //      for a container that is gone. The tests run every way out with `node -e`, no exit.
   //   9. A daemon need not answer in the order a quiet one shows (the text's "Answers out of
-  //      order"; run.go after the start, utils.go, hijack.go): start's answer may come only after
-  //      the output and the wait's answer, the attach may end while the container runs on, the
-  //      wait's connection may break mid-output, a start may fail once the container has
-  //      written. Whatever the order, every byte the container writes while attached reaches
-  //      stdout or stderr, and the exit code is the wait's alone: which end is a sign of what?
-  //      A broken wait is the CLI's log line and exit 125: when is the line printed, and when
-  //      does the run end? A start that fails with --rm is reported once the container is gone:
-  //      what may still come on the attach until then? The tests hold back and cut the daemon's
-  //      answers under docker 28.2.2 first, then under your client, and compare.
+  //      order"; run.go after the start, utils.go, hijack.go): start's answer late, the attach
+  //      ended while the container runs on, the wait's connection broken mid-output, a start
+  //      that fails once the container has written. Three things end: the output, the wait,
+  //      the start. Which is a sign of what, what may still come after each, and which decides
+  //      the code and the words? Find out from the real CLI before you decide: the tests hold
+  //      back and cut the daemon's answers under docker 28.2.2 first, then under your client.
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer
