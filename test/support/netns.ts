@@ -44,7 +44,8 @@ const netnsOf = (pid: number | string) => {
   }
 }
 
-const parentOf = (pid: number): number | undefined => {
+/** The parent of `pid`, from /proc/PID/stat; undefined once it is gone. */
+export const parentOf = (pid: number): number | undefined => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
