@@ -12,10 +12,10 @@ import * as grpc from '@grpc/grpc-js'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import { grpcDefinition } from '../../lib/containerd-proto.ts'
-import { CTR, probeRootfs, shimDir, shimSockets, TEST_RUNTIME } from '../support/containerd.ts'
+import { CTR, probeRootfs, shimDir, TEST_RUNTIME } from '../support/containerd.ts'
 import { onCleanup } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { removeCgroupParent } from '../support/daemons.ts'
+import { removeCgroupParent, shimSockets } from '../support/daemons.ts'
 import { ctrOk, taskRow, waitUntil } from './support.ts'
 
 const ENTRY = join(import.meta.dirname, '..', '..', 'bin', 'minicontainerd.cjs')

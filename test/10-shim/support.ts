@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
-import { probeRootfs, shimSockets, startContainerd, type Containerd } from '../support/containerd.ts'
+import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
+import { shimSockets } from '../support/daemons.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 
 /**

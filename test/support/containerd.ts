@@ -4,12 +4,12 @@
  * on its PATH, and stopped by PID afterwards with everything it left (tasks, shims, runtime
  * state, mounts) cleaned up.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { PROBE_PATH } from '../../native/helper.ts'
-import { startContainerd as startRealContainerd } from './daemons.ts'
+import { shimSockets, startContainerd as startRealContainerd } from './daemons.ts'
 import { inTerminal } from './runtime.ts'
 
 export const CTR = '/usr/bin/ctr'
@@ -95,26 +95,6 @@ export async function startContainerd(options: { env?: Record<string, string>; n
     cgroups: [namespace], // ctr puts a container in /NAMESPACE/ID
   })
   return { dir, address: daemon.socket, namespace, get pid() { return daemon.pid }, ctr, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
-}
-
-/** Where shims put their sockets: ours, and containerd's runc shim. */
-const SHIM_SOCKETS = ['/run/minidocker-shim', '/run/containerd/s']
-
-/**
- * The shim sockets there are now; the function returned removes those made since that no
- * process holds any more (a killed shim leaves its socket behind). One made in the last second
- * is left: bind(2) makes the file before /proc/net/unix names it, and another run's shim on this
- * machine may be in between.
- */
-export function shimSockets(): () => void {
-  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : [])
-  const before = new Set(SHIM_SOCKETS.flatMap((dir) => list(dir).map((f) => join(dir, f))))
-  return () => {
-    const bound = readFileSync('/proc/net/unix', 'utf8')
-    const settled = (path: string) => (statSync(path, { throwIfNoEntry: false })?.ctimeMs ?? Infinity) < Date.now() - 1000
-    for (const path of SHIM_SOCKETS.flatMap((dir) => list(dir).map((f) => join(dir, f))))
-      if (!before.has(path) && !bound.includes(path) && settled(path)) rmSync(path, { force: true, recursive: true })
-  }
 }
 
 /**

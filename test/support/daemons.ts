@@ -199,6 +199,31 @@ export async function startDaemon(what: string, command: string, args: string[],
   return daemon
 }
 
+/** Where shims put their sockets: ours, and containerd's runc shim. */
+const SHIM_SOCKETS = ['/run/minidocker-shim', '/run/containerd/s']
+
+/**
+ * The shim sockets there are now; the function returned removes those made since that no
+ * process holds any more (a killed shim leaves its socket behind). A socket is judged twice,
+ * 100 ms apart: bind(2) makes the file before /proc/net/unix names it, and another run's shim
+ * on this machine may be in between.
+ */
+export function shimSockets(): () => void {
+  const list = () => SHIM_SOCKETS.flatMap((dir) => (existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []))
+  const before = new Set(list())
+  const unbound = () => {
+    const bound = readFileSync('/proc/net/unix', 'utf8')
+    return list().filter((path) => !before.has(path) && !bound.includes(path))
+  }
+  return () => {
+    const first = unbound()
+    if (first.length === 0) return
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+    const still = new Set(unbound())
+    for (const path of first) if (still.has(path)) rmSync(path, { force: true, recursive: true })
+  }
+}
+
 /**
  * containerd with its config, root, state and sockets (gRPC `dir/c.sock`, ttrpc beside it) in
  * `dir`; the CRI plugin off. With `prefix`, containerd is the last word of that command, which
@@ -233,6 +258,7 @@ export function startDockerd(dir: string, args: string[], options: DaemonOptions
   const socket = join(dir, 'docker.sock')
   const parent = `minidocker-test-dockerd-${process.pid}-${dockerds++}`
   const [command, ...before] = [...(options.prefix ?? []), '/usr/sbin/dockerd']
+  const sockets = shimSockets()
   return startDaemon('dockerd', command!, [...before,
     '--host', `unix://${socket}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'),
     '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false',
@@ -240,9 +266,11 @@ export function startDockerd(dir: string, args: string[], options: DaemonOptions
     '--exec-opt', 'native.cgroupdriver=cgroupfs', '--cgroup-parent', `/${parent}`, ...args,
   ], dir, socket, {
     grace: 20_000,
-    // a dockerd that had to be killed leaves its mounts (data root, overlays, netns files)
+    // a dockerd that had to be killed leaves its mounts (data root, overlays, netns files), and
+    // its shims' sockets
     afterStop: async () => {
       for (const m of mountsBelow(dir).reverse()) spawnSync('umount', ['-l', m])
+      sockets()
     },
     ...options,
     cgroups: [...(options.cgroups ?? []), parent],
