@@ -62,6 +62,11 @@ export function encodeProgram(program: BpfInstruction[]): Buffer {
   return bytes
 }
 
+/** encodeProgram's inverse: a program as the kernel hands it out (PTRACE_SECCOMP_GET_FILTER). */
+export function decodeProgram(bytes: Buffer): BpfInstruction[] {
+  return Array.from({ length: bytes.length / 8 }, (_, i) => ({ code: bytes.readUInt16LE(i * 8), jt: bytes[i * 8 + 2]!, jf: bytes[i * 8 + 3]!, k: bytes.readUInt32LE(i * 8 + 4) }))
+}
+
 /**
  * A small assembler for filters: an instruction whose jumps name labels (`{ label }` entries
  * placed in the list) instead of distances; assemble() turns the list into a program.

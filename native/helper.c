@@ -396,6 +396,11 @@ static int parse_dirfd(const char *s, long *fd) {
   return parse_int(s, fd);
 }
 
+/* A DIRFD in the call's trace, as strace writes it. */
+static void call_dirfd(long fd) {
+  if (fd == AT_FDCWD) call_arg("AT_FDCWD"); else call_arg("%ld", fd);
+}
+
 /* openat DIRFD PATH FLAGS MODE: openat(2) with open_flags (close-on-exec added); answers the fd. */
 static int op_openat(char **a) {
   long dirfd, mode;
@@ -406,7 +411,7 @@ static int op_openat(char **a) {
   if (parse_flags(open_flags, a[3], &flags, text, sizeof text))
     return bad_request("openat", "unknown open flag");
   call_begin("openat");
-  if (dirfd == AT_FDCWD) call_arg("AT_FDCWD"); else call_arg("%ld", dirfd);
+  call_dirfd(dirfd);
   call_str(a[2]);
   call_arg("%s", text);
   if (flags & O_CREAT) call_arg("0%lo", mode);
@@ -422,7 +427,7 @@ static int op_mkdirat(char **a) {
   if (parse_dirfd(a[1], &dirfd) || parse_int(a[3], &mode))
     return bad_request("mkdirat", "expected DIRFD|cwd PATH MODE");
   call_begin("mkdirat");
-  if (dirfd == AT_FDCWD) call_arg("AT_FDCWD"); else call_arg("%ld", dirfd);
+  call_dirfd(dirfd);
   call_str(a[2]);
   call_arg("0%lo", mode);
   call_end();

@@ -1,31 +1,25 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { expect, it, vi } from 'vitest'
 import { processStart } from '../../lib/net.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { alive, processState, waitFor } from '../support/container.ts'
-import { parentOf, useStandInHost } from '../support/netns.ts'
+import { descendantsOf, useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
 import { addressIn, done, hosts, printed } from './support.ts'
 
 const SECTION = '(see "Rules a killed run left")'
 
-/** The processes below `run` (its container's, from the helper to the probe), each with its start time. */
-function below(run: number): { pid: number; start: string | undefined; comm: string }[] {
-  const under = (p: number): boolean => {
-    for (let q = parentOf(p); q !== undefined && q > 1; q = parentOf(q)) if (q === run) return true
-    return false
+/** The command name of `pid`; '' once it is gone. */
+const commOf = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  } catch {
+    return ''
   }
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter(under).map((pid) => {
-    const comm = (() => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-      } catch {
-        return ''
-      }
-    })()
-    return { pid, start: processStart(pid), comm }
-  })
 }
+
+/** The processes below `run` (its container's, from the helper to the probe), each with its start time. */
+const below = (run: number) => descendantsOf([run]).map((pid) => ({ pid, start: processStart(pid), comm: commOf(pid) }))
 
 // Whose a DNAT rule is: a run killed with SIGKILL while its container runs on, then the
 // container ending by itself. Everything happens in the stand-in host, read with its own iptables.

@@ -44,14 +44,23 @@ const netnsOf = (pid: number | string) => {
   }
 }
 
-/** The parent of `pid`, from /proc/PID/stat; undefined once it is gone. */
-export const parentOf = (pid: number): number | undefined => {
+const parentOf = (pid: number): number | undefined => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
   } catch {
     return undefined
   }
+}
+
+/** The processes whose line of parents, up to init, passes through one of `roots`. */
+export function descendantsOf(roots: Iterable<number>): number[] {
+  const ancestors = new Set(roots)
+  const below = (p: number): boolean => {
+    for (let q = parentOf(p); q !== undefined && q > 1; q = parentOf(q)) if (ancestors.has(q)) return true
+    return false
+  }
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter(below)
 }
 
 /** Register a stand-in host for the describe block it is called in; the getter is valid from beforeAll on. */
@@ -94,13 +103,8 @@ export function useStandInHost(): () => StandIn {
       processes,
       killAll: async () => {
         // The whole tree at once: a relay whose minidocker died first would be reparented out of sight.
-        const inside = new Set(processes())
-        const all = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number)
-        const below = (p: number): boolean => {
-          for (let q = parentOf(p); q !== undefined && q > 1; q = parentOf(q)) if (inside.has(q)) return true
-          return false
-        }
-        const doomed = all.filter((p) => inside.has(p) || below(p))
+        const inside = processes()
+        const doomed = [...inside, ...descendantsOf(inside)]
         for (const p of doomed) {
           try {
             process.kill(p, 'SIGKILL')

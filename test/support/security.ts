@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Seccomp, Spec } from '../../lib/oci.ts'
-import type { BpfInstruction } from '../../lib/seccomp.ts'
+import { decodeProgram, type BpfInstruction } from '../../lib/seccomp.ts'
 import { onCleanup, tempDir } from './files.ts'
 import { probeLines } from './probe.ts'
 import { MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from './runtime.ts'
@@ -58,11 +58,6 @@ export async function underBoth(steps: string[], edit?: (spec: Spec) => void): P
 }
 
 export const FILTERS = fileURLToPath(new URL('../../native/build/filters', import.meta.url))
-
-/** struct sock_filter[] as the kernel hands it out: 8 bytes an instruction, little-endian. */
-function decodeProgram(bytes: Buffer): BpfInstruction[] {
-  return Array.from({ length: bytes.length / 8 }, (_, i) => ({ code: bytes.readUInt16LE(i * 8), jt: bytes[i * 8 + 2]!, jf: bytes[i * 8 + 3]!, k: bytes.readUInt32LE(i * 8 + 4) }))
-}
 
 /**
  * The seccomp filters runc loads for `profile` under no_new_privs, newest first: `runc create`
