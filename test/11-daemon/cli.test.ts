@@ -291,6 +291,10 @@ describeKernel('minidockerd with the real docker CLI', () => {
       })
       void pull.then(() => resolve())
     })
+    if (pull.exitCode !== null) {
+      const early = await pull
+      expect.fail(`docker pull ended before its layers were under way (exit ${early.exitCode}): ${early.stderr || said}`)
+    }
     process.kill(daemon.pid, 'SIGKILL')
     const cut = await pull
     expect(cut.exitCode, `the daemon was to die mid-pull, but the pull finished: ${said}`).not.toBe(0)
