@@ -199,11 +199,10 @@ export async function makeMountPoint(helper: Helper, rootfs: string, target: str
   //      meets on the way (path_resolution(7))? The tests swap each directory of `target`, the
   //      ones still to be made too, for a symlink to a stand-in host folder before each of the
   //      helper's requests in turn; that folder must stay empty: no directory, no file.
-  //   2. A name is looked up again by every call given it. What handle can the walk keep of
-  //      the level it has reached, so that a later swap of a name cannot redirect it, and how
-  //      does it open the next level without following a symlink there (openat(2),
-  //      mkdirat(2); the helper's openAt and mkdirAt)? Which errno says "this is not a
-  //      directory (any more)"?
+  //   2. A name is looked up again by every call given it. What can the walk keep of the level
+  //      it has reached, so that a later swap of a name cannot redirect it, and what must it
+  //      never do when it goes on to the next level (openat(2), mkdirat(2); the helper's openAt
+  //      and mkdirAt)? What does the kernel answer when that level is no longer a directory?
   //   3. A file that is there already (the image's /etc/hosts) must come out unchanged, and a
   //      file that is not must be made right where the walk is: which open(2) flags create
   //      without emptying and without following?
@@ -260,11 +259,11 @@ export async function createDevices(helper: Helper, rootfs: string, bind = false
   // TODO(03): the device nodes and /dev symlinks a program expects, in the container's /dev.
   //   1. Which devices, with which type, numbers and mode? DEFAULT_DEVICES and DEV_SYMLINKS
   //      in lib/oci.ts list them (the runtime spec's "Default Devices", "Dev symbolic links").
-  //   2. Which call makes a device node? mknod(2); the helper wraps it.
+  //   2. What makes a device node, and what does it need to be told (mknod(2), native/helper.ts)?
   //   3. Constraint: rootfs/dev must already be the container's own tmpfs when this runs,
   //      never the image's directory.
-  //   4. bind: the helper is not in /dev's tmpfs yet, so /dev/NAME is still the host's node.
-  //      What can a bind mount land on (mount(2), MS_BIND), and what must exist there first?
+  //   4. bind: before pivot_root, which /dev/NAME does the helper see? What can a bind mount
+  //      land on (mount(2), MS_BIND), and what must exist there first?
   //   runc: createDevices() and setupDevSymlinks() in libcontainer/rootfs_linux.go.
   throw new NotImplementedError('03-rootfs', 'createDevices')
 }
