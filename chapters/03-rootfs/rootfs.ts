@@ -111,7 +111,9 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
  * anything else it has. A remount sets the mount's per-mount flags to exactly those it is
  * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
  * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
- * @param target the mount point, as the process that serves the helper's requests sees it
+ * @param target the mount, as the path the remount's mount(2) will be given: a mount point
+ *   (`/`), or the `/proc/self/fd/N` that mountChecked hands on, which the helper resolves in its
+ *   own /proc
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
  * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
  * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
@@ -126,8 +128,9 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
   //   2. Where can you read a mount's flags, and whose table must it be? Node runs in another
   //      mount namespace than the helper (in the tests, the helper's is a stand-in host).
   //   3. Many lines cover a path: "/", the disk, the rootfs, mounts stacked on one mount point.
-  //      Which one is the mount the path is on (proc(5), "/proc/pid/mountinfo")? And which
-  //      words of a line are per-mount flags, and which helper flag keeps each?
+  //      Which one is the mount the path is on (proc(5), "/proc/pid/mountinfo")? `target` may
+  //      be a magic link of the helper's own /proc: which mount does it name, seen from Node?
+  //      And which words of a line are per-mount flags, and which helper flag keeps each?
   //   4. Never drop a flag silently: one you cannot pass on is a ContainerError that names it.
   //   runc: the case "bind" of mountToRootfs and statfsToMountFlags in
   //   libcontainer/rootfs_linux.go (1.2+), moby's UnprivilegedMountFlags; chapter: "Read-only,
@@ -142,25 +145,36 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
  * on the very file that is `target` when it is checked, never on whatever the name leads to a
  * moment later: the image's own processes, or another container sharing a volume, may swap a
  * directory on the way for a symlink to the host between the resolution and the mount
- * (CVE-2021-30465). Each call checks again: a remount or a propagation change after the mount
- * is a use of the name too.
+ * (CVE-2021-30465). They may go on swapping after the mount: `then`, when given, changes the
+ * mount just made (a read-only remount, a propagation change) and nothing else, whatever
+ * `target`, or any name, leads to by then.
  * @param target the mount point (its existing part free of symlinks), as the helper sees it
- * @throws ContainerError (125) naming `target` when it no longer leads there; the mount is not made.
+ * @param then what to do to the new mount, given a path by which the helper reaches that mount
+ *   and nothing else (valid during the call only)
+ * @throws ContainerError (125) naming `target` when it no longer leads there, or when the new
+ *   mount can no longer be reached for certain; nothing is mounted or changed then, and no
+ *   mount of this call is left behind (nor when `then` fails).
  */
-export async function mountChecked(helper: Helper, rootfs: string, target: string, source: string | null, type: string | null, flags: MountFlag[], data: string | null = null): Promise<void> {
-  // TODO(03): close the window between "secureJoin said where" and "mount(2) went there".
-  //   1. Any name is looked up again by every call that is given it, and the tests swap a
-  //      directory of `target` for a symlink to a stand-in host folder before each of the
-  //      helper's requests in turn. So what can be checked once and then used without a second
-  //      lookup? (open(2); proc(5), "/proc/pid/fd/"; the helper's docs in native/helper.ts.)
-  //   2. Constraints: never a mount, remount or propagation change outside `rootfs`, whichever
-  //      request the swap comes before; what the check saw must be what the kernel mounts on;
-  //      a target that no longer leads where secureJoin said is a ContainerError (125) that
-  //      names it, and nothing is mounted; no fd is left open, on success or failure.
-  //   3. After a mount, a name and the file under it are two different things: which one does
-  //      a later remount of the same target need?
-  //   runc: mountViaFDs / utils.WithProcfd in libcontainer (1.0.0-rc95 and later); the
-  //   chapter's "Between the check and the mount".
+export async function mountChecked(helper: Helper, rootfs: string, target: string, source: string | null, type: string | null, flags: MountFlag[], data: string | null = null, then?: (mount: string) => Promise<void>): Promise<void> {
+  // TODO(03): close the window between "secureJoin said where" and "mount(2) went there", and
+  //   the one between "the mount is made" and "the mount is changed".
+  //   1. Any name is looked up again by every call that is given it, and the tests change the
+  //      destination before each of the helper's requests in turn: a directory on the way
+  //      becomes a symlink to a stand-in host folder, or a plain directory of the same name, or
+  //      a symlink into the host's own mount appears at the last name. So what can be checked
+  //      once and then used without a second lookup? (open(2); proc(5), "/proc/pid/fd/"; the
+  //      helper's docs in native/helper.ts.)
+  //   2. Once the mount is made, what does each thing you hold reach: the name (what may it
+  //      lead to by now?), and what you checked before the mount (the mount, or what lies
+  //      under it?). Try a remount through each. How do you find the mount you made, and how do
+  //      you know that what you reached is that mount (proc(5), "/proc/pid/fdinfo/")?
+  //   3. Constraints: no mount, remount or propagation change outside `rootfs`, nor on any
+  //      mount but the one just made, whichever request the swap comes before; a target that
+  //      no longer leads where secureJoin said, or a new mount you cannot reach for certain, is
+  //      a ContainerError (125) that names it, and then nothing of this call stays mounted (what
+  //      can still reach that mount? umount2(2)); no fd is left open, on success or failure.
+  //   runc: utils.WithProcfd (1.0.0-rc95, 1.1) and reopenAfterMount (1.3) in libcontainer;
+  //   the chapter's "Between the check and the mount".
   throw new NotImplementedError('03-rootfs', 'mountChecked')
 }
 // #endregion mountChecked
@@ -185,11 +199,10 @@ export async function makeMountPoint(helper: Helper, rootfs: string, target: str
   //      meets on the way (path_resolution(7))? The tests swap each directory of `target`, the
   //      ones still to be made too, for a symlink to a stand-in host folder before each of the
   //      helper's requests in turn; that folder must stay empty: no directory, no file.
-  //   2. A name is looked up again by every call given it. What handle can the walk keep of
-  //      the level it has reached, so that a later swap of a name cannot redirect it, and how
-  //      does it open the next level without following a symlink there (openat(2),
-  //      mkdirat(2); the helper's openAt and mkdirAt)? Which errno says "this is not a
-  //      directory (any more)"?
+  //   2. A name is looked up again by every call given it. What can the walk keep of the level
+  //      it has reached, so that a later swap of a name cannot redirect it, and what must it
+  //      never do when it goes on to the next level (openat(2), mkdirat(2); the helper's openAt
+  //      and mkdirAt)? What does the kernel answer when that level is no longer a directory?
   //   3. A file that is there already (the image's /etc/hosts) must come out unchanged, and a
   //      file that is not must be made right where the walk is: which open(2) flags create
   //      without emptying and without following?
@@ -228,8 +241,8 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   //      mount read-only, and how do you make sure only this mount turns read-only, not the
   //      filesystem it comes from (a whole host disk)? remountFlags (yours) says with which flags.
   //   5. mountOptions' propagation flags ("rprivate", "shared"), once the mount exists.
-  //   6. Every mount(2) of the entry goes through mountChecked (yours): the path secureJoin
-  //      gave is only a name, and names can change under you.
+  //   6. Every mount(2) of the entry goes through mountChecked (yours), the ones after the
+  //      mount too: the path secureJoin gave is only a name, and names change under you.
   //   runc: mountToRootfs() and its case for bind mounts in libcontainer/rootfs_linux.go;
   //   chapter: "The mounts of the spec".
   throw new NotImplementedError('03-rootfs', 'mountInRootfs')
@@ -246,11 +259,11 @@ export async function createDevices(helper: Helper, rootfs: string, bind = false
   // TODO(03): the device nodes and /dev symlinks a program expects, in the container's /dev.
   //   1. Which devices, with which type, numbers and mode? DEFAULT_DEVICES and DEV_SYMLINKS
   //      in lib/oci.ts list them (the runtime spec's "Default Devices", "Dev symbolic links").
-  //   2. Which call makes a device node? mknod(2); the helper wraps it.
+  //   2. What makes a device node, and what does it need to be told (mknod(2), native/helper.ts)?
   //   3. Constraint: rootfs/dev must already be the container's own tmpfs when this runs,
   //      never the image's directory.
-  //   4. bind: the helper is not in /dev's tmpfs yet, so /dev/NAME is still the host's node.
-  //      What can a bind mount land on (mount(2), MS_BIND), and what must exist there first?
+  //   4. bind: before pivot_root, which /dev/NAME does the helper see? What can a bind mount
+  //      land on (mount(2), MS_BIND), and what must exist there first?
   //   runc: createDevices() and setupDevSymlinks() in libcontainer/rootfs_linux.go.
   throw new NotImplementedError('03-rootfs', 'createDevices')
 }

@@ -6,7 +6,7 @@
  * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order
  * (libcontainer/rootfs_linux.go: prepareRootfs, then pivotRoot).
  */
-import { existsSync, readlinkSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
@@ -109,7 +109,9 @@ const unescapeMountinfo = (field: string) => field.replace(/\\([0-7]{3})/g, (_, 
  * anything else it has. A remount sets the mount's per-mount flags to exactly those it is
  * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
  * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
- * @param target the mount point, as the process that serves the helper's requests sees it
+ * @param target the mount, as the path the remount's mount(2) will be given: a mount point
+ *   (`/`), or the `/proc/self/fd/N` that mountChecked hands on, which the helper resolves in its
+ *   own /proc
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
  * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
  * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
@@ -118,12 +120,15 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
   // The table of the container's mount namespace is the helper's (Node's own is the machine's);
   // the relay chapter 02 left at helper.pid made the namespace and shares it with its child.
   const table = await readFile(`/proc/${helper.pid}/mountinfo`, 'utf8')
+  // The helper's /proc/self is the serving process's /proc/PID: its fd's magic link says where
+  // the mount it holds sits now, written as the table writes mount points.
+  const point = target.startsWith('/proc/self/') ? readlinkSync(`/proc/${helper.serving}/${target.slice('/proc/self/'.length)}`) : target
   // Mounts stack: of all the mounts whose mount point covers the path, the last one listed is on top.
   const fields = table.split('\n').filter(Boolean).map((line) => line.split(' '))
-    .filter((f) => covers(unescapeMountinfo(f[4]!), target)).at(-1)! // "/" covers every path
+    .filter((f) => covers(unescapeMountinfo(f[4]!), point)).at(-1)! // "/" covers every path
   const current = fields[5]!.split(',').filter((word) => word !== 'rw').flatMap((word) => {
     const flags = FLAG_OPTIONS[word]
-    if (!flags) throw new ContainerError(`the mount at ${target} has "${word}", which a read-only remount could not keep`, 125)
+    if (!flags) throw new ContainerError(`the mount at ${point} has "${word}", which a read-only remount could not keep`, 125)
     return flags
   })
   return ['remount', 'bind', ...new Set([...current, ...wanted])]
@@ -131,17 +136,25 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
 // #endregion remountFlags
 
 // #region mountChecked
+/** The mount an fd of the helper's is on: its mount ID (proc(5), /proc/pid/fdinfo, mnt_id). */
+const mountOf = (helper: Helper, fd: number) => /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${helper.serving}/fdinfo/${fd}`, 'utf8'))?.[1]
+
 /**
  * mount(2) onto `target`, a path secureJoin resolved below `rootfs`, such that the mount lands
  * on the very file that is `target` when it is checked, never on whatever the name leads to a
  * moment later: the image's own processes, or another container sharing a volume, may swap a
  * directory on the way for a symlink to the host between the resolution and the mount
- * (CVE-2021-30465). Each call checks again: a remount or a propagation change after the mount
- * is a use of the name too.
+ * (CVE-2021-30465). They may go on swapping after the mount: `then`, when given, changes the
+ * mount just made (a read-only remount, a propagation change) and nothing else, whatever
+ * `target`, or any name, leads to by then.
  * @param target the mount point (its existing part free of symlinks), as the helper sees it
- * @throws ContainerError (125) naming `target` when it no longer leads there; the mount is not made.
+ * @param then what to do to the new mount, given a path by which the helper reaches that mount
+ *   and nothing else (valid during the call only)
+ * @throws ContainerError (125) naming `target` when it no longer leads there, or when the new
+ *   mount can no longer be reached for certain; nothing is mounted or changed then, and no
+ *   mount of this call is left behind (nor when `then` fails).
  */
-export async function mountChecked(helper: Helper, rootfs: string, target: string, source: string | null, type: string | null, flags: MountFlag[], data: string | null = null): Promise<void> {
+export async function mountChecked(helper: Helper, rootfs: string, target: string, source: string | null, type: string | null, flags: MountFlag[], data: string | null = null, then?: (mount: string) => Promise<void>): Promise<void> {
   // Once open, the file cannot be swapped: the name is looked up once, here, and never again.
   const fd = await helper.open(target)
   try {
@@ -151,8 +164,41 @@ export async function mountChecked(helper: Helper, rootfs: string, target: strin
       throw new ContainerError(`the mount point ${target} (inside ${rootfs}) changed after it was resolved: it now leads to ${landed}; refusing to mount there`, 125)
     // The magic link of the helper's own fd: the kernel mounts on the file opened, not a name.
     await helper.mount(source, `/proc/self/fd/${fd}`, type, flags, data)
+    if (then) await onMountMade(helper, rootfs, target, fd, then)
   } finally {
     await helper.closeFd(fd)
+  }
+}
+
+/**
+ * Run `then` on the mount just made on the file the helper holds as `under`, or, when that
+ * mount cannot be reached for certain or `then` fails, take it away again.
+ */
+async function onMountMade(helper: Helper, rootfs: string, target: string, under: number, then: (mount: string) => Promise<void>): Promise<void> {
+  const refuse = (why: string) => new ContainerError(`the mount point ${target} (inside ${rootfs}) changed after the mount: ${why}; unmounting it, nothing was changed`, 125)
+  try {
+    // `under` still holds the directory (or file) *under* the new mount, and follows it
+    // wherever a rename takes it: its magic link says where the mount sits now.
+    const point = readlinkSync(`/proc/${helper.serving}/fd/${under}`)
+    if (relative(rootfs, point).startsWith('..')) throw refuse(`it was moved to ${point}`)
+    // Only a lookup crosses onto a mount: open the place again, then prove it is that mount.
+    const top = await helper.open(point).catch((error: unknown) => {
+      throw error instanceof SyscallError ? refuse(`${point} cannot be opened again (${error.code})`) : error
+    })
+    try {
+      const reached = readlinkSync(`/proc/${helper.serving}/fd/${top}`)
+      if (reached !== point) throw refuse(`${point} now leads to ${reached}`)
+      // A plain directory put in its place would be on the mount under it, not on a new one.
+      if (mountOf(helper, top) === mountOf(helper, under)) throw refuse(`${point} is no longer the mount just made`)
+      await then(`/proc/self/fd/${top}`)
+    } finally {
+      await helper.closeFd(top)
+    }
+  } catch (error) {
+    // umount2(2) looks its target up to the mount on top of it: through `under`, exactly the
+    // mount made on it, wherever it is now and whatever the names say.
+    await helper.umount2(`/proc/self/fd/${under}`, ['detach'])
+    throw error
   }
 }
 // #endregion mountChecked
@@ -225,11 +271,13 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
     throw new ContainerError(`bind source path does not exist: ${mount.source}`, 125)
   // A file can only be bind-mounted onto a file, a directory onto a directory.
   await makeMountPoint(helper, rootfs, target, isBind && mount.source && statSync(mount.source).isFile() ? 'file' : 'directory')
-  await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null)
-  // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount.
-  if (isBind && flags.includes('rdonly'))
-    await mountChecked(helper, rootfs, target, null, null, await remountFlags(helper, target, flags.filter((f) => f !== 'bind' && f !== 'rec')))
-  if (propagation.length) await mountChecked(helper, rootfs, target, null, null, propagation)
+  // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount of it.
+  const readonly = isBind && flags.includes('rdonly')
+  const change = readonly || propagation.length ? async (made: string) => {
+    if (readonly) await helper.mount(null, made, null, await remountFlags(helper, made, flags.filter((f) => f !== 'bind' && f !== 'rec')))
+    if (propagation.length) await helper.mount(null, made, null, propagation)
+  } : undefined
+  await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null, change)
 }
 // #endregion mountInRootfs
 

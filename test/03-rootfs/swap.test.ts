@@ -3,6 +3,9 @@
  * while it is being made (CVE-2024-45310): a directory on the way to the destination becomes a
  * symlink to a stand-in host folder before each of the helper's requests in turn. The mount
  * point must be made, and the mount land, inside the rootfs, or be refused; never outside.
+ * The swaps go on after the mount: a :ro volume's remount must reach the mount just made, or
+ * be refused with that mount taken back, whatever the name leads to by then (a plain
+ * directory of the same name, a symlink into the host's own mount).
  * Everything happens in a mount namespace and on a tmpfs the test made.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -16,50 +19,97 @@ import { swappedBeforeRequest } from '../support/interpose.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { mountNamespace } from '../support/mountns.ts'
 
-/** The mount points of a mountinfo at or below `dir`. */
-const pointsBelow = (mountinfo: string, dir: string) =>
-  mountinfo.split('\n').filter(Boolean).map((line) => line.split(' ')[4]!).filter((p) => p === dir || p.startsWith(`${dir}/`))
+/** The lines of a mountinfo whose mount point is at or below `dir`. */
+const linesBelow = (mountinfo: string, dir: string) =>
+  mountinfo.split('\n').filter(Boolean).filter((line) => {
+    const point = line.split(' ')[4]!
+    return point === dir || point.startsWith(`${dir}/`)
+  })
 
 /** How many fds the process serving `helper`'s requests holds. */
 const fdCount = (helper: Helper) => readdirSync(`/proc/${helper.serving}/fd`).length
 
-describeKernel('a mount point swapped for a symlink between the check and the mount', () => {
-  it('-v SRC:/vol/data:ro, with /vol swapped for a symlink to the host before each request', async () => {
-    const ns = await mountNamespace()
-    const disk = await ns.tmpfs() // rootfs and stand-in host folders: nothing of the machine's
-    const source = await ns.tmpfs() // exists (empty) in Node's view too, where the source is checked
-    writeFileSync(ns.inside(join(source, 'in.txt')), 'volume\n')
-    const entry = parseVolume(`${source}:/vol/data:ro`)
-    const fds = () => fdCount(ns.helper)
-    for (let at = 0, swapped = true; swapped && at < 60; at++) {
-      const [rootfs, host] = [join(disk, `rootfs${at}`), join(disk, `host${at}`)]
-      for (const dir of [join(rootfs, 'vol', 'data'), join(host, 'data')]) mkdirSync(ns.inside(dir), { recursive: true })
+/**
+ * What is done to the rootfs's /vol/data, the mount point of `-v SRC:/vol/data:ro`, right before
+ * one of the helper's requests: the directory is renamed aside, inside the rootfs, and its name
+ * then leads somewhere else.
+ */
+const SWAPS: Record<string, (rootfs: string, host: string) => void> = {
+  '/vol swapped for a symlink to the host': (rootfs, host) => {
+    renameSync(join(rootfs, 'vol'), join(rootfs, 'vol.real'))
+    symlinkSync(host, join(rootfs, 'vol'))
+  },
+  '/vol swapped for a plain directory of the same name': (rootfs) => {
+    renameSync(join(rootfs, 'vol'), join(rootfs, 'vol.real'))
+    mkdirSync(join(rootfs, 'vol', 'data'), { recursive: true })
+  },
+  '/vol/data swapped for a plain directory of the same name': (rootfs) => {
+    renameSync(join(rootfs, 'vol', 'data'), join(rootfs, 'vol', 'data.real'))
+    mkdirSync(join(rootfs, 'vol', 'data'))
+  },
+  '/vol/data swapped for a symlink into the host': (rootfs, host) => {
+    renameSync(join(rootfs, 'vol', 'data'), join(rootfs, 'vol', 'data.real'))
+    symlinkSync(join(host, 'data'), join(rootfs, 'vol', 'data'))
+  },
+}
+
+describeKernel('a mount point swapped between the check and the mount, and between the mount and its remount', () => {
+  for (const [swapName, swap] of Object.entries(SWAPS)) {
+    it(`-v SRC:/vol/data:ro, with ${swapName} before each request`, async () => {
+      const ns = await mountNamespace()
+      const disk = await ns.tmpfs() // the rootfs and the stand-in host's folder: nothing of the machine's
+      // The host's folder holds a mount of its own, whose line is compared before and after.
+      const host = join(disk, 'host')
+      mkdirSync(ns.inside(join(host, 'data')), { recursive: true })
+      await ns.mount('-t', 'tmpfs', '-o', 'mode=755', 'tmpfs', join(host, 'data'))
       writeFileSync(ns.inside(join(host, 'data', 'keep')), 'host\n')
-      const swap = async () => {
-        renameSync(ns.inside(join(rootfs, 'vol')), ns.inside(join(rootfs, 'vol.real')))
-        symlinkSync(host, ns.inside(join(rootfs, 'vol')))
+      // The source's mount has flags the rootfs's disk and the host's mount have not.
+      const source = await ns.tmpfs() // exists (empty) in Node's view too, where the source is checked
+      await ns.mount('-o', 'remount,nosuid,nodev,noexec', source)
+      writeFileSync(ns.inside(join(source, 'in.txt')), 'volume\n')
+      const sourceFlags = linesBelow(await ns.mountinfo(), source).at(-1)!.split(' ')[5]!.split(',').filter((o) => o !== 'rw')
+      const entry = parseVolume(`${source}:/vol/data:ro`)
+      const [onHost, left, otherwise]: string[][] = [[], [], []]
+      for (let at = 0, swapped = true; swapped && at < 60; at++) {
+        const rootfs = join(disk, `rootfs${at}`)
+        const target = join(rootfs, 'vol', 'data')
+        mkdirSync(ns.inside(target), { recursive: true })
+        const { swapping, state } = swappedBeforeRequest(ns.helper, at, async () => swap(ns.inside(rootfs), host))
+        const [open, before] = [fdCount(ns.helper), linesBelow(await ns.mountinfo(), host)]
+        const error = await caught(() => mountInRootfs(swapping, rootfs, entry))
+        swapped = state.before !== ''
+        const story = swapped ? `with ${swapName} right before ${state.before}` : 'with no swap'
+        const info = await ns.mountinfo()
+        // Every run first, then the findings: what reached the host is the one to see first.
+        // A line not there before is a mount that landed, or (by its mount ID) one that changed.
+        const ids = before.map((line) => line.split(' ')[0])
+        const fresh = linesBelow(info, host).filter((line) => !before.includes(line)).map((line) => line.split(' '))
+        const [landed, changed] = [fresh.filter((f) => !ids.includes(f[0])), fresh.filter((f) => ids.includes(f[0]))]
+        if (landed.length) onHost.push(`${story}, a mount landed in the host's folder (${landed.map((f) => f[4]).join(', ')}): which lookup of the name came after the swap, and what did the kernel mount on? (the chapter's "Between the check and the mount")`)
+        for (const f of changed) onHost.push(`${story}, the host's own mount at ${f[4]} changed (now ${f[5]}): which mount did a call of yours reach, and through what? (the chapter's "Between the check and the mount")`)
+        if (readdirSync(ns.inside(join(host, 'data'))).join() !== 'keep') onHost.push(`${story}, the host's folder no longer shows its own files`)
+        if (fdCount(ns.helper) !== open) otherwise.push(`${story}, the helper holds more fds than before: is every fd closed, on success and on refusal?`)
+        const inRootfs = linesBelow(info, rootfs).map((line) => line.split(' '))
+        if (!swapped && error !== undefined) {
+          otherwise.push(`with no swap at all, mountInRootfs failed: ${error.message}`)
+        } else if (error !== undefined) {
+          if (inRootfs.length) left.push(`${story}, mountInRootfs refused ("${error.message}") but left ${inRootfs.map((f) => `${f[4]} (${f[5]})`).join(', ')} mounted in the rootfs: what must a refusal take back, and through what can it reach that mount now?`)
+          if (!(error instanceof ContainerError)) otherwise.push(`${story}, mountInRootfs failed with "${error.message}": a mount point that no longer leads where it was checked, or to the mount just made, is refused with a ContainerError (125). Which mount did that call address?`)
+          else if (!error.message.includes(target)) otherwise.push(`${story}, the refusal "${error.message}" must name the mount point ${target}`)
+        } else if (inRootfs.length !== 1) {
+          otherwise.push(`${story}, mountInRootfs succeeded with ${inRootfs.length} mounts below the rootfs (${inRootfs.map((f) => f[4]).join(', ')}), where the volume makes one`)
+        } else {
+          const [point, options] = [inRootfs[0]![4]!, inRootfs[0]![5]!.split(',')]
+          const lost = ['ro', ...sourceFlags].filter((o) => !options.includes(o))
+          if (!options.includes('ro')) otherwise.push(`${story}, the volume mounted at ${point} is writable (${options.join(',')}): which mount did the remount reach?`)
+          else if (lost.length) otherwise.push(`${story}, the volume mounted at ${point} lost ${lost.join(',')} of its source's mount flags (source: ${sourceFlags.join(',')}, the volume: ${options.join(',')}): whose flags did the remount say again, and how did you find that mount? (the chapter's "Read-only, and nothing less")`)
+        }
       }
-      const { swapping, state } = swappedBeforeRequest(ns.helper, at, swap)
-      const open = fds()
-      const error = await caught(() => mountInRootfs(swapping, rootfs, entry))
-      swapped = state.before !== ''
-      const story = swapped ? `with /vol swapped for a symlink to ${host} right before ${state.before}` : 'with no swap'
-      const info = await ns.mountinfo()
-      expect(pointsBelow(info, host), `${story}, a mount landed in the host's folder: which lookup of the name came after the swap, and what did the kernel mount on? (the chapter's "Between the check and the mount")`).toEqual([])
-      expect(readdirSync(ns.inside(join(host, 'data'))), `${story}, the host's folder no longer shows its own files`).toEqual(['keep'])
-      expect(fds(), `${story}, the helper holds more fds than before: is every fd closed, on success and on refusal?`).toBe(open)
-      if (!swapped) {
-        expect(error, 'with no swap at all, mountInRootfs failed').toBeUndefined()
-        const line = info.split('\n').find((l) => l.split(' ')[4] === join(rootfs, 'vol', 'data'))
-        expect(line?.split(' ')[5].split(','), 'the mount at /vol/data with no swap: is it there, and read-only?').toContain('ro')
-      } else if (error !== undefined) {
-        expect(error, `${story}, mountInRootfs failed with "${error.message}": a refusal is a ContainerError (125); did a mount go by name to where the symlink leads?`).toBeInstanceOf(ContainerError)
-        expect(error.message, `${story}, the refusal must name the mount point`).toContain(join(rootfs, 'vol', 'data'))
-      } else {
-        expect(pointsBelow(info, rootfs), `${story}, mountInRootfs succeeded but nothing is mounted inside the rootfs`).not.toEqual([])
-      }
-    }
-  })
+      expect(onHost, onHost[0]).toEqual([])
+      expect(left, left[0]).toEqual([])
+      expect(otherwise, otherwise[0]).toEqual([])
+    })
+  }
 })
 
 /** The paths below `dir` (never following a symlink) named `name` (or `name`.real, moved by a swap) and of `kind`. */
