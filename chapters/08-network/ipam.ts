@@ -47,7 +47,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
   //      after runs were killed at any point of withLock: who removes what they left, and how
   //      does it know the run is dead without racing anyone for it?
   //   5. A dead lock is removed through removeDead, never by a plain remove (see its TODO).
-  //   Where: man 2 open (O_EXCL), man 2 link (EEXIST); libnetwork's ipam takes a lock around
+  //   Where: man 2 open and man 2 link (ERRORS); libnetwork's ipam takes a lock around
   //   each change of its bitmap. Chapter text: "Addresses", "Two runs, one dead holder".
   throw new NotImplementedError('08-network', 'withLock')
 }
@@ -55,19 +55,23 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
 
 // #region removeDead
 /**
- * Remove the file `path`, which held `text` when this call read it, and whose owner `text` names
- * (or would name) is dead: if several runs found it so at once, one of them removes it, and none
- * removes what another run has put at `path` since. `mine` is the calling withLock's own file,
- * which holds its identity as a lock holds its holder's. A run killed at any point of this blocks
- * nobody. Returns when the file is gone or another live run is removing it: the caller looks again.
+ * Remove the file `path`, which held `text` when the caller read it, and whose owner `text`
+ * names (or would name) is dead. Several runs may call this at once with the same `text`, from
+ * other processes or from this one: at most one of them removes the file, and no call removes
+ * what another run has put at `path` since. Returns true when this call removed it; false when
+ * it did not (another run has, or is at it, or `path` holds something else now): the caller
+ * looks again. A run killed at any point of this blocks nobody.
  */
-export async function removeDead(path: string, text: string, mine: string): Promise<void> {
-  // TODO(08): take a dead lock over without ever removing a live one.
-  //   1. Play "read it, judge it dead, remove it" through with two runs first: whose lock goes?
-  //   2. What must hold, whatever the timing: of all the runs that judged the same dead file,
-  //      at most one removes it, and no run removes a file another run has put at `path` since.
-  //   3. A run killed at any moment in here blocks nobody for longer than it takes the next run
-  //      to notice, and reopens none of this.
+export async function removeDead(path: string, text: string): Promise<boolean> {
+  // TODO(08): take a dead lock over without ever removing a live one, and say whether you did.
+  //   1. Play "read it, judge it dead, remove it" through with two runs, then again with a
+  //      second look just before the remove: whose lock goes? What stays between any look and
+  //      the remove that acts on a name?
+  //   2. What must hold, whatever the timing: of all the calls given the same dead `text`, at
+  //      most one removes it, and none removes a file another run has put at `path` since.
+  //   3. A run can be killed right after any change it makes in here: what it leaves may block
+  //      nobody for longer than it takes the next run to notice, and must not reopen the race.
+  //   4. Calls of one process run at once too: nothing they make may share a name.
   //   Where: man 2 link, man 2 unlink; flock(2) for what a kernel lock spares you.
   //   Chapter text: "Two runs, one dead holder".
   throw new NotImplementedError('08-network', 'removeDead')

@@ -66,15 +66,15 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
   //      two runs starting together must never both make it: what in this chapter already
   //      keeps two runs apart? Beware: that lock is not reentrant, and allocate takes it
   //      itself; a holder that asks for it again waits for ever.
-  //   3. Some steps need what an earlier one produced (an address before a veth, a veth before
-  //      ports are reachable): the arguments each step takes give the order.
+  //   3. Some steps need what an earlier one produced: the arguments each step takes say which.
   //   4. Whatever fails, nothing may stay: no address allocated, no veth, no rule, no proxy,
   //      no container directory. detach() undoes the same, once the container has ended, in
   //      the reverse order of making.
-  //   5. A run killed with SIGKILL undoes nothing, and the next run may get its address: the
-  //      stale rules must be gone (sweepStaleRules) before this run's ports are published.
-  //      Before or after allocate, and under which lock? Think of a run that dies in between,
-  //      and of two runs sweeping at once. Whose are this run's rules (publishPorts' owner)?
+  //   5. A run killed with SIGKILL undoes nothing, and its DNAT rules stay (sweepStaleRules).
+  //      Where among your steps does the sweep go, and under which lock? Think of a run that
+  //      dies between the sweep and the allocation that gives its address away, of a stale
+  //      rule for a port this run publishes, and of two runs sweeping at once. Whose are this
+  //      run's rules (publishPorts' owner)?
   //   Where: libnetwork's sandbox and endpoint Join; dockerd's libnetwork-setkey hook; chapter
   //   09's create() for the same undo-on-failure shape. Chapter text: "Putting it together"
   //   and "Rules a killed run left".

@@ -45,11 +45,12 @@ export function parsePublish(text: string): PortMapping {
  */
 export async function ensureRule(table: string, args: string[]): Promise<void> {
   // TODO(08): add a rule to `table` only when it is not there yet.
-  //   1. Listing the chain and comparing text is fragile: iptables prints a rule in its own
-  //      canonical spelling, not yours. Which iptables command answers "is this exact rule
-  //      there?" by its exit status?
-  //   2. What would a run that always adds leave after a hundred containers, and who would
-  //      ever remove the copies?
+  //   1. After a hundred runs, each rule is there once: what would a run that always adds leave,
+  //      and who would ever remove the copies?
+  //   2. You know the rule in your spelling; iptables lists it in its own (add one in a
+  //      throwaway namespace and read it back with -S). How do you ask iptables itself,
+  //      rather than its listing, whether this rule is there?
+  //   3. Two runs that both look, then both add, add it twice: what keeps them apart here?
   //   Where: man 8 iptables (COMMANDS); libnetwork's iptables package (Exists, ProgramRule).
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureRule')
@@ -64,40 +65,45 @@ export async function ensureRule(table: string, args: string[]): Promise<void> {
  */
 export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
   // TODO(08): the DNAT rule of one published port, as iptables arguments.
-  //   1. Which matches select the packet: its protocol, its destination port (a match that
-  //      needs the protocol named first), its destination address when the mapping has one?
-  //   2. A container that connects to the host's published port from the bridge is container
-  //      to container traffic: which match leaves it out?
-  //   3. Which target rewrites the destination, and how does it take an address and a port?
-  //   Try it in a throwaway namespace (unshare --net), then read it back with -S.
-  //   Where: man 8 iptables-extensions (tcp, udp, DNAT), man 8 iptables (-d, -i, !); moby's
-  //   libnetwork drivers/bridge/internal/iptabler/port.go (the DNAT rule of a port binding). Chapter text: "Published ports".
+  //   1. It rewrites exactly the new connections meant for this mapping's host side: its
+  //      protocol, its port, on the address it names or on any of the host's when it names
+  //      0.0.0.0. Nothing else that passes CHAIN may match.
+  //   2. A container on the bridge may connect to the host's published port too. If your rule
+  //      rewrote that connection to a container on the same bridge, from which address would
+  //      the reply come, and would the client take it? What serves that connection instead?
+  //   3. Some options are refused unless something before them loads what they belong to:
+  //      read iptables' error. Then read your rule back with -S in a throwaway namespace
+  //      (unshare --net): iptables spells it its own way.
+  //   Where: man 8 iptables-extensions, man 8 iptables; moby's libnetwork
+  //   drivers/bridge/internal/iptabler/port.go (the DNAT rule of a port binding).
+  //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'dnatRule')
 }
 // #endregion dnatRule
 
 // #region ensureChains
 /**
- * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this),
- * so that a published port answers on the host's own addresses, from outside and from the host
- * itself, containers reach other networks through the host, and all of it works on a host whose
- * FORWARD policy drops. The DNAT rules of published ports (dnatRule) go in the nat chain CHAIN.
+ * Make the host's rules for the bridge (the caller holds a lock; every run calls this), so that
+ * a published port answers on the host's own addresses, from outside and from the host itself,
+ * containers reach other networks through the host, and all of it works on a host whose
+ * FORWARD policy drops. The DNAT rules of published ports (dnatRule) go in the nat chain CHAIN,
+ * which other runs' rules may already be in: a second call changes nothing.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
-  // TODO(08): the host's iptables rules for the bridge, made once: every run calls this, and
-  //   a second call adds nothing (ensureRule). Five rules and the chain CHAIN, each answering
-  //   a question:
-  //   1. Which hooks of the nat table does a packet from outside pass, and which a packet the
-  //      host sends to one of its own addresses? Both must reach CHAIN without naming the
-  //      host's addresses one by one (they change). Which destinations must not, since the
-  //      proxy serves them?
-  //   2. A container's packet leaves through another interface with a source the world cannot
-  //      answer: what rewrites it, and which packets exactly (not those staying on the bridge)?
-  //   3. On a host whose FORWARD policy is DROP (a machine running Docker), what happens to a
-  //      DNAT'ed packet on its way to the bridge, and to the container's reply? Two rules.
-  //   4. The chain may already exist (an earlier run): creating it again is an error.
-  //   Where: man 8 iptables-extensions (addrtype, MASQUERADE), man 8 iptables (-N, -P);
-  //   libnetwork's drivers/bridge/internal/iptabler/network.go and iptables/iptables.go.
+  // TODO(08): the host's side of iptables for the bridge, as Docker's bridge driver makes it
+  //   for docker0 with its chain DOCKER, and CHAIN to hold the published ports' rules.
+  //   1. What must reach CHAIN: a connection to a published port from another machine, and
+  //      one the host opens to one of its own addresses, whichever addresses it has today.
+  //      What must not reach it, because the proxy serves it?
+  //   2. A container's connection to another network leaves with a source address nobody out
+  //      there can answer; what stays on the bridge must keep its source.
+  //   3. On a host whose FORWARD policy drops (any machine running Docker), a published port's
+  //      traffic and a container's own connections out must pass, and their replies too.
+  //   4. Every run calls this, and finds the work of earlier ones in place, with other runs'
+  //      DNAT rules in CHAIN: it must fail at nothing, add nothing twice, and leave those be.
+  //      dockerd rebuilds its chains whole when it starts: why can it, and can you?
+  //   Where: man 8 iptables, man 8 iptables-extensions; libnetwork's
+  //   drivers/bridge/internal/iptabler/network.go and iptables/iptables.go.
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureChains')
 }
@@ -197,8 +203,8 @@ export async function sweepStaleRules(): Promise<string[][]> {
   //   1. Read the chain back as iptables prints it, and find each rule's owner in it. How does
   //      iptables print your mark, and what must your reading of a line cope with?
   //   2. Which owners are gone? A PID alone can name another process by now.
-  //   3. Delete each stale rule exactly: by what it is, not by where it was when you listed
-  //      the chain (another run may delete or add rules meanwhile; what happens to positions?).
+  //   3. Between your listing and your delete, other runs add and delete rules in CHAIN: how
+  //      do you name the rule you delete so that it is still that rule when iptables acts?
   //   4. Another deleter may come first: the rule's own run, or another sweep. Which error is
   //      then no error, and which still is?
   //   5. Nothing to sweep, or a chain holding only rules of live runs, is no error either.

@@ -41,13 +41,9 @@ const CLAIM = 'ipam.claim.'
 export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const lock = join(dir, LOCK)
-  const start = processStart(process.pid)!
-  // This call's identity, written to a file of its own first, then linked in place: link(2)
-  // fails with EEXIST for all but one, and the lock is never seen without its owner. The nonce
-  // makes every lock's content unique, so a dead lock is never mistaken for a later one.
-  const nonce = randomBytes(8).toString('hex')
-  const mine = join(dir, `${OWN}${process.pid}.${start}.${nonce}`)
-  await writeFile(mine, JSON.stringify({ pid: process.pid, start, nonce }))
+  // This call's identity, in a file of its own first, then linked in place: link(2) fails with
+  // EEXIST for all but one, and the lock is never seen without its owner.
+  const mine = await ownFile(dir)
   let held = false
   try {
     while (!held) {
@@ -60,15 +56,28 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
         // Gone meanwhile (undefined): try again. Empty or not JSON: no holder ever wrote that.
         if (holder === undefined) continue
         if (liveHolder(holder)) await sleep(5)
-        else await removeDead(lock, holder, mine)
+        else await removeDead(lock, holder)
       }
     }
-    await sweep(dir, mine)
+    await sweep(dir)
     return await fn()
   } finally {
     if (held) await rm(lock, { force: true })
     await rm(mine, { force: true })
   }
+}
+
+/**
+ * A new file in `dir` that names this process (its PID and start time, in the name and as JSON
+ * inside) and this call (a nonce): no two calls anywhere make the same name or the same content,
+ * so a dead holder's lock is never mistaken for a later one.
+ */
+async function ownFile(dir: string): Promise<string> {
+  const start = processStart(process.pid)!
+  const nonce = randomBytes(8).toString('hex')
+  const path = join(dir, `${OWN}${process.pid}.${start}.${nonce}`)
+  await writeFile(path, JSON.stringify({ pid: process.pid, start, nonce }))
+  return path
 }
 
 /** Whether a lock file's text names an owner that still runs. */
@@ -81,7 +90,7 @@ function liveHolder(text: string): boolean {
 }
 
 /** Remove what runs killed inside withLock left in `dir`: their own files and their claims. */
-async function sweep(dir: string, mine: string): Promise<void> {
+async function sweep(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
     const path = join(dir, name)
     if (name.startsWith(OWN)) {
@@ -90,7 +99,7 @@ async function sweep(dir: string, mine: string): Promise<void> {
       if (!alive({ pid: Number(pid), start: start! })) await rm(path, { force: true })
     } else if (name.startsWith(CLAIM)) {
       const claimant = await readFile(path, 'utf8').catch(() => undefined)
-      if (claimant !== undefined && !liveHolder(claimant)) await removeDead(path, claimant, mine)
+      if (claimant !== undefined && !liveHolder(claimant)) await removeDead(path, claimant)
     }
   }
 }
@@ -98,29 +107,37 @@ async function sweep(dir: string, mine: string): Promise<void> {
 
 // #region removeDead
 /**
- * Remove the file `path`, which held `text` when this call read it, and whose owner `text` names
- * (or would name) is dead: if several runs found it so at once, one of them removes it, and none
- * removes what another run has put at `path` since. `mine` is the calling withLock's own file,
- * which holds its identity as a lock holds its holder's. A run killed at any point of this blocks
- * nobody. Returns when the file is gone or another live run is removing it: the caller looks again.
+ * Remove the file `path`, which held `text` when the caller read it, and whose owner `text`
+ * names (or would name) is dead. Several runs may call this at once with the same `text`, from
+ * other processes or from this one: at most one of them removes the file, and no call removes
+ * what another run has put at `path` since. Returns true when this call removed it; false when
+ * it did not (another run has, or is at it, or `path` holds something else now): the caller
+ * looks again. A run killed at any point of this blocks nobody.
  */
-export async function removeDead(path: string, text: string, mine: string): Promise<void> {
-  // Named by what the dead file holds, so every run that read that same content races for this one name.
+export async function removeDead(path: string, text: string): Promise<boolean> {
+  // The right to remove it: a claim named by what the dead file holds, so every run that read
+  // that same content races for this one name, and a later dead file gets another.
   const claim = join(dirname(path), CLAIM + createHash('sha256').update(text).digest('hex').slice(0, 32))
+  // The claim names its claimant from the moment it exists, as the lock names its holder.
+  const me = await ownFile(dirname(path))
   try {
-    await link(mine, claim)
+    await link(me, claim)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     const claimant = await readFile(claim, 'utf8').catch(() => undefined)
     // A claimant that died holding its claim left a dead file like any other: remove it so too.
-    if (claimant !== undefined && !liveHolder(claimant)) await removeDead(claim, claimant, mine)
+    if (claimant !== undefined && !liveHolder(claimant)) await removeDead(claim, claimant)
     else await sleep(1)
-    return
+    return false
+  } finally {
+    await rm(me, { force: true })
   }
   try {
     // Only a claimant removes a dead file, and the claim is ours: if `path` still holds `text`, it
     // is the dead file, not a live lock that replaced it (every lock's content is unique).
-    if ((await readFile(path, 'utf8').catch(() => undefined)) === text) await rm(path, { force: true })
+    if ((await readFile(path, 'utf8').catch(() => undefined)) !== text) return false
+    await rm(path, { force: true })
+    return true
   } finally {
     await rm(claim, { force: true })
   }

@@ -5,11 +5,12 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, openSync, closeSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
+import { link, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { allocate, processStart, withLock } from '#ch/08-network/ipam.ts'
+import { allocate, processStart, removeDead, withLock } from '#ch/08-network/ipam.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 
@@ -94,6 +95,67 @@ describe('withLock, two runs and one dead holder', () => {
       )
       expect(most, `round ${round}: ipam.lock named a dead process and 8 runs came at once; ${most} of them were inside withLock together: when a run removes the lock it judged dead, is it still the lock it judged? ${SECTION}`).toBe(1)
       expect(all, `round ${round}: ipam.lock named a dead process and 8 runs came at once; they did not all get the lock within 10 s ${SECTION}`).toBeInstanceOf(Array)
+    }
+  }, 60_000)
+
+  it('6 take-overs of one dead lock while 2 live runs wait to take it, 200 times', async () => {
+    const dead = await deadHolder()
+    const start = processStart(process.pid)!
+    const removedUnder = 'when a run removes the lock it judged dead, is it still the lock it judged?'
+    for (let round = 1; round <= 200; round++) {
+      const root = tempDir()
+      const dir = join(root, 'ipam')
+      const aside = join(root, 'live')
+      mkdirSync(dir)
+      mkdirSync(aside)
+      const lock = join(dir, 'ipam.lock')
+      writeFileSync(lock, dead)
+      const seen: [string, string][] = []
+      let holding = 0
+      let over = false
+      // A live run as withLock makes one, waiting on the dead lock without judging it: it links
+      // its own content the moment the name is free, holds the lock a moment, and lets it go.
+      const live = async (i: number): Promise<void> => {
+        const content = JSON.stringify({ pid: process.pid, start, nonce: `${round}.${i}` })
+        const own = join(aside, String(i))
+        writeFileSync(own, content)
+        const until = Date.now() + 10_000
+        for (;;) {
+          try {
+            await link(own, lock)
+            break
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+            if (over) return
+            if (Date.now() > until) return void seen.push(['the dead lock was still there 10 s later', 'which of the runs that judged it dead removes it?'])
+            await new Promise(setImmediate)
+          }
+        }
+        if (++holding > 1) seen.push(['two live runs held ipam.lock at once', removedUnder])
+        for (let tick = 0; tick < 3; tick++) {
+          await sleep(1)
+          const now = await readFile(lock, 'utf8').catch(() => undefined)
+          if (now === content) continue
+          seen.push([`a live run's ipam.lock was ${now === undefined ? 'removed' : 'replaced'} while it held it`, removedUnder])
+          break
+        }
+        holding--
+        if ((await readFile(lock, 'utf8').catch(() => undefined)) === content) await unlink(lock)
+      }
+      // Runs that read the dead lock at once reach their take-over together or some ms apart.
+      const takeOver = async (ms: number): Promise<boolean> => {
+        await sleep(ms)
+        return removeDead(lock, dead)
+      }
+      const takeOvers = Promise.all([0, 0, 1, 2, 4, 8].map(takeOver)).catch((error: unknown) => {
+        over = true
+        throw error
+      })
+      const [said] = await Promise.all([takeOvers, live(0), live(1)])
+      const [what, ask] = seen[0] ?? []
+      expect(what, `round ${round}: 6 runs found ipam.lock naming a dead process and took it over at once (removeDead), while 2 live runs waited to take the lock; ${what}: ${ask} ${SECTION}`).toBeUndefined()
+      const removed = said.filter((yes) => yes === true).length
+      expect(removed, `round ${round}: 6 runs took one dead ipam.lock over at once, and ${removed} of their removeDead calls say they removed it: ${removed === 0 ? 'it is gone, so which one did?' : 'only one file was ever dead there'} (removeDead's doc comment) ${SECTION}`).toBe(1)
     }
   }, 60_000)
 

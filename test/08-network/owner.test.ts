@@ -62,7 +62,7 @@ describeKernel('whose a DNAT rule is', () => {
     expect(alive(container), `the container (PID ${container}) ended with its run: the test cannot tell a run's rule from its container's`).toBe(true)
 
     await sweepingRun('a run on the bridge after the killed one')
-    expect(await chain(), `minidocker was killed while its container (PID ${container}, at ${address}) ran on, and the next run's sweep deleted the container's DNAT rule: a container that runs keeps its published ports. Whose is a rule: the run's, or the process that holds the address it points at? ${SECTION}`).toEqual(expect.arrayContaining(theirs))
+    expect(await chain(), `minidocker was killed while its container (PID ${container}, at ${address}) ran on, and the next run's sweep deleted the container's DNAT rule: a container that runs keeps its published ports. Whose is a rule, if it must last exactly as long as the port it publishes is in use? ${SECTION}`).toEqual(expect.arrayContaining(theirs))
     expect(await connect(8090), `the host's port 8090 no longer reaches the container at ${address}, which still runs and listens on 7000, after its run was killed and another run swept; MINIDOCKER holds: ${(await chain()).join('; ') || 'nothing'} ${SECTION}`).toBe('ping\n')
 
     // The connection was the container's last step: its PID 1 ends, and nothing may stay for it.

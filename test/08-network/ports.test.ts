@@ -46,6 +46,34 @@ async function sameRule(rule: string[], expected: string[]): Promise<{ same: boo
   return { same: result.stdout.includes('SAME'), listed: result.all.split('\n').filter((line) => line !== 'SAME' && line !== '-N MINIDOCKER').join('; ') }
 }
 
+/**
+ * What is wrong with `listed`, iptables' -S line of the learner's rule for `mapping`, asked as a
+ * question about the packets it matches or what it does to them: the rule itself is theirs to find.
+ */
+function askAbout(listed: string, mapping: PortMapping, bridge: string, containerIp: string): string {
+  const words = listed.replace(/^-A \S+\s*/, '').split(/\s+/)
+  const after = (flag: string): string | undefined => {
+    const at = words.indexOf(flag)
+    return at < 0 ? undefined : words[at + 1]
+  }
+  const negated = (flag: string): boolean => words[words.indexOf(flag) - 1] === '!'
+  const to = after('--to-destination')
+  if (after('-j') !== 'DNAT') return 'which target rewrites where a packet goes?'
+  if (to !== `${containerIp}:${mapping.containerPort}`)
+    return to?.startsWith(`${containerIp}:`) ? 'to which port of the container does your rule send it?' : 'to which address does your rule send the packet?'
+  if (after('-p') !== mapping.proto || negated('-p')) return `does your rule match the protocol this mapping publishes, and only it?`
+  const dport = after('--dport')
+  if (dport !== String(mapping.hostPort) || negated('--dport'))
+    return dport === String(mapping.containerPort) ? 'which port does a client connect to: the host\'s or the container\'s?' : 'does your rule match the port a client connects to, and only it?'
+  const address = after('-d')
+  if (mapping.hostIp !== '0.0.0.0' && (address !== `${mapping.hostIp}/32` || negated('-d')))
+    return 'this mapping publishes on one of the host\'s addresses: does your rule also rewrite a packet for another of the host\'s addresses, to the same port?'
+  if (mapping.hostIp === '0.0.0.0' && address !== undefined) return 'this mapping publishes on every address of the host: which ones does your rule leave out?'
+  if (after('-i') !== bridge || !negated('-i'))
+    return 'a container on the bridge that connects to this published port: does your rule rewrite its packets too, and how would the reply find its way back?'
+  return 'does every match of your rule hold for every packet of this published port?'
+}
+
 describeKernel('dnatRule', () => {
   const bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
   const cases: [PortMapping, string[], string][] = [
@@ -59,7 +87,8 @@ describeKernel('dnatRule', () => {
       const rule = dnatRule(mapping, bridge, '172.29.0.5')
       expect(rule[0], `${what}: expected the rule's first argument to be the chain it goes in (CHAIN), as after -A (dnatRule's doc comment)`).toBe('MINIDOCKER')
       const { same, listed } = await sameRule(rule, expected)
-      expect(same, `${what}: iptables holds your rule as "${listed}", but expected the one rule "-A ${expected.join(' ')}" — which matches pick out this port's packets, and which must no rule touch? (iptables-extensions(8); see "Published ports")`).toBe(true)
+      const held = listed.startsWith('-A ') ? `iptables holds your rule as "${listed}"` : `iptables did not take your rule: ${listed}`
+      expect(same, `${what}, for a container at 172.29.0.5: ${held}; ${listed.startsWith('-A ') ? askAbout(listed, mapping, bridge.name, '172.29.0.5') : 'what does it say is wrong?'} (iptables-extensions(8); see "Published ports")`).toBe(true)
     }
   })
 })

@@ -79,6 +79,7 @@ describeKernel('stale DNAT rules', () => {
     const run = await done(host().minidocker(['run', 'probe', '/bin/probe', 'exit:0']))
     expect(run.exitCode, `a run on the bridge with those three rules in MINIDOCKER failed: ${run.stderr} ${SECTION}`).toBe(0)
     const after = await chain()
+    expect([ofReused, ofDead, ofMine].some((line) => after.includes(line!)), `after one run on the bridge, MINIDOCKER holds none of the three rules planted in it, the live owner's neither: what did the run do to a chain that other runs' rules were in? (see "Published ports")`).toBe(true)
     expect(after, `the rule of this test's own process (PID ${me.pid}, started at ${me.start}, alive) was deleted: a run may sweep only what a dead owner left; did you delete by position? ${SECTION}`).toContain(ofMine)
     expect(after, `a rule marked with PID ${reused.pid} and start time ${reused.start} was kept: that PID runs, but started at ${me.start}, so it is another process now — what names a process, given that PIDs are reused? ${SECTION}`).not.toContain(ofReused)
     expect(after, `the rule of process ${dead.pid}, which has ended, was kept ${SECTION}`).not.toContain(ofDead)
