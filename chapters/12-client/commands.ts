@@ -33,8 +33,9 @@ export async function logs(engine: Engine, ref: string, options: { follow: boole
 export async function exec(engine: Engine, ref: string, command: string[], options: { interactive: boolean; tty: boolean }, stdio: Stdio): Promise<number> {
   // TODO(12): `docker exec` (the text's "Logs and exec"; the CLI's exec.go, RunExec and
   //   interactiveExec; chapter 11's text for what the daemon does with each request).
-  //   1. An exec is an instance the daemon makes first and starts after, on a hijacked
-  //      connection; its body is the CLI's ExecOptions, sent in full.
+  //   1. What must the daemon hold before a command can start in a running container, and on
+  //      which kind of connection does the command's output come? Record docker exec's
+  //      requests and their bodies: the tests compare yours with docker's, field for field.
   //   2. stdin, its end and the terminal work as in run, but the size goes to the exec's pty.
   //   3. The stream does not carry the exit code: who holds it, and from when?
   //   4. As run (the text's "Letting go"): once exec settles, nothing of it reads stdin or

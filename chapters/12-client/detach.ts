@@ -27,10 +27,10 @@ export function parseDetachKeys(keys: string): Buffer {
 
 // #region escapeProxy
 /**
- * stdin on its way to the container, as the CLI's escape proxy passes it: a byte that could
- * begin or continue the sequence `keys` is held back; a byte that breaks the match sends the
- * held bytes, in order, as the CLI's proxy does; the whole sequence is never sent:
- * `detach()` is called and nothing more goes through.
+ * stdin on its way to the container, watched for the sequence `keys` as the CLI's escape
+ * proxy watches it: what reaches the container, and when, is what docker's proxy lets through
+ * for the same keys typed. Once the sequence has been typed, `detach()` is called and nothing
+ * more goes through.
  */
 export function escapeProxy(keys: Buffer, detach: () => void): Transform {
   // TODO(12): the escape proxy (the text's "Detach keys"; moby/term's proxy.go, escapeProxy.Read).
@@ -40,8 +40,9 @@ export function escapeProxy(keys: Buffer, detach: () => void): Transform {
   //      typed may be lost or reordered once it is known. Which bytes go out when a match
   //      breaks, and is the breaking byte the start of a new match? Type ctrl-x ctrl-x y at
   //      the real `docker run -it --detach-keys ctrl-x,y` and read what the container got.
-  //   3. After the sequence nothing more goes through, and the proxy does not end the stream:
-  //      whoever pipes it into the connection must not half-close it.
+  //   3. After the sequence nothing more goes through. Should the daemon then read an end of
+  //      stdin, and what would it do with one (the CLI's hijack.go, beginInputStream, at an
+  //      EscapeError)?
   throw new NotImplementedError('12-client', 'escapeProxy')
 }
 // #endregion escapeProxy

@@ -13,9 +13,9 @@ import { copyOutput } from './stdcopy.ts'
 
 // #region pullImage
 /**
- * `POST /images/create`: the daemon pulls and streams its progress as JSON messages, one per
- * line, each handed to `progress`. An error before the stream is a DaemonError (call() makes
- * it); one in the stream (`errorDetail`) ends the pull with its message.
+ * `image` pulled by the daemon, its progress streamed back as JSON messages, one per line,
+ * each handed to `progress` as it comes. An error before the stream is a DaemonError (call()
+ * makes it); one in the stream (`errorDetail`) ends the pull with its message.
  */
 export async function pullImage(engine: Engine, image: string, progress: ProgressSink): Promise<void> {
   // TODO(12): the pull that run makes for a missing image, and `pull` itself (the text's
@@ -31,19 +31,22 @@ export async function pullImage(engine: Engine, image: string, progress: Progres
 
 // #region createContainer
 /**
- * `POST /containers/create`; when the daemon has no such image, say so on stderr as the CLI
- * does, pull it with its progress on stderr, and create again. Returns the container's ID.
+ * The container `plan` describes, created. An image the daemon lacks is pulled first, as the
+ * CLI pulls it: announced on stderr in the CLI's words, its progress on stderr too. Any other
+ * failure is the caller's, as the daemon gave it. Returns the container's ID.
  */
 export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<string> {
   // TODO(12): create, pulling only what is missing (the CLI's cli/command/container/create.go,
   //   createContainer; the text's "The run sequence").
-  //   1. Which of the ways a create fails lead to a pull? The tests ask docker 28.2.2 about a
-  //      missing image, a missing network and a name in use; read create.go's test for it.
-  //      Any other failure reaches the user as it came.
+  //   1. A create fails in many ways, and the daemon's answer is all the client has to tell a
+  //      missing image from the rest. What in that answer does the CLI look at? The tests give
+  //      the create answers you may not expect, and compare your requests after each with
+  //      docker 28.2.2's.
   //   2. The user is told before the pull, on stderr: the tests compare that line with what
   //      docker run prints for an image the daemon lacks (run it and read its stderr), the
   //      image named as the CLI shows it.
-  //   3. The create after the pull is the first one again, its name included.
+  //   3. The create after the pull is the first one again, its name included. And if it fails
+  //      as the first did?
   throw new NotImplementedError('12-client', 'createContainer')
 }
 // #endregion createContainer
@@ -126,49 +129,41 @@ export function proxySignals(engine: Engine, id: string): () => void {
  * The whole `run`: the container created (its image pulled if missing), its output on the
  * client's stdout and stderr from the first byte, and the exit code the daemon reports for
  * it. No output may be lost, not even a first line written at once; a container that exits
- * at once (and with --rm is removed at once) must still be seen to exit. With -i, stdin goes
- * to the container and the daemon learns where it ends; without -i, it learns at once that
- * there is none, and the output still comes. -d prints the ID once the container runs.
+ * at once (and with --rm is removed at once) must still be seen to exit. With -i the
+ * container reads the client's stdin to its end; without, a stdin that is empty and over;
+ * either way the output still comes. -d prints the ID once the container runs.
  * With -it, the detach keys typed leave the container running and the client exits 0.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
-  // TODO(12): the whole run (the figure; the text's "The run sequence"; the CLI's run.go,
-  //   runContainer, and utils.go, waitExitOrRemoved).
-  //   1. For the doc comment's two promises to hold, what must have answered before start is
-  //      sent? The tests compare your requests, in order, with docker's: record docker's (the
-  //      text's "The run sequence"). What does -d leave out, and what does it print?
-  //   2. With --rm the container is gone once it exits: what must the wait wait for, so that
-  //      its answer still comes, and comes after the removal?
-  //   3. stdin: without -i there is nothing to send; with it, the daemon must learn of its end,
-  //      or `cat` never finishes. Either way the output still comes the other way.
-  //   4. start can fail (a command not found): nothing may hold the client open then, and with
-  //      --rm the error goes out only once the daemon has removed the container.
-  //   5. The exit code has one source. The terminal, the signals and stdin are given back
-  //      whatever happens, and no promise may reject unheard while you wait on another.
-  //   6. --detach-keys (plan.detachKeys; the text's "Detach keys"; the CLI's run.go and
-  //      hijack.go, setupInput): who else must know the keys, and when does the CLI's own
-  //      proxy (detach.ts) watch stdin? A daemon may refuse the keys: what does the CLI say
-  //      then (AttachError), and what if one let through keys parseDetachKeys refuses? After a
-  //      detach the container runs on: what is left to wait for, and what does the CLI print?
-  //   7. The ways out of -it (the text's "The ways out of run -it"; run.go and hijack.go, where
-  //      restoreInput is called): the container's exit, a SIGTERM or SIGHUP to the client, the
-  //      daemon's connections dropping, a start that fails after the attach, an attach refused.
-  //      For each: when may the terminal go raw, when must it come back (before which words?),
-  //      does the client live on, and with which code and words does it end?
-  //   8. Letting go (the text's "Letting go"): when the call settles, the client holds nothing,
-  //      and a process that never calls process.exit() could end on its own. Go's CLI needs
-  //      none of this (its process ends with main); Node's event loop waits for what you left.
-  //      List what a run takes (listeners on process, stdin, connections: which are the
-  //      Engine's to close and which only yours, the terminal) and, for each way out of step 7
-  //      and the detach, where each is given back. Nothing may be given back twice, nor kept
-  //      for a container that is gone. The tests run every way out with `node -e`, no exit.
-  //   9. A daemon need not answer in the order a quiet one shows (the text's "Answers out of
-  //      order"; run.go after the start, utils.go, hijack.go): start's answer late, the attach
-  //      ended while the container runs on, the wait's connection broken mid-output, a start
-  //      that fails once the container has written. Three things end: the output, the wait,
-  //      the start. Which is a sign of what, what may still come after each, and which decides
-  //      the code and the words? Find out from the real CLI before you decide: the tests hold
-  //      back and cut the daemon's answers under docker 28.2.2 first, then under your client.
+  // TODO(12): the whole run (the figure; the text's "The run sequence", "The ways out of run -it",
+  //   "Answers out of order" and "Letting go"; the CLI's run.go, runContainer, and utils.go,
+  //   waitExitOrRemoved). The tests compare your requests, output, words and exit code with
+  //   docker 28.2.2's, through a proxy that can hold back or cut any of the daemon's answers.
+  //   1. After start the daemon waits for nobody: a container may print its line, exit and
+  //      (with --rm) be gone before start's own answer is back. What must the daemon already
+  //      hold for this client by then, and how does the client know that it holds it? What
+  //      of it does -d need, and what does -d print?
+  //   2. Three things end in a run: the attach stream, the wait's answer, start's answer, in
+  //      no order the protocol promises, and any of them can be cut. Which is the container's
+  //      exit, which says that all the output has come, and which may you not wait on before
+  //      reading the others? Which decides the exit code, and which the words on stderr?
+  //   3. What does --rm change: in what the wait waits for, and in when a start that failed
+  //      (a command not found) may be reported?
+  //   4. stdin: how does the daemon learn that there is none (no -i), or where it ends (-i),
+  //      while the output still comes the other way?
+  //   5. -it lends the client's terminal (hijack.go, setupInput and the restore it returns).
+  //      Between which two moments may it be raw, and which of the run's words must find it
+  //      given back? For each way out the text lists, does the client live on, and with which
+  //      code and words does it end? Ask the real CLI in script(1).
+  //   6. --detach-keys (plan.detachKeys; the text's "Detach keys"; the CLI's hijack.go,
+  //      setupInput): who besides your proxy (detach.ts) must know the keys? A daemon may
+  //      refuse them: what does the CLI say then (AttachError), and what if a daemon let
+  //      through keys parseDetachKeys refuses? After a detach the container runs on: what is
+  //      left to wait for, and what is printed?
+  //   7. However the call settles, the client then holds nothing, and a process that never
+  //      calls process.exit() could end on its own: what did the run take, and does every way
+  //      out (points 2, 5 and 6) reach what gives each back, once? No promise may reject
+  //      unheard while you await another. The tests run every way out so, with `node -e`.
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer

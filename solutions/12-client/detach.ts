@@ -30,10 +30,10 @@ export function parseDetachKeys(keys: string): Buffer {
 
 // #region escapeProxy
 /**
- * stdin on its way to the container, as the CLI's escape proxy passes it: a byte that could
- * begin or continue the sequence `keys` is held back; a byte that breaks the match sends the
- * held bytes, in order, as the CLI's proxy does; the whole sequence is never sent:
- * `detach()` is called and nothing more goes through.
+ * stdin on its way to the container, watched for the sequence `keys` as the CLI's escape
+ * proxy watches it: what reaches the container, and when, is what docker's proxy lets through
+ * for the same keys typed. Once the sequence has been typed, `detach()` is called and nothing
+ * more goes through.
  */
 export function escapeProxy(keys: Buffer, detach: () => void): Transform {
   let matched = 0 // how many bytes of `keys` are held

@@ -15,9 +15,9 @@ import { copyOutput } from './stdcopy.ts'
 
 // #region pullImage
 /**
- * `POST /images/create`: the daemon pulls and streams its progress as JSON messages, one per
- * line, each handed to `progress`. An error before the stream is a DaemonError (call() makes
- * it); one in the stream (`errorDetail`) ends the pull with its message.
+ * `image` pulled by the daemon, its progress streamed back as JSON messages, one per line,
+ * each handed to `progress` as it comes. An error before the stream is a DaemonError (call()
+ * makes it); one in the stream (`errorDetail`) ends the pull with its message.
  */
 export async function pullImage(engine: Engine, image: string, progress: ProgressSink): Promise<void> {
   const { fromImage, tag } = pullQuery(image)
@@ -39,8 +39,9 @@ export async function pullImage(engine: Engine, image: string, progress: Progres
 
 // #region createContainer
 /**
- * `POST /containers/create`; when the daemon has no such image, say so on stderr as the CLI
- * does, pull it with its progress on stderr, and create again. Returns the container's ID.
+ * The container `plan` describes, created. An image the daemon lacks is pulled first, as the
+ * CLI pulls it: announced on stderr in the CLI's words, its progress on stderr too. Any other
+ * failure is the caller's, as the daemon gave it. Returns the container's ID.
  */
 export async function createContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<string> {
   const create = async () => (await engine.json<{ Id: string }>('POST', '/containers/create', { query: { name: plan.name }, body: plan.config })).Id
@@ -155,9 +156,9 @@ function detachKeys(keys: string | undefined, stdio: Stdio): Buffer {
  * The whole `run`: the container created (its image pulled if missing), its output on the
  * client's stdout and stderr from the first byte, and the exit code the daemon reports for
  * it. No output may be lost, not even a first line written at once; a container that exits
- * at once (and with --rm is removed at once) must still be seen to exit. With -i, stdin goes
- * to the container and the daemon learns where it ends; without -i, it learns at once that
- * there is none, and the output still comes. -d prints the ID once the container runs.
+ * at once (and with --rm is removed at once) must still be seen to exit. With -i the
+ * container reads the client's stdin to its end; without, a stdin that is empty and over;
+ * either way the output still comes. -d prints the ID once the container runs.
  * With -it, the detach keys typed leave the container running and the client exits 0.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {

@@ -133,7 +133,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       { way: 'SIGTERM to the client', args: [...runIt, busybox, 'sh', '-c', traps], act: () => 'TERM', question: 'with -t, whose is a SIGTERM the client gets, and does the client live on to report the exit? Is the terminal given back when the run ends, whoever ended it? (see "The ways out of run -it"; run.go, sigProxy)' },
       { way: 'SIGHUP to the client', args: [...runIt, busybox, 'sh', '-c', traps], act: () => 'HUP', question: 'does SIGHUP go where SIGTERM goes, and is the terminal back in its mode from before? (see "The ways out of run -it")' },
       { way: 'the daemon\'s connections cut under the client', args: ['run', '-it', '--name', 'cut-CLIENT', '--network', 'none', busybox, 'sh', '-c', 'echo ready; sleep 30'], act: () => proxy.cut(), question: 'the attach and the wait both end without an answer: what does the CLI print, with which exit code, and is the terminal back before it prints? (see "The ways out of run -it"; utils.go, waitExitOrRemoved)' },
-      { way: 'a start that fails after the attach', args: [...runIt, busybox, 'no-such-command'], question: 'the terminal went raw at the attach: is it back before the error is printed (a line printed while raw has no carriage return)? (see "The ways out of run -it")' },
+      { way: 'a start that fails after the attach', args: [...runIt, busybox, 'no-such-command'], question: 'the start failed once the attach had answered: when did your terminal go raw, and was it back before the error was printed (a line printed while raw has no carriage return)? (see "The ways out of run -it")' },
       { way: 'an attach refused (keys the daemon cannot read)', args: [...runIt, '--detach-keys', 'ctrl-P', busybox, 'true'], question: 'when does the terminal go raw: before the attach has answered, or after? (see "The ways out of run -it")' },
     ]
     for (const { way, args, act, question } of ways) {
@@ -162,7 +162,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       {
         way: 'start\'s answer held back until the wait has answered and the attach has ended',
         meddle: () => proxy.meddle({ route: start, hold: Promise.all([proxy.answered(wait), proxy.answered(attach)]) }),
-        question: 'the output and the exit came before start\'s 204: was anything of yours waiting for start before it read them, and does the exit code still come from the wait? (see "Answers out of order")',
+        question: 'the output and the exit came before start\'s 204: was anything of yours waiting for start\'s answer before it read the others, and where did your exit code come from? (see "Answers out of order")',
       },
       {
         way: 'the attach closed by the daemon\'s side after "before", the container running on',

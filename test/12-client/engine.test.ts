@@ -279,24 +279,34 @@ describe('the Engine API transport', () => {
     expect(failed?.message, 'a 200 whose stream carries errorDetail: expected the pull to fail with its message').toBe('manifest unknown')
   })
 
-  it('createContainer answered 404 for a missing network and 409 for a name in use, beside docker 28.2.2', async () => {
-    for (const [status, message] of [[404, 'network nope not found'], [409, 'Conflict. The container name "/x" is already in use']] as const) {
+  it('createContainer refused by the daemon, answer by answer, beside docker 28.2.2', async () => {
+    /** each run's daemon answers every create with one of these: [status, Content-Type, body] */
+    const answers = [
+      [500, 'application/json', '{"message":"No such image: example.test/probe:latest"}'],
+      [404, 'application/json', '{"message":"network nope not found"}'],
+      [409, 'application/json', '{"message":"Conflict. The container name \\"/x\\" is already in use by container \\"0123456789ab\\". You have to remove (or rename) that container to be able to reuse that name."}'],
+      [404, 'text/plain; charset=utf-8', '404 page not found\n'],
+    ] as const
+    for (const [status, type, body] of answers) {
       const daemon = await fakeDaemon({
         version: '1.41',
         answer: (req, res) => {
-          if (req.url!.includes('/images/create')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"Pulling from library/probe","id":"latest"}\n')
-          else res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message }))
+          // a client that never stops asking is stopped here, so that its requests can be shown
+          if (daemon.requests.length > 12) res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"message":"the test\'s daemon stops answering"}')
+          else if (req.url!.includes('/images/create')) res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"Pulling from library/probe","id":"latest"}\n')
+          else res.writeHead(status, { 'Content-Type': type }).end(body)
         },
       })
-      await docker('28.2.2', daemon.host, ['run', '--name', 'x', '--network', 'nope', 'example.test/probe', 'true'])
+      const cli = await docker('28.2.2', daemon.host, ['run', '--name', 'x', '--network', 'nope', 'example.test/probe', 'true'])
       const theirs = daemon.requests.splice(0)
       const engine = await connected(daemon)
       const stdio = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() }
       const plan = { image: 'example.test/probe', name: 'x', config: { Image: 'example.test/probe', Cmd: ['true'], HostConfig: { NetworkMode: 'nope' } }, detach: false, interactive: false, tty: false, autoRemove: false, sigProxy: true }
       const error = await caught(() => createContainer(engine, plan, stdio, () => {}))
-      expect(daemon.requests, `create answered ${status} "${message}": expected docker run's requests up to its failure (left: yours, right: docker's) — which failures of a create does the CLI take for a missing image? (see "The run sequence"; the CLI's create.go)`)
+      const answered = `the daemon answered every create ${status} (${type}) ${body.trim()}`
+      expect(daemon.requests, `${answered}: expected docker run's requests up to its failure (left: yours, right: docker's) — which answer of the daemon should lead to a pull, and what in it does the CLI look at to decide? (see "The run sequence"; the CLI's create.go)`)
         .toEqual(theirs)
-      expect(error?.message, 'expected the create\'s error, as the daemon gave it').toBe(`Error response from daemon: ${message}`)
+      expect(error?.message, `${answered}: expected the error docker printed after "docker: " (left: yours)`).toBe(/^docker: (.*)$/m.exec(cli.stderr)?.[1])
     }
   })
 })

@@ -121,33 +121,29 @@ interface Way {
   keys?: number[]
   /** the code the call resolves with, or the words it rejects with */
   settles: number | RegExp
-  question: string
 }
 
 const ways: Way[] = [
-  { way: 'run -i, the container exits 3', args: 'exit', container: exits(3), settles: 3, question: 'the output ended and the wait answered: is stdin still piped to the socket, or read by anything of yours?' },
-  { way: 'run -i, the start fails', args: 'start-fails', container: () => {}, startError: 'failed to create task: exec: "nope": executable file not found in $PATH', settles: /executable file not found/, question: 'the attach was made before the start: who closes it when the start fails?' },
-  { way: 'run -i, the attach refused', args: 'refused', container: () => {}, refuse: true, settles: /unable to upgrade to tcp, received 404/, question: 'nothing was attached: was anything taken before the attach answered?' },
+  { way: 'run -i, the container exits 3', args: 'exit', container: exits(3), settles: 3 },
+  { way: 'run -i, start answered 400 (executable file not found)', args: 'start-fails', container: () => {}, startError: 'failed to create task: exec: "nope": executable file not found in $PATH', settles: /executable file not found/ },
+  { way: 'run -i, the attach answered 404', args: 'refused', container: () => {}, refuse: true, settles: /unable to upgrade to tcp, received 404/ },
   {
     way: 'run -it, detached with ctrl-p ctrl-q', args: 'detach', keys: [0x10, 0x11], settles: 0,
     container: (attach) => attach.write('ready\r\n'), // it runs on: neither the attach nor the wait ends by itself
-    question: 'after a detach the container runs on and its connections stay open on the daemon\'s side: who closes the attach and the wait on the client\'s?',
   },
   {
     way: 'run -it, the daemon\'s connections cut', args: 'cut', settles: 125,
     container: (attach, _exit, daemon) => (attach.write('ready\r\n'), setTimeout(daemon.cut, 100)),
-    question: 'the attach and the wait ended without an answer: is what was set up for them given back on this way out too?',
   },
   {
-    way: 'run -it, SIGTERM to the client proxied', args: 'sigterm', settles: 143,
+    way: 'run -it, SIGTERM sent to the client', args: 'sigterm', settles: 143,
     container: (attach, exit, daemon) => {
       daemon.onKill = () => (attach.end('got TERM\r\n'), setTimeout(() => exit(143), 50))
       attach.write('ready\r\n')
     },
-    question: 'the proxy kept the client alive to report the exit: is it still there once the run is over?',
   },
-  { way: 'exec -i, the command exits 5', args: 'exec', container: (attach, exit) => (exit(5), attach.end(frame(1, 'ready\n'))), settles: 5, question: 'exec lends stdin and the streams as run does: does it give them back as run does?' },
-  { way: 'logs -f, the container exits', args: 'logs', container: () => {}, settles: 0, question: 'the log stream ended: is anything of the call still open?' },
+  { way: 'exec -i, the command exits 5', args: 'exec', container: (attach, exit) => (exit(5), attach.end(frame(1, 'ready\n'))), settles: 5 },
+  { way: 'logs -f, the container exits', args: 'logs', container: () => {}, settles: 0 },
 ]
 
 /**
@@ -163,23 +159,24 @@ function endStray(host: string): void {
 
 describe('the client leaves nothing behind (see "Letting go")', () => {
   it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM), exec and logs -f, each in a process that must end on its own', async () => {
-    for (const { way, args, container, startError, refuse, keys, settles, question } of ways) {
+    for (const { way, args, container, startError, refuse, keys, settles } of ways) {
       const daemon = await fakeDaemon({ container, startError, refuse })
       const argv = [process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
       const ended = await typeInTerminal(argv, keys ?? [], { ready: keys ? 'ready' : '@reported', env: {}, deadline: 5_000 })
       if (ended.code === undefined) endStray(daemon.host)
       const report = daemon.reports[0]
-      expect(report, `${way}: the call never settled (the terminal showed ${JSON.stringify(ended.output)}) — ${question}`).toBeDefined()
+      expect(report, `${way}: the call had not settled when the process was ended, 5 s on (the terminal showed ${JSON.stringify(ended.output)}) — what was it still waiting for, and could that still come on this way out? (see "Letting go")`).toBeDefined()
       const { outcome, before, after, open } = report!
-      if (typeof settles === 'number') expect(outcome, `${way}: expected the call to resolve with ${settles}`).toEqual({ code: settles })
-      else expect(outcome.error, `${way}: expected the call to reject with the daemon's words`).toMatch(settles)
+      const settled = outcome.code === undefined ? `rejected with "${outcome.error}"` : `resolved with ${outcome.code}`
+      if (typeof settles === 'number') expect(outcome, `${way}: the call ${settled} (left; right: docker's code for this way out) — where did your code come from?`).toEqual({ code: settles })
+      else expect(outcome.error, `${way}: the call ${settled} — what did the daemon say, and did it reach the caller in its words?`).toMatch(settles)
       const changed = Object.keys(before.listeners).filter((e) => after.listeners[e] !== before.listeners[e]).map((e) => `${e} ${before.listeners[e]} → ${after.listeners[e]}`)
-      expect(after.listeners, `${way}: expected as many listeners on process after the call as before (changed: ${changed.join(', ')}) — ${question} (see "Letting go")`).toEqual(before.listeners)
-      expect(after.stdin, `${way}: expected stdin read by nothing after the call, as before it (left: after; flowing: piped or resumed) — ${question} (see "Letting go")`).toEqual(before.stdin)
-      expect(after.terminal, `${way}: expected the terminal's settings (stty -g) after the call to be those from before it`).toBe(before.terminal)
-      expect(open, `${way}: expected no connection to the daemon left open once the call had settled and the Engine was closed (these were open, by their first request) — ${question} (see "Letting go")`).toEqual([])
-      expect(after.resources.sort(), `${way}: expected the same resources keeping the event loop alive once the call had settled and the Engine was closed as before the call (left: after, right: before; a Timeout is a timer, a PipeWrap a connection) — ${question} (see "Letting go")`).toEqual(before.resources.sort())
-      expect(ended.code, `${way}: expected the process, which never calls process.exit, to end on its own within 5 s of the report with the call's code, as a Go CLI's does when main returns (left: its code; undefined: it was still running) — what still holds it? (see "Letting go")`).toBe(outcome.code ?? 1)
+      expect(after.listeners, `${way}: the listeners on process changed across the call (changed: ${changed.join(', ')}) — which of your functions touched them, and what on this way out was to undo it? (see "Letting go")`).toEqual(before.listeners)
+      expect(after.stdin, `${way}: stdin's readers after the call (left) were not those from before it (right; flowing: piped or resumed) — what still reads it, and what on this way out was to let it go? (see "Letting go")`).toEqual(before.stdin)
+      expect(after.terminal, `${way}: the terminal's settings (stty -g) after the call (left) were not those from before it (right) — what changed them, and what on this way out was to put them back?`).toBe(before.terminal)
+      expect(open, `${way}: once the call had settled and the Engine was closed, the daemon still had these connections of the client open (by their first request) — whose were they to close? (see "Letting go")`).toEqual([])
+      expect(after.resources.sort(), `${way}: once the call had settled and the Engine was closed, other things kept the event loop alive than before the call (left: after, right: before; a Timeout is a timer, a PipeWrap a connection) — whose are they? (see "Letting go")`).toEqual(before.resources.sort())
+      expect(ended.code, `${way}: the process, which never calls process.exit, had not ended on its own with the call's code within 5 s of the report, as a Go CLI's does when main returns (left: its code; undefined: it was still running) — what still holds it? (see "Letting go")`).toBe(outcome.code ?? 1)
     }
   })
 })

@@ -23,7 +23,7 @@ export async function minidocker(args: string[], options: { input?: string; env?
     timeout: options.timeout ?? 30_000, stripFinalNewline: false,
   })
   throwIfUnwritten(String(result.stderr))
-  if (result.timedOut) throw new Error(`minidocker ${args.join(' ')} did not finish in ${options.timeout ?? 30_000} ms: does it end once the attach stream has ended and the wait has answered?`)
+  if (result.timedOut) throw new Error(`minidocker ${args.join(' ')} did not finish in ${options.timeout ?? 30_000} ms: what was it still waiting for, and could that still come?`)
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
 }
 
