@@ -15,8 +15,9 @@ import type { Helper } from '../../native/helper.ts'
 /** The host id that container id `id` is under `mappings`, or undefined when no mapping covers it. */
 export function hostId(id: number, mappings: IdMapping[]): number | undefined {
   // TODO(13): where does a container id land on the host?
-  //   1. Which mapping covers `id`? A mapping covers `size` ids from its containerID on.
-  //   2. The offset inside the range is kept; an id no mapping covers has no host id at all.
+  //   1. Which mapping covers `id`? How many ids does a mapping cover, and from which one on?
+  //   2. Where inside that range is `id`, and where is the same place on the host? What is an
+  //      id that no mapping covers?
   throw new NotImplementedError('13-security', 'hostId')
 }
 // #endregion hostId
