@@ -43,8 +43,9 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
   //      user ID changes on capabilities": how is that undone, or avoided?
   //   4. From 2 and 3, which orders work? Check yours against runc's finalizeNamespace and
   //      libcontainer/capabilities (ApplyBoundingSet, ApplyCaps).
-  //   5. A capability this kernel does not have (above /proc/sys/kernel/cap_last_cap) cannot be
-  //      dropped; `runc spec` asks for ambient capabilities it leaves out of inheritable.
+  //   5. Can every capability the table names be dropped on this kernel
+  //      (/proc/sys/kernel/cap_last_cap)? And what becomes of an ambient capability that is not
+  //      also inheritable, as `runc spec` asks for?
   throw new NotImplementedError('13-security', 'setCredentials')
 }
 // #endregion setCredentials

@@ -53,8 +53,10 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
 /**
  * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER) that gives every call,
  * from whatever ABI it comes, the verdict runc's filter (libseccomp's) gives it under the same
- * profile. A name an ABI's table does not know is skipped, as runc does (the call does not
- * exist there). A profile without `architectures` (or with an empty list) names the native
+ * profile; x32 alone is judged otherwise: with no x32 table here (lib/seccomp.ts's
+ * ARCHITECTURES), an x32 call gets what runc's filter gives one under a profile that does not
+ * list SCMP_ARCH_X32, whatever this profile lists. A name an ABI's table does not know is
+ * skipped, as runc does (the call does not exist there). A profile without `architectures` (or with an empty list) names the native
  * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it. A call the profile cannot know
  * about, newer than it, fails with ENOSYS rather than the default, as under runc, so that a
  * program falls back to the older call it replaces (glibc's clone3 to clone).
@@ -71,7 +73,9 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //   kernel's checker accepts at any size of profile (Docker's compiles to over a thousand
   //   instructions), that gives every call runc's verdict, from whatever ABI it comes, and that
   //   keeps within the doc comment's budget. Its layout is yours to draw; what must never happen:
-  //   1. A call judged by another ABI's numbers, x32's included (seccomp(2), "Caveats").
+  //   1. A call judged by another ABI's numbers, x32's included (seccomp(2), "Caveats"), or a
+  //      call from an ABI you have no section for answered otherwise than runc's filter answers
+  //      it: ask that filter itself (native/filters.c says how to read it out of runc's init).
   //   2. A rule no call reaches, or one reached with something other than the call's number
   //      in the accumulator; a jump assemble() cannot encode (linux/filter.h).
   //   3. A call the profile names, or forbids by not naming it, answered ENOSYS; a call newer

@@ -11,29 +11,13 @@ import type { IdMapping, Spec } from '../../lib/oci.ts'
 import type { RemapUser, SubIdFile } from '../../lib/subid.ts'
 import type { Helper } from '../../native/helper.ts'
 
-// #region idMapText
-/**
- * The text written to /proc/PID/uid_map (or gid_map) for `mappings`, one line per mapping, as
- * user_namespaces(7) describes the file. No mapping at all is refused: `a user namespace needs
- * linux.uidMappings` (or gidMappings), a ContainerError with exit code 125.
- */
-export function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'): string {
-  // TODO(13): turn config.json's mappings into what the kernel reads.
-  //   1. man 7 user_namespaces, "User and group ID mappings: uid_map and gid_map": which field
-  //      comes first on a line, and what does each of config.json's three names correspond to?
-  //   2. Which of the two orders would map the host's root into the container? Read your output
-  //      back from /proc/PID/uid_map of a runc container (chapter text, "User namespaces").
-  //   3. Nothing to map is the refusal in the doc comment, not an empty file.
-  throw new NotImplementedError('13-security', 'idMapText')
-}
-// #endregion idMapText
-
 // #region hostId
 /** The host id that container id `id` is under `mappings`, or undefined when no mapping covers it. */
 export function hostId(id: number, mappings: IdMapping[]): number | undefined {
   // TODO(13): where does a container id land on the host?
-  //   1. Which mapping covers `id`? A mapping covers `size` ids from its containerID on.
-  //   2. The offset inside the range is kept; an id no mapping covers has no host id at all.
+  //   1. Which mapping covers `id`? How many ids does a mapping cover, and from which one on?
+  //   2. Where inside that range is `id`, and where is the same place on the host? What is an
+  //      id that no mapping covers?
   throw new NotImplementedError('13-security', 'hostId')
 }
 // #endregion hostId
@@ -44,8 +28,10 @@ export function hostId(id: number, mappings: IdMapping[]): number | undefined {
  * mapped as linux.uidMappings and gidMappings say, and leave it as that namespace's root, with
  * the ids and groups runc's process has there: the namespaces it creates next must belong to
  * the new user namespace, and every file it creates from here on must have an owner the host
- * can name. A map that cannot be written is a ContainerError (125) naming the file, the text
- * and the errno.
+ * can name. Each map is the text user_namespaces(7) describes for /proc/PID/uid_map and gid_map.
+ * No mapping at all is refused before the helper changes, with `a user namespace needs
+ * linux.uidMappings` (or gidMappings); a map that cannot be written names the file, the text
+ * and the errno; both are ContainerErrors (125).
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
   // TODO(13): a user namespace, entered, mapped and taken over, in an order that works.
@@ -53,14 +39,18 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   //      Which may create the namespace for the helper, and which may write the helper's maps
   //      with a range of host ids? user_namespaces(7), "User and group ID mappings", lists the
   //      rules; an experiment and its errno tell you which rule you met.
-  //   2. Which process's /proc/PID files are the helper's before it forks? (Helper's doc comments.)
-  //   3. Which ids does the helper have inside the new namespace before anything is mapped, and
+  //   2. What does a line of uid_map hold, and which of config.json's three names goes where?
+  //      Which order of the fields would map the host's root into the container? Read a map
+  //      back from /proc/PID/uid_map of a runc container (chapter text, "User namespaces").
+  //   3. Which process's /proc/PID files are the helper's before it forks? (Helper's doc comments.)
+  //   4. Which ids does the helper have inside the new namespace before anything is mapped, and
   //      after? What would they mean for the files it creates on the rootfs or in a bind mount?
   //      Read /proc/PID/status's Uid and Gid lines from the host and from inside.
-  //   4. Which changes of ids and groups does the kernel refuse until the maps exist
+  //   5. Which changes of ids and groups does the kernel refuse until the maps exist
   //      (user_namespaces(7) on setgroups and unmapped ids), and in which order must they come
   //      for each to be allowed? Compare chapter 09's switchUser (minidocker/container.ts).
-  //   5. A map is written once, in one write; its errors read like the doc comment's.
+  //   6. A map is written once, in one write; what can be refused is refused before anything
+  //      changes, and its errors read like the doc comment's.
   //   Where to look: runc's libcontainer/nsenter/nsexec.c (how the child and its parent take
   //   turns, update_uidmap), the chapter text, "User namespaces".
   throw new NotImplementedError('13-security', 'enterUserNamespace')
@@ -112,8 +102,10 @@ export function remapMappings(user: RemapUser, subuid: SubIdFile, subgid: SubIdF
   // TODO(13): the ranges a remapping daemon hands every container.
   //   1. man 5 subuid and man 5 subgid: what does each of a line's three fields mean, and which
   //      of the two files speaks of groups?
-  //   2. Who may a line name (subuid(5))? A user can own lines under more than one name: decide
-  //      which lines count then, and check your rule against dockerd 20.10 (the chapter text).
+  //   2. Who may a line name (subuid(5))? A user can own lines under more than one name, in one
+  //      file or in both: which lines count then, in each file, and in which order? Decide from
+  //      the source of dockerd 20.10, the version the tests run (the chapter text says why a newer
+  //      one's would mislead you), then try your files under dockerd.
   //   3. A user with two ranges gets two mappings: where inside the container does the second
   //      one start, so that no container id is mapped twice and none is skipped?
   //   4. Which lines are not ranges at all, and which are broken? The doc comment says what each

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { exitCode, searchPath } from '#ch/01-process/process.ts'
 import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
 import { CGROUP_ROOT, enableControllers, joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
-import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
+import { checkCwd, defendHelper } from '#ch/13-security/defence.ts'
 import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
 import { ifWritten } from '../../minidocker/layers.ts'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
@@ -664,8 +664,7 @@ export async function run(root: string, id: string, options: CreateOptions, log:
 
 /** Chapter 13's defences, first of all: the helper runs from a sealed copy and keeps no fd it was not given. */
 async function defend(helper: Helper): Promise<void> {
-  await ifWritten(() => protectRuntimeBinary(helper))
-  await ifWritten(() => closeLeakedFds(helper))
+  await ifWritten(() => defendHelper(helper))
 }
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']

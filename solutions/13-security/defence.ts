@@ -9,31 +9,26 @@ import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Helper } from '../../native/helper.ts'
 
-// #region protectRuntimeBinary
+// #region defendHelper
 /**
- * CVE-2019-5736: whatever a process in the container opens through /proc/PID/exe of the helper
- * (the process that enters the container and becomes its process) must be something nobody
- * can change, not now and not later: neither the helper's file on disk nor anything standing
- * in for it. Called first, before the helper enters any namespace.
+ * The helper's first step, before it enters any namespace: nothing it carries in from the host
+ * may stay within the container's reach. CVE-2019-5736: whatever a process in the container
+ * opens through /proc/PID/exe of the helper (the process that enters the container and becomes
+ * its process) must be something nobody can change, not now and not later: neither the helper's
+ * file on disk nor anything standing in for it. CVE-2024-21626: the helper must hold no fd that
+ * nobody handed it on purpose, since an fd open on a host directory is a door out of any root
+ * filesystem (/proc/self/fd/N as a working directory); the fds it was started with (stdio, its
+ * control socket, the extra fds such as the runtime's exec.fifo) must stay usable.
  */
-export async function protectRuntimeBinary(helper: Helper): Promise<void> {
+export async function defendHelper(helper: Helper): Promise<void> {
   // Sealed against every change of its bytes and size; F_SEAL_SEAL makes that set of seals final.
+  // Awaited before anything else: a request sent while the helper re-executes would be lost.
   await helper.memfdExec(['write', 'shrink', 'grow', 'seal'])
-}
-// #endregion protectRuntimeBinary
-
-// #region closeLeakedFds
-/**
- * CVE-2024-21626: before the helper enters the container, it must hold no fd that nobody
- * handed it on purpose: an fd open on a host directory is a door out of any root filesystem
- * (/proc/self/fd/N as a working directory). The fds it was started with (stdio, its control
- * socket, the extra fds such as the runtime's exec.fifo) must stay usable.
- */
-export async function closeLeakedFds(helper: Helper): Promise<void> {
-  // Passed on purpose: stdio (0-2), the control socket (3), then the extra fds in the order given.
+  // The exec kept every fd without close-on-exec, the leaked ones too. Passed on purpose:
+  // stdio (0-2), the control socket (3), then the extra fds in the order given.
   await helper.closeFds(4 + helper.extraFdCount)
 }
-// #endregion closeLeakedFds
+// #endregion defendHelper
 
 // #region checkCwd
 /**

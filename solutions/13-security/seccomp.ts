@@ -75,6 +75,12 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
 // #endregion argumentCheck
 
 // #region compileSeccomp
+/**
+ * The verdict for a call from an ABI the filter was not given: libseccomp's SCMP_FLTATR_ACT_BADARCH,
+ * SCMP_ACT_KILL unless set otherwise (its db.c), which runc never sets: the thread is killed.
+ */
+const BAD_ARCH = SECCOMP_RET.KILL_THREAD
+
 /** How many instructions `code` assembles to: labels take none. */
 const size = (code: Pending[]) => code.filter((p) => !('label' in p)).length
 
@@ -137,8 +143,10 @@ function callRules(rules: SeccompRule[], id: string): Pending[] {
 /**
  * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER) that gives every call,
  * from whatever ABI it comes, the verdict runc's filter (libseccomp's) gives it under the same
- * profile. A name an ABI's table does not know is skipped, as runc does (the call does not
- * exist there). A profile without `architectures` (or with an empty list) names the native
+ * profile; x32 alone is judged otherwise: with no x32 table here (lib/seccomp.ts's
+ * ARCHITECTURES), an x32 call gets what runc's filter gives one under a profile that does not
+ * list SCMP_ARCH_X32, whatever this profile lists. A name an ABI's table does not know is
+ * skipped, as runc does (the call does not exist there). A profile without `architectures` (or with an empty list) names the native
  * ABI alone, SCMP_ARCH_X86_64 here, as libseccomp reads it. A call the profile cannot know
  * about, newer than it, fails with ENOSYS rather than the default, as under runc, so that a
  * program falls back to the older call it replaces (glibc's clone3 to clone).
@@ -156,12 +164,13 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   const patched = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(config.defaultAction)
   const arches = (config.architectures?.length ? config.architectures : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
   // The ABI once, at the top: each but the last reaches its section through a BPF_JA (sections
-  // are longer than a conditional jump reaches), the last falls into its own, anything else is killed.
+  // are longer than a conditional jump reaches), the last falls into its own, anything else
+  // gets libseccomp's answer to an ABI it was not given.
   const [last, ...others] = [...arches].reverse()
   const code: Pending[] = [load(SECCOMP_DATA.arch)]
   for (const arch of others.reverse()) code.push(jump(BPF.JEQ, ARCHITECTURES[arch]!.audit, undefined, `${arch}:next`), always(`${arch}:in`), { label: `${arch}:next` })
-  if (last) code.push(jump(BPF.JEQ, ARCHITECTURES[last]!.audit, `${last}:in`), ret(SECCOMP_RET.KILL_PROCESS), ...section(last))
-  else code.push(ret(SECCOMP_RET.KILL_PROCESS))
+  if (last) code.push(jump(BPF.JEQ, ARCHITECTURES[last]!.audit, `${last}:in`), ret(BAD_ARCH), ...section(last))
+  else code.push(ret(BAD_ARCH))
   for (const arch of others) code.push(...section(arch))
   return assemble(code)
 
@@ -169,8 +178,9 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   function section(arch: string): Pending[] {
     const table = ARCHITECTURES[arch]!.syscalls
     const code: Pending[] = [{ label: `${arch}:in` }, load(SECCOMP_DATA.nr)]
-    // x32 calls share AUDIT_ARCH_X86_64 and are told apart by a bit in the number.
-    if (arch === 'SCMP_ARCH_X86_64') code.push(jump(BPF.JGE, X32_SYSCALL_BIT, undefined, `${arch}:native`), ret(SECCOMP_RET.KILL_PROCESS), { label: `${arch}:native` })
+    // x32 calls share AUDIT_ARCH_X86_64 and are told apart by a bit in the number; with no x32
+    // table here, x32 is an ABI this filter was not given, whatever the profile lists.
+    if (arch === 'SCMP_ARCH_X86_64') code.push(jump(BPF.JGE, X32_SYSCALL_BIT, undefined, `${arch}:native`), ret(BAD_ARCH), { label: `${arch}:native` })
     // The rules of each number, in the profile's order.
     const byNumber = new Map<number, SeccompRule[]>()
     for (const rule of config.syscalls ?? []) {

@@ -13,18 +13,6 @@ import type { IdMapping, Spec } from '../../lib/oci.ts'
 import type { RemapUser, SubIdFile } from '../../lib/subid.ts'
 import type { Helper, SyscallError } from '../../native/helper.ts'
 
-// #region idMapText
-/**
- * The text written to /proc/PID/uid_map (or gid_map) for `mappings`, one line per mapping, as
- * user_namespaces(7) describes the file. No mapping at all is refused: `a user namespace needs
- * linux.uidMappings` (or gidMappings), a ContainerError with exit code 125.
- */
-export function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'): string {
-  if (!mappings?.length) throw new ContainerError(`a user namespace needs linux.${kind}Mappings`, 125)
-  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('')
-}
-// #endregion idMapText
-
 // #region hostId
 /** The host id that container id `id` is under `mappings`, or undefined when no mapping covers it. */
 export function hostId(id: number, mappings: IdMapping[]): number | undefined {
@@ -39,8 +27,10 @@ export function hostId(id: number, mappings: IdMapping[]): number | undefined {
  * mapped as linux.uidMappings and gidMappings say, and leave it as that namespace's root, with
  * the ids and groups runc's process has there: the namespaces it creates next must belong to
  * the new user namespace, and every file it creates from here on must have an owner the host
- * can name. A map that cannot be written is a ContainerError (125) naming the file, the text
- * and the errno.
+ * can name. Each map is the text user_namespaces(7) describes for /proc/PID/uid_map and gid_map.
+ * No mapping at all is refused before the helper changes, with `a user namespace needs
+ * linux.uidMappings` (or gidMappings); a map that cannot be written names the file, the text
+ * and the errno; both are ContainerErrors (125).
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
   const uids = idMapText(spec.linux?.uidMappings, 'uid')
@@ -56,6 +46,12 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   await helper.setuid(0)
 }
 // #endregion enterUserNamespace
+
+/** A map's text: one line per mapping, ID-INSIDE-NS ID-OUTSIDE-NS LENGTH (user_namespaces(7)). */
+function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'): string {
+  if (!mappings?.length) throw new ContainerError(`a user namespace needs linux.${kind}Mappings`, 125)
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('')
+}
 
 function writeMap(path: string, text: string): void {
   try {

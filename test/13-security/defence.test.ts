@@ -4,14 +4,14 @@
  * makes (a copy of the helper, a host directory, a host process, a daemon socket), so nothing
  * of the machine's is at stake.
  */
-import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, realpathSync, existsSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
-import { checkCwd, closeLeakedFds, protectRuntimeBinary } from '#ch/13-security/defence.ts'
+import { checkCwd, defendHelper } from '#ch/13-security/defence.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { Helper, HELPER_PATH } from '../../native/helper.ts'
@@ -60,7 +60,7 @@ describeKernel('the runtime defends itself', () => {
       chmodSync(copy, 0o755)
       const original = readFileSync(copy)
       const h = helper({ binary: copy })
-      if (protect) await protectRuntimeBinary(h)
+      if (protect) await defendHelper(h)
       const held = join(dir, 'held')
       // Once the helper is gone: append to what fd 3 opens, cut it to nothing, extend it; then its size.
       const change = 'printf PWNED >>/proc/self/fd/3; w=$?; truncate -s 0 /proc/self/fd/3; s=$?; truncate -s +1 /proc/self/fd/3; g=$?; echo "$w $s $g $(wc -c </proc/self/fd/3)"'
@@ -80,9 +80,9 @@ describeKernel('the runtime defends itself', () => {
     expect(protectedRun.size, 'the copy in memory must keep its size').toBe(protectedRun.length)
   })
 
-  it('the seals of the helper\'s /proc/PID/exe after protectRuntimeBinary', async () => {
+  it('the seals of the helper\'s /proc/PID/exe after defendHelper', async () => {
     const h = helper()
-    await protectRuntimeBinary(h)
+    await defendHelper(h)
     expect(readlinkSync(`/proc/${h.pid}/exe`), 'the helper still runs from its file on disk — what else could the helper run from? (the chapter\'s "CVE-2019-5736: the runtime\'s binary")').toMatch(/^\/memfd:/)
     // What a process holding /proc/PID/exe would find: the seals of the file it opens (fcntl F_GET_SEALS).
     const r = await execa(PROBE_PATH, [`seals:/proc/${h.pid}/exe`], { reject: false })
@@ -93,13 +93,21 @@ describeKernel('the runtime defends itself', () => {
     expect(seals.includes('seal'), `the copy's seals are [${seals.join(', ')}]: can whoever opens /proc/PID/exe once the helper is gone still change what is allowed to change in it? (memfd_create(2) and fcntl(2), "File sealing"; chapter text, "CVE-2019-5736: the runtime's binary")`).toBe(true)
   })
 
-  it('closeLeakedFds in a helper given fds 4 and 5 and holding a pty; minirunc started with a directory open on fd 7', async () => {
+  it('defendHelper in a helper given fds 4 and 5 by its caller, who also left 6 and 9 open; minirunc started with a directory open on fd 7', async () => {
     const host = hostDir()
-    const h = helper({ extraFds: [host.fd, host.fd] }) // two passed on purpose: 4 and 5
-    await h.openpt('/dev/ptmx') // an fd the helper holds that nobody passed: a stand-in for an inherited one
-    await closeLeakedFds(h)
+    // A careless parent: a shell that opens the host directory on 6 and 9 (without close-on-exec,
+    // as a shell's redirections are) and execs the helper, which inherits both.
+    const wrapper = join(tempDir(), 'careless-parent')
+    writeFileSync(wrapper, `#!/bin/sh\nexec 6<'${host.dir}' 9<'${host.dir}'\nexec '${HELPER_PATH}' "$@"\n`, { mode: 0o755 })
+    const h = helper({ binary: wrapper, extraFds: [host.fd, host.fd] }) // two passed on purpose: 4 and 5
+    const helperFile = realpathSync(HELPER_PATH)
+    expect(await waitFor(() => { try { return readlinkSync(`/proc/${h.pid}/exe`) === helperFile } catch { return false } }, 10_000), 'the stand-in parent did not exec the helper').toBe(true)
+    const before = readdirSync(`/proc/${h.pid}/fd`).map(Number).sort((a, b) => a - b)
+    // (and whatever this test's own process left open without close-on-exec, passed on as well)
+    expect(before, 'the stand-in: the helper starts with stdio, its control socket, the two fds passed and the two its parent left').toEqual(expect.arrayContaining([0, 1, 2, 3, 4, 5, 6, 9]))
+    await defendHelper(h)
     const fds = readdirSync(`/proc/${h.pid}/fd`).map(Number).sort((a, b) => a - b)
-    expect(fds, 'after closeLeakedFds the helper must keep stdio, its control socket (3) and the fds it was given (4 and 5), and nothing else').toEqual([0, 1, 2, 3, 4, 5])
+    expect(fds, `after defendHelper the helper holds fds [${fds.join(', ')}]: it must keep stdio, its control socket (3) and the fds it was given (4 and 5), and nothing else — which of them were passed on purpose, and what does the Helper know about its start? (the chapter's "CVE-2024-21626: a leaked fd and the working directory")`).toEqual([0, 1, 2, 3, 4, 5])
     // The runtime started by a careless caller that left a directory open on fd 7 (runc's own
     // leak was a /sys/fs/cgroup handle): process.cwd = /proc/self/fd/7 would stand on the host.
     const dir = tempDir()

@@ -18,14 +18,16 @@ import { describeKernel } from '../support/kernel.ts'
 import { docker, imageRegistry, startContainerd, startMinidockerd, startRealDockerd, stopDaemonPair, throwIfUnwritten, type DaemonPair, type Dockerd } from '../support/daemon.ts'
 import { runtimeWrapper } from '../support/runtime.ts'
 
-/** The user's ranges: uids by its uid, gids by its name, from different starts so that each file shows. */
-const UID = 300000
-const GID = 400000
+/**
+ * The users and their ranges. User remap (uid 1500) has lines under its uid and under its name in
+ * subuid, under its name alone in subgid, beside other users' lines; which of them count is the
+ * daemon's to work out, and dockerd's answer is the one to match: nothing below assumes it.
+ */
 const ETC = {
-  passwd: 'root:x:0:0:root:/root:/bin/sh\nremap:x:1500:1500::/nonexistent:/usr/sbin/nologin\nnorange:x:1600:1600::/nonexistent:/usr/sbin/nologin\n',
-  group: 'root:x:0:\nremap:x:1500:\nnorange:x:1600:\n',
-  subuid: `1500:${UID}:65536\n`,
-  subgid: `remap:${GID}:65536\n`,
+  passwd: 'root:x:0:0:root:/root:/bin/sh\nremap:x:1500:1500::/nonexistent:/usr/sbin/nologin\nnorange:x:1600:1600::/nonexistent:/usr/sbin/nologin\nremapper:x:150:150::/nonexistent:/usr/sbin/nologin\n',
+  group: 'root:x:0:\nremap:x:1500:\nnorange:x:1600:\nremapper:x:150:\n',
+  subuid: 'remap:600000:65536\nremapper:100000:65536\n1500:300000:65536\n15000:200000:65536\n1500:500000:65536\n',
+  subgid: '15:750000:65536\nremap:400000:65536\n150:700000:65536\nremap:800000:65536\n1600:900000:65536\n',
 }
 const ROOT = new URL('../..', import.meta.url).pathname
 
@@ -44,7 +46,7 @@ function started(): void {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-remap-'))
-  chmodSync(dir, 0o711) // the container's root, uid UID on the host, must get through to the bundles below
+  chmodSync(dir, 0o711) // the container's root, an unprivileged uid on the host, must get through to the bundles below
   etc = join(dir, 'etc')
   mkdirSync(etc)
   for (const [name, text] of Object.entries(ETC)) writeFileSync(join(etc, name), text)
@@ -74,6 +76,9 @@ beforeAll(async () => {
 
 afterAll(() => stopDaemonPair(pair, dir), 120_000)
 
+/** A map file's lines with their fields one space apart. */
+const fields = (map: string) => map.split('\n').map((line) => line.trim().split(/\s+/).join(' ')).join('\n')
+
 /** Each daemon by name, for messages. */
 const daemons = () => [['minidockerd', ours], ['dockerd', real]] as const
 
@@ -83,30 +88,37 @@ const runners = () => [['minidockerd', ours, []], ['dockerd', real, []], ['minir
 describeKernel('minidockerd --userns-remap', () => {
   it('docker run -v through --userns-remap remap: id, the maps, an image file, a file written, beside dockerd', async () => {
     started()
-    const seen: Record<string, { stdout: string; made: number[] }> = {}
+    const seen: Record<string, { id: string; uidMap: string; gidMap: string; ls: string; made: number[] }> = {}
     for (const [name, d, runtime] of runners()) {
       const shared = join(dir, `shared-${name.replaceAll(' ', '-')}`)
       mkdirSync(shared)
       chmodSync(shared, 0o777) // anyone may write here: the owner of what lands here is the container's root as the host sees it
       const r = await docker('28.2.2', d.host, ['run', ...runtime, '--rm', '--network', 'none', '-v', `${shared}:/shared`, busybox,
-        'sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /bin/busybox; echo x > /shared/made'], { timeout: 30_000 })
+        'sh', '-c', 'id; echo =; cat /proc/self/uid_map; echo =; cat /proc/self/gid_map; echo =; ls -ln /bin/busybox; echo x > /shared/made'], { timeout: 30_000 })
       expect(r.exitCode, `docker run through ${name} --userns-remap failed: ${r.stderr}`).toBe(0)
       const made = statSync(join(shared, 'made'))
+      const [id = '', uidMap = '', gidMap = '', ls = ''] = r.stdout.split('=\n').map((part) => part.trim())
       // `id`'s supplementary groups are chapter 06's resolveUser's (dockerd gives root groups=0), not the remap's
-      seen[name] = { stdout: r.stdout.replace(/ groups=\S*/, ''), made: [made.uid, made.gid] }
+      seen[name] = { id: id.replace(/ groups=\S*/, ''), uidMap: fields(uidMap), gidMap: fields(gidMap), ls, made: [made.uid, made.gid] }
     }
-    const [id, uidMap, gidMap, ls] = seen.minidockerd!.stdout.split('\n')
-    expect(id, 'the container\'s process must be root inside its user namespace').toMatch(/^uid=0(\(root\))? gid=0/)
-    expect(uidMap?.trim().split(/\s+/), 'uid_map: container 0 onwards is the user\'s subuid range (0 300000 65536)').toEqual(['0', String(UID), '65536'])
-    expect(gidMap?.trim().split(/\s+/), 'gid_map: expected the user\'s subgid range (0 400000 65536)').toEqual(['0', String(GID), '65536'])
-    expect(ls, 'the image\'s files must be root\'s (0 0) inside: the layers are shifted to the range on disk').toMatch(/^\S+\s+\d+\s+0\s+0\s/)
-    expect(seen.minidockerd!.made, 'a file the container\'s root made in a bind mount belongs on the host to the first ids of the ranges').toEqual([UID, GID])
-    expect(seen.minidockerd, 'id, the maps, the image\'s file and the bind mount\'s file as through dockerd --userns-remap (left: minidockerd)').toEqual(seen.dockerd)
-    expect(seen['minirunc under dockerd'], 'dockerd --userns-remap with minirunc as its runtime: the same as with runc (left: minirunc)').toEqual(seen.dockerd)
+    const ours = seen.minidockerd!
+    const theirs = seen.dockerd!
+    const files = `/etc/subuid:\n${ETC.subuid}/etc/subgid:\n${ETC.subgid}`
+    const lines = 'which of the lines that may name user remap (uid 1500) count, in which file, and in which order, and where inside the container does each range start? (the chapter\'s "--userns-remap in your daemon")'
+    expect(ours.id, 'the container\'s process must be root inside its user namespace').toMatch(/^uid=0(\(root\))? gid=0/)
+    expect(ours.uidMap, `uid_map of the container (left: minidockerd, right: dockerd 20.10), from\n${files}— ${lines}`).toBe(theirs.uidMap)
+    expect(ours.gidMap, `gid_map of the container (left: minidockerd, right: dockerd 20.10), from\n${files}— ${lines}`).toBe(theirs.gidMap)
+    expect(ours.ls, 'the image\'s files must be root\'s (0 0) inside: the layers are shifted to the range on disk').toMatch(/^\S+\s+\d+\s+0\s+0\s/)
+    const rootPair = (map: string) => Number(/^0 (\d+) /.exec(map)?.[1])
+    expect(theirs.made, 'under dockerd, the file made in a bind mount belongs to the host ids of the container\'s root').toEqual([rootPair(theirs.uidMap), rootPair(theirs.gidMap)])
+    expect(ours.made, 'a file the container\'s root made in a bind mount, its owner on the host (left: minidockerd, right: dockerd)').toEqual(theirs.made)
+    expect(ours, 'id, the maps, the image\'s file and the bind mount\'s file as through dockerd --userns-remap (left: minidockerd)').toEqual(theirs)
+    expect(seen['minirunc under dockerd'], 'dockerd --userns-remap with minirunc as its runtime: the same as with runc (left: minirunc)').toEqual(theirs)
   }, 60_000)
 
   it('docker run -d through --userns-remap remap: the process\'s ids seen from the host, beside dockerd', async () => {
     started()
+    const seen: Record<string, string[]> = {}
     for (const [name, d, runtime] of runners()) {
       const run = await docker('28.2.2', d.host, ['run', ...runtime, '-d', '--network', 'none', busybox, 'sleep', '60'], { timeout: 30_000 })
       expect(run.exitCode, `${name}: ${run.stderr}`).toBe(0)
@@ -114,28 +126,35 @@ describeKernel('minidockerd --userns-remap', () => {
       try {
         const pid = (await docker('28.2.2', d.host, ['inspect', '-f', '{{.State.Pid}}', id])).stdout.trim()
         const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-        const ids = (key: string) => new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1]
-        expect([ids('Uid'), ids('Gid')], `${name}: /proc/${pid}/status of the container's process, seen from the host`).toEqual([String(UID), String(GID)])
+        const ids = (key: string) => new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? ''
         const ps = await execa('ps', ['-o', 'uid=', '-p', pid])
-        expect(ps.stdout.trim(), `${name}: ps -o uid on the host`).toBe(String(UID))
+        seen[name] = [ids('Uid'), ids('Gid'), ps.stdout.trim()]
       } finally {
         await docker('28.2.2', d.host, ['rm', '-f', id])
       }
     }
+    expect(Number(seen.dockerd![0]), 'under dockerd, the container\'s root is an unprivileged uid on the host').toBeGreaterThan(0)
+    for (const [name] of runners())
+      expect(seen[name], `${name}: Uid and Gid of /proc/PID/status, and ps -o uid, of the container's process seen from the host (right: dockerd with runc)`).toEqual(seen.dockerd)
   }, 60_000)
 
   it('the data root after a pull through --userns-remap remap, beside dockerd', () => {
     started()
+    const stores: Record<string, unknown> = {}
     for (const [name, d] of daemons()) {
-      expect(readdirSync(d.root), `${name}: the data root holds only the remapped store, named after the first host uid and gid`).toEqual([`${UID}.${GID}`])
-      const store = join(d.root, `${UID}.${GID}`)
+      const entries = readdirSync(d.root)
+      expect(entries.length, `${name}: the data root must hold only the remapped store: ${entries.join(', ')}`).toBe(1)
+      const store = join(d.root, entries[0]!)
+      const [uid, gid] = entries[0]!.split('.').map(Number)
       const graph = storePaths(store).graph
       const copies = readdirSync(graph).map((layer) => join(graph, layer, 'diff', 'bin', 'busybox')).filter((path) => existsSync(path))
       expect(copies.length, `${name}: busybox's layer in ${graph}`).toBe(1)
       const stat = statSync(copies[0]!)
-      expect([stat.uid, stat.gid], `${name}: the layer's files are owned by the range on disk (root inside)`).toEqual([UID, GID])
-      expect([statSync(store).mode & 0o777, statSync(store).gid], `${name}: the store is 0710, of the range's group`).toEqual([0o710, GID])
+      expect([stat.uid, stat.gid], `${name}: the layer's files are owned on disk by the host ids of the container's root, which name the store (${entries[0]})`).toEqual([uid, gid])
+      expect([statSync(store).mode & 0o777, statSync(store).gid], `${name}: the store is 0710, of the range's group`).toEqual([0o710, gid])
+      stores[name] = entries
     }
+    expect(stores.minidockerd, 'the store\'s name, UID.GID, the host ids of the container\'s root (left: minidockerd, right: dockerd)').toEqual(stores.dockerd)
   })
 
   it('--userns-remap default, norange, nobody-here, remap:nogroup and a:b:c', async () => {

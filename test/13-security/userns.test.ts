@@ -3,11 +3,11 @@
  * id on the host (what it creates, what it cannot read), the rootfs shifted to the range; and
  * the same bundle under runc, which must agree.
  */
-import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
-import { hostId, idMapText, remapMappings, shiftOwnership } from '#ch/13-security/userns.ts'
+import { enterUserNamespace, hostId, remapMappings, shiftOwnership } from '#ch/13-security/userns.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_MOUNTS, type IdMapping, type Spec } from '../../lib/oci.ts'
 import { PROBE_PATH, type SyscallError } from '../../native/helper.ts'
@@ -57,43 +57,42 @@ async function mappedNamespace(mappings: IdMapping[]): Promise<number> {
 }
 
 describeKernel('the maps, read by the kernel', () => {
-  it('idMapText of two mappings, written to a new user namespace\'s uid_map', async () => {
+  it('enterUserNamespace with two mappings: host files as the kernel shows them to the helper', async () => {
     const mappings = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 5000, size: 1 }]
-    const text = idMapText(mappings, 'uid')
+    const helper = startHelper()
+    let failed = ''
+    await enterUserNamespace(helper, { ...mapped, linux: { uidMappings: mappings, gidMappings: mappings } }).catch((error: unknown) => {
+      rethrowNotImplemented(String(error))
+      failed = String(error)
+    })
     // Host files owned by ids of both mappings: the kernel itself says which uid each one has inside.
-    const holder = await userNamespaceHolder()
-    let refused = ''
-    try {
-      writeFileSync(`/proc/${holder}/uid_map`, text)
-    } catch (error) {
-      refused = String(error)
-    }
     const dir = tempDir()
     const owners = [100000, 100000 + 65535, 5000, 0]
     for (const uid of owners) {
       writeFileSync(join(dir, String(uid)), '')
       chownSync(join(dir, String(uid)), uid, 0)
     }
-    const seen = refused ? refused : (await execa('nsenter', ['--user', '--preserve-credentials', '--target', String(holder), 'stat', '-c', '%u', ...owners.map((uid) => join(dir, String(uid)))])).stdout.split('\n').map(Number)
-    expect(seen, `your text for ${JSON.stringify(mappings)} (${JSON.stringify(text)}) differs from what the kernel expects: written to /proc/PID/uid_map, it makes host uids ${owners.join(', ')} these uids inside (65534: unmapped). Compare the fields and their order with user_namespaces(7), "User and group ID mappings", and with /proc/PID/uid_map of a runc container`).toEqual([0, 65535, 65536, 65534])
+    const map = readFileSync(`/proc/${helper.pid}/uid_map`, 'utf8')
+    const seen = failed || (await execa('nsenter', ['--user', '--preserve-credentials', '--target', String(helper.pid), 'stat', '-c', '%u', ...owners.map((uid) => join(dir, String(uid)))])).stdout.split('\n').map(Number)
+    expect(seen, `for ${JSON.stringify(mappings)} the helper's uid_map reads ${JSON.stringify(map)} from the host, and host uids ${owners.join(', ')} are these uids inside (65534: unmapped): it differs from what the kernel expects. Compare the fields and their order with user_namespaces(7), "User and group ID mappings", and with /proc/PID/uid_map of a runc container`).toEqual([0, 65535, 65536, 65534])
+  })
+
+  it('enterUserNamespace without uidMappings, and without gidMappings', async () => {
+    const own = readlinkSync('/proc/self/ns/user')
+    const cases: [string, Spec['linux']][] = [['uid', { gidMappings: MAPPINGS }], ['gid', { uidMappings: MAPPINGS, gidMappings: [] }]]
+    for (const [kind, linux] of cases) {
+      const helper = startHelper()
+      let error: unknown
+      await enterUserNamespace(helper, { ...mapped, linux }).catch((e: unknown) => (error = e))
+      rethrowNotImplemented(String(error))
+      expect(error, `no ${kind} mapping must be a ContainerError, not an empty map`).toBeInstanceOf(ContainerError)
+      expect((error as ContainerError).message).toContain(`linux.${kind}Mappings`)
+      expect(readlinkSync(`/proc/${helper.pid}/ns/user`), `the helper was moved into a user namespace of its own before its ${kind}Mappings were found missing: what can be refused before anything changes?`).toBe(own)
+    }
   })
 })
 
-describe('the maps, as text', () => {
-  it('idMapText with no mappings', () => {
-    for (const empty of [undefined, []]) {
-      let error: unknown
-      try {
-        idMapText(empty, 'gid')
-      } catch (e) {
-        error = e
-      }
-      rethrowNotImplemented(String(error))
-      expect(error, 'no mapping must be a ContainerError, not an empty map').toBeInstanceOf(ContainerError)
-      expect((error as ContainerError).message).toContain('linux.gidMappings')
-    }
-  })
-
+describe('the host ids of container ids', () => {
   it('hostId of ids 0, 999, 1000 and 1001 under two mappings', () => {
     const mappings = [{ containerID: 0, hostID: 100000, size: 1000 }, { containerID: 1000, hostID: 7, size: 1 }]
     expect(hostId(0, mappings)).toBe(100000)
@@ -117,24 +116,35 @@ function remapError(user: { name: string; uid: number }, subuid: string, subgid:
 describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
   const remap = { name: 'remap', uid: 1500 }
   const files = (subuid: string, subgid: string) => remapMappings(remap, { path: '/etc/subuid', text: subuid }, { path: '/etc/subgid', text: subgid })
+  /** The question every test here asks, with the files it was asked of. */
+  const which = (what: string) => `${what} (left: yours) — of the lines that may name user remap (uid 1500), which count, in which file, and in which order? Decide it from dockerd 20.10's own source, then try the same files under dockerd (the chapter's "--userns-remap in your daemon")`
 
-  it('a user with two subuid ranges and one subgid range, among comments and other users\' lines', () => {
-    const r = files('other:100000:65536\nremap:300000:65536\nremap:500000:1000\n', '# groups\n\nremap:400000:65536\n')
-    expect(r.uidMappings, 'uidMappings for two subuid ranges (left: yours) — where inside the container does the second range start, and how many ids does each line give? (subuid(5); the chapter\'s "--userns-remap in your daemon")').toEqual([
-      { containerID: 0, hostID: 300000, size: 65536 }, { containerID: 65536, hostID: 500000, size: 1000 }])
-    expect(r.gidMappings, 'gidMappings (left: yours) — which of the two files speaks of groups? (subgid(5))').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
+  it('a user with lines under its uid and under its name in /etc/subuid, under its name alone in /etc/subgid, among other users\' lines', () => {
+    const subuid = [
+      '# subordinate uids', 'remapper:100000:65536', 'remap:600000:65536', '15000:200000:65536', '1500:500000:1000', '150:700000:65536', '', '1500:300000:65536', 'remap:800000:10', '',
+    ].join('\n')
+    const subgid = ['remapper:100000:65536', '1600:900000:65536', 'remap:400000:65536', '15:750000:65536', 'remap:470000:100', ''].join('\n')
+    expect(remapError(remap, subuid, subgid), which(`the files\n/etc/subuid:\n${subuid}/etc/subgid:\n${subgid}gave an error`)).toBe('no error')
+    const r = files(subuid, subgid)
+    expect(r.uidMappings.map((m) => m.hostID), which(`the host ranges of uidMappings, by their starts, for /etc/subuid:\n${subuid}`)).toEqual([500000, 300000])
+    expect(r.gidMappings.map((m) => m.hostID), which(`the host ranges of gidMappings, by their starts, for /etc/subgid:\n${subgid}`)).toEqual([400000, 470000])
+    const layout = 'where inside the container does each range start, and how many ids does each line give? No container id may be mapped twice, and none skipped (subuid(5); user_namespaces(7))'
+    expect(r.uidMappings, `uidMappings (left: yours) — ${layout}`).toEqual([{ containerID: 0, hostID: 500000, size: 1000 }, { containerID: 1000, hostID: 300000, size: 65536 }])
+    expect(r.gidMappings, `gidMappings (left: yours) — ${layout}`).toEqual([{ containerID: 0, hostID: 400000, size: 65536 }, { containerID: 65536, hostID: 470000, size: 100 }])
   })
 
-  it('subuid and subgid lines naming the user as 1500, beside lines naming it remap', () => {
-    expect(remapError(remap, '1500:300000:65536\n', '1500:400000:65536\n'), 'files whose lines name the user as 1500: expected no error — what may a line\'s first field be? (subuid(5))').toBe('no error')
-    const r = files('1500:300000:65536\n', 'remap:200000:10\n1500:400000:65536\n')
-    expect(r.uidMappings, 'uidMappings for a subuid line naming 1500').toEqual([{ containerID: 0, hostID: 300000, size: 65536 }])
-    expect(r.gidMappings, 'gidMappings when subgid names the user both as remap and as 1500 (left: yours), compared with dockerd 20.10 (the chapter\'s "--userns-remap in your daemon")').toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
+  it('a user under its name alone in /etc/subuid and under its uid alone in /etc/subgid', () => {
+    const subuid = 'other:100000:65536\nremap:300000:65536\n'
+    const subgid = '1500:400000:65536\nremapper:500000:65536\n'
+    expect(remapError(remap, subuid, subgid), which(`the files\n/etc/subuid:\n${subuid}/etc/subgid:\n${subgid}gave an error`)).toBe('no error')
+    const r = files(subuid, subgid)
+    expect(r.uidMappings, which('uidMappings')).toEqual([{ containerID: 0, hostID: 300000, size: 65536 }])
+    expect(r.gidMappings, which('gidMappings')).toEqual([{ containerID: 0, hostID: 400000, size: 65536 }])
   })
 
   it('no subuid range, no subgid range, a line of two fields, a START that is not a number', () => {
-    expect(remapError(remap, 'other:100000:65536\n', 'remap:1:1\n'), 'a user without a subuid range').toMatch(/no subuid ranges found for user "remap".*\/etc\/subuid/)
-    expect(remapError(remap, 'remap:1:1\n', ''), 'a user without a subgid range').toMatch(/no subgid ranges found for user "remap".*\/etc\/subgid/)
+    expect(remapError(remap, 'other:100000:65536\nremapper:1:1\n15000:1:1\n', 'remap:1:1\n'), 'a user without a subuid range').toMatch(/no subuid ranges found for user "remap".*\/etc\/subuid/)
+    expect(remapError(remap, 'remap:1:1\n', '# none\n'), 'a user without a subgid range').toMatch(/no subgid ranges found for user "remap".*\/etc\/subgid/)
     expect(remapError(remap, 'remap:1:1\nremap:300000\n', 'remap:1:1\n'), 'a line of two fields: the file, the line number and the line').toMatch(/\/etc\/subuid.*line 2.*remap:300000/)
     expect(remapError(remap, 'remap:1:1\n', 'remap:x:1\n'), 'a START that is not a number').toMatch(/\/etc\/subgid.*line 1.*remap:x:1/)
   })
