@@ -32,9 +32,9 @@ const fdCount = (helper: Helper) => readdirSync(`/proc/${helper.serving}/fd`).le
 /**
  * What is done to the rootfs's /vol/data, the mount point of `-v SRC:/vol/data:ro`, right before
  * one of the helper's requests: the directory is renamed aside, inside the rootfs, and its name
- * then leads somewhere else.
+ * then leads somewhere else. A swap that takes `times` is done again before every later request.
  */
-const SWAPS: Record<string, (rootfs: string, host: string) => void> = {
+const SWAPS: Record<string, (rootfs: string, host: string, times: number) => void> = {
   '/vol swapped for a symlink to the host': (rootfs, host) => {
     renameSync(join(rootfs, 'vol'), join(rootfs, 'vol.real'))
     symlinkSync(host, join(rootfs, 'vol'))
@@ -50,6 +50,10 @@ const SWAPS: Record<string, (rootfs: string, host: string) => void> = {
   '/vol/data swapped for a symlink into the host': (rootfs, host) => {
     renameSync(join(rootfs, 'vol', 'data'), join(rootfs, 'vol', 'data.real'))
     symlinkSync(join(host, 'data'), join(rootfs, 'vol', 'data'))
+  },
+  '/vol kept moving (a plain /vol/data in its place)': (rootfs, _host, times) => {
+    renameSync(join(rootfs, times ? `vol.moved${times - 1}` : 'vol'), join(rootfs, `vol.moved${times}`))
+    if (!times) mkdirSync(join(rootfs, 'vol', 'data'), { recursive: true })
   },
 }
 
@@ -74,7 +78,7 @@ describeKernel('a mount point swapped between the check and the mount, and betwe
         const rootfs = join(disk, `rootfs${at}`)
         const target = join(rootfs, 'vol', 'data')
         mkdirSync(ns.inside(target), { recursive: true })
-        const { swapping, state } = swappedBeforeRequest(ns.helper, at, async () => swap(ns.inside(rootfs), host))
+        const { swapping, state } = swappedBeforeRequest(ns.helper, at, async (times) => swap(ns.inside(rootfs), host, times), swap.length === 3)
         const [open, before] = [fdCount(ns.helper), linesBelow(await ns.mountinfo(), host)]
         const error = await caught(() => mountInRootfs(swapping, rootfs, entry))
         swapped = state.before !== ''

@@ -33,18 +33,20 @@ export function interposer() {
 /**
  * `helper` as the code under test sees it, except that `swap` runs right before the helper's request
  * number `at` (from 0): whatever your code looked at before that request, the name it looked
- * at names something else from then on. Records the requests, and the one the swap preceded.
+ * at names something else from then on. With `again`, it runs before every later request too
+ * (given how many times it ran before). Records the requests, and the one the swap first preceded.
  */
-export function swappedBeforeRequest(helper: Helper, at: number, swap: () => Promise<unknown>) {
+export function swappedBeforeRequest(helper: Helper, at: number, swap: (times: number) => Promise<unknown>, again = false) {
   const state = { requests: 0, before: '' }
   const swapping = new Proxy(helper, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key, target)
       if (typeof value !== 'function') return value
       return async (...args: unknown[]) => {
-        if (state.requests++ === at) {
-          await swap()
-          state.before = `${String(key)}(${args.map((a) => JSON.stringify(a)).join(', ')})`
+        const request = state.requests++
+        if (request === at || (again && request > at)) {
+          await swap(request - at)
+          if (request === at) state.before = `${String(key)}(${args.map((a) => JSON.stringify(a)).join(', ')})`
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args)
       }
