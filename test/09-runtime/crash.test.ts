@@ -124,7 +124,7 @@ describeKernel('minirunc: a create that does not finish', () => {
     const winners = runs.filter((r) => r.code === 0)
     expect(winners.length, `creates of c1 that succeeded, of two that checked before either acted (${said}): what decides which one wins, in one step? (the text's "create")`).toBe(1)
     const [winner, loser] = runs[0]!.code === 0 ? [0, 1] : [1, 0]
-    expect(runs[loser]!.printed, `the losing create's words (${said})`).toMatch(/container with id exists: c1/)
+    expect(runs[loser]!.printed, `the losing create's words (${said}): what told it the ID was taken, and what decides which one wins, in one step? (the text's "create")`).toMatch(/container with id exists: c1/)
     expect(existsSync(join(t.dir, `${'ab'[loser]}.pid`)), 'the losing create wrote its --pid-file').toBe(false)
     expect(await waitFor(() => livingBelow(runs[loser]!.hold).length === 0, 3000), `processes the losing create left: ${livingBelow(runs[loser]!.hold).join(', ')}`).toBe(true)
     const pid = Number(readFileSync(join(t.dir, `${'ab'[winner]}.pid`), 'utf8'))
