@@ -100,7 +100,7 @@ async function throughRuntime(spec: Spec, network?: NetworkRequest): Promise<Con
     try {
       helper = await create(root, id, { bundle, network: network && { request: network, attached } }, log, false)
     } catch (error) {
-      if (error instanceof NotImplementedError && error.chapter === '09-runtime') return undefined
+      if (error instanceof NotImplementedError && error.chapter === '09-runtime' && error.fn === 'create') return undefined
       throw error instanceof RuntimeError ? new ContainerError(error.message, dockerExitCode(error.message)) : error
     }
     try {
@@ -136,7 +136,7 @@ export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | un
     ? undefined
     : limited
       ? await required(() => createCgroup(spec), 'a memory, CPU or pids limit')
-      : await optional(() => createCgroup(spec), 'running without a cgroup')
+      : await optional('04-cgroups', () => createCgroup(spec), 'running without a cgroup')
   return { cgroup, limited }
 }
 
@@ -175,7 +175,7 @@ export async function prepare(
     const step = () => enterNamespaces(helper, rest, userns ? enterUser : undefined)
     const needs = spec.hostname !== undefined ? '--hostname' : network?.ports.length ? '-p' : namespaces.some((n) => n.path) ? 'namespaces given by path' : undefined
     forked = needs === undefined
-      ? await optional(step, 'running in the host\'s namespaces and root filesystem')
+      ? await optional('02-namespaces', step, 'running in the host\'s namespaces and root filesystem')
       : await required(step, needs)
     if (userns && !userEntered) await enterUser()
     return forked
@@ -184,14 +184,14 @@ export async function prepare(
   if (cgroup) {
     const join = () => forkIntoCgroup(helper, cgroup, enter)
     if (limited) await required(join, 'a memory, CPU or pids limit')
-    else await optional(join, 'running outside its cgroup')
+    else await optional('04-cgroups', join, 'running outside its cgroup')
   }
   if (!entered) await enter()
   // Chapter 08 wires the network while PID 1 waits, as dockerd's libnetwork-setkey hook does
   // between runc's create and start; without chapter 02's fork there is no namespace to wire.
   if (network && forked !== undefined) {
     const step = () => attachNetwork(forked!, network)
-    attached.network = network.ports.length > 0 ? await required(step, '-p') : await optional(step, 'running without a network')
+    attached.network = network.ports.length > 0 ? await required(step, '-p') : await optional('08-network', step, 'running without a network')
     spec.mounts?.push(...(attached.network?.mounts ?? []))
   }
   if (forked !== undefined) await onForked?.(forked)
@@ -200,7 +200,7 @@ export async function prepare(
   const joinsMount = spec.linux?.namespaces?.some((ns) => ns.type === 'mount' && ns.path)
   if (joinsMount && forked !== undefined && readlinkSync(`/proc/${forked}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt'))
     throw new ContainerError('refusing to set up the root filesystem in the host\'s mount namespace: join the one linux.namespaces names', 125)
-  if (spec.root && forked !== undefined) await optional(() => setupRootfs(helper, spec, beforePivot), 'running in the host\'s root filesystem')
+  if (spec.root && forked !== undefined) await optional('03-rootfs', () => setupRootfs(helper, spec, beforePivot), 'running in the host\'s root filesystem')
   return forked
 }
 
@@ -212,7 +212,7 @@ export async function prepare(
  */
 export async function secure(helper: Helper, spec: Spec): Promise<{ lastFilter?: Buffer }> {
   const wanted = spec.process.capabilities || spec.process.noNewPrivileges || spec.linux?.seccomp
-  const done = wanted ? await optional(() => secureProcess(helper, spec), 'capabilities, no_new_privs and seccomp are not applied') : undefined
+  const done = wanted ? await optional('13-security', () => secureProcess(helper, spec), 'capabilities, no_new_privs and seccomp are not applied') : undefined
   if (done) return done
   if (spec.process.user) await switchUser(helper, spec.process.user)
   return {}

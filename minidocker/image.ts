@@ -37,7 +37,7 @@ export async function imageRootfs(image: string): Promise<ImageRootfs> {
   const stat = statSync(path, { throwIfNoEntry: false })
   if (stat?.isDirectory()) return { rootfs: path, release: async () => {} }
   if (stat?.isFile()) return unpacked(path)
-  const stored = await optional(() => storedRootfs(image), 'not looking in the image store')
+  const stored = await optional('06-images', () => storedRootfs(image), 'not looking in the image store')
   if (stored) return stored
   if (isBuiltinImage(image)) return unpacked(builtinTarball(image))
   throw new ContainerError(

@@ -4,6 +4,9 @@
  * The learner's minidocker after chapter N does what chapters 1..N teach. A step from a
  * chapter that is not written yet throws NotImplementedError: optional() turns that into a
  * one-line note and runs without the layer; required() says which chapter the request needs.
+ * optional() is told the step's own chapter: a step may call back into a later chapter (chapter
+ * 03's setupRootfs runs chapter 09's beforePivot), and that later chapter's NotImplementedError
+ * is not the step's absence. It goes on up as it is, naming the function still to write.
  */
 import chalk from 'chalk'
 import { NotImplementedError } from '../lib/errors.ts'
@@ -17,12 +20,20 @@ export function sendNotesTo(sink: (line: string) => void): void {
   note = sink
 }
 
-/** Run a chapter's step; when the chapter is not written yet, note it once and go on. */
-export async function optional<T>(step: () => Promise<T> | T, without: string): Promise<T | undefined> {
+/**
+ * Whether `error` says that chapter `chapter`'s step cannot run because it, or a chapter it
+ * builds on (an earlier one), is not written yet.
+ */
+function absent(error: unknown, chapter: string): error is NotImplementedError {
+  return error instanceof NotImplementedError && Number.parseInt(error.chapter, 10) <= Number.parseInt(chapter, 10)
+}
+
+/** Run chapter `chapter`'s step; when that chapter (or one below it) is not written yet, note it once and go on. */
+export async function optional<T>(chapter: string, step: () => Promise<T> | T, without: string): Promise<T | undefined> {
   try {
     return await step()
   } catch (error) {
-    if (!(error instanceof NotImplementedError)) throw error
+    if (!absent(error, chapter)) throw error
     if (!noted.has(error.chapter)) {
       noted.add(error.chapter)
       note(`chapter ${error.chapter} is not done yet, so ${without}`)

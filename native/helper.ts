@@ -556,9 +556,9 @@ export class Helper {
   }
 
   /**
-   * From now on, a request that fails also writes its error to `fd` as one line, the text of the
-   * SyscallError it would throw, and the helper exits with status 1 (the request's reply is sent first).
-   * @param fd an fd of the helper's (2 is its stderr)
+   * Failures become fatal: from this request on, a request that fails is answered as usual, then
+   * its error's text is written to `fd` as one line and the helper exits with status 1.
+   * @param fd an fd of the helper's
    * @throws EBADF when `fd` is not open.
    */
   failuresTo(fd: number): Promise<unknown> {

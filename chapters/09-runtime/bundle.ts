@@ -37,9 +37,9 @@ export function loadBundle(bundle: string): Spec {
   //      anything is created.
   //   2. A missing file and text that is not JSON are errors too, each one line naming the file
   //      (`... config.json not found`, `... not valid JSON`).
-  //   3. root.path may be relative: relative to what? The runtime's working directory is
-  //      whatever its caller chose. The Spec returned has it absolute, and it must be a
-  //      directory (`rootfs (PATH) does not exist`).
+  //   3. root.path: what does config.md ("Root") say it names, when it is not absolute? The
+  //      Spec returned has it absolute, and it must be a directory (`rootfs (PATH) does not
+  //      exist`).
   throw new NotImplementedError('09-runtime', 'loadBundle')
 }
 // #endregion loadBundle

@@ -81,9 +81,11 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   init_linux.go and standard_init_linux.go for the process's side).
   //   1. What can be refused before anything exists (the ID, the bundle, the terminal and its
   //      socket)? From the first thing made on, a failure must undo all of it, the container's
-  //      process included; and a create killed half-way must leave `delete --force` a record
-  //      to act on.
-  //   2. Two creates of one ID may race: which single operation decides which one wins?
+  //      process included. A create killed with SIGKILL undoes nothing: at each moment of it,
+  //      what would a later `delete --force` find on disk, and would that name everything
+  //      made so far?
+  //   2. Two creates of one ID may race, each looking before it acts: what decides, in one
+  //      step, which one wins, and what may the loser touch on its way out?
   //   3. exec.fifo: opening a fifo blocks (fifo(7)), and after pivot_root the process no longer
   //      sees the host's path to it. So who opens it, when, and how does runc's init still reach
   //      it from inside? Node cannot make a fifo (mkfifo(1) can).
@@ -105,9 +107,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //   6. create exits while the process waits: everything the process does after `start` must
   //      be asked of it now, in order, and nothing of the runtime may leak into the program.
   //      The caller may read the pid file the moment it exists. And once create has gone, who
-  //      is left to hear that the exec failed (the program removed before start)? Try it with
-  //      runc: create, remove the program from the rootfs, start; then runc state, what the
-  //      container printed, and how its process ended (the text's "After start").
+  //      can hear that the exec failed (the program removed before start), and how? Try it
+  //      with runc: create, remove the program from the rootfs, start; then runc state, what
+  //      the container printed, and how its process ended (the text's "After start").
   //   7. detach: once create has exited, the process's exit must reach whoever ran create (the
   //      shim), with the status the program gave it, and the process must outlive create.
   //   Given below: noteIgnored (what this runtime leaves out of config.json), writeAtomically,
@@ -207,9 +209,9 @@ export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; rem
  * namespace, before pivot_root: the container's view of its own cgroups, as runc's
  * mountCgroupV1 and mountCgroupV2 make it. A program inside reads its own limits where it
  * would on the host (/sys/fs/cgroup/memory/memory.limit_in_bytes on v1); it never sees its
- * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 every hierarchy the
- * container has a cgroup in is there under the hierarchy's own name, a combined one (cpu,cpuacct)
- * under each of its controllers' names too. `cgroup` is the container's (undefined: none).
+ * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 a program finds each
+ * hierarchy the container has a cgroup in at the path it would read on a host like this one,
+ * under every name it may look for it by. `cgroup` is the container's (undefined: none).
  */
 export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgroup: Cgroup | undefined): Promise<void> {
   // TODO(09): the container's /sys/fs/cgroup (the text's "The container's /sys/fs/cgroup";
@@ -220,8 +222,8 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
   //   2. On v1 a hierarchy cannot be mounted a second time with other options (EBUSY), and a
   //      fresh mount would show its root, not the container's cgroup: so how does the
   //      container's directory of each hierarchy get there, and under what at the destination
-  //      (mount(2))? Which name does a hierarchy that holds two controllers have, and how does
-  //      a program that looks for the other name still find it?
+  //      (mount(2))? Some hosts mount two controllers as one hierarchy: by which names will
+  //      programs look for it, and what does runc leave them?
   //   3. "ro": which of the mounts you make take it when they are made, and which need a
   //      second step (mount(2), "MS_BIND", "MS_REMOUNT")? The destination itself must end up
   //      read-only too, after what is inside it is in place.
@@ -291,8 +293,8 @@ export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec)
   //      to a node made through a host path?
   //   2. The spec's fields (config-linux.md, "Devices") and their defaults; "u" is an
   //      unbuffered character device. The helper's mknod keeps the mode exactly; which of
-  //      its calls could set the owner, and if none, how can Node reach the node safely
-  //      (findExecutable does something alike)?
+  //      its calls could set the owner, and if none, how can Node reach the node without
+  //      going through a symlink the image put on the way?
   //   3. A node that is already there is not an error.
   //   runc: createDevices() and createDeviceNode() in libcontainer/rootfs_linux.go;
   //   chapter: "What else config.json asks of the process".
@@ -328,20 +330,14 @@ export async function protectPaths(helper: Helper, pid: number, spec: Spec): Pro
  * `/dev/ptmx` (runc's setupConsole and utils.SendFile).
  */
 export async function setupConsole(helper: Helper, socket: number): Promise<void> {
-  // TODO(09): a terminal for the container's process, the way runc's init makes one.
-  //   Four things must happen here: a pty is opened, the process gets a session of its own, the
-  //   slave becomes its controlling terminal (and its stdin, stdout, stderr), and the master goes
-  //   to the caller. Work out their order from what each one needs, not from this list:
-  //   1. Which /dev/ptmx: the pty must belong to the container's own devpts instance
-  //      (devpts(5), "newinstance"; pts(4)). What would the container see in /dev/pts if it
-  //      came from the host's, and what must already be done when this runs?
-  //   2. Who may take a controlling terminal (TIOCSCTTY in ioctl_tty(2), tty_ioctl(4) on older
-  //      systems), and what must be true of the caller before setsid() succeeds (credentials(7),
-  //      "Sessions"; setsid(2), EPERM)? What does the process lose by becoming a session leader?
-  //   3. The master goes to the caller as runc's utils.SendFile sends it (the text's "A terminal");
-  //      Node cannot pass an fd, the helper can (native/helper.ts). What must exist before it is
-  //      worth sending?
-  //   4. After exec, no copy of the master may stay in the container: who holds it then?
+  // TODO(09): a terminal for the container's process, the way runc's init makes one
+  //   (the text's "A terminal"; runc's setupConsole in libcontainer/init_linux.go).
+  //   1. Start from the goal in the doc comment: which steps does it take? Then place each one
+  //      by what it needs, here and in create (where you call this is yours too). The kernel
+  //      refuses some orders; others succeed on the wrong pty, or leave the program holding
+  //      what it must not.
+  //   2. Node cannot pass an fd; what the helper can be asked is in native/helper.ts.
+  //   3. After exec, who may still hold the master?
   throw new NotImplementedError('09-runtime', 'setupConsole')
 }
 // #endregion setupConsole
@@ -422,8 +418,8 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   //   2. With --force: nothing of the container may survive (killAndWait, given), before its
   //      cgroup can go (chapter 04 removes it; it refuses while a process is in it), and the
   //      v1 cgroups create and pause made (devices, cpuset, freezer), if any. A paused
-  //      container too: what does a frozen process do with SIGKILL (cgroup-v1's
-  //      freezer-subsystem.rst), and what must no process of it do once thawed?
+  //      container too: can a frozen process die (cgroup-v1's freezer-subsystem.rst)? And
+  //      what could its processes get up to between running again and being dead?
   //   3. The poststop hooks get the state as it was; their failure is only a warning.
   throw new NotImplementedError('09-runtime', 'deleteContainer')
 }

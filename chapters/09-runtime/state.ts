@@ -31,11 +31,12 @@ export function loadContainer(root: string, id: string): { dir: string; record: 
  */
 export function containerStatus(dir: string, record: ContainerRecord): State['status'] {
   // TODO(09): work out the status from the kernel, never from what was written at create.
-  //   1. The process may have exited since, or still be a zombie waiting for its parent
-  //      (processStartTime, given, tells you both).
+  //   1. The process may have exited since, or be a zombie its parent has not collected yet:
+  //      is a zombie running, and how do you tell one from a live process (proc(5))?
   //   2. PIDs are reused: how does the record tell this container's process from a stranger
-  //      that got the same PID later? (ContainerRecord.startTime; runc's refreshState.)
-  //   3. What on disk says "created, not started yet"? (the text's "The state directory and the status").
+  //      that got the same PID later? (runc's refreshState.)
+  //   3. What tells "created" from "running", when the process is alive either way? (the
+  //      text's "The state directory and the status"; runc's runType).
   //   4. Paused is the kernel's word too: the freezer cgroup pause used (record.freezer) says
   //      whether its processes are frozen (cgroup-v1/freezer-subsystem.rst; cgroup-v2.rst,
   //      "cgroup.freeze"). A freezer that cannot be read means nothing is frozen.

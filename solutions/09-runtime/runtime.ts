@@ -304,9 +304,9 @@ export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; rem
  * namespace, before pivot_root: the container's view of its own cgroups, as runc's
  * mountCgroupV1 and mountCgroupV2 make it. A program inside reads its own limits where it
  * would on the host (/sys/fs/cgroup/memory/memory.limit_in_bytes on v1); it never sees its
- * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 every hierarchy the
- * container has a cgroup in is there under the hierarchy's own name, a combined one (cpu,cpuacct)
- * under each of its controllers' names too. `cgroup` is the container's (undefined: none).
+ * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 a program finds each
+ * hierarchy the container has a cgroup in at the path it would read on a host like this one,
+ * under every name it may look for it by. `cgroup` is the container's (undefined: none).
  */
 export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgroup: Cgroup | undefined): Promise<void> {
   const target = secureJoin(spec.root!.path, mount.destination, true)

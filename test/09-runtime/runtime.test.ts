@@ -142,7 +142,6 @@ describeKernel('minirunc: the life cycle', () => {
     const running = await t.state('c1')
     expect(running.status, 'state after start, the process alive: what tells created from running? (the text\'s "The state directory and the status")').toBe('running')
     expect(running).toMatchObject({ id: 'c1', pid: created.pid, bundle: t.bundle, annotations: {} })
-    expect(existsSync(join(t.root, 'c1', 'exec.fifo')), 'ROOT/c1/exec.fifo after start').toBe(false)
   }, 60_000) // about 4 s on a quiet machine, more than 30 under a load of 17
 
   it('a started container with a cgroupsPath: delete, kill SIGUSR1, kill 9, kill KILL, delete', async () => {

@@ -75,6 +75,8 @@ export const HOLD = fileURLToPath(new URL('../../native/build/hold', import.meta
 export interface PidKeeper {
   /** the command's exit code (128+N for signal N), its stdout and stderr to `output`; killed after `timeout` ms */
   run(command: string[], output: number, cwd: string | undefined, timeout: number): Promise<number>
+  /** each run's hold's PID, in the order of the runs: the processes a run left are below it */
+  holders(): number[]
   release(): Promise<void>
 }
 
@@ -91,6 +93,7 @@ export function pidKeeper(): PidKeeper {
       const [how, n] = text.trim().split(' ')
       return how === 'exit' ? Number(n) : how === 'signal' ? 128 + Number(n) : 128 + constants.signals.SIGKILL
     },
+    holders: () => holds.map((hold) => hold.pid!),
     async release() {
       await Promise.all(holds.splice(0).map((hold) => {
         if (hold.exitCode !== null || hold.signalCode !== null) return

@@ -1,0 +1,140 @@
+/**
+ * What a `minirunc create` leaves when it is killed half-way, or loses a race: the command's own
+ * code (crasher.ts) killed with SIGKILL right before each of its helper requests in turn, then
+ * `state` and `delete --force` as a shim does them after a crash; and two creates of one ID at
+ * once, their file-system calls under --root taken in step. Each create runs under its own hold
+ * (native/build/hold, a subreaper), so every process it leaves is found below it.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect, it } from 'vitest'
+import type { Spec } from '../../lib/oci.ts'
+import { alive, waitFor } from '../support/container.ts'
+import { testCgroupPath } from '../support/cgroups.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
+import { hierarchies } from '../support/hierarchies.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { probeLines } from '../support/probe.ts'
+import { minirunc, pidKeeper, probeBundle, rethrowNotImplemented } from '../support/runtime.ts'
+
+const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
+
+/** A bundle of few steps (its own namespaces, /proc, a cgroupsPath), a state root, and crasher.ts runs under holds. */
+function setup() {
+  const dir = tempDir()
+  const root = join(dir, 'state')
+  const bundle = probeBundle(join(dir, 'bundle'), ['pid', 'sleep:60000'], (spec) => (spec.mounts = [{ destination: '/proc', type: 'proc', source: 'proc' }]))
+  const keeper = pidKeeper()
+  onCleanup(() => keeper.release())
+  onCleanup(async () => {
+    for (const id of existsSync(root) ? readdirSync(root) : []) await minirunc(['--root', root, 'delete', '--force', id])
+  })
+  const rt = (...args: string[]) => minirunc(['--root', root, ...args])
+  /** crasher.ts with `args`, its output (and its container's) to `output`; the exit code and what it printed */
+  const crasher = async (args: string[], output: string) => {
+    const fd = openSync(output, 'a')
+    try {
+      // run() starts its hold before it first waits: the next one is this run's.
+      const hold = keeper.holders().length
+      const code = await keeper.run([process.execPath, '-e', `require(${JSON.stringify(START)}).start('crasher', 'test/09-runtime/crasher.ts')`, ...args], fd, bundle, 60_000)
+      const printed = readFileSync(output, 'utf8')
+      rethrowNotImplemented(printed)
+      return { code, printed, hold: keeper.holders()[hold]! }
+    } finally {
+      closeSync(fd)
+    }
+  }
+  /** a new cgroupsPath in config.json, for the next create */
+  const newCgroup = () => {
+    const cgroupsPath = testCgroupPath()
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Spec
+    spec.linux!.cgroupsPath = cgroupsPath
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec))
+    return cgroupsPath
+  }
+  return { dir, root, bundle, rt, crasher, newCgroup }
+}
+
+/** The directories of cgroupsPath `path` in every hierarchy, wherever a runtime may have made them (below /, or below this process's cgroup or its parent). */
+function cgroupDirsLeft(path: string): string[] {
+  return hierarchies().flatMap(({ mount, own }) => [...new Set(['/', own, join(own, '..')])].map((base) => join(mount, base, path))).filter((dir) => existsSync(dir))
+}
+
+/** The living processes below `pid`, with their command lines. */
+function livingBelow(pid: number): string[] {
+  const parents = new Map<number, number>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {
+      // gone since the listing
+    }
+  }
+  const below: number[] = []
+  for (let level = [pid]; level.length > 0; ) {
+    level = [...parents].filter(([, parent]) => level.includes(parent)).map(([child]) => child)
+    below.push(...level)
+  }
+  return below.filter(alive).map((p) => {
+    try {
+      return `${p} (${readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()})`
+    } catch {
+      return String(p)
+    }
+  })
+}
+
+describeKernel('minirunc: a create that does not finish', () => {
+  it('create killed with SIGKILL right before each of its helper requests in turn, then state and delete --force', async () => {
+    const t = setup()
+    // A whole create first, to learn its requests.
+    t.newCgroup()
+    const report = join(t.dir, 'requests.json')
+    const whole = await t.crasher(['die', '-1', report, '--root', t.root, 'create', '--bundle', t.bundle, 'whole'], join(t.dir, 'whole.out'))
+    expect(whole.code, `create of a bundle that works: ${whole.printed}`).toBe(0)
+    const requests = JSON.parse(readFileSync(report, 'utf8')) as string[]
+    expect((await t.rt('delete', '--force', 'whole')).code).toBe(0)
+    for (const [k, request] of requests.entries()) {
+      const id = `k${k}`
+      const cgroupsPath = t.newCgroup()
+      const killed = await t.crasher(['die', String(k), report, '--root', t.root, 'create', '--bundle', t.bundle, id], join(t.dir, `${id}.out`))
+      const when = `create killed right before its helper request ${k} of ${requests.length} (${request})`
+      expect(killed.code, `${when} exited otherwise than by the SIGKILL: ${killed.printed}`).toBe(137)
+      const state = await t.rt('state', id)
+      expect(state.code === 0 || /container does not exist/.test(state.stderr), `state after ${when}: ${state.stderr}`).toBe(true)
+      const deleted = await t.rt('delete', '--force', id)
+      expect(deleted.code, `delete --force after ${when}: ${deleted.stderr}. What must already be on disk for it to act, at every moment of create? (the text's "create")`).toBe(0)
+      expect(existsSync(join(t.root, id)), `ROOT/${id} still there after ${when}, then delete --force`).toBe(false)
+      expect(await waitFor(() => livingBelow(killed.hold).length === 0, 3000), `processes alive 3 s after ${when}, then delete --force: ${livingBelow(killed.hold).join(', ')}. Who could still find them, and by what?`).toBe(true)
+      expect(cgroupDirsLeft(cgroupsPath), `cgroups left after ${when}, then delete --force: what named them to delete, and since when? (the text's "create")`).toEqual([])
+    }
+  }, 300_000)
+
+  it('two creates of one ID at once, their file-system calls under --root taken in step', async () => {
+    const t = setup()
+    const cgroupsPath = t.newCgroup()
+    const sync = join(t.dir, 'sync')
+    mkdirSync(sync)
+    const runs = await Promise.all(['a', 'b'].map((name) =>
+      t.crasher(['lockstep', sync, name, t.root, '--root', t.root, 'create', '--bundle', t.bundle, '--pid-file', join(t.dir, `${name}.pid`), 'c1'], join(t.dir, `${name}.out`))))
+    const said = runs.map((r, i) => `create ${'ab'[i]} exited ${r.code}: ${r.printed.trim() || '(nothing)'}`).join('; ')
+    const winners = runs.filter((r) => r.code === 0)
+    expect(winners.length, `creates of c1 that succeeded, of two that checked before either acted (${said}): what decides which one wins, in one step? (the text's "create")`).toBe(1)
+    const [winner, loser] = runs[0]!.code === 0 ? [0, 1] : [1, 0]
+    expect(runs[loser]!.printed, `the losing create's words (${said}): what told it the ID was taken, and what decides which one wins, in one step? (the text's "create")`).toMatch(/container with id exists: c1/)
+    expect(existsSync(join(t.dir, `${'ab'[loser]}.pid`)), 'the losing create wrote its --pid-file').toBe(false)
+    expect(await waitFor(() => livingBelow(runs[loser]!.hold).length === 0, 3000), `processes the losing create left: ${livingBelow(runs[loser]!.hold).join(', ')}`).toBe(true)
+    const pid = Number(readFileSync(join(t.dir, `${'ab'[winner]}.pid`), 'utf8'))
+    const state = await t.rt('state', 'c1')
+    expect(state.code, `state c1 after the race: ${state.stderr}. What did the loser touch on its way out?`).toBe(0)
+    expect(JSON.parse(state.stdout), 'state c1 after the race, against the winner\'s --pid-file').toMatchObject({ status: 'created', pid })
+    expect((await t.rt('start', 'c1')).code, 'start c1 after the race').toBe(0)
+    expect(await waitFor(() => probeLines(readFileSync(join(t.dir, `${'ab'[winner]}.out`), 'utf8')).length > 0, 5000), 'the winner\'s program printed nothing within 5 s of start').toBe(true)
+    expect((await t.rt('delete', '--force', 'c1')).code).toBe(0)
+    expect(existsSync(join(t.root, 'c1')), 'ROOT/c1 after delete --force').toBe(false)
+    expect(cgroupDirsLeft(cgroupsPath), 'cgroups left after delete --force of the winner').toEqual([])
+  }, 120_000)
+})

@@ -1,0 +1,79 @@
+/**
+ * `minirunc` for crash.test.ts, the command line's own code with one of a test's hooks in front:
+ *   die N REPORT ARGS...        minirunc ARGS, killed with SIGKILL right before its helper request
+ *                               number N (from 0); REPORT gets the names of those it made, as JSON
+ *   lockstep SYNC NAME ROOT ARGS...
+ *                               minirunc ARGS whose every file-system call on ROOT or below waits
+ *                               until the process SYNC/OTHER (OTHER being the other of `a` and `b`)
+ *                               has come as far in its own: two creates that check and then act
+ *                               both check before either acts
+ */
+import { Helper } from '../../native/helper.ts'
+
+const fs = process.getBuiltinModule('node:fs')
+// Started as `node -e CODE ARGS...`: ARGS follow the node binary.
+const [mode, ...rest] = process.argv.slice(1)
+
+if (mode === 'die') {
+  const [n, report] = rest.splice(0, 2) as [string, string]
+  const requests: string[] = []
+  const { writeFileSync } = fs
+  process.on('exit', () => writeFileSync(report, JSON.stringify(requests)))
+  const proto = Helper.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const name of Object.getOwnPropertyNames(Helper.prototype)) {
+    const descriptor = Object.getOwnPropertyDescriptor(Helper.prototype, name)
+    if (name === 'constructor' || typeof descriptor?.value !== 'function') continue
+    const real = descriptor.value as (...args: unknown[]) => unknown
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      if (requests.push(name) - 1 === Number(n)) process.kill(process.pid, 'SIGKILL')
+      return real.apply(this, args)
+    }
+  }
+} else if (mode === 'lockstep') {
+  const [sync, name, root] = rest.splice(0, 3) as [string, string, string]
+  lockstep(sync, name, root)
+} else {
+  throw new Error(`crasher: unknown mode ${mode}`)
+}
+// minirunc reads its arguments from the third on, as when it is started by its own name.
+process.argv.splice(1, process.argv.length, 'minirunc', ...rest)
+void import('../../minidocker/minirunc.ts')
+
+function lockstep(sync: string, name: string, root: string): void {
+  const real = { ...fs } as Record<string, unknown>
+  const write = real.writeFileSync as typeof fs.writeFileSync
+  const rename = real.renameSync as typeof fs.renameSync
+  const read = real.readFileSync as typeof fs.readFileSync
+  const other = `${sync}/${name === 'a' ? 'b' : 'a'}`
+  const publish = (text: string) => {
+    write(`${sync}/.${name}`, text)
+    rename(`${sync}/.${name}`, `${sync}/${name}`)
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  let calls = 0
+  const inStep = () => {
+    publish(String(++calls))
+    for (const until = Date.now() + 10_000; Date.now() < until; Atomics.wait(pause, 0, 0, 1)) {
+      let theirs: string
+      try {
+        theirs = read(other, 'utf8')
+      } catch {
+        continue // not started yet
+      }
+      if (theirs === 'done' || Number(theirs) >= calls) return
+    }
+  }
+  process.on('exit', () => publish('done'))
+  const under = (path: unknown) => typeof path === 'string' && (path === root || path.startsWith(`${root}/`))
+  const wrap = (target: Record<string, unknown>, from: Record<string, unknown>) => {
+    for (const [key, value] of Object.entries(from)) {
+      if (typeof value !== 'function' || /^[A-Z]/.test(key)) continue
+      target[key] = (...args: unknown[]) => {
+        if (under(args[0])) inStep()
+        return (value as (...a: unknown[]) => unknown)(...args)
+      }
+    }
+  }
+  wrap(fs as unknown as Record<string, unknown>, real)
+  wrap(fs.promises as unknown as Record<string, unknown>, { ...fs.promises })
+}
