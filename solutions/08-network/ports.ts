@@ -75,8 +75,8 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
  * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
  * the MINIDOCKER nat chain, jumped to from PREROUTING and OUTPUT for packets to one of the
  * host's own addresses (but not 127.0.0.0/8, the proxy's), MASQUERADE for what containers send
- * out through another interface, and FORWARD accepting traffic to and from the bridge (a host
- * running Docker drops forwarded traffic by default).
+ * out through another interface, and FORWARD accepting what the containers' traffic needs (a
+ * host running Docker drops forwarded traffic by default) and nothing more.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   const exists = await iptables(['-t', 'nat', '-n', '-L', CHAIN]).then(() => true, () => false)
@@ -84,7 +84,10 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   await ensureRule('nat', ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
   await ensureRule('nat', ['OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
   await ensureRule('nat', ['POSTROUTING', '-s', bridge.subnet, '!', '-o', bridge.name, '-j', 'MASQUERADE'])
-  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-j', 'ACCEPT'])
+  // Into the bridge: only the replies of connections a container made, and what a published
+  // port's DNAT sent there; a machine with a route to the subnet reaches nothing else.
+  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'])
+  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'])
   await ensureRule('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])
 }
 // #endregion ensureChains
