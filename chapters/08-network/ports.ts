@@ -30,9 +30,9 @@ export function parsePublish(text: string): PortMapping {
   //      PortMapping type.)
   //   2. Which values are not a port, a protocol or a host address, and which strings are not
   //      that shape at all? Refuse each with a ContainerError (125) from which the user can
-  //      tell which part of the value is wrong. The tests read your message for the offending
-  //      part, quoted as the user typed it, and, for a port, for the range a port must be in,
-  //      written as the tests' data shows it.
+  //      tell which part is wrong, quoted as typed. Two phrasings are fixed, because the tests
+  //      match them: a bad port's message says "out of range 1-65535", and a value of the
+  //      wrong shape names the form above.
   //   Where: docker/cli's opts/port.go and go-connections' nat.ParsePortSpec.
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'parsePublish')
