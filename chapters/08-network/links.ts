@@ -28,8 +28,8 @@ export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0
 /**
  * The MAC address of the container's eth0 with `address`: locally administered, unicast, and
  * derived from the address, so two containers on one bridge never share one, and a container
- * that gets an address again gets the same MAC. Docker's form, which the tests and chapter 11's
- * `inspect` show: 02:42 and the address's four bytes, each as two lowercase hex digits.
+ * that gets an address again gets the same MAC. Docker's, byte for byte: the tests and chapter
+ * 11's `inspect` compare it with the MAC libnetwork derives from the same address.
  */
 export function macFor(address: string): string {
   // TODO(08): the MAC of the eth0 that holds `address`.

@@ -28,10 +28,11 @@ export function parsePublish(text: string): PortMapping {
   // TODO(08): read one -p value: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp].
   //   1. Which parts are optional, and what do they default to? (docker run --help, and the
   //      PortMapping type.)
-  //   2. Refuse with a ContainerError (125) that quotes the value: a port that is not a whole
-  //      number from 1 to 65535 (the message says "out of range 1-65535" and quotes the
-  //      port), a protocol other than tcp or udp (quote it), a host IP that is not a dotted
-  //      quad, and any other shape (name the expected form).
+  //   2. Which values are not a port, a protocol or a host address, and which strings are not
+  //      that shape at all? Refuse each with a ContainerError (125) from which the user can
+  //      tell which part is wrong, quoted as typed. Two phrasings are fixed, because the tests
+  //      match them: a bad port's message says "out of range 1-65535", and a value of the
+  //      wrong shape names the form above.
   //   Where: docker/cli's opts/port.go and go-connections' nat.ParsePortSpec.
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'parsePublish')
@@ -98,7 +99,8 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   //   2. A container's connection to another network leaves with a source address nobody out
   //      there can answer; what stays on the bridge must keep its source.
   //   3. On a host whose FORWARD policy drops (any machine running Docker), a published port's
-  //      traffic and a container's own connections out must pass, and their replies too.
+  //      traffic and a container's own connections out must pass, and their replies too. A
+  //      machine that routes the containers' subnet through this host: what may it reach?
   //   4. Every run calls this, and finds the work of earlier ones in place, with other runs'
   //      DNAT rules in CHAIN: it must fail at nothing, add nothing twice, and leave those be.
   //      dockerd rebuilds its chains whole when it starts: why can it, and can you?
@@ -146,7 +148,11 @@ export async function publishPorts(mappings: PortMapping[], bridge: Bridge, cont
   //   2. If the third port fails, the first two are published already: nothing this call made
   //      may stay (no proxy running, no rule) when the error reaches the caller.
   //   3. What the caller gets back must let it undo exactly what was made, later.
-  //   Where: libnetwork's portmapper (MapRange) and the bridge driver's port allocation.
+  //   4. A run killed with SIGKILL loses its proxy, but its container may run on and keep its
+  //      rule (and its port). A later run with the same -p: how does it find out, at which
+  //      moment so that no other run can slip in between, and what does docker say then?
+  //   Where: libnetwork's portmapper (MapRange) and portallocator (its errors), the bridge
+  //   driver's port allocation.
   //   Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'publishPorts')
 }

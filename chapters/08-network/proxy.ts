@@ -32,7 +32,9 @@ export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
   // TODO(08): forward TCP from the host side to the container, byte for byte, both ways.
   //   1. Each client connection gets a connection of its own to the container; when either
   //      side ends, the other is ended too. How do you join two streams both ways, with
-  //      backpressure, without copying by hand?
+  //      backpressure, without copying by hand? A TCP connection has two directions, and
+  //      each ends on its own: what does a client that has sent all it will send still wait
+  //      for, and what does Node do to a socket whose peer has ended by default?
   //   2. A reset or refused connection on one side must close the other, and must never end
   //      the proxy itself: which events, left unhandled, crash a Node process?
   //   3. Resolve once listening. A port that is taken rejects with

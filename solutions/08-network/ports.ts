@@ -75,8 +75,8 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
  * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
  * the MINIDOCKER nat chain, jumped to from PREROUTING and OUTPUT for packets to one of the
  * host's own addresses (but not 127.0.0.0/8, the proxy's), MASQUERADE for what containers send
- * out through another interface, and FORWARD accepting traffic to and from the bridge (a host
- * running Docker drops forwarded traffic by default).
+ * out through another interface, and FORWARD accepting what the containers' traffic needs (a
+ * host running Docker drops forwarded traffic by default) and nothing more.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   const exists = await iptables(['-t', 'nat', '-n', '-L', CHAIN]).then(() => true, () => false)
@@ -84,7 +84,10 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   await ensureRule('nat', ['PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
   await ensureRule('nat', ['OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
   await ensureRule('nat', ['POSTROUTING', '-s', bridge.subnet, '!', '-o', bridge.name, '-j', 'MASQUERADE'])
-  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-j', 'ACCEPT'])
+  // Into the bridge: only the replies of connections a container made, and what a published
+  // port's DNAT sent there; a machine with a route to the subnet reaches nothing else.
+  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'])
+  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'])
   await ensureRule('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])
 }
 // #endregion ensureChains
@@ -125,6 +128,11 @@ export async function publishPorts(mappings: PortMapping[], bridge: Bridge, cont
   try {
     for (const mapping of mappings) {
       published.proxies.push(await startProxy(mapping, containerIp))
+      // The proxy listening proves that no program holds the port, and keeps every other run
+      // from passing this point for it until we are done. A container whose run was killed
+      // holds it by its rule alone: a rule of ours would go below that one and never match.
+      if (await publishedElsewhere(mapping))
+        throw new ContainerError(`Bind for ${mapping.hostIp}:${mapping.hostPort} failed: port is already allocated`, 125)
       const rule = ownedRule(dnatRule(mapping, bridge, containerIp), owner)
       await iptables(['-t', 'nat', '-A', ...rule])
       published.rules.push(rule)
@@ -134,6 +142,21 @@ export async function publishPorts(mappings: PortMapping[], bridge: Bridge, cont
     await unpublishPorts(published)
     throw error
   }
+}
+
+/** Whether a rule in CHAIN of an owner that runs (or of nobody we know) publishes `mapping`'s host port. */
+async function publishedElsewhere(mapping: PortMapping): Promise<boolean> {
+  const listed = (await iptables(['-t', 'nat', '-S', CHAIN])).split('\n').filter((line) => line.startsWith('-A '))
+  return listed.some((line) => {
+    const rule = words(line)
+    const after = (flag: string) => (rule.includes(flag) ? rule[rule.indexOf(flag) + 1] : undefined)
+    if (after('-j') !== 'DNAT' || after('-p') !== mapping.proto || after('--dport') !== String(mapping.hostPort)) return false
+    // 0.0.0.0 is every address of the host: it overlaps any other, as in docker's port allocator.
+    const address = after('-d')?.replace(/\/32$/, '') ?? '0.0.0.0'
+    if (address !== mapping.hostIp && address !== '0.0.0.0' && mapping.hostIp !== '0.0.0.0') return false
+    const owner = ownerOf(rule)
+    return owner === undefined || alive(owner)
+  })
 }
 // #endregion publishPorts
 

@@ -29,8 +29,10 @@ export interface Proxy {
  */
 export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
   const open = new Set<Socket>()
-  const server = createServer((client) => {
-    const upstream = connect(target.containerPort, target.containerIp)
+  // A client may end its side and still read the answer (shutdown(SHUT_WR)): each end is passed
+  // on as an end, and a socket closes only once both of its directions have.
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ port: target.containerPort, host: target.containerIp, allowHalfOpen: true })
     for (const socket of [client, upstream]) {
       open.add(socket)
       socket.on('close', () => open.delete(socket))

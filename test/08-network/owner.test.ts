@@ -35,7 +35,7 @@ describeKernel('whose a DNAT rule is', () => {
     expect(run.exitCode, `${what} failed: ${run.stderr} ${SECTION}`).toBe(0)
   }
 
-  it('a run with -p 8090:7000 killed while its container runs on, then a run, then the container ends, then a run', async () => {
+  it('a run with -p 8090:7000 killed while its container runs on, then a run, then one with the same -p, then the container ends, then a run', async () => {
     const first = host().minidocker(['run', '-p', '8090:7000', 'probe', '/bin/probe', hosts, 'listen:7000'])
     const address = addressIn(await printed(first, /"listening"/, 'the run with -p 8090:7000'))
     const theirs = await chain()
@@ -63,6 +63,13 @@ describeKernel('whose a DNAT rule is', () => {
 
     await sweepingRun('a run on the bridge after the killed one')
     expect(await chain(), `minidocker was killed while its container (PID ${container}, at ${address}) ran on, and the next run's sweep deleted the container's DNAT rule: a container that runs keeps its published ports. Whose is a rule, if it must last exactly as long as the port it publishes is in use? ${SECTION}`).toEqual(expect.arrayContaining(theirs))
+    // The same -p again, while the container still serves it: the killed run's proxy is gone,
+    // its rule is not.
+    const again = await done(host().minidocker(['run', '-p', '8090:7000', 'probe', '/bin/probe', 'exit:0']))
+    const said = `${again.exitCode === 0 ? 'ran its container' : `exited ${again.exitCode}`}${String(again.stderr).trim() ? `, saying: ${String(again.stderr).trim()}` : ''}`
+    expect(again.exitCode, `a run with -p 8090:7000, while the container of a killed run (PID ${container}, at ${address}) still runs with the host's port 8090 published to it, ${said}. Where would its connections on 8090 have gone: to its container, or to the one already there? What does docker run do with a -p whose host port is in use? ${SECTION}`).toBe(125)
+    expect(String(again.stderr), `a run with -p 8090:7000 while another container has the host's port 8090 published was refused, but not in docker's words for a host port that is in use ${SECTION}`).toMatch(/Bind for 0\.0\.0\.0:8090 failed: port is already allocated/)
+    expect(await chain(), `the run refused -p 8090:7000 left MINIDOCKER changed ${SECTION}`).toEqual(theirs)
     expect(await connect(8090), `the host's port 8090 no longer reaches the container at ${address}, which still runs and listens on 7000, after its run was killed and another run swept; MINIDOCKER holds: ${(await chain()).join('; ') || 'nothing'} ${SECTION}`).toBe('ping\n')
 
     // The connection was the container's last step: its PID 1 ends, and nothing may stay for it.

@@ -1,9 +1,8 @@
 import { expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { startHelper } from '../support/helper.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-import { addressIn, done, hosts, printed } from './support.ts'
+import { addressIn, done, hosts, outsideMachine, printed } from './support.ts'
 
 // Published ports: the proxy on loopback, DNAT from another machine. The VM test's guest runs
 // this file for chapter 08: it crosses the bridge, a veth, iptables' nat table and the proxy.
@@ -14,14 +13,8 @@ describeKernel('the container network', () => {
   it('a run with -p 8080:7000 reached from the host\'s 127.0.0.1, then one with -p 8081:7000 from another machine, FORWARD policy DROP', async () => {
     // As on a machine running Docker: what the host forwards is dropped unless a rule accepts it.
     expect((await host().run(['iptables', '-w', '-P', 'FORWARD', 'DROP'])).exitCode, 'iptables -P FORWARD DROP in the stand-in host').toBe(0)
-    // An outside machine: a namespace of its own, wired to the stand-in host on 192.0.2.0/24.
-    const outside = startHelper()
-    await outside.unshare(['network'])
-    const inOutside = (...argv: string[]) => host().run(['nsenter', `--net=/proc/${outside.pid}/ns/net`, '--', ...argv])
-    for (const argv of [['ip', 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'ext1'], ['ip', 'link', 'set', 'ext1', 'netns', String(outside.pid)], ['ip', 'addr', 'add', '192.0.2.1/24', 'dev', 'ext0'], ['ip', 'link', 'set', 'ext0', 'up']])
-      expect((await host().run(argv)).exitCode, argv.join(' ')).toBe(0)
-    for (const argv of [['ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'ext1'], ['ip', 'link', 'set', 'ext1', 'up'], ['ip', 'route', 'add', 'default', 'via', '192.0.2.1']])
-      expect((await inOutside(...argv)).exitCode, argv.join(' ')).toBe(0)
+    // An outside machine, wired to the stand-in host on 192.0.2.0/24.
+    const { run: inOutside } = await outsideMachine(host(), '192.0.2', [['default', 'via', '192.0.2.1']])
 
     const viaProxy = host().minidocker(['run', '-p', '8080:7000', 'probe', '/bin/probe', hosts, 'listen:7000'])
     const gateway = addressIn(await printed(viaProxy, /"listening"/, 'the container behind -p 8080:7000')).replace(/\.\d+$/, '.1')

@@ -1,6 +1,8 @@
 /** What chapter 08's test files share: reading minidocker's runs in the stand-in host. */
+import { expect } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
-import type { useStandInHost } from '../support/netns.ts'
+import { startHelper } from '../support/helper.ts'
+import type { StandIn, useStandInHost } from '../support/netns.ts'
 import { probeLines } from '../support/probe.ts'
 
 export type Run = ReturnType<ReturnType<ReturnType<typeof useStandInHost>>['minidocker']>
@@ -57,3 +59,24 @@ export function interfaces(stdout: string): string[] {
 
 export const hosts = 'cat:/etc/hosts'
 export const netdev = 'cat:/proc/net/dev'
+
+let outsides = 0
+
+/**
+ * Another machine: a network namespace of its own (its holder goes after the test), wired to the
+ * stand-in host by a veth on `net`.0/24, the host at `net`.1, the machine at `net`.2, with
+ * `routes` (each the words after `ip route add`) through the host. Each call takes its own link
+ * names: a namespace ended by the test before may still be going away.
+ */
+export async function outsideMachine(host: StandIn, net: string, routes: string[][] = []) {
+  const outside = startHelper()
+  await outside.unshare(['network'])
+  const inside = `ext${outsides}b`
+  const ours = `ext${outsides++}a`
+  const run = (...argv: string[]) => host.run(['nsenter', `--net=/proc/${outside.pid}/ns/net`, '--', ...argv])
+  for (const argv of [['ip', 'link', 'add', ours, 'type', 'veth', 'peer', 'name', inside], ['ip', 'link', 'set', inside, 'netns', String(outside.pid)], ['ip', 'addr', 'add', `${net}.1/24`, 'dev', ours], ['ip', 'link', 'set', ours, 'up']])
+    expect((await host.run(argv)).exitCode, argv.join(' ')).toBe(0)
+  for (const argv of [['ip', 'link', 'set', 'lo', 'up'], ['ip', 'addr', 'add', `${net}.2/24`, 'dev', inside], ['ip', 'link', 'set', inside, 'up'], ...routes.map((route) => ['ip', 'route', 'add', ...route])])
+    expect((await run(...argv)).exitCode, argv.join(' ')).toBe(0)
+  return { pid: outside.pid, run, address: `${net}.2`, hostAddress: `${net}.1` }
+}
