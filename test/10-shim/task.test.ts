@@ -144,7 +144,7 @@ describe('the Task service', () => {
     const failed = await caught(() => task.create({ id: 'c1', bundle: dir, rootfs: [], terminal: true, stdin, stdout, stderr: '' }))
     expect(failed, 'expected Create to fail when the runtime\'s create fails').toBeDefined()
     const left = () => holdersOf(holding).map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`)
-    await waitUntil(() => left().length === 0, 5000, `the runtime's create failed before it sent a terminal's master, and 5 s later ${JSON.stringify(left())} still held the process's FIFOs — what is it waiting for, who started it, and who must end it (the text's "A terminal")?`)
+    await waitUntil(() => left().length === 0, 5000, `the runtime's create failed before it connected to the console socket, and 5 s later ${JSON.stringify(left())} still held the process's FIFOs — what is it waiting for, who started it, and who must end it (the text's "A terminal")?`)
   })
 
   it('two Waits, then an exit with status 137, then State', async () => {

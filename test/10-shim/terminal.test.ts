@@ -36,7 +36,6 @@ describeKernel('a terminal through the shim (ctr -t)', () => {
 
   for (const [what, flags, cmd] of [
     ['a command that does not exist', [], ['/nonexistent']],
-    ['a bind mount whose source does not exist', ['--mount', 'type=bind,src=/nonexistent-source,dst=/mnt,options=rbind'], ['sh']],
   ] as const) {
     it(`ctr run -t of ${what}: nothing left holding its terminal`, async () => {
       const id = name(`failed-${process.pid}`)
