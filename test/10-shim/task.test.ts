@@ -134,7 +134,7 @@ describe('the Task service', () => {
     })
     const runtime = {
       async run(args: string[]) {
-        if (args[0] === 'create') throw new RpcError(Code.Unknown, 'runc create failed: unable to start container process: error during container init: error mounting "/nonexistent" to rootfs at "/mnt": no such file or directory')
+        if (args[0] === 'create') throw new RpcError(Code.Unknown, 'runtime create failed: the config is not one it can run') // before it connects anywhere
         return { stdin: null, stdout: null, stderr: null }
       },
     } as unknown as Runtime
