@@ -123,7 +123,7 @@ describe('the Task service', () => {
     expect(t.shutdowns(), 'expected the shim to leave on Shutdown once its task is deleted').toBe(1)
   })
 
-  it('Create with a terminal, the runtime\'s create failing before it sends the master', async () => {
+  it('Create with a terminal, the runtime\'s create failing before it connects to the console socket', async () => {
     const dir = tempDir()
     const stdin = join(dir, 'c1-stdin')
     const stdout = join(dir, 'c1-stdout')
