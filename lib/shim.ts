@@ -24,7 +24,7 @@ export interface ShimFlags {
   action: string
 }
 
-/** Where the reaper's socket reaches the long-lived shim. */
+/** An fd number above stdio for startShim and serve to agree on, should they need one across exec. */
 export const REAPER_FD = 4
 /** The runtime the shim starts: MINIDOCKER_SHIM_RUNTIME, or minirunc (chapter 09) on the PATH. */
 export const DEFAULT_RUNTIME = 'minirunc'

@@ -716,11 +716,12 @@ export class Helper {
   }
 
   /**
-   * Fork a reaper: the parent reaps its children, and any orphan the kernel reparents to it,
-   * and reports each as a line "PID exit CODE" or "PID signal SIG" on a socket; later requests
-   * go to the child, which holds the socket's other end at `fd` (kept across exec).
+   * Fork, with a socket pair between the two sides. The parent stops serving requests: it
+   * waits for each of its children (waitpid(-1)) until it has none left, writes a line "PID exit
+   * CODE" or "PID signal SIG" to its end for each, then exits with the status of the child it
+   * forked. The child goes on serving requests, with the other end at `fd`, not close-on-exec.
    * @param fd where the child gets its end (3 and up; it replaces whatever was there)
-   * @returns the PID of the child that goes on serving requests (and execs what comes next).
+   * @returns the PID of the child.
    */
   async reaper(fd: number): Promise<number> {
     return (await this.#call('reaper', String(fd))).pid!

@@ -52,7 +52,7 @@ export class Reaper {
     // TODO(10): an exit reaches whoever waits for that PID.
     //   1. Who can be waiting here, and what if nobody is yet? Think of a container that dies at
     //      once: when does the shim learn its PID, and when does the helper reap it?
-    //   2. No exit may ever be lost, and none handed out twice.
+    //   2. What becomes of an exit nobody has asked for yet, and for how long?
     //   3. Where to look: containerd's runc shim meets the same race, service.go (processExits, and
     //      the exits it keeps for processes still starting); the text's "Exits, also early ones".
     throw new NotImplementedError('10-shim', 'report')
@@ -63,7 +63,7 @@ export class Reaper {
     // TODO(10): `pid`'s exit, whenever it happened.
     //   1. The same race seen from the other side: the exit may have come before this call, or may
     //      come later. Both must settle, with the one exit of that PID.
-    //   2. A PID is reused by the kernel: an exit kept for it must not answer a later process too.
+    //   2. What does the Reaper still hold once it has answered, and whom could that answer next?
     throw new NotImplementedError('10-shim', 'exited')
   }
 }

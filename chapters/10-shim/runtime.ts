@@ -14,9 +14,8 @@ import { NotImplementedError } from '../../lib/errors.ts'
 /** What the runtime's JSON log says went wrong, or undefined when it says nothing went wrong. */
 export function lastError(log: string): string | undefined {
   // TODO(10): the runtime's reason, as containerd would show it.
-  //   1. What does runc write to its --log with --log-format json, line by line? Several lines may
-  //      be errors (runc wraps the cause as it climbs back up): which one does containerd show
-  //      the user, and why that one?
+  //   1. What does runc write to its --log with --log-format json, line by line, and when? A log
+  //      may hold several errors: which one does containerd show the user, and why that one?
   //   2. A runtime may also write lines that are not JSON (a panic, a warning): they must not
   //      hide the reason.
   //   3. Where to look: go-runc's runc.go (the log it reads back after a failure); the text's
@@ -47,8 +46,8 @@ export class Runtime {
     //   2. For create and exec, the pipes outlive the runtime: they are the container's. What does
     //      Node's child_process do to a child's stdio when the child exits (its flushStdio), and
     //      how do you keep it from doing that to the container's?
-    //   3. A failure says why: the runtime's own reason if it gave one, else what it printed, else
-    //      how it ended. containerd reads meaning from words (errdefs): when the runtime says the
+    //   3. A failure says why: the runtime's own reason if this run gave one, else what it printed,
+    //      else how it ended. The log is not this run's alone: what can it hold already? containerd reads meaning from words (errdefs): when the runtime says the
     //      container or process is gone, the code must say NotFound (the text lists the words);
     //      anything else is Unknown. A failed run leaves no pipe open.
     //   4. A runtime that is not installed is an error that names it, not a crash.

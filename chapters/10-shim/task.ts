@@ -78,8 +78,8 @@ export class Task extends TaskBase {
     // TODO(10): Start: run what Create or Exec prepared.
     //   1. Only a process that is created and not yet started can start (FailedPrecondition).
     //   2. #watch must be able to hold a quick exit back until the start event is out: how does
-    //      it know a Start is under way, and how do you make sure it is released however the
-    //      start ends, failures included?
+    //      it know a Start is under way? When the runtime's start fails, containerd goes on to
+    //      Delete and Shutdown with its Wait still outstanding: what may a failed Start leave?
     //   3. The init and an exec start differently (the runtime's start; #startExec), and publish
     //      different events (TaskStart, TaskExecStarted). A process that already exited during its
     //      start must not be marked running again. Answer the PID.

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** The size of a frame's header; its fields and their order are ttrpc's (channel.go, messageHeader). */
+/** The size of a frame's header in bytes (ttrpc's channel.go, messageHeaderLength). What it holds is the text's first question. */
 export const HEADER_SIZE = 10
 /** ttrpc's messageLengthMax (channel.go). */
 export const MAX_MESSAGE = 4 << 20

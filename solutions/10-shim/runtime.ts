@@ -4,7 +4,7 @@
  * `delete`.
  */
 import { spawn, type StdioNull, type StdioPipe } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Code, RpcError } from '../../lib/containerd-proto.ts'
 import type { ProcessPipes } from './stdio.ts'
@@ -40,12 +40,18 @@ export class Runtime {
   // #region run
   /**
    * Run the runtime with its global flags and `args`, from the bundle directory. Resolves when
-   * it exits 0; otherwise rejects with an RpcError whose message is the log's last error (or
-   * the exit status) and whose code is NotFound when the runtime says the container or
+   * it exits 0; otherwise rejects with an RpcError whose message is the last error this run
+   * added to the log (or its stderr, or how it ended) and whose code is NotFound when the runtime says the container or
    * process is gone (containerd matches those words), Unknown otherwise.
    */
   run(args: string[], stdio: [StdioPipe | StdioNull, StdioPipe | StdioNull, StdioPipe | StdioNull] = ['ignore', 'ignore', 'pipe']): Promise<ProcessPipes> {
     const log = join(this.bundle, 'log.json')
+    // The log is the bundle's, written by every run since the container was created: this
+    // run's reason, if it gave one, is after what the log held when it started.
+    let before = 0
+    try {
+      before = statSync(log).size
+    } catch {}
     const child = spawn(this.binary, ['--root', this.root, '--log', log, '--log-format', 'json', ...args], { cwd: this.bundle, stdio })
     // The pipes are the container's, not the runtime's: taken from the ChildProcess at once,
     // or Node destroys stdin and drains unread output when the runtime exits.
@@ -65,7 +71,7 @@ export class Runtime {
         for (const pipe of Object.values(pipes)) pipe?.destroy()
         let text = ''
         try {
-          text = readFileSync(log, 'utf8')
+          text = readFileSync(log).subarray(before).toString('utf8')
         } catch {}
         const why = lastError(text) ?? (Buffer.concat(stderr).toString().trim() || (signal ? `killed by ${signal}` : `exit status ${code}`))
         const gone = /does not exist|not running|no such process|process already finished/.test(why)

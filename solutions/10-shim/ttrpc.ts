@@ -7,7 +7,7 @@
 import { connect, type Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 
-/** Header: uint32 length, uint32 stream id, uint8 type, uint8 flags. */
+/** The size of a frame's header in bytes (ttrpc's channel.go, messageHeaderLength). What it holds is the text's first question. */
 export const HEADER_SIZE = 10
 /** ttrpc's messageLengthMax (channel.go). */
 export const MAX_MESSAGE = 4 << 20

@@ -34,6 +34,16 @@ describeKernel('the shim under the real containerd', () => {
     expect(r.exitCode).toBe(0)
   }, 60_000)
 
+  it('ctr run --rm with 1 MiB on its stdin, read by a container that pauses for 2 s before the last 128 KiB', async () => {
+    const size = 1 << 20
+    // one read(2) of at most 16 KiB at a time; 128 KiB before the end it stops reading for 2 s,
+    // so that CloseIO comes while its stdin is full; then the count
+    const count = `n=0; p=; while c=$(busybox dd bs=16384 count=1 2>/dev/null | busybox wc -c); [ "$c" -gt 0 ]; do n=$((n+c)); if [ -z "$p" ] && [ $n -ge ${size - (128 << 10)} ]; then p=1; sleep 2; fi; done; echo $n`
+    const r = ctrOk(await run(['--rm'], name('bulk'), ['sh', '-c', count], 'x'.repeat(size), 60_000), 'ctr run --rm with 1 MiB of stdin', 'the container never saw the end of its input — what does it see when CloseIO comes while its stdin is still full (the text\'s "The FIFOs")?')
+    expect(r.stdout, `ctr wrote ${size} bytes into the stdin FIFO and then sent CloseIO; the container counted ${JSON.stringify(r.stdout)} before its end-of-file — where were the missing bytes when CloseIO came, and what did ending the process's stdin do to them (the text's "The FIFOs")?`).toBe(String(size))
+    expect(r.exitCode).toBe(0)
+  }, 90_000)
+
   it('ctr task kill -s SIGKILL of a ctr run --rm sleep 600', async () => {
     const id = name('signal')
     let ended: CtrResult | undefined

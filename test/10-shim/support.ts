@@ -1,6 +1,6 @@
 /** What the chapter's tests share: reading ctr's output, the process tree, waiting. */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll } from 'vitest'
@@ -94,6 +94,28 @@ export function processGone(pid: number): boolean {
   } catch {
     return true
   }
+}
+
+/**
+ * The processes (other than this one) for which `match` holds, given the PID and where its open
+ * fds lead (/proc/PID/fd); processes that end meanwhile or cannot be read are left out.
+ */
+export function holdersOf(match: (pid: number, links: string[]) => boolean): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      const links = readdirSync(`/proc/${entry}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${entry}/fd/${fd}`)
+        } catch {
+          return ''
+        }
+      })
+      if (match(Number(entry), links)) pids.push(Number(entry))
+    } catch {} // gone meanwhile
+  }
+  return pids
 }
 
 /** Poll `check` until it holds; fail with `message` after `ms`. */

@@ -2,7 +2,7 @@
  * The Task service's life cycle with a stand-in runtime, reaper and publisher, so that the
  * races containerd meets can be made to happen on purpose: an exit while Start still runs.
  */
-import { closeSync, constants, openSync, readSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -14,9 +14,10 @@ import type { Exit, Reaper } from '#ch/10-shim/reaper.ts'
 import type { Runtime } from '#ch/10-shim/runtime.ts'
 import { Task } from '#ch/10-shim/task.ts'
 import { FrameReader, TYPE_RESPONSE, encodeFrame } from '#ch/10-shim/ttrpc.ts'
-import { Code, Status, decode, encode } from '../../lib/containerd-proto.ts'
+import { Code, RpcError, Status, decode, encode } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
+import { holdersOf, waitUntil } from './support.ts'
 
 const PID = 4242
 const EXEC_PID = 4343
@@ -37,6 +38,7 @@ function standIn(options: { onStart?: () => Promise<void>; execOutputHeld?: bool
   const bundle = tempDir()
   const calls: string[][] = []
   const topics: string[] = []
+  let shutdowns = 0
   let exit!: (e: Exit) => void
   const exited = new Promise<Exit>((resolve) => (exit = resolve))
   let execExit!: (e: Exit) => void
@@ -68,11 +70,11 @@ function standIn(options: { onStart?: () => Promise<void>; execOutputHeld?: bool
   const publisher = { publish: (topic: string) => topics.push(topic), flush: async () => {} } as unknown as Publisher
   const task = new Task({
     id: 'c1', bundle, runtime, reaper, publisher,
-    mountRootfs: async () => {}, unmountRootfs: async () => {}, shutdown: () => {},
+    mountRootfs: async () => {}, unmountRootfs: async () => {}, shutdown: () => void shutdowns++,
   })
   const create = () => task.create({ id: 'c1', bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' })
   return {
-    task, calls, topics, create,
+    task, calls, topics, create, shutdowns: () => shutdowns,
     exit: (status: number) => exit({ pid: PID, status, at: new Date() }),
     execExit: (status: number) => execExit({ pid: EXEC_PID, status, at: new Date() }),
   }
@@ -100,6 +102,49 @@ describe('the Task service', () => {
     await t.task.start({ id: 'c1', exec_id: '' })
     await t.task.wait({ id: 'c1', exec_id: '' })
     expect(t.topics, 'the events of a process that died while Start still ran came out in another order — which one must containerd see first, and what holds the other back (the text\'s "The Task service"; core/runtime/v2/README.md, "Events")?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
+  })
+
+  it('the runtime\'s start fails, with a Wait sent before it: then Delete, the exit, Shutdown', async () => {
+    const t = standIn({ onStart: async () => {
+      throw new RpcError(Code.Unknown, 'runc start failed: cannot start a container that has stopped')
+    } })
+    await t.create()
+    const waiting = t.task.wait({ id: 'c1', exec_id: '' }) // containerd's Wait comes before Start
+    const failed = await caught(() => t.task.start({ id: 'c1', exec_id: '' }))
+    expect(failed, 'expected Start to fail when the runtime\'s start fails').toBeDefined()
+    // containerd deletes what it could not start; the runtime's delete --force ends the process
+    const deleted = await caught(() => t.task.delete({ id: 'c1', exec_id: '' }))
+    expect(deleted?.code, `after a Start that failed, Delete answered code ${deleted?.code}: ${deleted?.message} — in what state did the failed Start leave the process, and what can containerd do with a task it can neither start nor delete?`).toBeUndefined()
+    t.exit(137)
+    const answer = await Promise.race([waiting, new Promise((resolve) => setTimeout(() => resolve('no answer'), 5000))])
+    expect(answer, 'the process ended after its Start had failed, and the Wait containerd sent before that Start got no answer in 5 s — what is the exit waiting for, and what should have let it go?').toMatchObject({ exit_status: 137 })
+    await t.task.shutdown({ id: 'c1', now: false })
+    await tick()
+    expect(t.shutdowns(), 'expected the shim to leave on Shutdown once its task is deleted').toBe(1)
+  })
+
+  it('Create with a terminal, the runtime\'s create failing before it connects to the console socket', async () => {
+    const dir = tempDir()
+    const stdin = join(dir, 'c1-stdin')
+    const stdout = join(dir, 'c1-stdout')
+    execFileSync('mkfifo', [stdin, stdout])
+    const holding = (_pid: number, links: string[]) => links.includes(stdin) || links.includes(stdout)
+    onCleanup(() => {
+      for (const pid of holdersOf(holding)) process.kill(pid, 'SIGKILL')
+    })
+    const runtime = {
+      async run(args: string[]) {
+        if (args[0] === 'create') throw new RpcError(Code.Unknown, 'runtime create failed: the config is not one it can run') // before it connects anywhere
+        return { stdin: null, stdout: null, stderr: null }
+      },
+    } as unknown as Runtime
+    const never = { exited: () => new Promise<Exit>(() => {}) } as unknown as Reaper
+    const publisher = { publish: () => {}, flush: async () => {} } as unknown as Publisher
+    const task = new Task({ id: 'c1', bundle: dir, runtime, reaper: never, publisher, mountRootfs: async () => {}, unmountRootfs: async () => {}, shutdown: () => {} })
+    const failed = await caught(() => task.create({ id: 'c1', bundle: dir, rootfs: [], terminal: true, stdin, stdout, stderr: '' }))
+    expect(failed, 'expected Create to fail when the runtime\'s create fails').toBeDefined()
+    const left = () => holdersOf(holding).map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`)
+    await waitUntil(() => left().length === 0, 5000, `the runtime's create failed before it connected to the console socket, and 5 s later ${JSON.stringify(left())} still held the process's FIFOs — what is it waiting for, who started it, and who must end it (the text's "A terminal")?`)
   })
 
   it('two Waits, then an exit with status 137, then State', async () => {
@@ -139,8 +184,10 @@ describe('the Task service', () => {
     await t.task.start({ id: 'c1', exec_id: 'e1' })
     t.execExit(4)
     await t.task.wait({ id: 'c1', exec_id: 'e1' })
+    const before = t.topics.length
     expect(await t.task.delete({ id: 'c1', exec_id: 'e1' }), 'expected the exec\'s Delete to answer its PID and exit status').toMatchObject({ pid: EXEC_PID, exit_status: 4 })
-    expect(t.topics, `after an exec's Delete containerd was told ${JSON.stringify(t.topics)} — which of these does containerd-shim-runc-v2 send for an exec, and what would ctr events and containerd's subscribers take a /tasks/delete for (task/service.go, Delete)?`).toEqual(['/tasks/create', '/tasks/start', '/tasks/exec-added', '/tasks/exec-started', '/tasks/exit'])
+    const told = t.topics.slice(before)
+    expect(told.length, `the exec's Delete told containerd ${JSON.stringify(told)} — what does containerd-shim-runc-v2 publish when an exec is deleted, and what would ctr events and containerd's subscribers take each of these for (task/service.go, Delete)?`).toBe(0)
   })
 
   it('an exec that exits while a process it left behind holds its stdout', async () => {

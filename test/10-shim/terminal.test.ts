@@ -3,10 +3,12 @@
  * on a terminal of their own (script), runc below the shim. The shim listens on a console socket,
  * the runtime sends it the pty master, the shim's keeper copies and resizes.
  */
+import { readFileSync } from 'node:fs'
 import { expect, it } from 'vitest'
+import { onCleanup } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import type { Containerd } from '../support/containerd.ts'
-import { containerdForFile, ctrOk, ctrRun, taskRow } from './support.ts'
+import { containerdForFile, ctrOk, ctrRun, holdersOf, taskRow, waitUntil } from './support.ts'
 
 /** The size of ctr's terminal (rows, columns), which ctr sends the shim with ResizePty. */
 const SIZE: [number, number] = [33, 77]
@@ -31,6 +33,25 @@ describeKernel('a terminal through the shim (ctr -t)', () => {
     const r = ctrOk(await runTty(name('size'), ['sh', '-c', PRINT_SIZE]), 'ctr run -t stty size')
     expect(r.stdout.trim(), `expected the size of ctr's terminal, ${SIZE.join(' ')}, but saw ${JSON.stringify(r.stdout)} (${r.stderr.trim()}) — what does ctr send with ResizePty, and what does the terminal's size take (tty_ioctl(4))?`).toBe(SIZE.join(' '))
   }, 60_000)
+
+  for (const [what, flags, cmd] of [
+    ['a command that does not exist', [], ['/nonexistent']],
+  ] as const) {
+    it(`ctr run -t of ${what}: nothing left holding its terminal`, async () => {
+      const id = name(`failed-${process.pid}`)
+      // ctr names its FIFOs ID-stdin, ID-stdout; the shim's command line names the container
+      const ours = (pid: number, links: string[]) =>
+        links.some((link) => /\/([^/]+)-std(in|out|err)( \(deleted\))?$/.exec(link)?.[1] === id) ||
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(`-id ${id} serve`)
+      onCleanup(() => {
+        for (const pid of holdersOf(ours)) process.kill(pid, 'SIGKILL')
+      })
+      const r = ctrOk(await ctrRun(ctd, rootfs, ['--rm', '-t', ...flags], id, [...cmd], { tty: SIZE }), `ctr run -t of ${what}`)
+      expect(r.exitCode, `expected ctr run -t of ${what} to fail`).not.toBe(0)
+      const left = () => holdersOf(ours).map((pid) => `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`)
+      await waitUntil(() => left().length === 0, 10_000, `ctr run -t of ${what} failed (${(r.stdout + r.stderr).trim()}), and 10 s later these still ran for it: ${JSON.stringify(left())} — containerd is done with this task: what was each of them still waiting for, and whose job was it to end it (the text's "A terminal" and Shutdown)?`)
+    }, 60_000)
+  }
 
   it('ctr task exec -t into a ctr run -d task', async () => {
     const id = name('exec')
