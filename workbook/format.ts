@@ -51,7 +51,7 @@ export function failureReport(results: TestResult[]): string[] {
     out.push(`${chalk.red('✗')} ${t.name}`)
     // The same message as the test before (a function not written yet, say) is not repeated.
     const summary = failureSummary(t.failure ?? 'failed')
-    if (summary !== said) out.push(`    ${chalk.dim(summary)}`)
+    out.push(`    ${chalk.dim(summary === said ? '(the same message as the test above)' : summary)}`)
     said = summary
   }
   return out
