@@ -77,6 +77,8 @@ export interface Meddling {
   fail?: { status: number; message: string }
   /** the connection closed under the client, as the daemon's side would close it: once this settles, or once the answer has carried this text (nothing after it) */
   cut?: Promise<unknown> | string
+  /** a hijacked stream: what the daemon sends after this text, its end included, held back until `hold` settles (the text itself goes on) */
+  after?: string
 }
 
 interface Watch {
@@ -160,15 +162,36 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
     client.pipe(upstream)
     let sofar = ''
     const cutAt = typeof rule?.cut === 'string' ? rule.cut : undefined
+    // with `after`, the stream from just past that text on, its end included, waits in `tail` until `hold` settles
+    let tail: (Buffer | 'end')[] | undefined
+    const holdAt = rule?.hold && rule.after !== undefined ? rule.after : undefined
+    const pass = (chunk: Buffer) => (client.write(chunk), notice(line, (sofar += chunk)))
+    const ended = () => client.end(() => notice(line))
     upstream.on('data', (chunk: Buffer) => {
+      if (tail) return void tail.push(chunk)
+      const from = holdAt === undefined ? -1 : (sofar + chunk).indexOf(holdAt)
+      if (from >= 0) {
+        const upTo = from + holdAt!.length - sofar.length
+        if (upTo > 0) pass(chunk.subarray(0, upTo))
+        tail = upTo < chunk.length ? [chunk.subarray(upTo)] : []
+        const release = () => {
+          if (!tail) return
+          for (const piece of tail!.splice(0)) piece === 'end' ? ended() : pass(piece)
+          tail = undefined
+        }
+        const timer = setTimeout(release, 20_000).unref() // as for held answers: no client's order may hang a test
+        const go = () => (clearTimeout(timer), release())
+        rule!.hold!.then(go, go)
+        return
+      }
       const at = cutAt === undefined ? -1 : (sofar + chunk).indexOf(cutAt)
-      if (at < 0) return client.write(chunk), notice(line, (sofar += chunk))
+      if (at < 0) return void pass(chunk)
       // the daemon's side closes right after the text: the client reads its end, and the container runs on
       client.end(chunk.subarray(0, at + cutAt!.length - sofar.length))
       upstream.destroy()
       notice(line, sofar + cutAt)
     })
-    upstream.on('end', () => client.end(() => notice(line)))
+    upstream.on('end', () => (tail ? tail.push('end') : ended()))
     cutting(rule, () => (client.destroy(), upstream.destroy()))
     for (const s of [client, upstream]) s.on('error', () => { client.destroy(); upstream.destroy() })
   })
