@@ -181,11 +181,13 @@ describeKernel('the shim under the real containerd', () => {
   }, 240_000)
 
   it('20 ctr run --rm at once, container i printing i and exiting with i', async () => {
-    const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => run(['--rm'], name('many'), ['sh', '-c', `echo ${i}; exit ${i}`])))
+    const ids = Array.from({ length: 20 }, () => name('many'))
+    const runs = await Promise.all(ids.map((id, i) => run(['--rm'], id, ['sh', '-c', `echo ${i}; exit ${i}`])))
     runs.forEach((r, i) => {
       ctrOk(r, `ctr run --rm #${i}`)
       expect({ out: r.stdout, code: r.exitCode }, `container ${i} of 20: ${r.stderr.trim()}`).toEqual({ out: String(i), code: i })
     })
-    expect(readdirSync(join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', ctd.namespace)), 'expected every bundle removed').toEqual([])
+    const left = readdirSync(join(ctd.dir, 'state', 'io.containerd.runtime.v2.task', ctd.namespace)).filter((id) => ids.includes(id))
+    expect(left, 'expected the bundles of these 20 runs removed').toEqual([])
   }, 180_000)
 })
