@@ -36,6 +36,8 @@ export function seccompAction(action: string, errnoRet?: number): number {
 // #endregion seccompAction
 
 // #region argumentCheck
+const unsupported = (op: string) => new ContainerError(`unsupported seccomp operator ${JSON.stringify(op)}`, 125)
+
 /**
  * One argument condition as instructions that fall through when it holds and jump to `fail`
  * when it does not, judging the argument as libseccomp's filter judges it in an ABI whose
@@ -72,7 +74,7 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits
         ]
       }
     }
-    throw new ContainerError(`unsupported seccomp operator ${JSON.stringify(op)}`, 125)
+    throw unsupported(op)
   })()
   return [...body, { label: pass }]
 }
@@ -173,6 +175,11 @@ function decisive(rules: SeccompRule[], fallback: number): SeccompRule[] {
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   const fallback = seccompAction(config.defaultAction, config.defaultErrnoRet)
+  // Every rule is read, as runc reads the spec, before any is left out of the program.
+  for (const rule of config.syscalls ?? []) {
+    seccompAction(rule.action, rule.errnoRet)
+    for (const { op } of rule.args ?? []) if (!/^SCMP_CMP_(EQ|NE|LT|LE|GT|GE|MASKED_EQ)$/.test(op)) throw unsupported(op)
+  }
   // runc's patchbpf: no stub under a permissive default (a tracer handles new calls itself).
   const patched = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(config.defaultAction)
   const arches = (config.architectures?.length ? config.architectures : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
