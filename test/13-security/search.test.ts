@@ -98,9 +98,11 @@ async function sweep(profile: Seccomp, program: BpfInstruction[], budget?: numbe
         const call = { nr, arch: audit, args }
         const { verdict, executed } = traceFilter(program, call)
         const what = `${abi}'s ${names[nr] ?? 'call'} (${nr < 0x10000 ? nr : shown(nr)})${hex(args)}`
-        const runc = runcVerdict(width === 64n && nr & X32_SYSCALL_BIT ? withoutX32 : filters, call)
         const rules = rulesOf(nr)
-        const ask = (nr > 0xffff ? ' Which of your checks meets this number first, and which check of runc\'s filter does?' : '')
+        const x32 = width === 64n && (nr & X32_SYSCALL_BIT) !== 0
+        const runc = runcVerdict(x32 ? withoutX32 : filters, call)
+        const ask = (x32 ? ' Which ABI does this number come from, and what does runc\'s filter answer a call from an ABI it was not given?' : '')
+          + (nr > 0xffff ? ' Which of your checks meets this number first, and which check of runc\'s filter does?' : '')
           + (rules.length > 1 ? ' Which of this call\'s rules does runc\'s filter act on, and which decides first?' : '')
           + (width === 32n && args.some((a) => a !== 0n) ? ' What does runc\'s filter compare an i386 argument with?' : '')
         if (verdict !== runc) expect.fail(`${what} got ${shown(verdict)}, runc's filter answers ${shown(runc)} (after ${executed} instructions): what is in the accumulator where your program decides it, and which comparisons led there?${ask} (${SECTION})`)
