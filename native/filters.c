@@ -7,7 +7,8 @@
  * the hex of its struct sock_filter array, as the kernel keeps it.
  * Needs CAP_SYS_ADMIN, and this process under no seccomp filter of its own (else EACCES); a
  * kernel without CONFIG_CHECKPOINT_RESTORE does not know the request (EIO). Exit 0, or 1 with
- * "filters: CALL: strerror" on stderr.
+ * "filters: CALL: strerror" on stderr; a process that has exited (a zombie, as runc's init is
+ * when the profile killed it) is named as such instead of the EPERM the kernel gives.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +22,18 @@
 static int failed(const char *call) {
   fprintf(stderr, "filters: %s: %s\n", call, strerror(errno));
   return 1;
+}
+
+/* Whether `pid` has exited and waits to be reaped: state Z (or X) in /proc/PID/stat. */
+static int exited(pid_t pid) {
+  char path[64], line[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  int found = fgets(line, sizeof line, f) != NULL;
+  fclose(f);
+  const char *end = found ? strrchr(line, ')') : NULL; /* the name may hold spaces and parentheses */
+  return end && (end[2] == 'Z' || end[2] == 'X');
 }
 
 /* Print every filter of the stopped tracee; 0 once the kernel says there is no next one. */
@@ -51,7 +64,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "filters: not a PID: %s\n", argv[1]);
     return 2;
   }
-  if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0) return failed("PTRACE_SEIZE");
+  if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0) {
+    // A zombie cannot be traced: the kernel says EPERM, which reads like a lack of privilege.
+    if (errno == EPERM && exited(pid)) {
+      fprintf(stderr, "filters: PTRACE_SEIZE: process %d has exited (a zombie), so it has no filters left to read: did the profile allow every call runc's init makes between loading its filters and its exec?\n", (int)pid);
+      return 1;
+    }
+    return failed("PTRACE_SEIZE");
+  }
   // The requests below need the tracee in a ptrace stop; waitpid sees the stop of a non-child tracee only with __WALL.
   int status;
   if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0 || waitpid(pid, &status, __WALL) < 0) {

@@ -31,9 +31,10 @@ export function seccompAction(action: string, errnoRet?: number): number {
 // #region argumentCheck
 /**
  * One argument condition as instructions that fall through when it holds and jump to `fail`
- * when it does not, judging the argument as libseccomp's filter judges it.
+ * when it does not, judging the argument as libseccomp's filter judges it in an ABI whose
+ * arguments are `bits` wide.
  */
-function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail: string, id: string): Pending[] {
+function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits: 32 | 64, fail: string, id: string): Pending[] {
   // TODO(13): one condition (SCMP_CMP_EQ, NE, LT, LE, GT, GE, MASKED_EQ) as instructions.
   //   1. How wide is an argument in struct seccomp_data (SECCOMP_DATA.argLow, argHigh), and how
   //      much does one BPF load bring into the accumulator? Which calls would a check of one
@@ -42,7 +43,9 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
   //      the low words be compared?
   //   3. MASKED_EQ is (arg & value) == valueTwo, and a jump compares the accumulator as it
   //      is: what stands between a load and that comparison?
-  //   4. Labels are strings you choose; lib/seccomp.ts's assemble() places them. `id` makes
+  //   4. A profile's value may be 2^32 or more, and the rule may be judged in i386's section:
+  //      what does runc's filter compare there, and with what? Ask it before you decide.
+  //   5. Labels are strings you choose; lib/seccomp.ts's assemble() places them. `id` makes
   //      this condition's own labels unique. An operator you do not know is refused.
   //   Where to look: libseccomp's gen_bpf.c (_gen_bpf_node), the chapter's "Compiling a profile".
   throw new NotImplementedError('13-security', 'argumentCheck')
@@ -90,6 +93,10 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //      with jumps that only go forward and reach no further than they can, and one call's
   //      rules may be long. Where does each path end, for a number the profile names and one
   //      it does not, and for a named call whose rules all fail?
+  //   6. A profile is not always taken as written, and a number is not always a call. What
+  //      does runc's filter make of a rule whose action is the default's, of a call with rules
+  //      with and without conditions in either order, of x86_64 numbers with the top bit set
+  //      (0x80000000, and -1, which a tracer leaves), under a denying and an allowing default?
   //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c (_gen_bpf_syscalls,
   //   and what SCMP_FLTATR_CTL_OPTIMIZE changes in it); runc's libcontainer/seccomp/patchbpf
   //   (generatePatch, findLastSyscalls); the chapter's "seccomp: compiling a profile" and

@@ -36,26 +36,32 @@ export function seccompAction(action: string, errnoRet?: number): number {
 // #endregion seccompAction
 
 // #region argumentCheck
+const unsupported = (op: string) => new ContainerError(`unsupported seccomp operator ${JSON.stringify(op)}`, 125)
+
 /**
  * One argument condition as instructions that fall through when it holds and jump to `fail`
- * when it does not, judging the argument as libseccomp's filter judges it.
+ * when it does not, judging the argument as libseccomp's filter judges it in an ABI whose
+ * arguments are `bits` wide.
  */
-function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail: string, id: string): Pending[] {
+function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits: 32 | 64, fail: string, id: string): Pending[] {
   const { index, op } = condition
   const split = (n: number) => [Math.floor(n / 2 ** 32) >>> 0, n >>> 0] as const
   const [hi, lo] = split(condition.value)
   const pass = `${id}:pass`
+  // A 32-bit ABI's argument is its low word: libseccomp compares that alone, with the low word
+  // of the profile's value, so a value of 2^32 or more is taken modulo 2^32 there.
+  const wide = bits === 64
   const high = load(SECCOMP_DATA.argHigh(index))
   const low = load(SECCOMP_DATA.argLow(index))
   /** arg > value (or >= with `orEqual`): the high words decide unless equal */
   const above = (orEqual: boolean, yes: string, no: string) => [
-    high, jump(BPF.JGT, hi, yes), jump(BPF.JEQ, hi, undefined, no),
+    ...(wide ? [high, jump(BPF.JGT, hi, yes), jump(BPF.JEQ, hi, undefined, no)] : []),
     low, jump(orEqual ? BPF.JGE : BPF.JGT, lo, yes, no),
   ]
   const body = (() => {
     switch (op) {
-      case 'SCMP_CMP_EQ': return [high, jump(BPF.JEQ, hi, undefined, fail), low, jump(BPF.JEQ, lo, undefined, fail)]
-      case 'SCMP_CMP_NE': return [high, jump(BPF.JEQ, hi, undefined, pass), low, jump(BPF.JEQ, lo, fail, pass)]
+      case 'SCMP_CMP_EQ': return [...(wide ? [high, jump(BPF.JEQ, hi, undefined, fail)] : []), low, jump(BPF.JEQ, lo, undefined, fail)]
+      case 'SCMP_CMP_NE': return [...(wide ? [high, jump(BPF.JEQ, hi, undefined, pass)] : []), low, jump(BPF.JEQ, lo, fail, pass)]
       case 'SCMP_CMP_GT': return above(false, pass, fail)
       case 'SCMP_CMP_GE': return above(true, pass, fail)
       case 'SCMP_CMP_LE': return above(false, fail, pass)
@@ -63,12 +69,12 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], fail
       case 'SCMP_CMP_MASKED_EQ': {
         const [dhi, dlo] = split(condition.valueTwo ?? 0)
         return [
-          high, and(hi), jump(BPF.JEQ, dhi, undefined, fail),
+          ...(wide ? [high, and(hi), jump(BPF.JEQ, dhi, undefined, fail)] : []),
           low, and(lo), jump(BPF.JEQ, dlo, undefined, fail),
         ]
       }
     }
-    throw new ContainerError(`unsupported seccomp operator ${JSON.stringify(op)}`, 125)
+    throw unsupported(op)
   })()
   return [...body, { label: pass }]
 }
@@ -128,16 +134,25 @@ function searchTree(runs: Segment[], rules: (run: Segment) => Pending[], fallbac
  * One number's rules in the profile's order, the first whose conditions hold deciding; when
  * none does, it falls through (the accumulator then holding an argument, not the number).
  */
-function callRules(rules: SeccompRule[], id: string): Pending[] {
+function callRules(rules: SeccompRule[], bits: 32 | 64, id: string): Pending[] {
   const code: Pending[] = []
   for (const [r, rule] of rules.entries()) {
     const fail = `${id}:${r}:fail`
-    ;(rule.args ?? []).forEach((condition, c) => code.push(...argumentCheck(condition, fail, `${id}:${r}:${c}`)))
+    ;(rule.args ?? []).forEach((condition, c) => code.push(...argumentCheck(condition, bits, fail, `${id}:${r}:${c}`)))
     code.push(ret(seccompAction(rule.action, rule.errnoRet)), { label: fail })
-    // A rule without conditions always decides: no later rule of this number is reached.
-    if (!rule.args?.length) break
   }
   return code
+}
+
+/**
+ * The rules of one number that runc's filter acts on: runc adds no rule whose action is the
+ * default's (libseccomp would refuse it), and a rule without conditions decides the call
+ * whatever its conditional rules say, before or after it.
+ */
+function decisive(rules: SeccompRule[], fallback: number): SeccompRule[] {
+  const acting = rules.filter((rule) => seccompAction(rule.action, rule.errnoRet) !== fallback)
+  const always = acting.find((rule) => !rule.args?.length)
+  return always ? [always] : acting
 }
 
 /**
@@ -160,6 +175,11 @@ function callRules(rules: SeccompRule[], id: string): Pending[] {
  */
 export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   const fallback = seccompAction(config.defaultAction, config.defaultErrnoRet)
+  // Every rule is read, as runc reads the spec, before any is left out of the program.
+  for (const rule of config.syscalls ?? []) {
+    seccompAction(rule.action, rule.errnoRet)
+    for (const { op } of rule.args ?? []) if (!/^SCMP_CMP_(EQ|NE|LT|LE|GT|GE|MASKED_EQ)$/.test(op)) throw unsupported(op)
+  }
   // runc's patchbpf: no stub under a permissive default (a tracer handles new calls itself).
   const patched = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(config.defaultAction)
   const arches = (config.architectures?.length ? config.architectures : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
@@ -179,8 +199,10 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
     const table = ARCHITECTURES[arch]!.syscalls
     const code: Pending[] = [{ label: `${arch}:in` }, load(SECCOMP_DATA.nr)]
     // x32 calls share AUDIT_ARCH_X86_64 and are told apart by a bit in the number; with no x32
-    // table here, x32 is an ABI this filter was not given, whatever the profile lists.
-    if (arch === 'SCMP_ARCH_X86_64') code.push(jump(BPF.JGE, X32_SYSCALL_BIT, undefined, `${arch}:native`), ret(BAD_ARCH), { label: `${arch}:native` })
+    // table here, x32 is an ABI this filter was not given, whatever the profile lists. -1, which
+    // a tracer leaves to skip a call, has that bit too: libseccomp lets it on, to no rule.
+    const native = arch === 'SCMP_ARCH_X86_64'
+    if (native) code.push(jump(BPF.JSET, X32_SYSCALL_BIT, undefined, `${arch}:native`), jump(BPF.JEQ, 0xffffffff, undefined, `${arch}:x32`), ret(fallback), { label: `${arch}:x32` }, ret(BAD_ARCH), { label: `${arch}:native` })
     // The rules of each number, in the profile's order.
     const byNumber = new Map<number, SeccompRule[]>()
     for (const rule of config.syscalls ?? []) {
@@ -192,7 +214,13 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
     // Newer than the profile: above the largest number it names in this ABI's table, by any rule.
     const newest = Math.max(0, ...byNumber.keys())
     if (patched && newest > 0) code.push(jump(BPF.JGT, newest, undefined, `${arch}:known`), ret(SECCOMP_RET.ERRNO | constants.errno.ENOSYS), { label: `${arch}:known` })
-    return [...code, ...searchTree(segments(byNumber, newest), (run) => callRules(run.rules, `${arch}:${run.start}`), fallback, arch)]
+    // Without that answer, a number with the top bit (no x86_64 call) meets libseccomp's own x32
+    // check, a comparison rather than the bit: it refuses it as it refuses x32.
+    if (native && !(patched && newest > 0)) code.push(jump(BPF.JGE, X32_SYSCALL_BIT, undefined, `${arch}:low`), ret(BAD_ARCH), { label: `${arch}:low` })
+    // Rules the filter acts on, each number's (the newest above counts every rule's names).
+    for (const [nr, rules] of byNumber) byNumber.set(nr, decisive(rules, fallback))
+    const bits = arch === 'SCMP_ARCH_X86' ? 32 : 64
+    return [...code, ...searchTree(segments(byNumber, newest), (run) => callRules(run.rules, bits, `${arch}:${run.start}`), fallback, arch)]
   }
 }
 // #endregion compileSeccomp

@@ -76,34 +76,49 @@ function knownHere(profile: Seccomp): Seccomp {
   return { ...profile, syscalls: (profile.syscalls ?? []).map((rule) => ({ ...rule, names: rule.names.filter(known) })).filter((rule) => rule.names.length) }
 }
 
-/** Every call number 0..highest+8 of each ABI, with the arguments its rules look at: runc's verdict, and the cost when `budget` is set. Returns runc's filters. */
-async function sweep(profile: Seccomp, program: BpfInstruction[], budget?: number): Promise<BpfInstruction[][]> {
+/** Numbers no table has, with the top bit set: what a filter meets when a program passes one. */
+const TOP = [0x80000000, 0x80000001, 0x80000101, 0xbfffffff, 0xc0000001, 0xffffffff]
+
+/**
+ * Every call number 0..highest+8 of each ABI, with the arguments its rules look at, and the
+ * numbers of TOP: runc's verdict, and the cost when `budget` is set. An x86_64 number with the
+ * x32 bit is judged by runc's filter for the profile without SCMP_ARCH_X32. Returns runc's
+ * filters, and those without x32.
+ */
+async function sweep(profile: Seccomp, program: BpfInstruction[], budget?: number): Promise<{ filters: BpfInstruction[][]; withoutX32: BpfInstruction[][] }> {
   const filters = await runcFilters(knownHere(profile))
+  const withoutX32 = profile.architectures?.includes('SCMP_ARCH_X32') ? await runcFilters(knownHere({ ...profile, architectures: profile.architectures.filter((arch) => arch !== 'SCMP_ARCH_X32') })) : filters
   for (const [abi, arch, width] of ABIS) {
     const { audit, syscalls } = ARCHITECTURES[arch]!
     const names = Object.fromEntries(Object.entries(syscalls).map(([name, nr]) => [nr, name]))
     const rulesOf = (nr: number) => (profile.syscalls ?? []).filter((rule) => rule.names.some((name) => syscalls[name] === nr))
-    for (let nr = 0; nr <= Math.max(...Object.values(syscalls)) + 8; nr++) {
+    const numbers = [...Array(Math.max(...Object.values(syscalls)) + 9).keys(), ...TOP]
+    for (const nr of numbers) {
       for (const args of argumentSets(rulesOf(nr), width)) {
         const call = { nr, arch: audit, args }
         const { verdict, executed } = traceFilter(program, call)
-        const what = `${abi}'s ${names[nr] ?? 'call'} (${nr})${hex(args)}`
-        const runc = runcVerdict(filters, call)
-        if (verdict !== runc) expect.fail(`${what} got ${shown(verdict)}, runc's filter answers ${shown(runc)} (after ${executed} instructions): what is in the accumulator where your program decides it, and which comparisons led there? (${SECTION})`)
+        const what = `${abi}'s ${names[nr] ?? 'call'} (${nr < 0x10000 ? nr : shown(nr)})${hex(args)}`
+        const rules = rulesOf(nr)
+        const x32 = width === 64n && (nr & X32_SYSCALL_BIT) !== 0
+        const runc = runcVerdict(x32 ? withoutX32 : filters, call)
+        const ask = (x32 ? ' Which ABI does this number come from, and what does runc\'s filter answer a call from an ABI it was not given?' : '')
+          + (nr > 0xffff ? ' Which of your checks meets this number first, and which check of runc\'s filter does?' : '')
+          + (rules.length > 1 ? ' Which of this call\'s rules does runc\'s filter act on, and which decides first?' : '')
+          + (width === 32n && args.some((a) => a !== 0n) ? ' What does runc\'s filter compare an i386 argument with?' : '')
+        if (verdict !== runc) expect.fail(`${what} got ${shown(verdict)}, runc's filter answers ${shown(runc)} (after ${executed} instructions): what is in the accumulator where your program decides it, and which comparisons led there?${ask} (${SECTION})`)
         if (budget !== undefined && executed > budget) expect.fail(`${what} executed ${executed} instructions before its verdict, more than ${budget}: how many comparisons does a call meet before its own rules, and how does that number grow with the profile's length? (${SECTION})`)
       }
     }
   }
-  return filters
+  return { filters, withoutX32 }
 }
 
 describe('seccomp: a verdict in a few steps', () => {
   it('every call of Docker\'s profile, in each ABI, gets its verdict within the budget', async () => {
     const docker = dockerDefaultProfile(DEFAULT_CAPABILITIES)
     const program = compiled(docker, 'Docker\'s default profile')
-    const filters = await sweep(docker, program, BUDGET)
     // x32 has no table here: its calls get what runc gives them under the profile without x32.
-    const withoutX32 = await runcFilters(knownHere({ ...docker, architectures: docker.architectures!.filter((arch) => arch !== 'SCMP_ARCH_X32') }))
+    const { filters, withoutX32 } = await sweep(docker, program, BUDGET)
     const x86_64 = ARCHITECTURES.SCMP_ARCH_X86_64!.audit
     const calls = [
       ['an x32 write', { nr: X32_SYSCALL_BIT | 1, arch: x86_64 }, withoutX32, 'runc\'s filter for the profile without SCMP_ARCH_X32'],
@@ -133,5 +148,41 @@ describe('seccomp: a verdict in a few steps', () => {
       ],
     }
     await sweep(profile, compiled(profile, 'a profile whose personality rules take 350 instructions'))
+  })
+
+  it('profiles with a rule of the default\'s action, a call with conditional and unconditional rules, conditions on values of 2^32 and more', async () => {
+    const big = 2 ** 32
+    const rules: SeccompRule[] = [
+      { names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' },
+      // A rule with the default's action, then one that allows a value.
+      { names: ['personality'], action: 'SCMP_ACT_ERRNO' },
+      { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, op: 'SCMP_CMP_EQ', value: 8 }] },
+      // The same under conditions, the default's errno written out.
+      { names: ['uname'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 0, op: 'SCMP_CMP_LE', value: 16 }] },
+      { names: ['uname'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, op: 'SCMP_CMP_EQ', value: 8 }] },
+      // A conditional refusal, then the call allowed without conditions.
+      { names: ['umask'], action: 'SCMP_ACT_ERRNO', errnoRet: constants.errno.EACCES, args: [{ index: 0, op: 'SCMP_CMP_EQ', value: 8 }] },
+      { names: ['umask'], action: 'SCMP_ACT_ALLOW' },
+      // Values of 2^32 and more, under every kind of comparison.
+      { names: ['setpgid'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, op: 'SCMP_CMP_EQ', value: big + 8 }] },
+      { names: ['setpgid'], action: 'SCMP_ACT_ERRNO', errnoRet: constants.errno.EACCES, args: [{ index: 0, op: 'SCMP_CMP_GT', value: big + 100 }] },
+      { names: ['setpgid'], action: 'SCMP_ACT_ERRNO', errnoRet: constants.errno.EINVAL, args: [{ index: 0, op: 'SCMP_CMP_MASKED_EQ', value: big + 0xf, valueTwo: big + 1 }] },
+      { names: ['getpriority'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, op: 'SCMP_CMP_LT', value: big + 3 }] },
+      { names: ['setpriority'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, op: 'SCMP_CMP_NE', value: big + 7 }] },
+    ]
+    const denying: Seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: rules }
+    await sweep(denying, compiled(denying, 'a profile with a rule of the default\'s action and values past 2^32'))
+    // Under a default of ALLOW.
+    const allowing: Seccomp = {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+      syscalls: [
+        { names: ['umask'], action: 'SCMP_ACT_ALLOW' },
+        { names: ['umask'], action: 'SCMP_ACT_ERRNO', errnoRet: constants.errno.EACCES, args: [{ index: 0, op: 'SCMP_CMP_EQ', value: 8 }] },
+        { names: ['setpgid'], action: 'SCMP_ACT_ERRNO', errnoRet: constants.errno.EPERM, args: [{ index: 0, op: 'SCMP_CMP_GE', value: big + 100 }] },
+        { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, op: 'SCMP_CMP_LE', value: big + 9 }] },
+      ],
+    }
+    await sweep(allowing, compiled(allowing, 'a profile under a default of ALLOW'))
   })
 })
