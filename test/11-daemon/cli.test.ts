@@ -293,6 +293,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     })
     if (pull.exitCode !== null) {
       const early = await pull
+      throwIfUnwritten(early.stderr)
       expect.fail(`docker pull ended before its layers were under way (exit ${early.exitCode}): ${early.stderr || said}`)
     }
     process.kill(daemon.pid, 'SIGKILL')
