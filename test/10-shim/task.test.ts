@@ -17,6 +17,7 @@ import { FrameReader, TYPE_RESPONSE, encodeFrame } from '#ch/10-shim/ttrpc.ts'
 import { Code, RpcError, Status, decode, encode } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
+import { shimSockets } from '../support/daemons.ts'
 import { holdersOf, waitUntil } from './support.ts'
 
 const PID = 4242
@@ -129,8 +130,11 @@ describe('the Task service', () => {
     const stdout = join(dir, 'c1-stdout')
     execFileSync('mkfifo', [stdin, stdout])
     const holding = (_pid: number, links: string[]) => links.includes(stdin) || links.includes(stdout)
-    onCleanup(() => {
+    const sockets = shimSockets() // a keeper left behind leaves its console socket's folder too
+    onCleanup(async () => {
       for (const pid of holdersOf(holding)) process.kill(pid, 'SIGKILL')
+      await waitUntil(() => holdersOf(holding).length === 0, 5000, 'the FIFOs\' holders did not end after SIGKILL')
+      sockets()
     })
     const runtime = {
       async run(args: string[]) {
