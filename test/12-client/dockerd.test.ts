@@ -177,7 +177,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       await docker('28.2.2', real.host, ['rm', '-f', 'cut-minidocker', 'cut-docker'])
       expect(seen.minidocker, `run -it, ${way}: expected docker's exit code, terminal (stty -g the same after as before) and words, byte for byte as the terminal got them (left: yours, right: docker's) — ${question}`).toEqual(seen.docker)
     }
-  })
+  }, 180_000) // ten runs in a terminal, one after another
 
   it('run --rm whose daemon answers out of order, beside the docker CLI: start answered only after the exit, the output\'s tail held back past the wait\'s answer, the attach cut mid-output, the wait cut, start failing after the output', async () => {
     await docker('28.2.2', real.host, ['pull', '-q', busybox])
