@@ -3,27 +3,11 @@ import { once } from 'node:events'
 import { createServer, connect, type AddressInfo, type Server } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { proxyTcp, proxyUdp, type Proxy } from '#ch/08-network/proxy.ts'
+import { freePort } from '../support/registry.ts'
 
 // The proxy on its own, in this process, on loopback: a stand-in container listens on
 // 127.0.0.1 and the proxy forwards a free port of 127.0.0.1 to it.
 const SECTION = '(see "The proxy")'
-
-/** A port of 127.0.0.1 that is free now, for the proxy's host side. */
-async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
-  if (kind === 'udp') {
-    const socket = createSocket('udp4')
-    socket.bind(0, '127.0.0.1')
-    await once(socket, 'listening')
-    const { port } = socket.address()
-    await new Promise<void>((resolve) => socket.close(resolve))
-    return port
-  }
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** `promise`, or `fallback` once `ms` have passed. */
 const within = <T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> =>
