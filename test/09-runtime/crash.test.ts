@@ -15,6 +15,7 @@ import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { hierarchies } from '../support/hierarchies.ts'
 import { describeKernel } from '../support/kernel.ts'
+import { descendantsOf } from '../support/netns.ts'
 import { probeLines } from '../support/probe.ts'
 import { minirunc, pidKeeper, probeBundle, rethrowNotImplemented } from '../support/runtime.ts'
 
@@ -63,22 +64,7 @@ function cgroupDirsLeft(path: string): string[] {
 
 /** The living processes below `pid`, with their command lines. */
 function livingBelow(pid: number): string[] {
-  const parents = new Map<number, number>()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
-    } catch {
-      // gone since the listing
-    }
-  }
-  const below: number[] = []
-  for (let level = [pid]; level.length > 0; ) {
-    level = [...parents].filter(([, parent]) => level.includes(parent)).map(([child]) => child)
-    below.push(...level)
-  }
-  return below.filter(alive).map((p) => {
+  return descendantsOf([pid]).filter(alive).map((p) => {
     try {
       return `${p} (${readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()})`
     } catch {
