@@ -8,7 +8,7 @@
  *                               has come as far in its own: two creates that check and then act
  *                               both check before either acts
  */
-import { Helper } from '../../native/helper.ts'
+import { dieBeforeRequest } from '../support/dying.ts'
 
 const fs = process.getBuiltinModule('node:fs')
 // Started as `node -e CODE ARGS...`: ARGS follow the node binary.
@@ -16,19 +16,7 @@ const [mode, ...rest] = process.argv.slice(1)
 
 if (mode === 'die') {
   const [n, report] = rest.splice(0, 2) as [string, string]
-  const requests: string[] = []
-  const { writeFileSync } = fs
-  process.on('exit', () => writeFileSync(report, JSON.stringify(requests)))
-  const proto = Helper.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
-  for (const name of Object.getOwnPropertyNames(Helper.prototype)) {
-    const descriptor = Object.getOwnPropertyDescriptor(Helper.prototype, name)
-    if (name === 'constructor' || typeof descriptor?.value !== 'function') continue
-    const real = descriptor.value as (...args: unknown[]) => unknown
-    proto[name] = function (this: unknown, ...args: unknown[]) {
-      if (requests.push(name) - 1 === Number(n)) process.kill(process.pid, 'SIGKILL')
-      return real.apply(this, args)
-    }
-  }
+  dieBeforeRequest(Number(n), report)
 } else if (mode === 'lockstep') {
   const [sync, name, root] = rest.splice(0, 3) as [string, string, string]
   lockstep(sync, name, root)

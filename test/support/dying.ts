@@ -1,4 +1,5 @@
 /** A process of a test's own that kills itself part way through what it does. */
+import { Helper } from '../../native/helper.ts'
 
 const fs = process.getBuiltinModule('node:fs')
 
@@ -22,6 +23,25 @@ export function dieAfter(n: number): void {
       } finally {
         step()
       }
+    }
+  }
+}
+
+/**
+ * Die with SIGKILL right before this process's helper request number `n` (from 0), whatever
+ * helper makes it; the names of the requests made go to `report`, as JSON, at exit.
+ */
+export function dieBeforeRequest(n: number, report: string): void {
+  const requests: string[] = []
+  process.on('exit', () => fs.writeFileSync(report, JSON.stringify(requests)))
+  const proto = Helper.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const name of Object.getOwnPropertyNames(Helper.prototype)) {
+    const descriptor = Object.getOwnPropertyDescriptor(Helper.prototype, name)
+    if (name === 'constructor' || typeof descriptor?.value !== 'function') continue
+    const real = descriptor.value as (...args: unknown[]) => unknown
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      if (requests.push(name) - 1 === n) process.kill(process.pid, 'SIGKILL')
+      return real.apply(this, args)
     }
   }
 }
