@@ -113,8 +113,10 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
   }
   const held = (rule: Meddling | undefined, then: () => void) => {
     if (!rule?.hold) return then()
-    const timer = setTimeout(then, 20_000).unref()
-    const go = () => (clearTimeout(timer), then())
+    // at most 20 s, so no client's order may hang a test; whichever comes first, once
+    let gone = false
+    const go = () => gone || ((gone = true), clearTimeout(timer), then())
+    const timer = setTimeout(go, 20_000).unref()
     rule.hold.then(go, go)
   }
   /** `close` once rule.cut settles; a text is the caller's to look for */
@@ -174,14 +176,10 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
         const upTo = from + holdAt!.length - sofar.length
         if (upTo > 0) pass(chunk.subarray(0, upTo))
         tail = upTo < chunk.length ? [chunk.subarray(upTo)] : []
-        const release = () => {
-          if (!tail) return
+        held(rule, () => {
           for (const piece of tail!.splice(0)) piece === 'end' ? ended() : pass(piece)
           tail = undefined
-        }
-        const timer = setTimeout(release, 20_000).unref() // as for held answers: no client's order may hang a test
-        const go = () => (clearTimeout(timer), release())
-        rule!.hold!.then(go, go)
+        })
         return
       }
       const at = cutAt === undefined ? -1 : (sofar + chunk).indexOf(cutAt)
