@@ -7,6 +7,7 @@ import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
 import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
 import { setupRootfs } from '../../lib/rootfs-setup.ts'
 import { parseVolume } from '../../lib/volumes.ts'
@@ -37,6 +38,7 @@ describeKernel('volume destinations through the image\'s symlinks', () => {
     }).catch((error: Error) => error)
     for (const dir of ['a', 'r', 't'])
       expect(readdirSync(join(canary, dir)), 'a mount point was created on the host through the image\'s symlink: where does the symlink lead when the rootfs is "/"? (your secureJoin; the chapter\'s "Mount points the image chose")').toEqual([])
+    if (run instanceof NotImplementedError) throw run
     if (run instanceof Error) throw new Error(`the container did not start: ${run.message}; was the mount point resolved inside the rootfs?`)
     const { code, stdout, stderr } = run
     expect(code, stderr).toBe(0)
