@@ -16,7 +16,6 @@ import { DEFAULT_DEVICES, DEV_SYMLINKS, type Mount, type Spec } from './oci.ts'
 import { mountOptions } from './volumes.ts'
 import { SyscallError, type Helper } from '../native/helper.ts'
 
-// #region bindRootfs
 /**
  * Make the rootfs a mount point of its own, which pivot_root requires of new_root: a bind mount
  * of the directory onto itself, recursive so that what is mounted below it stays visible.
@@ -31,9 +30,7 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
     throw error
   }
 }
-// #endregion bindRootfs
 
-// #region mountInRootfs
 /**
  * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
  * bind mount is read-only inside the container only: its source stays writable on the host.
@@ -58,9 +55,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   } : undefined
   await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null, change)
 }
-// #endregion mountInRootfs
 
-// #region createDevices
 /**
  * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
  * `bind`, the host's node of the same name is used instead of a new one, as runc does where
@@ -78,17 +73,13 @@ export async function createDevices(helper: Helper, rootfs: string, bind = false
   }
   for (const [target, link] of DEV_SYMLINKS) await helper.symlink(target, join(rootfs, link))
 }
-// #endregion createDevices
 
-// #region chrootInto
 /** The old way: change where "/" starts for this process only. Escapable (see the exercise). */
 export async function chrootInto(helper: Helper, rootfs: string): Promise<void> {
   await helper.chroot(rootfs)
   await helper.chdir('/')
 }
-// #endregion chrootInto
 
-// #region setupRootfs
 /**
  * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
  * it may reach the host: no mount propagates out, nothing is written into the image.
@@ -112,4 +103,3 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   await pivotRoot(helper, rootfs)
   if (spec.root.readonly) await helper.mount(null, '/', null, await remountFlags(helper, '/', ['rdonly']))
 }
-// #endregion setupRootfs

@@ -8,7 +8,6 @@ import { ContainerError } from './errors.ts'
 import type { Mount } from './oci.ts'
 import type { MountFlag } from '../native/helper.ts'
 
-// #region parseVolume
 /**
  * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for, or a ContainerError
  * (125) for a flag Docker refuses.
@@ -22,9 +21,7 @@ export function parseVolume(flag: string): Mount {
   if (destination.split('/').includes('..')) throw new ContainerError(`invalid volume "${flag}": the container path may not contain ".."`, 125)
   return { destination, type: 'bind', source, options: mode === 'ro' ? ['rbind', 'ro'] : ['rbind'] }
 }
-// #endregion parseVolume
 
-// #region mountOptions
 const FLAG_OPTIONS: Record<string, MountFlag[]> = {
   ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
   rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
@@ -55,4 +52,3 @@ export function mountOptions(options: string[] = []): { flags: MountFlag[]; data
   }
   return { flags: [...flags], data: data.join(','), propagation: [...propagation] }
 }
-// #endregion mountOptions
