@@ -37,8 +37,7 @@ export async function makeMountsPrivate(helper: Helper): Promise<void> {
  * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
  * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
  * @param target the mount, as the path the remount's mount(2) will be given: a mount point
- *   (`/`), or the `/proc/self/fd/N` that mountChecked hands on, which the helper resolves in its
- *   own /proc
+ *   (`/`), or the path mountChecked hands to `then`, as the helper resolves it
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
  * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
  * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.

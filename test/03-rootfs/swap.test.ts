@@ -5,7 +5,10 @@
  * point must be made, and the mount land, inside the rootfs, or be refused; never outside.
  * The swaps go on after the mount: a :ro volume's remount must reach the mount just made, or
  * be refused with that mount taken back, whatever the name leads to by then (a plain
- * directory of the same name, a symlink into the host's own mount).
+ * directory of the same name, a symlink into the host's own mount). The mount table is read after
+ * every request, so a mount outside the rootfs counts even when it is taken back later. And what
+ * the image plants at a single-file volume's own name (a FIFO, a symlink) must neither stall the
+ * run nor end up under the volume.
  * Everything happens in a mount namespace and on a tmpfs the test made.
  */
 import { execFileSync } from 'node:child_process'
