@@ -115,7 +115,7 @@ describeKernel('breakouts: what a user namespace stops', () => {
     await shiftBundle(mapped)
     const closed = await runAs(mapped.bundle)
     expect(closed.lines[0], `in a user namespace the container's root is not the host process's owner and has no CAP_SYS_PTRACE over it: ${closed.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
-  })
+  }, 60_000)
 
   it('breakout: a daemon\'s socket bound into the container, without and with a user namespace', async () => {
     // A stand-in daemon: for "ping" it creates a file where only the host's root may write.
@@ -143,5 +143,5 @@ describeKernel('breakouts: what a user namespace stops', () => {
     const closed = await runAs(mapped.bundle)
     expect(closed.lines[0], `the user namespace's root is not the socket's owner or group: connect must be refused: ${closed.output}`).toMatchObject({ step: 'unix', errno: 'EACCES' })
     expect(readdirSync(target), 'no second request may reach the daemon').toEqual(['created-by-request-1'])
-  })
+  }, 60_000)
 })

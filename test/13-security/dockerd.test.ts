@@ -43,7 +43,7 @@ let secured: Promise<void> | undefined
 const chapterDone = () => (secured ??= (async () => {
   const r = await dockerd.docker(['run', '--rm', '--runtime', 'minidocker', '--network', 'none', 'probe', '/probe', 'status'])
   const status = probeLines(r.stdout)[0]?.status as Record<string, string> | undefined
-  if (status?.Seccomp !== '2') throw new NotImplementedError('13-security', 'secureProcess')
+  if (status?.Seccomp !== '2') throw new NotImplementedError('13-security', 'compileSeccomp')
 })())
 
 describeKernel('minirunc under dockerd: capabilities, no_new_privs and docker\'s default profile', () => {

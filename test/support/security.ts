@@ -48,7 +48,7 @@ export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], e
   rethrowNotImplemented(output)
   // The runtime goes on without a chapter not written yet (minidocker/layers.ts's optional()), noting it once.
   const skipped = /chapter (\d\d-[\w-]+) is not done yet/.exec(output)
-  if (skipped) throw new NotImplementedError(skipped[1]!, 'secureProcess')
+  if (skipped) throw new NotImplementedError(skipped[1]!, 'setCredentials')
   return { code: r.exitCode ?? 128 + 9, output, lines: probeLines(output) }
 }
 
