@@ -40,7 +40,7 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
   //      read that line).
   //   3. resolv.conf: the host's, as dockerd filters it (given: resolvConf, hostResolvConf; a
   //      host may have none). Why can a nameserver on 127.0.0.53 not work in the container?
-  //   4. The mounts are OCI Mount entries (lib/oci.ts) that chapter 03's mountInRootfs mounts:
+  //   4. The mounts are OCI Mount entries (lib/oci.ts) that mountInRootfs (lib/rootfs-setup.ts) mounts:
   //      the same kind of entry a `-v HOST:CONTAINER` becomes: chapter 03's README shows one
   //      in its config.json example, and explains why a file can be bind-mounted over a file.
   //   Where: moby's daemon/container_operations_unix.go and libnetwork's sandbox_dns_unix.go
