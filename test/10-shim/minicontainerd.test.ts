@@ -71,8 +71,13 @@ async function minicontainerd(namespace: string) {
     return new Promise((resolve, reject) =>
       client[method](request, metadata, (error: Error | null, response: unknown) => {
         client.close()
-        if (error) ctrOk({ exitCode: 1, stdout: '', stderr: error.message }, `${service}/${method}`)
-        return error ? reject(error) : resolve(response)
+        if (!error) return resolve(response)
+        try {
+          ctrOk({ exitCode: 1, stdout: '', stderr: error.message }, `${service}/${method}`) // a function not written yet is what it is
+        } catch (notWritten) {
+          return reject(notWritten)
+        }
+        reject(error)
       }),
     )
   }
