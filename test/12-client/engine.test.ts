@@ -4,10 +4,8 @@
  * reference writer) are fed in chunks no daemon would choose. Fast, so that the chapter's
  * mistakes about chunks and hijacked bytes are caught here.
  */
-import type { Socket } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Engine } from '#ch/12-client/engine.ts'
 import { frameReader } from '#ch/12-client/stdcopy.ts'
 import { readAll } from '../../lib/client.ts'
 import { copyOutput } from '../../lib/container-output.ts'
@@ -17,21 +15,9 @@ import { fakeDaemons, type FakeDaemon, type FakeDaemonOptions } from '../support
 import { caught } from '../support/errors.ts'
 
 const daemons = fakeDaemons()
-const engines: Engine[] = []
-/** the client's ends of hijacked connections */
-const hijacked: Socket[] = []
-afterEach(async () => {
-  for (const e of engines.splice(0)) e.close()
-  for (const s of hijacked.splice(0)) s.destroy()
-  await daemons.stop()
-})
+afterEach(() => daemons.stop())
 const fakeDaemon = (options: FakeDaemonOptions) => daemons.daemon(options)
-
-async function connected(daemon: FakeDaemon): Promise<Engine> {
-  const engine = await Engine.connect(daemon.host)
-  engines.push(engine)
-  return engine
-}
+const connected = (daemon: FakeDaemon) => daemons.connected(daemon)
 
 /**
  * A frame as the daemon writes it, of stdout, stderr, or another stream number: chapter 11's
@@ -140,7 +126,7 @@ describe('the hijacked connection', () => {
     })
     const engine = await connected(daemon)
     const stream = await engine.upgrade('/containers/c/attach', { query: { stream: '1', stdout: '1' } })
-    hijacked.push(stream)
+    daemons.hijacked.push(stream)
     stream.write('hello')
     expect(await readAll(stream), 'expected every byte the daemon wrote after the 101, in order, and the connection usable both ways (left: yours) — this daemon wrote its answer and the stream\'s first bytes in one write: where did those bytes go? (see "Hijacking")').toBe('first bytes|echo:hello')
     expect(daemon.requests.at(-1), 'expected a POST at the negotiated version').toBe('POST /v1.41/containers/c/attach?stdout=1&stream=1')
@@ -148,7 +134,7 @@ describe('the hijacked connection', () => {
     const missing = await caught(() => engine.upgrade('/containers/nope/attach'))
     expect(missing?.message, 'a 404 instead of a 101: expected the words of the CLI\'s client (moby\'s client/hijack.go, setupHijackConn, as vendored in docker 28.2.2)').toBe('unable to upgrade to tcp, received 404')
     const plain = await caught(() => engine.upgrade('/containers/plain/attach'))
-    expect(plain?.message, 'a 200 instead of a 101, after another upgrade of this Engine: expected the CLI\'s words (left: yours) — the same daemon refused the 404 in words: what was different for this second refusal? (see "Hijacking")').toBe('unable to upgrade to tcp, received 200')
+    expect(plain?.message, 'a 200 instead of a 101, the second refused upgrade of this Engine: expected the CLI\'s words (left: yours) — yours gave them for the 404: what was different the second time? (see "Hijacking")').toBe('unable to upgrade to tcp, received 200')
   })
 
 })

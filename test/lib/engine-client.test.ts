@@ -20,18 +20,9 @@ import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 
 const daemons = fakeDaemons()
-const engines: Engine[] = []
-afterEach(async () => {
-  for (const e of engines.splice(0)) e.close()
-  await daemons.stop()
-})
+afterEach(() => daemons.stop())
 const fakeDaemon = (options: FakeDaemonOptions) => daemons.daemon(options)
-
-async function connected(daemon: FakeDaemon): Promise<Engine> {
-  const engine = await Engine.connect(daemon.host)
-  engines.push(engine)
-  return engine
-}
+const connected = (daemon: FakeDaemon) => daemons.connected(daemon)
 
 describe('the Engine API client\'s given requests', () => {
   it('negotiate with Api-Version 1.41, 1.47, 1.9, 1.40, 1.100, and none, beside docker 20.10', async () => {

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
+import { Engine } from '#ch/12-client/engine.ts'
 import { tempDir } from './files.ts'
 
 export interface FakeDaemon {
@@ -23,10 +24,15 @@ export interface FakeDaemonOptions {
   upgrade?: (req: IncomingMessage, socket: Socket) => void
 }
 
-/** Fake daemons, each made by daemon(), all closed by stop() (hijacked connections too, both ends). */
+/**
+ * Fake daemons, each made by daemon(), and the chapter's Engines connected to them by
+ * connected(), all closed by stop() (hijacked connections too, both ends; a test pushes the
+ * client's ends it was handed onto `hijacked`).
+ */
 export function fakeDaemons() {
   const servers: Server[] = []
   const hijacked: Socket[] = []
+  const engines: Engine[] = []
   /**
    * A daemon that announces `version` at the ping and answers the rest with `answer`; an
    * upgrade request gets `upgrade`'s raw bytes.
@@ -52,12 +58,18 @@ export function fakeDaemons() {
     await new Promise<void>((r) => server.listen(socket, r))
     return { host: `unix://${socket}`, socket, requests, server }
   }
+  async function connected(daemon: FakeDaemon): Promise<Engine> {
+    const engine = await Engine.connect(daemon.host)
+    engines.push(engine)
+    return engine
+  }
   async function stop(): Promise<void> {
+    for (const e of engines.splice(0)) e.close()
     for (const s of hijacked.splice(0)) s.destroy()
     for (const s of servers.splice(0)) {
       s.closeAllConnections()
       await new Promise((r) => s.close(r))
     }
   }
-  return { daemon, hijacked, stop }
+  return { daemon, connected, hijacked, stop }
 }
