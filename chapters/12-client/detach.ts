@@ -6,9 +6,6 @@
 import type { Transform } from 'node:stream'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** ctrl-p, ctrl-q: the CLI's sequence when none is given (hijack.go, defaultEscapeKeys). */
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q'
-
 // #region parseDetachKeys
 /**
  * `--detach-keys` as the bytes the docker CLI makes of it: every spelling the CLI accepts
