@@ -18,8 +18,8 @@ import type { Engine } from './engine.ts'
  * it. No output may be lost, not even a first line written at once; a container that exits
  * at once (and with --rm is removed at once) must still be seen to exit. With -i the
  * container reads the client's stdin to its end; without, it reads none;
- * either way the output still comes. -d prints the ID once the container runs.
- * With -it, the detach keys typed leave the container running and the client exits 0.
+ * either way the output still comes. -d prints the ID alone on stdout. With -it, the
+ * detach keys typed leave the container running and end the client as they end docker's.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
   // TODO(12): the whole run (the figure; the text's "The run sequence", "The ways out of run -it",
@@ -41,8 +41,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      of the run's words must find it given back? And what if stdin is no terminal at all?
   //      For each way out the text lists, ask the real CLI in script(1).
   //   6. --detach-keys (plan.detachKeys): who besides your proxy must know them, and what if
-  //      the two disagree? The keys can come at any moment of the run: what decides whether
-  //      they still count?
+  //      the two disagree? The keys can come at any moment of the run: what does the client
+  //      exit with, and does that depend on when they came?
   //   7. However the call settles, the client then holds nothing, and a process that never
   //      calls process.exit() could end on its own: what did the run take, and does every way
   //      out reach what gives each back, once? No promise may reject unheard while you await

@@ -41,8 +41,8 @@ function detachKeys(keys: string | undefined, stdio: Stdio): Buffer {
  * it. No output may be lost, not even a first line written at once; a container that exits
  * at once (and with --rm is removed at once) must still be seen to exit. With -i the
  * container reads the client's stdin to its end; without, it reads none;
- * either way the output still comes. -d prints the ID once the container runs.
- * With -it, the detach keys typed leave the container running and the client exits 0.
+ * either way the output still comes. -d prints the ID alone on stdout. With -it, the
+ * detach keys typed leave the container running and end the client as they end docker's.
  */
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
   // -it lends a terminal the client must have: the CLI looks before it asks the daemon for
