@@ -5,7 +5,7 @@
  * one plain HTTP request on them).
  */
 import { Agent, request, type IncomingMessage } from 'node:http'
-import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
+import { familiarName, parseReference } from './reference.ts'
 import { ContainerError } from './errors.ts'
 
 /** `run` after flag parsing: the create body is built from the flags (minidocker/client.ts). */
