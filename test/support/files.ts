@@ -2,14 +2,16 @@
 import { chmodSync, copyFileSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import { afterEach } from 'vitest'
 
 const cleanups: (() => unknown)[] = []
 
 // Newest first: what a test made last (a helper, a mount) goes before what it stands in.
-afterEach(async () => {
+const cleanUp = async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
-})
+}
+// After each test; at a terminal (test/support/security.ts's tools, say), once the script is done.
+if (process.env.VITEST) (await import('vitest')).afterEach(cleanUp)
+else process.once('beforeExit', cleanUp)
 
 /** A fresh directory under /tmp, removed after the test. */
 export function tempDir(prefix = 'minidocker-test-'): string {
