@@ -63,7 +63,8 @@ export interface CreateOptions {
  *
  * With `detach` (the command), the process is left to the caller's subreaper (containerd's
  * shim), as runc's init is; without it (`run`), the returned Helper's `exited` reports the
- * container's exit. A failure at any point leaves nothing: no process, cgroup or state directory.
+ * container's exit, and the container's process does not outlive this process, however this one
+ * ends. A failure at any point leaves nothing: no process, cgroup or state directory.
  */
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
   checkContainerId(id)
@@ -378,11 +379,10 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
  * runc exec: run `process` inside running container `id`, as one more process of it: in its
  * namespaces and its cgroups, with its limits, working directory, user, capabilities and
  * seccomp filter (chapter 13's secure()), and a terminal when asked.
- * A container that is not running is refused: a paused one in runc's words, `cannot exec in a
- * paused container (use --ignore-paused to override)`, any other `cannot exec in a stopped
- * container`. With
- * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
- * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
+ * A container that is not running is refused in runc's words (`cannot exec in a stopped
+ * container` for one that has stopped). With `detach` it returns once the program runs, leaving
+ * it to the caller's subreaper as create does, and writes `pidFile`; otherwise it waits and
+ * resolves to the exit code.
  */
 export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
   const { dir, record } = loadContainer(root, id)
