@@ -1,6 +1,6 @@
 /**
  * File-system steps that run through the native helper, so they happen in the container's
- * mount namespace (the helper's view, not Node's): given to chapter 03's starter and reference.
+ * mount namespace (the helper's view, not Node's): given to chapter 03 and the chapters after it.
  */
 import { SyscallError, type Helper } from '../native/helper.ts'
 

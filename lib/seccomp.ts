@@ -102,3 +102,27 @@ export function assemble(pending: Pending[]): BpfInstruction[] {
     return { code, k: ja === undefined ? k >>> 0 : offset(ja, 2 ** 32 - 1), jt: offset(jt), jf: offset(jf) }
   })
 }
+
+// #region seccompAction
+/**
+ * The filter's return value for a spec action, as runc's filter returns it: SCMP_ACT_ALLOW,
+ * SCMP_ACT_ERRNO (with `errnoRet`), SCMP_ACT_KILL (the thread, as libseccomp means it),
+ * SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (errnoRet being
+ * the message the tracer reads), SCMP_ACT_LOG; an ERRNO or TRACE without `errnoRet` as runc has it.
+ * Anything else: `unsupported seccomp action "NAME"`.
+ */
+export function seccompAction(action: string, errnoRet?: number): number {
+  const data = (errnoRet ?? DEFAULT_ERRNO) & 0xffff
+  switch (action) {
+    case 'SCMP_ACT_ALLOW': return SECCOMP_RET.ALLOW
+    case 'SCMP_ACT_ERRNO': return SECCOMP_RET.ERRNO | data
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD': return SECCOMP_RET.KILL_THREAD
+    case 'SCMP_ACT_KILL_PROCESS': return SECCOMP_RET.KILL_PROCESS
+    case 'SCMP_ACT_TRAP': return SECCOMP_RET.TRAP
+    case 'SCMP_ACT_TRACE': return SECCOMP_RET.TRACE | data
+    case 'SCMP_ACT_LOG': return SECCOMP_RET.LOG
+  }
+  throw new ContainerError(`unsupported seccomp action ${JSON.stringify(action)}`, 125)
+}
+// #endregion seccompAction

@@ -22,7 +22,7 @@ import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
 import { NotImplementedError } from '../lib/errors.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { useRegistryMirror } from '../lib/registry.ts'
-import { DEFAULT_BRIDGE } from '#ch/08-network/links.ts'
+import { DEFAULT_BRIDGE } from '../lib/links.ts'
 import { openRemappedRoot, remapFor, RemappedDaemon, shiftStoreLayers, withUserNamespace } from './remap.ts'
 
 const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none] [--userns-remap NAME]'

@@ -52,16 +52,3 @@ export async function required<T>(step: () => Promise<T> | T, what: string): Pro
     throw error
   }
 }
-
-/**
- * Run a chapter's step that only hardens what works without it (the runtime's self-defence,
- * chapter 13): skipped without a word while the chapter is a starter, since the runtime's
- * stderr is the container's own.
- */
-export async function ifWritten(step: () => Promise<void> | void): Promise<void> {
-  try {
-    await step()
-  } catch (error) {
-    if (!(error instanceof NotImplementedError)) throw error
-  }
-}

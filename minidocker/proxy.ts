@@ -3,7 +3,7 @@
  * 08's publishPorts) with docker-proxy's flags. It prints "ready" once it listens, forwards until
  * its stdin closes (the run that started it has ended, or died), then exits.
  */
-import { proxyTcp, proxyUdp } from '#ch/08-network/proxy.ts'
+import { proxyTcp, proxyUdp } from '../lib/userland-proxy.ts'
 
 const USAGE = 'usage: minidocker-proxy -proto tcp|udp -host-ip IP -host-port PORT -container-ip IP -container-port PORT'
 

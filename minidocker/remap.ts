@@ -8,7 +8,9 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { hostId, remapMappings, shiftOwnership } from '#ch/13-security/userns.ts'
+import { remapMappings } from '#ch/13-security/userns.ts'
+import { hostId } from '../lib/id-mappings.ts'
+import { shiftOwnership } from '../lib/shift-ownership.ts'
 import type { RemapUser } from '../lib/subid.ts'
 import { Daemon, type DaemonOptions } from '#ch/11-daemon/daemon.ts'
 import { SPEC_TYPE_URL, type Containerd } from '../lib/containerd.ts'

@@ -533,7 +533,6 @@ export class Helper {
    * @param uid the user ID
    * @throws EPERM without CAP_SETUID.
    * @throws EINVAL when the ID is not mapped in the user namespace.
-   * Leaving uid 0 this way clears the permitted and effective capability sets, unless SECBIT_KEEP_CAPS (capabilities(7), "Effect of user ID changes").
    */
   setuid(uid: number): Promise<unknown> {
     return this.#call('setuid', String(uid))

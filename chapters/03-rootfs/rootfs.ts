@@ -3,71 +3,13 @@
  * private copy of the mount tree, its rootfs as `/` (pivot_root), a fresh /proc, a minimal
  * /dev, a read-only /sys and the bind mounts asked for with `-v`.
  *
- * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order
- * (libcontainer/rootfs_linux.go: prepareRootfs, then pivotRoot).
+ * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order:
+ * lib/rootfs-setup.ts (given) is that order, and calls the functions of this file.
  *
  * Check your work with `npx workbook check 3`.
  */
-import { existsSync, statSync } from 'node:fs'
-import { isAbsolute, join, resolve } from 'node:path'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
-import { mkdirAll } from '../../lib/helper-fs.ts'
-import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
-import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
-
-/** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
-export { DEFAULT_MOUNTS }
-
-// Given (lib/helper-fs.ts): mkdirAll(helper, path), `mkdir -p` through the helper.
-export { mkdirAll }
-
-// #region parseVolume
-/**
- * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for, or a ContainerError
- * (125) for a flag Docker refuses.
- */
-export function parseVolume(flag: string): Mount {
-  // TODO(03): read docker's -v flag: a host path, a container path and an optional mode.
-  //   1. What does Docker accept here, and what does it refuse? Its parser is
-  //      volume/mounts/linux_parser.go in moby; the chapter's "The mounts of the spec" says
-  //      which refusals this one needs. Refuse with a ContainerError (exit code 125) whose
-  //      message quotes the flag and says what is wrong.
-  //   2. The result is the same kind of entry as the last one of the chapter's config.json:
-  //      a recursive bind mount, and a read-only one for :ro.
-  throw new NotImplementedError('03-rootfs', 'parseVolume')
-}
-// #endregion parseVolume
-
-// #region mountOptions
-const FLAG_OPTIONS: Record<string, MountFlag[]> = {
-  ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
-  rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
-  nodiratime: ['nodiratime'],
-}
-
-/** The propagation options (mount_namespaces(7), "Shared subtrees"). */
-const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
-  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
-  shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
-}
-
-/**
- * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
- * data string, and its propagation flags (runc's PropagationFlags).
- */
-export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
-  // TODO(03): one list of fstab-style options is two things for mount(2).
-  //   1. Which options are flags the kernel applies to any mount (FLAG_OPTIONS maps them), and
-  //      which are a string only one filesystem's driver reads? See mount(2), "data", and the
-  //      chapter's "The mounts of the spec".
-  //   2. Constraints: each flag once; the data keeps the options' order; "rw" is not a flag
-  //      but the absence of one.
-  //   3. The propagation options (PROPAGATION_OPTIONS) are a third thing: what does mount(2)
-  //      do with MS_PRIVATE or MS_SHARED beside a filesystem type ("Changing the propagation
-  //      type of an existing mount")? So when can they be applied, and by which call?
-  throw new NotImplementedError('03-rootfs', 'mountOptions')
-}
-// #endregion mountOptions
+import type { Helper, MountFlag } from '../../native/helper.ts'
 
 // #region makeMountsPrivate
 /**
@@ -88,23 +30,6 @@ export async function makeMountsPrivate(helper: Helper): Promise<void> {
 }
 // #endregion makeMountsPrivate
 
-// #region bindRootfs
-/**
- * Make the rootfs a mount point of its own, which pivot_root requires of new_root.
- * @throws ContainerError (125) whose message names the rootfs and says it "does not exist".
- */
-export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> {
-  // TODO(03): pivot_root(2) wants new_root to be a mount point; an unpacked image is a plain
-  //   directory. Make it a mount point without copying anything (chapter: "pivot_root wants
-  //   a mount point"; runc: prepareRoot() in libcontainer/rootfs_linux.go).
-  //   1. Keep what is already mounted below the rootfs visible in it.
-  //   2. A rootfs that does not exist fails right here: turn that syscall error into a
-  //      ContainerError (125) whose message names the rootfs and says "does not exist".
-  //      Any other error goes through unchanged.
-  throw new NotImplementedError('03-rootfs', 'bindRootfs')
-}
-// #endregion bindRootfs
-
 // #region remountFlags
 /**
  * The flags of the remount that turns the bind mount at `target` read-only without losing
@@ -112,8 +37,7 @@ export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> 
  * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
  * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
  * @param target the mount, as the path the remount's mount(2) will be given: a mount point
- *   (`/`), or the `/proc/self/fd/N` that mountChecked hands on, which the helper resolves in its
- *   own /proc
+ *   (`/`), or the path mountChecked hands to `then`, as the helper resolves it
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
  * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
  * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
@@ -131,7 +55,10 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
   //      Which one is the mount the path is on (proc(5), "/proc/pid/mountinfo")? `target` may
   //      be a magic link of the helper's own /proc: which mount does it name, seen from Node?
   //      And which words of a line are per-mount flags, and which helper flag keeps each?
-  //   4. Never drop a flag silently: one you cannot pass on is a ContainerError that names it.
+  //   4. The atime flags are not independent words. What does the kernel give a remount that
+  //      names some of them and not others, and can every atime setting a source may have be
+  //      read off its line as written? The tests compare the volume's line with its source's.
+  //   5. Never drop a flag silently: one you cannot pass on is a ContainerError that names it.
   //   runc: the case "bind" of mountToRootfs and statfsToMountFlags in
   //   libcontainer/rootfs_linux.go (1.2+), moby's UnprivilegedMountFlags; chapter: "Read-only,
   //   and nothing less".
@@ -173,6 +100,10 @@ export async function mountChecked(helper: Helper, rootfs: string, target: strin
   //      no longer leads where secureJoin said, or a new mount you cannot reach for certain, is
   //      a ContainerError (125) that names it, and then nothing of this call stays mounted (what
   //      can still reach that mount? umount2(2)); no fd is left open, on success or failure.
+  //   4. Whatever sits at the mount point when you reach it is the image's choice: the tests
+  //      plant a FIFO, and a symlink, at a single-file volume's mount point. Neither may stall
+  //      the run, and neither may end up under the mount: what does each of your calls do with
+  //      such a file (open(2), fifo(7), mount(2))?
   //   runc: utils.WithProcfd (1.0.0-rc95, 1.1) and reopenAfterMount (1.3) in libcontainer;
   //   the chapter's "Between the check and the mount".
   throw new NotImplementedError('03-rootfs', 'mountChecked')
@@ -195,17 +126,17 @@ export type MountPointKind = 'directory' | 'file'
  */
 export async function makeMountPoint(helper: Helper, rootfs: string, target: string, kind: MountPointKind): Promise<void> {
   // TODO(03): make the mount point inside the rootfs, even while its names are being swapped.
-  //   1. mkdirAll (given) is `mkdir -p` by full path: what does each mkdir do with a symlink it
+  //   1. mkdirAll (lib/helper-fs.ts) is `mkdir -p` by full path: what does each mkdir do with a symlink it
   //      meets on the way (path_resolution(7))? The tests swap each directory of `target`, the
   //      ones still to be made too, for a symlink to a stand-in host folder before each of the
   //      helper's requests in turn; that folder must stay empty: no directory, no file.
   //   2. A name is looked up again by every call given it. What can the walk keep of the level
   //      it has reached, so that a later swap of a name cannot redirect it, and what must it
-  //      never do when it goes on to the next level (openat(2), mkdirat(2); the helper's openAt
-  //      and mkdirAt)? What does the kernel answer when that level is no longer a directory?
+  //      never do when it goes on to the next level (openat(2), mkdirat(2), native/helper.ts)?
+  //      What does the kernel answer when that level is no longer a directory?
   //   3. A file that is there already (the image's /etc/hosts) must come out unchanged, and a
-  //      file that is not must be made right where the walk is: which open(2) flags create
-  //      without emptying and without following?
+  //      file that is not must be made right where the walk is, whatever was planted at its
+  //      name a moment before: what does each way of creating a file do to what is there?
   //   4. Constraints: a level that is not a directory is a ContainerError (125) naming `target`,
   //      any other error goes through; a name another process made meanwhile is no error; no fd
   //      is left open, on success or failure.
@@ -214,60 +145,6 @@ export async function makeMountPoint(helper: Helper, rootfs: string, target: str
   throw new NotImplementedError('03-rootfs', 'makeMountPoint')
 }
 // #endregion makeMountPoint
-
-// #region mountInRootfs
-/**
- * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
- * bind mount is read-only inside the container only: its source stays writable on the host.
- * The destination belongs to the image, which may have made it (or a directory above it) a
- * symlink to "/etc" or "../../..": it is resolved inside the rootfs as if the rootfs were "/"
- * (secureJoin, in securejoin.ts), so neither the mount point nor the mount can land on the host.
- * @throws ContainerError (125) naming a bind mount's source that does not exist.
- */
-export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
-  // TODO(03): one entry of spec.mounts, mounted at its destination inside the rootfs.
-  //   1. Where is "inside the rootfs"? The image chose the destination and may have made it, or
-  //      a directory above it, a symlink to /etc or ../../..: a path glued onto the rootfs would
-  //      then name the host. secureJoin (securejoin.ts, yours) says where the path leads; if the
-  //      destination itself is a symlink, is the mount meant for the link or for where it leads
-  //      (what does mount(2) do with a symlink as target)? Create nothing before that.
-  //   2. The mount point must exist first, inside the rootfs: makeMountPoint (yours) makes it.
-  //      What kind of mount point does a bind mount of a single file need? Which view of the
-  //      rootfs does Node's fs have, and which does the helper have (native/helper.ts, and the
-  //      tests' stand-in host under "Check your work")? The source is the host's: Node sees it.
-  //   3. Bind mounts differ from the others: what do they mount, and do they take a
-  //      filesystem type? A bind source that does not exist is a ContainerError (125).
-  //   4. A read-only bind: mount(2) says which flags MS_BIND honours. How do you make a bind
-  //      mount read-only, and how do you make sure only this mount turns read-only, not the
-  //      filesystem it comes from (a whole host disk)? remountFlags (yours) says with which flags.
-  //   5. mountOptions' propagation flags ("rprivate", "shared"), once the mount exists.
-  //   6. Every mount(2) of the entry goes through mountChecked (yours), the ones after the
-  //      mount too: the path secureJoin gave is only a name, and names change under you.
-  //   runc: mountToRootfs() and its case for bind mounts in libcontainer/rootfs_linux.go;
-  //   chapter: "The mounts of the spec".
-  throw new NotImplementedError('03-rootfs', 'mountInRootfs')
-}
-// #endregion mountInRootfs
-
-// #region createDevices
-/**
- * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
- * `bind`, the host's node of the same name is used instead of a new one, as runc does where
- * it must (chapter 13's user namespace).
- */
-export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
-  // TODO(03): the device nodes and /dev symlinks a program expects, in the container's /dev.
-  //   1. Which devices, with which type, numbers and mode? DEFAULT_DEVICES and DEV_SYMLINKS
-  //      in lib/oci.ts list them (the runtime spec's "Default Devices", "Dev symbolic links").
-  //   2. What makes a device node, and what does it need to be told (mknod(2), native/helper.ts)?
-  //   3. Constraint: rootfs/dev must already be the container's own tmpfs when this runs,
-  //      never the image's directory.
-  //   4. bind: before pivot_root, which /dev/NAME does the helper see? What can a bind mount
-  //      land on (mount(2), MS_BIND), and what must exist there first?
-  //   runc: createDevices() and setupDevSymlinks() in libcontainer/rootfs_linux.go.
-  throw new NotImplementedError('03-rootfs', 'createDevices')
-}
-// #endregion createDevices
 
 // #region pivotRoot
 /**
@@ -292,38 +169,3 @@ export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   throw new NotImplementedError('03-rootfs', 'pivotRoot')
 }
 // #endregion pivotRoot
-
-// #region chrootInto
-/** The old way: change where "/" starts for this process only. Escapable (see the exercise). */
-export async function chrootInto(helper: Helper, rootfs: string): Promise<void> {
-  // TODO(03): the old way, for the escape exercise: make the rootfs this process's "/" only.
-  //   1. chroot(2) changes the root, not the working directory: where must the process be
-  //      afterwards so that "/" and "." agree? Chapter: "Why chroot is not enough".
-  throw new NotImplementedError('03-rootfs', 'chrootInto')
-}
-// #endregion chrootInto
-
-// #region setupRootfs
-/**
- * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
- * it may reach the host: no mount propagates out, nothing is written into the image.
- * `beforePivot`, when given, runs once every mount and device node is made, just before
- * pivot_root: where a runtime runs its createContainer hooks (chapter 09).
- * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
- */
-export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () => Promise<void>): Promise<void> {
-  // TODO(03): the whole setup, runc's way: prepareRootfs() in libcontainer/rootfs_linux.go, and
-  //   the chapter's "The whole setup". The order is yours to find; here is what it must never
-  //   do, and the tests try each:
-  //   1. mount anything for a spec with a root but no mount namespace (refuse with a
-  //      ContainerError, 125), or let a single mount reach the host;
-  //   2. stumble on a spec that lists a mount before the mount it sits on;
-  //   3. make a device node the container will not see, or one inside the image, or one the
-  //      kernel refuses because linux.namespaces has a user namespace (mknod(2), ERRORS);
-  //   4. leave / writable when spec.root.readonly asks otherwise, make the host's filesystem
-  //      read-only, or drop a flag the mount had (remountFlags);
-  //   5. call beforePivot before the container's mounts and devices are all there, or after the
-  //      process has moved into them.
-  throw new NotImplementedError('03-rootfs', 'setupRootfs')
-}
-// #endregion setupRootfs

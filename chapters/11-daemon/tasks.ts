@@ -24,7 +24,7 @@ export type { TaskIO } from '../../lib/engine.ts'
  * its -v binds; its namespaces as its NetworkMode asks; the cgroup `/minidockerd/ID` with the
  * limits of --memory, --cpus and --pids-limit. Capabilities, no_new_privs, the seccomp
  * profile, masked and read-only paths are chapter 13's (lib/docker-security.ts's
- * daemonSecurity(), Docker's defaults while chapter 13 is a starter). With HostConfig.Init,
+ * daemonSecurity(), given). With HostConfig.Init,
  * the init INIT_PATH (native/init.c) runs first, as dockerd runs its docker-init.
  */
 export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
@@ -39,7 +39,7 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
   //   5. --init: where must the init be inside the container (lib/engine.ts), how does it get there from the
   //      host (native/helper.ts), and what runs it?
   //   6. Capabilities, no_new_privs, the seccomp profile, masked and read-only paths come from
-  //      lib/docker-security.ts's daemonSecurity() (chapter 13; Docker's defaults until then).
+  //      lib/docker-security.ts's daemonSecurity().
   throw new NotImplementedError('11-daemon', 'runtimeSpec')
 }
 // #endregion runtimeSpec

@@ -3,72 +3,15 @@
  * private copy of the mount tree, its rootfs as `/` (pivot_root), a fresh /proc, a minimal
  * /dev, a read-only /sys and the bind mounts asked for with `-v`.
  *
- * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order
- * (libcontainer/rootfs_linux.go: prepareRootfs, then pivotRoot).
+ * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order:
+ * lib/rootfs-setup.ts (given) is that order, and calls the functions of this file.
  */
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { isAbsolute, join, relative, resolve } from 'node:path'
+import { join, relative } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import { mkdirAll } from '../../lib/helper-fs.ts'
-import { DEFAULT_DEVICES, DEFAULT_MOUNTS, DEV_SYMLINKS, type Mount, type Spec } from '../../lib/oci.ts'
-import { secureJoin } from './securejoin.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
-
-/** The mounts every container gets (Docker's default spec), the usual value of spec.mounts. */
-export { DEFAULT_MOUNTS }
-
-// Given (lib/helper-fs.ts): mkdirAll(helper, path), `mkdir -p` through the helper.
-export { mkdirAll }
-
-// #region parseVolume
-/**
- * `-v /host/path:/container/path[:ro|:rw]` as the bind mount it asks for, or a ContainerError
- * (125) for a flag Docker refuses.
- */
-export function parseVolume(flag: string): Mount {
-  const [source, destination, mode, ...rest] = flag.split(':')
-  if (!source || !destination || rest.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
-    throw new ContainerError(`invalid volume "${flag}": expected /host/path:/container/path[:ro]`, 125)
-  if (!isAbsolute(source)) throw new ContainerError(`invalid volume "${flag}": the host path must be absolute (named volumes are not supported)`, 125)
-  if (!isAbsolute(destination)) throw new ContainerError(`invalid volume "${flag}": the container path must be absolute`, 125)
-  if (destination.split('/').includes('..')) throw new ContainerError(`invalid volume "${flag}": the container path may not contain ".."`, 125)
-  return { destination, type: 'bind', source, options: mode === 'ro' ? ['rbind', 'ro'] : ['rbind'] }
-}
-// #endregion parseVolume
-
-// #region mountOptions
-const FLAG_OPTIONS: Record<string, MountFlag[]> = {
-  ro: ['rdonly'], nosuid: ['nosuid'], nodev: ['nodev'], noexec: ['noexec'], bind: ['bind'],
-  rbind: ['bind', 'rec'], relatime: ['relatime'], noatime: ['noatime'], strictatime: ['strictatime'],
-  nodiratime: ['nodiratime'],
-}
-
-/** The propagation options (mount_namespaces(7), "Shared subtrees"). */
-const PROPAGATION_OPTIONS: Record<string, MountFlag[]> = {
-  private: ['private'], rprivate: ['private', 'rec'], slave: ['slave'], rslave: ['slave', 'rec'],
-  shared: ['shared'], rshared: ['shared', 'rec'], unbindable: ['unbindable'], runbindable: ['unbindable', 'rec'],
-}
-
-/**
- * fstab-style options ("ro", "nosuid", "mode=755", "rprivate") split into mount(2) flags, its
- * data string, and its propagation flags (runc's PropagationFlags).
- */
-export function mountOptions(options: string[] = []): { flags: MountFlag[]; data: string; propagation: MountFlag[] } {
-  const flags = new Set<MountFlag>()
-  const propagation = new Set<MountFlag>()
-  const data: string[] = []
-  for (const option of options) {
-    if (option === 'rw') continue // the default: no flag
-    const known = FLAG_OPTIONS[option]
-    const change = PROPAGATION_OPTIONS[option]
-    if (known) known.forEach((f) => flags.add(f))
-    else if (change) change.forEach((f) => propagation.add(f))
-    else data.push(option)
-  }
-  return { flags: [...flags], data: data.join(','), propagation: [...propagation] }
-}
-// #endregion mountOptions
 
 // #region makeMountsPrivate
 /**
@@ -81,22 +24,6 @@ export async function makeMountsPrivate(helper: Helper): Promise<void> {
 }
 // #endregion makeMountsPrivate
 
-// #region bindRootfs
-/**
- * Make the rootfs a mount point of its own, which pivot_root requires of new_root.
- * @throws ContainerError (125) whose message names the rootfs and says it "does not exist".
- */
-export async function bindRootfs(helper: Helper, rootfs: string): Promise<void> {
-  try {
-    await helper.mount(rootfs, rootfs, null, ['bind', 'rec'])
-  } catch (error) {
-    if (error instanceof SyscallError && error.code === 'ENOENT')
-      throw new ContainerError(`rootfs "${rootfs}" does not exist (${error.message})`, 125)
-    throw error
-  }
-}
-// #endregion bindRootfs
-
 // #region remountFlags
 /** Whether mount point `point` is `path` or a directory above it. */
 const covers = (point: string, path: string) => point === '/' || path === point || path.startsWith(`${point}/`)
@@ -104,14 +31,19 @@ const covers = (point: string, path: string) => point === '/' || path === point 
 /** A mountinfo path field: spaces, tabs, newlines and backslashes come as octal escapes (\040). */
 const unescapeMountinfo = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 
+/** The per-mount words of mountinfo's options field (proc(5)) and the remount flag that keeps each. */
+const PER_MOUNT: Record<string, MountFlag> = {
+  ro: 'rdonly', nosuid: 'nosuid', nodev: 'nodev', noexec: 'noexec',
+  relatime: 'relatime', noatime: 'noatime', nodiratime: 'nodiratime',
+}
+
 /**
  * The flags of the remount that turns the bind mount at `target` read-only without losing
  * anything else it has. A remount sets the mount's per-mount flags to exactly those it is
  * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
  * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
  * @param target the mount, as the path the remount's mount(2) will be given: a mount point
- *   (`/`), or the `/proc/self/fd/N` that mountChecked hands on, which the helper resolves in its
- *   own /proc
+ *   (`/`), or the path mountChecked hands to `then`, as the helper resolves it
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
  * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
  * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
@@ -126,11 +58,15 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
   // Mounts stack: of all the mounts whose mount point covers the path, the last one listed is on top.
   const fields = table.split('\n').filter(Boolean).map((line) => line.split(' '))
     .filter((f) => covers(unescapeMountinfo(f[4]!), point)).at(-1)! // "/" covers every path
-  const current = fields[5]!.split(',').filter((word) => word !== 'rw').flatMap((word) => {
-    const flags = FLAG_OPTIONS[word]
-    if (!flags) throw new ContainerError(`the mount at ${point} has "${word}", which a read-only remount could not keep`, 125)
-    return flags
+  const words = fields[5]!.split(',').filter((word) => word !== 'rw')
+  const current = words.map((word) => {
+    const flag = PER_MOUNT[word]
+    if (!flag) throw new ContainerError(`the mount at ${point} has "${word}", which a read-only remount could not keep`, 125)
+    return flag
   })
+  // A remount that names any atime flag (nodiratime too) gets relatime unless it names another:
+  // strictatime shows as no word at all, so it must be said again as the absence of the others.
+  if (!words.includes('relatime') && !words.includes('noatime')) current.push('strictatime')
   return ['remount', 'bind', ...new Set([...current, ...wanted])]
 }
 // #endregion remountFlags
@@ -156,12 +92,18 @@ const mountOf = (helper: Helper, fd: number) => /^mnt_id:\s*(\d+)$/m.exec(readFi
  */
 export async function mountChecked(helper: Helper, rootfs: string, target: string, source: string | null, type: string | null, flags: MountFlag[], data: string | null = null, then?: (mount: string) => Promise<void>): Promise<void> {
   // Once open, the file cannot be swapped: the name is looked up once, here, and never again.
-  const fd = await helper.open(target)
+  // O_PATH opens without reading: a FIFO planted there would block a read-only open for good.
+  const fd = await helper.openAt('cwd', target, ['path', 'nofollow'])
   try {
     // Where the open landed, as the helper's namespace names it (the kernel's own answer).
     const landed = readlinkSync(`/proc/${helper.serving}/fd/${fd}`)
     if (landed !== target)
       throw new ContainerError(`the mount point ${target} (inside ${rootfs}) changed after it was resolved: it now leads to ${landed}; refusing to mount there`, 125)
+    // Under O_NOFOLLOW a symlink planted at the last name is the file held: what a mount may
+    // cover is a directory or a regular file, nothing else (a link, a FIFO, a device).
+    const held = statSync(`/proc/${helper.serving}/fd/${fd}`)
+    if (!held.isDirectory() && !held.isFile())
+      throw new ContainerError(`the mount point ${target} (inside ${rootfs}) is no longer a directory or a file; refusing to mount there`, 125)
     // The magic link of the helper's own fd: the kernel mounts on the file opened, not a name.
     await helper.mount(source, `/proc/self/fd/${fd}`, type, flags, data)
     if (then) await onMountMade(helper, rootfs, target, fd, then)
@@ -182,7 +124,7 @@ async function onMountMade(helper: Helper, rootfs: string, target: string, under
     const point = readlinkSync(`/proc/${helper.serving}/fd/${under}`)
     if (relative(rootfs, point).startsWith('..')) throw refuse(`it was moved to ${point}`)
     // Only a lookup crosses onto a mount: open the place again, then prove it is that mount.
-    const top = await helper.open(point).catch((error: unknown) => {
+    const top = await helper.openAt('cwd', point, ['path', 'nofollow']).catch((error: unknown) => {
       throw error instanceof SyscallError ? refuse(`${point} cannot be opened again (${error.code})`) : error
     })
     try {
@@ -254,53 +196,6 @@ const refuse = (target: string, name: string) => (error: unknown): never => {
 }
 // #endregion makeMountPoint
 
-// #region mountInRootfs
-/**
- * Mount one entry of spec.mounts below the rootfs, creating its mount point first. An "ro"
- * bind mount is read-only inside the container only: its source stays writable on the host.
- * The destination belongs to the image, which may have made it (or a directory above it) a
- * symlink to "/etc" or "../../..": it is resolved inside the rootfs as if the rootfs were "/"
- * (secureJoin, in securejoin.ts), so neither the mount point nor the mount can land on the host.
- * @throws ContainerError (125) naming a bind mount's source that does not exist.
- */
-export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount): Promise<void> {
-  const target = secureJoin(rootfs, mount.destination, true)
-  const { flags, data, propagation } = mountOptions(mount.options)
-  const isBind = flags.includes('bind')
-  if (isBind && !(mount.source && existsSync(mount.source)))
-    throw new ContainerError(`bind source path does not exist: ${mount.source}`, 125)
-  // A file can only be bind-mounted onto a file, a directory onto a directory.
-  await makeMountPoint(helper, rootfs, target, isBind && mount.source && statSync(mount.source).isFile() ? 'file' : 'directory')
-  // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount of it.
-  const readonly = isBind && flags.includes('rdonly')
-  const change = readonly || propagation.length ? async (made: string) => {
-    if (readonly) await helper.mount(null, made, null, await remountFlags(helper, made, flags.filter((f) => f !== 'bind' && f !== 'rec')))
-    if (propagation.length) await helper.mount(null, made, null, propagation)
-  } : undefined
-  await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null, change)
-}
-// #endregion mountInRootfs
-
-// #region createDevices
-/**
- * Fill the container's /dev (a fresh tmpfs) with the few devices a program expects. With
- * `bind`, the host's node of the same name is used instead of a new one, as runc does where
- * it must (chapter 13's user namespace).
- */
-export async function createDevices(helper: Helper, rootfs: string, bind = false): Promise<void> {
-  for (const [name, major, minor] of DEFAULT_DEVICES) {
-    const path = join(rootfs, 'dev', name)
-    if (!bind) {
-      await helper.mknod(path, 'c', 0o666, major, minor)
-      continue
-    }
-    await helper.writeFile(path, '')
-    await helper.mount(`/dev/${name}`, path, null, ['bind'])
-  }
-  for (const [target, link] of DEV_SYMLINKS) await helper.symlink(target, join(rootfs, link))
-}
-// #endregion createDevices
-
 // #region pivotRoot
 /**
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
@@ -322,35 +217,3 @@ export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
 }
 // #endregion pivotRoot
 
-// #region chrootInto
-/** The old way: change where "/" starts for this process only. Escapable (see the exercise). */
-export async function chrootInto(helper: Helper, rootfs: string): Promise<void> {
-  await helper.chroot(rootfs)
-  await helper.chdir('/')
-}
-// #endregion chrootInto
-
-// #region setupRootfs
-/**
- * Build the container's filesystem view from spec.root and spec.mounts, runc's way. Nothing of
- * it may reach the host: no mount propagates out, nothing is written into the image.
- * `beforePivot`, when given, runs once every mount and device node is made, just before
- * pivot_root: where a runtime runs its createContainer hooks (chapter 09).
- * @throws ContainerError (125) when spec.root is set but spec.linux.namespaces has no mount namespace.
- */
-export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () => Promise<void>): Promise<void> {
-  if (!spec.root) return
-  if (!spec.linux?.namespaces?.some((ns) => ns.type === 'mount'))
-    throw new ContainerError('a root filesystem needs a mount namespace: add {"type": "mount"} to linux.namespaces', 125)
-  const rootfs = resolve(spec.root.path)
-  await makeMountsPrivate(helper)
-  await bindRootfs(helper, rootfs)
-  const mounts = spec.mounts ?? []
-  for (const mount of mounts) await mountInRootfs(helper, rootfs, mount)
-  // Device nodes go only into a /dev tmpfs of the container's, never into the rootfs itself.
-  if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs, spec.linux.namespaces.some((ns) => ns.type === 'user'))
-  await beforePivot?.()
-  await pivotRoot(helper, rootfs)
-  if (spec.root.readonly) await helper.mount(null, '/', null, await remountFlags(helper, '/', ['rdonly']))
-}
-// #endregion setupRootfs

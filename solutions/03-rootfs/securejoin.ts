@@ -22,10 +22,12 @@ function isSymlink(path: string): boolean {
 /**
  * The host path that `path` names for a process whose root directory is `root`: what the
  * kernel would reach if `root` were "/". The answer is `root` itself or a path below it, with
- * no symlink left in the part that exists, whatever the image's symlinks say. The part that
- * does not exist (yet) is kept as written, so that creating it there (mkdir -p) makes `path`
- * lead to it. With `followLast` false a symlink in the last component is the answer itself,
- * not followed. Reads the tree only, never writes to it.
+  //   3. Before you write code, resolve a few paths on paper against a tree you make up the
+  //      way an attacker would, and then ask the kernel (chroot(8) and ls) whether you agree.
+  //   4. A path that does not lead to anything yet, or leads through a dangling link: where
+  //      would making it make the path lead?
+  //   5. A walk through someone else's links must end: when does the kernel give up, and on
+  //      what would yours?
  * @throws ContainerError (125) quoting `path` when its symlinks never end (the kernel's ELOOP).
  */
 export function secureJoin(root: string, path: string, followLast: boolean): string {

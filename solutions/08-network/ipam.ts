@@ -1,29 +1,18 @@
 /**
- * Chapter 08: address management (IPAM). Each container on the bridge gets an address of the
- * subnet that no other running container has, even when several `minidocker run`s start at the
- * same moment, and gets it back when the container ends, or when the run that held it crashed.
+ * Chapter 08: the lock around address management (IPAM). Each container on the bridge gets an
+ * address of the subnet that no other running container has, even when several `minidocker run`s
+ * start at the same moment, and gets it back when the container ends, or when the run that held
+ * it crashed (given: lib/addresses.ts).
  *
  * The state is one JSON file under minidocker's root (DEFAULT_ROOT/network/ipam.json), changed
  * only while holding a lock file beside it, as libnetwork's ipam keeps its bitmaps in a store
- * and changes them under a lock.
+ * and changes them under a lock. Node has no flock(): the lock is made of files.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { alive, loadAllocations, parseSubnet, processStart, saveAllocations, toAddress, type Owner } from '../../lib/net.ts'
-import { ContainerError } from '../../lib/errors.ts'
-
-export { alive, parseSubnet, processStart, toAddress, toNumber, type Allocations, type Owner } from '../../lib/net.ts'
-
-/** An address given to a container, with what it needs to configure its eth0. */
-export interface Lease {
-  address: string
-  /** the subnet's prefix length, e.g. 16 for 172.29.0.0/16 */
-  prefix: number
-  /** the bridge's address, the container's default route */
-  gateway: string
-}
+import { alive, processStart, type Owner } from '../../lib/net.ts'
 
 // #region withLock
 /** ipam.lock's name, the prefix of each call's own file (its run's PID and start time follow), and of a claim. */
@@ -143,41 +132,3 @@ export async function removeDead(path: string, text: string): Promise<boolean> {
   }
 }
 // #endregion removeDead
-
-// #region allocate
-/**
- * Give `owner` (a PID) the lowest free address of `subnet` that a container may have. An
- * address whose owner has died is free again. A full subnet is a ContainerError (125) that
- * says "no free address" and names the subnet.
- */
-export async function allocate(dir: string, subnet: string, owner: number): Promise<Lease> {
-  const { network, prefix } = parseSubnet(subnet)
-  const start = processStart(owner)
-  if (start === undefined) throw new ContainerError(`cannot allocate an address for process ${owner}: it is not running`, 125)
-  return withLock(dir, async () => {
-    const allocations = await loadAllocations(dir)
-    // Reclaim what crashed runs left: their owners are gone, or their PIDs now name another process.
-    for (const [address, holder] of Object.entries(allocations)) if (!alive(holder)) delete allocations[address]
-    const last = network + 2 ** (32 - prefix) - 1
-    for (let n = network + 2; n < last; n++) {
-      const address = toAddress(n)
-      if (allocations[address]) continue
-      allocations[address] = { pid: owner, start }
-      await saveAllocations(dir, allocations)
-      return { address, prefix, gateway: toAddress(network + 1) }
-    }
-    throw new ContainerError(`no free address in ${subnet}: all ${last - network - 2} are in use`, 125)
-  })
-}
-// #endregion allocate
-
-// #region release
-/** Give `address` back, under the lock; releasing an address that is not allocated does nothing. */
-export async function release(dir: string, address: string): Promise<void> {
-  await withLock(dir, async () => {
-    const allocations = await loadAllocations(dir)
-    delete allocations[address]
-    await saveAllocations(dir, allocations)
-  })
-}
-// #endregion release

@@ -1,64 +1,25 @@
 /**
- * Chapter 08: links. The bridge (minidocker0, the workbook's docker0) with the gateway address,
- * and a veth pair per container: one end on the bridge, the other moved into the container's
- * network namespace and configured there as eth0.
+ * Chapter 08: a container on the bridge. A veth pair per container: one end on the bridge (given:
+ * ensureBridge in lib/links.ts makes it), the other moved into the container's network namespace
+ * and configured there as eth0.
  *
  * Links and addresses are made with iproute2's `ip`, which speaks netlink to the kernel: Node
  * cannot open a netlink socket, and `ip` is what you type to look at the result. Commands run in
- * the namespace of the process that runs them, so everything meant for the container's side goes
- * through nsenter --net=/proc/PID/ns/net. The host side is wherever minidocker itself runs (in the
- * tests, a network namespace that stands in for the host).
+ * the namespace of the process that runs them. The host side is wherever minidocker itself runs
+ * (in the tests, a network namespace that stands in for the host).
  */
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
-import { command } from '../../lib/command.ts'
+import type { Lease } from '../../lib/addresses.ts'
+import { disconnectContainer, macFor } from '../../lib/links.ts'
 import { inNetns, ipBatch, type Bridge } from '../../lib/net.ts'
-import type { Lease } from './ipam.ts'
-
-export { inNetns, ipBatch } from '../../lib/net.ts'
-
-/** A bridge network (lib/net.ts): the bridge's name and the subnet its containers take addresses from. */
-export type { Bridge }
-
-/** The workbook's docker0: Docker's default bridge is docker0 on 172.17.0.0/16. */
-export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
-
-// #region macFor
-/**
- * The MAC address of the container's eth0 with `address`: locally administered, unicast, and
- * derived from the address, so two containers on one bridge never share one, and a container
- * that gets an address again gets the same MAC. Docker's form, which the tests and chapter 11's
- * `inspect` show: 02:42 and the address's four bytes, each as two lowercase hex digits.
- */
-export function macFor(address: string): string {
-  // 02: the locally administered bit set, the multicast bit clear.
-  return ['02', '42', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':')
-}
-// #endregion macFor
-
-// #region ensureBridge
-/**
- * Make sure the bridge exists, holds the gateway (the subnet's first host address) and is up,
- * and that the host forwards IPv4 between its interfaces. Safe to call when all of it is
- * already done (every run calls it); the caller holds a lock, so two runs never race here.
- */
-export async function ensureBridge(bridge: Bridge, gateway: string, prefix: number): Promise<void> {
-  const exists = await command(['ip', '-o', 'link', 'show', 'dev', bridge.name]).then(() => true, () => false)
-  if (!exists) await command(['ip', 'link', 'add', 'name', bridge.name, 'type', 'bridge'])
-  // replace, not add: idempotent when the address is already there.
-  await ipBatch([`addr replace ${gateway}/${prefix} dev ${bridge.name}`, `link set ${bridge.name} up`])
-  // Without forwarding, what DNAT sends on to a container is dropped: the host is a router here.
-  // /proc/sys/net belongs to the network namespace of the process that opens it.
-  await writeFile('/proc/sys/net/ipv4/ip_forward', '1')
-}
-// #endregion ensureBridge
 
 // #region connectContainer
 /**
  * Connect the container whose PID 1 is `pid` (host PID) to the bridge with `lease`: a veth pair,
  * one end on the bridge and up, the other moved into the container's network namespace, renamed
  * eth0, given a MAC of its own, its address, brought up with lo, and a default route via the
- * gateway. Returns the host end's name. On failure the pair is deleted again: nothing is left.
+ * gateway. Returns the host end's name. When it fails, at whichever step, the host holds nothing
+ * it made: the pair is deleted again.
  */
 export async function connectContainer(pid: number, bridge: Bridge, lease: Lease): Promise<string> {
   // Names are at most 15 bytes; random ones, as Docker's, never collide between parallel runs.
@@ -91,23 +52,3 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
   return host
 }
 // #endregion connectContainer
-
-// #region disconnectContainer
-/**
- * Delete a container's veth pair by its host end. A pair that is already gone is no error.
- */
-export async function disconnectContainer(host: string): Promise<void> {
-  // Gone before ip looked the name up: "Cannot find device"; gone between the lookup and the
-  // delete, as the container's namespace went: "RTNETLINK answers: No such device".
-  await command(['ip', 'link', 'del', host]).catch((error: unknown) => {
-    if (!/Cannot find device|No such device/.test(String(error))) throw error
-  })
-}
-// #endregion disconnectContainer
-
-// #region loopbackUp
-/** Bring up lo in the container's network namespace. */
-export async function loopbackUp(pid: number): Promise<void> {
-  await command(inNetns(pid, ['ip', 'link', 'set', 'lo', 'up']))
-}
-// #endregion loopbackUp

@@ -8,47 +8,27 @@
  *   --network bridge   the default: an address, a veth on the bridge, published ports, and the
  *                      container's /etc/hosts, /etc/hostname and /etc/resolv.conf
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { hostResolvConf, NETWORK_MODES, resolvConf, type Attachment, type NetworkMode, type NetworkRequest } from '../../lib/net.ts'
-import type { Mount } from '../../lib/oci.ts'
-import { allocate, parseSubnet, processStart, release, toAddress, withLock } from './ipam.ts'
-import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from './links.ts'
-import { ensureChains, publishPorts, sweepStaleRules, unpublishPorts } from './ports.ts'
+import { allocate, release } from '../../lib/addresses.ts'
+import { nameFiles } from '../../lib/etc-files.ts'
+import { DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from '../../lib/links.ts'
+import { parseSubnet, processStart, toAddress, type Attachment, type NetworkRequest } from '../../lib/net.ts'
+import { publishPorts, sweepStaleRules, unpublishPorts } from '../../lib/publish.ts'
+import { withLock } from './ipam.ts'
+import { connectContainer } from './links.ts'
+import { ensureChains } from './ports.ts'
 
-// Given (lib/net.ts): the NetworkMode names, what `run` asks for (NetworkRequest), what it gets
-// back (Attachment), and the host's resolv.conf as the container's.
-export { hostResolvConf, NETWORK_MODES, resolvConf, type Attachment, type NetworkMode, type NetworkRequest }
-
-// #region nameFiles
-/**
- * Write the container's hostname, hosts and resolv.conf into `dir` (its own directory, as
- * dockerd writes containers/ID/hosts) and return the bind mounts that put them at /etc/...
- * The image's own files are never written to. hosts names localhost and, when it has an
- * address, the container's hostname on that address.
- */
-export function nameFiles(dir: string, hostname: string, address: string | undefined): Mount[] {
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...(address ? [`${address}\t${hostname}`] : [])]
-  const files: Record<string, string> = {
-    hostname: `${hostname}\n`,
-    hosts: hosts.join('\n') + '\n',
-    'resolv.conf': resolvConf(hostResolvConf()),
-  }
-  return Object.entries(files).map(([name, text]) => {
-    writeFileSync(join(dir, name), text)
-    return { destination: `/etc/${name}`, type: 'bind', source: join(dir, name), options: ['rbind'] }
-  })
-}
-// #endregion nameFiles
+// The request `run` makes and what it gets back (lib/net.ts), for the chapters that call this.
+export type { Attachment, NetworkRequest }
 
 // #region attachNetwork
 /**
  * Give the container whose PID 1 is `pid` (a host PID, waiting before exec) the network
- * `request` asks for. Each step that changes something registers its undo first; if a later
- * step fails, the undos run in reverse and the error is thrown, so a failed attach leaves no
- * address allocated, no veth, no rule and no proxy. detach() runs the same undos. On the
- * bridge it also sweeps the DNAT rules of runs that ended without undoing (sweepStaleRules).
+ * `request` asks for. If a step fails, what the earlier steps made is undone and the error is
+ * thrown, so a failed attach leaves no address allocated, no veth, no rule and no proxy.
+ * detach() undoes the same once the container has ended. A run on the bridge also removes the
+ * DNAT rules that runs killed before it left.
  */
 export async function attachNetwork(pid: number, request: NetworkRequest): Promise<Attachment> {
   const undo: (() => Promise<void> | void)[] = []

@@ -1,59 +1,15 @@
 /**
- * Chapter 08: published ports, `-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]`, the two ways
- * Docker does it: a DNAT rule in the nat table for traffic that arrives from outside the host,
- * and a userland proxy (minidocker-proxy, the workbook's docker-proxy) for traffic from the
- * host's own loopback, which DNAT does not see: a packet to 127.0.0.1 never leaves lo, and a
- * DNAT to another interface would need route_localnet.
+ * Chapter 08: a published port's DNAT rule, and the host's rules around it. A packet for a
+ * published port that arrives from outside the host is rewritten by a DNAT rule in the nat table
+ * to the container's address; the rest of publishing (the proxy for the host's own loopback,
+ * marking each rule with its owner, sweeping the rules of dead owners) is given in
+ * lib/publish.ts.
  *
  * Rules are made with iptables (its nf_tables backend, iptables-nft): the chains Docker makes
  * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { ContainerError } from '../../lib/errors.ts'
-import { alive, CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type Owner, type PortMapping, type Protocol, type Published } from '../../lib/net.ts'
-
-// Given (lib/net.ts): PortMapping, one -p as parsePublish returns it, Published, the rules and
-// proxies publishPorts made, CHAIN and PROXY_PATH, iptables(args), which runs `iptables -w`,
-// stopProxy(proxy), and an Owner (a PID and its start time) with alive(owner).
-export { CHAIN, PROXY_PATH, stopProxy, type PortMapping, type Protocol, type Published }
-
-// #region parsePublish
-/**
- * One `-p` value as a PortMapping. Ports are whole numbers from 1 to 65535, the protocol tcp
- * (the default) or udp, the host IP a dotted quad. Anything else is a ContainerError (125) that
- * quotes the flag and names what is wrong with it, before anything is created.
- */
-export function parsePublish(text: string): PortMapping {
-  const usage = `invalid -p "${text}": expected [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]`
-  const [ports, proto = 'tcp', ...extra] = text.split('/')
-  if (extra.length > 0) throw new ContainerError(usage, 125)
-  if (proto !== 'tcp' && proto !== 'udp') throw new ContainerError(`invalid -p "${text}": unsupported protocol "${proto}": expected tcp or udp`, 125)
-  const parts = ports!.split(':')
-  if (parts.length < 2 || parts.length > 3) throw new ContainerError(usage, 125)
-  const [hostIp = '0.0.0.0', hostPort, containerPort] = parts.length === 3 ? parts : [undefined, ...parts]
-  const octets = hostIp.split('.')
-  if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255))
-    throw new ContainerError(`invalid -p "${text}": host IP "${hostIp}" is not an IPv4 address`, 125)
-  const port = (value: string | undefined, which: string): number => {
-    const n = Number(value)
-    if (!/^\d+$/.test(value ?? '') || n < 1 || n > 65535) throw new ContainerError(`invalid -p "${text}": ${which} port "${value}" is out of range 1-65535`, 125)
-    return n
-  }
-  return { hostIp, hostPort: port(hostPort, 'host'), containerPort: port(containerPort, 'container'), proto }
-}
-// #endregion parsePublish
-
-// #region ensureRule
-/**
- * Add the rule `args` (a chain and what follows it) to `table`, unless an identical rule is
- * there already: every run calls this, and a rule added twice stays twice.
- */
-export async function ensureRule(table: string, args: string[]): Promise<void> {
-  // -C compares the parsed rule, not its spelling: it fails when no such rule exists.
-  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
-  if (!present) await iptables(['-t', table, '-A', ...args])
-}
-// #endregion ensureRule
+import { CHAIN, iptables, type Bridge, type PortMapping } from '../../lib/net.ts'
+import { ensureRule } from '../../lib/publish.ts'
 
 // #region dnatRule
 /**
@@ -73,10 +29,9 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
 // #region ensureChains
 /**
  * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
- * the MINIDOCKER nat chain, jumped to from PREROUTING and OUTPUT for packets to one of the
- * host's own addresses (but not 127.0.0.0/8, the proxy's), MASQUERADE for what containers send
- * out through another interface, and FORWARD accepting what the containers' traffic needs (a
- * host running Docker drops forwarded traffic by default) and nothing more.
+ * the CHAIN nat chain that the DNAT rules go in, reached by every new connection to a published
+ * port, the containers' connections out to other machines, and forwarding between the bridge and
+ * the host's other interfaces for exactly what those need, whatever rules the host had before.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   const exists = await iptables(['-t', 'nat', '-n', '-L', CHAIN]).then(() => true, () => false)
@@ -85,150 +40,17 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   await ensureRule('nat', ['OUTPUT', '!', '-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', CHAIN])
   await ensureRule('nat', ['POSTROUTING', '-s', bridge.subnet, '!', '-o', bridge.name, '-j', 'MASQUERADE'])
   // Into the bridge: only the replies of connections a container made, and what a published
-  // port's DNAT sent there; a machine with a route to the subnet reaches nothing else.
-  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'])
-  await ensureRule('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'])
-  await ensureRule('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])
+  // port's DNAT sent there; a machine with a route to the subnet reaches nothing else. At the
+  // top of FORWARD, as Docker puts its jumps: a host's own rules (a final REJECT, as ufw and
+  // firewalld leave) would otherwise see these packets first.
+  await ensureFirst('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'])
+  await ensureFirst('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'])
+  await ensureFirst('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])
+}
+
+/** Insert the rule `args` (chain first) at the top of its chain in `table`, unless it is there already. */
+async function ensureFirst(table: string, args: string[]): Promise<void> {
+  const present = await iptables(['-t', table, '-C', ...args]).then(() => true, () => false)
+  if (!present) await iptables(['-t', table, '-I', ...args])
 }
 // #endregion ensureChains
-
-// #region startProxy
-/**
- * Start one minidocker-proxy for `mapping` to `containerIp`, and resolve once it listens. A proxy
- * that cannot listen (the port is taken) exits: that is a ContainerError (125) carrying what it
- * said. Its stdin stays a pipe from this process, so the proxy ends when the run does, even a
- * run that was killed.
- */
-export async function startProxy(mapping: PortMapping, containerIp: string): Promise<ChildProcess> {
-  const proxy = spawn(process.execPath, [
-    PROXY_PATH, '-proto', mapping.proto, '-host-ip', mapping.hostIp, '-host-port', String(mapping.hostPort),
-    '-container-ip', containerIp, '-container-port', String(mapping.containerPort),
-  ], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let said = ''
-  proxy.stdout!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk))
-  proxy.stderr!.setEncoding('utf8').on('data', (chunk: string) => (said += chunk))
-  const ready = new Promise<boolean>((resolve) => {
-    proxy.stdout!.on('data', () => said.includes('ready\n') && resolve(true))
-    proxy.once('exit', () => resolve(false))
-  })
-  if (!(await ready)) throw new ContainerError(`cannot publish ${mapping.hostIp}:${mapping.hostPort}/${mapping.proto}: ${said.trim() || 'the proxy exited'}`, 125)
-  return proxy
-}
-// #endregion startProxy
-
-// #region publishPorts
-/**
- * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port, the
- * rule marked as `owner`'s (the process that holds the address's lease). A port that is taken
- * fails before a rule exists for it. If one fails, whatever this call made is undone before the
- * error is thrown: no proxy runs and no rule stays.
- */
-export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string, owner: Owner): Promise<Published> {
-  const published: Published = { rules: [], proxies: [] }
-  try {
-    for (const mapping of mappings) {
-      published.proxies.push(await startProxy(mapping, containerIp))
-      // The proxy listening proves that no program holds the port, and keeps every other run
-      // from passing this point for it until we are done. A container whose run was killed
-      // holds it by its rule alone: a rule of ours would go below that one and never match.
-      if (await publishedElsewhere(mapping))
-        throw new ContainerError(`Bind for ${mapping.hostIp}:${mapping.hostPort} failed: port is already allocated`, 125)
-      const rule = ownedRule(dnatRule(mapping, bridge, containerIp), owner)
-      await iptables(['-t', 'nat', '-A', ...rule])
-      published.rules.push(rule)
-    }
-    return published
-  } catch (error) {
-    await unpublishPorts(published)
-    throw error
-  }
-}
-
-/** Whether a rule in CHAIN of an owner that runs (or of nobody we know) publishes `mapping`'s host port. */
-async function publishedElsewhere(mapping: PortMapping): Promise<boolean> {
-  const listed = (await iptables(['-t', 'nat', '-S', CHAIN])).split('\n').filter((line) => line.startsWith('-A '))
-  return listed.some((line) => {
-    const rule = words(line)
-    const after = (flag: string) => (rule.includes(flag) ? rule[rule.indexOf(flag) + 1] : undefined)
-    if (after('-j') !== 'DNAT' || after('-p') !== mapping.proto || after('--dport') !== String(mapping.hostPort)) return false
-    // 0.0.0.0 is every address of the host: it overlaps any other, as in docker's port allocator.
-    const address = after('-d')?.replace(/\/32$/, '') ?? '0.0.0.0'
-    if (address !== mapping.hostIp && address !== '0.0.0.0' && mapping.hostIp !== '0.0.0.0') return false
-    const owner = ownerOf(rule)
-    return owner === undefined || alive(owner)
-  })
-}
-// #endregion publishPorts
-
-// #region unpublishPorts
-/**
- * Undo publishPorts: delete each DNAT rule and end each proxy. A rule that another run swept
- * already (its owner ended before this call) is no error.
- */
-export async function unpublishPorts(published: Published): Promise<void> {
-  for (const rule of published.rules.splice(0)) await deleteRule('nat', rule)
-  await Promise.all(published.proxies.splice(0).map(stopProxy))
-}
-// #endregion unpublishPorts
-
-// #region sweepStaleRules
-/** The comment that names a rule's owner: its PID and its start time, which iptables keeps as text. */
-const OWNER = /^owner (\d+) (\d+)$/
-
-/**
- * `rule` (the arguments that follow -A, chain first, as dnatRule gives them) marked as
- * `owner`'s, in a form iptables keeps and prints back with -S, so that sweepStaleRules can
- * tell whose it is.
- */
-export function ownedRule(rule: string[], owner: Owner): string[] {
-  // A match goes before the target: what follows -j are the target's options.
-  const target = rule.indexOf('-j')
-  return [...rule.slice(0, target), '-m', 'comment', '--comment', `owner ${owner.pid} ${owner.start}`, ...rule.slice(target)]
-}
-
-/**
- * Delete every rule of the nat chain CHAIN whose owner (ownedRule's mark) has ended, as
- * iptables lists it, and return those this call deleted. A rule without a mark is left alone,
- * and so is one whose owner still runs. A rule deleted meanwhile by someone else is no error,
- * and is not returned.
- */
-export async function sweepStaleRules(): Promise<string[][]> {
-  const listed = (await iptables(['-t', 'nat', '-S', CHAIN])).split('\n').filter((line) => line.startsWith('-A '))
-  const swept: string[][] = []
-  for (const line of listed) {
-    // -S prints each rule as the -A that would add it, in iptables' spelling: the same words after -D delete it.
-    const rule = words(line).slice(1)
-    const owner = ownerOf(rule)
-    if (owner === undefined || alive(owner)) continue
-    if (await deleteRule('nat', rule)) swept.push(rule)
-  }
-  return swept
-}
-
-/** One line of `iptables -S` as its words: iptables quotes a comment ("...", with \" inside). */
-function words(line: string): string[] {
-  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map(([, quoted, bare]) => bare ?? quoted!.replace(/\\(.)/g, '$1'))
-}
-
-/** The owner a rule's comment names, or undefined for a rule without ownedRule's mark. */
-function ownerOf(rule: string[]): Owner | undefined {
-  const comment = rule.indexOf('--comment')
-  const mark = comment < 0 ? null : OWNER.exec(rule[comment + 1] ?? '')
-  return mark ? { pid: Number(mark[1]), start: mark[2]! } : undefined
-}
-
-/**
- * Delete `rule` from `table` by its spec; false when it is not there: its own run and a sweep
- * may both delete one rule, and whichever comes second finds it gone.
- */
-async function deleteRule(table: string, rule: string[]): Promise<boolean> {
-  try {
-    await iptables(['-t', table, '-D', ...rule])
-    return true
-  } catch (error) {
-    // iptables' words for "no such rule"; a rule it cannot parse is another failure.
-    if (/does a matching rule exist/.test(String(error))) return false
-    throw error
-  }
-}
-// #endregion sweepStaleRules

@@ -8,13 +8,12 @@ import { constants } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode } from '#ch/01-process/process.ts'
-import { mkdirAll } from '#ch/03-rootfs/rootfs.ts'
 import { CGROUP_ROOT, cgroupDirs, cgroupVersion, joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
-import { checkCwd, defendHelper } from '#ch/13-security/defence.ts'
+import { checkCwd, defendHelper } from '../../lib/runtime-defence.ts'
 import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
-import { ifWritten } from '../../minidocker/layers.ts'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import type { Cgroup } from '../../lib/cgroup.ts'
+import { mkdirAll } from '../../lib/helper-fs.ts'
 import type { Mount, Spec } from '../../lib/oci.ts'
 import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
 import { EXEC_FIFO, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
@@ -140,7 +139,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
     await mkdirAll(helper, spec.process.cwd)
     await helper.chdir(spec.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
-    await ifWritten(() => checkCwd(pid, spec.process.cwd))
+    checkCwd(pid, spec.process.cwd)
     const path = findExecutable(pid, spec.process)
     // Last, once nothing privileged is left: the user, capabilities, no_new_privs, seccomp (13).
     const { lastFilter } = await secure(helper, spec)
@@ -408,7 +407,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     await mkdirAll(helper, options.process.cwd)
     await helper.chdir(options.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
-    await ifWritten(() => checkCwd(pid, options.process.cwd))
+    checkCwd(pid, options.process.cwd)
     const path = findExecutable(pid, options.process)
     // The container's seccomp filter holds for every process in it, exec'd ones too (13).
     // Root by default, as runc's: in a user namespace the helper is host uid 0, unmapped, until it
@@ -436,7 +435,7 @@ export async function execProcess(root: string, id: string, options: ExecOptions
 
 /** Chapter 13's defences, first of all: the helper runs from a sealed copy and keeps no fd it was not given. */
 async function defend(helper: Helper): Promise<void> {
-  await ifWritten(() => defendHelper(helper))
+  await defendHelper(helper)
 }
 
 /** What config.json asks for that this runtime does not do yet, noted once per container (given the spec as loaded). */

@@ -6,38 +6,22 @@
  * Check your work with `npx workbook check 13`.
  */
 import { readFileSync } from 'node:fs'
-import { ContainerError } from '../../lib/errors.ts'
+import { capabilityMask } from '../../lib/capabilities.ts'
 import type { Capabilities, Spec } from '../../lib/oci.ts'
 import { CAPABILITY_NUMBERS } from '../../lib/security-tables.ts'
 import type { Helper } from '../../native/helper.ts'
 import { switchUser } from '../../minidocker/container.ts'
 
-// #region capabilityMask
-/**
- * The kernel's mask for a list of capability names: bit N set for capability number N
- * (lib/security-tables.ts), for every capability the table has. A name the table does not
- * know is refused: `unknown capability "NAME"`.
- */
-export function capabilityMask(names: string[] = []): bigint {
-  let mask = 0n
-  for (const name of names) {
-    const n = CAPABILITY_NUMBERS[name]
-    if (n === undefined) throw new ContainerError(`unknown capability ${JSON.stringify(name)}`, 125)
-    mask |= 1n << BigInt(n)
-  }
-  return mask
-}
-// #endregion capabilityMask
-
 // #region setCredentials
 /**
- * Become process.user with exactly the capability sets of process.capabilities, as runc's
- * finalizeNamespace does. The order is the kernel's:
- * the bounding set shrinks first, while the process is root with CAP_SETPCAP; PR_SET_KEEPCAPS
- * keeps the permitted set across setuid() to a non-zero uid (which would clear it); after the
- * user switch, capset() sets effective, permitted and inheritable; the ambient set is raised
- * last, each capability of it being in both permitted and inheritable by then; one the kernel
- * refuses is reported on stderr and skipped: runc goes on too.
+ * Become process.user holding exactly the capability sets process.capabilities names, as runc's
+ * finalizeNamespace does. The order is the kernel's: the bounding set shrinks first, while the
+ * process is root with CAP_SETPCAP; PR_SET_KEEPCAPS keeps the permitted set across setuid() to a
+ * non-zero uid (which would clear it); the user switch sets the groups too; after it, capset()
+ * sets effective, permitted and inheritable; the ambient set is raised last, each capability of
+ * it being in both permitted and inheritable by then; one the kernel refuses is reported on
+ * stderr and skipped: runc goes on too. A name this kernel does not have is left out of every
+ * set, with a warning, as runc 1.1 leaves it.
  */
 export async function setCredentials(helper: Helper, proc: Spec['process']): Promise<void> {
   const caps: Capabilities | undefined = proc.capabilities
@@ -45,12 +29,19 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
     if (proc.user) await switchUser(helper, proc.user)
     return
   }
-  const bounding = capabilityMask(caps.bounding)
-  const [effective, permitted, inheritable] = [capabilityMask(caps.effective), capabilityMask(caps.permitted), capabilityMask(caps.inheritable)]
-  capabilityMask(caps.ambient) // refused before anything changes
-  for (const n of Object.values(CAPABILITY_NUMBERS)) {
-    // A capability this kernel does not have cannot be dropped, and is not there to keep.
-    if (!(bounding & (1n << BigInt(n))) && n <= lastCapability()) await helper.dropBoundingCapability(n)
+  const last = lastCapability()
+  const unknown = new Set<string>()
+  const known = (names: string[] = []) => names.filter((name) => {
+    const n = CAPABILITY_NUMBERS[name]
+    if (n !== undefined && n <= last) return true
+    unknown.add(name)
+    return false
+  })
+  const [bounding, effective, permitted, inheritable] = [caps.bounding, caps.effective, caps.permitted, caps.inheritable].map((names) => capabilityMask(known(names)))
+  const ambient = known(caps.ambient)
+  if (unknown.size) process.stderr.write(`minirunc: ignoring unknown or unavailable capabilities: ${[...unknown].join(' ')}\n`)
+  for (let n = 0; n <= last; n++) {
+    if (!(bounding & (1n << BigInt(n)))) await helper.dropBoundingCapability(n)
   }
   if (proc.user) {
     await helper.setKeepCapabilities(true)
@@ -58,7 +49,7 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
     await helper.setKeepCapabilities(false)
   }
   await helper.setCapabilities(effective, permitted, inheritable)
-  for (const name of caps.ambient ?? []) {
+  for (const name of ambient) {
     try {
       await helper.raiseAmbientCapability(CAPABILITY_NUMBERS[name]!)
     } catch (error) {

@@ -9,31 +9,7 @@
 import { constants } from 'node:os'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Seccomp, SeccompRule } from '../../lib/oci.ts'
-import { always, and, ARCHITECTURES, assemble, BPF, DEFAULT_ERRNO, jump, load, ret, SECCOMP_DATA, SECCOMP_RET, X32_SYSCALL_BIT, type BpfInstruction, type Pending } from '../../lib/seccomp.ts'
-
-// #region seccompAction
-/**
- * The filter's return value for a spec action, as runc's filter returns it: SCMP_ACT_ALLOW,
- * SCMP_ACT_ERRNO (with `errnoRet`), SCMP_ACT_KILL (the thread, as libseccomp means it),
- * SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (errnoRet being
- * the message the tracer reads), SCMP_ACT_LOG; an ERRNO or TRACE without `errnoRet` as runc has it.
- * Anything else: `unsupported seccomp action "NAME"`.
- */
-export function seccompAction(action: string, errnoRet?: number): number {
-  const data = (errnoRet ?? DEFAULT_ERRNO) & 0xffff
-  switch (action) {
-    case 'SCMP_ACT_ALLOW': return SECCOMP_RET.ALLOW
-    case 'SCMP_ACT_ERRNO': return SECCOMP_RET.ERRNO | data
-    case 'SCMP_ACT_KILL':
-    case 'SCMP_ACT_KILL_THREAD': return SECCOMP_RET.KILL_THREAD
-    case 'SCMP_ACT_KILL_PROCESS': return SECCOMP_RET.KILL_PROCESS
-    case 'SCMP_ACT_TRAP': return SECCOMP_RET.TRAP
-    case 'SCMP_ACT_TRACE': return SECCOMP_RET.TRACE | data
-    case 'SCMP_ACT_LOG': return SECCOMP_RET.LOG
-  }
-  throw new ContainerError(`unsupported seccomp action ${JSON.stringify(action)}`, 125)
-}
-// #endregion seccompAction
+import { always, and, ARCHITECTURES, assemble, BPF, jump, load, ret, SECCOMP_DATA, SECCOMP_RET, seccompAction, X32_SYSCALL_BIT, type BpfInstruction, type Pending } from '../../lib/seccomp.ts'
 
 // #region argumentCheck
 const unsupported = (op: string) => new ContainerError(`unsupported seccomp operator ${JSON.stringify(op)}`, 125)
@@ -180,9 +156,12 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
     seccompAction(rule.action, rule.errnoRet)
     for (const { op } of rule.args ?? []) if (!/^SCMP_CMP_(EQ|NE|LT|LE|GT|GE|MASKED_EQ)$/.test(op)) throw unsupported(op)
   }
-  // runc's patchbpf: no stub under a permissive default (a tracer handles new calls itself).
+  // runc's patchbpf: no stub under a permissive default (a tracer handles new calls itself), and
+  // none for an ABI the profile does not list: without `architectures`, none at all, though
+  // libseccomp still judges the native ABI's calls by the rules.
   const patched = !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(config.defaultAction)
-  const arches = (config.architectures?.length ? config.architectures : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
+  const listed = config.architectures ?? []
+  const arches = (listed.length ? listed : ['SCMP_ARCH_X86_64']).filter((a) => ARCHITECTURES[a])
   // The ABI once, at the top: each but the last reaches its section through a BPF_JA (sections
   // are longer than a conditional jump reaches), the last falls into its own, anything else
   // gets libseccomp's answer to an ABI it was not given.
@@ -212,7 +191,8 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
       }
     }
     // Newer than the profile: above the largest number it names in this ABI's table, by any rule.
-    const newest = Math.max(0, ...byNumber.keys())
+    const highest = Math.max(0, ...byNumber.keys())
+    const newest = listed.includes(arch) ? highest : 0
     if (patched && newest > 0) code.push(jump(BPF.JGT, newest, undefined, `${arch}:known`), ret(SECCOMP_RET.ERRNO | constants.errno.ENOSYS), { label: `${arch}:known` })
     // Without that answer, a number with the top bit (no x86_64 call) meets libseccomp's own x32
     // check, a comparison rather than the bit: it refuses it as it refuses x32.
@@ -220,7 +200,7 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
     // Rules the filter acts on, each number's (the newest above counts every rule's names).
     for (const [nr, rules] of byNumber) byNumber.set(nr, decisive(rules, fallback))
     const bits = arch === 'SCMP_ARCH_X86' ? 32 : 64
-    return [...code, ...searchTree(segments(byNumber, newest), (run) => callRules(run.rules, bits, `${arch}:${run.start}`), fallback, arch)]
+    return [...code, ...searchTree(segments(byNumber, highest), (run) => callRules(run.rules, bits, `${arch}:${run.start}`), fallback, arch)]
   }
 }
 // #endregion compileSeccomp

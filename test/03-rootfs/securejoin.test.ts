@@ -5,14 +5,8 @@
  * file it reached with the one secureJoin names. The expected answers are the kernel's,
  * found at test time.
  *
- * The tree, as the image's "/":
- *   etc/passwd  etc/app/  home/user/  sub/dir/
- *   abs -> /etc                 up -> ../../../../../../../../etc
- *   sub/toetc -> /etc           sub/rel -> dir
- *   deep -> home/user           self -> .
- *   c0 -> c1 -> ... -> c29 -> etc
- *   lastlink -> etc/passwd      dangling -> /nowhere/new
- *   loop1 -> loop2 -> loop1
+ * The tree, the image's "/", is built by tree() below: symlinks absolute and relative, at the
+ * top and in subdirectories, chained, dangling and looping, as an image's author may plant them.
  */
 import { execFileSync } from 'node:child_process'
 import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'

@@ -5,15 +5,21 @@
  * point must be made, and the mount land, inside the rootfs, or be refused; never outside.
  * The swaps go on after the mount: a :ro volume's remount must reach the mount just made, or
  * be refused with that mount taken back, whatever the name leads to by then (a plain
- * directory of the same name, a symlink into the host's own mount).
+ * directory of the same name, a symlink into the host's own mount). The mount table is read after
+ * every request, so a mount outside the rootfs counts even when it is taken back later. And what
+ * the image plants at a single-file volume's own name (a FIFO, a symlink) must neither stall the
+ * run nor end up under the volume.
  * Everything happens in a mount namespace and on a tmpfs the test made.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { expect, it } from 'vitest'
-import { makeMountPoint, mountInRootfs, parseVolume, type MountPointKind } from '#ch/03-rootfs/rootfs.ts'
+import { makeMountPoint, type MountPointKind } from '#ch/03-rootfs/rootfs.ts'
 import type { Helper } from '../../native/helper.ts'
 import { ContainerError } from '../../lib/errors.ts'
+import { mountInRootfs } from '../../lib/rootfs-setup.ts'
+import { parseVolume } from '../../lib/volumes.ts'
 import { caught } from '../support/errors.ts'
 import { swappedBeforeRequest } from '../support/interpose.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -57,63 +63,82 @@ const SWAPS: Record<string, (rootfs: string, host: string, times: number) => voi
   },
 }
 
-describeKernel('a mount point swapped between the check and the mount, and between the mount and its remount', () => {
-  for (const [swapName, swap] of Object.entries(SWAPS)) {
-    it(`-v SRC:/vol/data:ro, with ${swapName} before each request`, async () => {
-      const ns = await mountNamespace()
-      const disk = await ns.tmpfs() // the rootfs and the stand-in host's folder: nothing of the machine's
-      // The host's folder holds a mount of its own, whose line is compared before and after.
-      const host = join(disk, 'host')
-      mkdirSync(ns.inside(join(host, 'data')), { recursive: true })
-      await ns.mount('-t', 'tmpfs', '-o', 'mode=755', 'tmpfs', join(host, 'data'))
-      writeFileSync(ns.inside(join(host, 'data', 'keep')), 'host\n')
-      // The source's mount has flags the rootfs's disk and the host's mount have not.
-      const source = await ns.tmpfs() // exists (empty) in Node's view too, where the source is checked
-      await ns.mount('-o', 'remount,nosuid,nodev,noexec', source)
-      writeFileSync(ns.inside(join(source, 'in.txt')), 'volume\n')
-      const sourceFlags = linesBelow(await ns.mountinfo(), source).at(-1)!.split(' ')[5]!.split(',').filter((o) => o !== 'rw')
-      const entry = parseVolume(`${source}:/vol/data:ro`)
-      const [onHost, left, otherwise]: string[][] = [[], [], []]
-      for (let at = 0, swapped = true; swapped && at < 60; at++) {
-        const rootfs = join(disk, `rootfs${at}`)
-        const target = join(rootfs, 'vol', 'data')
-        mkdirSync(ns.inside(target), { recursive: true })
-        const { swapping, state } = swappedBeforeRequest(ns.helper, at, async (times) => swap(ns.inside(rootfs), host, times), swap.length === 3)
-        const [open, before] = [fdCount(ns.helper), linesBelow(await ns.mountinfo(), host)]
-        const error = await caught(() => mountInRootfs(swapping, rootfs, entry))
-        swapped = state.before !== ''
-        const story = swapped ? `with ${swapName} right before ${state.before}` : 'with no swap'
-        const info = await ns.mountinfo()
-        // Every run first, then the findings: what reached the host is the one to see first.
-        // A line not there before is a mount that landed, or (by its mount ID) one that changed.
-        const ids = before.map((line) => line.split(' ')[0])
-        const fresh = linesBelow(info, host).filter((line) => !before.includes(line)).map((line) => line.split(' '))
-        const [landed, changed] = [fresh.filter((f) => !ids.includes(f[0])), fresh.filter((f) => ids.includes(f[0]))]
-        if (landed.length) onHost.push(`${story}, a mount landed in the host's folder (${landed.map((f) => f[4]).join(', ')}): which lookup of the name came after the swap, and what did the kernel mount on? (the chapter's "Between the check and the mount")`)
-        for (const f of changed) onHost.push(`${story}, the host's own mount at ${f[4]} changed (now ${f[5]}): which mount did a call of yours reach, and through what? (the chapter's "Between the check and the mount")`)
-        if (readdirSync(ns.inside(join(host, 'data'))).join() !== 'keep') onHost.push(`${story}, the host's folder no longer shows its own files`)
-        if (fdCount(ns.helper) !== open) otherwise.push(`${story}, the helper holds more fds than before: is every fd closed, on success and on refusal?`)
-        const inRootfs = linesBelow(info, rootfs).map((line) => line.split(' '))
-        if (!swapped && error !== undefined) {
-          otherwise.push(`with no swap at all, mountInRootfs failed: ${error.message}`)
-        } else if (error !== undefined) {
-          if (inRootfs.length) left.push(`${story}, mountInRootfs refused ("${error.message}") but left ${inRootfs.map((f) => `${f[4]} (${f[5]})`).join(', ')} mounted in the rootfs: what must a refusal take back, and through what can it reach that mount now?`)
-          if (!(error instanceof ContainerError)) otherwise.push(`${story}, mountInRootfs failed with "${error.message}": a mount point that no longer leads where it was checked, or to the mount just made, is refused with a ContainerError (125). Which mount did that call address?`)
-          else if (!error.message.includes(target)) otherwise.push(`${story}, the refusal "${error.message}" must name the mount point ${target}`)
-        } else if (inRootfs.length !== 1) {
-          otherwise.push(`${story}, mountInRootfs succeeded with ${inRootfs.length} mounts below the rootfs (${inRootfs.map((f) => f[4]).join(', ')}), where the volume makes one`)
-        } else {
-          const [point, options] = [inRootfs[0]![4]!, inRootfs[0]![5]!.split(',')]
-          const lost = ['ro', ...sourceFlags].filter((o) => !options.includes(o))
-          if (!options.includes('ro')) otherwise.push(`${story}, the volume mounted at ${point} is writable (${options.join(',')}): which mount did the remount reach?`)
-          else if (lost.length) otherwise.push(`${story}, the volume mounted at ${point} lost ${lost.join(',')} of its source's mount flags (source: ${sourceFlags.join(',')}, the volume: ${options.join(',')}): whose flags did the remount say again, and how did you find that mount? (the chapter's "Read-only, and nothing less")`)
-        }
-      }
-      expect(onHost, onHost[0]).toEqual([])
-      expect(left, left[0]).toEqual([])
-      expect(otherwise, otherwise[0]).toEqual([])
-    })
+/**
+ * `-v SRC:/vol/data[:ro]` mounted by mountInRootfs again and again, with `swap` done right before
+ * the helper's request number 0, 1, 2, ... in turn, until a run has no request left to swap
+ * before. After every request of every run, the test's namespace is searched for a mount outside
+ * the rootfs, even one that is gone again by the end of the run.
+ */
+async function volumeUnderSwaps(swapName: string, swap: (rootfs: string, host: string, times: number) => void, mode: 'ro' | 'rw'): Promise<void> {
+  const ns = await mountNamespace()
+  const disk = await ns.tmpfs() // the rootfs and the stand-in host's folder: nothing of the machine's
+  // The host's folder holds a mount of its own, whose line is compared before and after.
+  const host = join(disk, 'host')
+  mkdirSync(ns.inside(join(host, 'data')), { recursive: true })
+  await ns.mount('-t', 'tmpfs', '-o', 'mode=755', 'tmpfs', join(host, 'data'))
+  writeFileSync(ns.inside(join(host, 'data', 'keep')), 'host\n')
+  // The source's mount has flags the rootfs's disk and the host's mount have not.
+  const source = await ns.tmpfs() // exists (empty) in Node's view too, where the source is checked
+  await ns.mount('-o', 'remount,nosuid,nodev,noexec', source)
+  writeFileSync(ns.inside(join(source, 'in.txt')), 'volume\n')
+  const sourceFlags = linesBelow(await ns.mountinfo(), source).at(-1)!.split(' ')[5]!.split(',').filter((o) => o !== 'rw')
+  const entry = parseVolume(`${source}:/vol/data${mode === 'ro' ? ':ro' : ''}`)
+  const [onHost, meanwhile, left, otherwise]: string[][] = [[], [], [], []]
+  for (let at = 0, swapped = true; swapped && at < 60; at++) {
+    const rootfs = join(disk, `rootfs${at}`)
+    const target = join(rootfs, 'vol', 'data')
+    mkdirSync(ns.inside(target), { recursive: true })
+    // The mounts outside this run's rootfs (the host's, and earlier runs' volumes), before the run.
+    const outside = (info: string) => linesBelow(info, disk).filter((line) => linesBelow(line, rootfs).length === 0)
+    const known = outside(await ns.mountinfo())
+    const look = async (request: string) => {
+      const fresh = outside(await ns.mountinfo()).filter((line) => !known.includes(line)).map((line) => line.split(' ')[4])
+      const when = state.before ? `with ${swapName} right before ${state.before}` : 'before any swap'
+      if (fresh.length) meanwhile.push(`${when}, right after ${request} there was a mount outside the rootfs, at ${fresh.join(', ')}, whether or not it was taken back later: what did the kernel mount on, and what had you checked about it before that call? (the chapter's "Between the check and the mount")`)
+    }
+    const { swapping, state } = swappedBeforeRequest(ns.helper, at, async (times) => swap(ns.inside(rootfs), host, times), swap.length === 3, look)
+    const [open, before] = [fdCount(ns.helper), linesBelow(await ns.mountinfo(), host)]
+    const error = await caught(() => mountInRootfs(swapping, rootfs, entry))
+    swapped = state.before !== ''
+    const story = swapped ? `with ${swapName} right before ${state.before}` : 'with no swap'
+    const info = await ns.mountinfo()
+    // Every run first, then the findings: what reached the host is the one to see first.
+    // A line not there before is a mount that landed, or (by its mount ID) one that changed.
+    const ids = before.map((line) => line.split(' ')[0])
+    const fresh = linesBelow(info, host).filter((line) => !before.includes(line)).map((line) => line.split(' '))
+    const [landed, changed] = [fresh.filter((f) => !ids.includes(f[0])), fresh.filter((f) => ids.includes(f[0]))]
+    if (landed.length) onHost.push(`${story}, a mount landed in the host's folder (${landed.map((f) => f[4]).join(', ')}): which lookup of the name came after the swap, and what did the kernel mount on? (the chapter's "Between the check and the mount")`)
+    for (const f of changed) onHost.push(`${story}, the host's own mount at ${f[4]} changed (now ${f[5]}): which mount did a call of yours reach, and through what? (the chapter's "Between the check and the mount")`)
+    if (readdirSync(ns.inside(join(host, 'data'))).join() !== 'keep') onHost.push(`${story}, the host's folder no longer shows its own files`)
+    if (fdCount(ns.helper) !== open) otherwise.push(`${story}, the helper holds more fds than before: is every fd closed, on success and on refusal?`)
+    const inRootfs = linesBelow(info, rootfs).map((line) => line.split(' '))
+    if (!swapped && error !== undefined) {
+      otherwise.push(`with no swap at all, mountInRootfs failed: ${error.message}`)
+    } else if (error !== undefined) {
+      if (inRootfs.length) left.push(`${story}, mountInRootfs refused ("${error.message}") but left ${inRootfs.map((f) => `${f[4]} (${f[5]})`).join(', ')} mounted in the rootfs: what must a refusal take back, and through what can it reach that mount now?`)
+      if (!(error instanceof ContainerError)) otherwise.push(`${story}, mountInRootfs failed with "${error.message}": a mount point that no longer leads where it was checked, or to the mount just made, is refused with a ContainerError (125). Which mount did that call address?`)
+      else if (!error.message.includes(target)) otherwise.push(`${story}, the refusal "${error.message}" must name the mount point ${target}`)
+    } else if (inRootfs.length !== 1) {
+      otherwise.push(`${story}, mountInRootfs succeeded with ${inRootfs.length} mounts below the rootfs (${inRootfs.map((f) => f[4]).join(', ')}), where the volume makes one`)
+    } else {
+      const [point, options] = [inRootfs[0]![4]!, inRootfs[0]![5]!.split(',')]
+      const lost = [...(mode === 'ro' ? ['ro'] : []), ...sourceFlags].filter((o) => !options.includes(o))
+      if (mode === 'ro' && !options.includes('ro')) otherwise.push(`${story}, the volume mounted at ${point} is writable (${options.join(',')}): which mount did the remount reach?`)
+      else if (lost.length) otherwise.push(`${story}, the volume mounted at ${point} lost ${lost.join(',')} of its source's mount flags (source: ${sourceFlags.join(',')}, the volume: ${options.join(',')}): whose flags did the remount say again, and how did you find that mount? (the chapter's "Read-only, and nothing less")`)
+    }
   }
+  expect(onHost, onHost[0]).toEqual([])
+  expect(meanwhile, meanwhile[0]).toEqual([])
+  expect(left, left[0]).toEqual([])
+  expect(otherwise, otherwise[0]).toEqual([])
+}
+
+describeKernel('a mount point swapped between the check and the mount, and between the mount and its remount', () => {
+  for (const [swapName, swap] of Object.entries(SWAPS))
+    it(`-v SRC:/vol/data:ro, with ${swapName} before each request`, () => volumeUnderSwaps(swapName, swap, 'ro'))
+
+  const hostLink = '/vol swapped for a symlink to the host'
+  it(`-v SRC:/vol/data (read-write), with ${hostLink} before each request`, () => volumeUnderSwaps(hostLink, SWAPS[hostLink]!, 'rw'))
 })
 
 /** The paths below `dir` (never following a symlink) named `name` (or `name`.real, moved by a swap) and of `kind`. */
@@ -183,4 +208,76 @@ describeKernel('a mount point made while the directories on its way are swapped 
     expect(readFileSync(ns.inside(join(rootfs, 'etc', 'app.conf')), 'utf8'), 'the image\'s /etc/app.conf after makeMountPoint: what does your creation of the file do to one that is there?').toBe('the image\'s\n')
     expect(fdCount(ns.helper), 'the helper holds more fds than before: is every fd of the walk closed?').toBe(open)
   })
+})
+
+/** What the image's processes may plant at a single-file volume's mount point (its own name), made by Node in the test's namespace. */
+const PLANTS: Record<string, (path: string) => void> = {
+  'a FIFO': (path) => execFileSync('mkfifo', ['-m', '666', path]),
+  'a symlink to another file of the image': (path) => symlinkSync('other.conf', path),
+}
+
+/** Wake whatever waits in an open(2) of the FIFO at `path`, on either side: a reader and a writer that never block. */
+function wakeFifo(path: string): void {
+  for (const flags of [constants.O_RDONLY, constants.O_WRONLY]) {
+    try {
+      closeSync(openSync(path, flags | constants.O_NONBLOCK))
+    } catch {} // gone, or no longer a FIFO: nothing waits on it
+  }
+}
+
+describeKernel('a single-file volume\'s mount point, with a file planted at its name', () => {
+  for (const [plantName, plant] of Object.entries(PLANTS)) {
+    it(`-v FILE:/etc/app.conf, with ${plantName} planted at /etc/app.conf before each request`, async () => {
+      const ns = await mountNamespace()
+      const disk = await ns.tmpfs()
+      // The volume's file exists in both views: Node's (where the source is checked) and the stand-in's.
+      const source = join(await ns.tmpfs(), 'app.conf')
+      writeFileSync(source, '')
+      writeFileSync(ns.inside(source), 'volume\n')
+      const entry = parseVolume(`${source}:/etc/app.conf`)
+      const [hung, under, otherwise]: string[][] = [[], [], []]
+      for (let at = 0, swapped = true; swapped && at < 40 && !hung.length; at++) {
+        const rootfs = join(disk, `rootfs${at}`)
+        const target = join(rootfs, 'etc', 'app.conf')
+        mkdirSync(ns.inside(join(rootfs, 'etc')), { recursive: true })
+        writeFileSync(ns.inside(join(rootfs, 'etc', 'other.conf')), 'the image\'s\n')
+        const name = ns.inside(target)
+        const { swapping, state } = swappedBeforeRequest(ns.helper, at, async () => {
+          if (lstatSync(name, { throwIfNoEntry: false })) renameSync(name, `${name}.real`)
+          plant(name)
+        })
+        const open = fdCount(ns.helper)
+        // A call that waits on the FIFO never returns by itself: after a while, wake it and say so.
+        let stuck = ''
+        const watchdog = setInterval(() => {
+          stuck ||= state.current
+          wakeFifo(name)
+        }, 5_000)
+        const error = await caught(() => mountInRootfs(swapping, rootfs, entry)).finally(() => clearInterval(watchdog))
+        swapped = state.before !== ''
+        const story = swapped ? `with ${plantName} planted at ${target} right before ${state.before}` : 'with nothing planted'
+        if (stuck) hung.push(`${story}, the run stood still in ${stuck} for 5 s, until the test opened the FIFO's other end: which of your calls waits on a FIFO, and for what? (fifo(7), open(2))`)
+        if (fdCount(ns.helper) !== open) otherwise.push(`${story}, the helper holds more fds than before: is every fd closed, on success and on refusal?`)
+        const mounts = linesBelow(await ns.mountinfo(), rootfs).map((line) => line.split(' ')[4]!)
+        if (!swapped && error !== undefined) {
+          otherwise.push(`with nothing planted, mountInRootfs failed: ${error.message}`)
+        } else if (error !== undefined) {
+          if (mounts.length) otherwise.push(`${story}, mountInRootfs refused ("${error.message}") but left ${mounts.join(', ')} mounted in the rootfs`)
+          if (!(error instanceof ContainerError)) otherwise.push(`${story}, mountInRootfs failed with "${error.message}": a mount point that is not what the volume may cover is refused with a ContainerError (125)`)
+          else if (!error.message.includes(target)) otherwise.push(`${story}, the refusal "${error.message}" must name the mount point ${target}`)
+        } else {
+          // What each mount covers shows once it is gone: the file under it, in the rootfs.
+          for (const point of mounts) {
+            await ns.helper.umount2(point, ['detach'])
+            const stat = lstatSync(ns.inside(point))
+            if (!stat.isFile()) under.push(`${story}, the volume was mounted at ${point} over ${stat.isSymbolicLink() ? 'the symlink itself' : stat.isFIFO() ? 'the FIFO' : 'something that is not a file'}: what did the thing you mounted through hold, and what kinds of file may a single-file volume cover? (mount(2); the chapter's "Between the check and the mount")`)
+          }
+          if (mounts.length !== 1) otherwise.push(`${story}, mountInRootfs succeeded with ${mounts.length} mounts below the rootfs (${mounts.join(', ')}), where the volume makes one`)
+        }
+      }
+      expect(hung, hung[0]).toEqual([])
+      expect(under, under[0]).toEqual([])
+      expect(otherwise, otherwise[0]).toEqual([])
+    }, 60_000)
+  }
 })

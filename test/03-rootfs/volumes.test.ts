@@ -5,32 +5,17 @@
  */
 import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
-import { DEFAULT_MOUNTS, parseVolume, setupRootfs } from '#ch/03-rootfs/rootfs.ts'
-import { ContainerError } from '../../lib/errors.ts'
-import type { Spec } from '../../lib/oci.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
+import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
+import { setupRootfs } from '../../lib/rootfs-setup.ts'
+import { parseVolume } from '../../lib/volumes.ts'
 import { probeSpec, runCaptured } from '../support/container.ts'
-import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
 import { tempRootfs } from '../support/rootfs.ts'
-
-describe('parseVolume and ".."', () => {
-  for (const flag of ['/src:/a/../../x', '/src:/..', '/src:/etc/..:ro', '/src:/a/../b']) {
-    it(`flag -v ${flag}`, async () => {
-      const error = await caught(() => parseVolume(flag))
-      expect(error, `-v ${flag} got no ContainerError: what does docker run answer to it? (moby's volume/mounts/linux_parser.go; the chapter's "The mounts of the spec")`).toBeInstanceOf(ContainerError)
-      expect(error.message, 'the message must say what is wrong with the container path').toMatch(/\.\./)
-      expect(error.message, 'the message must quote the flag').toContain(flag)
-    })
-  }
-
-  it('flag -v /src:/a..b/.x', () => {
-    expect(parseVolume('/src:/a..b/.x').destination, 'the destination of -v /src:/a..b/.x').toBe('/a..b/.x')
-  })
-})
 
 describeKernel('volume destinations through the image\'s symlinks', () => {
   it('an absolute symlink, a relative one that climbs out, a symlinked parent', async () => {
@@ -53,6 +38,7 @@ describeKernel('volume destinations through the image\'s symlinks', () => {
     }).catch((error: Error) => error)
     for (const dir of ['a', 'r', 't'])
       expect(readdirSync(join(canary, dir)), 'a mount point was created on the host through the image\'s symlink: where does the symlink lead when the rootfs is "/"? (your secureJoin; the chapter\'s "Mount points the image chose")').toEqual([])
+    if (run instanceof NotImplementedError) throw run
     if (run instanceof Error) throw new Error(`the container did not start: ${run.message}; was the mount point resolved inside the rootfs?`)
     const { code, stdout, stderr } = run
     expect(code, stderr).toBe(0)

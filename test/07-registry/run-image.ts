@@ -5,13 +5,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
-import { DEFAULT_MOUNTS, makeMountsPrivate, setupRootfs } from '#ch/03-rootfs/rootfs.ts'
+import { makeMountsPrivate } from '#ch/03-rootfs/rootfs.ts'
 import { layerPaths, removeLayer } from '#ch/05-layers/driver.ts'
 import { createContainerLayers } from '#ch/05-layers/init.ts'
 import { mountOverlay } from '#ch/05-layers/overlay.ts'
 import { applyImageConfig } from '#ch/06-images/config.ts'
 import { imageConfig, imageLayers, resolveImage, storePaths } from '#ch/06-images/store.ts'
-import { baseSpec, type NamespaceType } from '../../lib/oci.ts'
+import { baseSpec, DEFAULT_MOUNTS, type NamespaceType } from '../../lib/oci.ts'
+import { setupRootfs } from '../../lib/rootfs-setup.ts'
 import { runCaptured, type Run } from '../support/container.ts'
 import { onCleanup } from '../support/files.ts'
 

@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { allocate, processStart, release } from '#ch/08-network/ipam.ts'
+import { allocate, release } from '../../lib/addresses.ts'
+import { processStart } from '../../lib/net.ts'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
@@ -76,11 +77,18 @@ describe('allocate and release', () => {
     expect(existsSync(join(dir, 'ipam.lock')), 'ipam.lock is still there after the allocation (see "Addresses")').toBe(false)
   })
 
-  it('an empty ipam.lock', async () => {
-    const dir = tempDir()
-    writeFileSync(join(dir, 'ipam.lock'), '')
-    const lease = await Promise.race([allocate(dir, '10.0.5.0/30', process.pid), new Promise((resolve) => setTimeout(resolve, 5000, 'timeout'))])
-    expect(lease, 'ipam.lock is empty, and allocate had not answered 5 s later: who could have left it so, and what would every later run do? (see "Addresses")').toMatchObject({ address: '10.0.5.2' })
-    expect(readdirSync(dir).sort(), 'files left in the state directory after the allocation besides ipam.json (see "Addresses")').toEqual(['ipam.json'])
-  })
+  // What writers killed at the wrong moment leave: nothing yet, or the start of their JSON.
+  const ownerless: [string, string, string, string][] = [
+    ['an empty ipam.lock', '', '10.0.5', 'ipam.lock is empty, and allocate had not answered 5 s later: who could have left it so, and what would every later run do?'],
+    ['an ipam.lock cut short by a writer that died', '{"pid":4', '10.0.6', 'ipam.lock holds {"pid":4 and nothing more, and allocate had not answered 5 s later: whom does that name, and what would every later run do?'],
+  ]
+  for (const [name, text, net, ask] of ownerless) {
+    it(name, async () => {
+      const dir = tempDir()
+      writeFileSync(join(dir, 'ipam.lock'), text)
+      const lease = await Promise.race([allocate(dir, `${net}.0/30`, process.pid), new Promise((resolve) => setTimeout(resolve, 5000, 'timeout'))])
+      expect(lease, `${ask} (see "Addresses")`).toMatchObject({ address: `${net}.2` })
+      expect(readdirSync(dir).sort(), 'files left in the state directory after the allocation besides ipam.json (see "Addresses")').toEqual(['ipam.json'])
+    })
+  }
 })

@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { allocate, processStart, removeDead, withLock } from '#ch/08-network/ipam.ts'
+import { removeDead, withLock } from '#ch/08-network/ipam.ts'
+import { allocate } from '../../lib/addresses.ts'
+import { processStart } from '../../lib/net.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 
@@ -63,40 +65,70 @@ async function freshRun(dir: string, what: string): Promise<void> {
   expect(readdirSync(dir).sort(), `${what}, and after a fresh run the state directory holds more than ipam.json: who removes what a killed run left? ${SECTION}`).toEqual(['ipam.json'])
 }
 
+/**
+ * `rounds` times, 8 runs arrive at once at an ipam.lock holding `planted` (`what` says what that
+ * is), each checking that it is alone inside.
+ */
+async function eightAtOnce(planted: string, what: string, rounds: number): Promise<void> {
+  const marks = tempDir()
+  for (let round = 1; round <= rounds; round++) {
+    const dir = join(tempDir(), 'ipam')
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'ipam.lock'), planted)
+    let inside = 0
+    let most = 0
+    // Arriving a little apart, each run meets the others at another step of their take-over.
+    const run = async (_: unknown, i: number) => {
+      await sleep(i % 4)
+      return withLock(dir, async () => {
+        most = Math.max(most, ++inside)
+        // Another process's view of "alone": a file only one can create.
+        const mark = join(marks, 'inside')
+        closeSync(openSync(mark, 'wx'))
+        await sleep(2)
+        unlinkSync(mark)
+        inside--
+      })
+    }
+    const all = await within(
+      Promise.all(Array.from({ length: 8 }, run)).catch((error: unknown) => {
+        if (error instanceof NotImplementedError) throw error
+        return error
+      }),
+      10_000,
+    )
+    expect(most, `round ${round}: ${what} and 8 runs came at once; ${most} of them were inside withLock together: when a run removes the lock it judged dead, is it still the lock it judged? ${SECTION}`).toBe(1)
+    expect(all, `round ${round}: ${what} and 8 runs came at once; they did not all get the lock within 10 s ${SECTION}`).toBeInstanceOf(Array)
+  }
+}
+
 describe('withLock, two runs and one dead holder', () => {
   it('8 runs at once find a dead holder, 200 times', async () => {
-    const dead = await deadHolder()
-    const marks = tempDir()
-    for (let round = 1; round <= 200; round++) {
-      const dir = join(tempDir(), 'ipam')
-      mkdirSync(dir)
-      writeFileSync(join(dir, 'ipam.lock'), dead)
-      let inside = 0
-      let most = 0
-      // Arriving a little apart, each run meets the others at another step of their take-over.
-      const run = async (_: unknown, i: number) => {
-        await sleep(i % 4)
-        return withLock(dir, async () => {
-          most = Math.max(most, ++inside)
-          // Another process's view of "alone": a file only one can create.
-          const mark = join(marks, 'inside')
-          closeSync(openSync(mark, 'wx'))
-          await sleep(2)
-          unlinkSync(mark)
-          inside--
-        })
-      }
-      const all = await within(
-        Promise.all(Array.from({ length: 8 }, run)).catch((error: unknown) => {
-          if (error instanceof NotImplementedError) throw error
-          return error
-        }),
-        10_000,
-      )
-      expect(most, `round ${round}: ipam.lock named a dead process and 8 runs came at once; ${most} of them were inside withLock together: when a run removes the lock it judged dead, is it still the lock it judged? ${SECTION}`).toBe(1)
-      expect(all, `round ${round}: ipam.lock named a dead process and 8 runs came at once; they did not all get the lock within 10 s ${SECTION}`).toBeInstanceOf(Array)
-    }
+    await eightAtOnce(await deadHolder(), 'ipam.lock named a dead process', 200)
   }, 60_000)
+
+  it('8 runs at once find an ipam.lock its writer left empty, then one it left cut short, 100 times each', async () => {
+    await eightAtOnce('', 'ipam.lock was empty, as a writer killed before it wrote leaves it,', 100)
+    await eightAtOnce('{"pid":4', 'ipam.lock held {"pid":4 and nothing more, as a writer killed while it wrote leaves it,', 100)
+  }, 60_000)
+
+  it('two dead ipam.locks with one text, one after the other, then a live one and the same take-over', async () => {
+    const dir = join(tempDir(), 'ipam')
+    mkdirSync(dir)
+    const lock = join(dir, 'ipam.lock')
+    for (const which of ['first', 'second']) {
+      writeFileSync(lock, '')
+      const removed = await within(removeDead(lock, ''), 5000)
+      expect(removed, `the ${which} empty ipam.lock a dead writer left, taken over by one removeDead(lock, ''), alone: it said ${String(removed)}${which === 'second' ? ', after the first such file had been taken over' : ''}. What does a take-over leave that the next take-over of the same text meets? (removeDead's doc comment) ${SECTION}`).toBe(true)
+    }
+    const live = JSON.stringify({ pid: process.pid, start: processStart(process.pid), nonce: 'live' })
+    writeFileSync(lock, live)
+    const removed = await within(removeDead(lock, ''), 5000)
+    const now = await readFile(lock, 'utf8').catch(() => undefined)
+    expect(now, `ipam.lock held a live run's lock, and a late removeDead(lock, ''), from a run that had read one of the empty files before, said ${String(removed)} and left ${now === undefined ? 'no lock' : JSON.stringify(now)}: is what it removes still the file it judged? ${SECTION}`).toBe(live)
+    expect(removed, 'removeDead said it removed a file that is still there').toBe(false)
+    expect(readdirSync(dir), `after three take-overs the state directory holds more than the live lock: who removes what a take-over made? ${SECTION}`).toEqual(['ipam.lock'])
+  })
 
   it('6 take-overs of one dead lock while 2 live runs wait to take it, 200 times', async () => {
     const dead = await deadHolder()

@@ -4,7 +4,7 @@
  * a number N it allocates once and kills itself with SIGKILL right after its Nth call that
  * changes the file system, or says "done" when it finished first. An error is one JSON line.
  */
-import { allocate, release } from '#ch/08-network/ipam.ts'
+import { allocate, release } from '../../lib/addresses.ts'
 import { dieAfter } from '../support/dying.ts'
 
 const [dir, subnet, mode] = process.argv.slice(-3) as [string, string, string]

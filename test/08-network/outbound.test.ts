@@ -2,7 +2,7 @@ import { expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-import { addressIn, done, hosts, outsideMachine, printed } from './support.ts'
+import { addressIn, done, hosts, listening, outsideMachine, printed } from './support.ts'
 
 const SECTION = '(see "Published ports")'
 
@@ -24,11 +24,7 @@ describeKernel('the bridge and other machines', () => {
       expect((await outside.run(...argv)).exitCode, `${argv.join(' ')} on the other machine`).toBe(0)
     const listener = outside.run(PROBE_PATH, 'listen:9000')
     try {
-      await new Promise<void>((resolve, reject) => {
-        let said = ''
-        listener.stdout!.on('data', (chunk: Buffer) => (said += chunk.toString()).includes('listening') && resolve())
-        void listener.then((result) => reject(new Error(`the other machine's listener on 9000 ended: ${result.stderr}`)))
-      })
+      await listening(listener, 'the other machine\'s listener on 9000')
       const run = await done(host().minidocker(['run', 'probe', '/bin/probe', hosts, `connect:${outside.address}:9000`]))
       const reply = probeLines(String(run.stdout)).find((l) => 'reply' in l)?.reply
       if (reply !== 'ping\n') {

@@ -1,6 +1,8 @@
 /** What chapter 08's test files share: reading minidocker's runs in the stand-in host. */
+import { execa } from 'execa'
 import { expect } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
+import { processStart, type Owner } from '../../lib/net.ts'
 import { startHelper } from '../support/helper.ts'
 import type { StandIn, useStandInHost } from '../support/netns.ts'
 import { probeLines } from '../support/probe.ts'
@@ -79,4 +81,35 @@ export async function outsideMachine(host: StandIn, net: string, routes: string[
   for (const argv of [['ip', 'link', 'set', 'lo', 'up'], ['ip', 'addr', 'add', `${net}.2/24`, 'dev', inside], ['ip', 'link', 'set', inside, 'up'], ...routes.map((route) => ['ip', 'route', 'add', ...route])])
     expect((await run(...argv)).exitCode, argv.join(' ')).toBe(0)
   return { pid: outside.pid, run, address: `${net}.2`, hostAddress: `${net}.1` }
+}
+
+/** The owner of a process that has ended: a PID and the start time it had. */
+export async function deadOwner(): Promise<Owner> {
+  const child = execa('sleep', ['60'], { reject: false })
+  const owner = { pid: child.pid!, start: processStart(child.pid!)! }
+  child.kill('SIGKILL')
+  await child
+  return owner
+}
+
+/** The rules of the stand-in's MINIDOCKER chain, as iptables itself prints them. */
+export const natChain = async (host: StandIn): Promise<string[]> => String((await host.run(['iptables', '-w', '-t', 'nat', '-S', 'MINIDOCKER'])).stdout).split('\n').filter((line) => line.startsWith('-A '))
+
+/** An empty MINIDOCKER chain in the stand-in, then `rules` (each the arguments after -A) appended to it. */
+export async function plantRules(host: StandIn, rules: string[][]): Promise<void> {
+  await host.run(['iptables', '-w', '-t', 'nat', '-N', 'MINIDOCKER'])
+  expect((await host.run(['iptables', '-w', '-t', 'nat', '-F', 'MINIDOCKER'])).exitCode, 'iptables -t nat -F MINIDOCKER in the stand-in host').toBe(0)
+  for (const rule of rules) {
+    const added = await host.run(['iptables', '-w', '-t', 'nat', '-A', ...rule])
+    expect(added.exitCode, `iptables refused the rule -A ${rule.join(' ')}: ${added.stderr} — is the DNAT rule in it one iptables takes? (iptables-extensions(8))`).toBe(0)
+  }
+}
+
+/** `listener` (a process running the probe's listen:PORT), once it says it listens; `what` names it if it ends first. */
+export async function listening(listener: { stdout: NodeJS.ReadableStream | null } & PromiseLike<{ stderr: unknown }>, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let said = ''
+    listener.stdout!.on('data', (chunk: Buffer) => (said += chunk.toString()).includes('listening') && resolve())
+    void listener.then((result) => reject(new Error(`${what} ended: ${String(result.stderr)}`)))
+  })
 }

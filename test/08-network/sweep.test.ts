@@ -1,29 +1,15 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { execa } from 'execa'
 import { expect, it, vi } from 'vitest'
-import { dnatRule, ownedRule } from '#ch/08-network/ports.ts'
-import { NotImplementedError } from '../../lib/errors.ts'
-import { processStart, type Owner, type PortMapping } from '../../lib/net.ts'
+import { dnatRule } from '#ch/08-network/ports.ts'
+import { processStart, type PortMapping } from '../../lib/net.ts'
+import { ownedRule } from '../../lib/publish.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-import { addressIn, done, hosts, printed } from './support.ts'
+import { addressIn, deadOwner, done, hosts, natChain, plantRules, printed } from './support.ts'
 
 const SECTION = '(see "Rules a killed run left")'
-const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
 const bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
 const port = (hostPort: number): PortMapping => ({ hostIp: '0.0.0.0', hostPort, containerPort: 7000, proto: 'tcp' })
-
-/** The owner of a process that has ended: a PID and the start time it had. */
-async function deadOwner(): Promise<Owner> {
-  const child = execa('sleep', ['60'], { reject: false })
-  const owner = { pid: child.pid!, start: processStart(child.pid!)! }
-  child.kill('SIGKILL')
-  await child
-  return owner
-}
 
 // Rules a run killed with SIGKILL left behind, swept by the next runs. Everything happens in
 // the stand-in host: its MINIDOCKER chain is read with its own iptables, never the machine's.
@@ -31,19 +17,10 @@ describeKernel('stale DNAT rules', () => {
   const host = useStandInHost()
   vi.setConfig({ testTimeout: 120_000 })
 
-  /** The rules of the stand-in's MINIDOCKER chain, as iptables itself prints them. */
-  const chain = async (): Promise<string[]> => String((await host().run(['iptables', '-w', '-t', 'nat', '-S', 'MINIDOCKER'])).stdout).split('\n').filter((line) => line.startsWith('-A '))
+  const chain = () => natChain(host())
   /** A connection from the stand-in host to its bridge address's `hostPort`: what the container answered, if one did. */
   const connect = async (hostPort: number) => probeLines(String((await host().run([PROBE_PATH, `connect:172.29.0.1:${hostPort}`])).stdout)).find((l) => 'reply' in l)?.reply
-  /** An empty MINIDOCKER chain, then `rules` appended to it, each made by ownedRule(). */
-  async function plant(rules: string[][]): Promise<void> {
-    await host().run(['iptables', '-w', '-t', 'nat', '-N', 'MINIDOCKER'])
-    expect((await host().run(['iptables', '-w', '-t', 'nat', '-F', 'MINIDOCKER'])).exitCode, 'iptables -t nat -F MINIDOCKER in the stand-in host').toBe(0)
-    for (const rule of rules) {
-      const added = await host().run(['iptables', '-w', '-t', 'nat', '-A', ...rule])
-      expect(added.exitCode, `iptables refused the rule ownedRule() made: -A ${rule.join(' ')}: ${added.stderr} — does iptables know the match you chose, and its options? (iptables-extensions(8))`).toBe(0)
-    }
-  }
+  const plant = (rules: string[][]) => plantRules(host(), rules)
 
   it('a run with -p 8080:7000 killed with its container, then a run on its address, then one with -p 8080:7000', async () => {
     const killed = host().minidocker(['run', '-p', '8080:7000', 'probe', '/bin/probe', hosts, 'sleep:60000'])
@@ -83,36 +60,5 @@ describeKernel('stale DNAT rules', () => {
     expect(after, `the rule of this test's own process (PID ${me.pid}, started at ${me.start}, alive) was deleted: a run may sweep only what a dead owner left; did you delete by position? ${SECTION}`).toContain(ofMine)
     expect(after, `a rule marked with PID ${reused.pid} and start time ${reused.start} was kept: that PID runs, but started at ${me.start}, so it is another process now — what names a process, given that PIDs are reused? ${SECTION}`).not.toContain(ofReused)
     expect(after, `the rule of process ${dead.pid}, which has ended, was kept ${SECTION}`).not.toContain(ofDead)
-  })
-
-  it('two sweeps at once, over 12 stale rules and a live one', async () => {
-    const me = { pid: process.pid, start: processStart(process.pid)! }
-    const dead = await deadOwner()
-    const stale = Array.from({ length: 12 }, (_, i) => ownedRule(dnatRule(port(8100 + i), bridge, `172.29.9.${i + 1}`), dead))
-    await plant([...stale.slice(0, 6), ownedRule(dnatRule(port(8120), bridge, '172.29.9.99'), me), ...stale.slice(6)])
-    const before = await chain()
-    const live = before.find((line) => line.includes('8120'))!
-    const go = join(host().root, `go-${Date.now()}`)
-    const sweepers = []
-    // One at a time until each is waiting (the first builds the bundle), then both at once.
-    for (let i = 0; i < 2; i++) {
-      const sweeper = host().run([process.execPath, '-e', `require(${JSON.stringify(START)}).start('sweeper', 'test/08-network/sweeper.ts')`, go])
-      await new Promise<void>((resolve, reject) => {
-        sweeper.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('waiting') && resolve())
-        void sweeper.then((r) => reject(new Error(`the sweeping process ended before it started: ${r.stderr || r.stdout}`)))
-      })
-      sweepers.push(sweeper)
-    }
-    writeFileSync(go, '')
-    const results = (await Promise.all(sweepers)).map((r) => probeLines(String(r.stdout))[0] as { swept?: string[][]; error?: { name: string; message: string; fn?: string } } | undefined)
-    for (const result of results) {
-      if (result?.error?.name === 'NotImplementedError') throw new NotImplementedError('08-network', result.error.fn ?? 'sweepStaleRules')
-      expect(result?.error?.message, `one of two sweeps at once failed: what does iptables say when another deleter removed a rule first, and is that an error? ${SECTION}`).toBeUndefined()
-    }
-    const after = await chain()
-    expect(after, `two sweeps at once deleted the rule of a live owner (this test's process) ${SECTION}`).toContain(live)
-    expect(after.filter((line) => line !== live), `stale rules left after two sweeps at once ${SECTION}`).toEqual([])
-    const reported = results.flatMap((r) => r?.swept ?? [])
-    expect(reported.length, `the two sweeps say they deleted ${reported.length} rules between them, for 12 stale ones: each rule is deleted once, and a rule someone else deleted is not this sweep's (sweepStaleRules' doc comment) ${SECTION}`).toBe(12)
   })
 })

@@ -183,7 +183,7 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
       `a container that ran when the restored daemon asked containerd about it, and was killed right after containerd answered (containerd reported its exit, status ${exits.get(ids.between!)}; this containerd puts a subscription in place ${SUBSCRIBED_AFTER} ms after the call): 5 s later the record still says running — when did your daemon's subscription start to receive, and what did it know of that moment when it asked (the text's "Is the subscription in place?")?`)
       .toBe(true)
     expect(between.State.ExitCode, 'the container killed while the daemon asked about it: expected the exit status containerd reported').toBe(exits.get(ids.between!))
-  })
+  }, 300_000) // the shared setup runs inside this first test: containerd, a registry, a daemon, a pull and 14 runs
 
   it('the output of containers that exited while no daemon ran', async () => {
     await ready()

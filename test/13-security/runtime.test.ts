@@ -62,6 +62,22 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     expect(status(r.ours), 'all five sets as runc sets them').toEqual(status(r.runc))
   })
 
+  it('user 1000 given names this kernel has no capability for, run by a runtime holding groups of the host, beside runc', async () => {
+    // Names a newer kernel may have (or a typo): a spec written for another machine carries them.
+    const kept = ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN']
+    const unknown = ['CAP_FUTURE_41', 'CAP_NET_BIND_SERVIS']
+    const hostGroups = [44, 100]
+    const r = await underBoth(['id', 'status'], (spec: Spec) => {
+      spec.process.user = { uid: 1000, gid: 1000 }
+      spec.process.capabilities = { bounding: [...DEFAULT_CAPABILITIES, ...unknown], effective: [...kept, ...unknown], permitted: [...kept, ...unknown], inheritable: [...kept, unknown[0]!], ambient: ['CAP_NET_BIND_SERVICE', unknown[0]!] }
+    }, hostGroups)
+    expectSame(r, `capability names ${unknown.join(' and ')}`, 'what does runc do with a name in process.capabilities that this kernel has no number for, and which of your steps met it first?')
+    expect(status(r.ours), `every set as runc makes it for a spec that names ${unknown.join(' and ')}`).toEqual(status(r.runc))
+    const groups = (run: Run) => (run.lines.find((l) => 'uid' in l) as { groups?: number[] } | undefined)?.groups
+    expect(groups(r.runc), `runc's process: ${r.runc.output}`).toBeDefined()
+    expect(groups(r.ours), `the runtime was started holding the host's groups ${hostGroups.join(' and ')}; the container's process holds ${JSON.stringify(groups(r.ours))} where runc's holds ${JSON.stringify(groups(r.runc))}: whose groups are they, and which of your steps decides the groups a process keeps across a change of user?`).toEqual(groups(r.runc))
+  })
+
   it('no_new_privs and a profile denying mount and unshare, then neither, beside runc', async () => {
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }, { names: ['unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }
     const steps = ['status', 'mount-tmpfs:/tmp', 'unshare-user']

@@ -34,21 +34,29 @@ export function interposer() {
  * `helper` as the code under test sees it, except that `swap` runs right before the helper's request
  * number `at` (from 0): whatever your code looked at before that request, the name it looked
  * at names something else from then on. With `again`, it runs before every later request too
- * (given how many times it ran before). Records the requests, and the one the swap first preceded.
+ * (given how many times it ran before). Records the requests, the one the swap first preceded,
+ * and the one under way (`current`). `after`, when given, looks at the scene once each request
+ * has returned (or failed), given that request.
  */
-export function swappedBeforeRequest(helper: Helper, at: number, swap: (times: number) => Promise<unknown>, again = false) {
-  const state = { requests: 0, before: '' }
+export function swappedBeforeRequest(helper: Helper, at: number, swap: (times: number) => Promise<unknown>, again = false, after?: (request: string) => Promise<void>) {
+  const state = { requests: 0, before: '', current: '' }
   const swapping = new Proxy(helper, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key, target)
       if (typeof value !== 'function') return value
       return async (...args: unknown[]) => {
         const request = state.requests++
+        const call = `${String(key)}(${args.map((a) => JSON.stringify(a)).join(', ')})`
         if (request === at || (again && request > at)) {
           await swap(request - at)
-          if (request === at) state.before = `${String(key)}(${args.map((a) => JSON.stringify(a)).join(', ')})`
+          if (request === at) state.before = call
         }
-        return (value as (...a: unknown[]) => unknown).apply(target, args)
+        state.current = call
+        try {
+          return await (value as (...a: unknown[]) => unknown).apply(target, args)
+        } finally {
+          await after?.(call)
+        }
       }
     },
   })

@@ -26,8 +26,8 @@ export interface StandIn {
   pid: number
   /** `argv` run inside the stand-in (its network and mount namespaces) */
   run(argv: string[]): ResultPromise<{ reject: false; stdin: 'ignore' }>
-  /** `minidocker ARGS` run inside the stand-in, with its own MINIDOCKER_ROOT and Docker's default network */
-  minidocker(args: string[]): ResultPromise<{ reject: false; stdin: 'ignore'; env: NodeJS.ProcessEnv; extendEnv: false }>
+  /** `minidocker ARGS` run inside the stand-in, with its own MINIDOCKER_ROOT and Docker's default network, and `extra` in its environment */
+  minidocker(args: string[], extra?: NodeJS.ProcessEnv): ResultPromise<{ reject: false; stdin: 'ignore'; env: NodeJS.ProcessEnv; extendEnv: false }>
   /** minidocker's root for this file's runs */
   root: string
   /** the PIDs of the processes in the stand-in's network namespace, the holder left out */
@@ -99,7 +99,7 @@ export function useStandInHost(): () => StandIn {
       pid,
       root,
       run: (argv) => execa(enter[0]!, [...enter.slice(1), ...argv], { reject: false, stdin: 'ignore' }),
-      minidocker: (args) => execa(enter[0]!, [...enter.slice(1), process.execPath, MINIDOCKER, ...args], { reject: false, stdin: 'ignore', env, extendEnv: false }),
+      minidocker: (args, extra = {}) => execa(enter[0]!, [...enter.slice(1), process.execPath, MINIDOCKER, ...args], { reject: false, stdin: 'ignore', env: { ...env, ...extra }, extendEnv: false }),
       processes,
       killAll: async () => {
         // The whole tree at once: a relay whose minidocker died first would be reparented out of sight.

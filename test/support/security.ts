@@ -25,8 +25,11 @@ export interface Run {
 let count = 0
 const containerId = () => `minidocker-test-sec-${process.pid}-${count++}`
 
-/** `runtime run` of a fresh bundle running the probe with `steps`; the container is force-deleted after the test. */
-export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], edit: (spec: Spec) => void = () => {}): Promise<Run> {
+/**
+ * `runtime run` of a fresh bundle running the probe with `steps`; the container is force-deleted
+ * after the test. `groups`: the supplementary groups the runtime itself is started with (setpriv(1)).
+ */
+export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], edit: (spec: Spec) => void = () => {}, groups?: number[]): Promise<Run> {
   const dir = tempDir()
   const bundle = probeBundle(join(dir, 'bundle'), steps, edit)
   const root = join(dir, 'state')
@@ -38,20 +41,20 @@ export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], e
     if (runtime === 'runc') await execa('runc', ['--root', root, 'delete', '--force', id], { reject: false })
     else await minirunc(['--root', root, 'delete', '--force', id])
   })
-  const r = runtime === 'runc'
-    ? await execa('runc', args, { reject: false, stdin: 'ignore', all: true, timeout: 60_000 })
-    : await execa(process.execPath, [MINIRUNC, ...args], { reject: false, stdin: 'ignore', all: true, timeout: 60_000 })
+  const command = runtime === 'runc' ? ['runc', ...args] : [process.execPath, MINIRUNC, ...args]
+  if (groups) command.unshift('setpriv', `--groups=${groups.join(',')}`, '--')
+  const r = await execa(command[0]!, command.slice(1), { reject: false, stdin: 'ignore', all: true, timeout: 60_000 })
   const output = String(r.all ?? '')
   rethrowNotImplemented(output)
   // The runtime goes on without a chapter not written yet (minidocker/layers.ts's optional()), noting it once.
   const skipped = /chapter (\d\d-[\w-]+) is not done yet/.exec(output)
-  if (skipped) throw new NotImplementedError(skipped[1]!, 'secureProcess')
+  if (skipped) throw new NotImplementedError(skipped[1]!, 'setCredentials')
   return { code: r.exitCode ?? 128 + 9, output, lines: probeLines(output) }
 }
 
 /** The same bundle under both runtimes, at once; both runs end before either's failure ends the test (and its clean-up removes their directories). */
-export async function underBoth(steps: string[], edit?: (spec: Spec) => void): Promise<{ ours: Run; runc: Run }> {
-  const [ours, runc] = await Promise.allSettled([runBundle('minirunc', steps, edit), runBundle('runc', steps, edit)])
+export async function underBoth(steps: string[], edit?: (spec: Spec) => void, groups?: number[]): Promise<{ ours: Run; runc: Run }> {
+  const [ours, runc] = await Promise.allSettled([runBundle('minirunc', steps, edit, groups), runBundle('runc', steps, edit, groups)])
   if (ours.status === 'rejected') throw ours.reason
   if (runc.status === 'rejected') throw runc.reason
   return { ours: ours.value, runc: runc.value }

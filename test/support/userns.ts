@@ -6,7 +6,7 @@
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { shiftOwnership } from '#ch/13-security/userns.ts'
+import { shiftOwnership } from '../../lib/shift-ownership.ts'
 import type { Spec } from '../../lib/oci.ts'
 import { Helper } from '../../native/helper.ts'
 import { probeBundle } from './runtime.ts'

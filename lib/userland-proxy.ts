@@ -1,5 +1,5 @@
 /**
- * Chapter 08: the userland proxy, the workbook's docker-proxy. One process per published port
+ * Chapter 08's given userland proxy, the workbook's docker-proxy. One process per published port
  * listens on HOST_IP:HOST_PORT and forwards every TCP connection, or every UDP client's
  * datagrams, to the container's address and port. It serves what DNAT cannot: connections from
  * the host to its own loopback.
@@ -7,8 +7,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
-import { bindError } from '../../lib/net.ts'
-import type { PortMapping } from './ports.ts'
+import { bindError, type PortMapping } from './net.ts'
 
 /** What the proxy forwards: the mapping's host side to the container's address. */
 export interface ProxyTarget extends PortMapping {
@@ -20,7 +19,6 @@ export interface Proxy {
   close(): Promise<void>
 }
 
-// #region proxyTcp
 /**
  * Listen on the host side and, for each connection, open one to the container and copy bytes
  * both ways until either side closes; a side that fails closes the other. Resolves once
@@ -50,9 +48,7 @@ export async function proxyTcp(target: ProxyTarget): Promise<Proxy> {
     },
   }
 }
-// #endregion proxyTcp
 
-// #region proxyUdp
 /**
  * Listen on the host side and forward each client's datagrams to the container, and each of the
  * container's replies back to the client it answers, with several clients at once. Resolves once
@@ -81,4 +77,3 @@ export async function proxyUdp(target: ProxyTarget): Promise<Proxy> {
     },
   }
 }
-// #endregion proxyUdp

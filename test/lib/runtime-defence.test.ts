@@ -1,26 +1,24 @@
 /**
- * The runtime defends itself, and the breakouts it stops. Each breakout is shown working
- * without the protection and failing with it; everything it aims at is a stand-in the test
- * makes (a copy of the helper, a host directory, a host process, a daemon socket), so nothing
- * of the machine's is at stake.
+ * The runtime defends itself (lib/runtime-defence.ts, chapter 13's given code), and the
+ * breakouts it stops. Each breakout is shown working without the protection and failing with
+ * it; everything it aims at is a stand-in the test makes (a copy of the helper, a host
+ * directory), so nothing of the machine's is at stake.
  */
-import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, realpathSync, existsSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { chmodSync, copyFileSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, realpathSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
-import { setupRootfs } from '#ch/03-rootfs/rootfs.ts'
-import { checkCwd, defendHelper } from '#ch/13-security/defence.ts'
 import { ContainerError } from '../../lib/errors.ts'
+import { checkCwd, defendHelper } from '../../lib/runtime-defence.ts'
 import type { Spec } from '../../lib/oci.ts'
+import { setupRootfs } from '../../lib/rootfs-setup.ts'
 import { Helper, HELPER_PATH } from '../../native/helper.ts'
 import { waitFor } from '../support/container.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-import { MINIRUNC, minirunc, probeBundle, probeRootfs, rethrowNotImplemented } from '../support/runtime.ts'
-import { shiftBundle, usernsBundle } from '../support/userns.ts'
+import { MINIRUNC, probeBundle, probeRootfs, rethrowNotImplemented } from '../support/runtime.ts'
 
 /** A helper started for the test, killed after it whatever happens. */
 function helper(options: Parameters<typeof Helper.start>[0] = {}): Helper {
@@ -40,14 +38,6 @@ function hostDir(): { dir: string; fd: number } {
   onCleanup(() => closeSync(fd))
   return { dir, fd }
 }
-
-/** `run` a bundle with minirunc, its output in a file; the output and the probe's lines. */
-async function runBundle(bundle: string) {
-  const dir = tempDir()
-  const r = await minirunc(['--root', join(dir, 'state'), 'run', '--bundle', bundle, 'defence-test'], { output: join(dir, 'output') })
-  return { code: r.code, output: r.stdout, lines: probeLines(r.stdout.split('\n').filter((l) => l.startsWith('{')).join('\n')) }
-}
-
 
 describeKernel('the runtime defends itself', () => {
   it('breakout, CVE-2019-5736: a process holding the helper\'s /proc/PID/exe writes to it once the helper is gone', async () => {
@@ -168,55 +158,5 @@ describeKernel('the runtime defends itself', () => {
     // and let a good one pass, through a symlink of the image too
     await refused.h.chdir('/bin')
     expect(() => checkCwd(refused.pid, '/bin'), 'checkCwd refused /bin, which is inside the root').not.toThrow()
-  })
-
-  it('breakout: a host process\'s environment, read with the host\'s PID namespace, without and with a user namespace', async () => {
-    // The stand-in host process, root's, with a secret in its environment.
-    // (The probe prints up to the first NUL, so the secret is its only variable.)
-    const victim = spawn('/bin/sleep', ['60'], { env: { STAND_IN_TOKEN: 'hunter2' }, stdio: 'ignore' })
-    onCleanup(() => victim.kill('SIGKILL'))
-    const shareHostPids = (spec: Spec) => {
-      spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'pid')
-      // The host's /proc, as `--pid host` gives it; read-only, and the probe only reads.
-      spec.mounts = spec.mounts!.filter((m) => m.destination !== '/proc' && m.destination !== '/sys')
-      spec.mounts.push({ destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'ro'] })
-    }
-    const dir = tempDir()
-    const step = `cat:/proc/${victim.pid}/environ`
-    const plain = usernsBundle(join(dir, 'a'), [step], false, shareHostPids)
-    const open = await runBundle(plain.bundle)
-    expect(JSON.stringify(open.lines[0]), `the demonstration: without a user namespace the container's root reads it: ${open.output}`).toContain('STAND_IN_TOKEN=hunter2')
-    const mapped = usernsBundle(join(dir, 'b'), [step], true, shareHostPids)
-    await shiftBundle(mapped)
-    const closed = await runBundle(mapped.bundle)
-    expect(closed.lines[0], `in a user namespace the container's root is not the host process's owner and has no CAP_SYS_PTRACE over it: ${closed.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
-  })
-
-  it('breakout: a daemon\'s socket bound into the container, without and with a user namespace', async () => {
-    // A stand-in daemon: for "ping" it creates a file where only the host's root may write.
-    const dir = tempDir()
-    const target = join(dir, 'host-only')
-    mkdirSync(target, { mode: 0o700 })
-    const sockets = join(dir, 'run')
-    mkdirSync(sockets, { mode: 0o755 })
-    const socket = join(sockets, 'daemon.sock')
-    let requests = 0
-    const server = createServer((c) => c.once('data', () => {
-      writeFileSync(join(target, `created-by-request-${++requests}`), '')
-      c.end('created\n')
-    }))
-    await new Promise<void>((resolve) => server.listen(socket, resolve))
-    onCleanup(() => new Promise((resolve) => server.close(resolve)))
-    chmodSync(socket, 0o660) // root:root 0660, as dockerd's root:docker socket
-    const withSocket = (spec: Spec) => spec.mounts!.push({ destination: '/run/daemon', type: 'bind', source: sockets, options: ['rbind'] })
-    const plain = usernsBundle(join(dir, 'a'), ['unix:/run/daemon/daemon.sock'], false, withSocket)
-    const open = await runBundle(plain.bundle)
-    expect(open.lines[0], `the demonstration: the container asked the daemon and the daemon did it: ${open.output}`).toEqual({ reply: 'created\n' })
-    expect(readdirSync(target)).toEqual(['created-by-request-1'])
-    const mapped = usernsBundle(join(dir, 'b'), ['unix:/run/daemon/daemon.sock'], true, withSocket)
-    await shiftBundle(mapped)
-    const closed = await runBundle(mapped.bundle)
-    expect(closed.lines[0], `the user namespace's root is not the socket's owner or group: connect must be refused: ${closed.output}`).toMatchObject({ step: 'unix', errno: 'EACCES' })
-    expect(readdirSync(target), 'no second request may reach the daemon').toEqual(['created-by-request-1'])
   })
 })

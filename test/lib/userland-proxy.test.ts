@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { once } from 'node:events'
 import { createServer, connect, type AddressInfo, type Server } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { proxyTcp, proxyUdp, type Proxy } from '#ch/08-network/proxy.ts'
+import { proxyTcp, proxyUdp, type Proxy } from '../../lib/userland-proxy.ts'
 import { freePort } from '../support/registry.ts'
 
 // The proxy on its own, in this process, on loopback: a stand-in container listens on

@@ -1,12 +1,12 @@
 /**
- * One sweepStaleRules() in a process of its own, run by sweep.test.ts inside the stand-in host
+ * One sweepStaleRules() in a process of its own, run by test/lib/sweep.test.ts inside the stand-in host
  * so that every iptables it runs lands there. It says "waiting", starts once the file named by
  * its last argument exists (so that two start within milliseconds of each other), and prints
  * what it swept, or the error it met, as one JSON line.
  */
 import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sweepStaleRules } from '#ch/08-network/ports.ts'
+import { sweepStaleRules } from '../../lib/publish.ts'
 
 async function main(): Promise<void> {
   const go = process.argv.at(-1)!

@@ -6,8 +6,8 @@
  */
 import { statSync } from 'node:fs'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
-import { ContainerError } from '../../lib/errors.ts'
-import type { Helper } from '../../native/helper.ts'
+import { ContainerError } from './errors.ts'
+import type { Helper } from '../native/helper.ts'
 
 // #region defendHelper
 /**

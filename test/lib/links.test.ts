@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { macFor } from '#ch/08-network/links.ts'
+import { macFor } from '../../lib/links.ts'
 
 describe('macFor', () => {
   it('six addresses, 172.29.0.2 among them', () => {

@@ -1,0 +1,56 @@
+/**
+ * Chapter 08's given links: the bridge (minidocker0, the workbook's docker0) with the gateway
+ * address, a veth's MAC, deleting a container's veth pair, and lo in a namespace of its own.
+ * Connecting a container to the bridge is the learner's (chapters/08-network/links.ts).
+ *
+ * Links and addresses are made with iproute2's `ip`, which speaks netlink to the kernel: Node
+ * cannot open a netlink socket, and `ip` is what you type to look at the result. Commands run in
+ * the namespace of the process that runs them, so everything meant for the container's side goes
+ * through nsenter --net=/proc/PID/ns/net.
+ */
+import { writeFile } from 'node:fs/promises'
+import { command } from './command.ts'
+import { inNetns, ipBatch, type Bridge } from './net.ts'
+
+/** The workbook's docker0: Docker's default bridge is docker0 on 172.17.0.0/16. */
+export const DEFAULT_BRIDGE: Bridge = { name: 'minidocker0', subnet: '172.29.0.0/16' }
+
+/**
+ * The MAC address of the container's eth0 with `address`: locally administered, unicast, and
+ * derived from the address, so two containers on one bridge never share one, and a container
+ * that gets an address again gets the same MAC. Docker's form, which chapter 11's `inspect`
+ * shows: 02:42 and the address's four bytes, each as two lowercase hex digits.
+ */
+export function macFor(address: string): string {
+  // 02: the locally administered bit set, the multicast bit clear.
+  return ['02', '42', ...address.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':')
+}
+
+/**
+ * Make sure the bridge exists, holds the gateway (the subnet's first host address) and is up,
+ * and that the host forwards IPv4 between its interfaces. Safe to call when all of it is
+ * already done (every run calls it); the caller holds a lock, so two runs never race here.
+ */
+export async function ensureBridge(bridge: Bridge, gateway: string, prefix: number): Promise<void> {
+  const exists = await command(['ip', '-o', 'link', 'show', 'dev', bridge.name]).then(() => true, () => false)
+  if (!exists) await command(['ip', 'link', 'add', 'name', bridge.name, 'type', 'bridge'])
+  // replace, not add: idempotent when the address is already there.
+  await ipBatch([`addr replace ${gateway}/${prefix} dev ${bridge.name}`, `link set ${bridge.name} up`])
+  // Without forwarding, what DNAT sends on to a container is dropped: the host is a router here.
+  // /proc/sys/net belongs to the network namespace of the process that opens it.
+  await writeFile('/proc/sys/net/ipv4/ip_forward', '1')
+}
+
+/** Delete a container's veth pair by its host end. A pair that is already gone is no error. */
+export async function disconnectContainer(host: string): Promise<void> {
+  // Gone before ip looked the name up: "Cannot find device"; gone between the lookup and the
+  // delete, as the container's namespace went: "RTNETLINK answers: No such device".
+  await command(['ip', 'link', 'del', host]).catch((error: unknown) => {
+    if (!/Cannot find device|No such device/.test(String(error))) throw error
+  })
+}
+
+/** Bring up lo in the container's network namespace. */
+export async function loopbackUp(pid: number): Promise<void> {
+  await command(inNetns(pid, ['ip', 'link', 'set', 'lo', 'up']))
+}
