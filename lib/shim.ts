@@ -2,16 +2,19 @@
  * Chapter 10's given shim plumbing, which the starter and the reference share: containerd's
  * flags, where the shim's socket is, the Task service's method table, mounting the rootfs
  * Create carries through the helper, lines to containerd's log FIFO, waiting until a FIFO's
- * output is read, a terminal's keeper, the events' topics, and containerd's side of a call to a shim.
+ * output is read, a terminal's keeper, the events' topics, containerd's side of a call to a shim,
+ * the reaper's lines, the runtime's log, and opening an output FIFO without blocking.
  */
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Task } from '#ch/10-shim/task.ts'
-import type { Service, TtrpcClient } from '#ch/10-shim/ttrpc.ts'
+import type { Service } from '#ch/10-shim/ttrpc.ts'
 import { Helper } from '../native/helper.ts'
-import { serviceMethods } from './containerd-proto.ts'
+import { Code, RpcError, serviceMethods } from './containerd-proto.ts'
+import type { TtrpcClient } from './ttrpc-client.ts'
 
 /** The flags containerd passes, Go style (`-id ID`), and the action that follows them. */
 export interface ShimFlags {
@@ -212,4 +215,77 @@ export function shimCall(shim: Pick<TtrpcClient, 'call'>, method: string, reques
   const type = (suffix: string) => `containerd.task.v2.${method === 'Create' ? 'CreateTask' : method}${suffix}`
   const empty = ['Kill', 'Shutdown', 'CloseIO', 'ResizePty', 'Exec'].includes(method)
   return shim.call(TASK_SERVICE, method, type('Request'), request, empty ? 'google.protobuf.Empty' : type('Response'))
+}
+
+/** How a process ended, as containerd reports it: the exit code, or 128 + the signal. */
+export interface Exit {
+  pid: number
+  status: number
+  at: Date
+}
+
+// #region parseReaperLine
+/**
+ * One line of the helper's reaper report ("PID exit CODE" or "PID signal SIG", written by
+ * native/helper.c, op_reaper) as an Exit; null for a line that is not one. containerd, like a
+ * shell, reports a death by signal N as 128 + N: `ctr run` exits with it (bash(1), EXIT STATUS).
+ */
+export function parseReaperLine(line: string, at = new Date()): Exit | null {
+  const m = /^(\d+) (exit|signal) (\d+)$/.exec(line)
+  if (!m) return null
+  const n = Number(m[3])
+  return { pid: Number(m[1]), status: m[2] === 'signal' ? 128 + n : n, at }
+}
+// #endregion parseReaperLine
+
+// #region lastError
+/**
+ * The message of the last `"level":"error"` line of a runtime's JSON log (runc writes one JSON
+ * object per line: level, msg, time), or undefined when there is none. Lines that are not JSON
+ * (a panic, a warning) are skipped. go-runc reads its log back the same way after a failure.
+ */
+export function lastError(log: string): string | undefined {
+  let found: string | undefined
+  for (const line of log.split('\n')) {
+    try {
+      const entry = JSON.parse(line)
+      if (entry.level === 'error' && typeof entry.msg === 'string') found = entry.msg
+    } catch {
+      // not JSON: a runtime may print other lines there (a panic, a warning)
+    }
+  }
+  return found
+}
+// #endregion lastError
+
+// #region openOutput
+/**
+ * Open an output FIFO for writing once its reader is there, without blocking: a non-blocking
+ * write-only open fails (ENXIO) until someone opens the FIFO for reading. Then hold a read end
+ * too (`keeper`), as containerd's runc shim does (process/io.go, copyPipes): with it, the FIFO
+ * keeps its buffered output when the reader goes away (containerd restarting), and writes never
+ * fail with EPIPE. The writer is a socket over the fd, polled by epoll, not a thread of the pool.
+ */
+export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: number }> {
+  for (;;) {
+    try {
+      const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK)
+      const keeper = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+      return { fifo: new Socket({ fd, readable: false, writable: true }), keeper }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+}
+// #endregion openOutput
+
+/** `ps --format json ID` of a runtime: the container's PIDs as the host sees them. */
+export async function runtimePids(runtime: { binary: string; root: string; bundle: string }, id: string): Promise<number[]> {
+  const child = spawn(runtime.binary, ['--root', runtime.root, 'ps', '--format', 'json', id], { cwd: runtime.bundle, stdio: ['ignore', 'pipe', 'pipe'] })
+  const out: Buffer[] = []
+  child.stdout.on('data', (b: Buffer) => out.push(b))
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  if (code !== 0) throw new RpcError(Code.NotFound, `${runtime.binary} ps ${id}: exit status ${code}`)
+  return JSON.parse(Buffer.concat(out).toString() || '[]')
 }

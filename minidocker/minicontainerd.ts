@@ -2,7 +2,7 @@
  * minicontainerd's entry (bin/minicontainerd.cjs): chapter 10's containerd, serving gRPC on
  * --address with containerd's service names, its metadata and bundles under --root.
  */
-import { Minicontainerd } from '#ch/10-shim/containerd.ts'
+import { Minicontainerd } from '../lib/minicontainerd.ts'
 
 const USAGE = 'usage: minicontainerd --root DIR --address SOCKET\n' +
   'Serves containerd\'s version, containers and tasks services on SOCKET (the real `ctr --address SOCKET` talks to it) and the shims\' events on SOCKET.ttrpc.'

@@ -2,7 +2,7 @@
  * containerd-shim-minidocker-v2's entry (bin/containerd-shim-minidocker-v2.cjs): chapter 10's
  * shim, as containerd runs it for `--runtime io.containerd.minidocker.v2`.
  */
-import { deleteShim, parseFlags, serve, startShim } from '#ch/10-shim/shim.ts'
+import { deleteShim, parseFlags, serve, startShim } from '../lib/shim-command.ts'
 
 const USAGE = `usage: containerd-shim-minidocker-v2 -namespace NS -address SOCK -publish-binary BIN -id ID [-bundle DIR] start|delete
 containerd runs it for \`--runtime io.containerd.minidocker.v2\` when it is on containerd's PATH.

@@ -92,7 +92,8 @@ function stubBodies(text: string): { fn: string; text: string }[] {
   const found: { fn: string; text: string }[] = []
   for (const m of text.matchAll(/throw new NotImplementedError\('[^']+', '([^']+)'\)/g)) {
     const before = text.slice(0, m.index)
-    const head = Math.max(before.lastIndexOf('function '), before.lastIndexOf('async '), before.lastIndexOf('\n  async'))
+    const method = [...before.matchAll(/\n {2}#?\w+\(.*\{\n/g)].at(-1)?.index ?? -1 // a method that is neither async nor a function
+    const head = Math.max(before.lastIndexOf('function '), before.lastIndexOf('async '), before.lastIndexOf('\n  async'), method)
     found.push({ fn: m[1]!, text: before.slice(head) })
   }
   return found

@@ -1,39 +1,23 @@
 /**
  * The exits the helper's reaper reports (native/helper.ts, reaper()), one line per process it
- * reaped, on a socket the shim reads: "PID exit CODE" or "PID signal SIG". Which processes it
- * reaps depends on how startShim set things up (the text's "Why the shim outlives containerd").
+ * reaped, on a socket the shim reads (lib/shim.ts, parseReaperLine, reads a line). Which
+ * processes it reaps depends on how the shim was started (lib/shim-command.ts, startShim; the
+ * text's "Why the shim outlives containerd"): the container's, the runtime's leftovers, and any
+ * orphan the kernel hands the subreaper.
  */
 import type { Readable } from 'node:stream'
+import { parseReaperLine, type Exit } from '../../lib/shim.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** How a process ended, as containerd reports it: one number for an exit or a death by signal. */
-export interface Exit {
-  pid: number
-  status: number
-  at: Date
-}
-
-// #region parseReaperLine
-/** One line of the reaper's report as an Exit; null for a line that is not one. */
-export function parseReaperLine(line: string, at = new Date()): Exit | null {
-  // TODO(10): one line of the reaper's report as the exit containerd will pass on.
-  //   1. The helper's two kinds of line are at the top of this file (native/helper.c, op_reaper,
-  //      writes them).
-  //   2. containerd, like a shell, reports both as one number, and `ctr run` exits with it: how does
-  //      a death by signal stay distinguishable from an exit code (the text's "Exits, also early ones";
-  //      bash(1), EXIT STATUS)?
-  //   3. A line that is not an exit is no exit, and never an exception: the shim reads on.
-  throw new NotImplementedError('10-shim', 'parseReaperLine')
-}
-// #endregion parseReaperLine
+export type { Exit } from '../../lib/shim.ts'
 
 // #region Reaper
 /**
- * Hands each exit to whoever waits for that PID (the text's "Exits, also early ones").
+ * Hands each exit to the process it belongs to (the text's "Exits, also early ones").
  */
 export class Reaper {
-  // TODO(10): what must a Reaper remember between a report and a call of exited(), in both
-  //   orders? Declare it here (#report and exited below share it).
+  // What must a Reaper remember between a report and a call of exited(), in either order?
+  // Declare it here: #report and exited share it.
 
   constructor(socket: Readable) {
     let rest = ''
@@ -49,21 +33,31 @@ export class Reaper {
   }
 
   #report(exit: Exit): void {
-    // TODO(10): an exit reaches whoever waits for that PID.
+    // TODO(10): an exit reaches the process it belongs to, and no other.
     //   1. Who can be waiting here, and what if nobody is yet? Think of a container that dies at
     //      once: when does the shim learn its PID, and when does the helper reap it?
-    //   2. What becomes of an exit nobody has asked for yet, and for how long?
-    //   3. Where to look: containerd's runc shim meets the same race, service.go (processExits, and
-    //      the exits it keeps for processes still starting); the text's "Exits, also early ones".
+    //   2. Not every exit is a container's: the subreaper adopts every orphan below it. An exit
+    //      nobody can ever claim, kept, is waiting for the next process the kernel gives that PID.
+    //      Which exits may you keep, and until when?
+    //   3. Where to look: containerd's runc shim meets the same race, service.go at v1.6.20
+    //      (checkProcesses) and in 2.x (processExits, preStart, handleStarted: which exits does it
+    //      keep, and for how long?); the text's "Exits, also early ones".
     throw new NotImplementedError('10-shim', 'report')
   }
 
-  /** Resolves with `pid`'s exit. */
-  exited(pid: number): Promise<Exit> {
-    // TODO(10): `pid`'s exit, whenever it happened.
-    //   1. The same race seen from the other side: the exit may have come before this call, or may
-    //      come later. Both must settle, with the one exit of that PID.
-    //   2. What does the Reaper still hold once it has answered, and whom could that answer next?
+  /**
+   * The exit of the process whose PID `pid` resolves with. Called before the process is made
+   * (`pid` resolves once the runtime has told it): its exit may be reported before the PID is
+   * known, or after. Rejects if `pid` does (no process was made).
+   */
+  exited(pid: Promise<number>): Promise<Exit> {
+    // TODO(10): the exit of a process that is about to be made, whenever it comes.
+    //   1. The same race seen from the other side: the exit may come before `pid` settles, or
+    //      after. Both must settle with that process's exit, and with nothing older.
+    //   2. Creates and execs overlap: an exec can start while another one's runtime still runs.
+    //      Whose exits may each of them claim?
+    //   3. What does the Reaper still hold once it has answered, or once `pid` has failed, and
+    //      whom could that answer next?
     throw new NotImplementedError('10-shim', 'exited')
   }
 }

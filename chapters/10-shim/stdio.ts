@@ -2,10 +2,7 @@
  * The container's stdio. containerd (or ctr) makes a FIFO for each of stdin, stdout and stderr
  * and hands the shim their paths; the container gets pipes, and the shim copies between them.
  */
-import { closeSync, constants, openSync } from 'node:fs'
-import { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
-import { outputRead } from '../../lib/shim.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 
 /** The FIFO paths containerd sends in Create and Exec ('' for none). */
@@ -29,24 +26,6 @@ export interface Copying {
   closeStdin(): void
 }
 
-// #region openOutput
-/**
- * An output FIFO, open for writing once its reader is there, without ever blocking the shim;
- * `keeper` is a read end of the shim's own, held for as long as the writer is.
- */
-export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: number }> {
-  // TODO(10): open an output FIFO for writing, and never block the shim doing it.
-  //   1. What does open(2) of a FIFO for writing do while nobody has it open for reading, in its
-  //      blocking and its non-blocking form (fifo(7), open(2))? ctr opens its read side when it
-  //      likes, or never: the shim must go on serving meanwhile, and still get the FIFO once the
-  //      reader is there. Only "no reader yet" is worth waiting for; any other error is an error.
-  //   2. Why does containerd's runc shim also hold a read end of each output FIFO (process/io.go,
-  //      copyPipes)? Think of containerd restarting while the container writes.
-  //   3. The writer must not cost a thread of Node's pool (the text's "The FIFOs" says why).
-  throw new NotImplementedError('10-shim', 'openOutput')
-}
-// #endregion openOutput
-
 // #region copyStdio
 /**
  * Copy stdin's FIFO into the process, and the process's stdout and stderr into their FIFOs,
@@ -56,7 +35,7 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   // TODO(10): the container's stdio, between its pipes and containerd's FIFOs.
   //   1. Output: the reader must get every byte, then end-of-file, and only when the process's pipe
   //      has ended. Who decides when the reader sees end-of-file, and when may the shim let go of
-  //      the FIFO and of what it holds open (openOutput)? Output with no FIFO ('') has no reader,
+  //      the FIFO and of what it holds open (lib/shim.ts, openOutput)? Output with no FIFO ('') has no reader,
   //      yet the process must never block on a full pipe.
   //   2. `done` is what the shim waits for before it reports the exit (#watch in task.ts), and
   //      ctr 1.6.20 closes its FIFOs as soon as it hears of the exit: when is output really

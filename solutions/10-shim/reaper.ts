@@ -1,34 +1,24 @@
 /**
  * The exits the helper's reaper reports (native/helper.ts, reaper()), one line per process it
- * reaped, on a socket the shim reads: "PID exit CODE" or "PID signal SIG". Which processes it
- * reaps depends on how startShim set things up (the text's "Why the shim outlives containerd").
+ * reaped, on a socket the shim reads (lib/shim.ts, parseReaperLine, reads a line). Which
+ * processes it reaps depends on how the shim was started (lib/shim-command.ts, startShim; the
+ * text's "Why the shim outlives containerd"): the container's, the runtime's leftovers, and any
+ * orphan the kernel hands the subreaper.
  */
 import type { Readable } from 'node:stream'
+import { parseReaperLine, type Exit } from '../../lib/shim.ts'
 
-/** How a process ended, as containerd reports it: the exit code, or 128 + the signal. */
-export interface Exit {
-  pid: number
-  status: number
-  at: Date
-}
-
-// #region parseReaperLine
-/** One line of the reaper's report as an Exit; null for a line that is not one. */
-export function parseReaperLine(line: string, at = new Date()): Exit | null {
-  const m = /^(\d+) (exit|signal) (\d+)$/.exec(line)
-  if (!m) return null
-  const n = Number(m[3])
-  return { pid: Number(m[1]), status: m[2] === 'signal' ? 128 + n : n, at }
-}
-// #endregion parseReaperLine
+export type { Exit } from '../../lib/shim.ts'
 
 // #region Reaper
 /**
- * Hands each exit to whoever waits for that PID (the text's "Exits, also early ones").
+ * Hands each exit to the process it belongs to (the text's "Exits, also early ones").
  */
 export class Reaper {
+  /** whoever waits for a known PID */
   #waiting = new Map<number, (exit: Exit) => void>()
-  #early = new Map<number, Exit>()
+  /** one per create or exec whose PID is not known yet: the exits reported since it began */
+  #pending = new Set<Map<number, Exit>>()
 
   constructor(socket: Readable) {
     let rest = ''
@@ -47,18 +37,34 @@ export class Reaper {
     const waiter = this.#waiting.get(exit.pid)
     if (waiter) {
       this.#waiting.delete(exit.pid)
-      waiter(exit)
-    } else this.#early.set(exit.pid, exit)
+      return waiter(exit)
+    }
+    // It may be the process of a create or exec still running: each of those keeps it. If none
+    // runs, nobody can ever claim it (an orphan the subreaper adopted), and kept it would answer
+    // the next process the kernel gives the same PID.
+    for (const seen of this.#pending) seen.set(exit.pid, exit)
   }
 
-  /** Resolves with `pid`'s exit. */
-  exited(pid: number): Promise<Exit> {
-    const early = this.#early.get(pid)
-    if (early) {
-      this.#early.delete(pid)
-      return Promise.resolve(early)
-    }
-    return new Promise((resolve) => this.#waiting.set(pid, resolve))
+  /**
+   * The exit of the process whose PID `pid` resolves with. Called before the process is made
+   * (`pid` resolves once the runtime has told it): its exit may be reported before the PID is
+   * known, or after. Rejects if `pid` does (no process was made).
+   */
+  exited(pid: Promise<number>): Promise<Exit> {
+    const seen = new Map<number, Exit>()
+    this.#pending.add(seen)
+    return pid.then(
+      (n) => {
+        this.#pending.delete(seen)
+        const early = seen.get(n)
+        if (early) return early
+        return new Promise<Exit>((resolve) => this.#waiting.set(n, resolve))
+      },
+      (error) => {
+        this.#pending.delete(seen)
+        throw error
+      },
+    )
   }
 }
 // #endregion Reaper

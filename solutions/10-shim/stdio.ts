@@ -5,7 +5,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
-import { outputRead } from '../../lib/shim.ts'
+import { openOutput, outputRead } from '../../lib/shim.ts'
 
 /** The FIFO paths containerd sends in Create and Exec ('' for none). */
 export interface StdioPaths {
@@ -27,27 +27,6 @@ export interface Copying {
   /** close the process's stdin (CloseIO): it reads end-of-file */
   closeStdin(): void
 }
-
-// #region openOutput
-/**
- * Open an output FIFO for writing once its reader is there, without blocking: a non-blocking
- * write-only open fails (ENXIO) until someone opens the FIFO for reading. Then hold a read end
- * too, as containerd's runc shim does: with it, the FIFO keeps its buffered output when the
- * reader goes away (containerd restarting), and writes never fail with EPIPE.
- */
-export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: number }> {
-  for (;;) {
-    try {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK)
-      const keeper = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
-      return { fifo: new Socket({ fd, readable: false, writable: true }), keeper }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  }
-}
-// #endregion openOutput
 
 // #region copyStdio
 /**

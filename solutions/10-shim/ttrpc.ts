@@ -2,9 +2,10 @@
  * ttrpc, containerd's small RPC protocol for talking to shims over a unix socket: gRPC's
  * services, codes and protobuf messages without HTTP/2. Each message is a frame: a header of
  * HEADER_SIZE bytes, as ttrpc's channel.go lays it out, then the payload. A request carries a
- * ttrpc.Request, its answer a ttrpc.Response. Many calls share one connection.
+ * ttrpc.Request, its answer a ttrpc.Response. Many calls share one connection. The client
+ * side (lib/ttrpc-client.ts) is given, and frames with what is written here.
  */
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 
 /** The size of a frame's header in bytes (ttrpc's channel.go, messageHeaderLength). What it holds is the text's first question. */
@@ -18,7 +19,7 @@ export interface Frame {
   streamId: number
   type: number
   flags: number
-  /** null when the announced length was over MAX_MESSAGE: the payload was skipped */
+  /** the payload, or null for one the reader did not keep (FrameReader says which) */
   payload: Buffer | null
   /** the length the header announced */
   length: number
@@ -146,72 +147,3 @@ async function handle(services: Service[], bytes: Buffer): Promise<Uint8Array> {
   }
 }
 // #endregion serveConnection
-
-// #region TtrpcClient
-/** A ttrpc client on one connection: calls go out on odd, increasing stream ids. */
-export class TtrpcClient {
-  #socket: Socket
-  #next = 1
-  #pending = new Map<number, { resolve(payload: Buffer): void; reject(error: Error): void }>()
-  /** settles when the connection is gone */
-  readonly closed: Promise<void>
-
-  constructor(socket: Socket) {
-    this.#socket = socket
-    const reader = new FrameReader()
-    socket.on('data', (chunk: Buffer) => {
-      for (const frame of reader.push(chunk)) this.#settle(frame)
-    })
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        for (const call of this.#pending.values()) call.reject(new RpcError(Code.Unavailable, 'ttrpc: connection closed'))
-        this.#pending.clear()
-        resolve()
-      }),
-    )
-    socket.on('error', () => socket.destroy())
-  }
-
-  /** A response frame settles the call waiting on its stream id: with its payload, or its status as an RpcError. */
-  #settle(frame: Frame): void {
-    const call = this.#pending.get(frame.streamId)
-    if (!call || frame.type !== TYPE_RESPONSE) return
-    this.#pending.delete(frame.streamId)
-    if (!frame.payload) return call.reject(new RpcError(Code.ResourceExhausted, `response of ${frame.length} bytes is over the limit`))
-    try {
-      const response = decode('ttrpc.Response', frame.payload)
-      if (response.status && response.status.code !== Code.OK) call.reject(new RpcError(response.status.code, response.status.message))
-      else call.resolve(response.payload)
-    } catch (error) {
-      call.reject(error as Error)
-    }
-  }
-
-  /** Call SERVICE/METHOD with `request` (a REQUEST message); resolves with the decoded RESPONSE. */
-  async call(service: string, method: string, requestType: string, request: object, responseType: string): Promise<any> {
-    if (this.#socket.destroyed) throw new RpcError(Code.Unavailable, 'ttrpc: connection closed')
-    const streamId = this.#next
-    this.#next += 2
-    const payload = encode('ttrpc.Request', { service, method, payload: encode(requestType, request) })
-    const answer = new Promise<Buffer>((resolve, reject) => this.#pending.set(streamId, { resolve, reject }))
-    this.#socket.write(encodeFrame(streamId, TYPE_REQUEST, payload))
-    return decode(responseType, await answer)
-  }
-
-  close(): void {
-    this.#socket.destroy()
-  }
-}
-// #endregion TtrpcClient
-
-/** Connect to a ttrpc server on a unix socket (a path, or an address with `unix://`). */
-export function dialTtrpc(address: string): Promise<TtrpcClient> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(address.replace(/^unix:\/\//, ''))
-    socket.once('error', reject)
-    socket.once('connect', () => {
-      socket.off('error', reject)
-      resolve(new TtrpcClient(socket))
-    })
-  })
-}

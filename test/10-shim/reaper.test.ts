@@ -1,53 +1,110 @@
-/** The reaper's report: every exit, as containerd counts it, also the one that comes early. */
-import { execFileSync, spawnSync } from 'node:child_process'
+/**
+ * The reaper's report: every exit to the process it belongs to, also the one that comes before
+ * its PID is known, and never to a later process that got the same PID. And the runtime's
+ * error: each run's own reason, also when runs overlap.
+ */
+import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { Reaper, parseReaperLine } from '#ch/10-shim/reaper.ts'
-import { lastError, Runtime } from '#ch/10-shim/runtime.ts'
+import { Reaper } from '#ch/10-shim/reaper.ts'
+import { Runtime } from '#ch/10-shim/runtime.ts'
 import { Code } from '../../lib/containerd-proto.ts'
+import { parseReaperLine } from '../../lib/shim.ts'
 import { caught } from '../support/errors.ts'
-import { onCleanup, tempDir } from '../support/files.ts'
+import { tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 
 const RUNC = '/usr/sbin/runc'
 
-/** The status sh(1) reports for a child killed by signal `n`, measured: containerd counts the same way. */
-const shellStatus = (n: number) => Number(execFileSync('sh', ['-c', `sh -c 'kill -${n} $$'; echo $?`], { encoding: 'utf8' }).trim())
+/** A PID the test tells later, as the runtime's pid file would. */
+function pidToCome() {
+  let tell!: (pid: number) => void
+  let fail!: (error: Error) => void
+  const pid = new Promise<number>((resolve, reject) => ((tell = resolve), (fail = reject)))
+  return { pid, tell, fail }
+}
 
-describe('the reaper\'s report', () => {
-  it('"123 exit 3", "124 signal 9" and a line that is no exit', () => {
-    expect(parseReaperLine('123 exit 3')?.status, 'expected "123 exit 3" to be status 3').toBe(3)
-    expect(parseReaperLine('124 signal 9')?.status === shellStatus(9), `"124 signal 9" became status ${parseReaperLine('124 signal 9')?.status} and "123 exit 9" becomes 9 — ctr run exits with this number: how would its caller, or a shell, tell a process killed by SIGKILL from one that exited with 9 (the text's "Exits, also early ones")?`).toBe(true)
-    expect(parseReaperLine('124 signal 9')?.pid).toBe(124)
-    expect(parseReaperLine('garbage'), 'expected null for a line that is no exit').toBeNull()
-  })
+/** Lets the reaper read what was written to its socket. */
+const read = () => new Promise((resolve) => setImmediate(resolve))
 
-  it('exits reported before and after exited(pid) is called', async () => {
+/** `promise`'s value, or 'still waiting' after `ms`. */
+const within = <T>(promise: Promise<T>, ms = 300) => Promise.race([promise, new Promise<string>((resolve) => setTimeout(() => resolve('still waiting'), ms))])
+
+describe('the reaper', () => {
+  it('one process dies before its PID is known, another after', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
+    const first = pidToCome()
+    const early = reaper.exited(first.pid) // the runtime's create runs
     socket.write('41 exit 0\n42 ex')
     socket.write('it 5\n')
-    await new Promise((resolve) => setImmediate(resolve))
-    const late = reaper.exited(43)
+    await read()
+    first.tell(42) // the pid file is read: 42, reaped already
+    expect(await within(early, 1000), 'expected the exit of 42, reported while the runtime\'s create still ran and before its pid file said 42 — what became of an exit nobody could claim yet, and how does that happen to a container (the text\'s "Exits, also early ones")?').toMatchObject({ pid: 42, status: 5 })
+    const late = reaper.exited(Promise.resolve(43))
+    await read()
     socket.write('43 signal 15\n')
-    const early = await Promise.race([reaper.exited(42), new Promise((resolve) => setTimeout(() => resolve('never'), 1000))])
-    expect(early, 'expected the exit of 42, reported before exited(42) was called — what became of an exit nobody asked for yet, and how can that happen to a container (the text\'s "Exits, also early ones")?').toMatchObject({ pid: 42, status: 5 })
-    expect(await late, 'expected the exit of 43, reported after exited(43) was called, as containerd would report it').toMatchObject({ pid: 43, status: shellStatus(15) })
+    expect(await within(late, 1000), 'expected the exit of 43, reported after its PID was known').toMatchObject({ pid: 43, status: parseReaperLine('43 signal 15')!.status })
   })
 
-  it('PID 44 exits early and is collected, then a later process gets PID 44 again', async () => {
+  it('PID 44 dies early and is collected, then a later process gets PID 44 again', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
+    const first = pidToCome()
+    const exit = reaper.exited(first.pid)
     socket.write('44 exit 1\n')
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(await reaper.exited(44)).toMatchObject({ pid: 44, status: 1 })
-    const second = reaper.exited(44)
-    const first = await Promise.race([second, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 300))])
-    expect(first, 'the second process with PID 44 has not exited yet, but exited(44) already settled: which exit answered it, and how many processes may one reported exit answer (the text\'s "Exits, also early ones")?').toBe('still waiting')
+    await read()
+    first.tell(44)
+    expect(await exit).toMatchObject({ pid: 44, status: 1 })
+    const second = reaper.exited(Promise.resolve(44))
+    expect(await within(second), 'the second process with PID 44 has not exited yet, but its exit already settled: which exit answered it, and how many processes may one reported exit answer (the text\'s "Exits, also early ones")?').toBe('still waiting')
     socket.write('44 exit 2\n')
     expect(await second, 'expected the second PID 44\'s own exit').toMatchObject({ pid: 44, status: 2 })
+  })
+
+  it('exits nobody claimed, then later processes that the kernel gave the same PIDs', async () => {
+    const socket = new PassThrough()
+    const reaper = new Reaper(socket)
+    // an orphan the subreaper adopted dies while no create or exec runs
+    socket.write('45 exit 0\n')
+    await read()
+    // one dies while a create runs whose process turns out to be another
+    const create = pidToCome()
+    const created = reaper.exited(create.pid)
+    socket.write('46 exit 1\n')
+    await read()
+    create.tell(47)
+    // one dies while an exec runs that fails: no process was made
+    const exec = pidToCome()
+    const failed = reaper.exited(exec.pid)
+    socket.write('48 exit 1\n')
+    await read()
+    exec.fail(new Error('runtime exec failed'))
+    expect(await failed.then(() => 'settled', () => 'rejected'), 'expected the exit of an exec whose runtime failed, before it made a process, to reject as its PID did').toBe('rejected')
+    // much later, the kernel hands out 45, 46 and 48 again
+    const answers = await Promise.all([45, 46, 48].map((pid) => within(reaper.exited(Promise.resolve(pid)))))
+    const stale = [45, 46, 48].filter((_, i) => answers[i] !== 'still waiting')
+    expect(stale, `new processes with PIDs ${stale.join(', ')}, alive, were answered at once with the exit of an earlier process that had the same PID (${['reaped while nothing was being created', 'reaped while a create ran whose process was 47', 'reaped while an exec ran that made no process'].filter((_, i) => answers[i] !== 'still waiting').join('; ')}) — which exits can still belong to a process you will learn of, which can only ever answer the wrong one, and when may they go (containerd 2.x's task/service.go: processExits, preStart, handleStarted)?`).toEqual([])
+    expect(await within(created), 'expected 47\'s exit to wait for 47').toBe('still waiting')
+  })
+
+  it('a create and an exec at once, each process dying before its PID is known', async () => {
+    const socket = new PassThrough()
+    const reaper = new Reaper(socket)
+    const create = pidToCome()
+    const exec = pidToCome()
+    const createExit = reaper.exited(create.pid)
+    socket.write('50 exit 1\n')
+    await read()
+    const execExit = reaper.exited(exec.pid)
+    socket.write('51 exit 2\n')
+    await read()
+    exec.tell(51)
+    create.tell(50)
+    const answers = await Promise.all([within(createExit, 1000), within(execExit, 1000)])
+    expect(answers, 'a create and an exec ran at once; 50 and 51 died before either PID was read; then the exec\'s pid file said 51 and the create\'s 50 — which exits did each of them need to see, and what did one of them throw away (or take) that was the other\'s?').toMatchObject([{ pid: 50, status: 1 }, { pid: 51, status: 2 }])
   })
 })
 
@@ -56,7 +113,7 @@ describeKernel('the runtime\'s error', () => {
    * A bundle of busybox whose process is a command that does not exist, with runc's state in
    * the bundle too: runc's create of it fails the way ctr run of a missing command does.
    */
-  function missingCommandBundle(): { bundle: string; root: string; log: string } {
+  function missingCommandBundle(): { bundle: string; root: string } {
     const bundle = tempDir('minidocker-runtime-error-')
     mkdirSync(join(bundle, 'rootfs', 'bin'), { recursive: true })
     cpSync('/bin/busybox', join(bundle, 'rootfs', 'bin', 'busybox'))
@@ -65,26 +122,10 @@ describeKernel('the runtime\'s error', () => {
     config.process.args = ['/nonexistent']
     config.process.terminal = false
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
-    return { bundle, root: join(bundle, 'state'), log: join(bundle, 'log.json') }
+    return { bundle, root: join(bundle, 'state') }
   }
 
-  /** runc with `args`, its log JSON in `log`: what it printed on stderr (it fails). */
-  const runcFails = (root: string, log: string, args: string[]) =>
-    spawnSync(RUNC, ['--root', root, '--log', log, '--log-format', 'json', ...args], { encoding: 'utf8' }).stderr.trim()
-
-  it('runc\'s own log: a warning, a line that is not JSON, a failed kill, then a failed create', () => {
-    const { bundle, root, log } = missingCommandBundle()
-    const id = `error-${process.pid}`
-    onCleanup(() => void spawnSync(RUNC, ['--root', root, 'delete', '--force', id]))
-    writeFileSync(log, '{"level":"warning","msg":"something odd","time":"2024-01-01T00:00:00Z"}\nnot json at all\n')
-    runcFails(root, log, ['kill', 'ghost', 'KILL'])
-    const said = runcFails(root, log, ['create', '--bundle', bundle, id]).split('\n').at(-1)
-    const text = readFileSync(log, 'utf8')
-    expect(lastError(text), `runc's create failed and said on its stderr ${JSON.stringify(said)}, which ctr would show after "OCI runtime create failed: ", but lastError read ${JSON.stringify(lastError(text))} from its log:\n${text}\nWhich of the log's lines are the reason for this failure, and how would containerd's runc shim tell (the text's "The runtime's command line")?`).toBe(said)
-    expect(lastError('{"level":"info","msg":"fine"}\n'), 'expected undefined when the log has no error').toBeUndefined()
-  })
-
-  it('a runtime killed before it wrote a word, in a bundle whose log holds an earlier failure', async () => {
+  it('a runtime killed before it wrote a word, in a bundle whose runtime failed before', async () => {
     const { bundle, root } = missingCommandBundle()
     // runc, except that its start dies at once, as a runtime the OOM killer picked would
     const binary = join(bundle, 'runtime')
@@ -95,5 +136,39 @@ describeKernel('the runtime\'s error', () => {
     const second = await caught(() => runtime.run(['start', 'ghost']))
     expect(second, 'expected the runtime\'s start, killed by SIGKILL, to be an error').toBeDefined()
     expect([second!.code === Code.NotFound, /does not exist/.test(second!.message)], `the runtime's start was killed before it wrote anything, and run reported it as code ${second!.code}: ${JSON.stringify(second!.message)} — whose failure do those words describe, and what would containerd conclude from that answer?`).toEqual([false, false])
+  })
+
+  it('a Kill while an Exec\'s runtime runs, both failing', async () => {
+    const bundle = tempDir('minidocker-runtime-overlap-')
+    // Two runs of one shim that overlap: each writes its reason as runc does (a JSON line to its
+    // --log, and its stderr), then exits 1 only once the other has written its own.
+    const binary = join(bundle, 'runtime')
+    writeFileSync(binary, `#!/bin/sh
+log=; prev=
+for a in "$@"; do
+  case $a in --log=*) log=\${a#--log=} ;; esac
+  [ "$prev" = --log ] && log=$a
+  prev=$a
+done
+case " $* " in
+  *" kill "*) me=kill other=exec msg='container not running' ;;
+  *) me=exec other=kill msg='exec failed: unable to start container process: exec: /nosuch: no such file or directory' ;;
+esac
+[ -n "$log" ] && printf '{"level":"error","msg":"%s","time":"2024-01-01T00:00:00Z"}\\n' "$msg" >>"$log"
+echo "$msg" >&2
+touch "${bundle}/$me.said"
+i=0
+while [ ! -e "${bundle}/$other.said" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+exit 1
+`, { mode: 0o755 })
+    writeFileSync(join(bundle, 'e1.json'), '{"args":["/nosuch"],"cwd":"/"}')
+    const runtime = new Runtime(binary, join(bundle, 'state'), bundle)
+    const [exec, kill] = await Promise.all([
+      caught(() => runtime.run(['exec', '--process', join(bundle, 'e1.json'), '--detach', '--pid-file', join(bundle, 'e1.pid'), 'c1'], ['ignore', 'pipe', 'pipe'])),
+      caught(() => runtime.run(['kill', 'c1', 'KILL'])),
+    ])
+    const said = { exec: exec && `code ${exec.code}: ${exec.message}`, kill: kill && `code ${kill.code}: ${kill.message}` }
+    expect([/no such file/.test(exec?.message ?? ''), /not running/.test(kill?.message ?? '')], `a Kill and an Exec ran the runtime at once and both failed, the exec with "exec failed: ...: no such file or directory", the kill with "container not running"; run reported ${JSON.stringify(said)} — whose words did each read, from where, and how would a shim keep each run's reason its own?`).toEqual([true, true])
+    expect([exec?.code, kill?.code], `expected the exec's failure as Unknown and the kill's as NotFound: ${JSON.stringify(said)}`).toEqual([Code.Unknown, Code.NotFound])
   })
 })

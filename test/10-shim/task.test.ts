@@ -1,20 +1,20 @@
 /**
  * The Task service's life cycle with a stand-in runtime, reaper and publisher, so that the
- * races containerd meets can be made to happen on purpose: an exit while Start still runs.
+ * races containerd meets can be made to happen on purpose: an exit while Start still runs, a
+ * Kill while an exec's Start waits for the runtime, a Start that fails.
  */
-import { closeSync, constants, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
+import { constants as osConstants } from 'node:os'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { Publisher } from '#ch/10-shim/events.ts'
+import type { Publisher } from '../../lib/shim-events.ts'
 import { copyStdio } from '#ch/10-shim/stdio.ts'
 import type { Exit, Reaper } from '#ch/10-shim/reaper.ts'
 import type { Runtime } from '#ch/10-shim/runtime.ts'
 import { Task } from '#ch/10-shim/task.ts'
-import { FrameReader, TYPE_RESPONSE, encodeFrame } from '#ch/10-shim/ttrpc.ts'
-import { Code, RpcError, Status, decode, encode } from '../../lib/containerd-proto.ts'
+import { Code, RpcError, Status } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { shimSockets } from '../support/daemons.ts'
@@ -23,19 +23,18 @@ import { holdersOf, waitUntil } from './support.ts'
 const PID = 4242
 const EXEC_PID = 4343
 
-/** runc's own option for the file its create writes the PID to, as `runc create --help` names it. */
-const PID_FLAG = /^\s*(--[\w-]+)\s.*process id/m.exec(execFileSync('/usr/sbin/runc', ['create', '--help'], { encoding: 'utf8' }))![1]!
-
-/** Where a create with `args` wants the PID written, read as runc reads its options. */
+/**
+ * Where the runtime is to write the new process's PID: among its arguments, the path (alone or
+ * after `=`) that does not exist yet, as runc would write it.
+ */
 function pidFile(args: string[]): string {
-  const i = args.findIndex((a) => a === PID_FLAG || a.startsWith(`${PID_FLAG}=`))
-  const file = i < 0 ? undefined : args[i] === PID_FLAG ? args[i + 1] : args[i]!.slice(PID_FLAG.length + 1)
-  if (!file) throw new Error(`the runtime's create was run as ${JSON.stringify(args)}: where should it write the container's PID, and how would the shim learn it otherwise (runc create --help)?`)
+  const file = args.map((a) => a.slice(a.indexOf('=') + 1)).find((a) => a.startsWith('/') && !existsSync(a))
+  if (!file) throw new Error(`the runtime's ${args[0]} was run as ${JSON.stringify(args)}: how would the shim learn the PID of a process it did not fork (chapter 09's text, "The real thing")?`)
   return file
 }
 
 /** A Task whose runtime, reaper and publisher are stand-ins the test controls. */
-function standIn(options: { onStart?: () => Promise<void>; execOutputHeld?: boolean } = {}) {
+function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; execOutputHeld?: boolean } = {}) {
   const bundle = tempDir()
   const calls: string[][] = []
   const topics: string[] = []
@@ -59,15 +58,19 @@ function standIn(options: { onStart?: () => Promise<void>; execOutputHeld?: bool
         return { stdin: null, stdout: held, stderr: ended() }
       }
       if (args[0] === 'create') writeFileSync(pidFile(args), String(PID))
-      if (args[0] === 'exec') writeFileSync(pidFile(args), String(EXEC_PID))
+      if (args[0] === 'exec') {
+        await options.execGate
+        writeFileSync(pidFile(args), String(EXEC_PID))
+      }
       if (args[0] === 'start') await options.onStart?.()
+      if (args[0] === 'delete') options.onDelete?.() // delete --force ends a process that was created
       return { stdin: null, stdout: ended(), stderr: ended() }
     },
     async ps() {
       return [PID]
     },
   } as unknown as Runtime
-  const reaper = { exited: (pid: number) => (pid === PID ? exited : pid === EXEC_PID ? execExited : new Promise<Exit>(() => {})) } as unknown as Reaper
+  const reaper = { exited: (pid: Promise<number>) => pid.then((n) => (n === PID ? exited : n === EXEC_PID ? execExited : new Promise<Exit>(() => {}))) } as unknown as Reaper
   const publisher = { publish: (topic: string) => topics.push(topic), flush: async () => {} } as unknown as Publisher
   const task = new Task({
     id: 'c1', bundle, runtime, reaper, publisher,
@@ -105,10 +108,14 @@ describe('the Task service', () => {
     expect(t.topics, 'the events of a process that died while Start still ran came out in another order — which one must containerd see first, and what holds the other back (the text\'s "The Task service"; core/runtime/v2/README.md, "Events")?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
   })
 
-  it('the runtime\'s start fails, with a Wait sent before it: then Delete, the exit, Shutdown', async () => {
-    const t = standIn({ onStart: async () => {
-      throw new RpcError(Code.Unknown, 'runc start failed: cannot start a container that has stopped')
-    } })
+  it('the runtime\'s start fails, with a Wait sent before it: then Delete, whose runtime delete ends the process, and Shutdown', async () => {
+    let t!: ReturnType<typeof standIn>
+    t = standIn({
+      onStart: async () => {
+        throw new RpcError(Code.Unknown, 'runc start failed: cannot start a container that has stopped')
+      },
+      onDelete: () => t.exit(137),
+    })
     await t.create()
     const waiting = t.task.wait({ id: 'c1', exec_id: '' }) // containerd's Wait comes before Start
     const failed = await caught(() => t.task.start({ id: 'c1', exec_id: '' }))
@@ -116,7 +123,8 @@ describe('the Task service', () => {
     // containerd deletes what it could not start; the runtime's delete --force ends the process
     const deleted = await caught(() => t.task.delete({ id: 'c1', exec_id: '' }))
     expect(deleted?.code, `after a Start that failed, Delete answered code ${deleted?.code}: ${deleted?.message} — in what state did the failed Start leave the process, and what can containerd do with a task it can neither start nor delete?`).toBeUndefined()
-    t.exit(137)
+    const told = t.topics.filter((x) => x === '/tasks/exit' || x === '/tasks/delete')
+    expect(told, `Start failed, then Delete's runtime delete ended the process (status 137), and containerd was told ${JSON.stringify(told)} — containerd's runc shim tells an exit before the delete of its task: what held this exit back, or dropped it, when its process never ran?`).toEqual(['/tasks/exit', '/tasks/delete'])
     const answer = await Promise.race([waiting, new Promise((resolve) => setTimeout(() => resolve('no answer'), 5000))])
     expect(answer, 'the process ended after its Start had failed, and the Wait containerd sent before that Start got no answer in 5 s — what is the exit waiting for, and what should have let it go?').toMatchObject({ exit_status: 137 })
     await t.task.shutdown({ id: 'c1', now: false })
@@ -215,48 +223,29 @@ describe('the Task service', () => {
     const error = await caught(() => t.task.kill({ id: 'c1', exec_id: '', signal: 9, all: false }))
     expect(error?.code, `Kill of an exited process answered ${error ? `code ${error.code}: ${error.message}` : 'success'} — what does containerd-shim-runc-v2 answer there (shims.test.ts asks it), and what does containerd, and docker kill after it, make of any other answer?`).toBe(Code.NotFound)
   })
-})
 
-describe('the event publisher', () => {
-  it('three events, the first answered late, the connection closed after the second', async () => {
-    const path = join(tempDir(), 'ttrpc.sock')
-    const received: string[] = []
-    const sockets: Socket[] = []
-    let firstAnswered = false
-    let early = ''
-    const server = createServer((socket) => {
-      sockets.push(socket)
-      socket.on('error', () => socket.destroy())
-      const reader = new FrameReader()
-      socket.on('data', (chunk: Buffer) => {
-        for (const frame of reader.push(chunk)) {
-          const topic = decode('containerd.services.events.ttrpc.v1.ForwardRequest', decode('ttrpc.Request', frame.payload!).payload).envelope.topic
-          if (received.length > 0 && !firstAnswered) early ||= topic
-          const first = received.length === 0
-          received.push(topic)
-          setTimeout(() => {
-            if (first) firstAnswered = true
-            if (socket.writableEnded) return // this connection was closed: the publisher must dial again
-            socket.write(encodeFrame(frame.streamId, TYPE_RESPONSE, encode('ttrpc.Response', { payload: Buffer.alloc(0) })))
-            if (topic === '/tasks/start') socket.end() // containerd goes away after the second event
-          }, first ? 300 : 0)
-        }
-      })
-    })
-    await new Promise<void>((resolve) => server.listen(path, resolve))
-    onCleanup(() => {
-      for (const s of sockets) s.destroy()
-      return new Promise((resolve) => server.close(resolve))
-    })
-    const publisher = new Publisher(path, 'ns')
-    publisher.publish('/tasks/create', { container_id: 'c' })
-    publisher.publish('/tasks/start', { container_id: 'c', pid: 1 })
-    publisher.publish('/tasks/exit', { container_id: 'c', pid: 1, exit_status: 0 })
-    await publisher.flush()
-    expect(early, `expected nothing sent before the first event was answered, but ${early} was — what would two events in flight at once do to their order (the text's "Events", publisher.go)?`).toBe('')
-    // an event whose answer was lost with the connection may arrive twice: delivery is at least once
-    expect([...new Set(received)], 'expected create, start, exit in order; exit after the connection was closed — what does a publish do when its connection is gone (publisher.go)?').toEqual(['/tasks/create', '/tasks/start', '/tasks/exit'])
-    expect(sockets.length, 'expected a second connection after containerd closed the first — who opens it?').toBe(2)
+  it('Kill of an exec whose Start still waits for the runtime, and of one never started', async () => {
+    let open!: () => void
+    const t = standIn({ execGate: new Promise<void>((resolve) => (open = resolve)) })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['sleep', '600'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    await t.task.exec({ id: 'c1', exec_id: 'e2', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    // SIGWINCH, which nothing here minds, tells whether a Kill reached this process's own group
+    let group = 0
+    const hit = () => void group++
+    process.on('SIGWINCH', hit)
+    onCleanup(() => void process.off('SIGWINCH', hit))
+    const starting = t.task.start({ id: 'c1', exec_id: 'e1' }) // the runtime's exec has not returned
+    await tick()
+    const during = await caught(() => t.task.kill({ id: 'c1', exec_id: 'e1', signal: osConstants.signals.SIGWINCH, all: false }))
+    const never = await caught(() => t.task.kill({ id: 'c1', exec_id: 'e2', signal: osConstants.signals.SIGWINCH, all: false }))
+    await tick()
+    open()
+    await starting
+    expect(group, `Kill of exec e1, sent while its Start still waited for the runtime's exec, ${during ? `failed (${during.message})` : 'succeeded'}, and the shim's own process group got the signal — which PID did Kill signal, what does kill(2) do with it, and what did the process's record say while its Start ran?`).toBe(0)
+    expect([during?.code, never?.code], 'expected Kill of an exec that has not started to fail with FailedPrecondition (9): there is no process to signal yet').toEqual([Code.FailedPrecondition, Code.FailedPrecondition])
   })
 })
 

@@ -1,24 +1,26 @@
 /**
- * containerd-shim-minidocker-v2: the executable containerd runs for `--runtime
+ * Chapter 10's given shim command, which the starter and the reference share:
+ * containerd-shim-minidocker-v2, the executable containerd runs for `--runtime
  * io.containerd.minidocker.v2`. containerd calls it three ways (runtime/v2/shim/shim.go):
  *   start   launch the long-lived shim for a container, print its socket's address, exit;
  *   delete  clean up after a task whose shim is gone (and after every task), print a
  *           DeleteResponse;
  *   serve   (ours, not containerd's) the long-lived shim itself, which start launches.
+ * The parts it puts together (the Reaper, the Runtime, the Task, serveConnection) are the chapter's.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 import { join } from 'node:path'
-import { Helper } from '../../native/helper.ts'
-import { Code, RpcError, encode, timestamp } from '../../lib/containerd-proto.ts'
-import { DEFAULT_RUNTIME, listening, mountRootfs, REAPER_FD, shimLog, socketPath, SOCKET_DIR, taskService, unmountRootfs, type ShimFlags } from '../../lib/shim.ts'
-import { Publisher } from './events.ts'
-import { Reaper } from './reaper.ts'
-import { Runtime } from './runtime.ts'
-import { Task } from './task.ts'
-import { serveConnection } from './ttrpc.ts'
+import { Reaper } from '#ch/10-shim/reaper.ts'
+import { Runtime } from '#ch/10-shim/runtime.ts'
+import { Task } from '#ch/10-shim/task.ts'
+import { FrameReader, TYPE_REQUEST, encodeFrame, serveConnection } from '#ch/10-shim/ttrpc.ts'
+import { Helper } from '../native/helper.ts'
+import { Code, RpcError, encode, timestamp } from './containerd-proto.ts'
+import { DEFAULT_RUNTIME, listening, mountRootfs, REAPER_FD, shimLog, socketPath, SOCKET_DIR, taskService, unmountRootfs, type ShimFlags } from './shim.ts'
+import { Publisher } from './shim-events.ts'
 
-export { DEFAULT_RUNTIME, parseFlags, REAPER_FD, socketPath, SOCKET_DIR, type ShimFlags } from '../../lib/shim.ts'
+export { DEFAULT_RUNTIME, parseFlags, REAPER_FD, socketPath, SOCKET_DIR, type ShimFlags } from './shim.ts'
 
 /**
  * The runtime: MINIDOCKER_SHIM_RUNTIME (containerd passes its environment to the shims it
@@ -39,6 +41,9 @@ export function runtimeFor(flags: ShimFlags): Runtime {
  * which reports every exit to it. The address is printed only once the shim listens.
  */
 export async function startShim(flags: ShimFlags, argv: string[], script: string): Promise<string> {
+  // The shim speaks ttrpc through the chapter's framing. One that cannot (not written yet, say)
+  // fails here, where containerd shows ctr the reason, rather than in a shim that dies unseen.
+  new FrameReader().push(encodeFrame(1, TYPE_REQUEST, new Uint8Array(0)))
   const path = socketPath(flags)
   const address = `unix://${path}`
   if (await listening(path)) return address // this container's shim already runs
@@ -65,6 +70,10 @@ export async function startShim(flags: ShimFlags, argv: string[], script: string
 export async function serve(flags: ShimFlags): Promise<void> {
   const path = socketPath(flags)
   const log = shimLog(flags.bundle)
+  process.on('uncaughtException', (error) => {
+    log(`the shim failed: ${error.stack ?? error.message}`) // into containerd's log
+    process.exit(1)
+  })
   const reaper = new Reaper(new Socket({ fd: REAPER_FD, readable: true, writable: false }))
   const publisher = new Publisher(process.env.TTRPC_ADDRESS ?? `${flags.address}.ttrpc`, flags.namespace, log)
   const server = createServer((socket) => serveConnection(socket, [taskService(task)]))

@@ -1,16 +1,15 @@
 /**
- * Events from the shim to containerd. A containerd 1.6 shim calls
- * containerd.services.events.ttrpc.v1.Events/Forward on containerd's ttrpc socket
+ * Chapter 10's given event publisher, which the starter and the reference share. A containerd
+ * 1.6 shim calls containerd.services.events.ttrpc.v1.Events/Forward on containerd's ttrpc socket
  * ($TTRPC_ADDRESS) with an Envelope: timestamp, namespace, topic, and the event as an Any.
  * Order is part of the contract (containerd's runtime/v2/README.md): a task's create, start,
  * exit and delete arrive in that order, and dockerd drives its container states from them.
  */
-import { timestamp, toAny } from '../../lib/containerd-proto.ts'
-import { TOPICS, type Topic } from '../../lib/shim.ts'
-import { dialTtrpc, type TtrpcClient } from './ttrpc.ts'
+import { timestamp, toAny } from './containerd-proto.ts'
+import { TOPICS, type Topic } from './shim.ts'
+import { dialTtrpc, type TtrpcClient } from './ttrpc-client.ts'
 
-export { TOPICS, type Topic } from '../../lib/shim.ts'
-
+export { TOPICS, type Topic } from './shim.ts'
 /** How long a publish keeps trying while containerd is away (restarting, say). */
 const RETRY_MS = 200
 const ATTEMPTS = 50
