@@ -5,7 +5,7 @@
  * one plain HTTP request on them).
  */
 import { Agent, request, type IncomingMessage } from 'node:http'
-import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
+import { familiarName, parseReference } from './reference.ts'
 import { ContainerError } from './errors.ts'
 
 /** `run` after flag parsing: the create body is built from the flags (minidocker/client.ts). */
@@ -68,8 +68,8 @@ export class DaemonError extends ContainerError {
 }
 
 /**
- * The attach refused (a --detach-keys the daemon rejects, a container gone): the CLI's run
- * returns it as it came, exit 1, without run's prefix and help (run.go, attachContainer).
+ * The attach refused (a --detach-keys the daemon rejects, a container gone), which the CLI's
+ * run reports unlike its other failures (run.go, attachContainer; minidocker/client.ts).
  */
 export class AttachError extends ContainerError {
   constructor(message: string) {
@@ -104,9 +104,9 @@ export function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 
 /**
  * The Engine's given plumbing: the daemon's socket, a pool of kept-alive connections to it,
- * and send(), one plain HTTP/1.1 request on them. What the chapter writes (the ping, the
- * version before each path, the daemon's errors, the hijack) is the Engine class that
- * extends this one.
+ * and send(), one plain HTTP/1.1 request on them. EngineClient (lib/engine-client.ts) adds
+ * the ping, the version before each path and the daemon's errors; the chapter's Engine
+ * (engine.ts) adds the hijack.
  */
 export abstract class EngineBase {
   /** the version after negotiation, e.g. "1.41" */
@@ -118,7 +118,7 @@ export abstract class EngineBase {
     this.socket = socketPath(host)
   }
 
-  /** One Engine API call, answered unread (engine.ts). */
+  /** One Engine API call, answered unread (lib/engine-client.ts). */
   abstract call(method: string, path: string, options?: RequestOptions): Promise<IncomingMessage>
 
   /** A call whose answer is JSON (or nothing, for 204 and 304). */

@@ -7,9 +7,11 @@
 import { AttachError, pullQuery, type RunPlan, type Stdio } from '../lib/client.ts'
 import { ago, goQuote, imageSize, shortCommand, table } from '../lib/cli-format.ts'
 import { ContainerError } from '../lib/errors.ts'
-import { exec, logs } from '#ch/12-client/commands.ts'
 import { DEFAULT_SOCKET, Engine } from '#ch/12-client/engine.ts'
-import { pullImage, runContainer, runError } from '#ch/12-client/run.ts'
+import { runContainer } from '#ch/12-client/run.ts'
+import { pullImage } from '../lib/create-or-pull.ts'
+import { exec, logs } from '../lib/logs-exec.ts'
+import { runError } from '../lib/run-error.ts'
 import { parseSize } from './sizes.ts'
 import { progressRenderer } from './pull.ts'
 

@@ -6,7 +6,7 @@
 import { cpus, hostname, release, totalmem } from 'node:os'
 import { layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
 import { allImageIds, imageConfig, imageLayers, resolveImage, storePaths, tagsOf } from '#ch/06-images/store.ts'
-import { familiarName, parseReference } from '#ch/07-registry/reference.ts'
+import { familiarName, parseReference } from '../lib/reference.ts'
 import type { Daemon, Exec } from '#ch/11-daemon/daemon.ts'
 import type { Container } from '#ch/11-daemon/records.ts'
 import { portMappings } from '../lib/engine-daemon.ts'

@@ -4,7 +4,7 @@
  * with ANSI cursor movement on a terminal; on a pipe or a file, one plain line per status,
  * without the bars.
  */
-import type { Platform } from '#ch/07-registry/platform.ts'
+import type { Platform } from '../lib/platform.ts'
 import type { JSONMessage } from '../lib/jsonmessage.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { required } from './layers.ts'
@@ -82,9 +82,9 @@ export function parsePull(args: string[]): PullFlags {
 export async function pull(args: string[]): Promise<number> {
   const flags = parsePull(args)
   const { DEFAULT_ROOT } = await import('#ch/06-images/store.ts')
-  const { parsePlatform } = await import('#ch/07-registry/platform.ts')
+  const { parsePlatform } = await import('../lib/platform.ts')
   const { pullImage } = await import('#ch/07-registry/pull.ts')
-  const { parseReference, referenceString } = await import('#ch/07-registry/reference.ts')
+  const { parseReference, referenceString } = await import('../lib/reference.ts')
   const platform: Platform | undefined = flags.platform === undefined ? undefined : parsePlatform(flags.platform)
   const progress = flags.quiet ? undefined : progressRenderer(process.stdout, process.stdout.isTTY === true)
   const result = await required(() => pullImage(flags.reference, { root: DEFAULT_ROOT, platform, progress }), 'pull')

@@ -6,28 +6,20 @@
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { LayerRecord } from '../../lib/image.ts'
-import { storedLayer } from '../../lib/image-store.ts'
 import type { LayerSource } from '../../lib/registry.ts'
 import type { Watch } from './transfer.ts'
 
-// These imports are what the signatures and the given re-exports need; add the ones your
-// pullLayer calls, chapter 06's from '#ch/06-images/<file>.ts' (so that --reference-below can
-// swap in the reference).
-
-// Given (lib/registry.ts): LayerSource, what every layer of a pull is pulled with; and
-// (lib/image-store.ts) storedLayer, the layer the store already has for a stack of blobs.
-export { storedLayer, type LayerSource }
+// These imports are what the signature needs; add the ones your pullLayer calls, chapter 06's
+// from '#ch/06-images/<file>.ts' (so that --reference-below can swap in the reference).
 
 // #region pullLayer
 /**
- * Layer `index` of `image.layers`, registered in the store on the layers below it, watched
- * through `watch`. Every pull of this process that needs this layer watches one transfer, which
- * gets it into the store once (its blob downloaded unless the store has it, within the process's
- * download limit) and remembers its diff ID. The transfer reports, for the layer's short digest, "Waiting",
- * "Downloading", "Verifying Checksum", "Download complete", "Extracting" and "Pull complete" to
- * every watcher, and settles every watcher with the registered layer, or with its own error (a
- * failure of a layer below included). The layer is registered as its bytes unpack: whether its diff ID is the one a config lists is
- * each pull's to check.
+ * Layer `index` of `image.layers`, registered in the store on the layers below it, for the pull
+ * that watches through `watch`: downloaded (unless the store has its blob) and registered once
+ * for every pull of this process that needs it at the same time, within the process's download
+ * limit, with the layer's progress shown to each of them (lib/pull-progress.ts has Docker's
+ * messages). Resolves with the registered layer, or rejects with what went wrong. Whether its
+ * diff ID is the one a config lists is each pull's to check.
  */
 export function pullLayer(image: LayerSource, index: number, watch: Watch): Promise<LayerRecord> {
   // TODO(07): one transfer per layer, download and registration together (the chapter's "Two pulls,
@@ -44,8 +36,8 @@ export function pullLayer(image: LayerSource, index: number, watch: Watch): Prom
   //      signal, and what becomes of this layer when the pull that started both is cancelled
   //      while another pull still wants them? When the layer below fails, what does this one
   //      report? And may it hold a download slot while it waits?
-  //   4. Progress: which sink carries "Download complete", "Extracting" and "Pull complete", so
-  //      that a pull that joined shows them too?
+  //   4. Progress: a pull that joined shows what a docker pull in a second terminal shows. Which
+  //      of the layer's statuses are the transfer's, and where do they go?
   //   5. A registration that fails: what does each watcher see, what is left in the store (chapter
   //      06's registerLayer says), and does the next pull meet the old failure?
   throw new NotImplementedError('07-registry', 'pullLayer')

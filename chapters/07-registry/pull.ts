@@ -5,52 +5,34 @@
  *   → config → which layers the store already has → download the rest, a few at once,
  *   each verified → unpack them in order (chapter 06) → the image, tagged
  *
- * Every step reports Docker's progress messages.
+ * Every step reports Docker's progress messages. What is given for it: references
+ * (lib/reference.ts), the session, its token and manifests (lib/registry-client.ts), platforms
+ * (lib/platform.ts), the messages (lib/pull-progress.ts).
  *
  * Check your work with `npx workbook check 7`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { MAX_CONCURRENT_DOWNLOADS, RegistryError, type FetchedManifest, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
-import { fetchManifest } from './client.ts'
-import type { Platform } from './platform.ts'
-import { familiarName, type Reference } from './reference.ts'
+import type { Platform } from '../../lib/platform.ts'
+import type { Reference } from '../../lib/reference.ts'
+import type { FetchedManifest, ImageManifest, PullOptions, PullResult, Session } from '../../lib/registry.ts'
 
-// These imports are what the given parts of this file need (manifestFor, the signatures);
-// add the ones your resolveManifest and pullImage call, chapter 06's from
-// '#ch/06-images/<file>.ts' (so that --reference-below can swap in the reference).
-
-// Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
-// and MAX_CONCURRENT_DOWNLOADS, dockerd's default.
-export { MAX_CONCURRENT_DOWNLOADS, type PullOptions, type PullResult }
-
-/** fetchManifest, with the errors `docker pull` gives for a missing or forbidden image. */
-async function manifestFor(session: Session, ref: Reference, reference: string): Promise<FetchedManifest> {
-  try {
-    return await fetchManifest(session, reference)
-  } catch (error) {
-    if (!(error instanceof RegistryError)) throw error
-    const repo = familiarName({ domain: ref.domain, path: ref.path })
-    if (error.status === 401 || error.status === 403)
-      throw new Error(`pull access denied for ${repo}, repository does not exist or may require 'docker login': ${error.message}`, { cause: error })
-    if (error.status === 404) throw new Error(`manifest for ${familiarName(ref)} not found: ${error.message}`, { cause: error })
-    throw error
-  }
-}
+// These imports are what the signatures need; add the ones your resolveManifest and pullImage
+// call, chapter 06's from '#ch/06-images/<file>.ts' (so that --reference-below can swap in the
+// reference).
 
 // #region resolveManifest
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
- * An entry this pull cannot trust is refused with an Error that says its digest is "not a
- * sha256 digest", or that its manifest "is N bytes, but the index gives M". Every manifest
- * fetched is kept in the blob store at `blobs`. Returns the first one fetched (its digest is
- * the one `docker pull` reports) and the parsed image manifest.
+ * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
+ * (its digest is the one `docker pull` reports) and the parsed image manifest. An index entry
+ * it refuses is an Error that quotes what it refuses.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
   // TODO(07): from a tag or a digest to one image manifest (moby's distribution/pull_v2.go,
   //   pullManifestList and pullSchema2).
-  //   1. Fetch what the reference names, through manifestFor() above: it turns a 401 or a 404 into
-  //      Docker's messages.
+  //   1. Fetch what the reference names. A 401 or a 404 must read as Docker's messages do: what in
+  //      lib/registry-client.ts gives them?
   //   2. An index or a manifest list is not an image yet: this platform's entry names the manifest to fetch next.
   //      That entry comes from the registry too: a "digest" of `latest` would turn a pull by digest
   //      into a pull by tag. What must the entry's digest be before it goes into a URL, and what
@@ -64,26 +46,18 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
- * As dockerd does, it stops right after the manifest when the store has the image (its ID is
- * the config's digest), and otherwise fetches the config and the layers together.
  * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
  * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
- * else the digest); then per layer, by its short digest
- * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" while its download
- * waits for a slot), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
- * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
- * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
- * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
- * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
- * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
- * the digest was checked while the bytes streamed.
- * Layers download in options.slots, or else in this process's own slots, MAX_CONCURRENT_DOWNLOADS
- * at once for all the pulls of the process together; they are unpacked bottom first. On
- * any failure the other downloads are stopped and the pull fails with what went wrong.
- * A layer another pull of this process needs on the same layers below, in the same store, is
- * downloaded and registered once: this pull watches its transfer (pullLayer), and checks the
- * layer it gets against the config's diff IDs. When options.signal aborts, the
- * pull fails with its reason at once, and stops only the downloads no other pull watches.
+ * else the digest); then per layer, by its short digest (shortDigest), "Already exists" or
+ * "Pulling fs layer", then "Waiting", "Downloading" with a bar, "Verifying Checksum", "Download
+ * complete", "Extracting", "Pull complete" as a docker pull shows them; then "Digest: " and the
+ * digest of what the reference named, and "Status: Downloaded newer image for NAME", or only the
+ * digest and "Status: Image is up to date for NAME" when the store had the image already. A
+ * layer's lines are statusMessage()s or progress bars; "Pulling from", "Digest:" and "Status:"
+ * are bare objects, { status, id } for the first and { status } for the other two.
+ * Layers download in options.slots, or else in this process's own, MAX_CONCURRENT_DOWNLOADS
+ * (lib/registry.ts) at once for all the pulls of the process together. When options.signal
+ * aborts, the pull fails with its reason; when anything else fails, with what went wrong.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
   // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull"; moby's
@@ -92,11 +66,12 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //   2. An image pushed without an index cannot be chosen by platform: when options.platform was
   //      given, its config must be for it, or the pull fails saying the image is "not the
   //      OS/ARCH asked for".
-  //   3. The store may have the image already (what is an image ID made of?): then it only needs its
-  //      tag, the "Digest:" line and "Image is up to date", and nothing is downloaded.
-  //   4. Otherwise the config downloads together with the layers. Which layers the store has you
-  //      decide before the config arrives, from what earlier pulls remembered of each blob digest
-  //      (chapter 06) for it and every layer below it (layer.ts's storedLayer). Those are never downloaded.
+  //   3. The store may have the image already: what tells you so from the manifest alone, before any
+  //      blob? Then it only needs its tag, the "Digest:" line and "Image is up to date", and nothing
+  //      is downloaded.
+  //   4. Otherwise the config downloads together with the layers. Which layers does the store have,
+  //      and how can you know it before the config, with its diff IDs, has arrived? (What did
+  //      chapter 06 remember, and of which layers?) Those are never downloaded.
   //   5. The other layers download together, in slots (slots.ts, your Slots): never more than
   //      MAX_CONCURRENT_DOWNLOADS at once in the whole process, however many pulls run, unless the
   //      caller gives its own in options.slots (the chapter's "One limit for the daemon"). Where must
@@ -115,7 +90,8 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      went wrong? A download can fail at any moment, also while you still wait on a layer below it, and
   //      Node must never see a rejection unhandled. Nothing from bytes that failed their check may end up
   //      as a layer, an image or a tag. What state does the pull need for this, and what must already be
-  //      true of a download at the moment it fails?
+  //      true of a download at the moment it fails? And once the pull has failed, what of it may still
+  //      reach the registry or the store?
   //   9. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
   //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')

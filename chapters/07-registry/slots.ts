@@ -1,8 +1,6 @@
 /**
  * Chapter 07: the download slots of a process. dockerd's limit of three downloads
- * (--max-concurrent-downloads) belongs to its transfer manager (distribution/xfer/transfer.go),
- * one per daemon: every pull it serves shares the same slots, and a slot is held by a transfer,
- * not by a pull, from the moment the transfer starts to the moment it ends.
+ * (--max-concurrent-downloads) belongs to its transfer manager (distribution/xfer/transfer.go).
  *
  * Check your work with `npx workbook check 7`.
  */
@@ -12,17 +10,14 @@ import type { DownloadLimit } from '../../lib/registry.ts'
 // #region Slots
 /** At most `limit` jobs running at once, among all the callers of one Slots. */
 export class Slots implements DownloadLimit {
-  // The state is yours to choose (private fields: `#name`).
-
   constructor(readonly limit: number) {}
 
   /**
    * Run `job` once a slot is free, and hold the slot until `job` settles, however it settles;
    * resolve or reject as `job` does. A job that has to queue calls `onWait` once, when it
    * starts to wait, and jobs start in the order they asked. When `signal` has aborted before
-   * the call, or aborts while the job waits, the job leaves the queue at once and the call
-   * rejects with the signal's reason: the job never runs, never takes a slot later and gives
-   * back none. Once the job has started, `signal` is the job's to heed.
+   * the call, or aborts while the job waits, the call rejects at once with the signal's reason
+   * and the job never runs. Once the job has started, `signal` is the job's to heed.
    */
   async run<T>(signal: AbortSignal, job: () => Promise<T>, onWait?: () => void): Promise<T> {
     // TODO(07): one limit for every pull of the process (the chapter's "One limit for the daemon";
@@ -32,9 +27,9 @@ export class Slots implements DownloadLimit {
     //      wait?
     //   2. A job ends by resolving, by rejecting, or by throwing before its first await. In each
     //      case the slot must come back exactly once. Who gives it back, and where in your code?
-    //   3. A waiter whose signal aborts: what must be gone from your state before the call
-    //      rejects, and what would a later "it is your turn" do to a waiter that no longer exists?
-    //      It held no slot: what may its leaving give back?
+    //   3. A waiter whose signal aborts: what of it is still in your state when the call rejects,
+    //      and what would a later "it is your turn" do to a waiter that no longer exists? What
+    //      had it taken, and so what may its leaving give back?
     //   4. Can a waiter be woken and aborted at the same moment? Which of the two wins, and is a
     //      slot lost or counted twice either way?
     throw new NotImplementedError('07-registry', 'Slots.run')

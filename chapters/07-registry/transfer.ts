@@ -30,20 +30,22 @@ export interface Watch {
 /**
  * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
- * and settles as the job does: with its result, or with the job's own error when it fails. When `watch.signal`
- * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
- * for the others; the last watcher to leave stops the job, and rejects once it has settled, so
- * that no work of it (an unpacking cannot be stopped half-way) goes on after every pull has ended. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
+ * and settles as the job does: with its result, or with the job's own error when it fails. When
+ * `watch.signal` aborts, this watcher leaves, rejecting with the signal's reason, and the job
+ * goes on for the others. What the pulls of the chapter's "Two pulls, one download" see, and
+ * what becomes of a job when nobody watches it any more, are that section's questions.
  */
 export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch): Promise<T> {
   // TODO(07): the chapter's "Two pulls, one download"; moby's distribution/xfer/transfer.go (transferManager's
   //   transfer, and the transfer's Watch, Release, Broadcast) and xfer/download.go.
   //   1. Where does the knowledge of running transfers live, and for how long?
-  //   2. The doc comment's rules about leaving: under whose signal does the job run, then, and what stops it?
+  //   2. Under whose signal does the job run, and what stops it? When the last watcher has left, what of
+  //      the job may still be running (an unpacking cannot be stopped half-way), and when may that
+  //      watcher's pull be told it is over?
   //   3. Progress: what does a pull that joins half-way see first, and can a report be lost before anyone
   //      watches?
-  //   4. Forgetting: what would a transfer kept after it settled do to the next pull for its key, and when a
-  //      stopped job settles late, whose entry might its clean-up remove?
+  //   4. A job that was told to stop takes a while to settle. A pull that asks for its key in that while:
+  //      what does it meet? And when such a job settles late, whose entry might its clean-up touch?
   //   5. What becomes of a job's rejection that no watcher is left to see?
   throw new NotImplementedError('07-registry', 'watchTransfer')
 }

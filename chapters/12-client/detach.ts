@@ -6,21 +6,19 @@
 import type { Transform } from 'node:stream'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** ctrl-p, ctrl-q: the CLI's sequence when none is given (hijack.go, defaultEscapeKeys). */
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q'
-
 // #region parseDetachKeys
 /**
- * `--detach-keys` as the bytes a terminal sends for them: comma-separated keys, each one
- * character (its byte) or `ctrl-X` (X one of a-z @ [ \ ] ^ _) or `DEL`. Anything else
- * throws an Error in ToBytes's words.
+ * `--detach-keys` as the bytes the docker CLI makes of it: every spelling the CLI accepts
+ * gives the bytes its proxy watches for, and every spelling it refuses throws an Error in
+ * its words.
  */
 export function parseDetachKeys(keys: string): Buffer {
-  // TODO(12): the key names as bytes (the text's "Detach keys"; moby/term's ToBytes, ascii.go).
-  //   1. Which byte does a terminal send for ctrl-p? For ctrl-@ and ctrl-[, which are no
-  //      letters? ascii(7) has the table; the test types ctrl-@,ctrl-[ and compares with docker.
-  //   2. "One character" is one byte to ToBytes: what of é, of "ab", of an empty key between
-  //      two commas, of ctrl-P? Its words for a refusal are in the moby/term the CLI vendors.
+  // TODO(12): the key names as bytes (the text's "Detach keys").
+  //   1. Where is the table the CLI reads the names from, and which names are in it? Not
+  //      docker's documentation: the code the CLI vendors.
+  //   2. What does that code take for "one character", and what does it say for everything
+  //      it does not know? The tests ask docker 28.2.2 itself, at test time, about spellings
+  //      you may not think of.
   throw new NotImplementedError('12-client', 'parseDetachKeys')
 }
 // #endregion parseDetachKeys
@@ -29,20 +27,20 @@ export function parseDetachKeys(keys: string): Buffer {
 /**
  * stdin on its way to the container, watched for the sequence `keys` as the CLI's escape
  * proxy watches it: what reaches the container, and when, is what docker's proxy lets through
- * for the same keys typed. Once the sequence has been typed, `detach()` is called and nothing
- * more goes through.
+ * for the same reads of the same terminal. Once the sequence has been typed, `detach()` is
+ * called and nothing more goes through.
  */
 export function escapeProxy(keys: Buffer, detach: () => void): Transform {
-  // TODO(12): the escape proxy (the text's "Detach keys"; moby/term's proxy.go, escapeProxy.Read).
-  //   1. A terminal in raw mode hands over one key per read: a match can begin in one chunk
-  //      and end in a later one. What must survive from chunk to chunk?
-  //   2. Nothing of a possible sequence may leave before it is known not to be one; nothing
-  //      typed may be lost or reordered once it is known. Which bytes go out when a match
-  //      breaks, and is the breaking byte the start of a new match? Type ctrl-x ctrl-x y at
-  //      the real `docker run -it --detach-keys ctrl-x,y` and read what the container got.
-  //   3. After the sequence nothing more goes through. Should the daemon then read an end of
-  //      stdin, and what would it do with one (the CLI's hijack.go, beginInputStream, at an
-  //      EscapeError)?
+  // TODO(12): the escape proxy (the text's "Detach keys"; moby/term's proxy.go, escapeProxy.Read,
+  //   in the version the CLI vendors).
+  //   1. A terminal in raw mode hands over what was typed since the last read: one key, or
+  //      several (a paste, a fast typist, a slow reader). A match can begin in one chunk and
+  //      end in a later one. What must survive from chunk to chunk?
+  //   2. Nothing typed may be lost or reordered once it is known not to be the sequence, and
+  //      nothing of a possible sequence may leave before that is known. Decide for each case
+  //      before you look: type at the real `docker run -it --detach-keys ctrl-x,y` and read
+  //      what the container got.
+  //   3. After the sequence nothing more goes through. And if stdin ends first?
   throw new NotImplementedError('12-client', 'escapeProxy')
 }
 // #endregion escapeProxy

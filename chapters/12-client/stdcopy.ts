@@ -1,8 +1,8 @@
 /**
  * The attach, logs and exec streams of a container without a terminal carry stdout and
- * stderr on one connection, each piece in a frame: moby's pkg/stdcopy, read side.
+ * stderr on one connection, each piece in a frame: moby's pkg/stdcopy, read side. The copy
+ * around it (copyOutput, lib/container-output.ts) is given.
  */
-import type { Readable } from 'node:stream'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 
 /** Where the demultiplexed bytes go. */
@@ -30,20 +30,3 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
   throw new NotImplementedError('12-client', 'frameReader')
 }
 // #endregion frameReader
-
-// #region copyOutput
-/**
- * Copy `source` to the outputs until it ends: demultiplexed, or as it is for a container
- * with a terminal (its stream is the pty's bytes, unframed).
- */
-export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
-  // TODO(12): the container's output to the client's stdout and stderr (the text's "Frames";
-  //   the CLI's hijack.go, which either copies the stream or runs it through StdCopy).
-  //   1. Nothing in the stream says whether it is framed: the caller knows, from the container.
-  //   2. A bad frame must end the copy and the connection, and reach the caller as this
-  //      promise's rejection, not as an exception thrown inside an event handler.
-  //   3. A stream ends by its end, by an error, or by the daemon closing the connection
-  //      without an end: the caller awaits this promise, so it must settle each time.
-  throw new NotImplementedError('12-client', 'copyOutput')
-}
-// #endregion copyOutput

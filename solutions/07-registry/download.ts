@@ -4,31 +4,15 @@
  * never stored under any name.
  */
 import { parseDigest, writeBlob } from '#ch/06-images/cas.ts'
+import { exactly } from '../../lib/registry-client.ts'
 import { registryError, request, type Descriptor, type Session } from '../../lib/registry.ts'
-
-// #region exactly
-/**
- * Pass `body` through, checking it is exactly `size` bytes long: a registry that sends more
- * than the manifest promised is stopped as soon as it goes over (it could otherwise fill the
- * disk), and one that stops early gets an error saying so instead of a digest mismatch.
- */
-export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, what: string): AsyncGenerator<Uint8Array> {
-  let seen = 0
-  for await (const chunk of body) {
-    seen += chunk.length
-    if (seen > size) throw new Error(`${what}: the registry sent more than the ${size} bytes the manifest gives`)
-    yield chunk
-  }
-  if (seen < size) throw new Error(`${what}: the registry sent ${seen} of the ${size} bytes the manifest gives`)
-}
-// #endregion exactly
 
 // #region downloadBlob
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
- * `dir`, verified against the digest and the descriptor's size as it streams. A descriptor
- * whose size is not valid is refused before any request, with an Error whose message says
- * "no valid size". `onData` sees every chunk, for progress; `signal` aborts the download.
+ * `dir`, verified against the digest and the descriptor's size as it streams. `onData` sees
+ * every chunk, for progress; `signal` aborts the download. When it refuses a descriptor's
+ * size, its Error says the descriptor has "no valid size".
  */
 export async function downloadBlob(
   session: Session,

@@ -10,12 +10,8 @@ import { storedLayer } from '../../lib/image-store.ts'
 import { shortDigest } from '../../lib/jsonmessage.ts'
 import type { LayerSource } from '../../lib/registry.ts'
 import { downloadBlob } from './download.ts'
-import { progressCounter, statusMessage } from './progress.ts'
+import { progressCounter, statusMessage } from '../../lib/pull-progress.ts'
 import { watchTransfer, type TransferJob, type Watch } from './transfer.ts'
-
-// Given (lib/registry.ts): LayerSource, what every layer of a pull is pulled with; and
-// (lib/image-store.ts) storedLayer, the layer the store already has for a stack of blobs.
-export { storedLayer, type LayerSource }
 
 /** The chunks of `source`, each shown to `onData` on its way (the "Extracting" bar). */
 async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
@@ -27,14 +23,12 @@ async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8
 
 // #region pullLayer
 /**
- * Layer `index` of `image.layers`, registered in the store on the layers below it, watched
- * through `watch`. Every pull of this process that needs this layer watches one transfer, which
- * gets it into the store once (its blob downloaded unless the store has it, within the process's
- * download limit) and remembers its diff ID. The transfer reports, for the layer's short digest, "Waiting",
- * "Downloading", "Verifying Checksum", "Download complete", "Extracting" and "Pull complete" to
- * every watcher, and settles every watcher with the registered layer, or with its own error (a
- * failure of a layer below included). The layer is registered as its bytes unpack: whether its diff ID is the one a config lists is
- * each pull's to check.
+ * Layer `index` of `image.layers`, registered in the store on the layers below it, for the pull
+ * that watches through `watch`: downloaded (unless the store has its blob) and registered once
+ * for every pull of this process that needs it at the same time, within the process's download
+ * limit, with the layer's progress shown to each of them (lib/pull-progress.ts has Docker's
+ * messages). Resolves with the registered layer, or rejects with what went wrong. Whether its
+ * diff ID is the one a config lists is each pull's to check.
  */
 export function pullLayer(image: LayerSource, index: number, watch: Watch): Promise<LayerRecord> {
   const { root, session, layers, slots } = image

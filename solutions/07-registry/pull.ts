@@ -11,45 +11,29 @@ import { hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, imageConfig, storePaths, tagImage } from '#ch/06-images/store.ts'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, RegistryError, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
-import { fetchManifest, openSession } from './client.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
+import { manifestFor, openSession } from '../../lib/registry-client.ts'
 import { downloadBlob } from './download.ts'
-import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from './platform.ts'
+import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from '../../lib/platform.ts'
 import { shortDigest } from '../../lib/jsonmessage.ts'
-import { pullLayer, storedLayer, type LayerSource } from './layer.ts'
-import { statusMessage } from './progress.ts'
-import { familiarName, GRAMMAR, parseReference, type Reference } from './reference.ts'
+import { storedLayer } from '../../lib/image-store.ts'
+import type { LayerSource } from '../../lib/registry.ts'
+import { pullLayer } from './layer.ts'
+import { statusMessage } from '../../lib/pull-progress.ts'
+import { GRAMMAR } from '../../lib/names.ts'
+import { familiarName, parseReference, type Reference } from '../../lib/reference.ts'
 import { Slots } from './slots.ts'
-
-// Given (lib/registry.ts): PullOptions, what pullImage is asked, PullResult, what it answers,
-// and MAX_CONCURRENT_DOWNLOADS, dockerd's default.
-export { MAX_CONCURRENT_DOWNLOADS, type PullOptions, type PullResult }
 
 /** The download slots of this process, shared by every pull not given others (dockerd's transfer manager). */
 const DOWNLOAD_SLOTS = new Slots(MAX_CONCURRENT_DOWNLOADS)
-
-/** fetchManifest, with the errors `docker pull` gives for a missing or forbidden image. */
-async function manifestFor(session: Session, ref: Reference, reference: string): Promise<FetchedManifest> {
-  try {
-    return await fetchManifest(session, reference)
-  } catch (error) {
-    if (!(error instanceof RegistryError)) throw error
-    const repo = familiarName({ domain: ref.domain, path: ref.path })
-    if (error.status === 401 || error.status === 403)
-      throw new Error(`pull access denied for ${repo}, repository does not exist or may require 'docker login': ${error.message}`, { cause: error })
-    if (error.status === 404) throw new Error(`manifest for ${familiarName(ref)} not found: ${error.message}`, { cause: error })
-    throw error
-  }
-}
 
 // #region resolveManifest
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
- * An entry this pull cannot trust is refused with an Error that says its digest is "not a
- * sha256 digest", or that its manifest "is N bytes, but the index gives M". Every manifest
- * fetched is kept in the blob store at `blobs`. Returns the first one fetched (its digest is
- * the one `docker pull` reports) and the parsed image manifest.
+ * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
+ * (its digest is the one `docker pull` reports) and the parsed image manifest. An index entry
+ * it refuses is an Error that quotes what it refuses.
  */
 export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
   const top = await manifestFor(session, ref, ref.digest ?? ref.tag!)
@@ -71,26 +55,18 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
- * As dockerd does, it stops right after the manifest when the store has the image (its ID is
- * the config's digest), and otherwise fetches the config and the layers together.
  * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
  * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
- * else the digest); then per layer, by its short digest
- * (shortDigest), "Already exists" or "Pulling fs layer" (then "Waiting" while its download
- * waits for a slot), "Downloading" with a bar, "Verifying Checksum", "Download complete", "Extracting",
- * "Pull complete"; then "Digest: " and the digest of what the reference named, and "Status:
- * Downloaded newer image for NAME", or only the digest and "Status: Image is up to date for
- * NAME" when the store had the image already. A layer's lines are statusMessage()s or progress
- * bars; "Pulling from", "Digest:" and "Status:" are bare objects, { status, id } for the first
- * and { status } for the other two, as dockerd sends them. "Verifying Checksum" only reports:
- * the digest was checked while the bytes streamed.
- * Layers download in options.slots, or else in this process's own slots, MAX_CONCURRENT_DOWNLOADS
- * at once for all the pulls of the process together; they are unpacked bottom first. On
- * any failure the other downloads are stopped and the pull fails with what went wrong.
- * A layer another pull of this process needs on the same layers below, in the same store, is
- * downloaded and registered once: this pull watches its transfer (pullLayer), and checks the
- * layer it gets against the config's diff IDs. When options.signal aborts, the
- * pull fails with its reason at once, and stops only the downloads no other pull watches.
+ * else the digest); then per layer, by its short digest (shortDigest), "Already exists" or
+ * "Pulling fs layer", then "Waiting", "Downloading" with a bar, "Verifying Checksum", "Download
+ * complete", "Extracting", "Pull complete" as a docker pull shows them; then "Digest: " and the
+ * digest of what the reference named, and "Status: Downloaded newer image for NAME", or only the
+ * digest and "Status: Image is up to date for NAME" when the store had the image already. A
+ * layer's lines are statusMessage()s or progress bars; "Pulling from", "Digest:" and "Status:"
+ * are bare objects, { status, id } for the first and { status } for the other two.
+ * Layers download in options.slots, or else in this process's own, MAX_CONCURRENT_DOWNLOADS
+ * (lib/registry.ts) at once for all the pulls of the process together. When options.signal
+ * aborts, the pull fails with its reason; when anything else fails, with what went wrong.
  */
 export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
   const { root } = options

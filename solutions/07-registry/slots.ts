@@ -20,9 +20,8 @@ export class Slots implements DownloadLimit {
    * Run `job` once a slot is free, and hold the slot until `job` settles, however it settles;
    * resolve or reject as `job` does. A job that has to queue calls `onWait` once, when it
    * starts to wait, and jobs start in the order they asked. When `signal` has aborted before
-   * the call, or aborts while the job waits, the job leaves the queue at once and the call
-   * rejects with the signal's reason: the job never runs, never takes a slot later and gives
-   * back none. Once the job has started, `signal` is the job's to heed.
+   * the call, or aborts while the job waits, the call rejects at once with the signal's reason
+   * and the job never runs. Once the job has started, `signal` is the job's to heed.
    */
   async run<T>(signal: AbortSignal, job: () => Promise<T>, onWait?: () => void): Promise<T> {
     signal.throwIfAborted()

@@ -36,10 +36,10 @@ const transfers = new Map<string, Transfer>()
 /**
  * Watch the transfer for `key`, starting it with `job` when none is running: every pull that
  * asks for the same key while it runs shares the one job. A watcher gets the job's progress
- * and settles as the job does: with its result, or with the job's own error when it fails. When `watch.signal`
- * aborts, this watcher leaves at once, rejecting with the signal's reason, and the job goes on
- * for the others; the last watcher to leave stops the job, and rejects once it has settled, so
- * that no work of it (an unpacking cannot be stopped half-way) goes on after every pull has ended. What the pulls of the chapter's "Two pulls, one download" see, this makes so.
+ * and settles as the job does: with its result, or with the job's own error when it fails. When
+ * `watch.signal` aborts, this watcher leaves, rejecting with the signal's reason, and the job
+ * goes on for the others. What the pulls of the chapter's "Two pulls, one download" see, and
+ * what becomes of a job when nobody watches it any more, are that section's questions.
  */
 export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch): Promise<T> {
   if (watch.signal.aborted) return Promise.reject(watch.signal.reason)

@@ -13,9 +13,9 @@ export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q'
 const CONTROL_NAMES = '@abcdefghijklmnopqrstuvwxyz[\\]^_'
 
 /**
- * `--detach-keys` as the bytes a terminal sends for them: comma-separated keys, each one
- * character (its byte) or `ctrl-X` (X one of a-z @ [ \ ] ^ _) or `DEL`. Anything else
- * throws an Error in ToBytes's words.
+ * `--detach-keys` as the bytes the docker CLI makes of it: every spelling the CLI accepts
+ * gives the bytes its proxy watches for, and every spelling it refuses throws an Error in
+ * its words.
  */
 export function parseDetachKeys(keys: string): Buffer {
   return Buffer.from(keys.split(',').map((key) => {
@@ -32,8 +32,8 @@ export function parseDetachKeys(keys: string): Buffer {
 /**
  * stdin on its way to the container, watched for the sequence `keys` as the CLI's escape
  * proxy watches it: what reaches the container, and when, is what docker's proxy lets through
- * for the same keys typed. Once the sequence has been typed, `detach()` is called and nothing
- * more goes through.
+ * for the same reads of the same terminal. Once the sequence has been typed, `detach()` is
+ * called and nothing more goes through.
  */
 export function escapeProxy(keys: Buffer, detach: () => void): Transform {
   let matched = 0 // how many bytes of `keys` are held

@@ -1,8 +1,8 @@
 /**
  * The attach, logs and exec streams of a container without a terminal carry stdout and
- * stderr on one connection, each piece in a frame: moby's pkg/stdcopy, read side.
+ * stderr on one connection, each piece in a frame: moby's pkg/stdcopy, read side. The copy
+ * around it (copyOutput, lib/container-output.ts) is given.
  */
-import type { Readable } from 'node:stream'
 import { ContainerError } from '../../lib/errors.ts'
 
 /** Where the demultiplexed bytes go. */
@@ -44,34 +44,3 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
   }
 }
 // #endregion frameReader
-
-// #region copyOutput
-/**
- * Copy `source` to the outputs until it ends: demultiplexed, or as it is for a container
- * with a terminal (its stream is the pty's bytes, unframed).
- */
-export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const demux = tty ? undefined : frameReader(outputs)
-    source.on('data', (chunk: Buffer) => {
-      try {
-        if (demux) demux.push(chunk)
-        else outputs.stdout.write(chunk)
-      } catch (error) {
-        source.destroy()
-        reject(error)
-      }
-    })
-    source.on('end', () => {
-      try {
-        demux?.end()
-        resolve()
-      } catch (error) {
-        reject(error)
-      }
-    })
-    source.on('error', reject)
-    source.on('close', () => resolve()) // closed without an end (the daemon went away): what came is all
-  })
-}
-// #endregion copyOutput

@@ -1,27 +1,26 @@
 /**
  * A registry decides what it sends; the client decides how much it reads. These tests answer
- * from a small HTTP server on the loopback interface that lies: a manifest far bigger than any
- * manifest, sent chunked (no Content-Length to check), a layer descriptor without a size, an
- * index whose "digest" is a tag.
+ * from a small HTTP server on the loopback interface that lies: a layer descriptor without a
+ * size, an index whose "digest" is a tag. (The manifest far bigger than any manifest is
+ * test/lib/registry-manifest.test.ts's: fetchManifest is given.)
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fetchManifest } from '#ch/07-registry/client.ts'
 import { downloadBlob } from '#ch/07-registry/download.ts'
-import { hostPlatform } from '#ch/07-registry/platform.ts'
 import { resolveManifest } from '#ch/07-registry/pull.ts'
-import { parseReference } from '#ch/07-registry/reference.ts'
-import { MAX_MANIFEST_SIZE, type Descriptor, type Session } from '../../lib/registry.ts'
+import { hostPlatform } from '../../lib/platform.ts'
+import { parseReference } from '../../lib/reference.ts'
+import type { Descriptor, Session } from '../../lib/registry.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { buildImage, OCI, sha256 } from '../support/images.ts'
 
 let server: Server
 let session: Session
-/** bytes of the chunked manifest the server managed to send before the client hung up */
-let bigSent = 0
 const blobRequests: string[] = []
+/** the size the wrong-size index gives its entry */
+let entrySize = 0
 const manifests = new Map<string, { type: string; body: Buffer }>()
 
 beforeAll(async () => {
@@ -33,7 +32,8 @@ beforeAll(async () => {
   const index = (entry: object) => ({ type: OCI.index, body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI.index, manifests: [{ mediaType: OCI.manifest, platform, ...entry }] })) })
   manifests.set('tag-as-digest', index({ digest: 'latest', size: image.manifest.size }))
   manifests.set('path-as-digest', index({ digest: 'sha256:../../../etc/passwd', size: 10 }))
-  manifests.set('wrong-size', index({ digest: image.manifest.digest, size: image.manifest.size + 1000 }))
+  entrySize = image.manifest.size + 1000
+  manifests.set('wrong-size', index({ digest: image.manifest.digest, size: entrySize }))
   server = createServer((req, res) => {
     const url = req.url ?? ''
     if (url === '/v2/') return res.end('{}')
@@ -42,18 +42,6 @@ beforeAll(async () => {
       return res.end('x')
     }
     const name = url.slice(url.lastIndexOf('/') + 1)
-    if (name === 'big') {
-      res.writeHead(200, { 'Content-Type': OCI.manifest }) // chunked: no Content-Length
-      const chunk = Buffer.alloc(64 * 1024, 0x20)
-      const more = () => {
-        while (bigSent < 16 * MAX_MANIFEST_SIZE && !res.destroyed) {
-          bigSent += chunk.length
-          if (!res.write(chunk)) return void res.once('drain', more)
-        }
-        res.end()
-      }
-      return more()
-    }
     const found = manifests.get(name)
     if (!found) return res.writeHead(404).end()
     res.writeHead(200, { 'Content-Type': found.type, 'Docker-Content-Digest': sha256(found.body) }).end(found.body)
@@ -65,15 +53,6 @@ beforeAll(async () => {
 afterAll(async () => {
   server.closeAllConnections()
   await new Promise((resolve) => server.close(resolve))
-})
-
-describe('a manifest bigger than any manifest', () => {
-  it('sent chunked, 64 MiB, with no Content-Length', async () => {
-    const error = await caught(() => fetchManifest(session, 'big'))
-    expect(error, 'a 64 MiB manifest sent chunked was read whole, without an error: what bounds a body that declares no size? (see "Asking for a manifest")').toBeInstanceOf(Error)
-    expect(error.message, 'expected the refusal to name the manifest and the limit in bytes (fetchManifest\'s doc comment)').toMatch(/manifest big.*4194304/)
-    expect(bigSent, `the registry had sent ${bigSent} bytes when the client hung up: at what point can it know the manifest is too big? (see "Asking for a manifest")`).toBeLessThan(8 * MAX_MANIFEST_SIZE)
-  })
 })
 
 describe('a blob descriptor', () => {
@@ -91,16 +70,16 @@ describe('a blob descriptor', () => {
 
 describe('an index entry', () => {
   const cases = [
-    ['tag-as-digest', 'whose "digest" is the tag latest', /"latest".*not a sha256 digest/],
-    ['path-as-digest', 'whose "digest" is sha256:../../../etc/passwd', /"sha256:\.\.\/\.\.\/\.\.\/etc\/passwd".*not a sha256 digest/],
-    ['wrong-size', 'whose size is 1000 bytes more than its manifest\'s', /bytes, but the index gives/],
+    ['tag-as-digest', 'whose "digest" is the tag latest', () => /"latest"/],
+    ['path-as-digest', 'whose "digest" is sha256:../../../etc/passwd', () => /sha256:\.\.\/\.\.\/\.\.\/etc\/passwd/],
+    ['wrong-size', 'whose size is 1000 bytes more than its manifest\'s', () => new RegExp(`\\b${entrySize}\\b`)],
   ] as const
   for (const [name, what, why] of cases) {
     it(`${what} (${name})`, async () => {
       const ref = parseReference('127.0.0.1:5000/evil')
       const error = await caught(() => resolveManifest(session, { ...ref, tag: name }, tempDir(), hostPlatform()))
       expect(error, `an index entry ${what} was followed without an error: what must hold of an entry from the registry before it becomes a URL, and of the manifest it names? (see "Choosing a platform")`).toBeInstanceOf(Error)
-      expect(error.message, `expected a refusal in resolveManifest's doc comment's words, for the entry ${what}`).toMatch(why)
+      expect(error.message, `an index entry ${what} was refused, but the Error does not quote what it refuses (resolveManifest's doc comment)`).toMatch(why())
     })
   }
 })

@@ -58,12 +58,14 @@ export const described = (error: Error | undefined) => (error ? `${error.name}: 
 
 /**
  * `names[0]` pulled through `proxy` into `root` until it downloads blob `held`, which the link
- * holds half-sent; then `names[1]` pulled until it reaches the same blob.
+ * holds half-sent; then `names[1]` pulled until it reaches the same blob (into `root`, or into
+ * the second store when `root` names two).
  */
-export async function twoPulls(proxy: Interposer, root: string, names: [string, string], held: string, signals: (AbortSignal | undefined)[] = []): Promise<[Pull, Pull]> {
-  const first = start(`${proxy.host}/${names[0]}`, root, { signal: signals[0] })
+export async function twoPulls(proxy: Interposer, root: string | [string, string], names: [string, string], held: string, signals: (AbortSignal | undefined)[] = []): Promise<[Pull, Pull]> {
+  const roots = typeof root === 'string' ? [root, root] : root
+  const first = start(`${proxy.host}/${names[0]}`, roots[0], { signal: signals[0] })
   await until(() => said(first, held, 'Downloading'), [first])
-  const second = start(`${proxy.host}/${names[1]}`, root, { signal: signals[1] })
+  const second = start(`${proxy.host}/${names[1]}`, roots[1], { signal: signals[1] })
   await until(() => said(second, held, 'Pulling fs layer'), [first, second])
   await sleep(200)
   return [first, second]

@@ -52,15 +52,6 @@ async function both(args: string[], input?: string, host = daemon.host) {
 }
 
 describeKernel('minidocker as a client of minidockerd, beside the docker CLI', () => {
-  it('version through a logging proxy: the requests it makes', async () => {
-    proxy.requests.length = 0
-    const version = await minidocker(['-H', proxy.host, 'version'])
-    expect(version.exitCode, `minidocker version failed: ${version.stderr}`).toBe(0)
-    expect(proxy.requests, 'expected the docker CLI\'s requests for version (left: yours) — which request opens a command, and what does its answer tell the client about every later path? (see "Ping and the version")')
-      .toEqual(['HEAD /_ping', 'GET /v1.41/version'])
-    expect(version.stdout, 'expected the server\'s API version in the output').toMatch(/API version: +1\.41 \(minimum version 1\.12\)/)
-  })
-
   it('run --rm of an image the daemon lacks, with and without -d, through a logging proxy, beside the docker CLI', async () => {
     for (const detach of [[], ['-d']]) {
       const args = ['run', '--rm', ...detach, '--network', 'none', probe, '/probe', 'hostname']

@@ -11,8 +11,12 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { frame, typeInTerminal } from '../support/client.ts'
+import { typeInTerminal } from '../support/client.ts'
+import { frame as written } from '../../solutions/11-daemon/streams.ts'
 import { tempDir } from '../support/files.ts'
+
+/** A line on the container's stdout, framed as the daemon frames it (chapter 11's writer). */
+const stdout = (line: string) => written('stdout', Buffer.from(line))
 
 const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
 
@@ -85,7 +89,7 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
     else if (path === '/containers/c/exec') json(res, 201, { Id: 'e' })
     else if (path === '/exec/e/json') json(res, 200, { ExitCode: code ?? null, Running: false })
     else if (path === '/containers/c/logs') {
-      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' }).write(frame(1, 'ready\n'))
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' }).write(stdout('ready\n'))
       setTimeout(() => res.end(), 50) // the followed container exits
     } else if (path.endsWith('/resize')) res.writeHead(200).end()
     else json(res, 404, { message: `no ${path} here` })
@@ -108,7 +112,7 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
 
 /** The attach of a container without a terminal: a line on stdout, then its exit with `status`. */
 const exits = (status: number): Container => (attach, exit) => {
-  attach.end(frame(1, 'ready\n'))
+  attach.end(stdout('ready\n'))
   setTimeout(() => exit(status), 50)
 }
 
@@ -142,7 +146,7 @@ const ways: Way[] = [
       attach.write('ready\r\n')
     },
   },
-  { way: 'exec -i, the command exits 5', args: 'exec', container: (attach, exit) => (exit(5), attach.end(frame(1, 'ready\n'))), settles: 5 },
+  { way: 'exec -i, the command exits 5', args: 'exec', container: (attach, exit) => (exit(5), attach.end(stdout('ready\n'))), settles: 5 },
   { way: 'logs -f, the container exits', args: 'logs', container: () => {}, settles: 0 },
 ]
 

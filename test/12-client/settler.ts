@@ -12,9 +12,9 @@ import { request } from 'node:http'
 import { dirname, join } from 'node:path'
 import type { RunPlan, Stdio } from '../../lib/client.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
-import { exec, logs } from '#ch/12-client/commands.ts'
 import { Engine } from '#ch/12-client/engine.ts'
 import { runContainer } from '#ch/12-client/run.ts'
+import { exec, logs } from '../../lib/logs-exec.ts'
 
 const [way, host] = process.argv.slice(-2) as [string, string]
 // beside the daemon's socket, for the test to end this process by its PID if it outlives the test

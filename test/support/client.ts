@@ -27,15 +27,6 @@ export async function minidocker(args: string[], options: { input?: string; env?
   return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 }
 }
 
-/** A frame of stream `stream`, as moby's stdcopy.go writes it (a test must state the bytes it feeds). */
-export function frame(stream: number, payload: string | Buffer): Buffer {
-  const body = Buffer.from(payload)
-  const header = Buffer.alloc(8)
-  header[0] = stream
-  header.writeUInt32BE(body.length, 4)
-  return Buffer.concat([header, body])
-}
-
 /** The docker CLI's words with its own name read as minidocker's: "docker: ...", "Run 'docker run --help'". */
 export const asMinidocker = (text: string) => text.replace(/^docker: /gm, 'minidocker: ').replaceAll("'docker ", "'minidocker ").replaceAll('Usage:  docker ', 'Usage:  minidocker ')
 
@@ -228,11 +219,12 @@ export const requestShape = (requests: string[]) => requests.map((r) => {
 
 /**
  * `argv` in a pseudo-terminal of script(1)'s, typed at as a person types: once `ready` has
- * appeared in its output, each of `keys` is written alone, `gap` ms apart, so that each is a
- * read of its own. Resolves at its exit, or `deadline` ms after the last key, when the script
- * is ended by its PID (code undefined) and the pty's hang-up ends what ran in it.
+ * appeared in its output (and `before` has settled), each of `keys` is written alone, `gap` ms
+ * apart, so that each is a read of its own; an array of bytes is written at once, one read of
+ * several bytes, as a paste. Resolves at its exit, or `deadline` ms after the last key, when
+ * the script is ended by its PID (code undefined) and the pty's hang-up ends what ran in it.
  */
-export async function typeInTerminal(argv: string[], keys: number[], options: { ready: string; env: Record<string, string>; gap?: number; deadline?: number }): Promise<{ output: string; code?: number }> {
+export async function typeInTerminal(argv: string[], keys: (number | number[])[], options: { ready: string; env: Record<string, string>; gap?: number; deadline?: number; before?: Promise<unknown> }): Promise<{ output: string; code?: number }> {
   const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
   const script = execa('script', ['-qec', quoted, '/dev/null'], { env: options.env, reject: false, stdin: 'pipe', buffer: false, timeout: 60_000 })
   let output = ''
@@ -241,8 +233,9 @@ export async function typeInTerminal(argv: string[], keys: number[], options: { 
   const done = script.then((r) => ((exited = true), r))
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
   for (const start = Date.now(); !output.includes(options.ready) && !exited && Date.now() - start < 30_000;) await wait(50)
+  if (options.before && !exited) await Promise.race([options.before, done])
   for (const key of exited ? [] : keys) {
-    script.stdin!.write(Buffer.from([key]))
+    script.stdin!.write(Buffer.from(typeof key === 'number' ? [key] : key))
     await wait(options.gap ?? 80)
   }
   let timer: ReturnType<typeof setTimeout> | undefined

@@ -1,11 +1,12 @@
 /**
- * The streaming commands besides `run`: `logs` and `exec`, in the docker CLI's requests
- * (cli/command/container/logs.go and exec.go).
+ * Chapter 12's given streaming commands besides `run`: `logs` and `exec`, in the docker CLI's
+ * requests (cli/command/container/logs.go and exec.go), on the chapter's Engine (an exec's
+ * output comes on a hijacked connection, as run's does).
  */
-import type { Stdio } from '../../lib/client.ts'
-import type { Engine } from './engine.ts'
-import { copyOutput } from './stdcopy.ts'
-import { attachTerminal } from './run.ts'
+import type { Engine } from '#ch/12-client/engine.ts'
+import type { Stdio } from './client.ts'
+import { copyOutput } from './container-output.ts'
+import { attachTerminal } from './terminal.ts'
 
 // #region logs
 /** What the CLI reads from `inspect` before it streams. */

@@ -1,5 +1,5 @@
 /**
- * Chapter 07: the token flow (distribution's docs/spec/auth/token.md). A registry that wants
+ * The registry's token flow, given to chapter 07 (distribution's docs/spec/auth/token.md). A registry that wants
  * a token answers 401 with a challenge naming where to get one:
  *
  *   WWW-Authenticate: Bearer realm="https://auth.example/token",service="registry.example",
@@ -7,10 +7,7 @@
  *
  * The client asks the realm for a token for that service and scope, and sends it back on
  * every request as "Authorization: Bearer <token>". The registry never sees a password.
- *
- * Check your work with `npx workbook check 7`.
  */
-import { NotImplementedError } from '../../lib/errors.ts'
 
 /** A parsed WWW-Authenticate challenge: its scheme and its parameters. */
 export interface Challenge {
@@ -29,13 +26,12 @@ export const pullScope = (repository: string): string => `repository:${repositor
  * Keys are case-insensitive (lower-cased here); backslash escapes a character in a quoted value.
  */
 export function parseChallenge(header: string): Challenge {
-  // TODO(07): the challenge syntax of RFC 7235, the part registries use (distribution's
-  //   registry/client/auth/challenge/authchallenge.go does the same).
-  //   1. A scheme first, then key=value pairs separated by commas. Why can you not simply split at the
-  //      commas? Look at the scope in the doc comment.
-  //   2. A value is either a quoted string, where a backslash escapes the next character, or a bare token.
-  //   3. A header that does not start with a scheme is an Error that quotes it.
-  throw new NotImplementedError('07-registry', 'parseChallenge')
+  const match = /^\s*([A-Za-z][\w-]*)\s*(.*)$/s.exec(header)
+  if (!match) throw new Error(`cannot parse the registry's challenge "${header}"`)
+  const params: Record<string, string> = {}
+  for (const m of match[2]!.matchAll(/([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+))/g))
+    params[m[1]!.toLowerCase()] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!
+  return { scheme: match[1]!.toLowerCase(), params }
 }
 // #endregion parseChallenge
 
@@ -46,13 +42,18 @@ export function parseChallenge(header: string): Challenge {
  * "token" (or "access_token", the OAuth2 name for the same thing).
  */
 export async function fetchToken(challenge: Challenge, scope: string): Promise<string> {
-  // TODO(07): one request to the token server (distribution's docs/spec/auth/token.md, "Requesting a
-  //   Token"; the client side is registry/client/auth/session.go).
-  //   1. Which challenges can give you a token at all? Any other is an Error that names its scheme.
-  //   2. What must the request tell the token server? Take the service from the challenge, but the scope
-  //      from the caller: the challenge of GET /v2/ names none.
-  //   3. Three failures, each an Error naming the token server's origin: it cannot be reached; it
-  //      refuses (say which scope and the status); it answers without a token.
-  throw new NotImplementedError('07-registry', 'fetchToken')
+  const realm = challenge.params.realm
+  if (challenge.scheme !== 'bearer' || !realm) throw new Error(`the registry asks for "${challenge.scheme}" authentication with no Bearer realm; only the token flow is supported`)
+  const url = new URL(realm)
+  if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
+  url.searchParams.set('scope', scope)
+  const response = await fetch(url).catch((error: Error) => {
+    throw new Error(`cannot reach the token server ${url.origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`)
+  })
+  if (!response.ok) throw new Error(`the token server ${url.origin} refused a token for ${scope}: ${response.status} ${response.statusText}`)
+  const body = (await response.json()) as { token?: string; access_token?: string }
+  const token = body.token ?? body.access_token
+  if (!token) throw new Error(`the token server ${url.origin} answered without a token`)
+  return token
 }
 // #endregion fetchToken

@@ -1,16 +1,18 @@
 /**
- * Chapter 07: talking to a registry (the Registry HTTP API v2, distribution's
+ * Talking to a registry, given to chapter 07 (the Registry HTTP API v2, distribution's
  * docs/spec/api.md; the OCI distribution spec is the same protocol).
  *
  *   GET /v2/                              is this a v2 registry, and does it want a token?
  *   GET /v2/<name>/manifests/<reference>  a manifest or an index, by tag or by digest
  *   GET /v2/<name>/blobs/<digest>         a config or a layer
+ *
+ * And exactly(), the bound on a blob's body: no more and no fewer bytes than its descriptor gives.
  */
 import { createHash } from 'node:crypto'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_MANIFEST_SIZE, DOCKER_HUB_ENDPOINT, MEDIA_TYPES, RegistryError, registryError, request, type FetchedManifest, type Session } from '../../lib/registry.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_MANIFEST_SIZE, DOCKER_HUB_ENDPOINT, MEDIA_TYPES, RegistryError, registryError, request, type FetchedManifest, type Session } from './registry.ts'
 import { DigestMismatchError } from '#ch/06-images/cas.ts'
-import { fetchToken, parseChallenge, pullScope } from './auth.ts'
-import { DEFAULT_DOMAIN, type Reference } from './reference.ts'
+import { fetchToken, parseChallenge, pullScope } from './registry-auth.ts'
+import { DEFAULT_DOMAIN, familiarName, type Reference } from './reference.ts'
 
 // #region endpointFor
 /**
@@ -88,3 +90,36 @@ export async function fetchManifest(session: Session, reference: string): Promis
   return { mediaType, digest: actual, body }
 }
 // #endregion fetchManifest
+
+// #region manifestFor
+/** fetchManifest, with the errors `docker pull` gives for a missing or forbidden image. */
+export async function manifestFor(session: Session, ref: Reference, reference: string): Promise<FetchedManifest> {
+  try {
+    return await fetchManifest(session, reference)
+  } catch (error) {
+    if (!(error instanceof RegistryError)) throw error
+    const repo = familiarName({ domain: ref.domain, path: ref.path })
+    if (error.status === 401 || error.status === 403)
+      throw new Error(`pull access denied for ${repo}, repository does not exist or may require 'docker login': ${error.message}`, { cause: error })
+    if (error.status === 404) throw new Error(`manifest for ${familiarName(ref)} not found: ${error.message}`, { cause: error })
+    throw error
+  }
+}
+// #endregion manifestFor
+
+// #region exactly
+/**
+ * Pass `body` through, checking it is exactly `size` bytes long: a registry that sends more
+ * than the manifest promised is stopped as soon as it goes over (it could otherwise fill the
+ * disk), and one that stops early gets an error saying so instead of a digest mismatch.
+ */
+export async function* exactly(body: AsyncIterable<Uint8Array>, size: number, what: string): AsyncGenerator<Uint8Array> {
+  let seen = 0
+  for await (const chunk of body) {
+    seen += chunk.length
+    if (seen > size) throw new Error(`${what}: the registry sent more than the ${size} bytes the manifest gives`)
+    yield chunk
+  }
+  if (seen < size) throw new Error(`${what}: the registry sent ${seen} of the ${size} bytes the manifest gives`)
+}
+// #endregion exactly

@@ -1,0 +1,75 @@
+/**
+ * A small HTTP server on a unix socket in a temp dir that answers as dockerd would: the ping
+ * with the Api-Version it is given, every other request as the test says, upgrades with raw
+ * bytes. The docker CLIs talk to it too, to say what a client should send. Nothing here
+ * imports vitest: a test calls stop() after each case.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { join } from 'node:path'
+import { Engine } from '#ch/12-client/engine.ts'
+import { tempDir } from './files.ts'
+
+export interface FakeDaemon {
+  host: string
+  socket: string
+  /** "METHOD /path?query" of every request */
+  requests: string[]
+  server: Server
+}
+
+export interface FakeDaemonOptions {
+  version?: string
+  answer?: (req: IncomingMessage, res: ServerResponse) => void
+  upgrade?: (req: IncomingMessage, socket: Socket) => void
+}
+
+/**
+ * Fake daemons, each made by daemon(), and the chapter's Engines connected to them by
+ * connected(), all closed by stop() (hijacked connections too, both ends; a test pushes the
+ * client's ends it was handed onto `hijacked`).
+ */
+export function fakeDaemons() {
+  const servers: Server[] = []
+  const hijacked: Socket[] = []
+  const engines: Engine[] = []
+  /**
+   * A daemon that announces `version` at the ping and answers the rest with `answer`; an
+   * upgrade request gets `upgrade`'s raw bytes.
+   */
+  async function daemon(options: FakeDaemonOptions): Promise<FakeDaemon> {
+    const socket = join(tempDir('minidocker-client-'), 'daemon.sock')
+    const requests: string[] = []
+    const server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`)
+      if (req.url === '/_ping') {
+        res.writeHead(200, options.version ? { 'Api-Version': options.version } : {})
+        res.end(req.method === 'HEAD' ? undefined : 'OK')
+      } else if (options.answer) options.answer(req, res)
+      else res.writeHead(500).end('no answer\n')
+    })
+    server.on('upgrade', (req: IncomingMessage, sock: Socket) => {
+      requests.push(`${req.method} ${req.url}`)
+      hijacked.push(sock)
+      sock.on('error', () => {}) // the client may go first (ECONNRESET): not this test's failure
+      options.upgrade?.(req, sock)
+    })
+    servers.push(server)
+    await new Promise<void>((r) => server.listen(socket, r))
+    return { host: `unix://${socket}`, socket, requests, server }
+  }
+  async function connected(daemon: FakeDaemon): Promise<Engine> {
+    const engine = await Engine.connect(daemon.host)
+    engines.push(engine)
+    return engine
+  }
+  async function stop(): Promise<void> {
+    for (const e of engines.splice(0)) e.close()
+    for (const s of hijacked.splice(0)) s.destroy()
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections()
+      await new Promise((r) => s.close(r))
+    }
+  }
+  return { daemon, connected, hijacked, stop }
+}
