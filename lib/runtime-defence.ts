@@ -18,7 +18,7 @@ import type { Helper } from '../native/helper.ts'
  * file on disk nor anything standing in for it. CVE-2024-21626: the helper must hold no fd that
  * nobody handed it on purpose, since an fd open on a host directory is a door out of any root
  * filesystem (/proc/self/fd/N as a working directory); the fds it was started with (stdio, its
- * control socket, the extra fds such as the runtime's exec.fifo) must stay usable.
+ * control socket, the extra fds it was given) must stay usable.
  */
 export async function defendHelper(helper: Helper): Promise<void> {
   // Sealed against every change of its bytes and size; F_SEAL_SEAL makes that set of seals final.

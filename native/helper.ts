@@ -555,8 +555,8 @@ export class Helper {
   }
 
   /**
-   * Failures become fatal: from this request on, a request that fails is answered as usual, then
-   * its error's text is written to `fd` as one line and the helper exits with status 1.
+   * From this request on, a request that fails is answered, then its error's text is written to
+   * `fd` as one line and the helper exits with status 1.
    * @param fd an fd of the helper's
    * @throws EBADF when `fd` is not open.
    */
@@ -732,9 +732,8 @@ export class Helper {
   }
 
   /**
-   * Stop sending requests and resolve once every request sent so far has reached the helper,
-   * which serves them with no one reading the replies: the promises of those still pending tell
-   * nothing of their outcome.
+   * Stop sending requests; resolves once every request sent so far has reached the helper. The
+   * promises of those still pending resolve to null.
    */
   async detach(): Promise<void> {
     for (const p of this.#pending.splice(0)) p.resolve(null)

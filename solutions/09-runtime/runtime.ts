@@ -3,24 +3,27 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, existsSync, type Stats, lchownSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
 import { constants } from 'node:os'
-import { dirname, join, posix, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { exitCode, searchPath } from '#ch/01-process/process.ts'
-import { CGROUP_ROOT, enableControllers, joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
+import { exitCode } from '#ch/01-process/process.ts'
+import { CGROUP_ROOT, cgroupDirs, cgroupVersion, joinCgroup, removeCgroup } from '#ch/04-cgroups/cgroups.ts'
 import { checkCwd, defendHelper } from '../../lib/runtime-defence.ts'
 import { containerCgroup, prepare, secure } from '../../minidocker/container.ts'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
-import { writeCgroupFile, type Cgroup } from '../../lib/cgroup.ts'
+import type { Cgroup } from '../../lib/cgroup.ts'
 import { mkdirAll } from '../../lib/helper-fs.ts'
 import type { Mount, Spec } from '../../lib/oci.ts'
 import type { Attachment, NetworkRequest } from '#ch/08-network/network.ts'
-import { ALLOWED_DEVICES, EXEC_FIFO, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
-import { Helper, type SyscallError } from '../../native/helper.ts'
-import { checkContainerId, loadBundle } from './bundle.ts'
-import { runHooks } from './hooks.ts'
-import { containerStatus, loadContainer, publicState } from './state.ts'
+import { EXEC_FIFO, processStartTime, RuntimeError, saveRecord, type ContainerRecord, type RuntimeLog } from '../../lib/runtime.ts'
+import { Helper } from '../../native/helper.ts'
+import { checkContainerId, loadBundle } from '../../lib/bundle.ts'
+import { runHooks } from '../../lib/hooks.ts'
+import { cgroupPids, containerStatus, killAndWait, loadContainer, publicState } from '../../lib/runtime-state.ts'
+import { applyProcessLimits, applySysctl, findExecutable, setupConsole } from '../../lib/process-setup.ts'
+import { applyCpuset, applyDeviceRules, v1Cgroup } from '../../lib/cgroup-v1.ts'
+import { createDeviceNodes, protectPaths } from '../../lib/container-paths.ts'
 
 export interface ExecOptions {
   process: Spec['process']
@@ -41,35 +44,6 @@ export interface CreateOptions {
   network?: { request: NetworkRequest; attached: { network?: Attachment } }
 }
 
-// #region findExecutable
-/**
- * The file to exec for process.args[0] in the container whose process is `pid`, as the
- * container will see it once its root is `/`: checked before the container waits for `start`,
- * so that `create` can still report a missing program (runc's init looks it up there too). A
- * relative path is relative to process.cwd. Errors are chapter 01's words: `exec: "NAME":
- * executable file not found in $PATH`, `exec: "PATH": stat PATH: no such file or directory`,
- * `exec: "PATH": permission denied` (Go's LookPath says which is which).
- */
-export function findExecutable(pid: number, process: Spec['process']): string {
-  const [file] = process.args
-  const root = `/proc/${pid}/root`
-  for (const candidate of searchPath(file!, process.env)) {
-    const path = posix.resolve(process.cwd, candidate)
-    let stat: Stats
-    try {
-      stat = statSync(secureJoin(root, path, true))
-    } catch {
-      continue
-    }
-    if (stat.isFile() && stat.mode & 0o111) return path
-    // A path that is there but no executable file, a directory included: Go's LookPath's words.
-    if (file!.includes('/')) throw new RuntimeError(`exec: "${file}": permission denied`)
-  }
-  if (file!.includes('/')) throw new RuntimeError(`exec: "${file}": stat ${file}: no such file or directory`)
-  throw new RuntimeError(`exec: "${file}": executable file not found in $PATH`)
-}
-// #endregion findExecutable
-
 // #region create
 /**
  * runc create. When it returns, ROOT/ID holds the container's record and exec.fifo, and the
@@ -88,7 +62,8 @@ export function findExecutable(pid: number, process: Spec['process']): string {
  *
  * With `detach` (the command), the process is left to the caller's subreaper (containerd's
  * shim), as runc's init is; without it (`run`), the returned Helper's `exited` reports the
- * container's exit. A failure at any point leaves nothing: no process, cgroup or state directory.
+ * container's exit, and the container's process does not outlive this process, however this one
+ * ends. A failure at any point leaves nothing: no process, cgroup or state directory.
  */
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
   checkContainerId(id)
@@ -125,11 +100,18 @@ export async function create(root: string, id: string, options: CreateOptions, l
     // After pivot_root the host's path is out of the process's sight: hand it an fd instead.
     // open(2)'s O_PATH, which node:fs does not export: a descriptor that opens nothing, so never blocks.
     fifo = openSync(fifoPath, 0o10000000)
+    // Named before it is made: a create killed among chapter 04's mkdirs leaves directories that
+    // only a record written before the first of them can name.
+    const planned = plannedCgroup(spec)
+    if (planned) saveRecord(dir, { ...record, cgroup: planned })
     const { cgroup, limited } = await containerCgroup(spec)
     record.cgroup = cgroup
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
     await defend(helper)
+    // run: the helper, the relay to be, dies with this process, and the container's process
+    // with the relay (chapter 02), so that a killed run leaves no container behind.
+    if (!detach) await helper.setParentDeathSignal(constants.signals.SIGKILL)
     const console = await connectConsole(helper, options.consoleSocket)
     // The user switch waits for secure(), after the steps below that need root (mknod, mount).
     const asRoot = { ...spec, process: { ...spec.process, user: undefined } }
@@ -161,6 +143,9 @@ export async function create(root: string, id: string, options: CreateOptions, l
     const path = findExecutable(pid, spec.process)
     // Last, once nothing privileged is left: the user, capabilities, no_new_privs, seccomp (13).
     const { lastFilter } = await secure(helper, spec)
+    // A change of the effective user clears the parent-death signal (prctl(2)): set it again,
+    // as runc's init does once it has switched user.
+    if (!detach) await helper.setParentDeathSignal(constants.signals.SIGKILL)
     // What fails from here on happens after start, when create's caller is gone: the program's
     // stderr and its exit status are all that can tell it, as runc's init tells it.
     await helper.failuresTo(2)
@@ -245,57 +230,6 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
 }
 // #endregion start
 
-// #region applyProcessLimits
-/**
- * process.rlimits and process.oomScoreAdj, in force for the container's process before it runs
- * its program, hard limits that go up included. A limit of 2^64-1 is RLIM_INFINITY, unlimited.
- */
-export async function applyProcessLimits(helper: Helper, pid: number, process: Spec['process']): Promise<void> {
-  const exact = (n: number) => (Number.isSafeInteger(n) ? BigInt(n) : 2n ** 64n - 1n)
-  for (const { type, soft, hard } of process.rlimits ?? []) await helper.setrlimit(type, exact(soft), exact(hard))
-  if (process.oomScoreAdj !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(process.oomScoreAdj))
-}
-// #endregion applyProcessLimits
-
-// #region applySysctl
-/**
- * linux.sysctl: each key written under /proc/sys (dots become slashes) so that it lands in the
- * container's namespaces, never the host's (proc(5), /proc/sys/net). Only a key that belongs
- * to a namespace the container does not share with the host is allowed, as
- * runc's validator allows it (libcontainer/configs/validate, its sysctl check; which keys each
- * namespace owns: network_namespaces(7), ipc_namespaces(7)); the tests write a net.* key with a
- * network namespace of the container's own. Anything else would change the host and is refused
- * before anything is written: `sysctl "KEY" is not in a separate kernel namespace`.
- */
-export async function applySysctl(helper: Helper, spec: Spec): Promise<void> {
-  const own = new Set((spec.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type))
-  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    const ipc = /^(kernel\.(shm|msg)|kernel\.sem$|fs\.mqueue\.)/.test(key)
-    const net = key.startsWith('net.')
-    if (!(ipc && own.has('ipc')) && !(net && own.has('network'))) throw new RuntimeError(`sysctl "${key}" is not in a separate kernel namespace`)
-    await helper.writeFile(`/proc/sys/${key.replaceAll('.', '/')}`, value)
-  }
-}
-// #endregion applySysctl
-
-// #region v1Cgroup
-/**
- * The container's directory in cgroup v1 hierarchy `controller` (freezer, devices, cpuset),
- * which chapter 04 does not use: at the same path within the hierarchy as the container's other
- * cgroups, made if needed; and the directories made here, deepest first, which are all that
- * may be removed of it later.
- */
-export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; removeOrder: string[] } {
-  const [used, own] = Object.entries(cgroup.dirs)[0]!
-  const dir = join(CGROUP_ROOT, controller, relative(join(CGROUP_ROOT, used), own!))
-  const removeOrder: string[] = []
-  // Only what is made here is this container's: the directories above may be others' too.
-  for (let d = dir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
-  mkdirSync(dir, { recursive: true })
-  return { dir, removeOrder }
-}
-// #endregion v1Cgroup
-
 // #region mountCgroups
 /**
  * A `cgroup` entry of config.json's mounts (dockerd writes one at /sys/fs/cgroup, options ro,
@@ -341,127 +275,6 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
   if (ro) await helper.mount(null, target, null, ['remount', 'rdonly', ...flags])
 }
 // #endregion mountCgroups
-
-// #region applyDeviceRules
-/**
- * linux.resources.devices on cgroup v1: the devices cgroup at the container's cgroup path (a
- * hierarchy chapter 04 does not use) holds the spec's rules and runc's own defaults
- * (ALLOWED_DEVICES), and it holds the process before the process runs anything. Saved in the
- * record for exec and delete. On cgroup v2 the device rules are an eBPF program, which this
- * runtime does not load (noted).
- */
-export async function applyDeviceRules(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
-  const rules = spec.linux?.resources?.devices
-  if (!rules?.length || record.cgroup?.version !== 1) return
-  record.devices = v1Cgroup(record.cgroup, 'devices')
-  saveRecord(dir, record)
-  for (const { allow, type, major, minor, access } of [...rules, ...ALLOWED_DEVICES])
-    writeFileSync(join(record.devices.dir, allow ? 'devices.allow' : 'devices.deny'), `${type ?? 'a'} ${major ?? '*'}:${minor ?? '*'} ${access ?? 'rwm'}`)
-  writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
-}
-// #endregion applyDeviceRules
-
-// #region applyCpuset
-/**
- * linux.resources.cpu.cpus and mems, the CPUs and memory nodes the container may use: the
- * cpuset controller, which chapter 04 does not use. On cgroup v1 it is a hierarchy of its own,
- * at the container's cgroup path, with the traps runc's cpuset.go deals with (the text's "cpus
- * and mems"); the process is in it before it runs anything. Saved in the record for exec and
- * delete. On v2 the two files are the container's own cgroup's, once its parents enable cpuset.
- */
-export async function applyCpuset(dir: string, record: ContainerRecord, pid: number, spec: Spec): Promise<void> {
-  const { cpus, mems } = spec.linux?.resources?.cpu ?? {}
-  if ((!cpus && !mems) || !record.cgroup) return
-  let leaf = Object.values(record.cgroup.dirs)[0]!
-  if (record.cgroup.version === 2) {
-    enableControllers(CGROUP_ROOT, leaf, ['cpuset'])
-  } else {
-    record.cpuset = v1Cgroup(record.cgroup, 'cpuset')
-    saveRecord(dir, record)
-    leaf = record.cpuset.dir
-    const top = join(CGROUP_ROOT, 'cpuset')
-    const path: string[] = []
-    for (let d = leaf; d !== top; d = dirname(d)) path.unshift(d)
-    for (const d of path) {
-      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-        if (readFileSync(join(d, file), 'utf8').trim() === '') writeCgroupFile(join(d, file), readFileSync(join(dirname(d), file), 'utf8').trim())
-      }
-    }
-  }
-  if (cpus) writeCgroupFile(join(leaf, 'cpuset.cpus'), cpus)
-  if (mems) writeCgroupFile(join(leaf, 'cpuset.mems'), mems)
-  if (record.cpuset) writeCgroupFile(join(leaf, 'cgroup.procs'), String(pid))
-}
-// #endregion applyCpuset
-
-// #region createDeviceNodes
-/**
- * linux.devices: each node exists in the container's /dev as runc's createDevices makes it, its
- * path resolved in the container's root, never through a symlink to the host's: its parent
- * directories made, with the given type (c, b, u as c, or p for a fifo), major, minor and
- * fileMode (0666 when absent), owned by uid:gid (0:0 when absent). A node that exists already
- * is kept, as runc keeps it.
- */
-export async function createDeviceNodes(helper: Helper, pid: number, spec: Spec): Promise<void> {
-  for (const { path, type, major = 0, minor = 0, fileMode = 0o666, uid = 0, gid = 0 } of spec.linux?.devices ?? []) {
-    await mkdirAll(helper, posix.dirname(path))
-    try {
-      await helper.mknod(path, type === 'u' ? 'c' : type, fileMode, major, minor)
-    } catch (error) {
-      if ((error as SyscallError).code !== 'EEXIST') throw error
-      continue
-    }
-    // No helper call for chown: Node does it through /proc/PID/root, resolved inside as exec does.
-    lchownSync(secureJoin(`/proc/${pid}/root`, path, false), uid, gid)
-  }
-}
-// #endregion createDeviceNodes
-
-// #region protectPaths
-/**
- * linux.maskedPaths and linux.readonlyPaths, in the container's mount namespace after
- * pivot_root (the paths are the container's, /proc/kcore, /proc/sys, ...), as runc's maskPath
- * and readonlyPath make them: a masked file reads as empty, a masked directory lists nothing, a
- * read-only path refuses writes. A path the container does not have is skipped.
- */
-export async function protectPaths(helper: Helper, pid: number, spec: Spec): Promise<void> {
-  const kind = (path: string) => {
-    try {
-      return statSync(`/proc/${pid}/root${path}`).isDirectory() ? 'dir' : 'file'
-    } catch {
-      return undefined
-    }
-  }
-  for (const path of spec.linux?.readonlyPaths ?? []) {
-    if (!kind(path)) continue
-    await helper.mount(path, path, null, ['bind', 'rec'])
-    await helper.mount(path, path, null, ['bind', 'remount', 'rdonly', 'nosuid', 'nodev', 'noexec'])
-  }
-  for (const path of spec.linux?.maskedPaths ?? []) {
-    const k = kind(path)
-    if (k === 'dir') await helper.mount('tmpfs', path, 'tmpfs', ['rdonly'])
-    else if (k === 'file') await helper.mount('/dev/null', path, null, ['bind'])
-  }
-}
-// #endregion protectPaths
-
-// #region setupConsole
-/**
- * process.terminal: a pseudo-terminal for the container's process, whose master goes to the
- * caller through the console socket (`socket`, the helper's connected fd of --console-socket). The pty belongs
- * to the container's own devpts (/dev/pts/0 inside), and the slave becomes the process's stdin,
- * stdout, stderr and controlling terminal. The master is sent with the name runc sends,
- * `/dev/ptmx` (runc's setupConsole and utils.SendFile).
- */
-export async function setupConsole(helper: Helper, socket: number): Promise<void> {
-  const master = await helper.openpt('/dev/ptmx')
-  // A controlling terminal is a session's: the process leaves the runtime's session first.
-  await helper.setsid()
-  await helper.setControllingTerminal(master)
-  // The master is close-on-exec: once the program runs, the caller holds the only copy.
-  await helper.sendFd(socket, master, '/dev/ptmx')
-}
-// #endregion setupConsole
 
 // #region setFrozen
 /**
@@ -512,46 +325,6 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
 }
 // #endregion setFrozen
 
-// #region pause
-/** runc pause and resume: only a running container pauses (`container not running`), only a paused one resumes (`container not paused`). */
-export async function pause(root: string, id: string, paused: boolean): Promise<void> {
-  const { dir, record } = loadContainer(root, id)
-  const status = containerStatus(dir, record)
-  if (paused && status !== 'running') throw new RuntimeError('container not running')
-  if (!paused && status !== 'paused') throw new RuntimeError('container not paused')
-  await setFrozen(dir, record, paused)
-}
-// #endregion pause
-
-// #region parseSignal
-/** A signal by number (`9`) or name (`KILL`, `SIGKILL`, any case), refused otherwise: `invalid signal: TEXT`. */
-export function parseSignal(text: string): number {
-  const number = /^\d+$/.test(text) ? Number(text) : constants.signals[`SIG${text.toUpperCase().replace(/^SIG/, '')}` as NodeJS.Signals]
-  if (number === undefined || !Object.values(constants.signals).includes(number)) throw new RuntimeError(`invalid signal: ${text}`)
-  return number
-}
-// #endregion parseSignal
-
-// #region kill
-/**
- * runc kill: send `signal` to the container's process, or with `all` to every process in its
- * cgroup. A stopped container is refused with `container not running`, words containerd takes to
- * mean "already gone".
- */
-export async function kill(root: string, id: string, signal: number, all: boolean): Promise<void> {
-  const { dir, record } = loadContainer(root, id)
-  if (containerStatus(dir, record) === 'stopped') throw new RuntimeError('container not running')
-  const pids = all ? cgroupPids(record) : [record.pid]
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
-    }
-  }
-}
-// #endregion kill
-
 // #region deleteContainer
 /**
  * runc delete: remove a stopped container's cgroup and state directory, then run its poststop
@@ -560,7 +333,18 @@ export async function kill(root: string, id: string, signal: number, all: boolea
  * for them; a created container is killed and deleted as runc does.
  */
 export async function deleteContainer(root: string, id: string, force: boolean, log: RuntimeLog): Promise<void> {
-  const { dir, record } = loadContainer(root, id)
+  let found: ReturnType<typeof loadContainer>
+  try {
+    found = loadContainer(root, id)
+  } catch (error) {
+    // A create killed between making ROOT/ID and its first record leaves a directory no
+    // command can load, for ever: runc's delete removes it, and with --force says nothing.
+    if (!/container does not exist/.test((error as Error).message)) throw error
+    rmSync(join(root, id), { recursive: true, force: true })
+    if (force) return
+    throw error
+  }
+  const { dir, record } = found
   const status = containerStatus(dir, record)
   if (status !== 'stopped' && status !== 'created' && !force)
     throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`)
@@ -594,13 +378,17 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
  * runc exec: run `process` inside running container `id`, as one more process of it: in its
  * namespaces and its cgroups, with its limits, working directory, user, capabilities and
  * seccomp filter (chapter 13's secure()), and a terminal when asked.
- * A container that is not running is refused: `cannot exec in a stopped container`. With
- * `detach` it returns once the program runs, leaving it to the caller's subreaper as create
- * does, and writes `pidFile`; otherwise it waits and resolves to the exit code.
+ * A container that is not running is refused in runc's words (`cannot exec in a stopped
+ * container` for one that has stopped). With `detach` it returns once the program runs, leaving
+ * it to the caller's subreaper as create does, and writes `pidFile`; otherwise it waits and
+ * resolves to the exit code.
  */
 export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
   const { dir, record } = loadContainer(root, id)
-  if (containerStatus(dir, record) !== 'running') throw new RuntimeError('cannot exec in a stopped container')
+  const status = containerStatus(dir, record)
+  // A process that joined a frozen cgroup would freeze before its exec, and exec with it.
+  if (status === 'paused') throw new RuntimeError('cannot exec in a paused container (use --ignore-paused to override)')
+  if (status !== 'running') throw new RuntimeError('cannot exec in a stopped container')
   checkTerminal(options.process, options.consoleSocket)
   const helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: options.detach })
   try {
@@ -645,57 +433,9 @@ export async function execProcess(root: string, id: string, options: ExecOptions
 }
 // #endregion execProcess
 
-// #region run
-/** runc run: create, start, wait for the exit, delete; resolves to the exit code `docker run` would give. */
-export async function run(root: string, id: string, options: CreateOptions, log: RuntimeLog): Promise<number> {
-  const helper = await create(root, id, options, log, false)
-  const forward = (signal: NodeJS.Signals) => helper.process.kill(signal)
-  for (const signal of FORWARDED) process.on(signal, forward)
-  try {
-    await start(root, id, log)
-    return exitCode(await helper.exited)
-  } finally {
-    for (const signal of FORWARDED) process.off(signal, forward)
-    await deleteContainer(root, id, true, log)
-  }
-}
-// #endregion run
-
 /** Chapter 13's defences, first of all: the helper runs from a sealed copy and keeps no fd it was not given. */
 async function defend(helper: Helper): Promise<void> {
   await defendHelper(helper)
-}
-
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
-
-/** The host PIDs in the container's cgroup (runc ps), or its process alone without a cgroup. */
-export function cgroupPids(record: ContainerRecord): number[] {
-  const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
-  // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
-  if (!dir || !existsSync(dir)) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
-  const pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
-  // A record that names a hierarchy's root or the runtime's own cgroup would have kill --all and
-  // delete --force signal the machine's processes: that is never the container's cgroup.
-  if (!existsSync(join(dirname(dir), 'cgroup.procs')) || pids.includes(process.pid) || pids.includes(process.ppid))
-    throw new RuntimeError(`container ${record.id}: ${dir} is not a cgroup of the container's own`)
-  return pids
-}
-
-/** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect), for 10 seconds at most. */
-async function killAndWait(record: ContainerRecord, dir: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    const pids = cgroupPids(record)
-    if (containerStatus(dir, record) === 'stopped' && pids.length === 0) return
-    for (const pid of pids.length ? pids : [record.pid]) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // gone already
-      }
-    }
-    await sleep(10)
-  }
-  throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)
 }
 
 /** What config.json asks for that this runtime does not do yet, noted once per container (given the spec as loaded). */
@@ -707,6 +447,25 @@ function noteIgnored(spec: Spec, log: RuntimeLog): void {
     ['linux.resources.devices (cgroup v2)', raw.linux?.resources?.devices && existsSync('/sys/fs/cgroup/cgroup.controllers') ? true : undefined],
   ].filter(([, value]) => value !== undefined).map(([name]) => name)
   if (ignored.length) log.write('warning', `not applied by this runtime yet: ${ignored.join(', ')}`)
+}
+
+/**
+ * The cgroup chapter 04 is about to make for `spec`, with only the directories that do not exist
+ * yet to remove, deepest first; undefined without a cgroupsPath (or without chapter 04, whose
+ * own step then says so).
+ */
+function plannedCgroup(spec: Spec): Cgroup | undefined {
+  const path = spec.linux?.cgroupsPath
+  try {
+    if (path === undefined || readdirSync(CGROUP_ROOT).length === 0) return undefined
+    const version = cgroupVersion(CGROUP_ROOT)
+    const dirs = cgroupDirs(path, version, CGROUP_ROOT, readFileSync('/proc/self/cgroup', 'utf8'))
+    const removeOrder: string[] = []
+    for (const leaf of new Set(Object.values(dirs))) for (let d = leaf; !existsSync(d); d = dirname(d)) removeOrder.push(d)
+    return { version, dirs, removeOrder }
+  } catch {
+    return undefined
+  }
 }
 
 /** A terminal needs a console socket to go to, and a console socket a terminal to carry (runc's words). */

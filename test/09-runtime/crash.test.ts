@@ -73,6 +73,21 @@ function livingBelow(pid: number): string[] {
   })
 }
 
+/**
+ * After a create killed with SIGKILL (`when` says where), what a shim does next: `state`, then
+ * `delete --force`; nothing may be left of it, in ROOT, in the cgroups or below its hold.
+ */
+async function checkNothingLeft(t: ReturnType<typeof setup>, id: string, killed: { code: number; printed: string; hold: number }, when: string, cgroupsPath: string) {
+  expect(killed.code, `${when} exited otherwise than by the SIGKILL: ${killed.printed}`).toBe(137)
+  const state = await t.rt('state', id)
+  expect(state.code === 0 || /container does not exist/.test(state.stderr), `state after ${when}: ${state.stderr}`).toBe(true)
+  const deleted = await t.rt('delete', '--force', id)
+  expect(deleted.code, `delete --force after ${when}: ${deleted.stderr}. What must already be on disk for it to act, at every moment of create? (the text's "create")`).toBe(0)
+  expect(existsSync(join(t.root, id)), `ROOT/${id} still there after ${when}, then delete --force (it holds ${existsSync(join(t.root, id)) ? readdirSync(join(t.root, id)).join(', ') || 'nothing' : ''}): which command could ever remove it? (the text's "create")`).toBe(false)
+  expect(await waitFor(() => livingBelow(killed.hold).length === 0, 3000), `processes alive 3 s after ${when}, then delete --force: ${livingBelow(killed.hold).join(', ')}. Who could still find them, and by what?`).toBe(true)
+  expect(cgroupDirsLeft(cgroupsPath), `cgroups left after ${when}, then delete --force: what named them to delete, and since when? (the text's "create")`).toEqual([])
+}
+
 describeKernel('minirunc: a create that does not finish', () => {
   it('create killed with SIGKILL right before each of its helper requests in turn, then state and delete --force', async () => {
     const t = setup()
@@ -87,17 +102,25 @@ describeKernel('minirunc: a create that does not finish', () => {
       const id = `k${k}`
       const cgroupsPath = t.newCgroup()
       const killed = await t.crasher(['die', String(k), report, '--root', t.root, 'create', '--bundle', t.bundle, id], join(t.dir, `${id}.out`))
-      const when = `create killed right before its helper request ${k} of ${requests.length} (${request})`
-      expect(killed.code, `${when} exited otherwise than by the SIGKILL: ${killed.printed}`).toBe(137)
-      const state = await t.rt('state', id)
-      expect(state.code === 0 || /container does not exist/.test(state.stderr), `state after ${when}: ${state.stderr}`).toBe(true)
-      const deleted = await t.rt('delete', '--force', id)
-      expect(deleted.code, `delete --force after ${when}: ${deleted.stderr}. What must already be on disk for it to act, at every moment of create? (the text's "create")`).toBe(0)
-      expect(existsSync(join(t.root, id)), `ROOT/${id} still there after ${when}, then delete --force`).toBe(false)
-      expect(await waitFor(() => livingBelow(killed.hold).length === 0, 3000), `processes alive 3 s after ${when}, then delete --force: ${livingBelow(killed.hold).join(', ')}. Who could still find them, and by what?`).toBe(true)
-      expect(cgroupDirsLeft(cgroupsPath), `cgroups left after ${when}, then delete --force: what named them to delete, and since when? (the text's "create")`).toEqual([])
+      await checkNothingLeft(t, id, killed, `create killed right before its helper request ${k} of ${requests.length} (${request})`, cgroupsPath)
     }
   }, 300_000)
+
+  it('create killed with SIGKILL right after each of its file-system changes in turn, then state and delete --force', async () => {
+    const t = setup()
+    // Until a create has made fewer changes than the kill waits for, and finishes.
+    for (let n = 1; ; n++) {
+      expect(n, 'a create that still had not finished after 60 file-system changes').toBeLessThanOrEqual(60)
+      const id = `f${n}`
+      const cgroupsPath = t.newCgroup()
+      const killed = await t.crasher(['dieafter', String(n), '--root', t.root, 'create', '--bundle', t.bundle, id], join(t.dir, `${id}.out`))
+      if (killed.code === 0) {
+        expect((await t.rt('delete', '--force', id)).code, `delete --force of ${id}, a create that finished`).toBe(0)
+        break
+      }
+      await checkNothingLeft(t, id, killed, `create killed right after its file-system change ${n} (a file or directory made, renamed or removed)`, cgroupsPath)
+    }
+  }, 600_000) // some twenty creates, each killed and cleaned after: over three minutes under load
 
   it('two creates of one ID at once, their file-system calls under --root taken in step', async () => {
     const t = setup()

@@ -2,13 +2,15 @@
  * `minirunc` for crash.test.ts, the command line's own code with one of a test's hooks in front:
  *   die N REPORT ARGS...        minirunc ARGS, killed with SIGKILL right before its helper request
  *                               number N (from 0); REPORT gets the names of those it made, as JSON
+ *   dieafter N ARGS...          minirunc ARGS, killed with SIGKILL right after its Nth call (from 1)
+ *                               that creates, renames or removes a file (test/support/dying.ts)
  *   lockstep SYNC NAME ROOT ARGS...
  *                               minirunc ARGS whose every file-system call on ROOT or below waits
  *                               until the process SYNC/OTHER (OTHER being the other of `a` and `b`)
  *                               has come as far in its own: two creates that check and then act
  *                               both check before either acts
  */
-import { dieBeforeRequest } from '../support/dying.ts'
+import { dieAfter, dieBeforeRequest } from '../support/dying.ts'
 
 const fs = process.getBuiltinModule('node:fs')
 // Started as `node -e CODE ARGS...`: ARGS follow the node binary.
@@ -17,6 +19,8 @@ const [mode, ...rest] = process.argv.slice(1)
 if (mode === 'die') {
   const [n, report] = rest.splice(0, 2) as [string, string]
   dieBeforeRequest(Number(n), report)
+} else if (mode === 'dieafter') {
+  dieAfter(Number(rest.shift()))
 } else if (mode === 'lockstep') {
   const [sync, name, root] = rest.splice(0, 3) as [string, string, string]
   lockstep(sync, name, root)

@@ -22,8 +22,8 @@ describeKernel('minidocker run through the runtime', () => {
 
   it('minidocker run of a probe on the bridge, ended by minirunc kill KILL', async () => {
     const runtime = join(host().root, 'runtime')
-    const none = await minirunc(['--root', runtime, 'state', 'none'])
-    expect(none.stderr, 'minirunc state none, before any run').toMatch(/container does not exist/)
+    const none = await minirunc(['--root', runtime, 'delete', 'none'])
+    expect(none.stderr, 'minirunc delete none, before any run').toMatch(/container does not exist/)
     const run = host().minidocker(['run', 'probe', '/bin/probe', netdev, 'sleep:60000'])
     const ids = () => (existsSync(runtime) ? readdirSync(runtime) : [])
     onCleanup(async () => {

@@ -53,8 +53,7 @@ let runcCount = 0
 /**
  * The same kind of bundle under the real runc, with a state root of its own, its create run as
  * setup()'s is (output to a file, under a keeper of dead PIDs): what a test compares minirunc with.
- * The bundle names no cgroupsPath: runc then makes a cgroup named for the ID below its own (this
- * process's), and the ID is one the cleanup checks know.
+ * The ID is one the cleanup checks know.
  */
 function runcSetup(steps: string[], edit?: (spec: Spec) => void) {
   const dir = tempDir()
@@ -164,7 +163,7 @@ describeKernel('minirunc: the life cycle', () => {
     expect(await waitFor(() => !alive(pid), 5000), 'the process still alive 5 s after kill c2 9').toBe(true)
     expect((await t.state('c2')).status, 'state after the process died: who knows whether it runs, the record or the kernel? (the text\'s "The state directory and the status")').toBe('stopped')
     // The kill below must not reach another process, whatever the code under test does: the PID is still the dead container's.
-    expect(processState(pid), `the container's process ${pid} was reaped by another than create's caller (the test holds it as a zombie) after kill c2 9: runc's init ends up its caller's subreaper's child, and nothing of the runtime's stays its parent (the text's "create")`).toBe('Z')
+    expect(processState(pid), `the container's process ${pid} was reaped by another than create's caller (the test holds it as a zombie) after kill c2 9: whose child was it once create had exited, and who collected its exit? (the text's "create")`).toBe('Z')
     const again = await t.rt('kill', 'c2', 'KILL')
     expect(again.stderr, 'kill KILL of a stopped container: which words does containerd read as "already gone"? (kill\'s doc comment)').toMatch(/container not running/)
     expect((await t.rt('delete', 'c2')).code).toBe(0)
@@ -179,6 +178,49 @@ describeKernel('minirunc: the life cycle', () => {
     expect(r.code, `run's exit code vs the program's 7; it printed: ${r.stderr}`).toBe(7)
     expect(existsSync(join(t.root, 'c3')), 'ROOT/c3 after run returned').toBe(false)
   })
+
+  it('run of a probe as user 1000, the run killed with SIGKILL once the probe runs', async () => {
+    const t = setup(['sleep:60000'], (spec) => (spec.process.user = { uid: 1000, gid: 1000 }))
+    const run = execa(process.execPath, [MINIRUNC, '--root', t.root, 'run', '--bundle', t.bundle, 'u1'], { reject: false, stdin: 'ignore', cwd: t.bundle, timeout: 60_000 })
+    onCleanup(() => void run.kill('SIGKILL'))
+    const running = async () => {
+      const r = await minirunc(['--root', t.root, 'state', 'u1'])
+      return r.code === 0 && (JSON.parse(r.stdout) as { status: string }).status === 'running'
+    }
+    let up = false
+    for (const until = Date.now() + 30_000; !up && Date.now() < until && run.exitCode === null; await new Promise((r) => setTimeout(r, 100))) up = await running()
+    if (!up) {
+      const ended = await run
+      rethrowNotImplemented(String(ended.stderr))
+      expect.fail(`run of a probe as user 1000 never showed a running container: ${ended.stderr}`)
+    }
+    const { pid } = await t.state('u1')
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8'), 'the probe\'s uid, process.user 1000').toMatch(/^Uid:\s+1000\s/m)
+    // Its exit, not its end: a container that outlives it still holds its stdout and stderr.
+    const exited = new Promise((resolve) => run.once('exit', resolve))
+    run.kill('SIGKILL')
+    await exited
+    expect(await waitFor(() => !alive(pid), 5000), `the container's process ${pid}, user 1000, still alive 5 s after its run was killed with SIGKILL: what tied it to the run, and was that still in force when the program started? (prctl(2); the text's "start, kill, delete, run")`).toBe(true)
+  }, 60_000)
+
+  it('create and start of a probe that lists its open fds, beside runc; then exec of the same', async () => {
+    const t = setup(['fds'])
+    const real = runcSetup(['fds'])
+    expect((await t.create('f1')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await t.rt('start', 'f1')).code).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    expect(await waitFor(() => probeLines(t.out()).length > 0 && probeLines(real.out()).length > 0, 10_000), `the probes printed nothing within 10 s of start: ${t.out()} / ${real.out()}`).toBe(true)
+    const [ours] = probeLines(t.out())
+    const [theirs] = probeLines(real.out())
+    expect(ours, `the fds the program found open under minirunc, against runc's (the directory the probe lists is one of them): which of the runtime's were still open when it started, and how did they get there? (the text's "create")`).toEqual(theirs)
+    const s = setup(['sleep:60000'])
+    expect((await s.create('f2')).code, s.out()).toBe(0)
+    expect((await s.rt('start', 'f2')).code).toBe(0)
+    const exec = await s.rt('exec', 'f2', '/bin/probe', 'fds')
+    expect(exec.code, `exec of the probe's fds step: ${exec.stderr}`).toBe(0)
+    expect(probeLines(exec.stdout), `the fds an exec'd program found open, against what runc's container found: which of the runtime's were still open? (the text's "exec")`).toEqual([theirs])
+  }, 90_000)
 
   it('delete --force of a running container', async () => {
     const t = setup(['sleep:60000'])
@@ -425,14 +467,38 @@ describeKernel('minirunc: pause and resume', () => {
     expect(runcPaused.code, `runc pause of the storm failed: ${runcPaused.stderr}`).toBe(0)
     expect(await stillRunning(await ps(real.rt, real.id), () => ps(real.rt, real.id), 300), 'runc pause left the storm running: this kernel cannot freeze it, the test cannot judge').toEqual([])
     const paused = await t.rt('pause', 'f1')
-    expect(paused.code, `pause of a container that keeps forking and exiting, which runc pauses: ${paused.stderr} (a process may fork or exit between your listing and your move: the text's "pause and resume")`).toBe(0)
+    expect(paused.code, `pause of a container that keeps forking and exiting, which runc pauses: ${paused.stderr} (what changed between what you looked at and what you acted on? the text's "pause and resume")`).toBe(0)
     const pids = await ps(t.rt, 'f1')
     expect(pids.length, 'ps --format json of the paused storm').toBeGreaterThan(0)
-    expect(await stillRunning(pids, () => ps(t.rt, 'f1'), 300), 'what still ran of the storm after pause, which runc pause stops: a process born while you moved the others, or a freezer written once and not waited for? (the text\'s "pause and resume")').toEqual([])
+    expect(await stillRunning(pids, () => ps(t.rt, 'f1'), 300), 'what still ran of the storm after pause, which runc pause stops: where was each of these processes, and since when? (the text\'s "pause and resume")').toEqual([])
     expect((await t.rt('resume', 'f1')).code).toBe(0)
     expect(await waitFor(() => pids.some((pid) => !alive(pid)), 10_000), 'the storm did not go on within 10 s of resume').toBe(true)
   }, 90_000)
 
+
+  it('exec into a paused container, beside runc exec into a paused one', async () => {
+    const t = setup(['sleep:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
+    const real = runcSetup(['sleep:60000'])
+    thawOnCleanup(t.root, 'x1')
+    expect((await t.create('x1')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await t.rt('start', 'x1')).code).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    const runcPaused = await real.rt('pause', real.id)
+    expect(runcPaused.code, `runc pause failed: ${runcPaused.stderr}`).toBe(0)
+    const paused = await t.rt('pause', 'x1')
+    expect(paused.code, `pause failed: ${paused.stderr}`).toBe(0)
+    const theirs = await real.rt('exec', real.id, '/bin/probe', 'out:joined')
+    const ours = await minirunc(['--root', t.root, 'exec', 'x1', '/bin/probe', 'out:joined'], { timeout: 20_000 })
+    rethrowNotImplemented(ours.stderr)
+    // runc's words, without the "exec failed: " its command line puts before every exec error.
+    const words = (/msg="(?:exec failed: )?([^"]*)"/.exec(theirs.stderr)?.[1] ?? theirs.stderr.trim())
+    expect(theirs.code, `runc exec into a paused container: ${theirs.stderr}`).not.toBe(0)
+    expect(ours.code === 0 ? ours.stdout : ours.stderr, `exec into a paused container: runc refused it (exit ${theirs.code}: ${words}); minirunc exited ${ours.code} and said: ${ours.stderr.trim() || '(nothing)'}. What would become of a process that joined this container now, and of the exec waiting for it? (the text's "exec")`).toContain(words)
+    expect((await t.state('x1')).status, 'state after an exec into the paused container').toBe('paused')
+    const ps = JSON.parse((await t.rt('ps', '--format', 'json', 'x1')).stdout || '[]') as number[]
+    expect(ps.length, `the paused container's processes after the exec (${ps.join(', ')}): was one added?`).toBe(1)
+  }, 90_000)
 
   it('pause and resume of a CPU burner and an exec\'d one, then delete --force while paused', async () => {
     const t = setup(['burn:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
@@ -655,12 +721,16 @@ describeKernel('minirunc: the container\'s /sys/fs/cgroup', () => {
       `mkdir /sys/fs/cgroup/cpu,cpuacct && mount --bind "${hold}/cpu" /sys/fs/cgroup/cpu,cpuacct`,
       'ln -s cpu,cpuacct /sys/fs/cgroup/cpu', 'ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct', `umount -l "${hold}"`, 'exec "$@"',
     ].join('\n')
-    const r = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', layout, 'sh', process.execPath, MINIRUNC, '--root', t.root, 'run', '--bundle', t.bundle, 'g2'], { reject: false, stdin: 'ignore', timeout: 60_000 })
+    // What the stand-in host's /sys/fs/cgroup holds, listed there by the same shell before the run.
+    const hostListing = join(t.dir, 'host-listing')
+    const listed = layout.replace(`umount -l "${hold}"`, `umount -l "${hold}"\nls -1 /sys/fs/cgroup > "${hostListing}"`)
+    const r = await execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', listed, 'sh', process.execPath, MINIRUNC, '--root', t.root, 'run', '--bundle', t.bundle, 'g2'], { reject: false, stdin: 'ignore', timeout: 60_000 })
     rethrowNotImplemented(String(r.stderr))
+    const host = readFileSync(hostListing, 'utf8').split('\n').filter(Boolean).sort()
     const [listing, cpu, cpuacct] = probeLines(String(r.stdout))
-    expect(listing, `what the probe lists in /sys/fs/cgroup on a host whose /sys/fs/cgroup holds cpu -> cpu,cpuacct, cpuacct -> cpu,cpuacct, memory, pids; run said: ${r.stderr}`).toMatchObject({ ls: ['cpu', 'cpu,cpuacct', 'cpuacct', 'memory', 'pids'] })
+    expect(listing, `what the probe lists in /sys/fs/cgroup, on a stand-in host whose /sys/fs/cgroup lists ${host.join(', ')}: which of those are hierarchies, which are other names, and which does a program in the container look for? run said: ${r.stderr}`).toMatchObject({ ls: host })
     for (const [name, line] of [['cpu', cpu], ['cpuacct', cpuacct]] as const)
-      expect(line, `the probe's /sys/fs/cgroup/${name}/cpu.shares, cpu.shares 512 in linux.resources, on that host: a program looks for a controller by its own name, the hierarchy has both in one (the text's "The container's /sys/fs/cgroup"; runc's mountCgroupV1)`).toMatchObject({ cat: '512\n' })
+      expect(line, `the probe's /sys/fs/cgroup/${name}/cpu.shares, cpu.shares 512 in linux.resources, on that host: what did the program find under the name ${name}, and what is that name on the host? (the text's "The container's /sys/fs/cgroup"; runc's mountCgroupV1)`).toMatchObject({ cat: '512\n' })
   })
 })
 

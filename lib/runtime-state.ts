@@ -1,15 +1,14 @@
 /**
- * Chapter 09: the state directory. Each container is ROOT/ID with state.json (its record) and,
+ * Chapter 09's given code: the state directory. Each container is ROOT/ID with state.json (its record) and,
  * between create and start, exec.fifo. Every command reads the record and works out the status
  * from the kernel, because the container's process may have exited, or been replaced, since.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import type { State } from '../../lib/oci.ts'
-import { EXEC_FIFO, processStartTime, RuntimeError, STATE_FILE, type ContainerRecord } from '../../lib/runtime.ts'
+import { dirname, join } from 'node:path'
+import type { State } from './oci.ts'
+import { EXEC_FIFO, processStartTime, RuntimeError, STATE_FILE, type ContainerRecord } from './runtime.ts'
 import { checkContainerId } from './bundle.ts'
 
-// #region loadContainer
 /**
  * The state directory of container `id` under `root` and its record. An unknown ID (no
  * directory, or no state.json in it) is refused with runc's words, `container does not exist`,
@@ -26,9 +25,7 @@ export function loadContainer(root: string, id: string): { dir: string; record: 
   }
   return { dir, record: JSON.parse(text) as ContainerRecord }
 }
-// #endregion loadContainer
 
-// #region containerStatus
 /**
  * The status now, from the kernel and the state directory (runc's refreshState): stopped when
  * the process is gone, or a zombie, or its PID now belongs to another process; created while
@@ -50,7 +47,6 @@ function frozen(freezer: NonNullable<ContainerRecord['freezer']>): boolean {
     return false
   }
 }
-// #endregion containerStatus
 
 /** The state as `state` prints it and hooks read it: the public fields and the status, with pid 0 once stopped. */
 export function publicState(dir: string, record: ContainerRecord): State {
@@ -58,3 +54,35 @@ export function publicState(dir: string, record: ContainerRecord): State {
   const { startTime: _t, cgroup: _c, hooks: _h, freezer: _f, devices: _d, cpuset: _s, seccomp: _p, ...state } = record
   return { ...state, status, pid: status === 'stopped' ? 0 : record.pid }
 }
+
+/** The host PIDs in the container's cgroup (runc ps), or its process alone without a cgroup. */
+export function cgroupPids(record: ContainerRecord): number[] {
+  const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
+  // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
+  if (!dir || !existsSync(dir)) return processStartTime(record.pid) === record.startTime ? [record.pid] : []
+  const pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
+  // A record that names a hierarchy's root or the runtime's own cgroup would have kill --all and
+  // delete --force signal the machine's processes: that is never the container's cgroup.
+  if (!existsSync(join(dirname(dir), 'cgroup.procs')) || pids.includes(process.pid) || pids.includes(process.ppid))
+    throw new RuntimeError(`container ${record.id}: ${dir} is not a cgroup of the container's own`)
+  return pids
+}
+
+/** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect), for 10 seconds at most. */
+export async function killAndWait(record: ContainerRecord, dir: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    const pids = cgroupPids(record)
+    if (containerStatus(dir, record) === 'stopped' && pids.length === 0) return
+    for (const pid of pids.length ? pids : [record.pid]) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+    await sleep(10)
+  }
+  throw new RuntimeError(`container ${record.id} did not die within 10 seconds of SIGKILL`)
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,14 +1,13 @@
 /**
- * Chapter 09: the bundle, what a runtime is handed. A directory with config.json (the Spec of
+ * Chapter 09's given code: the bundle, what a runtime is handed. A directory with config.json (the Spec of
  * every chapter so far, written down) and the root filesystem it names; and the container's ID,
  * which becomes a directory name under the runtime's --root.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { Spec } from '../../lib/oci.ts'
-import { RuntimeError } from '../../lib/runtime.ts'
+import type { Spec } from './oci.ts'
+import { RuntimeError } from './runtime.ts'
 
-// #region checkContainerId
 /**
  * Refuse an ID that could not safely be a directory name under --root: runc allows letters,
  * digits and `_ + - .`, and never `.` or `..` alone. The message names the ID: `invalid id format: ID`.
@@ -17,9 +16,7 @@ export function checkContainerId(id: string): void {
   // A "/" or ".." would put the state directory (and what delete removes) anywhere on the host.
   if (!/^[\w+.-]+$/.test(id) || id === '.' || id === '..') throw new RuntimeError(`invalid id format: ${JSON.stringify(id)}`)
 }
-// #endregion checkContainerId
 
-// #region loadBundle
 /**
  * Read BUNDLE/config.json into a Spec whose root.path is absolute. Refused, each in one line
  * naming the file and what is wrong: no config.json, text that is not JSON, a missing field of
@@ -46,4 +43,3 @@ export function loadBundle(bundle: string): Spec {
   if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) throw new RuntimeError(`rootfs (${rootfs}) does not exist`)
   return { ...spec, root: { ...spec.root, path: rootfs } }
 }
-// #endregion loadBundle

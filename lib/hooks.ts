@@ -1,12 +1,12 @@
 /**
- * Chapter 09: hooks, the programs config.json asks the runtime to run at points of the
+ * Chapter 09's given code: hooks, the programs config.json asks the runtime to run at points of the
  * container's life. dockerd's network set-up is one (a prestart hook, even with --network none):
  * each reads the container's state JSON on its stdin.
  */
 import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
-import type { Hook, State } from '../../lib/oci.ts'
-import { RuntimeError } from '../../lib/runtime.ts'
+import type { Hook, State } from './oci.ts'
+import { RuntimeError } from './runtime.ts'
 
 /**
  * A hook run inside the container (createContainer, startContainer): in the namespaces of its
@@ -21,7 +21,6 @@ export interface InContainer {
 /** How long a hook without a timeout of its own may run. */
 export const DEFAULT_HOOK_TIMEOUT = 30
 
-// #region runHooks
 /**
  * Run `hooks` one after the other, each with `state` as JSON on its stdin, its own args
  * (args[0] is argv[0]) and env (nothing else), and the runtime's cwd. The first that fails
@@ -70,7 +69,6 @@ export async function runHooks(name: string, hooks: Hook[] | undefined, state: S
       throw new RuntimeError(`${what}: ${status}, stdout: ${Buffer.concat(out).toString().trim()}, stderr: ${Buffer.concat(err).toString().trim()}`)
   }
 }
-// #endregion runHooks
 
 function envObject(env: string[]): Record<string, string> {
   return Object.fromEntries(env.filter((v) => v.includes('=')).map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]))
