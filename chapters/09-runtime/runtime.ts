@@ -47,8 +47,7 @@ export interface CreateOptions {
  *
  * With `detach` (the command), the process is left to the caller's subreaper (containerd's
  * shim), as runc's init is; without it (`run`), the returned Helper's `exited` reports the
- * container's exit, and the container's process does not outlive this process, however this one
- * ends. A failure at any point leaves nothing: no process, cgroup or state directory.
+ * container's exit. A failure at any point leaves nothing: no process, cgroup or state directory.
  */
 export async function create(root: string, id: string, options: CreateOptions, log: RuntimeLog, detach = true): Promise<Helper> {
   // TODO(09): runc create, the chapter's centre (the text's "create"; runtime-spec runtime.md,
@@ -87,8 +86,6 @@ export async function create(root: string, id: string, options: CreateOptions, l
   //      (the text's "After start").
   //   7. detach: once create has exited, the process's exit must reach whoever ran create (the
   //      shim), with the status the program gave it, and the process must outlive create.
-  //      Without detach (`run`), the process must not outlive its runtime: what in the
-  //      kernel ties them together, and does it survive everything create does afterwards?
   throw new NotImplementedError('09-runtime', 'create')
 }
 // #endregion create

@@ -4,7 +4,6 @@
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
-import { constants } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode } from '#ch/01-process/process.ts'
@@ -109,9 +108,6 @@ export async function create(root: string, id: string, options: CreateOptions, l
     saveRecord(dir, record)
     helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: detach, extraFds: [fifo] })
     await defend(helper)
-    // run: the helper, the relay to be, dies with this process, and the container's process
-    // with the relay (chapter 02), so that a killed run leaves no container behind.
-    if (!detach) await helper.setParentDeathSignal(constants.signals.SIGKILL)
     const console = await connectConsole(helper, options.consoleSocket)
     // The user switch waits for secure(), after the steps below that need root (mknod, mount).
     const asRoot = { ...spec, process: { ...spec.process, user: undefined } }
@@ -143,9 +139,6 @@ export async function create(root: string, id: string, options: CreateOptions, l
     const path = findExecutable(pid, spec.process)
     // Last, once nothing privileged is left: the user, capabilities, no_new_privs, seccomp (13).
     const { lastFilter } = await secure(helper, spec)
-    // A change of the effective user clears the parent-death signal (prctl(2)): set it again,
-    // as runc's init does once it has switched user.
-    if (!detach) await helper.setParentDeathSignal(constants.signals.SIGKILL)
     // What fails from here on happens after start, when create's caller is gone: the program's
     // stderr and its exit status are all that can tell it, as runc's init tells it.
     await helper.failuresTo(2)
