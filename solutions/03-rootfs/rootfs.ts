@@ -6,11 +6,10 @@
  * Like chapter 02's work, all of it runs in the helper between fork and exec, in runc's order:
  * lib/rootfs-setup.ts (given) is that order, and calls the functions of this file.
  */
-import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
+import { readFileSync, readlinkSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { relative } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
-import { mkdirAll } from '../../lib/helper-fs.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
 
 // #region makeMountsPrivate

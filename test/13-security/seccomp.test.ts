@@ -15,7 +15,6 @@ import { runFilter } from '../support/bpf.ts'
 
 const X86_64 = ARCHITECTURES.SCMP_ARCH_X86_64!.audit
 const I386 = ARCHITECTURES.SCMP_ARCH_X86!.audit
-const ERRNO = (errno: number) => SECCOMP_RET.ERRNO | errno
 const names: Record<number, string> = { [SECCOMP_RET.ALLOW]: 'ALLOW', [SECCOMP_RET.KILL_PROCESS]: 'KILL_PROCESS', [SECCOMP_RET.KILL_THREAD]: 'KILL_THREAD' }
 /** A call killed, thread or process: which of the two runc's filter gives is search.test.ts's to judge. */
 const KILLED = ['KILL_THREAD', 'KILL_PROCESS']
