@@ -5,9 +5,19 @@ import { basename, join } from 'node:path'
 
 const cleanups: (() => unknown)[] = []
 
-// Newest first: what a test made last (a helper, a mount) goes before what it stands in.
+// Newest first: what a test made last (a helper, a mount) goes before what it stands in. One
+// that fails does not keep the rest from running: it is reported once they all have.
 const cleanUp = async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn()
+  const failures: unknown[] = []
+  for (const fn of cleanups.splice(0).reverse()) {
+    try {
+      await fn()
+    } catch (error) {
+      failures.push(error)
+    }
+  }
+  if (failures.length === 1) throw failures[0]
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} clean-ups failed`)
 }
 // After each test; at a terminal (test/support/security.ts's tools, say), once the script is done.
 if (process.env.VITEST) (await import('vitest')).afterEach(cleanUp)
