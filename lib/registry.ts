@@ -107,13 +107,20 @@ export async function registryError(response: Response, what: string): Promise<R
  */
 export async function request(session: Session, path: string, init: RequestInit = {}): Promise<Response> {
   const url = `${session.endpoint}${path}`
+  let response: Response
   try {
-    return await fetch(url, init)
+    response = await fetch(url, init)
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error
     const cause = (error as Error).cause as Error | undefined
     throw new Error(`Get "${url}": ${cause?.message ?? (error as Error).message}`)
   }
+  if (!init.signal || !response.body) return response
+  // Node's fetch can leave a body it has received to the end neither closed nor errored when
+  // the signal aborts just then, and a read of it would wait for ever: a pipe that follows the
+  // signal ends the body with the signal's reason.
+  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(), { signal: init.signal })
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
 
 // ---------- a pull's options and result ----------
