@@ -55,8 +55,8 @@ export function rememberedDiffId(root: string, blobDigest: string): string | und
 }
 
 /**
- * The layer that registry blobs `digests` (bottom first) make in the store at `root`, when the
- * diff ID of each was remembered and the layer store has their chain; else undefined.
+ * Look up the diff ID remembered for each of `digests`, in order; when every one has one, the
+ * layer store's record for the chain ID those diff IDs make, if it has that chain. Else undefined.
  */
 export function storedLayer(root: string, digests: string[]): LayerRecord | undefined {
   const diffIds = digests.map((digest) => rememberedDiffId(root, digest))

@@ -40,6 +40,9 @@ export function pullLayer(image: LayerSource, index: number, watch: Watch): Prom
   //      of the layer's statuses are the transfer's, and where do they go?
   //   5. A registration that fails: what does each watcher see, what is left in the store (chapter
   //      06's registerLayer says), and does the next pull meet the old failure?
+  //   6. The blob may be in the store's blobs/ already, from an earlier pull. What does its file name
+  //      promise, who checked that promise, and when? No layer may be made from bytes that are not
+  //      the blob's.
   throw new NotImplementedError('07-registry', 'pullLayer')
 }
 // #endregion pullLayer

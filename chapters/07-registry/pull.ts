@@ -26,9 +26,10 @@ import type { FetchedManifest, ImageManifest, PullOptions, PullResult, Session }
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
  * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
  * (its digest is the one `docker pull` reports) and the parsed image manifest. An index entry
- * it refuses is an Error that quotes what it refuses.
+ * it refuses is an Error that quotes what it refuses. When `signal` aborts, it rejects with the
+ * signal's reason.
  */
-export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
+export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform, signal?: AbortSignal): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
   // TODO(07): from a tag or a digest to one image manifest (moby's distribution/pull_v2.go,
   //   pullManifestList and pullSchema2).
   //   1. Fetch what the reference names. A 401 or a 404 must read as Docker's messages do: what in
@@ -39,6 +40,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   //      must the manifest you get back agree with besides its digest?
   //   3. Keep every manifest you fetch in the blob store; `top` is the first one, whose digest the pull reports.
   //   4. What you end with must be an image manifest; anything else is an Error naming its type.
+  //   5. The pull can be cancelled while a registry takes its time to answer, and lib/registry-client.ts
+  //      takes no signal. Once you have rejected, what of your code here may still act, on the registry or
+  //      on the store? (the chapter's "Nothing after the end")
   throw new NotImplementedError('07-registry', 'resolveManifest')
 }
 // #endregion resolveManifest
@@ -69,7 +73,8 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //   3. The store may have the image already: what tells you so from the manifest alone, before any
   //      blob? Then it only needs its tag, the "Digest:" line and "Image is up to date", and nothing
   //      is downloaded.
-  //   4. Otherwise the config downloads together with the layers. Which layers does the store have,
+  //   4. Otherwise the config downloads together with the layers, unless the store has it: what does a
+  //      file under its name in blobs/ tell you? Which layers does the store have,
   //      and how can you know it before the config, with its diff IDs, has arrived? (What did
   //      chapter 06 remember, and of which layers?) Those are never downloaded.
   //   5. The other layers download together, in slots (slots.ts, your Slots): never more than
@@ -91,7 +96,8 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      Node must never see a rejection unhandled. Nothing from bytes that failed their check may end up
   //      as a layer, an image or a tag. What state does the pull need for this, and what must already be
   //      true of a download at the moment it fails? And once the pull has failed, what of it may still
-  //      reach the registry or the store?
+  //      reach the registry or the store? A cancel can also come before any layer exists: what is the
+  //      pull waiting on then?
   //   9. Last, the image goes into the store under its name (chapter 06), then the "Digest:" and
   //      "Status:" lines, then the result.
   throw new NotImplementedError('07-registry', 'pullImage')

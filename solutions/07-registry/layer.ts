@@ -2,8 +2,9 @@
  * Chapter 07: one layer of a pull, into the store once for every pull of the process that
  * needs it (moby's distribution/xfer/download.go).
  */
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { blobPath, hasBlob } from '#ch/06-images/cas.ts'
+import { blobPath } from '#ch/06-images/cas.ts'
 import { registerLayer, rememberDiffId, storePaths } from '#ch/06-images/store.ts'
 import type { LayerRecord } from '../../lib/image.ts'
 import { storedLayer } from '../../lib/image-store.ts'
@@ -19,6 +20,18 @@ async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8
     onData(chunk)
     yield chunk
   }
+}
+
+/** Whether the file at `path` exists and its bytes hash to `digest`, read as a stream (a layer may be large). */
+async function intact(path: string, digest: string, signal: AbortSignal): Promise<boolean> {
+  const hash = createHash('sha256')
+  try {
+    for await (const chunk of createReadStream(path, { signal })) hash.update(chunk as Buffer)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw error
+  }
+  return `sha256:${hash.digest('hex')}` === digest
 }
 
 // #region pullLayer
@@ -39,7 +52,8 @@ export function pullLayer(image: LayerSource, index: number, watch: Watch): Prom
     const stored = storedLayer(root, layers.slice(0, index + 1).map((l) => l.digest))
     if (stored) return stored
     await slots.run(shared, async () => {
-      if (hasBlob(blobs, layer.digest)) return
+      // a file under the blob's name is only a claim until its bytes are hashed: a damaged copy is fetched again
+      if (await intact(blobPath(blobs, layer.digest), layer.digest, shared)) return
       await downloadBlob(session, layer, blobs, progressCounter(report, id, 'Downloading', layer.size), shared)
       report(statusMessage(id, 'Verifying Checksum'))
     }, () => report(statusMessage(id, 'Waiting')))

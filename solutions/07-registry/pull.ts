@@ -7,7 +7,7 @@
  *
  * Every step reports Docker's progress messages.
  */
-import { hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
+import { DigestMismatchError, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, imageConfig, storePaths, tagImage } from '#ch/06-images/store.ts'
@@ -27,22 +27,39 @@ import { Slots } from './slots.ts'
 /** The download slots of this process, shared by every pull not given others (dockerd's transfer manager). */
 const DOWNLOAD_SLOTS = new Slots(MAX_CONCURRENT_DOWNLOADS)
 
+/**
+ * `promise`, or the signal's reason the moment it aborts. The request behind `promise` is not
+ * stopped, only left: what it answers is never looked at.
+ */
+function unlessAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise
+  // its answer or its failure once nobody waits for it
+  promise.catch(() => {})
+  if (signal.aborted) return Promise.reject(signal.reason as Error)
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => reject(signal.reason as Error)
+    signal.addEventListener('abort', stop, { once: true })
+    promise.finally(() => signal.removeEventListener('abort', stop)).then(resolve, reject)
+  })
+}
+
 // #region resolveManifest
 /**
  * The image manifest `ref` names, for `platform`: fetch what the tag or digest names; when
  * that is an index or a manifest list, select the platform's entry and fetch its manifest.
  * Every manifest fetched is kept in the blob store at `blobs`. Returns the first one fetched
  * (its digest is the one `docker pull` reports) and the parsed image manifest. An index entry
- * it refuses is an Error that quotes what it refuses.
+ * it refuses is an Error that quotes what it refuses. When `signal` aborts, it rejects with the
+ * signal's reason.
  */
-export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
-  const top = await manifestFor(session, ref, ref.digest ?? ref.tag!)
+export async function resolveManifest(session: Session, ref: Reference, blobs: string, platform: Platform, signal?: AbortSignal): Promise<{ top: FetchedManifest; manifest: ImageManifest }> {
+  const top = await unlessAborted(manifestFor(session, ref, ref.digest ?? ref.tag!), signal)
   await writeBlob(blobs, top.body, top.digest)
   let fetched = top
   if (INDEX_TYPES.includes(top.mediaType)) {
     const entry = selectManifest(JSON.parse(top.body.toString('utf8')) as ImageIndex, platform)
     if (!GRAMMAR.digest.test(entry.digest)) throw new Error(`${familiarName(ref)}: the index's entry for ${formatPlatform(platform)} has digest ${JSON.stringify(entry.digest)}, not a sha256 digest`)
-    fetched = await manifestFor(session, ref, entry.digest)
+    fetched = await unlessAborted(manifestFor(session, ref, entry.digest), signal)
     if (fetched.body.length !== entry.size) throw new Error(`${familiarName(ref)}: manifest ${entry.digest} is ${fetched.body.length} bytes, but the index gives ${entry.size}`)
     await writeBlob(blobs, fetched.body, fetched.digest)
   }
@@ -51,6 +68,18 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   return { top, manifest: JSON.parse(fetched.body.toString('utf8')) as ImageManifest }
 }
 // #endregion resolveManifest
+
+/** Whether the store has blob `digest` (a config: small) with the bytes its name says. */
+function intactBlob(blobs: string, digest: string): boolean {
+  if (!hasBlob(blobs, digest)) return false
+  try {
+    readBlob(blobs, digest)
+    return true
+  } catch (error) {
+    if (error instanceof DigestMismatchError) return false
+    throw error
+  }
+}
 
 // #region pullImage
 /**
@@ -73,11 +102,11 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const progress = options.progress ?? (() => {})
   const ref = parseReference(reference)
   const name = familiarName(ref)
-  const session = await openSession(ref)
+  const session = await unlessAborted(openSession(ref), options.signal)
   progress({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag })
 
   const paths = storePaths(root)
-  const { top, manifest } = await resolveManifest(session, ref, paths.blobs, options.platform ?? hostPlatform())
+  const { top, manifest } = await resolveManifest(session, ref, paths.blobs, options.platform ?? hostPlatform(), options.signal)
 
   // an image of one platform has no index to choose from: dockerd checks its config instead
   const platformName = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/')
@@ -98,7 +127,8 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const controller = new AbortController()
   // this pull's end: its own failure, or its caller's cancel
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
-  const configDone = hasBlob(paths.blobs, manifest.config.digest) ? Promise.resolve() : downloadBlob(session, manifest.config, paths.blobs, undefined, signal)
+  // a config in the store is used only if its bytes are still its digest; else the registry's copy replaces it
+  const configDone = intactBlob(paths.blobs, manifest.config.digest) ? Promise.resolve() : downloadBlob(session, manifest.config, paths.blobs, undefined, signal)
   configDone.catch(() => {})
   // a layer is there when the diff IDs of it and of every layer below are remembered and the chain is stored
   const present = manifest.layers.map((_, i) => storedLayer(root, manifest.layers.slice(0, i + 1).map((l) => l.digest)))

@@ -27,6 +27,8 @@ export interface Faults {
   after?: Record<string, string>
   /** blobs left out of maxBlobsInFlight: an image's config, which dockerd fetches beside the layers' pool */
   uncounted?: string[]
+  /** request paths ("/v2/", "/v2/<name>/manifests/<tag>") whose answer waits, before its first byte, until release(path) */
+  holdPaths?: string[]
 }
 
 export interface Interposer {
@@ -36,10 +38,14 @@ export interface Interposer {
   maxBlobsInFlight: number
   /** the digest of every blob request, in the order they came */
   blobRequests: string[]
+  /** the path of every request, in the order they came */
+  requests: string[]
   /** the stalled or held blobs whose download the client stopped (by closing the connection) */
   abandoned: string[]
-  /** let the held answers of `digest` go on, those waiting now and any later one */
+  /** let the held answers of `digest` (or of a held path) go on, those waiting now and any later one */
   release(digest: string): void
+  /** resolves once the answer of a held path has been sent whole */
+  sent(path: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -62,10 +68,12 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
   }
   const sentWhole = gates()
   const released = gates()
-  const state: Interposer = { host: '', maxBlobsInFlight: 0, blobRequests: [], abandoned: [], release: (digest) => released(digest).resolve(), stop: async () => {} }
+  const state: Interposer = { host: '', maxBlobsInFlight: 0, blobRequests: [], requests: [], abandoned: [], release: (digest) => released(digest).resolve(), sent: (path) => sentWhole(path).promise, stop: async () => {} }
   const server = createServer((req, res) => {
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1]
     const counted = blob !== undefined && !faults.uncounted?.includes(blob)
+    state.requests.push(req.url ?? '/')
+    if (faults.holdPaths?.includes(req.url ?? '')) res.once('finish', () => sentWhole(req.url!).resolve())
     if (blob) {
       state.blobRequests.push(blob)
       if (counted) inFlight++
@@ -81,6 +89,7 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
   })
 
   async function answer(path: string, headers: Record<string, string | string[] | undefined>, res: ServerResponse, blob?: string): Promise<void> {
+    if (faults.holdPaths?.includes(path)) await released(path).promise
     const upstream = await fetch(`${registry.url}${path}`, {
       headers: Object.fromEntries(['accept', 'authorization'].flatMap((h) => (typeof headers[h] === 'string' ? [[h, headers[h]]] : []))),
     })
