@@ -10,10 +10,10 @@
  */
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { allocate, release } from '../../lib/addresses.ts'
+import { allocate } from '../../lib/addresses.ts'
 import { nameFiles } from '../../lib/etc-files.ts'
 import { DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from '../../lib/links.ts'
-import { parseSubnet, processStart, toAddress, type Attachment, type NetworkRequest } from '../../lib/net.ts'
+import { loadAllocations, parseSubnet, processStart, saveAllocations, toAddress, type Attachment, type NetworkRequest, type Owner } from '../../lib/net.ts'
 import { publishPorts, sweepStaleRules, unpublishPorts } from '../../lib/publish.ts'
 import { withLock } from './ipam.ts'
 import { connectContainer } from './links.ts'
@@ -46,8 +46,9 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
     const bridge = request.bridge ?? DEFAULT_BRIDGE
     const state = join(request.root, 'network')
     const { network, prefix } = parseSubnet(bridge.subnet)
+    const owner: Owner = { pid, start: processStart(pid) ?? '' }
     const lease = await allocate(state, bridge.subnet, pid)
-    undo.push(() => release(state, lease.address))
+    undo.push(() => releaseOwn(state, lease.address, owner))
     // The host's side is made once, by whichever run comes first, and what killed runs left is
     // swept, under the IPAM lock: two runs never create the same bridge or chain, nor delete
     // the same rule. After allocate: every owner it found dead, and whose address it may have
@@ -61,7 +62,7 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
     undo.push(() => disconnectContainer(veth))
     // The rules' owner is the lease's (allocate refused a process that is not running; one
     // that has ended since gets rules that are stale from the start, and swept).
-    const published = await publishPorts(request.ports, bridge, lease.address, { pid, start: processStart(pid) ?? '' })
+    const published = await publishPorts(request.ports, bridge, lease.address, owner)
     undo.push(() => unpublishPorts(published))
     const mounts = request.files ? nameFiles(dir, request.hostname, lease.address) : []
     return { mounts, address: lease.address, detach }
@@ -71,3 +72,18 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
   }
 }
 // #endregion attachNetwork
+
+/**
+ * Give `address` back if `owner` still holds it. Once the container has ended its address is
+ * free to any run's allocate, which may have given it to another container by the time this run
+ * undoes: release() would take that container's address away.
+ */
+async function releaseOwn(state: string, address: string, owner: Owner): Promise<void> {
+  await withLock(state, async () => {
+    const allocations = await loadAllocations(state)
+    const holder = allocations[address]
+    if (holder?.pid !== owner.pid || holder.start !== owner.start) return
+    delete allocations[address]
+    await saveAllocations(state, allocations)
+  })
+}
