@@ -28,7 +28,8 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
   //      Try each step by hand in a namespace of your own and read what `ip` answers.
   //   3. Commands act on the namespace of the process that runs them.
   //   4. Any step can fail: the container may be gone before you reach it, or the lease may be
-  //      one the kernel refuses. What have you made by then, and where is it?
+  //      one the kernel refuses. What have you made by then, and where is it? And the run may
+  //      be killed between any two commands, with everything it started: what stays then?
   //   Where: man 8 ip-link (veth, netns), man 8 ip-route, man 1 nsenter; lib/net.ts and
   //   lib/links.ts for what is given; libnetwork's bridge driver (CreateEndpoint) and osl (the
   //   sandbox side). Chapter text: "A veth pair".

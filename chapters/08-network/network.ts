@@ -32,7 +32,7 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
   //   2. The host's side is made by whichever run comes first: what keeps two runs from
   //      making it at once? Read how the given pieces you call take the same thing.
   //   3. Whatever fails, nothing may stay; detach() undoes the same, once the container has
-  //      ended, in the reverse order of making.
+  //      ended, in the reverse order of making. Once it has ended, is all of it still yours?
   //   4. A run killed with SIGKILL undoes nothing, and its DNAT rules stay. Where among your
   //      steps does the sweep go? Every decision it makes rests on who is alive: when? Whose
   //      are this run's rules?

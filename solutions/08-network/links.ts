@@ -26,10 +26,9 @@ export async function connectContainer(pid: number, bridge: Bridge, lease: Lease
   const host = `veth${randomBytes(4).toString('hex').slice(0, 7)}`
   const peer = `${host}c`
   await ipBatch([
-    `link add ${host} type veth peer name ${peer}`,
+    `link add ${host} type veth peer name ${peer} netns ${pid}`,
     `link set ${host} master ${bridge.name}`,
     `link set ${host} up`,
-    `link set ${peer} netns ${pid}`,
   ]).catch(async (error: unknown) => {
     await disconnectContainer(host)
     throw error

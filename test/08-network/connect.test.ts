@@ -1,8 +1,12 @@
+import { chmodSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { execa } from 'execa'
 import { expect, it, vi } from 'vitest'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { startHelper } from '../support/helper.ts'
+import { tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { probeLines } from '../support/probe.ts'
@@ -16,10 +20,11 @@ describeKernel('connectContainer that fails', () => {
   vi.setConfig({ testTimeout: 60_000 })
 
   /** connectContainer(pid, the default bridge, lease) in the stand-in: the host end's name, or the error. */
-  async function connect(pid: number, address: string, prefix: number, gateway: string): Promise<{ host?: string; error?: { name: string; message: string; fn?: string } }> {
-    const run = await host().run([process.execPath, '-e', `require(${JSON.stringify(START)}).start('connector', 'test/08-network/connector.ts')`, String(pid), address, String(prefix), gateway])
+  async function connect(pid: number, address: string, prefix: number, gateway: string, path?: string): Promise<{ host?: string; error?: { name: string; message: string; fn?: string } }> {
+    const run = await host().run([...(path ? ['env', `PATH=${path}:${process.env.PATH}`] : []), process.execPath, '-e', `require(${JSON.stringify(START)}).start('connector', 'test/08-network/connector.ts')`, String(pid), address, String(prefix), gateway])
     const said = probeLines(String(run.stdout))[0] as { host?: string; error?: { name: string; message: string; fn?: string } } | undefined
     if (said?.error?.name === 'NotImplementedError') throw new NotImplementedError('08-network', said.error.fn ?? 'connectContainer')
+    if (!said && path) return {}
     if (!said) throw new Error(`the connecting process said nothing: ${run.stderr}`)
     return said
   }
@@ -47,4 +52,40 @@ describeKernel('connectContainer that fails', () => {
     const afterRoute = await left()
     expect(afterRoute, `connectContainer with a gateway outside the lease's subnet failed (${second.error?.message}), and the host still holds ${JSON.stringify(afterRoute)}: what had your run made, and where, by the time the kernel refused the route? ${SECTION}`).toEqual({ veths: [], addresses: [] })
   })
+
+  it('a run killed the moment an ip command of its has made a veth, then its container ends', async () => {
+    // An `ip` in front of the real one: once a command of it has made a veth, the process that
+    // ran it (the connecting run) is killed with SIGKILL, as a run can be at any moment.
+    const bin = tempDir()
+    writeFileSync(join(bin, 'ip'), [
+      '#!/bin/sh',
+      'PATH=${PATH#*:}',
+      // A batch runs line by line, and stops where the run is killed, as a whole process group
+      // killed at once (^C in a terminal, a service stopped) stops it.
+      'if [ "$1" = -batch ]; then',
+      '  cat | while read -r line; do',
+      '    ip $line || exit $?',
+      '    case " $line " in *" type veth "*) echo "$line" >> "$(dirname "$0")/made"; kill -KILL $PPID; exit 137;; esac',
+      '  done; exit $?',
+      'fi',
+      'ip "$@" || exit $?',
+      'case " $* " in *" type veth "*) echo "$*" >> "$(dirname "$0")/made"; kill -KILL $PPID; exit 137;; esac',
+    ].join('\n') + '\n')
+    chmodSync(join(bin, 'ip'), 0o755)
+    const container = startHelper()
+    await container.unshare(['network'])
+    const said = await connect(container.pid, '172.29.0.9', 16, '172.29.0.1', bin)
+    if (said.error?.name) throw new Error(`connectContainer failed before any veth was made: ${said.error.message}`)
+    const made = await host().run(['cat', join(bin, 'made')])
+    expect(made.exitCode, 'the connecting run made no veth with ip (ip link add ... type veth)').toBe(0)
+    const killedAfter = String(made.stdout).trim()
+    const during = await left()
+    // The container ends; its network namespace goes with it, in the kernel's own time.
+    container.kill()
+    await container.exited
+    let after = await left()
+    for (const deadline = Date.now() + 10_000; after.veths.length > 0 && Date.now() < deadline;) await sleep(100), (after = await left())
+    expect(after.veths, `a run was killed right after "ip ${killedAfter}" (the host then held the veths ${JSON.stringify(during.veths)}); its container has ended since, and 10 s later the host still holds ${JSON.stringify(after.veths)}, which nothing will ever remove: a killed run undoes nothing. What keeps that pair on the host once its run is gone, and what could take it away with the container? ${SECTION}`).toEqual([])
+  })
 })
+
