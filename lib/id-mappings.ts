@@ -15,12 +15,8 @@ export function hostId(id: number, mappings: IdMapping[]): number | undefined {
 }
 // #endregion hostId
 
-/**
- * The text of a uid_map (`kind` uid) or gid_map for `mappings`, as user_namespaces(7) describes it.
- * No mapping at all is a ContainerError (125): `a user namespace needs linux.uidMappings` (or gidMappings).
- */
-export function idMapText(mappings: IdMapping[] | undefined, kind: 'uid' | 'gid'): string {
-  if (!mappings?.length) throw new ContainerError(`a user namespace needs linux.${kind}Mappings`, 125)
+/** The text of a uid_map or gid_map for `mappings`, one line per mapping, as user_namespaces(7) describes it. */
+export function idMapText(mappings: IdMapping[]): string {
   return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('')
 }
 

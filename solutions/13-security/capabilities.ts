@@ -18,7 +18,8 @@ import { switchUser } from '../../minidocker/container.ts'
  * finalizeNamespace does. The order is the kernel's: the bounding set shrinks first, while the
  * process is root with CAP_SETPCAP; PR_SET_KEEPCAPS keeps the permitted set across setuid() to a
  * non-zero uid (which would clear it); the user switch sets the groups too; after it, capset()
- * sets effective, permitted and inheritable; the ambient set is raised last, each capability of
+ * sets effective, permitted and inheritable; the ambient set, emptied of what the runtime itself
+ * was started with, is raised last, each capability of
  * it being in both permitted and inheritable by then; one the kernel refuses is reported on
  * stderr and skipped: runc goes on too. A name this kernel does not have is left out of every
  * set, with a warning, as runc 1.1 leaves it.
@@ -40,6 +41,13 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
   const [bounding, effective, permitted, inheritable] = [caps.bounding, caps.effective, caps.permitted, caps.inheritable].map((names) => capabilityMask(known(names)))
   const ambient = known(caps.ambient)
   if (unknown.size) process.stderr.write(`minirunc: ignoring unknown or unavailable capabilities: ${[...unknown].join(' ')}\n`)
+  // The ambient set is inherited like the others: a runtime started with ambient capabilities
+  // (a service manager's AmbientCapabilities=, setpriv --ambient-caps) hands them to the helper,
+  // and raising the spec's adds to them. runc makes the set exactly the spec's. The kernel keeps
+  // ambient within permitted and inheritable, so an inheritable set emptied for a moment (the
+  // helper's own effective and permitted sets unchanged) empties the ambient set with it.
+  const held = (set: string) => BigInt(`0x${new RegExp(`^${set}:\\s*([0-9a-f]+)$`, 'm').exec(readFileSync(`/proc/${helper.pid}/status`, 'utf8'))![1]}`)
+  if (held('CapAmb')) await helper.setCapabilities(held('CapEff'), held('CapPrm'), 0n)
   for (let n = 0; n <= last; n++) {
     if (!(bounding & (1n << BigInt(n)))) await helper.dropBoundingCapability(n)
   }

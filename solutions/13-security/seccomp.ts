@@ -43,10 +43,13 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits
       case 'SCMP_CMP_LE': return above(false, fail, pass)
       case 'SCMP_CMP_LT': return above(true, fail, pass)
       case 'SCMP_CMP_MASKED_EQ': {
-        const [dhi, dlo] = split(condition.valueTwo ?? 0)
+        // libseccomp compares the masked argument with valueTwo masked the same way (its db.c
+        // masks the datum as it adds the rule), so a bit the mask leaves out of valueTwo counts
+        // for nothing, and a word the mask leaves out is no comparison at all.
+        const [dhi, dlo] = split(condition.valueTwo ?? 0).map((word, i) => (word & [hi, lo][i]!) >>> 0) as [number, number]
         return [
-          ...(wide ? [high, and(hi), jump(BPF.JEQ, dhi, undefined, fail)] : []),
-          low, and(lo), jump(BPF.JEQ, dlo, undefined, fail),
+          ...(wide && hi !== 0 ? [high, and(hi), jump(BPF.JEQ, dhi, undefined, fail)] : []),
+          ...(lo !== 0 ? [low, and(lo), jump(BPF.JEQ, dlo, undefined, fail)] : []),
         ]
       }
     }

@@ -6,6 +6,7 @@
  *
  * Check your work with `npx workbook check 13`.
  */
+import { ContainerError } from '../../lib/errors.ts'
 import { idMapText, writeIdMap } from '../../lib/id-mappings.ts'
 import type { IdMapping, Spec } from '../../lib/oci.ts'
 import { subIdLines, type RemapUser, type SubIdFile } from '../../lib/subid.ts'
@@ -22,8 +23,11 @@ import type { Helper } from '../../native/helper.ts'
  * text and the errno; both are ContainerErrors (125).
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
-  const uids = idMapText(spec.linux?.uidMappings, 'uid')
-  const gids = idMapText(spec.linux?.gidMappings, 'gid')
+  const { uidMappings, gidMappings } = spec.linux ?? {}
+  if (!uidMappings?.length) throw new ContainerError('a user namespace needs linux.uidMappings', 125)
+  if (!gidMappings?.length) throw new ContainerError('a user namespace needs linux.gidMappings', 125)
+  const uids = idMapText(uidMappings)
+  const gids = idMapText(gidMappings)
   await helper.unshare(['user'])
   // Mapping ids other than one's own takes CAP_SETUID in the parent namespace: the helper lost
   // it with the unshare, we have it. Each map is written once, in one write(2).

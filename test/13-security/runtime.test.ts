@@ -70,12 +70,24 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     const r = await underBoth(['id', 'status'], (spec: Spec) => {
       spec.process.user = { uid: 1000, gid: 1000 }
       spec.process.capabilities = { bounding: [...DEFAULT_CAPABILITIES, ...unknown], effective: [...kept, ...unknown], permitted: [...kept, ...unknown], inheritable: [...kept, unknown[0]!], ambient: ['CAP_NET_BIND_SERVICE', unknown[0]!] }
-    }, hostGroups)
+    }, [`--groups=${hostGroups.join(',')}`])
     expectSame(r, `capability names ${unknown.join(' and ')}`, 'what does runc do with a name in process.capabilities that this kernel has no number for, and which of your steps met it first?')
     expect(status(r.ours), `every set as runc makes it for a spec that names ${unknown.join(' and ')}`).toEqual(status(r.runc))
     const groups = (run: Run) => (run.lines.find((l) => 'uid' in l) as { groups?: number[] } | undefined)?.groups
     expect(groups(r.runc), `runc's process: ${r.runc.output}`).toBeDefined()
     expect(groups(r.ours), `the runtime was started holding the host's groups ${hostGroups.join(' and ')}; the container's process holds ${JSON.stringify(groups(r.ours))} where runc's holds ${JSON.stringify(groups(r.runc))}: whose groups are they, and which of your steps decides the groups a process keeps across a change of user?`).toEqual(groups(r.runc))
+  })
+
+  it('root with every capability also inheritable (Docker 20.10\'s spec), run by a runtime started with capabilities of its own, beside runc', async () => {
+    // Docker before 20.10.14 wrote its 14 capabilities into the inheritable set too. The runtime
+    // here is started as a service manager may start a daemon (AmbientCapabilities=).
+    const starter = ['--inh-caps', '+net_raw,+sys_admin,+kill', '--ambient-caps', '+net_raw,+sys_admin']
+    const r = await underBoth(['id', 'status'], (spec: Spec) => {
+      spec.process.capabilities = { bounding: DEFAULT_CAPABILITIES, effective: DEFAULT_CAPABILITIES, permitted: DEFAULT_CAPABILITIES, inheritable: DEFAULT_CAPABILITIES, ambient: ['CAP_KILL'] }
+    }, starter)
+    expectSame(r, 'a runtime started with capabilities of its own')
+    expect(status(r.ours)?.CapAmb, `the runtime was started with \`setpriv ${starter.join(' ')}\`; the container's ambient set reads ${status(r.ours)?.CapAmb} where runc's reads ${status(r.runc)?.CapAmb} (capsh --decode): where does each of your ambient capabilities come from, and which of your steps decides the ones the spec does not name? (capabilities(7), "Ambient capability set", and what capset(2) does to it)`).toBe(status(r.runc)?.CapAmb)
+    expect(status(r.ours), 'all five sets as runc sets them').toEqual(status(r.runc))
   })
 
   it('no_new_privs and a profile denying mount and unshare, then neither, beside runc', async () => {
