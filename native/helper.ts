@@ -555,8 +555,8 @@ export class Helper {
   }
 
   /**
-   * From this request on, a request that fails is answered, then its error's text is written to
-   * `fd` as one line and the helper exits with status 1.
+   * Changes how the helper ends on a failure: a request that fails is still answered, then the
+   * helper writes its error's text to `fd` as one line and exits with status 1.
    * @param fd an fd of the helper's
    * @throws EBADF when `fd` is not open.
    */

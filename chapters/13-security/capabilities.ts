@@ -30,7 +30,9 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
   //      this kernel not act on (/proc/sys/kernel/cap_last_cap), and what does runc 1.1 do
   //      with them? And with an ambient capability that is not also inheritable, as `runc spec`
   //      asks for? Run such specs under runc before you decide.
-  //   6. Whose supplementary groups does the process hold if nothing changes them?
+  //   6. The runtime is started by someone: a daemon, a service manager, a shell. What of its
+  //      caller's credentials does the process still hold that none of your steps sets? Start
+  //      both runtimes under setpriv(1) and compare.
   throw new NotImplementedError('13-security', 'setCredentials')
 }
 // #endregion setCredentials

@@ -23,8 +23,9 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits
   //      load alone let through?
   //   2. For an ordering (GT, GE, LT, LE): when do the high words decide alone, and when must
   //      the low words be compared?
-  //   3. MASKED_EQ is (arg & value) == valueTwo, and a jump compares the accumulator as it
-  //      is: what stands between a load and that comparison?
+  //   3. MASKED_EQ reads (arg & value) == valueTwo, and a jump compares the accumulator as it
+  //      is: what stands between a load and that comparison? And is that formula what runc's
+  //      filter compares, for every mask and valueTwo? Ask it.
   //   4. A profile's value may be 2^32 or more, and the rule may be judged in i386's section:
   //      what does runc's filter compare there, and with what? Ask it before you decide.
   //   5. Labels are strings you choose; lib/seccomp.ts's assemble() places them. `id` makes
