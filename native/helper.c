@@ -446,6 +446,16 @@ static int op_close(const char *fd_s) {
   return close((int)fd) ? fail("close") : ok();
 }
 
+/* fchdir FD: make the directory behind an fd the helper holds its working directory. */
+static int op_fchdir(const char *fd_s) {
+  long fd;
+  if (parse_int(fd_s, &fd)) return bad_request("fchdir", "fd must be a number");
+  call_begin("fchdir");
+  call_arg("%ld", fd);
+  call_end();
+  return fchdir((int)fd) ? fail("fchdir") : ok();
+}
+
 static int op_mount(char **a) {
   unsigned long flags;
   char text[512];
@@ -1152,6 +1162,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "setns_fd")) return op_setns_fd(argc, a);
   if (!strcmp(op, "open")) { NEED(1); return op_open(a[1]); }
   if (!strcmp(op, "close")) { NEED(1); return op_close(a[1]); }
+  if (!strcmp(op, "fchdir")) { NEED(1); return op_fchdir(a[1]); }
   if (!strcmp(op, "openat")) { NEED(4); return op_openat(a); }
   if (!strcmp(op, "mkdirat")) { NEED(3); return op_mkdirat(a); }
   if (!strcmp(op, "mount")) { NEED(5); return op_mount(a); }

@@ -313,6 +313,16 @@ export class Helper {
   }
 
   /**
+   * fchdir(2): make the directory behind an fd the helper holds (from open or openAt, O_PATH
+   * included) its working directory, wherever that directory is now and whatever its names.
+   * @throws EBADF when the fd is not open.
+   * @throws ENOTDIR when the fd is not a directory.
+   */
+  fchdir(fd: number): Promise<unknown> {
+    return this.#call('fchdir', String(fd))
+  }
+
+  /**
    * sethostname(2) with `name`.
    * @param name at most 64 bytes
    * @throws EINVAL when the name is longer than 64 bytes.

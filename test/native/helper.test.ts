@@ -343,6 +343,22 @@ describe('files and directories', () => {
     await h.closeFd(root)
     expect(await failure(h.mkdirAt(root, 'x'))).toMatchObject({ syscall: 'mkdirat', code: 'EBADF' })
   })
+
+  it('fchdir makes the directory behind an fd the working directory, wherever it has been renamed to', async () => {
+    const dir = tempDir()
+    mkdirSync(join(dir, 'a'))
+    writeFileSync(join(dir, 'file'), '')
+    const h = start()
+    const held = await h.openAt('cwd', join(dir, 'a'), ['path', 'directory'])
+    const file = await h.openAt('cwd', join(dir, 'file'), ['path'])
+    execFileSync('mv', [join(dir, 'a'), join(dir, 'b')])
+    await h.fchdir(held)
+    expect(readlinkSync(`/proc/${h.serving}/cwd`)).toBe(join(dir, 'b'))
+    expect(await failure(h.fchdir(file))).toMatchObject({ syscall: 'fchdir', code: 'ENOTDIR' })
+    await h.closeFd(file)
+    await h.closeFd(held)
+    expect(await failure(h.fchdir(held))).toMatchObject({ syscall: 'fchdir', code: 'EBADF' })
+  })
 })
 
 describe('process attributes', () => {
