@@ -126,6 +126,8 @@ export interface Linux {
   cgroupsPath?: string
   maskedPaths?: string[]
   readonlyPaths?: string[]
+  /** the propagation of the container's mounts, by mount(8)'s names: rprivate, rslave, shared, ... (config-linux.md, "Rootfs Mount Propagation"); dockerd asks for shared when a volume is rshared */
+  rootfsPropagation?: string
   /** namespaced kernel parameters by their dotted names, e.g. "net.ipv4.ip_unprivileged_port_start": "0" */
   sysctl?: Record<string, string>
   /** device nodes to make in the container (config-linux.md, "Devices"): c, b, u (unbuffered c) or p (fifo) */

@@ -92,7 +92,7 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   if (!spec.linux?.namespaces?.some((ns) => ns.type === 'mount'))
     throw new ContainerError('a root filesystem needs a mount namespace: add {"type": "mount"} to linux.namespaces', 125)
   const rootfs = resolve(spec.root.path)
-  await makeMountsPrivate(helper)
+  await makeMountsPrivate(helper, rootfs, spec.linux.rootfsPropagation)
   await bindRootfs(helper, rootfs)
   // In the spec's order, as runc does: putting a parent before its child is the spec's job.
   const mounts = spec.mounts ?? []

@@ -13,11 +13,18 @@ import type { Helper, MountFlag } from '../../native/helper.ts'
 
 // #region makeMountsPrivate
 /**
- * Stop mount events from crossing between the container and the host. The namespace starts
- * as a copy of the host's tree with the host's propagation: where `/` is shared (systemd makes
- * it so), every mount below would appear on the host too.
+ * Stop mount events from crossing between the container and the host, except where the spec
+ * asks for them. The namespace starts as a copy of the host's tree with the host's
+ * propagation: where `/` is shared (systemd makes it so), every mount below would appear on
+ * the host too. Without `propagation` nothing crosses, either way. With one (the spec's
+ * `linux.rootfsPropagation`: dockerd writes "shared" there when a volume is `rshared`), the
+ * tree gets that propagation, so that a volume can keep its link with the host's mounts; and
+ * still no mount of the container's own setup (the rootfs's bind, /proc, /dev, the volumes
+ * themselves) may appear on the host, and pivot_root must remain possible.
+ * @param rootfs the directory that becomes the container's `/`, given with `propagation`
+ * @param propagation a propagation type by mount(8)'s name, as `mountOptions` (lib/volumes.ts) reads it
  */
-export async function makeMountsPrivate(helper: Helper): Promise<void> {
+export async function makeMountsPrivate(helper: Helper, rootfs?: string, propagation?: string): Promise<void> {
   // TODO(03): cut propagation between this namespace and the host, before anything is mounted.
   //   1. A new mount namespace copies the host's mounts *with their propagation*. Read
   //      mount_namespaces(7), "Shared subtrees", and the chapter's "A mount namespace, made
@@ -25,6 +32,12 @@ export async function makeMountsPrivate(helper: Helper): Promise<void> {
   //      with mount(2) (which arguments does a propagation change ignore)?
   //   2. Constraint: / is not the only mount. Every mount below it (the disk your rootfs sits
   //      on may be one) must change too, or mounts made there still reach the host.
+  //   3. With a `propagation` (`-v DIR:/vol:rshared`, for which dockerd writes "shared"), the
+  //      tests mount on the host's side of such a volume after the setup, and on the
+  //      container's side, and look for each mount on the other side; and for any other mount
+  //      of the container on the host. What does the volume's bind mount inherit from the
+  //      mount it copies? Which conditions does pivot_root(2) set on propagation (ERRORS), and
+  //      which mount decides whether a mount made below the rootfs reaches the host?
   //   runc: prepareRoot() in libcontainer/rootfs_linux.go.
   throw new NotImplementedError('03-rootfs', 'makeMountsPrivate')
 }
@@ -32,10 +45,10 @@ export async function makeMountsPrivate(helper: Helper): Promise<void> {
 
 // #region remountFlags
 /**
- * The flags of the remount that turns the bind mount at `target` read-only without losing
- * anything else it has. A remount sets the mount's per-mount flags to exactly those it is
- * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
- * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
+ * The flags of the remount that turns the bind mount at `target` read-only and changes nothing
+ * else about it: afterwards the mount is read-only and otherwise exactly as it was (its
+ * source's nosuid, nodev, noexec, its atime setting); in a user namespace the kernel refuses
+ * (EPERM) a remount that would drop one of them.
  * @param target the mount, as the path the remount's mount(2) will be given: a mount point
  *   (`/`), or the path mountChecked hands to `then`, as the helper resolves it
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
@@ -120,7 +133,8 @@ export type MountPointKind = 'directory' | 'file'
  * file, an empty file, unless something is there already, which is left as it is. The image's
  * processes may swap any directory on the way for a symlink to the host at any moment
  * (CVE-2024-45310), so nothing is ever made, or emptied, outside the rootfs.
- * @param target the mount point as the helper sees it: `rootfs` followed by the resolved path
+ * @param rootfs the rootfs as the caller wrote it (absolute; not necessarily normalized)
+ * @param target the mount point as the helper sees it: `rootfs` joined with the resolved path
  * @throws ContainerError (125) naming `target` when a component on the way is not a directory
  *   (a symlink that appeared after the resolution among them); nothing is made beyond it.
  */
@@ -149,7 +163,8 @@ export async function makeMountPoint(helper: Helper, rootfs: string, target: str
 // #region pivotRoot
 /**
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
- * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
+ * path leads back to the host's files (unlike chroot, which only changes where "/" starts),
+ * without touching the host's mounts or the new root's own, whatever their propagation.
  * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
  * Nothing is written into the rootfs, not even for a moment: it may be read-only, and other
  * containers may be using the same one at the same time.
@@ -164,7 +179,11 @@ export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   //      using it a moment ago (umount2(2)); nothing is written into the rootfs, not even a
   //      directory for put_old: it may be read-only, or in use by twenty containers at once
   //      (pivot_root(2), NOTES: where may put_old be?).
-  //   3. Let pivot_root's own SyscallError through unchanged.
+  //   3. Constraint, tested: the old root's mounts may still be peers of the host's (a spec's
+  //      rootfsPropagation leaves / shared), and nothing you do to the old root may change the
+  //      host's mount table, nor the propagation of the new root's own mounts (an rshared
+  //      volume). What does an unmount do in a mount's peers (mount_namespaces(7))?
+  //   4. Let pivot_root's own SyscallError through unchanged.
   //   runc: pivotRoot() in libcontainer/rootfs_linux.go; chapter: "Why chroot is not enough".
   throw new NotImplementedError('03-rootfs', 'pivotRoot')
 }

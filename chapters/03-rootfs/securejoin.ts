@@ -12,7 +12,7 @@ import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
  * kernel would reach if `root` were "/". The answer is `root` itself or a path below it, with
  * no symlink left in the part that exists, whatever the image's symlinks say; for a path that
  * does not lead to anything yet, the place where making it (mkdir -p) makes `path` lead there.
- * With `followLast` false a symlink in the last component is the answer itself, not followed.
+ * With `followLast` false it is the file lstat(2) would reach there, with it the one stat(2) would.
  * Reads the tree only, never writes to it.
  * @throws ContainerError (125) quoting `path` when its symlinks never end (the kernel's ELOOP).
  */

@@ -10,26 +10,49 @@ import { readFileSync, readlinkSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
+import { mountOptions } from '../../lib/volumes.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
 
-// #region makeMountsPrivate
-/**
- * Stop mount events from crossing between the container and the host. The namespace starts
- * as a copy of the host's tree with the host's propagation: where `/` is shared (systemd makes
- * it so), every mount below would appear on the host too.
- */
-export async function makeMountsPrivate(helper: Helper): Promise<void> {
-  await helper.mount(null, '/', null, ['rec', 'private'])
-}
-// #endregion makeMountsPrivate
-
-// #region remountFlags
 /** Whether mount point `point` is `path` or a directory above it. */
 const covers = (point: string, path: string) => point === '/' || path === point || path.startsWith(`${point}/`)
 
 /** A mountinfo path field: spaces, tabs, newlines and backslashes come as octal escapes (\040). */
 const unescapeMountinfo = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 
+// #region makeMountsPrivate
+/**
+ * Stop mount events from crossing between the container and the host, except where the spec
+ * asks for them. The namespace starts as a copy of the host's tree with the host's
+ * propagation: where `/` is shared (systemd makes it so), every mount below would appear on
+ * the host too. Without `propagation` nothing crosses, either way. With one (the spec's
+ * `linux.rootfsPropagation`: dockerd writes "shared" there when a volume is `rshared`), the
+ * tree gets that propagation, so that a volume can keep its link with the host's mounts; and
+ * still no mount of the container's own setup (the rootfs's bind, /proc, /dev, the volumes
+ * themselves) may appear on the host, and pivot_root must remain possible.
+ * @param rootfs the directory that becomes the container's `/`, given with `propagation`
+ * @param propagation a propagation type by mount(8)'s name, as `mountOptions` (lib/volumes.ts) reads it
+ */
+export async function makeMountsPrivate(helper: Helper, rootfs?: string, propagation?: string): Promise<void> {
+  const wanted = mountOptions(propagation === undefined ? [] : [propagation]).propagation
+  if (rootfs === undefined || wanted.length === 0) {
+    await helper.mount(null, '/', null, ['rec', 'private'])
+    return
+  }
+  await helper.mount(null, '/', null, wanted)
+  // Whatever the spec asks, the mount the rootfs is on must not be shared: the rootfs's bind
+  // and every mount of the setup below it would appear in that mount's peers, the host's among
+  // them, and pivot_root(2) refuses a new_root whose parent mount is shared (EINVAL). runc:
+  // rootfsParentMountPrivate. The volumes keep their link: each is a bind of its source's
+  // mount, still in that mount's peer group, whatever the mount it is made under.
+  const table = await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')
+  const under = table.split('\n').filter(Boolean).map((line) => line.split(' '))
+    .filter((f) => covers(unescapeMountinfo(f[4]!), rootfs)).at(-1)! // "/" covers every path
+  if (under.slice(6, under.indexOf('-')).some((field) => field.startsWith('shared:')))
+    await helper.mount(null, unescapeMountinfo(under[4]!), null, ['private'])
+}
+// #endregion makeMountsPrivate
+
+// #region remountFlags
 /** The per-mount words of mountinfo's options field (proc(5)) and the remount flag that keeps each. */
 const PER_MOUNT: Record<string, MountFlag> = {
   ro: 'rdonly', nosuid: 'nosuid', nodev: 'nodev', noexec: 'noexec',
@@ -37,10 +60,10 @@ const PER_MOUNT: Record<string, MountFlag> = {
 }
 
 /**
- * The flags of the remount that turns the bind mount at `target` read-only without losing
- * anything else it has. A remount sets the mount's per-mount flags to exactly those it is
- * given: whatever the mount has now (its source's nosuid, nodev, noexec, its atime flags) must
- * be given again, or it is gone; in a user namespace the kernel refuses (EPERM) to drop one.
+ * The flags of the remount that turns the bind mount at `target` read-only and changes nothing
+ * else about it: afterwards the mount is read-only and otherwise exactly as it was (its
+ * source's nosuid, nodev, noexec, its atime setting); in a user namespace the kernel refuses
+ * (EPERM) a remount that would drop one of them.
  * @param target the mount, as the path the remount's mount(2) will be given: a mount point
  *   (`/`), or the path mountChecked hands to `then`, as the helper resolves it
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
@@ -154,7 +177,8 @@ export type MountPointKind = 'directory' | 'file'
  * file, an empty file, unless something is there already, which is left as it is. The image's
  * processes may swap any directory on the way for a symlink to the host at any moment
  * (CVE-2024-45310), so nothing is ever made, or emptied, outside the rootfs.
- * @param target the mount point as the helper sees it: `rootfs` followed by the resolved path
+ * @param rootfs the rootfs as the caller wrote it (absolute; not necessarily normalized)
+ * @param target the mount point as the helper sees it: `rootfs` joined with the resolved path
  * @throws ContainerError (125) naming `target` when a component on the way is not a directory
  *   (a symlink that appeared after the resolution among them); nothing is made beyond it.
  */
@@ -198,7 +222,8 @@ const refuse = (target: string, name: string) => (error: unknown): never => {
 // #region pivotRoot
 /**
  * Make `rootfs` the root of the mount namespace and detach the old root completely, so no
- * path leads back to the host's files (unlike chroot, which only changes where "/" starts).
+ * path leads back to the host's files (unlike chroot, which only changes where "/" starts),
+ * without touching the host's mounts or the new root's own, whatever their propagation.
  * Afterwards the caller's working directory is the new /, and / holds only the rootfs's files.
  * Nothing is written into the rootfs, not even for a moment: it may be read-only, and other
  * containers may be using the same one at the same time.
@@ -207,12 +232,25 @@ const refuse = (target: string, name: string) => (error: unknown): never => {
 export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   // runc's way: with new_root and put_old the same directory, the old root is stacked on top
   // of the new one (pivot_root(2), NOTES), so nothing is written into a rootfs that may be
-  // read-only or shared by other containers at that very moment.
-  // From inside new_root: afterwards the working directory is the new / without a chdir.
-  await helper.chdir(rootfs)
-  await helper.pivotRoot(rootfs, rootfs)
-  // "." is the top of the stack there: the old root, busy with every host mount below it.
-  await helper.umount2('.', ['detach'])
+  // read-only or shared by other containers at that very moment. The old root is held: once
+  // it is stacked there, no name leads to it.
+  const oldRoot = await helper.openAt('cwd', '/', ['path', 'directory'])
+  try {
+    // From inside new_root: afterwards the working directory is the new / without a chdir.
+    await helper.chdir(rootfs)
+    await helper.pivotRoot(rootfs, rootfs)
+    // The old root's mounts may still be peers of the host's (a namespace whose / was left
+    // shared, as rootfsPropagation "shared" leaves it): an unmount propagates to peers, and the
+    // detach would take the host's /proc, /dev, ... with it. As slaves they only receive
+    // (runc: rslave, not rprivate, so the host's unmounts still reach these copies while they
+    // last). Only the old root's tree: the new one's volumes keep the propagation they asked for.
+    await helper.fchdir(oldRoot)
+    await helper.mount(null, '.', null, ['rec', 'slave'])
+    await helper.umount2('.', ['detach'])
+  } finally {
+    await helper.closeFd(oldRoot)
+  }
+  await helper.chdir('/')
 }
 // #endregion pivotRoot
 

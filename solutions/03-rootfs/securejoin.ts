@@ -22,12 +22,10 @@ function isSymlink(path: string): boolean {
 /**
  * The host path that `path` names for a process whose root directory is `root`: what the
  * kernel would reach if `root` were "/". The answer is `root` itself or a path below it, with
-  //   3. Before you write code, resolve a few paths on paper against a tree you make up the
-  //      way an attacker would, and then ask the kernel (chroot(8) and ls) whether you agree.
-  //   4. A path that does not lead to anything yet, or leads through a dangling link: where
-  //      would making it make the path lead?
-  //   5. A walk through someone else's links must end: when does the kernel give up, and on
-  //      what would yours?
+ * no symlink left in the part that exists, whatever the image's symlinks say; for a path that
+ * does not lead to anything yet, the place where making it (mkdir -p) makes `path` lead there.
+ * With `followLast` false it is the file lstat(2) would reach there, with it the one stat(2) would.
+ * Reads the tree only, never writes to it.
  * @throws ContainerError (125) quoting `path` when its symlinks never end (the kernel's ELOOP).
  */
 export function secureJoin(root: string, path: string, followLast: boolean): string {
@@ -36,6 +34,8 @@ export function secureJoin(root: string, path: string, followLast: boolean): str
   // `rest`: what is left to walk; a symlink's target goes in front of it.
   let at: string[] = []
   let rest = names(path)
+  // A path ending in "/" or "/." asks for a directory: its last name is followed, lstat(2) too.
+  const followEnd = followLast || /(^|\/)\.?$/.test(path)
   let followed = 0
   while (rest.length > 0) {
     const name = rest.shift()!
@@ -45,7 +45,7 @@ export function secureJoin(root: string, path: string, followLast: boolean): str
     }
     const next = join(root, ...at, name)
     const final = rest.length === 0
-    if ((final && !followLast) || !isSymlink(next)) {
+    if ((final && !followEnd) || !isSymlink(next)) {
       at.push(name)
       continue
     }

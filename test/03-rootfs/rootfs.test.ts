@@ -13,7 +13,8 @@ import { probeSpec, runCaptured } from '../support/container.ts'
 import { tempRootfs } from '../support/rootfs.ts'
 import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { mountNamespace, type MountNamespace } from '../support/mountns.ts'
+import { mountIn, mountNamespace, type MountNamespace } from '../support/mountns.ts'
+import { startHelper } from '../support/helper.ts'
 import { probeLines, probeValue } from '../support/probe.ts'
 
 /** A spec that runs /bin/probe `steps` in `rootfs`, with the default mounts plus `extra`. */
@@ -234,6 +235,41 @@ describeKernel('a container in its own root filesystem', () => {
     expect(error).toBeUndefined()
   })
 
+  it('rootfsPropagation "shared" and -v DIR:/vol:rshared, as dockerd writes them: mounts cross at the volume, both ways, and nowhere else', async () => {
+    const { host, rootfs, dir } = await stage()
+    const volume = dir('volume')
+    mkdirSync(host.inside(join(volume, 'later')))
+    const spec = rootfsSpec(rootfs, ['mounts'], [{ destination: '/vol', type: 'bind', source: volume, options: ['rbind', 'rshared'] }])
+    spec.linux!.rootfsPropagation = 'shared'
+    const paths = ownPaths(spec)
+    const before = await host.mountinfo()
+    const [leaked, gone]: string[][] = [[], []]
+    let run: Awaited<ReturnType<typeof runCaptured>> | undefined
+    const error = await caught(async () => (run = await runCaptured(spec, async (h) => {
+      await host.enter(h)
+      try {
+        await enterNamespaces(h, spec)
+        await setupRootfs(h, spec)
+        // Once the container is set up, the host mounts into the volume's folder, and the
+        // container (its helper, before the exec) mounts into its /vol.
+        await host.mount('-t', 'tmpfs', 'later', join(volume, 'later'))
+        await h.mkdir('/vol/inner')
+        await h.mount('inner', '/vol/inner', 'tmpfs')
+      } finally {
+        const after = await host.mountinfo()
+        leaked.push(...newLines(linesAt(before, paths), linesAt(after, paths)).map((line) => line.split(' ')[4]!))
+        gone.push(...newLines(after.split('\n'), before.split('\n')).map((line) => line.split(' ')[4]!))
+      }
+    })))
+    const asked = 'the spec asks for rootfsPropagation "shared" and the volume for rshared, as dockerd writes them for -v DIR:/vol:rshared'
+    expect(gone, `these mounts of the host vanished during the run (${asked}): which call reached the host's own mounts, and through which peer group? (mount_namespaces(7), "Shared subtrees")`).toEqual([])
+    expect(error?.message, `${asked}; the setup failed: which of pivot_root(2)'s conditions on propagation did the namespace meet then, and which mount did the propagation you applied reach?`).toBeUndefined()
+    expect(leaked.filter((point) => !point.startsWith(`${volume}/`)), `these container mounts appeared on the host (${asked}): which mounts had to stay shared for the volume, and which mount's peers received the container's own? (mount_namespaces(7), "Shared subtrees"; runc's prepareRoot)`).toEqual([])
+    expect(leaked.sort(), `the host's mounts in the volume's folder after the container mounted a tmpfs at /vol/inner (${asked}): what did the container's namespace keep of the host's peer groups, and did anything change the volume's propagation after it was mounted? (mount_namespaces(7), "Shared subtrees")`).toEqual([join(volume, 'inner'), join(volume, 'later')])
+    const inside = mountsByPoint(probeValue(run!.stdout, 'mounts'))
+    expect(inside.has('/vol/later'), `the host mounted a tmpfs in the volume's folder after the setup, and the container does not see it at /vol/later (${asked}): what did the container's namespace keep of the host's peer groups?`).toBe(true)
+  })
+
   it('volumes -v DIR:/rw and -v DIR:/ro:ro', async () => {
     const { host, rootfs, dir } = await stage()
     const volume = dir('volume', { 'in.txt': 'from the host\n' })
@@ -327,6 +363,28 @@ describeKernel('a container in its own root filesystem', () => {
     expect(lsOf(ns.inside('/')), 'ls / after pivotRoot, against the image\'s files').toEqual(files)
   })
 
+  it('pivotRoot in a namespace whose / is still shared with the host', async () => {
+    const host = await mountNamespace({ shared: true })
+    const disk = await host.tmpfs()
+    const rootfs = join(disk, 'rootfs')
+    tempRootfs('probe', host.inside(rootfs))
+    const files = lsOf(host.inside(rootfs))
+    const before = (await host.mountinfo()).split('\n')
+    // The container's namespace, a copy of the host's: / and the mounts below it are peers of
+    // the host's. Only the disk and the rootfs on it are made private, as pivot_root requires.
+    const helper = startHelper()
+    await host.enter(helper)
+    await helper.unshare(['mount'])
+    for (const args of [['--make-private', disk], ['--bind', rootfs, rootfs]]) await mountIn(helper.pid, args)
+    const error = await caught(() => pivotRoot(helper, rootfs))
+    expect(error?.message, 'pivotRoot failed in a namespace whose / is shared (its new_root and the mount under it are private)').toBeUndefined()
+    const after = (await host.mountinfo()).split('\n')
+    const gone = before.filter((line) => !after.includes(line)).map((line) => line.split(' ')[4])
+    expect(gone, `these mounts vanished from the host when pivotRoot was done with the old root: which of your calls reached the host, and how? (mount_namespaces(7), "Shared subtrees"; runc's pivotRoot)`).toEqual([])
+    expect([...mountsByPoint(readFileSync(`/proc/${helper.pid}/mountinfo`, 'utf8')).keys()], 'the mount points after pivotRoot').toEqual(['/'])
+    expect(lsOf(`/proc/${helper.pid}/root`), 'ls / after pivotRoot, against the image\'s files').toEqual(files)
+  })
+
   it('pivotRoot into a directory that is not a mount point', async () => {
     const ns = await mountNamespace()
     const dir = join(await ns.tmpfs(), 'rootfs')
@@ -382,6 +440,28 @@ describeKernel('read-only volumes and their source\'s mount flags', () => {
       expect(got.filter((o) => !wanted.includes(o)), `the :ro volume at ${dest} has flags its source has not (source: ${sourceOptions[dest]!.join(',')}, in the container: ${got.join(',')}): ${why[dest]}`).toEqual([])
     }
     expect(mountsByPoint(await s.host.mountinfo()).get(volumes['/locked'].point)?.options, 'the source\'s own mount on the host, after the run: what did the remount change, the container\'s mount or the one it came from?').toEqual(sourceOptions['/locked'])
+  })
+})
+
+describeKernel('a read-only volume whose names need escaping', () => {
+  it('-v :ro from a nosuid,nodev,noexec mount at a folder with a space, to a destination with a space and a backslash', async () => {
+    const s = await stage()
+    const dest = '/my vol\\x'
+    const { point, source } = await sourceOn(s, 'a source', 'nosuid,nodev,noexec')
+    // mountinfo writes a space, tab, newline and backslash in a path as an octal escape (proc(5))
+    const escaped = (path: string) => path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+    const sourceOptions = mountsByPoint(await s.host.mountinfo()).get(escaped(point))!.options
+    const spec = rootfsSpec(s.rootfs, ['mounts'], [{ destination: dest, type: 'bind', source, options: ['rbind', 'ro'] }])
+    const why = 'which line of the helper\'s mountinfo did you take for this mount, and how does that table write a mount point? (proc(5), "/proc/pid/mountinfo")'
+    let run: Awaited<ReturnType<typeof runInRootfs>> | undefined
+    const error = await caught(async () => (run = await runInRootfs(s.host, spec)))
+    expect(error?.message, `the setup of a :ro volume at ${JSON.stringify(dest)} failed: ${why}`).toBeUndefined()
+    const { code, stdout, stderr } = run!
+    expect(code, `the container with a :ro volume at ${JSON.stringify(dest)} failed (${stderr.trim()}): ${why}`).toBe(0)
+    const got = mountsByPoint(probeValue(stdout, 'mounts')).get(escaped(dest))?.options ?? []
+    const wanted = ['ro', ...sourceOptions.filter((o) => o !== 'rw')]
+    const [lost, added] = [wanted.filter((o) => !got.includes(o)), got.filter((o) => !wanted.includes(o))]
+    expect([...lost, ...added], `the :ro volume at ${JSON.stringify(dest)} shows ${got.join(',')} where its source shows ${sourceOptions.join(',')} (and ro): ${why}`).toEqual([])
   })
 })
 

@@ -96,7 +96,7 @@ function learner(root: string, path: string, followLast: boolean): string {
 }
 
 /** Compare secureJoin's answer for each path with the file the kernel reaches. */
-function againstKernel(paths: string[], followLast: boolean): void {
+function againstKernel(paths: string[], followLast: boolean, question = 'Which symlinks did the path pass, and where did each lead from there?'): void {
   const root = tree()
   const reached = kernel(root, paths)
   const files = names(root)
@@ -108,9 +108,9 @@ function againstKernel(paths: string[], followLast: boolean): void {
       answer = learner(root, path, followLast)
     } catch (error) {
       if (error instanceof NotImplementedError) throw error
-      throw new Error(`${call} threw ${String(error)}; a process chrooted to the tree reaches ${reachedAt(files, want)} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). Which symlinks did the path pass, and where did each lead from there? (${WHERE})`)
+      throw new Error(`${call} threw ${String(error)}; a process chrooted to the tree reaches ${reachedAt(files, want)} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). ${question} (${WHERE})`)
     }
-    expect(identity(answer), `${call} named ${shown(root, answer)}; a process chrooted to the tree reaches ${reachedAt(files, want)} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). Which symlinks did the path pass, and where did each lead from there? (${WHERE})`).toBe(want)
+    expect(identity(answer), `${call} named ${shown(root, answer)}; a process chrooted to the tree reaches ${reachedAt(files, want)} (the kernel's ${followLast ? 'stat' : 'lstat'}(2)). ${question} (${WHERE})`).toBe(want)
   }
 }
 
@@ -149,6 +149,10 @@ describeKernel('secureJoin, the kernel asked in a chroot to the same tree', () =
 
   it('a symlink as the last component, followLast false: lastlink -> etc/passwd, loop1 -> loop2', () => {
     againstKernel(['/lastlink', '/abs/../lastlink', '/deep/../../lastlink', '/loop1', '/etc/passwd'], false)
+  })
+
+  it('the same symlinks, followLast false, with the path ending in "/" or "/.": sub/rel -> dir, abs -> /etc, deep -> home/user', () => {
+    againstKernel(['/sub/rel/', '/abs/.', '/deep//', '/sub/rel/./', '/lastlink'], false, 'Which component did lstat(2) take as the last one of this path, and what did the path\'s end ask of it?')
   })
 
   it('a loop of symlinks: loop1 -> loop2 -> loop1', async () => {

@@ -225,6 +225,28 @@ function wakeFifo(path: string): void {
   }
 }
 
+describeKernel('the rootfs as a spec may spell it', () => {
+  it('makeMountPoint below a rootfs named with "..", "." and a trailing slash', async () => {
+    const ns = await mountNamespace()
+    const disk = await ns.tmpfs()
+    mkdirSync(ns.inside(join(disk, 'bundle', 'rootfs', 'vol')), { recursive: true })
+    mkdirSync(ns.inside(join(disk, 'other')))
+    const open = fdCount(ns.helper)
+    for (const [spelled, kind] of [[`${disk}/other/../bundle/./rootfs/`, 'directory'], [`${disk}/bundle/rootfs/`, 'file']] as const) {
+      // secureJoin's answer for "/vol/a/b": the same rootfs, normalized
+      const target = join(spelled, 'vol', 'a', `b-${kind}`)
+      const error = await caught(() => makeMountPoint(ns.helper, spelled, target, kind))
+      const call = `makeMountPoint(helper, ${JSON.stringify(spelled)}, ${JSON.stringify(target)}, '${kind}')`
+      expect(error?.message, `${call} failed: which part of the target is below the rootfs, however the rootfs is written?`).toBeUndefined()
+      const made = lstatSync(ns.inside(target), { throwIfNoEntry: false })
+      expect(made && (kind === 'file' ? made.isFile() : made.isDirectory()), `${call} did not make the ${kind} at ${target}: which part of the target is below the rootfs, however the rootfs is written?`).toBe(true)
+    }
+    expect(readdirSync(ns.inside(disk)).sort(), 'what the walks made beside the bundle').toEqual(['bundle', 'other'])
+    expect(readdirSync(ns.inside(join(disk, 'other'))), 'what the walks made in the folder beside the bundle').toEqual([])
+    expect(fdCount(ns.helper), 'the helper holds more fds than before: is every fd of the walk closed?').toBe(open)
+  })
+})
+
 describeKernel('a single-file volume\'s mount point, with a file planted at its name', () => {
   for (const [plantName, plant] of Object.entries(PLANTS)) {
     it(`-v FILE:/etc/app.conf, with ${plantName} planted at /etc/app.conf before each request`, async () => {
