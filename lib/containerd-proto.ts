@@ -127,6 +127,7 @@ export const Code = {
   AlreadyExists: 6,
   FailedPrecondition: 9,
   Unimplemented: 12,
+  Internal: 13,
   ResourceExhausted: 8,
   Unavailable: 14,
 } as const

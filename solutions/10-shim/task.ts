@@ -17,6 +17,8 @@ import type { Exit } from './reaper.ts'
  * hold the exec's pipe open for as long as it likes, and the exit must still be told.
  */
 const OUTPUT_GRACE_MS = 3000
+/** How long the init's exit waits for the execs that still run (the kernel kills them when the init dies). */
+const EXECS_GRACE_MS = 10_000
 
 /** A PID to come: the reaper is asked for its exit before the runtime runs, and told the PID after. */
 function pidToCome(): { pid: Promise<number>; told(pid: number): void; failed(error: unknown): void } {
@@ -31,6 +33,8 @@ function pidToCome(): { pid: Promise<number>; told(pid: number): void; failed(er
 export class Task extends TaskBase {
   /** each process's Start while it runs: settles once its event is out or it failed */
   readonly #starting = new Map<Proc, Promise<void>>()
+  /** set once the init's exit is reaped, before it is recorded and told */
+  #initReaped = false
 
   // #region create
   /** Create: the container's init exists, stopped before its command; answers its PID. */
@@ -72,8 +76,12 @@ export class Task extends TaskBase {
    */
   #watch(p: Proc, exit: Promise<Exit>): void {
     exit.then(async (exit: Exit) => {
+      if (!p.id) this.#initReaped = true
       await this.#starting.get(p)
       await Promise.race([p.io?.done, new Promise((resolve) => setTimeout(resolve, OUTPUT_GRACE_MS).unref())])
+      // The init's exit is the last the task tells: containerd (and dockerd after it) takes it for
+      // the end of the task, and an exec's exit told after it belongs to a task already gone.
+      if (!p.id) await Promise.race([this.#execsEnded(), new Promise((resolve) => setTimeout(resolve, EXECS_GRACE_MS).unref())])
       p.status = 'stopped'
       p.exitStatus = exit.status
       p.exitedAt = exit.at
@@ -85,11 +93,26 @@ export class Task extends TaskBase {
   }
   // #endregion watch
 
+  /** Settles once no exec is starting or running: each one's Start is over, and each that ran has told its exit. */
+  async #execsEnded(): Promise<void> {
+    for (;;) {
+      const busy = [...this.execs.values()].filter((e) => this.#starting.has(e) || e.status === 'running')
+      if (busy.length === 0) return
+      await Promise.all(busy.map(async (e) => {
+        await this.#starting.get(e)
+        if (e.status === 'running') await e.exited
+      }))
+    }
+  }
+
   // #region start
   /** Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or TaskExecStarted. */
   async start(request: any): Promise<object> {
     const p = this.proc(request.exec_id)
     if (p.status !== 'created' || this.#starting.has(p)) throw new RpcError(Code.FailedPrecondition, `process ${request.exec_id || this.options.id} is ${p.status}, not created`)
+    // The init's record says running until its exit is told, which waits for its output: an exec
+    // started meanwhile would join a container that is gone (containerd 2.x: Start, containerInitExit).
+    if (p.id && this.#initReaped) throw new RpcError(Code.FailedPrecondition, `container ${this.options.id} init process is not running`)
     let started!: () => void
     this.#starting.set(p, new Promise((resolve) => (started = resolve)))
     try {

@@ -44,7 +44,10 @@ export function encodeFrame(streamId: number, type: number, payload: Uint8Array)
  * length is over MAX_MESSAGE comes out with `payload: null`, so that the server can answer it.
  */
 export class FrameReader {
-  #buffer: Buffer = Buffer.alloc(0)
+  /** the bytes received and not yet part of a frame, as the socket delivered them */
+  #chunks: Buffer[] = []
+  /** how many bytes #chunks holds */
+  #held = 0
   /** bytes of an oversized payload still to skip */
   #skip = 0
 
@@ -54,27 +57,54 @@ export class FrameReader {
       this.#skip -= n
       chunk = chunk.subarray(n)
     }
-    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk
+    if (chunk.length) {
+      this.#chunks.push(chunk)
+      this.#held += chunk.length
+    }
     const frames: Frame[] = []
-    while (this.#buffer.length >= HEADER_SIZE) {
-      const length = this.#buffer.readUInt32BE(0)
-      const streamId = this.#buffer.readUInt32BE(4)
-      const type = this.#buffer.readUInt8(8)
-      const flags = this.#buffer.readUInt8(9)
+    while (this.#held >= HEADER_SIZE) {
+      const head = this.#first(HEADER_SIZE)
+      const length = head.readUInt32BE(0)
+      const streamId = head.readUInt32BE(4)
+      const type = head.readUInt8(8)
+      const flags = head.readUInt8(9)
       if (length > MAX_MESSAGE) {
         // skip what is here, and the rest as it arrives
-        const here = Math.min(length, this.#buffer.length - HEADER_SIZE)
+        this.#drop(HEADER_SIZE)
+        const here = Math.min(length, this.#held)
+        this.#drop(here)
         this.#skip = length - here
-        this.#buffer = this.#buffer.subarray(HEADER_SIZE + here)
         frames.push({ streamId, type, flags, payload: null, length })
         if (this.#skip > 0) break
         continue
       }
-      if (this.#buffer.length < HEADER_SIZE + length) break
-      frames.push({ streamId, type, flags, payload: Buffer.from(this.#buffer.subarray(HEADER_SIZE, HEADER_SIZE + length)), length })
-      this.#buffer = this.#buffer.subarray(HEADER_SIZE + length)
+      if (this.#held < HEADER_SIZE + length) break // joined only once it is all in
+      const whole = this.#first(HEADER_SIZE + length)
+      frames.push({ streamId, type, flags, payload: Buffer.from(whole.subarray(HEADER_SIZE, HEADER_SIZE + length)), length })
+      this.#drop(HEADER_SIZE + length)
     }
     return frames
+  }
+
+  /** The held bytes from the start, at least `n` of them in one buffer: chunks are joined only if the first is shorter. */
+  #first(n: number): Buffer {
+    if (this.#chunks[0]!.length < n) this.#chunks = [Buffer.concat(this.#chunks, this.#held)]
+    return this.#chunks[0]!
+  }
+
+  /** Let go of the first `n` held bytes. */
+  #drop(n: number): void {
+    this.#held -= n
+    while (n > 0) {
+      const first = this.#chunks[0]!
+      if (first.length <= n) {
+        this.#chunks.shift()
+        n -= first.length
+      } else {
+        this.#chunks[0] = first.subarray(n)
+        n = 0
+      }
+    }
   }
 }
 // #endregion FrameReader
@@ -138,7 +168,8 @@ async function handle(services: Service[], bytes: Buffer): Promise<Uint8Array> {
     try {
       input = decode(method.request, request.payload)
     } catch (error) {
-      throw new RpcError(Code.InvalidArgument, `malformed ${method.request}: ${(error as Error).message}`)
+      // ttrpc's own answer (services.go): the envelope was fine, and the method could not read its message
+      throw new RpcError(Code.Internal, `error unmarshalling ${method.request}: ${(error as Error).message}`)
     }
     const output = await method.handle(input)
     return encode('ttrpc.Response', { payload: encode(method.response, output) })

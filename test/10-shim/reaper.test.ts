@@ -90,6 +90,24 @@ describe('the reaper', () => {
     expect(await within(created), 'expected 47\'s exit to wait for 47').toBe('still waiting')
   })
 
+  it('an exec begins while a create runs, after an orphan died, and gets the orphan\'s PID', async () => {
+    const socket = new PassThrough()
+    const reaper = new Reaper(socket)
+    const create = pidToCome()
+    const created = reaper.exited(create.pid) // a create runs, and goes on running
+    socket.write('60 exit 9\n') // an orphan the subreaper adopted dies meanwhile
+    await read()
+    const exec = pidToCome()
+    const execExit = reaper.exited(exec.pid) // an exec begins after that
+    exec.tell(60) // the kernel gave its process the orphan's PID
+    const answer = await within(execExit)
+    create.tell(61)
+    expect(answer, 'an orphan with PID 60 died while a create ran; then an exec began, and its process got PID 60 and was still alive, yet its exit settled at once — could the exit of a process that was reaped before the exec began ever be the exec\'s, and whose exits does each create or exec hold on to?').toBe('still waiting')
+    socket.write('60 exit 3\n')
+    expect(await within(execExit, 1000), 'expected the exec\'s own exit').toMatchObject({ pid: 60, status: 3 })
+    expect(await within(created), 'expected 61\'s exit to wait for 61').toBe('still waiting')
+  })
+
   it('a create and an exec at once, each process dying before its PID is known', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)

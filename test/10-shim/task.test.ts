@@ -34,7 +34,7 @@ function pidFile(args: string[]): string {
 }
 
 /** A Task whose runtime, reaper and publisher are stand-ins the test controls. */
-function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; execOutputHeld?: boolean } = {}) {
+function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; execOutputHeld?: boolean; initOutputHeld?: boolean } = {}) {
   const bundle = tempDir()
   const calls: string[][] = []
   const topics: string[] = []
@@ -58,6 +58,11 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
         return { stdin: null, stdout: held, stderr: ended() }
       }
       if (args[0] === 'create') writeFileSync(pidFile(args), String(PID))
+      if (args[0] === 'create' && options.initOutputHeld) {
+        const held = new PassThrough() // the init's output, still being copied when it exits
+        onCleanup(() => held.destroy())
+        return { stdin: null, stdout: held, stderr: ended() }
+      }
       if (args[0] === 'exec') {
         await options.execGate
         writeFileSync(pidFile(args), String(EXEC_PID))
@@ -71,14 +76,15 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
     },
   } as unknown as Runtime
   const reaper = { exited: (pid: Promise<number>) => pid.then((n) => (n === PID ? exited : n === EXEC_PID ? execExited : new Promise<Exit>(() => {}))) } as unknown as Reaper
-  const publisher = { publish: (topic: string) => topics.push(topic), flush: async () => {} } as unknown as Publisher
+  const told: string[] = [] // each event's topic and the id it names, '/tasks/exit c1'
+  const publisher = { publish: (topic: string, event: { id?: string; exec_id?: string }) => (topics.push(topic), told.push(`${topic} ${event.exec_id || event.id || ''}`.trim())), flush: async () => {} } as unknown as Publisher
   const task = new Task({
     id: 'c1', bundle, runtime, reaper, publisher,
     mountRootfs: async () => {}, unmountRootfs: async () => {}, shutdown: () => void shutdowns++,
   })
   const create = () => task.create({ id: 'c1', bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' })
   return {
-    task, calls, topics, create, shutdowns: () => shutdowns,
+    task, calls, topics, told, create, shutdowns: () => shutdowns,
     exit: (status: number) => exit({ pid: PID, status, at: new Date() }),
     execExit: (status: number) => execExit({ pid: EXEC_PID, status, at: new Date() }),
   }
@@ -213,6 +219,34 @@ describe('the Task service', () => {
     const answer = await Promise.race([t.task.wait({ id: 'c1', exec_id: 'e1' }), new Promise((resolve) => setTimeout(() => resolve('no answer'), 10_000))])
     expect(answer, 'sh -c \'sleep 600 & exit 2\' as an exec: its exit got no Wait answer in 10 s, because sleep still holds the exec\'s stdout — what does ctr task exec, or docker exec, do meanwhile, and what does containerd-shim-runc-v2 do with an exit whose output has not ended (task/service.go; process/exec.go, delete)?').toMatchObject({ exit_status: 2 })
   }, 20_000)
+
+  it('the init exits while an exec runs, whose exit the reaper reports after the init\'s', async () => {
+    const t = standIn()
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['sleep', '600'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    await t.task.start({ id: 'c1', exec_id: 'e1' })
+    t.exit(137) // the init dies; the kernel kills what else runs in its PID namespace
+    await tick()
+    t.execExit(137) // and the reaper reports the exec's end after the init's
+    await Promise.race([Promise.all([t.task.wait({ id: 'c1', exec_id: '' }), t.task.wait({ id: 'c1', exec_id: 'e1' })]), new Promise((resolve) => setTimeout(resolve, 5000))])
+    const exits = t.told.filter((x) => x.startsWith('/tasks/exit'))
+    expect(exits, `the init died while exec e1 ran, then e1 died with it, and containerd was told ${JSON.stringify(exits)} — what does containerd, and dockerd after it, do with a task once it hears its init has exited, and where does an exec's exit told after that go (containerd 2.x's task/service.go, handleInitExit)?`).toEqual(['/tasks/exit e1', '/tasks/exit c1'])
+  })
+
+  it('Start of an exec once the init has died, its output still being copied', async () => {
+    const t = standIn({ initOutputHeld: true })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['true'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    t.exit(137) // reaped; its output has not reached its reader yet
+    await tick()
+    const started = await caught(() => t.task.start({ id: 'c1', exec_id: 'e1' }))
+    const ran = t.calls.some((c) => c[0] === 'exec')
+    expect([started?.code, ran], `the init had died (reaped, its exit not yet told while its output was still being copied) when Start of exec e1 came, and Start ${started ? `answered code ${started.code}: ${started.message}` : 'succeeded'}${ran ? ', after running the runtime\'s exec' : ''} — what would that exec join, what did the init's record still say, and which code says the task is in the wrong state for it (the text's table; containerd 2.x's task/service.go, Start)?`).toEqual([Code.FailedPrecondition, false])
+  })
 
   it('Kill of a process that has exited', async () => {
     const t = standIn()

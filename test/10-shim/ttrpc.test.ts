@@ -131,8 +131,9 @@ function said(payload: Buffer): string {
 /**
  * The answers a server gives on one connection to a client that misbehaves, as [stream id, gRPC
  * code] in stream id order: a frame over the limit (1), a request on stream 2, bytes that are no
- * ttrpc.Request (3), an unknown method (5), an unknown service (7), a frame of type 7 (9). Then
- * a State (11), whose answer shows the connection still serves.
+ * ttrpc.Request (3), an unknown method (5), an unknown service (7), a frame of type 7 (9), a
+ * State whose payload is no StateRequest (11). Then a State (13), whose answer shows the
+ * connection still serves.
  */
 async function misbehave(path: string): Promise<{ faults: [number, number | undefined][]; last: ReturnType<FrameReader['push']>[number] }> {
   const conn = await raw(path)
@@ -143,12 +144,13 @@ async function misbehave(path: string): Promise<{ faults: [number, number | unde
   conn.socket.write(encodeFrame(5, TYPE_REQUEST, request('Frobnicate', 'containerd.task.v2.StateRequest', {})))
   conn.socket.write(encodeFrame(7, TYPE_REQUEST, encode('ttrpc.Request', { service: 'no.such.Service', method: 'State' })))
   conn.socket.write(encodeFrame(9, 7, state('c')))
-  conn.socket.write(encodeFrame(11, TYPE_REQUEST, state('c')))
+  conn.socket.write(encodeFrame(11, TYPE_REQUEST, encode('ttrpc.Request', { service: SERVICE, method: 'State', payload: Buffer.from([0xff, 0xff, 0xff]) })))
+  conn.socket.write(encodeFrame(13, TYPE_REQUEST, state('c')))
   const frames: ReturnType<FrameReader['push']> = []
-  while (!frames.some((f) => f.streamId === 11)) frames.push(await conn.next())
+  while (!frames.some((f) => f.streamId === 13)) frames.push(await conn.next())
   await new Promise((resolve) => setTimeout(resolve, 100)) // anything else it was going to send
   frames.push(...conn.frames.splice(0))
-  const last = frames.find((f) => f.streamId === 11)!
+  const last = frames.find((f) => f.streamId === 13)!
   const faults = frames.filter((f) => f !== last).sort((x, y) => x.streamId - y.streamId)
   return { faults: faults.map((f) => [f.streamId, f.type === TYPE_RESPONSE ? status(f)?.code : -f.type]), last }
 }
@@ -181,6 +183,26 @@ describe('ttrpc frames', () => {
     const after = [...reader.push(filler.subarray(0, 1000)), ...reader.push(Buffer.concat([filler.subarray(1000), encodeFrame(3, TYPE_REQUEST, Buffer.from('ok'))]))]
     expect(after.map((f) => [f.streamId, f.payload?.toString()]), 'expected only the next frame after the oversized payload — what did the reader make of that payload\'s bytes?').toEqual([[3, 'ok']])
   })
+
+  it('a MAX_MESSAGE payload pushed 64 bytes at a time', () => {
+    // A socket under load hands over small chunks. A reader that does work in proportion to what it
+    // holds on every push reads this one frame in time that grows with the square of its size.
+    const payload = Buffer.alloc(MAX_MESSAGE, 1)
+    payload.write('end', MAX_MESSAGE - 3)
+    const bytes = encodeFrame(5, TYPE_REQUEST, payload)
+    const reader = new FrameReader()
+    const got: ReturnType<FrameReader['push']> = []
+    const limit = 10_000
+    const began = Date.now()
+    for (let at = 0; at < bytes.length; at += 64) {
+      got.push(...reader.push(bytes.subarray(at, at + 64)))
+      const spent = Date.now() - began
+      if (spent > limit) {
+        expect.fail(`after ${spent} ms the reader had taken ${at + 64} of the ${bytes.length} bytes of one frame, 64 at a time, and it took longer with each push — what does each push do with the bytes it already holds, and how much of it does a frame that is not complete yet need?`)
+      }
+    }
+    expect(got.map((f) => [f.streamId, f.length, f.payload?.equals(payload)]), 'expected the one frame, whole').toEqual([[5, MAX_MESSAGE, true]])
+  }, 30_000)
 
   it('encodeFrame of a payload of MAX_MESSAGE + 1 bytes', async () => {
     const error = await caught(() => encodeFrame(1, TYPE_REQUEST, Buffer.alloc(MAX_MESSAGE + 1)))
@@ -268,8 +290,8 @@ describeKernel('ttrpc as containerd-shim-runc-v2 speaks it', () => {
     const answers = (faults: [number, number | undefined][], stream: number) => JSON.stringify(faults.filter(([s]) => s === stream).map(([, code]) => code))
     const streams = [...new Set([...theirs.faults, ...mine.faults].map(([s]) => s))].sort((x, y) => x - y)
     const differ = streams.filter((s) => answers(mine.faults, s) !== answers(theirs.faults, s))
-    expect(differ, `to a frame over the limit on stream 1, a request on stream 2, bytes that are no ttrpc.Request on 3, an unknown method on 5, an unknown service on 7 and a frame of type 7 on 9, your server answered ${JSON.stringify(mine.faults)} ([stream id, gRPC code, or minus the type of a frame that is no response]), and containerd-shim-runc-v2 answered otherwise on stream ${differ.join(', ')} — what does ttrpc's server.go do with each, and what does each code tell the client (the text's table)?`).toEqual([])
-    expect([mine.last.streamId, decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', mine.last.payload!).payload ?? Buffer.alloc(0))], 'expected the State on stream 11 answered after all that, on the same connection').toMatchObject([11, { pid: 42 }])
+    expect(differ, `to a frame over the limit on stream 1, a request on stream 2, bytes that are no ttrpc.Request on 3, an unknown method on 5, an unknown service on 7, a frame of type 7 on 9 and a State whose payload is no StateRequest on 11, your server answered ${JSON.stringify(mine.faults)} ([stream id, gRPC code, or minus the type of a frame that is no response]), and containerd-shim-runc-v2 answered otherwise on stream ${differ.join(', ')} — what does ttrpc's server.go do with each, and what does each code tell the client (the text's table)?`).toEqual([])
+    expect([mine.last.streamId, decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', mine.last.payload!).payload ?? Buffer.alloc(0))], 'expected the State on stream 13 answered after all that, on the same connection').toMatchObject([13, { pid: 42 }])
   })
 
   it('two States from your client to containerd-shim-runc-v2 at once', async () => {
