@@ -55,7 +55,7 @@ export class Reaper {
     //   1. The same race seen from the other side: the exit may come before `pid` settles, or
     //      after. Both must settle with that process's exit, and with nothing older.
     //   2. Creates and execs overlap: an exec can start while another one's runtime still runs.
-    //      Whose exits may each of them claim?
+    //      Whose exits may each of them claim: those reaped while it runs, before it began, or both?
     //   3. What does the Reaper still hold once it has answered, or once `pid` has failed, and
     //      whom could that answer next?
     throw new NotImplementedError('10-shim', 'exited')

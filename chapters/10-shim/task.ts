@@ -17,8 +17,9 @@ export class Task extends TaskBase {
   /** Create: the container's init exists, stopped before its command; answers its PID. */
   async create(request: any): Promise<object> {
     // TODO(10): Create: make the container exist, not yet running.
-    //   1. One init per shim (AlreadyExists). The process record (TaskBase) keeps what later calls
-    //      ask about: its stdio, whether it has a terminal.
+    //   1. One init per shim (AlreadyExists), and requests on the connection are served at once:
+    //      what can arrive between your check and the moment there is an init? The process record
+    //      (TaskBase) keeps what later calls ask about: its stdio, whether it has a terminal.
     //   2. What must be in place before the runtime's create can run (the request's rootfs), and how
     //      does the shim learn the PID of a process it did not fork (chapter 09's text, "The real
     //      thing")? The stdio is TaskBase's runWithStdio.
@@ -51,6 +52,9 @@ export class Task extends TaskBase {
     //   4. What do State, Wait and Delete later read from the record, and who is woken once it is
     //      complete? The event is TaskExit (lib/proto/api/events/task.proto): whose id does it
     //      carry for an exec?
+    //   5. The init rarely dies alone: what becomes of the execs when it does, in which order are
+    //      their exits reported, and which exit does containerd take for the end of the task?
+    //      (containerd 2.x's task/service.go, handleInitExit.)
     throw new NotImplementedError('10-shim', 'watch')
   }
   // #endregion watch
@@ -67,7 +71,8 @@ export class Task extends TaskBase {
     //      stdio and its exit are handled as the init's are.
     //   3. While Start runs, containerd may send anything else on the same connection: Kill,
     //      State, another Exec's Start. What may each of them find in the record meanwhile, and
-    //      what would Kill (lib/shim-task.ts) do with it?
+    //      what would Kill (lib/shim-task.ts) do with it? And the other way round: what may an
+    //      exec's Start find in the init's record when the init has in fact died?
     //   4. When the runtime fails, containerd goes on to Delete and Shutdown with its Wait still
     //      outstanding: what may a failed Start leave? The failure reads as containerd's does.
     //   5. The init and an exec publish different events (TaskStart, TaskExecStarted), and the

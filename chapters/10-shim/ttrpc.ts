@@ -52,7 +52,10 @@ export class FrameReader {
     //      that must never make the shim hold it in memory, nor wait for all of it before answering.
     //      Its bytes still arrive, in whatever chunks, and none of them is a header. The caller must
     //      still learn of the frame, to answer it: what does a Frame carry for it?
-    //   3. Where to look: ttrpc's channel.go (recv, and what it does past messageLengthMax).
+    //   3. A socket under load hands over small chunks: a 4 MiB frame can come in thousands of them.
+    //      How much work does a push do, and how often is each byte copied before its frame is out?
+    //   4. Where to look: ttrpc's channel.go (recv: how it reads a payload, and what it does past
+    //      messageLengthMax).
     throw new NotImplementedError('10-shim', 'push')
   }
 }
@@ -81,7 +84,8 @@ export function serveConnection(socket: Socket, services: Service[]): void {
   //   3. Anything a client sends gets an answer with a gRPC status, and the connection goes on.
   //      What can a broken or hostile client send, and which gRPC code is the honest answer to
   //      each (the text's table says what the codes mean; ttrpc's server.go and services.go
-  //      meet the same faults)? A handler's RpcError keeps its own code.
+  //      meet the same faults, and which layer of ttrpc reads which bytes decides its answer)?
+  //      A handler's RpcError keeps its own code.
   //   4. A peer may go away at any moment: a late answer to it, or a socket error, must not crash
   //      the process.
   //   5. Where to look: ttrpc's server.go (serveConn, its worker loop) and services.go (call); the

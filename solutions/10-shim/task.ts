@@ -35,12 +35,24 @@ export class Task extends TaskBase {
   readonly #starting = new Map<Proc, Promise<void>>()
   /** set once the init's exit is reaped, before it is recorded and told */
   #initReaped = false
+  /** set while a Create runs: the init is claimed before the runtime is asked for it */
+  #creating = false
 
   // #region create
   /** Create: the container's init exists, stopped before its command; answers its PID. */
   async create(request: any): Promise<object> {
     const { id, bundle } = this.options
-    if (this.init) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
+    if (this.init || this.#creating) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
+    this.#creating = true // containerd's runc shim holds its lock through all of Create
+    try {
+      return await this.#create(request)
+    } finally {
+      this.#creating = false
+    }
+  }
+
+  async #create(request: any): Promise<object> {
+    const { id, bundle } = this.options
     const p = this.newProc('', { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal })
     await this.options.mountRootfs(request.rootfs)
     const pidFile = join(bundle, 'init.pid')

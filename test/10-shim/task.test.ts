@@ -34,7 +34,7 @@ function pidFile(args: string[]): string {
 }
 
 /** A Task whose runtime, reaper and publisher are stand-ins the test controls. */
-function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; execOutputHeld?: boolean; initOutputHeld?: boolean } = {}) {
+function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; createGate?: Promise<void>; execOutputHeld?: boolean; initOutputHeld?: boolean } = {}) {
   const bundle = tempDir()
   const calls: string[][] = []
   const topics: string[] = []
@@ -57,7 +57,10 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
         onCleanup(() => held.destroy())
         return { stdin: null, stdout: held, stderr: ended() }
       }
-      if (args[0] === 'create') writeFileSync(pidFile(args), String(PID))
+      if (args[0] === 'create') {
+        await options.createGate
+        writeFileSync(pidFile(args), String(PID))
+      }
       if (args[0] === 'create' && options.initOutputHeld) {
         const held = new PassThrough() // the init's output, still being copied when it exits
         onCleanup(() => held.destroy())
@@ -100,6 +103,22 @@ describe('the Task service', () => {
     await t.task.start({ id: 'c1', exec_id: '' })
     expect(t.calls.map((c) => c[0]), 'expected the runtime\'s create, then its start').toEqual(['create', 'start'])
     expect((await t.task.state({ id: 'c1', exec_id: '' }) as { status: number }).status, 'expected RUNNING after Start').toBe(Status.RUNNING)
+  })
+
+  it('two Creates at once', async () => {
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    const t = standIn({ createGate: gate })
+    const first = t.create()
+    first.catch(() => {}) // awaited below
+    await tick() // the first Create waits for the runtime's create
+    const secondly = caught(() => t.create())
+    await tick()
+    open()
+    const [second, answer] = await Promise.all([secondly, first])
+    const runs = t.calls.map((c) => c[0])
+    expect([second?.code, runs], `a second Create came while the first one's runtime create still ran; it ${second ? `answered code ${second.code}: ${second.message}` : 'succeeded'}, and the runtime was run for ${JSON.stringify(runs)} — what did the second Create find when it looked for an init, what had the first not done yet, and what would the second's clean-up do to the first's container (containerd's runc shim: task/service.go, Create)?`).toEqual([Code.AlreadyExists, ['create']])
+    expect(answer, 'expected the first Create to answer its PID').toEqual({ pid: PID })
   })
 
   it('the process exits while the runtime\'s start still runs', async () => {
