@@ -36,7 +36,8 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   //   1. Output: the reader must get every byte, then end-of-file, and only when the process's pipe
   //      has ended. Who decides when the reader sees end-of-file, and when may the shim let go of
   //      the FIFO and of what it holds open (lib/shim.ts, openOutput)? Output with no FIFO ('') has no reader,
-  //      yet the process must never block on a full pipe.
+  //      yet the process must never block on a full pipe. A reader that is slow, or away for a
+  //      while: how much of the output may the shim hold meanwhile?
   //   2. `done` is what the shim waits for before it reports the exit (#watch in task.ts), and
   //      ctr 1.6.20 closes its FIFOs as soon as it hears of the exit: when is output really
   //      delivered? (The text's "The FIFOs"; lib/shim.ts has what Node cannot ask the kernel.)

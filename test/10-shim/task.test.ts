@@ -7,7 +7,7 @@ import { closeSync, constants, existsSync, openSync, readFileSync, readSync, wri
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { constants as osConstants } from 'node:os'
-import { PassThrough } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import type { Publisher } from '../../lib/shim-events.ts'
 import { copyStdio } from '#ch/10-shim/stdio.ts'
@@ -322,6 +322,49 @@ describe('the copy into containerd\'s FIFOs', () => {
     await Promise.race([copying.done, new Promise((resolve) => setTimeout(resolve, 5000))])
     expect(done, 'expected the copy done once the reader had read the FIFO').toBe(true)
   })
+
+  it('32 MiB of output into a FIFO whose reader waits, then reads it all', async () => {
+    const fifo = join(tempDir(), 'stdout')
+    execFileSync('mkfifo', [fifo])
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK) // ctr's side, not reading yet
+    onCleanup(() => closeSync(reader))
+    const size = 32 << 20
+    let made = 0 // how much of the process's output the copy has taken so far
+    const output = new Readable({
+      read() {
+        if (made >= size) return void this.push(null)
+        const n = Math.min(65536, size - made)
+        const chunk = Buffer.alloc(n)
+        for (let i = 0; i < n; i += 4096) chunk.writeUInt32BE((made + i) / 4096, i) // each 4 KiB page numbered
+        made += n
+        this.push(chunk)
+      },
+    })
+    onCleanup(() => output.destroy())
+    let done = false
+    const copying = copyStdio({ stdin: '', stdout: fifo, stderr: '' }, { stdin: null, stdout: output, stderr: null })
+    copying.done.then(() => (done = true))
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(made, `the reader had read nothing yet, and the copy had already taken ${made} of the process's ${size} bytes — where did it put them, and what happens to the shim with a container that writes for ever to a reader that has gone away for a while (containerd restarting)? What keeps a writer from running ahead of its reader?`).toBeLessThanOrEqual(8 << 20)
+    const buffer = Buffer.alloc(1 << 20)
+    let got = 0
+    let wrong = -1
+    for (const end = Date.now() + 30_000; got < size && Date.now() < end; ) {
+      let n = 0
+      try {
+        n = readSync(reader, buffer)
+      } catch {} // EAGAIN: nothing in the FIFO now
+      if (n === 0) {
+        await new Promise((resolve) => setImmediate(resolve))
+        continue
+      }
+      for (let i = (4096 - (got % 4096)) % 4096; i + 4 <= n && wrong < 0; i += 4096) if (buffer.readUInt32BE(i) !== (got + i) / 4096) wrong = got + i
+      got += n
+    }
+    expect([got, wrong], `the reader got ${got} of ${size} bytes${wrong >= 0 ? `, the first out of place at byte ${wrong}` : ''} — what became of the rest?`).toEqual([size, -1])
+    await Promise.race([copying.done, new Promise((resolve) => setTimeout(resolve, 5000))])
+    expect(done, 'expected the copy done once the reader had read everything').toBe(true)
+  }, 60_000)
 
   it('stdin: "abc" written, then CloseIO at once', async () => {
     const fifo = join(tempDir(), 'stdin')
