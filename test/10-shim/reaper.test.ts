@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { Reaper } from '#ch/10-shim/reaper.ts'
@@ -13,7 +14,7 @@ import { Runtime } from '#ch/10-shim/runtime.ts'
 import { Code } from '../../lib/containerd-proto.ts'
 import { parseReaperLine } from '../../lib/shim.ts'
 import { caught } from '../support/errors.ts'
-import { tempDir } from '../support/files.ts'
+import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 
 const RUNC = '/usr/sbin/runc'
@@ -154,6 +155,20 @@ describeKernel('the runtime\'s error', () => {
     const second = await caught(() => runtime.run(['start', 'ghost']))
     expect(second, 'expected the runtime\'s start, killed by SIGKILL, to be an error').toBeDefined()
     expect([second!.code === Code.NotFound, /does not exist/.test(second!.message)], `the runtime's start was killed before it wrote anything, and run reported it as code ${second!.code}: ${JSON.stringify(second!.message)} — whose failure do those words describe, and what would containerd conclude from that answer?`).toEqual([false, false])
+  })
+
+  it('the runtime\'s create of a command that is on no PATH', async () => {
+    const { bundle, root } = missingCommandBundle()
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
+    config.process.args = ['nosuchcommand']
+    config.process.env = ['PATH=/bin']
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
+    const runtime = new Runtime(RUNC, root, bundle)
+    const id = `minidocker-nocmd-${process.pid}`
+    onCleanup(() => void execa(RUNC, ['--root', root, 'delete', '--force', id], { reject: false })) // a container left half made, if any
+    const failed = await caught(() => runtime.run(['create', '--bundle', bundle, '--pid-file', join(bundle, 'init.pid'), id], ['ignore', 'pipe', 'pipe']))
+    expect(failed, 'expected the runtime\'s create of a command that does not exist to fail').toBeDefined()
+    expect(failed!.code, `the runtime's create failed with ${JSON.stringify(failed!.message)} and run answered code ${failed!.code} — is anything gone here that containerd could take for an ended process, and which of the runtime's words does containerd's runc shim read as "gone" (process/utils.go)?`).toBe(Code.Unknown)
   })
 
   it('a Kill while an Exec\'s runtime runs, both failing', async () => {
