@@ -32,7 +32,9 @@ export class Engine extends EngineClient {
         resolve(socket)
       })
       req.on('response', (res) => {
-        res.resume() // setupHijackConn reads no error body: anything but a 101 is refused alike
+        // setupHijackConn reads no error body, and closes the connection it refused: a daemon that
+        // ignores the upgrade streams on in a plain response for as long as the container runs
+        res.destroy()
         reject(new ContainerError(`unable to upgrade to tcp, received ${res.statusCode}`, 1))
       })
       req.on('error', (error) => reject(connectError(this.socket, error)))

@@ -22,13 +22,24 @@ const HEADER_SIZE = 8
  * inside a frame is an error too.
  */
 export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
-  let pending: Buffer = Buffer.alloc(0)
+  // the chunks of a frame not yet whole, joined only once it is: a payload can be megabytes
+  // and come in thousands of chunks, so joining on every push copies it thousands of times
+  let held: Buffer[] = []
+  let heldBytes = 0
+  let needed = HEADER_SIZE // what the next frame needs before it can be read: its header, then all of it
   return {
     push(chunk) {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk
+      held.push(chunk)
+      heldBytes += chunk.length
+      if (heldBytes < needed) return
+      let pending = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes)
+      needed = HEADER_SIZE
       while (pending.length >= HEADER_SIZE) {
         const size = pending.readUInt32BE(4)
-        if (pending.length < HEADER_SIZE + size) return
+        if (pending.length < HEADER_SIZE + size) {
+          needed = HEADER_SIZE + size
+          break
+        }
         const stream = pending[0]
         const payload = pending.subarray(HEADER_SIZE, HEADER_SIZE + size)
         pending = pending.subarray(HEADER_SIZE + size)
@@ -37,9 +48,11 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
         else if (stream === 3) throw new ContainerError(`Error from daemon in stream: ${payload.toString('utf8')}`, 1)
         else throw new ContainerError(`Unrecognized input header: ${stream}`, 1)
       }
+      held = pending.length ? [pending] : []
+      heldBytes = pending.length
     },
     end() {
-      if (pending.length > 0) throw new ContainerError(`the stream ended inside a frame (${pending.length} bytes left over)`, 1)
+      if (heldBytes > 0) throw new ContainerError(`the stream ended inside a frame (${heldBytes} bytes left over)`, 1)
     },
   }
 }

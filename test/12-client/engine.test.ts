@@ -13,6 +13,8 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import { frame as written } from '../../solutions/11-daemon/streams.ts'
 import { fakeDaemons, type FakeDaemon, type FakeDaemonOptions } from '../support/engine-server.ts'
 import { caught } from '../support/errors.ts'
+import { docker } from '../support/daemon.ts'
+import type { Socket } from 'node:net'
 
 const daemons = fakeDaemons()
 afterEach(() => daemons.stop())
@@ -83,6 +85,31 @@ describe('the multiplexed stream (stdcopy)', () => {
     expect(() => cut.end(), 'expected end() to refuse a stream that ended inside a frame, not to drop the half frame silently').toThrow()
   })
 
+  it('frameReader fed megabytes: one payload of 16 MiB in 1 KiB chunks, and 300 000 small frames in 256 KiB chunks', () => {
+    // a container that writes a large file to stdout at once, and one that writes a line at a
+    // time, as a connection delivers them: each push must cost about its own size
+    const line = frame('stdout', 'x')
+    const lines = Buffer.alloc(line.length * 300_000)
+    for (let at = 0; at < lines.length; at += line.length) line.copy(lines, at)
+    const cases = [
+      { what: 'one payload of 16 MiB in 1 KiB chunks', input: Buffer.concat([frame('stdout', 'y'.repeat(16 << 20)), frame('stderr', 'done\n')]), size: 1024, bytes: 16 << 20 },
+      { what: '300 000 frames of one byte in 256 KiB chunks', input: Buffer.concat([lines, frame('stderr', 'done\n')]), size: 256 << 10, bytes: 300_000 },
+    ]
+    for (const { what, input, size, bytes } of cases) {
+      let [stdout, stderr] = [0, '']
+      const reader = frameReader({ stdout: { write: (b: Buffer) => (stdout += b.length) }, stderr: { write: (b: Buffer) => (stderr += b.toString()) } })
+      const budget = 10_000 // ms: a reader linear in the stream takes a small part of it, even on a busy machine
+      const start = Date.now()
+      let pushed = 0
+      for (; pushed < input.length && Date.now() - start < budget; pushed += size) reader.push(input.subarray(pushed, pushed + size))
+      const seconds = ((Date.now() - start) / 1000).toFixed(1)
+      expect(pushed >= input.length ? 'all pushed' : `${seconds} s for ${Math.round((100 * pushed) / input.length)}% of the stream`, `${what}: yours (left) — what does each push cost yours, and does that grow with what it holds already? (see "Frames")`)
+        .toBe('all pushed')
+      reader.end()
+      expect({ stdout, stderr }, `${what}: expected every payload byte on its side`).toEqual({ stdout: bytes, stderr: 'done\n' })
+    }
+  }, 60_000)
+
   it('copyOutput (given) of a framed stream, of a terminal\'s stream, and of the daemon\'s error in the stream', async () => {
     const framed = new PassThrough()
     const a = collector()
@@ -136,5 +163,36 @@ describe('the hijacked connection', () => {
     const plain = await caught(() => engine.upgrade('/containers/plain/attach'))
     expect(plain?.message, 'a 200 instead of a 101, the second refused upgrade of this Engine: expected the CLI\'s words (left: yours) — yours gave them for the 404: what was different the second time? (see "Hijacking")').toBe('unable to upgrade to tcp, received 200')
   })
+
+  it('upgrade answered by a daemon that ignores the upgrade: a 200 whose stream goes on, beside docker 28.2.2', async () => {
+    // a daemon (or a proxy in front of one) that does not hijack answers the attach as a plain
+    // response, the container's output streamed for as long as it runs
+    const ID = 'c0ffee'.repeat(10) + 'c0ff'
+    const closes: Promise<void>[] = []
+    const daemon = await fakeDaemon({
+      version: '1.41',
+      answer: (req, res) => {
+        req.resume()
+        const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+        if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
+        else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
+      },
+      upgrade: (_req, socket: Socket) => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nstill running\n')
+        const ticks = setInterval(() => socket.writable && socket.write('still running\n'), 50)
+        closes.push(new Promise((resolve) => socket.on('close', () => (clearInterval(ticks), resolve()))))
+      },
+    })
+    const within = (ms: number, what: Promise<void>) => Promise.race([what.then(() => true), new Promise<false>((resolve) => setTimeout(resolve, ms, false))])
+
+    const theirs = await docker('28.2.2', daemon.host, ['run', 'example.test/box', 'true'], { timeout: 30_000 })
+    const words = String(theirs.stderr).trim().split('\n')[0]!
+    expect(await within(5000, closes[0]!), 'docker 28.2.2 was expected to close the connection it refused').toBe(true)
+
+    const engine = await connected(daemon)
+    const refused = await caught(() => engine.upgrade(`/containers/${ID}/attach`, { query: { stream: '1', stdout: '1', stderr: '1' } }))
+    expect(refused?.message, `a 200 instead of a 101: docker 28.2.2 said ${JSON.stringify(words)} and exited ${theirs.exitCode} (right); yours (left)`).toBe(words)
+    expect(await within(5000, closes[1]!), 'the daemon answered 200 and streams on; docker 28.2.2 closed that connection as soon as it refused the answer, yours still holds it 5 s after upgrade() failed — who reads a response you refused, until when, and who else will ever close that connection? (see "Hijacking")').toBe(true)
+  }, 60_000)
 
 })
