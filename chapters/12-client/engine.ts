@@ -29,8 +29,9 @@ export class Engine extends EngineClient {
     //   2. "No byte of it lost": where could the stream's first bytes be, other than on the
     //      socket you are handed? Make a server of your own write its 101 and some bytes at once.
     //   3. Not every answer is a 101: a container that does not exist (404), one that is not
-    //      running (409), a daemon that ignores the upgrade (200). None is a stream. And after
-    //      one was refused, is the next upgrade of this Engine sent as the first was?
+    //      running (409), a daemon that ignores the upgrade (200, and its body may go on for as
+    //      long as the container runs). What becomes of the connection of an answer you refused?
+    //      And after one was refused, is the next upgrade of this Engine sent as the first was?
     throw new NotImplementedError('12-client', 'upgrade')
   }
   // #endregion upgrade

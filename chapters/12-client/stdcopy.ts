@@ -22,7 +22,8 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
   // TODO(12): the read side of moby's api/pkg/stdcopy (StdCopy; the text's "Frames").
   //   1. push() gets chunks as the connection delivers them, not frames: a header can be cut
   //      in two, a payload can span many chunks, one chunk can hold many frames. What must
-  //      outlive a push, and when is a frame whole?
+  //      outlive a push, and when is a frame whole? A frame of megabytes can come in thousands
+  //      of chunks: what does each of your pushes cost then?
   //   2. What is in a header, how long is it, and what does each stream number mean? A payload
   //      can be far larger than 64 KiB: the size field's width and byte order decide where the
   //      next header starts (moby's stdcopy.go, StdCopy and the writer; chapter 11 wrote it).
