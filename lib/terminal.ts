@@ -34,8 +34,8 @@ export function rawTerminal(stdin: Stdio['stdin']): () => void {
 
 // #region attachTerminal
 /**
- * With -t at a terminal: the client's terminal lent to the container, with -i (`raw`) its
- * keys too, each as it is typed, ^C and ^D included. resize() gives the pty behind
+ * With -t at a terminal: the client's terminal lent to the container, and with `raw` its keys
+ * too, each as it is typed, ^C and ^D included. resize() gives the pty behind
  * `resizePath` (a container's or an exec's) the client's size, now and whenever it changes;
  * a resize that fails does not fail the run. restore() undoes all attachTerminal did.
  */

@@ -38,7 +38,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //   4. stdin: with -i the container reads it to its end, without it reads none, and either
   //      way the output still comes the other way.
   //   5. -it lends the client's terminal. Between which two moments may it be raw, and which
-  //      of the run's words must find it given back? And what if stdin is no terminal at all?
+  //      of the run's words must find it given back? And -t without -i, a line and ^C typed at
+  //      the client? And what if stdin is no terminal at all?
   //      For each way out the text lists, ask the real CLI in script(1).
   //   6. --detach-keys (plan.detachKeys): who besides your proxy must know them, and what if
   //      the two disagree? The keys can come at any moment of the run: what does the client

@@ -1,0 +1,73 @@
+/**
+ * `run -t` without `-i`, judged by docker 28.2.2: each client in a pseudo-terminal against a
+ * fake daemon whose container prints "ready" and runs until it is sent a signal, typed at
+ * with a line and then the terminal's interrupt key. What the terminal showed, what the
+ * client sent on the attach, which signal reached the container and the exit code must be
+ * docker's.
+ */
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { constants } from 'node:os'
+import { afterEach, describe, expect, it } from 'vitest'
+import { MINIDOCKER, typeInTerminal } from '../support/client.ts'
+import { CLIS, dockerEnv } from '../support/daemon.ts'
+import { fakeDaemons } from '../support/engine-server.ts'
+
+const daemons = fakeDaemons()
+afterEach(() => daemons.stop())
+
+const ID = 'c0ffee'.repeat(10) + 'c0ff'
+const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
+/** a signal as a name without SIG, whether the client sent a name or a number */
+const signalName = (signal: string) => (/^\d+$/.test(signal) ? Object.entries(constants.signals).find(([, n]) => n === Number(signal))?.[0] ?? signal : signal).replace(/^SIG/, '')
+
+interface Seen { terminal: string; code?: number; sentOnAttach: string; stdinEnded: boolean; signals: string[] }
+
+/** `argv` (a client's `run -t example.test/box sh`) in a pseudo-terminal, typed at with `keys` once the container is ready. */
+async function typedAt(argv: (host: string) => string[], keys: number[]): Promise<Seen> {
+  const sent: Buffer[] = []
+  const signals: string[] = []
+  let stdinEnded = false
+  let attach: Socket | undefined
+  let wait: ServerResponse | undefined
+  const daemon = await daemons.daemon({
+    version: '1.41',
+    answer: (req, res) => {
+      req.resume()
+      const url = new URL(req.url!, 'http://daemon')
+      const path = url.pathname.replace(/^\/v[\d.]+/, '')
+      if (path === '/containers/create') json(res, 201, { Id: ID, Warnings: [] })
+      else if (path.endsWith('/wait')) (wait = res).writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
+      else if (path.endsWith('/start')) (res.writeHead(204).end(), attach?.write('ready\r\n'))
+      else if (path.endsWith('/resize')) res.writeHead(200).end()
+      else if (path.endsWith('/kill')) {
+        res.writeHead(204).end()
+        const signal = signalName(url.searchParams.get('signal') ?? 'KILL')
+        signals.push(signal)
+        // the container dies of it, as sh at a terminal dies of an INT
+        attach?.end(`container got ${signal}\r\n`)
+        wait?.end(JSON.stringify({ StatusCode: 128 + (constants.signals[`SIG${signal}` as keyof typeof constants.signals] ?? 0), Error: null }))
+      } else json(res, 404, { message: `no ${path} here` })
+    },
+    upgrade: (_req, socket) => {
+      attach = socket
+      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+      socket.on('data', (chunk: Buffer) => sent.push(chunk))
+      socket.on('end', () => (stdinEnded = true))
+    },
+  })
+  const typed = await typeInTerminal(argv(daemon.host), keys, { ready: 'ready', env: { ...dockerEnv(daemon.host), MINIDOCKER_HOST: '' }, deadline: 4000 })
+  await daemons.stop()
+  return { terminal: typed.output, code: typed.code, sentOnAttach: Buffer.concat(sent).toString(), stdinEnded, signals }
+}
+
+describe('run -t without -i at a terminal, beside docker 28.2.2', () => {
+  it('run -t, a line typed and then the interrupt key (^C): the terminal, the attach, the signal and the exit code', async () => {
+    const keys = [...Buffer.from('echo hi\r'), 0x03]
+    const args = ['run', '-t', 'example.test/box', 'sh']
+    const theirs = await typedAt(() => [CLIS['28.2.2'], ...args], keys)
+    const mine = await typedAt((host) => [process.execPath, MINIDOCKER, '-H', host, ...args], keys)
+    expect(mine, 'docker run -t without -i, typed "echo hi", Enter, then ^C: what the terminal showed, what the client sent on the attach and whether it ended its side, the signals the container was sent, and the exit code (undefined: still running 4 s later) — yours (left), docker 28.2.2 (right). Whose is the terminal when the container has one but the client passes no stdin: who echoes what is typed, and who turns ^C into a signal, for whom? (see "A terminal" and "Signals")')
+      .toEqual(theirs)
+  }, 60_000)
+})
