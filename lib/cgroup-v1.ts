@@ -13,16 +13,16 @@ import { ALLOWED_DEVICES, saveRecord, type ContainerRecord } from './runtime.ts'
 /**
  * The container's directory in cgroup v1 hierarchy `controller` (freezer, devices, cpuset),
  * which chapter 04 does not use: at the same path within the hierarchy as the container's other
- * cgroups, made if needed; and the directories made here, deepest first, which are all that
- * may be removed of it later.
+ * cgroups; and the directories of that path that do not exist yet, deepest first, which are all
+ * that may be removed of it later. Nothing is made: `mkdirSync(dir, { recursive: true })` makes
+ * exactly those.
  */
 export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; removeOrder: string[] } {
   const [used, own] = Object.entries(cgroup.dirs)[0]!
   const dir = join(CGROUP_ROOT, controller, relative(join(CGROUP_ROOT, used), own!))
   const removeOrder: string[] = []
-  // Only what is made here is this container's: the directories above may be others' too.
+  // Only what does not exist yet can be this container's: the directories above may be others' too.
   for (let d = dir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
-  mkdirSync(dir, { recursive: true })
   return { dir, removeOrder }
 }
 
@@ -38,6 +38,7 @@ export async function applyDeviceRules(dir: string, record: ContainerRecord, pid
   if (!rules?.length || record.cgroup?.version !== 1) return
   record.devices = v1Cgroup(record.cgroup, 'devices')
   saveRecord(dir, record)
+  mkdirSync(record.devices.dir, { recursive: true })
   for (const { allow, type, major, minor, access } of [...rules, ...ALLOWED_DEVICES])
     writeFileSync(join(record.devices.dir, allow ? 'devices.allow' : 'devices.deny'), `${type ?? 'a'} ${major ?? '*'}:${minor ?? '*'} ${access ?? 'rwm'}`)
   writeFileSync(join(record.devices.dir, 'cgroup.procs'), String(pid))
@@ -59,6 +60,7 @@ export async function applyCpuset(dir: string, record: ContainerRecord, pid: num
   } else {
     record.cpuset = v1Cgroup(record.cgroup, 'cpuset')
     saveRecord(dir, record)
+    mkdirSync(record.cpuset.dir, { recursive: true })
     leaf = record.cpuset.dir
     const top = join(CGROUP_ROOT, 'cpuset')
     const path: string[] = []

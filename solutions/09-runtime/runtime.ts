@@ -283,11 +283,14 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
   const own = Object.values(cgroup?.dirs ?? {})[0]
   if (!cgroup || !own) throw new RuntimeError(`container ${record.id} has no cgroup to freeze`)
   if (!record.freezer) {
-    const made = cgroup.version === 2 ? { dir: own, removeOrder: [] } : v1Cgroup(cgroup, 'freezer')
-    record.freezer = { ...made, version: cgroup.version }
+    const planned = cgroup.version === 2 ? { dir: own, removeOrder: [] } : v1Cgroup(cgroup, 'freezer')
+    record.freezer = { ...planned, version: cgroup.version }
+    // Named before it is made: a pause killed in between leaves nothing delete would not find.
     saveRecord(dir, record)
   }
   const freezer = record.freezer
+  // A pause killed before this, or one that froze nothing, may have left it unmade.
+  mkdirSync(freezer.dir, { recursive: true })
   if (freezer.version === 1 && frozen) {
     // A process forked while we move the others is born in its parent's cgroup: repeat until
     // none is left outside, and from then on every new one is born inside.

@@ -5,11 +5,13 @@
  * once, their file-system calls under --root taken in step. Each create runs under its own hold
  * (native/build/hold, a subreaper), so every process it leaves is found below it.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
+import type { ContainerRecord } from '../../lib/runtime.ts'
+import { CGROUP_ROOT } from '../../lib/cgroup.ts'
 import { alive, waitFor } from '../support/container.ts'
 import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
@@ -121,6 +123,42 @@ describeKernel('minirunc: a create that does not finish', () => {
       await checkNothingLeft(t, id, killed, `create killed right after its file-system change ${n} (a file or directory made, renamed or removed)`, cgroupsPath)
     }
   }, 600_000) // some twenty creates, each killed and cleaned after: over three minutes under load
+
+  it('pause of a running container killed with SIGKILL right after each of its first three file-system changes, then delete --force', async () => {
+    const t = setup()
+    const report = join(t.dir, 'requests.json')
+    // Three containers at once, the pause of the Nth killed right after its Nth change.
+    const bundles = [1, 2, 3].map((n) => {
+      const cgroupsPath = t.newCgroup()
+      const bundle = join(t.dir, `bundle${n}`)
+      cpSync(t.bundle, bundle, { recursive: true })
+      return { n, id: `p${n}`, cgroupsPath, bundle }
+    })
+    await Promise.all(bundles.map(async ({ n, id, cgroupsPath, bundle }) => {
+      const created = await t.crasher(['die', '-1', report, '--root', t.root, 'create', '--bundle', bundle, id], join(t.dir, `${id}.out`))
+      expect(created.code, `create of ${id}: ${created.printed}`).toBe(0)
+      expect((await t.rt('start', id)).code, `start of ${id}`).toBe(0)
+      const pid = Number(JSON.parse((await t.rt('state', id)).stdout).pid)
+      // The container's directory in every hierarchy, at the path its cgroups have (a freezer's included).
+      const { cgroup } = JSON.parse(readFileSync(join(t.root, id, 'state.json'), 'utf8')) as ContainerRecord
+      const [used, own] = Object.entries(cgroup!.dirs)[0]!
+      const path = cgroup!.version === 1 ? relative(join(CGROUP_ROOT, used), own!) : relative(CGROUP_ROOT, own!)
+      const dirsLeft = () => [...new Set([...cgroupDirsLeft(cgroupsPath), ...hierarchies().map(({ mount }) => join(mount, path)).filter((dir) => existsSync(dir))])]
+      // After the forced deletes (cleanups run last first): what a runtime left of it, and the
+      // parents it may have made, each as far as it is empty.
+      onCleanup(() => {
+        for (const { mount } of hierarchies()) for (let dir = join(mount, path); dir.startsWith(`${mount}/`); dir = dirname(dir)) try { rmdirSync(dir) } catch { break }
+      })
+      const killed = await t.crasher(['dieafter', String(n), '--root', t.root, 'pause', id], join(t.dir, `${id}.pause.out`))
+      const when = killed.code === 0 ? `a pause that finished within ${n} file-system changes` : `pause killed right after its file-system change ${n} (a file or directory made, renamed or removed)`
+      expect([0, 137], `${when} exited otherwise than by the SIGKILL: ${killed.printed}`).toContain(killed.code)
+      const deleted = await t.rt('delete', '--force', id)
+      expect(deleted.code, `delete --force after ${when}: ${deleted.stderr}`).toBe(0)
+      expect(await waitFor(() => !alive(pid), 5000), `the container's process still alive 5 s after ${when}, then delete --force`).toBe(true)
+      expect(existsSync(join(t.root, id)), `ROOT/${id} still there after ${when}, then delete --force`).toBe(false)
+      expect(dirsLeft(), `cgroups left after ${when}, then delete --force: what named them to delete, and since when? (the text's "pause and resume")`).toEqual([])
+    }))
+  }, 180_000)
 
   it('two creates of one ID at once, their file-system calls under --root taken in step', async () => {
     const t = setup()

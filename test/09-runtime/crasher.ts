@@ -9,8 +9,13 @@
  *                               until the process SYNC/OTHER (OTHER being the other of `a` and `b`)
  *                               has come as far in its own: two creates that check and then act
  *                               both check before either acts
+ *   holdlook SYNC ARGS...       minirunc ARGS that, once it has opened an exec.fifo, stops right
+ *                               before its next look at a process (a path under /proc/PID/, or a
+ *                               signal 0): it writes SYNC/held and waits for SYNC/go; SYNC/done
+ *                               says it never stopped
  */
 import { dieAfter, dieBeforeRequest } from '../support/dying.ts'
+import { Helper } from '../../native/helper.ts'
 
 const fs = process.getBuiltinModule('node:fs')
 // Started as `node -e CODE ARGS...`: ARGS follow the node binary.
@@ -24,6 +29,8 @@ if (mode === 'die') {
 } else if (mode === 'lockstep') {
   const [sync, name, root] = rest.splice(0, 3) as [string, string, string]
   lockstep(sync, name, root)
+} else if (mode === 'holdlook') {
+  holdLook(rest.shift()!)
 } else {
   throw new Error(`crasher: unknown mode ${mode}`)
 }
@@ -68,4 +75,52 @@ function lockstep(sync: string, name: string, root: string): void {
   }
   wrap(fs as unknown as Record<string, unknown>, real)
   wrap(fs.promises as unknown as Record<string, unknown>, { ...fs.promises })
+}
+
+function holdLook(sync: string): void {
+  const real = { ...fs } as Record<string, unknown>
+  const write = real.writeFileSync as typeof fs.writeFileSync
+  const exists = real.existsSync as typeof fs.existsSync
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  let fifo = false
+  let held = false
+  const hold = () => {
+    held = true
+    write(`${sync}/held`, '')
+    for (const until = Date.now() + 30_000; Date.now() < until && !exists(`${sync}/go`); ) Atomics.wait(pause, 0, 0, 2)
+  }
+  const opens = (key: string, path: unknown) => /^(open|createReadStream|readFile)/.test(key) && typeof path === 'string' && path.endsWith('exec.fifo')
+  const look = (path: unknown) => {
+    if (fifo && !held && typeof path === 'string' && /^\/proc\/\d+\//.test(path)) hold()
+  }
+  process.on('exit', () => write(`${sync}/done`, held ? 'held' : 'never held'))
+  const wrap = (target: Record<string, unknown>, from: Record<string, unknown>) => {
+    for (const [key, value] of Object.entries(from)) {
+      if (typeof value !== 'function' || /^[A-Z]/.test(key)) continue
+      target[key] = (...args: unknown[]) => {
+        if (opens(key, args[0])) fifo = true
+        look(args[0])
+        return (value as (...a: unknown[]) => unknown)(...args)
+      }
+    }
+  }
+  wrap(fs as unknown as Record<string, unknown>, real)
+  wrap(fs.promises as unknown as Record<string, unknown>, { ...fs.promises })
+  // A look by signal 0, and an exec.fifo named to the helper, count too.
+  const kill = process.kill.bind(process)
+  process.kill = ((pid: number, signal?: string | number) => {
+    if (fifo && !held && (signal === 0 || signal === '0')) hold()
+    return kill(pid, signal)
+  }) as typeof process.kill
+  const proto = Helper.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const name of Object.getOwnPropertyNames(Helper.prototype)) {
+    const descriptor = Object.getOwnPropertyDescriptor(Helper.prototype, name)
+    if (name === 'constructor' || typeof descriptor?.value !== 'function') continue
+    const method = descriptor.value as (...args: unknown[]) => unknown
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      if (args.some((arg) => typeof arg === 'string' && arg.endsWith('exec.fifo'))) fifo = true
+      else for (const arg of args) look(arg)
+      return method.apply(this, args)
+    }
+  }
 }

@@ -5,20 +5,24 @@
  * nothing behind.
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
 import type { Spec } from '../../lib/oci.ts'
 import type { ContainerRecord } from '../../lib/runtime.ts'
+import { V1_CONTROLLERS } from '../../lib/cgroup.ts'
 import { alive, processState, waitFor } from '../support/container.ts'
 import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
 import { cpuTicks, cpuUsedIn, MINIRUNC, minirunc, pidKeeper, probeBundle, rethrowNotImplemented, runsAgainWithin } from '../support/runtime.ts'
+
+const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
 
 /** A state root and a bundle for one test; every container left in the root is force-deleted after it. */
 function setup(steps: string[], edit?: (spec: Spec) => void) {
@@ -110,6 +114,17 @@ function cgroupDirs(text: string): string[] {
     const mount = controllers === '' ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controllers!.replace(/^name=/, '')}`
     return join(mount, path!)
   }).filter((dir) => dir.includes('minidocker-test') && existsSync(dirname(dir)))
+}
+
+/** The cgroup v1 hierarchies mounted in this mount namespace: each mount point and its controllers (a named one's `name=...` too), from /proc/self/mountinfo. */
+function cgroupMounts(): Map<string, string[]> {
+  const found = new Map<string, string[]>()
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [before, after] = line.split(' - ')
+    const [fstype, , options] = (after ?? '').split(' ')
+    if (fstype === 'cgroup') found.set(before!.split(' ')[4]!, options!.split(',').filter((o) => !['rw', 'ro'].includes(o) && !o.includes('=') || o.startsWith('name=')))
+  }
+  return found
 }
 
 /** The cgroup directories a /proc/PID/cgroup text names whose last element is `name`. */
@@ -271,6 +286,38 @@ describeKernel('minirunc: delete after others', () => {
   })
 })
 
+describeKernel('minirunc: delete of what a stopped container left', () => {
+  it('delete, without --force, of a stopped container whose program left processes forking in its cgroup (no PID namespace of its own), beside runc', async () => {
+    const edit = (spec: Spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'pid')
+      spec.linux!.resources = { pids: { limit: 64 } }
+    }
+    const t = setup(['storm:30000'], (spec) => {
+      edit(spec)
+      spec.linux!.cgroupsPath = testCgroupPath()
+    })
+    const real = runcSetup(['storm:30000'], edit)
+    expect((await t.create('o1')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    const [ours, theirs] = [(await t.state('o1')).pid, (await real.state()).pid]
+    expect((await t.rt('start', 'o1')).code).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    // Each program starts four chains of processes that fork their successor and exit, then exits itself.
+    expect(await waitFor(() => !alive(ours) && !alive(theirs), 10_000), 'the programs did not exit within 10 s of start').toBe(true)
+    const { cgroup } = JSON.parse(readFileSync(join(t.root, 'o1', 'state.json'), 'utf8')) as ContainerRecord
+    const dirs = Object.values(cgroup?.dirs ?? {})
+    const procs = (dir: string) => (existsSync(dir) ? readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean) : [])
+    expect(dirs.length > 0 && procs(dirs[0]!).length > 0, `the container's cgroup (${dirs.join(', ')}) holds no process once its program has exited: the test cannot judge`).toBe(true)
+    expect([(await t.state('o1')).status, (await real.state()).status], 'the states once the programs exited').toEqual(['stopped', 'stopped'])
+    const runcDeleted = await real.rt('delete', real.id)
+    const deleted = await t.rt('delete', 'o1')
+    expect(runcDeleted.code, `runc delete of the stopped container: ${runcDeleted.stderr}`).toBe(0)
+    expect(deleted.code, `exit code of delete of a stopped container whose cgroup still held processes, vs runc's ${runcDeleted.code} (delete said: ${deleted.stderr.trim() || 'nothing'}): what does "stopped" say about the container's other processes, and what must be true before its cgroup can go? (the text's "start, kill, delete, run")`).toBe(runcDeleted.code)
+    expect(existsSync(join(t.root, 'o1')), 'ROOT/o1 after delete').toBe(false)
+    for (const dir of dirs) expect(existsSync(dir) ? `${dir}, holding ${procs(dir).length} processes` : '', `the container's cgroup after delete: who else was in it?`).toBe('')
+  }, 120_000)
+})
+
 describeKernel('minirunc: errors as runc gives them', () => {
   it('state, start, kill and delete of an ID no container has', async () => {
     const t = setup(['pid'])
@@ -374,6 +421,41 @@ describeKernel('minirunc: what happens to a created container before start, besi
     expect(started.stderr, `start's error vs runc's "${words}": which status does the kernel give a container whose process is gone? (the text's "The state directory and the status")`).toContain(words)
     expect((await t.state('s2')).status, 'state after, vs runc\'s').toBe((await real.state()).status)
   })
+
+  it('start of a container whose program exits at once, let go while start waits, beside runc', async () => {
+    const t = setup(['out:ran'])
+    const real = runcSetup(['out:ran'])
+    expect((await t.create('s3')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    const [ours, theirs] = [(await t.state('s3')).pid, (await real.state()).pid]
+    // Each process parked on its fifo is held stopped (SIGSTOP): it can neither open its side nor write.
+    for (const pid of [ours, theirs]) process.kill(pid, 'SIGSTOP')
+    onCleanup(() => {
+      for (const pid of [ours, theirs]) try { process.kill(pid, 'SIGCONT') } catch { /* gone */ }
+    })
+    expect(await waitFor(() => processState(ours) === 'T' && processState(theirs) === 'T', 5000), 'the parked processes did not stop within 5 s of SIGSTOP').toBe(true)
+    // runc start: its process goes on while start waits; it writes, runs its program and exits.
+    const runcStart = real.rt('start', real.id)
+    await new Promise((r) => setTimeout(r, 500))
+    process.kill(theirs, 'SIGCONT')
+    const runcStarted = await runcStart
+    // minirunc start, stopped right before its first look at a process once it has opened
+    // exec.fifo (crasher.ts holdlook): meanwhile the process writes, runs its program and exits.
+    const sync = join(t.dir, 'sync')
+    mkdirSync(sync)
+    const starting = execa(process.execPath, ['-e', `require(${JSON.stringify(START)}).start('crasher', 'test/09-runtime/crasher.ts')`, 'holdlook', sync, '--root', t.root, '--log', join(t.dir, 'log.json'), '--log-format', 'json', 'start', 's3'], { reject: false, stdin: 'ignore', timeout: 90_000 })
+    await waitFor(() => existsSync(join(sync, 'held')) || existsSync(join(sync, 'done')), 30_000)
+    process.kill(ours, 'SIGCONT')
+    if (existsSync(join(sync, 'held'))) expect(await waitFor(() => !alive(ours), 10_000), 'the container\'s process, let go while start was held, still alive 10 s later').toBe(true)
+    writeFileSync(join(sync, 'go'), '')
+    const r = await starting
+    rethrowNotImplemented(String(r.stderr))
+    const said = String(r.stderr).trim() || '(nothing)'
+    expect(runcStarted.code, `runc start of a process let go while it waited: ${runcStarted.stderr}`).toBe(0)
+    expect(await waitFor(() => t.out().includes('ran'), 5000), `the program did not run: start exited ${r.exitCode} and said ${said}; the container printed ${t.out() || 'nothing'}`).toBe(true)
+    expect(r.exitCode, `exit code of start vs runc's ${runcStarted.code}, the program having run and exited between two of start's looks (start said: ${said}): what did start see, in which order, and what did each look tell it about the other? (the text's "start, kill, delete, run")`).toBe(runcStarted.code)
+    expect((await t.state('s3')).status, 'state after, vs runc\'s').toBe((await real.state()).status)
+  }, 120_000)
 })
 
 /** After the test (and before the forced deletes, cleanups running last first): thaw and kill what a runtime left frozen in container `id`'s freezer, and remove that freezer. */
@@ -659,7 +741,15 @@ describeKernel('minirunc: the container\'s /sys/fs/cgroup', () => {
     const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers')
     const memory = v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory'
     const limitFile = v2 ? 'memory.max' : 'memory.limit_in_bytes'
-    const others = v2 ? [] : ['cat:/sys/fs/cgroup/cpu/cpu.shares', 'cat:/sys/fs/cgroup/cpuacct/cpuacct.usage', 'cat:/sys/fs/cgroup/pids/pids.max']
+    // Every name the host's /sys/fs/cgroup holds, read now: under a name whose hierarchy the
+    // container has a cgroup in (chapter 04's controllers), the program must list its own; under
+    // any other, it must find nothing (there, its cgroup is the runtime's, one of its parents).
+    const mounted = cgroupMounts()
+    const names = v2 ? [] : readdirSync('/sys/fs/cgroup').sort().map((name) => {
+      const controllers = mounted.get(realpathSync(join('/sys/fs/cgroup', name))) ?? []
+      return { name, controllers, used: controllers.some((c) => (V1_CONTROLLERS as string[]).includes(c)) }
+    })
+    const others = names.map(({ name, used }) => (used ? `ls:/sys/fs/cgroup/${name}` : `read:/sys/fs/cgroup/${name}/cgroup.procs`))
     const t = setup(['cgroup', `cat:${memory}/${limitFile}`, `ls:${memory}`, ...others, `write:${memory}/${limitFile}:${64 * 2 ** 20}`], (spec) => {
       spec.linux!.cgroupsPath = testCgroupPath()
       spec.linux!.resources = { memory: { limit: 64 * 2 ** 20 } }
@@ -677,7 +767,15 @@ describeKernel('minirunc: the container\'s /sys/fs/cgroup', () => {
     const own = join(v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory', line.split(':')[2]!)
     expect((listing!.ls as string[]).sort(), `what the probe lists in ${memory} vs the host's ${own}: which cgroup directory did the container get to see, its own or one above it?`).toEqual(readdirSync(own).sort())
     expect(limit, `what the probe reads at ${memory}/${limitFile} with dockerd's cgroup mount in config.json (the text's "The container's /sys/fs/cgroup"; runc's mountCgroupV1/V2)`).toMatchObject({ cat: readFileSync(join(own, limitFile), 'utf8') })
-    for (const [i, step] of others.entries()) expect(rest[i], `the probe's ${step}: is every controller there under its own name, a combined hierarchy's too? (the text's "The container's /sys/fs/cgroup")`).toHaveProperty('cat')
+    for (const [i, { name, controllers, used }] of names.entries()) {
+      if (!used) {
+        expect(rest[i], `what the probe could read of /sys/fs/cgroup/${name}/cgroup.procs, a hierarchy (${controllers.join(',') || 'no controller'}) in which the container has no cgroup of its own: whose cgroup would it see there?`).toMatchObject({ tried: 'read', errno: expect.any(String) })
+        continue
+      }
+      const ownLine = (cgroup!.cgroup as string).split('\n').find((l) => l.split(':')[1]!.split(',').some((c) => controllers.includes(c)))
+      const dir = ownLine ? join(realpathSync(join('/sys/fs/cgroup', name)), ownLine.split(':')[2]!) : '(none)'
+      expect(((rest[i] as { ls?: string[] }).ls?.slice().sort() ?? rest[i]), `what the probe lists in /sys/fs/cgroup/${name} vs the host's ${dir}, its cgroup in that hierarchy: is each hierarchy it is in there under every name the host gives it, a combined hierarchy's too? (the text's "The container's /sys/fs/cgroup")`).toEqual(existsSync(dir) ? readdirSync(dir).sort() : dir)
+    }
     expect(write, `a write to ${memory}/${limitFile} from inside, with "ro" in the mount's options: what does MS_BIND do with MS_RDONLY? (mount(2), "Creating a bind mount")`).toMatchObject({ step: 'write', errno: 'EROFS' })
   })
 
