@@ -133,7 +133,8 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
   //   runc's mountCgroupV1 and mountCgroupV2 in libcontainer/rootfs_linux.go).
   //   1. Today a program inside finds an empty directory there. What must it find: which
   //      directories, whose files, under which names (look at the host's /sys/fs/cgroup, and at
-  //      /proc/self/cgroup of a process in a container's cgroup)? What must it never see?
+  //      /proc/self/cgroup of a process in a container's cgroup)? What must it never see, in
+  //      any hierarchy the host has (where is the container's process in each of them)?
   //   2. On v1 a hierarchy cannot be mounted a second time with other options (EBUSY), and a
   //      fresh mount would show its root, not the container's cgroup: so how does the
   //      container's directory of each hierarchy get there, and under what at the destination
@@ -163,7 +164,8 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
   //   1. Which directory: on v2 every controller lives in the container's one cgroup; on v1
   //      the freezer is a hierarchy of its own, with the same relative path as the others
   //      (lib/cgroup-v1.ts). Remember what you made (record.freezer, saved), so status reads it
-  //      and delete removes that and no more.
+  //      and delete removes that and no more. pause can be killed between any two of its
+  //      steps, as create can: at each, what would delete --force find named?
   //   2. v1: freezing a cgroup stops the processes in it, none outside it. The container may
   //      be forking and exiting thousands of times a second while you act: when you report it
   //      frozen, can you show that no process of the container is still running
@@ -186,11 +188,12 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   // TODO(09): runc delete, per the runtime spec (runtime.md, "Delete").
   //   1. Which statuses may be deleted without --force, and what does runc do with "created"?
   //      A refusal must change nothing.
-  //   2. With --force: nothing of the container may survive, before its cgroup can go (chapter
-  //      04 removes it; it refuses while a process is in it), and the v1 cgroups create and
-  //      pause made (devices, cpuset, freezer), if any. A paused container too: can a frozen
-  //      process die (cgroup-v1's freezer-subsystem.rst)? And what could its processes get up
-  //      to between running again and being dead?
+  //   2. Nothing of the container may survive before its cgroup can go (chapter 04 removes it;
+  //      it refuses while a process is in it), nor the v1 cgroups create and pause made
+  //      (devices, cpuset, freezer), if any. Only a matter for --force? Of which of the
+  //      container's processes does "stopped" speak (pid_namespaces(7))? A paused container
+  //      too: can a frozen process die (cgroup-v1's freezer-subsystem.rst)? And what could its
+  //      processes get up to between running again and being dead?
   //   3. A create killed half-way leaves a state directory too: delete --force must clear
   //      whatever such a create left, in whichever state it was left.
   //   4. The poststop hooks get the state as it was; their failure is only a warning.
