@@ -14,8 +14,7 @@
  *                               signal 0): it writes SYNC/held and waits for SYNC/go; SYNC/done
  *                               says it never stopped
  */
-import { dieAfter, dieBeforeRequest } from '../support/dying.ts'
-import { Helper } from '../../native/helper.ts'
+import { beforeEachRequest, dieAfter, dieBeforeRequest } from '../support/dying.ts'
 
 const fs = process.getBuiltinModule('node:fs')
 // Started as `node -e CODE ARGS...`: ARGS follow the node binary.
@@ -112,15 +111,8 @@ function holdLook(sync: string): void {
     if (fifo && !held && (signal === 0 || signal === '0')) hold()
     return kill(pid, signal)
   }) as typeof process.kill
-  const proto = Helper.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
-  for (const name of Object.getOwnPropertyNames(Helper.prototype)) {
-    const descriptor = Object.getOwnPropertyDescriptor(Helper.prototype, name)
-    if (name === 'constructor' || typeof descriptor?.value !== 'function') continue
-    const method = descriptor.value as (...args: unknown[]) => unknown
-    proto[name] = function (this: unknown, ...args: unknown[]) {
-      if (args.some((arg) => typeof arg === 'string' && arg.endsWith('exec.fifo'))) fifo = true
-      else for (const arg of args) look(arg)
-      return method.apply(this, args)
-    }
-  }
+  beforeEachRequest((_name, args) => {
+    if (args.some((arg) => typeof arg === 'string' && arg.endsWith('exec.fifo'))) fifo = true
+    else for (const arg of args) look(arg)
+  })
 }

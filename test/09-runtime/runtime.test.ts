@@ -292,11 +292,12 @@ describeKernel('minirunc: delete of what a stopped container left', () => {
       spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'pid')
       spec.linux!.resources = { pids: { limit: 64 } }
     }
-    const t = setup(['storm:30000'], (spec) => {
+    // Chains that outlive any wait of this test: only a kill ends them before ten minutes.
+    const t = setup(['storm:600000'], (spec) => {
       edit(spec)
       spec.linux!.cgroupsPath = testCgroupPath()
     })
-    const real = runcSetup(['storm:30000'], edit)
+    const real = runcSetup(['storm:600000'], edit)
     expect((await t.create('o1')).code, t.out()).toBe(0)
     expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
     const [ours, theirs] = [(await t.state('o1')).pid, (await real.state()).pid]
@@ -315,7 +316,7 @@ describeKernel('minirunc: delete of what a stopped container left', () => {
     expect(deleted.code, `exit code of delete of a stopped container whose cgroup still held processes, vs runc's ${runcDeleted.code} (delete said: ${deleted.stderr.trim() || 'nothing'}): what does "stopped" say about the container's other processes, and what must be true before its cgroup can go? (the text's "start, kill, delete, run")`).toBe(runcDeleted.code)
     expect(existsSync(join(t.root, 'o1')), 'ROOT/o1 after delete').toBe(false)
     for (const dir of dirs) expect(existsSync(dir) ? `${dir}, holding ${procs(dir).length} processes` : '', `the container's cgroup after delete: who else was in it?`).toBe('')
-  }, 120_000)
+  }, 240_000)
 })
 
 describeKernel('minirunc: errors as runc gives them', () => {
@@ -777,7 +778,7 @@ describeKernel('minirunc: the container\'s /sys/fs/cgroup', () => {
       expect(((rest[i] as { ls?: string[] }).ls?.slice().sort() ?? rest[i]), `what the probe lists in /sys/fs/cgroup/${name} vs the host's ${dir}, its cgroup in that hierarchy: is each hierarchy it is in there under every name the host gives it, a combined hierarchy's too? (the text's "The container's /sys/fs/cgroup")`).toEqual(existsSync(dir) ? readdirSync(dir).sort() : dir)
     }
     expect(write, `a write to ${memory}/${limitFile} from inside, with "ro" in the mount's options: what does MS_BIND do with MS_RDONLY? (mount(2), "Creating a bind mount")`).toMatchObject({ step: 'write', errno: 'EROFS' })
-  })
+  }, 120_000) // ten probe steps and more, each a line the test waits for: over 30 s under load
 
   it.runIf(!existsSync('/sys/fs/cgroup/cgroup.controllers'))('on a v1 host whose cpu and cpuacct share one hierarchy (mounted as cpu,cpuacct): the container finds both names', async () => {
     const t = setup(['ls:/sys/fs/cgroup', 'cat:/sys/fs/cgroup/cpu/cpu.shares', 'cat:/sys/fs/cgroup/cpuacct/cpu.shares'], (spec) => {

@@ -34,13 +34,20 @@ export function dieAfter(n: number): void {
 export function dieBeforeRequest(n: number, report: string): void {
   const requests: string[] = []
   process.on('exit', () => fs.writeFileSync(report, JSON.stringify(requests)))
+  beforeEachRequest((name) => {
+    if (requests.push(name) - 1 === n) process.kill(process.pid, 'SIGKILL')
+  })
+}
+
+/** Call `before` with the name and arguments of each helper request of this process, whatever helper makes it, right before it is made. */
+export function beforeEachRequest(before: (name: string, args: unknown[]) => void): void {
   const proto = Helper.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
   for (const name of Object.getOwnPropertyNames(Helper.prototype)) {
     const descriptor = Object.getOwnPropertyDescriptor(Helper.prototype, name)
     if (name === 'constructor' || typeof descriptor?.value !== 'function') continue
     const real = descriptor.value as (...args: unknown[]) => unknown
     proto[name] = function (this: unknown, ...args: unknown[]) {
-      if (requests.push(name) - 1 === n) process.kill(process.pid, 'SIGKILL')
+      before(name, args)
       return real.apply(this, args)
     }
   }
