@@ -110,12 +110,39 @@ function searchTree(runs: Segment[], rules: (run: Segment) => Pending[], fallbac
 }
 
 /**
- * One number's rules in the profile's order, the first whose conditions hold deciding; when
- * none does, it falls through (the accumulator then holding an argument, not the number).
+ * Where libseccomp's filter decides a conditional rule among the same call's others. It merges
+ * a call's rules into one tree whose every level is kept sorted (db.c's _db_chain_lt) and tests
+ * a level from its greatest node down; a rule enters the tree at its condition on the lowest
+ * argument index, so that condition alone places it: a higher index is tested first; on one
+ * index, an equality (EQ, NE, MASKED_EQ) before a bound from above (LE, LT) before one from
+ * below (GE, GT); among those, the larger value first, the smaller first for LE and LT, as the
+ * ABI sees the value (a 32-bit ABI its low word), MASKED_EQ's being valueTwo under its mask. A
+ * tie keeps the profile's order. Rules whose conditions cannot both hold are not affected.
+ */
+function rank(rule: SeccompRule, bits: 32 | 64): bigint[] {
+  const [first] = [...(rule.args ?? [])].sort((a, b) => a.index - b.index)
+  if (!first) return []
+  const width = BigInt.asUintN(bits, BigInt(first.value))
+  const datum = first.op === 'SCMP_CMP_MASKED_EQ' ? width & BigInt.asUintN(bits, BigInt(first.valueTwo ?? 0)) : width
+  const kind = { SCMP_CMP_GE: 1n, SCMP_CMP_GT: 1n, SCMP_CMP_LE: 2n, SCMP_CMP_LT: 2n }[first.op] ?? 3n
+  return [BigInt(first.index), kind, kind === 2n ? -datum : datum]
+}
+
+/** Greater first, word by word; equal ranks compare 0, so a stable sort keeps their order. */
+function byRank(a: bigint[], b: bigint[]): number {
+  for (const [i, x] of a.entries()) if (x !== b[i]) return x > b[i]! ? -1 : 1
+  return 0
+}
+
+/**
+ * One number's rules in the order libseccomp's filter tests them (see `rank`), the first whose
+ * conditions hold deciding; when none does, it falls through (the accumulator then holding an
+ * argument, not the number).
  */
 function callRules(rules: SeccompRule[], bits: 32 | 64, id: string): Pending[] {
   const code: Pending[] = []
-  for (const [r, rule] of rules.entries()) {
+  const ordered = rules.map((rule) => ({ rule, key: rank(rule, bits) })).sort((a, b) => byRank(a.key, b.key)).map(({ rule }) => rule)
+  for (const [r, rule] of ordered.entries()) {
     const fail = `${id}:${r}:fail`
     ;(rule.args ?? []).forEach((condition, c) => code.push(...argumentCheck(condition, bits, fail, `${id}:${r}:${c}`)))
     code.push(ret(seccompAction(rule.action, rule.errnoRet)), { label: fail })

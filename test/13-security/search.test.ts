@@ -238,6 +238,41 @@ describe('seccomp: a verdict in a few steps', () => {
     }
   })
 
+  it('one call\'s conditional rules that hold together, on different arguments and under different comparisons, beside runc\'s filter', async () => {
+    const { EACCES, ECHILD, EINVAL, ENOENT, ESRCH } = constants.errno
+    const rule = (name: string, errnoRet: number, args: [number, string, number, number?][]): SeccompRule =>
+      ({ names: [name], action: 'SCMP_ACT_ERRNO', errnoRet, args: args.map(([index, op, value, valueTwo]) => ({ index, op, value, ...(valueTwo === undefined ? {} : { valueTwo }) })) })
+    const NEWUSER = 0x10000000
+    // Each call's rules, and the argument vectors to try: every vector meets two rules or more.
+    const calls: [string, SeccompRule[], bigint[][]][] = [
+      ['clone', [rule('clone', EACCES, [[0, 'SCMP_CMP_MASKED_EQ', NEWUSER, NEWUSER]]), rule('clone', EINVAL, [[1, 'SCMP_CMP_EQ', 0]])], [[BigInt(NEWUSER), 0n], [BigInt(NEWUSER | 0x11), 0n]]],
+      ['personality', [rule('personality', EINVAL, [[0, 'SCMP_CMP_GE', 4]]), rule('personality', EACCES, [[0, 'SCMP_CMP_EQ', 8]]), rule('personality', ENOENT, [[0, 'SCMP_CMP_GE', 0x20]])], [[8n], [0x20n], [0x28n]]],
+      ['umask', [rule('umask', EINVAL, [[0, 'SCMP_CMP_LT', 0o100]]), rule('umask', EACCES, [[0, 'SCMP_CMP_NE', 0o22]]), rule('umask', ENOENT, [[0, 'SCMP_CMP_GT', 0o20]])], [[0o77n], [0o21n], [0o200n]]],
+      ['setpgid', [rule('setpgid', EACCES, [[0, 'SCMP_CMP_EQ', 8], [1, 'SCMP_CMP_EQ', 3]]), rule('setpgid', EINVAL, [[0, 'SCMP_CMP_GE', 4]]), rule('setpgid', ESRCH, [[1, 'SCMP_CMP_LE', 5]]), rule('setpgid', ECHILD, [[2, 'SCMP_CMP_EQ', 6], [0, 'SCMP_CMP_GE', 2]])], [[8n, 3n], [8n, 4n], [9n, 7n], [8n, 9n, 6n]]],
+      ['getpriority', [rule('getpriority', EINVAL, [[1, 'SCMP_CMP_GE', 8]]), rule('getpriority', EACCES, [[1, 'SCMP_CMP_GE', 2 ** 32 + 1]])], [[0n, 2n ** 32n + 9n], [0n, 9n]]],
+    ]
+    const profile: Seccomp = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+      syscalls: [{ names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' }, ...calls.flatMap(([, rules]) => rules)],
+    }
+    const program = compiled(profile, 'a profile whose calls have rules that hold together')
+    const filters = await runcFilters(profile)
+    for (const [abi, arch, width] of ABIS) {
+      const { audit, syscalls } = ARCHITECTURES[arch]!
+      for (const [name, rules, vectors] of calls) {
+        for (const vector of vectors) {
+          const args = [...vector, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6).map((a) => BigInt.asUintN(Number(width), a))
+          const call = { nr: syscalls[name]!, arch: audit, args }
+          const ours = traceFilter(program, call).verdict
+          const runc = runcVerdict(filters, call)
+          const listed = rules.map((r) => `${r.args!.map((c) => `arg${c.index} ${c.op.slice(9)} ${shown(c.value)}${c.valueTwo === undefined ? '' : ` ${shown(c.valueTwo)}`}`).join(' && ')} → errno ${r.errnoRet}`).join('; ')
+          if (ours !== runc) expect.fail(`${abi}'s ${name}${hex(args)} under the rules, in the profile's order, ${listed} got ${shown(ours)}, runc's filter answers ${shown(runc)}: more than one of these rules holds for it. Which one does runc's filter test first, and is that the one the profile lists first? Read the instructions it runs for this call (test/support/bpf.ts's traceFilter), then how libseccomp's db.c keeps a call's rules (${SECTION})`)
+        }
+      }
+    }
+  })
+
   it('the same rules under defaults of KILL, KILL_PROCESS, TRAP, LOG and TRACE, of ERRNO with ENOSYS, and with no architectures listed', async () => {
     // What runc's own init calls once the filter is loaded is allowed, so that each runs on to
     // where its filter can be read; the rest is the same small profile each time.
