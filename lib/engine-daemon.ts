@@ -1,20 +1,22 @@
 /**
  * Chapter 11's given part of minidockerd's containers, which the starter and the reference
- * share: what the daemon holds in memory for a container, the lookups and files, and the
- * requests that are not the chapter's subject (kill, exec create, top, resize). The life of a container (create, its streams, start, how its exit is learnt,
- * monitor, attach, wait, stop, rm, exec start, the restore after a restart) is the learner's,
- * in chapters/11-daemon/daemon.ts, a subclass of this one.
+ * share: what the daemon holds in memory for a container, the lookups and files, create and
+ * rm, exec, the subscription to containerd's exits, and the requests that are not the
+ * chapter's subject (kill, exec create, top, resize). The life of a container from its start
+ * (its streams, start, how its exit reaches whoever waits, attach, wait, stop, the restore
+ * after a restart) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, lstatSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, Socket, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex, Writable } from 'node:stream'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
+import { createContainerLayers } from '#ch/05-layers/init.ts'
 import { removeLayer } from '#ch/05-layers/driver.ts'
-import { imageConfig, imageLayers, storePaths } from '#ch/06-images/store.ts'
+import { imageConfig, imageLayers, resolveImage, storePaths } from '#ch/06-images/store.ts'
 import type { UserFiles } from '#ch/06-images/config.ts'
 import { release } from './addresses.ts'
 import { nameFiles } from './etc-files.ts'
@@ -23,14 +25,18 @@ import type { Bridge, PortMapping, Protocol, Published } from './net.ts'
 import { ownedRule, startProxy, unpublishPorts } from './publish.ts'
 import { attachNetwork, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
 import { dnatRule } from '#ch/08-network/ports.ts'
-import { findContainer, loadContainers, saveContainer } from '#ch/11-daemon/records.ts'
-import { logWriter } from '#ch/11-daemon/streams.ts'
-import { killTask } from '#ch/11-daemon/tasks.ts'
-import type { Containerd } from './containerd.ts'
-import { badRequest, conflict, containerDir, EngineError, type Container, type HostConfig, type PortBindings, type OutputReader, type StreamName, type TaskIO } from './engine.ts'
+import { findContainer, loadContainers, newContainer, saveContainer } from './container-records.ts'
+import { frame, outputReaders } from './output-streams.ts'
+import { killTask, runtimeSpec, subscribeEvents } from './containerd-tasks.ts'
+import { PROCESS_TYPE_URL, type Containerd } from './containerd.ts'
+import { daemonSecurity } from './docker-security.ts'
+import { badRequest, conflict, containerDir, EngineError, type Container, type ContainerConfig, type HostConfig, type PortBindings, type StreamName } from './engine.ts'
 import { ContainerError } from './errors.ts'
-import { forgetContainer } from './image.ts'
+import { forgetContainer, recordContainer } from './image.ts'
 import { parseSubnet, processStart, toAddress } from './net.ts'
+
+/** containerd.events.TaskExit, as a `/tasks/exit` envelope carries it (lib/proto/api/events/task.proto). */
+export interface TaskExit { container_id: string; id: string; pid: number; exit_status: number }
 
 /** A client attached to a container's output (and maybe its input). */
 export interface Attachment {
@@ -95,14 +101,114 @@ export abstract class DaemonBase {
    */
   abstract restore(): Promise<void>
 
-  /** The daemon's ends of a container's FIFOs, its output read from there on (the learner's, in the chapter's daemon.ts). */
-  protected abstract openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: ReturnType<typeof logWriter> }
+  /** The event stream of watchExits ended by itself (the learner's, in the chapter's daemon.ts). */
+  protected abstract resumeExits(): Promise<void>
 
-  /** Run an exec instance on a hijacked socket (the learner's, in the chapter's daemon.ts). */
-  abstract startExec(exec: Exec, socket: Duplex): Promise<void>
+  // #region create
+  /**
+   * `POST /containers/create`: the image must be in the store (else 404 "No such image: REF",
+   * which makes the CLI pull and ask again); the container gets its record and its own two
+   * layers on top of the image's, and the image is marked in use so rmi refuses it.
+   */
+  async create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Promise<Container> {
+    const root = this.options.root
+    const ref = imageRef(body.Image ?? '')
+    let imageId: string
+    try {
+      imageId = resolveImage(root, ref)
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchImageError') throw new EngineError(404, `No such image: ${ref}`)
+      throw error
+    }
+    this.networkOf(body.HostConfig) // before anything is made: a network this daemon does not have is refused
+    // Security options are refused now, as dockerd does, not when the container starts (13).
+    try {
+      daemonSecurity(body.HostConfig ?? {})
+    } catch (error) {
+      throw badRequest((error as Error).message)
+    }
+    const c = newContainer(root, body, { id: imageId, config: imageConfig(root, imageId) }, name, [...this.containers.values()])
+    const top = imageLayers(root, imageId).at(-1)
+    if (!top) throw badRequest(`image ${ref} has no layers to run`)
+    recordContainer(root, c.ID, imageId)
+    try {
+      createContainerLayers(storePaths(root).graph, c.ID, top.cacheId, { hostname: c.Config.Hostname })
+      this.save(c)
+    } catch (error) {
+      this.dropFiles(c)
+      throw error
+    }
+    this.containers.set(c.ID, c)
+    return c
+  }
+  // #endregion create
 
-  /** Watch a started container until its exit (the learner's). */
-  protected abstract monitor(c: Container, readers: OutputReader[], log: ReturnType<typeof logWriter>): Promise<void>
+  // #region watchExits
+  /**
+   * The daemon's subscription to containerd's events (moby libcontainerd/remote/client.go
+   * processEventStream): every `/tasks/exit` event of this daemon's containerd namespace goes
+   * to `onExit`, in order, from the moment the promise resolves (the subscription is then in
+   * place: subscribeEvents in lib/containerd-tasks.ts). The namespace is not the daemon's own:
+   * whatever else runs tasks in it is heard too. When the stream ends by itself (containerd went
+   * away), resumeExits() is called.
+   */
+  protected async watchExits(onExit: (exit: TaskExit) => void): Promise<void> {
+    const { containerd } = this.options
+    await subscribeEvents(containerd, [`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => onExit(envelope.event as TaskExit), (error) => {
+      process.stderr.write(`no more exits from containerd (${error.message}): subscribing again once it answers\n`)
+      void this.resumeExits()
+    })
+  }
+  // #endregion watchExits
+
+  /** A removal under way or done, per container: its promise, and whoever waits for it. */
+  private readonly removals = new Map<string, { removing?: Promise<void>; done: Promise<void>; resolve(): void }>()
+  private removalOf(id: string) {
+    let removal = this.removals.get(id)
+    if (!removal) {
+      let resolve = () => {}
+      const done = new Promise<void>((r) => (resolve = r))
+      removal = { done, resolve }
+      this.removals.set(id, removal)
+    }
+    return removal
+  }
+
+  /** Resolves once the container `id` has been removed (by rm, or by its AutoRemove). */
+  protected whenRemoved(id: string): Promise<void> {
+    return this.removalOf(id).done
+  }
+
+  // #region remove
+  /**
+   * `docker rm`: the container and everything it owns are gone, and whoever waits for its
+   * removal hears of it. A running container is refused unless forced, as dockerd refuses it
+   * (status and words of moby's daemon/delete.go); a forced one is killed, and removed once its
+   * monitor has returned (Live's `finished`). `docker run --rm` (AutoRemove) and a `docker rm -f`
+   * may remove the same container at the same moment: both get the one removal.
+   */
+  remove(c: Container, force: boolean): Promise<void> {
+    const live = this.liveOf(c.ID)
+    const removal = this.removalOf(c.ID)
+    if (removal.removing) return removal.removing
+    if (c.State.Running && !force)
+      throw conflict(`You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`)
+    removal.removing = (async () => {
+      if (c.State.Running && live.finished) {
+        const finished = live.finished
+        await killTask(this.options.containerd, c.ID, 9).catch(() => {})
+        await finished
+      }
+      this.containers.delete(c.ID)
+      this.dropFiles(c)
+      for (const a of live.attached) a.socket.end() // clients waiting for a start that will not come
+      this.live.delete(c.ID)
+      this.removals.delete(c.ID)
+      removal.resolve()
+    })()
+    return removal.removing
+  }
+  // #endregion remove
 
   /**
    * The network mode a create asks for, as this daemon can give it: "default" is the bridge;
@@ -258,6 +364,72 @@ export abstract class DaemonBase {
     this.execs.set(exec.ID, exec)
     return exec
   }
+
+  // #region startExec
+  /**
+   * `POST /exec/{id}/start` on a hijacked socket: run the exec's command as one more process of
+   * the running container (in its namespaces, as its user unless the exec names one, with the
+   * exec's env added and directory), stream its output to `socket` as attach does, and end the
+   * socket once it has exited and its output is drained; ExitCode then answers
+   * `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
+   */
+  async startExec(exec: Exec, socket: Duplex): Promise<void> {
+    if (exec.Running || exec.ExitCode !== null) throw conflict(`Exec ${exec.ID} has already run`)
+    const c = this.get(exec.ContainerID)
+    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
+    const dir = join(this.options.runRoot, 'containerd', c.ID)
+    const paths = { stdout: join(dir, `${exec.ID}-stdout`), stderr: exec.Tty ? undefined : join(dir, `${exec.ID}-stderr`), stdin: exec.AttachStdin ? join(dir, `${exec.ID}-stdin`) : undefined }
+    execFileSync('mkfifo', ['-m', '600', ...[paths.stdout, paths.stderr, paths.stdin].filter((f): f is string => f !== undefined)])
+    const wanted = new Set<StreamName>([...(exec.AttachStdout ? ['stdout' as const] : []), ...(exec.AttachStderr ? ['stderr' as const] : [])])
+    const readers = outputReaders({ stdout: paths.stdout, stderr: paths.stderr }, (stream, chunk) => {
+      if (wanted.has(stream)) socket.write(exec.Tty ? chunk : frame(stream, chunk))
+    })
+    const containerd = this.options.containerd
+    // the shim holds the stdin FIFO open itself: only CloseIO ends the process's stdin, and only once the process exists
+    let stdin: Socket | undefined
+    let inputEnded = false
+    // (our own end closes only then too: a FIFO nobody holds open loses what it buffered)
+    const closeIO = () => {
+      stdin?.end()
+      void containerd.tasks.CloseIO({ container_id: c.ID, exec_id: exec.ID, stdin: true }).catch(() => {})
+    }
+    if (paths.stdin) {
+      stdin = new Socket({ fd: openSync(paths.stdin, 'r+'), readable: false, writable: true })
+      stdin.on('error', () => {})
+      socket.on('data', (chunk: Buffer) => stdin?.write(chunk))
+      socket.on('end', () => {
+        inputEnded = true
+        if (exec.Running) closeIO()
+      })
+    }
+    socket.resume()
+    const spec = runtimeSpec(c, this.userFiles(c))
+    const user = exec.User ? runtimeSpec({ ...c, Config: { ...c.Config, User: exec.User } }, this.userFiles(c)).process.user : spec.process.user
+    const process = { ...spec.process, args: exec.Cmd, env: [...spec.process.env, ...exec.Env], cwd: exec.WorkingDir || spec.process.cwd, terminal: exec.Tty, user }
+    try {
+      await containerd.tasks.Exec({
+        container_id: c.ID, exec_id: exec.ID, terminal: exec.Tty, stdin: paths.stdin ?? '', stdout: paths.stdout, stderr: paths.stderr ?? '',
+        spec: { type_url: PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(process)) },
+      })
+      exec.Pid = (await containerd.tasks.Start({ container_id: c.ID, exec_id: exec.ID })).pid
+      exec.Running = true
+      if (inputEnded) closeIO()
+      const { exit_status } = await containerd.tasks.Wait({ container_id: c.ID, exec_id: exec.ID })
+      await containerd.tasks.DeleteProcess({ container_id: c.ID, exec_id: exec.ID }).catch(() => {})
+      await Promise.all(readers.map((r) => r.drained))
+      exec.ExitCode = exit_status
+    } catch (error) {
+      readers.forEach((r) => r.close())
+      exec.ExitCode = 126
+      socket.write(frame('stderr', Buffer.from(`${(error as Error).message}\n`)))
+    } finally {
+      exec.Running = false
+      stdin?.destroy()
+      for (const path of [paths.stdout, paths.stderr, paths.stdin]) if (path) rmSync(path, { force: true })
+      socket.end()
+    }
+  }
+  // #endregion startExec
 
   /** `docker top`: the container's processes (Tasks.ListPids), as the host's `ps -ef` shows them, as dockerd does. */
   async top(c: Container): Promise<{ Titles: string[]; Processes: string[][] }> {

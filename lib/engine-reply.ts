@@ -4,7 +4,7 @@
  * exec a `docker exec`'s start names.
  */
 import type { ServerResponse } from 'node:http'
-import { engineHeaders, errorStatus } from '#ch/11-daemon/api.ts'
+import { engineHeaders, errorStatus } from './engine-api.ts'
 import type { DaemonBase, Exec } from './engine-daemon.ts'
 import { EngineError } from './engine.ts'
 

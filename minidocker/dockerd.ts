@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { Daemon } from '#ch/11-daemon/daemon.ts'
-import { route } from '#ch/11-daemon/routes.ts'
+import { route } from '../lib/engine-routes.ts'
 import { connectContainerd, RUNC_RUNTIME, type Containerd } from '../lib/containerd.ts'
 import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
 import { NotImplementedError } from '../lib/errors.ts'

@@ -8,7 +8,7 @@ import { layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
 import { allImageIds, imageConfig, imageLayers, resolveImage, storePaths, tagsOf } from '#ch/06-images/store.ts'
 import { familiarName, parseReference } from '../lib/reference.ts'
 import type { Daemon, Exec } from '#ch/11-daemon/daemon.ts'
-import type { Container } from '#ch/11-daemon/records.ts'
+import type { Container } from '../lib/container-records.ts'
 import { portMappings } from '../lib/engine-daemon.ts'
 import { noSuchImage, stateWord, statusText, unixTime } from '../lib/engine.ts'
 

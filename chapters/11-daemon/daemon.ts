@@ -6,40 +6,17 @@
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Duplex } from 'node:stream'
-import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
-import { badRequest, conflict, EngineError } from './api.ts'
-import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
-import { frame, logWriter, outputReaders, type OutputReader, type StreamName } from './streams.ts'
-import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from './tasks.ts'
+import { DaemonBase } from '../../lib/engine-daemon.ts'
+import type { Container } from '../../lib/container-records.ts'
+import type { LogWriter, OutputReader } from '../../lib/output-streams.ts'
+import type { TaskIO } from '../../lib/containerd-tasks.ts'
 
-export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
+export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
-/** containerd.events.TaskExit, as a `/tasks/exit` envelope carries it (lib/proto/api/events/task.proto). */
-export interface TaskExit { container_id: string; id: string; pid: number; exit_status: number }
-
-/** The life of a container; what is not the chapter's subject is given in DaemonBase (lib/engine-daemon.ts). */
+/** The life of a container from its start; create, rm, exec and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
   // What a container needs in memory beyond its record and DaemonBase's Live (lib/engine-daemon.ts) is yours
   // to design: fields of this class, kept per container ID.
-
-  // #region create
-  /**
-   * `POST /containers/create`: the image must be in the store (else 404 "No such image: REF",
-   * which makes the CLI pull and ask again); the container gets its record and its own two
-   * layers on top of the image's, and the image is marked in use so rmi refuses it.
-   */
-  async create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Promise<Container> {
-    // TODO(11): POST /containers/create (moby daemon/create.go).
-    //   1. Find the image in chapter 06's store by the reference as the store tags it (imageRef): what must a
-    //      missing image answer for the CLI to pull it and try again?
-    //   2. The network mode: networkOf (given) refuses what this daemon cannot honour. Before or after the
-    //      first thing you make? Security options dockerd refuses (an unknown capability) are refused here
-    //      too, with a 400: lib/docker-security.ts's daemonSecurity() throws on them (chapter 13).
-    //   3. What does a container own before it ever runs (records.ts, chapter 05's init.ts), and what must stop
-    //      `docker rmi` from taking its image away (lib/image.ts)? If a step fails, nothing of it may stay behind.
-    throw new NotImplementedError('11-daemon', 'create')
-  }
-  // #endregion create
 
   // #region openStreams
   /**
@@ -49,14 +26,14 @@ export class Daemon extends DaemonBase {
    * OpenStdin) ready to be written. start() opens them before the task exists; restore()
    * opens them again for a task that ran on while no daemon did.
    */
-  protected openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: ReturnType<typeof logWriter> } {
+  openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: LogWriter } {
     // TODO(11): the daemon's side of a container's stdio (the text's "Start, and the FIFOs"; dockerd's
     //   libcontainerd makes them with containerd's pkg/cio).
     //   1. A restarted daemon must find the same FIFOs again: where they are depends on the container alone,
     //      and some may exist already (Node has no mkfifo of its own: mkfifo(1)). Which streams a task has
     //      depends on its tty and its stdin.
     //   2. No byte the shim writes may be lost, and every attached client that asked for a stream gets it, in
-    //      the form its container's tty decides (streams.ts).
+    //      the form its container's tty decides (lib/output-streams.ts, given).
     //   3. The daemon writes the container's stdin for as long as it runs, and the shim opens its end only after
     //      Tasks.Create: opening it may neither wait for the shim nor fail for its absence (fifo(7), open(2)).
     //   4. DaemonBase (lib/engine-daemon.ts) keeps a container's attached clients and its stdin end in Live.
@@ -76,12 +53,14 @@ export class Daemon extends DaemonBase {
     //   1. When must your FIFO ends (openStreams) be open, relative to containerd's calls?
     //   2. The shim mounts the container's layers itself, so they travel as containerd's mounts (chapter 05's
     //      driver.ts and overlay.ts have the overlay). The network (connect, given) needs the container's
-    //      process and must be up before its command runs: startTask's beforeStart (tasks.ts) is that moment.
+    //      process and must be up before its command runs: startTask's beforeStart (lib/containerd-tasks.ts) is that moment.
     //   3. Stdin that a client sent before the task existed, and its end, still reach the container. The record
-    //      says the container runs, and someone notices its exit (monitor): can the exit be reported before
-    //      startTask has returned, and where would your watchExits put it then?
+    //      says the container runs, and someone notices its exit (monitor). Exits reach you only through the
+    //      onExit you hand to watchExits (given): can this run's exit be reported before startTask has
+    //      returned, and what does your onExit do with it then?
     //   4. A start that fails leaves nothing running, open or connected, and `docker run --rm` waits for the
-    //      removal even then.
+    //      removal even then. What does the record say of a start that
+    //      failed, when no process ever ran to give it an exit code (moby daemon/start.go)?
     throw new NotImplementedError('11-daemon', 'start')
   }
   // #endregion start
@@ -92,10 +71,11 @@ export class Daemon extends DaemonBase {
    * nothing of it any more, and the attached clients and waiters hear of it, but never before
    * every byte it wrote has reached the log and them; with AutoRemove the container then goes.
    */
-  protected async monitor(c: Container, readers: OutputReader[], log: ReturnType<typeof logWriter>): Promise<void> {
+  protected async monitor(c: Container, readers: OutputReader[], log: LogWriter): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
-    //   0. The exit comes from containerd's event stream (your watchExits), or from restore's question for a
-    //      task that exited while no daemon ran: how does it reach this monitor, and this run's monitor only?
+    //   0. The exit comes from containerd's event stream (the onExit you give the given watchExits), or from
+    //      restore's question for a task that exited while no daemon ran: how does it reach this monitor, and
+    //      this run's monitor only? The stream carries every exit of the namespace, whoever started the task.
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
     //   2. What is there to clean up? Whoever hears of the exit may act at once: `docker run` prints what has
     //      reached it and returns, and the user's next `docker run -p` may ask for the same port.
@@ -104,31 +84,6 @@ export class Daemon extends DaemonBase {
     throw new NotImplementedError('11-daemon', 'monitor')
   }
   // #endregion monitor
-
-  // #region watchExits
-  /**
-   * The daemon's one subscription to containerd's events, open for its whole life (moby
-   * libcontainerd/remote/client.go processEventStream, daemon/monitor.go ProcessEvent): the
-   * exit of a container's own process reaches the monitor of that run, once; an exec's exit
-   * ends only the exec (startExec waits for it itself); other namespaces of the same
-   * containerd are other daemons' business. Resolves once containerd has the subscription in
-   * place (tasks.ts subscribeEvents), so that an exit after that is certain to be heard.
-   */
-  protected async watchExits(): Promise<void> {
-    // TODO(11): how the daemon learns of exits (the text's "Exits, and a daemon that restarts").
-    //   1. One stream for all containers: which of containerd's events says a process has exited (lib/proto/'s
-    //      api/events/task.proto and events.proto; lib/containerd.ts's events.Subscribe), and how do you ask
-    //      containerd for those of your namespace only (containerd's docs/filters)?
-    //   2. An exec's process exits through the same stream, with the same container_id: which fields tell it
-    //      from the container's own process?
-    //   3. An exit may be heard twice (the stream and restore's question), late (after the container was
-    //      started again), or before the monitor waits for it. What decides which run an exit ends, and what
-    //      makes a second hearing of it change nothing? The monitor of each run must hear of its end once.
-    //   4. The stream can end by itself (containerd restarted under the daemon): its onEnd hands over to
-    //      resumeExits, below.
-    throw new NotImplementedError('11-daemon', 'watchExits')
-  }
-  // #endregion watchExits
 
   // #region resumeExits
   /**
@@ -161,11 +116,12 @@ export class Daemon extends DaemonBase {
    * hears of every exit, and each container its records call running is found again as
    * containerd has it: a task still running is read and watched again, one that exited while
    * no daemon watched is recorded with the code it exited with, one containerd no longer knows
-   * is recorded as exited with 255. No exit is missed, none is handled twice.
+   * is recorded as dockerd records it. No exit is missed, none is handled twice.
    */
   async restore(): Promise<void> {
     // TODO(11): the daemon after a restart (the text's "Exits, and a daemon that restarts").
-    //   1. containerd sends an event to those subscribed when it happens, and keeps none for later. Tasks.Get
+    //   1. containerd sends an event to those subscribed when it happens (watchExits, given, subscribes), and
+    //      keeps none for later. Tasks.Get
     //      tells how a task is now. A task may exit at any moment, also while you ask: in which order must
     //      the two be, so that no exit falls between them? What if both report the same exit?
     //   2. Tasks.Get answers three ways: running, stopped (with what?), or not found. What does each mean for
@@ -188,12 +144,12 @@ export class Daemon extends DaemonBase {
   attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
     // TODO(11): a client joins a container (moby daemon/attach.go; the text's "Attach, wait and the exit").
     //   1. Nothing the client sends is lost, even before the task exists: where is it kept until then?
-    //   2. The client's half-close is the end of the container's stdin, but only for a client that attached
-    //      stdin to a container that keeps it open. The shim holds that FIFO open too: is closing your end enough
-    //      for the process to read end-of-file (tasks.proto in lib/proto/)? A client without stdin half-closes
-    //      right after the 101 and must go on receiving.
+    //   2. When is a client's half-close the end of the container's stdin, and when only the end of that
+    //      client's session (docker-attach(1); moby's container/stream/attach.go)? The shim holds that FIFO open
+    //      too: is closing your end enough for the process to read end-of-file (tasks.proto in lib/proto/)? A
+    //      client without stdin half-closes right after the 101 and must go on receiving.
     //   3. A client that goes away stops receiving; the exit or the removal of the container lets its clients
-    //      go (your monitor and remove). Who writes to them is your openStreams.
+    //      go (your monitor, and the given remove). Who writes to them is your openStreams.
     throw new NotImplementedError('11-daemon', 'attach')
   }
   // #endregion attach
@@ -231,43 +187,4 @@ export class Daemon extends DaemonBase {
   }
   // #endregion stop
 
-  // #region remove
-  /**
-   * `docker rm`: the container and everything it owns are gone, and whoever waits for its
-   * removal hears of it. A running container is refused unless forced, as dockerd refuses it
-   * (status and words of moby's daemon/delete.go). `docker run --rm` (AutoRemove) and a
-   * `docker rm -f` may remove the same container at the same moment.
-   */
-  remove(c: Container, force: boolean): Promise<void> {
-    // TODO(11): docker rm (moby daemon/delete.go ContainerRm and cleanupContainer; the text's "Stop, kill, rm, ps").
-    //   1. A forced rm of a running container removes nothing before the container has exited and its exit
-    //      has been handled.
-    //   2. Two removals at once remove once, and both return when it is done. Clients attached to a container
-    //      that will never start again are let go.
-    //   3. No removal may wait for something that waits for it: the text's "rm -f, AutoRemove and the monitor".
-    //   4. Look at what create made and what DaemonBase's dropFiles undoes. What must a second caller get?
-    throw new NotImplementedError('11-daemon', 'remove')
-  }
-  // #endregion remove
-
-  // #region startExec
-  /**
-   * `POST /exec/{id}/start` on a hijacked socket: run the exec's command as one more process of
-   * the running container (in its namespaces, as its user unless the exec names one, with the
-   * exec's env added and directory), stream its output to `socket` as attach does, and end the
-   * socket once it has exited and its output is drained; ExitCode then answers
-   * `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
-   */
-  async startExec(exec: Exec, socket: Duplex): Promise<void> {
-    // TODO(11): docker exec (moby daemon/exec.go ContainerExecStart, libcontainerd's task.Exec).
-    //   1. The exec's FIFOs and readers are as in start(), but its output goes only to this socket.
-    //   2. Which call of containerd's tasks.proto adds a process to a running task, and what does it want: a whole
-    //      OCI process, or only the command? Which parts come from the container's spec, which from the exec, and
-    //      how is it carried (lib/containerd.ts)? How do Start and Wait tell the exec from the container's own?
-    //   3. stdin: what the client sends reaches the process, none of it lost, and the client's end of it is the
-    //      process's end-of-file.
-    //   4. The exit code is what GET /exec/ID/json reports; the socket ends after the output is drained.
-    throw new NotImplementedError('11-daemon', 'startExec')
-  }
-  // #endregion startExec
 }

@@ -10,28 +10,22 @@ import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
-import { createContainerLayers } from '#ch/05-layers/init.ts'
 import { overlayDirs } from '#ch/05-layers/driver.ts'
 import { overlayOptions } from '#ch/05-layers/overlay.ts'
-import { imageLayers, resolveImage, storePaths, imageConfig } from '#ch/06-images/store.ts'
-import { ContainerdError, GRPC_NOT_FOUND, PROCESS_TYPE_URL, type Mount } from '../../lib/containerd.ts'
-import { recordContainer } from '../../lib/image.ts'
-import { DaemonBase, type Exec } from '../../lib/engine-daemon.ts'
-import { badRequest, conflict, EngineError } from './api.ts'
-import { newContainer, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './records.ts'
-import { frame, logWriter, noMoreWriters, outputReaders, type OutputReader, type StreamName } from './streams.ts'
-import { deleteTask, killTask, runtimeSpec, startTask, subscribeEvents, type TaskIO } from './tasks.ts'
-import { daemonSecurity } from '../../lib/docker-security.ts'
+import { storePaths } from '#ch/06-images/store.ts'
+import { ContainerdError, GRPC_NOT_FOUND, type Mount } from '../../lib/containerd.ts'
+import { DaemonBase, type TaskExit } from '../../lib/engine-daemon.ts'
+import { ZERO_TIME, type Container } from '../../lib/container-records.ts'
+import { frame, logWriter, outputReaders, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
+import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from '../../lib/containerd-tasks.ts'
+import { noMoreWriters } from './streams.ts'
 
-export type { DaemonOptions, Exec } from '../../lib/engine-daemon.ts'
+export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
-/** containerd.events.TaskExit, as a `/tasks/exit` envelope carries it (lib/proto/api/events/task.proto). */
-export interface TaskExit { container_id: string; id: string; pid: number; exit_status: number }
-
-/** The life of a container; what is not the chapter's subject is given in DaemonBase (lib/engine-daemon.ts). */
+/** The life of a container from its start; create, rm, exec and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
-  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the events waiters listen to, a removal under way. */
-  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; events: EventEmitter; removing?: Promise<void> }>()
+  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the events waiters listen to. */
+  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; events: EventEmitter }>()
   private ownOf(id: string) {
     let own = this.own.get(id)
     if (!own) {
@@ -70,45 +64,6 @@ export class Daemon extends DaemonBase {
     await this.options.containerd.tasks.CloseIO({ container_id: c.ID, stdin: true }).catch(() => {})
   }
 
-  // #region create
-  /**
-   * `POST /containers/create`: the image must be in the store (else 404 "No such image: REF",
-   * which makes the CLI pull and ask again); the container gets its record and its own two
-   * layers on top of the image's, and the image is marked in use so rmi refuses it.
-   */
-  async create(body: Partial<ContainerConfig> & { HostConfig?: HostConfig }, name: string | undefined, imageRef: (ref: string) => string): Promise<Container> {
-    const root = this.options.root
-    const ref = imageRef(body.Image ?? '')
-    let imageId: string
-    try {
-      imageId = resolveImage(root, ref)
-    } catch (error) {
-      if ((error as Error).name === 'NoSuchImageError') throw new EngineError(404, `No such image: ${ref}`)
-      throw error
-    }
-    this.networkOf(body.HostConfig) // before anything is made: a network this daemon does not have is refused
-    // Security options are refused now, as dockerd does, not when the container starts (13).
-    try {
-      daemonSecurity(body.HostConfig ?? {})
-    } catch (error) {
-      throw badRequest((error as Error).message)
-    }
-    const c = newContainer(root, body, { id: imageId, config: imageConfig(root, imageId) }, name, [...this.containers.values()])
-    const top = imageLayers(root, imageId).at(-1)
-    if (!top) throw badRequest(`image ${ref} has no layers to run`)
-    recordContainer(root, c.ID, imageId)
-    try {
-      createContainerLayers(storePaths(root).graph, c.ID, top.cacheId, { hostname: c.Config.Hostname })
-      this.save(c)
-    } catch (error) {
-      this.dropFiles(c)
-      throw error
-    }
-    this.containers.set(c.ID, c)
-    return c
-  }
-  // #endregion create
-
   // #region openStreams
   /**
    * The daemon's ends of the FIFOs through which containerd's shim passes a container's stdio
@@ -117,7 +72,7 @@ export class Daemon extends DaemonBase {
    * OpenStdin) ready to be written. start() opens them before the task exists; restore()
    * opens them again for a task that ran on while no daemon did.
    */
-  protected openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: ReturnType<typeof logWriter> } {
+  openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: LogWriter } {
     const live = this.liveOf(c.ID)
     const fifoDir = join(this.options.runRoot, 'containerd', c.ID)
     mkdirSync(fifoDir, { recursive: true, mode: 0o700 })
@@ -167,6 +122,11 @@ export class Daemon extends DaemonBase {
       for (const r of readers) r.close()
       live.stdin?.destroy()
       log.close()
+      // the record says why it never ran, as dockerd's setExitCodeFromError (daemon/start.go) words it
+      const reason = (error as Error).message
+      const code = /permission denied/i.test(reason) ? 126 : /not a directory|executable file not found|no such file or directory/i.test(reason) ? 127 : 128
+      Object.assign(c.State, { ExitCode: code, Error: reason })
+      if (this.containers.has(c.ID)) this.save(c)
       // as dockerd does: `docker run --rm` waits for the removal after a failed start
       if (c.HostConfig.AutoRemove) await this.remove(c, true)
       throw error
@@ -186,7 +146,7 @@ export class Daemon extends DaemonBase {
    * nothing of it any more, and the attached clients and waiters hear of it, but never before
    * every byte it wrote has reached the log and them; with AutoRemove the container then goes.
    */
-  protected async monitor(c: Container, readers: OutputReader[], log: ReturnType<typeof logWriter>): Promise<void> {
+  protected async monitor(c: Container, readers: OutputReader[], log: LogWriter): Promise<void> {
     const live = this.liveOf(c.ID)
     const own = this.ownOf(c.ID)
     const run = this.runs.get(c.ID)
@@ -208,28 +168,10 @@ export class Daemon extends DaemonBase {
     live.attached.clear()
     live.finished = undefined
     own.events.emit('exit', code)
-    // not awaited: a `docker rm -f` under way awaits this monitor, and this removal would await that rm (own.removing)
+    // not awaited: a `docker rm -f` under way awaits this monitor, and this removal would await that rm (remove's one removal)
     if (c.HostConfig.AutoRemove) void this.remove(c, true).catch(() => {})
   }
   // #endregion monitor
-
-  // #region watchExits
-  /**
-   * The daemon's one subscription to containerd's events, open for its whole life (moby
-   * libcontainerd/remote/client.go processEventStream, daemon/monitor.go ProcessEvent): the
-   * exit of a container's own process reaches the monitor of that run, once; an exec's exit
-   * ends only the exec (startExec waits for it itself); other namespaces of the same
-   * containerd are other daemons' business. Resolves once containerd has the subscription in
-   * place (tasks.ts subscribeEvents), so that an exit after that is certain to be heard.
-   */
-  protected async watchExits(): Promise<void> {
-    const { containerd } = this.options
-    await subscribeEvents(containerd, [`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => this.exited(envelope.event as TaskExit), (error) => {
-      process.stderr.write(`no more exits from containerd (${error.message}): subscribing again once it answers\n`)
-      void this.resumeExits()
-    })
-  }
-  // #endregion watchExits
 
   // #region resumeExits
   /**
@@ -247,7 +189,7 @@ export class Daemon extends DaemonBase {
     // subscribed, in place, before asking: an exit from now on is heard, one before is what Tasks.Get reports
     for (;;) {
       if (this.closed) return
-      if (await containerd.version.Version({}).then(() => this.watchExits()).then(() => true, () => false)) break
+      if (await containerd.version.Version({}).then(() => this.watchExits((exit) => this.exited(exit))).then(() => true, () => false)) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     for (const [id, run] of [...this.runs]) {
@@ -275,7 +217,7 @@ export class Daemon extends DaemonBase {
    */
   async restore(): Promise<void> {
     // subscribed, in place, first: an exit from now on is heard, and one before it is what Tasks.Get reports
-    await this.watchExits()
+    await this.watchExits((exit) => this.exited(exit))
     for (const c of this.containers.values()) {
       if (!c.State.Running) continue
       const live = this.liveOf(c.ID)
@@ -318,6 +260,13 @@ export class Daemon extends DaemonBase {
         else own.stdinEarly.push(chunk)
       })
       socket.on('end', () => {
+        // without StdinOnce (or with a tty) the end of one client's input ends that client's session only,
+        // and the container's stdin stays open for the next (moby container/stream/attach.go, CloseStdin)
+        if (!c.Config.StdinOnce || c.Config.Tty) {
+          live.attached.delete(attachment)
+          socket.end()
+          return
+        }
         own.stdinEnded = true
         // while start() is under way the FIFO has no reader but ours: start() closes it once the task runs
         if (live.stdin && c.State.Running) void this.closeStdin(c)
@@ -339,13 +288,13 @@ export class Daemon extends DaemonBase {
     if (condition !== 'next-exit' && condition !== 'removed') condition = 'not-running' // as dockerd 20.10: any other is its default
     const own = this.ownOf(c.ID)
     if (condition === 'not-running' && !c.State.Running) return { done: Promise.resolve(c.State.ExitCode), cancel() {} }
-    const event = condition === 'removed' ? 'removed' : 'exit'
+    if (condition === 'removed') return { done: this.whenRemoved(c.ID).then(() => c.State.ExitCode), cancel() {} }
     let listener: () => void = () => {}
     const done = new Promise<number>((resolve) => {
       listener = () => resolve(c.State.ExitCode)
-      own.events.once(event, listener)
+      own.events.once('exit', listener)
     })
-    return { done, cancel: () => own.events.off(event, listener) }
+    return { done, cancel: () => own.events.off('exit', listener) }
   }
   // #endregion wait
 
@@ -369,99 +318,4 @@ export class Daemon extends DaemonBase {
   }
   // #endregion stop
 
-  // #region remove
-  /**
-   * `docker rm`: the container and everything it owns are gone, and whoever waits for its
-   * removal hears of it. A running container is refused unless forced, as dockerd refuses it
-   * (status and words of moby's daemon/delete.go). `docker run --rm` (AutoRemove) and a
-   * `docker rm -f` may remove the same container at the same moment.
-   */
-  remove(c: Container, force: boolean): Promise<void> {
-    const live = this.liveOf(c.ID)
-    const own = this.ownOf(c.ID)
-    if (own.removing) return own.removing
-    if (c.State.Running && !force)
-      throw conflict(`You cannot remove a running container ${c.ID}. Stop the container before attempting removal or force remove`)
-    own.removing = (async () => {
-      if (c.State.Running && live.finished) {
-        const finished = live.finished
-        await killTask(this.options.containerd, c.ID, 9).catch(() => {})
-        await finished
-      }
-      this.containers.delete(c.ID)
-      this.dropFiles(c)
-      for (const a of live.attached) a.socket.end() // clients waiting for a start that will not come
-      this.live.delete(c.ID)
-      this.own.delete(c.ID)
-      own.events.emit('removed')
-    })()
-    return own.removing
-  }
-  // #endregion remove
-
-  // #region startExec
-  /**
-   * `POST /exec/{id}/start` on a hijacked socket: run the exec's command as one more process of
-   * the running container (in its namespaces, as its user unless the exec names one, with the
-   * exec's env added and directory), stream its output to `socket` as attach does, and end the
-   * socket once it has exited and its output is drained; ExitCode then answers
-   * `GET /exec/{id}/json`. An exec runs once: a second start is a 409.
-   */
-  async startExec(exec: Exec, socket: Duplex): Promise<void> {
-    if (exec.Running || exec.ExitCode !== null) throw conflict(`Exec ${exec.ID} has already run`)
-    const c = this.get(exec.ContainerID)
-    if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
-    const dir = join(this.options.runRoot, 'containerd', c.ID)
-    const paths = { stdout: join(dir, `${exec.ID}-stdout`), stderr: exec.Tty ? undefined : join(dir, `${exec.ID}-stderr`), stdin: exec.AttachStdin ? join(dir, `${exec.ID}-stdin`) : undefined }
-    execFileSync('mkfifo', ['-m', '600', ...[paths.stdout, paths.stderr, paths.stdin].filter((f): f is string => f !== undefined)])
-    const wanted = new Set<StreamName>([...(exec.AttachStdout ? ['stdout' as const] : []), ...(exec.AttachStderr ? ['stderr' as const] : [])])
-    const readers = outputReaders({ stdout: paths.stdout, stderr: paths.stderr }, (stream, chunk) => {
-      if (wanted.has(stream)) socket.write(exec.Tty ? chunk : frame(stream, chunk))
-    })
-    const containerd = this.options.containerd
-    // the shim holds the stdin FIFO open itself: only CloseIO ends the process's stdin, and only once the process exists
-    let stdin: Socket | undefined
-    let inputEnded = false
-    // (our own end closes only then too: a FIFO nobody holds open loses what it buffered)
-    const closeIO = () => {
-      stdin?.end()
-      void containerd.tasks.CloseIO({ container_id: c.ID, exec_id: exec.ID, stdin: true }).catch(() => {})
-    }
-    if (paths.stdin) {
-      stdin = new Socket({ fd: openSync(paths.stdin, 'r+'), readable: false, writable: true })
-      stdin.on('error', () => {})
-      socket.on('data', (chunk: Buffer) => stdin?.write(chunk))
-      socket.on('end', () => {
-        inputEnded = true
-        if (exec.Running) closeIO()
-      })
-    }
-    socket.resume()
-    const spec = runtimeSpec(c, this.userFiles(c))
-    const user = exec.User ? runtimeSpec({ ...c, Config: { ...c.Config, User: exec.User } }, this.userFiles(c)).process.user : spec.process.user
-    const process = { ...spec.process, args: exec.Cmd, env: [...spec.process.env, ...exec.Env], cwd: exec.WorkingDir || spec.process.cwd, terminal: exec.Tty, user }
-    try {
-      await containerd.tasks.Exec({
-        container_id: c.ID, exec_id: exec.ID, terminal: exec.Tty, stdin: paths.stdin ?? '', stdout: paths.stdout, stderr: paths.stderr ?? '',
-        spec: { type_url: PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(process)) },
-      })
-      exec.Pid = (await containerd.tasks.Start({ container_id: c.ID, exec_id: exec.ID })).pid
-      exec.Running = true
-      if (inputEnded) closeIO()
-      const { exit_status } = await containerd.tasks.Wait({ container_id: c.ID, exec_id: exec.ID })
-      await containerd.tasks.DeleteProcess({ container_id: c.ID, exec_id: exec.ID }).catch(() => {})
-      await Promise.all(readers.map((r) => r.drained))
-      exec.ExitCode = exit_status
-    } catch (error) {
-      readers.forEach((r) => r.close())
-      exec.ExitCode = 126
-      socket.write(frame('stderr', Buffer.from(`${(error as Error).message}\n`)))
-    } finally {
-      exec.Running = false
-      stdin?.destroy()
-      for (const path of [paths.stdout, paths.stderr, paths.stdin]) if (path) rmSync(path, { force: true })
-      socket.end()
-    }
-  }
-  // #endregion startExec
 }

@@ -221,6 +221,47 @@ describeKernel('minidockerd with the real docker CLI', () => {
     await run('28.2.2', ['rm', '-f', sleeper, brief, talker])
   })
 
+  it('a second daemon on the same containerd namespace: its containers exit, live and while it is down, beside the first\'s sleeper', async () => {
+    // two daemons (two roots, two sockets) in one containerd namespace: each hears the other's exits on its stream
+    const first = daemon
+    let second = await startMinidockerd(join(dir, 'second'), containerd.socket)
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    const run = (d: Dockerd, args: string[], stuck?: string) => docker('28.2.2', d.host, args, { timeout: 20_000, stuck })
+    try {
+      for (const d of [first, second]) await run(d, ['pull', '-q', busybox])
+      const sleeper = (await run(first, ['run', '-d', '--network', 'none', busybox, 'sleep', '60'])).stdout.trim()
+      expect(sleeper, 'docker run -d through the first daemon: expected the container\'s ID').toMatch(/^[a-f0-9]{64}$/)
+
+      // a container of the second daemon exits while both listen
+      const brief = await run(second, ['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'exit 3'])
+      expect(brief.exitCode, 'docker run --rm of `exit 3` through the second daemon: expected its code').toBe(3)
+      await pause(500)
+      const alive = await run(first, ['ps', '-q', '--no-trunc']).catch((error: Error) => ({ stdout: '', stderr: error.message, exitCode: -1 }))
+      expect({ answered: alive.exitCode, sleeper: alive.stdout.includes(sleeper) },
+        'docker ps through the first daemon, after a container of the second daemon exited: expected an answer listing its own sleeper — containerd sent that exit to every subscriber of the namespace: what does your onExit do with an exit of a container this daemon does not have?')
+        .toEqual({ answered: 0, sleeper: true })
+
+      // a container of the second daemon exits while the second daemon is down: only the first hears it
+      const gate = join(dir, 'gate')
+      mkdirSync(gate, { recursive: true })
+      const gated = (await run(second, ['run', '-d', '--network', 'none', '-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -e /gate/go ]; do sleep 0.1; done; exit 7'])).stdout.trim()
+      expect(gated, 'docker run -d through the second daemon: expected the container\'s ID').toMatch(/^[a-f0-9]{64}$/)
+      await second.stop()
+      writeFileSync(join(gate, 'go'), '')
+      await pause(1500)
+      second = await startMinidockerd(join(dir, 'second'), containerd.socket)
+      const waited = await run(second, ['wait', gated], 'docker wait, through the restarted second daemon, of its container that exited while it was down, never returned')
+      expect(waited.stdout, 'docker wait through the restarted second daemon: expected 7, the code its container exited with while that daemon was down. The first daemon, in the same containerd namespace, heard that exit on its stream: what did it do with an exit of a container it does not have, and what is left in containerd for the second daemon to ask (the text\'s "Exits, and a daemon that restarts")?').toBe('7\n')
+
+      const still = await run(first, ['inspect', '-f', '{{.State.Running}}', sleeper])
+      expect(still.stdout, 'docker inspect of the first daemon\'s sleeper after the second daemon\'s containers exited: expected it still running').toBe('true\n')
+      await run(first, ['rm', '-f', sleeper])
+      await run(second, ['rm', '-f', gated])
+    } finally {
+      await removeContainersAndStop(second).catch(() => {})
+    }
+  }, 150_000)
+
   it('-v DIR:/data, -v DIR:/ro:ro, --memory 64m, --cpus 0.5 and --pids-limit 20', async () => {
     const shared = join(dir, 'shared')
     mkdirSync(shared)

@@ -7,9 +7,10 @@ import { mkdtempSync, readdirSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, startDaemonPair, stopDaemonPair, type Cli, type DaemonPair, type Dockerd } from '../support/daemon.ts'
+import { CLIS, docker, dockerEnv, startDaemonPair, stopDaemonPair, type Cli, type DaemonPair, type Dockerd } from '../support/daemon.ts'
 
 let dir: string
 let pair: Partial<DaemonPair> = {}
@@ -100,6 +101,47 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
       expect(info.stdout, `${cli}: docker info: ${info.stderr}`).toBe('linux overlay2 0\n')
     }
   }, 180_000) // 38 CLI runs against two daemons
+
+  it('run of a program that is not there, and of a directory, then start again: the record, containerd, the retry', async () => {
+    await ready()
+    const seen: Record<string, unknown[]> = { mine: [], theirs: [] }
+    for (const [who, d] of [['mine', ours], ['theirs', real]] as const) {
+      const run = (args: string[]) => docker('28.2.2', d.host, args, { timeout: 20_000 })
+      try {
+        for (const [name, program] of [['missing', '/no/such/program'], ['directory', '/etc']] as const) {
+          const first = await run(['run', '--name', name, '--network', 'none', busybox, program])
+          const record = (await run(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{if .State.Error}}with-error{{end}}', name])).stdout.trim()
+          // a retry must meet the same refusal, not a container or task containerd kept from the first try
+          const again = await run(['start', name])
+          seen[who]!.push({ program, run: first.exitCode, record, retry: again.exitCode, retryNamesProgram: again.stderr.includes(program), alreadyExists: /already exists/.test(again.stderr) })
+        }
+      } finally {
+        await run(['rm', '-f', 'missing', 'directory'])
+      }
+    }
+    expect(seen.mine, 'docker run of /no/such/program and of /etc, then docker start of each again, through minidockerd and through dockerd: the CLI\'s exit code, the record (status, ExitCode, an Error), the retry\'s code and words — what does dockerd record of a start that failed, how does it choose the code from the runtime\'s words (moby daemon/start.go), and what must containerd no longer hold once it failed?').toEqual(seen.theirs)
+    const kept = await execa('ctr', ['--address', pair.containerd!.socket, '-n', 'minidocker-test', 'containers', 'ls', '-q'], { reject: false })
+    expect(kept.stdout.trim(), 'ctr containers ls in minidockerd\'s namespace after the failed starts were removed: expected nothing — what does a failed start leave in containerd?').toBe('')
+  }, 150_000)
+
+  it('two attaches that each pipe a line into a -di container and end their input', async () => {
+    await ready()
+    const seen: Record<string, string> = {}
+    for (const [who, d] of [['mine', ours], ['theirs', real]] as const) {
+      try {
+        await docker('28.2.2', d.host, ['run', '-di', '--name', 'reader', '--network', 'none', busybox, 'sh', '-c', 'while read line; do echo got:$line; done; echo eof; sleep 30'], { timeout: 20_000 })
+        for (const line of ['one', 'two']) {
+          // docker attach returns only once the container has exited (it waits for it too): given 4 s, then ended
+          await execa(CLIS['28.2.2'], ['attach', '--sig-proxy=false', 'reader'], { env: dockerEnv(d.host), input: `${line}\n`, reject: false, timeout: 4000, killSignal: 'SIGKILL' })
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        seen[who] = (await docker('28.2.2', d.host, ['logs', 'reader'], { timeout: 20_000 })).stdout
+      } finally {
+        await docker('28.2.2', d.host, ['rm', '-f', 'reader'], { timeout: 20_000 })
+      }
+    }
+    expect(seen.mine, 'docker logs of a `docker run -di` container that reads lines until its stdin ends, after two `docker attach` each piped one line and ended their input, through minidockerd and through dockerd — whose input ends when one client\'s input ends, and what in the create body tells (docker-attach(1); moby container/stream/attach.go)?').toBe(seen.theirs)
+  }, 120_000)
 
   it('inspect, logs and stop of an unknown name, a name taken twice, kill of a stopped container', async () => {
     for (const args of [['inspect', '--type', 'container', 'nope'], ['logs', 'nope'], ['stop', 'nope']]) {

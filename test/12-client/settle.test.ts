@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { typeInTerminal } from '../support/client.ts'
-import { frame as written } from '../../solutions/11-daemon/streams.ts'
+import { frame as written } from '../../lib/output-streams.ts'
 import { tempDir } from '../support/files.ts'
 
 /** A line on the container's stdout, framed as the daemon frames it (chapter 11's writer). */

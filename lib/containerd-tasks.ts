@@ -1,5 +1,5 @@
 /**
- * Chapter 11: running a container through containerd's gRPC API, as dockerd 20.10 does in
+ * Chapter 11's given containerd calls (the starter and the reference share them): running a container through containerd's gRPC API, as dockerd 20.10 does in
  * libcontainerd/remote/client.go: a containerd container holds the OCI spec (Containers.Create),
  * a task runs it (Tasks.Create with the rootfs as mounts and the stdio as FIFO paths, then
  * Tasks.Start), containerd's event stream reports the exit (daemon.ts), Tasks.Delete and
@@ -8,15 +8,15 @@
  */
 import { randomBytes } from 'node:crypto'
 import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
-import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Envelope, type Mount, type Subscription } from '../../lib/containerd.ts'
-import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from '../../lib/oci.ts'
-import { INIT_PATH } from '../../native/helper.ts'
-import { daemonSecurity } from '../../lib/docker-security.ts'
-import { INIT_DESTINATION, type FullSpec, type TaskIO } from '../../lib/engine.ts'
-import type { Container } from './records.ts'
+import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Envelope, type Mount, type Subscription } from './containerd.ts'
+import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from './oci.ts'
+import { INIT_PATH } from '../native/helper.ts'
+import { daemonSecurity } from './docker-security.ts'
+import { INIT_DESTINATION, type FullSpec, type TaskIO } from './engine.ts'
+import type { Container } from './engine.ts'
 
-export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from '../../lib/engine.ts'
-export type { TaskIO } from '../../lib/engine.ts'
+export { DEFAULT_CAPABILITIES, INIT_DESTINATION } from './engine.ts'
+export type { TaskIO } from './engine.ts'
 
 // #region runtimeSpec
 /**

@@ -1,5 +1,5 @@
 /**
- * Chapter 11: containers on disk, as dockerd keeps them under ROOT/containers/ID/
+ * Chapter 11's given container records (the starter and the reference share them): containers on disk, as dockerd keeps them under ROOT/containers/ID/
  * (moby daemon/container/container.go ToDisk, daemon/create.go): config.v2.json (the
  * container: its config, its state, its name), hostconfig.json (how to run it), and the
  * files bind-mounted into it (hostname, hosts, resolv.conf) beside its json-file log.
@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import type { ImageConfig } from '#ch/06-images/config.ts'
-import { containerDir, randomName, VALID_NAME, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from '../../lib/engine.ts'
-import { badRequest, conflict, EngineError, noSuchContainer } from './api.ts'
+import { containerDir, randomName, VALID_NAME, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './engine.ts'
+import { badRequest, conflict, EngineError, noSuchContainer } from './engine-api.ts'
 
-export type { Container, ContainerConfig, ContainerState, HostConfig } from '../../lib/engine.ts'
-export { containerDir, loadContainers, stateWord, statusText, ZERO_TIME } from '../../lib/engine.ts'
+export type { Container, ContainerConfig, ContainerState, HostConfig } from './engine.ts'
+export { containerDir, loadContainers, stateWord, statusText, ZERO_TIME } from './engine.ts'
 
 // #region newContainer
 /**

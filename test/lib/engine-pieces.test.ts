@@ -1,12 +1,17 @@
+/**
+ * The pure pieces given to chapter 11 (lib/engine-api.ts, lib/container-records.ts,
+ * lib/output-streams.ts): the API version in the path, frames, the output FIFOs, the json-file
+ * log and container records, judged by the real docker CLI where it reads them.
+ */
 import { execFileSync, spawn } from 'node:child_process'
 import { appendFileSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
-import { apiPath, errorStatus, EngineError } from '#ch/11-daemon/api.ts'
-import { findContainer, newContainer, type Container } from '#ch/11-daemon/records.ts'
-import { frame, logWriter, outputReaders, readLog } from '#ch/11-daemon/streams.ts'
+import { apiPath, errorStatus, EngineError } from '../../lib/engine-api.ts'
+import { findContainer, newContainer, type Container } from '../../lib/container-records.ts'
+import { frame, logWriter, outputReaders, readLog } from '../../lib/output-streams.ts'
 import { docker } from '../support/daemon.ts'
 import { caught } from '../support/errors.ts'
 

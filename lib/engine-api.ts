@@ -1,12 +1,12 @@
 /**
- * Chapter 11: the Engine API's rules that hold for every request, as dockerd applies them in
+ * Chapter 11's given Engine API rules (the starter and the reference share them): the rules that hold for every request, as dockerd applies them in
  * its router (moby api/server/server.go, api/server/middleware/version.go,
  * api/server/httpstatus/status.go): the version in the path, the headers on every response,
  * and errors as `{"message": ...}` with the status code the CLI acts on.
  */
-import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER } from '../../lib/engine.ts'
+import { API_VERSION, badRequest, EngineError, MIN_API_VERSION, SERVER } from './engine.ts'
 
-export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noSuchImage, conflict, badRequest } from '../../lib/engine.ts'
+export { API_VERSION, MIN_API_VERSION, SERVER, EngineError, noSuchContainer, noSuchImage, conflict, badRequest } from './engine.ts'
 
 // #region engineHeaders
 /** The headers dockerd puts on every response, the 101 of an exec start included. */
