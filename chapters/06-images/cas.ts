@@ -58,8 +58,9 @@ export async function writeBlob(
   //      (a write stream tells you when to wait).
   //   3. Decide before the blob becomes visible: only a digest equal to `expected` (when given)
   //      may get a name under sha256/. A mismatch is a DigestMismatchError(expected, actual).
-  //   4. Whatever fails (a mismatch, a source that errors), nothing stays: no blob under either
-  //      digest, no temporary file.
+  //   4. Whatever fails (a mismatch, a source that errors, the disk), nothing stays: no blob under
+  //      either digest, no temporary file. The disk can fill while you write: how does a write
+  //      stream tell of a write that failed, and what happens to a process when nobody listens?
   //   Where: "A store named by content" in README.md; containerd's
   //   plugins/content/local/writer.go (Commit); rename(2) on what atomic means.
   throw new NotImplementedError('06-images', 'writeBlob')

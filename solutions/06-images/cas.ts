@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
 import { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
 
@@ -53,12 +54,16 @@ export async function writeBlob(
   const hash = createHash('sha256')
   let size = 0
   const out = createWriteStream(tmp, { mode: 0o644 })
+  // the file's own failure (its folder removed, a full disk) comes as an event: kept for the next step
+  let failure: Error | undefined
+  out.on('error', (error) => (failure ??= error))
   try {
     for await (const chunk of source instanceof Uint8Array ? [source] : source) {
+      if (failure) throw failure
       hash.update(chunk)
       size += chunk.length
       onData?.(chunk)
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
+      if (!out.write(chunk)) await once(out, 'drain')
     }
     out.end()
     await finished(out)

@@ -6,8 +6,9 @@ import { execa } from 'execa'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { blobPath, DigestMismatchError, parseDigest, readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { chainId, chainIds, imageId } from '#ch/06-images/ids.ts'
-import { caught } from '../support/errors.ts'
+import { caught, within } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
+import { mountNamespace } from '../support/mountns.ts'
 import { CTR } from '../support/containerd.ts'
 import { startContainerd, type Daemon } from '../support/daemons.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -93,6 +94,32 @@ async function containerdChainIds(image: TestImage): Promise<string[]> {
 }
 
 const hostArch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch
+
+describeKernel('a store on a full disk', () => {
+  it('writeBlob of 1 MiB into a store on a file system of 256 KiB', async () => {
+    // the test's own tmpfs, mounted only in a mount namespace of its own, reached through its helper's root
+    const ns = await mountNamespace()
+    const disk = tempDir('minidocker-disk-')
+    await ns.mount('-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', disk)
+    const store = ns.inside(disk)
+    const uncaught: unknown[] = []
+    const keep = (error: unknown) => uncaught.push(error)
+    process.on('uncaughtException', keep)
+    try {
+      const chunks = async function* () {
+        for (let i = 0; i < 16; i++) yield Buffer.alloc(65536, i)
+      }
+      const error = await within(caught(() => writeBlob(store, chunks())), 10_000)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(uncaught.map(String), 'the disk filled while writeBlob wrote, and the error reached nobody: where does a write stream report a failed write, and who was listening?').toEqual([])
+      expect(error, 'writeBlob had not ended 10 s after its source did: what does a write stream that has failed never emit again?').not.toBe('late')
+      expect((error as NodeJS.ErrnoException | undefined)?.code, 'writeBlob onto a full disk: the file system\'s own error, ENOSPC, as its rejection').toBe('ENOSPC')
+      expect(readdirSync(store, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => e.name), 'a blob that could not be written leaves no file in the store').toEqual([])
+    } finally {
+      process.off('uncaughtException', keep)
+    }
+  })
+})
 
 describeKernel('diff IDs, chain IDs and image IDs', () => {
   let d1: string, d2: string, d3: string

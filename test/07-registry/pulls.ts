@@ -41,12 +41,7 @@ export async function until(condition: () => boolean, pulls: Pull[] = []): Promi
   }
 }
 
-/** What `promise` settled with, or 'late' when it had not within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'late'> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)))
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
+export { within } from '../support/errors.ts'
 
 export const idOf = (digest: string) => digest.slice(7, 19)
 /** The statuses reported for one layer, each run of repeats counted once. */

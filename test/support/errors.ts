@@ -16,3 +16,10 @@ export async function caught(action: () => unknown): Promise<any> {
     return error
   }
 }
+
+/** What `promise` settled with, or 'late' when it had not within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)))
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
