@@ -28,8 +28,8 @@ export class Slots implements DownloadLimit {
     //   2. A job ends by resolving, by rejecting, or by throwing before its first await. In each
     //      case the slot must come back exactly once. Who gives it back, and where in your code?
     //   3. A waiter whose signal aborts: what of it is still in your state when the call rejects,
-    //      and what would a later "it is your turn" do to a waiter that no longer exists? What
-    //      had it taken, and so what may its leaving give back?
+    //      and what would a later "it is your turn" do to a waiter that no longer exists? And what
+    //      does its leaving change for the others?
     //   4. Can a waiter be woken and aborted at the same moment? Which of the two wins, and is a
     //      slot lost or counted twice either way?
     throw new NotImplementedError('07-registry', 'Slots.run')

@@ -45,7 +45,8 @@ export function watchTransfer<T>(key: string, job: TransferJob<T>, watch: Watch)
   //   3. Progress: what does a pull that joins half-way see first, and can a report be lost before anyone
   //      watches?
   //   4. A job that was told to stop takes a while to settle. A pull that asks for its key in that while:
-  //      what does it meet? And when such a job settles late, whose entry might its clean-up touch?
+  //      what does it meet, and what should it meet? And when such a job settles late, what does its
+  //      clean-up do?
   //   5. What becomes of a job's rejection that no watcher is left to see?
   throw new NotImplementedError('07-registry', 'watchTransfer')
 }
