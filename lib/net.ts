@@ -36,9 +36,18 @@ export function processStart(pid: number): string | undefined {
   }
 }
 
-/** True while the owner still runs: the same PID with the same start time. */
+/**
+ * True while the owner still runs: the same PID with the same start time, and not a zombie (a
+ * process that has exited and that its parent has not waited for yet holds nothing any more).
+ */
 export function alive(owner: Owner): boolean {
-  return processStart(owner.pid) === owner.start
+  if (processStart(owner.pid) !== owner.start) return false
+  try {
+    const stat = readFileSync(`/proc/${owner.pid}/stat`, 'utf8')
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
+  } catch {
+    return false
+  }
 }
 
 /** A dotted quad as a 32-bit number, and back. */
@@ -117,6 +126,9 @@ export function bindError(target: { hostIp: string; hostPort: number }, error: N
 
 /** The nat chain holding the DNAT rules, as Docker's is DOCKER. */
 export const CHAIN = 'MINIDOCKER'
+
+/** The filter chain for the administrator's own rules about containers, as Docker's is DOCKER-USER. */
+export const USER_CHAIN = 'MINIDOCKER-USER'
 
 /** The proxy's command; it prints "ready" once it listens, and exits when its stdin closes. */
 export const PROXY_PATH = fileURLToPath(new URL('../bin/minidocker-proxy.cjs', import.meta.url))

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, openSync, closeSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { link, readFile, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -102,7 +102,47 @@ async function eightAtOnce(planted: string, what: string, rounds: number): Promi
   }
 }
 
+/**
+ * The lock content of a process that has exited but is not reaped: its parent (a shell) is stopped
+ * with SIGSTOP before the child is killed, so nobody waits for it while the test runs. Both go
+ * after the test, by PID: the parent killed, the child reaped with it.
+ */
+async function unreapedHolder(): Promise<{ owner: string; pid: number }> {
+  const parent = spawn('sh', ['-c', 'sleep 600 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const exited = once(parent, 'exit')
+  onCleanup(async () => {
+    if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL')
+    await exited
+  })
+  const [line] = (await once(parent.stdout, 'data')) as [Buffer]
+  const pid = Number(line.toString().trim())
+  const owner = JSON.stringify({ pid, start: processStart(pid) })
+  parent.kill('SIGSTOP')
+  process.kill(pid, 'SIGKILL')
+  // The kernel makes it a zombie as it dies: wait for that, not for a time.
+  const state = () => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0]
+  }
+  for (const until = Date.now() + 10_000; state() !== 'Z'; ) {
+    if (Date.now() > until) throw new Error(`the killed child ${pid} of a stopped shell did not become a zombie within 10 s`)
+    await sleep(5)
+  }
+  return { owner, pid }
+}
+
 describe('withLock, two runs and one dead holder', () => {
+  it('a holder that was killed and that its stopped parent has not reaped', async () => {
+    const { owner, pid } = await unreapedHolder()
+    const dir = join(tempDir(), 'ipam')
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'ipam.lock'), owner)
+    const lease = await within(allocate(dir, '10.0.8.0/24', process.pid), 5000)
+    expect(lease, `ipam.lock named process ${pid}, killed by SIGKILL; its parent is stopped and has not waited for it yet, so /proc/${pid} is still there with its start time. 5 s later a run had not got the lock: what is left of a process that has exited, until its parent waits, and what can it still hold? (proc(5), /proc/PID/stat) ${SECTION}`).toMatchObject({ address: '10.0.8.2' })
+    expect(readdirSync(dir).sort(), `after a run took over the lock of an exited, unreaped process, the state directory holds more than ipam.json ${SECTION}`).toEqual(['ipam.json'])
+  })
+
+
   it('8 runs at once find a dead holder, 200 times', async () => {
     await eightAtOnce(await deadHolder(), 'ipam.lock named a dead process', 200)
   }, 60_000)
