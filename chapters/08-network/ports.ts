@@ -34,7 +34,8 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
  * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
  * the CHAIN nat chain that the DNAT rules go in, reached by every new connection to a published
  * port, the containers' connections out to other machines, and forwarding between the bridge and
- * the host's other interfaces for exactly what those need, whatever rules the host had before.
+ * the host's other interfaces for exactly what those need, whatever rules the host had before;
+ * and the filter chain USER_CHAIN, where the administrator's own rules about containers go.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   // TODO(08): the host's rules around the DNAT rules, made so that every run can call this.
@@ -47,6 +48,9 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   //      yours.
   //   4. Other runs' containers have their rules in CHAIN right now, and the rules you make
   //      may all be there already. What may a run do to what it finds?
+  //   5. The administrator's own rules about containers go in the filter chain USER_CHAIN
+  //      (lib/net.ts; Docker's DOCKER-USER), once a run has made it. Their rules must decide
+  //      before yours, for every run after they added them: on a first run and on a later one.
   //   Where: man 8 iptables (COMMANDS), man 8 iptables-extensions; lib/publish.ts and lib/net.ts
   //   for what is given; libnetwork's internal/iptabler. Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'ensureChains')

@@ -8,7 +8,7 @@
  * Rules are made with iptables (its nf_tables backend, iptables-nft): the chains Docker makes
  * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
  */
-import { CHAIN, iptables, type Bridge, type PortMapping } from '../../lib/net.ts'
+import { CHAIN, iptables, USER_CHAIN, type Bridge, type PortMapping } from '../../lib/net.ts'
 import { ensureRule } from '../../lib/publish.ts'
 
 // #region dnatRule
@@ -31,7 +31,8 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
  * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
  * the CHAIN nat chain that the DNAT rules go in, reached by every new connection to a published
  * port, the containers' connections out to other machines, and forwarding between the bridge and
- * the host's other interfaces for exactly what those need, whatever rules the host had before.
+ * the host's other interfaces for exactly what those need, whatever rules the host had before;
+ * and the filter chain USER_CHAIN, where the administrator's own rules about containers go.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   const exists = await iptables(['-t', 'nat', '-n', '-L', CHAIN]).then(() => true, () => false)
@@ -46,6 +47,11 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   await ensureFirst('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'])
   await ensureFirst('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'])
   await ensureFirst('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])
+  // The administrator's chain, Docker's DOCKER-USER: made once and never emptied (what is in it
+  // is theirs, added since), jumped to before any rule of ours, so its rules decide first.
+  const user = await iptables(['-n', '-L', USER_CHAIN]).then(() => true, () => false)
+  if (!user) await iptables(['-N', USER_CHAIN])
+  await ensureFirst('filter', ['FORWARD', '-j', USER_CHAIN])
 }
 
 /** Insert the rule `args` (chain first) at the top of its chain in `table`, unless it is there already. */
