@@ -25,29 +25,30 @@ export interface Owner {
 /** ipam.json: address → its owner. */
 export type Allocations = Record<string, Owner>
 
-/** The start time of process `pid` (field 22 of /proc/PID/stat), or undefined if it is gone. */
-export function processStart(pid: number): string | undefined {
+/** The fields of /proc/PID/stat after the command name (field 3 first), or undefined if it is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   } catch {
     return undefined
   }
 }
 
+/** The start time of process `pid` (field 22 of /proc/PID/stat), or undefined if it is gone. */
+export function processStart(pid: number): string | undefined {
+  return statFields(pid)?.[19]
+}
+
 /**
  * True while the owner still runs: the same PID with the same start time, and not a zombie (a
  * process that has exited and that its parent has not waited for yet holds nothing any more).
+ * One read of /proc/PID/stat, so both come from one look.
  */
 export function alive(owner: Owner): boolean {
-  if (processStart(owner.pid) !== owner.start) return false
-  try {
-    const stat = readFileSync(`/proc/${owner.pid}/stat`, 'utf8')
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))
-  } catch {
-    return false
-  }
+  const fields = statFields(owner.pid)
+  return fields !== undefined && fields[19] === owner.start && !/^[ZX]$/.test(fields[0]!)
 }
 
 /** A dotted quad as a 32-bit number, and back. */
