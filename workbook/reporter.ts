@@ -33,6 +33,13 @@ function describeError(error: SerializedError & { diff?: string }, file: string)
     .replace(/\x1b\[[0-9;]*m/g, '')
 }
 
+/** Which file and test were running when an error outside any test came (vitest records both when it knows them). */
+function origin(error: SerializedError & { VITEST_TEST_PATH?: string; VITEST_TEST_NAME?: string }): string {
+  const path = error.VITEST_TEST_PATH
+  if (!path) return ''
+  return `\n(it came while ${relative(process.cwd(), path)}${error.VITEST_TEST_NAME ? ` > "${error.VITEST_TEST_NAME}"` : ''} ran)`
+}
+
 /** Every test's result, and the errors outside any test, as the report holds them. */
 export function reportedTests(modules: ReadonlyArray<TestModule>, unhandled: ReadonlyArray<SerializedError>): { tests: ReportedTest[]; errors: string[] } {
   const tests: ReportedTest[] = []
@@ -53,7 +60,7 @@ export function reportedTests(modules: ReadonlyArray<TestModule>, unhandled: Rea
       })
     }
   }
-  return { tests, errors: unhandled.map((e) => describeError(e, '')) }
+  return { tests, errors: unhandled.map((e) => describeError(e, '') + origin(e)) }
 }
 
 export default class WorkbookReporter implements Reporter {
