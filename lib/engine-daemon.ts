@@ -90,6 +90,8 @@ export abstract class DaemonBase {
   readonly containers = new Map<string, Container>()
   readonly execs = new Map<string, Exec>()
   protected readonly live = new Map<string, Live>()
+  /** each container's start under way */
+  readonly #starts = new Map<string, Promise<unknown>>()
   constructor(readonly options: DaemonOptions) {
     for (const c of loadContainers(options.root)) this.containers.set(c.ID, c)
   }
@@ -338,6 +340,25 @@ export abstract class DaemonBase {
       return undefined
     }
     return { passwd: read('etc/passwd'), group: read('etc/group') }
+  }
+
+  /**
+   * `start` as container `id`'s start under way. dockerd holds a container's lock through its
+   * start, so a kill or a stop sent the moment its output shows waits for the start to finish
+   * instead of finding the container not running yet (afterStart).
+   */
+  async starting<T>(id: string, start: Promise<T>): Promise<T> {
+    this.#starts.set(id, start)
+    try {
+      return await start
+    } finally {
+      if (this.#starts.get(id) === start) this.#starts.delete(id)
+    }
+  }
+
+  /** Once container `id`'s start under way, if any, has ended, however it ended. */
+  async afterStart(id: string): Promise<void> {
+    await this.#starts.get(id)?.catch(() => {})
   }
 
   /** `docker kill -s SIG`: a container that is not running is a 409 naming it as the client did (`ref`) and by its ID. */

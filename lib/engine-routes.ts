@@ -205,10 +205,11 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
     if ((match = /^\/containers\/([^/]+)(?:\/([a-z]+))?$/.exec(path))) {
       const c = daemon.get(match[1]!)
       const action = `${m} ${match[2] ?? ''}`
+      if (['POST stop', 'POST kill', 'POST exec', 'POST restart', 'DELETE '].includes(action)) await daemon.afterStart(c.ID)
       switch (action) {
         case 'GET json': return sendJson(res!, 200, inspectContainer(c, storePaths(daemon.options.root).graph))
         case 'POST start': {
-          const result = await daemon.start(c)
+          const result = await daemon.starting(c.ID, daemon.start(c))
           res!.writeHead(result === 'already' ? 304 : 204, engineHeaders())
           return void res!.end()
         }
@@ -232,7 +233,7 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
         case 'POST restart': {
           const t = call.query.get('t')
           await daemon.stop(c, t === null ? 10 : Number(t))
-          await daemon.start(c)
+          await daemon.starting(c.ID, daemon.start(c))
           res!.writeHead(204, engineHeaders())
           return void res!.end()
         }
