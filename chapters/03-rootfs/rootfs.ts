@@ -177,8 +177,8 @@ export async function pivotRoot(helper: Helper, rootfs: string): Promise<void> {
   //   2. Constraints, all tested: afterwards the caller's working directory is the new /;
   //      no mount of the old root is left in the namespace, although this very process was
   //      using it a moment ago (umount2(2)); nothing is written into the rootfs, not even a
-  //      directory for put_old: it may be read-only, or in use by twenty containers at once
-  //      (pivot_root(2), NOTES: where may put_old be?).
+  //      directory for put_old: it may be read-only, or in use by twenty containers at once.
+  //      Where else could put_old be?
   //   3. Constraint, tested: the old root's mounts may still be peers of the host's (a spec's
   //      rootfsPropagation leaves / shared), and nothing you do to the old root may change the
   //      host's mount table, nor the propagation of the new root's own mounts (an rshared

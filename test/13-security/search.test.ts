@@ -21,8 +21,7 @@ import { runcFilters } from '../support/security.ts'
 /**
  * compileSeccomp's contract: the most instructions a call may execute before it reaches its own
  * rules' conditions, or its verdict when it has none (see `allowance`). The reference reaches
- * every call of Docker's profile in at most 13; a chain of comparisons, one per run of numbers
- * with the same rules, needs about 65 for x86_64's 58 runs, and one per named call some 300.
+ * every call of Docker's profile in at most 13 (the chapter's "A verdict in a few steps").
  */
 const BUDGET = 20
 /** The most a condition of a call's own rules may add: a 64-bit comparison of both words, with a mask. */
