@@ -68,28 +68,24 @@ function http(method: string, path: string, body?: string): Promise<{ status: nu
 vi.setConfig({ testTimeout: 60_000 })
 
 describeKernel('minidockerd with the real docker CLI', () => {
-  it('GET and HEAD /_ping, then docker version', async () => {
-    const get = await http('GET', '/_ping')
-    expect([get.status, get.body], 'GET /_ping: expected what dockerd answers (the captured ping in the text\'s "Rules for every request")').toEqual([200, 'OK'])
-    const ping = await http('HEAD', '/_ping')
-    expect(ping.status, 'HEAD /_ping: expected what dockerd answers (the captured ping)').toBe(200)
-    expect({ 'api-version': ping.headers['api-version'], ostype: ping.headers.ostype }, 'HEAD /_ping: expected the headers of the captured ping — which of them does the CLI act on (the text\'s "Rules for every request")?')
-      .toEqual({ 'api-version': '1.41', ostype: 'linux' })
-    const version = await run('28.2.2', ['version', '--format', '{{.Server.APIVersion}}'])
-    expect(version.stdout.trim(), `docker version: expected the server's API version, saw ${version.stdout}${version.stderr}`).toBe('1.41')
-  })
-
   for (const cli of Object.keys(CLIS) as Cli[]) {
-    it(`${cli}: pull busybox, then images`, async () => {
+    it(`${cli}: _ping and version, pull and images (given code), then run --rm of echo hi, and of a shell that writes to both streams and exits 3`, async () => {
+      if (cli === '28.2.2') {
+        const get = await http('GET', '/_ping')
+        expect([get.status, get.body], 'GET /_ping: expected what dockerd answers (the captured ping in the text\'s "Rules for every request")').toEqual([200, 'OK'])
+        const ping = await http('HEAD', '/_ping')
+        expect(ping.status, 'HEAD /_ping: expected what dockerd answers (the captured ping)').toBe(200)
+        expect({ 'api-version': ping.headers['api-version'], ostype: ping.headers.ostype }, 'HEAD /_ping: expected the headers of the captured ping — which of them does the CLI act on (the text\'s "Rules for every request")?')
+          .toEqual({ 'api-version': '1.41', ostype: 'linux' })
+        const version = await run('28.2.2', ['version', '--format', '{{.Server.APIVersion}}'])
+        expect(version.stdout.trim(), `docker version: expected the server's API version, saw ${version.stdout}${version.stderr}`).toBe('1.41')
+      }
       const pull = await run(cli, ['pull', busybox])
       expect(pull.exitCode, `docker pull failed: ${pull.stderr}`).toBe(0)
       expect(pull.stdout, 'docker pull: expected the last lines the CLI prints with dockerd (the text\'s "Pull through the daemon")').toMatch(/Digest: sha256:[a-f0-9]{64}\n/)
       expect(pull.stdout).toMatch(/Status: (Downloaded newer image|Image is up to date) for 127\.0\.0\.1:\d+\/busybox:latest/)
       const images = await run(cli, ['images', '--format', '{{.Repository}}:{{.Tag}}'])
       expect(images.stdout.split('\n'), 'docker images after the pull: expected the image').toContain(`${busybox}:latest`)
-    })
-
-    it(`${cli}: run --rm of echo hi, then of a shell that writes to both streams and exits 3`, async () => {
       const hi = await run(cli, ['run', '--rm', '--network', 'none', busybox, 'echo', 'hi'], undefined,
         'what does the CLI wait for before it sends start? Compare your daemon\'s answers with dockerd\'s, request by request (the text\'s "The choreography of `docker run`"; the CLI\'s waitExitOrRemoved)')
       expect(hi.stdout, `expected "hi" from the container but saw ${JSON.stringify(hi.stdout)} — when must your ends of the FIFOs be open, and when has all of the output come (the text's "Start, and the FIFOs", "Attach, wait and the exit")?`).toBe('hi\n')
@@ -314,6 +310,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     const removed = await run('28.2.2', ['rm', '-f', 'doomed'])
     expect(removed.exitCode, `docker rm -f while attached: ${removed.stderr}`).toBe(0)
     const [run1, attach1] = await Promise.all([attached, watcher])
+    throwIfUnwritten(String(run1.stderr))
     expect(run1.timedOut || attach1.timedOut, 'the attached CLIs did not exit after their container was removed — which of your functions let a container\'s clients go (the text\'s "Attach, wait and the exit")?').toBe(false)
     expect(run1.exitCode, `docker run of the removed container: expected the exit code dockerd gives it: ${run1.stderr}`).toBe(137)
     expect((await http('GET', '/v1.41/containers/json')).status, 'GET /containers/json after the removal: expected an answer').toBe(200)
