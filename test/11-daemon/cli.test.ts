@@ -304,7 +304,10 @@ describeKernel('minidockerd with the real docker CLI', () => {
 
   it('rm -f of a container that docker run and docker attach are attached to', async () => {
     const attached = execa(CLIS['28.2.2'], ['run', '--name', 'doomed', '--network', 'none', busybox, 'sleep', '60'], { env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: join(dir, 'docker-config') }, reject: false, timeout: 20_000 })
-    for (let i = 0; i < 100 && (await run('28.2.2', ['inspect', '-f', '{{.State.Running}}', 'doomed'])).stdout !== 'true\n'; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    let ended = false
+    void attached.finally(() => (ended = true))
+    for (let i = 0; i < 100 && !ended && (await run('28.2.2', ['inspect', '-f', '{{.State.Running}}', 'doomed'])).stdout !== 'true\n'; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    if (ended) throwIfUnwritten(String((await attached).stderr))
     const watcher = execa(CLIS['20.10'], ['attach', 'doomed'], { env: { DOCKER_HOST: daemon.host, DOCKER_CONFIG: join(dir, 'docker-config') }, reject: false, timeout: 20_000 })
     await new Promise((resolve) => setTimeout(resolve, 500))
     const removed = await run('28.2.2', ['rm', '-f', 'doomed'])
