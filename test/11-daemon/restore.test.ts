@@ -20,7 +20,8 @@ import { docker, imageRegistry, registeredLate, startContainerd, startMinidocker
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
-vi.setConfig({ testTimeout: 60_000 })
+// a mistake that keeps an exit from coming makes each CLI call wait for its 20 s cut: room for a few before the assertion says why
+vi.setConfig({ testTimeout: 180_000 })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let dir: string | undefined
