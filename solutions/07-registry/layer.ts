@@ -22,11 +22,11 @@ async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8
   }
 }
 
-/** Whether the file at `path` exists and its bytes hash to `digest`, read as a stream (a layer may be large). */
-async function intact(path: string, digest: string, signal: AbortSignal): Promise<boolean> {
+/** Whether the store at `blobs` has blob `digest` with the bytes its name says, read as a stream (a layer may be large). */
+export async function intactBlob(blobs: string, digest: string, signal: AbortSignal): Promise<boolean> {
   const hash = createHash('sha256')
   try {
-    for await (const chunk of createReadStream(path, { signal })) hash.update(chunk as Buffer)
+    for await (const chunk of createReadStream(blobPath(blobs, digest), { signal })) hash.update(chunk as Buffer)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
     throw error
@@ -53,7 +53,7 @@ export function pullLayer(image: LayerSource, index: number, watch: Watch): Prom
     if (stored) return stored
     await slots.run(shared, async () => {
       // a file under the blob's name is only a claim until its bytes are hashed: a damaged copy is fetched again
-      if (await intact(blobPath(blobs, layer.digest), layer.digest, shared)) return
+      if (await intactBlob(blobs, layer.digest, shared)) return
       await downloadBlob(session, layer, blobs, progressCounter(report, id, 'Downloading', layer.size), shared)
       report(statusMessage(id, 'Verifying Checksum'))
     }, () => report(statusMessage(id, 'Waiting')))

@@ -7,7 +7,7 @@
  *
  * Every step reports Docker's progress messages.
  */
-import { DigestMismatchError, hasBlob, readBlob, writeBlob } from '#ch/06-images/cas.ts'
+import { readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, imageConfig, storePaths, tagImage } from '#ch/06-images/store.ts'
@@ -18,7 +18,7 @@ import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type P
 import { shortDigest } from '../../lib/jsonmessage.ts'
 import { storedLayer } from '../../lib/image-store.ts'
 import type { LayerSource } from '../../lib/registry.ts'
-import { pullLayer } from './layer.ts'
+import { intactBlob, pullLayer } from './layer.ts'
 import { statusMessage } from '../../lib/pull-progress.ts'
 import { GRAMMAR } from '../../lib/names.ts'
 import { familiarName, parseReference, type Reference } from '../../lib/reference.ts'
@@ -69,18 +69,6 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 }
 // #endregion resolveManifest
 
-/** Whether the store has blob `digest` (a config: small) with the bytes its name says. */
-function intactBlob(blobs: string, digest: string): boolean {
-  if (!hasBlob(blobs, digest)) return false
-  try {
-    readBlob(blobs, digest)
-    return true
-  } catch (error) {
-    if (error instanceof DigestMismatchError) return false
-    throw error
-  }
-}
-
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
@@ -128,7 +116,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   // this pull's end: its own failure, or its caller's cancel
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
   // a config in the store is used only if its bytes are still its digest; else the registry's copy replaces it
-  const configDone = intactBlob(paths.blobs, manifest.config.digest) ? Promise.resolve() : downloadBlob(session, manifest.config, paths.blobs, undefined, signal)
+  const configDone = intactBlob(paths.blobs, manifest.config.digest, signal).then((intact) => (intact ? undefined : downloadBlob(session, manifest.config, paths.blobs, undefined, signal)))
   configDone.catch(() => {})
   // a layer is there when the diff IDs of it and of every layer below are remembered and the chain is stored
   const present = manifest.layers.map((_, i) => storedLayer(root, manifest.layers.slice(0, i + 1).map((l) => l.digest)))
