@@ -177,16 +177,20 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
     await docker('28.2.2', real.host, ['pull', '-q', busybox])
     const traps = 'trap "echo got-TERM; exit 42" TERM; trap "echo got-HUP; exit 43" HUP; echo ready; while true; do sleep 0.1; done'
     const runIt = ['run', '--rm', '-it', '--network', 'none']
-    const ways: { way: string; args: string[]; act?: () => string | void; question: string }[] = [
+    const ways: { way: string; args: string[]; act?: () => string | void | Promise<void>; question: string }[] = [
       { way: 'SIGTERM to the client', args: [...runIt, busybox, 'sh', '-c', traps], act: () => 'TERM', question: 'with -t, whose is a SIGTERM the client gets, and does the client live on to report the exit? Is the terminal given back when the run ends, whoever ended it? (see "The ways out of run -it"; run.go, sigProxy)' },
       { way: 'SIGHUP to the client', args: [...runIt, busybox, 'sh', '-c', traps], act: () => 'HUP', question: 'does SIGHUP go where SIGTERM goes, and is the terminal back in its mode from before? (see "The ways out of run -it")' },
-      { way: 'the daemon\'s connections cut under the client', args: ['run', '-it', '--name', 'cut-CLIENT', '--network', 'none', busybox, 'sh', '-c', 'echo ready; sleep 30'], act: () => proxy.cut(), question: 'the attach and the wait both end without an answer: what does the CLI print, with which exit code, and is the terminal back before it prints? (see "The ways out of run -it"; utils.go, waitExitOrRemoved)' },
+      { way: 'the daemon\'s connections cut under the client', args: ['run', '-it', '--name', 'cut-CLIENT', '--network', 'none', busybox, 'sh', '-c', 'echo ready; sleep 30'], act: () => Promise.race([started, sleep(20_000)]).then(() => proxy.cut()), question: 'the attach and the wait both end without an answer: what does the CLI print, with which exit code, and is the terminal back before it prints? (see "The ways out of run -it"; utils.go, waitExitOrRemoved)' },
       { way: 'a start that fails after the attach', args: [...runIt, busybox, 'no-such-command'], question: 'the start failed once the attach had answered: when did your terminal go raw, and was it back before the error was printed (a line printed while raw has no carriage return)? (see "The ways out of run -it")' },
       { way: 'an attach refused (keys the daemon cannot read)', args: [...runIt, '--detach-keys', 'ctrl-P', busybox, 'true'], question: 'when does the terminal go raw: before the attach has answered, or after? (see "The ways out of run -it")' },
     ]
+    // the cut comes once start has answered: cut before, the run ends on start's failure instead
+    let started: Promise<void> = Promise.resolve()
     for (const { way, args, act, question } of ways) {
       const seen: Record<string, { output: string; code?: number; restored: boolean }> = {}
       for (const client of ['minidocker', 'docker'] as const) {
+        proxy.clear()
+        started = proxy.answered(/\/start$/)
         const named = args.map((a) => a.replace('CLIENT', client))
         const argv = client === 'minidocker' ? [process.execPath, MINIDOCKER, '-H', proxy.host, ...named] : [CLIS['28.2.2'], ...named]
         const ended = await endInTerminal(argv, { ready: act ? 'ready' : '\0', env: { ...dockerEnv(proxy.host), MINIDOCKER_HOST: '' }, act })

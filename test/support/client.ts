@@ -258,7 +258,7 @@ export async function typeInTerminal(argv: string[], keys: (number | number[])[]
  * Resolves with the output as the terminal got it (raw: a bare \n is a line written while
  * the terminal was raw), the exit code, and whether the terminal read the same after.
  */
-export async function endInTerminal(argv: string[], options: { ready: string; env: Record<string, string>; act?: () => string | void }): Promise<{ output: string; code?: number; restored: boolean }> {
+export async function endInTerminal(argv: string[], options: { ready: string; env: Record<string, string>; act?: () => string | void | Promise<string | void> }): Promise<{ output: string; code?: number; restored: boolean }> {
   const dir = mkdtempSync(join(tmpdir(), 'minidocker-tty-'))
   try {
     const go = join(dir, 'go')
@@ -270,7 +270,7 @@ export async function endInTerminal(argv: string[], options: { ready: string; en
     let exited = false
     const done = script.then((r) => ((exited = true), r))
     for (const start = Date.now(); !output.includes(options.ready) && !exited && Date.now() - start < 30_000;) await new Promise((r) => setTimeout(r, 50))
-    writeFileSync(go, (!exited && options.act?.()) || '')
+    writeFileSync(go, (!exited && (await options.act?.())) || '')
     await done
     rethrowNotImplemented(output)
     const end = /@terminal-(\w+) @code=(\d+)$/.exec(output)
