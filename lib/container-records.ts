@@ -57,6 +57,8 @@ export function newContainer(root: string, body: Partial<ContainerConfig> & { Ho
     WorkingDir: body.WorkingDir || fromImage.WorkingDir || '',
     Entrypoint: entrypoint,
     Labels: body.Labels ?? {},
+    ...(body.StopSignal || fromImage.StopSignal ? { StopSignal: body.StopSignal || fromImage.StopSignal } : {}),
+    ...(typeof body.StopTimeout === 'number' ? { StopTimeout: body.StopTimeout } : {}),
   }
   return {
     ID: id,

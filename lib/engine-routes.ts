@@ -217,7 +217,7 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
         case 'GET logs': return await logsRoute(daemon, c, call, res!)
         case 'POST stop': {
           const t = call.query.get('t')
-          const result = await daemon.stop(c, t === null ? 10 : Number(t))
+          const result = await daemon.stop(c, t === null ? undefined : Number(t))
           res!.writeHead(result === 'stopped' ? 204 : 304, engineHeaders())
           return void res!.end()
         }
@@ -232,7 +232,7 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
         }
         case 'POST restart': {
           const t = call.query.get('t')
-          await daemon.stop(c, t === null ? 10 : Number(t))
+          await daemon.stop(c, t === null ? undefined : Number(t))
           await daemon.starting(c.ID, daemon.start(c))
           res!.writeHead(204, engineHeaders())
           return void res!.end()

@@ -26,6 +26,10 @@ export interface ContainerConfig {
   WorkingDir: string
   Entrypoint: string[] | null
   Labels: Record<string, string>
+  /** `--stop-signal`, or the image's STOPSIGNAL: as the user spelled it */
+  StopSignal?: string
+  /** `--stop-timeout`, in seconds */
+  StopTimeout?: number | null
 }
 
 /** The HostConfig fields this daemon acts on; the rest is kept as the client sent it. */
@@ -244,7 +248,7 @@ const CREATE_FIELDS: Record<string, Record<string, 'string' | 'bool' | 'number' 
   Config: {
     Hostname: 'string', Domainname: 'string', User: 'string', Image: 'string', WorkingDir: 'string',
     AttachStdin: 'bool', AttachStdout: 'bool', AttachStderr: 'bool', Tty: 'bool', OpenStdin: 'bool', StdinOnce: 'bool',
-    Env: '[]string', Cmd: '[]string', Entrypoint: '[]string', Labels: 'object',
+    Env: '[]string', Cmd: '[]string', Entrypoint: '[]string', Labels: 'object', StopSignal: 'string', StopTimeout: 'number',
   },
   HostConfig: {
     Binds: '[]string', Memory: 'number', NanoCpus: 'number', PidsLimit: 'number', NetworkMode: 'string',

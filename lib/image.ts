@@ -138,6 +138,7 @@ export interface ImageConfig {
     Labels?: Record<string, string> | null
     /** the ports `-P` publishes: {"80/tcp": {}} */
     ExposedPorts?: Record<string, object> | null
+    StopSignal?: string
   }
   rootfs: { type: 'layers'; diff_ids: string[] }
   history?: { created?: string; created_by?: string; empty_layer?: boolean }[]

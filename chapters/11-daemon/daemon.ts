@@ -175,14 +175,19 @@ export class Daemon extends DaemonBase {
   // #region stop
   /**
    * `docker stop`: the container's process gets the chance to shut down cleanly, and is ended
-   * by force if it is still running `timeout` seconds later (docker-stop(1)); resolves once it
-   * has exited. A container that is not running: 'not running' (a 304).
+   * by force if it is still running once its grace period is over (docker-stop(1)); resolves
+   * once it has exited. `timeout` is the client's `t`, if it sent one. A container that is not
+   * running: 'not running' (a 304).
    */
-  async stop(c: Container, timeout: number): Promise<'stopped' | 'not running'> {
-    // TODO(11): docker stop (moby daemon/stop.go).
-    //   1. Which signal lets a process shut down, and which one can it not ignore (signal(7))? How do you wait
-    //      for "exited or timed out", whichever comes first? The request returns once the container has exited.
-    //   2. What does stopping a container that is not running answer?
+  async stop(c: Container, timeout?: number): Promise<'stopped' | 'not running'> {
+    // TODO(11): docker stop (moby daemon/stop.go; the text's "Stop, kill, rm, ps").
+    //   1. The polite request, then force once the grace period is over: which ask can a process not refuse
+    //      (signal(7))? Who decides what the polite request is, and how long the grace period lasts, when the
+    //      client did not say (docker-run(1), docker-stop(1))? Every `t` a client may send has a meaning in
+    //      moby's containerStop.
+    //   2. How do you wait for "exited or out of time", whichever comes first? The request returns once the
+    //      container has exited.
+    //   3. What does stopping a container that is not running answer?
     throw new NotImplementedError('11-daemon', 'stop')
   }
   // #endregion stop

@@ -6,6 +6,7 @@ import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import { engineHeaders, EngineError } from '../../lib/engine-api.ts'
 import { execToStart } from '../../lib/engine-reply.ts'
 import { flag } from '../../lib/engine.ts'
+import { frame, readLog } from '../../lib/output-streams.ts'
 import type { Daemon } from './daemon.ts'
 
 // #region attachRoute
@@ -28,7 +29,15 @@ export function attachRoute(daemon: Daemon, call: EngineCall, path: string): voi
   const match = /^\/containers\/([^/]+)\/attach$/.exec(path)
   if (call.method !== 'POST' || !match) throw new EngineError(501, `minidockerd does not implement ${call.method} ${path} with an upgrade`)
   const c = daemon.get(match[1]!)
+  const want = { stdin: flag(call.query, 'stdin'), stdout: flag(call.query, 'stdout'), stderr: flag(call.query, 'stderr') }
   writeUpgradeHead(call.socket!, upgraded)
-  daemon.attach(c, call.socket!, { stdin: flag(call.query, 'stdin'), stdout: flag(call.query, 'stdout'), stderr: flag(call.query, 'stderr') })
+  // logs: what the container wrote before, from its log, in the form of its stream (moby daemon/attach.go containerAttach)
+  if (flag(call.query, 'logs')) {
+    const { entries } = readLog(c.LogPath, { stdout: want.stdout, stderr: want.stderr, tail: 'all', since: 0, timestamps: false })
+    for (const e of entries) call.socket!.write(c.Config.Tty ? Buffer.from(e.log) : frame(e.stream, Buffer.from(e.log)))
+  }
+  // stream=0: nothing after the request, so the answer ends here, whether the container runs or not
+  if (!flag(call.query, 'stream')) return void call.socket!.end()
+  daemon.attach(c, call.socket!, want)
 }
 // #endregion attachRoute

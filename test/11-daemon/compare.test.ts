@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, readdirSync } from 'node:fs'
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -48,6 +49,49 @@ function post(d: Dockerd, path: string): Promise<string> {
     req.on('error', (error) => resolve(`no answer: ${error.message}`))
     req.end()
   })
+}
+
+/**
+ * An attach on a daemon's socket as a raw client of the Engine API would send it (`Upgrade:
+ * tcp`): everything the daemon sent until it closed the connection, or what it had sent when
+ * 5 s had passed without an end.
+ */
+function rawAttach(d: Dockerd, path: string): Promise<{ ended: boolean; head: string; body: Buffer }> {
+  return new Promise((resolve) => {
+    const socket = connect(d.host.replace(/^unix:\/\//, ''))
+    const chunks: Buffer[] = []
+    let done = false
+    const finish = (ended: boolean) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      const all = Buffer.concat(chunks)
+      const split = all.indexOf('\r\n\r\n')
+      resolve({ ended, head: split < 0 ? all.toString() : all.subarray(0, split).toString(), body: split < 0 ? Buffer.alloc(0) : all.subarray(split + 4) })
+    }
+    const timer = setTimeout(() => finish(false), 5000)
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('end', () => finish(true))
+    socket.on('error', () => finish(true))
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`)
+  })
+}
+
+/**
+ * What an attach stream carried: per stream when it is all frames of the multiplexed format
+ * (the order of lines across the two streams is the pipes' timing), else the bytes as they came.
+ */
+function streamsOf(body: Buffer): { stdout: string; stderr: string } | { raw: string } {
+  const streams = { stdout: '', stderr: '' }
+  for (let at = 0; at < body.length;) {
+    const kind = body[at] === 1 ? 'stdout' : body[at] === 2 ? 'stderr' : undefined
+    const length = at + 8 <= body.length ? body.readUInt32BE(at + 4) : -1
+    if (!kind || length < 0 || at + 8 + length > body.length || body.readUIntBE(at + 1, 3) !== 0) return { raw: body.toString('latin1') }
+    streams[kind] += body.subarray(at + 8, at + 8 + length).toString('latin1')
+    at += 8 + length
+  }
+  return streams
 }
 
 /** The command through both daemons: ours first (a starter fails there, naming what to write). */
@@ -101,6 +145,63 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
       expect(info.stdout, `${cli}: docker info: ${info.stderr}`).toBe('linux overlay2 0\n')
     }
   }, 180_000) // 38 CLI runs against two daemons
+
+  it('docker stop of a container with its own stop signal, of one given -t -1, of one with its own stop timeout', async () => {
+    await ready()
+    const cases = [
+      { name: 'polite', create: ['--stop-signal', 'USR1'], script: 'trap "exit 7" USR1', stop: ['-t', '3'] },
+      { name: 'patient', create: [], script: 'trap "sleep 1; exit 8" TERM', stop: ['-t=-1'] },
+      { name: 'brisk', create: ['--stop-timeout', '1'], script: 'trap "" TERM', stop: [] },
+    ]
+    const seen: Record<string, Record<string, { code: string; seconds: number }>> = { mine: {}, theirs: {} }
+    for (const [who, d] of [['mine', ours], ['theirs', real]] as const) {
+      const run = (args: string[]) => docker('28.2.2', d.host, args, { timeout: 30_000 })
+      try {
+        for (const c of cases) {
+          await run(['run', '-d', '--name', c.name, '--network', 'none', ...c.create, busybox, 'sh', '-c', `${c.script}; echo ready; while true; do sleep 0.1; done`])
+          // the trap is set once it has said so
+          for (let i = 0; i < 100 && !(await run(['logs', c.name])).stdout.includes('ready'); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+          const started = Date.now()
+          await run(['stop', ...c.stop, c.name])
+          const seconds = (Date.now() - started) / 1000
+          seen[who]![c.name] = { code: (await run(['inspect', '-f', '{{.State.ExitCode}}', c.name])).stdout.trim(), seconds }
+        }
+      } finally {
+        await run(['rm', '-f', ...cases.map((c) => c.name)])
+      }
+    }
+    const said = (name: string) => `exited ${seen.mine![name]!.code} after ${seen.mine![name]!.seconds.toFixed(1)} s of docker stop`
+    // only whether yours ended as dockerd's did: what dockerd does is for the learner to try (the text's "Stop, kill, rm, ps")
+    const asDockerd = (name: string) => seen.mine[name]!.code === seen.theirs[name]!.code
+    expect(asDockerd('polite'), `docker run --stop-signal USR1 of a shell that exits 7 on USR1, then docker stop -t 3: yours ${said('polite')}, dockerd's otherwise — which signal asks a container to stop, and who chooses it (docker-run(1), docker-stop(1))?`).toBe(true)
+    expect(asDockerd('patient'), `a shell that takes a second to exit 8 on SIGTERM, then docker stop -t=-1: yours ${said('patient')}, dockerd's otherwise — what grace period does a negative t ask for (moby daemon/stop.go containerStop)?`).toBe(true)
+    expect(asDockerd('brisk') && seen.mine.brisk!.seconds < 6, `docker run --stop-timeout 1 of a shell that ignores SIGTERM, then docker stop without -t: yours ${said('brisk')}, dockerd's far sooner — how long is the grace period when the client does not say (docker-run(1))?`).toBe(true)
+  }, 150_000)
+
+  it('an attach that asks for the logs and no stream, to exited containers with and without a tty', async () => {
+    await ready()
+    const seen: Record<string, { ended: boolean; head: string; body: string }[]> = { mine: [], theirs: [] }
+    for (const [who, d] of [['mine', ours], ['theirs', real]] as const) {
+      const run = (args: string[]) => docker('28.2.2', d.host, args, { timeout: 30_000 })
+      try {
+        await run(['run', '--name', 'said', '--network', 'none', busybox, 'sh', '-c', 'echo out; echo err >&2; echo more'])
+        await run(['run', '-t', '--name', 'said-t', '--network', 'none', busybox, 'sh', '-c', 'echo on a tty'])
+        for (const [name, query] of [['said', 'logs=1&stream=0&stdout=1&stderr=1'], ['said', 'logs=1&stream=0&stderr=1'], ['said-t', 'logs=1&stream=0&stdout=1&stderr=1']]) {
+          const answer = await rawAttach(d, `/v1.41/containers/${name}/attach?${query}`)
+          seen[who]!.push({ ended: answer.ended, head: answer.head.split('\r\n')[0]!, body: JSON.stringify(streamsOf(answer.body)) })
+        }
+      } finally {
+        await run(['rm', '-f', 'said', 'said-t'])
+      }
+    }
+    const asked = ['logs=1&stream=0&stdout=1&stderr=1 to a container that wrote out, err and more', 'logs=1&stream=0&stderr=1 to the same', 'logs=1&stream=0&stdout=1&stderr=1 to a -t container']
+    seen.mine.forEach((mine, i) => {
+      const theirs = seen.theirs[i]!
+      const yours = `${mine.ended ? 'an answer that ended' : 'no end within 5 s'}, having sent ${mine.body}`
+      // only whether yours answered as dockerd did: its answer is for the learner to ask it (the text's "Attach, wait and the exit")
+      expect(mine.ended === theirs.ended && mine.head === theirs.head && mine.body === theirs.body, `POST /containers/ID/attach?${asked[i]} (exited), with Upgrade: tcp: yours sent ${mine.head} and ${yours}; dockerd answered otherwise — what do an attach's logs and stream parameters ask for, and when has an attach nothing more to send (the Engine API reference's ContainerAttach; moby daemon/attach.go)?`).toBe(true)
+    })
+  }, 120_000)
 
   it('run of a program that is not there, and of a directory, then start again: the record, containerd, the retry', async () => {
     await ready()
