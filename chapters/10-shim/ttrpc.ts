@@ -87,7 +87,8 @@ export function serveConnection(socket: Socket, services: Service[]): void {
   //      meet the same faults, and which layer of ttrpc reads which bytes decides its answer)?
   //      A handler's RpcError keeps its own code.
   //   4. A peer may go away at any moment: a late answer to it, or a socket error, must not crash
-  //      the process.
+  //      the process. And an answer is bytes on the wire too: is every answer a handler can give
+  //      one the client will read (how many processes can a container have)?
   //   5. Where to look: ttrpc's server.go (serveConn, its worker loop) and services.go (call); the
   //      messages are lib/proto/ttrpc/request.proto; the text's "Many calls on one connection".
   throw new NotImplementedError('10-shim', 'serveConnection')

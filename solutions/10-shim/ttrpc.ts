@@ -132,6 +132,9 @@ function errorResponse(error: unknown): Uint8Array {
 export function serveConnection(socket: Socket, services: Service[]): void {
   const reader = new FrameReader()
   const reply = (streamId: number, payload: Uint8Array) => {
+    // An answer over the limit would be refused by the client's ttrpc (and encodeFrame refuses to
+    // frame it): the call still gets an answer, a status that says so.
+    if (payload.length > MAX_MESSAGE) payload = errorResponse(new RpcError(Code.ResourceExhausted, `response of ${payload.length} bytes exceeds the maximum message size of ${MAX_MESSAGE}`))
     if (!socket.destroyed) socket.write(encodeFrame(streamId, TYPE_RESPONSE, payload))
   }
   socket.on('error', () => socket.destroy())

@@ -27,6 +27,8 @@ function testService(): { service: Service; release(): void } {
       Wait: { request: 'containerd.task.v2.WaitRequest', response: 'containerd.task.v2.WaitResponse', handle: async () => (await released, { exit_status: 7 }) },
       Kill: { request: 'containerd.task.v2.KillRequest', response: 'google.protobuf.Empty', handle: async () => { throw new RpcError(Code.Unavailable, 'the test service says no') } },
       Pause: { request: 'containerd.task.v2.PauseRequest', response: 'google.protobuf.Empty' },
+      // a container with 700000 processes: the answer encodes to more than MAX_MESSAGE bytes
+      Pids: { request: 'containerd.task.v2.PidsRequest', response: 'containerd.task.v2.PidsResponse', handle: async () => ({ processes: Array.from({ length: 700_000 }, (_, i) => ({ pid: 4_000_000 - i })) }) },
     },
   }
   return { service, release }
@@ -242,6 +244,24 @@ describe('a ttrpc server', () => {
     const unknown = await conn.next()
     expect([answer.streamId, status(answer)?.code], `a Pause, which the service lists with no handler, was answered ${said(answer.payload!)} — what is the difference, for a client, from a method the server does not have at all (answered ${said(unknown.payload!)})?`).toEqual([1, status(unknown)?.code])
   })
+
+  it('a Pids of a container with 700000 processes, then a State on the same connection', async () => {
+    const client = await dialTtrpc(await listen(testService().service))
+    onCleanup(() => client.close())
+    const pids = client.call(SERVICE, 'Pids', 'containerd.task.v2.PidsRequest', { id: 'c' }, 'containerd.task.v2.PidsResponse')
+    const answer = await Promise.race([
+      pids.then(() => 'its processes', (error) => (error instanceof RpcError ? `code ${error.code}: ${error.message}` : String(error))),
+      new Promise<string>((resolve) => setTimeout(() => resolve('no answer'), 10_000)),
+    ])
+    if (serverError) throw serverError
+    expect(answer, `a Pids whose answer encodes to more than MAX_MESSAGE bytes got ${answer} in 10 s — what would containerd's ttrpc do with a frame that long (channel.go, recv), what did your server do with it instead, and what became of the call, and of a shim whose promise rejected with nobody to catch it?`).toMatch(/^code /)
+    expect(answer, `the call whose answer was too long came back ${answer} — which code tells containerd "too big", the one its own ttrpc gives such a call?`).toMatch(new RegExp(`^code ${Code.ResourceExhausted}:`))
+    const state = await Promise.race([
+      client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('after the Pids that was too big, a State on the same connection got no answer in 5 s — what did that Pids leave behind on the connection?')), 5000)),
+    ])
+    expect(state, 'expected the State answered after it').toMatchObject({ id: 'c', pid: 42 })
+  }, 30_000)
 })
 
 describe('a ttrpc client', () => {
