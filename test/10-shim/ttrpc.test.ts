@@ -186,6 +186,21 @@ describe('ttrpc frames', () => {
     expect(after.map((f) => [f.streamId, f.payload?.toString()]), 'expected only the next frame after the oversized payload — what did the reader make of that payload\'s bytes?').toEqual([[3, 'ok']])
   })
 
+  it('a header whose length and stream id are both 4294967295, its payload pushed 1 MiB at a time, then a frame on stream 2147483649', () => {
+    // a broken or hostile client: every bit of the two numbers set (type and flags as a request has them)
+    const header = Buffer.from(encodeFrame(1, TYPE_REQUEST, Buffer.alloc(0)).subarray(0, HEADER_SIZE)).fill(0xff, 0, 8)
+    const reader = new FrameReader()
+    const first = reader.push(header)
+    expect(first.map((f) => [f.streamId, f.payload, f.length]), `a header announcing 4294967295 bytes on stream 4294967295 came out as ${JSON.stringify(first.map((f) => [f.streamId, f.payload && `${f.payload.length} bytes`, f.length]))} — what type are the header's numbers in ttrpc's channel.go (messageHeader), and what did your reader turn them into?`).toEqual([[0xffffffff, null, 0xffffffff]])
+    const mib = Buffer.alloc(1 << 20)
+    const after: ReturnType<FrameReader['push']> = []
+    for (let i = 0; i < 4095; i++) after.push(...reader.push(mib))
+    after.push(...reader.push(Buffer.concat([mib.subarray(1), encodeFrame(0x80000001, TYPE_REQUEST, Buffer.from('ok'))])))
+    expect(after.map((f) => [f.streamId, f.payload?.toString()]), 'expected only the frame on stream 2147483649 once those 4294967295 bytes had gone by — what did the reader make of them, or of that stream id?').toEqual([[0x80000001, 'ok']])
+    const answer = new FrameReader().push(encodeFrame(0xfffffffd, TYPE_RESPONSE, Buffer.from('x')))
+    expect(answer.map((f) => [f.streamId, f.type, f.payload?.toString()]), 'an answer on stream 4294967293 did not read back as written — which stream ids does a ttrpc client use on a connection that lives long enough?').toEqual([[0xfffffffd, TYPE_RESPONSE, 'x']])
+  }, 30_000)
+
   it('a MAX_MESSAGE payload pushed 64 bytes at a time', () => {
     // A socket under load hands over small chunks. A reader that does work in proportion to what it
     // holds on every push reads this one frame in time that grows with the square of its size.
