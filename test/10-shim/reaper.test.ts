@@ -165,7 +165,7 @@ describeKernel('the runtime\'s error', () => {
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
     const runtime = new Runtime(RUNC, root, bundle)
     const id = `minidocker-nocmd-${process.pid}`
-    onCleanup(() => void execa(RUNC, ['--root', root, 'delete', '--force', id], { reject: false })) // a container left half made, if any
+    onCleanup(() => execa(RUNC, ['--root', root, 'delete', '--force', id], { reject: false }).then(() => {})) // a container left half made, if any; waited for, since runc writes under the bundle that is removed next
     const failed = await caught(() => runtime.run(['create', '--bundle', bundle, '--pid-file', join(bundle, 'init.pid'), id], ['ignore', 'pipe', 'pipe']))
     expect(failed, 'expected the runtime\'s create of a command that does not exist to fail').toBeDefined()
     expect(failed!.code, `the runtime's create failed with ${JSON.stringify(failed!.message)} and run answered code ${failed!.code} — is anything gone here that containerd could take for an ended process, and which of the runtime's words does containerd's runc shim read as "gone" (process/utils.go)?`).toBe(Code.Unknown)
