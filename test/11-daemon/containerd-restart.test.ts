@@ -142,7 +142,7 @@ const ready = () => (made ??= (async () => {
   const gate = join(dir, 'gate')
   mkdirSync(gate)
   const busybox = `${registry.host}/busybox`
-  const pulled = await docker('28.2.2', host, ['pull', '-q', busybox], { timeout: 20_000 })
+  const pulled = await docker('28.2.2', host, ['pull', '-q', busybox], { timeout: 45_000 })
   if (pulled.exitCode !== 0) throw new Error(`docker pull failed: ${pulled.stderr}`)
   const run = async (args: string[]) => {
     const result = await docker('28.2.2', host, ['run', '-d', '--network', 'none', ...args], { timeout: 20_000 })

@@ -99,7 +99,7 @@ const ready = () => (made ??= (async () => {
       if (result.exitCode !== 0) throw new Error(`docker run -d ${args.join(' ')} failed: ${result.stderr}`)
       return result.stdout.trim()
     }
-    const pulled = await docker('28.2.2', child.host, ['pull', '-q', busybox], { timeout: 20_000 })
+    const pulled = await docker('28.2.2', child.host, ['pull', '-q', busybox], { timeout: 45_000 })
     if (pulled.exitCode !== 0) throw new Error(`docker pull failed: ${pulled.stderr}`)
     for (const role of ['between', 'execs', 'lost']) ids[role] = await run([busybox, 'sleep', '300'])
     // ends with the code written to /gate/late, once it is there
