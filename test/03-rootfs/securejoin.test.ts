@@ -181,4 +181,31 @@ describeKernel('secureJoin, the kernel asked in a chroot to the same tree', () =
       expect(identity(answer), `made ${shown(root, answer)} as secureJoin(TREE, ${JSON.stringify(path)}, true) said; but a process chrooted to the tree then finds ${path} at ${reachedAt(names(root), reached)}: where should the missing part go? (${WHERE})`).toBe(reached)
     }
   })
+
+  it('a path through a directory that does not exist yet, then out of it with "..", then through a symlink: abs -> /etc, up -> ../../../../../../../../etc', () => {
+    // [path, the directory on the way that `mkdir -p` of the path in the chroot would make besides the answer]
+    const cases: [string, string][] = [['/sub/missing/../toetc/new', 'sub/missing'], ['/etc/nothere/../../abs/new', 'etc/nothere'], ['/home/ghost/../../up/app/new', 'home/ghost']]
+    for (const [path, onTheWay] of cases) {
+      const root = tree()
+      const call = `secureJoin(TREE, ${JSON.stringify(path)}, true)`
+      let answer: string
+      try {
+        answer = learner(root, path, true)
+      } catch (error) {
+        if (error instanceof NotImplementedError) throw error
+        throw new Error(`${call} threw ${String(error)}: mkdir -p of this path in a process chrooted to the tree makes it, so the doc comment asks where. What does the walk know after a name that is not there, and what does ".." do to it? (${WHERE})`)
+      }
+      expect(isInside(root, answer), `${call} named ${shown(root, answer)}: a mount point made there is made on the host. Where does each symlink lead when the tree is "/"? (${WHERE})`).toBe(true)
+      const parts = relative(root, answer).split('/').filter(Boolean)
+      for (let i = 1; i <= parts.length; i++) {
+        const prefix = join(root, ...parts.slice(0, i))
+        expect(lstatSync(prefix, { throwIfNoEntry: false })?.isSymbolicLink() ?? false, `${call} named ${shown(root, answer)}, which passes through the tree's symlink /${parts.slice(0, i).join('/')}: a mkdir there follows it wherever it leads, on the host. Which names of the path did your walk still look at once it met one that does not exist? (${WHERE})`).toBe(false)
+      }
+      // What mkdir -p of the path makes in the chroot: the answer, and the missing directory it passes.
+      mkdirSync(answer, { recursive: true })
+      mkdirSync(join(root, onTheWay), { recursive: true })
+      const reached = kernel(root, [path]).get(path)!.follow
+      expect(identity(answer), `made ${shown(root, answer)} as ${call} said, and /${onTheWay} on the way; a process chrooted to the tree then finds ${path} at ${reachedAt(names(root), reached)}. Where does the lookup stand after ".." out of a directory that was not there, and what is still to be resolved from there? (${WHERE})`).toBe(reached)
+    }
+  })
 })
