@@ -50,7 +50,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount of it.
   const readonly = isBind && flags.includes('rdonly')
   const change = readonly || propagation.length ? async (made: string) => {
-    if (readonly) await helper.mount(null, made, null, await remountFlags(helper, made, flags.filter((f) => f !== 'bind' && f !== 'rec')))
+    if (readonly) for (const remount of await remountFlags(helper, made, flags.filter((f) => f !== 'bind' && f !== 'rec'), flags.includes('rec'))) await helper.mount(null, remount.target, null, remount.flags)
     if (propagation.length) await helper.mount(null, made, null, propagation)
   } : undefined
   await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null, change)
@@ -101,5 +101,5 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs, spec.linux.namespaces.some((ns) => ns.type === 'user'))
   await beforePivot?.()
   await pivotRoot(helper, rootfs)
-  if (spec.root.readonly) await helper.mount(null, '/', null, await remountFlags(helper, '/', ['rdonly']))
+  if (spec.root.readonly) for (const remount of await remountFlags(helper, '/', ['rdonly'])) await helper.mount(null, remount.target, null, remount.flags)
 }

@@ -44,18 +44,26 @@ export async function makeMountsPrivate(helper: Helper, rootfs?: string, propaga
 // #endregion makeMountsPrivate
 
 // #region remountFlags
+/** One mount(2) of a read-only change: the mount it reaches, as the path the call is given, and the call's flags. */
+export interface Remount {
+  target: string
+  flags: MountFlag[]
+}
+
 /**
- * The flags of the remount that turns the bind mount at `target` read-only and changes nothing
- * else about it: afterwards the mount is read-only and otherwise exactly as it was (its
- * source's nosuid, nodev, noexec, its atime setting); in a user namespace the kernel refuses
- * (EPERM) a remount that would drop one of them.
+ * The remounts that turn the bind mount at `target` read-only and change nothing else about it:
+ * afterwards the mount is read-only and otherwise exactly as it was (its source's nosuid, nodev,
+ * noexec, its atime setting); in a user namespace the kernel refuses (EPERM) a remount that
+ * would drop one of them. With `recursive` (an rbind), every mount the bind brought along below
+ * it is read-only too, each otherwise exactly as it was; without, only the one mount changes.
  * @param target the mount, as the path the remount's mount(2) will be given: a mount point
  *   (`/`), or the path mountChecked hands to `then`, as the helper resolves it
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
- * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
- * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
+ * @returns one mount(2) per mount to change, each call's target and every one of its flags
+ *   (MS_REMOUNT and MS_BIND included), in the order to make them
+ * @throws ContainerError (125) naming a flag of a mount that the helper cannot pass on.
  */
-export async function remountFlags(helper: Helper, target: string, wanted: MountFlag[]): Promise<MountFlag[]> {
+export async function remountFlags(helper: Helper, target: string, wanted: MountFlag[], recursive = false): Promise<Remount[]> {
   // TODO(03): a read-only bind mount is two calls, and the second one forgets. Find out what
   //   the mount has now, so the remount can say it again.
   //   1. Which flags does a remount keep of the ones it is not given (mount(2), "Remounting an
@@ -72,6 +80,10 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
   //      names some of them and not others, and can every atime setting a source may have be
   //      read off its line as written? The tests compare the volume's line with its source's.
   //   5. Never drop a flag silently: one you cannot pass on is a ContainerError that names it.
+  //   6. `-v SRC:/data:ro` is an rbind: whatever is mounted below SRC on the host comes along.
+  //      What is each of those in the container after your remount? The tests mount below a
+  //      :ro volume's source and write there from inside. What does one remount reach, and
+  //      how do you find, and reach, what it did not?
   //   runc: the case "bind" of mountToRootfs and statfsToMountFlags in
   //   libcontainer/rootfs_linux.go (1.2+), moby's UnprivilegedMountFlags; chapter: "Read-only,
   //   and nothing less".

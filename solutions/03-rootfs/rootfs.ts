@@ -8,7 +8,7 @@
  */
 import { readFileSync, readlinkSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { relative } from 'node:path'
+import { join, relative } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import { mountOptions } from '../../lib/volumes.ts'
 import { SyscallError, type Helper, type MountFlag } from '../../native/helper.ts'
@@ -59,27 +59,65 @@ const PER_MOUNT: Record<string, MountFlag> = {
   relatime: 'relatime', noatime: 'noatime', nodiratime: 'nodiratime',
 }
 
+/** One mount(2) of a read-only change: the mount it reaches, as the path the call is given, and the call's flags. */
+export interface Remount {
+  target: string
+  flags: MountFlag[]
+}
+
 /**
- * The flags of the remount that turns the bind mount at `target` read-only and changes nothing
- * else about it: afterwards the mount is read-only and otherwise exactly as it was (its
- * source's nosuid, nodev, noexec, its atime setting); in a user namespace the kernel refuses
- * (EPERM) a remount that would drop one of them.
+ * The remounts that turn the bind mount at `target` read-only and change nothing else about it:
+ * afterwards the mount is read-only and otherwise exactly as it was (its source's nosuid, nodev,
+ * noexec, its atime setting); in a user namespace the kernel refuses (EPERM) a remount that
+ * would drop one of them. With `recursive` (an rbind), every mount the bind brought along below
+ * it is read-only too, each otherwise exactly as it was; without, only the one mount changes.
  * @param target the mount, as the path the remount's mount(2) will be given: a mount point
  *   (`/`), or the path mountChecked hands to `then`, as the helper resolves it
  * @param wanted the entry's own per-mount flags ('rdonly' among them), kept too
- * @returns every flag of the remount's mount(2) call, MS_REMOUNT and MS_BIND included
- * @throws ContainerError (125) naming a flag of the mount that the helper cannot pass on.
+ * @returns one mount(2) per mount to change, each call's target and every one of its flags
+ *   (MS_REMOUNT and MS_BIND included), in the order to make them
+ * @throws ContainerError (125) naming a flag of a mount that the helper cannot pass on.
  */
-export async function remountFlags(helper: Helper, target: string, wanted: MountFlag[]): Promise<MountFlag[]> {
+export async function remountFlags(helper: Helper, target: string, wanted: MountFlag[], recursive = false): Promise<Remount[]> {
   // The table of the container's mount namespace is the helper's (Node's own is the machine's);
   // the relay chapter 02 left at helper.pid made the namespace and shares it with its child.
   const table = await readFile(`/proc/${helper.pid}/mountinfo`, 'utf8')
   // The helper's /proc/self is the serving process's /proc/PID: its fd's magic link says where
   // the mount it holds sits now, written as the table writes mount points.
   const point = target.startsWith('/proc/self/') ? readlinkSync(`/proc/${helper.serving}/${target.slice('/proc/self/'.length)}`) : target
+  const lines = table.split('\n').filter(Boolean).map((line) => line.split(' '))
   // Mounts stack: of all the mounts whose mount point covers the path, the last one listed is on top.
-  const fields = table.split('\n').filter(Boolean).map((line) => line.split(' '))
-    .filter((f) => covers(unescapeMountinfo(f[4]!), point)).at(-1)! // "/" covers every path
+  const fields = lines.filter((f) => covers(unescapeMountinfo(f[4]!), point)).at(-1)! // "/" covers every path
+  const remounts = [{ target, flags: keeping(fields, point, wanted) }]
+  if (!recursive) return remounts
+  // An rbind copied the source's submounts too, each a mount with flags of its own, and a remount
+  // changes one mount only (MS_REC means nothing to MS_REMOUNT): each is found by its parent's
+  // mount ID, and reached by its place below the bind's root, through the path that reaches it.
+  const top = unescapeMountinfo(fields[4]!)
+  for (const below of submounts(lines, fields[0]!)) {
+    const at = unescapeMountinfo(below[4]!)
+    remounts.push({ target: join(target, relative(top, at)), flags: keeping(below, at, wanted) })
+  }
+  return remounts
+}
+
+/**
+ * The mounts below mount `id` in table order (a parent before its children) that a path can
+ * reach: of mounts stacked at one mount point the last is on top, and what is mounted on a
+ * hidden one is hidden with it.
+ */
+function submounts(lines: string[][], id: string): string[][] {
+  const ids = new Set([id])
+  const below = lines.filter((f) => ids.has(f[1]!) && ids.add(f[0]!))
+  const hidden = new Set<string>()
+  return below.filter((f, i) => {
+    if (hidden.has(f[1]!) || below.slice(i + 1).some((g) => g[4] === f[4])) return !hidden.add(f[0]!)
+    return true
+  })
+}
+
+/** The flags of the remount of the mount on mountinfo line `fields`: `wanted`, and every per-mount flag it has now. */
+function keeping(fields: string[], point: string, wanted: MountFlag[]): MountFlag[] {
   const words = fields[5]!.split(',').filter((word) => word !== 'rw')
   const current = words.map((word) => {
     const flag = PER_MOUNT[word]

@@ -457,6 +457,37 @@ describeKernel('read-only volumes and their source\'s mount flags', () => {
   })
 })
 
+describeKernel('a read-only volume with mounts below its source', () => {
+  it('-v :ro from a folder that has a nosuid,noexec tmpfs mounted in it, and a nodev,noatime one in that', async () => {
+    const s = await stage()
+    const { source } = await sourceOn(s, 'tree', 'nosuid,nodev,noexec')
+    // Below the source, in the stand-in only: what an admin (or a volume plugin) mounted there.
+    const below: Record<string, string> = { inner: 'nosuid,noexec', 'inner/deeper': 'nodev,noatime' }
+    for (const [path, options] of Object.entries(below)) {
+      mkdirSync(s.host.inside(join(source, path)))
+      await s.host.mount('-t', 'tmpfs', '-o', `${options},mode=755`, 'tmpfs', join(source, path))
+    }
+    const table = mountsByPoint(await s.host.mountinfo())
+    const sourceOptions = Object.fromEntries(['', ...Object.keys(below)].map((path) => [path, table.get(path ? join(source, path) : dirname(source))!.options]))
+    const spec = rootfsSpec(s.rootfs, ['mounts', 'write:/data/inner/deeper/new.txt:x'], [parseVolume(`${source}:/data:ro`)])
+    const { stdout } = await runInRootfs(s.host, spec)
+    const inside = mountsByPoint(probeValue(stdout, 'mounts'))
+    for (const path of ['', ...Object.keys(below)]) {
+      const dest = path ? `/data/${path}` : '/data'
+      const got = inside.get(dest)?.options
+      expect(got, `the container has no mount at ${dest}, where its source has one below the :ro volume's: what does an rbind copy? (mount(2), "Creating a bind mount")`).toBeDefined()
+      const own = sourceOptions[path]!.filter((o) => o !== 'rw')
+      expect(got, `the :ro volume's mount at ${dest} is writable in the container (${got!.join(',')}), where the host mounted it below the volume's source: what did the read-only change reach, and what did it not? (mount(2), "Remounting an existing mount"; proc(5), "/proc/pid/mountinfo")`).toContain('ro')
+      const [lost, added] = [own.filter((o) => !got!.includes(o)), got!.filter((o) => o !== 'ro' && !own.includes(o))]
+      expect([...lost, ...added], `the :ro volume's mount at ${dest} shows ${got!.join(',')} where the mount it copies shows ${sourceOptions[path]!.join(',')} (and ro): whose line did its remount read? (proc(5), "/proc/pid/mountinfo")`).toEqual([])
+    }
+    expect(probeValue(stdout, 'errno'), 'the errno of a write into /data/inner/deeper, below the :ro volume').toBe('EROFS')
+    const after = mountsByPoint(await s.host.mountinfo())
+    for (const path of Object.keys(below))
+      expect(after.get(join(source, path))?.options, `the host's own mount at ${join(source, path)} after the run: which mount did a remount of yours change?`).toEqual(sourceOptions[path])
+  })
+})
+
 describeKernel('a read-only volume whose names need escaping', () => {
   it('-v :ro from a nosuid,nodev,noexec mount at a folder with a space, to a destination with a space and a backslash', async () => {
     const s = await stage()
