@@ -37,7 +37,8 @@ export async function makeMountsPrivate(helper: Helper, rootfs?: string, propaga
   //      container's side, and look for each mount on the other side; and for any other mount
   //      of the container on the host. What does the volume's bind mount inherit from the
   //      mount it copies? Which conditions does pivot_root(2) set on propagation (ERRORS), and
-  //      which mount decides whether a mount made below the rootfs reaches the host?
+  //      which mount decides whether a mount made below the rootfs reaches the host? (The
+  //      rootfs need not be a plain directory: it may be a mount of the host's itself.)
   //   runc: prepareRoot() in libcontainer/rootfs_linux.go.
   throw new NotImplementedError('03-rootfs', 'makeMountsPrivate')
 }

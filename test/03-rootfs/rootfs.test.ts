@@ -284,6 +284,27 @@ describeKernel('a container in its own root filesystem', () => {
     expect(inside.has('/vol/later'), `the host mounted a tmpfs in the volume's folder after the setup, and the container does not see it at /vol/later (${asked}): what did the container's namespace keep of the host's peer groups?`).toBe(true)
   })
 
+  it('rootfsPropagation "shared", with the rootfs a shared mount of its own on the host, as an overlay\'s merged directory is', async () => {
+    const host = await mountNamespace({ shared: true })
+    const disk = await host.tmpfs()
+    const rootfs = join(disk, 'merged')
+    mkdirSync(host.inside(rootfs))
+    await host.mount('-t', 'tmpfs', '-o', 'mode=755', 'merged', rootfs)
+    await host.mount('--make-shared', rootfs)
+    tempRootfs('probe', host.inside(rootfs))
+    const files = lsOf(host.inside(rootfs))
+    const spec = rootfsSpec(rootfs, ['ls:/'])
+    spec.linux!.rootfsPropagation = 'shared'
+    const leaked: string[] = []
+    let run: Awaited<ReturnType<typeof runInRootfs>> | undefined
+    const error = await caught(async () => (run = await runInRootfs(host, spec, leaked)))
+    const asked = 'the spec asks for rootfsPropagation "shared", and the rootfs directory is itself a shared mount on the host'
+    expect(leaked.map((line) => line.split(' ')[4]), `these container mounts appeared on the host (${asked}): which mount received them, and what did your propagation change find for the rootfs? (mount_namespaces(7), "Shared subtrees"; proc(5), "/proc/pid/mountinfo")`).toEqual([])
+    expect(error?.message, `${asked}; the setup failed: which of pivot_root(2)'s conditions on propagation did the namespace meet then, and which mount is the rootfs on?`).toBeUndefined()
+    expect(run!.code, run!.stderr).toBe(0)
+    expect(probeValue(run!.stdout, 'ls'), 'ls / in the container, against the image\'s files').toEqual(files)
+  })
+
   it('volumes -v DIR:/rw and -v DIR:/ro:ro', async () => {
     const { host, rootfs, dir } = await stage()
     const volume = dir('volume', { 'in.txt': 'from the host\n' })
@@ -372,7 +393,7 @@ describeKernel('a container in its own root filesystem', () => {
     await ns.mount('--bind', '-o', 'ro', rootfs, rootfs)
     expect(writeError(ns.inside(join(rootfs, 'tmp/x'))), 'test set-up: the rootfs must be read-only here').toBe('EROFS')
     const error = await caught(() => pivotRoot(ns.helper, rootfs))
-    expect(error?.message, 'pivotRoot failed on a read-only rootfs: did it write into it? Where else may put_old be? (pivot_root(2), NOTES)').toBeUndefined()
+    expect(error?.message, `pivotRoot failed on a read-only rootfs (${error?.message}): what did it write into the rootfs, and what do pivot_root(2)'s conditions on put_old ask for, exactly?`).toBeUndefined()
     expect([...mountsByPoint(await ns.mountinfo()).keys()], 'the mount points after pivotRoot').toEqual(['/'])
     expect(lsOf(ns.inside('/')), 'ls / after pivotRoot, against the image\'s files').toEqual(files)
   })
