@@ -463,7 +463,10 @@ describeKernel('read-only volumes and their source\'s mount flags', () => {
     const table = await s.host.mountinfo()
     const sourceOptions = Object.fromEntries(Object.entries(volumes).map(([dest, { point }]) => [dest, mountsByPoint(table).get(point)!.options]))
     const spec = rootfsSpec(s.rootfs, ['mounts'], Object.entries(volumes).map(([dest, { source }]) => parseVolume(`${source}:${dest}:ro`)))
-    const { code, stdout, stderr } = await runInRootfs(s.host, spec)
+    let run: Awaited<ReturnType<typeof runInRootfs>> | undefined
+    const error = await caught(async () => (run = await runInRootfs(s.host, spec)))
+    expect(error?.message, 'the setup of these :ro volumes failed: which line of the helper\'s mountinfo did you take for each volume, and which mounts did you take to be below it? (proc(5), "/proc/pid/mountinfo"; the chapter\'s "Read-only, and nothing less")').toBeUndefined()
+    const { code, stdout, stderr } = run!
     expect(code, stderr).toBe(0)
     const inside = mountsByPoint(probeValue(stdout, 'mounts'))
     for (const dest of Object.keys(volumes) as (keyof typeof volumes)[]) {
