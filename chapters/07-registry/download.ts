@@ -15,7 +15,8 @@ import type { Descriptor, Session } from '../../lib/registry.ts'
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
  * `dir`, verified against the digest and the descriptor's size as it streams. `onData` sees
  * every chunk, for progress; `signal` aborts the download. When it refuses a descriptor's
- * size, its Error says the descriptor has "no valid size".
+ * size, its Error says the descriptor has "no valid size". A connection that breaks off does
+ * not end the download, up to MAX_DOWNLOAD_ATTEMPTS requests; its Error then names the blob.
  */
 export async function downloadBlob(
   session: Session,
@@ -35,6 +36,11 @@ export async function downloadBlob(
   //      off at once, and one that sends less is told so, not reported as a digest mismatch. Which of
   //      these does chapter 06 already guarantee, and which does lib/registry-client.ts have ready?
   //   4. Who else must be able to stop the request, and who must see every chunk?
+  //   5. The connection breaks off with most of a big layer received, as links and mirrors do. docker pull
+  //      goes on (moby's layerDescriptor.Download in daemon/internal/distribution/pull_v2.go, and the loop
+  //      around it in xfer/download.go's makeDownloadFunc). What do you still have at that moment, and
+  //      where? What can the next request ask for, and what may its answer turn out to be? Which failures
+  //      are worth another request, and when does a download give up?
   throw new NotImplementedError('07-registry', 'downloadBlob')
 }
 // #endregion downloadBlob

@@ -5,14 +5,15 @@
  */
 import { parseDigest, writeBlob } from '#ch/06-images/cas.ts'
 import { exactly } from '../../lib/registry-client.ts'
-import { registryError, request, type Descriptor, type Session } from '../../lib/registry.ts'
+import { MAX_DOWNLOAD_ATTEMPTS, registryError, request, type Descriptor, type Session } from '../../lib/registry.ts'
 
 // #region downloadBlob
 /**
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
  * `dir`, verified against the digest and the descriptor's size as it streams. `onData` sees
  * every chunk, for progress; `signal` aborts the download. When it refuses a descriptor's
- * size, its Error says the descriptor has "no valid size".
+ * size, its Error says the descriptor has "no valid size". A connection that breaks off does
+ * not end the download, up to MAX_DOWNLOAD_ATTEMPTS requests; its Error then names the blob.
  */
 export async function downloadBlob(
   session: Session,
@@ -25,11 +26,45 @@ export async function downloadBlob(
   const what = `blob ${descriptor.digest}`
   if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0)
     throw new Error(`${what}: the manifest gives it no valid size (${JSON.stringify(descriptor.size)}), so its download could not be bounded`)
-  const headers: Record<string, string> = session.token ? { Authorization: `Bearer ${session.token}` } : {}
-  const response = await request(session, `/v2/${session.repository}/blobs/${descriptor.digest}`, { signal, headers })
-  if (!response.ok || !response.body) throw await registryError(response, what)
-  // Node's web streams are async iterables; the DOM typings do not say so
-  const body = response.body as unknown as AsyncIterable<Uint8Array>
-  await writeBlob(dir, exactly(body, descriptor.size, what), descriptor.digest, onData)
+  const path = `/v2/${session.repository}/blobs/${descriptor.digest}`
+  const auth: Record<string, string> = session.token ? { Authorization: `Bearer ${session.token}` } : {}
+
+  // One source for the whole blob, however many requests it takes: writeBlob hashes and stores
+  // every byte once, so a new request asks only for what is not stored yet (moby's
+  // layerDescriptor.Download resumes its temporary file the same way).
+  async function* resumed(): AsyncGenerator<Uint8Array> {
+    let stored = 0
+    for (let attempt = 1; ; attempt++) {
+      const headers = stored > 0 ? { ...auth, Range: `bytes=${stored}-` } : auth
+      let skip = 0
+      try {
+        const response = await request(session, path, { signal, headers })
+        if (!response.ok || !response.body) throw Object.assign(await registryError(response, what), { final: true })
+        if (stored > 0 && response.status !== 206) {
+          // the whole blob again (a registry or proxy that ignores Range): its first bytes are stored already
+          skip = stored
+        } else if (stored > 0) {
+          const start = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1]
+          if (Number(start) !== stored) throw new Error(`${what}: asked for the bytes from ${stored} on, the registry answered ${JSON.stringify(response.headers.get('content-range'))}`)
+        }
+        // Node's web streams are async iterables; the DOM typings do not say so
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+          const part = skip >= chunk.length ? undefined : chunk.subarray(skip)
+          skip = Math.max(0, skip - chunk.length)
+          if (!part) continue
+          stored += part.length
+          yield part
+        }
+        if (skip > 0) throw new Error(`${what}: the registry's whole answer was shorter than the ${stored} bytes already stored`)
+        return
+      } catch (error) {
+        // a cancel, or an answer that will not change by asking again (401, 404): no new request
+        if (signal?.aborted || (error as { final?: boolean }).final) throw error
+        if (attempt >= MAX_DOWNLOAD_ATTEMPTS)
+          throw new Error(`${what}: download failed after ${attempt} attempts, ${stored} of ${descriptor.size} bytes stored: ${(error as Error).message}`, { cause: error })
+      }
+    }
+  }
+  await writeBlob(dir, exactly(resumed(), descriptor.size, what), descriptor.digest, onData)
 }
 // #endregion downloadBlob

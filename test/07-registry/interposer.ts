@@ -2,8 +2,9 @@
  * A loopback HTTP server between a pull and the tests' registry that misbehaves on demand, as
  * a broken mirror or a slow link would: it holds a blob's answer open half-sent until the
  * client gives up, or until the test releases it, flips a byte of a blob, answers a manifest
- * with other bytes or another Content-Type, orders blob answers, and counts the blob requests
- * and how many of them are open at once.
+ * with other bytes or another Content-Type, orders blob answers, breaks a blob's answers off
+ * after so many bytes, and counts the blob requests, their ranges, the bytes sent and how many
+ * of them are open at once.
  */
 import { createServer, type ServerResponse } from 'node:http'
 import { onCleanup } from '../support/files.ts'
@@ -29,6 +30,10 @@ export interface Faults {
   uncounted?: string[]
   /** request paths ("/v2/", "/v2/<name>/manifests/<tag>") whose answer waits, before its first byte, until release(path) */
   holdPaths?: string[]
+  /** blob digest → its answers (the first `times` of them, or all) send `after` bytes of their body, then the connection is closed */
+  drop?: Record<string, { after: number; times?: number }>
+  /** blob digests whose answers ignore a Range header: 200 and the whole blob, as some proxies answer */
+  ignoreRange?: string[]
 }
 
 export interface Interposer {
@@ -38,6 +43,10 @@ export interface Interposer {
   maxBlobsInFlight: number
   /** the digest of every blob request, in the order they came */
   blobRequests: string[]
+  /** the Range header of every blob request (undefined: none), in the order of blobRequests */
+  blobRanges: (string | undefined)[]
+  /** blob digest → the bytes of its body sent, over all its answers */
+  bytesSent: Record<string, number>
   /** the path of every request, in the order they came */
   requests: string[]
   /** the stalled or held blobs whose download the client stopped (by closing the connection) */
@@ -49,7 +58,7 @@ export interface Interposer {
   stop(): Promise<void>
 }
 
-const FORWARDED = ['content-type', 'docker-content-digest', 'www-authenticate']
+const FORWARDED = ['content-type', 'docker-content-digest', 'www-authenticate', 'content-range']
 
 /** Start an interposer in front of `registry`, stopped after the current test. */
 export async function interpose(registry: Registry, faults: Faults): Promise<Interposer> {
@@ -66,9 +75,11 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
       return all.get(digest)!
     }
   }
+  /** blob digest → how many of its answers were broken off */
+  const drops = new Map<string, number>()
   const sentWhole = gates()
   const released = gates()
-  const state: Interposer = { host: '', maxBlobsInFlight: 0, blobRequests: [], requests: [], abandoned: [], release: (digest) => released(digest).resolve(), sent: (path) => sentWhole(path).promise, stop: async () => {} }
+  const state: Interposer = { host: '', maxBlobsInFlight: 0, blobRequests: [], blobRanges: [], bytesSent: {}, requests: [], abandoned: [], release: (digest) => released(digest).resolve(), sent: (path) => sentWhole(path).promise, stop: async () => {} }
   const server = createServer((req, res) => {
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1]
     const counted = blob !== undefined && !faults.uncounted?.includes(blob)
@@ -76,6 +87,7 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
     if (faults.holdPaths?.includes(req.url ?? '')) res.once('finish', () => sentWhole(req.url!).resolve())
     if (blob) {
       state.blobRequests.push(blob)
+      state.blobRanges.push(typeof req.headers.range === 'string' ? req.headers.range : undefined)
       if (counted) inFlight++
       state.maxBlobsInFlight = Math.max(state.maxBlobsInFlight, inFlight)
       res.once('finish', () => sentWhole(blob).resolve())
@@ -90,8 +102,9 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
 
   async function answer(path: string, headers: Record<string, string | string[] | undefined>, res: ServerResponse, blob?: string): Promise<void> {
     if (faults.holdPaths?.includes(path)) await released(path).promise
+    const forwarded = ['accept', 'authorization', ...(blob && faults.ignoreRange?.includes(blob) ? [] : ['range'])]
     const upstream = await fetch(`${registry.url}${path}`, {
-      headers: Object.fromEntries(['accept', 'authorization'].flatMap((h) => (typeof headers[h] === 'string' ? [[h, headers[h]]] : []))),
+      headers: Object.fromEntries(forwarded.flatMap((h) => (typeof headers[h] === 'string' ? [[h, headers[h]]] : []))),
     })
     let body: Buffer = Buffer.from(await upstream.arrayBuffer())
     const reference = /\/manifests\/([^/]+)$/.exec(path)?.[1]
@@ -109,6 +122,15 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
     if (contentType === null) delete out['content-type']
     else if (contentType !== undefined) out['content-type'] = contentType
     res.writeHead(upstream.status, out)
+    const drop = blob ? faults.drop?.[blob] : undefined
+    const dropping = blob !== undefined && upstream.ok && drop !== undefined && drop.after < body.length && (drop.times === undefined || (drops.get(blob) ?? 0) < drop.times)
+    if (blob && upstream.ok) state.bytesSent[blob] = (state.bytesSent[blob] ?? 0) + (dropping ? drop!.after : body.length)
+    if (dropping) {
+      drops.set(blob!, (drops.get(blob!) ?? 0) + 1)
+      // the bytes reach the client, then the connection ends under them (as a link that drops)
+      res.write(body.subarray(0, drop!.after), () => res.destroy())
+      return
+    }
     if (blob && upstream.ok && (faults.stall?.includes(blob) || faults.hold?.includes(blob))) {
       res.write(body.subarray(0, body.length >> 1))
       if (faults.stall?.includes(blob)) return

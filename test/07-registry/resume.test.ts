@@ -1,0 +1,104 @@
+/**
+ * A link that breaks off. The tests' server between the pull and the real registry closes a
+ * layer's answer after so many bytes, and counts what it is asked for and what it sends: a
+ * link that drops each answer part-way, a proxy that answers a request for the rest with the
+ * whole blob, and a link that never lets the layer through.
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { allImageIds, allLayers, allTags, storePaths } from '#ch/06-images/store.ts'
+import { pullImage } from '#ch/07-registry/pull.ts'
+import { MAX_DOWNLOAD_ATTEMPTS } from '../../lib/registry.ts'
+import { caught } from '../support/errors.ts'
+import { tempDir } from '../support/files.ts'
+import { buildImage, type TestImage } from '../support/images.ts'
+import { describeKernel } from '../support/kernel.ts'
+import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
+import { interpose } from './interposer.ts'
+import { loopbackOnly } from './loopback-only.ts'
+import { described, gets } from './pulls.ts'
+
+loopbackOnly()
+
+describeKernel('a link that breaks off', () => {
+  let registry: Registry
+  let image: TestImage
+
+  beforeAll(async () => {
+    registry = await startRegistry()
+    // bytes that do not compress: the layer's blob is about as big as its file
+    image = await buildImage([[{ name: 'noise', content: randomBytes(384 << 10) }]])
+    await pushImage(registry, 'resume', 'noise', image)
+  })
+  afterAll(async () => {
+    await registry?.stop()
+  })
+
+  it('the first two answers of a layer broken off after a third of it', async () => {
+    const layer = image.layers[0]!
+    const third = Math.ceil(layer.size / 3)
+    const proxy = await interpose(registry, { drop: { [layer.digest]: { after: third, times: 2 } } })
+    const root = tempDir('minidocker-store-')
+    const error = await caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
+    const seen = () => `your pull sent ${gets(proxy, layer.digest)} requests for it, and the registry sent ${proxy.bytesSent[layer.digest] ?? 0} bytes in all`
+    expect(
+      error,
+      `the link closed the first two answers for the ${layer.size}-byte layer after ${third} bytes each, as a flaky link or a restarting mirror does, and docker pull still completes this layer; ${seen()}, and the pull failed with ${described(error)}. Does one connection that breaks off end a download? (see "Downloading, verified while streaming")`,
+    ).toBeUndefined()
+    const starts = proxy.blobRanges.filter((_, i) => proxy.blobRequests[i] === layer.digest).slice(1).map((range) => Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1] ?? 0))
+    expect(
+      starts.every((start, i) => start > (starts[i - 1] ?? 0)),
+      `the layer was stored, but ${seen()}: the bytes the broken answers had delivered were fetched again. What does a download that breaks off still have, and what can a new request ask the registry for?`,
+    ).toBe(true)
+    expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
+  })
+
+  it('an answer broken off, then the whole blob where the rest was asked for', async () => {
+    const layer = image.layers[0]!
+    const half = Math.ceil(layer.size / 2)
+    // the first answer stops half-way; the proxy then answers every request with 200 and all the bytes
+    const proxy = await interpose(registry, { drop: { [layer.digest]: { after: half, times: 1 } }, ignoreRange: [layer.digest] })
+    const root = tempDir('minidocker-store-')
+    const error = await caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
+    expect(
+      error,
+      gets(proxy, layer.digest) < 2
+        ? `the first answer for the ${layer.size}-byte layer broke off after ${half} bytes, and your pull did not ask again: it failed with ${described(error)}. Does one connection that breaks off end a download? (see "Downloading, verified while streaming")`
+        : `the first answer for the ${layer.size}-byte layer broke off after ${half} bytes; to your next request this proxy answered 200 and the whole blob, as some proxies and mirrors do, and docker pull still completes the layer. Your pull failed with ${described(error)}: what did it make of that answer's bytes, and what do its status and headers say they are?`,
+    ).toBeUndefined()
+    expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
+  })
+
+  it('every answer of a layer broken off after 4 KiB, however often it is asked for', async () => {
+    const layer = image.layers[0]!
+    const after = 4096
+    const proxy = await interpose(registry, { drop: { [layer.digest]: { after } } })
+    const root = tempDir('minidocker-store-')
+    const stop = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    // a pull that asks at once and gives up after dockerd's number of attempts takes a second at most
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 30_000)))
+    const error = await Promise.race([caught(() => pullImage(`${proxy.host}/resume:noise`, { root, signal: stop.signal })), late]).finally(() => {
+      clearTimeout(timer)
+      // a pull that is still asking stops here
+      stop.abort(new Error('the test is over'))
+    })
+    const requests = gets(proxy, layer.digest)
+    const why = `the link breaks off every answer of the ${layer.size}-byte layer after ${after} bytes, a mirror that is failing`
+    if (error === 'late') expect.fail(`${why}, and 30 s later the pull had not ended: it had asked for the layer ${requests} times. When does a download give up?`)
+    expect(error, `${why}, and your pull asked for it ${requests} times until it had it all. How often does docker pull ask before it reports the failure, and why stop at all?`).toBeDefined()
+    expect(
+      requests,
+      `${why}, and your pull asked for it ${requests} times before it gave up with ${described(error)}: how many attempts does dockerd give a layer (its --max-download-attempts), and what of lib/registry.ts says so?`,
+    ).toBe(MAX_DOWNLOAD_ATTEMPTS)
+    expect(error.message, `the pull failed with ${described(error)}: which blob could it not download? The user needs its digest`).toContain(layer.digest)
+    const tmp = join(storePaths(root).blobs, 'tmp')
+    expect(existsSync(tmp) ? readdirSync(tmp) : [], 'the download failed, and its part stayed in the store\'s temporary files').toEqual([])
+    expect(existsSync(join(storePaths(root).blobs, 'sha256', layer.digest.slice(7))), 'the download failed, and the store has a blob under its digest').toBe(false)
+    expect(allLayers(root), 'no layer may be registered from a failed pull').toEqual([])
+    expect(allImageIds(root), 'and no image').toEqual([])
+    expect(allTags(root), 'and no tag').toEqual([])
+  })
+})
