@@ -1,10 +1,9 @@
 /**
  * Platforms, as containerd's platforms package handles them (given to chapter 07): the Platform
  * type, this machine's platform, the os/architecture[/variant] text form, the canonical spelling,
- * and the choice of one image from an OCI index or a Docker manifest list: the entry whose os,
- * architecture and variant match.
+ * and the platforms a machine can run besides its own. Choosing an index's entry with them is
+ * chapter 07's.
  */
-import type { Descriptor, ImageIndex } from './registry.ts'
 
 export interface Platform {
   os: string
@@ -33,34 +32,46 @@ export const formatPlatform = (p: Platform): string => [p.os, p.architecture, p.
 
 // #region normalizePlatform
 /**
- * The canonical spelling: lower case, "x86_64" and "x86-64" are amd64, "aarch64" is arm64,
- * and arm64's default variant v8 is written out, so that "arm64" and "arm64/v8" compare equal.
+ * The canonical spelling, containerd's platforms.Normalize: lower case; "x86_64" and "x86-64"
+ * are amd64, whose variant v1 is no variant; "i386" is 386; "aarch64" is arm64, and arm64's
+ * default variant v8 is written out, so that "arm64" and "arm64/v8" compare equal; "armhf" is
+ * arm/v7 and "armel" arm/v6, and arm without a variant is arm/v7.
  */
 export function normalizePlatform(p: Platform): Platform {
   const os = p.os.toLowerCase()
   let architecture = p.architecture.toLowerCase()
   let variant = p.variant?.toLowerCase() || undefined
   if (architecture === 'x86_64' || architecture === 'x86-64') architecture = 'amd64'
+  if (architecture === 'amd64' && variant === 'v1') variant = undefined
+  if (architecture === 'i386') [architecture, variant] = ['386', undefined]
   if (architecture === 'aarch64') architecture = 'arm64'
-  if (architecture === 'arm64' && (variant === undefined || variant === '8')) variant = 'v8'
+  if (architecture === 'arm64' && (variant === undefined || variant === '8' || variant === 'v8.0')) variant = 'v8'
+  if (architecture === 'armhf') [architecture, variant] = ['arm', 'v7']
+  if (architecture === 'armel') [architecture, variant] = ['arm', 'v6']
+  if (architecture === 'arm' && /^[5-8]$/.test(variant ?? '')) variant = `v${variant}`
+  if (architecture === 'arm' && variant === undefined) variant = 'v7'
   return variant === undefined ? { os, architecture } : { os, architecture, variant }
 }
 // #endregion normalizePlatform
 
-// #region selectManifest
+// #region compatiblePlatforms
 /**
- * The entry of `index` for `wanted`, as containerd's platform matcher chooses it, both sides
- * normalised. None matching is an error that lists what the index does offer.
+ * Every platform a machine of platform `p` runs, normalised, as containerd's platformVector
+ * lists them for platforms.Only(p): p itself, then the older variants of its architecture
+ * (amd64/v3: amd64/v2, amd64; arm/v7: arm/v6, arm/v5), then 386 for amd64.
  */
-export function selectManifest(index: ImageIndex, wanted: Platform): Descriptor {
-  const want = normalizePlatform(wanted)
-  const match = index.manifests.find((entry) => {
-    if (!entry.platform) return false
-    const have = normalizePlatform(entry.platform)
-    return have.os === want.os && have.architecture === want.architecture && (want.variant === undefined || have.variant === want.variant)
-  })
-  if (match) return match
-  const offered = index.manifests.map((e) => (e.platform ? formatPlatform(e.platform) : '(no platform)')).join(', ')
-  throw new Error(`no matching manifest for ${formatPlatform(wanted)} in the manifest list entries (it has: ${offered || 'nothing'})`)
+export function compatiblePlatforms(p: Platform): Platform[] {
+  const own = normalizePlatform(p)
+  const all = [own]
+  const level = Number(/^v(\d+)$/.exec(own.variant ?? '')?.[1])
+  const older = (lowest: number) => {
+    for (let v = level - 1; v >= lowest; v--) all.push(v === 1 ? { os: own.os, architecture: own.architecture } : { ...own, variant: `v${v}` })
+  }
+  if (own.architecture === 'amd64') {
+    if (level > 1) older(1)
+    all.push({ os: own.os, architecture: '386' })
+  }
+  if (own.architecture === 'arm' && level > 5) older(5)
+  return all
 }
-// #endregion selectManifest
+// #endregion compatiblePlatforms

@@ -35,6 +35,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   //   1. Fetch what the reference names. A 401 or a 404 must read as Docker's messages do: what in
   //      lib/registry-client.ts gives them?
   //   2. An index or a manifest list is not an image yet: this platform's entry names the manifest to fetch next.
+  //      Which entry is this platform's, when several could run here (the chapter's "Choosing a platform";
+  //      moby's filterManifests, containerd's platforms.Only)? None fitting is Docker's "no matching manifest
+  //      for OS/ARCH in the manifest list entries", and what the index does offer.
   //      That entry comes from the registry too: a "digest" of `latest` would turn a pull by digest
   //      into a pull by tag. What must the entry's digest be before it goes into a URL, and what
   //      must the manifest you get back agree with besides its digest?

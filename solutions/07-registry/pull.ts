@@ -11,10 +11,10 @@ import { readBlob, writeBlob } from '#ch/06-images/cas.ts'
 import { parseImageConfig } from '#ch/06-images/config.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, imageConfig, storePaths, tagImage } from '#ch/06-images/store.ts'
-import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
+import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, type Descriptor, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
 import { manifestFor, openSession } from '../../lib/registry-client.ts'
 import { downloadBlob } from './download.ts'
-import { formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from '../../lib/platform.ts'
+import { compatiblePlatforms, formatPlatform, hostPlatform, normalizePlatform, type Platform } from '../../lib/platform.ts'
 import { shortDigest } from '../../lib/jsonmessage.ts'
 import { storedLayer } from '../../lib/image-store.ts'
 import type { LayerSource } from '../../lib/registry.ts'
@@ -57,7 +57,19 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   await writeBlob(blobs, top.body, top.digest)
   let fetched = top
   if (INDEX_TYPES.includes(top.mediaType)) {
-    const entry = selectManifest(JSON.parse(top.body.toString('utf8')) as ImageIndex, platform)
+    const index = JSON.parse(top.body.toString('utf8')) as ImageIndex
+    // the platforms this machine runs, best first (containerd's platforms.Only): their order decides, not the index's
+    const runs = compatiblePlatforms(platform)
+    const rank = ({ platform: p }: Descriptor): number => {
+      if (typeof p?.os !== 'string' || typeof p.architecture !== 'string') return -1
+      const have = normalizePlatform(p)
+      return runs.findIndex((want) => want.os === have.os && want.architecture === have.architecture && want.variant === have.variant)
+    }
+    const entry = index.manifests.filter((e) => rank(e) >= 0).sort((a, b) => rank(a) - rank(b))[0]
+    if (!entry) {
+      const offered = index.manifests.map((e) => (e.platform ? formatPlatform(e.platform) : '(no platform)')).join(', ')
+      throw new Error(`no matching manifest for ${formatPlatform(platform)} in the manifest list entries (it has: ${offered || 'nothing'})`)
+    }
     if (!GRAMMAR.digest.test(entry.digest)) throw new Error(`${familiarName(ref)}: the index's entry for ${formatPlatform(platform)} has digest ${JSON.stringify(entry.digest)}, not a sha256 digest`)
     fetched = await unlessAborted(manifestFor(session, ref, entry.digest), signal)
     if (fetched.body.length !== entry.size) throw new Error(`${familiarName(ref)}: manifest ${entry.digest} is ${fetched.body.length} bytes, but the index gives ${entry.size}`)

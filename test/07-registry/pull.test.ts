@@ -152,7 +152,7 @@ describeKernel('pulling from a registry', () => {
     const other = await pull(`${registry.host}/multi`, { platform: { os: 'linux', architecture: OTHER_ARCH } })
     expect(other.result.id, `with --platform linux/${OTHER_ARCH}, the pull took another image than that entry's`).toBe(platforms[OTHER_ARCH]!.id)
     const missing = await caught(() => pull(`${registry.host}/multi`, { platform: { os: 'linux', architecture: 's390x' } }))
-    expect(missing?.message, 'expected Docker\'s words for a platform the index lacks (selectManifest\'s TODO)').toContain('no matching manifest for linux/s390x')
+    expect(missing?.message, 'expected Docker\'s words for a platform the index lacks (resolveManifest\'s TODO)').toContain('no matching manifest for linux/s390x')
   })
 
   it('a Docker manifest list with two platforms', async () => {

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { normalizePlatform, selectManifest } from '../../lib/platform.ts'
+import { compatiblePlatforms, normalizePlatform } from '../../lib/platform.ts'
 import { BAR_WIDTH, progressBar } from '../../lib/pull-progress.ts'
 import { familiarName, InvalidReferenceError, parseReference, referenceString } from '../../lib/reference.ts'
 import { parseChallenge } from '../../lib/registry-auth.ts'
 import { endpointFor, exactly } from '../../lib/registry-client.ts'
-import type { ImageIndex } from '../../lib/registry.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 
@@ -155,38 +154,23 @@ describe('endpointFor', () => {
 })
 
 describe('platforms', () => {
-  const entry = (digest: string, platform?: { os: string; architecture: string; variant?: string }) =>
-    ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${digest.repeat(64)}`, size: 1, ...(platform ? { platform } : {}) })
-  const index: ImageIndex = {
-    schemaVersion: 2,
-    manifests: [
-      entry('0', { os: 'unknown', architecture: 'unknown' }),
-      entry('1', { os: 'linux', architecture: 'arm', variant: 'v6' }),
-      entry('2', { os: 'linux', architecture: 'arm', variant: 'v7' }),
-      entry('3', { os: 'linux', architecture: 'arm64', variant: 'v8' }),
-      entry('4', { os: 'linux', architecture: 'amd64' }),
-      entry('5', { os: 'windows', architecture: 'amd64' }),
-    ],
-  }
-
-  it('Linux/x86_64, linux/aarch64 and linux/arm/v7', () => {
-    const why = 'normalizePlatform\'s doc comment; containerd\'s platforms.Normalize'
+  const why = 'normalizePlatform\'s doc comment; containerd\'s platforms.Normalize'
+  it('Linux/x86_64, linux/aarch64, linux/arm/v7, linux/arm, linux/armhf and linux/amd64/v1', () => {
     expect(normalizePlatform({ os: 'Linux', architecture: 'x86_64' }), `Linux/x86_64 (${why})`).toEqual({ os: 'linux', architecture: 'amd64' })
     expect(normalizePlatform({ os: 'linux', architecture: 'aarch64' }), `linux/aarch64, no variant (${why})`).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' })
     expect(normalizePlatform({ os: 'linux', architecture: 'arm', variant: 'v7' }), `linux/arm/v7 (${why})`).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' })
+    expect(normalizePlatform({ os: 'linux', architecture: 'arm' }), `linux/arm, no variant (${why})`).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' })
+    expect(normalizePlatform({ os: 'linux', architecture: 'armhf' }), `linux/armhf (${why})`).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7' })
+    expect(normalizePlatform({ os: 'linux', architecture: 'amd64', variant: 'v1' }), `linux/amd64/v1 (${why})`).toEqual({ os: 'linux', architecture: 'amd64' })
   })
 
-  it('an index of six entries, asked for linux/amd64, linux/arm/v7 and linux/aarch64', () => {
-    const why = 'see "Choosing a platform"; containerd\'s platforms.Only(...).Match'
-    expect(selectManifest(index, { os: 'linux', architecture: 'amd64' }).digest, `asked for linux/amd64, the index offers unknown/unknown first and windows/amd64 last, and another entry was chosen than its linux/amd64 (${why})`).toBe(index.manifests[4]!.digest)
-    expect(selectManifest(index, { os: 'linux', architecture: 'arm', variant: 'v7' }).digest, `asked for linux/arm/v7, the index offers linux/arm/v6 before linux/arm/v7, and another entry was chosen than its linux/arm/v7: when must the variant match? (${why})`).toBe(index.manifests[2]!.digest)
-    expect(selectManifest(index, { os: 'linux', architecture: 'aarch64' }).digest, `asked for linux/aarch64, another entry was chosen than its linux/arm64/v8 (${why})`).toBe(index.manifests[3]!.digest)
-  })
-
-  it('asked for linux/s390x, which the index lacks', async () => {
-    const error = await caught(() => selectManifest(index, { os: 'linux', architecture: 's390x' }))
-    expect(error?.message, 'expected Docker\'s words (selectManifest\'s TODO)').toContain('no matching manifest for linux/s390x in the manifest list entries')
-    expect(error.message, 'expected the platforms the index offers, as os/arch/variant (selectManifest\'s TODO)').toContain('linux/arm/v7')
+  it('what linux/amd64/v3, linux/amd64, linux/arm and linux/arm64 run', () => {
+    const text = (p: Parameters<typeof compatiblePlatforms>[0]) => compatiblePlatforms(p).map((q) => [q.os, q.architecture, q.variant].filter(Boolean).join('/'))
+    const vector = 'compatiblePlatforms\'s doc comment; containerd\'s platformVector'
+    expect(text({ os: 'linux', architecture: 'amd64', variant: 'v3' }), `linux/amd64/v3 (${vector})`).toEqual(['linux/amd64/v3', 'linux/amd64/v2', 'linux/amd64', 'linux/386'])
+    expect(text({ os: 'linux', architecture: 'x86_64' }), `linux/x86_64 (${vector})`).toEqual(['linux/amd64', 'linux/386'])
+    expect(text({ os: 'linux', architecture: 'arm' }), `linux/arm (${vector})`).toEqual(['linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5'])
+    expect(text({ os: 'linux', architecture: 'arm64' }), `linux/arm64 (${vector})`).toEqual(['linux/arm64/v8'])
   })
 })
 
