@@ -29,7 +29,7 @@ describeKernel('a link that breaks off', () => {
   beforeAll(async () => {
     registry = await startRegistry()
     // bytes that do not compress: the layer's blob is about as big as its file
-    image = await buildImage([[{ name: 'noise', content: randomBytes(384 << 10) }]])
+    image = await buildImage([[{ name: 'noise', content: randomBytes(1 << 20) }]])
     await pushImage(registry, 'resume', 'noise', image)
   })
   afterAll(async () => {
