@@ -75,7 +75,7 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //   6. A profile is not always taken as written, and a number is not always a call. What
   //      does runc's filter make of a rule whose action is the default's, of a call with rules
   //      with and without conditions in either order, of two conditional rules of one call
-  //      that both hold, of x86_64 numbers with the top bit set (0x80000000, and -1, which a
+  //      that both hold, of one rule whose conditions look at the same argument twice, of x86_64 numbers with the top bit set (0x80000000, and -1, which a
   //      tracer leaves), under a denying and an allowing default?
   //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c; runc's
   //   libcontainer/seccomp/patchbpf; the chapter's "seccomp: compiling a profile" and

@@ -162,6 +162,17 @@ function decisive(rules: SeccompRule[], fallback: number): SeccompRule[] {
 }
 
 /**
+ * A rule as runc's matchCall hands it to libseccomp, which takes one comparison per argument in
+ * a rule: when two of its conditions look at the same argument, runc adds each of its conditions
+ * as a rule of its own, so that any one of them holding is enough (a range written as GE and LE
+ * on one argument holds for every value).
+ */
+function asAdded(rule: SeccompRule): SeccompRule[] {
+  const indexes = (rule.args ?? []).map((condition) => condition.index)
+  return new Set(indexes).size < indexes.length ? rule.args!.map((condition) => ({ ...rule, args: [condition] })) : [rule]
+}
+
+/**
  * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER) that gives every call,
  * from whatever ABI it comes, the verdict runc's filter (libseccomp's) gives it under the same
  * profile; x32 alone is judged otherwise: with no x32 table here (lib/seccomp.ts's
@@ -214,7 +225,7 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
     if (native) code.push(jump(BPF.JSET, X32_SYSCALL_BIT, undefined, `${arch}:native`), jump(BPF.JEQ, 0xffffffff, undefined, `${arch}:x32`), ret(fallback), { label: `${arch}:x32` }, ret(BAD_ARCH), { label: `${arch}:native` })
     // The rules of each number, in the profile's order.
     const byNumber = new Map<number, SeccompRule[]>()
-    for (const rule of config.syscalls ?? []) {
+    for (const rule of (config.syscalls ?? []).flatMap(asAdded)) {
       for (const name of rule.names) {
         const nr = table[name]
         if (nr !== undefined) byNumber.set(nr, [...(byNumber.get(nr) ?? []), rule])
