@@ -114,7 +114,7 @@ export function helperOps(root: string): { ops: HelperOp[]; protocol: string; wa
   return { ops, protocol, warnings }
 }
 
-const SECTION2 = new Set(['pivot_root', 'execve', 'fork', 'unshare', 'setns', 'sethostname', 'mount', 'umount2', 'chroot', 'chdir', 'mkdir', 'rmdir', 'mknod', 'symlink', 'open', 'write', 'read', 'prctl', 'setgroups', 'setgid', 'setuid', 'setsid', 'close_range', 'lsetxattr', 'lgetxattr', 'chmod'])
+const SECTION2 = new Set(['pivot_root', 'execve', 'fork', 'unshare', 'setns', 'sethostname', 'mount', 'umount2', 'chroot', 'chdir', 'mkdir', 'rmdir', 'mknod', 'symlink', 'open', 'write', 'read', 'prctl', 'setgroups', 'setgid', 'setuid', 'setsid', 'umask', 'close_range', 'lsetxattr', 'lgetxattr', 'chmod'])
 const MAN_PAGE: Record<string, string> = { umount2: 'umount', lsetxattr: 'setxattr', lgetxattr: 'getxattr', setgid: 'setgid', close_range: 'close_range' }
 
 const manLink = (call: string): string =>

@@ -64,7 +64,8 @@ export interface Process {
   /** absolute path inside the container */
   cwd: string
   terminal?: boolean
-  user?: { uid: number; gid: number; additionalGids?: number[] }
+  /** umask: the process's file mode creation mask (umask(2)), e.g. 0o022 */
+  user?: { uid: number; gid: number; additionalGids?: number[]; umask?: number }
   /** setrlimit(2)'s limits, e.g. { type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 } */
   rlimits?: { type: string; soft: number; hard: number }[]
   /** written to /proc/PID/oom_score_adj: -1000 (never OOM-killed) to 1000 (first) */

@@ -690,6 +690,18 @@ static int op_setid(const char *name, const char *id_s) {
   return r ? fail(name) : ok();
 }
 
+/* umask MODE (octal): set the file mode creation mask (umask(2) cannot fail). */
+static int op_umask(const char *mode_s) {
+  char *end;
+  unsigned long mode = strtoul(mode_s, &end, 8);
+  if (!*mode_s || *end || mode > 0777) return bad_request("umask", "mode must be octal, at most 0777");
+  call_begin("umask");
+  call_arg("0%lo", mode);
+  call_end();
+  umask((mode_t)mode);
+  return ok();
+}
+
 static int op_setsid(void) {
   call_begin("setsid");
   call_end();
@@ -1180,6 +1192,7 @@ static int dispatch(int argc, char **a) {
   if (!strcmp(op, "setgroups")) return op_setgroups(argc, a);
   if (!strcmp(op, "setgid") || !strcmp(op, "setuid")) { NEED(1); return op_setid(op, a[1]); }
   if (!strcmp(op, "setsid")) { NEED(0); return op_setsid(); }
+  if (!strcmp(op, "umask")) { NEED(1); return op_umask(a[1]); }
   if (!strcmp(op, "close_fds")) { NEED(1); return op_close_fds(a[1]); }
   if (!strcmp(op, "failures_to")) { NEED(1); return op_failures_to(a[1]); }
   if (!strcmp(op, "memfd_exec")) { NEED(1); return op_memfd_exec(a[1]); }

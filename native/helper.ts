@@ -549,6 +549,14 @@ export class Helper {
   }
 
   /**
+   * umask(): set the file mode creation mask, the permission bits that files and directories this process and its children create do not get.
+   * @param mask the mask, e.g. 0o022 (at most 0o777)
+   */
+  umask(mask: number): Promise<unknown> {
+    return this.#call('umask', mask.toString(8))
+  }
+
+  /**
    * setsid(): start a new session, without a controlling terminal.
    * @throws EPERM when the helper already leads a process group (setsid(2)).
    */

@@ -31,8 +31,9 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
   //      with them? And with an ambient capability that is not also inheritable, as `runc spec`
   //      asks for? Run such specs under runc before you decide.
   //   6. The runtime is started by someone: a daemon, a service manager, a shell. What of its
-  //      caller's credentials does the process still hold that none of your steps sets? Start
-  //      both runtimes under setpriv(1) and compare.
+  //      caller's credentials, and of what else a process inherits, does the container's process
+  //      still hold that none of your steps sets? Start both runtimes under setpriv(1), and from
+  //      shells set up otherwise, and compare /proc/self/status line by line.
   throw new NotImplementedError('13-security', 'setCredentials')
 }
 // #endregion setCredentials

@@ -22,9 +22,13 @@ import { switchUser } from '../../minidocker/container.ts'
  * was started with, is raised last, each capability of
  * it being in both permitted and inheritable by then; one the kernel refuses is reported on
  * stderr and skipped: runc goes on too. A name this kernel does not have is left out of every
- * set, with a warning, as runc 1.1 leaves it.
+ * set, with a warning, as runc 1.1 leaves it. The umask is process.user.umask, or runc's own
+ * when the spec has none, never the caller's.
  */
 export async function setCredentials(helper: Helper, proc: Spec['process']): Promise<void> {
+  // The file mode creation mask crosses fork and exec from whoever started the runtime, like
+  // the groups; runc sets it for every container (finalizeRootfs): the spec's, or 0022.
+  await helper.umask(proc.user?.umask ?? 0o022)
   const caps: Capabilities | undefined = proc.capabilities
   if (!caps) {
     if (proc.user) await switchUser(helper, proc.user)

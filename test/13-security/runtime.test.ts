@@ -49,6 +49,23 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     expect(tried(none.ours, 'mount-tmpfs'), 'mount as root with every set empty: expected EPERM').toEqual(['EPERM'])
   })
 
+  it('a runtime started under a umask of its own, a spec with and without one, beside runc', async () => {
+    const umaskOf = (run: Run) => /^Umask:\s*(\d+)$/m.exec(String(run.lines.find((l) => 'cat' in l)?.cat))?.[1]
+    const modeOf = (run: Run) => (run.lines.find((l) => 'mode' in l)?.mode as number | undefined)?.toString(8)
+    // [the umask the runtime is started with, process.user.umask]
+    const cases: [number, number | undefined][] = [[0o077, undefined], [0o000, undefined], [0o000, 0o027]]
+    for (const [started, asked] of cases) {
+      const what = `a runtime started with umask ${started.toString(8).padStart(3, '0')}, ${asked === undefined ? 'a spec without process.user.umask' : `process.user.umask ${asked.toString(8).padStart(3, '0')}`}`
+      const r = await underBoth(['cat:/proc/self/status', 'write:/made:x', 'stat:/made'], (spec) => {
+        spec.process.user = { uid: 0, gid: 0, ...(asked === undefined ? {} : { umask: asked }) }
+        spec.process.capabilities = caps(DEFAULT_CAPABILITIES)
+      }, undefined, started)
+      expectSame(r, what)
+      expect(umaskOf(r.runc), `runc's own Umask line (${what}): ${r.runc.output}`).toMatch(/^0[0-7]{3}$/)
+      expect({ umask: umaskOf(r.ours), made: modeOf(r.ours) }, `${what}: the container's Umask line in /proc/self/status, and the mode of a file it creates, differ from runc's (right) — which of its process's attributes did the container get from whoever started the runtime, and does runc let it through? Compare /proc/self/status line by line under both runtimes, then read where runc's libcontainer sets it (rootfs_linux.go) and what config.json may say about it (the runtime spec's process.user)`).toEqual({ umask: umaskOf(r.runc), made: modeOf(r.runc) })
+    }
+  })
+
   it('user 1000 with three capabilities, one of them ambient, beside runc', async () => {
     const kept = ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN', 'CAP_KILL']
     const r = await underBoth(['id', 'status'], (spec: Spec) => {

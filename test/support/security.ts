@@ -28,9 +28,10 @@ const containerId = () => `minidocker-test-sec-${process.pid}-${count++}`
 /**
  * `runtime run` of a fresh bundle running the probe with `steps`; the container is force-deleted
  * after the test. `starter`: setpriv(1)'s options for the credentials the runtime itself is started
- * with (its supplementary groups, its capability sets), as a caller of the runtime may hold them.
+ * with (its supplementary groups, its capability sets), as a caller of the runtime may hold them;
+ * `umask`, the file mode creation mask it is started with.
  */
-export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], edit: (spec: Spec) => void = () => {}, starter?: string[]): Promise<Run> {
+export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], edit: (spec: Spec) => void = () => {}, starter?: string[], umask?: number): Promise<Run> {
   const dir = tempDir()
   const bundle = probeBundle(join(dir, 'bundle'), steps, edit)
   const root = join(dir, 'state')
@@ -44,6 +45,7 @@ export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], e
   })
   const command = runtime === 'runc' ? ['runc', ...args] : [process.execPath, MINIRUNC, ...args]
   if (starter) command.unshift('setpriv', ...starter, '--')
+  if (umask !== undefined) command.unshift('sh', '-c', `umask ${umask.toString(8).padStart(3, '0')} && exec "$@"`, 'sh')
   const r = await execa(command[0]!, command.slice(1), { reject: false, stdin: 'ignore', all: true, timeout: 60_000 })
   const output = String(r.all ?? '')
   rethrowNotImplemented(output)
@@ -54,8 +56,8 @@ export async function runBundle(runtime: 'minirunc' | 'runc', steps: string[], e
 }
 
 /** The same bundle under both runtimes, at once; both runs end before either's failure ends the test (and its clean-up removes their directories). */
-export async function underBoth(steps: string[], edit?: (spec: Spec) => void, starter?: string[]): Promise<{ ours: Run; runc: Run }> {
-  const [ours, runc] = await Promise.allSettled([runBundle('minirunc', steps, edit, starter), runBundle('runc', steps, edit, starter)])
+export async function underBoth(steps: string[], edit?: (spec: Spec) => void, starter?: string[], umask?: number): Promise<{ ours: Run; runc: Run }> {
+  const [ours, runc] = await Promise.allSettled([runBundle('minirunc', steps, edit, starter, umask), runBundle('runc', steps, edit, starter, umask)])
   if (ours.status === 'rejected') throw ours.reason
   if (runc.status === 'rejected') throw runc.reason
   return { ours: ours.value, runc: runc.value }
