@@ -18,8 +18,9 @@ import type { Helper } from '../../native/helper.ts'
  * the ids and groups runc's process has there: the namespaces it creates next must belong to
  * the new user namespace, and every file it creates from here on must have an owner the host
  * can name. No mapping at all is refused before the helper changes, with `a user namespace
- * needs linux.uidMappings` (or gidMappings); a map that cannot be written names the file, the
- * text and the errno; both are ContainerErrors (125).
+ * needs linux.uidMappings` (or gidMappings), and so are mappings the kernel would refuse to take
+ * as a map, with a message naming linux.uidMappings (or gidMappings) and why; a map that still
+ * cannot be written names the file, the text and the errno; all are ContainerErrors (125).
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
   // TODO(13): a user namespace, entered, mapped and taken over, in an order that works.
@@ -36,7 +37,9 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   //   4. Which changes of ids and groups does the kernel refuse until the maps exist
   //      (user_namespaces(7) on setgroups and unmapped ids), and in which order must they come
   //      for each to be allowed?
-  //   5. What can be refused is refused before anything changes.
+  //   5. What can be refused is refused before anything changes. The kernel takes a map in one
+  //      write, or not at all: which maps does it refuse, and for which of them can you know
+  //      before the unshare? Ask the kernel, with a process of `unshare -U` and your own maps.
   //   Where to look: runc's libcontainer/nsenter/nsexec.c (how the child and its parent take
   //   turns, update_uidmap), the chapter text, "User namespaces".
   throw new NotImplementedError('13-security', 'enterUserNamespace')

@@ -19,13 +19,20 @@ import type { Helper } from '../../native/helper.ts'
  * the ids and groups runc's process has there: the namespaces it creates next must belong to
  * the new user namespace, and every file it creates from here on must have an owner the host
  * can name. No mapping at all is refused before the helper changes, with `a user namespace
- * needs linux.uidMappings` (or gidMappings); a map that cannot be written names the file, the
- * text and the errno; both are ContainerErrors (125).
+ * needs linux.uidMappings` (or gidMappings), and so are mappings the kernel would refuse to take
+ * as a map, with a message naming linux.uidMappings (or gidMappings) and why; a map that still
+ * cannot be written names the file, the text and the errno; all are ContainerErrors (125).
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
   const { uidMappings, gidMappings } = spec.linux ?? {}
   if (!uidMappings?.length) throw new ContainerError('a user namespace needs linux.uidMappings', 125)
   if (!gidMappings?.length) throw new ContainerError('a user namespace needs linux.gidMappings', 125)
+  // The maps are written after the unshare, one at a time: a map the kernel refuses would leave
+  // the helper moved, its other map written or not. So both are held to the kernel's rules first.
+  for (const [field, mappings] of [['uidMappings', uidMappings], ['gidMappings', gidMappings]] as const) {
+    const why = unmappable(mappings)
+    if (why) throw new ContainerError(`linux.${field} cannot be written as a map: ${why}`, 125)
+  }
   const uids = idMapText(uidMappings)
   const gids = idMapText(gidMappings)
   await helper.unshare(['user'])
@@ -38,6 +45,33 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   await helper.setgroups([])
   await helper.setgid(0)
   await helper.setuid(0)
+}
+
+/** The highest end (exclusive) of a range in a map: the kernel never maps id 4294967295, (uid_t) -1. */
+const ID_END = 0xffffffff
+
+/**
+ * Why the kernel would refuse `mappings` written to uid_map or gid_map (map_write in
+ * kernel/user_namespace.c; user_namespaces(7)), or undefined: one write shorter than a page, at
+ * most 340 lines, each range not empty and below (uid_t) -1 on both sides, and no two ranges
+ * overlapping inside the namespace or outside it.
+ */
+function unmappable(mappings: IdMapping[]): string | undefined {
+  const bytes = Buffer.byteLength(idMapText(mappings))
+  if (mappings.length > 340) return `${mappings.length} ranges, more than the 340 lines a map may have`
+  if (bytes >= 4096) return `its text is ${bytes} bytes, and a map is one write shorter than a page (4096 bytes)`
+  const overlap = (a: number, b: number, m: IdMapping, o: IdMapping) => a < b + o.size && b < a + m.size
+  for (const [i, m] of mappings.entries()) {
+    const line = `${m.containerID} ${m.hostID} ${m.size}`
+    if (![m.containerID, m.hostID, m.size].every((n) => Number.isInteger(n) && n >= 0)) return `"${line}" is not three whole numbers`
+    if (m.size === 0) return `"${line}" maps no id`
+    if (m.containerID + m.size > ID_END || m.hostID + m.size > ID_END) return `"${line}" reaches past id ${ID_END - 1}`
+    for (const o of mappings.slice(0, i)) {
+      if (overlap(m.containerID, o.containerID, m, o)) return `"${line}" overlaps "${o.containerID} ${o.hostID} ${o.size}" inside the namespace`
+      if (overlap(m.hostID, o.hostID, m, o)) return `"${line}" overlaps "${o.containerID} ${o.hostID} ${o.size}" on the host`
+    }
+  }
+  return undefined
 }
 // #endregion enterUserNamespace
 

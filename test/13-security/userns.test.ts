@@ -9,8 +9,10 @@ import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { enterUserNamespace, remapMappings } from '#ch/13-security/userns.ts'
 import { ContainerError } from '../../lib/errors.ts'
-import { DEFAULT_MOUNTS, type Spec } from '../../lib/oci.ts'
+import { DEFAULT_MOUNTS, type IdMapping, type Spec } from '../../lib/oci.ts'
+import { idMapText } from '../../lib/id-mappings.ts'
 import { startHelper } from '../support/helper.ts'
+import { waitFor } from '../support/container.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
@@ -88,6 +90,40 @@ describeKernel('the maps, read by the kernel', () => {
       expect(error, `no ${kind} mapping must be a ContainerError, not an empty map`).toBeInstanceOf(ContainerError)
       expect((error as ContainerError).message).toContain(`linux.${kind}Mappings`)
       expect(readlinkSync(`/proc/${helper.pid}/ns/user`), `the helper was moved into a user namespace of its own before its ${kind}Mappings were found missing: what can be refused before anything changes?`).toBe(own)
+    }
+  })
+
+  it('enterUserNamespace with mappings the kernel refuses to take as a map', async () => {
+    // A process in a user namespace of its own, its maps unwritten: the kernel judges each text.
+    const judge = execa('unshare', ['--user', 'sleep', '600'], { reject: false })
+    onCleanup(() => judge.kill('SIGKILL'))
+    expect(await waitFor(() => readlinkSync(`/proc/${judge.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user'), 30_000), 'unshare -U did not start').toBe(true)
+    const many = (n: number, host: (i: number) => number) => Array.from({ length: n }, (_, i) => ({ containerID: i, hostID: host(i), size: 1 }))
+    const cases: [string, 'uid' | 'gid', IdMapping[]][] = [
+      ['two ranges that share container ids', 'gid', [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65535, hostID: 300000, size: 10 }]],
+      ['two ranges that share host ids', 'gid', [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 165535, size: 10 }]],
+      ['341 ranges of one id each', 'uid', many(341, (i) => 1000 + i)],
+      ['300 ranges of one id each, far up on the host', 'uid', many(300, (i) => 3_000_000_000 + i)],
+      ['a range of no ids', 'gid', [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 200000, size: 0 }]],
+      ['a range that runs to the last id', 'uid', [{ containerID: 0, hostID: 4_294_900_000, size: 67296 }]],
+    ]
+    const own = readlinkSync('/proc/self/ns/user')
+    for (const [what, kind, mappings] of cases) {
+      let refused = ''
+      try {
+        writeFileSync(`/proc/${judge.pid}/${kind}_map`, idMapText(mappings))
+      } catch (error) {
+        refused = (error as NodeJS.ErrnoException).code ?? String(error)
+      }
+      expect(refused, `the kernel itself must refuse ${what} as a ${kind}_map`).not.toBe('')
+      const linux = { uidMappings: MAPPINGS, gidMappings: MAPPINGS, [`${kind}Mappings`]: mappings }
+      const helper = startHelper()
+      let error: unknown
+      await enterUserNamespace(helper, { ...mapped, linux }).catch((e: unknown) => (error = e))
+      rethrowNotImplemented(String(error))
+      expect(readlinkSync(`/proc/${helper.pid}/ns/user`), `${kind}Mappings with ${what}, which the kernel refuses as a ${kind}_map (${refused}): the helper was moved into a new user namespace before that was found, and a runtime cannot take the move back. Which maps does the kernel refuse (user_namespaces(7), on writing the maps; kernel/user_namespace.c's map_write), and which of its rules can be checked before anything changes?`).toBe(own)
+      expect(error, `${kind}Mappings with ${what} must be a ContainerError`).toBeInstanceOf(ContainerError)
+      expect((error as ContainerError).message, `the refusal of ${what} must name the spec's field`).toContain(`linux.${kind}Mappings`)
     }
   })
 })
