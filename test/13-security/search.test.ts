@@ -120,6 +120,42 @@ async function sweep(profile: Seccomp, program: BpfInstruction[], budget?: numbe
   return { filters, withoutX32 }
 }
 
+/** One condition as the tests write it: [index, op, value, valueTwo]. */
+type Condition = [number, string, number, number?]
+
+/** A rule of one call under conditions. */
+function conditional(name: string, action: string, errnoRet: number | undefined, args: Condition[]): SeccompRule {
+  return { names: [name], action, ...(errnoRet === undefined ? {} : { errnoRet }), args: args.map(([index, op, value, valueTwo]) => ({ index, op, value, ...(valueTwo === undefined ? {} : { valueTwo }) })) }
+}
+
+/**
+ * Calls (a name, its rules, the argument vectors to try) compiled in one profile beside what
+ * runc's init needs, each vector in both ABIs judged against the filter runc loads for it;
+ * `question` words a difference from the call, its rules, our verdict and runc's.
+ */
+async function besideRunc(what: string, calls: [string, SeccompRule[], bigint[][]][], question: (call: string, rules: string, ours: string, runc: string) => string): Promise<void> {
+  const profile: Seccomp = {
+    defaultAction: 'SCMP_ACT_ERRNO',
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+    syscalls: [{ names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' }, ...calls.flatMap(([, rules]) => rules)],
+  }
+  const program = compiled(profile, what)
+  const filters = await runcFilters(profile)
+  for (const [abi, arch, width] of ABIS) {
+    const { audit, syscalls } = ARCHITECTURES[arch]!
+    for (const [name, rules, vectors] of calls) {
+      const listed = rules.map((r) => `${r.args!.map((c) => `arg${c.index} ${c.op.slice(9)} ${shown(c.value)}${c.valueTwo === undefined ? '' : ` ${shown(c.valueTwo)}`}`).join(' && ')} → ${r.action === 'SCMP_ACT_ERRNO' ? `errno ${r.errnoRet}` : r.action.slice(9)}`).join('; ')
+      for (const vector of vectors) {
+        const args = [...vector, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6).map((a) => BigInt.asUintN(Number(width), a))
+        const call = { nr: syscalls[name]!, arch: audit, args }
+        const ours = traceFilter(program, call).verdict
+        const runc = runcVerdict(filters, call)
+        if (ours !== runc) expect.fail(question(`${abi}'s ${name}${hex(args)}`, listed, shown(ours), shown(runc)))
+      }
+    }
+  }
+}
+
 describe('seccomp: a verdict in a few steps', () => {
   it('every call of Docker\'s profile, in each ABI, gets its verdict within the budget', async () => {
     const docker = dockerDefaultProfile(DEFAULT_CAPABILITIES)
@@ -239,69 +275,26 @@ describe('seccomp: a verdict in a few steps', () => {
 
   it('one call\'s conditional rules that hold together, on different arguments and under different comparisons, beside runc\'s filter', async () => {
     const { EACCES, ECHILD, EINVAL, ENOENT, ESRCH } = constants.errno
-    const rule = (name: string, errnoRet: number, args: [number, string, number, number?][]): SeccompRule =>
-      ({ names: [name], action: 'SCMP_ACT_ERRNO', errnoRet, args: args.map(([index, op, value, valueTwo]) => ({ index, op, value, ...(valueTwo === undefined ? {} : { valueTwo }) })) })
+    const rule = (name: string, errnoRet: number, args: Condition[]) => conditional(name, 'SCMP_ACT_ERRNO', errnoRet, args)
     const NEWUSER = 0x10000000
     // Each call's rules, and the argument vectors to try: every vector meets two rules or more.
-    const calls: [string, SeccompRule[], bigint[][]][] = [
+    await besideRunc('a profile whose calls have rules that hold together', [
       ['clone', [rule('clone', EACCES, [[0, 'SCMP_CMP_MASKED_EQ', NEWUSER, NEWUSER]]), rule('clone', EINVAL, [[1, 'SCMP_CMP_EQ', 0]])], [[BigInt(NEWUSER), 0n], [BigInt(NEWUSER | 0x11), 0n]]],
       ['personality', [rule('personality', EINVAL, [[0, 'SCMP_CMP_GE', 4]]), rule('personality', EACCES, [[0, 'SCMP_CMP_EQ', 8]]), rule('personality', ENOENT, [[0, 'SCMP_CMP_GE', 0x20]])], [[8n], [0x20n], [0x28n]]],
       ['umask', [rule('umask', EINVAL, [[0, 'SCMP_CMP_LT', 0o100]]), rule('umask', EACCES, [[0, 'SCMP_CMP_NE', 0o22]]), rule('umask', ENOENT, [[0, 'SCMP_CMP_GT', 0o20]])], [[0o77n], [0o21n], [0o200n]]],
       ['setpgid', [rule('setpgid', EACCES, [[0, 'SCMP_CMP_EQ', 8], [1, 'SCMP_CMP_EQ', 3]]), rule('setpgid', EINVAL, [[0, 'SCMP_CMP_GE', 4]]), rule('setpgid', ESRCH, [[1, 'SCMP_CMP_LE', 5]]), rule('setpgid', ECHILD, [[2, 'SCMP_CMP_EQ', 6], [0, 'SCMP_CMP_GE', 2]])], [[8n, 3n], [8n, 4n], [9n, 7n], [8n, 9n, 6n]]],
       ['getpriority', [rule('getpriority', EINVAL, [[1, 'SCMP_CMP_GE', 8]]), rule('getpriority', EACCES, [[1, 'SCMP_CMP_GE', 2 ** 32 + 1]])], [[0n, 2n ** 32n + 9n], [0n, 9n]]],
-    ]
-    const profile: Seccomp = {
-      defaultAction: 'SCMP_ACT_ERRNO',
-      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
-      syscalls: [{ names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' }, ...calls.flatMap(([, rules]) => rules)],
-    }
-    const program = compiled(profile, 'a profile whose calls have rules that hold together')
-    const filters = await runcFilters(profile)
-    for (const [abi, arch, width] of ABIS) {
-      const { audit, syscalls } = ARCHITECTURES[arch]!
-      for (const [name, rules, vectors] of calls) {
-        for (const vector of vectors) {
-          const args = [...vector, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6).map((a) => BigInt.asUintN(Number(width), a))
-          const call = { nr: syscalls[name]!, arch: audit, args }
-          const ours = traceFilter(program, call).verdict
-          const runc = runcVerdict(filters, call)
-          const listed = rules.map((r) => `${r.args!.map((c) => `arg${c.index} ${c.op.slice(9)} ${shown(c.value)}${c.valueTwo === undefined ? '' : ` ${shown(c.valueTwo)}`}`).join(' && ')} → errno ${r.errnoRet}`).join('; ')
-          if (ours !== runc) expect.fail(`${abi}'s ${name}${hex(args)} under the rules, in the profile's order, ${listed} got ${shown(ours)}, runc's filter answers ${shown(runc)}: more than one of these rules holds for it. Which one does runc's filter test first, and is that the one the profile lists first? Read the instructions it runs for this call (test/support/bpf.ts's traceFilter), then how libseccomp's db.c keeps a call's rules (${SECTION})`)
-        }
-      }
-    }
+    ], (call, rules, ours, runc) => `${call} under the rules, in the profile's order, ${rules} got ${ours}, runc's filter answers ${runc}: more than one of these rules holds for it. Which one does runc's filter test first, and is that the one the profile lists first? Read the instructions it runs for this call (test/support/bpf.ts's traceFilter), then how libseccomp's db.c keeps a call's rules (${SECTION})`)
   })
 
   it('rules whose conditions look at one argument twice, beside runc\'s filter', async () => {
     const { EACCES, EINVAL } = constants.errno
-    const rule = (name: string, action: string, errnoRet: number | undefined, args: [number, string, number, number?][]): SeccompRule =>
-      ({ names: [name], action, ...(errnoRet === undefined ? {} : { errnoRet }), args: args.map(([index, op, value, valueTwo]) => ({ index, op, value, ...(valueTwo === undefined ? {} : { valueTwo }) })) })
     // Each call's one rule, and the argument vectors to try.
-    const calls: [string, SeccompRule, bigint[][]][] = [
-      ['personality', rule('personality', 'SCMP_ACT_ALLOW', undefined, [[0, 'SCMP_CMP_GE', 4], [0, 'SCMP_CMP_LE', 8]]), [[0n], [3n], [4n], [6n], [8n], [9n], [0x100n], [(1n << 32n) | 6n]]],
-      ['setpgid', rule('setpgid', 'SCMP_ACT_ERRNO', EACCES, [[0, 'SCMP_CMP_GE', 0x100], [0, 'SCMP_CMP_MASKED_EQ', 0xff, 0x10], [1, 'SCMP_CMP_EQ', 3]]), [[0n, 3n], [0x10n, 0n], [0x10n, 3n], [5n, 0n], [0x200n, 0n], [0x210n, 3n]]],
-      ['getpriority', rule('getpriority', 'SCMP_ACT_ERRNO', EINVAL, [[0, 'SCMP_CMP_EQ', 1], [1, 'SCMP_CMP_GE', 8]]), [[1n, 9n], [1n, 2n], [0n, 9n]]],
-    ]
-    const profile: Seccomp = {
-      defaultAction: 'SCMP_ACT_ERRNO',
-      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
-      syscalls: [{ names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' }, ...calls.map(([, r]) => r)],
-    }
-    const program = compiled(profile, 'a profile whose rules compare one argument twice')
-    const filters = await runcFilters(profile)
-    for (const [abi, arch, width] of ABIS) {
-      const { audit, syscalls } = ARCHITECTURES[arch]!
-      for (const [name, r, vectors] of calls) {
-        for (const vector of vectors) {
-          const args = [...vector, 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6).map((a) => BigInt.asUintN(Number(width), a))
-          const call = { nr: syscalls[name]!, arch: audit, args }
-          const ours = traceFilter(program, call).verdict
-          const runc = runcVerdict(filters, call)
-          const listed = `${r.args!.map((c) => `arg${c.index} ${c.op.slice(9)} ${shown(c.value)}${c.valueTwo === undefined ? '' : ` ${shown(c.valueTwo)}`}`).join(' && ')} → ${r.action.slice(9)}${r.errnoRet === undefined ? '' : ` ${r.errnoRet}`}`
-          if (ours !== runc) expect.fail(`${abi}'s ${name}${hex(args)} under its one rule, ${listed}, got ${shown(ours)}, runc's filter answers ${shown(runc)}: is the rule runc's filter tests for this call the rule the profile wrote? Read the instructions it runs for this call (test/support/bpf.ts's traceFilter), then how runc's libcontainer/seccomp/seccomp_linux.go hands a rule's conditions to libseccomp, and what libseccomp accepts in one rule (${SECTION})`)
-        }
-      }
-    }
+    await besideRunc('a profile whose rules compare one argument twice', [
+      ['personality', [conditional('personality', 'SCMP_ACT_ALLOW', undefined, [[0, 'SCMP_CMP_GE', 4], [0, 'SCMP_CMP_LE', 8]])], [[0n], [3n], [4n], [6n], [8n], [9n], [0x100n], [(1n << 32n) | 6n]]],
+      ['setpgid', [conditional('setpgid', 'SCMP_ACT_ERRNO', EACCES, [[0, 'SCMP_CMP_GE', 0x100], [0, 'SCMP_CMP_MASKED_EQ', 0xff, 0x10], [1, 'SCMP_CMP_EQ', 3]])], [[0n, 3n], [0x10n, 0n], [0x10n, 3n], [5n, 0n], [0x200n, 0n], [0x210n, 3n]]],
+      ['getpriority', [conditional('getpriority', 'SCMP_ACT_ERRNO', EINVAL, [[0, 'SCMP_CMP_EQ', 1], [1, 'SCMP_CMP_GE', 8]])], [[1n, 9n], [1n, 2n], [0n, 9n]]],
+    ], (call, rules, ours, runc) => `${call} under its one rule, ${rules}, got ${ours}, runc's filter answers ${runc}: is the rule runc's filter tests for this call the rule the profile wrote? Read the instructions it runs for this call (test/support/bpf.ts's traceFilter), then how runc's libcontainer/seccomp/seccomp_linux.go hands a rule's conditions to libseccomp, and what libseccomp accepts in one rule (${SECTION})`)
   })
 
   it('the same rules under defaults of KILL, KILL_PROCESS, TRAP, LOG and TRACE, of ERRNO with ENOSYS, and with no architectures listed', async () => {
