@@ -96,9 +96,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
  * runc start: only a created container may start (`cannot start a container that has stopped`,
  * `cannot start an already running container`). When start returns, the process has been
  * released to run its program and every later command sees it running; start never hangs, even
- * when the process died while it waited. The startContainer hooks run first, in the container
- * (one that fails stops the container and start fails); the poststart hooks after, and their
- * failure is only logged.
+ * when the process died while it waited. The startContainer hooks run in the container before
+ * its program, as runc runs them; the poststart hooks after it, and their failure is only logged.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
   // TODO(09): runc start: release the process parked on exec.fifo (runtime-spec runtime.md,

@@ -3,7 +3,7 @@
  * same code `minidocker run` uses) and leaves its process parked on ROOT/ID/exec.fifo; `start`
  * opens the fifo and the process execs; `kill` signals it; `delete` removes what is left.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync, constants as fs } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, constants as fs } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { exitCode } from '#ch/01-process/process.ts'
@@ -176,9 +176,8 @@ export async function create(root: string, id: string, options: CreateOptions, l
  * runc start: only a created container may start (`cannot start a container that has stopped`,
  * `cannot start an already running container`). When start returns, the process has been
  * released to run its program and every later command sees it running; start never hangs, even
- * when the process died while it waited. The startContainer hooks run first, in the container
- * (one that fails stops the container and start fails); the poststart hooks after, and their
- * failure is only logged.
+ * when the process died while it waited. The startContainer hooks run in the container before
+ * its program, as runc runs them; the poststart hooks after it, and their failure is only logged.
  */
 export async function start(root: string, id: string, log: RuntimeLog): Promise<void> {
   const { dir, record } = loadContainer(root, id)
@@ -189,8 +188,11 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
     // Before the program runs, inside the container, path and all (runtime spec, "startContainer").
     await runHooks('startContainer', record.hooks?.startContainer, publicState(dir, record), { pid: record.pid, resolve: 'container' })
   } catch (error) {
-    process.kill(record.pid, 'SIGKILL')
-    throw error
+    // runc's init runs this hook itself, after start has read its byte and gone: its failure
+    // reaches the container's stderr and stops the container, and start has succeeded.
+    tellContainer(record.pid, (error as Error).message)
+    await killAndWait(record, dir)
+    return
   }
   const fifoPath = join(dir, EXEC_FIFO)
   // Blocking here would hang for ever if the process died: poll, and watch the process.
@@ -390,11 +392,12 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   try {
     await defend(helper)
     const console = await connectConsole(helper, options.consoleSocket)
-    // A user namespace first (chapter 13): the others belong to it. The mount namespace last:
-    // after it, /proc/PID/ns of the host's view is out of sight.
-    for (const ns of ['user', 'ipc', 'uts', 'net', 'pid', 'mnt']) {
+    // Every namespace the container's process is in and this one is not, the cgroup one too
+    // (dockerd asks for one on cgroup v2). A user namespace first (chapter 13): the others belong
+    // to it. The mount namespace last: after it, /proc/PID/ns of the host's view is out of sight.
+    for (const ns of ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'time', 'mnt']) {
       const path = `/proc/${record.pid}/ns/${ns}`
-      if (readlinkSync(path) !== readlinkSync(`/proc/self/ns/${ns}`)) await helper.setns(path)
+      if (existsSync(path) && readlinkSync(path) !== readlinkSync(`/proc/self/ns/${ns}`)) await helper.setns(path)
     }
     const pid = await helper.fork()
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
@@ -477,6 +480,20 @@ async function connectConsole(helper: Helper, path: string | undefined): Promise
     return await helper.connect(path)
   } catch (error) {
     throw new RuntimeError(`failed to connect to console socket ${path}: ${(error as Error).message}`)
+  }
+}
+
+/** One line on the stderr the container's process kept from create, whatever that is (a file, a pipe, a terminal). */
+function tellContainer(pid: number, line: string): void {
+  try {
+    const fd = openSync(`/proc/${pid}/fd/2`, fs.O_WRONLY | fs.O_APPEND | fs.O_NONBLOCK)
+    try {
+      writeSync(fd, `${line}\n`)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // no stderr, or no one reading it: nothing else to tell
   }
 }
 

@@ -213,6 +213,29 @@ describeKernel('minirunc: the life cycle', () => {
     expect(probeLines(exec.stdout), `the fds an exec'd program found open, against what runc's container found: which of the runtime's were still open? (the text's "exec")`).toEqual([theirs])
   }, 90_000)
 
+  it('exec into a container with a cgroup namespace of its own, and of a program that SIGTERM ends, beside runc', async () => {
+    const own = (spec: Spec) => {
+      spec.linux!.namespaces!.push({ type: 'cgroup' })
+      spec.linux!.cgroupsPath = testCgroupPath()
+    }
+    const t = setup(['cgroup', 'sleep:60000'], own)
+    const real = runcSetup(['sleep:60000'], own)
+    expect((await t.create('x1')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'x1')).code).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    const { pid } = await t.state('x1')
+    expect(await waitFor(() => probeLines(t.out()).length > 0, 10_000), `the container printed nothing within 10 s of start: ${t.out()}`).toBe(true)
+    const exec = await t.rt('exec', 'x1', '/bin/probe', 'ns', 'cgroup')
+    expect(exec.code, `exec of the probe's ns and cgroup steps: ${exec.stderr}`).toBe(0)
+    const [seen, cgroup] = probeLines(exec.stdout) as [{ ns: Record<string, string> }, { cgroup: string }]
+    const container = Object.fromEntries(Object.keys(seen.ns).map((kind) => [kind, readlinkSync(`/proc/${pid}/ns/${kind}`)]))
+    expect(seen.ns, 'the namespaces of the exec\'d process vs those of the container\'s process, each link as /proc shows it: which of the container\'s did it stay outside, and how could exec have known which there are? (setns(2), namespaces(7); the text\'s "exec")').toEqual(container)
+    expect(cgroup, 'the exec\'d process\'s /proc/self/cgroup vs the container\'s process\'s own (cgroup_namespaces(7))').toEqual(probeLines(t.out())[0])
+    const [ended, runcEnded] = [await t.rt('exec', 'x1', '/bin/probe', `kill:${constants.signals.SIGTERM}`), await real.rt('exec', real.id, '/bin/probe', `kill:${constants.signals.SIGTERM}`)]
+    expect(ended.code, `exit code of exec of a program that SIGTERM ended, vs runc exec's (ours said: ${ended.stderr.trim() || 'nothing'})`).toBe(runcEnded.code)
+  }, 90_000)
+
   it('delete --force of a running container', async () => {
     const t = setup(['sleep:60000'])
     expect((await t.create('c4')).code, t.out()).toBe(0)
@@ -934,6 +957,40 @@ describeKernel('minirunc: hooks', () => {
       expect(leftover, 'cgroups left after the failed create').toEqual([])
     })
   }
+
+  it('a startContainer hook that exits 3, beside runc', async () => {
+    const failing = (spec: Spec) => (spec.hooks = { startContainer: [{ path: '/bin/probe', args: ['probe', 'exit:3'] }] })
+    const t = setup(['out:ran'], failing)
+    const real = runcSetup(['out:ran'], failing)
+    expect((await t.create('h5')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    const [ours, theirs] = [(await t.state('h5')).pid, (await real.state()).pid]
+    const [started, runcStarted] = [await t.rt('start', 'h5'), await real.rt('start', real.id)]
+    expect(started.code, `exit code of start, its startContainer hook exiting 3, vs runc's (runc start said: ${runcStarted.stderr.trim() || 'nothing'}; ours: ${started.stderr.trim() || 'nothing'}): in which process does runc run that hook, and is its start still waiting when the hook ends? (the text's "Hooks")`).toBe(runcStarted.code)
+    expect(await waitFor(() => !alive(ours) && !alive(theirs), 10_000), 'the container\'s process still alive 10 s after a start whose startContainer hook failed').toBe(true)
+    expect((await t.state('h5')).status, 'state after, vs runc\'s').toBe((await real.state()).status)
+    expect(t.out(), 'the program printed: did it run after its startContainer hook failed? (config.md, "startContainer")').not.toContain('ran')
+    expect(real.out(), `runc's container said nothing of its failed hook: ${real.out()}`).toMatch(/hook #0: .*exit status 3/)
+    expect(t.out(), `what the container's stderr shows of the failed hook vs runc's "${real.out().trim()}": once start has nothing to say, who else can tell of it? (the text's "Hooks")`).toMatch(/startContainer hook #0: .*exit status 3/)
+  })
+
+  it('delete --force of a running container whose poststop hook reads its stdin and exits 3, beside runc', async () => {
+    const dir = tempDir()
+    const hook = (file: string) => (spec: Spec) => (spec.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `cat > ${file}; exit 3`] }] })
+    const [seen, runcSeen] = [join(dir, 'ours'), join(dir, 'runc')]
+    const t = setup(['sleep:60000'], hook(seen))
+    const real = runcSetup(['sleep:60000'], hook(runcSeen))
+    expect((await t.create('h6')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await t.rt('start', 'h6')).code).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    const [deleted, runcDeleted] = [await t.rt('delete', '--force', 'h6'), await real.rt('delete', '--force', real.id)]
+    expect(deleted.code, `exit code of delete --force, its poststop hook exiting 3, vs runc's (ours said: ${deleted.stderr.trim() || 'nothing'}): what is left to undo once the hook runs? (config.md, "poststop")`).toBe(runcDeleted.code)
+    expect(existsSync(join(t.root, 'h6')), 'ROOT/h6 after delete --force').toBe(false)
+    const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as { status: string; pid?: number }
+    const [ours, theirs] = [read(seen), read(runcSeen)]
+    expect({ status: ours.status, pid: ours.pid ?? 0 }, `the status and pid in the state the poststop hook read, vs runc's: of which moment of delete does that state speak? (config.md, "poststop"; runc's delete.go)`).toEqual({ status: theirs.status, pid: theirs.pid ?? 0 })
+  })
 
   it('a createRuntime hook that sleeps 600 s, with a timeout of 1', async () => {
     const dir = tempDir()
