@@ -111,7 +111,9 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   //      words is start refused?
   //   3. Once released, what makes every later command see "running" rather than "created"?
   //   4. The startContainer hooks run inside the container before its program, with their path
-  //      looked up there; the poststart hooks after it (the given runHooks).
+  //      looked up there; the poststart hooks after it (the given runHooks). And when one fails:
+  //      ask runc what its start says, what the container shows, and where its hook ran (the
+  //      text's "Hooks"). Who must learn of it, and who cannot?
   throw new NotImplementedError('09-runtime', 'start')
 }
 // #endregion start
@@ -195,7 +197,8 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   //      processes get up to between running again and being dead?
   //   3. A create killed half-way leaves a state directory too: delete --force must clear
   //      whatever such a create left, in whichever state it was left.
-  //   4. The poststop hooks get the state as it was; their failure is only a warning.
+  //   4. The poststop hooks read the container's state on their stdin: as of which moment of
+  //      delete (ask runc, after delete --force of a running one)? Their failure is a warning.
   throw new NotImplementedError('09-runtime', 'deleteContainer')
 }
 // #endregion deleteContainer
@@ -213,9 +216,9 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
   // TODO(09): runc exec: a second process in a running container, the way nsenter(1) enters one
   //   (runc's setns_init_linux.go; the text's "exec").
-  //   1. Which of the container's namespaces are worth joining (how do two /proc/PID/ns links
-  //      tell?), and in which order, given that after the mount namespace the host's /proc is
-  //      no longer what you see?
+  //   1. Which of the container's namespaces are worth joining, of every kind it may have been
+  //      given (namespaces(7); how do two /proc/PID/ns links tell?), and in which order, given
+  //      that after the mount namespace the host's /proc is no longer what you see?
   //   2. Once joined, is the process that will run the program in every one of the
   //      container's namespaces and cgroups? Compare its /proc/PID/ns links and the NSpid line
   //      of its /proc/PID/status with the container's process's (setns(2)).
