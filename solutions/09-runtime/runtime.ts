@@ -183,7 +183,8 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
   const { dir, record } = loadContainer(root, id)
   const status = containerStatus(dir, record)
   if (status === 'stopped') throw new RuntimeError('cannot start a container that has stopped')
-  if (status !== 'created') throw new RuntimeError(`cannot start an already ${status} container`)
+  if (status === 'running') throw new RuntimeError('cannot start an already running container')
+  if (status !== 'created') throw new RuntimeError(`cannot start a container in the ${status} state`)
   try {
     // Before the program runs, inside the container, path and all (runtime spec, "startContainer").
     await runHooks('startContainer', record.hooks?.startContainer, publicState(dir, record), { pid: record.pid, resolve: 'container' })

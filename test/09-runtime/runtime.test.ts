@@ -365,6 +365,24 @@ describeKernel('minirunc: errors as runc gives them', () => {
     expect(r.stderr).toMatch(/already running/)
   })
 
+  it('start of a paused container, beside runc', async () => {
+    const own = (spec: Spec) => (spec.linux!.cgroupsPath = testCgroupPath())
+    const t = setup(['sleep:60000'], own)
+    const real = runcSetup(['sleep:60000'], own)
+    thawOnCleanup(t.root, 'c7')
+    expect((await t.create('c7')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    for (const [rt, id] of [[t.rt, 'c7'], [real.rt, real.id]] as const) {
+      expect((await rt('start', id)).code, `start ${id}`).toBe(0)
+      expect((await rt('pause', id)).code, `pause ${id}`).toBe(0)
+    }
+    const [started, runcStarted] = [await t.rt('start', 'c7'), await real.rt('start', real.id)]
+    expect(started.code, 'exit code of start of a paused container, vs runc\'s').toBe(runcStarted.code)
+    const words = /msg="([^"]*)"/.exec(runcStarted.stderr)?.[1] ?? runcStarted.stderr.trim()
+    expect(started.stderr, `start's refusal vs runc's "${words}": which statuses can start meet, and does each have words of its own? (runc's start.go)`).toContain(words)
+    expect((await t.state('c7')).status, 'state after, vs runc\'s').toBe((await real.state()).status)
+  }, 60_000)
+
   it('create of an ID already in use', async () => {
     const t = setup(['sleep:60000'])
     expect((await t.create('c6')).code, t.out()).toBe(0)
@@ -972,7 +990,7 @@ describeKernel('minirunc: hooks', () => {
     expect(t.out(), 'the program printed: did it run after its startContainer hook failed? (config.md, "startContainer")').not.toContain('ran')
     expect(real.out(), `runc's container said nothing of its failed hook: ${real.out()}`).toMatch(/hook #0: .*exit status 3/)
     expect(t.out(), `what the container's stderr shows of the failed hook vs runc's "${real.out().trim()}": once start has nothing to say, who else can tell of it? (the text's "Hooks")`).toMatch(/startContainer hook #0: .*exit status 3/)
-  })
+  }, 60_000)
 
   it('delete --force of a running container whose poststop hook reads its stdin and exits 3, beside runc', async () => {
     const dir = tempDir()
@@ -990,7 +1008,7 @@ describeKernel('minirunc: hooks', () => {
     const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as { status: string; pid?: number }
     const [ours, theirs] = [read(seen), read(runcSeen)]
     expect({ status: ours.status, pid: ours.pid ?? 0 }, `the status and pid in the state the poststop hook read, vs runc's: of which moment of delete does that state speak? (config.md, "poststop"; runc's delete.go)`).toEqual({ status: theirs.status, pid: theirs.pid ?? 0 })
-  })
+  }, 60_000)
 
   it('a createRuntime hook that sleeps 600 s, with a timeout of 1', async () => {
     const dir = tempDir()
