@@ -951,7 +951,7 @@ describeKernel('minirunc: hooks', () => {
     expect(existsSync(join(t.bundle, 'rootfs', 'by-start-hook')), 'by-start-hook is in the bundle\'s rootfs before start').toBe(false)
     const started = await t.rt('start', 'h4')
     expect(started.code, `start failed: ${started.stderr} (where is a startContainer hook's path looked up? config.md, "POSIX-platform Hooks")`).toBe(0)
-    expect(await waitFor(() => probeLines(t.out()).length === 2, 10_000), `the program did not print both files within 10 s; it printed: ${t.out()}`).toBe(true)
+    expect(await waitFor(() => probeLines(t.out()).length === 2, 10_000), `the program did not print both files within 10 s; the container printed: ${t.out()} (where is a startContainer hook's path looked up? config.md, "POSIX-platform Hooks")`).toBe(true)
     expect(probeLines(t.out()), 'what the program read of /scratch/by-create-hook and /by-start-hook').toEqual([{ cat: 'created' }, { cat: 'started' }])
   })
 
