@@ -360,13 +360,10 @@ export class Helper {
   }
 
   /**
-   * pivot_root(): make `newRoot` the root of the mount namespace and move the old root to `putOld`, from where it can be unmounted.
-   * @param newRoot the new root; it must be a mount point, and not on the same mount as the current root (pivot_root(2), "ERRORS")
-   * @param putOld a directory at or under newRoot (pivot_root(2))
-   * @throws EINVAL when newRoot is not a mount point, putOld is not under it, or the current root is on a shared mount.
-   * @throws EBUSY when newRoot or putOld is the current root.
-   * @throws EPERM without CAP_SYS_ADMIN.
-   * @precondition In a mount namespace of its own; the kernel refuses it (EINVAL) when newRoot's mount, its parent or the current root's parent is shared (pivot_root(2), "ERRORS").
+   * pivot_root(): make `newRoot` the root of the caller's mount namespace, and put the old root at `putOld`.
+   * @param newRoot the new root
+   * @param putOld where the old root goes
+   * @throws the errno the kernel answers; pivot_root(2), "ERRORS", says which condition each one means.
    */
   pivotRoot(newRoot: string, putOld: string): Promise<unknown> {
     return this.#call('pivot_root', newRoot, putOld)
