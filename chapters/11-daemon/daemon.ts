@@ -23,8 +23,9 @@ export class Daemon extends DaemonBase {
    * The daemon's ends of the FIFOs through which containerd's shim passes a container's stdio
    * (`io`, as startTask takes it): made if they are not there yet, the output read from its
    * first byte into the container's log and to every client attached to it, and stdin (with
-   * OpenStdin) ready to be written. start() opens them before the task exists; restore()
-   * opens them again for a task that ran on while no daemon did.
+   * OpenStdin) ready to be written: the process reads its clients' stdin in the order they sent
+   * it, whenever each chunk came. start() opens them before the task exists; restore() opens
+   * them again for a task that ran on while no daemon did.
    */
   openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: LogWriter } {
     // TODO(11): the daemon's side of a container's stdio (the text's "Start, and the FIFOs"; dockerd's
@@ -36,6 +37,8 @@ export class Daemon extends DaemonBase {
     //      the form its container's tty decides (lib/output-streams.ts, given).
     //   3. The daemon writes the container's stdin for as long as it runs, and the shim opens its end only after
     //      Tasks.Create: opening it may neither wait for the shim nor fail for its absence (fifo(7), open(2)).
+    //      A client may send stdin before start(), and more while containerd creates the task: where does each
+    //      chunk wait at each of those moments, and in which order does the process read them?
     //   4. DaemonBase (lib/engine-daemon.ts) keeps a container's attached clients and its stdin end in Live.
     throw new NotImplementedError('11-daemon', 'openStreams')
   }

@@ -70,8 +70,9 @@ export class Daemon extends DaemonBase {
    * The daemon's ends of the FIFOs through which containerd's shim passes a container's stdio
    * (`io`, as startTask takes it): made if they are not there yet, the output read from its
    * first byte into the container's log and to every client attached to it, and stdin (with
-   * OpenStdin) ready to be written. start() opens them before the task exists; restore()
-   * opens them again for a task that ran on while no daemon did.
+   * OpenStdin) ready to be written: the process reads its clients' stdin in the order they sent
+   * it, whenever each chunk came. start() opens them before the task exists; restore() opens
+   * them again for a task that ran on while no daemon did.
    */
   openStreams(c: Container): { io: TaskIO; readers: OutputReader[]; log: LogWriter } {
     const live = this.liveOf(c.ID)
@@ -92,6 +93,8 @@ export class Daemon extends DaemonBase {
       // read and write: an open that never waits for the shim, and a FIFO never without a reader
       live.stdin = new Socket({ fd: openSync(io.stdin, 'r+'), readable: false, writable: true })
       live.stdin.on('error', () => {})
+      // from here on attach writes straight into the FIFO: what its clients sent before must be in it first
+      for (const chunk of this.ownOf(c.ID).stdinEarly.splice(0)) live.stdin.write(chunk)
     }
     return { io, readers, log }
   }
@@ -134,7 +137,6 @@ export class Daemon extends DaemonBase {
     }
     Object.assign(c.State, { Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME })
     this.save(c)
-    for (const chunk of own.stdinEarly.splice(0)) live.stdin?.write(chunk)
     if (own.stdinEnded) void this.closeStdin(c)
     live.finished = this.monitor(c, readers, log)
     return 'started'

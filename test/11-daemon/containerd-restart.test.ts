@@ -4,15 +4,18 @@
  * of the real containerd that lets the test act at the moments that matter. containerd is
  * killed (its shims and containers run on), one container ends while it is down, and it is
  * started again on the same socket and state. What each container exited with is asked of
- * containerd itself, never written here.
+ * containerd itself, never written here. Then a client's stdin meets a start whose Tasks.Create
+ * the test holds.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { Duplex, PassThrough, Writable } from 'node:stream'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it, vi } from 'vitest'
 import { Daemon } from '#ch/11-daemon/daemon.ts'
-import { route } from '../../lib/engine-routes.ts'
+import { imageRef, route } from '../../lib/engine-routes.ts'
+import { readLog } from '../../lib/output-streams.ts'
 import { connectContainerd, type Containerd as Client } from '../../lib/containerd.ts'
 import { serveUnix } from '../../lib/engine-http.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -51,6 +54,8 @@ let againStarted: string | undefined
 let deleting: Promise<unknown> | undefined
 /** a NotImplementedError the daemon met when its stream ended (a resume not written yet) */
 let unwritten: unknown
+/** a container whose Tasks.Create the staged client holds until `gate` resolves; `called` once the daemon has sent it */
+let holdCreate: { id: string; called(): void; gate: Promise<void> } | undefined
 const trap = (error: unknown) => {
   if (error instanceof NotImplementedError) unwritten = error
 }
@@ -102,9 +107,18 @@ function stagedClient(real: Client): Client {
     if (request.container_id === ids.again) await deleting
     return real.tasks.Delete(request)
   }
+  const create = async (request: Record<string, unknown>) => {
+    const hold = holdCreate
+    if (hold && request.container_id === hold.id) {
+      hold.called()
+      await hold.gate
+    }
+    return real.tasks.Create(request)
+  }
+  const staged: Record<string, unknown> = { Get: get, Delete: del, Create: create }
   return {
     ...real,
-    tasks: new Proxy(real.tasks, { get: (target, method) => (method === 'Get' ? get : method === 'Delete' ? del : Reflect.get(target, method)) }),
+    tasks: new Proxy(real.tasks, { get: (target, method) => (typeof method === 'string' && staged[method]) || Reflect.get(target, method) }),
     // each subscription is in place only a second after the call, as containerd may put it
     events: registeredLate({
       ...real.events,
@@ -252,5 +266,50 @@ describeKernel('containerd restarts under a running daemon', () => {
     await until(() => exits.has(id))
     const waited = await docker('28.2.2', host, ['wait', id], { timeout: 10_000, stuck: `docker wait of a container that ended after containerd's restart never answered (containerd reported its exit, status ${exits.get(id)}): is your daemon subscribed to the new containerd's events (${SECTION})?` })
     expect(waited.stdout.trim(), 'a container that ended after containerd\'s restart: docker wait should report the status containerd reported').toBe(String(exits.get(id)))
+  })
+})
+
+describeKernel('stdin while containerd creates the task', () => {
+  it('stdin sent before the start and while Tasks.Create is under way', async () => {
+    await ready()
+    const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
+    const lines = ['sent before the start\n', 'sent while containerd creates the task\n', 'and the last line\n']
+    // the client's side of a hijacked connection: what it sends, and a sink for what it receives
+    const input = new PassThrough()
+    const socket = Duplex.from({ readable: input, writable: new Writable({ write: (_chunk, _encoding, done) => done() }) })
+    let called = () => {}
+    let release = () => {}
+    const asked = new Promise<void>((resolve) => (called = resolve))
+    holdCreate = { id: c.ID, called, gate: new Promise<void>((resolve) => (release = resolve)) }
+    const turn = () => new Promise((resolve) => setImmediate(resolve))
+    try {
+      daemon!.attach(c, socket, { stdin: true, stdout: true, stderr: true })
+      input.write(lines[0])
+      await turn()
+      const started = daemon!.start(c)
+      started.catch(() => {})
+      const held = await Promise.race([asked.then(() => true), started.then(() => false, () => false)])
+      expect(held, 'the start ended without asking containerd to create the task').toBe(true)
+      // the client goes on sending, and ends its input, while containerd creates the task
+      input.write(lines[1])
+      input.end(lines[2])
+      await turn()
+      await turn()
+      release()
+      await started
+      const exited = await until(() => !c.State.Running, 15_000)
+      const read = readLog(c.LogPath, { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }).entries.map((e) => e.log)
+      const sent = 'one line before the start, the next two and the end while containerd was creating the task (the test held Tasks.Create)'
+      expect(read, read.length === 0
+        ? `cat read none of the stdin the client sent, ${sent}: who held the stdin FIFO open at each of those moments, and what does a FIFO keep once nobody does (fifo(7))?`
+        : `cat echoed its stdin, but not as the client sent it, ${sent}: where did each chunk wait at each of those moments, and what decided which reached the FIFO first (the text's "Start, and the FIFOs")?`)
+        .toEqual(lines)
+      expect(exited, 'cat echoed all of its stdin but never saw its end, sent while containerd was creating the task: when may that end be passed on, and to whom (the text\'s "Attach, wait and the exit")?').toBe(true)
+    } finally {
+      release()
+      holdCreate = undefined
+      input.destroy()
+      await daemon?.remove(c, true).catch(() => {})
+    }
   })
 })
