@@ -108,6 +108,8 @@ export class Daemon extends DaemonBase {
    * open or connected behind.
    */
   async start(c: Container): Promise<'started' | 'already'> {
+    // dockerd holds the container's lock through a start: a second one waits for the first, then finds it running
+    await this.afterStart(c.ID)
     if (c.State.Running) return 'already'
     const live = this.liveOf(c.ID)
     const own = this.ownOf(c.ID)

@@ -5,7 +5,7 @@
  * killed (its shims and containers run on), one container ends while it is down, and it is
  * started again on the same socket and state. What each container exited with is asked of
  * containerd itself, never written here. Then a client's stdin meets a start whose Tasks.Create
- * the test holds.
+ * the test holds, and so does a second start.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
@@ -269,7 +269,7 @@ describeKernel('containerd restarts under a running daemon', () => {
   })
 })
 
-describeKernel('stdin while containerd creates the task', () => {
+describeKernel('while containerd creates a task', () => {
   it('stdin sent before the start and while Tasks.Create is under way', async () => {
     await ready()
     const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
@@ -309,6 +309,38 @@ describeKernel('stdin while containerd creates the task', () => {
       release()
       holdCreate = undefined
       input.destroy()
+      await daemon?.remove(c, true).catch(() => {})
+    }
+  })
+
+  it('a second start of a container while its first is in Tasks.Create', async () => {
+    await ready()
+    const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['sh', '-c', 'echo ran; exit 3'], HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
+    let called = () => {}
+    let release = () => {}
+    const asked = new Promise<void>((resolve) => (called = resolve))
+    holdCreate = { id: c.ID, called, gate: new Promise<void>((resolve) => (release = resolve)) }
+    try {
+      // as the route starts a container, twice: the second `docker start` comes while containerd creates the first's task
+      const first = daemon!.starting(c.ID, daemon!.start(c))
+      first.catch(() => {})
+      const held = await Promise.race([asked.then(() => true), first.then(() => false, () => false)])
+      expect(held, 'the start ended without asking containerd to create the task').toBe(true)
+      const second = daemon!.starting(c.ID, daemon!.start(c))
+      second.catch(() => {})
+      await Promise.race([second.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 500))])
+      release()
+      const answers = await Promise.allSettled([first, second])
+      const said = answers.map((a) => (a.status === 'fulfilled' ? a.value : `refused: ${(a.reason as Error).message}`))
+      expect(said, 'two `docker start` of one container, the second sent while the first was in containerd\'s Tasks.Create (held by the test): on dockerd both succeed, and the container runs once. What did your second start find of the first, and what did it do to it (moby daemon/start.go: what does dockerd hold through a start)?')
+        .toEqual(['started', 'already'])
+      await until(() => !c.State.Running, 15_000)
+      const read = readLog(c.LogPath, { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }).entries.map((e) => e.log)
+      expect({ running: c.State.Running, exitCode: c.State.ExitCode, error: c.State.Error, output: read }, 'after two starts at once, the container should have run once, and its record say how that run ended')
+        .toEqual({ running: false, exitCode: 3, error: '', output: ['ran\n'] })
+    } finally {
+      release()
+      holdCreate = undefined
       await daemon?.remove(c, true).catch(() => {})
     }
   })
