@@ -262,7 +262,8 @@ export class Daemon extends DaemonBase {
     if (want.stdin && c.Config.OpenStdin) {
       socket.on('data', (chunk: Buffer) => {
         if (live.stdin) live.stdin.write(chunk)
-        else own.stdinEarly.push(chunk)
+        // kept for the next start; a run whose stdin has ended takes no more, and the next run has a stdin of its own (moby container.Reset)
+        else if (!c.State.Running) own.stdinEarly.push(chunk)
       })
       socket.on('end', () => {
         // without StdinOnce (or with a tty) the end of one client's input ends that client's session only,

@@ -5,7 +5,7 @@
  * killed (its shims and containers run on), one container ends while it is down, and it is
  * started again on the same socket and state. What each container exited with is asked of
  * containerd itself, never written here. Then a client's stdin meets a start whose Tasks.Create
- * the test holds, and so does a second start.
+ * the test holds, and so does a second start; and stdin sent to a run whose stdin has ended.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
@@ -269,7 +269,7 @@ describeKernel('containerd restarts under a running daemon', () => {
   })
 })
 
-describeKernel('while containerd creates a task', () => {
+describeKernel('a container\'s stdin and its starts', () => {
   it('stdin sent before the start and while Tasks.Create is under way', async () => {
     await ready()
     const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
@@ -341,6 +341,48 @@ describeKernel('while containerd creates a task', () => {
     } finally {
       release()
       holdCreate = undefined
+      await daemon?.remove(c, true).catch(() => {})
+    }
+  })
+
+  it('stdin sent to a run whose stdin has ended', async () => {
+    await ready()
+    // each run echoes its stdin, says when it has ended, and then waits for the gate
+    const c = await daemon!.create({
+      Image: `${registry!.host}/busybox`, Cmd: ['sh', '-c', 'cat; echo stdin ended; while [ ! -e /gate/runs ]; do sleep 0.05; done'],
+      OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+      HostConfig: { NetworkMode: 'none', Binds: [`${join(dir!, 'gate')}:/gate`] },
+    }, undefined, imageRef)
+    const logged = () => readLog(c.LogPath, { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }).entries.map((e) => e.log)
+    const clients: PassThrough[] = []
+    /** a client attached with its stdin, as `echo LINE | docker attach` (or `docker start -ai`): it sends its line and ends */
+    const send = (line: string) => {
+      const input = new PassThrough()
+      clients.push(input)
+      daemon!.attach(c, Duplex.from({ readable: input, writable: new Writable({ write: (_chunk, _encoding, done) => done() }) }), { stdin: true, stdout: true, stderr: true })
+      input.end(line)
+    }
+    const turn = () => new Promise((resolve) => setImmediate(resolve))
+    try {
+      send('first run\n')
+      await turn()
+      await daemon!.starting(c.ID, daemon!.start(c))
+      expect(await until(() => logged().includes('stdin ended\n'), 15_000), 'the first run never saw the end of its stdin').toBe(true)
+      // the first run still runs, its stdin over: a second client attaches with stdin and sends a line
+      send('sent to the first run after its stdin ended\n')
+      await turn()
+      await turn()
+      writeFileSync(join(dir!, 'gate', 'runs'), '')
+      expect(await until(() => !c.State.Running, 15_000), 'the first run did not end').toBe(true)
+      // the next run, as `docker start -ai` makes it: attach, send, end, start
+      send('second run\n')
+      await turn()
+      await daemon!.starting(c.ID, daemon!.start(c))
+      await until(() => logged().filter((line) => line === 'stdin ended\n').length === 2 && !c.State.Running, 15_000)
+      expect(logged(), 'each run of the container echoes the stdin it read: the second read input a client had sent to the first run after that run\'s stdin had ended. Whose is that input, and what becomes of a container\'s stdin when a run ends (moby container.Reset, daemon/container/container.go)?')
+        .toEqual(['first run\n', 'stdin ended\n', 'second run\n', 'stdin ended\n'])
+    } finally {
+      for (const input of clients) input.destroy()
       await daemon?.remove(c, true).catch(() => {})
     }
   })
