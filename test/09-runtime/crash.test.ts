@@ -83,8 +83,9 @@ async function checkNothingLeft(t: ReturnType<typeof setup>, id: string, killed:
   expect(killed.code, `${when} exited otherwise than by the SIGKILL: ${killed.printed}`).toBe(137)
   const state = await t.rt('state', id)
   expect(state.code === 0 || /container does not exist/.test(state.stderr), `state after ${when}: ${state.stderr}`).toBe(true)
+  const there = existsSync(join(t.root, id)) ? `ROOT/${id} was there` : `ROOT/${id} was not there yet`
   const deleted = await t.rt('delete', '--force', id)
-  expect(deleted.code, `delete --force after ${when}: ${deleted.stderr}. What must already be on disk for it to act, at every moment of create? (the text's "create")`).toBe(0)
+  expect(deleted.code, `delete --force after ${when} (${there}): ${deleted.stderr}. What must already be on disk for it to act, at every moment of create, and what does a shim that runs delete --force after a failed create expect of an ID the runtime has no record of? (the text's "create"; runc's delete.go)`).toBe(0)
   expect(existsSync(join(t.root, id)), `ROOT/${id} still there after ${when}, then delete --force (it holds ${existsSync(join(t.root, id)) ? readdirSync(join(t.root, id)).join(', ') || 'nothing' : ''}): which command could ever remove it? (the text's "create")`).toBe(false)
   expect(await waitFor(() => livingBelow(killed.hold).length === 0, 3000), `processes alive 3 s after ${when}, then delete --force: ${livingBelow(killed.hold).join(', ')}. Who could still find them, and by what?`).toBe(true)
   expect(cgroupDirsLeft(cgroupsPath), `cgroups left after ${when}, then delete --force: what named them to delete, and since when? (the text's "create")`).toEqual([])
