@@ -125,9 +125,11 @@ export function shimLog(bundle: string): (message: string) => void {
 /**
  * Resolves once nothing waits unread in the FIFO at `path`, once its reader has read nothing
  * for `patience` ms (gone, or never there), or when the FIFO is gone. Node cannot ask how much
- * a FIFO holds; the helper can.
+ * a FIFO holds; the helper can. `read` is called each time the reader has taken some of it.
+ * The default patience only frees the helper at last: how long an exit may wait for a reader
+ * is its caller's to bound.
  */
-export async function outputRead(path: string, patience = 1000): Promise<void> {
+export async function outputRead(path: string, patience = 60_000, read?: () => void): Promise<void> {
   const helper = Helper.start()
   try {
     let last = -1
@@ -135,7 +137,10 @@ export async function outputRead(path: string, patience = 1000): Promise<void> {
     for (;;) {
       const bytes = await helper.fifoUnread(path)
       if (bytes === 0) return
-      if (bytes !== last) [last, since] = [bytes, Date.now()]
+      if (bytes !== last) {
+        if (bytes < last) read?.()
+        ;[last, since] = [bytes, Date.now()]
+      }
       else if (Date.now() - since > patience) return
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
@@ -155,11 +160,16 @@ export async function outputRead(path: string, patience = 1000): Promise<void> {
 export class Terminal {
   readonly done: Promise<void>
   #ended = false
+  #read = 0
+  /** grows as the reader takes what the keeper left in the FIFO (the keeper's own copy is not seen) */
+  get progress(): number {
+    return this.#read
+  }
 
   private constructor(readonly socket: string, readonly dir: string, readonly keeper: Helper, stdout: string) {
     this.done = keeper.exited.then(() => {
       this.#ended = true
-      return stdout ? outputRead(stdout) : undefined
+      return stdout ? outputRead(stdout, undefined, () => this.#read++) : undefined
     })
   }
 

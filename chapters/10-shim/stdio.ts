@@ -24,6 +24,8 @@ export interface Copying {
   done: Promise<void>
   /** close the process's stdin (CloseIO): it reads end-of-file */
   closeStdin(): void
+  /** a count that grows whenever output moves on towards its reader, and stands still when it does not */
+  readonly progress: number
 }
 
 // #region copyStdio
@@ -49,6 +51,9 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   //      A process with no stdin FIFO reads end-of-file at once.
   //   5. The shim must be able to exit while a FIFO is still open, and a FIFO that fails costs its
   //      own output, never the shim (the text says which kind of Node stream blocks a thread).
+  //   6. `progress` is what #watch has to tell a reader that is slow from one that has stopped or
+  //      never came. What can the shim see move while a reader takes a few KiB at a time, and how
+  //      long can it see nothing move although the reader is still reading?
   throw new NotImplementedError('10-shim', 'copyStdio')
 }
 // #endregion copyStdio

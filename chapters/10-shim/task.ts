@@ -45,7 +45,8 @@ export class Task extends TaskBase {
     //      code know that a Start of this process is still running? (The text's "The Task service";
     //      core/runtime/v2/README.md, "Events".)
     //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it? Can
-    //      it always finish (what can an exec leave behind)?
+    //      it always finish (what can an exec leave behind)? A reader may be slow, stop reading, or
+    //      never come: how long may each of them hold the exit (stdio.ts, Copying)?
     //   3. A process can also end without ever running: Delete's runtime delete ends one whose
     //      Start failed. containerd still waits for its exit (its Wait), and TaskDelete waits for
     //      TaskExit (lib/shim-task.ts, delete).

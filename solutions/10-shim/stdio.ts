@@ -4,7 +4,7 @@
  */
 import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { Socket } from 'node:net'
-import type { Readable, Writable } from 'node:stream'
+import { Transform, type Readable, type Writable } from 'node:stream'
 import { openOutput, outputRead } from '../../lib/shim.ts'
 
 /** The FIFO paths containerd sends in Create and Exec ('' for none). */
@@ -26,6 +26,8 @@ export interface Copying {
   done: Promise<void>
   /** close the process's stdin (CloseIO): it reads end-of-file */
   closeStdin(): void
+  /** a count that grows whenever output moves on towards its reader, and stands still when it does not */
+  readonly progress: number
 }
 
 // #region copyStdio
@@ -42,6 +44,7 @@ export interface Copying {
  */
 export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   const outputs: Promise<void>[] = []
+  let progress = 0 // chunks taken from the pipes, and reads of what the FIFOs still held
   for (const name of ['stdout', 'stderr'] as const) {
     const source = pipes[name]
     if (!source) continue
@@ -53,10 +56,19 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
     }
     outputs.push(
       openOutput(paths[name]).then(({ fifo, keeper }) => {
-        fifo.on('error', () => source.resume()) // a FIFO that fails costs its output, not the shim
-        source.pipe(fifo) // also ends the FIFO when the pipe has ended already: a quick exec is over before exec --detach returns
+        // a pipe gives up to 64 KiB at a time, which a slow reader takes for seconds: pass it on a page
+        // at a time, so that what the reader takes is seen as it goes
+        const pages = new Transform({
+          transform(chunk: Buffer, _encoding, next) {
+            for (let i = 0; i < chunk.length; i += 4096) this.push(chunk.subarray(i, i + 4096))
+            next()
+          },
+        })
+        fifo.on('error', () => (source.unpipe(pages), source.resume())) // a FIFO that fails costs its output, not the shim
+        source.pipe(pages).pipe(fifo) // also ends the FIFO when the pipe has ended already: a quick exec is over before exec --detach returns
+        pages.on('data', () => progress++) // paused while the FIFO is full: a reader that stops, stops it
         return new Promise<void>((resolve) => fifo.once('close', resolve))
-          .then(() => outputRead(paths[name])) // ctr closes its end once told of the exit: let it read first
+          .then(() => outputRead(paths[name], undefined, () => progress++)) // ctr closes its end once told of the exit: let it read first
           .finally(() => closeSync(keeper))
       }),
     )
@@ -71,6 +83,9 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   } else pipes.stdin?.end()
   return {
     done: Promise.all(outputs).then(() => undefined),
+    get progress() {
+      return progress
+    },
     closeStdin() {
       // ctr sends CloseIO as soon as its own stdin ends: its last bytes may still be in the
       // FIFO, unread, or read but not yet passed on. They go first.

@@ -13,12 +13,24 @@ import { TaskBase, type Proc } from '../../lib/shim-task.ts'
 import type { Exit } from './reaper.ts'
 
 /**
- * How long an exit waits for its output to be delivered: a process an exec left running can
- * hold the exec's pipe open for as long as it likes, and the exit must still be told.
+ * How long an exit waits for its output while none of it moves: a process an exec left running
+ * can hold the exec's pipe open for as long as it likes, and a reader can stop reading, or never
+ * come; the exit must still be told. A reader that keeps reading, however slowly, gets it all first.
  */
-const OUTPUT_GRACE_MS = 3000
+const OUTPUT_QUIET_MS = 3000
 /** How long the init's exit waits for the execs that still run (the kernel kills them when the init dies). */
 const EXECS_GRACE_MS = 10_000
+
+/** Settles once `io`'s output is delivered, or once none of it has moved for OUTPUT_QUIET_MS. */
+async function delivered(io: { done: Promise<void>; readonly progress: number }): Promise<void> {
+  let over = false
+  io.done.then(() => (over = true), () => (over = true))
+  for (let seen = io.progress, since = Date.now(); !over; ) {
+    await Promise.race([io.done.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 100).unref())])
+    if (io.progress !== seen) [seen, since] = [io.progress, Date.now()]
+    else if (Date.now() - since > OUTPUT_QUIET_MS) return
+  }
+}
 
 /** A PID to come: the reaper is asked for its exit before the runtime runs, and told the PID after. */
 function pidToCome(): { pid: Promise<number>; told(pid: number): void; failed(error: unknown): void } {
@@ -90,7 +102,7 @@ export class Task extends TaskBase {
     exit.then(async (exit: Exit) => {
       if (!p.id) this.#initReaped = true
       await this.#starting.get(p)
-      await Promise.race([p.io?.done, new Promise((resolve) => setTimeout(resolve, OUTPUT_GRACE_MS).unref())])
+      if (p.io) await delivered(p.io)
       // The init's exit is the last the task tells: containerd (and dockerd after it) takes it for
       // the end of the task, and an exec's exit told after it belongs to a task already gone.
       if (!p.id) await Promise.race([this.#execsEnded(), new Promise((resolve) => setTimeout(resolve, EXECS_GRACE_MS).unref())])

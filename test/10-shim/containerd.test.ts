@@ -3,13 +3,15 @@
  * shim found on its PATH as containerd-shim-minidocker-v2, runc as the runtime below it.
  */
 import { spawn } from 'node:child_process'
+import { execa } from 'execa'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import { expect, it } from 'vitest'
 import { Status, grpcDefinition } from '../../lib/containerd-proto.ts'
 import { describeKernel } from '../support/kernel.ts'
-import type { Containerd } from '../support/containerd.ts'
+import { CTR, type Containerd } from '../support/containerd.ts'
+import { onCleanup } from '../support/files.ts'
 import { containerdForFile, ctrOk, type CtrResult, ctrRun, parentOf, processGone, SHIM, taskRow, waitUntil } from './support.ts'
 
 
@@ -42,6 +44,22 @@ describeKernel('the shim under the real containerd', () => {
     const r = ctrOk(await run(['--rm'], name('bulk'), ['sh', '-c', count], 'x'.repeat(size), 60_000), 'ctr run --rm with 1 MiB of stdin', 'the container never saw the end of its input — what does it see when CloseIO comes while its stdin is still full (the text\'s "The FIFOs")?')
     expect(r.stdout, `ctr wrote ${size} bytes into the stdin FIFO and then sent CloseIO; the container counted ${JSON.stringify(r.stdout)} before its end-of-file — where were the missing bytes when CloseIO came, and what did ending the process's stdin do to them (the text's "The FIFOs")?`).toBe(String(size))
     expect(r.exitCode).toBe(0)
+  }, 90_000)
+
+  it('ctr run --rm of a container that writes 512 KiB and exits, ctr\'s stdout piped into a reader that takes 8 KiB every 250 ms', async () => {
+    const size = 512 << 10
+    // the reader: 320 KiB at once, then 8 KiB every 250 ms until the end, never stopping; then the count
+    const reader = 'n=$(dd bs=65536 count=5 iflag=fullblock 2>/dev/null | wc -c); while c=$(dd bs=8192 count=1 iflag=fullblock 2>/dev/null | wc -c); [ "$c" -gt 0 ]; do n=$((n+c)); sleep 0.25; done; echo $n'
+    const args = ['--address', ctd.address, '--namespace', ctd.namespace, 'run', '--rm', '--runtime', SHIM, '--env', 'PATH=/bin', '--rootfs', rootfs, name('slow'), 'sh', '-c', `head -c ${size} /dev/zero`]
+    const piped = execa('sh', ['-c', `"$@" | { ${reader}; }`, 'sh', CTR, ...args], { reject: false, timeout: 60_000, killSignal: 'SIGKILL', detached: true })
+    onCleanup(() => {
+      try {
+        process.kill(-piped.pid!, 'SIGKILL') // ctr and the reader, by their process group
+      } catch {} // over already
+    })
+    const r = await piped
+    const got = ctrOk({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }, 'ctr run --rm into a slow reader').stdout
+    expect(got, `the container wrote ${size} bytes to its stdout and exited; ctr's stdout went into a reader that took 8 KiB every 250 ms and never stopped, and it got ${got} — what did ctr 1.6.20 do with its FIFOs when it heard of the exit, and what was still on its way then?`).toBe(String(size))
   }, 90_000)
 
   it('ctr task kill -s SIGKILL of a ctr run --rm sleep 600', async () => {

@@ -34,7 +34,7 @@ function pidFile(args: string[]): string {
 }
 
 /** A Task whose runtime, reaper and publisher are stand-ins the test controls. */
-function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; createGate?: Promise<void>; execOutputHeld?: boolean; initOutputHeld?: boolean } = {}) {
+function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; createGate?: Promise<void>; execOutputHeld?: boolean; initOutputHeld?: boolean; initOutput?: { stdout: Readable; fifo: string } } = {}) {
   const bundle = tempDir()
   const calls: string[][] = []
   const topics: string[] = []
@@ -61,6 +61,7 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
         await options.createGate
         writeFileSync(pidFile(args), String(PID))
       }
+      if (args[0] === 'create' && options.initOutput) return { stdin: null, stdout: options.initOutput.stdout, stderr: ended() }
       if (args[0] === 'create' && options.initOutputHeld) {
         const held = new PassThrough() // the init's output, still being copied when it exits
         onCleanup(() => held.destroy())
@@ -85,7 +86,7 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
     id: 'c1', bundle, runtime, reaper, publisher,
     mountRootfs: async () => {}, unmountRootfs: async () => {}, shutdown: () => void shutdowns++,
   })
-  const create = () => task.create({ id: 'c1', bundle, rootfs: [], terminal: false, stdin: '', stdout: '', stderr: '' })
+  const create = () => task.create({ id: 'c1', bundle, rootfs: [], terminal: false, stdin: '', stdout: options.initOutput?.fifo ?? '', stderr: '' })
   return {
     task, calls, topics, told, create, shutdowns: () => shutdowns,
     exit: (status: number) => exit({ pid: PID, status, at: new Date() }),
@@ -238,6 +239,73 @@ describe('the Task service', () => {
     const answer = await Promise.race([t.task.wait({ id: 'c1', exec_id: 'e1' }), new Promise((resolve) => setTimeout(() => resolve('no answer'), 10_000))])
     expect(answer, 'sh -c \'sleep 600 & exit 2\' as an exec: its exit got no Wait answer in 10 s, because sleep still holds the exec\'s stdout — what does ctr task exec, or docker exec, do meanwhile, and what does containerd-shim-runc-v2 do with an exit whose output has not ended (task/service.go; process/exec.go, delete)?').toMatchObject({ exit_status: 2 })
   }, 20_000)
+
+  /** The init's output: `size` bytes, each 4 KiB page numbered, given to the copy as it asks. */
+  const numbered = (size: number) => {
+    let made = 0
+    const stdout = new Readable({
+      read() {
+        if (made >= size) return void this.push(null)
+        const chunk = Buffer.alloc(Math.min(65536, size - made))
+        for (let i = 0; i < chunk.length; i += 4096) chunk.writeUInt32BE((made + i) / 4096, i)
+        made += chunk.length
+        this.push(chunk)
+      },
+    })
+    onCleanup(() => stdout.destroy())
+    return stdout
+  }
+  /** ctr's side of a new stdout FIFO: a read end that reads only when the test says so. */
+  const stdoutFifo = () => {
+    const fifo = join(tempDir(), 'stdout')
+    execFileSync('mkfifo', [fifo])
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    onCleanup(() => closeSync(reader))
+    return { fifo, reader }
+  }
+  const readSome = (fd: number, buffer: Buffer) => {
+    try {
+      return readSync(fd, buffer)
+    } catch {
+      return 0 // EAGAIN: nothing in the FIFO now
+    }
+  }
+
+  it('the init exits with 192 KiB of output still on its way to a reader that takes 4 KiB every 250 ms', async () => {
+    const size = 192 << 10
+    const { fifo, reader } = stdoutFifo()
+    const t = standIn({ initOutput: { stdout: numbered(size), fifo } })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    t.exit(0) // the process is gone; the rest of its output is in the pipe, the copy and the FIFO
+    const buffer = Buffer.alloc(4096)
+    let got = 0
+    let gotWhenTold = -1
+    for (const end = Date.now() + 45_000; got < size && Date.now() < end; ) {
+      if (gotWhenTold < 0 && t.told.includes('/tasks/exit c1')) gotWhenTold = got
+      got += readSome(reader, buffer)
+      await new Promise((resolve) => setTimeout(resolve, 250)) // a slow reader, but one that never stops
+    }
+    await waitUntil(() => t.told.includes('/tasks/exit c1'), 10_000, `the reader had read all ${got} bytes, and the exit was not told within 10 s`)
+    if (gotWhenTold < 0) gotWhenTold = got
+    expect(gotWhenTold, `the init exited with ${size} bytes of output still on their way to a reader that took 4 KiB every 250 ms and never stopped, and TaskExit was published when it had got ${gotWhenTold} — what does ctr 1.6.20 do with its FIFOs when it hears of the exit, and how would the shim tell a slow reader from one that has gone?`).toBe(size)
+  }, 70_000)
+
+  it('the init exits with 1 MiB of output still on its way to a reader that took 64 KiB and then stopped reading', async () => {
+    const { fifo, reader } = stdoutFifo()
+    const t = standIn({ initOutput: { stdout: numbered(1 << 20), fifo } })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    t.exit(0)
+    const buffer = Buffer.alloc(65536)
+    for (let got = 0, end = Date.now() + 10_000; got < 65536 && Date.now() < end; ) {
+      got += readSome(reader, buffer.subarray(got))
+      await tick()
+    }
+    // the reader stops here, with the FIFO still open: a ctr that was killed with its process group, say
+    const answer = await Promise.race([t.task.wait({ id: 'c1', exec_id: '' }), new Promise((resolve) => setTimeout(() => resolve('no answer'), 15_000))])
+    expect(answer, 'the init exited, and its reader took 64 KiB of its output and then read no more: Wait got no answer in 15 s — what would ctr run, and containerd after it, be waiting for, and for how long?').toMatchObject({ exit_status: 0 })
+  }, 30_000)
 
   it('the init exits while an exec runs, whose exit the reaper reports after the init\'s', async () => {
     const t = standIn()
