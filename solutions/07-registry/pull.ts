@@ -130,6 +130,11 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   // a config in the store is used only if its bytes are still its digest; else the registry's copy replaces it
   const configDone = intactBlob(paths.blobs, manifest.config.digest, signal).then((intact) => (intact ? undefined : downloadBlob(session, manifest.config, paths.blobs, undefined, signal)))
   configDone.catch(() => {})
+  // one manifest, no index: only its config says whether it is the platform asked for, and its layers wait for that word
+  if (options.platform && !INDEX_TYPES.includes(top.mediaType)) {
+    await configDone
+    checkPlatform(parseImageConfig(readBlob(paths.blobs, manifest.config.digest)))
+  }
   // a layer is there when the diff IDs of it and of every layer below are remembered and the chain is stored
   const present = manifest.layers.map((_, i) => storedLayer(root, manifest.layers.slice(0, i + 1).map((l) => l.digest)))
   manifest.layers.forEach((layer, i) => progress(statusMessage(shortDigest(layer.digest), present[i] ? 'Already exists' : 'Pulling fs layer')))

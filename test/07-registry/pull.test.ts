@@ -15,6 +15,7 @@ import { probeValue } from '../support/probe.ts'
 import { freePort, pushImage, pushIndex, startRegistry, storedBlobPath, type Registry } from '../support/registry.ts'
 import { runImage } from './run-image.ts'
 import { loopbackOnly } from './loopback-only.ts'
+import { interpose } from './interposer.ts'
 
 loopbackOnly()
 
@@ -142,6 +143,36 @@ describeKernel('pulling from a registry', () => {
     const other = hostPlatform().architecture === 's390x' ? 'riscv64' : 's390x'
     const error = await caught(() => pull(`${registry.host}/probe`, { platform: { os: 'linux', architecture: other } }))
     expect(error?.message, `expected the pull of an image for ${hostPlatform().architecture} with --platform linux/${other} to fail in pullImage's TODO's words`).toMatch(new RegExp(`not the linux/${other} asked for`))
+  })
+
+  it('a --platform of another architecture, for an image pushed without an index: what the registry is asked for', async () => {
+    const other = hostPlatform().architecture === 's390x' ? 'riscv64' : 's390x'
+    const config = probe.config.digest
+    const layers = probe.layers.map((l) => l.digest)
+    // the config's answer stops half-way until the pull has had every chance to ask for more
+    const proxy = await interpose(registry, { hold: [config] })
+    const run = { calls: 0 }
+    const slots = new Slots(3)
+    const counted = { limit: 3, run: <T>(signal: AbortSignal, job: () => Promise<T>, onWait?: () => void) => (run.calls++, slots.run(signal, job, onWait)) }
+    const pulling = caught(() => pull(`${proxy.host}/probe`, { platform: { os: 'linux', architecture: other }, slots: counted as unknown as Slots }))
+    let ended = false
+    void pulling.then(() => (ended = true))
+    const late = setTimeout(() => proxy.release(config), 20_000)
+    try {
+      for (let i = 0; i < 200 && !ended && !proxy.blobRequests.includes(config); i++) await new Promise((r) => setTimeout(r, 25))
+      // a margin for requests already on their way: the pull can ask for nothing more before the config is released
+      if (!ended) await new Promise((r) => setTimeout(r, 300))
+    } finally {
+      proxy.release(config)
+      clearTimeout(late)
+    }
+    const error = await pulling
+    expect(error?.message, `expected the pull to fail in pullImage's TODO's words`).toMatch(new RegExp(`not the linux/${other} asked for`))
+    const asked = proxy.blobRequests.filter((d) => layers.includes(d)).length
+    expect(
+      asked + run.calls,
+      `the image has no index, so nothing said it was for linux/${other} or not until its config arrived, and the pull ${asked ? `asked the registry for ${asked} layer(s)` : `asked for ${run.calls} download slot(s)`} of an image it was bound to refuse: what could the pull know of this image before the config, and what did it start on that knowledge? (see "Choosing a platform"; containerd's core/unpack/unpacker.go)`,
+    ).toBe(0)
   })
 
   it('an OCI index with two platforms, this machine\'s second, with and without --platform', async () => {
