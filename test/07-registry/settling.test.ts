@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import { Slots } from '#ch/07-registry/slots.ts'
+import { watchTransfer, type Watch } from '#ch/07-registry/transfer.ts'
+
+/** Let every queued promise callback run, then a few turns of the event loop more: nothing here does I/O. */
+const turns = async (n = 5): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+/** Whether `promise` settles once the callbacks queued now have run. */
+const settles = (promise: Promise<unknown>): Promise<boolean> =>
+  Promise.race([promise.then(() => true, () => true), turns().then(() => false)])
+/** A promise callback `depth` steps after this one. */
+const later = (depth: number, f: () => void): void => {
+  let p = Promise.resolve()
+  for (let i = 0; i < depth; i++) p = p.then(() => {})
+  void p.then(f)
+}
+const watcher = (): Watch => ({ progress: () => {}, signal: new AbortController().signal })
+
+describe('a transfer that settles as a pull joins it', () => {
+  it('pulls that join at the moment the job settles are told how it ended', async () => {
+    for (const outcome of ['resolves', 'rejects'] as const) {
+      const key = `settling-${outcome}-${Math.random()}`
+      const joins: { when: string; pull: Promise<string> }[] = []
+      const join = (when: string): void => {
+        const pull = watchTransfer(key, async () => 'a job started later', watcher())
+        pull.catch(() => {})
+        joins.push({ when, pull })
+      }
+      let finish!: () => void
+      const gate = new Promise<void>((resolve) => (finish = resolve))
+      const first = watchTransfer(
+        key,
+        () => {
+          const ending = gate.then(() => (outcome === 'resolves' ? 'the first job' : Promise.reject(new Error('the first job failed'))))
+          // the first callback of the job's own promise: after it settled, before any of yours
+          ending.then(() => join("on the job's own promise"), () => join("on the job's own promise"))
+          return ending
+        },
+        watcher(),
+      )
+      // and a pull that starts once the first pull has been told
+      first.then(() => join("after the first pull's end"), () => join("after the first pull's end"))
+      finish()
+      await first.catch(() => {})
+      await turns()
+      expect(joins.map((j) => j.when).sort(), 'both joins ran').toEqual(["after the first pull's end", "on the job's own promise"])
+      for (const { when, pull } of joins)
+        expect(
+          await settles(pull),
+          `the job ${outcome === 'resolves' ? 'resolved' : 'rejected'}, and a pull that asked for its key ${when} was never told anything: what did it find under the key at that moment, and who was left to tell it? (see "Two pulls, one download")`,
+        ).toBe(true)
+    }
+  })
+})
+
+describe('a slot handed to a waiter that is leaving', () => {
+  it('a waiter whose signal aborts in the turn its slot comes free', async () => {
+    for (let depth = 0; depth < 8; depth++) {
+      const slots = new Slots(1)
+      let end: (() => void) | undefined
+      const holder = slots.run(new AbortController().signal, () => new Promise<void>((resolve) => (end = resolve)))
+      const leaving = new AbortController()
+      const ran: string[] = []
+      const a = slots.run(leaving.signal, async () => void ran.push('a'))
+      const b = slots.run(new AbortController().signal, async () => void ran.push('b'))
+      a.catch(() => {})
+      b.catch(() => {})
+      // the holder's job has started (or run() has failed, which the race throws)
+      for (let i = 0; i < 5 && !end; i++) await Promise.race([holder, turns(1)])
+      if (!end) expect.fail('the first job, with a free slot, never started')
+      end()
+      later(depth, () => leaving.abort(new Error('the pull was cancelled')))
+      await holder
+      const where = `the job holding the only slot ended, and the first waiter's signal aborted ${depth} promise callback(s) later`
+      expect(await settles(b), `${where}: the second waiter never got a slot. Where did the slot go? (see "One limit for the daemon")`).toBe(true)
+      expect(await settles(a), `${where}: the first waiter's call never settled`).toBe(true)
+      expect(ran, `${where}: the second waiter's job did not run`).toContain('b')
+      // every job has ended: the one slot must be free again, and only one
+      let waited = false
+      let started = false
+      let release: () => void = () => {}
+      const next = slots.run(
+        new AbortController().signal,
+        () => new Promise<void>((resolve) => ((started = true), (release = resolve))),
+        () => (waited = true),
+      )
+      await turns(1)
+      expect(!waited && started, `${where}; when every job had ended, a new job ${waited ? 'had to wait' : 'did not start'} for a slot of a Slots(1) nobody held: how many slots does your count think are taken, and which waiter took one without ever giving it back? (see "One limit for the daemon")`).toBe(true)
+      let second = false
+      const other = slots.run(new AbortController().signal, async () => void (second = true), () => {})
+      await turns(1)
+      expect(second, `${where}; afterwards a Slots(1) ran two jobs at once: how many times was a slot given back? (see "One limit for the daemon")`).toBe(false)
+      release()
+      await Promise.all([next, other])
+    }
+  })
+})
