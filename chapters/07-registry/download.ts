@@ -15,8 +15,8 @@ import type { Descriptor, Session } from '../../lib/registry.ts'
  * GET blob `descriptor.digest` from the session's repository and store it in the CAS at
  * `dir`, verified against the digest and the descriptor's size as it streams. `onData` sees
  * every chunk, for progress; `signal` aborts the download. When it refuses a descriptor's
- * size, its Error says the descriptor has "no valid size". A connection that breaks off does
- * not end the download, up to MAX_DOWNLOAD_ATTEMPTS requests; its Error then names the blob.
+ * size, its Error says the descriptor has "no valid size"; when it gives up on a blob, its
+ * Error names the blob.
  */
 export async function downloadBlob(
   session: Session,

@@ -54,7 +54,7 @@ describeKernel('pulling through a link that misbehaves', () => {
     expect(error, 'a corrupted layer 1 must fail the pull').toBeDefined()
     expect(
       `${error.name}: ${error.message}`,
-      `layer 1 failed its digest check first and layer 0's download was stopped after it, but the pull reported the error above: which of the two tells the user what went wrong? (see "When a layer fails")`,
+      `the registry sent layer 1 with one byte flipped, and the pull reported the error above: could the user tell from it what went wrong, and with which blob? Which of the pull's failures caused the others? (see "When a layer fails")`,
     ).toMatch(new RegExp(`^DigestMismatchError: .*${failing.digest}`))
     await until(() => proxy.abandoned.length > 0)
     expect(proxy.abandoned, 'layer 1 failed, and the registry saw no download given up: layer 0\'s, which it holds open, was still running (see "When a layer fails")').toEqual([bottom.digest])

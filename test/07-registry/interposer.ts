@@ -32,7 +32,7 @@ export interface Faults {
   holdPaths?: string[]
   /** blob digest → its answers (the first `times` of them, or all) send `after` bytes of their body, then the connection is closed */
   drop?: Record<string, { after: number; times?: number }>
-  /** blob digests whose answers ignore a Range header: 200 and the whole blob, as some proxies answer */
+  /** blob digests whose requests reach the registry with only their Accept and Authorization headers */
   ignoreRange?: string[]
 }
 
