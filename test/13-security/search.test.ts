@@ -193,6 +193,24 @@ describe('seccomp: a verdict in a few steps', () => {
     await sweep(profile, compiled(profile, 'a profile whose personality rules take 350 instructions'), BUDGET)
   })
 
+  it('a profile whose allowed calls are hundreds of ranges, with a few conditional rules', async () => {
+    // Every even x86_64 number's call allowed (and what runc's init needs): in each ABI the
+    // allowed and the refused numbers alternate. Then rules under conditions, on odd numbers.
+    const x86_64 = ARCHITECTURES.SCMP_ARCH_X86_64!.syscalls
+    const even = Object.keys(x86_64).filter((name) => x86_64[name]! % 2 === 0)
+    const profile: Seccomp = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+      syscalls: [
+        { names: [...even, 'read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' },
+        conditional('personality', 'SCMP_ACT_ALLOW', undefined, [[0, 'SCMP_CMP_EQ', 8]]),
+        conditional('umask', 'SCMP_ACT_ERRNO', constants.errno.EACCES, [[0, 'SCMP_CMP_GT', 0o77]]),
+        conditional('setpgid', 'SCMP_ACT_ALLOW', undefined, [[0, 'SCMP_CMP_EQ', 0], [1, 'SCMP_CMP_LE', 2 ** 32 + 4]]),
+      ],
+    }
+    await sweep(profile, compiled(profile, 'a profile whose allowed calls alternate with refused ones'), BUDGET)
+  })
+
   it('profiles with a rule of the default\'s action, a call with conditional and unconditional rules, conditions on values of 2^32 and more', async () => {
     const big = 2 ** 32
     const rules: SeccompRule[] = [
