@@ -39,10 +39,9 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits
 /**
  * linux.seccomp as a BPF program for seccomp(SECCOMP_SET_MODE_FILTER) that gives every call,
  * from whatever ABI it comes, the verdict the filter runc loads for the same profile gives it
- * (runc's own additions to libseccomp's program included); x32 alone is judged otherwise: with
- * no x32 table here (lib/seccomp.ts's ARCHITECTURES), an x32 call gets what runc's filter gives
- * one under the same profile without SCMP_ARCH_X32. A name an ABI's table does not know is
- * skipped, as runc skips it. lib/seccomp.ts's seccompAction gives each action's return value.
+ * (runc's own additions to libseccomp's program included), with the system call tables this
+ * chapter has (lib/seccomp.ts's ARCHITECTURES). A name an ABI's table does not know is skipped,
+ * as runc skips it. lib/seccomp.ts's seccompAction gives each action's return value.
  *
  * The kernel runs the program on every system call the container makes, so its cost is part of
  * the contract: under Docker's default profile (lib/docker-security.ts), and under any profile,
@@ -72,11 +71,9 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   //   5. The cost. How many comparisons does a call meet before its own rules in your layout,
   //      and what does that grow with? Docker's profile names some 300 calls. Jumps only go
   //      forward and reach no further than they can, and one call's rules may be long.
-  //   6. A profile is not always taken as written, and a number is not always a call. What
-  //      does runc's filter make of a rule whose action is the default's, of a call with rules
-  //      with and without conditions in either order, of two conditional rules of one call
-  //      that both hold, of one rule whose conditions look at the same argument twice, of x86_64 numbers with the top bit set (0x80000000, and -1, which a
-  //      tracer leaves), under a denying and an allowing default?
+  //   6. A profile is not always taken as written, and a number is not always a call. Write
+  //      profiles whose rules meet (one call named by several rules, under either default) and
+  //      calls whose numbers name no call, and read what runc's filter does with each.
   //   Where to look: seccomp(2), "Filter program"; libseccomp's gen_bpf.c; runc's
   //   libcontainer/seccomp/patchbpf; the chapter's "seccomp: compiling a profile" and
   //   "A verdict in a few steps".

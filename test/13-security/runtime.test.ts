@@ -62,7 +62,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
       }, undefined, started)
       expectSame(r, what)
       expect(umaskOf(r.runc), `runc's own Umask line (${what}): ${r.runc.output}`).toMatch(/^0[0-7]{3}$/)
-      expect({ umask: umaskOf(r.ours), made: modeOf(r.ours) }, `${what}: the container's Umask line in /proc/self/status, and the mode of a file it creates, differ from runc's (right) — which of its process's attributes did the container get from whoever started the runtime, and does runc let it through? Compare /proc/self/status line by line under both runtimes, then read where runc's libcontainer sets it (rootfs_linux.go) and what config.json may say about it (the runtime spec's process.user)`).toEqual({ umask: umaskOf(r.runc), made: modeOf(r.runc) })
+      expect({ umask: umaskOf(r.ours), made: modeOf(r.ours) }, `${what}: the container's Umask line in /proc/self/status, and the mode of a file it creates, differ from runc's (right) — which of its process's attributes did the container get from whoever started the runtime, and does runc let it through? Compare /proc/self/status line by line under both runtimes, then read where runc's libcontainer sets it (rootfs_linux.go), and from what`).toEqual({ umask: umaskOf(r.runc), made: modeOf(r.runc) })
     }
   })
 
