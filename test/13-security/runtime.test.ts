@@ -66,6 +66,31 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     }
   })
 
+  it('a spec whose inheritable set holds more than its permitted set, as root and as user 1000, beside runc', async () => {
+    const sets = (bounding: string[], inheritable: string[], ambient: string[] = []) => ({ bounding, effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable, ambient })
+    const cases: [string, ReturnType<typeof sets>][] = [
+      ['CAP_KILL permitted and CAP_KILL, CAP_NET_ADMIN inheritable, both in the bounding set', sets(['CAP_KILL', 'CAP_NET_ADMIN'], ['CAP_KILL', 'CAP_NET_ADMIN'])],
+      ['the same, CAP_NET_ADMIN also ambient', sets(['CAP_KILL', 'CAP_NET_ADMIN'], ['CAP_KILL', 'CAP_NET_ADMIN'], ['CAP_NET_ADMIN'])],
+      ['CAP_KILL permitted and bounding, CAP_KILL, CAP_NET_ADMIN inheritable', sets(['CAP_KILL'], ['CAP_KILL', 'CAP_NET_ADMIN'])],
+    ]
+    for (const user of [undefined, { uid: 1000, gid: 1000 }]) {
+      for (const [spec, capabilities] of cases) {
+        const what = `${user ? 'user 1000' : 'root'}, ${spec}`
+        const r = await underBoth(['status'], (s) => {
+          s.process.capabilities = capabilities
+          if (user) s.process.user = user
+        })
+        if (r.runc.code !== 0) {
+          expect(r.runc.output, `runc's own run (${what})`).toMatch(/operation not permitted/)
+          expect({ code: r.ours.code === 0 ? 0 : 'refused', status: status(r.ours) }, `${what}: runc refuses to start this container (${r.runc.output.trim()}), yours started it with ${JSON.stringify(status(r.ours))}. Which sets did your process end up holding that the spec did not ask for, or not holding that it did, and which rule of capset(2) would have stopped you? (capabilities(7), "Programmatically adjusting capability sets")`).toEqual({ code: 'refused', status: undefined })
+          continue
+        }
+        expectSame(r, what, 'which of your calls did the kernel refuse, and what did your process hold at that moment?')
+        expect(status(r.ours), `${what}: the sets differ from runc's (right). What did your steps do to the inheritable set the spec asks for, and which set does capset(2) measure a new inheritable set against, at which moment? (capabilities(7), "Programmatically adjusting capability sets")`).toEqual(status(r.runc))
+      }
+    }
+  })
+
   it('user 1000 with three capabilities, one of them ambient, beside runc', async () => {
     const kept = ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN', 'CAP_KILL']
     const r = await underBoth(['id', 'status'], (spec: Spec) => {
