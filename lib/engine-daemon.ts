@@ -53,7 +53,7 @@ export interface Live {
   attached: Set<Attachment>
   /** the daemon's open end of the container's stdin FIFO, while it has one */
   stdin?: Writable
-  /** while the container is watched: resolves when its monitor returns */
+  /** set while the container is watched, and only then: resolves when its monitor returns, and is unset once it has */
   finished?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
   network?: NetworkAttachment
