@@ -25,8 +25,8 @@ export class Runtime {
   run(args: string[], stdio: [StdioPipe | StdioNull, StdioPipe | StdioNull, StdioPipe | StdioNull] = ['ignore', 'ignore', 'pipe']): Promise<ProcessPipes> {
     // TODO(10): run the runtime once, as containerd's runc shim does through go-runc.
     //   1. Which global flags does every command need, so that the runtime finds its containers
-    //      (this.root) and writes down why it failed? Chapter 09's text, "The real thing", has the
-    //      command line; go-runc's runc.go builds it.
+    //      (this.root) and writes down why it failed? go-runc's runc.go builds the command line
+    //      (its args and each command's options); chapter 09 watched what the real shim sends.
     //   2. For create and exec, the pipes outlive the runtime: they are the container's. What does
     //      Node's child_process do to a child's stdio when the child exits (its flushStdio), and
     //      how do you keep it from doing that to the container's?
