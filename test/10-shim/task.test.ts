@@ -5,6 +5,7 @@
  */
 import { closeSync, constants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { constants as osConstants } from 'node:os'
 import { PassThrough, Readable } from 'node:stream'
@@ -389,6 +390,23 @@ describe('the copy into containerd\'s FIFOs', () => {
     expect(buffer.subarray(0, n).toString(), 'expected the output in the FIFO').toBe('hello\n')
     await Promise.race([copying.done, new Promise((resolve) => setTimeout(resolve, 5000))])
     expect(done, 'expected the copy done once the reader had read the FIFO').toBe(true)
+  })
+
+  it('an exec\'s stderr that has ended already, empty, before the copy begins', async () => {
+    const fifo = join(tempDir(), 'stderr')
+    execFileSync('mkfifo', [fifo])
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+    onCleanup(() => closeSync(reader))
+    // as runc exec --detach leaves it for a quick exec: read to its end before the shim copies it
+    const output = new PassThrough()
+    output.resume()
+    output.end()
+    await once(output, 'end')
+    let done = false
+    const copying = copyStdio({ stdin: '', stdout: '', stderr: fifo }, { stdin: null, stdout: null, stderr: output })
+    copying.done.then(() => (done = true))
+    await Promise.race([copying.done, new Promise((resolve) => setTimeout(resolve, 10_000))])
+    expect(done, 'the exec\'s stderr had ended, with nothing in it, before copyStdio got it, and 10 s later the copy into its FIFO is not done: ctr waits for that FIFO\'s end-of-file — in what state are its pipes when copyStdio gets them, and which ways of copying notice an end that has come already?').toBe(true)
   })
 
   it('32 MiB of output into a FIFO whose reader waits, then reads it all', async () => {
