@@ -97,6 +97,15 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20))
 
+/** ctr's side of a new output FIFO: a read end that reads only when the test says so. */
+function readerFifo(name = 'stdout') {
+  const fifo = join(tempDir(), name)
+  execFileSync('mkfifo', [fifo])
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+  onCleanup(() => closeSync(reader))
+  return { fifo, reader }
+}
+
 describe('the Task service', () => {
   it('Create, then Start', async () => {
     const t = standIn()
@@ -256,14 +265,6 @@ describe('the Task service', () => {
     onCleanup(() => stdout.destroy())
     return stdout
   }
-  /** ctr's side of a new stdout FIFO: a read end that reads only when the test says so. */
-  const stdoutFifo = () => {
-    const fifo = join(tempDir(), 'stdout')
-    execFileSync('mkfifo', [fifo])
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
-    onCleanup(() => closeSync(reader))
-    return { fifo, reader }
-  }
   const readSome = (fd: number, buffer: Buffer) => {
     try {
       return readSync(fd, buffer)
@@ -274,7 +275,7 @@ describe('the Task service', () => {
 
   it('the init exits with 192 KiB of output still on its way to a reader that takes 4 KiB every 250 ms', async () => {
     const size = 192 << 10
-    const { fifo, reader } = stdoutFifo()
+    const { fifo, reader } = readerFifo()
     const t = standIn({ initOutput: { stdout: numbered(size), fifo } })
     await t.create()
     await t.task.start({ id: 'c1', exec_id: '' })
@@ -293,7 +294,7 @@ describe('the Task service', () => {
   }, 70_000)
 
   it('the init exits with 1 MiB of output still on its way to a reader that took 64 KiB and then stopped reading', async () => {
-    const { fifo, reader } = stdoutFifo()
+    const { fifo, reader } = readerFifo()
     const t = standIn({ initOutput: { stdout: numbered(1 << 20), fifo } })
     await t.create()
     await t.task.start({ id: 'c1', exec_id: '' })
@@ -373,11 +374,7 @@ describe('the Task service', () => {
 
 describe('the copy into containerd\'s FIFOs', () => {
   it('"hello" left unread in the stdout FIFO, then read', async () => {
-    const fifo = join(tempDir(), 'stdout')
-    execFileSync('mkfifo', [fifo])
-    // ctr's side: a read end that reads only when the test says so
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
-    onCleanup(() => closeSync(reader))
+    const { fifo, reader } = readerFifo()
     const output = new PassThrough()
     output.end('hello\n')
     let done = false
@@ -393,10 +390,7 @@ describe('the copy into containerd\'s FIFOs', () => {
   })
 
   it('an exec\'s stderr that has ended already, empty, before the copy begins', async () => {
-    const fifo = join(tempDir(), 'stderr')
-    execFileSync('mkfifo', [fifo])
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
-    onCleanup(() => closeSync(reader))
+    const { fifo } = readerFifo('stderr')
     // as runc exec --detach leaves it for a quick exec: read to its end before the shim copies it
     const output = new PassThrough()
     output.resume()
@@ -410,10 +404,7 @@ describe('the copy into containerd\'s FIFOs', () => {
   })
 
   it('32 MiB of output into a FIFO whose reader waits, then reads it all', async () => {
-    const fifo = join(tempDir(), 'stdout')
-    execFileSync('mkfifo', [fifo])
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK) // ctr's side, not reading yet
-    onCleanup(() => closeSync(reader))
+    const { fifo, reader } = readerFifo() // ctr's side, not reading yet
     const size = 32 << 20
     let made = 0 // how much of the process's output the copy has taken so far
     const output = new Readable({
