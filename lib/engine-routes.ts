@@ -19,7 +19,7 @@ import { sendError, sendJson } from './engine-reply.ts'
 import { checkCreateBody, flag, jsonBody } from './engine.ts'
 import { containerSummary, imageRef, imageSummary, inspectContainer, inspectExec, inspectImage, systemInfo, VERSION } from '../minidocker/engine-views.ts'
 import { stateWord, type Container } from './container-records.ts'
-import { frame, logOptions, readLog } from './output-streams.ts'
+import { logOptions, readLog, streamed, type LogEntry } from './output-streams.ts'
 
 // #region signalNumber
 export { imageRef, inspectContainer, VERSION } from '../minidocker/engine-views.ts'
@@ -135,8 +135,8 @@ async function logsRoute(daemon: Daemon, c: Container, call: EngineCall, res: Se
   if (!options.stdout && !options.stderr) throw badRequest('You must choose at least one stream')
   streamHeaders(res)
   res.flushHeaders() // a follow of a quiet container still gets its answer
-  const send = (entries: { log: string; stream: 'stdout' | 'stderr' }[]) => {
-    for (const e of entries) res.write(c.Config.Tty ? Buffer.from(e.log) : frame(e.stream, Buffer.from(e.log)))
+  const send = (entries: LogEntry[]) => {
+    for (const chunk of streamed(entries, c.Config.Tty)) res.write(chunk)
   }
   let { entries, offset } = readLog(c.LogPath, options)
   send(entries)

@@ -83,6 +83,11 @@ export function outputReaders(paths: { stdout: string; stderr?: string }, delive
 export { logOptions } from './engine.ts'
 export type { LogEntry, LogOptions, OutputReader, StreamName } from './engine.ts'
 
+/** Log entries as a client of a stream reads them: raw with a tty, else each in a frame of its stream. */
+export function streamed(entries: LogEntry[], tty: boolean): Buffer[] {
+  return entries.map((e) => (tty ? Buffer.from(e.log) : frame(e.stream, Buffer.from(e.log))))
+}
+
 // #region readLog
 /**
  * The entries of a json-file log the options select, in order, as `docker logs` shows them

@@ -14,7 +14,12 @@ import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
 import { ContainerError } from './errors.ts'
 import { DEFAULT_DEVICES, DEV_SYMLINKS, type Mount, type Spec } from './oci.ts'
 import { mountOptions } from './volumes.ts'
-import { SyscallError, type Helper } from '../native/helper.ts'
+import { SyscallError, type Helper, type MountFlag } from '../native/helper.ts'
+
+/** The mount at `target` made read-only by the remounts remountFlags lists, and with `recursive` every mount below it. */
+async function readOnly(helper: Helper, target: string, wanted: MountFlag[], recursive = false): Promise<void> {
+  for (const remount of await remountFlags(helper, target, wanted, recursive)) await helper.mount(null, remount.target, null, remount.flags)
+}
 
 /**
  * Make the rootfs a mount point of its own, which pivot_root requires of new_root: a bind mount
@@ -50,7 +55,7 @@ export async function mountInRootfs(helper: Helper, rootfs: string, mount: Mount
   // MS_BIND ignores MS_RDONLY: a read-only bind mount is a bind mount, then a remount of it.
   const readonly = isBind && flags.includes('rdonly')
   const change = readonly || propagation.length ? async (made: string) => {
-    if (readonly) for (const remount of await remountFlags(helper, made, flags.filter((f) => f !== 'bind' && f !== 'rec'), flags.includes('rec'))) await helper.mount(null, remount.target, null, remount.flags)
+    if (readonly) await readOnly(helper, made, flags.filter((f) => f !== 'bind' && f !== 'rec'), flags.includes('rec'))
     if (propagation.length) await helper.mount(null, made, null, propagation)
   } : undefined
   await mountChecked(helper, rootfs, target, mount.source ?? null, isBind ? null : (mount.type ?? null), flags, data || null, change)
@@ -101,5 +106,5 @@ export async function setupRootfs(helper: Helper, spec: Spec, beforePivot?: () =
   if (mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) await createDevices(helper, rootfs, spec.linux.namespaces.some((ns) => ns.type === 'user'))
   await beforePivot?.()
   await pivotRoot(helper, rootfs)
-  if (spec.root.readonly) for (const remount of await remountFlags(helper, '/', ['rdonly'])) await helper.mount(null, remount.target, null, remount.flags)
+  if (spec.root.readonly) await readOnly(helper, '/', ['rdonly'])
 }

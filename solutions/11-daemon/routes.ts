@@ -6,7 +6,7 @@ import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import { engineHeaders, EngineError } from '../../lib/engine-api.ts'
 import { execToStart } from '../../lib/engine-reply.ts'
 import { flag } from '../../lib/engine.ts'
-import { frame, readLog } from '../../lib/output-streams.ts'
+import { readLog, streamed } from '../../lib/output-streams.ts'
 import type { Daemon } from './daemon.ts'
 
 // #region attachRoute
@@ -34,7 +34,7 @@ export function attachRoute(daemon: Daemon, call: EngineCall, path: string): voi
   // logs: what the container wrote before, from its log, in the form of its stream (moby daemon/attach.go containerAttach)
   if (flag(call.query, 'logs')) {
     const { entries } = readLog(c.LogPath, { stdout: want.stdout, stderr: want.stderr, tail: 'all', since: 0, timestamps: false })
-    for (const e of entries) call.socket!.write(c.Config.Tty ? Buffer.from(e.log) : frame(e.stream, Buffer.from(e.log)))
+    for (const chunk of streamed(entries, c.Config.Tty)) call.socket!.write(chunk)
   }
   // stream=0: nothing after the request, so the answer ends here, whether the container runs or not
   if (!flag(call.query, 'stream')) return void call.socket!.end()
