@@ -16,6 +16,7 @@ import { afterAll, expect, it, vi } from 'vitest'
 import { Daemon } from '#ch/11-daemon/daemon.ts'
 import { imageRef, route } from '../../lib/engine-routes.ts'
 import { readLog } from '../../lib/output-streams.ts'
+import type { Container } from '../../lib/container-records.ts'
 import { connectContainerd, type Containerd as Client } from '../../lib/containerd.ts'
 import { serveUnix } from '../../lib/engine-http.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -269,21 +270,30 @@ describeKernel('containerd restarts under a running daemon', () => {
   })
 })
 
+/** what the container wrote, both streams, line by line, from its log */
+const logged = (c: Container) => readLog(c.LogPath, { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }).entries.map((e) => e.log)
+/** the client's side of a hijacked connection: what it sends comes from `input`, what it receives goes nowhere */
+const clientSocket = (input: PassThrough) => Duplex.from({ readable: input, writable: new Writable({ write: (_chunk, _encoding, done) => done() }) })
+/** one turn of the event loop, for what the daemon does with a chunk it was given */
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+/** container `id`'s next Tasks.Create held by the staged client: `asked` once the daemon has sent it, until `release` */
+function holdNextCreate(id: string): { asked: Promise<void>; release: () => void } {
+  let called = () => {}
+  let release = () => {}
+  const asked = new Promise<void>((resolve) => (called = resolve))
+  holdCreate = { id, called, gate: new Promise<void>((resolve) => (release = resolve)) }
+  return { asked, release }
+}
+
 describeKernel('a container\'s stdin and its starts', () => {
   it('stdin sent before the start and while Tasks.Create is under way', async () => {
     await ready()
     const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['cat'], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
     const lines = ['sent before the start\n', 'sent while containerd creates the task\n', 'and the last line\n']
-    // the client's side of a hijacked connection: what it sends, and a sink for what it receives
     const input = new PassThrough()
-    const socket = Duplex.from({ readable: input, writable: new Writable({ write: (_chunk, _encoding, done) => done() }) })
-    let called = () => {}
-    let release = () => {}
-    const asked = new Promise<void>((resolve) => (called = resolve))
-    holdCreate = { id: c.ID, called, gate: new Promise<void>((resolve) => (release = resolve)) }
-    const turn = () => new Promise((resolve) => setImmediate(resolve))
+    const { asked, release } = holdNextCreate(c.ID)
     try {
-      daemon!.attach(c, socket, { stdin: true, stdout: true, stderr: true })
+      daemon!.attach(c, clientSocket(input), { stdin: true, stdout: true, stderr: true })
       input.write(lines[0])
       await turn()
       const started = daemon!.start(c)
@@ -298,7 +308,7 @@ describeKernel('a container\'s stdin and its starts', () => {
       release()
       await started
       const exited = await until(() => !c.State.Running, 15_000)
-      const read = readLog(c.LogPath, { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }).entries.map((e) => e.log)
+      const read = logged(c)
       const sent = 'one line before the start, the next two and the end while containerd was creating the task (the test held Tasks.Create)'
       expect(read, read.length === 0
         ? `cat read none of the stdin the client sent, ${sent}: who held the stdin FIFO open at each of those moments, and what does a FIFO keep once nobody does (fifo(7))?`
@@ -316,10 +326,7 @@ describeKernel('a container\'s stdin and its starts', () => {
   it('a second start of a container while its first is in Tasks.Create', async () => {
     await ready()
     const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['sh', '-c', 'echo ran; exit 3'], HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
-    let called = () => {}
-    let release = () => {}
-    const asked = new Promise<void>((resolve) => (called = resolve))
-    holdCreate = { id: c.ID, called, gate: new Promise<void>((resolve) => (release = resolve)) }
+    const { asked, release } = holdNextCreate(c.ID)
     try {
       // as the route starts a container, twice: the second `docker start` comes while containerd creates the first's task
       const first = daemon!.starting(c.ID, daemon!.start(c))
@@ -335,7 +342,7 @@ describeKernel('a container\'s stdin and its starts', () => {
       expect(said, 'two `docker start` of one container, the second sent while the first was in containerd\'s Tasks.Create (held by the test): on dockerd both succeed, and the container runs once. What did your second start find of the first, and what did it do to it (moby daemon/start.go: what does dockerd hold through a start)?')
         .toEqual(['started', 'already'])
       await until(() => !c.State.Running, 15_000)
-      const read = readLog(c.LogPath, { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }).entries.map((e) => e.log)
+      const read = logged(c)
       expect({ running: c.State.Running, exitCode: c.State.ExitCode, error: c.State.Error, output: read }, 'after two starts at once, the container should have run once, and its record say how that run ended')
         .toEqual({ running: false, exitCode: 3, error: '', output: ['ran\n'] })
     } finally {
@@ -353,21 +360,19 @@ describeKernel('a container\'s stdin and its starts', () => {
       OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
       HostConfig: { NetworkMode: 'none', Binds: [`${join(dir!, 'gate')}:/gate`] },
     }, undefined, imageRef)
-    const logged = () => readLog(c.LogPath, { stdout: true, stderr: true, tail: 'all', since: 0, timestamps: false }).entries.map((e) => e.log)
     const clients: PassThrough[] = []
     /** a client attached with its stdin, as `echo LINE | docker attach` (or `docker start -ai`): it sends its line and ends */
     const send = (line: string) => {
       const input = new PassThrough()
       clients.push(input)
-      daemon!.attach(c, Duplex.from({ readable: input, writable: new Writable({ write: (_chunk, _encoding, done) => done() }) }), { stdin: true, stdout: true, stderr: true })
+      daemon!.attach(c, clientSocket(input), { stdin: true, stdout: true, stderr: true })
       input.end(line)
     }
-    const turn = () => new Promise((resolve) => setImmediate(resolve))
     try {
       send('first run\n')
       await turn()
       await daemon!.starting(c.ID, daemon!.start(c))
-      expect(await until(() => logged().includes('stdin ended\n'), 15_000), 'the first run never saw the end of its stdin').toBe(true)
+      expect(await until(() => logged(c).includes('stdin ended\n'), 15_000), 'the first run never saw the end of its stdin').toBe(true)
       // the first run still runs, its stdin over: a second client attaches with stdin and sends a line
       send('sent to the first run after its stdin ended\n')
       await turn()
@@ -378,8 +383,8 @@ describeKernel('a container\'s stdin and its starts', () => {
       send('second run\n')
       await turn()
       await daemon!.starting(c.ID, daemon!.start(c))
-      await until(() => logged().filter((line) => line === 'stdin ended\n').length === 2 && !c.State.Running, 15_000)
-      expect(logged(), 'each run of the container echoes the stdin it read: the second read input a client had sent to the first run after that run\'s stdin had ended. Whose is that input, and what becomes of a container\'s stdin when a run ends (moby container.Reset, daemon/container/container.go)?')
+      await until(() => logged(c).filter((line) => line === 'stdin ended\n').length === 2 && !c.State.Running, 15_000)
+      expect(logged(c), 'each run of the container echoes the stdin it read: the second read input a client had sent to the first run after that run\'s stdin had ended. Whose is that input, and what becomes of a container\'s stdin when a run ends (moby container.Reset, daemon/container/container.go)?')
         .toEqual(['first run\n', 'stdin ended\n', 'second run\n', 'stdin ended\n'])
     } finally {
       for (const input of clients) input.destroy()
