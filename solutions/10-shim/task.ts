@@ -32,6 +32,31 @@ async function delivered(io: { done: Promise<void>; readonly progress: number })
   }
 }
 
+/**
+ * The gRPC code an error stands for: an RpcError's own, if it is one of gRPC's codes. Node's
+ * errors (fs, net, the helper) carry a `code` too, a string such as 'ENOENT', which a status
+ * would carry as 0, OK: those are Unknown, as ttrpc makes of a Go error that is no status.
+ */
+function codeOf(error: unknown): number {
+  const code = (error as RpcError)?.code
+  return error instanceof RpcError && Number.isInteger(code) && code > Code.OK && code <= 16 ? code : Code.Unknown
+}
+
+/**
+ * Whether the init's death leaves the container's other processes alive: when it has no PID
+ * namespace of its own (none, or one it joins by path), the kernel kills nobody, and it is the
+ * shim's to end them (containerd's runc shim: ShouldKillAllOnExit, which says so also when it
+ * cannot read the spec).
+ */
+function sharesPidNamespace(bundle: string): boolean {
+  try {
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
+    return !(spec.linux?.namespaces ?? []).some((ns: { type?: string; path?: string }) => ns.type === 'pid' && !ns.path)
+  } catch {
+    return true
+  }
+}
+
 /** A PID to come: the reaper is asked for its exit before the runtime runs, and told the PID after. */
 function pidToCome(): { pid: Promise<number>; told(pid: number): void; failed(error: unknown): void } {
   let told!: (pid: number) => void
@@ -66,7 +91,13 @@ export class Task extends TaskBase {
   async #create(request: any): Promise<object> {
     const { id, bundle } = this.options
     const p = this.newProc('', { stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, terminal: request.terminal })
-    await this.options.mountRootfs(request.rootfs)
+    try {
+      await this.options.mountRootfs(request.rootfs)
+    } catch (error) {
+      // a rootfs of several mounts can fail at the second: the first is still there
+      await this.options.unmountRootfs()
+      throw new RpcError(codeOf(error), `failed to mount rootfs component: ${(error as Error).message}`)
+    }
     const pidFile = join(bundle, 'init.pid')
     const coming = pidToCome()
     const exit = this.options.reaper.exited(coming.pid) // before the runtime runs: the process may be reaped before its PID is read
@@ -79,7 +110,7 @@ export class Task extends TaskBase {
       if (p.io instanceof Terminal) p.io.close()
       await this.options.runtime.run(['delete', '--force', id]).catch(() => {})
       await this.options.unmountRootfs()
-      throw new RpcError((error as RpcError).code ?? Code.Unknown, `OCI runtime create failed: ${(error as Error).message}`)
+      throw new RpcError(codeOf(error), `OCI runtime create failed: ${(error as Error).message}`)
     }
     coming.told(p.pid)
     this.init = p
@@ -100,7 +131,11 @@ export class Task extends TaskBase {
    */
   #watch(p: Proc, exit: Promise<Exit>): void {
     exit.then(async (exit: Exit) => {
-      if (!p.id) this.#initReaped = true
+      if (!p.id) {
+        this.#initReaped = true
+        // without a PID namespace of its own, nothing ends the execs but the shim
+        if (sharesPidNamespace(this.options.bundle)) await this.options.runtime.run(['kill', '--all', this.options.id, '9']).catch(() => {})
+      }
       await this.#starting.get(p)
       if (p.io) await delivered(p.io)
       // The init's exit is the last the task tells: containerd (and dockerd after it) takes it for
@@ -171,7 +206,11 @@ export class Task extends TaskBase {
     } catch (error) {
       coming.failed(error)
       exit.catch(() => {})
-      throw new RpcError((error as RpcError).code ?? Code.Unknown, `OCI runtime exec failed: ${(error as Error).message}`)
+      // no process, no exit to come: containerd's Wait, sent before this Start, ends now (as
+      // runc's shim closes its waitBlock); the record stays created, and Delete removes it
+      p.exitedAt = new Date()
+      p.markExited()
+      throw new RpcError(codeOf(error), `OCI runtime exec failed: ${(error as Error).message}`)
     } finally {
       rmSync(processFile, { force: true })
     }

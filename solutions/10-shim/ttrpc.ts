@@ -119,7 +119,8 @@ export interface Service {
 
 /** A ttrpc.Response for a failure: gRPC's code and the message. */
 function errorResponse(error: unknown): Uint8Array {
-  const code = error instanceof RpcError ? error.code : Code.Unknown
+  // only gRPC's own codes: Node's errors carry string codes ('ENOENT'), which a status would carry as 0, OK
+  const code = error instanceof RpcError && Number.isInteger(error.code) && error.code > Code.OK && error.code <= 16 ? error.code : Code.Unknown
   const message = error instanceof Error ? error.message : String(error)
   return encode('ttrpc.Response', { status: { code, message } })
 }

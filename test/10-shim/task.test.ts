@@ -3,9 +3,10 @@
  * races containerd meets can be made to happen on purpose: an exit while Start still runs, a
  * Kill while an exec's Start waits for the runtime, a Start that fails.
  */
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { constants as osConstants } from 'node:os'
 import { PassThrough, Readable } from 'node:stream'
@@ -15,6 +16,10 @@ import { copyStdio } from '#ch/10-shim/stdio.ts'
 import type { Exit, Reaper } from '#ch/10-shim/reaper.ts'
 import type { Runtime } from '#ch/10-shim/runtime.ts'
 import { Task } from '#ch/10-shim/task.ts'
+import { serveConnection } from '#ch/10-shim/ttrpc.ts'
+import { mountRootfs, shimCall, taskService, unmountRootfs } from '../../lib/shim.ts'
+import { dialTtrpc } from '../../lib/ttrpc-client.ts'
+import { describeKernel } from '../support/kernel.ts'
 import { Code, RpcError, Status } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
@@ -35,8 +40,9 @@ function pidFile(args: string[]): string {
 }
 
 /** A Task whose runtime, reaper and publisher are stand-ins the test controls. */
-function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; execGate?: Promise<void>; createGate?: Promise<void>; execOutputHeld?: boolean; initOutputHeld?: boolean; initOutput?: { stdout: Readable; fifo: string } } = {}) {
+function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void; onKill?: (args: string[]) => void; execFails?: string; config?: object; execGate?: Promise<void>; createGate?: Promise<void>; execOutputHeld?: boolean; initOutputHeld?: boolean; initOutput?: { stdout: Readable; fifo: string } } = {}) {
   const bundle = tempDir()
+  if (options.config) writeFileSync(join(bundle, 'config.json'), JSON.stringify(options.config))
   const calls: string[][] = []
   const topics: string[] = []
   let shutdowns = 0
@@ -68,6 +74,8 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
         onCleanup(() => held.destroy())
         return { stdin: null, stdout: held, stderr: ended() }
       }
+      if (args[0] === 'exec' && options.execFails) throw new RpcError(Code.Unknown, options.execFails)
+      if (args[0] === 'kill') options.onKill?.(args)
       if (args[0] === 'exec') {
         await options.execGate
         writeFileSync(pidFile(args), String(EXEC_PID))
@@ -89,7 +97,7 @@ function standIn(options: { onStart?: () => Promise<void>; onDelete?: () => void
   })
   const create = () => task.create({ id: 'c1', bundle, rootfs: [], terminal: false, stdin: '', stdout: options.initOutput?.fifo ?? '', stderr: '' })
   return {
-    task, calls, topics, told, create, shutdowns: () => shutdowns,
+    task, bundle, calls, topics, told, create, shutdowns: () => shutdowns,
     exit: (status: number) => exit({ pid: PID, status, at: new Date() }),
     execExit: (status: number) => execExit({ pid: EXEC_PID, status, at: new Date() }),
   }
@@ -369,6 +377,91 @@ describe('the Task service', () => {
     await starting
     expect(group, `Kill of exec e1, sent while its Start still waited for the runtime's exec, ${during ? `failed (${during.message})` : 'succeeded'}, and the shim's own process group got the signal — which PID did Kill signal, what does kill(2) do with it, and what did the process's record say while its Start ran?`).toBe(0)
     expect([during?.code, never?.code], 'expected Kill of an exec that has not started to fail with FailedPrecondition (9): there is no process to signal yet').toEqual([Code.FailedPrecondition, Code.FailedPrecondition])
+  })
+  it('the init of a container that has no PID namespace of its own exits while an exec runs', async () => {
+    // runc spec's namespaces but the pid one: the container's processes live in the host's PID namespace
+    const config = { ociVersion: '1.0.2', process: { args: ['sleep', '600'], cwd: '/' }, root: { path: 'rootfs' }, linux: { namespaces: ['network', 'ipc', 'uts', 'mount'].map((type) => ({ type })) } }
+    let t!: ReturnType<typeof standIn>
+    // the runtime's kill: only a SIGKILL of every process of the container ends e1, as it would the sleep
+    t = standIn({ config, onKill: (args) => void (args.includes('--all') && /^(9|KILL|SIGKILL)$/i.test(args.at(-1)!) && t.execExit(137)) })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['sleep', '600'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    await t.task.start({ id: 'c1', exec_id: 'e1' })
+    t.exit(0) // the init ends; with no PID namespace of its own, the kernel kills nobody else
+    const waits = Promise.all([t.task.wait({ id: 'c1', exec_id: 'e1' }), t.task.wait({ id: 'c1', exec_id: '' })])
+    const answered = await Promise.race([waits.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000))])
+    const exits = t.told.filter((x) => x.startsWith('/tasks/exit'))
+    expect(answered && exits.length === 2, `the init of a container whose config.json gives it no PID namespace of its own exited while exec e1 (sleep 600) ran; 5 s later the Waits of e1 and of the init were ${answered ? '' : 'not '}both answered, and containerd had been told ${JSON.stringify(exits)} — who ends e1 when the kernel does not, what would ctr run --rm and dockerd wait for meanwhile, and what does containerd's runc shim do the moment an init's exit comes in (service.go at v1.6.20, checkProcesses)?`).toBe(true)
+  })
+
+  it('an exec whose runtime fails, with a Wait sent before its Start', async () => {
+    const t = standIn({ execFails: 'exec failed: unable to start container process: exec: "/nosuch": stat /nosuch: no such file or directory' })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const before = readdirSync(t.bundle)
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['/nosuch'], cwd: '/' })) }
+    await t.task.exec({ id: 'c1', exec_id: 'e1', terminal: false, stdin: '', stdout: '', stderr: '', spec })
+    const waiting = t.task.wait({ id: 'c1', exec_id: 'e1' }) // ctr task exec, and dockerd, wait before they start
+    waiting.catch(() => {}) // raced below
+    const failed = await caught(() => t.task.start({ id: 'c1', exec_id: 'e1' }))
+    expect(failed instanceof RpcError && failed.code === Code.Unknown && /OCI runtime exec failed: .*no such file/.test(failed.message), `the runtime's exec failed with "exec failed: ...: no such file or directory", and Start answered ${failed ? `code ${failed.code}: ${failed.message}` : 'success'} — what does containerd show for it, and what would it conclude from each code (the text's "The runtime's command line")?`).toBe(true)
+    const answer = await Promise.race([waiting.then(() => 'answered', (e) => `code ${e.code}`), new Promise((resolve) => setTimeout(() => resolve('no answer'), 5000))])
+    expect(answer, 'the runtime\'s exec made no process, and the Wait sent for e1 before its Start got no answer in 5 s — what exit is it waiting for, what would ctr task exec or docker exec do meanwhile, and what does containerd\'s runc shim do with that Wait when runc exec fails (process/exec.go, start)?').toBe('answered')
+    const deleted = await caught(() => t.task.delete({ id: 'c1', exec_id: 'e1' }))
+    expect(deleted, `after its failed Start, Delete of exec e1 answered code ${deleted?.code}: ${deleted?.message} — in what state did the failed Start leave its record?`).toBeUndefined()
+    const left = readdirSync(t.bundle).filter((f) => !before.includes(f))
+    expect(left, 'the exec that failed left these in the bundle — who else would ever remove them?').toEqual([])
+  })
+})
+
+describeKernel('Create, on the kernel', () => {
+  it('a rootfs of two mounts whose second fails, Create sent over ttrpc', async () => {
+    const bundle = tempDir('minidocker-create-mounts-')
+    const rootfs = join(bundle, 'rootfs')
+    mkdirSync(rootfs)
+    const mountsOnRootfs = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.split(' ')[4] === rootfs).length
+    onCleanup(() => {
+      for (let i = 0; i < 10 && mountsOnRootfs() > 0; i++) execFileSync('umount', ['-l', rootfs])
+    })
+    const runs: string[][] = []
+    const runtime = {
+      async run(args: string[]) {
+        runs.push(args)
+        throw new RpcError(Code.Unknown, 'the runtime is not meant to run here')
+      },
+      async ps() {
+        return []
+      },
+    } as unknown as Runtime
+    const never = { exited: (pid: Promise<number>) => pid.then(() => new Promise<Exit>(() => {})) } as unknown as Reaper
+    const publisher = { publish: () => {}, flush: async () => {} } as unknown as Publisher
+    const task = new Task({ id: 'c1', bundle, runtime, reaper: never, publisher, mountRootfs: (m) => mountRootfs(bundle, m), unmountRootfs: () => unmountRootfs(bundle), shutdown: () => {} })
+    // containerd's side of the wire: the shim's Task service on a socket, and a client
+    const path = join(tempDir(), 'shim.sock')
+    const sockets: Socket[] = []
+    const server = createServer((socket) => (sockets.push(socket), serveConnection(socket, [taskService(task)])))
+    await new Promise<void>((resolve) => server.listen(path, resolve))
+    onCleanup(() => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => server.close(resolve))
+    })
+    const client = await dialTtrpc(path)
+    onCleanup(() => client.close())
+    // a snapshot of two mounts: a tmpfs, then an overlay whose lower layer was removed meanwhile
+    const upper = join(bundle, 'upper')
+    const work = join(bundle, 'work')
+    mkdirSync(upper)
+    mkdirSync(work)
+    const mounts = [
+      { type: 'tmpfs', source: 'tmpfs', target: '', options: ['size=1m'] },
+      { type: 'overlay', source: 'overlay', target: '', options: [`lowerdir=${join(bundle, 'gone')}`, `upperdir=${upper}`, `workdir=${work}`] },
+    ]
+    const failed = await caught(() => shimCall(client, 'Create', { id: 'c1', bundle, rootfs: mounts, terminal: false, stdin: '', stdout: '', stderr: '' }))
+    expect(failed instanceof RpcError, `the second of Create's two rootfs mounts failed (its lower layer is gone), and containerd was told ${failed ? `${failed.message}` : 'that Create succeeded, with a PID'} — what reached the wire for that error, and what does a status carry for an error that Node or the helper threw (what is its \`code\`)?`).toBe(true)
+    expect(failed.code === Code.Unknown && /gone|no such file/i.test(failed.message), `containerd was told code ${failed.code}: ${failed.message} — which code does containerd's runc shim give a mount that failed, and do the words say why?`).toBe(true)
+    expect([mountsOnRootfs(), runs.length], `Create failed at the second rootfs mount; ${mountsOnRootfs()} mount(s) stayed on the bundle's rootfs and the runtime ran ${runs.length} time(s) — what of it was already done when the second failed, who takes it off again, and when (containerd's runc shim: runc/container.go, NewContainer)?`).toEqual([0, 0])
   })
 })
 
