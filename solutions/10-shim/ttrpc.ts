@@ -141,11 +141,12 @@ export function serveConnection(socket: Socket, services: Service[]): void {
   socket.on('error', () => socket.destroy())
   socket.on('data', (chunk: Buffer) => {
     for (const frame of reader.push(chunk)) {
-      if (frame.type !== TYPE_REQUEST) continue // ttrpc ignores other types, for later versions
+      // the length is the channel's to refuse (channel.go, recv), before anyone looks at the type
       if (frame.payload === null) {
         reply(frame.streamId, errorResponse(new RpcError(Code.ResourceExhausted, `message length ${frame.length} exceeds the maximum message size of ${MAX_MESSAGE}`)))
         continue
       }
+      if (frame.type !== TYPE_REQUEST) continue // ttrpc ignores other types, for later versions
       if (frame.streamId % 2 !== 1) {
         reply(frame.streamId, errorResponse(new RpcError(Code.InvalidArgument, `stream id ${frame.streamId} must be odd for client-initiated streams`)))
         continue

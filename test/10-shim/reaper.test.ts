@@ -109,6 +109,23 @@ describe('the reaper', () => {
     expect(await within(created), 'expected 61\'s exit to wait for 61').toBe('still waiting')
   })
 
+  it('a process with a known PID dies while an exec\'s runtime runs, and the exec\'s process gets that PID', async () => {
+    const socket = new PassThrough()
+    const reaper = new Reaper(socket)
+    const running = reaper.exited(Promise.resolve(70)) // the init, say: its PID known, its exit awaited
+    await read()
+    const exec = pidToCome()
+    const execExit = reaper.exited(exec.pid) // an exec's runtime runs
+    socket.write('70 exit 0\n') // the init dies meanwhile
+    await read()
+    expect(await within(running, 1000), 'expected 70\'s exit to reach the one waiting for 70').toMatchObject({ pid: 70, status: 0 })
+    exec.tell(70) // the kernel handed the freed PID to the exec's process, which is alive
+    const answer = await within(execExit)
+    expect(answer, 'the process with PID 70 died while an exec\'s runtime ran, and its exit went to the one waiting for it; then the exec\'s pid file said 70 (the PID, freed, was handed out again), and the exec, still alive, was answered at once — how many processes may one reported exit answer, and which exits does a create or exec need to keep for itself?').toBe('still waiting')
+    socket.write('70 exit 4\n')
+    expect(await within(execExit, 1000), 'expected the exec\'s own exit').toMatchObject({ pid: 70, status: 4 })
+  })
+
   it('a create and an exec at once, each process dying before its PID is known', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)

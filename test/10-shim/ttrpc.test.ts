@@ -4,11 +4,12 @@
  * is the measure: its ttrpc is the one containerd speaks.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FrameReader, HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
 import { dialTtrpc } from '../../lib/ttrpc-client.ts'
-import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
+import { Code, RpcError, decode, encode, serviceMethods } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -134,8 +135,8 @@ function said(payload: Buffer): string {
  * The answers a server gives on one connection to a client that misbehaves, as [stream id, gRPC
  * code] in stream id order: a frame over the limit (1), a request on stream 2, bytes that are no
  * ttrpc.Request (3), an unknown method (5), an unknown service (7), a frame of type 7 (9), a
- * State whose payload is no StateRequest (11). Then a State (13), whose answer shows the
- * connection still serves.
+ * State whose payload is no StateRequest (11), a frame of type 7 over the limit (15). Then a State
+ * (13), whose answer shows the connection still serves.
  */
 async function misbehave(path: string): Promise<{ faults: [number, number | undefined][]; last: ReturnType<FrameReader['push']>[number] }> {
   const conn = await raw(path)
@@ -147,6 +148,9 @@ async function misbehave(path: string): Promise<{ faults: [number, number | unde
   conn.socket.write(encodeFrame(7, TYPE_REQUEST, encode('ttrpc.Request', { service: 'no.such.Service', method: 'State' })))
   conn.socket.write(encodeFrame(9, 7, state('c')))
   conn.socket.write(encodeFrame(11, TYPE_REQUEST, encode('ttrpc.Request', { service: SERVICE, method: 'State', payload: Buffer.from([0xff, 0xff, 0xff]) })))
+  const oversizedOther = oversizedHeader(15)
+  oversizedOther[8] = 7
+  conn.socket.write(Buffer.concat([oversizedOther, Buffer.alloc(MAX_MESSAGE + 1)]))
   conn.socket.write(encodeFrame(13, TYPE_REQUEST, state('c')))
   const frames: ReturnType<FrameReader['push']> = []
   while (!frames.some((f) => f.streamId === 13)) frames.push(await conn.next())
@@ -251,6 +255,41 @@ describe('a ttrpc server', () => {
     expect([error.code, error.message], 'expected the handler\'s code and message in the response\'s status').toEqual([Code.Unavailable, 'the test service says no'])
   })
 
+  it('handlers that fail with something other than an RpcError, then a State', async () => {
+    const { service } = testService()
+    const types = serviceMethods(SERVICE)
+    const failing: Service = {
+      name: SERVICE,
+      methods: {
+        ...service.methods,
+        // what a shim's own code meets: a file that is not there, read by Node
+        Connect: { ...types.Connect!, handle: async () => JSON.parse(readFileSync(join(tempDir(), 'init.pid'), 'utf8')) },
+        // an RpcError made from such an error, keeping the error's own code
+        Stats: { ...types.Stats!, handle: async () => { try { readFileSync(join(tempDir(), 'stats')) } catch (error) { throw new RpcError((error as { code: number }).code, (error as Error).message) } return {} } },
+        // a handler that throws before it returns its promise
+        Update: { ...types.Update!, handle: ((request: { id: string }) => { throw new TypeError(`no resources for ${request.id.toUpperCase()}`) }) as unknown as Service['methods'][string]['handle'] },
+      },
+    }
+    const client = await dialTtrpc(await listen(failing))
+    onCleanup(() => client.close())
+    const outcome = async (method: string) => {
+      const error = await caught(() => Promise.race([
+        client.call(SERVICE, method, types[method]!.request, { id: 'c' }, types[method]!.response),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 3 s')), 3000)),
+      ]))
+      return error instanceof RpcError ? `code ${error.code}: ${error.message}` : error ? String(error.message) : 'success'
+    }
+    const said = { Connect: await outcome('Connect'), Stats: await outcome('Stats'), Update: await outcome('Update') }
+    if (serverError) throw serverError
+    const wrong = Object.entries(said).filter(([, answer]) => !answer.startsWith(`code ${Code.Unknown}: `) || !/ENOENT|no such file|no resources/i.test(answer))
+    expect(wrong.map(([method, answer]) => `${method}: ${answer}`), `handlers that failed with a Node error (Connect), with an RpcError built from one (Stats) and with a TypeError thrown before any promise (Update) were answered ${JSON.stringify(said)} — what did the client make of each status, what \`code\` does an error Node throws carry, and which of gRPC's codes says "an error that fits no other" with the error's own words?`).toEqual([])
+    const state = await Promise.race([
+      client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('after those failures, a State on the same connection got no answer in 3 s — what became of the connection, or of the server?')), 3000)),
+    ])
+    expect(state, 'expected the State answered after them').toMatchObject({ id: 'c', pid: 42 })
+  })
+
   it('a method the server lists without a handler', async () => {
     const conn = await raw(await listen(testService().service))
     conn.socket.write(encodeFrame(1, TYPE_REQUEST, request('Pause', 'containerd.task.v2.PauseRequest', { id: 'c' })))
@@ -325,7 +364,7 @@ describeKernel('ttrpc as containerd-shim-runc-v2 speaks it', () => {
     const answers = (faults: [number, number | undefined][], stream: number) => JSON.stringify(faults.filter(([s]) => s === stream).map(([, code]) => code))
     const streams = [...new Set([...theirs.faults, ...mine.faults].map(([s]) => s))].sort((x, y) => x - y)
     const differ = streams.filter((s) => answers(mine.faults, s) !== answers(theirs.faults, s))
-    expect(differ, `to a frame over the limit on stream 1, a request on stream 2, bytes that are no ttrpc.Request on 3, an unknown method on 5, an unknown service on 7, a frame of type 7 on 9 and a State whose payload is no StateRequest on 11, your server answered ${JSON.stringify(mine.faults)} ([stream id, gRPC code, or minus the type of a frame that is no response]), and containerd-shim-runc-v2 answered otherwise on stream ${differ.join(', ')} — what does ttrpc's server.go do with each, and what does each code tell the client (the text's table)?`).toEqual([])
+    expect(differ, `to a frame over the limit on stream 1, a request on stream 2, bytes that are no ttrpc.Request on 3, an unknown method on 5, an unknown service on 7, a frame of type 7 on 9, a State whose payload is no StateRequest on 11 and a frame of type 7 over the limit on 15, your server answered ${JSON.stringify(mine.faults)} ([stream id, gRPC code, or minus the type of a frame that is no response]), and containerd-shim-runc-v2 answered otherwise on stream ${differ.join(', ')} — what does ttrpc's server.go do with each, and what does each code tell the client (the text's table)?`).toEqual([])
     expect([mine.last.streamId, decode('containerd.task.v2.StateResponse', decode('ttrpc.Response', mine.last.payload!).payload ?? Buffer.alloc(0))], 'expected the State on stream 13 answered after all that, on the same connection').toMatchObject([13, { pid: 42 }])
   })
 
