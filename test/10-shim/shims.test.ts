@@ -85,6 +85,8 @@ function killShims(namespace: string): void {
 describeKernel('your ttrpc client driving a shim, as containerd does', () => {
   /** What containerd-shim-runc-v2 answered a Kill of its exited task (null until asked): the measure for yours. */
   let runcKill: RpcError | undefined | null = null
+  /** The topics containerd-shim-runc-v2 published, in order (null until it ran): the measure for yours. */
+  let runcTopics: string[] | null = null
   for (const [name, binary] of SHIMS) {
     it(`runs a task through ${name}: create, start, wait, delete, shutdown, delete`, async () => {
       const b = bundle(7)
@@ -123,7 +125,10 @@ describeKernel('your ttrpc client driving a shim, as containerd does', () => {
       expect(deleted.exit_status, 'expected Delete to answer the exit status').toBe(7)
       await call('Shutdown', { id })
       await new Promise((resolve) => setTimeout(resolve, 300))
-      expect(events.topics, `expected ${name}'s events, in order, on the ttrpc server given as TTRPC_ADDRESS`).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete'])
+      if (binary !== SHIM_ENTRY) runcTopics = [...events.topics]
+      expect(events.topics.length, `expected ${name}'s events on the ttrpc server given as TTRPC_ADDRESS (Events/Forward), and none came`).toBeGreaterThan(0)
+      // compared with containerd-shim-runc-v2's, not written out here
+      if (binary === SHIM_ENTRY && runcTopics !== null) expect(events.topics.join(' ') === runcTopics.join(' '), `${name} published ${JSON.stringify(events.topics)} for create, start, an exit, delete; containerd-shim-runc-v2 published ${runcTopics.length} events for the same calls, and not these in this order — which event does each call publish, and what holds one back behind another (core/runtime/v2/README.md, "Events")?`).toBe(true)
     }, 60_000)
   }
 })
