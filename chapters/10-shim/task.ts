@@ -26,8 +26,9 @@ export class Task extends TaskBase {
     //   3. The process can die, and be reaped, before you know its PID: when must the reaper hear
     //      that you expect it (reaper.ts, exited), and what does it hear if no process was made?
     //   4. If anything fails, nothing may stay behind: not the runtime's half-made container, not a
-    //      terminal's keeper, not the mount. The error reads as containerd's does (the text's "The
-    //      runtime's command line"), with the runtime's code.
+    //      terminal's keeper, not the mount, whichever step failed. The error reads as containerd's
+    //      does (the text's "The runtime's command line"): which code does containerd read in it,
+    //      and which do the errors you catch carry?
     //   5. From then on the exit is #watch's, and containerd is told the task exists (TaskCreate in
     //      lib/proto/api/events/task.proto).
     //   6. Where to look: containerd's runc shim, task/service.go (Create) and process/init.go
@@ -55,7 +56,8 @@ export class Task extends TaskBase {
     //      carry for an exec?
     //   5. The init rarely dies alone: what becomes of the execs when it does, in which order are
     //      their exits reported, and which exit does containerd take for the end of the task?
-    //      (containerd 2.x's task/service.go, handleInitExit.)
+    //      (containerd 2.x's task/service.go, handleInitExit.) Does every container give the
+    //      kernel a reason to end them (its config.json)?
     throw new NotImplementedError('10-shim', 'watch')
   }
   // #endregion watch
@@ -75,7 +77,8 @@ export class Task extends TaskBase {
     //      what would Kill (lib/shim-task.ts) do with it? And the other way round: what may an
     //      exec's Start find in the init's record when the init has in fact died?
     //   4. When the runtime fails, containerd goes on to Delete and Shutdown with its Wait still
-    //      outstanding: what may a failed Start leave? The failure reads as containerd's does.
+    //      outstanding, for the init and for an exec alike: what may a failed Start leave, and what
+    //      is that Wait waiting for? The failure reads as containerd's does.
     //   5. The init and an exec publish different events (TaskStart, TaskExecStarted), and the
     //      exit's event must not overtake them. Answer the PID.
     throw new NotImplementedError('10-shim', 'start')

@@ -86,7 +86,8 @@ export function serveConnection(socket: Socket, services: Service[]): void {
   //      What can a broken or hostile client send, and which gRPC code is the honest answer to
   //      each (the text's table says what the codes mean; ttrpc's server.go and services.go
   //      meet the same faults, and which layer of ttrpc reads which bytes decides its answer)?
-  //      A handler's RpcError keeps its own code.
+  //      A handler can fail with anything, not only an RpcError: what does a status carry then,
+  //      and what does the client make of it (what is in the `code` of an error Node throws)?
   //   4. A peer may go away at any moment: a late answer to it, or a socket error, must not crash
   //      the process. And an answer is bytes on the wire too: is every answer a handler can give
   //      one the client will read (how many processes can a container have)?
