@@ -133,6 +133,7 @@ describe('the Task service', () => {
     first.catch(() => {}) // awaited below
     await tick() // the first Create waits for the runtime's create
     const secondly = caught(() => t.create())
+    secondly.catch(() => {}) // awaited below (a starter's NotImplementedError, rethrown by caught)
     await tick()
     open()
     const [second, answer] = await Promise.all([secondly, first])
@@ -443,7 +444,16 @@ describeKernel('Create, on the kernel', () => {
     // containerd's side of the wire: the shim's Task service on a socket, and a client
     const path = join(tempDir(), 'shim.sock')
     const sockets: Socket[] = []
-    const server = createServer((socket) => (sockets.push(socket), serveConnection(socket, [taskService(task)])))
+    let serverError: unknown // what serveConnection threw, reported rather than a closed connection
+    const server = createServer((socket) => {
+      sockets.push(socket)
+      try {
+        serveConnection(socket, [taskService(task)])
+      } catch (error) {
+        serverError = error
+        socket.destroy()
+      }
+    })
     await new Promise<void>((resolve) => server.listen(path, resolve))
     onCleanup(() => {
       for (const socket of sockets) socket.destroy()
@@ -461,6 +471,7 @@ describeKernel('Create, on the kernel', () => {
       { type: 'overlay', source: 'overlay', target: '', options: [`lowerdir=${join(bundle, 'gone')}`, `upperdir=${upper}`, `workdir=${work}`] },
     ]
     const failed = await caught(() => shimCall(client, 'Create', { id: 'c1', bundle, rootfs: mounts, terminal: false, stdin: '', stdout: '', stderr: '' }))
+    if (serverError) throw serverError
     expect(failed instanceof RpcError, `the second of Create's two rootfs mounts failed (its lower layer is gone), and containerd was told ${failed ? `${failed.message}` : 'that Create succeeded, with a PID'} — what reached the wire for that error, and what does a status carry for an error that Node or the helper threw (what is its \`code\`)?`).toBe(true)
     expect(failed.code === Code.Unknown && /gone|no such file/i.test(failed.message), `containerd was told code ${failed.code}: ${failed.message} — which code does containerd's runc shim give a mount that failed, and do the words say why?`).toBe(true)
     expect([mountsOnRootfs(), runs.length], `Create failed at the second rootfs mount; ${mountsOnRootfs()} mount(s) stayed on the bundle's rootfs and the runtime ran ${runs.length} time(s) — what of it was already done when the second failed, who takes it off again, and when (containerd's runc shim: runc/container.go, NewContainer)?`).toEqual([0, 0])
