@@ -1,9 +1,11 @@
 /** What the chapter's tests share: reading ctr's output, the process tree, waiting. */
 import { execFileSync } from 'node:child_process'
+import { createServer, type Socket } from 'node:net'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll } from 'vitest'
+import { serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
 import { shimSockets } from '../support/daemons.ts'
@@ -22,6 +24,31 @@ export function logReader(bundle: string): void {
     reader.kill('SIGKILL') // by its PID; nothing if it has ended
     return reader.then(() => {})
   })
+}
+
+/**
+ * A ttrpc server made of serveConnection on a new unix socket, closed after the test. `thrown()`
+ * is what serveConnection threw, if it did: a test reports that rather than a closed connection.
+ */
+export async function serveTtrpc(services: Service[]): Promise<{ path: string; thrown(): unknown }> {
+  const path = join(tempDir(), 's.sock')
+  const sockets: Socket[] = []
+  let thrown: unknown
+  const server = createServer((socket) => {
+    sockets.push(socket)
+    try {
+      serveConnection(socket, services)
+    } catch (error) {
+      thrown = error
+      socket.destroy()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(path, resolve))
+  onCleanup(() => {
+    for (const socket of sockets) socket.destroy()
+    return new Promise((resolve) => server.close(resolve))
+  })
+  return { path, thrown: () => thrown }
 }
 
 /**

@@ -6,7 +6,6 @@
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { constants as osConstants } from 'node:os'
 import { PassThrough, Readable } from 'node:stream'
@@ -16,7 +15,6 @@ import { copyStdio } from '#ch/10-shim/stdio.ts'
 import type { Exit, Reaper } from '#ch/10-shim/reaper.ts'
 import type { Runtime } from '#ch/10-shim/runtime.ts'
 import { Task } from '#ch/10-shim/task.ts'
-import { serveConnection } from '#ch/10-shim/ttrpc.ts'
 import { mountRootfs, shimCall, taskService, unmountRootfs } from '../../lib/shim.ts'
 import { dialTtrpc } from '../../lib/ttrpc-client.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -24,7 +22,7 @@ import { Code, RpcError, Status } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { shimSockets } from '../support/daemons.ts'
-import { holdersOf, waitUntil } from './support.ts'
+import { holdersOf, serveTtrpc, waitUntil } from './support.ts'
 
 const PID = 4242
 const EXEC_PID = 4343
@@ -442,24 +440,8 @@ describeKernel('Create, on the kernel', () => {
     const publisher = { publish: () => {}, flush: async () => {} } as unknown as Publisher
     const task = new Task({ id: 'c1', bundle, runtime, reaper: never, publisher, mountRootfs: (m) => mountRootfs(bundle, m), unmountRootfs: () => unmountRootfs(bundle), shutdown: () => {} })
     // containerd's side of the wire: the shim's Task service on a socket, and a client
-    const path = join(tempDir(), 'shim.sock')
-    const sockets: Socket[] = []
-    let serverError: unknown // what serveConnection threw, reported rather than a closed connection
-    const server = createServer((socket) => {
-      sockets.push(socket)
-      try {
-        serveConnection(socket, [taskService(task)])
-      } catch (error) {
-        serverError = error
-        socket.destroy()
-      }
-    })
-    await new Promise<void>((resolve) => server.listen(path, resolve))
-    onCleanup(() => {
-      for (const socket of sockets) socket.destroy()
-      return new Promise((resolve) => server.close(resolve))
-    })
-    const client = await dialTtrpc(path)
+    const server = await serveTtrpc([taskService(task)])
+    const client = await dialTtrpc(server.path)
     onCleanup(() => client.close())
     // a snapshot of two mounts: a tmpfs, then an overlay whose lower layer was removed meanwhile
     const upper = join(bundle, 'upper')
@@ -471,7 +453,7 @@ describeKernel('Create, on the kernel', () => {
       { type: 'overlay', source: 'overlay', target: '', options: [`lowerdir=${join(bundle, 'gone')}`, `upperdir=${upper}`, `workdir=${work}`] },
     ]
     const failed = await caught(() => shimCall(client, 'Create', { id: 'c1', bundle, rootfs: mounts, terminal: false, stdin: '', stdout: '', stderr: '' }))
-    if (serverError) throw serverError
+    if (server.thrown()) throw server.thrown()
     expect(failed instanceof RpcError, `the second of Create's two rootfs mounts failed (its lower layer is gone), and containerd was told ${failed ? `${failed.message}` : 'that Create succeeded, with a PID'} — what reached the wire for that error, and what does a status carry for an error that Node or the helper threw (what is its \`code\`)?`).toBe(true)
     expect(failed.code === Code.Unknown && /gone|no such file/i.test(failed.message), `containerd was told code ${failed.code}: ${failed.message} — which code does containerd's runc shim give a mount that failed, and do the words say why?`).toBe(true)
     expect([mountsOnRootfs(), runs.length], `Create failed at the second rootfs mount; ${mountsOnRootfs()} mount(s) stayed on the bundle's rootfs and the runtime ran ${runs.length} time(s) — what of it was already done when the second failed, who takes it off again, and when (containerd's runc shim: runc/container.go, NewContainer)?`).toEqual([0, 0])

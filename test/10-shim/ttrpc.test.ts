@@ -3,17 +3,17 @@
  * what a hostile or broken client may send instead. containerd's own shim, containerd-shim-runc-v2,
  * is the measure: its ttrpc is the one containerd speaks.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { FrameReader, HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
+import { FrameReader, HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Service } from '#ch/10-shim/ttrpc.ts'
 import { dialTtrpc } from '../../lib/ttrpc-client.ts'
 import { Code, RpcError, decode, encode, serviceMethods } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { runcShim } from './support.ts'
+import { runcShim, serveTtrpc } from './support.ts'
 
 const SERVICE = 'containerd.task.v2.Task'
 
@@ -35,28 +35,13 @@ function testService(): { service: Service; release(): void } {
   return { service, release }
 }
 
-/** What serveConnection threw, if it did: the test reports that rather than a silence. */
-let serverError: unknown
+/** What serveConnection threw on the last server listen() made, if it did: the test reports that rather than a silence. */
+let thrownBy: () => unknown = () => undefined
 
 async function listen(service: Service): Promise<string> {
-  const path = join(tempDir(), 's.sock')
-  const sockets: Socket[] = []
-  serverError = undefined
-  const server: Server = createServer((socket) => {
-    sockets.push(socket)
-    try {
-      serveConnection(socket, [service])
-    } catch (error) {
-      serverError = error
-      socket.destroy()
-    }
-  })
-  await new Promise<void>((resolve) => server.listen(path, resolve))
-  onCleanup(() => {
-    for (const socket of sockets) socket.destroy()
-    return new Promise((resolve) => server.close(resolve))
-  })
-  return path
+  const server = await serveTtrpc([service])
+  thrownBy = server.thrown
+  return server.path
 }
 
 /** A raw connection that collects the response frames it receives. */
@@ -77,7 +62,7 @@ async function raw(path: string): Promise<{ socket: Socket; frames: ReturnType<F
     async next() {
       const deadline = Date.now() + 5000
       while (frames.length === 0) {
-        if (serverError) throw serverError
+        if (thrownBy()) throw thrownBy()
         if (Date.now() > deadline || socket.destroyed) throw new Error('expected a response frame within 5 s but none came — does the server answer every request, errors included?')
         await new Promise<void>((resolve) => {
           wake = resolve
@@ -281,7 +266,7 @@ describe('a ttrpc server', () => {
       return error instanceof RpcError ? `code ${error.code}: ${error.message}` : error ? String(error.message) : 'success'
     }
     const said = { Connect: await outcome('Connect'), Stats: await outcome('Stats'), Update: await outcome('Update') }
-    if (serverError) throw serverError
+    if (thrownBy()) throw thrownBy()
     const wrong = Object.entries(said).filter(([, answer]) => !answer.startsWith(`code ${Code.Unknown}: `) || !/ENOENT|no such file|no resources/i.test(answer))
     expect(wrong.map(([method, answer]) => `${method}: ${answer}`), `handlers that failed with a Node error (Connect), with an RpcError built from one (Stats) and with a TypeError thrown before any promise (Update) were answered ${JSON.stringify(said)} — what did the client make of each status, what \`code\` does an error Node throws carry, and which of gRPC's codes says "an error that fits no other" with the error's own words?`).toEqual([])
     const state = await Promise.race([
@@ -308,7 +293,7 @@ describe('a ttrpc server', () => {
       pids.then(() => 'its processes', (error) => (error instanceof RpcError ? `code ${error.code}: ${error.message}` : String(error))),
       new Promise<string>((resolve) => setTimeout(() => resolve('no answer'), 10_000)),
     ])
-    if (serverError) throw serverError
+    if (thrownBy()) throw thrownBy()
     expect(answer, `a Pids whose answer encodes to more than MAX_MESSAGE bytes got ${answer} in 10 s — what would containerd's ttrpc do with a frame that long (channel.go, recv), what did your server do with it instead, and what became of the call, and of a shim whose promise rejected with nobody to catch it?`).toMatch(/^code /)
     expect(answer.startsWith(`code ${Code.ResourceExhausted}:`), `the call whose answer was too long came back ${answer} — which code tells containerd "too big", the one its own ttrpc gives such a call (channel.go, recv)?`).toBe(true)
     const state = await Promise.race([
