@@ -12,16 +12,14 @@ import { ALLOWED_DEVICES, saveRecord, type ContainerRecord } from './runtime.ts'
 
 /**
  * The container's directory in cgroup v1 hierarchy `controller` (freezer, devices, cpuset),
- * which chapter 04 does not use: at the same path within the hierarchy as the container's other
- * cgroups; and the directories of that path that do not exist yet, deepest first, which are all
- * that may be removed of it later. Nothing is made: `mkdirSync(dir, { recursive: true })` makes
- * exactly those.
+ * which chapter 04 does not use, at the same path within the hierarchy as the container's other
+ * cgroups; and `removeOrder`, the directories of that path that do not exist yet, deepest
+ * first. It makes nothing.
  */
 export function v1Cgroup(cgroup: Cgroup, controller: string): { dir: string; removeOrder: string[] } {
   const [used, own] = Object.entries(cgroup.dirs)[0]!
   const dir = join(CGROUP_ROOT, controller, relative(join(CGROUP_ROOT, used), own!))
   const removeOrder: string[] = []
-  // Only what does not exist yet can be this container's: the directories above may be others' too.
   for (let d = dir; !existsSync(d); d = dirname(d)) removeOrder.push(d)
   return { dir, removeOrder }
 }

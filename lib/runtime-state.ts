@@ -26,11 +26,7 @@ export function loadContainer(root: string, id: string): { dir: string; record: 
   return { dir, record: JSON.parse(text) as ContainerRecord }
 }
 
-/**
- * The status now, from the kernel and the state directory (runc's refreshState): stopped when
- * the process is gone, or a zombie, or its PID now belongs to another process; created while
- * exec.fifo exists; paused while its freezer cgroup says frozen; otherwise running.
- */
+/** The status now, worked out on every call from the kernel and the state directory, never from the record alone (runc's refreshState). */
 export function containerStatus(dir: string, record: ContainerRecord): State['status'] {
   if (record.pid === 0 || processStartTime(record.pid) !== record.startTime) return 'stopped'
   if (existsSync(join(dir, EXEC_FIFO))) return 'created'

@@ -570,8 +570,9 @@ export class Helper {
   }
 
   /**
-   * Changes how the helper ends on a failure: a request that fails is still answered, then the
-   * helper writes its error's text to `fd` as one line and exits with status 1.
+   * Changes how the helper ends on a failure: a request that fails is still answered, its
+   * error's text also goes to `fd` as one line, and the helper serves nothing more (how it then
+   * ends: op_failures_to and fail() in native/helper.c).
    * @param fd an fd of the helper's
    * @throws EBADF when `fd` is not open.
    */

@@ -183,7 +183,7 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
  * runc delete: remove a stopped container's cgroup and state directory, then run its poststop
  * hooks (a failure is logged). A running container is refused, `cannot delete container ID that
  * is not stopped: running`, unless `force`, which kills every process in it first and waits
- * for them; a created container is killed and deleted as runc does.
+ * for them; a created container as runc treats one.
  */
 export async function deleteContainer(root: string, id: string, force: boolean, log: RuntimeLog): Promise<void> {
   // TODO(09): runc delete, per the runtime spec (runtime.md, "Delete").
@@ -195,8 +195,9 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   //      container's processes does "stopped" speak (pid_namespaces(7))? A paused container
   //      too: can a frozen process die (cgroup-v1's freezer-subsystem.rst)? And what could its
   //      processes get up to between running again and being dead?
-  //   3. A create killed half-way leaves a state directory too: delete --force must clear
-  //      whatever such a create left, in whichever state it was left.
+  //   3. create can be killed between any two of its steps, and a shim then calls delete
+  //      --force: what can each such moment have left under ROOT, and which of it can your
+  //      commands load? What does runc's delete.go do with each?
   //   4. The poststop hooks read the container's state on their stdin: as of which moment of
   //      delete (ask runc, after delete --force of a running one)? Their failure is a warning.
   throw new NotImplementedError('09-runtime', 'deleteContainer')
@@ -205,16 +206,16 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 
 // #region execProcess
 /**
- * runc exec: run `process` inside running container `id`, as one more process of it: in its
+ * runc exec: run `process` inside container `id`, as one more process of it: in its
  * namespaces and its cgroups, with its limits, working directory, user, capabilities and
  * seccomp filter (chapter 13's secure()), and a terminal when asked.
- * A container that is not running is refused in runc's words (`cannot exec in a stopped
- * container` for one that has stopped). With `detach` it returns once the program runs, leaving
+ * A container that cannot take one more process is refused in runc's words (`cannot exec in a
+ * stopped container` for one that has stopped). With `detach` it returns once the program runs, leaving
  * it to the caller's subreaper as create does, and writes `pidFile`; otherwise it waits and
  * resolves to the exit code.
  */
 export async function execProcess(root: string, id: string, options: ExecOptions): Promise<number> {
-  // TODO(09): runc exec: a second process in a running container, the way nsenter(1) enters one
+  // TODO(09): runc exec: a second process in a container, the way nsenter(1) enters one
   //   (runc's setns_init_linux.go; the text's "exec").
   //   1. Which of the container's namespaces are worth joining, of every kind it may have been
   //      given (namespaces(7); how do two /proc/PID/ns links tell?), and in which order, given
@@ -225,8 +226,8 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //   3. From there it is create's end: which of create's steps apply to one more process of the
   //      same container, and which belong to the container's first process only? The devices
   //      and cpuset cgroups create made hold exec'd processes too (the record has them).
-  //   4. A paused container: may it take a new process, and what would become of that
-  //      process, and of exec, if it did? Ask runc (runc pause, then runc exec).
+  //   4. Which of a container's statuses can take a new process, and what would become of
+  //      that process, and of exec, in each of the others? Ask runc, status by status.
   //   5. With detach, the same hand-over to the caller's subreaper as create's.
   throw new NotImplementedError('09-runtime', 'execProcess')
 }

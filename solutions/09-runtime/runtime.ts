@@ -329,7 +329,7 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
  * runc delete: remove a stopped container's cgroup and state directory, then run its poststop
  * hooks (a failure is logged). A running container is refused, `cannot delete container ID that
  * is not stopped: running`, unless `force`, which kills every process in it first and waits
- * for them; a created container is killed and deleted as runc does.
+ * for them; a created container as runc treats one.
  */
 export async function deleteContainer(root: string, id: string, force: boolean, log: RuntimeLog): Promise<void> {
   let found: ReturnType<typeof loadContainer>
@@ -374,11 +374,11 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
 
 // #region execProcess
 /**
- * runc exec: run `process` inside running container `id`, as one more process of it: in its
+ * runc exec: run `process` inside container `id`, as one more process of it: in its
  * namespaces and its cgroups, with its limits, working directory, user, capabilities and
  * seccomp filter (chapter 13's secure()), and a terminal when asked.
- * A container that is not running is refused in runc's words (`cannot exec in a stopped
- * container` for one that has stopped). With `detach` it returns once the program runs, leaving
+ * A container that cannot take one more process is refused in runc's words (`cannot exec in a
+ * stopped container` for one that has stopped). With `detach` it returns once the program runs, leaving
  * it to the caller's subreaper as create does, and writes `pidFile`; otherwise it waits and
  * resolves to the exit code.
  */
@@ -387,7 +387,9 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   const status = containerStatus(dir, record)
   // A process that joined a frozen cgroup would freeze before its exec, and exec with it.
   if (status === 'paused') throw new RuntimeError('cannot exec in a paused container (use --ignore-paused to override)')
-  if (status !== 'running') throw new RuntimeError('cannot exec in a stopped container')
+  // A created container has every namespace and cgroup to join already: only its first
+  // program waits for start, and an exec'd process waits for nothing (runc's exec.go).
+  if (status === 'stopped') throw new RuntimeError('cannot exec in a stopped container')
   checkTerminal(options.process, options.consoleSocket)
   const helper = Helper.start({ stdin: 'inherit', stdout: 'inherit', stderr: 'inherit', detached: options.detach })
   try {
@@ -404,7 +406,8 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
     for (const extra of [record.devices, record.cpuset]) if (extra) writeFileSync(join(extra.dir, 'cgroup.procs'), String(pid))
     await applyProcessLimits(helper, pid, options.process)
-    await mkdirAll(helper, options.process.cwd)
+    // Made by create for the first process, in a root filesystem the container now owns: one
+    // more process runs where it is told to or nowhere, as runc's setns init does.
     await helper.chdir(options.process.cwd)
     if (console !== undefined) await setupConsole(helper, console)
     checkCwd(pid, options.process.cwd)

@@ -236,6 +236,35 @@ describeKernel('minirunc: the life cycle', () => {
     expect(ended.code, `exit code of exec of a program that SIGTERM ended, vs runc exec's (ours said: ${ended.stderr.trim() || 'nothing'})`).toBe(runcEnded.code)
   }, 90_000)
 
+  it('exec into a container created and not started, beside runc; then start', async () => {
+    const t = setup(['out:started', 'sleep:60000'])
+    const real = runcSetup(['out:started', 'sleep:60000'])
+    expect((await t.create('x2')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    const theirs = await real.rt('exec', real.id, '/bin/probe', 'out:joined')
+    expect(theirs.code, `runc exec into a created container: ${theirs.stderr}`).toBe(0)
+    const ours = await minirunc(['--root', t.root, 'exec', 'x2', '/bin/probe', 'out:joined'], { timeout: 30_000 })
+    rethrowNotImplemented(ours.stderr)
+    expect({ code: ours.code, stdout: ours.stdout.trim() }, `exec into a container created and not started: runc exec ran the program; minirunc exited ${ours.code} and said: ${ours.stderr.trim() || '(nothing)'}. What does an exec'd process join, and from which moment of the container's life is that there? (runc's exec.go; the text's "exec")`).toEqual({ code: 0, stdout: theirs.stdout.trim() })
+    expect([(await t.state('x2')).status, t.out()], 'the state after the exec, and what the container\'s own program printed: did the exec let it go?').toEqual([(await real.state()).status, real.out()])
+    expect((await t.rt('start', 'x2')).code, 'start after the exec').toBe(0)
+    expect(await waitFor(() => t.out().includes('started'), 10_000), `the container's program did not run within 10 s of a start after the exec: ${t.out()}`).toBe(true)
+  }, 90_000)
+
+  it('exec with a working directory the container does not have, beside runc', async () => {
+    const t = setup(['sleep:60000'])
+    const real = runcSetup(['sleep:60000'])
+    expect((await t.create('x3')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'x3')).code).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    const theirs = await real.rt('exec', '--cwd', '/nowhere', real.id, '/bin/probe', 'out:ran')
+    const ours = await minirunc(['--root', t.root, 'exec', '--cwd', '/nowhere', 'x3', '/bin/probe', 'out:ran'], { timeout: 30_000 })
+    rethrowNotImplemented(ours.stderr)
+    const made = (bundle: string) => existsSync(join(bundle, 'rootfs', 'nowhere'))
+    expect({ refused: ours.code !== 0, ran: ours.stdout.includes('ran'), made: made(t.bundle) }, `exec --cwd /nowhere, a directory the container's root filesystem does not have: runc exec exited ${theirs.code}; minirunc exited ${ours.code} and said ${ours.stderr.trim() || '(nothing)'}. Of create's steps, which are the container's first process's alone, and what would an exec'd one change if it took them? (the text's "exec")`).toEqual({ refused: theirs.code !== 0, ran: theirs.stdout.includes('ran'), made: made(real.bundle) })
+  }, 90_000)
+
   it('delete --force of a running container', async () => {
     const t = setup(['sleep:60000'])
     expect((await t.create('c4')).code, t.out()).toBe(0)
