@@ -126,8 +126,8 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
  * mountCgroupV1 and mountCgroupV2 make it. A program inside reads its own limits where it
  * would on the host (/sys/fs/cgroup/memory/memory.limit_in_bytes on v1); it never sees its
  * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 a program finds each
- * hierarchy the container has a cgroup in at the path it would read on a host like this one,
- * under every name it may look for it by. `cgroup` is the container's (undefined: none).
+ * hierarchy the container has a cgroup in wherever it would look for it on a host like this
+ * one. `cgroup` is the container's (undefined: none).
  */
 export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgroup: Cgroup | undefined): Promise<void> {
   // TODO(09): the container's /sys/fs/cgroup (the text's "The container's /sys/fs/cgroup";
@@ -139,11 +139,10 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
   //   2. On v1 a hierarchy cannot be mounted a second time with other options (EBUSY), and a
   //      fresh mount would show its root, not the container's cgroup: so how does the
   //      container's directory of each hierarchy get there, and under what at the destination
-  //      (mount(2))? The host's /sys/fs/cgroup may not name each hierarchy once: by which
-  //      names will programs look for one?
-  //   3. "ro": which of the mounts you make take it when they are made, and which need a
-  //      second step (mount(2), "MS_BIND", "MS_REMOUNT")? The destination itself must end up
-  //      read-only too, after what is inside it is in place.
+  //      (mount(2))? And is every host's /sys/fs/cgroup laid out as yours (cgroups(7))?
+  //   3. "ro": does each mount you make come out with the flags you asked of it (mount(2);
+  //      /proc/self/mountinfo shows what you got)? The destination itself must end up
+  //      read-only too.
   //   4. On v2 there is one hierarchy. What would a cgroup2 mount made by the container's
   //      process show, with a cgroup namespace and without (cgroup_namespaces(7))? Find out
   //      which cgroup is that namespace's root in this runtime before you rely on it.

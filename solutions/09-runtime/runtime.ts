@@ -234,8 +234,8 @@ export async function start(root: string, id: string, log: RuntimeLog): Promise<
  * mountCgroupV1 and mountCgroupV2 make it. A program inside reads its own limits where it
  * would on the host (/sys/fs/cgroup/memory/memory.limit_in_bytes on v1); it never sees its
  * parents' cgroups or anyone else's, and with `ro` it changes none. On v1 a program finds each
- * hierarchy the container has a cgroup in at the path it would read on a host like this one,
- * under every name it may look for it by. `cgroup` is the container's (undefined: none).
+ * hierarchy the container has a cgroup in wherever it would look for it on a host like this
+ * one. `cgroup` is the container's (undefined: none).
  */
 export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgroup: Cgroup | undefined): Promise<void> {
   const target = secureJoin(spec.root!.path, mount.destination, true)
