@@ -39,12 +39,19 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
     const parentLower = existsSync(join(parentDir, 'lower')) ? readFileSync(join(parentDir, 'lower'), 'utf8') : ''
     lower = parentLower ? `l/${parentLink}:${parentLower}` : `l/${parentLink}`
   }
-  for (const dir of [paths.diff, paths.work, paths.merged]) mkdirSync(dir, { recursive: true })
-  mkdirSync(join(root, 'l'), { recursive: true })
+  // As moby's create: a layer that could not be made whole is not left half-made.
   const link = shortName()
-  symlinkSync(`../${id}/diff`, join(root, 'l', link))
-  writeFileSync(join(paths.dir, 'link'), link)
-  if (lower) writeFileSync(join(paths.dir, 'lower'), lower)
+  try {
+    for (const dir of [paths.diff, paths.work, paths.merged]) mkdirSync(dir, { recursive: true })
+    mkdirSync(join(root, 'l'), { recursive: true })
+    symlinkSync(`../${id}/diff`, join(root, 'l', link))
+    writeFileSync(join(paths.dir, 'link'), link)
+    if (lower) writeFileSync(join(paths.dir, 'lower'), lower)
+  } catch (error) {
+    rmSync(join(root, 'l', link), { force: true })
+    rmSync(paths.dir, { recursive: true, force: true })
+    throw error
+  }
   return paths
 }
 // #endregion createLayer

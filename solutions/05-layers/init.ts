@@ -4,8 +4,9 @@
  * container needs to find as its own: /etc/hostname, /etc/hosts, /etc/resolv.conf.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { isIPv4, isIPv6 } from 'node:net'
 import { join } from 'node:path'
-import { createLayer, overlayDirs } from './driver.ts'
+import { createLayer, overlayDirs, removeLayer } from './driver.ts'
 import type { OverlayDirs } from './overlay.ts'
 
 export interface InitFiles {
@@ -21,26 +22,39 @@ export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
 /**
  * The container's resolv.conf from the host's: the nameservers a container in a network
  * namespace of its own cannot reach go; with none left, FALLBACK_NAMESERVERS, as dockerd does.
- * The tests compare the text: every other line stays, in order; blank lines go; the fallbacks
- * are `nameserver <ip>` lines at the end; the text ends with a newline.
+ * Every other line stays as it was, in order; blank lines go; the text ends with a newline.
  */
 export function resolvConf(host: string): string {
   const lines = host.split('\n').filter((line) => line.trim() !== '')
-  const isLocal = (line: string) => /^\s*nameserver\s+(127\.|::1\s*$)/.test(line)
-  const kept = lines.filter((line) => !isLocal(line))
-  if (!kept.some((line) => /^\s*nameserver\s/.test(line)))
-    kept.push(...FALLBACK_NAMESERVERS.map((ip) => `nameserver ${ip}`))
+  const isNameserver = (line: string) => /^\s*nameserver\s/.test(line)
+  const kept = lines.filter((line) => !isNameserver(line) || reachable(line.trim().split(/\s+/)[1] ?? ''))
+  if (!kept.some(isNameserver)) kept.push(...FALLBACK_NAMESERVERS.map((ip) => `nameserver ${ip}`))
   return kept.join('\n') + '\n'
+}
+
+/**
+ * Can a nameserver at `address` be reached from another network namespace? Not on the host's
+ * loopback (127.0.0.0/8, ::1, however spelt, also as an IPv4-mapped address), and not through one
+ * of the host's own interfaces (a scoped address, "%zone").
+ */
+function reachable(address: string): boolean {
+  if (address.includes('%')) return false
+  if (isIPv4(address)) return !address.startsWith('127.')
+  if (!isIPv6(address)) return true
+  const canonical = new URL(`http://[${address}]/`).hostname // [::1], [::ffff:7f00:35], ...
+  return canonical !== '[::1]' && !/^\[::ffff:7f[0-9a-f]{2}:/.test(canonical)
 }
 // #endregion resolvConf
 
 // #region hostsFile
 /**
- * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated (the
- * tests check only the one for localhost over IPv4), and a line that lets the container resolve
- * its own hostname.
+ * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated, and a
+ * line that lets the container resolve its own hostname. A hostname that would not stay one name
+ * on its line is refused with an Error naming it.
  */
 export function hostsFile(hostname: string): string {
+  // one field of a line: whitespace would split it, a newline start a line of its own, '#' a comment
+  if (hostname === '' || /[\s#\p{Cc}]/u.test(hostname)) throw new Error(`invalid hostname: ${JSON.stringify(hostname)}`)
   return [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -56,19 +70,23 @@ export function hostsFile(hostname: string): string {
 // #region createContainerLayers
 /**
  * Create "<id>-init" on top of the image's top layer and "<id>" on top of that, fill the
- * init layer, and return the overlay mount of the container's layer. Its etc/hostname holds
- * the hostname and a newline; its etc/resolv.conf is resolvConf() of files.hostResolvConf
- * (of "" without one).
+ * init layer, and return the overlay mount of the container's layer. Both layers are made, or
+ * neither.
  */
 export function createContainerLayers(root: string, id: string, imageTop: string, files: InitFiles): OverlayDirs {
   const init = createLayer(root, `${id}-init`, imageTop)
-  const etc = join(init.diff, 'etc')
-  mkdirSync(etc, { recursive: true })
-  writeFileSync(join(etc, 'hostname'), `${files.hostname}\n`)
-  writeFileSync(join(etc, 'hosts'), hostsFile(files.hostname))
-  writeFileSync(join(etc, 'resolv.conf'), resolvConf(files.hostResolvConf ?? ''))
-  writeFileSync(join(init.diff, '.dockerenv'), '')
-  createLayer(root, id, `${id}-init`)
+  try {
+    const etc = join(init.diff, 'etc')
+    mkdirSync(etc, { recursive: true })
+    writeFileSync(join(etc, 'hostname'), `${files.hostname}\n`)
+    writeFileSync(join(etc, 'hosts'), hostsFile(files.hostname))
+    writeFileSync(join(etc, 'resolv.conf'), resolvConf(files.hostResolvConf ?? ''))
+    writeFileSync(join(init.diff, '.dockerenv'), '')
+    createLayer(root, id, `${id}-init`)
+  } catch (error) {
+    removeLayer(root, `${id}-init`)
+    throw error
+  }
   return overlayDirs(root, id)
 }
 // #endregion createContainerLayers

@@ -3,7 +3,6 @@
  * writable upper directory and shows the union at a mount point, the way Docker's overlay2
  * graph driver builds every container's root filesystem.
  */
-import { readlinkSync } from 'node:fs'
 import { dirname, relative } from 'node:path'
 import type { Helper } from '../../native/helper.ts'
 
@@ -19,14 +18,15 @@ export interface OverlayDirs {
 
 // #region overlayOptions
 /**
- * The data string mount(2) takes for overlayfs, naming every directory of `dirs`. The kernel
- * splits it at ',' and ':' and knows no escaping, so a path holding either is refused with an
- * Error naming the path; an overlay without a lower directory is refused with one saying "lower".
+ * The data string mount(2) takes for overlayfs, naming every directory of `dirs`. A path the
+ * kernel would not read back as given is refused with an Error naming the path; an overlay
+ * without a lower directory is refused with one saying "lower".
  */
 export function overlayOptions(dirs: OverlayDirs): string {
   if (dirs.lower.length === 0) throw new Error('an overlay needs at least one lower directory')
   for (const dir of [...dirs.lower, dirs.upper, dirs.work]) {
-    if (/[,:]/.test(dir)) throw new Error(`overlay paths cannot contain ',' or ':' (the kernel splits at them): ${dir}`)
+    // ',' ends an option, ':' a lower directory, and '\\' escapes the character after it
+    if (/[,:\\]/.test(dir)) throw new Error(`overlay paths cannot contain ',', ':' or '\\' (the kernel splits at the first two and unescapes the third): ${dir}`)
   }
   return `lowerdir=${dirs.lower.join(':')},upperdir=${dirs.upper},workdir=${dirs.work}`
 }
@@ -54,12 +54,17 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
   const short = overlayOptions({ lower: dirs.lower.map((d) => relative(from, d)), upper: relative(from, dirs.upper), work: relative(from, dirs.work) })
   if (Buffer.byteLength(short) >= MOUNT_DATA_MAX)
     throw new Error(`the overlay's ${dirs.lower.length} lower directories do not fit in one page of mount data, even relative to ${from}`)
-  const cwd = readlinkSync(`/proc/${helper.pid}/cwd`)
-  await helper.chdir(from)
+  // Held by an fd, not by its name: the name may lead elsewhere by now, or nowhere.
+  const cwd = await helper.open('.')
   try {
-    await helper.mount('overlay', target, 'overlay', [], short)
+    await helper.chdir(from)
+    try {
+      await helper.mount('overlay', target, 'overlay', [], short)
+    } finally {
+      await helper.fchdir(cwd)
+    }
   } finally {
-    await helper.chdir(cwd)
+    await helper.closeFd(cwd)
   }
 }
 

@@ -1,15 +1,18 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { isIPv4 } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { createLayer, layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
 import { createContainerLayers, hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import { mountOverlay, overlayOptions, unmountOverlay, type OverlayDirs } from '#ch/05-layers/overlay.ts'
 import { changes, isOpaque, makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { tempDir } from '../support/files.ts'
 import { mountNamespace } from '../support/mountns.ts'
+import { asDockerdReads, mountAsDockerd, processSnapshot, snapshotChanges } from '../support/overlay2.ts'
 
 /** Write files (path → content; a path ending in "/" is a directory) under `dir`. */
 function populate(dir: string, files: Record<string, string>): void {
@@ -35,7 +38,7 @@ function describeEntry(path: string): string {
   const stats = lstatSync(path, { throwIfNoEntry: false })
   if (!stats) return 'nothing'
   if (stats.isFile()) return `a regular file of ${stats.size} bytes`
-  if (stats.isCharacterDevice()) return `a character device ${stats.rdev >> 8}:${stats.rdev & 0xff}`
+  if (stats.isCharacterDevice()) return 'a character device'
   return stats.isDirectory() ? 'a directory' : 'neither a file nor a character device'
 }
 
@@ -70,6 +73,17 @@ async function union(ns: Namespace, lower: string[], upper?: string): Promise<st
   return merged!
 }
 
+/** The error `action` throws, if any. */
+function thrown(action: () => unknown): Error | undefined {
+  try {
+    action()
+    return undefined
+  } catch (error) {
+    if (error instanceof NotImplementedError) throw error
+    return error as Error
+  }
+}
+
 /** A two-layer "image" and an empty upper/work pair, in plain folders. */
 function stack(): OverlayDirs & { root: string; base: string; top: string; merged: string } {
   const root = tempDir()
@@ -98,6 +112,26 @@ describeKernel('overlayOptions', () => {
     writeFileSync(join(m, 'etc/base-only'), 'written\n')
     expect(readFileSync(join(upper!, 'etc/base-only'), 'utf8'), 'a write through the union must land in dirs.upper').toBe('written\n')
     expect(readFileSync(join(base!, 'etc/base-only'), 'utf8'), 'a lower layer changed under a write through the union').toBe('base\n')
+  })
+})
+
+describeKernel('overlayOptions, a path the kernel reads its own way', () => {
+  it('a lower directory whose name holds a backslash, beside one whose name lacks it', async () => {
+    const root = tempDir()
+    const [odd, plain, upper, work, merged] = ['lay\\er', 'layer', 'upper', 'work', 'merged'].map((d) => join(root, d))
+    populate(odd!, { who: 'the directory named lay\\er\n' })
+    populate(plain!, { who: 'the directory named layer\n' })
+    for (const d of [upper!, work!, merged!]) mkdirSync(d)
+    const ns = await mountNamespace()
+    const refused = await caught(() => overlayOptions({ lower: [odd!], upper: upper!, work: work! }))
+    if (refused) {
+      expect(refused.message, 'overlayOptions() refused the path: with the path in the Error?').toContain(odd!)
+      return
+    }
+    const data = overlayOptions({ lower: [odd!], upper: upper!, work: work! })
+    const failed = await caught(() => ns.helper.mount('overlay', merged!, 'overlay', [], data))
+    const shows = failed ? `nothing (${failed.message})` : readFileSync(ns.inside(join(merged!, 'who')), 'utf8').trim()
+    expect(shows, `the only lower layer is ${odd}; mounted with overlayOptions()'s string, the union shows ${shows}. How did the kernel read that path from the string (compare with /proc/PID/mounts; overlayfs.rst, "Multiple lower layers")? A path the kernel cannot be given as it is must be refused, naming it.`).toBe('the directory named lay\\er')
   })
 })
 
@@ -177,7 +211,16 @@ describeKernel('mountOverlay', () => {
     await mountOverlay(ns.helper, s, s.merged)
     await ns.helper.chdir(join(s.merged, 'etc'))
     await unmountOverlay(ns.helper, s.merged)
-    expect(await ns.mounts(), 'a union a process still uses (its working directory is inside) is still mounted: what does umount2 answer then, and how does Docker get rid of it anyway? (man 2 umount2)').not.toContain(s.merged)
+    expect(await ns.mounts(), 'a union a process still uses (its working directory is inside) is still mounted after unmountOverlay(): what did the kernel answer, and what does moby\'s overlay2 (Put) do about such a mount? (man 2 umount2)').not.toContain(s.merged)
+  })
+
+  it('unmounting a directory that is no mount point (its union unmounted already)', async () => {
+    const s = stack()
+    const ns = await mountNamespace()
+    await mountOverlay(ns.helper, s, s.merged)
+    await unmountOverlay(ns.helper, s.merged)
+    const again = await caught(() => unmountOverlay(ns.helper, s.merged))
+    expect(again?.code, `unmountOverlay() of ${s.merged}, where nothing is mounted any more, ${again ? `failed with ${again.message}` : 'resolved'}: its caller would take it for a union it removed. What did the kernel answer, and did it reach the caller? (man 2 umount2, ERRORS)`).toBe('EINVAL')
   })
 })
 
@@ -206,6 +249,28 @@ describeKernel('marks made by hand', () => {
     expect(readdirSync(ns.inside(join(s.merged, 'etc'))).sort(), `etc/motd still shows: makeWhiteout() made ${made}, which overlayfs does not read as "deleted"; the kernel left ${kernelMade} for the same delete`).toEqual(['localtime', 'os-release'])
     expect(readdirSync(ns.inside(join(s.merged, 'data/sub'))), 'the lower data/sub/deep.txt shows through data/sub: overlayfs did not take makeOpaque()\'s mark (which attribute, which value, on which directory? compare with what the kernel left on data/sub when this test removed and made it anew through a union: getfattr -d -m - in the chapter text\'s "Try it")').toEqual(['only.txt'])
     expect(readdirSync(ns.inside(join(s.merged, 'data'))).sort(), 'data/old.txt vanished from the union: data/, the parent of the directory makeOpaque() was given, hides its lower contents too').toEqual(['old.txt', 'sub'])
+  })
+})
+
+describeKernel('isOpaque', () => {
+  it('upper directories whose opaque attribute holds other values, and a path that is not there', async () => {
+    const s = stack()
+    const ns = await mountNamespace()
+    // Values set by the test itself (not through makeOpaque): which of them hide data/sub's lower files is the kernel's say.
+    const values = ['y', 'x', 'yes', 'Y', '']
+    for (const value of values) {
+      const upper = join(s.root, `upper-${values.indexOf(value)}`)
+      mkdirSync(join(upper, 'data/sub'), { recursive: true })
+      if (value !== '') await ns.helper.setxattr(join(upper, 'data/sub'), 'trusted.overlay.opaque', value)
+      const merged = await union(ns, s.lower, upper)
+      const hidden = !existsSync(ns.inside(join(merged, 'data/sub/deep.txt')))
+      await ns.helper.umount2(merged)
+      const said = await caught(async () => { const got = await isOpaque(ns.helper, join(upper, 'data/sub')); if (got !== hidden) throw new Error(`said ${got}`) })
+      expect(said?.message, `data/sub in upper ${value === '' ? 'without the attribute' : `with the attribute's value ${JSON.stringify(value)}`}: isOpaque() ${said?.message ?? ''}, and the kernel, mounting it over the lower layers, ${hidden ? 'hid' : 'showed'} the lower data/sub/deep.txt. Which values does overlayfs honour (overlayfs.rst, "whiteouts and opaque directories")?`).toBeUndefined()
+    }
+    const gone = join(s.upper, 'no-such-dir')
+    const failed = await caught(() => isOpaque(ns.helper, gone))
+    expect(failed?.code, `isOpaque() of ${gone}, which does not exist, ${failed ? `failed with ${failed.message}` : 'answered as if it were a directory'}: a caller walking a layer would take a path that vanished (or a typo) for a plain directory. Which of getxattr's failures mean "no mark", and which mean something else? (man 2 getxattr, ERRORS)`).toBe('ENOENT')
   })
 })
 
@@ -318,18 +383,6 @@ describeKernel('changes() over an image\'s layers', () => {
   })
 })
 
-/**
- * Where an entry of a lower file (`l/<short>`) leads, read as moby's overlay2 reads it (overlay.go,
- * getLowerDirs): the link's target taken from the driver's `l/` folder.
- */
-function asMobyReads(root: string, entry: string): string {
-  try {
-    return join(root, 'l', readlinkSync(join(root, entry)))
-  } catch {
-    return `${JSON.stringify(entry)}, which leads nowhere`
-  }
-}
-
 describe('the overlay2 layout', () => {
   it('createLayer of a base layer', () => {
     const root = tempDir()
@@ -337,11 +390,30 @@ describe('the overlay2 layout', () => {
     for (const d of [base.diff, base.work, base.merged]) expect(existsSync(d), `${d} is missing`).toBe(true)
     const link = readFileSync(join(root, 'base', 'link'), 'utf8')
     expect(link, 'link holds the short name alone, without a newline (26 characters in Docker)').toMatch(/^[A-Z0-9]{26}$/)
-    const leads = asMobyReads(root, `l/${link}`)
+    const leads = asDockerdReads(root, `l/${link}`)
     expect(leads, `l/${link}, read as dockerd reads it (overlay2's getLowerDirs), leads to ${leads}, not to base's diff: what must the short link hold for any dockerd, under any root, to find the layer?`).toBe(join(root, 'base', 'diff'))
     expect(existsSync(join(root, 'base', 'lower')), 'a base layer has no parents: no lower file').toBe(false)
   })
 
+})
+
+describe('the overlay2 layout, refusals', () => {
+  it('an id that exists, a parent that does not, and a parent whose folder lacks its link file', () => {
+    const root = tempDir()
+    createLayer(root, 'a')
+    const link = readFileSync(join(root, 'a', 'link'), 'utf8')
+    const links = () => readdirSync(join(root, 'l')).sort()
+    const before = links()
+    expect(thrown(() => createLayer(root, 'a'))?.message, 'createLayer() of an id that exists: refused, naming it?').toMatch(/\ba\b/)
+    expect([readFileSync(join(root, 'a', 'link'), 'utf8'), links()], 'createLayer() of an id that exists changed that layer or the short links').toEqual([link, before])
+    expect(() => createLayer(root, 'b', 'nowhere'), 'createLayer() on a parent that does not exist: refused, naming it?').toThrow(/nowhere/)
+    // A parent folder without its link file: a layer whose making was cut short, say.
+    mkdirSync(join(root, 'half', 'diff'), { recursive: true })
+    const failed = thrown(() => createLayer(root, 'c', 'half'))
+    expect(failed, 'createLayer() on a parent that has no link file resolved: what does the new layer\'s lower file name then?').toBeInstanceOf(Error)
+    const left = [existsSync(join(root, 'c')) && 'a folder c', links().length !== before.length && 'a short link in l/'].filter(Boolean)
+    expect(left, `createLayer(c) failed (${failed?.message}) and left ${left.join(' and ')} behind: a second try, once the parent is whole, is refused as "exists", and a dockerd reading the root finds a layer that cannot mount. What does moby's overlay2 create do when it fails half-way?`).toEqual([])
+  })
 })
 
 describeKernel('the overlay2 layout, mounted', () => {
@@ -352,7 +424,7 @@ describeKernel('the overlay2 layout, mounted', () => {
     createLayer(root, 'c', 'b')
     // dockerd reads the lower file back on its own: the format is the contract.
     const lower = readFileSync(join(root, 'c', 'lower'), 'utf8')
-    const leadsTo = lower.split(':').map((entry) => asMobyReads(root, entry))
+    const leadsTo = lower.split(':').map((entry) => asDockerdReads(root, entry))
     const diffs = { [join(root, 'a', 'diff')]: 'a\'s diff', [join(root, 'b', 'diff')]: 'b\'s diff' }
     expect(leadsTo, `c's lower file, read as moby's overlay2 reads it, leads to: ${leadsTo.map((p) => diffs[p] ?? p).join(', ')}. Which layers must it name, in which order, byte for byte? (moby's overlay2: create, getLower, getLowerDirs; chapter text, "The layout on disk")`).toEqual([join(root, 'b', 'diff'), join(root, 'a', 'diff')])
     const dirs = overlayDirs(root, 'c')
@@ -380,37 +452,18 @@ function deepImage(depth: number): { root: string; top: string } {
   return { root, top: layerId(depth - 1) }
 }
 
-/** What of the helper a later step relies on, seen from outside (man 5 proc). */
-const stateOf = (ns: { helper: { pid: number } }) => JSON.stringify(Object.fromEntries(['cwd', 'root'].map((link) => [link, readlinkSync(`/proc/${ns.helper.pid}/${link}`)])))
-
-/**
- * Mount layer `id` as dockerd mounts a deep layer (overlay.go, Get and mountFrom): from the
- * driver's root, its lower file as it stands and its own diff and work, named relative to the root.
- * Gives the kernel's refusal, if any, and the mount point.
- */
-async function mountAsDockerd(ns: Awaited<ReturnType<typeof mountNamespace>>, root: string, id: string): Promise<{ failed?: Error; merged: string }> {
-  const merged = layerPaths(root, id).merged
-  const data = `lowerdir=${readFileSync(join(root, id, 'lower'), 'utf8')},upperdir=${id}/diff,workdir=${id}/work`
-  const cwd = readlinkSync(`/proc/${ns.helper.pid}/cwd`)
-  await ns.helper.chdir(root)
-  try {
-    return { failed: await caught(() => ns.helper.mount('overlay', merged, 'overlay', [], data)), merged }
-  } finally {
-    await ns.helper.chdir(cwd)
-  }
-}
-
 describeKernel('a deep image', () => {
   it('an image of 120 layers under a long root, mounted from its overlay2 folders', async () => {
     const { root, top } = deepImage(120)
     const dirs = overlayDirs(root, top)
     const ns = await mountNamespace()
-    const before = stateOf(ns)
+    const before = processSnapshot(ns.helper.pid)
     const merged = layerPaths(root, top).merged
     const failed = await caught(() => mountOverlay(ns.helper, dirs, merged))
     const bytes = Buffer.byteLength(overlayOptions(dirs))
     expect(failed?.message, `mountOverlay() of 120 layers under a root of ${root.length} characters failed; overlayOptions() of its directories is ${bytes} bytes long. How much of its data does mount(2) read, and how does moby's overlay2 mount a deep image (Get; mountFrom)?`).toBeUndefined()
-    expect(stateOf(ns), `the helper was ${before} before mountOverlay() and ${stateOf(ns)} after: whoever drives it next relies on it (the TODO's 3.)`).toBe(before)
+    const changed = snapshotChanges(before, processSnapshot(ns.helper.pid))
+    expect(changed, `the helper is not as it was before mountOverlay(): ${changed}. Whoever drives it next relies on it (the TODO's 3.)`).toBe('')
     const m = ns.inside(merged)
     expect(readFileSync(join(m, 'level'), 'utf8'), 'every layer holds "level": the topmost layer\'s must win').toBe('119\n')
     expect(existsSync(join(m, 'only-0')) && existsSync(join(m, 'only-118')), 'the union must show the base layer and every layer between').toBe(true)
@@ -418,20 +471,38 @@ describeKernel('a deep image', () => {
     expect(existsSync(join(layerPaths(root, top).diff, 'written')), 'a write through the union must land in the top layer\'s diff').toBe(true)
     // A dockerd that finds these layers mounts them its own way, from their files alone.
     const below = layerId(118)
-    const docker = await mountAsDockerd(ns, root, below)
+    const docker = await mountAsDockerd(ns.helper, root, below)
     const bytes119 = Buffer.byteLength(readFileSync(join(root, below, 'lower')))
-    expect(docker.failed?.message, `layer 119 mounted as dockerd mounts a deep layer (from the driver's root: lowerdir= its lower file as it stands, upperdir=<id>/diff, workdir=<id>/work) failed; its lower file is ${bytes119} bytes. What must the lower file name for dockerd to mount it? (chapter text, "A deep image" and "The layout on disk")`).toBeUndefined()
+    expect(docker.failed?.message, `layer 119 mounted as a real dockerd mounts a deep layer, from its lower file as it stands, failed; its lower file is ${bytes119} bytes. What must the lower file name, and in which form, for dockerd to mount it? (moby's overlay2: Get, mountFrom; chapter text, "A deep image" and "The layout on disk")`).toBeUndefined()
     expect(readFileSync(join(ns.inside(docker.merged), 'level'), 'utf8'), 'layer 119 mounted as dockerd mounts it: its own level file must win').toBe('118\n')
+  })
+
+  it('an image of 120 layers, mounted by a helper standing in a directory that was removed', async () => {
+    const { root, top } = deepImage(120)
+    const ns = await mountNamespace()
+    const stand = join(tempDir(), 'stand')
+    mkdirSync(stand)
+    await ns.helper.chdir(stand)
+    // Removed under the helper by someone else; and since then another directory goes by the
+    // name the kernel gives the removed one (man 5 proc, /proc/PID/cwd).
+    rmSync(stand, { recursive: true })
+    mkdirSync(`${stand} (deleted)`)
+    const before = processSnapshot(ns.helper.pid)
+    const failed = await caught(() => mountOverlay(ns.helper, overlayDirs(root, top), layerPaths(root, top).merged))
+    expect(failed?.message, `mountOverlay() of 120 layers by a helper whose working directory had been removed failed: what did it need of that directory?`).toBeUndefined()
+    const changed = snapshotChanges(before, processSnapshot(ns.helper.pid))
+    expect(changed, `the helper stood in a directory that was removed (and another now has the name /proc gives it); after mountOverlay() it is not as it was: ${changed}. How did mountOverlay() find its way back, and must that way lead where the helper was?`).toBe('')
   })
 
   it('an image of 120 layers with one layer missing: the mount fails', async () => {
     const { root, top } = deepImage(120)
     rmSync(layerPaths(root, layerId(60)).diff, { recursive: true })
     const ns = await mountNamespace()
-    const before = stateOf(ns)
+    const before = processSnapshot(ns.helper.pid)
     const failed = await caught(() => mountOverlay(ns.helper, overlayDirs(root, top), layerPaths(root, top).merged))
     expect(failed, 'a layer\'s diff is gone, yet mountOverlay() did not fail').toBeDefined()
-    expect(stateOf(ns), `the mount failed (${failed?.message?.slice(0, 80)}); the helper was ${before} before mountOverlay() and ${stateOf(ns)} after: a failure must leave it as it was too (the TODO's 3.)`).toBe(before)
+    const changed = snapshotChanges(before, processSnapshot(ns.helper.pid))
+    expect(changed, `the mount failed (${failed?.message?.slice(0, 80)}), and the helper is not as it was before mountOverlay(): ${changed}. A failure must leave it as it was too (the TODO's 3.)`).toBe('')
     expect(await ns.mounts(), 'nothing may be mounted after a failed mountOverlay()').not.toContain(layerPaths(root, top).merged)
   })
 })
@@ -445,12 +516,45 @@ describe('the -init layer', () => {
     expect(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n'), 'a local dnsmasq on 127.0.1.1: which IPv4 addresses are the host\'s loopback? (man 7 ip)').toBe('nameserver 192.168.1.1\n')
   })
 
-  it('/etc/hosts for hostname c0ffee', () => {
+  it('host resolv.conf files whose nameservers are written as a resolver may read them', () => {
+    // Each host file names one more nameserver beside 10.0.0.1, as glibc's resolver parses it (inet_pton, a "%" scope).
+    for (const ns of ['0:0:0:0:0:0:0:1', '::ffff:127.0.0.53', 'fe80::1%eth0', '::1%lo']) {
+      const got = resolvConf(`nameserver 10.0.0.1\nnameserver ${ns}\n`)
+      expect(got, `the host's resolv.conf names nameserver ${ns}: resolvConf() ${got.includes(ns) ? 'kept' : 'changed'} it. Which address, on which interface, is that from the container's network namespace? (man 7 ipv6; inet_pton(3))`).toBe('nameserver 10.0.0.1\n')
+    }
+  })
+
+  it('/etc/hosts for hostname c0ffee, read by glibc', async () => {
     const hosts = hostsFile('c0ffee')
-    expect(hosts).toMatch(/^127\.0\.0\.1\s+localhost$/m)
-    expect(hosts, 'c0ffee must resolve before the container has any network: which addresses does it have then? (chapter text, "A container\'s own layers")').toMatch(/^(127(\.\d{1,3}){3}|::1)[ \t]+([^\s]+[ \t]+)*c0ffee$/m)
+    expect(await lookUp(hosts, 'localhost'), 'glibc, reading hostsFile()\'s text as /etc/hosts, finds no IPv4 address for localhost').toContain('127.0.0.1')
+    const own = await lookUp(hosts, 'c0ffee')
+    expect(own.length > 0 && own.every(onLoopback), `glibc, reading hostsFile('c0ffee') as /etc/hosts, gives c0ffee ${own.length ? own.join(', ') : 'no address'}: c0ffee must resolve before the container has any network. Which addresses does it have then? (chapter text, "A container's own layers")`).toBe(true)
+  })
+
+  it('/etc/hosts for a hostname that holds more than a name', async () => {
+    const hostname = 'c0ffee\n10.6.6.6\tregistry.internal'
+    const made = thrown(() => hostsFile(hostname))
+    if (made) {
+      expect(made.message, 'hostsFile() refused the hostname: naming it?').toContain('c0ffee')
+      return
+    }
+    const leads = await lookUp(hostsFile(hostname), 'registry.internal')
+    expect(leads, `the container's hostname was ${JSON.stringify(hostname)} (sethostname(2) takes any bytes): glibc, reading hostsFile()'s text as /etc/hosts, now sends registry.internal to ${leads.join(', ')}. What may a hostname hold in that file (man 5 hosts), and what must happen to one that holds more?`).toEqual([])
   })
 })
+
+/** The addresses glibc finds for `name` in `hosts`, read as /etc/hosts (getent -s files, in a mount namespace of its own). */
+async function lookUp(hosts: string, name: string): Promise<string[]> {
+  const file = join(tempDir(), 'hosts')
+  writeFileSync(file, hosts)
+  const run = await execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec getent -s files ahosts "$1"', file, name], { reject: false, stdin: 'ignore' })
+  if (run.exitCode === 2) return [] // not found
+  if (run.exitCode !== 0) throw new Error(`test set-up: getent failed: ${run.stderr}`)
+  return [...new Set(run.stdout.split('\n').filter(Boolean).map((line) => line.split(/\s+/)[0]!))]
+}
+
+/** Is `address` one a container has before any network (its own loopback)? */
+const onLoopback = (address: string) => (isIPv4(address) ? address.startsWith('127.') : address === '::1')
 
 describeKernel('container layers', () => {
   function image(root: string): string {
@@ -475,6 +579,18 @@ describeKernel('container layers', () => {
     expect(readFileSync(join(etc, 'resolv.conf'), 'utf8')).toBe('nameserver 10.1.1.1\n')
     expect(readFileSync(join(etc, 'hosts'), 'utf8')).toContain('c1host')
     expect(readFileSync(join(etc, 'os-release'), 'utf8')).toBe('image\n')
+  })
+
+  it('a container whose layers cannot both be made', () => {
+    const root = tempDir()
+    const top = image(root)
+    createLayer(root, 'c9', top) // a leftover of an earlier container took the id
+    const leftover = readdirSync(root).sort()
+    const failed = thrown(() => createContainerLayers(root, 'c9', top, { hostname: 'c9' }))
+    expect(failed, 'createContainerLayers() of an id whose layer exists resolved').toBeInstanceOf(Error)
+    const extra = readdirSync(root).filter((name) => !leftover.includes(name))
+    expect(extra, `createContainerLayers(c9) failed (${failed?.message}) and left ${extra.join(', ')} behind: the next try is refused for a layer nobody uses, and nothing will ever remove it. What does a failure half-way owe its caller? (moby's layer store, CreateRWLayer)`).toEqual([])
+    expect(readdirSync(join(root, 'l')).length, 'a short link was left behind for a layer that is gone').toBe(leftover.filter((n) => n !== 'l').length)
   })
 
   it('two containers on one image, the first writing and deleting', async () => {
