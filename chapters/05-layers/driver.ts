@@ -34,6 +34,8 @@ export { layerPaths, type LayerPaths }
 export function createLayer(root: string, id: string, parent?: string): LayerPaths {
   // TODO(05): lay out one layer as overlay2 does (the comment at the top of this file).
   //   1. Refuse an id that exists already and a parent that does not, with an Error naming it.
+  //      And when something fails half-way: what is left for the next try, and for a dockerd
+  //      that reads the root (moby's overlay2, create)?
   //   2. Each layer also gets a short random name (shortName) that leads to its diff from root/l/:
   //      the chapter text's "A deep image" asks what it is for.
   //   3. The lower file must let a layer be mounted without asking anyone about its ancestry: so

@@ -24,8 +24,7 @@ export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
 /**
  * The container's resolv.conf from the host's: the nameservers a container in a network
  * namespace of its own cannot reach go; with none left, FALLBACK_NAMESERVERS, as dockerd does.
- * The tests compare the text: every other line stays, in order; blank lines go; the fallbacks
- * are `nameserver <ip>` lines at the end; the text ends with a newline.
+ * Every other line stays as it was, in order; blank lines go; the text ends with a newline.
  */
 export function resolvConf(host: string): string {
   // TODO(05): the host's resolv.conf, made fit for a container.
@@ -34,32 +33,34 @@ export function resolvConf(host: string): string {
   //      addresses does IPv4's loopback cover, and IPv6's? Chapter text, "A container's own
   //      layers"; man 7 ip, man 7 ipv6.
   //   2. dockerd does the same in libnetwork's internal/resolvconf package (TransformForLegacyNw).
+  //   3. The host's file is written for a resolver (glibc's; inet_pton(3)), not for your eyes: does
+  //      your test of an address answer as the network stack would, however the address is written?
   throw new NotImplementedError('05-layers', 'resolvConf')
 }
 // #endregion resolvConf
 
 // #region hostsFile
 /**
- * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated (the
- * tests check only the one for localhost over IPv4), and a line that lets the container resolve
- * its own hostname.
+ * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated, and a
+ * line that lets the container resolve its own hostname. A hostname the file cannot hold as
+ * one name is refused with an Error naming it.
  */
 export function hostsFile(hostname: string): string {
   // TODO(05): /etc/hosts for a container that has no network of its own yet.
   //   1. Docker's default lines: which names does every container's /etc/hosts give, for IPv4
   //      and IPv6 (libnetwork's etchosts package writes them; or look at any container's)?
   //   2. The container must resolve its own hostname before it has any network: which addresses
-  //      does it have then? (Debian's own /etc/hosts has a habit here.)
+  //      does it have then?
+  //   3. The hostname comes from whoever creates the container, and sethostname(2) takes any
+  //      bytes: what could one do to the file you write it into (man 5 hosts)?
   throw new NotImplementedError('05-layers', 'hostsFile')
 }
 // #endregion hostsFile
 
 // #region createContainerLayers
 /**
- * Create "<id>-init" on top of the image's top layer and "<id>" on top of that, fill the
- * init layer, and return the overlay mount of the container's layer. Its etc/hostname holds
- * the hostname and a newline; its etc/resolv.conf is resolvConf() of files.hostResolvConf
- * (of "" without one).
+ * A container's two layers, "<id>-init" and "<id>", on the image's top layer, the init layer
+ * filled for `files`; gives the overlay mount of the container's own layer.
  */
 export function createContainerLayers(root: string, id: string, imageTop: string, files: InitFiles): OverlayDirs {
   // TODO(05): a container's own two layers, on top of the image's.
@@ -71,6 +72,8 @@ export function createContainerLayers(root: string, id: string, imageTop: string
   //      daemon/internal/layer/layer_store.go (initMount). Here the init layer holds their
   //      contents, not empty files.
   //   3. Return what mounting the container's layer takes.
+  //   4. Two layers are made one after the other: what must become of the first when the second
+  //      cannot be made?
   throw new NotImplementedError('05-layers', 'createContainerLayers')
 }
 // #endregion createContainerLayers

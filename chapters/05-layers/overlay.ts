@@ -20,9 +20,9 @@ export interface OverlayDirs {
 
 // #region overlayOptions
 /**
- * The data string mount(2) takes for overlayfs, naming every directory of `dirs`. The kernel
- * splits it at ',' and ':' and knows no escaping, so a path holding either is refused with an
- * Error naming the path; an overlay without a lower directory is refused with one saying "lower".
+ * The data string mount(2) takes for overlayfs, naming every directory of `dirs`. A path the
+ * kernel would not read back as given is refused with an Error naming the path; an overlay
+ * without a lower directory is refused with one saying "lower".
  */
 export function overlayOptions(dirs: OverlayDirs): string {
   // TODO(05): the one string that configures an overlay mount.
@@ -31,7 +31,9 @@ export function overlayOptions(dirs: OverlayDirs): string {
   //      Documentation/filesystems/overlayfs.rst, "Multiple lower layers".
   //   2. When two lower layers hold the same path, which one does the kernel show: the first it
   //      reads or the last? OverlayDirs.lower is topmost first; the topmost layer must win.
-  //   3. Refuse what the kernel would split wrongly before building anything.
+  //   3. The kernel reads each path back out of the string by its own rules: which paths would
+  //      not arrive as they were given? Try directories with odd names, and compare with what
+  //      /proc/mounts says the kernel took. Refuse those before building anything.
   throw new NotImplementedError('05-layers', 'overlayOptions')
 }
 // #endregion overlayOptions
@@ -55,7 +57,8 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
   //      with it (chapter text, "A deep image")?
   //   3. The helper is one long-lived process that later steps drive, and moby does not run this
   //      mount in dockerd itself: why not, and what follows for you? Nothing about the helper may
-  //      differ after mountOverlay, also when the mount fails.
+  //      differ after mountOverlay, also when the mount fails, and whatever became of the
+  //      places it stood in meanwhile.
   throw new NotImplementedError('05-layers', 'mountOverlay')
 }
 // #endregion mountOverlay
@@ -67,10 +70,11 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
  */
 export async function unmountOverlay(helper: Helper, target: string): Promise<void> {
   // TODO(05): unmount the union, even when something still uses it.
-  //   1. man 2 umount2, ERRORS: what does the kernel answer when a process still has a file open
-  //      or its working directory inside the mount? The helper's SyscallError carries that errno.
-  //   2. Docker neither kills such a process nor leaks the mount: what does moby's
-  //      daemon/graphdriver/overlay2/overlay.go (Put) ask umount2 for, and why is that safe?
+  //   1. What can keep a mount from going, and what does the kernel answer then (man 2 umount2)?
+  //      The helper's SyscallError carries the errno.
+  //   2. Docker neither kills such a process nor leaks the mount: how? moby's
+  //      daemon/graphdriver/overlay2/overlay.go, Put.
+  //   3. Which of the kernel's answers are not yours to get round, and must reach the caller?
   throw new NotImplementedError('05-layers', 'unmountOverlay')
 }
 // #endregion unmountOverlay

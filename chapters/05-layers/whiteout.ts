@@ -50,8 +50,9 @@ export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
 export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
   // TODO(05): read the opaque mark back.
   //   1. Only the value overlayfs honours (see makeOpaque) makes a directory opaque.
-  //   2. Most directories carry no such attribute at all: what does man 2 getxattr (ERRORS)
-  //      answer then? That means "not opaque"; any other failure is a real one: let it through.
+  //   2. Most directories carry no such attribute at all, and a walk may meet a path that is gone
+  //      or cannot be read: which of getxattr's answers (man 2 getxattr, ERRORS) mean "not
+  //      opaque", and which mean something else?
   throw new NotImplementedError('05-layers', 'isOpaque')
 }
 // #endregion isOpaque

@@ -49,8 +49,8 @@ function reachable(address: string): boolean {
 // #region hostsFile
 /**
  * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated, and a
- * line that lets the container resolve its own hostname. A hostname that would not stay one name
- * on its line is refused with an Error naming it.
+ * line that lets the container resolve its own hostname. A hostname the file cannot hold as
+ * one name is refused with an Error naming it.
  */
 export function hostsFile(hostname: string): string {
   // one field of a line: whitespace would split it, a newline start a line of its own, '#' a comment
@@ -69,9 +69,8 @@ export function hostsFile(hostname: string): string {
 
 // #region createContainerLayers
 /**
- * Create "<id>-init" on top of the image's top layer and "<id>" on top of that, fill the
- * init layer, and return the overlay mount of the container's layer. Both layers are made, or
- * neither.
+ * A container's two layers, "<id>-init" and "<id>", on the image's top layer, the init layer
+ * filled for `files`; gives the overlay mount of the container's own layer.
  */
 export function createContainerLayers(root: string, id: string, imageTop: string, files: InitFiles): OverlayDirs {
   const init = createLayer(root, `${id}-init`, imageTop)

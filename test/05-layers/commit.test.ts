@@ -91,16 +91,12 @@ function describe(entries: TarEntry[]): Map<string, string> {
 function question(name: string): string {
   if (/(^|\/)opt\/app\/(\.wh\.[^/]*)?$/.test(name)) return 'opt/app was removed and made anew through the union. What did overlayfs leave in upper to say so (chapter text, "Whiteouts"), what does the image spec call the same thing in a layer (layer.md, "Opaque Whiteout"), and what must an unpacker that is not overlayfs read to hide the old opt/app\'s files?'
   if (/(^|\/)\.wh\./.test(name) || /etc\/gone2?$/.test(name)) return 'etc/gone and etc/gone2 were deleted through the union. What did overlayfs leave in upper for each (ls -li), what does the image spec call a deletion in a layer (layer.md, "Whiteouts"), and what would an unpacker make of what your tar holds there?'
-  if (/hard|base\.(conf|link)/.test(name)) return 'the container linked two names to one inode: what must an unpacker read to make one inode of them again, with the data stored once? And which other entries of upper share an inode (ls -li), and why?'
+  if (/hard|base\.(conf|link)/.test(name)) return 'the container linked two names to one inode: what must an unpacker read to make one inode of them again, with the data stored once? Compare ls -li of upper with the entries you wrote.'
   if (name === 'new/null') return 'new/null is a device node the container made itself (mknod 1:3): what tells it apart from overlayfs\'s marks?'
   return 'which kind of entry, mode and owner does the upper directory hold there?'
 }
 
-/**
- * The marks that stand after a directory of their own directory: the image spec asks a layer's
- * writer to put them before (layer.md, "Whiteouts"), for an unpacker that applies entries in the
- * order it reads them.
- */
+/** For the order check below: each mark of a tar, with any directory entry of its own folder that comes before it. */
 function marksAfterDirectories(entries: TarEntry[]): string[] {
   const names = entries.map((e) => e.header.name)
   const dirOf = (name: string) => name.replace(/[^/]+\/?$/, '')

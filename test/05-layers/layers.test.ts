@@ -323,14 +323,14 @@ describeKernel('changes()', () => {
     const found = await changes(ns.helper, s)
     const said = (path: string) => found.find((c) => c.path === path)?.kind ?? 'nothing'
     expect(shown('/data') && shown('/data/sub/deep.txt') && !shown('/fresh'), 'test set-up: what the lower layers alone show').toBe(true)
-    expect(said('/data'), `/data: changes() said ${said('/data')}. The container removed data/ and made it again through the union; the lower layers alone (mounted by this test) show a /data. Look at upper's data/ (ls -la, getfattr -d -m -): what does docker diff print for it? (moby's pkg/archive: overlayDeletedFile and the walk that calls it)`).toBe('D')
+    expect(said('/data'), `/data: changes() said ${said('/data')}. The container removed data/ and made it again through the union. Look at upper's data/ (ls -la, getfattr -d -m -) and at what the lower layers alone show there: what does docker diff print for it? (moby's pkg/archive: overlayDeletedFile and the walk that calls it)`).toBe('D')
     const inside = found.filter((c) => c.path.startsWith('/data/'))
     expect(inside, `data/old.txt and data/sub: changes() said ${inside.map((c) => `${c.kind} ${c.path}`).join(', ')}. The lower layers alone show both names; the container's union shows [${readdirSync(join(data, 'sub')).join(', ')}] in /data/sub, the base layer holds deep.txt there: which lower files does the container still see under /data? (overlayfs.rst, "whiteouts and opaque directories")`).toEqual([
       { kind: 'A', path: '/data/new.txt' },
       { kind: 'A', path: '/data/old.txt' },
       { kind: 'A', path: '/data/sub' },
     ])
-    expect(said('/fresh'), `/fresh: changes() said ${said('/fresh')}. Upper's fresh/ is a directory the kernel made anew after a delete (look at it as at data/); the lower layers alone (mounted by this test) show no /fresh (moby's pkg/archive: overlayDeletedFile and the walk that calls it)`).toBe('A')
+    expect(said('/fresh'), `/fresh: changes() said ${said('/fresh')}. Upper's fresh/ is a directory the kernel made anew after a delete, over another stack (look at it as at data/). What do this container's lower layers alone show at /fresh, and what then did the container do there? (moby's pkg/archive: overlayDeletedFile and the walk that calls it)`).toBe('A')
     expect(found.map((c) => c.path), 'each path once, sorted').toEqual(['/data', '/data/new.txt', '/data/old.txt', '/data/sub', '/fresh'])
   })
 })
@@ -589,7 +589,7 @@ describeKernel('container layers', () => {
     const failed = thrown(() => createContainerLayers(root, 'c9', top, { hostname: 'c9' }))
     expect(failed, 'createContainerLayers() of an id whose layer exists resolved').toBeInstanceOf(Error)
     const extra = readdirSync(root).filter((name) => !leftover.includes(name))
-    expect(extra, `createContainerLayers(c9) failed (${failed?.message}) and left ${extra.join(', ')} behind: the next try is refused for a layer nobody uses, and nothing will ever remove it. What does a failure half-way owe its caller? (moby's layer store, CreateRWLayer)`).toEqual([])
+    expect(extra, `createContainerLayers(c9) failed (${failed?.message}) and left ${extra.join(', ')} behind: the next try is refused for a layer nobody uses, and nothing will ever remove it. What does a failure half-way owe its caller? (moby's overlay2 create, for one layer)`).toEqual([])
     expect(readdirSync(join(root, 'l')).length, 'a short link was left behind for a layer that is gone').toBe(leftover.filter((n) => n !== 'l').length)
   })
 
