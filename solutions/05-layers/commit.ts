@@ -36,15 +36,18 @@ export async function diffTar(helper: Helper, upper: string, out: Writable): Pro
         const entry = rel ? `${rel}/${name}` : name
         const stats = lstatSync(path)
         const owned = { uid: stats.uid, gid: stats.gid, mtime: stats.mtime }
+        // With its type bits: tar-stream keeps only the low 12 bits, but takes a bare 0 for
+        // "no mode given" and writes its default (0644, 0755) for a file of mode 000.
+        const mode = stats.mode
         if (stats.isCharacterDevice() && stats.rdev === 0) {
           await add(pack, { ...owned, name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', mode: 0o600, size: 0 })
         } else if (stats.isDirectory()) {
-          await add(pack, { ...owned, name: `${entry}/`, type: 'directory', mode: stats.mode & 0o7777 })
+          await add(pack, { ...owned, name: `${entry}/`, type: 'directory', mode })
           if (await isOpaque(helper, path))
             await add(pack, { ...owned, name: `${entry}/.wh..wh..opq`, type: 'file', mode: stats.mode & 0o777, size: 0 })
           await walk(entry)
         } else {
-          const header = { ...owned, name: entry, mode: stats.mode & 0o7777 }
+          const header = { ...owned, name: entry, mode }
           const inode = `${stats.dev}:${stats.ino}`
           const first = stats.nlink > 1 ? seen.get(inode) : undefined
           if (first !== undefined) await add(pack, { ...header, type: 'link', linkname: first, size: 0 })

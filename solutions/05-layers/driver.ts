@@ -66,7 +66,13 @@ export function overlayDirs(root: string, id: string): OverlayDirs {
   const paths = layerPaths(root, id)
   const lowerFile = join(paths.dir, 'lower')
   if (!existsSync(lowerFile)) throw new Error(`layer ${id} has no parent layers to mount under it`)
-  const lower = readFileSync(lowerFile, 'utf8').split(':').map((link) => join(root, link))
+  const entries = readFileSync(lowerFile, 'utf8').split(':')
+  // Each entry must be one short link of l/: an empty file (cut short by a crash) splits into
+  // one empty entry, and join(root, '') is the driver's root itself, which the kernel would
+  // mount as the container's lowest layer without a word.
+  const bad = entries.find((entry) => !/^l\/[A-Za-z0-9]+$/.test(entry))
+  if (bad !== undefined) throw new Error(`layer ${id}'s lower file names ${JSON.stringify(bad)}, which is no short link under ${join(root, 'l')}`)
+  const lower = entries.map((link) => join(root, link))
   return { lower, upper: paths.diff, work: paths.work }
 }
 // #endregion overlayDirs

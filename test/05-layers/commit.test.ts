@@ -92,6 +92,7 @@ function question(name: string): string {
   if (/(^|\/)opt\/app\/(\.wh\.[^/]*)?$/.test(name)) return 'opt/app was removed and made anew through the union. What did overlayfs leave in upper to say so (chapter text, "Whiteouts"), what does the image spec call the same thing in a layer (layer.md, "Opaque Whiteout"), and what must an unpacker that is not overlayfs read to hide the old opt/app\'s files?'
   if (/(^|\/)\.wh\./.test(name) || /etc\/gone2?$/.test(name)) return 'etc/gone and etc/gone2 were deleted through the union. What did overlayfs leave in upper for each (ls -li), what does the image spec call a deletion in a layer (layer.md, "Whiteouts"), and what would an unpacker make of what your tar holds there?'
   if (/hard|base\.(conf|link)/.test(name)) return 'the container linked two names to one inode: what must an unpacker read to make one inode of them again, with the data stored once? Compare ls -li of upper with the entries you wrote.'
+  if (/new\/(secret|locked)/.test(name)) return 'what does upper hold there (ls -ld), and what did your tar say of it? Where between lstat and the bytes of the header did it change?'
   if (name === 'new/null') return 'new/null is a device node the container made itself (mknod 1:3): what tells it apart from overlayfs\'s marks?'
   return 'which kind of entry, mode and owner does the upper directory hold there?'
 }
@@ -142,6 +143,11 @@ describeKernel('diffTar', () => {
       writeFileSync(join(m, 'new/file.txt'), 'new\n')
       chmodSync(join(m, 'new/file.txt'), 0o640)
       chownSync(join(m, 'new/file.txt'), 1000, 1000)
+      writeFileSync(join(m, 'new/secret'), 'secret\n')
+      chmodSync(join(m, 'new/secret'), 0)
+      mkdirSync(join(m, 'new/locked'))
+      writeFileSync(join(m, 'new/locked/key'), 'key\n')
+      chmodSync(join(m, 'new/locked'), 0)
       linkSync(join(m, 'new/file.txt'), join(m, 'new/hard'))
       linkSync(join(m, 'etc/base.conf'), join(m, 'etc/base.link'))
       symlinkSync('/etc/motd', join(m, 'new/link'))

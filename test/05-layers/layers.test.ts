@@ -417,6 +417,22 @@ describe('the overlay2 layout, refusals', () => {
 })
 
 describeKernel('the overlay2 layout, mounted', () => {
+  it('a layer whose lower file was cut short, empty, by a crash', async () => {
+    const root = tempDir()
+    populate(createLayer(root, 'a').diff, { 'from-a': 'a\n' })
+    createLayer(root, 'b', 'a')
+    writeFileSync(join(root, 'b', 'lower'), '') // what a crash between open(O_TRUNC) and write(2) leaves
+    const refused = thrown(() => overlayDirs(root, 'b'))
+    if (refused) return
+    const dirs = overlayDirs(root, 'b')
+    const ns = await mountNamespace()
+    const merged = layerPaths(root, 'b').merged
+    const failed = await caught(() => mountOverlay(ns.helper, dirs, merged))
+    const shows = failed ? [] : readdirSync(ns.inside(merged)).sort()
+    expect(shows, `b's lower file is empty; overlayDirs(b) gave lower ${JSON.stringify(dirs.lower)}, and mounted, b's union shows [${shows.join(', ')}]: what did the lower file name, and what did overlayDirs() make of it?`).toEqual([])
+  })
+
+
   it('three layers: a, b on a, c on b', async () => {
     const root = tempDir()
     populate(createLayer(root, 'a').diff, { who: 'a\n', 'from-a': 'a\n' })
