@@ -7,7 +7,6 @@ import { createLayer, layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
 import { createContainerLayers, hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import { mountOverlay, overlayOptions, unmountOverlay, type OverlayDirs } from '#ch/05-layers/overlay.ts'
 import { changes, isOpaque, makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
-import { NotImplementedError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { tempDir } from '../support/files.ts'
@@ -71,17 +70,6 @@ async function union(ns: Namespace, lower: string[], upper?: string): Promise<st
   for (const d of [fresh!, work!, merged!]) mkdirSync(d)
   await ns.helper.mount('overlay', merged!, 'overlay', [], overlayOptions({ lower, upper: upper ?? fresh!, work: work! }))
   return merged!
-}
-
-/** The error `action` throws, if any. */
-function thrown(action: () => unknown): Error | undefined {
-  try {
-    action()
-    return undefined
-  } catch (error) {
-    if (error instanceof NotImplementedError) throw error
-    return error as Error
-  }
 }
 
 /** A two-layer "image" and an empty upper/work pair, in plain folders. */
@@ -398,18 +386,18 @@ describe('the overlay2 layout', () => {
 })
 
 describe('the overlay2 layout, refusals', () => {
-  it('an id that exists, a parent that does not, and a parent whose folder lacks its link file', () => {
+  it('an id that exists, a parent that does not, and a parent whose folder lacks its link file', async () => {
     const root = tempDir()
     createLayer(root, 'a')
     const link = readFileSync(join(root, 'a', 'link'), 'utf8')
     const links = () => readdirSync(join(root, 'l')).sort()
     const before = links()
-    expect(thrown(() => createLayer(root, 'a'))?.message, 'createLayer() of an id that exists: refused, naming it?').toMatch(/\ba\b/)
+    expect((await caught(() => createLayer(root, 'a')))?.message, 'createLayer() of an id that exists: refused, naming it?').toMatch(/\ba\b/)
     expect([readFileSync(join(root, 'a', 'link'), 'utf8'), links()], 'createLayer() of an id that exists changed that layer or the short links').toEqual([link, before])
     expect(() => createLayer(root, 'b', 'nowhere'), 'createLayer() on a parent that does not exist: refused, naming it?').toThrow(/nowhere/)
     // A parent folder without its link file: a layer whose making was cut short, say.
     mkdirSync(join(root, 'half', 'diff'), { recursive: true })
-    const failed = thrown(() => createLayer(root, 'c', 'half'))
+    const failed = await caught(() => createLayer(root, 'c', 'half'))
     expect(failed, 'createLayer() on a parent that has no link file resolved: what does the new layer\'s lower file name then?').toBeInstanceOf(Error)
     const left = [existsSync(join(root, 'c')) && 'a folder c', links().length !== before.length && 'a short link in l/'].filter(Boolean)
     expect(left, `createLayer(c) failed (${failed?.message}) and left ${left.join(' and ')} behind: a second try, once the parent is whole, is refused as "exists", and a dockerd reading the root finds a layer that cannot mount. What does moby's overlay2 create do when it fails half-way?`).toEqual([])
@@ -422,7 +410,7 @@ describeKernel('the overlay2 layout, mounted', () => {
     populate(createLayer(root, 'a').diff, { 'from-a': 'a\n' })
     createLayer(root, 'b', 'a')
     writeFileSync(join(root, 'b', 'lower'), '') // what a crash between open(O_TRUNC) and write(2) leaves
-    const refused = thrown(() => overlayDirs(root, 'b'))
+    const refused = await caught(() => overlayDirs(root, 'b'))
     if (refused) return
     const dirs = overlayDirs(root, 'b')
     const ns = await mountNamespace()
@@ -549,7 +537,7 @@ describe('the -init layer', () => {
 
   it('/etc/hosts for a hostname that holds more than a name', async () => {
     const hostname = 'c0ffee\n10.6.6.6\tregistry.internal'
-    const made = thrown(() => hostsFile(hostname))
+    const made = await caught(() => hostsFile(hostname))
     if (made) {
       expect(made.message, 'hostsFile() refused the hostname: naming it?').toContain('c0ffee')
       return
@@ -597,12 +585,12 @@ describeKernel('container layers', () => {
     expect(readFileSync(join(etc, 'os-release'), 'utf8')).toBe('image\n')
   })
 
-  it('a container whose layers cannot both be made', () => {
+  it('a container whose layers cannot both be made', async () => {
     const root = tempDir()
     const top = image(root)
     createLayer(root, 'c9', top) // a leftover of an earlier container took the id
     const leftover = readdirSync(root).sort()
-    const failed = thrown(() => createContainerLayers(root, 'c9', top, { hostname: 'c9' }))
+    const failed = await caught(() => createContainerLayers(root, 'c9', top, { hostname: 'c9' }))
     expect(failed, 'createContainerLayers() of an id whose layer exists resolved').toBeInstanceOf(Error)
     const extra = readdirSync(root).filter((name) => !leftover.includes(name))
     expect(extra, `createContainerLayers(c9) failed (${failed?.message}) and left ${extra.join(', ')} behind: the next try is refused for a layer nobody uses, and nothing will ever remove it. What does a failure half-way owe its caller? (moby's overlay2 create, for one layer)`).toEqual([])
