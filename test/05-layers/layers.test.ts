@@ -325,8 +325,9 @@ describeKernel('changes()', () => {
 
 describeKernel('changes() over an image\'s layers', () => {
   /**
-   * Three lower layers of an image: the middle one deletes base's etc/gone.conf and srv/www and
-   * replaces base's opt/app with a directory of its own. The middle layer is the upper dir of a
+   * Three lower layers of an image: the middle one deletes base's etc/gone.conf and srv/www,
+   * replaces base's opt/app with a directory of its own and base's usr/share with a file; the
+   * top one has a usr/share directory again. The middle layer is the upper dir of a
    * union over base, in which the kernel did those deletes (chapter 06 writes the same marks
    * when it unpacks a layer).
    */
@@ -334,14 +335,16 @@ describeKernel('changes() over an image\'s layers', () => {
     const root = tempDir()
     const [top, mid, base, upper, work, merged] = ['top', 'mid', 'base', 'upper', 'work', 'merged'].map((d) => join(root, d))
     for (const d of [mid!, upper!, work!, merged!]) mkdirSync(d)
-    populate(base!, { 'etc/gone.conf': 'base\n', 'etc/keep.conf': 'base\n', 'opt/app/old.txt': 'base\n', 'opt/app/lib/x.so': 'base\n', 'srv/www/index.html': 'base\n' })
+    populate(base!, { 'etc/gone.conf': 'base\n', 'etc/keep.conf': 'base\n', 'opt/app/old.txt': 'base\n', 'opt/app/lib/x.so': 'base\n', 'srv/www/index.html': 'base\n', 'usr/share/doc/readme': 'base\n' })
     await throughKernel(ns, [base!], mid!, (m) => {
       rmSync(join(m, 'etc/gone.conf'))
       rmSync(join(m, 'srv/www'), { recursive: true })
       rmSync(join(m, 'opt/app'), { recursive: true })
       populate(m, { 'opt/app/new.txt': 'mid\n' })
+      rmSync(join(m, 'usr/share'), { recursive: true })
+      writeFileSync(join(m, 'usr/share'), 'a file now\n')
     })
-    populate(top!, { 'etc/top.conf': 'top\n' })
+    populate(top!, { 'etc/top.conf': 'top\n', 'usr/share/top.txt': 'top\n' })
     return { root, lower: [top!, mid!, base!], upper: upper!, work: work!, merged: merged! }
   }
 
@@ -351,14 +354,14 @@ describeKernel('changes() over an image\'s layers', () => {
     const shown = await lowerWitness(ns, s.lower)
     await mountOverlay(ns.helper, s, s.merged)
     const m = ns.inside(s.merged)
-    for (const path of ['etc/gone.conf', 'etc/keep.conf', 'opt/app/old.txt', 'opt/app/new.txt', 'srv/www/index.html', 'opt/app/lib/x.so']) {
+    for (const path of ['etc/gone.conf', 'etc/keep.conf', 'opt/app/old.txt', 'opt/app/new.txt', 'srv/www/index.html', 'opt/app/lib/x.so', 'usr/share/doc/readme']) {
       mkdirSync(join(m, path, '..'), { recursive: true })
       writeFileSync(join(m, path), 'written by the container\n')
     }
     const found = await changes(ns.helper, s)
-    const asked = ['/etc/gone.conf', '/etc/keep.conf', '/opt/app/old.txt', '/opt/app/new.txt', '/opt/app/lib', '/opt/app/lib/x.so', '/srv/www', '/srv/www/index.html']
+    const asked = ['/etc/gone.conf', '/etc/keep.conf', '/opt/app/old.txt', '/opt/app/new.txt', '/opt/app/lib', '/opt/app/lib/x.so', '/srv/www', '/srv/www/index.html', '/usr/share/doc', '/usr/share/doc/readme']
     // Set-up: these paths are in some lower layer's folder, yet the kernel does not show them.
-    for (const path of ['/etc/gone.conf', '/opt/app/old.txt', '/srv/www/index.html'])
+    for (const path of ['/etc/gone.conf', '/opt/app/old.txt', '/srv/www/index.html', '/usr/share/doc/readme'])
       expect(shown(path) === false && s.lower.some((l) => existsSync(join(l, path))), `test set-up: ${path}`).toBe(true)
     for (const path of asked) {
       const got = found.find((c) => c.path === path)?.kind
@@ -366,7 +369,7 @@ describeKernel('changes() over an image\'s layers', () => {
       expect(got, `${path}: changes() said ${got ?? 'nothing'}; the kernel's union of the lower layers alone (mounted by this test) ${want === 'C' ? 'shows' : 'does not show'} ${path}. Which lower layer holds it, and what do the layers above that one hold on its way? (overlayfs.rst, "Multiple lower layers" and "whiteouts and opaque directories")`).toBe(want)
     }
     expect(found.map((c) => c.path), 'each path once, sorted; the parents on the way are listed too').toEqual(
-      ['/etc', ...asked.slice(0, 2), '/opt', '/opt/app', ...asked.slice(2, 6), '/srv', ...asked.slice(6)].sort(),
+      ['/etc', ...asked.slice(0, 2), '/opt', '/opt/app', ...asked.slice(2, 6), '/srv', ...asked.slice(6, 8), '/usr', '/usr/share', ...asked.slice(8)].sort(),
     )
   })
 })
