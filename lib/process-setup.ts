@@ -30,7 +30,11 @@ export function findExecutable(pid: number, process: Spec['process']): string {
     } catch {
       continue
     }
-    if (stat.isFile() && stat.mode & 0o111) return path
+    if (stat.isFile() && stat.mode & 0o111) {
+      // Go's LookPath stops here, and refuses a program found relative to the working directory.
+      if (!file!.includes('/') && !candidate.startsWith('/')) throw new RuntimeError(`exec: "${file}": cannot run executable found relative to current directory`)
+      return path
+    }
     // A path that is there but no executable file, a directory included: Go's LookPath's words.
     if (file!.includes('/')) throw new RuntimeError(`exec: "${file}": permission denied`)
   }

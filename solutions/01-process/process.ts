@@ -4,8 +4,9 @@
  * Everything later chapters add (namespaces, a root filesystem, cgroups) happens between
  * starting the helper and exec: runProcess() takes that work as its `prepare` step.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
+import { posix } from 'node:path'
 import { ContainerError } from '../../lib/errors.ts'
 import { DEFAULT_PATH, type Process } from '../../lib/oci.ts'
 import { Helper, SyscallError, type ExitStatus, type HelperOptions } from '../../native/helper.ts'
@@ -27,6 +28,10 @@ export function exitCode(status: ExitStatus): number {
  * alone: the docker CLI receives runc's words (through containerd and dockerd), never a number.
  */
 export function dockerExitCode(message: string): number {
+  // runc's words when the execve itself failed, after the start (an os.PathError, "exec PATH:
+  // reason", not LookPath's `exec: "NAME": ...`): runc's init printed them as the container's
+  // own stderr and died, so docker run exits with the container's status, never read by the CLI.
+  if (message.startsWith('exec ')) return 1
   // toStatusError in the docker CLI (cli/command/container/run.go) looks for these phrases.
   if (/executable file not found|no such file or directory|system cannot find the file specified/.test(message)) return 127
   if (/permission denied|is a directory/.test(message)) return 126
@@ -100,11 +105,14 @@ export function readEnvFile(file: string, hostEnv: Record<string, string | undef
   const lines = splitLines(bytes)
   const out: string[] = []
   for (const [i, raw] of lines.entries()) {
+    // bufio.Scanner's buffer holds at most MaxScanTokenSize (64 KiB) bytes: a line and its "\n"
+    // (its "\r" too) must fit, and the last line, too, fills it before the end of the file is seen.
+    if (raw.end - raw.start >= MAX_SCAN_TOKEN) throw refused('bufio.Scanner: token too long')
     let text: string
     try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw)
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw.line)
     } catch {
-      throw refused(`invalid utf8 bytes at line ${i + 1}: [${[...raw].join(' ')}]`)
+      throw refused(`invalid utf8 bytes at line ${i + 1}: [${[...raw.line].join(' ')}]`)
     }
     if (i === 0 && text.startsWith('\uFEFF')) text = text.slice(1)
     // Go's unicode.IsSpace, which JavaScript's \s is not: no U+FEFF, and U+0085 is one.
@@ -119,14 +127,17 @@ export function readEnvFile(file: string, hostEnv: Record<string, string | undef
   return out
 }
 
-function splitLines(bytes: Buffer): Buffer[] {
-  const lines: Buffer[] = []
+const MAX_SCAN_TOKEN = 64 * 1024
+
+/** Each line without its end (`line`), and where it starts and ends in the file, its "\r" included. */
+function splitLines(bytes: Buffer): { line: Buffer; start: number; end: number }[] {
+  const lines: { line: Buffer; start: number; end: number }[] = []
   let start = 0
   while (start < bytes.length) {
     let end = bytes.indexOf(0x0a, start)
     const next = end < 0 ? bytes.length : end + 1
     if (end < 0) end = bytes.length
-    lines.push(bytes.subarray(start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end))
+    lines.push({ line: bytes.subarray(start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end), start, end })
     start = next
   }
   return lines
@@ -135,16 +146,16 @@ function splitLines(bytes: Buffer): Buffer[] {
 
 // #region searchPath
 /**
- * The files to try, in order, for the command `file` in a container whose environment is `env`,
- * as execvp(3) would choose them, but from the container's PATH (never the caller's), and never
- * one that runc would refuse to run.
+ * The files runc looks at, in order, for the command `file` in a container whose environment is
+ * `env`: from the container's PATH (never the caller's), as runc's search reads it.
  */
 export function searchPath(file: string, env: string[]): string[] {
   if (file.includes('/')) return [file]
   const path = env.find((v) => v.startsWith('PATH='))?.slice('PATH='.length) ?? ''
-  // An empty entry means "." to execvp(3), and a relative one is relative too: Go's LookPath
-  // (and so runc) refuses to run a program found relative to the working directory.
-  return path.split(':').filter((dir) => dir.startsWith('/')).map((dir) => `${dir.replace(/\/$/, '')}/${file}`)
+  if (path === '') return []
+  // An empty entry means "." to execvp(3) and to Go's LookPath; a relative one is relative to
+  // the working directory. They stay in their place: what is found there ends runc's search.
+  return path.split(':').map((dir) => `${dir.replace(/\/$/, '') || '.'}/${file}`)
 }
 // #endregion searchPath
 
@@ -160,22 +171,60 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
   if (file === undefined) throw new ContainerError('no command specified', 125)
   const searching = !file.includes('/')
   for (const candidate of searchPath(file, env)) {
+    if (searching && !candidate.startsWith('/')) {
+      // Go's LookPath stops at the first executable file, wherever it is, and refuses one found
+      // relative to the working directory (ErrDot) rather than look further. Only a look at the
+      // file decides, never an exec: the helper's working directory, as the helper sees it.
+      if (executableFile(`/proc/${helper.serving}/cwd/${candidate}`)) throw refusal(`exec: "${file}": cannot run executable found relative to current directory`)
+      continue
+    }
     try {
       return await helper.exec(candidate, args, env)
     } catch (error) {
       if (!(error instanceof SyscallError)) throw error
+      // ENOENT for a file that is there: what is missing is the program's interpreter (its ELF
+      // loader, its #! line's). runc found the file, so the exec failed after the start.
+      if (error.code === 'ENOENT' && (await isThere(helper, candidate))) throw execFailed(candidate, error)
       // On the PATH, a missing or unusable file only means: look in the next directory.
       if (searching && SKIPPED.has(error.code)) continue
       // runc's words for a path; docker's exit code is what the docker CLI reads in them.
       const words = REFUSED[error.code]
       if (words) throw refusal(`exec: "${file}": ${words(file)}`)
-      throw error
+      // Any other errno is the exec's own failure, of a file runc's look let through.
+      throw execFailed(candidate, error)
     }
   }
   throw refusal(`exec: "${file}": executable file not found in $PATH`)
 }
 
 const refusal = (message: string) => new ContainerError(message, dockerExitCode(message))
+
+/** runc's words for an execve that failed (os.PathError, Go's lowercase strerror). */
+const execFailed = (path: string, error: SyscallError) => {
+  const reason = /\(([^()]*)\)$/.exec(error.message)?.[1] ?? error.code
+  return refusal(`exec ${path}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`)
+}
+
+/** Go's findExecutable: a file that is not a directory and has an x bit. */
+function executableFile(path: string): boolean {
+  try {
+    const stat = statSync(path)
+    return !stat.isDirectory() && (stat.mode & 0o111) !== 0
+  } catch {
+    return false
+  }
+}
+
+/** Whether `path` names a file in the helper's view (opened, and closed again, by the helper). */
+async function isThere(helper: Helper, path: string): Promise<boolean> {
+  try {
+    await helper.closeFd(await helper.open(path))
+    return true
+  } catch (error) {
+    if (error instanceof SyscallError) return false
+    throw error
+  }
+}
 
 const REFUSED: Record<string, (file: string) => string> = {
   ENOENT: (file) => `stat ${file}: no such file or directory`,
@@ -195,8 +244,12 @@ const SKIPPED = new Set(['ENOENT', 'ENOTDIR', 'EACCES'])
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
   if (!process.cwd.startsWith('/'))
     throw new ContainerError(`the working directory "${process.cwd}" is not an absolute path`, 125)
-  await makeDirs(helper, process.cwd)
-  await helper.chdir(process.cwd)
+  // dockerd cleans the path before runc sees it (filepath.Clean in moby's
+  // SetupWorkingDirectory): ".." takes away the name before it, whatever the kernel would
+  // find behind that name (a symlink, or nothing yet), and nothing is made on the way.
+  const cwd = posix.resolve('/', process.cwd)
+  await makeDirs(helper, cwd)
+  await helper.chdir(cwd)
   await execCommand(helper, process.args, process.env)
 }
 

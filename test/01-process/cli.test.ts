@@ -15,7 +15,6 @@ import { docker, dockerVersion } from '../support/realdocker.ts'
  * environment `clientEnv`, less what dockerd adds of its own and no flag asked for (HOSTNAME, HOME).
  */
 async function dockerEnv(flags: string[], clientEnv: Record<string, string | undefined> = {}, envFiles: string[] = []): Promise<string[]> {
-  // -e before --env-file on the command line: the docker CLI does not go by that order
   const r = await docker(['run', ...flags.flatMap((f) => ['-e', f]), ...envFiles.flatMap((f) => ['--env-file', f]), 'probe', '/probe', 'env'], clientEnv)
   if (r.code !== 0) throw new Error(`docker run -e ${flags.join(' -e ')} --env-file ${envFiles.join(' --env-file ')} failed: ${r.stderr}`)
   const named = new Set(flags.map((f) => f.split('=')[0]))
@@ -25,21 +24,23 @@ async function dockerEnv(flags: string[], clientEnv: Record<string, string | und
 const sorted = (env: string[]) => [...env].sort()
 
 describe('dockerExitCode', () => {
-  it('the refusals of the real docker run, message by message', async () => {
-    // Containers that never ran: the probe's image has /etc/passwd without its x bit, and /probe is a file.
-    const cases = [['nope'], ['/no/such'], ['/probe/x'], ['/etc/passwd'], ['/etc'], ['-e', 'PATH=/etc', 'passwd'], ['-w', 'relative', '/probe']]
-    for (const args of cases) {
-      const [flags, command] = args[0] === '-e' || args[0] === '-w' ? [args.slice(0, 2), args.slice(2)] : [[], args]
-      const real = await docker(['run', ...flags, 'probe', ...command])
+  it('the first words of real docker runs whose program never ran, message by message', async () => {
+    // The probe's image has /etc/passwd without its x bit, and /probe is a file. /usr/bin/true
+    // is a program that needs its ELF interpreter, which the image does not have.
+    const dir = tempDir()
+    writeFileSync(join(dir, 'text'), 'no format the kernel knows\n', { mode: 0o755 })
+    const cases = [[[], ['nope']], [[], ['/no/such']], [[], ['/probe/x']], [[], ['/etc/passwd']], [[], ['/etc']], [['-e', 'PATH=/etc'], ['passwd']], [['-w', 'relative'], ['/probe']],
+      [['-v', '/usr/bin/true:/dyn:ro'], ['/dyn']], [['-v', `${dir}:/r:ro`, '-e', 'PATH=/r'], ['text']], [['-v', `${dir}:/r:ro`, '-w', '/', '-e', 'PATH=r:/'], ['text']]]
+    for (const [flags, command] of cases) {
+      const real = await docker(['run', ...flags!, 'probe', ...command!])
       const message = real.stderr.split('\n')[0]!
-      expect(dockerExitCode(message), `docker run ${args.join(' ')} failed with: ${message}. Which number does the docker CLI make of these words? ("Exit codes"; toStatusError in cli/command/container/run.go)`).toBe(real.code)
+      expect(dockerExitCode(message), `docker run ${[...flags!, 'probe', ...command!].join(' ')} failed with: ${message}. Which number does docker run exit with after these words, and who chose it: the docker CLI reading them, or a process that ran? ("Exit codes"; toStatusError in cli/command/container/run.go)`).toBe(real.code)
     }
-  })
+  }, 180_000)
 })
 
 // The expected environments are what the real docker CLI, dockerd and runc give the probe for
-// the same flags and the same client environment, compared in sorted order: the docker CLI
-// sends the variables to dockerd in an order that changes from run to run.
+// the same flags and the same client environment, compared in sorted order.
 describe('buildEnv', () => {
   it('no -e flag at all', async () => {
     expect(sorted(buildEnv([]))).toEqual(await dockerEnv([]))
@@ -172,6 +173,22 @@ describe('buildEnv with --env-file', () => {
     const cases: [string, string][] = [['A=from-file\n', 'A'], ['PATH=/from-file\n', 'PATH']]
     for (const [text, flag] of cases) await sameEnv(envFiles(text), [flag], {}, `--env-file ${shown(text)} -e ${flag}, with no ${flag} on the host: what reaches dockerd, and what does its merge unset? (ReplaceOrAppendEnvValues in moby's container/env.go; "The environment file")`)
   })
+
+  it('a file whose lines are as long as the docker CLI reads, and longer', async () => {
+    const value = (n: number) => 'x'.repeat(n - 'A='.length)
+    const longest = 64 * 1024 - 1
+    const accepted: [string, string][] = [
+      [`A=${value(longest)}\nB=2\n`, `a line of ${longest} bytes before its "\\n"`],
+      [`B=2\nA=${value(longest)}`, `a last line of ${longest} bytes and no "\\n"`],
+    ]
+    for (const [text, what] of accepted) await sameEnv(envFiles(text), [], {}, `--env-file with ${what}: the real docker run read it; what did you make of it? (pkg/kvfile; Go's bufio.Scanner)`)
+    const refused: [string, string][] = [
+      [`A=${value(longest + 1)}\nB=2\n`, `a line of ${longest + 1} bytes before its "\\n"`],
+      [`A=${value(longest)}\r\nB=2\n`, `a line of ${longest} bytes and a "\\r" before its "\\n"`],
+      [`B=2\nA=${value(longest + 1)}`, `a last line of ${longest + 1} bytes and no "\\n"`],
+    ]
+    for (const [text, what] of refused) await refusedAlike(envFiles(text), {}, `--env-file with ${what}: how long a line does the docker CLI's reader take, counting what? (Go's bufio.Scanner)`)
+  }, 120_000)
 
   it('a file line whose name has white space in it', async () => {
     for (const text of ['A B=1\n', 'export A=1\n', 'A =1\n', 'ON_HOST \n'])

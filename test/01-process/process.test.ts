@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
@@ -19,6 +19,9 @@ const proc = (args: string[], extra: Partial<Process> = {}): Process => ({
 })
 
 const PROBE_DIR = dirname(PROBE_PATH)
+
+/** A prepare step that gives the helper `root` as its root. */
+const inRoot = (root: string) => (h: Helper) => h.chroot(root).then(() => undefined)
 
 /**
  * What is left of process `pid`: undefined when it is gone, 'dying' when it is a zombie (dead,
@@ -102,6 +105,26 @@ describe('startProcess', () => {
     expect(error).toBeUndefined()
     await helper.exited
     expect(probeValue(out.read(), 'cwd')).toBe(cwd)
+  })
+
+  it('a cwd with ".." after a symlink, and after a directory that is missing', async () => {
+    /** A directory with a/b and a symlink link -> a/b in it, and every directory below it, after `made`. */
+    const layout = () => {
+      const dir = tempDir()
+      mkdirSync(join(dir, 'a', 'b'), { recursive: true })
+      symlinkSync('a/b', join(dir, 'link'))
+      return dir
+    }
+    const dirsIn = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => statSync(join(dir, p)).isDirectory()).sort()
+    for (const below of ['link/../x', 'made/../here/./y/']) {
+      const [mine, theirs] = [layout(), layout()]
+      const { stdout, error } = await runOrError(proc([PROBE_PATH, 'cwd'], { cwd: `${mine}/${below}` }))
+      const real = await docker(['run', '-v', `${theirs}:/r`, '-w', `/r/${below}`, 'probe', '/probe', 'cwd'])
+      const where = (out: string, base: string) => (out ? probeValue<string>(out, 'cwd').replace(base, '') : '(did not run)')
+      const seen = `docker run -w /r/${below} ran the program in ${where(real.stdout, '/r')} and left the directories ${dirsIn(theirs).join(', ')}; with the same files, yours ran in ${where(stdout, mine)}${error ? ` (${error.message})` : ''} and left ${dirsIn(mine).join(', ')}`
+      expect(where(stdout, mine), `${seen}. What does ".." mean to the kernel after a symlink, and what has the working directory become before runc ever sees it? (path_resolution(7); the working directory in moby's container/container.go)`).toBe(where(real.stdout, '/r'))
+      expect(dirsIn(mine), `${seen}. Which directories does the path name, once docker is done with it?`).toEqual(dirsIn(theirs))
+    }
   })
 
   it('a cwd below a file', async () => {
@@ -231,21 +254,68 @@ describe('runProcess', () => {
   })
 
   it('an executable text file without #! on the PATH', async () => {
-    const dir = tempDir()
-    writeFileSync(join(dir, 'not-a-program'), 'no format the kernel knows\n', { mode: 0o755 })
-    const error = await caught(() => run(proc(['not-a-program'], { env: [`PATH=${dir}`] })))
-    // what the kernel answers when the file is exec'd as it is, in a helper of the test's own
-    const direct = await caught(() => startHelper().exec(join(dir, 'not-a-program'), ['not-a-program'], []))
-    expect(error, `${dir}/not-a-program has its x bit but is no program the kernel can run (exec'd by path: ${direct?.message}), and ${error?.message ?? 'no error'} came back: should the search go on past it? What does the caller need to see? ("Finding the command")`).toBeInstanceOf(SyscallError)
-    expect(error).toMatchObject({ code: direct.code })
+    const root = tempDir() // the helper's root below, laid out as the witness's container sees it
+    mkdirSync(join(root, 'r'))
+    writeFileSync(join(root, 'r', 'not-a-program'), 'no format the kernel knows\n', { mode: 0o755 })
+    const error = await caught(() => runProcess(proc(['not-a-program'], { env: ['PATH=/r'] }), { stderr: 'ignore' }, inRoot(root)))
+    const real = await docker(['run', '-v', `${join(root, 'r')}:/r:ro`, '-e', 'PATH=/r', 'probe', 'not-a-program'])
+    const words = real.stderr.split('\n')[0]
+    expect(error, `/r/not-a-program has its x bit but is no program the kernel can run, and ${error?.message ?? 'no error'} came back, where docker run says: ${words}. Should the search go on past it, and had runc's search found a file? ("Finding the command")`).toBeInstanceOf(ContainerError)
+    expect(error.message, `docker run says: ${words}. Whose words are these, and at which moment of the start were they written? (runc's libcontainer/standard_init_linux.go: what comes after the wait for \`start\`)`).toBe(words)
+    expect(error.exitCode, `${words}: what does docker run exit with, and did the docker CLI ever read these words? ("Exit codes")`).toBe(real.code)
+  })
+
+  it('a dynamically linked program in a root without its loader, by path and on the PATH', async () => {
+    // /usr/bin/true needs its ELF interpreter (ld.so), which neither root has.
+    const root = tempDir()
+    mkdirSync(join(root, 'bin'))
+    copyFileSync('/usr/bin/true', join(root, 'dyn'))
+    copyFileSync('/usr/bin/true', join(root, 'bin', 'dyn'))
+    const runs: [string, string[], string[]][] = [
+      ['/dyn', ['-v', '/usr/bin/true:/dyn:ro'], [DEFAULT_PATH]],
+      ['dyn', ['-v', '/usr/bin/true:/bin/dyn:ro', '-e', 'PATH=/bin'], ['PATH=/bin']],
+    ]
+    for (const [command, flags, env] of runs) {
+      const error = await caught(() => runProcess(proc([command], { env }), { stderr: 'ignore' }, inRoot(root)))
+      const real = await docker(['run', ...flags, 'probe', command])
+      const words = real.stderr.split('\n')[0]
+      expect(error?.message, `${command}: the file is there and executable, and execve(2) answered ENOENT all the same; docker run says: ${words}. What else must exist for the kernel to run a file, and had runc's search found one? (execve(2) ERRORS; "Finding the command")`).toBe(words)
+      expect(error.exitCode, `${words}: what does docker run exit with, and did the docker CLI ever read these words? ("Exit codes")`).toBe(real.code)
+    }
+  })
+
+  it('PATH=:BIN, with my-probe in the working directory and in BIN', async () => {
+    const [cwd, bin] = [tempDir(), tempDir()]
+    copyFileSync(PROBE_PATH, join(cwd, 'my-probe'))
+    copyFileSync(PROBE_PATH, join(bin, 'my-probe'))
+    const result = await runOrError(proc(['my-probe', 'out:ran'], { cwd, env: [`PATH=:${bin}`] }))
+    const real = await docker(['run', '-v', `${cwd}:/r:ro`, '-v', `${bin}:/b:ro`, '-w', '/r', '-e', 'PATH=:/b', 'probe', 'my-probe', 'out:ran'])
+    const words = real.stderr.split('\n')[0]!
+    expect(result.stdout, `my-probe ran (${result.error?.message ?? 'no error'}), where docker run, with the same PATH and the same files, says: ${words}. Where does Go's exec.LookPath stop, and what does it do with what it found there? ("Finding the command")`).toBe(real.stdout && `${real.stdout}\n`)
+    expect(result.error, 'expected a ContainerError').toBeInstanceOf(ContainerError)
+    expect(words, `docker run says: ${words}, and you said: ${result.error?.message}. Whose words? ("Finding the command")`).toContain(result.error!.message)
+    expect((result.error as ContainerError).exitCode, 'what does docker run exit with for these words? ("Exit codes")').toBe(real.code)
+  })
+
+  it('PATH=:BIN, with a directory named my-probe in the working directory and my-probe in BIN', async () => {
+    const [cwd, bin] = [tempDir(), tempDir()]
+    mkdirSync(join(cwd, 'my-probe'))
+    copyFileSync(PROBE_PATH, join(bin, 'my-probe'))
+    const result = await runOrError(proc(['my-probe', 'out:ran'], { cwd, env: [`PATH=:${bin}`] }))
+    const real = await docker(['run', '-v', `${cwd}:/r:ro`, '-v', `${bin}:/b:ro`, '-w', '/r', '-e', 'PATH=:/b', 'probe', 'my-probe', 'out:ran'])
+    expect(result.stdout, `docker run, with the same PATH and the same files, printed ${JSON.stringify(real.stdout)}, and you got: ${result.error?.message ?? JSON.stringify(result.stdout)}. What does Go's exec.LookPath count as a find? (findExecutable in os/exec/lp_unix.go)`).toBe(real.stdout && `${real.stdout}\n`)
   })
 
   it('PATH=:/nonexistent, with my-probe only in the working directory', async () => {
     const cwd = tempDir()
     copyFileSync(PROBE_PATH, join(cwd, 'my-probe'))
     const result = await runOrError(proc(['my-probe', 'out:ran'], { cwd, env: ['PATH=:/nonexistent'] }))
+    const real = await docker(['run', '-v', `${cwd}:/r:ro`, '-w', '/r', '-e', 'PATH=:/nonexistent', 'probe', 'my-probe', 'out:ran'])
+    const words = real.stderr.split('\n')[0]!
     expect(result.stdout, `my-probe is only in the working directory, and it ran through the empty entry of PATH=:/nonexistent: what does runc (Go's exec.LookPath) do with a program found that way? ("Finding the command")`).toBe('')
-    expect(result.error, 'my-probe is in no directory of the PATH that runc searches: expected a ContainerError').toBeInstanceOf(ContainerError)
+    expect(result.error, 'expected a ContainerError').toBeInstanceOf(ContainerError)
+    expect(words, `docker run, with the same PATH and the same files, says: ${words}, and you said: ${result.error?.message}. Did runc find nothing, or something it would not run? (Go's exec.LookPath; "Finding the command")`).toContain(result.error!.message)
+    expect((result.error as ContainerError).exitCode, 'what does docker run exit with for these words? ("Exit codes")').toBe(real.code)
   })
 
   it('PATH=:bin:/nonexistent, in a root whose / holds my-probe and bin/my-probe', async () => {
