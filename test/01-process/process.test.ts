@@ -261,7 +261,7 @@ describe('runProcess', () => {
     const real = await docker(['run', '-v', `${join(root, 'r')}:/r:ro`, '-e', 'PATH=/r', 'probe', 'not-a-program'])
     const words = real.stderr.split('\n')[0]
     expect(error, `/r/not-a-program has its x bit but is no program the kernel can run, and ${error?.message ?? 'no error'} came back, where docker run says: ${words}. Should the search go on past it, and had runc's search found a file? ("Finding the command")`).toBeInstanceOf(ContainerError)
-    expect(error.message, `docker run says: ${words}. Whose words are these, and at which moment of the start were they written? (runc's libcontainer/standard_init_linux.go: what comes after the wait for \`start\`)`).toBe(words)
+    expect(error.message, `/r/not-a-program has its x bit but is no program the kernel can run, and docker run says: ${words}. Should the search go on past it? Whose words are these, and at which moment of the start were they written? (runc's libcontainer/standard_init_linux.go: what comes after the wait for \`start\`)`).toBe(words)
     expect(error.exitCode, `${words}: what does docker run exit with, and did the docker CLI ever read these words? ("Exit codes")`).toBe(real.code)
   })
 
