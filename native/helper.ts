@@ -758,8 +758,7 @@ export class Helper {
 
   /**
    * Kill the helper. After fork() the signal goes to the process serving requests (the child,
-   * until it execs): its relay reaps it and then dies of the same signal, so when `exited`
-   * settles nothing of the container is left, not even a zombie in its cgroup.
+   * until it execs): its relay reaps it and then dies of the same signal.
    */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     try {

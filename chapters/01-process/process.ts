@@ -37,8 +37,9 @@ export function dockerExitCode(message: string): number {
   //   1. "Exit status" in Docker's `docker run` reference documents three numbers for a
   //      container that never ran. The CLI has only runc's message to choose from: what in the
   //      words decides, and what does a message it does not recognise get?
-  //   2. It is a reading of words, so it is blind: runc's "not a directory" is a missing file
-  //      to you and me. What is it to the docker CLI? Ask the real docker run (the tests do).
+  //   2. It is a reading of words, so it is blind. And did the CLI read every word a failed
+  //      docker run prints? Ask the real docker run (the tests do), and ask which program
+  //      chose each number.
   //   3. Where to look: toStatusError in the docker CLI (cli/command/container/run.go), and
   //      "Exit codes" in the chapter text.
   throw new NotImplementedError('01-process', 'dockerExitCode')
@@ -84,14 +85,15 @@ export function readEnvFile(file: string, hostEnv: Record<string, string | undef
   //   1. The format has no quoting and no escapes, and it is stricter and looser than a shell's
   //      in places you would not guess: white space before a name, after a name, inside a
   //      value, at the end of a line; a "#" at the start and in the middle; a name with no
-  //      "=", set and not set on the client; a file saved on Windows, with a byte order mark.
+  //      "=", set and not set on the client; a file saved on Windows, with a byte order mark;
+  //      a line far longer than any you would write by hand.
   //      Find out what each does with the real docker CLI (the chapter text says how to start
   //      one) before you write a line: the tests ask it the same questions.
   //   2. Some lines and files are refused, before anything starts: the message is the docker
   //      CLI's, to the letter, naming the file, and so is the exit code. The file is bytes:
   //      what if they are not UTF-8?
   //   3. Where to look: kvfile.Parse in the docker CLI (pkg/kvfile/kvfile.go; opts/file.go in
-  //      older ones), Go's bufio.ScanLines and unicode.IsSpace, and "The environment file" in
+  //      older ones), Go's bufio.Scanner, bufio.ScanLines and unicode.IsSpace, and "The environment file" in
   //      the chapter text.
   throw new NotImplementedError('01-process', 'readEnvFile')
 }
@@ -99,9 +101,8 @@ export function readEnvFile(file: string, hostEnv: Record<string, string | undef
 
 // #region searchPath
 /**
- * The files to try, in order, for the command `file` in a container whose environment is `env`,
- * as execvp(3) would choose them, but from the container's PATH (never the caller's), and never
- * one that runc would refuse to run.
+ * The files runc looks at, in order, for the command `file` in a container whose environment is
+ * `env`: from the container's PATH (never the caller's), as runc's search reads it.
  */
 export function searchPath(file: string, env: string[]): string[] {
   // TODO(01): whose PATH, and what is a command name?
@@ -109,8 +110,8 @@ export function searchPath(file: string, env: string[]): string[] {
   //      search is the container's, even when the host has one that would work.
   //   2. Some commands name a file, others are names to look up: execvp(3) tells them apart
   //      from the text alone (think of "sh", "/bin/sh" and "./run.sh"). A PATH may hold
-  //      entries that are empty or relative: what do they name, and what does runc do with a
-  //      program it finds there? The helper cannot look at a file without running it.
+  //      entries that are empty or relative: what do they name, where does runc's search stop,
+  //      and what does it do with a program it finds there?
   //   3. Where to look: execvp(3) (how it reads PATH), Go's exec.LookPath (os/exec/lp_unix.go,
   //      which runc calls) and "Finding the command" in the chapter text.
   throw new NotImplementedError('01-process', 'searchPath')
@@ -131,10 +132,12 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
   //      program here, try the next", which mean "there is one, and it is broken", and does
   //      that depend on whether the name was searched or given as a path? Whatever file runs,
   //      what must the program see as its own name (argv[0])?
-  //   2. The exit code is Docker's reading of runc's message (dockerExitCode), not a choice
-  //      of yours. An error that is none of runc's cases must reach the caller as the
-  //      SyscallError it is.
-  //   3. Where to look: execve(2) ERRORS, helper.exec's @throws, runc's
+  //   2. runc looks at a file before it runs it; the helper only runs. Where the two must
+  //      agree, how do you look without running (the Helper class: what of the helper can
+  //      Node see)? And once runc has found a file, what is an exec of it that fails?
+  //   3. The exit code is Docker's reading of runc's message (dockerExitCode), not a choice
+  //      of yours.
+  //   4. Where to look: execve(2) ERRORS, helper.exec's @throws, Go's exec.LookPath, runc's
   //      libcontainer/standard_init_linux.go, and "Finding the command" in the chapter text.
   throw new NotImplementedError('01-process', 'execCommand')
 }
@@ -142,19 +145,19 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
 
 // #region startProcess
 /**
- * The end of runc's init: enter the working directory, creating it when it is missing (as runc
- * does), then exec. A working directory that is not absolute is refused with a ContainerError
- * (the wording is yours; runc says `Cwd must be an absolute path`).
+ * The end of a container's start: the process's working directory as `docker run -w` gives it,
+ * then the exec. A working directory Docker refuses is refused with a ContainerError.
  */
 export async function startProcess(helper: Helper, process: Process): Promise<void> {
   // TODO(01): the working directory, then the exec.
   //   1. process.cwd is a path in the container: after chapter 03 the helper's "/" is not
-  //      Node's. Any number of its levels may be missing, others already exist, and one may
-  //      be a file: the walk must make what is missing and fail where runc would fail.
-  //   2. A failure to make or enter it already says which path and why: it must reach the
-  //      caller unchanged. A cwd that is not absolute is the runtime's own error.
+  //      Node's. What if it does not exist, or only partly? What do "." and ".." in it name,
+  //      and to whom: the kernel, or something that saw the path before runc?
+  //   2. A failure to make or enter it already says which path and why: what should the
+  //      caller see? And a cwd that is not absolute: whose error, with which number?
   //   3. Where to look: runc's libcontainer/rootfs_linux.go (prepareRootfs, what it does with
-  //      the cwd), mkdir(2) and chdir(2) ERRORS, and "The working directory" in the chapter text.
+  //      the cwd), the working directory in moby's container/container.go, mkdir(2), chdir(2),
+  //      path_resolution(7), and "The working directory" in the chapter text.
   throw new NotImplementedError('01-process', 'startProcess')
 }
 // #endregion startProcess
