@@ -137,7 +137,7 @@ describe('startProcess', () => {
 
   it('a relative cwd', async () => {
     const error = await caught(() => startProcess(startHelper(), proc(['/bin/true'], { cwd: 'relative/dir' })))
-    expect(error, 'cwd "relative/dir": expected the runtime\'s own ContainerError (startProcess\'s doc comment; runc: "Cwd must be an absolute path")').toMatchObject({ name: 'ContainerError', exitCode: 125 })
+    expect(error, 'cwd "relative/dir": what does Docker do with a working directory that is not absolute, before anything runs, and whose error is it? ("The working directory"; "Exit codes")').toMatchObject({ name: 'ContainerError', exitCode: 125 })
   })
 
   it('an empty process.args', async () => {
