@@ -19,6 +19,9 @@ const covers = (point: string, path: string) => point === '/' || path === point 
 /** A mountinfo path field: spaces, tabs, newlines and backslashes come as octal escapes (\040). */
 const unescapeMountinfo = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 
+/** The mount an fd of the helper's is on: its mount ID (proc(5), /proc/pid/fdinfo, mnt_id). */
+const mountOf = (helper: Helper, fd: number) => /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${helper.serving}/fdinfo/${fd}`, 'utf8'))?.[1]
+
 // #region makeMountsPrivate
 /**
  * Stop mount events from crossing between the container and the host, except where the spec
@@ -44,11 +47,20 @@ export async function makeMountsPrivate(helper: Helper, rootfs?: string, propaga
   // them, and pivot_root(2) refuses a new_root whose parent mount is shared (EINVAL). runc:
   // rootfsParentMountPrivate. The volumes keep their link: each is a bind of its source's
   // mount, still in that mount's peer group, whatever the mount it is made under.
-  const table = await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')
-  const under = table.split('\n').filter(Boolean).map((line) => line.split(' '))
-    .filter((f) => covers(unescapeMountinfo(f[4]!), rootfs)).at(-1)! // "/" covers every path
-  if (under.slice(6, under.indexOf('-')).some((field) => field.startsWith('shared:')))
-    await helper.mount(null, unescapeMountinfo(under[4]!), null, ['private'])
+  // Which mount that is, the kernel says of an fd opened there: mountinfo lists mounts in the
+  // order they were made, not the order they stack in (a mount moved onto a folder later, as
+  // systemd moves /run and /dev from the initramfs, is listed before the one it hides).
+  const at = await helper.openAt('cwd', rootfs, ['path', 'directory'])
+  try {
+    const table = await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')
+    const id = mountOf(helper, at)
+    const under = table.split('\n').filter(Boolean).map((line) => line.split(' ')).find((f) => f[0] === id)!
+    // Its mount point, by name, reaches it: the rootfs's path goes through it, so it is on top there.
+    if (under.slice(6, under.indexOf('-')).some((field) => field.startsWith('shared:')))
+      await helper.mount(null, unescapeMountinfo(under[4]!), null, ['private'])
+  } finally {
+    await helper.closeFd(at)
+  }
 }
 // #endregion makeMountsPrivate
 
@@ -84,17 +96,22 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
   const table = await readFile(`/proc/${helper.pid}/mountinfo`, 'utf8')
   // The helper's /proc/self is the serving process's /proc/PID: its fd's magic link says where
   // the mount it holds sits now, written as the table writes mount points.
-  const point = target.startsWith('/proc/self/') ? readlinkSync(`/proc/${helper.serving}/${target.slice('/proc/self/'.length)}`) : target
+  const fd = /^\/proc\/self\/fd\/(\d+)$/.exec(target)?.[1]
+  const point = fd !== undefined ? readlinkSync(`/proc/${helper.serving}/fd/${fd}`) : target
   const lines = table.split('\n').filter(Boolean).map((line) => line.split(' '))
-  // Mounts stack: of all the mounts whose mount point covers the path, the last one listed is on top.
-  const fields = lines.filter((f) => covers(unescapeMountinfo(f[4]!), point)).at(-1)! // "/" covers every path
+  // An fd is on one mount, which the kernel names in its fdinfo: whatever was mounted at the
+  // same place meanwhile (moved in on top of it) is another line at the same mount point.
+  // A path names the mount on top of it: of the mounts whose mount point covers it, the last listed.
+  const fields = fd !== undefined
+    ? lines.find((f) => f[0] === mountOf(helper, Number(fd)))!
+    : lines.filter((f) => covers(unescapeMountinfo(f[4]!), point)).at(-1)! // "/" covers every path
   const remounts = [{ target, flags: keeping(fields, point, wanted) }]
   if (!recursive) return remounts
   // An rbind copied the source's submounts too, each a mount with flags of its own, and a remount
   // changes one mount only (MS_REC means nothing to MS_REMOUNT): each is found by its parent's
   // mount ID, and reached by its place below the bind's root, through the path that reaches it.
   const top = unescapeMountinfo(fields[4]!)
-  for (const below of submounts(lines, fields[0]!)) {
+  for (const below of submounts(lines, fields[0]!, top)) {
     const at = unescapeMountinfo(below[4]!)
     remounts.push({ target: join(target, relative(top, at)), flags: keeping(below, at, wanted) })
   }
@@ -106,9 +123,11 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
  * reach: of mounts stacked at one mount point the last is on top, and what is mounted on a
  * hidden one is hidden with it.
  */
-function submounts(lines: string[][], id: string): string[][] {
+function submounts(lines: string[][], id: string, point: string): string[][] {
   const ids = new Set([id])
-  const below = lines.filter((f) => ids.has(f[1]!) && ids.add(f[0]!))
+  // A child at the mount's own mount point is not below it but on top of it (mounted, or moved,
+  // there after it): no part of the bind, and a remount through the bind's path would reach it.
+  const below = lines.filter((f) => ids.has(f[1]!) && !(f[1] === id && unescapeMountinfo(f[4]!) === point) && ids.add(f[0]!))
   const hidden = new Set<string>()
   return below.filter((f, i) => {
     if (hidden.has(f[1]!) || below.slice(i + 1).some((g) => g[4] === f[4])) return !hidden.add(f[0]!)
@@ -132,8 +151,6 @@ function keeping(fields: string[], point: string, wanted: MountFlag[]): MountFla
 // #endregion remountFlags
 
 // #region mountChecked
-/** The mount an fd of the helper's is on: its mount ID (proc(5), /proc/pid/fdinfo, mnt_id). */
-const mountOf = (helper: Helper, fd: number) => /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${helper.serving}/fdinfo/${fd}`, 'utf8'))?.[1]
 
 /**
  * mount(2) onto `target`, a path secureJoin resolved below `rootfs`, such that the mount lands
@@ -159,6 +176,13 @@ export async function mountChecked(helper: Helper, rootfs: string, target: strin
     const landed = readlinkSync(`/proc/${helper.serving}/fd/${fd}`)
     if (landed !== target)
       throw new ContainerError(`the mount point ${target} (inside ${rootfs}) changed after it was resolved: it now leads to ${landed}; refusing to mount there`, 125)
+    // A lookup crosses onto whatever is mounted at a name: a mount point already the root of a
+    // mount (one moved in there after the check) is not the file that was checked.
+    // (The root of a mount is named by its mount point, and only it is.)
+    const mounts = (await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')).split('\n').map((line) => line.split(' '))
+    const on = mounts.find((f) => f[0] === mountOf(helper, fd))
+    if (on && unescapeMountinfo(on[4]!) === landed)
+      throw new ContainerError(`the mount point ${target} (inside ${rootfs}) is the root of a mount that was not there when it was resolved; refusing to mount there`, 125)
     // Under O_NOFOLLOW a symlink planted at the last name is the file held: what a mount may
     // cover is a directory or a regular file, nothing else (a link, a FIFO, a device).
     const held = statSync(`/proc/${helper.serving}/fd/${fd}`)
@@ -190,16 +214,23 @@ async function onMountMade(helper: Helper, rootfs: string, target: string, under
     try {
       const reached = readlinkSync(`/proc/${helper.serving}/fd/${top}`)
       if (reached !== point) throw refuse(`${point} now leads to ${reached}`)
-      // A plain directory put in its place would be on the mount under it, not on a new one.
-      if (mountOf(helper, top) === mountOf(helper, under)) throw refuse(`${point} is no longer the mount just made`)
+      // A plain directory put in its place would be on the mount under it, not on a new one; a
+      // mount moved in on top of it would be a new one, but mounted on the volume, not on `under`.
+      const table = await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')
+      const parent = table.split('\n').find((line) => line.split(' ')[0] === mountOf(helper, top))?.split(' ')[1]
+      if (mountOf(helper, top) === mountOf(helper, under) || parent !== mountOf(helper, under)) throw refuse(`${point} is no longer the mount just made`)
       await then(`/proc/self/fd/${top}`)
     } finally {
       await helper.closeFd(top)
     }
   } catch (error) {
     // umount2(2) looks its target up to the mount on top of it: through `under`, exactly the
-    // mount made on it, wherever it is now and whatever the names say.
-    await helper.umount2(`/proc/self/fd/${under}`, ['detach'])
+    // mount made on it, wherever it is now and whatever the names say; unless another mount was
+    // put on top of that one since, which it would take away instead. Then the new mount stays,
+    // hidden under it, and nothing of anyone else's is touched.
+    const table = (await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')).split('\n').map((line) => line.split(' '))
+    const made = table.find((f) => f[1] === mountOf(helper, under) && unescapeMountinfo(f[4]!) === readlinkSync(`/proc/${helper.serving}/fd/${under}`))
+    if (!made || !table.some((f) => f[1] === made[0] && f[4] === made[4])) await helper.umount2(`/proc/self/fd/${under}`, ['detach'])
     throw error
   }
 }
@@ -229,8 +260,15 @@ export async function makeMountPoint(helper: Helper, rootfs: string, target: str
   try {
     for (const name of names) {
       // mkdirat makes the name or fails EEXIST: it never follows a symlink at the last component.
-      await helper.mkdirAt(dir, name).catch(existing)
+      const made = await helper.mkdirAt(dir, name).then(() => true, (error: unknown) => existing(error) ?? false)
       const next = await helper.openAt(dir, name, ['path', 'nofollow', 'directory']).catch(refuse(target, name))
+      // An open crosses onto whatever is mounted at the name: a directory made a moment ago can
+      // be no mount point of the setup's, so a mount there came from elsewhere (moved in, or
+      // propagated from the host) and the walk would go on in its files.
+      if (made && mountOf(helper, next) !== mountOf(helper, dir)) {
+        await helper.closeFd(next)
+        throw new ContainerError(`the mount point ${target}: "${name}", made a moment ago, is now the root of another mount; refusing to create anything in it`, 125)
+      }
       await helper.closeFd(dir)
       dir = next
     }

@@ -51,7 +51,13 @@ export function secureJoin(root: string, path: string, followLast: boolean): str
     }
     if (++followed > MAX_SYMLINKS)
       throw new ContainerError(`cannot resolve ${JSON.stringify(path)} in ${root}: too many levels of symbolic links`, 125)
-    const target = readlinkSync(next)
+    // A name is bytes (path_resolution(7)); the answer is a string, which holds only what UTF-8
+    // can spell. A target it cannot would come back as another name (U+FFFD for each bad byte),
+    // one the image may have made too: no answer names what the kernel reaches then.
+    const bytes = readlinkSync(next, { encoding: 'buffer' })
+    const target = bytes.toString('utf8')
+    if (!Buffer.from(target).equals(bytes))
+      throw new ContainerError(`cannot resolve ${JSON.stringify(path)} in ${root}: the symlink /${join(...at, name)} leads to a name that is not UTF-8`, 125)
     // relative: from the link's own directory, which is `at`; absolute: from the root
     if (target.startsWith('/')) at = []
     rest = [...names(target), ...rest]

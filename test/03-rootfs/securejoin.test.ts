@@ -208,4 +208,27 @@ describeKernel('secureJoin, the kernel asked in a chroot to the same tree', () =
       expect(identity(answer), `made ${shown(root, answer)} as ${call} said, and /${onTheWay} on the way; a process chrooted to the tree then finds ${path} at ${reachedAt(names(root), reached)}. Where does the lookup stand after ".." out of a directory that was not there, and what is still to be resolved from there? (${WHERE})`).toBe(reached)
     }
   })
+  it('a symlink whose target is not UTF-8: latin -> "caf\\xe9", beside a directory "caf\\uFFFD"', async () => {
+    // An image's tar holds names as bytes. Beside the directory the link names, the image made a
+    // second one, under the name that the link's target becomes once it is read into a string.
+    const root = tempDir('minidocker-securejoin-')
+    const latin = Buffer.concat([Buffer.from(root), Buffer.from('/caf'), Buffer.from([0xe9])])
+    mkdirSync(latin)
+    writeFileSync(Buffer.concat([latin, Buffer.from('/conf')]), 'the directory the link names\n')
+    mkdirSync(join(root, 'caf\uFFFD'))
+    writeFileSync(join(root, 'caf\uFFFD', 'conf'), 'the image\'s decoy\n')
+    symlinkSync(Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9])]), join(root, 'latin'))
+    const path = '/latin/conf'
+    const reached = kernel(root, [path]).get(path)!.follow
+    const call = `secureJoin(TREE, ${JSON.stringify(path)}, true)`
+    let answer: string | undefined
+    const error = await caught(() => (answer = learner(root, path, true)))
+    if (answer === undefined) {
+      expect(error, `${call} threw ${String(error)}`).toBeInstanceOf(ContainerError)
+      expect(error.message, 'the error must quote the path it could not resolve').toContain(JSON.stringify(path))
+      return
+    }
+    const decoy = identity(join(root, 'caf\uFFFD', 'conf'))
+    expect(identity(answer), `${call} named ${identity(answer) === decoy ? 'the file the image planted as a decoy, /caf\\uFFFD/conf' : shown(root, answer)}; a process chrooted to the tree reaches /caf\\xe9/conf (the kernel's stat(2), ${reached}). What did readlink(2) hand you, what did the string you made of it keep, and can the answer you return name what the kernel reached? (${WHERE})`).toBe(reached)
+  })
 })

@@ -141,6 +141,81 @@ describeKernel('a mount point swapped between the check and the mount, and betwe
   it(`-v SRC:/vol/data (read-write), with ${hostLink} before each request`, () => volumeUnderSwaps(hostLink, SWAPS[hostLink]!, 'rw'))
 })
 
+/**
+ * `-v SRC:/vol/data:ro` mounted by mountInRootfs again and again, and right after the helper's
+ * request number 0, 1, 2, ... in turn returns, a mount of the stand-in host's is moved (mount
+ * --move) onto the rootfs's /vol/data, on top of whatever is there. It has flags of its own,
+ * unlike the volume's source. A mount made after a check of the name may land under it, or
+ * beside it; what it may not do is land on it, or change it.
+ */
+async function volumeUnderMovedMount(): Promise<void> {
+  const ns = await mountNamespace()
+  const disk = await ns.tmpfs()
+  const source = await ns.tmpfs()
+  await ns.mount('-o', 'remount,nosuid,nodev,noexec', source)
+  const sourceLine = linesBelow(await ns.mountinfo(), source).at(-1)!.split(' ')
+  const [sourceDevice, sourceFlags] = [sourceLine[2]!, sourceLine[5]!.split(',').filter((o) => o !== 'rw')]
+  const entry = parseVolume(`${source}:/vol/data:ro`)
+  const [changed, landed, otherwise]: string[][] = [[], [], []]
+  for (let at = 0, moved = true; moved && at < 60; at++) {
+    const rootfs = join(disk, `rootfs${at}`)
+    const target = join(rootfs, 'vol', 'data')
+    mkdirSync(ns.inside(join(rootfs, 'vol')), { recursive: true })
+    // The stand-in host's mount, made before each run: a tmpfs with nodev and noatime only.
+    const host = join(disk, `host${at}`)
+    mkdirSync(ns.inside(host))
+    await ns.mount('-t', 'tmpfs', '-o', 'nodev,noatime,mode=755', 'tmpfs', host)
+    const hostLine = linesBelow(await ns.mountinfo(), host).at(-1)!.split(' ')
+    let [after, next] = ['', '']
+    let requests = 0
+    const { swapping, state } = swappedBeforeRequest(ns.helper, -1, async () => {}, false, async (request) => {
+      if (after && !next) next = request
+      if (requests++ !== at || !existsSync(ns.inside(target))) return
+      await ns.mount('--move', host, target)
+      after = request
+    })
+    const open = fdCount(ns.helper)
+    const error = await caught(() => mountInRootfs(swapping, rootfs, entry))
+    moved = requests > at
+    void state
+    const story = after ? `with a mount of the host's moved onto ${target} right after ${after}` : 'with nothing moved'
+    const info = (await ns.mountinfo()).split('\n').filter(Boolean).map((line) => line.split(' '))
+    const hostNow = info.find((f) => f[0] === hostLine[0])
+    if (!hostNow) changed.push(`${story}, the host's mount (mount ID ${hostLine[0]}) is gone: which mount did your umount2(2) reach, and through what? (the chapter's "Between the check and the mount")`)
+    else if (hostNow[5] !== hostLine[5]) changed.push(`${story}, the host's mount (mount ID ${hostLine[0]}) changed from ${hostLine[5]} to ${hostNow[5]}: which mount did your remount reach, and which mount's flags did it say again? (the chapter's "Read-only, and nothing less")`)
+    const volumes = linesBelow(info.map((f) => f.join(' ')).join('\n'), rootfs).map((line) => line.split(' ')).filter((f) => f[2] === sourceDevice)
+    // Between the last look at the mount point and the mount(2) itself, the kernel puts a new
+    // mount on top of whatever is there by then: no check can close that window (the chapter's
+    // debrief says what does), so a run whose move fell right there is not held to the rest.
+    if (next.startsWith(`mount(${JSON.stringify(source)}`)) continue
+    if (volumes.some((f) => f[1] === hostLine[0])) landed.push(`${story}, the volume was mounted on the host's mount that had been moved there: what did you check about the mount point before mount(2), and what does a lookup do at a name where something is mounted? (the chapter's "Between the check and the mount")`)
+    if (fdCount(ns.helper) !== open) otherwise.push(`${story}, the helper holds more fds than before: is every fd closed, on success and on refusal?`)
+    if (!after && error !== undefined) {
+      otherwise.push(`with nothing moved, mountInRootfs failed: ${error.message}`)
+    } else if (error !== undefined) {
+      // (One that another mount covers is out of reach: taking it away would take that one.)
+      const open = volumes.filter((v) => !info.some((f) => f[1] === v[0] && f[4] === v[4]))
+      if (open.length) otherwise.push(`${story}, mountInRootfs refused ("${error.message}") but left the volume mounted at ${open.map((f) => f[4]).join(', ')}`)
+      if (!(error instanceof ContainerError)) otherwise.push(`${story}, mountInRootfs failed with "${error.message}": a mount point that is no longer what was checked is refused with a ContainerError (125)`)
+      else if (!error.message.includes(target)) otherwise.push(`${story}, the refusal "${error.message}" must name the mount point ${target}`)
+    } else if (volumes.length !== 1) {
+      otherwise.push(`${story}, mountInRootfs succeeded with ${volumes.length} mounts of the volume's source below the rootfs, where it makes one`)
+    } else {
+      const options = volumes[0]![5]!.split(',')
+      const lost = ['ro', ...sourceFlags].filter((o) => !options.includes(o))
+      const gained = options.filter((o) => o !== 'ro' && !sourceFlags.includes(o))
+      if (lost.length || gained.length) changed.push(`${story}, the volume's mount has ${options.join(',')} where its source has ${sourceFlags.join(',')} (plus ro): whose line did you read the flags from, and is it the mount your remount reaches? (proc(5); the chapter's "Read-only, and nothing less")`)
+    }
+  }
+  expect(changed, changed[0]).toEqual([])
+  expect(landed, landed[0]).toEqual([])
+  expect(otherwise, otherwise[0]).toEqual([])
+}
+
+describeKernel('a mount moved in at the mount point between two requests', () => {
+  it('-v SRC:/vol/data:ro, with a mount of the host moved onto /vol/data after each request', () => volumeUnderMovedMount())
+})
+
 /** The paths below `dir` (never following a symlink) named `name` (or `name`.real, moved by a swap) and of `kind`. */
 function made(dir: string, name: string, kind: MountPointKind): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -196,6 +271,43 @@ describeKernel('a mount point made while the directories on its way are swapped 
       expect(otherwise, otherwise[0]).toEqual([])
     })
   }
+
+  it('makeMountPoint of a directory at /vol/a/b/c (a, b and c missing), with a mount of the host moved onto each level it made, right after each request', async () => {
+    const ns = await mountNamespace()
+    const disk = await ns.tmpfs()
+    const [escaped, otherwise]: string[][] = [[], []]
+    let runs = 0
+    for (const level of ['vol/a', 'vol/a/b']) {
+      for (let at = 0, reached = true; reached && at < 40; at++, runs++) {
+        const [rootfs, host] = [join(disk, `rootfs${runs}`), join(disk, `host${runs}`)]
+        for (const dir of [join(rootfs, 'vol'), host]) mkdirSync(ns.inside(dir), { recursive: true })
+        await ns.mount('-t', 'tmpfs', '-o', 'mode=755', 'host', host) // the stand-in host's, empty
+        const target = join(rootfs, 'vol', 'a', 'b', 'c')
+        let [after, requests] = ['', 0]
+        const { swapping } = swappedBeforeRequest(ns.helper, -1, async () => {}, false, async (request) => {
+          // Only a level the walk made: a mount point someone else already had is not the question.
+          if (requests++ !== at || after || !existsSync(ns.inside(join(rootfs, level)))) return
+          await ns.mount('--move', host, join(rootfs, level))
+          after = request
+        })
+        const open = fdCount(ns.helper)
+        const error = await caught(() => makeMountPoint(swapping, rootfs, target, 'directory'))
+        reached = requests > at
+        const story = after ? `with a mount of the host moved onto /${level} right after ${after}` : 'with nothing moved'
+        // The host's mount, wherever it is now (moved into the rootfs, or still at its folder).
+        const inHost = readdirSync(ns.inside(after ? join(rootfs, level) : host))
+        if (inHost.length) escaped.push(`${story}, ${inHost.join(', ')} appeared in the host's mount`)
+        if (fdCount(ns.helper) !== open) otherwise.push(`${story}, the helper holds more fds than before: is every fd of the walk closed, on success and on refusal?`)
+        if (error !== undefined) {
+          if (!(error instanceof ContainerError)) otherwise.push(`${story}, makeMountPoint failed with "${error.message}"`)
+          else if (!error.message.includes(target)) otherwise.push(`${story}, the refusal "${error.message}" must name the mount point ${target}`)
+          else if (!after) otherwise.push(`with nothing moved, makeMountPoint refused: ${error.message}`)
+        }
+      }
+    }
+    expect(escaped, `makeMountPoint made something in a mount of the host's: ${escaped[0]}. On which mount was each level you opened, and could a directory you had just made be the root of a mount? (proc(5); the chapter's "Making the mount point")`).toEqual([])
+    expect(otherwise, otherwise[0]).toEqual([])
+  })
 
   it('makeMountPoint of a file the image has already, and of a directory that exists', async () => {
     const ns = await mountNamespace()
