@@ -47,20 +47,11 @@ export async function makeMountsPrivate(helper: Helper, rootfs?: string, propaga
   // them, and pivot_root(2) refuses a new_root whose parent mount is shared (EINVAL). runc:
   // rootfsParentMountPrivate. The volumes keep their link: each is a bind of its source's
   // mount, still in that mount's peer group, whatever the mount it is made under.
-  // Which mount that is, the kernel says of an fd opened there: mountinfo lists mounts in the
-  // order they were made, not the order they stack in (a mount moved onto a folder later, as
-  // systemd moves /run and /dev from the initramfs, is listed before the one it hides).
-  const at = await helper.openAt('cwd', rootfs, ['path', 'directory'])
-  try {
-    const table = await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')
-    const id = mountOf(helper, at)
-    const under = table.split('\n').filter(Boolean).map((line) => line.split(' ')).find((f) => f[0] === id)!
-    // Its mount point, by name, reaches it: the rootfs's path goes through it, so it is on top there.
-    if (under.slice(6, under.indexOf('-')).some((field) => field.startsWith('shared:')))
-      await helper.mount(null, unescapeMountinfo(under[4]!), null, ['private'])
-  } finally {
-    await helper.closeFd(at)
-  }
+  const table = await readFile(`/proc/${helper.serving}/mountinfo`, 'utf8')
+  const under = table.split('\n').filter(Boolean).map((line) => line.split(' '))
+    .filter((f) => covers(unescapeMountinfo(f[4]!), rootfs)).at(-1)! // "/" covers every path
+  if (under.slice(6, under.indexOf('-')).some((field) => field.startsWith('shared:')))
+    await helper.mount(null, unescapeMountinfo(under[4]!), null, ['private'])
 }
 // #endregion makeMountsPrivate
 

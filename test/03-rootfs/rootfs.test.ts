@@ -305,42 +305,6 @@ describeKernel('a container in its own root filesystem', () => {
     expect(probeValue(run!.stdout, 'ls'), 'ls / in the container, against the image\'s files').toEqual(files)
   })
 
-  it('rootfsPropagation "shared", with the rootfs on the top one of three shared mounts the host moved onto one folder', async () => {
-    // A host's mounts are not always made where they sit: systemd moves /run and /dev from the
-    // initramfs, an admin moves a disk (mount --move). Three shared tmpfs are made elsewhere, in
-    // this order, and moved onto one folder so that they stack: the first made at the bottom,
-    // the third on it, the second on top. The rootfs is a directory of the one on top.
-    const host = await mountNamespace({ shared: true })
-    const [disk, staging] = [await host.tmpfs(), await host.tmpfs()]
-    await host.mount('--make-private', staging) // a mount under a shared one cannot be moved
-    const folder = join(disk, 'stack')
-    mkdirSync(host.inside(folder))
-    const made: string[] = []
-    for (const name of ['bottom', 'top', 'middle']) {
-      mkdirSync(host.inside(join(staging, name)))
-      await host.mount('-t', 'tmpfs', '-o', 'mode=755', name, join(staging, name))
-      await host.mount('--make-shared', join(staging, name))
-      made.push(join(staging, name))
-    }
-    for (const name of ['bottom', 'middle', 'top']) await host.mount('--move', join(staging, name), folder)
-    const rootfs = join(folder, 'rootfs')
-    mkdirSync(host.inside(rootfs))
-    tempRootfs('probe', host.inside(rootfs))
-    const files = lsOf(host.inside(rootfs))
-    const atFolder = (await host.mountinfo()).split('\n').filter((line) => line.split(' ')[4] === folder).map((line) => line.split(' - ')[1]!.split(' ')[1])
-    expect(atFolder, 'test set-up: the mounts at the folder, in the order the host\'s mountinfo lists them').toEqual(['bottom', 'top', 'middle'])
-    const spec = rootfsSpec(rootfs, ['ls:/'])
-    spec.linux!.rootfsPropagation = 'shared'
-    const leaked: string[] = []
-    let run: Awaited<ReturnType<typeof runInRootfs>> | undefined
-    const error = await caught(async () => (run = await runInRootfs(host, spec, leaked)))
-    const asked = 'the spec asks for rootfsPropagation "shared", and the rootfs is on the top one of three shared mounts stacked at one folder, listed in mountinfo in the order they were made'
-    expect(leaked.map((line) => line.split(' ')[4]), `these container mounts appeared on the host (${asked}): which mount is the rootfs on, and how do you know? In which order does mountinfo list mounts, and is that the order they stack in? (proc(5), "/proc/pid/mountinfo" and "/proc/pid/fdinfo/")`).toEqual([])
-    expect(error?.message, `${asked}; the setup failed: which of pivot_root(2)'s conditions on propagation did the namespace meet then, and which mount is the rootfs on?`).toBeUndefined()
-    expect(run!.code, run!.stderr).toBe(0)
-    expect(probeValue(run!.stdout, 'ls'), 'ls / in the container, against the image\'s files').toEqual(files)
-  })
-
   it('volumes -v DIR:/rw and -v DIR:/ro:ro', async () => {
     const { host, rootfs, dir } = await stage()
     const volume = dir('volume', { 'in.txt': 'from the host\n' })

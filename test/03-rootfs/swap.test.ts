@@ -161,16 +161,18 @@ async function volumeUnderMovedMount(): Promise<void> {
     const rootfs = join(disk, `rootfs${at}`)
     const target = join(rootfs, 'vol', 'data')
     mkdirSync(ns.inside(join(rootfs, 'vol')), { recursive: true })
-    // The stand-in host's mount, made before each run: a tmpfs with nodev and noatime only.
+    // The stand-in host's mount, made at that moment (so it is newer than any of the run's):
+    // a tmpfs with nodev and noatime only.
     const host = join(disk, `host${at}`)
     mkdirSync(ns.inside(host))
-    await ns.mount('-t', 'tmpfs', '-o', 'nodev,noatime,mode=755', 'tmpfs', host)
-    const hostLine = linesBelow(await ns.mountinfo(), host).at(-1)!.split(' ')
+    let hostLine: string[] = []
     let [after, next] = ['', '']
     let requests = 0
     const { swapping, state } = swappedBeforeRequest(ns.helper, -1, async () => {}, false, async (request) => {
       if (after && !next) next = request
       if (requests++ !== at || !existsSync(ns.inside(target))) return
+      await ns.mount('-t', 'tmpfs', '-o', 'nodev,noatime,mode=755', 'tmpfs', host)
+      hostLine = linesBelow(await ns.mountinfo(), host).at(-1)!.split(' ')
       await ns.mount('--move', host, target)
       after = request
     })
@@ -181,7 +183,9 @@ async function volumeUnderMovedMount(): Promise<void> {
     const story = after ? `with a mount of the host's moved onto ${target} right after ${after}` : 'with nothing moved'
     const info = (await ns.mountinfo()).split('\n').filter(Boolean).map((line) => line.split(' '))
     const hostNow = info.find((f) => f[0] === hostLine[0])
-    if (!hostNow) changed.push(`${story}, the host's mount (mount ID ${hostLine[0]}) is gone: which mount did your umount2(2) reach, and through what? (the chapter's "Between the check and the mount")`)
+    if (!after) {
+      // nothing was moved in
+    } else if (!hostNow) changed.push(`${story}, the host's mount (mount ID ${hostLine[0]}) is gone: which mount did your umount2(2) reach, and through what? (the chapter's "Between the check and the mount")`)
     else if (hostNow[5] !== hostLine[5]) changed.push(`${story}, the host's mount (mount ID ${hostLine[0]}) changed from ${hostLine[5]} to ${hostNow[5]}: which mount did your remount reach, and which mount's flags did it say again? (the chapter's "Read-only, and nothing less")`)
     const volumes = linesBelow(info.map((f) => f.join(' ')).join('\n'), rootfs).map((line) => line.split(' ')).filter((f) => f[2] === sourceDevice)
     // Between the last look at the mount point and the mount(2) itself, the kernel puts a new
