@@ -99,10 +99,7 @@ export class Helper {
   readonly pid: number
   /**
    * The host PID of the process that serves requests now: the helper itself, or after fork()
-   * the child. Its /proc/PID is the helper's view, readable from Node: fd/N is a magic link to
-   * the file behind each fd that open() returned (readlink(2) of it gives that file's path as
-   * the helper's mount namespace writes it), root and cwd are its root and working directory,
-   * mountinfo is its mount namespace's table.
+   * the child. Node can read its /proc/PID (proc(5)).
    */
   get serving(): number {
     return this.#served ?? this.pid
@@ -272,9 +269,7 @@ export class Helper {
    * @param mode the permission bits of a file O_CREAT makes, before the umask
    * @returns the fd
    * @throws ENOENT when a component does not exist (and O_CREAT is not given for the last).
-   * @throws EEXIST with O_CREAT|O_EXCL when the last component exists, a symlink included (never followed then).
-   * @throws ELOOP with O_NOFOLLOW when the last component is a symlink (without O_PATH: O_PATH|O_NOFOLLOW opens the link itself).
-   * @throws ENOTDIR with O_DIRECTORY when the last component is not a directory (a symlink under O_NOFOLLOW included), or a component on the way is not one.
+   * @throws EEXIST, ELOOP, ENOTDIR and the rest of open(2)'s ERRORS, as it lists them for the flags given.
    * @throws EBADF when dirfd is not open.
    */
   async openAt(dirfd: number | 'cwd', path: string, flags: OpenFlag[], mode = 0o644): Promise<number> {

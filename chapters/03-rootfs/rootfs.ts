@@ -75,8 +75,10 @@ export async function remountFlags(helper: Helper, target: string, wanted: Mount
   //      mount namespace than the helper (in the tests, the helper's is a stand-in host).
   //   3. Many lines cover a path: "/", the disk, the rootfs, mounts stacked on one mount point.
   //      Which one is the mount the path is on (proc(5), "/proc/pid/mountinfo")? `target` may
-  //      be a magic link of the helper's own /proc: which mount does it name, seen from Node?
-  //      And which words of a line are per-mount flags, and which helper flag keeps each?
+  //      be a magic link of the helper's own /proc: which mount does it name, seen from Node,
+  //      and is that still the line at its path once something is mounted on top of it (the
+  //      tests move a mount in there between requests)? And which words of a line are per-mount
+  //      flags, and which helper flag keeps each?
   //   4. The atime flags are not independent words. What does the kernel give a remount that
   //      names some of them and not others, and can every atime setting a source may have be
   //      read off its line as written? The tests compare the volume's line with its source's.
@@ -114,13 +116,15 @@ export async function mountChecked(helper: Helper, rootfs: string, target: strin
   //   1. Any name is looked up again by every call that is given it, and the tests change the
   //      destination before each of the helper's requests in turn: a directory on the way
   //      becomes a symlink to a stand-in host folder, or a plain directory of the same name, or
-  //      a symlink into the host's own mount appears at the last name. So what can be checked
+  //      a symlink into the host's own mount appears at the last name, or a mount of the host's
+  //      is moved onto it (mount --move), after any request. So what can be checked
   //      once and then used without a second lookup? (open(2); proc(5), "/proc/pid/fd/"; the
   //      helper's docs in native/helper.ts.)
   //   2. Once the mount is made, what does each thing you hold reach: the name (what may it
   //      lead to by now?), and what you checked before the mount (the mount, or what lies
   //      under it?). Try a remount through each. How do you find the mount you made, and how do
-  //      you know that what you reached is that mount (proc(5), "/proc/pid/fdinfo/")?
+  //      you know that what you reached is that mount, and not one stacked on it or under it
+  //      (proc(5), "/proc/pid/fdinfo/", "/proc/pid/mountinfo")?
   //   3. Constraints: no mount, remount or propagation change outside `rootfs`, nor on any
   //      mount but the one just made, whichever request the swap comes before; a target that
   //      no longer leads where secureJoin said, or a new mount you cannot reach for certain, is
@@ -160,7 +164,9 @@ export async function makeMountPoint(helper: Helper, rootfs: string, target: str
   //   2. A name is looked up again by every call given it. What can the walk keep of the level
   //      it has reached, so that a later swap of a name cannot redirect it, and what must it
   //      never do when it goes on to the next level (openat(2), mkdirat(2), native/helper.ts)?
-  //      What does the kernel answer when that level is no longer a directory?
+  //      What does the kernel answer when that level is no longer a directory? And what else
+  //      can a name lead onto, that no open stops at? The tests also move a mount of the host's
+  //      onto a directory of the walk; that mount must stay empty.
   //   3. A file that is there already (the image's /etc/hosts) must come out unchanged, and a
   //      file that is not must be made right where the walk is, whatever was planted at its
   //      name a moment before: what does each way of creating a file do to what is there?

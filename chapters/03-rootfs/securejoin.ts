@@ -14,7 +14,8 @@ import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
  * does not lead to anything yet, the place where making it (mkdir -p) makes `path` lead there.
  * With `followLast` false it is the file lstat(2) would reach there, with it the one stat(2) would.
  * Reads the tree only, never writes to it.
- * @throws ContainerError (125) quoting `path` when its symlinks never end (the kernel's ELOOP).
+ * @throws ContainerError (125) quoting `path` when no answer can name what the kernel would
+ *   reach: its symlinks never end (the kernel's ELOOP), or the like.
  */
 export function secureJoin(root: string, path: string, followLast: boolean): string {
   // TODO(03): resolve `path` the way the kernel would for a process chrooted to `root`.
@@ -30,6 +31,8 @@ export function secureJoin(root: string, path: string, followLast: boolean): str
   //      would making it make the path lead?
   //   5. A walk through someone else's links must end: when does the kernel give up, and on
   //      what would yours?
+  //   6. An image's names, and its links' targets, are whatever its tar says. What is a name to
+  //      the kernel, and what is it to your code?
   //   Where: the chapter's "Mount points the image chose" (CVE-2021-30465).
   throw new NotImplementedError('03-rootfs', 'secureJoin')
 }

@@ -26,7 +26,8 @@ function isSymlink(path: string): boolean {
  * does not lead to anything yet, the place where making it (mkdir -p) makes `path` lead there.
  * With `followLast` false it is the file lstat(2) would reach there, with it the one stat(2) would.
  * Reads the tree only, never writes to it.
- * @throws ContainerError (125) quoting `path` when its symlinks never end (the kernel's ELOOP).
+ * @throws ContainerError (125) quoting `path` when no answer can name what the kernel would
+ *   reach: its symlinks never end (the kernel's ELOOP), or the like.
  */
 export function secureJoin(root: string, path: string, followLast: boolean): string {
   const names = (p: string) => p.split('/').filter((c) => c !== '' && c !== '.')
