@@ -25,7 +25,13 @@ export function frame(stream: StreamName, payload: Uint8Array): Buffer {
 // #endregion frame
 
 /** A container's json-file log, open for writing. */
-export interface LogWriter { write(stream: StreamName, chunk: Buffer): void; flush(): void; close(): void }
+export interface LogWriter {
+  write(stream: StreamName, chunk: Buffer): void
+  /** the bytes of `stream` written since its last complete line, which no entry of the file holds yet */
+  pending(stream: StreamName): Buffer
+  flush(): void
+  close(): void
+}
 
 // #region logWriter
 /**
@@ -53,6 +59,7 @@ export function logWriter(path: string): LogWriter {
       }
       partial[stream] = data
     },
+    pending: (stream) => Buffer.from(partial[stream]),
     flush,
     close() {
       flush()

@@ -61,8 +61,8 @@ export class Daemon extends DaemonBase {
     //      says the container runs, and someone notices its exit (monitor). Exits reach you only through the
     //      onExit you hand to watchExits (given): can this run's exit be reported before startTask has
     //      returned, and what does your onExit do with it then?
-    //   4. A start that fails leaves nothing running, open or connected, and `docker run --rm` waits for the
-    //      removal even then. What does the record say of a start that
+    //   4. A start that fails leaves nothing running, open, connected or made on disk, and `docker run --rm` waits
+    //      for the removal even then. What does the record say of a start that
     //      failed, when no process ever ran to give it an exit code (moby daemon/start.go)?
     throw new NotImplementedError('11-daemon', 'start')
   }
@@ -171,6 +171,8 @@ export class Daemon extends DaemonBase {
     //      `docker run -d` for a command that ends at once. It answers the exit code of the exit it saw.
     //   2. A wait whose client has gone (`docker run -d` drops its wait) leaves nothing behind.
     //   3. Your monitor and remove know when each condition comes true: how do they tell the waiters?
+    //   4. A wait may come while a start of the container is still in containerd's calls (`docker start c &
+    //      docker wait c`): which run's exit does it answer on dockerd (moby container/state.go Wait, daemon/start.go)?
     throw new NotImplementedError('11-daemon', 'wait')
   }
   // #endregion wait
@@ -190,7 +192,8 @@ export class Daemon extends DaemonBase {
     //      moby's containerStop.
     //   2. How do you wait for "exited or out of time", whichever comes first? The request returns once the
     //      container has exited.
-    //   3. What does stopping a container that is not running answer?
+    //   3. What does stopping a container that is not running answer? And one whose process ends between your look
+    //      at the record and your signal, its exit not yet heard: what does containerd answer (moby daemon/kill.go)?
     throw new NotImplementedError('11-daemon', 'stop')
   }
   // #endregion stop

@@ -22,6 +22,9 @@ export function attachRoute(daemon: Daemon, call: EngineCall, path: string): voi
   //      wait and the exit" and its exec section say which, and how the two answers differ.
   //   2. Nothing but the stream may follow the answer on that socket. writeUpgradeHead (lib/engine-http.ts)
   //      writes a status line and headers on a bare socket.
+  //   3. An attach's query asks more than which streams (the text's "Attach, wait and the exit"). With what was
+  //      written before and what comes after, every byte reaches the client once, whatever the container is in
+  //      the middle of writing when it comes: where is each byte of its output until it is in the log?
   throw new NotImplementedError('11-daemon', 'attachRoute')
 }
 // #endregion attachRoute

@@ -13,11 +13,11 @@ import { NotImplementedError } from '../../lib/errors.ts'
  */
 export function noMoreWriters(path: string): void {
   // TODO(11): an end-of-file that a reader is owed (the text's "Output that never ends").
-  //   1. When does your reader learn that the other side hung up, and is that what read(2) would answer for
-  //      a reader opened after the last writer had gone? The kernel's fs/pipe.c keeps the answer.
+  //   1. When does your reader learn that the other side hung up: for a reader opened before the last writer
+  //      went, for one opened after, with bytes left in the FIFO and without? Try each (fifo(7); the kernel's fs/pipe.c).
   //   2. Make the end-of-file come, without blocking and without adding a byte to the output.
   //   3. Called while the shim still holds its end, it must change nothing that reader sees; called when no
-  //      reader is left (or no FIFO), it is no error.
+  //      reader is left (or no FIFO), it is no error, and leaves the path as it found it.
   throw new NotImplementedError('11-daemon', 'noMoreWriters')
 }
 // #endregion noMoreWriters

@@ -25,8 +25,8 @@ export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
 /** The life of a container from its start; create, rm, exec and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
-  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the events waiters listen to. */
-  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; events: EventEmitter }>()
+  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the events waiters listen to, the log of its run. */
+  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; events: EventEmitter; log?: LogWriter }>()
   private ownOf(id: string) {
     let own = this.own.get(id)
     if (!own) {
@@ -65,6 +65,11 @@ export class Daemon extends DaemonBase {
     await this.options.containerd.tasks.CloseIO({ container_id: c.ID, stdin: true }).catch(() => {})
   }
 
+  /** What container `c`'s running log writer holds of `stream` beyond its last complete line: bytes no log entry has yet. */
+  unfinished(c: Container, stream: StreamName): Buffer {
+    return this.own.get(c.ID)?.log?.pending(stream) ?? Buffer.alloc(0)
+  }
+
   // #region openStreams
   /**
    * The daemon's ends of the FIFOs through which containerd's shim passes a container's stdio
@@ -85,6 +90,7 @@ export class Daemon extends DaemonBase {
     if (missing.length > 0) execFileSync('mkfifo', ['-m', '600', ...missing])
 
     const log = logWriter(c.LogPath)
+    this.ownOf(c.ID).log = log
     const readers = outputReaders(io, (stream, chunk) => {
       log.write(stream, chunk)
       for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
@@ -128,6 +134,8 @@ export class Daemon extends DaemonBase {
       for (const r of readers) r.close()
       live.stdin?.destroy()
       log.close()
+      own.log = undefined
+      rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true }) // its FIFOs: nothing will run on them
       // the record says why it never ran, as dockerd's setExitCodeFromError (daemon/start.go) words it
       const reason = (error as Error).message
       const code = /permission denied/i.test(reason) ? 126 : /not a directory|executable file not found|no such file or directory/i.test(reason) ? 127 : 128
@@ -163,6 +171,7 @@ export class Daemon extends DaemonBase {
     await this.disconnect(c) // its ports are free again before anyone hears of the exit
     await Promise.all(readers.map((r) => r.drained))
     log.close()
+    own.log = undefined
     live.stdin?.destroy()
     live.stdin = undefined
     own.stdinEnded = false // the next start (`docker start -ai`) gets a stdin of its own
@@ -293,12 +302,18 @@ export class Daemon extends DaemonBase {
   wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
     if (condition !== 'next-exit' && condition !== 'removed') condition = 'not-running' // as dockerd 20.10: any other is its default
     const own = this.ownOf(c.ID)
-    if (condition === 'not-running' && !c.State.Running) return { done: Promise.resolve(c.State.ExitCode), cancel() {} }
     if (condition === 'removed') return { done: this.whenRemoved(c.ID).then(() => c.State.ExitCode), cancel() {} }
     let listener: () => void = () => {}
     const done = new Promise<number>((resolve) => {
       listener = () => resolve(c.State.ExitCode)
       own.events.once('exit', listener)
+      // "not running" is only known once a start under way has ended: dockerd's wait takes the container's
+      // lock, which its start holds (moby container/state.go Wait, daemon/start.go containerStart)
+      if (condition === 'not-running') void this.afterStart(c.ID).then(() => {
+        if (c.State.Running) return
+        own.events.off('exit', listener)
+        resolve(c.State.ExitCode)
+      })
     })
     return { done, cancel: () => own.events.off('exit', listener) }
   }

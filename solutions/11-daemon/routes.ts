@@ -6,7 +6,7 @@ import { writeUpgradeHead, type EngineCall } from '../../lib/engine-http.ts'
 import { engineHeaders, EngineError } from '../../lib/engine-api.ts'
 import { execToStart } from '../../lib/engine-reply.ts'
 import { flag } from '../../lib/engine.ts'
-import { readLog, streamed } from '../../lib/output-streams.ts'
+import { frame, readLog, streamed } from '../../lib/output-streams.ts'
 import type { Daemon } from './daemon.ts'
 
 // #region attachRoute
@@ -38,6 +38,14 @@ export function attachRoute(daemon: Daemon, call: EngineCall, path: string): voi
   }
   // stream=0: nothing after the request, so the answer ends here, whether the container runs or not
   if (!flag(call.query, 'stream')) return void call.socket!.end()
+  // the hand-over: the log holds complete lines only, and the stream brings what comes from now on. The line the
+  // container is in the middle of is in neither, so it goes here, in this same turn of the loop as the rest
+  if (flag(call.query, 'logs')) {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rest = want[stream] ? daemon.unfinished(c, stream) : Buffer.alloc(0)
+      if (rest.length > 0) call.socket!.write(c.Config.Tty ? rest : frame(stream, rest))
+    }
+  }
   daemon.attach(c, call.socket!, want)
 }
 // #endregion attachRoute

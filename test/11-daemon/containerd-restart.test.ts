@@ -7,7 +7,8 @@
  * containerd itself, never written here. Then a client's stdin meets a start whose Tasks.Create
  * the test holds, and so does a second start; and stdin sent to a run whose stdin has ended.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import type { Server } from 'node:http'
 import { Duplex, PassThrough, Writable } from 'node:stream'
 import { tmpdir } from 'node:os'
@@ -57,6 +58,10 @@ let deleting: Promise<unknown> | undefined
 let unwritten: unknown
 /** a container whose Tasks.Create the staged client holds until `gate` resolves; `called` once the daemon has sent it */
 let holdCreate: { id: string; called(): void; gate: Promise<void> } | undefined
+/** a container whose exits the staged client keeps from the daemon's subscription until the test lets them through */
+let holdExits: { id: string; held: (() => void)[] } | undefined
+/** per container, the daemon's Tasks.Kill calls, each settled once containerd has answered it */
+const kills = new Map<string, Promise<unknown>[]>()
 const trap = (error: unknown) => {
   if (error instanceof NotImplementedError) unwritten = error
 }
@@ -116,7 +121,13 @@ function stagedClient(real: Client): Client {
     }
     return real.tasks.Create(request)
   }
-  const staged: Record<string, unknown> = { Get: get, Delete: del, Create: create }
+  const kill = (request: Record<string, unknown>) => {
+    const answer = real.tasks.Kill(request)
+    const id = request.container_id as string
+    kills.set(id, [...(kills.get(id) ?? []), answer.catch(() => {})])
+    return answer
+  }
+  const staged: Record<string, unknown> = { Get: get, Delete: del, Create: create, Kill: kill }
   return {
     ...real,
     tasks: new Proxy(real.tasks, { get: (target, method) => (typeof method === 'string' && staged[method]) || Reflect.get(target, method) }),
@@ -128,7 +139,9 @@ function stagedClient(real: Client): Client {
       Subscribe: (filters, onEnvelope, onEnd) => {
         if (restarted) resubscribed++
         return real.events.Subscribe(filters, (envelope) => {
-          if (!(restartedAt && Number(envelope.timestamp.seconds) * 1000 + envelope.timestamp.nanos / 1e6 < restartedAt)) onEnvelope(envelope)
+          if (restartedAt && Number(envelope.timestamp.seconds) * 1000 + envelope.timestamp.nanos / 1e6 < restartedAt) return
+          if (holdExits && envelope.event.container_id === holdExits.id) holdExits.held.push(() => onEnvelope(envelope))
+          else onEnvelope(envelope)
         }, onEnd)
       },
     }, 1000),
@@ -389,6 +402,138 @@ describeKernel('a container\'s stdin and its starts', () => {
     } finally {
       for (const input of clients) input.destroy()
       await daemon?.remove(c, true).catch(() => {})
+    }
+  })
+})
+
+/** Split a multiplexed stream's bytes (8-byte headers, moby's stdcopy) into its stdout's text; `rest` is an unfinished frame. */
+function demux(bytes: Buffer): string {
+  let out = ''
+  for (let at = 0; at + 8 <= bytes.length;) {
+    const size = bytes.readUInt32BE(at + 4)
+    if (at + 8 + size > bytes.length) break
+    if (bytes[at] === 1) out += bytes.subarray(at + 8, at + 8 + size).toString()
+    at += 8 + size
+  }
+  return out
+}
+
+/** A raw `POST path` with `Upgrade: tcp` on the daemon's socket: everything that comes back, head and stream, in `received`. */
+function upgradeRequest(path: string): { received: () => Buffer; close(): void } {
+  const socket = connect(host.slice('unix://'.length))
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+  socket.on('error', () => {})
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`)
+  return { received: () => Buffer.concat(chunks), close: () => socket.destroy() }
+}
+
+describeKernel('a wait, a stop and an attach at the moments that matter', () => {
+  it('a wait for not-running sent while a start of the container is in Tasks.Create', async () => {
+    await ready()
+    // the first run exits 3; every later one exits 7
+    const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['sh', '-c', 'if [ -e /gate/waited ]; then exit 7; fi; touch /gate/waited; exit 3'], HostConfig: { NetworkMode: 'none', Binds: [`${join(dir!, 'gate')}:/gate`] } }, undefined, imageRef)
+    let release = () => {}
+    try {
+      await daemon!.starting(c.ID, daemon!.start(c))
+      expect(await until(() => !c.State.Running && c.State.ExitCode === 3, 15_000), 'the first run should have exited 3').toBe(true)
+      const held = holdNextCreate(c.ID)
+      release = held.release
+      // a script's `docker start c & docker wait c`: the wait comes while containerd creates the task
+      const started = daemon!.starting(c.ID, daemon!.start(c))
+      started.catch(() => {})
+      expect(await Promise.race([held.asked.then(() => true), started.then(() => false, () => false)]), 'the start ended without asking containerd to create the task').toBe(true)
+      const waiting = daemon!.wait(c, 'not-running')
+      let answered: number | undefined
+      void waiting.done.then((code) => (answered = code))
+      for (let i = 0; i < 5; i++) await turn()
+      const early = answered
+      release()
+      await started
+      const code = await Promise.race([waiting.done, sleep(15_000).then(() => 'no answer in 15 s')])
+      expect({ beforeTheRunBegan: early ?? 'no', answer: code },
+        `a wait for not-running, sent while a second start of the container was in containerd's Tasks.Create (held by the test), should answer that run's exit (7); it answered ${early ?? code}${early !== undefined ? ' before that run had begun' : ''}. Was the container "not running" at that moment, and what does dockerd's wait have to get hold of before it looks (moby container/state.go Wait, daemon/start.go containerStart)?`)
+        .toEqual({ beforeTheRunBegan: 'no', answer: 7 })
+    } finally {
+      release()
+      holdCreate = undefined
+      await daemon?.remove(c, true).catch(() => {})
+    }
+  })
+
+  it('docker stop of a container whose process has ended, its exit not yet heard', async () => {
+    await ready()
+    const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
+    try {
+      await daemon!.starting(c.ID, daemon!.start(c))
+      holdExits = { id: c.ID, held: [] }
+      // the process ends; containerd publishes its exit, which the test keeps from the daemon for now
+      await client!.tasks.Kill({ container_id: c.ID, signal: 9, all: false })
+      const status = (await client!.tasks.Wait({ container_id: c.ID })).exit_status as number
+      kills.delete(c.ID)
+      const stopping = daemon!.stop(c, 30).then((said) => said, (error: Error) => `refused: ${error.message}`)
+      // once containerd has answered the daemon's signal, the exit is let through
+      await until(async () => (kills.get(c.ID)?.length ?? 0) > 0, 5000)
+      await Promise.all(kills.get(c.ID) ?? [])
+      for (let i = 0; i < 5; i++) await turn()
+      const held = holdExits.held
+      holdExits = undefined
+      for (const deliver of held) deliver()
+      const said = await Promise.race([stopping, sleep(20_000).then(() => 'no answer in 20 s')])
+      expect({ stop: said, record: c.State.Running ? 'running' : `exited ${c.State.ExitCode}` },
+        `docker stop (t=30) of a container whose process had just ended (status ${status}) while news of that exit was still on its way to your daemon (held by the test until containerd had answered the stop's signal). On dockerd this stop succeeds once the exit is handled. What did containerd answer your signal, and what does that answer mean between a process's end and the news of it (moby daemon/stop.go, daemon/kill.go)?`)
+        .toEqual({ stop: 'stopped', record: `exited ${status}` })
+    } finally {
+      for (const deliver of holdExits?.held ?? []) deliver()
+      holdExits = undefined
+      await daemon?.remove(c, true).catch(() => {})
+    }
+  })
+
+  it('attach with logs=1&stream=1 to a running container in the middle of a line', async () => {
+    await ready()
+    const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['cat'], OpenStdin: true, AttachStdin: true, AttachStdout: true, HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
+    const input = new PassThrough()
+    const seen: Buffer[] = []
+    let late: { received: () => Buffer; close(): void } | undefined
+    try {
+      // the container's writes are the test's: cat echoes what this first client sends, when it sends it
+      const first = Duplex.from({ readable: input, writable: new Writable({ write: (chunk: Buffer, _e, done) => (seen.push(chunk), done()) }) })
+      first.on('error', () => {})
+      daemon!.attach(c, first, { stdin: true, stdout: true, stderr: false })
+      await daemon!.starting(c.ID, daemon!.start(c))
+      input.write('first\n')
+      expect(await until(() => logged(c).includes('first\n')), 'cat\'s first line never reached the log').toBe(true)
+      input.write('hel')
+      expect(await until(() => demux(Buffer.concat(seen)).endsWith('hel')), 'the start of cat\'s second line never reached the attached client').toBe(true)
+      // a second client joins now, with what was written before and what comes next
+      late = upgradeRequest(`/v1.41/containers/${c.ID}/attach?logs=1&stream=1&stdout=1&stderr=1`)
+      expect(await until(() => late!.received().includes('first\n')), 'the attach with logs=1&stream=1 gave no head and no log in 5 s').toBe(true)
+      input.write('lo\nlast\n')
+      await until(() => demux(Buffer.concat(seen)).endsWith('last\n'))
+      const stream = () => late!.received().subarray(late!.received().indexOf('\r\n\r\n') + 4)
+      await until(() => demux(stream()).endsWith('last\n'))
+      const got = demux(stream())
+      expect(got, `a client attached with logs=1&stream=1 while the container was in the middle of a line ("hel" written, "lo\\n" not yet) should read every byte once, as the container wrote them. Where were the bytes of that line at the moment of the hand-over from the log to the stream (the given logWriter)?`)
+        .toBe('first\nhello\nlast\n')
+    } finally {
+      late?.close()
+      input.destroy()
+      await daemon?.remove(c, true).catch(() => {})
+    }
+  })
+
+  it('the FIFOs of a container whose start failed, once it is removed', async () => {
+    await ready()
+    const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['/no/such/program'], OpenStdin: true, HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
+    const fifos = join(dir!, 'daemon', 'exec', 'containerd', c.ID)
+    try {
+      await daemon!.start(c).catch(() => {})
+      await daemon!.remove(c, true)
+      expect(existsSync(fifos) ? readdirSync(fifos) : 'gone', `a container whose start failed (its command does not exist) was removed, but ${fifos} is still there: what did the start make that no run will ever use, and who removes it?`).toBe('gone')
+    } finally {
+      await daemon?.remove(c, true).catch(() => {})
+      rmSync(fifos, { recursive: true, force: true })
     }
   })
 })
