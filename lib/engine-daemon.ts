@@ -9,8 +9,8 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { existsSync, lstatSync, openSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, Socket, type AddressInfo } from 'node:net'
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex, Writable } from 'node:stream'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'
@@ -23,10 +23,11 @@ import { nameFiles } from './etc-files.ts'
 import { macFor } from './links.ts'
 import type { Bridge, PortMapping, Protocol, Published } from './net.ts'
 import { ownedRule, startProxy, unpublishPorts } from './publish.ts'
+import { execStdio } from './exec-stdio.ts'
 import { attachNetwork, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
 import { dnatRule } from '#ch/08-network/ports.ts'
 import { findContainer, loadContainers, newContainer, saveContainer } from './container-records.ts'
-import { frame, outputReaders } from './output-streams.ts'
+import { frame } from './output-streams.ts'
 import { killTask, runtimeSpec, subscribeEvents } from './containerd-tasks.ts'
 import { PROCESS_TYPE_URL, type Containerd } from './containerd.ts'
 import { daemonSecurity } from './docker-security.ts'
@@ -398,43 +399,22 @@ export abstract class DaemonBase {
     if (exec.Running || exec.ExitCode !== null) throw conflict(`Exec ${exec.ID} has already run`)
     const c = this.get(exec.ContainerID)
     if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
-    const dir = join(this.options.runRoot, 'containerd', c.ID)
-    const paths = { stdout: join(dir, `${exec.ID}-stdout`), stderr: exec.Tty ? undefined : join(dir, `${exec.ID}-stderr`), stdin: exec.AttachStdin ? join(dir, `${exec.ID}-stdin`) : undefined }
-    execFileSync('mkfifo', ['-m', '600', ...[paths.stdout, paths.stderr, paths.stdin].filter((f): f is string => f !== undefined)])
-    const wanted = new Set<StreamName>([...(exec.AttachStdout ? ['stdout' as const] : []), ...(exec.AttachStderr ? ['stderr' as const] : [])])
-    const readers = outputReaders({ stdout: paths.stdout, stderr: paths.stderr }, (stream, chunk) => {
-      if (wanted.has(stream)) socket.write(exec.Tty ? chunk : frame(stream, chunk))
-    })
     const containerd = this.options.containerd
-    // the shim holds the stdin FIFO open itself: only CloseIO ends the process's stdin, and only once the process exists
-    let stdin: Socket | undefined
-    let inputEnded = false
-    // (our own end closes only then too: a FIFO nobody holds open loses what it buffered)
-    const closeIO = () => {
-      stdin?.end()
+    const stdio = execStdio(join(this.options.runRoot, 'containerd', c.ID), exec, socket, () => {
       void containerd.tasks.CloseIO({ container_id: c.ID, exec_id: exec.ID, stdin: true }).catch(() => {})
-    }
-    if (paths.stdin) {
-      stdin = new Socket({ fd: openSync(paths.stdin, 'r+'), readable: false, writable: true })
-      stdin.on('error', () => {})
-      socket.on('data', (chunk: Buffer) => stdin?.write(chunk))
-      socket.on('end', () => {
-        inputEnded = true
-        if (exec.Running) closeIO()
-      })
-    }
-    socket.resume()
+    })
+    const readers = stdio.readers
     const spec = runtimeSpec(c, this.userFiles(c))
     const user = exec.User ? runtimeSpec({ ...c, Config: { ...c.Config, User: exec.User } }, this.userFiles(c)).process.user : spec.process.user
     const process = { ...spec.process, args: exec.Cmd, env: [...spec.process.env, ...exec.Env], cwd: exec.WorkingDir || spec.process.cwd, terminal: exec.Tty, user }
     try {
       await containerd.tasks.Exec({
-        container_id: c.ID, exec_id: exec.ID, terminal: exec.Tty, stdin: paths.stdin ?? '', stdout: paths.stdout, stderr: paths.stderr ?? '',
+        container_id: c.ID, exec_id: exec.ID, terminal: exec.Tty, ...stdio.paths,
         spec: { type_url: PROCESS_TYPE_URL, value: Buffer.from(JSON.stringify(process)) },
       })
       exec.Pid = (await containerd.tasks.Start({ container_id: c.ID, exec_id: exec.ID })).pid
       exec.Running = true
-      if (inputEnded) closeIO()
+      stdio.running()
       const { exit_status } = await containerd.tasks.Wait({ container_id: c.ID, exec_id: exec.ID })
       await containerd.tasks.DeleteProcess({ container_id: c.ID, exec_id: exec.ID }).catch(() => {})
       await Promise.all(readers.map((r) => r.drained))
@@ -445,8 +425,7 @@ export abstract class DaemonBase {
       socket.write(frame('stderr', Buffer.from(`${(error as Error).message}\n`)))
     } finally {
       exec.Running = false
-      stdin?.destroy()
-      for (const path of [paths.stdout, paths.stderr, paths.stdin]) if (path) rmSync(path, { force: true })
+      stdio.remove()
       socket.end()
     }
   }
