@@ -289,6 +289,12 @@ const logged = (c: Container) => readLog(c.LogPath, { stdout: true, stderr: true
 const clientSocket = (input: PassThrough) => Duplex.from({ readable: input, writable: new Writable({ write: (_chunk, _encoding, done) => done() }) })
 /** one turn of the event loop, for what the daemon does with a chunk it was given */
 const turn = () => new Promise((resolve) => setImmediate(resolve))
+/** After a test that held `c`'s Tasks.Create: the hold released and forgotten, and `c` removed. */
+async function letGo(c: Container, release: () => void): Promise<void> {
+  release()
+  holdCreate = undefined
+  await daemon?.remove(c, true).catch(() => {})
+}
 /** container `id`'s next Tasks.Create held by the staged client: `asked` once the daemon has sent it, until `release` */
 function holdNextCreate(id: string): { asked: Promise<void>; release: () => void } {
   let called = () => {}
@@ -359,9 +365,7 @@ describeKernel('a container\'s stdin and its starts', () => {
       expect({ running: c.State.Running, exitCode: c.State.ExitCode, error: c.State.Error, output: read }, 'after two starts at once, the container should have run once, and its record say how that run ended')
         .toEqual({ running: false, exitCode: 3, error: '', output: ['ran\n'] })
     } finally {
-      release()
-      holdCreate = undefined
-      await daemon?.remove(c, true).catch(() => {})
+      await letGo(c, release)
     }
   })
 
@@ -455,9 +459,7 @@ describeKernel('a wait, a stop and an attach at the moments that matter', () => 
         `a wait for not-running, sent while a second start of the container was in containerd's Tasks.Create (held by the test), should answer that run's exit (7); it answered ${early ?? code}${early !== undefined ? ' before that run had begun' : ''}. Was the container "not running" at that moment, and what does dockerd's wait have to get hold of before it looks (moby container/state.go Wait, daemon/start.go containerStart)?`)
         .toEqual({ beforeTheRunBegan: 'no', answer: 7 })
     } finally {
-      release()
-      holdCreate = undefined
-      await daemon?.remove(c, true).catch(() => {})
+      await letGo(c, release)
     }
   })
 
