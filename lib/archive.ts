@@ -1,12 +1,16 @@
 /**
  * Reading an image archive's own files (`docker save` folders and OCI layouts), given to
  * chapter 06's loaders: an archive is someone else's file tree, just as a layer is, so every
- * name in it goes through the chapter's resolveInside() and only regular files are read.
+ * name in it goes through the chapter's resolveInside() and only regular files are read. Then
+ * `docker save`'s own format, loaded through the chapter's importImage().
  */
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs'
+import { createReadStream, lstatSync, readFileSync, readlinkSync } from 'node:fs'
 import { posix, relative } from 'node:path'
 import { resolveInside } from '#ch/06-images/unpack.ts'
+import { importImage, pruneLayers } from '#ch/06-images/store.ts'
 import { UnsafeLayerError } from './errors.ts'
+import { allLayers } from './image-store.ts'
+import { checkImageNames } from './names.ts'
 
 /** The most symlinks followed to reach one file, as the kernel's ELOOP limit. */
 const MAX_LINKS = 40
@@ -44,4 +48,43 @@ export function archiveJson(dir: string, name: string): unknown {
     if (error instanceof SyntaxError) throw new Error(`${name} in the archive is not valid JSON`)
     throw error
   }
+}
+
+/** What one loaded image became. */
+export interface Loaded {
+  id: string
+  tags: string[]
+}
+
+/**
+ * Load `images` one after the other, as `docker load` does: when one fails, those before it
+ * stay loaded, and the layers that appeared since the start and that no image uses are pruned.
+ */
+export async function importEach(root: string, images: { tags: string[]; load: () => Promise<string> }[]): Promise<Loaded[]> {
+  const before = new Set(allLayers(root).map((l) => l.chainId))
+  const loaded: Loaded[] = []
+  try {
+    for (const { tags, load } of images) loaded.push({ id: await load(), tags })
+    return loaded
+  } catch (error) {
+    pruneLayers(root, allLayers(root).filter((l) => !before.has(l.chainId)))
+    throw error
+  }
+}
+
+/**
+ * Load every image a `docker save` folder's manifest.json lists ({ Config, RepoTags, Layers },
+ * paths relative to the folder), with its RepoTags. Every tag passes the reference grammar and
+ * every path archiveFile() before anything is stored; a layer is opened, as a stream, only when
+ * the store asks for it (moby's daemon/internal/image/tarexport/load.go).
+ */
+export async function loadDockerArchive(root: string, dir: string): Promise<Loaded[]> {
+  const entries = archiveJson(dir, 'manifest.json') as { Config: string; RepoTags?: unknown; Layers: string[] }[]
+  if (!Array.isArray(entries)) throw new Error('manifest.json in the archive is not a list of images')
+  return importEach(root, entries.map((entry) => {
+    const tags = checkImageNames(entry.RepoTags, 'manifest.json')
+    const config = readFileSync(archiveFile(dir, entry.Config))
+    const layers = (Array.isArray(entry.Layers) ? entry.Layers : []).map((layer) => archiveFile(dir, layer))
+    return { tags, load: () => importImage(root, config, (i) => createReadStream(layers[i]!), tags) }
+  }))
 }

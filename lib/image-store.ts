@@ -1,16 +1,16 @@
 /**
  * Chapter 06's given pieces of the image store, which the starter and the reference share:
  * reading the layer store, the diff IDs remembered per registry blob, tags, the image IDs, an
- * image's config and layers. Registering layers, resolving, adding, importing and removing
- * images, and pruning the layers no image uses, are the chapter's (store.ts); these call the
- * chapter's digest checks and blob reads, so a mistake there shows here too.
+ * image's config and layers, resolving a reference to an image ID and recording an image whose
+ * layers are stored. Registering layers, importing and removing images, holding layers and
+ * pruning the layers nothing needs are the chapter's (store.ts); addImage() stores the config
+ * with the chapter's writeBlob(), so a mistake there shows here too.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { removeLayer } from '#ch/05-layers/driver.ts'
-import { blobPath, parseDigest, readBlob } from '#ch/06-images/cas.ts'
-import { chainIds } from '#ch/06-images/ids.ts'
-import { parseImageConfig, readTags, setTag, storePaths, type ImageConfig, type LayerRecord } from './image.ts'
+import { writeBlob } from '#ch/06-images/cas.ts'
+import { blobPath, chainIds, NoSuchImageError, parseDigest, parseImageConfig, readBlob, readTags, setTag, storePaths, withTag, type ImageConfig, type LayerRecord } from './image.ts'
 
 // ---------- the layer store ----------
 
@@ -97,4 +97,37 @@ export function imageConfig(root: string, id: string): ImageConfig {
 /** The image's layers, bottom first, as layer records. */
 export function imageLayers(root: string, id: string): LayerRecord[] {
   return chainIds(imageConfig(root, id).rootfs.diff_ids).map((chain) => readLayer(root, chain))
+}
+
+// ---------- images ----------
+
+/**
+ * The image ID for a tag ("busybox", "busybox:1.36"), a full ID ("sha256:<hex>"), or an ID
+ * prefix of at least one hex digit that only one image has, as `docker run 3f5` accepts it.
+ */
+export function resolveImage(root: string, ref: string): string {
+  const tagged = allTags(root).find(([name]) => name === withTag(ref))
+  if (tagged) return tagged[1]
+  const hex = ref.replace(/^sha256:/, '')
+  if (/^[a-f0-9]{1,64}$/.test(hex)) {
+    const matches = allImageIds(root).filter((id) => id.slice(7).startsWith(hex))
+    if (matches.length === 1) return matches[0]!
+  }
+  throw new NoSuchImageError(ref)
+}
+
+/**
+ * Record an image whose layers are all in the layer store: its config goes into the image
+ * DB (a CAS: the digest it gets there is the image ID) and each tag points at it. An image
+ * with a layer the store does not have is refused, naming the layer's diff ID.
+ */
+export async function addImage(root: string, config: Uint8Array, tags: string[] = []): Promise<string> {
+  const parsed = parseImageConfig(config)
+  const chains = chainIds(parsed.rootfs.diff_ids)
+  chains.forEach((chain, i) => {
+    if (!hasLayer(root, chain)) throw new Error(`layer ${i} of the image (diff ID ${parsed.rootfs.diff_ids[i]}) is not in the layer store`)
+  })
+  const { digest: id } = await writeBlob(storePaths(root).imagedb, config)
+  for (const tag of tags) tagImage(root, tag, id)
+  return id
 }

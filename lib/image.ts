@@ -120,6 +120,59 @@ export function sha256(data: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`
 }
 
+// ---------- digests, blobs and the three IDs ----------
+
+/**
+ * Check a digest and return its hex part, the file name it becomes: only "sha256:" and 64
+ * lower-case hex digits (go-digest's Validate), so that no name from outside reaches the
+ * file system unchecked.
+ */
+export function parseDigest(digest: string): string {
+  const match = /^sha256:([a-f0-9]{64})$/.exec(digest)
+  if (!match) throw new Error(`invalid digest "${digest}": expected sha256: and 64 lower-case hex digits`)
+  return match[1]!
+}
+
+/** Where blob `digest` lives in the store at `dir`: dir/sha256/<hex>. */
+export function blobPath(dir: string, digest: string): string {
+  return join(dir, 'sha256', parseDigest(digest))
+}
+
+export function hasBlob(dir: string, digest: string): boolean {
+  return existsSync(blobPath(dir, digest))
+}
+
+/** Read blob `digest`, checking that the bytes still match their name (a DigestMismatchError if not). */
+export function readBlob(dir: string, digest: string): Buffer {
+  const data = readFileSync(blobPath(dir, digest))
+  const actual = sha256(data)
+  if (actual !== digest) throw new DigestMismatchError(digest, actual)
+  return data
+}
+
+/**
+ * The chain ID of the layer with diff ID `diffId` on top of the layer whose chain ID is
+ * `parent` (undefined for the bottom layer), as the OCI image spec's config.md defines it.
+ */
+export function chainId(parent: string | undefined, diffId: string): string {
+  return parent === undefined ? diffId : sha256(`${parent} ${diffId}`)
+}
+
+/** The chain ID of every layer of an image, bottom first, from its diff IDs. */
+export function chainIds(diffIds: string[]): string[] {
+  const chains: string[] = []
+  for (const diffId of diffIds) chains.push(chainId(chains.at(-1), diffId))
+  return chains
+}
+
+/** The image ID: the digest of the config exactly as stored. */
+export function imageId(config: Uint8Array | string): string {
+  return sha256(config)
+}
+
+/** The 12-hex-digit short form `docker images` prints. */
+export const shortId = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12)
+
 // ---------- configs and index entries ----------
 
 /** The image config (OCI image spec config.md), the fields this workbook uses. */

@@ -6,38 +6,11 @@
  * Check your work with `npx workbook check 6`.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
-import { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
+import type { Source } from '../../lib/image.ts'
 
-export { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
-
-// #region parseDigest
-/**
- * Check a digest and return its hex part. Only sha256 is accepted, and only as 64 lower-case
- * hex digits: a digest becomes a file name, so anything else (say "sha256:../../etc") must
- * never reach the file system.
- */
-export function parseDigest(digest: string): string {
-  // TODO(06): the gate every digest passes before it becomes a file name.
-  //   1. Accept exactly one form: the algorithm "sha256", a colon, and the hash as lower-case hex
-  //      of the length a sha256 has. Anything else (another algorithm, upper case, a short or long
-  //      hash, "sha256:../../etc") throws an Error that quotes the digest it refused.
-  //   2. Return only the hex part: that is the file name.
-  //   Where: the OCI image spec, descriptor.md ("Digests"); go-digest's Digest.Validate(), which
-  //   containerd and moby call on every digest they are given.
-  throw new NotImplementedError('06-images', 'parseDigest')
-}
-// #endregion parseDigest
-
-/** Where blob `digest` lives in the store at `dir`: dir/sha256/<hex>. */
-export function blobPath(dir: string, digest: string): string {
-  return join(dir, 'sha256', parseDigest(digest))
-}
-
-export function hasBlob(dir: string, digest: string): boolean {
-  return existsSync(blobPath(dir, digest))
-}
+// Given (lib/image.ts): the digest check every name passes (parseDigest), where a blob lives
+// (blobPath, hasBlob) and reading one back with its digest checked again (readBlob).
+export { blobPath, DigestMismatchError, hasBlob, parseDigest, readBlob, sha256, type Source } from '../../lib/image.ts'
 
 // #region writeBlob
 /**
@@ -67,12 +40,3 @@ export async function writeBlob(
 }
 // #endregion writeBlob
 
-// #region readBlob
-/** Read blob `digest`, checking that the bytes still match their name. */
-export function readBlob(dir: string, digest: string): Buffer {
-  // TODO(06): read a blob, trusting nothing.
-  //   1. A blob on disk is as untrusted as one from the wire: before returning its bytes, check
-  //      them against the name they were asked for; a difference is a DigestMismatchError.
-  throw new NotImplementedError('06-images', 'readBlob')
-}
-// #endregion readBlob

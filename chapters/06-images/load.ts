@@ -17,14 +17,12 @@ import { fileSource, hostArch, nameOf, type IndexEntry } from '../../lib/image.t
 import { INDEX_TYPES } from '../../lib/registry.ts'
 import { readBlob } from './cas.ts'
 import { importImage } from './store.ts'
-import { archiveFile, archiveJson } from '../../lib/archive.ts'
 import { applyLayer } from './unpack.ts'
+import { archiveFile, archiveJson, importEach, loadDockerArchive, type Loaded } from '../../lib/archive.ts'
 
-/** What one loaded image became. */
-export interface Loaded {
-  id: string
-  tags: string[]
-}
+// Given (lib/archive.ts): a `docker save` folder's loader (loadDockerArchive), and importEach(),
+// which loads images one after the other as `docker load` does.
+export { loadDockerArchive, type Loaded }
 
 // #region loadOciLayout
 /**
@@ -48,25 +46,6 @@ export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]
   throw new NotImplementedError('06-images', 'loadOciLayout')
 }
 // #endregion loadOciLayout
-
-// #region loadDockerArchive
-/**
- * Load every image a `docker save` folder's manifest.json lists, with its RepoTags. Every name
- * and every path is checked before anything is stored.
- */
-export async function loadDockerArchive(root: string, dir: string): Promise<Loaded[]> {
-  // TODO(06): load a `docker save` folder.
-  //   1. manifest.json lists { Config, RepoTags, Layers }, paths relative to the folder.
-  //   2. Those paths come from the archive: open nothing except through archiveFile(), which
-  //      refuses what leads outside.
-  //   3. Open a layer only when the store asks for it, and as a stream (layers can be large).
-  //   4. RepoTags is the archive's word too: it may be no list at all, or hold "../x", a NUL or
-  //      "__proto__". Every tag passes the reference grammar before anything is stored, and a
-  //      load that fails half way leaves no layer behind (see lib/names.ts and store.ts).
-  //   Where: moby's daemon/internal/image/tarexport/load.go.
-  throw new NotImplementedError('06-images', 'loadDockerArchive')
-}
-// #endregion loadDockerArchive
 
 // #region loadImages
 /** `docker load`: an OCI layout or a `docker save` archive, as a directory or a tar. */

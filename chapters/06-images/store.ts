@@ -17,7 +17,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
-import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
+import { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
 import { NoSuchImageError, parseImageConfig, storePaths, withTag, type LayerRecord } from '../../lib/image.ts'
 import { chainId, chainIds } from './ids.ts'
 import { applyLayer } from './unpack.ts'
@@ -26,8 +26,9 @@ export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type Layer
 
 // Given (lib/image-store.ts): reading the layer store (layerEntry, hasLayer, readLayer,
 // allLayers), the diff IDs remembered per registry blob, tags (tagImage, untagImage, allTags,
-// tagsOf, withTag), allImageIds, imageConfig and imageLayers.
-export { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage, withTag }
+// tagsOf, withTag), allImageIds, imageConfig and imageLayers, resolveImage() (a tag, an ID or
+// a prefix to an image ID) and addImage() (the config into the image DB, then its tags).
+export { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage, withTag }
 
 // #region registerLayer
 /**
@@ -52,37 +53,6 @@ export async function registerLayer(root: string, parent: string | null, source:
   throw new NotImplementedError('06-images', 'registerLayer')
 }
 // #endregion registerLayer
-
-// #region resolveImage
-/**
- * The image ID for a tag ("busybox", "busybox:1.36"), a full ID ("sha256:<hex>"), or an ID
- * prefix of at least one hex digit that only one image has, as `docker run 3f5` accepts it.
- */
-export function resolveImage(root: string, ref: string): string {
-  // TODO(06): a reference to an image ID.
-  //   1. A tag first ("busybox" means "busybox:latest": withTag() knows the rule).
-  //   2. Otherwise an image ID, with or without "sha256:", or a prefix of its hex digits that
-  //      exactly one image has.
-  //   3. No match, or a prefix two images share: a NoSuchImageError naming the reference.
-  throw new NotImplementedError('06-images', 'resolveImage')
-}
-// #endregion resolveImage
-
-// #region addImage
-/**
- * Record an image whose layers are all in the layer store: its config goes into the image
- * DB (the CAS names it by its digest, which is the image ID) and each tag points at it.
- */
-export async function addImage(root: string, config: Uint8Array, tags: string[] = []): Promise<string> {
-  // TODO(06): record an image whose layers are stored.
-  //   1. Refuse an image unless every layer its config lists is in the layer store (asked by
-  //      chain ID); the Error names the missing layer's diff ID. Nothing is stored then.
-  //   2. The config goes into the image DB, which is a CAS (cas.ts): the digest it gets there is
-  //      the image ID. Then point each tag at it.
-  //   Where: moby's daemon/internal/image/store.go (Create).
-  throw new NotImplementedError('06-images', 'addImage')
-}
-// #endregion addImage
 
 // #region importImage
 /**
@@ -200,8 +170,8 @@ export function removeImage(root: string, ref: string, force = false): RemoveRep
   //      need from the image's config before you delete it. Report each deleted layer by its
   //      chain ID, in the order they went.
   //   4. Before any of that: is a running container using this image? Deleting its layers pulls
-  //      the files from under its overlay. Refuse as dockerd does (its words are in the text's
-  //      "The layer store and the image DB"), untagging nothing; with `force`, which part may go
+  //      the files from under its overlay. Refuse as dockerd does (its words: moby's
+  //      daemon/images/image_delete.go, ImageDelete), untagging nothing; with `force`, which part may go
   //      now and which must wait for the container to end, and who keeps it? (This module
   //      re-exports what tells you who uses an image; holdLayers() keeps the layers.)
   //   Where: `docker rmi`'s output; moby's daemon/images/image_delete.go, and layer_store.go's

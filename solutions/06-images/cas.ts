@@ -4,35 +4,15 @@
  * blob that arrives with the wrong bytes is refused before anyone can use it.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
-import { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
+import { blobPath, DigestMismatchError, parseDigest, type Source } from '../../lib/image.ts'
 
-export { DigestMismatchError, sha256, type Source } from '../../lib/image.ts'
-
-// #region parseDigest
-/**
- * Check a digest and return its hex part. Only sha256 is accepted, and only as 64 lower-case
- * hex digits: a digest becomes a file name, so anything else (say "sha256:../../etc") must
- * never reach the file system.
- */
-export function parseDigest(digest: string): string {
-  const match = /^sha256:([a-f0-9]{64})$/.exec(digest)
-  if (!match) throw new Error(`invalid digest "${digest}": expected sha256: and 64 lower-case hex digits`)
-  return match[1]!
-}
-// #endregion parseDigest
-
-/** Where blob `digest` lives in the store at `dir`: dir/sha256/<hex>. */
-export function blobPath(dir: string, digest: string): string {
-  return join(dir, 'sha256', parseDigest(digest))
-}
-
-export function hasBlob(dir: string, digest: string): boolean {
-  return existsSync(blobPath(dir, digest))
-}
+// Given (lib/image.ts): the digest check every name passes (parseDigest), where a blob lives
+// (blobPath, hasBlob) and reading one back with its digest checked again (readBlob).
+export { blobPath, DigestMismatchError, hasBlob, parseDigest, readBlob, sha256, type Source } from '../../lib/image.ts'
 
 // #region writeBlob
 /**
@@ -79,12 +59,3 @@ export async function writeBlob(
 }
 // #endregion writeBlob
 
-// #region readBlob
-/** Read blob `digest`, checking that the bytes still match their name. */
-export function readBlob(dir: string, digest: string): Buffer {
-  const data = readFileSync(blobPath(dir, digest))
-  const actual = sha256(data)
-  if (actual !== digest) throw new DigestMismatchError(digest, actual)
-  return data
-}
-// #endregion readBlob

@@ -8,38 +8,23 @@
  *
  * Either may come as a directory or packed into one tar.
  */
-import { createReadStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileSource, hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
 import { INDEX_TYPES } from '../../lib/registry.ts'
-import { checkImageNames } from '../../lib/names.ts'
 import { parseDigest, readBlob } from './cas.ts'
-import { allLayers, importImage, pruneLayers } from './store.ts'
-import { archiveFile, archiveJson } from '../../lib/archive.ts'
+import { importImage } from './store.ts'
 import { applyLayer } from './unpack.ts'
+import { archiveFile, archiveJson, importEach, loadDockerArchive, type Loaded } from '../../lib/archive.ts'
 
-/** What one loaded image became. */
-export interface Loaded {
-  id: string
-  tags: string[]
-}
+// Given (lib/archive.ts): a `docker save` folder's loader (loadDockerArchive), and importEach(),
+// which loads images one after the other as `docker load` does.
+export { loadDockerArchive, type Loaded }
 
 /**
  * Import images one by one; when one fails, remove the layers it had added that no image
  * uses, so a refused archive leaves nothing in the store.
  */
-async function importAll(root: string, images: { tags: string[]; load: () => Promise<string> }[]): Promise<Loaded[]> {
-  const before = new Set(allLayers(root).map((l) => l.chainId))
-  const loaded: Loaded[] = []
-  try {
-    for (const { tags, load } of images) loaded.push({ id: await load(), tags })
-    return loaded
-  } catch (error) {
-    pruneLayers(root, allLayers(root).filter((l) => !before.has(l.chainId)))
-    throw error
-  }
-}
-
 // #region loadOciLayout
 /**
  * Load every image an OCI layout's index.json lists (for an index, this machine's platform).
@@ -64,29 +49,12 @@ export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]
   }
   const index = archiveJson(dir, 'index.json') as { manifests?: IndexEntry[] }
   if (!Array.isArray(index?.manifests)) throw new Error('index.json in the archive lists no manifests')
-  return importAll(root, index.manifests.map((descriptor) => {
+  return importEach(root, index.manifests.map((descriptor) => {
     const tags = nameOf(descriptor)
     return { tags, load: () => image(descriptor, tags) }
   }))
 }
 // #endregion loadOciLayout
-
-// #region loadDockerArchive
-/**
- * Load every image a `docker save` folder's manifest.json lists, with its RepoTags. Every name
- * and every path is checked before anything is stored.
- */
-export async function loadDockerArchive(root: string, dir: string): Promise<Loaded[]> {
-  const entries = archiveJson(dir, 'manifest.json') as { Config: string; RepoTags?: unknown; Layers: string[] }[]
-  if (!Array.isArray(entries)) throw new Error('manifest.json in the archive is not a list of images')
-  return importAll(root, entries.map((entry) => {
-    const tags = checkImageNames(entry.RepoTags, 'manifest.json')
-    const config = readFileSync(archiveFile(dir, entry.Config))
-    const layers = (Array.isArray(entry.Layers) ? entry.Layers : []).map((layer) => archiveFile(dir, layer))
-    return { tags, load: () => importImage(root, config, (i) => createReadStream(layers[i]!), tags) }
-  }))
-}
-// #endregion loadDockerArchive
 
 // #region loadImages
 /** `docker load`: an OCI layout or a `docker save` archive, as a directory or a tar. */

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join } from 'node:path'
 import { createLayer, removeLayer } from '#ch/05-layers/driver.ts'
 import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
-import { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
+import { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
 import { containersUsing, NoSuchImageError, parseImageConfig, storePaths, withTag, type LayerRecord } from '../../lib/image.ts'
 import { chainId, chainIds, shortId } from './ids.ts'
 import { applyLayer } from './unpack.ts'
@@ -24,8 +24,9 @@ export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type Layer
 
 // Given (lib/image-store.ts): reading the layer store (layerEntry, hasLayer, readLayer,
 // allLayers), the diff IDs remembered per registry blob, tags (tagImage, untagImage, allTags,
-// tagsOf, withTag), allImageIds, imageConfig and imageLayers.
-export { allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, tagImage, tagsOf, untagImage, withTag }
+// tagsOf, withTag), allImageIds, imageConfig and imageLayers, resolveImage() (a tag, an ID or
+// a prefix to an image ID) and addImage() (the config into the image DB, then its tags).
+export { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage, withTag }
 
 // #region registerLayer
 /**
@@ -63,40 +64,6 @@ export async function registerLayer(root: string, parent: string | null, source:
   }
 }
 // #endregion registerLayer
-
-// #region resolveImage
-/**
- * The image ID for a tag ("busybox", "busybox:1.36"), a full ID ("sha256:<hex>"), or an ID
- * prefix of at least one hex digit that only one image has, as `docker run 3f5` accepts it.
- */
-export function resolveImage(root: string, ref: string): string {
-  const tagged = allTags(root).find(([name]) => name === withTag(ref))
-  if (tagged) return tagged[1]
-  const hex = ref.replace(/^sha256:/, '')
-  if (/^[a-f0-9]{1,64}$/.test(hex)) {
-    const matches = allImageIds(root).filter((id) => id.slice(7).startsWith(hex))
-    if (matches.length === 1) return matches[0]!
-  }
-  throw new NoSuchImageError(ref)
-}
-// #endregion resolveImage
-
-// #region addImage
-/**
- * Record an image whose layers are all in the layer store: its config goes into the image
- * DB (the CAS names it by its digest, which is the image ID) and each tag points at it.
- */
-export async function addImage(root: string, config: Uint8Array, tags: string[] = []): Promise<string> {
-  const parsed = parseImageConfig(config)
-  const chains = chainIds(parsed.rootfs.diff_ids)
-  chains.forEach((chain, i) => {
-    if (!hasLayer(root, chain)) throw new Error(`layer ${i} of the image (diff ID ${parsed.rootfs.diff_ids[i]}) is not in the layer store`)
-  })
-  const { digest: id } = await writeBlob(storePaths(root).imagedb, config)
-  for (const tag of tags) tagImage(root, tag, id)
-  return id
-}
-// #endregion addImage
 
 // #region importImage
 /**

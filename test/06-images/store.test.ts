@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { mountOverlay } from '#ch/05-layers/overlay.ts'
 import { DigestMismatchError } from '#ch/06-images/cas.ts'
 import {
-  addImage, allLayers, imageLayers, importImage, NoSuchImageError, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
+  allLayers, imageLayers, importImage, NoSuchImageError, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
 } from '#ch/06-images/store.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
@@ -87,15 +87,6 @@ describe('images and tags', () => {
     const error = await caught(() => resolveImage(root, 'nope'))
     expect(error, 'an unknown name is a NoSuchImageError').toBeInstanceOf(NoSuchImageError)
     expect(error.message).toContain('nope')
-  })
-
-  it('addImage of a config whose layer is not stored', async () => {
-    const root = tempDir()
-    const image = await buildImage([BASE])
-    const error = await caught(() => addImage(root, image.config.data, ['orphan']))
-    expect(error, 'addImage() must check every chain ID against the layer store').toBeInstanceOf(Error)
-    expect(error.message).toContain(image.layers[0]!.diffId)
-    expect(existsSync(join(storePaths(root).imagedb, 'sha256', image.id.slice(7))), 'no config may be stored').toBe(false)
   })
 })
 
