@@ -28,11 +28,10 @@ const MAX_SYMLINKS = 40
 
 // #region resolveInside
 /**
- * The host path where tar entry `name` goes inside `root`. Refuses an absolute name, a ".."
- * component, and a name whose parent directories pass through a symlink that leads outside
- * `root` (an absolute target, or a relative one that climbs above root). Symlinks that stay
- * inside are followed, so "a -> b" then "a/file" lands in root/b/file. The last component
- * itself is never followed: writing an entry replaces whatever is there. A refusal is an
+ * The host path where tar entry `name` goes inside `root`: where the kernel will find it by
+ * that name once the layer is mounted. Refuses an absolute name, a ".." component, and a name
+ * whose parent directories lead outside `root` through a symlink. The last component itself is
+ * never followed: writing an entry replaces whatever is there. A refusal is an
  * UnsafeLayerError that quotes the name, then gives the reason in words the tests look for:
  * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"` (LINK as a
  * path inside the layer, TARGET as the link says).
@@ -44,10 +43,11 @@ export function resolveInside(root: string, name: string): string {
   //   2. Walk the parent directories one component at a time and look at each without following
   //      it: a symlink there is what an earlier entry planted. Which fs call shows you the symlink
   //      itself, and which one follows it before you can look?
-  //   3. A symlink that stays inside is followed the way the kernel will follow it once the layer
-  //      is mounted (so its target is relative to the directory the link is in). One whose target
-  //      is absolute, or climbs above root, is refused, naming the entry, the symlink and its
-  //      target. Links can form a loop: give up after MAX_SYMLINKS.
+  //   3. A symlink that stays inside is followed exactly as the kernel will follow it once the
+  //      layer is mounted: the entry must land where the container finds it by the same name. From
+  //      where does the kernel walk a link's target, and what is a ".." in it once the walk has
+  //      followed yet another link? One that leads above root is refused, naming the entry, the
+  //      symlink and its target. Links can form a loop: give up after MAX_SYMLINKS.
   //   4. The last component is the entry itself: it is never followed (an entry replaces what is
   //      there, see writeEntry()).
   //   Where: "Unpacking without escaping" in README.md; path_resolution(7); containerd's

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, createWriteStream, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs'
-import { dirname, join, posix, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Header } from 'tar-stream'
@@ -31,11 +31,10 @@ const MAX_SYMLINKS = 40
 
 // #region resolveInside
 /**
- * The host path where tar entry `name` goes inside `root`. Refuses an absolute name, a ".."
- * component, and a name whose parent directories pass through a symlink that leads outside
- * `root` (an absolute target, or a relative one that climbs above root). Symlinks that stay
- * inside are followed, so "a -> b" then "a/file" lands in root/b/file. The last component
- * itself is never followed: writing an entry replaces whatever is there. A refusal is an
+ * The host path where tar entry `name` goes inside `root`: where the kernel will find it by
+ * that name once the layer is mounted. Refuses an absolute name, a ".." component, and a name
+ * whose parent directories lead outside `root` through a symlink. The last component itself is
+ * never followed: writing an entry replaces whatever is there. A refusal is an
  * UnsafeLayerError that quotes the name, then gives the reason in words the tests look for:
  * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"` (LINK as a
  * path inside the layer, TARGET as the link says).
@@ -46,23 +45,30 @@ export function resolveInside(root: string, name: string): string {
   if (parts.includes('..')) throw new UnsafeLayerError(`refusing "${name}": ".." would climb out of the layer`)
   if (parts.length === 0) return root
   let done: string[] = []
-  let todo = parts.slice(0, -1)
+  // each component still to walk, with the symlink whose target brought it in (a ".." can only
+  // come from one: the name's own are refused above)
+  let todo: { part: string; via?: { link: string; target: string } }[] = parts.slice(0, -1).map((part) => ({ part }))
+  const outside = (via: { link: string; target: string }) =>
+    new UnsafeLayerError(`refusing "${name}": it would be written through symlink "${via.link}" -> "${via.target}", which points outside the layer`)
   for (let hops = 0; todo.length > 0; ) {
-    const part = todo.shift()!
+    const { part, via } = todo.shift()!
+    if (part === '..') {
+      // `done` holds no symlink, so its last directory's parent is the one before it, as the kernel sees it
+      if (done.length === 0) throw outside(via!)
+      done.pop()
+      continue
+    }
     const here = join(root, ...done, part)
     if (!lstatSync(here, { throwIfNoEntry: false })?.isSymbolicLink()) {
       done.push(part)
       continue
     }
     if (++hops > MAX_SYMLINKS) throw new UnsafeLayerError(`refusing "${name}": too many levels of symlinks`)
-    const target = readlinkSync(here)
-    const resolved = posix.normalize(posix.join(...done, target))
-    if (target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
-      const via = [...done, part].join('/')
-      throw new UnsafeLayerError(`refusing "${name}": it would be written through symlink "${via}" -> "${target}", which points outside the layer`)
-    }
-    done = []
-    todo = [...resolved.split('/').filter((p) => p !== '' && p !== '.'), ...todo]
+    const link = { link: [...done, part].join('/'), target: readlinkSync(here) }
+    if (link.target.startsWith('/')) throw outside(link)
+    // the target is walked from the link's own directory, component by component: a ".." in it
+    // leaves the directory a symlink before it led to, not the one its text names
+    todo = [...link.target.split('/').filter((p) => p !== '' && p !== '.').map((p) => ({ part: p, via: link })), ...todo]
   }
   return join(root, ...done, parts.at(-1)!)
 }

@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join, posix } from 'node:path'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join, posix, relative } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { isOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
@@ -60,6 +60,27 @@ describe('resolveInside', () => {
       expect(error.message, `"${name}": ${leadsOut}`).toMatch(link)
     }
     expect(resolveInside(root, 'inside/file'), 'a symlink within the layer is followed, as the kernel will follow it in the container').toBe(join(root, 'real', 'file'))
+  })
+
+  it('symlinks whose targets pass through another symlink, then ".."', async () => {
+    // x -> d/e/f; each of a, b, c names a directory through x and then climbs out of it
+    const root = join(tempDir(), 'layer')
+    for (const dir of ['d/e/f', 'd/y', 'd/e/y', 'y']) mkdirSync(join(root, dir), { recursive: true })
+    symlinkSync('d/e/f', join(root, 'x'))
+    symlinkSync('x/../y', join(root, 'a'))
+    symlinkSync('x/../../../y', join(root, 'b'))
+    symlinkSync('x/../../../..', join(root, 'c'))
+    for (const name of ['a/file', 'b/file']) {
+      // where the kernel itself puts the entry, following the same links (realpath(3): Node's own realpathSync() reads a target as text)
+      const kernel = join(realpathSync.native(join(root, dirname(name))), 'file')
+      const got = await caught(() => resolveInside(root, name))
+      const through = `"${name}", with ${name[0]} -> "${readlinkSync(join(root, name[0]!))}" and x -> "d/e/f": the kernel writes it at ${relative(root, kernel)} inside the layer`
+      expect(got instanceof Error ? got.message : undefined, `${through}, and resolveInside() refused it: where does a ".." in a symlink's target climb from, once the walk has followed another symlink? (path_resolution(7))`).toBeUndefined()
+      expect(relative(root, resolveInside(root, name)), `${through}: where does a ".." in a symlink's target climb from, once the walk has followed another symlink? (path_resolution(7))`).toBe(relative(root, kernel))
+    }
+    const out = await caught(() => resolveInside(root, 'c/file'))
+    expect(out, '"c/file", with c -> "x/../../../.." and x -> "d/e/f": the kernel climbs above the layer\'s folder there').toBeInstanceOf(UnsafeLayerError)
+    expect(out.message, '"c/file": the refusal names the symlink that led out, and its target').toMatch(/symlink "c" -> "x\/\.\.\/\.\.\/\.\.\/\.\."/)
   })
 
   it('names whose last component is a symlink: abs -> /etc, inside -> real', async () => {
