@@ -145,6 +145,8 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   //   6. Holds are made while you prune, in other processes: a hold you did not see when you
   //      read the holds must not end up holding a layer you delete. Another prune may be
   //      deleting the same layers: exactly one of you deletes each.
+  //   7. A prune can be killed too, between any two of its steps. What has it left out of the
+  //      store's sight by then, who will ever look at it again, and what had it not yet decided?
   //   Where: moby's daemon/internal/layer/layer_store.go (Release, releaseLayer), which counts
   //   references from images and from containers' mounts instead of searching.
   throw new NotImplementedError('06-images', 'pruneLayers')

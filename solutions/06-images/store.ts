@@ -199,20 +199,22 @@ function readHolds(root: string): { live: string[]; stale: string[] } {
 }
 
 /** Where a layer being pruned waits, out of layerdb's sight, until the prune knows whether it is held. */
-const takenPath = (root: string, chain: string) => `${layerEntry(root, chain)}.pruning-${process.pid}`
+// A prune marks what it takes with its PID and start time, as a hold does: a prune killed part
+// way leaves its marks, and the next prune tells them from a live prune's and finishes the work.
+const me = () => `${process.pid}-${startTime(process.pid)}`
+const takenPath = (root: string, chain: string) => `${layerEntry(root, chain)}.pruning-${me()}`
+const gonePath = (root: string, chain: string) => `${layerEntry(root, chain)}.gone-${me()}`
 
-/** Take `layer` out of layerdb, for this prune alone; false if it is gone already (another prune). */
-function take(root: string, layer: LayerRecord): boolean {
+function take(root: string, layer: LayerRecord, from = layerEntry(root, layer.chainId)): boolean {
   try {
-    renameSync(layerEntry(root, layer.chainId), takenPath(root, layer.chainId))
+    renameSync(from, takenPath(root, layer.chainId))
     return true
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    if (['ENOENT', 'EEXIST', 'ENOTEMPTY'].includes((error as NodeJS.ErrnoException).code ?? '')) return false
     throw error
   }
 }
 
-/** Put a taken layer back; if the layer was registered again meanwhile, the taken copy is a duplicate. */
 function putBack(root: string, layer: LayerRecord): void {
   try {
     renameSync(takenPath(root, layer.chainId), layerEntry(root, layer.chainId))
@@ -221,6 +223,45 @@ function putBack(root: string, layer: LayerRecord): void {
     removeLayer(storePaths(root).graph, layer.cacheId)
     rmSync(takenPath(root, layer.chainId), { recursive: true, force: true })
   }
+}
+
+/** Delete a layer this prune has taken: past the first rename there is no way back. */
+function destroy(root: string, layer: LayerRecord, from = takenPath(root, layer.chainId)): void {
+  renameSync(from, gonePath(root, layer.chainId))
+  removeLayer(storePaths(root).graph, layer.cacheId)
+  rmSync(gonePath(root, layer.chainId), { recursive: true, force: true })
+}
+
+/** The record a layerdb folder at `dir` holds. */
+function recordIn(dir: string, chain: string): LayerRecord {
+  const read = (name: string) => readFileSync(join(dir, name), 'utf8')
+  return { chainId: chain, diffId: read('diff'), parent: existsSync(join(dir, 'parent')) ? read('parent') : undefined, cacheId: read('cache-id'), size: Number(read('size')) }
+}
+
+/**
+ * What dead prunes left: a layer one had taken is taken over (it is decided again, as if this
+ * prune had taken it); one it had begun to delete is deleted. Returns the layers taken over.
+ */
+function takeOver(root: string): LayerRecord[] {
+  const dir = join(storePaths(root).layerdb, 'sha256')
+  if (!existsSync(dir)) return []
+  const adopted: LayerRecord[] = []
+  for (const name of readdirSync(dir)) {
+    const left = /^([a-f0-9]{64})\.(pruning|gone)-(\d+)-(\d+)$/.exec(name)
+    if (left === null || startTime(Number(left[3])) === left[4]) continue
+    const chain = `sha256:${left[1]}`
+    let layer: LayerRecord
+    try {
+      layer = recordIn(join(dir, name), chain)
+    } catch {
+      // killed after the last step of a deletion, or a record another prune just took over
+      if (left[2] === 'gone') rmSync(join(dir, name), { recursive: true, force: true })
+      continue
+    }
+    if (left[2] === 'gone') destroy(root, layer, join(dir, name))
+    else if (take(root, layer, join(dir, name))) adopted.push(layer)
+  }
+  return adopted
 }
 
 // #region pruneLayers
@@ -238,8 +279,10 @@ function putBack(root: string, layer: LayerRecord): void {
 export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   const stale = readHolds(root).stale
   const images = new Set(allImageIds(root).flatMap((id) => imageLayers(root, id)).map((l) => l.chainId))
-  const candidates = new Map([...layers, ...stale.flatMap((top) => chainOf(root, top))].map((l) => [l.chainId, l]))
-  const taken = [...candidates.values()].filter((l) => !images.has(l.chainId) && take(root, l))
+  const adopted = takeOver(root)
+  const candidates = new Map([...layers, ...stale.flatMap((top) => chainOf(root, top)), ...adopted].map((l) => [l.chainId, l]))
+  const taken = [...candidates.values()].filter((l) => !adopted.includes(l) && !images.has(l.chainId) && take(root, l))
+  taken.push(...adopted)
   // Only now the holds: one made before a take is seen here, one made after finds its layer gone.
   const held = new Set<string>()
   for (const top of readHolds(root).live) {
@@ -247,8 +290,9 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
     const record = (chain: string) => candidates.get(chain) ?? recordOf(root, chain)
     for (let at = record(top); at !== undefined; at = at.parent === undefined ? undefined : record(at.parent)) held.add(at.chainId)
   }
-  taken.filter((l) => held.has(l.chainId)).forEach((l) => putBack(root, l))
-  let left = taken.filter((l) => !held.has(l.chainId))
+  const keep = (l: LayerRecord) => held.has(l.chainId) || images.has(l.chainId)
+  taken.filter(keep).forEach((l) => putBack(root, l))
+  let left = taken.filter((l) => !keep(l))
   const gone: LayerRecord[] = []
   while (left.length > 0) {
     // a layer's folder is the lower of those above it: the ones nothing left stacks on go first
@@ -256,10 +300,7 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
     gone.push(...left.filter((l) => !below.has(l.chainId)))
     left = left.filter((l) => below.has(l.chainId))
   }
-  for (const layer of gone) {
-    removeLayer(storePaths(root).graph, layer.cacheId)
-    rmSync(takenPath(root, layer.chainId), { recursive: true, force: true })
-  }
+  for (const layer of gone) destroy(root, layer)
   return gone.map((l) => l.chainId)
 }
 // #endregion pruneLayers

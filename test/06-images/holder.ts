@@ -5,6 +5,8 @@
  *   runs TAR R      R rounds of: register the layer TAR unpacks to, hold it, look at it a few
  *                   times, release it; then one JSON line of counts and of what went wrong
  *   prune STOP      prune every stored layer, over and over, until the file STOP exists
+ *   prunedie - N    prune every stored layer and die with SIGKILL right after the Nth call
+ *                   that changes a file, or say "done" when the prune ended first
  * An error is one JSON line.
  */
 import { existsSync, readFileSync } from 'node:fs'
@@ -68,6 +70,10 @@ async function main(): Promise<void> {
     if (mode === 'die') {
       dieAfter(Number(count))
       holdLayers(root, 'c0ffee', arg)
+      process.stdout.write('done\n')
+    } else if (mode === 'prunedie') {
+      dieAfter(Number(count))
+      pruneLayers(root, allLayers(root))
       process.stdout.write('done\n')
     } else if (mode === 'runs') {
       process.stdout.write(JSON.stringify(await runs(readFileSync(arg), Number(count))) + '\n')

@@ -159,4 +159,28 @@ describe('a hold and a prune in processes of their own', () => {
       if (said === 'done') return
     }
   }, 120_000)
+
+  it('a prune killed after each step of its own, then another prune, beside a live hold and without one', async () => {
+    /** A store with two layers, a prune killed after its change `n` (with a live hold on both or not), then a prune here. */
+    const round = async (n: number, hold: boolean): Promise<boolean> => {
+      const root = tempDir()
+      const chain = await twoLayers(root)
+      if (hold) holdLayers(root, `c0ffee${n}`, chain[1]!.chainId)
+      const said = await holder([root, 'prunedie', '-', String(n)]).line
+      const what = `${said === 'done' ? 'a prune that ended' : `a prune killed with SIGKILL right after its file-system change ${n}`}${hold ? ', beside a live hold on both layers,' : ''} then another prune`
+      pruneLayers(root, chain)
+      if (hold) {
+        const missing = chain.filter((l) => !hasLayer(root, l.chainId) || !existsSync(folderOf(root, l))).map((l) => l.chainId)
+        expect(missing, `${what}: a live hold reaches these layers, yet they are not in the layer store. What did the killed prune leave half done, and who finishes it? (${SECTION})`).toEqual([])
+        releaseLayers(root, `c0ffee${n}`)
+      }
+      expect(filesBelow(root), `${what}${hold ? ' and the release' : ''}: what did the killed prune leave in the store, and who finishes it? (${SECTION})`).toEqual([])
+      return said === 'done'
+    }
+    // three steps at a time, each with and without a hold, in processes side by side
+    for (let n = 1; n <= 30; n += 3) {
+      const done = await Promise.all([n, n + 1, n + 2].flatMap((k) => [round(k, false), round(k, true)]))
+      if (done.some(Boolean)) return
+    }
+  }, 120_000)
 })
