@@ -67,6 +67,10 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
   //      that is how two images share their base (the tests count which layers you open).
   //   3. Every layer you do unpack must have the diff ID the config promises.
   //   4. Then record the image and return its ID.
+  //   5. Until that record exists, no image uses the layers you found stored or just made, and
+  //      an rmi or a failed load in another process prunes what no image uses, at any moment.
+  //      What makes them yours meanwhile, and what do you leave behind, whether you end well or
+  //      not? (moby's layer store hands out references: what do its Register and Get return?)
   //   Where: moby's daemon/internal/image/tarexport/load.go; chapter 07's pull does the same
   //   with blobs.
   throw new NotImplementedError('06-images', 'importImage')

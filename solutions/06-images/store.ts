@@ -74,11 +74,27 @@ export async function registerLayer(root: string, parent: string | null, source:
 export async function importImage(root: string, config: Uint8Array, openLayer: (index: number) => Source, tags: string[] = []): Promise<string> {
   const diffIds = parseImageConfig(config).rootfs.diff_ids
   const chains = chainIds(diffIds)
-  for (let i = 0; i < chains.length; i++) {
-    if (hasLayer(root, chains[i]!)) continue
-    await registerLayer(root, chains[i - 1] ?? null, openLayer(i), diffIds[i])
+  // Until the image is recorded, nothing but this import needs the layers it found or made: a
+  // prune in another process (an rmi, a failed load) would take them. So the import holds its
+  // chain as a container does, moving the hold up as the chain grows, and lets go at the end.
+  const holder = `import-${process.pid}-${randomBytes(8).toString('hex')}`
+  try {
+    for (let i = 0; i < chains.length; i++) {
+      if (hasLayer(root, chains[i]!)) {
+        try {
+          holdLayers(root, holder, chains[i]!)
+          continue
+        } catch (error) {
+          if (!(error instanceof LayerGoneError)) throw error // gone meanwhile: unpack it after all
+        }
+      }
+      await registerLayer(root, chains[i - 1] ?? null, openLayer(i), diffIds[i])
+      holdLayers(root, holder, chains[i]!)
+    }
+    return await addImage(root, config, tags)
+  } finally {
+    releaseLayers(root, holder)
   }
-  return addImage(root, config, tags)
 }
 // #endregion importImage
 

@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { mountOverlay } from '#ch/05-layers/overlay.ts'
 import { DigestMismatchError } from '#ch/06-images/cas.ts'
 import {
-  allLayers, imageLayers, importImage, NoSuchImageError, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
+  allLayers, imageLayers, importImage, NoSuchImageError, pruneLayers, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
 } from '#ch/06-images/store.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
@@ -70,6 +71,25 @@ describe('the layer store', () => {
     await load(root, await buildImage([BASE, APP]))
     const { opened } = await load(root, await buildImage([OTHER, APP]))
     expect(opened, 'APP on OTHER after APP on BASE: which layers did importImage() open, and by which ID did it look them up?').toEqual([0, 1])
+  })
+
+  it('importImage of APP on a stored BASE that no image uses, with a prune of BASE between two of its layers', async () => {
+    // BASE is stored and unused (an rmi, or a load that failed, left it); while the import unpacks
+    // APP, an rmi in another process prunes what no image uses, as it may at any moment
+    const root = tempDir()
+    const image = await buildImage([BASE, APP])
+    const base = await registerLayer(root, null, image.layers[0]!.data)
+    let pruned: string[] = []
+    const error = await caught(() => importImage(root, image.config.data, (i) => {
+      if (i === 1) pruned = pruneLayers(root, [base])
+      return image.layers[i]!.data
+    }, ['app:1']))
+    if (error instanceof NotImplementedError) throw error
+    const what = 'importImage() found BASE stored and did not unpack it; while it opened APP, a prune of BASE ran, as an rmi in another process may'
+    expect({ error: error?.message, pruned }, `${what}. Until the image is recorded, what keeps the layers the import found, or made, from a prune? (the text's "A hold and a prune at the same time"; moby's tarexport/load.go, and what the layer store's Register and Get return)`).toEqual({ error: undefined, pruned: [] })
+    const id = resolveImage(root, 'app:1')
+    expect(imageLayers(root, id).map((l) => existsSync(join(storePaths(root).graph, l.cacheId, 'diff'))), `${what}: every layer of the image recorded must be stored`).toEqual([true, true])
+    expect(removeImage(root, 'app:1').filter((r) => 'Deleted' in r).length, `${what}, then the image was removed: its two layers must go with it. Did the import leave something that still keeps them?`).toBe(3)
   })
 })
 
