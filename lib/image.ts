@@ -223,7 +223,7 @@ export const hostArch = (): string => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm
 
 // ---------- tags: Docker's repositories.json, {"Repositories": {"busybox": {"busybox:latest": ID}}} ----------
 
-// Maps, never plain objects: a name such as "__proto__" used as an object key would reach Object.prototype.
+// The tag file, read into Maps.
 type Repositories = Map<string, Map<string, string>>
 
 function readRepositories(file: string): Repositories {

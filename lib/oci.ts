@@ -192,7 +192,7 @@ export const DEV_SYMLINKS: [target: string, link: string][] = [
 /** The largest uid or gid: 2^32-1 is (uid_t)-1, which setuid() and chown() read as "no change". */
 export const MAX_ID = 2 ** 32 - 2
 
-/** A uid or gid as a number, refused outside 0..MAX_ID: a bigger one would wrap to root on its way to the kernel. */
+/** A uid or gid written as a number (minidocker's `-u` with numbers only), refused with runc's words where runc refuses it. */
 export function checkId(text: string, what: 'uid' | 'gid'): number {
   const id = /^\d+$/.test(text) ? Number(text) : NaN
   if (!(id <= MAX_ID)) throw new ContainerError(`invalid ${what} ${JSON.stringify(text)}: uids and gids must be in range 0-${MAX_ID}`, 125)

@@ -39,15 +39,17 @@ export { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, image
  */
 export async function registerLayer(root: string, parent: string | null, source: Source, expectedDiffId?: string): Promise<LayerRecord> {
   // TODO(06): unpack one layer into the store and record it under its chain ID.
-  //   1. The unpacked files go into a chapter-05 layer folder named by a fresh random cache ID
-  //      (64 hex digits), stacked on the parent layer's folder; the tar is applied as its diff.
+  //   1. The unpacked files go into a chapter-05 layer folder stacked on the parent layer's
+  //      folder; the tar is applied as its diff. What can name that folder before the tar has
+  //      been read to its end, and why not the chain ID?
   //   2. The diff ID is known only once the tar is applied: compare it with `expectedDiffId`
   //      (a DigestMismatchError) before anything is recorded.
   //   3. The chain ID names the layerdb entry, a folder holding the files diff, parent (only with
-  //      a parent), cache-id and size. Other readers look at the layer store: the entry appears
-  //      whole or not at all.
-  //   4. A chain ID already recorded keeps its layer: throw the new copy away, return the record.
-  //   5. On any failure nothing of this layer stays: no folder, no entry.
+  //      a parent), cache-id and size. Other processes read the layer store while you write:
+  //      what may they never see of an entry?
+  //   4. The same chain ID may be registered already, or by another process while you unpack:
+  //      which copy stays, and what becomes of the other?
+  //   5. On any failure nothing of this layer stays.
   //   Where: "The layer store and the image DB" in README.md; moby's
   //   daemon/internal/layer/layer_store.go (registerWithDescriptor) and filestore.go.
   throw new NotImplementedError('06-images', 'registerLayer')
@@ -97,7 +99,7 @@ export function holdLayers(root: string, container: string, top: string): void {
   //      process: where must the hold live so that rmi's pruneLayers() sees it?
   //   2. A `minidocker run` killed with SIGKILL never calls releaseLayers(). What must the hold
   //      say so that the next prune can tell it is stale, even after the kernel has given the
-  //      holder's PID to another process? (man 5 proc: /proc/PID/stat)
+  //      holder's PID to another process? (man 5 proc)
   //   3. A prune may read the holds while you write one: it must see all of it or none of it.
   //   4. The guarantee above, against a prune in another process that is half way through: it
   //      may have read the holds before yours existed and be about to delete. Checking that the

@@ -61,20 +61,18 @@ export type AufsMarker = { kind: 'opaque'; dir: string } | { kind: 'whiteout'; p
 
 // #region aufsMarker
 /**
- * Read an entry name the aufs way: "DIR/.wh..wh..opq" makes DIR opaque, "DIR/.wh.NAME"
- * deletes DIR/NAME, anything else is an ordinary entry (undefined). The names returned are
- * still tar names, to be resolved with resolveInside(); a whiteout of "", "." or ".." would
- * delete the directory itself or its parent and is refused with an UnsafeLayerError that says
- * "whiteout".
+ * Read an entry name the aufs way (the OCI image spec's layer.md, "Whiteouts"): an opaque
+ * marker, a whiteout, or an ordinary entry (undefined). The names returned are still tar
+ * names, to be resolved with resolveInside(). A whiteout that names no file of its directory
+ * is refused with an UnsafeLayerError that says "whiteout".
  */
 export function aufsMarker(name: string): AufsMarker | undefined {
   // TODO(06): read an entry name the aufs way; pure string work, no file system.
   //   1. Which part of the name is the marker, and which part the directory it applies to? A
   //      name may end in "/"; a marker at the top of the layer has no directory part.
-  //   2. ".wh..wh..opq" makes its directory opaque; ".wh.NAME" deletes NAME in that directory.
-  //   3. A whiteout whose NAME is empty, "." or ".." names no file of its directory: it would
-  //      delete the directory itself or its parent. Refuse it with an UnsafeLayerError. Once
-  //      NAME has been joined to its directory, could you still tell that it was one of those?
+  //   2. Which marker hides a directory's lower contents, and which deletes one name?
+  //   3. Which whiteout names no file of its directory, and what would applying it delete? Once
+  //      the name has been joined to its directory, could you still tell?
   //   Where: the OCI image spec, layer.md ("Whiteouts"); moby's pkg/archive/whiteouts.go.
   throw new NotImplementedError('06-images', 'aufsMarker')
 }
@@ -126,11 +124,10 @@ export type DirTimes = Map<string, Date>
 // #region restoreMetadata
 /**
  * Give the entry writeEntry() has just made at `path` (inside the layer at `root`) what its
- * header says beyond owner and mode: its extended attributes, as xattrsOf(header) gives them,
- * and its modification time, both on the entry itself, never on what a symlink points to. A
- * directory's time is not final while entries are still written into it: it goes into
- * `dirTimes` for restoreDirTimes(). A hard link has nothing of its own to set. A refused
- * xattr fails the layer with the syscall's error, unless the file system has no xattrs at all.
+ * header says beyond owner and mode: its extended attributes and its modification time, so
+ * that the layer reads as `tar --xattrs -p -x` leaves it. What waits for later goes into
+ * `dirTimes`, for restoreDirTimes(). A refused xattr fails the layer with the syscall's error,
+ * unless the file system has no xattrs at all.
  */
 export async function restoreMetadata(root: string, path: string, header: Header, helper: HelperFor, dirTimes: DirTimes): Promise<void> {
   // TODO(06): the rest of what a layer entry carries: its extended attributes and its time.
@@ -165,11 +162,9 @@ export function restoreDirTimes(root: string, dirTimes: DirTimes): void {
   // TODO(06): the directories' times, when nothing more will change them.
   //   1. Does the order among the directories matter: deepest first, or as they came? Which
   //      times does setting one directory's time change (utimensat(2))?
-  //   2. The paths were right when their entries came. Since then a later entry may have put a
-  //      symlink where a directory (or one above it) was: `a/`, `a/b/`, then `a -> /somewhere`.
-  //      Where would a time set through `a/b` land now? What must be true of every component of
-  //      the path, itself included, before you set anything, and what becomes of the time if it
-  //      is not? (The same question as an opaque mark's: "A mark for a directory that is gone".)
+  //   2. The paths were right when their entries came. What may later entries have done to a
+  //      directory, or to one above it, and where would a time set through the old path land
+  //      then? (The same question as an opaque mark's: "A mark for a directory that is gone".)
   //   3. A directory the layer never lists (made for `x/y/file` alone) has no time in the tar:
   //      what does containerd leave on it?
   //   Where: "What a layer carries besides bytes" in README.md; containerd's applyNaive, the
@@ -202,10 +197,10 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   //   4. A whiteout becomes chapter 05's overlay whiteout. An opaque marker may come before its
   //      directory's own entry (umoci writes it so), and a LATER entry of the same layer may
   //      replace that directory, or one above it, with a symlink: to another directory of the
-  //      layer, or out of it. Whenever you set the xattr, which directory must carry it, which
-  //      must never (think of where a path through that symlink leads), and may the layer be
-  //      refused for it? containerd's OverlayConvertWhiteout sets the mark as the marker comes;
-  //      if you set it later, what must still hold when you do?
+  //      layer, or out of it. Before you write it, predict the tree the real containerd leaves
+  //      for such a layer (the test compares with it): which directory carries the mark, which
+  //      never does, and is the layer refused? Then choose when you set the mark, and what must
+  //      still hold at that moment.
   //   5. Each ordinary entry gets its xattrs and time from restoreMetadata() once writeEntry() has
   //      made it; the directories' times wait for restoreDirTimes(). When is nothing more written
   //      in any directory of the layer, marks and whiteouts included?
