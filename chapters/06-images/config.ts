@@ -43,8 +43,9 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
   //      no entry, but must fit: what does "4294967296" become on its way to setuid(2)?
   //   3. The primary group when none is given: where does it come from, and what is it for a
   //      number passwd does not have?
-  //   4. Supplementary groups: which ones does runc add, and where does it find them? Leave the
-  //      key out when there are none.
+  //   4. Supplementary groups: which ones does runc add, where does it find them, and does the
+  //      form of -u change that? Leave the key out when there are none.
+  //   5. "1000" could be a name as well as a number: which does runc take it for?
   //   Where: runc's libcontainer/user (GetExecUser).
   throw new NotImplementedError('06-images', 'resolveUser')
 }

@@ -37,16 +37,19 @@ export function resolveUser(user: string, files: UserFiles = {}): { uid: number;
   const [who, group] = user.split(':', 2) as [string, string | undefined]
   const passwd = (files.passwd ?? '').split('\n').filter(Boolean).map((l) => l.split(':'))
   const groups = (files.group ?? '').split('\n').filter(Boolean).map((l) => l.split(':'))
-  const entry = passwd.find((f) => f[0] === who || (/^\d+$/.test(who) && f[2] === who))
+  // a number is always an ID, never a name, even where passwd has a user of that name (GetExecUser)
+  const sameId = (field: string | undefined, text: string) => /^\d+$/.test(text) && field !== undefined && /^\d+$/.test(field) && Number(field) === Number(text)
+  const entry = passwd.find((f) => (/^\d+$/.test(who) ? sameId(f[2], who) : f[0] === who))
   if (!entry && !/^\d+$/.test(who)) throw new ContainerError(`unable to find user ${who}: no matching entries in passwd file`, 125)
   const uid = checkId(entry ? entry[2]! : who, 'uid')
   let gid = entry ? checkId(entry[3]!, 'gid') : 0
   if (group !== undefined) {
-    const g = groups.find((f) => f[0] === group || (/^\d+$/.test(group) && f[2] === group))
+    const g = groups.find((f) => (/^\d+$/.test(group) ? sameId(f[2], group) : f[0] === group))
     if (!g && !/^\d+$/.test(group)) throw new ContainerError(`unable to find group ${group}: no matching entries in group file`, 125)
     gid = checkId(g ? g[2]! : group, 'gid')
   }
-  const name = entry?.[0]
+  // supplementary groups only when the group is left to passwd: a named group is the whole answer
+  const name = group === undefined ? entry?.[0] : undefined
   const additionalGids = name ? groups.filter((f) => (f[3] ?? '').split(',').includes(name)).map((f) => Number(f[2])) : []
   return additionalGids.length ? { uid, gid, additionalGids } : { uid, gid }
 }

@@ -78,6 +78,13 @@ describe('resolveUser', () => {
     expect(resolveUser('1000:7', { passwd: PASSWD, group: GROUP }).gid).toBe(7)
   })
 
+  it('User app:video, and 1000 where passwd names a user "1000"', () => {
+    const runc = 'runc\'s GetExecUser (its vendored github.com/moby/sys/user, user.go), which dockerd calls too'
+    expect(resolveUser('app:video', { passwd: PASSWD, group: GROUP }), `-u app:video, where the image's /etc/group lists app in audio: which groups does the process get when -u names its group? (${runc})`).toEqual({ uid: 1000, gid: 44 })
+    const named = `1000:x:2000:2000::/home/n:/bin/sh\n${PASSWD}`
+    expect(resolveUser('1000', { passwd: named, group: GROUP }), `-u 1000, with a passwd whose first line is a user named "1000" (uid 2000) and app (uid 1000) below it: what does runc take a number for? (${runc})`).toEqual({ uid: 1000, gid: 1001, additionalGids: [29] })
+  })
+
   it('User ghost and app:ghosts, names the image does not have', async () => {
     for (const user of ['ghost', 'app:ghosts']) {
       const error = await caught(() => resolveUser(user, { passwd: PASSWD, group: GROUP }))
