@@ -162,6 +162,34 @@ function decisive(rules: SeccompRule[], fallback: number): SeccompRule[] {
 }
 
 /**
+ * The rules of one number as libseccomp keeps them once it has merged their trees (db.c's
+ * _db_tree_add, _db_tree_prune). A rule is a chain of nodes, and on a 64-bit ABI a comparison
+ * GE or GT on an argument begins with a node on its high word alone, the same for every value
+ * with that high word, whose "greater" branch decides the rest of the rule. Two rules whose
+ * first nodes are such a node, equal, share it: when the one kept first ends there (its only
+ * condition) and the later one goes on, the later one is redundant to libseccomp and left out
+ * of the program; the other way round, libseccomp refuses the later rule (EEXIST) and runc
+ * refuses the profile. A 32-bit ABI has no high word, and so no such merge.
+ */
+function merged(rules: SeccompRule[], bits: 32 | 64, name: string): SeccompRule[] {
+  if (bits === 32) return rules
+  const head = (rule: SeccompRule) => {
+    const [first] = [...(rule.args ?? [])].sort((a, b) => a.index - b.index)
+    return first && (first.op === 'SCMP_CMP_GE' || first.op === 'SCMP_CMP_GT') ? `${first.index}:${Math.floor(first.value / 2 ** 32)}` : undefined
+  }
+  const kept: SeccompRule[] = []
+  for (const rule of rules) {
+    const at = head(rule)
+    const other = at === undefined ? undefined : kept.find((k) => head(k) === at)
+    const ends = (r: SeccompRule) => r.args!.length === 1
+    if (other && ends(other) && !ends(rule)) continue
+    if (other && !ends(other) && ends(rule)) throw new ContainerError(`seccomp: a rule of ${name} cannot be added beside an earlier one that compares the same argument: libseccomp refuses it (EEXIST), and so does runc`, 125)
+    kept.push(rule)
+  }
+  return kept
+}
+
+/**
  * A rule as runc's matchCall hands it to libseccomp, which takes one comparison per argument in
  * a rule: when two of its conditions look at the same argument, runc adds each of its conditions
  * as a rule of its own, so that any one of them holding is enough (a range written as GE and LE
@@ -239,8 +267,8 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
     // check, a comparison rather than the bit: it refuses it as it refuses x32.
     if (native && !(patched && newest > 0)) code.push(jump(BPF.JGE, X32_SYSCALL_BIT, undefined, `${arch}:low`), ret(BAD_ARCH), { label: `${arch}:low` })
     // Rules the filter acts on, each number's (the newest above counts every rule's names).
-    for (const [nr, rules] of byNumber) byNumber.set(nr, decisive(rules, fallback))
     const bits = arch === 'SCMP_ARCH_X86' ? 32 : 64
+    for (const [nr, rules] of byNumber) byNumber.set(nr, merged(decisive(rules, fallback), bits, Object.keys(table).find((name) => table[name] === nr)!))
     return [...code, ...searchTree(segments(byNumber, highest), (run) => callRules(run.rules, bits, `${arch}:${run.start}`), fallback, arch)]
   }
 }

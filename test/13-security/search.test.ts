@@ -315,6 +315,30 @@ describe('seccomp: a verdict in a few steps', () => {
     ], (call, rules, ours, runc) => `${call} under its one rule, ${rules}, got ${ours}, runc's filter answers ${runc}: is the rule runc's filter tests for this call the rule the profile wrote? Read the instructions it runs for this call (test/support/bpf.ts's traceFilter), then how runc's libcontainer/seccomp/seccomp_linux.go hands a rule's conditions to libseccomp, and what libseccomp accepts in one rule (${SECTION})`)
   })
 
+  it('one call\'s rules whose first comparisons look at the same argument, every value around them, beside runc\'s filter', async () => {
+    const { EACCES, ECHILD, EINVAL, ESRCH } = constants.errno
+    const rule = (errnoRet: number, args: Condition[]) => conditional('setpgid', 'SCMP_ACT_ERRNO', errnoRet, args)
+    // Every value each condition's own value meets, misses by one either way, or passes by 2^32.
+    const around = (values: number[]) => [...new Set(values.flatMap((v) => [v - 1, v, v + 1]).filter((v) => v >= 0).flatMap((v) => [BigInt(v), (1n << 32n) | BigInt(v)]))]
+    const grid = (a: bigint[], b: bigint[], c: bigint[]) => a.flatMap((x) => b.flatMap((y) => c.map((z) => [x, y, z])))
+    const rules = [rule(EACCES, [[0, 'SCMP_CMP_EQ', 8], [1, 'SCMP_CMP_EQ', 3]]), rule(EINVAL, [[0, 'SCMP_CMP_GE', 4]]), rule(ESRCH, [[1, 'SCMP_CMP_LE', 5]]), rule(ECHILD, [[2, 'SCMP_CMP_EQ', 6], [0, 'SCMP_CMP_GE', 2]])]
+    await besideRunc('a profile whose setpgid rules compare its first argument in three of four', [
+      ['setpgid', rules, grid(around([2, 4, 8]), around([3, 5]), around([6]))],
+    ], (call, listed, ours, runc) => `${call} under the rules, in the profile's order, ${listed} got ${ours}, runc's filter answers ${runc}: does runc's filter still hold every rule the profile wrote for this call, in each ABI? Read the instructions it runs for this call (test/support/bpf.ts's traceFilter), then how libseccomp's db.c adds a rule to a call's tree (${SECTION})`)
+    // The same two comparisons on the first argument, the rule that goes on first this time.
+    const reversed: Seccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [{ names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' }, rules[3]!, rules[1]!] }
+    const refused = await runcFilters(reversed).then(() => '', (error: Error) => error.message)
+    expect(refused, 'runc must refuse this profile').toMatch(/setpgid/)
+    let ours = ''
+    try {
+      compileSeccomp(reversed)
+    } catch (error) {
+      if (error instanceof NotImplementedError) throw error
+      ours = (error as Error).message
+    }
+    expect(ours, `setpgid's rules, arg2 EQ 6 && arg0 GE 2 → errno ${ECHILD}, then arg0 GE 4 → errno ${EINVAL}: runc refuses to load this profile (${refused.trim()}); your compiler took it. Where do these two rules meet in libseccomp's tree of the call on x86_64, and why could it not add the second? (libseccomp's db.c)`).toMatch(/setpgid/)
+  })
+
   it('the same rules under defaults of KILL, KILL_PROCESS, TRAP, LOG and TRACE, of ERRNO with ENOSYS, and with no architectures listed', async () => {
     // What runc's own init calls once the filter is loaded is allowed, so that each runs on to
     // where its filter can be read; the rest is the same small profile each time.
