@@ -23,7 +23,7 @@ import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-netw
 import { create, deleteContainer, start } from '#ch/09-runtime/runtime.ts'
 import { loadContainer } from '../lib/runtime-state.ts'
 import { enterUserNamespace } from '#ch/13-security/userns.ts'
-import { secureProcess } from '../lib/secure-process.ts'
+import { secureProcess } from '#ch/13-security/capabilities.ts'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'

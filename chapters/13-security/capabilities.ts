@@ -8,6 +8,8 @@
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
+import { encodeProgram } from '../../lib/seccomp.ts'
+import { compileSeccomp } from './seccomp.ts'
 
 // #region setCredentials
 /**
@@ -37,3 +39,26 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
   throw new NotImplementedError('13-security', 'setCredentials')
 }
 // #endregion setCredentials
+
+// #region secureProcess
+/**
+ * Apply process.noNewPrivileges, linux.seccomp and the user with process.capabilities to the
+ * helper's process, the container's, once everything that needs privilege is done: after exec,
+ * /proc/self/status must read as under runc for the same config.json, and every spec runc runs
+ * must run. A filter is either loaded here or handed back as `lastFilter`, which the caller
+ * loads as its last request before exec. A profile that cannot be compiled fails before
+ * anything changes.
+ */
+export async function secureProcess(helper: Helper, spec: Spec): Promise<{ lastFilter?: Buffer }> {
+  // TODO(13): no_new_privs, the filter and the credentials, in an order that works for every spec.
+  //   1. What must a process hold, or have set, for the kernel to let it load a filter
+  //      (seccomp(2), EACCES)? Will it still hold that once setCredentials has run, under
+  //      Docker's defaults, and under --cap-drop ALL?
+  //   2. Once loaded, whose system calls does the filter judge? Which of the runtime's own calls
+  //      come after your load, and what if the profile denies them?
+  //   3. From 1 and 2: is there one place for the load that works for every spec? runc's
+  //      standard_init_linux.go (Init) has more than one: which does it take when?
+  //   lib/seccomp.ts's encodeProgram turns compileSeccomp's program into the helper's bytes.
+  throw new NotImplementedError('13-security', 'secureProcess')
+}
+// #endregion secureProcess

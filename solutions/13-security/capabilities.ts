@@ -10,6 +10,8 @@ import { capabilityMask } from '../../lib/capabilities.ts'
 import type { Capabilities, Spec } from '../../lib/oci.ts'
 import { CAPABILITY_NUMBERS } from '../../lib/security-tables.ts'
 import type { Helper } from '../../native/helper.ts'
+import { encodeProgram } from '../../lib/seccomp.ts'
+import { compileSeccomp } from './seccomp.ts'
 import { switchUser } from '../../minidocker/container.ts'
 
 // #region setCredentials
@@ -76,3 +78,25 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
 function lastCapability(): number {
   return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'))
 }
+
+// #region secureProcess
+/**
+ * Apply process.noNewPrivileges, linux.seccomp and the user with process.capabilities to the
+ * helper's process, the container's, once everything that needs privilege is done: after exec,
+ * /proc/self/status must read as under runc for the same config.json, and every spec runc runs
+ * must run. A filter is either loaded here or handed back as `lastFilter`, which the caller
+ * loads as its last request before exec. A profile that cannot be compiled fails before
+ * anything changes.
+ */
+export async function secureProcess(helper: Helper, spec: Spec): Promise<{ lastFilter?: Buffer }> {
+  const filter = spec.linux?.seccomp && encodeProgram(compileSeccomp(spec.linux.seccomp))
+  // Without no_new_privs, loading takes CAP_SYS_ADMIN, which the credentials may take away: the
+  // filter goes first, and judges the calls that follow (runc's first place). With it, loading
+  // needs nothing held, and the filter can wait until the runtime makes no more calls of its own
+  // (runc's second place, just before exec), so a profile may deny setuid, capset or prctl.
+  if (spec.process.noNewPrivileges) await helper.setNoNewPrivs()
+  if (filter && !spec.process.noNewPrivileges) await helper.loadSeccomp(filter)
+  await setCredentials(helper, spec.process)
+  return { lastFilter: spec.process.noNewPrivileges ? filter : undefined }
+}
+// #endregion secureProcess

@@ -174,8 +174,8 @@ function decisive(rules: SeccompRule[], fallback: number): SeccompRule[] {
 function merged(rules: SeccompRule[], bits: 32 | 64, name: string): SeccompRule[] {
   if (bits === 32) return rules
   const head = (rule: SeccompRule) => {
-    const [first] = [...(rule.args ?? [])].sort((a, b) => a.index - b.index)
-    return first && (first.op === 'SCMP_CMP_GE' || first.op === 'SCMP_CMP_GT') ? `${first.index}:${Math.floor(first.value / 2 ** 32)}` : undefined
+    const lowest = (rule.args ?? []).reduce<NonNullable<SeccompRule['args']>[number] | undefined>((low, c) => (low && low.index <= c.index ? low : c), undefined)
+    return lowest && (lowest.op === 'SCMP_CMP_GE' || lowest.op === 'SCMP_CMP_GT') ? `${lowest.index}:${Math.floor(lowest.value / 2 ** 32)}` : undefined
   }
   const kept: SeccompRule[] = []
   for (const rule of rules) {
