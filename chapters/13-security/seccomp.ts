@@ -23,11 +23,11 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits
   //      load alone let through?
   //   2. For an ordering (GT, GE, LT, LE): when do the high words decide alone, and when must
   //      the low words be compared?
-  //   3. MASKED_EQ reads (arg & value) == valueTwo, and a jump compares the accumulator as it
-  //      is: what stands between a load and that comparison? And is that formula what runc's
-  //      filter compares, for every mask and valueTwo? Ask it.
-  //   4. A profile's value may be 2^32 or more, and the rule may be judged in i386's section:
-  //      what does runc's filter compare there, and with what? Ask it before you decide.
+  //   3. MASKED_EQ: a jump compares the accumulator as it is; what stands between a load and
+  //      the comparison? Does runc's filter compare what config-linux.md says each operator
+  //      means, for every value a profile may give? Read its instructions for a few rules.
+  //   4. The same rule is judged in each ABI's section: what does runc's filter compare there,
+  //      and with what? Ask it, at the edges of each value, before you decide.
   //   5. Labels are strings you choose; lib/seccomp.ts's assemble() places them. `id` makes
   //      this condition's own labels unique. An operator you do not know is refused.
   //   Where to look: libseccomp's gen_bpf.c (_gen_bpf_node), the chapter's "Compiling a profile".

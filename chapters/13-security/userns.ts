@@ -18,8 +18,8 @@ import type { Helper } from '../../native/helper.ts'
  * the ids and groups runc's process has there: the namespaces it creates next must belong to
  * the new user namespace, and every file it creates from here on must have an owner the host
  * can name. No mapping at all is refused before the helper changes, with `a user namespace
- * needs linux.uidMappings` (or gidMappings), and so are mappings the kernel would refuse to take
- * as a map, with a message naming linux.uidMappings (or gidMappings) and why; a map that still
+ * needs linux.uidMappings` (or gidMappings), and so is every other pair of mappings runc would
+ * not run, with a message naming linux.uidMappings (or gidMappings) and why; a map that still
  * cannot be written names the file, the text and the errno; all are ContainerErrors (125).
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {

@@ -7,7 +7,7 @@
  * Check your work with `npx workbook check 13`.
  */
 import { ContainerError } from '../../lib/errors.ts'
-import { idMapText, writeIdMap } from '../../lib/id-mappings.ts'
+import { hostId, idMapText, writeIdMap } from '../../lib/id-mappings.ts'
 import type { IdMapping, Spec } from '../../lib/oci.ts'
 import { subIdLines, type RemapUser, type SubIdFile } from '../../lib/subid.ts'
 import type { Helper } from '../../native/helper.ts'
@@ -19,8 +19,8 @@ import type { Helper } from '../../native/helper.ts'
  * the ids and groups runc's process has there: the namespaces it creates next must belong to
  * the new user namespace, and every file it creates from here on must have an owner the host
  * can name. No mapping at all is refused before the helper changes, with `a user namespace
- * needs linux.uidMappings` (or gidMappings), and so are mappings the kernel would refuse to take
- * as a map, with a message naming linux.uidMappings (or gidMappings) and why; a map that still
+ * needs linux.uidMappings` (or gidMappings), and so is every other pair of mappings runc would
+ * not run, with a message naming linux.uidMappings (or gidMappings) and why; a map that still
  * cannot be written names the file, the text and the errno; all are ContainerErrors (125).
  */
 export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<void> {
@@ -32,6 +32,11 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   for (const [field, mappings] of [['uidMappings', uidMappings], ['gidMappings', gidMappings]] as const) {
     const why = unmappable(mappings)
     if (why) throw new ContainerError(`linux.${field} cannot be written as a map: ${why}`, 125)
+    // A map the kernel takes may still leave the namespace without a root: the helper could
+    // never become it (setuid(0) is EINVAL for an unmapped id). runc refuses such a spec before
+    // it starts anything ("User namespaces enabled, but no user mapping found"), wherever in
+    // the list the container's id 0 is, first range or not.
+    if (hostId(0, mappings) === undefined) throw new ContainerError(`linux.${field} maps no container id 0: the user namespace would have no root`, 125)
   }
   const uids = idMapText(uidMappings)
   const gids = idMapText(gidMappings)

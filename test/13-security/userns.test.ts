@@ -130,6 +130,36 @@ describeKernel('the maps, read by the kernel', () => {
       expect((error as ContainerError).message, `the refusal of ${what} must name the spec's field`).toContain(`linux.${kind}Mappings`)
     }
   })
+
+  it('enterUserNamespace with maps the kernel takes, container id 0 in them or not, beside runc', async () => {
+    const own = readlinkSync('/proc/self/ns/user')
+    // [the field, its mappings, whether container id 0 is in them]
+    const cases: ['uid' | 'gid', IdMapping[], boolean][] = [
+      ['uid', [{ containerID: 1, hostID: HOST_ID + 1, size: 65535 }], false],
+      ['gid', [{ containerID: 5, hostID: HOST_ID + 5, size: 100 }], false],
+      ['uid', [{ containerID: 1, hostID: HOST_ID + 1, size: 65535 }, { containerID: 0, hostID: HOST_ID, size: 1 }], true],
+    ]
+    for (const [kind, mappings, rooted] of cases) {
+      const what = `${kind}Mappings ${mappings.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(' and ')}`
+      const linux = { uidMappings: MAPPINGS, gidMappings: MAPPINGS, [`${kind}Mappings`]: mappings }
+      const b = usernsBundle(tempDir(), ['id'], true, (spec) => Object.assign(spec.linux!, linux))
+      if (rooted) await shiftBundle(b)
+      const theirs = await run(b.bundle, 'runc')
+      expect(theirs.code === 0, `runc's own run with ${what}: ${theirs.output}`).toBe(rooted)
+      const helper = startHelper()
+      let error: unknown
+      await enterUserNamespace(helper, { ...mapped, linux }).catch((e: unknown) => (error = e))
+      rethrowNotImplemented(String(error))
+      if (rooted) {
+        expect(error, `${what}, which runc runs (its process: ${JSON.stringify(theirs.lines[0])}), failed: where in the list is the container's id 0?`).toBeUndefined()
+        expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${helper.pid}/status`, 'utf8'))?.[1], `${what}: the helper must be the namespace's root, host uid ${HOST_ID}`).toBe(String(HOST_ID))
+        continue
+      }
+      expect(readlinkSync(`/proc/${helper.pid}/ns/user`), `${what}: the kernel takes this map, runc refuses the spec before it starts anything (${theirs.output.trim()}), and your helper was moved into a new user namespace before it was refused, if it was. What will the helper be asked to become in the new namespace, and can it?`).toBe(own)
+      expect(error, `${what} must be a ContainerError, as runc refuses it`).toBeInstanceOf(ContainerError)
+      expect((error as ContainerError).message, `the refusal of ${what} must name the spec's field`).toContain(`linux.${kind}Mappings`)
+    }
+  })
 })
 
 
