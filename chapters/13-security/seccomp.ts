@@ -29,7 +29,8 @@ function argumentCheck(condition: NonNullable<SeccompRule['args']>[number], bits
   //   4. The same rule is judged in each ABI's section: what does runc's filter compare there,
   //      and with what? Ask it, at the edges of each value, before you decide.
   //   5. Labels are strings you choose; lib/seccomp.ts's assemble() places them. `id` makes
-  //      this condition's own labels unique. An operator you do not know is refused.
+  //      this condition's own labels unique. An operator you do not know is refused, and so
+  //      is every other condition runc refuses to build, and only those: which are they?
   //   Where to look: libseccomp's gen_bpf.c (_gen_bpf_node), the chapter's "Compiling a profile".
   throw new NotImplementedError('13-security', 'argumentCheck')
 }

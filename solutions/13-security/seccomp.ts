@@ -222,8 +222,16 @@ export function compileSeccomp(config: Seccomp): BpfInstruction[] {
   const fallback = seccompAction(config.defaultAction, config.defaultErrnoRet)
   // Every rule is read, as runc reads the spec, before any is left out of the program.
   for (const rule of config.syscalls ?? []) {
-    seccompAction(rule.action, rule.errnoRet)
+    const action = seccompAction(rule.action, rule.errnoRet)
     for (const { op } of rule.args ?? []) if (!/^SCMP_CMP_(EQ|NE|LT|LE|GT|GE|MASKED_EQ)$/.test(op)) throw unsupported(op)
+    // struct seccomp_data holds six arguments; a load past them is one the kernel's checker
+    // refuses when the filter is loaded, long after. runc reads an index as an unsigned number
+    // (a negative one is no config.json at all), and builds a rule's conditions only for a rule
+    // it adds: one whose action is not the default's, naming a call libseccomp knows.
+    const known = rule.names.some((name) => Object.values(ARCHITECTURES).some((abi) => abi.syscalls[name] !== undefined))
+    for (const { index } of rule.args ?? []) {
+      if (!Number.isInteger(index) || index < 0 || (index >= 6 && action !== fallback && known)) throw new ContainerError(`seccomp: a condition of ${rule.names.join(', ')} on argument ${index}: a system call has arguments 0 to 5`, 125)
+    }
   }
   // runc's patchbpf: no stub under a permissive default (a tracer handles new calls itself), and
   // none for an ABI the profile does not list: without `architectures`, none at all, though

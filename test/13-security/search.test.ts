@@ -339,6 +339,39 @@ describe('seccomp: a verdict in a few steps', () => {
     expect(ours, `setpgid's rules, arg2 EQ 6 && arg0 GE 2 → errno ${ECHILD}, then arg0 GE 4 → errno ${EINVAL}: runc refuses to load this profile (${refused.trim()}); your compiler took it. Where do these two rules meet in libseccomp's tree of the call on x86_64, and why could it not add the second? (libseccomp's db.c)`).toMatch(/setpgid/)
   })
 
+  it('conditions on argument 5 and argument 6, in a rule runc adds and in one it does not, beside runc\'s filter', async () => {
+    const base = { names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' }
+    const profile = (rule: SeccompRule): Seccomp => ({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [base, rule] })
+    const cases: [string, SeccompRule][] = [
+      ['setpgid allowed when its argument 5 is 1', conditional('setpgid', 'SCMP_ACT_ALLOW', undefined, [[5, 'SCMP_CMP_EQ', 1]])],
+      ['setpgid allowed when its argument 6 is 1', conditional('setpgid', 'SCMP_ACT_ALLOW', undefined, [[6, 'SCMP_CMP_EQ', 1]])],
+      ['setpgid refused with the default\'s errno when its argument 6 is 1', conditional('setpgid', 'SCMP_ACT_ERRNO', 1, [[6, 'SCMP_CMP_EQ', 1]])],
+    ]
+    for (const [what, rule] of cases) {
+      const theirs = await runcFilters(profile(rule)).then((filters) => ({ filters, refused: '' }), (error: Error) => ({ filters: [], refused: error.message.trim() }))
+      let ours: BpfInstruction[] | undefined
+      let refused = ''
+      try {
+        ours = compileSeccomp(profile(rule))
+      } catch (error) {
+        if (error instanceof NotImplementedError) throw error
+        refused = (error as Error).message
+      }
+      if (theirs.refused) {
+        expect(refused, `${what}: runc refuses to load this profile (${theirs.refused}); your compiler took it, and the kernel would meet what it made only at the load, after the container's set-up. Which arguments does a filter have to compare, and which rules' conditions does runc read? (seccomp(2), struct seccomp_data; runc's libcontainer/seccomp/seccomp_linux.go)`).not.toBe('')
+        continue
+      }
+      expect(refused, `${what}: runc loads this profile; your compiler refused it: which of a profile's rules does runc build conditions for? (runc's libcontainer/seccomp/seccomp_linux.go)`).toBe('')
+      for (const [abi, arch] of ABIS) {
+        const { audit, syscalls } = ARCHITECTURES[arch]!
+        for (const value of [0n, 1n]) {
+          const call = { nr: syscalls.setpgid!, arch: audit, args: [0n, 0n, 0n, 0n, 0n, value] }
+          expect(shown(traceFilter(ours!, call).verdict), `${abi}'s setpgid with argument 5 ${value}, ${what}`).toBe(shown(runcVerdict(theirs.filters, call)))
+        }
+      }
+    }
+  })
+
   it('the same rules under defaults of KILL, KILL_PROCESS, TRAP, LOG and TRACE, of ERRNO with ENOSYS, and with no architectures listed', async () => {
     // What runc's own init calls once the filter is loaded is allowed, so that each runs on to
     // where its filter can be read; the rest is the same small profile each time.
