@@ -64,7 +64,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
       expect(umaskOf(r.runc), `runc's own Umask line (${what}): ${r.runc.output}`).toMatch(/^0[0-7]{3}$/)
       expect({ umask: umaskOf(r.ours), made: modeOf(r.ours) }, `${what}: the container's Umask line in /proc/self/status, and the mode of a file it creates, differ from runc's (right) — which of its process's attributes did the container get from whoever started the runtime, and does runc let it through? Compare /proc/self/status line by line under both runtimes, then read where runc's libcontainer sets it (rootfs_linux.go), and from what`).toEqual({ umask: umaskOf(r.runc), made: modeOf(r.runc) })
     }
-  })
+  }, 120_000)
 
   it('a spec whose inheritable set holds more than its permitted set, as root and as user 1000, beside runc', async () => {
     const sets = (bounding: string[], inheritable: string[], ambient: string[] = []) => ({ bounding, effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable, ambient })
@@ -89,7 +89,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
         expect(status(r.ours), `${what}: the sets differ from runc's (right). What did your steps do to the inheritable set the spec asks for, and which set does capset(2) measure a new inheritable set against, at which moment? (capabilities(7), "Programmatically adjusting capability sets")`).toEqual(status(r.runc))
       }
     }
-  })
+  }, 120_000)
 
   it('user 1000 with three capabilities, one of them ambient, beside runc', async () => {
     const kept = ['CAP_NET_BIND_SERVICE', 'CAP_CHOWN', 'CAP_KILL']

@@ -337,7 +337,7 @@ describe('seccomp: a verdict in a few steps', () => {
       ours = (error as Error).message
     }
     expect(ours, `setpgid's rules, arg2 EQ 6 && arg0 GE 2 → errno ${ECHILD}, then arg0 GE 4 → errno ${EINVAL}: runc refuses to load this profile (${refused.trim()}); your compiler took it. Where do these two rules meet in libseccomp's tree of the call on x86_64, and why could it not add the second? (libseccomp's db.c)`).toMatch(/setpgid/)
-  })
+  }, 120_000)
 
   it('conditions on argument 5 and argument 6, in a rule runc adds and in one it does not, beside runc\'s filter', async () => {
     const base = { names: ['read', 'write', 'openat', 'getpid', 'prctl', 'clone3', 'mount', ...RUNC_INIT], action: 'SCMP_ACT_ALLOW' }
@@ -370,7 +370,7 @@ describe('seccomp: a verdict in a few steps', () => {
         }
       }
     }
-  })
+  }, 120_000)
 
   it('the same rules under defaults of KILL, KILL_PROCESS, TRAP, LOG and TRACE, of ERRNO with ENOSYS, and with no architectures listed', async () => {
     // What runc's own init calls once the filter is loaded is allowed, so that each runs on to

@@ -159,7 +159,7 @@ describeKernel('the maps, read by the kernel', () => {
       expect(error, `${what} must be a ContainerError, as runc refuses it`).toBeInstanceOf(ContainerError)
       expect((error as ContainerError).message, `the refusal of ${what} must name the spec's field`).toContain(`linux.${kind}Mappings`)
     }
-  })
+  }, 120_000)
 })
 
 
