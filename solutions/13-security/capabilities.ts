@@ -21,7 +21,7 @@ import { switchUser } from '../../minidocker/container.ts'
  * process is root with CAP_SETPCAP; PR_SET_KEEPCAPS keeps the permitted set across setuid() to a
  * non-zero uid (which would clear it); the user switch sets the groups too; after it, capset()
  * sets effective, permitted and inheritable; the ambient set, emptied of what the runtime itself
- * was started with, is raised last, each capability of
+ * was started with once capset() is done, is raised last, each capability of
  * it being in both permitted and inheritable by then; one the kernel refuses is reported on
  * stderr and skipped: runc goes on too. A name this kernel does not have is left out of every
  * set, with a warning, as runc 1.1 leaves it. The umask is process.user.umask, or runc's own
@@ -47,13 +47,6 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
   const [bounding, effective, permitted, inheritable] = [caps.bounding, caps.effective, caps.permitted, caps.inheritable].map((names) => capabilityMask(known(names)))
   const ambient = known(caps.ambient)
   if (unknown.size) process.stderr.write(`minirunc: ignoring unknown or unavailable capabilities: ${[...unknown].join(' ')}\n`)
-  // The ambient set is inherited like the others: a runtime started with ambient capabilities
-  // (a service manager's AmbientCapabilities=, setpriv --ambient-caps) hands them to the helper,
-  // and raising the spec's adds to them. runc makes the set exactly the spec's. The kernel keeps
-  // ambient within permitted and inheritable, so an inheritable set emptied for a moment (the
-  // helper's own effective and permitted sets unchanged) empties the ambient set with it.
-  const held = (set: string) => BigInt(`0x${new RegExp(`^${set}:\\s*([0-9a-f]+)$`, 'm').exec(readFileSync(`/proc/${helper.pid}/status`, 'utf8'))![1]}`)
-  if (held('CapAmb')) await helper.setCapabilities(held('CapEff'), held('CapPrm'), 0n)
   for (let n = 0; n <= last; n++) {
     if (!(bounding & (1n << BigInt(n)))) await helper.dropBoundingCapability(n)
   }
@@ -70,6 +63,20 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
       // the container goes on, as under runc (1.1.5 says nothing): `runc spec` itself asks for ambient capabilities it leaves out of inheritable.
       process.stderr.write(`minirunc: cannot raise ambient capability ${name}: ${(error as Error).message}\n`)
     }
+  }
+  // The ambient set is inherited like the others: a runtime started with ambient capabilities
+  // (a service manager's AmbientCapabilities=, setpriv --ambient-caps) hands them to the helper,
+  // and raising the spec's adds to them. runc clears the set (PR_CAP_AMBIENT_CLEAR_ALL) before
+  // it raises the spec's; here what is left besides the spec's goes once they are raised. The
+  // kernel keeps ambient within permitted and inheritable, so taking a capability out of
+  // inheritable takes it out of ambient, and putting it back is allowed, since it is still
+  // permitted. Emptying inheritable at the start instead would lose what the caller held there
+  // beyond its permitted set, which a capset without CAP_SETPCAP cannot put back.
+  const held = (set: string) => BigInt(`0x${new RegExp(`^${set}:\\s*([0-9a-f]+)$`, 'm').exec(readFileSync(`/proc/${helper.pid}/status`, 'utf8'))![1]}`)
+  const stray = held('CapAmb') & ~capabilityMask(ambient)
+  if (stray) {
+    await helper.setCapabilities(effective, permitted, inheritable & ~stray)
+    await helper.setCapabilities(effective, permitted, inheritable | stray)
   }
 }
 // #endregion setCredentials

@@ -5,9 +5,10 @@
  */
 import { expect, it } from 'vitest'
 import type { Seccomp, Spec } from '../../lib/oci.ts'
+import { readFileSync } from 'node:fs'
 import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
 import { dockerDefaultProfile } from '../../lib/docker-security.ts'
-import { SYSCALLS_I386, SYSCALLS_X86_64 } from '../../lib/security-tables.ts'
+import { CAPABILITY_NUMBERS, SYSCALLS_I386, SYSCALLS_X86_64 } from '../../lib/security-tables.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { underBoth, type Run } from '../support/security.ts'
 
@@ -131,6 +132,25 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     expect(status(r.ours)?.CapAmb, `the runtime was started with \`setpriv ${starter.join(' ')}\`; the container's ambient set reads ${status(r.ours)?.CapAmb} where runc's reads ${status(r.runc)?.CapAmb} (capsh --decode): where does each of your ambient capabilities come from, and which of your steps decides the ones the spec does not name? (capabilities(7), "Ambient capability set", and what capset(2) does to it)`).toBe(status(r.runc)?.CapAmb)
     expect(status(r.ours), 'all five sets as runc sets them').toEqual(status(r.runc))
   })
+
+  it('user 1000 asking for an inheritable capability the runtime was started holding only in its inheritable set, beside runc', async () => {
+    // A runtime started so: every capability of this machine's bounding set inheritable, all but
+    // CAP_SYS_BOOT ambient, and under SECBIT_NOROOT, so that its execve as root grants nothing
+    // beyond the ambient set: CAP_SYS_BOOT is inheritable and not permitted, in the runtime and
+    // in every process it starts.
+    const bounding = BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]}`)
+    const held = Array.from({ length: 64 }, (_, n) => n).filter((n) => (bounding >> BigInt(n)) & 1n)
+    const boot = CAPABILITY_NUMBERS.CAP_SYS_BOOT!
+    const caps = (ns: number[]) => ns.map((n) => `+cap_${n}`).join(',')
+    const starter = ['--securebits', '+noroot', '--inh-caps', caps(held), '--ambient-caps', caps(held.filter((n) => n !== boot))]
+    const r = await underBoth(['id', 'status'], (spec: Spec) => {
+      spec.process.user = { uid: 1000, gid: 1000 }
+      spec.process.capabilities = { bounding: ['CAP_SYS_BOOT', 'CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable: ['CAP_SYS_BOOT', 'CAP_KILL'], ambient: ['CAP_KILL'] }
+    }, starter)
+    expect(r.runc.code, `runc's own run: ${r.runc.output}`).toBe(0)
+    expect(status(r.runc)?.CapInh, 'runc keeps CAP_SYS_BOOT inheritable').toBe('0000000000400020')
+    expect({ code: r.ours.code, status: status(r.ours) }, `the runtime was started with \`setpriv ${starter.slice(0, 2).join(' ')} --inh-caps ALL --ambient-caps ALL-BUT-SYS_BOOT\`, so that CAP_SYS_BOOT was inheritable and not permitted when the helper began; runc runs this spec and leaves ${JSON.stringify(status(r.runc))}. What did your steps do to the helper's inheritable set before the capset that asks for CAP_SYS_BOOT, and what does capset(2) require of a capability added to the inheritable set by a process without CAP_SETPCAP? (capabilities(7), "Programmatically adjusting capability sets") Output: ${r.ours.output}`).toEqual({ code: 0, status: status(r.runc) })
+  }, 120_000)
 
   it('no_new_privs and a profile denying mount and unshare, then neither, beside runc', async () => {
     const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }, { names: ['unshare'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }] }
