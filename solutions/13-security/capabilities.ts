@@ -72,7 +72,7 @@ export async function setCredentials(helper: Helper, proc: Spec['process']): Pro
   // inheritable takes it out of ambient, and putting it back is allowed, since it is still
   // permitted. Emptying inheritable at the start instead would lose what the caller held there
   // beyond its permitted set, which a capset without CAP_SETPCAP cannot put back.
-  const held = (set: string) => BigInt(`0x${new RegExp(`^${set}:\\s*([0-9a-f]+)$`, 'm').exec(readFileSync(`/proc/${helper.pid}/status`, 'utf8'))![1]}`)
+  const held = (set: string) => BigInt(`0x${new RegExp(`^${set}:\\s*([0-9a-f]+)$`, 'm').exec(readFileSync(`/proc/${helper.serving}/status`, 'utf8'))![1]}`)
   const stray = held('CapAmb') & ~capabilityMask(ambient)
   if (stray) {
     await helper.setCapabilities(effective, permitted, inheritable & ~stray)
