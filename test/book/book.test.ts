@@ -150,7 +150,7 @@ describe('the book in a browser', () => {
     site = buildBook({ out })
     server = await serveSite(out)
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] })
-  }, 60_000)
+  }, 120_000)
 
   afterAll(async () => {
     await browser?.close()
@@ -252,7 +252,7 @@ describe('the book in a browser', () => {
     await Promise.all([page.waitForURL((u) => u.pathname.endsWith(SEARCH.page)), page.keyboard.press('Enter')])
     await context.close()
     expect(problems, 'searching logged no error').toEqual([])
-  }, 60_000)
+  }, 120_000)
 
   test('← and → walk the whole book in order, and the pager links walk it back', async () => {
     const opened = await open()
@@ -311,7 +311,7 @@ describe('the book in a browser', () => {
     expect(await page.evaluate(() => localStorage.getItem('book-theme')), 'choosing the system\'s own theme forgets the choice, so the page follows the system again').toBeNull()
     await context.close()
     expect(problems, 'switching themes logged no error').toEqual([])
-  }, 60_000)
+  }, 120_000)
 
   /** The written chapters, the whole-book page and one source page: where code is shown. */
   const codePages = (): string[] => [...site.pages.filter((p) => p.kind === 'chapter').map((p) => p.file), 'print.html', 'source/chapters/03-rootfs/rootfs.ts.html']
@@ -360,7 +360,7 @@ describe('the book in a browser', () => {
     expect(check.status, `bash -n accepts the copied text: ${check.stderr}`).toBe(0)
     await context.close()
     expect(problems, 'copying logged no error').toEqual([])
-  }, 60_000)
+  }, 120_000)
 
   test('search snippets keep the spaces between words, and Chinese finds the credits', async () => {
     const { context, page, problems } = await open()
@@ -381,7 +381,7 @@ describe('the book in a browser', () => {
     expect(chinese.map((r) => r.href).join(' '), 'a Chinese query finds the credits on the front page').toContain('index.html')
     await context.close()
     expect(problems, 'searching logged no error').toEqual([])
-  }, 60_000)
+  }, 120_000)
 
   test('text contrast is at least 4.5:1 in both themes', async () => {
     const failures: string[] = []
@@ -409,7 +409,7 @@ describe('the book in a browser', () => {
     expect(await page.evaluate(() => navigator.clipboard.readText()), 'the clipboard should hold exactly the included code').toBe(code)
     await context.close()
     expect(problems, 'copying logged no error').toEqual([])
-  }, 60_000)
+  }, 120_000)
 
   test('the front page and a chapter at desktop and phone width, light and dark, and printed', async () => {
     mkdirSync(SCREENSHOTS, { recursive: true })
@@ -436,5 +436,5 @@ describe('the book in a browser', () => {
       }
     }
     console.log(`book screenshots:\n  ${shots.join('\n  ')}`)
-  }, 60_000)
+  }, 120_000)
 })
