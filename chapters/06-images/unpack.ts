@@ -90,8 +90,9 @@ export type HelperFor = () => Helper
  * fifo. Owner and mode come from the header (its times and xattrs: restoreMetadata()). A hard link to a target that escapes or is
  * not there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
  * The layer's root itself ("." or "./") may only be a directory: as a symlink it would send
- * every later entry to wherever it points. Any other entry type is refused, never dropped
- * without a word.
+ * every later entry to wherever it points (the UnsafeLayerError says "root must be a
+ * directory"). Any other entry type is refused, never dropped without a word (an
+ * UnsafeLayerError quoting the entry's name and saying "unknown entry type").
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
   // TODO(06): write one ordinary entry at a path that is already resolved.
