@@ -112,7 +112,8 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
  * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. The
  * container's own directories (its leaves) are this create's alone: a leaf that exists already,
  * with processes in it or none, is refused with a ContainerError (125) that names it and says how
- * many processes it holds, or, when none, that it may be left over and how to remove it; nothing
+ * many processes it holds (the error says "<n> process(es)", as runc counts them), or, when none,
+ * that it may be left over and how to remove it; nothing
  * is written to it. Of two creates with one cgroupsPath at the same moment, exactly one gets the
  * cgroup. A failure, that refusal included, removes what this create made and nothing else: a
  * container that cannot start leaves nothing behind, and a leaf that was there before stays as it
