@@ -329,8 +329,10 @@ export type RemoveReport = { Untagged: string } | { Deleted: string }
  * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
  * then those of its layers that no other image still uses. An image a running
  * container uses (containersUsing) is not deleted: the refusal is dockerd's conflict, naming the
- * reference, the container and the image by their short IDs and saying that it takes force, and
- * nothing is untagged. With `force` it is deleted all the same.
+ * reference, the container and the image by their short IDs and saying that it takes force (the
+ * error says "conflict: unable to remove repository reference "REF" (must force) - container
+ * CONTAINER is using its referenced image IMAGE", REF quoted as given, the IDs 12 characters),
+ * and nothing is untagged. With `force` it is deleted all the same.
  */
 export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
   const id = resolveImage(root, ref)
