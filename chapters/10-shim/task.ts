@@ -63,7 +63,11 @@ export class Task extends TaskBase {
   // #endregion watch
 
   // #region start
-  /** Start: the prepared process runs (the init's, or an exec's); answers its PID. */
+  /**
+   * Start: the prepared process runs (the init's, or an exec's); answers its PID. An exec whose
+   * runtime fails reads as containerd's does: the error says "OCI runtime exec failed: " and the
+   * runtime's own words.
+   */
   async start(request: any): Promise<object> {
     // TODO(10): Start: run what Create or Exec prepared.
     //   1. Only a process that is created and not yet started can start (FailedPrecondition).

@@ -165,7 +165,11 @@ export class Task extends TaskBase {
   }
 
   // #region start
-  /** Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or TaskExecStarted. */
+  /**
+   * Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or
+   * TaskExecStarted. An exec whose runtime fails reads as containerd's does: the error says
+   * "OCI runtime exec failed: " and the runtime's own words.
+   */
   async start(request: any): Promise<object> {
     const p = this.proc(request.exec_id)
     if (p.status !== 'created' || this.#starting.has(p)) throw new RpcError(Code.FailedPrecondition, `process ${request.exec_id || this.options.id} is ${p.status}, not created`)
