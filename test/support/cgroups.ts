@@ -4,7 +4,8 @@
  * the test failed.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { onCleanup } from './files.ts'
@@ -24,26 +25,38 @@ function descendsFromUs(pid: number): boolean {
 }
 
 /**
+ * Whether `pid` is one the tests started: a descendant of this process, or a container's
+ * process rooted in one of the tests' temp folders (an orphan, reparented away from us, as the
+ * chains of a fork storm are).
+ */
+function startedByTests(pid: number): boolean {
+  if (descendsFromUs(pid)) return true
+  return readlinkSync(`/proc/${pid}/root`).startsWith(join(tmpdir(), 'minidocker-'))
+}
+
+/**
  * Remove `dir` and everything below it with find(1), after emptying each cgroup: a process the
- * test started is killed; any other (this one, or one moved in by a wrong PID) is moved back to
- * where this process started, never killed. The shell tries again for up to 3 s while killed
- * processes finish exiting.
+ * tests started is killed; any other (this one, or one moved in by a wrong PID) is moved back to
+ * where this process started, never killed. Both are done again for up to 3 s, while killed
+ * processes finish exiting and processes still forking leave children behind.
  */
 async function removeTree(dir: string, own: string, mount: string): Promise<void> {
-  if (!existsSync(dir)) return
-  for (const procs of procsFiles(dir)) {
-    for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) {
-      try {
-        if (descendsFromUs(pid)) process.kill(pid, 'SIGKILL')
-        else writeFileSync(join(mount, own, 'cgroup.procs'), String(pid))
-      } catch {
-        // gone meanwhile
+  for (let round = 0; existsSync(dir); round++) {
+    for (const procs of procsFiles(dir)) {
+      for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) {
+        try {
+          if (startedByTests(pid)) process.kill(pid, 'SIGKILL')
+          else writeFileSync(join(mount, own, 'cgroup.procs'), String(pid))
+        } catch {
+          // gone meanwhile
+        }
       }
     }
+    const run = await execa('find', [dir, '-depth', '-type', 'd', '-delete'], { reject: false, stdin: 'ignore' })
+    if (!existsSync(dir)) return
+    if (round === 300) throw new Error(`test cleanup cannot remove the cgroup ${dir}: ${run.stderr}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
-  const script = 'for i in $(seq 300); do [ -e "$1" ] || exit 0; find "$1" -depth -type d -delete 2>/dev/null; sleep 0.01; done; [ ! -e "$1" ] || find "$1" -depth -type d -delete'
-  const run = await execa('sh', ['-c', script, 'sh', dir], { reject: false, stdin: 'ignore' })
-  if (run.exitCode !== 0) throw new Error(`test cleanup cannot remove the cgroup ${dir}: ${run.stderr}`)
 }
 
 /**
