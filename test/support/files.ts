@@ -23,9 +23,20 @@ const cleanUp = async () => {
 if (process.env.VITEST) (await import('vitest')).afterEach(cleanUp)
 else process.once('beforeExit', cleanUp)
 
+// Code under test that failed its test can still be writing when the test's clean-up runs (an
+// unpack the pull no longer waits for, say) and make a removed directory again: every temp
+// directory goes once more after the file's tests, and as the process exits.
+const made = new Set<string>()
+const sweep = () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+}
+if (process.env.VITEST) (await import('vitest')).afterAll(sweep)
+process.once('exit', sweep)
+
 /** A fresh directory under /tmp, removed after the test. */
 export function tempDir(prefix = 'minidocker-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
+  made.add(dir)
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
   return dir
 }
