@@ -151,7 +151,9 @@ function splitLines(bytes: Buffer): { line: Buffer; start: number; end: number }
  */
 export function searchPath(file: string, env: string[]): string[] {
   if (file.includes('/')) return [file]
-  const path = env.find((v) => v.startsWith('PATH='))?.slice('PATH='.length) ?? ''
+  // runc 1.1 sets each of process.env in its own environment in turn (os.Setenv), and LookPath
+  // reads PATH from there: of a key named twice, the last one counts.
+  const path = env.findLast((v) => v.startsWith('PATH='))?.slice('PATH='.length) ?? ''
   if (path === '') return []
   // An empty entry means "." to execvp(3) and to Go's LookPath; a relative one is relative to
   // the working directory. They stay in their place: what is found there ends runc's search.
@@ -174,8 +176,9 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
     if (searching && !candidate.startsWith('/')) {
       // Go's LookPath stops at the first executable file, wherever it is, and refuses one found
       // relative to the working directory (ErrDot) rather than look further. Only a look at the
-      // file decides, never an exec: the helper's working directory, as the helper sees it.
-      if (executableFile(`/proc/${helper.serving}/cwd/${candidate}`)) throw refusal(`exec: "${file}": cannot run executable found relative to current directory`)
+      // file decides, never an exec, and the helper is the one to find it: a symlink to an
+      // absolute path means the container's root, which a path Node follows would not.
+      if (await executableFile(helper, candidate)) throw refusal(`exec: "${file}": cannot run executable found relative to current directory`)
       continue
     }
     try {
@@ -205,13 +208,23 @@ const execFailed = (path: string, error: SyscallError) => {
   return refusal(`exec ${path}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`)
 }
 
-/** Go's findExecutable: a file that is not a directory and has an x bit. */
-function executableFile(path: string): boolean {
+/**
+ * Go's findExecutable: a file that is not a directory and has an x bit, as the helper finds it
+ * (its root, its working directory, its symlinks); Node looks at the inode the helper opened.
+ */
+async function executableFile(helper: Helper, path: string): Promise<boolean> {
+  let fd: number
   try {
-    const stat = statSync(path)
+    fd = await helper.openAt('cwd', path, ['path'])
+  } catch (error) {
+    if (error instanceof SyscallError) return false
+    throw error
+  }
+  try {
+    const stat = statSync(`/proc/${helper.serving}/fd/${fd}`)
     return !stat.isDirectory() && (stat.mode & 0o111) !== 0
-  } catch {
-    return false
+  } finally {
+    await helper.closeFd(fd)
   }
 }
 

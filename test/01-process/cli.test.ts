@@ -111,7 +111,14 @@ const shown = (text: string | Buffer) => JSON.stringify(String(text))
 
 /** buildEnv and the real docker run, on the same --env-file files, flags and client environment. */
 async function sameEnv(files: string[], flags: string[], clientEnv: Record<string, string | undefined>, question: string) {
-  const got = buildEnv(flags, clientEnv, files)
+  const got = (() => {
+    try {
+      return buildEnv(flags, clientEnv, files)
+    } catch (error) {
+      if (!(error instanceof ContainerError)) throw error
+      return [`(refused: ${error.message})`]
+    }
+  })()
   expect(sorted(got), question).toEqual(await dockerEnv(flags, clientEnv, files))
 }
 
@@ -162,6 +169,13 @@ describe('buildEnv with --env-file', () => {
   it('a byte order mark and a carriage return in the middle of a file', async () => {
     const text = Buffer.concat([Buffer.from('A=1\n'), Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('B=2\nC=x\ry\n')])
     await sameEnv(envFiles(text), [], {}, `--env-file ${shown(text)}: a byte order mark on the second line, and a "\\r" inside one: which does the docker CLI take away? (pkg/kvfile; Go's unicode.IsSpace, which is not JavaScript's \\s)`)
+  })
+
+  it('lines that begin, or whose names hold, characters other than a space or a tab', async () => {
+    // Code points Unicode counts as white space, one language's and not the other's among them.
+    const text = '\u0085NEL=1\n\u00a0\u2003NBSP=2\nIN\u00a0NAME=3\n\u3000IDEO=4\n\u000bVT=5\n'
+    const escaped = JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    await sameEnv(envFiles(text), [], {}, `--env-file ${escaped}: which of these characters does the docker CLI take from the start of a line, and which may a name hold? Is the CLI's idea of white space your language's? (Go's unicode.IsSpace; pkg/kvfile)`)
   })
 
   it('a flag -e C=flag on the command line before two files that set A, B and C', async () => {

@@ -1,5 +1,5 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
 import { ContainerError } from '../../lib/errors.ts'
@@ -10,6 +10,9 @@ import { startHelper } from '../support/helper.ts'
 import { captureFile, tempDir } from '../support/files.ts'
 import { PROBE_PATH, probeValue } from '../support/probe.ts'
 import { docker } from '../support/realdocker.ts'
+import { probeBundle } from '../support/runtime.ts'
+import { testCgroupPath } from '../support/cgroups.ts'
+import { execa } from 'execa'
 
 const proc = (args: string[], extra: Partial<Process> = {}): Process => ({
   args,
@@ -78,6 +81,26 @@ describe('exitCode', () => {
 describe('searchPath', () => {
   it('tool, with PATH=/first:/second/bin in the container\'s env', () => {
     expect(searchPath('tool', ['A=1', 'PATH=/first:/second/bin']), 'tool, with PATH=/first:/second/bin in env: which files does execvp(3) try, in which order? ("Finding the command")').toEqual(['/first/tool', '/second/bin/tool'])
+  })
+
+  it('tool, with an env that names PATH twice, beside the real runc', async () => {
+    // No docker run can send runc such an env (dockerd's merge keeps one of each key), but a
+    // config.json can: the bundle runc runs below is one, with the program in one directory only.
+    const env = ['PATH=/one', 'A=1', 'PATH=/two']
+    const dir = tempDir()
+    probeBundle(dir, [], (spec) => {
+      spec.process!.args = ['tool', 'out:ran']
+      spec.process!.env = env
+      spec.linux!.cgroupsPath = testCgroupPath()
+    })
+    mkdirSync(join(dir, 'rootfs', 'two'))
+    copyFileSync(join(dir, 'rootfs', 'bin', 'probe'), join(dir, 'rootfs', 'two', 'tool'))
+    const [state, id] = [tempDir(), `minidocker-test-${basename(dir)}`]
+    const runc = await execa('runc', ['--root', state, 'run', '--bundle', dir, id], { reject: false, stdin: 'ignore', timeout: 30_000 })
+      .finally(() => execa('runc', ['--root', state, 'delete', '--force', id], { reject: false, stdin: 'ignore' }))
+    const ran = runc.exitCode === 0 && runc.stdout === 'ran'
+    const searched = ran ? '/two/tool' : '/one/tool'
+    expect(searchPath('tool', env), `runc ${ran ? 'found tool and ran it' : `said: ${runc.stderr.split('\n').at(-1)}`} (only one of the two directories holds it), with the env ${JSON.stringify(env)} in config.json: which of the two PATHs did its search read? (how runc 1.1 loads process.env into its own environment, and os.Getenv; "Finding the command")`).toEqual([searched])
   })
 
   it('ls, with no PATH in the container\'s env', () => {
@@ -330,6 +353,32 @@ describe('runProcess', () => {
     const real = await docker(['run', '-v', `${root}:/r:ro`, '-w', '/r', '-e', 'PATH=:bin:/nonexistent', 'probe', 'my-probe', 'out:ran'])
     expect(out.read(), `my-probe ran (${error?.message ?? 'no error'}), where docker run says: ${real.stderr.split('\n')[0]}. What does each entry of PATH=:bin:/nonexistent name, and which file did you try? (execvp(3); Go's exec.LookPath; "Finding the command")`).toBe(real.stdout)
     expect(error, 'my-probe is in no directory of the PATH that runc searches: expected a ContainerError').toBeInstanceOf(ContainerError)
+  })
+
+  it('commands that are symlinks to absolute paths, in a root of their own', async () => {
+    // A root laid out as the witness's container sees it: /b and /r hold symlinks, and /IMG (a
+    // directory only the container has) holds the program one of them points at.
+    const root = tempDir()
+    const img = `/${basename(root)}-img`
+    for (const dir of ['b', 'r', img.slice(1)]) mkdirSync(join(root, dir))
+    copyFileSync(PROBE_PATH, join(root, img, 'probe'))
+    copyFileSync(PROBE_PATH, join(root, 'b', 'other'))
+    symlinkSync(`${img}/probe`, join(root, 'b', 'tool'))
+    symlinkSync(`${img}/probe`, join(root, 'r', 'tool'))
+    symlinkSync('/usr/bin/true', join(root, 'r', 'other'))
+    const mounts = ['-v', `${join(root, 'b')}:/b:ro`, '-v', `${join(root, 'r')}:/r:ro`, '-v', `${PROBE_PATH}:${img}/probe:ro`]
+    const runs: [string, string, string][] = [['tool', 'PATH=/b', '/'], ['/b/tool', 'PATH=/b', '/'], ['tool', 'PATH=:/b', '/r'], ['other', 'PATH=:/b', '/r']]
+    for (const [command, path, cwd] of runs) {
+      const out = captureFile('stdout')
+      const error = await caught(() => runProcess(proc([command, 'out:ran'], { env: [path], cwd }), { stdout: out.fd, stderr: 'ignore' }, inRoot(root)))
+      const real = await docker(['run', ...mounts, '-w', cwd, '-e', path, 'probe', command, 'out:ran'])
+      // runc's own words, out of what dockerd and containerd wrapped around them
+      const words = real.stderr.split('\n')[0]!.replace(/^.*unable to start container process: (.*?)(: unknown)?$/, '$1')
+      const said = real.code === 0 ? `ran it (${JSON.stringify(real.stdout)})` : `said: ${words}`
+      const mine = error ? `said: ${error.message}` : `ran it (${JSON.stringify(out.read().trim())})`
+      const layout = `/b/tool and /r/tool -> ${img}/probe, a directory only the container has; /b/other is a program; /r/other -> /usr/bin/true, which only the host has`
+      expect(mine, `${command} with ${path} in ${cwd} (${layout}): docker run ${said}, and yours ${mine}. When you look at a file the search found, against whose "/" does the kernel resolve a symlink to an absolute path, and who should be doing the looking? (path_resolution(7); "Finding the command")`).toBe(said)
+    }
   })
 
   it('a prepare step that chroots the helper', async () => {
