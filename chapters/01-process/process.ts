@@ -107,7 +107,8 @@ export function readEnvFile(file: string, hostEnv: Record<string, string | undef
 export function searchPath(file: string, env: string[]): string[] {
   // TODO(01): whose PATH, and what is a command name?
   //   1. The process runs with `env`, not with this Node process's environment: the PATH to
-  //      search is the container's, even when the host has one that would work.
+  //      search is the container's, even when the host has one that would work. `env` comes
+  //      from a config.json, which may say anything twice: search the PATH runc would.
   //   2. Some commands name a file, others are names to look up: execvp(3) tells them apart
   //      from the text alone (think of "sh", "/bin/sh" and "./run.sh"). A PATH may hold
   //      entries that are empty or relative: what do they name, where does runc's search stop,
@@ -133,8 +134,9 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
   //      that depend on whether the name was searched or given as a path? Whatever file runs,
   //      what must the program see as its own name (argv[0])?
   //   2. runc looks at a file before it runs it; the helper only runs. Where the two must
-  //      agree, how do you look without running (the Helper class: what of the helper can
-  //      Node see)? And once runc has found a file, what is an exec of it that fails?
+  //      agree, how do you look without running, at the very file the container would get
+  //      (an image's files are often symlinks)? And once runc has found a file, what is an
+  //      exec of it that fails?
   //   3. The exit code is Docker's reading of runc's message (dockerExitCode), not a choice
   //      of yours.
   //   4. Where to look: execve(2) ERRORS, helper.exec's @throws, Go's exec.LookPath, runc's
