@@ -40,7 +40,7 @@ export async function downloadBlob(
   //      goes on (moby's layerDescriptor.Download in daemon/internal/distribution/pull_v2.go, and the loop
   //      around it in xfer/download.go's makeDownloadFunc). What do you still have at that moment, and
   //      where? What can the next request ask for, and what may its answer turn out to be? Which failures
-  //      are worth another request, and when does a download give up?
+  //      are worth another request (moby's retryOnError), and when does a download give up?
   throw new NotImplementedError('07-registry', 'downloadBlob')
 }
 // #endregion downloadBlob

@@ -34,13 +34,13 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   //   pullManifestList and pullSchema2).
   //   1. Fetch what the reference names. A 401 or a 404 must read as Docker's messages do: what in
   //      lib/registry-client.ts gives them?
-  //   2. An index or a manifest list is not an image yet: this platform's entry names the manifest to fetch next.
-  //      Which entry is this platform's, when several could run here (the chapter's "Choosing a platform";
-  //      moby's filterManifests, containerd's platforms.Only)? None fitting is Docker's "no matching manifest
-  //      for OS/ARCH in the manifest list entries", and what the index does offer.
-  //      That entry comes from the registry too: a "digest" of `latest` would turn a pull by digest
-  //      into a pull by tag. What must the entry's digest be before it goes into a URL, and what
-  //      must the manifest you get back agree with besides its digest?
+  //   2. An index or a manifest list is not an image yet: one of its entries names the manifest to fetch next.
+  //      Which one, when several could do (the chapter's "Choosing a platform"; moby's filterManifests,
+  //      containerd's platforms.Only)? Whoever pushed the index wrote its entries, their order and their
+  //      spelling. None fitting is Docker's "no matching manifest for OS/ARCH in the manifest list entries",
+  //      and what the index does offer.
+  //      The entry is the registry's word too, and it becomes a URL: what must hold of it first, and of
+  //      what comes back?
   //   3. Keep every manifest you fetch in the blob store; `top` is the first one, whose digest the pull reports.
   //   4. What you end with must be an image manifest; anything else is an Error naming its type.
   //   5. The pull can be cancelled while a registry takes its time to answer, and lib/registry-client.ts

@@ -39,7 +39,8 @@ export async function downloadBlob(
       let skip = 0
       try {
         const response = await request(session, path, { signal, headers })
-        if (!response.ok || !response.body) throw Object.assign(await registryError(response, what), { final: true })
+        // a refusal (4xx) stays a refusal however often it is asked; a server's failure (5xx) may pass (moby's retryOnError)
+        if (!response.ok || !response.body) throw Object.assign(await registryError(response, what), { final: response.status < 500 })
         if (stored > 0 && response.status !== 206) {
           // the whole blob again (a registry or proxy that ignores Range): its first bytes are stored already
           skip = stored
@@ -58,7 +59,7 @@ export async function downloadBlob(
         if (skip > 0) throw new Error(`${what}: the registry's whole answer was shorter than the ${stored} bytes already stored`)
         return
       } catch (error) {
-        // a cancel, or an answer that will not change by asking again (401, 404): no new request
+        // a cancel, or an answer that will not change by asking again (401, 404, 429): no new request
         if (signal?.aborted || (error as { final?: boolean }).final) throw error
         if (attempt >= MAX_DOWNLOAD_ATTEMPTS)
           throw new Error(`${what}: download failed after ${attempt} attempts, ${stored} of ${descriptor.size} bytes stored: ${(error as Error).message}`, { cause: error })

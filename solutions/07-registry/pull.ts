@@ -61,6 +61,8 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
     // the platforms this machine runs, best first (containerd's platforms.Only): their order decides, not the index's
     const runs = compatiblePlatforms(platform)
     const rank = ({ platform: p }: Descriptor): number => {
+      // an entry that names no platform at all may be anything: it fits, after every entry that names one (moby's filterManifests)
+      if (p === undefined || p === null) return runs.length
       if (typeof p?.os !== 'string' || typeof p.architecture !== 'string') return -1
       const have = normalizePlatform(p)
       return runs.findIndex((want) => want.os === have.os && want.architecture === have.architecture && want.variant === have.variant)

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { downloadBlob } from '#ch/07-registry/download.ts'
 import { resolveManifest } from '#ch/07-registry/pull.ts'
-import { hostPlatform } from '../../lib/platform.ts'
+import { compatiblePlatforms, formatPlatform, hostPlatform, normalizePlatform } from '../../lib/platform.ts'
 import { parseReference } from '../../lib/reference.ts'
 import type { Descriptor, Session } from '../../lib/registry.ts'
 import { caught } from '../support/errors.ts'
@@ -17,19 +17,48 @@ import { tempDir } from '../support/files.ts'
 import { buildImage, OCI, sha256 } from '../support/images.ts'
 
 let server: Server
-/** indexes, by tag: their entries' platforms in the order they list them (unknown/unknown: BuildKit's attestations) */
+/**
+ * indexes, by tag: their entries' platforms in the order they list them (unknown/unknown: BuildKit's
+ * attestations), each spelled as some pusher wrote it. Each is served as listed and, under
+ * "<tag>-reversed", in the other order.
+ */
 const CHOICES: Record<string, string[]> = {
   // busybox's order on the Hub
   'like-busybox': ['unknown/unknown', 'linux/amd64', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm64/v8', 'linux/386', 'linux/s390x'],
-  // a build for newer x86-64 CPUs listed before the one for every amd64 machine
+  // a build for newer x86-64 CPUs beside the one for every amd64 machine
   'amd64-levels': ['linux/amd64/v3', 'linux/arm64/v8', 'linux/amd64'],
   'no-amd64': ['linux/arm64/v8', 'linux/386'],
+  // indexes written by other tools than BuildKit: architectures as uname -m says them, variants left out
+  'bare-arm': ['linux/arm/v5', 'linux/arm'],
+  'bare-arm64': ['linux/arm/v7', 'linux/arm64'],
+  'uname-spelling': ['linux/386', 'linux/x86_64'],
+  'armhf': ['linux/armhf', 'linux/arm/v6'],
+  // two entries for one platform (a pusher that appended a rebuild)
+  'twice': ['linux/arm64/v8', 'linux/amd64', 'linux/amd64', 'linux/386'],
+  // entries without the optional platform field, beside others
+  'unplatformed': ['(no platform)', 'linux/arm64/v8'],
+  'partly-unplatformed': ['(no platform)', 'linux/amd64', 'linux/386', '(no platform)'],
 }
+/** what each index is pulled for: its tag and the platform asked for */
+const ASKED: [string, string][] = [
+  ['like-busybox', 'linux/arm'],
+  ['amd64-levels', 'linux/amd64'],
+  ['no-amd64', 'linux/amd64'],
+  ['bare-arm', 'linux/arm'],
+  ['bare-arm64', 'linux/arm64/v8'],
+  ['uname-spelling', 'linux/amd64'],
+  ['armhf', 'linux/arm/v6'],
+  ['twice', 'linux/amd64'],
+  ['unplatformed', 'linux/amd64'],
+  ['partly-unplatformed', 'linux/amd64'],
+]
 let session: Session
 const blobRequests: string[] = []
 /** the size the wrong-size index gives its entry */
 let entrySize = 0
 const manifests = new Map<string, { type: string; body: Buffer }>()
+/** the config digest that tells entry `i` of index `tag` apart */
+const configFor = (tag: string, i: number) => sha256(`${tag}#${i}`)
 
 beforeAll(async () => {
   const image = await buildImage([[{ name: 'a', content: 'a' }]])
@@ -42,15 +71,18 @@ beforeAll(async () => {
   manifests.set('path-as-digest', index({ digest: 'sha256:../../../etc/passwd', size: 10 }))
   entrySize = image.manifest.size + 1000
   manifests.set('wrong-size', index({ digest: image.manifest.digest, size: entrySize }))
-  // indexes shaped like the Hub's: one small manifest per platform, told apart by its config's digest
+  // indexes shaped like the Hub's: one small manifest per entry, told apart by its config's digest
   for (const [tag, platforms] of Object.entries(CHOICES)) {
-    const entries = platforms.map((text) => {
+    const entries = platforms.map((text, i) => {
       const [os, architecture, variant] = text.split('/')
-      const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI.manifest, config: { mediaType: OCI.config, digest: sha256(text), size: text.length }, layers: [] }))
+      const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI.manifest, config: { mediaType: OCI.config, digest: configFor(tag, i), size: 1 }, layers: [] }))
       manifests.set(sha256(body), { type: OCI.manifest, body })
-      return { mediaType: OCI.manifest, digest: sha256(body), size: body.length, platform: { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) } }
+      const entry = { mediaType: OCI.manifest, digest: sha256(body), size: body.length }
+      return text === '(no platform)' ? entry : { ...entry, platform: { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) } }
     })
-    manifests.set(tag, { type: OCI.index, body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI.index, manifests: entries })) })
+    const serve = (name: string, listed: object[]) => manifests.set(name, { type: OCI.index, body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI.index, manifests: listed })) })
+    serve(tag, entries)
+    serve(`${tag}-reversed`, [...entries].reverse())
   }
   server = createServer((req, res) => {
     const url = req.url ?? ''
@@ -103,21 +135,46 @@ describe('an index entry', () => {
 })
 
 describe('an index, and the entry for a platform', () => {
-  const cases = [
-    ['like-busybox', 'linux/arm', 'linux/arm/v7', 'the index lists linux/arm/v5, linux/arm/v6 and linux/arm/v7, in that order, and docker pull --platform linux/arm takes another than yours. Which arm does a machine that says linux/arm run best, and which order decides: the index\'s, or the machine\'s?'],
-    ['amd64-levels', 'linux/amd64', 'linux/amd64', 'the index lists linux/amd64/v3 before linux/amd64. Can every machine that asks for linux/amd64 run what your pull took?'],
-    ['no-amd64', 'linux/amd64', 'linux/386', 'the index has no linux/amd64 entry, and docker pull on an amd64 machine still pulls one of its entries. Which of them can an amd64 machine run?'],
-  ] as const
-  for (const [tag, wanted, right, question] of cases) {
-    it(`${wanted} from ${CHOICES[tag]!.join(', ')}`, async () => {
-      const [os, architecture] = wanted.split('/')
-      const ref = parseReference(`127.0.0.1:5000/evil:${tag}`)
-      let taken: string | undefined
-      const error = await caught(async () => {
-        taken = (await resolveManifest(session, ref, tempDir(), { os: os!, architecture: architecture! })).manifest.config.digest
-      })
-      const chosen = CHOICES[tag]!.find((text) => sha256(text) === taken)
-      expect(error === undefined && chosen === right, `asked for ${wanted}, your resolveManifest ${error ? `failed with ${error.message}` : `took ${chosen}`}: ${question} (see "Choosing a platform"; containerd's platforms.Only)`).toBe(true)
+  /** What a pull for `wanted` took from index `tag` served in `order`: the entry's place in CHOICES[tag], or its error. */
+  async function take(tag: string, order: '' | '-reversed', wanted: string): Promise<{ taken?: number; error?: Error }> {
+    const [os, architecture, variant] = wanted.split('/')
+    const ref = parseReference(`127.0.0.1:5000/evil:${tag}${order}`)
+    let digest: string | undefined
+    const error = await caught(async () => {
+      digest = (await resolveManifest(session, ref, tempDir(), { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) })).manifest.config.digest
+    })
+    const taken = CHOICES[tag]!.findIndex((_, i) => configFor(tag, i) === digest)
+    return error ? { error } : { taken }
+  }
+  /** Where each entry of `tag` stands among what a `wanted` machine runs, best first, as the given lib/platform.ts lists it (-1: it does not run it), an entry that says nothing after all of them, as moby's filterManifests sorts it. */
+  function places(tag: string, wanted: string): number[] {
+    const [os, architecture, variant] = wanted.split('/')
+    const runs = compatiblePlatforms({ os: os!, architecture: architecture!, ...(variant ? { variant } : {}) }).map(formatPlatform)
+    return CHOICES[tag]!.map((text) => {
+      if (text === '(no platform)') return runs.length
+      const [eos, earch, evariant] = text.split('/')
+      return runs.indexOf(formatPlatform(normalizePlatform({ os: eos!, architecture: earch!, ...(evariant ? { variant: evariant } : {}) })))
+    })
+  }
+  for (const [tag, wanted] of ASKED) {
+    const listed = CHOICES[tag]!
+    it(`${wanted} from ${listed.join(', ')}`, async () => {
+      const place = places(tag, wanted)
+      const best = Math.min(...place.filter((p) => p >= 0))
+      const what = (r: { taken?: number; error?: Error }) => (r.error ? `failed with ${r.error.message}` : `took entry ${r.taken! + 1} of ${listed.length}, ${listed[r.taken!]}`)
+      for (const order of ['', '-reversed'] as const) {
+        const result = await take(tag, order, wanted)
+        const shown = order ? [...listed].reverse() : listed
+        const where = `asked for ${wanted} from an index listing ${shown.join(', ')}, your resolveManifest ${what(result)}`
+        if (result.error || result.taken === undefined || result.taken < 0) expect.fail(`${where}. Which of these entries may a ${wanted} machine take, however each is spelled, and what does an entry that says nothing fit? (see "Choosing a platform"; moby's filterManifests, and what containerd's platforms.Only does to the entry its Match is given)`)
+        const taken = result.taken
+        expect(place[taken]! >= 0, `${where}: can a ${wanted} machine run that? How do containerd's platforms spell each entry, and what does an entry without a variant stand for? (see "Choosing a platform")`).toBe(true)
+        const other = await take(tag, order ? '' : '-reversed', wanted)
+        if (other.taken !== undefined && other.taken >= 0 && place[other.taken] !== place[taken]) expect.fail(`${where}, and from the same entries in the other order it ${what(other)}: who wrote that order, and what should decide instead? (see "Choosing a platform"; moby's filterManifests)`)
+        expect(place[taken], `${where}: a ${wanted} machine runs more than one of these. Which does it run best, and which order says so? (see "Choosing a platform"; containerd's platforms.Only)`).toBe(best)
+        const ties = shown.map((_, i) => (order ? listed.length - 1 - i : i)).filter((i) => place[i] === best)
+        expect(taken, `${where}: the index lists that platform more than once. Which of its entries does docker pull take, and what in moby's filterManifests (the sort it uses) decides it?`).toBe(ties[0])
+      }
     })
   }
 })

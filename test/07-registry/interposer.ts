@@ -3,7 +3,7 @@
  * a broken mirror or a slow link would: it holds a blob's answer open half-sent until the
  * client gives up, or until the test releases it, flips a byte of a blob, answers a manifest
  * with other bytes or another Content-Type, orders blob answers, breaks a blob's answers off
- * after so many bytes, and counts the blob requests, their ranges, the bytes sent and how many
+ * after so many bytes, answers a blob with a registry's error, and counts the blob requests, their ranges, the bytes sent and how many
  * of them are open at once.
  */
 import { createServer, type ServerResponse } from 'node:http'
@@ -34,6 +34,8 @@ export interface Faults {
   drop?: Record<string, { after: number; times?: number }>
   /** blob digests whose requests reach the registry with only their Accept and Authorization headers */
   ignoreRange?: string[]
+  /** blob digest → its answers (the first `times` of them, or all) are this error instead, a registry's JSON error body with `code` */
+  fail?: Record<string, { status: number; code: string; times?: number; headers?: Record<string, string> }>
 }
 
 export interface Interposer {
@@ -77,6 +79,8 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
   }
   /** blob digest → how many of its answers were broken off */
   const drops = new Map<string, number>()
+  /** blob digest → how many of its answers were an error */
+  const failed = new Map<string, number>()
   const sentWhole = gates()
   const released = gates()
   const state: Interposer = { host: '', maxBlobsInFlight: 0, blobRequests: [], blobRanges: [], bytesSent: {}, requests: [], abandoned: [], release: (digest) => released(digest).resolve(), sent: (path) => sentWhole(path).promise, stop: async () => {} }
@@ -102,6 +106,13 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
 
   async function answer(path: string, headers: Record<string, string | string[] | undefined>, res: ServerResponse, blob?: string): Promise<void> {
     if (faults.holdPaths?.includes(path)) await released(path).promise
+    const fail = blob ? faults.fail?.[blob] : undefined
+    if (blob && fail && (fail.times === undefined || (failed.get(blob) ?? 0) < fail.times)) {
+      failed.set(blob, (failed.get(blob) ?? 0) + 1)
+      const body = JSON.stringify({ errors: [{ code: fail.code, message: fail.code.toLowerCase().replace(/_/g, ' '), detail: blob }] })
+      res.writeHead(fail.status, { 'content-type': 'application/json', ...fail.headers }).end(body)
+      return
+    }
     const forwarded = ['accept', 'authorization', ...(blob && faults.ignoreRange?.includes(blob) ? [] : ['range'])]
     const upstream = await fetch(`${registry.url}${path}`, {
       headers: Object.fromEntries(forwarded.flatMap((h) => (typeof headers[h] === 'string' ? [[h, headers[h]]] : []))),

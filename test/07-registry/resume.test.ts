@@ -2,7 +2,8 @@
  * A link that breaks off. The tests' server between the pull and the real registry closes a
  * layer's answer after so many bytes, and counts what it is asked for and what it sends: a
  * link that drops each answer part-way, a proxy that answers a request for the rest with the
- * whole blob, and a link that never lets the layer through.
+ * whole blob, and a link that never lets the layer through. And a registry that answers a
+ * layer's request with an error: one that passes, and ones that asking again will not change.
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -69,6 +70,35 @@ describeKernel('a link that breaks off', () => {
         : `the first answer for the ${layer.size}-byte layer broke off after ${half} bytes; to your next request this proxy answered 200 and the whole blob, as some proxies and mirrors do, and docker pull still completes the layer. Your pull failed with ${described(error)}: what did it make of that answer's bytes, and what do its status and headers say they are?`,
     ).toBeUndefined()
     expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
+  })
+
+  it('a layer answered 503 Service Unavailable twice, then served', async () => {
+    const layer = image.layers[0]!
+    const proxy = await interpose(registry, { fail: { [layer.digest]: { status: 503, code: 'UNAVAILABLE', times: 2, headers: { 'retry-after': '0' } } } })
+    const root = tempDir('minidocker-store-')
+    const error = await caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
+    expect(
+      error,
+      `the registry answered the first two requests for the layer 503 Service Unavailable (a registry restarting, a load balancer whose backend is not up yet), then served it, and docker pull completes this layer. Your pull sent ${gets(proxy, layer.digest)} requests for it and failed with ${described(error)}: which answers are worth asking again? (see "Downloading, verified while streaming"; moby's retryOnError, and what distribution's client makes of a status it did not expect)`,
+    ).toBeUndefined()
+    expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
+  })
+
+  it('a layer the registry refuses: 404 BLOB_UNKNOWN, 401 UNAUTHORIZED, 429 TOOMANYREQUESTS', async () => {
+    const layer = image.layers[0]!
+    for (const [status, code] of [[404, 'BLOB_UNKNOWN'], [401, 'UNAUTHORIZED'], [429, 'TOOMANYREQUESTS']] as const) {
+      const proxy = await interpose(registry, { fail: { [layer.digest]: { status, code } } })
+      const root = tempDir('minidocker-store-')
+      const error = await caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
+      const requests = gets(proxy, layer.digest)
+      expect(error, `the registry answered every request for the layer ${status} ${code}, and your pull succeeded`).toBeDefined()
+      expect(
+        requests,
+        `the registry answered the request for the layer ${status} ${code}, and your pull asked for it ${requests} times before it failed with ${described(error)}. Will another request change that answer, and what does each one cost where the registry counts them? Which answers does dockerd ask again after, and which end the download at once? (see "Downloading, verified while streaming"; moby's retryOnError)`,
+      ).toBe(1)
+      expect(error.message, `the pull failed with ${described(error)}: which blob did the registry refuse, and with what? The user needs its digest`).toContain(layer.digest)
+      expect(allLayers(root), 'no layer may be registered from a failed pull').toEqual([])
+    }
   })
 
   it('every answer of a layer broken off after 4 KiB, however often it is asked for', async () => {
