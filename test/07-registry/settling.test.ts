@@ -96,3 +96,36 @@ describe('a slot handed to a waiter that is leaving', () => {
     }
   })
 })
+
+describe('a caller that arrives as a slot comes free', () => {
+  it('a new caller in the turn the only slot is given back, while two wait', async () => {
+    for (let depth = 0; depth < 8; depth++) {
+      const slots = new Slots(1)
+      const started: string[] = []
+      let running = 0
+      let most = 0
+      /** a job that records its start and holds its slot for a few turns */
+      const job = (name: string) => async () => {
+        started.push(name)
+        most = Math.max(most, ++running)
+        await turns(2)
+        running--
+      }
+      let end: (() => void) | undefined
+      const holder = slots.run(new AbortController().signal, () => new Promise<void>((resolve) => (end = resolve)))
+      const waiters = ['first waiter', 'second waiter'].map((name) => slots.run(new AbortController().signal, job(name), () => {}))
+      for (let i = 0; i < 5 && !end; i++) await Promise.race([holder, turns(1)])
+      if (!end) expect.fail('the first job, with a free slot, never started')
+      let late: Promise<void> = Promise.resolve()
+      end()
+      later(depth, () => void (late = slots.run(new AbortController().signal, job('newcomer'), () => {})))
+      await holder
+      await Promise.all(waiters)
+      await turns(1)
+      await late
+      const where = `a Slots(1) whose one job ended while two callers waited, and a third called run() ${depth} promise callback(s) later`
+      expect(most, `${where}: ${most} jobs ran at once. Whose was the slot that came free, and what did the caller that arrived see of it? (see "One limit for the daemon")`).toBe(1)
+      expect(started, `${where}: the jobs started in the order ${started.join(', ')}. Two had asked before the slot came free; could the third start before all of them? (see "One limit for the daemon"; moby's transferManager and its waitingTransfers)`).toEqual(['first waiter', 'second waiter', 'newcomer'])
+    }
+  })
+})
