@@ -1,7 +1,9 @@
 /**
  * A registry decides what it sends; the client decides how much it reads. These tests answer
  * from a small HTTP server on the loopback interface that lies: a layer descriptor without a
- * size, an index whose "digest" is a tag. (The manifest far bigger than any manifest is
+ * size, an index whose "digest" is a tag. And it serves indexes as other tools write them, each
+ * in its order and in the reverse one: the entry a pull takes is judged from what was served,
+ * by the given lib/platform.ts. (The manifest far bigger than any manifest is
  * test/lib/registry-manifest.test.ts's: fetchManifest is given.)
  */
 import { createServer, type Server } from 'node:http'
