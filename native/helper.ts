@@ -319,8 +319,8 @@ export class Helper {
 
   /**
    * sethostname(2) with `name`.
-   * @param name at most 64 bytes
-   * @throws EINVAL when the name is longer than 64 bytes.
+   * @param name the new hostname
+   * @throws EINVAL when the name is longer than sethostname(2) takes.
    * @throws EPERM without CAP_SYS_ADMIN.
    */
   sethostname(name: string): Promise<unknown> {

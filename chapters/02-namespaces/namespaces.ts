@@ -20,15 +20,18 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 /**
  * The namespace types to create for `spec`, as linux.namespaces asks for them, in its order.
  * An entry with a `path` asks to join an existing namespace instead (setns: joinNamespaces),
- * and is not one of them. The path field is read as runc reads it.
+ * and is not one of them. The path field is read as runc reads it. A list runc would refuse is
+ * refused with a ContainerError (125) naming the entry.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
   // TODO(02): what config.json's linux.namespaces asks to create.
   //   1. An entry either makes a new namespace or joins an existing one: which field tells them
   //      apart, and what does runc make of that field when it is an empty string?
-  //   2. What if a type is listed twice? (unshare(2)'s flags)
+  //   2. config.json is JSON written by someone else: what may its list hold that a
+  //      NamespaceType does not promise, and what does runc make of it? Who would find out
+  //      otherwise, and what would the helper have done by then?
   //   The runtime spec's config-linux.md, "Namespaces"; runc's configs/namespaces_linux.go and
-  //   configs/validate/validator.go; "Which namespaces" in the chapter text.
+  //   specconv/spec_linux.go; "Which namespaces" in the chapter text.
   throw new NotImplementedError('02-namespaces', 'namespacesToCreate')
 }
 // #endregion namespacesToCreate
@@ -71,50 +74,36 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
 }
 // #endregion joinNamespaces
 
-// #region setHostname
-/**
- * The container's hostname is the one its spec asks for, and no other UTS namespace's changes:
- * a spec whose hostname has no UTS namespace of the container's own to land in (`own` holds
- * the namespaces enterNamespaces made or joined) is refused with a ContainerError (125), as runc
- * refuses it, with every hostname as it was.
- */
-export async function setHostname(helper: Helper, spec: Spec, own: NamespaceType[]): Promise<void> {
-  // TODO(02): the hostname, and only where it is the container's own.
-  //   1. Whose hostname does sethostname(2) change? (uts_namespaces(7); "The hostname")
-  //   2. If the call would rename something that is not the container's, when must you find
-  //      out: can an error thrown after the call still undo it?
-  //   3. Which values of spec.hostname ask for nothing at all? (runc's standard_init_linux.go)
-  //   runc's validator.go refuses the same spec ("unable to set hostname without a private
-  //   UTS namespace").
-  throw new NotImplementedError('02-namespaces', 'setHostname')
-}
-// #endregion setHostname
-
 // #region enterNamespaces
 /**
  * Put the container's process into the namespaces `spec` asks for, those it names by path and
- * those to create, and return its PID on the host. When this returns, whatever the namespaces,
- * helper requests go to that process, and the helper's own process is its relay: it stays
- * outside and exits the way the container's process exits. The container's process never
- * outlives the relay: if the relay dies, at any moment, it dies too, and if the relay is
- * already gone when this would return, no container process is left and a ContainerError
- * (125) is thrown. `enterUser`, when given, makes chapter 13's new user namespace: the
- * container is then in every namespace the spec names by path, and every namespace it creates
- * is owned by that user namespace. Nothing is mounted here: the mount namespace, new or
- * joined, is chapter 03's to fill.
+ * those to create, give it `spec.hostname`, and return its PID on the host. When this returns,
+ * whatever the namespaces, helper requests go to that process, and the helper's own process is
+ * its relay: it stays outside and exits the way the container's process exits. The container's
+ * process never outlives the relay: if the relay dies, at any moment, it dies too, and if the
+ * relay is already gone when this would return, no container process is left and a
+ * ContainerError (125) is thrown. The hostname lands in a UTS namespace of the container's own
+ * (new or joined) and renames no other; a spec that cannot be given its hostname is refused
+ * with a ContainerError (125), as runc refuses it, with the helper as it started.
+ * `enterUser`, when given, makes chapter 13's new user namespace: the container is then in
+ * every namespace the spec names by path, and every namespace it creates is owned by that user
+ * namespace. Nothing is mounted here: the mount namespace, new or joined, is chapter 03's to fill.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: () => Promise<void>): Promise<number> {
-  // TODO(02): the container's namespaces, joined and new, a process born in all of them, and
-  //   a container that cannot outlive its relay. The order of the steps is the design work;
-  //   each question below constrains it, none of them is a step.
+  // TODO(02): the container's namespaces, joined and new, a process born in all of them, its
+  //   hostname, and a container that cannot outlive its relay. The order of the steps is the
+  //   design work; each question below constrains it, none of them is a step.
   //   1. What does each call do to its caller, and what to the children it makes afterwards?
   //      (unshare(2), setns(2), pid_namespaces(7))
   //   2. From the fork on, the relay can die between any two of your requests: what then ends
   //      the container's process, and how do you know it will? (prctl(2), fork(2),
   //      getppid(2); runc's standard_init_linux.go)
-  //   3. Where must the hostname land, and what may still fail after it?
-  //   "unshare, and why PID needs a fork", "Joining namespaces" and "The relay, and dying with
-  //   it" in the chapter text; unshare(1)'s --fork; runc's libcontainer/nsenter/nsexec.c.
+  //   3. Whose hostname does sethostname(2) change, which values of "hostname" ask for nothing
+  //      (runc's standard_init_linux.go), and which ones can it not take? Of every way the
+  //      hostname can fail, when can you know, and what has the helper done by then?
+  //      (uts_namespaces(7), sethostname(2); runc's validator.go)
+  //   "unshare, and why PID needs a fork", "Joining namespaces", "The relay, and dying with
+  //   it" and "The hostname" in the chapter text; unshare(1)'s --fork; runc's nsexec.c.
   throw new NotImplementedError('02-namespaces', 'enterNamespaces')
 }
 // #endregion enterNamespaces

@@ -19,12 +19,20 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 /**
  * The namespace types to create for `spec`, as linux.namespaces asks for them, in its order.
  * An entry with a `path` asks to join an existing namespace instead (setns: joinNamespaces),
- * and is not one of them. The path field is read as runc reads it.
+ * and is not one of them. The path field is read as runc reads it. A list runc would refuse is
+ * refused with a ContainerError (125) naming the entry.
  */
 export function namespacesToCreate(spec: Spec): NamespaceType[] {
-  const entries = spec.linux?.namespaces ?? []
-  return [...new Set(entries.filter((ns) => !ns.path).map((ns) => ns.type))]
+  const types = (spec.linux?.namespaces ?? []).filter((ns) => !ns.path).map((ns) => ns.type)
+  for (const [i, type] of types.entries()) {
+    if (!KNOWN.includes(type)) throw new ContainerError(`namespace "${type}" does not exist`, 125)
+    if (types.indexOf(type) !== i) throw new ContainerError(`malformed spec: the ${type} namespace is listed twice`, 125)
+  }
+  return types
 }
+
+/** The kinds of namespace a spec can name (the runtime spec's list, as the helper's unshare takes them). */
+const KNOWN: readonly string[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time']
 // #endregion namespacesToCreate
 
 // #region joinNamespaces
@@ -74,14 +82,17 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
 
 /**
  * Only the kernel tells the kind of a bind-mounted namespace, and only by a join: try every join
- * through the helper's fds in a helper that is thrown away, the mount namespace last (after it,
- * /proc/HELPER may name nothing).
+ * in a helper that is thrown away, as the helper will make them (in the spec's order, through
+ * the helper's fds). The rehearsal opens them all before its first join: after a mount join
+ * /proc/HELPER may name nothing, and after a user join the helper's fds are no longer its to open.
  */
 async function rehearse(held: { ns: { type: NamespaceType; path?: string }; at: string }[], refuse: (ns: { type: NamespaceType; path?: string }, why: string) => Error) {
-  const ordered = [...held.filter(({ ns }) => ns.type !== 'mount'), ...held.filter(({ ns }) => ns.type === 'mount')]
   const rehearsal = Helper.start({ stdout: 'ignore', stderr: 'ignore' })
   try {
-    for (const { ns, at } of ordered) await rehearsal.setns(at, ns.type).catch((e: SyscallError) => Promise.reject(e.code === 'EINVAL' ? refuse(ns, `it is not a ${ns.type} namespace`) : e))
+    const fds: number[] = []
+    for (const { at } of held) fds.push(await rehearsal.open(at))
+    for (const [i, { ns }] of held.entries())
+      await rehearsal.setnsFd(fds[i]!, ns.type).catch((e: SyscallError) => Promise.reject(e.code === 'EINVAL' || e.code === 'EPERM' ? refuse(ns, e.code === 'EINVAL' ? `it is not a ${ns.type} namespace` : 'it cannot be joined after the entries before it') : e))
   } finally {
     rehearsal.kill()
     await rehearsal.exited
@@ -94,38 +105,31 @@ function sameFile(a: string, b: string): boolean {
 }
 // #endregion joinNamespaces
 
-// #region setHostname
-/**
- * The container's hostname is the one its spec asks for, and no other UTS namespace's changes:
- * a spec whose hostname has no UTS namespace of the container's own to land in (`own` holds
- * the namespaces enterNamespaces made or joined) is refused with a ContainerError (125), as runc refuses it,
- * with every hostname as it was.
- */
-export async function setHostname(helper: Helper, spec: Spec, own: NamespaceType[]): Promise<void> {
-  if (!spec.hostname) return
-  if (!own.includes('uts'))
-    throw new ContainerError('unable to set hostname without a private UTS namespace', 125)
-  await helper.sethostname(spec.hostname)
-}
-// #endregion setHostname
-
 // #region enterNamespaces
 /**
  * Put the container's process into the namespaces `spec` asks for, those it names by path and
- * those to create, and return its PID on the host. When this returns, whatever the namespaces,
- * helper requests go to that process, and the helper's own process is its relay: it stays
- * outside and exits the way the container's process exits. The container's process never
- * outlives the relay: if the relay dies, at any moment, it dies too, and if the relay is
- * already gone when this would return, no container process is left and a ContainerError
- * (125) is thrown. `enterUser`, when given, makes chapter 13's new user namespace: the
- * container is then in every namespace the spec names by path, and every namespace it creates
- * is owned by that user namespace. Nothing is mounted here: the mount namespace, new or
- * joined, is chapter 03's to fill.
+ * those to create, give it `spec.hostname`, and return its PID on the host. When this returns,
+ * whatever the namespaces, helper requests go to that process, and the helper's own process is
+ * its relay: it stays outside and exits the way the container's process exits. The container's
+ * process never outlives the relay: if the relay dies, at any moment, it dies too, and if the
+ * relay is already gone when this would return, no container process is left and a
+ * ContainerError (125) is thrown. The hostname lands in a UTS namespace of the container's own
+ * (new or joined) and renames no other; a spec that cannot be given its hostname is refused
+ * with a ContainerError (125), as runc refuses it, with the helper as it started.
+ * `enterUser`, when given, makes chapter 13's new user namespace: the container is then in
+ * every namespace the spec names by path, and every namespace it creates is owned by that user
+ * namespace. Nothing is mounted here: the mount namespace, new or joined, is chapter 03's to fill.
  */
 export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: () => Promise<void>): Promise<number> {
-  const joined = await joinNamespaces(helper, spec)
-  await enterUser?.()
   const created = namespacesToCreate(spec)
+  // Everything the hostname could be refused for is known from the spec: refuse it before the helper changes.
+  const own = [...created, ...(spec.linux?.namespaces ?? []).filter((ns) => ns.path).map((ns) => ns.type)]
+  if (spec.hostname && !own.includes('uts'))
+    throw new ContainerError('unable to set hostname without a private UTS namespace', 125)
+  if (spec.hostname && Buffer.byteLength(spec.hostname) > HOST_NAME_MAX)
+    throw new ContainerError(`hostname ${JSON.stringify(spec.hostname)} is ${Buffer.byteLength(spec.hostname)} bytes, more than sethostname(2) takes (${HOST_NAME_MAX})`, 125)
+  await joinNamespaces(helper, spec)
+  await enterUser?.()
   await helper.unshare(created)
   // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
   const pid = await helper.fork()
@@ -136,9 +140,13 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     process.kill(pid, 'SIGKILL')
     throw new ContainerError(`the relay (PID ${helper.pid}) died before the container's process (PID ${pid}) could ask to die with it`, 125)
   }
-  await setHostname(helper, spec, [...joined, ...created])
+  // In the child, in the container's UTS namespace (new or joined), after the last check that could fail.
+  if (spec.hostname) await helper.sethostname(spec.hostname)
   return pid
 }
+
+/** The longest hostname a UTS namespace holds, in bytes (__NEW_UTS_LEN). */
+const HOST_NAME_MAX = 64
 
 /** The host PID of `pid`'s parent (getppid() inside a new PID namespace says only 0). */
 function parentOf(pid: number): number {

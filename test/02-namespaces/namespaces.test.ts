@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { runProcess } from '#ch/01-process/process.ts'
-import { enterNamespaces, joinNamespaces, namespacesToCreate, setHostname } from '#ch/02-namespaces/namespaces.ts'
+import { enterNamespaces, joinNamespaces, namespacesToCreate } from '#ch/02-namespaces/namespaces.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, type NamespaceType, type Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
@@ -115,13 +115,31 @@ function relayKilledAfterFork(helper: Helper) {
 }
 
 describe('namespacesToCreate', () => {
-  it('linux.namespaces uts, pid, uts, ipc', () => {
-    const listed = ['uts', 'pid', 'uts', 'ipc'] as const
+  it('linux.namespaces uts, pid, ipc', () => {
+    const listed = ['uts', 'pid', 'ipc'] as const
     const got = namespacesToCreate(probeSpec([], [...listed]))
-    const asked = `linux.namespaces lists ${listed.join(', ')} and namespacesToCreate gave [${got.join(', ')}]`
-    expect(got.filter((t, i) => got.indexOf(t) !== i), `${asked}: how many UTS namespaces can one unshare(2) make? (its flags; "Which namespaces")`).toEqual([])
-    expect(new Set(got), `${asked}: every type listed without a path asks for a namespace`).toEqual(new Set(listed))
-    expect(got, `${asked}: the types come in the order the spec first lists them ("Which namespaces")`).toEqual(listed.filter((t, i) => listed.indexOf(t) === i))
+    expect(got, `linux.namespaces lists ${listed.join(', ')} and namespacesToCreate gave [${got.join(', ')}]: every type listed without a path asks for a namespace, in the spec's order ("Which namespaces")`).toEqual([...listed])
+  })
+
+  for (const [name, extra] of [['uts, pid, uts, ipc', { type: 'uts' }], ['uts, pid, ipc, and uts with path ""', { type: 'uts', path: '' }]] as const)
+    it(`linux.namespaces ${name}`, async () => {
+      const spec = probeSpec([], ['uts', 'pid', 'ipc'])
+      spec.linux!.namespaces!.splice(2, 0, extra)
+      let got: NamespaceType[] | undefined
+      const error = await caught(() => (got = namespacesToCreate(spec)))
+      const asked = `linux.namespaces lists ${JSON.stringify(spec.linux!.namespaces)}`
+      expect(error, `${asked} and namespacesToCreate gave [${got?.join(', ')}]: what does runc make of a spec that lists one type twice, and why would it not guess? (runc's libcontainer/specconv/spec_linux.go; "Which namespaces")`).toBeInstanceOf(ContainerError)
+      expect(error.exitCode).toBe(125)
+    })
+
+  it('an entry of a kind no namespace has', async () => {
+    const spec = probeSpec([], ['uts', 'pid'])
+    spec.linux!.namespaces!.push({ type: 'uts-ns' as NamespaceType })
+    let got: NamespaceType[] | undefined
+    const error = await caught(() => (got = namespacesToCreate(spec)))
+    expect(error, `linux.namespaces lists a "uts-ns" entry (config.json is JSON, not TypeScript) and namespacesToCreate gave [${got?.join(', ')}]: who would find out, and when? (runc's specconv; "Which namespaces")`).toBeInstanceOf(ContainerError)
+    expect(error.exitCode).toBe(125)
+    expect(error.message, 'the refusal must name the entry').toContain('uts-ns')
   })
 
   it('a spec with no linux section', () => {
@@ -271,14 +289,17 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
 
   it('spec.hostname "not-allowed", with pid created but not uts', async () => {
     const helper = startHelper()
-    await helper.unshare(['uts']) // a sandbox: a broken setHostname renames only this namespace
-    await helper.sethostname('sandbox')
-    const spec = probeSpec([], ['pid'])
+    const box = await sandbox(helper)
+    const before = stateOf(helper.pid)
+    const spec = probeSpec([], ['pid', 'ipc'])
     spec.hostname = 'not-allowed'
-    const error = await caught(() => setHostname(helper, spec, ['pid']))
-    expect(await hostnameIn(`/proc/${helper.pid}/ns/uts`), 'the hostname changed although "uts" was not created (here a sandbox; without it, the host\'s): whose hostname does sethostname(2) change, and what can an error thrown afterwards still undo? ("The hostname")').toBe('sandbox')
-    expect(error, 'a hostname, and no "uts" in the created namespaces: expected a ContainerError (setHostname\'s doc comment; runc\'s validator.go)').toBeInstanceOf(ContainerError)
+    const error = await caught(() => enterNamespaces(helper, spec))
+    expect(await box.hostname(), 'the hostname changed although "uts" was not created (here the test\'s sandbox; without it, the host\'s): whose hostname does sethostname(2) change, and what can an error thrown afterwards still undo? ("The hostname")').toBe(SANDBOX_HOSTNAME)
+    expect(error, 'a hostname, and no "uts" among the namespaces: expected a ContainerError (enterNamespaces\'s doc comment; runc\'s validator.go)').toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
+    const now = stateOf(helper.pid)
+    expect(now.children, `refused with "${error.message}", but the helper had already forked: could the spec have been refused before anything changed? ("The hostname")`).toBe('')
+    expect(now, `refused with "${error.message}", but the helper is no longer as it started`).toEqual(before)
   })
 
   it('spec.hostname ""', async () => {
@@ -289,21 +310,47 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     const copied = await box.hostname()
     const inside = probeValue<string>(stdout, 'hostname')
     expect(inside, `spec.hostname is "", and the container's hostname is ${JSON.stringify(inside)}, not ${JSON.stringify(copied)}, the one its new UTS namespace copied: which values of "hostname" ask runc for a hostname? (standard_init_linux.go; "The hostname")`).toBe(copied)
+    const bare = probeSpec([], ['pid'])
+    bare.hostname = ''
+    const { error } = await attempt(bare)
+    expect(error?.message, 'spec.hostname is "", there is no UTS namespace, and enterNamespaces refused: does "" ask for a hostname? ("The hostname")').toBeUndefined()
+  })
+
+  it('spec.hostname of 32 two-byte characters', async () => {
+    const spec = probeSpec(['hostname'], ['pid', 'uts'])
+    spec.hostname = '\u00e9'.repeat(32)
+    const { run, error } = await attempt(spec)
+    expect(error?.message, `spec.hostname is ${spec.hostname.length} characters, ${Buffer.byteLength(spec.hostname)} bytes in UTF-8, and enterNamespaces refused it: is it more than sethostname(2) takes? ("The hostname")`).toBeUndefined()
+    expect(probeValue(run!.stdout, 'hostname'), 'the hostname the probe sees').toBe(spec.hostname)
+  })
+
+  it('spec.hostname of 33 two-byte characters', async () => {
     const helper = startHelper()
-    await helper.unshare(['uts'])
-    const refused = await caught(() => setHostname(helper, spec, ['pid']))
-    expect(refused?.message, 'spec.hostname is "", there is no UTS namespace, and setHostname refused: does "" ask for a hostname? ("The hostname")').toBeUndefined()
+    const box = await sandbox(helper)
+    const before = stateOf(helper.pid)
+    const spec = probeSpec([], ['pid', 'uts', 'ipc'])
+    spec.hostname = '\u00e9'.repeat(33)
+    const error = await caught(() => enterNamespaces(helper, spec))
+    const now = stateOf(helper.pid)
+    const story = `spec.hostname is ${spec.hostname.length} characters, ${Buffer.byteLength(spec.hostname)} bytes in UTF-8, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
+    expect(now.children, `${story}, with the helper already forked: what does sethostname(2) take, and when could you have known the spec asks for more? ("The hostname")`).toBe('')
+    expect(now, `${story}, with the helper no longer in the namespaces it started in: when could you have known? ("The hostname")`).toEqual(before)
+    expect(error, `${story}: a hostname the container cannot have is refused like any spec it cannot honour, with a ContainerError (enterNamespaces's doc comment; sethostname(2))`).toBeInstanceOf(ContainerError)
+    expect(error.exitCode).toBe(125)
+    expect(await box.hostname()).toBe(SANDBOX_HOSTNAME)
   })
 })
 
 /**
  * A process of the test's own in new UTS, IPC, PID and mount namespaces, as a running container
  * has them: its PID namespace's /proc mounted in its mount namespace (unshare(1)'s default
- * propagation there: private), and a hostname of its own. Gives the host PID of its PID 1,
+ * propagation there: private), and a hostname of its own; with `user`, all of them owned by a
+ * user namespace of its own (root mapped to root). Gives the host PID of its PID 1,
  * killed (with unshare) after the test.
  */
-async function namespaceHolder(name: string): Promise<number> {
-  const unshare = spawn('unshare', ['--uts', '--ipc', '--pid', '--mount', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', `hostname ${name} && exec sleep 600`], { stdio: 'ignore' })
+async function namespaceHolder(name: string, user = false): Promise<number> {
+  const own = user ? ['--user', '--map-root-user'] : []
+  const unshare = spawn('unshare', [...own, '--uts', '--ipc', '--pid', '--mount', '--fork', '--mount-proc', '--kill-child', 'sh', '-c', `hostname ${name} && exec sleep 600`], { stdio: 'ignore' })
   onCleanup(() => void unshare.kill('SIGKILL'))
   const children = `/proc/${unshare.pid}/task/${unshare.pid}/children`
   const child = () => (existsSync(children) ? Number(readFileSync(children, 'utf8').trim().split(' ')[0]) : 0)
@@ -599,8 +646,8 @@ describeKernel('joining namespaces', () => {
 
   describe('refused before anything changes', () => {
     /** enterNamespaces on a sandboxed helper; what it threw, and whether the helper is still as it started. */
-    async function refused(entries: (holder: number, helper: Helper) => Promise<{ type: Kind | 'network' | 'mount'; path?: string }[]> | { type: Kind | 'network' | 'mount'; path?: string }[]) {
-      const holder = await namespaceHolder('holder-02')
+    async function refused(entries: (holder: number, helper: Helper) => Promise<{ type: Kind | 'network' | 'mount'; path?: string }[]> | { type: Kind | 'network' | 'mount'; path?: string }[], user = false) {
+      const holder = await namespaceHolder('holder-02', user)
       const helper = startHelper()
       const box = await sandbox(helper)
       const forChildren = forChildrenOf(helper.pid)
@@ -633,6 +680,17 @@ describeKernel('joining namespaces', () => {
       let file = ''
       const r = await refused(async (holder, helper) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'network', path: (file = await bindNamespace(helper, `/proc/${holder}/ns/ipc`)) }])
       expectRefused(r, `the network entry's path ${file} is a file the holder's IPC namespace is bind-mounted on, in the helper's mount namespace; readlink(2) says nothing about it and Node sees an empty file: who can tell what kind of namespace it is, and how, without changing the helper? (setns(2); "Joining namespaces")`, 'network', file)
+    })
+
+    it('a user entry, then a network entry whose path is a file an IPC namespace is bind-mounted on', async () => {
+      let file = ''
+      const r = await refused(async (holder, helper) => [{ type: 'user', path: `/proc/${holder}/ns/user` }, { type: 'network', path: (file = await bindNamespace(helper, `/proc/${holder}/ns/ipc`)) }], true)
+      expectRefused(r, `the spec joins the holder's user namespace, then names as its network namespace the file ${file}, on which the holder's IPC namespace is bind-mounted: which of the helper's joins could it take back once made, and what could judge the second entry before the helper made the first? (setns(2), user_namespaces(7); "Joining namespaces")`, 'network', file)
+    })
+
+    it('an entry of a kind no namespace has, after a UTS namespace to join', async () => {
+      const r = await refused((holder) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'uts-ns' as Kind }])
+      expectRefused(r, 'the spec lists a "uts-ns" entry without a path, a kind of namespace no kernel makes: who was going to find out, and what had the helper done by then? ("Which namespaces")', 'uts-ns', '')
     })
 
     it('a mount entry whose path is a symlink to the mount namespace the helper is in', async () => {
