@@ -115,7 +115,9 @@ function sameFile(a: string, b: string): boolean {
  * relay is already gone when this would return, no container process is left and a
  * ContainerError (125) is thrown. The hostname lands in a UTS namespace of the container's own
  * (new or joined) and renames no other; a spec that cannot be given its hostname is refused
- * with a ContainerError (125), as runc refuses it, with the helper as it started.
+ * with a ContainerError (125), as runc refuses it, with the helper as it started. A spec whose
+ * namespaces cannot take the container's process when it is started is refused with a
+ * ContainerError (125) that names the entry's type and path.
  * `enterUser`, when given, makes chapter 13's new user namespace: the container is then in
  * every namespace the spec names by path, and every namespace it creates is owned by that user
  * namespace. Nothing is mounted here: the mount namespace, new or joined, is chapter 03's to fill.
@@ -132,7 +134,7 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
   await enterUser?.()
   await helper.unshare(created)
   // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
-  const pid = await helper.fork()
+  const pid = await helper.fork().catch((e: SyscallError) => Promise.reject(forkRefusal(e, spec)))
   // If the relay is killed, take the container's process (and a new PID namespace) down too.
   await helper.setParentDeathSignal(constants.signals.SIGKILL)
   // A relay that died before the prctl sends no signal: the child was already reparented.
@@ -143,6 +145,16 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
   // In the child, in the container's UTS namespace (new or joined), after the last check that could fail.
   if (spec.hostname) await helper.sethostname(spec.hostname)
   return pid
+}
+
+/**
+ * What a failed fork means for the spec: a PID namespace whose init has exited takes no more
+ * processes, and fork(2) answers ENOMEM, which is the joined entry's fault, not memory's.
+ */
+function forkRefusal(error: SyscallError, spec: Spec): Error {
+  const joined = spec.linux?.namespaces?.find((ns) => ns.type === 'pid' && ns.path)
+  if (error.code !== 'ENOMEM' || !joined) return error
+  return new ContainerError(`cannot start a process in the pid namespace at ${joined.path}: its init has exited`, 125)
 }
 
 /** The longest hostname a UTS namespace holds, in bytes (__NEW_UTS_LEN). */

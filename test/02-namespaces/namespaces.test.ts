@@ -594,6 +594,36 @@ describeKernel('joining namespaces', () => {
     expect(now.children, `${story}; refused, but the helper had forked`).toBe('')
   })
 
+  it('a spec joining a PID namespace whose init exits after the joins', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const helper = startHelper()
+    await sandbox(helper)
+    const path = `/proc/${holder}/ns/pid`
+    const spec = probeSpec([])
+    spec.linux!.namespaces = [{ type: 'pid', path }, { type: 'uts' }, { type: 'ipc' }]
+    const state = { killed: false, forked: 0 }
+    // The holder's init (its sleep) is killed right before the helper's fork, after every join.
+    const late = new Proxy(helper, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target)
+        if (typeof value !== 'function') return value
+        if (key !== 'fork') return value.bind(target)
+        return async () => {
+          process.kill(holder, 'SIGKILL')
+          state.killed = await waitFor(() => ended(holder), 10_000)
+          return (state.forked = await target.fork())
+        }
+      },
+    })
+    onCleanup(() => state.forked > 0 && alive(state.forked) && process.kill(state.forked, 'SIGKILL'))
+    const error = await caught(() => enterNamespaces(late, spec))
+    expect(state.killed, 'enterNamespaces never forked, or the holder outlived its SIGKILL').toBe(true)
+    const story = `The init of the PID namespace at ${path} (host PID ${holder}) was killed after the helper's joins, right before its fork, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
+    expect(error, `${story}: what does fork(2) answer in a PID namespace whose init is gone, and would the one who reads your error look for the cause in the spec? (fork(2), ERRORS; pid_namespaces(7); "Joining namespaces")`).toBeInstanceOf(ContainerError)
+    expect(error.exitCode).toBe(125)
+    expect(error.message, `${story}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes('pid') && m.includes(path))
+  })
+
   describe('a path that names another namespace between the check and the join', () => {
     const cases: { name: string; type: NamespaceType; kind: Kind; first: Held; then: Held; listedFirst: boolean }[] = [
       { name: 'a network entry whose bind-mounted file comes to hold an IPC namespace', type: 'network', kind: 'net', first: { kind: 'net', by: 'bind' }, then: { kind: 'ipc', by: 'bind' }, listedFirst: false },
