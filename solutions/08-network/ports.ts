@@ -18,10 +18,15 @@ import { ensureRule } from '../../lib/publish.ts'
  * host's addresses, as in `docker run -p`.
  */
 export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  // nat's PREROUTING rewrites the destination before the kernel routes the packet, so before it
+  // drops a packet for 127.0.0.0/8 that came in on a link: a rule for a loopback host address
+  // would hand the port to any machine on the host's link. The host's own connections to it come
+  // in on lo, or never pass PREROUTING at all (the proxy serves them).
+  const from = /^127\./.test(mapping.hostIp) ? ['-i', 'lo'] : ['!', '-i', bridge.name]
   return [
     CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
     // What comes from the bridge itself is container-to-container traffic: leave it alone.
-    '!', '-i', bridge.name, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
+    ...from, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
   ]
 }
 // #endregion dnatRule
@@ -43,7 +48,10 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   // Into the bridge: only the replies of connections a container made, and what a published
   // port's DNAT sent there; a machine with a route to the subnet reaches nothing else. At the
   // top of FORWARD, as Docker puts its jumps: a host's own rules (a final REJECT, as ufw and
-  // firewalld leave) would otherwise see these packets first.
+  // firewalld leave) would otherwise see these packets first. And what none of them accepts is
+  // dropped here, below them, rather than left to FORWARD's policy: on a host that forwarded
+  // nothing before the first run turned ip_forward on, that policy is still the kernel's ACCEPT.
+  await ensureFirst('filter', ['FORWARD', '!', '-i', bridge.name, '-o', bridge.name, '-j', 'DROP'])
   await ensureFirst('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'])
   await ensureFirst('filter', ['FORWARD', '-o', bridge.name, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'])
   await ensureFirst('filter', ['FORWARD', '-i', bridge.name, '-j', 'ACCEPT'])

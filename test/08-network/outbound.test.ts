@@ -64,3 +64,26 @@ describeKernel('the bridge and other machines', () => {
     expect((await done(run)).exitCode, 'the container that answered the host').toBe(0)
   })
 })
+
+// The same machine beside a fresh host of its own: before the first run, it forwarded nothing.
+describeKernel('the bridge and another machine, on a host that forwarded nothing before', () => {
+  const host = useStandInHost()
+  vi.setConfig({ testTimeout: 180_000 })
+
+  it('another machine routes to the containers through the host, to a port no -p published, on a host that forwarded nothing before the first run', async () => {
+    // A fresh host: ip_forward 0, and FORWARD's policy left at ACCEPT, as the kernel makes it:
+    // nothing was forwarded, so nothing needed dropping. The first run turns forwarding on.
+    const before = String((await host().run(['sh', '-c', 'cat /proc/sys/net/ipv4/ip_forward; iptables -w -S FORWARD'])).stdout).trim().split('\n')
+    expect(before, 'the stand-in host before any run: ip_forward, then FORWARD').toEqual(['0', '-P FORWARD ACCEPT'])
+    const outside = await outsideMachine(host(), '203.0.114', [['172.29.0.0/16', 'via', '203.0.114.1']])
+    const run = host().minidocker(['run', 'probe', '/bin/probe', hosts, 'listen:7002'])
+    const address = addressIn(await printed(run, /"listening"/, 'the container listening on 7002'))
+    const remote = await outside.run('timeout', '10', PROBE_PATH, `connect:${address}:7002`)
+    const reply = probeLines(String(remote.stdout)).find((l) => 'reply' in l)?.reply
+    const forward = String((await host().run(['iptables', '-w', '-S', 'FORWARD'])).stdout).trim().split('\n').join('; ')
+    expect(reply, `another machine (${outside.address}), whose route to 172.29.0.0/16 goes through the host, connected straight to the container's ${address}:7002 and got an answer, though no -p published that port. Before your first run this host forwarded nothing; your run turned forwarding on, and FORWARD now holds: ${forward}. What decides a packet going into the bridge that no rule of yours accepted, and whose is that? ${SECTION}`).toBeUndefined()
+    const local = await host().run([PROBE_PATH, `connect:${address}:7002`])
+    expect(probeLines(String(local.stdout)).find((l) => 'reply' in l)?.reply, `the host could not reach the container's ${address}:7002 either: ${local.stdout}${local.stderr}`).toBe('ping\n')
+    expect((await done(run)).exitCode, 'the container that answered the host').toBe(0)
+  })
+})
