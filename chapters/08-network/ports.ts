@@ -23,8 +23,11 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
   //      rewrites where a packet goes? (iptables prints a rule back in its own spelling.)
   //   2. Who else can send a packet to the host's port, besides a machine out there and the
   //      host itself? Follow such a packet, and its reply, through your rule.
-  //   Where: man 8 iptables-extensions; dockerd's rule in internal/iptabler/port.go.
-  //   Chapter text: "Published ports".
+  //   3. A host IP of 127.0.0.1 publishes to the host alone, and a machine on its link chooses
+  //      the destinations it sends. What does the kernel do with a packet for 127.0.0.1 that
+  //      came in on a link, and when, counting from the hooks the packet has passed?
+  //   Where: man 8 iptables-extensions; the kernel's ip-sysctl (route_localnet); dockerd's rule
+  //   in internal/iptabler/port.go. Chapter text: "Published ports".
   throw new NotImplementedError('08-network', 'dnatRule')
 }
 // #endregion dnatRule
@@ -45,7 +48,7 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   //      it reaches answer that?
   //   3. What must the host forward, to and from the bridge, and what never? The host is not
   //      yours: it may drop forwarded packets, and its administrator's rules are there before
-  //      yours.
+  //      yours. Nor is FORWARD's policy: what was it before your first run turned forwarding on?
   //   4. Other runs' containers have their rules in CHAIN right now, and the rules you make
   //      may all be there already. What may a run do to what it finds?
   //   5. The administrator's own rules about containers go in the filter chain USER_CHAIN
