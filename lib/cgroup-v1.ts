@@ -5,8 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { CGROUP_ROOT, enableControllers } from '#ch/04-cgroups/cgroups.ts'
-import { writeCgroupFile, type Cgroup } from './cgroup.ts'
+import { CGROUP_ROOT, enableControllers, writeCgroupFile, type Cgroup } from './cgroup.ts'
 import type { Spec } from './oci.ts'
 import { ALLOWED_DEVICES, saveRecord, type ContainerRecord } from './runtime.ts'
 

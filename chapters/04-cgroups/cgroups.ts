@@ -14,66 +14,43 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
 import { dirname, isAbsolute, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, writeCgroupFile, type Cgroup, type CgroupExit, type CgroupOptions, type Controller } from '../../lib/cgroup.ts'
+import {
+  CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS, writeCgroupFile,
+  type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
+} from '../../lib/cgroup.ts'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
 
 // Given (lib/cgroup.ts): CGROUP_ROOT, the Controller, Cgroup, CgroupOptions and CgroupExit
-// types, writeCgroupFile (errors that name the file and value) and readKeyed (flat-keyed files).
-export { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, type Cgroup, type CgroupExit, type CgroupOptions, type Controller }
-
-// #region cgroupVersion
-/**
- * v2 when `root` is a cgroup2 mount; v1 otherwise, which includes the hybrid layout where a
- * cgroup2 tree sits at root/unified holding no controller used here.
- */
-export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 {
-  // TODO(04): tell the two kernel interfaces apart by what is mounted at `root`.
-  //   1. Never assume one: the same code runs on v1, v2 and hybrid hosts. A hybrid host mounts v1
-  //      hierarchies at root and a cgroup2 tree below it, and must count as v1 here, because the
-  //      controllers a container needs are bound to the v1 hierarchies.
-  //   2. What does the top of a cgroup2 mount hold that no v1 hierarchy, and no hybrid root, has?
-  //      Compare `ls` of both, or man 7 cgroups, "Cgroups version 2" (runc's
-  //      cgroups.IsCgroup2UnifiedMode asks the same question with statfs). Chapter text: "Two
-  //      versions".
-  throw new NotImplementedError('04-cgroups', 'cgroupVersion')
+// types, writeCgroupFile (errors that name the file and value), readKeyed (flat-keyed files),
+// cgroupVersion (which version a mount is), enableControllers (v2's subtree_control, top down),
+// joinCgroup (a PID into every hierarchy), forkIntoCgroup (the container's process joins between
+// chapter 02's fork and its exec) and oomKilled (the memory controller's oom_kill counter).
+export {
+  CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS,
+  type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
 }
-// #endregion cgroupVersion
-
-// #region ownCgroup
-/**
- * The caller's own cgroup path from /proc/self/cgroup, whose lines read
- * "ID:CONTROLLERS:PATH": "4:memory:/user/1" on v1, "0::/user.slice/..." on v2.
- * `controller` null asks for the v2 line.
- */
-export function ownCgroup(self: string, controller: Controller | null): string {
-  // TODO(04): find where the caller already is.
-  //   1. man 7 cgroups, "/proc/[pid]/cgroup": one line per hierarchy, three fields. A v1 line can
-  //      name several controllers at once ("cpu,cpuacct"); the v2 line names none.
-  //   2. The path is the last field, and a path may itself contain the field separator.
-  //   3. No line for what was asked: a ContainerError (exit code 125) that shows the text searched.
-  throw new NotImplementedError('04-cgroups', 'ownCgroup')
-}
-// #endregion ownCgroup
 
 // #region cgroupDirs
 /**
- * Where the container's cgroup goes: a directory for each controller this version has. An
- * absolute cgroupsPath is taken from the root of the hierarchy; a relative one stays within the
- * limits put on the caller. runc makes the same choice.
+ * Where the container's cgroup goes: a directory for each controller this version has, found
+ * from cgroupsPath and from where the caller already is (`self`, the text of its
+ * /proc/self/cgroup). An absolute cgroupsPath starts from the root of each hierarchy; a relative
+ * one stays within the limits put on the caller, whatever it holds. runc makes the same choice.
  */
 export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
   // TODO(04): decide where the container's cgroup is made, for each controller.
-  //   1. Never at a hierarchy's root: a relative cgroupsPath goes below where the caller already
-  //      is, so the limits someone put on the caller still hold (chapter text: "Where the
-  //      container's cgroup goes").
-  //   2. v1: one directory in each controller's own hierarchy (V1_CONTROLLERS), each below the
-  //      caller's cgroup in that hierarchy; those differ from one hierarchy to the next.
-  //   3. v2: one directory for every controller v2 has, but not below the caller's own cgroup:
-  //      that one holds processes, and the "no internal processes" rule forbids it to hand
-  //      controllers to children. Then where? fs2/defaultpath.go in runc's cgroups module.
-  //   4. An absolute cgroupsPath starts from the hierarchy's root instead.
+  //   1. Where is the caller now? man 7 cgroups, "/proc/[pid]/cgroup": read the format as the
+  //      kernel defines it, not as the examples happen to look. No line for what you need: a
+  //      ContainerError (exit code 125) that shows the text searched.
+  //   2. Never at a hierarchy's root: the limits someone put on the caller must still hold over
+  //      the container, in every hierarchy (chapter text: "Where the container's cgroup goes").
+  //      Is that true of every cgroupsPath a config.json can hold?
+  //   3. v1: one directory in each controller's own hierarchy (V1_CONTROLLERS); v2: one directory
+  //      for every controller v2 has, where the "no internal processes" rule lets its limits be
+  //      set. runc: fs/paths.go (subsysPath, innerPath) and fs2/defaultpath.go of its cgroups
+  //      module.
   throw new NotImplementedError('04-cgroups', 'cgroupDirs')
 }
 // #endregion cgroupDirs
@@ -190,70 +167,6 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   throw new NotImplementedError('04-cgroups', 'updateCgroup')
 }
 // #endregion updateCgroup
-
-// #region enableControllers
-/**
- * v2: make `controllers` available to the cgroup `leaf` below `root`, so that their files
- * appear in it (runc makes sure of it too).
- */
-export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
-  // TODO(04): make the controllers available to the leaf.
-  //   1. Documentation/admin-guide/cgroup-v2.rst, "Enabling and Disabling": through which file
-  //      does a cgroup hand a controller to its children, and which controllers may it hand?
-  //   2. A level may enable some already, maybe set by someone else: write only what it lacks,
-  //      and nothing where nothing lacks. Which levels need it, and does the kernel show that
-  //      file the way you write it?
-  //   3. runc does the same in fs2.CreateCgroupPath (which enables every controller offered; here
-  //      only `controllers`).
-  throw new NotImplementedError('04-cgroups', 'enableControllers')
-}
-// #endregion enableControllers
-
-// #region joinCgroup
-/** Move process `pid` (a host PID) into the cgroup, in every hierarchy it has. */
-export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
-  // TODO(04): move a process into the cgroup.
-  //   1. man 7 cgroups, "Creating cgroups and moving processes": a process moves when its PID is
-  //      written to a file of the cgroup, one hierarchy per write.
-  //   2. So every directory the cgroup has, and each once (on v2 they are all the same).
-  throw new NotImplementedError('04-cgroups', 'joinCgroup')
-}
-// #endregion joinCgroup
-
-// #region forkIntoCgroup
-/**
- * The step between fork and exec that puts the container under its limits (runc's sync pipe
- * is the same step). `fork` is chapter 02's enterNamespaces for this helper: it forks the
- * process that will exec the container's program and resolves to its host PID, or to undefined
- * when nothing was forked (the helper itself then execs). The caller execs as soon as this
- * resolves. Returns the PID that joined.
- */
-export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
-  // TODO(04): the chapter's central step: no instruction of the container may run unlimited,
-  //   and nothing that is not the container may count against its limits.
-  //   1. When? The caller execs as soon as this resolves. Children are born in their parent's
-  //      cgroup, and a process that joins late has already run.
-  //   2. Which process? Draw chapter 02's processes before and after `fork`, and what each one
-  //      does until the container exits. Every process in the cgroup counts against its limits.
-  //   3. `fork` may also resolve to undefined: what execs then?
-  //   4. runc's initProcess.start (libcontainer/process_linux.go) is this step for runc's own
-  //      process tree, which is not chapter 02's. Chapter text: "No window without limits".
-  throw new NotImplementedError('04-cgroups', 'forkIntoCgroup')
-}
-// #endregion forkIntoCgroup
-
-// #region oomKilled
-/** Whether the kernel's OOM killer killed a process in this cgroup. */
-export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
-  // TODO(04): did the kernel's OOM killer end a process of this cgroup?
-  //   1. From outside an OOM kill is a SIGKILL like any other (137). The memory controller counts
-  //      them: which file holds the counter on v1, which on v2 (cgroup-v1/memory.rst, the
-  //      "memory.events" entry of cgroup-v2.rst)? readKeyed (given) parses such files.
-  //   2. On v2 a cgroup whose limits use no memory controller lacks its files: what does that say
-  //      about an OOM kill?
-  throw new NotImplementedError('04-cgroups', 'oomKilled')
-}
-// #endregion oomKilled
 
 // #region removeCgroup
 /**

@@ -10,61 +10,59 @@
  * directory laid out the same way.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs'
-import { dirname, isAbsolute, join } from 'node:path'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, writeCgroupFile, type Cgroup, type CgroupExit, type CgroupOptions, type Controller } from '../../lib/cgroup.ts'
+import {
+  CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS, writeCgroupFile,
+  type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
+} from '../../lib/cgroup.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
 
 // Given (lib/cgroup.ts): CGROUP_ROOT, the Controller, Cgroup, CgroupOptions and CgroupExit
-// types, writeCgroupFile (errors that name the file and value) and readKeyed (flat-keyed files).
-export { CGROUP_ROOT, readKeyed, V1_CONTROLLERS, type Cgroup, type CgroupExit, type CgroupOptions, type Controller }
-
-// #region cgroupVersion
-/**
- * v2 when `root` is a cgroup2 mount; v1 otherwise, which includes the hybrid layout where a
- * cgroup2 tree sits at root/unified holding no controller used here.
- */
-export function cgroupVersion(root = CGROUP_ROOT): 1 | 2 {
-  return existsSync(join(root, 'cgroup.controllers')) ? 2 : 1
+// types, writeCgroupFile (errors that name the file and value), readKeyed (flat-keyed files),
+// cgroupVersion (which version a mount is), enableControllers (v2's subtree_control, top down),
+// joinCgroup (a PID into every hierarchy), forkIntoCgroup (the container's process joins between
+// chapter 02's fork and its exec) and oomKilled (the memory controller's oom_kill counter).
+export {
+  CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS,
+  type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
 }
-// #endregion cgroupVersion
 
-// #region ownCgroup
+// #region cgroupDirs
 /**
- * The caller's own cgroup path from /proc/self/cgroup, whose lines read
- * "ID:CONTROLLERS:PATH": "4:memory:/user/1" on v1, "0::/user.slice/..." on v2.
- * `controller` null asks for the v2 line.
+ * Where the container's cgroup goes: a directory for each controller this version has, found
+ * from cgroupsPath and from where the caller already is (`self`, the text of its
+ * /proc/self/cgroup). An absolute cgroupsPath starts from the root of each hierarchy; a relative
+ * one stays within the limits put on the caller, whatever it holds.
  */
-export function ownCgroup(self: string, controller: Controller | null): string {
+export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
+  // runc's utils.CleanPath: ".." cannot climb above the base the path is joined to.
+  const inner = resolve('/', cgroupsPath)
+  const place = (hierarchy: string, own: () => string) => join(root, hierarchy, isAbsolute(cgroupsPath) ? '/' : own(), inner)
+  if (version === 2) {
+    // The caller's own cgroup holds processes, so it cannot hand controllers down: its parent.
+    const dir = place('', () => dirname(ownCgroup(self, null)))
+    return { memory: dir, cpu: dir, pids: dir }
+  }
+  const dirs: Partial<Record<Controller, string>> = {}
+  for (const c of V1_CONTROLLERS) dirs[c] = place(c, () => ownCgroup(self, c))
+  return dirs
+}
+
+/**
+ * The caller's own cgroup path from /proc/self/cgroup, whose lines read "ID:CONTROLLERS:PATH":
+ * `controller` null asks for the v2 line ("0::PATH"). A v1 line may name several controllers
+ * ("cpu,cpuacct"), and the path, the rest of the line, may hold colons of its own.
+ */
+function ownCgroup(self: string, controller: Controller | null): string {
   for (const line of self.split('\n').filter(Boolean)) {
     const [, controllers, ...path] = line.split(':')
     const matches = controller === null ? controllers === '' : controllers!.split(',').includes(controller)
     if (matches) return path.join(':')
   }
   throw new ContainerError(`no ${controller ?? 'cgroup v2'} line in /proc/self/cgroup:\n${self}`, 125)
-}
-// #endregion ownCgroup
-
-// #region cgroupDirs
-/**
- * Where the container's cgroup goes: a directory for each controller this version has. An
- * absolute cgroupsPath is taken from the root of the hierarchy; a relative one stays within the
- * limits put on the caller. runc makes the same choice.
- */
-export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
-  if (version === 2) {
-    const base = isAbsolute(cgroupsPath) ? '/' : dirname(ownCgroup(self, null))
-    const dir = join(root, base, cgroupsPath)
-    return { memory: dir, cpu: dir, pids: dir }
-  }
-  const dirs: Partial<Record<Controller, string>> = {}
-  for (const c of V1_CONTROLLERS) {
-    const base = isAbsolute(cgroupsPath) ? '/' : ownCgroup(self, c)
-    dirs[c] = join(root, c, base, cgroupsPath)
-  }
-  return dirs
 }
 // #endregion cgroupDirs
 
@@ -231,55 +229,6 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
 }
 // #endregion updateCgroup
 
-// #region enableControllers
-/**
- * v2: make `controllers` available to the cgroup `leaf` below `root`, so that their files
- * appear in it (runc makes sure of it too).
- */
-export function enableControllers(root: string, leaf: string, controllers: Controller[]): void {
-  const parents: string[] = []
-  for (let dir = dirname(leaf); dir.startsWith(root); dir = dirname(dir)) parents.unshift(dir)
-  for (const dir of parents) {
-    const file = join(dir, 'cgroup.subtree_control')
-    const enabled = existsSync(file) ? readFileSync(file, 'utf8').split(/\s+/) : []
-    const missing = controllers.filter((c) => !enabled.includes(c))
-    if (missing.length > 0) writeCgroupFile(file, missing.map((c) => `+${c}`).join(' '))
-  }
-}
-// #endregion enableControllers
-
-// #region joinCgroup
-/** Move process `pid` (a host PID) into the cgroup, in every hierarchy it has. */
-export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
-  for (const dir of new Set(Object.values(cgroup.dirs))) writeCgroupFile(join(dir, 'cgroup.procs'), String(pid))
-}
-// #endregion joinCgroup
-
-// #region forkIntoCgroup
-/**
- * The step between fork and exec that puts the container under its limits (runc's sync pipe
- * is the same step). `fork` is chapter 02's enterNamespaces for this helper: it forks the
- * process that will exec the container's program and resolves to its host PID, or to undefined
- * when nothing was forked (the helper itself then execs). The caller execs as soon as this
- * resolves. Returns the PID that joined.
- */
-export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
-  const pid = (await fork()) ?? helper.pid
-  await joinCgroup(cgroup, pid)
-  return pid
-}
-// #endregion forkIntoCgroup
-
-// #region oomKilled
-/** Whether the kernel's OOM killer killed a process in this cgroup. */
-export async function oomKilled(cgroup: Cgroup): Promise<boolean> {
-  const file = join(cgroup.dirs.memory!, cgroup.version === 1 ? 'memory.oom_control' : 'memory.events')
-  if (!existsSync(file)) return false // v2 without the memory controller: no memory limit, no OOM
-  const counters = readKeyed(file)
-  return (counters.oom_kill ?? 0) > 0
-}
-// #endregion oomKilled
-
 // #region removeCgroup
 /**
  * Remove what removeOrder lists, deepest first: the container's own cgroup must go, and nothing
@@ -306,7 +255,9 @@ export async function removeCgroup(cgroup: Cgroup): Promise<void> {
 // #region withCgroup
 /**
  * Run a container in a cgroup: create it, `run` (which must join the container's process to it
- * before exec and return the exit code), note an OOM kill, and remove the cgroup, whatever happens.
+ * before exec and return the exit code), note an OOM kill, and remove the cgroup, whatever
+ * happens. When the cgroup is removed the container is over: nothing of it runs on, also when
+ * `run` failed, and the error that comes out is the run's own.
  */
 export async function withCgroup(
   spec: Spec,
@@ -314,11 +265,38 @@ export async function withCgroup(
   options: CgroupOptions = {},
 ): Promise<CgroupExit> {
   const cgroup = await createCgroup(spec, options)
+  let exit: CgroupExit
   try {
     const code = await run(cgroup)
-    return { code, oomKilled: await oomKilled(cgroup) }
-  } finally {
-    await removeCgroup(cgroup)
+    exit = { code, oomKilled: await oomKilled(cgroup) }
+  } catch (error) {
+    await killRest(cgroup).then(() => removeCgroup(cgroup)).catch(() => {})
+    throw error
+  }
+  await killRest(cgroup)
+  await removeCgroup(cgroup)
+  return exit
+}
+
+/**
+ * Kill what is still in the cgroup, as runc's destroy does (signalAllProcesses): PID 1's exit
+ * empties it only where PID 1 had a PID namespace of its own, and a run that failed may leave
+ * its process running. Read and kill again until it is empty: a process can fork between a read
+ * of cgroup.procs and its SIGKILL.
+ */
+async function killRest(cgroup: Cgroup): Promise<void> {
+  const procs = [...new Set(Object.values(cgroup.dirs))].map((dir) => join(dir, 'cgroup.procs'))
+  for (let round = 0; round < 500; round++) {
+    const pids = new Set(procs.flatMap((file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [])))
+    if (pids.size === 0) return
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await sleep(10)
   }
 }
 // #endregion withCgroup

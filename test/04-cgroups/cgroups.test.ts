@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import {
   CGROUP_ROOT, cgroupDirs, cgroupVersion, createCgroup, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, removeCgroup,
-  resourceFiles, updateCgroup, withCgroup, type Cgroup, type Controller,
+  resourceFiles, updateCgroup, V1_CONTROLLERS, withCgroup, type Cgroup, type Controller,
 } from '#ch/04-cgroups/cgroups.ts'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
@@ -90,17 +90,46 @@ function expectedPaths(cgroup: Cgroup): Map<string, string> {
 /** Every directory of a cgroup, for "is it gone?" checks. */
 const dirsOf = (cgroup: Cgroup) => [...new Set(Object.values(cgroup.dirs))]
 
-const V1_SELF = '9:name=systemd:/\n8:pids:/\n4:memory:/user/1000\n2:cpu,cpuacct:/batch\n0::/\n'
+const V1_SELF = '9:name=systemd:/\n8:pids:/\n6:cpuset:/pinned\n4:memory:/user/1000\n2:cpu,cpuacct:/batch\n0::/\n'
+/** The caller's own path for `controller` ("" for v2) in a /proc/self/cgroup text. */
+const ownIn = (self: string, controller: string) => self.match(hierarchyLine(controller))![1]!
 const V2_SELF = '0::/user.slice/user-0.slice/session-1.scope\n'
 
 describe('cgroupDirs', () => {
   it('v1: a relative cgroupsPath, the caller in a different cgroup in each hierarchy', () => {
-    expect(cgroupDirs('minidocker/c1', 1, '/cg', V1_SELF), 'v1 directories for minidocker/c1: where is the caller in each hierarchy, and whose limits must still hold? (/proc/self/cgroup; the chapter\'s "Where the container\'s cgroup goes")').toEqual({
-      memory: '/cg/memory/user/1000/minidocker/c1',
-      cpu: '/cg/cpu/batch/minidocker/c1',
-      cpuacct: '/cg/cpuacct/batch/minidocker/c1',
-      pids: '/cg/pids/minidocker/c1',
-    })
+    const dirs = cgroupDirs('minidocker/c1', 1, '/cg', V1_SELF)
+    expect(Object.keys(dirs).sort(), 'the controllers of the v1 directories').toEqual([...V1_CONTROLLERS].sort())
+    for (const [controller, dir] of Object.entries(dirs)) {
+      const own = join('/cg', controller, ownIn(V1_SELF, controller))
+      expect(dir, `v1 ${controller} directory for minidocker/c1, the caller in ${own}: where is the caller in each hierarchy, and whose limits must still hold? (/proc/self/cgroup; the chapter's "Where the container's cgroup goes")`).toBe(join(own, 'minidocker/c1'))
+    }
+  })
+
+  it('v1 and v2: a caller whose own cgroup path holds a colon', () => {
+    // A runtime with the cgroupfs driver, given a systemd-style cgroupsPath, makes it as one directory.
+    const own = '/system.slice:docker:4b1d'
+    const v1 = `8:pids:${own}\n4:memory:${own}\n2:cpu,cpuacct:${own}\n0::/\n`
+    for (const [controller, dir] of Object.entries(cgroupDirs('minidocker/c1', 1, '/cg', v1))) {
+      const line = v1.match(hierarchyLine(controller))![0]
+      expect(dir!.startsWith(`${join('/cg', controller, own)}/`), `v1: the container's ${controller} cgroup at ${dir} is not below the caller's own ${controller} cgroup, whose line in /proc/self/cgroup is "${line}": what does each field of that line hold? (man 7 cgroups, "/proc/[pid]/cgroup")`).toBe(true)
+    }
+    const v2 = `0::${own}/init.scope\n`
+    const dir = cgroupDirs('minidocker/c1', 2, '/cg', v2).pids!
+    expect(dir.startsWith(`${join('/cg', own)}/`), `v2: the container's cgroup at ${dir} is not below the caller's own cgroup's parent (its line: "${v2.trim()}"): what does each field of that line hold? (man 7 cgroups, "/proc/[pid]/cgroup")`).toBe(true)
+  })
+
+  it('a cgroupsPath that climbs with ..', () => {
+    for (const [version, self] of [[1, V1_SELF], [2, V2_SELF]] as const) {
+      for (const [controller, dir] of Object.entries(cgroupDirs('../../../../escape', version, '/cg', self))) {
+        // v1: the caller's own cgroup in that hierarchy; v2: the slice the caller's session sits in
+        const within = version === 1 ? join('/cg', controller, ownIn(self, controller)) : join('/cg', ownIn(self, '').split('/')[1]!)
+        expect(dir!.startsWith(join(within, '/')), `v${version}: cgroupsPath ../../../../escape put the ${controller} cgroup at ${dir}, outside the caller's ${within}: whose limits hold there? Can you join any path a config.json holds as it is? (runc's cgroups module: fs/paths.go, innerPath; fs2/defaultpath.go)`).toBe(true)
+      }
+      for (const [controller, dir] of Object.entries(cgroupDirs('/../../../etc', version, '/cg', self))) {
+        const hierarchy = version === 1 ? join('/cg', controller) : '/cg'
+        expect(dir!.startsWith(join(hierarchy, '/')), `v${version}: cgroupsPath /../../../etc put the ${controller} cgroup at ${dir}, outside the hierarchy ${hierarchy}: whose limits hold there? Can you join any path a config.json holds as it is? (runc's cgroups module: fs/paths.go, innerPath; fs2/defaultpath.go)`).toBe(true)
+      }
+    }
   })
 
   it('v2: a relative cgroupsPath, the caller in a session scope', () => {
@@ -478,6 +507,39 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     }))
     expect(error.message, 'the error withCgroup threw').toMatch(/executable file not found/)
     for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir} is still there after a failed start`).toBe(false)
+  })
+
+  const OVER = 'the chapter\'s "When is a container over?"'
+  it('PID 1 without a PID namespace of its own, whose descendants run on after it exits', async () => {
+    // As `docker run --pid host`: PID 1's exit takes nothing else with it.
+    const spec = limitedSpec(['storm:3000', 'exit:0'], { pids: { limit: 32 } })
+    spec.linux!.namespaces = spec.linux!.namespaces!.filter(({ type }) => type !== 'pid')
+    let cgroup: Cgroup | undefined
+    let code: number | undefined
+    const error = await caught(() => withCgroup(spec, async (cg) => {
+      cgroup = cg
+      code = (await runCaptured(spec, (h) => forkIntoCgroup(h, cg, () => enterNamespaces(h, spec)))).code
+      return code
+    }))
+    const what = `the container's PID 1 exited (${code}) while processes it had forked still ran in its cgroup (a spec with no PID namespace of its own)`
+    expect(error?.message, `withCgroup failed (${error?.message}): ${what}. What was still in the cgroup when you removed it, and what does runc do before it removes a container's cgroup? (${OVER})`).toBeUndefined()
+    for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir} is still there after withCgroup resolved: ${what} (${OVER})`).toBe(false)
+  })
+
+  it('a start that fails while the container\'s process is already in its cgroup', async () => {
+    const spec = limitedSpec([], { pids: { limit: 8 } })
+    const helper = startHelper()
+    let cgroup: Cgroup | undefined
+    const error = await caught(() => withCgroup(spec, async (cg) => {
+      cgroup = cg
+      await joinCgroup(cg, helper.pid)
+      await helper.exec(PROBE_PATH, [PROBE_PATH, 'sleep:20000'], [])
+      throw new ContainerError('error running hook #0: exit status 1', 125)
+    }))
+    const ended = await Promise.race([helper.exited.then(() => true), sleep(3000).then(() => false)])
+    expect(error?.message, `withCgroup's error, where the run failed with "error running hook #0" after its process had joined the cgroup and was still running (${error?.message}): which error is the caller's answer, and what stood in the way of the other one? (${OVER})`).toMatch(/error running hook #0/)
+    for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir} is still there after a failed start whose process was in it (${OVER})`).toBe(false)
+    expect(ended, `the container's process (PID ${helper.pid}) still runs after its start failed and withCgroup returned: is a container that failed to start over? (${OVER})`).toBe(true)
   })
 
   it('a CPU quota of 1 µs, below the kernel\'s minimum', async () => {
