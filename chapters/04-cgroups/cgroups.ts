@@ -193,7 +193,9 @@ export async function removeCgroup(cgroup: Cgroup): Promise<void> {
 // #region withCgroup
 /**
  * Run a container in a cgroup: create it, `run` (which must join the container's process to it
- * before exec and return the exit code), note an OOM kill, and remove the cgroup, whatever happens.
+ * before exec and return the exit code), note an OOM kill, and remove the cgroup, whatever
+ * happens. When the cgroup is removed the container is over: nothing of it runs on, also when
+ * `run` failed, and the error that comes out is the run's own.
  */
 export async function withCgroup(
   spec: Spec,
@@ -201,10 +203,12 @@ export async function withCgroup(
   options: CgroupOptions = {},
 ): Promise<CgroupExit> {
   // TODO(04): a cgroup's whole life around one run.
-  //   1. The cgroup exists before `run` starts the process; `run` returns its exit code.
-  //   2. Whatever happens in `run`, the cgroup is gone afterwards: a container that failed to
-  //      start leaves nothing behind, and the run's own error is the one that comes out.
-  //   3. The result says whether the kernel's OOM killer ended the run (oomKilled).
+  //   1. The cgroup exists before `run` starts the process; `run` resolves when PID 1 has exited,
+  //      to its exit code. oomKilled (given) reads a counter that goes with the cgroup.
+  //   2. Is the container over when PID 1 is? What can still be in its cgroup then, and what
+  //      decides it (chapter 02's namespaces)? And when `run` fails, where may its process be?
+  //   3. runc: destroy in libcontainer/state_linux.go (1.1), before its cgroup manager's Destroy.
+  //      Chapter text: "When is a container over?".
   throw new NotImplementedError('04-cgroups', 'withCgroup')
 }
 // #endregion withCgroup
