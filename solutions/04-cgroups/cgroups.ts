@@ -69,7 +69,7 @@ function ownCgroup(self: string, controller: Controller | null): string {
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value]. On v2, where no write depends on another, the tests compare the whole list in the
+ * value]. On v2 the tests compare the whole list, in the
  * order memory, swap, CPU, pids. Values are read as runc reads OCI's, and -1 asks for no
  * limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
  * and memory.limit.
