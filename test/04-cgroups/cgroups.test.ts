@@ -323,11 +323,6 @@ describe('cgroup v2, on a directory laid out like one', () => {
     return root
   }
 
-  it('a fake cgroup2 root, and a plain directory', () => {
-    expect(cgroupVersion(fakeV2()), 'the fake cgroup2 root').toBe(2)
-    expect(cgroupVersion(tempDir()), 'a plain directory').toBe(1)
-  })
-
   it('memory, swap, CPU and pids limits at minidocker/c1', async () => {
     const root = fakeV2()
     const spec = limitedSpec([], { memory: { limit: 64 * MiB, swap: 64 * MiB }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 32 } })
