@@ -129,7 +129,8 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   const dirs = cgroupDirs(path, version, root, self)
   const files = resourceFiles(spec.linux?.resources ?? {}, version)
   const leaves = [...new Set(Object.values(dirs))]
-  const levels = path.split('/').filter(Boolean).length
+  // The levels cgroupDirs put below the base: those of the path once cleaned, as it was joined.
+  const levels = resolve('/', path).split('/').filter(Boolean).length
   const cgroup: Cgroup = { version, dirs, removeOrder: [] }
   const made: string[] = []
   // The parents, made again if the last other run out removes one meanwhile; then the leaf

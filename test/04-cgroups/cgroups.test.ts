@@ -392,6 +392,17 @@ describe('cgroup v2, on a directory laid out like one', () => {
     expect(existsSync(join(root, 'lonely')), 'lonely/, there before createCgroup, was removed by removeCgroup: whose directory is it? (the chapter\'s "Removing it")').toBe(true)
   })
 
+  it('removal of a cgroupsPath that goes down and back up with ..', async () => {
+    const root = fakeV2()
+    mkdirSync(join(root, 'lonely'))
+    const spec = probeSpec([])
+    spec.linux!.cgroupsPath = 'tmp/x/../../minidocker/c7'
+    const cgroup = await createCgroup(spec, { root, self: '0::/lonely/caller\n' })
+    await removeCgroup(cgroup)
+    for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir}, the leaf, is still there`).toBe(false)
+    expect(existsSync(join(root, 'lonely')), `lonely/, there before createCgroup, was removed by removeCgroup of cgroupsPath ${spec.linux!.cgroupsPath}: which directories did this create make, and how many levels lie between the leaf and the base? (the chapter's "Removing it")`).toBe(true)
+  })
+
   it('an update whose last write fails, on the fake tree', async () => {
     const root = fakeV2()
     const spec = limitedSpec([], { memory: { limit: 64 * MiB, swap: 128 * MiB }, cpu: { quota: 50000, period: 100000 } })
