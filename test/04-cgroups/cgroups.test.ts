@@ -379,28 +379,29 @@ describe('cgroup v2, on a directory laid out like one', () => {
     expect(existsSync(join(other, 'cgroup.subtree_control')), 'the root\'s cgroup.subtree_control, with no limits at all').toBe(false)
   })
 
-  it('removal with the caller alone in /lonely/caller', async () => {
+  /** createCgroup and removeCgroup of `cgroupsPath` on a fake tree, the caller alone in /lonely/caller (/lonely there before). */
+  async function aloneInLonely(cgroupsPath: string): Promise<{ root: string; cgroup: Cgroup }> {
     const root = fakeV2()
-    // The caller's /proc/self/cgroup names /lonely/caller; /lonely was there before the container.
     mkdirSync(join(root, 'lonely'))
     const spec = probeSpec([])
-    spec.linux!.cgroupsPath = 'minidocker/c5'
+    spec.linux!.cgroupsPath = cgroupsPath
     const cgroup = await createCgroup(spec, { root, self: '0::/lonely/caller\n' })
     await removeCgroup(cgroup)
+    return { root, cgroup }
+  }
+
+  it('removal with the caller alone in /lonely/caller', async () => {
+    const { root } = await aloneInLonely('minidocker/c5')
     expect(existsSync(join(root, 'lonely/minidocker/c5')), 'the leaf is still there').toBe(false)
     expect(existsSync(join(root, 'lonely/minidocker')), 'lonely/minidocker, named by cgroupsPath and now empty, is still there: which directories are a container\'s to remove? (the chapter\'s "Removing it")').toBe(false)
     expect(existsSync(join(root, 'lonely')), 'lonely/, there before createCgroup, was removed by removeCgroup: whose directory is it? (the chapter\'s "Removing it")').toBe(true)
   })
 
   it('removal of a cgroupsPath that goes down and back up with ..', async () => {
-    const root = fakeV2()
-    mkdirSync(join(root, 'lonely'))
-    const spec = probeSpec([])
-    spec.linux!.cgroupsPath = 'tmp/x/../../minidocker/c7'
-    const cgroup = await createCgroup(spec, { root, self: '0::/lonely/caller\n' })
-    await removeCgroup(cgroup)
+    const path = 'tmp/x/../../minidocker/c7'
+    const { root, cgroup } = await aloneInLonely(path)
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir}, the leaf, is still there`).toBe(false)
-    expect(existsSync(join(root, 'lonely')), `lonely/, there before createCgroup, was removed by removeCgroup of cgroupsPath ${spec.linux!.cgroupsPath}: which directories did this create make, and how many levels lie between the leaf and the base? (the chapter's "Removing it")`).toBe(true)
+    expect(existsSync(join(root, 'lonely')), `lonely/, there before createCgroup, was removed by removeCgroup of cgroupsPath ${path}: which directories did this create make, and how many levels lie between the leaf and the base? (the chapter's "Removing it")`).toBe(true)
   })
 
   it('an update whose last write fails, on the fake tree', async () => {
