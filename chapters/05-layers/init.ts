@@ -33,7 +33,7 @@ export function resolvConf(host: string): string {
   //      addresses does IPv4's loopback cover, and IPv6's? Chapter text, "A container's own
   //      layers"; man 7 ip, man 7 ipv6.
   //   2. dockerd does the same in libnetwork's internal/resolvconf package (TransformForLegacyNw).
-  //   3. The host's file is written for a resolver (glibc's; inet_pton(3)), not for your eyes: does
+  //   3. The host's file is written for a resolver (glibc's resolv/res_init.c), not for your eyes: does
   //      your test of an address answer as the network stack would, however the address is written?
   throw new NotImplementedError('05-layers', 'resolvConf')
 }

@@ -39,10 +39,30 @@ export function resolvConf(host: string): string {
  */
 function reachable(address: string): boolean {
   if (address.includes('%')) return false
-  if (isIPv4(address)) return !address.startsWith('127.')
+  // glibc's res_init reads an IPv4 nameserver with inet_aton (whole string): 127.1, 0x7f.1,
+  // 0177.0.0.1 and 2130706433 are all 127.0.0.1 to it, and none is a dotted quad to isIPv4.
+  const v4 = inetAton(address)
+  if (v4 !== undefined) return v4 >>> 24 !== 127
   if (!isIPv6(address)) return true
   const canonical = new URL(`http://[${address}]/`).hostname // [::1], [::ffff:7f00:35], ...
   return canonical !== '[::1]' && !/^\[::ffff:7f[0-9a-f]{2}:/.test(canonical)
+}
+/**
+ * inet_aton(3)'s reading of `text` as an IPv4 address (a, a.b, a.b.c or a.b.c.d, each part
+ * decimal, octal with a leading 0 or hex with 0x, the last filling the bytes left), or undefined.
+ */
+function inetAton(text: string): number | undefined {
+  const parts = text.split('.')
+  if (parts.length > 4) return undefined
+  const values: number[] = []
+  for (const part of parts) {
+    const m = /^(?:0[xX]([0-9a-fA-F]*)|(0[0-7]*)|([1-9][0-9]*))$/.exec(part)
+    if (!m) return undefined
+    values.push(m[1] !== undefined ? parseInt(m[1] || '0', 16) : m[2] !== undefined ? parseInt(m[2], 8) : parseInt(m[3]!, 10))
+  }
+  const last = values.pop()!
+  if (values.some((v) => v > 255) || last >= 2 ** (8 * (4 - values.length))) return undefined
+  return values.reduce((sum, v, i) => sum + v * 2 ** (8 * (3 - i)), 0) + last
 }
 // #endregion resolvConf
 

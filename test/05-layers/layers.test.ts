@@ -4,7 +4,7 @@ import { execa } from 'execa'
 import { isIPv4 } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { createLayer, layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
-import { createContainerLayers, hostsFile, resolvConf } from '#ch/05-layers/init.ts'
+import { createContainerLayers, FALLBACK_NAMESERVERS, hostsFile, resolvConf } from '#ch/05-layers/init.ts'
 import { mountOverlay, overlayOptions, unmountOverlay, type OverlayDirs } from '#ch/05-layers/overlay.ts'
 import { changes, isOpaque, makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
 import { caught } from '../support/errors.ts'
@@ -516,11 +516,24 @@ describeKernel('a deep image', () => {
 
 describe('the -init layer', () => {
   it('host resolv.conf files with systemd-resolved\'s stub, ::1 and a local dnsmasq', () => {
-    expect(resolvConf('nameserver 127.0.0.53\noptions edns0\n'), 'the host has only systemd-resolved\'s stub (127.0.0.53): can the container reach it from its own network namespace, and what does dockerd write then? (chapter text, "A container\'s own layers")').toBe(
-      'options edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n',
-    )
-    expect(resolvConf('search lan\nnameserver 10.0.0.1\nnameserver ::1\n'), 'nameserver ::1 on the host: where does that address lead from the container\'s network namespace? (man 7 ipv6)').toBe('search lan\nnameserver 10.0.0.1\n')
-    expect(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n'), 'a local dnsmasq on 127.0.1.1: which IPv4 addresses are the host\'s loopback? (man 7 ip)').toBe('nameserver 192.168.1.1\n')
+    const stub = resolvConf('nameserver 127.0.0.53\noptions edns0\n')
+    expect(nameservers(stub), 'the host has only systemd-resolved\'s stub (127.0.0.53): can the container reach it from its own network namespace, and what does dockerd give it then? (chapter text, "A container\'s own layers")').toEqual(FALLBACK_NAMESERVERS)
+    expect(otherLines(stub), 'the host\'s other lines must stay as they were, in order').toEqual(['options edns0'])
+    expect(stub.endsWith('\n') && !stub.includes('\n\n'), 'the text ends with a newline, without blank lines').toBe(true)
+    const six = resolvConf('search lan\nnameserver 10.0.0.1\nnameserver ::1\n')
+    expect(nameservers(six), 'nameserver ::1 on the host: where does that address lead from the container\'s network namespace? (man 7 ipv6)').toEqual(['10.0.0.1'])
+    expect(otherLines(six), 'the host\'s other lines must stay as they were, in order').toEqual(['search lan'])
+    expect(nameservers(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n')), 'a local dnsmasq on 127.0.1.1: which IPv4 addresses are the host\'s loopback? (man 7 ip)').toEqual(['192.168.1.1'])
+  })
+
+  it('host resolv.conf files whose IPv4 nameservers are written as glibc\'s resolver reads them', async () => {
+    // Each host file names one more nameserver beside 192.0.2.1; the test asks glibc where each leads.
+    for (const ns of ['127.1', '0x7f.1', '2130706433', '0177.0.0.1', '10.1']) {
+      const leads = await glibcReads(ns)
+      const got = resolvConf(`nameserver 192.0.2.1\nnameserver ${ns}\n`)
+      const kept = nameservers(got).includes(ns)
+      expect(kept, `the host's resolv.conf names nameserver ${ns}: resolvConf() ${kept ? 'kept' : 'dropped'} it. Where does the container's resolver send its queries for that line, and can it reach that from its own network namespace? How does glibc's resolver read a nameserver line (resolv/res_init.c), and is your test of an address the same reading?`).toBe(!leads.startsWith('127.'))
+    }
   })
 
   it('host resolv.conf files whose nameservers are written as a resolver may read them', () => {
@@ -549,6 +562,18 @@ describe('the -init layer', () => {
     expect(leads, `the container's hostname was ${JSON.stringify(hostname)} (sethostname(2) takes any bytes): glibc, reading hostsFile()'s text as /etc/hosts, now sends registry.internal to ${leads.join(', ')}. What may a hostname hold in that file (man 5 hosts), and what must happen to one that holds more?`).toEqual([])
   })
 })
+
+/** The nameserver addresses of a resolv.conf text, as written. */
+const nameservers = (text: string) => text.split('\n').flatMap((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1] ?? [])
+/** Its lines other than nameservers and blank ones. */
+const otherLines = (text: string) => text.split('\n').filter((line) => line.trim() !== '' && !/^\s*nameserver\s/.test(line))
+
+/** The IPv4 address glibc makes of a numeric `address` as written (getaddrinfo, as its resolver reads a nameserver). */
+async function glibcReads(address: string): Promise<string> {
+  const run = await execa('getent', ['ahostsv4', address], { reject: false, stdin: 'ignore' })
+  if (run.exitCode !== 0) throw new Error(`test set-up: getent ahostsv4 ${address} failed: ${run.stderr}`)
+  return run.stdout.split(/\s+/)[0]!
+}
 
 /** The addresses glibc finds for `name` in `hosts`, read as /etc/hosts (getent -s files, in a mount namespace of its own). */
 async function lookUp(hosts: string, name: string): Promise<string[]> {
