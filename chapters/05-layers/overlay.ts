@@ -54,7 +54,7 @@ export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: st
   //   2. moby's daemon/graphdriver/overlay2/overlay.go mounts such an image anyway (Get, and
   //      mountFrom in mount.go): what does it hand the kernel then, and what must hold for the
   //      kernel to find every directory from it? What do the layout's short links have to do
-  //      with it (chapter text, "A deep image")?
+  //      with it (chapter text, "A deep image")? And is that form short enough for every stack?
   //   3. The helper is one long-lived process that later steps drive, and moby does not run this
   //      mount in dockerd itself: why not, and what follows for you? Nothing about the helper may
   //      differ after mountOverlay, also when the mount fails, and whatever became of the

@@ -501,6 +501,33 @@ describeKernel('a deep image', () => {
     expect(changed, `the helper stood in a directory that was removed (and another now has the name /proc gives it); after mountOverlay() it is not as it was: ${changed}. How did mountOverlay() find its way back, and must that way lead where the helper was?`).toBe('')
   })
 
+  it('a stack of 150 layers named by short links, under a long root', async () => {
+    const root = join(tempDir(), 'r'.repeat(200))
+    const names = Array.from({ length: 150 }, (_, i) => `L${String(i).padStart(25, '0')}`)
+    const dirsOf = () => ({ lower: names.map((n) => join(root, 'l', n)), upper: join(root, 'c', 'diff'), work: join(root, 'c', 'work') })
+    // The names are the test's own; one of them is longer, by as much as this test wants.
+    const page = 4095
+    const short = overlayOptions({ lower: names.map((n) => `l/${n}`), upper: 'c/diff', work: 'c/work' })
+    const before = short.lastIndexOf(':', page)
+    if (short[page] !== ':' && before > 0) names[0] += 'x'.repeat(page - before)
+    const dirs = dirsOf()
+    names.forEach((n, i) => populate(join(root, 'l', n), { level: `${i}\n`, [`only-${i}`]: '' }))
+    for (const d of [dirs.upper, dirs.work, join(root, 'c', 'merged')]) mkdirSync(d, { recursive: true })
+    const ns = await mountNamespace()
+    const helperBefore = processSnapshot(ns.helper.pid)
+    const merged = join(root, 'c', 'merged')
+    const failed = await caught(() => mountOverlay(ns.helper, dirs, merged))
+    expect(snapshotChanges(helperBefore, processSnapshot(ns.helper.pid)), 'the helper is not as it was before mountOverlay()').toBe('')
+    if (failed) {
+      expect(await ns.mounts(), `mountOverlay() failed (${failed.message.slice(0, 80)}), and something is mounted at ${merged}`).not.toContain(` ${merged} `)
+      return
+    }
+    const m = ns.inside(merged)
+    const shown = names.filter((_, i) => existsSync(join(m, `only-${i}`))).length
+    const written = await caught(async () => writeFileSync(join(m, 'written'), 'x\n'))
+    expect([shown, written?.code ?? 'written'], `mountOverlay() of ${names.length} lower layers resolved; the union shows ${shown} of them, and a write to it ${written ? `fails with ${written.code}` : 'works'}. How many bytes is the string you handed the kernel this time, how much of it did the kernel read, and what did it make of the part it read? (man 2 mount, data; /proc/PID/mounts shows what it took)`).toEqual([names.length, 'written'])
+  })
+
   it('an image of 120 layers with one layer missing: the mount fails', async () => {
     const { root, top } = deepImage(120)
     rmSync(layerPaths(root, layerId(60)).diff, { recursive: true })

@@ -7,8 +7,9 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Helper } from '../../native/helper.ts'
 import { caught } from './errors.ts'
+import { startHelper } from './helper.ts'
 
-/** An entry of a lower file (`l/<short>`) resolved as moby's getLowerDirs does it. */
+/** An entry of a lower file resolved as moby's getLowerDirs does it. */
 export function asDockerdReads(root: string, entry: string): string {
   try {
     return join(root, 'l', readlinkSync(join(root, entry)))
@@ -18,20 +19,22 @@ export function asDockerdReads(root: string, entry: string): string {
 }
 
 /**
- * Mount layer `id` at its merged folder as moby's Get mounts it when the absolute form is too
- * long (mountFrom): the data read from the layer's files, resolved from the driver's root.
- * Gives the kernel's refusal, if any, and the mount point.
+ * Mount layer `id` at its merged folder, in `helper`'s mount namespace, as moby's Get mounts it
+ * when the absolute form is too long: mountFrom, a short-lived process of its own that stands in
+ * the driver's root, with the data read from the layer's files. Gives the kernel's refusal, if
+ * any, and the mount point.
  */
 export async function mountAsDockerd(helper: Helper, root: string, id: string): Promise<{ failed?: Error; merged: string }> {
   const merged = join(root, id, 'merged')
   const data = `lowerdir=${readFileSync(join(root, id, 'lower'), 'utf8')},upperdir=${id}/diff,workdir=${id}/work`
-  const back = await helper.open('.')
+  const child = startHelper()
   try {
-    await helper.chdir(root)
-    return { failed: await caught(() => helper.mount('overlay', merged, 'overlay', [], data)), merged }
+    await child.setns(`/proc/${helper.pid}/ns/mnt`, 'mount')
+    await child.chdir(root)
+    return { failed: await caught(() => child.mount('overlay', merged, 'overlay', [], data)), merged }
   } finally {
-    await helper.fchdir(back)
-    await helper.closeFd(back)
+    child.kill()
+    await child.exited
   }
 }
 
