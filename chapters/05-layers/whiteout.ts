@@ -9,8 +9,12 @@
 import { NotImplementedError } from '../../lib/errors.ts'
 import { lstatSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { SyscallError, type Helper } from '../../native/helper.ts'
+import type { Helper } from '../../native/helper.ts'
+import { isOpaque, makeOpaque, makeWhiteout } from '../../lib/overlay-marks.ts'
 import type { OverlayDirs } from './overlay.ts'
+
+// Given (lib/overlay-marks.ts): overlayfs's two marks, made and read by the helper.
+export { isOpaque, makeOpaque, makeWhiteout }
 
 /** One line of `docker diff`: A added, C changed, D deleted. */
 export interface Change {
@@ -18,44 +22,6 @@ export interface Change {
   /** absolute inside the container, e.g. "/etc/hosts" */
   path: string
 }
-
-// #region makeWhiteout
-/** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
-export async function makeWhiteout(helper: Helper, path: string): Promise<void> {
-  // TODO(05): hide `path` of the lower layers.
-  //   1. The mark must be exactly the one overlayfs writes itself (changes recognises it):
-  //      overlayfs reads nothing else as "deleted", and aufs' empty .wh. files show as files.
-  //   2. Which system call makes a file of that kind (man 7 inode, "The file type and mode"),
-  //      and can Node make one? If not, look through native/helper.ts: it runs as root.
-  throw new NotImplementedError('05-layers', 'makeWhiteout')
-}
-// #endregion makeWhiteout
-
-// #region makeOpaque
-/** Hide everything the lower layers hold under directory `dir` (in the upper layer), and nothing else. */
-export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
-  // TODO(05): make `dir` hide everything the lower layers hold below it, and nothing else.
-  //   1. overlayfs reads this mark from the directory's extended attributes: which attribute,
-  //      and which value does it honour? overlayfs.rst, "whiteouts and opaque directories", or
-  //      read the one overlayfs writes itself when you replace a directory through the union
-  //      (the chapter text's "Try it").
-  //   2. Which directory carries it, so that exactly `dir`'s lower contents vanish? Can Node set
-  //      an extended attribute (man 2 setxattr), or only native/helper.ts?
-  throw new NotImplementedError('05-layers', 'makeOpaque')
-}
-// #endregion makeOpaque
-
-// #region isOpaque
-/** Does directory `dir` carry overlayfs's opaque mark? */
-export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
-  // TODO(05): read the opaque mark back.
-  //   1. Only the value overlayfs honours (see makeOpaque) makes a directory opaque.
-  //   2. Most directories carry no such attribute at all, and a walk may meet a path that is gone
-  //      or cannot be read: which of getxattr's answers (man 2 getxattr, ERRORS) mean "not
-  //      opaque", and which mean something else?
-  throw new NotImplementedError('05-layers', 'isOpaque')
-}
-// #endregion isOpaque
 
 // #region changes
 /**

@@ -6,11 +6,12 @@
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
-import { SyscallError, type Helper } from '../../native/helper.ts'
+import type { Helper } from '../../native/helper.ts'
+import { isOpaque, makeOpaque, makeWhiteout } from '../../lib/overlay-marks.ts'
 import type { OverlayDirs } from './overlay.ts'
 
-/** overlayfs's opaque mark (overlayfs.rst, "whiteouts and opaque directories") */
-const OPAQUE_XATTR = 'trusted.overlay.opaque'
+// Given (lib/overlay-marks.ts): overlayfs's two marks, made and read by the helper.
+export { isOpaque, makeOpaque, makeWhiteout }
 
 /** One line of `docker diff`: A added, C changed, D deleted. */
 export interface Change {
@@ -18,32 +19,6 @@ export interface Change {
   /** absolute inside the container, e.g. "/etc/hosts" */
   path: string
 }
-
-// #region makeWhiteout
-/** Hide `path` of the lower layers: make at `path`, in the upper layer, the mark overlayfs leaves for a deleted name. */
-export async function makeWhiteout(helper: Helper, path: string): Promise<void> {
-  await helper.mknod(path, 'c', 0, 0, 0)
-}
-// #endregion makeWhiteout
-
-// #region makeOpaque
-/** Hide everything the lower layers hold under directory `dir` (in the upper layer), and nothing else. */
-export async function makeOpaque(helper: Helper, dir: string): Promise<void> {
-  await helper.setxattr(dir, OPAQUE_XATTR, 'y')
-}
-// #endregion makeOpaque
-
-// #region isOpaque
-/** Does directory `dir` carry overlayfs's opaque mark? */
-export async function isOpaque(helper: Helper, dir: string): Promise<boolean> {
-  try {
-    return (await helper.getxattr(dir, OPAQUE_XATTR)) === 'y'
-  } catch (error) {
-    if (error instanceof SyscallError && error.code === 'ENODATA') return false
-    throw error
-  }
-}
-// #endregion isOpaque
 
 // #region changes
 /**
