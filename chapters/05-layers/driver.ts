@@ -56,7 +56,7 @@ export function overlayDirs(root: string, id: string): OverlayDirs {
   // TODO(05): the overlay mount of layer `id`, from its own files alone.
   //   1. Its lower file is createLayer's: read it as moby's overlay2 does when it mounts (overlay.go, Get).
   //      Is what you read one? A file cut short by a crash is read as it stands, and the kernel
-  //      mounts whatever directory each entry comes to.
+  //      mounts whatever directory each entry comes to: is the file you read the whole chain?
   //   2. A layer without parents cannot be mounted as a union: an Error.
   //   3. Upper and work come from the layer's own folder (layerPaths): overlayfs wants the work
   //      dir empty and on the same filesystem as the upper dir, which is why both live there.

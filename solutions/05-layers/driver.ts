@@ -12,7 +12,7 @@
  * The exact form of link, lower and l/ is moby's (daemon/graphdriver/overlay2/overlay.go:
  * create, getLower, lowerFile, linkDir).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { layerPaths, shortName, type LayerPaths } from '../../lib/overlay2.ts'
 import type { OverlayDirs } from './overlay.ts'
@@ -72,6 +72,13 @@ export function overlayDirs(root: string, id: string): OverlayDirs {
   // mount as the container's lowest layer without a word.
   const bad = entries.find((entry) => !/^l\/[A-Za-z0-9]+$/.test(entry))
   if (bad !== undefined) throw new Error(`layer ${id}'s lower file names ${JSON.stringify(bad)}, which is no short link under ${join(root, 'l')}`)
+  // A file cut after a whole name is made of good links all the same, and the kernel would mount
+  // the layers it names without the ones below: only a base layer (no lower file of its own) ends
+  // a whole chain.
+  const last = entries.at(-1)!
+  const below = (() => { try { return join(root, 'l', readlinkSync(join(root, last)), '..') } catch { return undefined } })()
+  if (below === undefined || existsSync(join(below, 'lower')))
+    throw new Error(`layer ${id}'s lower file ends at ${last}, which is ${below === undefined ? 'no layer' : 'not a base layer'}: the file is not whole`)
   const lower = entries.map((link) => join(root, link))
   return { lower, upper: paths.diff, work: paths.work }
 }

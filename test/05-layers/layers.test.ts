@@ -424,6 +424,25 @@ describeKernel('the overlay2 layout, mounted', () => {
   })
 
 
+  it('a layer whose lower file a crash cut short after a whole name', async () => {
+    const root = tempDir()
+    populate(createLayer(root, 'a').diff, { 'from-a': 'a\n' })
+    populate(createLayer(root, 'b', 'a').diff, { 'from-b': 'b\n' })
+    populate(createLayer(root, 'c', 'b').diff, { 'from-c': 'c\n' })
+    createLayer(root, 'd', 'c')
+    const lowerFile = join(root, 'd', 'lower')
+    const whole = readFileSync(lowerFile, 'utf8')
+    writeFileSync(lowerFile, whole.slice(0, whole.lastIndexOf(':'))) // the file as a crash between two writes leaves it
+    const refused = await caught(() => overlayDirs(root, 'd'))
+    if (refused) return
+    const dirs = overlayDirs(root, 'd')
+    const ns = await mountNamespace()
+    const merged = layerPaths(root, 'd').merged
+    const failed = await caught(() => mountOverlay(ns.helper, dirs, merged))
+    const shows = failed ? `nothing (${failed.message.slice(0, 80)})` : readdirSync(ns.inside(merged)).sort().join(', ')
+    expect(failed ? [] : readdirSync(ns.inside(merged)).sort(), `d sits on c, b and a, and its lower file lost its end in a crash; overlayDirs(d) gave lower ${JSON.stringify(dirs.lower.map((l) => l.slice(root.length)))}, and mounted, d's union shows ${shows}. Every entry leads to a layer: how could overlayDirs() have told that the file it read is not the whole chain?`).toEqual(['from-a', 'from-b', 'from-c'])
+  })
+
   it('three layers: a, b on a, c on b', async () => {
     const root = tempDir()
     populate(createLayer(root, 'a').diff, { who: 'a\n', 'from-a': 'a\n' })
