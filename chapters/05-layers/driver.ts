@@ -42,6 +42,8 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
   //      which layers must it name, in which order, and where can you find them without walking
   //      the chain yourself? A base layer has none. moby's daemon/graphdriver/overlay2/overlay.go
   //      (create, getLower); a Docker host's /var/lib/docker/overlay2/*/lower.
+  //   4. Which of the folders you make does a container see, and with which mode, whichever
+  //      process calls you?
   throw new NotImplementedError('05-layers', 'createLayer')
 }
 // #endregion createLayer

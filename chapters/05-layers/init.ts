@@ -74,6 +74,8 @@ export function createContainerLayers(root: string, id: string, imageTop: string
   //   3. Return what mounting the container's layer takes.
   //   4. Two layers are made one after the other: what must become of the first when the second
   //      cannot be made?
+  //   5. What you write here hides the image's own: who in the container may read it, and who
+  //      change it, whichever process calls you?
   throw new NotImplementedError('05-layers', 'createContainerLayers')
 }
 // #endregion createContainerLayers

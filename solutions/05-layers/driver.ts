@@ -12,7 +12,7 @@
  * The exact form of link, lower and l/ is moby's (daemon/graphdriver/overlay2/overlay.go:
  * create, getLower, lowerFile, linkDir).
  */
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { layerPaths, shortName, type LayerPaths } from '../../lib/overlay2.ts'
 import type { OverlayDirs } from './overlay.ts'
@@ -43,6 +43,9 @@ export function createLayer(root: string, id: string, parent?: string): LayerPat
   const link = shortName()
   try {
     for (const dir of [paths.diff, paths.work, paths.merged]) mkdirSync(dir, { recursive: true })
+    // The diff folder's mode is the container's "/" when this layer is the upper one: set, not
+    // left to the umask of whoever runs us (dockerd sets its own, 022, as it starts).
+    chmodSync(paths.diff, 0o755)
     mkdirSync(join(root, 'l'), { recursive: true })
     symlinkSync(`../${id}/diff`, join(root, 'l', link))
     writeFileSync(join(paths.dir, 'link'), link)

@@ -3,7 +3,7 @@
  * layers and the container's writable layer sits "<id>-init", with the files every
  * container needs to find as its own: /etc/hostname, /etc/hosts, /etc/resolv.conf.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { isIPv4, isIPv6 } from 'node:net'
 import { join } from 'node:path'
 import { createLayer, overlayDirs, removeLayer } from './driver.ts'
@@ -97,10 +97,14 @@ export function createContainerLayers(root: string, id: string, imageTop: string
   try {
     const etc = join(init.diff, 'etc')
     mkdirSync(etc, { recursive: true })
-    writeFileSync(join(etc, 'hostname'), `${files.hostname}\n`)
-    writeFileSync(join(etc, 'hosts'), hostsFile(files.hostname))
-    writeFileSync(join(etc, 'resolv.conf'), resolvConf(files.hostResolvConf ?? ''))
-    writeFileSync(join(init.diff, '.dockerenv'), '')
+    // What the init layer holds hides the image's own (its /etc too): modes as Docker's, whatever
+    // the umask of the process that runs this (mkdir and open apply it, chmod does not).
+    chmodSync(etc, 0o755)
+    const contents = { [join(etc, 'hostname')]: `${files.hostname}\n`, [join(etc, 'hosts')]: hostsFile(files.hostname), [join(etc, 'resolv.conf')]: resolvConf(files.hostResolvConf ?? ''), [join(init.diff, '.dockerenv')]: '' }
+    for (const [path, text] of Object.entries(contents)) {
+      writeFileSync(path, text)
+      chmodSync(path, 0o644)
+    }
     createLayer(root, id, `${id}-init`)
   } catch (error) {
     removeLayer(root, `${id}-init`)

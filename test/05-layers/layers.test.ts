@@ -659,6 +659,32 @@ describeKernel('container layers', () => {
     expect(readFileSync(join(etc, 'os-release'), 'utf8')).toBe('image\n')
   })
 
+  it('containers whose layers were made by processes with other umasks', async () => {
+    const root = tempDir()
+    const top = image(root)
+    const ns = await mountNamespace()
+    for (const umask of [0o000, 0o077]) {
+      const id = `u${umask.toString(8)}`
+      const was = process.umask(umask)
+      let dirs: OverlayDirs
+      try {
+        dirs = createContainerLayers(root, id, top, { hostname: id, hostResolvConf: 'nameserver 10.1.1.1\n' })
+      } finally {
+        process.umask(was)
+      }
+      const merged = join(root, id, 'merged')
+      await mountOverlay(ns.helper, dirs, merged)
+      // Every user of the container reads (and enters) these; only its root may change them.
+      const wrong = ['/', '/etc', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf'].flatMap((path) => {
+        const st = lstatSync(ns.inside(join(merged, path)))
+        const everyone = st.isDirectory() ? 0o555 : 0o444
+        const mode = (st.mode & 0o7777).toString(8).padStart(4, '0')
+        return [(st.mode & 0o022) !== 0 && `${path} (mode ${mode}) can be changed by users other than root`, (st.mode & everyone) !== everyone && `${path} (mode ${mode}) cannot be read by every user`].filter((w): w is string => Boolean(w))
+      })
+      expect(wrong, `container ${id}'s layers were made by a process whose umask was ${umask.toString(8).padStart(3, '0')}; in the container, ${wrong.join('; ')}. Whose umask is that, and what did your code leave to it? Where does the container's "/" take its mode from (overlayfs.rst, "Directories")?`).toEqual([])
+    }
+  })
+
   it('a container whose layers cannot both be made', async () => {
     const root = tempDir()
     const top = image(root)
