@@ -75,6 +75,7 @@ export async function unmountOverlay(helper: Helper, target: string): Promise<vo
   //   2. Docker neither kills such a process nor leaks the mount: how? moby's
   //      daemon/graphdriver/overlay2/overlay.go, Put.
   //   3. Which of the kernel's answers are not yours to get round, and must reach the caller?
+  //   4. Your unmount acts in the helper's mount namespace. Is the union gone from every other?
   throw new NotImplementedError('05-layers', 'unmountOverlay')
 }
 // #endregion unmountOverlay

@@ -3,6 +3,7 @@
  * writable upper directory and shows the union at a mount point, the way Docker's overlay2
  * graph driver builds every container's root filesystem.
  */
+import { lstatSync } from 'node:fs'
 import { dirname, relative } from 'node:path'
 import type { Helper } from '../../native/helper.ts'
 
@@ -92,5 +93,12 @@ export async function unmountOverlay(helper: Helper, target: string): Promise<vo
     if ((error as { code?: string }).code !== 'EBUSY') throw error
     await helper.umount2(target, ['detach'])
   }
+  // As overlay2's Put: a mount namespace made while the union was mounted (a systemd service's,
+  // another container's) holds a copy of it, which no unmount here reaches. Removing the mount
+  // point, no longer one in this namespace, detaches the union from every namespace that still
+  // has it there (Linux 3.18); made again, the folder is ready for the next mount.
+  const { mode } = lstatSync(`/proc/${helper.pid}/root${target}`)
+  await helper.rmdir(target)
+  await helper.mkdir(target, mode & 0o7777)
 }
 // #endregion unmountOverlay

@@ -11,6 +11,7 @@ import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { tempDir } from '../support/files.ts'
 import { mountNamespace } from '../support/mountns.ts'
+import { startHelper } from '../support/helper.ts'
 import { asDockerdReads, mountAsDockerd, processSnapshot, snapshotChanges } from '../support/overlay2.ts'
 
 /** Write files (path → content; a path ending in "/" is a directory) under `dir`. */
@@ -200,6 +201,24 @@ describeKernel('mountOverlay', () => {
     await ns.helper.chdir(join(s.merged, 'etc'))
     await unmountOverlay(ns.helper, s.merged)
     expect(await ns.mounts(), 'a union a process still uses (its working directory is inside) is still mounted after unmountOverlay(): what did the kernel answer, and what does moby\'s overlay2 (Put) do about such a mount? (man 2 umount2)').not.toContain(s.merged)
+  })
+
+  it('unmounting a union that a mount namespace made meanwhile holds a copy of', async () => {
+    const s = stack()
+    const ns = await mountNamespace()
+    await mountOverlay(ns.helper, s, s.merged)
+    // A mount namespace made while the container runs (a systemd service's, another
+    // container's) starts as a copy of every mount, the union too.
+    const other = startHelper()
+    await other.setns(`/proc/${ns.helper.pid}/ns/mnt`, 'mount')
+    await other.unshare(['mount'])
+    const holds = () => readFileSync(`/proc/${other.pid}/mounts`, 'utf8').includes(` ${s.merged} `)
+    expect(holds(), 'test set-up: the other namespace holds a copy of the union').toBe(true)
+    await unmountOverlay(ns.helper, s.merged)
+    expect(await ns.mounts(), 'still mounted after unmountOverlay()').not.toContain(` ${s.merged} `)
+    expect(holds(), `the union is gone from the helper's mount namespace, and still mounted in the namespace of PID ${other.pid}, made while it was mounted: the container's layers stay in use there for as long as that namespace lives, and whatever runs in it can still read and write them. How does moby's overlay2 (Put) see to it that no namespace keeps a union it unmounts, and why does that work?`).toBe(false)
+    const again = await caught(() => mountOverlay(ns.helper, s, s.merged))
+    expect(again?.message, 'the same union, mounted again where unmountOverlay() took it from, failed: is the mount point still there?').toBeUndefined()
   })
 
   it('unmounting a directory that is no mount point (its union unmounted already)', async () => {
