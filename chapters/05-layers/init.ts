@@ -8,6 +8,7 @@
 import { NotImplementedError } from '../../lib/errors.ts'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { hostsFile } from '../../lib/etc-hosts.ts'
 import { createLayer, overlayDirs } from './driver.ts'
 import type { OverlayDirs } from './overlay.ts'
 
@@ -16,6 +17,9 @@ export interface InitFiles {
   /** the host's /etc/resolv.conf, filtered by resolvConf() */
   hostResolvConf?: string
 }
+
+// Given (lib/etc-hosts.ts): the container's /etc/hosts.
+export { hostsFile }
 
 /** The nameservers Docker falls back to when the host has only local ones. */
 export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
@@ -38,24 +42,6 @@ export function resolvConf(host: string): string {
   throw new NotImplementedError('05-layers', 'resolvConf')
 }
 // #endregion resolvConf
-
-// #region hostsFile
-/**
- * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated, and a
- * line that lets the container resolve its own hostname. A hostname the file cannot hold as
- * one name is refused with an Error naming it.
- */
-export function hostsFile(hostname: string): string {
-  // TODO(05): /etc/hosts for a container that has no network of its own yet.
-  //   1. Docker's default lines: which names does every container's /etc/hosts give, for IPv4
-  //      and IPv6 (libnetwork's etchosts package writes them; or look at any container's)?
-  //   2. The container must resolve its own hostname before it has any network: which addresses
-  //      does it have then?
-  //   3. The hostname comes from whoever creates the container, and sethostname(2) takes any
-  //      bytes: what could one do to the file you write it into (man 5 hosts)?
-  throw new NotImplementedError('05-layers', 'hostsFile')
-}
-// #endregion hostsFile
 
 // #region createContainerLayers
 /**

@@ -6,6 +6,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { isIPv4, isIPv6 } from 'node:net'
 import { join } from 'node:path'
+import { hostsFile } from '../../lib/etc-hosts.ts'
 import { createLayer, overlayDirs, removeLayer } from './driver.ts'
 import type { OverlayDirs } from './overlay.ts'
 
@@ -14,6 +15,9 @@ export interface InitFiles {
   /** the host's /etc/resolv.conf, filtered by resolvConf() */
   hostResolvConf?: string
 }
+
+// Given (lib/etc-hosts.ts): the container's /etc/hosts.
+export { hostsFile }
 
 /** The nameservers Docker falls back to when the host has only local ones. */
 export const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4']
@@ -65,27 +69,6 @@ function inetAton(text: string): number | undefined {
   return values.reduce((sum, v, i) => sum + v * 2 ** (8 * (3 - i)), 0) + last
 }
 // #endregion resolvConf
-
-// #region hostsFile
-/**
- * /etc/hosts for a container with no network yet: Docker's default lines, tab-separated, and a
- * line that lets the container resolve its own hostname. A hostname the file cannot hold as
- * one name is refused with an Error naming it.
- */
-export function hostsFile(hostname: string): string {
-  // one field of a line: whitespace would split it, a newline start a line of its own, '#' a comment
-  if (hostname === '' || /[\s#\p{Cc}]/u.test(hostname)) throw new Error(`invalid hostname: ${JSON.stringify(hostname)}`)
-  return [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    `127.0.1.1\t${hostname}`,
-  ].join('\n') + '\n'
-}
-// #endregion hostsFile
 
 // #region createContainerLayers
 /**

@@ -1,10 +1,9 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { isIPv4 } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { createLayer, layerPaths, overlayDirs } from '#ch/05-layers/driver.ts'
-import { createContainerLayers, FALLBACK_NAMESERVERS, hostsFile, resolvConf } from '#ch/05-layers/init.ts'
+import { createContainerLayers, FALLBACK_NAMESERVERS, resolvConf } from '#ch/05-layers/init.ts'
 import { mountOverlay, overlayOptions, unmountOverlay, type OverlayDirs } from '#ch/05-layers/overlay.ts'
 import { changes, isOpaque, makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
 import { caught } from '../support/errors.ts'
@@ -608,24 +607,6 @@ describe('the -init layer', () => {
       expect(got, `the host's resolv.conf names nameserver ${ns}: resolvConf() ${got.includes(ns) ? 'kept' : 'changed'} it. Which address, on which interface, is that from the container's network namespace? (man 7 ipv6; inet_pton(3))`).toBe('nameserver 10.0.0.1\n')
     }
   })
-
-  it('/etc/hosts for hostname c0ffee, read by glibc', async () => {
-    const hosts = hostsFile('c0ffee')
-    expect(await lookUp(hosts, 'localhost'), 'glibc, reading hostsFile()\'s text as /etc/hosts, finds no IPv4 address for localhost').toContain('127.0.0.1')
-    const own = await lookUp(hosts, 'c0ffee')
-    expect(own.length > 0 && own.every(onLoopback), `glibc, reading hostsFile('c0ffee') as /etc/hosts, gives c0ffee ${own.length ? own.join(', ') : 'no address'}: c0ffee must resolve before the container has any network. Which addresses does it have then? (chapter text, "A container's own layers")`).toBe(true)
-  })
-
-  it('/etc/hosts for a hostname that holds more than a name', async () => {
-    const hostname = 'c0ffee\n10.6.6.6\tregistry.internal'
-    const made = await caught(() => hostsFile(hostname))
-    if (made) {
-      expect(made.message, 'hostsFile() refused the hostname: naming it?').toContain('c0ffee')
-      return
-    }
-    const leads = await lookUp(hostsFile(hostname), 'registry.internal')
-    expect(leads, `the container's hostname was ${JSON.stringify(hostname)} (sethostname(2) takes any bytes): glibc, reading hostsFile()'s text as /etc/hosts, now sends registry.internal to ${leads.join(', ')}. What may a hostname hold in that file (man 5 hosts), and what must happen to one that holds more?`).toEqual([])
-  })
 })
 
 /** The nameserver addresses of a resolv.conf text, as written. */
@@ -639,19 +620,6 @@ async function glibcReads(address: string): Promise<string> {
   if (run.exitCode !== 0) throw new Error(`test set-up: getent ahostsv4 ${address} failed: ${run.stderr}`)
   return run.stdout.split(/\s+/)[0]!
 }
-
-/** The addresses glibc finds for `name` in `hosts`, read as /etc/hosts (getent -s files, in a mount namespace of its own). */
-async function lookUp(hosts: string, name: string): Promise<string[]> {
-  const file = join(tempDir(), 'hosts')
-  writeFileSync(file, hosts)
-  const run = await execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec getent -s files ahosts "$1"', file, name], { reject: false, stdin: 'ignore' })
-  if (run.exitCode === 2) return [] // not found
-  if (run.exitCode !== 0) throw new Error(`test set-up: getent failed: ${run.stderr}`)
-  return [...new Set(run.stdout.split('\n').filter(Boolean).map((line) => line.split(/\s+/)[0]!))]
-}
-
-/** Is `address` one a container has before any network (its own loopback)? */
-const onLoopback = (address: string) => (isIPv4(address) ? address.startsWith('127.') : address === '::1')
 
 describeKernel('container layers', () => {
   function image(root: string): string {
