@@ -198,14 +198,14 @@ describeKernel('diffTar', () => {
     const out = new PassThrough()
     out.resume()
     const failed = await within(caught(() => diffTar(gone, upper, out)))
-    expect(failed, 'diffTar() with a helper that has exited had neither resolved nor rejected 10 s later, its walk failing at the directory: how does a failure half-way reach your caller? (the TODO\'s step 5)').not.toBe('hung')
+    expect(failed, 'diffTar() with a helper that has exited had neither resolved nor rejected 10 s later. Its walk fails at upper\'s directory `later`, the first entry for which it must ask the helper (isOpaque rejects there): where does that rejection go in your code, and which promise is your caller waiting on meanwhile: the walk\'s, the pack\'s, or the pipe to `out`\'s? (the TODO\'s step 5)').not.toBe('hung')
     expect(failed, 'diffTar() resolved although it could not ask the helper whether a directory is opaque: a caller would store a wrong layer').toBeInstanceOf(Error)
     expect(out.destroyed || out.writableEnded, 'after the failed walk, `out` is still open: whoever reads it waits for the rest of a tar that will never come').toBe(true)
 
     // A destination that fails every write (a full disk): the first failure is the answer.
     const full = new Writable({ write: (_chunk, _encoding, done) => done(new Error('no space left on the destination')) })
     const refused = await within(caught(() => diffTar(ns.helper, upper, full)))
-    expect(refused, 'diffTar() to a destination that fails every write had neither resolved nor rejected 10 s later: what becomes of the tar\'s entries once `out` fails? (the TODO\'s step 5)').not.toBe('hung')
+    expect(refused, 'diffTar() to a destination that fails every write had neither resolved nor rejected 10 s later. The first write to `out` failed at once: once a pipe to `out` has failed, does anything still read the pack, and does an entry whose callback you wait for ever finish? (the TODO\'s step 5)').not.toBe('hung')
     expect(String(refused), 'diffTar() to a destination that fails every write: the rejection should carry that failure').toMatch(/no space left on the destination/)
   }, 60_000)
 })
