@@ -392,6 +392,19 @@ describeKernel('changes() over an image\'s layers', () => {
   })
 })
 
+/**
+ * Layer `id` as overlayDirs() makes it and mountOverlay() mounts it, and what its union shows
+ * (nothing when the mount fails); undefined when overlayDirs() refuses the layer.
+ */
+async function mountedFromFiles(root: string, id: string): Promise<{ dirs: OverlayDirs; shows: string[] } | undefined> {
+  if (await caught(() => overlayDirs(root, id))) return undefined
+  const dirs = overlayDirs(root, id)
+  const ns = await mountNamespace()
+  const merged = layerPaths(root, id).merged
+  const failed = await caught(() => mountOverlay(ns.helper, dirs, merged))
+  return { dirs, shows: failed ? [] : readdirSync(ns.inside(merged)).sort() }
+}
+
 describe('the overlay2 layout', () => {
   it('createLayer of a base layer', () => {
     const root = tempDir()
@@ -431,13 +444,9 @@ describeKernel('the overlay2 layout, mounted', () => {
     populate(createLayer(root, 'a').diff, { 'from-a': 'a\n' })
     createLayer(root, 'b', 'a')
     writeFileSync(join(root, 'b', 'lower'), '') // what a crash between open(O_TRUNC) and write(2) leaves
-    const refused = await caught(() => overlayDirs(root, 'b'))
-    if (refused) return
-    const dirs = overlayDirs(root, 'b')
-    const ns = await mountNamespace()
-    const merged = layerPaths(root, 'b').merged
-    const failed = await caught(() => mountOverlay(ns.helper, dirs, merged))
-    const shows = failed ? [] : readdirSync(ns.inside(merged)).sort()
+    const got = await mountedFromFiles(root, 'b')
+    if (!got) return
+    const { dirs, shows } = got
     expect(shows, `b's lower file is empty; overlayDirs(b) gave lower ${JSON.stringify(dirs.lower)}, and mounted, b's union shows [${shows.join(', ')}]: what did the lower file name, and what did overlayDirs() make of it?`).toEqual([])
   })
 
@@ -451,14 +460,10 @@ describeKernel('the overlay2 layout, mounted', () => {
     const lowerFile = join(root, 'd', 'lower')
     const whole = readFileSync(lowerFile, 'utf8')
     writeFileSync(lowerFile, whole.slice(0, whole.lastIndexOf(':'))) // the file as a crash between two writes leaves it
-    const refused = await caught(() => overlayDirs(root, 'd'))
-    if (refused) return
-    const dirs = overlayDirs(root, 'd')
-    const ns = await mountNamespace()
-    const merged = layerPaths(root, 'd').merged
-    const failed = await caught(() => mountOverlay(ns.helper, dirs, merged))
-    const shows = failed ? `nothing (${failed.message.slice(0, 80)})` : readdirSync(ns.inside(merged)).sort().join(', ')
-    expect(failed ? [] : readdirSync(ns.inside(merged)).sort(), `d sits on c, b and a, and its lower file lost its end in a crash; overlayDirs(d) gave lower ${JSON.stringify(dirs.lower.map((l) => l.slice(root.length)))}, and mounted, d's union shows ${shows}. Every entry leads to a layer: how could overlayDirs() have told that the file it read is not the whole chain?`).toEqual(['from-a', 'from-b', 'from-c'])
+    const got = await mountedFromFiles(root, 'd')
+    if (!got) return
+    const { dirs, shows } = got
+    expect(shows, `d sits on c, b and a, and its lower file lost its end in a crash; overlayDirs(d) gave lower ${JSON.stringify(dirs.lower.map((l) => l.slice(root.length)))}, and mounted, d's union shows [${shows.join(', ')}]. Every entry leads to a layer: how could overlayDirs() have told that the file it read is not the whole chain?`).toEqual(['from-a', 'from-b', 'from-c'])
   })
 
   it('three layers: a, b on a, c on b', async () => {
