@@ -68,8 +68,9 @@ export class DaemonError extends ContainerError {
 }
 
 /**
- * The attach refused (a --detach-keys the daemon rejects, a container gone), which the CLI's
- * run reports unlike its other failures (run.go, attachContainer; minidocker/client.ts).
+ * The attach refused (a --detach-keys the daemon rejects, a container gone) or its stream
+ * failed, which the CLI's run reports unlike its other failures, its words alone and exit
+ * code 1 (run.go, attachContainer and the hijack's error; minidocker/client.ts).
  */
 export class AttachError extends ContainerError {
   constructor(message: string) {

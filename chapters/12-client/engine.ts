@@ -32,6 +32,10 @@ export class Engine extends EngineClient {
     //      running (409), a daemon that ignores the upgrade (200, and its body may go on for as
     //      long as the container runs). What becomes of the connection of an answer you refused?
     //      And after one was refused, is the next upgrade of this Engine sent as the first was?
+  //   4. A daemon can also go away once it has read the request, before its answer is whole (a
+  //      restart, a proxy that times out). At which step did your request fail then, and what
+  //      does the CLI's client say at that step? Make a daemon of your own do it, and run
+  //      docker 28.2.2 against it.
     throw new NotImplementedError('12-client', 'upgrade')
   }
   // #endregion upgrade

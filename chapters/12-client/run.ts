@@ -33,7 +33,9 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //   2. Three things end in a run: the attach stream, the wait's answer, start's answer, in
   //      no order the protocol promises, and any of them can be cut. What does each of them
   //      tell you, and what does none of them? Which decides the exit code, which the words
-  //      on stderr, and when the client may end?
+  //      on stderr, and when the client may end? And the copy of the output can fail on its
+  //      own (the daemon's words in the stream): whose error is that, and does it matter
+  //      whether the wait has answered by then?
   //   3. A start that fails: with -d, with --rm, and for a container that ran all the same.
   //   4. stdin: with -i the container reads it to its end, without it reads none, and either
   //      way the output still comes the other way.

@@ -15,8 +15,8 @@ export interface Outputs {
 /**
  * Cuts a byte stream into frames, whatever the chunks' boundaries, and writes each payload
  * where moby's StdCopy writes it. What StdCopy returns as an error is thrown, with the words
- * or the number it concerns. end() is called at the end of the stream: a stream that ends
- * inside a frame is an error too.
+ * or the number it concerns. end() is called at the end of the stream, and does with a frame
+ * the stream ended inside what StdCopy does with it.
  */
 export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
   // TODO(12): the read side of moby's api/pkg/stdcopy (StdCopy; the text's "Frames").
@@ -27,7 +27,11 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
   //   2. What is in a header, how long is it, and what does each stream number mean? A payload
   //      can be far larger than 64 KiB: the size field's width and byte order decide where the
   //      next header starts (moby's stdcopy.go, StdCopy and the writer; chapter 11 wrote it).
-  //   3. Which stream numbers does StdCopy refuse, and which one carries the daemon's words?
+  //   3. Which stream numbers does StdCopy refuse, and which one carries the daemon's words,
+  //      in which words of the CLI's?
+  //   4. A stream can end inside a frame: a daemon that went away, a proxy that timed out. What
+  //      of that frame reaches the client's stdout or stderr, and what does docker 28.2.2 print
+  //      then? Make a daemon of your own cut a frame and run the CLI against it.
   throw new NotImplementedError('12-client', 'frameReader')
 }
 // #endregion frameReader

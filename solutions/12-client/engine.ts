@@ -37,7 +37,9 @@ export class Engine extends EngineClient {
         res.destroy()
         reject(new ContainerError(`unable to upgrade to tcp, received ${res.statusCode}`, 1))
       })
-      req.on('error', (error) => reject(connectError(this.socket, error)))
+      // a connection that ends before the answer is whole was made, and the request sent: the
+      // CLI's client fails as its HTTP reader does, not as a dial does
+      req.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ECONNRESET' ? new ContainerError('unexpected EOF', 1) : connectError(this.socket, error)))
       req.end(body)
     })
   }

@@ -123,8 +123,17 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
     }
     // the output to its end first, whichever came first: its end is not the container's exit (a
     // daemon may close the attach while the container runs on), nor is the wait's answer its end
-    await output?.catch(() => {})
+    const broken = await output?.then(() => undefined, (error: unknown) => (known === undefined ? error : undefined))
     terminal?.restore()
+    // a stream the reader refused (the daemon's error in it, frames it cannot read) before the
+    // wait answered is the run's error, and the wait is not read (run.go's select: the hijack's
+    // error first); one that comes after the wait's answer is drained, and the exit code stands.
+    // A connection that merely ended or broke is no error of the run's
+    if (broken instanceof ContainerError) {
+      dropped = true
+      waiting.destroy()
+      throw new AttachError(broken.message)
+    }
     return await exitCode
   } finally {
     for (const cleanup of cleanups) cleanup()

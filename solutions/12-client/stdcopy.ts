@@ -18,8 +18,8 @@ const HEADER_SIZE = 8
 /**
  * Cuts a byte stream into frames, whatever the chunks' boundaries, and writes each payload
  * where moby's StdCopy writes it. What StdCopy returns as an error is thrown, with the words
- * or the number it concerns. end() is called at the end of the stream: a stream that ends
- * inside a frame is an error too.
+ * or the number it concerns. end() is called at the end of the stream, and does with a frame
+ * the stream ended inside what StdCopy does with it.
  */
 export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
   // the chunks of a frame not yet whole, joined only once it is: a payload can be megabytes
@@ -45,14 +45,17 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
         pending = pending.subarray(HEADER_SIZE + size)
         if (stream === 0 || stream === 1) outputs.stdout.write(payload)
         else if (stream === 2) outputs.stderr.write(payload)
-        else if (stream === 3) throw new ContainerError(`Error from daemon in stream: ${payload.toString('utf8')}`, 1)
+        else if (stream === 3) throw new ContainerError(`error from daemon in stream: ${payload.toString('utf8')}`, 1)
         else throw new ContainerError(`Unrecognized input header: ${stream}`, 1)
       }
       held = pending.length ? [pending] : []
       heldBytes = pending.length
     },
     end() {
-      if (heldBytes > 0) throw new ContainerError(`the stream ended inside a frame (${heldBytes} bytes left over)`, 1)
+      // a frame the stream ended inside is dropped, none of it written, and that is no error:
+      // StdCopy writes a payload only once it is whole, and at EOF returns what it wrote, nil
+      held = []
+      heldBytes = 0
     },
   }
 }

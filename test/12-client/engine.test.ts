@@ -14,6 +14,7 @@ import { frame as written } from '../../lib/output-streams.ts'
 import { fakeDaemons, type FakeDaemon, type FakeDaemonOptions } from '../support/engine-server.ts'
 import { caught } from '../support/errors.ts'
 import { docker } from '../support/daemon.ts'
+import { asMinidocker, minidocker } from '../support/client.ts'
 import type { Socket } from 'node:net'
 
 const daemons = fakeDaemons()
@@ -72,7 +73,7 @@ describe('the multiplexed stream (stdcopy)', () => {
     }
   })
 
-  it('frameReader given the daemon\'s error in the stream, a stream number StdCopy does not know, and a frame cut short', () => {
+  it('frameReader given the daemon\'s error in the stream, a stream number StdCopy does not know, and a stream cut inside a frame', () => {
     const { outputs, text } = collector()
     const reader = frameReader(outputs)
     expect(() => reader.push(Buffer.concat([frame('stdout', 'before\n'), frame(3, 'the container is gone')])), 'the daemon\'s own error in the stream: expected an error with its words')
@@ -80,9 +81,21 @@ describe('the multiplexed stream (stdcopy)', () => {
     expect(text().stdout, 'expected the frame before the error written').toBe('before\n')
     expect(() => frameReader(outputs).push(frame(7, 'what')), 'a frame of a stream StdCopy does not know: expected an error naming its number')
       .toThrow(/\b7\b/)
-    const cut = frameReader(outputs)
-    cut.push(frame('stdout', 'cut short').subarray(0, 12))
-    expect(() => cut.end(), 'expected end() to refuse a stream that ended inside a frame, not to drop the half frame silently').toThrow()
+    // a daemon gone, or a proxy's cut: the stream ends in a frame's payload, or in its header
+    for (const [where, length] of [['payload', 12], ['header', 5]] as const) {
+      const cut = collector()
+      const reader = frameReader(cut.outputs)
+      let error: string | undefined
+      try {
+        reader.push(Buffer.concat([frame('stdout', 'whole\n'), frame('stderr', 'cut short\n').subarray(0, length)]))
+        reader.end()
+      } catch (thrown) {
+        if (thrown instanceof NotImplementedError) throw thrown
+        error = String(thrown)
+      }
+      expect({ ...cut.text(), error }, `a stream that ended inside a frame's ${where}: what yours wrote and threw (left), what docker 28.2.2 prints of the same stream (right, see the run beside it below) — when does StdCopy write a payload, and what does it return when its source ends? (moby's stdcopy.go)`)
+        .toEqual({ stdout: 'whole\n', stderr: '', error: undefined })
+    }
   })
 
   it('frameReader fed megabytes: one payload of 64 MiB in 4 KiB chunks, and 300 000 small frames in 1 MiB chunks', () => {
@@ -195,4 +208,75 @@ describe('the hijacked connection', () => {
     expect(await within(5000, closes[1]!), 'the daemon answered 200 and streams on; docker 28.2.2 closed that connection as soon as it refused the answer, yours still holds it 5 s after upgrade() failed — who reads a response you refused, until when, and who else will ever close that connection? (see "Hijacking")').toBe(true)
   }, 60_000)
 
+  it('upgrade when the daemon closes the connection before its answer is whole, beside docker 28.2.2', async () => {
+    // a daemon restarting, a proxy timing out: the request was read, and the connection ends
+    // with no answer, or in the middle of the 101's headers
+    for (const [what, answer] of [['no answer at all', ''], ['half a 101', 'HTTP/1.1 101 UPGRADED\r\nContent-Type: appl']] as const) {
+      const daemon = await fakeDaemon({
+        version: '1.41',
+        answer: (req, res) => {
+          req.resume()
+          if (req.url!.endsWith('/containers/create')) res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: 'c0ffee'.repeat(10) + 'c0ff', Warnings: [] }))
+          else res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"message":"not here"}')
+        },
+        upgrade: (_req, socket) => void socket.end(answer),
+      })
+      const theirs = await docker('28.2.2', daemon.host, ['run', 'example.test/box', 'true'], { timeout: 30_000 })
+      const words = String(theirs.stderr).trim().split('\n')[0]!
+      const engine = await connected(daemon)
+      const refused = await caught(() => engine.upgrade('/containers/c/attach', { query: { stream: '1', stdout: '1' } }))
+      expect(refused?.message, `${what}: docker 28.2.2 said ${JSON.stringify(words)} and exited ${theirs.exitCode} (right); yours (left) — the connection was made and the request sent: which step failed, and whose words are those at that step? (see "Hijacking")`)
+        .toBe(words)
+    }
+  }, 60_000)
+})
+
+describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
+  const ID = 'c0ffee'.repeat(10) + 'c0ff'
+  /**
+   * A daemon whose container's attach stream is `stream`, ended. With `waits`, its wait answers
+   * 3 once that connection has closed; without, the wait never answers (a container that runs on).
+   */
+  async function cutDaemon(stream: Buffer | undefined, waits: boolean) {
+    let wait: import('node:http').ServerResponse | undefined
+    let attachClosed = false
+    const answerWait = () => waits && attachClosed && wait?.end('{"StatusCode":3,"Error":null}\n')
+    return fakeDaemon({
+      version: '1.41',
+      answer: (req, res) => {
+        req.resume()
+        const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+        if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
+        else if (path.endsWith('/wait')) ((wait = res), res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders(), answerWait())
+        else if (path.endsWith('/start')) res.writeHead(204).end()
+        else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
+      },
+      upgrade: (_req, socket) => {
+        socket.on('close', () => ((attachClosed = true), answerWait()))
+        if (stream === undefined) return void socket.end() // closed before any answer
+        socket.end(Buffer.concat([Buffer.from('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'), stream]))
+      },
+    })
+  }
+
+  it('run of a container whose stream is cut inside a frame, carries the daemon\'s error, is not framed, or never answers the attach', async () => {
+    const cases: [string, Buffer | undefined, boolean][] = [
+      ['a stream cut inside a frame\'s payload, then the exit', Buffer.concat([frame('stdout', 'whole\n'), frame('stderr', 'cut short\n').subarray(0, 12)]), true],
+      ['a stream cut inside a frame\'s header, then the exit', Buffer.concat([frame('stdout', 'whole\n'), frame('stderr', 'x\n').subarray(0, 5)]), true],
+      ['the daemon\'s error in the stream, and no exit yet', Buffer.concat([frame('stdout', 'before\n'), frame(3, 'container gone'), frame('stdout', 'after\n')]), false],
+      ['a stream StdCopy cannot read, and no exit yet', Buffer.concat([frame('stdout', 'before\n'), frame(7, 'what'), frame('stdout', 'after\n')]), false],
+      ['an attach closed before any answer', undefined, false],
+    ]
+    for (const [what, stream, waits] of cases) {
+      const theirs = await docker('28.2.2', (await cutDaemon(stream, waits)).host, ['run', 'example.test/box'], { timeout: 30_000 })
+      // docker ends within a second here: a client still running after 15 s is waiting for something that is not coming
+      const mine = await minidocker(['-H', (await cutDaemon(stream, waits)).host, 'run', 'example.test/box'], { timeout: 15_000 })
+        .catch((error: Error) => {
+          if (error instanceof NotImplementedError) throw error
+          return { stdout: '', stderr: error.message, exitCode: undefined }
+        })
+      expect(mine, `${what}: your client (left) beside docker 28.2.2 (right), against the same daemon — what reached which side, which words, which exit code; and whose error is it: the stream's, the attach's, the run's? (see "Frames" and "Hijacking")`)
+        .toEqual({ ...theirs, stderr: asMinidocker(theirs.stderr) })
+    }
+  }, 120_000)
 })
