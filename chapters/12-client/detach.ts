@@ -1,27 +1,11 @@
 /**
- * The detach keys of `run -it`: the key names of --detach-keys as bytes (moby/term's
- * ToBytes), and the escape proxy that watches the keys typed for them on their way to the
- * container (moby/term's NewEscapeProxy, which the CLI's hijack.go puts on stdin).
+ * The detach keys of `run -it`: the escape proxy that watches the keys typed for them on
+ * their way to the container (moby/term's NewEscapeProxy, which the CLI's hijack.go puts on
+ * stdin). The key names of --detach-keys as bytes (moby/term's ToBytes) are given, in
+ * lib/detach-keys.ts.
  */
 import type { Transform } from 'node:stream'
 import { NotImplementedError } from '../../lib/errors.ts'
-
-// #region parseDetachKeys
-/**
- * `--detach-keys` as the bytes the docker CLI makes of it: every spelling the CLI accepts
- * gives the bytes its proxy watches for, and every spelling it refuses throws an Error in
- * its words.
- */
-export function parseDetachKeys(keys: string): Buffer {
-  // TODO(12): the key names as bytes (the text's "Detach keys").
-  //   1. Where is the table the CLI reads the names from, and which names are in it? Not
-  //      docker's documentation: the code the CLI vendors.
-  //   2. What does that code take for "one character", and what does it say for everything
-  //      it does not know? The tests ask docker 28.2.2 itself, at test time, about spellings
-  //      you may not think of.
-  throw new NotImplementedError('12-client', 'parseDetachKeys')
-}
-// #endregion parseDetachKeys
 
 // #region escapeProxy
 /**

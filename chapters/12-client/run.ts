@@ -4,7 +4,8 @@
  * which of its answers decides what, on every way out. The steps around it are given: the
  * create and the pull (lib/create-or-pull.ts), the copy of the output
  * (lib/container-output.ts), the terminal (lib/terminal.ts), the signal proxy
- * (lib/signal-proxy.ts) and the words of a failed run (lib/run-error.ts).
+ * (lib/signal-proxy.ts), the detach keys' names (lib/detach-keys.ts) and the words of a
+ * failed run (lib/run-error.ts).
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { RunPlan, Stdio } from '../../lib/client.ts'

@@ -1,32 +1,10 @@
 /**
- * The detach keys of `run -it`: the key names of --detach-keys as bytes (moby/term's
- * ToBytes), and the escape proxy that watches the keys typed for them on their way to the
- * container (moby/term's NewEscapeProxy, which the CLI's hijack.go puts on stdin).
+ * The detach keys of `run -it`: the escape proxy that watches the keys typed for them on
+ * their way to the container (moby/term's NewEscapeProxy, which the CLI's hijack.go puts on
+ * stdin). The key names of --detach-keys as bytes (moby/term's ToBytes) are given, in
+ * lib/detach-keys.ts.
  */
 import { Transform } from 'node:stream'
-
-/** ctrl-p, ctrl-q: the CLI's sequence when none is given (hijack.go, defaultEscapeKeys). */
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q'
-
-// #region parseDetachKeys
-/** The names after `ctrl-`, in the order of their codes: ctrl-@ is 0, ctrl-a 1, ... ctrl-_ 31. */
-const CONTROL_NAMES = '@abcdefghijklmnopqrstuvwxyz[\\]^_'
-
-/**
- * `--detach-keys` as the bytes the docker CLI makes of it: every spelling the CLI accepts
- * gives the bytes its proxy watches for, and every spelling it refuses throws an Error in
- * its words.
- */
-export function parseDetachKeys(keys: string): Buffer {
-  return Buffer.from(keys.split(',').map((key) => {
-    if (Buffer.byteLength(key) === 1) return key.charCodeAt(0)
-    const control = key.startsWith('ctrl-') && key.length === 6 ? CONTROL_NAMES.indexOf(key[5]!) : -1
-    if (control >= 0) return control
-    if (key === 'DEL') return 0x7f
-    throw new Error(`Unknown character: '${key}'`)
-  }))
-}
-// #endregion parseDetachKeys
 
 // #region escapeProxy
 /**

@@ -4,7 +4,8 @@
  * which of its answers decides what, on every way out. The steps around it are given: the
  * create and the pull (lib/create-or-pull.ts), the copy of the output
  * (lib/container-output.ts), the terminal (lib/terminal.ts), the signal proxy
- * (lib/signal-proxy.ts) and the words of a failed run (lib/run-error.ts).
+ * (lib/signal-proxy.ts), the detach keys' names (lib/detach-keys.ts) and the words of a
+ * failed run (lib/run-error.ts).
  */
 import type { Socket } from 'node:net'
 import { ContainerError } from '../../lib/errors.ts'
@@ -14,7 +15,8 @@ import { createContainer } from '../../lib/create-or-pull.ts'
 import type { ProgressSink } from '../../lib/jsonmessage.ts'
 import { proxySignals } from '../../lib/signal-proxy.ts'
 import { attachTerminal } from '../../lib/terminal.ts'
-import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from './detach.ts'
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../lib/detach-keys.ts'
+import { escapeProxy } from './detach.ts'
 import type { Engine } from './engine.ts'
 
 /** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
