@@ -14,8 +14,7 @@ const CONTROL_NAMES = '@abcdefghijklmnopqrstuvwxyz[\\]^_'
 /**
  * `--detach-keys` as the bytes the docker CLI makes of it: every spelling the CLI accepts
  * gives the bytes its proxy watches for, and every spelling it refuses throws an Error in
- * its words. A key of one byte (Go's len() counts bytes: é is two) is that byte; the table
- * is lower case only, and DEL is its one other name.
+ * its words.
  */
 export function parseDetachKeys(keys: string): Buffer {
   return Buffer.from(keys.split(',').map((key) => {
