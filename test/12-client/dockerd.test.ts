@@ -79,7 +79,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives, its name read as minidocker (left: yours) — which exit code does docker run give when the container's command cannot be started, and how does the CLI tell the cases apart? (see "Exit codes"; docker run's reference)`)
         .toEqual({ stdout: theirs.stdout, stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
     }
-  })
+  }, 150_000) // ten runs, each client's first one pulling: on a loaded machine over a minute
 
   it('run -d whose start fails, with and without --rm, and run -it whose stdin is no terminal: beside the docker CLI', async () => {
     await docker('28.2.2', real.host, ['pull', '-q', busybox])
