@@ -5,7 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { hostResolvConf, resolvConf } from './net.ts'
+import { resolvConf } from '#ch/05-layers/init.ts'
+import { hostResolvConf } from './net.ts'
 import type { Mount } from './oci.ts'
 
 /**
@@ -19,7 +20,7 @@ export function nameFiles(dir: string, hostname: string, address: string | undef
   const files: Record<string, string> = {
     hostname: `${hostname}\n`,
     hosts: hosts.join('\n') + '\n',
-    'resolv.conf': resolvConf(hostResolvConf()),
+    'resolv.conf': resolvConf(hostResolvConf() ?? ''), // filtered as chapter 05 does it
   }
   return Object.entries(files).map(([name, text]) => {
     writeFileSync(join(dir, name), text)

@@ -1,7 +1,7 @@
 /**
  * Chapter 08's given plumbing, which the starter and the reference share: IPv4 numbers and
  * subnets, who holds an address (a process, by PID and start time), the IPAM file, the host's
- * resolv.conf as dockerd filters it, running `ip` in one process and `iptables`, ending a port's
+ * resolv.conf, running `ip` in one process and `iptables`, ending a port's
  * proxy, and the chapter's types (a bridge, a published port, what `run` asks for and what it
  * gets back). What the chapter teaches (the MAC of a veth, the host's rules, a port's DNAT rule)
  * is the learner's, in chapters/08-network/.
@@ -75,18 +75,6 @@ export async function loadAllocations(dir: string): Promise<Allocations> {
 export async function saveAllocations(dir: string, allocations: Allocations): Promise<void> {
   await writeFile(join(dir, 'ipam.json.tmp'), JSON.stringify(allocations, null, 1))
   await rename(join(dir, 'ipam.json.tmp'), join(dir, 'ipam.json'))
-}
-
-/**
- * The host's nameservers for the container, as dockerd filters them: loopback ones cannot work
- * from another namespace. `host` is the host's /etc/resolv.conf, or undefined on a host that has
- * none (one without any network, such as the VM test's guest).
- */
-export function resolvConf(host = ''): string {
-  const kept = host.split('\n').filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line))
-  // dockerd's fallback when nothing usable is left: Google's public servers.
-  if (!kept.some((line) => /^\s*nameserver\s/.test(line))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4')
-  return kept.filter((line, i, all) => line !== '' || i < all.length - 1).join('\n') + '\n'
 }
 
 /** The host's /etc/resolv.conf, or undefined when it has none. */
