@@ -629,7 +629,7 @@ describeKernel('minirunc: pause and resume', () => {
     expect(ps.length, `the paused container's processes after the exec (${ps.join(', ')}): was one added?`).toBe(1)
   }, 90_000)
 
-  it('pause and resume of a CPU burner and an exec\'d one, then delete --force while paused', async () => {
+  it('pause and resume of a CPU burner and an exec\'d one, an exec after resume, a second pause, then delete --force while paused', async () => {
     const t = setup(['burn:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
     expect((await t.create('p1')).code, t.out()).toBe(0)
     // A runtime that cannot thaw must not leave frozen processes, which nothing else could kill, nor its freezer cgroup.
@@ -652,7 +652,14 @@ describeKernel('minirunc: pause and resume', () => {
     expect(resumed.code, `resume failed: ${resumed.stderr}`).toBe(0)
     expect((await t.state('p1')).status, 'state after resume').toBe('running')
     expect(await runsAgainWithin(pid, 10_000), 'the probe used no CPU within 10 s of resume').toBe(true)
+    // One more process joins the container between the first pause and the second.
+    const later = await t.execDetached('p1', '/bin/probe', 'burn:60000')
+    expect(later.code, `exec --detach after resume failed: ${later.stderr}`).toBe(0)
     expect((await t.rt('pause', 'p1')).code).toBe(0)
+    const again = JSON.parse((await t.rt('ps', '--format', 'json', 'p1')).stdout) as number[]
+    expect(again.length, `ps --format json after the second pause: the probe and two exec'd processes: ${again.join(', ')}`).toBe(3)
+    for (const p of again.filter((p) => !pids.includes(p))) expect(await cpuUsedIn(p, 300), `process ${p}, exec'd after resume, still ran after the second pause: where was it born, and what did this pause look at before it froze? (the text's "pause and resume")`).toBe(0)
+    pids.push(...again.filter((p) => !pids.includes(p)))
     const { freezer } = JSON.parse(readFileSync(join(t.root, 'p1', 'state.json'), 'utf8')) as { freezer: { dir: string } }
     const deleted = await t.rt('delete', '--force', 'p1')
     expect(deleted.code, `delete --force of a paused container failed: ${deleted.stderr}`).toBe(0)
