@@ -47,7 +47,7 @@ function frozen(freezer: NonNullable<ContainerRecord['freezer']>): boolean {
 /** The state as `state` prints it and hooks read it: the public fields and the status, with pid 0 once stopped. */
 export function publicState(dir: string, record: ContainerRecord): State {
   const status = containerStatus(dir, record)
-  const { startTime: _t, cgroup: _c, hooks: _h, freezer: _f, devices: _d, cpuset: _s, seccomp: _p, ...state } = record
+  const { startTime: _t, cgroup: _c, hooks: _h, freezer: _f, devices: _d, cpuset: _s, seccomp: _p, oomScoreAdj: _o, ...state } = record
   return { ...state, status, pid: status === 'stopped' ? 0 : record.pid }
 }
 

@@ -19,6 +19,8 @@ export interface ContainerRecord extends Omit<State, 'status'> {
   /** the cgroup to remove on delete (chapter 04's Cgroup), if one was made */
   cgroup?: Cgroup
   hooks?: Hooks
+  /** config.json's process.oomScoreAdj, as create found it (absent when config.json has none) */
+  oomScoreAdj?: number
   /** the container's seccomp filter as config.json gave it, which `exec` applies to its processes too (chapter 13) */
   seccomp?: Seccomp
   /** the freezer cgroup `pause` froze the processes in, and what delete removes of it (v1: a hierarchy of its own; v2: the container's cgroup, nothing to remove) */

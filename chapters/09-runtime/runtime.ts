@@ -226,7 +226,8 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      container's namespaces and cgroups? Compare its /proc/PID/ns links and the NSpid line
   //      of its /proc/PID/status with the container's process's (setns(2)).
   //   3. From there it is create's end: which of create's steps apply to one more process of the
-  //      same container, and which belong to the container's first process only? The devices
+  //      same container, and which belong to the container's first process only? And what does
+  //      the new process inherit from whoever ran exec that config.json set for the first one? The devices
   //      and cpuset cgroups create made hold exec'd processes too (the record has them).
   //   4. Which of a container's statuses can take a new process, and what would become of
   //      that process, and of exec, in each of the others? Ask runc, status by status.

@@ -89,7 +89,7 @@ export async function create(root: string, id: string, options: CreateOptions, l
   const record: ContainerRecord = {
     ociVersion: spec.ociVersion, id, pid: 0, bundle: options.bundle, rootfs: spec.root!.path,
     created: new Date().toISOString(), annotations: spec.annotations ?? {}, owner: '', startTime: 0, hooks: spec.hooks,
-    seccomp: spec.linux?.seccomp,
+    seccomp: spec.linux?.seccomp, oomScoreAdj: spec.process.oomScoreAdj,
   }
   let helper: Helper | undefined
   let fifo: number | undefined
@@ -408,7 +408,10 @@ export async function execProcess(root: string, id: string, options: ExecOptions
     const pid = await helper.fork()
     if (record.cgroup) await joinCgroup(record.cgroup, pid)
     for (const extra of [record.devices, record.cpuset]) if (extra) writeFileSync(join(extra.dir, 'cgroup.procs'), String(pid))
-    await applyProcessLimits(helper, pid, options.process)
+    // Forked from this process, the new one would keep its OOM score, the caller's: a shim
+    // shields itself from the OOM killer (containerd's -999, plus one). The container's score
+    // holds for every process of it, whatever --process says (runc's bootstrapData, nsexec.c).
+    await applyProcessLimits(helper, pid, { ...options.process, oomScoreAdj: record.oomScoreAdj })
     // Made by create for the first process, in a root filesystem the container now owns: one
     // more process runs where it is told to or nowhere, as runc's setns init does.
     await helper.chdir(options.process.cwd)

@@ -91,7 +91,7 @@ function runcSetup(steps: string[], edit?: (spec: Spec) => void) {
   }
   const state = async () => JSON.parse((await rt('state', id)).stdout) as { status: string; pid: number }
   const out = () => (existsSync(output) ? readFileSync(output, 'utf8') : '')
-  return { id, rt, create, state, out, bundle }
+  return { id, root, rt, create, state, out, bundle }
 }
 
 /** How process `pid`, a zombie its keeper holds, ended: its wait status (proc(5), /proc/PID/stat, exit_code). */
@@ -263,6 +263,29 @@ describeKernel('minirunc: the life cycle', () => {
     rethrowNotImplemented(ours.stderr)
     const made = (bundle: string) => existsSync(join(bundle, 'rootfs', 'nowhere'))
     expect({ refused: ours.code !== 0, ran: ours.stdout.includes('ran'), made: made(t.bundle) }, `exec --cwd /nowhere, a directory the container's root filesystem does not have: runc exec exited ${theirs.code}; minirunc exited ${ours.code} and said ${ours.stderr.trim() || '(nothing)'}. Of create's steps, which are the container's first process's alone, and what would an exec'd one change if it took them? (the text's "exec")`).toEqual({ refused: theirs.code !== 0, ran: theirs.stdout.includes('ran'), made: made(real.bundle) })
+  }, 90_000)
+
+  it('exec, from a caller whose oom_score_adj is 900, into a container whose config.json asks 300, beside runc', async () => {
+    const score = (spec: Spec) => (spec.process.oomScoreAdj = 300)
+    const t = setup(['sleep:60000'], score)
+    const real = runcSetup(['sleep:60000'], score)
+    expect((await t.create('x4')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'x4')).code).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    // The caller's score is not the container's, as a shim's is not (containerd's shim lowers its own so
+    // that the OOM killer spares it; lowering takes CAP_SYS_RESOURCE, which not every machine gives root).
+    const shielded = async (...command: string[]) => {
+      const r = await execa('sh', ['-c', 'echo 900 > /proc/self/oom_score_adj && exec "$@"', 'sh', ...command], { reject: false, stdin: 'ignore', timeout: 30_000 })
+      return { code: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) }
+    }
+    const read = ['/bin/probe', 'cat:/proc/self/oom_score_adj']
+    const theirs = await shielded('runc', '--root', real.root, 'exec', real.id, ...read)
+    expect(theirs.code, `runc exec failed: ${theirs.stderr}`).toBe(0)
+    const ours = await shielded(process.execPath, MINIRUNC, '--root', t.root, 'exec', 'x4', ...read)
+    rethrowNotImplemented(ours.stderr)
+    expect(ours.code, `exec failed: ${ours.stderr}`).toBe(0)
+    expect(probeLines(ours.stdout), `the exec'd program's /proc/self/oom_score_adj, run from a caller whose score is 900, in a container whose config.json says 300, vs runc exec's from the same caller: where did it get its score, and who decides it for the container's processes? (proc(5); the text's "exec")`).toEqual(probeLines(theirs.stdout))
   }, 90_000)
 
   it('delete --force of a running container', async () => {
