@@ -11,6 +11,7 @@ import type { Capabilities, Spec } from '../../lib/oci.ts'
 import { CAPABILITY_NUMBERS } from '../../lib/security-tables.ts'
 import type { Helper } from '../../native/helper.ts'
 import { encodeProgram } from '../../lib/seccomp.ts'
+import { ContainerError } from '../../lib/errors.ts'
 import { compileSeccomp } from './seccomp.ts'
 import { switchUser } from '../../minidocker/container.ts'
 
@@ -86,6 +87,9 @@ function lastCapability(): number {
   return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'))
 }
 
+/** The most instructions one classic BPF program may have (linux/filter.h). */
+const BPF_MAXINSNS = 4096
+
 // #region secureProcess
 /**
  * Apply process.noNewPrivileges, linux.seccomp and the user with process.capabilities to the
@@ -96,7 +100,14 @@ function lastCapability(): number {
  * anything changes.
  */
 export async function secureProcess(helper: Helper, spec: Spec): Promise<{ lastFilter?: Buffer }> {
-  const filter = spec.linux?.seccomp && encodeProgram(compileSeccomp(spec.linux.seccomp))
+  const program = spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp)
+  // The kernel refuses a filter longer than BPF_MAXINSNS (linux/filter.h) with EINVAL, whatever
+  // it says. Under no_new_privs the load waits until after start, where create's caller is gone
+  // (and a program that size cannot even be queued to the helper ahead of the exec.fifo): runc
+  // loads it before create returns, so its create fails. Found out now, before anything changes.
+  if (program && program.length > BPF_MAXINSNS)
+    throw new ContainerError(`seccomp filter of ${program.length} instructions: the kernel loads at most ${BPF_MAXINSNS}`, 125)
+  const filter = program && encodeProgram(program)
   // Without no_new_privs, loading takes CAP_SYS_ADMIN, which the credentials may take away: the
   // filter goes first, and judges the calls that follow (runc's first place). With it, loading
   // needs nothing held, and the filter can wait until the runtime makes no more calls of its own

@@ -6,6 +6,7 @@
  *
  * Check your work with `npx workbook check 13`.
  */
+import { readFileSync } from 'node:fs'
 import { ContainerError } from '../../lib/errors.ts'
 import { hostId, idMapText, writeIdMap } from '../../lib/id-mappings.ts'
 import type { IdMapping, Spec } from '../../lib/oci.ts'
@@ -30,7 +31,7 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   // The maps are written after the unshare, one at a time: a map the kernel refuses would leave
   // the helper moved, its other map written or not. So both are held to the kernel's rules first.
   for (const [field, mappings] of [['uidMappings', uidMappings], ['gidMappings', gidMappings]] as const) {
-    const why = unmappable(mappings)
+    const why = unmappable(mappings, field === 'uidMappings' ? 'uid_map' : 'gid_map')
     if (why) throw new ContainerError(`linux.${field} cannot be written as a map: ${why}`, 125)
     // A map the kernel takes may still leave the namespace without a root: the helper could
     // never become it (setuid(0) is EINVAL for an unmapped id). runc refuses such a spec before
@@ -47,7 +48,11 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   writeIdMap(`/proc/${helper.pid}/gid_map`, gids)
   // Until now the helper is host uid 0, unmapped inside, with the host's groups: become the
   // namespace's own root, holding none of them.
-  await helper.setgroups([])
+  // A user namespace whose ancestor wrote "deny" to its setgroups (a rootless set-up, `unshare
+  // -r`, a runtime in a container) hands that on to every namespace created under it, this one
+  // included: setgroups(2) is EPERM for good there, and there is nothing to drop that the
+  // kernel would let go. runc's setupUser reads the file and does not ask.
+  if (readFileSync(`/proc/${helper.pid}/setgroups`, 'utf8').trim() !== 'deny') await helper.setgroups([])
   await helper.setgid(0)
   await helper.setuid(0)
 }
@@ -61,8 +66,12 @@ const ID_END = 0xffffffff
  * most 340 lines, each range not empty and below (uid_t) -1 on both sides, and no two ranges
  * overlapping inside the namespace or outside it.
  */
-function unmappable(mappings: IdMapping[]): string | undefined {
+function unmappable(mappings: IdMapping[], file: 'uid_map' | 'gid_map'): string | undefined {
   const bytes = Buffer.byteLength(idMapText(mappings))
+  // The host ids are ids of the namespace the writer is in, and the kernel maps them only through
+  // that namespace's own map (map_write's map_id_range_down on the parent's map): a runtime that
+  // itself runs in a user namespace can hand on only the ids it has.
+  const own = ownRanges(file)
   if (mappings.length > 340) return `${mappings.length} ranges, more than the 340 lines a map may have`
   if (bytes >= 4096) return `its text is ${bytes} bytes, and a map is one write shorter than a page (4096 bytes)`
   const overlap = (a: number, b: number, m: IdMapping, o: IdMapping) => a < b + o.size && b < a + m.size
@@ -71,10 +80,31 @@ function unmappable(mappings: IdMapping[]): string | undefined {
     if (![m.containerID, m.hostID, m.size].every((n) => Number.isInteger(n) && n >= 0)) return `"${line}" is not three whole numbers`
     if (m.size === 0) return `"${line}" maps no id`
     if (m.containerID + m.size > ID_END || m.hostID + m.size > ID_END) return `"${line}" reaches past id ${ID_END - 1}`
+    const missing = unheld(m.hostID, m.size, own)
+    if (missing !== undefined) return `"${line}" names host id ${missing}, which the runtime's own user namespace does not map (its ${file}: ${JSON.stringify(own.map((r) => `${r.first} ${r.count}`).join(', '))})`
     for (const o of mappings.slice(0, i)) {
       if (overlap(m.containerID, o.containerID, m, o)) return `"${line}" overlaps "${o.containerID} ${o.hostID} ${o.size}" inside the namespace`
       if (overlap(m.hostID, o.hostID, m, o)) return `"${line}" overlaps "${o.containerID} ${o.hostID} ${o.size}" on the host`
     }
+  }
+  return undefined
+}
+/** The ids this process's own user namespace maps, from the first and third fields of /proc/self/uid_map (gid_map). */
+function ownRanges(file: 'uid_map' | 'gid_map'): { first: number; count: number }[] {
+  return readFileSync(`/proc/self/${file}`, 'utf8').trim().split('\n').filter(Boolean).map((line) => {
+    const [first = 0, , count = 0] = line.trim().split(/\s+/).map(Number)
+    return { first, count }
+  })
+}
+
+/** The first id of [start, start + size) that none of `ranges` covers, or undefined. */
+function unheld(start: number, size: number, ranges: { first: number; count: number }[]): number | undefined {
+  let id = start
+  const end = start + size
+  while (id < end) {
+    const r = ranges.find((r) => id >= r.first && id < r.first + r.count)
+    if (!r) return id
+    id = r.first + r.count
   }
   return undefined
 }

@@ -5,12 +5,18 @@
  */
 import { expect, it } from 'vitest'
 import type { Seccomp, Spec } from '../../lib/oci.ts'
-import { readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
 import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
 import { dockerDefaultProfile } from '../../lib/docker-security.ts'
 import { CAPABILITY_NUMBERS, SYSCALLS_I386, SYSCALLS_X86_64 } from '../../lib/security-tables.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { underBoth, type Run } from '../support/security.ts'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { spawn } from 'node:child_process'
+import { onCleanup, tempDir } from '../support/files.ts'
+import { MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from '../support/runtime.ts'
+
 
 const caps = (names: string[], ambient: string[] = []) => ({ bounding: names, effective: names, permitted: names, inheritable: ambient, ambient })
 const status = (run: Run) => run.lines.find((l) => 'status' in l)?.status as Record<string, string> | undefined
@@ -250,4 +256,45 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
     expect(fail, `${NEWEST}(4096) (${top}), which its rule's condition does not let through, gave ${fail} (runc: ${runcFail}): the profile knows ${NEWEST} — when no rule of a call it names holds, what does runc's filter return? (${section})`).toBe(runcFail)
     expect(above, `system call ${top + 1}, one above ${NEWEST}, the highest x86_64 call the profile names (i386's highest: ${i386Top}), gave ${above} (runc: ${runcAbove}): which calls is the profile too old to know in x86_64 — and does a rule's condition, or another ABI's table, change that? (runc's findLastSyscalls)`).toBe(runcAbove)
   })
+
+  it('no_new_privs and a profile whose rules the kernel cannot take in one filter: create under runc and under minirunc', async () => {
+    // personality refused for a long list of single values, a rule of one condition each, as a
+    // profile generated from a list of values writes them
+    const values = Array.from({ length: 5000 }, (_, i) => 0x1000 + 3 * i)
+    const profile: Seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: values.map((value) => ({ names: ['personality'], action: 'SCMP_ACT_ERRNO', errnoRet: 22, args: [{ index: 0, op: 'SCMP_CMP_EQ', value }] })) }
+    const seen: Record<string, { code: number; output: string; ran: boolean; hung: boolean }> = {}
+    for (const runtime of ['runc', 'minirunc'] as const) {
+      const dir = tempDir()
+      const bundle = probeBundle(join(dir, 'bundle'), ['write:/ran:x'], (spec) => {
+        spec.process.noNewPrivileges = true
+        spec.linux!.seccomp = profile
+      })
+      const root = join(dir, 'state')
+      const output = join(dir, 'output')
+      const id = `minidocker-test-sec-big-${process.pid}-${runtime}`
+      const args = ['--root', root, 'create', '--bundle', bundle, id]
+      const command = runtime === 'runc' ? ['runc', ...args] : [process.execPath, MINIRUNC, ...args]
+      onCleanup(() => (runtime === 'runc' ? execa('runc', ['--root', root, 'delete', '--force', id], { reject: false }) : minirunc(['--root', root, 'delete', '--force', id])))
+      // the output into a file: a created container holds its stdio open until it is started
+      const fd = openSync(output, 'a')
+      let code: number
+      let hung: boolean
+      try {
+        const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', fd, fd], timeout: 30_000 })
+        const r = await new Promise<{ exitCode: number | null; timedOut: boolean }>((resolve) => child.on('exit', (exitCode, signal) => resolve({ exitCode, timedOut: exitCode === null && signal === 'SIGTERM' })))
+        code = r.exitCode ?? 137
+        hung = r.timedOut
+      } finally {
+        closeSync(fd)
+      }
+      // a create that was taken is followed by its start, to see what the start meets
+      if (code === 0) await (runtime === 'runc' ? execa('runc', ['--root', root, 'start', id], { reject: false }) : minirunc(['--root', root, 'start', id]))
+      const text = readFileSync(output, 'utf8')
+      rethrowNotImplemented(text)
+      seen[runtime] = { code, output: text, ran: existsSync(join(bundle, 'rootfs', 'ran')), hung }
+    }
+    expect(seen.runc!.code, `runc create must refuse this profile: ${seen.runc!.output}`).not.toBe(0)
+    expect(seen.runc!.ran).toBe(false)
+    expect(seen.minirunc!.code !== 0 && !seen.minirunc!.hung, `runc create refuses a profile of ${values.length} conditional rules on personality under noNewPrivileges (${seen.runc!.output.trim().split('\n').at(-1)}), and minirunc create ${seen.minirunc!.hung ? 'had not returned after 30 s' : 'took it'}: a caller that sees create succeed believes the container will start. What does the kernel refuse to load, whatever the filter says (seccomp(2), EINVAL; linux/filter.h), and what could tell you so before create returns? (the chapter's "The order inside the runtime") Output: ${seen.minirunc!.output}`).toBe(true)
+  }, 120_000)
 })

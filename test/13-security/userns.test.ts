@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { enterUserNamespace, remapMappings } from '#ch/13-security/userns.ts'
-import { ContainerError } from '../../lib/errors.ts'
+import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import { DEFAULT_MOUNTS, type IdMapping, type Spec } from '../../lib/oci.ts'
 import { idMapText } from '../../lib/id-mappings.ts'
 import { startHelper } from '../support/helper.ts'
@@ -18,6 +18,8 @@ import { describeKernel } from '../support/kernel.ts'
 import { probeLines } from '../support/probe.ts'
 import { minirunc, rethrowNotImplemented } from '../support/runtime.ts'
 import { HOST_ID, MAPPINGS, shiftBundle, usernsBundle } from '../support/userns.ts'
+
+const ROOT = new URL('../..', import.meta.url).pathname
 
 /** A spec with the tests' mappings for uids and gids. */
 const mapped: Spec = { ociVersion: '1.0.2', process: { args: [], env: [], cwd: '/' }, linux: { uidMappings: MAPPINGS, gidMappings: MAPPINGS } }
@@ -130,6 +132,30 @@ describeKernel('the maps, read by the kernel', () => {
       expect((error as ContainerError).message, `the refusal of ${what} must name the spec's field`).toContain(`linux.${kind}Mappings`)
     }
   })
+
+  it('enterUserNamespace in a runtime that itself runs in a user namespace of its own (unshare -r)', async () => {
+    // The runtime's first steps, in a process of its own started under `unshare --user
+    // --map-root-user`, as a rootless set-up or a runtime inside a container starts it.
+    const nested = async (linux: Spec['linux']) => {
+      const r = await execa('unshare', ['--user', '--map-root-user', process.execPath, '-e', `require(${JSON.stringify(join(ROOT, 'bin/start.cjs'))}).start('nested-runtime', 'test/13-security/nested-runtime.ts')`, JSON.stringify(linux)], { reject: false, stdin: 'ignore', timeout: 60_000, cwd: ROOT })
+      const seen = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { notImplemented?: string; error?: string; containerError?: boolean; moved?: boolean }
+      if (seen.notImplemented) throw new NotImplementedError('13-security', 'enterUserNamespace')
+      expect(seen.moved, `the runtime under unshare -r did not report: ${r.stdout}${r.stderr}`).toBeTypeOf('boolean')
+      return seen
+    }
+    const own = readFileSync('/proc/self/uid_map', 'utf8')
+    expect(own.trim().split(/\s+/), 'the tests run in the host\'s user namespace').toEqual(['0', '0', '4294967295'])
+    // Under unshare -r the runtime's namespace maps its root onto ours and nothing else.
+    const one = [{ containerID: 0, hostID: 0, size: 1 }]
+    const taken = await nested({ uidMappings: one, gidMappings: one })
+    expect(taken.error, `a runtime started under unshare -r, its own namespace mapping only its root, could not give the helper a user namespace mapping that same root (uid and gid 0 to 0): ${taken.error}. What does the namespace the runtime starts in decide for every namespace created below it, and what does runc's setupUser (libcontainer/init_linux.go) read before it touches the groups? (user_namespaces(7))`).toBeUndefined()
+    expect(taken.moved).toBe(true)
+    const wide = [...one, { containerID: 1, hostID: 100000, size: 65536 }]
+    const refused = await nested({ uidMappings: wide, gidMappings: one })
+    expect(refused.moved, `uidMappings ${wide.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(' and ')}, given to a runtime started under unshare -r, passed every check of yours and the helper was moved into a new user namespace before the kernel refused the map (${refused.error}). Whose ids are a map's host ids, and which of them can the runtime hand on? (user_namespaces(7), "Defining user and group ID mappings"; kernel/user_namespace.c's map_write)`).toBe(false)
+    expect(refused.containerError, `the refusal must be a ContainerError: ${refused.error}`).toBe(true)
+    expect(refused.error, 'the refusal must name the spec\'s field').toContain('linux.uidMappings')
+  }, 120_000)
 
   it('enterUserNamespace with maps the kernel takes, container id 0 in them or not, beside runc', async () => {
     const own = readlinkSync('/proc/self/ns/user')
