@@ -1,9 +1,10 @@
 /** What chapter 13's remapMappings reads: the user `--userns-remap` names, and its subuid/subgid files, line by line. */
 
-/** The user --userns-remap names, as /etc/passwd has it. */
+/** The user --userns-remap names, as /etc/passwd has it, and the group it names or implies (`user:group`, or the user's own name), as /etc/group has it. */
 export interface RemapUser {
   name: string
   uid: number
+  group: { name: string; gid: number }
 }
 
 /** A subordinate id file (subuid(5), subgid(5)): where it was read, for errors, and its text. */

@@ -59,23 +59,23 @@ export function remapFor(spec: string): Remap | undefined {
   const users = idEntries(etc('passwd'))
   const groups = idEntries(etc('group'))
   const [who, group] = parts as [string, string | undefined]
-  let user: RemapUser | undefined
+  let found: { name: string; uid: number } | undefined
   if (/^\d+$/.test(who)) {
     const entry = users.find((u) => u.id === Number(who))
     if (!entry) throw new Error(`--userns-remap: uid ${who} has no entry in ${etc('passwd')}`)
-    user = { name: entry.name, uid: entry.id }
+    found = { name: entry.name, uid: entry.id }
   } else {
     const name = who === 'default' ? DEFAULT_REMAP_USER : who
     const entry = users.find((u) => u.name === name)
     if (!entry && who === 'default')
       throw new Error(`--userns-remap default: the user ${DEFAULT_REMAP_USER} does not exist in ${etc('passwd')}, and minidockerd does not create users (dockerd would): add it and its ranges to subuid and subgid, or name another user`)
     if (!entry) throw new Error(`--userns-remap: no user ${JSON.stringify(name)} in ${etc('passwd')}`)
-    user = { name: entry.name, uid: entry.id }
+    found = { name: entry.name, uid: entry.id }
   }
-  // The group is only checked, as dockerd does: the ranges are the user's in both files.
-  const groupName = group ?? (/^\d+$/.test(who) ? who : user.name)
-  if (!groups.some((g) => (/^\d+$/.test(groupName) ? g.id === Number(groupName) : g.name === groupName)))
-    throw new Error(`--userns-remap: no group ${JSON.stringify(groupName)} in ${etc('group')}`)
+  const groupName = group ?? (/^\d+$/.test(who) ? who : found.name)
+  const groupEntry = groups.find((g) => (/^\d+$/.test(groupName) ? g.id === Number(groupName) : g.name === groupName))
+  if (!groupEntry) throw new Error(`--userns-remap: no group ${JSON.stringify(groupName)} in ${etc('group')}`)
+  const user: RemapUser = { ...found, group: { name: groupEntry.name, gid: groupEntry.id } }
   if (user.uid === 0) {
     process.stderr.write('minidockerd: --userns-remap: root cannot be remapped onto itself; user namespaces are off\n')
     return undefined

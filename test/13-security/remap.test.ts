@@ -19,16 +19,20 @@ import { docker, imageRegistry, startContainerd, startMinidockerd, startRealDock
 import { runtimeWrapper } from '../support/runtime.ts'
 
 /**
- * The users and their ranges. User remap (uid 1500) has lines under its uid and under its name in
- * subuid, under its name alone in subgid, beside other users' lines; which of them count is the
- * daemon's to work out, and dockerd's answer is the one to match: nothing below assumes it.
+ * The users and their ranges. --userns-remap names user remap (uid 1500) with group remapgrp (gid
+ * 1700). User remap has lines under its uid and under its name in subuid, under its name alone in
+ * subgid, beside the group's lines under its name and its gid and other users' lines; which of
+ * them count, and in which order, is the daemon's to work out, and dockerd's answer is the one to
+ * match: nothing below assumes it.
  */
 const ETC = {
   passwd: 'root:x:0:0:root:/root:/bin/sh\nremap:x:1500:1500::/nonexistent:/usr/sbin/nologin\nnorange:x:1600:1600::/nonexistent:/usr/sbin/nologin\nremapper:x:150:150::/nonexistent:/usr/sbin/nologin\n',
-  group: 'root:x:0:\nremap:x:1500:\nnorange:x:1600:\nremapper:x:150:\n',
-  subuid: 'remap:600000:65536\nremapper:100000:65536\n1500:300000:65536\n15000:200000:65536\n1500:500000:65536\n',
-  subgid: '15:750000:65536\nremap:400000:65536\n150:700000:65536\nremap:800000:65536\n1600:900000:65536\n',
+  group: 'root:x:0:\nremap:x:1500:\nnorange:x:1600:\nremapper:x:150:\nremapgrp:x:1700:\n',
+  subuid: 'remap:600000:65536\nremapper:100000:65536\n1500:500000:65536\n15000:200000:65536\n1500:300000:65536\n',
+  subgid: '15:750000:65536\nremapgrp:1000000:65536\nremap:400000:65536\n150:700000:65536\n1700:1100000:65536\nremap:800000:65536\n1600:900000:65536\n',
 }
+/** What --userns-remap names in the tests that run a container. */
+const REMAP = 'remap:remapgrp'
 const ROOT = new URL('../..', import.meta.url).pathname
 
 let dir: string
@@ -53,7 +57,7 @@ beforeAll(async () => {
   pair.registry = await imageRegistry()
   pair.containerd = await startContainerd(join(dir, 'containerd'))
   try {
-    ours = pair.ours = await startMinidockerd(join(dir, 'ours'), pair.containerd.socket, { args: ['--userns-remap', 'remap'], env: { [ETC_ENV]: etc } })
+    ours = pair.ours = await startMinidockerd(join(dir, 'ours'), pair.containerd.socket, { args: ['--userns-remap', REMAP], env: { [ETC_ENV]: etc } })
   } catch (error) {
     // a starter's remapMappings stops the daemon at start: each test says so (a failed hook would only skip them)
     try {
@@ -68,7 +72,7 @@ beforeAll(async () => {
   // propagates back), the test's files are bound over those four, for it and its children only
   const binds = Object.keys(ETC).map((name) => `mount --bind ${join(etc, name)} /etc/${name}`).join(' && ')
   real = pair.real = await startRealDockerd(join(dir, 'real'), pair.registry.host, {
-    args: ['--userns-remap', 'remap', '--add-runtime', `minidocker=${runtimeWrapper(dir)}`], prefix: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh'],
+    args: ['--userns-remap', REMAP, '--add-runtime', `minidocker=${runtimeWrapper(dir)}`], prefix: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh'],
   })
   busybox = `${pair.registry.host}/busybox`
   for (const d of [ours, real]) await docker('28.2.2', d.host, ['pull', '-q', busybox])
@@ -86,7 +90,7 @@ const daemons = () => [['minidockerd', ours], ['dockerd', real]] as const
 const runners = () => [['minidockerd', ours, []], ['dockerd', real, []], ['minirunc under dockerd', real, ['--runtime', 'minidocker']]] as const
 
 describeKernel('minidockerd --userns-remap', () => {
-  it('docker run -v through --userns-remap remap: id, the maps, an image file, a file written, beside dockerd', async () => {
+  it('docker run -v through --userns-remap remap:remapgrp: id, the maps, an image file, a file written, beside dockerd', async () => {
     started()
     const seen: Record<string, { id: string; uidMap: string; gidMap: string; ls: string; made: number[] }> = {}
     for (const [name, d, runtime] of runners()) {
@@ -104,19 +108,19 @@ describeKernel('minidockerd --userns-remap', () => {
     const ours = seen.minidockerd!
     const theirs = seen.dockerd!
     const files = `/etc/subuid:\n${ETC.subuid}/etc/subgid:\n${ETC.subgid}`
-    const lines = 'which of the lines that may name user remap (uid 1500) count, in which file, and in which order, and where inside the container does each range start? (the chapter\'s "--userns-remap in your daemon")'
+    const lines = `--userns-remap ${REMAP} names user remap (uid 1500) and group remapgrp (gid 1700): which of the lines that may name either count, in which file, and in which order, and where inside the container does each range start? Decide it from dockerd 20.10's source, then run dockerd 20.10 on files like these (the chapter's "--userns-remap in your daemon")`
     expect(ours.id, 'the container\'s process must be root inside its user namespace').toMatch(/^uid=0(\(root\))? gid=0/)
-    expect(ours.uidMap, `uid_map of the container (left: minidockerd, right: dockerd 20.10), from\n${files}— ${lines}`).toBe(theirs.uidMap)
-    expect(ours.gidMap, `gid_map of the container (left: minidockerd, right: dockerd 20.10), from\n${files}— ${lines}`).toBe(theirs.gidMap)
+    // dockerd's own maps are not printed: they are the answer. Run it yourself, as the chapter says.
+    expect(ours.uidMap === theirs.uidMap, `the container's uid_map under minidockerd reads\n${ours.uidMap}\nand dockerd 20.10's does not, from\n${files}— ${lines}`).toBe(true)
+    expect(ours.gidMap === theirs.gidMap, `the container's gid_map under minidockerd reads\n${ours.gidMap}\nand dockerd 20.10's does not, from\n${files}— ${lines}`).toBe(true)
     expect(ours.ls, 'the image\'s files must be root\'s (0 0) inside: the layers are shifted to the range on disk').toMatch(/^\S+\s+\d+\s+0\s+0\s/)
     const rootPair = (map: string) => Number(/^0 (\d+) /.exec(map)?.[1])
-    expect(theirs.made, 'under dockerd, the file made in a bind mount belongs to the host ids of the container\'s root').toEqual([rootPair(theirs.uidMap), rootPair(theirs.gidMap)])
-    expect(ours.made, 'a file the container\'s root made in a bind mount, its owner on the host (left: minidockerd, right: dockerd)').toEqual(theirs.made)
-    expect(ours, 'id, the maps, the image\'s file and the bind mount\'s file as through dockerd --userns-remap (left: minidockerd)').toEqual(theirs)
-    expect(seen['minirunc under dockerd'], 'dockerd --userns-remap with minirunc as its runtime: the same as with runc (left: minirunc)').toEqual(theirs)
+    expect(theirs.made[0] === rootPair(theirs.uidMap) && theirs.made[1] === rootPair(theirs.gidMap), 'under dockerd, the file made in a bind mount belongs to the host ids of the container\'s root').toBe(true)
+    expect(JSON.stringify(ours) === JSON.stringify(theirs), `id, the maps, the image's file and the bind mount's file (host owner ${ours.made.join(':')}) under minidockerd must be as under dockerd --userns-remap ${REMAP}, and are not: ${JSON.stringify(ours)}`).toBe(true)
+    expect(JSON.stringify(seen['minirunc under dockerd']) === JSON.stringify(theirs), `dockerd --userns-remap with minirunc as its runtime must give what it gives with runc: ${JSON.stringify(seen['minirunc under dockerd'])}`).toBe(true)
   }, 60_000)
 
-  it('docker run -d through --userns-remap remap: the process\'s ids seen from the host, beside dockerd', async () => {
+  it('docker run -d through --userns-remap remap:remapgrp: the process\'s ids seen from the host, beside dockerd', async () => {
     started()
     const seen: Record<string, string[]> = {}
     for (const [name, d, runtime] of runners()) {
@@ -135,10 +139,10 @@ describeKernel('minidockerd --userns-remap', () => {
     }
     expect(Number(seen.dockerd![0]), 'under dockerd, the container\'s root is an unprivileged uid on the host').toBeGreaterThan(0)
     for (const [name] of runners())
-      expect(seen[name], `${name}: Uid and Gid of /proc/PID/status, and ps -o uid, of the container's process seen from the host (right: dockerd with runc)`).toEqual(seen.dockerd)
+      expect(JSON.stringify(seen[name]) === JSON.stringify(seen.dockerd), `${name}: Uid and Gid of /proc/PID/status, and ps -o uid, of the container's process seen from the host are ${JSON.stringify(seen[name])}, not what they are under dockerd with runc`).toBe(true)
   }, 60_000)
 
-  it('the data root after a pull through --userns-remap remap, beside dockerd', () => {
+  it('the data root after a pull through --userns-remap remap:remapgrp, beside dockerd', () => {
     started()
     const stores: Record<string, unknown> = {}
     for (const [name, d] of daemons()) {
@@ -154,7 +158,7 @@ describeKernel('minidockerd --userns-remap', () => {
       expect([statSync(store).mode & 0o777, statSync(store).gid], `${name}: the store is 0710, of the range's group`).toEqual([0o710, gid])
       stores[name] = entries
     }
-    expect(stores.minidockerd, 'the store\'s name, UID.GID, the host ids of the container\'s root (left: minidockerd, right: dockerd)').toEqual(stores.dockerd)
+    expect(JSON.stringify(stores.minidockerd) === JSON.stringify(stores.dockerd), `the store's name, UID.GID, the host ids of the container's root, is ${JSON.stringify(stores.minidockerd)} under minidockerd and not that under dockerd`).toBe(true)
   })
 
   it('--userns-remap default, norange, nobody-here, remap:nogroup and a:b:c', async () => {
