@@ -58,6 +58,8 @@ export async function secureProcess(helper: Helper, spec: Spec): Promise<{ lastF
   //      come after your load, and what if the profile denies them?
   //   3. From 1 and 2: is there one place for the load that works for every spec? runc's
   //      standard_init_linux.go (Init) has more than one: which does it take when?
+  //   4. Some filters the kernel refuses to load whatever they say (seccomp(2), EINVAL). When
+  //      does runc's create find that out, with no_new_privs and without, and when would yours?
   //   lib/seccomp.ts's encodeProgram turns compileSeccomp's program into the helper's bytes.
   throw new NotImplementedError('13-security', 'secureProcess')
 }

@@ -40,6 +40,10 @@ export async function enterUserNamespace(helper: Helper, spec: Spec): Promise<vo
   //   5. What can be refused is refused before anything changes. The kernel takes a map in one
   //      write, or not at all: which maps does it refuse, and for which of them can you know
   //      before the unshare? Ask the kernel, with a process of `unshare -U` and your own maps.
+  //   6. The runtime is not always in the host's user namespace: a rootless set-up, a runtime in
+  //      a container, `unshare -r`. Whose ids are a map's host ids, and what has the namespace the
+  //      runtime starts in already decided for every namespace below it? Run your runtime's first
+  //      steps under unshare -r, then runc's.
   //   Where to look: runc's libcontainer/nsenter/nsexec.c (how the child and its parent take
   //   turns, update_uidmap), the chapter text, "User namespaces".
   throw new NotImplementedError('13-security', 'enterUserNamespace')
@@ -61,7 +65,9 @@ export function remapMappings(user: RemapUser, subuid: SubIdFile, subgid: SubIdF
   //   2. Who may a line name (subuid(5))? A user can own lines under more than one name, in one
   //      file or in both: which lines count then, in each file, and in which order? Decide from
   //      the source of dockerd 20.10, the version the tests run (the chapter text says why a newer
-  //      one's would mislead you), then try your files under dockerd.
+  //      one's would mislead you), then try your files under dockerd. NAME may name a group too
+  //      (`user.group`, from --userns-remap user:group): which lines, in which file, does it
+  //      decide?
   //   3. A user with several ranges gets several mappings: where inside the container does each
   //      one start? What must never happen to a container id?
   //   4. The doc comment says what each error must name; the chapter text ("--userns-remap")
