@@ -21,8 +21,8 @@ export function exitCode(status: ExitStatus): number {
   //      exits with one number, from which its caller is meant to tell a death by signal. A
   //      program may itself exit with any number from 0 to 255: which numbers does the shell's
   //      convention set aside, and does anything but the convention keep a program off them?
-  //   2. Where to look: wait(2) (WIFEXITED, WIFSIGNALED), "EXIT STATUS" in bash(1), the 137
-  //      of a container killed by SIGKILL, and "Exit codes" in the chapter text.
+  //   2. Where to look: wait(2) (WIFEXITED, WIFSIGNALED), "EXIT STATUS" in bash(1), and "Exit
+  //      codes" in the chapter text.
   throw new NotImplementedError('01-process', 'exitCode')
 }
 // #endregion exitCode
@@ -93,8 +93,8 @@ export function readEnvFile(file: string, hostEnv: Record<string, string | undef
   //      CLI's, to the letter, naming the file, and so is the exit code. The file is bytes:
   //      what if they are not UTF-8?
   //   3. Where to look: kvfile.Parse in the docker CLI (pkg/kvfile/kvfile.go; opts/file.go in
-  //      older ones), Go's bufio.Scanner, bufio.ScanLines and unicode.IsSpace, and "The environment file" in
-  //      the chapter text.
+  //      older ones), Go's bufio.Scanner and bufio.ScanLines, and "The environment file" in the
+  //      chapter text.
   throw new NotImplementedError('01-process', 'readEnvFile')
 }
 // #endregion readEnvFile
@@ -201,8 +201,7 @@ export async function runProcess(
   //   3. Passing signals on (the doc comment is the contract). A signal can come at any
   //      moment: while prepare waits for a helper request, between two of them, while the exec
   //      is on its way, after the program runs, after it has exited. Before the exec, what is
-  //      the helper, and would it even die of the signal once a later chapter has made it PID 1
-  //      of a PID namespace? After the exec, whose decision is the signal? prepare is not yours
+  //      the helper, and what does the signal do to it, in this chapter and the next? After the exec, whose decision is the signal? prepare is not yours
   //      to interrupt: what happens to the request it is waiting for when the helper is gone,
   //      and who must see that failure (nobody unhandled)? Which process may you signal
   //      without any risk that its PID now names someone else?

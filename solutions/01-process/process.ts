@@ -188,6 +188,10 @@ export async function execCommand(helper: Helper, args: string[], env: string[])
       // ENOENT for a file that is there: what is missing is the program's interpreter (its ELF
       // loader, its #! line's). runc found the file, so the exec failed after the start.
       if (error.code === 'ENOENT' && (await isThere(helper, candidate))) throw execFailed(candidate, error)
+      // EACCES for a file runc's look lets through (a file with an x bit, on a filesystem
+      // mounted noexec): runc 1.1 asks eaccess(2) about the file it found before it waits for
+      // `start` (standard_init_linux.go), so these words come back as a refusal the CLI reads.
+      if (error.code === 'EACCES' && (await executableFile(helper, candidate))) throw new ContainerError(`exec ${candidate}: permission denied`, 126)
       // On the PATH, a missing or unusable file only means: look in the next directory.
       if (searching && SKIPPED.has(error.code)) continue
       // runc's words for a path; docker's exit code is what the docker CLI reads in them.
@@ -266,7 +270,12 @@ export async function startProcess(helper: Helper, process: Process): Promise<vo
   await execCommand(helper, process.args, process.env)
 }
 
-/** mkdir -p through the helper: the directory is made as the container sees the filesystem. */
+/**
+ * mkdir -p through the helper, as Go's os.MkdirAll does it for runc: the directory is made as the
+ * container sees the filesystem. A name that exists is fine only when it is a directory, or a
+ * symlink to one: mkdir(2) says EEXIST for any symlink, a dangling one too, and MkdirAll stops
+ * there with that EEXIST (a mkdir through the dangling symlink would make its target instead).
+ */
 async function makeDirs(helper: Helper, dir: string): Promise<void> {
   let path = ''
   for (const part of dir.split('/').filter((p) => p !== '')) {
@@ -275,8 +284,21 @@ async function makeDirs(helper: Helper, dir: string): Promise<void> {
       await helper.mkdir(path, 0o755)
     } catch (error) {
       if (!(error instanceof SyscallError && error.code === 'EEXIST')) throw error
+      await isDirectory(helper, path, error)
     }
   }
+}
+
+/** Resolves when `path` is a directory once symlinks are followed; else throws ENOTDIR, or `exists`. */
+async function isDirectory(helper: Helper, path: string, exists: SyscallError): Promise<void> {
+  let fd: number
+  try {
+    fd = await helper.openAt('cwd', path, ['path', 'directory'])
+  } catch (error) {
+    // a file is not a directory (MkdirAll's Stat says so); a symlink to nothing is a name that exists
+    throw error instanceof SyscallError && error.code === 'ENOTDIR' ? error : exists
+  }
+  await helper.closeFd(fd)
 }
 // #endregion startProcess
 

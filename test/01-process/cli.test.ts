@@ -8,17 +8,19 @@ import { ContainerError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { probeValue } from '../support/probe.ts'
-import { docker, dockerVersion } from '../support/realdocker.ts'
+import { DOCKER, docker, dockerVersion } from '../support/realdocker.ts'
+import { execa } from 'execa'
 
 /**
  * The environment the real `docker run` gives the probe for these -e flags, with the client's
  * environment `clientEnv`, less what dockerd adds of its own and no flag asked for (HOSTNAME, HOME).
  */
-async function dockerEnv(flags: string[], clientEnv: Record<string, string | undefined> = {}, envFiles: string[] = []): Promise<string[]> {
+async function dockerEnv(flags: string[], clientEnv: Record<string, string | undefined> = {}, envFiles: string[] = [], inOrder = false): Promise<string[]> {
   const r = await docker(['run', ...flags.flatMap((f) => ['-e', f]), ...envFiles.flatMap((f) => ['--env-file', f]), 'probe', '/probe', 'env'], clientEnv)
   if (r.code !== 0) throw new Error(`docker run -e ${flags.join(' -e ')} --env-file ${envFiles.join(' --env-file ')} failed: ${r.stderr}`)
   const named = new Set(flags.map((f) => f.split('=')[0]))
-  return sorted(probeValue<string[]>(r.stdout, 'env')).filter((v) => !['HOSTNAME', 'HOME'].includes(v.split('=')[0]!) || named.has(v.split('=')[0]))
+  const seen = probeValue<string[]>(r.stdout, 'env')
+  return (inOrder ? seen : sorted(seen)).filter((v) => !['HOSTNAME', 'HOME'].includes(v.split('=')[0]!) || named.has(v.split('=')[0]))
 }
 
 const sorted = (env: string[]) => [...env].sort()
@@ -97,6 +99,31 @@ describe('buildEnv', () => {
   })
 })
 
+/**
+ * The longest line the real docker CLI reads in an --env-file, in bytes before its "\n": measured
+ * at test time, with no daemon (the CLI reads the file first), by halving.
+ */
+async function longestLineRead(): Promise<number> {
+  const dir = tempDir()
+  const refuses = async (n: number) => {
+    const file = join(dir, `line-${n}`)
+    writeFileSync(file, `A=${'x'.repeat(n - 2)}\nB=2\n`)
+    const r = await execa(DOCKER, ['run', '--env-file', file, 'probe'], { env: { DOCKER_HOST: `unix://${dir}/no-daemon.sock` }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 30_000 })
+    if (/connect to the Docker daemon|no-daemon\.sock/.test(String(r.stderr))) return false
+    if (r.exitCode === 0) throw new Error(`docker run with no daemon exited 0: ${r.stderr}`)
+    return true
+  }
+  let [read, refused] = [2, 1 << 22]
+  if (await refuses(read)) throw new Error('the docker CLI refused a two-byte line')
+  if (!(await refuses(refused))) return refused // no limit as far as this test looks
+  while (refused - read > 1) {
+    const mid = Math.floor((read + refused) / 2)
+    if (await refuses(mid)) refused = mid
+    else read = mid
+  }
+  return read
+}
+
 /** Files with these contents, in a directory of the test's own, as paths for --env-file. */
 function envFiles(...contents: (string | Buffer)[]): string[] {
   const dir = tempDir()
@@ -168,19 +195,28 @@ describe('buildEnv with --env-file', () => {
 
   it('a byte order mark and a carriage return in the middle of a file', async () => {
     const text = Buffer.concat([Buffer.from('A=1\n'), Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('B=2\nC=x\ry\n')])
-    await sameEnv(envFiles(text), [], {}, `--env-file ${shown(text)}: a byte order mark on the second line, and a "\\r" inside one: which does the docker CLI take away? (pkg/kvfile; Go's unicode.IsSpace, which is not JavaScript's \\s)`)
+    await sameEnv(envFiles(text), [], {}, `--env-file ${shown(text)}: a byte order mark on the second line, and a "\\r" inside one: which does the docker CLI take away? (pkg/kvfile; "The environment file")`)
   })
 
   it('lines that begin, or whose names hold, characters other than a space or a tab', async () => {
     // Code points Unicode counts as white space, one language's and not the other's among them.
     const text = '\u0085NEL=1\n\u00a0\u2003NBSP=2\nIN\u00a0NAME=3\n\u3000IDEO=4\n\u000bVT=5\n'
     const escaped = JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    await sameEnv(envFiles(text), [], {}, `--env-file ${escaped}: which of these characters does the docker CLI take from the start of a line, and which may a name hold? Is the CLI's idea of white space your language's? (Go's unicode.IsSpace; pkg/kvfile)`)
+    await sameEnv(envFiles(text), [], {}, `--env-file ${escaped}: which of these characters does the docker CLI take from the start of a line, and which may a name hold? (pkg/kvfile; "The environment file")`)
   })
 
   it('a flag -e C=flag on the command line before two files that set A, B and C', async () => {
     const texts = ['A=1\nB=1\nC=1\nA=again\n', 'B=2\n']
     await sameEnv(envFiles(...texts), ['C=flag'], {}, `-e C=flag, then --env-file ${shown(texts[0]!)} --env-file ${shown(texts[1]!)}: in which order do the docker CLI's lists meet, and which program settles a key named twice? (opts.ReadKVEnvStrings; "The environment file")`)
+  })
+
+  it('a file that names a key twice, and PATH, then a flag: the list in the order the process sees it', async () => {
+    // The docker CLI sends a file's lines in the file's order, so here the order is fixed: this
+    // test, unlike the others, compares the lists as they are, unsorted.
+    const text = 'Z=1\nA=1\nZ=2\nPATH=/from-file\n'
+    const [files, flags] = [envFiles(text), ['M=1']]
+    const real = await dockerEnv(flags, {}, files, true)
+    expect(buildEnv(flags, {}, files), `--env-file ${shown(text)} -e M=1: the real docker run gave the process ${JSON.stringify(real)}, in this order. Where does a key named twice end up, with which value, and where does a default that a file replaces? Which of the three programs placed each? (ReplaceOrAppendEnvValues in moby's container/env.go; runc 1.1's libcontainer/init_linux.go; "The environment file")`).toEqual(real)
   })
 
   it('a bare -e NAME the host lacks, after a file that sets NAME', async () => {
@@ -190,18 +226,18 @@ describe('buildEnv with --env-file', () => {
 
   it('a file whose lines are as long as the docker CLI reads, and longer', async () => {
     const value = (n: number) => 'x'.repeat(n - 'A='.length)
-    const longest = 64 * 1024 - 1
+    const longest = await longestLineRead()
     const accepted: [string, string][] = [
-      [`A=${value(longest)}\nB=2\n`, `a line of ${longest} bytes before its "\\n"`],
-      [`B=2\nA=${value(longest)}`, `a last line of ${longest} bytes and no "\\n"`],
+      [`A=${value(longest)}\nB=2\n`, 'the longest line the docker CLI reads, before its "\\n"'],
+      [`B=2\nA=${value(longest)}`, 'a last line as long, and no "\\n"'],
     ]
-    for (const [text, what] of accepted) await sameEnv(envFiles(text), [], {}, `--env-file with ${what}: the real docker run read it; what did you make of it? (pkg/kvfile; Go's bufio.Scanner)`)
+    for (const [text, what] of accepted) await sameEnv(envFiles(text), [], {}, `--env-file with ${what}: the real docker run read it; what did you make of it? (pkg/kvfile; "The environment file")`)
     const refused: [string, string][] = [
-      [`A=${value(longest + 1)}\nB=2\n`, `a line of ${longest + 1} bytes before its "\\n"`],
-      [`A=${value(longest)}\r\nB=2\n`, `a line of ${longest} bytes and a "\\r" before its "\\n"`],
-      [`B=2\nA=${value(longest + 1)}`, `a last line of ${longest + 1} bytes and no "\\n"`],
+      [`A=${value(longest + 1)}\nB=2\n`, 'a line one byte longer than the longest the docker CLI reads, before its "\\n"'],
+      [`A=${value(longest)}\r\nB=2\n`, 'the longest line the docker CLI reads, and a "\\r" before its "\\n"'],
+      [`B=2\nA=${value(longest + 1)}`, 'a last line one byte longer than the longest the docker CLI reads, and no "\\n"'],
     ]
-    for (const [text, what] of refused) await refusedAlike(envFiles(text), {}, `--env-file with ${what}: how long a line does the docker CLI's reader take, counting what? (Go's bufio.Scanner)`)
+    for (const [text, what] of refused) await refusedAlike(envFiles(text), {}, `--env-file with ${what}: how long a line does the docker CLI's reader take, counting what? (pkg/kvfile; "The environment file")`)
   }, 120_000)
 
   it('a file line whose name has white space in it', async () => {

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
@@ -100,7 +100,7 @@ describe('searchPath', () => {
       .finally(() => execa('runc', ['--root', state, 'delete', '--force', id], { reject: false, stdin: 'ignore' }))
     const ran = runc.exitCode === 0 && runc.stdout === 'ran'
     const searched = ran ? '/two/tool' : '/one/tool'
-    expect(searchPath('tool', env), `runc ${ran ? 'found tool and ran it' : `said: ${runc.stderr.split('\n').at(-1)}`} (only one of the two directories holds it), with the env ${JSON.stringify(env)} in config.json: which of the two PATHs did its search read? (how runc 1.1 loads process.env into its own environment, and os.Getenv; "Finding the command")`).toEqual([searched])
+    expect(searchPath('tool', env), `runc ${ran ? 'found tool and ran it' : `said: ${runc.stderr.split('\n').at(-1)}`} (only one of the two directories holds it), with the env ${JSON.stringify(env)} in config.json: which of the two PATHs did its search read, and why that one? (runc 1.1's libcontainer/init_linux.go; "Finding the command")`).toEqual([searched])
   })
 
   it('ls, with no PATH in the container\'s env', () => {
@@ -145,8 +145,31 @@ describe('startProcess', () => {
       const real = await docker(['run', '-v', `${theirs}:/r`, '-w', `/r/${below}`, 'probe', '/probe', 'cwd'])
       const where = (out: string, base: string) => (out ? probeValue<string>(out, 'cwd').replace(base, '') : '(did not run)')
       const seen = `docker run -w /r/${below} ran the program in ${where(real.stdout, '/r')} and left the directories ${dirsIn(theirs).join(', ')}; with the same files, yours ran in ${where(stdout, mine)}${error ? ` (${error.message})` : ''} and left ${dirsIn(mine).join(', ')}`
-      expect(where(stdout, mine), `${seen}. What does ".." mean to the kernel after a symlink, and what has the working directory become before runc ever sees it? (path_resolution(7); the working directory in moby's container/container.go)`).toBe(where(real.stdout, '/r'))
+      expect(where(stdout, mine), `${seen}. Why do the two differ, and at which step of docker run's start? ("The working directory")`).toBe(where(real.stdout, '/r'))
       expect(dirsIn(mine), `${seen}. Which directories does the path name, once docker is done with it?`).toEqual(dirsIn(theirs))
+    }
+  })
+
+  it('a cwd through a symlink that points nowhere yet, beside the real docker run', async () => {
+    // A directory with a symlink `later -> gone/deeper` in it, whose target does not exist (yet).
+    const layout = () => {
+      const dir = tempDir()
+      symlinkSync('gone/deeper', join(dir, 'later'))
+      return dir
+    }
+    const dirsIn = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => lstatSync(join(dir, p)).isDirectory()).sort()
+    for (const below of ['later', 'later/sub']) {
+      const [mine, theirs] = [layout(), layout()]
+      const { stdout, error } = await runOrError(proc([PROBE_PATH, 'cwd'], { cwd: `${mine}/${below}` }))
+      const real = await docker(['run', '-v', `${theirs}:/r`, '-w', `/r/${below}`, 'probe', '/probe', 'cwd'])
+      // the failed call in the words of each side: the system call, the path below the directory, the reason
+      const theirWords = /\b(\w+) \/r\/(\S*): ([a-z ]+)/.exec(real.stderr)
+      const said = real.code === 0 ? `ran the program in ${probeValue<string>(real.stdout, 'cwd').replace('/r', '')}` : theirWords ? `failed: ${theirWords[1]} ${theirWords[2]}: ${theirWords[3]}` : `failed: ${real.stderr.split('\n')[0]}`
+      const reason = error instanceof SyscallError ? /\(([^()]*)\)$/.exec(error.message)?.[1]?.toLowerCase() : undefined
+      const mineSaid = !error ? `ran the program in ${probeValue<string>(stdout, 'cwd').replace(mine, '')}` : error instanceof SyscallError ? `failed: ${error.syscall} ${(error.path ?? '').replace(`${mine}/`, '')}: ${reason}` : `failed: ${error.message}`
+      const seen = `${below}, where later -> gone/deeper and nothing named gone exists: docker run -w /r/${below} ${said} and left the directories [${dirsIn(theirs).join(', ')}]; yours ${mineSaid} and left [${dirsIn(mine).join(', ')}]`
+      expect(mineSaid, `${seen}. Which call of runc's failed, on which name, and why there and not one name later? What does mkdir(2) say of a symlink, and what does runc do when it is told a name exists? ("The working directory")`).toBe(said)
+      expect(dirsIn(mine), `${seen}. Which directories did runc make before it stopped?`).toEqual(dirsIn(theirs))
     }
   })
 
@@ -377,7 +400,28 @@ describe('runProcess', () => {
       const said = real.code === 0 ? `ran it (${JSON.stringify(real.stdout)})` : `said: ${words}`
       const mine = error ? `said: ${error.message}` : `ran it (${JSON.stringify(out.read().trim())})`
       const layout = `/b/tool and /r/tool -> ${img}/probe, a directory only the container has; /b/other is a program; /r/other -> /usr/bin/true, which only the host has`
-      expect(mine, `${command} with ${path} in ${cwd} (${layout}): docker run ${said}, and yours ${mine}. When you look at a file the search found, against whose "/" does the kernel resolve a symlink to an absolute path, and who should be doing the looking? (path_resolution(7); "Finding the command")`).toBe(said)
+      expect(mine, `${command} with ${path} in ${cwd} (${layout}): docker run ${said}, and yours ${mine}. What did runc look at before it ran anything, and what did you look at? ("Finding the command")`).toBe(said)
+    }
+  })
+
+  it('a program on a filesystem mounted noexec, by path and on the PATH', async () => {
+    // A tmpfs of the test's own, mounted noexec, with the probe in it: its x bits are all there.
+    const dir = tempDir()
+    await execa('mount', ['-t', 'tmpfs', '-o', 'noexec,size=16m', 'tmpfs', dir])
+    try {
+      copyFileSync(PROBE_PATH, join(dir, 'tool'))
+      chmodSync(join(dir, 'tool'), 0o755)
+      const runs: [string, string[], string][] = [[`${dir}/tool`, [], '/r/tool'], ['tool', [`PATH=${dir}`], 'tool']]
+      for (const [command, env, theirs] of runs) {
+        const error = await caught(() => run(proc([command, 'out:ran'], { env: env.length ? env : [DEFAULT_PATH] })))
+        const real = await docker(['run', '-v', `${dir}:/r`, ...(env.length ? ['-e', 'PATH=/r'] : []), 'probe', theirs, 'out:ran'])
+        const words = real.stderr.split('\n')[0]!.replace(/^.*unable to start container process: (.*?)(: unknown)?$/, '$1')
+        const said = (error?.message ?? 'nothing (it ran)').replace(`${dir}/`, '/r/').replace(dir, '/r')
+        expect(said, `${theirs}: an executable file (mode 755) on a filesystem mounted noexec; docker run says: ${words}, and you said: ${said}. Did runc's search find the file, and which of its steps failed? (mount(8) noexec; execve(2) ERRORS; "Finding the command")`).toBe(words)
+        expect(error.exitCode, `${words}: what does docker run exit with, and did the docker CLI ever read these words? ("Exit codes")`).toBe(real.code)
+      }
+    } finally {
+      await execa('umount', [dir], { reject: false })
     }
   })
 

@@ -84,7 +84,7 @@ async function watchedRun(args: string[], prepare: ((h: Helper) => Promise<void>
   } finally {
     process.off(SIGNAL, onNodeSignal)
     process.off('unhandledRejection', onUnhandled)
-    // Nothing of a wrong run stays: each helper is this process's child, so its PID is still its own.
+    // Nothing of a wrong run stays.
     for (const helper of helpers) helper.process.kill('SIGKILL')
   }
 }

@@ -21,7 +21,7 @@ export interface DockerRun {
 }
 
 // The newest docker CLI the machine has (Debian's 20.10 reads -e the same way).
-const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p)) ?? 'docker'
+export const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p)) ?? 'docker'
 
 interface Witness {
   daemon: Daemon
