@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { exitCode, runProcess, searchPath, startProcess } from '#ch/01-process/process.ts'
@@ -78,6 +78,22 @@ describe('exitCode', () => {
   })
 })
 
+/** The directories below `dir`, a symlink not counted as one. */
+const dirsIn = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => lstatSync(join(dir, p)).isDirectory()).sort()
+
+/**
+ * The same layout made in two directories: the probe run with the working directory DIR/below
+ * in one through runProcess, and in the other through the real docker run, which sees it as /r.
+ */
+async function cwdBeside(layout: (dir: string) => void, below: string) {
+  const [mine, theirs] = [tempDir(), tempDir()]
+  layout(mine)
+  layout(theirs)
+  const { stdout, error } = await runOrError(proc([PROBE_PATH, 'cwd'], { cwd: `${mine}/${below}` }))
+  const real = await docker(['run', '-v', `${theirs}:/r`, '-w', `/r/${below}`, 'probe', '/probe', 'cwd'])
+  return { mine, theirs, stdout, error, real }
+}
+
 describe('searchPath', () => {
   it('tool, with PATH=/first:/second/bin in the container\'s env', () => {
     expect(searchPath('tool', ['A=1', 'PATH=/first:/second/bin']), 'tool, with PATH=/first:/second/bin in env: which files does execvp(3) try, in which order? ("Finding the command")').toEqual(['/first/tool', '/second/bin/tool'])
@@ -131,18 +147,13 @@ describe('startProcess', () => {
   })
 
   it('a cwd with ".." after a symlink, and after a directory that is missing', async () => {
-    /** A directory with a/b and a symlink link -> a/b in it, and every directory below it, after `made`. */
-    const layout = () => {
-      const dir = tempDir()
+    // A directory with a/b and a symlink link -> a/b in it.
+    const layout = (dir: string) => {
       mkdirSync(join(dir, 'a', 'b'), { recursive: true })
       symlinkSync('a/b', join(dir, 'link'))
-      return dir
     }
-    const dirsIn = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => statSync(join(dir, p)).isDirectory()).sort()
     for (const below of ['link/../x', 'made/../here/./y/']) {
-      const [mine, theirs] = [layout(), layout()]
-      const { stdout, error } = await runOrError(proc([PROBE_PATH, 'cwd'], { cwd: `${mine}/${below}` }))
-      const real = await docker(['run', '-v', `${theirs}:/r`, '-w', `/r/${below}`, 'probe', '/probe', 'cwd'])
+      const { mine, theirs, stdout, error, real } = await cwdBeside(layout, below)
       const where = (out: string, base: string) => (out ? probeValue<string>(out, 'cwd').replace(base, '') : '(did not run)')
       const seen = `docker run -w /r/${below} ran the program in ${where(real.stdout, '/r')} and left the directories ${dirsIn(theirs).join(', ')}; with the same files, yours ran in ${where(stdout, mine)}${error ? ` (${error.message})` : ''} and left ${dirsIn(mine).join(', ')}`
       expect(where(stdout, mine), `${seen}. Why do the two differ, and at which step of docker run's start? ("The working directory")`).toBe(where(real.stdout, '/r'))
@@ -152,16 +163,9 @@ describe('startProcess', () => {
 
   it('a cwd through a symlink that points nowhere yet, beside the real docker run', async () => {
     // A directory with a symlink `later -> gone/deeper` in it, whose target does not exist (yet).
-    const layout = () => {
-      const dir = tempDir()
-      symlinkSync('gone/deeper', join(dir, 'later'))
-      return dir
-    }
-    const dirsIn = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => lstatSync(join(dir, p)).isDirectory()).sort()
+    const layout = (dir: string) => symlinkSync('gone/deeper', join(dir, 'later'))
     for (const below of ['later', 'later/sub']) {
-      const [mine, theirs] = [layout(), layout()]
-      const { stdout, error } = await runOrError(proc([PROBE_PATH, 'cwd'], { cwd: `${mine}/${below}` }))
-      const real = await docker(['run', '-v', `${theirs}:/r`, '-w', `/r/${below}`, 'probe', '/probe', 'cwd'])
+      const { mine, theirs, stdout, error, real } = await cwdBeside(layout, below)
       // the failed call in the words of each side: the system call, the path below the directory, the reason
       const theirWords = /\b(\w+) \/r\/(\S*): ([a-z ]+)/.exec(real.stderr)
       const said = real.code === 0 ? `ran the program in ${probeValue<string>(real.stdout, 'cwd').replace('/r', '')}` : theirWords ? `failed: ${theirWords[1]} ${theirWords[2]}: ${theirWords[3]}` : `failed: ${real.stderr.split('\n')[0]}`
