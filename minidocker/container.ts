@@ -157,8 +157,8 @@ export async function prepare(
   onForked?: (pid: number) => Promise<void>,
   beforePivot?: () => Promise<void>,
 ): Promise<number | undefined> {
-  // A new user namespace (13) comes after the joins and before the namespaces chapter 02
-  // creates, which then belong to it; chapter 02 calls it at that moment.
+  // A new user namespace (13) is made by enterUser, at the moment chapter 02's enterNamespaces
+  // chooses; without chapter 02, right after.
   const namespaces = spec.linux?.namespaces ?? []
   const userns = namespaces.some((n) => n.type === 'user' && !n.path)
   let userEntered = false

@@ -16,26 +16,6 @@ import type { Helper } from '../../native/helper.ts'
 /** The namespaces this chapter gives every container, by config.json's names. */
 export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 
-// #region namespacesToCreate
-/**
- * The namespace types to create for `spec`, as linux.namespaces asks for them, in its order.
- * An entry with a `path` asks to join an existing namespace instead (setns: joinNamespaces),
- * and is not one of them. The path field is read as runc reads it. A list runc would refuse is
- * refused with a ContainerError (125) naming the entry.
- */
-export function namespacesToCreate(spec: Spec): NamespaceType[] {
-  // TODO(02): what config.json's linux.namespaces asks to create.
-  //   1. An entry either makes a new namespace or joins an existing one: which field tells them
-  //      apart, and what does runc make of that field when it is an empty string?
-  //   2. config.json is JSON written by someone else: what may its list hold that a
-  //      NamespaceType does not promise, and what does runc make of it? Who would find out
-  //      otherwise, and what would the helper have done by then?
-  //   The runtime spec's config-linux.md, "Namespaces"; runc's configs/namespaces_linux.go and
-  //   specconv/spec_linux.go; "Which namespaces" in the chapter text.
-  throw new NotImplementedError('02-namespaces', 'namespacesToCreate')
-}
-// #endregion namespacesToCreate
-
 // #region joinNamespaces
 /**
  * Move the helper into every namespace `spec` names by `path`, so that the container's
@@ -62,13 +42,11 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
   //   3. Nothing stays still while you check: the process holding a namespace can die between
   //      your check and your join, a name can come to name another namespace (a netns file
   //      unmounted and another namespace mounted there, a dead holder's PID reused), and one
-  //      join can change what the paths after it name. Whatever your check looked at must be
-  //      what the helper joins, even when the name moved in between; a refusal that leaves the
-  //      helper half-joined is the one outcome that is never right.
+  //      join can change what the paths after it name. What did your check look at, and is it
+  //      what the helper joins? A refusal that leaves the helper half-joined is never right.
   //   4. The runtime's own mount namespace must be refused under any name for it.
-  //   Errors to expect from the helper: ENOENT (no such path), EINVAL (not that kind of
-  //   namespace), EPERM. Where to look: setns(2), namespaces(7), stat(2), proc(5);
-  //   native/helper.ts for what the helper can do; runc's nsexec.c, join_namespaces;
+  //   Where to look: setns(2), namespaces(7), proc(5); native/helper.ts for what the helper
+  //   can do; runc's nsexec.c, join_namespaces;
   //   "Joining namespaces" in the chapter text.
   throw new NotImplementedError('02-namespaces', 'joinNamespaces')
 }
@@ -82,9 +60,11 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
  * its relay: it stays outside and exits the way the container's process exits. The container's
  * process never outlives the relay: if the relay dies, at any moment, it dies too, and if the
  * relay is already gone when this would return, no container process is left and a
- * ContainerError (125) is thrown. The hostname lands in a UTS namespace of the container's own
- * (new or joined) and renames no other; a spec that cannot be given its hostname is refused
- * with a ContainerError (125), as runc refuses it, with the helper as it started. A spec whose
+ * ContainerError (125) is thrown. A linux.namespaces list runc would refuse is refused with a
+ * ContainerError (125) naming the entry, with the helper as it started; an entry's path field is
+ * read as runc reads it. The hostname lands in a UTS namespace of the container's own and
+ * renames no other; a spec that cannot be given its hostname is refused with a ContainerError
+ * (125), as runc refuses it, with the helper as it started. A spec whose
  * namespaces cannot take the container's process when it is started is refused with a
  * ContainerError (125) that names the entry's type and path.
  * `enterUser`, when given, makes chapter 13's new user namespace: the container is then in
@@ -95,15 +75,19 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
   // TODO(02): the container's namespaces, joined and new, a process born in all of them, its
   //   hostname, and a container that cannot outlive its relay. The order of the steps is the
   //   design work; each question below constrains it, none of them is a step.
+  //   0. config.json is JSON someone else wrote: which entries ask to create, which to join (and
+  //      what does runc make of a path that is ""), and which lists would runc refuse outright?
+  //      Who would find out otherwise, and what would the helper have done by then?
+  //      (config-linux.md, "Namespaces"; runc's configs/namespaces_linux.go, specconv)
   //   1. What does each call do to its caller, and what to the children it makes afterwards?
   //      (unshare(2), setns(2), pid_namespaces(7))
   //   2. From the fork on, the relay can die between any two of your requests: what then ends
-  //      the container's process, and how do you know it will? (prctl(2), fork(2),
-  //      getppid(2); runc's standard_init_linux.go)
+  //      the container's process, and how do you know it will? (runc's standard_init_linux.go)
   //   3. Whose hostname does sethostname(2) change, which values of "hostname" ask for nothing
   //      (runc's standard_init_linux.go), and which ones can it not take? Of every way the
-  //      hostname can fail, when can you know, and what has the helper done by then?
-  //      (uts_namespaces(7), sethostname(2); runc's validator.go)
+  //      hostname can fail, when can you know, and what has the helper done by then? Mind
+  //      enterUser: in which user namespace is the process that would set it?
+  //      (uts_namespaces(7), sethostname(2), user_namespaces(7); runc's validator.go)
   //   "unshare, and why PID needs a fork", "Joining namespaces", "The relay, and dying with
   //   it" and "The hostname" in the chapter text; unshare(1)'s --fork; runc's nsexec.c.
   throw new NotImplementedError('02-namespaces', 'enterNamespaces')

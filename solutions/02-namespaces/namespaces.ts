@@ -15,14 +15,13 @@ import { Helper, type SyscallError } from '../../native/helper.ts'
 /** The namespaces this chapter gives every container, by config.json's names. */
 export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
 
-// #region namespacesToCreate
 /**
  * The namespace types to create for `spec`, as linux.namespaces asks for them, in its order.
  * An entry with a `path` asks to join an existing namespace instead (setns: joinNamespaces),
- * and is not one of them. The path field is read as runc reads it. A list runc would refuse is
- * refused with a ContainerError (125) naming the entry.
+ * and is not one of them; runc reads an empty path as none. A list runc would refuse (a type
+ * listed twice, a type no kernel has) is refused with a ContainerError (125) naming the entry.
  */
-export function namespacesToCreate(spec: Spec): NamespaceType[] {
+function namespacesToCreate(spec: Spec): NamespaceType[] {
   const types = (spec.linux?.namespaces ?? []).filter((ns) => !ns.path).map((ns) => ns.type)
   for (const [i, type] of types.entries()) {
     if (!KNOWN.includes(type)) throw new ContainerError(`namespace "${type}" does not exist`, 125)
@@ -33,7 +32,6 @@ export function namespacesToCreate(spec: Spec): NamespaceType[] {
 
 /** The kinds of namespace a spec can name (the runtime spec's list, as the helper's unshare takes them). */
 const KNOWN: readonly string[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time']
-// #endregion namespacesToCreate
 
 // #region joinNamespaces
 /**
@@ -113,9 +111,11 @@ function sameFile(a: string, b: string): boolean {
  * its relay: it stays outside and exits the way the container's process exits. The container's
  * process never outlives the relay: if the relay dies, at any moment, it dies too, and if the
  * relay is already gone when this would return, no container process is left and a
- * ContainerError (125) is thrown. The hostname lands in a UTS namespace of the container's own
- * (new or joined) and renames no other; a spec that cannot be given its hostname is refused
- * with a ContainerError (125), as runc refuses it, with the helper as it started. A spec whose
+ * ContainerError (125) is thrown. A linux.namespaces list runc would refuse is refused with a
+ * ContainerError (125) naming the entry, with the helper as it started; an entry's path field is
+ * read as runc reads it. The hostname lands in a UTS namespace of the container's own and
+ * renames no other; a spec that cannot be given its hostname is refused with a ContainerError
+ * (125), as runc refuses it, with the helper as it started. A spec whose
  * namespaces cannot take the container's process when it is started is refused with a
  * ContainerError (125) that names the entry's type and path.
  * `enterUser`, when given, makes chapter 13's new user namespace: the container is then in
@@ -130,6 +130,10 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     throw new ContainerError('unable to set hostname without a private UTS namespace', 125)
   if (spec.hostname && Buffer.byteLength(spec.hostname) > HOST_NAME_MAX)
     throw new ContainerError(`hostname ${JSON.stringify(spec.hostname)} is ${Buffer.byteLength(spec.hostname)} bytes, more than sethostname(2) takes (${HOST_NAME_MAX})`, 125)
+  // A joined UTS namespace belongs to a user namespace older than the one enterUser makes, where the container's process will hold no capability.
+  const joinedUts = spec.linux?.namespaces?.find((ns) => ns.type === 'uts' && ns.path)
+  if (spec.hostname && joinedUts && enterUser)
+    throw new ContainerError(`cannot set the hostname in the uts namespace at ${joinedUts.path}: the container's new user namespace has no capability in the user namespace that owns it`, 125)
   await joinNamespaces(helper, spec)
   await enterUser?.()
   await helper.unshare(created)

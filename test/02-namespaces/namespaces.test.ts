@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { runProcess } from '#ch/01-process/process.ts'
-import { enterNamespaces, joinNamespaces, namespacesToCreate } from '#ch/02-namespaces/namespaces.ts'
+import { enterNamespaces, joinNamespaces } from '#ch/02-namespaces/namespaces.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, type NamespaceType, type Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
@@ -114,54 +114,6 @@ function relayKilledAfterFork(helper: Helper) {
   return { racing, state }
 }
 
-describe('namespacesToCreate', () => {
-  it('linux.namespaces uts, pid, ipc', () => {
-    const listed = ['uts', 'pid', 'ipc'] as const
-    const got = namespacesToCreate(probeSpec([], [...listed]))
-    expect(got, `linux.namespaces lists ${listed.join(', ')} and namespacesToCreate gave [${got.join(', ')}]: every type listed without a path asks for a namespace, in the spec's order ("Which namespaces")`).toEqual([...listed])
-  })
-
-  for (const [name, extra] of [['uts, pid, uts, ipc', { type: 'uts' }], ['uts, pid, ipc, and uts with path ""', { type: 'uts', path: '' }]] as const)
-    it(`linux.namespaces ${name}`, async () => {
-      const spec = probeSpec([], ['uts', 'pid', 'ipc'])
-      spec.linux!.namespaces!.splice(2, 0, extra)
-      let got: NamespaceType[] | undefined
-      const error = await caught(() => (got = namespacesToCreate(spec)))
-      const asked = `linux.namespaces lists ${JSON.stringify(spec.linux!.namespaces)}`
-      expect(error, `${asked} and namespacesToCreate gave [${got?.join(', ')}]: what does runc make of a spec that lists one type twice, and why would it not guess? (runc's libcontainer/specconv/spec_linux.go; "Which namespaces")`).toBeInstanceOf(ContainerError)
-      expect(error.exitCode).toBe(125)
-    })
-
-  it('an entry of a kind no namespace has', async () => {
-    const spec = probeSpec([], ['uts', 'pid'])
-    spec.linux!.namespaces!.push({ type: 'uts-ns' as NamespaceType })
-    let got: NamespaceType[] | undefined
-    const error = await caught(() => (got = namespacesToCreate(spec)))
-    expect(error, `linux.namespaces lists a "uts-ns" entry (config.json is JSON, not TypeScript) and namespacesToCreate gave [${got?.join(', ')}]: who would find out, and when? (runc's specconv; "Which namespaces")`).toBeInstanceOf(ContainerError)
-    expect(error.exitCode).toBe(125)
-    expect(error.message, 'the refusal must name the entry').toContain('uts-ns')
-  })
-
-  it('a spec with no linux section', () => {
-    expect(namespacesToCreate(baseSpec(['true'])), 'the spec has no linux.namespaces at all: which namespaces does it ask for?').toEqual([])
-  })
-
-  it('an entry with path ""', async () => {
-    const spec = probeSpec([], ['uts'])
-    spec.linux!.namespaces!.push({ type: 'network', path: '' })
-    const error = await caught(() => namespacesToCreate(spec))
-    expect(error?.message, 'the "network" entry has path "" and namespacesToCreate threw').toBeUndefined()
-    const got = namespacesToCreate(spec)
-    expect(got, `the "network" entry has path "", and namespacesToCreate gave [${got.join(', ')}]: how does runc read an empty path? (Namespace.Path in libcontainer/configs/namespaces_linux.go; "Which namespaces")`).toContain('network')
-  })
-
-  it('an entry with path /proc/1/ns/net', async () => {
-    const spec = probeSpec([])
-    spec.linux!.namespaces!.push({ type: 'network', path: '/proc/1/ns/net' })
-    expect(namespacesToCreate(spec), 'a "network" entry with a path is among the namespaces to create: what does a path ask for? (config-linux.md, "Namespaces"; "Which namespaces")').not.toContain('network')
-  })
-})
-
 describeKernel('a container in new UTS, PID and IPC namespaces', () => {
   it('runs the command as PID 1', async () => {
     const { code, stdout } = await runInNamespaces(probeSpec(['pid']))
@@ -206,6 +158,25 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
       expect(inside[kind], `the command's /proc/self/ns/${kind} is the one it started in, although the spec lists "${kind}": what does unshare(2) do to its caller, and which process then runs the command?`).not.toBe(box.namespaces[kind])
     for (const kind of ['net', 'mnt', 'user', 'cgroup'] as const)
       expect(inside[kind], `/proc/self/ns/${kind} is not the one the container started from, although the spec does not list it: which namespaces does linux.namespaces ask for?`).toBe(box.namespaces[kind])
+  })
+
+  it('a spec with no linux section', async () => {
+    const spec = probeSpec(['ns', 'pid'])
+    delete spec.linux
+    const { run, error } = await attempt(spec)
+    expect(error?.message, 'the spec has no linux section, and enterNamespaces threw: which namespaces does it ask for? ("Which namespaces")').toBeUndefined()
+    const inside = probeValue<Record<Kind, string>>(run!.stdout, 'ns')
+    const moved = KINDS.filter((kind) => inside[kind] !== run!.sandbox.namespaces[kind])
+    expect(moved, 'the spec has no linux section, and the command is not in the namespaces the container started from: which namespaces does it ask for? ("Which namespaces")').toEqual([])
+  })
+
+  it('a spec listing uts, pid and a network entry with path ""', async () => {
+    const spec = probeSpec(['ns'], ['uts', 'pid'])
+    spec.linux!.namespaces!.push({ type: 'network', path: '' })
+    const { run, error } = await attempt(spec)
+    expect(error?.message, 'the "network" entry has path "", and enterNamespaces threw: how does runc read an empty path? (Namespace.Path in libcontainer/configs/namespaces_linux.go; "Which namespaces")').toBeUndefined()
+    const inside = probeValue<Record<Kind, string>>(run!.stdout, 'ns')
+    expect(inside.net, 'the "network" entry has path "", and the command is in the network namespace the container started from: how does runc read an empty path? ("Which namespaces")').not.toBe(run!.sandbox.namespaces.net)
   })
 
   it('a spec listing only pid', async () => {
@@ -316,15 +287,15 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(error?.message, 'spec.hostname is "", there is no UTS namespace, and enterNamespaces refused: does "" ask for a hostname? ("The hostname")').toBeUndefined()
   })
 
-  it('spec.hostname of 32 two-byte characters', async () => {
+  it('spec.hostname of 32 "\u00e9"', async () => {
     const spec = probeSpec(['hostname'], ['pid', 'uts'])
     spec.hostname = '\u00e9'.repeat(32)
     const { run, error } = await attempt(spec)
-    expect(error?.message, `spec.hostname is ${spec.hostname.length} characters, ${Buffer.byteLength(spec.hostname)} bytes in UTF-8, and enterNamespaces refused it: is it more than sethostname(2) takes? ("The hostname")`).toBeUndefined()
+    expect(error?.message, `spec.hostname is ${spec.hostname.length} characters, and enterNamespaces refused it: is it more than sethostname(2) takes? ("The hostname")`).toBeUndefined()
     expect(probeValue(run!.stdout, 'hostname'), 'the hostname the probe sees').toBe(spec.hostname)
   })
 
-  it('spec.hostname of 33 two-byte characters', async () => {
+  it('spec.hostname of 33 "\u00e9"', async () => {
     const helper = startHelper()
     const box = await sandbox(helper)
     const before = stateOf(helper.pid)
@@ -332,7 +303,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     spec.hostname = '\u00e9'.repeat(33)
     const error = await caught(() => enterNamespaces(helper, spec))
     const now = stateOf(helper.pid)
-    const story = `spec.hostname is ${spec.hostname.length} characters, ${Buffer.byteLength(spec.hostname)} bytes in UTF-8, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
+    const story = `spec.hostname is ${spec.hostname.length} characters, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
     expect(now.children, `${story}, with the helper already forked: what does sethostname(2) take, and when could you have known the spec asks for more? ("The hostname")`).toBe('')
     expect(now, `${story}, with the helper no longer in the namespaces it started in: when could you have known? ("The hostname")`).toEqual(before)
     expect(error, `${story}: a hostname the container cannot have is refused like any spec it cannot honour, with a ContainerError (enterNamespaces's doc comment; sethostname(2))`).toBeInstanceOf(ContainerError)
@@ -516,10 +487,44 @@ describeKernel('joining namespaces', () => {
     spec.linux!.namespaces = [{ type: 'pid' }, { type: 'uts', path: `/proc/${holder}/ns/uts` }]
     spec.hostname = 'joined-02'
     const { run, error } = await attempt(spec)
-    expect(error?.message, 'the spec joins a UTS namespace and names a hostname, and enterNamespaces refused: is a joined UTS namespace the container\'s own? (runc\'s validator.go: what does NEWUTS count, with a path or without? "The hostname")').toBeUndefined()
+    expect(error?.message, 'the spec joins a UTS namespace and names a hostname, and enterNamespaces refused: what exactly does runc\'s validator.go ask of a spec that names a hostname? ("The hostname")').toBeUndefined()
     expect(probeValue(run!.stdout, 'hostname'), 'the hostname the probe sees in the joined UTS namespace, with spec.hostname set').toBe(spec.hostname)
     expect(await hostnameIn(`/proc/${holder}/ns/uts`), 'the joined UTS namespace, read from the holder\'s side').toBe(spec.hostname)
     expect(await run!.sandbox.hostname(), 'the UTS namespace the container started from (the test\'s sandbox) was renamed').toBe(SANDBOX_HOSTNAME)
+  })
+
+  it('a spec joining a UTS namespace and naming a hostname, with a user namespace step (enterUser)', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const helper = startHelper()
+    const box = await sandbox(helper)
+    const before = stateOf(helper.pid)
+    const path = `/proc/${holder}/ns/uts`
+    const spec = probeSpec([])
+    spec.linux!.namespaces = [{ type: 'pid' }, { type: 'uts', path }, { type: 'ipc' }]
+    spec.hostname = 'joined-02'
+    let pid = 0
+    onCleanup(() => pid > 0 && alive(pid) && process.kill(pid, 'SIGKILL'))
+    // chapter 13's step, reduced to what matters here: the helper in a user namespace of its own.
+    const error = await caught(async () => (pid = await enterNamespaces(helper, spec, async () => void (await helper.unshare(['user'])))))
+    const now = stateOf(helper.pid)
+    const story = `The spec joins the UTS namespace at ${path}, names the hostname "joined-02" and gets a new user namespace (enterUser), and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
+    expect(await hostnameIn(path), `${story}; the joined UTS namespace, read from its holder's side`).toBe('holder-02')
+    expect(error, `${story}: could the container's process ever have renamed that namespace, and when could you have known? (user_namespaces(7); "The hostname")`).toBeInstanceOf(ContainerError)
+    expect(error.exitCode).toBe(125)
+    expect(error.message, `${story}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes('uts') && m.includes(path))
+    expect(now.children, `${story}, with the helper already forked: when could you have known? ("The hostname")`).toBe('')
+    expect(now.after, `${story}, with the helper no longer in the namespaces it started in: when could you have known? ("The hostname")`).toEqual(before.after)
+    expect(await box.hostname()).toBe(SANDBOX_HOSTNAME)
+  })
+
+  it('a spec joining a user namespace and a UTS namespace it owns, and naming a hostname', async () => {
+    const holder = await namespaceHolder('holder-02', true)
+    const spec = probeSpec(['hostname'])
+    spec.linux!.namespaces = [{ type: 'user', path: `/proc/${holder}/ns/user` }, { type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'pid' }]
+    spec.hostname = 'joined-02'
+    const { run, error } = await attempt(spec)
+    expect(error?.message, 'the spec joins a user namespace and a UTS namespace that user namespace owns, names a hostname, and enterNamespaces refused ("The hostname")').toBeUndefined()
+    expect(probeValue(run!.stdout, 'hostname'), 'the hostname the probe sees in the joined UTS namespace').toBe(spec.hostname)
   })
 
   it('a spec joining a mount namespace, listed before the others it joins', async () => {
@@ -619,7 +624,7 @@ describeKernel('joining namespaces', () => {
     const error = await caught(() => enterNamespaces(late, spec))
     expect(state.killed, 'enterNamespaces never forked, or the holder outlived its SIGKILL').toBe(true)
     const story = `The init of the PID namespace at ${path} (host PID ${holder}) was killed after the helper's joins, right before its fork, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
-    expect(error, `${story}: what does fork(2) answer in a PID namespace whose init is gone, and would the one who reads your error look for the cause in the spec? (fork(2), ERRORS; pid_namespaces(7); "Joining namespaces")`).toBeInstanceOf(ContainerError)
+    expect(error, `${story}: what did the helper's fork answer, and would the one who reads your error look for the cause where it is? (pid_namespaces(7); "Joining namespaces")`).toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
     expect(error.message, `${story}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes('pid') && m.includes(path))
   })
@@ -709,7 +714,7 @@ describeKernel('joining namespaces', () => {
     it('a network entry whose path is a file an IPC namespace is bind-mounted on', async () => {
       let file = ''
       const r = await refused(async (holder, helper) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'network', path: (file = await bindNamespace(helper, `/proc/${holder}/ns/ipc`)) }])
-      expectRefused(r, `the network entry's path ${file} is a file the holder's IPC namespace is bind-mounted on, in the helper's mount namespace; readlink(2) says nothing about it and Node sees an empty file: who can tell what kind of namespace it is, and how, without changing the helper? (setns(2); "Joining namespaces")`, 'network', file)
+      expectRefused(r, `the network entry's path ${file} is a file the holder's IPC namespace is bind-mounted on, in the helper's mount namespace; readlink(2) says nothing about it and Node sees an empty file: what could tell its kind, and at what cost to the helper? ("Joining namespaces")`, 'network', file)
     })
 
     it('a user entry, then a network entry whose path is a file an IPC namespace is bind-mounted on', async () => {
@@ -729,7 +734,7 @@ describeKernel('joining namespaces', () => {
         symlinkSync(`/proc/${helper.pid}/ns/mnt`, link)
         return [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'mount', path: link }]
       })
-      expectRefused(r, `the mount entry's path ${link} leads to the mount namespace the helper (PID ${r.helper.pid}) is in, under another name: what names a namespace whatever the path to it? (namespaces(7), stat(2))`, 'mount', link)
+      expectRefused(r, `the mount entry's path ${link} leads to the mount namespace the helper (PID ${r.helper.pid}) is in, under another name: what names a namespace whatever the path to it? ("Joining namespaces")`, 'mount', link)
     })
 
     it('a mount entry whose path is the mount namespace Node, the runtime, is in', async () => {
@@ -749,7 +754,17 @@ describeKernel('joining namespaces', () => {
 
     it('an ipc entry with a path and an ipc entry without one', async () => {
       const r = await refused((holder) => [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'ipc', path: `/proc/${holder}/ns/ipc` }, { type: 'ipc' }])
-      expectRefused(r, 'the spec asks to join an IPC namespace and to create one: how many IPC namespaces can a process be in? (runc\'s specconv, "duplicated ns")', 'ipc', `/proc/${r.holder}/ns/ipc`)
+      expectRefused(r, 'the spec asks to join an IPC namespace and to create one: how many IPC namespaces can a process be in, and what does runc make of such a spec? ("Joining namespaces")', 'ipc', `/proc/${r.holder}/ns/ipc`)
+    })
+
+    it('a spec listing uts, pid, uts and ipc', async () => {
+      const r = await refused(() => [{ type: 'uts' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }])
+      expectRefused(r, 'the spec lists "uts" twice: which of the two did its writer mean, and what does runc make of it? ("Which namespaces")', 'uts', '')
+    })
+
+    it('a spec listing uts, pid, ipc, and uts again with path ""', async () => {
+      const r = await refused(() => [{ type: 'uts' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts', path: '' }])
+      expectRefused(r, 'the spec lists "uts", then "uts" with path "": what does each entry ask for, and what does runc make of the pair? ("Which namespaces")', 'uts', '')
     })
 
     it('a network entry whose path is not there', async () => {
