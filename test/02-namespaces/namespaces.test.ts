@@ -410,6 +410,28 @@ async function swapStage(helper: Helper, first: Held, then: Held) {
   return { path: join(dir, 'ns'), uts: `/proc/${maker.pid}/ns/uts`, made: namespacesOf(maker.pid), id: (held: Held) => ids.get(held)!, swap: () => mounter.mount(alt, dir, null, ['bind', 'rec']), end }
 }
 
+/**
+ * `helper` as enterNamespaces sees it, except that `holder`, the init of a PID namespace the
+ * spec joins, is killed (and has exited) right before the helper's fork, after every join.
+ */
+function initKilledBeforeFork(helper: Helper, holder: number) {
+  const state = { killed: false, forked: 0 }
+  const late = new Proxy(helper, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key, target)
+      if (typeof value !== 'function') return value
+      if (key !== 'fork') return value.bind(target)
+      return async () => {
+        process.kill(holder, 'SIGKILL')
+        state.killed = await waitFor(() => ended(holder), 10_000)
+        return (state.forked = await target.fork())
+      }
+    },
+  })
+  onCleanup(() => state.forked > 0 && alive(state.forked) && process.kill(state.forked, 'SIGKILL'))
+  return { late, state }
+}
+
 /** The namespace at /proc/PID/ns/FILE, as the kernel names it ("uts:[4026532201]"). */
 const nsOf = (pid: number, file: Kind) => readlinkSync(`/proc/${pid}/ns/${file}`)
 
@@ -606,27 +628,29 @@ describeKernel('joining namespaces', () => {
     const path = `/proc/${holder}/ns/pid`
     const spec = probeSpec([])
     spec.linux!.namespaces = [{ type: 'pid', path }, { type: 'uts' }, { type: 'ipc' }]
-    const state = { killed: false, forked: 0 }
-    // The holder's init (its sleep) is killed right before the helper's fork, after every join.
-    const late = new Proxy(helper, {
-      get(target, key) {
-        const value: unknown = Reflect.get(target, key, target)
-        if (typeof value !== 'function') return value
-        if (key !== 'fork') return value.bind(target)
-        return async () => {
-          process.kill(holder, 'SIGKILL')
-          state.killed = await waitFor(() => ended(holder), 10_000)
-          return (state.forked = await target.fork())
-        }
-      },
-    })
-    onCleanup(() => state.forked > 0 && alive(state.forked) && process.kill(state.forked, 'SIGKILL'))
+    const { late, state } = initKilledBeforeFork(helper, holder)
     const error = await caught(() => enterNamespaces(late, spec))
     expect(state.killed, 'enterNamespaces never forked, or the holder outlived its SIGKILL').toBe(true)
     const story = `The init of the PID namespace at ${path} (host PID ${holder}) was killed after the helper's joins, right before its fork, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
     expect(error, `${story}: what did the helper's fork answer, and would the one who reads your error look for the cause where it is? (pid_namespaces(7); "Joining namespaces")`).toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
     expect(error.message, `${story}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes('pid') && m.includes(path))
+  })
+
+  it('a spec naming a hostname for a UTS namespace it joins, with a PID namespace whose init exits after the joins', async () => {
+    const [named, holder] = [await namespaceHolder('holder-02'), await namespaceHolder('other-02')]
+    const helper = startHelper()
+    await sandbox(helper)
+    const uts = `/proc/${named}/ns/uts`
+    const spec = probeSpec([])
+    spec.linux!.namespaces = [{ type: 'pid', path: `/proc/${holder}/ns/pid` }, { type: 'uts', path: uts }, { type: 'ipc' }]
+    spec.hostname = 'joined-02'
+    const { late, state } = initKilledBeforeFork(helper, holder)
+    const error = await caught(() => enterNamespaces(late, spec))
+    expect(state.killed, 'enterNamespaces never forked, or the holder outlived its SIGKILL').toBe(true)
+    const now = await hostnameIn(uts)
+    expect(now, `The spec joins the UTS namespace at ${uts}, which its holder still uses, and names a hostname; the init of the PID namespace it joins was killed right before the helper's fork, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}, leaving that UTS namespace called "${now}". At which moment did your code know the container would start at all? ("The hostname")`).toBe('holder-02')
+    expect(error, 'the PID namespace\'s init is gone: expected a ContainerError').toBeInstanceOf(ContainerError)
   })
 
   describe('a path that names another namespace between the check and the join', () => {
