@@ -9,7 +9,7 @@
  * has, and takes the cgroup filesystem's root as a parameter so it can be tried on a plain
  * directory laid out the same way.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -40,6 +40,8 @@ export {
 export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
   // runc's utils.CleanPath: ".." cannot climb above the base the path is joined to.
   const inner = resolve('/', cgroupsPath)
+  // A path that cleans to nothing names the caller's own cgroup, or the hierarchy's root: no leaf of its own.
+  if (inner === '/') throw new ContainerError(`cgroupsPath "${cgroupsPath}" names no cgroup below the base it is joined to, only the base itself`, 125)
   const place = (hierarchy: string, own: () => string) => join(root, hierarchy, isAbsolute(cgroupsPath) ? '/' : own(), inner)
   if (version === 2) {
     // The caller's own cgroup holds processes, so it cannot hand controllers down: its parent.
@@ -98,8 +100,10 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
   if (set(memory?.limit)) files.push(['memory', 'memory.max', limit(memory.limit)])
   // v2's memory.swap.max counts the swap alone.
   if (set(swap)) files.push(['memory', 'memory.swap.max', swap > 0 ? String(swap - memory!.limit!) : 'max'])
-  // Shares [2, 262144] onto weight [1, 10000], linearly.
-  if (set(cpu?.shares)) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((cpu.shares - 2) * 9999) / 262142))])
+  // Shares [2, 262144] onto weight [1, 10000], linearly; v1's kernel clamps shares into its range
+  // where v2's refuses a weight outside its own, so the shares v1 would apply are the ones mapped.
+  const shares = (n: number) => Math.min(Math.max(n, 2), 262144)
+  if (set(cpu?.shares)) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((shares(cpu.shares) - 2) * 9999) / 262142))])
   // A period only when one is set: without it the kernel keeps the cgroup's own.
   if (set(cpu?.quota) || set(cpu?.period))
     files.push(['cpu', 'cpu.max', set(cpu.period) ? `${limit(cpu.quota ?? 0)} ${cpu.period}` : limit(cpu.quota ?? 0)])
@@ -238,18 +242,36 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   const leaves = new Set(Object.values(cgroup.dirs))
   for (const dir of cgroup.removeOrder) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        rmdirSync(dir)
-        break
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'ENOENT' || (!leaves.has(dir) && (code === 'EBUSY' || code === 'ENOTEMPTY'))) break
-        if (code !== 'EBUSY' || attempt === 100) throw error // processes still exiting: wait
-        await sleep(10)
-      }
+    // Cgroups the container made inside its own are the container's: they go first, deepest first.
+    if (leaves.has(dir)) for (const child of childCgroups(dir).reverse()) await removeCgroupDir(child)
+    await removeCgroupDir(dir, leaves.has(dir))
+  }
+}
+
+/**
+ * rmdir one cgroup directory. EBUSY alone (cgroup.procs not yet empty, or a child cgroup) can go
+ * away; on a directory this run shares with others (`own` false) EBUSY and ENOTEMPTY mean someone
+ * else's cgroup is below it, and ENOENT that someone else removed it.
+ */
+async function removeCgroupDir(dir: string, own = true): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(dir)
+      return
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || (!own && (code === 'EBUSY' || code === 'ENOTEMPTY'))) return
+      if (code !== 'EBUSY' || attempt === 100) throw error // processes still exiting: wait
+      await sleep(10)
     }
   }
+}
+
+/** Every cgroup below `dir`, each before its own children; none when `dir` is gone. */
+function childCgroups(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory())
+    .flatMap((entry) => [join(dir, entry.name), ...childCgroups(join(dir, entry.name))])
 }
 // #endregion removeCgroup
 
@@ -286,8 +308,9 @@ export async function withCgroup(
  * of cgroup.procs and its SIGKILL.
  */
 async function killRest(cgroup: Cgroup): Promise<void> {
-  const procs = [...new Set(Object.values(cgroup.dirs))].map((dir) => join(dir, 'cgroup.procs'))
   for (let round = 0; round < 500; round++) {
+    // cgroup.procs lists a cgroup's own members only, not those of the cgroups below it.
+    const procs = [...new Set(Object.values(cgroup.dirs))].flatMap((dir) => [dir, ...childCgroups(dir)]).map((dir) => join(dir, 'cgroup.procs'))
     const pids = new Set(procs.flatMap((file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [])))
     if (pids.size === 0) return
     for (const pid of pids) {

@@ -145,6 +145,16 @@ describe('cgroupDirs', () => {
     expect(cgroupDirs('/docker/c1', 2, '/cg', V2_SELF).pids, 'v2, the directory for /docker/c1').toBe('/cg/docker/c1')
   })
 
+  it('a cgroupsPath of "..", ".", "/", "a/.." or "/x/.."', async () => {
+    for (const path of ['..', '.', '/', 'a/..', '/x/..']) {
+      for (const [version, self] of [[1, V1_SELF], [2, V2_SELF]] as const) {
+        const error = await caught(() => cgroupDirs(path, version, '/cg', self))
+        const dirs = error ? undefined : Object.values(cgroupDirs(path, version, '/cg', self))
+        expect(error, `v${version}: cgroupsPath "${path}" gave ${JSON.stringify(dirs)}: which directories are those, who made them, and what would createCgroup's leaf and removeCgroup's rmdir be there? (the chapter's "Where the container's cgroup goes")`).toBeInstanceOf(ContainerError)
+      }
+    }
+  })
+
   it('v1, a /proc/self/cgroup with no memory line', async () => {
     expect(await caught(() => cgroupDirs('x', 1, '/cg', '0::/\n')), 'no memory line: a ContainerError (see ownCgroup), not a crash').toBeInstanceOf(ContainerError)
   })
@@ -205,6 +215,13 @@ describe('resourceFiles', () => {
     expect(resourceFiles({ cpu: { shares: 1024 } }, 1), 'v1, shares 1024').toEqual([['cpu', 'cpu.shares', '1024']])
     const weights = [2, 1024, 262144].map((shares) => byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight'])
     expect(weights, 'cpu.weight for shares 2, 1024 and 262144: what range does each version\'s file take, and how does runc 1.2 carry one onto the other? (cgroup-v2.rst, "cpu.weight"; runc 1.2\'s ConvertCPUSharesToCgroupV2Value in libcontainer/cgroups/utils.go: runc 1.3.2 and later map differently)').toEqual(['1', '39', '10000'])
+  })
+
+  it('CPU shares 1 and 300000 on v2', () => {
+    for (const [shares, expected] of [[1, '6b86b273ff34fce1'], [300000, '39e5b4830d4d9c14']] as const) {
+      const weight = resourceFiles({ cpu: { shares } }, 2)[0]?.[2]
+      expect(digest(weight), `v2, shares ${shares}: cpu.weight gets "${weight}". What does v1's kernel make of cpu.shares ${shares} (write it to a cgroup, read it back), and what does v2's kernel answer to that weight? (cgroup-v2.rst, "Weights"; kernel/sched/core.c)`).toBe(expected)
+    }
   })
 
   it('a swap with no memory limit, with a memory limit of -1, and below the memory limit', async () => {
@@ -614,6 +631,38 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const error = await caught(() => removeCgroup(cgroup))
     expect(error?.message, `removeCgroup gave up (${error?.message}) while a process was still inside for 100 ms more: which of rmdir's refusals goes away by itself? (kernel/cgroup/cgroup.c, cgroup_destroy_locked)`).toBeUndefined()
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after removeCgroup resolved`).toBe(false)
+  })
+})
+
+describeKernel(`a container that makes cgroups of its own (${HOST_VERSION} on this machine)`, () => {
+  // As a container running systemd, or a runtime of its own, does inside the cgroup it was given.
+  const inner = (cgroup: Cgroup) => dirsOf(cgroup).map((dir) => join(dir, 'init.scope'))
+
+  it('removeCgroup of a cgroup that holds an empty cgroup of the container\'s', async () => {
+    const cgroup = await createCgroup(limitedSpec(['exit:0'], { pids: { limit: 8 } }))
+    for (const dir of inner(cgroup)) mkdirSync(join(dir, 'payload'), { recursive: true })
+    const error = await caught(() => removeCgroup(cgroup))
+    const what = 'the container had made init.scope/payload inside its cgroup and left them empty'
+    expect(error?.message, `removeCgroup failed (${error?.message}): ${what}. What was rmdir refusing, whose are those directories, and would waiting have changed anything? (the chapter's "Removing it")`).toBeUndefined()
+    for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after removeCgroup resolved: ${what}`).toBe(false)
+  })
+
+  it('withCgroup of a run whose process sits in a cgroup of the container\'s', async () => {
+    const spec = limitedSpec([], { pids: { limit: 8 } })
+    const helper = startHelper()
+    let cgroup: Cgroup | undefined
+    const error = await caught(() => withCgroup(spec, async (cg) => {
+      cgroup = cg
+      for (const dir of inner(cg)) mkdirSync(dir)
+      await joinCgroup({ ...cg, dirs: Object.fromEntries(Object.entries(cg.dirs).map(([c, dir]) => [c, join(dir, 'init.scope')])) }, helper.pid)
+      await helper.exec(PROBE_PATH, [PROBE_PATH, 'sleep:20000'], [])
+      return 0
+    }))
+    const ended = await Promise.race([helper.exited.then(() => true), sleep(3000).then(() => false)])
+    const what = `PID 1 exited while a process of the container (PID ${helper.pid}) ran on in init.scope, a cgroup the container had made inside its own`
+    expect(error?.message, `withCgroup failed (${error?.message}): ${what}. What does a cgroup's cgroup.procs list, and what did your removal meet? (man 7 cgroups; the chapter's "When is a container over?")`).toBeUndefined()
+    expect(ended, `${what}, and it still runs after withCgroup resolved: is the container over? (the chapter's "When is a container over?")`).toBe(true)
+    for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir} is still there after withCgroup resolved: ${what}`).toBe(false)
   })
 })
 
