@@ -5,8 +5,8 @@
  * and fork so the container's process is PID 1 (02); put that process in its cgroup before it
  * runs anything (04); give it its network (08); build its root filesystem and pivot_root into
  * it (03); become the configured user with its capabilities, no_new_privs and seccomp filter
- * (13); exec the command (01); when it has exited, note an OOM kill, undo the network (08)
- * and remove the cgroup (04).
+ * (13); exec the command (01); when it has exited, undo the network (08), and let withCgroup
+ * (04) note an OOM kill, end what is left in the cgroup and remove it.
  *
  * Once chapter 09 is written, a container with a root filesystem goes through the runtime's
  * life cycle as dockerd's do through runc: a bundle, then create, start, wait and delete, with
@@ -18,7 +18,7 @@
  */
 import { dockerExitCode, exitCode, runProcess } from '#ch/01-process/process.ts'
 import { enterNamespaces } from '#ch/02-namespaces/namespaces.ts'
-import { createCgroup, forkIntoCgroup, oomKilled, removeCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
+import { createCgroup, forkIntoCgroup, oomKilled, withCgroup, type Cgroup } from '#ch/04-cgroups/cgroups.ts'
 import { attachNetwork, type Attachment, type NetworkRequest } from '#ch/08-network/network.ts'
 import { create, deleteContainer, start } from '#ch/09-runtime/runtime.ts'
 import { loadContainer } from '../lib/runtime-state.ts'
@@ -52,28 +52,60 @@ export async function runContainer(spec: Spec, network?: NetworkRequest): Promis
     const exit = await throughRuntime(spec, network)
     if (exit) return exit
   }
-  const { cgroup, limited } = await containerCgroup(spec)
+  const limited = hasLimits(spec)
   // Like `docker run`'s signal proxy: a signal sent to minidocker is the container's (runProcess
   // decides what it does), and minidocker stays to remove the cgroup once the container has exited.
-  const attached: { network?: Attachment } = {}
-  const signals = new EventEmitter()
-  const proxy = (signal: NodeJS.Signals) => signals.emit('signal', signal)
-  for (const signal of PROXIED) process.on(signal, proxy)
-  try {
-    const code = await runProcess(spec.process, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, async (helper) => {
-      await prepare(helper, spec, cgroup, limited, network, attached)
-      const { lastFilter } = await secure(helper, spec)
-      if (lastFilter) await helper.loadSeccomp(lastFilter)
-    }, signals)
-    return { code, oomKilled: cgroup ? await oomKilled(cgroup) : false }
-  } finally {
-    for (const signal of PROXIED) process.off(signal, proxy)
+  const body = async (cgroup: Cgroup | undefined): Promise<number> => {
+    const attached: { network?: Attachment } = {}
+    const signals = new EventEmitter()
+    const proxy = (signal: NodeJS.Signals) => signals.emit('signal', signal)
+    for (const signal of PROXIED) process.on(signal, proxy)
     try {
-      await attached.network?.detach()
+      return await runProcess(spec.process, { stdin: 'inherit', stdout: 'inherit', stderr: 'inherit' }, async (helper) => {
+        await prepare(helper, spec, cgroup, limited, network, attached)
+        const { lastFilter } = await secure(helper, spec)
+        if (lastFilter) await helper.loadSeccomp(lastFilter)
+      }, signals)
     } finally {
-      if (cgroup) await removeCgroup(cgroup)
+      for (const signal of PROXIED) process.off(signal, proxy)
+      await attached.network?.detach()
     }
   }
+  if (spec.linux?.cgroupsPath === undefined) return { code: await body(undefined), oomKilled: false }
+  checkCgroupMount()
+  // withCgroup (04) decides when the container is over: what is left in its cgroup is ended
+  // before the cgroup is removed. A chapter 04 that is still a starter skips the cgroup, unless
+  // limits are asked for, and never once the container has started.
+  let started = false
+  const inCgroup = async () => {
+    try {
+      return await withCgroup(spec, (cgroup) => {
+        started = true
+        return body(cgroup)
+      })
+    } catch (error) {
+      throw started && error instanceof NotImplementedError ? new Error(error.message) : error
+    }
+  }
+  const exit = limited
+    ? await required(inCgroup, 'a memory, CPU or pids limit')
+    : await optional('04-cgroups', inCgroup, 'running without a cgroup')
+  return exit ?? { code: await body(undefined), oomKilled: false }
+}
+
+/** Whether the spec sets a memory, CPU or pids limit, which only a cgroup (04) can hold. */
+function hasLimits(spec: Spec): boolean {
+  const { memory, cpu, pids } = spec.linux?.resources ?? {}
+  return memory !== undefined || cpu !== undefined || pids !== undefined
+}
+
+/**
+ * Node's recursive mkdir loops for ever where mkdir says ENOENT under an existing directory, as
+ * on a bare sysfs: refuse a /sys/fs/cgroup with nothing mounted on it instead.
+ */
+function checkCgroupMount(): void {
+  if (readdirSync(CGROUP_ROOT).length === 0)
+    throw new ContainerError(`no cgroup filesystem is mounted at ${CGROUP_ROOT} (\`ip netns exec\` mounts a fresh /sys without one: enter a network namespace with nsenter instead)`, 125)
 }
 
 /**
@@ -126,12 +158,8 @@ const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
 /** The container's cgroup (04), when spec.linux.cgroupsPath names one; `limited` when it sets limits. */
 export async function containerCgroup(spec: Spec): Promise<{ cgroup: Cgroup | undefined; limited: boolean }> {
-  const { memory, cpu, pids } = spec.linux?.resources ?? {}
-  const limited = memory !== undefined || cpu !== undefined || pids !== undefined
-  // Node's recursive mkdir loops for ever where mkdir says ENOENT under an existing directory,
-  // as on a bare sysfs: refuse a /sys/fs/cgroup with nothing mounted on it instead.
-  if (spec.linux?.cgroupsPath !== undefined && readdirSync(CGROUP_ROOT).length === 0)
-    throw new ContainerError(`no cgroup filesystem is mounted at ${CGROUP_ROOT} (\`ip netns exec\` mounts a fresh /sys without one: enter a network namespace with nsenter instead)`, 125)
+  const limited = hasLimits(spec)
+  if (spec.linux?.cgroupsPath !== undefined) checkCgroupMount()
   const cgroup = spec.linux?.cgroupsPath === undefined
     ? undefined
     : limited

@@ -46,7 +46,8 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
   //      ContainerError (exit code 125) that shows the text searched.
   //   2. Never at a hierarchy's root: the limits someone put on the caller must still hold over
   //      the container, in every hierarchy (chapter text: "Where the container's cgroup goes").
-  //      Is that true of every cgroupsPath a config.json can hold?
+  //      Is that true of every cgroupsPath a config.json can hold, and does each one name a
+//      cgroup that is the container's own?
   //   3. v1: one directory in each controller's own hierarchy (V1_CONTROLLERS); v2: one directory
   //      for every controller v2 has, where the "no internal processes" rule lets its limits be
   //      set. runc: fs/paths.go (subsysPath, innerPath) and fs2/defaultpath.go of its cgroups
@@ -58,9 +59,7 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value]. On v2, where no write depends on another, the tests compare the whole list in the
- * order memory, swap, CPU, pids. Values are read as runc reads OCI's, and -1 asks for no
- * limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
+ * value]. Values are read as runc reads OCI's, and -1 asks for no limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
  * and memory.limit.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
@@ -72,7 +71,8 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
   //      not only in name: compare what OCI's memory.swap counts with what each version's swap
   //      file counts, and v1's shares with v2's weight (the tests follow runc 1.2's
   //      ConvertCPUSharesToCgroupV2Value in libcontainer/cgroups/utils.go; from runc 1.3.2 on,
-  //      the cgroups module maps them differently).
+  //      the cgroups module maps them differently). Each file takes a range of its own: what
+  //      does each version's kernel do with a number outside it?
   //   3. "No limit" is a word each file defines for itself, and a word a file does not know is
   //      EINVAL. Each controller's document says its own (chapter text: "From linux.resources to
   //      files" lists the documents).
@@ -117,8 +117,9 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //   5. The leaf itself may be there already: left by a run that was killed (empty, old limits,
   //      maybe frozen), or another run's with the same cgroupsPath, with its processes in it or
   //      about to be. The doc comment above is the contract. Can anything you read in a leaf tell
-  //      a leftover from another create's leaf whose process has not joined yet? Then which of
-  //      your calls alone can say "this one is mine", and what do you lose with `mkdir -p`? On
+  //      a leftover from another create's leaf whose process has not joined yet? If not, how can
+  //      exactly one of two creates at the same moment end up with it, and what does `mkdir -p`
+  //      tell you about a leaf that was there? On
   //      v1 a leaf may be found in one hierarchy after you made it in others: which of those may
   //      your undo take, and which must it never? (runc 1.1's libcontainer/factory_linux.go,
   //      Create, and what it checks before its manager's Apply; chapter text: "When the leaf is
@@ -177,11 +178,12 @@ export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   // TODO(04): remove what createCgroup made, deepest first.
   //   1. A cgroup's files are the kernel's: only rmdir removes a cgroup, and only once it holds
   //      no process and no child cgroup. Try rmdir by hand on a cgroup with a process in it and
-  //      on one with a child, and compare the errnos (kernel/cgroup/cgroup.c,
-  //      cgroup_destroy_locked). A plain directory, like the fake v2 tree's, answers differently.
-  //   2. The container's last processes may still be on their way out when this is called.
-  //      Which refusal will go away if you wait a moment, which never will, and what tells you
-  //      which one you are looking at?
+  //      on one with a child: does the errno tell them apart (kernel/cgroup/cgroup.c,
+  //      cgroup_destroy_locked)? If not, what does? A plain directory, like the fake v2 tree's,
+  //      answers differently.
+  //   2. The container's last processes may still be on their way out when this is called, and
+  //      a container may have made cgroups of its own inside its cgroup. Which refusal will go
+  //      away if you wait a moment, which never will, and whose is each directory in the way?
   //   3. Other containers below the same parents come and go while this runs, between any two
   //      of its steps. The container's own cgroup must go, and a leaf that stays is an error;
   //      nothing another container uses may be taken or waited for; and the last one out
@@ -204,9 +206,10 @@ export async function withCgroup(
 ): Promise<CgroupExit> {
   // TODO(04): a cgroup's whole life around one run.
   //   1. The cgroup exists before `run` starts the process; `run` resolves when PID 1 has exited,
-  //      to its exit code. oomKilled (given) reads a counter that goes with the cgroup.
-  //   2. Is the container over when PID 1 is? What can still be in its cgroup then, and what
-  //      decides it (chapter 02's namespaces)? And when `run` fails, where may its process be?
+  //      to its exit code. oomKilled (given) reads the memory controller's counter.
+  //   2. Is the container over when PID 1 is? What can still be in its cgroup then, what
+  //      decides it (chapter 02's namespaces), and where would you see it? And when `run` fails,
+  //      where may its process be?
   //   3. runc: destroy in libcontainer/state_linux.go (1.1), before its cgroup manager's Destroy.
   //      Chapter text: "When is a container over?".
   throw new NotImplementedError('04-cgroups', 'withCgroup')

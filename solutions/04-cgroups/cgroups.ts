@@ -71,9 +71,7 @@ function ownCgroup(self: string, controller: Controller | null): string {
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value]. On v2 the tests compare the whole list, in the
- * order memory, swap, CPU, pids. Values are read as runc reads OCI's, and -1 asks for no
- * limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
+ * value]. Values are read as runc reads OCI's, and -1 asks for no limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
  * and memory.limit.
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
@@ -304,7 +302,8 @@ export async function withCgroup(
 /**
  * Kill what is still in the cgroup, as runc's destroy does (signalAllProcesses): PID 1's exit
  * empties it only where PID 1 had a PID namespace of its own, and a run that failed may leave
- * its process running. Read and kill again until it is empty: a process can fork between a read
+ * its process running. The cgroup is a tree: a container may have made cgroups inside its own
+ * (systemd in a container does), and each cgroup.procs lists its own members only. Read and kill again until it is empty: a process can fork between a read
  * of cgroup.procs and its SIGKILL.
  */
 async function killRest(cgroup: Cgroup): Promise<void> {
