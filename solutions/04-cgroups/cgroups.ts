@@ -240,27 +240,20 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   const leaves = new Set(Object.values(cgroup.dirs))
   for (const dir of cgroup.removeOrder) {
-    // Cgroups the container made inside its own are the container's: they go first, deepest first.
-    if (leaves.has(dir)) for (const child of childCgroups(dir).reverse()) await removeCgroupDir(child)
-    await removeCgroupDir(dir, leaves.has(dir))
-  }
-}
-
-/**
- * rmdir one cgroup directory. EBUSY alone (cgroup.procs not yet empty, or a child cgroup) can go
- * away; on a directory this run shares with others (`own` false) EBUSY and ENOTEMPTY mean someone
- * else's cgroup is below it, and ENOENT that someone else removed it.
- */
-async function removeCgroupDir(dir: string, own = true): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      rmdirSync(dir)
-      return
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || (!own && (code === 'EBUSY' || code === 'ENOTEMPTY'))) return
-      if (code !== 'EBUSY' || attempt === 100) throw error // processes still exiting: wait
-      await sleep(10)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        rmdirSync(dir)
+        break
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ENOENT' || (!leaves.has(dir) && (code === 'EBUSY' || code === 'ENOTEMPTY'))) break
+        if (code !== 'EBUSY' || attempt === 100) throw error
+        // Processes still exiting: wait. Still refused after that, cgroups the container made
+        // inside its own are in the way: they are the container's too, and go, deepest first,
+        // as in runc's RemovePath.
+        if (attempt === 5) for (const child of childCgroups(dir).reverse()) await removeCgroup({ ...cgroup, dirs: { pids: child }, removeOrder: [child] })
+        else await sleep(10)
+      }
     }
   }
 }

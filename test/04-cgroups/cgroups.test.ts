@@ -88,6 +88,23 @@ function expectedPaths(cgroup: Cgroup): Map<string, string> {
   return new Map(entries)
 }
 
+/**
+ * withCgroup of a run whose process (a helper that runs sleep:20000) joins the cgroup by `enter`,
+ * and whose run then ends by `end` (a return or a throw); then whether the process ended.
+ */
+async function holdingRun(spec: Spec, enter: (cgroup: Cgroup, pid: number) => Promise<void>, end: () => number) {
+  const helper = startHelper()
+  let cgroup: Cgroup | undefined
+  const error = await caught(() => withCgroup(spec, async (cg) => {
+    cgroup = cg
+    await enter(cg, helper.pid)
+    await helper.exec(PROBE_PATH, [PROBE_PATH, 'sleep:20000'], [])
+    return end()
+  }))
+  const ended = await Promise.race([helper.exited.then(() => true), sleep(3000).then(() => false)])
+  return { error, cgroup: cgroup!, helper, ended }
+}
+
 /** Every directory of a cgroup, for "is it gone?" checks. */
 const dirsOf = (cgroup: Cgroup) => [...new Set(Object.values(cgroup.dirs))]
 
@@ -565,16 +582,9 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
   })
 
   it('a start that fails while the container\'s process is already in its cgroup', async () => {
-    const spec = limitedSpec([], { pids: { limit: 8 } })
-    const helper = startHelper()
-    let cgroup: Cgroup | undefined
-    const error = await caught(() => withCgroup(spec, async (cg) => {
-      cgroup = cg
-      await joinCgroup(cg, helper.pid)
-      await helper.exec(PROBE_PATH, [PROBE_PATH, 'sleep:20000'], [])
+    const { error, cgroup, helper, ended } = await holdingRun(limitedSpec([], { pids: { limit: 8 } }), joinCgroup, () => {
       throw new ContainerError('error running hook #0: exit status 1', 125)
-    }))
-    const ended = await Promise.race([helper.exited.then(() => true), sleep(3000).then(() => false)])
+    })
     expect(error?.message, `withCgroup's error, where the run failed with "error running hook #0" after its process had joined the cgroup and was still running (${error?.message}): which error is the caller's answer, and what stood in the way of the other one? (${OVER})`).toMatch(/error running hook #0/)
     for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir} is still there after a failed start whose process was in it (${OVER})`).toBe(false)
     expect(ended, `the container's process (PID ${helper.pid}) still runs after its start failed and withCgroup returned: is a container that failed to start over? (${OVER})`).toBe(true)
@@ -651,17 +661,10 @@ describeKernel(`a container that makes cgroups of its own (${HOST_VERSION} on th
   })
 
   it('withCgroup of a run whose process sits in a cgroup of the container\'s', async () => {
-    const spec = limitedSpec([], { pids: { limit: 8 } })
-    const helper = startHelper()
-    let cgroup: Cgroup | undefined
-    const error = await caught(() => withCgroup(spec, async (cg) => {
-      cgroup = cg
+    const { error, cgroup, helper, ended } = await holdingRun(limitedSpec([], { pids: { limit: 8 } }), async (cg, pid) => {
       for (const dir of inner(cg)) mkdirSync(dir)
-      await joinCgroup({ ...cg, dirs: Object.fromEntries(Object.entries(cg.dirs).map(([c, dir]) => [c, join(dir, 'init.scope')])) }, helper.pid)
-      await helper.exec(PROBE_PATH, [PROBE_PATH, 'sleep:20000'], [])
-      return 0
-    }))
-    const ended = await Promise.race([helper.exited.then(() => true), sleep(3000).then(() => false)])
+      await joinCgroup({ ...cg, dirs: Object.fromEntries(Object.entries(cg.dirs).map(([c, dir]) => [c, join(dir, 'init.scope')])) }, pid)
+    }, () => 0)
     const what = `PID 1 exited while a process of the container (PID ${helper.pid}) ran on in init.scope, a cgroup the container had made inside its own`
     expect(error?.message, `withCgroup failed (${error?.message}): ${what}. What does a cgroup's cgroup.procs list, and what did your removal meet? (man 7 cgroups; the chapter's "When is a container over?")`).toBeUndefined()
     expect(ended, `${what}, and it still runs after withCgroup resolved: is the container over? (the chapter's "When is a container over?")`).toBe(true)
