@@ -20,15 +20,9 @@ import { ContainerError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
 
-// Given (lib/cgroup.ts): CGROUP_ROOT, the Controller, Cgroup, CgroupOptions and CgroupExit
-// types, writeCgroupFile (errors that name the file and value), readKeyed (flat-keyed files),
-// cgroupVersion (which version a mount is), enableControllers (v2's subtree_control, top down),
-// joinCgroup (a PID into every hierarchy), forkIntoCgroup (the container's process joins between
-// chapter 02's fork and its exec) and oomKilled (the memory controller's oom_kill counter).
-export {
-  CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS,
-  type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
-}
+// Given code, re-exported under the chapter's name (the starter's comment says what each is).
+export { CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS } from '../../lib/cgroup.ts'
+export type { Cgroup, CgroupExit, CgroupOptions, Controller } from '../../lib/cgroup.ts'
 
 // #region cgroupDirs
 /**
