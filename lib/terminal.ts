@@ -5,6 +5,7 @@
  * restoreTerminal, and tty.go, MonitorTtySize).
  */
 import { execFileSync } from 'node:child_process'
+import { finished } from 'node:stream/promises'
 import type { Stdio } from './client.ts'
 import type { EngineClient } from './engine-client.ts'
 
@@ -40,13 +41,32 @@ export function rawTerminal(stdin: Stdio['stdin']): () => void {
  * a resize that fails does not fail the run. restore() undoes all attachTerminal did.
  */
 export function attachTerminal(engine: EngineClient, resizePath: string, stdio: Stdio, raw: boolean): { resize(): void; restore(): void } {
+  // One request at a time, the size read when it is sent, as the CLI's MonitorTtySize does: two
+  // sent at once (stty sets rows, then columns) can reach the pty in either order.
+  let sending = false
+  let again = false
+  let restored = false
   const resize = () => {
+    if (restored) return
+    if (sending) return void (again = true)
     const { rows, columns } = stdio.stdout
-    if (rows && columns) engine.call('POST', resizePath, { query: { h: String(rows), w: String(columns) } }).then((r) => r.resume(), () => {})
+    if (!rows || !columns) return
+    sending = true
+    engine.call('POST', resizePath, { query: { h: String(rows), w: String(columns) } })
+      .then((r) => finished(r.resume()))
+      .catch(() => {})
+      .finally(() => {
+        sending = false
+        if (again) {
+          again = false
+          resize()
+        }
+      })
   }
   const restoreMode = raw && stdio.stdin.isTTY === true ? rawTerminal(stdio.stdin) : () => {}
   process.on('SIGWINCH', resize)
   const restore = () => {
+    restored = true
     restoreMode()
     process.off('SIGWINCH', resize)
   }
