@@ -10,12 +10,12 @@ import { DEFAULT_CAPABILITIES } from '../../lib/engine.ts'
 import { dockerDefaultProfile } from '../../lib/docker-security.ts'
 import { CAPABILITY_NUMBERS, SYSCALLS_I386, SYSCALLS_X86_64 } from '../../lib/security-tables.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { underBoth, type Run } from '../support/security.ts'
+import { rethrowUnwritten, underBoth, type Run } from '../support/security.ts'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { spawn } from 'node:child_process'
 import { onCleanup, tempDir } from '../support/files.ts'
-import { MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from '../support/runtime.ts'
+import { MINIRUNC, minirunc, probeBundle } from '../support/runtime.ts'
 
 
 const caps = (names: string[], ambient: string[] = []) => ({ bounding: names, effective: names, permitted: names, inheritable: ambient, ambient })
@@ -290,7 +290,7 @@ describeKernel('minirunc and runc: capabilities, no_new_privs, seccomp', () => {
       // a create that was taken is followed by its start, to see what the start meets
       if (code === 0) await (runtime === 'runc' ? execa('runc', ['--root', root, 'start', id], { reject: false }) : minirunc(['--root', root, 'start', id]))
       const text = readFileSync(output, 'utf8')
-      rethrowNotImplemented(text)
+      rethrowUnwritten(text)
       seen[runtime] = { code, output: text, ran: existsSync(join(bundle, 'rootfs', 'ran')), hung }
     }
     expect(seen.runc!.code, `runc create must refuse this profile: ${seen.runc!.output}`).not.toBe(0)
