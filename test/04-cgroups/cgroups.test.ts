@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it, vi } from 'vitest'
@@ -154,7 +153,11 @@ describe('cgroupDirs', () => {
     const dirs = cgroupDirs('minidocker/c1', 2, '/cg', V2_SELF)
     expect(Object.keys(dirs).sort(), 'the controllers of the v2 directories: which of them does v2 have? (cgroup-v2.rst, "Controllers")').toEqual(['cpu', 'memory', 'pids'])
     expect(new Set(Object.values(dirs)).size, `the v2 directories for minidocker/c1: ${JSON.stringify(dirs)}: how many trees does v2 have?`).toBe(1)
-    expect(digest(dirs.pids), `the v2 directory for minidocker/c1 is ${dirs.pids}, the caller in user.slice/user-0.slice/session-1.scope: could the limits be set there, with the caller where it is? (cgroup-v2.rst, "Controlling Controllers"; the chapter\'s "Where the container\'s cgroup goes")`).toBe('8c932a48796cf61c')
+    // No stored answer: properties every right place has, asked of the caller's own line.
+    const own = join('/cg', ownIn(V2_SELF, ''))
+    const within = (dir: string, above: string) => dir.startsWith(`${above}/`)
+    const placed = (dir: string) => within(dir, dirname(own)) && !within(dir, own) && dir !== own && dir.endsWith('/minidocker/c1')
+    expect(placed(dirs.pids!), `the v2 directory for minidocker/c1 is ${dirs.pids}, the caller in user.slice/user-0.slice/session-1.scope: could the limits be set there, with the caller where it is, and are they still within the limits put on the caller? (cgroup-v2.rst, "Controlling Controllers", "no internal process"; the chapter\'s "Where the container\'s cgroup goes")`).toBe(true)
   })
 
   it('an absolute cgroupsPath, /docker/c1', () => {
@@ -180,9 +183,6 @@ describe('cgroupDirs', () => {
 /** Where the text poses the questions behind the kernel's refusals. */
 const FILES = 'the chapter\'s "From linux.resources to files"'
 
-/** A value as a short digest: where a test must not print the word it expects (the documents say it). */
-const digest = (text: string | undefined) => createHash('sha256').update(text ?? '(nothing written)').digest('hex').slice(0, 16)
-
 /** The files' names and values, whatever the order. */
 const byName = (files: [Controller, string, string][]) => Object.fromEntries(files.map(([, file, value]) => [file, value]))
 
@@ -203,13 +203,17 @@ describe('resourceFiles', () => {
   it('v2: memory, swap, a CPU quota and period, pids', () => {
     const files = resourceFiles(resources, 2)
     const why = 'what does OCI\'s memory.swap count, and what does each v2 file take? (runtime-spec config-linux.md, "Memory"; cgroup-v2.rst, "Memory Interface Files", "CPU Interface Files", "PID Interface Files")'
-    // Whatever the order: no v2 write depends on another. Values as digests.
-    const expected: Record<string, [Controller, string]> = {
-      'memory.max': ['memory', '2b3c03c5ccada665'], 'memory.swap.max': ['memory', '5feceb66ffc86f38'],
-      'cpu.max': ['cpu', 'ecb66294cc8eb2b1'], 'pids.max': ['pids', 'e29c9c180c6279b0'],
-    }
-    expect(files.map(([c, file]) => `${c} ${file}`).sort(), `v2's controllers and files for ${JSON.stringify(resources)}: ${why}`).toEqual(Object.entries(expected).map(([file, [c]]) => `${c} ${file}`).sort())
-    for (const [, file, value] of files) expect(digest(value), `v2: ${file} gets "${value}" for ${JSON.stringify(resources)}: ${why}`).toBe(expected[file]![1])
+    // Whatever the order: no v2 write depends on another.
+    const expected = ['memory memory.max', 'memory memory.swap.max', 'cpu cpu.max', 'pids pids.max']
+    expect(files.map(([c, file]) => `${c} ${file}`).sort(), `v2's controllers and files for ${JSON.stringify(resources)}: ${why}`).toEqual(expected.sort())
+    const got = byName(files)
+    const says = (file: string) => `v2: ${file} gets "${got[file]}" for ${JSON.stringify(resources)}: ${why}`
+    expect(got['memory.max'], says('memory.max')).toBe(String(resources.memory!.limit))
+    // What the container may hold in memory and swap together, as the kernel adds up the two v2 files.
+    const together = /^\d+$/.test(got['memory.swap.max'] ?? '') ? Number(got['memory.max']) + Number(got['memory.swap.max']) : NaN
+    expect(together, says('memory.swap.max')).toBe(resources.memory!.swap)
+    expect(got['cpu.max']?.split(' ').map(Number), says('cpu.max')).toEqual([resources.cpu!.quota, resources.cpu!.period])
+    expect(got['pids.max'], says('pids.max')).toBe(String(resources.pids!.limit))
   })
 
   it('no resources, zeros, and a swap of 0', () => {
@@ -228,20 +232,12 @@ describe('resourceFiles', () => {
     expect(resourceFiles({ cpu: { quota: 20000 } }, 2), 'v2, quota 20000 and no period: what does runc\'s fs2/cpu.go write to cpu.max, and which period does the kernel then use?').toEqual([['cpu', 'cpu.max', '20000']])
     const periodOnly = resourceFiles({ cpu: { period: 200000 } }, 2)
     expect(periodOnly.map(([c, file]) => `${c} ${file}`), 'v2, period 200000 and no quota: which file?').toEqual(['cpu cpu.max'])
-    expect(digest(periodOnly[0]?.[2]), `v2, period 200000 and no quota: cpu.max gets "${periodOnly[0]?.[2]}": what does runc's fs2/cpu.go write to cpu.max, and what quota does the kernel then apply? (cgroup-v2.rst, "cpu.max")`).toBe('1e0b1d6c75850438')
   })
 
   it('CPU shares 1024 on v1; shares 2, 1024 and 262144 on v2', () => {
     expect(resourceFiles({ cpu: { shares: 1024 } }, 1), 'v1, shares 1024').toEqual([['cpu', 'cpu.shares', '1024']])
     const weights = [2, 1024, 262144].map((shares) => byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight'])
     expect(weights, 'cpu.weight for shares 2, 1024 and 262144: what range does each version\'s file take, and how does runc 1.2 carry one onto the other? (cgroup-v2.rst, "cpu.weight"; runc 1.2\'s ConvertCPUSharesToCgroupV2Value in libcontainer/cgroups/utils.go: runc 1.3.2 and later map differently)').toEqual(['1', '39', '10000'])
-  })
-
-  it('CPU shares 1 and 300000 on v2', () => {
-    for (const [shares, expected] of [[1, '6b86b273ff34fce1'], [300000, '39e5b4830d4d9c14']] as const) {
-      const weight = resourceFiles({ cpu: { shares } }, 2)[0]?.[2]
-      expect(digest(weight), `v2, shares ${shares}: cpu.weight gets "${weight}". What does v1's kernel make of cpu.shares ${shares} (write it to a cgroup, read it back), and what does v2's kernel answer to that weight? (cgroup-v2.rst, "Weights"; kernel/sched/core.c)`).toBe(expected)
-    }
   })
 
   it('a swap with no memory limit, with a memory limit of -1, and below the memory limit', async () => {
@@ -333,17 +329,58 @@ describeKernel(`resourceFiles' writes, answered by this machine's kernel (v${KER
   })
 })
 
-// A hybrid host's kernel cannot answer v2's limits (its cgroup2 tree has no controllers): there
-// they are checked against cgroup-v2.rst's words, kept as digests so that the test names none;
-// a v2 host (the VM test's guest) answers them in the block above.
-if (KERNEL === 1) describe('v2\'s "no limit", as written', () => {
-  const DOCUMENTED: Record<string, string> = { 'memory.max': '9baf3a40312f3984', 'memory.swap.max': '9baf3a40312f3984', 'cpu.max': 'cec99e2608b5d863', 'pids.max': '9baf3a40312f3984' }
+/**
+ * What this machine's kernel shows in pids.max of a cgroup made now, which nobody limited: the
+ * kernel's own word for a pids limit that is not set, on either version.
+ */
+function unsetPidsMax(): string {
+  const dirs = testCgroupDirs(CGROUP_ROOT, KERNEL, ['pids'])()
+  return readFileSync(join(dirs.pids!, 'pids.max'), 'utf8').trim()
+}
+
+// v2's words checked against what this kernel shows, not against stored answers: a hybrid host's
+// cgroup2 tree has none of the controllers, so its words are asked of a v1 file that shares them.
+describeKernel('v2\'s words, asked of this machine\'s kernel', () => {
+  const NO_LIMIT = 'is that what cgroup-v2.rst says that file takes for "no limit"? Each interface file documents its own, and this kernel shows one of them in a cgroup nobody limited (cgroup-v2.rst, "Memory Interface Files", "CPU Interface Files", "PID Interface Files")'
+
   it('v2: -1 for every limit, and a swap of -1', () => {
+    const word = unsetPidsMax()
     const all = byName(resourceFiles(UNLIMITED, 2))
     const swapOnly = byName(resourceFiles({ memory: { limit: 64 * MiB, swap: -1 } }, 2))
-    for (const [what, files, names] of [['every limit -1', all, Object.keys(DOCUMENTED)], ['memory 64 MiB and a swap of -1', swapOnly, ['memory.swap.max']]] as const)
-      for (const file of names)
-        expect(digest(files[file]), `v2, ${what}: ${file} gets ${files[file] === undefined ? 'nothing' : `"${files[file]}"`}: is that what cgroup-v2.rst says that file takes for "no limit"? Each interface file documents its own (cgroup-v2.rst, "Memory Interface Files", "CPU Interface Files", "PID Interface Files")`).toBe(DOCUMENTED[file])
+    const wanted: [string, Record<string, string>, string, (value: string | undefined) => boolean][] = [
+      ['every limit -1', all, 'memory.max', (v) => v === word], ['every limit -1', all, 'memory.swap.max', (v) => v === word],
+      ['every limit -1', all, 'pids.max', (v) => v === word],
+      // a quota of no limit, and the period asked for
+      ['every limit -1', all, 'cpu.max', (v) => v?.split(' ')[0] === word && v.split(' ')[1] === String(UNLIMITED.cpu!.period)],
+      ['memory 64 MiB and a swap of -1', swapOnly, 'memory.swap.max', (v) => v === word],
+    ]
+    for (const [what, files, file, right] of wanted)
+      expect(right(files[file]), `v2, ${what}: ${file} gets ${files[file] === undefined ? 'nothing' : `"${files[file]}"`}: ${NO_LIMIT}`).toBe(true)
+  })
+
+  it('v2, a CPU period alone', () => {
+    const word = unsetPidsMax()
+    const value = byName(resourceFiles({ cpu: { period: 200000 } }, 2))['cpu.max']
+    const [quota, period, ...rest] = value?.split(' ') ?? []
+    expect(quota === word && period === '200000' && rest.length === 0, `v2, period 200000 and no quota: cpu.max gets "${value}": what does runc's fs2/cpu.go write to cpu.max, and what quota does the kernel then apply? (cgroup-v2.rst, "cpu.max")`).toBe(true)
+  })
+
+  it('CPU shares 1 and 300000 on v2', () => {
+    const dirs = testCgroupDirs(CGROUP_ROOT, KERNEL, ['cpu'])
+    for (const shares of [1, 300000]) {
+      const weight = byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight']
+      const ask = `v2, shares ${shares}: cpu.weight gets "${weight}". What does v1's kernel make of cpu.shares ${shares} (write it to a cgroup, read it back), and what does v2's kernel answer to that weight? (cgroup-v2.rst, "Weights"; kernel/sched/core.c)`
+      const dir = dirs(`s${shares}`).cpu!
+      if (KERNEL === 1) {
+        // The shares v1's kernel applies, as it reads them back, carried onto weight as any in range are.
+        writeFileSync(join(dir, 'cpu.shares'), String(shares))
+        const applied = Number(readFileSync(join(dir, 'cpu.shares'), 'utf8'))
+        expect(weight, ask).toBe(byName(resourceFiles({ cpu: { shares: applied } }, 2))['cpu.weight'])
+      } else {
+        const { refused } = kernelAnswer([['cpu', 'cpu.weight', weight ?? '']])
+        expect(refused, `${refused}: ${ask}`).toBeUndefined()
+      }
+    }
   })
 })
 
@@ -457,6 +494,65 @@ describe('cgroup v2, on a directory laid out like one', () => {
     expect(error.message, `the error of a refused update must name the file that refused (${error.message})`).toMatch(/cpu\.max/)
     for (const [file, text] of Object.entries(before))
       expect(readFileSync(join(leaf, file), 'utf8'), `${file} after an update that cpu.max refused: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toBe(text)
+  })
+})
+
+describe('cgroup v1, on a directory laid out like one', () => {
+  const TWO_NAMES = 'the chapter\'s "When the leaf is already there"'
+  /** The caller in /batch of every hierarchy. */
+  const SELF = '8:pids:/batch\n4:memory:/batch\n2:cpu,cpuacct:/batch\n0::/\n'
+
+  /**
+   * A fake v1 root with memory and pids, and cpu and cpuacct either mounted apart or, as most
+   * distributions mount them, as one hierarchy at cpu,cpuacct that the names cpu and cpuacct lead to.
+   */
+  function fakeV1(together: boolean): string {
+    const root = tempDir('fake-cgroup1-')
+    const hierarchies = together ? ['memory', 'pids', 'cpu,cpuacct'] : ['memory', 'pids', 'cpu', 'cpuacct']
+    for (const name of hierarchies) mkdirSync(join(root, name, 'batch'), { recursive: true })
+    if (together) for (const name of ['cpu', 'cpuacct']) symlinkSync('cpu,cpuacct', join(root, name))
+    return root
+  }
+
+  /** What rmdir of a kernel's cgroup takes with it: the files a plain directory would still hold. */
+  function dropFiles(cgroup: Cgroup): void {
+    for (const dir of dirsOf(cgroup)) {
+      if (!existsSync(dir)) continue
+      for (const entry of readdirSync(dir, { withFileTypes: true })) if (!entry.isDirectory()) rmSync(join(dir, entry.name))
+    }
+  }
+
+  const spec = (path: string) => {
+    const made = probeSpec([])
+    made.linux!.resources = { memory: { limit: 64 * MiB }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 32 } }
+    made.linux!.cgroupsPath = path
+    return made
+  }
+
+  it('cpu and cpuacct mounted as one hierarchy under two names', async () => {
+    const root = fakeV1(true)
+    const error = await caught(() => createCgroup(spec('minidocker/c1'), { root, self: SELF }))
+    expect(error?.message, `createCgroup failed (${error?.message}) where cpu and cpuacct are one hierarchy that both names lead to (ls -l /sys/fs/cgroup on most distributions): which of the directories you found there were made by someone else, and how can you tell? (${TWO_NAMES})`).toBeUndefined()
+    const cgroup = await createCgroup(spec('minidocker/c2'), { root, self: SELF })
+    const quota = join(root, 'cpu,cpuacct/batch/minidocker/c2/cpu.cfs_quota_us')
+    expect(existsSync(quota) ? readFileSync(quota, 'utf8').trim() : 'never written', 'cpu.cfs_quota_us of the container\'s cgroup in the cpu,cpuacct hierarchy').toBe('50000')
+    dropFiles(cgroup)
+    const removal = await caught(() => removeCgroup(cgroup))
+    expect(removal?.message, `removing a cgroup whose cpu and cpuacct directories are one failed (${removal?.message}): what does rmdir answer for a directory already removed under its other name? (the chapter's "Removing it")`).toBeUndefined()
+    for (const h of ['memory', 'pids', 'cpu,cpuacct']) {
+      expect(existsSync(join(root, h, 'batch/minidocker/c2')), `${h}/batch/minidocker/c2 is still there after removeCgroup`).toBe(false)
+      expect(existsSync(join(root, h, 'batch/minidocker/c1')), `${h}/batch/minidocker/c1, the other container's cgroup, was removed with c2`).toBe(true)
+    }
+  })
+
+  it('a leftover leaf in cpuacct alone, cpu and cpuacct mounted apart', async () => {
+    const root = fakeV1(false)
+    const left = join(root, 'cpuacct/batch/minidocker/c1')
+    mkdirSync(left, { recursive: true })
+    const error = await caught(() => createCgroup(spec('minidocker/c1'), { root, self: SELF }))
+    expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} where ${left} was there before it, in a hierarchy of its own: whose leaf is that, and what tells a leaf you made, reached by another name, from one you found? (${TWO_NAMES})`).toBeInstanceOf(ContainerError)
+    expect(existsSync(left), `${left}, there before createCgroup, is gone`).toBe(true)
+    for (const h of ['memory', 'pids', 'cpu']) expect(existsSync(join(root, h, 'batch/minidocker/c1')), `${h}/batch/minidocker/c1, made by the refused create, is still there`).toBe(false)
   })
 })
 
