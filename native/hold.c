@@ -5,8 +5,9 @@
  * (a runtime's create returns while the container runs on) and keeps each dead PID namespace
  * init as its zombie: a dead container's PID cannot pass to another process while the code under
  * test may still signal it. Other orphans are reaped as they die, since a namespace's init cannot
- * finish dying before every other process of its namespace is reaped. When stdin closes, hold
- * exits and init reaps what it held.
+ * finish dying before every other process of its namespace is reaped; each one reaped is told on
+ * fd 3 after CMD's end, a line "reaped PID exit N" or "reaped PID signal N". When stdin closes,
+ * hold exits and init reaps what it held.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -67,7 +68,9 @@ static void reap_others(void) {
     if (read_file(path, stat, sizeof stat)) continue;
     char *after = strrchr(stat, ')'), state;
     if (!after || sscanf(after + 2, "%c %d", &state, &ppid) != 2) continue;
-    if (ppid == getpid() && state == 'Z' && !namespace_init(pid)) waitpid(pid, NULL, WNOHANG);
+    int status;
+    if (ppid == getpid() && state == 'Z' && !namespace_init(pid) && waitpid(pid, &status, WNOHANG) == pid)
+      dprintf(3, WIFEXITED(status) ? "reaped %d exit %d\n" : "reaped %d signal %d\n", pid, WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
   }
   closedir(proc);
 }
@@ -112,7 +115,6 @@ int main(int argc, char **argv) {
   while (waitpid(child, &status, 0) < 0) {}
   alarm(0);
   dprintf(3, WIFEXITED(status) ? "exit %d\n" : "signal %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-  close(3);
   struct pollfd fds[2] = { { .fd = 0, .events = POLLIN }, { .fd = deaths, .events = POLLIN } };
   for (;;) {
     reap_others();

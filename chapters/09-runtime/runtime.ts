@@ -231,7 +231,9 @@ export async function execProcess(root: string, id: string, options: ExecOptions
   //      and cpuset cgroups create made hold exec'd processes too (the record has them).
   //   4. Which of a container's statuses can take a new process, and what would become of
   //      that process, and of exec, in each of the others? Ask runc, status by status.
-  //   5. With detach, the same hand-over to the caller's subreaper as create's.
+  //   5. With detach, the process goes to the caller's subreaper, as create's does. Is create's
+  //      moment for that hand-over right here too, for a program that may end at once (the
+  //      text's "exec")?
   throw new NotImplementedError('09-runtime', 'execProcess')
 }
 // #endregion execProcess

@@ -20,7 +20,7 @@ import { testCgroupPath } from '../support/cgroups.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
-import { cpuTicks, cpuUsedIn, MINIRUNC, minirunc, pidKeeper, probeBundle, rethrowNotImplemented, runsAgainWithin } from '../support/runtime.ts'
+import { cpuTicks, cpuUsedIn, MINIRUNC, minirunc, pidKeeper, INHERITED_FD, probeBundle, rethrowNotImplemented, runsAgainWithin } from '../support/runtime.ts'
 
 const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
 
@@ -40,6 +40,8 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   const rt = (...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', ...args], { cwd: bundle })
   /** create with the container's stdout and stderr going to a file, as a shim gives it fifos */
   const create = (id: string, ...flags: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bundle, ...flags, id], { output, keeper })
+  /** create as above, minirunc started with `fd` open as fd INHERITED_FD */
+  const createWith = (fd: number, id: string) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'create', '--bundle', bundle, id], { output, keeper, inherited: fd })
   const state = async (id: string) => {
     const r = await rt('state', id)
     expect(r.code, `state ${id} failed: ${r.stderr}`).toBe(0)
@@ -49,7 +51,7 @@ function setup(steps: string[], edit?: (spec: Spec) => void) {
   const out = () => (existsSync(output) ? readFileSync(output, 'utf8') : '')
   /** exec --detach, its output to the same file: the exec'd process keeps it open */
   const execDetached = (id: string, ...args: string[]) => minirunc(['--root', root, '--log', log, '--log-format', 'json', 'exec', '--detach', id, ...args], { output, keeper })
-  return { dir, root, bundle, rt, create, execDetached, state, logLines, out }
+  return { dir, root, bundle, keeper, rt, create, createWith, execDetached, state, logLines, out }
 }
 
 let runcCount = 0
@@ -81,10 +83,11 @@ function runcSetup(steps: string[], edit?: (spec: Spec) => void) {
     if (freezer && existsSync(join(freezer, 'freezer.state'))) writeFileSync(join(freezer, 'freezer.state'), 'THAWED')
     await rt('delete', '--force', id)
   })
-  const create = async () => {
+  /** runc create; with `inherited`, runc started with that fd open as fd INHERITED_FD */
+  const create = async (inherited?: number) => {
     const fd = openSync(output, 'a')
     try {
-      return await keeper.run(['runc', '--root', root, 'create', '--bundle', bundle, id], fd, bundle, 60_000)
+      return await keeper.run(['runc', '--root', root, 'create', '--bundle', bundle, id], fd, bundle, 60_000, inherited)
     } finally {
       closeSync(fd)
     }
@@ -194,23 +197,43 @@ describeKernel('minirunc: the life cycle', () => {
     expect(existsSync(join(t.root, 'c3')), 'ROOT/c3 after run returned').toBe(false)
   })
 
-  it('create and start of a probe that lists its open fds, beside runc; then exec of the same', async () => {
+  it('create and start of a probe that lists its open fds, beside runc, both started with one more fd open; then exec of the same', async () => {
     const t = setup(['fds'])
     const real = runcSetup(['fds'])
-    expect((await t.create('f1')).code, t.out()).toBe(0)
-    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    // Whoever starts a runtime may have more open than stdin, stdout and stderr: here a file of the test's.
+    const open = openSync(join(t.dir, 'notes'), 'w')
+    onCleanup(() => closeSync(open))
+    expect((await t.createWith(open, 'f1')).code, t.out()).toBe(0)
+    expect(await real.create(open), `runc create failed: ${real.out()}`).toBe(0)
     expect((await t.rt('start', 'f1')).code).toBe(0)
     expect((await real.rt('start', real.id)).code).toBe(0)
     expect(await waitFor(() => probeLines(t.out()).length > 0 && probeLines(real.out()).length > 0, 10_000), `the probes printed nothing within 10 s of start: ${t.out()} / ${real.out()}`).toBe(true)
     const [ours] = probeLines(t.out())
     const [theirs] = probeLines(real.out())
-    expect(ours, `the fds the program found open under minirunc, against runc's (the directory the probe lists is one of them): which of the runtime's were still open when it started, and how did they get there? (the text's "create")`).toEqual(theirs)
+    expect(ours, `the fds the program found open under minirunc, against runc's, each runtime started with fd ${INHERITED_FD} open too (the directory the probe lists is one of them): which were still open when the program started, where did each come from, and how did it get there? (the text's "create")`).toEqual(theirs)
     const s = setup(['sleep:60000'])
     expect((await s.create('f2')).code, s.out()).toBe(0)
     expect((await s.rt('start', 'f2')).code).toBe(0)
-    const exec = await s.rt('exec', 'f2', '/bin/probe', 'fds')
-    expect(exec.code, `exec of the probe's fds step: ${exec.stderr}`).toBe(0)
-    expect(probeLines(exec.stdout), `the fds an exec'd program found open, against what runc's container found: which of the runtime's were still open? (the text's "exec")`).toEqual([theirs])
+    const exec = await minirunc(['--root', s.root, 'exec', 'f2', '/bin/probe', 'fds'], { output: join(s.dir, 'exec-output'), inherited: open })
+    expect(exec.code, `exec of the probe's fds step: ${exec.stdout}`).toBe(0)
+    expect(probeLines(exec.stdout), `the fds an exec'd program found open, minirunc started with fd ${INHERITED_FD} open too, against what runc's container found: which were still open, and where did each come from? (the text's "exec")`).toEqual([theirs])
+  }, 90_000)
+
+  it('exec --detach, eight times, of a program that exits at once with a status of its own, under a subreaper', async () => {
+    const t = setup(['sleep:60000'])
+    expect((await t.create('x5')).code, t.out()).toBe(0)
+    expect((await t.rt('start', 'x5')).code).toBe(0)
+    // The keeper is a subreaper, as a shim is: it adopts what each exec leaves and reaps it.
+    const ended: { pid: number; exits: number; hold: number }[] = []
+    for (let i = 0; i < 8; i++) {
+      const pidFile = join(t.dir, `exec-${i}.pid`)
+      const r = await minirunc(['--root', t.root, 'exec', '--detach', '--pid-file', pidFile, 'x5', '/bin/probe', `exit:${20 + i}`], { output: join(t.dir, 'exec-output'), keeper: t.keeper })
+      expect(r.code, `exec --detach: ${r.stdout}`).toBe(0)
+      ended.push({ pid: Number(readFileSync(pidFile, 'utf8')), exits: 20 + i, hold: t.keeper.holders().at(-1)! })
+    }
+    await waitFor(() => ended.every(({ pid }) => t.keeper.reaped().has(pid)), 10_000)
+    const seen = ended.map(({ pid, hold }) => `PID ${pid} under ${hold}: ${t.keeper.reaped().get(pid)}`)
+    expect(seen, `how each exec'd program ended, as the subreaper that ran its exec reaped it (undefined: it never reaped it), against the status each exits with: whose child was the program when it exited, and who read its status? (the text's "exec")`).toEqual(ended.map(({ pid, exits, hold }) => `PID ${pid} under ${hold}: ${exits}`))
   }, 90_000)
 
   it('exec into a container with a cgroup namespace of its own, and of a program that SIGTERM ends, beside runc', async () => {

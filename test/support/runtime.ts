@@ -6,7 +6,7 @@
 import { chmodSync, closeSync, openSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { constants } from 'node:os'
 import { execa } from 'execa'
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -43,22 +43,34 @@ async function settle(run: Promise<{ exitCode?: number; stdout?: unknown; stderr
  * Run minirunc with `args` (global flags included), resolving chapters as this test run does.
  * With `output`, its stdout and stderr go to that file instead (and so do the container's, which
  * inherits them from create: a pipe would stay open as long as the container runs). With
- * `keeper`, it runs under that keeper of dead PIDs.
+ * `keeper`, it runs under that keeper of dead PIDs. With `inherited`, it also starts with that
+ * fd open as fd INHERITED_FD, without close-on-exec (with `output` only).
  */
-export async function minirunc(args: string[], options: { cwd?: string; timeout?: number; output?: string; keeper?: PidKeeper } = {}): Promise<Result> {
+export async function minirunc(args: string[], options: { cwd?: string; timeout?: number; output?: string; keeper?: PidKeeper; inherited?: number } = {}): Promise<Result> {
   const timeout = options.timeout ?? 60_000
   if (!options.output) return settle(execa(process.execPath, [MINIRUNC, ...args], { reject: false, stdin: 'ignore', cwd: options.cwd, timeout }))
   // An fd of the file itself: execa would pipe into it, and wait for the pipe to close.
   const fd = openSync(options.output, 'a')
   try {
     const command = [process.execPath, MINIRUNC, ...args]
-    const code = options.keeper ? await options.keeper.run(command, fd, options.cwd, timeout) : await exitOf(spawn(command[0]!, command.slice(1), { stdio: ['ignore', fd, fd], cwd: options.cwd, timeout }))
+    const code = options.keeper
+      ? await options.keeper.run(command, fd, options.cwd, timeout, options.inherited)
+      : await exitOf(spawn(command[0]!, command.slice(1), { stdio: withInherited(['ignore', fd, fd], options.inherited), cwd: options.cwd, timeout }))
     const output = readFileSync(options.output, 'utf8')
     rethrowNotImplemented(output)
     return { code, stdout: output, stderr: output }
   } finally {
     closeSync(fd)
   }
+}
+
+/** The fd number at which a command run with `inherited` finds that fd open. */
+export const INHERITED_FD = 21
+
+/** `stdio` for spawn(), with `inherited` at INHERITED_FD when given: spawn dup2()s it there, without close-on-exec. */
+function withInherited(stdio: Extract<StdioOptions, unknown[]>, inherited: number | undefined): StdioOptions {
+  if (inherited === undefined) return stdio
+  return [...stdio, ...Array<'ignore'>(INHERITED_FD - stdio.length).fill('ignore'), inherited]
 }
 
 const exitOf = (child: ChildProcess): Promise<number> => new Promise((resolve) => child.once('exit', (c, signal) => resolve(c ?? 128 + constants.signals[signal!])))
@@ -70,30 +82,49 @@ export const HOLD = fileURLToPath(new URL('../../native/build/hold', import.meta
  * processes the command leaves behind (a created container, an exec'd process) and keeps each
  * one that dies as its zombie until release(). A dead container's PID then cannot pass to
  * another process while the runtime under test may still signal it, rightly or not: release
- * only after the last runtime call (a test's forced delete included).
+ * only after the last runtime call (a test's forced delete included). The other processes it
+ * adopts it reaps as they die, and remembers how each ended (reaped()).
  */
 export interface PidKeeper {
-  /** the command's exit code (128+N for signal N), its stdout and stderr to `output`; killed after `timeout` ms */
-  run(command: string[], output: number, cwd: string | undefined, timeout: number): Promise<number>
+  /**
+   * the command's exit code (128+N for signal N), its stdout and stderr to `output`; killed after
+   * `timeout` ms; with `inherited`, the command starts with that fd open as fd INHERITED_FD
+   */
+  run(command: string[], output: number, cwd: string | undefined, timeout: number, inherited?: number): Promise<number>
   /** each run's hold's PID, in the order of the runs: the processes a run left are below it */
   holders(): number[]
+  /** the exit code (128+N for signal N) of each process a hold adopted and reaped so far, by PID */
+  reaped(): Map<number, number>
   release(): Promise<void>
 }
 
 export function pidKeeper(): PidKeeper {
   const holds: ChildProcess[] = []
+  const reaped = new Map<number, number>()
+  const code = (how: string | undefined, n: string | undefined) => (how === 'exit' ? Number(n) : how === 'signal' ? 128 + Number(n) : 128 + constants.signals.SIGKILL)
   return {
-    async run(command, output, cwd, timeout) {
-      const hold = spawn(HOLD, [String(Math.ceil(timeout / 1000)), ...command], { stdio: ['pipe', output, output, 'pipe'], cwd })
+    async run(command, output, cwd, timeout, inherited) {
+      const hold = spawn(HOLD, [String(Math.ceil(timeout / 1000)), ...command], { stdio: withInherited(['pipe', output, output, 'pipe'], inherited), cwd })
       holds.push(hold)
-      let text = ''
-      hold.stdio[3]!.on('data', (chunk: Buffer) => (text += chunk.toString()))
-      // fd 3 closes once hold has written the command's end.
-      await new Promise((resolve) => hold.stdio[3]!.once('close', resolve))
-      const [how, n] = text.trim().split(' ')
-      return how === 'exit' ? Number(n) : how === 'signal' ? 128 + Number(n) : 128 + constants.signals.SIGKILL
+      // fd 3: the command's end, a line, then one line per process hold reaps ("reaped PID exit N").
+      return new Promise((resolve) => {
+        let text = ''
+        let ended: string | undefined
+        hold.stdio[3]!.on('data', (chunk: Buffer) => {
+          text += chunk.toString()
+          const lines = text.split('\n')
+          text = lines.pop()!
+          for (const line of lines) {
+            const [first, pid, how, n] = line.trim().split(' ')
+            if (first === 'reaped') reaped.set(Number(pid), code(how, n))
+            else if (ended === undefined) resolve(code(...((ended = line.trim()).split(' ') as [string, string])))
+          }
+        })
+        hold.stdio[3]!.once('close', () => resolve(code(undefined, undefined)))
+      })
     },
     holders: () => holds.map((hold) => hold.pid!),
+    reaped: () => reaped,
     async release() {
       await Promise.all(holds.splice(0).map((hold) => {
         if (hold.exitCode !== null || hold.signalCode !== null) return
