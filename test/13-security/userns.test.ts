@@ -246,7 +246,7 @@ describe('--userns-remap: the ranges of /etc/subuid and /etc/subgid', () => {
 describeKernel('a container in a user namespace', () => {
   it('a bundle mapping 0 to 300000 for 65536 ids, beside runc', async () => {
     const dir = tempDir()
-    const b = usernsBundle(dir, ['id', 'cat:/proc/self/uid_map', 'cat:/proc/self/gid_map', 'write:/shared/made:x', 'write:/made:x', 'cat:/proc/self/status', 'cat:/hostsecret/secret'])
+    const b = usernsBundle(dir, ['id', 'cat:/proc/self/uid_map', 'cat:/proc/self/gid_map', 'write:/shared/made:x', 'write:/made:x', 'cat:/proc/self/status', 'cat:/proc/self/setgroups', 'cat:/hostsecret/secret'])
     await shiftBundle(b)
     const ours = await run(b.bundle)
     const made = existsSync(join(b.shared, 'made')) ? statSync(join(b.shared, 'made')) : undefined
@@ -260,8 +260,9 @@ describeKernel('a container in a user namespace', () => {
     const ids = (line: unknown) => String((line as { cat?: string })?.cat).split('\n').filter((l) => /^(Uid|Gid|Groups):/.test(l))
     expect(ids(theirs.lines[5]), `runc's /proc/self/status: ${theirs.output}`).toHaveLength(3)
     expect(ids(ours.lines[5]), '/proc/self/status\'s Uid, Gid and Groups inside must be what runc\'s process has').toEqual(ids(theirs.lines[5]))
-    expect(ours.lines[6], `a 0600 file of the host's root must stay unreadable to the container's root, as under runc (${JSON.stringify(theirs.lines[6])}); saw: ${ours.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
-    expect(theirs.lines[6]).toMatchObject({ step: 'cat', errno: 'EACCES' })
+    expect(ours.lines[6], `/proc/self/setgroups inside must read as under runc (${JSON.stringify(theirs.lines[6])}): what did your runtime write there, and which calls of the container's processes does it forbid for good? (user_namespaces(7), "The /proc/[pid]/setgroups file")`).toEqual(theirs.lines[6])
+    expect(ours.lines[7], `a 0600 file of the host's root must stay unreadable to the container's root, as under runc (${JSON.stringify(theirs.lines[7])}); saw: ${ours.output}`).toMatchObject({ step: 'cat', errno: 'EACCES' })
+    expect(theirs.lines[7]).toMatchObject({ step: 'cat', errno: 'EACCES' })
   })
 
   it('exec into a running container with a user namespace, writing into a bind mount', async () => {
