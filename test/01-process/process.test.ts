@@ -400,7 +400,7 @@ describe('runProcess', () => {
       const error = await caught(() => runProcess(proc([command, 'out:ran'], { env: [path], cwd }), { stdout: out.fd, stderr: 'ignore' }, inRoot(root)))
       const real = await docker(['run', ...mounts, '-w', cwd, '-e', path, 'probe', command, 'out:ran'])
       // runc's own words, out of what dockerd and containerd wrapped around them
-      const words = real.stderr.split('\n')[0]!.replace(/^.*unable to start container process: (.*?)(: unknown)?$/, '$1')
+      const words = real.stderr.split('\n')[0]!.replace(/^.*unable to start container process: (.*?)(: unknown\.?)?$/, '$1')
       const said = real.code === 0 ? `ran it (${JSON.stringify(real.stdout)})` : `said: ${words}`
       const mine = error ? `said: ${error.message}` : `ran it (${JSON.stringify(out.read().trim())})`
       const layout = `/b/tool and /r/tool -> ${img}/probe, a directory only the container has; /b/other is a program; /r/other -> /usr/bin/true, which only the host has`
@@ -419,9 +419,12 @@ describe('runProcess', () => {
       for (const [command, env, theirs] of runs) {
         const error = await caught(() => run(proc([command, 'out:ran'], { env: env.length ? env : [DEFAULT_PATH] })))
         const real = await docker(['run', '-v', `${dir}:/r`, ...(env.length ? ['-e', 'PATH=/r'] : []), 'probe', theirs, 'out:ran'])
-        const words = real.stderr.split('\n')[0]!.replace(/^.*unable to start container process: (.*?)(: unknown)?$/, '$1')
+        const words = real.stderr.split('\n')[0]!.replace(/^.*unable to start container process: (.*?)(: unknown\.?)?$/, '$1')
         const said = (error?.message ?? 'nothing (it ran)').replace(`${dir}/`, '/r/').replace(dir, '/r')
-        expect(said, `${theirs}: an executable file (mode 755) on a filesystem mounted noexec; docker run says: ${words}, and you said: ${said}. Did runc's search find the file, and which of its steps failed? (mount(8) noexec; execve(2) ERRORS; "Finding the command")`).toBe(words)
+        // runc built with Go 1.20 or later has LookPath refuse it, in os/exec's words (exec: "P": ...);
+        // runc 1.1.5 refuses it with its own check, in os.PathError's (exec P: ...): the same refusal
+        const asPathError = (text: string) => text.replace(/^exec: "([^"]*)": /, 'exec $1: ')
+        expect(asPathError(said), `${theirs}: an executable file (mode 755) on a filesystem mounted noexec; docker run says: ${words}, and you said: ${said}. Did runc's search find the file, and which of its steps failed? (mount(8) noexec; execve(2) ERRORS; "Finding the command")`).toBe(words)
         expect(error.exitCode, `${words}: what does docker run exit with, and did the docker CLI ever read these words? ("Exit codes")`).toBe(real.code)
       }
     } finally {
