@@ -424,7 +424,7 @@ describe('runProcess', () => {
         // runc built with Go 1.20 or later has LookPath refuse it, in os/exec's words (exec: "P": ...);
         // runc 1.1.5 refuses it with its own check, in os.PathError's (exec P: ...): the same refusal
         const asPathError = (text: string) => text.replace(/^exec: "([^"]*)": /, 'exec $1: ')
-        expect(asPathError(said), `${theirs}: an executable file (mode 755) on a filesystem mounted noexec; docker run says: ${words}, and you said: ${said}. Did runc's search find the file, and which of its steps failed? (mount(8) noexec; execve(2) ERRORS; "Finding the command")`).toBe(words)
+        expect(asPathError(said), `${theirs}: an executable file (mode 755) on a filesystem mounted noexec; docker run says: ${words}, and you said: ${said}. Did runc's search find the file, and which of its steps failed? (mount(8) noexec; execve(2) ERRORS; "Finding the command")`).toBe(asPathError(words))
         expect(error.exitCode, `${words}: what does docker run exit with, and did the docker CLI ever read these words? ("Exit codes")`).toBe(real.code)
       }
     } finally {
