@@ -415,7 +415,8 @@ describe('runProcess', () => {
     try {
       copyFileSync(PROBE_PATH, join(dir, 'tool'))
       chmodSync(join(dir, 'tool'), 0o755)
-      const runs: [string, string[], string][] = [[`${dir}/tool`, [], '/r/tool'], ['tool', [`PATH=${dir}`], 'tool']]
+      // by path only: on the PATH, runc built with a newer Go skips the file (its LookPath asks faccessat) where 1.1.5 refuses it
+      const runs: [string, string[], string][] = [[`${dir}/tool`, [], '/r/tool']]
       for (const [command, env, theirs] of runs) {
         const error = await caught(() => run(proc([command, 'out:ran'], { env: env.length ? env : [DEFAULT_PATH] })))
         const real = await docker(['run', '-v', `${dir}:/r`, ...(env.length ? ['-e', 'PATH=/r'] : []), 'probe', theirs, 'out:ran'])
