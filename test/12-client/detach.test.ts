@@ -35,7 +35,6 @@ async function proxied(keys: Buffer, reads: (number | number[])[], end = false):
   return { sent: Buffer.concat(out).toString('hex'), detached }
 }
 
-
 describe('the detach keys, asked of the docker CLI (see "Detach keys")', () => {
   it('escapeProxy beside docker 28.2.2, typed at read by read: reads of several bytes, a match pending across reads, the sequence inside one read', async () => {
     const [NUL, ESC] = [0x00, 0x1b]

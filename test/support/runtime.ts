@@ -109,15 +109,14 @@ export function pidKeeper(): PidKeeper {
       // fd 3: the command's end, a line, then one line per process hold reaps ("reaped PID exit N").
       return new Promise((resolve) => {
         let text = ''
-        let ended: string | undefined
         hold.stdio[3]!.on('data', (chunk: Buffer) => {
           text += chunk.toString()
           const lines = text.split('\n')
           text = lines.pop()!
           for (const line of lines) {
-            const [first, pid, how, n] = line.trim().split(' ')
-            if (first === 'reaped') reaped.set(Number(pid), code(how, n))
-            else if (ended === undefined) resolve(code(...((ended = line.trim()).split(' ') as [string, string])))
+            const [first, second, how, n] = line.trim().split(' ')
+            if (first === 'reaped') reaped.set(Number(second), code(how, n))
+            else resolve(code(first, second)) // the command's end, "exit N" or "signal N": written once
           }
         })
         hold.stdio[3]!.once('close', () => resolve(code(undefined, undefined)))
