@@ -58,13 +58,21 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
     if (entries.findIndex((other) => other.type === ns.type) !== i) throw refuse(ns, `the spec names another ${ns.type} namespace to join`)
   }
   if (entries.length === 0) return []
-  // Every path is opened once, in the helper's mount namespace, before any join: from then on an
-  // fd, not a path, names each namespace, and keeps it alive whatever its holder does.
+  // Every path is looked up once, in the helper's mount namespace, before any join, by an open that
+  // opens nothing (a FIFO or a device would act on a read open): from then on an fd, not a path,
+  // names each file, and keeps a namespace alive whatever its holder does.
   const held: { ns: (typeof entries)[number]; fd: number; at: string }[] = []
   try {
     for (const ns of entries) {
-      const fd = await helper.open(ns.path!).catch((e: SyscallError) => Promise.reject(e.code === 'ENOENT' ? refuse(ns, 'no such file') : e))
-      held.push({ ns, fd, at: `/proc/${helper.pid}/fd/${fd}` })
+      const found = await helper.openAt('cwd', ns.path!, ['path']).catch((e: SyscallError) => Promise.reject(e.code === 'ENOENT' ? refuse(ns, 'no such file') : e))
+      held.push({ ns, fd: found, at: `/proc/${helper.pid}/fd/${found}` })
+    }
+    // Only a file of the namespace filesystem may be opened for real; the open goes through the fd, not the name.
+    for (const h of held) {
+      if (!isNamespaceFile(h.at)) throw refuse(h.ns, 'it is not a namespace')
+      const fd = await helper.open(`/proc/self/fd/${h.fd}`)
+      await helper.closeFd(h.fd)
+      Object.assign(h, { fd, at: `/proc/${helper.pid}/fd/${fd}` })
     }
     // A namespace's inode number is the same through every name; the fd is the helper's reading of the path.
     const runtime = [process.pid, helper.pid].map((pid) => `/proc/${pid}/ns/mnt`)
@@ -95,6 +103,12 @@ async function rehearse(held: { ns: { type: NamespaceType; path?: string }; at: 
     rehearsal.kill()
     await rehearsal.exited
   }
+}
+
+/** A file of nsfs, the filesystem every namespace's file is on (one device for all of them). */
+function isNamespaceFile(at: string): boolean {
+  const file = statSync(at)
+  return file.isFile() && file.dev === statSync('/proc/self/ns/uts').dev
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -134,11 +148,21 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
   const joinedUts = spec.linux?.namespaces?.find((ns) => ns.type === 'uts' && ns.path)
   if (spec.hostname && joinedUts && enterUser)
     throw new ContainerError(`cannot set the hostname in the uts namespace at ${joinedUts.path}: the container's new user namespace has no capability in the user namespace that owns it`, 125)
-  await joinNamespaces(helper, spec)
-  await enterUser?.()
-  await helper.unshare(created)
-  // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
-  const pid = await helper.fork().catch((e: SyscallError) => Promise.reject(forkRefusal(e, spec)))
+  // A fork can still be refused after the joins: hold what the helper is in now, to go back to.
+  const before = await holdOwn(helper, spec)
+  let pid: number
+  try {
+    await joinNamespaces(helper, spec)
+    await enterUser?.()
+    await helper.unshare(created)
+    // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
+    pid = await helper.fork().catch((e: SyscallError) => Promise.reject(forkRefusal(e, spec)))
+  } catch (error) {
+    // In another user namespace the helper has no capability left in its own: nothing can be joined again.
+    const userMoved = enterUser !== undefined || spec.linux?.namespaces?.some((ns) => ns.type === 'user' && ns.path)
+    await goBack(helper, before, !userMoved)
+    throw error
+  }
   // If the relay is killed, take the container's process (and a new PID namespace) down too.
   await helper.setParentDeathSignal(constants.signals.SIGKILL)
   // A relay that died before the prctl sends no signal: the child was already reparented.
@@ -146,9 +170,33 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     process.kill(pid, 'SIGKILL')
     throw new ContainerError(`the relay (PID ${helper.pid}) died before the container's process (PID ${pid}) could ask to die with it`, 125)
   }
+  for (const { fd } of before) await helper.closeFd(fd)
   // In the child, in the container's UTS namespace (new or joined), after the last check that could fail.
   if (spec.hostname) await helper.sethostname(spec.hostname)
   return pid
+}
+
+/** The /proc/self/ns file of each kind, the one that holds what a join or an unshare of that kind changes. */
+const OWN_FILE: Record<NamespaceType, string> = { mount: 'mnt', network: 'net', uts: 'uts', ipc: 'ipc', pid: 'pid_for_children', user: 'user', cgroup: 'cgroup', time: 'time_for_children' }
+
+/**
+ * The helper's own namespaces of every kind the spec joins or creates, held open (a name such as
+ * /proc/self/ns/uts would lead to wherever the helper is by then). A user namespace is not held:
+ * once in another one, the helper may join none of the host's again.
+ */
+async function holdOwn(helper: Helper, spec: Spec): Promise<{ type: NamespaceType; fd: number }[]> {
+  const types = [...new Set((spec.linux?.namespaces ?? []).map((ns) => ns.type))].filter((type) => type in OWN_FILE && type !== 'user')
+  const held: { type: NamespaceType; fd: number }[] = []
+  for (const type of types) held.push({ type, fd: await helper.open(`/proc/self/ns/${OWN_FILE[type]}`) })
+  return held
+}
+
+/** Back into the namespaces holdOwn held (when `rejoin`), and let them go. */
+async function goBack(helper: Helper, held: { type: NamespaceType; fd: number }[], rejoin: boolean) {
+  for (const { type, fd } of held) {
+    if (rejoin) await helper.setnsFd(fd, type)
+    await helper.closeFd(fd)
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process'
-import { closeSync, existsSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn } from 'node:child_process'
+import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -378,7 +378,7 @@ function holderDiesAfterFirstJoin(helper: Helper, holder: number) {
  * (A mount namespace goes behind a symlink: the kernel bind-mounts one only when it deems it
  * newer than the mounter's, and on 6.18 it refused, now and then, one made after the sandbox.)
  */
-type Held = { kind: Kind; by: 'bind' | 'link'; node?: true }
+type Held = { kind: Kind; by: 'bind' | 'link'; node?: true } | { kind: 'fifo'; by: 'fifo' }
 
 /**
  * The stage for one swap, all in the mount namespace of `helper`'s sandbox: a maker with new UTS,
@@ -392,22 +392,24 @@ async function swapStage(helper: Helper, first: Held, then: Held) {
   await maker.unshare(['uts', 'ipc', 'network', 'mount'])
   const mounter = startHelper()
   await mounter.setns(`/proc/${helper.pid}/ns/mnt`)
-  const source = (held: Held) => `/proc/${held.node ? process.pid : maker.pid}/ns/${held.kind}`
+  const source = (held: Held) => `/proc/${'node' in held && held.node ? process.pid : maker.pid}/ns/${held.kind}`
   const place = async (file: string, held: Held) => {
+    if (held.by === 'fifo') return void makeFifo(file)
     if (held.by === 'link') return symlinkSync(source(held), file)
     writeFileSync(file, '')
     await mounter.mount(source(held), file, null, ['bind'])
   }
   await place(join(dir, 'ns'), first)
   await place(join(alt, 'ns'), then)
-  const ids = new Map([first, then].map((held) => [held, readlinkSync(source(held))]))
+  const ids = new Map([first, then].map((held) => [held, held.by === 'fifo' ? 'a FIFO' : readlinkSync(source(held))]))
   const end = async () => {
     for (const h of [mounter, maker]) {
       h.kill()
       await h.exited
     }
   }
-  return { path: join(dir, 'ns'), uts: `/proc/${maker.pid}/ns/uts`, made: namespacesOf(maker.pid), id: (held: Held) => ids.get(held)!, swap: () => mounter.mount(alt, dir, null, ['bind', 'rec']), end }
+  const fifo = [first, then].some((held) => held.by === 'fifo') ? join(first.by === 'fifo' ? dir : alt, 'ns') : undefined
+  return { path: join(dir, 'ns'), fifo, uts: `/proc/${maker.pid}/ns/uts`, made: namespacesOf(maker.pid), id: (held: Held) => ids.get(held)!, swap: () => mounter.mount(alt, dir, null, ['bind', 'rec']), end }
 }
 
 /**
@@ -471,6 +473,36 @@ async function attempt(spec: Spec) {
   let run: Awaited<ReturnType<typeof runInNamespaces>> | undefined
   const error = await caught(async () => (run = await runInNamespaces(spec)))
   return { run, error: error as Error | undefined }
+}
+
+/** A FIFO at `path` that nobody reads or writes (mkfifo(1): node:fs cannot make one). */
+function makeFifo(path: string): string {
+  execFileSync('mkfifo', ['-m', '0600', path])
+  return path
+}
+
+/**
+ * `work` run to its end, while the test watches the FIFO at `fifo`: an open of it for reading
+ * waits for a writer that never comes (fifo(7)), so whenever something has it open to read, the
+ * test opens the other end (non-blocking: that succeeds only when a reader is there) and lets go
+ * at once. Gives what `work` threw and whether a reader was ever found.
+ */
+async function pastFifo(fifo: string, work: () => Promise<unknown>) {
+  let settled = false
+  const done = caught(work).finally(() => (settled = true))
+  let opened = false
+  const deadline = Date.now() + 20_000
+  while (!settled && Date.now() < deadline) {
+    try {
+      closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK))
+      opened = true
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENXIO' && (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    }
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  expect(settled, `neither returned nor threw in 20 s, with nothing waiting on the FIFO ${fifo}`).toBe(true)
+  return { error: await done, opened }
 }
 
 describeKernel('joining namespaces', () => {
@@ -627,7 +659,8 @@ describeKernel('joining namespaces', () => {
     await sandbox(helper)
     const path = `/proc/${holder}/ns/pid`
     const spec = probeSpec([])
-    spec.linux!.namespaces = [{ type: 'pid', path }, { type: 'uts' }, { type: 'ipc' }]
+    spec.linux!.namespaces = [{ type: 'pid', path }, { type: 'uts' }, { type: 'ipc', path: `/proc/${holder}/ns/ipc` }]
+    const before = stateOf(helper.pid)
     const { late, state } = initKilledBeforeFork(helper, holder)
     const error = await caught(() => enterNamespaces(late, spec))
     expect(state.killed, 'enterNamespaces never forked, or the holder outlived its SIGKILL').toBe(true)
@@ -635,6 +668,10 @@ describeKernel('joining namespaces', () => {
     expect(error, `${story}: what did the helper's fork answer, and would the one who reads your error look for the cause where it is? (pid_namespaces(7); "Joining namespaces")`).toBeInstanceOf(ContainerError)
     expect(error.exitCode).toBe(125)
     expect(error.message, `${story}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes('pid') && m.includes(path))
+    const now = stateOf(helper.pid)
+    const moved = KINDS.filter((kind) => now.after[kind] !== before.after[kind])
+    if (now.forChildren !== before.forChildren) moved.push('pid_for_children' as Kind)
+    expect(moved, `${story}, and left the helper, which its caller keeps, in other ${moved.join(', ')} namespaces than it started in. Nothing could have told you before the fork; once the fork is refused, what could still lead the helper back, and from which moment did it have to exist? (setns(2); "Joining namespaces")`).toEqual([])
   })
 
   it('a spec naming a hostname for a UTS namespace it joins, with a PID namespace whose init exits after the joins', async () => {
@@ -658,6 +695,7 @@ describeKernel('joining namespaces', () => {
       { name: 'a network entry whose bind-mounted file comes to hold an IPC namespace', type: 'network', kind: 'net', first: { kind: 'net', by: 'bind' }, then: { kind: 'ipc', by: 'bind' }, listedFirst: false },
       { name: 'a mount entry whose path comes to name the mount namespace Node is in', type: 'mount', kind: 'mnt', first: { kind: 'mnt', by: 'link' }, then: { kind: 'mnt', by: 'link', node: true }, listedFirst: false },
       { name: 'a mount entry that named the mount namespace Node is in and comes to name another', type: 'mount', kind: 'mnt', first: { kind: 'mnt', by: 'link', node: true }, then: { kind: 'mnt', by: 'link' }, listedFirst: true },
+      { name: 'a network entry whose bind-mounted file comes to be a FIFO', type: 'network', kind: 'net', first: { kind: 'net', by: 'bind' }, then: { kind: 'fifo', by: 'fifo' }, listedFirst: false },
     ]
 
     for (const c of cases)
@@ -672,7 +710,7 @@ describeKernel('joining namespaces', () => {
           const spec = probeSpec([])
           spec.linux!.namespaces = c.listedFirst ? entries.reverse() : entries
           const { swapping, state } = swappedBeforeRequest(helper, at, stage.swap)
-          const error = await caught(() => joinNamespaces(swapping, spec))
+          const { error, opened } = stage.fifo ? await pastFifo(stage.fifo, () => joinNamespaces(swapping, spec)) : { error: await caught(() => joinNamespaces(swapping, spec)), opened: false }
           const now = stateOf(helper.pid)
           await stage.end()
           helper.kill()
@@ -680,12 +718,13 @@ describeKernel('joining namespaces', () => {
           swapped = state.before !== ''
 
           const { id } = stage
-          const what = (held: Held) => `${id(held)}${held.by === 'bind' ? ' bind-mounted on it' : ' behind a symlink'}${held.node ? ' (Node\'s, the runtime\'s own)' : ''}`
-          const fits = (held: Held) => held.kind === c.kind && !held.node
+          const what = (held: Held) => (held.by === 'fifo' ? 'a FIFO' : `${id(held)}${held.by === 'bind' ? ' bind-mounted on it' : ' behind a symlink'}${held.node ? ' (Node\'s, the runtime\'s own)' : ''}`)
+          const fits = (held: Held) => held.kind === c.kind && !('node' in held && held.node)
           const bad = [c.first, c.then].filter((held) => !fits(held)).map(id)
           const story = swapped
             ? `The ${c.type} entry's path ${stage.path} held ${what(c.first)} when joinNamespaces began, and ${what(c.then)} from just before the helper's request ${state.before}`
             : `The ${c.type} entry's path ${stage.path} held ${what(c.first)} throughout`
+          expect(opened, `${story}; the helper opened the FIFO to read and waited there for a writer until the test opened the other end: which of your requests looked the path up after your check, and what did it find there by then? ("Joining namespaces")`).toBe(false)
           const inBad = KINDS.filter((kind) => bad.includes(now.after[kind]))
           expect(inBad, `${story}; the helper ended in ${bad.join(' and ')}, which the entry must never join: which namespace did your check look at, and which one did the join use? ("Joining namespaces")`).toEqual([])
           if (error) {
@@ -789,6 +828,19 @@ describeKernel('joining namespaces', () => {
     it('a spec listing uts, pid, ipc, and uts again with path ""', async () => {
       const r = await refused(() => [{ type: 'uts' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts', path: '' }])
       expectRefused(r, 'the spec lists "uts", then "uts" with path "": what does each entry ask for, and what does runc make of the pair? ("Which namespaces")', 'uts', '')
+    })
+
+    it('a network entry whose path is a FIFO', async () => {
+      const holder = await namespaceHolder('holder-02')
+      const helper = startHelper()
+      const box = await sandbox(helper)
+      const forChildren = forChildrenOf(helper.pid)
+      const fifo = makeFifo(join(tempDir(), 'net'))
+      const spec = probeSpec([])
+      spec.linux!.namespaces = [{ type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'network', path: fifo }]
+      const { error, opened } = await pastFifo(fifo, () => enterNamespaces(helper, spec))
+      expect(opened, `the network entry's path ${fifo} is a FIFO, and the helper opened it to read and sat there, waiting for a writer, until the test opened the other end (runc 1.1.5's runc init waits there for good). Which of your requests opened it, and what could the helper learn of a path without an open that may wait or act? (fifo(7), open(2); "Joining namespaces")`).toBe(false)
+      expectRefused({ error, holder, helper, box: { ...box, forChildren }, ...stateOf(helper.pid) }, `the network entry's path ${fifo} is a FIFO, no namespace`, 'network', fifo)
     })
 
     it('a network entry whose path is not there', async () => {
