@@ -29,8 +29,8 @@ export const CHAPTER_NAMESPACES: NamespaceType[] = ['pid', 'ipc', 'uts']
  * or asks for a type the spec also creates or joins elsewhere, the spec is refused with a
  * ContainerError (125) naming the entry's type and path, and the helper is still as it
  * started: in its namespaces, its children's PID namespace the same, and without children.
- * A path can come to name another namespace at any moment; the helper joins only what was
- * checked, never what a path names after the check.
+ * A path may name any file its writer put there, and can come to name another namespace, or
+ * another file, at any moment.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
   // TODO(02): join what the spec names by path (docker run --network container:X, docker
@@ -38,14 +38,15 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
   //   The constraints, not the steps:
   //   1. A path is the helper's, in the helper's mount namespace; Node may be in another one.
   //   2. Which kind of namespace a path names, and which namespace, must be known before the
-  //      helper moves at all; a bind-mounted namespace file says neither to readlink(2).
+  //      helper moves at all; a bind-mounted namespace file says neither to readlink(2). And a
+  //      path is whatever the spec's writer put there: the look must not cost the helper.
   //   3. Nothing stays still while you check: the process holding a namespace can die between
   //      your check and your join, a name can come to name another namespace (a netns file
   //      unmounted and another namespace mounted there, a dead holder's PID reused), and one
   //      join can change what the paths after it name. What did your check look at, and is it
   //      what the helper joins? A refusal that leaves the helper half-joined is never right.
   //   4. The runtime's own mount namespace must be refused under any name for it.
-  //   Where to look: setns(2), namespaces(7), proc(5); native/helper.ts for what the helper
+  //   Where to look: setns(2), namespaces(7), proc(5), open(2); native/helper.ts for what the helper
   //   can do; runc's nsexec.c, join_namespaces;
   //   "Joining namespaces" in the chapter text.
   throw new NotImplementedError('02-namespaces', 'joinNamespaces')
@@ -81,9 +82,11 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
   //      (config-linux.md, "Namespaces"; runc's configs/namespaces_linux.go, specconv)
   //   1. What does each call do to its caller, and what to the children it makes afterwards?
   //      (unshare(2), setns(2), pid_namespaces(7))
-  //   2. From the fork on, the relay can die between any two of your requests: what then ends
+  //   2. A fork can be refused after every join (pid_namespaces(7)): the helper is the caller's
+  //      to keep, so what leads it back, and what can never be left again?
+  //   3. From the fork on, the relay can die between any two of your requests: what then ends
   //      the container's process, and how do you know it will? (runc's standard_init_linux.go)
-  //   3. Whose hostname does sethostname(2) change, which values of "hostname" ask for nothing
+  //   4. Whose hostname does sethostname(2) change, which values of "hostname" ask for nothing
   //      (runc's standard_init_linux.go), and which ones can it not take? Of every way the
   //      hostname can fail, when can you know, and what has the helper done by then? Mind
   //      enterUser: in which user namespace is the process that would set it?

@@ -46,8 +46,8 @@ const KNOWN: readonly string[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user
  * or asks for a type the spec also creates or joins elsewhere, the spec is refused with a
  * ContainerError (125) naming the entry's type and path, and the helper is still as it
  * started: in its namespaces, its children's PID namespace the same, and without children.
- * A path can come to name another namespace at any moment; the helper joins only what was
- * checked, never what a path names after the check.
+ * A path may name any file its writer put there, and can come to name another namespace, or
+ * another file, at any moment.
  */
 export async function joinNamespaces(helper: Helper, spec: Spec): Promise<NamespaceType[]> {
   const entries = (spec.linux?.namespaces ?? []).filter((ns) => ns.path)

@@ -170,7 +170,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(moved, 'the spec has no linux section, and the command is not in the namespaces the container started from: which namespaces does it ask for? ("Which namespaces")').toEqual([])
   })
 
-  it('a spec listing uts, pid and a network entry with path ""', async () => {
+  it('a spec whose network entry has an empty path', async () => {
     const spec = probeSpec(['ns'], ['uts', 'pid'])
     spec.linux!.namespaces!.push({ type: 'network', path: '' })
     const { run, error } = await attempt(spec)
@@ -258,7 +258,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(error.exitCode).toBe(125)
   })
 
-  it('spec.hostname "not-allowed", with pid created but not uts', async () => {
+  it('a hostname, and a new PID namespace but no UTS one', async () => {
     const helper = startHelper()
     const box = await sandbox(helper)
     const before = stateOf(helper.pid)
@@ -287,7 +287,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(error?.message, 'spec.hostname is "", there is no UTS namespace, and enterNamespaces refused: does "" ask for a hostname? ("The hostname")').toBeUndefined()
   })
 
-  it('spec.hostname of 32 "\u00e9"', async () => {
+  it('a long hostname of accented letters', async () => {
     const spec = probeSpec(['hostname'], ['pid', 'uts'])
     spec.hostname = '\u00e9'.repeat(32)
     const { run, error } = await attempt(spec)
@@ -295,7 +295,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(probeValue(run!.stdout, 'hostname'), 'the hostname the probe sees').toBe(spec.hostname)
   })
 
-  it('spec.hostname of 33 "\u00e9"', async () => {
+  it('a longer hostname of accented letters', async () => {
     const helper = startHelper()
     const box = await sandbox(helper)
     const before = stateOf(helper.pid)
@@ -820,12 +820,12 @@ describeKernel('joining namespaces', () => {
       expectRefused(r, 'the spec asks to join an IPC namespace and to create one: how many IPC namespaces can a process be in, and what does runc make of such a spec? ("Joining namespaces")', 'ipc', `/proc/${r.holder}/ns/ipc`)
     })
 
-    it('a spec listing uts, pid, uts and ipc', async () => {
+    it('a type listed twice, apart', async () => {
       const r = await refused(() => [{ type: 'uts' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }])
       expectRefused(r, 'the spec lists "uts" twice: which of the two did its writer mean, and what does runc make of it? ("Which namespaces")', 'uts', '')
     })
 
-    it('a spec listing uts, pid, ipc, and uts again with path ""', async () => {
+    it('a type listed again with an empty path', async () => {
       const r = await refused(() => [{ type: 'uts' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts', path: '' }])
       expectRefused(r, 'the spec lists "uts", then "uts" with path "": what does each entry ask for, and what does runc make of the pair? ("Which namespaces")', 'uts', '')
     })
