@@ -150,9 +150,13 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     throw new ContainerError(`cannot set the hostname in the uts namespace at ${joinedUts.path}: the container's new user namespace has no capability in the user namespace that owns it`, 125)
   // A fork can still be refused after the joins: hold what the helper is in now, to go back to.
   const before = await holdOwn(helper, spec)
+  // joinNamespaces refuses with the helper as it started; what comes after it is this function's to take back.
+  await joinNamespaces(helper, spec).catch(async (error: unknown) => {
+    await goBack(helper, before, false)
+    return Promise.reject(error)
+  })
   let pid: number
   try {
-    await joinNamespaces(helper, spec)
     await enterUser?.()
     await helper.unshare(created)
     // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
