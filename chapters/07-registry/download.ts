@@ -30,7 +30,9 @@ export async function downloadBlob(
   //   1. The digest becomes part of a URL and of a file name; the size is the registry's word too, and the
   //      only thing that bounds the body. What must you know of each before you send anything?
   //   2. A registry that wanted a token for the manifest wants it for the blob too (where does the
-  //      session keep it?). A failed answer is lib/registry.ts's RegistryError, naming the blob.
+  //      session keep it?). A token lives for minutes, a pull can last longer: what does the registry's
+  //      401 say about the token, and what may you do about it? A failed answer is lib/registry.ts's
+  //      RegistryError, naming the blob.
   //   3. What must hold while the bytes arrive: a layer of gigabytes is never whole in memory; nothing is
   //      stored under a digest its bytes do not have; a registry that sends more than the size is cut
   //      off at once, and one that sends less is told so, not reported as a digest mismatch. Which of

@@ -5,6 +5,7 @@
  */
 import { parseDigest, writeBlob } from '#ch/06-images/cas.ts'
 import { exactly } from '../../lib/registry-client.ts'
+import { fetchToken, parseChallenge, pullScope } from '../../lib/registry-auth.ts'
 import { MAX_DOWNLOAD_ATTEMPTS, registryError, request, type Descriptor, type Session } from '../../lib/registry.ts'
 
 // #region downloadBlob
@@ -27,7 +28,8 @@ export async function downloadBlob(
   if (!Number.isSafeInteger(descriptor.size) || descriptor.size < 0)
     throw new Error(`${what}: the manifest gives it no valid size (${JSON.stringify(descriptor.size)}), so its download could not be bounded`)
   const path = `/v2/${session.repository}/blobs/${descriptor.digest}`
-  const auth: Record<string, string> = session.token ? { Authorization: `Bearer ${session.token}` } : {}
+  /** whether the last answer refused a token the token server had just given */
+  let renewed = false
 
   // One source for the whole blob, however many requests it takes: writeBlob hashes and stores
   // every byte once, so a new request asks only for what is not stored yet (moby's
@@ -35,10 +37,26 @@ export async function downloadBlob(
   async function* resumed(): AsyncGenerator<Uint8Array> {
     let stored = 0
     for (let attempt = 1; ; attempt++) {
+      // the session's token, as it is now: another download of the pull may have renewed it
+      const auth: Record<string, string> = session.token ? { Authorization: `Bearer ${session.token}` } : {}
       const headers = stored > 0 ? { ...auth, Range: `bytes=${stored}-` } : auth
       let skip = 0
       try {
         const response = await request(session, path, { signal, headers })
+        // a token refused as invalid (expired, as tokens do within minutes) is renewed once; refused again, it is the verdict
+        // (containerd's invalidAuthorization in core/remotes/docker/authorizer.go)
+        const challenge = response.status === 401 ? response.headers.get('www-authenticate') : null
+        const refused = challenge ? parseChallenge(challenge) : undefined
+        if (refused?.scheme === 'bearer' && refused.params.error && !renewed) {
+          await response.body?.cancel()
+          session.token = await fetchToken(refused, pullScope(session.repository)).catch((error: Error) => {
+            throw Object.assign(error, { final: true })
+          })
+          renewed = true
+          attempt--
+          continue
+        }
+        renewed = false
         // a refusal (4xx) stays a refusal however often it is asked; a server's failure (5xx) may pass (moby's retryOnError)
         if (!response.ok || !response.body) throw Object.assign(await registryError(response, what), { final: response.status < 500 })
         if (stored > 0 && response.status !== 206) {

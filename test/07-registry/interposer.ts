@@ -3,7 +3,8 @@
  * a broken mirror or a slow link would: it holds a blob's answer open half-sent until the
  * client gives up, or until the test releases it, flips a byte of a blob, answers a manifest
  * with other bytes or another Content-Type, orders blob answers, breaks a blob's answers off
- * after so many bytes, answers a blob with a registry's error, and counts the blob requests, their ranges, the bytes sent and how many
+ * after so many bytes, answers a blob with a registry's error, sends a blob's request on with
+ * another token or from another offset, and counts the blob requests, their ranges, the bytes sent and how many
  * of them are open at once.
  */
 import { createServer, type ServerResponse } from 'node:http'
@@ -36,6 +37,10 @@ export interface Faults {
   ignoreRange?: string[]
   /** blob digest → its answers (the first `times` of them, or all) are this error instead, a registry's JSON error body with `code` */
   fail?: Record<string, { status: number; code: string; times?: number; headers?: Record<string, string> }>
+  /** blob digest → its requests (the first `times`, or all) reach the registry with this Authorization instead of the client's */
+  authorization?: Record<string, { header: string; times?: number }>
+  /** blob digest → its requests for a part (the first `times`, or all) reach the registry asking from the offset rounded down to a multiple of `to`, as a cache of aligned chunks answers */
+  alignRange?: Record<string, { to: number; times?: number }>
 }
 
 export interface Interposer {
@@ -81,6 +86,15 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
   const drops = new Map<string, number>()
   /** blob digest → how many of its answers were an error */
   const failed = new Map<string, number>()
+  /** blob digest → how many of its requests went on with another Authorization, or another Range */
+  const reauthorized = new Map<string, number>()
+  const realigned = new Map<string, number>()
+  /** count one more use of a fault limited to `times`; whether it still applies */
+  const use = (counts: Map<string, number>, blob: string, times?: number): boolean => {
+    if (times !== undefined && (counts.get(blob) ?? 0) >= times) return false
+    counts.set(blob, (counts.get(blob) ?? 0) + 1)
+    return true
+  }
   const sentWhole = gates()
   const released = gates()
   const state: Interposer = { host: '', maxBlobsInFlight: 0, blobRequests: [], blobRanges: [], bytesSent: {}, requests: [], abandoned: [], release: (digest) => released(digest).resolve(), sent: (path) => sentWhole(path).promise, stop: async () => {} }
@@ -114,9 +128,13 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
       return
     }
     const forwarded = ['accept', 'authorization', ...(blob && faults.ignoreRange?.includes(blob) ? [] : ['range'])]
-    const upstream = await fetch(`${registry.url}${path}`, {
-      headers: Object.fromEntries(forwarded.flatMap((h) => (typeof headers[h] === 'string' ? [[h, headers[h]]] : []))),
-    })
+    const sent: Record<string, string> = Object.fromEntries(forwarded.flatMap((h) => (typeof headers[h] === 'string' ? [[h, headers[h]]] : [])))
+    const authorization = blob ? faults.authorization?.[blob] : undefined
+    if (blob && authorization && use(reauthorized, blob, authorization.times)) sent.authorization = authorization.header
+    const align = blob ? faults.alignRange?.[blob] : undefined
+    const from = /^bytes=(\d+)-$/.exec(sent.range ?? '')?.[1]
+    if (blob && align && from !== undefined && Number(from) > 0 && use(realigned, blob, align.times)) sent.range = `bytes=${Math.floor(Number(from) / align.to) * align.to}-`
+    const upstream = await fetch(`${registry.url}${path}`, { headers: sent })
     let body: Buffer = Buffer.from(await upstream.arrayBuffer())
     const reference = /\/manifests\/([^/]+)$/.exec(path)?.[1]
     const substitute = reference === undefined ? undefined : faults.manifests?.[decodeURIComponent(reference)]

@@ -72,6 +72,23 @@ describeKernel('a link that breaks off', () => {
     expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
   })
 
+  it('an answer broken off, then the rest answered from an earlier offset than asked', async () => {
+    const layer = image.layers[0]!
+    const align = 1 << 16
+    // broken off past an aligned chunk's start; the next request for the rest reaches a cache that answers from that start
+    const after = align * 3 + 1000
+    const proxy = await interpose(registry, { drop: { [layer.digest]: { after, times: 1 } }, alignRange: { [layer.digest]: { to: align, times: 1 } } })
+    const root = tempDir('minidocker-store-')
+    const error = await caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
+    expect(
+      error,
+      gets(proxy, layer.digest) < 2
+        ? `the first answer for the ${layer.size}-byte layer broke off after ${after} bytes, and your pull did not ask again: it failed with ${described(error)}. Does one connection that breaks off end a download? (see "Downloading, verified while streaming")`
+        : `the first answer for the ${layer.size}-byte layer broke off after ${after} bytes; your pull asked for the rest, and the answer was a 206 Partial Content, as asked, from a cache that serves whole chunks. Your pull failed with ${described(error)}: which bytes of the blob did that answer hold, and where does it say so? (see "Downloading, verified while streaming"; distribution's docs/spec/api.md, "Fetch Blob Part")`,
+    ).toBeUndefined()
+    expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
+  })
+
   it('a layer answered 503 Service Unavailable twice, then served', async () => {
     const layer = image.layers[0]!
     const proxy = await interpose(registry, { fail: { [layer.digest]: { status: 503, code: 'UNAVAILABLE', times: 2, headers: { 'retry-after': '0' } } } })
@@ -130,5 +147,62 @@ describeKernel('a link that breaks off', () => {
     expect(allLayers(root), 'no layer may be registered from a failed pull').toEqual([])
     expect(allImageIds(root), 'and no image').toEqual([])
     expect(allTags(root), 'and no tag').toEqual([])
+  })
+})
+
+describeKernel('a token that expires during a pull', () => {
+  let registry: Registry
+  let image: TestImage
+
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: 'token' })
+    image = await buildImage([[{ name: 'noise', content: randomBytes(1 << 16) }]])
+    await pushImage(registry, 'expiring', 'latest', image)
+  })
+  afterAll(async () => {
+    await registry?.stop()
+  })
+
+  /** the header of a token the token server issued for the repository, expired ten minutes ago */
+  const expired = () => `Bearer ${registry.tokens!.token([{ type: 'repository', name: 'expiring', actions: ['pull'] }], -600)}`
+
+  it('a layer requested with a token that has expired since the pull began', async () => {
+    const layer = image.layers[0]!
+    const proxy = await interpose(registry, { authorization: { [layer.digest]: { header: expired(), times: 1 } } })
+    const root = tempDir('minidocker-store-')
+    const before = registry.tokens!.requests.length
+    const error = await caught(() => pullImage(`${proxy.host}/expiring`, { root }))
+    const tokens = registry.tokens!.requests.length - before
+    expect(
+      error,
+      `the token your pull got at its start had expired by the time it asked for the layer (the real registry answered that request 401, its WWW-Authenticate saying why), and your pull sent ${gets(proxy, layer.digest)} request(s) for the layer, asked the token server ${tokens} time(s) in all, and failed with ${described(error)}. What did the registry's challenge say was wrong with the token, and is that a verdict on the pull or on the token? (see "Downloading, verified while streaming"; containerd's dockerAuthorizer.AddResponses and invalidAuthorization, core/remotes/docker/authorizer.go)`,
+    ).toBeUndefined()
+    expect(gets(proxy, layer.digest), 'the pull completed: the layer was asked for twice, once with the expired token and once more').toBe(2)
+    expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
+  })
+
+  it('a layer the registry takes no token for, however new', async () => {
+    const layer = image.layers[0]!
+    const proxy = await interpose(registry, { authorization: { [layer.digest]: { header: expired() } } })
+    const root = tempDir('minidocker-store-')
+    const before = registry.tokens!.requests.length
+    const stop = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 15_000)))
+    const error = await Promise.race([caught(() => pullImage(`${proxy.host}/expiring`, { root, signal: stop.signal })), late]).finally(() => {
+      clearTimeout(timer)
+      stop.abort(new Error('the test is over'))
+    })
+    const requests = gets(proxy, layer.digest)
+    const tokens = registry.tokens!.requests.length - before
+    const why = `every request for the layer reached the registry with a token it refused as invalid, whatever token the pull had just got`
+    if (error === 'late') expect.fail(`${why}, and 15 s later the pull had not ended: it had asked for the layer ${requests} times and the token server for ${tokens} tokens. When is a new token worth asking for?`)
+    expect(error, `${why}, and your pull succeeded`).toBeDefined()
+    expect(
+      requests,
+      `${why}; your pull asked for the layer ${requests} times, and the token server ${tokens} time(s), before it failed with ${described(error)}. A token refused once may have expired; refused again, just after the token server gave it, what is it? (see "Downloading, verified while streaming"; containerd's invalidAuthorization, and what it compares between the last two answers)`,
+    ).toBe(2)
+    expect(error.message, `the pull failed with ${described(error)}: which blob was refused? The user needs its digest`).toContain(layer.digest)
+    expect(allLayers(root), 'no layer may be registered from a failed pull').toEqual([])
   })
 })

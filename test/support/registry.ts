@@ -35,8 +35,8 @@ export interface TokenServer {
   realm: string
   /** every request, in order */
   requests: TokenRequest[]
-  /** a signed token for `access`, as the server would issue it */
-  token(access: Access[]): string
+  /** a signed token for `access`, as the server would issue it, valid for `lifetime` seconds from now (negative: expired that long ago) */
+  token(access: Access[], lifetime?: number): string
   stop(): Promise<void>
 }
 
@@ -91,11 +91,12 @@ export async function startTokenServer(dir: string): Promise<TokenServer & { cer
     '-keyout', key, '-out', certificate, '-days', '2', '-subj', `/CN=${TOKEN_ISSUER}`], { stdio: 'ignore' })
   const privateKey = readFileSync(key)
   const der = readFileSync(certificate, 'utf8').replace(/-----[^-]+-----|\s/g, '')
-  const token = (access: Access[]) => {
-    const now = Math.floor(Date.now() / 1000)
+  const token = (access: Access[], lifetime = 300) => {
+    // an expired token was issued before it expired
+    const now = Math.floor(Date.now() / 1000) + Math.min(0, lifetime - 300)
     const header = base64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [der] }))
     const claims = base64url(JSON.stringify({
-      iss: TOKEN_ISSUER, sub: '', aud: TOKEN_SERVICE, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access,
+      iss: TOKEN_ISSUER, sub: '', aud: TOKEN_SERVICE, exp: now + Math.max(lifetime, 300), nbf: now - 10, iat: now, jti: randomUUID(), access,
     }))
     const signature = sign('sha256', Buffer.from(`${header}.${claims}`), { key: privateKey, dsaEncoding: 'ieee-p1363' })
     return `${header}.${claims}.${base64url(signature)}`
