@@ -17,7 +17,7 @@ export class Slots implements DownloadLimit {
    * resolve or reject as `job` does. A job that has to queue calls `onWait` once, when it
    * starts to wait, and jobs start in the order they asked. When `signal` has aborted before
    * the call, or aborts while the job waits, the call rejects at once with the signal's reason
-   * and the job never runs. Once the job has started, `signal` is the job's to heed.
+   * and the job never runs.
    */
   async run<T>(signal: AbortSignal, job: () => Promise<T>, onWait?: () => void): Promise<T> {
     // TODO(07): one limit for every pull of the process (the chapter's "One limit for the daemon";
@@ -27,11 +27,10 @@ export class Slots implements DownloadLimit {
     //      wait?
     //   2. A job ends by resolving, by rejecting, or by throwing before its first await. In each
     //      case the slot must come back exactly once. Who gives it back, and where in your code?
-    //   3. A waiter whose signal aborts: what of it is still in your state when the call rejects,
-    //      and what would a later "it is your turn" do to a waiter that no longer exists? And what
-    //      does its leaving change for the others?
-    //   4. Can a waiter be woken and aborted at the same moment? Which of the two wins, and is a
-    //      slot lost or counted twice either way?
+    //   3. A waiter whose signal aborts: what of it is still in your state when the call rejects?
+    //   4. Follow one slot from the job that gives it back to the job that next runs in it: what else
+    //      can happen in between, and what does it see? And a job whose signal aborts once it runs:
+    //      what is still going on in its slot?
     throw new NotImplementedError('07-registry', 'Slots.run')
   }
 }

@@ -21,7 +21,7 @@ export class Slots implements DownloadLimit {
    * resolve or reject as `job` does. A job that has to queue calls `onWait` once, when it
    * starts to wait, and jobs start in the order they asked. When `signal` has aborted before
    * the call, or aborts while the job waits, the call rejects at once with the signal's reason
-   * and the job never runs. Once the job has started, `signal` is the job's to heed.
+   * and the job never runs.
    */
   async run<T>(signal: AbortSignal, job: () => Promise<T>, onWait?: () => void): Promise<T> {
     signal.throwIfAborted()

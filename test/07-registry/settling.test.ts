@@ -129,3 +129,54 @@ describe('a caller that arrives as a slot comes free', () => {
     }
   })
 })
+
+describe('a job that ends its own way', () => {
+  it('a job whose signal aborts while it runs, and that takes its time to settle', async () => {
+    const slots = new Slots(1)
+    const cancel = new AbortController()
+    let finish!: () => void
+    let settled = false
+    const first = slots.run(cancel.signal, () => new Promise<void>((resolve) => (finish = resolve)).then(() => void (settled = true)))
+    first.catch(() => {})
+    await turns(1)
+    // the pull behind it is cancelled: a download closes its connection, but a file still being written or a layer still
+    // being unpacked ends when it ends
+    cancel.abort(new Error('the pull was cancelled'))
+    let started = false
+    const second = slots.run(new AbortController().signal, async () => void (started = true), () => {})
+    await turns()
+    const firstEnded = await settles(first)
+    expect(
+      started,
+      `a Slots(1) whose one job's signal aborted while the job ran; the job had not settled yet, and a second job started beside it${firstEnded ? ', and run() had already settled for the first' : ''}: what was still running in the slot, and what does the limit count? (see "One limit for the daemon"; where moby's transfer calls inactivate)`,
+    ).toBe(false)
+    expect(firstEnded, `a job's signal aborted while it ran, and run() settled before the job did: what does its caller then believe has ended? (see "Nothing after the end")`).toBe(false)
+    finish()
+    await first
+    await second
+    expect(settled && started, 'the first job settled, then the second ran').toBe(true)
+  })
+
+  it('a job that throws before it returns a promise', async () => {
+    const slots = new Slots(1)
+    const job = ((): Promise<void> => {
+      throw new Error('the job could not start')
+    }) as () => Promise<void>
+    let error: unknown
+    try {
+      await slots.run(new AbortController().signal, job)
+    } catch (e) {
+      error = e
+    }
+    expect((error as Error | undefined)?.message, 'run() of a job that throws at once must reject with what it threw').toBe('the job could not start')
+    let waited = false
+    let ran = false
+    const next = slots.run(new AbortController().signal, async () => void (ran = true), () => (waited = true))
+    await turns(1)
+    expect(
+      !waited && ran,
+      `a job of a Slots(1) threw before it returned a promise, and afterwards the next job ${waited ? 'had to wait for a slot nobody holds' : 'did not start'}: where in your run() is the slot given back, and does a throw from the job's call itself get there? (see "One limit for the daemon")`,
+    ).toBe(true)
+    await next
+  })
+})
