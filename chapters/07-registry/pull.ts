@@ -36,8 +36,8 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   //      lib/registry-client.ts gives them?
   //   2. An index or a manifest list is not an image yet: one of its entries names the manifest to fetch next.
   //      Which one, when several could do (the chapter's "Choosing a platform"; moby's filterManifests,
-  //      containerd's platforms.Only)? Whoever pushed the index wrote its entries, their order and their
-  //      spelling. None fitting is Docker's "no matching manifest for OS/ARCH in the manifest list entries",
+  //      containerd's platforms.Only)? The index is the word of whoever pushed it, entry by entry.
+  //      None fitting is Docker's "no matching manifest for OS/ARCH in the manifest list entries",
   //      and what the index does offer.
   //      The entry is the registry's word too, and it becomes a URL: what must hold of it first, and of
   //      what comes back?
@@ -80,6 +80,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      file under its name in blobs/ tell you? Which layers does the store have,
   //      and how can you know it before the config, with its diff IDs, has arrived? (What did
   //      chapter 06 remember, and of which layers?) Those are never downloaded.
+  //      The config can fail like any download, while the layers are still coming: when do you first look?
   //   5. The other layers download together, in slots (slots.ts, your Slots): never more than
   //      MAX_CONCURRENT_DOWNLOADS at once in the whole process, however many pulls run, unless the
   //      caller gives its own in options.slots (the chapter's "One limit for the daemon"). Where must

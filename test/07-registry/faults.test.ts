@@ -63,6 +63,28 @@ describeKernel('pulling through a link that misbehaves', () => {
     expect(allTags(root), 'and no tag').toEqual([])
   })
 
+  it('the config corrupt while the registry holds every layer open', async () => {
+    const layers = stacked.layers.map((l) => l.digest)
+    const proxy = await interpose(registry, { stall: layers, corrupt: [stacked.config.digest], uncounted: [stacked.config.digest] })
+    const root = tempDir('minidocker-store-')
+    const pulling = caught(() => pullImage(`${proxy.host}/faults:stacked`, { root }))
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), AFTER_FAILURE_MS)))
+    const error = await Promise.race([pulling, late]).finally(() => clearTimeout(timer))
+    const open = () => layers.filter((d) => proxy.blobRequests.includes(d) && !proxy.abandoned.includes(d)).length
+    if (error === 'late')
+      expect.fail(`the image's config arrived with one byte flipped while the registry held every layer's download open half-sent, and ${AFTER_FAILURE_MS / 1000} s later the pull had not ended (${open()} layer download(s) still open): when does your pull learn that the config failed, and what is it waiting for meanwhile? (see "When a layer fails"; moby's pullSchema2, what it does on receiveConfig's error)`)
+    expect(error, 'a corrupted config must fail the pull').toBeDefined()
+    expect(
+      `${error.name}: ${error.message}`,
+      `the registry sent the config with one byte flipped while the layers were held open, and the pull reported the error above: could the user tell from it which blob was wrong? Which of the pull's failures caused the others? (see "When a layer fails")`,
+    ).toMatch(new RegExp(`^DigestMismatchError: .*${stacked.config.digest}`))
+    await until(() => open() === 0)
+    expect(open(), `the pull failed with the config's error, and the registry still had ${open()} of its layer downloads open: what stops them, and had the pull waited for it before it said it had failed? (see "When a layer fails")`).toBe(0)
+    expect(allLayers(root), 'no layer may be registered from a failed pull').toEqual([])
+    expect(allImageIds(root), 'and no image').toEqual([])
+  })
+
   it('layer 1 corrupt while layer 0 is unpacking', async () => {
     const [bottom, failing] = [unpacking.layers[0]!, unpacking.layers[1]!]
     // layer 1's bytes come once layer 0's are sent: it fails while layer 0 is being unpacked
