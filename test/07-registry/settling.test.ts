@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { Slots } from '#ch/07-registry/slots.ts'
+import { NotImplementedError } from '../../lib/errors.ts'
 import { watchTransfer, type Watch } from '#ch/07-registry/transfer.ts'
 
 /** Let every queued promise callback run, then a few turns of the event loop more: nothing here does I/O. */
@@ -139,11 +140,14 @@ describe('a job that ends its own way', () => {
     const first = slots.run(cancel.signal, () => new Promise<void>((resolve) => (finish = resolve)).then(() => void (settled = true)))
     first.catch(() => {})
     await turns(1)
+    // a run() that rejected before its job could start says why here
+    if (!finish) await first
     // the pull behind it is cancelled: a download closes its connection, but a file still being written or a layer still
     // being unpacked ends when it ends
     cancel.abort(new Error('the pull was cancelled'))
     let started = false
     const second = slots.run(new AbortController().signal, async () => void (started = true), () => {})
+    second.catch(() => {})
     await turns()
     const firstEnded = await settles(first)
     expect(
@@ -166,6 +170,7 @@ describe('a job that ends its own way', () => {
     try {
       await slots.run(new AbortController().signal, job)
     } catch (e) {
+      if (e instanceof NotImplementedError) throw e
       error = e
     }
     expect((error as Error | undefined)?.message, 'run() of a job that throws at once must reject with what it threw').toBe('the job could not start')
