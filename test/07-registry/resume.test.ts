@@ -17,7 +17,7 @@ import { tempDir } from '../support/files.ts'
 import { buildImage, type TestImage } from '../support/images.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
-import { interpose } from './interposer.ts'
+import { interpose, type Faults } from './interposer.ts'
 import { loopbackOnly } from './loopback-only.ts'
 import { described, gets } from './pulls.ts'
 
@@ -56,37 +56,38 @@ describeKernel('a link that breaks off', () => {
     expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
   })
 
-  it('an answer broken off, then the whole blob where the rest was asked for', async () => {
+  /**
+   * Pull through an interposer whose first answer for the layer breaks off after `after` bytes (its
+   * other faults in `faults`), and expect the pull to complete; `met` says what the request for the
+   * rest met, and asks about it.
+   */
+  async function pullResumed(after: number, faults: Faults, met: (error: Error | undefined) => string): Promise<void> {
     const layer = image.layers[0]!
-    const half = Math.ceil(layer.size / 2)
-    // the first answer stops half-way; the proxy then answers every request with 200 and all the bytes
-    const proxy = await interpose(registry, { drop: { [layer.digest]: { after: half, times: 1 } }, ignoreRange: [layer.digest] })
-    const root = tempDir('minidocker-store-')
-    const error = await caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
-    expect(
-      error,
-      gets(proxy, layer.digest) < 2
-        ? `the first answer for the ${layer.size}-byte layer broke off after ${half} bytes, and your pull did not ask again: it failed with ${described(error)}. Does one connection that breaks off end a download? (see "Downloading, verified while streaming")`
-        : `the first answer for the ${layer.size}-byte layer broke off after ${half} bytes; to your next request this proxy answered 200 and the whole blob, as some proxies and mirrors do, and docker pull still completes the layer. Your pull failed with ${described(error)}: what did it make of that answer's bytes, and what do its status and headers say they are?`,
-    ).toBeUndefined()
-    expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
-  })
-
-  it('an answer broken off, then the rest answered from an earlier offset than asked', async () => {
-    const layer = image.layers[0]!
-    const align = 1 << 16
-    // broken off past an aligned chunk's start; the next request for the rest reaches a cache that answers from that start
-    const after = align * 3 + 1000
-    const proxy = await interpose(registry, { drop: { [layer.digest]: { after, times: 1 } }, alignRange: { [layer.digest]: { to: align, times: 1 } } })
+    const proxy = await interpose(registry, { drop: { [layer.digest]: { after, times: 1 } }, ...faults })
     const root = tempDir('minidocker-store-')
     const error = await caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
     expect(
       error,
       gets(proxy, layer.digest) < 2
         ? `the first answer for the ${layer.size}-byte layer broke off after ${after} bytes, and your pull did not ask again: it failed with ${described(error)}. Does one connection that breaks off end a download? (see "Downloading, verified while streaming")`
-        : `the first answer for the ${layer.size}-byte layer broke off after ${after} bytes; your pull asked for the rest, and the answer was a 206 Partial Content, as asked, from a cache that serves whole chunks. Your pull failed with ${described(error)}: which bytes of the blob did that answer hold, and where does it say so? (see "Downloading, verified while streaming"; distribution's docs/spec/api.md, "Fetch Blob Part")`,
+        : `the first answer for the ${layer.size}-byte layer broke off after ${after} bytes; ${met(error)}`,
     ).toBeUndefined()
     expect(allImageIds(root), 'the pull succeeded, but the store has no image').toEqual([image.id])
+  }
+
+  it('an answer broken off, then the whole blob where the rest was asked for', async () => {
+    const layer = image.layers[0]!
+    // the first answer stops half-way; the proxy then answers every request with 200 and all the bytes
+    await pullResumed(Math.ceil(layer.size / 2), { ignoreRange: [layer.digest] }, (error) =>
+      `to your next request this proxy answered 200 and the whole blob, as some proxies and mirrors do, and docker pull still completes the layer. Your pull failed with ${described(error)}: what did it make of that answer's bytes, and what do its status and headers say they are?`)
+  })
+
+  it('an answer broken off, then the rest answered from an earlier offset than asked', async () => {
+    const layer = image.layers[0]!
+    const align = 1 << 16
+    // broken off past an aligned chunk's start; the next request for the rest reaches a cache that answers from that start
+    await pullResumed(align * 3 + 1000, { alignRange: { [layer.digest]: { to: align, times: 1 } } }, (error) =>
+      `your pull asked for the rest, and the answer was a 206 Partial Content, as asked, from a cache that serves whole chunks. Your pull failed with ${described(error)}: which bytes of the blob did that answer hold, and where does it say so? (see "Downloading, verified while streaming"; distribution's docs/spec/api.md, "Fetch Blob Part")`)
   })
 
   it('a layer answered 503 Service Unavailable twice, then served', async () => {
