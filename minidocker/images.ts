@@ -12,9 +12,8 @@ import { mountOverlay, unmountOverlay } from '#ch/05-layers/overlay.ts'
 import { applyImageConfig, type ImageConfig } from '#ch/06-images/config.ts'
 import { shortId } from '#ch/06-images/ids.ts'
 import { loadImages } from '#ch/06-images/load.ts'
-import {
-  DEFAULT_ROOT, holdLayers, imageConfig, imageLayers, releaseLayers, removeImage, resolveImage, storePaths, allImageIds, allTags, tagsOf,
-} from '#ch/06-images/store.ts'
+import { DEFAULT_ROOT, holdLayers, imageConfig, imageLayers, releaseLayers, resolveImage, storePaths, allImageIds, allTags, tagsOf } from '#ch/06-images/store.ts'
+import { removeImage } from '../lib/image-removal.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { forgetContainer, recordContainer } from '../lib/image.ts'
 import { secureJoin } from '#ch/03-rootfs/securejoin.ts'

@@ -10,42 +10,16 @@
  *
  * Check your work with `npx workbook check 6`.
  */
-import { NotImplementedError } from '../../lib/errors.ts'
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileSource, hostArch, nameOf, type IndexEntry } from '../../lib/image.ts'
-import { INDEX_TYPES } from '../../lib/registry.ts'
-import { readBlob } from './cas.ts'
-import { importImage } from './store.ts'
+import { fileSource } from '../../lib/image.ts'
 import { applyLayer } from './unpack.ts'
-import { archiveFile, archiveJson, importEach, loadDockerArchive, type Loaded } from '../../lib/archive.ts'
+import { loadDockerArchive, type Loaded } from '../../lib/archive.ts'
+import { loadOciLayout } from '../../lib/oci-layout.ts'
 
-// Given (lib/archive.ts): a `docker save` folder's loader (loadDockerArchive), and importEach(),
-// which loads images one after the other as `docker load` does.
-export { loadDockerArchive, type Loaded }
-
-// #region loadOciLayout
-/**
- * Load every image an OCI layout's index.json lists (for an index, this machine's platform).
- * Every name is checked before anything is stored, and every blob is read from blobs/ itself,
- * never through a symlink.
- */
-export async function loadOciLayout(root: string, dir: string): Promise<Loaded[]> {
-  // TODO(06): load an OCI image layout.
-  //   1. index.json lists descriptors; each one's tags come from nameOf().
-  //   2. A layout is untrusted input: read every blob by its digest through the CAS check.
-  //   3. A descriptor may be an index (INDEX_TYPES) of per-platform manifests: choose this
-  //      machine's (os linux, architecture hostArch(); an entry without a platform fits any), and
-  //      fail naming the platform when none fits.
-  //   4. A manifest names a config and its layers: hand them to the store, which opens a layer
-  //      only when it needs it. Return what each image became.
-  //   5. Names come from whoever made the layout: refuse a tag the reference grammar rejects
-  //      before anything is stored, read index.json only as a regular file of the folder, and
-  //      leave no layer behind when a later image fails (see lib/names.ts and store.ts).
-  //   Where: the OCI image spec, image-layout.md, image-index.md, manifest.md.
-  throw new NotImplementedError('06-images', 'loadOciLayout')
-}
-// #endregion loadOciLayout
+// Given (lib/archive.ts and lib/oci-layout.ts): a `docker save` folder's loader
+// (loadDockerArchive) and an OCI layout's (loadOciLayout), both through your importImage().
+export { loadDockerArchive, loadOciLayout, type Loaded }
 
 // #region loadImages
 /** `docker load`: an OCI layout or a `docker save` archive, as a directory or a tar. */

@@ -20,7 +20,7 @@ import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
 import { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
 import { NoSuchImageError, parseImageConfig, storePaths, withTag, type LayerRecord } from '../../lib/image.ts'
 import { chainId, chainIds } from './ids.ts'
-import { applyLayer } from './unpack.ts'
+import { registerLayer } from '../../lib/layer-register.ts'
 
 export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
 
@@ -30,31 +30,11 @@ export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type Layer
 // a prefix to an image ID) and addImage() (the config into the image DB, then its tags).
 export { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage, withTag }
 
-// #region registerLayer
-/**
- * Unpack `source` as a new layer on top of layer `parent` (a chain ID, or null for a base
- * layer): a fresh overlay2 folder named by a random cache ID, then a layerdb entry named by
- * the chain ID. When `expectedDiffId` is given the unpacked tar must have that digest. On any
- * failure nothing is left. A layer whose chain ID already exists is not kept twice.
- */
-export async function registerLayer(root: string, parent: string | null, source: Source, expectedDiffId?: string): Promise<LayerRecord> {
-  // TODO(06): unpack one layer into the store and record it under its chain ID.
-  //   1. The unpacked files go into a chapter-05 layer folder stacked on the parent layer's
-  //      folder; the tar is applied as its diff. What can name that folder before the tar has
-  //      been read to its end, and why not the chain ID?
-  //   2. The diff ID is known only once the tar is applied: compare it with `expectedDiffId`
-  //      (a DigestMismatchError) before anything is recorded.
-  //   3. The chain ID names the layerdb entry, a folder holding the files diff, parent (only with
-  //      a parent), cache-id and size. Other processes read the layer store while you write:
-  //      what may they never see of an entry?
-  //   4. The same chain ID may be registered already, or by another process while you unpack:
-  //      which copy stays, and what becomes of the other?
-  //   5. On any failure nothing of this layer stays.
-  //   Where: "The layer store and the image DB" in README.md; moby's
-  //   daemon/internal/layer/layer_store.go (registerWithDescriptor) and filestore.go.
-  throw new NotImplementedError('06-images', 'registerLayer')
-}
-// #endregion registerLayer
+// Given (lib/layer-register.ts): registerLayer(), which unpacks one layer tar on top of its
+// parent into a fresh overlay2 folder named by a random cache ID and records it in layerdb
+// under its chain ID (a layer already stored under that chain ID is kept, the new copy
+// removed). `docker rmi` is removeImage() in lib/image-removal.ts, which calls your pruneLayers().
+export { registerLayer }
 
 // #region importImage
 /**
@@ -158,34 +138,3 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   throw new NotImplementedError('06-images', 'pruneLayers')
 }
 // #endregion pruneLayers
-
-/** What `docker rmi` reports, one line per step. */
-export type RemoveReport = { Untagged: string } | { Deleted: string }
-
-// #region removeImage
-/**
- * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
- * then those of its layers that no other image still uses. An image a running
- * container uses (containersUsing) is not deleted: the refusal is dockerd's conflict, naming the
- * reference, the container and the image by their short IDs and saying that it takes force (the
- * error says "conflict: unable to remove repository reference "REF" (must force) - container
- * CONTAINER is using its referenced image IMAGE", REF quoted as given, the IDs 12 characters),
- * and nothing is untagged. With `force` it is deleted all the same.
- */
-export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
-  // TODO(06): docker rmi.
-  //   1. A tag removes that tag only; an ID removes every tag of the image. Report each untag.
-  //   2. The image itself goes only when no tag names it any more; report it.
-  //   3. Then its layers that no remaining image uses (pruneLayers(), yours too). Read what you
-  //      need from the image's config before you delete it. Report each deleted layer by its
-  //      chain ID, in the order they went.
-  //   4. Before any of that: is a running container using this image? Deleting its layers pulls
-  //      the files from under its overlay. Refuse as dockerd does (its words: moby's
-  //      daemon/images/image_delete.go, ImageDelete), untagging nothing; with `force`, which part may go
-  //      now and which must wait for the container to end, and who keeps it? (This module
-  //      re-exports what tells you who uses an image; holdLayers() keeps the layers.)
-  //   Where: `docker rmi`'s output; moby's daemon/images/image_delete.go, and layer_store.go's
-  //   Release, which counts references instead of searching.
-  throw new NotImplementedError('06-images', 'removeImage')
-}
-// #endregion removeImage

@@ -11,17 +11,18 @@
 import { NotImplementedError, UnsafeLayerError } from '../../lib/errors.ts'
 import tar, { type Header } from 'tar-stream'
 import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
-import { layerExtract, layerTar, xattrsOf } from '../../lib/image.ts'
+import { layerExtract, layerTar } from '../../lib/image.ts'
+import { aufsMarker, OPAQUE_MARKER, restoreMetadata, WHITEOUT_PREFIX, type AufsMarker, type DirTimes } from '../../lib/layer-entries.ts'
 import { Helper } from '../../native/helper.ts'
 import type { Source } from './cas.ts'
 
 /** A tar entry that would write outside the layer, or cannot be applied at all (lib/errors.ts). */
 export { UnsafeLayerError }
 
-/** aufs's whiteout prefix, used by every layer tar: ".wh.NAME" deletes NAME. */
-export const WHITEOUT_PREFIX = '.wh.'
-/** aufs's opaque marker: this directory hides everything below it. */
-export const OPAQUE_MARKER = '.wh..wh..opq'
+// Given (lib/layer-entries.ts): aufsMarker(), which reads an entry name the aufs way (an opaque
+// marker, a whiteout, or an ordinary entry), and restoreMetadata(), which gives an entry written
+// by writeEntry() its xattrs and time, and keeps a directory's time in a DirTimes map for later.
+export { aufsMarker, OPAQUE_MARKER, restoreMetadata, WHITEOUT_PREFIX, type AufsMarker, type DirTimes }
 
 /** The most symlinks followed while resolving one path, as the kernel's ELOOP limit. */
 const MAX_SYMLINKS = 40
@@ -55,28 +56,6 @@ export function resolveInside(root: string, name: string): string {
   throw new NotImplementedError('06-images', 'resolveInside')
 }
 // #endregion resolveInside
-
-/** What an aufs-style name in a layer tar asks for. */
-export type AufsMarker = { kind: 'opaque'; dir: string } | { kind: 'whiteout'; path: string }
-
-// #region aufsMarker
-/**
- * Read an entry name the aufs way (the OCI image spec's layer.md, "Whiteouts"): an opaque
- * marker, a whiteout, or an ordinary entry (undefined). The names returned are still tar
- * names, to be resolved with resolveInside(). A whiteout that names no file of its directory
- * is refused with an UnsafeLayerError that says "whiteout".
- */
-export function aufsMarker(name: string): AufsMarker | undefined {
-  // TODO(06): read an entry name the aufs way; pure string work, no file system.
-  //   1. Which part of the name is the marker, and which part the directory it applies to? A
-  //      name may end in "/"; a marker at the top of the layer has no directory part.
-  //   2. Which marker hides a directory's lower contents, and which deletes one name?
-  //   3. Which whiteout names no file of its directory, and what would applying it delete? Once
-  //      the name has been joined to its directory, could you still tell?
-  //   Where: the OCI image spec, layer.md ("Whiteouts"); moby's pkg/archive/whiteouts.go.
-  throw new NotImplementedError('06-images', 'aufsMarker')
-}
-// #endregion aufsMarker
 
 /** Which helper makes device nodes and whiteouts (started on first use). */
 export type HelperFor = () => Helper
@@ -119,68 +98,14 @@ export async function writeEntry(root: string, path: string, header: Header, con
 }
 // #endregion writeEntry
 
-/** Directories whose times wait for the layer's last entry: path relative to the layer's root → the header's mtime. */
-export type DirTimes = Map<string, Date>
-
-// #region restoreMetadata
-/**
- * Give the entry writeEntry() has just made at `path` (inside the layer at `root`) what its
- * header says beyond owner and mode: its extended attributes and its modification time, so
- * that the layer reads as `tar --xattrs -p -x` leaves it. What waits for later goes into
- * `dirTimes`, for restoreDirTimes(). A refused xattr fails the layer with the syscall's error,
- * unless the file system has no xattrs at all.
- */
-export async function restoreMetadata(root: string, path: string, header: Header, helper: HelperFor, dirTimes: DirTimes): Promise<void> {
-  // TODO(06): the rest of what a layer entry carries: its extended attributes and its time.
-  //   1. A layer keeps extended attributes as pax records "SCHILY.xattr.NAME" (an image's ping
-  //      carries security.capability; user.* are anyone's). tar-stream puts pax records in
-  //      header.pax, as text: look at the bytes of a capability (getcap, then the value itself):
-  //      is every value text? xattrsOf() (lib/image.ts) is what layerExtract() read for you.
-  //   2. The attribute goes on the entry itself, never on what a symlink points to, and it must
-  //      still be there when the layer is done: which earlier steps, writeEntry's included, would
-  //      the kernel answer by dropping a security.capability set before them? (capabilities(7),
-  //      "File capabilities"; chown(2).) Which helper call sets one, and does Node have any?
-  //   3. A value the kernel refuses fails the layer, as in containerd: its error, whole. One
-  //      exception: a file system that keeps no xattrs at all (setxattr(2), ERRORS).
-  //   4. Times: a file's and a symlink's are final once they are written (and a symlink's time
-  //      is the link's own: which call does not follow it?). A directory's is not: what does
-  //      every entry, whiteout or mark written into it later do to it? Keep it in `dirTimes`.
-  //      A hard link shares its target's inode: what could it set that the target's entry did not?
-  //   Where: "What a layer carries besides bytes" in README.md; containerd's pkg/archive/tar.go
-  //   (createTarFile, and applyNaive's `dirs`); moby's go-archive archive.go (createTarFile).
-  throw new NotImplementedError('06-images', 'restoreMetadata')
-}
-// #endregion restoreMetadata
-
-// #region restoreDirTimes
-/**
- * Set the times `dirTimes` holds on the layer at `root`, once nothing more is written in it.
- * A time is for the directory its entry made: a later entry may have replaced that directory,
- * or one above it, with a symlink, and the time then went with the directory, as an opaque
- * mark does; it never reaches wherever the symlink leads.
- */
-export function restoreDirTimes(root: string, dirTimes: DirTimes): void {
-  // TODO(06): the directories' times, when nothing more will change them.
-  //   1. Does the order among the directories matter: deepest first, or as they came? Which
-  //      times does setting one directory's time change (utimensat(2))?
-  //   2. The paths were right when their entries came. What may later entries have done to a
-  //      directory, or to one above it, and where would a time set through the old path land
-  //      then? (The same question as an opaque mark's: "A mark for a directory that is gone".)
-  //   3. A directory the layer never lists (made for `x/y/file` alone) has no time in the tar:
-  //      what does containerd leave on it?
-  //   Where: "What a layer carries besides bytes" in README.md; containerd's applyNaive, the
-  //   loop over `dirs` after the last entry.
-  throw new NotImplementedError('06-images', 'restoreDirTimes')
-}
-// #endregion restoreDirTimes
-
 // #region applyLayer
 /**
  * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet (nor
  * need its parent folder), and return its diff ID (the sha256 of the uncompressed tar) and
  * size. aufs whiteouts become overlay ones: ".wh.NAME" chapter 05's whiteout named NAME,
  * ".wh..wh..opq" the opaque mark on its directory, as long as a later entry of the layer does
- * not replace that directory. A layer is all or nothing: nothing at `dir` is ever taken for a
+ * not replace that directory. Each entry keeps its header's xattrs and time (a directory's
+ * time as long as a later entry does not replace it). A layer is all or nothing: nothing at `dir` is ever taken for a
  * whole layer unless it is one, and a refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
@@ -202,9 +127,12 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   //      for such a layer (the test compares with it): which directory carries the mark, which
   //      never does, and is the layer refused? Then choose when you set the mark, and what must
   //      still hold at that moment.
-  //   5. Each ordinary entry gets its xattrs and time from restoreMetadata() once writeEntry() has
-  //      made it; the directories' times wait for restoreDirTimes(). When is nothing more written
-  //      in any directory of the layer, marks and whiteouts included?
+  //   5. Each ordinary entry gets its xattrs and time from restoreMetadata() (given) once
+  //      writeEntry() has made it; a directory's time waits in the DirTimes map you pass it, and
+  //      setting those is yours. When is nothing more written in any directory of the layer,
+  //      marks and whiteouts included? A time is for the directory its entry made: what may later
+  //      entries have done to that directory, or to one above it, and where would a time set
+  //      through the old path land then? Does the order among them matter (utimensat(2))?
   //   6. Devices and xattrs need root's helper: start it only when an entry needs it, and close
   //      it (and wait until it has exited) before you return or throw.
   //   Where: "Unpacking without escaping", "A mark for a directory that is gone" and "What a

@@ -18,7 +18,7 @@ import { blobPath, DigestMismatchError, writeBlob, type Source } from './cas.ts'
 import { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage } from '../../lib/image-store.ts'
 import { containersUsing, NoSuchImageError, parseImageConfig, storePaths, withTag, type LayerRecord } from '../../lib/image.ts'
 import { chainId, chainIds, shortId } from './ids.ts'
-import { applyLayer } from './unpack.ts'
+import { registerLayer } from '../../lib/layer-register.ts'
 
 export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type LayerRecord } from '../../lib/image.ts'
 
@@ -28,42 +28,11 @@ export { containersUsing, DEFAULT_ROOT, NoSuchImageError, storePaths, type Layer
 // a prefix to an image ID) and addImage() (the config into the image DB, then its tags).
 export { addImage, allImageIds, allLayers, allTags, hasLayer, imageConfig, imageLayers, layerEntry, readLayer, rememberDiffId, rememberedDiffId, resolveImage, tagImage, tagsOf, untagImage, withTag }
 
-// #region registerLayer
-/**
- * Unpack `source` as a new layer on top of layer `parent` (a chain ID, or null for a base
- * layer): a fresh overlay2 folder named by a random cache ID, then a layerdb entry named by
- * the chain ID. When `expectedDiffId` is given the unpacked tar must have that digest. On any
- * failure nothing is left. A layer whose chain ID already exists is not kept twice.
- */
-export async function registerLayer(root: string, parent: string | null, source: Source, expectedDiffId?: string): Promise<LayerRecord> {
-  const paths = storePaths(root)
-  const parentCache = parent === null ? undefined : readLayer(root, parent).cacheId
-  const cacheId = randomBytes(32).toString('hex')
-  const layer = createLayer(paths.graph, cacheId, parentCache)
-  try {
-    rmSync(layer.diff, { recursive: true })
-    const { diffId, size } = await applyLayer(source, layer.diff)
-    if (expectedDiffId !== undefined && diffId !== expectedDiffId) throw new DigestMismatchError(expectedDiffId, diffId)
-    const chain = chainId(parent ?? undefined, diffId)
-    if (hasLayer(root, chain)) {
-      removeLayer(paths.graph, cacheId)
-      return readLayer(root, chain)
-    }
-    const entry = layerEntry(root, chain)
-    const tmp = `${entry}.tmp-${cacheId.slice(0, 8)}`
-    mkdirSync(tmp, { recursive: true })
-    writeFileSync(join(tmp, 'diff'), diffId)
-    if (parent !== null) writeFileSync(join(tmp, 'parent'), parent)
-    writeFileSync(join(tmp, 'cache-id'), cacheId)
-    writeFileSync(join(tmp, 'size'), String(size))
-    renameSync(tmp, entry)
-    return { chainId: chain, diffId, parent: parent ?? undefined, cacheId, size }
-  } catch (error) {
-    removeLayer(paths.graph, cacheId)
-    throw error
-  }
-}
-// #endregion registerLayer
+// Given (lib/layer-register.ts): registerLayer(), which unpacks one layer tar on top of its
+// parent into a fresh overlay2 folder named by a random cache ID and records it in layerdb
+// under its chain ID (a layer already stored under that chain ID is kept, the new copy
+// removed). `docker rmi` is removeImage() in lib/image-removal.ts, which calls your pruneLayers().
+export { registerLayer }
 
 // #region importImage
 /**
@@ -320,36 +289,3 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   return gone.map((l) => l.chainId)
 }
 // #endregion pruneLayers
-
-/** What `docker rmi` reports, one line per step. */
-export type RemoveReport = { Untagged: string } | { Deleted: string }
-
-// #region removeImage
-/**
- * `docker rmi`: untag `ref`; when no tag is left (or an ID was given), delete the image and
- * then those of its layers that no other image still uses. An image a running
- * container uses (containersUsing) is not deleted: the refusal is dockerd's conflict, naming the
- * reference, the container and the image by their short IDs and saying that it takes force (the
- * error says "conflict: unable to remove repository reference "REF" (must force) - container
- * CONTAINER is using its referenced image IMAGE", REF quoted as given, the IDs 12 characters),
- * and nothing is untagged. With `force` it is deleted all the same.
- */
-export function removeImage(root: string, ref: string, force = false): RemoveReport[] {
-  const id = resolveImage(root, ref)
-  const named = tagsOf(root, id).includes(withTag(ref)) ? [withTag(ref)] : tagsOf(root, id)
-  const users = containersUsing(root, id)
-  if (users.length > 0 && named.length === tagsOf(root, id).length && !force)
-    throw new Error(`conflict: unable to remove repository reference ${JSON.stringify(ref)} (must force) - container ${users[0]!.slice(0, 12)} is using its referenced image ${shortId(id)}`)
-  const report: RemoveReport[] = []
-  for (const tag of named) {
-    untagImage(root, tag)
-    report.push({ Untagged: tag })
-  }
-  if (tagsOf(root, id).length > 0) return report
-  const layers = imageLayers(root, id)
-  rmSync(blobPath(storePaths(root).imagedb, id))
-  report.push({ Deleted: id })
-  for (const chain of pruneLayers(root, layers)) report.push({ Deleted: chain })
-  return report
-}
-// #endregion removeImage

@@ -13,7 +13,8 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Header } from 'tar-stream'
 import { makeOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
-import { layerExtract, layerTar, xattrsOf } from '../../lib/image.ts'
+import { layerExtract, layerTar } from '../../lib/image.ts'
+import { aufsMarker, OPAQUE_MARKER, restoreMetadata, WHITEOUT_PREFIX, type AufsMarker, type DirTimes } from '../../lib/layer-entries.ts'
 import { Helper } from '../../native/helper.ts'
 import type { Source } from './cas.ts'
 import { UnsafeLayerError } from '../../lib/errors.ts'
@@ -21,10 +22,10 @@ import { UnsafeLayerError } from '../../lib/errors.ts'
 /** A tar entry that would write outside the layer, or cannot be applied at all (lib/errors.ts). */
 export { UnsafeLayerError }
 
-/** aufs's whiteout prefix, used by every layer tar: ".wh.NAME" deletes NAME. */
-export const WHITEOUT_PREFIX = '.wh.'
-/** aufs's opaque marker: this directory hides everything below it. */
-export const OPAQUE_MARKER = '.wh..wh..opq'
+// Given (lib/layer-entries.ts): aufsMarker(), which reads an entry name the aufs way (an opaque
+// marker, a whiteout, or an ordinary entry), and restoreMetadata(), which gives an entry written
+// by writeEntry() its xattrs and time, and keeps a directory's time in a DirTimes map for later.
+export { aufsMarker, OPAQUE_MARKER, restoreMetadata, WHITEOUT_PREFIX, type AufsMarker, type DirTimes }
 
 /** The most symlinks followed while resolving one path, as the kernel's ELOOP limit. */
 const MAX_SYMLINKS = 40
@@ -73,30 +74,6 @@ export function resolveInside(root: string, name: string): string {
   return join(root, ...done, parts.at(-1)!)
 }
 // #endregion resolveInside
-
-/** What an aufs-style name in a layer tar asks for. */
-export type AufsMarker = { kind: 'opaque'; dir: string } | { kind: 'whiteout'; path: string }
-
-// #region aufsMarker
-/**
- * Read an entry name the aufs way: "DIR/.wh..wh..opq" makes DIR opaque, "DIR/.wh.NAME"
- * deletes DIR/NAME, anything else is an ordinary entry (undefined). The names returned are
- * still tar names, to be resolved with resolveInside(); a whiteout of "", "." or ".." would
- * delete the directory itself or its parent and is refused with an UnsafeLayerError that says
- * "whiteout".
- */
-export function aufsMarker(name: string): AufsMarker | undefined {
-  const trimmed = name.replace(/\/+$/, '')
-  const slash = trimmed.lastIndexOf('/')
-  const dir = slash < 0 ? '.' : trimmed.slice(0, slash)
-  const base = trimmed.slice(slash + 1)
-  if (base === OPAQUE_MARKER) return { kind: 'opaque', dir }
-  if (!base.startsWith(WHITEOUT_PREFIX)) return undefined
-  const hidden = base.slice(WHITEOUT_PREFIX.length)
-  if (hidden === '' || hidden === '.' || hidden === '..') throw new UnsafeLayerError(`refusing whiteout "${name}": it names no file`)
-  return { kind: 'whiteout', path: `${dir}/${hidden}` }
-}
-// #endregion aufsMarker
 
 /** Which helper makes device nodes and whiteouts (started on first use). */
 export type HelperFor = () => Helper
@@ -158,33 +135,6 @@ export async function writeEntry(root: string, path: string, header: Header, con
 }
 // #endregion writeEntry
 
-/** Directories whose times wait for the layer's last entry: path relative to the layer's root → the header's mtime. */
-export type DirTimes = Map<string, Date>
-
-// #region restoreMetadata
-/**
- * Give the entry writeEntry() has just made at `path` (inside the layer at `root`) what its
- * header says beyond owner and mode: its extended attributes, as xattrsOf(header) gives them,
- * and its modification time, both on the entry itself, never on what a symlink points to. A
- * directory's time is not final while entries are still written into it: it goes into
- * `dirTimes` for restoreDirTimes(). A hard link has nothing of its own to set. A refused
- * xattr fails the layer with the syscall's error, unless the file system has no xattrs at all.
- */
-export async function restoreMetadata(root: string, path: string, header: Header, helper: HelperFor, dirTimes: DirTimes): Promise<void> {
-  if (header.type === 'link') return
-  // after writeEntry's lchown: chown(2) drops security.capability, as writing the file would
-  for (const [name, value] of xattrsOf(header)) {
-    try {
-      await helper().setxattrBytes(path, name, value)
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EOPNOTSUPP') throw error
-    }
-  }
-  if (header.type === 'directory') dirTimes.set(relative(root, path), header.mtime)
-  else lutimesSync(path, header.mtime, header.mtime)
-}
-// #endregion restoreMetadata
-
 /** Is `path` (relative to `root`) a directory whose every component, itself included, is a directory and not a symlink? */
 function plainDirectory(root: string, path: string): boolean {
   let at = root
@@ -195,26 +145,14 @@ function plainDirectory(root: string, path: string): boolean {
   return true
 }
 
-// #region restoreDirTimes
-/**
- * Set the times `dirTimes` holds on the layer at `root`, once nothing more is written in it.
- * A time is for the directory its entry made: a later entry may have replaced that directory,
- * or one above it, with a symlink, and the time then went with the directory, as an opaque
- * mark does; it never reaches wherever the symlink leads.
- */
-export function restoreDirTimes(root: string, dirTimes: DirTimes): void {
-  // utimes(2) changes the directory's own times, never its parent's: any order will do
-  for (const [path, mtime] of dirTimes) if (plainDirectory(root, path)) lutimesSync(join(root, path), mtime, mtime)
-}
-// #endregion restoreDirTimes
-
 // #region applyLayer
 /**
  * Unpack layer `source` (a tar, gzipped or not) into `dir`, which must not exist yet (nor
  * need its parent folder), and return its diff ID (the sha256 of the uncompressed tar) and
  * size. aufs whiteouts become overlay ones: ".wh.NAME" chapter 05's whiteout named NAME,
  * ".wh..wh..opq" the opaque mark on its directory, as long as a later entry of the layer does
- * not replace that directory. A layer is all or nothing: nothing at `dir` is ever taken for a
+ * not replace that directory. Each entry keeps its header's xattrs and time (a directory's
+ * time as long as a later entry does not replace it). A layer is all or nothing: nothing at `dir` is ever taken for a
  * whole layer unless it is one, and a refused entry (or any failure) leaves nothing behind.
  */
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
@@ -228,6 +166,13 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
   const helper = () => (started ??= Helper.start({ stdout: 'ignore', stderr: 'ignore' }))
   const opaque = new Set<string>()
   const dirTimes: DirTimes = new Map()
+  // A time, like a mark, is for the directory its entry made. When a later entry removes what
+  // stands at a path, the directories there and below go, and what was saved for them with
+  // them: a directory made again at the same path is another one
+  const forget = (path: string) => {
+    const rel = relative(work, path)
+    for (const saved of [dirTimes, opaque]) for (const key of saved.keys()) if (key === rel || key.startsWith(`${rel}/`)) saved.delete(key)
+  }
   const extract = layerExtract()
   const bytes = Readable.from(layerTar(source, (chunk) => {
     hash.update(chunk)
@@ -247,11 +192,14 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
       } else if (marker?.kind === 'whiteout') {
         const path = resolveInside(work, marker.path)
         mkdirSync(dirname(path), { recursive: true })
+        forget(path)
         rmSync(path, { recursive: true, force: true })
         await makeWhiteout(helper(), path)
       } else {
         const content = entry as unknown as AsyncIterable<Uint8Array> // a streamx Readable; its typings omit the iterator
         const path = resolveInside(work, entry.header.name)
+        const there = lstatSync(path, { throwIfNoEntry: false })
+        if (there && !(there.isDirectory() && entry.header.type === 'directory')) forget(path)
         await writeEntry(work, path, entry.header, content, helper)
         await restoreMetadata(work, path, entry.header, helper, dirTimes)
       }
@@ -260,8 +208,10 @@ export async function applyLayer(source: Source, dir: string): Promise<{ diffId:
     // a later entry may have replaced the marked directory, or one above it, with a symlink:
     // the mark went with the directory it was for, and a path through the link leads elsewhere
     for (const path of opaque) if (plainDirectory(work, path)) await makeOpaque(helper(), join(work, path))
-    // last: every whiteout and entry made in a directory changed its time
-    restoreDirTimes(work, dirTimes)
+    // last: every whiteout and entry made in a directory changed its time; utimes(2) changes
+    // the directory's own times, never its parent's, so any order will do. A time is for the
+    // directory its entry made: one a later entry replaced by a symlink took its time with it
+    for (const [path, mtime] of dirTimes) if (plainDirectory(work, path)) lutimesSync(join(work, path), mtime, mtime)
     renameSync(work, dir)
     return { diffId: `sha256:${hash.digest('hex')}`, size }
   } catch (error) {

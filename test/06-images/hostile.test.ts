@@ -7,9 +7,9 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { resolveUser } from '#ch/06-images/config.ts'
 import { loadImages } from '#ch/06-images/load.ts'
-import { allLayers, allTags, holdLayers, imageLayers, importImage, releaseLayers, removeImage, resolveImage, storePaths } from '#ch/06-images/store.ts'
+import { allLayers, allTags, holdLayers, imageLayers, importImage, releaseLayers, resolveImage, storePaths } from '#ch/06-images/store.ts'
+import { removeImage } from '../../lib/image-removal.ts'
 import { applyLayer, UnsafeLayerError } from '#ch/06-images/unpack.ts'
 import { forgetContainer, recordContainer } from '../../lib/image.ts'
 import { caught } from '../support/errors.ts'
@@ -278,20 +278,5 @@ describe('rmi of an image a running container uses', () => {
     const record = join(storePaths(root).containers, 'dead', 'image.json')
     writeFileSync(record, JSON.stringify({ Image: id, Pid: 2 ** 22 + 1 }))
     expect(removeImage(root, 'app:1').at(-1), 'rmi with a record left by a killed minidocker: its Pid no longer runs').toEqual({ Deleted: image.layers[0]!.diffId })
-  })
-})
-
-describe('user IDs that wrap', () => {
-  for (const user of ['4294967296', '4294967295', '0:4294967296', '99999999999999999999', 'big']) {
-    it(`User ${JSON.stringify(user)}`, async () => {
-      const files = { passwd: 'root:x:0:0::/root:/bin/sh\nbig:x:4294967296:0::/:/bin/sh\n' }
-      const error = await caught(() => resolveUser(user, files))
-      expect(error, `User ${user}: what does that ID become on its way to setuid(2)? (man 2 setuid; resolveUser's doc comment)`).toBeInstanceOf(Error)
-      expect(error.message, `User ${user}: what does that ID become on its way to setuid(2)?`).toMatch(/must be in range 0-4294967294/)
-    })
-  }
-
-  it('User 4294967294:4294967294', () => {
-    expect(resolveUser('4294967294:4294967294')).toMatchObject({ uid: 4294967294, gid: 4294967294 })
   })
 })

@@ -16,6 +16,7 @@ import { tempDir } from '../support/files.ts'
 import { startHelper } from '../support/helper.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { tarOf } from '../support/images.ts'
+import tar from 'tar-stream'
 
 const TEXT = '"What a layer carries besides bytes" in README.md'
 /** The attributes the tree carries; each path of both trees is asked for each of them. */
@@ -109,5 +110,42 @@ describeKernel('what a layer carries besides bytes', () => {
     const tar = await tarOf([{ name: 'a/' }, { name: 'a/b/' }, { name: 'a', type: 'symlink', linkname: outside }])
     await caught(() => applyLayer(tar, join(root, 'layer')))
     expect([lstatSync(outside).mtimeMs, lstatSync(join(outside, 'b')).mtimeMs], `the times of a folder outside the layer changed: the layer listed "a/" and "a/b/", then replaced "a" with a symlink to that folder. Whose directory did the saved times reach at the end, and what must be true of every component of the path before you set one? (${TEXT})`).toEqual(before)
+  }, 30_000)
+
+  it('a directory replaced by a file, listed again, then a file two levels under it', async () => {
+    const root = tempDir()
+    // each entry with a time of its own (seconds): which one ends up on which directory?
+    const entries: [string, 'directory' | 'file', number][] = [
+      ['a/', 'directory', 1_000_000_000],
+      ['a/b/', 'directory', 1_100_000_000],
+      ['a', 'file', 1_200_000_000],
+      ['a/', 'directory', 1_300_000_000],
+      ['a/b/f', 'file', 1_400_000_000],
+    ]
+    const pack = tar.pack()
+    for (const [name, type, seconds] of entries) {
+      const header = { name, type, mode: type === 'file' ? 0o644 : 0o755, mtime: new Date(seconds * 1000) }
+      if (type === 'file') pack.entry(header, 'x\n')
+      else pack.entry(header)
+    }
+    pack.finalize()
+    const chunks: Buffer[] = []
+    for await (const chunk of pack) chunks.push(chunk as Buffer)
+    const layer = join(root, 'layer.tar')
+    writeFileSync(layer, Buffer.concat(chunks))
+    const real = join(root, 'real')
+    mkdirSync(real)
+    // --recursive-unlink: an entry replaces whatever an earlier one left, as a layer's do
+    await execa('tar', ['-C', real, '--recursive-unlink', '-p', '-xf', layer])
+    const ours = join(root, 'ours')
+    const error = await caught(() => applyLayer(readFileSync(layer), ours))
+    expect(error?.message, `GNU tar extracts this layer; applyLayer() failed (${TEXT})`).toBeUndefined()
+    // a time none of the entries carries is the time the unpacking made the directory
+    const layerTimes = new Set(entries.map(([, , seconds]) => seconds * 1000))
+    const timeOf = (dir: string, path: string) => {
+      const ms = lstatSync(join(dir, path)).mtimeMs
+      return `${path}: ${layerTimes.has(ms) ? new Date(ms).toISOString() : 'a time of its own (no entry lists it)'}`
+    }
+    expect(['a', 'a/b'].map((path) => timeOf(ours, path)), `directory times differ from GNU tar's extraction of a layer that lists "a/" and "a/b/", replaces "a" with a file, lists "a/" again, then "a/b/f". Which directory was the time of the entry "a/b/" for, and is the directory at that path at the end the same one? (${TEXT})`).toEqual(['a', 'a/b'].map((path) => timeOf(real, path)))
   }, 30_000)
 })

@@ -1,5 +1,6 @@
 /**
- * An opaque marker whose directory a later entry of the same layer replaces with a symlink.
+ * An opaque marker whose directory a later entry of the same layer replaces with a symlink (or
+ * with a file, before the path is a directory again).
  * applyLayer() may set the mark when it meets the marker or at the end; either way the mark is
  * for the directory the marker named, and the real containerd (overlayfs snapshotter, which sets
  * trusted.overlay.opaque itself) says what becomes of it: the same layers are imported there
@@ -34,6 +35,7 @@ function layers(outside: string): Record<string, Entry[]> {
     'the marker, then "a/b" -> the outside folder\'s "b"': [MARK, { name: 'a/b', type: 'symlink', linkname: join(outside, 'b') }],
     '"a" -> "c", then the marker': [{ name: 'c/' }, { name: 'c/b/' }, { name: 'a', type: 'symlink', linkname: 'c' }, MARK],
     'the marker, then its directory': [MARK, { name: 'a/' }, { name: 'a/b/' }, { name: 'a/b/new', content: 'n' }],
+    'the marker, then "a" a file, then "a/" and "a/b/f"': [MARK, { name: 'a', content: 'f' }, { name: 'a/' }, { name: 'a/b/f', content: 'f' }],
   }
 }
 

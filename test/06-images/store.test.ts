@@ -3,9 +3,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { mountOverlay } from '#ch/05-layers/overlay.ts'
 import { DigestMismatchError } from '#ch/06-images/cas.ts'
-import {
-  allLayers, imageLayers, importImage, NoSuchImageError, pruneLayers, readLayer, registerLayer, removeImage, resolveImage, storePaths, tagImage, tagsOf,
-} from '#ch/06-images/store.ts'
+import { allLayers, imageLayers, importImage, NoSuchImageError, pruneLayers, readLayer, registerLayer, resolveImage, storePaths, tagImage, tagsOf } from '#ch/06-images/store.ts'
+import { removeImage } from '../../lib/image-removal.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'

@@ -1,9 +1,9 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join, posix, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { isOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
-import { applyLayer, aufsMarker, resolveInside, UnsafeLayerError } from '#ch/06-images/unpack.ts'
+import { applyLayer, resolveInside, UnsafeLayerError } from '#ch/06-images/unpack.ts'
 import { caught } from '../support/errors.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { startHelper } from '../support/helper.ts'
@@ -92,35 +92,6 @@ describe('resolveInside', () => {
     expect((await caught(() => resolveInside(root, 'abs')))?.message, `"abs" -> "/etc": ${replaced}`).toBeUndefined()
     expect(resolveInside(root, 'abs'), `"abs" -> "/etc": ${replaced}`).toBe(join(root, 'abs'))
     expect(resolveInside(root, 'inside'), `"inside" -> "real": ${replaced}`).toBe(join(root, 'inside'))
-  })
-})
-
-/** A marker with its name normalised: "./bin" and "bin" are the same tar name. */
-function normalised(name: string) {
-  const m = aufsMarker(name)
-  if (m?.kind === 'opaque') return { ...m, dir: posix.normalize(m.dir || '.') }
-  return m && { ...m, path: posix.normalize(m.path) }
-}
-
-describe('aufsMarker', () => {
-  it('usr/share/.wh..wh..opq, .wh..wh..opq, etc/.wh.motd and .wh.bin', () => {
-    expect(normalised('usr/share/.wh..wh..opq')).toEqual({ kind: 'opaque', dir: 'usr/share' })
-    expect(normalised('.wh..wh..opq'), 'a marker at the top makes the layer root opaque').toEqual({ kind: 'opaque', dir: '.' })
-    expect(normalised('etc/.wh.motd')).toEqual({ kind: 'whiteout', path: 'etc/motd' })
-    expect(normalised('.wh.bin'), 'a top-level whiteout').toEqual({ kind: 'whiteout', path: 'bin' })
-  })
-
-  it('etc/motd, etc/not.wh.motd and var/', () => {
-    expect(aufsMarker('etc/motd')).toBeUndefined()
-    expect(aufsMarker('etc/not.wh.motd'), 'etc/not.wh.motd: where in a name does the OCI spec look for ".wh."? (layer.md, "Whiteouts")').toBeUndefined()
-    expect(aufsMarker('var/')).toBeUndefined()
-  })
-
-  it('whiteouts etc/.wh..., etc/.wh.. and etc/.wh.', async () => {
-    for (const name of ['etc/.wh...', 'etc/.wh..', 'etc/.wh.']) {
-      const error = await caught(() => aufsMarker(name))
-      expect(error, `"${name}" names no file of its directory: refuse it (did path.join swallow the ".."?)`).toBeInstanceOf(UnsafeLayerError)
-    }
   })
 })
 

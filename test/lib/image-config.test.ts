@@ -1,5 +1,7 @@
+/** The given image config merge and user lookup (lib/image-config.ts) that `minidocker run` uses from chapter 06 on. */
 import { describe, expect, it } from 'vitest'
-import { applyImageConfig, resolveUser, type ImageConfig } from '#ch/06-images/config.ts'
+import { applyImageConfig, resolveUser } from '../../lib/image-config.ts'
+import type { ImageConfig } from '../../lib/image.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import { baseSpec, DEFAULT_PATH } from '../../lib/oci.ts'
 import { caught } from '../support/errors.ts'
@@ -91,5 +93,20 @@ describe('resolveUser', () => {
       expect(error, `"${user}": a ContainerError naming the missing name`).toBeInstanceOf(ContainerError)
       expect(error.message).toContain('ghost')
     }
+  })
+})
+
+describe('user IDs that wrap', () => {
+  for (const user of ['4294967296', '4294967295', '0:4294967296', '99999999999999999999', 'big']) {
+    it(`User ${JSON.stringify(user)}`, async () => {
+      const files = { passwd: 'root:x:0:0::/root:/bin/sh\nbig:x:4294967296:0::/:/bin/sh\n' }
+      const error = await caught(() => resolveUser(user, files))
+      expect(error, `User ${user}: what does that ID become on its way to setuid(2)? (man 2 setuid; resolveUser's doc comment)`).toBeInstanceOf(Error)
+      expect(error.message, `User ${user}: what does that ID become on its way to setuid(2)?`).toMatch(/must be in range 0-4294967294/)
+    })
+  }
+
+  it('User 4294967294:4294967294', () => {
+    expect(resolveUser('4294967294:4294967294')).toMatchObject({ uid: 4294967294, gid: 4294967294 })
   })
 })
