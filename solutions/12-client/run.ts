@@ -20,7 +20,25 @@ import { escapeProxy } from './detach.ts'
 import type { Engine } from './engine.ts'
 
 /** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
-const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg="${message}"\n`
+const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg=${JSON.stringify(message)}\n`
+
+/** What the wait answered, when it was not an exit code: the CLI's client's own words for it. */
+class WaitAnswerError extends Error {}
+
+/**
+ * The wait's body as the CLI's client decodes it (moby's client/container_wait.go,
+ * ContainerWait): the first JSON value of the body. No value at all is the decoder's EOF, half
+ * of one its unexpected EOF, and a body that is not JSON (a proxy's own answer, once the 200
+ * has gone out) is given back as the error's words, as it is.
+ */
+function decodeWait(text: string): { StatusCode: number; Error: { Message: string } | null } {
+  if (text.trim() === '') throw new WaitAnswerError('EOF')
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new WaitAnswerError(/end of JSON input/.test(String(error)) ? 'unexpected EOF' : text)
+  }
+}
 
 /**
  * The bytes of --detach-keys for the client's own proxy. The daemon has checked them already
@@ -75,7 +93,7 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   } else if (attached && plan.interactive) stdio.stdin.pipe(attached) // ends (half-closes) the socket at the end of stdin
   else attached?.end()
   const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition } })
-  const status = readAll(waiting).then((text) => JSON.parse(text) as { StatusCode: number; Error: { Message: string } | null })
+  const status = readAll(waiting).then(decodeWait)
   // the wait's answer may come before start's, before the output's end, or never: a failed one is
   // told as it comes (the CLI's waitExitOrRemoved logs from a goroutine of its own) and ends the
   // run with 125, but only once the output has ended; one the client drops itself is no failure
@@ -83,7 +101,7 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   const waitFailed = (message: string) => (stdio.stderr.write(logLine('error', message)), 125)
   const exitCode = status.then(
     (result) => (result.Error?.Message ? waitFailed(`Error waiting for container: ${result.Error.Message}`) : result.StatusCode),
-    () => (dropped ? 125 : waitFailed('error waiting for container: unexpected EOF')),
+    (error: unknown) => (dropped ? 125 : waitFailed(`error waiting for container: ${error instanceof WaitAnswerError ? error.message : 'unexpected EOF'}`)),
   )
   // what the wait said, once it has said it: a detach after that reports it
   let known: number | undefined

@@ -36,17 +36,19 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
       needed = HEADER_SIZE
       while (pending.length >= HEADER_SIZE) {
         const size = pending.readUInt32BE(4)
+        const stream = pending[0]!
+        // StdCopy judges the stream number as soon as the header is in, before it waits for the
+        // payload: a frame of a stream it does not know fails there, whatever follows (or never does)
+        if (stream > 3) throw new ContainerError(`Unrecognized input header: ${stream}`, 1)
         if (pending.length < HEADER_SIZE + size) {
           needed = HEADER_SIZE + size
           break
         }
-        const stream = pending[0]
         const payload = pending.subarray(HEADER_SIZE, HEADER_SIZE + size)
         pending = pending.subarray(HEADER_SIZE + size)
         if (stream === 0 || stream === 1) outputs.stdout.write(payload)
         else if (stream === 2) outputs.stderr.write(payload)
-        else if (stream === 3) throw new ContainerError(`error from daemon in stream: ${payload.toString('utf8')}`, 1)
-        else throw new ContainerError(`Unrecognized input header: ${stream}`, 1)
+        else throw new ContainerError(`error from daemon in stream: ${payload.toString('utf8')}`, 1) // 3: the daemon's own words
       }
       held = pending.length ? [pending] : []
       heldBytes = pending.length

@@ -55,6 +55,22 @@ describe('the detach keys, asked of the docker CLI (see "Detach keys")', () => {
     }
   }, 120_000)
 
+  it('escapeProxy beside docker 28.2.2 with a sequence of three keys: a match that fails at its third key, one that fails at its second, the sequence over three reads', async () => {
+    const a = (c: string) => c.charCodeAt(0)
+    const keys = 'ctrl-a,b,c'
+    const runs: [string, (number | number[])[]][] = [
+      ['two keys held, then a key that is not the third', [a('x'), 0x01, a('b'), a('z'), 0x01, a('b'), a('c')]],
+      ['two keys held, then the first key again', [0x01, a('b'), 0x01, a('b'), a('c')]],
+      ['two keys held, then a read of two bytes', [0x01, a('b'), [a('c'), a('d')], 0x01, a('b'), a('c')]],
+    ]
+    for (const [what, reads] of runs) {
+      const theirs = await dockerTyped(keys, reads)
+      const mine = await proxied(parseDetachKeys(keys), reads)
+      expect(mine, `--detach-keys ${keys}, ${what} (reads in hex: ${hex(reads)}): what your proxy let through, in hex, and whether it detached (left), beside what docker sent on the attach connection and whether it detached (right) — how much of a match can your proxy be holding, and what goes out, in which order, when it fails? (moby/term's proxy.go, as the CLI vendors it)`)
+        .toEqual({ sent: theirs.sent.toString('hex'), detached: theirs.code === 0 })
+    }
+  }, 120_000)
+
   it('escapeProxy when stdin ends while a key of the sequence is held, beside docker 28.2.2', async () => {
     // NORAW leaves the CLI's terminal cooked (its streams/in.go): each ^D then hands over what was
     // typed before it as one read, and a ^D on nothing is a read of nothing, the end of stdin

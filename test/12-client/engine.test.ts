@@ -81,6 +81,20 @@ describe('the multiplexed stream (stdcopy)', () => {
     expect(text().stdout, 'expected the frame before the error written').toBe('before\n')
     expect(() => frameReader(outputs).push(frame(7, 'what')), 'a frame of a stream StdCopy does not know: expected an error naming its number')
       .toThrow(/\b7\b/)
+    // a frame of such a stream whose payload has not come, and may never come (a daemon that
+    // stalls, a size no one will send): the run beside it below shows what docker makes of it
+    const unknown = frameReader(collector().outputs)
+    const stalled = (() => {
+      try {
+        unknown.push(frame(7, 'x'.repeat(1000)).subarray(0, 11))
+        return 'nothing thrown yet'
+      } catch (thrown) {
+        if (thrown instanceof NotImplementedError) throw thrown
+        return String(thrown).match(/\b7\b/) ? 'refused, naming 7' : String(thrown)
+      }
+    })()
+    expect(stalled, 'a header of stream 7 and 3 bytes of its 1000-byte payload, nothing more yet: what yours did with that push (left), beside what docker\'s StdCopy has done by then (right) — which of a frame\'s facts does StdCopy need before it can judge it, and what does it wait for after that? (moby\'s stdcopy.go, StdCopy, line by line)')
+      .toBe('refused, naming 7')
     // a daemon gone, or a proxy's cut: the stream ends in a frame's payload, or in its header
     for (const [where, length] of [['payload', 12], ['header', 5]] as const) {
       const cut = collector()
@@ -259,12 +273,55 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
     })
   }
 
+  it('run whose wait answers with something other than an exit code: the daemon\'s error, a body that is not JSON, no body, half a body', async () => {
+    // the container printed its line and ended; then its wait answers, once the attach has
+    // closed, as a daemon that lost the container, a proxy that gave up, or a connection cut
+    const answers: [string, (res: import('node:http').ServerResponse) => void][] = [
+      ['an Error beside the StatusCode', (res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"StatusCode":0,"Error":{"Message":"container state lost"}}\n')],
+      ['a body that is not JSON', (res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('upstream timed out\n')],
+      ['an empty body', (res) => res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '0' }).end()],
+      ['half a body, then the connection cut', (res) => (res.writeHead(200, { 'Content-Type': 'application/json' }).write('{"StatusCode":'), setImmediate(() => res.socket?.destroy()))],
+    ]
+    const daemonFor = (answer: (res: import('node:http').ServerResponse) => void) => {
+      let wait: import('node:http').ServerResponse | undefined
+      let attachClosed = false
+      const answerWait = () => attachClosed && wait && (answer(wait), (wait = undefined))
+      return fakeDaemon({
+        version: '1.41',
+        answer: (req, res) => {
+          req.resume()
+          const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+          if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
+          else if (path.endsWith('/wait')) ((wait = res), answerWait())
+          else if (path.endsWith('/start')) res.writeHead(204).end()
+          else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
+        },
+        upgrade: (_req, socket) => {
+          socket.on('close', () => ((attachClosed = true), answerWait()))
+          socket.end(Buffer.concat([Buffer.from('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'), frame('stdout', 'done\n')]))
+        },
+      })
+    }
+    for (const [what, answer] of answers) {
+      const theirs = await docker('28.2.2', (await daemonFor(answer)).host, ['run', 'example.test/box'], { timeout: 30_000 })
+      const mine = await minidocker(['-H', (await daemonFor(answer)).host, 'run', 'example.test/box'], { timeout: 15_000 })
+        .catch((error: Error) => {
+          if (error instanceof NotImplementedError) throw error
+          return { stdout: '', stderr: error.message, exitCode: undefined }
+        })
+      const logged = (text: string) => text.replace(/time="[^"]*" /g, '')
+      expect({ ...mine, stderr: logged(mine.stderr) }, `the wait answered with ${what}: your client (left) beside docker 28.2.2 (right), against the same daemon — how does the CLI's client read the wait's answer, and what does it make of each thing that is not an exit code? (moby's client/container_wait.go, ContainerWait; the CLI's utils.go, waitExitOrRemoved)`)
+        .toEqual({ ...theirs, stderr: logged(asMinidocker(theirs.stderr)) })
+    }
+  }, 120_000)
+
   it('run of a container whose stream is cut inside a frame, carries the daemon\'s error, is not framed, or never answers the attach', async () => {
     const cases: [string, Buffer | undefined, boolean][] = [
       ['a stream cut inside a frame\'s payload, then the exit', Buffer.concat([frame('stdout', 'whole\n'), frame('stderr', 'cut short\n').subarray(0, 12)]), true],
       ['a stream cut inside a frame\'s header, then the exit', Buffer.concat([frame('stdout', 'whole\n'), frame('stderr', 'x\n').subarray(0, 5)]), true],
       ['the daemon\'s error in the stream, and no exit yet', Buffer.concat([frame('stdout', 'before\n'), frame(3, 'container gone'), frame('stdout', 'after\n')]), false],
       ['a stream StdCopy cannot read, and no exit yet', Buffer.concat([frame('stdout', 'before\n'), frame(7, 'what'), frame('stdout', 'after\n')]), false],
+      ['a frame StdCopy cannot read, cut inside its payload, and no exit yet', Buffer.concat([frame('stdout', 'before\n'), frame(7, 'what is this').subarray(0, 10)]), false],
       ['an attach closed before any answer', undefined, false],
     ]
     for (const [what, stream, waits] of cases) {
