@@ -68,9 +68,9 @@ export class DaemonError extends ContainerError {
 }
 
 /**
- * The attach refused (a --detach-keys the daemon rejects, a container gone) or its stream
- * failed, which the CLI's run reports unlike its other failures, its words alone and exit
- * code 1 (run.go, attachContainer and the hijack's error; minidocker/client.ts).
+ * A failure that minidocker's `run` prints as it is, its message alone, not as a failed run
+ * with the help line (minidocker/client.ts). Which of a run's failures the CLI reports so, and
+ * in whose words, is for the chapter to find out (the CLI's run.go and hijack.go).
  */
 export class AttachError extends ContainerError {
   constructor(message: string) {

@@ -19,7 +19,8 @@ export function escapeProxy(keys: Buffer, detach: () => void): Transform {
   //   in the version the CLI vendors).
   //   1. A terminal in raw mode hands over what was typed since the last read: one key, or
   //      several (a paste, a fast typist, a slow reader). A match can begin in one chunk and
-  //      end in a later one. What must survive from chunk to chunk?
+  //      end in a later one. What must survive from chunk to chunk, and how much of it can
+  //      there be (--detach-keys can name more than two keys)?
   //   2. Nothing typed may be lost or reordered once it is known not to be the sequence, and
   //      nothing of a possible sequence may leave before that is known. Decide for each case
   //      before you look: type at the real `docker run -it --detach-keys ctrl-x,y` and read

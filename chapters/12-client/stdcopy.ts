@@ -28,7 +28,8 @@ export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(
   //      can be far larger than 64 KiB: the size field's width and byte order decide where the
   //      next header starts (moby's stdcopy.go, StdCopy and the writer; chapter 11 wrote it).
   //   3. Which stream numbers does StdCopy refuse, and which one carries the daemon's words,
-  //      in which words of the CLI's?
+  //      in which words of the CLI's? At which byte of a frame does StdCopy know enough to
+  //      refuse it?
   //   4. A stream can end inside a frame: a daemon that went away, a proxy that timed out. What
   //      of that frame reaches the client's stdout or stderr, and what does docker 28.2.2 print
   //      then? Make a daemon of your own cut a frame and run the CLI against it.

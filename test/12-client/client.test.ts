@@ -10,7 +10,7 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import { docker, imageRegistry, removeContainersAndStop, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
-import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, requestShape, type Proxy } from '../support/client.ts'
+import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, partedAt, requestShape, type Proxy } from '../support/client.ts'
 import { inTerminal } from '../support/runtime.ts'
 import type { Registry } from '../support/registry.ts'
 
@@ -66,8 +66,8 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
         orders.push(requestShape(proxy.requests))
       }
       expect(firstLines[0], `${args.join(' ')}: expected on stderr, before the pull, the line docker prints for an image the daemon lacks (left: yours, right: docker's)`).toBe(firstLines[1])
-      expect(orders[0], `${args.join(' ')}: expected the requests of docker run in the docker CLI's order (left: yours, right: the real CLI's) — what must already be in place when the container starts, if a short-lived container's output and exit are not to be lost, and what does -d leave out? (see "The run sequence")`)
-        .toEqual(orders[1])
+      expect(partedAt(orders[0]!, orders[1]!), `${args.join(' ')}: expected the requests of docker run in the docker CLI's order (left: yours, up to the first that docker 28.2.2 did not send there) — what must already be in place when the container starts, if a short-lived container's output and exit are not to be lost, and what does -d leave out? (see "The run sequence")`)
+        .toBe('the same requests, in the same order')
     }
   })
 

@@ -30,6 +30,17 @@ export async function minidocker(args: string[], options: { input?: string; env?
 /** The docker CLI's words with its own name read as minidocker's: "docker: ...", "Run 'docker run --help'". */
 export const asMinidocker = (text: string) => text.replace(/^docker: /gm, 'minidocker: ').replaceAll("'docker ", "'minidocker ").replaceAll('Usage:  docker ', 'Usage:  minidocker ')
 
+/**
+ * Two request logs compared without showing the witness's: the same, or the first's requests up
+ * to the first one the second did not have at that place.
+ */
+export function partedAt(mine: string[], theirs: string[]): string {
+  const at = mine.findIndex((request, i) => request !== theirs[i])
+  if (at === -1 && mine.length === theirs.length) return 'the same requests, in the same order'
+  if (at === -1) return `${mine.join(' → ')} → (yours ends here; docker's does not)`
+  return `${mine.slice(0, at + 1).join(' → ')} (docker sent another request here)`
+}
+
 /** IDs, times and sizes out of the way; table cells split apart (their widths follow from the masked values). */
 export function masked(text: string): string[][] {
   return text
