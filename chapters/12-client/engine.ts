@@ -16,8 +16,8 @@ export class Engine extends EngineClient {
    * attach and exec start: a POST that asks the daemon to hijack the connection. Only a `101`
    * hands it over, from then on a raw byte stream both ways, no byte of it lost. Any other
    * answer is refused in the exact words of the docker CLI's client, `unable to upgrade to
-   * tcp, received STATUS` (scripts match them, and so do the tests). No daemon at the socket
-   * reads as it does for call().
+   * tcp, received STATUS` (scripts match them, and so do the tests). A connection that
+   * cannot be made, or ends before its answer, fails in the words of the CLI's client at that step.
    */
   async upgrade(path: string, options: RequestOptions = {}): Promise<Socket> {
     // TODO(12): a hijacked connection (the text's "Hijacking"; moby's client/hijack.go,
@@ -33,9 +33,10 @@ export class Engine extends EngineClient {
     //      long as the container runs). What becomes of the connection of an answer you refused?
     //      And after one was refused, is the next upgrade of this Engine sent as the first was?
   //   4. A daemon can also go away once it has read the request, before its answer is whole (a
-  //      restart, a proxy that times out). At which step did your request fail then, and what
-  //      does the CLI's client say at that step? Make a daemon of your own do it, and run
-  //      docker 28.2.2 against it.
+  //      restart, a proxy that times out), or between the create and the attach, so that the
+  //      attach cannot connect at all. At which step did your request fail then, and who in the
+  //      CLI's client made that step (is it the code that made call()'s connections)? Make a
+  //      daemon of your own do each, and run docker 28.2.2 against it.
     throw new NotImplementedError('12-client', 'upgrade')
   }
   // #endregion upgrade

@@ -4,6 +4,10 @@
  * reference writer) are fed in chunks no daemon would choose. Fast, so that the chapter's
  * mistakes about chunks and hijacked bytes are caught here.
  */
+import { linkSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { frameReader } from '#ch/12-client/stdcopy.ts'
@@ -241,6 +245,52 @@ describe('the hijacked connection', () => {
       const refused = await caught(() => engine.upgrade('/containers/c/attach', { query: { stream: '1', stdout: '1' } }))
       expect(refused?.message, `${what}: docker 28.2.2 said ${JSON.stringify(words)} and exited ${theirs.exitCode} (right); yours (left) — the connection was made and the request sent: which step failed, and whose words are those at that step? (see "Hijacking")`)
         .toBe(words)
+    }
+  }, 60_000)
+})
+
+describe('the hijack\'s connection, when the daemon is gone', () => {
+  it('run whose daemon went away after the create: its socket removed, or left with nobody listening, beside docker 28.2.2', async () => {
+    // a daemon that answers the ping and the create, then stops (a restart, a crash) before the
+    // attach connects: the attach's dial fails, where the earlier requests had all succeeded
+    const dir = mkdtempSync(join(tmpdir(), 'minidocker-gone-'))
+    const servers: Server[] = []
+    try {
+      // a socket file with nobody behind it: the other name of a socket whose listener has gone
+      const dead = join(dir, 'dead.sock')
+      await new Promise<void>((resolve) => {
+        const server = createServer().listen(join(dir, 'dying.sock'), () => (linkSync(join(dir, 'dying.sock'), dead), server.close(() => resolve())))
+      })
+      const goneDaemon = (path: string, stale: boolean) => new Promise<string>((resolve) => {
+        const listening = join(dir, `listening-${servers.length}.sock`)
+        const server = createServer((req, res) => void req.resume().on('end', () => {
+          if (req.method === 'HEAD' || req.url!.endsWith('/_ping')) return void res.writeHead(200, { 'Api-Version': '1.41' }).end()
+          if (req.url!.split('?')[0]!.endsWith('/wait')) return // never answered: the run ends at the attach
+          if (!req.url!.split('?')[0]!.endsWith('/containers/create')) return void res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"message":"not here"}')
+          // the daemon's name goes once the create is answered (the connections made already go
+          // on): no file there, or a socket file with nobody listening behind it
+          if (stale) linkSync(dead, `${path}.new`), renameSync(`${path}.new`, path)
+          else rmSync(path, { force: true })
+          res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: 'c0ffee'.repeat(10) + 'c0ff', Warnings: [] }))
+        }))
+        servers.push(server)
+        rmSync(path, { force: true })
+        server.listen(listening, () => (linkSync(listening, path), resolve(`unix://${path}`)))
+      })
+      for (const [what, stale] of [['its socket removed', false], ['its socket left with nobody listening', true]] as const) {
+        const path = join(dir, 'daemon.sock')
+        const theirs = await docker('28.2.2', await goneDaemon(path, stale), ['run', 'example.test/box', 'true'], { timeout: 30_000 })
+        const mine = await minidocker(['-H', await goneDaemon(path, stale), 'run', 'example.test/box', 'true'], { timeout: 15_000 })
+          .catch((error: Error) => {
+            if (error instanceof NotImplementedError) throw error
+            return { stdout: '', stderr: error.message, exitCode: undefined }
+          })
+        expect(mine, `a daemon gone after the create, ${what}: your client (left) beside docker 28.2.2 (right), against the same socket — the ping and the create went through, the attach could not connect: which of moby's client functions made that connection, and what does it say when it cannot? (see "Hijacking")`)
+          .toEqual({ ...theirs, stderr: theirs.stderr.replace(/^docker: /gm, 'minidocker: ') })
+      }
+    } finally {
+      for (const server of servers) server.close(), server.closeAllConnections()
+      rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
 })
