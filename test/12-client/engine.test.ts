@@ -5,7 +5,7 @@
  * mistakes about chunks and hijacked bytes are caught here.
  */
 import { linkSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -299,19 +299,26 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
   const ID = 'c0ffee'.repeat(10) + 'c0ff'
   /**
    * A daemon whose container's attach stream is `stream`, ended. With `waits`, its wait answers
-   * 3 once that connection has closed; without, the wait never answers (a container that runs on).
+   * 3 once that connection has closed (or as `waits` answers it, head and all); without, the wait
+   * never answers (a container that runs on).
    */
-  async function cutDaemon(stream: Buffer | undefined, waits: boolean) {
-    let wait: import('node:http').ServerResponse | undefined
+  async function cutDaemon(stream: Buffer | undefined, waits: boolean | ((res: ServerResponse) => void)) {
+    let wait: ServerResponse | undefined
     let attachClosed = false
-    const answerWait = () => waits && attachClosed && wait?.end('{"StatusCode":3,"Error":null}\n')
+    const answerWait = () => {
+      if (!waits || !attachClosed || !wait) return
+      const res = wait
+      wait = undefined
+      if (waits === true) res.end('{"StatusCode":3,"Error":null}\n')
+      else waits(res)
+    }
     return fakeDaemon({
       version: '1.41',
       answer: (req, res) => {
         req.resume()
         const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
         if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
-        else if (path.endsWith('/wait')) ((wait = res), res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders(), answerWait())
+        else if (path.endsWith('/wait')) ((wait = res), typeof waits === 'boolean' && res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders(), answerWait())
         else if (path.endsWith('/start')) res.writeHead(204).end()
         else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
       },
@@ -326,32 +333,13 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
   it('run whose wait answers with something other than an exit code: the daemon\'s error, a body that is not JSON, no body, half a body', async () => {
     // the container printed its line and ended; then its wait answers, once the attach has
     // closed, as a daemon that lost the container, a proxy that gave up, or a connection cut
-    const answers: [string, (res: import('node:http').ServerResponse) => void][] = [
+    const answers: [string, (res: ServerResponse) => void][] = [
       ['an Error beside the StatusCode', (res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"StatusCode":0,"Error":{"Message":"container state lost"}}\n')],
       ['a body that is not JSON', (res) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('upstream timed out\n')],
       ['an empty body', (res) => res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '0' }).end()],
       ['half a body, then the connection cut', (res) => (res.writeHead(200, { 'Content-Type': 'application/json' }).write('{"StatusCode":'), setImmediate(() => res.socket?.destroy()))],
     ]
-    const daemonFor = (answer: (res: import('node:http').ServerResponse) => void) => {
-      let wait: import('node:http').ServerResponse | undefined
-      let attachClosed = false
-      const answerWait = () => attachClosed && wait && (answer(wait), (wait = undefined))
-      return fakeDaemon({
-        version: '1.41',
-        answer: (req, res) => {
-          req.resume()
-          const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
-          if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
-          else if (path.endsWith('/wait')) ((wait = res), answerWait())
-          else if (path.endsWith('/start')) res.writeHead(204).end()
-          else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
-        },
-        upgrade: (_req, socket) => {
-          socket.on('close', () => ((attachClosed = true), answerWait()))
-          socket.end(Buffer.concat([Buffer.from('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'), frame('stdout', 'done\n')]))
-        },
-      })
-    }
+    const daemonFor = (answer: (res: ServerResponse) => void) => cutDaemon(frame('stdout', 'done\n'), answer)
     for (const [what, answer] of answers) {
       const theirs = await docker('28.2.2', (await daemonFor(answer)).host, ['run', 'example.test/box'], { timeout: 30_000 })
       const mine = await minidocker(['-H', (await daemonFor(answer)).host, 'run', 'example.test/box'], { timeout: 15_000 })
