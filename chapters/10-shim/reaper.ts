@@ -16,8 +16,13 @@ export type { Exit } from '../../lib/shim.ts'
  * Hands each exit to the process it belongs to (the text's "Exits, also early ones").
  */
 export class Reaper {
-  // What must a Reaper remember between a report and a call of exited(), in either order?
-  // Declare it here: #report and exited share it.
+  // What must a Reaper remember from one call of exited() to another? Declare it here.
+
+  /**
+   * Whoever listens for exits now. Each exit the helper reports is handed to every one of them,
+   * in the order they were added, and to nobody else: an exit reported while nobody listens is gone.
+   */
+  readonly #hearing = new Set<(exit: Exit) => void>()
 
   constructor(socket: Readable) {
     let rest = ''
@@ -27,22 +32,9 @@ export class Reaper {
       rest = lines.pop()!
       for (const line of lines) {
         const exit = parseReaperLine(line)
-        if (exit) this.#report(exit)
+        if (exit) for (const hear of [...this.#hearing]) hear(exit)
       }
     })
-  }
-
-  #report(exit: Exit): void {
-    // TODO(10): an exit reaches the process it belongs to, and no other.
-    //   1. Who can be waiting here, and what if nobody is yet? Think of a container that dies at
-    //      once: when does the shim learn its PID, and when does the helper reap it?
-    //   2. Not every exit is a container's: the subreaper adopts every orphan below it. An exit
-    //      nobody can ever claim, kept, is waiting for the next process the kernel gives that PID.
-    //      Which exits may you keep, and until when?
-    //   3. Where to look: containerd's runc shim meets the same race, service.go at v1.6.20
-    //      (checkProcesses) and in 2.x (processExits, preStart, handleStarted: which exits does it
-    //      keep, and for how long?); the text's "Exits, also early ones".
-    throw new NotImplementedError('10-shim', 'report')
   }
 
   /**
@@ -51,13 +43,19 @@ export class Reaper {
    * known, or after. Rejects if `pid` does (no process was made).
    */
   exited(pid: Promise<number>): Promise<Exit> {
-    // TODO(10): the exit of a process that is about to be made, whenever it comes.
-    //   1. The same race seen from the other side: the exit may come before `pid` settles, or
-    //      after. Both must settle with that process's exit, and with nothing older.
-    //   2. Creates and execs overlap: an exec can start while another one's runtime still runs.
-    //      Whose exits may each of them claim: those reaped while it runs, before it began, or both?
-    //   3. What does the Reaper still hold once it has answered, or once `pid` has failed, and
-    //      whom could that answer next?
+    // TODO(10): the exit of a process that is about to be made, whenever it comes, and no other.
+    //   1. Think of a container that dies at once: when does the shim learn its PID, and when does
+    //      the helper reap it? Both orders must end with that process's exit.
+    //   2. Not every exit is a container's: the subreaper adopts every orphan below it, and the
+    //      kernel reuses PIDs. Which reported exits can still belong to this process, and which can
+    //      only ever answer a later process that got the same PID?
+    //   3. Creates and execs overlap: an exec can start while another one's runtime still runs, and
+    //      a process whose PID is known can die meanwhile. How many processes may one reported exit
+    //      answer, and how does a call learn that another has taken it?
+    //   4. What does the Reaper still hold once it has answered, or once `pid` has failed?
+    //   5. Where to look: containerd's runc shim meets the same race, service.go at v1.6.20
+    //      (checkProcesses) and in 2.x (processExits, preStart, handleStarted: which exits does it
+    //      keep, and for how long?); the text's "Exits, also early ones".
     throw new NotImplementedError('10-shim', 'exited')
   }
 }

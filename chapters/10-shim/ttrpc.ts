@@ -8,35 +8,9 @@
 import type { Socket } from 'node:net'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-/** The size of a frame's header in bytes (ttrpc's channel.go, messageHeaderLength). What it holds is the text's first question. */
-export const HEADER_SIZE = 10
-/** ttrpc's messageLengthMax (channel.go). */
-export const MAX_MESSAGE = 4 << 20
-export const TYPE_REQUEST = 1
-export const TYPE_RESPONSE = 2
-
-export interface Frame {
-  streamId: number
-  type: number
-  flags: number
-  /** the payload, or null for one the reader did not keep (FrameReader says which) */
-  payload: Buffer | null
-  /** the length the header announced */
-  length: number
-}
-
-// #region encodeFrame
-/** One frame: the header, then the payload. */
-export function encodeFrame(streamId: number, type: number, payload: Uint8Array): Buffer {
-  // TODO(10): one message as the bytes ttrpc puts on the wire, so that containerd's own ttrpc reads it.
-  //   1. Write exactly what ttrpc's channel.go writes before and after a payload: read its
-  //      messageHeader and writeMessageHeader rather than guess (the flags stay empty here).
-  //   2. A payload the other side would refuse must never be sent: which limit, and which gRPC code
-  //      says "too big"? The error names the length and the limit.
-  //   3. Where to look: ttrpc's channel.go (messageHeader, writeMessageHeader, messageLengthMax).
-  throw new NotImplementedError('10-shim', 'encodeFrame')
-}
-// #endregion encodeFrame
+// The frame's constants and encodeFrame are given (lib/ttrpc-frame.ts): what you write reads frames and serves them.
+import { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame } from '../../lib/ttrpc-frame.ts'
+export { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame }
 
 // #region FrameReader
 /** Cuts a byte stream into frames, whatever chunks the socket delivers. */

@@ -15,10 +15,14 @@ export type { Exit } from '../../lib/shim.ts'
  * Hands each exit to the process it belongs to (the text's "Exits, also early ones").
  */
 export class Reaper {
-  /** whoever waits for a known PID */
-  #waiting = new Map<number, (exit: Exit) => void>()
-  /** one per create or exec whose PID is not known yet: the exits reported since it began */
-  #pending = new Set<Map<number, Exit>>()
+  /** the exits a call has answered with: each belongs to one process, so no other call may take it */
+  readonly #taken = new WeakSet<Exit>()
+
+  /**
+   * Whoever listens for exits now. Each exit the helper reports is handed to every one of them,
+   * in the order they were added, and to nobody else: an exit reported while nobody listens is gone.
+   */
+  readonly #hearing = new Set<(exit: Exit) => void>()
 
   constructor(socket: Readable) {
     let rest = ''
@@ -28,21 +32,9 @@ export class Reaper {
       rest = lines.pop()!
       for (const line of lines) {
         const exit = parseReaperLine(line)
-        if (exit) this.#report(exit)
+        if (exit) for (const hear of [...this.#hearing]) hear(exit)
       }
     })
-  }
-
-  #report(exit: Exit): void {
-    const waiter = this.#waiting.get(exit.pid)
-    if (waiter) {
-      this.#waiting.delete(exit.pid)
-      return waiter(exit)
-    }
-    // It may be the process of a create or exec still running: each of those keeps it. If none
-    // runs, nobody can ever claim it (an orphan the subreaper adopted), and kept it would answer
-    // the next process the kernel gives the same PID.
-    for (const seen of this.#pending) seen.set(exit.pid, exit)
   }
 
   /**
@@ -51,17 +43,33 @@ export class Reaper {
    * known, or after. Rejects if `pid` does (no process was made).
    */
   exited(pid: Promise<number>): Promise<Exit> {
-    const seen = new Map<number, Exit>()
-    this.#pending.add(seen)
+    // Only exits reported from now on can be this process's: an older one is an orphan's, or
+    // another call's, whose PID the kernel may hand to this process.
+    const heard = new Map<number, Exit>()
+    let known = 0
+    let answer!: (exit: Exit) => void
+    const later = new Promise<Exit>((resolve) => (answer = resolve))
+    const take = (exit: Exit): Exit => {
+      this.#taken.add(exit)
+      this.#hearing.delete(hear)
+      return exit
+    }
+    const hear = (exit: Exit) => {
+      if (!known) heard.set(exit.pid, exit)
+      else if (exit.pid === known && !this.#taken.has(exit)) answer(take(exit))
+    }
+    this.#hearing.add(hear)
     return pid.then(
       (n) => {
-        this.#pending.delete(seen)
-        const early = seen.get(n)
-        if (early) return early
-        return new Promise<Exit>((resolve) => this.#waiting.set(n, resolve))
+        known = n
+        const early = heard.get(n)
+        heard.clear() // nobody else's, and never to be claimed by this call
+        // an exit a process with a known PID took while this one's runtime ran was not this one's
+        if (early && !this.#taken.has(early)) return take(early)
+        return later
       },
       (error) => {
-        this.#pending.delete(seen)
+        this.#hearing.delete(hear)
         throw error
       },
     )

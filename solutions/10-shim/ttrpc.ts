@@ -8,35 +8,9 @@
 import type { Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 
-/** The size of a frame's header in bytes (ttrpc's channel.go, messageHeaderLength). What it holds is the text's first question. */
-export const HEADER_SIZE = 10
-/** ttrpc's messageLengthMax (channel.go). */
-export const MAX_MESSAGE = 4 << 20
-export const TYPE_REQUEST = 1
-export const TYPE_RESPONSE = 2
-
-export interface Frame {
-  streamId: number
-  type: number
-  flags: number
-  /** the payload, or null for one the reader did not keep (FrameReader says which) */
-  payload: Buffer | null
-  /** the length the header announced */
-  length: number
-}
-
-// #region encodeFrame
-/** One frame: the header, then the payload. */
-export function encodeFrame(streamId: number, type: number, payload: Uint8Array): Buffer {
-  if (payload.length > MAX_MESSAGE) throw new RpcError(Code.ResourceExhausted, `message length ${payload.length} exceeds the maximum message size of ${MAX_MESSAGE}`)
-  const header = Buffer.alloc(HEADER_SIZE)
-  header.writeUInt32BE(payload.length, 0)
-  header.writeUInt32BE(streamId, 4)
-  header.writeUInt8(type, 8)
-  header.writeUInt8(0, 9)
-  return Buffer.concat([header, payload])
-}
-// #endregion encodeFrame
+// The frame's constants and encodeFrame are given (lib/ttrpc-frame.ts): what you write reads frames and serves them.
+import { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame } from '../../lib/ttrpc-frame.ts'
+export { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame }
 
 // #region FrameReader
 /**
