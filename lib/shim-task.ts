@@ -57,6 +57,8 @@ export abstract class TaskBase {
   protected readonly execs = new Map<string, Proc>()
   /** set when init is deleted: the task is NotFound from then on */
   protected deleted = false
+  /** while a Create is under way, a promise that settles (never rejects) when it is over, whether it made an init or not */
+  protected creating: Promise<void> | null = null
 
   constructor(readonly options: TaskOptions) {}
 
@@ -184,6 +186,7 @@ export abstract class TaskBase {
    * status is also the answer.
    */
   async delete(request: any): Promise<object> {
+    if (!request.exec_id) await this.creating
     const p = this.proc(request.exec_id)
     if (p.status === 'running') throw new RpcError(Code.FailedPrecondition, `cannot delete process ${request.exec_id || this.options.id}: it is running`)
     if (p.io instanceof Terminal) p.io.close() // its keeper has nothing left to keep
@@ -206,6 +209,7 @@ export abstract class TaskBase {
 
   /** Shutdown: the shim exits once its task is deleted, or never had one (a failed Create), or when told `now`. */
   async shutdown(request: any): Promise<object> {
+    if (!request.now) await this.creating
     if (request.now || !this.init || this.deleted) setImmediate(() => this.options.shutdown())
     return {}
   }

@@ -18,8 +18,9 @@ export class Task extends TaskBase {
   async create(request: any): Promise<object> {
     // TODO(10): Create: make the container exist, not yet running.
     //   1. One init per shim (AlreadyExists), and requests on the connection are served at once:
-    //      what can arrive between your check and the moment there is an init? The process record
-    //      (TaskBase) keeps what later calls ask about: its stdio, whether it has a terminal.
+    //      what can arrive between your check and the moment there is an init, and what would each
+    //      of them find (the given Delete and Shutdown too)? The process record (TaskBase) keeps what
+    //      later calls ask about: its stdio, whether it has a terminal.
     //   2. What must be in place before the runtime's create can run (the request's rootfs), and how
     //      does the shim learn the PID of a process it did not fork (chapter 09's text, "The real
     //      thing")? The stdio is TaskBase's runWithStdio.

@@ -72,19 +72,20 @@ export class Task extends TaskBase {
   readonly #starting = new Map<Proc, Promise<void>>()
   /** set once the init's exit is reaped, before it is recorded and told */
   #initReaped = false
-  /** set while a Create runs: the init is claimed before the runtime is asked for it */
-  #creating = false
 
   // #region create
   /** Create: the container's init exists, stopped before its command; answers its PID. */
   async create(request: any): Promise<object> {
     const { id, bundle } = this.options
-    if (this.init || this.#creating) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
-    this.#creating = true // containerd's runc shim holds its lock through all of Create
+    if (this.init || this.creating) throw new RpcError(Code.AlreadyExists, `task ${id}: already exists`)
+    // containerd's runc shim holds its lock through all of Create: a second Create, and the Delete
+    // and Shutdown of a containerd that gave up on this one, wait for it or are refused
+    const creating = this.#create(request)
+    this.creating = creating.then(() => {}, () => {})
     try {
-      return await this.#create(request)
+      return await creating
     } finally {
-      this.#creating = false
+      this.creating = null
     }
   }
 

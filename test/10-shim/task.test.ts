@@ -140,6 +140,38 @@ describe('the Task service', () => {
     expect(answer, 'expected the first Create to answer its PID').toEqual({ pid: PID })
   })
 
+  it('containerd gives up on a Create (ctr interrupted) and sends Delete and Shutdown while the runtime\'s create still runs', async () => {
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    let t!: ReturnType<typeof standIn>
+    t = standIn({ createGate: gate, onDelete: () => t.exit(137) })
+    const created = t.create()
+    created.catch(() => {}) // awaited below
+    await tick() // the runtime's create runs
+    // containerd's Create call was cancelled: it cleans up with Delete and, once Delete has answered, Shutdown (core/runtime/v2: TaskManager.Create, shimTask.delete)
+    let answered = false
+    let shutdownSent = false
+    const deleting = caught(() => t.task.delete({ id: 'c1', exec_id: '' })).finally(() => (answered = true))
+    deleting.catch(() => {}) // awaited below (a starter's NotImplementedError, rethrown by caught)
+    await tick()
+    if (answered) {
+      shutdownSent = true
+      await t.task.shutdown({ id: 'c1', now: false })
+    }
+    await tick()
+    const leftEarly = t.shutdowns()
+    open()
+    const deleted = await deleting
+    await created.catch(() => {})
+    if (!shutdownSent) await t.task.shutdown({ id: 'c1', now: false })
+    await tick()
+    const runs = t.calls.map((c) => c[0])
+    const deletedAfterCreate = runs.includes('create') && runs.lastIndexOf('delete') > runs.indexOf('create')
+    expect(leftEarly, `containerd sent Delete and, once it was answered, Shutdown, and the shim was told to go while the runtime's create still ran — what would the runtime's create then leave behind that nobody deletes, and what does containerd's runc shim make a Delete or a Shutdown wait for (task/service.go, Create, and what each of them takes first)?`).toBe(0)
+    expect([deleted?.code ?? 'answered', deletedAfterCreate], `containerd sent Delete while the runtime's create still ran; Delete ${deleted ? `answered code ${deleted.code}: ${deleted.message}` : 'succeeded'}, and the runtime ran as ${JSON.stringify(runs)}: is there a container left that nobody will delete? What could Delete see of a Create still under way, and how would it know when that Create is over (TaskBase)?`).toEqual(['answered', true])
+    expect(t.shutdowns(), 'expected the shim to leave once the task it made was deleted').toBe(1)
+  })
+
   it('the process exits while the runtime\'s start still runs', async () => {
     let t!: ReturnType<typeof standIn>
     t = standIn({ onStart: async () => {
