@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { hostsFile, resolvConf } from '#ch/05-layers/init.ts'
-import type { ImageConfig } from '#ch/06-images/config.ts'
+import type { ImageConfig } from './image.ts'
 import { containerDir, randomName, VALID_NAME, ZERO_TIME, type Container, type ContainerConfig, type HostConfig } from './engine.ts'
 import { badRequest, conflict, EngineError, noSuchContainer } from './engine-api.ts'
 

@@ -7,7 +7,7 @@
  * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
  */
 import { randomBytes } from 'node:crypto'
-import { resolveUser, type UserFiles } from '#ch/06-images/config.ts'
+import { resolveUser, type UserFiles } from './image-config.ts'
 import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Envelope, type Mount, type Subscription } from './containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from './oci.ts'
 import { INIT_PATH } from '../native/helper.ts'

@@ -18,7 +18,7 @@ import { DEFAULT_ROOT } from '../lib/image.ts'
 import { mountsBelow } from '../lib/mounts.ts'
 import { PROBE_PATH } from '../native/helper.ts'
 import { BUILTIN_IMAGES, buildRootfsTarball, HOST_BUSYBOX, isBuiltinImage, unpackTarball, type BuiltinImage } from './builtin.ts'
-import type { ImageConfig } from '#ch/06-images/config.ts'
+import type { ImageConfig } from '../lib/image.ts'
 import { storedRootfs } from './images.ts'
 import { optional } from './layers.ts'
 

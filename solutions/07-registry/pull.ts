@@ -8,7 +8,7 @@
  * Every step reports Docker's progress messages.
  */
 import { readBlob, writeBlob } from '#ch/06-images/cas.ts'
-import { parseImageConfig } from '#ch/06-images/config.ts'
+import { parseImageConfig } from '../../lib/image.ts'
 import { chainIds } from '#ch/06-images/ids.ts'
 import { addImage, allImageIds, imageConfig, storePaths, tagImage } from '#ch/06-images/store.ts'
 import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, type Descriptor, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
