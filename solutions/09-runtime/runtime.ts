@@ -302,7 +302,9 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
     // none is left outside, and from then on every new one is born inside.
     for (let moved = true; moved; ) {
       const inside = new Set(readFileSync(join(freezer.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number))
-      const outside = cgroupPids(record).filter((pid) => !inside.has(pid))
+      // Every process of the container, those in cgroups it made below its own included:
+      // cgroup.procs lists one cgroup's, not its subtree's.
+      const outside = everyPid(record).filter((pid) => !inside.has(pid))
       for (const pid of outside) {
         try {
           writeFileSync(join(freezer.dir, 'cgroup.procs'), String(pid))
@@ -350,19 +352,27 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   const status = containerStatus(dir, record)
   if (status !== 'stopped' && status !== 'created' && !force)
     throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`)
-  if (status === 'paused') {
-    // A frozen process dies only once thawed (cgroup v1): signalled first, it can run nothing
-    // more when thawed, as in runc's delete --force.
-    for (const pid of cgroupPids(record)) {
+  // Killed before a thaw (cgroup v1: a frozen process dies only once thawed), a paused process
+  // can run nothing more, as in runc's delete --force. Those in cgroups the container made below
+  // its own are the container's too: without a PID namespace of its own, nothing else ends them.
+  const killEvery = () => {
+    const pids = everyPid(record)
+    for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL')
       } catch {
         // gone already
       }
     }
-    await setFrozen(dir, record, false)
+    return pids.length
   }
+  killEvery()
+  if (status === 'paused') await setFrozen(dir, record, false)
   await killAndWait(record, dir)
+  for (let i = 0; killEvery() > 0; i++) {
+    if (i === 1000) throw new RuntimeError(`container ${id} did not die within 10 seconds of SIGKILL`)
+    await sleep(10)
+  }
   const state = publicState(dir, record)
   if (record.cgroup) await removeCgroup(record.cgroup)
   for (const extra of [record.freezer, record.devices, record.cpuset]) if (extra) await removeCgroup({ version: 1, dirs: {}, removeOrder: extra.removeOrder })
@@ -511,6 +521,33 @@ function tellContainer(pid: number, line: string): void {
 function writeAtomically(file: string, text: string): void {
   writeFileSync(`${file}.tmp`, text)
   renameSync(`${file}.tmp`, file)
+}
+
+/**
+ * Every process in the container's cgroups and in the cgroups below them (runc's GetAllPids):
+ * cgroupPids, and the cgroup.procs of each directory the container made inside its own.
+ */
+function everyPid(record: ContainerRecord): number[] {
+  const pids = new Set(cgroupPids(record))
+  const walk = (dir: string): void => {
+    let entries
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const entry of entries.filter((e) => e.isDirectory())) {
+      const below = join(dir, entry.name)
+      try {
+        for (const pid of readFileSync(join(below, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) pids.add(Number(pid))
+      } catch {
+        continue
+      }
+      walk(below)
+    }
+  }
+  for (const dir of new Set(Object.values(record.cgroup?.dirs ?? {}))) walk(dir)
+  return [...pids]
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -139,6 +139,35 @@ function cgroupDirsOf(text: string, name: string): string[] {
   }).filter((dir) => dir.endsWith(`/${name}`) && existsSync(dir))
 }
 
+/**
+ * Move process `pid` into a cgroup `sub` made below its own in each hierarchy chapter 04 uses,
+ * as systemd or a nested runtime inside a container does with its own cgroup; the cgroups made
+ * are emptied and removed after the test, whatever the runtimes left.
+ */
+function moveBelow(pid: number, subs: string[]): void {
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers')
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').filter(Boolean)) {
+    const [, controllers, path] = line.split(':')
+    const used = v2 ? controllers === '' : controllers!.split(',').some((c) => (V1_CONTROLLERS as string[]).includes(c))
+    if (!used) continue
+    const sub = join(v2 ? '/sys/fs/cgroup' : `/sys/fs/cgroup/${controllers}`, path!, 'sub')
+    mkdirSync(sub)
+    subs.push(sub)
+    writeFileSync(join(sub, 'cgroup.procs'), String(pid))
+  }
+}
+
+/** Registered before the test's containers: runs after their deletes, and removes what moveBelow made. */
+function removeOnCleanup(subs: string[]): void {
+  onCleanup(async () => {
+    for (const sub of subs.reverse()) {
+      if (!existsSync(sub)) continue
+      for (const pid of readFileSync(join(sub, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ }
+      await waitFor(() => { try { rmdirSync(sub) } catch {} return !existsSync(sub) }, 5000)
+    }
+  })
+}
+
 describeKernel('minirunc: the life cycle', () => {
   it('create with --pid-file, then start, of a probe that prints its PID and hostname', async () => {
     const t = setup(['pid', 'hostname', 'sleep:60000'])
@@ -382,6 +411,39 @@ describeKernel('minirunc: delete after others', () => {
     expect(r.code, `delete --force failed: ${r.stderr}`).toBe(0)
     expect(existsSync(join(t.root, 'g1')), 'ROOT/g1 after delete --force').toBe(false)
   })
+  it('delete --force of a container without a PID namespace of its own, whose exec\'d process moved into a cgroup below the container\'s, beside runc', async () => {
+    const subs: string[] = []
+    removeOnCleanup(subs)
+    const edit = (spec: Spec) => (spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'pid'))
+    const t = setup(['sleep:60000'], (spec) => {
+      edit(spec)
+      spec.linux!.cgroupsPath = testCgroupPath()
+    })
+    const real = runcSetup(['sleep:60000'], edit)
+    expect((await t.create('b1')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await t.rt('start', 'b1')).code).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    expect((await t.execDetached('b1', '/bin/probe', 'sleep:60000')).code, 'exec --detach').toBe(0)
+    await execa('runc', ['--root', real.root, 'exec', '--detach', real.id, '/bin/probe', 'sleep:60000'], { reject: false, stdio: 'ignore', timeout: 60_000 })
+    // The exec'd process of each, moved below the container's cgroup, as a service manager inside would.
+    const execd = async (rt: typeof t.rt, id: string) => {
+      const init = JSON.parse((await rt('state', id)).stdout) as { pid: number }
+      return (JSON.parse((await rt('ps', '--format', 'json', id)).stdout || '[]') as number[]).filter((p) => p !== init.pid)
+    }
+    const [ours, theirs] = [await execd(t.rt, 'b1'), await execd(real.rt, real.id)]
+    expect([ours.length, theirs.length], 'exec\'d processes in each container').toEqual([1, 1])
+    moveBelow(ours[0]!, subs)
+    moveBelow(theirs[0]!, subs)
+    const { cgroup } = JSON.parse(readFileSync(join(t.root, 'b1', 'state.json'), 'utf8')) as ContainerRecord
+    const runcDeleted = await real.rt('delete', '--force', real.id)
+    expect(runcDeleted.code, `runc delete --force: ${runcDeleted.stderr}`).toBe(0)
+    expect(await waitFor(() => !alive(theirs[0]!), 5000), 'runc delete --force left the process below the container\'s cgroup alive: the test cannot judge').toBe(true)
+    const deleted = await t.rt('delete', '--force', 'b1')
+    expect(alive(ours[0]!) ? 'alive' : 'dead', `the container's exec'd process, in a cgroup below the container's own (${subs[0]}), after delete --force, which runc's kills (delete said: ${deleted.stderr.trim() || 'nothing'}): what does cgroup.procs list, and with no PID namespace of the container's own, what else could end it? (cgroups(7), pid_namespaces(7))`).toBe('dead')
+    expect(deleted.code, `delete --force, vs runc's 0: ${deleted.stderr}`).toBe(0)
+    for (const dir of Object.values(cgroup?.dirs ?? {})) expect(existsSync(dir), `${dir} after delete --force`).toBe(false)
+  }, 120_000)
 })
 
 describeKernel('minirunc: delete of what a stopped container left', () => {
@@ -650,6 +712,30 @@ describeKernel('minirunc: pause and resume', () => {
     expect(await waitFor(() => pids.some((pid) => !alive(pid)), 10_000), 'the storm did not go on within 10 s of resume').toBe(true)
   }, 90_000)
 
+
+  it('pause of a container whose process moved into a cgroup below its own, as systemd inside a container does, beside runc pause', async () => {
+    const subs: string[] = []
+    removeOnCleanup(subs)
+    const t = setup(['burn:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
+    const real = runcSetup(['burn:60000'])
+    thawOnCleanup(t.root, 'n1')
+    expect((await t.create('n1')).code, t.out()).toBe(0)
+    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+    expect((await t.rt('start', 'n1')).code).toBe(0)
+    expect((await real.rt('start', real.id)).code).toBe(0)
+    const [ours, theirs] = [(await t.state('n1')).pid, (await real.state()).pid]
+    expect(await waitFor(() => cpuTicks(ours) > 0 && cpuTicks(theirs) > 0, 10_000), 'the burners used no CPU within 10 s of start').toBe(true)
+    moveBelow(ours, subs)
+    moveBelow(theirs, subs)
+    const runcPaused = await real.rt('pause', real.id)
+    expect(runcPaused.code, `runc pause failed: ${runcPaused.stderr}`).toBe(0)
+    expect(await cpuUsedIn(theirs, 300), 'runc pause left the burner in its sub-cgroup running: the test cannot judge').toBe(0)
+    const paused = await t.rt('pause', 'n1')
+    expect(paused.code, `pause failed: ${paused.stderr}`).toBe(0)
+    expect(await cpuUsedIn(ours, 300), `the container's burner, in a cgroup below the container's own (${subs[0]}), still ran after pause, which runc pause stops: what does cgroup.procs list, and where was this process when you looked? (cgroups(7); the text's "pause and resume")`).toBe(0)
+    expect((await t.rt('resume', 'n1')).code).toBe(0)
+    expect(await runsAgainWithin(ours, 10_000), 'the burner used no CPU within 10 s of resume').toBe(true)
+  }, 90_000)
 
   it('exec into a paused container, beside runc exec into a paused one', async () => {
     const t = setup(['sleep:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
