@@ -33,8 +33,8 @@ export const DEFAULT_HOOK_TIMEOUT = 30
 export async function runHooks(name: string, hooks: Hook[] | undefined, state: State, inside?: InContainer): Promise<void> {
   for (const [index, hook] of (hooks ?? []).entries()) {
     const [argv0, ...args] = hook.args?.length ? hook.args : [hook.path]
-    // A host path must be opened before nsenter enters the container's mount namespace, where
-    // the hook then runs as /proc/self/fd/3 (the container's /proc, seen from its PID namespace).
+    // createContainer's path is the host's; the hook runs as /proc/self/fd/3. Why not by its
+    // path, once nsenter has entered the container? (the text's "Hooks")
     const program = inside?.resolve === 'runtime' ? openSync(hook.path, 'r') : undefined
     const command = inside
       ? ['/usr/bin/nsenter', '-t', String(inside.pid), '-m', '-u', '-i', '-n', '-p', '--', program === undefined ? hook.path : '/proc/self/fd/3', ...args]

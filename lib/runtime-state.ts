@@ -51,7 +51,7 @@ export function publicState(dir: string, record: ContainerRecord): State {
   return { ...state, status, pid: status === 'stopped' ? 0 : record.pid }
 }
 
-/** The host PIDs in the container's cgroup (runc ps), or its process alone without a cgroup. */
+/** The host PIDs the cgroup.procs of the container's cgroup lists (what `ps` prints), or its process alone without a cgroup. */
 export function cgroupPids(record: ContainerRecord): number[] {
   const dir = record.cgroup && Object.values(record.cgroup.dirs)[0]
   // No cgroup, or one already removed (another container with the same cgroupsPath was deleted).
@@ -64,7 +64,7 @@ export function cgroupPids(record: ContainerRecord): number[] {
   return pids
 }
 
-/** SIGKILL everything in the container and wait until its process has gone (or is a zombie for its parent to collect), for 10 seconds at most. */
+/** SIGKILL what cgroupPids lists (or the container's process) until its process has gone (or is a zombie for its parent to collect) and cgroupPids lists nothing, for 10 seconds at most. */
 export async function killAndWait(record: ContainerRecord, dir: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
     const pids = cgroupPids(record)

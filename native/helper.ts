@@ -557,7 +557,9 @@ export class Helper {
   }
 
   /**
-   * close_range(2) from `from` to the highest fd number, the control socket spared; requests go on being served.
+   * close_range(2) from `from` to the highest fd number; requests go on being served. Which of
+   * the helper's own descriptors it leaves, and what each is by the time the program runs, is
+   * op_close_fds in native/helper.c.
    * @param from where the range starts
    */
   closeFds(from = 3): Promise<unknown> {
@@ -565,9 +567,9 @@ export class Helper {
   }
 
   /**
-   * Changes how the helper ends on a failure: a request that fails is still answered, its
-   * error's text also goes to `fd` as one line, and the helper serves nothing more (how it then
-   * ends: op_failures_to and fail() in native/helper.c).
+   * Changes what the helper does with a request that fails from then on, and with the requests
+   * after it: op_failures_to and fail() in native/helper.c say where the error goes, and how the
+   * helper ends.
    * @param fd an fd of the helper's
    * @throws EBADF when `fd` is not open.
    */

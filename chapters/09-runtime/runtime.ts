@@ -170,9 +170,10 @@ export async function setFrozen(dir: string, record: ContainerRecord, frozen: bo
   //      and delete removes that and no more. pause can be killed between any two of its
   //      steps, as create can: at each, what would delete --force find named?
   //   2. v1: freezing a cgroup stops the processes in it, none outside it. The container may
-  //      be forking and exiting thousands of times a second while you act: when you report it
-  //      frozen, can you show that no process of the container is still running
-  //      (cgroups(7), cgroup.procs; cgroup-v1/freezer-subsystem.rst)?
+  //      be forking and exiting thousands of times a second while you act, and may have moved
+  //      some of its processes elsewhere in its hierarchies: when you report it frozen, can you
+  //      show that no process of the container is still running (cgroups(7), cgroup.procs;
+  //      cgroup-v1/freezer-subsystem.rst)?
   //   3. Writing the file asks for the change: when is it done (the same documents, and
   //      cgroup-v2.rst)? pause must answer, one way or the other, naming the container and the
   //      file when it cannot.
@@ -196,7 +197,8 @@ export async function deleteContainer(root: string, id: string, force: boolean, 
   //      (devices, cpuset, freezer), if any. Only a matter for --force? Of which of the
   //      container's processes does "stopped" speak (pid_namespaces(7))? A paused container
   //      too: can a frozen process die (cgroup-v1's freezer-subsystem.rst)? And what could its
-  //      processes get up to between running again and being dead?
+  //      processes get up to between running again and being dead? Where, in the cgroup tree,
+  //      can a process of the container be, and what of that does each file you read list?
   //   3. create can be killed between any two of its steps, and a shim then calls delete
   //      --force: what can each such moment have left under ROOT, and which of it can your
   //      commands load? What does runc's delete.go do with each?
