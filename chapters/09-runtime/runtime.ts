@@ -144,8 +144,8 @@ export async function mountCgroups(helper: Helper, spec: Spec, mount: Mount, cgr
   //      container's directory of each hierarchy get there, and under what at the destination
   //      (mount(2))? And is every host's /sys/fs/cgroup laid out as yours (cgroups(7))?
   //   3. "ro": does each mount you make come out with the flags you asked of it (mount(2);
-  //      /proc/self/mountinfo shows what you got)? The destination itself must end up
-  //      read-only too.
+  //      /proc/self/mountinfo shows what you got)? And what could a program do in the
+  //      directory that holds them?
   //   4. On v2 there is one hierarchy. What would a cgroup2 mount made by the container's
   //      process show, with a cgroup namespace and without (cgroup_namespaces(7))? Find out
   //      which cgroup is that namespace's root in this runtime before you rely on it.
