@@ -107,7 +107,7 @@ describeKernel('minirunc: a create that does not finish', () => {
       const killed = await t.crasher(['die', String(k), report, '--root', t.root, 'create', '--bundle', t.bundle, id], join(t.dir, `${id}.out`))
       await checkNothingLeft(t, id, killed, `create killed right before its helper request ${k} of ${requests.length} (${request})`, cgroupsPath)
     }
-  }, 300_000)
+  }, 900_000) // one create and delete per helper request: over 300 s under a shared machine's load
 
   it('create killed with SIGKILL right after each of its file-system changes in turn, then state and delete --force', async () => {
     const t = setup()

@@ -216,7 +216,7 @@ describeKernel('minirunc: the life cycle', () => {
     expect((await t.rt('delete', 'c2')).code).toBe(0)
     expect(existsSync(join(t.root, 'c2')), 'ROOT/c2 after delete').toBe(false)
     for (const dir of dirs) expect(existsSync(dir), `the cgroup ${dir} still there after delete: who made it, who removes it? (chapter 04)`).toBe(false)
-  })
+  }, 90_000) // about 25 s under load, more with other tests beside it
 
   it('run of a probe that prints hello and exits 7', async () => {
     const t = setup(['out:hello', 'exit:7'])
