@@ -528,25 +528,17 @@ function writeAtomically(file: string, text: string): void {
  * cgroupPids, and the cgroup.procs of each directory the container made inside its own.
  */
 function everyPid(record: ContainerRecord): number[] {
+  const below = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory())
+    .flatMap((e) => [join(dir, e.name), ...below(join(dir, e.name))])
   const pids = new Set(cgroupPids(record))
-  const walk = (dir: string): void => {
-    let entries
+  for (const top of new Set(Object.values(record.cgroup?.dirs ?? {}))) {
+    // A cgroup removed while this walks had nothing left in it: the callers look again.
     try {
-      entries = readdirSync(dir, { withFileTypes: true })
-    } catch {
-      return
-    }
-    for (const entry of entries.filter((e) => e.isDirectory())) {
-      const below = join(dir, entry.name)
-      try {
-        for (const pid of readFileSync(join(below, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) pids.add(Number(pid))
-      } catch {
-        continue
-      }
-      walk(below)
+      for (const dir of below(top)) for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) pids.add(Number(pid))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     }
   }
-  for (const dir of new Set(Object.values(record.cgroup?.dirs ?? {}))) walk(dir)
   return [...pids]
 }
 

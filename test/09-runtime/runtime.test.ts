@@ -168,6 +168,24 @@ function removeOnCleanup(subs: string[]): void {
   })
 }
 
+/**
+ * setup() and runcSetup() of the same program and edit, ours with a cgroupsPath of its own, each
+ * container created and started (ours as `id`); `thaw` has a pause left behind undone first.
+ */
+async function startedBesideRunc(id: string, steps: string[], edit: (spec: Spec) => void, thaw = false) {
+  const t = setup(steps, (spec) => {
+    edit(spec)
+    spec.linux!.cgroupsPath = testCgroupPath()
+  })
+  const real = runcSetup(steps, edit)
+  if (thaw) thawOnCleanup(t.root, id)
+  expect((await t.create(id)).code, t.out()).toBe(0)
+  expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
+  expect((await t.rt('start', id)).code).toBe(0)
+  expect((await real.rt('start', real.id)).code).toBe(0)
+  return { t, real }
+}
+
 describeKernel('minirunc: the life cycle', () => {
   it('create with --pid-file, then start, of a probe that prints its PID and hostname', async () => {
     const t = setup(['pid', 'hostname', 'sleep:60000'])
@@ -414,16 +432,7 @@ describeKernel('minirunc: delete after others', () => {
   it('delete --force of a container without a PID namespace of its own, whose exec\'d process moved into a cgroup below the container\'s, beside runc', async () => {
     const subs: string[] = []
     removeOnCleanup(subs)
-    const edit = (spec: Spec) => (spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'pid'))
-    const t = setup(['sleep:60000'], (spec) => {
-      edit(spec)
-      spec.linux!.cgroupsPath = testCgroupPath()
-    })
-    const real = runcSetup(['sleep:60000'], edit)
-    expect((await t.create('b1')).code, t.out()).toBe(0)
-    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
-    expect((await t.rt('start', 'b1')).code).toBe(0)
-    expect((await real.rt('start', real.id)).code).toBe(0)
+    const { t, real } = await startedBesideRunc('b1', ['sleep:60000'], (spec) => (spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'pid')))
     expect((await t.execDetached('b1', '/bin/probe', 'sleep:60000')).code, 'exec --detach').toBe(0)
     await execa('runc', ['--root', real.root, 'exec', '--detach', real.id, '/bin/probe', 'sleep:60000'], { reject: false, stdio: 'ignore', timeout: 60_000 })
     // The exec'd process of each, moved below the container's cgroup, as a service manager inside would.
@@ -716,13 +725,7 @@ describeKernel('minirunc: pause and resume', () => {
   it('pause of a container whose process moved into a cgroup below its own, as systemd inside a container does, beside runc pause', async () => {
     const subs: string[] = []
     removeOnCleanup(subs)
-    const t = setup(['burn:60000'], (spec) => (spec.linux!.cgroupsPath = testCgroupPath()))
-    const real = runcSetup(['burn:60000'])
-    thawOnCleanup(t.root, 'n1')
-    expect((await t.create('n1')).code, t.out()).toBe(0)
-    expect(await real.create(), `runc create failed: ${real.out()}`).toBe(0)
-    expect((await t.rt('start', 'n1')).code).toBe(0)
-    expect((await real.rt('start', real.id)).code).toBe(0)
+    const { t, real } = await startedBesideRunc('n1', ['burn:60000'], () => {}, true)
     const [ours, theirs] = [(await t.state('n1')).pid, (await real.state()).pid]
     expect(await waitFor(() => cpuTicks(ours) > 0 && cpuTicks(theirs) > 0, 10_000), 'the burners used no CPU within 10 s of start').toBe(true)
     moveBelow(ours, subs)
