@@ -2,12 +2,13 @@
  * Chapter 11's given part of minidockerd's containers, which the starter and the reference
  * share: what the daemon holds in memory for a container, the lookups and files, create and
  * rm, exec, the subscription to containerd's exits, and the requests that are not the
- * chapter's subject (kill, exec create, top, resize). The life of a container from its start
- * (its streams, start, how its exit reaches whoever waits, attach, wait, stop, the restore
- * after a restart) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
+ * chapter's subject (kill, exec create, top, resize), and wait, which hears of an exit from
+ * the monitor. The life of a container from its start (its streams, start, how its exit is
+ * handled, attach, stop, the restore after a restart) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import { createSocket } from 'node:dgram'
 import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
@@ -182,6 +183,49 @@ export abstract class DaemonBase {
     return this.removalOf(id).done
   }
 
+  /** Per container, where its monitor tells the waiters that an exit has been handled. */
+  readonly #handled = new Map<string, EventEmitter>()
+  #handledOf(id: string): EventEmitter {
+    let events = this.#handled.get(id)
+    if (!events) {
+      events = new EventEmitter()
+      events.setMaxListeners(0)
+      this.#handled.set(id, events)
+    }
+    return events
+  }
+
+  /** The monitor has handled an exit of container `id`: its waiters for not-running and next-exit answer with the record's ExitCode. */
+  protected exitHandled(id: string): void {
+    this.#handledOf(id).emit('exit')
+  }
+
+  // #region wait
+  /**
+   * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
+   * names holds (the Engine API's three wait conditions; any other is `not-running`, as
+   * dockerd 20.10 takes it). A wait may come after what it waits for, and a wait for
+   * not-running sent while a start is under way answers that run's exit, as dockerd's does (its
+   * wait takes the container's lock, which its start holds: moby container/state.go Wait).
+   * cancel(), once the client has gone, leaves nothing behind.
+   */
+  wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
+    if (condition === 'removed') return { done: this.whenRemoved(c.ID).then(() => c.State.ExitCode), cancel() {} }
+    const events = this.#handledOf(c.ID)
+    let listener: () => void = () => {}
+    const done = new Promise<number>((resolve) => {
+      listener = () => resolve(c.State.ExitCode)
+      events.once('exit', listener)
+      if (condition !== 'next-exit') void this.afterStart(c.ID).then(() => {
+        if (c.State.Running) return
+        events.off('exit', listener)
+        resolve(c.State.ExitCode)
+      })
+    })
+    return { done, cancel: () => events.off('exit', listener) }
+  }
+  // #endregion wait
+
   // #region remove
   /**
    * `docker rm`: the container and everything it owns are gone, and whoever waits for its
@@ -206,6 +250,7 @@ export abstract class DaemonBase {
       this.dropFiles(c)
       for (const a of live.attached) a.socket.end() // clients waiting for a start that will not come
       this.live.delete(c.ID)
+      this.#handled.delete(c.ID)
       this.removals.delete(c.ID)
       removal.resolve()
     })()

@@ -3,7 +3,7 @@
  * routes, as moby's api/server/router/{system,image,container} declare them, and what each
  * answers: status codes, JSON shapes and the order in which headers and bodies go out. The
  * container life behind them is the chapter's daemon.ts; the two requests that take over their
- * connection go to the chapter's attachRoute (routes.ts).
+ * connection are upgraded here (upgradeRoute) and handed to it.
  */
 import { release } from 'node:os'
 import { constants } from 'node:os'
@@ -11,16 +11,42 @@ import type { ServerResponse } from 'node:http'
 import { allImageIds, resolveImage, storePaths } from '#ch/06-images/store.ts'
 import { removeImage } from './image-removal.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
-import { attachRoute } from '#ch/11-daemon/routes.ts'
 import type { Daemon } from '#ch/11-daemon/daemon.ts'
 import { writeUpgradeHead, type EngineCall } from './engine-http.ts'
 import type { JSONMessage } from './jsonmessage.ts'
 import { apiPath, API_VERSION, badRequest, engineHeaders, EngineError, MIN_API_VERSION, noSuchImage } from './engine-api.ts'
-import { sendError, sendJson } from './engine-reply.ts'
+import { execToStart, sendError, sendJson } from './engine-reply.ts'
 import { checkCreateBody, flag, jsonBody } from './engine.ts'
 import { containerSummary, imageRef, imageSummary, inspectContainer, inspectExec, inspectImage, systemInfo, VERSION } from '../minidocker/engine-views.ts'
 import { stateWord, type Container } from './container-records.ts'
 import { logOptions, readLog, streamed, type LogEntry } from './output-streams.ts'
+
+// #region upgradeRoute
+/**
+ * The two requests that take over their connection (`Upgrade: tcp`): `POST
+ * /containers/{id}/attach` (a container's streams: the daemon's attach(), with the query's
+ * five flags) and `POST /exec/{id}/start` (an exec's: the daemon's startExec()). Each is
+ * answered with the 101 the docker CLI accepts, as dockerd writes it for each (dockerd's exec
+ * start carries the Engine headers, its attach does not; moby's client/hijack.go reads them),
+ * and the socket is then the stream's. Anything else asking to upgrade is a 501.
+ */
+function upgradeRoute(daemon: Daemon, call: EngineCall, path: string): void {
+  const upgraded = { 'Content-Type': 'application/vnd.docker.raw-stream', Connection: 'Upgrade', Upgrade: 'tcp' }
+  const socket = call.socket!
+  const execMatch = /^\/exec\/([a-f0-9]{64})\/start$/.exec(path)
+  if (call.method === 'POST' && execMatch) {
+    const exec = execToStart(daemon, execMatch[1]!)
+    writeUpgradeHead(socket, { ...engineHeaders(), ...upgraded })
+    return void daemon.startExec(exec, socket).catch(() => socket.destroy())
+  }
+  const match = /^\/containers\/([^/]+)\/attach$/.exec(path)
+  if (call.method !== 'POST' || !match) throw new EngineError(501, `minidockerd does not implement ${call.method} ${path} with an upgrade`)
+  const c = daemon.get(match[1]!)
+  const [stdin, stdout, stderr, logs, stream] = (['stdin', 'stdout', 'stderr', 'logs', 'stream'] as const).map((name) => flag(call.query, name)) as [boolean, boolean, boolean, boolean, boolean]
+  writeUpgradeHead(socket, upgraded)
+  daemon.attach(c, socket, { stdin, stdout, stderr, logs, stream })
+}
+// #endregion upgradeRoute
 
 // #region signalNumber
 export { imageRef, inspectContainer, VERSION } from '../minidocker/engine-views.ts'
@@ -174,7 +200,7 @@ export async function route(daemon: Daemon, call: EngineCall): Promise<void> {
       res!.writeHead(200, { ...engineHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store, must-revalidate', Pragma: 'no-cache', 'Content-Length': m === 'HEAD' ? 0 : 2 })
       return void res!.end(m === 'HEAD' ? undefined : 'OK')
     }
-    if (call.socket) return attachRoute(daemon, call, path)
+    if (call.socket) return upgradeRoute(daemon, call, path)
     if (m === 'GET' && path === '/version')
       return sendJson(res!, 200, { Platform: { Name: 'minidocker' }, Components: [{ Name: 'Engine', Version: VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: 'amd64', KernelVersion: release() } }], Version: VERSION, ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, GitCommit: 'minidocker', GoVersion: process.version, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, KernelVersion: release(), BuildTime: '' })
     if (m === 'GET' && path === '/info') return sendJson(res!, 200, systemInfo(daemon))

@@ -86,6 +86,26 @@ export function outputReaders(paths: { stdout: string; stderr?: string }, delive
 }
 // #endregion outputReaders
 
+// #region noMoreWriters
+/**
+ * No process will write the FIFO at `path` any more (its task is deleted, its shim gone): the
+ * daemon's reader of it, from outputReaders, reads what the FIFO still holds and then its
+ * end-of-file, and its `drained` resolves, whenever that reader was opened. Never blocks; does
+ * nothing if no reader holds the FIFO any more, or the FIFO is gone. Called while a writer
+ * still holds its end, it changes nothing that reader sees.
+ */
+export function noMoreWriters(path: string): void {
+  // a reader polled by epoll hears a hang-up only from a writer that closed after the reader
+  // opened (fifo(7), pipe_poll's w_counter in fs/pipe.c): one that comes and goes now is one
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
+  } catch (error) {
+    // ENXIO: no reader any more; ENOENT: no FIFO
+    if (!['ENXIO', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error
+  }
+}
+// #endregion noMoreWriters
+
 
 export { logOptions } from './engine.ts'
 export type { LogEntry, LogOptions, OutputReader, StreamName } from './engine.ts'

@@ -2,7 +2,7 @@
  * Chapter 11: minidockerd's containers, as dockerd runs them (moby daemon/start.go,
  * daemon/monitor.go, daemon/attach.go, daemon/wait.go, daemon/delete.go): the life of a
  * container from create to rm, its output fanned out to the log and to every attached
- * client, and the exit that wakes the waiters. The HTTP side is in routes.ts.
+ * client, and the exit that wakes the waiters. The HTTP side is given (lib/engine-routes.ts).
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { Duplex } from 'node:stream'
@@ -13,7 +13,7 @@ import type { TaskIO } from '../../lib/containerd-tasks.ts'
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
-/** The life of a container from its start; create, rm, exec and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
+/** The life of a container from its start; create, rm, exec, wait and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
   // What a container needs in memory beyond its record and DaemonBase's Live (lib/engine-daemon.ts) is yours
   // to design: fields of this class, kept per container ID.
@@ -80,8 +80,9 @@ export class Daemon extends DaemonBase {
     //      restore's question for a task that exited while no daemon ran: how does it reach this monitor, and
     //      this run's monitor only? The stream carries every exit of the namespace, whoever started the task.
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
-    //   2. What is there to clean up? Whoever hears of the exit may act at once: `docker run` prints what has
-    //      reached it and returns, and the user's next `docker run -p` may ask for the same port.
+    //   2. What is there to clean up? Whoever hears of the exit (the given wait, once you call exitHandled) may act
+    //      at once: `docker run` prints what has reached it and returns, and the user's next `docker run -p` may ask
+    //      for the same port.
     //   3. With AutoRemove the container goes after its exit, and a `docker rm -f` may be under way: the text's
     //      "rm -f, AutoRemove and the monitor".
     throw new NotImplementedError('11-daemon', 'monitor')
@@ -139,43 +140,30 @@ export class Daemon extends DaemonBase {
 
   // #region attach
   /**
-   * A hijacked connection joins the container: it gets the output streams its client asked for,
-   * in the form that client expects for this container, and what it sends goes to the
-   * container's stdin. The client may come before the container runs (`docker start -a`
-   * attaches, then starts), and may send its stdin, and end it, before then too.
+   * `POST /containers/{id}/attach`, its 101 sent (lib/engine-routes.ts): the hijacked
+   * connection gets what its client asked for of the container's output (`logs`: what it wrote
+   * before; `stream`: what it writes from now on), in the form that client expects for this
+   * container, every byte once; and what it sends goes to the container's stdin. The client
+   * may come before the container runs (`docker start -a` attaches, then starts), and may send
+   * its stdin, and end it, before then too.
    */
-  attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
-    // TODO(11): a client joins a container (moby daemon/attach.go; the text's "Attach, wait and the exit").
-    //   1. Nothing the client sends is lost, even before the task exists: where is it kept until then?
-    //   2. When is a client's half-close the end of the container's stdin, and when only the end of that
+  attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; stream: boolean }): void {
+    // TODO(11): a client joins a container (moby daemon/attach.go containerAttach; the text's "Attach, wait and the exit").
+    //   1. What does each combination of logs and stream ask for, with the container running and not, and when has
+    //      the answer nothing more to send (the Engine API reference's ContainerAttach)?
+    //   2. With both: the container may be writing at the very moment the client joins. Where is each byte it has
+    //      written at that moment (the FIFO, your readers, the given logWriter, the file), and which of those
+    //      places does the client read from?
+    //   3. Nothing the client sends is lost, even before the task exists: where is it kept until then?
+    //   4. When is a client's half-close the end of the container's stdin, and when only the end of that
     //      client's session (docker-attach(1); moby's container/stream/attach.go)? The shim holds that FIFO open
     //      too: is closing your end enough for the process to read end-of-file (tasks.proto in lib/proto/)? A
     //      client without stdin half-closes right after the 101 and must go on receiving.
-    //   3. A client that goes away stops receiving; the exit or the removal of the container lets its clients
+    //   5. A client that goes away stops receiving; the exit or the removal of the container lets its clients
     //      go (your monitor, and the given remove). Who writes to them is your openStreams.
     throw new NotImplementedError('11-daemon', 'attach')
   }
   // #endregion attach
-
-  // #region wait
-  /**
-   * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
-   * names holds (the Engine API's three wait conditions). The caller has sent its headers
-   * already. A condition the API does not have is answered as dockerd 20.10 answers it (ask
-   * the real one: moby's postContainersWait has changed since).
-   */
-  wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
-    // TODO(11): the three wait conditions (moby daemon/wait.go and container/state.go; the Engine API
-    //   reference's ContainerWait).
-    //   1. A wait may come after what it waits for: docker wait of an exited container, the wait of
-    //      `docker run -d` for a command that ends at once. It answers the exit code of the exit it saw.
-    //   2. A wait whose client has gone (`docker run -d` drops its wait) leaves nothing behind.
-    //   3. Your monitor and remove know when each condition comes true: how do they tell the waiters?
-    //   4. A wait may come while a start of the container is still in containerd's calls (`docker start c &
-    //      docker wait c`): which run's exit does it answer on dockerd (moby container/state.go Wait, daemon/start.go)?
-    throw new NotImplementedError('11-daemon', 'wait')
-  }
-  // #endregion wait
 
   // #region stop
   /**

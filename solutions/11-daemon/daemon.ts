@@ -2,10 +2,9 @@
  * Chapter 11: minidockerd's containers, as dockerd runs them (moby daemon/start.go,
  * daemon/monitor.go, daemon/attach.go, daemon/wait.go, daemon/delete.go): the life of a
  * container from create to rm, its output fanned out to the log and to every attached
- * client, and the exit that wakes the waiters. The HTTP side is in routes.ts.
+ * client, and the exit that wakes the waiters. The HTTP side is given (lib/engine-routes.ts).
  */
 import { execFileSync } from 'node:child_process'
-import { EventEmitter } from 'node:events'
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
@@ -16,22 +15,20 @@ import { storePaths } from '#ch/06-images/store.ts'
 import { ContainerdError, GRPC_NOT_FOUND, type Mount } from '../../lib/containerd.ts'
 import { DaemonBase, type TaskExit } from '../../lib/engine-daemon.ts'
 import { ZERO_TIME, type Container } from '../../lib/container-records.ts'
-import { frame, logWriter, outputReaders, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
+import { frame, logWriter, noMoreWriters, outputReaders, readLog, streamed, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
 import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from '../../lib/containerd-tasks.ts'
 import { signalNumber } from '../../lib/engine-routes.ts'
-import { noMoreWriters } from './streams.ts'
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
-/** The life of a container from its start; create, rm, exec and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
+/** The life of a container from its start; create, rm, exec, wait and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
-  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the events waiters listen to, the log of its run. */
-  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; events: EventEmitter; log?: LogWriter }>()
+  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the log of its run. */
+  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; log?: LogWriter }>()
   private ownOf(id: string) {
     let own = this.own.get(id)
     if (!own) {
-      own = { stdinEarly: [], stdinEnded: false, events: new EventEmitter() }
-      own.events.setMaxListeners(0)
+      own = { stdinEarly: [], stdinEnded: false }
       this.own.set(id, own)
     }
     return own
@@ -63,11 +60,6 @@ export class Daemon extends DaemonBase {
     live.stdin = undefined
     // the shim holds the FIFO open too: only CloseIO makes it close its end
     await this.options.containerd.tasks.CloseIO({ container_id: c.ID, stdin: true }).catch(() => {})
-  }
-
-  /** What container `c`'s running log writer holds of `stream` beyond its last complete line: bytes no log entry has yet. */
-  unfinished(c: Container, stream: StreamName): Buffer {
-    return this.own.get(c.ID)?.log?.pending(stream) ?? Buffer.alloc(0)
   }
 
   // #region openStreams
@@ -181,7 +173,7 @@ export class Daemon extends DaemonBase {
     for (const a of live.attached) a.socket.end()
     live.attached.clear()
     live.finished = undefined
-    own.events.emit('exit', code)
+    this.exitHandled(c.ID)
     // not awaited: a `docker rm -f` under way awaits this monitor, and this removal would await that rm (remove's one removal)
     if (c.HostConfig.AutoRemove) void this.remove(c, true).catch(() => {})
   }
@@ -254,17 +246,34 @@ export class Daemon extends DaemonBase {
 
   // #region attach
   /**
-   * A hijacked connection joins the container: it gets the output streams its client asked for,
-   * in the form that client expects for this container, and what it sends goes to the
-   * container's stdin. The client may come before the container runs (`docker start -a`
-   * attaches, then starts), and may send its stdin, and end it, before then too.
+   * `POST /containers/{id}/attach`, its 101 sent (lib/engine-routes.ts): the hijacked
+   * connection gets what its client asked for of the container's output (`logs`: what it wrote
+   * before; `stream`: what it writes from now on), in the form that client expects for this
+   * container, every byte once; and what it sends goes to the container's stdin. The client
+   * may come before the container runs (`docker start -a` attaches, then starts), and may send
+   * its stdin, and end it, before then too.
    */
-  attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean }): void {
+  attach(c: Container, socket: Duplex, want: { stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; stream: boolean }): void {
     const live = this.liveOf(c.ID)
     const own = this.ownOf(c.ID)
     const streams = new Set<StreamName>()
     if (want.stdout) streams.add('stdout')
     if (want.stderr) streams.add('stderr')
+    // logs: what the container wrote before, from its log, in the form of its stream (moby daemon/attach.go containerAttach)
+    if (want.logs) {
+      const { entries } = readLog(c.LogPath, { stdout: want.stdout, stderr: want.stderr, tail: 'all', since: 0, timestamps: false })
+      for (const chunk of streamed(entries, c.Config.Tty)) socket.write(chunk)
+    }
+    // stream=0: nothing after the request, so the answer ends here, whether the container runs or not
+    if (!want.stream) return void socket.end()
+    // the hand-over: the log holds complete lines only, and the stream brings what comes from now on. The line the
+    // container is in the middle of is in neither, so it goes here, in this same turn of the loop as the rest
+    if (want.logs) {
+      for (const stream of streams) {
+        const rest = own.log?.pending(stream) ?? Buffer.alloc(0)
+        if (rest.length > 0) socket.write(c.Config.Tty ? rest : frame(stream, rest))
+      }
+    }
     const attachment = { socket, streams }
     live.attached.add(attachment)
     socket.on('close', () => live.attached.delete(attachment))
@@ -291,33 +300,6 @@ export class Daemon extends DaemonBase {
     socket.resume()
   }
   // #endregion attach
-
-  // #region wait
-  /**
-   * `docker wait`, and the wait of `docker run`: the exit code, once the condition the client
-   * names holds (the Engine API's three wait conditions). The caller has sent its headers
-   * already. A condition the API does not have is answered as dockerd 20.10 answers it (ask
-   * the real one: moby's postContainersWait has changed since).
-   */
-  wait(c: Container, condition: string): { done: Promise<number>; cancel(): void } {
-    if (condition !== 'next-exit' && condition !== 'removed') condition = 'not-running' // as dockerd 20.10: any other is its default
-    const own = this.ownOf(c.ID)
-    if (condition === 'removed') return { done: this.whenRemoved(c.ID).then(() => c.State.ExitCode), cancel() {} }
-    let listener: () => void = () => {}
-    const done = new Promise<number>((resolve) => {
-      listener = () => resolve(c.State.ExitCode)
-      own.events.once('exit', listener)
-      // "not running" is only known once a start under way has ended: dockerd's wait takes the container's
-      // lock, which its start holds (moby container/state.go Wait, daemon/start.go containerStart)
-      if (condition === 'not-running') void this.afterStart(c.ID).then(() => {
-        if (c.State.Running) return
-        own.events.off('exit', listener)
-        resolve(c.State.ExitCode)
-      })
-    })
-    return { done, cancel: () => own.events.off('exit', listener) }
-  }
-  // #endregion wait
 
   // #region stop
   /**

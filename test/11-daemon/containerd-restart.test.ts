@@ -312,7 +312,7 @@ describeKernel('a container\'s stdin and its starts', () => {
     const input = new PassThrough()
     const { asked, release } = holdNextCreate(c.ID)
     try {
-      daemon!.attach(c, clientSocket(input), { stdin: true, stdout: true, stderr: true })
+      daemon!.attach(c, clientSocket(input), { stdin: true, stdout: true, stderr: true, logs: false, stream: true })
       input.write(lines[0])
       await turn()
       const started = daemon!.start(c)
@@ -382,7 +382,7 @@ describeKernel('a container\'s stdin and its starts', () => {
     const send = (line: string) => {
       const input = new PassThrough()
       clients.push(input)
-      daemon!.attach(c, clientSocket(input), { stdin: true, stdout: true, stderr: true })
+      daemon!.attach(c, clientSocket(input), { stdin: true, stdout: true, stderr: true, logs: false, stream: true })
       input.end(line)
     }
     try {
@@ -502,7 +502,7 @@ describeKernel('a wait, a stop and an attach at the moments that matter', () => 
       // the container's writes are the test's: cat echoes what this first client sends, when it sends it
       const first = Duplex.from({ readable: input, writable: new Writable({ write: (chunk: Buffer, _e, done) => (seen.push(chunk), done()) }) })
       first.on('error', () => {})
-      daemon!.attach(c, first, { stdin: true, stdout: true, stderr: false })
+      daemon!.attach(c, first, { stdin: true, stdout: true, stderr: false, logs: false, stream: true })
       await daemon!.starting(c.ID, daemon!.start(c))
       input.write('first\n')
       expect(await until(() => logged(c).includes('first\n')), 'cat\'s first line never reached the log').toBe(true)
