@@ -38,7 +38,7 @@ import { forgetContainer, recordContainer } from './image.ts'
 import { parseSubnet, processStart, toAddress } from './net.ts'
 
 /** containerd.events.TaskExit, as a `/tasks/exit` envelope carries it (lib/proto/api/events/task.proto). */
-export interface TaskExit { container_id: string; id: string; pid: number; exit_status: number }
+export interface TaskExit { container_id: string; id: string; pid: number; exit_status: number; exited_at?: { seconds: number; nanos: number } | null }
 
 /** A client attached to a container's output (and maybe its input). */
 export interface Attachment {
@@ -445,9 +445,7 @@ export abstract class DaemonBase {
     const c = this.get(exec.ContainerID)
     if (!c.State.Running) throw conflict(`Container ${c.ID} is not running`)
     const containerd = this.options.containerd
-    const stdio = execStdio(join(this.options.runRoot, 'containerd', c.ID), exec, socket, () => {
-      void containerd.tasks.CloseIO({ container_id: c.ID, exec_id: exec.ID, stdin: true }).catch(() => {})
-    })
+    const stdio = execStdio(join(this.options.runRoot, 'containerd', c.ID), exec, socket, containerd)
     const readers = stdio.readers
     const spec = runtimeSpec(c, this.userFiles(c))
     const user = exec.User ? runtimeSpec({ ...c, Config: { ...c.Config, User: exec.User } }, this.userFiles(c)).process.user : spec.process.user

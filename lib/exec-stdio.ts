@@ -9,6 +9,7 @@ import { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import type { Exec } from './engine-daemon.ts'
+import type { Containerd } from './containerd.ts'
 import { frame, outputReaders, type OutputReader } from './output-streams.ts'
 
 export interface ExecStdio {
@@ -23,10 +24,10 @@ export interface ExecStdio {
 
 /**
  * The FIFOs of `exec` in `dir`, its output framed (raw with a tty) to the hijacked `socket`,
- * and the client's input kept until the process runs; `endInput` is called once the client's
- * input has ended and the process runs.
+ * and the client's input kept until the process runs, and ended for the process once the
+ * client's has ended and the process runs.
  */
-export function execStdio(dir: string, exec: Exec, socket: Duplex, endInput: () => void): ExecStdio {
+export function execStdio(dir: string, exec: Exec, socket: Duplex, containerd: Containerd): ExecStdio {
   const name = (stream: string) => join(dir, `${exec.ID}-${stream}`)
   const paths = { stdout: name('stdout'), stderr: exec.Tty ? '' : name('stderr'), stdin: exec.AttachStdin ? name('stdin') : '' }
   execFileSync('mkfifo', ['-m', '600', ...Object.values(paths).filter(Boolean)])
@@ -47,7 +48,7 @@ export function execStdio(dir: string, exec: Exec, socket: Duplex, endInput: () 
   }
   const finish = () => {
     input?.end()
-    endInput()
+    void containerd.tasks.CloseIO({ container_id: exec.ContainerID, exec_id: exec.ID, stdin: true }).catch(() => {})
   }
   socket.resume()
   return {

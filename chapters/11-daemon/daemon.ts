@@ -109,7 +109,8 @@ export class Daemon extends DaemonBase {
     //   3. A container may exit at any moment, also while you ask. What must come before what, so that no
     //      exit falls between hearing and asking? What then reaches you twice?
     //   4. An answer may arrive late: the exit it reports was heard on the stream meanwhile, and the container
-    //      started again. What keeps such an answer from ending the run that runs now?
+    //      started again, maybe as a process with the same PID (the kernel reuses them). What keeps such an answer
+    //      from ending the run that runs now?
     throw new NotImplementedError('11-daemon', 'resumeExits')
   }
   // #endregion resumeExits

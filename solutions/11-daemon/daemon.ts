@@ -13,6 +13,7 @@ import { overlayDirs } from '#ch/05-layers/driver.ts'
 import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { storePaths } from '#ch/06-images/store.ts'
 import { ContainerdError, GRPC_NOT_FOUND, type Mount } from '../../lib/containerd.ts'
+import { dateOf } from '../../lib/containerd-proto.ts'
 import { DaemonBase, type TaskExit } from '../../lib/engine-daemon.ts'
 import { ZERO_TIME, type Container } from '../../lib/container-records.ts'
 import { frame, logWriter, noMoreWriters, outputReaders, readLog, streamed, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
@@ -35,14 +36,15 @@ export class Daemon extends DaemonBase {
   }
 
   /**
-   * Per container, the run its monitor waits for: the PID of its init process, and its exit,
-   * which the event stream or restore's question to containerd settles (a promise settles once).
+   * Per container, the run its monitor waits for: the PID of its init process, the moment (ms)
+   * before which no exit can be its own, and its exit, which the event stream or restore's
+   * question to containerd settles (a promise settles once).
    */
-  private readonly runs = new Map<string, { pid: number; exit: Promise<number>; heard(code: number): void }>()
-  private watchRun(id: string, pid: number): void {
+  private readonly runs = new Map<string, { pid: number; since: number; exit: Promise<number>; heard(code: number): void }>()
+  private watchRun(id: string, pid: number, since: number): void {
     let heard: (code: number) => void = () => {}
     const exit = new Promise<number>((resolve) => (heard = resolve))
-    this.runs.set(id, { pid, exit, heard })
+    this.runs.set(id, { pid, since, exit, heard })
   }
 
   /** An exit containerd reported, by either way: the run it ends, if it is one this daemon watches. */
@@ -50,6 +52,8 @@ export class Daemon extends DaemonBase {
     const run = this.runs.get(exit.container_id)
     // an exec's process (an id of its own), or news of a run that is over (another PID): not this run's end
     if (!run || exit.id !== exit.container_id || exit.pid !== run.pid) return
+    // the kernel may give the next run the PID of the last: an exit from before this run began is not its end
+    if (exit.exited_at?.seconds && dateOf(exit.exited_at).getTime() < run.since) return
     run.heard(exit.exit_status)
   }
 
@@ -117,7 +121,7 @@ export class Daemon extends DaemonBase {
     try {
       // the network is wired while the process waits in runc's create, before its command runs
       pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io, async (pid) => {
-        this.watchRun(c.ID, pid) // before Tasks.Start: the exit may be reported before startTask returns
+        this.watchRun(c.ID, pid, Date.now()) // before Tasks.Start: the exit may be reported before startTask returns
         await this.connect(c, pid)
       })
     } catch (error) {
@@ -199,7 +203,7 @@ export class Daemon extends DaemonBase {
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     for (const [id, run] of [...this.runs]) {
-      let task: { pid: number; status: string; exit_status: number }
+      let task: { pid: number; status: string; exit_status: number; exited_at: TaskExit['exited_at'] }
       try {
         task = (await containerd.tasks.Get({ container_id: id })).process
       } catch (error) {
@@ -207,8 +211,8 @@ export class Daemon extends DaemonBase {
         if (error instanceof ContainerdError && error.code === GRPC_NOT_FOUND) this.exited({ container_id: id, id, pid: run.pid, exit_status: 255 })
         continue
       }
-      // the answer may arrive after the container was started again: its PID says which run it ends
-      if (task.status === 'STOPPED') this.exited({ container_id: id, id, pid: task.pid, exit_status: task.exit_status })
+      // the answer may arrive after the container was started again: its PID and its time say which run it ends
+      if (task.status === 'STOPPED') this.exited({ container_id: id, id, pid: task.pid, exit_status: task.exit_status, exited_at: task.exited_at })
     }
   }
   // #endregion resumeExits
@@ -227,7 +231,7 @@ export class Daemon extends DaemonBase {
     for (const c of this.containers.values()) {
       if (!c.State.Running) continue
       const live = this.liveOf(c.ID)
-      this.watchRun(c.ID, c.State.Pid)
+      this.watchRun(c.ID, c.State.Pid, 0) // the last run it had: no exit since is another's
       // read before asking: a task that still runs when asked has the shim's ends of the FIFOs open, so ours see their end-of-file
       const { readers, log } = this.openStreams(c)
       let task: { status: string; exit_status: number } | undefined

@@ -40,6 +40,8 @@ const exits = new Map<string, number>()
 /** the envelopes of the `late` container, held back from the daemon until the test lets them go */
 const held: { envelope: Envelope; deliver: (e: Envelope) => void }[] = []
 let holding = true
+/** how many times the daemon has asked containerd to delete `late`'s task */
+let lateDeletes = 0
 
 /** How long after the daemon's Subscribe containerd puts the subscription in place, in ms. */
 const SUBSCRIBED_AFTER = 1500
@@ -72,7 +74,16 @@ function stagedClient(real: Client): Client {
   }
   return {
     ...real,
-    tasks: new Proxy(real.tasks, { get: (target, method) => (method === 'Get' ? get : Reflect.get(target, method)) }),
+    tasks: new Proxy(real.tasks, {
+      get: (target, method) => {
+        if (method === 'Get') return get
+        if (method === 'Delete') return (request: Record<string, unknown>) => {
+          if (request.container_id === ids.late) lateDeletes++
+          return real.tasks.Delete(request)
+        }
+        return Reflect.get(target, method)
+      },
+    }),
     events: registeredLate({
       ...real.events,
       Subscribe: (filters, onEnvelope, onEnd) => real.events.Subscribe(filters, (envelope) => {
@@ -235,14 +246,24 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     await until(() => !daemon!['live'].get(c.ID)?.finished, 5000)
     await daemon!.start(c)
     holding = false
-    for (const { envelope, deliver } of held.splice(0)) deliver(envelope)
+    const late = held.splice(0)
+    const deletes = lateDeletes
+    for (const { envelope, deliver } of late) deliver(envelope)
     await sleep(1500)
-    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID) },
+    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > deletes },
       'a container started again, then containerd\'s report of its previous exit arrived (held back by the test): containerd says how its task is now, and the record should agree — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
-      .toEqual({ record: 'running', containerd: 'RUNNING' })
+      .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
+    // PIDs are reused: the same late report, as it reads when the kernel has given the new run the PID of the old
+    const pid = c.State.Pid
+    const before = lateDeletes
+    for (const { envelope, deliver } of late) if (envelope.event?.container_id === c.ID) deliver({ ...envelope, event: { ...envelope.event, pid } })
+    await sleep(1500)
+    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > before },
+      `a container started again (PID ${pid}), then a late report of its previous run's exit arrived that names PID ${pid} too, as it does when the kernel reuses a PID: containerd says the task runs. Which run did that report end, and what tells two runs of one container apart when their PIDs are the same (containerd's TaskExit; the text's "Exits, and a daemon that restarts")?`)
+      .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
     exits.delete(c.ID)
     writeFileSync(join(dir!, 'gate', 'late'), '42')
-    await endsAsContainerdSays(c, 'the container started again, then ended: its record should follow containerd\'s report of this run\'s exit — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
+    await endsAsContainerdSays(c, 'the container started again, then ended: its record should follow containerd\'s report of this run\'s exit — which run did the late report end (the test held back the previous run\'s exit, then sent it again naming this run\'s PID, as a reused PID would), and what tells two runs of one container apart (the text\'s "Exits, and a daemon that restarts")?')
   })
 
   it('eight restored containers exiting at the same moment', async () => {
