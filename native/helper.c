@@ -303,13 +303,25 @@ static void relay(pid_t child) {
   _exit(128 + sig); /* a signal that does not kill (e.g. SIGCHLD) */
 }
 
-static int op_fork(void) {
+/* fork [FD...]: the given fds are closed in the parent once the fork has succeeded, before it answers. */
+static int op_fork(int argc, char **a) {
+  int fds[64];
+  int n = argc - 1;
+  if (n > 64) return bad_request("fork", "too many fds");
+  for (int i = 0; i < n; i++) {
+    long fd;
+    if (parse_int(a[i + 1], &fd)) return bad_request("fork", "fd must be a number");
+    if (fd == ctl) return bad_request("fork", "that is the control socket");
+    if (fcntl((int)fd, F_GETFD) < 0) return bad_request("fork", "fd is not open");
+    fds[i] = (int)fd;
+  }
   call_begin("fork");
   call_end();
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) return fail("fork");
   if (pid == 0) return 0; /* the child keeps serving; the parent answers for both */
+  for (int i = 0; i < n; i++) close(fds[i]);
   putf("{\"ok\":true,\"pid\":%d}", pid);
   send_line();
   close(ctl);
@@ -1168,7 +1180,7 @@ static int dispatch(int argc, char **a) {
   const char *op = a[0];
 #define NEED(n) if (argc != (n) + 1) return bad_request(op, "wrong number of arguments")
   if (!strcmp(op, "exec")) return op_exec(argc, a);
-  if (!strcmp(op, "fork")) { NEED(0); return op_fork(); }
+  if (!strcmp(op, "fork")) return op_fork(argc, a);
   if (!strcmp(op, "unshare")) { NEED(1); return op_unshare(a[1]); }
   if (!strcmp(op, "setns")) return op_setns(argc, a);
   if (!strcmp(op, "setns_fd")) return op_setns_fd(argc, a);

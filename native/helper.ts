@@ -216,11 +216,12 @@ export class Helper {
 
   /**
    * fork(): later requests go to the child; the parent becomes a relay that forwards signals, reaps children and leaves exactly as the child leaves.
+   * @param closeInParent fds the parent (the relay) closes once the fork has succeeded, before this returns; the child keeps its copies.
    * @returns the child's PID as the host sees it.
    * @throws EAGAIN when a pids limit (cgroup pids.max or RLIMIT_NPROC) is reached.
    */
-  async fork(): Promise<number> {
-    this.#served = (await this.#call('fork')).pid!
+  async fork(closeInParent: number[] = []): Promise<number> {
+    this.#served = (await this.#call('fork', ...closeInParent.map(String))).pid!
     return this.#served
   }
 

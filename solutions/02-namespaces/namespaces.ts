@@ -160,7 +160,8 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     await enterUser?.()
     await helper.unshare(created)
     // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
-    pid = await helper.fork().catch((e: SyscallError) => Promise.reject(forkRefusal(e, spec)))
+    // The parent never execs and lives as long as the container: it lets go of the way back once the fork has succeeded.
+    pid = await helper.fork(before.map(({ fd }) => fd)).catch((e: SyscallError) => Promise.reject(forkRefusal(e, spec)))
   } catch (error) {
     // In another user namespace the helper has no capability left in its own: nothing can be joined again.
     const userMoved = enterUser !== undefined || spec.linux?.namespaces?.some((ns) => ns.type === 'user' && ns.path)
