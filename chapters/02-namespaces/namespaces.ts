@@ -67,7 +67,8 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
  * renames no other; a spec that cannot be given its hostname is refused with a ContainerError
  * (125), as runc refuses it, with the helper as it started. A spec whose
  * namespaces cannot take the container's process when it is started is refused with a
- * ContainerError (125) that names the entry's type and path.
+ * ContainerError (125) that names the entry's type and path, with the helper as it started,
+ * or, where it can no longer be, ended.
  * `enterUser`, when given, makes chapter 13's new user namespace: the container is then in
  * every namespace the spec names by path, and every namespace it creates is owned by that user
  * namespace. Nothing is mounted here: the mount namespace, new or joined, is chapter 03's to fill.

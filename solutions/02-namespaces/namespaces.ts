@@ -131,7 +131,8 @@ function sameFile(a: string, b: string): boolean {
  * renames no other; a spec that cannot be given its hostname is refused with a ContainerError
  * (125), as runc refuses it, with the helper as it started. A spec whose
  * namespaces cannot take the container's process when it is started is refused with a
- * ContainerError (125) that names the entry's type and path.
+ * ContainerError (125) that names the entry's type and path, with the helper as it started,
+ * or, where it can no longer be, ended.
  * `enterUser`, when given, makes chapter 13's new user namespace: the container is then in
  * every namespace the spec names by path, and every namespace it creates is owned by that user
  * namespace. Nothing is mounted here: the mount namespace, new or joined, is chapter 03's to fill.
@@ -166,7 +167,11 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     // In another user namespace the helper has no capability left in its own: nothing can be joined again.
     const userMoved = enterUser !== undefined || spec.linux?.namespaces?.some((ns) => ns.type === 'user' && ns.path)
     await goBack(helper, before, !userMoved)
-    throw error
+    if (!userMoved) throw error
+    // A helper that cannot go back is no helper its caller can use: end it, as runc throws runc init away.
+    helper.kill()
+    await helper.exited
+    throw new ContainerError(`${(error as Error).message}; the helper had moved into another user namespace, from which it cannot go back, and was ended`, 125)
   }
   // If the relay is killed, take the container's process (and a new PID namespace) down too.
   await helper.setParentDeathSignal(constants.signals.SIGKILL)

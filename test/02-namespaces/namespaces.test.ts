@@ -704,6 +704,27 @@ describeKernel('joining namespaces', () => {
     expect(moved, `${story}, and left the helper, which its caller keeps, in other ${moved.join(', ')} namespaces than it started in. Nothing could have told you before the fork; once the fork is refused, what could still lead the helper back, and from which moment did it have to exist? (setns(2); "Joining namespaces")`).toEqual([])
   })
 
+  it('a spec joining a user namespace and a PID namespace whose init exits after the joins', async () => {
+    const holder = await namespaceHolder('holder-02', true)
+    const helper = startHelper()
+    await sandbox(helper)
+    const path = `/proc/${holder}/ns/pid`
+    const spec = probeSpec([])
+    spec.linux!.namespaces = [{ type: 'user', path: `/proc/${holder}/ns/user` }, { type: 'pid', path }, { type: 'uts', path: `/proc/${holder}/ns/uts` }, { type: 'ipc' }]
+    const before = stateOf(helper.pid)
+    const { late, state } = initKilledBeforeFork(helper, holder)
+    const error = await caught(() => enterNamespaces(late, spec))
+    expect(state.killed, 'enterNamespaces never forked, or the holder outlived its SIGKILL').toBe(true)
+    const story = `The spec joins the user namespace and the PID namespace of a holder (host PID ${holder}), whose init was killed after the helper's joins, right before its fork, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
+    expect(error, `${story}: expected a ContainerError naming the pid entry`).toBeInstanceOf(ContainerError)
+    expect(error.message, `${story}: the refusal must name the entry, its type and its path`).toSatisfy((m: string) => m.includes('pid') && m.includes(path))
+    await waitFor(() => ended(helper.pid), 2000)
+    if (ended(helper.pid)) return
+    const now = stateOf(helper.pid)
+    const moved = KINDS.filter((kind) => now.after[kind] !== before.after[kind])
+    expect(moved, `${story}, and the helper, which its caller keeps and may send more requests, is alive in other ${moved.join(', ')} namespaces than it started in. Which of its steps could never be taken back, which later one could still fail, and what is left to promise the caller once both have happened? (user_namespaces(7), setns(2); "Joining namespaces")`).toEqual([])
+  })
+
   it('a spec naming a hostname for a UTS namespace it joins, with a PID namespace whose init exits after the joins', async () => {
     const [named, holder] = [await namespaceHolder('holder-02'), await namespaceHolder('other-02')]
     const helper = startHelper()
