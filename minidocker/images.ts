@@ -13,7 +13,7 @@ import type { ImageConfig } from '../lib/image.ts'
 import { applyImageConfig } from '../lib/image-config.ts'
 import { shortId } from '#ch/06-images/ids.ts'
 import { loadImages } from '#ch/06-images/load.ts'
-import { DEFAULT_ROOT, holdLayers, imageConfig, imageLayers, releaseLayers, resolveImage, storePaths, allImageIds, allTags, tagsOf } from '#ch/06-images/store.ts'
+import { DEFAULT_ROOT, holdLayers, imageConfig, imageLayers, resolveImage, storePaths, allImageIds, allTags, tagsOf } from '#ch/06-images/store.ts'
 import { removeImage } from '../lib/image-removal.ts'
 import { ContainerError } from '../lib/errors.ts'
 import { forgetContainer, recordContainer } from '../lib/image.ts'
@@ -171,10 +171,11 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
   const graph = storePaths(root).graph
   const container = randomBytes(32).toString('hex')
   const hostResolvConf = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : undefined
+  let release = (): string[] => [] // until the hold is made, there is nothing to let go of
   const remove = () => {
     [container, `${container}-init`].forEach((layer) => removeLayer(graph, layer))
     forgetContainer(root, container)
-    releaseLayers(root, container) // what the image's rmi -f left for this container to let go of
+    release() // what the image's rmi -f left for this container to let go of
   }
   const merged = layerPaths(graph, container).merged
   const inHelper = async (step: (helper: Helper) => Promise<void>) => {
@@ -188,7 +189,7 @@ export async function storedRootfs(ref: string, hostname?: string): Promise<Stor
   }
   try {
     recordContainer(root, container, id)
-    holdLayers(root, container, top.chainId)
+    release = holdLayers(root, container, top.chainId)
     const dirs = await required(() => createContainerLayers(graph, container, top.cacheId, { hostname: hostname ?? container.slice(0, 12), hostResolvConf }), `run ${ref}`)
     await inHelper((helper) => mountOverlay(helper, dirs, merged))
   } catch (error) {

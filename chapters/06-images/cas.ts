@@ -26,7 +26,8 @@ export async function writeBlob(
 ): Promise<{ digest: string; size: number }> {
   // TODO(06): stream bytes into the store so that no reader ever sees a wrong or partial blob.
   //   1. The digest is known only after the last byte, yet the bytes must go somewhere while
-  //      they stream: where can they wait, unseen by readers, on the same file system as sha256/?
+  //      they stream, and a reader may look into the store at any of those moments: what may
+  //      it find there, and under which name?
   //   2. Hash and count every chunk as it passes, show it to onData, and do not outrun the disk
   //      (a write stream tells you when to wait).
   //   3. Decide before the blob becomes visible: only a digest equal to `expected` (when given)
@@ -35,7 +36,7 @@ export async function writeBlob(
   //      either digest, no temporary file. The disk can fill while you write: how does a write
   //      stream tell of a write that failed, and what happens to a process when nobody listens?
   //   Where: "A store named by content" in README.md; containerd's
-  //   plugins/content/local/writer.go (Commit); rename(2) on what atomic means.
+  //   plugins/content/local/writer.go (Commit).
   throw new NotImplementedError('06-images', 'writeBlob')
 }
 // #endregion writeBlob

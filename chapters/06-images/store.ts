@@ -52,7 +52,7 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
   //   5. Until that record exists, no image uses the layers you found stored or just made, and
   //      an rmi or a failed load in another process prunes what no image uses, at any moment.
   //      What makes them yours meanwhile, and what do you leave behind, whether you end well or
-  //      not? (moby's layer store hands out references: what do its Register and Get return?)
+  //      not?
   //   Where: moby's daemon/internal/image/tarexport/load.go; chapter 07's pull does the same
   //   with blobs.
   throw new NotImplementedError('06-images', 'importImage')
@@ -62,45 +62,38 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
 // #region holdLayers
 /**
  * Record that `container` stacks its own layers on layer `top` (a chain ID), and so on every
- * layer below it, for as long as this process runs or until releaseLayers(). The hold is on
- * disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a prune in another
- * process (another `minidocker rmi`) must see it, and must be able to tell when the process
- * that holds it has died without letting go.
+ * layer below it, for as long as this process runs or until the release this returns is called.
+ * The hold is on disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a
+ * prune in another process (another `minidocker rmi`) must see it, and must be able to tell
+ * when the process that holds it has died without letting go. The release lets go of the hold,
+ * then deletes what it held that nothing else needs, and returns what went.
  *
  * Guarantee, with any number of pruneLayers() running at the same time in other processes on
  * the same store: when holdLayers() returns, every layer from `top` down is stored, and no prune
- * removes one of them before releaseLayers(). A prune that meets a hold being made either keeps
+ * removes one of them before the release. A prune that meets a hold being made either keeps
  * the layers, or holdLayers() throws an Error naming the layer that went and leaves no
  * hold behind. A holder killed at any step leaves nothing that keeps a layer from the next prune.
  */
-export function holdLayers(root: string, container: string, top: string): void {
-  // TODO(06): a running container's claim on the layers under its overlay.
+export function holdLayers(root: string, container: string, top: string): () => string[] {
+  // TODO(06): a running container's claim on the layers under its overlay, and its end.
   //   1. `minidocker run` calls this before it mounts, and `minidocker rmi` runs in another
   //      process: where must the hold live so that rmi's pruneLayers() sees it?
-  //   2. A `minidocker run` killed with SIGKILL never calls releaseLayers(). What must the hold
-  //      say so that the next prune can tell it is stale, even after the kernel has given the
-  //      holder's PID to another process? (man 5 proc)
-  //   3. A prune may read the holds while you write one: it must see all of it or none of it.
+  //   2. A `minidocker run` killed with SIGKILL never calls its release. What must the hold
+  //      say so that the next prune can tell it is stale, even once that PID names another
+  //      process?
+  //   3. A prune may read the holds while you write one: what may it find there meanwhile?
   //   4. The guarantee above, against a prune in another process that is half way through: it
-  //      may have read the holds before yours existed and be about to delete. Checking that the
-  //      layers exist narrows that window; what closes it? Which of your steps must come
-  //      before which, and what must the prune do in turn so that, whatever the interleaving,
-  //      one of the two sees the other? A hold that loses fails, names the layer, and leaves
-  //      nothing on disk that would keep a layer.
+  //      may have read the holds before yours existed and be about to delete. What can your hold
+  //      do, and what must the prune do in turn, so that no interleaving of your steps and its
+  //      steps ends with a hold that returned and a layer that went? A hold that loses fails,
+  //      names the layer, and leaves nothing on disk that would keep a layer.
   //   5. A holder killed between any two of its steps: nothing it left may block a later prune.
+  //   6. The release: which of the layers it held may go then, and who decides that? An image,
+  //      or another container, may still need them.
   //   Where: the text's "Layers a running container still stands on" and "A hold and a prune at
   //   the same time"; moby's daemon/internal/layer/layer_store.go (CreateRWLayer, the mounts it
   //   saves, releaseLayer, and the mutex they take).
   throw new NotImplementedError('06-images', 'holdLayers')
-}
-
-/** Let go of `container`'s hold, then delete what it held that nothing else needs. Returns what went. */
-export function releaseLayers(root: string, container: string): string[] {
-  // TODO(06): the end of a container's hold.
-  //   1. After it, which of the layers it held may go, and who decides that? Not this function
-  //      alone: an image, or another container, may still need them.
-  //   2. A container that never held anything releases nothing.
-  throw new NotImplementedError('06-images', 'releaseLayers')
 }
 // #endregion holdLayers
 
@@ -120,9 +113,8 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   // TODO(06): delete the layers nothing needs any more.
   //   1. Which layers does a remaining image use? Which ID says "the same layer" across two
   //      images (think of one layer tar on two different parents)?
-  //   2. Which layers do running containers hold (holdLayers())? A hold names one layer: the
-  //      layers below it are held too. Its image may be gone already (`rmi -f`), so the hold
-  //      cannot be found through the image.
+  //   2. Which layers do running containers hold (holdLayers())? Its image may be gone already
+  //      (`rmi -f`).
   //   3. A hold whose process has died: nobody will release it. Who lets go of it, and what
   //      becomes of the layers it held, which may not be among `layers` at all?
   //   4. In which order may they go, when a layer's folder is the lower of the one above it
@@ -131,8 +123,7 @@ export function pruneLayers(root: string, layers: LayerRecord[]): string[] {
   //   6. Holds are made while you prune, in other processes: a hold you did not see when you
   //      read the holds must not end up holding a layer you delete. Another prune may be
   //      deleting the same layers: exactly one of you deletes each.
-  //   7. A prune can be killed too, between any two of its steps. What has it left out of the
-  //      store's sight by then, who will ever look at it again, and what had it not yet decided?
+  //   7. A prune can be killed too, between any two of its steps.
   //   Where: moby's daemon/internal/layer/layer_store.go (Release, releaseLayer), which counts
   //   references from images and from containers' mounts instead of searching.
   throw new NotImplementedError('06-images', 'pruneLayers')

@@ -31,11 +31,9 @@ const MAX_SYMLINKS = 40
 /**
  * The host path where tar entry `name` goes inside `root`: where the kernel will find it by
  * that name once the layer is mounted. Refuses an absolute name, a ".." component, and a name
- * whose parent directories lead outside `root` through a symlink. The last component itself is
- * never followed: writing an entry replaces whatever is there. A refusal is an
+ * whose parent directories lead outside `root` through a symlink. A refusal is an
  * UnsafeLayerError that quotes the name, then gives the reason in words the tests look for:
- * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"` (LINK as a
- * path inside the layer, TARGET as the link says).
+ * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"`.
  */
 export function resolveInside(root: string, name: string): string {
   // TODO(06): where an entry goes, decided without ever leaving root.
@@ -49,8 +47,7 @@ export function resolveInside(root: string, name: string): string {
   //      where does the kernel walk a link's target, and what is a ".." in it once the walk has
   //      followed yet another link? One that leads above root is refused, naming the entry, the
   //      symlink and its target. Links can form a loop: give up after MAX_SYMLINKS.
-  //   4. The last component is the entry itself: it is never followed (an entry replaces what is
-  //      there, see writeEntry()).
+  //   4. And the last component: is it one more directory to walk through, or something else?
   //   Where: "Unpacking without escaping" in README.md; path_resolution(7); containerd's
   //   continuity fs.RootPath and cyphar/filepath-securejoin (which clamp where this refuses).
   throw new NotImplementedError('06-images', 'resolveInside')
@@ -66,12 +63,12 @@ export type HelperFor = () => Helper
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
  * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
- * fifo. Owner and mode come from the header (its times and xattrs: restoreMetadata()). A hard link to a target that escapes or is
- * not there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
- * The layer's root itself ("." or "./") may only be a directory: as a symlink it would send
- * every later entry to wherever it points (the UnsafeLayerError says "root must be a
- * directory"). Any other entry type is refused, never dropped without a word (an
- * UnsafeLayerError quoting the entry's name and saying "unknown entry type").
+ * fifo. Owner and mode come from the header (its times and xattrs: restoreMetadata()). A hard
+ * link to a target that escapes or is not there is an UnsafeLayerError quoting the link's own
+ * name (header.name), then its target. The layer's root itself comes as an entry too (".", "./"
+ * or ""): one refused there is an UnsafeLayerError quoting its name. Any other entry type is
+ * refused, never dropped without a word (an UnsafeLayerError quoting the entry's name and
+ * saying "unknown entry type").
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
   // TODO(06): write one ordinary entry at a path that is already resolved.
@@ -80,8 +77,7 @@ export async function writeEntry(root: string, path: string, header: Header, con
   //   2. An entry replaces whatever an earlier entry left at `path` (except a directory over a
   //      directory, which keeps its contents), and must never write through it: picture a symlink
   //      left at `path` that points at the host's /etc/passwd. Removing it first is not the whole
-  //      answer: what would your open do if something stood at `path` again by the time it ran,
-  //      and can the open itself refuse that? (open(2))
+  //      answer: what else can happen at `path` between your removal and your write?
   //   3. The types that matter: directory; file (stream `content`, do not buffer a whole layer);
   //      symlink (store the target as it is: it is harmless until something writes through it);
   //      character and block devices and fifos (only root makes them: ask `helper()`); hard link.
@@ -89,10 +85,9 @@ export async function writeEntry(root: string, path: string, header: Header, con
   //      something other than the image its author tested.
   //   4. A hard link's target is another entry of this same layer, named like any entry: resolve
   //      it the same way. A target that escapes or is not there is an UnsafeLayerError naming the
-  //      link entry (header.name) and its target. A hard link shares its target's owner and mode.
+  //      link entry (header.name) and its target.
   //   5. Then owner and mode from the header, never through a symlink (a symlink has no mode of
-  //      its own on Linux). Each call sets one thing: can one of them change what another has
-  //      already set? (Read the man pages of the calls you chose.)
+  //      its own on Linux).
   //   Where: moby's pkg/archive/archive.go (createTarFile); containerd's pkg/archive/tar.go.
   throw new NotImplementedError('06-images', 'writeEntry')
 }
@@ -111,8 +106,8 @@ export async function writeEntry(root: string, path: string, header: Header, con
 export async function applyLayer(source: Source, dir: string): Promise<{ diffId: string; size: number }> {
   // TODO(06): apply a whole layer atomically, turning aufs markers into overlay ones.
   //   1. A reader (a store, a crashed run's next start) must never take a half-applied layer at
-  //      `dir` for a whole one. Where do you build it, so that one step at the very end makes the
-  //      whole layer appear at once? On any error, remove what you built and let the error
+  //      `dir` for a whole one, even if the process dies half way. Where do you build it, and
+  //      how does it become `dir`? On any error, remove what you built and let the error
   //      through: a refused layer leaves nothing.
   //   2. The diff ID is the sha256 of the uncompressed tar, computed while it streams by: the
   //      bytes are read once. layerTar() (lib/image.ts) gunzips and shows you each chunk;

@@ -47,22 +47,23 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
   // prune in another process (an rmi, a failed load) would take them. So the import holds its
   // chain as a container does, moving the hold up as the chain grows, and lets go at the end.
   const holder = `import-${process.pid}-${randomBytes(8).toString('hex')}`
+  let release = (): string[] => []
   try {
     for (let i = 0; i < chains.length; i++) {
       if (hasLayer(root, chains[i]!)) {
         try {
-          holdLayers(root, holder, chains[i]!)
+          release = holdLayers(root, holder, chains[i]!)
           continue
         } catch (error) {
           if (!(error instanceof LayerGoneError)) throw error // gone meanwhile: unpack it after all
         }
       }
       await registerLayer(root, chains[i - 1] ?? null, openLayer(i), diffIds[i])
-      holdLayers(root, holder, chains[i]!)
+      release = holdLayers(root, holder, chains[i]!)
     }
     return await addImage(root, config, tags)
   } finally {
-    releaseLayers(root, holder)
+    release()
   }
 }
 // #endregion importImage
@@ -70,18 +71,19 @@ export async function importImage(root: string, config: Uint8Array, openLayer: (
 // #region holdLayers
 /**
  * Record that `container` stacks its own layers on layer `top` (a chain ID), and so on every
- * layer below it, for as long as this process runs or until releaseLayers(). The hold is on
- * disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a prune in another
- * process (another `minidocker rmi`) must see it, and must be able to tell when the process
- * that holds it has died without letting go.
+ * layer below it, for as long as this process runs or until the release this returns is called.
+ * The hold is on disk, beside the layers, as moby keeps layerdb/mounts/<container>/parent: a
+ * prune in another process (another `minidocker rmi`) must see it, and must be able to tell
+ * when the process that holds it has died without letting go. The release lets go of the hold,
+ * then deletes what it held that nothing else needs, and returns what went.
  *
  * Guarantee, with any number of pruneLayers() running at the same time in other processes on
  * the same store: when holdLayers() returns, every layer from `top` down is stored, and no prune
- * removes one of them before releaseLayers(). A prune that meets a hold being made either keeps
+ * removes one of them before the release. A prune that meets a hold being made either keeps
  * the layers, or holdLayers() throws an Error naming the layer that went and leaves no
  * hold behind. A holder killed at any step leaves nothing that keeps a layer from the next prune.
  */
-export function holdLayers(root: string, container: string, top: string): void {
+export function holdLayers(root: string, container: string, top: string): () => string[] {
   const file = holdPath(root, container)
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
   const tmp = `${file}.tmp-${process.pid}-${startTime(process.pid)}`
@@ -94,15 +96,11 @@ export function holdLayers(root: string, container: string, top: string): void {
     rmSync(file, { force: true })
     throw new LayerGoneError(missing)
   }
-}
-
-/** Let go of `container`'s hold, then delete what it held that nothing else needs. Returns what went. */
-export function releaseLayers(root: string, container: string): string[] {
-  const file = holdPath(root, container)
-  if (!existsSync(file)) return []
-  const { Parent } = JSON.parse(readFileSync(file, 'utf8')) as Hold
-  rmSync(file)
-  return pruneLayers(root, chainOf(root, Parent))
+  // the hold goes first: a prune that still saw it would keep the very layers it is to delete
+  return () => {
+    rmSync(file, { force: true })
+    return pruneLayers(root, chainOf(root, top))
+  }
 }
 // #endregion holdLayers
 

@@ -34,11 +34,9 @@ const MAX_SYMLINKS = 40
 /**
  * The host path where tar entry `name` goes inside `root`: where the kernel will find it by
  * that name once the layer is mounted. Refuses an absolute name, a ".." component, and a name
- * whose parent directories lead outside `root` through a symlink. The last component itself is
- * never followed: writing an entry replaces whatever is there. A refusal is an
+ * whose parent directories lead outside `root` through a symlink. A refusal is an
  * UnsafeLayerError that quotes the name, then gives the reason in words the tests look for:
- * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"` (LINK as a
- * path inside the layer, TARGET as the link says).
+ * "absolute", "..", or for a link that leads out `symlink "LINK" -> "TARGET"`.
  */
 export function resolveInside(root: string, name: string): string {
   if (name.startsWith('/')) throw new UnsafeLayerError(`refusing "${name}": an absolute path in a layer`)
@@ -84,12 +82,12 @@ export type HelperFor = () => Helper
  * is there unless both are directories: a directory, a file with the bytes of `content`, a
  * symlink (its target is stored as it is: it is only dangerous when written through, which
  * resolveInside() refuses), a hard link to an earlier entry of this layer, a device or a
- * fifo. Owner and mode come from the header (its times and xattrs: restoreMetadata()). A hard link to a target that escapes or is
- * not there is an UnsafeLayerError quoting the link's own name (header.name), then its target.
- * The layer's root itself ("." or "./") may only be a directory: as a symlink it would send
- * every later entry to wherever it points (the UnsafeLayerError says "root must be a
- * directory"). Any other entry type is refused, never dropped without a word (an
- * UnsafeLayerError quoting the entry's name and saying "unknown entry type").
+ * fifo. Owner and mode come from the header (its times and xattrs: restoreMetadata()). A hard
+ * link to a target that escapes or is not there is an UnsafeLayerError quoting the link's own
+ * name (header.name), then its target. The layer's root itself comes as an entry too (".", "./"
+ * or ""): one refused there is an UnsafeLayerError quoting its name. Any other entry type is
+ * refused, never dropped without a word (an UnsafeLayerError quoting the entry's name and
+ * saying "unknown entry type").
  */
 export async function writeEntry(root: string, path: string, header: Header, content: AsyncIterable<Uint8Array>, helper: HelperFor): Promise<void> {
   if (path === root && header.type !== 'directory')

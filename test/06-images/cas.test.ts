@@ -41,7 +41,7 @@ describe('the content-addressable store', () => {
     expect(error.message).toContain(HELLO)
     expect(error.message).toContain(sha256('tampered'))
     expect(existsSync(blobPath(dir, HELLO)), 'nothing may be stored under the expected digest').toBe(false)
-    expect(existsSync(blobPath(dir, sha256('tampered'))), 'a blob is stored under the actual digest: did it get its name before or after its digest was compared? (chapter text, "A store named by content")').toBe(false)
+    expect(existsSync(blobPath(dir, sha256('tampered'))), 'bytes refused for their digest are stored under their actual digest: what could a reader have found under sha256/ while they were being refused? (chapter text, "A store named by content")').toBe(false)
     const leftovers = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name))
     expect(leftovers, 'a refused blob leaves no file anywhere in the store, whatever its name').toEqual([])
   })

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { allLayers, holdLayers, pruneLayers, registerLayer, releaseLayers, storePaths, type LayerRecord } from '#ch/06-images/store.ts'
+import { allLayers, holdLayers, pruneLayers, registerLayer, storePaths, type LayerRecord } from '#ch/06-images/store.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { dieAfter } from '../support/dying.ts'
 
@@ -43,8 +43,9 @@ async function runs(tar: Buffer, rounds: number) {
       counts.unregistered++ // a prune took it between its unpacking and its record
       continue
     }
+    let release: () => string[]
     try {
-      holdLayers(root, `c${round}`, layer.chainId)
+      release = holdLayers(root, `c${round}`, layer.chainId)
     } catch (error) {
       if (error instanceof NotImplementedError) throw error
       counts.refused++
@@ -56,11 +57,11 @@ async function runs(tar: Buffer, rounds: number) {
     for (let look = 0; look < 3; look++) {
       await sleep(Math.random() * 3)
       if (!unpacked(layer)) {
-        counts.wrong.push(`round ${round}: holdLayers() had returned, and the layer was deleted before releaseLayers()`)
+        counts.wrong.push(`round ${round}: holdLayers() had returned, and the layer was deleted before its release`)
         break
       }
     }
-    releaseLayers(root, `c${round}`)
+    release()
   }
   return counts
 }

@@ -1,9 +1,9 @@
 /**
  * An opaque marker whose directory a later entry of the same layer replaces with a symlink (or
  * with a file, before the path is a directory again).
- * applyLayer() may set the mark when it meets the marker or at the end; either way the mark is
- * for the directory the marker named, and the real containerd (overlayfs snapshotter, which sets
- * trusted.overlay.opaque itself) says what becomes of it: the same layers are imported there
+ * applyLayer() may set the mark when it meets the marker or at the end; the real containerd
+ * (overlayfs snapshotter, which sets trusted.overlay.opaque itself) says what becomes of it:
+ * the same layers are imported there
  * and its snapshot compared with ours, mark by mark. The symlinks lead into a folder this test
  * made, which must stay as it was.
  */

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it, vi } from 'vitest'
-import { allLayers, hasLayer, holdLayers, pruneLayers, registerLayer, releaseLayers, storePaths, type LayerRecord } from '#ch/06-images/store.ts'
+import { allLayers, hasLayer, holdLayers, pruneLayers, registerLayer, storePaths, type LayerRecord } from '#ch/06-images/store.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { tarOf, type Entry } from '../support/images.ts'
@@ -60,6 +60,10 @@ function thrown(action: () => unknown): Error | undefined {
   }
 }
 
+/** The release the last hold that succeeded here returned. */
+let release: () => string[] = () => []
+const holdTop = (root: string, top: string) => void (release = holdLayers(root, 'c0ffee', top))
+
 /** What the guarantee demands once a hold (which failed with `held`, or not) and a prune are both done. */
 function expectGuarantee(root: string, chain: LayerRecord[], held: Error | undefined, what: string): void {
   for (const layer of chain) {
@@ -68,7 +72,7 @@ function expectGuarantee(root: string, chain: LayerRecord[], held: Error | undef
   if (held === undefined) {
     const gone = chain.filter((l) => !hasLayer(root, l.chainId))
     expect(gone.map((l) => l.chainId), `${what}: holdLayers() returned, and the prune deleted layers it holds. Which of the two should have seen the other, and at which of its steps? (${SECTION})`).toEqual([])
-    releaseLayers(root, 'c0ffee')
+    release()
   } else {
     expect(held.message, `${what}: holdLayers() failed; its error must say which layer went (its chain ID), so that run can say why it cannot start`).toMatch(new RegExp(chain.map((l) => l.chainId.slice(7, 19)).join('|')))
     pruneLayers(root, chain)
@@ -84,7 +88,7 @@ describe('a hold and a prune, one stopped at each of its steps', () => {
       const chain = await twoLayers(root)
       let pruneError: Error | undefined
       const gap = before(root, k, () => void (pruneError = thrown(() => pruneLayers(root, chain))))
-      const held = thrown(() => holdLayers(root, 'c0ffee', chain[1]!.chainId))
+      const held = thrown(() => holdTop(root, chain[1]!.chainId))
       stop()
       const what = `holdLayers() stopped before its file-system step ${k}, a whole pruneLayers() of both layers in between`
       expect(pruneError?.message, `${what}: the prune failed`).toBeUndefined()
@@ -98,7 +102,7 @@ describe('a hold and a prune, one stopped at each of its steps', () => {
       const root = tempDir()
       const chain = await twoLayers(root)
       let held: Error | undefined
-      const gap = before(root, k, () => void (held = thrown(() => holdLayers(root, 'c0ffee', chain[1]!.chainId))))
+      const gap = before(root, k, () => void (held = thrown(() => holdTop(root, chain[1]!.chainId))))
       pruneLayers(root, chain)
       stop()
       const what = `pruneLayers() of both layers stopped before its file-system step ${k}, a whole holdLayers() of the top in between`
@@ -165,14 +169,14 @@ describe('a hold and a prune in processes of their own', () => {
     const round = async (n: number, hold: boolean): Promise<boolean> => {
       const root = tempDir()
       const chain = await twoLayers(root)
-      if (hold) holdLayers(root, `c0ffee${n}`, chain[1]!.chainId)
+      const letGo = hold ? holdLayers(root, `c0ffee${n}`, chain[1]!.chainId) : undefined
       const said = await holder([root, 'prunedie', '-', String(n)]).line
       const what = `${said === 'done' ? 'a prune that ended' : `a prune killed with SIGKILL right after its file-system change ${n}`}${hold ? ', beside a live hold on both layers,' : ''} then another prune`
       pruneLayers(root, chain)
       if (hold) {
         const missing = chain.filter((l) => !hasLayer(root, l.chainId) || !existsSync(folderOf(root, l))).map((l) => l.chainId)
         expect(missing, `${what}: a live hold reaches these layers, yet they are not in the layer store. What did the killed prune leave half done, and who finishes it? (${SECTION})`).toEqual([])
-        releaseLayers(root, `c0ffee${n}`)
+        letGo!()
       }
       expect(filesBelow(root), `${what}${hold ? ' and the release' : ''}: what did the killed prune leave in the store, and who finishes it? (${SECTION})`).toEqual([])
       return said === 'done'
