@@ -90,7 +90,7 @@ describe('the layer store', () => {
     }, ['app:1']))
     if (error instanceof NotImplementedError) throw error
     const what = 'importImage() found BASE stored and did not unpack it; while it opened APP, a prune of BASE ran, as an rmi in another process may'
-    expect({ error: error?.message, pruned }, `${what}. Until the image is recorded, what keeps the layers the import found, or made, from a prune? (the text's "A hold and a prune at the same time"; moby's tarexport/load.go, and what the layer store's Register and Get return)`).toEqual({ error: undefined, pruned: [] })
+    expect({ error: error?.message, pruned }, `${what}. Until the image is recorded, what keeps the layers the import found, or made, from a prune? (the text's "A hold and a prune at the same time"; moby's tarexport/load.go)`).toEqual({ error: undefined, pruned: [] })
     const id = resolveImage(root, 'app:1')
     expect(imageLayers(root, id).map((l) => existsSync(join(storePaths(root).graph, l.cacheId, 'diff'))), `${what}: every layer of the image recorded must be stored`).toEqual([true, true])
     expect(removeImage(root, 'app:1').filter((r) => 'Deleted' in r).length, `${what}, then the image was removed: its two layers must go with it. Did the import leave something that still keeps them?`).toBe(3)

@@ -1,6 +1,7 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { isOpaque, makeWhiteout } from '#ch/05-layers/whiteout.ts'
 import { applyLayer, resolveInside, UnsafeLayerError } from '#ch/06-images/unpack.ts'
@@ -181,6 +182,35 @@ describe('applyLayer', () => {
 
   it('a hard link to etc/shadow, which the layer does not have', async () => {
     await expectRefused([{ name: 'etc/' }, { name: 'etc/stolen', type: 'link', linkname: 'etc/shadow' }], /etc\/stolen[^]*etc\/shadow|etc\/shadow[^]*etc\/stolen/)
+  })
+
+  it('hard links to symlinks: one that leads to a host file, one that leads nowhere, beside GNU tar', async () => {
+    const s = sandbox()
+    chmodSync(join(s.outside, 'passwd'), 0o600)
+    const entries: Entry[] = [
+      { name: 'evil', type: 'symlink', linkname: join(s.outside, 'passwd') },
+      { name: 'hard', type: 'link', linkname: 'evil', mode: 0o777 },
+      { name: 'later', type: 'symlink', linkname: 'lib/not-yet' },
+      { name: 'hard-later', type: 'link', linkname: 'later', mode: 0o777 },
+    ]
+    const tar = await tarOf(entries)
+    // what GNU tar makes of the same layer, as root keeping modes
+    const byTar = join(s.root, 'gnu')
+    mkdirSync(byTar)
+    writeFileSync(join(s.root, 'layer.tar'), tar)
+    await execa('tar', ['-x', '-p', '--no-same-owner', '-f', join(s.root, 'layer.tar'), '-C', byTar])
+    const after = statSync(join(s.outside, 'passwd')).mode & 0o7777
+    chmodSync(join(s.outside, 'passwd'), 0o600)
+    expect(after, 'GNU tar left the host file as it was').toBe(0o600)
+    const error = await caught(() => applyLayer(tar, s.layer))
+    const what = '"hard" is a hard link to the symlink "evil" -> a host file, "hard-later" one to the symlink "later" -> a name nothing in the layer has'
+    expect(statSync(join(s.outside, 'passwd')).mode & 0o7777, `${what}: the host file's mode changed while the layer was applied. What is "hard" once it is made, and what do your calls after it do to a path that is one? (GNU tar leaves the file alone)`).toBe(0o600)
+    expect(error?.message, `${what}: GNU tar extracts this layer, applyLayer() refused it. Is the target of "hard-later" in this layer? What did you ask the file system about it?`).toBeUndefined()
+    for (const name of ['hard', 'hard-later']) {
+      const gnu = lstatSync(join(byTar, name))
+      const ours = lstatSync(join(s.layer, name))
+      expect({ symlink: ours.isSymbolicLink(), target: ours.isSymbolicLink() ? readlinkSync(join(s.layer, name)) : undefined }, `${what}: "${name}" differs from what GNU tar made of it`).toEqual({ symlink: gnu.isSymbolicLink(), target: readlinkSync(join(byTar, name)) })
+    }
   })
 
   it('a symlink evil -> a file outside, then a file entry evil', async () => {
