@@ -54,17 +54,6 @@ export function rememberedDiffId(root: string, blobDigest: string): string | und
   return existsSync(file) ? readFileSync(file, 'utf8') : undefined
 }
 
-/**
- * Look up the diff ID remembered for each of `digests`, in order; when every one has one, the
- * layer store's record for the chain ID those diff IDs make, if it has that chain. Else undefined.
- */
-export function storedLayer(root: string, digests: string[]): LayerRecord | undefined {
-  const diffIds = digests.map((digest) => rememberedDiffId(root, digest))
-  if (diffIds.includes(undefined)) return undefined
-  const chain = chainIds(diffIds as string[]).at(-1)!
-  return hasLayer(root, chain) ? readLayer(root, chain) : undefined
-}
-
 // ---------- tags: repositories.json ----------
 
 /** Point tag `ref` ("busybox" means "busybox:latest") at image `id`. */

@@ -1,8 +1,7 @@
 /**
  * Platforms, as containerd's platforms package handles them (given to chapter 07): the Platform
  * type, this machine's platform, the os/architecture[/variant] text form, the canonical spelling,
- * and the platforms a machine can run besides its own. Choosing an index's entry with them is
- * chapter 07's.
+ * and whether a machine runs a platform. Choosing an index's entry with them is chapter 07's.
  */
 
 export interface Platform {
@@ -54,13 +53,9 @@ export function normalizePlatform(p: Platform): Platform {
 }
 // #endregion normalizePlatform
 
-// #region compatiblePlatforms
-/**
- * Every platform a machine of platform `p` runs, normalised, as containerd's platformVector
- * lists them for platforms.Only(p): p itself, then the older variants of its architecture
- * (amd64/v3: amd64/v2, amd64; arm/v7: arm/v6, arm/v5), then 386 for amd64.
- */
-export function compatiblePlatforms(p: Platform): Platform[] {
+// #region canRun
+/** The platforms a machine of platform `p` runs, as containerd's platformVector has them, normalised. */
+function runnable(p: Platform): Platform[] {
   const own = normalizePlatform(p)
   const all = [own]
   const level = Number(/^v(\d+)$/.exec(own.variant ?? '')?.[1])
@@ -74,4 +69,13 @@ export function compatiblePlatforms(p: Platform): Platform[] {
   if (own.architecture === 'arm' && level > 5) older(5)
   return all
 }
-// #endregion compatiblePlatforms
+
+/**
+ * Whether a machine of platform `machine` runs what is built for `platform` (each spelled any
+ * way normalizePlatform reads), as containerd's platforms.Only(machine).Match answers it.
+ */
+export function canRun(machine: Platform, platform: Platform): boolean {
+  const have = normalizePlatform(platform)
+  return runnable(machine).some((p) => p.os === have.os && p.architecture === have.architecture && p.variant === have.variant)
+}
+// #endregion canRun

@@ -128,11 +128,7 @@ export async function request(session: Session, path: string, init: RequestInit 
 /** dockerd's default --max-concurrent-downloads. */
 export const MAX_CONCURRENT_DOWNLOADS = 3
 
-/**
- * dockerd's default --max-download-attempts: how many requests one layer's download may make
- * before the pull gives up on it. (dockerd waits 5 s more before each new request; a pull here
- * asks again at once.)
- */
+/** dockerd's default --max-download-attempts. */
 export const MAX_DOWNLOAD_ATTEMPTS = 5
 
 /** What every layer of one pull is pulled with (chapter 07's pullLayer). */

@@ -70,16 +70,18 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   // TODO(07): the whole pull, in dockerd's order (the chapter's "The whole pull"; moby's
   //   daemon/internal/distribution/pull_v2.go and its xfer/download.go).
   //   1. Reference, session, manifest; "Pulling from" goes out before anything is fetched.
-  //   2. An image pushed without an index cannot be chosen by platform: when options.platform was
-  //      given, its config must be for it, or the pull fails saying the image is "not the
-  //      OS/ARCH asked for".
+  //   2. options.platform, and a reference that names an image pushed without an index: there is
+  //      nothing to choose from. What does docker pull make of that pair, what can say which
+  //      platform the image is for, and what may the pull do before it knows? (A refusal says the
+  //      image is "not the OS/ARCH asked for".)
   //   3. The store may have the image already: what tells you so from the manifest alone, before any
   //      blob? Then it only needs its tag, the "Digest:" line and "Image is up to date", and nothing
   //      is downloaded.
   //   4. Otherwise the config downloads together with the layers, unless the store has it: what does a
-  //      file under its name in blobs/ tell you? Which layers does the store have,
-  //      and how can you know it before the config, with its diff IDs, has arrived? (What did
-  //      chapter 06 remember, and of which layers?) Those are never downloaded.
+  //      file under its name in blobs/ tell you? Which layers does the store have, and how can you
+  //      know it before the config, with its diff IDs, has arrived? (What did chapter 06 remember,
+  //      and of which layers? A blob it unpacked once, on another base, is that layer here?) Those
+  //      are never downloaded.
   //      The config can fail like any download, while the layers are still coming: when do you first look?
   //   5. The other layers download together, in slots (slots.ts, your Slots): never more than
   //      MAX_CONCURRENT_DOWNLOADS at once in the whole process, however many pulls run, unless the

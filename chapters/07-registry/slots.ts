@@ -13,11 +13,9 @@ export class Slots implements DownloadLimit {
   constructor(readonly limit: number) {}
 
   /**
-   * Run `job` once a slot is free, and hold the slot until `job` settles, however it settles;
-   * resolve or reject as `job` does. A job that has to queue calls `onWait` once, when it
-   * starts to wait, and jobs start in the order they asked. When `signal` has aborted before
-   * the call, or aborts while the job waits, the call rejects at once with the signal's reason
-   * and the job never runs.
+   * Run `job` within the limit, and settle as it settles. `onWait` is there for the "Waiting"
+   * a docker pull shows when a download cannot start at once; `signal` is the caller's cancel,
+   * and a call it cancels rejects with its reason.
    */
   async run<T>(signal: AbortSignal, job: () => Promise<T>, onWait?: () => void): Promise<T> {
     // TODO(07): one limit for every pull of the process (the chapter's "One limit for the daemon";

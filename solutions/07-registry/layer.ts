@@ -6,13 +6,25 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { blobPath } from '#ch/06-images/cas.ts'
 import { registerLayer, rememberDiffId, storePaths } from '#ch/06-images/store.ts'
-import type { LayerRecord } from '../../lib/image.ts'
-import { storedLayer } from '../../lib/image-store.ts'
+import { chainIds, type LayerRecord } from '../../lib/image.ts'
+import { hasLayer, readLayer, rememberedDiffId } from '../../lib/image-store.ts'
 import { shortDigest } from '../../lib/jsonmessage.ts'
 import type { LayerSource } from '../../lib/registry.ts'
 import { downloadBlob } from './download.ts'
 import { progressCounter, statusMessage } from '../../lib/pull-progress.ts'
 import { watchTransfer, type TransferJob, type Watch } from './transfer.ts'
+
+/**
+ * The layer the store has for blobs `digests`, bottom first: chapter 06 remembered the diff ID each
+ * blob unpacked to, and the layer is there when every one of them is known and the layer store
+ * has the chain ID they make. Else undefined.
+ */
+export function storedLayer(root: string, digests: string[]): LayerRecord | undefined {
+  const diffIds = digests.map((digest) => rememberedDiffId(root, digest))
+  if (diffIds.includes(undefined)) return undefined
+  const chain = chainIds(diffIds as string[]).at(-1)!
+  return hasLayer(root, chain) ? readLayer(root, chain) : undefined
+}
 
 /** The chunks of `source`, each shown to `onData` on its way (the "Extracting" bar). */
 async function* counted(source: AsyncIterable<Uint8Array>, onData: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {

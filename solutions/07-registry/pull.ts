@@ -14,11 +14,10 @@ import { addImage, allImageIds, imageConfig, storePaths, tagImage } from '#ch/06
 import { IMAGE_TYPES, INDEX_TYPES, MAX_CONCURRENT_DOWNLOADS, type Descriptor, type FetchedManifest, type ImageIndex, type ImageManifest, type PullOptions, type PullResult, type Session } from '../../lib/registry.ts'
 import { manifestFor, openSession } from '../../lib/registry-client.ts'
 import { downloadBlob } from './download.ts'
-import { compatiblePlatforms, formatPlatform, hostPlatform, normalizePlatform, type Platform } from '../../lib/platform.ts'
+import { canRun, formatPlatform, hostPlatform, normalizePlatform, type Platform } from '../../lib/platform.ts'
 import { shortDigest } from '../../lib/jsonmessage.ts'
-import { storedLayer } from '../../lib/image-store.ts'
 import type { LayerSource } from '../../lib/registry.ts'
-import { intactBlob, pullLayer } from './layer.ts'
+import { intactBlob, pullLayer, storedLayer } from './layer.ts'
 import { statusMessage } from '../../lib/pull-progress.ts'
 import { GRAMMAR } from '../../lib/names.ts'
 import { familiarName, parseReference, type Reference } from '../../lib/reference.ts'
@@ -58,14 +57,18 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   let fetched = top
   if (INDEX_TYPES.includes(top.mediaType)) {
     const index = JSON.parse(top.body.toString('utf8')) as ImageIndex
-    // the platforms this machine runs, best first (containerd's platforms.Only): their order decides, not the index's
-    const runs = compatiblePlatforms(platform)
+    // of the entries this machine runs, the nearest to its own platform first, as containerd's platforms.Only
+    // orders its platformVector: its own, then its own architecture's older variants, newest first, then another
+    // architecture it runs (386 on amd64). That order decides, not the index's.
+    const own = normalizePlatform(platform)
+    const level = (p: Platform): number => Number(/^v(\d+)$/.exec(p.variant ?? '')?.[1] ?? 1)
     const rank = ({ platform: p }: Descriptor): number => {
       // an entry that names no platform at all may be anything: it fits, after every entry that names one (moby's filterManifests)
-      if (p === undefined || p === null) return runs.length
+      if (p === undefined || p === null) return Number.MAX_SAFE_INTEGER
       if (typeof p?.os !== 'string' || typeof p.architecture !== 'string') return -1
       const have = normalizePlatform(p)
-      return runs.findIndex((want) => want.os === have.os && want.architecture === have.architecture && want.variant === have.variant)
+      if (!canRun(own, have)) return -1
+      return have.architecture === own.architecture ? level(own) - level(have) : 1000
     }
     const entry = index.manifests.filter((e) => rank(e) >= 0).sort((a, b) => rank(a) - rank(b))[0]
     if (!entry) {

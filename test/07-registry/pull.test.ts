@@ -145,7 +145,7 @@ describeKernel('pulling from a registry', () => {
     expect(error?.message, `expected the pull of an image for ${hostPlatform().architecture} with --platform linux/${other} to fail in pullImage's TODO's words`).toMatch(new RegExp(`not the linux/${other} asked for`))
   })
 
-  it('a --platform of another architecture, for an image pushed without an index: what the registry is asked for', async () => {
+  it('a --platform of another architecture, for an image pushed without an index, whose config is slow to come', async () => {
     const other = hostPlatform().architecture === 's390x' ? 'riscv64' : 's390x'
     const config = probe.config.digest
     const layers = probe.layers.map((l) => l.digest)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compatiblePlatforms, normalizePlatform } from '../../lib/platform.ts'
+import { canRun, normalizePlatform } from '../../lib/platform.ts'
 import { BAR_WIDTH, progressBar } from '../../lib/pull-progress.ts'
 import { familiarName, InvalidReferenceError, parseReference, referenceString } from '../../lib/reference.ts'
 import { parseChallenge } from '../../lib/registry-auth.ts'
@@ -165,12 +165,17 @@ describe('platforms', () => {
   })
 
   it('what linux/amd64/v3, linux/amd64, linux/arm and linux/arm64 run', () => {
-    const text = (p: Parameters<typeof compatiblePlatforms>[0]) => compatiblePlatforms(p).map((q) => [q.os, q.architecture, q.variant].filter(Boolean).join('/'))
-    const vector = 'compatiblePlatforms\'s doc comment; containerd\'s platformVector'
-    expect(text({ os: 'linux', architecture: 'amd64', variant: 'v3' }), `linux/amd64/v3 (${vector})`).toEqual(['linux/amd64/v3', 'linux/amd64/v2', 'linux/amd64', 'linux/386'])
-    expect(text({ os: 'linux', architecture: 'x86_64' }), `linux/x86_64 (${vector})`).toEqual(['linux/amd64', 'linux/386'])
-    expect(text({ os: 'linux', architecture: 'arm' }), `linux/arm (${vector})`).toEqual(['linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5'])
-    expect(text({ os: 'linux', architecture: 'arm64' }), `linux/arm64 (${vector})`).toEqual(['linux/arm64/v8'])
+    const platform = (text: string) => {
+      const [os, architecture, variant] = text.split('/')
+      return { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) }
+    }
+    const runs = (machine: string) => ['linux/amd64/v3', 'linux/amd64/v2', 'linux/amd64', 'linux/386', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5', 'linux/arm64/v8', 'linux/s390x'].filter((p) => canRun(platform(machine), platform(p))).sort()
+    const why = 'canRun\'s doc comment; containerd\'s platforms.Only and platformVector'
+    expect(runs('linux/amd64/v3'), `linux/amd64/v3 (${why})`).toEqual(['linux/386', 'linux/amd64', 'linux/amd64/v2', 'linux/amd64/v3'])
+    expect(runs('linux/x86_64'), `linux/x86_64 (${why})`).toEqual(['linux/386', 'linux/amd64'])
+    expect(runs('linux/arm'), `linux/arm (${why})`).toEqual(['linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7'])
+    expect(runs('linux/arm64'), `linux/arm64 (${why})`).toEqual(['linux/arm64/v8'])
+    expect(canRun(platform('linux/amd64'), platform('linux/x86_64')), `linux/amd64 runs x86_64, however spelled (${why})`).toBe(true)
   })
 })
 
