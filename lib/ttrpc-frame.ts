@@ -16,7 +16,7 @@ export interface Frame {
   streamId: number
   type: number
   flags: number
-  /** the payload, or null for one the reader did not keep (FrameReader says which) */
+  /** the payload (null: when is there none to hand over?) */
   payload: Buffer | null
   /** the length the header announced */
   length: number

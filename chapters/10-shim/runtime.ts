@@ -34,9 +34,8 @@ export class Runtime {
     //      runtime's log), and the code says what containerd will make of it: which of the
     //      runtime's words mean the container or process is gone (errdefs; runc's shim,
     //      process/utils.go)? A failed run leaves no pipe open.
-    //   4. The reason must be this run's: the shim runs the runtime again and again for one
-    //      container, sometimes two at once, and a run can fail without writing a word. Whose
-    //      words could a failed run read, and how do you make sure they are its own?
+    //   4. The shim runs the runtime again and again for one container, sometimes two at once,
+    //      and a run can fail without writing a word: what does such a failure report then?
     //   5. A runtime that is not installed is an error that names it, not a crash.
     throw new NotImplementedError('10-shim', 'run')
   }

@@ -14,10 +14,10 @@ export class Task extends TaskBase {
   // What does the Task keep that the process records (TaskBase's Proc) do not? Declare it here.
 
   // #region create
-  /** Create: the container's init exists, stopped before its command; answers its PID. */
+  /** Create: the container's init exists, stopped before its command; answers its PID. A shim holds one init: AlreadyExists for another. */
   async create(request: any): Promise<object> {
     // TODO(10): Create: make the container exist, not yet running.
-    //   1. One init per shim (AlreadyExists), and requests on the connection are served at once:
+    //   1. One init per shim, and requests on the connection are served at once:
     //      what can arrive between your check and the moment there is an init, and what would each
     //      of them find (the given Delete and Shutdown too)? The process record (TaskBase) keeps what
     //      later calls ask about: its stdio, whether it has a terminal.
@@ -65,13 +65,14 @@ export class Task extends TaskBase {
 
   // #region start
   /**
-   * Start: the prepared process runs (the init's, or an exec's); answers its PID. An exec whose
+   * Start: the prepared process runs (the init's, or an exec's); answers its PID, or
+   * FailedPrecondition for a process that is not to be started. An exec whose
    * runtime fails reads as containerd's does: the error says "OCI runtime exec failed: " and the
    * runtime's own words.
    */
   async start(request: any): Promise<object> {
     // TODO(10): Start: run what Create or Exec prepared.
-    //   1. Only a process that is created and not yet started can start (FailedPrecondition).
+    //   1. Which processes can start, and what does a Start of any other answer?
     //   2. The init is created already: the runtime only starts it. An exec's process does not
     //      exist yet: how does the runtime take the process Exec recorded (Proc's spec) and tell
     //      you its PID without waiting for it to end (chapter 09's text, "exec")? Whatever you

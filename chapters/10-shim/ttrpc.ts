@@ -26,7 +26,7 @@ export class FrameReader {
     //      that must never make the shim hold it in memory, nor wait for all of it before answering.
     //      Its bytes still arrive, in whatever chunks, and none of them is a header. The caller must
     //      still learn of the frame, to answer it: what does a Frame carry for it? And how large
-    //      can the header's numbers be (messageHeader's types), and what does your reader make of them?
+    //      can the header's numbers be, and what does your reader make of them?
     //   3. A socket under load hands over small chunks: a 4 MiB frame can come in thousands of them.
     //      How much work does a push do, and how often is each byte copied before its frame is out?
     //   4. Where to look: ttrpc's channel.go (recv: how it reads a payload, and what it does past

@@ -20,7 +20,7 @@ export class Reaper {
 
   /**
    * Whoever listens for exits now. Each exit the helper reports is handed to every one of them,
-   * in the order they were added, and to nobody else: an exit reported while nobody listens is gone.
+   * in the order they were added, and to nobody else.
    */
   readonly #hearing = new Set<(exit: Exit) => void>()
 

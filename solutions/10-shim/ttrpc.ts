@@ -110,8 +110,12 @@ export function serveConnection(socket: Socket, services: Service[]): void {
     // An answer over the limit would be refused by the client's ttrpc (and encodeFrame refuses to
     // frame it): the call still gets an answer, a status that says so.
     if (payload.length > MAX_MESSAGE) payload = errorResponse(new RpcError(Code.ResourceExhausted, `response of ${payload.length} bytes exceeds the maximum message size of ${MAX_MESSAGE}`))
-    if (!socket.destroyed) socket.write(encodeFrame(streamId, TYPE_RESPONSE, payload))
+    if (socket.destroyed) return
+    // ttrpc writes each answer before it takes the next request: a client that reads no answers
+    // stops being read, rather than having the shim hold its answers without limit
+    if (!socket.write(encodeFrame(streamId, TYPE_RESPONSE, payload))) socket.pause()
   }
+  socket.on('drain', () => socket.resume())
   socket.on('error', () => socket.destroy())
   socket.on('data', (chunk: Buffer) => {
     for (const frame of reader.push(chunk)) {

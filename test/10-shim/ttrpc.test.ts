@@ -7,7 +7,7 @@ import { connect, createServer, type Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { FrameReader, HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Service } from '#ch/10-shim/ttrpc.ts'
+import { FrameReader, HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
 import { dialTtrpc } from '../../lib/ttrpc-client.ts'
 import { Code, RpcError, decode, encode, serviceMethods } from '../../lib/containerd-proto.ts'
 import { caught } from '../support/errors.ts'
@@ -168,7 +168,7 @@ describe('ttrpc frames', () => {
   it('a header announcing MAX_MESSAGE + 1 bytes, its payload in two chunks, then a frame', () => {
     const reader = new FrameReader()
     const first = reader.push(oversizedHeader(1))
-    expect(first.map((f) => [f.streamId, f.payload, f.length]), 'expected the oversized frame as soon as its header was in, payload null — what does ttrpc\'s channel.go (recv) do with a length over messageLengthMax?').toEqual([[1, null, MAX_MESSAGE + 1]])
+    expect(first.map((f) => [f.streamId, f.payload, f.length]), `a header announcing MAX_MESSAGE + 1 bytes, alone, came out as ${JSON.stringify(first.map((f) => [f.streamId, f.payload && `${f.payload.length} bytes`, f.length]))} ([stream id, payload, length]) — when can the server answer that frame, and what does ttrpc's channel.go (recv) do with a length over messageLengthMax?`).toEqual([[1, null, MAX_MESSAGE + 1]])
     const filler = Buffer.alloc(MAX_MESSAGE + 1)
     const after = [...reader.push(filler.subarray(0, 1000)), ...reader.push(Buffer.concat([filler.subarray(1000), encodeFrame(3, TYPE_REQUEST, Buffer.from('ok'))]))]
     expect(after.map((f) => [f.streamId, f.payload?.toString()]), 'expected only the next frame after the oversized payload — what did the reader make of that payload\'s bytes?').toEqual([[3, 'ok']])
@@ -180,7 +180,7 @@ describe('ttrpc frames', () => {
     const reader = new FrameReader()
     const first = reader.push(header)
     const asSent = first.length === 1 && first[0]!.streamId === 2 ** 32 - 1 && first[0]!.length === 2 ** 32 - 1 && first[0]!.payload === null
-    expect(asSent, `a header announcing 4294967295 bytes on stream 4294967295 came out as ${JSON.stringify(first.map((f) => [f.streamId, f.payload && `${f.payload.length} bytes`, f.length]))} ([stream id, payload, length]) — what type are the header's numbers in ttrpc's channel.go (messageHeader), and what did your reader turn them into?`).toBe(true)
+    expect(asSent, `a header announcing 4294967295 bytes on stream 4294967295 came out as ${JSON.stringify(first.map((f) => [f.streamId, f.payload && `${f.payload.length} bytes`, f.length]))} ([stream id, payload, length]) — how large can a header's numbers be, and what did your reader turn these into?`).toBe(true)
     const mib = Buffer.alloc(1 << 20)
     const after: ReturnType<FrameReader['push']> = []
     for (let i = 0; i < 4095; i++) after.push(...reader.push(mib))
@@ -209,6 +209,25 @@ describe('ttrpc frames', () => {
     }
     expect(got.map((f) => [f.streamId, f.length, f.payload?.equals(payload)]), 'expected the one frame, whole').toEqual([[5, MAX_MESSAGE, true]])
   }, 30_000)
+
+  it('64 connections, each sending a header that announces MAX_MESSAGE bytes and then 100 of them', () => {
+    // A client that announces much and sends little, many times over: what does the shim hold for it?
+    const header = encodeFrame(1, TYPE_REQUEST, Buffer.alloc(MAX_MESSAGE)).subarray(0, HEADER_SIZE)
+    const readers: FrameReader[] = []
+    const before = process.memoryUsage().arrayBuffers
+    for (let i = 0; i < 64; i++) {
+      const reader = new FrameReader()
+      readers.push(reader)
+      expect(reader.push(Buffer.from(header)), 'a header alone is no frame yet').toEqual([])
+      expect(reader.push(Buffer.alloc(100, i)), 'a header and 100 bytes are no frame yet').toEqual([])
+    }
+    const grown = (process.memoryUsage().arrayBuffers - before) / (1 << 20)
+    expect(grown < 32, `64 readers, each with a header announcing ${MAX_MESSAGE} bytes and 100 bytes of its payload, held ${grown.toFixed(0)} MiB more than before, while 6400 bytes of payload had arrived — what does a frame cost the shim before its bytes come, and who decides how large that cost is?`).toBe(true)
+    // the frames still complete
+    const rest = Buffer.alloc(MAX_MESSAGE - 100, 9)
+    const got = readers[0]!.push(rest)
+    expect(got.map((f) => [f.streamId, f.length, f.payload?.length, f.payload?.[0], f.payload?.[100]]), 'expected the frame whole once all its bytes were in').toEqual([[1, MAX_MESSAGE, MAX_MESSAGE, 0, 9]])
+  })
 })
 
 describe('a ttrpc server', () => {
@@ -262,7 +281,7 @@ describe('a ttrpc server', () => {
     const said = { Connect: await outcome('Connect'), Stats: await outcome('Stats'), Update: await outcome('Update') }
     if (thrownBy()) throw thrownBy()
     const wrong = Object.entries(said).filter(([, answer]) => !answer.startsWith(`code ${Code.Unknown}: `) || !/ENOENT|no such file|no resources/i.test(answer))
-    expect(wrong.map(([method, answer]) => `${method}: ${answer}`), `handlers that failed with a Node error (Connect), with an RpcError built from one (Stats) and with a TypeError thrown before any promise (Update) were answered ${JSON.stringify(said)} — what did the client make of each status, what \`code\` does an error Node throws carry, and which of gRPC's codes says "an error that fits no other" with the error's own words?`).toEqual([])
+    expect(wrong.map(([method, answer]) => `${method}: ${answer}`), `handlers that failed with a Node error (Connect), with an RpcError built from one (Stats) and with a TypeError thrown before any promise (Update) were answered ${JSON.stringify(said)} — what did the client make of each status, and what \`code\` does an error Node throws carry?`).toEqual([])
     const state = await Promise.race([
       client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
       new Promise((_, reject) => setTimeout(() => reject(new Error('after those failures, a State on the same connection got no answer in 3 s — what became of the connection, or of the server?')), 3000)),
@@ -299,6 +318,71 @@ describe('a ttrpc server', () => {
 })
 
 describe('a ttrpc client', () => {
+  it('a client that sends States as fast as it can and reads none of the answers, then reads them all', async () => {
+    // each answer is 64 KiB; the client reads nothing until it can no longer hand its requests over
+    const big = 'b'.repeat(64 << 10)
+    let held = 0 // the most answer bytes the server's socket had queued when a request reached a handler
+    let served: Socket | undefined
+    const service: Service = {
+      name: SERVICE,
+      methods: { State: { request: 'containerd.task.v2.StateRequest', response: 'containerd.task.v2.StateResponse', handle: async (r) => {
+        held = Math.max(held, served?.writableLength ?? 0)
+        return { id: r.id, bundle: big }
+      } } },
+    }
+    const path = join(tempDir(), 'flood.sock')
+    let thrown: unknown
+    const server = createServer((socket) => {
+      served = socket
+      try {
+        serveConnection(socket, [service])
+      } catch (error) {
+        thrown = error
+        socket.destroy()
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(path, resolve))
+    onCleanup(() => {
+      served?.destroy()
+      return new Promise((resolve) => server.close(resolve))
+    })
+    const client = connect(path)
+    onCleanup(() => client.destroy())
+    await new Promise((resolve) => client.once('connect', resolve))
+    const limit = 32 << 20
+    const deadline = Date.now() + 20_000
+    let sent = 0
+    // requests of about 1 KiB each, 16 at a time, until the client's own socket holds 1 MiB it cannot hand over
+    while (client.writableLength < 1 << 20) {
+      if (thrown) throw thrown
+      if (held > limit) {
+        expect.fail(`after ${sent} States from a client that reads no answers, the server's socket held ${(held / (1 << 20)).toFixed(0)} MiB of answers nobody had read, and it went on taking requests — what happens to a ttrpc server's writes when its peer does not read, and what does that do to its reading (server.go, serveConn)?`)
+      }
+      if (Date.now() > deadline) expect.fail(`in 20 s the client sent ${sent} States and the server held at most ${held} bytes of answers, yet the client's requests still went through`)
+      for (let i = 0; i < 16; i++, sent++) client.write(encodeFrame(2 * sent + 1, TYPE_REQUEST, request('State', 'containerd.task.v2.StateRequest', { id: `c${sent}`.padEnd(1000, '.') })))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    // now the client reads: every request it sent gets its answer
+    const reader = new FrameReader()
+    const answered = new Set<number>()
+    let failed = ''
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`once the client read, ${answered.size} of its ${sent} States were answered in 20 s — does the server take requests again once its answers are read?`)), 20_000)
+      client.on('data', (chunk: Buffer) => {
+        for (const frame of reader.push(chunk)) {
+          const answer = decode('ttrpc.Response', frame.payload!)
+          if (answer.status?.code) failed ||= `stream ${frame.streamId}: status ${answer.status.code} ${answer.status.message}`
+          answered.add(frame.streamId)
+        }
+        if (answered.size === sent) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    })
+    expect(failed, 'expected every State answered with its state').toBe('')
+  }, 60_000)
+
   it('two Starts on one connection, answered in reverse order', async () => {
     const path = join(tempDir(), 'c.sock')
     const seen: number[] = []
