@@ -43,9 +43,9 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
   //      what comes back?
   //   3. Keep every manifest you fetch in the blob store; `top` is the first one, whose digest the pull reports.
   //   4. What you end with must be an image manifest; anything else is an Error naming its type.
-  //   5. The pull can be cancelled while a registry takes its time to answer, and lib/registry-client.ts
-  //      takes no signal. Once you have rejected, what of your code here may still act, on the registry or
-  //      on the store? (the chapter's "Nothing after the end")
+  //   5. The pull can be cancelled while a registry takes its time to answer: which of the calls you
+  //      make here heed a signal? Once you have rejected, what of your code here may still act, on the
+  //      registry or on the store? (the chapter's "Nothing after the end")
   throw new NotImplementedError('07-registry', 'resolveManifest')
 }
 // #endregion resolveManifest
@@ -53,15 +53,13 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
- * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
- * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
- * else the digest); then per layer, by its short digest (shortDigest), "Already exists" or
- * "Pulling fs layer", then "Waiting", "Downloading" with a bar, "Verifying Checksum", "Download
- * complete", "Extracting", "Pull complete" as a docker pull shows them; then "Digest: " and the
- * digest of what the reference named, and "Status: Downloaded newer image for NAME", or only the
- * digest and "Status: Image is up to date for NAME" when the store had the image already. A
- * layer's lines are statusMessage()s or progress bars; "Pulling from", "Digest:" and "Status:"
- * are bare objects, { status, id } for the first and { status } for the other two.
+ * Reports what dockerd reports, message for message (the header of lib/pull-progress.ts shows
+ * `docker pull busybox`'s; "The real thing" shows how to watch your own docker's). "Pulling from"
+ * names the repository's path in its registry ("library/busybox" on Docker Hub, "busybox" for
+ * 127.0.0.1:5000/busybox); a layer's messages go by its short digest (shortDigest). The tests
+ * look for "Already exists", "Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum",
+ * "Download complete", "Extracting", "Pull complete", "Digest:", and "Status: Downloaded newer
+ * image for NAME" or "Status: Image is up to date for NAME", each where and as docker pull sends it.
  * Layers download in options.slots, or else in this process's own, MAX_CONCURRENT_DOWNLOADS
  * (lib/registry.ts) at once for all the pulls of the process together. When options.signal
  * aborts, the pull fails with its reason; when anything else fails, with what went wrong.
@@ -83,7 +81,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   //      and of which layers? A blob it unpacked once, on another base, is that layer here?) Those
   //      are never downloaded.
   //      The config can fail like any download, while the layers are still coming: when do you first look?
-  //   5. The other layers download together, in slots (slots.ts, your Slots): never more than
+  //   5. The other layers download together, in slots (lib/slots.ts's Slots): never more than
   //      MAX_CONCURRENT_DOWNLOADS at once in the whole process, however many pulls run, unless the
   //      caller gives its own in options.slots (the chapter's "One limit for the daemon"). Where must
   //      the process's slots be made so that two pulls share them? Who holds a slot: the pull, or the

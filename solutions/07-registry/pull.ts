@@ -21,7 +21,7 @@ import { intactBlob, pullLayer, storedLayer } from './layer.ts'
 import { statusMessage } from '../../lib/pull-progress.ts'
 import { GRAMMAR } from '../../lib/names.ts'
 import { familiarName, parseReference, type Reference } from '../../lib/reference.ts'
-import { Slots } from './slots.ts'
+import { Slots } from '../../lib/slots.ts'
 
 /** The download slots of this process, shared by every pull not given others (dockerd's transfer manager). */
 const DOWNLOAD_SLOTS = new Slots(MAX_CONCURRENT_DOWNLOADS)
@@ -89,15 +89,13 @@ export async function resolveManifest(session: Session, ref: Reference, blobs: s
 // #region pullImage
 /**
  * Pull `reference` into the store at options.root and tag it with its familiar name.
- * Reports, as dockerd does: "Pulling from PATH" (the repository's path in its registry:
- * "library/busybox" on Docker Hub, "busybox" for 127.0.0.1:5000/busybox; its id is the tag, or
- * else the digest); then per layer, by its short digest (shortDigest), "Already exists" or
- * "Pulling fs layer", then "Waiting", "Downloading" with a bar, "Verifying Checksum", "Download
- * complete", "Extracting", "Pull complete" as a docker pull shows them; then "Digest: " and the
- * digest of what the reference named, and "Status: Downloaded newer image for NAME", or only the
- * digest and "Status: Image is up to date for NAME" when the store had the image already. A
- * layer's lines are statusMessage()s or progress bars; "Pulling from", "Digest:" and "Status:"
- * are bare objects, { status, id } for the first and { status } for the other two.
+ * Reports what dockerd reports, message for message (the header of lib/pull-progress.ts shows
+ * `docker pull busybox`'s; "The real thing" shows how to watch your own docker's). "Pulling from"
+ * names the repository's path in its registry ("library/busybox" on Docker Hub, "busybox" for
+ * 127.0.0.1:5000/busybox); a layer's messages go by its short digest (shortDigest). The tests
+ * look for "Already exists", "Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum",
+ * "Download complete", "Extracting", "Pull complete", "Digest:", and "Status: Downloaded newer
+ * image for NAME" or "Status: Image is up to date for NAME", each where and as docker pull sends it.
  * Layers download in options.slots, or else in this process's own, MAX_CONCURRENT_DOWNLOADS
  * (lib/registry.ts) at once for all the pulls of the process together. When options.signal
  * aborts, the pull fails with its reason; when anything else fails, with what went wrong.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { allImageIds, allLayers, allTags } from '#ch/06-images/store.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
-import { Slots } from '#ch/07-registry/slots.ts'
+import { Slots } from '../../lib/slots.ts'
 import { caught } from '../support/errors.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { buildImage, probeEntries, type Entry, type TestImage } from '../support/images.ts'

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { pullImage } from '#ch/07-registry/pull.ts'
-import { Slots } from '#ch/07-registry/slots.ts'
+import { Slots } from '../../lib/slots.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { buildImage, type Entry, type TestImage } from '../support/images.ts'

@@ -6,7 +6,7 @@ import { hostPlatform } from '../../lib/platform.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { pullImage } from '#ch/07-registry/pull.ts'
 import { InvalidReferenceError } from '../../lib/reference.ts'
-import { Slots } from '#ch/07-registry/slots.ts'
+import { Slots } from '../../lib/slots.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { buildImage, buildIndex, probeEntries, type Entry, type TestImage } from '../support/images.ts'
@@ -91,7 +91,7 @@ describeKernel('pulling from a registry', () => {
   it('reports Docker\'s progress messages, in Docker\'s order', async () => {
     const { messages } = await pull(`${registry.host}/probe`)
     const id = layerId(probe, 0)
-    expect(messages[0], 'first "Pulling from <the repository\'s path in its registry>" with the tag as id: a bare { status, id }, without progressDetail (pullImage\'s doc comment)').toEqual({ status: 'Pulling from probe', id: 'latest' })
+    expect(messages[0], 'first "Pulling from <the repository\'s path in its registry>" with the tag as id: as docker pull sends it (the header of lib/pull-progress.ts)').toEqual({ status: 'Pulling from probe', id: 'latest' })
     expect(statusesOf(messages, id), `the layer's lines, by its 12-digit short digest ${id}`).toEqual([
       'Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete',
     ])
@@ -99,8 +99,8 @@ describeKernel('pulling from a registry', () => {
     const downloads = messages.filter((m) => m.id === id && m.status === 'Downloading')
     expect(downloads.at(-1)?.progressDetail, 'the last "Downloading" counts every byte of the blob').toEqual({ current: size, total: size })
     expect(downloads.at(-1)?.progress, 'with moby\'s bar as text').toMatch(/^\[=+>\] +\S+\/\S+$/)
-    expect(messages.at(-2), 'then the digest of what was pulled, as a bare { status } (not a statusMessage(): see pullImage\'s doc comment)').toEqual({ status: `Digest: ${probe.manifest.digest}` })
-    expect(messages.at(-1), 'and last the status line with the name it is tagged with, a bare { status } too').toEqual({ status: `Status: Downloaded newer image for ${registry.host}/probe:latest` })
+    expect(messages.at(-2), 'then the digest of what was pulled, as docker pull sends it: which fields does its line have?').toEqual({ status: `Digest: ${probe.manifest.digest}` })
+    expect(messages.at(-1), 'and last the status line with the name it is tagged with, as docker pull sends it too').toEqual({ status: `Status: Downloaded newer image for ${registry.host}/probe:latest` })
   })
 
   it('a second pull of the same image', async () => {
@@ -108,7 +108,7 @@ describeKernel('pulling from a registry', () => {
     const again = await pull(`${registry.host}/probe`, { root })
     expect(again.result.downloaded, 'the second pull downloaded layers the store had').toBe(0)
     expect(statusesOf(again.messages, layerId(probe, 0)), 'the second pull printed lines for the layer: what does docker pull print for an image it has? (see "The real thing")').toEqual([])
-    expect(again.messages.at(-1)?.status, 'expected docker pull\'s last line for an image it has (pullImage\'s doc comment)').toBe(`Status: Image is up to date for ${registry.host}/probe:latest`)
+    expect(again.messages.at(-1)?.status, 'expected docker pull\'s last line for an image it has (see "The real thing")').toBe(`Status: Image is up to date for ${registry.host}/probe:latest`)
     expect(allLayers(root), 'a layer was stored twice').toHaveLength(1)
   })
 

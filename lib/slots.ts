@@ -1,12 +1,11 @@
 /**
- * Chapter 07: the download slots of a process. dockerd's limit of three downloads
+ * The download slots of a process (given code for chapter 07). dockerd's limit of three downloads
  * (--max-concurrent-downloads) belongs to its transfer manager (distribution/xfer/transfer.go),
  * one per daemon: every pull it serves shares the same slots, and a slot is held by a transfer,
  * not by a pull, from the moment the transfer starts to the moment it ends.
  */
-import type { DownloadLimit } from '../../lib/registry.ts'
+import type { DownloadLimit } from './registry.ts'
 
-// #region Slots
 /** At most `limit` jobs running at once, among all the callers of one Slots. */
 export class Slots implements DownloadLimit {
   /** how many jobs hold a slot */
@@ -58,4 +57,3 @@ export class Slots implements DownloadLimit {
     else this.#active--
   }
 }
-// #endregion Slots
