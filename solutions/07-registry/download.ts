@@ -3,6 +3,7 @@
  * streams: a layer is never held in memory, and a blob whose bytes do not match its digest is
  * never stored under any name.
  */
+import { createHash, type Hash } from 'node:crypto'
 import { parseDigest, writeBlob } from '#ch/06-images/cas.ts'
 import { exactly } from '../../lib/registry-client.ts'
 import { fetchToken, parseChallenge, pullScope } from '../../lib/registry-auth.ts'
@@ -36,11 +37,15 @@ export async function downloadBlob(
   // layerDescriptor.Download resumes its temporary file the same way).
   async function* resumed(): AsyncGenerator<Uint8Array> {
     let stored = 0
+    /** the hash of the bytes stored so far, to hold a resent start against */
+    const storedHash = createHash('sha256')
     for (let attempt = 1; ; attempt++) {
       // the session's token, as it is now: another download of the pull may have renewed it
       const auth: Record<string, string> = session.token ? { Authorization: `Bearer ${session.token}` } : {}
       const headers = stored > 0 ? { ...auth, Range: `bytes=${stored}-` } : auth
       let skip = 0
+      /** the hash of what this answer resends, while it resends bytes already stored */
+      let resent: Hash | undefined
       try {
         const response = await request(session, path, { signal, headers })
         // a token refused as invalid (expired, as tokens do within minutes) is renewed once; refused again, it is the verdict
@@ -62,6 +67,7 @@ export async function downloadBlob(
         if (stored > 0 && response.status !== 206) {
           // the whole blob again (a registry or proxy that ignores Range): its first bytes are stored already
           skip = stored
+          resent = createHash('sha256')
         } else if (stored > 0) {
           const start = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1]
           if (Number(start) !== stored) throw new Error(`${what}: asked for the bytes from ${stored} on, the registry answered ${JSON.stringify(response.headers.get('content-range'))}`)
@@ -69,9 +75,18 @@ export async function downloadBlob(
         // Node's web streams are async iterables; the DOM typings do not say so
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
           const part = skip >= chunk.length ? undefined : chunk.subarray(skip)
+          resent?.update(part ? chunk.subarray(0, skip) : chunk)
           skip = Math.max(0, skip - chunk.length)
+          // the resent start must be the bytes stored: a mirror that sends others sends another blob,
+          // and the digest check would refuse it only once the whole of it had come
+          if (resent && skip === 0) {
+            if (resent.digest('hex') !== storedHash.copy().digest('hex'))
+              throw Object.assign(new Error(`${what}: the registry sent its first ${stored} bytes again, and they differ from those already stored: not the blob asked for`), { final: true })
+            resent = undefined
+          }
           if (!part) continue
           stored += part.length
+          storedHash.update(part)
           yield part
         }
         if (skip > 0) throw new Error(`${what}: the registry's whole answer was shorter than the ${stored} bytes already stored`)

@@ -33,6 +33,8 @@ export interface Faults {
   holdPaths?: string[]
   /** blob digest → its answers (the first `times` of them, or all) send `after` bytes of their body, then the connection is closed */
   drop?: Record<string, { after: number; times?: number }>
+  /** blob digests whose answers after the first are sent with their first byte flipped, as a mirror serving other bytes */
+  altered?: string[]
   /** blob digests whose requests reach the registry with only their Accept and Authorization headers */
   ignoreRange?: string[]
   /** blob digest → its answers (the first `times` of them, or all) are this error instead, a registry's JSON error body with `code` */
@@ -82,6 +84,8 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
       return all.get(digest)!
     }
   }
+  /** blob digest → how many of its answers were sent */
+  const answered = new Map<string, number>()
   /** blob digest → how many of its answers were broken off */
   const drops = new Map<string, number>()
   /** blob digest → how many of its answers were an error */
@@ -141,6 +145,10 @@ export async function interpose(registry: Registry, faults: Faults): Promise<Int
     if (substitute && upstream.ok) body = substitute.data
     if (blob && faults.blobDelayMs) await new Promise((r) => setTimeout(r, faults.blobDelayMs))
     if (blob && faults.after?.[blob]) await sentWhole(faults.after[blob]).promise
+    if (blob && upstream.ok && !use(answered, blob, 1) && faults.altered?.includes(blob)) {
+      body = Buffer.from(body)
+      body[0]! ^= 0xff
+    }
     if (blob && upstream.ok && faults.corrupt?.includes(blob)) {
       body = Buffer.from(body)
       body[body.length >> 1]! ^= 0xff

@@ -19,7 +19,7 @@ import { describeKernel } from '../support/kernel.ts'
 import { pushImage, startRegistry, type Registry } from '../support/registry.ts'
 import { interpose, type Faults } from './interposer.ts'
 import { loopbackOnly } from './loopback-only.ts'
-import { described, gets } from './pulls.ts'
+import { described, gets, PATIENCE_MS, within } from './pulls.ts'
 
 loopbackOnly()
 
@@ -86,6 +86,22 @@ describeKernel('a link that breaks off', () => {
     const align = 1 << 16
     await pullResumed(align * 3 + 1000, { alignRange: { [layer.digest]: { to: align, times: 1 } } }, (error) =>
       `your next request went through a cache of the kind some mirrors keep, and docker pull still completes the layer. Your pull failed with ${described(error)}: was the answer to that request the one your pull took it for? (see "Downloading, verified while streaming")`)
+  })
+
+  it('an answer broken off, then the whole layer again from a mirror whose bytes differ', async () => {
+    const layer = image.layers[0]!
+    const third = Math.ceil(layer.size / 3)
+    // the second answer is the whole blob, its first byte not the registry's, and it stops half-way
+    const proxy = await interpose(registry, { drop: { [layer.digest]: { after: third, times: 1 } }, ignoreRange: [layer.digest], altered: [layer.digest], stall: [layer.digest] })
+    const root = tempDir('minidocker-store-')
+    const pulling = caught(() => pullImage(`${proxy.host}/resume:noise`, { root }))
+    const error = await within(pulling, PATIENCE_MS)
+    if (error === 'late')
+      expect.fail(
+        `the first answer for the ${layer.size}-byte layer broke off after ${third} bytes; the answer to the next request was the whole blob again, and its bytes 0-${third - 1} were not those your pull had already stored. Then it sent up to half the blob and went quiet, and ${PATIENCE_MS / 1000} s later your pull still waited for the rest. What would the digest check say of this blob at the end, and when could your pull have known it? (see "Downloading, verified while streaming")`,
+      )
+    expect(error, 'the pull of a blob whose answers disagree completed').toBeInstanceOf(Error)
+    expect(allImageIds(root), 'an image was stored from bytes that disagree').toEqual([])
   })
 
   it('a layer the registry cannot serve at first', async () => {
