@@ -230,9 +230,9 @@ export abstract class DaemonBase {
   /**
    * `docker rm`: the container and everything it owns are gone, and whoever waits for its
    * removal hears of it. A running container is refused unless forced, as dockerd refuses it
-   * (status and words of moby's daemon/delete.go); a forced one is killed, and removed once its
-   * monitor has returned (Live's `finished`). `docker run --rm` (AutoRemove) and a `docker rm -f`
-   * may remove the same container at the same moment: both get the one removal.
+   * (status and words of moby's daemon/delete.go); a forced one is killed first. `docker run
+   * --rm` (AutoRemove) and a `docker rm -f` may remove the same container at the same moment:
+   * both get the one removal.
    */
   remove(c: Container, force: boolean): Promise<void> {
     const live = this.liveOf(c.ID)

@@ -24,8 +24,7 @@ export interface ExecStdio {
 
 /**
  * The FIFOs of `exec` in `dir`, its output framed (raw with a tty) to the hijacked `socket`,
- * and the client's input kept until the process runs, and ended for the process once the
- * client's has ended and the process runs.
+ * and the client's input passed on once the process runs.
  */
 export function execStdio(dir: string, exec: Exec, socket: Duplex, containerd: Containerd): ExecStdio {
   const name = (stream: string) => join(dir, `${exec.ID}-${stream}`)
@@ -35,35 +34,26 @@ export function execStdio(dir: string, exec: Exec, socket: Duplex, containerd: C
   const readers = outputReaders({ stdout: paths.stdout, stderr: paths.stderr || undefined }, (stream, chunk) => {
     if (wanted.has(stream)) socket.write(exec.Tty ? chunk : frame(stream, chunk))
   })
-  const kept: Buffer[] = []
-  let ended = false
   let input: Socket | undefined
-  let runs = false
-  if (paths.stdin) {
-    socket.on('data', (chunk: Buffer) => (input ? input.write(chunk) : kept.push(chunk)))
-    socket.on('end', () => {
-      ended = true
-      if (runs) finish()
-    })
-  }
-  const finish = () => {
-    input?.end()
-    void containerd.tasks.CloseIO({ container_id: exec.ContainerID, exec_id: exec.ID, stdin: true }).catch(() => {})
-  }
-  socket.resume()
+  // with stdin, the client's bytes stay in its connection (unread, so the kernel holds them) until the process runs
+  if (!paths.stdin) socket.resume()
   return {
     paths, readers,
     running() {
-      runs = true
       if (!paths.stdin) return
       try {
         input = new Socket({ fd: openSync(paths.stdin, constants.O_WRONLY | constants.O_NONBLOCK), readable: false, writable: true })
         input.on('error', () => {})
-        for (const chunk of kept.splice(0)) input.write(chunk)
       } catch {
-        kept.length = 0 // the process has gone already
+        return void socket.resume() // the process has gone already: what the client sends goes nowhere
       }
-      if (ended) finish()
+      const into = input
+      socket.on('data', (chunk: Buffer) => into.write(chunk))
+      socket.once('end', () => {
+        into.end()
+        void containerd.tasks.CloseIO({ container_id: exec.ContainerID, exec_id: exec.ID, stdin: true }).catch(() => {})
+      })
+      socket.resume()
     },
     remove() {
       input?.destroy()

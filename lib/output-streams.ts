@@ -27,8 +27,8 @@ export function frame(stream: StreamName, payload: Uint8Array): Buffer {
 /** A container's json-file log, open for writing. */
 export interface LogWriter {
   write(stream: StreamName, chunk: Buffer): void
-  /** the bytes of `stream` written since its last complete line, which no entry of the file holds yet */
-  pending(stream: StreamName): Buffer
+  /** a copy of what flush() would write of `stream` if called now */
+  unflushed(stream: StreamName): Buffer
   flush(): void
   close(): void
 }
@@ -59,7 +59,7 @@ export function logWriter(path: string): LogWriter {
       }
       partial[stream] = data
     },
-    pending: (stream) => Buffer.from(partial[stream]),
+    unflushed: (stream) => Buffer.from(partial[stream]),
     flush,
     close() {
       flush()
@@ -88,15 +88,10 @@ export function outputReaders(paths: { stdout: string; stderr?: string }, delive
 
 // #region noMoreWriters
 /**
- * No process will write the FIFO at `path` any more (its task is deleted, its shim gone): the
- * daemon's reader of it, from outputReaders, reads what the FIFO still holds and then its
- * end-of-file, and its `drained` resolves, whenever that reader was opened. Never blocks; does
- * nothing if no reader holds the FIFO any more, or the FIFO is gone. Called while a writer
- * still holds its end, it changes nothing that reader sees.
+ * Opens a write end of the FIFO at `path` without waiting, and closes it at once. Never blocks;
+ * does nothing if no process holds its read end, or the FIFO is gone.
  */
 export function noMoreWriters(path: string): void {
-  // a reader polled by epoll hears a hang-up only from a writer that closed after the reader
-  // opened (fifo(7), pipe_poll's w_counter in fs/pipe.c): one that comes and goes now is one
   try {
     closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
   } catch (error) {

@@ -56,7 +56,7 @@ export class Daemon extends DaemonBase {
     //   1. When must your FIFO ends (openStreams) be open, relative to containerd's calls?
     //   2. The shim mounts the container's layers itself, so they travel as containerd's mounts (chapter 05's
     //      driver.ts and overlay.ts have the overlay). The network (connect, given) needs the container's
-    //      process and must be up before its command runs: startTask's beforeStart (lib/containerd-tasks.ts) is that moment.
+    //      process and must be up before its command runs: which moment is that, and where in the given code can you act then?
     //   3. Stdin that a client sent before the task existed, and its end, still reach the container. The record
     //      says the container runs, and someone notices its exit (monitor). Exits reach you only through the
     //      onExit you hand to watchExits (given): can this run's exit be reported before startTask has
@@ -102,8 +102,7 @@ export class Daemon extends DaemonBase {
   protected async resumeExits(): Promise<void> {
     // TODO(11): survive a restart of containerd (the text's "When containerd restarts").
     //   1. Until containerd serves again, every call fails at once. How does the daemon learn that it is back
-    //      without flooding it (moby's waitServe), and what ends the waiting if the daemon is closed meanwhile
-    //      (DaemonBase's `closed`)?
+    //      without flooding it, and what ends the waiting if the daemon is closed meanwhile?
     //   2. Which of your runs may have ended while nobody listened, and what does containerd still know of
     //      each: a task that exited, a task it no longer knows (lib/containerd.ts's errors)?
     //   3. A container may exit at any moment, also while you ask. What must come before what, so that no
@@ -129,8 +128,7 @@ export class Daemon extends DaemonBase {
     //      keeps none for later. Tasks.Get
     //      tells how a task is now. A task may exit at any moment, also while you ask: in which order must
     //      the two be, so that no exit falls between them? What if both report the same exit?
-    //   2. Tasks.Get answers three ways: running, stopped (with what?), or not found. What does each mean for
-    //      the record, the FIFOs (openStreams), the network (reconnect, given in DaemonBase) and the monitor?
+    //   2. What can Tasks.Get answer of a task, and what does each answer mean for the record, the FIFOs (openStreams), the network (reconnect, given in DaemonBase) and the monitor?
     //      What must `docker wait` answer for a container that exited while no daemon ran? Your monitor waits
     //      for its readers' end-of-file: does a reader get one if it opened after the shim closed its ends,
     //      and what may the shim still hold of its output when it answers "stopped"? No guessed timeout.
@@ -175,8 +173,7 @@ export class Daemon extends DaemonBase {
    */
   async stop(c: Container, timeout?: number): Promise<'stopped' | 'not running'> {
     // TODO(11): docker stop (moby daemon/stop.go; the text's "Stop, kill, rm, ps").
-    //   1. The polite request, then force once the grace period is over: which ask can a process not refuse
-    //      (signal(7))? Who decides what the polite request is, and how long the grace period lasts, when the
+    //   1. The polite request, then force once the grace period is over (signal(7)). Who decides what the polite request is, and how long the grace period lasts, when the
     //      client did not say (docker-run(1), docker-stop(1))? Every `t` a client may send has a meaning in
     //      moby's containerStop.
     //   2. How do you wait for "exited or out of time", whichever comes first? The request returns once the

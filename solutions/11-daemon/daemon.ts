@@ -223,7 +223,7 @@ export class Daemon extends DaemonBase {
    * hears of every exit, and each container its records call running is found again as
    * containerd has it: a task still running is read and watched again, one that exited while
    * no daemon watched is recorded with the code it exited with, one containerd no longer knows
-   * is recorded as exited with 255. No exit is missed, none is handled twice.
+   * is recorded as dockerd records it. No exit is missed, none is handled twice.
    */
   async restore(): Promise<void> {
     // subscribed, in place, first: an exit from now on is heard, and one before it is what Tasks.Get reports
@@ -274,7 +274,7 @@ export class Daemon extends DaemonBase {
     // container is in the middle of is in neither, so it goes here, in this same turn of the loop as the rest
     if (want.logs) {
       for (const stream of streams) {
-        const rest = own.log?.pending(stream) ?? Buffer.alloc(0)
+        const rest = own.log?.unflushed(stream) ?? Buffer.alloc(0)
         if (rest.length > 0) socket.write(c.Config.Tty ? rest : frame(stream, rest))
       }
     }
