@@ -151,8 +151,7 @@ export class Daemon extends DaemonBase {
     //   1. What does each combination of logs and stream ask for, with the container running and not, and when has
     //      the answer nothing more to send (the Engine API reference's ContainerAttach)?
     //   2. With both: the container may be writing at the very moment the client joins. Where is each byte it has
-    //      written at that moment (the FIFO, your readers, the given logWriter, the file), and which of those
-    //      places does the client read from?
+    //      written at that moment, and which of those places does the client read from?
     //   3. Nothing the client sends is lost, even before the task exists: where is it kept until then?
     //   4. When is a client's half-close the end of the container's stdin, and when only the end of that
     //      client's session (docker-attach(1); moby's container/stream/attach.go)? The shim holds that FIFO open

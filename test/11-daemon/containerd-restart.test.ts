@@ -527,7 +527,7 @@ describeKernel('a wait, a stop and an attach at the moments that matter', () => 
       const stream = () => late!.received().subarray(late!.received().indexOf('\r\n\r\n') + 4)
       await until(() => demux(stream()).endsWith('last\n'))
       const got = demux(stream())
-      expect(got, `a client attached with logs=1&stream=1 while the container was in the middle of a line ("hel" written, "lo\\n" not yet) should read every byte once, as the container wrote them. Where were the bytes of that line at the moment of the hand-over from the log to the stream (the given logWriter)?`)
+      expect(got, `a client attached with logs=1&stream=1 while the container was in the middle of a line ("hel" written, "lo\\n" not yet) should read every byte once, as the container wrote them. Where were the bytes of that line at the moment of the hand-over from the log to the stream, and which of those places did your attach read?`)
         .toBe('first\nhello\nlast\n')
     } finally {
       late?.close()
