@@ -20,7 +20,16 @@ export class TtrpcClient {
     this.#socket = socket
     const reader = new FrameReader()
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of reader.push(chunk)) this.#settle(frame)
+      let frames: Frame[]
+      try {
+        frames = reader.push(chunk)
+      } catch (error) {
+        // a reader that cannot read (not written yet, say) fails the calls with its own error
+        for (const call of this.#pending.values()) call.reject(error as Error)
+        this.#pending.clear()
+        return socket.destroy()
+      }
+      for (const frame of frames) this.#settle(frame)
     })
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
@@ -72,6 +81,9 @@ export class TtrpcClient {
 /** Connect to a ttrpc server on a unix socket (a path, or an address with `unix://`). */
 export function dialTtrpc(address: string): Promise<TtrpcClient> {
   return new Promise((resolve, reject) => {
+    // The client reads with the chapter's FrameReader: one that cannot (not written yet, say)
+    // fails the dial with its own error, before a server's answers meet it.
+    new FrameReader().push(encodeFrame(1, TYPE_RESPONSE, new Uint8Array(0)))
     const socket = connect(address.replace(/^unix:\/\//, ''))
     socket.once('error', reject)
     socket.once('connect', () => {

@@ -155,8 +155,10 @@ describe('the Task service', () => {
     let t!: ReturnType<typeof standIn>
     t = standIn({ createGate: gate, onDelete: () => t.exit(137) })
     const created = t.create()
-    created.catch(() => {}) // awaited below
+    let refused: unknown
+    created.catch((error) => (refused = error)) // awaited below
     await tick() // the runtime's create runs
+    if (refused instanceof Error && refused.name === 'NotImplementedError') throw refused
     // containerd's Create call was cancelled: it cleans up with Delete and, once Delete has answered, Shutdown (core/runtime/v2: TaskManager.Create, shimTask.delete)
     let answered = false
     let shutdownSent = false
