@@ -52,8 +52,13 @@ async function raw(path: string): Promise<{ socket: Socket; frames: ReturnType<F
   const reader = new FrameReader()
   const frames: ReturnType<FrameReader['push']> = []
   let wake = () => {}
+  let unread: unknown // what the reader threw (a starter's NotImplementedError, say), reported by next()
   socket.on('data', (chunk: Buffer) => {
-    frames.push(...reader.push(chunk))
+    try {
+      frames.push(...reader.push(chunk))
+    } catch (error) {
+      unread ??= error
+    }
     wake()
   })
   return {
@@ -62,6 +67,7 @@ async function raw(path: string): Promise<{ socket: Socket; frames: ReturnType<F
     async next() {
       const deadline = Date.now() + 5000
       while (frames.length === 0) {
+        if (unread) throw unread
         if (thrownBy()) throw thrownBy()
         if (Date.now() > deadline || socket.destroyed) throw new Error('expected a response frame within 5 s but none came — does the server answer every request, errors included?')
         await new Promise<void>((resolve) => {
