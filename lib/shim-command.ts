@@ -14,7 +14,8 @@ import { join } from 'node:path'
 import { Reaper } from '#ch/10-shim/reaper.ts'
 import { Runtime } from '#ch/10-shim/runtime.ts'
 import { Task } from '#ch/10-shim/task.ts'
-import { FrameReader, TYPE_REQUEST, encodeFrame, serveConnection } from '#ch/10-shim/ttrpc.ts'
+import { serveConnection } from '#ch/10-shim/ttrpc.ts'
+import { requireFraming } from './ttrpc-client.ts'
 import { Helper } from '../native/helper.ts'
 import { Code, RpcError, encode, timestamp } from './containerd-proto.ts'
 import { DEFAULT_RUNTIME, listening, mountRootfs, REAPER_FD, shimLog, socketPath, SOCKET_DIR, taskService, unmountRootfs, type ShimFlags } from './shim.ts'
@@ -41,9 +42,9 @@ export function runtimeFor(flags: ShimFlags): Runtime {
  * which reports every exit to it. The address is printed only once the shim listens.
  */
 export async function startShim(flags: ShimFlags, argv: string[], script: string): Promise<string> {
-  // The shim speaks ttrpc through the chapter's framing. One that cannot (not written yet, say)
-  // fails here, where containerd shows ctr the reason, rather than in a shim that dies unseen.
-  new FrameReader().push(encodeFrame(1, TYPE_REQUEST, new Uint8Array(0)))
+  // A shim whose framing cannot read fails here, where containerd shows ctr the reason,
+  // rather than in a shim that dies unseen.
+  requireFraming()
   const path = socketPath(flags)
   const address = `unix://${path}`
   if (await listening(path)) return address // this container's shim already runs

@@ -78,12 +78,18 @@ export class TtrpcClient {
 }
 // #endregion TtrpcClient
 
+/**
+ * Throws the chapter's own error (its NotImplementedError, say) when its FrameReader cannot read
+ * a frame yet: a caller fails there, visibly, rather than on a connection that goes quiet.
+ */
+export function requireFraming(): void {
+  new FrameReader().push(encodeFrame(1, TYPE_REQUEST, new Uint8Array(0)))
+}
+
 /** Connect to a ttrpc server on a unix socket (a path, or an address with `unix://`). */
 export function dialTtrpc(address: string): Promise<TtrpcClient> {
   return new Promise((resolve, reject) => {
-    // The client reads with the chapter's FrameReader: one that cannot (not written yet, say)
-    // fails the dial with its own error, before a server's answers meet it.
-    new FrameReader().push(encodeFrame(1, TYPE_RESPONSE, new Uint8Array(0)))
+    requireFraming() // before a server's answers meet a reader that cannot read them
     const socket = connect(address.replace(/^unix:\/\//, ''))
     socket.once('error', reject)
     socket.once('connect', () => {
