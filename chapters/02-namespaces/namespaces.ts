@@ -47,8 +47,7 @@ export async function joinNamespaces(helper: Helper, spec: Spec): Promise<Namesp
   //      what the helper joins? A refusal that leaves the helper half-joined is never right.
   //   4. The runtime's own mount namespace must be refused under any name for it.
   //   Where to look: setns(2), namespaces(7), proc(5), open(2); native/helper.ts for what the helper
-  //   can do; runc's nsexec.c, join_namespaces;
-  //   "Joining namespaces" in the chapter text.
+  //   can do; "Joining namespaces" in the chapter text.
   throw new NotImplementedError('02-namespaces', 'joinNamespaces')
 }
 // #endregion joinNamespaces
@@ -84,16 +83,17 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
   //   1. What does each call do to its caller, and what to the children it makes afterwards?
   //      (unshare(2), setns(2), pid_namespaces(7))
   //   2. A fork can be refused after every join (pid_namespaces(7)): the helper is the caller's
-  //      to keep, so what leads it back, and what can never be left again?
+  //      to keep, so what leads it back, what else did the way in move, and what can never be
+  //      left again?
   //   3. From the fork on, the relay can die between any two of your requests: what then ends
-  //      the container's process, and how do you know it will? (runc's standard_init_linux.go)
-  //   4. Whose hostname does sethostname(2) change, which values of "hostname" ask for nothing
-  //      (runc's standard_init_linux.go), and which ones can it not take? Of every way the
+  //      the container's process, and how do you know it will? (prctl(2), proc(5))
+  //   4. Whose hostname does sethostname(2) change, which values of "hostname" ask for nothing,
+  //      and which ones can it not take? Of every way the
   //      hostname can fail, when can you know, and what has the helper done by then? Mind
   //      enterUser: in which user namespace is the process that would set it?
   //      (uts_namespaces(7), sethostname(2), user_namespaces(7); runc's validator.go)
   //   "unshare, and why PID needs a fork", "Joining namespaces", "The relay, and dying with
-  //   it" and "The hostname" in the chapter text; unshare(1)'s --fork; runc's nsexec.c.
+  //   it" and "The hostname" in the chapter text; unshare(1)'s --fork.
   throw new NotImplementedError('02-namespaces', 'enterNamespaces')
 }
 // #endregion enterNamespaces

@@ -162,7 +162,7 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     await helper.unshare(created)
     // unshare(CLONE_NEWPID) and setns into a PID namespace move only the children: the first one forked is born there.
     // The parent never execs and lives as long as the container: it lets go of the way back once the fork has succeeded.
-    pid = await helper.fork(before.map(({ fd }) => fd)).catch((e: SyscallError) => Promise.reject(forkRefusal(e, spec)))
+    pid = await helper.fork(heldFds(before)).catch((e: SyscallError) => Promise.reject(forkRefusal(e, spec)))
   } catch (error) {
     // In another user namespace the helper has no capability left in its own: nothing can be joined again.
     const userMoved = enterUser !== undefined || spec.linux?.namespaces?.some((ns) => ns.type === 'user' && ns.path)
@@ -180,7 +180,7 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
     process.kill(pid, 'SIGKILL')
     throw new ContainerError(`the relay (PID ${helper.pid}) died before the container's process (PID ${pid}) could ask to die with it`, 125)
   }
-  for (const { fd } of before) await helper.closeFd(fd)
+  for (const fd of heldFds(before)) await helper.closeFd(fd)
   // In the child, in the container's UTS namespace (new or joined), after the last check that could fail.
   if (spec.hostname) await helper.sethostname(spec.hostname)
   return pid
@@ -189,24 +189,32 @@ export async function enterNamespaces(helper: Helper, spec: Spec, enterUser?: ()
 /** The /proc/self/ns file of each kind, the one that holds what a join or an unshare of that kind changes. */
 const OWN_FILE: Record<NamespaceType, string> = { mount: 'mnt', network: 'net', uts: 'uts', ipc: 'ipc', pid: 'pid_for_children', user: 'user', cgroup: 'cgroup', time: 'time_for_children' }
 
+/** What leads the helper back to where it started: its namespaces, and its working directory. */
+type Held = { namespaces: { type: NamespaceType; fd: number }[]; cwd: number }
+
 /**
  * The helper's own namespaces of every kind the spec joins or creates, held open (a name such as
- * /proc/self/ns/uts would lead to wherever the helper is by then). A user namespace is not held:
- * once in another one, the helper may join none of the host's again.
+ * /proc/self/ns/uts would lead to wherever the helper is by then), and its working directory,
+ * which a join of a mount namespace, its own included, moves to that namespace's root. A user
+ * namespace is not held: once in another one, the helper may join none of the host's again.
  */
-async function holdOwn(helper: Helper, spec: Spec): Promise<{ type: NamespaceType; fd: number }[]> {
+async function holdOwn(helper: Helper, spec: Spec): Promise<Held> {
   const types = [...new Set((spec.linux?.namespaces ?? []).map((ns) => ns.type))].filter((type) => type in OWN_FILE && type !== 'user')
-  const held: { type: NamespaceType; fd: number }[] = []
-  for (const type of types) held.push({ type, fd: await helper.open(`/proc/self/ns/${OWN_FILE[type]}`) })
+  const held: Held = { namespaces: [], cwd: await helper.openAt('cwd', '.', ['path', 'directory']) }
+  for (const type of types) held.namespaces.push({ type, fd: await helper.open(`/proc/self/ns/${OWN_FILE[type]}`) })
   return held
 }
 
-/** Back into the namespaces holdOwn held (when `rejoin`), and let them go. */
-async function goBack(helper: Helper, held: { type: NamespaceType; fd: number }[], rejoin: boolean) {
-  for (const { type, fd } of held) {
+const heldFds = (held: Held) => [...held.namespaces.map(({ fd }) => fd), held.cwd]
+
+/** Back into what holdOwn held (when `rejoin`), and let it go. */
+async function goBack(helper: Helper, held: Held, rejoin: boolean) {
+  for (const { type, fd } of held.namespaces) {
     if (rejoin) await helper.setnsFd(fd, type)
     await helper.closeFd(fd)
   }
+  if (rejoin) await helper.fchdir(held.cwd)
+  await helper.closeFd(held.cwd)
 }
 
 /**

@@ -116,15 +116,15 @@ function relayKilledAfterFork(helper: Helper) {
 }
 
 describeKernel('a container in new UTS, PID and IPC namespaces', () => {
-  it('runs the command as PID 1', async () => {
+  it('the PID a command sees when its spec lists pid', async () => {
     const { code, stdout } = await runInNamespaces(probeSpec(['pid']))
     expect(code).toBe(0)
     const seen = probeLines(stdout).find((l) => 'pid' in l) as { pid: number; ppid: number }
     expect(seen.pid, `expected PID 1 inside the container but saw ${seen.pid}: who enters a new PID namespace, the process that calls unshare(CLONE_NEWPID) or the children it makes afterwards? (pid_namespaces(7); "unshare, and why PID needs a fork")`).toBe(1)
-    expect(seen.ppid, 'PID 1 has no parent inside its namespace: getppid() must be 0').toBe(0)
+    expect(seen.ppid, `the command is PID 1 and sees its parent as PID ${seen.ppid}: which process is that, and in which PID namespace is it? (pid_namespaces(7))`).toBe(0)
   })
 
-  it('returns the host PID of the container\'s PID 1', async () => {
+  it('what enterNamespaces returns, beside the PID the command sees', async () => {
     let nspid = ''
     let returned = 0
     let relay = 0
@@ -151,7 +151,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(hostname()).toBe(before)
   })
 
-  it('has its own pid, uts and ipc namespaces and shares the others', async () => {
+  it('the namespaces of a command whose spec lists pid, uts and ipc', async () => {
     const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['ns']))
     const inside = probeValue<Record<Kind, string>>(stdout, 'ns')
     expect(inside.pid, 'the command\'s /proc/self/ns/pid is the one it started in: after unshare(2), who is in a new PID namespace? (pid_namespaces(7); "unshare, and why PID needs a fork")').not.toBe(box.namespaces.pid)
@@ -197,7 +197,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(seen.pid, `without a PID namespace the command sees its host PID, and enterNamespaces returned ${pid}`).toBe(pid)
   })
 
-  it('mounts nothing: the container sees the mount table it started with', async () => {
+  it('the mount table a container sees, beside the one it started with', async () => {
     const { stdout, sandbox: box } = await runInNamespaces(probeSpec(['mounts']))
     // systemd's automounts (binfmt_misc) come and go on their own while the test runs: nothing a container makes.
     const bySystemd = (line: string) => / - (autofs|binfmt_misc) /.test(line)
@@ -205,7 +205,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(extra, 'the container sees mounts it did not start with: without a mount namespace of its own, where does a mount made here land (here the test\'s sandbox took it)? ("/proc is still the host\'s")').toEqual([])
   })
 
-  it('keeps an IPC object made inside invisible outside', async () => {
+  it('a shared memory segment made inside, looked for from outside', async () => {
     const key = String(0x2000000 + Math.floor(Math.random() * 0xffffff))
     onCleanup(() => void runProcess(baseSpec([PROBE_PATH, `shm-remove:${key}`]).process, { stdout: 'ignore', stderr: 'ignore' }).catch(() => {}))
     const { stdout } = await runInNamespaces(probeSpec([`shm-create:${key}`, `shm-check:${key}`]))
@@ -214,7 +214,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(probeValue(out.stdout, 'exists'), `shared memory key ${key} made in the container is visible on the host: which namespace holds System V IPC keys, and is the command in a new one? ("IPC")`).toBe(false)
   })
 
-  it('ends every process in the container when PID 1 exits, and relays its exit code', async () => {
+  it('a shell that leaves a process in the background and exits 3', async () => {
     const flag = join(tempDir(), 'started')
     const script = `${PROBE_PATH} write:${flag}:yes sleep:5000 & while [ ! -s ${flag} ]; do :; done; exit 3`
     const spec = probeSpec([])
@@ -281,7 +281,7 @@ describeKernel('a container in new UTS, PID and IPC namespaces', () => {
     expect(code).toBe(0)
     const copied = await box.hostname()
     const inside = probeValue<string>(stdout, 'hostname')
-    expect(inside, `spec.hostname is "", and the container's hostname is ${JSON.stringify(inside)}, not ${JSON.stringify(copied)}, the one its new UTS namespace copied: which values of "hostname" ask runc for a hostname? (standard_init_linux.go; "The hostname")`).toBe(copied)
+    expect(inside, `spec.hostname is "", and the container's hostname is ${JSON.stringify(inside)}, not ${JSON.stringify(copied)}, the one its new UTS namespace copied: which values of "hostname" ask runc for a hostname? ("The hostname")`).toBe(copied)
     const bare = probeSpec([], ['pid'])
     bare.hostname = ''
     const { error } = await attempt(bare)
@@ -353,6 +353,9 @@ async function namespaceHolder(name: string, user = false): Promise<number> {
   onCleanup(() => alive(pid) && process.kill(pid, 'SIGKILL'))
   return pid
 }
+
+/** Where `pid` resolves paths from: its root and its working directory, as /proc/PID names them. */
+const whereIs = (pid: number) => ({ root: readlinkSync(`/proc/${pid}/root`), cwd: readlinkSync(`/proc/${pid}/cwd`) })
 
 /** The PID namespace `pid`'s next child would be born in. */
 const forChildrenOf = (pid: number) => readlinkSync(`/proc/${pid}/ns/pid_for_children`)
@@ -704,6 +707,25 @@ describeKernel('joining namespaces', () => {
     expect(moved, `${story}, and left the helper, which its caller keeps, in other ${moved.join(', ')} namespaces than it started in. Nothing could have told you before the fork; once the fork is refused, what could still lead the helper back, and from which moment did it have to exist? (setns(2); "Joining namespaces")`).toEqual([])
   })
 
+  it('a spec sharing a PID namespace, with a mount namespace of its own, whose init exits after the joins', async () => {
+    const holder = await namespaceHolder('holder-02')
+    const helper = startHelper()
+    await sandbox(helper)
+    const path = `/proc/${holder}/ns/pid`
+    const spec = probeSpec([])
+    spec.linux!.namespaces = [{ type: 'pid', path }, { type: 'mount' }, { type: 'uts' }, { type: 'ipc' }]
+    const before = { ...stateOf(helper.pid), where: whereIs(helper.pid) }
+    const { late, state } = initKilledBeforeFork(helper, holder)
+    const error = await caught(() => enterNamespaces(late, spec))
+    expect(state.killed, 'enterNamespaces never forked, or the holder outlived its SIGKILL').toBe(true)
+    const story = `The spec shares the PID namespace at ${path} (as docker run --pid container:X) and asks for a mount namespace of its own; that PID namespace's init (host PID ${holder}) was killed after the helper's joins, right before its fork, and enterNamespaces ${error ? `threw "${error.message}"` : 'returned'}`
+    expect(error, `${story}: expected a ContainerError naming the pid entry`).toBeInstanceOf(ContainerError)
+    const now = stateOf(helper.pid)
+    expect(now.after, `${story}, with the helper, which its caller keeps, in other namespaces than it started in ("Joining namespaces")`).toEqual(before.after)
+    const where = whereIs(helper.pid)
+    expect(where, `${story}. The helper, which its caller keeps, is back in every namespace it started in, yet its root and working directory were ${JSON.stringify(before.where)} when enterNamespaces began and are ${JSON.stringify(where)} now: which of your requests moved them, and what had to be held before it to undo that? (setns(2); "Joining namespaces")`).toEqual(before.where)
+  })
+
   it('a spec joining a user namespace and a PID namespace whose init exits after the joins', async () => {
     const holder = await namespaceHolder('holder-02', true)
     const helper = startHelper()
@@ -815,7 +837,7 @@ describeKernel('joining namespaces', () => {
       })
   })
 
-  describe('refused before anything changes', () => {
+  describe('specs the container cannot have', () => {
     /** enterNamespaces on a sandboxed helper; what it threw, and whether the helper is still as it started. */
     async function refused(entries: (holder: number, helper: Helper) => Promise<{ type: Kind | 'network' | 'mount'; path?: string }[]> | { type: Kind | 'network' | 'mount'; path?: string }[], user = false) {
       const holder = await namespaceHolder('holder-02', user)
