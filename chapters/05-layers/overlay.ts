@@ -76,6 +76,8 @@ export async function unmountOverlay(helper: Helper, target: string): Promise<vo
   //      daemon/graphdriver/overlay2/overlay.go, Put.
   //   3. Which of the kernel's answers are not yours to get round, and must reach the caller?
   //   4. Your unmount acts in the helper's mount namespace. Is the union gone from every other?
+  //   5. Whatever becomes of the mount point on the way: is it, to the next mount and to whoever
+  //      enters it, the folder the layer had before (chapter text, "A deep image", on unmounting)?
   throw new NotImplementedError('05-layers', 'unmountOverlay')
 }
 // #endregion unmountOverlay

@@ -3,7 +3,7 @@
  * writable upper directory and shows the union at a mount point, the way Docker's overlay2
  * graph driver builds every container's root filesystem.
  */
-import { lstatSync } from 'node:fs'
+import { chmodSync, chownSync, lstatSync } from 'node:fs'
 import { dirname, relative } from 'node:path'
 import type { Helper } from '../../native/helper.ts'
 
@@ -96,9 +96,14 @@ export async function unmountOverlay(helper: Helper, target: string): Promise<vo
   // As overlay2's Put: a mount namespace made while the union was mounted (a systemd service's,
   // another container's) holds a copy of it, which no unmount here reaches. Removing the mount
   // point, no longer one in this namespace, detaches the union from every namespace that still
-  // has it there (Linux 3.18); made again, the folder is ready for the next mount.
-  const { mode } = lstatSync(`/proc/${helper.pid}/root${target}`)
+  // has it there (Linux 3.18); made again, the folder is ready for the next mount. It must be the
+  // same folder to whoever mounts or enters it next: mkdir applies the helper's umask and drops
+  // setgid, and makes it the helper's, so owner and mode are put back as they were.
+  const folder = `/proc/${helper.pid}/root${target}`
+  const { mode, uid, gid } = lstatSync(folder)
   await helper.rmdir(target)
-  await helper.mkdir(target, mode & 0o7777)
+  await helper.mkdir(target, 0o700)
+  chownSync(folder, uid, gid)
+  chmodSync(folder, mode & 0o7777)
 }
 // #endregion unmountOverlay

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
@@ -227,6 +227,21 @@ describeKernel('mountOverlay', () => {
     await unmountOverlay(ns.helper, s.merged)
     const again = await caught(() => unmountOverlay(ns.helper, s.merged))
     expect(again?.code, `unmountOverlay() of ${s.merged}, where nothing is mounted any more, ${again ? `failed with ${again.message}` : 'resolved'}: its caller would take it for a union it removed. What did the kernel answer, and did it reach the caller? (man 2 umount2, ERRORS)`).toBe('EINVAL')
+  })
+  it('a union on a mount point of uid 100000 and mode 2751 (a remapped root\'s), unmounted by a helper whose umask is 027', async () => {
+    const s = stack()
+    const ns = await mountNamespace()
+    chownSync(s.merged, 100000, 100000)
+    chmodSync(s.merged, 0o2751)
+    const owner = (path: string) => {
+      const { uid, gid, mode } = lstatSync(path)
+      return `uid ${uid}, gid ${gid}, mode ${(mode & 0o7777).toString(8).padStart(4, '0')}`
+    }
+    const before = owner(s.merged)
+    await ns.helper.umask(0o027)
+    await mountOverlay(ns.helper, s, s.merged)
+    await unmountOverlay(ns.helper, s.merged)
+    expect(owner(ns.inside(s.merged)), `before the mount, ${s.merged} was a folder of ${before}; after unmountOverlay() it is one of ${owner(ns.inside(s.merged))}, and the next mount of this layer puts the container's / there. What did the unmount do to the folder that no unmount does, and what of the folder did that not keep? (man 2 mkdir, the mode and the umask; man 2 chown)`).toBe(before)
   })
 })
 
@@ -483,7 +498,7 @@ describeKernel('the overlay2 layout, mounted', () => {
     const m = ns.inside(merged)
     expect(readdirSync(m).sort(), 'c mounted from overlayDirs(): the union lacks a layer below c: which layers must c\'s lower file name? (moby\'s overlay2 getLower)').toEqual(['from-a', 'from-b', 'who'])
     expect(readFileSync(join(m, 'who'), 'utf8'), 'c mounted from overlayDirs(): a\'s who hides b\'s, though b is the nearer layer: in which order must c\'s lower file name them?').toBe('b\n')
-    expect(dirs.lower.map((l) => realpathSync(l)), 'overlayDirs(c).lower must lead to b\'s diff, then a\'s').toEqual([realpathSync(join(root, 'b', 'diff')), realpathSync(join(root, 'a', 'diff'))])
+    expect(dirs.lower.map((l) => realpathSync(l)), `overlayDirs(c).lower leads to ${dirs.lower.map((l) => realpathSync(l)).join(', ')}: which layers lie under c, and which does the kernel read first?`).toEqual([realpathSync(join(root, 'b', 'diff')), realpathSync(join(root, 'a', 'diff'))])
     expect([dirs.upper, dirs.work], 'c\'s own diff and work are the upper and work dirs').toEqual([join(root, 'c', 'diff'), join(root, 'c', 'work')])
   })
 })
@@ -595,21 +610,30 @@ describe('the -init layer', () => {
     expect(nameservers(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n')), 'a local dnsmasq on 127.0.1.1: which IPv4 addresses are the host\'s loopback? (man 7 ip)').toEqual(['192.168.1.1'])
   })
 
-  it('host resolv.conf files whose IPv4 nameservers are written as glibc\'s resolver reads them', async () => {
-    // Each host file names one more nameserver beside 192.0.2.1; the test asks glibc where each leads.
-    for (const ns of ['127.1', '0x7f.1', '2130706433', '0177.0.0.1', '10.1']) {
+  it('host resolv.conf files whose IPv4 nameservers are spelt in forms other than the usual', async () => {
+    // The spellings are made here at random (a fixed seed) and read by glibc itself (getaddrinfo, as its resolver reads a nameserver).
+    const random = seeded(0x05ca1e)
+    const spellings = Array.from({ length: 48 }, (_, i) => spellIPv4(random, i % 2 === 0 ? 0x7f000000 + Math.floor(random() * 2 ** 24) : Math.floor(random() * 2 ** 32)))
+    for (const ns of spellings) {
       const leads = await glibcReads(ns)
+      if (leads === undefined) continue // not an address to glibc: its resolver skips the line
       const got = resolvConf(`nameserver 192.0.2.1\nnameserver ${ns}\n`)
       const kept = nameservers(got).includes(ns)
-      expect(kept, `the host's resolv.conf names nameserver ${ns}: resolvConf() ${kept ? 'kept' : 'dropped'} it. Where does the container's resolver send its queries for that line, and can it reach that from its own network namespace? How does glibc's resolver read a nameserver line (resolv/res_init.c), and is your test of an address the same reading?`).toBe(!leads.startsWith('127.'))
+      expect(kept, `the host's resolv.conf names nameserver ${ns}, which glibc reads as ${leads}: resolvConf() ${kept ? 'kept' : 'dropped'} it. Where does the container's resolver send its queries for that line, and can it reach that from its own network namespace? How does glibc's resolver read a nameserver line (resolv/res_init.c), and is your test of an address the same reading?`).toBe(!leads.startsWith('127.'))
     }
   })
 
-  it('host resolv.conf files whose nameservers are written as a resolver may read them', () => {
-    // Each host file names one more nameserver beside 10.0.0.1, as glibc's resolver parses it (inet_pton, a "%" scope).
-    for (const ns of ['0:0:0:0:0:0:0:1', '::ffff:127.0.0.53', 'fe80::1%eth0', '::1%lo']) {
+  it('host resolv.conf files whose IPv6 nameservers are spelt in forms other than the usual', async () => {
+    const random = seeded(0x5ca1ed)
+    const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)]!
+    for (let i = 0; i < 24; i++) {
+      const v4 = spellIPv4(random, 0x7f000000 + Math.floor(random() * 2 ** 24), true)
+      const [address, scope] = pick([[spellIPv6(random, [0, 0, 0, 0, 0, 0, 0, 1]), pick(['', '%lo', '%1'])], [`${spellIPv6(random, [0, 0, 0, 0, 0, 0xffff], 6)}:${v4}`, ''], [spellIPv6(random, [0xfe80, 0, 0, 0, ...randomGroups(random, 4)]), pick(['%lo', '%1'])]] as const)
+      const leads = await glibcReads(address)
+      if (leads === undefined) throw new Error(`test set-up: glibc does not read ${address} as an address`)
+      const ns = address + scope
       const got = resolvConf(`nameserver 10.0.0.1\nnameserver ${ns}\n`)
-      expect(got, `the host's resolv.conf names nameserver ${ns}: resolvConf() ${got.includes(ns) ? 'kept' : 'changed'} it. Which address, on which interface, is that from the container's network namespace? (man 7 ipv6; inet_pton(3))`).toBe('nameserver 10.0.0.1\n')
+      expect(got, `the host's resolv.conf names nameserver ${ns}, which glibc reads as ${leads}${scope ? ` on interface ${scope.slice(1)}` : ''}: resolvConf() ${nameservers(got).includes(ns) ? 'kept' : 'changed'} it. Which address, on which interface, is that from the container's network namespace? (man 7 ipv6; inet_pton(3); resolv/res_init.c)`).toBe('nameserver 10.0.0.1\n')
     }
   })
 })
@@ -619,10 +643,45 @@ const nameservers = (text: string) => text.split('\n').flatMap((line) => /^\s*na
 /** Its lines other than nameservers and blank ones. */
 const otherLines = (text: string) => text.split('\n').filter((line) => line.trim() !== '' && !/^\s*nameserver\s/.test(line))
 
-/** The IPv4 address glibc makes of a numeric `address` as written (getaddrinfo, as its resolver reads a nameserver). */
-async function glibcReads(address: string): Promise<string> {
-  const run = await execa('getent', ['ahostsv4', address], { reject: false, stdin: 'ignore' })
-  if (run.exitCode !== 0) throw new Error(`test set-up: getent ahostsv4 ${address} failed: ${run.stderr}`)
+/** A generator of numbers in [0, 1) that gives the same ones for the same seed (mulberry32). */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
+  }
+}
+
+/**
+ * `address` (32 bits) written as one to four numbers separated by dots, each in a C literal's
+ * base, or decimal with zeros in front: what that makes of it is glibc's to say, not this function's.
+ */
+function spellIPv4(random: () => number, address: number, dottedOnly = false): string {
+  const parts = dottedOnly ? 4 : 1 + Math.floor(random() * 4)
+  const bytes = [address >>> 24, (address >>> 16) & 0xff, (address >>> 8) & 0xff, address & 0xff]
+  const numbers = [...bytes.slice(0, parts - 1), bytes.slice(parts - 1).reduce((n, b) => n * 256 + b, 0)]
+  return numbers.map((n) => (dottedOnly ? String(n) : [String(n), `0${n.toString(8)}`, `0${random() < 0.5 ? 'x' : 'X'}${n.toString(16)}`, `0${n}`][Math.floor(random() * 4)]!)).join('.')
+}
+
+/** Eight 16-bit `groups` (the first `count` of them, for a mapped address) written with zeros and case at random, one run of zeros perhaps shortened to "::". */
+function spellIPv6(random: () => number, groups: number[], count = 8): string {
+  const texts = groups.slice(0, count).map((g) => g.toString(16).padStart(1 + Math.floor(random() * 4), '0')).map((t) => (random() < 0.5 ? t : t.toUpperCase()))
+  const zeros = groups.slice(0, count).findIndex((g) => g === 0)
+  if (zeros === -1 || random() < 0.3) return texts.join(':')
+  let end = zeros
+  while (end < count && groups[end] === 0) end++
+  const [head, tail] = [texts.slice(0, zeros).join(':'), texts.slice(end).join(':')]
+  return `${head}::${tail}`
+}
+
+const randomGroups = (random: () => number, n: number) => Array.from({ length: n }, () => Math.floor(random() * 0x10000))
+
+/** What glibc makes of a numeric `address` as written (getaddrinfo, hosts from files only: never a DNS query), or undefined if it is none. */
+async function glibcReads(address: string): Promise<string | undefined> {
+  const run = await execa('getent', ['-s', 'hosts:files', 'ahosts', address], { reject: false, stdin: 'ignore' })
+  if (run.exitCode === 2) return undefined
+  if (run.exitCode !== 0) throw new Error(`test set-up: getent ahosts ${address} failed: ${run.stderr}`)
   return run.stdout.split(/\s+/)[0]!
 }
 
@@ -636,11 +695,12 @@ describeKernel('container layers', () => {
   it('container c1 on a two-layer image', async () => {
     const root = tempDir()
     const dirs = createContainerLayers(root, 'c1', image(root), { hostname: 'c1host', hostResolvConf: 'nameserver 10.1.1.1\n' })
-    expect(readdirSync(join(root, 'img-top/diff')), 'the image\'s top layer changed: init files go into <id>-init/diff, never into an image layer, which every container shares').toEqual(['app'])
+    const imageTop = readdirSync(join(root, 'img-top/diff'))
+    expect(imageTop, `the image's top layer holds ${imageTop.join(', ')} after createContainerLayers() of c1, and held app before: which of the layers under c1 does every container of this image share, and which are c1's alone?`).toEqual(['app'])
     const hostname = join(root, 'c1-init/diff/etc/hostname')
     expect(existsSync(hostname) && readFileSync(hostname, 'utf8'), 'c1-init/diff/etc/hostname must hold the hostname and a newline').toBe('c1host\n')
-    expect(dirs.upper, 'the container writes into its own layer, not into the init layer').toBe(join(root, 'c1', 'diff'))
-    expect(dirs.lower.length, 'lower = init layer + the image\'s two layers').toBe(3)
+    expect(dirs.upper, `createContainerLayers() gave ${dirs.upper} as c1's upper directory; docker commit of c1 archives that folder alone: what would it capture of the files dockerd made for c1?`).toBe(join(root, 'c1', 'diff'))
+    expect(dirs.lower.length, `c1's union stacks ${dirs.lower.length} lower layers on an image of two: which layers lie between the image and c1's writes?`).toBe(3)
     const ns = await mountNamespace()
     const merged = join(root, 'c1', 'merged')
     await mountOverlay(ns.helper, dirs, merged)
