@@ -113,7 +113,9 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //      cgroup beside it, and a hybrid host's cgroup2 tree offers none.
   //   4. Any write can fail (a quota under the kernel's minimum, a controller the parent lacks).
   //      Then nothing may be left behind, and the error that comes out names the file and the
-  //      value (writeCgroupFile, given, does that).
+  //      value (writeCgroupFile, given, does that). A file may also not be there at all: what
+  //      does a swap request mean on a kernel that accounts no swap? (chapter text: "From
+  //      linux.resources to files", the last paragraphs)
   //   5. The leaf itself may be there already: left by a run that was killed (empty, old limits,
   //      maybe frozen), or another run's with the same cgroupsPath, with its processes in it or
   //      about to be. The doc comment above is the contract. Can anything you read in a leaf tell

@@ -162,12 +162,32 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
       cgroup.removeOrder.push(...chain)
     }
     if (version === 2) enableControllers(root, leaves[0]!, [...new Set(files.map(([c]) => c))])
-    for (const [controller, file, value] of files) writeCgroupFile(join(dirs[controller]!, file), value)
+    for (const [controller, file, value] of files) {
+      const at = join(dirs[controller]!, file)
+      try {
+        writeCgroupFile(at, value)
+      } catch (error) {
+        if (!swapUncounted(at, value, version)) throw error
+      }
+    }
   } catch (error) {
     await removeCgroup(cgroup)
     throw error
   }
   return cgroup
+}
+
+/**
+ * Whether `path`, which refused a write of `value`, is a swap file the kernel does not have: with
+ * swap accounting off (swapaccount=0, or no CONFIG_MEMCG_SWAP) no memory cgroup has one. "No
+ * limit" is then what the container gets anyway, so nothing is written, as runc's fs2 lets it
+ * pass; a swap limit asked for cannot be enforced, and is refused rather than dropped.
+ */
+function swapUncounted(path: string, value: string, version: 1 | 2): boolean {
+  const file = version === 1 ? 'memory.memsw.limit_in_bytes' : 'memory.swap.max'
+  if (!path.endsWith(`/${file}`) || existsSync(path)) return false
+  if (value === (version === 1 ? '-1' : 'max')) return true
+  throw new ContainerError(`memory.swap asks for a memory+swap limit, but this kernel accounts no swap: ${path} does not exist (swapaccount=0); leave memory.swap unset or -1`, 125)
 }
 // #endregion createCgroup
 
@@ -188,7 +208,8 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   const current = (entry: [Controller, string, string]) => readFileSync(path(entry), 'utf8').trim()
   // A limit as a number to compare; whatever is not a count of bytes or µs is no limit.
   const size = (text: string) => (/^\d+$/.test(text) ? BigInt(text) : BigInt(Number.MAX_SAFE_INTEGER) ** 2n)
-  const files = resourceFiles(resources, cgroup.version)
+  // A swap file the kernel does not have is never read or written back: see swapUncounted.
+  const files = resourceFiles(resources, cgroup.version).filter((entry) => existsSync(path(entry)) || !swapUncounted(path(entry), entry[2], cgroup.version))
   // Setting a raised memory limit back is lowering it, which the kernel refuses (v1, EBUSY) or
   // enforces by OOM-killing (v2) once the container uses more than the old limit: so memory limits
   // go down before anything that can be refused and up after it, when no refusal can follow.

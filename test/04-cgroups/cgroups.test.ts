@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it, vi } from 'vitest'
@@ -41,6 +41,17 @@ function between(base: string, step: () => void): void {
   onCleanup(() => void Object.assign(race.state, { below: '', step: undefined }))
 }
 const stop = () => void (race.state.step = undefined)
+
+/**
+ * From now until the test ends, the memory cgroup `leaf` of the fake tree at `root` is as a kernel
+ * without swap accounting makes it: its swap file `file` is not there, and a write to it fails
+ * (as it does in a kernel's cgroup), where a plain directory would make the file.
+ */
+function swapNotCounted(root: string, leaf: string, file: string): void {
+  between(root.slice(1), () => {
+    if (existsSync(leaf) && !lstatSync(join(leaf, file), { throwIfNoEntry: false })) symlinkSync(join(root, 'nowhere', file), join(leaf, file))
+  })
+}
 
 /** A probe spec with limits, in a cgroup of its own below minidocker-test/, removed after the test. */
 function limitedSpec(steps: string[], resources: Resources): Spec {
@@ -185,19 +196,19 @@ const FILES = 'the chapter\'s "From linux.resources to files"'
 
 /** The files' names and values, whatever the order. */
 const byName = (files: [Controller, string, string][]) => Object.fromEntries(files.map(([, file, value]) => [file, value]))
+const writesOf = (files: [Controller, string, string][]) => files.map(([, f, v]) => `${f} ${v}`).join(', ')
 
 describe('resourceFiles', () => {
   const resources: Resources = { memory: { limit: 64 * MiB, swap: 64 * MiB }, cpu: { quota: 20000, period: 100000 }, pids: { limit: 32 } }
 
   it('v1: memory, swap, a CPU quota and period, pids', () => {
+    // What each file does is the kernel's to judge (the tests below write them into real cgroups);
+    // here, only that each limit reaches a file of its own controller's hierarchy.
     const files = resourceFiles(resources, 1)
-    expect(byName(files), 'v1\'s files and values: which document describes each? (the chapter\'s "From linux.resources to files")').toEqual({
-      'memory.limit_in_bytes': String(64 * MiB),
-      'memory.memsw.limit_in_bytes': String(64 * MiB),
-      'cpu.cfs_period_us': '100000',
-      'cpu.cfs_quota_us': '20000',
-      'pids.max': '32',
-    })
+    const wrong = files.filter(([controller, file]) => !file.startsWith(`${controller}.`))
+    expect(wrong, `v1 files named outside their controller's hierarchy, where the kernel shows no such file: ${writesOf(wrong)} (${FILES})`).toEqual([])
+    expect(new Set(files.map(([c]) => c)), `the v1 controllers of ${writesOf(files)} for memory, swap, a CPU quota and period and pids: which hierarchy holds each limit? (${FILES})`).toEqual(new Set(['memory', 'cpu', 'pids']))
+    expect(files.length, `v1 writes ${writesOf(files)} for five limits (memory, memory+swap, quota, period, pids): does each one have a file of its own?`).toBe(5)
   })
 
   it('v2: memory, swap, a CPU quota and period, pids', () => {
@@ -263,7 +274,6 @@ const V2_TREE = [CGROUP_ROOT, join(CGROUP_ROOT, 'unified')].find((dir) => fsType
 /** The version of this machine's kernel's hierarchies with controllers: v1 on a hybrid host. */
 const KERNEL = HOST_V2 ? 2 : 1
 const UNLIMITED: Resources = { memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 100000 }, pids: { limit: -1 } }
-const writesOf = (files: [Controller, string, string][]) => files.map(([, f, v]) => `${f} ${v}`).join(', ')
 
 /**
  * This machine's kernel's answer to `files`, written one after the other as listed into a new
@@ -411,10 +421,9 @@ describe('cgroup v2, on a directory laid out like one', () => {
     expect(cgroup.dirs.memory).toBe(leaf)
     for (const parent of ['cgroup.subtree_control', 'minidocker/cgroup.subtree_control'])
       expect(read(parent).split(' ').sort(), `${parent}: when do a cgroup's children get a controller's files? (cgroup-v2.rst, "Enabling and Disabling")`).toEqual(['+cpu', '+memory', '+pids'])
-    expect(read('minidocker/c1/memory.max'), 'memory.max').toBe(String(64 * MiB))
-    expect(read('minidocker/c1/memory.swap.max'), 'memory.swap.max').toBe('0')
-    expect(read('minidocker/c1/cpu.max'), 'cpu.max').toBe('50000 100000')
-    expect(read('minidocker/c1/pids.max'), 'pids.max').toBe('32')
+    // The values themselves are resourceFiles' (judged above): here, that each reached the leaf.
+    for (const [file, value] of Object.entries(byName(resourceFiles(spec.linux!.resources!, 2))))
+      expect(read(`minidocker/c1/${file}`), `${file} of the container's cgroup`).toBe(value)
     await joinCgroup(cgroup, 4242)
     expect(read('minidocker/c1/cgroup.procs'), 'cgroup.procs after joining PID 4242').toBe('4242')
     writeFileSync(join(leaf, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n')
@@ -495,6 +504,18 @@ describe('cgroup v2, on a directory laid out like one', () => {
     for (const [file, text] of Object.entries(before))
       expect(readFileSync(join(leaf, file), 'utf8'), `${file} after an update that cpu.max refused: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toBe(text)
   })
+  it('a memory limit with memory+swap -1, on a kernel that accounts no swap', async () => {
+    const root = fakeV2()
+    const spec = limitedSpec([], { memory: { limit: 64 * MiB, swap: -1 } })
+    spec.linux!.cgroupsPath = 'minidocker/c8'
+    const leaf = join(root, 'user.slice/user-0.slice/minidocker/c8')
+    swapNotCounted(root, leaf, 'memory.swap.max')
+    const error = await caught(() => createCgroup(spec, { root, self: V2_SELF }))
+    stop()
+    expect(error?.message, `createCgroup of 64 MiB of memory with memory+swap -1 failed (${error?.message}) where the kernel accounts no swap, so that its memory cgroups have no swap file: what did -1 ask for, and what does such a kernel give the container anyway? (${FILES})`).toBeUndefined()
+    const limit = join(leaf, 'memory.max')
+    expect(existsSync(limit) ? readFileSync(limit, 'utf8').trim() : 'never written', 'memory.max of the container\'s cgroup').toBe(byName(resourceFiles(spec.linux!.resources!, 2))['memory.max'])
+  })
 })
 
 describe('cgroup v1, on a directory laid out like one', () => {
@@ -553,6 +574,25 @@ describe('cgroup v1, on a directory laid out like one', () => {
     expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} where ${left} was there before it, in a hierarchy of its own: whose leaf is that, and what tells a leaf you made, reached by another name, from one you found? (${TWO_NAMES})`).toBeInstanceOf(ContainerError)
     expect(existsSync(left), `${left}, there before createCgroup, is gone`).toBe(true)
     for (const h of ['memory', 'pids', 'cpu']) expect(existsSync(join(root, h, 'batch/minidocker/c1')), `${h}/batch/minidocker/c1, made by the refused create, is still there`).toBe(false)
+  })
+  it('memory 64 MiB with memory+swap -1, and with memory+swap 128 MiB, on a kernel that accounts no swap', async () => {
+    const ask = (path: string, swap: number) => {
+      const made = spec(path)
+      made.linux!.resources = { memory: { limit: 64 * MiB, swap } }
+      return made
+    }
+    const root = fakeV1(false)
+    swapNotCounted(root, join(root, 'memory/batch/minidocker/c1'), 'memory.memsw.limit_in_bytes')
+    const error = await caught(() => createCgroup(ask('minidocker/c1', -1), { root, self: SELF }))
+    stop()
+    expect(error?.message, `createCgroup of 64 MiB of memory with memory+swap -1 failed (${error?.message}) where the kernel accounts no swap, so that its memory cgroups have no memory+swap file: what did -1 ask for, and what does such a kernel give the container anyway? (${FILES})`).toBeUndefined()
+    const limit = join(root, 'memory/batch/minidocker/c1/memory.limit_in_bytes')
+    expect(existsSync(limit) ? readFileSync(limit, 'utf8').trim() : 'never written', 'memory.limit_in_bytes of the container\'s cgroup').toBe(String(64 * MiB))
+    const other = fakeV1(false)
+    swapNotCounted(other, join(other, 'memory/batch/minidocker/c2'), 'memory.memsw.limit_in_bytes')
+    const limited = await caught(() => createCgroup(ask('minidocker/c2', 128 * MiB), { root: other, self: SELF }))
+    stop()
+    expect(limited, `createCgroup of 64 MiB of memory with 128 MiB of memory+swap resolved where the kernel accounts no swap: how much swap may the container now use, and who will learn that it was not the limit asked for? (${FILES})`).toBeDefined()
   })
 })
 
@@ -637,7 +677,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
     const share = usageMs / probeValue<number>(stdout, 'burned_ms')
     console.log(`cpu share under a 0.2 quota: ${share.toFixed(3)}`)
     // Generous bounds: other work on a shared machine can only lower the share, never raise it.
-    expect(share, `the cgroup used ${usageMs.toFixed(0)} ms of CPU in 1000 ms: expected about 0.2 CPU — are cpu.cfs_period_us/cfs_quota_us (v1) or cpu.max (v2) written?`).toBeLessThan(0.35)
+    expect(share, `the cgroup used ${usageMs.toFixed(0)} ms of CPU in 1000 ms: asked for 20 ms in every 100 ms: which of your writes did the kernel enforce, and was the probe under them from its first instruction? (${FILES})`).toBeLessThan(0.35)
     expect(share, 'the cgroup\'s own CPU counter barely moved: is the probe in the cgroup before it execs?').toBeGreaterThan(0.05)
   })
 
