@@ -156,9 +156,9 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   //      refusal (writeCgroupFile's, which names the file and the value). Going back is writing
   //      too: what must be true of those writes for the kernel to accept every one?
   //   3. Going back can be refused anyway. The container keeps running while you write: which
-  //      of your writes, once made, can its own use make impossible to take back (v1 answers
-  //      EBUSY, v2 does something worse)? Your order decides whether that can ever happen, and
-  //      it must never. Something outside can still change meanwhile (a parent's CPU limit
+  //      of your writes, once made, can its own use make impossible to take back, and what do
+  //      v1 and v2 each do then? Your order decides whether that can ever happen, and it must
+  //      never. Something outside can still change meanwhile (a parent's CPU limit
   //      lowered): then a file stays at its new value, and the caller must learn which, at what
   //      value, from the error, which stays the refusal that stopped the update.
   //   4. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the

@@ -510,11 +510,16 @@ describe('cgroup v2, on a directory laid out like one', () => {
     spec.linux!.cgroupsPath = 'minidocker/c8'
     const leaf = join(root, 'user.slice/user-0.slice/minidocker/c8')
     swapNotCounted(root, leaf, 'memory.swap.max')
-    const error = await caught(() => createCgroup(spec, { root, self: V2_SELF }))
-    stop()
+    let cgroup: Cgroup | undefined
+    const error = await caught(async () => void (cgroup = await createCgroup(spec, { root, self: V2_SELF })))
     expect(error?.message, `createCgroup of 64 MiB of memory with memory+swap -1 failed (${error?.message}) where the kernel accounts no swap, so that its memory cgroups have no swap file: what did -1 ask for, and what does such a kernel give the container anyway? (${FILES})`).toBeUndefined()
     const limit = join(leaf, 'memory.max')
     expect(existsSync(limit) ? readFileSync(limit, 'utf8').trim() : 'never written', 'memory.max of the container\'s cgroup').toBe(byName(resourceFiles(spec.linux!.resources!, 2))['memory.max'])
+    const raised: Resources = { memory: { limit: 128 * MiB, swap: -1 } }
+    const update = await caught(() => updateCgroup(cgroup!, raised))
+    stop()
+    expect(update?.message, `updating to 128 MiB of memory with memory+swap -1 failed (${update?.message}) on the same kernel, which accounts no swap: which of the files you read or wrote is not there? (${FILES})`).toBeUndefined()
+    expect(readFileSync(limit, 'utf8').trim(), 'memory.max after the update').toBe(byName(resourceFiles(raised, 2))['memory.max'])
   })
 })
 
@@ -1115,7 +1120,7 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
       const error = await caught(() => updateCgroup(live, after))
       stop()
       expect(error?.message, `updating to a quota of 500 µs, under the kernel's minimum, resolved: what did the kernel answer to that write, and where did its answer go?`).toBeDefined()
-      expect(lowered, 'the 200 ms period was never in force before the update failed: in which order do a longer period and its quota go? (the chapter\'s "Changing the limits of a running container")').toBe(true)
+      expect(lowered, 'the update was refused before a 200 ms period was ever in force, so the parent was never lowered between its writes: which of your writes came before the refused quota, and why? (the chapter\'s "Changing the limits of a running container")').toBe(true)
       expect(error.message, `the error must be the refusal that stopped the update, the 500 µs quota (${error.message}): which of the refusals is the caller's answer? (${UNDO})`).toMatch(/500.*cpu\.cfs_quota_us|cpu\.cfs_quota_us.*500/)
       const now = limitsOf(live)
       for (const file of Object.keys(old).filter((f) => now[f] !== old[f]))
