@@ -3,7 +3,7 @@
  * metadata on disk, the gRPC services under containerd's names, the events socket the shims
  * publish to and the streams of `ctr events`, and what a task is made of (a bundle, a shim
  * started by its binary, a ttrpc connection, found again after a restart). It runs shims
- * through the chapter's ttrpc (serveConnection for the events; the client frames with
+ * through the chapter's ttrpc (serveConnection for the events; the client frames with its
  * encodeFrame and FrameReader). containerd's own: core/runtime/v2 (shim.go, shim_load.go,
  * binary.go) and core/metadata.
  */

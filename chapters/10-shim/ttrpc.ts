@@ -8,9 +8,21 @@
 import type { Socket } from 'node:net'
 import { NotImplementedError } from '../../lib/errors.ts'
 
-// The frame's constants and encodeFrame are given (lib/ttrpc-frame.ts): what you write reads frames and serves them.
-import { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame } from '../../lib/ttrpc-frame.ts'
-export { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame }
+// The frame's constants are given (lib/ttrpc-frame.ts): what you write frames, reads frames and serves them.
+import { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, type Frame } from '../../lib/ttrpc-frame.ts'
+export { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, type Frame }
+
+// #region encodeFrame
+/** One frame: its header, then the payload. The given client (lib/ttrpc-client.ts) frames its requests with it. */
+export function encodeFrame(streamId: number, type: number, payload: Uint8Array): Buffer {
+  // TODO(10): one frame, byte for byte as containerd's ttrpc writes it.
+  //   1. Which fields does the header hold, in which order, each of what size and byte order, and
+  //      what does the length count? (ttrpc's PROTOCOL.md, "Message Frame"; channel.go.)
+  //   2. What does the other side's ttrpc do with a frame whose payload is over MAX_MESSAGE
+  //      (channel.go, recv), and what should become of one here?
+  throw new NotImplementedError('10-shim', 'encodeFrame')
+}
+// #endregion encodeFrame
 
 // #region FrameReader
 /** Cuts a byte stream into frames, whatever chunks the socket delivers. */

@@ -8,9 +8,23 @@
 import type { Socket } from 'node:net'
 import { Code, RpcError, decode, encode } from '../../lib/containerd-proto.ts'
 
-// The frame's constants and encodeFrame are given (lib/ttrpc-frame.ts): what you write reads frames and serves them.
-import { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame } from '../../lib/ttrpc-frame.ts'
-export { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, type Frame }
+// The frame's constants are given (lib/ttrpc-frame.ts): what you write frames, reads frames and serves them.
+import { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, type Frame } from '../../lib/ttrpc-frame.ts'
+export { HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, type Frame }
+
+// #region encodeFrame
+/** One frame: its header, then the payload. The given client (lib/ttrpc-client.ts) frames its requests with it. */
+export function encodeFrame(streamId: number, type: number, payload: Uint8Array): Buffer {
+  // ttrpc 1.1's send writes it anyway and the reader discards it: refused here, the caller learns at once
+  if (payload.length > MAX_MESSAGE) throw new RpcError(Code.ResourceExhausted, `message length ${payload.length} exceeds the maximum message size of ${MAX_MESSAGE}`)
+  const header = Buffer.alloc(HEADER_SIZE)
+  header.writeUInt32BE(payload.length, 0)
+  header.writeUInt32BE(streamId, 4)
+  header.writeUInt8(type, 8)
+  header.writeUInt8(0, 9)
+  return Buffer.concat([header, payload])
+}
+// #endregion encodeFrame
 
 // #region FrameReader
 /**

@@ -4,7 +4,7 @@
  * is the measure: its ttrpc is the one containerd speaks.
  */
 import { connect, createServer, type Socket } from 'node:net'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FrameReader, HEADER_SIZE, MAX_MESSAGE, TYPE_REQUEST, TYPE_RESPONSE, encodeFrame, serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
@@ -260,41 +260,6 @@ describe('a ttrpc server', () => {
     expect([error.code, error.message], 'expected the handler\'s code and message in the response\'s status').toEqual([Code.Unavailable, 'the test service says no'])
   })
 
-  it('handlers that fail with something other than an RpcError, then a State', async () => {
-    const { service } = testService()
-    const types = serviceMethods(SERVICE)
-    const failing: Service = {
-      name: SERVICE,
-      methods: {
-        ...service.methods,
-        // what a shim's own code meets: a file that is not there, read by Node
-        Connect: { ...types.Connect!, handle: async () => JSON.parse(readFileSync(join(tempDir(), 'init.pid'), 'utf8')) },
-        // an RpcError made from such an error, keeping the error's own code
-        Stats: { ...types.Stats!, handle: async () => { try { readFileSync(join(tempDir(), 'stats')) } catch (error) { throw new RpcError((error as { code: number }).code, (error as Error).message) } return {} } },
-        // a handler that throws before it returns its promise
-        Update: { ...types.Update!, handle: ((request: { id: string }) => { throw new TypeError(`no resources for ${request.id.toUpperCase()}`) }) as unknown as Service['methods'][string]['handle'] },
-      },
-    }
-    const client = await dialTtrpc(await listen(failing))
-    onCleanup(() => client.close())
-    const outcome = async (method: string) => {
-      const error = await caught(() => Promise.race([
-        client.call(SERVICE, method, types[method]!.request, { id: 'c' }, types[method]!.response),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 3 s')), 3000)),
-      ]))
-      return error instanceof RpcError ? `code ${error.code}: ${error.message}` : error ? String(error.message) : 'success'
-    }
-    const said = { Connect: await outcome('Connect'), Stats: await outcome('Stats'), Update: await outcome('Update') }
-    if (thrownBy()) throw thrownBy()
-    const wrong = Object.entries(said).filter(([, answer]) => !answer.startsWith(`code ${Code.Unknown}: `) || !/ENOENT|no such file|no resources/i.test(answer))
-    expect(wrong.map(([method, answer]) => `${method}: ${answer}`), `handlers that failed with a Node error (Connect), with an RpcError built from one (Stats) and with a TypeError thrown before any promise (Update) were answered ${JSON.stringify(said)} — what did the client make of each status, and what \`code\` does an error Node throws carry?`).toEqual([])
-    const state = await Promise.race([
-      client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('after those failures, a State on the same connection got no answer in 3 s — what became of the connection, or of the server?')), 3000)),
-    ])
-    expect(state, 'expected the State answered after them').toMatchObject({ id: 'c', pid: 42 })
-  })
-
   it('a method the server lists without a handler', async () => {
     const conn = await raw(await listen(testService().service))
     conn.socket.write(encodeFrame(1, TYPE_REQUEST, request('Pause', 'containerd.task.v2.PauseRequest', { id: 'c' })))
@@ -419,6 +384,67 @@ describe('a ttrpc client', () => {
 })
 
 describeKernel('ttrpc as containerd-shim-runc-v2 speaks it', () => {
+  it('handlers that fail with something other than an RpcError, then a State', async () => {
+    // the fault a shim's own code meets: a path through a file, ENOTDIR. containerd-shim-runc-v2
+    // meets it in its Create (options.json under a bundle that is a file), and answers the measure
+    const notDir = join(tempDir(), 'file')
+    writeFileSync(notDir, '')
+    const runc = await dialTtrpc(await runcShim())
+    onCleanup(() => runc.close())
+    const theirs = await caught(() => runc.call(SERVICE, 'Create', 'containerd.task.v2.CreateTaskRequest', { id: 'ttrpc', bundle: notDir }, 'containerd.task.v2.CreateTaskResponse'))
+    const { service } = testService()
+    const types = serviceMethods(SERVICE)
+    const failing: Service = {
+      name: SERVICE,
+      methods: {
+        ...service.methods,
+        // the same fault, met by Node
+        Connect: { ...types.Connect!, handle: async () => JSON.parse(readFileSync(join(notDir, 'init.pid'), 'utf8')) },
+        // an RpcError made from such an error, keeping the error's own code
+        Stats: { ...types.Stats!, handle: async () => { try { readFileSync(join(notDir, 'stats')) } catch (error) { throw new RpcError((error as { code: number }).code, (error as Error).message) } return {} } },
+        // a handler that throws before it returns its promise
+        Update: { ...types.Update!, handle: ((request: { id: string }) => { throw new TypeError(`no resources for ${request.id.toUpperCase()}`) }) as unknown as Service['methods'][string]['handle'] },
+      },
+    }
+    const client = await dialTtrpc(await listen(failing))
+    onCleanup(() => client.close())
+    const outcome = async (c: typeof client, method: string) => {
+      const error = await caught(() => Promise.race([
+        c.call(SERVICE, method, types[method]!.request, { id: 'c' }, types[method]!.response),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 3 s')), 3000)),
+      ]))
+      return error instanceof RpcError ? `code ${error.code}: ${error.message}` : error ? String(error.message) : 'success'
+    }
+    const said = { Connect: await outcome(client, 'Connect'), Stats: await outcome(client, 'Stats'), Update: await outcome(client, 'Update') }
+    if (thrownBy()) throw thrownBy()
+    const measure = theirs instanceof RpcError ? `code ${theirs.code}: ` : 'no status'
+    const wrong = Object.entries(said).filter(([, answer]) => !answer.startsWith(measure) || !/not a directory|no resources/i.test(answer))
+    expect(wrong.map(([method, answer]) => `${method}: ${answer}`), `handlers that failed with a Node error (Connect), with an RpcError built from one (Stats) and with a TypeError thrown before any promise (Update) were answered ${JSON.stringify(said)}, and containerd-shim-runc-v2 answered the same fault in its Create "${theirs instanceof RpcError ? `code ${theirs.code}: ${theirs.message}` : String(theirs)}" — what did the client make of each status, and what \`code\` does an error Node throws carry?`).toEqual([])
+    const state = await Promise.race([
+      client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id: 'c' }, 'containerd.task.v2.StateResponse'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('after those failures, a State on the same connection got no answer in 3 s — what became of the connection, or of the server?')), 3000)),
+    ])
+    expect(state, 'expected the State answered after them').toMatchObject({ id: 'c', pid: 42 })
+  })
+
+  it('a State for a task it does not have, framed by encodeFrame, and its answer', async () => {
+    const address = await runcShim()
+    const state = encode('containerd.task.v2.StateRequest', { id: 'no-such-task' })
+    const answer = await rawAnswer(address, encodeFrame(1, TYPE_REQUEST, encode('ttrpc.Request', { service: SERVICE, method: 'State', payload: state })))
+    expect(answer.length, 'containerd-shim-runc-v2 sent nothing back in 3 s for a State framed by your encodeFrame — what did it read in your header, and what was it waiting for (channel.go, recv)?').toBeGreaterThan(HEADER_SIZE)
+    const mine = encodeFrame(1, TYPE_RESPONSE, answer.subarray(HEADER_SIZE))
+    expect(mine.equals(answer), `containerd-shim-runc-v2 framed its answer as ${answer.subarray(0, HEADER_SIZE).toString('hex')}, and your encodeFrame frames the same payload on the same stream as ${mine.subarray(0, HEADER_SIZE).toString('hex')} — which field differs, and how does channel.go write it?`).toBe(true)
+  })
+
+  it('a State whose request is over the limit, then one that is not, from your client to containerd-shim-runc-v2', async () => {
+    const client = await dialTtrpc(await runcShim())
+    onCleanup(() => client.close())
+    const state = (id: string) => caught(() => client.call(SERVICE, 'State', 'containerd.task.v2.StateRequest', { id }, 'containerd.task.v2.StateResponse'))
+    const big = await state('x'.repeat(MAX_MESSAGE))
+    const small = await state('no-such-task')
+    expect([big?.code, small instanceof RpcError && small.code !== Code.ResourceExhausted], `a State of ${MAX_MESSAGE} bytes of id ended ${big instanceof RpcError ? `with code ${big.code}: ${big.message}` : String(big?.message ?? 'in success')}, and a small State after it on the same connection ${small instanceof RpcError ? `with code ${small.code}: ${small.message}` : String(small?.message ?? 'in success')} — what does containerd's ttrpc do with a frame over its limit (channel.go, recv; server.go), and what did yours put on the wire?`).toEqual([Code.ResourceExhausted, true])
+  })
+
   it('the same misbehaving client, against containerd-shim-runc-v2 and against your server', async () => {
     const theirs = await misbehave(await runcShim())
     const mine = await misbehave(await listen(testService().service))
