@@ -14,7 +14,7 @@ export class Task extends TaskBase {
   // What does the Task keep that the process records (TaskBase's Proc) do not? Declare it here.
 
   // #region create
-  /** Create: the container's init exists, stopped before its command; answers its PID. A shim holds one init: AlreadyExists for another. */
+  /** Create: the container's init exists, stopped before its command; answers its PID. */
   async create(request: any): Promise<object> {
     // TODO(10): Create: make the container exist, not yet running.
     //   1. One init per shim, and requests on the connection are served at once:
@@ -64,12 +64,7 @@ export class Task extends TaskBase {
   // #endregion watch
 
   // #region start
-  /**
-   * Start: the prepared process runs (the init's, or an exec's); answers its PID, or
-   * FailedPrecondition for a process that is not to be started. An exec whose
-   * runtime fails reads as containerd's does: the error says "OCI runtime exec failed: " and the
-   * runtime's own words.
-   */
+  /** Start: the prepared process runs (the init's, or an exec's); answers its PID. */
   async start(request: any): Promise<object> {
     // TODO(10): Start: run what Create or Exec prepared.
     //   1. Which processes can start, and what does a Start of any other answer?

@@ -5,7 +5,7 @@
  * 1.6's runc shim is the model: runtime/v2/runc/task/service.go and pkg/process. What answers
  * from the records (State, Wait, Kill, Delete, ...) is given in lib/shim-task.ts.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Code, RpcError, timestamp } from '../../lib/containerd-proto.ts'
 import { Terminal } from '../../lib/shim.ts'
@@ -166,11 +166,7 @@ export class Task extends TaskBase {
   }
 
   // #region start
-  /**
-   * Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or
-   * TaskExecStarted. An exec whose runtime fails reads as containerd's does: the error says
-   * "OCI runtime exec failed: " and the runtime's own words.
-   */
+  /** Start: the runtime's `start` for init, `exec --detach` for an exec; then TaskStart or TaskExecStarted. */
   async start(request: any): Promise<object> {
     const p = this.proc(request.exec_id)
     if (p.status !== 'created' || this.#starting.has(p)) throw new RpcError(Code.FailedPrecondition, `process ${request.exec_id || this.options.id} is ${p.status}, not created`)
@@ -200,8 +196,10 @@ export class Task extends TaskBase {
   /** `exec --detach` with the process spec containerd sent, then the exec's PID and its exit. */
   async #startExec(p: Proc): Promise<void> {
     const { bundle, id } = this.options
-    const processFile = join(bundle, `${p.id}.process.json`)
-    const pidFile = join(bundle, `${p.id}.pid`)
+    // the exec id is the client's word, and may hold "/" or "..": the files are named by the shim
+    const dir = mkdtempSync(join(bundle, 'exec-'))
+    const processFile = join(dir, 'process.json')
+    const pidFile = join(dir, 'pid')
     writeFileSync(processFile, p.spec!)
     const coming = pidToCome()
     const exit = this.options.reaper.exited(coming.pid)
@@ -217,7 +215,7 @@ export class Task extends TaskBase {
       p.markExited()
       throw new RpcError(codeOf(error), `OCI runtime exec failed: ${(error as Error).message}`)
     } finally {
-      rmSync(processFile, { force: true })
+      rmSync(dir, { recursive: true, force: true })
     }
     coming.told(p.pid)
     this.#watch(p, exit)

@@ -3,10 +3,10 @@
  * races containerd meets can be made to happen on purpose: an exit while Start still runs, a
  * Kill while an exec's Start waits for the runtime, a Start that fails.
  */
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { constants as osConstants } from 'node:os'
 import { PassThrough, Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
@@ -482,6 +482,31 @@ describe('the Task service', () => {
     expect(deleted, `after its failed Start, Delete of exec e1 answered code ${deleted?.code}: ${deleted?.message} — in what state did the failed Start leave its record?`).toBeUndefined()
     const left = readdirSync(t.bundle).filter((f) => !before.includes(f))
     expect(left, 'the exec that failed left these in the bundle — who else would ever remove them?').toEqual([])
+  })
+
+  it('execs whose ids are "../NAME" and "x/../../NAME", each started', async () => {
+    const t = standIn({ execOutputHeld: true })
+    await t.create()
+    await t.task.start({ id: 'c1', exec_id: '' })
+    const outside = dirname(t.bundle)
+    const name = `exec-${process.pid}-${Date.now()}` // made at test time: nothing else in the bundle's parent carries it
+    const mine = () => readdirSync(outside).filter((f) => f.includes(name))
+    onCleanup(() => mine().forEach((f) => rmSync(join(outside, f), { recursive: true, force: true })))
+    const before = readdirSync(t.bundle)
+    const spec = { type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args: ['sleep', '600'], cwd: '/' })) }
+    const said: string[] = []
+    for (const execId of [`../${name}`, `x/../../${name}`]) {
+      const failed = await caught(async () => {
+        await t.task.exec({ id: 'c1', exec_id: execId, terminal: false, stdin: '', stdout: '', stderr: '', spec })
+        await t.task.start({ id: 'c1', exec_id: execId })
+      })
+      said.push(failed ? `${execId}: code ${failed.code}: ${failed.message}` : `${execId}: started`)
+    }
+    expect(mine(), `after execs ${JSON.stringify(said)}, these appeared beside the bundle, in ${outside} — whose word named them, and what does containerd check of an exec id before it reaches a shim (and does every client of a shim go through containerd)?`).toEqual([])
+    const unclear = said.filter((s) => !s.endsWith(': started') && !s.slice(s.indexOf(': code ') + 7).includes(name))
+    expect(unclear, 'these execs were refused with words that do not name the exec id they refused — how would whoever sent it find out what was wrong?').toEqual([])
+    const left = readdirSync(t.bundle).filter((f) => !before.includes(f))
+    expect(left, `after those execs the bundle holds ${JSON.stringify(left)} that it did not before — who would ever remove them?`).toEqual([])
   })
 })
 
