@@ -71,8 +71,9 @@ export class Task extends TaskBase {
     //   2. The init is created already: the runtime only starts it. An exec's process does not
     //      exist yet: how does the runtime take the process Exec recorded (Proc's spec) and tell
     //      you its PID without waiting for it to end (chapter 09's text, "exec")? Whatever you
-    //      write into the bundle for it is gone afterwards, whether the exec worked or not. Its
-    //      stdio and its exit are handled as the init's are.
+    //      write into the bundle for it is gone afterwards, whether the exec worked or not. And
+    //      where does it land for each exec id a client can send (the text's question on that id)?
+    //      Its stdio and its exit are handled as the init's are.
     //   3. While Start runs, containerd may send anything else on the same connection: Kill,
     //      State, another Exec's Start. What may each of them find in the record meanwhile, and
     //      what would Kill (lib/shim-task.ts) do with it? And the other way round: what may an
