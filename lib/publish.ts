@@ -72,8 +72,8 @@ export async function startProxy(mapping: PortMapping, containerIp: string): Pro
 
 /**
  * Publish each mapping to the container at `containerIp`: a proxy and a DNAT rule per port, the
- * rule marked as `owner`'s (the process that holds the address's lease). A port that is taken
- * fails before a rule exists for it. If one fails, whatever this call made is undone before the
+ * rule marked as `owner`'s (ownedRule), which sweepStaleRules judges by alive(). A port that is
+ * taken fails before a rule exists for it. If one fails, whatever this call made is undone before the
  * error is thrown: no proxy runs and no rule stays.
  */
 export async function publishPorts(mappings: PortMapping[], bridge: Bridge, containerIp: string, owner: Owner): Promise<Published> {
@@ -82,8 +82,8 @@ export async function publishPorts(mappings: PortMapping[], bridge: Bridge, cont
     for (const mapping of mappings) {
       published.proxies.push(await startProxy(mapping, containerIp))
       // The proxy listening proves that no program holds the port, and keeps every other run
-      // from passing this point for it until we are done. A container whose run was killed
-      // holds it by its rule alone: a rule of ours would go below that one and never match.
+      // from passing this point for it until we are done. A port can also be held by a rule
+      // alone, with no proxy listening: a rule of ours would go below that one and never match.
       if (await publishedElsewhere(mapping))
         throw new ContainerError(`Bind for ${mapping.hostIp}:${mapping.hostPort} failed: port is already allocated`, 125)
       const rule = ownedRule(dnatRule(mapping, bridge, containerIp), owner)

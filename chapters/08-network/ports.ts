@@ -44,8 +44,9 @@ export async function ensureChains(bridge: Bridge): Promise<void> {
   // TODO(08): the host's rules around the DNAT rules, made so that every run can call this.
   //   1. Which packets must reach CHAIN, and at which hooks do they pass? The host's addresses
   //      change: how do you name "any of them"? What does the proxy serve instead?
-  //   2. A container's packet leaves the host with which source address, and can the machine
-  //      it reaches answer that?
+  //   2. A container's packet leaves the host with which source address, by which of its links
+  //      (it may have several, and gain one after your first run), and can the machine it
+  //      reaches answer that?
   //   3. What must the host forward, to and from the bridge, and what never? The host is not
   //      yours: it may drop forwarded packets, and its administrator's rules are there before
   //      yours. Nor is FORWARD's policy: what was it before your first run turned forwarding on?

@@ -57,7 +57,7 @@ describeKernel('the bridge and other machines', () => {
     const address = addressIn(await printed(run, /"listening"/, 'the container listening on 7001'))
     const remote = await outside.run(PROBE_PATH, `connect:${address}:7001`)
     const reply = probeLines(String(remote.stdout)).find((l) => 'reply' in l)?.reply
-    expect(reply, `another machine (${outside.address}), whose route to 172.29.0.0/16 goes through the host, connected straight to the container's ${address}:7001 and got an answer, though no -p published that port: docker run publishes what -p names and nothing more. Which packets going into the bridge does your FORWARD accept, and what tells a published port's packets from these? ${SECTION}`).toBeUndefined()
+    expect(reply, `another machine (${outside.address}), whose route to 172.29.0.0/16 goes through the host, connected straight to the container's ${address}:7001 and got an answer, though no -p published that port. Which packets going into the bridge does your FORWARD accept, and what tells a published port's packets from these? ${SECTION}`).toBeUndefined()
     // The container did listen: from the host itself (no forwarding on the way), 7001 answers.
     const local = await host().run([PROBE_PATH, `connect:${address}:7001`])
     expect(probeLines(String(local.stdout)).find((l) => 'reply' in l)?.reply, `the host could not reach the container's ${address}:7001 either: ${local.stdout}${local.stderr}`).toBe('ping\n')

@@ -62,7 +62,7 @@ describeKernel('whose a DNAT rule is', () => {
     expect(alive(container), `the container (PID ${container}) ended with its run: the test cannot tell a run's rule from its container's`).toBe(true)
 
     await sweepingRun('a run on the bridge after the killed one')
-    expect(await chain(), `minidocker was killed while its container (PID ${container}, at ${address}) ran on, and the next run's sweep deleted the container's DNAT rule: a container that runs keeps its published ports. Whose is a rule, if it must last exactly as long as the port it publishes is in use? ${SECTION}`).toEqual(expect.arrayContaining(theirs))
+    expect(await chain(), `minidocker was killed while its container (PID ${container}, at ${address}) ran on, and the next run's sweep deleted the container's DNAT rule, while the container still listened behind its port. Whose is a rule, and what did the sweep find dead? ${SECTION}`).toEqual(expect.arrayContaining(theirs))
     // The same -p again, while the container still serves it: the killed run's proxy is gone,
     // its rule is not.
     const again = await done(host().minidocker(['run', '-p', '8090:7000', 'probe', '/bin/probe', 'exit:0']))
