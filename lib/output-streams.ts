@@ -27,8 +27,6 @@ export function frame(stream: StreamName, payload: Uint8Array): Buffer {
 /** A container's json-file log, open for writing. */
 export interface LogWriter {
   write(stream: StreamName, chunk: Buffer): void
-  /** a copy of what flush() would write of `stream` if called now */
-  unflushed(stream: StreamName): Buffer
   flush(): void
   close(): void
 }
@@ -59,7 +57,6 @@ export function logWriter(path: string): LogWriter {
       }
       partial[stream] = data
     },
-    unflushed: (stream) => Buffer.from(partial[stream]),
     flush,
     close() {
       flush()

@@ -22,14 +22,20 @@ import { signalNumber } from '../../lib/engine-routes.ts'
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
+/** What the daemon holds at most for an attached client that does not read, in bytes. */
+const UNREAD_LIMIT = 4 << 20
+
 /** The life of a container from its start; create, rm, exec, wait and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
-  /** What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there was a task, the log of its run. */
-  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; log?: LogWriter }>()
+  /**
+   * What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there
+   * was a task, whether a run is under way, and per stream what it wrote since its last newline.
+   */
+  private readonly own = new Map<string, { stdinEarly: Buffer[]; stdinEnded: boolean; streaming: boolean; lineStart: Record<StreamName, Buffer> }>()
   private ownOf(id: string) {
     let own = this.own.get(id)
     if (!own) {
-      own = { stdinEarly: [], stdinEnded: false }
+      own = { stdinEarly: [], stdinEnded: false, streaming: false, lineStart: { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) } }
       this.own.set(id, own)
     }
     return own
@@ -86,10 +92,23 @@ export class Daemon extends DaemonBase {
     if (missing.length > 0) execFileSync('mkfifo', ['-m', '600', ...missing])
 
     const log = logWriter(c.LogPath)
-    this.ownOf(c.ID).log = log
+    const own = this.ownOf(c.ID)
+    own.streaming = true
     const readers = outputReaders(io, (stream, chunk) => {
       log.write(stream, chunk)
-      for (const a of live.attached) if (a.streams.has(stream)) a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
+      // the log gets whole lines only: what follows the last newline is kept for attach's hand-over
+      const nl = chunk.lastIndexOf(10)
+      own.lineStart[stream] = nl === -1 ? Buffer.concat([own.lineStart[stream], chunk]) : Buffer.from(chunk.subarray(nl + 1))
+      for (const a of live.attached) {
+        if (!a.streams.has(stream)) continue
+        // a client that does not keep up is let go: neither the container nor the other clients wait for it, and the daemon keeps no more for it than this
+        if (a.socket.writableLength > UNREAD_LIMIT) {
+          live.attached.delete(a)
+          a.socket.destroy()
+          continue
+        }
+        a.socket.write(c.Config.Tty ? chunk : frame(stream, chunk))
+      }
     })
     if (io.stdin) {
       // read and write: an open that never waits for the shim, and a FIFO never without a reader
@@ -130,7 +149,7 @@ export class Daemon extends DaemonBase {
       for (const r of readers) r.close()
       live.stdin?.destroy()
       log.close()
-      own.log = undefined
+      own.streaming = false
       rmSync(join(this.options.runRoot, 'containerd', c.ID), { recursive: true, force: true }) // its FIFOs: nothing will run on them
       // the record says why it never ran, as dockerd's setExitCodeFromError (daemon/start.go) words it
       const reason = (error as Error).message
@@ -166,8 +185,9 @@ export class Daemon extends DaemonBase {
     for (const r of readers) noMoreWriters(r.path)
     await this.disconnect(c) // its ports are free again before anyone hears of the exit
     await Promise.all(readers.map((r) => r.drained))
-    log.close()
-    own.log = undefined
+    log.close() // the line in progress goes into the log now: a client that joins later reads it there
+    own.streaming = false
+    own.lineStart = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }
     live.stdin?.destroy()
     live.stdin = undefined
     own.stdinEnded = false // the next start (`docker start -ai`) gets a stdin of its own
@@ -272,9 +292,9 @@ export class Daemon extends DaemonBase {
     if (!want.stream) return void socket.end()
     // the hand-over: the log holds complete lines only, and the stream brings what comes from now on. The line the
     // container is in the middle of is in neither, so it goes here, in this same turn of the loop as the rest
-    if (want.logs) {
+    if (want.logs && own.streaming) {
       for (const stream of streams) {
-        const rest = own.log?.unflushed(stream) ?? Buffer.alloc(0)
+        const rest = own.lineStart[stream]
         if (rest.length > 0) socket.write(c.Config.Tty ? rest : frame(stream, rest))
       }
     }
