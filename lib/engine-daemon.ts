@@ -55,7 +55,7 @@ export interface Live {
   attached: Set<Attachment>
   /** the daemon's open end of the container's stdin FIFO, while it has one */
   stdin?: Writable
-  /** set while the container is watched, and only then: resolves when its monitor returns, and is unset once it has */
+  /** what remove() (below) awaits of a running container before it goes on: yours to keep */
   finished?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
   network?: NetworkAttachment
