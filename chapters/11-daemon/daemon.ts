@@ -40,6 +40,8 @@ export class Daemon extends DaemonBase {
     //      A client may send stdin before start(), and more while containerd creates the task: where does each
     //      chunk wait at each of those moments, and in which order does the process read them?
     //   4. DaemonBase (lib/engine-daemon.ts) keeps a container's attached clients and its stdin end in Live.
+    //   5. Clients do not all read as fast as the container writes: what does one that stops reading cost the daemon,
+    //      the container and the other clients (the text's "A client that does not read")?
     throw new NotImplementedError('11-daemon', 'openStreams')
   }
   // #endregion openStreams

@@ -443,6 +443,58 @@ function upgradeRequest(path: string): { received: () => Buffer; close(): void }
   return { received: () => Buffer.concat(chunks), close: () => socket.destroy() }
 }
 
+/**
+ * A raw attach (`POST path`, `Upgrade: tcp`) that keeps no bytes: how much stdout payload its
+ * multiplexed stream carried, and whether it ended. With `reading` false it reads nothing until
+ * read() is called, as a client whose terminal or pipe does not keep up.
+ */
+function countingAttach(path: string, reading: boolean): { head: () => string; payload: () => number; ended: Promise<void>; read(): void; close(): void } {
+  const socket = connect(host.slice('unix://'.length))
+  let pending: Buffer = Buffer.alloc(0)
+  let head = ''
+  let headDone = false
+  let left = 0
+  let payload = 0
+  const feed = (chunk: Buffer) => {
+    let data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk
+    pending = Buffer.alloc(0)
+    if (!headDone) {
+      const end = data.indexOf('\r\n\r\n')
+      head = data.subarray(0, end).toString()
+      if (end === -1) return void (pending = data)
+      data = data.subarray(end + 4)
+      headDone = true
+      if (!reading) socket.pause()
+    }
+    while (data.length > 0) {
+      if (left > 0) {
+        const n = Math.min(left, data.length)
+        payload += n
+        left -= n
+        data = data.subarray(n)
+      } else if (data.length < 8) {
+        pending = Buffer.from(data)
+        return
+      } else {
+        left = data.readUInt32BE(4)
+        data = data.subarray(8)
+      }
+    }
+  }
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  socket.on('error', () => {})
+  socket.write(`POST ${path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`)
+  socket.on('data', feed)
+  const read = () => {
+    reading = true
+    socket.resume()
+  }
+  return { head: () => head || pending.toString(), payload: () => payload, ended, read, close: () => socket.destroy() }
+}
+
+/** What the flooding container writes: lines of 4 KiB (4095 x's and a newline), 64 MiB in all. */
+const FLOOD_LINES = 16384
+
 describeKernel('a wait, a stop and an attach at the moments that matter', () => {
   it('a wait for not-running sent while a start of the container is in Tasks.Create', async () => {
     await ready()
@@ -532,6 +584,34 @@ describeKernel('a wait, a stop and an attach at the moments that matter', () => 
     } finally {
       late?.close()
       input.destroy()
+      await daemon?.remove(c, true).catch(() => {})
+    }
+  })
+
+  it('two clients attached to a container that writes 64 MiB, one of which reads nothing', async () => {
+    await ready()
+    const total = FLOOD_LINES * 4096
+    const c = await daemon!.create({ Image: `${registry!.host}/busybox`, Cmd: ['sh', '-c', `line=$(head -c 4095 /dev/zero | tr '\\0' x); n=0; while [ $n -lt ${FLOOD_LINES} ]; do echo "$line"; n=$((n+1)); done`], HostConfig: { NetworkMode: 'none' } }, undefined, imageRef)
+    const attach = `/v1.41/containers/${c.ID}/attach?stream=1&stdout=1`
+    const stuck = countingAttach(attach, false)
+    const reader = countingAttach(attach, true)
+    try {
+      const joined = await until(() => stuck.head().startsWith('HTTP/1.1 101') && reader.head().startsWith('HTTP/1.1 101'))
+      expect(joined, `the two attaches were not both answered 101 in 5 s: ${stuck.head().split('\r\n')[0]}`).toBe(true)
+      await sleep(200) // the 101 goes out before attach() runs
+      await daemon!.starting(c.ID, daemon!.start(c))
+      const done = await Promise.race([reader.ended.then(() => true), sleep(60_000).then(() => false)])
+      const exited = !c.State.Running
+      // only now does the stuck client read: what did the daemon keep for it meanwhile?
+      stuck.read()
+      await Promise.race([stuck.ended, sleep(10_000)])
+      const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`
+      expect({ readerGotAll: done && reader.payload() === total, containerExited: exited, keptForTheStuckOne: stuck.payload() < total / 2 },
+        `two clients attached to a container that wrote ${mib(total)} of lines: one read as it came and got ${mib(reader.payload())}${done ? ' and its end' : ', and no end in 60 s'}; the other read nothing until then${exited ? ', after the container had exited' : ''}, and was then handed ${mib(stuck.payload())}. While one client did not read, what did it cost the container, the other client and your daemon's memory, and who should bear the cost of a client that does not keep up (the text's "A client that does not read")?`)
+        .toEqual({ readerGotAll: true, containerExited: true, keptForTheStuckOne: true })
+    } finally {
+      stuck.close()
+      reader.close()
       await daemon?.remove(c, true).catch(() => {})
     }
   })
