@@ -49,9 +49,8 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
   //      Is that true of every cgroupsPath a config.json can hold, and does each one name a
 //      cgroup that is the container's own?
   //   3. v1: one directory in each controller's own hierarchy (V1_CONTROLLERS); v2: one directory
-  //      for every controller v2 has, where the "no internal processes" rule lets its limits be
-  //      set. runc: fs/paths.go (subsysPath, innerPath) and fs2/defaultpath.go of its cgroups
-  //      module.
+  //      for every controller v2 has, where its limits can be set with the caller where it is
+  //      (cgroup-v2.rst, "No Internal Process Constraint").
   throw new NotImplementedError('04-cgroups', 'cgroupDirs')
 }
 // #endregion cgroupDirs
@@ -59,42 +58,36 @@ export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, se
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value]. Values are read as runc reads OCI's, and -1 asks for no limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
- * and memory.limit.
+ * value]. Each value means what runtime-spec's config-linux.md says it means; a request no
+ * kernel could apply is a ContainerError (125).
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   // TODO(04): translate linux.resources into this version's files, in the order to write them.
-  //   1. Only what is set: which values does runc leave unwritten, so the kernel's default stays?
-  //      (the cgroups module's fs/ and fs2/: the test before each write)
-  //   2. The chapter text's table says which document describes each file; the cgroups module's
-  //      fs/ (v1) and fs2/ (v2), which runc uses, write the same ones. Some differ in meaning,
-  //      not only in name: compare what OCI's memory.swap counts with what each version's swap
-  //      file counts, and v1's shares with v2's weight (the tests follow runc 1.2's
-  //      ConvertCPUSharesToCgroupV2Value in libcontainer/cgroups/utils.go; from runc 1.3.2 on,
-  //      the cgroups module maps them differently). Each file takes a range of its own: what
-  //      does each version's kernel do with a number outside it?
+  //   1. Only what is set: which OCI values ask for nothing, so that whatever the cgroup has
+  //      stays? (runtime-spec config-linux.md; an update meets this too)
+  //   2. The chapter text's table says which document describes each file. Some differ in
+  //      meaning, not only in name: compare what OCI's memory.swap counts with what each
+  //      version's swap file counts, and v1's shares with v2's weight (each has a range and a
+  //      default of its own). Each file takes a range of its own: what does each version's
+  //      kernel do with a number outside it?
   //   3. "No limit" is a word each file defines for itself, and a word a file does not know is
   //      EINVAL. Each controller's document says its own (chapter text: "From linux.resources to
   //      files" lists the documents).
   //   4. The kernel checks every write against the limits the cgroup has at that moment, not
   //      against the ones you are about to write. Which v1 files does that tie together?
-  //   5. Some requests make no sense in any order: runc refuses them before writing anything
-  //      (its ConvertMemorySwapToCgroupV2Value).
+  //   5. Some requests make no sense in any order: which, and what must the caller read in the
+  //      refusal to fix its request?
   throw new NotImplementedError('04-cgroups', 'resourceFiles')
 }
 // #endregion resourceFiles
 
 // #region createCgroup
 /**
- * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. The
- * container's own directories (its leaves) are this create's alone: a leaf that exists already,
- * with processes in it or none, is refused with a ContainerError (125) that names it and says how
- * many processes it holds (the error says "<n> process(es)", as runc counts them), or, when none,
- * that it may be left over and how to remove it; nothing
- * is written to it. Of two creates with one cgroupsPath at the same moment, exactly one gets the
- * cgroup. A failure, that refusal included, removes what this create made and nothing else: a
- * container that cannot start leaves nothing behind, and a leaf that was there before stays as it
- * was.
+ * Create the container's cgroup from spec.linux.cgroupsPath and write spec.linux.resources into
+ * it; options give another mount or /proc/self/cgroup text, to try it on a plain directory.
+ * Resolves to the Cgroup: its directories and what removeCgroup may try to remove. What it must
+ * do when it is not alone, or fails half-way, is the chapter's question ("Creating it, and
+ * undoing a failure", "When the leaf is already there").
  */
 export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Promise<Cgroup> {
   // TODO(04): make the cgroup and write its limits: all of it, or nothing.
@@ -123,9 +116,8 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //      exactly one of two creates at the same moment end up with it, and what does `mkdir -p`
   //      tell you about a leaf that was there? On
   //      v1 a leaf may be found in one hierarchy after you made it in others: which of those may
-  //      your undo take, and which must it never? (runc 1.1's libcontainer/factory_linux.go,
-  //      Create, and what it checks before its manager's Apply; chapter text: "When the leaf is
-  //      already there".)
+  //      your undo take, and which must it never? (mkdir(2), "EEXIST"; chapter text: "When the
+  //      leaf is already there".)
   throw new NotImplementedError('04-cgroups', 'createCgroup')
 }
 // #endregion createCgroup
@@ -133,14 +125,10 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
 // #region updateCgroup
 /**
  * Change the limits of a cgroup that is in use, as `runc update` (and `docker update --memory
- * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. Either every
- * file takes its new value, or the error is the kernel's first refusal (the file and the value
- * refused) and the cgroup keeps the limits it had, however much memory the container takes
- * meanwhile: setting a limit back never kills it or finds it refused for the container's sake.
- * Only a change from outside while the update runs (a parent's limit lowered) can make the kernel
- * refuse to set a file back: that file then keeps its new value, and the error's message names
- * every such file with the value in force. A file never holds a value that was neither its old
- * nor its new one.
+ * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. A refused update
+ * fails with the kernel's refusal that stopped it; what the container runs with afterwards, and
+ * what the caller learns of it, is the chapter's question ("Changing the limits of a running
+ * container", "When setting back is refused too").
  */
 export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promise<void> {
   // TODO(04): new limits for a cgroup whose process is running: the files are those of
@@ -155,18 +143,14 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   //      were, all of them, not half old and half new, and the error that comes out is the
   //      refusal (writeCgroupFile's, which names the file and the value). Going back is writing
   //      too: what must be true of those writes for the kernel to accept every one?
-  //   3. Going back can be refused anyway. The container keeps running while you write: which
-  //      of your writes, once made, can its own use make impossible to take back, and what do
-  //      v1 and v2 each do then? Your order decides whether that can ever happen, and it must
-  //      never. Something outside can still change meanwhile (a parent's CPU limit
-  //      lowered): then a file stays at its new value, and the caller must learn which, at what
-  //      value, from the error, which stays the refusal that stopped the update.
-  //   4. runc update: setMemoryAndSwap in fs/memory.go and CpuGroup.Set in fs/cpu.go of the
-  //      cgroups module, and their comments; Container.Set in runc's
-  //      libcontainer/container_linux.go, and what it does when setting back fails.
-  //      cgroup-v1/memory.rst ("limit_in_bytes") and cgroup-v2.rst ("memory.max") say what a
-  //      lower limit does to a cgroup that uses more. Chapter text: "Changing the limits of a
-  //      running container" and "When setting back is refused too".
+  //   3. The container keeps running while you write, and its memory use grows into whatever
+  //      room your writes give it. What does that do to going back, on v1 and on v2? And
+  //      something outside can change meanwhile (a parent's CPU limit lowered): if a file then
+  //      cannot go back, what does the caller believe the container's limits are?
+  //   4. cgroup-v1/memory.rst ("limit_in_bytes") and cgroup-v2.rst ("memory.max") say what a
+  //      lower limit does to a cgroup that uses more; scheduler/sched-bwc.rst what a quota is
+  //      checked against. Chapter text: "Changing the limits of a running container" and "When
+  //      setting back is refused too".
   throw new NotImplementedError('04-cgroups', 'updateCgroup')
 }
 // #endregion updateCgroup
@@ -212,8 +196,8 @@ export async function withCgroup(
   //   2. Is the container over when PID 1 is? What can still be in its cgroup then, what
   //      decides it (chapter 02's namespaces), and where would you see it? And when `run` fails,
   //      where may its process be?
-  //   3. runc: destroy in libcontainer/state_linux.go (1.1), before its cgroup manager's Destroy.
-  //      Chapter text: "When is a container over?".
+  //   3. cgroups(7), "Creating cgroups and moving processes"; pid_namespaces(7), on what the
+  //      end of a namespace's init does. Chapter text: "When is a container over?".
   throw new NotImplementedError('04-cgroups', 'withCgroup')
 }
 // #endregion withCgroup

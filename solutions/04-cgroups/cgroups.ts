@@ -65,8 +65,8 @@ function ownCgroup(self: string, controller: Controller | null): string {
 // #region resourceFiles
 /**
  * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value]. Values are read as runc reads OCI's, and -1 asks for no limit. A swap request runc refuses is a ContainerError (125) whose message names memory.swap
- * and memory.limit.
+ * value]. Each value means what runtime-spec's config-linux.md says it means; a request no
+ * kernel could apply is a ContainerError (125).
  */
 export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
   const { memory, cpu, pids } = resources
@@ -106,15 +106,11 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
 
 // #region createCgroup
 /**
- * Create the container's cgroup from spec.linux.cgroupsPath and write its limits. The
- * container's own directories (its leaves) are this create's alone: a leaf that exists already,
- * with processes in it or none, is refused with a ContainerError (125) that names it and says how
- * many processes it holds (the error says "<n> process(es)", as runc counts them), or, when none,
- * that it may be left over and how to remove it; nothing
- * is written to it. Of two creates with one cgroupsPath at the same moment, exactly one gets the
- * cgroup. A failure, that refusal included, removes what this create made and nothing else: a
- * container that cannot start leaves nothing behind, and a leaf that was there before stays as it
- * was.
+ * Create the container's cgroup from spec.linux.cgroupsPath and write spec.linux.resources into
+ * it; options give another mount or /proc/self/cgroup text, to try it on a plain directory.
+ * Resolves to the Cgroup: its directories and what removeCgroup may try to remove. What it must
+ * do when it is not alone, or fails half-way, is the chapter's question ("Creating it, and
+ * undoing a failure", "When the leaf is already there").
  */
 export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Promise<Cgroup> {
   const root = options.root ?? CGROUP_ROOT
@@ -194,14 +190,10 @@ function swapUncounted(path: string, value: string, version: 1 | 2): boolean {
 // #region updateCgroup
 /**
  * Change the limits of a cgroup that is in use, as `runc update` (and `docker update --memory
- * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. Either every
- * file takes its new value, or the error is the kernel's first refusal (the file and the value
- * refused) and the cgroup keeps the limits it had, however much memory the container takes
- * meanwhile: setting a limit back never kills it or finds it refused for the container's sake.
- * Only a change from outside while the update runs (a parent's limit lowered) can make the kernel
- * refuse to set a file back: that file then keeps its new value, and the error's message names
- * every such file with the value in force. A file never holds a value that was neither its old
- * nor its new one.
+ * --memory-swap --cpus --pids-limit`) does: only what `resources` sets changes. A refused update
+ * fails with the kernel's refusal that stopped it; what the container runs with afterwards, and
+ * what the caller learns of it, is the chapter's question ("Changing the limits of a running
+ * container", "When setting back is refused too").
  */
 export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promise<void> {
   const path = ([controller, file]: [Controller, string, string]) => join(cgroup.dirs[controller]!, file)
