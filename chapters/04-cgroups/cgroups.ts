@@ -111,7 +111,7 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //      linux.resources to files", the last paragraphs)
   //   5. The leaf itself may be there already: left by a run that was killed (empty, old limits,
   //      maybe frozen), or another run's with the same cgroupsPath, with its processes in it or
-  //      about to be. The doc comment above is the contract. Can anything you read in a leaf tell
+  //      about to be. Take it, or refuse it? Can anything you read in a leaf tell
   //      a leftover from another create's leaf whose process has not joined yet? If not, how can
   //      exactly one of two creates at the same moment end up with it, and what does `mkdir -p`
   //      tell you about a leaf that was there? On

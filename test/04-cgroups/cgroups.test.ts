@@ -258,7 +258,7 @@ describe('resourceFiles', () => {
     const weights = [2, 1024, 262144].map((shares) => byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight'])
     // Judged by properties, not by one mapping: several are in use, and each keeps these.
     const numbers = weights.map((weight) => (/^\d+$/.test(weight ?? '') ? Number(weight) : NaN))
-    const ask = `cpu.weight for shares 2, 1024 and 262144 (the least, the default and the most v1 takes) is ${JSON.stringify(weights)}: what range does each version's file take, and does more shares still mean more weight? (cgroup-v1's sched-design-CFS.rst; cgroup-v2.rst, "cpu.weight")`
+    const ask = `cpu.weight for shares 2, 1024 and 262144 (the least, the default and the most v1 takes) is ${JSON.stringify(weights)}: what range does each version's file take, and does more shares still mean more weight? (scheduler/sched-design-CFS.rst; cgroup-v2.rst, "cpu.weight")`
     expect(numbers.every((n, i) => n >= 1 && n <= 10000 && (i === 0 || n > numbers[i - 1]!)), ask).toBe(true)
     expect([numbers[0], numbers[2]], ask).toEqual([1, 10000])
   })
