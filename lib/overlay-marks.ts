@@ -1,9 +1,8 @@
 /**
- * Chapter 05's given marks of overlayfs (the kernel's Documentation/filesystems/overlayfs.rst,
- * "whiteouts and opaque directories"), which chapter 05's changes() and diffTar() read and
- * chapter 06's unpacking writes: a deleted name is a character device numbered 0/0, and a
- * directory whose lower contents must not show through carries trusted.overlay.opaque = "y".
- * Node can neither make such a device nor touch extended attributes, so the helper does both.
+ * Chapter 05's given marks of overlayfs, which chapter 05's changes() and diffTar() read and
+ * chapter 06's unpacking writes. What each mark is, and how to tell it from a file a container
+ * made, is the kernel's Documentation/filesystems/overlayfs.rst, "whiteouts and opaque
+ * directories". Node can make neither mark, so the helper does both.
  */
 import { SyscallError, type Helper } from '../native/helper.ts'
 

@@ -49,8 +49,7 @@ export function overlayOptions(dirs: OverlayDirs): string {
 export async function mountOverlay(helper: Helper, dirs: OverlayDirs, target: string): Promise<void> {
   // TODO(05): mount the union in the helper's namespace, for a shallow stack and a deep one alike.
   //   1. overlayOptions() names every directory by the path it was given. How much of that string
-  //      does mount(2) read, and what happens to the rest? man 2 mount (data); count the bytes of
-  //      the options for 120 layers under a root 250 characters long.
+  //      does mount(2) read, and what happens to the rest? man 2 mount (data).
   //   2. moby's daemon/graphdriver/overlay2/overlay.go mounts such an image anyway (Get, and
   //      mountFrom in mount.go): what does it hand the kernel then, and what must hold for the
   //      kernel to find every directory from it? What do the layout's short links have to do
@@ -72,12 +71,10 @@ export async function unmountOverlay(helper: Helper, target: string): Promise<vo
   // TODO(05): unmount the union, even when something still uses it.
   //   1. What can keep a mount from going, and what does the kernel answer then (man 2 umount2)?
   //      The helper's SyscallError carries the errno.
-  //   2. Docker neither kills such a process nor leaks the mount: how? moby's
-  //      daemon/graphdriver/overlay2/overlay.go, Put.
-  //   3. Which of the kernel's answers are not yours to get round, and must reach the caller?
-  //   4. Your unmount acts in the helper's mount namespace. Is the union gone from every other?
-  //   5. Whatever becomes of the mount point on the way: is it, to the next mount and to whoever
-  //      enters it, the folder the layer had before (chapter text, "A deep image", on unmounting)?
+  //   2. Docker neither kills such a process nor leaks the mount. Which of the kernel's answers
+  //      are not yours to get round, and must reach the caller?
+  //   3. Once docker stop is done, who else on the host could still reach the container's layers?
+  //   4. The next docker start mounts on the same folder: what must it find there?
   throw new NotImplementedError('05-layers', 'unmountOverlay')
 }
 // #endregion unmountOverlay
