@@ -92,13 +92,13 @@ function question(name: string): string {
   if (/(^|\/)opt\/app\/(\.wh\.[^/]*)?$/.test(name)) return 'opt/app was removed and made anew through the union. What did overlayfs leave in upper to say so (chapter text, "Whiteouts"), what does the image spec call the same thing in a layer (layer.md, "Opaque Whiteout"), and what must an unpacker that is not overlayfs read to hide the old opt/app\'s files?'
   if (/(^|\/)\.wh\./.test(name) || /etc\/gone2?$/.test(name)) return 'etc/gone and etc/gone2 were deleted through the union. What did overlayfs leave in upper for each (ls -li), what does the image spec call a deletion in a layer (layer.md, "Whiteouts"), and what would an unpacker make of what your tar holds there?'
   if (/hard|base\.(conf|link)/.test(name)) return 'the container linked two names to one inode: what must an unpacker read to make one inode of them again, with the data stored once? Compare ls -li of upper with the entries you wrote.'
-  if (/new\/(secret|locked)/.test(name)) return 'what does upper hold there (ls -ld), and what did your tar say of it? Where between lstat and the bytes of the header did it change?'
+  if (/new\/(secret|locked)/.test(name)) return 'what does upper hold there (ls -ld), and what did your tar say of it?'
   if (name === 'new/null') return 'new/null is a device node the container made itself (mknod 1:3): what tells it apart from overlayfs\'s marks?'
   return 'which kind of entry, mode and owner does the upper directory hold there?'
 }
 
-/** For the order check below: each mark of a tar, with any directory entry of its own folder that comes before it. */
-function marksAfterDirectories(entries: TarEntry[]): string[] {
+/** For the order check below: each entry of a tar whose name starts with ".wh.", with the deeper directory entries of its folder that come before it. */
+function deeperBefore(entries: TarEntry[]): string[] {
   const names = entries.map((e) => e.header.name)
   const dirOf = (name: string) => name.replace(/[^/]+\/?$/, '')
   return names.flatMap((mark, i) => {
@@ -160,7 +160,11 @@ describeKernel('diffTar', () => {
     const out = new PassThrough()
     const chunks: Buffer[] = []
     out.on('data', (chunk: Buffer) => chunks.push(chunk))
-    await diffTar(ns.helper, upper!, out)
+    const deadline = 20_000 // well under the test's own, so that a diffTar() that never finishes says so
+    let timer: NodeJS.Timeout | undefined
+    const done = await Promise.race([diffTar(ns.helper, upper!, out).then(() => 'done'), new Promise<'waiting'>((r) => { timer = setTimeout(() => r('waiting'), deadline) })]).finally(() => clearTimeout(timer))
+    const written = chunks.reduce((n, c) => n + c.length, 0)
+    expect(done, `diffTar() of dockerd's upper directory of this container (${upper}) had not finished ${deadline / 1000} s later, having written ${written} bytes to out, which this test reads as they come: what is it waiting for?`).toBe('done')
     const mine = await entriesOf(Buffer.concat(chunks))
     const theirs = await entriesOf(await committedLayer(id))
 
@@ -178,13 +182,13 @@ describeKernel('diffTar', () => {
       const needs = [parent, header.type === 'link' ? header.linkname! : ''].filter((n) => n && order.includes(n))
       return needs.filter((n) => order.indexOf(n) > i).map((n) => `${header.name} comes before ${n}`)
     })
-    expect(late, `an entry before what it needs: an unpacker would make its parent directory with default mode and owner, or find no target to link to. In which order must a walk write a directory and what is in it?`).toEqual([])
-    expect(marksAfterDirectories(theirs), 'test set-up: docker commit\'s own layer puts a mark after a directory of its own directory').toEqual([])
-    const marksLate = marksAfterDirectories(mine)
-    expect(marksLate, `a mark after a directory it stands beside or above: an unpacker that applies entries in the order it reads them makes that directory first and may then remove it again with the lower layers' contents. Where must a mark stand (the image spec's layer.md, "Whiteouts"), and when does your walk write it?`).toEqual([])
+    expect(late, `in diffTar()'s tar, ${late.join('; ')}: what does an unpacker that makes each entry as it reads it do with those?`).toEqual([])
+    expect(deeperBefore(theirs), 'test set-up: docker commit\'s own layer puts a mark after a directory of its own directory').toEqual([])
+    const marksLate = deeperBefore(mine)
+    expect(marksLate, `in diffTar()'s tar, ${marksLate.join('; ')}; docker commit's tar has no such pair. Unpack both onto the image's layer with an unpacker that applies each entry as it reads it: what does each leave of that directory?`).toEqual([])
   }, 60_000)
 
-  it('a walk that fails half-way, and a destination that refuses to be written', async () => {
+  it('docker commit when the helper has died, and docker commit onto a full disk', async () => {
     const ns = await mountNamespace()
     const upper = tempDir()
     for (let i = 0; i < 40; i++) writeFileSync(join(upper, `file${i}`), Buffer.alloc(16_384, i))
@@ -198,14 +202,14 @@ describeKernel('diffTar', () => {
     const out = new PassThrough()
     out.resume()
     const failed = await within(caught(() => diffTar(gone, upper, out)))
-    expect(failed, 'diffTar() with a helper that has exited had neither resolved nor rejected 10 s later. Its walk fails at upper\'s directory `later`, the first entry for which it must ask the helper (isOpaque rejects there): where does that rejection go in your code, and which promise is your caller waiting on meanwhile: the walk\'s, the pack\'s, or the pipe to `out`\'s? (the TODO\'s step 5)').not.toBe('hung')
+    expect(failed, 'diffTar() given a helper that has exited, so that its first question to the helper (at upper\'s directory `later`) fails, had neither resolved nor rejected 10 s later: where did that failure go, and what is your caller still waiting for?').not.toBe('hung')
     expect(failed, 'diffTar() resolved although it could not ask the helper whether a directory is opaque: a caller would store a wrong layer').toBeInstanceOf(Error)
     expect(out.destroyed || out.writableEnded, 'after the failed walk, `out` is still open: whoever reads it waits for the rest of a tar that will never come').toBe(true)
 
     // A destination that fails every write (a full disk): the first failure is the answer.
     const full = new Writable({ write: (_chunk, _encoding, done) => done(new Error('no space left on the destination')) })
     const refused = await within(caught(() => diffTar(ns.helper, upper, full)))
-    expect(refused, 'diffTar() to a destination that fails every write had neither resolved nor rejected 10 s later. The first write to `out` failed at once: once a pipe to `out` has failed, does anything still read the pack, and does an entry whose callback you wait for ever finish? (the TODO\'s step 5)').not.toBe('hung')
+    expect(refused, 'diffTar() to a destination whose every write fails (a full disk) had neither resolved nor rejected 10 s later, though its first write failed at once: what is it still waiting for?').not.toBe('hung')
     expect(String(refused), 'diffTar() to a destination that fails every write: the rejection should carry that failure').toMatch(/no space left on the destination/)
   }, 60_000)
 })

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
@@ -103,32 +103,42 @@ describeKernel('overlayOptions', () => {
   })
 })
 
-describeKernel('overlayOptions, a path the kernel reads its own way', () => {
-  it('a lower directory whose name holds a backslash, beside one whose name lacks it', async () => {
+describeKernel('overlayOptions, folders named by users', () => {
+  it('docker run on layers kept under folders whose names their users chose', async () => {
     const root = tempDir()
-    const [odd, plain, upper, work, merged] = ['lay\\er', 'layer', 'upper', 'work', 'merged'].map((d) => join(root, d))
-    populate(odd!, { who: 'the directory named lay\\er\n' })
-    populate(plain!, { who: 'the directory named layer\n' })
-    for (const d of [upper!, work!, merged!]) mkdirSync(d)
     const ns = await mountNamespace()
-    const refused = await caught(() => overlayOptions({ lower: [odd!], upper: upper!, work: work! }))
-    if (refused) {
-      expect(refused.message, 'overlayOptions() refused the path: with the path in the Error?').toContain(odd!)
-      return
+    // The names are made here: every printable ASCII character but letters, digits and "/", one per folder name.
+    const marks = Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => !/[A-Za-z0-9/]/.test(c))
+    for (const c of marks) {
+      const at = join(root, `x${c.charCodeAt(0)}`)
+      const [odd, plain, oddUpper, plainUpper] = [`lay${c}er`, 'layer', `up${c}per`, 'upper'].map((d) => join(at, d))
+      populate(odd!, { who: `the directory named lay${c}er\n` })
+      populate(plain!, { who: 'the directory named layer\n' })
+      for (const d of [oddUpper!, plainUpper!]) mkdirSync(d)
+      for (const [lower, upper] of [[odd!, plainUpper!], [plain!, oddUpper!]] as const) {
+        const named = lower === odd ? lower : upper
+        const refused = await caught(() => overlayOptions({ lower: [lower], upper, work: join(at, `work-${lower === odd}`) }))
+        if (refused) {
+          expect(refused.message, `overlayOptions() refused a stack with ${named} in it: does its Error name that path?`).toContain(named)
+          continue
+        }
+        const [work, merged] = [join(at, `work-${lower === odd}`), join(at, `merged-${lower === odd}`)]
+        for (const d of [work, merged]) mkdirSync(d)
+        const data = overlayOptions({ lower: [lower], upper, work })
+        const failed = await caught(() => ns.helper.mount('overlay', merged, 'overlay', [], data))
+        const shows = failed ? `nothing (${failed.message})` : readFileSync(ns.inside(join(merged, 'who')), 'utf8').trim()
+        if (!failed) {
+          await caught(async () => writeFileSync(ns.inside(join(merged, 'written')), 'x\n'))
+          await ns.helper.umount2(merged)
+        }
+        const landed = [oddUpper!, plainUpper!].find((u) => existsSync(join(u, 'written'))) ?? 'nowhere'
+        if (existsSync(join(landed, 'written'))) rmSync(join(landed, 'written'))
+        if (lower === odd) expect(shows, `the only lower layer is ${odd}; mounted with overlayOptions()'s string, the union shows ${shows}. How did the kernel read that string (compare with /proc/PID/mounts)?`).toBe(`the directory named lay${c}er`)
+        else expect([shows, landed], `the upper layer is ${oddUpper}; mounted with overlayOptions()'s string, the union shows ${shows}, and a write through it landed in ${landed}. How did the kernel read that string (compare with /proc/PID/mounts)?`).toEqual(['the directory named layer', oddUpper])
+      }
     }
-    const data = overlayOptions({ lower: [odd!], upper: upper!, work: work! })
-    const failed = await caught(() => ns.helper.mount('overlay', merged!, 'overlay', [], data))
-    const shows = failed ? `nothing (${failed.message})` : readFileSync(ns.inside(join(merged!, 'who')), 'utf8').trim()
-    expect(shows, `the only lower layer is ${odd}; mounted with overlayOptions()'s string, the union shows ${shows}. How did the kernel read that path from the string (compare with /proc/PID/mounts; overlayfs.rst, "Multiple lower layers")? A path the kernel cannot be given as it is must be refused, naming it.`).toBe('the directory named lay\\er')
-  })
-})
-
-describe('overlayOptions refusals', () => {
-  it('a path holding ":" or ",", and no lower layer at all', async () => {
-    const refusal = async (dirs: OverlayDirs) => (await caught(() => overlayOptions(dirs)))?.message
-    expect(await refusal({ lower: ['/a:b'], upper: '/u', work: '/w' }), 'lower path "/a:b": refused, with the path in the Error? (what would the kernel make of its ":"? man 8 mount, "Mount options for overlay")').toContain('/a:b')
-    expect(await refusal({ lower: ['/a'], upper: '/u,x', work: '/w' }), 'upper path "/u,x": refused, with the path in the Error? (what would the kernel make of its ","?)').toContain('/u,x')
-    expect(await refusal({ lower: [], upper: '/u', work: '/w' }), 'no lower layer at all: refused, with an Error that says so?').toMatch(/lower/)
+    const none = await caught(() => overlayOptions({ lower: [], upper: join(root, 'u'), work: join(root, 'w') }))
+    expect(none?.message, `overlayOptions() of a stack with nothing below its upper layer ${none ? `failed with "${none.message}"` : 'resolved'}: what would the kernel make of it, and would the caller learn which part was missing?`).toMatch(/lower/)
   })
 })
 
@@ -153,7 +163,7 @@ describeKernel('mountOverlay', () => {
     expect(existsSync(join(s.upper, 'etc/motd')), 'only the written file is copied up').toBe(false)
   })
 
-  it('a lower file deleted through the union, an empty file and a device node in upper', async () => {
+  it('a container that deleted a file of its image and made files of its own', async () => {
     const s = stack()
     const ns = await mountNamespace()
     mkdirSync(join(s.upper, 'bin'))
@@ -163,8 +173,9 @@ describeKernel('mountOverlay', () => {
     rmSync(ns.inside(join(s.merged, 'data/old.txt')))
     const found = await changes(ns.helper, s)
     const mark = describeEntry(join(s.upper, 'data/old.txt'))
-    expect(found.find((c) => c.path === '/bin/plain')?.kind, `/bin/plain, an empty regular file in upper, came out as deleted; the kernel left ${mark} for the deleted data/old.txt: what exactly tells the two apart? (man 7 inode; ls -l both)`).toBe('A')
-    expect(found.find((c) => c.path === '/bin/null')?.kind, `/bin/null, a copy of the host's /dev/null (${describeEntry(join(s.upper, 'bin/null'))}), came out as deleted; the kernel left ${mark} for the deleted data/old.txt: what exactly tells the two apart? (man 7 inode; ls -l both)`).toBe('A')
+    const said = (path: string) => found.find((c) => c.path === path)?.kind ?? 'nothing'
+    expect(said('/bin/plain'), `/bin/plain: changes() said ${said('/bin/plain')}. The container made it (: > /bin/plain), and upper holds ${describeEntry(join(s.upper, 'bin/plain'))} there; for data/old.txt, deleted through the union, the kernel left ${mark}. What does each of the two stand for, and how did changes() read them?`).toBe('A')
+    expect(said('/bin/null'), `/bin/null: changes() said ${said('/bin/null')}. The container made it (cp -a /dev/null /bin/null), and upper holds ${describeEntry(join(s.upper, 'bin/null'))} there; for data/old.txt, deleted through the union, the kernel left ${mark}. What does each of the two stand for, and how did changes() read them?`).toBe('A')
     expect(found.find((c) => c.path === '/data/old.txt')?.kind, `data/old.txt was deleted through the union and the kernel left ${mark} in upper for it; changes() said ${found.find((c) => c.path === '/data/old.txt')?.kind ?? 'nothing'} (overlayfs.rst, "whiteouts and opaque directories")`).toBe('D')
     expect(existsSync(join(s.base, 'data/old.txt')), 'the lower layer still has the file').toBe(true)
     expect(existsSync(ns.inside(join(s.merged, 'data/old.txt'))), 'the container no longer sees it').toBe(false)
@@ -193,44 +204,10 @@ describeKernel('mountOverlay', () => {
     expect(readdirSync(ns.inside(s.merged)), 'the mount point is an empty dir again').toEqual([])
   })
 
-  it('unmounting a union a process has its working directory in', async () => {
+  it('docker stop of a container that left a process behind, under a remapped root, on a busy host', async () => {
     const s = stack()
     const ns = await mountNamespace()
-    await mountOverlay(ns.helper, s, s.merged)
-    await ns.helper.chdir(join(s.merged, 'etc'))
-    await unmountOverlay(ns.helper, s.merged)
-    expect(await ns.mounts(), 'a union a process still uses (its working directory is inside) is still mounted after unmountOverlay(): what did the kernel answer, and what does moby\'s overlay2 (Put) do about such a mount? (man 2 umount2)').not.toContain(s.merged)
-  })
-
-  it('unmounting a union that a mount namespace made meanwhile holds a copy of', async () => {
-    const s = stack()
-    const ns = await mountNamespace()
-    await mountOverlay(ns.helper, s, s.merged)
-    // A mount namespace made while the container runs (a systemd service's, another
-    // container's) starts as a copy of every mount, the union too.
-    const other = startHelper()
-    await other.setns(`/proc/${ns.helper.pid}/ns/mnt`, 'mount')
-    await other.unshare(['mount'])
-    const holds = () => readFileSync(`/proc/${other.pid}/mounts`, 'utf8').includes(` ${s.merged} `)
-    expect(holds(), 'test set-up: the other namespace holds a copy of the union').toBe(true)
-    await unmountOverlay(ns.helper, s.merged)
-    expect(await ns.mounts(), 'still mounted after unmountOverlay()').not.toContain(` ${s.merged} `)
-    expect(holds(), `the union is gone from the helper's mount namespace, and still mounted in the namespace of PID ${other.pid}, made while it was mounted: the container's layers stay in use there for as long as that namespace lives, and whatever runs in it can still read and write them. How does moby's overlay2 (Put) see to it that no namespace keeps a union it unmounts, and why does that work?`).toBe(false)
-    const again = await caught(() => mountOverlay(ns.helper, s, s.merged))
-    expect(again?.message, 'the same union, mounted again where unmountOverlay() took it from, failed: is the mount point still there?').toBeUndefined()
-  })
-
-  it('unmounting a directory that is no mount point (its union unmounted already)', async () => {
-    const s = stack()
-    const ns = await mountNamespace()
-    await mountOverlay(ns.helper, s, s.merged)
-    await unmountOverlay(ns.helper, s.merged)
-    const again = await caught(() => unmountOverlay(ns.helper, s.merged))
-    expect(again?.code, `unmountOverlay() of ${s.merged}, where nothing is mounted any more, ${again ? `failed with ${again.message}` : 'resolved'}: its caller would take it for a union it removed. What did the kernel answer, and did it reach the caller? (man 2 umount2, ERRORS)`).toBe('EINVAL')
-  })
-  it('a union on a mount point of uid 100000 and mode 2751 (a remapped root\'s), unmounted by a helper whose umask is 027', async () => {
-    const s = stack()
-    const ns = await mountNamespace()
+    // dockerd --userns-remap hands the mount point to the remapped root; this helper runs with umask 027.
     chownSync(s.merged, 100000, 100000)
     chmodSync(s.merged, 0o2751)
     const owner = (path: string) => {
@@ -240,8 +217,30 @@ describeKernel('mountOverlay', () => {
     const before = owner(s.merged)
     await ns.helper.umask(0o027)
     await mountOverlay(ns.helper, s, s.merged)
+    await ns.helper.chdir(join(s.merged, 'etc')) // the process the container left behind
+    // A mount namespace made while the container runs (a systemd service's, another
+    // container's) starts as a copy of every mount, the union too.
+    const other = startHelper()
+    await other.setns(`/proc/${ns.helper.pid}/ns/mnt`, 'mount')
+    await other.unshare(['mount'])
+    const holds = () => readFileSync(`/proc/${other.pid}/mounts`, 'utf8').includes(` ${s.merged} `)
+    expect(holds(), 'test set-up: the other namespace holds a copy of the union').toBe(true)
+    const failed = await caught(() => unmountOverlay(ns.helper, s.merged))
+    expect(failed?.message, `unmountOverlay() of ${s.merged}, while a process's working directory is inside it, failed: what did the kernel answer, and what of the container's mount would docker stop leave?`).toBeUndefined()
+    expect(await ns.mounts(), `unmountOverlay() of ${s.merged} resolved, and the helper's mount namespace still lists it`).not.toContain(` ${s.merged} `)
+    expect(holds(), `unmountOverlay() resolved, and /proc/${other.pid}/mounts still lists the union at ${s.merged}: PID ${other.pid}'s mount namespace was made while the container ran. What there can still read and write the container's layers, and for how long? What can reach a mount in a namespace your unmount never enters?`).toBe(false)
+    expect(owner(ns.inside(s.merged)), `before the mount, ${s.merged} was a folder of ${before}; after docker stop it is one of ${owner(ns.inside(s.merged))}, and the next docker start puts the container's / there. What became of the folder?`).toBe(before)
+    const again = await caught(() => mountOverlay(ns.helper, s, s.merged))
+    expect(again?.message, 'the same union, mounted again where unmountOverlay() took it from (docker start after docker stop), failed').toBeUndefined()
+  })
+
+  it('docker stop of a container stopped already', async () => {
+    const s = stack()
+    const ns = await mountNamespace()
+    await mountOverlay(ns.helper, s, s.merged)
     await unmountOverlay(ns.helper, s.merged)
-    expect(owner(ns.inside(s.merged)), `before the mount, ${s.merged} was a folder of ${before}; after unmountOverlay() it is one of ${owner(ns.inside(s.merged))}, and the next mount of this layer puts the container's / there. What did the unmount do to the folder that no unmount does, and what of the folder did that not keep? (man 2 mkdir, the mode and the umask; man 2 chown)`).toBe(before)
+    const again = await caught(() => unmountOverlay(ns.helper, s.merged))
+    expect(again?.code, `unmountOverlay() of ${s.merged}, where nothing is mounted any more, ${again ? `failed with ${again.message}` : 'resolved'}: its caller would take it for a union it removed. What did the kernel answer, and where did its answer go?`).toBe('EINVAL')
   })
 })
 
@@ -265,7 +264,7 @@ describeKernel('marks made by hand', () => {
     })
     const kernelMade = describeEntry(join(kernel, 'etc/motd'))
     const kind = (path: string) => { const st = lstatSync(path, { throwIfNoEntry: false }); return st && { type: st.mode & 0o170000, rdev: st.rdev } }
-    expect(kind(join(s.upper, 'etc/motd')), `makeWhiteout() made ${made} at etc/motd; deleting etc/motd through a union of the same layers, the kernel left ${kernelMade}: what sets the two apart? (man 7 inode; overlayfs.rst, "whiteouts and opaque directories")`).toEqual(kind(join(kernel, 'etc/motd')))
+    expect(kind(join(s.upper, 'etc/motd')), `makeWhiteout() made ${made} at etc/motd; deleting etc/motd through a union of the same layers, the kernel left ${kernelMade} (ls -l both)`).toEqual(kind(join(kernel, 'etc/motd')))
     await mountOverlay(ns.helper, s, s.merged)
     expect(readdirSync(ns.inside(join(s.merged, 'etc'))).sort(), `etc/motd still shows: makeWhiteout() made ${made}, which overlayfs does not read as "deleted"; the kernel left ${kernelMade} for the same delete`).toEqual(['localtime', 'os-release'])
     expect(readdirSync(ns.inside(join(s.merged, 'data/sub'))), 'the lower data/sub/deep.txt shows through data/sub: overlayfs did not take makeOpaque()\'s mark (which attribute, which value, on which directory? compare with what the kernel left on data/sub when this test removed and made it anew through a union: getfattr -d -m - in the chapter text\'s "Try it")').toEqual(['only.txt'])
@@ -296,7 +295,7 @@ describeKernel('isOpaque', () => {
 })
 
 describeKernel('changes()', () => {
-  it('edits in both lower layers, a new file, a deletion and a replaced symlink', async () => {
+  it('docker diff of a container that edited, added, deleted and replaced files of its image', async () => {
     const s = stack()
     const ns = await mountNamespace()
     await mountOverlay(ns.helper, s, s.merged)
@@ -308,10 +307,12 @@ describeKernel('changes()', () => {
     rmSync(join(m, 'etc/localtime'))
     writeFileSync(join(m, 'etc/localtime'), 'UTC\n')
     const found = await changes(ns.helper, s)
-    expect(found.filter((c) => c.kind === 'D'), 'D for deleted names only: does changes() take an ordinary file for a whiteout?').toEqual([{ kind: 'D', path: '/data/old.txt' }])
-    expect(found.find((c) => c.path === '/etc/motd')?.kind, '/etc/motd is in the top lower layer and was edited: C').toBe('C')
-    expect(found.find((c) => c.path === '/etc/os-release')?.kind, '/etc/os-release, edited, is only in the base layer (lower[1]): which lower layers did changes() ask? (chapter text, "Whiteouts")').toBe('C')
-    expect(found.find((c) => c.path === '/etc/localtime')?.kind, '/etc/localtime, an absolute symlink in the base layer that dangles on the host, was replaced by a file: does changes()\'s look into the base layer follow the link? (man 7 symlink)').toBe('C')
+    const said = (path: string) => found.find((c) => c.path === path)?.kind ?? 'nothing'
+    const deleted = found.filter((c) => c.kind === 'D').map((c) => c.path)
+    expect(deleted, `the container deleted data/old.txt alone; changes() said D for [${deleted.join(', ')}]`).toEqual(['/data/old.txt'])
+    expect(said('/etc/motd'), `/etc/motd: changes() said ${said('/etc/motd')}; the container edited it`).toBe('C')
+    expect(said('/etc/os-release'), `/etc/os-release: changes() said ${said('/etc/os-release')}; the container edited it, and the image's base layer (${s.base}) holds it: where did changes() look?`).toBe('C')
+    expect(said('/etc/localtime'), `/etc/localtime: changes() said ${said('/etc/localtime')}; the container replaced it with a file, and the image's base layer holds it as a symlink to ${readlinkSync(join(s.base, 'etc/localtime'))}: what did changes() find when it looked there?`).toBe('C')
     expect(found, 'the whole list, as docker diff prints it (paths from "/", sorted)').toEqual([
       { kind: 'C', path: '/data' },
       { kind: 'D', path: '/data/old.txt' },
@@ -323,7 +324,7 @@ describeKernel('changes()', () => {
     ])
   })
 
-  it('a lower directory remade with old names in it, and a new opaque directory', async () => {
+  it('docker diff of a container that replaced a directory of its image, on an upper layer with a history', async () => {
     const s = stack()
     const ns = await mountNamespace()
     // upper's fresh/: a directory the kernel made anew over another stack, whose lower layer had one.
@@ -426,7 +427,6 @@ describe('the overlay2 layout', () => {
     const base = createLayer(root, 'base')
     for (const d of [base.diff, base.work, base.merged]) expect(existsSync(d), `${d} is missing`).toBe(true)
     const link = readFileSync(join(root, 'base', 'link'), 'utf8')
-    expect(link, 'link holds the short name alone, without a newline (26 characters in Docker)').toMatch(/^[A-Z0-9]{26}$/)
     const leads = asDockerdReads(root, `l/${link}`)
     expect(leads, `l/${link}, read as dockerd reads it (overlay2's getLowerDirs), leads to ${leads}, not to base's diff: what must the short link hold for any dockerd, under any root, to find the layer?`).toBe(join(root, 'base', 'diff'))
     expect(existsSync(join(root, 'base', 'lower')), 'a base layer has no parents: no lower file').toBe(false)
@@ -435,7 +435,7 @@ describe('the overlay2 layout', () => {
 })
 
 describe('the overlay2 layout, refusals', () => {
-  it('an id that exists, a parent that does not, and a parent whose folder lacks its link file', async () => {
+  it('docker pull onto a data root that holds layers, some of them whole', async () => {
     const root = tempDir()
     createLayer(root, 'a')
     const link = readFileSync(join(root, 'a', 'link'), 'utf8')
@@ -449,24 +449,19 @@ describe('the overlay2 layout, refusals', () => {
     const failed = await caught(() => createLayer(root, 'c', 'half'))
     expect(failed, 'createLayer() on a parent that has no link file resolved: what does the new layer\'s lower file name then?').toBeInstanceOf(Error)
     const left = [existsSync(join(root, 'c')) && 'a folder c', links().length !== before.length && 'a short link in l/'].filter(Boolean)
-    expect(left, `createLayer(c) failed (${failed?.message}) and left ${left.join(' and ')} behind: a second try, once the parent is whole, is refused as "exists", and a dockerd reading the root finds a layer that cannot mount. What does moby's overlay2 create do when it fails half-way?`).toEqual([])
+    expect(left, `createLayer(c) failed (${failed?.message}) and left ${left.join(' and ')} behind: a second try, once the parent is whole, is refused as "exists", and a dockerd reading the root finds a layer that cannot mount. What will the next pull find there?`).toEqual([])
   })
 })
 
 describeKernel('the overlay2 layout, mounted', () => {
-  it('a layer whose lower file was cut short, empty, by a crash', async () => {
-    const root = tempDir()
-    populate(createLayer(root, 'a').diff, { 'from-a': 'a\n' })
-    createLayer(root, 'b', 'a')
-    writeFileSync(join(root, 'b', 'lower'), '') // what a crash between open(O_TRUNC) and write(2) leaves
-    const got = await mountedFromFiles(root, 'b')
-    if (!got) return
-    const { dirs, shows } = got
-    expect(shows, `b's lower file is empty; overlayDirs(b) gave lower ${JSON.stringify(dirs.lower)}, and mounted, b's union shows [${shows.join(', ')}]: what did the lower file name, and what did overlayDirs() make of it?`).toEqual([])
-  })
+  it('docker run of images whose pull a power loss cut short', async () => {
+    const cut = tempDir()
+    populate(createLayer(cut, 'a').diff, { 'from-a': 'a\n' })
+    createLayer(cut, 'b', 'a')
+    writeFileSync(join(cut, 'b', 'lower'), '') // what a crash between open(O_TRUNC) and write(2) leaves
+    const empty = await mountedFromFiles(cut, 'b')
+    if (empty) expect(empty.shows, `b's lower file is empty; overlayDirs(b) gave lower ${JSON.stringify(empty.dirs.lower)}, and mounted, b's union shows [${empty.shows.join(', ')}]: what did the lower file name, and what did overlayDirs() make of it?`).toEqual([])
 
-
-  it('a layer whose lower file a crash cut short after a whole name', async () => {
     const root = tempDir()
     populate(createLayer(root, 'a').diff, { 'from-a': 'a\n' })
     populate(createLayer(root, 'b', 'a').diff, { 'from-b': 'b\n' })
@@ -541,7 +536,7 @@ describeKernel('a deep image', () => {
     expect(readFileSync(join(ns.inside(docker.merged), 'level'), 'utf8'), 'layer 119 mounted as dockerd mounts it: its own level file must win').toBe('118\n')
   })
 
-  it('an image of 120 layers, mounted by a helper standing in a directory that was removed', async () => {
+  it('docker run of a deep image from a helper whose working directory someone removed', async () => {
     const { root, top } = deepImage(120)
     const ns = await mountNamespace()
     const stand = join(tempDir(), 'stand')
@@ -599,18 +594,19 @@ describeKernel('a deep image', () => {
 })
 
 describe('the -init layer', () => {
-  it('host resolv.conf files with systemd-resolved\'s stub, ::1 and a local dnsmasq', () => {
+  it('docker run on hosts whose resolvers run on the host itself', () => {
     const stub = resolvConf('nameserver 127.0.0.53\noptions edns0\n')
-    expect(nameservers(stub), 'the host has only systemd-resolved\'s stub (127.0.0.53): can the container reach it from its own network namespace, and what does dockerd give it then? (chapter text, "A container\'s own layers")').toEqual(FALLBACK_NAMESERVERS)
+    expect(nameservers(stub), `the host has only systemd-resolved's stub (127.0.0.53); resolvConf() gave the container nameservers [${nameservers(stub).join(', ')}]: where do its queries go from its own network namespace, and what answers them?`).toEqual(FALLBACK_NAMESERVERS)
     expect(otherLines(stub), 'the host\'s other lines must stay as they were, in order').toEqual(['options edns0'])
     expect(stub.endsWith('\n') && !stub.includes('\n\n'), 'the text ends with a newline, without blank lines').toBe(true)
     const six = resolvConf('search lan\nnameserver 10.0.0.1\nnameserver ::1\n')
-    expect(nameservers(six), 'nameserver ::1 on the host: where does that address lead from the container\'s network namespace? (man 7 ipv6)').toEqual(['10.0.0.1'])
+    expect(nameservers(six), `the host names 10.0.0.1 and ::1; resolvConf() gave the container nameservers [${nameservers(six).join(', ')}]: where do its queries to each go from its own network namespace?`).toEqual(['10.0.0.1'])
     expect(otherLines(six), 'the host\'s other lines must stay as they were, in order').toEqual(['search lan'])
-    expect(nameservers(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n')), 'a local dnsmasq on 127.0.1.1: which IPv4 addresses are the host\'s loopback? (man 7 ip)').toEqual(['192.168.1.1'])
+    const dnsmasq = nameservers(resolvConf('nameserver 127.0.1.1\nnameserver 192.168.1.1\n'))
+    expect(dnsmasq, `the host runs a dnsmasq on 127.0.1.1 beside its router's 192.168.1.1; resolvConf() gave the container nameservers [${dnsmasq.join(', ')}]: where do its queries to each go from its own network namespace?`).toEqual(['192.168.1.1'])
   })
 
-  it('host resolv.conf files whose IPv4 nameservers are spelt in forms other than the usual', async () => {
+  it('docker run on hosts whose resolv.conf other tools wrote, IPv4', async () => {
     // The spellings are made here at random (a fixed seed) and read by glibc itself (getaddrinfo, as its resolver reads a nameserver).
     const random = seeded(0x05ca1e)
     const spellings = Array.from({ length: 48 }, (_, i) => spellIPv4(random, i % 2 === 0 ? 0x7f000000 + Math.floor(random() * 2 ** 24) : Math.floor(random() * 2 ** 32)))
@@ -619,11 +615,11 @@ describe('the -init layer', () => {
       if (leads === undefined) continue // not an address to glibc: its resolver skips the line
       const got = resolvConf(`nameserver 192.0.2.1\nnameserver ${ns}\n`)
       const kept = nameservers(got).includes(ns)
-      expect(kept, `the host's resolv.conf names nameserver ${ns}, which glibc reads as ${leads}: resolvConf() ${kept ? 'kept' : 'dropped'} it. Where does the container's resolver send its queries for that line, and can it reach that from its own network namespace? How does glibc's resolver read a nameserver line (resolv/res_init.c), and is your test of an address the same reading?`).toBe(!leads.startsWith('127.'))
+      expect(kept, `the host's resolv.conf names nameserver ${ns}, which glibc reads as ${leads}: resolvConf() ${kept ? 'kept' : 'dropped'} it. Where does the container's resolver send its queries for that line, and can it reach that from its own network namespace? (glibc's resolv/res_init.c)`).toBe(!leads.startsWith('127.'))
     }
   })
 
-  it('host resolv.conf files whose IPv6 nameservers are spelt in forms other than the usual', async () => {
+  it('docker run on hosts whose resolv.conf other tools wrote, IPv6', async () => {
     const random = seeded(0x5ca1ed)
     const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)]!
     for (let i = 0; i < 24; i++) {
@@ -653,10 +649,7 @@ function seeded(seed: number): () => number {
   }
 }
 
-/**
- * `address` (32 bits) written as one to four numbers separated by dots, each in a C literal's
- * base, or decimal with zeros in front: what that makes of it is glibc's to say, not this function's.
- */
+/** `address` (32 bits) spelt at random; what the spelling means is glibc's to say, not this function's. */
 function spellIPv4(random: () => number, address: number, dottedOnly = false): string {
   const parts = dottedOnly ? 4 : 1 + Math.floor(random() * 4)
   const bytes = [address >>> 24, (address >>> 16) & 0xff, (address >>> 8) & 0xff, address & 0xff]
@@ -664,7 +657,7 @@ function spellIPv4(random: () => number, address: number, dottedOnly = false): s
   return numbers.map((n) => (dottedOnly ? String(n) : [String(n), `0${n.toString(8)}`, `0${random() < 0.5 ? 'x' : 'X'}${n.toString(16)}`, `0${n}`][Math.floor(random() * 4)]!)).join('.')
 }
 
-/** Eight 16-bit `groups` (the first `count` of them, for a mapped address) written with zeros and case at random, one run of zeros perhaps shortened to "::". */
+/** The 16-bit `groups` (the first `count` of them) spelt at random; what the spelling means is glibc's to say. */
 function spellIPv6(random: () => number, groups: number[], count = 8): string {
   const texts = groups.slice(0, count).map((g) => g.toString(16).padStart(1 + Math.floor(random() * 4), '0')).map((t) => (random() < 0.5 ? t : t.toUpperCase()))
   const zeros = groups.slice(0, count).findIndex((g) => g === 0)
@@ -711,7 +704,7 @@ describeKernel('container layers', () => {
     expect(readFileSync(join(etc, 'os-release'), 'utf8')).toBe('image\n')
   })
 
-  it('containers whose layers were made by processes with other umasks', async () => {
+  it('containers created by a minidocker run from two different users\' shells', async () => {
     const root = tempDir()
     const top = image(root)
     const ns = await mountNamespace()
@@ -733,11 +726,11 @@ describeKernel('container layers', () => {
         const mode = (st.mode & 0o7777).toString(8).padStart(4, '0')
         return [(st.mode & 0o022) !== 0 && `${path} (mode ${mode}) can be changed by users other than root`, (st.mode & everyone) !== everyone && `${path} (mode ${mode}) cannot be read by every user`].filter((w): w is string => Boolean(w))
       })
-      expect(wrong, `container ${id}'s layers were made by a process whose umask was ${umask.toString(8).padStart(3, '0')}; in the container, ${wrong.join('; ')}. Whose umask is that, and what did your code leave to it? Where does the container's "/" take its mode from (overlayfs.rst, "Directories")?`).toEqual([])
+      expect(wrong, `container ${id}'s layers were made by a process whose umask was ${umask.toString(8).padStart(3, '0')}; in the container, ${wrong.join('; ')}. What decided those modes, and what can the container's users do with them?`).toEqual([])
     }
   })
 
-  it('a container whose layers cannot both be made', async () => {
+  it('docker create of an id that a crashed earlier create left a layer for', async () => {
     const root = tempDir()
     const top = image(root)
     createLayer(root, 'c9', top) // a leftover of an earlier container took the id
@@ -745,7 +738,7 @@ describeKernel('container layers', () => {
     const failed = await caught(() => createContainerLayers(root, 'c9', top, { hostname: 'c9' }))
     expect(failed, 'createContainerLayers() of an id whose layer exists resolved').toBeInstanceOf(Error)
     const extra = readdirSync(root).filter((name) => !leftover.includes(name))
-    expect(extra, `createContainerLayers(c9) failed (${failed?.message}) and left ${extra.join(', ')} behind: the next try is refused for a layer nobody uses, and nothing will ever remove it. What does a failure half-way owe its caller? (moby's overlay2 create, for one layer)`).toEqual([])
+    expect(extra, `createContainerLayers(c9) failed (${failed?.message}) and left ${extra.join(', ')} behind: the next try is refused for a layer nobody uses, and nothing will ever remove it. What will the next docker create of c9 find, and what will ever remove it?`).toEqual([])
     expect(readdirSync(join(root, 'l')).length, 'a short link was left behind for a layer that is gone').toBe(leftover.filter((n) => n !== 'l').length)
   })
 
