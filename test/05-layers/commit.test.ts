@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, chownSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
+import { execa } from 'execa'
 import tar, { type Header } from 'tar-stream'
 import { expect, it } from 'vitest'
 import { diffTar } from '#ch/05-layers/commit.ts'
@@ -93,6 +94,7 @@ function question(name: string): string {
   if (/(^|\/)\.wh\./.test(name) || /etc\/gone2?$/.test(name)) return 'etc/gone and etc/gone2 were deleted through the union. What did overlayfs leave in upper for each (ls -li), what does the image spec call a deletion in a layer (layer.md, "Whiteouts"), and what would an unpacker make of what your tar holds there?'
   if (/hard|base\.(conf|link)/.test(name)) return 'the container linked two names to one inode: what must an unpacker read to make one inode of them again, with the data stored once? Compare ls -li of upper with the entries you wrote.'
   if (/new\/(secret|locked)/.test(name)) return 'what does upper hold there (ls -ld), and what did your tar say of it?'
+  if (name === 'new/sock') return 'new/sock is a unix socket a service in the container listened on: what did docker commit make of it, and what would an unpacker make of yours?'
   if (name === 'new/null') return 'new/null is a device node the container made itself (mknod 1:3): what tells it apart from overlayfs\'s marks?'
   return 'which kind of entry, mode and owner does the upper directory hold there?'
 }
@@ -153,6 +155,10 @@ describeKernel('diffTar', () => {
       symlinkSync('/etc/motd', join(m, 'new/link'))
       await ns.helper.mknod(join(merged, 'new/null'), 'c', 0o666, 1, 3)
       await ns.helper.mknod(join(merged, 'new/pipe'), 'p', 0o644, 0, 0)
+      // A service in the container that listened on a unix socket, bound by a relative name (a
+      // socket's path is limited to 108 bytes) from inside the union.
+      const bound = await execa(process.execPath, ['-e', "require('net').createServer().listen('sock', () => process.exit(0))"], { cwd: join(m, 'new'), reject: false, stdin: 'ignore' })
+      if (bound.exitCode !== 0) throw new Error(`test set-up: binding new/sock failed: ${bound.stderr}`)
     } finally {
       await ns.helper.umount2(merged)
     }
