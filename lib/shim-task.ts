@@ -57,7 +57,7 @@ export abstract class TaskBase {
   protected readonly execs = new Map<string, Proc>()
   /** set when init is deleted: the task is NotFound from then on */
   protected deleted = false
-  /** a Create under way, as task.ts records it; the given Delete and Shutdown await it (containerd's runc shim: task/service.go, its lock) */
+  /** a Create under way, as task.ts records it (containerd's runc shim: task/service.go, its lock) */
   protected creating: Promise<void> | null = null
 
   constructor(readonly options: TaskOptions) {}

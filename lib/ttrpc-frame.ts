@@ -15,7 +15,7 @@ export interface Frame {
   streamId: number
   type: number
   flags: number
-  /** what the frame carries after its header, as the reader hands it over (ttrpc's channel.go, recv) */
+  /** the frame's payload, when the reader hands one over (ttrpc's channel.go, recv) */
   payload: Buffer | null
   /** the length the header announced */
   length: number

@@ -50,8 +50,8 @@ export class Reaper {
     //      kernel reuses PIDs. Which reported exits can still belong to this process, and which can
     //      only ever answer a later process that got the same PID?
     //   3. Creates and execs overlap: an exec can start while another one's runtime still runs, and
-    //      a process whose PID is known can die meanwhile. How many processes may one reported exit
-    //      answer, and how does a call learn that another has taken it?
+    //      a process whose PID is known can die meanwhile, its PID handed out again at once. What
+    //      can one call know about the exits another call has already been given?
     //   4. What does the Reaper still hold once it has answered, or once `pid` has failed?
     //   5. Where to look: containerd's runc shim meets the same race, service.go at v1.6.20
     //      (checkProcesses) and in 2.x (processExits, preStart, handleStarted: which exits does it

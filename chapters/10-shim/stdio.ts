@@ -43,8 +43,8 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   //   2. `done` is what the shim waits for before it reports the exit (#watch in task.ts), and
   //      ctr 1.6.20 closes its FIFOs as soon as it hears of the exit: when is output really
   //      delivered? (The text's "The FIFOs"; lib/shim.ts has what Node cannot ask the kernel.)
-  //   3. An exec can be over before the runtime's exec returns: a pipe may have ended before you
-  //      started copying it, and the copy must still finish.
+  //   3. An exec can be over before the runtime's exec returns, output and all: what state are
+  //      its pipes in by the time they reach you, and what does a Node stream do then?
   //   4. Input: opening the stdin FIFO must not wait for a writer (fifo(7)); when ctr's end goes
   //      away, the process must see end-of-file, and closeStdin (CloseIO) does the same on demand,
   //      at any moment: ctr sends it as soon as its own stdin ends, and no byte may be lost.

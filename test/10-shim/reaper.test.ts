@@ -11,9 +11,9 @@ import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { Reaper } from '#ch/10-shim/reaper.ts'
 import { Runtime } from '#ch/10-shim/runtime.ts'
-import { Code } from '../../lib/containerd-proto.ts'
 import { parseReaperLine } from '../../lib/shim.ts'
 import { caught } from '../support/errors.ts'
+import { runcAnswers } from './support.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
 import { describeKernel } from '../support/kernel.ts'
 
@@ -34,7 +34,7 @@ const read = () => new Promise((resolve) => setImmediate(resolve))
 const within = <T>(promise: Promise<T>, ms = 300) => Promise.race([promise, new Promise<string>((resolve) => setTimeout(() => resolve('still waiting'), ms))])
 
 describe('the reaper', () => {
-  it('one process dies before its PID is known, another after', async () => {
+  it('ctr run of a command that ends at once, then ctr task exec of one that runs a while', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
     const first = pidToCome()
@@ -50,7 +50,7 @@ describe('the reaper', () => {
     expect(await within(late, 1000), 'expected the exit of 43, reported after its PID was known').toMatchObject({ pid: 43, status: parseReaperLine('43 signal 15')!.status })
   })
 
-  it('PID 44 dies early and is collected, then a later process gets PID 44 again', async () => {
+  it('a container that ended at once, and a later process of the same shim', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
     const first = pidToCome()
@@ -65,7 +65,7 @@ describe('the reaper', () => {
     expect(await second, 'expected the second PID 44\'s own exit').toMatchObject({ pid: 44, status: 2 })
   })
 
-  it('exits nobody claimed, then later processes that the kernel gave the same PIDs', async () => {
+  it('a shim that has run for days: daemons double-forked in its container, a failed docker exec, and new processes', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
     // an orphan the subreaper adopted dies while no create or exec runs
@@ -91,7 +91,7 @@ describe('the reaper', () => {
     expect(await within(created), 'expected 47\'s exit to wait for 47').toBe('still waiting')
   })
 
-  it('an exec begins while a create runs, after an orphan died, and gets the orphan\'s PID', async () => {
+  it('docker exec into a container while docker start of its neighbour still runs', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
     const create = pidToCome()
@@ -109,7 +109,7 @@ describe('the reaper', () => {
     expect(await within(created), 'expected 61\'s exit to wait for 61').toBe('still waiting')
   })
 
-  it('a process with a known PID dies while an exec\'s runtime runs, and the exec\'s process gets that PID', async () => {
+  it('docker stop of a container while a docker exec into it is under way', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
     const running = reaper.exited(Promise.resolve(70)) // the init, say: its PID known, its exit awaited
@@ -126,7 +126,7 @@ describe('the reaper', () => {
     expect(await within(execExit, 1000), 'expected the exec\'s own exit').toMatchObject({ pid: 70, status: 4 })
   })
 
-  it('a create and an exec at once, each process dying before its PID is known', async () => {
+  it('ctr run and ctr task exec at once, both commands ending at once', async () => {
     const socket = new PassThrough()
     const reaper = new Reaper(socket)
     const create = pidToCome()
@@ -168,10 +168,11 @@ describeKernel('the runtime\'s error', () => {
     writeFileSync(binary, `#!/bin/sh\ncase " $* " in *" start "*) kill -KILL $$ ;; esac\nexec ${RUNC} "$@"\n`, { mode: 0o755 })
     const runtime = new Runtime(binary, root, bundle)
     const first = await caught(() => runtime.run(['kill', 'ghost', 'KILL']))
-    expect(first?.code === Code.NotFound, `the runtime's kill of a container that does not exist answered ${first ? `code ${first.code}: ${first.message}` : 'success'} — which code do the runtime's words stand for (the text's "The runtime's command line")?`).toBe(true)
+    const { killNotCreated } = await runcAnswers()
+    expect(first?.code === killNotCreated?.code, `the runtime's kill of a container that does not exist answered ${first ? `code ${first.code}: ${first.message}` : 'success'}, and containerd-shim-runc-v2 answered a Kill of a task it did not have ${killNotCreated ? `code ${killNotCreated.code}: ${killNotCreated.message}` : 'success'} — what do the runtime's words say has happened (the text's "The runtime's command line")?`).toBe(true)
     const second = await caught(() => runtime.run(['start', 'ghost']))
     expect(second, 'expected the runtime\'s start, killed by SIGKILL, to be an error').toBeDefined()
-    expect([second!.code === Code.NotFound, /does not exist/.test(second!.message)], `the runtime's start was killed before it wrote anything, and run reported it as code ${second!.code}: ${JSON.stringify(second!.message)} — whose failure do those words describe, and what would containerd conclude from that answer?`).toEqual([false, false])
+    expect([second!.code === killNotCreated?.code, /does not exist/.test(second!.message)], `the runtime's start was killed before it wrote anything, and run reported it as code ${second!.code}: ${JSON.stringify(second!.message)} — whose failure do those words describe, and what would containerd conclude from that answer?`).toEqual([false, false])
   })
 
   it('the runtime\'s create of a command that is on no PATH', async () => {
@@ -185,7 +186,8 @@ describeKernel('the runtime\'s error', () => {
     onCleanup(() => execa(RUNC, ['--root', root, 'delete', '--force', id], { reject: false }).then(() => {})) // a container left half made, if any; waited for, since runc writes under the bundle that is removed next
     const failed = await caught(() => runtime.run(['create', '--bundle', bundle, '--pid-file', join(bundle, 'init.pid'), id], ['ignore', 'pipe', 'pipe']))
     expect(failed, 'expected the runtime\'s create of a command that does not exist to fail').toBeDefined()
-    expect(failed!.code === Code.Unknown, `the runtime's create failed with ${JSON.stringify(failed!.message)} and run answered code ${failed!.code} — is anything gone here that containerd could take for an ended process, and which of the runtime's words does containerd's runc shim read as "gone" (process/utils.go)?`).toBe(true)
+    const { execNotOnPath } = await runcAnswers()
+    expect(failed!.code === execNotOnPath?.code, `the runtime's create failed with ${JSON.stringify(failed!.message)} and run answered code ${failed!.code}; containerd-shim-runc-v2 answered the exec of a command on no PATH ${execNotOnPath ? `code ${execNotOnPath.code}: ${execNotOnPath.message}` : 'success'} — is anything gone here that containerd could take for an ended process, and which of the runtime's words does containerd's runc shim read as "gone" (process/utils.go)?`).toBe(true)
   })
 
   it('a Kill while an Exec\'s runtime runs, both failing', async () => {
@@ -219,6 +221,8 @@ exit 1
     ])
     const said = { exec: exec && `code ${exec.code}: ${exec.message}`, kill: kill && `code ${kill.code}: ${kill.message}` }
     expect([/no such file/.test(exec?.message ?? ''), /not running/.test(kill?.message ?? '')], `a Kill and an Exec ran the runtime at once and both failed, the exec with "exec failed: ...: no such file or directory", the kill with "container not running"; run reported ${JSON.stringify(said)} — whose words did each read, from where, and how would a shim keep each run's reason its own?`).toEqual([true, true])
-    expect(exec?.code === Code.Unknown && kill?.code === Code.NotFound, `each run now read its own words, and run answered ${JSON.stringify(said)} — which of those words say that something is gone, and which code tells containerd so (errdefs; runc's shim, process/utils.go)?`).toBe(true)
+    const theirs = await runcAnswers()
+    const measure = { exec: theirs.execNoSuchFile && `code ${theirs.execNoSuchFile.code}: ${theirs.execNoSuchFile.message}`, kill: theirs.killExited && `code ${theirs.killExited.code}: ${theirs.killExited.message}` }
+    expect(exec?.code === theirs.execNoSuchFile?.code && kill?.code === theirs.killExited?.code, `each run now read its own words, and run answered ${JSON.stringify(said)}; containerd-shim-runc-v2 answered an exec of a missing file, and a Kill of a process that had ended, ${JSON.stringify(measure)} — which of the runtime's words say that something is gone (runc's shim, process/utils.go)?`).toBe(true)
   })
 })

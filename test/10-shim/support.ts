@@ -1,12 +1,15 @@
 /** What the chapter's tests share: reading ctr's output, the process tree, waiting. */
 import { execFileSync } from 'node:child_process'
 import { createServer, type Socket } from 'node:net'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll } from 'vitest'
 import { serveConnection, type Service } from '#ch/10-shim/ttrpc.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
+import { RpcError, serviceMethods } from '../../lib/containerd-proto.ts'
+import { dialTtrpc } from '../../lib/ttrpc-client.ts'
+import { caught } from '../support/errors.ts'
 import { probeRootfs, startContainerd, type Containerd } from '../support/containerd.ts'
 import { shimSockets } from '../support/daemons.ts'
 import { onCleanup, tempDir } from '../support/files.ts'
@@ -53,11 +56,11 @@ export async function serveTtrpc(services: Service[]): Promise<{ path: string; t
 
 /**
  * containerd's own shim, containerd-shim-runc-v2, started with no task: a real ttrpc server
- * to hold answers against. Its address (unix://...); the shim is ended after the test.
+ * to hold answers against. Its address (unix://...); the shim is ended after the test, and the
+ * container of a task it was given (id `ttrpc`, its bundle `bundle`) deleted.
  */
-export async function runcShim(): Promise<string> {
-  const bundle = tempDir('minidocker-runc-shim-')
-  execFileSync('/usr/sbin/runc', ['spec', '--bundle', bundle]) // the shim reads the bundle's config.json
+export async function runcShim(bundle = tempDir('minidocker-runc-shim-')): Promise<string> {
+  if (!existsSync(join(bundle, 'config.json'))) execFileSync('/usr/sbin/runc', ['spec', '--bundle', bundle]) // the shim reads the bundle's config.json
   logReader(bundle)
   const namespace = `minidocker-ttrpc-${process.pid}`
   const sockets = shimSockets()
@@ -69,6 +72,9 @@ export async function runcShim(): Promise<string> {
         if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(namespace)) process.kill(Number(entry), 'SIGKILL')
       } catch {}
     }
+    const root = join('/run/containerd/runc', namespace)
+    await execa('/usr/sbin/runc', ['--root', root, 'delete', '--force', 'ttrpc'], { reject: false })
+    rmSync(root, { recursive: true, force: true })
     await new Promise((resolve) => setTimeout(resolve, 100)) // its socket is released
     sockets()
   })
@@ -78,6 +84,58 @@ export async function runcShim(): Promise<string> {
   })
   if (started.exitCode !== 0 || !String(started.stdout).startsWith('unix://')) throw new Error(`containerd-shim-runc-v2 start failed: ${started.stderr}`)
   return String(started.stdout).trim()
+}
+
+/** What containerd-shim-runc-v2 answered each call of runcAnswers' story: its error, or undefined for success. */
+export type RuncAnswers = Record<'killNotCreated' | 'execNoSuchFile' | 'execNotOnPath' | 'killExecNeverStarted' | 'killExited' | 'stateDeleted', RpcError | undefined> & {
+  /** the answer to a Wait sent, as ctr task exec sends it, before the Start of the exec that failed with execNoSuchFile */
+  execNoSuchFileWait: unknown
+}
+
+let measured: Promise<RuncAnswers> | undefined
+
+/**
+ * The measure for the Task service's answers: containerd-shim-runc-v2 driven, through your
+ * ttrpc client, through a container's life with the faults the tests make, once per test file.
+ */
+export function runcAnswers(): Promise<RuncAnswers> {
+  measured ??= (async () => {
+    const dir = tempDir('minidocker-runc-answers-')
+    const bundle = join(dir, 'bundle')
+    mkdirSync(bundle)
+    execFileSync('/usr/sbin/runc', ['spec', '--bundle', bundle])
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'))
+    config.root = { path: probeRootfs(dir), readonly: false }
+    config.process = { ...config.process, terminal: false, args: ['/probe', 'sleep:600000'] }
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config))
+    const client = await dialTtrpc(await runcShim(bundle))
+    onCleanup(() => client.close())
+    const TASK = 'containerd.task.v2.Task'
+    const types = serviceMethods(TASK)
+    const call = (method: string, request: object) => caught(() => client.call(TASK, method, types[method]!.request, { id: 'ttrpc', ...request }, types[method]!.response))
+    const spec = (args: string[]) => ({ type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Process', value: Buffer.from(JSON.stringify({ args, cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } })) })
+    const exec = async (execId: string, args: string[]) => (await call('Exec', { exec_id: execId, spec: spec(args) })) ?? call('Start', { exec_id: execId })
+    const killNotCreated = await call('Kill', { signal: 9 })
+    for (const method of ['Create', 'Start']) {
+      const failed = await call(method, { bundle })
+      if (failed) throw new Error(`containerd-shim-runc-v2, the measure, failed its ${method}: ${failed.message}`)
+    }
+    await call('Exec', { exec_id: 'e1', spec: spec(['/nosuch']) })
+    const waited = client.call(TASK, 'Wait', types.Wait!.request, { id: 'ttrpc', exec_id: 'e1' }, types.Wait!.response).catch((error) => error)
+    const answers = {
+      killNotCreated,
+      execNoSuchFile: await call('Start', { exec_id: 'e1' }),
+      execNoSuchFileWait: await waited,
+      execNotOnPath: await exec('e2', ['nosuchcommand']),
+      killExecNeverStarted: (await call('Exec', { exec_id: 'e3', spec: spec(['/probe']) })) ?? (await call('Kill', { exec_id: 'e3', signal: 9 })),
+    }
+    await call('Kill', { signal: 9 })
+    await call('Wait', {})
+    const killExited = await call('Kill', { signal: 9 })
+    await call('Delete', {})
+    return { ...answers, killExited, stateDeleted: await call('State', {}) }
+  })()
+  return measured
 }
 
 export interface CtrResult {
