@@ -97,14 +97,10 @@ export async function joinCgroup(cgroup: Cgroup, pid: number): Promise<void> {
 }
 
 /**
- * The step between fork and exec that puts the container under its limits, as runc's sync pipe
- * holds `runc init` until its cgroup is applied. `fork` is chapter 02's enterNamespaces for this
- * helper: it forks the process that will exec the container's program and resolves to its host
- * PID, or to undefined when nothing was forked (the helper itself then execs). The caller execs
- * as soon as this resolves, so the container's first instruction runs inside. The helper that
- * forked stays behind as the relay for the whole run: it is not the container and never joins,
- * or it would count against pids.max (runc's own tree differs: `runc init` joins before it forks,
- * and exits). Returns the PID that joined.
+ * The step between fork and exec that puts the container under its limits (runc: the sync pipe
+ * that holds `runc init` until its cgroup is applied). `fork` is chapter 02's enterNamespaces for
+ * this helper: it resolves to the host PID of the process it forked, or to undefined when nothing
+ * was forked. The caller execs as soon as this resolves. Returns the PID that joined.
  */
 export async function forkIntoCgroup(helper: Helper, cgroup: Cgroup, fork: () => Promise<number | undefined>): Promise<number> {
   const pid = (await fork()) ?? helper.pid

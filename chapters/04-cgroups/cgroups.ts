@@ -98,12 +98,11 @@ export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Pro
   //      run may be creating them, or removing them, between any two of this run's steps. The
   //      create must end with its cgroup in place even when a parent it saw, or made, is gone at
   //      its next step; the last container out must leave no parent behind, whoever made it; and
-  //      no run may take the base it nested in. After which of your steps can a parent no longer
-  //      vanish, and what must removeOrder hold? (Cgroup.removeOrder; chapter text: "Creating it,
+  //      no run may take the base it nested in. (Cgroup.removeOrder; chapter text: "Creating it,
   //      and undoing a failure", and "Removing it".)
-  //   3. On v2 a controller's files appear in a cgroup only once every parent enables it. Enable
-  //      the controllers this cgroup's limits use and no others: each one enabled costs every
-  //      cgroup beside it, and a hybrid host's cgroup2 tree offers none.
+  //   3. On v2 a controller's files appear in a cgroup only once every parent enables it
+  //      (cgroup-v2.rst, "Enabling and Disabling"; enableControllers is given). Which ones, at
+  //      which levels? A hybrid host's cgroup2 tree offers none.
   //   4. Any write can fail (a quota under the kernel's minimum, a controller the parent lacks).
   //      Then nothing may be left behind, and the error that comes out names the file and the
   //      value (writeCgroupFile, given, does that). A file may also not be there at all: what
@@ -156,10 +155,7 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
 // #endregion updateCgroup
 
 // #region removeCgroup
-/**
- * Remove what removeOrder lists, deepest first: the container's own cgroup must go, and nothing
- * another container still uses may be taken or waited for.
- */
+/** Remove the container's cgroup: what removeOrder lists, deepest first. */
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   // TODO(04): remove what createCgroup made, deepest first.
   //   1. A cgroup's files are the kernel's: only rmdir removes a cgroup, and only once it holds
@@ -172,8 +168,7 @@ export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   //      away if you wait a moment, which never will, and whose is each directory in the way?
   //   3. Other containers below the same parents come and go while this runs, between any two
   //      of its steps. The container's own cgroup must go, and a leaf that stays is an error;
-  //      nothing another container uses may be taken or waited for; and the last one out
-  //      leaves no parent behind. Which of rmdir's answers on a parent are then a failure?
+  //      the last one out leaves no parent behind. What does each rmdir answer mean then?
   throw new NotImplementedError('04-cgroups', 'removeCgroup')
 }
 // #endregion removeCgroup
@@ -182,8 +177,8 @@ export async function removeCgroup(cgroup: Cgroup): Promise<void> {
 /**
  * Run a container in a cgroup: create it, `run` (which must join the container's process to it
  * before exec and return the exit code), note an OOM kill, and remove the cgroup, whatever
- * happens. When the cgroup is removed the container is over: nothing of it runs on, also when
- * `run` failed, and the error that comes out is the run's own.
+ * happens. Rejects when the create or `run` does; what is left of the container then is the
+ * chapter's question ("When is a container over?").
  */
 export async function withCgroup(
   spec: Spec,

@@ -202,6 +202,7 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   const size = (text: string) => (/^\d+$/.test(text) ? BigInt(text) : BigInt(Number.MAX_SAFE_INTEGER) ** 2n)
   // A swap file the kernel does not have is never read or written back: see swapUncounted.
   const files = resourceFiles(resources, cgroup.version).filter((entry) => existsSync(path(entry)) || !swapUncounted(path(entry), entry[2], cgroup.version))
+    .map((entry) => (entry[1] === 'cpu.max' && !resources.cpu?.quota ? keepQuota(entry, current(entry)) : entry))
   // Setting a raised memory limit back is lowering it, which the kernel refuses (v1, EBUSY) or
   // enforces by OOM-killing (v2) once the container uses more than the old limit: so memory limits
   // go down before anything that can be refused and up after it, when no refusal can follow.
@@ -237,13 +238,19 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
     throw error
   }
 }
+
+/**
+ * v2's cpu.max takes a period only after a quota: a period alone keeps the quota in force, as
+ * v1's cpu.cfs_period_us does and as runc update does (it fills in the quota it last set).
+ */
+function keepQuota([controller, file, value]: [Controller, string, string], now: string): [Controller, string, string] {
+  const period = value.split(' ')[1]
+  return [controller, file, period ? `${now.split(' ')[0]} ${period}` : value]
+}
 // #endregion updateCgroup
 
 // #region removeCgroup
-/**
- * Remove what removeOrder lists, deepest first: the container's own cgroup must go, and nothing
- * another container still uses may be taken or waited for.
- */
+/** Remove the container's cgroup: what removeOrder lists, deepest first. */
 export async function removeCgroup(cgroup: Cgroup): Promise<void> {
   const leaves = new Set(Object.values(cgroup.dirs))
   for (const dir of cgroup.removeOrder) {
@@ -277,8 +284,8 @@ function childCgroups(dir: string): string[] {
 /**
  * Run a container in a cgroup: create it, `run` (which must join the container's process to it
  * before exec and return the exit code), note an OOM kill, and remove the cgroup, whatever
- * happens. When the cgroup is removed the container is over: nothing of it runs on, also when
- * `run` failed, and the error that comes out is the run's own.
+ * happens. Rejects when the create or `run` does; what is left of the container then is the
+ * chapter's question ("When is a container over?").
  */
 export async function withCgroup(
   spec: Spec,

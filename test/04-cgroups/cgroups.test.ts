@@ -74,8 +74,6 @@ async function runLimited(spec: Spec, whileInside: (cgroup: Cgroup) => void = ()
   return { ...exit, ...run!, cgroup: cgroup! }
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-
 /**
  * Compare the /proc/PID/cgroup text a process showed against the paths it must be in, by
  * controller (as expectedPaths gives them): one entry for each path no line of the text shows.
@@ -166,7 +164,6 @@ describe('cgroupDirs', () => {
   it('a cgroupsPath that climbs with ..', () => {
     for (const [version, self] of [[1, V1_SELF], [2, V2_SELF]] as const) {
       for (const [controller, dir] of Object.entries(cgroupDirs('../../../../escape', version, '/cg', self))) {
-        // v1: the caller's own cgroup in that hierarchy; v2: the slice the caller's session sits in
         const within = version === 1 ? join('/cg', controller, ownIn(self, controller)) : join('/cg', ownIn(self, '').split('/')[1]!)
         expect(dir!.startsWith(join(within, '/')), `v${version}: cgroupsPath ../../../../escape put the ${controller} cgroup at ${dir}, outside the caller's ${within}: whose limits hold there? Can you join any path a config.json holds as it is? (the chapter's "Where the container's cgroup goes")`).toBe(true)
       }
@@ -247,8 +244,14 @@ describe('resourceFiles', () => {
     expect(resourceFiles({ cpu: { period: 200000 } }, 1), 'v1, period 200000 and no quota').toEqual([['cpu', 'cpu.cfs_period_us', '200000']])
     // The container's period is whatever an earlier create or update left: 50 ms, say.
     const quotaOnly = resourceFiles({ cpu: { quota: 20000 } }, 2)
-    const [quota, period, ...rest] = byName(quotaOnly)['cpu.max']?.split(' ') ?? []
-    expect(quotaOnly.length === 1 && quota === '20000' && period === undefined && rest.length === 0, `v2, quota 20000 and no period, for a container whose period an earlier update made 50 ms: ${writesOf(quotaOnly)}: which period does the container run with after that write? (cgroup-v2.rst, "cpu.max")`).toBe(true)
+    // What cpu.max holds after a write, as the kernel parses one: a quota, then a period if given.
+    const holds = (written: string | undefined, was: string) => {
+      const [quota, period, ...rest] = written?.split(' ') ?? []
+      return quota && rest.length === 0 ? `${quota} ${period ?? was.split(' ')[1]}` : `(refused: "${written}")`
+    }
+    const was = '50000 50000'
+    const now = holds(byName(quotaOnly)['cpu.max'], was)
+    expect(quotaOnly.length === 1 ? now : writesOf(quotaOnly), `v2, quota 20000 and no period, for a container whose cpu.max an earlier update made "${was}": ${writesOf(quotaOnly)} leaves cpu.max holding "${now}": what does the container run with after that write? (cgroup-v2.rst, "cpu.max")`).toBe(holds('20000', was))
     const periodOnly = resourceFiles({ cpu: { period: 200000 } }, 2)
     expect(periodOnly.map(([c, file]) => `${c} ${file}`), 'v2, period 200000 and no quota: which file?').toEqual(['cpu cpu.max'])
   })
@@ -258,9 +261,8 @@ describe('resourceFiles', () => {
     const weights = [2, 1024, 262144].map((shares) => byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight'])
     // Judged by properties, not by one mapping: several are in use, and each keeps these.
     const numbers = weights.map((weight) => (/^\d+$/.test(weight ?? '') ? Number(weight) : NaN))
-    const ask = `cpu.weight for shares 2, 1024 and 262144 (the least, the default and the most v1 takes) is ${JSON.stringify(weights)}: what range does each version's file take, and does more shares still mean more weight? (scheduler/sched-design-CFS.rst; cgroup-v2.rst, "cpu.weight")`
+    const ask = `cpu.weight for shares 2, 1024 and 262144 (the least, the default and the most v1 takes) is ${JSON.stringify(weights)}: what did each request ask of the scheduler, and what does each version's kernel take? (scheduler/sched-design-CFS.rst; cgroup-v2.rst, "cpu.weight")`
     expect(numbers.every((n, i) => n >= 1 && n <= 10000 && (i === 0 || n > numbers[i - 1]!)), ask).toBe(true)
-    expect([numbers[0], numbers[2]], ask).toEqual([1, 10000])
   })
 
   it('a swap with no memory limit, with a memory limit of -1, and below the memory limit', async () => {
@@ -269,7 +271,7 @@ describe('resourceFiles', () => {
         const error = await caught(() => resourceFiles({ memory }, version))
         const what = `v${version}, memory ${JSON.stringify(memory)}`
         expect(error, `${what} got no ContainerError: what could a kernel make of it, in any order of writes? (runtime-spec config-linux.md, "Memory"; ${FILES})`).toBeInstanceOf(ContainerError)
-        expect(error.message, `${what} was refused with "${error.message}": which of the request's values would the caller have to change, and could it tell from that?`).toMatch(/memory\.swap.*memory\.limit|memory\.limit.*memory\.swap/)
+        expect(error.message, `${what} was refused with "${error.message}": which of the request's values would the caller have to change, and could it tell from that?`).toMatch(/swap/i)
       }
     }
   })
@@ -391,13 +393,14 @@ describeKernel('v2\'s words, asked of this machine\'s kernel', () => {
     const dirs = testCgroupDirs(CGROUP_ROOT, KERNEL, ['cpu'])
     for (const shares of [1, 300000]) {
       const weight = byName(resourceFiles({ cpu: { shares } }, 2))['cpu.weight']
-      const ask = `v2, shares ${shares}: cpu.weight gets "${weight}". What does v1's kernel make of cpu.shares ${shares} (write it to a cgroup, read it back), and what does v2's kernel answer to that weight? (cgroup-v2.rst, "Weights"; kernel/sched/core.c)`
+      const ask = `v2, shares ${shares}: cpu.weight gets "${weight}": what would the same request give a container on v1, and what does v2's kernel answer to that weight? (cgroup-v2.rst, "Weights"; kernel/sched/core.c)`
       const dir = dirs(`s${shares}`).cpu!
       if (KERNEL === 1) {
-        // The shares v1's kernel applies, as it reads them back, carried onto weight as any in range are.
+        // Judged against what this v1 kernel shows for the same request.
         writeFileSync(join(dir, 'cpu.shares'), String(shares))
-        const applied = Number(readFileSync(join(dir, 'cpu.shares'), 'utf8'))
-        expect(weight, ask).toBe(byName(resourceFiles({ cpu: { shares: applied } }, 2))['cpu.weight'])
+        const shown = Number(readFileSync(join(dir, 'cpu.shares'), 'utf8'))
+        const same = byName(resourceFiles({ cpu: { shares: shown } }, 2))['cpu.weight']
+        expect(weight, `${ask} (the v1 kernel, given cpu.shares ${shares}, shows ${shown}, for which cpu.weight gets "${same}")`).toBe(same)
       } else {
         const { refused } = kernelAnswer([['cpu', 'cpu.weight', weight ?? '']])
         expect(refused, `${refused}: ${ask}`).toBeUndefined()
@@ -440,15 +443,16 @@ describe('cgroup v2, on a directory laid out like one', () => {
     const spec = limitedSpec([], { memory: { limit: 64 * MiB, swap: 64 * MiB }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 32 } })
     spec.linux!.cgroupsPath = 'minidocker/c1'
     const cgroup = await createCgroup(spec, { root, self: V2_SELF })
-    const leaf = join(root, 'user.slice/user-0.slice/minidocker/c1')
+    // Where cgroupDirs puts it (its own tests are above), and the level cgroupsPath starts from.
+    const leaf = cgroupDirs('minidocker/c1', 2, root, V2_SELF).memory!
     const read = (path: string) => {
-      const file = join(root, 'user.slice/user-0.slice', path)
+      const file = join(dirname(dirname(leaf)), path)
       return existsSync(file) ? readFileSync(file, 'utf8').trim() : `(${path} was never written)`
     }
     expect(cgroup.version).toBe(2)
     expect(cgroup.dirs.memory).toBe(leaf)
     for (const parent of ['cgroup.subtree_control', 'minidocker/cgroup.subtree_control'])
-      expect(read(parent).split(' ').sort(), `${parent}: when do a cgroup's children get a controller's files? (cgroup-v2.rst, "Enabling and Disabling")`).toEqual(['+cpu', '+memory', '+pids'])
+      expect(read(parent).split(' ').sort(), `${parent}, with limits on memory, swap, CPU and pids: what did you write there? (cgroup-v2.rst, "Enabling and Disabling")`).toEqual(['+cpu', '+memory', '+pids'])
     // The values themselves are resourceFiles' (judged above): here, that each reached the leaf.
     for (const [file, value] of Object.entries(byName(resourceFiles(spec.linux!.resources!, 2))))
       expect(read(`minidocker/c1/${file}`), `${file} of the container's cgroup`).toBe(value)
@@ -532,11 +536,25 @@ describe('cgroup v2, on a directory laid out like one', () => {
     for (const [file, text] of Object.entries(before))
       expect(readFileSync(join(leaf, file), 'utf8'), `${file} after an update that cpu.max refused: the container runs on with which limits? (the chapter's "Changing the limits of a running container")`).toBe(text)
   })
+  it('an update that gives a CPU period alone, on the fake tree', async () => {
+    const root = fakeV2()
+    const made = (path: string, resources: Resources) => {
+      const spec = limitedSpec([], resources)
+      spec.linux!.cgroupsPath = path
+      return createCgroup(spec, { root, self: V2_SELF })
+    }
+    const live = await made('minidocker/live', { cpu: { quota: 50000, period: 100000 } })
+    const fresh = await made('minidocker/fresh', { cpu: { quota: 50000, period: 200000 } })
+    await updateCgroup(live, { cpu: { period: 200000 } })
+    const read = (cgroup: Cgroup) => readFileSync(join(cgroup.dirs.cpu!, 'cpu.max'), 'utf8').trim()
+    expect(read(live), `cpu.max of a cgroup created with a 50 ms quota per 100 ms and then given a 200 ms period alone reads "${read(live)}", where one created with 50 ms per 200 ms reads "${read(fresh)}": what does the container run with now, and what did the update ask to change? (the chapter's "Changing the limits of a running container")`).toBe(read(fresh))
+  })
+
   it('a memory limit with memory+swap -1, on a kernel that accounts no swap', async () => {
     const root = fakeV2()
     const spec = limitedSpec([], { memory: { limit: 64 * MiB, swap: -1 } })
     spec.linux!.cgroupsPath = 'minidocker/c8'
-    const leaf = join(root, 'user.slice/user-0.slice/minidocker/c8')
+    const leaf = cgroupDirs('minidocker/c8', 2, root, V2_SELF).memory!
     swapNotCounted(root, leaf, 'memory.swap.max')
     let cgroup: Cgroup | undefined
     const error = await caught(async () => void (cgroup = await createCgroup(spec, { root, self: V2_SELF })))
@@ -604,7 +622,7 @@ describe('cgroup v1, on a directory laid out like one', () => {
     const left = join(root, 'cpuacct/batch/minidocker/c1')
     mkdirSync(left, { recursive: true })
     const error = await caught(() => createCgroup(spec('minidocker/c1'), { root, self: SELF }))
-    expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} where ${left} was there before it, in a hierarchy of its own: whose leaf is that, and what tells a leaf you made, reached by another name, from one you found? (${TWO_NAMES})`).toBeInstanceOf(ContainerError)
+    expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} where ${left} was there before it, in a hierarchy of its own: the memory, pids and cpu leaves were yours, that one was not: what did your create make of it? (${TWO_NAMES})`).toBeInstanceOf(ContainerError)
     expect(existsSync(left), `${left}, there before createCgroup, is gone`).toBe(true)
     for (const h of ['memory', 'pids', 'cpu']) expect(existsSync(join(root, h, 'batch/minidocker/c1')), `${h}/batch/minidocker/c1, made by the refused create, is still there`).toBe(false)
   })
@@ -955,7 +973,7 @@ describeKernel(`a leaf that is there already (${HOST_VERSION} on this machine)`,
     const before = settings(left)
     const path = `${dirs.path}/left`
     const error = await caught(() => createCgroup(asking(path)))
-    expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} with ${left} there already, empty: could it tell that leaf from another create's whose process has not joined yet? (${LEAF})`).toBeInstanceOf(ContainerError)
+    expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} with ${left} there already: empty, pids.max 5, left by a run that was killed (${LEAF})`).toBeInstanceOf(ContainerError)
     expect(error.message, `the error must name the leaf that was there (${error.message})`).toContain(left)
     expect(existsSync(left), `${left}, there before createCgroup, is gone after createCgroup refused it: which directories may a create's undo remove? (${LEAF})`).toBe(true)
     expect(settings(left), `${left}, there before createCgroup, was written to by a create that refused it`).toEqual(before)
@@ -974,8 +992,8 @@ describeKernel(`a leaf that is there already (${HOST_VERSION} on this machine)`,
     const count = readFileSync(join(other.pids!, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).length
     const error = await caught(() => createCgroup(asking(`${dirs.path}/busy`)))
     expect(error, `createCgroup ${error ? `failed with "${error.message}", not a ContainerError,` : 'resolved'} on ${other.pids}, where another container's process runs: two containers would share one cgroup, and each one's limits (${LEAF})`).toBeInstanceOf(ContainerError)
-    const named = `(?:${leaves.map(escape).join('|')})`
-    expect(error.message, `createCgroup refused with "${error.message}", where the kernel lists ${count} process(es) in the leaf: can the caller tell from it which directory is in the way and whether a container still runs there?`).toMatch(new RegExp(`${named}.*\\b${count} process|\\b${count} process.*${named}`))
+    const names = leaves.some((dir) => error.message.includes(dir)) && (error.message.includes(String(helper.pid)) || new RegExp(`\\b${count}\\b`).test(error.message))
+    expect(names, `createCgroup refused with "${error.message}", where the kernel lists ${count} process(es), PID ${helper.pid}, in ${leaves.join(' and ')}: can the caller tell from it which directory is in the way and whether a container still runs there?`).toBe(true)
     expect(leaves.map(settings), 'the other container\'s cgroup, its limits and its process after the refused create: whose are they to change or remove?').toEqual(before)
   })
 
@@ -996,7 +1014,7 @@ describeKernel(`a leaf that is there already (${HOST_VERSION} on this machine)`,
       for (const result of results) if (result.status === 'rejected' && result.reason instanceof NotImplementedError) throw result.reason
       const won = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
       const lost = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []))
-      expect(won.length, `${won.length} of two creates with one cgroupsPath got the cgroup (${when}${lost.length ? `; ${lost.map((e) => e.message).join('; ')}` : ''}): can anything in a leaf tell a leftover from another create's leaf whose process has not joined yet, and which call alone says "this one is mine"? (${LEAF})`).toBe(1)
+      expect(won.length, `${won.length} of two creates with one cgroupsPath got the cgroup (${when}${lost.length ? `; ${lost.map((e) => e.message).join('; ')}` : ''}): two containers would share one cgroup (${LEAF})`).toBe(1)
       expect(lost[0], `the create that did not get the cgroup (${when}) must fail with a ContainerError (${lost[0]?.message})`).toBeInstanceOf(ContainerError)
       for (const dir of dirsOf(won[0]!)) expect(existsSync(dir), `${dir}, the cgroup of the create that got it, is gone after the other one was refused (${when}): which directories may a refused create's undo take? (${LEAF})`).toBe(true)
       await removeCgroup(won[0]!)
@@ -1035,17 +1053,17 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
    * A cgroup created with `before` and updated to `after`, and one created with `after` beside
    * it, below a parent created with `parent`: the update must leave what a fresh cgroup gets.
    */
-  async function expectUpdate(before: Resources, after: Resources, parent: Resources = {}) {
+  async function expectUpdate(before: Resources, after: Resources, parent: Resources = {}, whole: Resources = after) {
     const base = testCgroupPath()
     const outer = await createCgroup(at(base, parent))
     const live = await createCgroup(at(`${base}/live`, before))
-    const fresh = await createCgroup(at(`${base}/fresh`, after))
+    const fresh = await createCgroup(at(`${base}/fresh`, whole))
     const where = parent.cpu ? ` below a parent with ${inWords(parent)}` : ''
     const error = await caught(() => updateCgroup(live, after))
     expect(error?.message, `updating ${inWords(before)} to ${inWords(after)}${where} was refused (${error?.message}): which limits are in force at each of your writes, on a cgroup that is not new? (the chapter's "Changing the limits of a running container")`).toBeUndefined()
     const [seen, wanted] = [limitsOf(live), limitsOf(fresh)]
     for (const file of Object.keys(wanted))
-      expect(seen[file], `${file} after updating ${inWords(before)} to ${inWords(after)}${where} reads ${seen[file]}, where a cgroup created with the new limits reads ${wanted[file]}`).toBe(wanted[file])
+      expect(seen[file], `${file} after updating ${inWords(before)} to ${inWords(after)}${where} reads ${seen[file]}, where a cgroup created with ${inWords(whole)} reads ${wanted[file]}`).toBe(wanted[file])
     for (const cgroup of [live, fresh, outer]) await removeCgroup(cgroup)
   }
 
@@ -1056,6 +1074,7 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
   it('memory 64 MiB with 128 MiB memory+swap, lowered to 16 MiB with 32 MiB', () => expectUpdate(memory(64, 128), memory(16, 32)))
   it('a 50 ms quota per 100 ms period, changed to 20 ms per 50 ms below a 0.5 CPU parent', () => expectUpdate(cpu(50, 100), cpu(20, 50), cpu(50, 100)))
   it('a 20 ms quota per 50 ms period, changed to 50 ms per 100 ms below a 0.5 CPU parent', () => expectUpdate(cpu(20, 50), cpu(50, 100), cpu(50, 100)))
+  it('a 50 ms quota per 100 ms period, given a 200 ms period alone', () => expectUpdate(cpu(50, 100), { cpu: { period: 200000 } }, {}, cpu(50, 200)))
   it('an update with every value 0, then one with a memory limit and a swap of 0', async () => {
     const before: Resources = { ...memory(64, 128), ...cpu(50, 100), pids: { limit: 32 } }
     const live = await createCgroup(at(testCgroupPath(), before))
@@ -1064,11 +1083,11 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
     const error = await caught(() => updateCgroup(live, zeros))
     const now = limitsOf(live)
     for (const file of Object.keys(old))
-      expect(error ? error.message : now[file], `${file} read ${old[file]} before an update whose every value was 0, and ${error ? `the update failed` : `reads ${now[file]} after it`}: what does an OCI value of 0 ask for? (runtime-spec config-linux.md; ${FILES})`).toBe(old[file])
+      expect(error ? error.message : now[file], `${file} read ${old[file]} before an update whose every value was 0, and ${error ? `the update failed (${error.message})` : `reads ${now[file]} after it`}: what did that update leave the container with? (runtime-spec config-linux.md; ${FILES})`).toBe(old[file])
     await updateCgroup(live, { memory: { limit: 96 * MiB, swap: 0 } })
     // Without swap accounting there is no swap file to ask.
     const swapFile = Object.keys(old).find((file) => file.includes('sw'))
-    if (swapFile) expect(limitsOf(live)[swapFile], `${swapFile} read ${old[swapFile]} before an update to 96 MiB of memory with a swap of 0, and reads ${limitsOf(live)[swapFile]} after it: what did the swap of 0 ask for? (runtime-spec config-linux.md, "Memory")`).toBe(old[swapFile])
+    if (swapFile) expect(limitsOf(live)[swapFile], `${swapFile} read ${old[swapFile]} before an update to 96 MiB of memory with a swap of 0, and reads ${limitsOf(live)[swapFile]} after it: what did that update leave the container with? (runtime-spec config-linux.md, "Memory")`).toBe(old[swapFile])
     await removeCgroup(live)
   })
 
@@ -1138,7 +1157,7 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
     stop()
     const where = grew ? ', and the container took 40 MiB more once your raised memory limit let it,' : ''
     expect(error?.message, `updating to a quota of 500 µs, under the kernel's minimum, resolved: what did the kernel answer to that write, and where did its answer go?`).toBeDefined()
-    expect(readKeyed(events).oom_kill ?? 0, `the container was OOM-killed by an update the kernel refused${where}: what does setting a memory limit back below what the container uses do, and which of your writes can be undone only that way? (${UNDO})`).toBe(0)
+    expect(readKeyed(events).oom_kill ?? 0, `the container was OOM-killed during an update the kernel refused${where}: what did your update leave the container with? (${UNDO})`).toBe(0)
     const now = limitsOf(live)
     for (const file of Object.keys(old))
       expect(now[file], `${file} reads ${now[file]} after an update the kernel refused${where} and read ${old[file]} before: the container used more memory meanwhile: what did setting back meet there? (${UNDO})`).toBe(old[file])
@@ -1165,7 +1184,7 @@ describeKernel(`changing the limits of a running container (${HOST_VERSION} on t
       const error = await caught(() => updateCgroup(live, after))
       stop()
       expect(error?.message, `updating to a quota of 500 µs, under the kernel's minimum, resolved: what did the kernel answer to that write, and where did its answer go?`).toBeDefined()
-      expect(lowered, 'the update was refused before a 200 ms period was ever in force, so the parent was never lowered between its writes: which of your writes came before the refused quota, and why? (the chapter\'s "Changing the limits of a running container")').toBe(true)
+      expect(lowered, 'the update was refused before a 200 ms period was ever in force, so the parent was never lowered between its writes (the chapter\'s "Changing the limits of a running container")').toBe(true)
       expect(error.message, `the error must be the refusal that stopped the update, the 500 µs quota (${error.message}): which of the refusals is the caller's answer? (${UNDO})`).toMatch(/500.*cpu\.cfs_quota_us|cpu\.cfs_quota_us.*500/)
       const now = limitsOf(live)
       for (const file of Object.keys(old).filter((f) => now[f] !== old[f]))
