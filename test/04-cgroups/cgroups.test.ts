@@ -610,7 +610,7 @@ describe('cgroup v1, on a directory laid out like one', () => {
     expect(existsSync(quota) ? readFileSync(quota, 'utf8').trim() : 'never written', 'cpu.cfs_quota_us of the container\'s cgroup in the cpu,cpuacct hierarchy').toBe('50000')
     dropFiles(cgroup)
     const removal = await caught(() => removeCgroup(cgroup))
-    expect(removal?.message, `removing a cgroup whose cpu and cpuacct directories are one failed (${removal?.message}): what does rmdir answer for a directory already removed under its other name? (the chapter's "Removing it")`).toBeUndefined()
+    expect(removal?.message, `removing a cgroup whose cpu and cpuacct directories are one directory under two names failed (${removal?.message}): what did your removal meet at the second name? (the chapter's "Removing it")`).toBeUndefined()
     for (const h of ['memory', 'pids', 'cpu,cpuacct']) {
       expect(existsSync(join(root, h, 'batch/minidocker/c2')), `${h}/batch/minidocker/c2 is still there after removeCgroup`).toBe(false)
       expect(existsSync(join(root, h, 'batch/minidocker/c1')), `${h}/batch/minidocker/c1, the other container's cgroup, was removed with c2`).toBe(true)
@@ -911,7 +911,7 @@ describeKernel(`containers that share a parent at the same time (${HOST_VERSION}
         const [name, cgroup] = others.shift()!
         for (const dir of dirsOf(cgroup).filter((d) => !existsSync(d)))
           failures.push(`${dir}, container ${name}'s cgroup, was gone while ${name} still ran: whose directories may a removal take? (${RACE})`)
-        settled.push(removeCgroup(cgroup).catch((e: Error) => failures.push(`removing container ${name} failed (${e.message}) while others came and went below its parent: which of rmdir's answers are a failure for a parent you share? (${RACE})`)))
+        settled.push(removeCgroup(cgroup).catch((e: Error) => failures.push(`removing container ${name} failed (${e.message}) while others came and went below its parent: what did its removal meet there? (${RACE})`)))
       } else if (action === 'arrives') {
         const name = `d${arrived.length + 1}`
         const entry: [string, Cgroup | undefined] = [name, undefined]
@@ -936,7 +936,7 @@ describeKernel(`containers that share a parent at the same time (${HOST_VERSION}
     stop()
     await Promise.all(settled)
     for (const failure of failures) expect.fail(failure)
-    expect(error?.message, `removing container a failed (${error?.message}) while others came and went below the same parent: which of rmdir's answers are a failure for a parent you share? (${RACE})`).toBeUndefined()
+    expect(error?.message, `removing container a failed (${error?.message}) while others came and went below the same parent: what did your removal meet there? (${RACE})`).toBeUndefined()
     for (const dir of dirsOf(a!)) expect(existsSync(dir), `${dir}, container a's cgroup, is still there after removeCgroup resolved`).toBe(false)
     for (const [name, cgroup] of arrived) {
       for (const dir of dirsOf(cgroup!)) expect(existsSync(dir), `${dir}, container ${name}'s cgroup, made while container a was removed, is gone: whose directories may a removal take? (${RACE})`).toBe(true)
