@@ -29,7 +29,7 @@ export function macFor(address: string): string {
 /**
  * Make sure the bridge exists, holds the gateway (the subnet's first host address) and is up,
  * and that the host forwards IPv4 between its interfaces. Safe to call when all of it is
- * already done (every run calls it); the caller holds a lock, so two runs never race here.
+ * already done (every run calls it). Not safe to run in two processes at once.
  */
 export async function ensureBridge(bridge: Bridge, gateway: string, prefix: number): Promise<void> {
   const exists = await command(['ip', '-o', 'link', 'show', 'dev', bridge.name]).then(() => true, () => false)

@@ -42,9 +42,8 @@ export function processStart(pid: number): string | undefined {
 }
 
 /**
- * True while the owner still runs: the same PID with the same start time, and not a zombie (a
- * process that has exited and that its parent has not waited for yet holds nothing any more).
- * One read of /proc/PID/stat, so both come from one look.
+ * Whether `owner` still runs, and so may still hold what it took; false once it has ended.
+ * (How to tell from /proc: proc(5), /proc/PID/stat.)
  */
 export function alive(owner: Owner): boolean {
   const fields = statFields(owner.pid)

@@ -29,8 +29,7 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
   //   1. What does each mode need: host, none (a namespace of its own: what is wrong with a
   //      new one's lo?), bridge (everything else in this chapter, yours and the given pieces
   //      in lib/)? The /etc files only when request.files, in root/containers/ID.
-  //   2. The host's side is made by whichever run comes first: what keeps two runs from
-  //      making it at once? Read how the given pieces you call take the same thing.
+  //   2. The host's side is made by whichever run comes first, and runs start together.
   //   3. Whatever fails, nothing may stay; detach() undoes the same, once the container has
   //      ended, in the reverse order of making. Once it has ended, is all of it still yours?
   //   4. A run killed with SIGKILL undoes nothing, and its DNAT rules stay. Where among your

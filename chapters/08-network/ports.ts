@@ -34,22 +34,20 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
 
 // #region ensureChains
 /**
- * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
- * the CHAIN nat chain that the DNAT rules go in, reached by every new connection to a published
- * port, the containers' connections out to other machines, and forwarding between the bridge and
- * the host's other interfaces for exactly what those need, whatever rules the host had before;
- * and the filter chain USER_CHAIN, where the administrator's own rules about containers go.
+ * Make the host's rules that the bridge's containers and their published ports need, with the
+ * nat chain CHAIN (dnatRule's rules go in it) and the filter chain USER_CHAIN (the
+ * administrator's own rules about containers). Every run calls it.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   // TODO(08): the host's rules around the DNAT rules, made so that every run can call this.
-  //   1. Which packets must reach CHAIN, and at which hooks do they pass? The host's addresses
-  //      change: how do you name "any of them"? What does the proxy serve instead?
+  //   1. Which packets must reach CHAIN, and at which hooks do they pass? What does the proxy
+  //      serve instead?
   //   2. A container's packet leaves the host with which source address, by which of its links
   //      (it may have several, and gain one after your first run), and can the machine it
   //      reaches answer that?
   //   3. What must the host forward, to and from the bridge, and what never? The host is not
-  //      yours: it may drop forwarded packets, and its administrator's rules are there before
-  //      yours. Nor is FORWARD's policy: what was it before your first run turned forwarding on?
+  //      yours: it may drop forwarded packets, its administrator's rules are there before
+  //      yours, and FORWARD's policy is not yours either.
   //   4. Other runs' containers have their rules in CHAIN right now, and the rules you make
   //      may all be there already. What may a run do to what it finds?
   //   5. The administrator's own rules about containers go in the filter chain USER_CHAIN

@@ -33,11 +33,9 @@ export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: stri
 
 // #region ensureChains
 /**
- * Make the host's rules for the bridge, once (the caller holds a lock; every run calls this):
- * the CHAIN nat chain that the DNAT rules go in, reached by every new connection to a published
- * port, the containers' connections out to other machines, and forwarding between the bridge and
- * the host's other interfaces for exactly what those need, whatever rules the host had before;
- * and the filter chain USER_CHAIN, where the administrator's own rules about containers go.
+ * Make the host's rules that the bridge's containers and their published ports need, with the
+ * nat chain CHAIN (dnatRule's rules go in it) and the filter chain USER_CHAIN (the
+ * administrator's own rules about containers). Every run calls it.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {
   const exists = await iptables(['-t', 'nat', '-n', '-L', CHAIN]).then(() => true, () => false)

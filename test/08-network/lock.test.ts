@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
-import { link, readFile, unlink } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -143,6 +143,16 @@ describe('withLock, two runs and one dead holder', () => {
   })
 
 
+  it('a run whose work inside withLock threw, then the next run of the same process', async () => {
+    const dir = join(tempDir(), 'ipam')
+    const failure = new Error('the work inside the lock failed')
+    const said = await withLock(dir, () => Promise.reject(failure)).catch((error: unknown) => error)
+    if (said instanceof NotImplementedError) throw said
+    expect(said, 'withLock ran work that threw, and did not reject with that work\'s error: what did its caller learn?').toBe(failure)
+    const next = await within(withLock(dir, async () => 'next'), 5000)
+    expect(next, `a run's work inside withLock threw, and 5 s later the next withLock of the same, still running, process had not got the lock: what did the first leave behind? ${SECTION}`).toBe('next')
+  })
+
   it('8 runs at once find a dead holder, 200 times', async () => {
     await eightAtOnce(await deadHolder(), 'ipam.lock named a dead process', 200)
   }, 60_000)
@@ -161,7 +171,7 @@ describe('withLock, two runs and one dead holder', () => {
       const removed = await within(removeDead(lock, ''), 5000)
       expect(removed, `the ${which} empty ipam.lock a dead writer left, taken over by one removeDead(lock, ''), alone: it said ${String(removed)}${which === 'second' ? ', after the first such file had been taken over' : ''}. What does a take-over leave that the next take-over of the same text meets? (removeDead's doc comment) ${SECTION}`).toBe(true)
     }
-    const live = JSON.stringify({ pid: process.pid, start: processStart(process.pid), nonce: 'live' })
+    const live = JSON.stringify({ pid: process.pid, start: processStart(process.pid) })
     writeFileSync(lock, live)
     const removed = await within(removeDead(lock, ''), 5000)
     const now = await readFile(lock, 'utf8').catch(() => undefined)
@@ -172,47 +182,37 @@ describe('withLock, two runs and one dead holder', () => {
 
   it('6 take-overs of one dead lock while 2 live runs wait to take it, 200 times', async () => {
     const dead = await deadHolder()
-    const start = processStart(process.pid)!
     const removedUnder = 'when a run removes the lock it judged dead, is it still the lock it judged?'
     for (let round = 1; round <= 200; round++) {
       const root = tempDir()
       const dir = join(root, 'ipam')
-      const aside = join(root, 'live')
       mkdirSync(dir)
-      mkdirSync(aside)
       const lock = join(dir, 'ipam.lock')
       writeFileSync(lock, dead)
       const seen: [string, string][] = []
       let holding = 0
       let over = false
-      // A live run as withLock makes one, waiting on the dead lock without judging it: it links
-      // its own content the moment the name is free, holds the lock a moment, and lets it go.
-      const live = async (i: number): Promise<void> => {
-        const content = JSON.stringify({ pid: process.pid, start, nonce: `${round}.${i}` })
-        const own = join(aside, String(i))
-        writeFileSync(own, content)
+      // A live run: it waits until the dead lock is gone without judging it, then takes the
+      // lock with withLock and watches that it stays its own while it holds it.
+      const live = async (): Promise<void> => {
         const until = Date.now() + 10_000
-        for (;;) {
-          try {
-            await link(own, lock)
+        while ((await readFile(lock, 'utf8').catch(() => undefined)) === dead) {
+          if (over) return
+          if (Date.now() > until) return void seen.push(['the dead lock was still there 10 s later', 'which of the runs that judged it dead removes it?'])
+          await new Promise(setImmediate)
+        }
+        await withLock(dir, async () => {
+          const content = await readFile(lock, 'utf8').catch(() => undefined)
+          if (++holding > 1) seen.push(['two live runs held ipam.lock at once', removedUnder])
+          for (let tick = 0; tick < 3; tick++) {
+            await sleep(1)
+            const now = await readFile(lock, 'utf8').catch(() => undefined)
+            if (now === content) continue
+            seen.push([`a live run's ipam.lock was ${now === undefined ? 'removed' : 'replaced'} while it held it`, removedUnder])
             break
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-            if (over) return
-            if (Date.now() > until) return void seen.push(['the dead lock was still there 10 s later', 'which of the runs that judged it dead removes it?'])
-            await new Promise(setImmediate)
           }
-        }
-        if (++holding > 1) seen.push(['two live runs held ipam.lock at once', removedUnder])
-        for (let tick = 0; tick < 3; tick++) {
-          await sleep(1)
-          const now = await readFile(lock, 'utf8').catch(() => undefined)
-          if (now === content) continue
-          seen.push([`a live run's ipam.lock was ${now === undefined ? 'removed' : 'replaced'} while it held it`, removedUnder])
-          break
-        }
-        holding--
-        if ((await readFile(lock, 'utf8').catch(() => undefined)) === content) await unlink(lock)
+          holding--
+        })
       }
       // Runs that read the dead lock at once reach their take-over together or some ms apart.
       const takeOver = async (ms: number): Promise<boolean> => {
@@ -223,7 +223,7 @@ describe('withLock, two runs and one dead holder', () => {
         over = true
         throw error
       })
-      const [said] = await Promise.all([takeOvers, live(0), live(1)])
+      const [said] = await Promise.all([takeOvers, live(), live()])
       const [what, ask] = seen[0] ?? []
       expect(what, `round ${round}: 6 runs found ipam.lock naming a dead process and took it over at once (removeDead), while 2 live runs waited to take the lock; ${what}: ${ask} ${SECTION}`).toBeUndefined()
       const removed = said.filter((yes) => yes === true).length

@@ -25,7 +25,7 @@ describeKernel('a published port and its neighbours', () => {
       const chain = (await natChain(host())).join('; ')
       const client = await done(host().minidocker(['run', 'probe', '/bin/probe', `connect:${gateway}:8096`]))
       const said = [...probeLines(String(client.stdout)).map((l) => JSON.stringify(l)), String(client.stderr).trim().replace(/\s*\n\s*/g, ' | ')].filter(Boolean).join('; ')
-      expect(probeLines(String(client.stdout)).find((l) => 'reply' in l)?.reply, `a container connected to the host's ${gateway}:8096, which another container on the same bridge publishes with -p 8096:7000, and got no answer (${said}). This host's bridge passes nothing through iptables. Follow the first packet through the host's rules to the other container, then that container's answer: by which way does it go back, from which address, and what does the client make of it? MINIDOCKER held: ${chain} ${SECTION}`).toBe('ping\n')
+      expect(probeLines(String(client.stdout)).find((l) => 'reply' in l)?.reply, `a container connected to the host's ${gateway}:8096, which another container on the same bridge publishes with -p 8096:7000, and got no answer (${said}). This host's bridge passes nothing through iptables. What did the client get back, and from whom? MINIDOCKER held: ${chain} ${SECTION}`).toBe('ping\n')
     } finally {
       // The server waits for one connection before it ends: give it one if nobody has.
       if (!ended) await host().run(['timeout', '10', PROBE_PATH, 'connect:127.0.0.1:8096'])

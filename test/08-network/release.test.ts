@@ -52,7 +52,7 @@ describeKernel('a run that undoes after its container ended, beside a run that s
       c = host().minidocker(['run', 'probe', '/bin/probe', hosts, 'listen:7000'])
       const third = await listen(c, 'run C, started after A had ended')
       const book = readFileSync(join(host().root, 'network', 'ipam.json'), 'utf8').replace(/\s+/g, ' ')
-      expect(third, `run A's container had ended (at ${first}) before run B started, and B's container was given ${second}; run A then undid its work and ended, and run C, while B's container still runs, was given ${third} as well: two running containers on one address. ipam.json now holds ${book}. When A gave its address back, whose was it? ${SECTION}`).not.toBe(second)
+      expect(third, `run A's container had ended (at ${first}) before run B started, and B's container was given ${second}; run A then undid its work and ended, and run C, while B's container still runs, was given ${third} as well: two running containers on one address. ipam.json now holds ${book}. What did A's undoing do, and to whom? ${SECTION}`).not.toBe(second)
       for (const address of [second, third]) await host().run([PROBE_PATH, `connect:${address}:7000`])
       for (const run of [b, c]) expect((await run).exitCode, 'runs B and C').toBe(0)
     } finally {

@@ -37,7 +37,7 @@ describeKernel('the administrator\'s rules in MINIDOCKER-USER', () => {
     await printed(second, /"listening"/, 'the second container, behind -p 8087:7000')
     const got = await reach(8087)
     const user = String((await host().run(['iptables', '-w', '-S', 'MINIDOCKER-USER'])).stdout).trim().split('\n').join('; ')
-    expect(got, `the administrator inserted \`-s ${outside.address} -j DROP\` into MINIDOCKER-USER after a first run, and that machine still reached the port a second run published (${String(got).trim()}). MINIDOCKER-USER now holds: ${user}; the filter table: ${await filter()}. Which rules does a forwarded packet meet before the administrator's, and what did the second run do to their chain? ${SECTION}`).toBeUndefined()
+    expect(got, `the administrator inserted \`-s ${outside.address} -j DROP\` into MINIDOCKER-USER after a first run, and that machine still reached the port a second run published (${String(got).trim()}). MINIDOCKER-USER now holds: ${user}; the filter table: ${await filter()}. What decided for that machine's packets, and where were the administrator's rules then? ${SECTION}`).toBeUndefined()
     // Nothing got through, and not because the container was gone: the host itself reaches it (through the proxy).
     const local = await host().run([PROBE_PATH, 'connect:127.0.0.1:8087'])
     expect(probeLines(String(local.stdout)).find((l) => 'reply' in l)?.reply, `the second container, behind -p 8087:7000, did not answer the host itself: ${String(local.stdout).trim()}`).toBe('ping\n')
