@@ -24,8 +24,8 @@ export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T>
   //      processes trying at the same moment, and fail for the others?
   //   2. A lock that names nobody is taken over (the chapter's "Addresses"). What can another
   //      run see of your lock while you make it, and what does a run killed half-way leave?
-  //   3. How is a holder that died told from one that runs, given that PIDs are reused, and
-  //      that a process which has exited can stay in /proc for as long as its parent pleases?
+  //   3. How is a holder that died told from one that runs? PIDs are reused, and /proc shows
+  //      more than running processes.
   //   4. Several calls of one process may wait at once. Nothing but the lock (while held) and
   //      ipam.json may remain in `dir` afterwards, even after runs were killed at any point
   //      of withLock: who removes what they left, and how does it know whose it was?
