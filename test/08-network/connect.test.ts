@@ -85,7 +85,7 @@ describeKernel('connectContainer that fails', () => {
     await container.exited
     let after = await left()
     for (const deadline = Date.now() + 10_000; after.veths.length > 0 && Date.now() < deadline;) await sleep(100), (after = await left())
-    expect(after.veths, `a run was killed right after "ip ${killedAfter}" (the host then held the veths ${JSON.stringify(during.veths)}); its container has ended since, and 10 s later the host still holds ${JSON.stringify(after.veths)}, which nothing will ever remove: a killed run undoes nothing. What keeps that pair on the host once its run is gone, and what could take it away with the container? ${SECTION}`).toEqual([])
+    expect(after.veths, `a run was killed right after "ip ${killedAfter}" (the host then held the veths ${JSON.stringify(during.veths)}); its container has ended since, and 10 s later the host still holds ${JSON.stringify(after.veths)}, which nothing will ever remove: a killed run undoes nothing. What keeps that pair on the host once its run is gone? ${SECTION}`).toEqual([])
   })
 })
 

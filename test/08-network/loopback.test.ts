@@ -33,7 +33,7 @@ describeKernel('a port published on 127.0.0.1, and a machine on the host\'s link
     try {
       const remote = await outside.run('timeout', '5', PROBE_PATH, 'connect:127.0.0.1:8084')
       const got = probeLines(String(remote.stdout)).find((l) => 'reply' in l)?.reply
-      expect(got, `-p 127.0.0.1:8084:7000 publishes the port to the host itself, and another machine on the host's link (${outside.address}) reached the container through it: it sent its packets for 127.0.0.1:8084 to the host's ${outside.hostAddress} and got the container's answer. The host's own kernel drops a packet for 127.0.0.1 that arrives on a link: what was that packet's destination by the time the kernel decided where it goes? MINIDOCKER holds: ${chain} ${SECTION}`).toBeUndefined()
+      expect(got, `-p 127.0.0.1:8084:7000 publishes the port to the host itself, and another machine on the host's link (${outside.address}) reached the container through it: it sent its packets for 127.0.0.1:8084 to the host's ${outside.hostAddress} and got the container's answer. What would the host's kernel have done with that packet without your rule, and why did it not? MINIDOCKER holds: ${chain} ${SECTION}`).toBeUndefined()
       // Nothing got through, and not because the container was unreachable: the host reaches it.
       const local = await host().run(['timeout', '10', PROBE_PATH, 'connect:127.0.0.1:8084'])
       expect(probeLines(String(local.stdout)).find((l) => 'reply' in l)?.reply, `the host itself could not reach 127.0.0.1:8084, published with -p 127.0.0.1:8084:7000: ${String(local.stdout).trim()} ${SECTION}`).toBe('ping\n')

@@ -82,7 +82,7 @@ describeKernel('the bridge and another machine, on a host that forwarded nothing
     const remote = await outside.run('timeout', '10', PROBE_PATH, `connect:${address}:7002`)
     const reply = probeLines(String(remote.stdout)).find((l) => 'reply' in l)?.reply
     const forward = String((await host().run(['iptables', '-w', '-S', 'FORWARD'])).stdout).trim().split('\n').join('; ')
-    expect(reply, `another machine (${outside.address}), whose route to 172.29.0.0/16 goes through the host, connected straight to the container's ${address}:7002 and got an answer, though no -p published that port. Before your first run this host forwarded nothing; your run turned forwarding on, and FORWARD now holds: ${forward}. What decides a packet going into the bridge that no rule of yours accepted, and whose is that? ${SECTION}`).toBeUndefined()
+    expect(reply, `another machine (${outside.address}), whose route to 172.29.0.0/16 goes through the host, connected straight to the container's ${address}:7002 and got an answer, though no -p published that port. Before your first run this host forwarded nothing; your run turned forwarding on, and FORWARD now holds: ${forward}. What let it into the bridge? ${SECTION}`).toBeUndefined()
     const local = await host().run([PROBE_PATH, `connect:${address}:7002`])
     expect(probeLines(String(local.stdout)).find((l) => 'reply' in l)?.reply, `the host could not reach the container's ${address}:7002 either: ${local.stdout}${local.stderr}`).toBe('ping\n')
     expect((await done(run)).exitCode, 'the container that answered the host').toBe(0)
