@@ -83,9 +83,8 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
 // #region startTask
 /**
  * Run `c` in containerd, with the same ID, its spec, `rootfs` and the FIFOs of `io`, and
- * return the PID of its process. `beforeStart` gets that PID between Tasks.Create and
- * Tasks.Start (what exists of the task at each: tasks.proto in lib/proto/, runc-create(8),
- * runc-start(8)). A failure after containerd knows the container must not leave it behind
+ * return the PID of its process. `beforeStart` is awaited with that PID as soon as containerd
+ * has answered it. A failure after containerd knows the container must not leave it behind
  * (the next start would meet "already exists").
  */
 export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO, beforeStart: (pid: number) => Promise<void> = async () => {}): Promise<number> {

@@ -55,7 +55,7 @@ export interface Live {
   attached: Set<Attachment>
   /** the daemon's open end of the container's stdin FIFO, while it has one */
   stdin?: Writable
-  /** what remove() (below) awaits of a running container before it goes on: yours to keep */
+  /** awaited by remove() (below), if set, once it has killed a running container */
   finished?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
   network?: NetworkAttachment

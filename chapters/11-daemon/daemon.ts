@@ -61,8 +61,7 @@ export class Daemon extends DaemonBase {
     //      process and must be up before its command runs: which moment is that, and where in the given code can you act then?
     //   3. Stdin that a client sent before the task existed, and its end, still reach the container. The record
     //      says the container runs, and someone notices its exit (monitor). Exits reach you only through the
-    //      onExit you hand to watchExits (given): can this run's exit be reported before startTask has
-    //      returned, and what does your onExit do with it then?
+    //      onExit you hand to watchExits (given).
     //   4. A start that fails leaves nothing running, open, connected or made on disk, and `docker run --rm` waits
     //      for the removal even then. What does the record say of a start that
     //      failed, when no process ever ran to give it an exit code (moby daemon/start.go)?
@@ -79,8 +78,7 @@ export class Daemon extends DaemonBase {
   protected async monitor(c: Container, readers: OutputReader[], log: LogWriter): Promise<void> {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
     //   0. The exit comes from containerd's event stream (the onExit you give the given watchExits), or from
-    //      restore's question for a task that exited while no daemon ran: how does it reach this monitor, and
-    //      this run's monitor only? The stream carries every exit of the namespace, whoever started the task.
+    //      restore's question for a task that exited while no daemon ran.
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
     //   2. What is there to clean up? Whoever hears of the exit (the given wait, once you call exitHandled) may act
     //      at once: `docker run` prints what has reached it and returns, and the user's next `docker run -p` may ask
@@ -109,9 +107,8 @@ export class Daemon extends DaemonBase {
     //      each: a task that exited, a task it no longer knows (lib/containerd.ts's errors)?
     //   3. A container may exit at any moment, also while you ask. What must come before what, so that no
     //      exit falls between hearing and asking? What then reaches you twice?
-    //   4. An answer may arrive late: the exit it reports was heard on the stream meanwhile, and the container
-    //      started again, maybe as a process with the same PID (the kernel reuses them). What keeps such an answer
-    //      from ending the run that runs now?
+    //   4. The daemon serves requests all the while: what may have happened to a container between your question
+    //      and its answer?
     throw new NotImplementedError('11-daemon', 'resumeExits')
   }
   // #endregion resumeExits
@@ -127,9 +124,8 @@ export class Daemon extends DaemonBase {
   async restore(): Promise<void> {
     // TODO(11): the daemon after a restart (the text's "Exits, and a daemon that restarts").
     //   1. containerd sends an event to those subscribed when it happens (watchExits, given, subscribes), and
-    //      keeps none for later. Tasks.Get
-    //      tells how a task is now. A task may exit at any moment, also while you ask: in which order must
-    //      the two be, so that no exit falls between them? What if both report the same exit?
+    //      keeps none for later. Tasks.Get tells how a task is now. A task may exit at any moment, also while
+    //      you ask.
     //   2. What can Tasks.Get answer of a task, and what does each answer mean for the record, the FIFOs (openStreams), the network (reconnect, given in DaemonBase) and the monitor?
     //      What must `docker wait` answer for a container that exited while no daemon ran? Your monitor waits
     //      for its readers' end-of-file: does a reader get one if it opened after the shim closed its ends,

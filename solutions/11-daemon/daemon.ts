@@ -13,7 +13,6 @@ import { overlayDirs } from '#ch/05-layers/driver.ts'
 import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { storePaths } from '#ch/06-images/store.ts'
 import { ContainerdError, GRPC_NOT_FOUND, type Mount } from '../../lib/containerd.ts'
-import { dateOf } from '../../lib/containerd-proto.ts'
 import { DaemonBase, type TaskExit } from '../../lib/engine-daemon.ts'
 import { ZERO_TIME, type Container } from '../../lib/container-records.ts'
 import { frame, logWriter, noMoreWriters, outputReaders, readLog, streamed, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
@@ -21,6 +20,9 @@ import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from '../..
 import { signalNumber } from '../../lib/engine-routes.ts'
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
+
+/** A run of a container, as its monitor waits for it: its exit status, once settled. */
+interface Run { exit: Promise<number>; heard(code: number): void }
 
 /** What the daemon holds at most for an attached client that does not read, in bytes. */
 const UNREAD_LIMIT = 4 << 20
@@ -42,25 +44,43 @@ export class Daemon extends DaemonBase {
   }
 
   /**
-   * Per container, the run its monitor waits for: the PID of its init process, the moment (ms)
-   * before which no exit can be its own, and its exit, which the event stream or restore's
-   * question to containerd settles (a promise settles once).
+   * Per container, the run its monitor waits for: its exit, which the event stream or a question
+   * to containerd settles (a promise settles once). The object itself names the run: a new run
+   * is a new object, whatever PID the kernel gives it.
    */
-  private readonly runs = new Map<string, { pid: number; since: number; exit: Promise<number>; heard(code: number): void }>()
-  private watchRun(id: string, pid: number, since: number): void {
+  private readonly runs = new Map<string, Run>()
+  private watchRun(id: string): void {
     let heard: (code: number) => void = () => {}
     const exit = new Promise<number>((resolve) => (heard = resolve))
-    this.runs.set(id, { pid, since, exit, heard })
+    this.runs.set(id, { exit, heard })
   }
 
-  /** An exit containerd reported, by either way: the run it ends, if it is one this daemon watches. */
-  private exited(exit: TaskExit): void {
+  /**
+   * An exit on containerd's stream. It may be late news of a run before this one, with the same
+   * PID (the kernel reuses them) and any time stamp (clocks are set back): only containerd's task
+   * as it is now says whether the run this daemon watches has ended, and with which status.
+   */
+  private exitReported(exit: TaskExit): void {
     const run = this.runs.get(exit.container_id)
-    // an exec's process (an id of its own), or news of a run that is over (another PID): not this run's end
-    if (!run || exit.id !== exit.container_id || exit.pid !== run.pid) return
-    // the kernel may give the next run the PID of the last: an exit from before this run began is not its end
-    if (exit.exited_at?.seconds && dateOf(exit.exited_at).getTime() < run.since) return
-    run.heard(exit.exit_status)
+    if (run && exit.id === exit.container_id) void this.askAbout(exit.container_id, run) // not an exec's process
+  }
+
+  /**
+   * Settle `run` as containerd's task is now, if that is stopped (or, with `lost`, unknown), and
+   * only if `run` is still the one watched when the answer arrives: the container may have been
+   * started again meanwhile.
+   */
+  private async askAbout(id: string, run: Run, lost?: number): Promise<void> {
+    let code: number
+    try {
+      const { process } = await this.options.containerd.tasks.Get({ container_id: id })
+      if (process.status !== 'STOPPED') return
+      code = process.exit_status
+    } catch (error) {
+      if (lost === undefined || !(error instanceof ContainerdError && error.code === GRPC_NOT_FOUND)) return
+      code = lost
+    }
+    if (this.runs.get(id) === run) run.heard(code)
   }
 
   /** The client's stdin ended: the container's process reads end-of-file on its stdin. */
@@ -140,7 +160,7 @@ export class Daemon extends DaemonBase {
     try {
       // the network is wired while the process waits in runc's create, before its command runs
       pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io, async (pid) => {
-        this.watchRun(c.ID, pid, Date.now()) // before Tasks.Start: the exit may be reported before startTask returns
+        this.watchRun(c.ID) // before Tasks.Start: the exit may be reported before startTask returns
         await this.connect(c, pid)
       })
     } catch (error) {
@@ -219,21 +239,11 @@ export class Daemon extends DaemonBase {
     // subscribed, in place, before asking: an exit from now on is heard, one before is what Tasks.Get reports
     for (;;) {
       if (this.closed) return
-      if (await containerd.version.Version({}).then(() => this.watchExits((exit) => this.exited(exit))).then(() => true, () => false)) break
+      if (await containerd.version.Version({}).then(() => this.watchExits((exit) => this.exitReported(exit))).then(() => true, () => false)) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    for (const [id, run] of [...this.runs]) {
-      let task: { pid: number; status: string; exit_status: number; exited_at: TaskExit['exited_at'] }
-      try {
-        task = (await containerd.tasks.Get({ container_id: id })).process
-      } catch (error) {
-        // containerd came back without the task (its state was lost): as restore records a lost one
-        if (error instanceof ContainerdError && error.code === GRPC_NOT_FOUND) this.exited({ container_id: id, id, pid: run.pid, exit_status: 255 })
-        continue
-      }
-      // the answer may arrive after the container was started again: its PID and its time say which run it ends
-      if (task.status === 'STOPPED') this.exited({ container_id: id, id, pid: task.pid, exit_status: task.exit_status, exited_at: task.exited_at })
-    }
+    // a task containerd came back without (its state was lost) is recorded as restore records a lost one
+    for (const [id, run] of [...this.runs]) await this.askAbout(id, run, 255)
   }
   // #endregion resumeExits
 
@@ -247,11 +257,11 @@ export class Daemon extends DaemonBase {
    */
   async restore(): Promise<void> {
     // subscribed, in place, first: an exit from now on is heard, and one before it is what Tasks.Get reports
-    await this.watchExits((exit) => this.exited(exit))
+    await this.watchExits((exit) => this.exitReported(exit))
     for (const c of this.containers.values()) {
       if (!c.State.Running) continue
       const live = this.liveOf(c.ID)
-      this.watchRun(c.ID, c.State.Pid, 0) // the last run it had: no exit since is another's
+      this.watchRun(c.ID)
       // read before asking: a task that still runs when asked has the shim's ends of the FIFOs open, so ours see their end-of-file
       const { readers, log } = this.openStreams(c)
       let task: { status: string; exit_status: number } | undefined
@@ -262,7 +272,7 @@ export class Daemon extends DaemonBase {
       }
       if (task && task.status !== 'STOPPED' && task.status !== 'UNKNOWN') await this.reconnect(c)
       // it exited while no daemon watched (if the stream reports it too, the run is settled already), or containerd lost it
-      else this.exited({ container_id: c.ID, id: c.ID, pid: c.State.Pid, exit_status: task?.status === 'STOPPED' ? task.exit_status : 255 })
+      else this.runs.get(c.ID)!.heard(task?.status === 'STOPPED' ? task.exit_status : 255)
       live.finished = this.monitor(c, readers, log)
     }
   }
