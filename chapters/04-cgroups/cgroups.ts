@@ -12,12 +12,13 @@
  * Check your work with `npx workbook check 4`.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs'
-import { dirname, isAbsolute, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS, writeCgroupFile,
   type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
 } from '../../lib/cgroup.ts'
+import { cgroupDirs, resourceFiles } from '../../lib/cgroup-files.ts'
 import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
@@ -27,59 +28,14 @@ import type { Helper } from '../../native/helper.ts'
 // cgroupVersion (which version a mount is), enableControllers (v2's subtree_control, top down),
 // joinCgroup (a PID into every hierarchy), forkIntoCgroup (the container's process joins between
 // chapter 02's fork and its exec) and oomKilled (the memory controller's oom_kill counter).
+// Given (lib/cgroup-files.ts): cgroupDirs (the container's directory for each controller, from
+// cgroupsPath and the caller's /proc/self/cgroup) and resourceFiles (linux.resources as
+// [controller, file, value] in the order a new cgroup takes them; what each file means is the
+// text's "From linux.resources to files").
 export {
-  CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS,
+  CGROUP_ROOT, cgroupDirs, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, resourceFiles, V1_CONTROLLERS,
   type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
 }
-
-// #region cgroupDirs
-/**
- * Where the container's cgroup goes: a directory for each controller this version has, found
- * from cgroupsPath and from where the caller already is (`self`, the text of its
- * /proc/self/cgroup). An absolute cgroupsPath starts from the root of each hierarchy; a relative
- * one stays within the limits put on the caller, whatever it holds. runc makes the same choice.
- */
-export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
-  // TODO(04): decide where the container's cgroup is made, for each controller.
-  //   1. Where is the caller now? man 7 cgroups, "/proc/[pid]/cgroup": read the format as the
-  //      kernel defines it, not as the examples happen to look. No line for what you need: a
-  //      ContainerError (exit code 125) that shows the text searched.
-  //   2. Never at a hierarchy's root: the limits someone put on the caller must still hold over
-  //      the container, in every hierarchy (chapter text: "Where the container's cgroup goes").
-  //      Is that true of every cgroupsPath a config.json can hold, and does each one name a
-//      cgroup that is the container's own?
-  //   3. v1: one directory in each controller's own hierarchy (V1_CONTROLLERS); v2: one directory
-  //      for every controller v2 has, where its limits can be set with the caller where it is
-  //      (cgroup-v2.rst, "No Internal Process Constraint").
-  throw new NotImplementedError('04-cgroups', 'cgroupDirs')
-}
-// #endregion cgroupDirs
-
-// #region resourceFiles
-/**
- * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value]. Each value means what runtime-spec's config-linux.md says it means; a request no
- * kernel could apply is a ContainerError (125).
- */
-export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
-  // TODO(04): translate linux.resources into this version's files, in the order to write them.
-  //   1. Only what is set: which OCI values ask for nothing, so that whatever the cgroup has
-  //      stays? (runtime-spec config-linux.md; an update meets this too)
-  //   2. The chapter text's table says which document describes each file. Some differ in
-  //      meaning, not only in name: compare what OCI's memory.swap counts with what each
-  //      version's swap file counts, and v1's shares with v2's weight (each has a range and a
-  //      default of its own). Each file takes a range of its own: what does each version's
-  //      kernel do with a number outside it?
-  //   3. "No limit" is a word each file defines for itself, and a word a file does not know is
-  //      EINVAL. Each controller's document says its own (chapter text: "From linux.resources to
-  //      files" lists the documents).
-  //   4. The kernel checks every write against the limits the cgroup has at that moment, not
-  //      against the ones you are about to write. Which v1 files does that tie together?
-  //   5. Some requests make no sense in any order: which, and what must the caller read in the
-  //      refusal to fix its request?
-  throw new NotImplementedError('04-cgroups', 'resourceFiles')
-}
-// #endregion resourceFiles
 
 // #region createCgroup
 /**
@@ -91,8 +47,9 @@ export function resourceFiles(resources: Resources, version: 1 | 2): [Controller
  */
 export async function createCgroup(spec: Spec, options: CgroupOptions = {}): Promise<Cgroup> {
   // TODO(04): make the cgroup and write its limits: all of it, or nothing.
-  //   1. No cgroupsPath in the spec: a ContainerError (125). The caller's place comes from
-  //      options.self (or /proc/self/cgroup), the mount from options.root (or CGROUP_ROOT).
+  //   1. No cgroupsPath in the spec: a ContainerError (125). cgroupDirs and resourceFiles (given)
+  //      say where and what; the caller's place comes from options.self (or /proc/self/cgroup),
+  //      the mount from options.root (or CGROUP_ROOT).
   //   2. Other containers run at the same time with a cgroupsPath beside this one (every
   //      minidocker run is minidocker/ID), so the parents cgroupsPath names are shared: another
   //      run may be creating them, or removing them, between any two of this run's steps. The
@@ -146,7 +103,10 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
   //      room your writes give it. What does that do to going back, on v1 and on v2? And
   //      something outside can change meanwhile (a parent's CPU limit lowered): if a file then
   //      cannot go back, what does the caller believe the container's limits are?
-  //   4. cgroup-v1/memory.rst ("limit_in_bytes") and cgroup-v2.rst ("memory.max") say what a
+  //   4. An update names only what changes, and OCI's memory.swap counts memory + swap. A memory
+  //      limit given alone: what total does the container have afterwards on each version, and
+  //      which one did the caller mean to keep?
+  //   5. cgroup-v1/memory.rst ("limit_in_bytes") and cgroup-v2.rst ("memory.max") say what a
   //      lower limit does to a cgroup that uses more; scheduler/sched-bwc.rst what a quota is
   //      checked against. Chapter text: "Changing the limits of a running container" and "When
   //      setting back is refused too".

@@ -10,12 +10,12 @@
  * directory laid out the same way.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS, writeCgroupFile,
-  type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
+  CGROUP_ROOT, cgroupVersion, enableControllers, oomKilled, writeCgroupFile, type Cgroup, type CgroupExit, type CgroupOptions, type Controller,
 } from '../../lib/cgroup.ts'
+import { cgroupDirs, resourceFiles } from '../../lib/cgroup-files.ts'
 import { ContainerError } from '../../lib/errors.ts'
 import type { Resources, Spec } from '../../lib/oci.ts'
 import type { Helper } from '../../native/helper.ts'
@@ -23,86 +23,7 @@ import type { Helper } from '../../native/helper.ts'
 // Given code, re-exported under the chapter's name (the starter's comment says what each is).
 export { CGROUP_ROOT, cgroupVersion, enableControllers, forkIntoCgroup, joinCgroup, oomKilled, readKeyed, V1_CONTROLLERS } from '../../lib/cgroup.ts'
 export type { Cgroup, CgroupExit, CgroupOptions, Controller } from '../../lib/cgroup.ts'
-
-// #region cgroupDirs
-/**
- * Where the container's cgroup goes: a directory for each controller this version has, found
- * from cgroupsPath and from where the caller already is (`self`, the text of its
- * /proc/self/cgroup). An absolute cgroupsPath starts from the root of each hierarchy; a relative
- * one stays within the limits put on the caller, whatever it holds.
- */
-export function cgroupDirs(cgroupsPath: string, version: 1 | 2, root: string, self: string): Partial<Record<Controller, string>> {
-  // runc's utils.CleanPath: ".." cannot climb above the base the path is joined to.
-  const inner = resolve('/', cgroupsPath)
-  // A path that cleans to nothing names the caller's own cgroup, or the hierarchy's root: no leaf of its own.
-  if (inner === '/') throw new ContainerError(`cgroupsPath "${cgroupsPath}" names no cgroup below the base it is joined to, only the base itself`, 125)
-  const place = (hierarchy: string, own: () => string) => join(root, hierarchy, isAbsolute(cgroupsPath) ? '/' : own(), inner)
-  if (version === 2) {
-    // The caller's own cgroup holds processes, so it cannot hand controllers down: its parent.
-    const dir = place('', () => dirname(ownCgroup(self, null)))
-    return { memory: dir, cpu: dir, pids: dir }
-  }
-  const dirs: Partial<Record<Controller, string>> = {}
-  for (const c of V1_CONTROLLERS) dirs[c] = place(c, () => ownCgroup(self, c))
-  return dirs
-}
-
-/**
- * The caller's own cgroup path from /proc/self/cgroup, whose lines read "ID:CONTROLLERS:PATH":
- * `controller` null asks for the v2 line ("0::PATH"). A v1 line may name several controllers
- * ("cpu,cpuacct"), and the path, the rest of the line, may hold colons of its own.
- */
-function ownCgroup(self: string, controller: Controller | null): string {
-  for (const line of self.split('\n').filter(Boolean)) {
-    const [, controllers, ...path] = line.split(':')
-    const matches = controller === null ? controllers === '' : controllers!.split(',').includes(controller)
-    if (matches) return path.join(':')
-  }
-  throw new ContainerError(`no ${controller ?? 'cgroup v2'} line in /proc/self/cgroup:\n${self}`, 125)
-}
-// #endregion cgroupDirs
-
-// #region resourceFiles
-/**
- * linux.resources as the files to write, in the order to write them: [controller, file name,
- * value]. Each value means what runtime-spec's config-linux.md says it means; a request no
- * kernel could apply is a ContainerError (125).
- */
-export function resourceFiles(resources: Resources, version: 1 | 2): [Controller, string, string][] {
-  const { memory, cpu, pids } = resources
-  const files: [Controller, string, string][] = []
-  // OCI's 0 is "not set", as runc reads it: nothing is written and the kernel's default stays.
-  const set = (n: number | undefined): n is number => n !== undefined && n !== 0
-  const unlimited = version === 1 ? '-1' : 'max'
-  const limit = (n: number, none = unlimited) => (n > 0 ? String(n) : none)
-  const swap = memory?.swap
-  // OCI's swap is memory + swap: it means nothing without a memory limit, and cannot be below it.
-  if (swap !== undefined && swap > 0 && !(memory?.limit !== undefined && memory.limit > 0 && swap >= memory.limit))
-    throw new ContainerError(`memory.swap ${swap} (memory + swap) needs a memory.limit it is not below, and memory.limit is ${memory?.limit ?? 'not set'}`, 125)
-  if (version === 1) {
-    if (set(memory?.limit)) files.push(['memory', 'memory.limit_in_bytes', limit(memory.limit)])
-    if (set(swap)) files.push(['memory', 'memory.memsw.limit_in_bytes', limit(swap)])
-    if (set(cpu?.shares)) files.push(['cpu', 'cpu.shares', String(cpu.shares)])
-    // The period first: a new quota is checked against the current period and the parent's ratio.
-    if (set(cpu?.period)) files.push(['cpu', 'cpu.cfs_period_us', String(cpu.period)])
-    if (set(cpu?.quota)) files.push(['cpu', 'cpu.cfs_quota_us', limit(cpu.quota)])
-    if (set(pids?.limit)) files.push(['pids', 'pids.max', limit(pids.limit, 'max')])
-    return files
-  }
-  if (set(memory?.limit)) files.push(['memory', 'memory.max', limit(memory.limit)])
-  // v2's memory.swap.max counts the swap alone.
-  if (set(swap)) files.push(['memory', 'memory.swap.max', swap > 0 ? String(swap - memory!.limit!) : 'max'])
-  // Shares [2, 262144] onto weight [1, 10000], linearly; v1's kernel clamps shares into its range
-  // where v2's refuses a weight outside its own, so the shares v1 would apply are the ones mapped.
-  const shares = (n: number) => Math.min(Math.max(n, 2), 262144)
-  if (set(cpu?.shares)) files.push(['cpu', 'cpu.weight', String(1 + Math.floor(((shares(cpu.shares) - 2) * 9999) / 262142))])
-  // A period only when one is set: without it the kernel keeps the cgroup's own.
-  if (set(cpu?.quota) || set(cpu?.period))
-    files.push(['cpu', 'cpu.max', set(cpu.period) ? `${limit(cpu.quota ?? 0)} ${cpu.period}` : limit(cpu.quota ?? 0)])
-  if (set(pids?.limit)) files.push(['pids', 'pids.max', limit(pids.limit)])
-  return files
-}
-// #endregion resourceFiles
+export { cgroupDirs, resourceFiles } from '../../lib/cgroup-files.ts'
 
 // #region createCgroup
 /**
@@ -195,7 +116,8 @@ function swapUncounted(path: string, value: string, version: 1 | 2): boolean {
  * what the caller learns of it, is the chapter's question ("Changing the limits of a running
  * container", "When setting back is refused too").
  */
-export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promise<void> {
+export async function updateCgroup(cgroup: Cgroup, request: Resources): Promise<void> {
+  const resources = keepSwapTotal(cgroup, request)
   const path = ([controller, file]: [Controller, string, string]) => join(cgroup.dirs[controller]!, file)
   const current = (entry: [Controller, string, string]) => readFileSync(path(entry), 'utf8').trim()
   // A limit as a number to compare; whatever is not a count of bytes or µs is no limit.
@@ -246,6 +168,25 @@ export async function updateCgroup(cgroup: Cgroup, resources: Resources): Promis
 function keepQuota([controller, file, value]: [Controller, string, string], now: string): [Controller, string, string] {
   const period = value.split(' ')[1]
   return [controller, file, period ? `${now.split(' ')[0]} ${period}` : value]
+}
+
+/**
+ * OCI's swap is memory + swap, and a memory limit given alone keeps that total, as runc update
+ * (which merges the request into the resources it recorded) and dockerd do: v1's memsw file holds
+ * the total and stays, but v2's memory.swap.max holds the swap alone, so it is written again. A
+ * total that is no limit stays none; a memory limit of no limit takes the swap's along (runc's rule).
+ */
+function keepSwapTotal(cgroup: Cgroup, resources: Resources): Resources {
+  const memory = resources.memory
+  const swapFile = join(cgroup.dirs.memory ?? '', 'memory.swap.max')
+  if (cgroup.version !== 2 || !memory?.limit || memory.swap !== undefined || !existsSync(swapFile)) return resources
+  if (memory.limit < 0) return { ...resources, memory: { ...memory, swap: -1 } }
+  const [max, swap] = [join(cgroup.dirs.memory!, 'memory.max'), swapFile].map((file) => readFileSync(file, 'utf8').trim())
+  if (!/^\d+$/.test(max!) || !/^\d+$/.test(swap!)) return resources
+  const total = Number(max) + Number(swap)
+  if (memory.limit > total)
+    throw new ContainerError(`memory.limit ${memory.limit} is above the container's memory+swap limit ${total}: give memory.swap with it`, 125)
+  return { ...resources, memory: { ...memory, swap: total } }
 }
 // #endregion updateCgroup
 
