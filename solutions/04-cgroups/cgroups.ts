@@ -179,7 +179,7 @@ function keepQuota([controller, file, value]: [Controller, string, string], now:
 function keepSwapTotal(cgroup: Cgroup, resources: Resources): Resources {
   const memory = resources.memory
   const swapFile = join(cgroup.dirs.memory ?? '', 'memory.swap.max')
-  if (cgroup.version !== 2 || !memory?.limit || memory.swap !== undefined || !existsSync(swapFile)) return resources
+  if (cgroup.version !== 2 || !memory?.limit || memory.swap || !existsSync(swapFile)) return resources
   if (memory.limit < 0) return { ...resources, memory: { ...memory, swap: -1 } }
   const [max, swap] = [join(cgroup.dirs.memory!, 'memory.max'), swapFile].map((file) => readFileSync(file, 'utf8').trim())
   if (!/^\d+$/.test(max!) || !/^\d+$/.test(swap!)) return resources
