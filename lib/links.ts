@@ -1,14 +1,16 @@
 /**
  * Chapter 08's given links: the bridge (minidocker0, the workbook's docker0) with the gateway
- * address, a veth's MAC, deleting a container's veth pair, and lo in a namespace of its own.
- * Connecting a container to the bridge is the learner's (chapters/08-network/links.ts).
+ * address, a veth's MAC, a container's veth pair made and deleted, and lo in a namespace of its
+ * own. When and in which order a run calls them is the learner's (chapters/08-network/network.ts).
  *
  * Links and addresses are made with iproute2's `ip`, which speaks netlink to the kernel: Node
  * cannot open a netlink socket, and `ip` is what you type to look at the result. Commands run in
  * the namespace of the process that runs them, so everything meant for the container's side goes
  * through nsenter --net=/proc/PID/ns/net.
  */
+import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
+import type { Lease } from './addresses.ts'
 import { command } from './command.ts'
 import { inNetns, ipBatch, type Bridge } from './net.ts'
 
@@ -39,6 +41,45 @@ export async function ensureBridge(bridge: Bridge, gateway: string, prefix: numb
   // Without forwarding, what DNAT sends on to a container is dropped: the host is a router here.
   // /proc/sys/net belongs to the network namespace of the process that opens it.
   await writeFile('/proc/sys/net/ipv4/ip_forward', '1')
+}
+
+/**
+ * Connect the container whose PID 1 is `pid` (host PID) to the bridge with `lease`: a veth pair,
+ * one end on the bridge and up, the other born in the container's network namespace, renamed
+ * eth0, given macFor's MAC, its address, brought up with lo, and a default route via the
+ * gateway (libnetwork's bridge driver, CreateEndpoint, and its osl package). Returns the host
+ * end's name. When it fails, at whichever step, the pair is deleted again; a run killed
+ * meanwhile leaves no pair on the host once the container's namespace has gone.
+ */
+export async function connectContainer(pid: number, bridge: Bridge, lease: Lease): Promise<string> {
+  // Names are at most 15 bytes; random ones, as Docker's, never collide between parallel runs.
+  const host = `veth${randomBytes(4).toString('hex').slice(0, 7)}`
+  const peer = `${host}c`
+  // `netns PID` after the peer's name makes the pair with that end in the container already:
+  // there is no moment at which both ends are the host's and a kill would leave them there.
+  await ipBatch([
+    `link add ${host} type veth peer name ${peer} netns ${pid}`,
+    `link set ${host} master ${bridge.name}`,
+    `link set ${host} up`,
+  ]).catch(async (error: unknown) => {
+    await disconnectContainer(host)
+    throw error
+  })
+  try {
+    // The kernel takes a route via the gateway only once an address on its subnet is on a link that is up.
+    await ipBatch([
+      `link set ${peer} name eth0`,
+      `link set eth0 address ${macFor(lease.address)}`,
+      `addr add ${lease.address}/${lease.prefix} dev eth0`,
+      'link set eth0 up',
+      'link set lo up',
+      `route add default via ${lease.gateway}`,
+    ], inNetns(pid, []))
+  } catch (error) {
+    await disconnectContainer(host)
+    throw error
+  }
+  return host
 }
 
 /** Delete a container's veth pair by its host end. A pair that is already gone is no error. */

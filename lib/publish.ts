@@ -3,14 +3,13 @@
  * ways Docker does it: a DNAT rule in the nat table for traffic that arrives from outside the
  * host, and a userland proxy (minidocker-proxy, the workbook's docker-proxy) for traffic from the
  * host's own loopback, which DNAT does not see. Each rule is marked with its owner, and every run
- * sweeps the rules of owners that have died. What a port's DNAT rule matches (dnatRule) and the
- * host's rules around it (ensureChains) are the learner's (chapters/08-network/ports.ts).
+ * sweeps the rules of owners that have died. The host's rules around them (ensureChains) are the
+ * learner's (chapters/08-network/ports.ts).
  *
  * Rules are made with iptables (its nf_tables backend, iptables-nft): the chains Docker makes
  * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { dnatRule } from '#ch/08-network/ports.ts'
 import { ContainerError } from './errors.ts'
 import { alive, CHAIN, iptables, PROXY_PATH, stopProxy, type Bridge, type Owner, type PortMapping, type Published } from './net.ts'
 
@@ -36,6 +35,24 @@ export function parsePublish(text: string): PortMapping {
     return n
   }
   return { hostIp, hostPort: port(hostPort, 'host'), containerPort: port(containerPort, 'container'), proto }
+}
+
+/**
+ * The DNAT rule that sends what arrives for `mapping`'s host side to `containerIp`, as the
+ * arguments that follow -A or -D, chain (CHAIN) first: dockerd's rule (internal/iptabler/port.go).
+ * A hostIp of 0.0.0.0 means any of the host's addresses, as in `docker run -p`.
+ */
+export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
+  // nat's PREROUTING rewrites the destination before the kernel routes the packet, so before it
+  // drops a packet for 127.0.0.0/8 that came in on a link: a rule for a loopback host address
+  // would hand the port to any machine on the host's link. The host's own connections to it come
+  // in on lo, or never pass PREROUTING at all (the proxy serves them).
+  const from = /^127\./.test(mapping.hostIp) ? ['-i', 'lo'] : ['!', '-i', bridge.name]
+  return [
+    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
+    // What comes from the bridge itself is container-to-container traffic: leave it alone.
+    ...from, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
+  ]
 }
 
 /**

@@ -30,11 +30,10 @@ export async function attachNetwork(pid: number, request: NetworkRequest): Promi
   //      new one's lo?), bridge (everything else in this chapter, yours and the given pieces
   //      in lib/)? The /etc files only when request.files, in root/containers/ID.
   //   2. The host's side is made by whichever run comes first, and runs start together.
-  //   3. Whatever fails, nothing may stay; detach() undoes the same, once the container has
-  //      ended, in the reverse order of making. Once it has ended, is all of it still yours?
+  //   3. Whatever fails, nothing may stay; detach() undoes the same, in the reverse order of
+  //      making, once the container has ended and while other runs go on.
   //   4. A run killed with SIGKILL undoes nothing, and its DNAT rules stay. Where among your
-  //      steps does the sweep go? Every decision it makes rests on who is alive: when? Whose
-  //      are this run's rules?
+  //      steps does the sweep go, and whose are this run's rules?
   //   Where: libnetwork's sandbox and endpoint Join; dockerd's libnetwork-setkey hook; chapter
   //   09's create() for the same undo-on-failure shape. Chapter text: "Putting it together"
   //   and "Rules a killed run left".

@@ -1,41 +1,20 @@
 /**
- * Chapter 08: a published port's DNAT rule, and the host's rules around it. A packet for a
- * published port that arrives from outside the host is rewritten by a DNAT rule in the nat table
- * to the container's address; the rest of publishing (the proxy for the host's own loopback,
- * marking each rule with its owner, sweeping the rules of dead owners) is given in
+ * Chapter 08: the host's rules around published ports and the bridge. A packet for a published
+ * port that arrives from outside the host is rewritten by a DNAT rule in the nat table to the
+ * container's address; that rule and the rest of publishing (the proxy for the host's own
+ * loopback, marking each rule with its owner, sweeping the rules of dead owners) are given in
  * lib/publish.ts.
  *
  * Rules are made with iptables (its nf_tables backend, iptables-nft): the chains Docker makes
  * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
  */
 import { NotImplementedError } from '../../lib/errors.ts'
-import type { Bridge, PortMapping } from '../../lib/net.ts'
-
-// #region dnatRule
-/**
- * The DNAT rule that sends what arrives for `mapping`'s host side to `containerIp`, as the
- * arguments that follow -A or -D, chain (CHAIN of lib/net.ts) first. A hostIp of 0.0.0.0 means
- * any of the host's addresses, as in `docker run -p`.
- */
-export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
-  // TODO(08): the rule, as iptables arguments, that rewrites a published port's new connections.
-  //   1. Which matches pick out exactly the packets this mapping publishes, and which target
-  //      rewrites where a packet goes? (iptables prints a rule back in its own spelling.)
-  //   2. Who else can send a packet to the host's port, besides a machine out there and the
-  //      host itself? Follow such a packet, and its reply, through your rule.
-  //   3. A host IP of 127.0.0.1 publishes to the host alone, and a machine on its link chooses
-  //      the destinations it sends. What does the kernel do with a packet for 127.0.0.1 that
-  //      came in on a link, and when, counting from the hooks the packet has passed?
-  //   Where: man 8 iptables-extensions; the kernel's ip-sysctl (route_localnet); dockerd's rule
-  //   in internal/iptabler/port.go. Chapter text: "Published ports".
-  throw new NotImplementedError('08-network', 'dnatRule')
-}
-// #endregion dnatRule
+import type { Bridge } from '../../lib/net.ts'
 
 // #region ensureChains
 /**
  * Make the host's rules that the bridge's containers and their published ports need, with the
- * nat chain CHAIN (dnatRule's rules go in it) and the filter chain USER_CHAIN (the
+ * nat chain CHAIN (the DNAT rules of lib/publish.ts go in it) and the filter chain USER_CHAIN (the
  * administrator's own rules about containers). Every run calls it.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {

@@ -12,11 +12,10 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { allocate } from '../../lib/addresses.ts'
 import { nameFiles } from '../../lib/etc-files.ts'
-import { DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from '../../lib/links.ts'
+import { connectContainer, DEFAULT_BRIDGE, disconnectContainer, ensureBridge, loopbackUp } from '../../lib/links.ts'
 import { loadAllocations, parseSubnet, processStart, saveAllocations, toAddress, type Attachment, type NetworkRequest, type Owner } from '../../lib/net.ts'
 import { publishPorts, sweepStaleRules, unpublishPorts } from '../../lib/publish.ts'
 import { withLock } from './ipam.ts'
-import { connectContainer } from './links.ts'
 import { ensureChains } from './ports.ts'
 
 // The request `run` makes and what it gets back (lib/net.ts), for the chapters that call this.

@@ -1,40 +1,20 @@
 /**
- * Chapter 08: a published port's DNAT rule, and the host's rules around it. A packet for a
- * published port that arrives from outside the host is rewritten by a DNAT rule in the nat table
- * to the container's address; the rest of publishing (the proxy for the host's own loopback,
- * marking each rule with its owner, sweeping the rules of dead owners) is given in
+ * Chapter 08: the host's rules around published ports and the bridge. A packet for a published
+ * port that arrives from outside the host is rewritten by a DNAT rule in the nat table to the
+ * container's address; that rule and the rest of publishing (the proxy for the host's own
+ * loopback, marking each rule with its owner, sweeping the rules of dead owners) are given in
  * lib/publish.ts.
  *
  * Rules are made with iptables (its nf_tables backend, iptables-nft): the chains Docker makes
  * (DOCKER, DOCKER-USER) are iptables chains, and `iptables -t nat -L` shows ours beside them.
  */
-import { CHAIN, iptables, USER_CHAIN, type Bridge, type PortMapping } from '../../lib/net.ts'
+import { CHAIN, iptables, USER_CHAIN, type Bridge } from '../../lib/net.ts'
 import { ensureRule } from '../../lib/publish.ts'
-
-// #region dnatRule
-/**
- * The DNAT rule that sends what arrives for `mapping`'s host side to `containerIp`, as the
- * arguments that follow -A or -D, chain (CHAIN) first. A hostIp of 0.0.0.0 means any of the
- * host's addresses, as in `docker run -p`.
- */
-export function dnatRule(mapping: PortMapping, bridge: Bridge, containerIp: string): string[] {
-  // nat's PREROUTING rewrites the destination before the kernel routes the packet, so before it
-  // drops a packet for 127.0.0.0/8 that came in on a link: a rule for a loopback host address
-  // would hand the port to any machine on the host's link. The host's own connections to it come
-  // in on lo, or never pass PREROUTING at all (the proxy serves them).
-  const from = /^127\./.test(mapping.hostIp) ? ['-i', 'lo'] : ['!', '-i', bridge.name]
-  return [
-    CHAIN, '-p', mapping.proto, ...(mapping.hostIp === '0.0.0.0' ? [] : ['-d', mapping.hostIp]), '--dport', String(mapping.hostPort),
-    // What comes from the bridge itself is container-to-container traffic: leave it alone.
-    ...from, '-j', 'DNAT', '--to-destination', `${containerIp}:${mapping.containerPort}`,
-  ]
-}
-// #endregion dnatRule
 
 // #region ensureChains
 /**
  * Make the host's rules that the bridge's containers and their published ports need, with the
- * nat chain CHAIN (dnatRule's rules go in it) and the filter chain USER_CHAIN (the
+ * nat chain CHAIN (the DNAT rules of lib/publish.ts go in it) and the filter chain USER_CHAIN (the
  * administrator's own rules about containers). Every run calls it.
  */
 export async function ensureChains(bridge: Bridge): Promise<void> {

@@ -3,9 +3,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { expect, it, vi } from 'vitest'
-import { dnatRule } from '#ch/08-network/ports.ts'
 import { processStart } from '../../lib/net.ts'
-import { ownedRule } from '../../lib/publish.ts'
+import { dnatRule, ownedRule } from '../../lib/publish.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
@@ -31,7 +30,7 @@ describeKernel('an owner that dies while a run starts', () => {
     mkdirSync(state, { recursive: true })
     writeFileSync(join(state, 'ipam.json'), JSON.stringify({ '172.29.0.2': { pid, start } }))
     await host().run(['iptables', '-w', '-t', 'nat', '-N', 'MINIDOCKER'])
-    // The rule that owner's run would have added: made by the chapter's own dnatRule.
+    // The rule that owner's run would have added: made by the given dnatRule.
     const rule = ownedRule(dnatRule({ hostIp: '0.0.0.0', hostPort: 8095, containerPort: 7000, proto: 'tcp' }, { name: 'minidocker0', subnet: '172.29.0.0/16' }, '172.29.0.2'), { pid, start })
     expect((await host().run(['iptables', '-w', '-t', 'nat', '-A', ...rule])).exitCode, `iptables -t nat -A ${rule.join(' ')} in the stand-in host`).toBe(0)
 

@@ -1,7 +1,6 @@
 import { expect, it, vi } from 'vitest'
-import { dnatRule } from '#ch/08-network/ports.ts'
 import { processStart, type PortMapping } from '../../lib/net.ts'
-import { ownedRule } from '../../lib/publish.ts'
+import { dnatRule, ownedRule } from '../../lib/publish.ts'
 import { describeKernel } from '../support/kernel.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'

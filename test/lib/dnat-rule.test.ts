@@ -1,6 +1,6 @@
 import { execa } from 'execa'
 import { expect, it } from 'vitest'
-import { dnatRule } from '#ch/08-network/ports.ts'
+import { dnatRule } from '../../lib/publish.ts'
 import type { PortMapping } from '../../lib/net.ts'
 import { describeKernel } from '../support/kernel.ts'
 
@@ -60,11 +60,11 @@ describeKernel('dnatRule', () => {
   it('the mappings 8080:80 and 192.0.2.1:53:5353/udp, for a container at 172.29.0.5', async () => {
     for (const [mapping, what] of cases) {
       const rule = dnatRule(mapping, bridge, '172.29.0.5')
-      expect(rule[0], `${what}: expected the rule's first argument to be the chain it goes in (CHAIN), as after -A (dnatRule's doc comment)`).toBe('MINIDOCKER')
+      expect(rule[0], `${what}: expected the rule's first argument to be the chain it goes in (CHAIN), as after -A (its doc comment)`).toBe('MINIDOCKER')
       const listed = await heldAs(rule)
       const held = listed.startsWith('-A ') ? `iptables holds your rule as "${listed}"` : `iptables did not take your rule: ${listed}`
       const question = listed.startsWith('-A ') ? askAbout(listed, mapping, '172.29.0.5') : 'what does it say is wrong?'
-      expect(question, `${what}, for a container at 172.29.0.5: ${held}; ${question} (iptables-extensions(8); see "Published ports")`).toBeUndefined()
+      expect(question, `${what}, for a container at 172.29.0.5: ${held}; ${question} (iptables-extensions(8); see chapter 08, "Published ports")`).toBeUndefined()
     }
   })
 })

@@ -4,8 +4,7 @@
  * the container whose PID is the first argument, with the lease the next three name (address,
  * prefix, gateway). Prints the host end's name, or the error it met, as one JSON line.
  */
-import { connectContainer } from '#ch/08-network/links.ts'
-import { DEFAULT_BRIDGE, ensureBridge } from '../../lib/links.ts'
+import { connectContainer, DEFAULT_BRIDGE, ensureBridge } from '../../lib/links.ts'
 
 async function main(): Promise<void> {
   const [pid, address, prefix, gateway] = process.argv.slice(-4) as [string, string, string, string]
@@ -14,8 +13,8 @@ async function main(): Promise<void> {
     const host = await connectContainer(Number(pid), DEFAULT_BRIDGE, { address, prefix: Number(prefix), gateway })
     process.stdout.write(JSON.stringify({ host }) + '\n')
   } catch (error) {
-    const { name, message, fn } = error as Error & { fn?: string }
-    process.stdout.write(JSON.stringify({ error: { name, message, fn } }) + '\n')
+    const { name, message } = error as Error
+    process.stdout.write(JSON.stringify({ error: { name, message } }) + '\n')
   }
 }
 
