@@ -41,14 +41,14 @@ describeKernel('connectContainer that fails', () => {
     const first = await connect(gone.pid, '172.29.0.7', 16, '172.29.0.1')
     expect(first.error?.message, `connectContainer for PID ${gone.pid}, a process that had exited, returned "${first.host}" instead of failing`).toBeDefined()
     const afterGone = await left()
-    expect(afterGone, `connectContainer for a process that had exited failed (${first.error?.message}), and the host still holds what it made before that: ${JSON.stringify(afterGone)}. Which of your steps had already changed the host when the container turned out to be gone? ${SECTION}`).toEqual({ veths: [], addresses: [] })
+    expect(afterGone, `connectContainer for a process that had exited failed (${first.error?.message}), and the host still holds what it made before that: ${JSON.stringify(afterGone)}. Which step had already changed the host when the container turned out to be gone? ${SECTION}`).toEqual({ veths: [], addresses: [] })
 
     const container = startHelper()
     await container.unshare(['network'])
     const second = await connect(container.pid, '172.29.0.8', 24, '172.29.9.1')
     expect(second.error?.message, `connectContainer with the lease 172.29.0.8/24 and the gateway 172.29.9.1, which no address of 172.29.0.0/24 reaches, returned "${second.host}": was the default route ever added?`).toBeDefined()
     const afterRoute = await left()
-    expect(afterRoute, `connectContainer with a gateway outside the lease's subnet failed (${second.error?.message}), and the host still holds ${JSON.stringify(afterRoute)}: what had your run made, and where, by the time the kernel refused the route? ${SECTION}`).toEqual({ veths: [], addresses: [] })
+    expect(afterRoute, `connectContainer with a gateway outside the lease's subnet failed (${second.error?.message}), and the host still holds ${JSON.stringify(afterRoute)}: what had it made, and where, by the time the kernel refused the route? ${SECTION}`).toEqual({ veths: [], addresses: [] })
   })
 
   it('a run killed the moment an ip command of its has made a veth, then its container ends', async () => {
