@@ -181,7 +181,8 @@ export abstract class TaskBase {
   /**
    * Delete: only a process that is not running. For init, the runtime's `delete --force`, which
    * ends a container created and never started (a failed Start): that exit is told first, as
-   * containerd's runc shim tells it (TaskExit, then TaskDelete). Then the rootfs unmounted, and
+   * containerd's runc shim tells it (TaskExit, then TaskDelete). Then the process's stdio closed
+   * (Copying.close or the terminal's), the rootfs unmounted, and
    * TaskDelete with the exit status (an exec's delete sends none, as runc's shim); the exit
    * status is also the answer.
    */
@@ -189,13 +190,15 @@ export abstract class TaskBase {
     if (!request.exec_id) await this.creating
     const p = this.proc(request.exec_id)
     if (p.status === 'running') throw new RpcError(Code.FailedPrecondition, `cannot delete process ${request.exec_id || this.options.id}: it is running`)
-    if (p.io instanceof Terminal) p.io.close() // its keeper has nothing left to keep
     if (p.id) this.execs.delete(p.id)
     else {
       await this.options.runtime.run(['delete', '--force', this.options.id]).catch((error: RpcError) => {
         if (error.code !== Code.NotFound) throw error
       })
       if (p.pid && p.status !== 'stopped') await Promise.race([p.exited, new Promise((resolve) => setTimeout(resolve, EXIT_PATIENCE_MS).unref())])
+    }
+    p.io?.close() // the process's stdio is nobody's from now on (runc's shim: process/exec.go and init.go, delete)
+    if (!p.id) {
       await this.options.unmountRootfs()
       this.deleted = true
     }

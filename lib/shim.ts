@@ -275,9 +275,11 @@ export function lastError(log: string): string | undefined {
  * too (`keeper`), as containerd's runc shim does (process/io.go, copyPipes): with it, the FIFO
  * keeps its buffered output when the reader goes away (containerd restarting), and writes never
  * fail with EPIPE. The writer is a socket over the fd, polled by epoll, not a thread of the pool.
+ * Rejects with `signal`'s reason once it is aborted, if no reader has come by then.
  */
-export async function openOutput(path: string): Promise<{ fifo: Socket; keeper: number }> {
+export async function openOutput(path: string, signal?: AbortSignal): Promise<{ fifo: Socket; keeper: number }> {
   for (;;) {
+    signal?.throwIfAborted()
     try {
       const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK)
       const keeper = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)

@@ -24,8 +24,10 @@ export interface Copying {
   done: Promise<void>
   /** close the process's stdin (CloseIO): it reads end-of-file */
   closeStdin(): void
-  /** a count that grows whenever output moves on towards its reader, and stands still when it does not */
+  /** what #watch reads to tell whether output is still on its way (item 6 below) */
   readonly progress: number
+  /** Delete: the process is gone for good, and nobody will read or write its stdio any more */
+  close(): void
 }
 
 // #region copyStdio
@@ -54,6 +56,9 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   //   6. `progress` is what #watch has to tell a reader that is slow from one that has stopped or
   //      never came. What can the shim see move while a reader takes a few KiB at a time, and how
   //      long can it see nothing move although the reader is still reading?
+  //   7. close() comes with Delete, after the exit was told, and the copy may be anywhere then:
+  //      done, still waiting for a reader, or stuck on one that will never read again. What does
+  //      the shim still hold for this process in each case (runc's shim: process/init.go, delete)?
   throw new NotImplementedError('10-shim', 'copyStdio')
 }
 // #endregion copyStdio

@@ -28,6 +28,8 @@ export interface Copying {
   closeStdin(): void
   /** a count that grows whenever output moves on towards its reader, and stands still when it does not */
   readonly progress: number
+  /** Delete: the process is gone for good, and so is whoever would still read or write its stdio */
+  close(): void
 }
 
 // #region copyStdio
@@ -45,17 +47,26 @@ export interface Copying {
 export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
   const outputs: Promise<void>[] = []
   let progress = 0 // chunks taken from the pipes, and reads of what the FIFOs still held
+  // a copy whose reader stopped never ends by itself: it holds the pipe, the FIFO and its read end until Delete
+  const closing = new AbortController()
+  const releases: (() => void)[] = []
   for (const name of ['stdout', 'stderr'] as const) {
     const source = pipes[name]
     if (!source) continue
     if (!paths[name]) {
       source.resume() // nobody reads: drain, so the process never blocks on a full pipe
+      releases.push(() => source.destroy())
       // a quick exec may be over, its pipe closed, before the runtime's exec returned
       outputs.push(new Promise((resolve) => (source.destroyed ? resolve() : source.once('close', resolve))))
       continue
     }
     outputs.push(
-      openOutput(paths[name]).then(({ fifo, keeper }) => {
+      openOutput(paths[name], closing.signal).then(({ fifo, keeper }) => {
+        let held = true
+        const letGo = () => {
+          if (held) closeSync(keeper) // once: by a second time, its number may be another file's
+          held = false
+        }
         // a pipe gives up to 64 KiB at a time, which a slow reader takes for seconds: pass it on a page
         // at a time, so that what the reader takes is seen as it goes
         const pages = new Transform({
@@ -67,9 +78,17 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
         fifo.on('error', () => (source.unpipe(pages), source.resume())) // a FIFO that fails costs its output, not the shim
         source.pipe(pages).pipe(fifo) // also ends the FIFO when the pipe has ended already: a quick exec is over before exec --detach returns
         pages.on('data', () => progress++) // paused while the FIFO is full: a reader that stops, stops it
+        releases.push(() => {
+          source.unpipe(pages)
+          for (const stream of [source, pages, fifo]) stream.destroy()
+          letGo()
+        })
         return new Promise<void>((resolve) => fifo.once('close', resolve))
-          .then(() => outputRead(paths[name], undefined, () => progress++)) // ctr closes its end once told of the exit: let it read first
-          .finally(() => closeSync(keeper))
+          .then(() => (closing.signal.aborted ? undefined : outputRead(paths[name], undefined, () => progress++))) // ctr closes its end once told of the exit: let it read first
+          .then(letGo)
+      }, (error) => {
+        if (!closing.signal.aborted) throw error
+        source.destroy() // closed before a reader came
       }),
     )
   }
@@ -85,6 +104,12 @@ export function copyStdio(paths: StdioPaths, pipes: ProcessPipes): Copying {
     done: Promise.all(outputs).then(() => undefined),
     get progress() {
       return progress
+    },
+    close() {
+      closing.abort()
+      for (const release of releases.splice(0)) release()
+      input?.socket.destroy()
+      pipes.stdin?.destroy()
     },
     closeStdin() {
       // ctr sends CloseIO as soon as its own stdin ends: its last bytes may still be in the

@@ -3,7 +3,7 @@
  * races containerd meets can be made to happen on purpose: an exit while Start still runs, a
  * Kill while an exec's Start waits for the runtime, a Start that fails.
  */
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
@@ -111,6 +111,15 @@ function ended(signal: string): number | undefined {
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20))
+
+/** What fd `fd` of this process is open on ('' once it is closed). */
+const fdTarget = (fd: string) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`)
+  } catch {
+    return ''
+  }
+}
 
 /** ctr's side of a new output FIFO: a read end that reads only when the test says so. */
 function readerFifo(name = 'stdout') {
@@ -371,7 +380,7 @@ describe('the Task service', () => {
     expect(gotWhenTold, `the init exited with ${size} bytes of output still on their way to a reader that took 4 KiB every 250 ms and never stopped, and TaskExit was published when it had got ${gotWhenTold} — what does ctr 1.6.20 do with its FIFOs when it hears of the exit, and how would the shim tell a slow reader from one that has gone?`).toBe(size)
   }, 70_000)
 
-  it('the init exits with 1 MiB of output still on its way to a reader that took 64 KiB and then stopped reading', async () => {
+  it('the init exits with 1 MiB of output still on its way to a reader that took 64 KiB and then stopped reading, and is deleted', async () => {
     const { fifo, reader } = readerFifo()
     const t = standIn({ initOutput: { stdout: numbered(1 << 20), fifo } })
     await t.create()
@@ -385,6 +394,11 @@ describe('the Task service', () => {
     // the reader stops here, with the FIFO still open: a ctr that was killed with its process group, say
     const answer = await Promise.race([t.task.wait({ id: 'c1', exec_id: '' }), new Promise((resolve) => setTimeout(() => resolve('no answer'), 15_000))])
     expect(answer, 'the init exited, and its reader took 64 KiB of its output and then read no more: Wait got no answer in 15 s — what would ctr run, and containerd after it, be waiting for, and for how long?').toMatchObject({ exit_status: 0 })
+    await t.task.delete({ id: 'c1', exec_id: '' })
+    // what this process has open on the reader's FIFO, besides the reader's own end
+    const onFifo = () => readdirSync('/proc/self/fd').filter((fd) => Number(fd) !== reader && fdTarget(fd) === fifo)
+    await waitUntil(() => onFifo().length === 0, 2000, '').catch(() => {})
+    expect(onFifo(), `the init's exit was told and the task deleted; 2 s later the shim still had fds ${onFifo().join(', ')} open on the FIFO of a reader that had stopped reading — whose are they now, what else of that process's output is still held with them, and what would a reader that comes back to that FIFO find (runc's shim: process/init.go, delete)?`).toEqual([])
   }, 30_000)
 
   it('the init exits while an exec runs, whose exit the reaper reports after the init\'s', async () => {
