@@ -15,8 +15,8 @@ export interface Frame {
   streamId: number
   type: number
   flags: number
-  /** the frame's payload, when the reader hands one over (ttrpc's channel.go, recv) */
+  /** what the reader passes on of the frame's payload (ttrpc's channel.go, recv) */
   payload: Buffer | null
-  /** the length the header announced */
+  /** the header's length field (channel.go, messageHeader) */
   length: number
 }

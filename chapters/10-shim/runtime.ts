@@ -27,10 +27,9 @@ export class Runtime {
     //   1. Which global flags does every command need, so that the runtime finds its containers
     //      (this.root) and writes down why it failed? go-runc's runc.go builds the command line
     //      (its args and each command's options); chapter 09 watched what the real shim sends.
-    //   2. For create and exec, the pipes outlive the runtime: they are the container's. What does
-    //      Node's child_process do to a child's stdio when the child exits (read
-    //      lib/internal/child_process.js from the child's exit onwards), and how do you keep it
-    //      from doing that to the container's?
+    //   2. For create and exec, the pipes outlive the runtime: they are the container's. Which of
+    //      Node's objects own them while the runtime runs, and what may the owner still do with
+    //      them once the runtime is gone (Node's lib/internal/child_process.js)?
     //   3. A failure says why, in the runtime's own words when it wrote any (lib/shim.ts reads a
     //      runtime's log), and the code says what containerd will make of it: which of the
     //      runtime's words mean the container or process is gone (errdefs; runc's shim,

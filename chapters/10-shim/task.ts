@@ -21,9 +21,9 @@ export class Task extends TaskBase {
     //      what can arrive between your check and the moment there is an init, and what would each
     //      of them find (the given Delete and Shutdown too)? The process record (TaskBase) keeps what
     //      later calls ask about: its stdio, whether it has a terminal.
-    //   2. What must be in place before the runtime's create can run (the request's rootfs), and how
-    //      does the shim learn the PID of a process it did not fork (chapter 09's text, "The real
-    //      thing")? The stdio is TaskBase's runWithStdio.
+    //   2. What must be in place before the runtime's create can run (the request's rootfs), and
+    //      what must the shim know of the process once the runtime has exited (chapter 09's text,
+    //      "The real thing")? The stdio is TaskBase's runWithStdio.
     //   3. The process can die, and be reaped, before you know its PID: when must the reaper hear
     //      that you expect it (reaper.ts, exited), and what does it hear if no process was made?
     //   4. If anything fails, nothing may stay behind: not the runtime's half-made container, not a
@@ -49,16 +49,15 @@ export class Task extends TaskBase {
     //   2. Told of the exit, ctr closes its FIFOs: what must be finished before you tell it? Can
     //      it always finish (what can an exec leave behind)? A reader may be slow, stop reading, or
     //      never come: how long may each of them hold the exit (stdio.ts, Copying)?
-    //   3. A process can also end without ever running: Delete's runtime delete ends one whose
-    //      Start failed. containerd still waits for its exit (its Wait), and TaskDelete waits for
-    //      TaskExit (lib/shim-task.ts, delete).
+    //   3. Which processes end up here: every one that ran, and which others? Read what the given
+    //      Delete (lib/shim-task.ts) does after a Start that failed, and what it waits for.
     //   4. What do State, Wait and Delete later read from the record, and who is woken once it is
     //      complete? The event is TaskExit (lib/proto/api/events/task.proto): whose id does it
     //      carry for an exec?
     //   5. The init rarely dies alone: what becomes of the execs when it does, in which order are
     //      their exits reported, and which exit does containerd take for the end of the task?
-    //      (containerd 2.x's task/service.go, handleInitExit.) Does every container give the
-    //      kernel a reason to end them (its config.json)?
+    //      (containerd 2.x's task/service.go, where it handles an init's exit.) And what decides
+    //      what becomes of them?
     throw new NotImplementedError('10-shim', 'watch')
   }
   // #endregion watch
@@ -76,8 +75,8 @@ export class Task extends TaskBase {
     //      Its stdio and its exit are handled as the init's are.
     //   3. While Start runs, containerd may send anything else on the same connection: Kill,
     //      State, another Exec's Start. What may each of them find in the record meanwhile, and
-    //      what would Kill (lib/shim-task.ts) do with it? And the other way round: what may an
-    //      exec's Start find in the init's record when the init has in fact died?
+    //      what would Kill (lib/shim-task.ts) do with it? And the other way round: how current is
+    //      what the init's record says when an exec's Start reads it?
     //   4. When the runtime fails, containerd goes on to Delete and Shutdown with its Wait still
     //      outstanding, for the init and for an exec alike: what may a failed Start leave, and what
     //      is that Wait waiting for? The failure reads as containerd's does.

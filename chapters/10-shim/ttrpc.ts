@@ -34,11 +34,10 @@ export class FrameReader {
     //   1. A socket delivers bytes, not frames: a chunk may end inside a header or a payload, or hold
     //      several frames. When is a frame complete, and what must survive until the next push?
     //      Frames come out in the order they were sent.
-    //   2. A header may announce far more than MAX_MESSAGE (4 GiB, from a broken or hostile client):
-    //      that must never make the shim hold it in memory, nor wait for all of it before answering.
-    //      Its bytes still arrive, in whatever chunks, and none of them is a header. The caller must
-    //      still learn of the frame, to answer it: what does a Frame carry for it? And how large
-    //      can the header's numbers be, and what does your reader make of them?
+    //   2. A header may announce far more than MAX_MESSAGE (4 GiB, from a broken or hostile client),
+    //      and its bytes may follow, in whatever chunks. What does ttrpc's recv do with such a frame,
+    //      and what should yours cost the shim, and the client that sent it? How large can the
+    //      header's numbers be, and what does your reader make of them?
     //   3. A socket under load hands over small chunks: a 4 MiB frame can come in thousands of them.
     //      How much work does a push do, and how often is each byte copied before its frame is out?
     //   4. Where to look: ttrpc's channel.go (recv: how it reads a payload, and what it does past
@@ -73,7 +72,7 @@ export function serveConnection(socket: Socket, services: Service[]): void {
   //      each (the text's table says what the codes mean; ttrpc's server.go and services.go
   //      meet the same faults, and which layer of ttrpc reads which bytes decides its answer)?
   //      A handler can fail with anything, not only an RpcError: what does a status carry then,
-  //      and what does the client make of it (what is in the `code` of an error Node throws)?
+  //      and what does the client make of it?
   //   4. A peer may go away at any moment: a late answer to it, or a socket error, must not crash
   //      the process. And an answer is bytes on the wire too: is every answer a handler can give
   //      one the client will read (how many processes can a container have)?

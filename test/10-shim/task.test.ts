@@ -27,13 +27,10 @@ import { holdersOf, runcAnswers, serveTtrpc, waitUntil } from './support.ts'
 const PID = 4242
 const EXEC_PID = 4343
 
-/**
- * Where the runtime is to write the new process's PID: among its arguments, the path (alone or
- * after `=`) that does not exist yet, as runc would write it.
- */
+/** The one path among the runtime's arguments (alone or after `=`) that does not exist yet. */
 function pidFile(args: string[]): string {
   const file = args.map((a) => a.slice(a.indexOf('=') + 1)).find((a) => a.startsWith('/') && !existsSync(a))
-  if (!file) throw new Error(`the runtime's ${args[0]} was run as ${JSON.stringify(args)}: how would the shim learn the PID of a process it did not fork (chapter 09's text, "The real thing")?`)
+  if (!file) throw new Error(`the runtime's ${args[0]} was run as ${JSON.stringify(args)}: what does the shim know of the process once the runtime has exited (chapter 09's text, "The real thing")?`)
   return file
 }
 
@@ -413,7 +410,7 @@ describe('the Task service', () => {
     t.execExit(137) // and the reaper reports the exec's end after the init's
     await Promise.race([Promise.all([t.task.wait({ id: 'c1', exec_id: '' }), t.task.wait({ id: 'c1', exec_id: 'e1' })]), new Promise((resolve) => setTimeout(resolve, 5000))])
     const exits = t.told.filter((x) => x.startsWith('/tasks/exit'))
-    expect(exits.length === 2 && exits.indexOf('/tasks/exit e1') >= 0 && exits.indexOf('/tasks/exit e1') < exits.indexOf('/tasks/exit c1'), `the init died while exec e1 ran, then e1 died with it, and containerd was told ${JSON.stringify(exits)} — what does containerd, and dockerd after it, do with a task once it hears its init has exited, and where does an exec's exit told after that go (containerd 2.x's task/service.go, handleInitExit)?`).toBe(true)
+    expect(exits.length === 2 && exits.indexOf('/tasks/exit e1') >= 0 && exits.indexOf('/tasks/exit e1') < exits.indexOf('/tasks/exit c1'), `the init died while exec e1 ran, then e1 died with it, and containerd was told ${JSON.stringify(exits)} — what does containerd, and dockerd after it, do with a task once it hears its init has exited, and where does an exec's exit told after that go (containerd 2.x's task/service.go)?`).toBe(true)
   })
 
   it('Start of an exec once the init has died, its output still being copied', async () => {
