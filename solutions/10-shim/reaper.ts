@@ -44,8 +44,9 @@ export class Reaper {
    */
   exited(pid: Promise<number>): Promise<Exit> {
     // Only exits reported from now on can be this process's: an older one is an orphan's, or
-    // another call's, whose PID the kernel may hand to this process.
-    const heard = new Map<number, Exit>()
+    // another call's, whose PID the kernel may hand to this process. Every one of them is kept:
+    // a PID can die twice while this runtime runs, the second time as another call's process.
+    const heard = new Map<number, Exit[]>()
     let known = 0
     let answer!: (exit: Exit) => void
     const later = new Promise<Exit>((resolve) => (answer = resolve))
@@ -55,17 +56,17 @@ export class Reaper {
       return exit
     }
     const hear = (exit: Exit) => {
-      if (!known) heard.set(exit.pid, exit)
+      if (!known) heard.set(exit.pid, [...(heard.get(exit.pid) ?? []), exit])
       else if (exit.pid === known && !this.#taken.has(exit)) answer(take(exit))
     }
     this.#hearing.add(hear)
     return pid.then(
       (n) => {
         known = n
-        const early = heard.get(n)
+        // the first that no other call took: a later one with this PID is a later process's
+        const early = heard.get(n)?.find((exit) => !this.#taken.has(exit))
         heard.clear() // nobody else's, and never to be claimed by this call
-        // an exit a process with a known PID took while this one's runtime ran was not this one's
-        if (early && !this.#taken.has(early)) return take(early)
+        if (early) return take(early)
         return later
       },
       (error) => {

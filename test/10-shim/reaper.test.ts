@@ -144,6 +144,26 @@ describe('the reaper', () => {
   })
 })
 
+describe('the reaper, PIDs handed out again at once', () => {
+  it('two docker execs at once, each process dying at once, the second with the PID the first had freed', async () => {
+    const socket = new PassThrough()
+    const reaper = new Reaper(socket)
+    const first = pidToCome()
+    const firstExit = reaper.exited(first.pid) // an exec's runtime runs
+    socket.write('50 exit 1\n') // 50 dies
+    await read()
+    const second = pidToCome()
+    const secondExit = reaper.exited(second.pid) // a second exec's runtime begins
+    socket.write('50 exit 2\n') // 50 dies again: the kernel had handed the PID out anew
+    await read()
+    second.tell(50)
+    first.tell(50)
+    const answers = await Promise.all([within(firstExit, 1000), within(secondExit, 1000)])
+    const said = answers.map((a) => (typeof a === 'string' ? a : `status ${a.status}`))
+    expect(answers, `an exec's runtime ran; PID 50 died; a second exec's runtime began; PID 50 died again; then both pid files said 50, the second's read first. The first exec was answered ${said[0]} and the second ${said[1]} — which of the two exits could each of them have been, and what had each kept of what it heard?`).toMatchObject([{ pid: 50, status: 1 }, { pid: 50, status: 2 }])
+  })
+})
+
 describeKernel('the runtime\'s error', () => {
   /**
    * A bundle of busybox whose process is a command that does not exist, with runc's state in
