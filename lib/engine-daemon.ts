@@ -2,9 +2,9 @@
  * Chapter 11's given part of minidockerd's containers, which the starter and the reference
  * share: what the daemon holds in memory for a container, the lookups and files, create and
  * rm, exec, the subscription to containerd's exits, and the requests that are not the
- * chapter's subject (kill, exec create, top, resize), and wait, which hears of an exit from
- * the monitor. The life of a container from its start (its streams, start, how its exit is
- * handled, attach, stop, the restore after a restart) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
+ * chapter's subject (kill, stop, exec create, top, resize), and wait, which hears of an exit
+ * from the monitor. The life of a container from its start (its streams, start, how its exit
+ * is handled, attach, the restore after a restart) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -33,6 +33,7 @@ import { PROCESS_TYPE_URL, type Containerd } from './containerd.ts'
 import { daemonSecurity } from './docker-security.ts'
 import { badRequest, conflict, containerDir, EngineError, type Container, type ContainerConfig, type HostConfig, type PortBindings, type StreamName } from './engine.ts'
 import { ContainerError } from './errors.ts'
+import { signalNumber } from './engine-routes.ts'
 import { forgetContainer, recordContainer } from './image.ts'
 import { parseSubnet, processStart, toAddress } from './net.ts'
 
@@ -411,6 +412,28 @@ export abstract class DaemonBase {
     if (!c.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.ID} is not running`)
     await killTask(this.options.containerd, c.ID, signal)
   }
+
+  // #region stop
+  /**
+   * `docker stop`, as moby's containerStop (daemon/stop.go) and killWithSignal (daemon/kill.go)
+   * do it: the container's own stop signal, SIGKILL once its grace period is over, and the
+   * answer once its exit has been handled (Live.finished). The grace period is the client's `t`
+   * when it sent one (0: none; below 0: no limit), else the container's StopTimeout, else 10 s.
+   * A signal that finds the process already gone is no failure: its exit is on its way.
+   */
+  async stop(c: Container, timeout?: number): Promise<'stopped' | 'not running'> {
+    const finished = this.liveOf(c.ID).finished
+    if (!c.State.Running || !finished) return 'not running'
+    const seconds = timeout ?? c.Config.StopTimeout ?? 10
+    await killTask(this.options.containerd, c.ID, signalNumber(c.Config.StopSignal || null, 15)).catch(() => {})
+    if (seconds >= 0) {
+      const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), seconds * 1000).unref())
+      if ((await Promise.race([finished, timer])) === 'late') await killTask(this.options.containerd, c.ID, 9).catch(() => {})
+    }
+    await finished
+    return 'stopped'
+  }
+  // #endregion stop
 
   protected dropFiles(c: Container): void {
     const graph = storePaths(this.options.root).graph

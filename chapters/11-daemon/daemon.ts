@@ -36,7 +36,7 @@ export class Daemon extends DaemonBase {
     //   2. No byte the shim writes may be lost, and every attached client that asked for a stream gets it, in
     //      the form its container's tty decides (lib/output-streams.ts, given).
     //   3. The daemon writes the container's stdin for as long as it runs, and the shim opens its end only after
-    //      Tasks.Create: opening it may neither wait for the shim nor fail for its absence (fifo(7), open(2)).
+    //      Tasks.Create: what does opening your end do before then (fifo(7))?
     //      A client may send stdin before start(), and more while containerd creates the task: where does each
     //      chunk wait at each of those moments, and in which order does the process read them?
     //   4. DaemonBase (lib/engine-daemon.ts) keeps a container's attached clients and its stdin end in Live.
@@ -81,8 +81,7 @@ export class Daemon extends DaemonBase {
     //      restore's question for a task that exited while no daemon ran.
     //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
     //   2. What is there to clean up? Whoever hears of the exit (the given wait, once you call exitHandled) may act
-    //      at once: `docker run` prints what has reached it and returns, and the user's next `docker run -p` may ask
-    //      for the same port.
+    //      at once: `docker run` prints what has reached it and returns, and the user types the next command.
     //   3. With AutoRemove the container goes after its exit, and a `docker rm -f` may be under way: the text's
     //      "rm -f, AutoRemove and the monitor".
     throw new NotImplementedError('11-daemon', 'monitor')
@@ -152,33 +151,11 @@ export class Daemon extends DaemonBase {
     //      written at that moment, and which of those places does the client read from?
     //   3. Nothing the client sends is lost, even before the task exists: where is it kept until then?
     //   4. When is a client's half-close the end of the container's stdin, and when only the end of that
-    //      client's session (docker-attach(1); moby's container/stream/attach.go)? The shim holds that FIFO open
-    //      too: is closing your end enough for the process to read end-of-file (tasks.proto in lib/proto/)? A
-    //      client without stdin half-closes right after the 101 and must go on receiving.
+    //      client's session (docker-attach(1); moby's container/stream/attach.go)? And what makes the process read
+    //      end-of-file? A client without stdin half-closes right after the 101 and must go on receiving.
     //   5. A client that goes away stops receiving; the exit or the removal of the container lets its clients
     //      go (your monitor, and the given remove). Who writes to them is your openStreams.
     throw new NotImplementedError('11-daemon', 'attach')
   }
   // #endregion attach
-
-  // #region stop
-  /**
-   * `docker stop`: the container's process gets the chance to shut down cleanly, and is ended
-   * by force if it is still running once its grace period is over (docker-stop(1)); resolves
-   * once it has exited. `timeout` is the client's `t`, if it sent one. A container that is not
-   * running: 'not running' (a 304).
-   */
-  async stop(c: Container, timeout?: number): Promise<'stopped' | 'not running'> {
-    // TODO(11): docker stop (moby daemon/stop.go; the text's "Stop, kill, rm, ps").
-    //   1. The polite request, then force once the grace period is over (signal(7)). Who decides what the polite request is, and how long the grace period lasts, when the
-    //      client did not say (docker-run(1), docker-stop(1))? Every `t` a client may send has a meaning in
-    //      moby's containerStop.
-    //   2. How do you wait for "exited or out of time", whichever comes first? The request returns once the
-    //      container has exited.
-    //   3. What does stopping a container that is not running answer? And one whose process ends between your look
-    //      at the record and your signal, its exit not yet heard: what does containerd answer (moby daemon/kill.go)?
-    throw new NotImplementedError('11-daemon', 'stop')
-  }
-  // #endregion stop
-
 }

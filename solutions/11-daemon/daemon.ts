@@ -16,8 +16,7 @@ import { ContainerdError, GRPC_NOT_FOUND, type Mount } from '../../lib/container
 import { DaemonBase, type TaskExit } from '../../lib/engine-daemon.ts'
 import { ZERO_TIME, type Container } from '../../lib/container-records.ts'
 import { frame, logWriter, noMoreWriters, outputReaders, readLog, streamed, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
-import { deleteTask, killTask, runtimeSpec, startTask, type TaskIO } from '../../lib/containerd-tasks.ts'
-import { signalNumber } from '../../lib/engine-routes.ts'
+import { deleteTask, runtimeSpec, startTask, type TaskIO } from '../../lib/containerd-tasks.ts'
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
@@ -334,30 +333,4 @@ export class Daemon extends DaemonBase {
     socket.resume()
   }
   // #endregion attach
-
-  // #region stop
-  /**
-   * `docker stop`: the container's process gets the chance to shut down cleanly, and is ended
-   * by force if it is still running once its grace period is over (docker-stop(1)); resolves
-   * once it has exited. `timeout` is the client's `t`, if it sent one. A container that is not
-   * running: 'not running' (a 304).
-   */
-  async stop(c: Container, timeout?: number): Promise<'stopped' | 'not running'> {
-    const live = this.liveOf(c.ID)
-    if (!c.State.Running || !live.finished) return 'not running'
-    const finished = live.finished
-    // the container's own stop signal and grace period (moby container.StopSignal, StopTimeout), else dockerd's
-    const signal = signalNumber(c.Config.StopSignal || null, 15)
-    const seconds = timeout ?? c.Config.StopTimeout ?? 10
-    await killTask(this.options.containerd, c.ID, signal).catch(() => {})
-    if (seconds < 0) return finished.then(() => 'stopped') // a negative grace period is no limit (moby daemon/stop.go)
-    const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), seconds * 1000).unref())
-    if ((await Promise.race([finished.then(() => 'done' as const), timer])) === 'late') {
-      await killTask(this.options.containerd, c.ID, 9).catch(() => {})
-      await finished
-    }
-    return 'stopped'
-  }
-  // #endregion stop
-
 }

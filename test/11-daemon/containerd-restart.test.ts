@@ -369,7 +369,7 @@ describeKernel('a container\'s stdin and its starts', () => {
       release()
       const answers = await Promise.allSettled([first, second])
       const said = answers.map((a) => (a.status === 'fulfilled' ? a.value : `refused: ${(a.reason as Error).message}`))
-      expect(said, 'two `docker start` of one container, the second sent while the first was in containerd\'s Tasks.Create (held by the test): on dockerd both succeed, and the container runs once. What did your second start find of the first, and what did it do to it (moby daemon/start.go: what does dockerd hold through a start)?')
+      expect(said, 'two `docker start` of one container, the second sent while the first was in containerd\'s Tasks.Create (held by the test): what did your second start find of the first, and what did it do to it (moby daemon/start.go)?')
         .toEqual(['started', 'already'])
       await until(() => !c.State.Running, 15_000)
       const read = logged(c)
@@ -415,7 +415,7 @@ describeKernel('a container\'s stdin and its starts', () => {
       const lines = logged(c)
       const runs = [lines.slice(0, lines.indexOf('stdin ended\n')), lines.slice(lines.indexOf('stdin ended\n') + 1, -1)]
       expect(runs[0]!.join('') === one && runs[1]!.join('') === three,
-        `a -i container (StdinOnce) run twice, each run echoing its stdin: the first run read ${JSON.stringify(runs[0])}, then a client attached and piped ${JSON.stringify(two)} while that run still ran, then \`docker start -ai\` piped ${JSON.stringify(three)} into the second run, which read ${JSON.stringify(runs[1])}. Whose is that input, and what did a second run read on dockerd when you tried it (the text's "Attach, wait and the exit")?`)
+        `a -i container (StdinOnce) run twice, each run echoing its stdin: the first run read ${JSON.stringify(runs[0])}, then a client attached and piped ${JSON.stringify(two)} while that run still ran, then \`docker start -ai\` piped ${JSON.stringify(three)} into the second run, which read ${JSON.stringify(runs[1])}. What did the second run read on dockerd when you tried the same (the text's "Attach, wait and the exit")?`)
         .toBe(true)
     } finally {
       for (const input of clients) input.destroy()
@@ -495,8 +495,8 @@ function countingAttach(path: string, reading: boolean): { head: () => string; p
   return { head: () => head || pending.toString(), payload: () => payload, ended, read, close: () => socket.destroy() }
 }
 
-/** What the flooding container writes: lines of 4 KiB (4095 x's and a newline), 24 MiB in all: six times what the
- * reference keeps for a client, and little enough to pass through a loaded machine's log and FIFOs in time. */
+/** What the flooding container writes: lines of 4 KiB (4095 x's and a newline), 24 MiB in all: more than a daemon
+ * should keep for a client, and little enough to pass through a loaded machine's log and FIFOs in time. */
 const FLOOD_LINES = 6144
 
 describeKernel('a wait, a stop and an attach at the moments that matter', () => {
@@ -550,7 +550,7 @@ describeKernel('a wait, a stop and an attach at the moments that matter', () => 
       for (const deliver of held) deliver()
       const said = await Promise.race([stopping, sleep(20_000).then(() => 'no answer in 20 s')])
       expect({ stop: said, record: c.State.Running ? 'running' : `exited ${c.State.ExitCode}` },
-        `docker stop (t=30) of a container whose process had just ended (status ${status}) while news of that exit was still on its way to your daemon (held by the test until containerd had answered the stop's signal). On dockerd this stop succeeds once the exit is handled. What did containerd answer your signal, and what does that answer mean between a process's end and the news of it (moby daemon/stop.go, daemon/kill.go)?`)
+        `docker stop (t=30) of a container whose process had just ended (status ${status}) while news of that exit was still on its way to the daemon (held by the test until containerd had answered the given stop's signal, then let through). The given stop answers once your monitor has handled the exit (Live.finished): what did your daemon make of that exit when it arrived?`)
         .toEqual({ stop: 'stopped', record: `exited ${status}` })
     } finally {
       for (const deliver of holdExits?.held ?? []) deliver()

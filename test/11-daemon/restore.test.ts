@@ -198,7 +198,7 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     const lost = record('lost')
     await until(() => !lost.State.Running)
     expect({ running: lost.State.Running, cleanExit: lost.State.ExitCode === 0 },
-      `a container whose task and container containerd no longer know (killed and deleted while no daemon ran): the restored record says ${lost.State.Running ? 'running' : `exited with ${lost.State.ExitCode}`}. No one can tell how it ended any more: what should \`docker wait\`, and a script that trusts its answer, make of it, and what does moby's restore (daemon/daemon.go) record?`)
+      `a container whose task and container containerd no longer know (killed and deleted while no daemon ran): the restored record says ${lost.State.Running ? 'running' : `exited with ${lost.State.ExitCode}`}. What would \`docker wait\` answer for it, what would a script that trusts that answer conclude, and what does moby's restore (daemon/daemon.go) record?`)
       .toEqual({ running: false, cleanExit: false })
     const between = record('between')
     const heard = await until(() => !between.State.Running)
@@ -263,25 +263,25 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > deletes },
       'a container started again, then containerd\'s report of its previous exit arrived (held back by the test): containerd says how its task is now, and the record should agree — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
       .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
-    // PIDs are reused: the same late report, as it reads when the kernel has given the new run the PID of the old
+    // the same late report, naming this run's PID
     const pid = c.State.Pid
     const before = lateDeletes
     for (const { envelope, deliver } of late) if (envelope.event?.container_id === c.ID) deliver({ ...envelope, event: { ...envelope.event, pid } })
     await sleep(1500)
     expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > before },
-      `a container started again (PID ${pid}), then a late report of its previous run's exit arrived that names PID ${pid} too, as it does when the kernel reuses a PID: containerd says the task runs. Which run did that report end, and what tells two runs of one container apart when their PIDs are the same (containerd's TaskExit; the text's "Exits, and a daemon that restarts")?`)
+      `a container started again (PID ${pid}), then a late report of its previous run's exit arrived naming PID ${pid}, this run's PID: containerd says the task runs, and the record says ${c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`}. Which run did that report end (the text's "Exits, and a daemon that restarts")?`)
       .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
-    // the same report once more, as it reads when the host's clock was also set back between the two runs
+    // the same report once more, naming this run's PID and stamped now
     const stamp = timestamp(new Date())
     const again = lateDeletes
     for (const { envelope, deliver } of late) if (envelope.event?.container_id === c.ID) deliver({ ...envelope, event: { ...envelope.event, pid, exited_at: stamp } })
     await sleep(1500)
     expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > again },
-      `a container started again (PID ${pid}), then a late report of its previous run's exit arrived that names PID ${pid} and is stamped after this run began, as it is when the kernel reuses a PID and the host's clock was set back between the runs: containerd says the task runs. Which run did that report end, and what told your daemon (the text's "Exits, and a daemon that restarts")?`)
+      `a container started again (PID ${pid}), then a late report of its previous run's exit arrived naming PID ${pid} and stamped after this run began: containerd says the task runs, and the record says ${c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`}. Which run did that report end (the text's "Exits, and a daemon that restarts")?`)
       .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
     exits.delete(c.ID)
     writeFileSync(join(dir!, 'gate', 'late'), '42')
-    await endsAsContainerdSays(c, 'the container started again, then ended: its record should follow containerd\'s report of this run\'s exit — which run did the late report end (the test held back the previous run\'s exit, then sent it again naming this run\'s PID, as a reused PID would), and what tells two runs of one container apart (the text\'s "Exits, and a daemon that restarts")?')
+    await endsAsContainerdSays(c, 'the container started again, then ended: its record should follow containerd\'s report of this run\'s exit — which run did the late report end (the test held back the previous run\'s exit, then sent it again naming this run\'s PID; the text\'s "Exits, and a daemon that restarts")?')
   })
 
   it('eight restored containers exiting at the same moment', async () => {
