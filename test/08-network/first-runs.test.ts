@@ -15,9 +15,11 @@ describeKernel('the first runs on a host', () => {
     expect((await host().run(['sh', '-c', reset])).exitCode, `${reset} in the stand-in host`).toBe(0)
   }
 
-  it('5 runs with -p started at once on a host no run has used yet, 4 times', async () => {
+  // Whether two runs meet half-way through making the host's side is up to how their starts fall:
+  // a round of five catches a run that makes it outside any lock about two times in three.
+  it('5 runs with -p started at once on a host no run has used yet, 6 times', async () => {
     const ports = [8071, 8072, 8073, 8074, 8075]
-    for (let round = 1; round <= 4; round++) {
+    for (let round = 1; round <= 6; round++) {
       await fresh()
       const results = await Promise.all(ports.map((port) => done(host().minidocker(['run', '-p', `${port}:7000`, 'probe', '/bin/probe', 'exit:0']))))
       const failed = results.map((result, i) => [ports[i], result] as const).filter(([, result]) => result.exitCode !== 0)
