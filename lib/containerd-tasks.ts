@@ -2,13 +2,12 @@
  * Chapter 11's given containerd calls (the starter and the reference share them): running a container through containerd's gRPC API, as dockerd 20.10 does in
  * libcontainerd/remote/client.go: a containerd container holds the OCI spec (Containers.Create),
  * a task runs it (Tasks.Create with the rootfs as mounts and the stdio as FIFO paths, then
- * Tasks.Start), containerd's event stream reports the exit (daemon.ts), Tasks.Delete and
+ * Tasks.Start), containerd's event stream reports the exit (the chapter's daemon.ts subscribes), Tasks.Delete and
  * Containers.Delete forget it.
  * containerd starts containerd-shim-runc-v2, which mounts the rootfs and runs runc.
  */
-import { randomBytes } from 'node:crypto'
 import { resolveUser, type UserFiles } from './image-config.ts'
-import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Envelope, type Mount, type Subscription } from './containerd.ts'
+import { RUNC_RUNTIME, SPEC_TYPE_URL, GRPC_NOT_FOUND, ContainerdError, type Containerd, type Mount } from './containerd.ts'
 import { DEFAULT_MOUNTS, DEFAULT_PATH, type Spec } from './oci.ts'
 import { INIT_PATH } from '../native/helper.ts'
 import { daemonSecurity } from './docker-security.ts'
@@ -126,49 +125,6 @@ export async function deleteTask(containerd: Containerd, id: string): Promise<vo
   await containerd.containers.Delete({ id }).catch(ignoreNotFound)
 }
 // #endregion deleteTask
-
-/** The topic of the event by which a subscriber proves to itself that its subscription is in place. */
-const SUBSCRIBED_TOPIC = '/minidockerd/subscribed'
-
-// #region subscribeEvents
-/**
- * containerd's events that match `filters` (Events.Subscribe), resolved only once containerd
- * has the subscription in place: every event containerd publishes after the promise resolves
- * reaches `onEnvelope`, in order, and nothing but what `filters` ask for ever does. `onEnd`
- * hears of a stream that ends by itself afterwards; one that ends (or cannot be confirmed)
- * before then rejects the promise instead.
- */
-export function subscribeEvents(containerd: Containerd, filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd: (error: Error) => void): Promise<Subscription> {
-  // an event only this subscription can recognise: several daemons may share the namespace
-  const token = randomBytes(16)
-  let confirmed = false
-  let failedAlready = false
-  return new Promise((resolve, reject) => {
-    const failed = (error: Error) => {
-      failedAlready = true
-      subscription.close()
-      reject(error)
-    }
-    const subscription = containerd.events.Subscribe([...filters, `namespace==${JSON.stringify(containerd.namespace)},topic==${JSON.stringify(SUBSCRIBED_TOPIC)}`], (envelope) => {
-      if (envelope.topic !== SUBSCRIBED_TOPIC) onEnvelope(envelope)
-      else if (!confirmed && Buffer.from(envelope.event?.value ?? []).equals(token)) {
-        confirmed = true
-        resolve(subscription)
-      }
-    }, (error) => (confirmed ? onEnd(error) : failed(error)))
-    // containerd serves Subscribe and Publish on goroutines of their own, and sends nothing on a
-    // new stream before its first event: a token published before the subscription is in place
-    // reaches no one, so it goes out again (more and more slowly) until one comes back
-    const publish = async () => {
-      for (let pause = 20; !confirmed && !failedAlready; pause = Math.min(pause * 2, 500)) {
-        await containerd.events.Publish({ topic: SUBSCRIBED_TOPIC, event: { type_url: 'minidockerd.Subscribed', value: token } })
-        await new Promise((wake) => setTimeout(wake, pause))
-      }
-    }
-    publish().catch((error: Error) => confirmed || failed(error))
-  })
-}
-// #endregion subscribeEvents
 
 /** Send `signal` (a number) to the task's process. */
 export async function killTask(containerd: Containerd, id: string, signal: number): Promise<void> {

@@ -1,10 +1,10 @@
 /**
  * Chapter 11's given part of minidockerd's containers, which the starter and the reference
  * share: what the daemon holds in memory for a container, the lookups and files, create and
- * rm, exec, the subscription to containerd's exits, and the requests that are not the
+ * rm, exec, the watch of containerd's exits (through the learner's subscribe), and the requests that are not the
  * chapter's subject (kill, stop, exec create, top, resize), and wait, which hears of an exit
  * from the monitor. The life of a container from its start (its streams, start, how its exit
- * is handled, attach, the restore after a restart) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
+ * is handled, attach, the restore after a restart, the confirmed subscription) is the learner's, in chapters/11-daemon/daemon.ts, a subclass of this one.
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -28,8 +28,8 @@ import { execStdio } from './exec-stdio.ts'
 import { attachNetwork, type Attachment as NetworkAttachment } from '#ch/08-network/network.ts'
 import { findContainer, loadContainers, newContainer, saveContainer } from './container-records.ts'
 import { frame } from './output-streams.ts'
-import { killTask, runtimeSpec, subscribeEvents } from './containerd-tasks.ts'
-import { PROCESS_TYPE_URL, type Containerd } from './containerd.ts'
+import { killTask, runtimeSpec } from './containerd-tasks.ts'
+import { PROCESS_TYPE_URL, type Containerd, type Envelope, type Subscription } from './containerd.ts'
 import { daemonSecurity } from './docker-security.ts'
 import { badRequest, conflict, containerDir, EngineError, type Container, type ContainerConfig, type HostConfig, type PortBindings, type StreamName } from './engine.ts'
 import { ContainerError } from './errors.ts'
@@ -108,6 +108,14 @@ export abstract class DaemonBase {
   /** The event stream of watchExits ended by itself (the learner's, in the chapter's daemon.ts). */
   protected abstract resumeExits(): Promise<void>
 
+  /**
+   * containerd's events that match `filters`, resolved only once the subscription is in place
+   * (the learner's, in the chapter's daemon.ts): every event containerd publishes afterwards
+   * that `filters` ask for reaches `onEnvelope`, in order, and nothing else ever does. `onEnd`
+   * hears of a stream that ends by itself afterwards; one that ends before then rejects.
+   */
+  abstract subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd: (error: Error) => void): Promise<Subscription>
+
   // #region create
   /**
    * `POST /containers/create`: the image must be in the store (else 404 "No such image: REF",
@@ -152,13 +160,13 @@ export abstract class DaemonBase {
    * The daemon's subscription to containerd's events (moby libcontainerd/remote/client.go
    * processEventStream): every `/tasks/exit` event of this daemon's containerd namespace goes
    * to `onExit`, in order, from the moment the promise resolves (the subscription is then in
-   * place: subscribeEvents in lib/containerd-tasks.ts). The namespace is not the daemon's own:
+   * place: the chapter's subscribe()). The namespace is not the daemon's own:
    * whatever else runs tasks in it is heard too. When the stream ends by itself (containerd went
    * away), resumeExits() is called.
    */
   protected async watchExits(onExit: (exit: TaskExit) => void): Promise<void> {
     const { containerd } = this.options
-    await subscribeEvents(containerd, [`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => onExit(envelope.event as TaskExit), (error) => {
+    await this.subscribe([`namespace==${JSON.stringify(containerd.namespace)},topic=="/tasks/exit"`], (envelope) => onExit(envelope.event as TaskExit), (error) => {
       process.stderr.write(`no more exits from containerd (${error.message}): subscribing again once it answers\n`)
       void this.resumeExits()
     })

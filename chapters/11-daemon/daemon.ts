@@ -10,10 +10,11 @@ import { DaemonBase } from '../../lib/engine-daemon.ts'
 import type { Container } from '../../lib/container-records.ts'
 import type { LogWriter, OutputReader } from '../../lib/output-streams.ts'
 import type { TaskIO } from '../../lib/containerd-tasks.ts'
+import type { Envelope, Subscription } from '../../lib/containerd.ts'
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
-/** The life of a container from its start; create, rm, exec, wait and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
+/** The life of a container from its start, and the subscription to containerd's events; create, rm, exec, wait and the watch of exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
   // What a container needs in memory beyond its record and DaemonBase's Live (lib/engine-daemon.ts) is yours
   // to design: fields of this class, kept per container ID.
@@ -133,6 +134,29 @@ export class Daemon extends DaemonBase {
     throw new NotImplementedError('11-daemon', 'restore')
   }
   // #endregion restore
+
+  // #region subscribe
+  /**
+   * containerd's events that match `filters` (Events.Subscribe), resolved only once containerd
+   * has the subscription in place: every event containerd publishes after the promise resolves
+   * reaches `onEnvelope`, in order, and nothing but what `filters` ask for ever does. Several
+   * daemons may share the namespace. `onEnd` hears of a stream that ends by itself afterwards;
+   * one that ends (or cannot be confirmed) before then rejects the promise instead.
+   */
+  subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd: (error: Error) => void): Promise<Subscription> {
+    // TODO(11): a subscription you know to be in place (the text's "Is the subscription in place?"; the given
+    //   watchExits awaits it, and restore and resumeExits build on it).
+    //   1. containerd.events.Subscribe (lib/containerd.ts) returns at once, and containerd sends nothing on a new
+    //      stream before its first event. Read Subscribe and Publish in lib/proto/api/services/events/v1/events.proto and
+    //      in containerd's services/events/service.go: what can a client make containerd do, and see on its stream?
+    //   2. Every event published after your promise resolves must reach onEnvelope; nothing but what `filters`
+    //      ask for may reach it. Other daemons share the namespace, and do as yours does.
+    //   3. Whatever you try may happen before containerd has registered the stream, and nothing tells you so.
+    //   4. A stream that ends before it is in place rejects the promise (its caller waits for containerd again);
+    //      onEnd hears only of one that ends afterwards.
+    throw new NotImplementedError('11-daemon', 'subscribe')
+  }
+  // #endregion subscribe
 
   // #region attach
   /**

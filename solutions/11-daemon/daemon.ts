@@ -5,6 +5,7 @@
  * client, and the exit that wakes the waiters. The HTTP side is given (lib/engine-routes.ts).
  */
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
@@ -12,7 +13,7 @@ import type { Duplex } from 'node:stream'
 import { overlayDirs } from '#ch/05-layers/driver.ts'
 import { overlayOptions } from '#ch/05-layers/overlay.ts'
 import { storePaths } from '#ch/06-images/store.ts'
-import { ContainerdError, GRPC_NOT_FOUND, type Mount } from '../../lib/containerd.ts'
+import { ContainerdError, GRPC_NOT_FOUND, type Envelope, type Mount, type Subscription } from '../../lib/containerd.ts'
 import { DaemonBase, type TaskExit } from '../../lib/engine-daemon.ts'
 import { ZERO_TIME, type Container } from '../../lib/container-records.ts'
 import { frame, logWriter, noMoreWriters, outputReaders, readLog, streamed, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
@@ -20,13 +21,16 @@ import { deleteTask, runtimeSpec, startTask, type TaskIO } from '../../lib/conta
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
 
+/** The topic of the event by which a subscriber proves to itself that its subscription is in place. */
+const SUBSCRIBED_TOPIC = '/minidockerd/subscribed'
+
 /** A run of a container, as its monitor waits for it: its exit status, once settled. */
 interface Run { exit: Promise<number>; heard(code: number): void }
 
 /** What the daemon holds at most for an attached client that does not read, in bytes. */
 const UNREAD_LIMIT = 4 << 20
 
-/** The life of a container from its start; create, rm, exec, wait and the subscription to exits are given in DaemonBase (lib/engine-daemon.ts). */
+/** The life of a container from its start, and the subscription to containerd's events; create, rm, exec, wait and the watch of exits are given in DaemonBase (lib/engine-daemon.ts). */
 export class Daemon extends DaemonBase {
   /**
    * What this daemon keeps for a container besides DaemonBase's Live: stdin sent before there
@@ -276,6 +280,47 @@ export class Daemon extends DaemonBase {
     }
   }
   // #endregion restore
+
+  // #region subscribe
+  /**
+   * containerd's events that match `filters` (Events.Subscribe), resolved only once containerd
+   * has the subscription in place: every event containerd publishes after the promise resolves
+   * reaches `onEnvelope`, in order, and nothing but what `filters` ask for ever does. Several
+   * daemons may share the namespace. `onEnd` hears of a stream that ends by itself afterwards;
+   * one that ends (or cannot be confirmed) before then rejects the promise instead.
+   */
+  subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd: (error: Error) => void): Promise<Subscription> {
+    const { containerd } = this.options
+    // an event only this subscription can recognise: other daemons publish theirs on the same topic
+    const token = randomBytes(16)
+    let confirmed = false
+    let failedAlready = false
+    return new Promise((resolve, reject) => {
+      const failed = (error: Error) => {
+        failedAlready = true
+        subscription.close()
+        reject(error)
+      }
+      const subscription = containerd.events.Subscribe([...filters, `namespace==${JSON.stringify(containerd.namespace)},topic==${JSON.stringify(SUBSCRIBED_TOPIC)}`], (envelope) => {
+        if (envelope.topic !== SUBSCRIBED_TOPIC) onEnvelope(envelope)
+        else if (!confirmed && Buffer.from(envelope.event?.value ?? []).equals(token)) {
+          confirmed = true
+          resolve(subscription)
+        }
+      }, (error) => (confirmed ? onEnd(error) : failed(error)))
+      // containerd serves Subscribe and Publish on goroutines of their own, and sends nothing on a
+      // new stream before its first event: a token published before the subscription is in place
+      // reaches no one, so it goes out again (more and more slowly) until one comes back
+      const publish = async () => {
+        for (let pause = 20; !confirmed && !failedAlready; pause = Math.min(pause * 2, 500)) {
+          await containerd.events.Publish({ topic: SUBSCRIBED_TOPIC, event: { type_url: 'minidockerd.Subscribed', value: token } })
+          await new Promise((wake) => setTimeout(wake, pause))
+        }
+      }
+      publish().catch((error: Error) => confirmed || failed(error))
+    })
+  }
+  // #endregion subscribe
 
   // #region attach
   /**
