@@ -291,7 +291,7 @@ export class Daemon extends DaemonBase {
    */
   subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd: (error: Error) => void): Promise<Subscription> {
     const { containerd } = this.options
-    // an event only this subscription can recognise: other daemons publish theirs on the same topic
+    // its own sign, to know when to stop publishing: other daemons publish theirs on the same topic
     const token = randomBytes(16)
     let confirmed = false
     let failedAlready = false

@@ -61,6 +61,14 @@ function limitedSpec(steps: string[], resources: Resources): Spec {
   return spec
 }
 
+/** A probe spec for the cgroup at `path` with `resources`. */
+function at(path: string, resources: Resources): Spec {
+  const spec = probeSpec([])
+  spec.linux!.resources = resources
+  spec.linux!.cgroupsPath = path
+  return spec
+}
+
 /** Run `spec` as minidocker does: namespaces (02) and the cgroup's join (forkIntoCgroup), then exec. */
 async function runLimited(spec: Spec, whileInside: (cgroup: Cgroup) => void = () => {}) {
   let run: Run | undefined
@@ -278,11 +286,7 @@ describe('cgroup v2, on a directory laid out like one', () => {
   })
   it('an update that gives a CPU period alone, on the fake tree', async () => {
     const root = fakeV2()
-    const made = (path: string, resources: Resources) => {
-      const spec = limitedSpec([], resources)
-      spec.linux!.cgroupsPath = path
-      return createCgroup(spec, { root, self: V2_SELF })
-    }
+    const made = (path: string, resources: Resources) => createCgroup(at(path, resources), { root, self: V2_SELF })
     const live = await made('minidocker/live', { cpu: { quota: 50000, period: 100000 } })
     const fresh = await made('minidocker/fresh', { cpu: { quota: 50000, period: 200000 } })
     await updateCgroup(live, { cpu: { period: 200000 } })
@@ -292,11 +296,7 @@ describe('cgroup v2, on a directory laid out like one', () => {
 
   it('an update that gives a memory limit alone, on the fake tree', async () => {
     const root = fakeV2()
-    const made = (path: string, resources: Resources) => {
-      const spec = limitedSpec([], resources)
-      spec.linux!.cgroupsPath = path
-      return createCgroup(spec, { root, self: V2_SELF })
-    }
+    const made = (path: string, resources: Resources) => createCgroup(at(path, resources), { root, self: V2_SELF })
     const live = await made('minidocker/live', { memory: { limit: 64 * MiB, swap: 128 * MiB } })
     const fresh = await made('minidocker/fresh', { memory: { limit: 96 * MiB, swap: 128 * MiB } })
     const read = (cgroup: Cgroup) => ['memory.max', 'memory.swap.max'].map((file) => `${file} ${readFileSync(join(cgroup.dirs.memory!, file), 'utf8').trim()}`).join(', ')
@@ -799,14 +799,6 @@ function inWords({ memory, cpu, pids }: Resources): string {
 }
 
 describeKernel(`changing the limits of a running container (${HOST_VERSION} on this machine)`, () => {
-  /** A spec for the cgroup at `path` with `resources`. */
-  const at = (path: string, resources: Resources) => {
-    const spec = probeSpec([])
-    spec.linux!.resources = resources
-    spec.linux!.cgroupsPath = path
-    return spec
-  }
-
   /**
    * A cgroup created with `before` and updated to `after`, and one created with `after` beside
    * it, below a parent created with `parent`: the update must leave what a fresh cgroup gets.
