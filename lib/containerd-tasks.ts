@@ -82,9 +82,9 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
 // #region startTask
 /**
  * Run `c` in containerd, with the same ID, its spec, `rootfs` and the FIFOs of `io`, and
- * return the PID of its process. `beforeStart` is awaited with that PID as soon as containerd
- * has answered it. A failure after containerd knows the container must not leave it behind
- * (the next start would meet "already exists").
+ * return the PID of its process: Containers.Create, Tasks.Create, `beforeStart` awaited with
+ * the PID Tasks.Create answered, Tasks.Start. If a call after Containers.Create fails, what it
+ * made in containerd is deleted before the error is thrown.
  */
 export async function startTask(containerd: Containerd, c: Container, spec: FullSpec, rootfs: Mount[], io: TaskIO, beforeStart: (pid: number) => Promise<void> = async () => {}): Promise<number> {
   await containerd.containers.Create({

@@ -54,8 +54,8 @@ export interface Containerd {
    * envelope containerd publishes from now on that matches one of `filters` (containerd's
    * filter syntax, docs/filters in containerd's tree) goes to `onEnvelope`, in order, until
    * close(); `onEnd` hears of a stream that ended by itself (containerd went away).
-   * Publish is containerd.services.events.v1.Events.Publish: containerd stamps `event` with the
-   * caller's namespace and `topic` and sends it to every subscription it has registered then.
+   * Publish is containerd.services.events.v1.Events.Publish (events.proto, and containerd's
+   * services/events/service.go).
    */
   events: {
     Subscribe(filters: string[], onEnvelope: (envelope: Envelope) => void, onEnd?: (error: Error) => void): Subscription

@@ -55,7 +55,7 @@ export interface Live {
   attached: Set<Attachment>
   /** the daemon's open end of the container's stdin FIFO, while it has one */
   stdin?: Writable
-  /** awaited by remove() (below), if set, once it has killed a running container */
+  /** awaited by remove() and stop() (below), if set, once they have signalled a running container; stop() without it answers "not running" */
   finished?: Promise<void>
   /** chapter 08's network while the container runs: its veth, address, published ports */
   network?: NetworkAttachment
@@ -397,9 +397,8 @@ export abstract class DaemonBase {
   }
 
   /**
-   * `start` as container `id`'s start under way. dockerd holds a container's lock through its
-   * start, so a kill or a stop sent the moment its output shows waits for the start to finish
-   * instead of finding the container not running yet (afterStart).
+   * Records `start` as container `id`'s start under way until it settles; afterStart waits for
+   * it (compare moby daemon/start.go, ContainerStart and containerStart).
    */
   async starting<T>(id: string, start: Promise<T>): Promise<T> {
     this.#starts.set(id, start)

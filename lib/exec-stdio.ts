@@ -16,7 +16,7 @@ export interface ExecStdio {
   /** the FIFOs, as Tasks.Exec takes them ('' for a stream the exec does not have) */
   paths: { stdin: string; stdout: string; stderr: string }
   readers: OutputReader[]
-  /** the process runs: what the client sent so far goes to it, and the rest as it comes */
+  /** called once the process runs */
   running(): void
   /** the FIFOs are no longer needed */
   remove(): void
@@ -24,7 +24,7 @@ export interface ExecStdio {
 
 /**
  * The FIFOs of `exec` in `dir`, its output framed (raw with a tty) to the hijacked `socket`,
- * and the client's input passed on once the process runs.
+ * and the client's input passed on to the process.
  */
 export function execStdio(dir: string, exec: Exec, socket: Duplex, containerd: Containerd): ExecStdio {
   const name = (stream: string) => join(dir, `${exec.ID}-${stream}`)
@@ -35,7 +35,6 @@ export function execStdio(dir: string, exec: Exec, socket: Duplex, containerd: C
     if (wanted.has(stream)) socket.write(exec.Tty ? chunk : frame(stream, chunk))
   })
   let input: Socket | undefined
-  // with stdin, the client's bytes stay in its connection (unread, so the kernel holds them) until the process runs
   if (!paths.stdin) socket.resume()
   return {
     paths, readers,
@@ -45,7 +44,7 @@ export function execStdio(dir: string, exec: Exec, socket: Duplex, containerd: C
         input = new Socket({ fd: openSync(paths.stdin, constants.O_WRONLY | constants.O_NONBLOCK), readable: false, writable: true })
         input.on('error', () => {})
       } catch {
-        return void socket.resume() // the process has gone already: what the client sends goes nowhere
+        return void socket.resume()
       }
       const into = input
       socket.on('data', (chunk: Buffer) => into.write(chunk))

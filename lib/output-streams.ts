@@ -69,8 +69,8 @@ export function logWriter(path: string): LogWriter {
 // #region outputReaders
 /**
  * The daemon's read ends of a process's output FIFOs (no stderr with a tty): every chunk the
- * shim writes goes to `deliver`, and `drained` resolves once the shim has closed its end
- * after the last byte. The read ends are open when this returns, before containerd's shim
+ * shim writes goes to `deliver`, and `drained` resolves once the reader has read end-of-file
+ * (as epoll reports it) or was closed. The read ends are open when this returns, before containerd's shim
  * opens its write ends, and no Node thread ever blocks on a FIFO nobody has opened yet.
  */
 export function outputReaders(paths: { stdout: string; stderr?: string }, deliver: (stream: StreamName, chunk: Buffer) => void): OutputReader[] {
@@ -82,22 +82,6 @@ export function outputReaders(paths: { stdout: string; stderr?: string }, delive
   })
 }
 // #endregion outputReaders
-
-// #region noMoreWriters
-/**
- * Opens a write end of the FIFO at `path` without waiting, and closes it at once. Never blocks;
- * does nothing if no process holds its read end, or the FIFO is gone.
- */
-export function noMoreWriters(path: string): void {
-  try {
-    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
-  } catch (error) {
-    // ENXIO: no reader any more; ENOENT: no FIFO
-    if (!['ENXIO', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error
-  }
-}
-// #endregion noMoreWriters
-
 
 export { logOptions } from './engine.ts'
 export type { LogEntry, LogOptions, OutputReader, StreamName } from './engine.ts'

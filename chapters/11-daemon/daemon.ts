@@ -80,7 +80,10 @@ export class Daemon extends DaemonBase {
     // TODO(11): the exit (moby daemon/monitor.go handleContainerExit).
     //   0. The exit comes from containerd's event stream (the onExit you give the given watchExits), or from
     //      restore's question for a task that exited while no daemon ran.
-    //   1. When has all of the output reached your FIFO readers, and when do they see end-of-file?
+    //   1. The readers end exactly when all of the output has come, whatever the FIFO still holds: for a reader
+    //      opened before the shim's last writer closed, and for one opened after it (restore). No guessed timeout.
+    //      When does a reader hear that no writer is left, and what does one opened too late never hear (fifo(7);
+    //      pipe_poll and pipe_read in the kernel's fs/pipe.c; the text's "Output that never ends")?
     //   2. What is there to clean up? Whoever hears of the exit (the given wait, once you call exitHandled) may act
     //      at once: `docker run` prints what has reached it and returns, and the user types the next command.
     //   3. With AutoRemove the container goes after its exit, and a `docker rm -f` may be under way: the text's
@@ -92,12 +95,10 @@ export class Daemon extends DaemonBase {
   // #region resumeExits
   /**
    * The event stream ended by itself: containerd went away (a crash, a restart) while its shims
-   * and their containers ran on (moby libcontainerd/remote/client.go processEventStream, which
-   * waits for containerd to serve again and subscribes anew). From here on exits are heard
-   * again, and each run this daemon watches is settled as containerd has it now: an exit that
-   * happened while no one listened (containerd never sends it again) is recorded with the status
-   * containerd kept, one that happens at any moment meanwhile is not lost, and no exit ends a run
-   * twice or ends a run that is not its own. Stops waiting once the daemon is closed.
+   * and their containers ran on. From here on exits are heard again, and each run this daemon
+   * watches is settled as containerd has it now: an exit that happened while no one listened is
+   * recorded with the status containerd kept, one that happens meanwhile is not lost, and no exit
+   * ends a run twice or ends a run that is not its own. Stops waiting once the daemon is closed.
    */
   protected async resumeExits(): Promise<void> {
     // TODO(11): survive a restart of containerd (the text's "When containerd restarts").
@@ -105,8 +106,8 @@ export class Daemon extends DaemonBase {
     //      without flooding it, and what ends the waiting if the daemon is closed meanwhile?
     //   2. Which of your runs may have ended while nobody listened, and what does containerd still know of
     //      each: a task that exited, a task it no longer knows (lib/containerd.ts's errors)?
-    //   3. A container may exit at any moment, also while you ask. What must come before what, so that no
-    //      exit falls between hearing and asking? What then reaches you twice?
+    //   3. Which exits would neither hearing nor asking report, and which would both (the text's "Exits, and a
+    //      daemon that restarts")?
     //   4. The daemon serves requests all the while: what may have happened to a container between your question
     //      and its answer?
     throw new NotImplementedError('11-daemon', 'resumeExits')
@@ -123,9 +124,8 @@ export class Daemon extends DaemonBase {
    */
   async restore(): Promise<void> {
     // TODO(11): the daemon after a restart (the text's "Exits, and a daemon that restarts").
-    //   1. containerd sends an event to those subscribed when it happens (watchExits, given, subscribes), and
-    //      keeps none for later. Tasks.Get tells how a task is now. A task may exit at any moment, also while
-    //      you ask.
+    //   1. containerd sends an event only to those subscribed when it happens, and keeps none for later
+    //      (watchExits, given, subscribes). Tasks.Get tells how a task is now.
     //   2. What can Tasks.Get answer of a task, and what does each answer mean for the record, the FIFOs (openStreams), the network (reconnect, given in DaemonBase) and the monitor?
     //      What must `docker wait` answer for a container that exited while no daemon ran? Your monitor waits
     //      for its readers' end-of-file: does a reader get one if it opened after the shim closed its ends,
@@ -147,8 +147,9 @@ export class Daemon extends DaemonBase {
     // TODO(11): a subscription you know to be in place (the text's "Is the subscription in place?"; the given
     //   watchExits awaits it, and restore and resumeExits build on it).
     //   1. containerd.events.Subscribe (lib/containerd.ts) returns at once, and containerd sends nothing on a new
-    //      stream before its first event. Read Subscribe and Publish in lib/proto/api/services/events/v1/events.proto and
-    //      in containerd's services/events/service.go: what can a client make containerd do, and see on its stream?
+    //      stream before its first event. When does containerd register a stream, and what could show a client that
+    //      it has (lib/proto/api/services/events/v1/events.proto; containerd's services/events/service.go and
+    //      events/exchange/exchange.go)?
     //   2. Every event published after your promise resolves must reach onEnvelope; nothing but what `filters`
     //      ask for may reach it. Other daemons share the namespace, and do as yours does.
     //   3. Whatever you try may happen before containerd has registered the stream, and nothing tells you so.

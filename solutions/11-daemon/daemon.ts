@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs'
+import { closeSync, constants, existsSync, mkdirSync, openSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -16,7 +16,7 @@ import { storePaths } from '#ch/06-images/store.ts'
 import { ContainerdError, GRPC_NOT_FOUND, type Envelope, type Mount, type Subscription } from '../../lib/containerd.ts'
 import { DaemonBase, type TaskExit } from '../../lib/engine-daemon.ts'
 import { ZERO_TIME, type Container } from '../../lib/container-records.ts'
-import { frame, logWriter, noMoreWriters, outputReaders, readLog, streamed, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
+import { frame, logWriter, outputReaders, readLog, streamed, type LogWriter, type OutputReader, type StreamName } from '../../lib/output-streams.ts'
 import { deleteTask, runtimeSpec, startTask, type TaskIO } from '../../lib/containerd-tasks.ts'
 
 export type { DaemonOptions, Exec, TaskExit } from '../../lib/engine-daemon.ts'
@@ -84,6 +84,20 @@ export class Daemon extends DaemonBase {
       code = lost
     }
     if (this.runs.get(id) === run) run.heard(code)
+  }
+
+  /**
+   * Once no writer can open the FIFO at `path` any more: a writer that comes and goes without a
+   * byte. pipe_poll (the kernel's fs/pipe.c) reports a hang-up to a reader only if a writer opened
+   * since that reader did, so one opened after the shim's last close would wait forever. Non-blocking:
+   * with no reader left the open fails (ENXIO) rather than wait; the FIFO may be gone (ENOENT).
+   */
+  private endOfWriters(path: string): void {
+    try {
+      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
+    } catch (error) {
+      if (!['ENXIO', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error
+    }
   }
 
   /** The client's stdin ended: the container's process reads end-of-file on its stdin. */
@@ -204,8 +218,8 @@ export class Daemon extends DaemonBase {
     const code = run ? await run.exit : 255
     if (this.runs.get(c.ID) === run) this.runs.delete(c.ID)
     await deleteTask(this.options.containerd, c.ID).catch(() => {})
-    // no writer can come any more: readers opened after the shim had let go (restore) see their end too
-    for (const r of readers) noMoreWriters(r.path)
+    // the shim has let go, and no writer comes any more: readers opened after it had let go (restore) see their end too
+    for (const r of readers) this.endOfWriters(r.path)
     await this.disconnect(c) // its ports are free again before anyone hears of the exit
     await Promise.all(readers.map((r) => r.drained))
     log.close() // the line in progress goes into the log now: a client that joins later reads it there
@@ -229,12 +243,10 @@ export class Daemon extends DaemonBase {
   // #region resumeExits
   /**
    * The event stream ended by itself: containerd went away (a crash, a restart) while its shims
-   * and their containers ran on (moby libcontainerd/remote/client.go processEventStream, which
-   * waits for containerd to serve again and subscribes anew). From here on exits are heard
-   * again, and each run this daemon watches is settled as containerd has it now: an exit that
-   * happened while no one listened (containerd never sends it again) is recorded with the status
-   * containerd kept, one that happens at any moment meanwhile is not lost, and no exit ends a run
-   * twice or ends a run that is not its own. Stops waiting once the daemon is closed.
+   * and their containers ran on. From here on exits are heard again, and each run this daemon
+   * watches is settled as containerd has it now: an exit that happened while no one listened is
+   * recorded with the status containerd kept, one that happens meanwhile is not lost, and no exit
+   * ends a run twice or ends a run that is not its own. Stops waiting once the daemon is closed.
    */
   protected async resumeExits(): Promise<void> {
     const { containerd } = this.options

@@ -33,6 +33,8 @@ let daemon: Daemon | undefined
 let witness: { close(): void } | undefined
 /** The test's own descriptor of `flood`'s output FIFO, held while no daemon runs, as a shim that has not let go yet holds it. */
 let floodHeld: number | undefined
+/** How long the restore took, in ms. */
+let restoreTook = 0
 
 /** The containers the tests restore, by role, and what containerd itself said of their exits. */
 const ids: Record<string, string> = {}
@@ -146,7 +148,9 @@ const ready = () => (made ??= (async () => {
   // the test's own witness of every exit from here on
   witness = witnessExits(client, NAMESPACE, exits)
   daemon = new Daemon({ root: join(dir, 'daemon', 'data'), runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)) })
+  const began = Date.now()
   await daemon.restore()
+  restoreTook = Date.now() - began
 })())
 
 const record = (role: string): Container => daemon!.containers.get(ids[role]!)!
@@ -214,8 +218,9 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     const away = await waitAnswers(record('away'))
     expect(away, `a restored container that exited while no daemon ran, its shim's ends of the FIFOs closed long before: \`docker wait\` of it has not answered in 5 s after the restore. What is your daemon still waiting for (the text's "Output that never ends")?`).toBe(true)
     expect(logged(root, ids.away!), 'the log of a container that wrote `up` while the old daemon ran: it should still hold that line').toBe('up\n')
-    // the shim's copy may still be writing when containerd reports the exit: one line more, then its end
-    await sleep(500)
+    // the shim's copy may still be writing when containerd reports the exit, for as long as it takes: one line
+    // more, later than the output of any other container restored with it ended, then its end
+    await sleep(restoreTook + 500)
     try {
       writeSync(floodHeld!, 'last\n')
     } catch (error) {

@@ -1,8 +1,8 @@
 /**
- * The daemon's subscribe(), against the real containerd 1.6: its promise says the subscription
- * is in place only if an event published the moment it resolves reaches onEnvelope, with two
- * daemons sharing the namespace, while containerd puts each subscription in place late (as a
- * loaded machine may). What reaches onEnvelope is compared with the events the test publishes.
+ * The daemon's subscribe(), against the real containerd 1.6: two daemons share the namespace,
+ * containerd puts each subscription in place late (as a loaded machine may), and the test
+ * publishes an event the moment each promise resolves. What reaches onEnvelope is compared with
+ * the events the test publishes.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync } from 'node:fs'
@@ -51,7 +51,7 @@ afterAll(async () => {
 }, 60_000)
 
 describeKernel("subscribe(): a subscription known to be in place", () => {
-  it('two daemons sharing the namespace each resolve, and an event published the moment they do reaches them, and nothing else does', async () => {
+  it('two daemons subscribe in one namespace while containerd is slow to register their streams', async () => {
     await ready()
     const received = SUBSCRIBED_AFTER.map(() => [] as Envelope[])
     const daemons = SUBSCRIBED_AFTER.map((late, i) => daemonWith(late, `daemon-${i}`))
@@ -61,27 +61,28 @@ describeKernel("subscribe(): a subscription known to be in place", () => {
     clients.push(publisher)
     for (const [i, promise] of subscribed.entries()) {
       const subscription = await within(promise, 15_000)
-      expect(subscription, `subscribe had not resolved 15 s after the call, though containerd put the subscription in place ${SUBSCRIBED_AFTER[i]} ms after it: what if your sign went out before the stream was registered (${SECTION})?`).not.toBe('pending')
+      expect(subscription, `daemon ${i}'s subscribe had not resolved 15 s after the call; containerd had put its subscription in place ${SUBSCRIBED_AFTER[i]} ms after the call. What was your daemon waiting for, and what if that came about before containerd had registered the stream (${SECTION})?`).not.toBe('pending')
       subscriptions.push(subscription as Subscription)
       // the very moment it resolves: an event that must reach it
       const value = randomBytes(8)
       await publisher.events.Publish({ topic: PROBE, event: { type_url: 'minidocker.Probe', value } })
       for (let waited = 0; waited < 3000 && !received[i]!.some((e) => Buffer.from(e.event?.value ?? []).equals(value)); waited += 50) await sleep(50)
       expect(received[i]!.some((e) => Buffer.from(e.event?.value ?? []).equals(value)),
-        `an event published right after subscribe resolved never reached onEnvelope: was the subscription in place when your promise resolved (${SECTION})?`).toBe(true)
+        `an event of topic ${PROBE}, which daemon ${i}'s filters ask for, was published right after its subscribe resolved and never reached its onEnvelope (3 s). What did your daemon know of containerd's side when it resolved (${SECTION})?`).toBe(true)
     }
-    await sleep(1500) // any sign still on its way arrives meanwhile
-    for (const envelopes of received) {
-      expect(envelopes.map((e) => e.topic).filter((topic) => topic !== PROBE),
-        `onEnvelope got envelopes the filters do not ask for: only what the caller's filters match may reach it, whatever your subscribe publishes itself (${SECTION})`).toEqual([])
+    await sleep(1500) // anything still on its way arrives meanwhile
+    for (const [i, envelopes] of received.entries()) {
+      const strangers = envelopes.map((e) => e.topic).filter((topic) => topic !== PROBE)
+      expect(strangers,
+        `daemon ${i}'s onEnvelope received ${strangers.length} envelope(s) of topic(s) ${JSON.stringify([...new Set(strangers)])}, where its filters asked for ${PROBE} only, while another daemon subscribed in the same namespace: where did they come from (${SECTION})?`).toEqual([])
     }
   }, 60_000)
 
-  it('a stream that ends before it is in place rejects', async () => {
+  it('a subscription whose filter containerd refuses', async () => {
     await ready()
     const daemon = daemonWith(300, 'daemon-refused')
     // containerd refuses a filter it cannot parse, and ends the stream with that error
     const outcome = await within(daemon.subscribe(['topic=='], () => {}, () => {}).then((s) => (subscriptions.push(s), 'resolved'), (error: Error) => `rejected: ${error.message}`), 15_000)
-    expect(outcome, `subscribe with a filter containerd refuses should reject once the stream ends (${SECTION})`).toMatch(/^rejected: /)
+    expect(outcome, `subscribe with a filter containerd refuses (\`topic==\`; containerd ends the stream with its error): 15 s after the call the promise was ${outcome}. Who was told of that error, and who waits on the promise (subscribe's doc comment; ${SECTION})?`).toMatch(/^rejected: /)
   }, 30_000)
 })
