@@ -31,8 +31,8 @@ let registry: Registry | undefined
 let client: Client | undefined
 let daemon: Daemon | undefined
 let witness: { close(): void } | undefined
-/** The test's own descriptor of `flood`'s output FIFO, held while no daemon runs, as a shim that has not let go yet holds it. */
-let floodHeld: number | undefined
+/** The test's own ends of `flood`'s output FIFO, a reader and a writer, held while no daemon runs, as a shim that has not let go yet holds them. */
+let floodHeld: { reader: number; writer: number } | undefined
 /** How long the restore took, in ms. */
 let restoreTook = 0
 
@@ -131,7 +131,8 @@ const ready = () => (made ??= (async () => {
   // the FIFO keeps `flood`'s output only while someone holds it open: the shim closes its ends once
   // its copy is done, which may come before or after a restarted daemon opens its own
   const { process: floodTask } = await client.tasks.Get({ container_id: ids.flood })
-  floodHeld = openSync(floodTask.stdout, constants.O_RDWR | constants.O_NONBLOCK)
+  const floodReader = openSync(floodTask.stdout, constants.O_RDONLY | constants.O_NONBLOCK)
+  floodHeld = { reader: floodReader, writer: openSync(floodTask.stdout, constants.O_WRONLY | constants.O_NONBLOCK) }
   for (const role of ['away', 'flood']) {
     writeFileSync(join(gate, role), '')
     for (let i = 0; i < 100 && !exits.has(ids[role]!); i++) {
@@ -186,7 +187,7 @@ async function endsAsContainerdSays(c: Container, message: string): Promise<void
 
 afterAll(async () => {
   holding = false
-  if (floodHeld !== undefined) closeSync(floodHeld)
+  if (floodHeld !== undefined) [floodHeld.writer, floodHeld.reader].forEach((fd) => closeSync(fd))
   witness?.close()
   await stopInProcessDaemon({ daemon, closers: [daemon, client], containerd, registry, dir })
 }, 120_000)
@@ -222,12 +223,13 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     // more, later than the output of any other container restored with it ended, then its end
     await sleep(restoreTook + 500)
     try {
-      writeSync(floodHeld!, 'last\n')
+      writeSync(floodHeld!.writer, 'last\n')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
       expect.fail(`a container that wrote \`up\`, then ${FLOOD} lines once the daemon had stopped: after the restore its output FIFO is full and nothing reads it any more (one line more into it fails with EAGAIN): where was its output then, who held it, and when is it all read (the text's "Output that never ends")?`)
     } finally {
-      closeSync(floodHeld!)
+      closeSync(floodHeld!.writer)
+      closeSync(floodHeld!.reader)
       floodHeld = undefined
     }
     const flood = await waitAnswers(record('flood'), 10_000)
