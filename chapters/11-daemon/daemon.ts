@@ -82,8 +82,8 @@ export class Daemon extends DaemonBase {
     //      restore's question for a task that exited while no daemon ran.
     //   1. The readers end exactly when all of the output has come, whatever the FIFO still holds: for a reader
     //      opened before the shim's last writer closed, and for one opened after it (restore). No guessed timeout.
-    //      When does a reader hear that no writer is left, and what does one opened too late never hear (fifo(7);
-    //      pipe_poll and pipe_read in the kernel's fs/pipe.c; the text's "Output that never ends")?
+    //      What tells a reader that the output has ended (fifo(7); pipe_poll and pipe_read in the kernel's
+    //      fs/pipe.c; the text's "Output that never ends")?
     //   2. What is there to clean up? Whoever hears of the exit (the given wait, once you call exitHandled) may act
     //      at once: `docker run` prints what has reached it and returns, and the user types the next command.
     //   3. With AutoRemove the container goes after its exit, and a `docker rm -f` may be under way: the text's
