@@ -231,7 +231,8 @@ describeKernel('minidockerd with the real docker CLI', () => {
       expect(sleeper, 'docker run -d through the first daemon: expected the container\'s ID').toMatch(/^[a-f0-9]{64}$/)
 
       // a container of the second daemon exits while both listen
-      const brief = await run(second, ['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'exit 3'])
+      const brief = await run(second, ['run', '--rm', '--network', 'none', busybox, 'sh', '-c', 'exit 3'],
+        'docker run --rm of `exit 3` through the second daemon never returned, while the first daemon, in the same containerd namespace, heard that exit on its stream too: what did it do with an exit of a container it does not have (the text\'s "Exits, and a daemon that restarts")?')
       expect(brief.exitCode, 'docker run --rm of `exit 3` through the second daemon: expected its code').toBe(3)
       await pause(500)
       const alive = await run(first, ['ps', '-q', '--no-trunc']).catch((error: Error) => ({ stdout: '', stderr: error.message, exitCode: -1 }))

@@ -8,6 +8,7 @@
  * the test holds, and so does a second start; and stdin sent to a run whose stdin has ended.
  */
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import type { Server } from 'node:http'
 import { Duplex, PassThrough, Writable } from 'node:stream'
@@ -447,53 +448,60 @@ function upgradeRequest(path: string): { received: () => Buffer; close(): void }
 }
 
 /**
- * A raw attach (`POST path`, `Upgrade: tcp`) that keeps no bytes: how much stdout payload its
- * multiplexed stream carried, and whether it ended. With `reading` false it reads nothing until
- * read() is called, as a client whose terminal or pipe does not keep up.
+ * A raw attach (`POST path`, `Upgrade: tcp`) that keeps no bytes, made by a process of its own,
+ * as the CLI is (a reader in the daemon's own event loop would fall behind it): how much stdout
+ * payload its multiplexed stream carried, and whether it ended. With `reading` false it reads
+ * nothing until read() is called, as a client whose terminal or pipe does not keep up.
  */
 function countingAttach(path: string, reading: boolean): { head: () => string; payload: () => number; ended: Promise<void>; read(): void; close(): void } {
-  const socket = connect(host.slice('unix://'.length))
-  let pending: Buffer = Buffer.alloc(0)
+  const child = spawn(process.execPath, ['-e', COUNTER, host.slice('unix://'.length), path, reading ? '1' : '0'], { stdio: ['pipe', 'pipe', 'inherit'] })
   let head = ''
-  let headDone = false
-  let left = 0
   let payload = 0
-  const feed = (chunk: Buffer) => {
-    let data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk
-    pending = Buffer.alloc(0)
-    if (!headDone) {
-      const end = data.indexOf('\r\n\r\n')
-      head = data.subarray(0, end).toString()
-      if (end === -1) return void (pending = data)
-      data = data.subarray(end + 4)
-      headDone = true
-      if (!reading) socket.pause()
+  let lines = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    lines += chunk.toString()
+    for (let nl = lines.indexOf('\n'); nl !== -1; nl = lines.indexOf('\n')) {
+      const report = JSON.parse(lines.slice(0, nl)) as { head?: string; payload?: number }
+      lines = lines.slice(nl + 1)
+      if (report.head !== undefined) head = report.head
+      if (report.payload !== undefined) payload = report.payload
     }
-    while (data.length > 0) {
-      if (left > 0) {
-        const n = Math.min(left, data.length)
-        payload += n
-        left -= n
-        data = data.subarray(n)
-      } else if (data.length < 8) {
-        pending = Buffer.from(data)
-        return
-      } else {
-        left = data.readUInt32BE(4)
-        data = data.subarray(8)
-      }
-    }
-  }
-  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-  socket.on('error', () => {})
-  socket.write(`POST ${path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`)
-  socket.on('data', feed)
-  const read = () => {
-    reading = true
-    socket.resume()
-  }
-  return { head: () => head || pending.toString(), payload: () => payload, ended, read, close: () => socket.destroy() }
+  })
+  child.stdin.on('error', () => {})
+  const ended = new Promise<void>((resolve) => child.once('close', () => resolve()))
+  return { head: () => head, payload: () => payload, ended, read: () => child.stdin.write('read\n'), close: () => child.kill('SIGKILL') }
 }
+
+/** countingAttach's process: argv socket, path, reading; reports `{"head"}` once, `{"payload"}` as it grows and at the end; "read" on stdin starts a paused one; its stdin's end ends it. */
+const COUNTER = `
+const [socketPath, path, reading] = process.argv.slice(1)
+const socket = require('node:net').connect(socketPath)
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n')
+let pending = Buffer.alloc(0), headDone = false, left = 0, payload = 0, told = 0
+socket.on('data', (chunk) => {
+  let data = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk
+  pending = Buffer.alloc(0)
+  if (!headDone) {
+    const end = data.indexOf('\\r\\n\\r\\n')
+    if (end === -1) return void (pending = data)
+    say({ head: data.subarray(0, end).toString() })
+    data = data.subarray(end + 4)
+    headDone = true
+    if (reading !== '1') socket.pause()
+  }
+  while (data.length > 0) {
+    if (left > 0) { const n = Math.min(left, data.length); payload += n; left -= n; data = data.subarray(n) }
+    else if (data.length < 8) { pending = Buffer.from(data); return }
+    else { left = data.readUInt32BE(4); data = data.subarray(8) }
+  }
+})
+setInterval(() => { if (payload !== told) say({ payload: told = payload }) }, 100).unref()
+socket.on('error', () => {})
+socket.on('close', () => { say({ payload }); process.exit(0) })
+socket.write('POST ' + path + ' HTTP/1.1\\r\\nHost: docker\\r\\nConnection: Upgrade\\r\\nUpgrade: tcp\\r\\nContent-Length: 0\\r\\n\\r\\n')
+process.stdin.on('data', () => socket.resume())
+process.stdin.on('end', () => process.exit(0))
+`
 
 /** What the flooding container writes: lines of 4 KiB (4095 x's and a newline), 24 MiB in all, little enough to
  * pass through a loaded machine's log and FIFOs in time. */
