@@ -280,12 +280,15 @@ export class Daemon extends DaemonBase {
       // read before asking: a task that still runs when asked has the shim's ends of the FIFOs open, so ours see their end-of-file
       const { readers, log } = this.openStreams(c)
       let task: { status: string; exit_status: number } | undefined
+      let lost = false
       try {
         task = (await this.options.containerd.tasks.Get({ container_id: c.ID })).process
-      } catch {
-        // no such task: containerd lost it
+      } catch (error) {
+        // no such task: containerd lost it. Any other failure (containerd went away as we asked) says nothing of the
+        // task: it stays watched as running, and the stream's end has resumeExits ask again once containerd is back
+        lost = error instanceof ContainerdError && error.code === GRPC_NOT_FOUND
       }
-      if (task && task.status !== 'STOPPED' && task.status !== 'UNKNOWN') await this.reconnect(c)
+      if (task ? task.status !== 'STOPPED' && task.status !== 'UNKNOWN' : !lost) await this.reconnect(c)
       // it exited while no daemon watched (if the stream reports it too, the run is settled already), or containerd lost it
       else this.runs.get(c.ID)!.heard(task?.status === 'STOPPED' ? task.exit_status : 255)
       live.finished = this.monitor(c, readers, log)

@@ -3,7 +3,7 @@
  * from temp dirs, no bridge, no iptables): the CLI must print the same and exit the same.
  * Then many `docker run --rm` at once through minidockerd, and nothing left behind.
  */
-import { mkdtempSync, readdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -33,6 +33,8 @@ const ready = () => (pulled ??= (async () => {
 })())
 
 afterAll(() => stopDaemonPair(pair, dir), 120_000)
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** POST `path` on a daemon's socket as a client of the Engine API would: its status and body, or that none came in 5 s. */
 function post(d: Dockerd, path: string): Promise<string> {
@@ -244,6 +246,41 @@ describeKernel('minidockerd and dockerd give the CLI the same answers', () => {
       }
     }
     expect(seen.mine, 'docker logs of a `docker run -di` container that reads lines until its stdin ends, after two `docker attach` each piped one line and ended their input, through minidockerd and through dockerd — whose input ends when one client\'s input ends, and what in the create body tells (docker-attach(1); moby container/stream/attach.go)?').toBe(seen.theirs)
+  }, 120_000)
+
+  it('stdin sent to a run whose stdin has ended', async () => {
+    await ready()
+    const seen: Record<string, { first: number | string; second: number | string }> = {}
+    for (const [who, d] of [['mine', ours], ['theirs', real]] as const) {
+      // each run counts the lines of its stdin, says when it has ended, waits for the gate, and exits with the count
+      const gate = join(dir, `gate-${who}`)
+      mkdirSync(gate)
+      let attach: ReturnType<typeof execa> | undefined
+      try {
+        await docker('28.2.2', d.host, ['create', '-i', '--name', 'counter', '--network', 'none', '-v', `${gate}:/gate`, busybox, 'sh', '-c', 'n=$(wc -l); echo stdin ended; while [ ! -e /gate/runs ]; do sleep 0.05; done; exit $n'], { timeout: 20_000 })
+        const first = docker('28.2.2', d.host, ['start', '-ai', 'counter'], { input: 'one\n', timeout: 30_000 })
+        first.catch(() => {})
+        let ended = false
+        for (let i = 0; i < 150 && !ended; i++) {
+          ended = (await docker('28.2.2', d.host, ['logs', 'counter'], { timeout: 20_000 })).stdout.includes('stdin ended')
+          if (!ended) await sleep(100)
+        }
+        if (!ended) throw new Error(`${who}: the first run never saw the end of its stdin`)
+        // while that run still runs: a client attaches, pipes a line and ends its input (docker attach returns at the exit)
+        attach = execa(CLIS['28.2.2'], ['attach', '--sig-proxy=false', 'counter'], { env: dockerEnv(d.host), input: 'two\n', reject: false, timeout: 20_000, killSignal: 'SIGKILL' })
+        await sleep(2000)
+        writeFileSync(join(gate, 'runs'), '')
+        const firstCode = (await first).exitCode
+        await attach
+        const second = await docker('28.2.2', d.host, ['start', '-ai', 'counter'], { input: 'three\n', timeout: 30_000 })
+        seen[who] = { first: firstCode, second: second.exitCode }
+      } finally {
+        attach?.kill('SIGKILL')
+        await docker('28.2.2', d.host, ['rm', '-f', 'counter'], { timeout: 20_000 })
+      }
+    }
+    expect(seen.mine, `a -i container that exits with the number of lines it read on its stdin, run twice: \`docker start -ai\` piped "one" into the first run; once that run's stdin had ended, \`docker attach\` piped "two" while it still ran; then \`docker start -ai\` piped "three" into the second run. The CLI's exit codes through your daemon (left) and through dockerd: where did "two" go, and which run was it sent to (the text's "Attach, wait and the exit")?`)
+      .toEqual(seen.theirs)
   }, 120_000)
 
   it('inspect, logs and stop of an unknown name, a name taken twice, kill of a stopped container', async () => {

@@ -3,8 +3,9 @@
  * minidockerd (a child process) runs the containers and is stopped; then the chapter's Daemon
  * is made in this process on the same data and exec roots and restored, through a client of
  * the real containerd that lets the test act at the moments that matter (a container ends
- * while the daemon asks about it; an exit is reported late). What each container really
- * exited with is asked of containerd itself, never written here.
+ * while the daemon asks about it; an exit is reported late). Last, that daemon goes too and
+ * another restores the same roots while containerd is killed and started again. What each
+ * container really exited with is asked of containerd itself, never written here.
  */
 import { closeSync, constants, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,6 +32,8 @@ let registry: Registry | undefined
 let client: Client | undefined
 let daemon: Daemon | undefined
 let witness: { close(): void } | undefined
+/** whether the test has killed containerd and not yet started it again */
+let down = false
 /** The test's own ends of `flood`'s output FIFO, a reader and a writer, held while no daemon runs, as a shim that has not let go yet holds them. */
 let floodHeld: { reader: number; writer: number } | undefined
 /** How long the restore took, in ms. */
@@ -39,6 +42,7 @@ let restoreTook = 0
 /** The containers the tests restore, by role, and what containerd itself said of their exits. */
 const ids: Record<string, string> = {}
 const crowd: string[] = []
+const outage: string[] = []
 const exits = new Map<string, number>()
 /** the envelopes of the `late` container, held back from the daemon until the test lets them go */
 const held: { envelope: Envelope; deliver: (e: Envelope) => void }[] = []
@@ -97,6 +101,68 @@ function stagedClient(real: Client): Client {
   }
 }
 
+/**
+ * A client of the real containerd that kills containerd (by PID, as a crash would) when the daemon
+ * first asks about one of the `outage` containers, and passes the question on to the containerd
+ * that is no more: the others are asked while it is away. That one (`dropped`) then exits, and
+ * containerd is started again on the same state; what it says of `dropped` is kept in `exits`
+ * before the daemon may delete the task. Events stamped before the restart (the shim's retried
+ * report of that exit) do not reach the daemon.
+ */
+function crashingClient(real: Client, pids: Map<string, number>): { client: Client; dropped(): string | undefined; back(): Promise<void> | undefined } {
+  let restartedAt = 0
+  let dropped: string | undefined
+  let back: Promise<void> | undefined
+  const away = async (id: string) => {
+    writeFileSync(join(dir!, 'gate', id.slice(0, 12)), '')
+    const alive = () => {
+      try {
+        process.kill(pids.get(id)!, 0) // only asked whether it is there
+        return true
+      } catch {
+        return false
+      }
+    }
+    if (!(await until(() => !alive(), 10_000))) throw new Error('the container meant to end while containerd was away did not end in 10 s')
+    restartedAt = Date.now()
+    await containerd!.restart()
+    down = false
+    let answers = false
+    for (let i = 0; i < 100 && !answers; i++) answers = await client!.version.Version({}).then(() => true, () => sleep(100).then(() => false))
+    if (!answers) throw new Error('the restarted containerd did not answer in 10 s')
+    const { process: task } = (await client!.tasks.Get({ container_id: id })) as { process: { status: string; exit_status: number } }
+    if (task.status === 'STOPPED') exits.set(id, task.exit_status)
+  }
+  const get = async (request: Record<string, unknown>) => {
+    const id = request.container_id as string
+    if (!dropped && outage.includes(id)) {
+      dropped = id
+      await containerd!.crash()
+      down = true
+      back = away(id)
+      back.catch(() => {}) // the test awaits it
+    }
+    return real.tasks.Get(request)
+  }
+  const del = async (request: Record<string, unknown>) => {
+    if (request.container_id === dropped) await back?.catch(() => {})
+    return real.tasks.Delete(request)
+  }
+  const stamped = (e: Envelope) => Number(e.timestamp.seconds) * 1000 + e.timestamp.nanos / 1e6
+  return {
+    dropped: () => dropped,
+    back: () => back,
+    client: {
+      ...real,
+      tasks: new Proxy(real.tasks, { get: (target, method) => (method === 'Get' ? get : method === 'Delete' ? del : Reflect.get(target, method)) }),
+      events: {
+        ...real.events,
+        Subscribe: (filters, onEnvelope, onEnd) => real.events.Subscribe(filters, (envelope) => restartedAt && stamped(envelope) < restartedAt ? undefined : onEnvelope(envelope), onEnd),
+      },
+    },
+  }
+}
+
 /** Everything the tests need, made once by the first test (a starter fails there, not in a hook). */
 let made: Promise<void> | undefined
 const ready = () => (made ??= (async () => {
@@ -118,6 +184,8 @@ const ready = () => (made ??= (async () => {
     for (const role of ['between', 'execs', 'lost']) ids[role] = await run([busybox, 'sleep', '300'])
     // ends with the code written to /gate/late, once it is there
     ids.late = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -s /gate/late ]; do sleep 0.1; done; code=$(cat /gate/late); rm /gate/late; exit $code'])
+    // each ends, with a code of its own choosing, once a file named for it is in the gate
+    for (let i = 0; i < 3; i++) outage.push(await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', `${whenGate('$(hostname)')} exit $((RANDOM % 200 + 1))`]))
     for (let i = 0; i < 8; i++) crowd.push(await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', 'while [ ! -e /gate/go ]; do sleep 0.1; done; exit $((RANDOM % 200 + 1))']))
     // last: each writes a line, then more once the daemon has gone, and ends; `flood` thousands of lines
     ids.away = await run(['-v', `${gate}:/gate`, busybox, 'sh', '-c', `echo up; ${whenGate('away')} echo gone; exit $((RANDOM % 200 + 1))`])
@@ -163,6 +231,15 @@ const whenGate = (name: string) => `while [ ! -e /gate/${name} ]; do sleep 0.1; 
 const logged = (root: string, id: string) =>
   readLog(join(root, 'containers', id, `${id}-json.log`), { stdout: true, stderr: true, since: 0, tail: 'all', timestamps: false }).entries.map((e) => e.log).join('')
 const taskStatus = async (id: string) => (await client!.tasks.Get({ container_id: id }).catch(() => ({ process: { status: 'not found' } }))).process.status as string
+/** What the record and containerd say of `c`, and whether the daemon asked containerd to delete its task since `deletes` such calls. */
+async function observed(c: Container, deletes: number): Promise<Record<string, string>> {
+  const seen: Record<string, string> = { record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID) }
+  if (lateDeletes > deletes) seen.daemonCalled = 'Tasks.Delete'
+  return seen
+}
+/** `observed`'s answer in words. */
+const said = (seen: Record<string, string>) =>
+  `the record said ${seen.record} while containerd said its task was ${seen.containerd}${seen.daemonCalled ? ', and your daemon had asked containerd to delete that task' : ''}`
 
 /** Poll until `done` holds, for up to `ms`. */
 async function until(done: () => boolean, ms = 5000): Promise<boolean> {
@@ -187,6 +264,8 @@ async function endsAsContainerdSays(c: Container, message: string): Promise<void
 
 afterAll(async () => {
   holding = false
+  // a containerd left down ends no task: start it again so that its stop ends them
+  if (down) await containerd?.restart().catch(() => {})
   if (floodHeld !== undefined) [floodHeld.writer, floodHeld.reader].forEach((fd) => closeSync(fd))
   witness?.close()
   await stopInProcessDaemon({ daemon, closers: [daemon, client], containerd, registry, dir })
@@ -247,12 +326,13 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     await daemon!.startExec(exec, socket)
     expect(exec.ExitCode, 'the exec\'s own exit code').toBe(3)
     await sleep(1000)
-    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID) },
-      'a container one of whose execs exited: containerd says how its task is; the daemon\'s record should agree — which process\'s exit did your daemon take for the container\'s (the fields of containerd\'s TaskExit; the text\'s "Exits, and a daemon that restarts")?')
+    const task = await taskStatus(c.ID)
+    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: task },
+      `a container one of whose execs exited (status 3): a second later the record said ${c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`} while containerd said its task was ${task} — which process's exit did your daemon take for the container's (the fields of containerd's TaskExit; the text's "Exits, and a daemon that restarts")?`)
       .toEqual({ record: 'running', containerd: 'RUNNING' })
     exits.delete(c.ID)
     await client!.tasks.Kill({ container_id: c.ID, signal: 9, all: false })
-    await endsAsContainerdSays(c, 'the container whose exec had exited, then killed: its record should follow containerd\'s report of that exit — which process\'s exit did your daemon take for the container\'s (the fields of containerd\'s TaskExit; the text\'s "Exits, and a daemon that restarts")?')
+    await endsAsContainerdSays(c, 'the container whose exec had exited, then killed — which process\'s exit did your daemon take for the container\'s (the fields of containerd\'s TaskExit; the text\'s "Exits, and a daemon that restarts")?')
   })
 
   it('a container whose exit is reported late, after it was started again', async () => {
@@ -267,28 +347,28 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     const deletes = lateDeletes
     for (const { envelope, deliver } of late) deliver(envelope)
     await sleep(1500)
-    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > deletes },
-      'a container started again, then containerd\'s report of its previous exit arrived (held back by the test): containerd says how its task is now, and the record should agree — which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
-      .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
+    let seen = await observed(c, deletes)
+    expect(seen, `a container started again, then containerd's report of its previous run's exit arrived (held back by the test): 1.5 s later ${said(seen)} — which run did the late report end (the text's "Exits, and a daemon that restarts")?`)
+      .toEqual({ record: 'running', containerd: 'RUNNING' })
     // the same late report, naming this run's PID
     const pid = c.State.Pid
     const before = lateDeletes
     for (const { envelope, deliver } of late) if (envelope.event?.container_id === c.ID) deliver({ ...envelope, event: { ...envelope.event, pid } })
     await sleep(1500)
-    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > before },
-      `a container started again (PID ${pid}), then a late report of its previous run's exit arrived naming PID ${pid}, this run's PID: containerd says the task runs, and the record says ${c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`}. Which run did that report end (the text's "Exits, and a daemon that restarts")?`)
-      .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
+    seen = await observed(c, before)
+    expect(seen, `a container started again (PID ${pid}), then a late report of its previous run's exit arrived naming PID ${pid}, this run's PID: 1.5 s later ${said(seen)}. Which run did that report end (the text's "Exits, and a daemon that restarts")?`)
+      .toEqual({ record: 'running', containerd: 'RUNNING' })
     // the same report once more, naming this run's PID and stamped now
     const stamp = timestamp(new Date())
     const again = lateDeletes
     for (const { envelope, deliver } of late) if (envelope.event?.container_id === c.ID) deliver({ ...envelope, event: { ...envelope.event, pid, exited_at: stamp } })
     await sleep(1500)
-    expect({ record: c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`, containerd: await taskStatus(c.ID), deletedWhileRunning: lateDeletes > again },
-      `a container started again (PID ${pid}), then a late report of its previous run's exit arrived naming PID ${pid} and stamped after this run began: containerd says the task runs, and the record says ${c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`}. Which run did that report end (the text's "Exits, and a daemon that restarts")?`)
-      .toEqual({ record: 'running', containerd: 'RUNNING', deletedWhileRunning: false })
+    seen = await observed(c, again)
+    expect(seen, `a container started again (PID ${pid}), then a late report of its previous run's exit arrived naming PID ${pid} and stamped after this run began: 1.5 s later ${said(seen)}. Which run did that report end (the text's "Exits, and a daemon that restarts")?`)
+      .toEqual({ record: 'running', containerd: 'RUNNING' })
     exits.delete(c.ID)
     writeFileSync(join(dir!, 'gate', 'late'), '42')
-    await endsAsContainerdSays(c, 'the container started again, then ended: its record should follow containerd\'s report of this run\'s exit — which run did the late report end (the test held back the previous run\'s exit, then sent it again naming this run\'s PID; the text\'s "Exits, and a daemon that restarts")?')
+    await endsAsContainerdSays(c, 'the container started again, then ended, after the test had held back its previous run\'s exit and sent it again naming this run\'s PID: which run did the late report end (the text\'s "Exits, and a daemon that restarts")?')
   })
 
   it('eight restored containers exiting at the same moment', async () => {
@@ -300,5 +380,34 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     const reported = Object.fromEntries(crowd.map((id) => [id.slice(0, 12), exits.get(id) ?? 'no exit yet']))
     expect(done, `eight containers exited at once; 10 s later the records say ${JSON.stringify(seen)}, containerd reported ${JSON.stringify(reported)}`).toBe(true)
     expect(seen, 'eight containers exited at once: expected each record to hold the exit status containerd reported for that container (the text\'s "Exits, and a daemon that restarts")').toEqual(reported)
+  })
+
+  it('a daemon restored while containerd went away as it asked about one of its containers', async () => {
+    await ready()
+    const pids = new Map(outage.map((id) => [id, daemon!.containers.get(id)!.State.Pid]))
+    // the daemon restarts once more: the restored one goes, and a new one restores the same roots
+    daemon!.close()
+    const staged = crashingClient(connectContainerd(containerd!.socket, NAMESPACE), pids)
+    daemon = new Daemon({ root: join(dir!, 'daemon', 'data'), runRoot: join(dir!, 'daemon', 'exec'), containerd: staged.client })
+    await daemon.restore()
+    expect(staged.dropped(), 'the restored daemon never asked containerd about a container its records call running').toBeDefined()
+    await staged.back()
+    const dropped = daemon.containers.get(staged.dropped()!)!
+    const code = exits.get(dropped.ID)
+    await until(() => !dropped.State.Running, 15_000)
+    const said = () => (dropped.State.Running ? 'running' : `exited with ${dropped.State.ExitCode}`)
+    expect({ record: said(), waitAnswered: await waitAnswers(dropped) },
+      `containerd was killed as the restoring daemon asked about this container, so the question failed; the container exited while containerd was away, and containerd, started again on the same state, reports it stopped with status ${code} (its exit event, sent while containerd was away, never reaches the daemon). 15 s after containerd was back the record says ${said()}: what did the failed question tell your daemon of the container, what did it do with the container then, and what do \`docker ps\` and \`docker wait\` show under dockerd (the text's "When containerd restarts")?`)
+      .toEqual({ record: `exited with ${code}`, waitAnswered: true })
+    // the others, asked about while containerd was away, still run: they end now
+    const others = outage.filter((id) => id !== dropped.ID).map((id) => daemon!.containers.get(id)!)
+    const ended = others.map((c) => client!.tasks.Wait({ container_id: c.ID }).then(({ exit_status }) => exits.set(c.ID, exit_status as number)))
+    for (const c of others) writeFileSync(join(dir!, 'gate', c.ID.slice(0, 12)), '')
+    await Promise.all(ended)
+    await until(() => others.every((c) => !c.State.Running))
+    const short = (f: (c: Container) => unknown) => Object.fromEntries(others.map((c) => [c.ID.slice(0, 12), f(c)]))
+    expect(short((c) => (c.State.Running ? 'running' : `exited with ${c.State.ExitCode}`)),
+      `two more containers restored in the same pass, asked about while containerd was away, and ended once it was back: containerd reported ${JSON.stringify(short((c) => exits.get(c.ID)))}. What did your daemon make of a question that failed, and of a container whose state it did not know?`)
+      .toEqual(short((c) => `exited with ${exits.get(c.ID)}`))
   })
 })
