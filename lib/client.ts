@@ -68,9 +68,9 @@ export class DaemonError extends ContainerError {
 }
 
 /**
- * A failure that minidocker's `run` prints as it is, its message alone, not as a failed run
- * with the help line (minidocker/client.ts). Which of a run's failures the CLI reports so, and
- * in whose words, is for the chapter to find out (the CLI's run.go and hijack.go).
+ * A run's failure on its attach, the client's own side of the run, rather than a request the
+ * daemon refused. Which of a run's failures are such, and in whose words, is for the chapter
+ * to find out (the CLI's run.go and hijack.go).
  */
 export class AttachError extends ContainerError {
   constructor(message: string) {
