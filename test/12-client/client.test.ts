@@ -13,6 +13,7 @@ import { docker, imageRegistry, removeContainersAndStop, throwIfUnwritten, remov
 import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, partedAt, requestShape, type Proxy } from '../support/client.ts'
 import { inTerminal } from '../support/runtime.ts'
 import type { Registry } from '../support/registry.ts'
+import { difference, firstDifference, RESULTS } from './differences.ts'
 
 let dir: string
 let containerd: Containerd
@@ -65,7 +66,8 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
         firstLines.push(result.stderr.split('\n')[0]!)
         orders.push(requestShape(proxy.requests))
       }
-      expect(firstLines[0], `${args.join(' ')}: expected on stderr, before the pull, the line docker prints for an image the daemon lacks (left: yours, right: docker's)`).toBe(firstLines[1])
+      const line = difference('first line on stderr', firstLines[0], firstLines[1])
+      if (line) expect.fail(`${args.join(' ')}: expected on stderr, before the pull, the line docker prints for an image the daemon lacks: ${line}`)
       expect(partedAt(orders[0]!, orders[1]!), `${args.join(' ')}: expected the requests of docker run in the docker CLI's order (left: yours, up to the first that docker 28.2.2 did not send there) — what must already be in place when the container starts, if a short-lived container's output and exit are not to be lost, and what does -d leave out? (see "The run sequence")`)
         .toBe('the same requests, in the same order')
     }
@@ -78,8 +80,8 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
       [['run', '--rm', '--network', 'none', '-e', 'A=1', '-w', '/tmp', '-u', '1000', '-h', 'named', busybox, 'sh', '-c', 'echo $A; pwd; id -u; hostname']],
     ] as [string[], string?][]) {
       const { mine, theirs } = await both(args, input)
-      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives (left: yours) — which output does each frame belong to (see "Frames"), where does the exit code come from, and how does the daemon learn that stdin has ended (see "The run sequence")?`)
-        .toEqual({ stdout: theirs.stdout, stderr: theirs.stderr, exitCode: theirs.exitCode })
+      const differs = firstDifference(mine, theirs, RESULTS)
+      if (differs) expect.fail(`minidocker ${args.join(' ')}: expected what docker gives: ${differs} — which output does each frame belong to (see "Frames"), where does the exit code come from, and how does the daemon learn that stdin has ended (see "The run sequence")?`)
     }
   })
 
@@ -115,8 +117,9 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     await new Promise((r) => setTimeout(r, 300))
     for (const args of [['ps'], ['ps', '-a'], ['ps', '-q'], ['images'], ['logs', 'both'], ['logs', '--tail', '1', 'both'], ['exec', 'both', 'sh', '-c', 'echo in; exit 5']]) {
       const { mine, theirs } = await both(args)
-      expect({ out: masked(mine.stdout), err: masked(mine.stderr), code: mine.exitCode }, `minidocker ${args.join(' ')}: expected docker's output (IDs, times, sizes masked; left: yours)`)
-        .toEqual({ out: masked(theirs.stdout), err: masked(theirs.stderr), code: theirs.exitCode })
+      const masks = (r: typeof mine) => ({ stdout: masked(r.stdout), stderr: masked(r.stderr), exitCode: r.exitCode })
+      const differs = firstDifference(masks(mine), masks(theirs), RESULTS)
+      if (differs) expect.fail(`minidocker ${args.join(' ')}: expected docker's output (IDs, times, sizes masked): ${differs}`)
     }
     const execBodies: unknown[] = []
     for (const client of ['minidocker', 'docker'] as const) {
@@ -126,7 +129,8 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
       expect(result.exitCode, `${client} ${args.join(' ')} failed: ${result.stderr}`).toBe(0)
       execBodies.push(proxy.bodies.filter(([request]) => /\/containers\/both\/exec$/.test(request)).map(([, body]) => JSON.parse(body)))
     }
-    expect(execBodies[0], 'exec both true: expected the body of the exec\'s create that docker sends (left: yours, right: docker\'s; see "Logs and exec")').toEqual(execBodies[1])
+    const body = difference('body of the exec\'s create', execBodies[0], execBodies[1])
+    if (body) expect.fail(`exec both true: expected the body of the exec's create that docker sends: ${body} (see "Logs and exec")`)
     const table = (await minidocker(['-H', daemon.host, 'ps'])).stdout.split('\n').filter(Boolean)
     const starts = (line: string) => [...line.matchAll(/(?<=^| {3})\S/g)].map((m) => m.index)
     const headings = starts(table[0]!)
@@ -142,14 +146,14 @@ describeKernel('minidocker as a client of minidockerd, beside the docker CLI', (
     const cases: string[][] = [['logs', 'nope'], ['rm', 'nope'], ['run', '--bogus', busybox], ['ps', '--bogus'], ['run', '--rm', '--network', 'none', `${busybox}:nope`, 'true']]
     for (const args of cases) {
       const { mine, theirs } = await both(args)
-      expect({ stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected docker's words (with its name read as minidocker) and exit code (left: yours)`)
-        .toEqual({ stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+      const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS.slice(1))
+      if (differs) expect.fail(`minidocker ${args.join(' ')}: expected docker's words (with its name read as minidocker) and exit code: ${differs}`)
     }
     const nowhere = `unix://${join(dir, 'no-daemon.sock')}`
     for (const args of [['ps'], ['run', '--rm', busybox, 'true']]) {
       const { mine, theirs } = await both(args, undefined, nowhere)
-      expect({ stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')} with no daemon at ${nowhere}: expected docker's words and exit code (left: yours)`)
-        .toEqual({ stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+      const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS.slice(1))
+      if (differs) expect.fail(`minidocker ${args.join(' ')} with no daemon at ${nowhere}: expected docker's words and exit code: ${differs}`)
     }
     const viaEnv = await minidocker(['ps'], { env: { MINIDOCKER_HOST: nowhere } })
     expect(viaEnv.stderr, 'expected MINIDOCKER_HOST to name the daemon as -H does').toContain(nowhere)

@@ -9,8 +9,7 @@
 function where(mine: string, theirs: string, hex: boolean): string {
   let at = 0
   while (at < mine.length && at < theirs.length && mine[at] === theirs[at]) at++
-  const unit = hex ? 2 : 1
-  const offset = Math.floor(at / unit)
+  const offset = hex ? Math.floor(at / 2) : at
   const what = hex ? 'byte' : 'character'
   if (at === theirs.length) return `yours goes on past ${what} ${offset}, where docker's ends`
   if (at === mine.length) return `yours ends at ${what} ${offset}, where docker's goes on`
@@ -18,16 +17,23 @@ function where(mine: string, theirs: string, hex: boolean): string {
 }
 
 /**
- * The first of `fields` (name, words for it, a question asked of it or '') in which `mine` is not
- * `theirs`: which one differs, where, and what yours was, not what docker's was. Strings whose
- * field's words end in "in hex" are told by byte.
+ * `mine` beside `theirs`, in words: undefined when they are the same, else that your `words`
+ * differs, where (strings whose words end in "in hex" are told by byte), and what yours was.
  */
+export function difference(words: string, mine: unknown, theirs: unknown): string | undefined {
+  if (JSON.stringify(mine) === JSON.stringify(theirs)) return undefined
+  const at = typeof mine === 'string' && typeof theirs === 'string' ? ` (${where(mine, theirs, words.endsWith('in hex'))})` : ''
+  return `your ${words} differs from docker's${at}; yours was ${JSON.stringify(mine)}`
+}
+
+/** The first of `fields` (name, words for it, a question asked of it or '') in which `mine` is not `theirs`. */
 export function firstDifference<T extends object>(mine: T, theirs: T, fields: readonly (readonly [keyof T & string, string, string])[]): string | undefined {
   for (const [field, words, question] of fields) {
-    const [a, b] = [mine[field] as unknown, theirs[field] as unknown]
-    if (JSON.stringify(a) === JSON.stringify(b)) continue
-    const at = typeof a === 'string' && typeof b === 'string' ? ` (${where(a, b, words.endsWith('in hex'))})` : ''
-    return `your ${words} differs from docker's${at}; yours was ${JSON.stringify(a)}${question && ` — ${question}`}`
+    const differs = difference(words, mine[field], theirs[field])
+    if (differs) return `${differs}${question && ` — ${question}`}`
   }
   return undefined
 }
+
+/** A command's three results, in the order a difference is told. */
+export const RESULTS = [['stdout', 'stdout', ''], ['stderr', 'stderr', ''], ['exitCode', 'exit code', '']] as const

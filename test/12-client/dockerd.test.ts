@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { firstDifference } from './differences.ts'
+import { difference, firstDifference, RESULTS } from './differences.ts'
 import { CLIS, docker, dockerEnv, imageRegistry, removeDir, startRealDockerd, type Dockerd } from '../support/daemon.ts'
 import { asMinidocker, endInTerminal, loggingProxy, masked, MINIDOCKER, minidocker, typeInTerminal, type Proxy } from '../support/client.ts'
 import type { Registry } from '../support/registry.ts'
@@ -72,8 +72,8 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       [['run', '--rm', '--network', 'none', busybox, '/etc/passwd']],
     ] as [string[], string?][]) {
       const { mine, theirs } = await both(args, input)
-      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives, its name read as minidocker (left: yours) — which exit code does docker run give when the container's command cannot be started, and how does the CLI tell the cases apart? (see "Exit codes"; docker run's reference)`)
-        .toEqual({ stdout: theirs.stdout, stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+      const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS)
+      if (differs) expect.fail(`minidocker ${args.join(' ')}: expected what docker gives, its name read as minidocker: ${differs} — which exit code does docker run give when the container's command cannot be started, and how does the CLI tell the cases apart? (see "Exit codes"; docker run's reference)`)
     }
   }, 150_000) // ten runs, each client's first one pulling: on a loaded machine over a minute
 
@@ -87,8 +87,8 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
     ] as [string[], string][]) {
       const mine = await minidocker(['-H', real.host, ...args])
       const theirs = await docker('28.2.2', real.host, args)
-      expect({ stdout: id(mine.stdout), stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives, its name read as minidocker and IDs as ID (left: yours) — ${question}`)
-        .toEqual({ stdout: id(theirs.stdout), stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+      const differs = firstDifference({ ...mine, stdout: id(mine.stdout) }, { ...theirs, stdout: id(theirs.stdout), stderr: asMinidocker(theirs.stderr) }, RESULTS)
+      if (differs) expect.fail(`minidocker ${args.join(' ')}: expected what docker gives, its name read as minidocker and IDs as ID: ${differs} — ${question}`)
     }
   })
 
@@ -119,11 +119,13 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
     expect((await docker('28.2.2', real.host, ['ps', '-q', '--no-trunc'])).stdout.split('\n'), 'expected docker ps to list what minidocker started').toContain(id)
     await new Promise((r) => setTimeout(r, 300))
     const images = await both(['images'])
-    expect(images.mine.stdout, 'images: expected docker\'s table exactly (REPOSITORY, TAG, IMAGE ID, CREATED, SIZE; padding 3)').toBe(images.theirs.stdout)
+    const table = difference('stdout', images.mine.stdout, images.theirs.stdout)
+    if (table) expect.fail(`images: expected docker's table exactly: ${table}`)
     for (const args of [['ps'], ['ps', '-a', '-q'], ['logs', 'shared'], ['exec', 'shared', 'sh', '-c', 'echo in; exit 5']]) {
       const { mine, theirs } = await both(args)
-      expect({ out: masked(mine.stdout), err: masked(mine.stderr), code: mine.exitCode }, `minidocker ${args.join(' ')}: expected docker's output (IDs and times masked; left: yours)`)
-        .toEqual({ out: masked(theirs.stdout), err: masked(theirs.stderr), code: theirs.exitCode })
+      const masks = (r: typeof mine) => ({ stdout: masked(r.stdout), stderr: masked(r.stderr), exitCode: r.exitCode })
+      const differs = firstDifference(masks(mine), masks(theirs), RESULTS)
+      if (differs) expect.fail(`minidocker ${args.join(' ')}: expected docker's output (IDs and times masked): ${differs}`)
     }
     for (const args of [['kill', '-s', 'KILL', 'shared'], ['rm', 'shared']]) {
       const mine = await minidocker(['-H', real.host, ...args])
@@ -161,12 +163,17 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
     }
     const [mine, theirs] = [seen.minidocker!, seen.docker!]
     expect(theirs.running, 'the docker CLI itself did not leave the container running: the witness is broken').toBe('true')
-    expect(mine.attach, 'expected the attach request\'s query that docker sends (left: yours) — who else watches the keys typed, and how does it learn which ones? (see "Detach keys")').toEqual(theirs.attach)
-    expect(mine.code, `expected minidocker to end once the detach keys were typed, with docker's exit code (left: yours; undefined: it had not ended ${'6 s'} after the last key); output: ${JSON.stringify(mine.output)} — did ctrl-@ and ctrl-[ become the bytes a terminal sends for them, and does the client stop waiting when they come? (see "Detach keys")`).toBe(theirs.code)
-    expect(mine.got, `expected the container to have read what docker's did, in hex (left: yours; typed: ${Buffer.from(keys).toString('hex')}) — which of the bytes typed did yours hold back, and when did it let them go? Type the same at the real CLI (see "Detach keys")`).toBe(theirs.got)
-    expect(mine.sent, 'expected the bytes sent on the attach connection to be docker\'s, in hex (left: yours) — the daemon watches for the keys too and hides them from the container, so the container cannot tell you: what did your client send that docker\'s did not, or the other way round? (see "Detach keys")').toBe(theirs.sent)
+    const query = difference('attach query', mine.attach, theirs.attach)
+    if (query) expect.fail(`expected the attach request's query that docker sends: ${query} — who else watches the keys typed, and how does it learn which ones? (see "Detach keys")`)
+    const code = difference('exit code (undefined: it had not ended 6 s after the last key)', mine.code, theirs.code)
+    if (code) expect.fail(`expected minidocker to end once the detach keys were typed, with docker's exit code: ${code}; output: ${JSON.stringify(mine.output)} — did ctrl-@ and ctrl-[ become the bytes a terminal sends for them, and does the client stop waiting when they come? (see "Detach keys")`)
+    const got = difference('bytes the container read, in hex', mine.got, theirs.got)
+    if (got) expect.fail(`expected the container to have read what docker's did (typed: ${Buffer.from(keys).toString('hex')}): ${got} — which of the bytes typed did yours hold back, and when did it let them go? Type the same at the real CLI (see "Detach keys")`)
+    const sent = difference('bytes sent on the attach, in hex', mine.sent, theirs.sent)
+    if (sent) expect.fail(`expected the bytes sent on the attach connection to be docker's: ${sent} — the daemon watches for the keys too and hides them from the container, so the container cannot tell you: what did your client send that docker's did not, or the other way round? (see "Detach keys")`)
     expect(mine.running, 'expected the container still running after the detach').toBe('true')
-    expect(mine.output, 'expected what the terminal showed to be what docker\'s showed (left: yours)').toBe(theirs.output)
+    const shown = difference('terminal output', mine.output, theirs.output)
+    if (shown) expect.fail(`expected what the terminal showed to be what docker's showed: ${shown}`)
   })
 
   it('run -it ended by SIGTERM, by SIGHUP, by the daemon\'s connection cut, by a start that fails after the attach, by an attach refused: beside the docker CLI', async () => {
@@ -255,8 +262,8 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
       const args = ['run', '--rm', '-i', '--detach-keys', keys, '--network', 'none', busybox, 'echo', 'started']
       const mine = await minidocker(['-H', real.host, ...args])
       const theirs = await docker('28.2.2', real.host, args)
-      expect({ stdout: mine.stdout, stderr: mine.stderr, exitCode: mine.exitCode }, `minidocker ${args.join(' ')}: expected what docker gives (left: yours) — who refuses these keys, at which request, and in whose words does the CLI pass that on? (see "Detach keys")`)
-        .toEqual({ stdout: theirs.stdout, stderr: asMinidocker(theirs.stderr), exitCode: theirs.exitCode })
+      const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS)
+      if (differs) expect.fail(`minidocker ${args.join(' ')}: expected what docker gives: ${differs} — who refuses these keys, at which request, and in whose words does the CLI pass that on? (see "Detach keys")`)
     }
   })
 })

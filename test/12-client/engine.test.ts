@@ -19,6 +19,7 @@ import { fakeDaemons, type FakeDaemon, type FakeDaemonOptions } from '../support
 import { caught } from '../support/errors.ts'
 import { docker } from '../support/daemon.ts'
 import { asMinidocker, minidocker } from '../support/client.ts'
+import { difference, firstDifference, RESULTS } from './differences.ts'
 import type { Socket } from 'node:net'
 
 const daemons = fakeDaemons()
@@ -97,8 +98,9 @@ describe('the multiplexed stream (stdcopy)', () => {
         return String(thrown).match(/\b7\b/) ? 'refused, naming 7' : String(thrown)
       }
     })()
-    expect(stalled, 'a header of stream 7 and 3 bytes of its 1000-byte payload, nothing more yet: what yours did with that push (left), beside what docker\'s StdCopy has done by then (right) — which of a frame\'s facts does StdCopy need before it can judge it, and what does it wait for after that? (moby\'s stdcopy.go, StdCopy, line by line)')
-      .toBe('refused, naming 7')
+    // what docker's StdCopy has done by then, as measured
+    const judged = difference('push', stalled, 'refused, naming 7')
+    if (judged) expect.fail(`a header of stream 7 and 3 bytes of its 1000-byte payload, nothing more yet: ${judged} — which of a frame's facts does StdCopy need before it can judge it, and what does it wait for after that? (moby's stdcopy.go, StdCopy, line by line)`)
     // a daemon gone, or a proxy's cut: the stream ends in a frame's payload, or in its header
     for (const [where, length] of [['payload', 12], ['header', 5]] as const) {
       const cut = collector()
@@ -111,8 +113,9 @@ describe('the multiplexed stream (stdcopy)', () => {
         if (thrown instanceof NotImplementedError) throw thrown
         error = String(thrown)
       }
-      expect({ ...cut.text(), error }, `a stream that ended inside a frame's ${where}: what yours wrote and threw (left), what docker 28.2.2 prints of the same stream (right, see the run beside it below) — when does StdCopy write a payload, and what does it return when its source ends? (moby's stdcopy.go)`)
-        .toEqual({ stdout: 'whole\n', stderr: '', error: undefined })
+      // what docker 28.2.2 prints of the same stream, as measured (and asked of it in the run beside it below)
+      const differs = firstDifference({ ...cut.text(), error }, { stdout: 'whole\n', stderr: '', error: undefined }, [['stdout', 'stdout', ''], ['stderr', 'stderr', ''], ['error', 'error thrown (undefined: none)', '']])
+      if (differs) expect.fail(`a stream that ended inside a frame's ${where}: ${differs} — when does StdCopy write a payload, and what does it return when its source ends? (moby's stdcopy.go)`)
     }
   })
 
@@ -289,8 +292,8 @@ describe('the hijack\'s connection, when the daemon is gone', () => {
             if (error instanceof NotImplementedError) throw error
             return { stdout: '', stderr: error.message, exitCode: undefined }
           })
-        expect(mine, `a daemon gone after the create, ${what}: your client (left) beside docker 28.2.2 (right), against the same socket — the ping and the create went through, the attach could not connect: which of moby's client functions made that connection, and what does it say when it cannot? (see "Hijacking")`)
-          .toEqual({ ...theirs, stderr: theirs.stderr.replace(/^docker: /gm, 'minidocker: ') })
+        const differs = firstDifference(mine, { ...theirs, stderr: theirs.stderr.replace(/^docker: /gm, 'minidocker: ') }, RESULTS)
+        if (differs) expect.fail(`a daemon gone after the create, ${what}: ${differs}, against the same socket as docker 28.2.2 — the ping and the create went through, the attach could not connect: which of moby's client functions made that connection, and what does it say when it cannot? (see "Hijacking")`)
       }
     } finally {
       for (const server of servers) server.close(), server.closeAllConnections()
@@ -352,8 +355,8 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
           return { stdout: '', stderr: error.message, exitCode: undefined }
         })
       const logged = (text: string) => text.replace(/time="[^"]*" /g, '')
-      expect({ ...mine, stderr: logged(mine.stderr) }, `the wait answered with ${what}: your client (left) beside docker 28.2.2 (right), against the same daemon — how does the CLI's client read the wait's answer, and what does it make of each thing that is not an exit code? (moby's client/container_wait.go, ContainerWait; the CLI's utils.go, waitExitOrRemoved)`)
-        .toEqual({ ...theirs, stderr: logged(asMinidocker(theirs.stderr)) })
+      const differs = firstDifference({ ...mine, stderr: logged(mine.stderr) }, { ...theirs, stderr: logged(asMinidocker(theirs.stderr)) }, RESULTS)
+      if (differs) expect.fail(`the wait answered with ${what}: ${differs}, against the same daemon as docker 28.2.2 — how does the CLI's client read the wait's answer, and what does it make of each thing that is not an exit code? (moby's client/container_wait.go, ContainerWait; the CLI's utils.go, waitExitOrRemoved)`)
     }
   }, 120_000)
 
@@ -374,8 +377,8 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
           if (error instanceof NotImplementedError) throw error
           return { stdout: '', stderr: error.message, exitCode: undefined }
         })
-      expect(mine, `${what}: your client (left) beside docker 28.2.2 (right), against the same daemon — what reached which side, which words, which exit code; and whose error is it: the stream's, the attach's, the run's? (see "Frames" and "Hijacking")`)
-        .toEqual({ ...theirs, stderr: asMinidocker(theirs.stderr) })
+      const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS)
+      if (differs) expect.fail(`${what}: ${differs}, against the same daemon as docker 28.2.2 — what reached which side, which words, which exit code; and whose error is it: the stream's, the attach's, the run's? (see "Frames" and "Hijacking")`)
     }
   }, 120_000)
 })
