@@ -24,9 +24,9 @@ export class Engine extends EngineClient {
   /**
    * attach and exec start: a POST that asks the daemon to hijack the connection. Only a `101`
    * hands it over, from then on a raw byte stream both ways, no byte of it lost. Any other
-   * answer is refused in the exact words of the docker CLI's client, `unable to upgrade to
-   * tcp, received STATUS` (scripts match them, and so do the tests). A connection that
-   * cannot be made, or ends before its answer, fails in the words of the CLI's client at that step.
+   * answer is refused as the docker CLI's client refuses it (moby's client/hijack.go; scripts
+   * match its words, and so do the tests). A connection that cannot be made, or ends before
+   * its answer, fails in the words of the CLI's client at that step.
    */
   async upgrade(path: string, options: RequestOptions = {}): Promise<Socket> {
     const body = options.body === undefined ? '' : JSON.stringify(options.body)
