@@ -24,7 +24,7 @@ import { serveUnix } from '../../lib/engine-http.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { prepareStore } from '../../lib/image.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, registeredLate, startContainerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
+import { answersAgain, docker, imageRegistry, processGone, registeredLate, startContainerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
@@ -200,22 +200,13 @@ const ready = () => (made ??= (async () => {
   await containerd.crash()
   down = true
   writeFileSync(join(gate, 'outage'), '')
-  // only asked whether it is there (signal 0): the shim reaps it, and a PID taken over meanwhile is harmless here
-  const gone = await until(() => {
-    try {
-      process.kill(pid, 0)
-      return false
-    } catch {
-      return true
-    }
-  })
-  if (!gone) throw new Error('the container meant to end while containerd was down did not end in 5 s')
+  await processGone(pid, 'the container meant to end while containerd was down', 5000)
   restarted = true
   restartedAt = Date.now()
   await containerd.restart()
   down = false
   // the test's own witness of every exit from here on, once containerd answers again
-  if (!(await until(() => client!.version.Version({}).then(() => true, () => false), 10_000))) throw new Error('the restarted containerd did not answer in 10 s')
+  await answersAgain(client!)
   witness = witnessExits(client, NAMESPACE, exits)
 })())
 

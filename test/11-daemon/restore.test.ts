@@ -18,7 +18,7 @@ import { timestamp } from '../../lib/containerd-proto.ts'
 import { connectContainerd, type Containerd as Client, type Envelope } from '../../lib/containerd.ts'
 import type { Container } from '../../lib/engine.ts'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, registeredLate, startContainerd, startMinidockerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
+import { answersAgain, docker, imageRegistry, processGone, registeredLate, startContainerd, startMinidockerd, stopInProcessDaemon, type Containerd, witnessExits } from '../support/daemon.ts'
 import type { Registry } from '../support/registry.ts'
 
 const NAMESPACE = 'minidocker-test'
@@ -115,21 +115,11 @@ function crashingClient(real: Client, pids: Map<string, number>): { client: Clie
   let back: Promise<void> | undefined
   const away = async (id: string) => {
     writeFileSync(join(dir!, 'gate', id.slice(0, 12)), '')
-    const alive = () => {
-      try {
-        process.kill(pids.get(id)!, 0) // only asked whether it is there
-        return true
-      } catch {
-        return false
-      }
-    }
-    if (!(await until(() => !alive(), 10_000))) throw new Error('the container meant to end while containerd was away did not end in 10 s')
+    await processGone(pids.get(id)!, 'the container meant to end while containerd was away')
     restartedAt = Date.now()
     await containerd!.restart()
     down = false
-    let answers = false
-    for (let i = 0; i < 100 && !answers; i++) answers = await client!.version.Version({}).then(() => true, () => sleep(100).then(() => false))
-    if (!answers) throw new Error('the restarted containerd did not answer in 10 s')
+    await answersAgain(client!)
     const { process: task } = (await client!.tasks.Get({ container_id: id })) as { process: { status: string; exit_status: number } }
     if (task.status === 'STOPPED') exits.set(id, task.exit_status)
   }

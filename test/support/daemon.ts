@@ -51,6 +51,34 @@ export interface Containerd {
   stop(): Promise<void>
 }
 
+/** Poll `done` every 100 ms for up to `ms`; throw `what` if it never holds. */
+async function poll(done: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  for (const end = Date.now() + ms; !(await done()); await new Promise((resolve) => setTimeout(resolve, 100))) {
+    if (Date.now() > end) throw new Error(what)
+  }
+}
+
+/**
+ * Once the process `pid` (a container's, started by the test) is gone. Only asked whether it is
+ * there (signal 0): its shim reaps it, and a PID taken over meanwhile is harmless here.
+ */
+export async function processGone(pid: number, what: string, ms = 10_000): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  await poll(() => !alive(), ms, `${what} did not end in ${ms / 1000} s`)
+}
+
+/** Once `client` gets answers again from a containerd that was restarted (its connection comes back on its own). */
+export async function answersAgain(client: Client, ms = 10_000): Promise<void> {
+  await poll(() => client.version.Version({}).then(() => true, () => false), ms, `the restarted containerd did not answer in ${ms / 1000} s`)
+}
+
 /** Debian's containerd from `dir` (daemons.ts); before it stops, every task a daemon left is ended through it. */
 export async function startContainerd(dir: string): Promise<Containerd> {
   const daemon = await startRealContainerd(dir, {
