@@ -5,7 +5,7 @@
  */
 import type { Engine } from '#ch/12-client/engine.ts'
 import type { Stdio } from './client.ts'
-import { copyOutput } from './container-output.ts'
+import { copyOutput } from '#ch/12-client/stdcopy.ts'
 import { attachTerminal } from './terminal.ts'
 
 // #region logs

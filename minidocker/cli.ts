@@ -207,16 +207,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const code = error instanceof ContainerError ? error.exitCode : 125
-    // as a client, errors are the docker CLI's own words, uncoloured
-    if (clientCall(process.argv.slice(2), process.env)) {
-      console.error((error as Error).message)
-      process.exit(code)
-    }
-    console.error(chalk.red(`minidocker: ${error instanceof Error ? error.message : String(error)}`))
-    process.exit(code)
-  },
-)
+/**
+ * Exit once what was written to stdout and stderr has gone out: a pipe takes it at its reader's
+ * pace, and process.exit drops what it still holds. A failed output holds nothing back.
+ */
+async function exit(code: number): Promise<never> {
+  const flushed = (stream: NodeJS.WritableStream & { writableLength: number; destroyed: boolean }) => new Promise((resolve) => {
+    if (stream.destroyed || stream.writableLength === 0) resolve(undefined)
+    else stream.once('drain', resolve).once('error', resolve).once('close', resolve)
+  })
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)])
+  process.exit(code)
+}
+
+main(process.argv.slice(2)).then(exit, (error: unknown) => {
+  const code = error instanceof ContainerError ? error.exitCode : 125
+  // as a client, errors are the docker CLI's own words, uncoloured
+  if (clientCall(process.argv.slice(2), process.env)) console.error((error as Error).message)
+  else console.error(chalk.red(`minidocker: ${error instanceof Error ? error.message : String(error)}`))
+  return exit(code)
+})

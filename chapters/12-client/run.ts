@@ -1,9 +1,9 @@
 /**
  * `docker run` as the docker CLI makes it (cli/command/container run.go): the order of its
  * requests, the attached streams, the terminal lent and given back, and the end of the run:
- * which of its answers decides what, on every way out. The steps around it are given: the
- * create and the pull (lib/create-or-pull.ts), the copy of the output
- * (lib/container-output.ts), the terminal (lib/terminal.ts), the signal proxy
+ * which of its answers decides what, on every way out. The copy of the output is this
+ * chapter's too (copyOutput, stdcopy.ts); the steps around it are given: the create and the
+ * pull (lib/create-or-pull.ts), the terminal (lib/terminal.ts), the signal proxy
  * (lib/signal-proxy.ts), the detach keys' names (lib/detach-keys.ts) and the words of a
  * failed run (lib/run-error.ts).
  */

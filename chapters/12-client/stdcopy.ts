@@ -1,38 +1,44 @@
 /**
- * The attach, logs and exec streams of a container without a terminal carry stdout and
- * stderr on one connection, each piece in a frame: moby's pkg/stdcopy, read side. The copy
- * around it (copyOutput, lib/container-output.ts) is given.
+ * The copy of a container's output to the client's stdout and stderr: moby's StdCopy, and the
+ * CLI's hijack.go, which copies a terminal's stream as it is and runs any other through
+ * StdCopy. The frames are cut by the given frameReader (lib/frame-reader.ts).
  */
-import { ContainerError, NotImplementedError } from '../../lib/errors.ts'
+import type { Readable } from 'node:stream'
+import { NotImplementedError } from '../../lib/errors.ts'
 
-/** Where the demultiplexed bytes go. */
+/** The client's stdout and stderr: process.stdout and process.stderr, or a test's streams. */
 export interface Outputs {
-  stdout: { write(chunk: Buffer): unknown }
-  stderr: { write(chunk: Buffer): unknown }
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
 }
 
-// #region frameReader
+// #region copyOutput
 /**
- * Cuts a byte stream into frames, whatever the chunks' boundaries, and writes each payload
- * where moby's StdCopy writes it. What StdCopy returns as an error is thrown, with the words
- * or the number it concerns. end() is called at the end of the stream, and does with a frame
- * the stream ended inside what StdCopy does with it.
+ * Copy `source` to the outputs until it ends: demultiplexed, or as it is for a container
+ * with a terminal (its stream is the pty's bytes, unframed). Settles once, whichever way the
+ * copy ends: the stream's end, its error, a close without an end, a frame StdCopy refuses,
+ * or an output that fails; the last two also let go of the source. An output that takes its
+ * bytes slowly holds the source back, as Go's blocking writes hold the CLI's copy back.
  */
-export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
-  // TODO(12): the read side of moby's api/pkg/stdcopy (StdCopy; the text's "Frames").
-  //   1. push() gets chunks as the connection delivers them, not frames: a header can be cut
-  //      in two, a payload can span many chunks, one chunk can hold many frames. What must
-  //      outlive a push, and when is a frame whole? A frame of megabytes can come in thousands
-  //      of chunks: what does each of your pushes cost then?
-  //   2. What is in a header, how long is it, and what does each stream number mean? A payload
-  //      can be far larger than 64 KiB: the size field's width and byte order decide where the
-  //      next header starts (moby's stdcopy.go, StdCopy and the writer; chapter 11 wrote it).
-  //   3. Which stream numbers does StdCopy refuse, and which one carries the daemon's words,
-  //      in which words of the CLI's? At which byte of a frame does StdCopy know enough to
-  //      refuse it?
-  //   4. A stream can end inside a frame: a daemon that went away, a proxy that timed out. What
-  //      of that frame reaches the client's stdout or stderr, and what does docker 28.2.2 print
-  //      then? Make a daemon of your own cut a frame and run the CLI against it.
-  throw new NotImplementedError('12-client', 'frameReader')
+export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
+  // TODO(12): the copy of the run's, exec's and logs' output (the text's "Frames" and "A slow
+  //   or closed stdout"; moby's stdcopy.go, StdCopy, and the CLI's hijack.go). The frames are
+  //   read for you (frameReader, lib/frame-reader.ts); what is yours is the copy around them.
+  //   1. Which way of copying does each kind of stream need, and how does this side know
+  //      which it has (at API 1.41 both carry the same Content-Type)?
+  //   2. The client's stdout can be a pipe whose reader is slower than the daemon:
+  //      `docker run ... | less`, a script reading line by line. Go's write blocks, so
+  //      docker's memory stays flat whatever the container prints. Node's does not: what
+  //      does a Writable tell you when it has more than it passes on, and where can your copy
+  //      wait, given that the reader writes whatever a chunk holds? Two outputs can be slow at
+  //      once. Watch a client's RSS (/proc/PID/status) with `| (sleep 10; cat)`.
+  //   3. Its reader can go away: `docker run busybox yes | head -c 20`. When does Node tell
+  //      you a write failed, and what becomes of a process in which nobody hears it? What does
+  //      docker 28.2.2 print then, with which exit code, and what becomes of the attach?
+  //      pipe(7) on EPIPE; Go's os.File words its errors, Node's do not.
+  //   4. The outputs outlive the copy: logs -f, exec, the next run in a long-lived caller,
+  //      a dozen copies one after another on process.stdout. What may they keep of yours once
+  //      the copy has settled?
+  throw new NotImplementedError('12-client', 'copyOutput')
 }
-// #endregion frameReader
+// #endregion copyOutput

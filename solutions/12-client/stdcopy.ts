@@ -1,64 +1,87 @@
 /**
- * The attach, logs and exec streams of a container without a terminal carry stdout and
- * stderr on one connection, each piece in a frame: moby's pkg/stdcopy, read side. The copy
- * around it (copyOutput, lib/container-output.ts) is given.
+ * The copy of a container's output to the client's stdout and stderr: moby's StdCopy, and the
+ * CLI's hijack.go, which copies a terminal's stream as it is and runs any other through
+ * StdCopy. The frames are cut by the given frameReader (lib/frame-reader.ts).
  */
+import type { Readable } from 'node:stream'
+import { getSystemErrorMap } from 'node:util'
 import { ContainerError } from '../../lib/errors.ts'
+import { frameReader } from '../../lib/frame-reader.ts'
 
-/** Where the demultiplexed bytes go. */
+/** The client's stdout and stderr: process.stdout and process.stderr, or a test's streams. */
 export interface Outputs {
-  stdout: { write(chunk: Buffer): unknown }
-  stderr: { write(chunk: Buffer): unknown }
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
 }
 
-// #region frameReader
-/** stdcopy.go's stdWriterPrefixLen */
-const HEADER_SIZE = 8
+/** A failed write as Go's os.File words it, the only words the CLI has for it: "write /dev/stdout: broken pipe". */
+function writeError(side: 'stdout' | 'stderr', error: NodeJS.ErrnoException): ContainerError {
+  const reason = (error.errno !== undefined && getSystemErrorMap().get(error.errno)?.[1]) || error.message
+  return new ContainerError(`${error.syscall ?? 'write'} /dev/${side}: ${reason}`, 1)
+}
 
+// #region copyOutput
 /**
- * Cuts a byte stream into frames, whatever the chunks' boundaries, and writes each payload
- * where moby's StdCopy writes it. What StdCopy returns as an error is thrown, with the words
- * or the number it concerns. end() is called at the end of the stream, and does with a frame
- * the stream ended inside what StdCopy does with it.
+ * Copy `source` to the outputs until it ends: demultiplexed, or as it is for a container
+ * with a terminal (its stream is the pty's bytes, unframed). Settles once, whichever way the
+ * copy ends: the stream's end, its error, a close without an end, a frame StdCopy refuses,
+ * or an output that fails; the last two also let go of the source. An output that takes its
+ * bytes slowly holds the source back, as Go's blocking writes hold the CLI's copy back.
  */
-export function frameReader(outputs: Outputs): { push(chunk: Buffer): void; end(): void } {
-  // the chunks of a frame not yet whole, joined only once it is: a payload can be megabytes
-  // and come in thousands of chunks, so joining on every push copies it thousands of times
-  let held: Buffer[] = []
-  let heldBytes = 0
-  let needed = HEADER_SIZE // what the next frame needs before it can be read: its header, then all of it
-  return {
-    push(chunk) {
-      held.push(chunk)
-      heldBytes += chunk.length
-      if (heldBytes < needed) return
-      let pending = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes)
-      needed = HEADER_SIZE
-      while (pending.length >= HEADER_SIZE) {
-        const size = pending.readUInt32BE(4)
-        const stream = pending[0]!
-        // StdCopy judges the stream number as soon as the header is in, before it waits for the
-        // payload: a frame of a stream it does not know fails there, whatever follows (or never does)
-        if (stream > 3) throw new ContainerError(`Unrecognized input header: ${stream}`, 1)
-        if (pending.length < HEADER_SIZE + size) {
-          needed = HEADER_SIZE + size
-          break
-        }
-        const payload = pending.subarray(HEADER_SIZE, HEADER_SIZE + size)
-        pending = pending.subarray(HEADER_SIZE + size)
-        if (stream === 0 || stream === 1) outputs.stdout.write(payload)
-        else if (stream === 2) outputs.stderr.write(payload)
-        else throw new ContainerError(`error from daemon in stream: ${payload.toString('utf8')}`, 1) // 3: the daemon's own words
+export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // the outputs that have taken more than they can pass on: the source waits until all have drained
+    const full = new Set<NodeJS.WritableStream>()
+    const sides = (['stdout', 'stderr'] as const).map((name) => {
+      const stream = outputs[name]
+      const side = {
+        stream,
+        failed: (error: NodeJS.ErrnoException) => settle(writeError(name, error)),
+        drained: () => {
+          full.delete(stream)
+          if (full.size === 0) source.resume()
+        },
+        write(chunk: Buffer) {
+          if (!stream.write(chunk) && !full.has(stream)) {
+            full.add(stream)
+            stream.once('drain', side.drained)
+          }
+        },
       }
-      held = pending.length ? [pending] : []
-      heldBytes = pending.length
-    },
-    end() {
-      // a frame the stream ended inside is dropped, none of it written, and that is no error:
-      // StdCopy writes a payload only once it is whole, and at EOF returns what it wrote, nil
-      held = []
-      heldBytes = 0
-    },
-  }
+      // a pipe's reader that went away fails a write later, as an 'error' event: unheard, it ends the process
+      stream.on('error', side.failed)
+      return side
+    })
+    const [stdout, stderr] = sides as [(typeof sides)[0], (typeof sides)[0]]
+    const demux = tty ? undefined : frameReader({ stdout, stderr })
+    let settled = false
+    function settle(error?: unknown) {
+      if (settled) return
+      settled = true
+      // the outputs outlive the copy (the next command's, a long-lived caller's): they keep nothing of it
+      for (const side of sides) {
+        side.stream.removeListener('error', side.failed)
+        side.stream.removeListener('drain', side.drained)
+      }
+      if (error === undefined) return resolve()
+      source.destroy()
+      reject(error)
+    }
+    source.on('data', (chunk: Buffer) => {
+      try {
+        if (demux) demux.push(chunk)
+        else stdout.write(chunk)
+      } catch (error) {
+        return settle(error)
+      }
+      if (full.size > 0 && !settled) source.pause()
+    })
+    source.on('end', () => {
+      demux?.end()
+      settle()
+    })
+    source.on('error', settle)
+    source.on('close', () => settle()) // closed without an end (the daemon went away): what came is all
+  })
 }
-// #endregion frameReader
+// #endregion copyOutput

@@ -1,25 +1,25 @@
 /**
- * The hijacked connection and the multiplexed stream, without a real daemon: a small HTTP
- * server on a unix socket answers as dockerd would, and the frames (written by chapter 11's
- * reference writer) are fed in chunks no daemon would choose. Fast, so that the chapter's
- * mistakes about chunks and hijacked bytes are caught here.
+ * The hijacked connection and the copy of the output, without a real daemon: a small HTTP
+ * server on a unix socket answers as dockerd would, frames (written by chapter 11's reference
+ * writer) come in chunks no daemon would choose, into outputs that stop taking bytes or fail
+ * as pipes do. Fast, so that the chapter's mistakes about hijacked bytes and the copy are
+ * caught here; the runs beside docker 28.2.2 say what the CLI makes of the same.
  */
 import { linkSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import { frameReader } from '#ch/12-client/stdcopy.ts'
+import { copyOutput } from '#ch/12-client/stdcopy.ts'
 import { readAll } from '../../lib/client.ts'
-import { copyOutput } from '../../lib/container-output.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
-import { frame as written } from '../../lib/output-streams.ts'
+import { frame, short } from '../support/frames.ts'
 import { fakeDaemons, type FakeDaemon, type FakeDaemonOptions } from '../support/engine-server.ts'
-import { caught } from '../support/errors.ts'
+import { caught, within } from '../support/errors.ts'
 import { docker } from '../support/daemon.ts'
 import { asMinidocker, minidocker } from '../support/client.ts'
-import { difference, firstDifference, RESULTS } from './differences.ts'
+import { firstDifference, RESULTS } from './differences.ts'
 import type { Socket } from 'node:net'
 
 const daemons = fakeDaemons()
@@ -28,145 +28,141 @@ const fakeDaemon = (options: FakeDaemonOptions) => daemons.daemon(options)
 const connected = (daemon: FakeDaemon) => daemons.connected(daemon)
 
 /**
- * A frame as the daemon writes it, of stdout, stderr, or another stream number: chapter 11's
- * writer knows only stdout and stderr, so another number is a stdout frame with the byte that
- * tells the two apart set to it.
+ * An output as a pipe is to Node: write() says "no more for now" past 16 KiB it has not passed
+ * on; it passes bytes on unless `stalled` (a reader that stopped reading), and once `broken`
+ * (a reader gone) its writes fail with EPIPE, an 'error' event, as process.stdout's do.
  */
-function frame(stream: 'stdout' | 'stderr' | number, payload: string): Buffer {
-  if (typeof stream === 'string') return written(stream, Buffer.from(payload))
-  const [out, err] = [written('stdout', Buffer.from(payload)), written('stderr', Buffer.from(payload))]
-  const other = Buffer.from(out)
-  other[out.findIndex((byte, i) => byte !== err[i])] = stream
-  return other
-}
-
-/** Long runs of one character as `<N×c>`, so that a failure's diff stays readable. */
-const short = (text: string) => text.replace(/(.)\1{99,}/g, (run, c: string) => `<${run.length}×${c}>`)
-
-function collector() {
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  return {
-    outputs: { stdout: { write: (b: Buffer) => out.push(Buffer.from(b)) }, stderr: { write: (b: Buffer) => err.push(Buffer.from(b)) } },
-    text: () => ({ stdout: short(Buffer.concat(out).toString()), stderr: short(Buffer.concat(err).toString()) }),
+class Sink extends Writable {
+  stalled = false
+  broken = false
+  /** a write failed while nothing listened for the error: Node would have ended the process there */
+  unheard = false
+  private readonly held: (() => void)[] = []
+  private readonly chunks: Buffer[] = []
+  constructor() {
+    super({ highWaterMark: 16 << 10 })
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error) => void) {
+    if (this.broken) {
+      if (this.listenerCount('error') > 0) return callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' }))
+      this.unheard = true
+      return callback()
+    }
+    const pass = () => (this.chunks.push(Buffer.from(chunk)), callback())
+    if (this.stalled) this.held.push(pass)
+    else setImmediate(pass)
+  }
+  release(): void {
+    this.stalled = false
+    for (const pass of this.held.splice(0)) pass()
+  }
+  text(): string {
+    return short(Buffer.concat(this.chunks).toString())
+  }
+  listening(): string {
+    return `${this.listenerCount('error')} 'error', ${this.listenerCount('drain')} 'drain'`
   }
 }
 
-describe('the multiplexed stream (stdcopy)', () => {
+/**
+ * A daemon's stream as a socket hands it over: the next chunk comes, a turn of the event loop
+ * later, only when the reader asks for more (`chunk(i)`, null at the end).
+ */
+function daemonStream(chunk: (i: number) => Buffer | null) {
+  let made = 0
+  return new Readable({ highWaterMark: 16 << 10, read() { setImmediate(() => this.push(chunk(made++))) } })
+}
+
+const outputs = () => ({ stdout: new Sink(), stderr: new Sink() })
+const turns = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('the copy of the output (stdcopy)', () => {
   const big = 'x'.repeat(70_000) + '\n'
-  const small = [frame('stdout', 'out 1\n'), frame('stderr', 'err 1\n'), frame(0, 'in\n')]
-  const stream = Buffer.concat([...small, frame('stdout', big), frame('stderr', 'err 2\n')])
-  const expected = { stdout: short(`out 1\nin\n${big}`), stderr: 'err 1\nerr 2\n' }
+  const stream = Buffer.concat([frame('stdout', 'out 1\n'), frame('stderr', 'err 1\n'), frame(0, 'in\n'), frame('stdout', big), frame('stderr', 'err 2\n')])
 
-  it('frameReader fed a stream 1 byte, 7 bytes, 4 KiB at a time, and whole', () => {
-    const smallOnly = { input: Buffer.concat(small), expected: { stdout: 'out 1\nin\n', stderr: 'err 1\n' } }
-    const all = { input: stream, expected }
-    for (const [what, size, { input, expected }] of [['one byte a chunk', 1, smallOnly], ['7 bytes a chunk', 7, smallOnly], ['4 KiB a chunk, a 70 KB payload', 4096, all], ['the whole stream in one chunk', stream.length, all]] as const) {
-      const { outputs, text } = collector()
-      const reader = frameReader(outputs)
-      let result: object
-      try {
-        for (let i = 0; i < input.length; i += size) reader.push(input.subarray(i, i + size))
-        reader.end()
-        result = text()
-      } catch (error) {
-        if (error instanceof NotImplementedError) throw error
-        result = { ...text(), error: String(error) }
-      }
-      expect(result, `${what}: expected each payload whole, on the side it was written to (left: yours) — a chunk is not a frame: what does your reader keep for the next push, and where does it think the next frame starts? (see "Frames")`)
-        .toEqual(expected)
-    }
+  it('copyOutput of a framed stream in 5-byte pieces, of a terminal\'s stream, and of the daemon\'s error in the stream', async () => {
+    const a = outputs()
+    const pieces = Array.from({ length: Math.ceil(stream.length / 5) }, (_, i) => stream.subarray(5 * i, 5 * i + 5))
+    const framedError = await caught(() => copyOutput(daemonStream((i) => pieces[i] ?? null), a, false))
+    expect({ stdout: a.stdout.text(), stderr: a.stderr.text(), error: framedError && String(framedError) }, 'without a terminal: expected the frames demultiplexed — what does the daemon send for a container without one? (see "Frames")')
+      .toEqual({ stdout: short(`out 1\nin\n${big}`), stderr: 'err 1\nerr 2\n', error: undefined })
+
+    const b = outputs()
+    const ttyError = await caught(() => copyOutput(daemonStream((i) => (i ? null : Buffer.from('tty bytes\r\n'))), b, true))
+    expect({ stdout: b.stdout.text(), stderr: b.stderr.text(), error: ttyError && String(ttyError) }, 'with a terminal: expected the bytes on stdout as they came — what does the daemon send for a container with a terminal? (see "Frames")')
+      .toEqual({ stdout: 'tty bytes\r\n', stderr: '', error: undefined })
+
+    const failing = daemonStream((i) => (i ? frame('stdout', 'more\n') : frame(3, 'daemon said no')))
+    const failed = await within(caught(() => copyOutput(failing, outputs(), false)), 5000)
+    expect(String(failed), 'the daemon\'s error in the stream: expected the copy to fail with its words (frameReader throws them)').toContain('daemon said no')
+    expect(failing.destroyed, 'the copy failed on the daemon\'s error but left its stream open: who else would let go of the attach?').toBe(true)
   })
 
-  it('frameReader given the daemon\'s error in the stream, a stream number StdCopy does not know, and a stream cut inside a frame', () => {
-    const { outputs, text } = collector()
-    const reader = frameReader(outputs)
-    expect(() => reader.push(Buffer.concat([frame('stdout', 'before\n'), frame(3, 'the container is gone')])), 'the daemon\'s own error in the stream: expected an error with its words')
-      .toThrow('the container is gone')
-    expect(text().stdout, 'expected the frame before the error written').toBe('before\n')
-    expect(() => frameReader(outputs).push(frame(7, 'what')), 'a frame of a stream StdCopy does not know: expected an error naming its number')
-      .toThrow(/\b7\b/)
-    // a frame of such a stream whose payload has not come, and may never come (a daemon that
-    // stalls, a size no one will send): the run beside it below shows what docker makes of it
-    const unknown = frameReader(collector().outputs)
-    const stalled = (() => {
-      try {
-        unknown.push(frame(7, 'x'.repeat(1000)).subarray(0, 11))
-        return 'nothing thrown yet'
-      } catch (thrown) {
-        if (thrown instanceof NotImplementedError) throw thrown
-        return String(thrown).match(/\b7\b/) ? 'refused, naming 7' : String(thrown)
-      }
-    })()
-    // what docker's StdCopy has done by then, as measured
-    const judged = difference('push', stalled, 'refused, naming 7')
-    if (judged) expect.fail(`a header of stream 7 and 3 bytes of its 1000-byte payload, nothing more yet: ${judged} — which of a frame's facts does StdCopy need before it can judge it, and what does it wait for after that? (moby's stdcopy.go, StdCopy, line by line)`)
-    // a daemon gone, or a proxy's cut: the stream ends in a frame's payload, or in its header
-    for (const [where, length] of [['payload', 12], ['header', 5]] as const) {
-      const cut = collector()
-      const reader = frameReader(cut.outputs)
-      let error: string | undefined
-      try {
-        reader.push(Buffer.concat([frame('stdout', 'whole\n'), frame('stderr', 'cut short\n').subarray(0, length)]))
-        reader.end()
-      } catch (thrown) {
-        if (thrown instanceof NotImplementedError) throw thrown
-        error = String(thrown)
-      }
-      // what docker 28.2.2 prints of the same stream, as measured (and asked of it in the run beside it below)
-      const differs = firstDifference({ ...cut.text(), error }, { stdout: 'whole\n', stderr: '', error: undefined }, [['stdout', 'stdout', ''], ['stderr', 'stderr', ''], ['error', 'error thrown (undefined: none)', '']])
-      if (differs) expect.fail(`a stream that ended inside a frame's ${where}: ${differs} — when does StdCopy write a payload, and what does it return when its source ends? (moby's stdcopy.go)`)
-    }
-  })
-
-  it('frameReader fed megabytes: one payload of 64 MiB in 4 KiB chunks, and 300 000 small frames in 1 MiB chunks', () => {
-    // a container that writes a large file to stdout at once, and one that writes a line at a
-    // time, as a connection delivers them: each push must cost about its own size
-    const line = frame('stdout', 'x')
-    const lines = Buffer.alloc(line.length * 300_000)
-    for (let at = 0; at < lines.length; at += line.length) line.copy(lines, at)
+  it('copyOutput to a stdout that stops taking bytes, to both outputs stopped and then stdout let go, and of a terminal\'s stream into a stopped stdout', async () => {
+    const MiB = 1 << 20
+    const payload = (i: number) => Buffer.alloc(32 << 10, 97 + (i % 26))
+    // 16 MiB in frames of 32 KiB: stdout only; a frame of each in every chunk; a terminal's stream, unframed
     const cases = [
-      { what: 'one payload of 64 MiB in 4 KiB chunks', input: Buffer.concat([written('stdout', Buffer.alloc(64 << 20, 'y')), frame('stderr', 'done\n')]), size: 4096, bytes: 64 << 20 },
-      { what: '300 000 frames of one byte in 1 MiB chunks', input: Buffer.concat([lines, frame('stderr', 'done\n')]), size: 1 << 20, bytes: 300_000 },
-    ]
-    for (const { what, input, size, bytes } of cases) {
-      let [stdout, stderr] = [0, '']
-      const reader = frameReader({ stdout: { write: (b: Buffer) => (stdout += b.length) }, stderr: { write: (b: Buffer) => (stderr += b.toString()) } })
-      const budget = 15_000 // ms: a reader linear in the stream takes a small part of it, even on a busy machine
-      const start = Date.now()
-      let pushed = 0
-      for (; pushed < input.length && Date.now() - start < budget; pushed += size) reader.push(input.subarray(pushed, pushed + size))
-      const seconds = ((Date.now() - start) / 1000).toFixed(1)
-      expect(pushed >= input.length ? 'all pushed' : `${seconds} s for ${Math.round((100 * pushed) / input.length)}% of the stream`, `${what}: yours (left) — what does each push cost yours, and does that grow with what it holds already? (see "Frames")`)
-        .toBe('all pushed')
-      reader.end()
-      expect({ stdout, stderr }, `${what}: expected every payload byte on its side`).toEqual({ stdout: bytes, stderr: 'done\n' })
+      { what: 'stdout stopped taking bytes', tty: false, stop: ['stdout'], letGo: [], chunks: 512, chunk: (i: number) => frame('stdout', payload(i)) },
+      { what: 'both stopped, then stdout let go', tty: false, stop: ['stdout', 'stderr'], letGo: ['stdout'], chunks: 256, chunk: (i: number) => Buffer.concat([frame('stdout', payload(i)), frame('stderr', payload(i))]) },
+      { what: 'a terminal\'s stream, stdout stopped', tty: true, stop: ['stdout'], letGo: [], chunks: 512, chunk: (i: number) => payload(i) },
+    ] as const
+    for (const { what, tty, stop, letGo, chunks, chunk } of cases) {
+      const sinks = outputs()
+      for (const side of stop) sinks[side].stalled = true
+      const copying = copyOutput(daemonStream((i) => (i < chunks ? chunk(i) : null)), sinks, tty)
+      copying.catch(() => {})
+      await turns(300)
+      for (const side of letGo) sinks[side].release()
+      await turns(300)
+      // what the copy has piled on the outputs that do not pass it on: a pipe nobody reads holds it in the client
+      const piled = sinks.stdout.writableLength + sinks.stderr.writableLength
+      if (piled > MiB) expect.fail(`${what}: your copy has handed ${(piled / MiB).toFixed(1)} MiB to outputs that took none of it past their first 16 KiB, and reads on — in a client whose stdout is a pipe nobody reads, where does that go, and what holds the daemon back? (see "A slow or closed stdout")`)
+      sinks.stdout.release()
+      sinks.stderr.release()
+      const settled = await within(copying.then(() => 'ended', (error: unknown) => String(error)), 15_000)
+      const all = Array.from({ length: chunks }, (_, i) => payload(i).toString()).join('')
+      const got = { settled, stdout: sinks.stdout.text(), stderr: sinks.stderr.text() }
+      const differs = firstDifference(got, { settled: 'ended', stdout: short(all), stderr: stop.length === 2 ? short(all) : '' }, [['settled', 'the copy', ''], ['stdout', 'stdout', ''], ['stderr', 'stderr', '']])
+      if (differs) expect.fail(`${what}, then both outputs taking bytes again: ${differs} — once the outputs drain, does your copy go on, to the stream's end, every byte in order?`)
     }
   }, 60_000)
 
-  it('copyOutput (given) of a framed stream, of a terminal\'s stream, and of the daemon\'s error in the stream', async () => {
-    const framed = new PassThrough()
-    const a = collector()
-    const copying = caught(() => copyOutput(framed, a.outputs, false))
-    framed.write(stream.subarray(0, 5))
-    framed.end(stream.subarray(5))
-    const framedError = await copying
-    expect({ ...a.text(), error: framedError && String(framedError) }, 'without a terminal: expected the frames demultiplexed').toEqual({ ...expected, error: undefined })
+  it('copyOutput to a stdout whose reader went away, and a dozen copies one after the other on the same stdout and stderr', async () => {
+    const broken = outputs()
+    broken.stdout.broken = true
+    const endless = daemonStream(() => frame('stdout', 'y\n'))
+    const copying = copyOutput(endless, broken, false)
+    const settled = await within(copying.then(() => 'ended as if the stream had', (error: unknown) => error), 5000)
+    if (broken.stdout.unheard) expect.fail('stdout\'s write failed (EPIPE: its reader went away) and nothing heard it: Node ends a process on an \'error\' event nobody listens for, with a stack trace, not the CLI\'s words — how does a Writable tell of a write that failed after write() returned? (see "A slow or closed stdout")')
+    if (!(settled instanceof Error)) expect.fail(`the copy to a stdout that fails every write: ${settled === 'late' ? 'not settled 5 s after' : settled} — whose error is that, and what does docker 28.2.2 do with it? (see "A slow or closed stdout")`)
+    expect(endless.destroyed, 'stdout failed and the copy left the daemon\'s stream open: a container printing on, and nobody to let go of its attach').toBe(true)
+    expect(`stdout: ${broken.stdout.listening()}; stderr: ${broken.stderr.listening()}`, 'what the failed copy left listening on the outputs (left: yours) — the outputs outlive the copy: what may they keep of it once it has settled?').toBe('stdout: 0 \'error\', 0 \'drain\'; stderr: 0 \'error\', 0 \'drain\'')
 
-    const raw = new PassThrough()
-    const b = collector()
-    const tty = caught(() => copyOutput(raw, b.outputs, true))
-    raw.end('tty bytes\r\n')
-    const ttyError = await tty
-    expect({ ...b.text(), error: ttyError && String(ttyError) }, 'with a terminal: expected the bytes on stdout as they came — what does the daemon send for a container with a terminal? (see "Frames")')
-      .toEqual({ stdout: 'tty bytes\r\n', stderr: '', error: undefined })
-
-    const failing = new PassThrough()
-    const failed = caught(() => copyOutput(failing, collector().outputs, false))
-    failing.write(frame(3, 'daemon said no'))
-    expect(String(await failed), 'expected copyOutput to reject with the daemon\'s error from the stream').toContain('daemon said no')
-    failing.destroy()
-  })
+    // each way a copy ends, twice over, on the same outputs: logs -f, exec, the runs of a long-lived caller
+    const shared = outputs()
+    const ways: [string, () => Readable][] = [
+      ['the stream\'s end', () => daemonStream((i) => (i ? null : frame('stdout', 'a\n')))],
+      ['the daemon\'s error in the stream', () => daemonStream(() => frame(3, 'no'))],
+      ['a close without an end', () => daemonStream((i) => (i ? null : frame('stdout', 'a\n'))).on('data', function (this: Readable) { this.destroy() })],
+      ['the stream cut while stdout had stopped taking bytes', () => {
+        const cut = daemonStream(() => frame('stdout', payload))
+        setTimeout(() => cut.destroy(), 300)
+        return cut
+      }],
+    ]
+    const payload = Buffer.alloc(32 << 10, 'z')
+    for (const round of [1, 2, 3]) {
+      for (const [way, source] of ways) {
+        shared.stdout.stalled = way.includes('stopped')
+        await within(caught(() => copyOutput(source(), shared, false)), 5000)
+        shared.stdout.release()
+        const left = `stdout: ${shared.stdout.listening()}; stderr: ${shared.stderr.listening()}`
+        expect(left, `round ${round}, a copy ended by ${way}: what it left listening on the outputs (left: yours) — the outputs outlive the copy: what may they keep of it once it has settled?`)
+          .toBe('stdout: 0 \'error\', 0 \'drain\'; stderr: 0 \'error\', 0 \'drain\'')
+      }
+    }
+  }, 60_000)
 })
 
 describe('the hijacked connection', () => {

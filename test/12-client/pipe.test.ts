@@ -1,0 +1,147 @@
+/**
+ * `run` whose stdout is a pipe, beside docker 28.2.2 against the same fake daemon: a reader
+ * that goes away (`| head -c 20`) and a reader that stops for a while (`| less`, a slow
+ * script). The daemon's container prints as fast as the client takes its bytes, and the
+ * daemon counts what it managed to send.
+ */
+import { spawn } from 'node:child_process'
+import type { Socket } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CLIS, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
+import { asMinidocker, MINIDOCKER } from '../support/client.ts'
+import { fakeDaemons } from '../support/engine-server.ts'
+import { frame } from '../support/frames.ts'
+import { firstDifference, RESULTS } from './differences.ts'
+
+const daemons = fakeDaemons()
+/** the process groups of the shells that ran a client into a pipe */
+const groups: number[] = []
+afterEach(async () => {
+  for (const pgid of groups.splice(0)) {
+    try {
+      process.kill(-pgid, 'SIGKILL')
+    } catch {} // ended already
+  }
+  await daemons.stop()
+})
+
+const ID = 'feed'.repeat(16)
+const MiB = 1 << 20
+/** The container's n-th line, 1 KiB with its number, so that a lost or repeated line shows. */
+const line = (n: number) => `line ${String(n).padStart(8, '0')} ${'.'.repeat(1004)}\n`
+
+/**
+ * A daemon whose container, once started, prints `lines` lines on its attach (for ever when
+ * Infinity) as fast as the client takes them, then exits 3: its wait answers then.
+ */
+async function printingDaemon(lines: number) {
+  const state = { sent: 0, attachClosed: false, requests: [] as string[] }
+  let attach: Socket | undefined
+  let exit: (() => void) | undefined
+  const print = (socket: Socket) => {
+    let n = 0
+    const pump = () => {
+      while (n < lines && !socket.destroyed) {
+        const bytes = frame('stdout', line(n++))
+        state.sent += bytes.length
+        if (!socket.write(bytes)) return void socket.once('drain', pump)
+      }
+      if (!socket.destroyed) socket.end(exit)
+    }
+    pump()
+  }
+  const daemon = await daemons.daemon({
+    version: '1.41',
+    answer: (req, res) => {
+      req.resume()
+      const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+      state.requests.push(`${req.method} ${path}`)
+      if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
+      else if (path.endsWith('/wait')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
+        exit = () => res.end(JSON.stringify({ StatusCode: 3, Error: null }) + '\n')
+      } else if (path.endsWith('/start')) {
+        res.writeHead(204).end()
+        if (attach) print(attach)
+      } else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
+    },
+    upgrade: (_req, socket: Socket) => {
+      socket.on('close', () => (state.attachClosed = true))
+      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+      attach = socket
+    },
+  })
+  return { host: daemon.host, state }
+}
+
+interface Piped {
+  stdout: string
+  stderr: string
+  exitCode: number | null
+  /** what the daemon had sent by the end of the reader's pause */
+  sentWhileStalled?: number
+}
+
+/**
+ * `client run example.test/box` with its stdout a pipe, as a shell makes it: `| head -c N`, or
+ * `| { sleep S; cat; }`, whose reader reads nothing for S seconds and then all. The client's
+ * own stderr and exit code come back; a client still running 20 s later is killed.
+ */
+async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { sent: number }, how: { head: number } | { stall: number }): Promise<Piped> {
+  const [argv, env] = client === 'docker'
+    ? [[CLIS['28.2.2'], 'run', 'example.test/box'], { ...process.env, ...dockerEnv(host) }]
+    : [[process.execPath, MINIDOCKER, '-H', host, 'run', 'example.test/box'], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' }]
+  const reader = 'head' in how ? `head -c ${how.head}` : `{ sleep ${how.stall / 1000}; cat; }`
+  // a group of its own: the shell, the client and the reader are ended together if they outlive the test
+  const child = spawn('bash', ['-c', `"$@" | ${reader}; exit "\${PIPESTATUS[0]}"`, 'pipe', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  groups.push(child.pid!)
+  let [stdout, stderr] = ['', '']
+  child.stdout.on('data', (d: Buffer) => (stdout += d))
+  child.stderr.on('data', (d: Buffer) => (stderr += d))
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  let sentWhileStalled: number | undefined
+  if ('stall' in how) {
+    await new Promise((resolve) => setTimeout(resolve, how.stall - 500))
+    sentWhileStalled = state.sent
+  }
+  let timer: NodeJS.Timeout | undefined
+  const exitCode = await Promise.race([exited, new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 20_000)))])
+  clearTimeout(timer)
+  throwIfUnwritten(stderr)
+  if (exitCode === 'late') return { stdout, stderr: `${stderr}(still running 20 s later)`, exitCode: null, sentWhileStalled }
+  return { stdout, stderr, exitCode, sentWhileStalled }
+}
+
+describe('run whose stdout is a pipe, beside docker 28.2.2 (see "A slow or closed stdout")', () => {
+  it('run | head -c 20: the pipe\'s reader gone while the container prints on', async () => {
+    const theirs = await intoPipe('docker', (await printingDaemon(Infinity)).host, { sent: 0 }, { head: 20 })
+    const daemon = await printingDaemon(Infinity)
+    const mine = await intoPipe('minidocker', daemon.host, daemon.state, { head: 20 })
+    const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS)
+    if (differs) expect.fail(`the reader of the client's stdout went away after 20 bytes: ${differs}, against the same daemon as docker 28.2.2 — when does Node tell you a write failed, and whose error does that make of the run?`)
+    expect(daemon.state.attachClosed, 'the client has ended: its attach closed with it').toBe(true)
+    expect(daemon.state.requests.filter((r) => /kill|stop/.test(r)), 'the requests after the pipe broke: docker 28.2.2 sends none that end the container').toEqual([])
+  }, 90_000)
+
+  it('run into a pipe nobody reads for 3 s, then read to its end: 24 MiB of lines', async () => {
+    const lines = 24 * 1024
+    const dockers = await printingDaemon(lines)
+    const theirs = await intoPipe('docker', dockers.host, dockers.state, { stall: 3000 })
+    const daemon = await printingDaemon(lines)
+    const mine = await intoPipe('minidocker', daemon.host, daemon.state, { stall: 3000 })
+    // what docker held back is its sockets' and pipe's buffers; allow yours four times that, and 8 MiB at least
+    const allowed = Math.max(4 * theirs.sentWhileStalled!, 8 * MiB)
+    if (mine.sentWhileStalled! > allowed) {
+      expect.fail(`while nobody read the client's stdout for 3 s, the daemon sent yours ${(mine.sentWhileStalled! / MiB).toFixed(1)} MiB, docker 28.2.2 ${(theirs.sentWhileStalled! / MiB).toFixed(1)} MiB — all of it is in your client's memory: what holds the daemon back when the client's stdout does not take its bytes?`)
+    }
+    const printed = Array.from({ length: lines }, (_, n) => line(n)).join('')
+    // the stdout read in words: every line in order, or where it stopped being what was printed
+    const whole = (got: Piped) => {
+      if (got.stdout === printed) return { ...got, stdout: 'every line, in order' }
+      const at = got.stdout.split('\n').findIndex((text, n) => `${text}\n` !== line(n))
+      return { ...got, stdout: `${got.stdout.length} of ${printed.length} bytes, as printed up to line ${at}` }
+    }
+    const differs = firstDifference(whole(mine), { ...whole(theirs), stderr: asMinidocker(theirs.stderr) }, RESULTS)
+    if (differs) expect.fail(`the reader came back after 3 s and read to the end: ${differs}, against the same daemon as docker 28.2.2 — does your copy go on once stdout takes bytes again, and does every byte reach the pipe before the client exits?`)
+  }, 90_000)
+})
