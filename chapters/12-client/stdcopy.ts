@@ -15,10 +15,9 @@ export interface Outputs {
 // #region copyOutput
 /**
  * Copy `source` to the outputs until it ends: demultiplexed, or as it is for a container
- * with a terminal (its stream is the pty's bytes, unframed). Settles once, whichever way the
- * copy ends: the stream's end, its error, a close without an end, a frame StdCopy refuses,
- * or an output that fails; the last two also let go of the source. An output that takes its
- * bytes slowly holds the source back, as Go's blocking writes hold the CLI's copy back.
+ * with a terminal (its stream is the pty's bytes, unframed). Settles once, however the copy
+ * ends, as the CLI's copy ends: with the stream, or with its own error. An output that takes
+ * its bytes slowly holds the source back, as Go's blocking writes hold the CLI's copy back.
  */
 export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
   // TODO(12): the copy of the run's, exec's and logs' output (the text's "Frames" and "A slow

@@ -23,10 +23,9 @@ function writeError(side: 'stdout' | 'stderr', error: NodeJS.ErrnoException): Co
 // #region copyOutput
 /**
  * Copy `source` to the outputs until it ends: demultiplexed, or as it is for a container
- * with a terminal (its stream is the pty's bytes, unframed). Settles once, whichever way the
- * copy ends: the stream's end, its error, a close without an end, a frame StdCopy refuses,
- * or an output that fails; the last two also let go of the source. An output that takes its
- * bytes slowly holds the source back, as Go's blocking writes hold the CLI's copy back.
+ * with a terminal (its stream is the pty's bytes, unframed). Settles once, however the copy
+ * ends, as the CLI's copy ends: with the stream, or with its own error. An output that takes
+ * its bytes slowly holds the source back, as Go's blocking writes hold the CLI's copy back.
  */
 export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -86,6 +86,6 @@ describe('the detach keys, asked of the docker CLI (see "Detach keys")', () => {
     expect(theirs.stdinEnded, 'expected docker 28.2.2 to end its side of the attach at the end of its stdin').toBe(true)
     const mine = await proxied(Buffer.from([0x10, 0x11]), [0x61, 0x10], true)
     const differs = firstDifference(mine, { sent: theirs.sent.toString('hex'), detached: theirs.code === 0 }, PROXIED)
-    if (differs) expect.fail(`a read of "a", a read of ctrl-p, then the end of stdin, with the default keys ctrl-p,ctrl-q: ${differs} — the CLI's proxy learns of the end in the same read call that would have given the held key back: what does that read return? (moby/term's proxy.go, as the CLI vendors it) Type the same at docker 28.2.2.`)
+    if (differs) expect.fail(`a read of "a", a read of ctrl-p, then the end of stdin, with the default keys ctrl-p,ctrl-q: ${differs} — what of the held key reaches the container once stdin has ended? (moby/term's proxy.go, as the CLI vendors it) Type the same at docker 28.2.2.`)
   }, 60_000)
 })

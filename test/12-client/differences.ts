@@ -5,15 +5,15 @@
  * there is for the learner to find out by running it.
  */
 
-/** Where `mine` first differs from `theirs`: a character (or, for hex, byte) offset, or which one is longer. */
+/**
+ * Where `mine` first differs from `theirs`: a character (or, for hex, byte) offset, the same
+ * words whether one of them ends there or both go on, so that the offset never tells how long
+ * docker's answer is.
+ */
 function where(mine: string, theirs: string, hex: boolean): string {
   let at = 0
   while (at < mine.length && at < theirs.length && mine[at] === theirs[at]) at++
-  const offset = hex ? Math.floor(at / 2) : at
-  const what = hex ? 'byte' : 'character'
-  if (at === theirs.length) return `yours goes on past ${what} ${offset}, where docker's ends`
-  if (at === mine.length) return `yours ends at ${what} ${offset}, where docker's goes on`
-  return `from ${what} ${offset} on`
+  return `from ${hex ? 'byte' : 'character'} ${hex ? Math.floor(at / 2) : at} on`
 }
 
 /**
