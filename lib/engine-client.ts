@@ -1,12 +1,14 @@
 /**
  * Chapter 12's given requests: the `_ping` that opens every command and fixes the API version,
- * every later call at that version with the daemon's errors in the docker CLI's words, and the
- * CLI's sentence for a daemon that is not there. The chapter's Engine (engine.ts) extends
- * EngineClient with the one request that is not plain HTTP: the hijack.
+ * every later call at that version with the daemon's errors in the docker CLI's words, the
+ * CLI's sentence for a daemon that is not there, and the one request that is not plain HTTP:
+ * the hijack of attach and exec start (Engine.upgrade).
  */
-import type { IncomingMessage } from 'node:http'
+import { request, type IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import { getSystemErrorMap } from 'node:util'
 import { ContainerError } from './errors.ts'
-import { CLIENT_API_VERSION, DaemonError, EngineBase, readAll, type RequestOptions } from './client.ts'
+import { CLIENT_API_VERSION, DaemonError, EngineBase, readAll, withQuery, type RequestOptions } from './client.ts'
 
 // #region negotiate
 /**
@@ -78,4 +80,49 @@ export abstract class EngineClient extends EngineBase {
     throw await daemonError(response)
   }
   // #endregion call
+}
+
+/** A hijack's dial that failed, in the words of moby's client/hijack.go (setupHijackConn) around Go's net.OpError. */
+function dialError(socket: string, error: NodeJS.ErrnoException): Error {
+  if (error.syscall !== 'connect' || error.errno === undefined) return error
+  const words = getSystemErrorMap().get(error.errno)?.[1] ?? error.message
+  return new ContainerError(`cannot connect to the Docker daemon. Is 'docker daemon' running on this host?: dial unix ${socket}: connect: ${words}`, 1)
+}
+
+/** The client of the Engine API: the plain calls, and the hijacked connections of attach and exec start. */
+export class Engine extends EngineClient {
+  // #region upgrade
+  /**
+   * attach and exec start: a POST that asks the daemon to hijack the connection. Only a `101`
+   * hands it over, from then on a raw byte stream both ways, no byte of it lost. Any other
+   * answer is refused as the docker CLI's client refuses it (moby's client/hijack.go; scripts
+   * match its words, and so do the tests). A connection that cannot be made, or ends before
+   * its answer, fails in the words of the CLI's client at that step.
+   */
+  async upgrade(path: string, options: RequestOptions = {}): Promise<Socket> {
+    const body = options.body === undefined ? '' : JSON.stringify(options.body)
+    return new Promise((resolve, reject) => {
+      const req = request({
+        socketPath: this.socket, agent: false, method: 'POST', path: `/v${this.version}${withQuery(path, options.query)}`, // a connection of its own, never pooled
+        headers: { Connection: 'Upgrade', Upgrade: 'tcp', 'Content-Length': Buffer.byteLength(body), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      })
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length > 0) socket.unshift(head) // stream bytes that came with the 101
+        resolve(socket)
+      })
+      req.on('response', (res) => {
+        // setupHijackConn reads no error body, and closes the connection it refused: a daemon that
+        // ignores the upgrade streams on in a plain response for as long as the container runs
+        res.destroy()
+        reject(new ContainerError(`unable to upgrade to tcp, received ${res.statusCode}`, 1))
+      })
+      // a connection that ends before the answer is whole was made, and the request sent: the
+      // CLI's client fails as its HTTP reader does, not as a dial does. And a dial that fails is
+      // not call()'s either: setupHijackConn dials by itself and wraps the dial's error in a
+      // sentence of its own, Go's words for the errno included
+      req.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ECONNRESET' ? new ContainerError('unexpected EOF', 1) : dialError(this.socket, error)))
+      req.end(body)
+    })
+  }
+  // #endregion upgrade
 }

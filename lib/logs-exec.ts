@@ -3,7 +3,7 @@
  * requests (cli/command/container/logs.go and exec.go), on the chapter's Engine (an exec's
  * output comes on a hijacked connection, as run's does).
  */
-import type { Engine } from '#ch/12-client/engine.ts'
+import type { Engine } from './engine-client.ts'
 import type { Stdio } from './client.ts'
 import { copyOutput } from '#ch/12-client/stdcopy.ts'
 import { attachTerminal } from './terminal.ts'

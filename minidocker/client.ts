@@ -4,10 +4,10 @@
  * `run`'s flags make, and the tables and lines the CLI prints. The requests themselves, the
  * streams, the terminal and the errors are the chapter's (#ch/12-client).
  */
-import { AttachError, pullQuery, type RunPlan, type Stdio } from '../lib/client.ts'
+import { AttachError, DEFAULT_SOCKET, pullQuery, type RunPlan, type Stdio } from '../lib/client.ts'
 import { ago, goQuote, imageSize, shortCommand, table } from '../lib/cli-format.ts'
 import { ContainerError } from '../lib/errors.ts'
-import { DEFAULT_SOCKET, Engine } from '#ch/12-client/engine.ts'
+import { Engine } from '../lib/engine-client.ts'
 import { runContainer } from '#ch/12-client/run.ts'
 import { pullImage } from '../lib/create-or-pull.ts'
 import { exec, logs } from '../lib/logs-exec.ts'

@@ -10,7 +10,7 @@
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { RunPlan, Stdio } from '../../lib/client.ts'
 import type { ProgressSink } from '../../lib/jsonmessage.ts'
-import type { Engine } from './engine.ts'
+import type { Engine } from '../../lib/engine-client.ts'
 
 // #region runContainer
 /**

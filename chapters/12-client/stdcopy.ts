@@ -27,17 +27,15 @@ export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Pr
   //      which it has (at API 1.41 both carry the same Content-Type)?
   //   2. The client's stdout can be a pipe whose reader is slower than the daemon:
   //      `docker run ... | less`, a script reading line by line. Go's write blocks, so
-  //      docker's memory stays flat whatever the container prints. Node's does not: what
-  //      does a Writable tell you when it has more than it passes on, and where can your copy
-  //      wait, given that the reader writes whatever a chunk holds? Two outputs can be slow at
-  //      once. Watch a client's RSS (/proc/PID/status) with `| (sleep 10; cat)`.
+  //      docker's memory stays flat whatever the container prints. Node's does not. Where
+  //      can your copy wait, given that frameReader writes whatever a chunk holds, and how
+  //      does it know when to go on? Two outputs can be slow at once. Watch a client's RSS
+  //      (/proc/PID/status) with `| (sleep 10; cat)`, beside docker's.
   //   3. Its reader can go away: `docker run busybox yes | head -c 20`. When does Node tell
-  //      you a write failed, and what becomes of a process in which nobody hears it? What does
-  //      docker 28.2.2 print then, with which exit code, and what becomes of the attach?
-  //      pipe(7) on EPIPE; Go's os.File words its errors, Node's do not.
+  //      you a write failed, and how? What does docker 28.2.2 print then, with which exit code, and what becomes of the attach?
+  //      pipe(7) on EPIPE.
   //   4. The outputs outlive the copy: logs -f, exec, the next run in a long-lived caller,
-  //      a dozen copies one after another on process.stdout. What may they keep of yours once
-  //      the copy has settled?
+  //      a dozen copies one after another on process.stdout.
   throw new NotImplementedError('12-client', 'copyOutput')
 }
 // #endregion copyOutput

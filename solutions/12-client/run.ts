@@ -17,7 +17,7 @@ import { attachTerminal } from '../../lib/terminal.ts'
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../lib/detach-keys.ts'
 import { escapeProxy } from './detach.ts'
 import { copyOutput } from './stdcopy.ts'
-import type { Engine } from './engine.ts'
+import type { Engine } from '../../lib/engine-client.ts'
 
 /** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
 const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg=${JSON.stringify(message)}\n`

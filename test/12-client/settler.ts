@@ -12,7 +12,7 @@ import { request } from 'node:http'
 import { dirname, join } from 'node:path'
 import type { RunPlan, Stdio } from '../../lib/client.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
-import { Engine } from '#ch/12-client/engine.ts'
+import { Engine } from '../../lib/engine-client.ts'
 import { runContainer } from '#ch/12-client/run.ts'
 import { exec, logs } from '../../lib/logs-exec.ts'
 

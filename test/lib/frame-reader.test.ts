@@ -2,7 +2,7 @@
  * The given frameReader (lib/frame-reader.ts), the read side of moby's StdCopy: frames fed in
  * chunks no daemon would choose, the daemon's error in the stream, a stream number StdCopy does
  * not know, a stream cut inside a frame, and megabytes. What docker 28.2.2 makes of such
- * streams is asked of it in chapter 12's engine.test.ts.
+ * streams is asked of it in chapter 12's output.test.ts.
  */
 import { describe, expect, it } from 'vitest'
 import { frameReader } from '../../lib/frame-reader.ts'

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { join } from 'node:path'
-import { Engine } from '#ch/12-client/engine.ts'
+import { Engine } from '../../lib/engine-client.ts'
 import { tempDir } from './files.ts'
 
 export interface FakeDaemon {
