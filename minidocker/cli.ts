@@ -212,9 +212,12 @@ async function main(argv: string[]): Promise<number> {
  * pace, and process.exit drops what it still holds. A failed output holds nothing back.
  */
 async function exit(code: number): Promise<never> {
+  // an empty write calls back once every write before it has gone out ('drain' comes only
+  // after a write that was told to wait, and a pending write below the mark gets none)
   const flushed = (stream: NodeJS.WritableStream & { writableLength: number; destroyed: boolean }) => new Promise((resolve) => {
-    if (stream.destroyed || stream.writableLength === 0) resolve(undefined)
-    else stream.once('drain', resolve).once('error', resolve).once('close', resolve)
+    if (stream.destroyed || stream.writableLength === 0) return resolve(undefined)
+    stream.once('error', resolve) // the reader went away meanwhile: nothing more will go out
+    stream.write('', () => resolve(undefined))
   })
   await Promise.all([flushed(process.stdout), flushed(process.stderr)])
   process.exit(code)
