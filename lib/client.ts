@@ -106,8 +106,7 @@ export function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 /**
  * The Engine's given plumbing: the daemon's socket, a pool of kept-alive connections to it,
  * and send(), one plain HTTP/1.1 request on them. EngineClient (lib/engine-client.ts) adds
- * the ping, the version before each path and the daemon's errors; the chapter's Engine
- * (engine.ts) adds the hijack.
+ * the ping, the version before each path and the daemon's errors, and its Engine the hijack.
  */
 export abstract class EngineBase {
   /** the version after negotiation, e.g. "1.41" */

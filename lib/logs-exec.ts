@@ -1,7 +1,7 @@
 /**
  * Chapter 12's given streaming commands besides `run`: `logs` and `exec`, in the docker CLI's
- * requests (cli/command/container/logs.go and exec.go), on the chapter's Engine (an exec's
- * output comes on a hijacked connection, as run's does).
+ * requests (cli/command/container/logs.go and exec.go), on the Engine (an exec's output comes
+ * on a hijacked connection, as run's does) and the chapter's copyOutput.
  */
 import type { Engine } from './engine-client.ts'
 import type { Stdio } from './client.ts'

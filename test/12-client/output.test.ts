@@ -6,11 +6,12 @@
  */
 import type { ServerResponse } from 'node:http'
 import { Readable, Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { copyOutput } from '#ch/12-client/stdcopy.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { frame, short } from '../support/frames.ts'
-import { fakeDaemons, type FakeDaemonOptions } from '../support/engine-server.ts'
+import { apiPath, fakeDaemons, type FakeDaemonOptions } from '../support/engine-server.ts'
 import { caught, within } from '../support/errors.ts'
 import { docker } from '../support/daemon.ts'
 import { asMinidocker, minidocker } from '../support/client.ts'
@@ -68,7 +69,6 @@ function daemonStream(chunk: (i: number) => Buffer | null) {
 }
 
 const outputs = () => ({ stdout: new Sink(), stderr: new Sink() })
-const turns = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('the copy of the output (stdcopy)', () => {
   const big = 'x'.repeat(70_000) + '\n'
@@ -106,9 +106,9 @@ describe('the copy of the output (stdcopy)', () => {
       for (const side of stop) sinks[side].stalled = true
       const copying = copyOutput(daemonStream((i) => (i < chunks ? chunk(i) : null)), sinks, tty)
       copying.catch(() => {})
-      await turns(300)
+      await sleep(300)
       for (const side of letGo) sinks[side].release()
-      await turns(300)
+      await sleep(300)
       // what the copy has piled on the outputs that do not pass it on: a pipe nobody reads holds it in the client
       const piled = sinks.stdout.writableLength + sinks.stderr.writableLength
       if (piled > MiB) expect.fail(`${what}: your copy has handed ${(piled / MiB).toFixed(1)} MiB to outputs that took none of it past their first 16 KiB, and reads on — in a client whose stdout is a pipe nobody reads, where does that go, and what holds the daemon back? (see "A slow or closed stdout")`)
@@ -136,6 +136,7 @@ describe('the copy of the output (stdcopy)', () => {
 
     // each way a copy ends, twice over, on the same outputs: logs -f, exec, the runs of a long-lived caller
     const shared = outputs()
+    const payload = Buffer.alloc(32 << 10, 'z')
     const ways: [string, () => Readable][] = [
       ['the stream\'s end', () => daemonStream((i) => (i ? null : frame('stdout', 'a\n')))],
       ['the daemon\'s error in the stream', () => daemonStream(() => frame(3, 'no'))],
@@ -146,7 +147,6 @@ describe('the copy of the output (stdcopy)', () => {
         return cut
       }],
     ]
-    const payload = Buffer.alloc(32 << 10, 'z')
     for (const round of [1, 2, 3]) {
       for (const [way, source] of ways) {
         shared.stdout.stalled = way.includes('stopped')
@@ -181,7 +181,7 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
       version: '1.41',
       answer: (req, res) => {
         req.resume()
-        const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+        const path = apiPath(req)
         if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
         else if (path.endsWith('/wait')) ((wait = res), typeof waits === 'boolean' && res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders(), answerWait())
         else if (path.endsWith('/start')) res.writeHead(204).end()

@@ -6,11 +6,13 @@
  */
 import { spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLIS, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
 import { asMinidocker, MINIDOCKER } from '../support/client.ts'
-import { fakeDaemons } from '../support/engine-server.ts'
+import { apiPath, fakeDaemons } from '../support/engine-server.ts'
 import { frame } from '../support/frames.ts'
+import { within } from '../support/errors.ts'
 import { firstDifference, RESULTS } from './differences.ts'
 
 const daemons = fakeDaemons()
@@ -54,7 +56,7 @@ async function printingDaemon(lines: number) {
     version: '1.41',
     answer: (req, res) => {
       req.resume()
-      const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+      const path = apiPath(req)
       state.requests.push(`${req.method} ${path}`)
       if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
       else if (path.endsWith('/wait')) {
@@ -101,12 +103,10 @@ async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { 
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
   let sentWhileStalled: number | undefined
   if ('stall' in how) {
-    await new Promise((resolve) => setTimeout(resolve, how.stall - 500))
+    await sleep(how.stall - 500)
     sentWhileStalled = state.sent
   }
-  let timer: NodeJS.Timeout | undefined
-  const exitCode = await Promise.race([exited, new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 20_000)))])
-  clearTimeout(timer)
+  const exitCode = await within(exited, 20_000)
   throwIfUnwritten(stderr)
   if (exitCode === 'late') return { stdout, stderr: `${stderr}(still running 20 s later)`, exitCode: null, sentWhileStalled }
   return { stdout, stderr, exitCode, sentWhileStalled }

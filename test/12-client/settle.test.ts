@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { typeInTerminal } from '../support/client.ts'
 import { frame as written } from '../../lib/output-streams.ts'
 import { tempDir } from '../support/files.ts'
+import { apiPath } from '../support/engine-server.ts'
 
 /** A line on the container's stdout, framed as the daemon frames it (chapter 11's writer). */
 const stdout = (line: string) => written('stdout', Buffer.from(line))
@@ -63,7 +64,7 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
   const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (!opened.get(req.socket)) opened.set(req.socket, `${req.method} ${req.url}`)
-    const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+    const path = apiPath(req)
     if (req.url === '/report') {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))

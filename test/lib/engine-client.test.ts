@@ -20,7 +20,7 @@ import { connectError, negotiate } from '../../lib/engine-client.ts'
 import { createContainer, pullImage } from '../../lib/create-or-pull.ts'
 import type { JSONMessage } from '../../lib/jsonmessage.ts'
 import { docker } from '../support/daemon.ts'
-import { fakeDaemons, type FakeDaemon, type FakeDaemonOptions } from '../support/engine-server.ts'
+import { apiPath, fakeDaemons, type FakeDaemon, type FakeDaemonOptions } from '../support/engine-server.ts'
 import { caught } from '../support/errors.ts'
 import { tempDir } from '../support/files.ts'
 import { minidocker } from '../support/client.ts'
@@ -215,7 +215,7 @@ describe('the hijacked connection', () => {
       version: '1.41',
       answer: (req, res) => {
         req.resume()
-        const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+        const path = apiPath(req)
         if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
         else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
       },

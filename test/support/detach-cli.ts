@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http'
 import { typeInTerminal } from './client.ts'
 import { CLIS, dockerEnv } from './daemon.ts'
-import type { fakeDaemons } from './engine-server.ts'
+import { apiPath, type fakeDaemons } from './engine-server.ts'
 
 const ID = 'c0ffee'.repeat(10) + 'c0ff'
 const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
@@ -27,7 +27,7 @@ export const typedAgainst = (daemons: ReturnType<typeof fakeDaemons>) => async f
     version: '1.41',
     answer: (req, res) => {
       req.resume()
-      const path = req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+      const path = apiPath(req)
       if (path === '/containers/create') json(res, 201, { Id: ID, Warnings: [] })
       else if (path.endsWith('/wait')) res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
       else if (path.endsWith('/start')) (res.writeHead(204).end(), attach?.write('ready\r\n'))

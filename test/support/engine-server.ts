@@ -18,6 +18,9 @@ export interface FakeDaemon {
   server: Server
 }
 
+/** A request's path as the daemon routes it: without its /vX.Y prefix and its query. */
+export const apiPath = (req: IncomingMessage): string => req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
+
 export interface FakeDaemonOptions {
   version?: string
   answer?: (req: IncomingMessage, res: ServerResponse) => void
@@ -25,7 +28,7 @@ export interface FakeDaemonOptions {
 }
 
 /**
- * Fake daemons, each made by daemon(), and the chapter's Engines connected to them by
+ * Fake daemons, each made by daemon(), and the Engines connected to them by
  * connected(), all closed by stop() (hijacked connections too, both ends; a test pushes the
  * client's ends it was handed onto `hijacked`).
  */
