@@ -1,11 +1,11 @@
 /**
  * `docker run` as the docker CLI makes it (cli/command/container run.go): the order of its
  * requests, the attached streams, the terminal lent and given back, and the end of the run:
- * which of its answers decides what, on every way out. The copy of the output is this
- * chapter's too (copyOutput, stdcopy.ts); the steps around it are given: the create and the
- * pull (lib/create-or-pull.ts), the terminal (lib/terminal.ts), the signal proxy
- * (lib/signal-proxy.ts), the detach keys' names (lib/detach-keys.ts) and the words of a
- * failed run (lib/run-error.ts).
+ * which of its answers decides what, on every way out. The copy of the output and the signal
+ * proxy are this chapter's too (copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps
+ * around them are given: the create and the pull (lib/create-or-pull.ts), the terminal
+ * (lib/terminal.ts), the detach keys' names (lib/detach-keys.ts) and the words of a failed
+ * run (lib/run-error.ts).
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { RunPlan, Stdio } from '../../lib/client.ts'

@@ -1,18 +1,18 @@
 /**
  * `docker run` as the docker CLI makes it (cli/command/container run.go): the order of its
  * requests, the attached streams, the terminal lent and given back, and the end of the run:
- * which of its answers decides what, on every way out. The copy of the output is this
- * chapter's too (copyOutput, stdcopy.ts); the steps around it are given: the create and the
- * pull (lib/create-or-pull.ts), the terminal (lib/terminal.ts), the signal proxy
- * (lib/signal-proxy.ts), the detach keys' names (lib/detach-keys.ts) and the words of a
- * failed run (lib/run-error.ts).
+ * which of its answers decides what, on every way out. The copy of the output and the signal
+ * proxy are this chapter's too (copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps
+ * around them are given: the create and the pull (lib/create-or-pull.ts), the terminal
+ * (lib/terminal.ts), the detach keys' names (lib/detach-keys.ts) and the words of a failed
+ * run (lib/run-error.ts).
  */
 import type { Socket } from 'node:net'
 import { ContainerError } from '../../lib/errors.ts'
 import { AttachError, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import { createContainer } from '../../lib/create-or-pull.ts'
 import type { ProgressSink } from '../../lib/jsonmessage.ts'
-import { proxySignals } from '../../lib/signal-proxy.ts'
+import { proxySignals } from './signals.ts'
 import { attachTerminal } from '../../lib/terminal.ts'
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../lib/detach-keys.ts'
 import { escapeProxy } from './detach.ts'

@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import { request } from 'node:http'
 import { dirname, join } from 'node:path'
 import type { RunPlan, Stdio } from '../../lib/client.ts'
@@ -20,8 +21,8 @@ const [way, host] = process.argv.slice(-2) as [string, string]
 // beside the daemon's socket, for the test to end this process by its PID if it outlives the test
 writeFileSync(join(dirname(host.slice('unix://'.length)), 'settler.pid'), String(process.pid))
 
-/** The events whose listeners the client may add on process, each with its count now. */
-const EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection'] as const
+/** The events whose listeners the client may add on process (every signal a process can catch among them), each with its count now. */
+const EVENTS = [...Object.keys(constants.signals).filter((s) => s !== 'SIGKILL' && s !== 'SIGSTOP'), 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection']
 const listeners = () => Object.fromEntries(EVENTS.map((e) => [e, process.listenerCount(e)]))
 const stdinReaders = () => ({ data: process.stdin.listenerCount('data'), readable: process.stdin.listenerCount('readable'), flowing: process.stdin.readableFlowing === true })
 const terminal = () => (process.stdin.isTTY ? execFileSync('stty', ['-g'], { stdio: [0, 'pipe', 'pipe'] }).toString().trim() : '')

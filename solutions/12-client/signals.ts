@@ -1,0 +1,58 @@
+/**
+ * --sig-proxy: the signals the client receives passed on to the container (the CLI's
+ * signals.go, ForwardAllSignals, fed by run.go's notifyAllSignals).
+ */
+import { constants } from 'node:os'
+import type { EngineClient } from '../../lib/engine-client.ts'
+
+/** No process can catch these. */
+const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
+
+/**
+ * Caught but kept: SIGCHLD and SIGPIPE are the client's own (ForwardAllSignals skips them);
+ * SIGURG and SIGPROF are Go's runtime's, which never hands them to the CLI. SIGPROF still
+ * needs a listener: its default action ends a process, and Go's runtime ignores it.
+ */
+const KEPT = new Set(['SIGCHLD', 'SIGPIPE', 'SIGURG', 'SIGPROF'])
+
+/** One name per signal: Node lists aliases (SIGIOT is SIGABRT, SIGPOLL is SIGIO), and a listener on each would pass one signal on twice. */
+function catchable(): NodeJS.Signals[] {
+  const names = new Map<number, NodeJS.Signals>()
+  for (const [name, number] of Object.entries(constants.signals)) {
+    if (!UNCATCHABLE.has(name) && !names.has(number)) names.set(number, name as NodeJS.Signals)
+  }
+  return [...names.values()]
+}
+
+// #region proxySignals
+/**
+ * Until the returned function is called, every signal the client can pass on goes to
+ * container `id` through the daemon's kill endpoint, as docker 28.2.2's client passes it on
+ * (which, in which words, in which order), and the client lives on, whatever it was sent, to
+ * report the container's exit. A kill the daemon refuses ends nothing. The returned function
+ * leaves the process's signals as they were.
+ */
+export function proxySignals(engine: EngineClient, id: string): () => void {
+  // one kill at a time, each once the last is answered, as the CLI's one goroutine sends them:
+  // requests sent at once go out on connections of their own, and the daemon may serve them in any order
+  let sent: Promise<void> = Promise.resolve()
+  let stopped = false
+  const send = (signal: NodeJS.Signals) => {
+    if (stopped) return
+    return engine.call('POST', `/containers/${id}/kill`, { query: { signal: signal.slice('SIG'.length) } }).then(
+      (response) => void response.resume(), // read, so that its connection serves the next
+      () => {}, // the container gone, the daemon too: the CLI only logs it, at debug level
+    )
+  }
+  // a listener on every signal that can have one: without it most end the process
+  const handlers = catchable().map((signal) => {
+    const handler = KEPT.has(signal) ? () => {} : () => void (sent = sent.then(() => send(signal)))
+    process.on(signal, handler)
+    return [signal, handler] as const
+  })
+  return () => {
+    stopped = true // what is still waiting to go out does not
+    for (const [signal, handler] of handlers) process.off(signal, handler)
+  }
+}
+// #endregion proxySignals

@@ -1,0 +1,35 @@
+/**
+ * The signal proxy in a process of its own, for signals.test.ts, whose signals the test
+ * sends: it proxies this process's signals to container `id` of the daemon at `host` and
+ * prints "ready". A line "stop" on stdin stops the proxy; it then prints "@stopped" and the
+ * listeners on process that the proxy left changed, closes the Engine and stops reading
+ * stdin, so that it ends on its own if the proxy left nothing behind.
+ */
+import { constants } from 'node:os'
+import { Engine } from '../../lib/engine-client.ts'
+import { proxySignals } from '#ch/12-client/signals.ts'
+
+const [host, id] = process.argv.slice(-2) as [string, string]
+const SIGNALS = Object.keys(constants.signals).filter((name) => name !== 'SIGKILL' && name !== 'SIGSTOP')
+const listeners = () => new Map(SIGNALS.map((name) => [name, process.listenerCount(name)]))
+
+async function main() {
+  const engine = await Engine.connect(host)
+  const before = listeners()
+  const stop = proxySignals(engine, id)
+  process.stdout.write('ready\n')
+  process.stdin.on('data', function stopping(chunk: Buffer) {
+    if (!String(chunk).includes('stop')) return
+    stop()
+    const after = listeners()
+    const changed = SIGNALS.filter((name) => after.get(name) !== before.get(name)).map((name) => `${name} ${before.get(name)} → ${after.get(name)}`)
+    process.stdout.write(`@stopped ${JSON.stringify(changed)}\n`)
+    process.stdin.off('data', stopping).pause()
+    engine.close()
+  })
+}
+
+main().catch((error) => {
+  process.stderr.write(`${(error as Error).message}\n`)
+  process.exitCode = 2
+})

@@ -1,0 +1,219 @@
+/**
+ * The signal proxy beside docker 28.2.2's: each client is sent the same signals while its
+ * container runs, against the same kind of fake daemon, and the kills the daemon gets are
+ * compared. docker runs a whole `run`; yours is the proxy alone, in a process of its own
+ * (signaller.ts), so that a signal it fails to catch ends that process and not the tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import type { Socket } from 'node:net'
+import { constants } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import { CLIS, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
+import { apiPath, fakeDaemons } from '../support/engine-server.ts'
+import { frame } from '../support/frames.ts'
+import { within } from '../support/errors.ts'
+
+const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
+const ID = 'beef'.repeat(16)
+const SECTION = '(see "Signals")'
+
+const daemons = fakeDaemons()
+const children: ChildProcess[] = []
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  await daemons.stop()
+})
+
+interface KillOptions {
+  /** how long the daemon takes to answer a kill */
+  answerAfter?: number
+  /** answer every kill as a daemon whose container has exited */
+  refuse?: boolean
+}
+
+/**
+ * A daemon with one running container: created, waited for, started, attached (a line
+ * "ready" on its stdout), and ended by `end()`. It notes every kill's signal as sent and how
+ * many kills it held at once.
+ */
+async function killDaemon(options: KillOptions = {}) {
+  const state = { kills: [] as string[], inFlight: 0, mostAtOnce: 0 }
+  let attach: Socket | undefined
+  let exit: (() => void) | undefined
+  const daemon = await daemons.daemon({
+    version: '1.41',
+    answer: (req, res) => {
+      req.resume()
+      const path = apiPath(req)
+      if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
+      else if (path.endsWith('/wait')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
+        exit = () => res.end(JSON.stringify({ StatusCode: 0, Error: null }) + '\n')
+      } else if (path.endsWith('/start')) {
+        res.writeHead(204).end()
+        attach?.write(frame('stdout', 'ready\n'))
+      } else if (path === `/containers/${ID}/kill`) {
+        state.kills.push(new URL(req.url!, 'http://daemon').searchParams.get('signal') ?? '(none)')
+        state.mostAtOnce = Math.max(state.mostAtOnce, ++state.inFlight)
+        setTimeout(() => {
+          state.inFlight--
+          if (options.refuse) res.writeHead(409, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `Container ${ID} is not running` }))
+          else res.writeHead(204).end()
+        }, options.answerAfter ?? 0)
+      } else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
+    },
+    upgrade: (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+      attach = socket
+    },
+  })
+  return { host: daemon.host, state, end: () => (attach?.end(), exit?.()) }
+}
+
+/** A client under test: its output so far, and how it ended (undefined while it runs). */
+interface Client {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  ended: () => string | undefined
+  closed: Promise<void>
+}
+
+function started(argv: string[], env: NodeJS.ProcessEnv): Client {
+  // no core file: a client that does not catch SIGQUIT, SIGSEGV and the like would leave one behind
+  const child = spawn('sh', ['-c', 'ulimit -c 0 && exec "$@"', 'client', ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  children.push(child)
+  let [stdout, stderr, ended] = ['', '', undefined as string | undefined]
+  child.stdout!.on('data', (d: Buffer) => (stdout += d))
+  child.stderr!.on('data', (d: Buffer) => (stderr += d))
+  const closed = new Promise<void>((resolve) => child.on('close', (code, signal) => ((ended = signal ? `killed by ${signal}` : `exit ${code}`), resolve())))
+  return { child, stdout: () => stdout, stderr: () => stderr, ended: () => ended, closed }
+}
+
+/** docker 28.2.2's `run`, or the proxy alone in signaller.ts, up and proxying once it has printed "ready". */
+async function client(who: 'docker' | 'yours', host: string): Promise<Client> {
+  const c = who === 'docker'
+    ? started([CLIS['28.2.2'], 'run', 'example.test/box'], { ...process.env, ...dockerEnv(host) })
+    : started([process.execPath, '-e', `require(${JSON.stringify(START)}).start('signaller', 'test/12-client/signaller.ts')`, host, ID], process.env)
+  const ready = await within((async () => {
+    while (!c.stdout().includes('ready') && c.ended() === undefined) await sleep(20)
+  })(), 20_000)
+  throwIfUnwritten(c.stderr())
+  if (ready === 'late' || c.ended() !== undefined) throw new Error(`the ${who === 'docker' ? 'docker CLI' : 'signal proxy'} was not up within 20 s (${c.ended() ?? 'still running'}): ${c.stderr()}`)
+  return c
+}
+
+/** Ends the client: docker's when its container exits, yours when told to stop (and then by itself). */
+async function finish(who: 'docker' | 'yours', c: Client, end: () => void): Promise<string[] | undefined> {
+  if (who === 'docker') end()
+  else c.child.stdin!.end('stop\n')
+  if ((await within(c.closed, 10_000)) === 'late') return undefined
+  const stopped = /@stopped (.*)/.exec(c.stdout())
+  return stopped ? (JSON.parse(stopped[1]!) as string[]) : []
+}
+
+/** Every signal `kill -l` names that a process can catch, except the termination signals past one of each (a third ends docker's client). */
+const SIGNALS = ['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS']
+
+/** Two names of one signal, as `kill -l` and moby's signal.SignalMap both have them: the CLI sends either. */
+const ALIASES: Record<string, string> = { IOT: 'ABRT', POLL: 'IO' }
+const spelled = (parameter: string) => ALIASES[parameter] ?? parameter
+
+/** The signal a kill's parameter names (the daemon takes a number, or a name with or without SIG), as `kill -l` names it. */
+function named(parameter: string): string {
+  const number = /^\d+$/.test(parameter) ? Number(parameter) : constants.signals[`SIG${parameter.toUpperCase().replace(/^SIG/, '')}` as NodeJS.Signals]
+  const name = Object.entries(constants.signals).find(([, n]) => n === number)?.[0]?.slice(3)
+  return name === undefined ? parameter : spelled(name)
+}
+
+interface Sent {
+  /** per signal sent, the kills it became (as sent), until the client ended */
+  kills: Record<string, string[]>
+  /** the signal the client did not survive, and how it ended */
+  endedAt?: string
+  stderr: string
+  mostAtOnce: number
+}
+
+/** Sends `signals` to the client one by one, `gap` ms apart, waits for the daemon to go quiet, and ends the client. */
+async function send(who: 'docker' | 'yours', signals: string[], options: KillOptions & { gap: number }): Promise<Sent & { left?: string[] }> {
+  const daemon = await killDaemon(options)
+  const c = await client(who, daemon.host)
+  let endedAt: string | undefined
+  for (const signal of signals) {
+    c.child.kill(`SIG${signal}` as NodeJS.Signals)
+    await sleep(options.gap)
+    if (c.ended() !== undefined) {
+      endedAt = `SIG${signal} (${c.ended()})`
+      break
+    }
+  }
+  // the daemon quiet: nothing in flight and no new kill for a while
+  for (let seen = -1; seen !== daemon.state.kills.length || daemon.state.inFlight > 0;) {
+    seen = daemon.state.kills.length
+    await sleep(Math.max(300, (options.answerAfter ?? 0) + 200))
+  }
+  const left = endedAt ? undefined : await finish(who, c, daemon.end)
+  const kills = Object.fromEntries(signals.map((s) => [`SIG${s}`, daemon.state.kills.filter((k) => named(k) === s)]))
+  return { kills, endedAt, stderr: c.stderr(), mostAtOnce: daemon.state.mostAtOnce, left }
+}
+
+/** A signal's kills in words: what a learner reads in a failure. */
+const told = (kills: string[]) => (kills.length === 0 ? 'no kill' : kills.map((k) => `kill ?signal=${k}`).join(' and '))
+
+describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
+  it('every signal kill -l names that a process can catch, sent one at a time while the container runs', async () => {
+    const theirs = await send('docker', SIGNALS, { gap: 150 })
+    const mine = await send('yours', SIGNALS, { gap: 150 })
+    expect(theirs.endedAt, 'docker 28.2.2\'s own client did not live through the signals, as the test needs it to').toBeUndefined()
+    if (mine.endedAt) expect.fail(`your proxy's process ended at ${mine.endedAt}, where docker's client lived on to report the container's exit — which signals end a Node process that has no listener for them? ${SECTION}`)
+    for (const signal of Object.keys(theirs.kills)) {
+      const [yours, docker] = [mine.kills[signal]!.map(spelled), theirs.kills[signal]!.map(spelled)]
+      if (yours.join() !== docker.join()) {
+        expect.fail(`${signal} sent to the client: the daemon got ${told(mine.kills[signal]!)} from yours, and not that from docker 28.2.2's — which signals does the CLI pass on, which does it keep, and how does it name them? ${SECTION}`)
+      }
+    }
+    expect(mine.stderr, 'what your proxy printed while signals came (docker 28.2.2\'s client printed nothing)').toBe('')
+  }, 120_000)
+
+  it('signals that come faster than the daemon answers its kills', async () => {
+    const signals = ['USR1', 'QUIT', 'USR2', 'HUP', 'WINCH']
+    const theirs = await send('docker', signals, { gap: 60, answerAfter: 400 })
+    const mine = await send('yours', signals, { gap: 60, answerAfter: 400 })
+    if (mine.endedAt) expect.fail(`your proxy's process ended at ${mine.endedAt}, where docker's client lived on ${SECTION}`)
+    const order = (sent: Sent) => Object.entries(sent.kills).flatMap(([, kills]) => kills).join(' ')
+    if (mine.mostAtOnce !== theirs.mostAtOnce) {
+      expect.fail(`${signals.map((s) => `SIG${s}`).join(', ')} came 60 ms apart and the daemon took 400 ms to answer each kill: it held up to ${mine.mostAtOnce} of yours at once, and a daemon serves requests it holds together in any order (yours came as ${order(mine)}). How many did it hold of docker 28.2.2's, and in which order does the container get them then? ${SECTION}`)
+    }
+    expect(order(mine), 'the order in which the daemon got your kills').toBe(signals.join(' '))
+  }, 120_000)
+
+  it('kills the daemon refuses: the container has exited meanwhile', async () => {
+    const signals = ['HUP', 'USR1', 'TERM', 'USR2']
+    const theirs = await send('docker', signals, { gap: 150, refuse: true })
+    const mine = await send('yours', signals, { gap: 150, refuse: true })
+    if (mine.endedAt) expect.fail(`the daemon answered each kill 409 "Container … is not running", and your proxy's process ended at ${mine.endedAt}, where docker's client lived on — what became of the refusal? ${SECTION}`)
+    expect(mine.stderr, 'what your proxy printed as the daemon refused its kills (docker 28.2.2\'s client printed nothing)').toBe('')
+    const all = (sent: Sent) => Object.values(sent.kills).map((k) => k.length).join(' ')
+    expect(all(mine), `the kills per signal (${signals.join(', ')}) that reached the daemon once it had refused one, docker 28.2.2's client's were ${all(theirs)} — does the next signal still go out after a refusal? ${SECTION}`).toBe(all(theirs))
+  }, 120_000)
+
+  it('stopped while kills wait to go out, then sent a signal: nothing more reaches the daemon, and nothing of the proxy is left on the process', async () => {
+    const daemon = await killDaemon({ answerAfter: 400 })
+    const c = await client('yours', daemon.host)
+    for (const signal of ['USR1', 'USR2', 'HUP'] as const) {
+      c.child.kill(`SIG${signal}`)
+      await sleep(60)
+    }
+    c.child.stdin!.write('stop\n')
+    await within((async () => { while (!c.stdout().includes('@stopped')) await sleep(20) })(), 5_000)
+    c.child.kill('SIGWINCH') // ignored by default: it ends nothing once the proxy has gone
+    const left = await finish('yours', c, daemon.end)
+    await sleep(800) // what the proxy still held would reach the daemon by now
+    expect(left, 'your proxy\'s process had not ended on its own 10 s after its stop and stdin\'s end: what of the proxy still holds it?').toBeDefined()
+    expect(left, 'the listeners on process that your stop left changed (name, before → after)').toEqual([])
+    expect(daemon.state.kills, `the kills the daemon got: SIGUSR1, SIGUSR2 and SIGHUP came 60 ms apart, the daemon took 400 ms to answer each, and the proxy was stopped before the first was answered; a SIGWINCH came after the stop — which of them may still reach a container once the run that proxied them has ended? ${SECTION}`).toEqual(['USR1'])
+  }, 60_000)
+})
