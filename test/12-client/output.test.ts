@@ -88,7 +88,7 @@ describe('the copy of the output (stdcopy)', () => {
 
     const failing = daemonStream((i) => (i ? frame('stdout', 'more\n') : frame(3, 'daemon said no')))
     const failed = await within(caught(() => copyOutput(failing, outputs(), false)), 5000)
-    expect(String(failed), 'the daemon\'s error in the stream: expected the copy to fail with its words (frameReader throws them)').toContain('daemon said no')
+    expect(String(failed), 'the daemon\'s error in the stream: expected the copy to fail with the daemon\'s words').toContain('daemon said no')
     expect(failing.destroyed, 'the copy failed on the daemon\'s error, and the daemon\'s stream was still open once it had settled').toBe(true)
   })
 
