@@ -10,10 +10,11 @@ import { NotImplementedError } from '../../lib/errors.ts'
  * Until the returned function is called, every signal the client can pass on goes to
  * container `id` through the daemon's kill endpoint, as docker 28.2.2's client passes it on
  * (which, in which words, in which order), and the client lives on, whatever it was sent, to
- * report the container's exit. A kill the daemon refuses ends nothing. The returned function
- * leaves the process's signals as they were.
+ * report the container's exit. A kill the daemon refuses ends nothing. Where docker's client
+ * stops waiting for a container that ignores what it is sent and ends itself, `giveUp` is
+ * called instead. The returned function leaves the process's signals as they were.
  */
-export function proxySignals(engine: EngineClient, id: string): () => void {
+export function proxySignals(engine: EngineClient, id: string, giveUp: () => void): () => void {
   // TODO(12): the signal proxy (the text's "Signals"; the CLI's signals.go, ForwardAllSignals,
   //   and run.go, where notifyAllSignals feeds it; signal(7)). The tests send your proxy and
   //   docker 28.2.2's client the same signals, against the same fake daemon, and compare the
@@ -29,7 +30,10 @@ export function proxySignals(engine: EngineClient, id: string): () => void {
   //      goroutine, and from requests that Node sends as soon as they are made?
   //   5. A kill the daemon refuses (the container has exited meanwhile): what does the client
   //      say, and does anything wait on it?
-  //   6. Once stopped, nothing of the proxy is left on the process, and nothing more reaches the daemon.
+  //   6. A container that ignores ^C: the user presses it again, and again. When does docker's
+  //      client stop passing the signals on and end itself (ask it), and what must your run do
+  //      with `giveUp` then (runContainer)?
+  //   7. Once stopped, nothing of the proxy is left on the process, and nothing more reaches the daemon.
   throw new NotImplementedError('12-client', 'proxySignals')
 }
 // #endregion proxySignals

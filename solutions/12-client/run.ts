@@ -110,9 +110,17 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   status.catch(() => {})
   output?.catch(() => {})
   const cleanups: (() => void)[] = terminal ? [terminal.restore] : []
+  // the client gives up on a container that ignores what it was sent: it lets go of the attach and
+  // the wait at once (every await below then settles), and the run ends in the CLI's words
+  let gaveUp = false
+  const giveUp = () => {
+    gaveUp = dropped = true
+    attached?.destroy()
+    waiting.destroy()
+  }
   // before start, as the CLI does: a signal that comes with the first output must find the proxy.
   // With -t too: a SIGTERM or SIGHUP to the client goes to the container, and the client lives on
-  if (attached && plan.sigProxy) cleanups.push(proxySignals(engine, id))
+  if (attached && plan.sigProxy) cleanups.push(proxySignals(engine, id, giveUp))
   try {
     try {
       await engine.json('POST', `/containers/${id}/start`)
@@ -145,6 +153,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
     // daemon may close the attach while the container runs on), nor is the wait's answer its end
     const broken = await output?.then(() => undefined, (error: unknown) => (known === undefined ? error : undefined))
     terminal?.restore()
+    // cmd/docker's words, printed as it exits: the container runs on
+    if (gaveUp) throw new AttachError('\ngot 3 SIGTERM/SIGINTs, forcefully exiting')
     // a stream the reader refused (the daemon's error in it, frames it cannot read) before the
     // wait answered is the run's error, and the wait is not read (run.go's select: the hijack's
     // error first); one that comes after the wait's answer is drained, and the exit code stands.

@@ -29,14 +29,18 @@ function catchable(): NodeJS.Signals[] {
  * Until the returned function is called, every signal the client can pass on goes to
  * container `id` through the daemon's kill endpoint, as docker 28.2.2's client passes it on
  * (which, in which words, in which order), and the client lives on, whatever it was sent, to
- * report the container's exit. A kill the daemon refuses ends nothing. The returned function
- * leaves the process's signals as they were.
+ * report the container's exit. A kill the daemon refuses ends nothing. Where docker's client
+ * stops waiting for a container that ignores what it is sent and ends itself, `giveUp` is
+ * called instead. The returned function leaves the process's signals as they were.
  */
-export function proxySignals(engine: EngineClient, id: string): () => void {
+export function proxySignals(engine: EngineClient, id: string, giveUp: () => void): () => void {
   // one kill at a time, each once the last is answered, as the CLI's one goroutine sends them:
   // requests sent at once go out on connections of their own, and the daemon may serve them in any order
   let sent: Promise<void> = Promise.resolve()
   let stopped = false
+  // the CLI's main counts SIGINT and SIGTERM, and ends the client at the third (cmd/docker,
+  // forceExitAfter3TerminationSignals); the third is not passed on
+  let terminations = 0
   const send = (signal: NodeJS.Signals) => {
     if (stopped) return
     return engine.call('POST', `/containers/${id}/kill`, { query: { signal: signal.slice('SIG'.length) } }).then(
@@ -46,7 +50,10 @@ export function proxySignals(engine: EngineClient, id: string): () => void {
   }
   // a listener on every signal that can have one: without it most end the process
   const handlers = catchable().map((signal) => {
-    const handler = KEPT.has(signal) ? () => {} : () => void (sent = sent.then(() => send(signal)))
+    const handler = KEPT.has(signal) ? () => {} : () => {
+      if ((signal === 'SIGINT' || signal === 'SIGTERM') && ++terminations === 3) return giveUp()
+      sent = sent.then(() => send(signal))
+    }
     process.on(signal, handler)
     return [signal, handler] as const
   })

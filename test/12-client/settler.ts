@@ -35,17 +35,21 @@ function plan(tty: boolean, detachKeys?: string): RunPlan {
   }
 }
 
-/** The way's call; "sigterm" sends this process SIGTERM once the container's first output is on stdout. */
+/** The way's call; "sigterm" sends this process SIGTERM once the container's first output is on stdout, "giveup" three. */
 function call(engine: Engine, stdio: Stdio): Promise<number> {
   const progress = () => {}
   switch (way) {
     case 'exit': case 'start-fails': case 'refused': return runContainer(engine, plan(false), stdio, progress)
     case 'detach': case 'cut': return runContainer(engine, plan(true), stdio, progress)
-    case 'sigterm': {
+    case 'sigterm': case 'giveup': {
       const write = process.stdout.write.bind(process.stdout) as (chunk: string | Uint8Array) => boolean
       let sent = false
+      const times = way === 'giveup' ? 3 : 1
       process.stdout.write = ((chunk: string | Uint8Array) => {
-        if (!sent && String(chunk).includes('ready')) (sent = true), setImmediate(() => process.kill(process.pid, 'SIGTERM'))
+        if (!sent && String(chunk).includes('ready')) {
+          sent = true
+          for (let n = 0; n < times; n++) setTimeout(() => process.kill(process.pid, 'SIGTERM'), 100 * n)
+        }
         return write(chunk)
       }) as typeof process.stdout.write
       return runContainer(engine, plan(true), stdio, progress)

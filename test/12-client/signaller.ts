@@ -1,9 +1,9 @@
 /**
  * The signal proxy in a process of its own, for signals.test.ts, whose signals the test
- * sends: it proxies this process's signals to container `id` of the daemon at `host` and
- * prints "ready". A line "stop" on stdin stops the proxy; it then prints "@stopped" and the
- * listeners on process that the proxy left changed, closes the Engine and stops reading
- * stdin, so that it ends on its own if the proxy left nothing behind.
+ * sends: it proxies this process's signals to container `id` of the daemon at `host`, prints
+ * "ready", and "@gave up" whenever the proxy gives up. A line "stop" on stdin stops the proxy;
+ * it then prints "@stopped" and the listeners on process that the proxy left changed, closes
+ * the Engine and stops reading stdin, so that it ends on its own if the proxy left nothing behind.
  */
 import { constants } from 'node:os'
 import { Engine } from '../../lib/engine-client.ts'
@@ -16,7 +16,7 @@ const listeners = () => new Map(SIGNALS.map((name) => [name, process.listenerCou
 async function main() {
   const engine = await Engine.connect(host)
   const before = listeners()
-  const stop = proxySignals(engine, id)
+  const stop = proxySignals(engine, id, () => process.stdout.write('@gave up\n'))
   process.stdout.write('ready\n')
   process.stdin.on('data', function stopping(chunk: Buffer) {
     if (!String(chunk).includes('stop')) return

@@ -11,9 +11,11 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLIS, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
+import { asMinidocker, MINIDOCKER } from '../support/client.ts'
 import { apiPath, fakeDaemons } from '../support/engine-server.ts'
 import { frame } from '../support/frames.ts'
 import { within } from '../support/errors.ts'
+import { firstDifference, RESULTS } from './differences.ts'
 
 const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
 const ID = 'beef'.repeat(16)
@@ -92,23 +94,26 @@ function started(argv: string[], env: NodeJS.ProcessEnv): Client {
   return { child, stdout: () => stdout, stderr: () => stderr, ended: () => ended, closed }
 }
 
-/** docker 28.2.2's `run`, or the proxy alone in signaller.ts, up and proxying once it has printed "ready". */
-async function client(who: 'docker' | 'yours', host: string): Promise<Client> {
+/** docker 28.2.2's `run`, your proxy alone in signaller.ts, or your whole `run`: up and proxying once it has printed "ready". */
+type Who = 'docker' | 'yours' | 'your run'
+async function client(who: Who, host: string): Promise<Client> {
   const c = who === 'docker'
     ? started([CLIS['28.2.2'], 'run', 'example.test/box'], { ...process.env, ...dockerEnv(host) })
-    : started([process.execPath, '-e', `require(${JSON.stringify(START)}).start('signaller', 'test/12-client/signaller.ts')`, host, ID], process.env)
+    : who === 'yours'
+      ? started([process.execPath, '-e', `require(${JSON.stringify(START)}).start('signaller', 'test/12-client/signaller.ts')`, host, ID], process.env)
+      : started([process.execPath, MINIDOCKER, '-H', host, 'run', 'example.test/box'], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' })
   const ready = await within((async () => {
     while (!c.stdout().includes('ready') && c.ended() === undefined) await sleep(20)
   })(), 20_000)
   throwIfUnwritten(c.stderr())
-  if (ready === 'late' || c.ended() !== undefined) throw new Error(`the ${who === 'docker' ? 'docker CLI' : 'signal proxy'} was not up within 20 s (${c.ended() ?? 'still running'}): ${c.stderr()}`)
+  if (ready === 'late' || c.ended() !== undefined) throw new Error(`${who === 'docker' ? 'the docker CLI' : who} was not up within 20 s (${c.ended() ?? 'still running'}): ${c.stderr()}`)
   return c
 }
 
-/** Ends the client: docker's when its container exits, yours when told to stop (and then by itself). */
-async function finish(who: 'docker' | 'yours', c: Client, end: () => void): Promise<string[] | undefined> {
-  if (who === 'docker') end()
-  else c.child.stdin!.end('stop\n')
+/** Ends the client: a run when its container exits, your proxy when told to stop (and then by itself). */
+async function finish(who: Who, c: Client, end: () => void): Promise<string[] | undefined> {
+  if (who === 'yours') c.child.stdin!.end('stop\n')
+  else end()
   if ((await within(c.closed, 10_000)) === 'late') return undefined
   const stopped = /@stopped (.*)/.exec(c.stdout())
   return stopped ? (JSON.parse(stopped[1]!) as string[]) : []
@@ -133,18 +138,21 @@ interface Sent {
   endedAt?: string
   stderr: string
   mostAtOnce: number
+  /** how the client's process ended, once ended */
+  exit?: string
 }
 
 /** Sends `signals` to the client one by one, `gap` ms apart, waits for the daemon to go quiet, and ends the client. */
-async function send(who: 'docker' | 'yours', signals: string[], options: KillOptions & { gap: number }): Promise<Sent & { left?: string[] }> {
+async function send(who: Who, signals: string[], options: KillOptions & { gap: number }): Promise<Sent & { left?: string[] }> {
   const daemon = await killDaemon(options)
   const c = await client(who, daemon.host)
   let endedAt: string | undefined
   for (const signal of signals) {
     c.child.kill(`SIG${signal}` as NodeJS.Signals)
     await sleep(options.gap)
-    if (c.ended() !== undefined) {
-      endedAt = `SIG${signal} (${c.ended()})`
+    const gaveUp = c.stdout().includes('@gave up')
+    if (c.ended() !== undefined || gaveUp) {
+      endedAt = `SIG${signal} (${gaveUp ? 'gave up' : c.ended()})`
       break
     }
   }
@@ -153,9 +161,9 @@ async function send(who: 'docker' | 'yours', signals: string[], options: KillOpt
     seen = daemon.state.kills.length
     await sleep(Math.max(300, (options.answerAfter ?? 0) + 200))
   }
-  const left = endedAt ? undefined : await finish(who, c, daemon.end)
+  const left = c.ended() === undefined ? await finish(who, c, daemon.end) : undefined
   const kills = Object.fromEntries(signals.map((s) => [`SIG${s}`, daemon.state.kills.filter((k) => numbered(k) === constants.signals[`SIG${s}` as NodeJS.Signals])]))
-  return { kills, endedAt, stderr: c.stderr(), mostAtOnce: daemon.state.mostAtOnce, left }
+  return { kills, endedAt, stderr: c.stderr(), mostAtOnce: daemon.state.mostAtOnce, left, exit: c.ended() }
 }
 
 /** A signal's kills in words: what a learner reads in a failure. */
@@ -196,6 +204,30 @@ describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
     expect(mine.stderr, 'what your proxy printed as the daemon refused its kills (docker 28.2.2\'s client printed nothing)').toBe('')
     const all = (sent: Sent) => Object.values(sent.kills).map((k) => k.length).join(' ')
     expect(all(mine), `the kills per signal (${signals.join(', ')}) that reached the daemon once it had refused one, docker 28.2.2's client's were ${all(theirs)} — does the next signal still go out after a refusal? ${SECTION}`).toBe(all(theirs))
+  }, 120_000)
+
+  it('a container that ignores every signal, sent HUP, INT, USR1, INT, TERM, USR2: where the client gives up', async () => {
+    const signals = ['HUP', 'INT', 'USR1', 'INT', 'TERM', 'USR2']
+    const theirs = await send('docker', signals, { gap: 200 })
+    const mine = await send('yours', signals, { gap: 200 })
+    const at = (sent: Sent) => sent.endedAt?.split(' ')[0] ?? 'never'
+    expect(at(theirs), 'docker 28.2.2\'s client did not give up where it does on a quiet machine').toBe('SIGTERM')
+    if (at(mine) !== at(theirs)) {
+      expect.fail(`your proxy gave up at ${at(mine)}${mine.endedAt?.includes('gave up') ? '' : ` (${mine.endedAt ?? 'it never called giveUp'})`}, not where docker 28.2.2's client ends itself ${SECTION}`)
+    }
+    // the signal it gives up at may or may not reach the daemon first: docker's two goroutines race
+    const before = (sent: Sent) => ['SIGHUP', 'SIGINT', 'SIGUSR1'].map((s) => `${s}: ${sent.kills[s]!.length}`).join(', ')
+    expect(before(mine), `the kills the daemon got before your proxy gave up, per signal (the second INT among them) ${SECTION}`).toBe(before(theirs))
+  }, 120_000)
+
+  it('run whose container ignores ^C, sent SIGINT three times: the words and the exit code', async () => {
+    const theirs = await send('docker', ['INT', 'INT', 'INT'], { gap: 200 })
+    const mine = await send('your run', ['INT', 'INT', 'INT'], { gap: 200 })
+    expect(theirs.endedAt, 'docker 28.2.2\'s client did not end at the third SIGINT, as it does on a quiet machine').toBe('SIGINT (exit 1)')
+    if (!mine.endedAt) expect.fail(`your run was still running after the third SIGINT, where docker's had ended — what does giveUp set off in your run, and what of the run is still waited for then? ${SECTION}`)
+    const result = (sent: Sent) => ({ stderr: asMinidocker(sent.stderr), exitCode: Number(sent.exit?.replace('exit ', '')) })
+    const differs = firstDifference(result(mine), result(theirs), [RESULTS[1], RESULTS[2]])
+    if (differs) expect.fail(`the container ignored SIGINT and the client was sent three: ${differs} ${SECTION}`)
   }, 120_000)
 
   it('stopped while kills wait to go out, then sent a signal: nothing more reaches the daemon, and nothing of the proxy is left on the process', async () => {
