@@ -26,8 +26,8 @@ export function proxySignals(engine: EngineClient, id: string, giveUp: () => voi
   //      listener for them, and does a signal docker keeps need one all the same?
   //   3. A kill names its signal: in which of the spellings the daemon takes does the CLI send it?
   //   4. Signals can come faster than the daemon answers: a user's ^C then ^\, a supervisor's
-  //      TERM then HUP. In which order does the container get them from docker's one
-  //      goroutine, and from requests that Node sends as soon as they are made?
+  //      TERM then HUP. In which order does the container get them from docker's client, and
+  //      from yours?
   //   5. A kill the daemon refuses (the container has exited meanwhile): what does the client
   //      say, and does anything wait on it?
   //   6. A container that ignores ^C: the user presses it again, and again. When does docker's
