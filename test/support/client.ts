@@ -234,8 +234,9 @@ export const requestShape = (requests: string[]) => requests.map((r) => {
  * apart, so that each is a read of its own; an array of bytes is written at once, one read of
  * several bytes, as a paste. Resolves at its exit, or `deadline` ms after the last key, when
  * the script is ended by its PID (code undefined) and the pty's hang-up ends what ran in it.
+ * `ready` is waited for `readyWithin` ms (30 s unless told), then the keys go all the same.
  */
-export async function typeInTerminal(argv: string[], keys: (number | number[])[], options: { ready: string; env: Record<string, string>; gap?: number; deadline?: number; before?: Promise<unknown> }): Promise<{ output: string; code?: number }> {
+export async function typeInTerminal(argv: string[], keys: (number | number[])[], options: { ready: string; env: Record<string, string>; gap?: number; deadline?: number; readyWithin?: number; before?: Promise<unknown> }): Promise<{ output: string; code?: number }> {
   const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
   const script = execa('script', ['-qec', quoted, '/dev/null'], { env: options.env, reject: false, stdin: 'pipe', buffer: false, timeout: 60_000 })
   let output = ''
@@ -243,7 +244,7 @@ export async function typeInTerminal(argv: string[], keys: (number | number[])[]
   let exited = false
   const done = script.then((r) => ((exited = true), r))
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-  for (const start = Date.now(); !output.includes(options.ready) && !exited && Date.now() - start < 30_000;) await wait(50)
+  for (const start = Date.now(); !output.includes(options.ready) && !exited && Date.now() - start < (options.readyWithin ?? 30_000);) await wait(50)
   if (options.before && !exited) await Promise.race([options.before, done])
   for (const key of exited ? [] : keys) {
     script.stdin!.write(Buffer.from(typeof key === 'number' ? [key] : key))
