@@ -20,10 +20,9 @@ export function proxySignals(engine: EngineClient, id: string, giveUp: () => voi
   //   docker 28.2.2's client the same signals, against the same fake daemon, and compare the
   //   kills the daemon gets.
   //   1. Which signals? Go's signal.Notify with no signal named catches everything its runtime
-  //      lets go of. Which of those does the CLI keep, and why? Which can no process catch, and
-  //      what does Node's own list of signal names hold that a loop over it must not trust?
-  //   2. The client lives on whatever it is sent. Which signals end a Node process that has no
-  //      listener for them, and does a signal docker keeps need one all the same?
+  //      lets go of. Which of those does the CLI keep, and why? Node has a list of its own
+  //      (os.constants.signals).
+  //   2. The client lives on whatever it is sent, as docker's does (signal(7)).
   //   3. A kill names its signal: in which of the spellings the daemon takes does the CLI send it?
   //   4. Signals can come faster than the daemon answers: a user's ^C then ^\, a supervisor's
   //      TERM then HUP. In which order does the container get them from docker's client, and

@@ -174,7 +174,7 @@ describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
     const theirs = await send('docker', SIGNALS, { gap: 150 })
     const mine = await send('yours', SIGNALS, { gap: 150 })
     expect(theirs.endedAt, 'docker 28.2.2\'s own client did not live through the signals, as the test needs it to').toBeUndefined()
-    if (mine.endedAt) expect.fail(`your proxy's process ended at ${mine.endedAt}, where docker's client lived on to report the container's exit — which signals end a Node process that has no listener for them? ${SECTION}`)
+    if (mine.endedAt) expect.fail(`your proxy's process ended at ${mine.endedAt}, where docker's client lived on to report the container's exit ${SECTION}`)
     for (const signal of Object.keys(theirs.kills)) {
       const [yours, docker] = [mine.kills[signal]!.map(compared), theirs.kills[signal]!.map(compared)]
       if (yours.join() !== docker.join()) {
