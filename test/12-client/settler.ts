@@ -21,8 +21,8 @@ const [way, host] = process.argv.slice(-2) as [string, string]
 // beside the daemon's socket, for the test to end this process by its PID if it outlives the test
 writeFileSync(join(dirname(host.slice('unix://'.length)), 'settler.pid'), String(process.pid))
 
-/** The events whose listeners the client may add on process (every signal a process can catch among them), each with its count now. */
-const EVENTS = [...Object.keys(constants.signals).filter((s) => s !== 'SIGKILL' && s !== 'SIGSTOP'), 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection']
+/** The events whose listeners the client may add on process (every signal's among them), each with its count now. */
+const EVENTS = [...Object.keys(constants.signals), 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection']
 const listeners = () => Object.fromEntries(EVENTS.map((e) => [e, process.listenerCount(e)]))
 const stdinReaders = () => ({ data: process.stdin.listenerCount('data'), readable: process.stdin.listenerCount('readable'), flowing: process.stdin.readableFlowing === true })
 const terminal = () => (process.stdin.isTTY ? execFileSync('stty', ['-g'], { stdio: [0, 'pipe', 'pipe'] }).toString().trim() : '')

@@ -10,7 +10,7 @@ import { Engine } from '../../lib/engine-client.ts'
 import { proxySignals } from '#ch/12-client/signals.ts'
 
 const [host, id] = process.argv.slice(-2) as [string, string]
-const SIGNALS = Object.keys(constants.signals).filter((name) => name !== 'SIGKILL' && name !== 'SIGSTOP')
+const SIGNALS = Object.keys(constants.signals)
 const listeners = () => new Map(SIGNALS.map((name) => [name, process.listenerCount(name)]))
 
 async function main() {

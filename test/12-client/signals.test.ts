@@ -2,7 +2,8 @@
  * The signal proxy beside docker 28.2.2's: each client is sent the same signals while its
  * container runs, against the same kind of fake daemon, and the kills the daemon gets are
  * compared. docker runs a whole `run`; yours is the proxy alone, in a process of its own
- * (signaller.ts), so that a signal it fails to catch ends that process and not the tests.
+ * (signaller.ts), so that a signal it fails to catch ends that process and not the tests, and
+ * your whole `run` where the words and exit code of a run that gives up are compared.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:net'
@@ -15,6 +16,7 @@ import { asMinidocker, MINIDOCKER } from '../support/client.ts'
 import { apiPath, fakeDaemons } from '../support/engine-server.ts'
 import { frame } from '../support/frames.ts'
 import { within } from '../support/errors.ts'
+import { waitFor } from '../support/container.ts'
 import { firstDifference, RESULTS } from './differences.ts'
 
 const START = fileURLToPath(new URL('../../bin/start.cjs', import.meta.url))
@@ -102,11 +104,9 @@ async function client(who: Who, host: string): Promise<Client> {
     : who === 'yours'
       ? started([process.execPath, '-e', `require(${JSON.stringify(START)}).start('signaller', 'test/12-client/signaller.ts')`, host, ID], process.env)
       : started([process.execPath, MINIDOCKER, '-H', host, 'run', 'example.test/box'], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' })
-  const ready = await within((async () => {
-    while (!c.stdout().includes('ready') && c.ended() === undefined) await sleep(20)
-  })(), 20_000)
+  const up = await waitFor(() => c.stdout().includes('ready') || c.ended() !== undefined, 20_000)
   throwIfUnwritten(c.stderr())
-  if (ready === 'late' || c.ended() !== undefined) throw new Error(`${who === 'docker' ? 'the docker CLI' : who} was not up within 20 s (${c.ended() ?? 'still running'}): ${c.stderr()}`)
+  if (!up || c.ended() !== undefined) throw new Error(`${who === 'docker' ? 'the docker CLI' : who === 'yours' ? 'your proxy' : who} was not up within 20 s (${c.ended() ?? 'still running'}): ${c.stderr()}`)
   return c
 }
 
@@ -236,7 +236,7 @@ describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
       await sleep(60)
     }
     c.child.stdin!.write('stop\n')
-    await within((async () => { while (!c.stdout().includes('@stopped')) await sleep(20) })(), 5_000)
+    await waitFor(() => c.stdout().includes('@stopped'), 5_000)
     c.child.kill('SIGWINCH') // ignored by default: it ends nothing once the proxy has gone
     const left = await finish('yours', c, daemon.end)
     await sleep(800) // what the proxy still held would reach the daemon by now
