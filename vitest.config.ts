@@ -10,6 +10,7 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/scratch.ts'],
     pool: 'forks',
     // Whole values in assertion messages: a learner needs to see what differed.
     chaiConfig: { truncateThreshold: 0 },

@@ -19,10 +19,15 @@ import { notImplemented, runTests, type TestResult } from './runner.ts'
 
 let passed = 0
 let failed = 0
+/** what failed, repeated above the closing line: a long run's log is often read from its end */
+const failures: string[] = []
 
 function report(ok: boolean, what: string, details: string[] = []): void {
   if (ok) passed++
-  else failed++
+  else {
+    failed++
+    failures.push(what, ...details.slice(0, 10).map((line) => `    ${line}`))
+  }
   console.log(`${ok ? chalk.green('✓') : chalk.red('✗')} ${what}`)
   for (const line of details.slice(0, 20)) console.log(`    ${line}`)
   if (details.length > 20) console.log(`    ... and ${details.length - 20} more`)
@@ -42,7 +47,7 @@ async function referencePasses(): Promise<void> {
   failed += bad.length
   // A skipped test is not a passed one; on CI it is a failure.
   if (process.env.CI === 'true') failed += skipped.length
-  report(bad.length === 0, `reference: ${results.length - bad.length - skipped.length} of ${results.length} tests pass`, bad.map((t) => `${t.file}: ${t.name}`))
+  report(bad.length === 0, `reference: ${results.length - bad.length - skipped.length} of ${results.length} tests pass`, bad.map((t) => `${t.file}: ${t.name}${t.failure ? `: ${t.failure.split('\n')[0]!.slice(0, 300)}` : ''}`))
   if (skipped.length) report(process.env.CI !== 'true', `${skipped.length} tests skipped`, skipped.map((t) => `${t.file}: ${t.name}`))
 }
 
@@ -93,6 +98,7 @@ export async function selftest(): Promise<void> {
   await startersFail(starters)
   await mistakesCaught(runs.byChapter)
   await runs.over // the checkers' copies of the workbook are removed before the process ends
+  if (failures.length) console.log(`\n${chalk.red('What failed:')}\n${failures.map((line) => `  ${line}`).join('\n')}`)
   console.log(`\nselftest: ${passed} passed, ${failed} failed`)
   process.exitCode = failed === 0 ? 0 : 1
 }

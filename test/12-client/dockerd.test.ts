@@ -197,9 +197,8 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
         const named = args.map((a) => a.replace('CLIENT', client))
         const argv = client === 'minidocker' ? [process.execPath, MINIDOCKER, '-H', proxy.host, ...named] : [CLIS['28.2.2'], ...named]
         const ended = await endInTerminal(argv, { ready: act ? 'ready' : '\0', env: { ...dockerEnv(proxy.host), MINIDOCKER_HOST: '' }, act })
-        // the time of a log line; and docker itself logs a failed wait as its output ends, raw or
-        // not, and reports "error during connect" (with the help line that ends every error it
-        // returns) or not, by which of its two connections ends first
+        // left out of the comparison: a log line's time, and, when the daemon goes away, the
+        // lines docker 28.2.2 prints or not from run to run (which of its connections ends first)
         let output = ended.output.replace(/time="[^"]*"/g, 'time=TIME')
         if (act === ways[2]!.act) output = output.replace(/\r/g, '').replace(/^[^\n]*error during connect[^\n]*\n(\nRun '[^'\n]*--help' for more information\n)?/gm, '')
         seen[client] = { ...ended, output: client === 'docker' ? asMinidocker(output) : output }
