@@ -31,9 +31,9 @@ export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Pr
   //      can your copy wait, given that frameReader writes whatever a chunk holds, and how
   //      does it know when to go on? Two outputs can be slow at once. Watch a client's RSS
   //      (/proc/PID/status) with `| (sleep 10; cat)`, beside docker's.
-  //   3. Its reader can go away: `docker run busybox yes | head -c 20`. When does Node tell
-  //      you a write failed, and how? What does docker 28.2.2 print then, with which exit code, and what becomes of the attach?
-  //      pipe(7) on EPIPE.
+  //   3. Its reader can go away: `docker run busybox yes | head -c 20` (pipe(7) on EPIPE).
+  //      When does Node tell you a write failed, and how? What does docker 28.2.2 print then,
+  //      with which exit code, and what becomes of the attach?
   //   4. The outputs outlive the copy: logs -f, exec, the next run in a long-lived caller,
   //      a dozen copies one after another on process.stdout.
   throw new NotImplementedError('12-client', 'copyOutput')
