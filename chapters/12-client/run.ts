@@ -50,8 +50,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      exit with, and does that depend on when they came?
   //   7. However the call settles, the client then holds nothing, and a process that never
   //      calls process.exit() could end on its own: what did the run take, and does every way
-  //      out (the proxy's giveUp among them) reach what gives each back, once? No promise may
-  //      reject unheard while you await another. The tests run every way out so, with `node -e`.
+  //      out (the proxy's giveUp among them) reach what gives each back? The tests run every
+  //      way out so, with `node -e`.
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer

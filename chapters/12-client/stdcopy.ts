@@ -26,11 +26,10 @@ export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Pr
   //   1. Which way of copying does each kind of stream need, and how does this side know
   //      which it has (at API 1.41 both carry the same Content-Type)?
   //   2. The client's stdout can be a pipe whose reader is slower than the daemon:
-  //      `docker run ... | less`, a script reading line by line. Go's write blocks, so
-  //      docker's memory stays flat whatever the container prints. Node's does not. Where
-  //      can your copy wait, given that frameReader writes whatever a chunk holds, and how
-  //      does it know when to go on? Two outputs can be slow at once. Watch a client's RSS
-  //      (/proc/PID/status) with `| (sleep 10; cat)`, beside docker's.
+  //      `docker run ... | less`, a script reading line by line. What does that cost docker,
+  //      and what does it cost yours? Watch both with `| (sleep 10; cat)` (VmRSS in
+  //      /proc/PID/status), and find why in what a write to a full pipe does in Go and in
+  //      Node. Two outputs can be slow at once.
   //   3. Its reader can go away: `docker run busybox yes | head -c 20` (pipe(7) on EPIPE).
   //      When does Node tell you a write failed, and how? What does docker 28.2.2 print then,
   //      with which exit code, and what becomes of the attach?
