@@ -146,14 +146,11 @@ interface Sent {
   exit?: string
 }
 
-/** SIGINT and SIGTERM, which docker's client counts towards giving up */
-const COUNTED = ['INT', 'TERM']
-
 /**
  * Sends `signals` to the client one by one, `gap` ms apart, waits for the daemon to go quiet,
  * and ends the client. With `oneByOne`, each signal waits first until the client has passed
- * the one before on or ended, and after a SIGINT or SIGTERM until it has had time to end: how
- * soon a loaded machine lets a client act must not decide at which signal it ended.
+ * the one before on or ended, and has had 2 s to end: how soon a loaded machine lets a client
+ * act must not decide at which signal it ended.
  */
 async function send(who: Who, signals: string[], options: KillOptions & { gap: number; oneByOne?: boolean }): Promise<Sent & { left?: string[] }> {
   const daemon = await killDaemon(options)
@@ -167,7 +164,7 @@ async function send(who: Who, signals: string[], options: KillOptions & { gap: n
     c.child.kill(`SIG${signal}` as NodeJS.Signals)
     if (options.oneByOne) {
       await waitFor(() => over() || killsOf(signal) > before, 10_000)
-      if (COUNTED.includes(signal)) await waitFor(over, 2_000)
+      await waitFor(over, 2_000)
     }
     await sleep(options.gap)
     if (over()) {
