@@ -157,13 +157,13 @@ async function send(who: Who, signals: string[], options: KillOptions & { gap: n
   const c = await client(who, daemon.host)
   const gaveUp = () => c.stdout().includes('@gave up')
   const over = () => c.ended() !== undefined || gaveUp()
-  const killsOf = (signal: string) => daemon.state.kills.filter((k) => numbered(k) === constants.signals[`SIG${signal}` as NodeJS.Signals]).length
+  const killsOf = (signal: string) => daemon.state.kills.filter((k) => numbered(k) === constants.signals[`SIG${signal}` as NodeJS.Signals])
   let endedAt: string | undefined
   for (const signal of signals) {
-    const before = killsOf(signal)
+    const before = killsOf(signal).length
     c.child.kill(`SIG${signal}` as NodeJS.Signals)
     if (options.oneByOne) {
-      await waitFor(() => over() || killsOf(signal) > before, 10_000)
+      await waitFor(() => over() || killsOf(signal).length > before, 10_000)
       await waitFor(over, 2_000)
     }
     await sleep(options.gap)
@@ -178,7 +178,7 @@ async function send(who: Who, signals: string[], options: KillOptions & { gap: n
     await sleep(Math.max(300, (options.answerAfter ?? 0) + 200))
   }
   const left = c.ended() === undefined ? await finish(who, c, daemon.end) : undefined
-  const kills = Object.fromEntries(signals.map((s) => [`SIG${s}`, daemon.state.kills.filter((k) => numbered(k) === constants.signals[`SIG${s}` as NodeJS.Signals])]))
+  const kills = Object.fromEntries(signals.map((s) => [`SIG${s}`, killsOf(s)]))
   return { kills, endedAt, stderr: c.stderr(), mostAtOnce: daemon.state.mostAtOnce, left, exit: c.ended() }
 }
 

@@ -5,9 +5,10 @@
  * that keeps writing its store), and a command a test runs without a store of its own would
  * fill the host's /var/lib/minidocker: neither outlives the run.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { mountsBelow } from '../../lib/mounts.ts'
 
 let dir = ''
 
@@ -20,9 +21,7 @@ export function setup(): void {
 
 export function teardown(): void {
   // Never remove across a mount: a bind mount of the host's files left below would lose them.
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-    .map((line) => line.split(' ')[4]?.replace(/\\040/g, ' '))
-    .filter((m) => m === dir || m?.startsWith(`${dir}/`))
+  const mounts = mountsBelow(dir)
   if (mounts.length) console.error(`tests: ${dir} is left in place, mounts remain below it: ${mounts.join(', ')}`)
   else rmSync(dir, { recursive: true, force: true })
 }
