@@ -1,8 +1,10 @@
 /**
- * Chapter 12's given --detach-keys names, as the docker CLI reads them (moby/term's ascii.go,
- * ToBytes, in the version the CLI vendors): the bytes the escape proxy (the chapter's
- * detach.ts) watches for.
+ * Chapter 12's given detach keys, as the docker CLI has them from moby/term, in the version it
+ * vendors: the --detach-keys names as bytes (ascii.go, ToBytes), and the escape proxy that
+ * watches stdin for those bytes on its way to the container (proxy.go, which the CLI's
+ * hijack.go puts on stdin).
  */
+import { Transform } from 'node:stream'
 
 /** ctrl-p, ctrl-q: the CLI's sequence when none is given (hijack.go, defaultEscapeKeys). */
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q'
@@ -26,3 +28,35 @@ export function parseDetachKeys(keys: string): Buffer {
   }))
 }
 // #endregion parseDetachKeys
+
+// #region escapeProxy
+/**
+ * stdin on its way to the container, watched for the sequence `keys` as the CLI's escape
+ * proxy watches it, read by read: what reaches the container, and when, is what docker's proxy
+ * lets through for the same reads of the same terminal. Once the sequence has been typed,
+ * `detach()` is called and nothing more goes through.
+ */
+export function escapeProxy(keys: Buffer, detach: () => void): Transform {
+  let held = 0 // how many bytes of `keys` the reads so far have ended on
+  let detached = false
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (detached) return done()
+      const out: number[] = []
+      for (const byte of chunk) {
+        if (byte === keys[held]) {
+          if (++held < keys.length) continue
+          detached = true
+          this.push(Buffer.from(out))
+          detach()
+          return done()
+        }
+        // as the vendored proxy does: the byte that breaks a match is not tried as a new start
+        out.push(...keys.subarray(0, held), byte)
+        held = 0
+      }
+      done(null, Buffer.from(out))
+    },
+  })
+}
+// #endregion escapeProxy

@@ -4,8 +4,8 @@
  * which of its answers decides what, on every way out. The copy of the output and the signal
  * proxy are this chapter's too (copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps
  * around them are given: the create and the pull (lib/create-or-pull.ts), the terminal
- * (lib/terminal.ts), the detach keys' names (lib/detach-keys.ts) and the words of a failed
- * run (lib/run-error.ts).
+ * (lib/terminal.ts), the detach keys' names and their proxy (lib/detach-keys.ts) and the
+ * words of a failed run (lib/run-error.ts).
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { RunPlan, Stdio } from '../../lib/client.ts'

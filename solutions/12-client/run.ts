@@ -4,8 +4,8 @@
  * which of its answers decides what, on every way out. The copy of the output and the signal
  * proxy are this chapter's too (copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps
  * around them are given: the create and the pull (lib/create-or-pull.ts), the terminal
- * (lib/terminal.ts), the detach keys' names (lib/detach-keys.ts) and the words of a failed
- * run (lib/run-error.ts).
+ * (lib/terminal.ts), the detach keys' names and their proxy (lib/detach-keys.ts) and the
+ * words of a failed run (lib/run-error.ts).
  */
 import type { Socket } from 'node:net'
 import { ContainerError } from '../../lib/errors.ts'
@@ -14,8 +14,7 @@ import { createContainer } from '../../lib/create-or-pull.ts'
 import type { ProgressSink } from '../../lib/jsonmessage.ts'
 import { proxySignals } from './signals.ts'
 import { attachTerminal } from '../../lib/terminal.ts'
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../lib/detach-keys.ts'
-import { escapeProxy } from './detach.ts'
+import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from '../../lib/detach-keys.ts'
 import { copyOutput } from './stdcopy.ts'
 import type { Engine } from '../../lib/engine-client.ts'
 

@@ -37,3 +37,8 @@ export function firstDifference<T extends object>(mine: T, theirs: T, fields: re
 
 /** A command's three results, in the order a difference is told. */
 export const RESULTS = [['stdout', 'stdout', ''], ['stderr', 'stderr', ''], ['exitCode', 'exit code', '']] as const
+
+/** `text` with every RFC 3339 time in it (a log line's, whatever its format) as TIME: the one part of an answer no two runs share. */
+export function maskTimes(text: string): string {
+  return text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, 'TIME')
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { difference, firstDifference, RESULTS } from './differences.ts'
+import { difference, firstDifference, maskTimes, RESULTS } from './differences.ts'
 import { CLIS, docker, dockerEnv, imageRegistry, removeDir, startRealDockerd, type Dockerd } from '../support/daemon.ts'
 import { asMinidocker, endInTerminal, loggingProxy, masked, MINIDOCKER, minidocker, typeInTerminal, type Proxy } from '../support/client.ts'
 import type { Registry } from '../support/registry.ts'
@@ -199,7 +199,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
         const ended = await endInTerminal(argv, { ready: act ? 'ready' : '\0', env: { ...dockerEnv(proxy.host), MINIDOCKER_HOST: '' }, act })
         // left out of the comparison: a log line's time, and, when the daemon goes away, the
         // lines docker 28.2.2 prints or not from run to run (which of its connections ends first)
-        let output = ended.output.replace(/time="[^"]*"/g, 'time=TIME')
+        let output = maskTimes(ended.output)
         if (act === ways[2]!.act) output = output.replace(/\r/g, '').replace(/^[^\n]*error during connect[^\n]*\n(\nRun '[^'\n]*--help' for more information\n)?/gm, '')
         seen[client] = { ...ended, output: client === 'docker' ? asMinidocker(output) : output }
       }
@@ -246,7 +246,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
         proxy.clear()
         meddle()
         const result = client === 'minidocker' ? await minidocker(['-H', proxy.host, ...args]) : await docker('28.2.2', proxy.host, args, { timeout: 40_000 })
-        const stderr = result.stderr.replace(/time="[^"]*"/g, 'time=TIME')
+        const stderr = maskTimes(result.stderr)
         seen[client] = { stdout: result.stdout, stderr: client === 'docker' ? asMinidocker(stderr) : stderr, exitCode: result.exitCode }
       }
       proxy.clear()

@@ -15,7 +15,7 @@ import { apiPath, fakeDaemons, type FakeDaemonOptions } from '../support/engine-
 import { caught, within } from '../support/errors.ts'
 import { docker } from '../support/daemon.ts'
 import { asMinidocker, minidocker } from '../support/client.ts'
-import { firstDifference, RESULTS } from './differences.ts'
+import { firstDifference, maskTimes, RESULTS } from './differences.ts'
 
 const daemons = fakeDaemons()
 afterEach(() => daemons.stop())
@@ -212,8 +212,7 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
           if (error instanceof NotImplementedError) throw error
           return { stdout: '', stderr: error.message, exitCode: undefined }
         })
-      const logged = (text: string) => text.replace(/time="[^"]*" /g, '')
-      const differs = firstDifference({ ...mine, stderr: logged(mine.stderr) }, { ...theirs, stderr: logged(asMinidocker(theirs.stderr)) }, RESULTS)
+      const differs = firstDifference({ ...mine, stderr: maskTimes(mine.stderr) }, { ...theirs, stderr: maskTimes(asMinidocker(theirs.stderr)) }, RESULTS)
       if (differs) expect.fail(`the wait answered with ${what}: ${differs}, against the same daemon as docker 28.2.2 — how does the CLI's client read the wait's answer, and what does it make of each thing that is not an exit code? (moby's client/container_wait.go, ContainerWait; the CLI's utils.go, waitExitOrRemoved)`)
     }
   }, 120_000)

@@ -1,8 +1,7 @@
 /**
  * The client leaves nothing behind: after run (on each of its ways out), exec and logs -f
- * settle, nothing of the client holds the process (no listener on process, stdin not read,
- * no connection to the daemon, the terminal as it was, no timer), so that a process that
- * does not call process.exit ends on its own. Each call runs in a process of its own
+ * settle, nothing of the client holds the process, which holds what it held before the call,
+ * so that a process that does not call process.exit ends on its own. Each call runs in a process of its own
  * (settler.ts), in a pseudo-terminal, against a fake daemon here that plays the container.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
