@@ -249,13 +249,16 @@ async function serve(chapter: Chapter, root: string): Promise<void> {
 
 /**
  * Planted wrong code can leave a container behind that no test knows of (a runtime's process
- * parked on its fifo after its parent has gone, say): every process still running the copy's
- * own helper was started by this run, and is killed by PID.
+ * parked on its fifo after its parent has gone, or left paused, say): every process still
+ * running the copy's own helper was started by this run, and is killed by PID, its cgroups
+ * thawed first (v1's freezer holds off SIGKILL). The tests' cleanup is imported only here: it
+ * reads this process's cgroups as it loads, and other commands load this module too.
  */
-function killLeftovers(copy: string): void {
+async function killLeftovers(copy: string): Promise<void> {
+  const { thawAndKill } = await import('../test/support/hierarchies.ts')
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(`${copy}/`)) process.kill(Number(pid), 'SIGKILL')
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(`${copy}/`)) thawAndKill(Number(pid))
     } catch {}
   }
 }

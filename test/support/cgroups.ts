@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { onCleanup } from './files.ts'
-import { hierarchies, procsFiles } from './hierarchies.ts'
+import { hierarchies, procsFiles, thawAndKill, thawTree } from './hierarchies.ts'
 
 /** The parent of every test cgroup. */
 export const TEST_CGROUP_PARENT = 'minidocker-test'
@@ -38,14 +38,17 @@ function startedByTests(pid: number): boolean {
  * Remove `dir` and everything below it with find(1), after emptying each cgroup: a process the
  * tests started is killed; any other (this one, or one moved in by a wrong PID) is moved back to
  * where this process started, never killed. Both are done again for up to 3 s, while killed
- * processes finish exiting and processes still forking leave children behind.
+ * processes finish exiting and processes still forking leave children behind. Every cgroup of
+ * the tree, and those each process to kill is in, are thawed first: a paused container's
+ * processes (v1's freezer) would never act on the SIGKILL.
  */
 async function removeTree(dir: string, own: string, mount: string): Promise<void> {
   for (let round = 0; existsSync(dir); round++) {
+    thawTree(dir)
     for (const procs of procsFiles(dir)) {
       for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) {
         try {
-          if (startedByTests(pid)) process.kill(pid, 'SIGKILL')
+          if (startedByTests(pid)) thawAndKill(pid)
           else writeFileSync(join(mount, own, 'cgroup.procs'), String(pid))
         } catch {
           // gone meanwhile
@@ -61,21 +64,24 @@ async function removeTree(dir: string, own: string, mount: string): Promise<void
 
 /**
  * A cgroupsPath for the current test, `minidocker-test/RANDOM`. After the test, its directories
- * are removed in every hierarchy, and minidocker-test too when no other test uses it.
+ * are removed in every hierarchy (removeTestCgroup), and minidocker-test too when no other test uses it.
  */
 export function testCgroupPath(): string {
   const name = randomBytes(6).toString('hex')
-  onCleanup(async () => {
-    for (const { mount, own } of hierarchies()) {
-      for (const base of new Set(['/', own, dirname(own)])) {
-        const parent = join(mount, base, TEST_CGROUP_PARENT)
-        await removeTree(join(parent, name), own, mount)
-        // still used by another test, or never made here: then it stays
-        if (existsSync(parent)) await execa('rmdir', [parent], { reject: false, stdin: 'ignore' })
-      }
-    }
-  })
+  onCleanup(() => removeTestCgroup(`${TEST_CGROUP_PARENT}/${name}`))
   return `${TEST_CGROUP_PARENT}/${name}`
+}
+
+/** Remove what the code under test made for testCgroupPath()'s `path`, wherever in each hierarchy it put it; throws if it cannot. */
+export async function removeTestCgroup(path: string): Promise<void> {
+  for (const { mount, own } of hierarchies()) {
+    for (const base of new Set(['/', own, dirname(own)])) {
+      await removeTree(join(mount, base, path), own, mount)
+      // still used by another test, or never made here: then it stays
+      const parent = join(mount, base, dirname(path))
+      if (existsSync(parent)) await execa('rmdir', [parent], { reject: false, stdin: 'ignore' })
+    }
+  }
 }
 
 /** This process's path in the hierarchy holding `controller` ("" is v2's), from /proc/self/cgroup. */

@@ -4,13 +4,15 @@
  * their own sockets, waited for until they listen, and stopped by PID. A stop first runs the
  * chapter's own cleanup (ending the tasks it left, through the daemon), then ends the daemon
  * (SIGTERM, SIGKILL after a grace period) and every process still naming its directory: the
- * shims it started, which outlive a daemon by design. Nothing here imports vitest.
+ * shims it started, which outlive a daemon by design (and the socket a killed runc shim leaves in
+ * /run/containerd/s goes too). Nothing here imports vitest.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { mountsBelow } from '../../lib/mounts.ts'
-import { hierarchies, procsFiles } from './hierarchies.ts'
+import { hierarchies, procsFiles, thawAndKill, thawTree } from './hierarchies.ts'
 
 export interface Daemon {
   /** its socket (containerd's gRPC one, dockerd's API) */
@@ -95,15 +97,12 @@ function pidsInCgroupParent(name: string): number[] {
 
 /**
  * End what is left in a cgroup parent named for this test process (a container a learner's
- * runtime never deleted): only this test's daemons put processes there, and a cgroup with a
- * process in it cannot be removed.
+ * runtime never deleted, or left paused): only this test's daemons put processes there, and a
+ * cgroup with a process in it cannot be removed.
  */
 async function killCgroupParent(name: string): Promise<void> {
-  for (const pid of pidsInCgroupParent(name)) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  }
+  for (const dir of cgroupParentDirs(name)) thawTree(dir)
+  for (const pid of pidsInCgroupParent(name)) thawAndKill(pid)
   for (const end = Date.now() + 10_000; pidsInCgroupParent(name).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
 }
 
@@ -126,6 +125,24 @@ async function removeSharedCgroupParent(name: string): Promise<void> {
 }
 
 const FRESH_MS = 5_000
+
+/**
+ * The socket containerd's runc shim `pid` serves on, if it is one: /run/containerd/s/ and the
+ * sha256 of ADDRESS/NAMESPACE/ID from its command line (containerd 1.6's shim.SocketAddress).
+ * The shim removes it as it shuts down; killed, it leaves it behind, for whoever killed it.
+ */
+function runcShimSocket(pid: number): string | undefined {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    if (!argv[0]!.endsWith('containerd-shim-runc-v2')) return undefined
+    const flag = (name: string) => argv[argv.indexOf(name) + 1]
+    const [address, namespace, id] = [flag('-address'), flag('-namespace'), flag('-id')]
+    if (!address || !namespace || !id) return undefined
+    return join('/run/containerd/s', createHash('sha256').update(join(address, namespace, id)).digest('hex'))
+  } catch {
+    return undefined // gone meanwhile
+  }
+}
 
 /** The processes, other than this one, whose command line names a path under `dir`, by PID. */
 function processesUnder(dir: string): number[] {
@@ -180,12 +197,12 @@ export async function startDaemon(what: string, command: string, args: string[],
         const timer = setTimeout(() => child.kill('SIGKILL'), options.grace ?? 5000)
         await exited(child)
         clearTimeout(timer)
-        for (const pid of processesUnder(dir)) {
-          try {
-            process.kill(pid, 'SIGKILL')
-          } catch {}
-        }
+        // what still runs is killed: a runc shim among them leaves its socket, removed here once the shim is gone
+        const left = processesUnder(dir).map((pid) => ({ pid, socket: runcShimSocket(pid) }))
+        for (const { pid } of left) thawAndKill(pid)
         for (const end = Date.now() + 10_000; processesUnder(dir).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
+        const alive = new Set(processesUnder(dir)) // a zombie, its command line gone, has let go of its socket
+        for (const { pid, socket } of left) if (socket && !alive.has(pid)) rmSync(socket, { force: true })
         await options.afterStop?.()
         for (const name of options.cgroups ?? []) {
           await killCgroupParent(name)

@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll } from 'vitest'
 import { Helper } from '../../native/helper.ts'
 import { processState } from './container.ts'
 import { removeCgroupParent } from './daemons.ts'
+import { thawAndKill } from './hierarchies.ts'
 
 let standIns = 0
 
@@ -105,11 +106,7 @@ export function useStandInHost(): () => StandIn {
         // The whole tree at once: a relay whose minidocker died first would be reparented out of sight.
         const inside = processes()
         const doomed = [...inside, ...descendantsOf(inside)]
-        for (const p of doomed) {
-          try {
-            process.kill(p, 'SIGKILL')
-          } catch { /* already gone */ }
-        }
+        for (const p of doomed) thawAndKill(p) // a paused container thawed first: v1's freezer holds off SIGKILL
         const deadline = Date.now() + 10_000
         // gone, not only dead: a zombie still holds what the next run checks (its PID in the address book)
         while (doomed.some((p) => processState(p) !== undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
