@@ -1,12 +1,12 @@
 /**
  * Chapter 12's given streaming commands besides `run`: `logs` and `exec`, in the docker CLI's
- * requests (cli/command/container/logs.go and exec.go), on the Engine (an exec's output comes
- * on a hijacked connection, as run's does) and the chapter's copyOutput.
+ * requests (cli/command/container/logs.go and exec.go), on the Engine and the chapter's
+ * copyOutput and streamHijacked (an exec's streams come on a hijacked connection, as run's do).
  */
 import type { Engine } from './engine-client.ts'
 import type { Stdio } from './client.ts'
 import { copyOutput } from '#ch/12-client/stdcopy.ts'
-import { attachTerminal } from './terminal.ts'
+import { streamHijacked } from '#ch/12-client/hijack.ts'
 
 // #region logs
 /** What the CLI reads from `inspect` before it streams. */
@@ -42,16 +42,13 @@ export async function exec(engine: Engine, ref: string, command: string[], optio
     body: { User: '', Privileged: false, Tty: options.tty, AttachStdin: options.interactive, AttachStderr: true, AttachStdout: true, Detach: false, DetachKeys: '', Env: null, WorkingDir: '', Cmd: command },
   })
   const socket = await engine.upgrade(`/exec/${Id}/start`, { body: { Detach: false, Tty: options.tty } })
-  const output = copyOutput(socket, stdio, options.tty)
-  const terminal = options.tty ? attachTerminal(engine, `/exec/${Id}/resize`, stdio, options.interactive) : undefined
-  if (options.interactive) stdio.stdin.pipe(socket)
-  else socket.end()
-  terminal?.resize() // the exec's process runs once its start has answered
+  // no detach keys: they are run's alone here
+  const streams = streamHijacked(engine, socket, stdio, { tty: options.tty, interactive: options.interactive, resizePath: `/exec/${Id}/resize` })
+  streams.resize() // the exec's process runs once its start has answered
   try {
-    await output
+    await streams.done
   } finally {
-    terminal?.restore()
-    if (options.interactive) stdio.stdin.unpipe()
+    streams.release()
   }
   const result = await engine.json<{ ExitCode: number | null }>('GET', `/exec/${Id}/json`)
   return result.ExitCode ?? 0

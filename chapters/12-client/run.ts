@@ -1,11 +1,10 @@
 /**
  * `docker run` as the docker CLI makes it (cli/command/container run.go): the order of its
- * requests, the attached streams, the terminal lent and given back, and the end of the run:
- * which of its answers decides what, on every way out. The copy of the output and the signal
- * proxy are this chapter's too (copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps
- * around them are given: the create and the pull (lib/create-or-pull.ts), the terminal
- * (lib/terminal.ts), the detach keys' names and their proxy (lib/detach-keys.ts) and the
- * words of a failed run (lib/run-error.ts).
+ * requests, the end of the run, and which of its answers decides what, on every way out. The
+ * attach's streams and the signal proxy are this chapter's too (streamHijacked, hijack.ts, on
+ * copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps around them are given: the
+ * create and the pull (lib/create-or-pull.ts) and the words of a failed run
+ * (lib/run-error.ts).
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { RunPlan, Stdio } from '../../lib/client.ts'
@@ -39,15 +38,14 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      whether the wait has answered by then? And the wait's own body: must it be an exit
   //      code? What does the CLI's client make of one that is not (ContainerWait)?
   //   3. A start that fails: with -d, with --rm, and for a container that ran all the same.
-  //   4. stdin: with -i the container reads it to its end, without it reads none, and either
-  //      way the output still comes the other way.
-  //   5. -it lends the client's terminal. Between which two moments may it be raw, and which
-  //      of the run's words must find it given back? And -t without -i, a line and ^C typed at
-  //      the client? And what if stdin is no terminal at all?
-  //      For each way out the text lists, ask the real CLI in script(1).
-  //   6. --detach-keys (plan.detachKeys): who besides your proxy must know them, and what if
-  //      the two disagree? The keys can come at any moment of the run: what does the client
-  //      exit with, and does that depend on when they came?
+  //   4. The attach's streams are streamHijacked's (hijack.ts): what does it need from the
+  //      run, and what of its end is the run's to decide?
+  //   5. -it lends the client's terminal: which of the run's words must find it given back,
+  //      on which ways out? And what if stdin is no terminal at all? For each way out the
+  //      text lists, ask the real CLI in script(1).
+  //   6. --detach-keys (plan.detachKeys): who besides your streams must know them, and what
+  //      if the two disagree? The keys can come at any moment of the run: what does the
+  //      client exit with, and does that depend on when they came?
   //   7. However the call settles, the client then holds nothing, and a process that never
   //      calls process.exit() could end on its own: what did the run take, and does every way
   //      out (the proxy's giveUp among them) reach what gives each back? The tests run every

@@ -1,11 +1,10 @@
 /**
  * `docker run` as the docker CLI makes it (cli/command/container run.go): the order of its
- * requests, the attached streams, the terminal lent and given back, and the end of the run:
- * which of its answers decides what, on every way out. The copy of the output and the signal
- * proxy are this chapter's too (copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps
- * around them are given: the create and the pull (lib/create-or-pull.ts), the terminal
- * (lib/terminal.ts), the detach keys' names and their proxy (lib/detach-keys.ts) and the
- * words of a failed run (lib/run-error.ts).
+ * requests, the end of the run, and which of its answers decides what, on every way out. The
+ * attach's streams and the signal proxy are this chapter's too (streamHijacked, hijack.ts, on
+ * copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps around them are given: the
+ * create and the pull (lib/create-or-pull.ts) and the words of a failed run
+ * (lib/run-error.ts).
  */
 import type { Socket } from 'node:net'
 import { ContainerError } from '../../lib/errors.ts'
@@ -13,13 +12,8 @@ import { AttachError, readAll, type RunPlan, type Stdio } from '../../lib/client
 import { createContainer } from '../../lib/create-or-pull.ts'
 import type { ProgressSink } from '../../lib/jsonmessage.ts'
 import { proxySignals } from './signals.ts'
-import { attachTerminal } from '../../lib/terminal.ts'
-import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from '../../lib/detach-keys.ts'
-import { copyOutput } from './stdcopy.ts'
+import { logLine, streamHijacked, type Streams } from './hijack.ts'
 import type { Engine } from '../../lib/engine-client.ts'
-
-/** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
-const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg=${JSON.stringify(message)}\n`
 
 /** What the wait answered, when it was not an exit code: the CLI's client's own words for it. */
 class WaitAnswerError extends Error {}
@@ -36,20 +30,6 @@ function decodeWait(text: string): { StatusCode: number; Error: { Message: strin
     return JSON.parse(text)
   } catch (error) {
     throw new WaitAnswerError(/end of JSON input/.test(String(error)) ? 'unexpected EOF' : text)
-  }
-}
-
-/**
- * The bytes of --detach-keys for the client's own proxy. The daemon has checked them already
- * (it refuses the attach for keys it cannot read); one that let them through gets the CLI's
- * warning, and the default keys are watched for instead (hijack.go, setupInput).
- */
-function detachKeys(keys: string | undefined, stdio: Stdio): Buffer {
-  try {
-    return parseDetachKeys(keys || DEFAULT_DETACH_KEYS)
-  } catch (error) {
-    stdio.stderr.write(logLine('warning', `invalid detach escape keys, using default: ${(error as Error).message}`))
-    return parseDetachKeys(DEFAULT_DETACH_KEYS)
   }
 }
 
@@ -73,24 +53,14 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   if (plan.detach) stdio.stdout.write(`${id}\n`)
   const condition = plan.autoRemove ? 'removed' : 'next-exit'
   let attached: Socket | undefined
+  let streams: Streams | undefined
   if (!plan.detach) {
     const query = { stream: '1', stdout: '1', stderr: '1', stdin: plan.interactive ? '1' : undefined, detachKeys: plan.detachKeys || undefined }
     attached = await engine.upgrade(`/containers/${id}/attach`, { query }).catch((error) => {
       throw error instanceof ContainerError ? new AttachError(error.message) : error
     })
+    streams = streamHijacked(engine, attached, stdio, { tty: plan.tty, interactive: plan.interactive, resizePath: `/containers/${id}/resize`, detach: plan.detachKeys ?? '' })
   }
-  const output = attached && copyOutput(attached, stdio, plan.tty)
-  // the terminal goes raw once the attach has answered (a refused one leaves it as it was), and
-  // before stdin is read: in cooked mode a ^D would end it
-  const terminal = attached && plan.tty ? attachTerminal(engine, `/containers/${id}/resize`, stdio, plan.interactive) : undefined
-  // the terminal comes back as soon as the output ends, before anything else is printed
-  output?.finally(() => terminal?.restore()).catch(() => {})
-  let detached: Promise<'detached'> | undefined
-  if (attached && plan.interactive && plan.tty) {
-    const keys = detachKeys(plan.detachKeys, stdio)
-    detached = new Promise((resolve) => stdio.stdin.pipe(escapeProxy(keys, () => resolve('detached'))).pipe(attached!)) // the detach ends nothing: the connection is dropped, not half-closed
-  } else if (attached && plan.interactive) stdio.stdin.pipe(attached) // ends (half-closes) the socket at the end of stdin
-  else attached?.end()
   const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition } })
   const status = readAll(waiting).then(decodeWait)
   // the wait's answer may come before start's, before the output's end, or never: a failed one is
@@ -107,8 +77,7 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   void exitCode.then((code) => (known = code))
   // all are awaited later; until then a failure must not count as unhandled
   status.catch(() => {})
-  output?.catch(() => {})
-  const cleanups: (() => void)[] = terminal ? [terminal.restore] : []
+  const cleanups: (() => void)[] = streams ? [streams.release] : []
   // the client gives up on a container that ignores what it was sent: it lets go of the attach and
   // the wait at once (every await below then settles), and the run ends in the CLI's words
   let gaveUp = false
@@ -127,10 +96,10 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       // the container may run all the same (a start refused once it had begun): with --rm the CLI
       // waits for the daemon to remove it, its output copied to the end; without, nothing may hold
       // the client open
-      if (plan.autoRemove) await Promise.all([exitCode, output?.catch(() => {})])
+      if (plan.autoRemove) await Promise.all([exitCode, streams?.done.catch(() => {})])
       else dropped = true
       attached?.destroy()
-      terminal?.restore() // before the error is printed
+      streams?.release() // the terminal given back before the error is printed
       throw error
     }
     if (plan.detach) {
@@ -138,9 +107,12 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       waiting.destroy() // the CLI drops the wait once the container runs
       return 0
     }
-    terminal?.resize()
-    // an attach the daemon cuts (reset, not ended) is an end of the output like any other
-    if (detached && (await Promise.race([output!.then(() => 'ended', () => 'ended'), detached])) === 'detached') {
+    streams?.resize()
+    // the output to its end first, whichever came first: its end is not the container's exit (a
+    // daemon may close the attach while the container runs on), nor is the wait's answer its end.
+    // An attach the daemon cuts (reset, not ended) is an end of the output like any other
+    const how = await streams?.done.catch((error: unknown) => ({ error }))
+    if (how === 'detached') {
       dropped = true
       attached!.destroy()
       waiting.destroy()
@@ -148,10 +120,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
       // container exited, its last output still on its way), the detach reports its exit code
       return known ?? 0
     }
-    // the output to its end first, whichever came first: its end is not the container's exit (a
-    // daemon may close the attach while the container runs on), nor is the wait's answer its end
-    const broken = await output?.then(() => undefined, (error: unknown) => (known === undefined ? error : undefined))
-    terminal?.restore()
+    const broken = typeof how === 'object' && known === undefined ? how.error : undefined
+    streams?.release()
     // cmd/docker's words, printed as it exits: the container runs on
     if (gaveUp) throw new AttachError('\ngot 3 SIGTERM/SIGINTs, forcefully exiting')
     // a stream the reader refused (the daemon's error in it, frames it cannot read) before the
@@ -166,10 +136,6 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
     return await exitCode
   } finally {
     for (const cleanup of cleanups) cleanup()
-    if (plan.interactive) {
-      stdio.stdin.unpipe()
-      if ('pause' in stdio.stdin) stdio.stdin.pause()
-    }
   }
 }
 // #endregion runContainer

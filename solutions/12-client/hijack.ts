@@ -1,0 +1,82 @@
+/**
+ * The client's side of a hijacked connection: the container's output out of it, the client's
+ * stdin into it, the terminal lent for as long as it streams, and the detach keys watched on
+ * the way in (the CLI's hijack.go, hijackedIOStreamer, which run, exec and attach share).
+ * The output's copy is this chapter's (copyOutput, stdcopy.ts); the terminal (lib/terminal.ts)
+ * and the detach keys' names and proxy (lib/detach-keys.ts) are given.
+ */
+import type { Socket } from 'node:net'
+import type { Stdio } from '../../lib/client.ts'
+import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from '../../lib/detach-keys.ts'
+import type { EngineClient } from '../../lib/engine-client.ts'
+import { attachTerminal } from '../../lib/terminal.ts'
+import { copyOutput } from './stdcopy.ts'
+
+/** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
+export const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg=${JSON.stringify(message)}\n`
+
+/**
+ * The bytes of --detach-keys for the client's own proxy. The daemon has checked them already
+ * (it refuses the attach for keys it cannot read); one that let them through gets the CLI's
+ * warning, and the default keys are watched for instead (hijack.go, setupInput).
+ */
+function detachKeys(keys: string, stdio: Stdio): Buffer {
+  try {
+    return parseDetachKeys(keys || DEFAULT_DETACH_KEYS)
+  } catch (error) {
+    stdio.stderr.write(logLine('warning', `invalid detach escape keys, using default: ${(error as Error).message}`))
+    return parseDetachKeys(DEFAULT_DETACH_KEYS)
+  }
+}
+
+/** What streamHijacked hands its caller. */
+export interface Streams {
+  /** 'ended' once the output has ended (rejected with the copy's own error), or 'detached' once the detach keys were typed. */
+  done: Promise<'ended' | 'detached'>
+  /** The pty's size to the daemon, now and whenever the client's changes (nothing without a terminal). */
+  resize(): void
+  /** Gives back all the streaming took from the process; any number of times, on every way out. */
+  release(): void
+}
+
+// #region streamHijacked
+/**
+ * Stream the hijacked connection `socket` as the CLI streams one: its output on the client's
+ * stdout and stderr from the first byte; with `interactive` the client's stdin into it to its
+ * end, without it none; with `tty` the client's terminal lent (raw only when its keys go in),
+ * its size for the pty behind `resizePath`; with `detach` (the --detach-keys words, '' for the
+ * default) and both -i and -t, the keys watched for on the way in. The connection stays the
+ * caller's to drop.
+ */
+export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdio, options: { tty: boolean; interactive: boolean; resizePath: string; detach?: string }): Streams {
+  const output = copyOutput(socket, stdio, options.tty)
+  // raw now, with the connection hijacked (a refused attach left the terminal as it was), and
+  // before stdin is read: in cooked mode a ^D would end it
+  const terminal = options.tty ? attachTerminal(engine, options.resizePath, stdio, options.interactive) : undefined
+  // the terminal comes back as soon as the output ends, before anything else is printed
+  output.finally(() => terminal?.restore()).catch(() => {})
+  let detached: Promise<'detached'> | undefined
+  if (options.interactive && options.tty && options.detach !== undefined) {
+    const keys = detachKeys(options.detach, stdio)
+    // the detach ends nothing: the connection is the caller's to drop, not half-closed
+    detached = new Promise((resolve) => stdio.stdin.pipe(escapeProxy(keys, () => resolve('detached'))).pipe(socket))
+  } else if (options.interactive) stdio.stdin.pipe(socket) // ends (half-closes) the socket at the end of stdin
+  else socket.end() // nothing to send: the daemon hears at once that no stdin comes
+  const ended = output.then(() => 'ended' as const)
+  const done = detached ? Promise.race([ended, detached]) : ended
+  // the caller may await it late (run awaits its wait and start first): a copy that fails
+  // meanwhile must not count as unhandled
+  done.catch(() => {})
+  return {
+    done,
+    resize: () => terminal?.resize(),
+    release: () => {
+      terminal?.restore()
+      if (options.interactive) {
+        stdio.stdin.unpipe()
+        if ('pause' in stdio.stdin) stdio.stdin.pause()
+      }
+    },
+  }
+}
+// #endregion streamHijacked
