@@ -39,9 +39,8 @@ export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdi
   //      moment must it be as it was (who prints what next, and with which line ends)?
   //   3. The detach keys: with which flags are they watched, and what if the words are ones
   //      the given parser refuses but the daemon let through (ask docker 28.2.2)?
-  //   4. Two callers: run races the end against its wait, start and signals, and may look at
-  //      `done` only after awaiting other answers; exec only waits. What must `done` tell
-  //      each, and what happens to a copy that fails before anyone looks?
+  //   4. Two callers: run races the end against its wait, its start and its signals; exec
+  //      only waits. What must `done` tell each of them?
   throw new NotImplementedError('12-client', 'streamHijacked')
 }
 // #endregion streamHijacked
