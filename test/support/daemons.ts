@@ -271,6 +271,10 @@ export function startContainerd(dir: string, options: DaemonOptions & { prefix?:
  * private mount namespace, for instance.
  */
 export function startDockerd(dir: string, args: string[], options: DaemonOptions & { prefix?: string[] } = {}): Promise<Daemon> {
+  // dockerd starts its containerd on sockets in its exec root, which containerd refuses past 104
+  // bytes (its "unix socket path too long (> 104)"), and then only says it cannot connect
+  const deepest = join(dir, 'exec', 'containerd', 'containerd.sock.ttrpc')
+  if (Buffer.byteLength(deepest) > 104) throw new Error(`dockerd in ${dir}: its containerd's socket ${deepest} would be ${Buffer.byteLength(deepest)} bytes, past the 104 containerd takes; start it from a shorter TMPDIR`)
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'docker.sock')
   const parent = `minidocker-test-dockerd-${process.pid}-${dockerds++}`
