@@ -1,9 +1,10 @@
 /**
  * The signal proxy in a process of its own, for signals.test.ts, whose signals the test
- * sends: it proxies this process's signals to container `id` of the daemon at `host`, prints
- * "ready", and "@gave up" whenever the proxy gives up. A line "stop" on stdin stops the proxy;
- * it then prints "@stopped" and the listeners on process that the proxy left changed, closes
- * the Engine and stops reading stdin, so that it ends on its own if the proxy left nothing behind.
+ * sends: with listeners of its own on two signals, it proxies this process's signals to
+ * container `id` of the daemon at `host`, prints "ready", and "@gave up" whenever the proxy
+ * gives up. A line "stop" on stdin stops the proxy; it then prints "@stopped" and the
+ * listeners on process that the proxy left changed, closes the Engine and stops reading stdin,
+ * so that it ends on its own if the proxy left nothing behind.
  */
 import { constants } from 'node:os'
 import { Engine } from '../../lib/engine-client.ts'
@@ -15,6 +16,9 @@ const listeners = () => new Map(SIGNALS.map((name) => [name, process.listenerCou
 
 async function main() {
   const engine = await Engine.connect(host)
+  // a long-lived program has listeners of its own before any run (a terminal UI's on SIGWINCH, a
+  // reload on SIGUSR2): they do nothing here, and must outlive the proxy's stop
+  for (const signal of ['SIGWINCH', 'SIGUSR2'] as const) process.on(signal, () => {})
   const before = listeners()
   const stop = proxySignals(engine, id, () => process.stdout.write('@gave up\n'))
   process.stdout.write('ready\n')
