@@ -318,11 +318,18 @@ export interface DaemonPair {
 }
 
 export async function startDaemonPair(dir: string): Promise<DaemonPair> {
-  const registry = await imageRegistry()
-  const containerd = await startContainerd(join(dir, 'containerd'))
-  const ours = await startMinidockerd(join(dir, 'ours'), containerd.socket)
-  const real = await startRealDockerd(join(dir, 'real'), registry.host)
-  return { containerd, registry, ours, real }
+  const started: Partial<DaemonPair> = {}
+  try {
+    started.registry = await imageRegistry()
+    started.containerd = await startContainerd(join(dir, 'containerd'))
+    started.ours = await startMinidockerd(join(dir, 'ours'), started.containerd.socket)
+    started.real = await startRealDockerd(join(dir, 'real'), started.registry.host)
+    return started as DaemonPair
+  } catch (error) {
+    // the caller gets nothing to stop: what started before the failure is stopped here
+    await stopDaemonPair(started, undefined)
+    throw error
+  }
 }
 
 /** Remove every container both daemons hold, stop everything startDaemonPair() started, and remove `dir`. */
