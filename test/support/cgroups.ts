@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { onCleanup } from './files.ts'
-import { hierarchies, procsFiles, thawAndKill, thawTree } from './hierarchies.ts'
+import { hierarchies, procsFiles, thawAndKill } from './hierarchies.ts'
 
 /** The parent of every test cgroup. */
 export const TEST_CGROUP_PARENT = 'minidocker-test'
@@ -38,13 +38,12 @@ function startedByTests(pid: number): boolean {
  * Remove `dir` and everything below it with find(1), after emptying each cgroup: a process the
  * tests started is killed; any other (this one, or one moved in by a wrong PID) is moved back to
  * where this process started, never killed. Both are done again for up to 3 s, while killed
- * processes finish exiting and processes still forking leave children behind. Every cgroup of
- * the tree, and those each process to kill is in, are thawed first: a paused container's
- * processes (v1's freezer) would never act on the SIGKILL.
+ * processes finish exiting and processes still forking leave children behind. The cgroups each
+ * process to kill is in are thawed first: a paused container's processes (v1's freezer) would
+ * never act on the SIGKILL; one moved out takes the state of the cgroup it joins.
  */
 async function removeTree(dir: string, own: string, mount: string): Promise<void> {
   for (let round = 0; existsSync(dir); round++) {
-    thawTree(dir)
     for (const procs of procsFiles(dir)) {
       for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number)) {
         try {

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { mountsBelow } from '../../lib/mounts.ts'
-import { hierarchies, procsFiles, thawAndKill, thawTree } from './hierarchies.ts'
+import { hierarchies, procsFiles, thawAndKill } from './hierarchies.ts'
 
 export interface Daemon {
   /** its socket (containerd's gRPC one, dockerd's API) */
@@ -101,7 +101,6 @@ function pidsInCgroupParent(name: string): number[] {
  * cgroup with a process in it cannot be removed.
  */
 async function killCgroupParent(name: string): Promise<void> {
-  for (const dir of cgroupParentDirs(name)) thawTree(dir)
   for (const pid of pidsInCgroupParent(name)) thawAndKill(pid)
   for (const end = Date.now() + 10_000; pidsInCgroupParent(name).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
 }

@@ -52,15 +52,6 @@ function thaw(dir: string): void {
   }
 }
 
-/** thaw() `dir` and every cgroup below it (a cgroup frozen by a frozen parent thaws only once both are). */
-export function thawTree(dir: string): void {
-  try {
-    for (const procs of procsFiles(dir)) thaw(dirname(procs))
-  } catch {
-    // a cgroup removed while it was listed: its processes are gone with it
-  }
-}
-
 /**
  * SIGKILL the process `pid` once the cgroups it is in are thawed, in every mounted hierarchy
  * with a freezer (the v1 freezer's own hierarchy, v2's); a process gone meanwhile is no error.
