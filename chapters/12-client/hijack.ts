@@ -41,6 +41,8 @@ export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdi
   //      the given parser refuses but the daemon let through (ask docker 28.2.2)?
   //   4. Two callers: run races the end against its wait, its start and its signals; exec
   //      only waits. What must `done` tell each of them?
+  //   5. The container may read its stdin slower than the client is given it, or not at all:
+  //      how much of stdin may your client hold meanwhile, and where does the rest wait?
   throw new NotImplementedError('12-client', 'streamHijacked')
 }
 // #endregion streamHijacked

@@ -1,8 +1,9 @@
 /**
- * `run` whose stdout is a pipe, beside docker 28.2.2 against the same fake daemon: a reader
- * that goes away (`| head -c 20`) and a reader that stops for a while (`| less`, a slow
- * script). The daemon's container prints as fast as the client takes its bytes, and the
- * daemon counts what it managed to send.
+ * `run` whose stdout or stdin is a pipe, beside docker 28.2.2 against the same fake daemon: a
+ * reader that goes away (`| head -c 20`), a reader that stops for a while (`| less`, a slow
+ * script), and with -i a writer faster than the container reads (`cat big | run -i`). The
+ * daemon's container prints as fast as the client takes its bytes, and the daemon counts what
+ * it managed to send; it reads nothing of the attach.
  */
 import { spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
@@ -34,9 +35,10 @@ const line = (n: number) => `line ${String(n).padStart(8, '0')} ${'.'.repeat(100
 
 /**
  * A daemon whose container, once started, prints `lines` lines on its attach (for ever when
- * Infinity) as fast as the client takes them, then exits 3: its wait answers then.
+ * Infinity) as fast as the client takes them, then, once `running` settles, exits 3: its wait
+ * answers then. It never reads the attach: the container takes none of its stdin.
  */
-async function printingDaemon(lines: number) {
+async function printingDaemon(lines: number, running?: Promise<void>) {
   const state = { sent: 0, attachClosed: false, requests: [] as string[] }
   let attach: Socket | undefined
   let exit: (() => void) | undefined
@@ -48,7 +50,7 @@ async function printingDaemon(lines: number) {
         state.sent += bytes.length
         if (!socket.write(bytes)) return void socket.once('drain', pump)
       }
-      if (!socket.destroyed) socket.end(exit)
+      if (!socket.destroyed) void Promise.resolve(running).then(() => socket.end(exit))
     }
     pump()
   }
@@ -112,7 +114,45 @@ async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { 
   return { stdout, stderr, exitCode, sentWhileStalled }
 }
 
-describe('run whose stdout is a pipe, beside docker 28.2.2 (see "A slow or closed stdout")', () => {
+/**
+ * `client run -i example.test/box` with its stdin a pipe the test writes as fast as the client
+ * takes it, while the container reads none of it for 3 s: how much the client took by then
+ * (counted when written into the pipe, so at most one pipe's worth more than the client read).
+ * The writer stops at `most` bytes, so that a client that takes all it is given fails without
+ * filling the machine's memory. Then the container exits: the client's stderr and exit code.
+ */
+async function fromPipe(client: 'docker' | 'minidocker', most: number): Promise<Piped & { taken: number }> {
+  let exit!: () => void
+  const { host } = await printingDaemon(0, new Promise((resolve) => (exit = resolve)))
+  const [argv, env] = client === 'docker'
+    ? [[CLIS['28.2.2'], 'run', '-i', 'example.test/box'], { ...process.env, ...dockerEnv(host) }]
+    : [[process.execPath, MINIDOCKER, '-H', host, 'run', '-i', 'example.test/box'], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' }]
+  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+  groups.push(child.pid!)
+  let [stdout, stderr, taken, writing] = ['', '', 0, true]
+  child.stdout.on('data', (d: Buffer) => (stdout += d))
+  child.stderr.on('data', (d: Buffer) => (stderr += d))
+  child.stdin.on('error', () => (writing = false)) // the client has gone: nothing more to write
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  const chunk = Buffer.alloc(64 * 1024, 'y\n')
+  const write = () => {
+    while (writing && taken < most) {
+      if (!child.stdin.write(chunk, (error) => error || (taken += chunk.length))) return void child.stdin.once('drain', write)
+    }
+  }
+  write()
+  await sleep(3000)
+  const took = taken
+  writing = false
+  exit()
+  const exitCode = await within(exited, 20_000)
+  child.stdin.destroy()
+  throwIfUnwritten(stderr)
+  if (exitCode === 'late') return { stdout, stderr: `${stderr}(still running 20 s after its container exited)`, exitCode: null, taken: took }
+  return { stdout, stderr, exitCode, taken: took }
+}
+
+describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow or closed stdout" and "One connection, three streams")', () => {
   it('run | head -c 20: the pipe\'s reader gone while the container prints on', async () => {
     const dockers = await printingDaemon(Infinity)
     const theirs = await intoPipe('docker', dockers.host, dockers.state, { head: 20 })
@@ -147,5 +187,17 @@ describe('run whose stdout is a pipe, beside docker 28.2.2 (see "A slow or close
     }
     const differs = firstDifference(whole(mine), { ...whole(theirs), stderr: asMinidocker(theirs.stderr) }, RESULTS)
     if (differs) expect.fail(`the reader came back after 3 s and read to the end: ${differs}, against the same daemon as docker 28.2.2 — does your copy go on once stdout takes bytes again, and does every byte reach the pipe before the client exits?`)
+  }, 90_000)
+
+  it('cat big | run -i: a container that reads none of its stdin for 3 s, then exits', async () => {
+    const theirs = await fromPipe('docker', 256 * MiB)
+    // what docker took is its pipe's and sockets' buffers; allow yours four times that, and 8 MiB at least
+    const allowed = Math.max(4 * theirs.taken, 8 * MiB)
+    const mine = await fromPipe('minidocker', allowed + MiB)
+    if (mine.taken > allowed) {
+      expect.fail(`while the container read none of its stdin for 3 s, your client took ${(mine.taken / MiB).toFixed(1)} MiB from its stdin${mine.taken >= allowed + MiB ? ' (and the test stopped writing there)' : ''}, docker 28.2.2 ${(theirs.taken / MiB).toFixed(1)} MiB — where is what the daemon has not read, and what holds stdin back while the connection takes nothing?`)
+    }
+    const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS)
+    if (differs) expect.fail(`the container exited with stdin still open and unread: ${differs}, against the same daemon as docker 28.2.2`)
   }, 90_000)
 })

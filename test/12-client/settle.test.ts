@@ -145,7 +145,7 @@ const ways: Way[] = [
     },
   },
   {
-    way: 'run -it, three SIGTERMs sent to the client, the container ignoring them', args: 'giveup',
+    way: 'run -it, SIGTERMs sent to the client until it gives up, the container ignoring them', args: 'giveup',
     container: (attach) => attach.write('ready\r\n'), // it runs on: neither the attach nor the wait ends by itself
   },
   { way: 'exec -i, the command exits 5', args: 'exec', container: (attach, exit) => (exit(5), attach.end(stdout('ready\n'))) },
@@ -164,7 +164,7 @@ function endStray(host: string): void {
 }
 
 describe('the client leaves nothing behind (see "Letting go")', () => {
-  it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM, three SIGTERMs), exec and logs -f, each in a process that must end on its own', async () => {
+  it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM, SIGTERMs until it gives up), exec and logs -f, each in a process that must end on its own', async () => {
     for (const { way, args, container, startError, refuse, keys } of ways) {
       const daemon = await fakeDaemon({ container, startError, refuse })
       const argv = [process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
