@@ -57,6 +57,8 @@ export interface RequestOptions {
   /** sent as JSON */
   body?: unknown
   headers?: Record<string, string>
+  /** cuts the request, or its answer's stream, when it aborts (Node's AbortError) */
+  signal?: AbortSignal
 }
 
 /** The daemon answered with an error status: `message` is its `{"message"}`. */
@@ -93,13 +95,14 @@ export function withQuery(path: string, query: Record<string, string | undefined
   return text ? `${path}?${text}` : path
 }
 
-/** A response's whole body as text. */
+/** A response's whole body as text; one destroyed before its end rejects (Node emits no 'error' for it). */
 export function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     stream.on('data', (c: Buffer) => chunks.push(c))
     stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
     stream.on('error', reject)
+    stream.on('close', () => reject(new Error('the body was cut before its end'))) // after an end: no effect
   })
 }
 
@@ -143,7 +146,7 @@ export abstract class EngineBase {
     if (body !== undefined) headers['Content-Type'] = 'application/json'
     if (method !== 'GET' && method !== 'HEAD') headers['Content-Length'] = Buffer.byteLength(body ?? '')
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socket, agent: this.#agent, method, path: withQuery(path, options.query), headers }, resolve)
+      const req = request({ socketPath: this.socket, agent: this.#agent, method, path: withQuery(path, options.query), headers, signal: options.signal }, resolve)
       req.on('error', reject)
       req.end(body)
     })

@@ -13,11 +13,11 @@ import type { JSONMessage, ProgressSink } from './jsonmessage.ts'
  * `image` pulled by the daemon, its progress streamed back as JSON messages, one per line
  * (whatever the chunks), each handed to `progress` as it comes. An error before the stream
  * is a DaemonError (call() makes it); one in the stream (`errorDetail`) ends the pull with
- * its message.
+ * its message. `signal` cuts the pull where it is (Node's AbortError).
  */
-export async function pullImage(engine: EngineClient, image: string, progress: ProgressSink): Promise<void> {
+export async function pullImage(engine: EngineClient, image: string, progress: ProgressSink, signal?: AbortSignal): Promise<void> {
   const { fromImage, tag } = pullQuery(image)
-  const response = await engine.call('POST', '/images/create', { query: { fromImage, tag }, headers: { 'X-Registry-Auth': 'e30=' } }) // base64 of {}: no credentials
+  const response = await engine.call('POST', '/images/create', { query: { fromImage, tag }, headers: { 'X-Registry-Auth': 'e30=' }, signal }) // base64 of {}: no credentials
   let rest = ''
   for await (const chunk of response) {
     rest += chunk
@@ -37,9 +37,10 @@ export async function pullImage(engine: EngineClient, image: string, progress: P
 /**
  * The container `plan` describes, created. An image the daemon lacks is pulled first, as the
  * CLI pulls it: announced on stderr in the CLI's words, its progress on stderr too. Any other
- * failure is the caller's, as the daemon gave it. Returns the container's ID.
+ * failure is the caller's, as the daemon gave it. Returns the container's ID. `signal` cuts
+ * the pull (Node's AbortError), never a create: a create sent is answered, made or not.
  */
-export async function createContainer(engine: EngineClient, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<string> {
+export async function createContainer(engine: EngineClient, plan: RunPlan, stdio: Stdio, progress: ProgressSink, signal?: AbortSignal): Promise<string> {
   const create = async () => (await engine.json<{ Id: string }>('POST', '/containers/create', { query: { name: plan.name }, body: plan.config })).Id
   try {
     return await create()
@@ -47,7 +48,7 @@ export async function createContainer(engine: EngineClient, plan: RunPlan, stdio
     if (!(error instanceof DaemonError && error.status === 404)) throw error // any not-found, as create.go has it: a missing network too
   }
   stdio.stderr.write(`Unable to find image '${pullQuery(plan.image).familiar}' locally\n`)
-  await pullImage(engine, plan.image, progress)
+  await pullImage(engine, plan.image, progress, signal)
   return create()
 }
 // #endregion createContainer

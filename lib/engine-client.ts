@@ -105,6 +105,7 @@ export class Engine extends EngineClient {
       const req = request({
         socketPath: this.socket, agent: false, method: 'POST', path: `/v${this.version}${withQuery(path, options.query)}`, // a connection of its own, never pooled
         headers: { Connection: 'Upgrade', Upgrade: 'tcp', 'Content-Length': Buffer.byteLength(body), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        signal: options.signal, // until the answer: the hijacked connection is the caller's after it
       })
       req.on('upgrade', (_res, socket, head) => {
         if (head.length > 0) socket.unshift(head) // stream bytes that came with the 101
@@ -120,7 +121,7 @@ export class Engine extends EngineClient {
       // CLI's client fails as its HTTP reader does, not as a dial does. And a dial that fails is
       // not call()'s either: setupHijackConn dials by itself and wraps the dial's error in a
       // sentence of its own, Go's words for the errno included
-      req.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ECONNRESET' ? new ContainerError('unexpected EOF', 1) : dialError(this.socket, error)))
+      req.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ECONNRESET' && !options.signal?.aborted ? new ContainerError('unexpected EOF', 1) : dialError(this.socket, error)))
       req.end(body)
     })
   }

@@ -20,13 +20,15 @@ import type { Engine } from '../../lib/engine-client.ts'
  * container reads the client's stdin to its end; without, it reads none;
  * either way the output still comes. -d prints the ID alone on stdout. With -it, the
  * detach keys typed leave the container running and end the client as they end docker's.
+ * A caller that aborts `cancel` (minidocker's own CLI never does) gets the run's end as soon
+ * as it can come, rejected with the abort's reason, and no container of the run's is left.
  */
-export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
+export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink, cancel?: AbortSignal): Promise<number> {
   // TODO(12): the whole run (the figure; the text's "The run sequence", "The ways out of run -it",
-  //   "Answers out of order", "Detach keys" and "Letting go"; the CLI's run.go, runContainer,
-  //   hijack.go and utils.go, waitExitOrRemoved). The tests compare your requests, output,
-  //   words and exit code with docker 28.2.2's, through a proxy that can hold back or cut any
-  //   of the daemon's answers.
+  //   "Answers out of order", "Detach keys", "Letting go" and "Cancelled"; the CLI's run.go,
+  //   runContainer, hijack.go and utils.go, waitExitOrRemoved). The tests compare your
+  //   requests, output, words and exit code with docker 28.2.2's, through a proxy that can hold
+  //   back or cut any of the daemon's answers.
   //   1. After start the daemon waits for nobody: a container may print its line, exit and
   //      (with --rm) be gone before start's own answer is back. What must the daemon hold for
   //      this client by then? And with -d?
@@ -50,6 +52,8 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      calls process.exit() could end on its own: what did the run take, and does every way
   //      out (the proxy's giveUp among them) reach what gives each back? The tests run every
   //      way out so, with `node -e`.
+  //   8. `cancel` (the text's "Cancelled"): at each of your awaits, what can a cancel cut, what
+  //      has the daemon done by then, and what of it must go? The caller keeps its signal.
   throw new NotImplementedError('12-client', 'runContainer')
 }
 // #endregion runContainer

@@ -42,12 +42,34 @@ function decodeWait(text: string): { StatusCode: number; Error: { Message: strin
  * container reads the client's stdin to its end; without, it reads none;
  * either way the output still comes. -d prints the ID alone on stdout. With -it, the
  * detach keys typed leave the container running and end the client as they end docker's.
+ * A caller that aborts `cancel` (minidocker's own CLI never does) gets the run's end as soon
+ * as it can come, rejected with the abort's reason, and no container of the run's is left.
  */
-export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink): Promise<number> {
+export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink, cancel?: AbortSignal): Promise<number> {
   // -it lends a terminal the client must have: the CLI looks before it asks the daemon for
   // anything (run.go, CheckTty), and says so as it is, not as a failed run
   if (!plan.detach && plan.interactive && plan.tty && stdio.stdin.isTTY !== true) throw new AttachError('the input device is not a TTY')
-  const id = await createContainer(engine, plan, stdio, progress)
+  cancel?.throwIfAborted()
+  // a cancel cuts the pull, but a create once sent is awaited: only its answer tells whether
+  // there is a container to remove, and which
+  const id = await createContainer(engine, plan, stdio, progress, cancel).catch((error) => {
+    throw cancel?.aborted ? cancel.reason : error
+  })
+  try {
+    const code = await attachAndStart(engine, plan, stdio, id, cancel)
+    cancel?.throwIfAborted()
+    return code
+  } catch (error) {
+    if (!cancel?.aborted) throw error
+    // whatever the run had come to, what it made goes: docker rm -f's request
+    await engine.call('DELETE', `/containers/${id}`, { query: { force: '1' } }).then((response) => void response.resume(), () => {})
+    throw cancel.reason
+  }
+}
+// #endregion runContainer
+
+/** The run once its container exists: attach, wait and start, and the end that decides the exit code. */
+async function attachAndStart(engine: Engine, plan: RunPlan, stdio: Stdio, id: string, cancel?: AbortSignal): Promise<number> {
   // -d: the ID as soon as the container exists (the CLI prints it from a goroutine of its own,
   // run.go's waitDisplayID), whatever the start does next
   if (plan.detach) stdio.stdout.write(`${id}\n`)
@@ -56,12 +78,16 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   let streams: Streams | undefined
   if (!plan.detach) {
     const query = { stream: '1', stdout: '1', stderr: '1', stdin: plan.interactive ? '1' : undefined, detachKeys: plan.detachKeys || undefined }
-    attached = await engine.upgrade(`/containers/${id}/attach`, { query }).catch((error) => {
+    attached = await engine.upgrade(`/containers/${id}/attach`, { query, signal: cancel }).catch((error) => {
       throw error instanceof ContainerError ? new AttachError(error.message) : error
     })
     streams = streamHijacked(engine, attached, stdio, { tty: plan.tty, interactive: plan.interactive, resizePath: `/containers/${id}/resize`, detach: plan.detachKeys ?? '' })
   }
-  const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition } })
+  const waiting = await engine.call('POST', `/containers/${id}/wait`, { query: { condition }, signal: cancel }).catch((error) => {
+    attached?.destroy()
+    streams?.release()
+    throw error
+  })
   const status = readAll(waiting).then(decodeWait)
   // the wait's answer may come before start's, before the output's end, or never: a failed one is
   // told as it comes (the CLI's waitExitOrRemoved logs from a goroutine of its own) and ends the
@@ -77,21 +103,27 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   void exitCode.then((code) => (known = code))
   // all are awaited later; until then a failure must not count as unhandled
   status.catch(() => {})
-  const cleanups: (() => void)[] = streams ? [streams.release] : []
-  // the client gives up on a container that ignores what it was sent: it lets go of the attach and
-  // the wait at once (every await below then settles), and the run ends in the CLI's words
-  let gaveUp = false
-  const giveUp = () => {
-    gaveUp = dropped = true
+  // the client lets go of the attach and the wait at once when it gives up on a container that
+  // ignores what it was sent, or when its caller cancels: every await below then settles
+  const letGo = () => {
+    dropped = true
     attached?.destroy()
     waiting.destroy()
+  }
+  cancel?.addEventListener('abort', letGo)
+  const cleanups: (() => void)[] = [() => cancel?.removeEventListener('abort', letGo)]
+  if (streams) cleanups.push(streams.release)
+  let gaveUp = false
+  const giveUp = () => {
+    gaveUp = true
+    letGo()
   }
   // before start, as the CLI does: a signal that comes with the first output must find the proxy.
   // With -t too: a SIGTERM or SIGHUP to the client goes to the container, and the client lives on
   if (attached && plan.sigProxy) cleanups.push(proxySignals(engine, id, giveUp))
   try {
     try {
-      await engine.json('POST', `/containers/${id}/start`)
+      await engine.json('POST', `/containers/${id}/start`, { signal: cancel })
     } catch (error) {
       // the container may run all the same (a start refused once it had begun): with --rm the CLI
       // waits for the daemon to remove it, its output copied to the end; without, nothing may hold
@@ -138,4 +170,3 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
     for (const cleanup of cleanups) cleanup()
   }
 }
-// #endregion runContainer

@@ -37,21 +37,39 @@ type Container = (attach: Socket, exit: (code: number) => void, daemon: { onKill
 interface Report {
   outcome: { code?: number; error?: string }
   /** before the call, and once it had settled and the Engine was closed (`resources`: the handles and requests Node counts as keeping the loop alive) */
-  before: { listeners: Record<string, number>; stdin: Record<string, number | boolean>; terminal: string; resources: string[] }
-  after: { listeners: Record<string, number>; stdin: Record<string, number | boolean>; terminal: string; resources: string[] }
+  before: { listeners: Record<string, number>; stdin: Record<string, number | boolean>; terminal: string; resources: string[]; aborts: number }
+  after: { listeners: Record<string, number>; stdin: Record<string, number | boolean>; terminal: string; resources: string[]; aborts: number }
   /** the client's connections the daemon still had open when the report came, by their first request */
   open: string[]
+  /** the requests the daemon got once the caller had cancelled, and what had become of container "c" when the report came */
+  afterCancel: string[]
+  container: 'never created' | 'created' | 'started' | 'removed'
 }
+
+/** Where a run's caller cancels it: while the pull streams, while the create, the attach or the container's run is unanswered or going on, or once a -d run has returned. */
+type CancelAt = 'pull' | 'create' | 'attach' | 'running' | 'returned'
 
 /**
  * A daemon that creates container "c", lets it be attached (unless `refuse`), and at its start
  * runs `container` (or fails the start with `startError`); exec "e" of "c" runs `container`
- * too, and the logs of "c" are a line and their end. The report of settler.ts is kept, with the connections open then.
+ * too, and the logs of "c" are a line and their end. With `cancelAt` it has the image to pull,
+ * and sends the settler SIGUSR2, its caller's cancel, when the run comes there (a held create
+ * is answered 300 ms later, made). The report of settler.ts is kept, with the connections open
+ * then, the requests since the cancel and what became of "c".
  */
-async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean }) {
+async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean; cancelAt?: CancelAt }) {
   const socket = join(tempDir('minidocker-client-'), 'daemon.sock')
   const opened = new Map<Socket, string>()
   const reports: Report[] = []
+  const requests: string[] = []
+  let since: number | undefined
+  let container: Report['container'] = 'never created'
+  const cancel = () => {
+    since = requests.length
+    process.kill(Number(readFileSync(join(dirname(socket), 'settler.pid'), 'utf8')), 'SIGUSR2')
+  }
+  /** a request as the daemon got it: method, path without the version, query */
+  const note = (req: IncomingMessage) => requests.push(`${req.method} ${apiPath(req)}${req.url!.includes('?') ? req.url!.slice(req.url!.indexOf('?')) : ''}`)
   let attach: Socket | undefined
   let waiting: ServerResponse | undefined
   const daemon: { onKill?: () => void; cut: () => void } = { cut: () => [...opened.keys()].forEach((s) => s.destroy()) }
@@ -64,24 +82,42 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (!opened.get(req.socket)) opened.set(req.socket, `${req.method} ${req.url}`)
     const path = apiPath(req)
+    if (req.url !== '/report') note(req)
     if (req.url === '/report') {
       const chunks: Buffer[] = []
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         const open = [...opened].filter(([s]) => s !== req.socket && !s.destroyed).map(([, first]) => first)
-        reports.push({ ...(JSON.parse(Buffer.concat(chunks).toString()) as Omit<Report, 'open'>), open })
+        reports.push({ ...(JSON.parse(Buffer.concat(chunks).toString()) as Omit<Report, 'open' | 'afterCancel' | 'container'>), open, afterCancel: requests.slice(since ?? requests.length), container })
         res.end()
       })
     } else if (req.url === '/_ping') res.writeHead(200, { 'Api-Version': '1.41' }).end()
-    else if (path === '/containers/create') json(res, 201, { Id: 'c', Warnings: [] })
+    else if (path === '/containers/create') {
+      if (options.cancelAt === 'pull') return json(res, 404, { message: 'No such image: example.test/probe:latest' })
+      const made = () => ((container = 'created'), json(res, 201, { Id: 'c', Warnings: [] }))
+      if (options.cancelAt !== 'create') return made()
+      cancel()
+      setTimeout(made, 300)
+    } else if (path === '/images/create') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).write('{"status":"Pulling from probe","id":"latest"}\n')
+      cancel() // and the pull goes on for ever
+    } else if (path === '/containers/c' && req.method === 'DELETE') {
+      if (container === 'started' && !/force=1/.test(req.url!)) return json(res, 409, { message: 'cannot remove container "c": container is running: stop the container before removing or force remove' })
+      container = 'removed'
+      res.writeHead(204).end()
+      attach?.end()
+    }
     else if (path === '/containers/c/wait') {
       res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
       waiting = res
       if (code !== undefined) exit(code)
     } else if (path === '/containers/c/start') {
       if (options.startError) return json(res, 400, { message: options.startError })
+      container = 'started'
       res.writeHead(204).end()
+      if (options.cancelAt === 'returned') since = requests.length // the -d run returns now: its caller cancels after
       options.container(attach!, exit, daemon)
+      if (options.cancelAt === 'running') setTimeout(cancel, 100)
     } else if (path === '/containers/c/kill') {
       res.writeHead(204).end()
       daemon.onKill?.()
@@ -97,10 +133,12 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
   server.on('connection', (s: Socket) => (opened.set(s, ''), connections.push(s)))
   server.on('upgrade', (req: IncomingMessage, s: Socket) => {
     opened.set(s, `${req.method} ${req.url}`)
+    note(req)
     s.on('error', () => {}) // the client may go first (ECONNRESET): not this test's failure
     s.resume() // what the client types is not this container's business; reading sees the client close
     s.on('end', () => s.end()) // an HTTP server's sockets are half-open: a client that closes is closed here too
     if (options.refuse) return void s.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
+    if (options.cancelAt === 'attach') return cancel() // and the attach is never answered
     s.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
     attach = s
     if (req.url!.includes('/exec/e/start')) options.container(s, (status) => (code = status), daemon)
@@ -123,7 +161,11 @@ interface Way {
   startError?: string
   refuse?: boolean
   keys?: number[]
+  cancelAt?: CancelAt
 }
+
+/** A container that prints a line and runs on until it is removed. */
+const runsOn: Container = (attach) => attach?.write('ready\r\n') // no attach for -d
 
 const ways: Way[] = [
   { way: 'run -i, the container exits 3', args: 'exit', container: exits(3) },
@@ -152,6 +194,15 @@ const ways: Way[] = [
   { way: 'logs -f, the container exits', args: 'logs', container: () => {} },
 ]
 
+/** A run cancelled by its caller (settler.ts aborts its AbortSignal when the daemon comes to `cancelAt`). */
+const cancels: Way[] = [
+  { way: 'run -it cancelled by its caller while the image is pulled', args: 'cancel-pull', container: runsOn, cancelAt: 'pull' },
+  { way: 'run -it cancelled by its caller while the daemon holds the create\'s answer', args: 'cancel-create', container: runsOn, cancelAt: 'create' },
+  { way: 'run -it cancelled by its caller while the daemon holds the attach\'s answer', args: 'cancel-attach', container: runsOn, cancelAt: 'attach' },
+  { way: 'run -it cancelled by its caller while the container runs', args: 'cancel-running', container: runsOn, cancelAt: 'running' },
+  { way: 'run -d cancelled by its caller once the run has returned', args: 'cancel-late', container: runsOn, cancelAt: 'returned' },
+]
+
 /**
  * The child that did not end, ended by its PID: a client whose signal handlers outlived the run
  * survives the pty's hang-up. Its command line names this test's own socket, so the PID is still its.
@@ -163,24 +214,46 @@ function endStray(host: string): void {
   } catch {} // it never started, or is gone already
 }
 
+/**
+ * `way` in a process of its own (settler.ts), in a pseudo-terminal: its call settles, and
+ * then the process holds what it held before and ends on its own. The daemon's report, for
+ * what else the way requires.
+ */
+async function settles({ way, args, container, startError, refuse, keys, cancelAt }: Way, section: string): Promise<Report> {
+  const daemon = await fakeDaemon({ container, startError, refuse, cancelAt })
+  const argv = [process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
+  // a call that never settles is told within 15 s, before the test's own time runs out
+  const ended = await typeInTerminal(argv, keys ?? [], { ready: keys ? 'ready' : '@reported', env: {}, deadline: 5_000, readyWithin: 10_000 })
+  if (ended.code === undefined) endStray(daemon.host)
+  const report = daemon.reports[0]
+  expect(report, `${way}: the call had not settled when the process was ended, 15 s on (the terminal showed ${JSON.stringify(ended.output)}) — what was it still waiting for, and could that still come on this way out? ${section}`).toBeDefined()
+  const { outcome, before, after, open } = report!
+  const changed = Object.keys(before.listeners).filter((e) => after.listeners[e] !== before.listeners[e]).map((e) => `${e} ${before.listeners[e]} → ${after.listeners[e]}`)
+  expect(after.listeners, `${way}: the listeners on process changed across the call (changed: ${changed.join(', ')}) — which of your functions touched them, and what on this way out was to undo it? ${section}`).toEqual(before.listeners)
+  expect(after.aborts, `${way}: the listeners on the caller's cancel (an AbortSignal the caller may keep for other calls) after the call (left) were not those from before it (right) — what does a listener left there do when the caller aborts later? ${section}`).toBe(before.aborts)
+  expect(after.stdin, `${way}: stdin's readers after the call (left) were not those from before it (right; flowing: piped or resumed) — what still reads it, and what on this way out was to let it go? ${section}`).toEqual(before.stdin)
+  expect(after.terminal, `${way}: the terminal's settings (stty -g) after the call (left) were not those from before it (right) — what changed them, and what on this way out was to put them back? ${section}`).toBe(before.terminal)
+  expect(open, `${way}: once the call had settled and the Engine was closed, the daemon still had these connections of the client open (by their first request) — whose were they to close? ${section}`).toEqual([])
+  expect(after.resources.sort(), `${way}: once the call had settled and the Engine was closed, other things kept the event loop alive than before the call (left: after, right: before; a Timeout is a timer, a PipeWrap a connection) — whose are they? ${section}`).toEqual(before.resources.sort())
+  expect(ended.code, `${way}: the process, which never calls process.exit, had not ended on its own with the call's code within 5 s of the report, as a Go CLI's does when main returns (left: its code; undefined: it was still running) — what still holds it? ${section}`).toBe(outcome.code ?? 1)
+  return report!
+}
+
 describe('the client leaves nothing behind (see "Letting go")', () => {
   it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM, SIGTERMs until it gives up), exec and logs -f, each in a process that must end on its own', async () => {
-    for (const { way, args, container, startError, refuse, keys } of ways) {
-      const daemon = await fakeDaemon({ container, startError, refuse })
-      const argv = [process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
-      // a call that never settles is told within 15 s, before the test's own time runs out
-      const ended = await typeInTerminal(argv, keys ?? [], { ready: keys ? 'ready' : '@reported', env: {}, deadline: 5_000, readyWithin: 10_000 })
-      if (ended.code === undefined) endStray(daemon.host)
-      const report = daemon.reports[0]
-      expect(report, `${way}: the call had not settled when the process was ended, 15 s on (the terminal showed ${JSON.stringify(ended.output)}) — what was it still waiting for, and could that still come on this way out? (see "Letting go")`).toBeDefined()
-      const { outcome, before, after, open } = report!
-      const changed = Object.keys(before.listeners).filter((e) => after.listeners[e] !== before.listeners[e]).map((e) => `${e} ${before.listeners[e]} → ${after.listeners[e]}`)
-      expect(after.listeners, `${way}: the listeners on process changed across the call (changed: ${changed.join(', ')}) — which of your functions touched them, and what on this way out was to undo it? (see "Letting go")`).toEqual(before.listeners)
-      expect(after.stdin, `${way}: stdin's readers after the call (left) were not those from before it (right; flowing: piped or resumed) — what still reads it, and what on this way out was to let it go? (see "Letting go")`).toEqual(before.stdin)
-      expect(after.terminal, `${way}: the terminal's settings (stty -g) after the call (left) were not those from before it (right) — what changed them, and what on this way out was to put them back?`).toBe(before.terminal)
-      expect(open, `${way}: once the call had settled and the Engine was closed, the daemon still had these connections of the client open (by their first request) — whose were they to close? (see "Letting go")`).toEqual([])
-      expect(after.resources.sort(), `${way}: once the call had settled and the Engine was closed, other things kept the event loop alive than before the call (left: after, right: before; a Timeout is a timer, a PipeWrap a connection) — whose are they? (see "Letting go")`).toEqual(before.resources.sort())
-      expect(ended.code, `${way}: the process, which never calls process.exit, had not ended on its own with the call's code within 5 s of the report, as a Go CLI's does when main returns (left: its code; undefined: it was still running) — what still holds it? (see "Letting go")`).toBe(outcome.code ?? 1)
+    for (const way of ways) await settles(way, '(see "Letting go")')
+  }, 120_000)
+
+  it('run cancelled by its caller while the image is pulled, while the daemon holds the create\'s or the attach\'s answer, while the container runs, and once a -d run has returned', async () => {
+    const section = '(see "Cancelled")'
+    for (const way of cancels) {
+      const { outcome, afterCancel, container } = await settles(way, section)
+      const since = `the requests the daemon got since the cancel: ${afterCancel.join(', ') || 'none'}`
+      const late = way.cancelAt === 'returned'
+      expect(outcome, `${way.way}: how your call settled (${since}) — what may a caller who has cancelled a run still be told, and what not?`).toEqual(late ? { code: 0 } : { error: 'cancelled by the caller' })
+      expect(afterCancel.filter((r) => /\/(start|attach|wait)\b/.test(r)), `${way.way}: ${since} — which of them can a cancelled run still need? ${section}`).toEqual([])
+      const left = { pull: 'never created', create: 'removed', attach: 'removed', running: 'removed', returned: 'started' }[way.cancelAt!]
+      expect(container, `${way.way}: what had become of container "c" once the call had settled (left), where nothing of the run's was to be left but what a -d run returned to its caller (right); ${since} ${section}`).toBe(left)
     }
   }, 120_000)
 })

@@ -1,12 +1,14 @@
 /**
  * One of the client's streaming calls in a process of its own, for settle.test.ts: `run`
- * (several ways), `exec` or `logs -f` against the test's fake daemon, with this process's own
- * stdin, stdout, stderr and signals. Once the call has settled it notes what the client left
- * behind, closes the Engine as minidocker does, tells the daemon (POST /report, on a
- * connection of its own) and sets process.exitCode: it never calls process.exit, so the test
- * sees whether the process ends on its own.
+ * (several ways, some cancelled by this process as a long-lived caller cancels one), `exec` or
+ * `logs -f` against the test's fake daemon, with this process's own stdin, stdout, stderr and
+ * signals. Once the call has settled it notes what the client left behind, closes the Engine
+ * as minidocker does, tells the daemon (POST /report, on a connection of its own) and sets
+ * process.exitCode: it never calls process.exit, so the test sees whether the process ends on
+ * its own.
  */
 import { execFileSync } from 'node:child_process'
+import { getEventListeners } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { request } from 'node:http'
@@ -28,14 +30,22 @@ const stdinReaders = () => ({ data: process.stdin.listenerCount('data'), readabl
 const terminal = () => (process.stdin.isTTY ? execFileSync('stty', ['-g'], { stdio: [0, 'pipe', 'pipe'] }).toString().trim() : '')
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-function plan(tty: boolean, detachKeys?: string): RunPlan {
+function plan(tty: boolean, more: Partial<RunPlan> = {}): RunPlan {
   return {
     image: 'example.test/probe', config: { Image: 'example.test/probe', Cmd: ['sh'], Tty: tty, OpenStdin: true, AttachStdin: true, HostConfig: {} },
-    detach: false, interactive: true, tty, autoRemove: false, sigProxy: true, detachKeys,
+    detach: false, interactive: true, tty, autoRemove: false, sigProxy: true, ...more,
   }
 }
 
-/** The way's call; "sigterm" sends this process SIGTERM once the container's first output is on stdout, "giveup" three. */
+/**
+ * The caller's cancel of the "cancel-" ways: aborted when the daemon sends this process SIGUSR2
+ * (once the run has come to the request the way cancels it at), or for "cancel-late" once the
+ * call has settled. Its proxy off, the run takes no signal of its own.
+ */
+const cancelling = new AbortController()
+const cancel = () => cancelling.abort(new Error('cancelled by the caller'))
+
+/** The way's call; "sigterm" sends this process SIGTERM once the container's first output is on stdout, "giveup" three; the "cancel-" ways hand the run the caller's cancel. */
 function call(engine: Engine, stdio: Stdio): Promise<number> {
   const progress = () => {}
   switch (way) {
@@ -54,6 +64,9 @@ function call(engine: Engine, stdio: Stdio): Promise<number> {
       }) as typeof process.stdout.write
       return runContainer(engine, plan(true), stdio, progress)
     }
+    case 'cancel-pull': case 'cancel-create': case 'cancel-attach': case 'cancel-running':
+      return runContainer(engine, plan(true, { sigProxy: false }), stdio, progress, cancelling.signal)
+    case 'cancel-late': return runContainer(engine, plan(false, { detach: true, interactive: false, sigProxy: false }), stdio, progress, cancelling.signal)
     case 'exec': return exec(engine, 'c', ['sh'], { interactive: true, tty: false }, stdio)
     case 'logs': return logs(engine, 'c', { follow: true }, stdio)
   }
@@ -64,7 +77,10 @@ async function main() {
   const stdio = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } // Node's own SIGWINCH listeners for a terminal come at the first use
   const resources = process.getActiveResourcesInfo() // before the Engine's first connection
   const engine = await Engine.connect(host)
-  const before = { listeners: listeners(), stdin: stdinReaders(), terminal: terminal(), resources }
+  const cancelled = way.startsWith('cancel-')
+  const aborts = () => getEventListeners(cancelling.signal, 'abort').length
+  const before = { listeners: listeners(), stdin: stdinReaders(), terminal: terminal(), resources, aborts: aborts() }
+  if (cancelled) process.on('SIGUSR2', cancel)
   let outcome: { code?: number; error?: string }
   try {
     outcome = { code: await call(engine, stdio) }
@@ -72,7 +88,12 @@ async function main() {
     if (error instanceof NotImplementedError) throw error
     outcome = { error: String((error as Error).message) }
   }
-  const after = { listeners: listeners(), stdin: stdinReaders(), terminal: terminal() }
+  if (way === 'cancel-late') {
+    cancel()
+    await later(300) // what a listener left on the cancel would send, it has sent by now
+  }
+  if (cancelled) process.off('SIGUSR2', cancel)
+  const after = { listeners: listeners(), stdin: stdinReaders(), terminal: terminal(), aborts: aborts() }
   await later(200) // the client's own last callbacks run; what it destroyed closes
   engine.close()
   await later(200)
