@@ -37,8 +37,8 @@ export async function pullImage(engine: EngineClient, image: string, progress: P
 /**
  * The container `plan` describes, created. An image the daemon lacks is pulled first, as the
  * CLI pulls it: announced on stderr in the CLI's words, its progress on stderr too. Any other
- * failure is the caller's, as the daemon gave it. Returns the container's ID. `signal` cuts
- * the pull (Node's AbortError), never a create: a create sent is answered, made or not.
+ * failure is the caller's, as the daemon gave it. Returns the container's ID. `signal` goes to
+ * the pull alone, which its abort cuts (Node's AbortError).
  */
 export async function createContainer(engine: EngineClient, plan: RunPlan, stdio: Stdio, progress: ProgressSink, signal?: AbortSignal): Promise<string> {
   const create = async () => (await engine.json<{ Id: string }>('POST', '/containers/create', { query: { name: plan.name }, body: plan.config })).Id

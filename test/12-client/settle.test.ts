@@ -46,8 +46,8 @@ interface Report {
   container: 'never created' | 'created' | 'started' | 'removed'
 }
 
-/** Where a run's caller cancels it: while the pull streams, while the create, the attach or the container's run is unanswered or going on, or once a -d run has returned. */
-type CancelAt = 'pull' | 'create' | 'attach' | 'running' | 'returned'
+/** Where a run's caller cancels it: before the call, while the pull streams, while the create, the attach or the container's run is unanswered or going on, or once a -d run has returned. */
+type CancelAt = 'before' | 'pull' | 'create' | 'attach' | 'running' | 'returned'
 
 /**
  * A daemon that creates container "c", lets it be attached (unless `refuse`), and at its start
@@ -62,7 +62,7 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
   const opened = new Map<Socket, string>()
   const reports: Report[] = []
   const requests: string[] = []
-  let since: number | undefined
+  let since = options.cancelAt === 'before' ? 0 : undefined
   let container: Report['container'] = 'never created'
   const cancel = () => {
     since = requests.length
@@ -196,6 +196,7 @@ const ways: Way[] = [
 
 /** A run cancelled by its caller (settler.ts aborts its AbortSignal when the daemon comes to `cancelAt`). */
 const cancels: Way[] = [
+  { way: 'run -it whose caller had cancelled it before the call', args: 'cancel-before', container: runsOn, cancelAt: 'before' },
   { way: 'run -it cancelled by its caller while the image is pulled', args: 'cancel-pull', container: runsOn, cancelAt: 'pull' },
   { way: 'run -it cancelled by its caller while the daemon holds the create\'s answer', args: 'cancel-create', container: runsOn, cancelAt: 'create' },
   { way: 'run -it cancelled by its caller while the daemon holds the attach\'s answer', args: 'cancel-attach', container: runsOn, cancelAt: 'attach' },
@@ -244,7 +245,7 @@ describe('the client leaves nothing behind (see "Letting go")', () => {
     for (const way of ways) await settles(way, '(see "Letting go")')
   }, 120_000)
 
-  it('run cancelled by its caller while the image is pulled, while the daemon holds the create\'s or the attach\'s answer, while the container runs, and once a -d run has returned', async () => {
+  it('run cancelled by its caller before the call, while the image is pulled, while the daemon holds the create\'s or the attach\'s answer, while the container runs, and once a -d run has returned', async () => {
     const section = '(see "Cancelled")'
     for (const way of cancels) {
       const { outcome, afterCancel, container } = await settles(way, section)
@@ -252,7 +253,7 @@ describe('the client leaves nothing behind (see "Letting go")', () => {
       const late = way.cancelAt === 'returned'
       expect(outcome, `${way.way}: how your call settled (${since}) — what may a caller who has cancelled a run still be told, and what not?`).toEqual(late ? { code: 0 } : { error: 'cancelled by the caller' })
       expect(afterCancel.filter((r) => /\/(start|attach|wait)\b/.test(r)), `${way.way}: ${since} — which of them can a cancelled run still need? ${section}`).toEqual([])
-      const left = { pull: 'never created', create: 'removed', attach: 'removed', running: 'removed', returned: 'started' }[way.cancelAt!]
+      const left = { before: 'never created', pull: 'never created', create: 'removed', attach: 'removed', running: 'removed', returned: 'started' }[way.cancelAt!]
       expect(container, `${way.way}: what had become of container "c" once the call had settled (left), where nothing of the run's was to be left but what a -d run returned to its caller (right); ${since} ${section}`).toBe(left)
     }
   }, 120_000)

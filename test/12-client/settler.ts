@@ -39,8 +39,8 @@ function plan(tty: boolean, more: Partial<RunPlan> = {}): RunPlan {
 
 /**
  * The caller's cancel of the "cancel-" ways: aborted when the daemon sends this process SIGUSR2
- * (once the run has come to the request the way cancels it at), or for "cancel-late" once the
- * call has settled. Its proxy off, the run takes no signal of its own.
+ * (once the run has come to the request the way cancels it at), for "cancel-before" before the
+ * call, and for "cancel-late" once the call has settled. Its proxy off, the run takes no signal of its own.
  */
 const cancelling = new AbortController()
 const cancel = () => cancelling.abort(new Error('cancelled by the caller'))
@@ -64,7 +64,8 @@ function call(engine: Engine, stdio: Stdio): Promise<number> {
       }) as typeof process.stdout.write
       return runContainer(engine, plan(true), stdio, progress)
     }
-    case 'cancel-pull': case 'cancel-create': case 'cancel-attach': case 'cancel-running':
+    case 'cancel-before': case 'cancel-pull': case 'cancel-create': case 'cancel-attach': case 'cancel-running':
+      if (way === 'cancel-before') cancel()
       return runContainer(engine, plan(true, { sigProxy: false }), stdio, progress, cancelling.signal)
     case 'cancel-late': return runContainer(engine, plan(false, { detach: true, interactive: false, sigProxy: false }), stdio, progress, cancelling.signal)
     case 'exec': return exec(engine, 'c', ['sh'], { interactive: true, tty: false }, stdio)
