@@ -53,9 +53,9 @@ type CancelAt = 'before' | 'pull' | 'create' | 'attach' | 'running' | 'returned'
  * A daemon that creates container "c", lets it be attached (unless `refuse`), and at its start
  * runs `container` (or fails the start with `startError`); exec "e" of "c" runs `container`
  * too, and the logs of "c" are a line and their end. With `cancelAt` it has the image to pull,
- * and sends the settler SIGUSR2, its caller's cancel, when the run comes there (a held create
- * is answered 300 ms later, made). The report of settler.ts is kept, with the connections open
- * then, the requests since the cancel and what became of "c".
+ * and sends the settler SIGUSR2, its caller's cancel, when the run comes there (a create it
+ * holds, it answers a moment later). The report of settler.ts is kept, with the connections
+ * open then, the requests since the cancel and what became of "c".
  */
 async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean; cancelAt?: CancelAt }) {
   const socket = join(tempDir('minidocker-client-'), 'daemon.sock')
