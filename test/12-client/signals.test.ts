@@ -210,7 +210,9 @@ describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
     if (mine.mostAtOnce !== theirs.mostAtOnce) {
       expect.fail(`${signals.map((s) => `SIG${s}`).join(', ')} came 60 ms apart and the daemon took 400 ms to answer each kill: it held up to ${mine.mostAtOnce} of yours at once (the signal numbers of yours came as ${mine.arrived.join(' ')}). How many did it hold of docker 28.2.2's, and in which order can the container get them when the daemon holds several? ${SECTION}`)
     }
-    expect(mine.arrived, `the signal numbers of your kills in the order the daemon got them (left), and of the signals in the order they came (right) ${SECTION}`).toEqual(signals.map((s) => constants.signals[`SIG${s}` as NodeJS.Signals]))
+    // which of them are passed on is the first test's: here, those yours passed on, in the order they came
+    const came = signals.map((s) => constants.signals[`SIG${s}` as NodeJS.Signals]).filter((n) => mine.arrived.includes(n))
+    expect(mine.arrived, `the signal numbers of your kills in the order the daemon got them (left), and in the order their signals came (right) ${SECTION}`).toEqual(came)
   }, 120_000)
 
   it('kills the daemon refuses: the container has exited meanwhile', async () => {
@@ -265,6 +267,6 @@ describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
     await sleep(800) // what the proxy still held would reach the daemon by now
     expect(left, 'your proxy\'s process had not ended on its own 10 s after its stop and stdin\'s end: what of the proxy still holds it?').toBeDefined()
     expect(left, 'the listeners on process that your stop left changed (name, before → after)').toEqual([])
-    expect(daemon.state.kills, `the kills the daemon got: SIGUSR1, then SIGUSR2 and SIGHUP while the daemon held USR1's kill unanswered, and the proxy was stopped before that kill was answered; a SIGWINCH came after the stop — which of them may still reach a container once the run that proxied them has ended? ${SECTION}`).toEqual(['USR1'])
+    expect(daemon.state.kills.map(numbered), `the signal numbers of the kills the daemon got: SIGUSR1, then SIGUSR2 and SIGHUP while the daemon held USR1's kill unanswered, and the proxy was stopped before that kill was answered; a SIGWINCH came after the stop — which of them may still reach a container once the run that proxied them has ended? ${SECTION}`).toEqual([constants.signals.SIGUSR1])
   }, 60_000)
 })
