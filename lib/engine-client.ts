@@ -121,7 +121,7 @@ export class Engine extends EngineClient {
       // CLI's client fails as its HTTP reader does, not as a dial does. And a dial that fails is
       // not call()'s either: setupHijackConn dials by itself and wraps the dial's error in a
       // sentence of its own, Go's words for the errno included
-      req.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ECONNRESET' && !options.signal?.aborted ? new ContainerError('unexpected EOF', 1) : dialError(this.socket, error)))
+      req.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ECONNRESET' ? new ContainerError('unexpected EOF', 1) : dialError(this.socket, error)))
       req.end(body)
     })
   }

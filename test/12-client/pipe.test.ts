@@ -78,6 +78,13 @@ async function printingDaemon(lines: number, running?: Promise<void>) {
   return { host: daemon.host, state }
 }
 
+/** `client run ARGS...` against the daemon at `host`: its argv, and its environment. */
+function run(client: 'docker' | 'minidocker', host: string, args: string[]): [string[], NodeJS.ProcessEnv] {
+  return client === 'docker'
+    ? [[CLIS['28.2.2'], 'run', ...args], { ...process.env, ...dockerEnv(host) }]
+    : [[process.execPath, MINIDOCKER, '-H', host, 'run', ...args], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' }]
+}
+
 interface Piped {
   stdout: string
   stderr: string
@@ -92,9 +99,7 @@ interface Piped {
  * own stderr and exit code come back; a client still running 20 s later is killed.
  */
 async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { sent: number }, how: { head: number } | { stall: number }): Promise<Piped> {
-  const [argv, env] = client === 'docker'
-    ? [[CLIS['28.2.2'], 'run', 'example.test/box'], { ...process.env, ...dockerEnv(host) }]
-    : [[process.execPath, MINIDOCKER, '-H', host, 'run', 'example.test/box'], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' }]
+  const [argv, env] = run(client, host, ['example.test/box'])
   const reader = 'head' in how ? `head -c ${how.head}` : `{ sleep ${how.stall / 1000}; cat; }`
   // a group of its own: the shell, the client and the reader are ended together if they outlive the test
   const child = spawn('bash', ['-c', `"$@" | ${reader}; exit "\${PIPESTATUS[0]}"`, 'pipe', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
@@ -124,9 +129,7 @@ async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { 
 async function fromPipe(client: 'docker' | 'minidocker', most: number): Promise<Piped & { taken: number }> {
   let exit!: () => void
   const { host } = await printingDaemon(0, new Promise((resolve) => (exit = resolve)))
-  const [argv, env] = client === 'docker'
-    ? [[CLIS['28.2.2'], 'run', '-i', 'example.test/box'], { ...process.env, ...dockerEnv(host) }]
-    : [[process.execPath, MINIDOCKER, '-H', host, 'run', '-i', 'example.test/box'], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' }]
+  const [argv, env] = run(client, host, ['-i', 'example.test/box'])
   const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   groups.push(child.pid!)
   let [stdout, stderr, taken, writing] = ['', '', 0, true]
