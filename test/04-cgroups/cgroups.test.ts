@@ -53,7 +53,7 @@ function swapNotCounted(root: string, leaf: string, file: string): void {
   })
 }
 
-/** A probe spec with limits, in a cgroup of its own below minidocker-test/, removed after the test. */
+/** A probe spec with limits, in a cgroup of its own below minidocker-test-PID/, removed after the test. */
 function limitedSpec(steps: string[], resources: Resources): Spec {
   const spec = probeSpec(steps)
   spec.linux!.resources = resources
@@ -493,7 +493,7 @@ describeKernel(`limits in a real cgroup (${HOST_VERSION} on this machine)`, () =
 
   it('after the container exits', async () => {
     const spec = limitedSpec(['exit:3'], { pids: { limit: 8 } })
-    spec.linux!.cgroupsPath += '/c' // a parent of this test's own: minidocker-test/ may hold other runs
+    spec.linux!.cgroupsPath += '/c' // a parent of this test's own: minidocker-test-PID/ holds other tests' cgroups
     const { cgroup } = await runLimited(spec)
     for (const dir of dirsOf(cgroup)) expect(existsSync(dir), `${dir} is still there after the container exited`).toBe(false)
     for (const dir of dirsOf(cgroup)) expect(existsSync(dirname(dir)), `${dirname(dir)} (made for this cgroup) is still there`).toBe(false)

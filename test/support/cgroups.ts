@@ -11,8 +11,13 @@ import { execa } from 'execa'
 import { onCleanup } from './files.ts'
 import { hierarchies, procsFiles, thawAndKill } from './hierarchies.ts'
 
-/** The parent of every test cgroup. */
-export const TEST_CGROUP_PARENT = 'minidocker-test'
+/**
+ * The parent of every test cgroup of this process. One per process, since the code under test
+ * may be wrong about whose cgroups it removes (a removal that empties its parents of children,
+ * say): then it takes only what this process's tests made, never a cgroup of a test running
+ * beside it in another process, which would then pass or fail for it.
+ */
+export const TEST_CGROUP_PARENT = `minidocker-test-${process.pid}`
 
 /** Whether `pid` is a child, grandchild, ... of this process. */
 function descendsFromUs(pid: number): boolean {
@@ -62,8 +67,8 @@ async function removeTree(dir: string, own: string, mount: string): Promise<void
 }
 
 /**
- * A cgroupsPath for the current test, `minidocker-test/RANDOM`. After the test, its directories
- * are removed in every hierarchy (removeTestCgroup), and minidocker-test too when no other test uses it.
+ * A cgroupsPath for the current test, `minidocker-test-PID/RANDOM`. After the test, its directories
+ * are removed in every hierarchy (removeTestCgroup), and minidocker-test-PID too when no other test uses it.
  */
 export function testCgroupPath(): string {
   const name = randomBytes(6).toString('hex')
