@@ -32,7 +32,9 @@ export function proxySignals(engine: EngineClient, id: string, giveUp: () => voi
   //   6. A container that ignores ^C: the user presses it again, and again. When does docker's
   //      client stop passing the signals on and end itself (ask it), and what must your run do
   //      with `giveUp` then (runContainer)?
-  //   7. Once stopped, nothing of the proxy is left on the process, and nothing more reaches the daemon.
+  //   7. Once stopped, nothing of the proxy is left on the process, and nothing more reaches the
+  //      daemon, while the Engine, the caller's, stays open for the caller's next run. What does
+  //      a kill the daemon has not answered yet hold then?
   throw new NotImplementedError('12-client', 'proxySignals')
 }
 // #endregion proxySignals

@@ -37,15 +37,18 @@ export function proxySignals(engine: EngineClient, id: string, giveUp: () => voi
   // one kill at a time, each once the last is answered, as the CLI's one goroutine sends them:
   // requests sent at once go out on connections of their own, and the daemon may serve them in any order
   let sent: Promise<void> = Promise.resolve()
-  let stopped = false
+  // the Engine is the caller's and outlives the run: at the stop, the kill the daemon still
+  // holds is cut, or its connection would keep the process alive for a run that is over
+  const stopping = new AbortController()
   // the CLI's main counts SIGINT and SIGTERM, and ends the client at the third (cmd/docker,
   // forceExitAfter3TerminationSignals); the third is not passed on
   let terminations = 0
   const send = (signal: NodeJS.Signals) => {
-    if (stopped) return
-    return engine.call('POST', `/containers/${id}/kill`, { query: { signal: signal.slice('SIG'.length) } }).then(
-      (response) => void response.resume(), // read, so that its connection serves the next
-      () => {}, // the container gone, the daemon too: the CLI only logs it, at debug level
+    if (stopping.signal.aborted) return
+    return engine.call('POST', `/containers/${id}/kill`, { query: { signal: signal.slice('SIG'.length) }, signal: stopping.signal }).then(
+      // read, so that its connection serves the next; a body cut at the stop is nothing either
+      (response) => void response.resume().on('error', () => {}),
+      () => {}, // the container gone, the daemon too, or cut at the stop: the CLI only logs it, at debug level
     )
   }
   // a listener on every signal that can have one: without it most end the process
@@ -58,7 +61,7 @@ export function proxySignals(engine: EngineClient, id: string, giveUp: () => voi
     return [signal, handler] as const
   })
   return () => {
-    stopped = true // what is still waiting to go out does not
+    stopping.abort() // what waits its turn does not go out, and the kill the daemon holds is cut
     for (const [signal, handler] of handlers) process.off(signal, handler)
   }
 }

@@ -3,8 +3,10 @@
  * sends: with listeners of its own on two signals, it proxies this process's signals to
  * container `id` of the daemon at `host`, prints "ready", and "@gave up" whenever the proxy
  * gives up. A line "stop" on stdin stops the proxy; it then prints "@stopped" and the
- * listeners on process that the proxy left changed, closes the Engine and stops reading stdin,
- * so that it ends on its own if the proxy left nothing behind.
+ * listeners on process that the proxy left changed, and stops reading stdin, so that it ends on
+ * its own if the proxy left nothing behind. The Engine stays open, as in a program that goes on
+ * running containers through it: its idle kept-alive connections hold no process, a request
+ * still waiting for its answer does.
  */
 import { constants } from 'node:os'
 import { Engine } from '../../lib/engine-client.ts'
@@ -29,7 +31,6 @@ async function main() {
     const changed = SIGNALS.filter((name) => after.get(name) !== before.get(name)).map((name) => `${name} ${before.get(name)} → ${after.get(name)}`)
     process.stdout.write(`@stopped ${JSON.stringify(changed)}\n`)
     process.stdin.off('data', stopping).pause()
-    engine.close()
   })
 }
 

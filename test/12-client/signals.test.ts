@@ -10,7 +10,7 @@ import type { Socket } from 'node:net'
 import { constants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { CLIS, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
 import { asMinidocker, MINIDOCKER } from '../support/client.ts'
 import { apiPath, fakeDaemons } from '../support/engine-server.ts'
@@ -251,6 +251,7 @@ describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
   it('stopped while kills wait to go out, then sent a signal: nothing more reaches the daemon, and nothing of the proxy is left on the process', async () => {
     let release = () => {}
     const daemon = await killDaemon({ answerWhen: new Promise<void>((resolve) => (release = resolve)) })
+    onTestFinished(() => release())
     const c = await client('yours', daemon.host)
     c.child.kill('SIGUSR1')
     await waitFor(() => daemon.state.kills.length > 0, 10_000) // its kill held by the daemon
@@ -262,11 +263,11 @@ describe('the signal proxy, beside docker 28.2.2 (see "Signals")', () => {
     c.child.stdin!.write('stop\n')
     await waitFor(() => c.stdout().includes('@stopped'), 10_000)
     c.child.kill('SIGWINCH') // ignored by default: it ends nothing once the proxy has gone
+    const left = await finish('yours', c, daemon.end) // the daemon still holding the first kill
     release()
-    const left = await finish('yours', c, daemon.end)
     await sleep(800) // what the proxy still held would reach the daemon by now
-    expect(left, 'your proxy\'s process had not ended on its own 10 s after its stop and stdin\'s end: what of the proxy still holds it?').toBeDefined()
-    expect(left, 'the listeners on process that your stop left changed (name, before → after)').toEqual([])
     expect(daemon.state.kills.map(numbered), `the signal numbers of the kills the daemon got: SIGUSR1, then SIGUSR2 and SIGHUP while the daemon held USR1's kill unanswered, and the proxy was stopped before that kill was answered; a SIGWINCH came after the stop — which of them may still reach a container once the run that proxied them has ended? ${SECTION}`).toEqual([constants.signals.SIGUSR1])
+    expect(left, `your proxy's process had not ended on its own 10 s after its stop and stdin's end, the daemon still holding the first kill unanswered and the Engine left open, as a caller that goes on running containers leaves it: what of the proxy still holds the process? ${SECTION}`).toBeDefined()
+    expect(left, 'the listeners on process that your stop left changed (name, before → after)').toEqual([])
   }, 60_000)
 })
