@@ -403,7 +403,10 @@ function upgradeRequest(path: string): { received: () => Buffer; close(): void }
  * nothing until read() is called, as a client whose terminal or pipe does not keep up.
  */
 function countingAttach(path: string, reading: boolean): { head: () => string; payload: () => number; ended: Promise<void>; read(): void; close(): void } {
-  const child = spawn(process.execPath, ['-e', COUNTER, host.slice('unix://'.length), path, reading ? '1' : '0'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  // the reader first when the CPU is scarce: a busy machine that leaves it unscheduled for a
+  // moment lets the daemon's buffer for it grow past the daemon's limit, as if it did not read
+  const argv = [process.execPath, '-e', COUNTER, host.slice('unix://'.length), path, reading ? '1' : '0']
+  const child = reading ? spawn('nice', ['-n', '-10', ...argv], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] })
   let head = ''
   let payload = 0
   let lines = ''

@@ -83,7 +83,7 @@ describeKernel('minidocker as a client of the real dockerd, beside the docker CL
     for (const [args, question] of [
       [['run', '-d', '--network', 'none', busybox, 'no-such-command'], 'with -d, when is the ID printed, and what does a start that failed leave to say? (see "The run sequence")'],
       [['run', '-d', '--rm', '--network', 'none', busybox, 'no-such-command'], 'with -d and --rm, what is there to wait for once the start failed, and what is printed? (see "The run sequence")'],
-      [['run', '--rm', '-it', '--network', 'none', busybox, 'true'], 'stdin is a pipe here, not a terminal: what can -it not do then, and when does the CLI find that out, before or after it has asked the daemon for anything? (see "The ways out of run -it")'],
+      [['run', '--rm', '-it', '--network', 'none', busybox, 'true'], 'stdin is a pipe here, not a terminal: what can -it not do then, and what did docker 28.2.2 make of it? (see "The ways out of run -it")'],
     ] as [string[], string][]) {
       const mine = await minidocker(['-H', real.host, ...args])
       const theirs = await docker('28.2.2', real.host, args)
