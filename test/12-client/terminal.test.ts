@@ -3,7 +3,9 @@
  * fake daemon whose container prints "ready" and runs until it is sent a signal, typed at
  * with a line and then the terminal's interrupt key. What the terminal showed, what the
  * client sent on the attach, which signal reached the container and the exit code must be
- * docker's.
+ * docker's. And `run -it` with --detach-keys words that the daemon took and the client's own
+ * table cannot read (test/support/detach-cli.ts's daemon, which takes any): what the client
+ * says, what reaches the attach and which keys detach, as with docker.
  */
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -12,7 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MINIDOCKER, typeInTerminal } from '../support/client.ts'
 import { CLIS, dockerEnv } from '../support/daemon.ts'
 import { fakeDaemons } from '../support/engine-server.ts'
-import { firstDifference } from './differences.ts'
+import { hex, typedAgainst } from '../support/detach-cli.ts'
+import { firstDifference, maskTimes } from './differences.ts'
 
 const daemons = fakeDaemons()
 afterEach(() => daemons.stop())
@@ -78,4 +81,23 @@ describe('run -t without -i at a terminal, beside docker 28.2.2', () => {
     ])
     if (differs) expect.fail(`docker run -t without -i, typed "echo hi", Enter, then ^C: what the terminal showed, what the client sent on the attach and whether it ended its side, the signals the container was sent, and the exit code: ${differs}. Whose is the terminal when the container has one but the client passes no stdin: who echoes what is typed, and who turns ^C into a signal, for whom? Type the same at docker 28.2.2 (see "A terminal" and "Signals")`)
   }, 60_000)
+})
+
+describe('run -it with --detach-keys that a daemon let through, beside docker 28.2.2', () => {
+  it('keys the CLI\'s own table cannot read, the daemon taking them: what the client says, and which keys then detach', async () => {
+    const typed = typedAgainst(daemons)
+    // a daemon of another version may read names the client cannot: this one takes any
+    for (const spec of ['é', 'ctrl-p,']) {
+      for (const reads of [[0x10, 0x11], [0x18, 0x79]]) {
+        const run = (client?: (host: string) => string[]) => typed(spec, reads, 2500, { MINIDOCKER_HOST: '' }, client)
+        const theirs = await run()
+        const mine = await run((host) => [process.execPath, MINIDOCKER, '-H', host])
+        const seen = (r: Awaited<ReturnType<typeof run>>) => ({ output: maskTimes(r.output.replace(/\r/g, '')), code: r.code, sent: r.sent.toString('hex') })
+        const differs = firstDifference(seen(mine), seen(theirs), [
+          ['output', 'terminal output', ''], ['code', 'exit code (undefined: still running 2.5 s after the last key)', ''], ['sent', 'bytes sent on the attach, in hex', ''],
+        ])
+        if (differs) expect.fail(`run -it --detach-keys ${JSON.stringify(spec)}, which the daemon took, typed ${hex(reads)}: ${differs} — who reads these names, with which table, and what does the client do with words its own table refuses? Type the same at docker 28.2.2 (see "Detach keys")`)
+      }
+    }
+  }, 120_000)
 })

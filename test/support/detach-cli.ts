@@ -17,9 +17,10 @@ const json = (res: ServerResponse, status: number, body: unknown) => res.writeHe
  * docker 28.2.2 `run -it [--detach-keys spec]` against a daemon whose container prints "ready"
  * and runs on (its wait never answers), typed at with `reads` once ready. Resolves with the
  * terminal's output, the exit code (undefined: still running `deadline` ms after the last
- * read) and the bytes the CLI sent on the attach connection.
+ * read) and the bytes the CLI sent on the attach connection. `client` puts another client's
+ * command before `run` (given the daemon's host) in docker's place.
  */
-export const typedAgainst = (daemons: ReturnType<typeof fakeDaemons>) => async function dockerTyped(spec: string | undefined, reads: (number | number[])[], deadline = 2500, env: Record<string, string> = {}): Promise<{ output: string; code?: number; sent: Buffer; stdinEnded: boolean }> {
+export const typedAgainst = (daemons: ReturnType<typeof fakeDaemons>) => async function dockerTyped(spec: string | undefined, reads: (number | number[])[], deadline = 2500, env: Record<string, string> = {}, client: (host: string) => string[] = () => [CLIS['28.2.2']]): Promise<{ output: string; code?: number; sent: Buffer; stdinEnded: boolean }> {
   const sent: Buffer[] = []
   let stdinEnded = false
   let attach: import('node:net').Socket | undefined
@@ -42,7 +43,7 @@ export const typedAgainst = (daemons: ReturnType<typeof fakeDaemons>) => async f
     },
   })
   const args = ['run', '-it', ...(spec === undefined ? [] : ['--detach-keys', spec]), 'example.test/box', 'sh']
-  const typed = await typeInTerminal([CLIS['28.2.2'], ...args], reads, { ready: 'ready', env: { ...dockerEnv(daemon.host), ...env }, deadline })
+  const typed = await typeInTerminal([...client(daemon.host), ...args], reads, { ready: 'ready', env: { ...dockerEnv(daemon.host), ...env }, deadline })
   return { ...typed, sent: Buffer.concat(sent), stdinEnded }
 }
 
