@@ -1,9 +1,11 @@
 /**
  * The copy of the output, without a real daemon: frames (written by chapter 11's reference
  * writer) come in chunks no daemon would choose, into outputs that stop taking bytes or fail
- * as pipes do; then runs whose stream is cut or refused, against a small HTTP server on a unix
- * socket that answers as dockerd would, beside docker 28.2.2 against the same server.
+ * as pipes do; then runs whose stream is cut or refused, and a -d run whose start is answered
+ * late, against a small HTTP server on a unix socket that answers as dockerd would, beside
+ * docker 28.2.2 against the same server.
  */
+import { spawn } from 'node:child_process'
 import type { ServerResponse } from 'node:http'
 import { Readable, Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -13,8 +15,8 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import { frame, short } from '../support/frames.ts'
 import { apiPath, fakeDaemons, type FakeDaemonOptions } from '../support/engine-server.ts'
 import { caught, within } from '../support/errors.ts'
-import { docker } from '../support/daemon.ts'
-import { asMinidocker, minidocker } from '../support/client.ts'
+import { CLIS, docker, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
+import { asMinidocker, MINIDOCKER, minidocker } from '../support/client.ts'
 import { firstDifference, maskTimes, RESULTS } from './differences.ts'
 
 const daemons = fakeDaemons()
@@ -238,4 +240,51 @@ describe('the run\'s stream, cut or refused, beside docker 28.2.2', () => {
       if (differs) expect.fail(`${what}: ${differs}, against the same daemon as docker 28.2.2 — what reached which side, which words, which exit code; and whose error is it: the stream's, the attach's, the run's? (see "Frames" and "Hijacking")`)
     }
   }, 120_000)
+})
+
+describe('run -d whose daemon holds the start\'s answer, beside docker 28.2.2 (see "The run sequence")', () => {
+  const ID = 'deaf'.repeat(16)
+  it('what the client has printed 1.5 s after it sent the start, still unanswered, and once the start is answered', async () => {
+    const seen = async (who: 'docker' | 'yours') => {
+      let answer = () => {}
+      let started: () => void
+      const startSent = new Promise<void>((resolve) => (started = resolve))
+      const daemon = await fakeDaemon({
+        version: '1.41',
+        answer: (req, res) => {
+          req.resume()
+          const path = apiPath(req)
+          if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
+          else if (path.endsWith('/wait')) res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
+          else if (path.endsWith('/start')) ((answer = () => res.writeHead(204).end()), started())
+          else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
+        },
+      })
+      const argv = who === 'docker' ? [CLIS['28.2.2'], 'run', '-d', 'example.test/box'] : [process.execPath, MINIDOCKER, '-H', daemon.host, 'run', '-d', 'example.test/box']
+      const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...(who === 'docker' ? dockerEnv(daemon.host) : { MINIDOCKER_HOST: '', DOCKER_HOST: '' }) }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let [stdout, stderr] = ['', '']
+      child.stdout.on('data', (d: Buffer) => (stdout += d))
+      child.stderr.on('data', (d: Buffer) => (stderr += d))
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+      try {
+        const first = await within(Promise.race([startSent.then(() => 'start'), exited.then(() => 'ended')]), 20_000)
+        if (first !== 'start') {
+          throwIfUnwritten(stderr)
+          throw new Error(`${who === 'docker' ? 'docker' : 'your run -d'} sent no start (${first === 'late' ? 'within 20 s' : 'it ended first'}): ${stderr}`)
+        }
+        await sleep(1500)
+        const beforeStart = stdout
+        answer()
+        const code = await within(exited, 10_000)
+        throwIfUnwritten(stderr)
+        return { beforeStart: beforeStart.replaceAll(ID, 'ID'), stdout: stdout.replaceAll(ID, 'ID'), stderr: asMinidocker(stderr), exitCode: code === 'late' ? undefined : code }
+      } finally {
+        child.kill('SIGKILL')
+      }
+    }
+    const theirs = await seen('docker')
+    const mine = await seen('yours')
+    const differs = firstDifference(mine, theirs, [['beforeStart', 'stdout while the daemon held the start\'s answer', ''], ...RESULTS])
+    if (differs) expect.fail(`run -d, the daemon holding the start's answer for 1.5 s: ${differs} — what does the user of a -d run need first, and must it wait for the start? (see "The run sequence")`)
+  }, 60_000)
 })
