@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { copyOutput } from '#ch/12-client/stdcopy.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
 import { frame, short } from '../support/frames.ts'
-import { apiPath, fakeDaemons, type FakeDaemonOptions } from '../support/engine-server.ts'
+import { apiPath, fakeDaemons, oneContainer, type FakeDaemonOptions } from '../support/engine-server.ts'
 import { caught, within } from '../support/errors.ts'
 import { CLIS, docker, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
 import { asMinidocker, MINIDOCKER, minidocker } from '../support/client.ts'
@@ -251,14 +251,7 @@ describe('run -d whose daemon holds the start\'s answer, beside docker 28.2.2 (s
       const startSent = new Promise<void>((resolve) => (started = resolve))
       const daemon = await fakeDaemon({
         version: '1.41',
-        answer: (req, res) => {
-          req.resume()
-          const path = apiPath(req)
-          if (path === '/containers/create') res.writeHead(201, { 'Content-Type': 'application/json' }).end(JSON.stringify({ Id: ID, Warnings: [] }))
-          else if (path.endsWith('/wait')) res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
-          else if (path.endsWith('/start')) ((answer = () => res.writeHead(204).end()), started())
-          else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
-        },
+        answer: oneContainer(ID, { start: (res) => ((answer = () => res.writeHead(204).end()), started()) }),
       })
       const argv = who === 'docker' ? [CLIS['28.2.2'], 'run', '-d', 'example.test/box'] : [process.execPath, MINIDOCKER, '-H', daemon.host, 'run', '-d', 'example.test/box']
       const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...(who === 'docker' ? dockerEnv(daemon.host) : { MINIDOCKER_HOST: '', DOCKER_HOST: '' }) }, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -13,7 +13,7 @@ import { constants } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MINIDOCKER, typeInTerminal } from '../support/client.ts'
 import { CLIS, dockerEnv } from '../support/daemon.ts'
-import { fakeDaemons } from '../support/engine-server.ts'
+import { fakeDaemons, json } from '../support/engine-server.ts'
 import { hex, typedAgainst } from '../support/detach-cli.ts'
 import { firstDifference, maskTimes } from './differences.ts'
 
@@ -21,7 +21,6 @@ const daemons = fakeDaemons()
 afterEach(() => daemons.stop())
 
 const ID = 'c0ffee'.repeat(10) + 'c0ff'
-const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
 /** a signal as a name without SIG, whether the client sent a name or a number */
 const signalName = (signal: string) => (/^\d+$/.test(signal) ? Object.entries(constants.signals).find(([, n]) => n === Number(signal))?.[0] ?? signal : signal).replace(/^SIG/, '')
 

@@ -4,13 +4,11 @@
  * lib/detach-keys.ts) and the chapter's escape proxy. The daemons are the test file's own,
  * which it stops after each case.
  */
-import type { ServerResponse } from 'node:http'
 import { typeInTerminal } from './client.ts'
 import { CLIS, dockerEnv } from './daemon.ts'
-import { apiPath, type fakeDaemons } from './engine-server.ts'
+import { oneContainer, type fakeDaemons } from './engine-server.ts'
 
 const ID = 'c0ffee'.repeat(10) + 'c0ff'
-const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
 
 /**
  * `dockerTyped` on fake daemons made by `daemons`:
@@ -26,15 +24,7 @@ export const typedAgainst = (daemons: ReturnType<typeof fakeDaemons>) => async f
   let attach: import('node:net').Socket | undefined
   const daemon = await daemons.daemon({
     version: '1.41',
-    answer: (req, res) => {
-      req.resume()
-      const path = apiPath(req)
-      if (path === '/containers/create') json(res, 201, { Id: ID, Warnings: [] })
-      else if (path.endsWith('/wait')) res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
-      else if (path.endsWith('/start')) (res.writeHead(204).end(), attach?.write('ready\r\n'))
-      else if (path.endsWith('/resize')) res.writeHead(200).end()
-      else json(res, 404, { message: `no ${path} here` })
-    },
+    answer: oneContainer(ID, { start: (res) => (res.writeHead(204).end(), attach?.write('ready\r\n')) }),
     upgrade: (_req, socket) => {
       attach = socket
       socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')

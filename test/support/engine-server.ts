@@ -21,6 +21,29 @@ export interface FakeDaemon {
 /** A request's path as the daemon routes it: without its /vX.Y prefix and its query. */
 export const apiPath = (req: IncomingMessage): string => req.url!.replace(/^\/v[\d.]+/, '').split('?')[0]!
 
+/** An answer in JSON, as dockerd gives every answer that has a body. */
+export const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
+
+/**
+ * The answers of a daemon with one container, `id`: its create; its wait, whose head goes out at
+ * once and whose answer is held (`wait` gets the response); its start, as `start` answers it; a
+ * resize; anything else 404.
+ */
+export function oneContainer(id: string, on: { start(res: ServerResponse): void; wait?(res: ServerResponse): void }): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    req.resume()
+    const path = apiPath(req)
+    if (path === '/containers/create') json(res, 201, { Id: id, Warnings: [] })
+    else if (path.endsWith('/wait')) {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
+      on.wait?.(res)
+    }
+    else if (path.endsWith('/start')) on.start(res)
+    else if (path.endsWith('/resize')) res.writeHead(200).end()
+    else json(res, 404, { message: `no ${path} here` })
+  }
+}
+
 export interface FakeDaemonOptions {
   version?: string
   answer?: (req: IncomingMessage, res: ServerResponse) => void
