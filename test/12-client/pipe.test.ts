@@ -3,15 +3,18 @@
  * reader that goes away (`| head -c 20`), a reader that stops for a while (`| less`, a slow
  * script), and with -i a writer faster than the container reads (`cat big | run -i`). The
  * daemon's container prints as fast as the client takes its bytes, and the daemon counts what
- * it managed to send; it reads nothing of the attach.
+ * it managed to send; it reads nothing of the attach. And with -i, no terminal, a stdin that
+ * holds the default detach keys: the bytes the daemon gets.
  */
 import { spawn } from 'node:child_process'
+import type { ServerResponse } from 'node:http'
+import { execa } from 'execa'
 import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CLIS, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
 import { asMinidocker, MINIDOCKER } from '../support/client.ts'
-import { apiPath, fakeDaemons } from '../support/engine-server.ts'
+import { apiPath, fakeDaemons, oneContainer } from '../support/engine-server.ts'
 import { frame } from '../support/frames.ts'
 import { within } from '../support/errors.ts'
 import { firstDifference, RESULTS } from './differences.ts'
@@ -203,4 +206,29 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
     const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS)
     if (differs) expect.fail(`the container exited with stdin still open and unread: ${differs}, against the same daemon as docker 28.2.2`)
   }, 90_000)
+
+  it('run -i without -t, the default detach keys inside its piped stdin', async () => {
+    // the container reads all its stdin and exits 0 once it ends: the daemon answers the wait then
+    const piped = async (client: 'docker' | 'minidocker') => {
+      const got: Buffer[] = []
+      let wait: ServerResponse | undefined
+      const daemon = await daemons.daemon({
+        version: '1.41',
+        answer: oneContainer(ID, { start: (res) => res.writeHead(204).end(), wait: (res) => (wait = res) }),
+        upgrade: (_req, socket: Socket) => {
+          socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+          socket.on('data', (chunk: Buffer) => got.push(chunk))
+          socket.on('end', () => (socket.end(), setTimeout(() => wait?.end('{"StatusCode":0,"Error":null}\n'), 100)))
+        },
+      })
+      const [argv, env] = run(client, daemon.host, ['-i', 'example.test/box'])
+      const result = await execa(argv[0]!, argv.slice(1), { env, input: Buffer.from('a\x10\x11b\n'), reject: false, timeout: 20_000 })
+      throwIfUnwritten(String(result.stderr))
+      return { sent: Buffer.concat(got).toString('hex'), stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.timedOut ? undefined : result.exitCode }
+    }
+    const theirs = await piped('docker')
+    const mine = await piped('minidocker')
+    const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, [['sent', 'bytes sent on the attach, in hex', ''], ...RESULTS])
+    if (differs) expect.fail(`"a", Ctrl-P, Ctrl-Q, "b" and a newline piped into run -i, no terminal: ${differs} (exit code undefined: still running 20 s on) — with which flags are the detach keys watched, and why? (see "Detach keys")`)
+  }, 60_000)
 })
