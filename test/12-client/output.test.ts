@@ -15,8 +15,8 @@ import { NotImplementedError } from '../../lib/errors.ts'
 import { frame, short } from '../support/frames.ts'
 import { apiPath, fakeDaemons, oneContainer, type FakeDaemonOptions } from '../support/engine-server.ts'
 import { caught, within } from '../support/errors.ts'
-import { CLIS, docker, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
-import { asMinidocker, MINIDOCKER, minidocker } from '../support/client.ts'
+import { docker, throwIfUnwritten } from '../support/daemon.ts'
+import { asMinidocker, minidocker, runCommand } from '../support/client.ts'
 import { firstDifference, maskTimes, RESULTS } from './differences.ts'
 
 const daemons = fakeDaemons()
@@ -258,8 +258,8 @@ describe('run -d whose daemon holds the start\'s answer, beside docker 28.2.2 (s
         version: '1.41',
         answer: oneContainer(ID, { start: (res) => ((answer = () => res.writeHead(204).end()), started()) }),
       })
-      const argv = who === 'docker' ? [CLIS['28.2.2'], 'run', '-d', 'example.test/box'] : [process.execPath, MINIDOCKER, '-H', daemon.host, 'run', '-d', 'example.test/box']
-      const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...(who === 'docker' ? dockerEnv(daemon.host) : { MINIDOCKER_HOST: '', DOCKER_HOST: '' }) }, stdio: ['ignore', 'pipe', 'pipe'] })
+      const [argv, env] = runCommand(who === 'docker' ? 'docker' : 'minidocker', daemon.host, ['-d', 'example.test/box'])
+      const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] })
       let [stdout, stderr] = ['', '']
       child.stdout.on('data', (d: Buffer) => (stdout += d))
       child.stderr.on('data', (d: Buffer) => (stderr += d))

@@ -12,8 +12,8 @@ import { execa } from 'execa'
 import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CLIS, dockerEnv, throwIfUnwritten } from '../support/daemon.ts'
-import { asMinidocker, MINIDOCKER } from '../support/client.ts'
+import { throwIfUnwritten } from '../support/daemon.ts'
+import { asMinidocker, runCommand } from '../support/client.ts'
 import { apiPath, fakeDaemons, oneContainer } from '../support/engine-server.ts'
 import { frame } from '../support/frames.ts'
 import { within } from '../support/errors.ts'
@@ -81,13 +81,6 @@ async function printingDaemon(lines: number, running?: Promise<void>) {
   return { host: daemon.host, state }
 }
 
-/** `client run ARGS...` against the daemon at `host`: its argv, and its environment. */
-function run(client: 'docker' | 'minidocker', host: string, args: string[]): [string[], NodeJS.ProcessEnv] {
-  return client === 'docker'
-    ? [[CLIS['28.2.2'], 'run', ...args], { ...process.env, ...dockerEnv(host) }]
-    : [[process.execPath, MINIDOCKER, '-H', host, 'run', ...args], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' }]
-}
-
 interface Piped {
   stdout: string
   stderr: string
@@ -102,7 +95,7 @@ interface Piped {
  * own stderr and exit code come back; a client still running 20 s later is killed.
  */
 async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { sent: number }, how: { head: number } | { stall: number }): Promise<Piped> {
-  const [argv, env] = run(client, host, ['example.test/box'])
+  const [argv, env] = runCommand(client, host, ['example.test/box'])
   const reader = 'head' in how ? `head -c ${how.head}` : `{ sleep ${how.stall / 1000}; cat; }`
   // a group of its own: the shell, the client and the reader are ended together if they outlive the test
   const child = spawn('bash', ['-c', `"$@" | ${reader}; exit "\${PIPESTATUS[0]}"`, 'pipe', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
@@ -132,7 +125,7 @@ async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { 
 async function fromPipe(client: 'docker' | 'minidocker', most: number): Promise<Piped & { taken: number }> {
   let exit!: () => void
   const { host } = await printingDaemon(0, new Promise((resolve) => (exit = resolve)))
-  const [argv, env] = run(client, host, ['-i', 'example.test/box'])
+  const [argv, env] = runCommand(client, host, ['-i', 'example.test/box'])
   const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   groups.push(child.pid!)
   let [stdout, stderr, taken, writing] = ['', '', 0, true]
@@ -221,7 +214,7 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
           socket.on('end', () => (socket.end(), setTimeout(() => wait?.end('{"StatusCode":0,"Error":null}\n'), 100)))
         },
       })
-      const [argv, env] = run(client, daemon.host, ['-i', 'example.test/box'])
+      const [argv, env] = runCommand(client, daemon.host, ['-i', 'example.test/box'])
       const result = await execa(argv[0]!, argv.slice(1), { env, input: Buffer.from('a\x10\x11b\n'), reject: false, timeout: 20_000 })
       throwIfUnwritten(String(result.stderr))
       return { sent: Buffer.concat(got).toString('hex'), stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.timedOut ? undefined : result.exitCode }

@@ -11,10 +11,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { throwIfUnwritten, type DockerResult } from './daemon.ts'
+import { CLIS, dockerEnv, throwIfUnwritten, type DockerResult } from './daemon.ts'
 import { rethrowNotImplemented } from './runtime.ts'
 
 export const MINIDOCKER = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
+
+/** `docker run ARGS...` (28.2.2) or `minidocker run ARGS...` against the daemon at `host`: its argv, and its environment. */
+export function runCommand(client: 'docker' | 'minidocker', host: string, args: string[]): [string[], NodeJS.ProcessEnv] {
+  return client === 'docker'
+    ? [[CLIS['28.2.2'], 'run', ...args], { ...process.env, ...dockerEnv(host) }]
+    : [[process.execPath, MINIDOCKER, '-H', host, 'run', ...args], { ...process.env, MINIDOCKER_HOST: '', DOCKER_HOST: '' }]
+}
 
 /** `minidocker ARGS` with this test run's choice of chapters; `host` goes in as -H unless env names it. */
 export async function minidocker(args: string[], options: { input?: string; env?: Record<string, string>; timeout?: number } = {}): Promise<DockerResult> {

@@ -37,8 +37,7 @@ export function oneContainer(id: string, on: { start(res: ServerResponse): void;
     else if (path.endsWith('/wait')) {
       res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
       on.wait?.(res)
-    }
-    else if (path.endsWith('/start')) on.start(res)
+    } else if (path.endsWith('/start')) on.start(res)
     else if (path.endsWith('/resize')) res.writeHead(200).end()
     else json(res, 404, { message: `no ${path} here` })
   }
