@@ -1,9 +1,10 @@
 /**
  * The client's side of a hijacked connection: the container's output out of it, the client's
- * stdin into it, the terminal lent for as long as it streams, and the detach keys watched on
- * the way in (the CLI's hijack.go, hijackedIOStreamer, which run, exec and attach share).
- * The output's copy is this chapter's (copyOutput, stdcopy.ts); the terminal (lib/terminal.ts)
- * and the detach keys' names and proxy (lib/detach-keys.ts) are given.
+ * stdin into it, the terminal lent for as long as it streams, its size kept, and the detach
+ * keys watched on the way in (the CLI's hijack.go, hijackedIOStreamer, which run, exec and
+ * attach share, and tty.go, MonitorTtySize). The output's copy is this chapter's (copyOutput,
+ * stdcopy.ts); raw mode (lib/terminal.ts) and the detach keys' names and proxy
+ * (lib/detach-keys.ts) are given.
  */
 import type { Socket } from 'node:net'
 import type { Stdio } from '../../lib/client.ts'
@@ -14,7 +15,7 @@ import { NotImplementedError } from '../../lib/errors.ts'
 export interface Streams {
   /** 'ended' once the output has ended (rejected with the copy's own error), or 'detached' once the detach keys were typed. */
   done: Promise<'ended' | 'detached'>
-  /** The pty's size to the daemon, now and whenever the client's changes (nothing without a terminal). */
+  /** Once the process runs (its start answered): the pty's size to the daemon, now and whenever the client's changes, until release (nothing without a terminal). */
   resize(): void
   /** Gives back all the streaming took from the process; any number of times, on every way out. */
   release(): void
@@ -43,6 +44,11 @@ export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdi
   //      only waits. What must `done` tell each of them?
   //   5. The container may read its stdin slower than the client is given it, or not at all:
   //      how much of stdin may your client hold meanwhile, and where does the rest wait?
+  //   6. The size (resize()): the first request goes as the start answers, perhaps before the
+  //      daemon has a process to give it to; the window may change many times while one is
+  //      unanswered; and a daemon may apply two that are out at once in either order. What does
+  //      docker 28.2.2 send, when and how often, and what does it say when the daemon keeps
+  //      refusing? Refuse its resizes, hold one, resize its terminal. What must release stop?
   throw new NotImplementedError('12-client', 'streamHijacked')
 }
 // #endregion streamHijacked

@@ -1,15 +1,18 @@
 /**
  * The client's side of a hijacked connection: the container's output out of it, the client's
- * stdin into it, the terminal lent for as long as it streams, and the detach keys watched on
- * the way in (the CLI's hijack.go, hijackedIOStreamer, which run, exec and attach share).
- * The output's copy is this chapter's (copyOutput, stdcopy.ts); the terminal (lib/terminal.ts)
- * and the detach keys' names and proxy (lib/detach-keys.ts) are given.
+ * stdin into it, the terminal lent for as long as it streams, its size kept, and the detach
+ * keys watched on the way in (the CLI's hijack.go, hijackedIOStreamer, which run, exec and
+ * attach share, and tty.go, MonitorTtySize). The output's copy is this chapter's (copyOutput,
+ * stdcopy.ts); raw mode (lib/terminal.ts) and the detach keys' names and proxy
+ * (lib/detach-keys.ts) are given.
  */
 import type { Socket } from 'node:net'
+import { finished } from 'node:stream/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Stdio } from '../../lib/client.ts'
 import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from '../../lib/detach-keys.ts'
 import type { EngineClient } from '../../lib/engine-client.ts'
-import { attachTerminal } from '../../lib/terminal.ts'
+import { rawTerminal } from '../../lib/terminal.ts'
 import { copyOutput } from './stdcopy.ts'
 
 /** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
@@ -29,11 +32,66 @@ function detachKeys(keys: string, stdio: Stdio): Buffer {
   }
 }
 
+/**
+ * The pty behind `path` kept at the client's size, as the CLI's tty.go keeps it: follow() sends
+ * the size now and at every SIGWINCH; stop() ends that and cuts what is in flight (the Engine is
+ * the caller's, and a held request would hold the process).
+ */
+function sizeKeeper(engine: EngineClient, path: string, stdio: Stdio): { follow(): void; stop(): void } {
+  const stopping = new AbortController()
+  const { signal } = stopping
+  // the size as it is when the request goes out, not when it was asked for
+  const send = async () => {
+    const { rows, columns } = stdio.stdout
+    if (!rows && !columns) return
+    const response = await engine.call('POST', path, { query: { h: String(rows), w: String(columns) }, signal })
+    await finished(response.resume())
+  }
+  // the first goes as the start answers, and the process may not be there yet: initTtySize
+  // tries 10 times more, each wait 10 ms longer, and then says so
+  const first = async () => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await send()
+      } catch {}
+      if (signal.aborted) return
+      if (tries > 10) return void stdio.stderr.write('failed to resize tty, using default size\n')
+      await sleep(tries * 10, undefined, { signal })
+    }
+  }
+  // one at a time, as MonitorTtySize's one goroutine sends them: two out at once may reach the
+  // pty in either order. Changes meanwhile make one more, with the size it has then
+  let sending = false
+  let again = false
+  const serially = (job: () => Promise<void>) => {
+    if (signal.aborted) return
+    if (sending) return void (again = true)
+    sending = true
+    job().catch(() => {}).finally(() => {
+      sending = false
+      if (!again) return
+      again = false
+      serially(send)
+    })
+  }
+  const changed = () => serially(send)
+  return {
+    follow: () => {
+      process.on('SIGWINCH', changed)
+      serially(first)
+    },
+    stop: () => {
+      stopping.abort()
+      process.off('SIGWINCH', changed)
+    },
+  }
+}
+
 /** What streamHijacked hands its caller. */
 export interface Streams {
   /** 'ended' once the output has ended (rejected with the copy's own error), or 'detached' once the detach keys were typed. */
   done: Promise<'ended' | 'detached'>
-  /** The pty's size to the daemon, now and whenever the client's changes (nothing without a terminal). */
+  /** Once the process runs (its start answered): the pty's size to the daemon, now and whenever the client's changes, until release (nothing without a terminal). */
   resize(): void
   /** Gives back all the streaming took from the process; any number of times, on every way out. */
   release(): void
@@ -50,11 +108,12 @@ export interface Streams {
  */
 export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdio, options: { tty: boolean; interactive: boolean; resizePath: string; detach?: string }): Streams {
   const output = copyOutput(socket, stdio, options.tty)
-  // raw now, with the connection hijacked (a refused attach left the terminal as it was), and
-  // before stdin is read: in cooked mode a ^D would end it
-  const terminal = options.tty ? attachTerminal(engine, options.resizePath, stdio, options.interactive) : undefined
+  // raw only while keys go in: now, with the connection hijacked (a refused attach left the
+  // terminal as it was), and before stdin is read: in cooked mode a ^D would end it
+  const restore = options.tty && options.interactive && stdio.stdin.isTTY ? rawTerminal(stdio.stdin) : undefined
+  const size = options.tty ? sizeKeeper(engine, options.resizePath, stdio) : undefined
   // the terminal comes back as soon as the output ends, before anything else is printed
-  output.finally(() => terminal?.restore()).catch(() => {})
+  output.finally(() => restore?.()).catch(() => {})
   let detached: Promise<'detached'> | undefined
   if (options.interactive && options.tty && options.detach !== undefined) {
     const keys = detachKeys(options.detach, stdio)
@@ -69,9 +128,10 @@ export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdi
   done.catch(() => {})
   return {
     done,
-    resize: () => terminal?.resize(),
+    resize: () => size?.follow(),
     release: () => {
-      terminal?.restore()
+      restore?.()
+      size?.stop()
       if (options.interactive) {
         stdio.stdin.unpipe()
         if ('pause' in stdio.stdin) stdio.stdin.pause()

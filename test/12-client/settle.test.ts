@@ -57,7 +57,7 @@ type CancelAt = 'before' | 'pull' | 'create' | 'attach' | 'running' | 'returned'
  * holds, it answers a moment later). The report of settler.ts is kept, with the connections
  * open then, the requests since the cancel and what became of "c".
  */
-async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean; cancelAt?: CancelAt }) {
+async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean; cancelAt?: CancelAt; refuseResizes?: boolean }) {
   const socket = join(tempDir('minidocker-client-'), 'daemon.sock')
   const opened = new Map<Socket, string>()
   const reports: Report[] = []
@@ -127,8 +127,10 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
     else if (path === '/containers/c/logs') {
       res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' }).write(stdout('ready\n'))
       setTimeout(() => res.end(), 50) // the followed container exits
-    } else if (path.endsWith('/resize')) res.writeHead(200).end()
-    else json(res, 404, { message: `no ${path} here` })
+    } else if (path.endsWith('/resize')) {
+      if (options.refuseResizes) setTimeout(() => json(res, 409, { message: 'Container c is not running' }), 200)
+      else res.writeHead(200).end()
+    } else json(res, 404, { message: `no ${path} here` })
   })
   server.on('connection', (s: Socket) => (opened.set(s, ''), connections.push(s)))
   server.on('upgrade', (req: IncomingMessage, s: Socket) => {
@@ -162,6 +164,7 @@ interface Way {
   refuse?: boolean
   keys?: number[]
   cancelAt?: CancelAt
+  refuseResizes?: boolean
 }
 
 /** A container that prints a line and runs on until it is removed. */
@@ -189,6 +192,10 @@ const ways: Way[] = [
   {
     way: 'run -it, SIGTERMs sent to the client until it gives up, the container ignoring them', args: 'giveup',
     container: (attach) => attach.write('ready\r\n'), // it runs on: neither the attach nor the wait ends by itself
+  },
+  {
+    way: 'run -it, every resize refused 200 ms late, the container exiting at once', args: 'resize-refused', refuseResizes: true,
+    container: (attach, exit) => (attach.end('ready\r\n'), setTimeout(() => exit(0), 50)),
   },
   { way: 'exec -i, the command exits 5', args: 'exec', container: (attach, exit) => (exit(5), attach.end(stdout('ready\n'))) },
   { way: 'logs -f, the container exits', args: 'logs', container: () => {} },
@@ -220,9 +227,10 @@ function endStray(host: string): void {
  * then the process holds what it held before and ends on its own. The daemon's report, for
  * what else the way requires.
  */
-async function settles({ way, args, container, startError, refuse, keys, cancelAt }: Way, section: string): Promise<Report> {
-  const daemon = await fakeDaemon({ container, startError, refuse, cancelAt })
-  const argv = [process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
+async function settles({ way, args, container, startError, refuse, keys, cancelAt, refuseResizes }: Way, section: string): Promise<Report> {
+  const daemon = await fakeDaemon({ container, startError, refuse, cancelAt, refuseResizes })
+  // a terminal of 24 rows by 80 columns (script's has none when the test's own output is no terminal): the client sends its size
+  const argv = ['sh', '-c', 'stty rows 24 cols 80 && exec "$@"', 'sh', process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
   // a call that never settles is told within 15 s, before the test's own time runs out
   const ended = await typeInTerminal(argv, keys ?? [], { ready: keys ? 'ready' : '@reported', env: {}, deadline: 5_000, readyWithin: 10_000 })
   if (ended.code === undefined) endStray(daemon.host)
@@ -241,7 +249,7 @@ async function settles({ way, args, container, startError, refuse, keys, cancelA
 }
 
 describe('the client leaves nothing behind (see "Letting go")', () => {
-  it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM, SIGTERMs until it gives up), exec and logs -f, each in a process that must end on its own', async () => {
+  it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM, SIGTERMs until it gives up, resizes refused), exec and logs -f, each in a process that must end on its own', async () => {
     for (const way of ways) await settles(way, '(see "Letting go")')
   }, 120_000)
 

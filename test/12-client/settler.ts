@@ -50,7 +50,7 @@ function call(engine: Engine, stdio: Stdio): Promise<number> {
   const progress = () => {}
   switch (way) {
     case 'exit': case 'start-fails': case 'refused': return runContainer(engine, plan(false), stdio, progress)
-    case 'detach': case 'cut': return runContainer(engine, plan(true), stdio, progress)
+    case 'detach': case 'cut': case 'resize-refused': return runContainer(engine, plan(true), stdio, progress)
     case 'sigterm': case 'giveup': {
       const write = process.stdout.write.bind(process.stdout) as (chunk: string | Uint8Array) => boolean
       let sent = false

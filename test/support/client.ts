@@ -6,7 +6,7 @@
  */
 import { createConnection, type Socket } from 'node:net'
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -271,29 +271,47 @@ export async function typeInTerminal(argv: string[], keys: (number | number[])[]
 }
 
 /**
- * `argv` in a pseudo-terminal of script(1)'s, started from a shell that notes `stty -g` before
- * and after. Once `ready` has appeared in the output, `act` runs (a signal named in its answer
- * is sent by that shell to `argv`, which it has not reaped yet, so the PID is still argv's).
- * Resolves with the output as the terminal got it (raw: a bare \n is a line written while
- * the terminal was raw), the exit code, and whether the terminal read the same after.
+ * `argv` in a pseudo-terminal of script(1)'s, 24 rows by 80 columns, started from a shell that
+ * notes `stty -g` before and after. Once `ready` has appeared in the output, `act` runs: a
+ * signal named in its answer is sent by that shell to `argv`, which it has not reaped yet, so
+ * the PID is still argv's; `{ sh }` is run by that shell, at the terminal (`stty rows 30`
+ * resizes it). An `argv` still running `deadline` ms after `act` is killed. Resolves with the
+ * output as the terminal got it (raw: a bare \n is a line written while the terminal was
+ * raw), the exit code (undefined: killed at the deadline), and whether the terminal read the
+ * same after.
  */
-export async function endInTerminal(argv: string[], options: { ready: string; env: Record<string, string>; act?: () => string | void | Promise<string | void> }): Promise<{ output: string; code?: number; restored: boolean }> {
+export async function endInTerminal(argv: string[], options: { ready: string; env: Record<string, string>; act?: () => string | { sh: string } | void | Promise<string | { sh: string } | void>; deadline?: number }): Promise<{ output: string; code?: number; restored: boolean }> {
   const dir = mkdtempSync(join(tmpdir(), 'minidocker-tty-'))
   try {
     const go = join(dir, 'go')
     const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
-    const shell = `stty rows 24 cols 80; before=$(stty -g); ${quoted} </dev/tty & pid=$!; while [ ! -e ${go} ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; [ -s ${go} ] && kill -$(cat ${go}) $pid; wait $pid; code=$?; [ "$before" = "$(stty -g)" ] && r=restored || r=changed; printf '@terminal-%s @code=%s' $r $code`
+    const pidFile = join(dir, 'pid')
+    const shell = `stty rows 24 cols 80; before=$(stty -g); ${quoted} </dev/tty & pid=$!; echo $pid > ${pidFile}; while [ ! -e ${go} ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; [ -s ${go} ] && . ${go}; wait $pid; code=$?; [ "$before" = "$(stty -g)" ] && r=restored || r=changed; printf '@terminal-%s @code=%s' $r $code`
     const script = execa('script', ['-qec', shell, '/dev/null'], { env: options.env, reject: false, stdin: 'pipe', buffer: false, timeout: 60_000 })
     let output = ''
     script.stdout!.on('data', (chunk: Buffer) => (output += chunk))
     let exited = false
     const done = script.then((r) => ((exited = true), r))
     for (const start = Date.now(); !output.includes(options.ready) && !exited && Date.now() - start < 30_000;) await new Promise((r) => setTimeout(r, 50))
-    writeFileSync(go, (!exited && (await options.act?.())) || '')
+    const act = !exited && (await options.act?.())
+    writeFileSync(go, typeof act === 'string' ? `kill -${act} $pid` : act ? act.sh : '')
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let killed = false
+    if (options.deadline !== undefined) {
+      // the shell has not reaped argv while it waits for it: the PID is still argv's
+      timer = setTimeout(() => {
+        if (exited) return
+        try {
+          process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL')
+          killed = true
+        } catch {} // reaped a moment ago: the shell is printing its end
+      }, options.deadline)
+    }
     await done
+    clearTimeout(timer)
     rethrowNotImplemented(output)
     const end = /@terminal-(\w+) @code=(\d+)$/.exec(output)
-    return { output: output.slice(0, end?.index), code: end ? Number(end[2]) : undefined, restored: end?.[1] === 'restored' }
+    return { output: output.slice(0, end?.index), code: end && !killed ? Number(end[2]) : undefined, restored: end?.[1] === 'restored' }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
