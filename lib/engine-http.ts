@@ -77,6 +77,10 @@ export async function serveUnix(path: string, mode: number, handle: (call: Engin
   })
   // wait, stop and logs --follow may take as long as a container runs
   server.requestTimeout = 0
+  // an idle kept-alive connection stays open, as dockerd's Go server (no IdleTimeout) keeps it:
+  // Node's close after 5 s races a client that sends on it just then (a kill, a resize), and that
+  // request fails
+  server.keepAliveTimeout = 0
   server.headersTimeout = 60_000
   rmSync(path, { force: true })
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve))

@@ -37,8 +37,10 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      tell you, and what does none of them? Which decides the exit code, which the words
   //      on stderr, and when the client may end? And the copy of the output can fail on its
   //      own (the daemon's words in the stream): whose error is that, and does it matter
-  //      whether the wait has answered by then? And the wait's own body: must it be an exit
-  //      code? What does the CLI's client make of one that is not (ContainerWait)?
+  //      whether the wait has answered by then? And a connection that breaks under the copy
+  //      (the text's `yes | docker run -i busybox head -n 1`): is docker's answer right? And the
+  //      wait's own body: must it be an exit code? What does the CLI's client make of one that
+  //      is not (ContainerWait)?
   //   3. A start that fails: with -d, with --rm, and for a container that ran all the same.
   //   4. The attach's streams are streamHijacked's (hijack.ts): what does it need from the
   //      run, and what of its end is the run's to decide?

@@ -132,6 +132,7 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
       else res.writeHead(200).end()
     } else json(res, 404, { message: `no ${path} here` })
   })
+  server.keepAliveTimeout = 0 // idle connections stay open, as dockerd keeps them (lib/engine-http.ts)
   server.on('connection', (s: Socket) => (opened.set(s, ''), connections.push(s)))
   server.on('upgrade', (req: IncomingMessage, s: Socket) => {
     opened.set(s, `${req.method} ${req.url}`)

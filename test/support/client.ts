@@ -158,6 +158,7 @@ export async function loggingProxy(dir: string, daemonSocket: string): Promise<P
     cutting(rule, () => (res.socket?.destroy(), upstream.destroy()))
     req.pipe(upstream)
   })
+  server.keepAliveTimeout = 0 // idle connections stay open, as dockerd behind it keeps them (lib/engine-http.ts)
   server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
     const line = `${req.method} ${req.url}`
     requests.push(line)

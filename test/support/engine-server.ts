@@ -73,6 +73,7 @@ export function fakeDaemons() {
       } else if (options.answer) options.answer(req, res)
       else res.writeHead(500).end('no answer\n')
     })
+    server.keepAliveTimeout = 0 // idle connections stay open, as dockerd keeps them (lib/engine-http.ts)
     server.on('upgrade', (req: IncomingMessage, sock: Socket) => {
       requests.push(`${req.method} ${req.url}`)
       hijacked.push(sock)
