@@ -49,6 +49,7 @@ export async function exec(engine: Engine, ref: string, command: string[], optio
     await streams.done
   } finally {
     streams.release()
+    socket.destroy() // the streams leave the connection to their caller
   }
   const result = await engine.json<{ ExitCode: number | null }>('GET', `/exec/${Id}/json`)
   return result.ExitCode ?? 0

@@ -113,17 +113,20 @@ async function attachAndStart(engine: Engine, plan: RunPlan, stdio: Stdio, id: s
   cancel?.addEventListener('abort', letGo)
   const cleanups: (() => void)[] = [() => cancel?.removeEventListener('abort', letGo)]
   if (streams) cleanups.push(streams.release)
-  let gaveUp = false
+  // the CLI's main ends the process at the third signal, wherever the run is: here the give-up
+  // cuts the start too, which may not have answered yet
+  const givingUp = new AbortController()
   const giveUp = () => {
-    gaveUp = true
+    givingUp.abort()
     letGo()
   }
+  const gaveUp = () => new AttachError('\ngot 3 SIGTERM/SIGINTs, forcefully exiting')
   // before start, as the CLI does: a signal that comes with the first output must find the proxy.
   // With -t too: a SIGTERM or SIGHUP to the client goes to the container, and the client lives on
   if (attached && plan.sigProxy) cleanups.push(proxySignals(engine, id, giveUp))
   try {
     try {
-      await engine.json('POST', `/containers/${id}/start`, { signal: cancel })
+      await engine.json('POST', `/containers/${id}/start`, { signal: cancel ? AbortSignal.any([cancel, givingUp.signal]) : givingUp.signal })
     } catch (error) {
       // the container may run all the same (a start refused once it had begun): with --rm the CLI
       // waits for the daemon to remove it, its output copied to the end; without, nothing may hold
@@ -132,7 +135,7 @@ async function attachAndStart(engine: Engine, plan: RunPlan, stdio: Stdio, id: s
       else dropped = true
       attached?.destroy()
       streams?.release() // the terminal given back before the error is printed
-      throw error
+      throw givingUp.signal.aborted ? gaveUp() : error
     }
     if (plan.detach) {
       dropped = true
@@ -155,7 +158,7 @@ async function attachAndStart(engine: Engine, plan: RunPlan, stdio: Stdio, id: s
     const broken = typeof how === 'object' && known === undefined ? how.error : undefined
     streams?.release()
     // cmd/docker's words, printed as it exits: the container runs on
-    if (gaveUp) throw new AttachError('\ngot 3 SIGTERM/SIGINTs, forcefully exiting')
+    if (givingUp.signal.aborted) throw gaveUp()
     // a stream the reader refused (the daemon's error in it, frames it cannot read) before the
     // wait answered is the run's error, and the wait is not read (run.go's select: the hijack's
     // error first); one that comes after the wait's answer is drained, and the exit code stands.

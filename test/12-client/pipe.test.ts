@@ -239,7 +239,7 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
       }
       const mine = await piped('minidocker', waitFirst)
       if (mine.stdout !== 'y' || mine.stderr !== '' || mine.exitCode !== 0) {
-        expect.fail(`yes | run -i box head -n 1, the container printing "y" and exiting 0; ${way}, with the rest of stdin unread, so your client read a reset where the end would be: your stdout was ${JSON.stringify(mine.stdout)}, your stderr ${JSON.stringify(mine.stderr)}, your exit code ${mine.exitCode} (undefined: still running 20 s on). docker 28.2.2 fails the run with the reset's words when the reset comes before the wait's answer, a bug open since 2018 (docker/cli#1456): whose failure is a reset that comes after all the container's output, and what must the run answer with? (see "Exit codes")`)
+        expect.fail(`yes | run -i box head -n 1, the container printing "y" and exiting 0; ${way}, with the rest of stdin unread, so your client read a reset where the end would be: your stdout was ${JSON.stringify(mine.stdout)}, your stderr ${JSON.stringify(mine.stderr)}, your exit code ${mine.exitCode} (undefined: still running 20 s on) — whose failure is a reset that comes after all the container's output, and what does \`yes | head -n 1\` exit with in a shell? (see "Exit codes")`)
       }
     }
   }, 90_000)

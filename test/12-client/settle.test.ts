@@ -57,7 +57,7 @@ type CancelAt = 'before' | 'pull' | 'create' | 'attach' | 'running' | 'returned'
  * holds, it answers a moment later). The report of settler.ts is kept, with the connections
  * open then, the requests since the cancel and what became of "c".
  */
-async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean; cancelAt?: CancelAt; refuseResizes?: boolean }) {
+async function fakeDaemon(options: { container: Container; startError?: string; refuse?: boolean; cancelAt?: CancelAt; refuseResizes?: boolean; holdStart?: boolean }) {
   const socket = join(tempDir('minidocker-client-'), 'daemon.sock')
   const opened = new Map<Socket, string>()
   const reports: Report[] = []
@@ -114,7 +114,7 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
     } else if (path === '/containers/c/start') {
       if (options.startError) return json(res, 400, { message: options.startError })
       container = 'started'
-      res.writeHead(204).end()
+      if (!options.holdStart) res.writeHead(204).end() // held: the container runs, and the start's answer never comes
       if (options.cancelAt === 'returned') since = requests.length // the -d run returns now: its caller cancels after
       options.container(attach!, exit, daemon)
       if (options.cancelAt === 'running') setTimeout(cancel, 100)
@@ -166,6 +166,7 @@ interface Way {
   keys?: number[]
   cancelAt?: CancelAt
   refuseResizes?: boolean
+  holdStart?: boolean
 }
 
 /** A container that prints a line and runs on until it is removed. */
@@ -193,6 +194,10 @@ const ways: Way[] = [
   {
     way: 'run -it, SIGTERMs sent to the client until it gives up, the container ignoring them', args: 'giveup',
     container: (attach) => attach.write('ready\r\n'), // it runs on: neither the attach nor the wait ends by itself
+  },
+  {
+    way: 'run -it, SIGTERMs sent to the client until it gives up, the start\'s answer held', args: 'giveup', holdStart: true,
+    container: (attach) => attach.write('ready\r\n'), // it runs on, and the daemon never answers its start
   },
   {
     way: 'run -it, every resize refused 200 ms late, the container exiting at once', args: 'resize-refused', refuseResizes: true,
@@ -228,8 +233,8 @@ function endStray(host: string): void {
  * then the process holds what it held before and ends on its own. The daemon's report, for
  * what else the way requires.
  */
-async function settles({ way, args, container, startError, refuse, keys, cancelAt, refuseResizes }: Way, section: string): Promise<Report> {
-  const daemon = await fakeDaemon({ container, startError, refuse, cancelAt, refuseResizes })
+async function settles({ way, args, container, startError, refuse, keys, cancelAt, refuseResizes, holdStart }: Way, section: string): Promise<Report> {
+  const daemon = await fakeDaemon({ container, startError, refuse, cancelAt, refuseResizes, holdStart })
   // a terminal of 24 rows by 80 columns (script's has none when the test's own output is no terminal): the client sends its size
   const argv = ['sh', '-c', 'stty rows 24 cols 80 && exec "$@"', 'sh', process.execPath, '-e', `require(${JSON.stringify(START)}).start('settler', 'test/12-client/settler.ts')`, args, daemon.host]
   // a call that never settles is told within 15 s, before the test's own time runs out
@@ -250,8 +255,15 @@ async function settles({ way, args, container, startError, refuse, keys, cancelA
 }
 
 describe('the client leaves nothing behind (see "Letting go")', () => {
-  it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM, SIGTERMs until it gives up, resizes refused), exec and logs -f, each in a process that must end on its own', async () => {
-    for (const way of ways) await settles(way, '(see "Letting go")')
+  it('run (the container\'s exit, a start that fails, an attach refused, a detach, the daemon cut, SIGTERM, SIGTERMs until it gives up, with the start answered and not, resizes refused), exec and logs -f, each in a process that must end on its own', async () => {
+    const outcomes = new Map<string, Report['outcome']>()
+    for (const way of ways) {
+      const { outcome } = await settles(way, '(see "Letting go")')
+      // giving up is the same end wherever the run is, as the CLI's main ends it at the third signal
+      const before = outcomes.get(way.args)
+      if (way.holdStart && before) expect(outcome, `${way.way}: how your call settled (left), beside how it settled when the start had answered (right) — what was the run still waiting for when the third signal came, and what ends the CLI there? (see "Signals")`).toEqual(before)
+      outcomes.set(way.args, outcome)
+    }
   }, 120_000)
 
   it('run cancelled by its caller before the call, while the image is pulled, while the daemon holds the create\'s or the attach\'s answer, while the container runs, and once a -d run has returned', async () => {
