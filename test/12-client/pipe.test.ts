@@ -38,6 +38,19 @@ const MiB = 1 << 20
 /** The container's n-th line, 1 KiB with its number, so that a lost or repeated line shows. */
 const line = (n: number) => `line ${String(n).padStart(8, '0')} ${'.'.repeat(1004)}\n`
 
+/** A daemon whose container's attach, framed, is `attached`'s: given the connection, and the container's exit with 0 (its wait's answer). */
+function attachedDaemon(attached: (socket: Socket, exit: () => void) => void) {
+  let wait: ServerResponse | undefined
+  return daemons.daemon({
+    version: '1.41',
+    answer: oneContainer(ID, { start: (res) => res.writeHead(204).end(), wait: (res) => (wait = res) }),
+    upgrade: (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+      attached(socket, () => wait?.end('{"StatusCode":0,"Error":null}\n'))
+    },
+  })
+}
+
 /**
  * A daemon whose container, once started, prints `lines` lines on its attach (for ever when
  * Infinity) as fast as the client takes them, then, once `running` settles, exits 3: its wait
@@ -207,21 +220,12 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
     // buffer: the client reads the output, and then a reset (ECONNRESET) where an end would be.
     // dockerd does the same; the wait answers before the close, or after it
     const piped = async (client: 'docker' | 'minidocker', waitFirst: boolean) => {
-      let wait: ServerResponse | undefined
-      const daemon = await daemons.daemon({
-        version: '1.41',
-        answer: oneContainer(ID, { start: (res) => res.writeHead(204).end(), wait: (res) => (wait = res) }),
-        upgrade: (_req, socket: Socket) => {
-          socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
-          socket.once('data', () => {
-            socket.pause() // head has its line, and reads no more
-            socket.write(frame('stdout', 'y\n'))
-            const exit = () => wait?.end('{"StatusCode":0,"Error":null}\n')
-            if (waitFirst) exit()
-            setTimeout(() => (socket.destroy(), waitFirst || setTimeout(exit, 50)), 100)
-          })
-        },
-      })
+      const daemon = await attachedDaemon((socket, exit) => socket.once('data', () => {
+        socket.pause() // head has its line, and reads no more
+        socket.write(frame('stdout', 'y\n'))
+        if (waitFirst) exit()
+        setTimeout(() => (socket.destroy(), waitFirst || setTimeout(exit, 50)), 100)
+      }))
       const [argv, env] = runCommand(client, daemon.host, ['-i', 'example.test/box', 'head', '-n', '1'])
       const run = execa('sh', ['-c', 'yes | exec "$@"', 'sh', ...argv], { env, reject: false, timeout: 20_000, detached: true })
       groups.push(run.pid!)
@@ -248,15 +252,9 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
     // the container reads all its stdin and exits 0 once it ends: the daemon answers the wait then
     const piped = async (client: 'docker' | 'minidocker') => {
       const got: Buffer[] = []
-      let wait: ServerResponse | undefined
-      const daemon = await daemons.daemon({
-        version: '1.41',
-        answer: oneContainer(ID, { start: (res) => res.writeHead(204).end(), wait: (res) => (wait = res) }),
-        upgrade: (_req, socket: Socket) => {
-          socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
-          socket.on('data', (chunk: Buffer) => got.push(chunk))
-          socket.on('end', () => (socket.end(), setTimeout(() => wait?.end('{"StatusCode":0,"Error":null}\n'), 100)))
-        },
+      const daemon = await attachedDaemon((socket, exit) => {
+        socket.on('data', (chunk: Buffer) => got.push(chunk))
+        socket.on('end', () => (socket.end(), setTimeout(exit, 100)))
       })
       const [argv, env] = runCommand(client, daemon.host, ['-i', 'example.test/box'])
       const result = await execa(argv[0]!, argv.slice(1), { env, input: Buffer.from('a\x10\x11b\n'), reject: false, timeout: 20_000 })
