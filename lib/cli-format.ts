@@ -1,6 +1,6 @@
 /**
  * How the docker CLI lays its answers out, given to chapter 12: tables aligned as Go's
- * text/tabwriter aligns them (padding 3), and times and sizes in go-units' words.
+ * text/tabwriter aligns them (padding 3), times and sizes in go-units' words, and its log lines.
  */
 import { humanSize } from './jsonmessage.ts'
 
@@ -45,6 +45,9 @@ const GO_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\x07': '
 export function goQuote(text: string): string {
   return `"${text.replace(/["\\\x00-\x1f\x7f]/g, (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`
 }
+
+/** A line of the CLI's log as logrus writes it (its text format, on a pipe and a terminal alike here): the run's warnings and errors on stderr. */
+export const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg=${goQuote(message)}\n`
 
 /** A command as `docker ps` shows it: cut to 20 characters with "…", then quoted. */
 export function shortCommand(command: string): string {

@@ -9,14 +9,12 @@
 import type { Socket } from 'node:net'
 import { finished } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { logLine } from '../../lib/cli-format.ts'
 import type { Stdio } from '../../lib/client.ts'
 import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from '../../lib/detach-keys.ts'
 import type { EngineClient } from '../../lib/engine-client.ts'
 import { rawTerminal } from '../../lib/terminal.ts'
 import { copyOutput } from './stdcopy.ts'
-
-/** A line of the CLI's log (logrus's text format, as on a pipe and a terminal alike here). */
-export const logLine = (level: string, message: string) => `time="${new Date().toISOString().replace(/\.\d+/, '')}" level=${level} msg=${JSON.stringify(message)}\n`
 
 /**
  * The bytes of --detach-keys for the client's own proxy. The daemon has checked them already

@@ -8,11 +8,12 @@
  */
 import type { Socket } from 'node:net'
 import { ContainerError } from '../../lib/errors.ts'
+import { logLine } from '../../lib/cli-format.ts'
 import { AttachError, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import { createContainer } from '../../lib/create-or-pull.ts'
 import type { ProgressSink } from '../../lib/jsonmessage.ts'
 import { proxySignals } from './signals.ts'
-import { logLine, streamHijacked, type Streams } from './hijack.ts'
+import { streamHijacked, type Streams } from './hijack.ts'
 import type { Engine } from '../../lib/engine-client.ts'
 
 /** What the wait answered, when it was not an exit code: the CLI's client's own words for it. */
