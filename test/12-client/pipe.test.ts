@@ -38,15 +38,36 @@ const MiB = 1 << 20
 /** The container's n-th line, 1 KiB with its number, so that a lost or repeated line shows. */
 const line = (n: number) => `line ${String(n).padStart(8, '0')} ${'.'.repeat(1004)}\n`
 
-/** A daemon whose container's attach, framed, is `attached`'s: given the connection, and the container's exit with 0 (its wait's answer). */
+/**
+ * A daemon whose container, once attached and started, is `attached`: given the attach (framed)
+ * and its exit with 0, which answers the wait whenever the client's wait comes (stdin may reach
+ * the attach before the wait reaches the daemon).
+ */
 function attachedDaemon(attached: (socket: Socket, exit: () => void) => void) {
   let wait: ServerResponse | undefined
+  let exited = false
+  const exit = () => {
+    exited = true
+    wait?.end('{"StatusCode":0,"Error":null}\n')
+  }
+  let socket: Socket | undefined
+  let started = false
+  let running = false
+  const run = () => {
+    if (running || !socket || !started) return
+    running = true
+    attached(socket, exit)
+  }
   return daemons.daemon({
     version: '1.41',
-    answer: oneContainer(ID, { start: (res) => res.writeHead(204).end(), wait: (res) => (wait = res) }),
-    upgrade: (_req, socket: Socket) => {
-      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
-      attached(socket, () => wait?.end('{"StatusCode":0,"Error":null}\n'))
+    answer: oneContainer(ID, {
+      start: (res) => (res.writeHead(204).end(), (started = true), run()),
+      wait: (res) => ((wait = res), exited && exit()),
+    }),
+    upgrade: (_req, attach: Socket) => {
+      attach.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+      socket = attach
+      run()
     },
   })
 }
@@ -227,7 +248,8 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
         setTimeout(() => (socket.destroy(), waitFirst || setTimeout(exit, 50)), 100)
       }))
       const [argv, env] = runCommand(client, daemon.host, ['-i', 'example.test/box', 'head', '-n', '1'])
-      const run = execa('sh', ['-c', 'yes | exec "$@"', 'sh', ...argv], { env, reject: false, timeout: 20_000, detached: true })
+      // a client still running 20 s on is killed: a SIGTERM it would pass on to the container
+      const run = execa('sh', ['-c', 'yes 2>/dev/null | exec "$@"', 'sh', ...argv], { env, reject: false, timeout: 20_000, killSignal: 'SIGKILL', detached: true })
       groups.push(run.pid!)
       const result = await run
       throwIfUnwritten(String(result.stderr))
