@@ -11,7 +11,7 @@ import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { endInTerminal, MINIDOCKER } from '../support/client.ts'
 import { CLIS, dockerEnv } from '../support/daemon.ts'
-import { apiPath, fakeDaemons, json } from '../support/engine-server.ts'
+import { fakeDaemons, json, oneContainer } from '../support/engine-server.ts'
 import { firstDifference } from './differences.ts'
 
 const daemons = fakeDaemons()
@@ -49,20 +49,17 @@ async function sized(client: Client, daemon: { refuse?: (n: number) => boolean; 
   }
   const fake = await daemons.daemon({
     version: '1.41',
-    answer: (req, res) => {
-      req.resume()
-      const path = apiPath(req)
-      const query = new URL(req.url!, 'http://daemon').searchParams
-      if (path === '/containers/create') json(res, 201, { Id: ID, Warnings: [] })
-      else if (path.endsWith('/wait')) (wait = res).writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
-      else if (path.endsWith('/start')) {
+    answer: oneContainer(ID, {
+      wait: (res) => (wait = res),
+      start: (res) => {
         started = Date.now() - t0
         res.writeHead(204).end()
         attach?.write('ready\r\n')
         settle()
-      }
-      else if (path.endsWith('/kill')) res.writeHead(204).end() // the proxy passes SIGWINCH on too
-      else if (path.endsWith('/resize')) {
+      },
+      kill: (_req, res) => res.writeHead(204).end(), // the proxy passes SIGWINCH on too
+      resize: (req, res) => {
+        const query = new URL(req.url!, 'http://daemon').searchParams
         const n = resizes.length + 1
         const resize: Resize = { size: `${query.get('h')}x${query.get('w')}`, at: Date.now() - t0, refused: daemon.refuse?.(n) ?? false, unanswered: ++unanswered }
         resizes.push(resize)
@@ -77,8 +74,8 @@ async function sized(client: Client, daemon: { refuse?: (n: number) => boolean; 
         }
         if (n === daemon.hold) setTimeout(answer, 2000)
         else answer()
-      } else json(res, 404, { message: `no ${path} here` })
-    },
+      },
+    }),
     upgrade: (_req, socket) => {
       attach = socket
       socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { typeInTerminal } from '../support/client.ts'
 import { frame as written } from '../../lib/output-streams.ts'
 import { tempDir } from '../support/files.ts'
-import { apiPath } from '../support/engine-server.ts'
+import { apiPath, json } from '../support/engine-server.ts'
 
 /** A line on the container's stdout, framed as the daemon frames it (chapter 11's writer). */
 const stdout = (line: string) => written('stdout', Buffer.from(line))
@@ -78,7 +78,6 @@ async function fakeDaemon(options: { container: Container; startError?: string; 
     code = status
     waiting?.end(JSON.stringify({ StatusCode: status, Error: null }))
   }
-  const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (!opened.get(req.socket)) opened.set(req.socket, `${req.method} ${req.url}`)
     const path = apiPath(req)

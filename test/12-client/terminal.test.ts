@@ -13,7 +13,7 @@ import { constants } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MINIDOCKER, typeInTerminal } from '../support/client.ts'
 import { CLIS, dockerEnv } from '../support/daemon.ts'
-import { fakeDaemons, json } from '../support/engine-server.ts'
+import { fakeDaemons, oneContainer } from '../support/engine-server.ts'
 import { hex, typedAgainst } from '../support/detach-cli.ts'
 import { firstDifference, maskTimes } from './differences.ts'
 
@@ -38,24 +38,19 @@ async function typedAt(argv: (host: string) => string[], keys: number[]): Promis
   let wait: ServerResponse | undefined
   const daemon = await daemons.daemon({
     version: '1.41',
-    answer: (req, res) => {
-      req.resume()
-      const url = new URL(req.url!, 'http://daemon')
-      const path = url.pathname.replace(/^\/v[\d.]+/, '')
-      if (path === '/containers/create') json(res, 201, { Id: ID, Warnings: [] })
-      else if (path.endsWith('/wait')) (wait = res).writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
-      else if (path.endsWith('/start')) (res.writeHead(204).end(), attach?.write('ready\r\n'))
-      else if (path.endsWith('/resize')) res.writeHead(200).end()
-      else if (path.endsWith('/kill')) {
+    answer: oneContainer(ID, {
+      wait: (res) => (wait = res),
+      start: (res) => (res.writeHead(204).end(), attach?.write('ready\r\n')),
+      kill: (req, res) => {
         res.writeHead(204).end()
         endedBeforeKill ??= stdinEnded
-        const signal = signalName(url.searchParams.get('signal') ?? 'KILL')
+        const signal = signalName(new URL(req.url!, 'http://daemon').searchParams.get('signal') ?? 'KILL')
         signals.push(signal)
         // the container dies of it, as sh at a terminal dies of an INT
         attach?.end(`container got ${signal}\r\n`)
         wait?.end(JSON.stringify({ StatusCode: 128 + (constants.signals[`SIG${signal}` as keyof typeof constants.signals] ?? 0), Error: null }))
-      } else json(res, 404, { message: `no ${path} here` })
-    },
+      },
+    }),
     upgrade: (_req, socket) => {
       attach = socket
       socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')

@@ -24,12 +24,14 @@ export const apiPath = (req: IncomingMessage): string => req.url!.replace(/^\/v[
 /** An answer in JSON, as dockerd gives every answer that has a body. */
 export const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
 
+type Answer = (req: IncomingMessage, res: ServerResponse) => void
+
 /**
  * The answers of a daemon with one container, `id`: its create; its wait, whose head goes out at
  * once and whose answer is held (`wait` gets the response); its start, as `start` answers it; a
- * resize; anything else 404.
+ * resize, taken unless `resize` answers it; a kill, as `kill` answers it; anything else 404.
  */
-export function oneContainer(id: string, on: { start(res: ServerResponse): void; wait?(res: ServerResponse): void }): (req: IncomingMessage, res: ServerResponse) => void {
+export function oneContainer(id: string, on: { start(res: ServerResponse): void; wait?(res: ServerResponse): void; resize?: Answer; kill?: Answer }): Answer {
   return (req, res) => {
     req.resume()
     const path = apiPath(req)
@@ -38,14 +40,15 @@ export function oneContainer(id: string, on: { start(res: ServerResponse): void;
       res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders()
       on.wait?.(res)
     } else if (path.endsWith('/start')) on.start(res)
-    else if (path.endsWith('/resize')) res.writeHead(200).end()
+    else if (path.endsWith('/resize')) on.resize ? on.resize(req, res) : res.writeHead(200).end()
+    else if (path.endsWith('/kill') && on.kill) on.kill(req, res)
     else json(res, 404, { message: `no ${path} here` })
   }
 }
 
 export interface FakeDaemonOptions {
   version?: string
-  answer?: (req: IncomingMessage, res: ServerResponse) => void
+  answer?: Answer
   upgrade?: (req: IncomingMessage, socket: Socket) => void
 }
 
