@@ -3,8 +3,8 @@
  * stdin into it, the terminal lent for as long as it streams, its size kept, and the detach
  * keys watched on the way in (the CLI's hijack.go, hijackedIOStreamer, which run, exec and
  * attach share, and tty.go, MonitorTtySize). The output's copy is this chapter's (copyOutput,
- * stdcopy.ts); raw mode (lib/terminal.ts) and the detach keys' names and proxy
- * (lib/detach-keys.ts) are given.
+ * stdcopy.ts); raw mode (lib/terminal.ts), the detach keys' names and proxy
+ * (lib/detach-keys.ts) and docker's words and retries (lib/cli-facts.ts) are given.
  */
 import type { Socket } from 'node:net'
 import type { Stdio } from '../../lib/client.ts'
@@ -38,17 +38,17 @@ export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdi
   //      same socket? And how does that differ from the user typing the detach keys?
   //   2. The terminal: when may it be raw, for which combinations of -i and -t, and by which
   //      moment must it be as it was (who prints what next, and with which line ends)?
-  //   3. The detach keys: with which flags are they watched, and what if the words are ones
-  //      the given parser refuses but the daemon let through (ask docker 28.2.2)?
+  //   3. The detach keys: with which flags are they watched? Words the given parser refuses but
+  //      the daemon let through get docker's warning (invalidDetachKeys, lib/cli-facts.ts).
   //   4. Two callers: run races the end against its wait, its start and its signals; exec
   //      only waits. What must `done` tell each of them?
   //   5. The container may read its stdin slower than the client is given it, or not at all:
   //      how much of stdin may your client hold meanwhile, and where does the rest wait?
   //   6. The size (resize()): the first request goes as the start answers, perhaps before the
-  //      daemon has a process to give it to; the window may change many times while one is
-  //      unanswered; and a daemon may apply two that are out at once in either order. What does
-  //      docker 28.2.2 send, when and how often, and what does it say when the daemon keeps
-  //      refusing? Refuse its resizes, hold one, resize its terminal. What must release stop?
+  //      daemon has a process to give it to (docker tries it again: FIRST_RESIZE,
+  //      lib/cli-facts.ts); the window may change many times while one is unanswered; and a
+  //      daemon may apply two that are out at once in either order. Which sizes must go out, and
+  //      when, for the pty to end at the window's last size? What must release stop?
   throw new NotImplementedError('12-client', 'streamHijacked')
 }
 // #endregion streamHijacked

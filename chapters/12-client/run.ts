@@ -3,8 +3,8 @@
  * requests, the end of the run, and which of its answers decides what, on every way out. The
  * attach's streams and the signal proxy are this chapter's too (streamHijacked, hijack.ts, on
  * copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps around them are given: the
- * create and the pull (lib/create-or-pull.ts) and the words of a failed run
- * (lib/run-error.ts).
+ * create and the pull (lib/create-or-pull.ts), the words of a failed run
+ * (lib/run-error.ts), and the words and counts docker's client uses (lib/cli-facts.ts).
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { RunPlan, Stdio } from '../../lib/client.ts'
@@ -39,14 +39,15 @@ export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, 
   //      own (the daemon's words in the stream): whose error is that, and does it matter
   //      whether the wait has answered by then? And a connection that breaks under the copy
   //      (the text's `yes | docker run -i busybox head -n 1`): is docker's answer right? And the
-  //      wait's own body: must it be an exit code? What does the CLI's client make of one that
-  //      is not (ContainerWait)?
+  //      wait's own body need not be an exit code: how moby's client reads it and what the CLI
+  //      then says are given (decodeWait, waitFailure); when do those words go out, and what
+  //      follows them?
   //   3. A start that fails: with -d, with --rm, and for a container that ran all the same.
   //   4. The attach's streams are streamHijacked's (hijack.ts): what does it need from the
   //      run, and what of its end is the run's to decide?
   //   5. -it lends the client's terminal: which of the run's words must find it given back,
-  //      on which ways out? And what if stdin is no terminal at all? For each way out the
-  //      text lists, ask the real CLI in script(1).
+  //      on which ways out? And what if stdin is no terminal at all (NOT_A_TTY): when must the
+  //      client find out? For each way out the text lists, ask the real CLI in script(1).
   //   6. --detach-keys (plan.detachKeys): who besides your streams must know them, and what
   //      if the two disagree? The keys can come at any moment of the run: what does the
   //      client exit with, and does that depend on when they came?

@@ -3,13 +3,13 @@
  * stdin into it, the terminal lent for as long as it streams, its size kept, and the detach
  * keys watched on the way in (the CLI's hijack.go, hijackedIOStreamer, which run, exec and
  * attach share, and tty.go, MonitorTtySize). The output's copy is this chapter's (copyOutput,
- * stdcopy.ts); raw mode (lib/terminal.ts) and the detach keys' names and proxy
- * (lib/detach-keys.ts) are given.
+ * stdcopy.ts); raw mode (lib/terminal.ts), the detach keys' names and proxy
+ * (lib/detach-keys.ts) and docker's words and retries (lib/cli-facts.ts) are given.
  */
 import type { Socket } from 'node:net'
 import { finished } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { logLine } from '../../lib/cli-format.ts'
+import { FIRST_RESIZE, invalidDetachKeys } from '../../lib/cli-facts.ts'
 import type { Stdio } from '../../lib/client.ts'
 import { DEFAULT_DETACH_KEYS, escapeProxy, parseDetachKeys } from '../../lib/detach-keys.ts'
 import type { EngineClient } from '../../lib/engine-client.ts'
@@ -25,7 +25,7 @@ function detachKeys(keys: string, stdio: Stdio): Buffer {
   try {
     return parseDetachKeys(keys || DEFAULT_DETACH_KEYS)
   } catch (error) {
-    stdio.stderr.write(logLine('warning', `invalid detach escape keys, using default: ${(error as Error).message}`))
+    stdio.stderr.write(invalidDetachKeys((error as Error).message))
     return parseDetachKeys(DEFAULT_DETACH_KEYS)
   }
 }
@@ -46,15 +46,15 @@ function sizeKeeper(engine: EngineClient, path: string, stdio: Stdio): { follow(
     await finished(response.resume())
   }
   // the first goes as the start answers, and the process may not be there yet: initTtySize
-  // tries 10 times more, each wait 10 ms longer, and then says so
+  // tries again, each wait longer, and then says so
   const first = async () => {
     for (let tries = 1; ; tries++) {
       try {
         return await send()
       } catch {}
       if (signal.aborted) return
-      if (tries > 10) return void stdio.stderr.write('failed to resize tty, using default size\n')
-      await sleep(tries * 10, undefined, { signal })
+      if (tries > FIRST_RESIZE.tries) return void stdio.stderr.write(FIRST_RESIZE.words)
+      await sleep(tries * FIRST_RESIZE.stepMs, undefined, { signal })
     }
   }
   // one at a time, as MonitorTtySize's one goroutine sends them: two out at once may reach the

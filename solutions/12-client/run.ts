@@ -3,36 +3,18 @@
  * requests, the end of the run, and which of its answers decides what, on every way out. The
  * attach's streams and the signal proxy are this chapter's too (streamHijacked, hijack.ts, on
  * copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps around them are given: the
- * create and the pull (lib/create-or-pull.ts) and the words of a failed run
- * (lib/run-error.ts).
+ * create and the pull (lib/create-or-pull.ts), the words of a failed run
+ * (lib/run-error.ts), and the words and counts docker's client uses (lib/cli-facts.ts).
  */
 import type { Socket } from 'node:net'
 import { ContainerError } from '../../lib/errors.ts'
-import { logLine } from '../../lib/cli-format.ts'
+import { decodeWait, FORCED_EXIT, NOT_A_TTY, waitFailure } from '../../lib/cli-facts.ts'
 import { AttachError, readAll, type RunPlan, type Stdio } from '../../lib/client.ts'
 import { createContainer } from '../../lib/create-or-pull.ts'
 import type { ProgressSink } from '../../lib/jsonmessage.ts'
 import { proxySignals } from './signals.ts'
 import { streamHijacked, type Streams } from './hijack.ts'
 import type { Engine } from '../../lib/engine-client.ts'
-
-/** What the wait answered, when it was not an exit code: the CLI's client's own words for it. */
-class WaitAnswerError extends Error {}
-
-/**
- * The wait's body as the CLI's client decodes it (moby's client/container_wait.go,
- * ContainerWait): the first JSON value of the body. No value at all is the decoder's EOF, half
- * of one its unexpected EOF, and a body that is not JSON (a proxy's own answer, once the 200
- * has gone out) is given back as the error's words, as it is.
- */
-function decodeWait(text: string): { StatusCode: number; Error: { Message: string } | null } {
-  if (text.trim() === '') throw new WaitAnswerError('EOF')
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new WaitAnswerError(/end of JSON input/.test(String(error)) ? 'unexpected EOF' : text)
-  }
-}
 
 // #region runContainer
 /**
@@ -49,7 +31,7 @@ function decodeWait(text: string): { StatusCode: number; Error: { Message: strin
 export async function runContainer(engine: Engine, plan: RunPlan, stdio: Stdio, progress: ProgressSink, cancel?: AbortSignal): Promise<number> {
   // -it lends a terminal the client must have: the CLI looks before it asks the daemon for
   // anything (run.go, CheckTty), and says so as it is, not as a failed run
-  if (!plan.detach && plan.interactive && plan.tty && stdio.stdin.isTTY !== true) throw new AttachError('the input device is not a TTY')
+  if (!plan.detach && plan.interactive && plan.tty && stdio.stdin.isTTY !== true) throw new AttachError(NOT_A_TTY)
   cancel?.throwIfAborted()
   // a cancel cuts the pull, but a create once sent is awaited: only its answer tells whether
   // there is a container to remove, and which
@@ -94,10 +76,10 @@ async function attachAndStart(engine: Engine, plan: RunPlan, stdio: Stdio, id: s
   // told as it comes (the CLI's waitExitOrRemoved logs from a goroutine of its own) and ends the
   // run with 125, but only once the output has ended; one the client drops itself is no failure
   let dropped = false
-  const waitFailed = (message: string) => (stdio.stderr.write(logLine('error', message)), 125)
+  const waitFailed = (problem: Parameters<typeof waitFailure>[0]) => (stdio.stderr.write(waitFailure(problem)), 125)
   const exitCode = status.then(
-    (result) => (result.Error?.Message ? waitFailed(`Error waiting for container: ${result.Error.Message}`) : result.StatusCode),
-    (error: unknown) => (dropped ? 125 : waitFailed(`error waiting for container: ${error instanceof WaitAnswerError ? error.message : 'unexpected EOF'}`)),
+    (result) => (result.Error?.Message ? waitFailed({ daemon: result.Error.Message }) : result.StatusCode),
+    (failure: unknown) => (dropped ? 125 : waitFailed({ failure })),
   )
   // what the wait said, once it has said it: a detach after that reports it
   let known: number | undefined
@@ -121,7 +103,7 @@ async function attachAndStart(engine: Engine, plan: RunPlan, stdio: Stdio, id: s
     givingUp.abort()
     letGo()
   }
-  const gaveUp = () => new AttachError('\ngot 3 SIGTERM/SIGINTs, forcefully exiting')
+  const gaveUp = () => new AttachError(FORCED_EXIT.words)
   // before start, as the CLI does: a signal that comes with the first output must find the proxy.
   // With -t too: a SIGTERM or SIGHUP to the client goes to the container, and the client lives on
   if (attached && plan.sigProxy) cleanups.push(proxySignals(engine, id, giveUp))

@@ -1,19 +1,14 @@
 /**
  * --sig-proxy: the signals the client receives passed on to the container (the CLI's
- * signals.go, ForwardAllSignals, fed by run.go's notifyAllSignals).
+ * signals.go, ForwardAllSignals, fed by run.go's notifyAllSignals). The signals it keeps, the
+ * kill's spelling and the count it gives up at are given (lib/cli-facts.ts).
  */
 import { constants } from 'node:os'
+import { FORCED_EXIT, KEPT_SIGNALS, killName } from '../../lib/cli-facts.ts'
 import type { EngineClient } from '../../lib/engine-client.ts'
 
 /** No process can catch these. */
 const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
-
-/**
- * Caught but kept: SIGCHLD and SIGPIPE are the client's own (ForwardAllSignals skips them);
- * SIGURG and SIGPROF are Go's runtime's, which never hands them to the CLI. SIGPROF still
- * needs a listener: its default action ends a process, and Go's runtime ignores it.
- */
-const KEPT = new Set(['SIGCHLD', 'SIGPIPE', 'SIGURG', 'SIGPROF'])
 
 /** One name per signal: Node lists aliases (SIGIOT is SIGABRT, SIGPOLL is SIGIO), and a listener on each would pass one signal on twice. */
 function catchable(): NodeJS.Signals[] {
@@ -40,21 +35,21 @@ export function proxySignals(engine: EngineClient, id: string, giveUp: () => voi
   // the Engine is the caller's and outlives the run: at the stop, the kill the daemon still
   // holds is cut, or its connection would keep the process alive for a run that is over
   const stopping = new AbortController()
-  // the CLI's main counts SIGINT and SIGTERM, and ends the client at the third (cmd/docker,
-  // forceExitAfter3TerminationSignals); the third is not passed on
+  // the CLI's main counts SIGINT and SIGTERM, and ends the client at the third, wherever the run is
   let terminations = 0
   const send = (signal: NodeJS.Signals) => {
     if (stopping.signal.aborted) return
-    return engine.call('POST', `/containers/${id}/kill`, { query: { signal: signal.slice('SIG'.length) }, signal: stopping.signal }).then(
+    return engine.call('POST', `/containers/${id}/kill`, { query: { signal: killName(signal) }, signal: stopping.signal }).then(
       // read, so that its connection serves the next; a body cut at the stop is nothing either
       (response) => void response.resume().on('error', () => {}),
       () => {}, // the container gone, the daemon too, or cut at the stop: the CLI only logs it, at debug level
     )
   }
-  // a listener on every signal that can have one: without it most end the process
+  // a listener on every signal that can have one: without it most end the process, SIGPROF
+  // among the kept ones (Go's runtime ignores it)
   const handlers = catchable().map((signal) => {
-    const handler = KEPT.has(signal) ? () => {} : () => {
-      if ((signal === 'SIGINT' || signal === 'SIGTERM') && ++terminations === 3) return giveUp()
+    const handler = KEPT_SIGNALS.has(signal) ? () => {} : () => {
+      if ((signal === 'SIGINT' || signal === 'SIGTERM') && ++terminations === FORCED_EXIT.signals) return giveUp()
       sent = sent.then(() => send(signal))
     }
     process.on(signal, handler)
