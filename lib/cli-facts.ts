@@ -5,7 +5,6 @@
  */
 import { logLine } from './cli-format.ts'
 
-// #region signals
 /**
  * The signals the client catches and never passes on: SIGCHLD and SIGPIPE are the client's own
  * (signals.go, ForwardAllSignals, skips them); SIGURG and SIGPROF are Go's runtime's, which never
@@ -22,9 +21,7 @@ export const killName = (signal: NodeJS.Signals) => signal.slice('SIG'.length)
  * exit code 1; the container runs on.
  */
 export const FORCED_EXIT = { signals: 3, words: '\ngot 3 SIGTERM/SIGINTs, forcefully exiting' } as const
-// #endregion signals
 
-// #region terminal
 /** -it with a stdin that is no terminal: refused before any request (run.go, CheckTty), in these words, exit code 1. */
 export const NOT_A_TTY = 'the input device is not a TTY'
 
@@ -36,9 +33,7 @@ export const FIRST_RESIZE = { tries: 10, stepMs: 10, words: 'failed to resize tt
 
 /** Detach keys the client's table cannot read, which the daemon took (hijack.go, setupInput): this warning on stderr, and the default keys watched instead. */
 export const invalidDetachKeys = (reason: string) => logLine('warning', `invalid detach escape keys, using default: ${reason}`)
-// #endregion terminal
 
-// #region wait
 /** The wait's body was no exit code: the words moby's client gives the CLI for it. */
 export class WaitBodyError extends Error {}
 
@@ -66,4 +61,3 @@ export const waitFailure = (problem: { daemon: string } | { failure: unknown }) 
   logLine('error', 'daemon' in problem
     ? `Error waiting for container: ${problem.daemon}`
     : `error waiting for container: ${problem.failure instanceof WaitBodyError ? problem.failure.message : 'unexpected EOF'}`)
-// #endregion wait
