@@ -9,7 +9,7 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { minidocker } from '../test/support/client.ts'
-import { docker, imageRegistry, removeDaemonCgroups, startContainerd, startMinidockerd, startRealDockerd, type Dockerd } from '../test/support/daemon.ts'
+import { docker, imageRegistry, startContainerd, startMinidockerd, startRealDockerd, type Dockerd } from '../test/support/daemon.ts'
 
 export interface DaemonBench {
   /** median ms of one `docker run --rm` through each */
@@ -30,7 +30,7 @@ export async function benchDaemon(scratch: string, rounds: number, concurrent = 
   try {
     const containerd = await startContainerd(join(scratch, 'containerd'))
     stops.unshift(() => containerd.stop())
-    const ours = await startMinidockerd(join(scratch, 'minidockerd'), containerd.socket)
+    const ours = await startMinidockerd(join(scratch, 'minidockerd'), containerd)
     stops.unshift(() => ours.stop())
     const real = await startRealDockerd(join(scratch, 'dockerd'), registry.host)
     stops.unshift(() => real.stop())
@@ -69,6 +69,5 @@ export async function benchDaemon(scratch: string, rounds: number, concurrent = 
     return { ours: median(times.ours), real: median(times.real), client: median(times.client), oursConcurrent: await together(ours), realConcurrent: await together(real) }
   } finally {
     for (const stop of stops) await stop()
-    removeDaemonCgroups()
   }
 }

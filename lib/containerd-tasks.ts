@@ -23,13 +23,13 @@ export type { TaskIO } from './engine.ts'
  * container runs as it would under dockerd: its command, environment, directory and user as
  * its record says (a user name looked up in the image's own files); its root where
  * containerd's shim mounts the rootfs; the default mounts, the container's own /etc files and
- * its -v binds; its namespaces as its NetworkMode asks; the cgroup `/minidockerd/ID` with the
- * limits of --memory, --cpus and --pids-limit. Capabilities, no_new_privs, the seccomp
- * profile, masked and read-only paths are chapter 13's (lib/docker-security.ts's
- * daemonSecurity(), given). With HostConfig.Init,
+ * its -v binds; its namespaces as its NetworkMode asks; the cgroup `cgroupParent/ID` (the
+ * daemon's --cgroup-parent) with the limits of --memory, --cpus and --pids-limit.
+ * Capabilities, no_new_privs, the seccomp profile, masked and read-only paths are chapter
+ * 13's (lib/docker-security.ts's daemonSecurity(), given). With HostConfig.Init,
  * the init INIT_PATH (native/init.c) runs first, as dockerd runs its docker-init.
  */
-export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
+export function runtimeSpec(c: Container, files: UserFiles, cgroupParent: string): FullSpec {
   const env = [...c.Config.Env]
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH)
   env.push(`HOSTNAME=${c.Config.Hostname}`)
@@ -70,7 +70,7 @@ export function runtimeSpec(c: Container, files: UserFiles): FullSpec {
     linux: {
       namespaces,
       resources,
-      cgroupsPath: `/minidockerd/${c.ID}`,
+      cgroupsPath: `${cgroupParent}/${c.ID}`,
       maskedPaths: security.maskedPaths,
       readonlyPaths: security.readonlyPaths,
       ...(security.seccomp ? { seccomp: security.seccomp } : {}),

@@ -84,6 +84,8 @@ export interface DaemonOptions {
   /** the exec root: the FIFOs of running containers */
   runRoot: string
   containerd: Containerd
+  /** the cgroup its containers' cgroups go below (--cgroup-parent) */
+  cgroupParent: string
   /** the bridge of `--network bridge` (chapter 08's, in the daemon's network namespace); none: only none and host */
   bridge?: Bridge
 }
@@ -476,8 +478,8 @@ export abstract class DaemonBase {
     const containerd = this.options.containerd
     const stdio = execStdio(join(this.options.runRoot, 'containerd', c.ID), exec, socket, containerd)
     const readers = stdio.readers
-    const spec = runtimeSpec(c, this.userFiles(c))
-    const user = exec.User ? runtimeSpec({ ...c, Config: { ...c.Config, User: exec.User } }, this.userFiles(c)).process.user : spec.process.user
+    const spec = runtimeSpec(c, this.userFiles(c), this.options.cgroupParent)
+    const user = exec.User ? runtimeSpec({ ...c, Config: { ...c.Config, User: exec.User } }, this.userFiles(c), this.options.cgroupParent).process.user : spec.process.user
     const process = { ...spec.process, args: exec.Cmd, env: [...spec.process.env, ...exec.Env], cwd: exec.WorkingDir || spec.process.cwd, terminal: exec.Tty, user }
     try {
       await containerd.tasks.Exec({

@@ -220,6 +220,9 @@ export const stateWord = (c: Container) => (c.State.Running ? 'running' : c.Stat
 /** The capabilities a container keeps by default (moby oci/caps/defaults.go). */
 export const DEFAULT_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE']
 
+/** The cgroup parent of minidockerd's containers unless its --cgroup-parent names another (dockerd's is /docker). */
+export const DEFAULT_CGROUP_PARENT = '/minidockerd'
+
 /** Where `--init` puts the init in the container, as dockerd does. */
 export const INIT_DESTINATION = '/sbin/docker-init'
 

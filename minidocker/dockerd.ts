@@ -7,11 +7,13 @@
  *               [--containerd /run/containerd/containerd.sock] [--namespace minidocker]
  *               [--default-runtime io.containerd.runc.v2] [--registry-mirror URL] [--default-network MODE] [--debug]
  *               [--bridge minidocker0|none] [--userns-remap default|USER[:GROUP]|UID[:GID]]
+ *               [--cgroup-parent /minidockerd]
  *
  * `--bridge none` leaves the daemon without a bridge, as dockerd's `-b none`: containers get
  * `--network none` or `host` only, and nothing is made in the daemon's network namespace.
  * `--userns-remap` runs every container in a user namespace of NAME's subordinate ranges, with
- * the store in DATA_ROOT/UID.GID (minidocker/remap.ts).
+ * the store in DATA_ROOT/UID.GID (minidocker/remap.ts). `--cgroup-parent` is the cgroup every
+ * container's goes below, as dockerd's (whose default is /docker).
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -20,16 +22,17 @@ import { route } from '../lib/engine-routes.ts'
 import { connectContainerd, RUNC_RUNTIME, type Containerd } from '../lib/containerd.ts'
 import { serveUnix, type EngineCall } from '../lib/engine-http.ts'
 import { NotImplementedError } from '../lib/errors.ts'
+import { DEFAULT_CGROUP_PARENT } from '../lib/engine.ts'
 import { DEFAULT_ROOT, prepareStore } from '../lib/image.ts'
 import { useRegistryMirror } from '../lib/registry.ts'
 import { DEFAULT_BRIDGE } from '../lib/links.ts'
 import { openRemappedRoot, remapFor, RemappedDaemon, shiftStoreLayers, withUserNamespace } from './remap.ts'
 
-const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none] [--userns-remap NAME]'
+const USAGE = 'usage: minidockerd [-H unix://SOCKET] [--data-root DIR] [--exec-root DIR] [--containerd SOCKET] [--namespace NS] [--default-runtime SHIM] [--registry-mirror URL] [--default-network none|host] [-D|--debug] [--bridge NAME|none] [--userns-remap NAME] [--cgroup-parent CGROUP]'
 
 function parse(args: string[]) {
-  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', runtime: RUNC_RUNTIME, mirror: '', network: '', debug: '', bridge: DEFAULT_BRIDGE.name, remap: '' }
-  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--default-runtime': 'runtime', '--registry-mirror': 'mirror', '--default-network': 'network', '--bridge': 'bridge', '-b': 'bridge', '--userns-remap': 'remap' }
+  const options = { host: '/run/minidocker/minidocker.sock', root: DEFAULT_ROOT, runRoot: '/run/minidocker', containerd: '/run/containerd/containerd.sock', namespace: 'minidocker', runtime: RUNC_RUNTIME, mirror: '', network: '', debug: '', bridge: DEFAULT_BRIDGE.name, remap: '', cgroupParent: DEFAULT_CGROUP_PARENT }
+  const names: Record<string, keyof typeof options> = { '-H': 'host', '--host': 'host', '--data-root': 'root', '--exec-root': 'runRoot', '--containerd': 'containerd', '--namespace': 'namespace', '--default-runtime': 'runtime', '--registry-mirror': 'mirror', '--default-network': 'network', '--bridge': 'bridge', '-b': 'bridge', '--userns-remap': 'remap', '--cgroup-parent': 'cgroupParent' }
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--help' || args[i] === '-h') {
       process.stdout.write(`${USAGE}\n`)
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
   let containerd = withRuntime(connectContainerd(options.containerd, options.namespace), options.runtime)
   if (remap) containerd = withUserNamespace(containerd, remap)
   const bridge = options.bridge === 'none' ? undefined : { ...DEFAULT_BRIDGE, name: options.bridge }
-  const daemonOptions = { root: options.root, runRoot: options.runRoot, containerd, bridge }
+  const daemonOptions = { root: options.root, runRoot: options.runRoot, containerd, cgroupParent: options.cgroupParent, bridge }
   const daemon = remap ? new RemappedDaemon(daemonOptions, remap) : new Daemon(daemonOptions)
   // from here on the daemon hears of exits, and finds the containers that ran on while no daemon was there
   let unwritten: NotImplementedError | undefined

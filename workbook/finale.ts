@@ -9,9 +9,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { startDaemon, type Daemon } from '../test/support/daemons.ts'
-import { removeDaemonCgroups, removeTasks } from '../test/support/daemon.ts'
+import { basename, dirname, join } from 'node:path'
+import { DEFAULT_CGROUP_PARENT } from '../lib/engine.ts'
+import { removeCgroupParent, startDaemon, type Daemon } from '../test/support/daemons.ts'
+import { removeTasks } from '../test/support/daemon.ts'
 import { buildImage, type Entry } from '../test/support/images.ts'
 import { pushImage, startRegistry, type Registry } from '../test/support/registry.ts'
 
@@ -33,6 +34,8 @@ export interface Finale {
   registry: string
   /** the temp directory every daemon keeps its state in */
   dir: string
+  /** the cgroup minidockerd's containers go below */
+  cgroupParent: string
   minicontainerd: Daemon
   minidockerd: Daemon
   stop(): Promise<void>
@@ -69,6 +72,9 @@ export async function startFinale(options: { socket?: string; debug?: boolean; o
   const socket = options.socket ?? DEFAULT_SOCKET
   if (existsSync(socket) && (await listening(socket))) throw new Error(`${socket} is in use: is a minidockerd running there already? Stop it, or choose another socket`)
   const dir = mkdtempSync(join(tmpdir(), 'minidocker-finale-'))
+  // a stack on another socket may run beside the default one (a test's): its containers go under a
+  // cgroup parent of its own, so that neither stack's stop removes the other's
+  const cgroupParent = socket === DEFAULT_SOCKET ? DEFAULT_CGROUP_PARENT : `/${basename(dir)}`
   const stops: (() => Promise<void>)[] = []
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((error: Error) => console.error(`finale: ${error.message}`))
@@ -97,11 +103,12 @@ export async function startFinale(options: { socket?: string; debug?: boolean; o
       output: (text) => options.output?.('minicontainerd', text),
       // the tasks minidockerd left, ended through minicontainerd, so their shims unmount and exit
       beforeStop: () => removeTasks(containerdSocket, NAMESPACE),
-      // minirunc's state folder for the namespace, once its containers are deleted (another stack's stay)
+      // minirunc's state folder for the namespace and the cgroup parent, once its containers are deleted (another stack's stay)
       afterStop: async () => {
         try {
           rmdirSync(join('/run/containerd/runc', NAMESPACE))
         } catch {}
+        removeCgroupParent(cgroupParent)
       },
     })
     stops.push(minicontainerd.stop)
@@ -109,17 +116,14 @@ export async function startFinale(options: { socket?: string; debug?: boolean; o
     mkdirSync(dirname(socket), { recursive: true })
     const minidockerd = await startDaemon('minidockerd', process.execPath, [join(ROOT, 'bin', 'minidockerd.cjs'), '-H', `unix://${socket}`,
       '--data-root', join(dockerd, 'data'), '--exec-root', join(dockerd, 'exec'), '--containerd', containerdSocket, '--namespace', NAMESPACE,
-      '--default-runtime', SHIM_RUNTIME, '--registry-mirror', registry.url, '--default-network', 'none', ...(options.debug ? ['--debug'] : [])], dockerd, socket, {
+      '--default-runtime', SHIM_RUNTIME, '--registry-mirror', registry.url, '--default-network', 'none', '--cgroup-parent', cgroupParent, ...(options.debug ? ['--debug'] : [])], dockerd, socket, {
       env,
       detached: true,
       output: (text) => options.output?.('minidockerd', text),
-      afterStop: async () => {
-        rmSync(socket, { force: true })
-        removeDaemonCgroups()
-      },
+      afterStop: async () => rmSync(socket, { force: true }),
     })
     stops.push(minidockerd.stop)
-    return { host: `unix://${socket}`, registry: registry.host, dir, minicontainerd, minidockerd, stop }
+    return { host: `unix://${socket}`, registry: registry.host, dir, cgroupParent, minicontainerd, minidockerd, stop }
   } catch (error) {
     await stop()
     throw error

@@ -176,7 +176,7 @@ export class Daemon extends DaemonBase {
     let pid: number
     try {
       // the network is wired while the process waits in runc's create, before its command runs
-      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c)), rootfs, io, async (pid) => {
+      pid = await startTask(this.options.containerd, c, runtimeSpec(c, this.userFiles(c), this.options.cgroupParent), rootfs, io, async (pid) => {
         this.watchRun(c.ID) // before Tasks.Start: the exit may be reported before startTask returns
         await this.connect(c, pid)
       })

@@ -12,7 +12,7 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
 import {
-  busyboxEntries, CLIS, docker, imageRegistry, removeContainersAndStop, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, throwIfUnwritten,
+  busyboxEntries, CLIS, docker, imageRegistry, removeContainersAndStop, removeDir, startContainerd, startMinidockerd, throwIfUnwritten,
   type Cli, type Containerd, type Dockerd,
 } from '../support/daemon.ts'
 import { pushImage, type Registry } from '../support/registry.ts'
@@ -28,7 +28,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-'))
   containerd = await startContainerd(join(dir, 'containerd'))
   registry = await imageRegistry()
-  daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+  daemon = await startMinidockerd(join(dir, 'daemon'), containerd)
   busybox = `${registry.host}/busybox`
 }, 120_000)
 
@@ -37,7 +37,6 @@ afterAll(async () => {
   if (daemon) await removeContainersAndStop(daemon)
   await containerd?.stop()
   await registry?.stop()
-  removeDaemonCgroups()
   if (dir) removeDir(dir)
 }, 120_000)
 
@@ -204,7 +203,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     await daemon.stop()
     writeFileSync(join(gate, 'go'), '')
     await new Promise((resolve) => setTimeout(resolve, 1500))
-    daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+    daemon = await startMinidockerd(join(dir, 'daemon'), containerd)
     const ps = await run('28.2.2', ['ps', '-q', '--no-trunc'])
     expect(ps.stdout, 'docker ps after the daemon\'s restart: expected the sleeping container (the text\'s "Exits, and a daemon that restarts")').toContain(sleeper)
     const wait = await run('28.2.2', ['wait', brief], undefined, 'docker wait of a container that exited while no daemon ran never returned: what does containerd say of a task that exited while no daemon was subscribed (the text\'s "Exits, and a daemon that restarts")?')
@@ -222,7 +221,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
   it('a second daemon on the same containerd namespace: its containers exit, live and while it is down, beside the first\'s sleeper', async () => {
     // two daemons (two roots, two sockets) in one containerd namespace: each hears the other's exits on its stream
     const first = daemon
-    let second = await startMinidockerd(join(dir, 'second'), containerd.socket)
+    let second = await startMinidockerd(join(dir, 'second'), containerd)
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
     const run = (d: Dockerd, args: string[], stuck?: string) => docker('28.2.2', d.host, args, { timeout: cut(args), stuck })
     try {
@@ -248,7 +247,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
       await second.stop()
       writeFileSync(join(gate, 'go'), '')
       await pause(1500)
-      second = await startMinidockerd(join(dir, 'second'), containerd.socket)
+      second = await startMinidockerd(join(dir, 'second'), containerd)
       const waited = await run(second, ['wait', gated], 'docker wait, through the restarted second daemon, of its container that exited while it was down, never returned')
       expect(waited.stdout, 'docker wait through the restarted second daemon: expected 7, the code its container exited with while that daemon was down. The first daemon, in the same containerd namespace, heard that exit on its stream: what did it do with an exit of a container it does not have, and what is left in containerd for the second daemon to ask (the text\'s "Exits, and a daemon that restarts")?').toBe('7\n')
 
@@ -270,7 +269,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     expect((await run('20.10', ['exec', id, 'cat', '/data/note'])).stdout, 'cat /data/note: expected the host\'s file').toBe('from the host\n')
     expect((await run('20.10', ['exec', id, 'sh', '-c', 'touch /ro/x'])).exitCode, 'touch /ro/x: expected the write refused').not.toBe(0)
     const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers')
-    const cgroup = (controller: string, file: string) => readFileSync(v2 ? join('/sys/fs/cgroup/minidockerd', id, file) : join('/sys/fs/cgroup', controller, 'minidockerd', id, file), 'utf8').trim()
+    const cgroup = (controller: string, file: string) => readFileSync(join('/sys/fs/cgroup', v2 ? '' : controller, containerd.cgroupParent, id, file), 'utf8').trim()
     expect(cgroup('memory', v2 ? 'memory.max' : 'memory.limit_in_bytes'), '--memory 64m: expected the cgroup\'s limit dockerd sets (the OCI runtime spec\'s config-linux.md)').toBe(String(64 * 1024 * 1024))
     expect(cgroup('pids', 'pids.max'), '--pids-limit 20: expected the cgroup\'s limit').toBe('20')
     expect(v2 ? cgroup('cpu', 'cpu.max') : cgroup('cpu', 'cpu.cfs_quota_us'), '--cpus 0.5: expected the cgroup\'s limit dockerd sets (docker-run(1)\'s --cpus; the OCI runtime spec\'s config-linux.md; chapter 04)').toBe(v2 ? '50000 100000' : '50000')
@@ -343,7 +342,7 @@ describeKernel('minidockerd with the real docker CLI', () => {
     process.kill(daemon.pid, 'SIGKILL')
     const cut = await pull
     expect(cut.exitCode, `the daemon was to die mid-pull, but the pull finished: ${said}`).not.toBe(0)
-    daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+    daemon = await startMinidockerd(join(dir, 'daemon'), containerd)
     const images = await run('28.2.2', ['images', '--format', '{{.Repository}}:{{.Tag}}'])
     expect(images.stdout, `docker images after a kill -9 mid-pull (the CLI saw: ${JSON.stringify(said)}): expected no image without its tag`).not.toMatch(/big:<none>/)
     const again = await run('28.2.2', ['pull', big])

@@ -170,7 +170,7 @@ const ready = () => (made ??= (async () => {
   const root = join(dir, 'daemon', 'data')
   prepareStore(root)
   client = connectContainerd(containerd.socket, NAMESPACE)
-  daemon = new Daemon({ root, runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)) })
+  daemon = new Daemon({ root, runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)), cgroupParent: containerd.cgroupParent })
   await daemon.restore()
   const socket = join(dir, 'daemon', 'd.sock')
   // route() answers its own errors; one that escapes it is a chapter not written yet

@@ -13,7 +13,7 @@ import { describeKernel } from '../support/kernel.ts'
 import { useStandInHost } from '../support/netns.ts'
 import { PROBE_PATH, probeLines } from '../support/probe.ts'
 import {
-  docker, imageRegistry, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd,
+  docker, imageRegistry, removeDir, startContainerd, startMinidockerd,
   type Cli, type Containerd, type Dockerd,
 } from '../support/daemon.ts'
 import { pushImage, type Registry } from '../support/registry.ts'
@@ -42,7 +42,6 @@ describeKernel('minidockerd with a bridge and published ports', () => {
     await daemon?.stop()
     await containerd?.stop()
     await registry?.stop()
-    removeDaemonCgroups()
     if (dir) removeDir(dir)
   }, 120_000)
 
@@ -51,7 +50,7 @@ describeKernel('minidockerd with a bridge and published ports', () => {
   async function standInDaemon(): Promise<void> {
     await daemon?.stop()
     if (!pulled) {
-      const puller = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+      const puller = await startMinidockerd(join(dir, 'daemon'), containerd)
       try {
         for (const image of [probe, exposing]) {
           const pull = await docker('28.2.2', puller.host, ['pull', image], { timeout: 60_000 })
@@ -62,7 +61,7 @@ describeKernel('minidockerd with a bridge and published ports', () => {
         await puller.stop()
       }
     }
-    daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket, { netns: host().pid })
+    daemon = await startMinidockerd(join(dir, 'daemon'), containerd, { netns: host().pid })
   }
 
   const run = (cli: Cli, args: string[]) => docker(cli, daemon!.host, args, { timeout: 30_000 })

@@ -159,7 +159,7 @@ const ready = () => (made ??= (async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-daemon-'))
   containerd = await startContainerd(join(dir, 'containerd'))
   registry = await imageRegistry()
-  const child = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+  const child = await startMinidockerd(join(dir, 'daemon'), containerd)
   const gate = join(dir, 'gate')
   mkdirSync(gate)
   const busybox = `${registry.host}/busybox`
@@ -206,7 +206,7 @@ const ready = () => (made ??= (async () => {
   await client.containers.Delete({ id: ids.lost })
   // the test's own witness of every exit from here on
   witness = witnessExits(client, NAMESPACE, exits)
-  daemon = new Daemon({ root: join(dir, 'daemon', 'data'), runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)) })
+  daemon = new Daemon({ root: join(dir, 'daemon', 'data'), runRoot: join(dir, 'daemon', 'exec'), containerd: stagedClient(connectContainerd(containerd.socket, NAMESPACE)), cgroupParent: containerd.cgroupParent })
   const began = Date.now()
   await daemon.restore()
   restoreTook = Date.now() - began
@@ -378,7 +378,7 @@ describeKernel('a restarted daemon and the exits of its containers', () => {
     // the daemon restarts once more: the restored one goes, and a new one restores the same roots
     daemon!.close()
     const staged = crashingClient(connectContainerd(containerd!.socket, NAMESPACE), pids)
-    daemon = new Daemon({ root: join(dir!, 'daemon', 'data'), runRoot: join(dir!, 'daemon', 'exec'), containerd: staged.client })
+    daemon = new Daemon({ root: join(dir!, 'daemon', 'data'), runRoot: join(dir!, 'daemon', 'exec'), containerd: staged.client, cgroupParent: containerd!.cgroupParent })
     await daemon.restore()
     expect(staged.dropped(), 'the restored daemon never asked containerd about a container its records call running').toBeDefined()
     await staged.back()

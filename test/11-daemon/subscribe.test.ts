@@ -39,7 +39,7 @@ function daemonWith(late: number, name: string): Daemon {
   clients.push(client)
   const root = join(dir!, name)
   mkdirSync(join(root, 'data'), { recursive: true })
-  return new Daemon({ root: join(root, 'data'), runRoot: join(root, 'exec'), containerd: { ...client, events: registeredLate(client.events, late) } })
+  return new Daemon({ root: join(root, 'data'), runRoot: join(root, 'exec'), containerd: { ...client, events: registeredLate(client.events, late) }, cgroupParent: containerd!.cgroupParent })
 }
 
 /** `promise`'s value, or 'pending' after `ms`. */

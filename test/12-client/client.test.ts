@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, expect, it, vi } from 'vitest'
 import { describeKernel } from '../support/kernel.ts'
-import { docker, imageRegistry, removeContainersAndStop, throwIfUnwritten, removeDaemonCgroups, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
+import { docker, imageRegistry, removeContainersAndStop, throwIfUnwritten, removeDir, startContainerd, startMinidockerd, type Containerd, type Dockerd } from '../support/daemon.ts'
 import { asMinidocker, loggingProxy, masked, MINIDOCKER, minidocker, partedAt, requestShape, type Proxy } from '../support/client.ts'
 import { inTerminal } from '../support/runtime.ts'
 import type { Registry } from '../support/registry.ts'
@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'minidocker-client-'))
   containerd = await startContainerd(join(dir, 'containerd'))
   registry = await imageRegistry()
-  daemon = await startMinidockerd(join(dir, 'daemon'), containerd.socket)
+  daemon = await startMinidockerd(join(dir, 'daemon'), containerd)
   proxy = await loggingProxy(dir, daemon.host.slice('unix://'.length))
   busybox = `${registry.host}/busybox`
   probe = `${registry.host}/probe`
@@ -39,7 +39,6 @@ afterAll(async () => {
   await proxy?.stop()
   await containerd?.stop()
   await registry?.stop()
-  removeDaemonCgroups()
   if (dir) removeDir(dir)
 }, 120_000)
 

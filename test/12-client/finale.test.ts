@@ -88,7 +88,7 @@ describeKernel('the finale: run hello-world through the whole stack', () => {
       // what minirunc did: new namespaces, the daemon's cgroup, the image's files as root
       for (const ns of ['pid', 'mnt', 'uts', 'ipc'])
         expect(readlinkSync(`/proc/${pid}/ns/${ns}`), `${ns} namespace`).not.toBe(readlinkSync(`/proc/self/ns/${ns}`))
-      expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`/minidockerd/${id}`)
+      expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`${stack.cgroupParent}/${id}`)
       expect(readdirSync(`/proc/${pid}/root`).sort()).toEqual(expect.arrayContaining(['hello']))
 
       const tree = await execa('pstree', ['-a', '-l', '-p', String(reaper)])

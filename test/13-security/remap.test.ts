@@ -57,7 +57,7 @@ beforeAll(async () => {
   pair.registry = await imageRegistry()
   pair.containerd = await startContainerd(join(dir, 'containerd'))
   try {
-    ours = pair.ours = await startMinidockerd(join(dir, 'ours'), pair.containerd.socket, { args: ['--userns-remap', REMAP], env: { [ETC_ENV]: etc } })
+    ours = pair.ours = await startMinidockerd(join(dir, 'ours'), pair.containerd, { args: ['--userns-remap', REMAP], env: { [ETC_ENV]: etc } })
   } catch (error) {
     // a starter's remapMappings stops the daemon at start: each test says so (a failed hook would only skip them)
     try {

@@ -6,7 +6,7 @@
  * Nothing here imports vitest.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -44,6 +44,8 @@ async function waitFor(what: string, ready: () => boolean, child: ChildProcess, 
 
 export interface Containerd {
   socket: string
+  /** the cgroup parent of the containers its daemons run (minidockerd's --cgroup-parent), removed at its stop */
+  cgroupParent: string
   /** kill -9, as a crash would: its shims and their containers run on */
   crash(): Promise<void>
   /** start it again on the same socket, root and state */
@@ -79,17 +81,25 @@ export async function answersAgain(client: Client, ms = 10_000): Promise<void> {
   await poll(() => client.version.Version({}).then(() => true, () => false), ms, `the restarted containerd did not answer in ${ms / 1000} s`)
 }
 
-/** Debian's containerd from `dir` (daemons.ts); before it stops, every task a daemon left is ended through it. */
+/**
+ * Debian's containerd from `dir` (daemons.ts); before it stops, every task a daemon left is ended
+ * through it. Its daemons' containers go under a cgroup parent of its own, removed at its stop:
+ * a parent shared with another test file's daemons would be removed by that file's cleanup while
+ * runc was setting up a container's cgroup in it.
+ */
 export async function startContainerd(dir: string): Promise<Containerd> {
+  const parent = `minidocker-test-minidockerd-${process.pid}-${containerds++}`
   const daemon = await startRealContainerd(dir, {
     // shims outlive containerd, with the rootfs mounted: end every task a daemon left before containerd goes
     beforeStop: async () => {
       for (const namespace of NAMESPACES) await removeTasks(daemon.socket, namespace).catch(() => {})
     },
-    sharedCgroups: ['minidockerd'], // the daemon puts a container in /minidockerd/ID
+    cgroups: [parent],
   })
-  return { socket: daemon.socket, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
+  return { socket: daemon.socket, cgroupParent: `/${parent}`, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
 }
+
+let containerds = 0
 
 /**
  * containerd's events as a client meets them when containerd puts a new subscription in place
@@ -179,18 +189,19 @@ export interface Dockerd {
 
 /**
  * minidockerd (with the implementation the test runs) on a socket in `dir`, talking to
- * `containerdSocket`. Without `netns` it runs in this network namespace with `--bridge none`,
- * so that it never makes a link here; with `netns` (a PID whose network namespace the test
- * made, test/support/netns.ts) it runs there with its bridge, and only there. `args` are added
- * to its command line, `env` to its environment.
+ * `containerd`, its containers' cgroups under that containerd's parent. Without `netns` it
+ * runs in this network namespace with `--bridge none`, so that it never makes a link here;
+ * with `netns` (a PID whose network namespace the test made, test/support/netns.ts) it runs
+ * there with its bridge, and only there. `args` are added to its command line, `env` to its
+ * environment.
  */
-export async function startMinidockerd(dir: string, containerdSocket: string, options: { netns?: number; args?: string[]; env?: Record<string, string> } = {}): Promise<Dockerd & { pid: number }> {
+export async function startMinidockerd(dir: string, containerd: Containerd, options: { netns?: number; args?: string[]; env?: Record<string, string> } = {}): Promise<Dockerd & { pid: number }> {
   const socket = join(dir, 'minidockerd.sock')
   const root = join(dir, 'data')
   rmSync(socket, { force: true }) // a restarted daemon's old socket must not pass for the new one's
   let log = ''
   const argv = [process.execPath, join(ROOT, 'bin/minidockerd.cjs'), '-H', `unix://${socket}`, '--data-root', root,
-    '--exec-root', join(dir, 'exec'), '--containerd', containerdSocket, '--namespace', 'minidocker-test', ...(options.netns ? [] : ['--bridge', 'none']), ...(options.args ?? [])]
+    '--exec-root', join(dir, 'exec'), '--containerd', containerd.socket, '--namespace', 'minidocker-test', '--cgroup-parent', containerd.cgroupParent, ...(options.netns ? [] : ['--bridge', 'none']), ...(options.args ?? [])]
   if (options.netns) argv.unshift('nsenter', `--net=/proc/${options.netns}/ns/net`, '--')
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   child.stdout!.on('data', (d) => { log += d })
@@ -256,7 +267,7 @@ export async function docker(cli: Cli, host: string, args: string[], options: { 
  * The end of a test file that made the chapter's Daemon in its own process: every container it
  * holds removed (each given 5 s; a starter's remove throws, and containerd's own clean-up at its
  * stop ends those tasks), then what `closers` names closed (the daemon, clients, a server), then
- * containerd, the registry, the daemon's cgroups and the temp dir gone.
+ * containerd (with its daemons' cgroups), the registry and the temp dir gone.
  */
 export async function stopInProcessDaemon(parts: {
   daemon?: { containers: Map<string, Container>; remove(c: Container, force: boolean): Promise<void> }
@@ -278,23 +289,7 @@ export async function stopInProcessDaemon(parts: {
   for (const closer of parts.closers) closer?.close()
   await parts.containerd?.stop()
   await parts.registry?.stop()
-  removeDaemonCgroups()
   if (parts.dir) removeDir(parts.dir)
-}
-
-/** Remove the (empty) parent cgroup minidockerd's containers live in, in every hierarchy. */
-export function removeDaemonCgroups(): void {
-  const base = '/sys/fs/cgroup'
-  const dirs = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((d) => join(base, d))
-  for (const dir of dirs) {
-    const parent = join(dir, 'minidockerd')
-    if (!existsSync(parent)) continue
-    try {
-      rmdirSync(parent)
-    } catch {
-      // still in use by a container of another run: leave it
-    }
-  }
 }
 
 export const removeDir = (dir: string) => rmSync(dir, { recursive: true, force: true })
@@ -322,7 +317,7 @@ export async function startDaemonPair(dir: string): Promise<DaemonPair> {
   try {
     started.registry = await imageRegistry()
     started.containerd = await startContainerd(join(dir, 'containerd'))
-    started.ours = await startMinidockerd(join(dir, 'ours'), started.containerd.socket)
+    started.ours = await startMinidockerd(join(dir, 'ours'), started.containerd)
     started.real = await startRealDockerd(join(dir, 'real'), started.registry.host)
     return started as DaemonPair
   } catch (error) {
@@ -337,7 +332,6 @@ export async function stopDaemonPair(pair: Partial<DaemonPair>, dir: string | un
   for (const d of [pair.ours, pair.real]) if (d) await removeContainersAndStop(d)
   await pair.containerd?.stop()
   await pair.registry?.stop()
-  removeDaemonCgroups()
   if (dir) removeDir(dir)
 }
 

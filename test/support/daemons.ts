@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { mountsBelow } from '../../lib/mounts.ts'
 import { hierarchies, procsFiles, thawAndKill } from './hierarchies.ts'
@@ -38,8 +38,6 @@ export interface DaemonOptions {
   grace?: number
   /** cgroup parents its containers were put under (a containerd namespace, dockerd's --cgroup-parent): removed when empty */
   cgroups?: string[]
-  /** the same, for parents that daemons of other test files use at the same time */
-  sharedCgroups?: string[]
   /** called with what it prints, as it prints it */
   output?: (text: string) => void
   /** in a process group of its own, so a terminal's Ctrl-C reaches only the caller, which stops it in order */
@@ -51,9 +49,9 @@ export interface DaemonOptions {
  * hierarchy, v1 ones and v2, with every cgroup below it, deepest first: what a
  * runtime under test made there and did not delete (a v1 devices or freezer cgroup the
  * daemon's own cleanup knows nothing of). A cgroup that still holds a process stays, with its
- * parents: other test runs on the machine may share the name. So does one `spare` names.
+ * parents: other test runs on the machine may share the name.
  */
-export function removeCgroupParent(name: string, spare?: (dir: string) => boolean): void {
+export function removeCgroupParent(name: string): void {
   const remove = (dir: string): void => {
     let entries
     try {
@@ -63,7 +61,6 @@ export function removeCgroupParent(name: string, spare?: (dir: string) => boolea
     }
     for (const entry of entries) if (entry.isDirectory()) remove(join(dir, entry.name))
     try {
-      if (spare?.(dir)) return
       rmdirSync(dir)
     } catch {
       // in use (EBUSY) or not a cgroup directory of ours
@@ -104,26 +101,6 @@ async function killCgroupParent(name: string): Promise<void> {
   for (const pid of pidsInCgroupParent(name)) thawAndKill(pid)
   for (const end = Date.now() + 10_000; pidsInCgroupParent(name).length > 0 && Date.now() < end; ) await new Promise((resolve) => setTimeout(resolve, 50))
 }
-
-/**
- * removeCgroupParent() for a parent that daemons of other test files use at the same time
- * (minidockerd's /minidockerd): an empty cgroup made in the last seconds may be one of theirs,
- * about to be joined, so it is left until it is older, then removed if still empty.
- */
-async function removeSharedCgroupParent(name: string): Promise<void> {
-  let wait = 0
-  const fresh = (dir: string): boolean => {
-    const age = Date.now() - statSync(dir).ctimeMs
-    if (age < FRESH_MS) wait = Math.max(wait, FRESH_MS - age)
-    return age < FRESH_MS
-  }
-  removeCgroupParent(name, fresh)
-  if (wait === 0) return
-  await new Promise((resolve) => setTimeout(resolve, wait))
-  removeCgroupParent(name, fresh)
-}
-
-const FRESH_MS = 5_000
 
 /**
  * The socket containerd's runc shim `pid` serves on, if it is one: /run/containerd/s/ and the
@@ -207,7 +184,6 @@ export async function startDaemon(what: string, command: string, args: string[],
           await killCgroupParent(name)
           removeCgroupParent(name)
         }
-        for (const name of options.sharedCgroups ?? []) await removeSharedCgroupParent(name)
       }
     },
   }
