@@ -1,7 +1,7 @@
 /**
  * The copy of a container's output to the client's stdout and stderr: moby's StdCopy, and the
  * CLI's hijack.go, which copies a terminal's stream as it is and runs any other through
- * StdCopy. The frames are cut by the given frameReader (lib/frame-reader.ts).
+ * StdCopy. The frames are cut by frameReader (frames.ts).
  */
 import type { Readable } from 'node:stream'
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -22,7 +22,7 @@ export interface Outputs {
 export function copyOutput(source: Readable, outputs: Outputs, tty: boolean): Promise<void> {
   // TODO(12): the copy of the run's, exec's and logs' output (the text's "Frames" and "A slow
   //   or closed stdout"; moby's stdcopy.go, StdCopy, and the CLI's hijack.go). The frames are
-  //   read for you (frameReader, lib/frame-reader.ts); what is yours is the copy around them.
+  //   your frameReader's (frames.ts); this is the copy around it.
   //   1. Which way of copying does each kind of stream need, and how does this side know
   //      which it has (at API 1.41 both carry the same Content-Type)?
   //   2. The client's stdout can be a pipe whose reader is slower than the daemon:

@@ -1,12 +1,12 @@
 /**
  * The copy of a container's output to the client's stdout and stderr: moby's StdCopy, and the
  * CLI's hijack.go, which copies a terminal's stream as it is and runs any other through
- * StdCopy. The frames are cut by the given frameReader (lib/frame-reader.ts).
+ * StdCopy. The frames are cut by frameReader (frames.ts).
  */
 import type { Readable } from 'node:stream'
 import { getSystemErrorMap } from 'node:util'
 import { ContainerError } from '../../lib/errors.ts'
-import { frameReader } from '../../lib/frame-reader.ts'
+import { frameReader } from './frames.ts'
 
 /** The client's stdout and stderr: process.stdout and process.stderr, or a test's streams. */
 export interface Outputs {

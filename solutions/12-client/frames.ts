@@ -1,9 +1,9 @@
 /**
  * The read side of moby's api/pkg/stdcopy (StdCopy): the attach, logs and exec streams of a
  * container without a terminal carry stdout and stderr on one connection, each piece in a
- * frame (chapter 11's writer). Given: chapter 12's copyOutput (stdcopy.ts) runs it.
+ * frame (chapter 11's writer). copyOutput (stdcopy.ts) runs it.
  */
-import { ContainerError } from './errors.ts'
+import { ContainerError } from '../../lib/errors.ts'
 
 /** Where the demultiplexed payloads go. */
 export interface FrameOutputs {
@@ -11,10 +11,10 @@ export interface FrameOutputs {
   stderr: { write(chunk: Buffer): unknown }
 }
 
-// #region frameReader
 /** stdcopy.go's stdWriterPrefixLen */
 const HEADER_SIZE = 8
 
+// #region frameReader
 /**
  * Cuts a byte stream into frames, whatever the chunks' boundaries, and writes each payload
  * where moby's StdCopy writes it. What StdCopy returns as an error is thrown, with the words
