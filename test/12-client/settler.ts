@@ -52,15 +52,16 @@ function call(engine: Engine, stdio: Stdio): Promise<number> {
     case 'exit': case 'start-fails': case 'refused': return runContainer(engine, plan(false), stdio, progress)
     case 'detach': case 'cut': case 'resize-refused': return runContainer(engine, plan(true), stdio, progress)
     case 'sigterm': case 'giveup': {
-      const write = process.stdout.write.bind(process.stdout) as (chunk: string | Uint8Array) => boolean
+      // watches what the copy writes, and passes on every argument (a copy may wait on the write's callback)
+      const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean
       let sent = false
       const times = way === 'giveup' ? 3 : 1
-      process.stdout.write = ((chunk: string | Uint8Array) => {
+      process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
         if (!sent && String(chunk).includes('ready')) {
           sent = true
           for (let n = 0; n < times; n++) setTimeout(() => process.kill(process.pid, 'SIGTERM'), 100 * n)
         }
-        return write(chunk)
+        return write(chunk, ...rest)
       }) as typeof process.stdout.write
       return runContainer(engine, plan(true), stdio, progress)
     }
