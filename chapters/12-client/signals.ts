@@ -35,7 +35,9 @@ export function proxySignals(engine: EngineClient, id: string, giveUp: () => voi
   //      is (runContainer)?
   //   6. Once stopped, nothing of the proxy is left on the process, and nothing more reaches the
   //      daemon, while the Engine, the caller's, stays open for the caller's next run. What does
-  //      a kill the daemon has not answered yet hold then?
+  //      a kill the daemon has not answered yet hold then? And is every signal as it was before
+  //      the proxy: Node does not start with each at its default, and what does removing a
+  //      listener set it to (Node's docs on signal events; libuv's uv_signal_stop)?
   throw new NotImplementedError('12-client', 'proxySignals')
 }
 // #endregion proxySignals

@@ -10,11 +10,19 @@ import type { EngineClient } from '../../lib/engine-client.ts'
 /** No process can catch these. */
 const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
 
-/** One name per signal: Node lists aliases (SIGIOT is SIGABRT, SIGPOLL is SIGIO), and a listener on each would pass one signal on twice. */
+/**
+ * Ignored by Node from its start (node.cc, PlatformInit), so that a write to a closed pipe or
+ * past the file size limit fails (EPIPE, EFBIG) instead of ending the process. A listener,
+ * once removed, leaves its signal at the default (libuv's uv_signal_stop), which ends the
+ * process: so none is ever added. Both are the client's own, as SIGPIPE is docker's.
+ */
+const IGNORED_BY_NODE = new Set(['SIGPIPE', 'SIGXFSZ'])
+
+/** One name per signal that can have a listener: Node lists aliases (SIGIOT is SIGABRT, SIGPOLL is SIGIO), and a listener on each would pass one signal on twice. */
 function catchable(): NodeJS.Signals[] {
   const names = new Map<number, NodeJS.Signals>()
   for (const [name, number] of Object.entries(constants.signals)) {
-    if (!UNCATCHABLE.has(name) && !names.has(number)) names.set(number, name as NodeJS.Signals)
+    if (!UNCATCHABLE.has(name) && !IGNORED_BY_NODE.has(name) && !names.has(number)) names.set(number, name as NodeJS.Signals)
   }
   return [...names.values()]
 }
