@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { testName } from './names.ts'
 import { connectContainerd, type Containerd as Client, type Subscription } from '../../lib/containerd.ts'
 import type { Container } from '../../lib/engine.ts'
 import { NotImplementedError } from '../../lib/errors.ts'
@@ -88,7 +89,7 @@ export async function answersAgain(client: Client, ms = 10_000): Promise<void> {
  * runc was setting up a container's cgroup in it.
  */
 export async function startContainerd(dir: string): Promise<Containerd> {
-  const parent = `minidocker-test-minidockerd-${process.pid}-${containerds++}`
+  const parent = testName('minidockerd')
   const daemon = await startRealContainerd(dir, {
     // shims outlive containerd, with the rootfs mounted: end every task a daemon left before containerd goes
     beforeStop: async () => {
@@ -98,8 +99,6 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   })
   return { socket: daemon.socket, cgroupParent: `/${parent}`, crash: daemon.crash, restart: daemon.restart, stop: daemon.stop }
 }
-
-let containerds = 0
 
 /**
  * containerd's events as a client meets them when containerd puts a new subscription in place

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, wr
 import { dirname, join } from 'node:path'
 import { mountsBelow } from '../../lib/mounts.ts'
 import { hierarchies, procsFiles, thawAndKill } from './hierarchies.ts'
+import { testName } from './names.ts'
 
 export interface Daemon {
   /** its socket (containerd's gRPC one, dockerd's API) */
@@ -252,7 +253,7 @@ export function startDockerd(dir: string, args: string[], options: DaemonOptions
   if (Buffer.byteLength(deepest) > 104) throw new Error(`dockerd in ${dir}: its containerd's socket ${deepest} would be ${Buffer.byteLength(deepest)} bytes, past the 104 containerd takes; start it from a shorter TMPDIR`)
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'docker.sock')
-  const parent = `minidocker-test-dockerd-${process.pid}-${dockerds++}`
+  const parent = testName('dockerd')
   const [command, ...before] = [...(options.prefix ?? []), '/usr/sbin/dockerd']
   const sockets = shimSockets()
   return startDaemon('dockerd', command!, [...before,
@@ -272,5 +273,3 @@ export function startDockerd(dir: string, args: string[], options: DaemonOptions
     cgroups: [...(options.cgroups ?? []), parent],
   })
 }
-
-let dockerds = 0

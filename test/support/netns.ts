@@ -17,8 +17,7 @@ import { Helper } from '../../native/helper.ts'
 import { processState } from './container.ts'
 import { removeCgroupParent } from './daemons.ts'
 import { thawAndKill } from './hierarchies.ts'
-
-let standIns = 0
+import { testName } from './names.ts'
 
 const MINIDOCKER = fileURLToPath(new URL('../../bin/minidocker.cjs', import.meta.url))
 
@@ -86,7 +85,7 @@ export function useStandInHost(): () => StandIn {
     env.MINIDOCKER_ROOT = root
     // Its runs' cgroups under a parent of its own, removed whole after each test: a run killed
     // between making its cgroups and joining them names them nowhere else.
-    const cgroupParent = `minidocker-test-standin-${process.pid}-${standIns++}`
+    const cgroupParent = testName('standin')
     env.MINIDOCKER_CGROUP_PARENT = cgroupParent
     // killAll ends runs with SIGKILL, which leaves them no time to remove the rootfs copies
     // they unpacked: those go in the root too, and with it after the file.

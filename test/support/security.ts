@@ -15,6 +15,7 @@ import { decodeProgram, type BpfInstruction } from '../../lib/seccomp.ts'
 import { onCleanup, tempDir } from './files.ts'
 import { probeLines } from './probe.ts'
 import { MINIRUNC, minirunc, probeBundle, rethrowNotImplemented } from './runtime.ts'
+import { testName } from './names.ts'
 
 export interface Run {
   code: number
@@ -22,8 +23,7 @@ export interface Run {
   lines: Record<string, unknown>[]
 }
 
-let count = 0
-const containerId = () => `minidocker-test-sec-${process.pid}-${count++}`
+const containerId = () => testName('sec')
 
 /**
  * `runtime run` of a fresh bundle running the probe with `steps`; the container is force-deleted
