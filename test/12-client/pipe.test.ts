@@ -5,8 +5,7 @@
  * daemon's container prints as fast as the client takes its bytes, and the daemon counts what
  * it managed to send; it reads nothing of the attach. And with -i, no terminal, a stdin that
  * holds the default detach keys: the bytes the daemon gets. And `yes | run -i … head -n 1`,
- * where the daemon closes the attach with stdin unread: the container's exit code, not docker's
- * failure.
+ * where the daemon closes the attach with stdin unread (the text's "Exit codes").
  */
 import { spawn } from 'node:child_process'
 import type { ServerResponse } from 'node:http'
@@ -257,8 +256,7 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
     }
     for (const waitFirst of [false, true]) {
       const way = waitFirst ? 'the wait answered, then the attach closed' : 'the attach closed, then the wait answered'
-      // the test's own check that the close is a reset at the client: docker 28.2.2 fails on it
-      // when the wait has not answered yet (docker/cli#1456)
+      // the test's own check that its close is a reset at the client, read by docker 28.2.2
       if (!waitFirst) {
         const theirs = await piped('docker', waitFirst)
         expect(`${theirs.exitCode} ${theirs.stderr}`, `${way}: the test's daemon must reset the attach under the client, as docker 28.2.2 shows`).toMatch(/^1 .*connection reset by peer/)

@@ -3,10 +3,9 @@
  * sends: with listeners of its own on two signals, it proxies this process's signals to
  * container `id` of the daemon at `host`, prints "ready", and "@gave up" whenever the proxy
  * gives up. A line "stop" on stdin stops the proxy; it then prints "@stopped" and the
- * listeners on process that the proxy left changed, sends itself the two signals Node ignores
- * from its start (a proxy that left either at its default dies of it), and stops reading stdin,
- * so that it ends on its own if the proxy left nothing behind. The Engine stays open, as in a program that goes on
- * running containers through it: its idle kept-alive connections hold no process, a request
+ * listeners on process that the proxy left changed, sends itself SIGPIPE and SIGXFSZ, and stops
+ * reading stdin, so that it ends on its own, with 0, if the proxy left the process as it found
+ * it. The Engine stays open, as in a program that goes on running containers through it: its idle kept-alive connections hold no process, a request
  * still waiting for its answer does.
  */
 import { constants } from 'node:os'
@@ -15,8 +14,8 @@ import { proxySignals } from '#ch/12-client/signals.ts'
 
 const [host, id] = process.argv.slice(-2) as [string, string]
 const SIGNALS = Object.keys(constants.signals)
-/** What Node ignores from its start (node.cc, PlatformInit): a write to a closed pipe or past the file size limit then fails instead. */
-const NODE_IGNORES = ['SIGPIPE', 'SIGXFSZ'] as const
+/** Sent once the proxy has stopped (the text's "As they were"). */
+const AFTER_STOP = ['SIGPIPE', 'SIGXFSZ'] as const
 const listeners = () => new Map(SIGNALS.map((name) => [name, process.listenerCount(name)]))
 
 async function main() {
@@ -33,7 +32,7 @@ async function main() {
     const after = listeners()
     const changed = SIGNALS.filter((name) => after.get(name) !== before.get(name)).map((name) => `${name} ${before.get(name)} → ${after.get(name)}`)
     process.stdout.write(`@stopped ${JSON.stringify(changed)}\n`)
-    for (const signal of NODE_IGNORES) process.kill(process.pid, signal)
+    for (const signal of AFTER_STOP) process.kill(process.pid, signal)
     process.stdin.off('data', stopping).pause()
   })
 }
