@@ -46,11 +46,11 @@ describe('frameReader (moby\'s StdCopy, read side)', () => {
     const gone = feed(Buffer.concat([frame('stdout', 'before\n'), frame(3, 'the container is gone')]), 4096)
     const said = 'stdout "before", then a frame of stream 3 saying "the container is gone"'
     expect({ stdout: gone.stdout, stderr: gone.stderr }, `${said}: what reached each side — where does StdCopy write a frame of stream 3? (see "Frames")`).toEqual({ stdout: 'before\n', stderr: '' })
-    expect(gone.thrown, `${said}: what your reader threw (undefined: nothing) — what does StdCopy return then, and with whose words in it? (see "Frames")`).toMatch(/the container is gone/)
+    expect(gone.thrown ?? 'nothing', `${said}: what your reader threw — what does StdCopy return then, and with whose words in it? (see "Frames")`).toMatch(/the container is gone/)
     const unknown = feed(frame(7, 'x'.repeat(1000)).subarray(0, 11), 11)
     const seven = 'the header of a frame of stream 7, with 3 of its 1000 bytes, then the end'
     expect({ stdout: unknown.stdout, stderr: unknown.stderr }, `${seven}: what reached each side`).toEqual({ stdout: '', stderr: '' })
-    expect(unknown.thrown, `${seven}: what your reader threw (undefined: nothing) — must StdCopy wait for the payload before it refuses the frame, and which number does its error name? (see "Frames")`).toMatch(/\b7\b/)
+    expect(unknown.thrown ?? 'nothing', `${seven}: what your reader threw — must StdCopy wait for the payload before it refuses the frame, and which number does its error name? (see "Frames")`).toMatch(/\b7\b/)
   })
 
   it('drops a frame the stream ended inside, its header or its payload, and says nothing', () => {
