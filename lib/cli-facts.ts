@@ -22,7 +22,7 @@ export const killName = (signal: NodeJS.Signals) => signal.slice('SIG'.length)
  */
 export const FORCED_EXIT = { signals: 3, words: '\ngot 3 SIGTERM/SIGINTs, forcefully exiting' } as const
 
-/** -it with a stdin that is no terminal: refused before any request (run.go, CheckTty), in these words, exit code 1. */
+/** -it with a stdin that is no terminal: refused after the ping, before any other request (run.go, CheckTty), in these words, exit code 1. */
 export const NOT_A_TTY = 'the input device is not a TTY'
 
 /**
