@@ -3,8 +3,9 @@
  * requests, the end of the run, and which of its answers decides what, on every way out. The
  * attach's streams and the signal proxy are this chapter's too (streamHijacked, hijack.ts, on
  * copyOutput, stdcopy.ts; proxySignals, signals.ts); the steps around them are given: the
- * create and the pull (lib/create-or-pull.ts), the words of a failed run
- * (lib/run-error.ts), and the words and counts docker's client uses (lib/cli-facts.ts).
+ * create and the pull (lib/create-or-pull.ts), the words and counts docker's client uses
+ * (lib/cli-facts.ts), and the words of a failed run (lib/run-error.ts): minidocker/client.ts
+ * puts what runContainer throws through runError, all but an AttachError (lib/client.ts).
  */
 import { NotImplementedError } from '../../lib/errors.ts'
 import type { RunPlan, Stdio } from '../../lib/client.ts'

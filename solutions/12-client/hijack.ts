@@ -101,8 +101,9 @@ export interface Streams {
  * stdout and stderr from the first byte; with `interactive` the client's stdin into it to its
  * end, without it none; with `tty` the client's terminal lent (raw only when its keys go in),
  * its size for the pty behind `resizePath`; with `detach` (the --detach-keys words, '' for the
- * default) and both -i and -t, the keys watched for on the way in. The connection stays the
- * caller's to drop.
+ * default) and both -i and -t, the keys watched for on the way in. Streams that end or detach
+ * leave the connection to the caller to drop; a copy that fails lets go of it itself
+ * (copyOutput).
  */
 export function streamHijacked(engine: EngineClient, socket: Socket, stdio: Stdio, options: { tty: boolean; interactive: boolean; resizePath: string; detach?: string }): Streams {
   const output = copyOutput(socket, stdio, options.tty)

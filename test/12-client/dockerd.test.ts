@@ -50,7 +50,7 @@ async function both(args: string[], input?: string) {
 
 /** What each of a run's results depends on, asked of the one that differs first. */
 const ASKED = [
-  ['stdout', 'stdout', 'which of the run\'s three ends (the attach\'s, the wait\'s, start\'s) says that all the output has come, and had it come when yours returned?'],
+  ['stdout', 'stdout', 'which of the run\'s three ends (the attach\'s, the wait\'s, start\'s) had yours waited for when it returned, and which had docker\'s?'],
   ['stderr', 'stderr', 'whose words are these, and which end decides when they are printed, before or after the container\'s own?'],
   ['exitCode', 'exit code', 'which end decides the exit code, and which ends say nothing about it?'],
 ] as const
