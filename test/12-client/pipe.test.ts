@@ -80,6 +80,8 @@ async function printingDaemon(lines: number, running?: Promise<void>) {
   const state = { sent: 0, attachClosed: false, requests: [] as string[] }
   let attach: Socket | undefined
   let exit: (() => void) | undefined
+  let begin!: () => void
+  const started = new Promise<void>((resolve) => (begin = resolve))
   const print = (socket: Socket) => {
     let n = 0
     const pump = () => {
@@ -104,6 +106,7 @@ async function printingDaemon(lines: number, running?: Promise<void>) {
         exit = () => res.end(JSON.stringify({ StatusCode: 3, Error: null }) + '\n')
       } else if (path.endsWith('/start')) {
         res.writeHead(204).end()
+        begin()
         if (attach) print(attach)
       } else res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ message: `no ${path} here` }))
     },
@@ -113,7 +116,7 @@ async function printingDaemon(lines: number, running?: Promise<void>) {
       attach = socket
     },
   })
-  return { host: daemon.host, state }
+  return { host: daemon.host, state, started }
 }
 
 interface Piped {
@@ -159,7 +162,7 @@ async function intoPipe(client: 'docker' | 'minidocker', host: string, state: { 
  */
 async function fromPipe(client: 'docker' | 'minidocker', most: number): Promise<Piped & { taken: number }> {
   let exit!: () => void
-  const { host } = await printingDaemon(0, new Promise((resolve) => (exit = resolve)))
+  const { host, started } = await printingDaemon(0, new Promise((resolve) => (exit = resolve)))
   const [argv, env] = runCommand(client, host, ['-i', 'example.test/box'])
   const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   groups.push(child.pid!)
@@ -175,6 +178,9 @@ async function fromPipe(client: 'docker' | 'minidocker', most: number): Promise<
     }
   }
   write()
+  // the 3 s count from the start, which comes after the attach: on a busy machine a client
+  // can take seconds to reach its copy
+  await within(Promise.race([started, exited]), 30_000)
   await sleep(3000)
   const took = taken
   writing = false
@@ -233,7 +239,7 @@ describe('run whose stdout or stdin is a pipe, beside docker 28.2.2 (see "A slow
     }
     const differs = firstDifference(mine, { ...theirs, stderr: asMinidocker(theirs.stderr) }, RESULTS)
     if (differs) expect.fail(`the container exited with stdin still open and unread: ${differs}, against the same daemon as docker 28.2.2`)
-  }, 90_000)
+  }, 150_000)
 
   it('yes | run -i: a container that exits after one line, the rest of its stdin unread', async () => {
     // the daemon closes the attach as the container's output ends, with stdin unread in its
